@@ -1,0 +1,3 @@
+//! NT1 codec benchmarks (written with the benchmark task).
+
+fn main() {}

@@ -1,0 +1,198 @@
+//! Framing: every tree travels as a 4-byte big-endian body length, then the body, which
+//! starts with a 3-byte magic (`NT1` or `PT1`).
+
+use bytes::{Bytes, BytesMut};
+
+use crate::error::{DecodeError, FrameError};
+use crate::message::{DecodeOptions, MessageTree};
+use crate::{nt1, pt1};
+
+/// Bytes in the length prefix.
+pub const LENGTH_PREFIX_BYTES: usize = 4;
+
+/// Default cap on a frame's body: real trees are a few KiB, clients cut them at 2000
+/// messages, and 16 MiB leaves room for huge data fields while refusing garbage lengths.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// The encoding of a frame's body, told by its magic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WireFormat {
+    /// CAT's binary "native" encoding.
+    Nt1,
+    /// CAT's plain-text encoding.
+    Pt1,
+}
+
+impl WireFormat {
+    /// The magic as text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WireFormat::Nt1 => "NT1",
+            WireFormat::Pt1 => "PT1",
+        }
+    }
+
+    /// The format of a body (the bytes after the length prefix).
+    pub fn of_body(body: &[u8]) -> Result<WireFormat, DecodeError> {
+        match body.get(..3) {
+            Some(b"NT1") => Ok(WireFormat::Nt1),
+            Some(b"PT1") => Ok(WireFormat::Pt1),
+            other => Err(DecodeError::UnknownMagic {
+                magic: String::from_utf8_lossy(other.unwrap_or(body)).into_owned(),
+            }),
+        }
+    }
+}
+
+/// Decodes one whole frame (length prefix included) of either format.
+pub fn decode_frame(frame: &[u8], options: &DecodeOptions) -> Result<MessageTree, DecodeError> {
+    let body = frame_body(frame)?;
+    match WireFormat::of_body(body)? {
+        WireFormat::Nt1 => nt1::decode_body(body),
+        WireFormat::Pt1 => pt1::decode_body(body, options),
+    }
+}
+
+/// The body of a whole frame, after checking the prefix against the length.
+pub(crate) fn frame_body(frame: &[u8]) -> Result<&[u8], DecodeError> {
+    let Some((prefix, body)) = frame.split_first_chunk::<LENGTH_PREFIX_BYTES>() else {
+        return Err(DecodeError::LengthMismatch {
+            declared: 0,
+            actual: frame.len() as u64,
+        });
+    };
+    let declared = u64::from(u32::from_be_bytes(*prefix));
+    if declared != body.len() as u64 {
+        return Err(DecodeError::LengthMismatch {
+            declared,
+            actual: body.len() as u64,
+        });
+    }
+    Ok(body)
+}
+
+/// Splits a byte stream into frames.
+///
+/// Feed it the connection's read buffer; each call takes at most one whole frame off the
+/// front. Half a frame is `Ok(None)`, not an error, and nothing is copied or allocated
+/// until the frame is complete. After an error the stream can't be trusted any more: the
+/// caller should close the connection.
+#[derive(Debug, Clone)]
+pub struct FrameDecoder {
+    max_frame_bytes: usize,
+    offset: u64,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        FrameDecoder::new(DEFAULT_MAX_FRAME_BYTES)
+    }
+}
+
+impl FrameDecoder {
+    /// A decoder refusing bodies longer than `max_frame_bytes`.
+    pub fn new(max_frame_bytes: usize) -> Self {
+        FrameDecoder {
+            max_frame_bytes,
+            offset: 0,
+        }
+    }
+
+    /// Stream offset of the next frame's length prefix (bytes taken so far).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The body length the next frame declares, once its prefix has arrived, checked
+    /// against the limits.
+    pub fn peek_length(&self, buf: &[u8]) -> Result<Option<usize>, FrameError> {
+        let Some(prefix) = buf.first_chunk::<LENGTH_PREFIX_BYTES>() else {
+            return Ok(None);
+        };
+        let length = u32::from_be_bytes(*prefix) as usize;
+        if length == 0 {
+            return Err(FrameError::ZeroLength {
+                offset: self.offset,
+            });
+        }
+        if length > self.max_frame_bytes {
+            return Err(FrameError::TooLong {
+                offset: self.offset,
+                length: length as u64,
+                max: self.max_frame_bytes as u64,
+            });
+        }
+        Ok(Some(length))
+    }
+
+    /// Takes the next whole frame (length prefix included) off the front of `buf`.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        let Some(length) = self.peek_length(buf)? else {
+            return Ok(None);
+        };
+        let total = LENGTH_PREFIX_BYTES + length;
+        if buf.len() < total {
+            buf.reserve(total - buf.len());
+            return Ok(None);
+        }
+        self.offset += total as u64;
+        Ok(Some(buf.split_to(total).freeze()))
+    }
+
+    /// Like [`FrameDecoder::decode`] over a borrowed slice: returns the frame's length
+    /// (prefix included) when one is complete at the start of `buf`.
+    pub fn next_frame_len(&mut self, buf: &[u8]) -> Result<Option<usize>, FrameError> {
+        let Some(length) = self.peek_length(buf)? else {
+            return Ok(None);
+        };
+        let total = LENGTH_PREFIX_BYTES + length;
+        if buf.len() < total {
+            return Ok(None);
+        }
+        self.offset += total as u64;
+        Ok(Some(total))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_decoder_waits_for_half_a_frame() {
+        let mut decoder = FrameDecoder::default();
+        let mut buf = BytesMut::from(&[0u8, 0, 0, 5, b'N', b'T'][..]);
+        assert_eq!(decoder.decode(&mut buf).unwrap(), None);
+        buf.extend_from_slice(b"1ab");
+        let frame = decoder.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(&frame[..], b"\0\0\0\x05NT1ab");
+        assert!(buf.is_empty());
+        assert_eq!(decoder.offset(), 9);
+    }
+
+    #[test]
+    fn frame_decoder_rejects_the_ascii_length_of_a_crashing_client() {
+        let mut decoder = FrameDecoder::default();
+        let mut buf = BytesMut::from(&b"0000NT1garbage"[..]);
+        let err = decoder.decode(&mut buf).unwrap_err();
+        assert_eq!(
+            err,
+            FrameError::TooLong {
+                offset: 0,
+                length: 808_464_432,
+                max: DEFAULT_MAX_FRAME_BYTES as u64
+            }
+        );
+        assert!(err.to_string().contains("808464432"));
+    }
+
+    #[test]
+    fn frame_decoder_rejects_zero_length() {
+        let mut decoder = FrameDecoder::default();
+        let mut buf = BytesMut::from(&[0u8, 0, 0, 0][..]);
+        assert_eq!(
+            decoder.decode(&mut buf).unwrap_err(),
+            FrameError::ZeroLength { offset: 0 }
+        );
+    }
+}

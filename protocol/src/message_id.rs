@@ -1,0 +1,191 @@
+//! CAT message IDs: `domain-hexip[.pid]-hour-seq`.
+//!
+//! The domain may itself contain `-`, so an ID is parsed from the right: the last three
+//! dashes separate the sequence number, the hour and the IP; everything before is the domain.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::MessageIdError;
+
+/// Milliseconds in an hour: the hour index in an ID is `epoch_ms / MILLIS_PER_HOUR`.
+pub const MILLIS_PER_HOUR: u64 = 3_600_000;
+
+/// The hour index of an epoch-millisecond timestamp.
+pub fn hour_of(timestamp_ms: u64) -> u64 {
+    timestamp_ms / MILLIS_PER_HOUR
+}
+
+/// Longest ID we accept; longer input is not an ID any client makes.
+const MAX_ID_BYTES: usize = 1024;
+
+/// A parsed message ID.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId {
+    /// The domain the ID was made for (for RPC callees, the callee's domain).
+    pub domain: String,
+    /// The producing machine's IPv4 address as a number (`c0a8010a` = 192.168.1.10).
+    pub ip: u32,
+    /// Process id suffix (`.pid`), present when the client runs several instances.
+    pub pid: Option<u32>,
+    /// Hours since the epoch.
+    pub hour: u64,
+    /// Sequence number within (domain, hour) in the producing process.
+    pub seq: u64,
+}
+
+impl MessageId {
+    /// An ID from its parts.
+    pub fn new(domain: impl Into<String>, ip: u32, hour: u64, seq: u64) -> Self {
+        MessageId {
+            domain: domain.into(),
+            ip,
+            pid: None,
+            hour,
+            seq,
+        }
+    }
+
+    /// The IP as 8 lower-case hex digits, as it appears in the ID.
+    pub fn ip_hex(&self) -> String {
+        format!("{:08x}", self.ip)
+    }
+
+    /// The IP in dotted form.
+    pub fn ip_dotted(&self) -> String {
+        std::net::Ipv4Addr::from(self.ip).to_string()
+    }
+
+    /// Start of the ID's hour, epoch milliseconds.
+    pub fn hour_start_ms(&self) -> u64 {
+        self.hour.saturating_mul(MILLIS_PER_HOUR)
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{:08x}", self.domain, self.ip)?;
+        if let Some(pid) = self.pid {
+            write!(f, ".{pid}")?;
+        }
+        write!(f, "-{}-{}", self.hour, self.seq)
+    }
+}
+
+fn err(id: &str, part: &'static str, reason: &'static str) -> MessageIdError {
+    let mut end = id.len().min(200);
+    while !id.is_char_boundary(end) {
+        end -= 1;
+    }
+    MessageIdError {
+        id: id[..end].to_owned(),
+        part,
+        reason,
+    }
+}
+
+fn parse_decimal(id: &str, s: &str, part: &'static str) -> Result<u64, MessageIdError> {
+    if s.is_empty() {
+        return Err(err(id, part, "is empty"));
+    }
+    if !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err(id, part, "is not a decimal number"));
+    }
+    s.parse().map_err(|_| err(id, part, "is too large"))
+}
+
+impl FromStr for MessageId {
+    type Err = MessageIdError;
+
+    fn from_str(id: &str) -> Result<Self, Self::Err> {
+        if id.len() > MAX_ID_BYTES {
+            return Err(err(id, "id", "is longer than 1024 bytes"));
+        }
+        let mut parts = id.rsplitn(4, '-');
+        let seq = parts.next().unwrap_or_default();
+        let (Some(hour), Some(ip_part), Some(domain)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(err(
+                id,
+                "id",
+                "needs four dash-separated parts: domain-hexip-hour-seq",
+            ));
+        };
+        if domain.is_empty() {
+            return Err(err(id, "domain", "is empty"));
+        }
+        if domain.chars().any(char::is_control) {
+            return Err(err(id, "domain", "contains control characters"));
+        }
+        let (ip_hex, pid) = match ip_part.split_once('.') {
+            Some((ip, pid)) => (ip, Some(pid)),
+            None => (ip_part, None),
+        };
+        if ip_hex.len() != 8 || !ip_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(err(id, "ip", "must be 8 hex digits"));
+        }
+        let ip =
+            u32::from_str_radix(ip_hex, 16).map_err(|_| err(id, "ip", "must be 8 hex digits"))?;
+        let pid = match pid {
+            Some(p) => Some(
+                u32::try_from(parse_decimal(id, p, "pid")?)
+                    .map_err(|_| err(id, "pid", "is too large"))?,
+            ),
+            None => None,
+        };
+        Ok(MessageId {
+            domain: domain.to_owned(),
+            ip,
+            pid,
+            hour: parse_decimal(id, hour, "hour")?,
+            seq: parse_decimal(id, seq, "index")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_id_parses_from_the_right() {
+        let id: MessageId = "order-service-c0000202-498703-1".parse().unwrap();
+        assert_eq!(id.domain, "order-service");
+        assert_eq!(id.ip, 0xc000_0202);
+        assert_eq!(id.ip_dotted(), "192.0.2.2");
+        assert_eq!(id.hour, 498_703);
+        assert_eq!(id.seq, 1);
+        assert_eq!(id.to_string(), "order-service-c0000202-498703-1");
+    }
+
+    #[test]
+    fn message_id_keeps_the_pid_suffix() {
+        let id: MessageId = "shop-c0a8010a.1234-475544-0".parse().unwrap();
+        assert_eq!(id.pid, Some(1234));
+        assert_eq!(id.to_string(), "shop-c0a8010a.1234-475544-0");
+    }
+
+    #[test]
+    fn message_id_hour_is_epoch_hours() {
+        assert_eq!(hour_of(1_711_958_400_123), 475_544);
+    }
+
+    #[test]
+    fn message_id_rejects_malformed_input_naming_the_part() {
+        let cases = [
+            ("", "id"),
+            ("shop-c0a8010a-475544", "id"),
+            ("-c0a8010a-475544-1", "domain"),
+            ("shop-c0a801-475544-1", "ip"),
+            ("shop-zza8010a-475544-1", "ip"),
+            ("shop-c0a8010a-47x-1", "hour"),
+            ("shop-c0a8010a-475544-", "index"),
+            ("shop-c0a8010a-475544-99999999999999999999999", "index"),
+            ("shop-c0a8010a.x-475544-1", "pid"),
+        ];
+        for (input, part) in cases {
+            let e = input.parse::<MessageId>().unwrap_err();
+            assert_eq!(e.part, part, "{input}: {e}");
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! NT1, CAT's binary encoding.
+//!
+//! ```text
+//! body        := "NT1" header message
+//! header      := ten strings: domain, hostname, ip, threadGroupName, threadId, threadName,
+//!                messageId, parentMessageId, rootMessageId, sessionToken
+//! message     := transaction | leaf
+//! transaction := 't' varint(timestamp ms) str(type) str(name)  message*
+//!                'T' str(status) str(data) varint(duration us)
+//! leaf        := ('E'|'H'|'M'|'L') varint(timestamp ms) str(type) str(name) str(status) str(data)
+//! str         := varint(byte length) UTF-8 bytes            (null and "" are both one 0x00)
+//! ```
+//!
+//! Decoding is iterative (an explicit stack, bounded by [`MAX_DEPTH`]) and checks every
+//! length against the bytes left before allocating. See docs/wire-format.md.
+
+use bytes::Bytes;
+
+use crate::error::DecodeError;
+use crate::message::{Header, Leaf, Message, MessageTree, Transaction, MAX_DEPTH};
+use crate::varint;
+
+/// The body's first three bytes.
+pub const MAGIC: &[u8; 3] = b"NT1";
+
+const TAG_START: u8 = b't';
+const TAG_END: u8 = b'T';
+const TAG_EVENT: u8 = b'E';
+const TAG_HEARTBEAT: u8 = b'H';
+const TAG_METRIC: u8 = b'M';
+const TAG_TRACE: u8 = b'L';
+
+/// Appends `tree` as one whole NT1 frame (length prefix included) to `out`.
+pub fn encode(tree: &MessageTree, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(MAGIC);
+    let h = &tree.header;
+    for field in [
+        &h.domain,
+        &h.hostname,
+        &h.ip_address,
+        &h.thread_group_name,
+        &h.thread_id,
+        &h.thread_name,
+        &h.message_id,
+        &h.parent_message_id,
+        &h.root_message_id,
+        &h.session_token,
+    ] {
+        put_str(out, field);
+    }
+    encode_message(&tree.root, out);
+    let body_len = u32::try_from(out.len() - start - 4).unwrap_or(u32::MAX);
+    out[start..start + 4].copy_from_slice(&body_len.to_be_bytes());
+}
+
+/// Encodes `tree` into a new buffer holding one whole frame.
+pub fn encode_to_bytes(tree: &MessageTree) -> Bytes {
+    let mut out = Vec::with_capacity(256);
+    encode(tree, &mut out);
+    Bytes::from(out)
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    varint::put(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn put_leaf(out: &mut Vec<u8>, tag: u8, leaf: &Leaf) {
+    out.push(tag);
+    varint::put(out, leaf.timestamp_ms);
+    put_str(out, &leaf.type_);
+    put_str(out, &leaf.name);
+    put_str(out, &leaf.status);
+    put_str(out, &leaf.data);
+}
+
+fn put_start(out: &mut Vec<u8>, t: &Transaction) {
+    out.push(TAG_START);
+    varint::put(out, t.timestamp_ms);
+    put_str(out, &t.type_);
+    put_str(out, &t.name);
+}
+
+fn put_end(out: &mut Vec<u8>, t: &Transaction) {
+    out.push(TAG_END);
+    put_str(out, &t.status);
+    put_str(out, &t.data);
+    varint::put(out, t.duration_us);
+}
+
+/// Encodes one message and its descendants without recursion, so no tree is too deep.
+fn encode_message(root: &Message, out: &mut Vec<u8>) {
+    // Each open transaction and the index of its next child.
+    let mut stack: Vec<(&Transaction, usize)> = Vec::new();
+    let mut next = Some(root);
+    loop {
+        if let Some(message) = next.take() {
+            match message {
+                Message::Transaction(t) => {
+                    put_start(out, t);
+                    stack.push((t, 0));
+                }
+                Message::Event(l) => put_leaf(out, TAG_EVENT, l),
+                Message::Heartbeat(l) => put_leaf(out, TAG_HEARTBEAT, l),
+                Message::Metric(l) => put_leaf(out, TAG_METRIC, l),
+                Message::Trace(l) => put_leaf(out, TAG_TRACE, l),
+            }
+        }
+        let Some((t, index)) = stack.last_mut() else {
+            return;
+        };
+        if let Some(child) = t.children.get(*index) {
+            *index += 1;
+            next = Some(child);
+        } else {
+            put_end(out, t);
+            stack.pop();
+        }
+    }
+}
+
+/// Reads fields from a body, tracking the offset for error messages.
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a [u8], pos: usize) -> Self {
+        Reader { buf, pos }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    fn byte(&mut self, what: &'static str) -> Result<u8, DecodeError> {
+        let b = *self.buf.get(self.pos).ok_or(DecodeError::Truncated {
+            offset: self.pos,
+            what,
+        })?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn varint(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+        match varint::read(&self.buf[self.pos.min(self.buf.len())..]) {
+            varint::Read::Value(v, len) => {
+                self.pos += len;
+                Ok(v)
+            }
+            varint::Read::Truncated => Err(DecodeError::Truncated {
+                offset: self.pos,
+                what,
+            }),
+            varint::Read::Overflow => Err(DecodeError::VarintOverflow { offset: self.pos }),
+        }
+    }
+
+    fn string(&mut self, what: &'static str) -> Result<String, DecodeError> {
+        let start = self.pos;
+        let len = self.varint(what)?;
+        let left = (self.buf.len() - self.pos) as u64;
+        if len > left {
+            // Checked before allocating: a hostile length costs nothing.
+            return Err(DecodeError::Truncated {
+                offset: start,
+                what,
+            });
+        }
+        let bytes = &self.buf[self.pos..self.pos + len as usize];
+        self.pos += len as usize;
+        // CAT servers decode strings as UTF-8, replacing invalid sequences.
+        Ok(match std::str::from_utf8(bytes) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        })
+    }
+}
+
+/// Decodes an NT1 body (the bytes after the length prefix, magic included).
+pub fn decode_body(body: &[u8]) -> Result<MessageTree, DecodeError> {
+    if body.get(..3) != Some(MAGIC) {
+        return Err(crate::frame::WireFormat::of_body(body).err().unwrap_or(
+            DecodeError::UnknownMagic {
+                magic: "PT1".to_owned(),
+            },
+        ));
+    }
+    let mut r = Reader::new(body, 3);
+    let header = Header {
+        domain: r.string("domain")?,
+        hostname: r.string("hostname")?,
+        ip_address: r.string("ipAddress")?,
+        thread_group_name: r.string("threadGroupName")?,
+        thread_id: r.string("threadId")?,
+        thread_name: r.string("threadName")?,
+        message_id: r.string("messageId")?,
+        parent_message_id: r.string("parentMessageId")?,
+        root_message_id: r.string("rootMessageId")?,
+        session_token: r.string("sessionToken")?,
+    };
+    let root = decode_message(&mut r)?;
+    Ok(MessageTree { header, root })
+}
+
+fn decode_message(r: &mut Reader<'_>) -> Result<Message, DecodeError> {
+    let mut stack: Vec<Transaction> = Vec::new();
+    loop {
+        if r.is_empty() {
+            return Err(if stack.is_empty() {
+                DecodeError::Empty
+            } else {
+                DecodeError::UnclosedTransaction { open: stack.len() }
+            });
+        }
+        let offset = r.pos;
+        let tag = r.byte("tag")?;
+        let finished = match tag {
+            TAG_START => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(DecodeError::TooDeep {
+                        offset,
+                        max: MAX_DEPTH,
+                    });
+                }
+                let timestamp_ms = r.varint("timestamp")?;
+                let type_ = r.string("type")?;
+                let name = r.string("name")?;
+                stack.push(Transaction {
+                    type_,
+                    name,
+                    timestamp_ms,
+                    ..Transaction::default()
+                });
+                None
+            }
+            TAG_END => {
+                let mut t = stack.pop().ok_or(DecodeError::UnbalancedEnd { offset })?;
+                t.status = r.string("status")?;
+                t.data = r.string("data")?;
+                t.duration_us = r.varint("duration")?;
+                Some(Message::Transaction(t))
+            }
+            TAG_EVENT | TAG_HEARTBEAT | TAG_METRIC | TAG_TRACE => {
+                let leaf = Leaf {
+                    timestamp_ms: r.varint("timestamp")?,
+                    type_: r.string("type")?,
+                    name: r.string("name")?,
+                    status: r.string("status")?,
+                    data: r.string("data")?,
+                };
+                Some(match tag {
+                    TAG_EVENT => Message::Event(leaf),
+                    TAG_HEARTBEAT => Message::Heartbeat(leaf),
+                    TAG_METRIC => Message::Metric(leaf),
+                    _ => Message::Trace(leaf),
+                })
+            }
+            _ => return Err(DecodeError::UnknownTag { tag, offset }),
+        };
+        if let Some(message) = finished {
+            match stack.last_mut() {
+                Some(parent) => parent.children.push(message),
+                None => {
+                    if !r.is_empty() {
+                        return Err(DecodeError::TrailingData { offset: r.pos });
+                    }
+                    return Ok(message);
+                }
+            }
+        }
+    }
+}
