@@ -1,5 +1,47 @@
-//! Ocelot's analyzers (`ocelot-analyzer`): pure report logic. Trees and timestamps in,
-//! mergeable hourly reports out (transaction, event, problem, heartbeat, metric, state).
-//! No I/O and no clock.
+//! Ocelot's analyzers (`ocelot-analyzer`): pure report logic. Message trees in, mergeable
+//! hourly reports out. No I/O, no clock, no threads: the collector owns one analyzer per
+//! report kind and hour, feeds it trees, checkpoints its reports (serde) and seals them at
+//! the end of the hour; the web crate merges reports and renders their views as JSON.
 //!
-//! Not written yet: see issue "Collector and analyzers".
+//! Every report kind has the same shape:
+//! `XAnalyzer::{new, process, reports, from_reports}` and
+//! `XReport::{merge, view}` with `XReport: Serialize + Deserialize + Clone + Default`.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use ocelot_analyzer::{AnalyzerConfig, TransactionAnalyzer, ViewQuery};
+//! use ocelot_protocol::{Header, Message, MessageTree, Transaction};
+//!
+//! let mut root = Transaction::new("URL", "/order/42", 1_795_331_315_581);
+//! root.duration_us = 20_000;
+//! let header = Header { domain: "shop".into(), ip_address: "10.0.0.1".into(), ..Header::default() };
+//! let tree = MessageTree::new(header, Message::Transaction(root));
+//!
+//! let mut analyzer = TransactionAnalyzer::new(498_703, Arc::new(AnalyzerConfig::default()));
+//! analyzer.process(&tree);
+//! let view = analyzer.reports()["shop"].view(&ViewQuery { elapsed_seconds: 3600.0, ..ViewQuery::default() });
+//! assert_eq!(view.types[0].names[0].name, "/order/{num}");
+//! assert!((view.types[0].figures.p95 - 20.0).abs() < 0.2);
+//! ```
+
+mod batch;
+mod cardinality;
+mod config;
+mod event;
+mod histogram;
+mod message_ids;
+mod minute;
+mod transaction;
+mod transaction_walk;
+mod view_query;
+
+pub use config::{AnalyzerConfig, LongThresholds, OTHERS};
+pub use event::{
+    EventAnalyzer, EventMinuteView, EventNameView, EventReport, EventTypeView, EventView,
+};
+pub use histogram::{DurationHistogram, RELATIVE_ACCURACY};
+pub use transaction::{
+    DurationFigures, TransactionAnalyzer, TransactionMinuteView, TransactionNameView,
+    TransactionReport, TransactionTypeView, TransactionView,
+};
+pub use view_query::{hour_label, tps, ViewQuery};

@@ -1,0 +1,94 @@
+//! Capped map entries: how a report keeps memory bounded by distinct names.
+
+use std::collections::BTreeMap;
+
+use crate::config::OTHERS;
+
+/// `key` cut to at most `max_chars` characters (on a character boundary).
+pub(crate) fn truncate_chars(key: &str, max_chars: usize) -> &str {
+    if key.len() <= max_chars {
+        return key;
+    }
+    match key.char_indices().nth(max_chars) {
+        Some((end, _)) => &key[..end],
+        None => key,
+    }
+}
+
+/// The entry for `key` (cut to `max_chars`), created on demand. When the map already holds
+/// `max_len` keys and `key` is new, the entry is `OTHERS` instead and `folded` goes up by one.
+///
+/// A hit costs two lookups and no allocation; a new key allocates its `String` once.
+pub(crate) fn capped_entry<'m, V: Default>(
+    map: &'m mut BTreeMap<String, V>,
+    key: &str,
+    max_len: usize,
+    max_chars: usize,
+    folded: &mut u64,
+) -> &'m mut V {
+    capped_entry_with(map, key, max_len, max_chars, folded, |_| V::default())
+}
+
+/// [`capped_entry`] with a constructor that sees the key actually inserted.
+pub(crate) fn capped_entry_with<'m, V>(
+    map: &'m mut BTreeMap<String, V>,
+    key: &str,
+    max_len: usize,
+    max_chars: usize,
+    folded: &mut u64,
+    new: impl FnOnce(&str) -> V,
+) -> &'m mut V {
+    let key = truncate_chars(key, max_chars);
+    // `if let Some(v) = map.get_mut(key) { return v }` is rejected by today's borrow checker.
+    if map.contains_key(key) {
+        return map.get_mut(key).expect("contains_key said so");
+    }
+    let key = if map.len() >= max_len {
+        *folded += 1;
+        OTHERS
+    } else {
+        key
+    };
+    map.entry(key.to_owned()).or_insert_with(|| new(key))
+}
+
+/// Merges `other` into `map` key by key with `merge_value`, creating missing keys. Merging
+/// never folds: caps bound one analyzer's memory, and a merged view is built on demand.
+pub(crate) fn merge_maps<V: Default + Clone>(
+    map: &mut BTreeMap<String, V>,
+    other: &BTreeMap<String, V>,
+    mut merge_value: impl FnMut(&mut V, &V),
+) {
+    for (key, value) in other {
+        match map.get_mut(key) {
+            Some(mine) => merge_value(mine, value),
+            None => {
+                map.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_keys_past_the_cap_fold_into_others_and_are_counted() {
+        let mut map: BTreeMap<String, u64> = BTreeMap::new();
+        let mut folded = 0;
+        for key in ["a", "b", "c", "a", "d"] {
+            *capped_entry(&mut map, key, 2, 10, &mut folded) += 1;
+        }
+        assert_eq!(map.get("a"), Some(&2));
+        assert_eq!(map.get("b"), Some(&1));
+        assert_eq!(map.get(OTHERS), Some(&2));
+        assert_eq!(folded, 2);
+    }
+
+    #[test]
+    fn long_keys_are_cut_on_a_character_boundary() {
+        assert_eq!(truncate_chars("héllo", 2), "hé");
+        assert_eq!(truncate_chars("abc", 5), "abc");
+    }
+}

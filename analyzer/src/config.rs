@@ -1,0 +1,95 @@
+//! [`AnalyzerConfig`]: cardinality caps and problem thresholds shared by every analyzer.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The name every capped key folds into, as in CAT.
+pub const OTHERS: &str = "OTHERS";
+
+/// Limits and thresholds. `Default` gives CAT's values.
+///
+/// The caps bound memory per hour: a client that puts user IDs into transaction names gets
+/// 200 names and an `OTHERS` entry per type, never a million entries. Every message folded
+/// into `OTHERS` is still counted there, and the report counts how many were folded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AnalyzerConfig {
+    /// Domains per hour per analyzer; more fold into the domain `OTHERS`.
+    pub max_domains: usize,
+    /// Machines (client IPs) per domain; more fold into the machine `OTHERS`.
+    pub max_machines_per_domain: usize,
+    /// Types per machine (CAT `max-type-threshold`: 100).
+    pub max_types_per_machine: usize,
+    /// Names per type (CAT `max-name-threshold`: 200).
+    pub max_names_per_type: usize,
+    /// Distinct status codes per transaction name (CAT: 100).
+    pub max_status_codes: usize,
+    /// Longer type, name and status strings are cut to this many characters (CAT: 128 for
+    /// status codes, 256 for names; one limit keeps it simple).
+    pub max_key_chars: usize,
+    /// Heartbeat series (named values) per machine.
+    pub max_heartbeat_series: usize,
+    /// Metric names per domain.
+    pub max_metric_names: usize,
+    /// Long-execution thresholds for every domain without an override.
+    pub long_thresholds: LongThresholds,
+    /// Per-domain long-execution thresholds (CAT `server-config.xml <long-config>`).
+    pub domain_long_thresholds: BTreeMap<String, LongThresholds>,
+}
+
+impl Default for AnalyzerConfig {
+    fn default() -> Self {
+        AnalyzerConfig {
+            max_domains: 1_000,
+            max_machines_per_domain: 1_000,
+            max_types_per_machine: 100,
+            max_names_per_type: 200,
+            max_status_codes: 100,
+            max_key_chars: 256,
+            max_heartbeat_series: 1_000,
+            max_metric_names: 1_000,
+            long_thresholds: LongThresholds::default(),
+            domain_long_thresholds: BTreeMap::new(),
+        }
+    }
+}
+
+impl AnalyzerConfig {
+    /// The long-execution thresholds that apply to `domain`.
+    pub fn long_thresholds_for(&self, domain: &str) -> &LongThresholds {
+        self.domain_long_thresholds
+            .get(domain)
+            .unwrap_or(&self.long_thresholds)
+    }
+}
+
+/// The smallest duration, in milliseconds, at which a transaction counts as a long-execution
+/// problem. Defaults are the smallest of CAT's default bucket lists
+/// (`LongExecutionProblemHandler`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LongThresholds {
+    /// `URL` transactions (`long-url`, CAT 1000 ms).
+    pub url_ms: u64,
+    /// `SQL` transactions (`long-sql`, CAT 100 ms).
+    pub sql_ms: u64,
+    /// `Call` and `PigeonCall` transactions (`long-call`, CAT 100 ms).
+    pub call_ms: u64,
+    /// `Service` and `PigeonService` transactions (`long-service`, CAT 50 ms).
+    pub service_ms: u64,
+    /// `Cache.*` transactions (`long-cache`, CAT 10 ms).
+    pub cache_ms: u64,
+}
+
+impl Default for LongThresholds {
+    fn default() -> Self {
+        LongThresholds {
+            url_ms: 1_000,
+            sql_ms: 100,
+            call_ms: 100,
+            service_ms: 50,
+            cache_ms: 10,
+        }
+    }
+}

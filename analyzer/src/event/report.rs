@@ -1,0 +1,285 @@
+//! [`EventReport`]: domain -> machine -> type -> name counts of one hour, and the
+//! [`EventView`] the JSON API returns.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cardinality::merge_maps;
+use crate::message_ids::merge_capped;
+use crate::minute::minute_entry;
+use crate::view_query::{fail_percent, hour_label, tps, ViewQuery};
+
+/// Failure message IDs kept per name (as for transactions).
+pub(crate) const MAX_FAIL_MESSAGE_IDS: usize = 10;
+
+/// All events of one domain in one hour.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EventReport {
+    pub(crate) domain: String,
+    pub(crate) hour: u64,
+    /// Keyed by client IP.
+    pub(crate) machines: BTreeMap<String, EventMachine>,
+    /// Messages counted under an `OTHERS` key because a cap was reached.
+    pub(crate) folded: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct EventMachine {
+    pub(crate) types: BTreeMap<String, EventType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct EventType {
+    pub(crate) names: BTreeMap<String, EventName>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct EventName {
+    pub(crate) count: u64,
+    pub(crate) fail: u64,
+    /// Sorted by minute.
+    pub(crate) minutes: Vec<EventMinute>,
+    pub(crate) sample_message_id: String,
+    pub(crate) fail_message_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct EventMinute {
+    pub(crate) minute: u8,
+    pub(crate) count: u64,
+    pub(crate) fail: u64,
+}
+
+impl EventName {
+    /// Adds `count` events, `fail` of them failed, at `minute`.
+    pub(crate) fn record(&mut self, minute: u8, count: u64, fail: u64) {
+        self.count = self.count.saturating_add(count);
+        self.fail = self.fail.saturating_add(fail);
+        let m = minute_entry(
+            &mut self.minutes,
+            minute,
+            |m| m.minute,
+            || EventMinute {
+                minute,
+                ..EventMinute::default()
+            },
+        );
+        m.count = m.count.saturating_add(count);
+        m.fail = m.fail.saturating_add(fail);
+    }
+
+    fn merge(&mut self, other: &EventName) {
+        self.count = self.count.saturating_add(other.count);
+        self.fail = self.fail.saturating_add(other.fail);
+        for m in &other.minutes {
+            let mine = minute_entry(
+                &mut self.minutes,
+                m.minute,
+                |x| x.minute,
+                || EventMinute {
+                    minute: m.minute,
+                    ..EventMinute::default()
+                },
+            );
+            mine.count = mine.count.saturating_add(m.count);
+            mine.fail = mine.fail.saturating_add(m.fail);
+        }
+        if self.sample_message_id.is_empty() {
+            self.sample_message_id.clone_from(&other.sample_message_id);
+        }
+        merge_capped(
+            &mut self.fail_message_ids,
+            &other.fail_message_ids,
+            MAX_FAIL_MESSAGE_IDS,
+        );
+    }
+}
+
+impl EventType {
+    fn merge(&mut self, other: &EventType) {
+        merge_maps(&mut self.names, &other.names, EventName::merge);
+    }
+}
+
+impl EventMachine {
+    fn merge(&mut self, other: &EventMachine) {
+        merge_maps(&mut self.types, &other.types, EventType::merge);
+    }
+}
+
+impl EventReport {
+    /// An empty report for `domain` and `hour`.
+    pub fn new(domain: impl Into<String>, hour: u64) -> Self {
+        EventReport {
+            domain: domain.into(),
+            hour,
+            ..EventReport::default()
+        }
+    }
+
+    /// The domain.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The hour index.
+    pub fn hour(&self) -> u64 {
+        self.hour
+    }
+
+    /// The machines (client IPs) seen.
+    pub fn ips(&self) -> impl Iterator<Item = &str> {
+        self.machines.keys().map(String::as_str)
+    }
+
+    /// How many messages were counted under `OTHERS` because a cap was reached.
+    pub fn folded(&self) -> u64 {
+        self.folded
+    }
+
+    /// Adds `other` to this report.
+    pub fn merge(&mut self, other: &EventReport) {
+        if self.domain.is_empty() {
+            self.domain.clone_from(&other.domain);
+        }
+        if self.hour == 0 {
+            self.hour = other.hour;
+        }
+        self.folded = self.folded.saturating_add(other.folded);
+        merge_maps(&mut self.machines, &other.machines, EventMachine::merge);
+    }
+
+    /// What `GET /api/event` returns.
+    pub fn view(&self, query: &ViewQuery<'_>) -> EventView {
+        let merged;
+        let machine = match query.machine() {
+            Some(ip) => self.machines.get(ip),
+            None => {
+                let mut all = EventMachine::default();
+                for machine in self.machines.values() {
+                    all.merge(machine);
+                }
+                merged = all;
+                Some(&merged)
+            }
+        };
+        let elapsed = query.elapsed_seconds;
+        let types = machine
+            .into_iter()
+            .flat_map(|m| m.types.iter())
+            .filter(|(type_, _)| query.type_.is_none_or(|wanted| wanted == type_.as_str()))
+            .map(|(type_, t)| {
+                let count = t.names.values().map(|n| n.count).sum();
+                let fail = t.names.values().map(|n| n.fail).sum();
+                EventTypeView {
+                    type_: type_.clone(),
+                    count,
+                    fail,
+                    fail_percent: fail_percent(fail, count),
+                    tps: tps(count, elapsed),
+                    names: t
+                        .names
+                        .iter()
+                        .map(|(name, n)| EventNameView {
+                            name: name.clone(),
+                            count: n.count,
+                            fail: n.fail,
+                            fail_percent: fail_percent(n.fail, n.count),
+                            tps: tps(n.count, elapsed),
+                            sample_message_id: n.sample_message_id.clone(),
+                            fail_message_ids: n.fail_message_ids.clone(),
+                            minutes: n
+                                .minutes
+                                .iter()
+                                .map(|m| EventMinuteView {
+                                    minute: m.minute,
+                                    count: m.count,
+                                    fail: m.fail,
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        EventView {
+            domain: self.domain.clone(),
+            hour: hour_label(self.hour),
+            ips: self.machines.keys().cloned().collect(),
+            types,
+        }
+    }
+}
+
+/// `GET /api/event`: `{"domain","hour","ips":[..],"types":[..]}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView {
+    /// The domain.
+    pub domain: String,
+    /// `YYYYMMDDHH` (UTC).
+    pub hour: String,
+    /// Every machine of the report.
+    pub ips: Vec<String>,
+    /// Per type, sorted by type.
+    pub types: Vec<EventTypeView>,
+}
+
+/// One event type with its names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventTypeView {
+    /// The type.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Events.
+    pub count: u64,
+    /// Events whose status is not `"0"`.
+    pub fail: u64,
+    /// `100 * fail / count`.
+    pub fail_percent: f64,
+    /// Events per second.
+    pub tps: f64,
+    /// Per name, sorted by name.
+    pub names: Vec<EventNameView>,
+}
+
+/// One event name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventNameView {
+    /// The name.
+    pub name: String,
+    /// Events.
+    pub count: u64,
+    /// Failed events.
+    pub fail: u64,
+    /// `100 * fail / count`.
+    pub fail_percent: f64,
+    /// Events per second.
+    pub tps: f64,
+    /// A successful event's message ID.
+    pub sample_message_id: String,
+    /// Up to 10 failed events' message IDs.
+    pub fail_message_ids: Vec<String>,
+    /// Minutes with events, ascending.
+    pub minutes: Vec<EventMinuteView>,
+}
+
+/// One minute of one event name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventMinuteView {
+    /// Minute of the hour.
+    pub minute: u8,
+    /// Events.
+    pub count: u64,
+    /// Failed events.
+    pub fail: u64,
+}

@@ -1,0 +1,167 @@
+//! [`TransactionAnalyzer`]: counts every transaction of every tree into per-domain reports.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ocelot_protocol::MessageTree;
+
+use super::report::{TransactionName, TransactionReport, MAX_FAIL_MESSAGE_IDS};
+use crate::batch::parse_transaction_batch;
+use crate::cardinality::{capped_entry, capped_entry_with};
+use crate::config::AnalyzerConfig;
+use crate::message_ids::push_capped;
+use crate::minute::minute_of;
+use crate::transaction_walk::{for_each_counted_transaction, CountedTransaction};
+
+/// The transaction reports of one hour, one per domain.
+#[derive(Debug, Clone)]
+pub struct TransactionAnalyzer {
+    hour: u64,
+    config: Arc<AnalyzerConfig>,
+    reports: BTreeMap<String, TransactionReport>,
+}
+
+impl TransactionAnalyzer {
+    /// An analyzer for `hour` (`epoch_ms / 3_600_000`) with no data.
+    pub fn new(hour: u64, config: Arc<AnalyzerConfig>) -> Self {
+        Self::from_reports(hour, config, BTreeMap::new())
+    }
+
+    /// Continues an hour from checkpointed reports.
+    pub fn from_reports(
+        hour: u64,
+        config: Arc<AnalyzerConfig>,
+        reports: BTreeMap<String, TransactionReport>,
+    ) -> Self {
+        TransactionAnalyzer {
+            hour,
+            config,
+            reports,
+        }
+    }
+
+    /// The hour this analyzer covers.
+    pub fn hour(&self) -> u64 {
+        self.hour
+    }
+
+    /// The reports so far, by domain.
+    pub fn reports(&self) -> &BTreeMap<String, TransactionReport> {
+        &self.reports
+    }
+
+    /// Takes the reports out (sealing an hour), leaving the analyzer empty.
+    pub fn into_reports(self) -> BTreeMap<String, TransactionReport> {
+        self.reports
+    }
+
+    /// Counts the transactions of `tree`: all of them, nested ones too, normalised as CAT
+    /// does (see `transaction_walk`), batch data expanded.
+    pub fn process(&mut self, tree: &MessageTree) {
+        let config = &*self.config;
+        let hour = self.hour;
+        let mut folded = 0;
+        let report = capped_entry_with(
+            &mut self.reports,
+            &tree.header.domain,
+            config.max_domains,
+            config.max_key_chars,
+            &mut folded,
+            |domain| TransactionReport::new(domain, hour),
+        );
+        let machine = capped_entry(
+            &mut report.machines,
+            &tree.header.ip_address,
+            config.max_machines_per_domain,
+            config.max_key_chars,
+            &mut folded,
+        );
+        let message_id = tree.header.message_id().unwrap_or("");
+        for_each_counted_transaction(tree, |counted| {
+            let type_ = capped_entry(
+                &mut machine.types,
+                &counted.transaction.type_,
+                config.max_types_per_machine,
+                config.max_key_chars,
+                &mut folded,
+            );
+            let name = capped_entry(
+                &mut type_.names,
+                &counted.name,
+                config.max_names_per_type,
+                config.max_key_chars,
+                &mut folded,
+            );
+            record(name, &counted, message_id, config, &mut folded);
+        });
+        report.folded += folded;
+    }
+}
+
+fn record(
+    name: &mut TransactionName,
+    counted: &CountedTransaction<'_>,
+    message_id: &str,
+    config: &AnalyzerConfig,
+    folded: &mut u64,
+) {
+    let transaction = counted.transaction;
+    let minute = minute_of(transaction.timestamp_ms);
+    if let Some(batch) = parse_transaction_batch(&transaction.data) {
+        // CAT's processBatchTransaction: totals as sent, the bucketed durations into the
+        // histogram. Unlike CAT we also add the buckets to the sum of squares, so std is
+        // an estimate instead of wrong.
+        name.stats.count_messages(batch.count, batch.fail);
+        name.stats.sum_us = name.stats.sum_us.saturating_add(batch.sum_ms * 1000);
+        let slowest_ms = batch.durations.iter().map(|&(d, _)| d).max();
+        let m = name.minute_mut(minute);
+        m.count = m.count.saturating_add(batch.count);
+        m.fail = m.fail.saturating_add(batch.fail);
+        m.sum_us = m.sum_us.saturating_add(batch.sum_ms * 1000);
+        for &(duration_ms, n) in &batch.durations {
+            m.histogram.record_n(duration_ms * 1000, n);
+        }
+        for &(duration_ms, n) in &batch.durations {
+            name.stats.add_durations(duration_ms * 1000, n);
+        }
+        if batch.fail > 0 {
+            push_capped(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
+        } else if name.sample_message_id.is_empty() {
+            name.sample_message_id = message_id.to_owned();
+        }
+        if let Some(slowest_ms) = slowest_ms {
+            note_slowest(name, slowest_ms * 1000, message_id);
+        }
+        return;
+    }
+    let duration_us = counted.duration_us;
+    let failed = !transaction.is_success();
+    name.stats.record(duration_us, failed);
+    let m = name.minute_mut(minute);
+    m.count += 1;
+    m.fail += u64::from(failed);
+    m.sum_us = m.sum_us.saturating_add(duration_us);
+    m.histogram.record(duration_us);
+    if failed {
+        *capped_entry(
+            &mut name.status_codes,
+            &transaction.status,
+            config.max_status_codes,
+            config.max_key_chars.min(128),
+            folded,
+        ) += 1;
+        push_capped(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
+    } else if name.sample_message_id.is_empty() {
+        name.sample_message_id = message_id.to_owned();
+    }
+    note_slowest(name, duration_us, message_id);
+}
+
+fn note_slowest(name: &mut TransactionName, duration_us: u64, message_id: &str) {
+    if name.slowest_message_id.is_empty() || duration_us >= name.slowest_us {
+        name.slowest_us = duration_us;
+        if name.slowest_message_id != message_id {
+            message_id.clone_into(&mut name.slowest_message_id);
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! The transaction report (cat-design 6.1): per domain, machine, type and name: count,
+//! failures, durations, percentiles, minutes, status codes and sample message IDs.
+
+mod analyzer;
+mod report;
+#[cfg(test)]
+mod tests;
+
+pub use analyzer::TransactionAnalyzer;
+pub use report::{
+    DurationFigures, TransactionMinuteView, TransactionNameView, TransactionReport,
+    TransactionTypeView, TransactionView,
+};

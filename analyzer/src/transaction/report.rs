@@ -1,0 +1,437 @@
+//! [`TransactionReport`]: domain -> machine -> type -> name statistics of one hour, and the
+//! [`TransactionView`] the JSON API returns.
+//!
+//! Only names keep state: a type's figures are the merge of its names' figures, computed
+//! when viewed (caps guarantee every message sits in some name, `OTHERS` included). The
+//! "All" machine is likewise a merge on read. That keeps memory at one histogram per name
+//! plus one per active minute.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cardinality::merge_maps;
+use crate::histogram::DurationHistogram;
+use crate::message_ids::merge_capped;
+use crate::minute::minute_entry;
+use crate::view_query::{fail_percent, hour_label, tps, ViewQuery};
+
+/// Failure message IDs kept per name (issue 4).
+pub(crate) const MAX_FAIL_MESSAGE_IDS: usize = 10;
+
+/// All transactions of one domain in one hour.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TransactionReport {
+    pub(crate) domain: String,
+    pub(crate) hour: u64,
+    /// Keyed by the client IP (`tree.header.ip_address`).
+    pub(crate) machines: BTreeMap<String, TransactionMachine>,
+    /// Messages counted under an `OTHERS` key because a cap was reached.
+    pub(crate) folded: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct TransactionMachine {
+    pub(crate) types: BTreeMap<String, TransactionType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct TransactionType {
+    pub(crate) names: BTreeMap<String, TransactionName>,
+}
+
+/// Everything kept per transaction name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct TransactionName {
+    pub(crate) stats: DurationStats,
+    /// Sorted by minute; only minutes with messages.
+    pub(crate) minutes: Vec<TransactionMinute>,
+    pub(crate) status_codes: BTreeMap<String, u64>,
+    pub(crate) sample_message_id: String,
+    pub(crate) fail_message_ids: Vec<String>,
+    pub(crate) slowest_message_id: String,
+    pub(crate) slowest_us: u64,
+}
+
+/// Count, failures, sum, sum of squares, extremes and histogram of durations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct DurationStats {
+    pub(crate) count: u64,
+    pub(crate) fail: u64,
+    pub(crate) sum_us: u64,
+    /// Sum of squared durations (µs²) for the standard deviation; u128 cannot overflow.
+    pub(crate) sum2_us2: u128,
+    /// Meaningful only when `count > 0`.
+    pub(crate) min_us: u64,
+    pub(crate) max_us: u64,
+    pub(crate) histogram: DurationHistogram,
+}
+
+/// One minute of one name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct TransactionMinute {
+    pub(crate) minute: u8,
+    pub(crate) count: u64,
+    pub(crate) fail: u64,
+    pub(crate) sum_us: u64,
+    pub(crate) histogram: DurationHistogram,
+}
+
+impl DurationStats {
+    /// Adds one message of `duration_us`.
+    pub(crate) fn record(&mut self, duration_us: u64, failed: bool) {
+        self.count_messages(1, u64::from(failed));
+        self.sum_us = self.sum_us.saturating_add(duration_us);
+        self.add_durations(duration_us, 1);
+    }
+
+    pub(crate) fn count_messages(&mut self, n: u64, fail: u64) {
+        self.count = self.count.saturating_add(n);
+        self.fail = self.fail.saturating_add(fail);
+    }
+
+    /// Adds `n` durations without counting messages (batch data counts them separately).
+    pub(crate) fn add_durations(&mut self, duration_us: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let first = self.histogram.is_empty();
+        if first || duration_us < self.min_us {
+            self.min_us = duration_us;
+        }
+        if first || duration_us > self.max_us {
+            self.max_us = duration_us;
+        }
+        self.sum2_us2 = self
+            .sum2_us2
+            .saturating_add(u128::from(duration_us) * u128::from(duration_us) * u128::from(n));
+        self.histogram.record_n(duration_us, n);
+    }
+
+    pub(crate) fn merge(&mut self, other: &DurationStats) {
+        if !other.histogram.is_empty() {
+            if self.histogram.is_empty() {
+                self.min_us = other.min_us;
+                self.max_us = other.max_us;
+            } else {
+                self.min_us = self.min_us.min(other.min_us);
+                self.max_us = self.max_us.max(other.max_us);
+            }
+        }
+        self.count = self.count.saturating_add(other.count);
+        self.fail = self.fail.saturating_add(other.fail);
+        self.sum_us = self.sum_us.saturating_add(other.sum_us);
+        self.sum2_us2 = self.sum2_us2.saturating_add(other.sum2_us2);
+        self.histogram.merge(&other.histogram);
+    }
+
+    fn figures(&self, elapsed_seconds: f64) -> DurationFigures {
+        let ms = |us: f64| us / 1000.0;
+        let n = self.count.max(1) as f64;
+        let avg_us = self.sum_us as f64 / n;
+        let variance = self.sum2_us2 as f64 / n - avg_us * avg_us;
+        let std_us = if self.count > 1 && variance > 0.0 {
+            variance.sqrt()
+        } else {
+            0.0
+        };
+        let (min_us, max_us) = if self.histogram.is_empty() {
+            (0, 0)
+        } else {
+            (self.min_us, self.max_us)
+        };
+        // The true percentile lies in [min, max], so clamping never adds error.
+        let quantile = |q: f64| {
+            self.histogram
+                .quantile(q)
+                .map_or(0.0, |v| ms(v.clamp(min_us as f64, max_us as f64)))
+        };
+        DurationFigures {
+            count: self.count,
+            fail: self.fail,
+            fail_percent: fail_percent(self.fail, self.count),
+            min: ms(min_us as f64),
+            max: ms(max_us as f64),
+            avg: ms(avg_us),
+            std: ms(std_us),
+            tps: tps(self.count, elapsed_seconds),
+            p50: quantile(0.50),
+            p90: quantile(0.90),
+            p95: quantile(0.95),
+            p99: quantile(0.99),
+            p999: quantile(0.999),
+        }
+    }
+}
+
+impl TransactionMinute {
+    fn merge(&mut self, other: &TransactionMinute) {
+        self.count = self.count.saturating_add(other.count);
+        self.fail = self.fail.saturating_add(other.fail);
+        self.sum_us = self.sum_us.saturating_add(other.sum_us);
+        self.histogram.merge(&other.histogram);
+    }
+}
+
+impl TransactionName {
+    /// The entry of `minute`, created on demand.
+    pub(crate) fn minute_mut(&mut self, minute: u8) -> &mut TransactionMinute {
+        minute_entry(
+            &mut self.minutes,
+            minute,
+            |m| m.minute,
+            || TransactionMinute {
+                minute,
+                ..TransactionMinute::default()
+            },
+        )
+    }
+
+    pub(crate) fn merge(&mut self, other: &TransactionName) {
+        self.stats.merge(&other.stats);
+        for theirs in &other.minutes {
+            self.minute_mut(theirs.minute).merge(theirs);
+        }
+        for (status, count) in &other.status_codes {
+            *self.status_codes.entry(status.clone()).or_default() += count;
+        }
+        if self.sample_message_id.is_empty() {
+            self.sample_message_id.clone_from(&other.sample_message_id);
+        }
+        merge_capped(
+            &mut self.fail_message_ids,
+            &other.fail_message_ids,
+            MAX_FAIL_MESSAGE_IDS,
+        );
+        // `>=`: with `other` the later report, ties go to the later message, as in CAT.
+        if !other.slowest_message_id.is_empty()
+            && (self.slowest_message_id.is_empty() || other.slowest_us >= self.slowest_us)
+        {
+            self.slowest_us = other.slowest_us;
+            self.slowest_message_id.clone_from(&other.slowest_message_id);
+        }
+    }
+
+    fn view(&self, name: &str, elapsed_seconds: f64) -> TransactionNameView {
+        TransactionNameView {
+            name: name.to_owned(),
+            figures: self.stats.figures(elapsed_seconds),
+            status_codes: self.status_codes.clone(),
+            sample_message_id: self.sample_message_id.clone(),
+            fail_message_ids: self.fail_message_ids.clone(),
+            slowest_message_id: self.slowest_message_id.clone(),
+            minutes: self
+                .minutes
+                .iter()
+                .map(|m| TransactionMinuteView {
+                    minute: m.minute,
+                    count: m.count,
+                    fail: m.fail,
+                    avg: m.sum_us as f64 / m.count.max(1) as f64 / 1000.0,
+                    p95: m.histogram.quantile(0.95).map_or(0.0, |v| v / 1000.0),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TransactionType {
+    fn merge(&mut self, other: &TransactionType) {
+        merge_maps(&mut self.names, &other.names, TransactionName::merge);
+    }
+}
+
+impl TransactionMachine {
+    fn merge(&mut self, other: &TransactionMachine) {
+        merge_maps(&mut self.types, &other.types, TransactionType::merge);
+    }
+}
+
+impl TransactionReport {
+    /// An empty report for `domain` and `hour` (`epoch_ms / 3_600_000`).
+    pub fn new(domain: impl Into<String>, hour: u64) -> Self {
+        TransactionReport {
+            domain: domain.into(),
+            hour,
+            ..TransactionReport::default()
+        }
+    }
+
+    /// The domain.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The hour index.
+    pub fn hour(&self) -> u64 {
+        self.hour
+    }
+
+    /// The machines (client IPs) seen.
+    pub fn ips(&self) -> impl Iterator<Item = &str> {
+        self.machines.keys().map(String::as_str)
+    }
+
+    /// How many messages were counted under `OTHERS` because a cap was reached.
+    pub fn folded(&self) -> u64 {
+        self.folded
+    }
+
+    /// Adds `other` (another machine's, hour's or collector's report) to this one. Counts,
+    /// sums and histograms add, so merged percentiles are those of the union.
+    pub fn merge(&mut self, other: &TransactionReport) {
+        if self.domain.is_empty() {
+            self.domain.clone_from(&other.domain);
+        }
+        if self.hour == 0 {
+            self.hour = other.hour;
+        }
+        self.folded = self.folded.saturating_add(other.folded);
+        merge_maps(&mut self.machines, &other.machines, TransactionMachine::merge);
+    }
+
+    /// What `GET /api/transaction` returns.
+    pub fn view(&self, query: &ViewQuery<'_>) -> TransactionView {
+        let merged;
+        let machine = match query.machine() {
+            Some(ip) => self.machines.get(ip),
+            None => {
+                let mut all = TransactionMachine::default();
+                for machine in self.machines.values() {
+                    all.merge(machine);
+                }
+                merged = all;
+                Some(&merged)
+            }
+        };
+        let types = machine
+            .into_iter()
+            .flat_map(|m| m.types.iter())
+            .filter(|(type_, _)| query.type_.is_none_or(|wanted| wanted == type_.as_str()))
+            .map(|(type_, t)| {
+                let mut total = DurationStats::default();
+                for name in t.names.values() {
+                    total.merge(&name.stats);
+                }
+                TransactionTypeView {
+                    type_: type_.clone(),
+                    figures: total.figures(query.elapsed_seconds),
+                    names: t
+                        .names
+                        .iter()
+                        .map(|(name, n)| n.view(name, query.elapsed_seconds))
+                        .collect(),
+                }
+            })
+            .collect();
+        TransactionView {
+            domain: self.domain.clone(),
+            hour: hour_label(self.hour),
+            ips: self.machines.keys().cloned().collect(),
+            types,
+        }
+    }
+}
+
+/// `GET /api/transaction`: `{"domain","hour","ips":[..],"types":[..]}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionView {
+    /// The domain.
+    pub domain: String,
+    /// `YYYYMMDDHH` (UTC).
+    pub hour: String,
+    /// Every machine of the report (the query's `ip` picks one of them, or `All`).
+    pub ips: Vec<String>,
+    /// Per type, sorted by type.
+    pub types: Vec<TransactionTypeView>,
+}
+
+/// One type: its figures (all its names together) and its names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionTypeView {
+    /// The type.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Count, failures, durations, percentiles.
+    #[serde(flatten)]
+    pub figures: DurationFigures,
+    /// Per name, sorted by name.
+    pub names: Vec<TransactionNameView>,
+}
+
+/// The figures of a type or name. Durations are milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DurationFigures {
+    /// Messages.
+    pub count: u64,
+    /// Messages whose status is not `"0"`.
+    pub fail: u64,
+    /// `100 * fail / count`.
+    pub fail_percent: f64,
+    /// Shortest duration (ms).
+    pub min: f64,
+    /// Longest duration (ms).
+    pub max: f64,
+    /// Mean duration (ms).
+    pub avg: f64,
+    /// Standard deviation (ms, population).
+    pub std: f64,
+    /// Messages per second over the query's elapsed seconds.
+    pub tps: f64,
+    /// Median (ms), within 1 %.
+    pub p50: f64,
+    /// 90th percentile (ms), within 1 %.
+    pub p90: f64,
+    /// 95th percentile (ms), within 1 %.
+    pub p95: f64,
+    /// 99th percentile (ms), within 1 %.
+    pub p99: f64,
+    /// 99.9th percentile (ms), within 1 %.
+    pub p999: f64,
+}
+
+/// One name: figures, sample message IDs and minutes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionNameView {
+    /// The name.
+    pub name: String,
+    /// Count, failures, durations, percentiles.
+    #[serde(flatten)]
+    pub figures: DurationFigures,
+    /// Failed messages per status (at most 100 statuses, then `OTHERS`).
+    pub status_codes: BTreeMap<String, u64>,
+    /// A successful message (empty if none).
+    pub sample_message_id: String,
+    /// Up to 10 failed messages.
+    pub fail_message_ids: Vec<String>,
+    /// The slowest message.
+    pub slowest_message_id: String,
+    /// Minutes with messages, ascending.
+    pub minutes: Vec<TransactionMinuteView>,
+}
+
+/// One minute of one name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionMinuteView {
+    /// Minute of the hour, 0..59.
+    pub minute: u8,
+    /// Messages.
+    pub count: u64,
+    /// Failed messages.
+    pub fail: u64,
+    /// Mean duration (ms).
+    pub avg: f64,
+    /// 95th percentile (ms), within 1 %.
+    pub p95: f64,
+}

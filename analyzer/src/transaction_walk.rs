@@ -1,0 +1,170 @@
+//! The transactions of a tree as the transaction and problem reports count them, after
+//! CAT's server-side normalisation (cat-design 1.4 and 3.9).
+//!
+//! * A root whose last child is the event `RemoteCall/Next` is a truncated fragment: its
+//!   children count, the root itself does not (its duration covers only part of the work).
+//! * If the tree's last event is `TruncatedTransaction/TotalDuration`, its data (µs)
+//!   becomes the root's duration.
+//! * The first `URL` transaction's name has numeric path segments replaced by `{num}`.
+//! * `System` transactions named `UploadMetric*` become `UploadMetric`.
+
+use std::borrow::Cow;
+
+use ocelot_protocol::{Message, MessageTree, Transaction};
+
+/// One transaction to count, with the name and duration the reports use.
+pub(crate) struct CountedTransaction<'a> {
+    pub(crate) transaction: &'a Transaction,
+    pub(crate) name: Cow<'a, str>,
+    pub(crate) duration_us: u64,
+}
+
+/// Calls `visit` for every transaction of `tree` that counts, depth first in wire order.
+pub(crate) fn for_each_counted_transaction<'a>(
+    tree: &'a MessageTree,
+    mut visit: impl FnMut(CountedTransaction<'a>),
+) {
+    let Message::Transaction(root) = &tree.root else {
+        return;
+    };
+    let total_duration_us = total_duration_override(&tree.root);
+    let skip_root = is_truncated_fragment(root);
+    let mut url_seen = false;
+    tree.root.walk(|message, depth| {
+        let Message::Transaction(transaction) = message else {
+            return;
+        };
+        let mut name = Cow::Borrowed(transaction.name.as_str());
+        if !url_seen && transaction.type_ == "URL" {
+            url_seen = true;
+            name = normalize_url(&transaction.name);
+        } else if transaction.type_ == "System" && transaction.name.starts_with("UploadMetric") {
+            name = Cow::Borrowed("UploadMetric");
+        }
+        if depth == 0 && skip_root {
+            return;
+        }
+        let duration_us = match total_duration_us {
+            Some(total) if depth == 0 => total,
+            _ => transaction.duration_us,
+        };
+        visit(CountedTransaction {
+            transaction,
+            name,
+            duration_us,
+        });
+    });
+}
+
+/// Whether the root's last child is the event `RemoteCall/Next`.
+pub(crate) fn is_truncated_fragment(root: &Transaction) -> bool {
+    matches!(
+        root.children.last(),
+        Some(Message::Event(e)) if e.type_ == "RemoteCall" && e.name == "Next"
+    )
+}
+
+/// The data of the tree's last event if that is `TruncatedTransaction/TotalDuration`.
+fn total_duration_override(root: &Message) -> Option<u64> {
+    // The last event in wire (pre-)order is the first event met walking children from the
+    // last to the first, each subtree before its own node. The C client appends the event as
+    // the root's last child, so this usually stops at once.
+    let mut stack = vec![(root, false)];
+    while let Some((message, expanded)) = stack.pop() {
+        match message {
+            Message::Transaction(t) if !expanded => {
+                stack.push((message, true));
+                stack.extend(t.children.iter().map(|c| (c, false)));
+            }
+            Message::Event(e) => {
+                return (e.type_ == "TruncatedTransaction" && e.name == "TotalDuration")
+                    .then(|| e.data.trim().parse().ok())
+                    .flatten();
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `/order/123/x` -> `/order/{num}/x`: every `/`-separated segment made only of
+/// `0-9 . - ,` becomes `{num}`.
+pub(crate) fn normalize_url(name: &str) -> Cow<'_, str> {
+    let numeric =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b".-,".contains(&b));
+    if !name.split('/').any(numeric) {
+        return Cow::Borrowed(name);
+    }
+    let segments: Vec<&str> = name
+        .split('/')
+        .map(|s| if numeric(s) { "{num}" } else { s })
+        .collect();
+    Cow::Owned(segments.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ocelot_protocol::{Header, Leaf};
+
+    #[test]
+    fn numeric_url_segments_become_placeholders() {
+        assert_eq!(normalize_url("/order/123/x"), "/order/{num}/x");
+        assert_eq!(normalize_url("/a/1.5,2-3/b/"), "/a/{num}/b/");
+        assert_eq!(normalize_url("/api/v2/order"), "/api/v2/order");
+        assert!(matches!(normalize_url("/plain"), Cow::Borrowed(_)));
+    }
+
+    fn tree(root: Transaction) -> MessageTree {
+        MessageTree::new(Header::default(), Message::Transaction(root))
+    }
+
+    #[test]
+    fn only_the_first_url_transaction_is_normalised() {
+        let mut root = Transaction::new("URL", "/a/1", 0);
+        root.children
+            .push(Message::Transaction(Transaction::new("URL", "/b/2", 0)));
+        let mut names = Vec::new();
+        for_each_counted_transaction(&tree(root), |t| names.push(t.name.into_owned()));
+        assert_eq!(names, ["/a/{num}", "/b/2"]);
+    }
+
+    #[test]
+    fn truncated_fragment_root_is_skipped_but_children_count() {
+        let mut root = Transaction::new("Bulk", "x", 0);
+        root.children
+            .push(Message::Transaction(Transaction::new("SQL", "q", 0)));
+        root.children
+            .push(Message::Event(Leaf::new("RemoteCall", "Next", "0", 0, "id")));
+        let mut names = Vec::new();
+        for_each_counted_transaction(&tree(root), |t| names.push(t.name.into_owned()));
+        assert_eq!(names, ["q"]);
+    }
+
+    #[test]
+    fn total_duration_event_rewrites_the_root_duration_only() {
+        let mut root = Transaction::new("Bulk", "x", 0);
+        root.duration_us = 5;
+        let mut child = Transaction::new("SQL", "q", 0);
+        child.duration_us = 3;
+        root.children.push(Message::Transaction(child));
+        root.children.push(Message::Event(Leaf::new(
+            "TruncatedTransaction",
+            "TotalDuration",
+            "0",
+            0,
+            "2468000",
+        )));
+        let mut durations = Vec::new();
+        for_each_counted_transaction(&tree(root), |t| durations.push(t.duration_us));
+        assert_eq!(durations, [2_468_000, 3]);
+    }
+
+    #[test]
+    fn upload_metric_names_are_merged() {
+        let root = Transaction::new("System", "UploadMetric-42", 0);
+        let mut names = Vec::new();
+        for_each_counted_transaction(&tree(root), |t| names.push(t.name.into_owned()));
+        assert_eq!(names, ["UploadMetric"]);
+    }
+}

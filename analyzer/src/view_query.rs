@@ -1,0 +1,79 @@
+//! [`ViewQuery`]: what a JSON API request selects from a report, and shared view figures.
+
+/// What to show of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ViewQuery<'a> {
+    /// One machine's figures, or `None` for all machines merged (the API's `ip=All`).
+    pub ip: Option<&'a str>,
+    /// Only this type (transaction and event views), or `None` for every type.
+    pub type_: Option<&'a str>,
+    /// Seconds the hour has run: elapsed seconds for the current hour, 3600 for a past
+    /// one, `days * 86400` for a merged daily report. `tps = count / elapsed_seconds`.
+    pub elapsed_seconds: f64,
+}
+
+impl ViewQuery<'_> {
+    /// The `ip` selector with `All` (any case) meaning every machine.
+    pub(crate) fn machine(&self) -> Option<&str> {
+        self.ip.filter(|ip| !ip.eq_ignore_ascii_case("all"))
+    }
+}
+
+/// Count per second over `elapsed_seconds` (0 when nothing has elapsed).
+pub fn tps(count: u64, elapsed_seconds: f64) -> f64 {
+    if elapsed_seconds > 0.0 {
+        count as f64 / elapsed_seconds
+    } else {
+        0.0
+    }
+}
+
+/// `100 * fail / count`, 0 for no messages.
+pub(crate) fn fail_percent(fail: u64, count: u64) -> f64 {
+    if count == 0 {
+        0.0
+    } else {
+        100.0 * fail as f64 / count as f64
+    }
+}
+
+/// The API's hour label `YYYYMMDDHH` (UTC) of an hour index (`epoch_ms / 3_600_000`).
+pub fn hour_label(hour: u64) -> String {
+    let days = (hour / 24) as i64;
+    let (year, month, day) = civil_from_days(days);
+    format!("{year:04}{month:02}{day:02}{:02}", hour % 24)
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hour_labels_are_utc_calendar_hours() {
+        // The captured frames: 2026-11-22 07:xx UTC is hour 498703.
+        assert_eq!(hour_label(498_703), "2026112207");
+        assert_eq!(hour_label(0), "1970010100");
+        // 2024-02-29 23:00 UTC.
+        assert_eq!(hour_label(1_709_247_600_000 / 3_600_000), "2024022923");
+    }
+
+    #[test]
+    fn tps_is_zero_before_any_time_elapsed() {
+        assert_eq!(tps(10, 0.0), 0.0);
+        assert_eq!(tps(7200, 3600.0), 2.0);
+    }
+}
