@@ -28,9 +28,12 @@ mod batch;
 mod cardinality;
 mod config;
 mod event;
+mod heartbeat;
 mod histogram;
 mod message_ids;
+mod metric;
 mod minute;
+mod problem;
 mod transaction;
 mod transaction_walk;
 mod view_query;
@@ -39,7 +42,12 @@ pub use config::{AnalyzerConfig, LongThresholds, OTHERS};
 pub use event::{
     EventAnalyzer, EventMinuteView, EventNameView, EventReport, EventTypeView, EventView,
 };
+pub use heartbeat::{HeartbeatAnalyzer, HeartbeatMinuteView, HeartbeatReport, HeartbeatView};
 pub use histogram::{DurationHistogram, RELATIVE_ACCURACY};
+pub use metric::{MetricAnalyzer, MetricItemView, MetricMinuteView, MetricReport, MetricView};
+pub use problem::{
+    ProblemAnalyzer, ProblemEntryView, ProblemMinuteView, ProblemReport, ProblemView,
+};
 pub use transaction::{
     DurationFigures, TransactionAnalyzer, TransactionMinuteView, TransactionNameView,
     TransactionReport, TransactionTypeView, TransactionView,

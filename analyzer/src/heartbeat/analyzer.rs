@@ -1,0 +1,107 @@
+//! [`HeartbeatAnalyzer`]: parses heartbeat `<status>` documents into per-minute series.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ocelot_protocol::{Message, MessageTree};
+
+use super::report::HeartbeatReport;
+use super::status_xml::parse_status;
+use crate::cardinality::{capped_entry, capped_entry_with};
+use crate::config::AnalyzerConfig;
+use crate::minute::minute_of;
+
+/// The heartbeat reports of one hour, one per domain.
+#[derive(Debug, Clone)]
+pub struct HeartbeatAnalyzer {
+    hour: u64,
+    config: Arc<AnalyzerConfig>,
+    reports: BTreeMap<String, HeartbeatReport>,
+}
+
+impl HeartbeatAnalyzer {
+    /// An analyzer for `hour` with no data.
+    pub fn new(hour: u64, config: Arc<AnalyzerConfig>) -> Self {
+        Self::from_reports(hour, config, BTreeMap::new())
+    }
+
+    /// Continues an hour from checkpointed reports.
+    pub fn from_reports(
+        hour: u64,
+        config: Arc<AnalyzerConfig>,
+        reports: BTreeMap<String, HeartbeatReport>,
+    ) -> Self {
+        HeartbeatAnalyzer {
+            hour,
+            config,
+            reports,
+        }
+    }
+
+    /// The hour this analyzer covers.
+    pub fn hour(&self) -> u64 {
+        self.hour
+    }
+
+    /// The reports so far, by domain.
+    pub fn reports(&self) -> &BTreeMap<String, HeartbeatReport> {
+        &self.reports
+    }
+
+    /// Takes the reports out (sealing an hour).
+    pub fn into_reports(self) -> BTreeMap<String, HeartbeatReport> {
+        self.reports
+    }
+
+    /// Records every heartbeat of type `heartbeat` (any case) in `tree`. Trees without one
+    /// cost a walk and nothing else.
+    pub fn process(&mut self, tree: &MessageTree) {
+        let mut heartbeats = Vec::new();
+        tree.root.walk(|message, _| {
+            if let Message::Heartbeat(h) = message {
+                if h.type_.eq_ignore_ascii_case("heartbeat") {
+                    heartbeats.push(h);
+                }
+            }
+        });
+        if heartbeats.is_empty() {
+            return;
+        }
+        let config = &*self.config;
+        let hour = self.hour;
+        let mut folded = 0;
+        let report = capped_entry_with(
+            &mut self.reports,
+            &tree.header.domain,
+            config.max_domains,
+            config.max_key_chars,
+            &mut folded,
+            |domain| HeartbeatReport::new(domain, hour),
+        );
+        let machine = capped_entry(
+            &mut report.machines,
+            &tree.header.ip_address,
+            config.max_machines_per_domain,
+            config.max_key_chars,
+            &mut folded,
+        );
+        for heartbeat in heartbeats {
+            let Some(series) = parse_status(&heartbeat.data) else {
+                report.malformed += 1;
+                continue;
+            };
+            let values = machine
+                .minutes
+                .entry(minute_of(heartbeat.timestamp_ms))
+                .or_default();
+            for (name, value) in series {
+                if values.len() >= config.max_heartbeat_series && !values.contains_key(&name) {
+                    folded += 1;
+                    continue;
+                }
+                values.insert(name, value);
+            }
+        }
+        report.folded += folded;
+    }
+}

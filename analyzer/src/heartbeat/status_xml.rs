@@ -1,0 +1,170 @@
+//! Flattens a heartbeat's `<status>` XML into named numeric series.
+//!
+//! Kept generic rather than modelling CAT's status schema, so new client versions and
+//! custom extensions show up without code changes:
+//!
+//! * `<extension id="E"><extensionDetail id="D" value="V"/>` gives `E.D = V` (both the
+//!   Java client's extensions and the C client's `system.process`).
+//! * Any other element contributes its path: each element's name, or its `id`/`name`
+//!   attribute in brackets after it (`disk.disk-volume[/].free`, `memory.gc[ParNew].count`);
+//!   every attribute that parses as a finite number becomes `path.attribute`.
+//! * The `<status>` root adds no segment; text content (descriptions) is ignored.
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+
+/// Deepest element nesting accepted; CAT documents are 4 deep.
+const MAX_DEPTH: usize = 32;
+
+/// The series of `xml`, in document order, or `None` if it is not well-formed (CAT drops
+/// such heartbeats silently; we count them).
+pub(crate) fn parse_status(xml: &str) -> Option<Vec<(String, f64)>> {
+    let mut reader = Reader::from_str(xml);
+    let mut path: Vec<String> = Vec::new();
+    let mut series = Vec::new();
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(element) => {
+                let segment = visit(&element, &path, &mut series)?;
+                if path.len() >= MAX_DEPTH {
+                    return None;
+                }
+                path.push(segment);
+            }
+            Event::Empty(element) => {
+                visit(&element, &path, &mut series)?;
+            }
+            Event::End(_) => {
+                path.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Some(series)
+}
+
+/// Collects the numbers of one element and returns its path segment.
+fn visit(
+    element: &BytesStart<'_>,
+    path: &[String],
+    series: &mut Vec<(String, f64)>,
+) -> Option<String> {
+    let tag = String::from_utf8_lossy(element.name().as_ref()).into_owned();
+    let mut attributes = Vec::new();
+    for attribute in element.attributes() {
+        let attribute = attribute.ok()?;
+        let key = String::from_utf8_lossy(attribute.key.as_ref()).into_owned();
+        let value = attribute.unescape_value().ok()?.into_owned();
+        attributes.push((key, value));
+    }
+    let attribute = |wanted: &str| {
+        attributes
+            .iter()
+            .find(|(k, _)| k == wanted)
+            .map(|(_, v)| v.as_str())
+    };
+    let prefix = path
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(".");
+    let join = |name: &str| {
+        if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}.{name}")
+        }
+    };
+    match tag.as_str() {
+        "status" if path.is_empty() => {
+            numbers(&attributes, &[], |k, v| series.push((k.to_owned(), v)));
+            Some(String::new())
+        }
+        "extension" => Some(attribute("id").unwrap_or("extension").to_owned()),
+        "extensionDetail" => {
+            if let (Some(id), Some(value)) = (attribute("id"), attribute("value")) {
+                if let Some(v) = number(value) {
+                    series.push((join(id), v));
+                }
+            }
+            Some(String::new())
+        }
+        _ => {
+            let key = attribute("id").or_else(|| attribute("name"));
+            let segment = match key {
+                Some(key) => format!("{tag}[{key}]"),
+                None => tag,
+            };
+            let base = join(&segment);
+            numbers(&attributes, &["id", "name"], |k, v| {
+                series.push((format!("{base}.{k}"), v));
+            });
+            Some(segment)
+        }
+    }
+}
+
+fn numbers(attributes: &[(String, String)], skip: &[&str], mut found: impl FnMut(&str, f64)) {
+    for (key, value) in attributes {
+        if skip.contains(&key.as_str()) {
+            continue;
+        }
+        if let Some(v) = number(value) {
+            found(key, v);
+        }
+    }
+}
+
+fn number(text: &str) -> Option<f64> {
+    text.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_client_extension_details_become_series() {
+        let xml = r#"<status><extension id="system.process"><description>&lt;![CDATA[x]]&gt;</description><extensionDetail id="load.1min" value="1.040000"></extensionDetail><extensionDetail id="mem.memfree" value="24910352384"></extensionDetail></extension></status>"#;
+        assert_eq!(
+            parse_status(xml).unwrap(),
+            vec![
+                ("system.process.load.1min".to_owned(), 1.04),
+                ("system.process.mem.memfree".to_owned(), 24_910_352_384.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn java_layout_attributes_become_series() {
+        let xml = r#"<?xml version="1.0" encoding="utf-8"?>
+<status timestamp="2012-06-18 10:14:12.345">
+   <runtime start-time="1339985652123" up-time="15000" java-version="1.6.0_33" user-name="cat"/>
+   <os name="Linux" arch="amd64" available-processors="4" system-load-average="0.5"/>
+   <disk><disk-volume id="/" total="100" free="40" usable="39"/></disk>
+   <memory max="900" total="500" free="100"><gc name="ParNew" count="5" time="33"/></memory>
+   <thread count="60" daemon-count="40"/>
+   <message produced="1000" overflowed="0" bytes="123456"/>
+   <extension id="GC"><extensionDetail id="ParNewCount" value="7"/></extension>
+</status>"#;
+        let series = parse_status(xml).unwrap();
+        let get = |name: &str| series.iter().find(|(n, _)| n == name).map(|&(_, v)| v);
+        assert_eq!(get("runtime.up-time"), Some(15_000.0));
+        assert_eq!(get("runtime.java-version"), None);
+        assert_eq!(get("os.available-processors"), Some(4.0));
+        assert_eq!(get("disk.disk-volume[/].free"), Some(40.0));
+        assert_eq!(get("memory.free"), Some(100.0));
+        assert_eq!(get("memory.gc[ParNew].count"), Some(5.0));
+        assert_eq!(get("thread.daemon-count"), Some(40.0));
+        assert_eq!(get("message.produced"), Some(1000.0));
+        assert_eq!(get("GC.ParNewCount"), Some(7.0));
+    }
+
+    #[test]
+    fn malformed_xml_is_rejected() {
+        assert_eq!(parse_status("<status><extension id=\"a\"></status>"), None);
+        assert_eq!(parse_status("<status><a b=\"1></status>"), None);
+    }
+}

@@ -1,0 +1,137 @@
+//! [`MetricAnalyzer`]: adds up the business metrics (`M` records) of every tree.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ocelot_protocol::{Message, MessageTree};
+
+use super::report::MetricReport;
+use crate::cardinality::{capped_entry, capped_entry_with};
+use crate::config::AnalyzerConfig;
+use crate::minute::minute_of;
+
+/// The metric reports of one hour, one per domain.
+#[derive(Debug, Clone)]
+pub struct MetricAnalyzer {
+    hour: u64,
+    config: Arc<AnalyzerConfig>,
+    reports: BTreeMap<String, MetricReport>,
+}
+
+/// `(count, sum)` of one record by CAT's status letters
+/// (`BusinessAnalyzer.java@3.1.0#parseValue`): `C` count (empty data = 1, sum = count),
+/// `T` a duration and `S` a sum (count 1 each), `S,C` data `count,sum`.
+fn parse_value(status: &str, data: &str) -> Option<(u64, f64)> {
+    let data = data.trim();
+    let number = |text: &str| text.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+    match status {
+        "C" => {
+            let count = if data.is_empty() { 1 } else { data.parse().ok()? };
+            Some((count, count as f64))
+        }
+        "T" | "S" => Some((1, number(data)?)),
+        "S,C" => {
+            let (count, sum) = data.split_once(',')?;
+            Some((count.trim().parse().ok()?, number(sum)?))
+        }
+        _ => None,
+    }
+}
+
+impl MetricAnalyzer {
+    /// An analyzer for `hour` with no data.
+    pub fn new(hour: u64, config: Arc<AnalyzerConfig>) -> Self {
+        Self::from_reports(hour, config, BTreeMap::new())
+    }
+
+    /// Continues an hour from checkpointed reports.
+    pub fn from_reports(
+        hour: u64,
+        config: Arc<AnalyzerConfig>,
+        reports: BTreeMap<String, MetricReport>,
+    ) -> Self {
+        MetricAnalyzer {
+            hour,
+            config,
+            reports,
+        }
+    }
+
+    /// The hour this analyzer covers.
+    pub fn hour(&self) -> u64 {
+        self.hour
+    }
+
+    /// The reports so far, by domain.
+    pub fn reports(&self) -> &BTreeMap<String, MetricReport> {
+        &self.reports
+    }
+
+    /// Takes the reports out (sealing an hour).
+    pub fn into_reports(self) -> BTreeMap<String, MetricReport> {
+        self.reports
+    }
+
+    /// Adds every metric record of `tree`, wherever it sits (a metric root, inside an
+    /// application transaction, or under the clients' `System/MetricAggregator`). As in CAT,
+    /// metrics with a type in trees of the domain `cat` are self-monitoring and skipped.
+    pub fn process(&mut self, tree: &MessageTree) {
+        let mut metrics = Vec::new();
+        tree.root.walk(|message, _| {
+            if let Message::Metric(m) = message {
+                if !(tree.header.domain == "cat" && !m.type_.is_empty()) {
+                    metrics.push(m);
+                }
+            }
+        });
+        if metrics.is_empty() {
+            return;
+        }
+        let config = &*self.config;
+        let hour = self.hour;
+        let mut folded = 0;
+        let report = capped_entry_with(
+            &mut self.reports,
+            &tree.header.domain,
+            config.max_domains,
+            config.max_key_chars,
+            &mut folded,
+            |domain| MetricReport::new(domain, hour),
+        );
+        for metric in metrics {
+            let Some((count, sum)) = parse_value(&metric.status, &metric.data) else {
+                report.ignored += 1;
+                continue;
+            };
+            let item = capped_entry(
+                &mut report.items,
+                &metric.name,
+                config.max_metric_names,
+                config.max_key_chars,
+                &mut folded,
+            );
+            if item.kind.is_empty() {
+                item.kind.clone_from(&metric.status);
+            }
+            item.record(minute_of(metric.timestamp_ms), count, sum);
+        }
+        report.folded += folded;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_value;
+
+    #[test]
+    fn status_letters_give_count_and_sum() {
+        assert_eq!(parse_value("C", "5"), Some((5, 5.0)));
+        assert_eq!(parse_value("C", ""), Some((1, 1.0)));
+        assert_eq!(parse_value("T", "150"), Some((1, 150.0)));
+        assert_eq!(parse_value("S", "2.5"), Some((1, 2.5)));
+        assert_eq!(parse_value("S,C", "2,400"), Some((2, 400.0)));
+        assert_eq!(parse_value("X", "1"), None);
+        assert_eq!(parse_value("C", "x"), None);
+        assert_eq!(parse_value("S,C", "2"), None);
+    }
+}

@@ -1,0 +1,192 @@
+//! [`MetricReport`]: business metrics of one domain in one hour, per name and minute, and
+//! the [`MetricView`] the JSON API returns.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cardinality::merge_maps;
+use crate::minute::minute_entry;
+use crate::view_query::{hour_label, ViewQuery};
+
+/// All metrics of one domain in one hour (CAT's business report: per domain, not per
+/// machine).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricReport {
+    pub(crate) domain: String,
+    pub(crate) hour: u64,
+    pub(crate) items: BTreeMap<String, MetricItem>,
+    /// Metric records counted under `OTHERS` because the name cap was reached.
+    pub(crate) folded: u64,
+    /// Metric records with an unknown status or unparsable data (ignored, as in CAT).
+    pub(crate) ignored: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct MetricItem {
+    /// The status of the first record: `C`, `T`, `S` or `S,C`.
+    pub(crate) kind: String,
+    /// Sorted by minute.
+    pub(crate) minutes: Vec<MetricMinute>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct MetricMinute {
+    pub(crate) minute: u8,
+    pub(crate) count: u64,
+    pub(crate) sum: f64,
+}
+
+impl MetricItem {
+    pub(crate) fn record(&mut self, minute: u8, count: u64, sum: f64) {
+        let m = minute_entry(
+            &mut self.minutes,
+            minute,
+            |m| m.minute,
+            || MetricMinute {
+                minute,
+                ..MetricMinute::default()
+            },
+        );
+        m.count = m.count.saturating_add(count);
+        m.sum += sum;
+    }
+
+    fn merge(&mut self, other: &MetricItem) {
+        if self.kind.is_empty() {
+            self.kind.clone_from(&other.kind);
+        }
+        for m in &other.minutes {
+            self.record(m.minute, m.count, m.sum);
+        }
+    }
+}
+
+impl MetricReport {
+    /// An empty report for `domain` and `hour`.
+    pub fn new(domain: impl Into<String>, hour: u64) -> Self {
+        MetricReport {
+            domain: domain.into(),
+            hour,
+            ..MetricReport::default()
+        }
+    }
+
+    /// The domain.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The hour index.
+    pub fn hour(&self) -> u64 {
+        self.hour
+    }
+
+    /// Records counted under `OTHERS` because the name cap was reached.
+    pub fn folded(&self) -> u64 {
+        self.folded
+    }
+
+    /// Records ignored for an unknown status or bad data.
+    pub fn ignored(&self) -> u64 {
+        self.ignored
+    }
+
+    /// Adds `other` to this report.
+    pub fn merge(&mut self, other: &MetricReport) {
+        if self.domain.is_empty() {
+            self.domain.clone_from(&other.domain);
+        }
+        if self.hour == 0 {
+            self.hour = other.hour;
+        }
+        self.folded = self.folded.saturating_add(other.folded);
+        self.ignored = self.ignored.saturating_add(other.ignored);
+        merge_maps(&mut self.items, &other.items, MetricItem::merge);
+    }
+
+    /// What `GET /api/metric` returns (`query.type_` selects one metric name; `ip` is
+    /// ignored: metrics are per domain).
+    pub fn view(&self, query: &ViewQuery<'_>) -> MetricView {
+        let avg = |count: u64, sum: f64| if count == 0 { 0.0 } else { sum / count as f64 };
+        let metrics = self
+            .items
+            .iter()
+            .filter(|(name, _)| query.type_.is_none_or(|wanted| wanted == name.as_str()))
+            .map(|(name, item)| {
+                let count = item.minutes.iter().map(|m| m.count).sum();
+                let sum = item.minutes.iter().map(|m| m.sum).sum();
+                MetricItemView {
+                    name: name.clone(),
+                    kind: item.kind.clone(),
+                    count,
+                    sum,
+                    avg: avg(count, sum),
+                    minutes: item
+                        .minutes
+                        .iter()
+                        .map(|m| MetricMinuteView {
+                            minute: m.minute,
+                            count: m.count,
+                            sum: m.sum,
+                            avg: avg(m.count, m.sum),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        MetricView {
+            domain: self.domain.clone(),
+            hour: hour_label(self.hour),
+            metrics,
+        }
+    }
+}
+
+/// `GET /api/metric`: `{"domain","hour","metrics":[{"name","kind","count","sum","avg",
+/// "minutes":[{"minute","count","sum","avg"}]}]}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricView {
+    /// The domain.
+    pub domain: String,
+    /// `YYYYMMDDHH` (UTC).
+    pub hour: String,
+    /// Per metric name, sorted by name.
+    pub metrics: Vec<MetricItemView>,
+}
+
+/// One metric over the hour.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricItemView {
+    /// The metric key.
+    pub name: String,
+    /// `C` (count), `T` (duration), `S` (sum) or `S,C` (count and sum).
+    pub kind: String,
+    /// Total count.
+    pub count: u64,
+    /// Total sum (for `C` metrics, the count).
+    pub sum: f64,
+    /// `sum / count`.
+    pub avg: f64,
+    /// Minutes with records, ascending.
+    pub minutes: Vec<MetricMinuteView>,
+}
+
+/// One minute of one metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricMinuteView {
+    /// Minute of the hour.
+    pub minute: u8,
+    /// Count.
+    pub count: u64,
+    /// Sum.
+    pub sum: f64,
+    /// `sum / count`.
+    pub avg: f64,
+}

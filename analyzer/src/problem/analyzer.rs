@@ -1,0 +1,165 @@
+//! [`ProblemAnalyzer`]: finds errors and long executions in every tree.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ocelot_protocol::{Message, MessageTree};
+
+use super::report::{
+    ProblemMachine, ProblemReport, ERROR, LONG_CACHE, LONG_CALL, LONG_SERVICE, LONG_SQL, LONG_URL,
+    MAX_PROBLEM_MESSAGE_IDS,
+};
+use crate::cardinality::{capped_entry, capped_entry_with};
+use crate::config::{AnalyzerConfig, LongThresholds};
+use crate::message_ids::push_capped;
+use crate::minute::minute_of;
+use crate::transaction_walk::for_each_counted_transaction;
+
+/// Event types whose failures are errors (CAT's plexus `errorType`).
+const ERROR_EVENT_TYPES: [&str; 3] = ["Error", "Exception", "RuntimeException"];
+
+/// The problem reports of one hour, one per domain.
+#[derive(Debug, Clone)]
+pub struct ProblemAnalyzer {
+    hour: u64,
+    config: Arc<AnalyzerConfig>,
+    reports: BTreeMap<String, ProblemReport>,
+}
+
+/// The long-execution category of a transaction type and its threshold in ms.
+fn long_category(type_: &str, thresholds: &LongThresholds) -> Option<(&'static str, u64)> {
+    match type_ {
+        "URL" => Some((LONG_URL, thresholds.url_ms)),
+        "SQL" => Some((LONG_SQL, thresholds.sql_ms)),
+        "Call" | "PigeonCall" => Some((LONG_CALL, thresholds.call_ms)),
+        "Service" | "PigeonService" => Some((LONG_SERVICE, thresholds.service_ms)),
+        _ if type_.starts_with("Cache.") => Some((LONG_CACHE, thresholds.cache_ms)),
+        _ => None,
+    }
+}
+
+impl ProblemAnalyzer {
+    /// An analyzer for `hour` with no data.
+    pub fn new(hour: u64, config: Arc<AnalyzerConfig>) -> Self {
+        Self::from_reports(hour, config, BTreeMap::new())
+    }
+
+    /// Continues an hour from checkpointed reports.
+    pub fn from_reports(
+        hour: u64,
+        config: Arc<AnalyzerConfig>,
+        reports: BTreeMap<String, ProblemReport>,
+    ) -> Self {
+        ProblemAnalyzer {
+            hour,
+            config,
+            reports,
+        }
+    }
+
+    /// The hour this analyzer covers.
+    pub fn hour(&self) -> u64 {
+        self.hour
+    }
+
+    /// The reports so far, by domain.
+    pub fn reports(&self) -> &BTreeMap<String, ProblemReport> {
+        &self.reports
+    }
+
+    /// Takes the reports out (sealing an hour).
+    pub fn into_reports(self) -> BTreeMap<String, ProblemReport> {
+        self.reports
+    }
+
+    /// Records the problems of `tree`: failed transactions and failed error events
+    /// (`error`), and transactions at or over their type's long threshold (`long-*`).
+    pub fn process(&mut self, tree: &MessageTree) {
+        let config = &*self.config;
+        let hour = self.hour;
+        let mut folded = 0;
+        let report = capped_entry_with(
+            &mut self.reports,
+            &tree.header.domain,
+            config.max_domains,
+            config.max_key_chars,
+            &mut folded,
+            |domain| ProblemReport::new(domain, hour),
+        );
+        let thresholds = config.long_thresholds_for(&tree.header.domain);
+        let machine = capped_entry(
+            &mut report.machines,
+            &tree.header.ip_address,
+            config.max_machines_per_domain,
+            config.max_key_chars,
+            &mut folded,
+        );
+        let message_id = tree.header.message_id().unwrap_or("");
+        let mut add = |category: &str, type_: &str, name: &str, timestamp_ms: u64| {
+            add_problem(
+                machine,
+                config,
+                &mut folded,
+                [category, type_, name],
+                minute_of(timestamp_ms),
+                message_id,
+            );
+        };
+        for_each_counted_transaction(tree, |counted| {
+            let t = counted.transaction;
+            if !t.is_success() && !t.data.starts_with('@') {
+                add(ERROR, &t.type_, &counted.name, t.timestamp_ms);
+            }
+            if let Some((category, threshold_ms)) = long_category(&t.type_, thresholds) {
+                if counted.duration_us / 1000 >= threshold_ms {
+                    add(category, &t.type_, &counted.name, t.timestamp_ms);
+                }
+            }
+        });
+        tree.root.walk(|message, _| {
+            if let Message::Event(e) = message {
+                if !e.is_success() && ERROR_EVENT_TYPES.contains(&e.type_.as_str()) {
+                    add(ERROR, &e.type_, &e.name, e.timestamp_ms);
+                }
+            }
+        });
+        report.folded += folded;
+    }
+}
+
+fn add_problem(
+    machine: &mut ProblemMachine,
+    config: &AnalyzerConfig,
+    folded: &mut u64,
+    [category, type_, name]: [&str; 3],
+    minute: u8,
+    message_id: &str,
+) {
+    let category = capped_entry(
+        &mut machine.categories,
+        category,
+        usize::MAX,
+        config.max_key_chars,
+        folded,
+    );
+    let type_ = capped_entry(
+        &mut category.types,
+        type_,
+        config.max_types_per_machine,
+        config.max_key_chars,
+        folded,
+    );
+    let entry = capped_entry(
+        &mut type_.names,
+        name,
+        config.max_names_per_type,
+        config.max_key_chars,
+        folded,
+    );
+    entry.record(minute, 1);
+    push_capped(
+        &mut entry.sample_message_ids,
+        message_id,
+        MAX_PROBLEM_MESSAGE_IDS,
+    );
+}

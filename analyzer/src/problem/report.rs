@@ -1,0 +1,237 @@
+//! [`ProblemReport`]: domain -> machine -> category -> type -> name problem counts of one
+//! hour, and the [`ProblemView`] the JSON API returns.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cardinality::merge_maps;
+use crate::message_ids::merge_capped;
+use crate::minute::minute_entry;
+use crate::view_query::{hour_label, ViewQuery};
+
+/// Sample message IDs kept per problem entry (CAT: 60).
+pub(crate) const MAX_PROBLEM_MESSAGE_IDS: usize = 60;
+
+/// The error category: failed transactions and failed `Error`/`Exception`/
+/// `RuntimeException` events.
+pub(crate) const ERROR: &str = "error";
+/// `URL` transactions over the long-url threshold.
+pub(crate) const LONG_URL: &str = "long-url";
+/// `SQL` transactions over the long-sql threshold.
+pub(crate) const LONG_SQL: &str = "long-sql";
+/// `Call`/`PigeonCall` transactions over the long-call threshold.
+pub(crate) const LONG_CALL: &str = "long-call";
+/// `Service`/`PigeonService` transactions over the long-service threshold.
+pub(crate) const LONG_SERVICE: &str = "long-service";
+/// `Cache.*` transactions over the long-cache threshold.
+pub(crate) const LONG_CACHE: &str = "long-cache";
+
+/// All problems of one domain in one hour.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProblemReport {
+    pub(crate) domain: String,
+    pub(crate) hour: u64,
+    /// Keyed by client IP.
+    pub(crate) machines: BTreeMap<String, ProblemMachine>,
+    /// Problems counted under an `OTHERS` key because a cap was reached.
+    pub(crate) folded: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct ProblemMachine {
+    pub(crate) categories: BTreeMap<String, ProblemCategory>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct ProblemCategory {
+    pub(crate) types: BTreeMap<String, ProblemType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct ProblemType {
+    pub(crate) names: BTreeMap<String, ProblemEntry>,
+}
+
+/// One (category, type, name).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct ProblemEntry {
+    pub(crate) count: u64,
+    /// `(minute, count)`, sorted by minute.
+    pub(crate) minutes: Vec<(u8, u64)>,
+    pub(crate) sample_message_ids: Vec<String>,
+}
+
+impl ProblemEntry {
+    pub(crate) fn record(&mut self, minute: u8, count: u64) {
+        self.count = self.count.saturating_add(count);
+        let m = minute_entry(&mut self.minutes, minute, |&(m, _)| m, || (minute, 0));
+        m.1 = m.1.saturating_add(count);
+    }
+
+    fn merge(&mut self, other: &ProblemEntry) {
+        self.count = self.count.saturating_add(other.count);
+        for &(minute, count) in &other.minutes {
+            let m = minute_entry(&mut self.minutes, minute, |&(m, _)| m, || (minute, 0));
+            m.1 = m.1.saturating_add(count);
+        }
+        merge_capped(
+            &mut self.sample_message_ids,
+            &other.sample_message_ids,
+            MAX_PROBLEM_MESSAGE_IDS,
+        );
+    }
+}
+
+impl ProblemType {
+    fn merge(&mut self, other: &ProblemType) {
+        merge_maps(&mut self.names, &other.names, ProblemEntry::merge);
+    }
+}
+
+impl ProblemCategory {
+    fn merge(&mut self, other: &ProblemCategory) {
+        merge_maps(&mut self.types, &other.types, ProblemType::merge);
+    }
+}
+
+impl ProblemMachine {
+    fn merge(&mut self, other: &ProblemMachine) {
+        merge_maps(&mut self.categories, &other.categories, ProblemCategory::merge);
+    }
+}
+
+impl ProblemReport {
+    /// An empty report for `domain` and `hour`.
+    pub fn new(domain: impl Into<String>, hour: u64) -> Self {
+        ProblemReport {
+            domain: domain.into(),
+            hour,
+            ..ProblemReport::default()
+        }
+    }
+
+    /// The domain.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The hour index.
+    pub fn hour(&self) -> u64 {
+        self.hour
+    }
+
+    /// The machines (client IPs) seen.
+    pub fn ips(&self) -> impl Iterator<Item = &str> {
+        self.machines.keys().map(String::as_str)
+    }
+
+    /// How many problems were counted under `OTHERS` because a cap was reached.
+    pub fn folded(&self) -> u64 {
+        self.folded
+    }
+
+    /// Adds `other` to this report.
+    pub fn merge(&mut self, other: &ProblemReport) {
+        if self.domain.is_empty() {
+            self.domain.clone_from(&other.domain);
+        }
+        if self.hour == 0 {
+            self.hour = other.hour;
+        }
+        self.folded = self.folded.saturating_add(other.folded);
+        merge_maps(&mut self.machines, &other.machines, ProblemMachine::merge);
+    }
+
+    /// What `GET /api/problem` returns (`query.type_` filters by problem type).
+    pub fn view(&self, query: &ViewQuery<'_>) -> ProblemView {
+        let merged;
+        let machine = match query.machine() {
+            Some(ip) => self.machines.get(ip),
+            None => {
+                let mut all = ProblemMachine::default();
+                for machine in self.machines.values() {
+                    all.merge(machine);
+                }
+                merged = all;
+                Some(&merged)
+            }
+        };
+        let mut problems = Vec::new();
+        for (category, c) in machine.iter().flat_map(|m| m.categories.iter()) {
+            for (type_, t) in &c.types {
+                if query.type_.is_some_and(|wanted| wanted != type_) {
+                    continue;
+                }
+                for (name, entry) in &t.names {
+                    problems.push(ProblemEntryView {
+                        category: category.clone(),
+                        type_: type_.clone(),
+                        name: name.clone(),
+                        count: entry.count,
+                        minutes: entry
+                            .minutes
+                            .iter()
+                            .map(|&(minute, count)| ProblemMinuteView { minute, count })
+                            .collect(),
+                        sample_message_ids: entry.sample_message_ids.clone(),
+                    });
+                }
+            }
+        }
+        ProblemView {
+            domain: self.domain.clone(),
+            hour: hour_label(self.hour),
+            ips: self.machines.keys().cloned().collect(),
+            problems,
+        }
+    }
+}
+
+/// `GET /api/problem`: `{"domain","hour","ips":[..],"problems":[..]}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemView {
+    /// The domain.
+    pub domain: String,
+    /// `YYYYMMDDHH` (UTC).
+    pub hour: String,
+    /// Every machine of the report.
+    pub ips: Vec<String>,
+    /// Sorted by category, type, name.
+    pub problems: Vec<ProblemEntryView>,
+}
+
+/// One problem entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemEntryView {
+    /// `error`, `long-url`, `long-sql`, `long-call`, `long-service` or `long-cache`.
+    pub category: String,
+    /// The transaction or event type.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The transaction or event name.
+    pub name: String,
+    /// Occurrences.
+    pub count: u64,
+    /// Minutes with occurrences, ascending.
+    pub minutes: Vec<ProblemMinuteView>,
+    /// Up to 60 message IDs.
+    pub sample_message_ids: Vec<String>,
+}
+
+/// One minute of one problem entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemMinuteView {
+    /// Minute of the hour.
+    pub minute: u8,
+    /// Occurrences.
+    pub count: u64,
+}
