@@ -1,0 +1,3 @@
+//! Store benchmarks (placeholder, filled in below).
+
+fn main() {}

@@ -1,0 +1,67 @@
+//! How a store is set up.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::file_layer::{FileLayer, OsFiles};
+
+/// CAT's dump analyzer discards sequence numbers above 50 000 000 (reference 2.3). Their
+/// index entries would sit at up to 300 MB into a sparse index file; anything larger could
+/// make a file of terabytes from one hostile ID.
+pub const DEFAULT_MAX_SEQ: u64 = 50_000_000;
+
+/// Block addresses are 32 bits, so a data file may grow to 4 GiB.
+pub const MAX_DATA_FILE_BYTES: u64 = 1 << 32;
+
+/// Settings of a [`crate::Store`]. Build with [`StoreConfig::new`] and change fields.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The store folder (created if missing).
+    pub dir: PathBuf,
+    /// GZIP level of blocks, 0 to 9 (default 1: the best speed; ratio is still > 4x on trees).
+    pub compression_level: u32,
+    /// Hours older than this many days are deleted; 0 keeps everything (default 7).
+    pub retention_days: u32,
+    /// An open block is written at the latest this long after its first frame arrived, so a
+    /// tree is findable within `flush_interval` plus a writer tick (default 1 s).
+    pub flush_interval: Duration,
+    /// Frames waiting for the writers before `append` refuses with `QueueFull` (default
+    /// 10 000 per writer thread, CAT's queue size).
+    pub queue_capacity: usize,
+    /// Writer threads; domains are spread over them by a hash (default 1).
+    pub writer_threads: usize,
+    /// Largest sequence number stored (default [`DEFAULT_MAX_SEQ`]).
+    pub max_seq: u64,
+    /// Largest data file per domain-hour, at most [`MAX_DATA_FILE_BYTES`] (the default).
+    pub max_data_file_bytes: u64,
+    /// Decompressed blocks kept for lookups (default 64, about 4 MiB).
+    pub block_cache_blocks: usize,
+    /// A domain-hour's files are closed (and marked clean) after this long without frames
+    /// (default 60 s).
+    pub idle_close: Duration,
+    /// How often retention runs (default 10 minutes; it also runs at open).
+    pub retention_interval: Duration,
+    /// Where writes go; tests inject failures here (default [`OsFiles`]).
+    pub file_layer: Arc<dyn FileLayer>,
+}
+
+impl StoreConfig {
+    /// The defaults, storing under `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            dir: dir.into(),
+            compression_level: 1,
+            retention_days: 7,
+            flush_interval: Duration::from_secs(1),
+            queue_capacity: 10_000,
+            writer_threads: 1,
+            max_seq: DEFAULT_MAX_SEQ,
+            max_data_file_bytes: MAX_DATA_FILE_BYTES,
+            block_cache_blocks: 64,
+            idle_close: Duration::from_secs(60),
+            retention_interval: Duration::from_secs(600),
+            file_layer: Arc::new(OsFiles),
+        }
+    }
+}

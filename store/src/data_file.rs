@@ -1,0 +1,97 @@
+//! Data files: an 8-byte header, then block records appended one after another.
+//!
+//! ```text
+//! offset 0: "OCLDAT" (6 bytes) | u16 BE format version (1)
+//! offset 8: block record | block record | ...      (see block.rs)
+//! ```
+//!
+//! Block addresses in index entries are offsets of records; the header makes address 0
+//! impossible, so an all-zero index entry can mean "absent".
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use crate::block::{decompress_member, parse_record_header, RECORD_HEADER_BYTES};
+use crate::error::StoreError;
+
+/// Magic at the start of every data file.
+pub const DATA_MAGIC: &[u8; 6] = b"OCLDAT";
+/// The data and index format version this code writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+/// Bytes of the data file header; the first block record starts here.
+pub const DATA_HEADER_BYTES: u64 = 8;
+
+pub(crate) fn header_bytes() -> [u8; DATA_HEADER_BYTES as usize] {
+    let v = FORMAT_VERSION.to_be_bytes();
+    let m = DATA_MAGIC;
+    [m[0], m[1], m[2], m[3], m[4], m[5], v[0], v[1]]
+}
+
+pub(crate) fn open_rw(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| StoreError::io(path, e))
+}
+
+/// Checks the header of an existing data file.
+pub(crate) fn check_header(file: &File, path: &Path) -> Result<(), StoreError> {
+    let mut header = [0; DATA_HEADER_BYTES as usize];
+    file.read_exact_at(&mut header, 0)
+        .map_err(|e| StoreError::io(path, e))?;
+    if &header[..6] != DATA_MAGIC {
+        return Err(StoreError::BadFormat {
+            path: path.into(),
+            reason: "bad magic".into(),
+        });
+    }
+    let version = u16::from_be_bytes([header[6], header[7]]);
+    if version != FORMAT_VERSION {
+        return Err(StoreError::BadFormat {
+            path: path.into(),
+            reason: format!("format version {version}, this build reads {FORMAT_VERSION}"),
+        });
+    }
+    Ok(())
+}
+
+/// What reading a record found.
+pub(crate) enum Record {
+    /// The decompressed block and the record's total length on disk.
+    Block(Vec<u8>, u64),
+    /// The file ends inside the record (a torn tail).
+    Truncated,
+    /// The record is corrupt.
+    Corrupt(String),
+}
+
+/// Reads and decompresses the block record at `address`.
+pub(crate) fn read_record(file: &File, path: &Path, address: u64) -> Result<Record, StoreError> {
+    let mut header = [0; RECORD_HEADER_BYTES];
+    if let Err(e) = file.read_exact_at(&mut header, address) {
+        return match e.kind() {
+            io::ErrorKind::UnexpectedEof => Ok(Record::Truncated),
+            _ => Err(StoreError::io(path, e)),
+        };
+    }
+    let (compressed, uncompressed) = match parse_record_header(header) {
+        Ok(lengths) => lengths,
+        Err(reason) => return Ok(Record::Corrupt(reason)),
+    };
+    let mut member = vec![0; compressed];
+    if let Err(e) = file.read_exact_at(&mut member, address + RECORD_HEADER_BYTES as u64) {
+        return match e.kind() {
+            io::ErrorKind::UnexpectedEof => Ok(Record::Truncated),
+            _ => Err(StoreError::io(path, e)),
+        };
+    }
+    Ok(match decompress_member(&member, uncompressed) {
+        Ok(block) => Record::Block(block, (RECORD_HEADER_BYTES + compressed) as u64),
+        Err(reason) => Record::Corrupt(reason),
+    })
+}

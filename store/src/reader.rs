@@ -1,0 +1,126 @@
+//! The read path: message ID -> index entry (memory-mapped) -> block (capped decompression,
+//! LRU-cached) -> the frame, checked to carry the requested ID.
+
+use std::fs::File;
+use std::io;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use lru::LruCache;
+use ocelot_protocol::MessageId;
+
+use crate::block::frame_at;
+use crate::data_file::{self, Record};
+use crate::error::StoreError;
+use crate::frame_id::message_id_of;
+use crate::index_map::IndexMaps;
+use crate::layout::{validate_name, ClientKey, DATA_FILE};
+use crate::shared::{LogOnce, Shared};
+use crate::stats::add;
+
+pub(crate) struct Reader {
+    shared: Arc<Shared>,
+    maps: IndexMaps,
+    blocks: Mutex<LruCache<(PathBuf, u32), Bytes>>,
+}
+
+impl Reader {
+    pub(crate) fn new(shared: Arc<Shared>) -> Reader {
+        let blocks =
+            NonZeroUsize::new(shared.config.block_cache_blocks.max(1)).expect("at least 1");
+        Reader {
+            shared,
+            maps: IndexMaps::new(),
+            blocks: Mutex::new(LruCache::new(blocks)),
+        }
+    }
+
+    /// Forgets cached maps and blocks (after retention deleted files).
+    pub(crate) fn clear_caches(&self) {
+        self.maps.clear();
+        self.blocks.lock().expect("block cache poisoned").clear();
+    }
+
+    pub(crate) fn lookup(&self, id: &MessageId) -> Result<Option<Bytes>, StoreError> {
+        add(&self.shared.counters.lookups, 1);
+        validate_name("domain", &id.domain)?;
+        if id.seq > self.shared.config.max_seq || id.hour < self.shared.oldest_hour() {
+            return Ok(None);
+        }
+        let dir = self.shared.layout.domain_dir(id.hour, &id.domain);
+        let index_path = dir.join(ClientKey::of(id).file_name());
+        let Some(entry) = self.maps.entry(&index_path, id.seq)? else {
+            return Ok(None);
+        };
+        let data_path = dir.join(DATA_FILE);
+        let result = self
+            .block(data_path.clone(), entry.block_address)
+            .and_then(|block| {
+                let corrupt = |reason: String| StoreError::CorruptEntry {
+                    id: id.to_string(),
+                    path: data_path.clone(),
+                    reason,
+                };
+                let range =
+                    frame_at(&block, usize::from(entry.offset_in_block)).map_err(corrupt)?;
+                let frame = block.slice(range);
+                if message_id_of(&frame).as_ref() != Some(id) {
+                    return Err(corrupt(
+                        "the frame there carries another message ID".to_owned(),
+                    ));
+                }
+                Ok(Some(frame))
+            });
+        if let Err(e @ (StoreError::CorruptBlock { .. } | StoreError::CorruptEntry { .. })) =
+            &result
+        {
+            add(&self.shared.counters.corrupt_reads, 1);
+            self.shared
+                .warn_once(LogOnce::CorruptRead, || format!("store read failed: {e}"));
+        }
+        result
+    }
+
+    fn block(&self, path: PathBuf, address: u32) -> Result<Bytes, StoreError> {
+        let key = (path, address);
+        if let Some(block) = self.blocks.lock().expect("block cache poisoned").get(&key) {
+            return Ok(block.clone());
+        }
+        let (path, _) = &key;
+        let file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::CorruptBlock {
+                    path: path.clone(),
+                    address: address.into(),
+                    reason: "the index points into a data file that does not exist".to_owned(),
+                })
+            }
+            Err(e) => return Err(StoreError::io(path, e)),
+        };
+        let block = match data_file::read_record(&file, path, address.into())? {
+            Record::Block(block, _) => Bytes::from(block),
+            Record::Truncated => {
+                return Err(StoreError::CorruptBlock {
+                    path: path.clone(),
+                    address: address.into(),
+                    reason: "the data file ends inside the block".to_owned(),
+                })
+            }
+            Record::Corrupt(reason) => {
+                return Err(StoreError::CorruptBlock {
+                    path: path.clone(),
+                    address: address.into(),
+                    reason,
+                })
+            }
+        };
+        self.blocks
+            .lock()
+            .expect("block cache poisoned")
+            .put(key, block.clone());
+        Ok(block)
+    }
+}

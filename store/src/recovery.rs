@@ -1,0 +1,232 @@
+//! Recovery at open: make every domain-hour that was not closed cleanly consistent again.
+//!
+//! After `kill -9` a data file may end in a torn block record, and index entries of the
+//! last blocks may be missing (they are written after the block). A domain-hour is clean
+//! when its `messages.clean` marker holds the data file's current length; the writer
+//! deletes the marker before it appends, so any domain-hour written to when the process
+//! died is rescanned:
+//!
+//! 1. Walk the block records from the header on; stop at the first record that is torn or
+//!    corrupt and cut the file there (the only data lost is what was not fully written).
+//! 2. Zero index entries that point at or past that cut: new blocks will be written there.
+//! 3. Add an index entry for every frame of every good block that has none, keyed by the
+//!    message ID in the frame's header (first tree under an ID wins).
+//! 4. Write the marker.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use crate::block::frames;
+use crate::data_file::{self, Record, DATA_HEADER_BYTES};
+use crate::error::StoreError;
+use crate::frame_id::message_id_of;
+use crate::index_entry::{entry_position, IndexEntry, ENTRY_BYTES};
+use crate::layout::{parse_hour, validate_name, ClientKey, CLEAN_FILE, DATA_FILE};
+use crate::shared::{LogOnce, Shared};
+use crate::stats::add;
+
+/// Entries read at once when checking an index file (48 KiB).
+const ENTRIES_PER_CHUNK: u64 = 8192;
+
+/// Recovers every dirty domain-hour under the store folder. Failures are counted and
+/// logged; the store still opens.
+pub(crate) fn recover_all(shared: &Shared) -> Result<(), StoreError> {
+    let root = shared.layout.root();
+    for hour_entry in read_dir(root)? {
+        let Some(hour) = parse_hour(&hour_entry) else {
+            continue;
+        };
+        let hour_dir = shared.layout.hour_dir(hour);
+        if !hour_dir.is_dir() {
+            continue;
+        }
+        for domain in read_dir(&hour_dir)? {
+            if validate_name("domain", &domain).is_err() {
+                continue;
+            }
+            let dir = hour_dir.join(&domain);
+            if !dir.join(DATA_FILE).is_file() || is_clean(&dir) {
+                continue;
+            }
+            match recover_domain_hour(shared, &dir, hour, &domain) {
+                Ok(rebuilt) => {
+                    add(&shared.counters.recovered_files, 1);
+                    add(&shared.counters.recovered_entries, rebuilt);
+                    tracing::info!(target: "ocelot_store", dir = %dir.display(), rebuilt, "recovered an unclean domain-hour");
+                }
+                Err(e) => {
+                    add(&shared.counters.io_errors, 1);
+                    shared.warn_once(LogOnce::RecoveryFailed, || {
+                        format!("store recovery of {} failed: {e}", dir.display())
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn read_dir(dir: &Path) -> Result<Vec<String>, StoreError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StoreError::io(dir, e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io(dir, e))?;
+        if let Ok(name) = entry.file_name().into_string() {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn is_clean(dir: &Path) -> bool {
+    let Ok(marker) = fs::read(dir.join(CLEAN_FILE)) else {
+        return false;
+    };
+    let Ok(len) = fs::metadata(dir.join(DATA_FILE)).map(|m| m.len()) else {
+        return false;
+    };
+    marker.as_slice() == len.to_be_bytes()
+}
+
+/// Repairs one domain-hour folder; returns how many index entries it wrote.
+fn recover_domain_hour(
+    shared: &Shared,
+    dir: &Path,
+    hour: u64,
+    domain: &str,
+) -> Result<u64, StoreError> {
+    let layer = &shared.config.file_layer;
+    let data_path = dir.join(DATA_FILE);
+    let data = data_file::open_rw(&data_path)?;
+    let len = data
+        .metadata()
+        .map_err(|e| StoreError::io(&data_path, e))?
+        .len();
+    if len < DATA_HEADER_BYTES {
+        layer
+            .set_len(&data, &data_path, 0)
+            .map_err(|e| StoreError::io(&data_path, e))?;
+        layer
+            .write_all_at(&data, &data_path, 0, &data_file::header_bytes())
+            .map_err(|e| StoreError::io(&data_path, e))?;
+    } else {
+        data_file::check_header(&data, &data_path)?;
+    }
+
+    // 1. Scan the good records and collect the entries they imply.
+    let mut found: HashMap<ClientKey, Vec<(u64, IndexEntry)>> = HashMap::new();
+    let mut good_len = DATA_HEADER_BYTES;
+    while good_len < len {
+        let Ok(block_address) = u32::try_from(good_len) else {
+            break;
+        };
+        let block = match data_file::read_record(&data, &data_path, good_len)? {
+            Record::Block(block, record_len) => {
+                good_len += record_len;
+                block
+            }
+            Record::Truncated | Record::Corrupt(_) => break,
+        };
+        for frame in frames(&block) {
+            let Ok((offset, range)) = frame else { break };
+            let (Some(id), Ok(offset_in_block)) =
+                (message_id_of(&block[range]), u16::try_from(offset))
+            else {
+                continue;
+            };
+            if id.hour != hour || id.domain != domain || id.seq > shared.config.max_seq {
+                continue;
+            }
+            let entry = IndexEntry {
+                block_address,
+                offset_in_block,
+            };
+            found
+                .entry(ClientKey::of(&id))
+                .or_default()
+                .push((id.seq, entry));
+        }
+    }
+    let good_len = good_len.min(len.max(DATA_HEADER_BYTES));
+    if good_len < len {
+        layer
+            .set_len(&data, &data_path, good_len)
+            .map_err(|e| StoreError::io(&data_path, e))?;
+        tracing::info!(target: "ocelot_store", file = %data_path.display(), cut = len - good_len, "cut a torn data file tail");
+    }
+
+    // 2 and 3. Fix every index file, existing or needed.
+    let mut rebuilt = 0;
+    for name in read_dir(dir)? {
+        if let Some(client) = ClientKey::parse_file_name(&name) {
+            let entries = found.remove(&client).unwrap_or_default();
+            rebuilt += fix_index(shared, &dir.join(name), good_len, &entries)?;
+        }
+    }
+    for (client, entries) in found {
+        rebuilt += fix_index(shared, &dir.join(client.file_name()), good_len, &entries)?;
+    }
+
+    // 4. Mark clean.
+    fs::write(dir.join(CLEAN_FILE), good_len.to_be_bytes())
+        .map_err(|e| StoreError::io(dir.join(CLEAN_FILE), e))?;
+    Ok(rebuilt)
+}
+
+fn fix_index(
+    shared: &Shared,
+    path: &Path,
+    good_len: u64,
+    entries: &[(u64, IndexEntry)],
+) -> Result<u64, StoreError> {
+    let layer = &shared.config.file_layer;
+    let file = data_file::open_rw(path)?;
+    let len = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
+    // Zero entries pointing at or past the cut.
+    let chunk_bytes = ENTRIES_PER_CHUNK * ENTRY_BYTES;
+    let mut chunk = vec![0; chunk_bytes as usize];
+    let mut start = 0;
+    while start + ENTRY_BYTES <= len {
+        let n = chunk_bytes.min(len - start) / ENTRY_BYTES * ENTRY_BYTES;
+        let buf = &mut chunk[..n as usize];
+        file.read_exact_at(buf, start)
+            .map_err(|e| StoreError::io(path, e))?;
+        for (i, bytes) in buf.chunks_exact(ENTRY_BYTES as usize).enumerate() {
+            let entry = IndexEntry::unpack(bytes.try_into().expect("six bytes"));
+            if entry.is_some_and(|e| u64::from(e.block_address) >= good_len) {
+                let at = start + i as u64 * ENTRY_BYTES;
+                layer
+                    .write_all_at(&file, path, at, &[0; 6])
+                    .map_err(|e| StoreError::io(path, e))?;
+            }
+        }
+        start += n;
+    }
+    let mut rebuilt = 0;
+    for &(seq, entry) in entries {
+        let Some(at) = entry_position(seq) else {
+            continue;
+        };
+        if current(&file, at).is_none() {
+            layer
+                .write_all_at(&file, path, at, &entry.pack())
+                .map_err(|e| StoreError::io(path, e))?;
+            rebuilt += 1;
+        }
+    }
+    Ok(rebuilt)
+}
+
+fn current(file: &File, at: u64) -> Option<IndexEntry> {
+    let mut bytes = [0; 6];
+    file.read_exact_at(&mut bytes, at).ok()?;
+    IndexEntry::unpack(bytes)
+}

@@ -1,0 +1,171 @@
+//! Counters the State report shows: what was stored, what was dropped and why, disk use.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Why a frame was not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// The writer queue was full.
+    QueueFull,
+    /// The ID's domain is not a safe folder name.
+    InvalidDomain,
+    /// The sequence number is above the configured maximum (sparse index blow-up).
+    SeqTooLarge,
+    /// Empty, not length-prefixed, or above the maximum frame size.
+    BadFrame,
+    /// The ID's hour is older than the retention horizon.
+    Expired,
+    /// The ID was stored before; the first tree stored under an ID wins.
+    Duplicate,
+    /// The frame's header carries a different (or no) message ID than the one given.
+    IdMismatch,
+    /// The domain-hour data file would pass its size limit (4 GiB: 32-bit block addresses).
+    DataFileFull,
+    /// Writing failed (disk full, I/O error).
+    IoError,
+    /// The store was shut down.
+    Closed,
+}
+
+impl DropReason {
+    /// Every reason, in a fixed order.
+    pub const ALL: [DropReason; 10] = [
+        DropReason::QueueFull,
+        DropReason::InvalidDomain,
+        DropReason::SeqTooLarge,
+        DropReason::BadFrame,
+        DropReason::Expired,
+        DropReason::Duplicate,
+        DropReason::IdMismatch,
+        DropReason::DataFileFull,
+        DropReason::IoError,
+        DropReason::Closed,
+    ];
+
+    /// A stable snake_case name for reports and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::QueueFull => "queue_full",
+            DropReason::InvalidDomain => "invalid_domain",
+            DropReason::SeqTooLarge => "seq_too_large",
+            DropReason::BadFrame => "bad_frame",
+            DropReason::Expired => "expired",
+            DropReason::Duplicate => "duplicate",
+            DropReason::IdMismatch => "id_mismatch",
+            DropReason::DataFileFull => "data_file_full",
+            DropReason::IoError => "io_error",
+            DropReason::Closed => "closed",
+        }
+    }
+}
+
+/// Disk use of one domain-hour folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskUse {
+    /// The hour.
+    pub hour: u64,
+    /// The domain.
+    pub domain: String,
+    /// Bytes of all files in the folder (index files counted by their length, which for
+    /// sparse files is more than the blocks they use).
+    pub bytes: u64,
+}
+
+/// A snapshot of the store's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Frames accepted by `append` (queued).
+    pub appended: u64,
+    /// Frames written to disk and indexed.
+    pub stored: u64,
+    /// Uncompressed frame bytes written.
+    pub bytes_in: u64,
+    /// Block record bytes written (compressed).
+    pub bytes_out: u64,
+    /// Blocks written.
+    pub blocks: u64,
+    /// Drops by reason (every reason listed, zeros included).
+    pub drops: Vec<(DropReason, u64)>,
+    /// Failed writes, truncations or file opens.
+    pub io_errors: u64,
+    /// Lookups served.
+    pub lookups: u64,
+    /// Lookups that hit a corrupt block or entry.
+    pub corrupt_reads: u64,
+    /// Domain-hours repaired at open after an unclean shutdown.
+    pub recovered_files: u64,
+    /// Index entries rebuilt by recovery.
+    pub recovered_entries: u64,
+    /// Hour folders deleted by retention.
+    pub hours_deleted: u64,
+    /// Disk use per hour and domain (walks the folders; not free).
+    pub disk_use: Vec<DiskUse>,
+}
+
+impl StoreStats {
+    /// Drops for one reason.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.drops
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Drops for all reasons.
+    pub fn dropped_total(&self) -> u64 {
+        self.drops.iter().map(|(_, n)| n).sum()
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) appended: AtomicU64,
+    pub(crate) stored: AtomicU64,
+    pub(crate) bytes_in: AtomicU64,
+    pub(crate) bytes_out: AtomicU64,
+    pub(crate) blocks: AtomicU64,
+    drops: [AtomicU64; DropReason::ALL.len()],
+    pub(crate) io_errors: AtomicU64,
+    pub(crate) lookups: AtomicU64,
+    pub(crate) corrupt_reads: AtomicU64,
+    pub(crate) recovered_files: AtomicU64,
+    pub(crate) recovered_entries: AtomicU64,
+    pub(crate) hours_deleted: AtomicU64,
+}
+
+pub(crate) fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+impl Counters {
+    pub(crate) fn drop_frames(&self, reason: DropReason, n: u64) {
+        let i = DropReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .expect("listed in ALL");
+        add(&self.drops[i], n);
+    }
+
+    pub(crate) fn snapshot(&self, disk_use: Vec<DiskUse>) -> StoreStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StoreStats {
+            appended: get(&self.appended),
+            stored: get(&self.stored),
+            bytes_in: get(&self.bytes_in),
+            bytes_out: get(&self.bytes_out),
+            blocks: get(&self.blocks),
+            drops: DropReason::ALL
+                .iter()
+                .zip(&self.drops)
+                .map(|(r, c)| (*r, get(c)))
+                .collect(),
+            io_errors: get(&self.io_errors),
+            lookups: get(&self.lookups),
+            corrupt_reads: get(&self.corrupt_reads),
+            recovered_files: get(&self.recovered_files),
+            recovered_entries: get(&self.recovered_entries),
+            hours_deleted: get(&self.hours_deleted),
+            disk_use,
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! [`Store`]: the cheap, cloneable handle the collector and the web server share.
+
+use std::fs;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use ocelot_protocol::{hour_of, MessageId};
+
+use crate::block::MAX_FRAME_BYTES;
+use crate::config::StoreConfig;
+use crate::error::{AppendError, StoreError};
+use crate::layout::{parse_hour, validate_name, REPORTS_DIR, REPORT_EXT};
+use crate::reader::Reader;
+use crate::recovery::{read_dir, recover_all};
+use crate::shared::Shared;
+use crate::stats::{add, DiskUse, DropReason, StoreStats};
+use crate::writer::{Command, Writer};
+
+/// Hours in a day, for retention.
+const HOURS_PER_DAY: u64 = 24;
+
+/// The message store. Clones share one store; it is `Send + Sync`.
+///
+/// Dropping the last clone shuts the store down cleanly, as [`Store::shutdown`] does.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.inner.shared.config.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    writers: Vec<Sender<Command>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    reader: Reader,
+    stop_retention: Mutex<Option<Sender<()>>>,
+    closed: AtomicBool,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `config.dir`: repairs domain-hours left unclean by a
+    /// crash, applies retention, then starts the writer and retention threads.
+    pub fn open(mut config: StoreConfig) -> Result<Store, StoreError> {
+        config.writer_threads = config.writer_threads.max(1);
+        config.queue_capacity = config.queue_capacity.max(1);
+        fs::create_dir_all(&config.dir).map_err(|e| StoreError::io(&config.dir, e))?;
+        let shared = Arc::new(Shared::new(config));
+        recover_all(&shared)?;
+        let reader = Reader::new(Arc::clone(&shared));
+        let mut writers = Vec::new();
+        let mut threads = Vec::new();
+        for i in 0..shared.config.writer_threads {
+            let (tx, rx) = bounded(shared.config.queue_capacity);
+            let writer = Writer::new(Arc::clone(&shared));
+            let thread = std::thread::Builder::new()
+                .name(format!("ocelot-store-writer-{i}"))
+                .spawn(move || writer.run(rx))
+                .map_err(|e| StoreError::io(&shared.config.dir, e))?;
+            writers.push(tx);
+            threads.push(thread);
+        }
+        let inner = Arc::new(Inner {
+            shared,
+            writers,
+            threads: Mutex::new(threads),
+            reader,
+            stop_retention: Mutex::new(None),
+            closed: AtomicBool::new(false),
+        });
+        let store = Store { inner };
+        if store.inner.shared.config.retention_days > 0 {
+            store.apply_retention(current_hour())?;
+            let (tx, rx) = bounded(1);
+            let weak = Arc::downgrade(&store.inner);
+            let interval = store.inner.shared.config.retention_interval;
+            let thread = std::thread::Builder::new()
+                .name("ocelot-store-retention".to_owned())
+                .spawn(move || retention_loop(&weak, &rx, interval))
+                .map_err(|e| StoreError::io(&store.inner.shared.config.dir, e))?;
+            *store.inner.stop_retention.lock().expect("not poisoned") = Some(tx);
+            store
+                .inner
+                .threads
+                .lock()
+                .expect("not poisoned")
+                .push(thread);
+        }
+        Ok(store)
+    }
+
+    /// Queues a whole frame (length prefix included, exactly as received) under `id`.
+    ///
+    /// Never blocks. The key is the ID (domain, IP, pid, hour, seq), never the frame's
+    /// header domain; the frame must carry the same ID in its header (else it is counted
+    /// as `IdMismatch` by the writer). Refusals here and later in the writer (duplicate,
+    /// data file full, I/O error) are all counted in [`StoreStats::drops`].
+    pub fn append(&self, id: &MessageId, frame: Bytes) -> Result<(), AppendError> {
+        let shared = &self.inner.shared;
+        let refuse = |reason: DropReason, error: AppendError| {
+            shared.counters.drop_frames(reason, 1);
+            Err(error)
+        };
+        if validate_name("domain", &id.domain).is_err() {
+            return refuse(
+                DropReason::InvalidDomain,
+                AppendError::InvalidDomain(id.domain.clone()),
+            );
+        }
+        if id.seq > shared.config.max_seq {
+            return refuse(
+                DropReason::SeqTooLarge,
+                AppendError::SeqTooLarge {
+                    seq: id.seq,
+                    max: shared.config.max_seq,
+                },
+            );
+        }
+        let declared = frame
+            .get(..4)
+            .map(|p| u32::from_be_bytes([p[0], p[1], p[2], p[3]]) as usize);
+        if frame.len() > MAX_FRAME_BYTES || frame.len() <= 4 || declared != Some(frame.len() - 4) {
+            return refuse(
+                DropReason::BadFrame,
+                AppendError::BadFrame {
+                    len: frame.len(),
+                    max: MAX_FRAME_BYTES,
+                },
+            );
+        }
+        let oldest = shared.oldest_hour();
+        if id.hour < oldest {
+            return refuse(
+                DropReason::Expired,
+                AppendError::Expired {
+                    hour: id.hour,
+                    oldest,
+                },
+            );
+        }
+        let writer = &self.inner.writers[shard(&id.domain, self.inner.writers.len())];
+        match writer.try_send(Command::Append(id.clone(), frame)) {
+            Ok(()) => {
+                add(&shared.counters.appended, 1);
+                Ok(())
+            }
+            Err(TrySendError::Full(_)) => refuse(DropReason::QueueFull, AppendError::QueueFull),
+            Err(TrySendError::Disconnected(_)) => refuse(DropReason::Closed, AppendError::Closed),
+        }
+    }
+
+    /// The whole frame stored under `id` (length prefix included), `None` if there is none.
+    ///
+    /// A tree is found once its block has been written: at most
+    /// [`StoreConfig::flush_interval`] (plus a writer tick) after `append`, or at once after
+    /// [`Store::flush`]. A corrupt block fails only the lookups that need it.
+    pub fn lookup(&self, id: &MessageId) -> Result<Option<Bytes>, StoreError> {
+        self.inner.reader.lookup(id)
+    }
+
+    /// Writes every block still open, so that everything appended before this call can be
+    /// looked up. Blocks until the writers are done.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let mut waits = Vec::new();
+        for writer in &self.inner.writers {
+            let (tx, rx) = bounded(1);
+            writer
+                .send(Command::Flush(tx))
+                .map_err(|_| StoreError::Closed)?;
+            waits.push(rx);
+        }
+        for rx in waits {
+            rx.recv().map_err(|_| StoreError::Closed)?;
+        }
+        Ok(())
+    }
+
+    /// Writes everything, marks files clean and stops the threads. Later appends fail with
+    /// `Closed`; lookups and reports keep working. Calling it again does nothing.
+    pub fn shutdown(&self) {
+        self.inner.stop(false);
+    }
+
+    /// Stops the writers without writing open blocks or clean markers: the state `kill -9`
+    /// leaves behind. For crash tests only.
+    #[doc(hidden)]
+    pub fn crash_for_tests(&self) {
+        self.inner.stop(true);
+    }
+
+    /// Stores a report atomically (temporary file, then rename) at
+    /// `<dir>/<hour>/<domain>/reports/<name>.report`, replacing any earlier version.
+    pub fn write_report(
+        &self,
+        hour: u64,
+        domain: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        validate_name("domain", domain)?;
+        validate_name("report name", name)?;
+        let layout = &self.inner.shared.layout;
+        let path = layout.report_path(hour, domain, name);
+        let dir = path
+            .parent()
+            .expect("report path has a folder")
+            .to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        // Valid names never start with '.', so the temporary name cannot clash.
+        let tmp = dir.join(format!(".{name}.{REPORT_EXT}.tmp"));
+        let write = || -> io::Result<()> {
+            let mut file = fs::File::create(&tmp)?;
+            file.write_all(bytes)?;
+            file.sync_data()?;
+            fs::rename(&tmp, &path)
+        };
+        write().map_err(|e| {
+            add(&self.inner.shared.counters.io_errors, 1);
+            let _ = fs::remove_file(&tmp);
+            StoreError::io(&path, e)
+        })
+    }
+
+    /// A stored report, `None` if there is none.
+    pub fn read_report(
+        &self,
+        hour: u64,
+        domain: &str,
+        name: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        validate_name("domain", domain)?;
+        validate_name("report name", name)?;
+        let path = self.inner.shared.layout.report_path(hour, domain, name);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io(path, e)),
+        }
+    }
+
+    /// Domains with at least one report in `hour`, sorted.
+    pub fn report_domains(&self, hour: u64) -> Result<Vec<String>, StoreError> {
+        let hour_dir = self.inner.shared.layout.hour_dir(hour);
+        let mut domains = Vec::new();
+        for domain in read_dir(&hour_dir)? {
+            if validate_name("domain", &domain).is_ok()
+                && !self.report_names(hour, &domain)?.is_empty()
+            {
+                domains.push(domain);
+            }
+        }
+        Ok(domains)
+    }
+
+    /// Names of the reports stored for `domain` in `hour`, sorted.
+    pub fn report_names(&self, hour: u64, domain: &str) -> Result<Vec<String>, StoreError> {
+        validate_name("domain", domain)?;
+        let dir = self
+            .inner
+            .shared
+            .layout
+            .domain_dir(hour, domain)
+            .join(REPORTS_DIR);
+        let suffix = format!(".{REPORT_EXT}");
+        Ok(read_dir(&dir)?
+            .into_iter()
+            .filter_map(|f| f.strip_suffix(&suffix).map(str::to_owned))
+            .filter(|n| validate_name("report name", n).is_ok())
+            .collect())
+    }
+
+    /// Hours with anything stored (messages or reports), ascending.
+    pub fn hours(&self) -> Result<Vec<u64>, StoreError> {
+        let mut hours: Vec<u64> = read_dir(self.inner.shared.layout.root())?
+            .iter()
+            .filter_map(|n| parse_hour(n))
+            .collect();
+        hours.sort_unstable();
+        Ok(hours)
+    }
+
+    /// Deletes every hour older than the retention period as seen at `now_hour`, and refuses
+    /// appends and lookups for them from now on. Returns how many hour folders were deleted.
+    /// The retention thread calls this with the clock's hour; tests call it with any hour.
+    pub fn apply_retention(&self, now_hour: u64) -> Result<u64, StoreError> {
+        let shared = &self.inner.shared;
+        let days = u64::from(shared.config.retention_days);
+        if days == 0 {
+            return Ok(0);
+        }
+        let oldest = now_hour.saturating_sub(days * HOURS_PER_DAY);
+        shared.oldest_hour.fetch_max(oldest, Ordering::Relaxed);
+        let mut deleted = 0;
+        for hour in self.hours()? {
+            if hour >= oldest {
+                continue;
+            }
+            let dir = shared.layout.hour_dir(hour);
+            match fs::remove_dir_all(&dir) {
+                Ok(()) => deleted += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    add(&shared.counters.io_errors, 1);
+                    return Err(StoreError::io(dir, e));
+                }
+            }
+        }
+        if deleted > 0 {
+            add(&shared.counters.hours_deleted, deleted);
+            self.inner.reader.clear_caches();
+        }
+        Ok(deleted)
+    }
+
+    /// The counters, plus disk use per hour and domain (walks the store folder).
+    pub fn stats(&self) -> StoreStats {
+        self.inner.shared.counters.snapshot(self.disk_use())
+    }
+
+    fn disk_use(&self) -> Vec<DiskUse> {
+        let mut uses = Vec::new();
+        let layout = &self.inner.shared.layout;
+        for hour in self.hours().unwrap_or_default() {
+            for domain in read_dir(&layout.hour_dir(hour)).unwrap_or_default() {
+                let bytes = dir_bytes(&layout.domain_dir(hour, &domain));
+                uses.push(DiskUse {
+                    hour,
+                    domain,
+                    bytes,
+                });
+            }
+        }
+        uses
+    }
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+impl Inner {
+    fn stop(&self, abandon: bool) {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if let Some(tx) = self.stop_retention.lock().expect("not poisoned").take() {
+            let _ = tx.send(());
+        }
+        let mut waits = Vec::new();
+        for writer in &self.writers {
+            let (tx, rx) = bounded(1);
+            let command = if abandon {
+                Command::Abandon(tx)
+            } else {
+                Command::Shutdown(tx)
+            };
+            if writer.send(command).is_ok() {
+                waits.push(rx);
+            }
+        }
+        for rx in waits {
+            let _ = rx.recv();
+        }
+        let threads = std::mem::take(&mut *self.threads.lock().expect("not poisoned"));
+        let current = std::thread::current().id();
+        for thread in threads {
+            // The retention thread may hold the last handle and be the one dropping it.
+            if thread.thread().id() != current {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop(false);
+    }
+}
+
+fn retention_loop(inner: &std::sync::Weak<Inner>, stop: &Receiver<()>, interval: Duration) {
+    while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = stop.recv_timeout(interval) {
+        let Some(inner) = inner.upgrade() else { return };
+        let store = Store { inner };
+        if let Err(e) = store.apply_retention(current_hour()) {
+            tracing::warn!(target: "ocelot_store", "retention failed: {e}");
+        }
+    }
+}
+
+fn current_hour() -> u64 {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    hour_of(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+/// Which writer owns `domain`: FNV-1a, stable across runs.
+fn shard(domain: &str, writers: usize) -> usize {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in domain.bytes() {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash % writers as u64) as usize
+}

@@ -1,0 +1,369 @@
+//! The writer threads: frames in from a bounded channel, block records and index entries out.
+//!
+//! Design constraints:
+//! * Off the ingest path: `Store::append` only does cheap checks and a `try_send`.
+//! * One thread owns each domain (domains are hashed over the threads), so files are never
+//!   shared between writers and need no locks.
+//! * Data before index: a block record is written completely before any index entry points
+//!   at it, so a reader that finds an entry always finds its block.
+//! * A failed write never damages what is already written: the data file is cut back to its
+//!   last good length and the failed block's frames are counted as dropped.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use ocelot_protocol::MessageId;
+
+use crate::block::{BlockCompressor, BLOCK_SIZE_BYTES};
+use crate::data_file::{self, DATA_HEADER_BYTES};
+use crate::error::StoreError;
+use crate::frame_id::message_id_of;
+use crate::index_entry::{entry_position, IndexEntry};
+use crate::layout::{ClientKey, CLEAN_FILE, DATA_FILE};
+use crate::shared::{LogOnce, Shared};
+use crate::stats::{add, DropReason};
+
+pub(crate) enum Command {
+    Append(MessageId, Bytes),
+    /// Write every open block, then answer.
+    Flush(Sender<()>),
+    /// Write everything, mark files clean, answer and stop.
+    Shutdown(Sender<()>),
+    /// Stop at once, writing nothing more: what `kill -9` would leave (tests only).
+    Abandon(Sender<()>),
+}
+
+/// The open files and block of one (hour, domain).
+struct DomainHour {
+    dir: PathBuf,
+    data_path: PathBuf,
+    data: File,
+    /// End of the last good block record.
+    data_len: u64,
+    block: Vec<u8>,
+    /// Frames in the open block: client, seq, offset in block.
+    pending: Vec<(ClientKey, u64, u16)>,
+    pending_ids: HashSet<(ClientKey, u64)>,
+    block_opened: Option<Instant>,
+    indexes: HashMap<ClientKey, File>,
+    last_used: Instant,
+    /// An index write failed: don't mark the files clean, so the next open rebuilds.
+    index_incomplete: bool,
+}
+
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+    files: HashMap<(u64, String), DomainHour>,
+    compressor: BlockCompressor,
+    record: Vec<u8>,
+}
+
+impl Writer {
+    pub(crate) fn new(shared: Arc<Shared>) -> Writer {
+        let level = shared.config.compression_level;
+        Writer {
+            shared,
+            files: HashMap::new(),
+            compressor: BlockCompressor::new(level),
+            record: Vec::new(),
+        }
+    }
+
+    pub(crate) fn run(mut self, commands: Receiver<Command>) {
+        let tick = (self.shared.config.flush_interval / 4).max(Duration::from_millis(5));
+        let mut last_tick = Instant::now();
+        loop {
+            match commands.recv_timeout(tick) {
+                Ok(Command::Append(id, frame)) => self.append(id, frame),
+                Ok(Command::Flush(done)) => {
+                    self.flush_all();
+                    let _ = done.send(());
+                }
+                Ok(Command::Shutdown(done)) => {
+                    self.close_all();
+                    let _ = done.send(());
+                    return;
+                }
+                Ok(Command::Abandon(done)) => {
+                    let _ = done.send(());
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.close_all();
+                    return;
+                }
+            }
+            if last_tick.elapsed() >= tick {
+                self.on_tick();
+                last_tick = Instant::now();
+            }
+        }
+    }
+
+    fn append(&mut self, id: MessageId, frame: Bytes) {
+        let counters = &self.shared.counters;
+        if id.hour < self.shared.oldest_hour() {
+            counters.drop_frames(DropReason::Expired, 1);
+            return;
+        }
+        if message_id_of(&frame).as_ref() != Some(&id) {
+            counters.drop_frames(DropReason::IdMismatch, 1);
+            return;
+        }
+        let key = (id.hour, id.domain.clone());
+        if !self.files.contains_key(&key) {
+            match self.open_domain_hour(id.hour, &id.domain) {
+                Ok(dh) => {
+                    self.files.insert(key.clone(), dh);
+                }
+                Err(e) => {
+                    add(&counters.io_errors, 1);
+                    counters.drop_frames(DropReason::IoError, 1);
+                    self.shared.warn_once(LogOnce::OpenFailed, || {
+                        format!("store cannot open files: {e}")
+                    });
+                    return;
+                }
+            }
+        }
+        let dh = self.files.get_mut(&key).expect("inserted above");
+        dh.last_used = Instant::now();
+        let client = ClientKey::of(&id);
+        if dh.pending_ids.contains(&(client, id.seq)) || self.is_indexed(&key, client, id.seq) {
+            self.shared.counters.drop_frames(DropReason::Duplicate, 1);
+            return;
+        }
+        let dh = self.files.get_mut(&key).expect("inserted above");
+        if !dh.block.is_empty() && dh.block.len() + frame.len() > BLOCK_SIZE_BYTES {
+            Self::close_block(&self.shared, &mut self.compressor, &mut self.record, dh);
+        }
+        // A shared block only takes frames that start below 64 KiB; a frame larger than a
+        // block arrives at an empty block and gets it to itself, at offset 0.
+        let offset = u16::try_from(dh.block.len()).expect("block below 64 KiB when a frame starts");
+        dh.block.extend_from_slice(&frame);
+        dh.pending.push((client, id.seq, offset));
+        dh.pending_ids.insert((client, id.seq));
+        dh.block_opened.get_or_insert_with(Instant::now);
+        if dh.block.len() >= BLOCK_SIZE_BYTES {
+            Self::close_block(&self.shared, &mut self.compressor, &mut self.record, dh);
+        }
+    }
+
+    /// Whether the index already has an entry for `seq` (first tree under an ID wins).
+    fn is_indexed(&mut self, key: &(u64, String), client: ClientKey, seq: u64) -> bool {
+        let dh = self.files.get_mut(key).expect("open");
+        let Some(position) = entry_position(seq) else {
+            return false;
+        };
+        let Ok(index) = index_file(dh, client) else {
+            return false; // counted when the entry is written
+        };
+        let mut bytes = [0; 6];
+        index.read_exact_at(&mut bytes, position).is_ok() && IndexEntry::unpack(bytes).is_some()
+    }
+
+    fn open_domain_hour(&self, hour: u64, domain: &str) -> Result<DomainHour, StoreError> {
+        let dir = self.shared.layout.domain_dir(hour, domain);
+        fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        // Appending makes the file dirty: without the marker, the next open rescans it.
+        match fs::remove_file(dir.join(CLEAN_FILE)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(StoreError::io(dir.join(CLEAN_FILE), e))
+            }
+            _ => {}
+        }
+        let data_path = dir.join(DATA_FILE);
+        let data = data_file::open_rw(&data_path)?;
+        let len = data
+            .metadata()
+            .map_err(|e| StoreError::io(&data_path, e))?
+            .len();
+        let data_len = if len < DATA_HEADER_BYTES {
+            // New, or torn while its header was being written: start it over.
+            let layer = &self.shared.config.file_layer;
+            layer
+                .set_len(&data, &data_path, 0)
+                .map_err(|e| StoreError::io(&data_path, e))?;
+            layer
+                .write_all_at(&data, &data_path, 0, &data_file::header_bytes())
+                .map_err(|e| StoreError::io(&data_path, e))?;
+            DATA_HEADER_BYTES
+        } else {
+            data_file::check_header(&data, &data_path)?;
+            len
+        };
+        Ok(DomainHour {
+            dir,
+            data_path,
+            data,
+            data_len,
+            block: Vec::with_capacity(BLOCK_SIZE_BYTES),
+            pending: Vec::new(),
+            pending_ids: HashSet::new(),
+            block_opened: None,
+            indexes: HashMap::new(),
+            last_used: Instant::now(),
+            index_incomplete: false,
+        })
+    }
+
+    fn close_block(
+        shared: &Shared,
+        compressor: &mut BlockCompressor,
+        record: &mut Vec<u8>,
+        dh: &mut DomainHour,
+    ) {
+        if dh.block.is_empty() {
+            return;
+        }
+        let counters = &shared.counters;
+        let frames = dh.pending.len() as u64;
+        compressor.compress_record(&dh.block, record);
+        let address = dh.data_len;
+        let end = address + record.len() as u64;
+        let layer = &shared.config.file_layer;
+        if end
+            > shared
+                .config
+                .max_data_file_bytes
+                .min(crate::config::MAX_DATA_FILE_BYTES)
+        {
+            counters.drop_frames(DropReason::DataFileFull, frames);
+            shared.warn_once(LogOnce::DataFileFull, || {
+                format!(
+                    "{} reached its size limit; further trees of that domain-hour are dropped",
+                    dh.data_path.display()
+                )
+            });
+        } else if let Err(e) = layer.write_all_at(&dh.data, &dh.data_path, address, record) {
+            add(&counters.io_errors, 1);
+            counters.drop_frames(DropReason::IoError, frames);
+            shared.warn_once(LogOnce::WriteFailed, || {
+                format!("store write to {} failed: {e}", dh.data_path.display())
+            });
+            // Cut the torn record off; if that fails too, the next block overwrites it and
+            // recovery trims whatever is left past the last good record.
+            if layer.set_len(&dh.data, &dh.data_path, address).is_err() {
+                add(&counters.io_errors, 1);
+            }
+        } else {
+            dh.data_len = end;
+            add(&counters.blocks, 1);
+            add(&counters.bytes_in, dh.block.len() as u64);
+            add(&counters.bytes_out, record.len() as u64);
+            add(&counters.stored, frames);
+            let block_address =
+                u32::try_from(address).expect("address below the 4 GiB data file limit");
+            let pending = std::mem::take(&mut dh.pending);
+            for &(client, seq, offset_in_block) in &pending {
+                let entry = IndexEntry {
+                    block_address,
+                    offset_in_block,
+                };
+                if let Err(e) = write_entry(shared, dh, client, seq, entry) {
+                    add(&counters.io_errors, 1);
+                    dh.index_incomplete = true;
+                    shared.warn_once(LogOnce::IndexWriteFailed, || {
+                        format!("store index write failed (rebuilt at next start): {e}")
+                    });
+                }
+            }
+            dh.pending = pending;
+        }
+        dh.block.clear();
+        dh.pending.clear();
+        dh.pending_ids.clear();
+        dh.block_opened = None;
+    }
+
+    fn flush_all(&mut self) {
+        for dh in self.files.values_mut() {
+            Self::close_block(&self.shared, &mut self.compressor, &mut self.record, dh);
+        }
+    }
+
+    fn close_all(&mut self) {
+        self.flush_all();
+        for (_, dh) in self.files.drain() {
+            mark_clean(&dh);
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let flush_interval = self.shared.config.flush_interval;
+        let idle_close = self.shared.config.idle_close;
+        let oldest = self.shared.oldest_hour();
+        let mut closed = Vec::new();
+        for (key, dh) in &mut self.files {
+            if key.0 < oldest {
+                // Retention deleted (or is deleting) the folder: nothing to keep.
+                self.shared
+                    .counters
+                    .drop_frames(DropReason::Expired, dh.pending.len() as u64);
+                dh.block.clear();
+                dh.pending.clear();
+                closed.push((key.clone(), false));
+                continue;
+            }
+            if dh
+                .block_opened
+                .is_some_and(|t| t.elapsed() >= flush_interval)
+            {
+                Self::close_block(&self.shared, &mut self.compressor, &mut self.record, dh);
+            }
+            if dh.block.is_empty() && dh.last_used.elapsed() >= idle_close {
+                closed.push((key.clone(), true));
+            }
+        }
+        for (key, clean) in closed {
+            if let Some(dh) = self.files.remove(&key) {
+                if clean {
+                    mark_clean(&dh);
+                }
+            }
+        }
+    }
+}
+
+fn index_file(dh: &mut DomainHour, client: ClientKey) -> Result<&File, StoreError> {
+    if !dh.indexes.contains_key(&client) {
+        let path = dh.dir.join(client.file_name());
+        let file = data_file::open_rw(&path)?;
+        dh.indexes.insert(client, file);
+    }
+    Ok(&dh.indexes[&client])
+}
+
+fn write_entry(
+    shared: &Shared,
+    dh: &mut DomainHour,
+    client: ClientKey,
+    seq: u64,
+    entry: IndexEntry,
+) -> Result<(), StoreError> {
+    let path = dh.dir.join(client.file_name());
+    let position = entry_position(seq).expect("seq checked against max_seq at append");
+    let file = index_file(dh, client)?;
+    shared
+        .config
+        .file_layer
+        .write_all_at(file, &path, position, &entry.pack())
+        .map_err(|e| StoreError::io(path, e))
+}
+
+/// Writes the clean-close marker: the data file length, so the next open can skip the
+/// rescan. Best effort: without it the next open just rescans.
+fn mark_clean(dh: &DomainHour) {
+    if dh.index_incomplete {
+        return;
+    }
+    let _ = fs::write(dh.dir.join(CLEAN_FILE), dh.data_len.to_be_bytes());
+}
