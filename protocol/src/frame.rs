@@ -53,6 +53,28 @@ pub fn decode_frame(frame: &[u8], options: &DecodeOptions) -> Result<MessageTree
     }
 }
 
+/// Splits `stream` into frames and decodes each, in order: the fuzz target and a handy way to
+/// check a capture. Stops at the first framing error (the stream can't be trusted after it)
+/// or at a trailing incomplete frame.
+pub fn decode_stream(
+    stream: &[u8],
+    options: &DecodeOptions,
+) -> (Vec<Result<MessageTree, DecodeError>>, Option<FrameError>) {
+    let mut decoder = FrameDecoder::default();
+    let mut trees = Vec::new();
+    let mut pos = 0;
+    loop {
+        match decoder.next_frame_len(&stream[pos..]) {
+            Ok(Some(len)) => {
+                trees.push(decode_frame(&stream[pos..pos + len], options));
+                pos += len;
+            }
+            Ok(None) => return (trees, None),
+            Err(e) => return (trees, Some(e)),
+        }
+    }
+}
+
 /// The body of a whole frame, after checking the prefix against the length.
 pub(crate) fn frame_body(frame: &[u8]) -> Result<&[u8], DecodeError> {
     let Some((prefix, body)) = frame.split_first_chunk::<LENGTH_PREFIX_BYTES>() else {

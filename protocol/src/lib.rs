@@ -28,13 +28,15 @@ mod message;
 mod message_id;
 pub mod nt1;
 pub mod pt1;
+pub mod sample;
 #[cfg(feature = "serde")]
 pub use json::TreeJson;
 mod varint;
 
 pub use error::{DecodeError, FrameError, MessageIdError};
 pub use frame::{
-    decode_frame, FrameDecoder, WireFormat, DEFAULT_MAX_FRAME_BYTES, LENGTH_PREFIX_BYTES,
+    decode_frame, decode_stream, FrameDecoder, WireFormat, DEFAULT_MAX_FRAME_BYTES,
+    LENGTH_PREFIX_BYTES,
 };
 pub use message::{
     DecodeOptions, Header, Leaf, Message, MessageKind, MessageTree, Transaction, MAX_DEPTH, SUCCESS,

@@ -287,7 +287,8 @@ pub fn decode_body(body: &[u8], options: &DecodeOptions) -> Result<MessageTree, 
             .ok_or_else(|| malformed(start + 1, "time out of range"))?;
         let timestamp_ms = u64::try_from(local_ms - offset_ms)
             .map_err(|_| malformed(start + 1, "time before 1970"))?;
-        let rest = &record[2 + TIME_LEN..];
+        // A record may end right after its time ("E<time>TAB LF").
+        let rest = record.get(2 + TIME_LEN..).unwrap_or_default();
         // Fields before the data, by tag; data takes the remainder, raw tabs included.
         let fixed = match tag {
             b't' => 2,

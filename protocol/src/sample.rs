@@ -1,0 +1,189 @@
+//! Realistic synthetic trees for benchmarks, the load generator and tests.
+//!
+//! Deterministic from a seed (a tiny xorshift generator, so the crate stays dependency-free):
+//! a URL, Service or Call root with 3 to 30 messages of SQL, Cache and RPC children and their
+//! events, CAT-style names and data, and an occasional failure.
+
+use crate::message::{Header, Leaf, Message, MessageTree, Transaction, SUCCESS};
+use crate::message_id::{hour_of, MessageId};
+
+/// A deterministic source of sample trees.
+#[derive(Debug, Clone)]
+pub struct SampleTrees {
+    state: u64,
+    seq: u64,
+    domains: Vec<String>,
+    names: u64,
+    /// Timestamp of the next root, epoch milliseconds; advances a little per tree.
+    pub now_ms: u64,
+}
+
+const URLS: [&str; 8] = [
+    "/api/order/create",
+    "/api/order/{id}",
+    "/api/user/login",
+    "/api/cart",
+    "/api/payment/pay",
+    "/api/search",
+    "/health",
+    "/api/inventory/check",
+];
+const SQL: [&str; 6] = [
+    "OrderDao.insert",
+    "OrderDao.findById",
+    "UserDao.findByName",
+    "CartDao.list",
+    "PaymentDao.update",
+    "InventoryDao.lock",
+];
+
+impl SampleTrees {
+    /// Trees over `domains` domains named `app-0`.., with about `names` distinct root names
+    /// each, starting at `now_ms`.
+    pub fn new(seed: u64, domains: usize, names: u64, now_ms: u64) -> Self {
+        SampleTrees {
+            state: seed | 1,
+            seq: 0,
+            domains: (0..domains.max(1)).map(|i| format!("app-{i}")).collect(),
+            names: names.max(1),
+            now_ms,
+        }
+    }
+
+    fn next(&mut self) -> u64 {
+        // xorshift64*: good enough to vary shapes, not for anything else.
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    /// A latency in microseconds: mostly around `typical_ms`, with a long tail.
+    fn latency_us(&mut self, typical_ms: u64) -> u64 {
+        let base = typical_ms * 1000 / 2 + self.below(typical_ms * 1000 + 1);
+        if self.below(100) == 0 {
+            base * (5 + self.below(20))
+        } else {
+            base
+        }
+    }
+
+    /// The next tree.
+    pub fn tree(&mut self) -> MessageTree {
+        let pick = self.below(self.domains.len() as u64) as usize;
+        let domain = self.domains[pick].clone();
+        let ip = 0x0a00_0000 | (self.below(8) as u32 + 1);
+        self.now_ms += self.below(3);
+        let ts = self.now_ms;
+        self.seq += 1;
+        let id = MessageId::new(domain.clone(), ip, hour_of(ts), self.seq);
+        let name_index = self.below(self.names);
+        let url = URLS[(name_index % URLS.len() as u64) as usize];
+        let root_name = if self.names > URLS.len() as u64 {
+            format!("{url}/{name_index}")
+        } else {
+            url.to_owned()
+        };
+        let mut root = Transaction::new("URL", root_name, ts);
+        root.data = format!("method=GET&uid={}", self.below(100_000));
+        root.children.push(Message::Event(Leaf::new(
+            "URL.Server",
+            "10.1.2.3",
+            SUCCESS,
+            ts,
+            "Client=10.0.0.7&Referer=null",
+        )));
+        let mut offset_us = 200;
+        let children = 1 + self.below(6);
+        for _ in 0..children {
+            let child_ts = ts + offset_us / 1000;
+            let child = match self.below(3) {
+                0 => {
+                    let mut sql = Transaction::new("SQL", SQL[self.below(6) as usize], child_ts);
+                    sql.duration_us = self.latency_us(3);
+                    sql.data = "SELECT id, uid, amount FROM orders WHERE id = ?".to_owned();
+                    sql.children.push(Message::Event(Leaf::new(
+                        "SQL.Database",
+                        "jdbc:mysql://db1:3306/orders",
+                        SUCCESS,
+                        child_ts,
+                        "",
+                    )));
+                    sql
+                }
+                1 => {
+                    let mut cache = Transaction::new("Cache.redis", "order:get", child_ts);
+                    cache.duration_us = self.latency_us(1);
+                    cache.data = format!("key=order:{}", self.below(10_000));
+                    cache
+                }
+                _ => {
+                    let mut call = Transaction::new("Call", "PaymentService.pay", child_ts);
+                    call.duration_us = self.latency_us(20);
+                    call.children.push(Message::Event(Leaf::new(
+                        "Call.server",
+                        "10.0.0.5",
+                        SUCCESS,
+                        child_ts,
+                        "",
+                    )));
+                    call.children.push(Message::Event(Leaf::new(
+                        "RemoteCall",
+                        "PaymentService.pay",
+                        SUCCESS,
+                        child_ts,
+                        format!("payment-{:08x}-{}-{}", ip, hour_of(ts), self.seq),
+                    )));
+                    call
+                }
+            };
+            let mut child = child;
+            if self.below(50) == 0 {
+                child.status = "java.net.SocketTimeoutException".to_owned();
+                root.status = "ERROR".to_owned();
+                root.children.push(Message::Event(Leaf::new(
+                    "Exception",
+                    "java.net.SocketTimeoutException",
+                    "ERROR",
+                    child_ts,
+                    "java.net.SocketTimeoutException: Read timed out\n\tat Client.call(Client.java:42)\n",
+                )));
+            }
+            offset_us += child.duration_us + 100;
+            root.children.push(Message::Transaction(child));
+        }
+        root.duration_us = offset_us + self.below(2000);
+        let header = Header {
+            domain,
+            hostname: format!("host-{}", ip & 0xff),
+            ip_address: std::net::Ipv4Addr::from(ip).to_string(),
+            thread_group_name: "http".to_owned(),
+            thread_id: (40 + self.below(200)).to_string(),
+            thread_name: "http-nio-8080-exec".to_owned(),
+            message_id: id.to_string(),
+            ..Header::default()
+        };
+        MessageTree::new(header, Message::Transaction(root))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_trees_have_three_to_thirty_messages_and_valid_ids() {
+        let mut samples = SampleTrees::new(7, 3, 10, 1_795_331_315_581);
+        for _ in 0..1000 {
+            let tree = samples.tree();
+            let n = tree.message_count();
+            assert!((3..=30).contains(&n), "{n}");
+            let id: MessageId = tree.header.message_id.parse().unwrap();
+            assert_eq!(id.domain, tree.header.domain);
+        }
+    }
+}
