@@ -1,4 +1,39 @@
-//! Ocelot's web server (`ocelot-web`): the axum router with the dashboards, LogView, the
-//! JSON API and CAT's `/cat/s/router` endpoint.
+//! Ocelot's web server (`ocelot-web`): what a person sees. Server-rendered pages (LogView,
+//! and later the report boards), the JSON API and CAT's `/cat/s/router` endpoint, all on
+//! one axum [`Router`](axum::Router).
 //!
-//! Not written yet: see issues "Web UI" and "Collector and analyzers" (JSON API).
+//! Where it sits: the collector feeds the store and the analyzers; this crate reads from
+//! them through small traits ([`MessageLookup`] for stored trees) so it never depends on the
+//! collector and its handlers can be tested without a socket.
+//!
+//! * [`router`] builds the whole app from an [`AppState`]; [`run`] serves it on a listener
+//!   until a shutdown future resolves.
+//! * Every page shares one layout with a message-ID search box; CSS and icons are compiled
+//!   into the binary (no CDN, works offline).
+//! * Every string from a message is HTML-escaped (maud escapes all `(..)` splices).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use ocelot_web::{router, AppState, MemoryLookup};
+//!
+//! let state = AppState::new(Arc::new(MemoryLookup::new()));
+//! let app: axum::Router = router(state);
+//! # drop(app);
+//! ```
+
+mod auth;
+mod cat_router;
+mod chart;
+mod error;
+mod home;
+mod layout;
+mod links;
+mod logview;
+mod lookup;
+mod server;
+mod state;
+mod time;
+
+pub use lookup::{MemoryLookup, MessageLookup};
+pub use server::{router, run, ClientAddrs};
+pub use state::{AppState, AuthConfig, BasicCredentials, CatRouterConfig, DEFAULT_COLLECTOR_PORT};

@@ -1,0 +1,278 @@
+//! CAT's router endpoint, `GET /cat/s/router?op=api|json|xml&domain=..&ip=..`: how CAT
+//! clients learn which collector to send trees to (reference section 4, 3.1.0 semantics).
+//!
+//! Constraints from the C client (`ccat`): it speaks HTTP/1.0 with an absolute-form request
+//! line, reads at most 2047 bytes until the connection closes, and accepts only dotted IPv4
+//! addresses. So the answer is small, has a Content-Length (never chunked), says
+//! `Connection: close`, and lists IPv4 literals only. It is always open: clients cannot
+//! authenticate.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Router};
+use serde::Deserialize;
+
+use crate::error::PageQuery;
+use crate::server::ClientAddrs;
+use crate::state::{AppState, CatRouterConfig};
+
+/// Where CAT clients ask for routes.
+pub(crate) const ROUTER_PATH: &str = "/cat/s/router";
+
+/// The open routes of this module.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route(ROUTER_PATH, get(router_endpoint))
+}
+
+/// Query parameters. `domain` and `ip` are accepted (clients send them) but do not change
+/// the answer: one Ocelot collector serves every domain.
+#[derive(Debug, Deserialize)]
+struct RouterQuery {
+    op: Option<String>,
+}
+
+/// The three answer shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RouterFormat {
+    /// `ip:port;ip:port;` (CAT's default for unknown ops).
+    Api,
+    /// `{"kvs":{..}}` with string values: the C client.
+    Json,
+    /// `<property-config>`: the Java 3.x client.
+    Xml,
+}
+
+impl RouterFormat {
+    fn from_op(op: Option<&str>) -> Self {
+        match op {
+            Some("json") => RouterFormat::Json,
+            Some("xml") => RouterFormat::Xml,
+            _ => RouterFormat::Api,
+        }
+    }
+}
+
+async fn router_endpoint(
+    State(state): State<AppState>,
+    connect_info: Option<Extension<ConnectInfo<ClientAddrs>>>,
+    headers: HeaderMap,
+    PageQuery(query): PageQuery<RouterQuery>,
+) -> Response {
+    let local_ip = connect_info.map(|Extension(ConnectInfo(addrs))| addrs.local.ip());
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok());
+    let routers = advertised_routers(&state.cat_router, local_ip, host);
+    let format = RouterFormat::from_op(query.op.as_deref());
+    let (content_type, body) = match format {
+        RouterFormat::Api => ("text/plain; charset=utf-8", routers),
+        RouterFormat::Json => (
+            "application/json; charset=utf-8",
+            json_body(&state.cat_router, &routers),
+        ),
+        RouterFormat::Xml => (
+            "application/xml; charset=utf-8",
+            xml_body(&state.cat_router, &routers),
+        ),
+    };
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CONTENT_LENGTH, body.len())
+        .header(header::CONNECTION, HeaderValue::from_static("close"))
+        .body(Body::from(body))
+        .expect("static headers and a sized body make a valid response")
+}
+
+/// The `routers` value: `ip:port;` per collector, trailing `;` as CAT writes it.
+///
+/// Configured addresses win. Otherwise the collector port on the IPv4 address the client
+/// reached us on: the connection's local address, else the `Host` header if it is an IPv4
+/// literal, else loopback.
+fn advertised_routers(
+    config: &CatRouterConfig,
+    local: Option<IpAddr>,
+    host: Option<&str>,
+) -> String {
+    let addrs: Vec<SocketAddrV4> = if config.routers.is_empty() {
+        let ip = local
+            .and_then(usable_ipv4)
+            .or_else(|| host.and_then(host_ipv4))
+            .unwrap_or(Ipv4Addr::LOCALHOST);
+        vec![SocketAddrV4::new(ip, config.collector_port)]
+    } else {
+        config.routers.clone()
+    };
+    addrs.iter().map(|addr| format!("{addr};")).collect()
+}
+
+/// An address clients can dial: IPv4 (or IPv4-mapped IPv6), not `0.0.0.0`.
+fn usable_ipv4(ip: IpAddr) -> Option<Ipv4Addr> {
+    let v4 = match ip {
+        IpAddr::V4(v4) => v4,
+        IpAddr::V6(v6) => v6.to_ipv4_mapped()?,
+    };
+    (!v4.is_unspecified()).then_some(v4)
+}
+
+/// The IPv4 literal in a `Host` header (`10.0.0.5:8080` or `10.0.0.5`), if it is one.
+fn host_ipv4(host: &str) -> Option<Ipv4Addr> {
+    let name = host.rsplit_once(':').map_or(host, |(name, _port)| name);
+    name.parse::<Ipv4Addr>()
+        .ok()
+        .and_then(|ip| usable_ipv4(IpAddr::V4(ip)))
+}
+
+/// Java's `Double.toString` for the sample rate; never `0`, which the C client divides by.
+fn sample_string(sample: f64) -> String {
+    let sample = if sample > 0.0 && sample <= 1.0 {
+        sample
+    } else {
+        1.0
+    };
+    format!("{sample:?}")
+}
+
+/// The key/values in CAT 3.1.0's order (`Handler#buildKvs`).
+fn kvs(config: &CatRouterConfig, routers: &str) -> [(&'static str, String); 5] {
+    [
+        ("routers", routers.to_owned()),
+        ("block", config.block.to_string()),
+        ("sample", sample_string(config.sample)),
+        (
+            "startTransactionTypes",
+            config.start_transaction_types.clone(),
+        ),
+        (
+            "matchTransactionTypes",
+            config.match_transaction_types.clone(),
+        ),
+    ]
+}
+
+/// `{"kvs":{"routers":"..",..}}`, every value a JSON string, keys in CAT's order.
+fn json_body(config: &CatRouterConfig, routers: &str) -> String {
+    let fields: Vec<String> = kvs(config, routers)
+        .iter()
+        .map(|(key, value)| {
+            let value = serde_json::to_string(value).expect("a string serializes");
+            format!("\"{key}\":{value}")
+        })
+        .collect();
+    format!("{{\"kvs\":{{{}}}}}", fields.join(","))
+}
+
+/// The `PropertyConfig` XML the Java 3.x client parses (`op=xml`).
+fn xml_body(config: &CatRouterConfig, routers: &str) -> String {
+    let mut body =
+        String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\r\n<property-config>\r\n");
+    for (key, value) in kvs(config, routers) {
+        body.push_str(&format!(
+            "   <property id=\"{key}\" value=\"{}\"/>\r\n",
+            xml_escape(&value)
+        ));
+    }
+    body.push_str("</property-config>\r\n");
+    body
+}
+
+fn xml_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_routers_are_advertised_in_order() {
+        let config = CatRouterConfig {
+            routers: vec![
+                "10.0.0.1:2280".parse().unwrap(),
+                "10.0.0.2:2281".parse().unwrap(),
+            ],
+            ..CatRouterConfig::default()
+        };
+        let local = Some("127.0.0.1".parse().unwrap());
+        assert_eq!(
+            advertised_routers(&config, local, None),
+            "10.0.0.1:2280;10.0.0.2:2281;"
+        );
+    }
+
+    #[test]
+    fn default_router_is_the_collector_port_on_the_local_address() {
+        let config = CatRouterConfig::default();
+        let local = Some("192.0.2.7".parse().unwrap());
+        assert_eq!(advertised_routers(&config, local, None), "192.0.2.7:2280;");
+        let mapped = Some("::ffff:192.0.2.8".parse().unwrap());
+        assert_eq!(advertised_routers(&config, mapped, None), "192.0.2.8:2280;");
+    }
+
+    #[test]
+    fn default_router_falls_back_to_an_ipv4_host_header_then_loopback() {
+        let config = CatRouterConfig::default();
+        let v6 = Some("::1".parse().unwrap());
+        assert_eq!(
+            advertised_routers(&config, v6, Some("10.1.2.3:8080")),
+            "10.1.2.3:2280;"
+        );
+        assert_eq!(
+            advertised_routers(&config, None, Some("cat.example:8080")),
+            "127.0.0.1:2280;"
+        );
+        assert_eq!(
+            advertised_routers(&config, Some("0.0.0.0".parse().unwrap()), None),
+            "127.0.0.1:2280;"
+        );
+    }
+
+    #[test]
+    fn sample_is_written_like_java_and_never_zero() {
+        assert_eq!(sample_string(1.0), "1.0");
+        assert_eq!(sample_string(0.5), "0.5");
+        assert_eq!(sample_string(0.0), "1.0");
+        assert_eq!(sample_string(f64::NAN), "1.0");
+    }
+
+    #[test]
+    fn json_body_has_only_string_values_in_cat_order() {
+        let body = json_body(&CatRouterConfig::default(), "127.0.0.1:2280;");
+        assert_eq!(
+            body,
+            r#"{"kvs":{"routers":"127.0.0.1:2280;","block":"false","sample":"1.0","startTransactionTypes":"","matchTransactionTypes":""}}"#
+        );
+    }
+
+    #[test]
+    fn xml_body_is_a_property_config_with_escaped_values() {
+        let config = CatRouterConfig {
+            match_transaction_types: "SQL&\"x\"".to_owned(),
+            ..CatRouterConfig::default()
+        };
+        let body = xml_body(&config, "127.0.0.1:2280;");
+        assert!(
+            body.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\r\n<property-config>\r\n")
+        );
+        assert!(body.contains(r#"<property id="routers" value="127.0.0.1:2280;"/>"#));
+        assert!(body
+            .contains(r#"<property id="matchTransactionTypes" value="SQL&amp;&quot;x&quot;"/>"#));
+        assert!(body.ends_with("</property-config>\r\n"));
+    }
+}

@@ -1,0 +1,339 @@
+//! Server-side SVG charts of per-minute series: one value per minute of an hour, x = minute
+//! 0-59. Pure functions from numbers to [`Markup`]; no JavaScript, no external library.
+//!
+//! Design constraints: readable axes (round tick values, a unit label), a tooltip
+//! (`<title>`) on every point, sizes in a `viewBox` so charts scale with the page. Labels are
+//! escaped like every other splice.
+
+// The report boards that call these land later (issue 6, second half).
+#![allow(dead_code)]
+
+use maud::{html, Markup};
+
+/// Minutes in an hour: the x axis.
+pub(crate) const MINUTES: usize = 60;
+
+/// Chart canvas in SVG user units; the page scales it to its container.
+const WIDTH: f64 = 640.0;
+const HEIGHT: f64 = 220.0;
+const MARGIN_LEFT: f64 = 52.0;
+const MARGIN_RIGHT: f64 = 14.0;
+const MARGIN_TOP: f64 = 30.0;
+const MARGIN_BOTTOM: f64 = 30.0;
+const PLOT_WIDTH: f64 = WIDTH - MARGIN_LEFT - MARGIN_RIGHT;
+const PLOT_HEIGHT: f64 = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM;
+/// About this many horizontal grid lines; [`nice_ticks`] rounds to 1/2/2.5/5 steps.
+const TARGET_TICKS: f64 = 4.0;
+
+/// Sparkline size.
+const SPARK_WIDTH: f64 = 120.0;
+const SPARK_HEIGHT: f64 = 28.0;
+
+/// Series colours, picked to stay apart for colour-blind readers (Okabe-Ito).
+const PALETTE: [&str; 6] = [
+    "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9",
+];
+
+/// One line of a chart: a label for the legend and a value per minute (index = minute;
+/// missing minutes count as 0, extra values are ignored).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Series<'a> {
+    /// Legend text.
+    pub(crate) label: &'a str,
+    /// Values per minute.
+    pub(crate) values: &'a [f64],
+}
+
+/// Round tick values from 0 to at least `max`, about [`TARGET_TICKS`] steps of 1, 2, 2.5
+/// or 5 times a power of ten.
+pub(crate) fn nice_ticks(max: f64) -> Vec<f64> {
+    let max = if max.is_finite() && max > 0.0 {
+        max
+    } else {
+        1.0
+    };
+    let raw_step = max / TARGET_TICKS;
+    let magnitude = 10f64.powf(raw_step.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw_step)
+        .unwrap_or(10.0 * magnitude);
+    let count = (max / step - 1e-9).ceil() as usize;
+    (0..=count).map(|i| i as f64 * step).collect()
+}
+
+/// A tick or tooltip number: `0`, `0.25`, `12`, `1.5k`, `2M`.
+pub(crate) fn format_number(value: f64) -> String {
+    let abs = value.abs();
+    let (scaled, suffix) = if abs >= 1e9 {
+        (value / 1e9, "G")
+    } else if abs >= 1e6 {
+        (value / 1e6, "M")
+    } else if abs >= 1e4 {
+        (value / 1e3, "k")
+    } else {
+        (value, "")
+    };
+    let text = if scaled == scaled.trunc() {
+        format!("{scaled:.0}")
+    } else if scaled.abs() >= 10.0 {
+        format!("{scaled:.1}")
+    } else {
+        format!("{scaled:.2}")
+    };
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    };
+    format!("{text}{suffix}")
+}
+
+/// `12 ms`, `3 count`, `45%`.
+fn with_unit(value: f64, unit: &str) -> String {
+    match unit {
+        "%" => format!("{}%", format_number(value)),
+        "" => format_number(value),
+        _ => format!("{} {unit}", format_number(value)),
+    }
+}
+
+fn max_of<'a>(values: impl IntoIterator<Item = &'a f64>) -> f64 {
+    values
+        .into_iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max)
+}
+
+fn y_of(value: f64, top: f64) -> f64 {
+    let clamped = if value.is_finite() {
+        value.max(0.0)
+    } else {
+        0.0
+    };
+    MARGIN_TOP + PLOT_HEIGHT * (1.0 - clamped / top)
+}
+
+fn x_of_minute(minute: usize) -> f64 {
+    MARGIN_LEFT + PLOT_WIDTH * minute as f64 / (MINUTES - 1) as f64
+}
+
+/// Axes, grid, tick labels and the title: what line and bar charts share.
+fn frame(title: &str, unit: &str, ticks: &[f64], body: Markup, legend: Markup) -> Markup {
+    let top = ticks.last().copied().unwrap_or(1.0);
+    html! {
+        svg.chart xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (WIDTH) " " (HEIGHT) }
+            role="img" aria-label=(title) {
+            text.chart-title x=(MARGIN_LEFT) y="16" { (title) }
+            (legend)
+            text.chart-unit x=(MARGIN_LEFT - 8.0) y=(MARGIN_TOP - 8.0) text-anchor="end" { (unit) }
+            @for tick in ticks {
+                @let y = y_of(*tick, top);
+                line.grid x1=(MARGIN_LEFT) x2=(WIDTH - MARGIN_RIGHT) y1=(y) y2=(y);
+                text.tick x=(MARGIN_LEFT - 6.0) y=(y + 4.0) text-anchor="end" { (format_number(*tick)) }
+            }
+            @for minute in (0..MINUTES).step_by(10).chain([MINUTES - 1]) {
+                @let x = x_of_minute(minute);
+                line.axis x1=(x) x2=(x) y1=(MARGIN_TOP + PLOT_HEIGHT) y2=(MARGIN_TOP + PLOT_HEIGHT + 4.0);
+                text.tick x=(x) y=(HEIGHT - 12.0) text-anchor="middle" { ":" (format!("{minute:02}")) }
+            }
+            line.axis x1=(MARGIN_LEFT) x2=(WIDTH - MARGIN_RIGHT)
+                y1=(MARGIN_TOP + PLOT_HEIGHT) y2=(MARGIN_TOP + PLOT_HEIGHT);
+            (body)
+        }
+    }
+}
+
+/// A line chart of one or more per-minute series sharing a y axis in `unit` (`ms`,
+/// `count`, `%`, or `""` for none).
+pub(crate) fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
+    let ticks = nice_ticks(max_of(
+        series.iter().flat_map(|s| s.values.iter().take(MINUTES)),
+    ));
+    let top = ticks.last().copied().unwrap_or(1.0);
+    let legend = html! {
+        @for (i, s) in series.iter().enumerate() {
+            @let x = WIDTH - MARGIN_RIGHT - 110.0 * (series.len() - i) as f64;
+            rect x=(x) y="8" width="10" height="10" rx="2" fill=(PALETTE[i % PALETTE.len()]);
+            text.legend x=(x + 14.0) y="17" { (s.label) }
+        }
+    };
+    let body = html! {
+        @for (i, s) in series.iter().enumerate() {
+            @let color = PALETTE[i % PALETTE.len()];
+            @let points: Vec<String> = (0..MINUTES)
+                .map(|m| format!("{:.1},{:.1}", x_of_minute(m), y_of(s.values.get(m).copied().unwrap_or(0.0), top)))
+                .collect();
+            polyline.series points=(points.join(" ")) fill="none" stroke=(color) stroke-width="2"
+                stroke-linejoin="round";
+            @for (m, v) in s.values.iter().take(MINUTES).enumerate() {
+                circle.point cx=(format!("{:.1}", x_of_minute(m))) cy=(format!("{:.1}", y_of(*v, top)))
+                    r="2.5" fill=(color) {
+                    title { (s.label) " at :" (format!("{m:02}")) ": " (with_unit(*v, unit)) }
+                }
+            }
+        }
+    };
+    frame(title, unit, &ticks, body, legend)
+}
+
+/// A bar chart of one per-minute series in `unit`.
+pub(crate) fn bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
+    let ticks = nice_ticks(max_of(values.iter().take(MINUTES)));
+    let top = ticks.last().copied().unwrap_or(1.0);
+    let slot = PLOT_WIDTH / MINUTES as f64;
+    let body = html! {
+        @for (m, v) in values.iter().take(MINUTES).enumerate() {
+            @let y = y_of(*v, top);
+            // Centre each bar on its minute's x so bars line up with line charts.
+            @let x = x_of_minute(m) - slot * 0.4;
+            rect.bar x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{:.1}", slot * 0.8))
+                height=(format!("{:.1}", MARGIN_TOP + PLOT_HEIGHT - y)) fill=(PALETTE[0]) {
+                title { ":" (format!("{m:02}")) ": " (with_unit(*v, unit)) }
+            }
+        }
+    };
+    frame(title, unit, &ticks, body, html! {})
+}
+
+/// A small axis-less line of `values` (for tables): its shape, not its numbers.
+pub(crate) fn sparkline(values: &[f64]) -> Markup {
+    let top = max_of(values.iter());
+    let top = if top > 0.0 { top } else { 1.0 };
+    let n = values.len().max(2) - 1;
+    let point = |i: usize, v: f64| {
+        let v = if v.is_finite() { v.max(0.0) } else { 0.0 };
+        (
+            1.0 + (SPARK_WIDTH - 2.0) * i as f64 / n as f64,
+            1.0 + (SPARK_HEIGHT - 2.0) * (1.0 - v / top),
+        )
+    };
+    let points: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let (x, y) = point(i, *v);
+            format!("{x:.1},{y:.1}")
+        })
+        .collect();
+    let last = values.last().map(|v| point(values.len() - 1, *v));
+    html! {
+        svg.sparkline xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (SPARK_WIDTH) " " (SPARK_HEIGHT) }
+            width=(SPARK_WIDTH) height=(SPARK_HEIGHT) aria-hidden="true" {
+            @if !points.is_empty() {
+                polyline points=(points.join(" ")) fill="none" stroke=(PALETTE[0]) stroke-width="1.5";
+            }
+            @if let Some((x, y)) = last {
+                circle cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="2" fill=(PALETTE[0]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nice_ticks_are_round_and_cover_the_maximum() {
+        assert_eq!(nice_ticks(100.0), vec![0.0, 25.0, 50.0, 75.0, 100.0]);
+        assert_eq!(nice_ticks(7.0), vec![0.0, 2.0, 4.0, 6.0, 8.0]);
+        assert_eq!(nice_ticks(0.3), vec![0.0, 0.1, 0.2, 0.30000000000000004]);
+        assert_eq!(nice_ticks(1234.0), vec![0.0, 500.0, 1000.0, 1500.0]);
+    }
+
+    #[test]
+    fn nice_ticks_of_nothing_still_draw_an_axis() {
+        assert_eq!(nice_ticks(0.0), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+        assert_eq!(nice_ticks(f64::NAN), nice_ticks(0.0));
+    }
+
+    #[test]
+    fn format_number_is_short() {
+        assert_eq!(format_number(0.0), "0");
+        assert_eq!(format_number(0.25), "0.25");
+        assert_eq!(format_number(12.0), "12");
+        assert_eq!(format_number(12.5), "12.5");
+        assert_eq!(format_number(1500.0), "1500");
+        assert_eq!(format_number(15_000.0), "15k");
+        assert_eq!(format_number(2_000_000.0), "2M");
+    }
+
+    #[test]
+    fn line_chart_draws_every_series_with_labelled_axes() {
+        let count: Vec<f64> = (0..60).map(f64::from).collect();
+        let p95 = [10.0; 60];
+        let svg = line_chart(
+            "Requests",
+            "ms",
+            &[
+                Series {
+                    label: "avg",
+                    values: &count,
+                },
+                Series {
+                    label: "p95",
+                    values: &p95,
+                },
+            ],
+        )
+        .into_string();
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert_eq!(svg.matches("<circle").count(), 120);
+        assert!(svg.contains(">ms</text>"));
+        assert!(
+            svg.contains(">:00</text>")
+                && svg.contains(">:30</text>")
+                && svg.contains(">:59</text>")
+        );
+        assert!(
+            svg.contains(">60</text>"),
+            "top tick covers the max of 59: {svg}"
+        );
+        assert!(svg.contains("<title>avg at :07: 7 ms</title>"));
+    }
+
+    #[test]
+    fn bar_chart_has_a_bar_per_minute_with_a_tooltip() {
+        let mut values = [0.0; 60];
+        values[5] = 40.0;
+        let svg = bar_chart("Failures", "count", &values).into_string();
+        assert_eq!(svg.matches("<rect").count(), 60);
+        assert!(svg.contains("<title>:05: 40 count</title>"));
+    }
+
+    #[test]
+    fn percent_values_are_written_with_a_percent_sign() {
+        let svg = bar_chart("Fail rate", "%", &[12.5]).into_string();
+        assert!(svg.contains("<title>:00: 12.5%</title>"));
+    }
+
+    #[test]
+    fn chart_labels_are_escaped() {
+        let svg = line_chart(
+            "<b>",
+            "<u>",
+            &[Series {
+                label: "<script>",
+                values: &[1.0],
+            }],
+        )
+        .into_string();
+        assert!(!svg.contains("<script>") && !svg.contains("<b>") && !svg.contains("<u>"));
+        assert!(svg.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn sparkline_scales_values_into_its_box_and_marks_the_last() {
+        let svg = sparkline(&[0.0, 5.0, 10.0]).into_string();
+        assert!(
+            svg.contains(r#"points="1.0,27.0 60.0,14.0 119.0,1.0""#),
+            "{svg}"
+        );
+        assert!(svg.contains(r#"<circle cx="119.0" cy="1.0""#));
+        let empty = sparkline(&[]).into_string();
+        assert!(!empty.contains("<polyline"));
+    }
+}

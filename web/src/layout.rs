@@ -1,0 +1,167 @@
+//! The page frame every HTML page shares: header, navigation, the message-ID search box,
+//! and the embedded stylesheet and icon.
+//!
+//! Design constraints: no CDN, no web fonts, no JavaScript needed to read a page; assets
+//! are `include_str!`ed so the binary works offline.
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use maud::{html, Markup, DOCTYPE};
+
+use crate::state::AppState;
+
+/// The stylesheet, compiled into the binary.
+const STYLESHEET: &str = include_str!("../assets/ocelot.css");
+/// The icon, compiled into the binary (an SVG, so no favicon.ico request fails).
+const FAVICON: &str = include_str!("../assets/favicon.svg");
+/// Where the stylesheet is served. The version query lets browsers cache it for long.
+const STYLESHEET_PATH: &str = "/assets/ocelot.css";
+/// Where the icon is served.
+const FAVICON_PATH: &str = "/assets/favicon.svg";
+/// Assets never change within one binary; a day of caching spares repeat requests.
+const ASSET_CACHE_CONTROL: &str = "public, max-age=86400";
+
+/// The main navigation: path and label. Pages pass their path to highlight it.
+pub(crate) const NAV: [(&str, &str); 8] = [
+    ("/", "Home"),
+    ("/t", "Transactions"),
+    ("/e", "Events"),
+    ("/p", "Problems"),
+    ("/h", "Heartbeats"),
+    ("/metric", "Metrics"),
+    ("/state", "State"),
+    ("/alerts", "Alerts"),
+];
+
+/// Routes for the embedded assets.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(STYLESHEET_PATH, get(stylesheet))
+        .route(FAVICON_PATH, get(favicon))
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, ASSET_CACHE_CONTROL),
+        ],
+        STYLESHEET,
+    )
+}
+
+async fn favicon() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, ASSET_CACHE_CONTROL),
+        ],
+        FAVICON,
+    )
+}
+
+/// A whole HTML page: `title` goes into `<title>` and the heading, `active` is the nav
+/// path to highlight (`""` for none), `content` is the page body.
+pub(crate) fn page(title: &str, active: &str, content: Markup) -> Markup {
+    page_with_search(title, active, "", content)
+}
+
+/// Like [`page`], with `search` prefilled in the search box.
+pub(crate) fn page_with_search(title: &str, active: &str, search: &str, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Ocelot" }
+                link rel="stylesheet" href=(STYLESHEET_PATH);
+                link rel="icon" type="image/svg+xml" href=(FAVICON_PATH);
+            }
+            body {
+                header.topbar {
+                    a.brand href="/" {
+                        img src=(FAVICON_PATH) alt="" width="28" height="28";
+                        span { "Ocelot" }
+                    }
+                    nav.mainnav aria-label="Reports" {
+                        @for (path, label) in NAV {
+                            a href=(path) class=[(path == active).then_some("active")] { (label) }
+                        }
+                    }
+                    (search_form(search))
+                }
+                main.content {
+                    (content)
+                }
+                footer.footer {
+                    "Ocelot · CAT-compatible monitoring · "
+                    a href="/cat/s/router?op=json" { "router" }
+                }
+            }
+        }
+    }
+}
+
+/// The message-ID search box (GET `/search?id=`).
+fn search_form(value: &str) -> Markup {
+    html! {
+        form.search role="search" method="get" action="/search" {
+            label.visually-hidden for="search-id" { "Message ID" }
+            input #search-id type="search" name="id" value=(value)
+                placeholder="Message ID, e.g. shop-0a000001-498703-42"
+                autocomplete="off" spellcheck="false" required;
+            button type="submit" { "Find" }
+        }
+    }
+}
+
+/// A page for a request that cannot be answered: a big status line, what happened, and
+/// where to go next.
+pub(crate) fn error_page(status: u16, title: &str, detail: &str, search: &str) -> Markup {
+    page_with_search(
+        title,
+        "",
+        search,
+        html! {
+            section.error-card {
+                p.error-status { (status) }
+                h1 { (title) }
+                p.error-detail { (detail) }
+                p {
+                    "Paste a message ID into the search box above, or go back to the "
+                    a href="/" { "home page" } "."
+                }
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_highlights_the_active_nav_entry_and_has_a_search_box() {
+        let html = page("Events", "/e", html! { p { "hi" } }).into_string();
+        assert!(html.contains(r#"<a href="/e" class="active">Events</a>"#));
+        assert!(html.contains(r#"<a href="/t">Transactions</a>"#));
+        assert!(html.contains(r#"action="/search""#));
+        assert!(html.contains("<title>Events · Ocelot</title>"));
+    }
+
+    #[test]
+    fn page_links_only_embedded_assets() {
+        let html = page("x", "", html! {}).into_string();
+        assert!(!html.contains("http://") && !html.contains("https://"));
+    }
+
+    #[test]
+    fn error_page_escapes_the_prefilled_search() {
+        let html = error_page(400, "Bad", "d", "\"><script>").into_string();
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&quot;&gt;&lt;script&gt;"));
+    }
+}

@@ -1,0 +1,50 @@
+//! URLs between pages. Message IDs carry the domain, which may hold any printable ASCII
+//! (`/`, `?`, `#`, spaces), so IDs are percent-encoded before they go into a path.
+
+use std::fmt::Write as _;
+
+/// `s` percent-encoded for use as one path segment or query value: everything but the
+/// RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`) is encoded, byte by byte.
+pub(crate) fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for byte in s.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            write!(out, "%{byte:02X}").expect("writing to a String cannot fail");
+        }
+    }
+    out
+}
+
+/// The LogView page of a message ID.
+pub(crate) fn logview_url(id: &str) -> String {
+    format!("/m/{}", encode_component(id))
+}
+
+/// The JSON of a message ID's tree.
+pub(crate) fn api_message_url(id: &str) -> String {
+    format!("/api/message/{}", encode_component(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logview_url_keeps_ordinary_ids_readable() {
+        assert_eq!(
+            logview_url("shop-c0a8010a-498703-42"),
+            "/m/shop-c0a8010a-498703-42"
+        );
+    }
+
+    #[test]
+    fn logview_url_encodes_path_breaking_characters_of_domains() {
+        assert_eq!(
+            logview_url("a/b?c#d e-7f000001-1-2"),
+            "/m/a%2Fb%3Fc%23d%20e-7f000001-1-2"
+        );
+        assert_eq!(encode_component("é"), "%C3%A9");
+    }
+}

@@ -1,0 +1,470 @@
+//! LogView: one stored tree, looked up by message ID.
+//!
+//! * `GET /m/{id}`: the tree as a page: nesting, a waterfall bar per transaction on a
+//!   shared time axis, statuses coloured, data shown (long data folded), links to the
+//!   parent, root, callee and continuation trees.
+//! * `GET /api/message/{id}`: the tree as JSON (`{"header":..,"root":..}`).
+//! * `GET /cat/r/m/{id}`: CAT's LogView path, redirected so existing links keep working.
+//! * `GET /search?id=`: the search box; redirects to `/m/{id}`.
+//!
+//! An ID that does not parse is a 400 and an unknown ID a 404, each with a page (or JSON
+//! error) saying which. Lookups run on a blocking thread: the store reads files.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use maud::{html, Markup, PreEscaped};
+use ocelot_protocol::{Message, MessageId, MessageIdError, MessageTree};
+use serde::Deserialize;
+
+use crate::error::{ApiError, PageError, PageQuery};
+use crate::layout::page_with_search;
+use crate::links::{api_message_url, logview_url};
+use crate::state::AppState;
+use crate::time::{format_duration_us, format_utc_ms};
+
+/// Data longer than this (or spanning lines) is folded behind a summary.
+const INLINE_DATA_CHARS: usize = 160;
+/// How much of folded data the summary shows.
+const SUMMARY_DATA_CHARS: usize = 96;
+/// Narrowest waterfall bar, in percent of the axis, so a 0 µs transaction stays visible.
+const MIN_BAR_PERCENT: f64 = 0.4;
+/// The event type CAT clients use to link trees (RPC callee, continuation, detached thread).
+const REMOTE_CALL_TYPE: &str = "RemoteCall";
+
+/// The routes of this module.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/m/{id}", get(logview_page))
+        .route("/api/message/{id}", get(message_json))
+        .route("/cat/r/m/{id}", get(cat_logview_redirect))
+        .route("/search", get(search))
+}
+
+/// Why an ID string could not be used, for pages and the API alike.
+fn id_problem(err: &MessageIdError) -> String {
+    format!(
+        "“{}” is not a message ID: the {} {}. Message IDs look like domain-hexip-hour-seq, \
+         e.g. shop-0a000001-498703-42.",
+        err.id, err.part, err.reason
+    )
+}
+
+fn path_problem(rejection: &PathRejection) -> String {
+    format!(
+        "The message ID in the address is not valid: {}",
+        rejection.body_text()
+    )
+}
+
+async fn find_tree(state: &AppState, id: MessageId) -> Result<Option<MessageTree>, String> {
+    let lookup = state.lookup.clone();
+    tokio::task::spawn_blocking(move || lookup.lookup(&id))
+        .await
+        .map_err(|join| format!("message lookup task failed: {join}"))?
+}
+
+async fn logview_page(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Markup, PageError> {
+    let Path(raw) = path.map_err(|r| PageError::bad_request(path_problem(&r)))?;
+    let id: MessageId = raw.parse().map_err(|err| PageError::BadRequest {
+        title: "Not a message ID".to_owned(),
+        detail: id_problem(&err),
+        search: raw.clone(),
+    })?;
+    match find_tree(&state, id.clone()).await {
+        Ok(Some(tree)) => Ok(render_page(&raw, &tree)),
+        Ok(None) => Err(PageError::NotFound {
+            title: "No such message".to_owned(),
+            detail: unknown_id_detail(&id),
+            search: raw,
+        }),
+        Err(detail) => Err(PageError::Internal(detail)),
+    }
+}
+
+/// What an unknown ID still tells: who made it and when, and why it may be missing.
+fn unknown_id_detail(id: &MessageId) -> String {
+    format!(
+        "No stored tree has the ID {id}. It was made for domain “{}” on {} in the hour \
+         starting {}. The tree may not have arrived yet (clients send within seconds), may \
+         have been sampled out by the client, or may be older than what is kept.",
+        id.domain,
+        id.ip_dotted(),
+        format_utc_ms(id.hour_start_ms()),
+    )
+}
+
+async fn message_json(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<MessageTree>, ApiError> {
+    let Path(raw) = path.map_err(|r| ApiError::BadRequest(path_problem(&r)))?;
+    let id: MessageId = raw
+        .parse()
+        .map_err(|err| ApiError::BadRequest(id_problem(&err)))?;
+    match find_tree(&state, id).await {
+        Ok(Some(tree)) => Ok(Json(tree)),
+        Ok(None) => Err(ApiError::NotFound(format!(
+            "no stored tree has the ID {raw}"
+        ))),
+        Err(detail) => Err(ApiError::Internal(detail)),
+    }
+}
+
+async fn cat_logview_redirect(
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Redirect, PageError> {
+    let Path(raw) = path.map_err(|r| PageError::bad_request(path_problem(&r)))?;
+    Ok(Redirect::permanent(&logview_url(&raw)))
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    id: String,
+}
+
+async fn search(PageQuery(query): PageQuery<SearchQuery>) -> Response {
+    let raw = query.id.trim();
+    if raw.is_empty() {
+        return PageError::BadRequest {
+            title: "Nothing to search for".to_owned(),
+            detail: "Type or paste a message ID into the search box, e.g. \
+                     shop-0a000001-498703-42."
+                .to_owned(),
+            search: String::new(),
+        }
+        .into_response();
+    }
+    match raw.parse::<MessageId>() {
+        Ok(_) => Redirect::to(&logview_url(raw)).into_response(),
+        Err(err) => PageError::BadRequest {
+            title: "Not a message ID".to_owned(),
+            detail: id_problem(&err),
+            search: raw.to_owned(),
+        }
+        .into_response(),
+    }
+}
+
+/// The time axis shared by every row: from the earliest start to the latest end, in µs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TimeAxis {
+    start_us: u64,
+    span_us: u64,
+}
+
+impl TimeAxis {
+    fn of(root: &Message) -> Self {
+        let mut start_us = u64::MAX;
+        let mut end_us = 0;
+        root.walk(|message, _| {
+            let begin = message.timestamp_ms().saturating_mul(1000);
+            let duration = message.as_transaction().map_or(0, |t| t.duration_us);
+            start_us = start_us.min(begin);
+            end_us = end_us.max(begin.saturating_add(duration));
+        });
+        TimeAxis {
+            start_us,
+            span_us: end_us.saturating_sub(start_us).max(1),
+        }
+    }
+
+    /// Offset of `timestamp_ms` from the axis start, in µs.
+    fn offset_us(&self, timestamp_ms: u64) -> u64 {
+        timestamp_ms
+            .saturating_mul(1000)
+            .saturating_sub(self.start_us)
+    }
+
+    fn percent(&self, us: u64) -> f64 {
+        (us as f64 / self.span_us as f64 * 100.0).min(100.0)
+    }
+}
+
+/// A linked tree found in a `RemoteCall` event: what it is and its ID.
+fn remote_link(message: &Message) -> Option<(&'static str, &str)> {
+    let Message::Event(leaf) = message else {
+        return None;
+    };
+    if leaf.type_ != REMOTE_CALL_TYPE {
+        return None;
+    }
+    // Detached threads write `<childId>=System:ChildThread`; the rest just the ID.
+    let id = leaf.data.split('=').next().unwrap_or_default().trim();
+    id.parse::<MessageId>().ok()?;
+    let label = match leaf.name.as_str() {
+        "Next" => "continued in",
+        "RunAway" => "detached thread",
+        _ => "callee",
+    };
+    Some((label, id))
+}
+
+/// Whether a status should be coloured as a failure: only transactions and events have
+/// success/failure statuses; a metric's status is its kind, a heartbeat's often empty.
+fn is_failure(message: &Message) -> bool {
+    matches!(message, Message::Transaction(_) | Message::Event(_)) && !message.is_success()
+}
+
+fn kind_letter(message: &Message) -> &'static str {
+    match message {
+        Message::Transaction(_) => "T",
+        Message::Event(_) => "E",
+        Message::Heartbeat(_) => "H",
+        Message::Metric(_) => "M",
+        Message::Trace(_) => "L",
+    }
+}
+
+fn render_page(raw_id: &str, tree: &MessageTree) -> Markup {
+    let root = &tree.root;
+    let title = format!("{} {}", root.type_(), root.name());
+    page_with_search(&title, "", raw_id, render_tree(raw_id, tree))
+}
+
+/// The page body for one tree (public to the crate for snapshot-style tests).
+pub(crate) fn render_tree(raw_id: &str, tree: &MessageTree) -> Markup {
+    let header = &tree.header;
+    let root = &tree.root;
+    let axis = TimeAxis::of(root);
+    let failed = is_failure(root);
+    html! {
+        section.tree-summary {
+            div.summary-title {
+                span.kind title=(root.kind().as_str()) { (kind_letter(root)) }
+                h1 {
+                    span.type { (root.type_()) }
+                    " "
+                    span.name { (root.name()) }
+                }
+                (status_badge(root))
+                @if let Some(t) = root.as_transaction() {
+                    span.duration-big { (format_duration_us(t.duration_us)) }
+                }
+            }
+            dl.facts {
+                div { dt { "Message ID" } dd { code { (raw_id) } } }
+                div { dt { "Domain" } dd { (header.domain) } }
+                div { dt { "Host" } dd { (header.hostname) " " span.muted { (header.ip_address) } } }
+                div { dt { "Thread" } dd { (header.thread_name) " " span.muted { "#" (header.thread_id) } } }
+                div { dt { "Started" } dd { (format_utc_ms(root.timestamp_ms())) } }
+                div { dt { "Messages" } dd { (tree.message_count()) } }
+                div { dt { "Parent" } dd { (id_link(header.parent_id(), "parent-link")) } }
+                div { dt { "Root" } dd { (id_link(header.root_id(), "root-link")) } }
+            }
+            p.tree-actions {
+                a href=(api_message_url(raw_id)) { "Raw JSON" }
+                @if failed { span.badge.fail { "This request failed" } }
+            }
+        }
+        section.waterfall aria-label="Message tree" {
+            table.tree {
+                thead {
+                    tr {
+                        th.col-message { "Message" }
+                        th.col-status { "Status" }
+                        th.col-start { "Start" }
+                        th.col-duration { "Duration" }
+                        th.col-timeline {
+                            div.axis {
+                                @for quarter in 0..=4u64 {
+                                    span style={ "left:" (quarter * 25) "%" } {
+                                        (format_duration_us(axis.span_us * quarter / 4))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                tbody {
+                    @for (message, depth) in rows(root) {
+                        (render_row(message, depth, &axis))
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn rows(root: &Message) -> Vec<(&Message, usize)> {
+    let mut rows = Vec::new();
+    root.walk(|message, depth| rows.push((message, depth)));
+    rows
+}
+
+fn id_link(id: Option<&str>, class: &str) -> Markup {
+    html! {
+        @match id {
+            Some(id) => a class=(class) href=(logview_url(id)) { code { (id) } },
+            None => span.muted { "none" },
+        }
+    }
+}
+
+fn status_badge(message: &Message) -> Markup {
+    let status = message.status();
+    html! {
+        @if is_failure(message) {
+            span.badge.fail title="failure" { @if status.is_empty() { "(empty)" } @else { (status) } }
+        } @else if message.is_success() {
+            span.badge.ok title="success" { "OK" }
+        } @else if !status.is_empty() {
+            span.badge.neutral { (status) }
+        }
+    }
+}
+
+fn render_row(message: &Message, depth: usize, axis: &TimeAxis) -> Markup {
+    let offset_us = axis.offset_us(message.timestamp_ms());
+    let left = axis.percent(offset_us);
+    let failed = is_failure(message);
+    let kind = message.kind().as_str();
+    let data = message.data();
+    html! {
+        tr class={ "row " (kind) @if failed { " failed" } } {
+            td.col-message style={ "--depth:" (depth) } {
+                span.kind title=(kind) { (kind_letter(message)) }
+                span.type { (message.type_()) }
+                @if !message.name().is_empty() {
+                    span.sep { " / " }
+                    span.name { (message.name()) }
+                }
+                @if let Some((label, id)) = remote_link(message) {
+                    " "
+                    a.remote-link href=(logview_url(id)) { (label) " →" }
+                }
+                @if !data.is_empty() {
+                    (render_data(data))
+                }
+            }
+            td.col-status { (status_badge(message)) }
+            td.col-start { "+" (format_duration_us(offset_us)) }
+            td.col-duration {
+                @if let Some(t) = message.as_transaction() { (format_duration_us(t.duration_us)) }
+            }
+            td.col-timeline {
+                div.track {
+                    @if let Some(t) = message.as_transaction() {
+                        @let width = axis.percent(t.duration_us).max(MIN_BAR_PERCENT).min(100.0 - left);
+                        div.bar style=(PreEscaped(format!("left:{left:.3}%;width:{width:.3}%")))
+                            title={ (message.type_()) " " (message.name()) ": " (format_duration_us(t.duration_us)) } {}
+                    } @else {
+                        div.marker style=(PreEscaped(format!("left:{left:.3}%")))
+                            title={ (message.type_()) " " (message.name()) } {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn render_data(data: &str) -> Markup {
+    let long = data.chars().count() > INLINE_DATA_CHARS || data.contains('\n');
+    html! {
+        @if long {
+            details.data {
+                summary {
+                    (data.chars().take(SUMMARY_DATA_CHARS).collect::<String>().replace('\n', " "))
+                    "… "
+                    span.muted { "(" (data.len()) " bytes)" }
+                }
+                pre { (data) }
+            }
+        } @else {
+            div.data { code { (data) } }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ocelot_protocol::{Header, Leaf, Transaction};
+
+    fn tree(root: Message) -> MessageTree {
+        MessageTree::new(
+            Header {
+                message_id: "shop-7f000001-498703-1".to_owned(),
+                ..Header::default()
+            },
+            root,
+        )
+    }
+
+    #[test]
+    fn time_axis_spans_from_first_start_to_last_end() {
+        let mut root = Transaction::new("URL", "/", 1_000);
+        root.duration_us = 50_000;
+        let mut child = Transaction::new("SQL", "q", 1_040);
+        child.duration_us = 30_000; // ends after the root
+        root.children.push(Message::Transaction(child));
+        let axis = TimeAxis::of(&Message::Transaction(root));
+        assert_eq!(
+            axis,
+            TimeAxis {
+                start_us: 1_000_000,
+                span_us: 70_000
+            }
+        );
+    }
+
+    #[test]
+    fn remote_call_events_link_to_callee_continuation_and_detached_trees() {
+        let call = Message::Event(Leaf::new(
+            "RemoteCall",
+            "OrderService.query",
+            "0",
+            1,
+            "order-service-c0000202-498703-1",
+        ));
+        assert_eq!(
+            remote_link(&call),
+            Some(("callee", "order-service-c0000202-498703-1"))
+        );
+        let next = Message::Event(Leaf::new("RemoteCall", "Next", "0", 1, "a-7f000001-1-2"));
+        assert_eq!(remote_link(&next), Some(("continued in", "a-7f000001-1-2")));
+        let runaway = Message::Event(Leaf::new(
+            "RemoteCall",
+            "RunAway",
+            "0",
+            1,
+            "a-7f000001-1-3=System:ChildThread",
+        ));
+        assert_eq!(
+            remote_link(&runaway),
+            Some(("detached thread", "a-7f000001-1-3"))
+        );
+        let junk = Message::Event(Leaf::new("RemoteCall", "x", "0", 1, "not an id"));
+        assert_eq!(remote_link(&junk), None);
+    }
+
+    #[test]
+    fn failed_transactions_get_a_failure_badge_and_metrics_do_not() {
+        let mut root = Transaction::new("Service", "pay", 1);
+        root.status = "ERROR".to_owned();
+        root.children
+            .push(Message::Metric(Leaf::new("", "order.count", "C", 1, "5")));
+        let html =
+            render_tree("shop-7f000001-498703-1", &tree(Message::Transaction(root))).into_string();
+        assert!(html.contains(r#"<span class="badge fail" title="failure">ERROR</span>"#));
+        assert!(html.contains(r#"<span class="badge neutral">C</span>"#));
+        assert!(html.contains(r#"class="row transaction failed""#));
+    }
+
+    #[test]
+    fn long_data_is_folded_and_short_data_inline() {
+        assert!(render_data("a=1")
+            .into_string()
+            .contains("<code>a=1</code>"));
+        let long = "x".repeat(500);
+        let html = render_data(&long).into_string();
+        assert!(html.starts_with("<details"));
+        assert!(html.contains("(500 bytes)"));
+    }
+}

@@ -1,0 +1,142 @@
+//! LogView pages, the message JSON API and the ways to reach them (search, CAT's path).
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+
+#[tokio::test]
+async fn logview_shows_a_real_failing_tree_with_status_and_data() {
+    let response = get(app(), &format!("/m/{FAILED_ID}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(header(&response, "content-type").starts_with("text/html"));
+    let html = text(response).await;
+    assert!(html.contains("PaymentService.pay"));
+    assert!(html.contains(r#"<span class="badge fail" title="failure">ERROR</span>"#));
+    assert!(html.contains("This request failed"));
+    assert!(html.contains(r#"class="row transaction failed""#));
+    assert!(
+        html.contains(r#"class="bar""#),
+        "transactions get waterfall bars"
+    );
+    assert!(html.contains("catgen"));
+}
+
+#[tokio::test]
+async fn logview_links_the_callee_from_the_remote_call_event() {
+    let html = text(get(app(), &format!("/m/{CALLER_ID}")).await).await;
+    assert!(html.contains(&format!(
+        r#"<a class="remote-link" href="/m/{CALLEE_ID}">callee →</a>"#
+    )));
+}
+
+#[tokio::test]
+async fn logview_links_parent_and_root_trees() {
+    let html = text(get(app(), &format!("/m/{CALLEE_ID}")).await).await;
+    assert!(html.contains(&format!(r#"<a class="parent-link" href="/m/{CALLER_ID}">"#)));
+    assert!(html.contains(&format!(r#"<a class="root-link" href="/m/{CALLER_ID}">"#)));
+}
+
+#[tokio::test]
+async fn logview_of_a_tree_without_parent_says_none() {
+    let html = text(get(app(), &format!("/m/{FAILED_ID}")).await).await;
+    assert!(!html.contains("parent-link"));
+    assert!(html.contains(r#"<span class="muted">none</span>"#));
+}
+
+#[tokio::test]
+async fn logview_escapes_markup_from_every_message_field() {
+    let response = get(app(), &format!("/m/{SCRIPT_ID}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = text(response).await;
+    assert!(!html.contains("<script>"), "raw script tag in page");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+}
+
+#[tokio::test]
+async fn logview_of_an_unknown_id_is_a_friendly_404() {
+    let response = get(app(), &format!("/m/{UNKNOWN_ID}")).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let html = text(response).await;
+    assert!(html.contains("No such message"));
+    assert!(html.contains("10.0.0.1"), "explains whose ID it is: {html}");
+    assert!(
+        html.contains(&format!(r#"value="{UNKNOWN_ID}""#)),
+        "prefills the search box"
+    );
+}
+
+#[tokio::test]
+async fn logview_of_a_malformed_id_is_a_friendly_400() {
+    let response = get(app(), "/m/not-an-id").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let html = text(response).await;
+    assert!(html.contains("Not a message ID"));
+    assert!(html.contains("is not a message ID"));
+}
+
+#[tokio::test]
+async fn logview_of_an_id_with_escaped_markup_in_the_path_stays_escaped() {
+    let response = get(app(), "/m/%3Cscript%3Ealert(1)%3C%2Fscript%3E").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let html = text(response).await;
+    assert!(!html.contains("<script>"));
+}
+
+#[tokio::test]
+async fn api_message_returns_the_tree_as_json() {
+    let response = get(app(), &format!("/api/message/{CALLER_ID}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(header(&response, "content-type").starts_with("application/json"));
+    let json: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+    assert_eq!(json["header"]["messageId"], CALLER_ID);
+    assert_eq!(json["root"]["type"], "Call");
+    assert_eq!(json["root"]["children"][1]["type"], "RemoteCall");
+    assert_eq!(json["root"]["children"][1]["data"], CALLEE_ID);
+}
+
+#[tokio::test]
+async fn api_message_answers_json_errors_for_unknown_and_malformed_ids() {
+    let unknown = get(app(), &format!("/api/message/{UNKNOWN_ID}")).await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let json: serde_json::Value = serde_json::from_str(&text(unknown).await).unwrap();
+    assert!(json["error"].as_str().unwrap().contains(UNKNOWN_ID));
+
+    let malformed = get(app(), "/api/message/nope").await;
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    let json: serde_json::Value = serde_json::from_str(&text(malformed).await).unwrap();
+    assert!(json["error"].as_str().unwrap().contains("not a message ID"));
+}
+
+#[tokio::test]
+async fn cat_logview_path_redirects_to_logview() {
+    let response = get(app(), &format!("/cat/r/m/{FAILED_ID}")).await;
+    assert!(response.status().is_redirection());
+    assert_eq!(header(&response, "location"), format!("/m/{FAILED_ID}"));
+}
+
+#[tokio::test]
+async fn search_redirects_a_valid_id_to_its_logview() {
+    let response = get(app(), &format!("/search?id=+{FAILED_ID}+")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(header(&response, "location"), format!("/m/{FAILED_ID}"));
+}
+
+#[tokio::test]
+async fn search_percent_encodes_ids_whose_domain_breaks_paths() {
+    let response = get(app(), "/search?id=a%2Fb%3Fc-7f000001-1-2").await;
+    assert_eq!(header(&response, "location"), "/m/a%2Fb%3Fc-7f000001-1-2");
+}
+
+#[tokio::test]
+async fn search_for_nothing_or_garbage_is_a_friendly_400() {
+    for uri in ["/search", "/search?id=", "/search?id=hello"] {
+        let response = get(app(), uri).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
+        let html = text(response).await;
+        assert!(
+            html.contains("<form"),
+            "{uri}: the page still has the search box"
+        );
+    }
+}

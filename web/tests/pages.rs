@@ -1,0 +1,48 @@
+//! The shared layout, embedded assets, 404 fallback and bad-parameter handling.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+
+#[tokio::test]
+async fn home_page_has_nav_and_search_box() {
+    let response = get(app(), "/").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = text(response).await;
+    for path in ["/t", "/e", "/p", "/h", "/metric", "/state", "/alerts"] {
+        assert!(
+            html.contains(&format!(r#"href="{path}""#)),
+            "nav links {path}"
+        );
+    }
+    assert!(html.contains(r#"<form class="search""#));
+}
+
+#[tokio::test]
+async fn stylesheet_and_icon_are_served_from_the_binary() {
+    let css = get(app(), "/assets/ocelot.css").await;
+    assert_eq!(css.status(), StatusCode::OK);
+    assert!(header(&css, "content-type").starts_with("text/css"));
+    assert!(text(css).await.contains(".topbar"));
+    let icon = get(app(), "/assets/favicon.svg").await;
+    assert_eq!(header(&icon, "content-type"), "image/svg+xml");
+}
+
+#[tokio::test]
+async fn unknown_paths_get_a_404_page_in_the_layout() {
+    let response = get(app(), "/no/such/page").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let html = text(response).await;
+    assert!(html.contains("Page not found"));
+    assert!(html.contains(r#"<form class="search""#));
+}
+
+#[tokio::test]
+async fn undecodable_query_strings_give_400_not_500() {
+    let response = get(app(), "/search?id=%FF%FE").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = get(app(), "/m/%FF%FE").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(text(response).await.contains("<html"));
+}
