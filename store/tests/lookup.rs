@@ -1,0 +1,255 @@
+//! Appending trees and finding them again by message ID.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{frame, frame_with_header_domain, id, open, HOUR};
+use ocelot_protocol::MessageId;
+use ocelot_store::{AppendError, DropReason, Store, BLOCK_SIZE_BYTES};
+
+#[test]
+fn appended_trees_are_found_by_id_exactly_as_received() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let ids: Vec<MessageId> = (0..300).map(|seq| id("shop", 0xc0a8_010a, seq)).collect();
+    let frames: Vec<_> = ids.iter().map(|i| frame(i, (i.seq as usize * 37) % 3000)).collect();
+    for (i, f) in ids.iter().zip(&frames) {
+        store.append(i, f.clone()).unwrap();
+    }
+    store.flush().unwrap();
+    for (i, f) in ids.iter().zip(&frames) {
+        assert_eq!(store.lookup(i).unwrap().as_ref(), Some(f), "{i}");
+    }
+    let stats = store.stats();
+    assert_eq!(stats.stored, 300);
+    assert!(stats.blocks > 1, "300 trees of up to 3 KiB need several 64 KiB blocks");
+    assert!(stats.bytes_out * 3 < stats.bytes_in, "compressed {} of {}", stats.bytes_out, stats.bytes_in);
+}
+
+#[test]
+fn real_client_frames_are_stored_and_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../protocol/tests/data/cat-c-client");
+    let mut stored = Vec::new();
+    for sub in ["binary", "text"] {
+        for entry in std::fs::read_dir(format!("{data}/{sub}")).unwrap() {
+            let bytes = bytes::Bytes::from(std::fs::read(entry.unwrap().path()).unwrap());
+            let tree = ocelot_protocol::decode_frame(&bytes, &Default::default()).unwrap();
+            let Ok(id) = tree.header.message_id.parse::<MessageId>() else { continue };
+            if store.append(&id, bytes.clone()).is_ok() {
+                stored.push((id, bytes));
+            }
+        }
+    }
+    store.flush().unwrap();
+    assert!(stored.len() > 20);
+    for (id, bytes) in &stored {
+        assert_eq!(store.lookup(id).unwrap().as_ref(), Some(bytes));
+    }
+}
+
+#[test]
+fn a_tree_is_findable_within_two_seconds_without_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.flush_interval = Duration::from_secs(1);
+    let store = Store::open(config).unwrap();
+    let i = id("shop", 1, 5);
+    store.append(&i, frame(&i, 100)).unwrap();
+    let start = Instant::now();
+    while store.lookup(&i).unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(2), "not findable within 2 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn unknown_ids_are_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let i = id("shop", 1, 5);
+    store.append(&i, frame(&i, 10)).unwrap();
+    store.flush().unwrap();
+    for other in [id("shop", 1, 4), id("shop", 1, 6), id("shop", 2, 5), id("shop2", 1, 5), MessageId::new("shop", 1, HOUR + 1, 5), id("shop", 1, 1_000_000)] {
+        assert_eq!(store.lookup(&other).unwrap(), None, "{other}");
+    }
+}
+
+#[test]
+fn the_key_is_the_message_id_not_the_frame_header_domain() {
+    // An RPC callee's tree carries an ID its caller made: another domain and IP.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let caller_made = id("order-service", 0x0a00_0001, 77);
+    let f = frame_with_header_domain(&caller_made, "payment-service", 50);
+    store.append(&caller_made, f.clone()).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.lookup(&caller_made).unwrap(), Some(f));
+    assert!(dir.path().join(HOUR.to_string()).join("order-service").join("0a000001.idx").is_file());
+    assert!(!dir.path().join(HOUR.to_string()).join("payment-service").exists());
+}
+
+#[test]
+fn ids_with_a_pid_suffix_have_their_own_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let plain = id("shop", 7, 3);
+    let mut with_pid = plain.clone();
+    with_pid.pid = Some(1234);
+    store.append(&plain, frame(&plain, 10)).unwrap();
+    store.append(&with_pid, frame(&with_pid, 20)).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.lookup(&plain).unwrap(), Some(frame(&plain, 10)));
+    assert_eq!(store.lookup(&with_pid).unwrap(), Some(frame(&with_pid, 20)));
+}
+
+#[test]
+fn a_tree_larger_than_a_block_gets_a_block_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let small = id("shop", 1, 1);
+    let big = id("shop", 1, 2);
+    let after = id("shop", 1, 3);
+    let big_frame = frame(&big, 3 * BLOCK_SIZE_BYTES);
+    assert!(big_frame.len() > BLOCK_SIZE_BYTES);
+    store.append(&small, frame(&small, 10)).unwrap();
+    store.append(&big, big_frame.clone()).unwrap();
+    store.append(&after, frame(&after, 10)).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.lookup(&big).unwrap(), Some(big_frame));
+    assert_eq!(store.lookup(&small).unwrap(), Some(frame(&small, 10)));
+    assert_eq!(store.lookup(&after).unwrap(), Some(frame(&after, 10)));
+    assert_eq!(store.stats().blocks, 3);
+}
+
+#[test]
+fn a_duplicate_id_is_counted_and_the_first_tree_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let i = id("shop", 1, 9);
+    let first = frame(&i, 10);
+    let second = frame(&i, 500);
+    store.append(&i, first.clone()).unwrap();
+    store.append(&i, second.clone()).unwrap(); // same open block
+    store.flush().unwrap();
+    store.append(&i, second).unwrap(); // already on disk
+    store.flush().unwrap();
+    assert_eq!(store.lookup(&i).unwrap(), Some(first));
+    assert_eq!(store.stats().dropped(DropReason::Duplicate), 2);
+}
+
+#[test]
+fn a_frame_whose_header_carries_another_id_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let i = id("shop", 1, 9);
+    store.append(&i, frame(&id("shop", 1, 10), 10)).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.lookup(&i).unwrap(), None);
+    assert_eq!(store.stats().dropped(DropReason::IdMismatch), 1);
+}
+
+#[test]
+fn a_huge_sequence_number_is_refused_before_it_makes_a_huge_sparse_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for seq in [ocelot_store::DEFAULT_MAX_SEQ + 1, u64::MAX / 6, u64::MAX] {
+        let i = id("shop", 1, seq);
+        assert!(matches!(store.append(&i, frame(&i, 1)), Err(AppendError::SeqTooLarge { .. })));
+        assert_eq!(store.lookup(&i).unwrap(), None);
+    }
+    let last = id("shop", 1, ocelot_store::DEFAULT_MAX_SEQ);
+    store.append(&last, frame(&last, 1)).unwrap();
+    store.flush().unwrap();
+    assert!(store.lookup(&last).unwrap().is_some());
+    assert_eq!(store.stats().dropped(DropReason::SeqTooLarge), 3);
+}
+
+#[test]
+fn unsafe_domains_never_reach_a_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path().join("store").as_path());
+    for domain in ["..", "../escape", "a/b", "a\\b", "nul\0byte", ".hidden", &"x".repeat(129)] {
+        let i = MessageId::new(domain, 1, HOUR, 1);
+        assert!(matches!(store.append(&i, frame(&i, 1)), Err(AppendError::InvalidDomain(_))), "{domain:?}");
+        assert!(store.lookup(&i).is_err(), "{domain:?}");
+        assert!(store.write_report(HOUR, domain, "transaction", b"{}").is_err());
+        assert!(store.read_report(HOUR, domain, "transaction").is_err());
+    }
+    store.flush().unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "nothing outside the store folder");
+    assert_eq!(store.stats().dropped(DropReason::InvalidDomain), 7);
+}
+
+#[test]
+fn frames_that_are_not_whole_frames_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let i = id("shop", 1, 1);
+    let good = frame(&i, 10);
+    for bad in [bytes::Bytes::new(), bytes::Bytes::from_static(&[0, 0, 0, 0]), good.slice(..good.len() - 1)] {
+        assert!(matches!(store.append(&i, bad), Err(AppendError::BadFrame { .. })));
+    }
+    assert_eq!(store.stats().dropped(DropReason::BadFrame), 3);
+}
+
+#[test]
+fn a_full_queue_refuses_without_blocking_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.queue_capacity = 1;
+    let store = Store::open(config).unwrap();
+    let start = Instant::now();
+    let mut refused = 0;
+    for seq in 0..2000 {
+        let i = id("shop", 1, seq);
+        match store.append(&i, frame(&i, 2000)) {
+            Ok(()) => {}
+            Err(AppendError::QueueFull) => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert!(refused > 0);
+    let stats = store.stats();
+    assert_eq!(stats.dropped(DropReason::QueueFull), refused);
+    assert_eq!(stats.appended + refused, 2000);
+}
+
+#[test]
+fn after_shutdown_appends_are_refused_and_lookups_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let i = id("shop", 1, 1);
+    store.append(&i, frame(&i, 10)).unwrap();
+    store.shutdown(); // writes the open block
+    assert_eq!(store.lookup(&i).unwrap(), Some(frame(&i, 10)));
+    let j = id("shop", 1, 2);
+    assert_eq!(store.append(&j, frame(&j, 10)), Err(AppendError::Closed));
+    store.shutdown();
+}
+
+#[test]
+fn several_writer_threads_and_domains_work_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.writer_threads = 3;
+    let store = Store::open(config).unwrap();
+    let ids: Vec<MessageId> = (0..200).map(|n| id(&format!("app{}", n % 7), n as u32 % 3, n)).collect();
+    std::thread::scope(|s| {
+        for chunk in ids.chunks(50) {
+            let store = store.clone();
+            s.spawn(move || {
+                for i in chunk {
+                    store.append(i, frame(i, 100)).unwrap();
+                }
+            });
+        }
+    });
+    store.flush().unwrap();
+    for i in &ids {
+        assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 100)));
+    }
+}
