@@ -1,5 +1,81 @@
-//! Ocelot's client SDK (`ocelot-client`): applications record transactions, events, metrics
-//! and heartbeats through macros; each thread builds its message tree in thread-local state,
-//! and a background sender ships finished trees to a collector in CAT's NT1 format.
+//! Ocelot's client SDK (`ocelot-client`): applications record CAT transactions, events,
+//! metrics and heartbeats; each thread builds its message tree in thread-local state, and one
+//! background thread ships finished trees to a collector in CAT's NT1 format.
 //!
-//! Not written yet: see issue "Client SDK".
+//! ```text
+//! transaction!/event!/metric_*! ──> thread-local tree ──(root ends: ID, try_send)──>
+//!     bounded queue (trees + bytes) ──> sender thread: NT1 into a reused buffer ──> Transport
+//! ```
+//!
+//! * [`Client`] (built with [`Client::builder`]) holds the configuration, the queue and the
+//!   sender thread. [`init`] makes one the process default; [`Client::bind_to_current_thread`]
+//!   and [`with_client`] let one process act as several services. Without any client every
+//!   macro is a no-op.
+//! * [`transaction!`], [`event!`], [`error!`], [`metric_count!`], [`metric_duration!`],
+//!   [`metric_sum!`] record; [`TransactionGuard`] ends a transaction when dropped.
+//! * [`in_transaction`] and [`attr::transaction`] (`#[ocelot_client::attr::transaction]`)
+//!   cover async code; [`Context`] links trees across processes.
+//! * [`Transport`]: [`TcpTransport`] in production, [`MemoryTransport`] in tests.
+//!
+//! The host is never blocked and never panics because of the SDK: a full queue or an absent
+//! collector drops trees and counts them by [`DropReason`] (see [`Client::stats`]).
+//!
+//! ```
+//! use ocelot_client::{event, transaction, Client, MemoryTransport};
+//!
+//! let (transport, sink) = MemoryTransport::new();
+//! let client = Client::builder()
+//!     .domain("order-service")
+//!     .heartbeat_interval(None)
+//!     .transport(transport)
+//!     .build();
+//! ocelot_client::with_client(&client, || {
+//!     let t = transaction!("URL", "/api/order");
+//!     event!("Order", "created");
+//!     t.add_data("id", 42);
+//! });
+//! client.flush(std::time::Duration::from_secs(5));
+//! let trees = sink.trees();
+//! assert_eq!(trees[0].root.name(), "/api/order");
+//! assert_eq!(trees[0].root.children()[0].name(), "created");
+//! ```
+
+mod client;
+mod clock;
+mod context;
+mod heartbeat;
+mod in_transaction;
+mod macros;
+mod message_id_factory;
+mod record;
+mod router;
+mod sender;
+mod stats;
+mod transaction_guard;
+mod transport;
+mod tree_builder;
+
+pub use client::{
+    global, init, with_client, Client, ClientBuilder, DEFAULT_COLLECTOR_PORT,
+    DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_TREES, DEFAULT_ROUTER_REFRESH,
+};
+pub use context::{Context, HEADER_CHILD_ID, HEADER_PARENT_ID, HEADER_ROOT_ID};
+pub use heartbeat::send_heartbeat;
+pub use in_transaction::{in_transaction, InTransaction};
+pub use stats::{DropReason, Stats};
+pub use transaction_guard::TransactionGuard;
+pub use transport::{MemorySink, MemoryTransport, TcpTransport, Transport};
+
+/// The `#[transaction]` attribute, for sync and async functions:
+/// `#[ocelot_client::attr::transaction]` or `#[ocelot_client::attr::transaction(type = "SQL",
+/// name = "OrderDao.insert")]`. (It lives in a module because `transaction!` already takes the
+/// name at the crate root.)
+pub mod attr {
+    pub use ocelot_client_macros::transaction;
+}
+
+/// What the macros expand to; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::macros::{log_error, log_event, log_metric, log_metric_sum_count};
+}

@@ -1,0 +1,117 @@
+//! The `#[transaction]` attribute of `ocelot-client`. Use it through `ocelot_client::transaction`
+//! (the attribute), not from this crate directly.
+//!
+//! ```ignore
+//! #[ocelot_client::transaction]                       // type "Method", name "module::fn"
+//! fn load_order(id: u64) -> Order { .. }
+//!
+//! #[ocelot_client::transaction(type = "SQL", name = "OrderDao.insert")]
+//! async fn insert(order: &Order) -> Result<(), DbError> { .. }
+//! ```
+//!
+//! A sync function gets a guard for its whole body. An async function's body is wrapped in
+//! `ocelot_client::in_transaction(..)`, so the tree survives `.await` points and the task
+//! moving between threads; no guard is ever held across an `.await`.
+
+use proc_macro::TokenStream;
+use quote::quote;
+use syn::parse::{Parse, ParseStream};
+use syn::{parse_macro_input, ItemFn, LitStr, Token};
+
+/// `type = "..."` and `name = "..."`, both optional, in any order.
+struct Args {
+    type_: Option<LitStr>,
+    name: Option<LitStr>,
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = Args {
+            type_: None,
+            name: None,
+        };
+        while !input.is_empty() {
+            let key: syn::Ident = if input.peek(Token![type]) {
+                let t: Token![type] = input.parse()?;
+                syn::Ident::new("type", t.span)
+            } else {
+                input.parse()?
+            };
+            input.parse::<Token![=]>()?;
+            let value: LitStr = input.parse()?;
+            let slot = match key.to_string().as_str() {
+                "type" => &mut args.type_,
+                "name" => &mut args.name,
+                _ => {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        "unknown argument: expected `type = \"..\"` or `name = \"..\"`",
+                    ))
+                }
+            };
+            if slot.is_some() {
+                return Err(syn::Error::new(key.span(), "argument given twice"));
+            }
+            *slot = Some(value);
+            if !input.is_empty() {
+                input.parse::<Token![,]>()?;
+            }
+        }
+        Ok(args)
+    }
+}
+
+/// Records the function as a CAT transaction: type `Method` (or `type = ".."`), name
+/// `module::function` (or `name = ".."`). Works on sync and async functions.
+#[proc_macro_attribute]
+pub fn transaction(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let args = parse_macro_input!(attr as Args);
+    let function = parse_macro_input!(item as ItemFn);
+    expand(args, function).into()
+}
+
+fn expand(args: Args, function: ItemFn) -> proc_macro2::TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = function;
+    let type_ = match args.type_ {
+        Some(t) => quote!(#t),
+        None => quote!("Method"),
+    };
+    let fn_name = sig.ident.to_string();
+    let name = match args.name {
+        Some(n) => quote!(#n),
+        None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
+    };
+    if sig.asyncness.is_some() {
+        // The tail `let` pins the async block's output to the declared return type, so `?` in
+        // the body converts errors the same way it does in the original function.
+        let output = match &sig.output {
+            syn::ReturnType::Default => quote!(()),
+            syn::ReturnType::Type(_, ty) => quote!(#ty),
+        };
+        let typed_body = if matches!(&sig.output, syn::ReturnType::Type(_, ty) if matches!(**ty, syn::Type::ImplTrait(_)))
+        {
+            quote!(#block)
+        } else {
+            quote!({ let __ocelot_output: #output = #block; __ocelot_output })
+        };
+        quote! {
+            #(#attrs)*
+            #vis #sig {
+                ::ocelot_client::in_transaction(#type_, #name, async move #typed_body).await
+            }
+        }
+    } else {
+        quote! {
+            #(#attrs)*
+            #vis #sig {
+                let __ocelot_guard = ::ocelot_client::transaction!(#type_, #name);
+                #block
+            }
+        }
+    }
+}

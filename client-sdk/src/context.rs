@@ -1,0 +1,131 @@
+//! Linking trees across processes (and threads), as CAT does it (reference 1.3).
+//!
+//! The caller makes the callee's message ID (callee's domain, caller's IP), logs a
+//! `RemoteCall` event whose data is that ID, and passes root, parent and child IDs along (as
+//! HTTP headers, RPC metadata, or a plain value to another thread). The callee adopts them:
+//! its tree's message ID is the child ID, its parent the caller's tree, its root the first
+//! tree of the chain.
+//!
+//! ```
+//! # let (transport, sink) = ocelot_client::MemoryTransport::new();
+//! # let order = ocelot_client::Client::builder().domain("order-service").heartbeat_interval(None).transport(transport).build();
+//! # let (transport2, _) = ocelot_client::MemoryTransport::new();
+//! # let payment = ocelot_client::Client::builder().domain("payment-service").heartbeat_interval(None).transport(transport2).build();
+//! use ocelot_client::{transaction, Context};
+//!
+//! let ctx = ocelot_client::with_client(&order, || {
+//!     let _t = transaction!("URL", "/api/order");
+//!     Context::for_remote_call("payment-service", "PaymentService.pay").unwrap()
+//! });
+//! // ... on the payment service's thread (or process, through headers):
+//! let headers = ctx.to_headers();
+//! let received = Context::from_headers(|name| {
+//!     headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+//! })
+//! .unwrap();
+//! ocelot_client::with_client(&payment, || {
+//!     received.adopt();
+//!     let _t = transaction!("Service", "PaymentService.pay");
+//! });
+//! ```
+
+use std::borrow::Cow;
+
+use crate::record::Kind;
+use crate::tree_builder::with_state;
+
+/// HTTP header carrying the root message ID (CAT's HTTP filter names).
+pub const HEADER_ROOT_ID: &str = "X-CAT-ROOT-ID";
+/// HTTP header carrying the caller's (parent) message ID.
+pub const HEADER_PARENT_ID: &str = "X-CAT-PARENT-ID";
+/// HTTP header carrying the ID the callee's tree takes.
+pub const HEADER_CHILD_ID: &str = "X-CAT-ID";
+
+/// The three IDs that link a callee's tree to its caller's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Context {
+    /// The first tree of the whole call chain.
+    pub root_id: String,
+    /// The caller's tree.
+    pub parent_id: String,
+    /// The ID the callee's tree takes.
+    pub child_id: String,
+}
+
+impl Context {
+    /// Called by the caller, inside its transaction: makes the callee's ID for `callee_domain`,
+    /// logs `RemoteCall/<name>` with that ID as data, and returns the context to pass on.
+    /// `None` when this thread has no client (nothing is recorded then).
+    pub fn for_remote_call(
+        callee_domain: &str,
+        name: impl Into<Cow<'static, str>>,
+    ) -> Option<Context> {
+        with_state(|s| {
+            let client = s.client()?.clone();
+            let (own, root) = s.current_ids()?;
+            let child = client.message_id_for(callee_domain).to_string();
+            s.log(
+                Kind::Event,
+                Cow::Borrowed("RemoteCall"),
+                name.into(),
+                Cow::Borrowed(ocelot_protocol::SUCCESS),
+                child.clone(),
+            );
+            Some(Context {
+                root_id: root,
+                parent_id: own,
+                child_id: child,
+            })
+        })
+        .flatten()
+    }
+
+    /// Called by the callee: the current tree (or, if none is open, the next one this thread
+    /// starts) takes these IDs.
+    pub fn adopt(self) {
+        with_state(|s| s.adopt(self));
+    }
+
+    /// The three `(header, value)` pairs to send.
+    pub fn to_headers(&self) -> [(&'static str, String); 3] {
+        [
+            (HEADER_ROOT_ID, self.root_id.clone()),
+            (HEADER_PARENT_ID, self.parent_id.clone()),
+            (HEADER_CHILD_ID, self.child_id.clone()),
+        ]
+    }
+
+    /// Calls `set(name, value)` for each header, e.g. `|k, v| request.header(k, v)`.
+    pub fn inject(&self, mut set: impl FnMut(&'static str, &str)) {
+        set(HEADER_ROOT_ID, &self.root_id);
+        set(HEADER_PARENT_ID, &self.parent_id);
+        set(HEADER_CHILD_ID, &self.child_id);
+    }
+
+    /// Reads the three headers through `get` (which should match names case-insensitively, as
+    /// HTTP does). `None` unless the child ID is present; a missing root or parent defaults to
+    /// the other one, as a tree with a parent but no root is its own chain's root.
+    pub fn from_headers<'a>(
+        mut get: impl FnMut(&'static str) -> Option<&'a str>,
+    ) -> Option<Context> {
+        let child = get(HEADER_CHILD_ID)?.trim();
+        if child.is_empty() {
+            return None;
+        }
+        let parent = get(HEADER_PARENT_ID)
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        let root = get(HEADER_ROOT_ID).map(str::trim).filter(|s| !s.is_empty());
+        let (parent, root) = match (parent, root) {
+            (Some(p), Some(r)) => (p, r),
+            (Some(p), None) => (p, p),
+            (None, Some(r)) => (r, r),
+            (None, None) => return None,
+        };
+        Some(Context {
+            root_id: root.to_owned(),
+            parent_id: parent.to_owned(),
+            child_id: child.to_owned(),
+        })
+    }
+}

@@ -1,0 +1,172 @@
+//! The heartbeat thread: once per interval a `System/Status` transaction holding a
+//! `Heartbeat/<ip>` whose data is CAT's `<status>` XML (reference 1.7).
+//!
+//! Extensions: `system.process` (CPU time, RSS, threads, open file descriptors, read from
+//! `/proc/self`; absent on other systems) and `ocelot.client` (the SDK's own counters). The
+//! collector's heartbeat report reads every `<extensionDetail id=.. value=..>`.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crossbeam_channel::{RecvTimeoutError, Sender};
+
+use crate::client::{with_client, Client};
+use crate::record::Kind;
+use crate::stats::{DropReason, Stats};
+use crate::tree_builder::with_state;
+
+/// Starts the thread; dropping the returned sender stops it.
+pub(crate) fn spawn(client: &Client, every: Duration) -> Option<Sender<()>> {
+    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+    let weak = client.downgrade();
+    std::thread::Builder::new()
+        .name("ocelot-heartbeat".to_owned())
+        .spawn(move || loop {
+            match stop_rx.recv_timeout(every) {
+                Err(RecvTimeoutError::Timeout) => {}
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let Some(client) = weak.upgrade() else { break };
+            send_heartbeat(&client);
+        })
+        .ok()?;
+    Some(stop_tx)
+}
+
+/// Records one `System/Status` tree for `client`, from the calling thread.
+pub fn send_heartbeat(client: &Client) {
+    let xml = status_xml(&ProcessStatus::read(), &client.stats());
+    let ip = client.ip().to_string();
+    with_client(client, || {
+        let _status = crate::transaction!("System", "Status");
+        with_state(|s| {
+            s.log(
+                Kind::Heartbeat,
+                Cow::Borrowed("Heartbeat"),
+                Cow::Owned(ip),
+                Cow::Borrowed(ocelot_protocol::SUCCESS),
+                xml,
+            );
+        });
+    });
+}
+
+/// What `/proc/self` says about this process.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct ProcessStatus {
+    pub(crate) cpu_time_ms: Option<u64>,
+    pub(crate) rss_bytes: Option<u64>,
+    pub(crate) threads: Option<u64>,
+    pub(crate) open_fds: Option<u64>,
+}
+
+/// Linux reports CPU time in clock ticks; `USER_HZ` is 100 on every mainstream architecture.
+const TICKS_PER_SECOND: u64 = 100;
+
+impl ProcessStatus {
+    pub(crate) fn read() -> Self {
+        let mut status = ProcessStatus::default();
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+            // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+            if let Some((_, rest)) = stat.rsplit_once(") ") {
+                let fields: Vec<&str> = rest.split_whitespace().collect();
+                let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+                if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
+                    status.cpu_time_ms = Some((user + system) * 1000 / TICKS_PER_SECOND);
+                }
+            }
+        }
+        if let Ok(text) = std::fs::read_to_string("/proc/self/status") {
+            for line in text.lines() {
+                let value = |prefix: &str| {
+                    line.strip_prefix(prefix)
+                        .and_then(|v| v.split_whitespace().next())
+                        .and_then(|v| v.parse::<u64>().ok())
+                };
+                if let Some(kb) = value("VmRSS:") {
+                    status.rss_bytes = Some(kb * 1024);
+                }
+                if let Some(n) = value("Threads:") {
+                    status.threads = Some(n);
+                }
+            }
+        }
+        if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+            status.open_fds = Some(dir.count() as u64);
+        }
+        status
+    }
+}
+
+/// CAT's `<status>` document with our two extensions.
+pub(crate) fn status_xml(process: &ProcessStatus, stats: &Stats) -> String {
+    let mut xml = String::with_capacity(1024);
+    xml.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<status>\n");
+    xml.push_str("  <extension id=\"system.process\">\n");
+    for (id, value) in [
+        ("cpu.time.ms", process.cpu_time_ms),
+        ("memory.rss.bytes", process.rss_bytes),
+        ("threads", process.threads),
+        ("fds.open", process.open_fds),
+    ] {
+        if let Some(value) = value {
+            detail(&mut xml, id, value);
+        }
+    }
+    xml.push_str("  </extension>\n  <extension id=\"ocelot.client\">\n");
+    detail(&mut xml, "trees.produced", stats.produced);
+    detail(&mut xml, "trees.sent", stats.sent);
+    for reason in DropReason::ALL {
+        let id = format!("trees.dropped.{}", reason.as_str());
+        detail(&mut xml, &id, stats.dropped(reason));
+    }
+    detail(&mut xml, "queue.depth", stats.queue_depth);
+    detail(&mut xml, "queue.bytes", stats.queued_bytes);
+    detail(&mut xml, "bytes.sent", stats.sent_bytes);
+    detail(&mut xml, "send.failures", stats.send_failures);
+    xml.push_str("  </extension>\n</status>\n");
+    xml
+}
+
+fn detail(xml: &mut String, id: &str, value: u64) {
+    let _ = writeln!(xml, "    <extensionDetail id=\"{id}\" value=\"{value}\"/>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_status_is_read_from_proc_self() {
+        let status = ProcessStatus::read();
+        if std::path::Path::new("/proc/self/stat").exists() {
+            assert!(status.rss_bytes.unwrap() > 0);
+            assert!(status.threads.unwrap() >= 1);
+            assert!(status.open_fds.unwrap() >= 3);
+            assert!(status.cpu_time_ms.is_some());
+        }
+    }
+
+    #[test]
+    fn status_xml_lists_process_and_client_details() {
+        let process = ProcessStatus {
+            cpu_time_ms: Some(1234),
+            rss_bytes: Some(4096),
+            threads: Some(7),
+            open_fds: Some(12),
+        };
+        let stats = Stats {
+            produced: 10,
+            sent: 8,
+            dropped_queue_full: 2,
+            ..Stats::default()
+        };
+        let xml = status_xml(&process, &stats);
+        assert!(xml.contains("<extension id=\"system.process\">"));
+        assert!(xml.contains("<extensionDetail id=\"cpu.time.ms\" value=\"1234\"/>"));
+        assert!(xml.contains("<extensionDetail id=\"threads\" value=\"7\"/>"));
+        assert!(xml.contains("<extensionDetail id=\"trees.dropped.queue_full\" value=\"2\"/>"));
+        assert!(xml.contains("<extensionDetail id=\"trees.sent\" value=\"8\"/>"));
+    }
+}

@@ -1,0 +1,206 @@
+//! The flat form of a tree while a thread builds it, and its conversion to the protocol model.
+//!
+//! A thread appends [`Record`]s in pre-order; a transaction's `end` is one past the index of its
+//! last descendant. Names are `Cow<'static, str>`, so static names cost no allocation; the
+//! conversion to [`ocelot_protocol::MessageTree`] (which owns `String`s) happens on the sender
+//! thread, off the caller's path.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
+
+/// A type, name or status: static strings are free, formatted ones are owned.
+pub(crate) type Text = Cow<'static, str>;
+
+/// Which protocol message a record becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Transaction,
+    Event,
+    Heartbeat,
+    Metric,
+}
+
+/// One message in pre-order.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    pub(crate) kind: Kind,
+    pub(crate) type_: Text,
+    pub(crate) name: Text,
+    pub(crate) status: Text,
+    pub(crate) data: String,
+    pub(crate) timestamp_us: u64,
+    pub(crate) duration_us: u64,
+    /// Transactions only: one past the index of the last descendant.
+    pub(crate) end: usize,
+}
+
+/// Bytes a record costs in the queue's byte bound: its strings plus a fixed overhead for the
+/// struct and varints. An estimate, deliberately on the high side of the NT1 size.
+const RECORD_OVERHEAD_BYTES: usize = 32;
+
+impl Record {
+    pub(crate) fn new(
+        kind: Kind,
+        type_: Text,
+        name: Text,
+        status: Text,
+        timestamp_us: u64,
+    ) -> Self {
+        Record {
+            kind,
+            type_,
+            name,
+            status,
+            data: String::new(),
+            timestamp_us,
+            duration_us: 0,
+            end: 0,
+        }
+    }
+
+    pub(crate) fn estimated_bytes(&self) -> usize {
+        self.type_.len()
+            + self.name.len()
+            + self.status.len()
+            + self.data.len()
+            + RECORD_OVERHEAD_BYTES
+    }
+}
+
+/// Header fields a finished tree carries to the sender thread.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TreeIds {
+    pub(crate) message_id: String,
+    pub(crate) parent_id: String,
+    pub(crate) root_id: String,
+}
+
+/// A finished tree on its way to the sender thread.
+#[derive(Debug)]
+pub(crate) struct FinishedTree {
+    pub(crate) records: Vec<Record>,
+    pub(crate) ids: TreeIds,
+    pub(crate) thread_id: u64,
+    pub(crate) thread_name: Arc<str>,
+    /// What this tree counts against the queue's byte bound.
+    pub(crate) estimated_bytes: usize,
+}
+
+/// Header strings that are the same for every tree of one client.
+#[derive(Debug, Clone)]
+pub(crate) struct HeaderTemplate {
+    pub(crate) domain: String,
+    pub(crate) hostname: String,
+    pub(crate) ip_address: String,
+}
+
+impl FinishedTree {
+    /// The protocol tree, or `None` for an empty record list (never produced by the builder).
+    pub(crate) fn into_message_tree(self, template: &HeaderTemplate) -> Option<MessageTree> {
+        let header = Header {
+            domain: template.domain.clone(),
+            hostname: template.hostname.clone(),
+            ip_address: template.ip_address.clone(),
+            thread_group_name: THREAD_GROUP_NAME.to_owned(),
+            thread_id: self.thread_id.to_string(),
+            thread_name: self.thread_name.to_string(),
+            message_id: self.ids.message_id,
+            parent_message_id: self.ids.parent_id,
+            root_message_id: self.ids.root_id,
+            session_token: String::new(),
+        };
+        let mut records = self.records.into_iter();
+        let first = records.next()?;
+        let root = build(first, &mut records, &mut 1);
+        Some(MessageTree::new(header, root))
+    }
+}
+
+/// CAT's C client writes `cat`; we say who we are.
+const THREAD_GROUP_NAME: &str = "ocelot";
+
+fn to_leaf(r: Record) -> Leaf {
+    Leaf {
+        type_: r.type_.into_owned(),
+        name: r.name.into_owned(),
+        status: r.status.into_owned(),
+        timestamp_ms: r.timestamp_us / 1000,
+        data: r.data,
+    }
+}
+
+/// Builds the message for `first`, consuming its descendants from `rest`; `next_index` is the
+/// index of `rest`'s next record. Recursion depth is bounded by the builder's nesting limit.
+fn build(first: Record, rest: &mut std::vec::IntoIter<Record>, next_index: &mut usize) -> Message {
+    match first.kind {
+        Kind::Event => Message::Event(to_leaf(first)),
+        Kind::Heartbeat => Message::Heartbeat(to_leaf(first)),
+        Kind::Metric => Message::Metric(to_leaf(first)),
+        Kind::Transaction => {
+            let end = first.end;
+            let mut children = Vec::new();
+            while *next_index < end {
+                let Some(child) = rest.next() else { break };
+                *next_index += 1;
+                children.push(build(child, rest, next_index));
+            }
+            Message::Transaction(Transaction {
+                type_: first.type_.into_owned(),
+                name: first.name.into_owned(),
+                status: first.status.into_owned(),
+                timestamp_ms: first.timestamp_us / 1000,
+                duration_us: first.duration_us,
+                data: first.data,
+                children,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pre_order_records_with_ends_become_nested_messages() {
+        let mut root = Record::new(
+            Kind::Transaction,
+            "URL".into(),
+            "/a".into(),
+            "0".into(),
+            5_000,
+        );
+        root.end = 4;
+        let mut sql = Record::new(
+            Kind::Transaction,
+            "SQL".into(),
+            "q".into(),
+            "0".into(),
+            6_000,
+        );
+        sql.end = 3;
+        let inner = Record::new(Kind::Event, "E".into(), "in".into(), "0".into(), 7_000);
+        let after = Record::new(Kind::Event, "E".into(), "after".into(), "0".into(), 8_000);
+        let tree = FinishedTree {
+            records: vec![root, sql, inner, after],
+            ids: TreeIds::default(),
+            thread_id: 1,
+            thread_name: Arc::from("main"),
+            estimated_bytes: 0,
+        };
+        let template = HeaderTemplate {
+            domain: "d".into(),
+            hostname: "h".into(),
+            ip_address: "127.0.0.1".into(),
+        };
+        let tree = tree.into_message_tree(&template).unwrap();
+        let root = tree.root.as_transaction().unwrap();
+        assert_eq!(root.timestamp_ms, 5);
+        assert_eq!(root.children.len(), 2);
+        assert_eq!(root.children[0].children().len(), 1);
+        assert_eq!(root.children[0].children()[0].name(), "in");
+        assert_eq!(root.children[1].name(), "after");
+    }
+}

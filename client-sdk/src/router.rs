@@ -1,0 +1,107 @@
+//! Asking a CAT router which collectors to use (reference section 4).
+//!
+//! `GET /cat/s/router?op=json&domain=..&ip=..` answers `{"kvs":{"routers":"a:2280;b:2280;",...}}`
+//! with every value a JSON string. A plain HTTP/1.0 request over a std `TcpStream` is enough:
+//! the answer is small and the connection closes after it, which is also what CAT's C
+//! client expects.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+/// Router answers are a few hundred bytes; anything past this is not a router.
+const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
+const TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The collector list from the router at `address` (`host:port`), or `None` if it could not be
+/// asked or answered nonsense.
+pub(crate) fn query(address: &str, domain: &str, ip: Ipv4Addr) -> Option<Vec<String>> {
+    let addr = address.to_socket_addrs().ok()?.next()?;
+    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).ok()?;
+    stream.set_read_timeout(Some(TIMEOUT)).ok()?;
+    stream.set_write_timeout(Some(TIMEOUT)).ok()?;
+    let request = format!(
+        "GET /cat/s/router?op=json&domain={}&ip={ip} HTTP/1.0\r\nHost: {address}\r\nConnection: close\r\n\r\n",
+        percent_encode(domain)
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = Vec::new();
+    stream
+        .take(MAX_RESPONSE_BYTES)
+        .read_to_end(&mut response)
+        .ok()?;
+    let response = String::from_utf8_lossy(&response);
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    if !head.starts_with("HTTP/1.") || head.split_whitespace().nth(1) != Some("200") {
+        return None;
+    }
+    parse_routers(body)
+}
+
+/// The `routers` value of a router JSON body, split on `;`.
+pub(crate) fn parse_routers(body: &str) -> Option<Vec<String>> {
+    let key = body.find("\"routers\"")?;
+    let rest = body[key + "\"routers\"".len()..].trim_start();
+    let rest = rest.strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let value = &rest[..rest.find('"')?];
+    Some(
+        value
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn router_json_gives_the_collector_list() {
+        let body =
+            r#"{"kvs":{"routers":"10.0.0.1:2280;10.0.0.2:2280;","block":"false","sample":"1.0"}}"#;
+        assert_eq!(
+            parse_routers(body).unwrap(),
+            vec!["10.0.0.1:2280".to_owned(), "10.0.0.2:2280".to_owned()]
+        );
+        assert_eq!(parse_routers("{}"), None);
+    }
+
+    #[test]
+    fn router_is_asked_over_http_with_domain_and_ip() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let n = conn.read(&mut buf).unwrap();
+            let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"kvs\":{\"routers\":\"127.0.0.1:1234;\"}}").unwrap();
+            request
+        });
+        let list = query(&address, "order service", Ipv4Addr::new(10, 1, 2, 3)).unwrap();
+        assert_eq!(list, vec!["127.0.0.1:1234".to_owned()]);
+        let request = server.join().unwrap();
+        assert!(
+            request.starts_with(
+                "GET /cat/s/router?op=json&domain=order%20service&ip=10.1.2.3 HTTP/1.0"
+            ),
+            "{request}"
+        );
+    }
+}

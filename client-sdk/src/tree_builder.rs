@@ -1,0 +1,382 @@
+//! Each thread's tree under construction, in thread-local state.
+//!
+//! Design constraints: between the start and end of a nested transaction only this
+//! thread-local is touched (a `RefCell` borrow flag, a `Vec` push, one monotonic clock read):
+//! no lock, no atomic, no syscall. Only when the root ends does the tree get its message ID
+//! (one atomic CAS) and go to the client's queue.
+//!
+//! Long trees are cut as CAT clients cut them (reference 1.4): before a message is added to a
+//! part that already holds [`MAX_MESSAGES_PER_PART`] messages below its root, or whose time
+//! (minus [`HOUR_SPLIT_SLACK_MS`]) falls in a later hour than the part's root, the part is sent
+//! with a trailing `RemoteCall/Next` event naming the continuation, and the still-open
+//! transactions continue in a fresh tree whose parent is the part just sent. The last part
+//! ends with `TruncatedTransaction/TotalDuration` (all parts' root durations, in µs).
+
+use std::cell::RefCell;
+use std::fmt::{Display, Write as _};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use ocelot_protocol::{hour_of, SUCCESS};
+
+use crate::client::{global, Client};
+use crate::clock::Clock;
+use crate::context::Context;
+use crate::record::{FinishedTree, Kind, Record, Text, TreeIds};
+
+/// CAT cuts a tree once it holds this many messages (Java `SIZE`, C `maxContextElementSize`).
+pub(crate) const MAX_MESSAGES_PER_PART: usize = 2000;
+/// CAT compares `(timestamp - 10 s)` with the root's hour, so a message logged just after the
+/// hour turns does not split a tree that started a moment before.
+pub(crate) const HOUR_SPLIT_SLACK_MS: u64 = 10_000;
+/// Deeper transactions are not recorded: decoders (ours: `MAX_DEPTH` 512) reject deeper trees,
+/// and recursion when converting stays shallow.
+pub(crate) const MAX_NESTING: usize = 256;
+/// Status a failed `error!` gives its enclosing transaction (the C API's `CAT_ERROR`).
+pub(crate) const ERROR_STATUS: &str = "ERROR";
+
+/// One tree (or the current part of a cut tree).
+#[derive(Debug, Default)]
+pub(crate) struct TreeBuilder {
+    records: Vec<Record>,
+    /// Indices of the open transactions, root first.
+    open: Vec<usize>,
+    message_id: Option<String>,
+    parent_id: Option<String>,
+    root_id: Option<String>,
+    /// Messages below the root in this part.
+    children_in_part: usize,
+    estimated_bytes: usize,
+    /// Sum of root durations of the parts already sent.
+    truncated_total_us: u64,
+    /// The client this tree goes to, fixed when a future carries the tree (`None`: the
+    /// thread's bound client or the global one).
+    pub(crate) pinned: Option<Client>,
+}
+
+impl TreeBuilder {
+    pub(crate) const fn new() -> Self {
+        TreeBuilder {
+            records: Vec::new(),
+            open: Vec::new(),
+            message_id: None,
+            parent_id: None,
+            root_id: None,
+            children_in_part: 0,
+            estimated_bytes: 0,
+            truncated_total_us: 0,
+            pinned: None,
+        }
+    }
+
+    /// How many transactions are open.
+    pub(crate) fn depth(&self) -> usize {
+        self.open.len()
+    }
+
+    fn reset_ids(&mut self) {
+        self.message_id = None;
+        self.parent_id = None;
+        self.root_id = None;
+        self.children_in_part = 0;
+        self.estimated_bytes = 0;
+        self.truncated_total_us = 0;
+    }
+}
+
+pub(crate) struct ThreadState {
+    bound: Option<Client>,
+    pub(crate) tree: TreeBuilder,
+    /// IDs adopted from a caller, for the next root.
+    pending: Option<Context>,
+    pub(crate) clock: Clock,
+    thread: Option<(u64, Arc<str>)>,
+}
+
+thread_local! {
+    static STATE: RefCell<ThreadState> = const {
+        RefCell::new(ThreadState {
+            bound: None,
+            tree: TreeBuilder::new(),
+            pending: None,
+            clock: Clock::new(),
+            thread: None,
+        })
+    };
+}
+
+/// Runs `f` on this thread's state. Returns `None` when the state is unavailable (during
+/// thread teardown, or re-entered from inside `f`): the SDK then records nothing rather than
+/// panic in the host.
+pub(crate) fn with_state<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
+    STATE
+        .try_with(|s| s.try_borrow_mut().ok().map(|mut s| f(&mut s)))
+        .ok()
+        .flatten()
+}
+
+/// Binds `client` to this thread; returns the previous binding.
+pub(crate) fn bind(client: Option<Client>) -> Option<Client> {
+    with_state(|s| std::mem::replace(&mut s.bound, client)).flatten()
+}
+
+fn resolve<'a>(pinned: &'a Option<Client>, bound: &'a Option<Client>) -> Option<&'a Client> {
+    pinned.as_ref().or(bound.as_ref()).or_else(|| global())
+}
+
+static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
+
+impl ThreadState {
+    /// The client this thread's current or next tree goes to.
+    pub(crate) fn client(&self) -> Option<&Client> {
+        resolve(&self.tree.pinned, &self.bound)
+    }
+
+    /// Opens a transaction; returns its depth, or `None` when nothing is recorded (no client,
+    /// or nested too deep).
+    pub(crate) fn start_transaction(&mut self, type_: Text, name: Text) -> Option<usize> {
+        let depth = self.tree.open.len();
+        if depth == 0 {
+            self.client()?;
+            self.clock.refresh();
+            if let Some(ctx) = self.pending.take() {
+                self.adopt_now(ctx);
+            }
+        } else if depth >= MAX_NESTING {
+            return None;
+        }
+        let now = self.clock.now_us();
+        let record = Record::new(Kind::Transaction, type_, name, Text::Borrowed(SUCCESS), now);
+        self.push(record, now);
+        let index = self.tree.records.len() - 1;
+        self.tree.open.push(index);
+        Some(depth)
+    }
+
+    /// Ends the transaction at `depth` and every one opened inside it and still open.
+    pub(crate) fn end_transaction(&mut self, depth: usize) {
+        if depth >= self.tree.open.len() {
+            return;
+        }
+        let now = self.clock.now_us();
+        let len = self.tree.records.len();
+        while self.tree.open.len() > depth {
+            let index = self.tree.open.pop().expect("len > depth");
+            let record = &mut self.tree.records[index];
+            record.duration_us = now.saturating_sub(record.timestamp_us);
+            record.end = len;
+        }
+        if depth == 0 {
+            self.finish_tree(now);
+        }
+    }
+
+    /// Logs a leaf into the open transaction, or as a tree of its own.
+    pub(crate) fn log(&mut self, kind: Kind, type_: Text, name: Text, status: Text, data: String) {
+        if self.tree.open.is_empty() && self.client().is_none() {
+            return;
+        }
+        let now = self.clock.now_us();
+        let mut record = Record::new(kind, type_, name, status, now);
+        record.data = data;
+        if self.tree.open.is_empty() {
+            if let Some(ctx) = self.pending.take() {
+                self.adopt_now(ctx);
+            }
+            self.push(record, now);
+            self.finish_tree(now);
+        } else {
+            self.push(record, now);
+        }
+    }
+
+    /// The open transaction at `depth`.
+    pub(crate) fn transaction_mut(&mut self, depth: usize) -> Option<&mut Record> {
+        let index = *self.tree.open.get(depth)?;
+        self.tree.records.get_mut(index)
+    }
+
+    /// Appends `key=value` (joined with `&`) to the data of the transaction at `depth`.
+    pub(crate) fn add_data(&mut self, depth: usize, key: &dyn Display, value: &dyn Display) {
+        let Some(record) = self.transaction_mut(depth) else {
+            return;
+        };
+        let before = record.data.len();
+        if !record.data.is_empty() {
+            record.data.push('&');
+        }
+        let _ = write!(record.data, "{key}={value}");
+        let grown = record.data.len() - before;
+        self.tree.estimated_bytes += grown;
+    }
+
+    /// Marks the innermost open transaction failed, unless it already has a failure status.
+    pub(crate) fn fail_innermost(&mut self, status: Text) {
+        let Some(depth) = self.tree.open.len().checked_sub(1) else {
+            return;
+        };
+        if let Some(record) = self.transaction_mut(depth) {
+            if record.status == SUCCESS {
+                record.status = status;
+            }
+        }
+    }
+
+    /// This tree's own ID and its root's ID, allocating the own ID if needed. `None` without a
+    /// client.
+    pub(crate) fn current_ids(&mut self) -> Option<(String, String)> {
+        let id = match &self.tree.message_id {
+            Some(id) => id.clone(),
+            None => {
+                let id = self.client()?.next_message_id().to_string();
+                self.tree.message_id = Some(id.clone());
+                id
+            }
+        };
+        let root = self.tree.root_id.clone().unwrap_or_else(|| id.clone());
+        Some((id, root))
+    }
+
+    /// Takes the caller's IDs: now if a tree is open, else for the next root.
+    pub(crate) fn adopt(&mut self, ctx: Context) {
+        if self.tree.open.is_empty() {
+            self.pending = Some(ctx);
+        } else {
+            self.adopt_now(ctx);
+        }
+    }
+
+    fn adopt_now(&mut self, ctx: Context) {
+        self.tree.message_id = Some(ctx.child_id);
+        self.tree.parent_id = Some(ctx.parent_id);
+        self.tree.root_id = Some(ctx.root_id);
+    }
+
+    /// Swaps this thread's tree with `other` (futures carry their tree between polls).
+    pub(crate) fn swap_tree(&mut self, other: &mut TreeBuilder) {
+        std::mem::swap(&mut self.tree, other);
+    }
+
+    fn push(&mut self, record: Record, now_us: u64) {
+        if !self.tree.open.is_empty() {
+            let root_hour = hour_of(self.tree.records[0].timestamp_us / 1000);
+            let hour = hour_of((now_us / 1000).saturating_sub(HOUR_SPLIT_SLACK_MS));
+            if self.tree.children_in_part >= MAX_MESSAGES_PER_PART || hour > root_hour {
+                self.cut(now_us);
+            }
+            self.tree.children_in_part += 1;
+        }
+        self.tree.estimated_bytes += record.estimated_bytes();
+        self.tree.records.push(record);
+    }
+
+    /// Sends what the tree holds so far and continues the open transactions in a new part.
+    fn cut(&mut self, now_us: u64) {
+        let Some(client) = self.client().cloned() else {
+            return;
+        };
+        let Some((part_id, root_id)) = self.current_ids() else {
+            return;
+        };
+        let continuation_id = client.next_message_id().to_string();
+        let tree = &mut self.tree;
+        let open = std::mem::take(&mut tree.open);
+        let continuation: Vec<Record> = open
+            .iter()
+            .map(|&i| {
+                let r = &tree.records[i];
+                Record::new(
+                    Kind::Transaction,
+                    r.type_.clone(),
+                    r.name.clone(),
+                    Text::Borrowed(SUCCESS),
+                    now_us,
+                )
+            })
+            .collect();
+        let len = tree.records.len();
+        for &i in &open {
+            let record = &mut tree.records[i];
+            record.duration_us = now_us.saturating_sub(record.timestamp_us);
+            record.end = len;
+        }
+        let mut next = Record::new(
+            Kind::Event,
+            Text::Borrowed("RemoteCall"),
+            Text::Borrowed("Next"),
+            Text::Borrowed(SUCCESS),
+            now_us,
+        );
+        next.data.clone_from(&continuation_id);
+        tree.estimated_bytes += next.estimated_bytes();
+        tree.records.push(next);
+        tree.records[0].end = tree.records.len();
+        tree.truncated_total_us += tree.records[0].duration_us;
+        let part_records = std::mem::take(&mut tree.records);
+        let part_ids = TreeIds {
+            message_id: part_id.clone(),
+            parent_id: tree.parent_id.take().unwrap_or_default(),
+            root_id: tree.root_id.take().unwrap_or_default(),
+        };
+        let part_bytes = std::mem::take(&mut tree.estimated_bytes);
+        tree.message_id = Some(continuation_id);
+        tree.parent_id = Some(part_id);
+        tree.root_id = Some(root_id);
+        tree.children_in_part = continuation.len() - 1;
+        tree.estimated_bytes = continuation.iter().map(Record::estimated_bytes).sum();
+        tree.open = (0..continuation.len()).collect();
+        tree.records.extend(continuation);
+        self.submit(&client, part_records, part_ids, part_bytes);
+    }
+
+    fn finish_tree(&mut self, now_us: u64) {
+        let Some(client) = self.client().cloned() else {
+            self.tree.records.clear();
+            self.tree.reset_ids();
+            return;
+        };
+        let tree = &mut self.tree;
+        if tree.truncated_total_us > 0 && tree.records[0].kind == Kind::Transaction {
+            let total = tree.truncated_total_us + tree.records[0].duration_us;
+            let mut event = Record::new(
+                Kind::Event,
+                Text::Borrowed("TruncatedTransaction"),
+                Text::Borrowed("TotalDuration"),
+                Text::Borrowed(SUCCESS),
+                now_us,
+            );
+            event.data = total.to_string();
+            tree.records.push(event);
+            tree.records[0].end = tree.records.len();
+        }
+        let message_id = match tree.message_id.take() {
+            Some(id) => id,
+            None => client.next_message_id().to_string(),
+        };
+        let records = std::mem::take(&mut tree.records);
+        let ids = TreeIds {
+            message_id,
+            parent_id: tree.parent_id.take().unwrap_or_default(),
+            root_id: tree.root_id.take().unwrap_or_default(),
+        };
+        let bytes = tree.estimated_bytes;
+        tree.reset_ids();
+        self.submit(&client, records, ids, bytes);
+    }
+
+    fn submit(&mut self, client: &Client, records: Vec<Record>, ids: TreeIds, bytes: usize) {
+        let (thread_id, thread_name) = self.thread.get_or_insert_with(|| {
+            let id = NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed);
+            let current = std::thread::current();
+            let name: Arc<str> = Arc::from(current.name().unwrap_or("unnamed"));
+            (id, name)
+        });
+        client.submit(FinishedTree {
+            records,
+            ids,
+            thread_id: *thread_id,
+            thread_name: thread_name.clone(),
+            estimated_bytes: bytes,
+        });
+    }
+}
