@@ -66,8 +66,9 @@ pub(crate) enum Record {
     Block(Vec<u8>, u64),
     /// The file ends inside the record (a torn tail).
     Truncated,
-    /// The record is corrupt.
-    Corrupt(String),
+    /// The record is corrupt; its length on disk if its header is sound (a damaged block
+    /// in the middle of a file can be stepped over).
+    Corrupt(String, Option<u64>),
 }
 
 /// Reads and decompresses the block record at `address`.
@@ -81,7 +82,7 @@ pub(crate) fn read_record(file: &File, path: &Path, address: u64) -> Result<Reco
     }
     let (compressed, uncompressed) = match parse_record_header(header) {
         Ok(lengths) => lengths,
-        Err(reason) => return Ok(Record::Corrupt(reason)),
+        Err(reason) => return Ok(Record::Corrupt(reason, None)),
     };
     let mut member = vec![0; compressed];
     if let Err(e) = file.read_exact_at(&mut member, address + RECORD_HEADER_BYTES as u64) {
@@ -92,6 +93,6 @@ pub(crate) fn read_record(file: &File, path: &Path, address: u64) -> Result<Reco
     }
     Ok(match decompress_member(&member, uncompressed) {
         Ok(block) => Record::Block(block, (RECORD_HEADER_BYTES + compressed) as u64),
-        Err(reason) => Record::Corrupt(reason),
+        Err(reason) => Record::Corrupt(reason, Some((RECORD_HEADER_BYTES + compressed) as u64)),
     })
 }

@@ -109,7 +109,7 @@ impl Reader {
                     reason: "the data file ends inside the block".to_owned(),
                 })
             }
-            Record::Corrupt(reason) => {
+            Record::Corrupt(reason, _) => {
                 return Err(StoreError::CorruptBlock {
                     path: path.clone(),
                     address: address.into(),

@@ -6,8 +6,9 @@
 //! deletes the marker before it appends, so any domain-hour written to when the process
 //! died is rescanned:
 //!
-//! 1. Walk the block records from the header on; stop at the first record that is torn or
-//!    corrupt and cut the file there (the only data lost is what was not fully written).
+//! 1. Walk the block records from the header on; stop at the first record that is torn
+//!    (or whose length header is unreadable) and cut the file there: the only data lost is
+//!    what was not fully written. A whole record with corrupt contents is stepped over.
 //! 2. Zero index entries that point at or past that cut: new blocks will be written there.
 //! 3. Add an index entry for every frame of every good block that has none, keyed by the
 //!    message ID in the frame's header (first tree under an ID wins).
@@ -133,7 +134,14 @@ fn recover_domain_hour(
                 good_len += record_len;
                 block
             }
-            Record::Truncated | Record::Corrupt(_) => break,
+            // A whole record with bad contents (a flipped bit) is kept and stepped over: only
+            // the lookups into it fail. A torn or unreadable header ends the good part.
+            Record::Corrupt(reason, Some(record_len)) => {
+                tracing::warn!(target: "ocelot_store", file = %data_path.display(), address = good_len, "{reason}");
+                good_len += record_len;
+                continue;
+            }
+            Record::Truncated | Record::Corrupt(_, None) => break,
         };
         for frame in frames(&block) {
             let Ok((offset, range)) = frame else { break };
