@@ -380,3 +380,64 @@ impl ThreadState {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{event, transaction, with_client, MemoryTransport};
+    use ocelot_protocol::MILLIS_PER_HOUR;
+
+    fn shift_clock_to(target_us: u64) {
+        with_state(|s| {
+            s.clock.offset_us = 0;
+            let real = s.clock.now_us();
+            s.clock.offset_us = target_us as i64 - real as i64;
+        });
+    }
+
+    #[test]
+    fn a_tree_crossing_the_hour_is_cut_once_the_slack_has_passed() {
+        let (transport, sink) = MemoryTransport::new();
+        let client = Client::builder()
+            .domain("hourly")
+            .heartbeat_interval(None)
+            .transport(transport)
+            .build();
+        let now_ms = crate::clock::now_ms();
+        let next_hour_ms = (now_ms / MILLIS_PER_HOUR + 1) * MILLIS_PER_HOUR;
+        with_client(&client, || {
+            shift_clock_to((next_hour_ms - 1_000) * 1000);
+            let _t = transaction!("Job", "across");
+            event!("Step", "before");
+            // 5 s into the new hour: still within CAT's 10 s slack, no cut.
+            shift_clock_to((next_hour_ms + 5_000) * 1000);
+            event!("Step", "within-slack");
+            shift_clock_to((next_hour_ms + 11_000) * 1000);
+            event!("Step", "after");
+        });
+        with_state(|s| s.clock.offset_us = 0);
+        assert!(client.flush(std::time::Duration::from_secs(5)));
+        let trees = sink.trees();
+        assert_eq!(trees.len(), 2);
+        let names = |i: usize| -> Vec<String> {
+            trees[i]
+                .root
+                .children()
+                .iter()
+                .map(|m| m.name().to_owned())
+                .collect()
+        };
+        assert_eq!(names(0), ["before", "within-slack", "Next"]);
+        assert_eq!(names(1), ["after", "TotalDuration"]);
+        let part2 = trees[1].root.as_transaction().unwrap();
+        assert_eq!(part2.timestamp_ms, next_hour_ms + 11_000);
+        assert_eq!(
+            trees[1].header.parent_message_id,
+            trees[0].header.message_id
+        );
+        let first: ocelot_protocol::MessageId = trees[0].header.message_id.parse().unwrap();
+        let second: ocelot_protocol::MessageId = trees[1].header.message_id.parse().unwrap();
+        assert_eq!(first.domain, "hourly");
+        assert_ne!(first, second);
+    }
+}

@@ -1,0 +1,122 @@
+//! `in_transaction` carries a tree through `.await`s while a multi-threaded runtime moves the
+//! task between worker threads; `#[transaction]` wraps sync and async functions.
+
+mod support;
+
+use std::time::Duration;
+
+use ocelot_client::{event, in_transaction, transaction, with_client};
+use support::{memory_client, sent_trees};
+
+#[ocelot_client::attr::transaction(type = "SQL", name = "OrderDao.load")]
+async fn load_order(id: u64) -> Result<u64, std::io::Error> {
+    tokio::task::yield_now().await;
+    event!("SQL.Database", "orders");
+    if id == 0 {
+        return Err(std::io::Error::other("no such order"));
+    }
+    Ok(id * 2)
+}
+
+#[ocelot_client::attr::transaction]
+fn price(id: u64) -> u64 {
+    event!("Price", "computed");
+    id + 1
+}
+
+#[test]
+fn a_tree_survives_awaits_on_a_multi_threaded_runtime() {
+    let (client, sink) = memory_client("async-service");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let tasks: Vec<_> = (0..20u64)
+        .map(|i| {
+            let future = with_client(&client, || {
+                in_transaction("URL", format!("/api/order/{i}"), async move {
+                    event!("Step", "start");
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    let doubled = load_order(i + 1).await.unwrap();
+                    tokio::task::yield_now().await;
+                    let priced = price(doubled);
+                    {
+                        let _t = transaction!("Cache", "put");
+                    }
+                    event!("Step", "end");
+                    priced
+                })
+            });
+            runtime.spawn(future)
+        })
+        .collect();
+    for (i, task) in tasks.into_iter().enumerate() {
+        assert_eq!(runtime.block_on(task).unwrap(), (i as u64 + 1) * 2 + 1);
+    }
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees.len(), 20);
+    for tree in &trees {
+        assert_eq!(tree.root.type_(), "URL");
+        let children: Vec<(&str, &str)> = tree
+            .root
+            .children()
+            .iter()
+            .map(|m| (m.type_(), m.name()))
+            .collect();
+        assert_eq!(
+            children,
+            vec![
+                ("Step", "start"),
+                ("SQL", "OrderDao.load"),
+                ("Method", "async_in_transaction::price"),
+                ("Cache", "put"),
+                ("Step", "end"),
+            ],
+            "{}",
+            tree.root.name()
+        );
+        let sql = &tree.root.children()[1];
+        assert_eq!(sql.children()[0].name(), "orders");
+        let root = tree.root.as_transaction().unwrap();
+        assert!(
+            root.duration_us >= 2_000,
+            "root lasted {} us",
+            root.duration_us
+        );
+    }
+}
+
+#[test]
+fn a_dropped_future_ends_its_transaction_as_cancelled() {
+    let (client, sink) = memory_client("async-service");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let future = with_client(&client, || {
+        in_transaction("URL", "/slow", async {
+            event!("Step", "start");
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        })
+    });
+    runtime.block_on(async {
+        let _ = tokio::time::timeout(Duration::from_millis(5), future).await;
+    });
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees.len(), 1);
+    assert_eq!(trees[0].root.status(), "Cancelled");
+    assert_eq!(trees[0].root.children()[0].name(), "start");
+}
+
+#[test]
+fn the_attribute_records_sync_functions_as_their_own_trees() {
+    let (client, sink) = memory_client("sync-service");
+    let value = with_client(&client, || price(41));
+    assert_eq!(value, 42);
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees[0].root.type_(), "Method");
+    assert_eq!(trees[0].root.name(), "async_in_transaction::price");
+    assert_eq!(trees[0].root.children()[0].name(), "computed");
+}

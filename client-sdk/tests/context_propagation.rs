@@ -1,0 +1,113 @@
+//! A caller's `Context` links the callee's tree to its own, across threads and through HTTP
+//! headers, with two services (clients) in one process.
+
+mod support;
+
+use std::collections::HashMap;
+
+use ocelot_client::{transaction, with_client, Context};
+use ocelot_protocol::MessageId;
+use support::{memory_client, sent_trees};
+
+#[test]
+fn callee_tree_takes_the_child_id_and_points_at_the_caller() {
+    let (order, order_sink) = memory_client("order-service");
+    let (payment, payment_sink) = memory_client("payment-service");
+    let (tx, rx) = std::sync::mpsc::channel::<HashMap<String, String>>();
+    let callee = {
+        let payment = payment.clone();
+        std::thread::spawn(move || {
+            payment.bind_to_current_thread();
+            let headers = rx.recv().unwrap();
+            let ctx = Context::from_headers(|name| headers.get(name).map(String::as_str)).unwrap();
+            let _t = transaction!("Service", "PaymentService.pay");
+            ctx.adopt();
+        })
+    };
+    with_client(&order, || {
+        let _t = transaction!("URL", "/api/order");
+        let ctx = Context::for_remote_call("payment-service", "PaymentService.pay").unwrap();
+        let mut headers = HashMap::new();
+        ctx.inject(|k, v| {
+            headers.insert(k.to_owned(), v.to_owned());
+        });
+        tx.send(headers).unwrap();
+    });
+    callee.join().unwrap();
+
+    let caller = &sent_trees(&order, &order_sink)[0];
+    let callee = &sent_trees(&payment, &payment_sink)[0];
+    let remote_call = &caller.root.children()[0];
+    assert_eq!(
+        (remote_call.type_(), remote_call.name()),
+        ("RemoteCall", "PaymentService.pay")
+    );
+    assert_eq!(remote_call.data(), callee.header.message_id);
+    assert_eq!(callee.header.parent_message_id, caller.header.message_id);
+    assert_eq!(callee.header.root_message_id, caller.header.message_id);
+    assert_eq!(callee.header.domain, "payment-service");
+    let child: MessageId = callee.header.message_id.parse().unwrap();
+    assert_eq!(child.domain, "payment-service");
+    assert_eq!(child.ip_dotted(), "192.0.2.7");
+}
+
+#[test]
+fn a_context_adopted_before_the_transaction_applies_to_the_next_root() {
+    let (order, order_sink) = memory_client("order-service");
+    let (payment, payment_sink) = memory_client("payment-service");
+    let ctx = with_client(&order, || {
+        let _t = transaction!("URL", "/api/order");
+        Context::for_remote_call("payment-service", "call").unwrap()
+    });
+    let expected = ctx.clone();
+    with_client(&payment, || {
+        ctx.adopt();
+        let _t = transaction!("Service", "pay");
+    });
+    let callee = &sent_trees(&payment, &payment_sink)[0];
+    assert_eq!(callee.header.message_id, expected.child_id);
+    assert_eq!(callee.header.parent_message_id, expected.parent_id);
+    assert_eq!(callee.header.root_message_id, expected.root_id);
+    // A second tree on the same thread is unlinked again.
+    with_client(&payment, || {
+        let _t = transaction!("Service", "other");
+    });
+    let trees = sent_trees(&payment, &payment_sink);
+    assert_eq!(trees[1].header.parent_message_id, "");
+    drop(sent_trees(&order, &order_sink));
+}
+
+#[test]
+fn a_three_hop_chain_keeps_the_first_tree_as_root() {
+    let (a, a_sink) = memory_client("svc-a");
+    let (b, b_sink) = memory_client("svc-b");
+    let (c, c_sink) = memory_client("svc-c");
+    let to_b = with_client(&a, || {
+        let _t = transaction!("URL", "/a");
+        Context::for_remote_call("svc-b", "b").unwrap()
+    });
+    let to_c = with_client(&b, || {
+        let _t = transaction!("Service", "b");
+        to_b.adopt();
+        Context::for_remote_call("svc-c", "c").unwrap()
+    });
+    with_client(&c, || {
+        to_c.adopt();
+        let _t = transaction!("Service", "c");
+    });
+    let a_tree = &sent_trees(&a, &a_sink)[0];
+    let b_tree = &sent_trees(&b, &b_sink)[0];
+    let c_tree = &sent_trees(&c, &c_sink)[0];
+    assert_eq!(c_tree.header.root_message_id, a_tree.header.message_id);
+    assert_eq!(c_tree.header.parent_message_id, b_tree.header.message_id);
+    assert_eq!(b_tree.header.root_message_id, a_tree.header.message_id);
+}
+
+#[test]
+fn headers_missing_the_child_id_give_no_context() {
+    assert_eq!(Context::from_headers(|_| None), None);
+    let only_child = Context::from_headers(|name| {
+        (name == ocelot_client::HEADER_CHILD_ID).then_some("x-c0000207-1-1")
+    });
+    assert_eq!(only_child, None);
+}

@@ -1,0 +1,278 @@
+//! Trees built with the macros decode (from the bytes the transport received) to exactly what
+//! was logged.
+
+mod support;
+
+use std::error::Error;
+use std::fmt;
+
+use ocelot_client::{
+    error, event, metric_count, metric_duration, metric_sum, transaction, with_client,
+};
+use ocelot_protocol::{Message, MessageId};
+use support::{memory_client, sent_trees};
+
+#[derive(Debug)]
+struct Timeout;
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("socket timed out")
+    }
+}
+impl Error for Timeout {}
+
+#[derive(Debug)]
+struct QueryFailed(Timeout);
+impl fmt::Display for QueryFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("query failed")
+    }
+}
+impl Error for QueryFailed {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[test]
+fn nested_transactions_events_and_data_arrive_as_logged() {
+    let (client, sink) = memory_client("order-service");
+    with_client(&client, || {
+        let url = transaction!("URL", "/api/order/create");
+        url.add_data("method", "POST");
+        url.add_data("uid", 42);
+        event!("URL.Server", "127.0.0.1");
+        {
+            let sql = transaction!("SQL", format!("OrderDao.insert{}", 1));
+            event!("SQL.Method", "INSERT", "0", "rows=1");
+            sql.set_status("0");
+        }
+        {
+            let cache = transaction!("Cache.redis", "order:get");
+            cache.set_status("java.net.SocketTimeoutException");
+            event!("Cache.redis.server", "10.0.0.9:6379");
+        }
+        metric_count!("order.count");
+        metric_count!("order.count", 3);
+        metric_duration!("order.latency", 150);
+        metric_sum!("order.amount", 99);
+        metric_sum!("order.amount", 250, 2);
+    });
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees.len(), 1);
+    let tree = &trees[0];
+    assert_eq!(tree.header.domain, "order-service");
+    assert_eq!(tree.header.hostname, "test-host");
+    assert_eq!(tree.header.ip_address, "192.0.2.7");
+    let id: MessageId = tree.header.message_id.parse().unwrap();
+    assert_eq!(id.domain, "order-service");
+    assert_eq!(id.ip_hex(), "c0000207");
+    assert_eq!(tree.header.parent_id(), None);
+    assert_eq!(tree.header.root_id(), None);
+
+    let Message::Transaction(root) = &tree.root else {
+        panic!("root is a transaction")
+    };
+    assert_eq!(
+        (root.type_.as_str(), root.name.as_str()),
+        ("URL", "/api/order/create")
+    );
+    assert_eq!(root.status, "0");
+    assert_eq!(root.data, "method=POST&uid=42");
+    let kinds: Vec<(&str, &str, &str, &str)> = root
+        .children
+        .iter()
+        .map(|m| (m.type_(), m.name(), m.status(), m.data()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("URL.Server", "127.0.0.1", "0", ""),
+            ("SQL", "OrderDao.insert1", "0", ""),
+            (
+                "Cache.redis",
+                "order:get",
+                "java.net.SocketTimeoutException",
+                ""
+            ),
+            ("", "order.count", "C", "1"),
+            ("", "order.count", "C", "3"),
+            ("", "order.latency", "T", "150"),
+            ("", "order.amount", "S", "99"),
+            ("", "order.amount", "S,C", "2,250"),
+        ]
+    );
+    assert!(matches!(root.children[3], Message::Metric(_)));
+    let sql = root.children[1].as_transaction().unwrap();
+    assert_eq!(sql.children.len(), 1);
+    assert_eq!(sql.children[0].data(), "rows=1");
+    let cache = root.children[2].as_transaction().unwrap();
+    assert_eq!(cache.children[0].name(), "10.0.0.9:6379");
+    // Times nest: children start no earlier than their parent and end within it (ms resolution).
+    assert!(sql.timestamp_ms >= root.timestamp_ms);
+    assert!(sql.duration_us <= root.duration_us);
+}
+
+#[test]
+fn error_logs_the_source_chain_and_fails_the_enclosing_transaction() {
+    let (client, sink) = memory_client("payment-service");
+    with_client(&client, || {
+        let _t = transaction!("Service", "PaymentService.pay");
+        {
+            let inner = transaction!("SQL", "PaymentDao.load");
+            inner.fail(&QueryFailed(Timeout));
+        }
+        error!(&QueryFailed(Timeout));
+    });
+    let trees = sent_trees(&client, &sink);
+    let root = trees[0].root.as_transaction().unwrap();
+    assert_eq!(root.status, "ERROR");
+    let sql = root.children[0].as_transaction().unwrap();
+    assert!(sql.status.ends_with("QueryFailed"), "{}", sql.status);
+    let Message::Event(fail_event) = &sql.children[0] else {
+        panic!("an Error event")
+    };
+    assert_eq!(fail_event.type_, "Error");
+    let Message::Event(err) = &root.children[1] else {
+        panic!("an Error event")
+    };
+    assert_eq!(err.type_, "Error");
+    assert!(err.name.ends_with("QueryFailed"), "{}", err.name);
+    assert_eq!(err.status, "ERROR");
+    assert_eq!(err.data, "query failed\nCaused by: socket timed out");
+}
+
+#[test]
+fn a_message_outside_any_transaction_is_a_tree_of_its_own() {
+    let (client, sink) = memory_client("lonely");
+    with_client(&client, || {
+        event!("Error", "RuntimeException", "ERROR", "standalone failure");
+        metric_count!("login.count");
+    });
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees.len(), 2);
+    let Message::Event(e) = &trees[0].root else {
+        panic!("an event root")
+    };
+    assert_eq!(
+        (e.name.as_str(), e.data.as_str()),
+        ("RuntimeException", "standalone failure")
+    );
+    assert!(matches!(&trees[1].root, Message::Metric(m) if m.status == "C"));
+    assert_ne!(trees[0].header.message_id, trees[1].header.message_id);
+}
+
+#[test]
+fn guards_dropped_out_of_order_still_give_a_well_nested_tree() {
+    let (client, sink) = memory_client("order-service");
+    with_client(&client, || {
+        let outer = transaction!("A", "outer");
+        let inner = transaction!("B", "inner");
+        drop(outer); // ends `inner` too
+        event!("C", "after"); // a tree of its own
+        drop(inner); // already ended: no effect
+    });
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees.len(), 2);
+    assert_eq!(trees[0].root.children()[0].name(), "inner");
+    assert_eq!(trees[1].root.name(), "after");
+}
+
+#[test]
+fn without_a_client_nothing_is_recorded_and_nothing_panics() {
+    let t = transaction!("URL", "/nowhere");
+    assert!(!t.is_recording());
+    t.add_data("k", "v");
+    event!("E", "e");
+    error!(&Timeout);
+    metric_count!("c");
+    drop(t);
+}
+
+#[test]
+fn message_ids_are_distinct_and_in_the_current_hour() {
+    let (client, sink) = memory_client("ids");
+    with_client(&client, || {
+        for _ in 0..100 {
+            let _t = transaction!("T", "t");
+        }
+    });
+    let trees = sent_trees(&client, &sink);
+    let mut ids: Vec<MessageId> = trees
+        .iter()
+        .map(|t| t.header.message_id.parse().unwrap())
+        .collect();
+    let hour = ocelot_protocol::hour_of(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
+    );
+    assert!(ids.iter().all(|id| id.hour == hour || id.hour + 1 == hour));
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 100);
+}
+
+#[test]
+fn a_tree_of_2100_events_is_cut_after_2000_like_cat() {
+    let (client, sink) = memory_client("bulk");
+    with_client(&client, || {
+        let _t = transaction!("Bulk", "truncated-2100");
+        for i in 0..2100 {
+            event!("I", format!("e{i}"));
+        }
+    });
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees.len(), 2);
+    let (first, second) = (&trees[0], &trees[1]);
+    let part1 = first.root.as_transaction().unwrap();
+    assert_eq!(part1.children.len(), 2001);
+    assert_eq!(part1.children[1999].name(), "e1999");
+    let next = &part1.children[2000];
+    assert_eq!((next.type_(), next.name()), ("RemoteCall", "Next"));
+    assert_eq!(next.data(), second.header.message_id);
+    assert_eq!(second.header.parent_message_id, first.header.message_id);
+    assert_eq!(second.header.root_message_id, first.header.message_id);
+    let part2 = second.root.as_transaction().unwrap();
+    assert_eq!(
+        (part2.type_.as_str(), part2.name.as_str()),
+        ("Bulk", "truncated-2100")
+    );
+    assert_eq!(part2.children[0].name(), "e2000");
+    assert_eq!(part2.children[99].name(), "e2099");
+    // The last part carries the total duration of all parts, as CAT clients add it.
+    let total = part2.children.last().unwrap();
+    assert_eq!(
+        (total.type_(), total.name()),
+        ("TruncatedTransaction", "TotalDuration")
+    );
+    let total_us: u64 = total.data().parse().unwrap();
+    assert!(total_us >= part1.duration_us);
+    assert_eq!(part2.children.len(), 101);
+}
+
+#[test]
+fn a_cut_inside_nested_transactions_continues_the_open_chain() {
+    let (client, sink) = memory_client("bulk");
+    with_client(&client, || {
+        let _root = transaction!("Job", "import");
+        let _batch = transaction!("Batch", "b1");
+        for i in 0..2005 {
+            event!("Row", format!("r{i}"));
+        }
+    });
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees.len(), 2);
+    let part1 = trees[0].root.as_transaction().unwrap();
+    // Root holds the cut batch, then the Next event at root level.
+    assert_eq!(part1.children.len(), 2);
+    assert_eq!(part1.children[0].name(), "b1");
+    assert_eq!(part1.children[1].name(), "Next");
+    let part2 = trees[1].root.as_transaction().unwrap();
+    assert_eq!(part2.name, "import");
+    let batch = part2.children[0].as_transaction().unwrap();
+    assert_eq!(batch.name, "b1");
+    let rows = part1.children[0].children().len() + batch.children.len();
+    assert_eq!(rows, 2005);
+}

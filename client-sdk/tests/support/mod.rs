@@ -1,0 +1,33 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use ocelot_client::{Client, MemorySink, MemoryTransport};
+use ocelot_protocol::MessageTree;
+
+/// A client with an in-memory transport and no heartbeat, for `domain`.
+pub fn memory_client(domain: &str) -> (Client, MemorySink) {
+    let (transport, sink) = MemoryTransport::new();
+    let dir = std::env::temp_dir().join(format!("ocelot-client-test-{}", std::process::id()));
+    let client = Client::builder()
+        .domain(domain)
+        .ip(std::net::Ipv4Addr::new(192, 0, 2, 7))
+        .hostname("test-host")
+        .heartbeat_interval(None)
+        .mark_dir(dir)
+        .transport(transport)
+        .build();
+    (client, sink)
+}
+
+/// Flushes `client` and returns every tree the sink received.
+pub fn sent_trees(client: &Client, sink: &MemorySink) -> Vec<MessageTree> {
+    assert!(
+        client.flush(Duration::from_secs(10)),
+        "flush timed out: {:?}",
+        client.stats()
+    );
+    sink.trees()
+}
