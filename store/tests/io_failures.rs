@@ -1,0 +1,141 @@
+//! Disk full and I/O errors: counted, and nothing already written is damaged.
+
+mod common;
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use common::{frame, id};
+use ocelot_store::{DropReason, FileLayer, OsFiles, Store};
+
+/// A disk that, while `full` is set, writes half of each data-file write and then fails
+/// with "no space left", and refuses to truncate (the worst case for the writer).
+#[derive(Debug, Default)]
+struct FlakyDisk {
+    full: AtomicBool,
+    failures: AtomicU64,
+    index_full: AtomicBool,
+}
+
+impl FileLayer for FlakyDisk {
+    fn write_all_at(&self, file: &File, path: &Path, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        let is_index = path.extension().is_some_and(|e| e == "idx");
+        if (is_index && self.index_full.load(Ordering::SeqCst)) || (!is_index && self.full.load(Ordering::SeqCst)) {
+            self.failures.fetch_add(1, Ordering::SeqCst);
+            OsFiles.write_all_at(file, path, offset, &bytes[..bytes.len() / 2])?;
+            return Err(io::Error::new(io::ErrorKind::StorageFull, "no space left on device"));
+        }
+        OsFiles.write_all_at(file, path, offset, bytes)
+    }
+
+    fn set_len(&self, file: &File, path: &Path, len: u64) -> io::Result<()> {
+        if self.full.load(Ordering::SeqCst) {
+            return Err(io::Error::new(io::ErrorKind::StorageFull, "no space left on device"));
+        }
+        OsFiles.set_len(file, path, len)
+    }
+}
+
+fn open_with(dir: &Path, disk: &Arc<FlakyDisk>) -> Store {
+    let mut config = common::config(dir);
+    config.file_layer = disk.clone();
+    Store::open(config).unwrap()
+}
+
+#[test]
+fn a_full_disk_drops_and_counts_new_trees_and_keeps_old_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FlakyDisk::default());
+    let store = open_with(dir.path(), &disk);
+    let before: Vec<_> = (0..20).map(|s| id("shop", 1, s)).collect();
+    for i in &before {
+        store.append(i, frame(i, 300)).unwrap();
+    }
+    store.flush().unwrap();
+
+    disk.full.store(true, Ordering::SeqCst);
+    let during: Vec<_> = (20..40).map(|s| id("shop", 1, s)).collect();
+    for i in &during {
+        store.append(i, frame(i, 300)).unwrap(); // append itself never fails on I/O
+    }
+    store.flush().unwrap();
+    let stats = store.stats();
+    assert_eq!(stats.dropped(DropReason::IoError), 20);
+    assert!(stats.io_errors >= 1);
+    for i in &before {
+        assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 300)), "old trees intact");
+    }
+    for i in &during {
+        assert_eq!(store.lookup(i).unwrap(), None);
+    }
+
+    disk.full.store(false, Ordering::SeqCst);
+    let after: Vec<_> = (40..60).map(|s| id("shop", 1, s)).collect();
+    for i in &after {
+        store.append(i, frame(i, 300)).unwrap();
+    }
+    store.flush().unwrap();
+    for i in before.iter().chain(&after) {
+        assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 300)), "{i}");
+    }
+    store.shutdown();
+    drop(store);
+
+    // And the next start agrees.
+    let store = open_with(dir.path(), &disk);
+    for i in before.iter().chain(&after) {
+        assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 300)), "{i}");
+    }
+}
+
+#[test]
+fn a_failed_index_write_is_repaired_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FlakyDisk::default());
+    let store = open_with(dir.path(), &disk);
+    disk.index_full.store(true, Ordering::SeqCst);
+    let ids: Vec<_> = (0..10).map(|s| id("shop", 1, s)).collect();
+    for i in &ids {
+        store.append(i, frame(i, 100)).unwrap();
+    }
+    store.flush().unwrap();
+    assert!(store.stats().io_errors >= 10);
+    disk.index_full.store(false, Ordering::SeqCst);
+    store.shutdown(); // does not mark the files clean: the index is incomplete
+    drop(store);
+    let store = open_with(dir.path(), &disk);
+    assert_eq!(store.stats().recovered_files, 1);
+    for i in &ids {
+        assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 100)), "{i}");
+    }
+}
+
+#[test]
+fn a_data_file_at_its_size_limit_refuses_and_counts_instead_of_wrapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.max_data_file_bytes = 4096;
+    let store = Store::open(config).unwrap();
+    let mut stored = Vec::new();
+    for s in 0..40 {
+        let i = id("shop", 1, s);
+        store.append(&i, frame(&i, 2000)).unwrap();
+        store.flush().unwrap(); // one block each
+        stored.push(i);
+    }
+    let stats = store.stats();
+    let full = stats.dropped(DropReason::DataFileFull);
+    assert!(full > 0 && full < 40, "{full}");
+    let data = dir.path().join(common::HOUR.to_string()).join("shop").join("messages.dat");
+    assert!(std::fs::metadata(data).unwrap().len() <= 4096);
+    let found = stored.iter().filter(|i| store.lookup(i).unwrap().is_some()).count() as u64;
+    assert_eq!(found + full, 40);
+    // Other domain-hours are unaffected.
+    let other = id("other", 1, 1);
+    store.append(&other, frame(&other, 10)).unwrap();
+    store.flush().unwrap();
+    assert!(store.lookup(&other).unwrap().is_some());
+}
