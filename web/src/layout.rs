@@ -111,7 +111,7 @@ fn search_form(value: &str) -> Markup {
         form.search role="search" method="get" action="/search" {
             label.visually-hidden for="search-id" { "Message ID" }
             input #search-id type="search" name="id" value=(value)
-                placeholder="Message ID, e.g. shop-0a000001-498703-42"
+                placeholder="Find a message by ID"
                 autocomplete="off" spellcheck="false" required;
             button type="submit" { "Find" }
         }

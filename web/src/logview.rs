@@ -252,7 +252,10 @@ pub(crate) fn render_tree(raw_id: &str, tree: &MessageTree) -> Markup {
                 div { dt { "Message ID" } dd { code { (raw_id) } } }
                 div { dt { "Domain" } dd { (header.domain) } }
                 div { dt { "Host" } dd { (header.hostname) " " span.muted { (header.ip_address) } } }
-                div { dt { "Thread" } dd { (header.thread_name) " " span.muted { "#" (header.thread_id) } } }
+                div { dt { "Thread" } dd {
+                    (header.thread_name)
+                    @if !header.thread_id.is_empty() { " " span.muted { "#" (header.thread_id) } }
+                } }
                 div { dt { "Started" } dd { (format_utc_ms(root.timestamp_ms())) } }
                 div { dt { "Messages" } dd { (tree.message_count()) } }
                 div { dt { "Parent" } dd { (id_link(header.parent_id(), "parent-link")) } }
@@ -331,10 +334,10 @@ fn render_row(message: &Message, depth: usize, axis: &TimeAxis) -> Markup {
             td.col-message style={ "--depth:" (depth) } {
                 span.kind title=(kind) { (kind_letter(message)) }
                 span.type { (message.type_()) }
-                @if !message.name().is_empty() {
+                @if !message.type_().is_empty() && !message.name().is_empty() {
                     span.sep { " / " }
-                    span.name { (message.name()) }
                 }
+                span.name { (message.name()) }
                 @if let Some((label, id)) = remote_link(message) {
                     " "
                     a.remote-link href=(logview_url(id)) { (label) " →" }
@@ -344,7 +347,7 @@ fn render_row(message: &Message, depth: usize, axis: &TimeAxis) -> Markup {
                 }
             }
             td.col-status { (status_badge(message)) }
-            td.col-start { "+" (format_duration_us(offset_us)) }
+            td.col-start { @if offset_us == 0 { "+0" } @else { "+" (format_duration_us(offset_us)) } }
             td.col-duration {
                 @if let Some(t) = message.as_transaction() { (format_duration_us(t.duration_us)) }
             }

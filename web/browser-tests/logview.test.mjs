@@ -1,0 +1,173 @@
+// Browser test of the Ocelot web UI: headless Chromium (Debian's /usr/bin/chromium) driven
+// by playwright-core. Run through scripts/browser-test, which starts a server and sets
+// OCELOT_URL. Fails on any JavaScript error or unexpected console error, and keeps a
+// screenshot of every step in target/browser-screenshots/.
+//
+// Environment:
+//   OCELOT_URL          base URL of a running server (required)
+//   OCELOT_FAILING_ID   a failing tree whose header has a parent ID (fixture default)
+//   OCELOT_SCRIPT_ID    a tree typed <script>alert(1)</script> (fixture default)
+//   OCELOT_SCREENSHOTS  where screenshots go (default: <repo>/target/browser-screenshots)
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BASE = (process.env.OCELOT_URL || '').replace(/\/$/, '');
+const FAILING_ID = process.env.OCELOT_FAILING_ID || 'shop-7f000001-498703-7';
+const SCRIPT_ID = process.env.OCELOT_SCRIPT_ID || 'xss-7f000001-498703-1';
+const UNKNOWN_ID = 'nosuchdomain-0a000001-498703-424242';
+const SHOTS = process.env.OCELOT_SCREENSHOTS || join(here, '..', '..', 'target', 'browser-screenshots');
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+let context;
+let page;
+let profileDir;
+/** Console errors and page errors seen since the last check. */
+let problems = [];
+/** Console errors we expect because the step asked for a 4xx page. */
+let expectedStatus = null;
+let shotNumber = 0;
+
+before(async () => {
+  assert.ok(BASE.startsWith('http://'), 'set OCELOT_URL to the server under test');
+  mkdirSync(SHOTS, { recursive: true });
+  profileDir = mkdtempSync(join(tmpdir(), 'ocelot-chromium-'));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1360, height: 900 },
+  });
+  page = context.pages()[0] || (await context.newPage());
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const text = msg.text();
+    // Chromium logs the main document's own 4xx status as a console error; that is the
+    // page we asked for, not a fault of the page.
+    if (expectedStatus && text.includes(`status of ${expectedStatus}`)) return;
+    problems.push(`console error: ${text}`);
+  });
+  page.on('dialog', async (dialog) => {
+    problems.push(`dialog opened: ${dialog.message()}`);
+    await dialog.dismiss();
+  });
+});
+
+after(async () => {
+  await context?.close();
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+});
+
+async function shot(name) {
+  shotNumber += 1;
+  const file = join(SHOTS, `${String(shotNumber).padStart(2, '0')}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+}
+
+function assertNoProblems() {
+  const seen = problems;
+  problems = [];
+  assert.deepEqual(seen, [], 'no JavaScript or console errors');
+}
+
+async function open(path, status = 200) {
+  expectedStatus = status === 200 ? null : status;
+  const response = await page.goto(BASE + path, { waitUntil: 'load' });
+  assert.equal(response.status(), status, `GET ${path}`);
+  return response;
+}
+
+test('home page shows navigation and the search box', async () => {
+  await open('/');
+  for (const label of ['Transactions', 'Events', 'Problems', 'Heartbeats', 'Metrics', 'State', 'Alerts']) {
+    assert.equal(await page.locator('nav.mainnav a', { hasText: label }).count(), 1, label);
+  }
+  assert.ok(await page.locator('form.search input[name=id]').isVisible());
+  const css = await page.evaluate(() => getComputedStyle(document.querySelector('.topbar')).display);
+  assert.equal(css, 'flex', 'the embedded stylesheet is applied');
+  await shot('home');
+  assertNoProblems();
+});
+
+test('LogView of a failing tree shows the failure, the waterfall and the data', async () => {
+  await open(`/m/${FAILING_ID}`);
+  assert.match(await page.locator('.tree-summary').innerText(), /This request failed/);
+  const failedRows = page.locator('tr.row.failed');
+  assert.ok((await failedRows.count()) >= 1, 'failed rows are marked');
+  const bars = page.locator('tr.row .bar');
+  assert.ok((await bars.count()) >= 1, 'transactions have waterfall bars');
+  const colour = await page.locator('tr.row.failed .bar').first()
+    .evaluate((el) => getComputedStyle(el).backgroundColor);
+  assert.equal(colour, 'rgb(214, 69, 53)', 'failed bars are red');
+  const folded = page.locator('details.data').first();
+  if ((await folded.count()) > 0) {
+    await folded.locator('summary').click();
+    assert.ok(await folded.locator('pre').isVisible(), 'long data unfolds');
+  }
+  await shot('logview-failing');
+  assertNoProblems();
+});
+
+test('the parent link opens the parent tree', async () => {
+  const parent = page.locator('a.parent-link');
+  assert.equal(await parent.count(), 1, 'the failing tree links its parent');
+  const href = await parent.getAttribute('href');
+  expectedStatus = null;
+  await Promise.all([page.waitForURL(BASE + href), parent.click()]);
+  assert.match(await page.locator('dl.facts').innerText(), new RegExp(decodeURIComponent(href.slice(3))));
+  await shot('logview-parent');
+  assertNoProblems();
+});
+
+test('searching an unknown ID shows a clear not-found page', async () => {
+  expectedStatus = 404;
+  const input = page.locator('form.search input[name=id]');
+  await input.fill(UNKNOWN_ID);
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(`/m/${UNKNOWN_ID}`)),
+    input.press('Enter'),
+  ]);
+  await page.waitForLoadState('load');
+  assert.equal(response.status(), 404);
+  assert.equal(await page.locator('h1').innerText(), 'No such message');
+  assert.match(await page.locator('.error-detail').innerText(), /nosuchdomain/);
+  assert.equal(await input.inputValue(), UNKNOWN_ID, 'the search box keeps the ID');
+  await shot('unknown-id');
+  assertNoProblems();
+});
+
+test('searching something that is not an ID explains what an ID looks like', async () => {
+  expectedStatus = 400;
+  const input = page.locator('form.search input[name=id]');
+  await input.fill('hello world');
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().includes('/search?id=')),
+    input.press('Enter'),
+  ]);
+  await page.waitForLoadState('load');
+  assert.equal(response.status(), 400);
+  assert.equal(await page.locator('h1').innerText(), 'Not a message ID');
+  assert.match(await page.locator('.error-detail').innerText(), /domain-hexip-hour-seq/);
+  await shot('malformed-id');
+  assertNoProblems();
+});
+
+test('a tree typed <script> is shown as text and never runs', async () => {
+  await open(`/m/${SCRIPT_ID}`);
+  assert.equal(await page.locator('script').count(), 0, 'no script element on the page');
+  const heading = await page.locator('h1').innerText();
+  assert.ok(heading.includes('<script>alert(1)</script>'), `heading shows the text: ${heading}`);
+  assert.ok((await page.locator('td.col-message').first().innerText()).includes('<script>'));
+  await shot('escaped-script');
+  assertNoProblems();
+});
