@@ -1,5 +1,35 @@
-//! Ocelot's collector (`ocelot-collector`): a tokio TCP server on port 2280 that splits the
-//! stream into frames, decodes them, and hands each tree to the analyzers and the store,
-//! in hourly periods.
+//! Ocelot's collector (`ocelot-collector`): the TCP server CAT clients send to.
 //!
-//! Not written yet: see issue "Collector and analyzers".
+//! ```text
+//! TCP :2280 ─> connection task: FrameDecoder ─> Collector::ingest
+//!                                                 ├─ decode (NT1/PT1)
+//!                                                 ├─ hour window check (current, previous until :03, next from :57)
+//!                                                 ├─ Store::append(message ID, frame as received)
+//!                                                 └─ try_send Arc<MessageTree> to one worker thread per report kind
+//!                                                      (transaction, event, problem, heartbeat, metric, state)
+//! clock thread: every second `Collector::tick`: checkpoint open hours, seal finished ones, sample the State report
+//! ```
+//!
+//! Each worker owns its analyzers (one per open hour): no lock on the per-message path. A full
+//! worker queue drops the tree for that worker only, counted. Time comes from a [`Clock`], so
+//! hour boundaries are tested with a [`ManualClock`]. Reports live in the store as JSON:
+//! checkpoints of the open hours every minute, and the final reports when an hour is sealed;
+//! a restart reloads the open hours' checkpoints and carries on counting.
+//!
+//! The binary starts it as `run(listener, collector, shutdown)`; the web server reads live
+//! reports through [`Collector::transaction_report`] and friends.
+
+mod clock;
+mod collector;
+mod config;
+mod period;
+mod server;
+mod stats;
+mod worker;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use collector::{Collector, REPORT_NAMES, STATE_DOMAIN};
+pub use config::{CollectorConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_WORKER_QUEUE_TREES};
+pub use period::{accept_hour, OutOfWindow};
+pub use server::run;
+pub use stats::{CollectorStats, StatsSnapshot};

@@ -1,0 +1,608 @@
+//! [`Collector`]: the ingest path, the report workers, and the clock-driven checkpoints.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use crossbeam_channel::{bounded, Sender, TrySendError};
+use ocelot_analyzer::{
+    EventReport, HeartbeatReport, MetricReport, ProblemReport, StateReport, TransactionReport,
+};
+use ocelot_protocol::{decode_frame, hour_of, DecodeError, MessageId, MILLIS_PER_HOUR};
+use ocelot_store::Store;
+use serde::de::DeserializeOwned;
+
+use crate::clock::Clock;
+use crate::config::CollectorConfig;
+use crate::period::accept_hour;
+use crate::stats::{decode_error_reason, CollectorStats, StatsSnapshot, DECODE_REASONS};
+use crate::worker::{
+    self, Control, EventKind, HeartbeatKind, Kind, MetricKind, ProblemKind, StateKind, StateSample,
+    TransactionKind, TreeItem, WorkerContext,
+};
+
+/// The domain under which the collector files its own State report.
+pub const STATE_DOMAIN: &str = "ocelot";
+
+/// The report kinds, in worker order; also their names in the store.
+pub const REPORT_NAMES: [&str; 6] = [
+    TransactionKind::NAME,
+    EventKind::NAME,
+    ProblemKind::NAME,
+    HeartbeatKind::NAME,
+    MetricKind::NAME,
+    StateKind::NAME,
+];
+
+/// Control messages wait at most this long for a worker (a query never hangs a web request).
+const QUERY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Small: control messages are rare (queries, one checkpoint a minute).
+const CONTROL_QUEUE: usize = 256;
+
+/// The collector: cheap to clone, shared by every connection task and the web server.
+#[derive(Clone)]
+pub struct Collector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: CollectorConfig,
+    clock: Arc<dyn Clock>,
+    store: Option<Store>,
+    stats: Arc<CollectorStats>,
+    trees: Vec<Sender<TreeItem>>,
+    transaction: Sender<Control<TransactionReport>>,
+    event: Sender<Control<EventReport>>,
+    problem: Sender<Control<ProblemReport>>,
+    heartbeat: Sender<Control<HeartbeatReport>>,
+    metric: Sender<Control<MetricReport>>,
+    state: Sender<Control<StateReport>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    ticks: Mutex<TickState>,
+    stopped: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Default)]
+struct TickState {
+    last_tick_ms: u64,
+    last_checkpoint_ms: u64,
+    last_sample_ms: u64,
+    previous: StatsSnapshot,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector").finish_non_exhaustive()
+    }
+}
+
+fn spawn<K: Kind>(
+    index: usize,
+    config: &CollectorConfig,
+    store: &Option<Store>,
+    stats: &Arc<CollectorStats>,
+    threads: &mut Vec<JoinHandle<()>>,
+) -> (Sender<TreeItem>, Sender<Control<K::Report>>) {
+    let (tree_tx, tree_rx) = bounded(config.worker_queue_trees);
+    let (control_tx, control_rx) = bounded(CONTROL_QUEUE);
+    let ctx = WorkerContext {
+        index,
+        config: config.analyzer.clone(),
+        store: store.clone(),
+        stats: stats.clone(),
+        previous_hour_grace_minutes: config.previous_hour_grace_minutes,
+    };
+    let handle = std::thread::Builder::new()
+        .name(format!("ocelot-{}", K::NAME))
+        .spawn(move || worker::run::<K>(tree_rx, control_rx, ctx))
+        .expect("spawning a worker thread");
+    threads.push(handle);
+    (tree_tx, control_tx)
+}
+
+impl Collector {
+    /// Starts the report workers, reloads the open hours' checkpoints from `store`, and
+    /// (unless `config.background_ticks` is off) a thread that calls [`Collector::tick`]
+    /// every second.
+    pub fn start(config: CollectorConfig, store: Option<Store>, clock: Arc<dyn Clock>) -> Self {
+        let stats = Arc::new(CollectorStats::new(&REPORT_NAMES));
+        let mut threads = Vec::new();
+        let (t0, transaction) = spawn::<TransactionKind>(0, &config, &store, &stats, &mut threads);
+        let (t1, event) = spawn::<EventKind>(1, &config, &store, &stats, &mut threads);
+        let (t2, problem) = spawn::<ProblemKind>(2, &config, &store, &stats, &mut threads);
+        let (t3, heartbeat) = spawn::<HeartbeatKind>(3, &config, &store, &stats, &mut threads);
+        let (t4, metric) = spawn::<MetricKind>(4, &config, &store, &stats, &mut threads);
+        let (t5, state) = spawn::<StateKind>(5, &config, &store, &stats, &mut threads);
+        let now = clock.now_ms();
+        let collector = Collector {
+            inner: Arc::new(Inner {
+                trees: vec![t0, t1, t2, t3, t4, t5],
+                transaction,
+                event,
+                problem,
+                heartbeat,
+                metric,
+                state,
+                threads: Mutex::new(threads),
+                ticks: Mutex::new(TickState {
+                    last_tick_ms: now,
+                    last_checkpoint_ms: now,
+                    last_sample_ms: now,
+                    previous: StatsSnapshot::default(),
+                }),
+                stopped: std::sync::atomic::AtomicBool::new(false),
+                config,
+                clock,
+                store,
+                stats,
+            }),
+        };
+        collector.restore_open_hours(now);
+        if collector.inner.config.background_ticks {
+            let weak = Arc::downgrade(&collector.inner);
+            std::thread::Builder::new()
+                .name("ocelot-collector-clock".to_owned())
+                .spawn(move || loop {
+                    std::thread::sleep(Duration::from_secs(1));
+                    let Some(inner) = weak.upgrade() else { return };
+                    if inner.stopped.load(Relaxed) {
+                        return;
+                    }
+                    Collector { inner }.tick();
+                })
+                .expect("spawning the collector clock thread");
+        }
+        collector
+    }
+
+    /// The hours whose reports may still change at `now_ms`.
+    fn open_hours(&self, now_ms: u64) -> Vec<u64> {
+        let current = hour_of(now_ms);
+        let mut hours = vec![current];
+        let grace_ms = self.inner.config.previous_hour_grace_minutes * 60_000;
+        if current > 0 && now_ms % MILLIS_PER_HOUR < grace_ms {
+            hours.push(current - 1);
+        }
+        hours
+    }
+
+    fn restore_open_hours(&self, now_ms: u64) {
+        let Some(store) = &self.inner.store else {
+            return;
+        };
+        for hour in self.open_hours(now_ms) {
+            restore::<TransactionKind>(store, hour, &self.inner.transaction);
+            restore::<EventKind>(store, hour, &self.inner.event);
+            restore::<ProblemKind>(store, hour, &self.inner.problem);
+            restore::<HeartbeatKind>(store, hour, &self.inner.heartbeat);
+            restore::<MetricKind>(store, hour, &self.inner.metric);
+            restore::<StateKind>(store, hour, &self.inner.state);
+        }
+    }
+
+    /// Takes one whole frame (length prefix included) as received: decodes it, checks its
+    /// hour, stores the bytes under the tree's message ID and hands the tree to every
+    /// report worker. Never blocks: a full queue drops (and counts) the tree for that
+    /// queue only. A decode error is counted and returned; the caller closes the connection.
+    pub fn ingest(&self, frame: Bytes) -> Result<(), DecodeError> {
+        let inner = &*self.inner;
+        let stats = &inner.stats;
+        stats.frames.fetch_add(1, Relaxed);
+        stats.bytes.fetch_add(frame.len() as u64, Relaxed);
+        let tree = match decode_frame(&frame, &inner.config.decode) {
+            Ok(tree) => tree,
+            Err(e) => {
+                stats.count_decode_error(decode_error_reason(&e));
+                return Err(e);
+            }
+        };
+        let now_ms = inner.clock.now_ms();
+        let hour = match accept_hour(
+            now_ms,
+            tree.root.timestamp_ms(),
+            inner.config.previous_hour_grace_minutes,
+            inner.config.next_hour_early_minutes,
+        ) {
+            Ok(hour) => hour,
+            Err(_) => {
+                stats.out_of_window.fetch_add(1, Relaxed);
+                return Ok(());
+            }
+        };
+        stats.trees_accepted.fetch_add(1, Relaxed);
+        if let Some(store) = &inner.store {
+            match tree.header.message_id().map(str::parse::<MessageId>) {
+                Some(Ok(id)) => {
+                    if store.append(&id, frame.clone()).is_err() {
+                        stats.store_dropped.fetch_add(1, Relaxed);
+                    }
+                }
+                _ => {
+                    stats.no_message_id.fetch_add(1, Relaxed);
+                }
+            }
+        }
+        let tree = Arc::new(tree);
+        for (index, sender) in inner.trees.iter().enumerate() {
+            let item = TreeItem {
+                hour,
+                tree: tree.clone(),
+                bytes: frame.len() as u64,
+                received_ms: now_ms,
+            };
+            if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+                sender.try_send(item)
+            {
+                stats.worker(index).dropped_queue_full.fetch_add(1, Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn count_frame_error(&self, reason: &'static str) {
+        self.inner.stats.count_decode_error(reason);
+    }
+
+    pub(crate) fn max_connections(&self) -> usize {
+        self.inner.config.max_connections
+    }
+
+    pub(crate) fn max_frame_bytes(&self) -> usize {
+        self.inner.config.max_frame_bytes
+    }
+
+    pub(crate) fn stats_handle(&self) -> &CollectorStats {
+        &self.inner.stats
+    }
+
+    /// The clock-driven work: a State sample every `state_interval`, and a checkpoint of
+    /// every open hour every `checkpoint_interval` or as soon as an hour's grace period
+    /// ends (that checkpoint seals it). The background thread calls this every second.
+    pub fn tick(&self) {
+        let inner = &*self.inner;
+        let now = inner.clock.now_ms();
+        let mut ticks = inner.ticks.lock().expect("tick state lock");
+        let grace_ms = inner.config.previous_hour_grace_minutes * 60_000;
+        let sealing = hour_of(now.saturating_sub(grace_ms))
+            > hour_of(ticks.last_tick_ms.saturating_sub(grace_ms));
+        ticks.last_tick_ms = now;
+        if now.saturating_sub(ticks.last_sample_ms)
+            >= inner.config.state_interval.as_millis() as u64
+        {
+            ticks.last_sample_ms = now;
+            let current = inner.stats.snapshot();
+            let sample = self.state_sample(now, &ticks.previous, &current);
+            ticks.previous = current;
+            let _ = inner.state.try_send(Control::Sample(sample));
+        }
+        let checkpoint_due = now.saturating_sub(ticks.last_checkpoint_ms)
+            >= inner.config.checkpoint_interval.as_millis() as u64;
+        if sealing || checkpoint_due {
+            ticks.last_checkpoint_ms = now;
+            drop(ticks);
+            self.send_checkpoint(now, None);
+            if sealing {
+                inner.stats.hours_sealed.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    fn state_sample(
+        &self,
+        now_ms: u64,
+        before: &StatsSnapshot,
+        now: &StatsSnapshot,
+    ) -> StateSample {
+        let delta = |a: u64, b: u64| a.saturating_sub(b);
+        let mut sample = StateSample {
+            now_ms,
+            out_of_window: delta(now.out_of_window, before.out_of_window),
+            rss_bytes: rss_bytes(),
+            ..StateSample::default()
+        };
+        for reason in DECODE_REASONS {
+            let n = delta(
+                now.decode_errors.get(reason).copied().unwrap_or(0),
+                before.decode_errors.get(reason).copied().unwrap_or(0),
+            );
+            if n > 0 {
+                sample.decode_errors.push((reason, n));
+            }
+        }
+        let store_drops = delta(now.store_dropped, before.store_dropped);
+        if store_drops > 0 {
+            sample.drops.push(("store", "refused", store_drops));
+        }
+        for (index, name) in REPORT_NAMES.iter().enumerate() {
+            let empty = Default::default();
+            let (a, b) = (
+                &now.workers[*name],
+                before.workers.get(*name).unwrap_or(&empty),
+            );
+            let dropped = delta(a.dropped_queue_full, b.dropped_queue_full);
+            if dropped > 0 {
+                sample.drops.push((name, "queue_full", dropped));
+            }
+            let processed = delta(a.processed, b.processed);
+            if processed > 0 {
+                sample
+                    .processing
+                    .push((name, processed, delta(a.busy_us, b.busy_us)));
+            }
+            let depth = self.inner.trees[index].len() as u64;
+            self.inner
+                .stats
+                .worker(index)
+                .queue_depth
+                .store(depth, Relaxed);
+            sample.queue_depths.push((name, depth));
+        }
+        sample
+    }
+
+    fn send_checkpoint(&self, now_ms: u64, done: Option<std::sync::mpsc::Sender<()>>) -> usize {
+        let inner = &*self.inner;
+        let mut sent = 0;
+        let mut send = |ok: bool| sent += usize::from(ok);
+        send(
+            inner
+                .transaction
+                .send_timeout(
+                    Control::Checkpoint {
+                        now_ms,
+                        done: done.clone(),
+                    },
+                    QUERY_TIMEOUT,
+                )
+                .is_ok(),
+        );
+        send(
+            inner
+                .event
+                .send_timeout(
+                    Control::Checkpoint {
+                        now_ms,
+                        done: done.clone(),
+                    },
+                    QUERY_TIMEOUT,
+                )
+                .is_ok(),
+        );
+        send(
+            inner
+                .problem
+                .send_timeout(
+                    Control::Checkpoint {
+                        now_ms,
+                        done: done.clone(),
+                    },
+                    QUERY_TIMEOUT,
+                )
+                .is_ok(),
+        );
+        send(
+            inner
+                .heartbeat
+                .send_timeout(
+                    Control::Checkpoint {
+                        now_ms,
+                        done: done.clone(),
+                    },
+                    QUERY_TIMEOUT,
+                )
+                .is_ok(),
+        );
+        send(
+            inner
+                .metric
+                .send_timeout(
+                    Control::Checkpoint {
+                        now_ms,
+                        done: done.clone(),
+                    },
+                    QUERY_TIMEOUT,
+                )
+                .is_ok(),
+        );
+        send(
+            inner
+                .state
+                .send_timeout(Control::Checkpoint { now_ms, done }, QUERY_TIMEOUT)
+                .is_ok(),
+        );
+        inner.stats.last_checkpoint_ms.store(now_ms, Relaxed);
+        sent
+    }
+
+    /// Processes everything queued so far and writes every open hour's reports to the
+    /// store; returns when all workers are done (or after a bounded wait).
+    pub fn checkpoint_now(&self) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sent = self.send_checkpoint(self.inner.clock.now_ms(), Some(tx));
+        for _ in 0..sent {
+            if rx.recv_timeout(Duration::from_secs(30)).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Stops the workers after they processed what is queued and wrote every open hour.
+    /// Call it once the listener is closed; ingesting afterwards only counts drops.
+    pub fn shutdown(&self) {
+        let inner = &*self.inner;
+        if inner.stopped.swap(true, Relaxed) {
+            return;
+        }
+        let _ = inner.transaction.send(Control::Shutdown);
+        let _ = inner.event.send(Control::Shutdown);
+        let _ = inner.problem.send(Control::Shutdown);
+        let _ = inner.heartbeat.send(Control::Shutdown);
+        let _ = inner.metric.send(Control::Shutdown);
+        let _ = inner.state.send(Control::Shutdown);
+        let threads = std::mem::take(&mut *inner.threads.lock().expect("threads lock"));
+        for thread in threads {
+            let _ = thread.join();
+        }
+        inner
+            .stats
+            .last_checkpoint_ms
+            .store(inner.clock.now_ms(), Relaxed);
+    }
+
+    /// Every counter, now.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    /// "Now" by the collector's clock, epoch ms.
+    pub fn now_ms(&self) -> u64 {
+        self.inner.clock.now_ms()
+    }
+
+    /// The current hour index.
+    pub fn current_hour(&self) -> u64 {
+        hour_of(self.now_ms())
+    }
+
+    /// The store, if the collector writes to one.
+    pub fn store(&self) -> Option<&Store> {
+        self.inner.store.as_ref()
+    }
+
+    /// Domains with any report in `hour`, live or stored, sorted.
+    pub async fn domains(&self, hour: u64) -> Vec<String> {
+        let inner = &*self.inner;
+        let mut all = BTreeSet::new();
+        all.extend(live_domains(&inner.transaction, hour).await);
+        all.extend(live_domains(&inner.event, hour).await);
+        all.extend(live_domains(&inner.problem, hour).await);
+        all.extend(live_domains(&inner.heartbeat, hour).await);
+        all.extend(live_domains(&inner.metric, hour).await);
+        if let Some(store) = &inner.store {
+            if let Ok(stored) = store.report_domains(hour) {
+                all.extend(stored);
+            }
+        }
+        all.remove(STATE_DOMAIN);
+        all.into_iter().collect()
+    }
+
+    /// A domain's Transaction report for an hour: live if the hour is open, else stored.
+    pub async fn transaction_report(&self, domain: &str, hour: u64) -> Option<TransactionReport> {
+        self.report::<TransactionKind>(&self.inner.transaction, domain, hour)
+            .await
+    }
+
+    /// A domain's Event report for an hour.
+    pub async fn event_report(&self, domain: &str, hour: u64) -> Option<EventReport> {
+        self.report::<EventKind>(&self.inner.event, domain, hour)
+            .await
+    }
+
+    /// A domain's Problem report for an hour.
+    pub async fn problem_report(&self, domain: &str, hour: u64) -> Option<ProblemReport> {
+        self.report::<ProblemKind>(&self.inner.problem, domain, hour)
+            .await
+    }
+
+    /// A domain's Heartbeat report for an hour.
+    pub async fn heartbeat_report(&self, domain: &str, hour: u64) -> Option<HeartbeatReport> {
+        self.report::<HeartbeatKind>(&self.inner.heartbeat, domain, hour)
+            .await
+    }
+
+    /// A domain's Metric report for an hour.
+    pub async fn metric_report(&self, domain: &str, hour: u64) -> Option<MetricReport> {
+        self.report::<MetricKind>(&self.inner.metric, domain, hour)
+            .await
+    }
+
+    /// The collector's own State report for an hour.
+    pub async fn state_report(&self, hour: u64) -> Option<StateReport> {
+        self.report::<StateKind>(&self.inner.state, STATE_DOMAIN, hour)
+            .await
+    }
+
+    async fn report<K: Kind>(
+        &self,
+        control: &Sender<Control<K::Report>>,
+        domain: &str,
+        hour: u64,
+    ) -> Option<K::Report> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let query = Control::Query {
+            hour,
+            domain: domain.to_owned(),
+            reply,
+        };
+        if control.try_send(query).is_ok() {
+            if let Ok(Ok(Some(report))) = tokio::time::timeout(QUERY_TIMEOUT, answer).await {
+                return Some(report);
+            }
+        }
+        let store = self.inner.store.as_ref()?;
+        read_stored::<K::Report>(store, hour, domain, K::NAME)
+    }
+}
+
+async fn live_domains<R>(control: &Sender<Control<R>>, hour: u64) -> Vec<String> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if control.try_send(Control::Domains { hour, reply }).is_err() {
+        return Vec::new();
+    }
+    tokio::time::timeout(QUERY_TIMEOUT, answer)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default()
+}
+
+fn read_stored<R: DeserializeOwned>(
+    store: &Store,
+    hour: u64,
+    domain: &str,
+    name: &str,
+) -> Option<R> {
+    let bytes = store.read_report(hour, domain, name).ok()??;
+    match serde_json::from_slice(&bytes) {
+        Ok(report) => Some(report),
+        Err(e) => {
+            tracing::warn!(report = name, hour, domain, error = %e, "stored report does not parse");
+            None
+        }
+    }
+}
+
+fn restore<K: Kind>(store: &Store, hour: u64, control: &Sender<Control<K::Report>>) {
+    let Ok(domains) = store.report_domains(hour) else {
+        return;
+    };
+    let mut reports = BTreeMap::new();
+    for domain in domains {
+        if let Some(report) = read_stored::<K::Report>(store, hour, &domain, K::NAME) {
+            reports.insert(domain, report);
+        }
+    }
+    if !reports.is_empty() {
+        tracing::info!(
+            report = K::NAME,
+            hour,
+            domains = reports.len(),
+            "continuing the hour from its checkpoint"
+        );
+        let _ = control.send(Control::Restore { hour, reports });
+    }
+}
+
+/// Resident set size from /proc (0 where unavailable).
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}

@@ -1,0 +1,58 @@
+//! Collector settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ocelot_analyzer::AnalyzerConfig;
+use ocelot_protocol::{DecodeOptions, DEFAULT_MAX_FRAME_BYTES};
+
+/// Collector settings; `Default` gives CAT's behaviour.
+#[derive(Debug, Clone)]
+pub struct CollectorConfig {
+    /// Largest accepted frame body; a longer declared length closes the connection.
+    pub max_frame_bytes: usize,
+    /// Connections served at once; further clients wait in the accept backlog.
+    pub max_connections: usize,
+    /// Trees queued per report worker before trees are dropped (counted) for that worker.
+    pub worker_queue_trees: usize,
+    /// Trees of the previous hour are accepted until this many minutes past the hour (CAT: 3).
+    pub previous_hour_grace_minutes: u64,
+    /// Trees of the next hour are accepted from this many minutes before it (CAT: 3, i.e. hh:57).
+    pub next_hour_early_minutes: u64,
+    /// How often the open hours' reports are written to the store.
+    pub checkpoint_interval: Duration,
+    /// How often the collector's own figures go into the State report.
+    pub state_interval: Duration,
+    /// Whether a background thread calls [`crate::Collector::tick`] every second (tests with a
+    /// manual clock turn it off and tick by hand).
+    pub background_ticks: bool,
+    /// Decoding options (PT1 time zone).
+    pub decode: DecodeOptions,
+    /// Analyzer caps and thresholds.
+    pub analyzer: Arc<AnalyzerConfig>,
+}
+
+/// Default worker queue: CAT uses 30 000 per analyzer; 10 000 trees of a few KiB keeps the
+/// worst case near 100 MiB shared across workers (trees are shared through `Arc`).
+pub const DEFAULT_WORKER_QUEUE_TREES: usize = 10_000;
+
+/// Default connection limit: far above what one collector sees from CAT clients, which keep
+/// one connection per process.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            worker_queue_trees: DEFAULT_WORKER_QUEUE_TREES,
+            previous_hour_grace_minutes: 3,
+            next_hour_early_minutes: 3,
+            checkpoint_interval: Duration::from_secs(60),
+            state_interval: Duration::from_secs(10),
+            background_ticks: true,
+            decode: DecodeOptions::default(),
+            analyzer: Arc::new(AnalyzerConfig::default()),
+        }
+    }
+}

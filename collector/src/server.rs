@@ -1,0 +1,109 @@
+//! The TCP side: accept CAT clients, split their byte streams into frames, hand each frame
+//! to [`Collector::ingest`]. No handshake and no reply, like CAT: clients never read.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use ocelot_protocol::FrameDecoder;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::collector::Collector;
+use crate::stats::frame_error_reason;
+
+/// Initial read buffer per connection: C clients write up to ~60 KiB at a time.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Serves CAT clients on `listener` until `shutdown` completes, then stops accepting, lets
+/// every connection finish the frames it already has, and returns. The caller then calls
+/// [`Collector::shutdown`] to drain the workers and write the open hours.
+pub async fn run(
+    listener: TcpListener,
+    collector: Collector,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let limit = Arc::new(Semaphore::new(collector.max_connections().max(1)));
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = limit.clone().acquire_owned() => permit.expect("semaphore is never closed"),
+        };
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let collector = collector.clone();
+        let stop = stop_rx.clone();
+        connections.spawn(async move {
+            serve_connection(stream, peer, &collector, stop).await;
+            drop(permit);
+        });
+        // Reap finished connection tasks so the set does not grow without bound.
+        while connections.try_join_next().is_some() {}
+    }
+    let _ = stop_tx.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn serve_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    collector: &Collector,
+    mut stop: watch::Receiver<bool>,
+) {
+    let stats = collector.stats_handle();
+    stats.connections_open.fetch_add(1, Relaxed);
+    stats.connections_total.fetch_add(1, Relaxed);
+    let mut decoder = FrameDecoder::new(collector.max_frame_bytes());
+    let mut buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    'read: loop {
+        let read = tokio::select! {
+            read = stream.read_buf(&mut buf) => read,
+            _ = stop.changed() => break,
+        };
+        match read {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "connection read failed");
+                break;
+            }
+        }
+        loop {
+            let offset = decoder.offset();
+            match decoder.decode(&mut buf) {
+                Ok(Some(frame)) => {
+                    if let Err(e) = collector.ingest(frame) {
+                        tracing::warn!(%peer, offset, error = %e, "malformed frame; closing the connection");
+                        break 'read;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    collector.count_frame_error(frame_error_reason(&e));
+                    tracing::warn!(%peer, offset, error = %e, "bad frame length; closing the connection");
+                    break 'read;
+                }
+            }
+        }
+    }
+    stats.connections_open.fetch_sub(1, Relaxed);
+}

@@ -1,0 +1,214 @@
+//! The collector's own counters: one source of truth for the State report, `/metrics` and
+//! `ocelot status`. Plain atomics, bumped on the ingest path without locks.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use ocelot_protocol::{DecodeError, FrameError};
+use serde::Serialize;
+
+/// Why a frame could not be used, as a short label.
+pub(crate) fn decode_error_reason(e: &DecodeError) -> &'static str {
+    match e {
+        DecodeError::LengthMismatch { .. } => "length_mismatch",
+        DecodeError::UnknownMagic { .. } => "unknown_magic",
+        DecodeError::Truncated { .. } => "truncated",
+        DecodeError::VarintOverflow { .. } => "varint_overflow",
+        DecodeError::UnknownTag { .. } => "unknown_tag",
+        DecodeError::UnbalancedEnd { .. } => "unbalanced_end",
+        DecodeError::UnclosedTransaction { .. } => "unclosed_transaction",
+        DecodeError::TooDeep { .. } => "too_deep",
+        DecodeError::Empty => "empty",
+        DecodeError::TrailingData { .. } => "trailing_data",
+        DecodeError::MalformedText { .. } => "malformed_text",
+    }
+}
+
+/// Why a byte stream could not be split, as a short label.
+pub(crate) fn frame_error_reason(e: &FrameError) -> &'static str {
+    match e {
+        FrameError::ZeroLength { .. } => "zero_length",
+        FrameError::TooLong { .. } => "frame_too_long",
+    }
+}
+
+/// All decode and framing error labels, so counters are fixed and bounded.
+pub(crate) const DECODE_REASONS: [&str; 13] = [
+    "length_mismatch",
+    "unknown_magic",
+    "truncated",
+    "varint_overflow",
+    "unknown_tag",
+    "unbalanced_end",
+    "unclosed_transaction",
+    "too_deep",
+    "empty",
+    "trailing_data",
+    "malformed_text",
+    "zero_length",
+    "frame_too_long",
+];
+
+/// Counters of one report worker.
+#[derive(Debug, Default)]
+pub(crate) struct WorkerCounters {
+    pub(crate) processed: AtomicU64,
+    pub(crate) busy_us: AtomicU64,
+    pub(crate) max_us: AtomicU64,
+    pub(crate) dropped_queue_full: AtomicU64,
+    pub(crate) queue_depth: AtomicU64,
+    pub(crate) report_write_errors: AtomicU64,
+}
+
+/// The collector's counters.
+#[derive(Debug)]
+pub struct CollectorStats {
+    pub(crate) connections_open: AtomicU64,
+    pub(crate) connections_total: AtomicU64,
+    pub(crate) frames: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) trees_accepted: AtomicU64,
+    pub(crate) decode_errors: [AtomicU64; DECODE_REASONS.len()],
+    pub(crate) out_of_window: AtomicU64,
+    pub(crate) no_message_id: AtomicU64,
+    pub(crate) store_dropped: AtomicU64,
+    pub(crate) hours_sealed: AtomicU64,
+    pub(crate) last_checkpoint_ms: AtomicU64,
+    pub(crate) workers: Vec<(&'static str, WorkerCounters)>,
+}
+
+impl CollectorStats {
+    pub(crate) fn new(workers: &[&'static str]) -> Self {
+        CollectorStats {
+            connections_open: AtomicU64::new(0),
+            connections_total: AtomicU64::new(0),
+            frames: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            trees_accepted: AtomicU64::new(0),
+            decode_errors: Default::default(),
+            out_of_window: AtomicU64::new(0),
+            no_message_id: AtomicU64::new(0),
+            store_dropped: AtomicU64::new(0),
+            hours_sealed: AtomicU64::new(0),
+            last_checkpoint_ms: AtomicU64::new(0),
+            workers: workers
+                .iter()
+                .map(|name| (*name, WorkerCounters::default()))
+                .collect(),
+        }
+    }
+
+    pub(crate) fn count_decode_error(&self, reason: &str) {
+        if let Some(i) = DECODE_REASONS.iter().position(|r| *r == reason) {
+            self.decode_errors[i].fetch_add(1, Relaxed);
+        }
+    }
+
+    pub(crate) fn worker(&self, index: usize) -> &WorkerCounters {
+        &self.workers[index].1
+    }
+
+    /// A plain copy of every counter.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            connections_open: self.connections_open.load(Relaxed),
+            connections_total: self.connections_total.load(Relaxed),
+            frames: self.frames.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            trees_accepted: self.trees_accepted.load(Relaxed),
+            decode_errors: DECODE_REASONS
+                .iter()
+                .zip(&self.decode_errors)
+                .map(|(r, n)| ((*r).to_owned(), n.load(Relaxed)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            out_of_window: self.out_of_window.load(Relaxed),
+            no_message_id: self.no_message_id.load(Relaxed),
+            store_dropped: self.store_dropped.load(Relaxed),
+            hours_sealed: self.hours_sealed.load(Relaxed),
+            last_checkpoint_ms: self.last_checkpoint_ms.load(Relaxed),
+            workers: self
+                .workers
+                .iter()
+                .map(|(name, w)| {
+                    (
+                        (*name).to_owned(),
+                        WorkerSnapshot {
+                            processed: w.processed.load(Relaxed),
+                            busy_us: w.busy_us.load(Relaxed),
+                            max_us: w.max_us.load(Relaxed),
+                            dropped_queue_full: w.dropped_queue_full.load(Relaxed),
+                            queue_depth: w.queue_depth.load(Relaxed),
+                            report_write_errors: w.report_write_errors.load(Relaxed),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Counters of one worker, copied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerSnapshot {
+    /// Trees processed.
+    pub processed: u64,
+    /// Microseconds spent processing.
+    pub busy_us: u64,
+    /// Slowest single tree, microseconds.
+    pub max_us: u64,
+    /// Trees dropped because the worker's queue was full.
+    pub dropped_queue_full: u64,
+    /// Trees waiting in the queue at the last sample.
+    pub queue_depth: u64,
+    /// Failed report writes (checkpoints and seals).
+    pub report_write_errors: u64,
+}
+
+/// Every collector counter, copied at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsSnapshot {
+    /// Connections being served now.
+    pub connections_open: u64,
+    /// Connections accepted since start.
+    pub connections_total: u64,
+    /// Frames received (good or bad).
+    pub frames: u64,
+    /// Bytes of frames received, length prefixes included.
+    pub bytes: u64,
+    /// Trees decoded and inside the hour window.
+    pub trees_accepted: u64,
+    /// Frames refused, by reason (only reasons seen).
+    pub decode_errors: BTreeMap<String, u64>,
+    /// Trees whose hour is not open.
+    pub out_of_window: u64,
+    /// Trees without a parseable message ID: analysed but not stored.
+    pub no_message_id: u64,
+    /// Trees the store refused (queue full, bad name, I/O).
+    pub store_dropped: u64,
+    /// Hours sealed since start.
+    pub hours_sealed: u64,
+    /// When the open hours were last checkpointed, epoch ms (0 = never).
+    pub last_checkpoint_ms: u64,
+    /// Per report worker.
+    pub workers: BTreeMap<String, WorkerSnapshot>,
+}
+
+impl StatsSnapshot {
+    /// All decode and framing errors.
+    pub fn decode_errors_total(&self) -> u64 {
+        self.decode_errors.values().sum()
+    }
+
+    /// Trees dropped anywhere after decoding (worker queues, store).
+    pub fn dropped_total(&self) -> u64 {
+        self.store_dropped
+            + self
+                .workers
+                .values()
+                .map(|w| w.dropped_queue_full)
+                .sum::<u64>()
+    }
+}

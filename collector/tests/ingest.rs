@@ -1,0 +1,289 @@
+//! The collector end to end over loopback: real client frames in, reports and stored trees out.
+
+use std::io::Write as _;
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ocelot_analyzer::ViewQuery;
+use ocelot_collector::{Collector, CollectorConfig, ManualClock};
+use ocelot_protocol::{decode_frame, DecodeOptions, MessageId};
+use ocelot_store::{Store, StoreConfig};
+
+/// The capture's hour (2026-11-22 07:00 UTC) and a moment inside it.
+const HOUR: u64 = 498_703;
+const NOW_MS: u64 = HOUR * 3_600_000 + 9 * 60_000;
+
+fn vectors() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../protocol/tests/data/cat-c-client")
+}
+
+fn binary_frames() -> Vec<Vec<u8>> {
+    (1..=29)
+        .map(|i| std::fs::read(vectors().join(format!("binary/{i:04}.bin"))).unwrap())
+        .collect()
+}
+
+fn manual_config() -> CollectorConfig {
+    CollectorConfig {
+        background_ticks: false,
+        ..CollectorConfig::default()
+    }
+}
+
+struct Server {
+    addr: std::net::SocketAddr,
+    collector: Collector,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(collector: Collector) -> Server {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let c = collector.clone();
+        let task = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                ocelot_collector::run(listener, c, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+            });
+        });
+        Server {
+            addr: addr_rx.recv().unwrap(),
+            collector,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    fn stop(mut self) -> Collector {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().join().unwrap();
+        self.collector.clone()
+    }
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+#[test]
+fn real_client_frames_over_tcp_show_up_in_every_report_and_in_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock);
+    let server = Server::start(collector.clone());
+
+    let stream = std::fs::read(vectors().join("streams/binary.stream")).unwrap();
+    let mut conn = TcpStream::connect(server.addr).unwrap();
+    // Arbitrary write sizes: frames split across reads.
+    for chunk in stream.chunks(777) {
+        conn.write_all(chunk).unwrap();
+    }
+    drop(conn);
+    // 29 frames; S13a (hour 472222) and S14 (year 2100) are outside the hour window.
+    wait_for("27 accepted trees", || {
+        collector.stats().trees_accepted == 27
+    });
+    collector.checkpoint_now();
+    let stats = collector.stats();
+    assert_eq!(stats.frames, 29);
+    assert_eq!(stats.out_of_window, 2);
+    assert_eq!(stats.decode_errors_total(), 0);
+    assert_eq!(stats.dropped_total(), 0);
+
+    let transactions = block_on(collector.transaction_report("catgen", HOUR)).unwrap();
+    let view = transactions.view(&ViewQuery {
+        elapsed_seconds: 3600.0,
+        ..ViewQuery::default()
+    });
+    let url = view.types.iter().find(|t| t.type_ == "URL").unwrap();
+    assert_eq!(url.figures.count, 1);
+    let cache = view
+        .types
+        .iter()
+        .find(|t| t.type_ == "Cache.redis")
+        .unwrap();
+    assert_eq!(cache.figures.fail, 1);
+    let service = view.types.iter().find(|t| t.type_ == "Service").unwrap();
+    // S02 failed; S09b (the RPC callee, header domain catgen) succeeded.
+    assert_eq!((service.figures.count, service.figures.fail), (2, 1));
+
+    let events = block_on(collector.event_report("catgen", HOUR)).unwrap();
+    assert!(serde_json::to_string(&events)
+        .unwrap()
+        .contains("RemoteCall"));
+    let problems = block_on(collector.problem_report("catgen", HOUR)).unwrap();
+    assert!(serde_json::to_string(&problems)
+        .unwrap()
+        .contains("RuntimeException"));
+    assert!(block_on(collector.heartbeat_report("catgen", HOUR)).is_some());
+    assert!(block_on(collector.metric_report("catgen", HOUR)).is_some());
+    assert_eq!(block_on(collector.domains(HOUR)), vec!["catgen".to_owned()]);
+    let state = block_on(collector.state_report(HOUR));
+    assert!(state.is_some());
+
+    // Every accepted tree is findable by its message ID, byte for byte as sent.
+    store.flush().unwrap();
+    for frame in binary_frames() {
+        let tree = decode_frame(&frame, &DecodeOptions::default()).unwrap();
+        let id: MessageId = tree.header.message_id.parse().unwrap();
+        if ocelot_protocol::hour_of(tree.root.timestamp_ms()) != HOUR {
+            continue;
+        }
+        assert_eq!(
+            store.lookup(&id).unwrap().as_deref(),
+            Some(&frame[..]),
+            "{id}"
+        );
+    }
+    server.stop().shutdown();
+    store.shutdown();
+}
+
+#[test]
+fn a_bad_connection_never_disturbs_a_good_one() {
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(manual_config(), None, clock);
+    let server = Server::start(collector.clone());
+    let frames = binary_frames();
+
+    let mut good = TcpStream::connect(server.addr).unwrap();
+    good.write_all(&frames[0]).unwrap();
+    // The crashing C client's garbage: ASCII "0000" as a length.
+    let mut bad = TcpStream::connect(server.addr).unwrap();
+    bad.write_all(b"0000NT1\x06catgen\x02vm").unwrap();
+    // A frame whose body is not a tree.
+    let mut worse = TcpStream::connect(server.addr).unwrap();
+    worse
+        .write_all(&[0, 0, 0, 5, b'N', b'T', b'1', 0xff, 0xff])
+        .unwrap();
+    good.write_all(&frames[1]).unwrap();
+    good.write_all(&frames[2]).unwrap();
+    good.flush().unwrap();
+
+    wait_for("three good trees and two errors", || {
+        let s = collector.stats();
+        s.trees_accepted == 3 && s.decode_errors_total() == 2
+    });
+    // The bad connections were closed by the server.
+    for conn in [&mut bad, &mut worse] {
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut byte = [0u8; 1];
+        assert_eq!(std::io::Read::read(conn, &mut byte).unwrap_or(0), 0);
+    }
+    let stats = collector.stats();
+    assert_eq!(stats.decode_errors["frame_too_long"], 1);
+    assert_eq!(stats.decode_errors["truncated"], 1);
+    // The good connection still works.
+    good.write_all(&frames[3]).unwrap();
+    wait_for("a fourth tree", || collector.stats().trees_accepted == 4);
+    server.stop().shutdown();
+}
+
+#[test]
+fn an_hour_is_sealed_into_the_store_after_its_grace_period_and_stays_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock.clone());
+    for frame in binary_frames() {
+        let _ = collector.ingest(frame.into());
+    }
+    collector.checkpoint_now();
+    // Minute 2 of the next hour: still open; minute 3: sealed.
+    clock.set((HOUR + 1) * 3_600_000 + 2 * 60_000);
+    collector.tick();
+    assert_eq!(collector.stats().hours_sealed, 0);
+    clock.set((HOUR + 1) * 3_600_000 + 3 * 60_000 + 500);
+    collector.tick();
+    collector.checkpoint_now();
+    assert_eq!(collector.stats().hours_sealed, 1);
+    // Read back from the store: same figures as live.
+    let report = block_on(collector.transaction_report("catgen", HOUR)).unwrap();
+    let stored: ocelot_analyzer::TransactionReport = serde_json::from_slice(
+        &store
+            .read_report(HOUR, "catgen", "transaction")
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        serde_json::to_value(&report).unwrap(),
+        serde_json::to_value(&stored).unwrap()
+    );
+    // A late tree of the sealed hour is now out of window.
+    let before = collector.stats().out_of_window;
+    let _ = collector.ingest(binary_frames()[0].clone().into());
+    assert_eq!(collector.stats().out_of_window, before + 1);
+    collector.shutdown();
+    store.shutdown();
+}
+
+#[test]
+fn a_restart_mid_hour_continues_counting_from_the_last_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames = binary_frames();
+    let count_urls = |collector: &Collector| {
+        let report = block_on(collector.transaction_report("catgen", HOUR)).unwrap();
+        let view = report.view(&ViewQuery {
+            elapsed_seconds: 3600.0,
+            ..ViewQuery::default()
+        });
+        view.types
+            .iter()
+            .find(|t| t.type_ == "URL")
+            .unwrap()
+            .figures
+            .count
+    };
+    {
+        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        let clock = Arc::new(ManualClock::new(NOW_MS));
+        let collector = Collector::start(manual_config(), Some(store.clone()), clock);
+        for _ in 0..3 {
+            collector.ingest(frames[0].clone().into()).unwrap();
+        }
+        collector.checkpoint_now();
+        // Two more after the checkpoint, then a crash: no shutdown, no final write.
+        for _ in 0..2 {
+            collector.ingest(frames[0].clone().into()).unwrap();
+        }
+        wait_for("five URLs", || count_urls(&collector) == 5);
+        store.crash_for_tests();
+    }
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock);
+    // The checkpoint's three survive; the two after it are the at-most-one-interval loss.
+    assert_eq!(count_urls(&collector), 3);
+    collector.ingest(frames[0].clone().into()).unwrap();
+    wait_for("four URLs", || count_urls(&collector) == 4);
+    collector.shutdown();
+    store.shutdown();
+}
