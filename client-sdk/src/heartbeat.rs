@@ -22,13 +22,12 @@ pub(crate) fn spawn(client: &Client, every: Duration) -> Option<Sender<()>> {
     let weak = client.downgrade();
     std::thread::Builder::new()
         .name("ocelot-heartbeat".to_owned())
-        .spawn(move || loop {
-            match stop_rx.recv_timeout(every) {
-                Err(RecvTimeoutError::Timeout) => {}
-                Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+        .spawn(move || {
+            // Only a timeout means "time for the next heartbeat"; a dropped sender means stop.
+            while let Err(RecvTimeoutError::Timeout) = stop_rx.recv_timeout(every) {
+                let Some(client) = weak.upgrade() else { break };
+                send_heartbeat(&client);
             }
-            let Some(client) = weak.upgrade() else { break };
-            send_heartbeat(&client);
         })
         .ok()?;
     Some(stop_tx)

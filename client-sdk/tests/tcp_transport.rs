@@ -1,0 +1,290 @@
+//! The TCP transport against real sockets on 127.0.0.1: a collector that is down, then up;
+//! discovery through a CAT router; heartbeats.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ocelot_client::{event, transaction, with_client, Client};
+use ocelot_protocol::{decode_frame, DecodeOptions, MessageTree};
+
+/// Reads frames from every connection to `listener` into the returned list.
+fn collect_frames(listener: TcpListener) -> Arc<Mutex<Vec<MessageTree>>> {
+    let trees = Arc::new(Mutex::new(Vec::new()));
+    let sink = trees.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let sink = sink.clone();
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 64 * 1024];
+                loop {
+                    let n = match conn.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    buf.extend_from_slice(&chunk[..n]);
+                    while buf.len() >= 4 {
+                        let len = u32::from_be_bytes(buf[..4].try_into().unwrap()) as usize;
+                        if buf.len() < 4 + len {
+                            break;
+                        }
+                        let frame: Vec<u8> = buf.drain(..4 + len).collect();
+                        let tree = decode_frame(&frame, &DecodeOptions::default()).unwrap();
+                        sink.lock().unwrap().push(tree);
+                    }
+                }
+            });
+        }
+    });
+    trees
+}
+
+fn wait_for(mut done: impl FnMut() -> bool, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    done()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn with_the_collector_down_callers_never_block_memory_stays_bounded_and_sending_resumes() {
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    const QUEUE_TREES: usize = 500;
+    const QUEUE_BYTES: usize = 64 * 1024;
+    let client = Client::builder()
+        .domain("resilient")
+        .ip(Ipv4Addr::LOCALHOST)
+        .collectors([address.clone()])
+        .queue_trees(QUEUE_TREES)
+        .queue_bytes(QUEUE_BYTES)
+        .heartbeat_interval(None)
+        .build();
+
+    // Phase 1: nobody listens. Four threads record; measure the slowest single call.
+    let worst = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let client = &client;
+                scope.spawn(move || {
+                    with_client(client, || {
+                        let mut worst = Duration::ZERO;
+                        for i in 0..5_000 {
+                            let start = Instant::now();
+                            {
+                                let tx = transaction!("URL", "/down");
+                                tx.add_data("payload", "x".repeat(64));
+                                tx.add_data("i", i + t * 10_000);
+                                event!("E", "e");
+                            }
+                            worst = worst.max(start.elapsed());
+                        }
+                        worst
+                    })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .max()
+            .unwrap()
+    });
+    let stats = client.stats();
+    eprintln!("collector down: worst call {worst:?}, {stats:?}");
+    assert!(
+        worst < Duration::from_millis(200),
+        "a call blocked for {worst:?}"
+    );
+    assert!(stats.queued_bytes <= QUEUE_BYTES as u64, "{stats:?}");
+    assert!(stats.queue_depth <= QUEUE_TREES as u64, "{stats:?}");
+    assert_eq!(stats.sent, 0);
+    assert!(
+        stats.dropped_queue_bytes + stats.dropped_queue_full > 0,
+        "{stats:?}"
+    );
+    assert_eq!(stats.produced, 20_000);
+
+    // Phase 2: the collector comes up; queued trees and new ones arrive.
+    let listener = TcpListener::bind(&address).unwrap();
+    let received = collect_frames(listener);
+    let queued = stats.queue_depth;
+    assert!(
+        wait_for(|| client.stats().sent >= queued, Duration::from_secs(15)),
+        "the queued trees were not sent: {:?}",
+        client.stats()
+    );
+    with_client(&client, || {
+        let _t = transaction!("URL", "/after-recovery");
+    });
+    assert!(
+        wait_for(
+            || received
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|t| t.root.name() == "/after-recovery"),
+            Duration::from_secs(15)
+        ),
+        "sending did not resume: {:?}",
+        client.stats()
+    );
+    assert!(client.flush(Duration::from_secs(10)));
+    let stats = client.stats();
+    assert_eq!(
+        stats.produced,
+        stats.sent + stats.dropped_total(),
+        "{stats:?}"
+    );
+    assert!(wait_for(
+        || received.lock().unwrap().len() as u64 == stats.sent,
+        Duration::from_secs(5)
+    ));
+    assert!(client.shutdown(Duration::from_secs(2)));
+}
+
+#[test]
+fn collectors_come_from_the_router_and_failover_skips_a_dead_one() {
+    let collector = TcpListener::bind("127.0.0.1:0").unwrap();
+    let collector_address = collector.local_addr().unwrap().to_string();
+    let dead = format!("127.0.0.1:{}", free_port());
+    let received = collect_frames(collector);
+    let router = TcpListener::bind("127.0.0.1:0").unwrap();
+    let router_address = router.local_addr().unwrap().to_string();
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    {
+        let requests = requests.clone();
+        let body = format!("{{\"kvs\":{{\"routers\":\"{dead};{collector_address};\",\"block\":\"false\",\"sample\":\"1.0\"}}}}");
+        std::thread::spawn(move || {
+            for conn in router.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut buf = [0u8; 2048];
+                let n = conn.read(&mut buf).unwrap_or(0);
+                requests
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                let _ = conn.write_all(
+                    format!(
+                        "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+            }
+        });
+    }
+    let client = Client::builder()
+        .domain("routed")
+        .ip(Ipv4Addr::new(10, 1, 2, 3))
+        .router(router_address)
+        .heartbeat_interval(None)
+        .build();
+    with_client(&client, || {
+        let _t = transaction!("URL", "/routed");
+    });
+    assert!(
+        wait_for(
+            || !received.lock().unwrap().is_empty(),
+            Duration::from_secs(10)
+        ),
+        "{:?}",
+        client.stats()
+    );
+    let tree = received.lock().unwrap()[0].clone();
+    assert_eq!(tree.root.name(), "/routed");
+    assert_eq!(tree.header.ip_address, "10.1.2.3");
+    let request = requests.lock().unwrap()[0].clone();
+    assert!(
+        request.starts_with("GET /cat/s/router?op=json&domain=routed&ip=10.1.2.3 "),
+        "{request}"
+    );
+    assert!(client.shutdown(Duration::from_secs(2)));
+}
+
+#[test]
+fn heartbeats_carry_status_xml_with_process_and_client_details() {
+    let (transport, sink) = ocelot_client::MemoryTransport::new();
+    let client = Client::builder()
+        .domain("beating")
+        .ip(Ipv4Addr::new(192, 0, 2, 9))
+        .heartbeat_interval(Some(Duration::from_millis(20)))
+        .transport(transport)
+        .build();
+    assert!(wait_for(|| sink.trees().len() >= 2, Duration::from_secs(5)));
+    client.shutdown(Duration::from_secs(2));
+    let trees = sink.trees();
+    let status = &trees[0].root;
+    assert_eq!((status.type_(), status.name()), ("System", "Status"));
+    let heartbeat = &status.children()[0];
+    assert!(matches!(heartbeat, ocelot_protocol::Message::Heartbeat(_)));
+    assert_eq!(
+        (heartbeat.type_(), heartbeat.name()),
+        ("Heartbeat", "192.0.2.9")
+    );
+    let xml = heartbeat.data();
+    for needle in [
+        "<status>",
+        "<extension id=\"system.process\">",
+        "id=\"memory.rss.bytes\"",
+        "id=\"threads\"",
+        "id=\"fds.open\"",
+        "id=\"cpu.time.ms\"",
+        "<extension id=\"ocelot.client\">",
+        "id=\"trees.produced\"",
+        "id=\"trees.dropped.queue_full\"",
+        "id=\"queue.depth\"",
+    ] {
+        assert!(xml.contains(needle), "{needle} missing from {xml}");
+    }
+    // The second heartbeat counts the first one as produced.
+    assert!(trees[1].root.children()[0]
+        .data()
+        .contains("<extensionDetail id=\"trees.produced\" value=\"1\"/>"));
+}
+
+#[test]
+fn shutdown_is_bounded_when_the_collector_never_answers() {
+    let client = Client::builder()
+        .domain("stuck")
+        .collectors([format!("127.0.0.1:{}", free_port())])
+        .heartbeat_interval(None)
+        .build();
+    with_client(&client, || {
+        for _ in 0..100 {
+            let _t = transaction!("URL", "/x");
+        }
+    });
+    let start = Instant::now();
+    assert!(!client.shutdown(Duration::from_millis(300)));
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "shutdown took {:?}",
+        start.elapsed()
+    );
+    let stats = client.stats();
+    assert_eq!(stats.dropped_shutdown, 100, "{stats:?}");
+    // After shutdown, new trees are dropped and counted, never queued.
+    with_client(&client, || {
+        let _t = transaction!("URL", "/late");
+    });
+    assert_eq!(client.stats().dropped_shutdown, 101);
+    drop(TcpStream::connect("127.0.0.1:1").err());
+}
