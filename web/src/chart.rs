@@ -116,8 +116,11 @@ fn y_of(value: f64, top: f64) -> f64 {
     MARGIN_TOP + PLOT_HEIGHT * (1.0 - clamped / top)
 }
 
+/// Half a bar's slot on each side keeps the bars of minutes 0 and 59 inside the plot.
+const X_INSET: f64 = PLOT_WIDTH / MINUTES as f64 / 2.0;
+
 fn x_of_minute(minute: usize) -> f64 {
-    MARGIN_LEFT + PLOT_WIDTH * minute as f64 / (MINUTES - 1) as f64
+    MARGIN_LEFT + X_INSET + (PLOT_WIDTH - 2.0 * X_INSET) * minute as f64 / (MINUTES - 1) as f64
 }
 
 /// Axes, grid, tick labels and the title: what line and bar charts share.
@@ -131,16 +134,16 @@ fn frame(title: &str, unit: &str, ticks: &[f64], body: Markup, legend: Markup) -
             text.chart-unit x=(MARGIN_LEFT - 8.0) y=(MARGIN_TOP - 8.0) text-anchor="end" { (unit) }
             @for tick in ticks {
                 @let y = y_of(*tick, top);
-                line.grid x1=(MARGIN_LEFT) x2=(WIDTH - MARGIN_RIGHT) y1=(y) y2=(y);
+                line.grid x1=(MARGIN_LEFT) x2=(WIDTH - MARGIN_RIGHT) y1=(y) y2=(y) {}
                 text.tick x=(MARGIN_LEFT - 6.0) y=(y + 4.0) text-anchor="end" { (format_number(*tick)) }
             }
             @for minute in (0..MINUTES).step_by(10).chain([MINUTES - 1]) {
                 @let x = x_of_minute(minute);
-                line.axis x1=(x) x2=(x) y1=(MARGIN_TOP + PLOT_HEIGHT) y2=(MARGIN_TOP + PLOT_HEIGHT + 4.0);
+                line.axis x1=(x) x2=(x) y1=(MARGIN_TOP + PLOT_HEIGHT) y2=(MARGIN_TOP + PLOT_HEIGHT + 4.0) {}
                 text.tick x=(x) y=(HEIGHT - 12.0) text-anchor="middle" { ":" (format!("{minute:02}")) }
             }
             line.axis x1=(MARGIN_LEFT) x2=(WIDTH - MARGIN_RIGHT)
-                y1=(MARGIN_TOP + PLOT_HEIGHT) y2=(MARGIN_TOP + PLOT_HEIGHT);
+                y1=(MARGIN_TOP + PLOT_HEIGHT) y2=(MARGIN_TOP + PLOT_HEIGHT) {}
             (body)
         }
     }
@@ -156,7 +159,7 @@ pub(crate) fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Mark
     let legend = html! {
         @for (i, s) in series.iter().enumerate() {
             @let x = WIDTH - MARGIN_RIGHT - 110.0 * (series.len() - i) as f64;
-            rect x=(x) y="8" width="10" height="10" rx="2" fill=(PALETTE[i % PALETTE.len()]);
+            rect x=(x) y="8" width="10" height="10" rx="2" fill=(PALETTE[i % PALETTE.len()]) {}
             text.legend x=(x + 14.0) y="17" { (s.label) }
         }
     };
@@ -167,7 +170,7 @@ pub(crate) fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Mark
                 .map(|m| format!("{:.1},{:.1}", x_of_minute(m), y_of(s.values.get(m).copied().unwrap_or(0.0), top)))
                 .collect();
             polyline.series points=(points.join(" ")) fill="none" stroke=(color) stroke-width="2"
-                stroke-linejoin="round";
+                stroke-linejoin="round" {}
             @for (m, v) in s.values.iter().take(MINUTES).enumerate() {
                 circle.point cx=(format!("{:.1}", x_of_minute(m))) cy=(format!("{:.1}", y_of(*v, top)))
                     r="2.5" fill=(color) {
@@ -183,13 +186,13 @@ pub(crate) fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Mark
 pub(crate) fn bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
     let ticks = nice_ticks(max_of(values.iter().take(MINUTES)));
     let top = ticks.last().copied().unwrap_or(1.0);
-    let slot = PLOT_WIDTH / MINUTES as f64;
+    let slot = (PLOT_WIDTH - 2.0 * X_INSET) / (MINUTES - 1) as f64;
     let body = html! {
         @for (m, v) in values.iter().take(MINUTES).enumerate() {
             @let y = y_of(*v, top);
             // Centre each bar on its minute's x so bars line up with line charts.
             @let x = x_of_minute(m) - slot * 0.4;
-            rect.bar x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{:.1}", slot * 0.8))
+            rect.chart-bar x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{:.1}", slot * 0.8))
                 height=(format!("{:.1}", MARGIN_TOP + PLOT_HEIGHT - y)) fill=(PALETTE[0]) {
                 title { ":" (format!("{m:02}")) ": " (with_unit(*v, unit)) }
             }
@@ -223,10 +226,10 @@ pub(crate) fn sparkline(values: &[f64]) -> Markup {
         svg.sparkline xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (SPARK_WIDTH) " " (SPARK_HEIGHT) }
             width=(SPARK_WIDTH) height=(SPARK_HEIGHT) aria-hidden="true" {
             @if !points.is_empty() {
-                polyline points=(points.join(" ")) fill="none" stroke=(PALETTE[0]) stroke-width="1.5";
+                polyline points=(points.join(" ")) fill="none" stroke=(PALETTE[0]) stroke-width="1.5" {}
             }
             @if let Some((x, y)) = last {
-                circle cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="2" fill=(PALETTE[0]);
+                circle cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="2" fill=(PALETTE[0]) {}
             }
         }
     }
@@ -308,6 +311,30 @@ mod tests {
     fn percent_values_are_written_with_a_percent_sign() {
         let svg = bar_chart("Fail rate", "%", &[12.5]).into_string();
         assert!(svg.contains("<title>:00: 12.5%</title>"));
+    }
+
+    #[test]
+    fn every_svg_element_is_closed_so_html_parsers_do_not_nest_them() {
+        // Inside inline SVG an HTML parser treats `<line ...>` without a closing tag as an
+        // open element and nests everything after it, which hides the rest of the chart.
+        let line = line_chart(
+            "t",
+            "ms",
+            &[Series {
+                label: "a",
+                values: &[1.0, 2.0],
+            }],
+        );
+        let bars = bar_chart("t", "ms", &[1.0]);
+        for svg in [line, bars, sparkline(&[1.0, 2.0])].map(Markup::into_string) {
+            for tag in ["line", "rect", "circle", "polyline", "text"] {
+                assert_eq!(
+                    svg.matches(&format!("<{tag} ")).count(),
+                    svg.matches(&format!("</{tag}>")).count(),
+                    "<{tag}> in {svg}"
+                );
+            }
+        }
     }
 
     #[test]

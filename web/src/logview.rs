@@ -182,6 +182,24 @@ impl TimeAxis {
             .saturating_sub(self.start_us)
     }
 
+    /// Labels at 0, 25, 50, 75 and 100 % of the axis, skipping ones that would repeat the
+    /// previous label (a 2 µs tree would otherwise read `0 µs 0 µs 1 µs 1 µs 2 µs`).
+    fn labels(&self) -> Vec<(u64, String)> {
+        let mut labels: Vec<(u64, String)> = Vec::new();
+        for quarter in 0..=4u64 {
+            let us = self.span_us * quarter / 4;
+            let label = if us == 0 {
+                "0".to_owned()
+            } else {
+                format_duration_us(us)
+            };
+            if labels.last().is_none_or(|(_, previous)| *previous != label) {
+                labels.push((quarter * 25, label));
+            }
+        }
+        labels
+    }
+
     fn percent(&self, us: u64) -> f64 {
         (us as f64 / self.span_us as f64 * 100.0).min(100.0)
     }
@@ -276,10 +294,8 @@ pub(crate) fn render_tree(raw_id: &str, tree: &MessageTree) -> Markup {
                         th.col-duration { "Duration" }
                         th.col-timeline {
                             div.axis {
-                                @for quarter in 0..=4u64 {
-                                    span style={ "left:" (quarter * 25) "%" } {
-                                        (format_duration_us(axis.span_us * quarter / 4))
-                                    }
+                                @for (percent, label) in axis.labels() {
+                                    span style={ "left:" (percent) "%" } { (label) }
                                 }
                             }
                         }
@@ -414,6 +430,24 @@ mod tests {
                 start_us: 1_000_000,
                 span_us: 70_000
             }
+        );
+    }
+
+    #[test]
+    fn time_axis_labels_quarters_without_repeating_themselves() {
+        let axis = TimeAxis {
+            start_us: 0,
+            span_us: 842_000,
+        };
+        let labels: Vec<String> = axis.labels().into_iter().map(|(_, l)| l).collect();
+        assert_eq!(labels, ["0", "210 ms", "421 ms", "631 ms", "842 ms"]);
+        let tiny = TimeAxis {
+            start_us: 0,
+            span_us: 1,
+        };
+        assert_eq!(
+            tiny.labels(),
+            [(0, "0".to_owned()), (100, "1 µs".to_owned())]
         );
     }
 
