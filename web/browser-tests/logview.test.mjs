@@ -129,6 +129,26 @@ test('the parent link opens the parent tree', async () => {
   assertNoProblems();
 });
 
+test('a RemoteCall event links to the callee tree', async (t) => {
+  const callee = page.locator('a.remote-link').first();
+  if ((await callee.count()) === 0) {
+    t.skip('this tree has no RemoteCall event');
+    return;
+  }
+  const href = await callee.getAttribute('href');
+  const from = page.url();
+  await Promise.all([page.waitForURL(BASE + href), callee.click()]);
+  const back = page.locator('a.parent-link');
+  if ((await back.count()) > 0) {
+    assert.equal(await back.getAttribute('href'), new URL(from).pathname, 'the callee names its caller as parent');
+  }
+  assert.match(await page.locator('dl.facts').innerText(), new RegExp(decodeURIComponent(href.slice(3))));
+  await shot('logview-callee');
+  await page.goBack();
+  assert.equal(page.url(), from, 'back returns to the caller');
+  assertNoProblems();
+});
+
 test('searching an unknown ID shows a clear not-found page', async () => {
   expectedStatus = 404;
   const input = page.locator('form.search input[name=id]');

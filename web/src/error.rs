@@ -145,3 +145,8 @@ pub(crate) async fn not_found_page() -> PageError {
         search: String::new(),
     }
 }
+
+/// The fallback for unknown paths under `/api/`: a JSON 404 rather than a page.
+pub(crate) async fn api_not_found() -> ApiError {
+    ApiError::NotFound("no such API endpoint".to_owned())
+}

@@ -5,12 +5,13 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use axum::extract::connect_info::Connected;
+use axum::routing::any;
 use axum::serve::IncomingStream;
 use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::auth::{exposure_warning, require_auth};
-use crate::error::not_found_page;
+use crate::error::{api_not_found, not_found_page};
 use crate::state::AppState;
 use crate::{cat_router, home, layout, logview};
 
@@ -47,6 +48,8 @@ pub fn router(state: AppState) -> Router {
         .merge(home::routes())
         .merge(logview::routes())
         .merge(layout::routes())
+        // Unknown API paths answer JSON; more specific `/api/...` routes win over this.
+        .route("/api/{*path}", any(api_not_found))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_auth,

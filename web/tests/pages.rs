@@ -46,3 +46,12 @@ async fn undecodable_query_strings_give_400_not_500() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(text(response).await.contains("<html"));
 }
+
+#[tokio::test]
+async fn unknown_api_paths_answer_a_json_404() {
+    let response = get(app(), "/api/nothing/here").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(header(&response, "content-type").starts_with("application/json"));
+    let json: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+    assert_eq!(json["error"], "no such API endpoint");
+}
