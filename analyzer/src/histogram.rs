@@ -24,7 +24,7 @@ pub const RELATIVE_ACCURACY: f64 = 0.0095;
 const GAMMA: f64 = (1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY);
 
 /// `GAMMA.ln()`, precomputed because `ln` is not `const` (checked by a unit test).
-const LN_GAMMA: f64 = 0.019_000_571_683_767_48;
+const LN_GAMMA: f64 = 0.019_000_571_614_286_515;
 
 /// A sparse histogram of non-negative integer values (microseconds here).
 ///
@@ -165,7 +165,7 @@ mod tests {
     #[test]
     fn every_value_comes_back_within_the_relative_accuracy() {
         let mut v = 1u64;
-        while v < u64::MAX / 2 {
+        while v < u64::MAX / 8 {
             for value in [v, v + 1, v * 3 / 2] {
                 let mut h = DurationHistogram::new();
                 h.record(value);

@@ -34,6 +34,9 @@ mod message_ids;
 mod metric;
 mod minute;
 mod problem;
+mod state;
+#[cfg(test)]
+mod test_support;
 mod transaction;
 mod transaction_walk;
 mod view_query;
@@ -47,6 +50,9 @@ pub use histogram::{DurationHistogram, RELATIVE_ACCURACY};
 pub use metric::{MetricAnalyzer, MetricItemView, MetricMinuteView, MetricReport, MetricView};
 pub use problem::{
     ProblemAnalyzer, ProblemEntryView, ProblemMinuteView, ProblemReport, ProblemView,
+};
+pub use state::{
+    ProcessingView, ReceivedView, StateMinuteView, StateReport, StateView, MAX_STATE_KEYS,
 };
 pub use transaction::{
     DurationFigures, TransactionAnalyzer, TransactionMinuteView, TransactionNameView,

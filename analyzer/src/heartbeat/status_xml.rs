@@ -5,8 +5,9 @@
 //!
 //! * `<extension id="E"><extensionDetail id="D" value="V"/>` gives `E.D = V` (both the
 //!   Java client's extensions and the C client's `system.process`).
-//! * Any other element contributes its path: each element's name, or its `id`/`name`
-//!   attribute in brackets after it (`disk.disk-volume[/].free`, `memory.gc[ParNew].count`);
+//! * Any other element contributes its path: each element's name, with its `id` (or, below
+//!   the top level, `name`) attribute in brackets (`disk.disk-volume[/].free`,
+//!   `memory.gc[ParNew].count`);
 //!   every attribute that parses as a finite number becomes `path.attribute`.
 //! * The `<status>` root adds no segment; text content (descriptions) is ignored.
 
@@ -92,7 +93,10 @@ fn visit(
             Some(String::new())
         }
         _ => {
-            let key = attribute("id").or_else(|| attribute("name"));
+            // `name` names list items (`memory/gc name="ParNew"`), but on a top-level element
+            // it is a plain property (`os name="Linux"`).
+            let nested = path.iter().filter(|s| !s.is_empty()).count() > 0;
+            let key = attribute("id").or_else(|| attribute("name").filter(|_| nested));
             let segment = match key {
                 Some(key) => format!("{tag}[{key}]"),
                 None => tag,

@@ -1,0 +1,323 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ocelot_protocol::Message;
+use proptest::prelude::*;
+
+use super::*;
+use crate::config::{AnalyzerConfig, OTHERS};
+use crate::test_support::{
+    binary_frames, exact_quantile, samples, transaction, tree, trees_of, HOUR_START_MS, TYPES,
+};
+use crate::view_query::ViewQuery;
+
+const HOUR: u64 = 498_703;
+
+fn analyzer() -> TransactionAnalyzer {
+    TransactionAnalyzer::new(HOUR, Arc::new(AnalyzerConfig::default()))
+}
+
+fn all_hour() -> ViewQuery<'static> {
+    ViewQuery {
+        elapsed_seconds: 3600.0,
+        ..ViewQuery::default()
+    }
+}
+
+fn name<'v>(view: &'v TransactionView, type_: &str, name: &str) -> &'v TransactionNameView {
+    view.types
+        .iter()
+        .find(|t| t.type_ == type_)
+        .unwrap_or_else(|| panic!("no type {type_}"))
+        .names
+        .iter()
+        .find(|n| n.name == name)
+        .unwrap_or_else(|| panic!("no name {type_}/{name}"))
+}
+
+fn within_one_percent(got: f64, exact: f64) -> bool {
+    if exact == 0.0 {
+        got == 0.0
+    } else {
+        (got - exact).abs() / exact <= 0.01
+    }
+}
+
+#[test]
+fn real_c_client_frames_add_up_to_the_right_figures() {
+    let mut analyzer = analyzer();
+    for tree in binary_frames() {
+        analyzer.process(&tree);
+    }
+    let report = &analyzer.reports()["catgen"];
+    let view = report.view(&all_hour());
+    assert_eq!(view.domain, "catgen");
+    assert_eq!(view.hour, "2026112207");
+    assert_eq!(view.ips, ["192.0.2.2"]);
+
+    let url = name(&view, "URL", "/api/order/create");
+    assert_eq!((url.figures.count, url.figures.fail), (1, 0));
+    assert_eq!(url.figures.avg, 20.0);
+    assert!(within_one_percent(url.figures.p95, 20.0));
+    assert_eq!(url.sample_message_id, "catgen-c0000202-498703-10027");
+    assert_eq!(url.minutes.len(), 1);
+    assert_eq!(url.minutes[0].minute, 8);
+
+    let cache = name(&view, "Cache.redis", "order:get");
+    assert_eq!((cache.figures.count, cache.figures.fail), (1, 1));
+    assert_eq!(cache.figures.fail_percent, 100.0);
+    assert_eq!(
+        cache.status_codes,
+        BTreeMap::from([("java.net.SocketTimeoutException".to_owned(), 1)])
+    );
+    assert_eq!(cache.fail_message_ids, ["catgen-c0000202-498703-10027"]);
+    assert_eq!(cache.sample_message_id, "");
+
+    // Nested transactions count: 20 `Sub` transactions inside S07, 3 inside the heartbeat tree.
+    let sub = view.types.iter().find(|t| t.type_ == "Sub").unwrap();
+    assert_eq!((sub.figures.count, sub.names.len()), (20, 20));
+    assert_eq!(name(&view, "System", "collect_cpuinfo").figures.count, 1);
+    assert_eq!(name(&view, "System", "MetricAggregator").figures.count, 5);
+
+    // The 125 s job: percentiles within 1 %, clamped to the exact extremes.
+    let job = name(&view, "Job", "nightly-batch");
+    assert_eq!(job.figures.max, 125_000.0);
+    assert!(within_one_percent(job.figures.p99, 125_000.0));
+    assert_eq!(job.slowest_message_id, "catgen-c0000202-498703-10030");
+
+    // S08: part 1 ends in RemoteCall/Next and is skipped, part 2 counts.
+    assert_eq!(name(&view, "Bulk", "truncated-2100").figures.count, 1);
+    // S13: part 1 skipped; part 2's root takes TruncatedTransaction/TotalDuration (2468 ms).
+    let fixed = name(&view, "Fixed", "hour-truncated");
+    assert_eq!(fixed.figures.count, 1);
+    assert_eq!(fixed.figures.max, 2_468.0);
+    let inner = name(&view, "Fixed.child", "inner");
+    assert_eq!(inner.figures.fail, 1);
+    assert_eq!(inner.status_codes["TIMEOUT"], 1);
+
+    assert_eq!(
+        name(&view, "Edge.childless", "status-404").status_codes["404"],
+        1
+    );
+    let type_count: u64 = view.types.iter().map(|t| t.figures.count).sum();
+    // 31 transactions in the frames, minus the two skipped fragment roots.
+    assert_eq!(type_count, 20 + 31 - 2);
+    assert_eq!(report.folded(), 0);
+}
+
+#[test]
+fn a_type_filter_shows_only_that_type() {
+    let mut analyzer = analyzer();
+    for tree in binary_frames() {
+        analyzer.process(&tree);
+    }
+    let view = analyzer.reports()["catgen"].view(&ViewQuery {
+        type_: Some("System"),
+        ..all_hour()
+    });
+    assert_eq!(view.types.len(), 1);
+    assert_eq!(view.types[0].figures.count, 10);
+}
+
+#[test]
+fn first_url_name_is_normalised_and_upload_metric_names_merge() {
+    let mut analyzer = analyzer();
+    let mut root = transaction("URL", "/order/123/x", HOUR_START_MS, 1_000, "0");
+    root.children.push(Message::Transaction(transaction(
+        "System",
+        "UploadMetric-7",
+        HOUR_START_MS,
+        0,
+        "0",
+    )));
+    analyzer.process(&tree("shop", "10.0.0.1", "shop-0a000001-498703-1", root));
+    let view = analyzer.reports()["shop"].view(&all_hour());
+    assert_eq!(name(&view, "URL", "/order/{num}/x").figures.count, 1);
+    assert_eq!(name(&view, "System", "UploadMetric").figures.count, 1);
+}
+
+#[test]
+fn batch_data_adds_counts_failures_and_bucketed_durations() {
+    let mut analyzer = analyzer();
+    let mut root = transaction("System", "TransactionAggregator", HOUR_START_MS, 0, "0");
+    let mut batch = transaction("SQL", "OrderDao.find", HOUR_START_MS, 0, "0");
+    batch.data = "@10;2;345;1,3|20,5|300,2".into();
+    root.children.push(Message::Transaction(batch));
+    analyzer.process(&tree("shop", "10.0.0.1", "shop-0a000001-498703-1", root));
+    let view = analyzer.reports()["shop"].view(&all_hour());
+    let sql = name(&view, "SQL", "OrderDao.find");
+    assert_eq!((sql.figures.count, sql.figures.fail), (10, 2));
+    assert_eq!(sql.figures.avg, 34.5);
+    assert_eq!((sql.figures.min, sql.figures.max), (1.0, 300.0));
+    assert!(within_one_percent(sql.figures.p50, 20.0));
+    assert!(within_one_percent(sql.figures.p90, 300.0));
+    assert!(within_one_percent(sql.minutes[0].p95, 300.0));
+    assert_eq!(sql.fail_message_ids, ["shop-0a000001-498703-1"]);
+}
+
+#[test]
+fn types_and_names_past_the_caps_fold_into_others() {
+    let config = AnalyzerConfig {
+        max_types_per_machine: 3,
+        max_names_per_type: 2,
+        ..AnalyzerConfig::default()
+    };
+    let mut analyzer = TransactionAnalyzer::new(HOUR, Arc::new(config));
+    for i in 0..10 {
+        let root = transaction(&format!("T{i}"), "n", HOUR_START_MS, 1_000, "0");
+        analyzer.process(&tree("shop", "10.0.0.1", "id", root));
+    }
+    for i in 0..5 {
+        let root = transaction("T0", &format!("n{i}"), HOUR_START_MS, 1_000, "0");
+        analyzer.process(&tree("shop", "10.0.0.1", "id", root));
+    }
+    let report = &analyzer.reports()["shop"];
+    let view = report.view(&all_hour());
+    let types: Vec<&str> = view.types.iter().map(|t| t.type_.as_str()).collect();
+    assert_eq!(types, ["OTHERS", "T0", "T1", "T2"]);
+    assert_eq!(name(&view, OTHERS, "n").figures.count, 7);
+    let t0: Vec<(&str, u64)> = view.types[1]
+        .names
+        .iter()
+        .map(|n| (n.name.as_str(), n.figures.count))
+        .collect();
+    assert_eq!(t0, [("OTHERS", 4), ("n", 1), ("n0", 1)]);
+    assert_eq!(report.folded(), 7 + 4);
+    let total: u64 = view.types.iter().map(|t| t.figures.count).sum();
+    assert_eq!(total, 15, "folding loses no message");
+}
+
+#[test]
+fn all_merges_machines_and_ip_selects_one() {
+    let mut analyzer = analyzer();
+    for (ip, duration_us) in [("10.0.0.1", 10_000), ("10.0.0.2", 30_000)] {
+        let root = transaction("URL", "/a", HOUR_START_MS, duration_us, "0");
+        analyzer.process(&tree("shop", ip, "id", root));
+    }
+    let report = &analyzer.reports()["shop"];
+    let all = report.view(&all_hour());
+    assert_eq!(all.ips, ["10.0.0.1", "10.0.0.2"]);
+    let a = name(&all, "URL", "/a");
+    assert_eq!((a.figures.count, a.figures.avg, a.figures.std), (2, 20.0, 10.0));
+    assert_eq!(a.figures.tps, 2.0 / 3600.0);
+    let one = report.view(&ViewQuery {
+        ip: Some("10.0.0.2"),
+        ..all_hour()
+    });
+    assert_eq!(name(&one, "URL", "/a").figures.avg, 30.0);
+    let all_by_name = report.view(&ViewQuery {
+        ip: Some("All"),
+        ..all_hour()
+    });
+    assert_eq!(all_by_name, all);
+}
+
+#[test]
+fn view_serializes_to_the_api_shape() {
+    let mut analyzer = analyzer();
+    let root = transaction("URL", "/a", HOUR_START_MS + 61_000, 2_000, "0");
+    analyzer.process(&tree("shop", "10.0.0.1", "shop-0a000001-498703-1", root));
+    let json = serde_json::to_value(analyzer.reports()["shop"].view(&all_hour())).unwrap();
+    let t = &json["types"][0];
+    for key in [
+        "type",
+        "count",
+        "fail",
+        "failPercent",
+        "min",
+        "max",
+        "avg",
+        "std",
+        "tps",
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "p999",
+        "names",
+    ] {
+        assert!(t.get(key).is_some(), "type has no {key}: {t}");
+    }
+    let n = &t["names"][0];
+    for key in ["name", "p999", "sampleMessageId", "failMessageIds", "slowestMessageId"] {
+        assert!(n.get(key).is_some(), "name has no {key}: {n}");
+    }
+    assert_eq!(
+        n["minutes"][0],
+        serde_json::json!({"minute": 1, "count": 1, "fail": 0, "avg": 2.0, "p95": n["minutes"][0]["p95"]})
+    );
+    assert_eq!(json["hour"], "2026112207");
+}
+
+#[test]
+fn report_roundtrips_through_json_and_an_analyzer_continues_from_it() {
+    let mut analyzer = analyzer();
+    let frames = binary_frames();
+    for tree in &frames {
+        analyzer.process(tree);
+    }
+    let json = serde_json::to_string(analyzer.reports()).unwrap();
+    let back: BTreeMap<String, TransactionReport> = serde_json::from_str(&json).unwrap();
+    assert_eq!(&back, analyzer.reports());
+
+    let mut restarted =
+        TransactionAnalyzer::from_reports(HOUR, Arc::new(AnalyzerConfig::default()), back);
+    restarted.process(&frames[0]);
+    analyzer.process(&frames[0]);
+    assert_eq!(restarted.reports(), analyzer.reports());
+}
+
+fn run(trees: &[ocelot_protocol::MessageTree]) -> BTreeMap<String, TransactionReport> {
+    let mut analyzer = analyzer();
+    for tree in trees {
+        analyzer.process(tree);
+    }
+    analyzer.into_reports()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn merging_two_halves_equals_one_report_and_percentiles_are_those_of_the_union(
+        samples in samples(),
+        split in 0.0..1.0f64,
+    ) {
+        let trees = trees_of(&samples);
+        let cut = (trees.len() as f64 * split) as usize;
+        let mut merged = run(&trees[..cut]).remove("shop").unwrap_or_default();
+        merged.merge(&run(&trees[cut..]).remove("shop").unwrap_or_default());
+        let whole = run(&trees).remove("shop").unwrap();
+        prop_assert_eq!(&merged, &whole);
+
+        // Percentiles of the merged "All" view against the exact ones of the samples.
+        let view = merged.view(&all_hour());
+        for (type_index, type_) in TYPES.iter().enumerate() {
+            for name_index in 0..5 {
+                let mut durations: Vec<f64> = samples
+                    .iter()
+                    .filter(|s| s.type_ % TYPES.len() == type_index && s.name == name_index)
+                    .map(|s| s.duration_us as f64 / 1000.0)
+                    .collect();
+                if durations.is_empty() {
+                    continue;
+                }
+                let figures = &name(&view, type_, &format!("name-{name_index}")).figures;
+                prop_assert_eq!(figures.count, durations.len() as u64);
+                for (q, got) in [
+                    (0.5, figures.p50),
+                    (0.9, figures.p90),
+                    (0.95, figures.p95),
+                    (0.99, figures.p99),
+                    (0.999, figures.p999),
+                ] {
+                    let exact = exact_quantile(&mut durations, q);
+                    prop_assert!(
+                        within_one_percent(got, exact),
+                        "{}/name-{} p{}: {} vs exact {}", type_, name_index, q, got, exact
+                    );
+                }
+            }
+        }
+    }
+}

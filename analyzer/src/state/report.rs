@@ -1,0 +1,333 @@
+//! [`StateReport`]: the collector's own per-minute figures for one hour, and the
+//! [`StateView`] the JSON API returns.
+//!
+//! The collector owns one `StateReport` per hour and calls the `record_*` methods with the
+//! current time (it has the clock; this crate does not). Everything is per minute of that
+//! timestamp. Keyed maps (domains, reasons, analyzers, queues) are capped at
+//! [`MAX_STATE_KEYS`] keys, then fold into `OTHERS`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cardinality::{capped_entry, merge_maps};
+use crate::minute::minute_of;
+use crate::view_query::{hour_label, tps, ViewQuery};
+
+/// Keys per map per minute (domains sending, decode-error reasons, ...).
+pub const MAX_STATE_KEYS: usize = 1_000;
+
+/// Longest key kept (longer ones are cut).
+const MAX_KEY_CHARS: usize = 256;
+
+/// The collector's figures for one hour.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StateReport {
+    pub(crate) hour: u64,
+    pub(crate) minutes: BTreeMap<u8, StateMinute>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct StateMinute {
+    /// Domain -> trees and bytes received.
+    pub(crate) domains: BTreeMap<String, Received>,
+    /// Reason -> malformed frames.
+    pub(crate) decode_errors: BTreeMap<String, u64>,
+    /// Analyzer (or `store`) -> reason -> dropped trees.
+    pub(crate) drops: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Queue -> deepest depth seen.
+    pub(crate) queue_depths: BTreeMap<String, u64>,
+    /// Trees outside the accepted hours.
+    pub(crate) out_of_window: u64,
+    /// Analyzer -> processing time.
+    pub(crate) processing: BTreeMap<String, Processing>,
+    /// Largest resident set size seen.
+    pub(crate) rss_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct Received {
+    pub(crate) trees: u64,
+    pub(crate) bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct Processing {
+    pub(crate) count: u64,
+    pub(crate) total_us: u64,
+    pub(crate) max_us: u64,
+}
+
+fn add(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
+    let mut folded = 0;
+    let v = capped_entry(map, key, MAX_STATE_KEYS, MAX_KEY_CHARS, &mut folded);
+    *v = v.saturating_add(n);
+}
+
+impl StateMinute {
+    fn merge(&mut self, other: &StateMinute) {
+        merge_maps(&mut self.domains, &other.domains, |a, b| {
+            a.trees = a.trees.saturating_add(b.trees);
+            a.bytes = a.bytes.saturating_add(b.bytes);
+        });
+        merge_maps(&mut self.decode_errors, &other.decode_errors, |a, b| {
+            *a = a.saturating_add(*b);
+        });
+        merge_maps(&mut self.drops, &other.drops, |a, b| {
+            merge_maps(a, b, |x, y| *x = x.saturating_add(*y));
+        });
+        merge_maps(&mut self.queue_depths, &other.queue_depths, |a, b| {
+            *a = (*a).max(*b);
+        });
+        self.out_of_window = self.out_of_window.saturating_add(other.out_of_window);
+        merge_maps(&mut self.processing, &other.processing, |a, b| {
+            a.count = a.count.saturating_add(b.count);
+            a.total_us = a.total_us.saturating_add(b.total_us);
+            a.max_us = a.max_us.max(b.max_us);
+        });
+        self.rss_bytes = self.rss_bytes.max(other.rss_bytes);
+    }
+}
+
+impl StateReport {
+    /// An empty report for `hour`.
+    pub fn new(hour: u64) -> Self {
+        StateReport {
+            hour,
+            minutes: BTreeMap::new(),
+        }
+    }
+
+    /// The hour index.
+    pub fn hour(&self) -> u64 {
+        self.hour
+    }
+
+    fn minute(&mut self, now_ms: u64) -> &mut StateMinute {
+        self.minutes.entry(minute_of(now_ms)).or_default()
+    }
+
+    /// `trees` decoded trees of `domain` totalling `bytes` frame bytes arrived.
+    pub fn record_trees(&mut self, now_ms: u64, domain: &str, trees: u64, bytes: u64) {
+        let mut folded = 0;
+        let received = capped_entry(
+            &mut self.minute(now_ms).domains,
+            domain,
+            MAX_STATE_KEYS,
+            MAX_KEY_CHARS,
+            &mut folded,
+        );
+        received.trees = received.trees.saturating_add(trees);
+        received.bytes = received.bytes.saturating_add(bytes);
+    }
+
+    /// `n` frames failed to decode for `reason` (e.g. `frame_too_large`, `bad_magic`).
+    pub fn record_decode_errors(&mut self, now_ms: u64, reason: &str, n: u64) {
+        add(&mut self.minute(now_ms).decode_errors, reason, n);
+    }
+
+    /// `n` trees were dropped for `analyzer` (or `store`) because of `reason`
+    /// (e.g. `queue_full`).
+    pub fn record_drops(&mut self, now_ms: u64, analyzer: &str, reason: &str, n: u64) {
+        let mut folded = 0;
+        let reasons = capped_entry(
+            &mut self.minute(now_ms).drops,
+            analyzer,
+            MAX_STATE_KEYS,
+            MAX_KEY_CHARS,
+            &mut folded,
+        );
+        add(reasons, reason, n);
+    }
+
+    /// `queue` held `depth` items; the minute keeps the deepest.
+    pub fn record_queue_depth(&mut self, now_ms: u64, queue: &str, depth: u64) {
+        let mut folded = 0;
+        let deepest = capped_entry(
+            &mut self.minute(now_ms).queue_depths,
+            queue,
+            MAX_STATE_KEYS,
+            MAX_KEY_CHARS,
+            &mut folded,
+        );
+        *deepest = (*deepest).max(depth);
+    }
+
+    /// `n` trees fell outside the accepted hours.
+    pub fn record_out_of_window(&mut self, now_ms: u64, n: u64) {
+        let minute = self.minute(now_ms);
+        minute.out_of_window = minute.out_of_window.saturating_add(n);
+    }
+
+    /// `analyzer` spent `duration_us` on `trees` trees.
+    pub fn record_processing(&mut self, now_ms: u64, analyzer: &str, trees: u64, duration_us: u64) {
+        let mut folded = 0;
+        let p = capped_entry(
+            &mut self.minute(now_ms).processing,
+            analyzer,
+            MAX_STATE_KEYS,
+            MAX_KEY_CHARS,
+            &mut folded,
+        );
+        p.count = p.count.saturating_add(trees);
+        p.total_us = p.total_us.saturating_add(duration_us);
+        p.max_us = p.max_us.max(duration_us);
+    }
+
+    /// The process's resident set size was `bytes`; the minute keeps the largest.
+    pub fn record_rss(&mut self, now_ms: u64, bytes: u64) {
+        let minute = self.minute(now_ms);
+        minute.rss_bytes = minute.rss_bytes.max(bytes);
+    }
+
+    /// Adds `other` (another collector's, or a checkpoint's) to this report.
+    pub fn merge(&mut self, other: &StateReport) {
+        if self.hour == 0 {
+            self.hour = other.hour;
+        }
+        for (minute, theirs) in &other.minutes {
+            self.minutes.entry(*minute).or_default().merge(theirs);
+        }
+    }
+
+    /// What `GET /api/state` returns. `query.elapsed_seconds` gives `treesPerSecond`; `ip`
+    /// and `type_` are ignored.
+    pub fn view(&self, query: &ViewQuery<'_>) -> StateView {
+        let mut total = StateMinute::default();
+        for minute in self.minutes.values() {
+            total.merge(minute);
+        }
+        let trees = total.domains.values().map(|r| r.trees).sum();
+        StateView {
+            hour: hour_label(self.hour),
+            trees,
+            bytes: total.domains.values().map(|r| r.bytes).sum(),
+            trees_per_second: tps(trees, query.elapsed_seconds),
+            decode_errors: total.decode_errors.values().sum(),
+            drops: total.drops.values().flat_map(|r| r.values()).sum(),
+            out_of_window: total.out_of_window,
+            rss_bytes: total.rss_bytes,
+            domains: total
+                .domains
+                .iter()
+                .map(|(d, r)| (d.clone(), received_view(r)))
+                .collect(),
+            minutes: self
+                .minutes
+                .iter()
+                .map(|(minute, m)| StateMinuteView {
+                    minute: *minute,
+                    trees: m.domains.values().map(|r| r.trees).sum(),
+                    bytes: m.domains.values().map(|r| r.bytes).sum(),
+                    domains: m
+                        .domains
+                        .iter()
+                        .map(|(d, r)| (d.clone(), received_view(r)))
+                        .collect(),
+                    decode_errors: m.decode_errors.clone(),
+                    drops: m.drops.clone(),
+                    queue_depths: m.queue_depths.clone(),
+                    out_of_window: m.out_of_window,
+                    processing: m
+                        .processing
+                        .iter()
+                        .map(|(a, p)| {
+                            let view = ProcessingView {
+                                trees: p.count,
+                                avg_ms: p.total_us as f64 / p.count.max(1) as f64 / 1000.0,
+                                max_ms: p.max_us as f64 / 1000.0,
+                            };
+                            (a.clone(), view)
+                        })
+                        .collect(),
+                    rss_bytes: m.rss_bytes,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn received_view(r: &Received) -> ReceivedView {
+    ReceivedView {
+        trees: r.trees,
+        bytes: r.bytes,
+    }
+}
+
+/// `GET /api/state`: the hour's totals and its minutes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateView {
+    /// `YYYYMMDDHH` (UTC).
+    pub hour: String,
+    /// Trees received.
+    pub trees: u64,
+    /// Frame bytes received.
+    pub bytes: u64,
+    /// `trees / elapsed seconds`.
+    pub trees_per_second: f64,
+    /// Malformed frames.
+    pub decode_errors: u64,
+    /// Trees dropped by any analyzer or the store.
+    pub drops: u64,
+    /// Trees outside the accepted hours.
+    pub out_of_window: u64,
+    /// Largest resident set size seen.
+    pub rss_bytes: u64,
+    /// Per domain over the hour.
+    pub domains: BTreeMap<String, ReceivedView>,
+    /// Minutes with any figure, ascending.
+    pub minutes: Vec<StateMinuteView>,
+}
+
+/// Trees and bytes received.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceivedView {
+    /// Trees.
+    pub trees: u64,
+    /// Frame bytes.
+    pub bytes: u64,
+}
+
+/// One minute of the collector.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateMinuteView {
+    /// Minute of the hour.
+    pub minute: u8,
+    /// Trees received.
+    pub trees: u64,
+    /// Frame bytes received.
+    pub bytes: u64,
+    /// Per domain.
+    pub domains: BTreeMap<String, ReceivedView>,
+    /// Reason -> malformed frames.
+    pub decode_errors: BTreeMap<String, u64>,
+    /// Analyzer -> reason -> dropped trees.
+    pub drops: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Queue -> deepest depth.
+    pub queue_depths: BTreeMap<String, u64>,
+    /// Trees outside the accepted hours.
+    pub out_of_window: u64,
+    /// Analyzer -> processing time.
+    pub processing: BTreeMap<String, ProcessingView>,
+    /// Largest resident set size.
+    pub rss_bytes: u64,
+}
+
+/// How long an analyzer took.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessingView {
+    /// Trees processed.
+    pub trees: u64,
+    /// Mean time per tree (ms).
+    pub avg_ms: f64,
+    /// Longest single recorded duration (ms).
+    pub max_ms: f64,
+}
