@@ -30,6 +30,7 @@ mod layout;
 mod links;
 mod logview;
 mod lookup;
+mod security_headers;
 mod server;
 mod state;
 mod time;

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::{exposure_warning, require_auth};
 use crate::error::{api_not_found, not_found_page};
+use crate::security_headers::add_security_headers;
 use crate::state::AppState;
 use crate::{cat_router, home, layout, logview};
 
@@ -47,17 +48,22 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(home::routes())
         .merge(logview::routes())
-        .merge(layout::routes())
         // Unknown API paths answer JSON; more specific `/api/...` routes win over this.
         .route("/api/{*path}", any(api_not_found))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_auth,
         ));
-    Router::new()
+    // Assets stay open so the login and error pages are styled; they hold no data.
+    let pages = Router::new()
         .merge(protected)
-        .merge(cat_router::routes())
+        .merge(layout::routes())
         .fallback(not_found_page)
+        .layer(axum::middleware::from_fn(add_security_headers));
+    // The router endpoint stays bare: CAT clients read at most 2047 bytes of it.
+    Router::new()
+        .merge(pages)
+        .merge(cat_router::routes())
         .with_state(state)
 }
 

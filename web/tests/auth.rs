@@ -93,3 +93,9 @@ async fn everything_is_open_without_configured_credentials() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn the_stylesheet_stays_open_so_the_login_page_is_styled() {
+    let response = get(locked_app(), "/assets/ocelot.css").await;
+    assert_eq!(response.status(), StatusCode::OK);
+}

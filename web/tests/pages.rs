@@ -55,3 +55,22 @@ async fn unknown_api_paths_answer_a_json_404() {
     let json: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
     assert_eq!(json["error"], "no such API endpoint");
 }
+
+#[tokio::test]
+async fn pages_forbid_inline_scripts_and_framing() {
+    for uri in ["/", "/no/such/page", &format!("/m/{FAILED_ID}")] {
+        let response = get(app(), uri).await;
+        let csp = header(&response, "content-security-policy");
+        assert!(csp.contains("script-src 'self'"), "{uri}: {csp}");
+        assert!(
+            !csp.contains("script-src 'self' 'unsafe-inline'"),
+            "{uri}: {csp}"
+        );
+        assert_eq!(
+            header(&response, "x-content-type-options"),
+            "nosniff",
+            "{uri}"
+        );
+        assert_eq!(header(&response, "x-frame-options"), "DENY", "{uri}");
+    }
+}
