@@ -1,0 +1,156 @@
+//! [`AlertLog`]: every alert event and notification attempt, kept in memory for the Alerts
+//! page and `GET /api/alerts` ([`AlertLog::snapshot`] is the JSON body).
+//!
+//! Bounded: the newest [`MAX_LOGGED_EVENTS`] events and [`MAX_LOGGED_ATTEMPTS`] attempts
+//! are kept; counters count everything since start. Clones share one log.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::engine::RuleStatus;
+use crate::evaluator::{AlertEvent, AlertKind};
+
+/// Alert events kept (a day of one incident every 1.5 minutes).
+pub const MAX_LOGGED_EVENTS: usize = 1_000;
+/// Notification attempts kept.
+pub const MAX_LOGGED_ATTEMPTS: usize = 1_000;
+
+/// One try to deliver one event to one webhook.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationAttempt {
+    /// When the attempt ended, epoch ms.
+    pub at_ms: u64,
+    /// The rule.
+    pub rule: String,
+    /// Fired or resolved.
+    pub kind: AlertKind,
+    /// The event's minute.
+    pub minute: u64,
+    /// The webhook's name.
+    pub webhook: String,
+    /// 1 for the first try.
+    pub attempt: u32,
+    /// Whether the webhook answered 2xx.
+    pub ok: bool,
+    /// The HTTP status, if one came.
+    pub status: Option<u16>,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// How long the attempt took.
+    pub elapsed_ms: u64,
+    /// The last attempt failed: this event will not reach this webhook.
+    pub gave_up: bool,
+}
+
+/// Counters since start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertCounters {
+    /// Alerts fired (suppressed ones included).
+    pub fired: u64,
+    /// Alerts resolved.
+    pub resolved: u64,
+    /// Events not notified because of the suppression window.
+    pub suppressed: u64,
+    /// Deliveries a webhook accepted.
+    pub notifications_sent: u64,
+    /// Attempts that failed (each retry counts).
+    pub notification_failures: u64,
+    /// Deliveries abandoned after the last retry.
+    pub notifications_given_up: u64,
+}
+
+/// What `GET /api/alerts` returns: rules with their state, then the newest events and
+/// attempts first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertSnapshot {
+    /// Every rule and its current state.
+    pub rules: Vec<RuleStatus>,
+    /// Counters since start.
+    pub counters: AlertCounters,
+    /// Newest first.
+    pub events: Vec<AlertEvent>,
+    /// Newest first.
+    pub attempts: Vec<NotificationAttempt>,
+}
+
+#[derive(Debug, Default)]
+struct LogState {
+    rules: Vec<RuleStatus>,
+    counters: AlertCounters,
+    events: VecDeque<AlertEvent>,
+    attempts: VecDeque<NotificationAttempt>,
+}
+
+/// The shared in-memory record. Cheap to clone; give one clone to the web server.
+#[derive(Debug, Clone, Default)]
+pub struct AlertLog {
+    state: Arc<Mutex<LogState>>,
+}
+
+impl AlertLog {
+    /// An empty log.
+    pub fn new() -> Self {
+        AlertLog::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut LogState) -> T) -> T {
+        // A panic while holding the lock leaves plain data behind; keep logging.
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut state)
+    }
+
+    /// Records an alert event.
+    pub fn record_event(&self, event: &AlertEvent) {
+        self.with(|s| {
+            match event.kind {
+                AlertKind::Fired => s.counters.fired += 1,
+                AlertKind::Resolved => s.counters.resolved += 1,
+            }
+            if event.suppressed {
+                s.counters.suppressed += 1;
+            }
+            if s.events.len() == MAX_LOGGED_EVENTS {
+                s.events.pop_front();
+            }
+            s.events.push_back(event.clone());
+        });
+    }
+
+    /// Records a notification attempt.
+    pub fn record_attempt(&self, attempt: NotificationAttempt) {
+        self.with(|s| {
+            if attempt.ok {
+                s.counters.notifications_sent += 1;
+            } else {
+                s.counters.notification_failures += 1;
+            }
+            if attempt.gave_up {
+                s.counters.notifications_given_up += 1;
+            }
+            if s.attempts.len() == MAX_LOGGED_ATTEMPTS {
+                s.attempts.pop_front();
+            }
+            s.attempts.push_back(attempt);
+        });
+    }
+
+    /// Replaces the rule states shown.
+    pub fn set_rules(&self, rules: Vec<RuleStatus>) {
+        self.with(|s| s.rules = rules);
+    }
+
+    /// A copy of everything, newest events and attempts first.
+    pub fn snapshot(&self) -> AlertSnapshot {
+        self.with(|s| AlertSnapshot {
+            rules: s.rules.clone(),
+            counters: s.counters.clone(),
+            events: s.events.iter().rev().cloned().collect(),
+            attempts: s.attempts.iter().rev().cloned().collect(),
+        })
+    }
+}

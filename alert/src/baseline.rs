@@ -1,0 +1,312 @@
+//! Baselines: the expected value of a measure for each minute of a UTC day, from the same
+//! minute of earlier days (reference section 8, CAT's `DefaultBaselineCreator`).
+//!
+//! CAT builds the baseline of day D+7 on day D from days D-21, D-14, D-7 and D with weights
+//! 1, 2, 3, 4: relative to the day evaluated, 28, 21, 14 and 7 days back. That is our
+//! default ([`BaselineConfig`]); look-back days and weights are configurable. Per minute the
+//! baseline is the weighted mean of the days that have data (a day whose report of that hour
+//! is missing is skipped, its weight dropped), then smoothed as CAT does: each point becomes
+//! the mean of the points of a window around it that lie within `[median/3, 3*median]` of
+//! the window, which removes the odd spike of a past day.
+//!
+//! Design constraint: a baseline only depends on days at least one day back, so once built
+//! it never changes during its day. [`BaselineCache`] keeps one day per domain and builds
+//! the next when the evaluated day changes (the previous day is then sealed), reading each
+//! report once for every rule of the domain.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::AlertError;
+use crate::report_history::ReportHistory;
+use crate::rules::{Measure, ReportKind, Scope};
+use crate::series::minute_series;
+use crate::time::{MINUTES_PER_DAY, MINUTES_PER_HOUR};
+
+/// CAT's look-back days, relative to the day evaluated.
+pub const DEFAULT_DAYS_BACK: [u32; 4] = [28, 21, 14, 7];
+/// CAT's weights of those days: recent days count more.
+pub const DEFAULT_WEIGHTS: [f64; 4] = [1.0, 2.0, 3.0, 4.0];
+/// CAT smooths over 30 points.
+pub const DEFAULT_SMOOTHING_WINDOW_MINUTES: u32 = 30;
+
+/// The `[baseline]` section of the rule file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BaselineConfig {
+    /// Days back from the evaluated day, each at least 1 (default `[28, 21, 14, 7]`).
+    pub days_back: Vec<u32>,
+    /// One weight per entry of `days_back`, each above 0 (default `[1, 2, 3, 4]`).
+    pub weights: Vec<f64>,
+    /// Width of the smoothing window; 0 or 1 turns smoothing off (default 30).
+    pub smoothing_window_minutes: u32,
+}
+
+impl Default for BaselineConfig {
+    fn default() -> Self {
+        BaselineConfig {
+            days_back: DEFAULT_DAYS_BACK.to_vec(),
+            weights: DEFAULT_WEIGHTS.to_vec(),
+            smoothing_window_minutes: DEFAULT_SMOOTHING_WINDOW_MINUTES,
+        }
+    }
+}
+
+impl BaselineConfig {
+    pub(crate) fn validate(&self) -> Result<(), AlertError> {
+        let fail = |message: &str| Err(AlertError::config("[baseline]", message));
+        if self.days_back.is_empty() {
+            return fail("`days_back` is empty");
+        }
+        if self.days_back.len() != self.weights.len() {
+            return fail("`days_back` and `weights` must have the same length");
+        }
+        if self.days_back.contains(&0) {
+            return fail("`days_back` must be at least 1: a day cannot be its own baseline");
+        }
+        if self.weights.iter().any(|w| !(w.is_finite() && *w > 0.0)) {
+            return fail("`weights` must be finite and above 0");
+        }
+        if self.smoothing_window_minutes > MINUTES_PER_DAY as u32 {
+            return fail("`smoothing_window_minutes` is at most 1440");
+        }
+        Ok(())
+    }
+}
+
+/// One series a baseline is kept for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct SeriesKey {
+    pub(crate) scope: Scope,
+    pub(crate) measure: Measure,
+}
+
+/// The baselines of one domain for one day.
+#[derive(Debug)]
+struct DomainDay {
+    day: u64,
+    series: HashMap<SeriesKey, Vec<Option<f64>>>,
+}
+
+/// Baselines per domain for the day being evaluated.
+#[derive(Debug)]
+pub(crate) struct BaselineCache {
+    config: BaselineConfig,
+    domains: HashMap<String, DomainDay>,
+    builds: u64,
+}
+
+impl BaselineCache {
+    pub(crate) fn new(config: BaselineConfig) -> Self {
+        BaselineCache {
+            config,
+            domains: HashMap::new(),
+            builds: 0,
+        }
+    }
+
+    /// Makes sure `domain`'s baselines of `day` exist for every key; builds the missing ones
+    /// in one pass over the look-back reports.
+    pub(crate) fn prepare(
+        &mut self,
+        history: &dyn ReportHistory,
+        domain: &str,
+        day: u64,
+        keys: &[SeriesKey],
+    ) {
+        let entry = self
+            .domains
+            .entry(domain.to_owned())
+            .or_insert_with(|| DomainDay {
+                day,
+                series: HashMap::new(),
+            });
+        if entry.day != day {
+            *entry = DomainDay {
+                day,
+                series: HashMap::new(),
+            };
+        }
+        let missing: Vec<&SeriesKey> = keys
+            .iter()
+            .filter(|k| !entry.series.contains_key(k))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        self.builds += 1;
+        let built = build(&self.config, history, domain, day, &missing);
+        entry.series.extend(built);
+    }
+
+    /// The baseline of `key` at `minute` (epoch minute), if prepared and known.
+    pub(crate) fn value(&self, domain: &str, key: &SeriesKey, minute: u64) -> Option<f64> {
+        let entry = self.domains.get(domain)?;
+        if entry.day != minute / MINUTES_PER_DAY {
+            return None;
+        }
+        *entry
+            .series
+            .get(key)?
+            .get((minute % MINUTES_PER_DAY) as usize)?
+    }
+
+    /// Forgets `domain`'s baselines (e.g. after its reports were rewritten).
+    pub(crate) fn invalidate(&mut self, domain: &str) {
+        self.domains.remove(domain);
+    }
+
+    /// How many times baselines were built (a build reads the look-back reports).
+    pub(crate) fn builds(&self) -> u64 {
+        self.builds
+    }
+}
+
+/// Builds the baselines of `keys` (all of `domain`) for `day`.
+fn build(
+    config: &BaselineConfig,
+    history: &dyn ReportHistory,
+    domain: &str,
+    day: u64,
+    keys: &[&SeriesKey],
+) -> HashMap<SeriesKey, Vec<Option<f64>>> {
+    let kinds: HashSet<ReportKind> = keys.iter().map(|k| k.scope.report).collect();
+    // inputs[key][look-back index][minute of day]
+    let mut inputs =
+        vec![vec![vec![None; MINUTES_PER_DAY as usize]; config.days_back.len()]; keys.len()];
+    for (back, &days_back) in config.days_back.iter().enumerate() {
+        let Some(past_day) = day.checked_sub(u64::from(days_back)) else {
+            continue;
+        };
+        for hour_of_day in 0..24 {
+            let hour = past_day * 24 + hour_of_day;
+            for &kind in &kinds {
+                let Some(report) = history.report(domain, kind, hour) else {
+                    continue;
+                };
+                for (k, key) in keys
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, k)| k.scope.report == kind)
+                {
+                    let series = minute_series(&report, &key.scope, key.measure);
+                    let start = (hour_of_day * MINUTES_PER_HOUR) as usize;
+                    inputs[k][back][start..start + series.len()].copy_from_slice(&series);
+                }
+            }
+        }
+    }
+    keys.iter()
+        .zip(inputs)
+        .map(|(key, days)| {
+            let weighted: Vec<(f64, &[Option<f64>])> = config
+                .weights
+                .iter()
+                .copied()
+                .zip(days.iter().map(Vec::as_slice))
+                .collect();
+            let raw = weighted_mean(&weighted);
+            (
+                (*key).clone(),
+                smooth(&raw, config.smoothing_window_minutes as usize),
+            )
+        })
+        .collect()
+}
+
+/// Per point, the weighted mean of the inputs that have a value there.
+pub(crate) fn weighted_mean(inputs: &[(f64, &[Option<f64>])]) -> Vec<Option<f64>> {
+    let len = inputs.iter().map(|(_, s)| s.len()).max().unwrap_or(0);
+    (0..len)
+        .map(|i| {
+            let (sum, weight) = inputs
+                .iter()
+                .filter_map(|(w, s)| s.get(i).copied().flatten().map(|v| (w * v, *w)))
+                .fold((0.0, 0.0), |(s, ws), (v, w)| (s + v, ws + w));
+            (weight > 0.0).then(|| sum / weight)
+        })
+        .collect()
+}
+
+/// CAT's smoothing: each point with a value becomes the mean of the window's values that
+/// lie within `[median/3, 3*median]` (the window is centred and clipped at the day's ends).
+/// Points without a value stay without one.
+pub(crate) fn smooth(raw: &[Option<f64>], window: usize) -> Vec<Option<f64>> {
+    if window <= 1 {
+        return raw.to_vec();
+    }
+    let half = window / 2;
+    (0..raw.len())
+        .map(|i| {
+            raw[i]?;
+            let start = i.saturating_sub(half);
+            let end = (start + window).min(raw.len());
+            let mut values: Vec<f64> = raw[start..end].iter().flatten().copied().collect();
+            values.sort_by(f64::total_cmp);
+            let median = values[values.len() / 2];
+            let (low, high) = if median >= 0.0 {
+                (median / 3.0, median * 3.0)
+            } else {
+                (median * 3.0, median / 3.0)
+            };
+            let kept: Vec<f64> = values
+                .into_iter()
+                .filter(|v| (low..=high).contains(v))
+                .collect();
+            if kept.is_empty() {
+                raw[i]
+            } else {
+                Some(kept.iter().sum::<f64>() / kept.len() as f64)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_weighted_mean_skips_days_without_data() {
+        let a = [Some(10.0), Some(10.0), None];
+        let b = [Some(20.0), None, None];
+        let mean = weighted_mean(&[(1.0, &a), (3.0, &b)]);
+        assert_eq!(mean, vec![Some(17.5), Some(10.0), None]);
+    }
+
+    #[test]
+    fn smoothing_drops_a_past_spike_and_keeps_gaps() {
+        let mut raw = vec![Some(10.0); 40];
+        raw[20] = Some(100.0);
+        raw[5] = None;
+        let smoothed = smooth(&raw, 30);
+        assert_eq!(smoothed[20], Some(10.0), "100 is above 3 x median");
+        assert_eq!(smoothed[5], None);
+        assert_eq!(smoothed[30], Some(10.0));
+        assert_eq!(smooth(&raw, 1), raw);
+    }
+
+    #[test]
+    fn invalid_baseline_settings_are_rejected() {
+        let config = BaselineConfig {
+            days_back: vec![7, 0],
+            weights: vec![1.0, 1.0],
+            ..BaselineConfig::default()
+        };
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("at least 1"));
+        let config = BaselineConfig {
+            weights: vec![1.0],
+            ..BaselineConfig::default()
+        };
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("same length"));
+    }
+}

@@ -1,0 +1,316 @@
+//! [`Engine`]: every rule's [`Evaluator`](crate::evaluator) fed from reports, minute by
+//! minute, with baselines. The same code runs live (`evaluate(now_ms, ..)` every few
+//! seconds) and in replay (`evaluate_minutes(from, to, ..)` over stored hours), so a
+//! replay shows exactly what the live engine would have done.
+//!
+//! A minute is evaluated once it is complete and `settle_ms` have passed. Each report is
+//! read once per hour of minutes evaluated, each baseline once per domain and day.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::baseline::{BaselineCache, SeriesKey};
+use crate::evaluator::{AlertEvent, AlertPhase, Evaluator};
+use crate::report_history::{Report, ReportHistory};
+use crate::rules::{Measure, ReportKind, Rule, RuleSet, Scope};
+use crate::series::minute_series;
+use crate::time::{minute_label, MILLIS_PER_MINUTE, MINUTES_PER_DAY, MINUTES_PER_HOUR};
+
+/// Live evaluation catches up at most this many minutes after a stall (a paused process,
+/// a slow webhook): older minutes are skipped rather than paging about the past. The
+/// collector keeps the open and the previous hour in memory, so 60 minutes are readable.
+pub const MAX_CATCH_UP_MINUTES: u64 = 60;
+
+/// A report the next [`Engine::evaluate`] will read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReportRef {
+    /// The domain.
+    pub domain: String,
+    /// The report kind.
+    pub kind: ReportKind,
+    /// The hour index.
+    pub hour: u64,
+}
+
+/// One rule as the Alerts page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleStatus {
+    /// The rule's id.
+    pub id: String,
+    /// What is watched.
+    pub scope: Scope,
+    /// Which number.
+    pub measure: Measure,
+    /// The condition in words.
+    pub condition: String,
+    /// Ok, pending or firing.
+    pub phase: AlertPhase,
+    /// The last minute evaluated (`2026-11-22T08:15Z`), empty before the first.
+    pub last_time: String,
+    /// Its value.
+    pub last_value: Option<f64>,
+    /// Its baseline; `null` for a baseline rule means no history for that minute, so
+    /// the rule cannot fire yet.
+    pub last_baseline: Option<f64>,
+    /// Whether the rule compares against a baseline.
+    pub uses_baseline: bool,
+}
+
+/// Evaluates a [`RuleSet`].
+#[derive(Debug)]
+pub struct Engine {
+    rules: RuleSet,
+    evaluators: Vec<Evaluator>,
+    baselines: BaselineCache,
+    /// Per domain, the baseline series its rules need.
+    baseline_keys: HashMap<String, Vec<SeriesKey>>,
+    next_minute: Option<u64>,
+}
+
+impl Engine {
+    /// An engine with every rule `ok`, evaluating from the first complete minute it sees.
+    pub fn new(rules: RuleSet) -> Engine {
+        let mut baseline_keys: HashMap<String, Vec<SeriesKey>> = HashMap::new();
+        for rule in rules.rules().iter().filter(|r| r.condition.uses_baseline()) {
+            let key = SeriesKey {
+                scope: rule.scope.clone(),
+                measure: rule.measure,
+            };
+            let keys = baseline_keys.entry(rule.scope.domain.clone()).or_default();
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        Engine {
+            evaluators: rules.rules().iter().cloned().map(Evaluator::new).collect(),
+            baselines: BaselineCache::new(rules.baseline().clone()),
+            baseline_keys,
+            next_minute: None,
+            rules,
+        }
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// The last minute that is complete and settled at `now_ms`.
+    pub fn last_complete_minute(&self, now_ms: u64) -> Option<u64> {
+        (now_ms.saturating_sub(self.rules.settle_ms()) / MILLIS_PER_MINUTE).checked_sub(1)
+    }
+
+    /// The minutes the next [`Engine::evaluate`] at `now_ms` will evaluate.
+    fn due(&self, now_ms: u64) -> Option<(u64, u64)> {
+        let last = self.last_complete_minute(now_ms)?;
+        let first = self
+            .next_minute
+            .unwrap_or(last)
+            .max(last.saturating_sub(MAX_CATCH_UP_MINUTES - 1));
+        (first <= last).then_some((first, last))
+    }
+
+    /// The reports [`Engine::evaluate`] at `now_ms` will read for the minutes themselves
+    /// (not for baselines, which read sealed days): fetch these from the collector.
+    pub fn wanted_reports(&self, now_ms: u64) -> Vec<ReportRef> {
+        let Some((first, last)) = self.due(now_ms) else {
+            return Vec::new();
+        };
+        let kinds: BTreeSet<(String, ReportKind)> = self
+            .rules
+            .rules()
+            .iter()
+            .map(|r| (r.scope.domain.clone(), r.scope.report))
+            .collect();
+        (first / MINUTES_PER_HOUR..=last / MINUTES_PER_HOUR)
+            .flat_map(|hour| {
+                kinds.iter().map(move |(domain, kind)| ReportRef {
+                    domain: domain.clone(),
+                    kind: *kind,
+                    hour,
+                })
+            })
+            .collect()
+    }
+
+    /// Evaluates every minute completed since the last call (at most
+    /// [`MAX_CATCH_UP_MINUTES`]; the first call evaluates just the last complete minute).
+    pub fn evaluate(&mut self, now_ms: u64, history: &dyn ReportHistory) -> Vec<AlertEvent> {
+        match self.due(now_ms) {
+            Some((first, last)) => self.evaluate_minutes(first, last, history),
+            None => Vec::new(),
+        }
+    }
+
+    /// Evaluates the epoch minutes `first..=last` in order (replay; tests). Minutes before
+    /// one already evaluated are skipped: the state machines only move forward.
+    pub fn evaluate_minutes(
+        &mut self,
+        first: u64,
+        last: u64,
+        history: &dyn ReportHistory,
+    ) -> Vec<AlertEvent> {
+        let first = first.max(self.next_minute.unwrap_or(0));
+        let mut events = Vec::new();
+        let mut hour_start = first;
+        while hour_start <= last {
+            let hour = hour_start / MINUTES_PER_HOUR;
+            let hour_end = ((hour + 1) * MINUTES_PER_HOUR - 1).min(last);
+            self.evaluate_hour(hour, hour_start, hour_end, history, &mut events);
+            hour_start = hour_end + 1;
+        }
+        self.next_minute = Some(self.next_minute.unwrap_or(0).max(last + 1));
+        events
+    }
+
+    fn evaluate_hour(
+        &mut self,
+        hour: u64,
+        first: u64,
+        last: u64,
+        history: &dyn ReportHistory,
+        events: &mut Vec<AlertEvent>,
+    ) {
+        let day = hour * MINUTES_PER_HOUR / MINUTES_PER_DAY;
+        for (domain, keys) in &self.baseline_keys {
+            self.baselines.prepare(history, domain, day, keys);
+        }
+        let start = events.len();
+        let mut reports: HashMap<(String, ReportKind), Option<Arc<Report>>> = HashMap::new();
+        for evaluator in &mut self.evaluators {
+            let rule = evaluator.rule().clone();
+            let report = reports
+                .entry((rule.scope.domain.clone(), rule.scope.report))
+                .or_insert_with(|| history.report(&rule.scope.domain, rule.scope.report, hour));
+            let series = report
+                .as_deref()
+                .map(|r| minute_series(r, &rule.scope, rule.measure));
+            let key = SeriesKey {
+                scope: rule.scope.clone(),
+                measure: rule.measure,
+            };
+            for minute in first..=last {
+                let value = series.and_then(|s| s[(minute % MINUTES_PER_HOUR) as usize]);
+                let baseline = if rule.condition.uses_baseline() {
+                    self.baselines.value(&rule.scope.domain, &key, minute)
+                } else {
+                    None
+                };
+                let link = || board_link(self.rules.board_url(), &rule, hour);
+                events.extend(evaluator.feed(minute, value, baseline, link));
+            }
+        }
+        // Events of different rules in the same minute keep file order; across minutes,
+        // time order.
+        events[start..].sort_by_key(|e| e.minute);
+    }
+
+    /// Every rule's state, in file order.
+    pub fn statuses(&self) -> Vec<RuleStatus> {
+        self.evaluators
+            .iter()
+            .map(|e| {
+                let rule = e.rule();
+                let last = e.last();
+                RuleStatus {
+                    id: rule.id.clone(),
+                    scope: rule.scope.clone(),
+                    measure: rule.measure,
+                    condition: rule.condition.to_string(),
+                    phase: e.phase(),
+                    last_time: last.map(|p| minute_label(p.minute)).unwrap_or_default(),
+                    last_value: last.and_then(|p| p.value),
+                    last_baseline: last.and_then(|p| p.baseline),
+                    uses_baseline: rule.condition.uses_baseline(),
+                }
+            })
+            .collect()
+    }
+
+    /// Forgets `domain`'s baselines so they are rebuilt from the store on next use. Call
+    /// it if a past day's reports were rewritten; a new day rebuilds them anyway.
+    pub fn invalidate_baselines(&mut self, domain: &str) {
+        self.baselines.invalidate(domain);
+    }
+
+    /// How many times baselines were built from history (tests check the cache).
+    pub fn baseline_builds(&self) -> u64 {
+        self.baselines.builds()
+    }
+}
+
+/// `{board}/{report}?domain=..&date=YYYYMMDDHH[&type=..][&name=..]`.
+fn board_link(board_url: &str, rule: &Rule, hour: u64) -> String {
+    let scope = &rule.scope;
+    let mut link = format!(
+        "{board_url}/{}?domain={}&date={}",
+        scope.report,
+        percent_encode(&scope.domain),
+        ocelot_analyzer::hour_label(hour)
+    );
+    if let Some(type_) = &scope.type_ {
+        link.push_str(&format!("&type={}", percent_encode(type_)));
+    }
+    if let Some(name) = &scope.name {
+        link.push_str(&format!("&name={}", percent_encode(name)));
+    }
+    link
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn board_links_encode_names() {
+        let set = RuleSet::from_toml_str(
+            "[[rule]]\nid=\"r\"\ndomain=\"shop\"\nreport=\"transaction\"\ntype=\"URL\"\nname=\"/order/{num}\"\nmeasure=\"count\"\nabove=1.0",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            board_link(set.board_url(), &set.rules()[0], 498_703),
+            "http://127.0.0.1:8080/transaction?domain=shop&date=2026112207&type=URL&name=%2Forder%2F%7Bnum%7D"
+        );
+    }
+
+    #[test]
+    fn the_first_live_evaluation_looks_at_the_last_settled_minute_only() {
+        let set = RuleSet::from_toml_str(
+            "[[rule]]\nid=\"r\"\ndomain=\"shop\"\nreport=\"event\"\nmeasure=\"count\"\nabove=1.0",
+            None,
+        )
+        .unwrap();
+        let engine = Engine::new(set);
+        let minute_ms = MILLIS_PER_MINUTE;
+        // 10:05:09 with a 10 s settle: 10:04 is not settled yet, 10:03 is the last.
+        let now = 600 * minute_ms + 5 * minute_ms + 9_000;
+        assert_eq!(engine.last_complete_minute(now), Some(603));
+        assert_eq!(engine.last_complete_minute(now + 1_000), Some(604));
+        let wanted = engine.wanted_reports(now);
+        assert_eq!(
+            wanted,
+            vec![ReportRef {
+                domain: "shop".into(),
+                kind: ReportKind::Event,
+                hour: 10
+            }]
+        );
+    }
+}

@@ -1,0 +1,359 @@
+//! [`Evaluator`]: the state machine of one rule, fed one minute at a time.
+//!
+//! ```text
+//!            bad                    bad x for_minutes               good x resolve_minutes
+//!   ok ──────────────> pending ───────────────────────> firing ───────────────────────────> ok
+//!    ^                    │ good                          (Fired)                    (Resolved)
+//!    └────────────────────┘
+//! ```
+//!
+//! One incident gives one `Fired` and one `Resolved` event. The suppression window stops a
+//! flapping series from paging repeatedly: an incident that fires within
+//! `suppress_minutes` of the last *notified* one is recorded with `suppressed = true`, and
+//! so is its resolution; notifiers skip suppressed events. Time is an input: the evaluator
+//! never reads a clock, it is told which minute each value belongs to.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::rules::{Condition, Measure, Rule, Scope};
+use crate::time::minute_label;
+
+/// One minute's value and baseline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MinutePoint {
+    /// Epoch minute (`epoch_ms / 60_000`).
+    pub minute: u64,
+    /// `2026-11-22T08:15Z`.
+    pub time: String,
+    /// The measure's value, if the minute had one.
+    pub value: Option<f64>,
+    /// The baseline of that minute, if the rule uses one and history has it.
+    pub baseline: Option<f64>,
+}
+
+/// What happened to an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertKind {
+    /// The condition held for `for_minutes` consecutive minutes.
+    Fired,
+    /// A firing alert's condition stopped holding for `resolve_minutes` minutes.
+    Resolved,
+}
+
+impl fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AlertKind::Fired => "FIRED",
+            AlertKind::Resolved => "RESOLVED",
+        })
+    }
+}
+
+/// Where an alert is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertPhase {
+    /// The last minute was good.
+    Ok,
+    /// Bad, but not yet for `for_minutes` minutes.
+    Pending,
+    /// Fired and not resolved.
+    Firing,
+}
+
+/// An alert firing or resolving: what notifications carry and the log shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertEvent {
+    /// The rule's id.
+    pub rule: String,
+    /// Fired or resolved.
+    pub kind: AlertKind,
+    /// The minute the event happened (the last minute of `minutes`).
+    pub minute: u64,
+    /// `minute` as `2026-11-22T08:15Z`.
+    pub time: String,
+    /// What is watched.
+    pub scope: Scope,
+    /// Which number.
+    pub measure: Measure,
+    /// The condition, in words.
+    pub condition: String,
+    /// The value at `minute`.
+    pub value: Option<f64>,
+    /// The baseline at `minute` (baseline rules).
+    pub baseline: Option<f64>,
+    /// The first bad minute of the incident.
+    pub started_minute: u64,
+    /// For `fired`, the bad minutes that made it fire; for `resolved`, the good minutes
+    /// that resolved it.
+    pub minutes: Vec<MinutePoint>,
+    /// A re-fire inside the suppression window: recorded, not notified.
+    pub suppressed: bool,
+    /// The board of the scope at that hour.
+    pub link: String,
+    /// Webhooks to notify.
+    pub notify: Vec<String>,
+}
+
+/// The current incident.
+#[derive(Debug, Clone)]
+struct Incident {
+    started_minute: u64,
+    suppressed: bool,
+}
+
+/// One rule's state.
+#[derive(Debug, Clone)]
+pub(crate) struct Evaluator {
+    rule: Rule,
+    phase: AlertPhase,
+    /// Consecutive bad minutes so far (pending), at most `for_minutes` kept.
+    bad_run: Vec<MinutePoint>,
+    /// Consecutive good minutes while firing.
+    good_run: Vec<MinutePoint>,
+    incident: Option<Incident>,
+    last_notified_minute: Option<u64>,
+    last: Option<MinutePoint>,
+}
+
+impl Evaluator {
+    pub(crate) fn new(rule: Rule) -> Self {
+        Evaluator {
+            rule,
+            phase: AlertPhase::Ok,
+            bad_run: Vec::new(),
+            good_run: Vec::new(),
+            incident: None,
+            last_notified_minute: None,
+            last: None,
+        }
+    }
+
+    pub(crate) fn rule(&self) -> &Rule {
+        &self.rule
+    }
+
+    pub(crate) fn phase(&self) -> AlertPhase {
+        self.phase
+    }
+
+    pub(crate) fn last(&self) -> Option<&MinutePoint> {
+        self.last.as_ref()
+    }
+
+    /// Feeds the next minute; minutes must come in ascending order. `link` is the board
+    /// link an event would carry.
+    pub(crate) fn feed(
+        &mut self,
+        minute: u64,
+        value: Option<f64>,
+        baseline: Option<f64>,
+        link: impl FnOnce() -> String,
+    ) -> Option<AlertEvent> {
+        let point = MinutePoint {
+            minute,
+            time: minute_label(minute),
+            value,
+            baseline,
+        };
+        self.last = Some(point.clone());
+        let bad = self.rule.condition.is_breached(value, baseline);
+        match (self.phase, bad) {
+            (AlertPhase::Ok | AlertPhase::Pending, true) => {
+                self.bad_run.push(point);
+                if self.bad_run.len() < self.rule.for_minutes as usize {
+                    self.phase = AlertPhase::Pending;
+                    return None;
+                }
+                let minutes = std::mem::take(&mut self.bad_run);
+                let started_minute = minutes[0].minute;
+                let suppressed = self
+                    .last_notified_minute
+                    .is_some_and(|at| minute < at + u64::from(self.rule.suppress_minutes));
+                if !suppressed {
+                    self.last_notified_minute = Some(minute);
+                }
+                self.incident = Some(Incident {
+                    started_minute,
+                    suppressed,
+                });
+                self.phase = AlertPhase::Firing;
+                Some(self.event(AlertKind::Fired, minutes, link()))
+            }
+            (AlertPhase::Ok | AlertPhase::Pending, false) => {
+                self.bad_run.clear();
+                self.phase = AlertPhase::Ok;
+                None
+            }
+            (AlertPhase::Firing, true) => {
+                self.good_run.clear();
+                None
+            }
+            (AlertPhase::Firing, false) => {
+                self.good_run.push(point);
+                if self.good_run.len() < self.rule.resolve_minutes as usize {
+                    return None;
+                }
+                let minutes = std::mem::take(&mut self.good_run);
+                self.phase = AlertPhase::Ok;
+                Some(self.event(AlertKind::Resolved, minutes, link()))
+            }
+        }
+    }
+
+    fn event(&mut self, kind: AlertKind, minutes: Vec<MinutePoint>, link: String) -> AlertEvent {
+        let last = minutes
+            .last()
+            .expect("an event has at least one minute")
+            .clone();
+        let incident = match kind {
+            AlertKind::Fired => self.incident.clone(),
+            AlertKind::Resolved => self.incident.take(),
+        }
+        .expect("firing alerts have an incident");
+        let rule = &self.rule;
+        AlertEvent {
+            rule: rule.id.clone(),
+            kind,
+            minute: last.minute,
+            time: last.time,
+            scope: rule.scope.clone(),
+            measure: rule.measure,
+            condition: describe(&rule.condition, rule.for_minutes),
+            value: last.value,
+            baseline: last.baseline,
+            started_minute: incident.started_minute,
+            minutes,
+            suppressed: incident.suppressed,
+            link,
+            notify: rule.notify.clone(),
+        }
+    }
+}
+
+fn describe(condition: &Condition, for_minutes: u32) -> String {
+    if for_minutes == 1 {
+        format!("{condition}")
+    } else {
+        format!("{condition} for {for_minutes} minutes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{ReportKind, Scope};
+
+    fn rule(for_minutes: u32, resolve_minutes: u32, suppress_minutes: u32) -> Rule {
+        Rule {
+            id: "r".into(),
+            scope: Scope {
+                domain: "shop".into(),
+                report: ReportKind::Transaction,
+                type_: None,
+                name: None,
+            },
+            measure: Measure::Count,
+            condition: Condition::Threshold {
+                above: Some(10.0),
+                below: None,
+            },
+            for_minutes,
+            resolve_minutes,
+            suppress_minutes,
+            notify: Vec::new(),
+        }
+    }
+
+    /// Feeds `values` from minute 0 and returns (kind, minute, suppressed) of each event.
+    fn run(evaluator: &mut Evaluator, values: &[f64]) -> Vec<(AlertKind, u64, bool)> {
+        values
+            .iter()
+            .enumerate()
+            .filter_map(|(minute, v)| evaluator.feed(minute as u64, Some(*v), None, String::new))
+            .map(|e| (e.kind, e.minute, e.suppressed))
+            .collect()
+    }
+
+    #[test]
+    fn an_alert_fires_after_for_minutes_bad_minutes_and_resolves_once() {
+        let mut evaluator = Evaluator::new(rule(3, 1, 30));
+        let events = run(
+            &mut evaluator,
+            &[1.0, 20.0, 20.0, 1.0, 20.0, 20.0, 20.0, 20.0, 1.0, 1.0],
+        );
+        assert_eq!(
+            events,
+            vec![
+                (AlertKind::Fired, 6, false),
+                (AlertKind::Resolved, 8, false)
+            ]
+        );
+        assert_eq!(evaluator.phase(), AlertPhase::Ok);
+    }
+
+    #[test]
+    fn the_fired_event_carries_the_bad_minutes_and_the_start() {
+        let mut evaluator = Evaluator::new(rule(2, 2, 30));
+        let mut events = Vec::new();
+        for (minute, v) in [
+            (100, 20.0),
+            (101, 30.0),
+            (102, 1.0),
+            (103, 40.0),
+            (104, 1.0),
+            (105, 1.0),
+        ] {
+            events.extend(evaluator.feed(minute, Some(v), None, || "link".into()));
+        }
+        let fired = &events[0];
+        assert_eq!(
+            (fired.kind, fired.minute, fired.started_minute),
+            (AlertKind::Fired, 101, 100)
+        );
+        let values: Vec<_> = fired.minutes.iter().map(|p| p.value).collect();
+        assert_eq!(values, vec![Some(20.0), Some(30.0)]);
+        assert_eq!(fired.value, Some(30.0));
+        assert_eq!(fired.condition, "above 10 for 2 minutes");
+        // 102 good, 103 bad again: resolving needs 2 good minutes in a row.
+        let resolved = &events[1];
+        assert_eq!(
+            (resolved.kind, resolved.minute, resolved.started_minute),
+            (AlertKind::Resolved, 105, 100)
+        );
+        assert_eq!(events.len(), 2);
+    }
+
+    #[test]
+    fn a_refire_inside_the_suppression_window_is_recorded_but_suppressed() {
+        let mut evaluator = Evaluator::new(rule(1, 1, 5));
+        // Fires at 1, resolves at 2, fires at 3 (suppressed: 3 < 1 + 5), resolves at 4,
+        // fires at 6 (6 = 1 + 5: window over).
+        let events = run(&mut evaluator, &[1.0, 20.0, 1.0, 20.0, 1.0, 1.0, 20.0, 1.0]);
+        assert_eq!(
+            events,
+            vec![
+                (AlertKind::Fired, 1, false),
+                (AlertKind::Resolved, 2, false),
+                (AlertKind::Fired, 3, true),
+                (AlertKind::Resolved, 4, true),
+                (AlertKind::Fired, 6, false),
+                (AlertKind::Resolved, 7, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn minutes_without_a_value_are_good() {
+        let mut evaluator = Evaluator::new(rule(2, 1, 30));
+        assert!(evaluator.feed(0, Some(20.0), None, String::new).is_none());
+        assert!(evaluator.feed(1, None, None, String::new).is_none());
+        assert!(evaluator.feed(2, Some(20.0), None, String::new).is_none());
+        assert_eq!(evaluator.phase(), AlertPhase::Pending);
+    }
+}

@@ -1,0 +1,330 @@
+//! [`Notifier`]: sends alert events to webhooks as a JSON POST, with a timeout per attempt
+//! and retries, and records every attempt in the [`AlertLog`].
+//!
+//! The HTTP client is a few lines over `std::net::TcpStream` (HTTP/1.1, `Connection:
+//! close`, only the status line is read), so the whole attempt, connect included, is
+//! bounded by one deadline and no dependency is added. Non-goal: TLS. `https://` URLs are
+//! rejected at load; point the webhook at an HTTP relay on the same host until a `tls`
+//! feature exists.
+//!
+//! Sending blocks for up to `(retries + 1) * timeout_ms` plus back-offs per target: call
+//! [`Notifier::notify`] from a thread that may block (the evaluation loop's own thread or
+//! `spawn_blocking`), never from an async task directly.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::alert_log::{AlertLog, NotificationAttempt};
+use crate::error::AlertError;
+use crate::evaluator::AlertEvent;
+
+/// Default time allowed for one attempt, connect to status line.
+pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+/// Default retries after a failed attempt (3 attempts in all).
+pub const DEFAULT_RETRIES: u32 = 2;
+/// Default wait before the first retry; doubled before each further one.
+pub const DEFAULT_RETRY_BACKOFF_MS: u64 = 1_000;
+/// The status line must arrive within this many bytes; anything longer is not HTTP.
+const MAX_STATUS_LINE_BYTES: usize = 8 * 1024;
+
+/// A `[[webhook]]` table: a named notification target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// What rules write in `notify`.
+    pub name: String,
+    /// `http://host[:port]/path`.
+    pub url: String,
+    /// One attempt's time limit (default [`DEFAULT_TIMEOUT_MS`]).
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Retries after a failure: a connection error, a timeout or a status other than 2xx
+    /// (default [`DEFAULT_RETRIES`]).
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// Wait before the first retry, doubled each time (default
+    /// [`DEFAULT_RETRY_BACKOFF_MS`]).
+    #[serde(default = "default_retry_backoff_ms")]
+    pub retry_backoff_ms: u64,
+}
+
+fn default_timeout_ms() -> u64 {
+    DEFAULT_TIMEOUT_MS
+}
+
+fn default_retries() -> u32 {
+    DEFAULT_RETRIES
+}
+
+fn default_retry_backoff_ms() -> u64 {
+    DEFAULT_RETRY_BACKOFF_MS
+}
+
+impl WebhookConfig {
+    /// A webhook with the default timeout and retries.
+    pub fn new(name: impl Into<String>, url: impl Into<String>) -> Self {
+        WebhookConfig {
+            name: name.into(),
+            url: url.into(),
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            retries: DEFAULT_RETRIES,
+            retry_backoff_ms: DEFAULT_RETRY_BACKOFF_MS,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), AlertError> {
+        let section = format!("webhook \"{}\"", self.name);
+        if self.name.is_empty() {
+            return Err(AlertError::config("webhook", "missing `name`"));
+        }
+        HttpUrl::parse(&self.url).map_err(|message| AlertError::config(&section, message))?;
+        if self.timeout_ms == 0 {
+            return Err(AlertError::config(section, "`timeout_ms` must be above 0"));
+        }
+        Ok(())
+    }
+}
+
+/// A parsed `http://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct HttpUrl {
+    /// `host:port`, for connecting.
+    address: String,
+    /// The `Host` header.
+    host_header: String,
+    /// Path and query, at least `/`.
+    path: String,
+}
+
+impl HttpUrl {
+    fn parse(url: &str) -> Result<HttpUrl, String> {
+        if url.starts_with("https://") {
+            return Err(format!(
+                "{url}: https is not supported (no TLS client); use an http:// relay"
+            ));
+        }
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("{url}: not an http:// URL"))?;
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_owned()),
+            Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+            None => (rest, "/".to_owned()),
+        };
+        if authority.is_empty() || authority.contains('@') {
+            return Err(format!("{url}: no host (or credentials in the URL)"));
+        }
+        // `[::1]:8080`, `host:8080` or `host`.
+        let has_port = match authority.rfind(':') {
+            Some(i) => !authority[i..].contains(']'),
+            None => false,
+        };
+        let address = if has_port {
+            let port = &authority[authority.rfind(':').expect("has a colon") + 1..];
+            port.parse::<u16>()
+                .map_err(|_| format!("{url}: bad port {port:?}"))?;
+            authority.to_owned()
+        } else {
+            format!("{authority}:80")
+        };
+        Ok(HttpUrl {
+            address,
+            host_header: authority.to_owned(),
+            path,
+        })
+    }
+}
+
+/// POSTs `body` as JSON; `Ok(status)` for any HTTP answer, `Err` if none came in time.
+fn post_json(url: &HttpUrl, body: &[u8], timeout: Duration) -> Result<u16, String> {
+    let deadline = Instant::now() + timeout;
+    let remaining = || {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("timed out after {} ms", timeout.as_millis()))
+    };
+    let addrs = url
+        .address
+        .to_socket_addrs()
+        .map_err(|e| format!("resolving {}: {e}", url.address))?;
+    let mut stream = None;
+    let mut last_error = format!("{}: no address", url.address);
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, remaining()?) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last_error = format!("connecting to {addr}: {e}"),
+        }
+    }
+    let mut stream = stream.ok_or(last_error)?;
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: ocelot-alert\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        url.path,
+        url.host_header,
+        body.len()
+    );
+    let io_error = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            format!("timed out after {} ms", timeout.as_millis())
+        }
+        _ => e.to_string(),
+    };
+    stream
+        .set_write_timeout(Some(remaining()?))
+        .map_err(io_error)?;
+    stream.write_all(head.as_bytes()).map_err(io_error)?;
+    stream.write_all(body).map_err(io_error)?;
+    let mut response = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        stream
+            .set_read_timeout(Some(remaining()?))
+            .map_err(io_error)?;
+        let n = stream.read(&mut buf).map_err(io_error)?;
+        if n == 0 {
+            return Err("connection closed before a status line".to_owned());
+        }
+        response.extend_from_slice(&buf[..n]);
+        if let Some(end) = response.windows(2).position(|w| w == b"\r\n") {
+            let line = String::from_utf8_lossy(&response[..end]).into_owned();
+            return parse_status(&line).ok_or_else(|| format!("not an HTTP status line: {line:?}"));
+        }
+        if response.len() > MAX_STATUS_LINE_BYTES {
+            return Err("no status line in the first 8 KiB".to_owned());
+        }
+    }
+}
+
+/// `HTTP/1.1 204 No Content` -> 204.
+fn parse_status(line: &str) -> Option<u16> {
+    let mut parts = line.split(' ');
+    let version = parts.next()?;
+    if !version.starts_with("HTTP/") {
+        return None;
+    }
+    parts.next()?.parse().ok()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Sends alert events to the webhooks their rules name.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    webhooks: HashMap<String, (WebhookConfig, HttpUrl)>,
+    log: AlertLog,
+}
+
+impl Notifier {
+    /// A notifier for `webhooks` (validated: they come from a [`crate::RuleSet`]),
+    /// recording into `log`.
+    pub fn new(webhooks: &[WebhookConfig], log: AlertLog) -> Self {
+        let webhooks = webhooks
+            .iter()
+            .filter_map(|w| Some((w.name.clone(), (w.clone(), HttpUrl::parse(&w.url).ok()?))))
+            .collect();
+        Notifier { webhooks, log }
+    }
+
+    /// Sends `event` to each of its webhooks, retrying as configured, and records each
+    /// attempt. Suppressed events are not sent. Returns how many webhooks accepted it.
+    pub fn notify(&self, event: &AlertEvent) -> usize {
+        if event.suppressed {
+            return 0;
+        }
+        let body = serde_json::to_vec(event).expect("alert events serialize to JSON");
+        let mut delivered = 0;
+        for name in &event.notify {
+            let Some((config, url)) = self.webhooks.get(name) else {
+                continue;
+            };
+            let mut backoff = Duration::from_millis(config.retry_backoff_ms);
+            for attempt in 1..=config.retries + 1 {
+                let started = Instant::now();
+                let outcome = match post_json(url, &body, Duration::from_millis(config.timeout_ms))
+                {
+                    Ok(status) if (200..300).contains(&status) => Ok(status),
+                    Ok(status) => Err(format!("HTTP {status}")),
+                    Err(e) => Err(e),
+                };
+                let ok = outcome.is_ok();
+                let last = ok || attempt == config.retries + 1;
+                self.log.record_attempt(NotificationAttempt {
+                    at_ms: now_ms(),
+                    rule: event.rule.clone(),
+                    kind: event.kind,
+                    minute: event.minute,
+                    webhook: name.clone(),
+                    attempt,
+                    ok,
+                    status: outcome.as_ref().ok().copied(),
+                    error: outcome.err(),
+                    elapsed_ms: started.elapsed().as_millis() as u64,
+                    gave_up: !ok && last,
+                });
+                if ok {
+                    delivered += 1;
+                    break;
+                }
+                if !last {
+                    std::thread::sleep(backoff);
+                    backoff = backoff.saturating_mul(2);
+                }
+            }
+        }
+        delivered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_urls_parse_into_address_host_and_path() {
+        let url = HttpUrl::parse("http://127.0.0.1:9000/hooks/ocelot?x=1").unwrap();
+        assert_eq!(url.address, "127.0.0.1:9000");
+        assert_eq!(url.host_header, "127.0.0.1:9000");
+        assert_eq!(url.path, "/hooks/ocelot?x=1");
+        let url = HttpUrl::parse("http://alerts.local").unwrap();
+        assert_eq!(
+            (url.address.as_str(), url.path.as_str()),
+            ("alerts.local:80", "/")
+        );
+        let url = HttpUrl::parse("http://[::1]:81/x").unwrap();
+        assert_eq!(url.address, "[::1]:81");
+        let url = HttpUrl::parse("http://[::1]/x").unwrap();
+        assert_eq!(url.address, "[::1]:80");
+    }
+
+    #[test]
+    fn https_and_malformed_urls_are_rejected_with_the_reason() {
+        assert!(HttpUrl::parse("https://hooks.example/x")
+            .unwrap_err()
+            .contains("https is not supported"));
+        assert!(HttpUrl::parse("ftp://x")
+            .unwrap_err()
+            .contains("not an http:// URL"));
+        assert!(HttpUrl::parse("http://host:99999/")
+            .unwrap_err()
+            .contains("bad port"));
+        assert!(HttpUrl::parse("http:///x").unwrap_err().contains("no host"));
+    }
+
+    #[test]
+    fn status_lines_parse() {
+        assert_eq!(parse_status("HTTP/1.1 204 No Content"), Some(204));
+        assert_eq!(parse_status("HTTP/1.0 500"), Some(500));
+        assert_eq!(parse_status("SSH-2.0-OpenSSH"), None);
+    }
+}

@@ -1,0 +1,177 @@
+//! [`ReportHistory`]: where the evaluator and the baseline read a domain's report of an
+//! hour. The last stage is a trait with a real implementation ([`StoreHistory`], sealed
+//! reports on disk) and an in-memory one ([`MemoryHistory`]: tests, and the collector's
+//! live reports of the open hours, layered over the store with [`Overlay`]).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use ocelot_analyzer::{EventReport, MetricReport, ProblemReport, TransactionReport};
+use ocelot_store::Store;
+
+use crate::rules::ReportKind;
+
+/// One hour's report of one domain, of any kind an alert rule can read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    /// A transaction report.
+    Transaction(TransactionReport),
+    /// An event report.
+    Event(EventReport),
+    /// A problem report.
+    Problem(ProblemReport),
+    /// A metric report.
+    Metric(MetricReport),
+}
+
+impl Report {
+    /// Which kind this is.
+    pub fn kind(&self) -> ReportKind {
+        match self {
+            Report::Transaction(_) => ReportKind::Transaction,
+            Report::Event(_) => ReportKind::Event,
+            Report::Problem(_) => ReportKind::Problem,
+            Report::Metric(_) => ReportKind::Metric,
+        }
+    }
+
+    /// Parses a report as the store holds it (serde JSON of the analyzer's report type).
+    pub fn from_json(kind: ReportKind, bytes: &[u8]) -> Result<Report, serde_json::Error> {
+        Ok(match kind {
+            ReportKind::Transaction => Report::Transaction(serde_json::from_slice(bytes)?),
+            ReportKind::Event => Report::Event(serde_json::from_slice(bytes)?),
+            ReportKind::Problem => Report::Problem(serde_json::from_slice(bytes)?),
+            ReportKind::Metric => Report::Metric(serde_json::from_slice(bytes)?),
+        })
+    }
+
+    /// The JSON the store holds.
+    pub fn to_json(&self) -> Vec<u8> {
+        let bytes = match self {
+            Report::Transaction(r) => serde_json::to_vec(r),
+            Report::Event(r) => serde_json::to_vec(r),
+            Report::Problem(r) => serde_json::to_vec(r),
+            Report::Metric(r) => serde_json::to_vec(r),
+        };
+        bytes.expect("reports have string keys and serialize to JSON")
+    }
+}
+
+/// Reads a domain's report of one hour (`epoch_ms / 3_600_000`). `None` means no data for
+/// that hour: the evaluator gives no value for its minutes and the baseline skips it.
+pub trait ReportHistory: Send + Sync {
+    /// The report, if there is one.
+    fn report(&self, domain: &str, kind: ReportKind, hour: u64) -> Option<Arc<Report>>;
+}
+
+/// Reports held in memory: the collector's live reports of the open hour, or test data.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryHistory {
+    reports: HashMap<(String, ReportKind, u64), Arc<Report>>,
+}
+
+impl MemoryHistory {
+    /// An empty history.
+    pub fn new() -> Self {
+        MemoryHistory::default()
+    }
+
+    /// Adds (or replaces) `domain`'s report of `hour`.
+    pub fn insert(&mut self, domain: impl Into<String>, hour: u64, report: Report) {
+        self.reports
+            .insert((domain.into(), report.kind(), hour), Arc::new(report));
+    }
+
+    /// How many reports are held.
+    pub fn len(&self) -> usize {
+        self.reports.len()
+    }
+
+    /// Whether no report is held.
+    pub fn is_empty(&self) -> bool {
+        self.reports.is_empty()
+    }
+}
+
+impl ReportHistory for MemoryHistory {
+    fn report(&self, domain: &str, kind: ReportKind, hour: u64) -> Option<Arc<Report>> {
+        self.reports.get(&(domain.to_owned(), kind, hour)).cloned()
+    }
+}
+
+/// Sealed reports in an [`ocelot_store::Store`]. A report that fails to parse counts as
+/// no data and is counted in [`StoreHistory::read_errors`].
+///
+/// The store deletes hours older than its `retention_days` (default 7): baselines look
+/// back 28 days by default, so a store used for alerting needs `retention_days` of at
+/// least 29, or 0 (keep everything).
+#[derive(Debug)]
+pub struct StoreHistory {
+    store: Store,
+    read_errors: AtomicU64,
+}
+
+impl StoreHistory {
+    /// Reads from `store`.
+    pub fn new(store: Store) -> Self {
+        StoreHistory {
+            store,
+            read_errors: AtomicU64::new(0),
+        }
+    }
+
+    /// Reports that existed but could not be read or parsed.
+    pub fn read_errors(&self) -> u64 {
+        self.read_errors.load(Ordering::Relaxed)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl ReportHistory for StoreHistory {
+    fn report(&self, domain: &str, kind: ReportKind, hour: u64) -> Option<Arc<Report>> {
+        let bytes = match self.store.read_report(hour, domain, kind.as_str()) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return None,
+            Err(_) => {
+                self.read_errors.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+        };
+        match Report::from_json(kind, &bytes) {
+            Ok(report) => Some(Arc::new(report)),
+            Err(_) => {
+                self.read_errors.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+}
+
+/// `first`'s report where it has one, else `second`'s: the live hours over the store.
+#[derive(Debug)]
+pub struct Overlay<A, B>(pub A, pub B);
+
+impl<A: ReportHistory, B: ReportHistory> ReportHistory for Overlay<A, B> {
+    fn report(&self, domain: &str, kind: ReportKind, hour: u64) -> Option<Arc<Report>> {
+        self.0
+            .report(domain, kind, hour)
+            .or_else(|| self.1.report(domain, kind, hour))
+    }
+}
+
+impl<T: ReportHistory + ?Sized> ReportHistory for &T {
+    fn report(&self, domain: &str, kind: ReportKind, hour: u64) -> Option<Arc<Report>> {
+        (**self).report(domain, kind, hour)
+    }
+}
+
+impl<T: ReportHistory + ?Sized> ReportHistory for Arc<T> {
+    fn report(&self, domain: &str, kind: ReportKind, hour: u64) -> Option<Arc<Report>> {
+        (**self).report(domain, kind, hour)
+    }
+}

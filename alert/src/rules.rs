@@ -1,0 +1,805 @@
+//! The rule file: [`AlertConfig`] as written in TOML, validated into a [`RuleSet`].
+//!
+//! Design constraint: every mistake is caught at load with a message naming the rule and
+//! what would be accepted. CAT's most common alerting complaint is a rule that silently
+//! never fires (a misspelt type, a measure the report does not have), so unknown keys are
+//! errors too (`deny_unknown_fields`), not ignored. The format is documented, with an
+//! example, in docs/alerting.md.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::baseline::BaselineConfig;
+use crate::error::AlertError;
+use crate::notify::WebhookConfig;
+
+/// Where alerts link to when `board_url` is not set: the web UI's default address.
+pub const DEFAULT_BOARD_URL: &str = "http://127.0.0.1:8080";
+
+/// A minute is evaluated this long after it ended, so trees that started in it but arrived
+/// late (long transactions, client send intervals) are counted. CAT's clients flush within a
+/// second or two; 10 s leaves room without delaying alerts noticeably.
+pub const DEFAULT_SETTLE_SECONDS: u64 = 10;
+
+/// Re-fires of a rule within this many minutes of its last notification are recorded but
+/// not sent (CAT's `suspendMinute` is typically 30 too).
+pub const DEFAULT_SUPPRESS_MINUTES: u32 = 30;
+
+/// The report a rule reads. The names are the store's report names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportKind {
+    /// `TransactionReport`.
+    Transaction,
+    /// `EventReport`.
+    Event,
+    /// `ProblemReport`.
+    Problem,
+    /// `MetricReport`.
+    Metric,
+}
+
+impl ReportKind {
+    /// Every kind, in the order shown in messages.
+    pub const ALL: [ReportKind; 4] = [
+        ReportKind::Transaction,
+        ReportKind::Event,
+        ReportKind::Problem,
+        ReportKind::Metric,
+    ];
+
+    /// The name in rule files and in the store (`transaction`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportKind::Transaction => "transaction",
+            ReportKind::Event => "event",
+            ReportKind::Problem => "problem",
+            ReportKind::Metric => "metric",
+        }
+    }
+
+    /// The measures this report has per minute.
+    pub fn measures(self) -> &'static [Measure] {
+        match self {
+            ReportKind::Transaction => &[
+                Measure::Count,
+                Measure::Fail,
+                Measure::FailPercent,
+                Measure::Avg,
+                Measure::P95,
+            ],
+            ReportKind::Event => &[Measure::Count, Measure::Fail, Measure::FailPercent],
+            ReportKind::Problem => &[Measure::Count],
+            ReportKind::Metric => &[Measure::Value, Measure::Count, Measure::Sum, Measure::Avg],
+        }
+    }
+
+    fn parse(text: &str) -> Option<ReportKind> {
+        ReportKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+impl fmt::Display for ReportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What number of a minute a rule looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Measure {
+    /// Messages (transaction, event), occurrences (problem) or records (metric).
+    Count,
+    /// Failed messages (status not `"0"`).
+    Fail,
+    /// `100 * fail / count`; no value in a minute without messages.
+    FailPercent,
+    /// Mean duration in ms (transaction), or `sum / count` (metric).
+    Avg,
+    /// 95th percentile duration in ms; needs a `name` (per-minute histograms are per name).
+    P95,
+    /// A metric's sum.
+    Sum,
+    /// A metric's value as CAT plots it: the count of `C` metrics, the mean of `T`
+    /// (durations), the sum of `S` and `S,C`.
+    Value,
+}
+
+impl Measure {
+    /// The name in rule files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Measure::Count => "count",
+            Measure::Fail => "fail",
+            Measure::FailPercent => "failPercent",
+            Measure::Avg => "avg",
+            Measure::P95 => "p95",
+            Measure::Sum => "sum",
+            Measure::Value => "value",
+        }
+    }
+}
+
+impl fmt::Display for Measure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a rule watches: one series per rule. Without `type`, every type of the report is
+/// added up; without `name`, every name of the type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Scope {
+    /// The domain (application).
+    pub domain: String,
+    /// The report.
+    pub report: ReportKind,
+    /// Transaction or event type; problem type (the transaction or event type that failed).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    /// Transaction, event or problem name as the report shows it (after the analyzer's
+    /// normalization, e.g. `/order/{num}`); the metric key for metric rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.domain, self.report)?;
+        if let Some(type_) = &self.type_ {
+            write!(f, " {type_}")?;
+        }
+        if let Some(name) = &self.name {
+            write!(f, " {name}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Which side of the baseline is bad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Above the baseline (a spike).
+    Above,
+    /// Below the baseline (a drop).
+    Below,
+    /// Either side.
+    Both,
+}
+
+/// When a minute is bad.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Condition {
+    /// A static threshold: bad when `value > above` or `value < below`.
+    Threshold {
+        /// Upper limit, exclusive.
+        above: Option<f64>,
+        /// Lower limit, exclusive.
+        below: Option<f64>,
+    },
+    /// Deviation from the baseline of that minute of the day: bad when the value is off by
+    /// more than both margins (CAT's `AscPer` + `AscVal`, `DescPer` + `DescVal`).
+    Baseline {
+        /// Which side.
+        direction: Direction,
+        /// Relative margin: `|value - baseline| > baseline * margin_percent / 100`.
+        margin_percent: f64,
+        /// Absolute margin: `|value - baseline| > margin_absolute`; keeps a baseline of 2
+        /// from firing on 5.
+        margin_absolute: f64,
+    },
+}
+
+impl Condition {
+    /// Whether `value` is bad given the minute's `baseline`. No value (a minute without
+    /// messages for ratio measures, or no report) and, for baseline rules, no baseline
+    /// (no history) are never bad.
+    pub fn is_breached(&self, value: Option<f64>, baseline: Option<f64>) -> bool {
+        let Some(value) = value else {
+            return false;
+        };
+        match *self {
+            Condition::Threshold { above, below } => {
+                above.is_some_and(|limit| value > limit) || below.is_some_and(|limit| value < limit)
+            }
+            Condition::Baseline {
+                direction,
+                margin_percent,
+                margin_absolute,
+            } => {
+                let Some(baseline) = baseline else {
+                    return false;
+                };
+                let relative = baseline.abs() * margin_percent / 100.0;
+                let up = value - baseline > relative && value - baseline > margin_absolute;
+                let down = baseline - value > relative && baseline - value > margin_absolute;
+                match direction {
+                    Direction::Above => up,
+                    Direction::Below => down,
+                    Direction::Both => up || down,
+                }
+            }
+        }
+    }
+
+    /// Whether the condition needs a baseline.
+    pub fn uses_baseline(&self) -> bool {
+        matches!(self, Condition::Baseline { .. })
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Condition::Threshold { above, below } => match (above, below) {
+                (Some(a), Some(b)) => write!(f, "above {a} or below {b}"),
+                (Some(a), None) => write!(f, "above {a}"),
+                (None, Some(b)) => write!(f, "below {b}"),
+                (None, None) => f.write_str("never"),
+            },
+            Condition::Baseline {
+                direction,
+                margin_percent,
+                margin_absolute,
+            } => {
+                let side = match direction {
+                    Direction::Above => "above",
+                    Direction::Below => "below",
+                    Direction::Both => "off",
+                };
+                write!(
+                    f,
+                    "{side} baseline by more than {margin_percent}% and {margin_absolute}"
+                )
+            }
+        }
+    }
+}
+
+/// One validated rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rule {
+    /// Unique name, used in notifications and logs.
+    pub id: String,
+    /// What is watched.
+    pub scope: Scope,
+    /// Which number.
+    pub measure: Measure,
+    /// When a minute is bad.
+    pub condition: Condition,
+    /// Consecutive bad minutes before the alert fires (1: the first bad minute).
+    pub for_minutes: u32,
+    /// Consecutive good minutes before a firing alert resolves.
+    pub resolve_minutes: u32,
+    /// A new incident firing within this many minutes of the last notified one is
+    /// recorded but not notified, nor is its resolution.
+    pub suppress_minutes: u32,
+    /// Names of `[[webhook]]` targets.
+    pub notify: Vec<String>,
+}
+
+/// The rule file as written (see docs/alerting.md). Embeddable as a section of a larger
+/// config file; [`RuleSet::from_config`] validates it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertConfig {
+    /// Base URL of the web UI, for links in notifications (default [`DEFAULT_BOARD_URL`]).
+    pub board_url: Option<String>,
+    /// Seconds after a minute ends before it is evaluated (default
+    /// [`DEFAULT_SETTLE_SECONDS`]).
+    pub settle_seconds: Option<u64>,
+    /// How baselines are built.
+    #[serde(default)]
+    pub baseline: BaselineConfig,
+    /// Notification targets, `[[webhook]]` tables.
+    #[serde(default, rename = "webhook")]
+    pub webhooks: Vec<WebhookConfig>,
+    /// The rules, `[[rule]]` tables.
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RuleConfig>,
+}
+
+/// One `[[rule]]` table as written; strings are checked by [`RuleSet::from_config`].
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Unique rule name.
+    pub id: Option<String>,
+    /// The domain.
+    pub domain: Option<String>,
+    /// `transaction`, `event`, `problem` or `metric`.
+    pub report: Option<String>,
+    /// Optional type.
+    #[serde(rename = "type")]
+    pub type_: Option<String>,
+    /// Optional name (the metric key for metric rules).
+    pub name: Option<String>,
+    /// `count`, `fail`, `failPercent`, `avg`, `p95`, `sum`, `value`.
+    pub measure: Option<String>,
+    /// Static threshold: bad above this.
+    pub above: Option<f64>,
+    /// Static threshold: bad below this.
+    pub below: Option<f64>,
+    /// Baseline rule: `above`, `below` or `both`.
+    pub baseline: Option<String>,
+    /// Baseline rule: relative margin in percent (default 0).
+    pub margin_percent: Option<f64>,
+    /// Baseline rule: absolute margin (default 0).
+    pub margin_absolute: Option<f64>,
+    /// Consecutive bad minutes to fire (default 1).
+    pub for_minutes: Option<u32>,
+    /// Consecutive good minutes to resolve (default 1).
+    pub resolve_minutes: Option<u32>,
+    /// Suppression window in minutes (default [`DEFAULT_SUPPRESS_MINUTES`]).
+    pub suppress_minutes: Option<u32>,
+    /// Webhook names to notify (default: none, the alert is only recorded).
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+/// Validated rules plus the settings they are evaluated with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleSet {
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) baseline: BaselineConfig,
+    pub(crate) webhooks: Vec<WebhookConfig>,
+    pub(crate) board_url: String,
+    pub(crate) settle_ms: u64,
+}
+
+impl RuleSet {
+    /// Parses and validates a rule file's text. With `known_domains`, a rule naming any
+    /// other domain is rejected (pass the store's and collector's domains).
+    pub fn from_toml_str(
+        text: &str,
+        known_domains: Option<&[String]>,
+    ) -> Result<RuleSet, AlertError> {
+        let config: AlertConfig = toml::from_str(text).map_err(|e| AlertError::Toml {
+            path: None,
+            message: e.to_string(),
+        })?;
+        RuleSet::from_config(config, known_domains)
+    }
+
+    /// Reads, parses and validates a rule file.
+    pub fn load(path: &Path, known_domains: Option<&[String]>) -> Result<RuleSet, AlertError> {
+        let text = std::fs::read_to_string(path).map_err(|source| AlertError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        RuleSet::from_toml_str(&text, known_domains).map_err(|e| match e {
+            AlertError::Toml { message, .. } => AlertError::Toml {
+                path: Some(path.to_owned()),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Validates an already parsed config.
+    pub fn from_config(
+        config: AlertConfig,
+        known_domains: Option<&[String]>,
+    ) -> Result<RuleSet, AlertError> {
+        config.baseline.validate()?;
+        let mut webhook_names = Vec::new();
+        for webhook in &config.webhooks {
+            webhook.validate()?;
+            if webhook_names.contains(&webhook.name) {
+                return Err(AlertError::config(
+                    format!("webhook \"{}\"", webhook.name),
+                    "two webhooks have this name",
+                ));
+            }
+            webhook_names.push(webhook.name.clone());
+        }
+        let mut rules: Vec<Rule> = Vec::with_capacity(config.rules.len());
+        for (position, raw) in config.rules.into_iter().enumerate() {
+            let rule = validate_rule(raw, position, known_domains, &webhook_names)?;
+            if rules.iter().any(|r| r.id == rule.id) {
+                return Err(AlertError::rule(&rule.id, "two rules have this id"));
+            }
+            rules.push(rule);
+        }
+        let board_url = config
+            .board_url
+            .unwrap_or_else(|| DEFAULT_BOARD_URL.to_owned())
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(RuleSet {
+            rules,
+            baseline: config.baseline,
+            webhooks: config.webhooks,
+            board_url,
+            settle_ms: config.settle_seconds.unwrap_or(DEFAULT_SETTLE_SECONDS) * 1000,
+        })
+    }
+
+    /// The rules, in file order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The baseline settings.
+    pub fn baseline(&self) -> &BaselineConfig {
+        &self.baseline
+    }
+
+    /// The notification targets.
+    pub fn webhooks(&self) -> &[WebhookConfig] {
+        &self.webhooks
+    }
+
+    /// The web UI's base URL used in links.
+    pub fn board_url(&self) -> &str {
+        &self.board_url
+    }
+
+    /// Milliseconds after a minute's end before it is evaluated.
+    pub fn settle_ms(&self) -> u64 {
+        self.settle_ms
+    }
+
+    /// The domains the rules watch, sorted, without duplicates.
+    pub fn domains(&self) -> Vec<String> {
+        let mut domains: Vec<String> = self.rules.iter().map(|r| r.scope.domain.clone()).collect();
+        domains.sort();
+        domains.dedup();
+        domains
+    }
+}
+
+fn validate_rule(
+    raw: RuleConfig,
+    position: usize,
+    known_domains: Option<&[String]>,
+    webhook_names: &[String],
+) -> Result<Rule, AlertError> {
+    let id = raw
+        .id
+        .filter(|id| !id.trim().is_empty())
+        .ok_or_else(|| AlertError::rule(&format!("#{}", position + 1), "missing `id`"))?;
+    let fail = |message: String| AlertError::rule(&id, message);
+    let domain = raw
+        .domain
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| fail("missing `domain`".to_owned()))?;
+    if let Some(known) = known_domains {
+        if !known.contains(&domain) {
+            let mut list = known.to_vec();
+            list.sort();
+            return Err(fail(format!(
+                "unknown domain \"{domain}\" (known domains: {})",
+                if list.is_empty() {
+                    "none yet".to_owned()
+                } else {
+                    list.join(", ")
+                }
+            )));
+        }
+    }
+    let report_text = raw.report.ok_or_else(|| {
+        fail("missing `report` (one of transaction, event, problem, metric)".to_owned())
+    })?;
+    let report = ReportKind::parse(&report_text).ok_or_else(|| {
+        fail(format!(
+            "unknown report \"{report_text}\" (expected one of transaction, event, problem, metric)"
+        ))
+    })?;
+    let measure_text = raw
+        .measure
+        .ok_or_else(|| fail("missing `measure`".to_owned()))?;
+    let allowed = report.measures();
+    let names = allowed
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let measure = allowed
+        .iter()
+        .copied()
+        .find(|m| m.as_str() == measure_text)
+        .ok_or_else(|| {
+            let why = if measure_text == "p99" && report == ReportKind::Transaction {
+                " (p99 is kept per hour only; per minute the report has a histogram for p95)"
+            } else {
+                ""
+            };
+            fail(format!(
+                "unknown measure \"{measure_text}\" for the {report} report{why} (expected one of {names})"
+            ))
+        })?;
+    if measure == Measure::P95 && raw.name.is_none() {
+        fail_if(
+            true,
+            &fail,
+            "measure p95 needs a `name`: per-minute percentiles exist per name and cannot be added up",
+        )?;
+    }
+    if report == ReportKind::Metric {
+        fail_if(
+            raw.type_.is_some(),
+            &fail,
+            "metric rules take no `type`; the metric key is `name`",
+        )?;
+        fail_if(
+            raw.name.is_none(),
+            &fail,
+            "metric rules need `name`, the metric key",
+        )?;
+    }
+    let condition = match (raw.above, raw.below, raw.baseline) {
+        (None, None, None) => {
+            return Err(fail(
+                "no condition: set `above` and/or `below`, or `baseline = \"above\"|\"below\"|\"both\"`"
+                    .to_owned(),
+            ))
+        }
+        (above, below, None) => {
+            fail_if(
+                raw.margin_percent.is_some() || raw.margin_absolute.is_some(),
+                &fail,
+                "`margin_percent` and `margin_absolute` apply to baseline rules only",
+            )?;
+            for limit in above.iter().chain(below.iter()) {
+                fail_if(!limit.is_finite(), &fail, "thresholds must be finite numbers")?;
+            }
+            if let (Some(a), Some(b)) = (above, below) {
+                fail_if(a < b, &fail, "`above` is below `below`: every value would be bad")?;
+            }
+            Condition::Threshold { above, below }
+        }
+        (None, None, Some(direction)) => {
+            let direction = match direction.as_str() {
+                "above" => Direction::Above,
+                "below" => Direction::Below,
+                "both" => Direction::Both,
+                other => {
+                    return Err(fail(format!(
+                        "unknown baseline direction \"{other}\" (expected above, below or both)"
+                    )))
+                }
+            };
+            let margin_percent = raw.margin_percent.unwrap_or(0.0);
+            let margin_absolute = raw.margin_absolute.unwrap_or(0.0);
+            fail_if(
+                !(valid_margin(margin_percent) && valid_margin(margin_absolute)),
+                &fail,
+                "margins must be finite and not negative",
+            )?;
+            Condition::Baseline {
+                direction,
+                margin_percent,
+                margin_absolute,
+            }
+        }
+        _ => {
+            return Err(fail(
+                "a rule is either a threshold (`above`/`below`) or a baseline rule, not both"
+                    .to_owned(),
+            ))
+        }
+    };
+    let for_minutes = raw.for_minutes.unwrap_or(1);
+    let resolve_minutes = raw.resolve_minutes.unwrap_or(1);
+    fail_if(
+        for_minutes == 0 || resolve_minutes == 0,
+        &fail,
+        "`for_minutes` and `resolve_minutes` must be at least 1",
+    )?;
+    fail_if(
+        for_minutes > 60 || resolve_minutes > 60,
+        &fail,
+        "`for_minutes` and `resolve_minutes` are at most 60",
+    )?;
+    for target in &raw.notify {
+        if !webhook_names.contains(target) {
+            return Err(fail(format!(
+                "notifies unknown webhook \"{target}\" (declared: {})",
+                if webhook_names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    webhook_names.join(", ")
+                }
+            )));
+        }
+    }
+    Ok(Rule {
+        scope: Scope {
+            domain,
+            report,
+            type_: raw.type_,
+            name: raw.name,
+        },
+        measure,
+        condition,
+        for_minutes,
+        resolve_minutes,
+        suppress_minutes: raw.suppress_minutes.unwrap_or(DEFAULT_SUPPRESS_MINUTES),
+        notify: raw.notify,
+        id,
+    })
+}
+
+fn valid_margin(margin: f64) -> bool {
+    margin.is_finite() && margin >= 0.0
+}
+
+fn fail_if(
+    bad: bool,
+    fail: &impl Fn(String) -> AlertError,
+    message: &str,
+) -> Result<(), AlertError> {
+    if bad {
+        Err(fail(message.to_owned()))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULE: &str = r#"
+        [[rule]]
+        id = "pay-errors"
+        domain = "shop"
+        report = "transaction"
+        type = "URL"
+        name = "/pay"
+        measure = "failPercent"
+        above = 5.0
+        for_minutes = 3
+    "#;
+
+    fn error_of(text: &str, domains: Option<&[String]>) -> String {
+        RuleSet::from_toml_str(text, domains)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_threshold_rule_loads_with_defaults() {
+        let set = RuleSet::from_toml_str(RULE, None).unwrap();
+        let rule = &set.rules()[0];
+        assert_eq!(rule.scope.to_string(), "shop transaction URL /pay");
+        assert_eq!(rule.measure, Measure::FailPercent);
+        assert_eq!(
+            rule.condition,
+            Condition::Threshold {
+                above: Some(5.0),
+                below: None
+            }
+        );
+        assert_eq!((rule.for_minutes, rule.resolve_minutes), (3, 1));
+        assert_eq!(rule.suppress_minutes, DEFAULT_SUPPRESS_MINUTES);
+        assert_eq!(set.board_url(), DEFAULT_BOARD_URL);
+        assert_eq!(set.settle_ms(), DEFAULT_SETTLE_SECONDS * 1000);
+    }
+
+    #[test]
+    fn an_unknown_domain_is_rejected_when_domains_are_known() {
+        let known = vec!["billing".to_owned(), "cat".to_owned()];
+        assert_eq!(
+            error_of(RULE, Some(&known)),
+            "rule \"pay-errors\": unknown domain \"shop\" (known domains: billing, cat)"
+        );
+        let known = vec!["shop".to_owned()];
+        assert!(RuleSet::from_toml_str(RULE, Some(&known)).is_ok());
+    }
+
+    #[test]
+    fn an_unknown_measure_is_rejected_with_the_accepted_ones() {
+        let text = RULE.replace("failPercent", "p98");
+        assert_eq!(
+            error_of(&text, None),
+            "rule \"pay-errors\": unknown measure \"p98\" for the transaction report \
+             (expected one of count, fail, failPercent, avg, p95)"
+        );
+        let text = RULE.replace("failPercent", "p99");
+        assert!(error_of(&text, None).contains("p99 is kept per hour only"));
+        let text = RULE
+            .replace("transaction", "event")
+            .replace("failPercent", "avg");
+        assert!(error_of(&text, None).contains("unknown measure \"avg\" for the event report"));
+    }
+
+    #[test]
+    fn an_unknown_report_is_rejected() {
+        let text = RULE.replace("\"transaction\"", "\"transactions\"");
+        assert_eq!(
+            error_of(&text, None),
+            "rule \"pay-errors\": unknown report \"transactions\" \
+             (expected one of transaction, event, problem, metric)"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_key_is_an_error_not_a_rule_that_never_fires() {
+        let text = RULE.replace("for_minutes", "for_minute");
+        let message = error_of(&text, None);
+        assert!(message.contains("unknown field `for_minute`"), "{message}");
+    }
+
+    #[test]
+    fn contradictory_or_missing_conditions_are_rejected() {
+        let both = RULE.replace("above = 5.0", "above = 5.0\nbaseline = \"above\"");
+        assert!(error_of(&both, None).contains("not both"));
+        let none = RULE.replace("above = 5.0", "");
+        assert!(error_of(&none, None).contains("no condition"));
+        let direction = RULE.replace("above = 5.0", "baseline = \"up\"");
+        assert!(error_of(&direction, None).contains("unknown baseline direction \"up\""));
+        let band = RULE.replace("above = 5.0", "above = 1.0\nbelow = 2.0");
+        assert!(error_of(&band, None).contains("every value would be bad"));
+    }
+
+    #[test]
+    fn p95_without_a_name_and_metric_rules_without_a_key_are_rejected() {
+        let text = RULE
+            .replace("name = \"/pay\"", "")
+            .replace("failPercent", "p95");
+        assert!(error_of(&text, None).contains("p95 needs a `name`"));
+        let metric = "[[rule]]\nid = \"m\"\ndomain = \"shop\"\nreport = \"metric\"\nmeasure = \"value\"\nabove = 1.0";
+        assert!(error_of(metric, None).contains("metric rules need `name`"));
+    }
+
+    #[test]
+    fn notifying_an_undeclared_webhook_is_rejected() {
+        let text = RULE.replace("for_minutes = 3", "notify = [\"ops\"]");
+        assert_eq!(
+            error_of(&text, None),
+            "rule \"pay-errors\": notifies unknown webhook \"ops\" (declared: none)"
+        );
+    }
+
+    #[test]
+    fn duplicate_rule_ids_are_rejected() {
+        let text = format!("{RULE}\n{RULE}");
+        assert_eq!(
+            error_of(&text, None),
+            "rule \"pay-errors\": two rules have this id"
+        );
+    }
+
+    #[test]
+    fn baseline_conditions_need_both_margins_exceeded() {
+        let condition = Condition::Baseline {
+            direction: Direction::Above,
+            margin_percent: 50.0,
+            margin_absolute: 5.0,
+        };
+        assert!(condition.is_breached(Some(16.0), Some(10.0)));
+        assert!(
+            !condition.is_breached(Some(15.0), Some(10.0)),
+            "50 % exactly is not more"
+        );
+        assert!(
+            !condition.is_breached(Some(4.0), Some(2.0)),
+            "absolute margin not exceeded"
+        );
+        assert!(!condition.is_breached(Some(1.0), Some(10.0)), "wrong side");
+        assert!(
+            !condition.is_breached(Some(100.0), None),
+            "no baseline, no alert"
+        );
+        assert!(
+            !condition.is_breached(None, Some(10.0)),
+            "no value, no alert"
+        );
+        let both = Condition::Baseline {
+            direction: Direction::Both,
+            margin_percent: 50.0,
+            margin_absolute: 0.0,
+        };
+        assert!(both.is_breached(Some(4.0), Some(10.0)));
+        assert!(both.is_breached(Some(16.0), Some(10.0)));
+    }
+}

@@ -1,0 +1,225 @@
+//! [`minute_series`]: the 60 per-minute values of one measure of one scope in an hour's
+//! report, read through the analyzer's public views (`minutes` arrays).
+//!
+//! What exists per minute, and therefore what a rule can measure:
+//!
+//! | report | per minute in the view | measures |
+//! |---|---|---|
+//! | transaction | count, fail, avg, p95 (per name) | count, fail, failPercent, avg, p95 |
+//! | event | count, fail | count, fail, failPercent |
+//! | problem | count | count |
+//! | metric | count, sum, avg | value, count, sum, avg |
+//!
+//! p99 (and p50, p90, p999, min, max, std) exist per hour only, so they are not
+//! measures. A transaction p95 needs one name: each name keeps its own per-minute
+//! histogram, and percentiles of different names cannot be added up from the view.
+//!
+//! Counts of a minute without messages are 0 (the report exists, nothing happened);
+//! ratios and means of such a minute have no value. Without a report there is no value at
+//! all.
+
+use ocelot_analyzer::ViewQuery;
+
+use crate::report_history::Report;
+use crate::rules::{Measure, Scope};
+
+/// Minutes in an hour, as an array length.
+const MINUTES: usize = 60;
+
+/// Per-minute sums of one scope.
+#[derive(Debug, Clone, Copy, Default)]
+struct MinuteTotals {
+    count: u64,
+    fail: u64,
+    /// Sum of durations in ms (transactions) or of metric values.
+    sum: f64,
+    /// The one p95 when exactly one name contributed.
+    p95: Option<f64>,
+}
+
+/// The value of `measure` in each minute (0..60) of `report`, for `scope`'s type and name.
+pub fn minute_series(report: &Report, scope: &Scope, measure: Measure) -> [Option<f64>; MINUTES] {
+    let query = ViewQuery {
+        ip: None,
+        type_: scope.type_.as_deref(),
+        elapsed_seconds: 3600.0,
+    };
+    let wanted = |name: &str| scope.name.as_deref().is_none_or(|n| n == name);
+    let mut totals = [MinuteTotals::default(); MINUTES];
+    let mut metric_kind = String::new();
+    match report {
+        Report::Transaction(r) => {
+            let view = r.view(&query);
+            let names = view
+                .types
+                .iter()
+                .flat_map(|t| &t.names)
+                .filter(|n| wanted(&n.name));
+            for name in names {
+                for m in &name.minutes {
+                    let t = &mut totals[usize::from(m.minute) % MINUTES];
+                    t.count += m.count;
+                    t.fail += m.fail;
+                    t.sum += m.avg * m.count as f64;
+                    t.p95 = Some(m.p95);
+                }
+            }
+        }
+        Report::Event(r) => {
+            let view = r.view(&query);
+            let names = view
+                .types
+                .iter()
+                .flat_map(|t| &t.names)
+                .filter(|n| wanted(&n.name));
+            for name in names {
+                for m in &name.minutes {
+                    let t = &mut totals[usize::from(m.minute) % MINUTES];
+                    t.count += m.count;
+                    t.fail += m.fail;
+                }
+            }
+        }
+        Report::Problem(r) => {
+            let view = r.view(&query);
+            for entry in view.problems.iter().filter(|p| wanted(&p.name)) {
+                for m in &entry.minutes {
+                    totals[usize::from(m.minute) % MINUTES].count += m.count;
+                }
+            }
+        }
+        Report::Metric(r) => {
+            let query = ViewQuery {
+                type_: scope.name.as_deref(),
+                ..query
+            };
+            let view = r.view(&query);
+            for item in view.metrics.iter().filter(|i| wanted(&i.name)) {
+                metric_kind.clone_from(&item.kind);
+                for m in &item.minutes {
+                    let t = &mut totals[usize::from(m.minute) % MINUTES];
+                    t.count += m.count;
+                    t.sum += m.sum;
+                }
+            }
+        }
+    }
+    totals.map(|t| value_of(&t, measure, &metric_kind))
+}
+
+fn value_of(t: &MinuteTotals, measure: Measure, metric_kind: &str) -> Option<f64> {
+    let mean = || (t.count > 0).then(|| t.sum / t.count as f64);
+    match measure {
+        Measure::Count => Some(t.count as f64),
+        Measure::Fail => Some(t.fail as f64),
+        Measure::FailPercent => (t.count > 0).then(|| 100.0 * t.fail as f64 / t.count as f64),
+        Measure::Avg => mean(),
+        Measure::P95 => t.p95.filter(|_| t.count > 0),
+        Measure::Sum => Some(t.sum),
+        // CAT's business report plots counts for `C`, means for `T`, sums otherwise.
+        Measure::Value => match metric_kind {
+            "C" => Some(t.count as f64),
+            "T" => mean(),
+            _ => Some(t.sum),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ocelot_analyzer::{AnalyzerConfig, MetricAnalyzer, TransactionAnalyzer};
+    use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
+
+    use super::*;
+    use crate::rules::ReportKind;
+
+    const HOUR: u64 = 498_703;
+
+    fn tree(root: Message) -> MessageTree {
+        let header = Header {
+            domain: "shop".into(),
+            ip_address: "10.0.0.1".into(),
+            ..Header::default()
+        };
+        MessageTree::new(header, root)
+    }
+
+    fn transaction(
+        type_: &str,
+        name: &str,
+        minute: u64,
+        duration_ms: u64,
+        ok: bool,
+    ) -> MessageTree {
+        let mut t = Transaction::new(type_, name, HOUR * 3_600_000 + minute * 60_000 + 5);
+        t.duration_us = duration_ms * 1000;
+        if !ok {
+            t.status = "500".into();
+        }
+        tree(Message::Transaction(t))
+    }
+
+    fn scope(report: ReportKind, type_: Option<&str>, name: Option<&str>) -> Scope {
+        Scope {
+            domain: "shop".into(),
+            report,
+            type_: type_.map(str::to_owned),
+            name: name.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn transaction_minutes_add_up_names_of_a_type() {
+        let mut analyzer = TransactionAnalyzer::new(HOUR, Arc::new(AnalyzerConfig::default()));
+        analyzer.process(&transaction("URL", "/pay", 3, 10, true));
+        analyzer.process(&transaction("URL", "/pay", 3, 30, false));
+        analyzer.process(&transaction("URL", "/cart", 3, 20, true));
+        analyzer.process(&transaction("SQL", "select", 3, 1, true));
+        let report = Report::Transaction(analyzer.reports()["shop"].clone());
+        let url = scope(ReportKind::Transaction, Some("URL"), None);
+        assert_eq!(minute_series(&report, &url, Measure::Count)[3], Some(3.0));
+        assert_eq!(minute_series(&report, &url, Measure::Count)[4], Some(0.0));
+        assert_eq!(minute_series(&report, &url, Measure::Fail)[3], Some(1.0));
+        let fail = minute_series(&report, &url, Measure::FailPercent);
+        assert!((fail[3].unwrap() - 100.0 / 3.0).abs() < 1e-9);
+        assert_eq!(fail[4], None, "no messages, no ratio");
+        assert_eq!(minute_series(&report, &url, Measure::Avg)[3], Some(20.0));
+        let all = scope(ReportKind::Transaction, None, None);
+        assert_eq!(minute_series(&report, &all, Measure::Count)[3], Some(4.0));
+        let pay = scope(ReportKind::Transaction, Some("URL"), Some("/pay"));
+        let p95 = minute_series(&report, &pay, Measure::P95)[3].unwrap();
+        assert!((p95 - 30.0).abs() < 0.5, "{p95}");
+    }
+
+    #[test]
+    fn metric_values_follow_the_metric_kind() {
+        let mut analyzer = MetricAnalyzer::new(HOUR, Arc::new(AnalyzerConfig::default()));
+        let at = HOUR * 3_600_000 + 7 * 60_000;
+        for (name, status, data) in [
+            ("orders", "C", "2"),
+            ("orders", "C", "3"),
+            ("latency", "T", "10"),
+            ("latency", "T", "30"),
+        ] {
+            let metric = Leaf::new("", name, status, at, data);
+            analyzer.process(&tree(Message::Metric(metric)));
+        }
+        let report = Report::Metric(analyzer.reports()["shop"].clone());
+        let orders = scope(ReportKind::Metric, None, Some("orders"));
+        assert_eq!(
+            minute_series(&report, &orders, Measure::Value)[7],
+            Some(5.0)
+        );
+        let latency = scope(ReportKind::Metric, None, Some("latency"));
+        assert_eq!(
+            minute_series(&report, &latency, Measure::Value)[7],
+            Some(20.0)
+        );
+        assert_eq!(
+            minute_series(&report, &latency, Measure::Count)[7],
+            Some(2.0)
+        );
+    }
+}
