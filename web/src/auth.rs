@@ -118,15 +118,23 @@ fn base64_encode(input: &[u8]) -> String {
     out
 }
 
-/// The startup warning for a server anyone on the network can read, if this is one.
+/// The startup warning for a server anyone on the network can read, if this is one: on a
+/// non-loopback address, pages without basic-auth credentials are open (and the API too
+/// when no token is set either).
 pub(crate) fn exposure_warning(addr: std::net::SocketAddr, auth: &AuthConfig) -> Option<String> {
-    (!addr.ip().is_loopback() && !auth.is_enabled()).then(|| {
-        format!(
-            "the web UI listens on {addr}, which is not a loopback address, and no credentials \
-             are configured: anyone who can reach this address can read every stored message. \
-             Set an API token and basic-auth credentials, or listen on 127.0.0.1."
-        )
-    })
+    if addr.ip().is_loopback() || auth.basic.is_some() {
+        return None;
+    }
+    let what = if auth.api_token.is_some() {
+        "the web pages (LogView shows whole message trees)"
+    } else {
+        "the web pages and the JSON API"
+    };
+    Some(format!(
+        "the web server listens on {addr}, which is not a loopback address, and no basic-auth \
+         credentials are configured: anyone who can reach this address can read {what}. \
+         Configure credentials, or listen on 127.0.0.1."
+    ))
 }
 
 #[cfg(test)]
@@ -154,14 +162,20 @@ mod tests {
     }
 
     #[test]
-    fn exposure_warning_fires_only_for_non_loopback_without_credentials() {
+    fn exposure_warning_fires_for_open_pages_on_non_loopback_addresses() {
         let open = AuthConfig::default();
         assert!(exposure_warning("0.0.0.0:8080".parse().unwrap(), &open).is_some());
         assert!(exposure_warning("127.0.0.1:8080".parse().unwrap(), &open).is_none());
         assert!(exposure_warning("[::1]:8080".parse().unwrap(), &open).is_none());
-        let locked = AuthConfig {
+        let token_only = AuthConfig {
             api_token: Some("t".into()),
             basic: None,
+        };
+        let warning = exposure_warning("0.0.0.0:8080".parse().unwrap(), &token_only).unwrap();
+        assert!(warning.contains("web pages") && !warning.contains("JSON API"));
+        let locked = AuthConfig {
+            api_token: None,
+            basic: Some(BasicCredentials::new("u", "p")),
         };
         assert!(exposure_warning("0.0.0.0:8080".parse().unwrap(), &locked).is_none());
     }
