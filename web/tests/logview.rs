@@ -140,3 +140,27 @@ async fn search_for_nothing_or_garbage_is_a_friendly_400() {
         );
     }
 }
+
+/// A store whose every lookup fails.
+struct BrokenStore;
+
+impl ocelot_web::MessageLookup for BrokenStore {
+    fn lookup(
+        &self,
+        _id: &ocelot_protocol::MessageId,
+    ) -> Result<Option<ocelot_protocol::MessageTree>, String> {
+        Err("index file /data/secret/path is corrupt".to_owned())
+    }
+}
+
+#[tokio::test]
+async fn a_failing_store_gives_a_generic_500_without_internal_details() {
+    let app = ocelot_web::router(ocelot_web::AppState::new(std::sync::Arc::new(BrokenStore)));
+    let page = get(app.clone(), &format!("/m/{FAILED_ID}")).await;
+    assert_eq!(page.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!text(page).await.contains("/data/secret"));
+    let api = get(app, &format!("/api/message/{FAILED_ID}")).await;
+    assert_eq!(api.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = text(api).await;
+    assert!(body.contains("\"error\"") && !body.contains("/data/secret"));
+}
