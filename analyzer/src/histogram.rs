@@ -88,7 +88,10 @@ impl DurationHistogram {
             return;
         }
         let mut merged = Vec::with_capacity(self.buckets.len().max(other.buckets.len()));
-        let (mut a, mut b) = (self.buckets.iter().peekable(), other.buckets.iter().peekable());
+        let (mut a, mut b) = (
+            self.buckets.iter().peekable(),
+            other.buckets.iter().peekable(),
+        );
         loop {
             let next = match (a.peek(), b.peek()) {
                 (Some(&&(ia, ca)), Some(&&(ib, cb))) => {
@@ -121,7 +124,9 @@ impl DurationHistogram {
 
     /// How many values were recorded.
     pub fn count(&self) -> u64 {
-        self.buckets.iter().fold(0u64, |n, &(_, c)| n.saturating_add(c))
+        self.buckets
+            .iter()
+            .fold(0u64, |n, &(_, c)| n.saturating_add(c))
     }
 
     /// How many buckets are stored (the memory cost is 16 bytes per bucket).

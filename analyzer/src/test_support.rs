@@ -1,6 +1,8 @@
 //! Test inputs: the real C-client frames and generated trees.
 
-use ocelot_protocol::{decode_frame, DecodeOptions, Header, Leaf, Message, MessageTree, Transaction};
+use ocelot_protocol::{
+    decode_frame, DecodeOptions, Header, Leaf, Message, MessageTree, Transaction,
+};
 use proptest::prelude::*;
 
 /// The captured NT1 frame `binary/NNNN.bin`, decoded.
@@ -124,14 +126,16 @@ pub(crate) fn samples() -> impl Strategy<Value = Vec<Sample>> {
             prop::bool::weighted(0.2),
             0..60u64,
         )
-            .prop_map(|(machine, type_, name, duration_us, failed, minute)| Sample {
-                machine,
-                type_,
-                name,
-                duration_us,
-                failed,
-                minute,
-            }),
+            .prop_map(
+                |(machine, type_, name, duration_us, failed, minute)| Sample {
+                    machine,
+                    type_,
+                    name,
+                    duration_us,
+                    failed,
+                    minute,
+                },
+            ),
         1..120,
     )
 }

@@ -134,8 +134,13 @@ mod tests {
         let mut root = Transaction::new("Bulk", "x", 0);
         root.children
             .push(Message::Transaction(Transaction::new("SQL", "q", 0)));
-        root.children
-            .push(Message::Event(Leaf::new("RemoteCall", "Next", "0", 0, "id")));
+        root.children.push(Message::Event(Leaf::new(
+            "RemoteCall",
+            "Next",
+            "0",
+            0,
+            "id",
+        )));
         let mut names = Vec::new();
         for_each_counted_transaction(&tree(root), |t| names.push(t.name.into_owned()));
         assert_eq!(names, ["q"]);

@@ -1,0 +1,133 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ocelot_protocol::{Leaf, Message, MessageTree};
+use proptest::prelude::*;
+
+use super::*;
+use crate::config::{AnalyzerConfig, OTHERS};
+use crate::test_support::{binary_frames, header, samples, trees_of, HOUR_START_MS};
+use crate::view_query::ViewQuery;
+
+const HOUR: u64 = 498_703;
+
+fn run(trees: &[MessageTree]) -> BTreeMap<String, EventReport> {
+    let mut analyzer = EventAnalyzer::new(HOUR, Arc::new(AnalyzerConfig::default()));
+    for tree in trees {
+        analyzer.process(tree);
+    }
+    analyzer.into_reports()
+}
+
+fn all_hour() -> ViewQuery<'static> {
+    ViewQuery {
+        elapsed_seconds: 3600.0,
+        ..ViewQuery::default()
+    }
+}
+
+fn name<'v>(view: &'v EventView, type_: &str, name: &str) -> &'v EventNameView {
+    view.types
+        .iter()
+        .find(|t| t.type_ == type_)
+        .unwrap_or_else(|| panic!("no type {type_}"))
+        .names
+        .iter()
+        .find(|n| n.name == name)
+        .unwrap_or_else(|| panic!("no name {type_}/{name}"))
+}
+
+#[test]
+fn real_c_client_frames_count_every_event_and_cap_names() {
+    let reports = run(&binary_frames());
+    let report = &reports["catgen"];
+    let view = report.view(&all_hour());
+
+    let error = name(&view, "Error", "RuntimeException");
+    assert_eq!((error.count, error.fail), (1, 1));
+    assert_eq!(error.fail_message_ids, ["catgen-c0000202-498703-10029"]);
+    // The C client leaves an unset event status empty: a failure.
+    assert_eq!(name(&view, "Edge.null", "no-status-no-data").fail, 1);
+    assert_eq!(name(&view, "Edge.empty", "").fail, 1);
+    let version = name(&view, "Cat_C_Client_Version", "3.1.1");
+    assert_eq!((version.count, version.fail), (1, 0));
+    assert_eq!(version.sample_message_id, "catgen-c0000202-498703-10033");
+    assert_eq!(version.minutes.len(), 1);
+    assert_eq!(
+        (version.minutes[0].minute, version.minutes[0].count),
+        (8, 1)
+    );
+
+    // Both truncated parts' RemoteCall/Next, the caller's RemoteCall.
+    assert_eq!(name(&view, "RemoteCall", "Next").count, 2);
+    assert_eq!(name(&view, "RemoteCall", "OrderService.query").count, 1);
+
+    // S07: 20 Sub.b events, odd ones failed.
+    let sub_b = view.types.iter().find(|t| t.type_ == "Sub.b").unwrap();
+    assert_eq!((sub_b.count, sub_b.fail, sub_b.names.len()), (20, 10, 20));
+
+    // S07's 300 `Item` names and S08's 2100 `I` names stop at 200 per type.
+    let item = view.types.iter().find(|t| t.type_ == "Item").unwrap();
+    assert_eq!((item.count, item.names.len()), (300, 201));
+    assert_eq!(name(&view, "Item", OTHERS).count, 100);
+    let i = view.types.iter().find(|t| t.type_ == "I").unwrap();
+    assert_eq!((i.count, i.names.len()), (2100, 201));
+    assert_eq!(report.folded(), 100 + 1900);
+}
+
+#[test]
+fn batch_data_adds_counts_and_failures() {
+    let tree = MessageTree::new(
+        header("shop", "10.0.0.1", "shop-0a000001-498703-9"),
+        Message::Event(Leaf::new("Cache", "get", "0", HOUR_START_MS, "@12;3")),
+    );
+    let reports = run(&[tree]);
+    let view = reports["shop"].view(&all_hour());
+    let get = name(&view, "Cache", "get");
+    assert_eq!((get.count, get.fail, get.fail_percent), (12, 3, 25.0));
+    assert_eq!(get.tps, 12.0 / 3600.0);
+}
+
+#[test]
+fn view_serializes_to_the_api_shape() {
+    let reports = run(&binary_frames()[..3]);
+    let json = serde_json::to_value(reports["catgen"].view(&all_hour())).unwrap();
+    let t = &json["types"][0];
+    for key in ["type", "count", "fail", "failPercent", "tps", "names"] {
+        assert!(t.get(key).is_some(), "type has no {key}: {t}");
+    }
+    let n = &t["names"][0];
+    for key in [
+        "name",
+        "count",
+        "fail",
+        "failPercent",
+        "tps",
+        "sampleMessageId",
+        "failMessageIds",
+        "minutes",
+    ] {
+        assert!(n.get(key).is_some(), "name has no {key}: {n}");
+    }
+}
+
+#[test]
+fn report_roundtrips_through_json() {
+    let reports = run(&binary_frames());
+    let json = serde_json::to_string(&reports).unwrap();
+    let back: BTreeMap<String, EventReport> = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, reports);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn merging_two_halves_equals_one_report(samples in samples(), split in 0.0..1.0f64) {
+        let trees = trees_of(&samples);
+        let cut = (trees.len() as f64 * split) as usize;
+        let mut merged = run(&trees[..cut]).remove("shop").unwrap_or_default();
+        merged.merge(&run(&trees[cut..]).remove("shop").unwrap_or_default());
+        prop_assert_eq!(merged, run(&trees).remove("shop").unwrap());
+    }
+}

@@ -26,7 +26,11 @@ fn parse_value(status: &str, data: &str) -> Option<(u64, f64)> {
     let number = |text: &str| text.trim().parse::<f64>().ok().filter(|v| v.is_finite());
     match status {
         "C" => {
-            let count = if data.is_empty() { 1 } else { data.parse().ok()? };
+            let count = if data.is_empty() {
+                1
+            } else {
+                data.parse().ok()?
+            };
             Some((count, count as f64))
         }
         "T" | "S" => Some((1, number(data)?)),
@@ -76,10 +80,11 @@ impl MetricAnalyzer {
     /// application transaction, or under the clients' `System/MetricAggregator`). As in CAT,
     /// metrics with a type in trees of the domain `cat` are self-monitoring and skipped.
     pub fn process(&mut self, tree: &MessageTree) {
+        let self_monitoring = tree.header.domain == "cat";
         let mut metrics = Vec::new();
         tree.root.walk(|message, _| {
             if let Message::Metric(m) = message {
-                if !(tree.header.domain == "cat" && !m.type_.is_empty()) {
+                if !self_monitoring || m.type_.is_empty() {
                     metrics.push(m);
                 }
             }

@@ -1,0 +1,145 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ocelot_protocol::{Leaf, Message, MessageTree};
+use proptest::prelude::*;
+
+use super::*;
+use crate::config::{AnalyzerConfig, OTHERS};
+use crate::test_support::{binary_frame, binary_frames, header, samples, trees_of, HOUR_START_MS};
+use crate::view_query::ViewQuery;
+
+const HOUR: u64 = 498_703;
+
+fn run_with(config: AnalyzerConfig, trees: &[MessageTree]) -> BTreeMap<String, MetricReport> {
+    let mut analyzer = MetricAnalyzer::new(HOUR, Arc::new(config));
+    for tree in trees {
+        analyzer.process(tree);
+    }
+    analyzer.into_reports()
+}
+
+fn run(trees: &[MessageTree]) -> BTreeMap<String, MetricReport> {
+    run_with(AnalyzerConfig::default(), trees)
+}
+
+fn metric(domain: &str, type_: &str, name: &str, status: &str, data: &str) -> MessageTree {
+    MessageTree::new(
+        header(domain, "10.0.0.1", "id"),
+        Message::Metric(Leaf::new(
+            type_,
+            name,
+            status,
+            HOUR_START_MS + 120_000,
+            data,
+        )),
+    )
+}
+
+#[test]
+fn the_c_client_metric_aggregator_gives_counts_and_sums() {
+    let reports = run(&[binary_frame(22)]);
+    let view = reports["catgen"].view(&ViewQuery::default());
+    let figures: Vec<(&str, &str, u64, f64, f64)> = view
+        .metrics
+        .iter()
+        .map(|m| (m.name.as_str(), m.kind.as_str(), m.count, m.sum, m.avg))
+        .collect();
+    assert_eq!(
+        figures,
+        [
+            ("direct.count", "C", 7, 7.0, 1.0),
+            ("direct.latency", "S,C", 1, 321.0, 321.0),
+            ("direct.one", "C", 1, 1.0, 1.0),
+            ("login.count", "C", 1, 1.0, 1.0),
+            ("order.count", "C", 5, 5.0, 1.0),
+            ("order.latency", "S,C", 2, 400.0, 200.0),
+        ]
+    );
+    assert_eq!(view.metrics[5].minutes.len(), 1);
+    assert_eq!(view.metrics[5].minutes[0].minute, 8);
+}
+
+#[test]
+fn all_real_frames_hold_just_the_one_aggregated_batch() {
+    let reports = run(&binary_frames());
+    assert_eq!(
+        reports["catgen"].view(&ViewQuery::default()).metrics.len(),
+        6
+    );
+    assert_eq!(reports["catgen"].ignored(), 0);
+}
+
+#[test]
+fn metric_roots_with_sampling_off_count_too() {
+    let trees = [
+        metric("shop", "", "order.count", "C", "3"),
+        metric("shop", "", "order.count", "C", "2"),
+        metric("shop", "", "order.latency", "T", "150"),
+        metric("shop", "", "order.latency", "T", "250"),
+        metric("shop", "", "bad", "Q", "1"),
+        // CAT's own self-monitoring metrics are skipped.
+        metric("cat", "cat.internal", "x", "C", "1"),
+    ];
+    let reports = run(&trees);
+    let view = reports["shop"].view(&ViewQuery::default());
+    let figures: Vec<(&str, u64, f64)> = view
+        .metrics
+        .iter()
+        .map(|m| (m.name.as_str(), m.count, m.avg))
+        .collect();
+    assert_eq!(
+        figures,
+        [("order.count", 5, 1.0), ("order.latency", 2, 200.0)]
+    );
+    assert_eq!(view.metrics[0].minutes[0].minute, 2);
+    assert_eq!(reports["shop"].ignored(), 1);
+    assert!(!reports.contains_key("cat"));
+}
+
+#[test]
+fn names_past_the_cap_fold_into_others() {
+    let config = AnalyzerConfig {
+        max_metric_names: 2,
+        ..AnalyzerConfig::default()
+    };
+    let trees: Vec<MessageTree> = (0..5)
+        .map(|i| metric("shop", "", &format!("m{i}"), "C", "1"))
+        .collect();
+    let reports = run_with(config, &trees);
+    let view = reports["shop"].view(&ViewQuery::default());
+    let names: Vec<(&str, u64)> = view
+        .metrics
+        .iter()
+        .map(|m| (m.name.as_str(), m.count))
+        .collect();
+    assert_eq!(names, [("OTHERS", 3), ("m0", 1), ("m1", 1)]);
+    assert_eq!(reports["shop"].folded(), 3);
+    assert_eq!(names[0].0, OTHERS);
+}
+
+#[test]
+fn report_roundtrips_through_json_and_view_has_the_api_keys() {
+    let reports = run(&[binary_frame(22), metric("catgen", "", "f", "S", "0.1")]);
+    let json = serde_json::to_string(&reports).unwrap();
+    let back: BTreeMap<String, MetricReport> = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, reports);
+    let view = serde_json::to_value(reports["catgen"].view(&ViewQuery::default())).unwrap();
+    let m = &view["metrics"][0];
+    for key in ["name", "kind", "count", "sum", "avg", "minutes"] {
+        assert!(m.get(key).is_some(), "metric has no {key}: {m}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn merging_two_halves_equals_one_report(samples in samples(), split in 0.0..1.0f64) {
+        let trees = trees_of(&samples);
+        let cut = (trees.len() as f64 * split) as usize;
+        let mut merged = run(&trees[..cut]).remove("shop").unwrap_or_default();
+        merged.merge(&run(&trees[cut..]).remove("shop").unwrap_or_default());
+        prop_assert_eq!(merged, run(&trees).remove("shop").unwrap());
+    }
+}

@@ -102,7 +102,11 @@ impl ProblemCategory {
 
 impl ProblemMachine {
     fn merge(&mut self, other: &ProblemMachine) {
-        merge_maps(&mut self.categories, &other.categories, ProblemCategory::merge);
+        merge_maps(
+            &mut self.categories,
+            &other.categories,
+            ProblemCategory::merge,
+        );
     }
 }
 

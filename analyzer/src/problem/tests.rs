@@ -1,0 +1,198 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ocelot_protocol::{Message, MessageTree};
+use proptest::prelude::*;
+
+use super::report::{ERROR, LONG_CACHE, LONG_SQL, LONG_URL};
+use super::*;
+use crate::config::{AnalyzerConfig, LongThresholds};
+use crate::test_support::{binary_frames, samples, transaction, tree, trees_of, HOUR_START_MS};
+use crate::view_query::ViewQuery;
+
+const HOUR: u64 = 498_703;
+
+fn run_with(config: AnalyzerConfig, trees: &[MessageTree]) -> BTreeMap<String, ProblemReport> {
+    let mut analyzer = ProblemAnalyzer::new(HOUR, Arc::new(config));
+    for tree in trees {
+        analyzer.process(tree);
+    }
+    analyzer.into_reports()
+}
+
+fn run(trees: &[MessageTree]) -> BTreeMap<String, ProblemReport> {
+    run_with(AnalyzerConfig::default(), trees)
+}
+
+fn entries(view: &ProblemView) -> Vec<(&str, &str, &str, u64)> {
+    view.problems
+        .iter()
+        .map(|p| {
+            (
+                p.category.as_str(),
+                p.type_.as_str(),
+                p.name.as_str(),
+                p.count,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn real_c_client_frames_give_the_errors() {
+    let reports = run(&binary_frames());
+    let view = reports["catgen"].view(&ViewQuery::default());
+    assert_eq!(
+        entries(&view),
+        [
+            (ERROR, "Cache.redis", "order:get", 1),
+            (ERROR, "Det.child", "inner", 1),
+            (ERROR, "Edge.childless", "status-404", 1),
+            (ERROR, "Error", "RuntimeException", 1),
+            (ERROR, "Exception", "ForceSend", 1),
+            (ERROR, "Exception", "java.lang.IllegalStateException", 1),
+            (ERROR, "Fixed.child", "inner", 1),
+            (ERROR, "Service", "PaymentService.pay", 1),
+        ]
+    );
+    let runtime = &view.problems[3];
+    assert_eq!(runtime.sample_message_ids, ["catgen-c0000202-498703-10029"]);
+    assert_eq!(
+        runtime.minutes,
+        [ProblemMinuteView {
+            minute: 8,
+            count: 1
+        }]
+    );
+}
+
+#[test]
+fn per_domain_thresholds_turn_the_real_url_and_sql_into_long_problems() {
+    let mut config = AnalyzerConfig::default();
+    config.domain_long_thresholds.insert(
+        "catgen".into(),
+        LongThresholds {
+            url_ms: 20,
+            sql_ms: 15,
+            ..LongThresholds::default()
+        },
+    );
+    let reports = run_with(config, &binary_frames()[..1]);
+    let view = reports["catgen"].view(&ViewQuery::default());
+    assert_eq!(
+        entries(&view),
+        [
+            (ERROR, "Cache.redis", "order:get", 1),
+            (LONG_SQL, "SQL", "OrderDao.insert", 1),
+            (LONG_URL, "URL", "/api/order/create", 1),
+        ]
+    );
+    // Other domains keep CAT's defaults.
+    let mut frame = binary_frames().remove(0);
+    frame.header.domain = "other".into();
+    let reports = run_with(AnalyzerConfig::default(), &[frame]);
+    assert_eq!(
+        entries(&reports["other"].view(&ViewQuery::default())).len(),
+        1
+    );
+}
+
+#[test]
+fn default_thresholds_match_cat() {
+    let root = |type_: &str, ms: u64| {
+        tree(
+            "shop",
+            "10.0.0.1",
+            "id",
+            transaction(type_, "x", HOUR_START_MS, ms * 1000, "0"),
+        )
+    };
+    let trees = [
+        root("URL", 999),
+        root("URL", 1000),
+        root("SQL", 100),
+        root("PigeonCall", 100),
+        root("Service", 50),
+        root("Cache.memcached", 10),
+        root("Cache.memcached", 9),
+        root("Job", 1_000_000),
+    ];
+    let reports = run(&trees);
+    let view = reports["shop"].view(&ViewQuery::default());
+    let categories: Vec<&str> = view.problems.iter().map(|p| p.category.as_str()).collect();
+    assert_eq!(
+        categories,
+        [LONG_CACHE, "long-call", "long-service", LONG_SQL, LONG_URL]
+    );
+}
+
+#[test]
+fn sample_ids_stop_at_sixty() {
+    let trees: Vec<MessageTree> = (0..70)
+        .map(|i| {
+            let root = transaction("SQL", "q", HOUR_START_MS, 0, "ERROR");
+            tree(
+                "shop",
+                "10.0.0.1",
+                &format!("shop-0a000001-498703-{i}"),
+                root,
+            )
+        })
+        .collect();
+    let reports = run(&trees);
+    let view = reports["shop"].view(&ViewQuery::default());
+    assert_eq!(view.problems[0].count, 70);
+    assert_eq!(view.problems[0].sample_message_ids.len(), 60);
+}
+
+#[test]
+fn report_roundtrips_through_json_and_view_has_the_api_keys() {
+    let reports = run(&binary_frames());
+    let json = serde_json::to_string(&reports).unwrap();
+    let back: BTreeMap<String, ProblemReport> = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, reports);
+    let view = serde_json::to_value(reports["catgen"].view(&ViewQuery::default())).unwrap();
+    let p = &view["problems"][0];
+    for key in [
+        "category",
+        "type",
+        "name",
+        "count",
+        "minutes",
+        "sampleMessageIds",
+    ] {
+        assert!(p.get(key).is_some(), "problem has no {key}: {p}");
+    }
+}
+
+#[test]
+fn error_events_only_count_when_failed() {
+    let mut root = transaction("URL", "/a", HOUR_START_MS, 0, "0");
+    root.children
+        .push(Message::Event(ocelot_protocol::Leaf::new(
+            "Exception",
+            "handled",
+            "0",
+            HOUR_START_MS,
+            "",
+        )));
+    let reports = run(&[tree("shop", "10.0.0.1", "id", root)]);
+    assert!(reports["shop"]
+        .view(&ViewQuery::default())
+        .problems
+        .is_empty());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn merging_two_halves_equals_one_report(samples in samples(), split in 0.0..1.0f64) {
+        let trees = trees_of(&samples);
+        let cut = (trees.len() as f64 * split) as usize;
+        let mut merged = run(&trees[..cut]).remove("shop").unwrap_or_default();
+        merged.merge(&run(&trees[cut..]).remove("shop").unwrap_or_default());
+        let whole = run(&trees).remove("shop").unwrap_or_default();
+        prop_assert_eq!(merged, whole);
+    }
+}

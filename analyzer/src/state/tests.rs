@@ -1,0 +1,104 @@
+use super::*;
+use crate::view_query::ViewQuery;
+
+const HOUR_START_MS: u64 = 498_703 * 3_600_000;
+
+fn at(minute: u64) -> u64 {
+    HOUR_START_MS + minute * 60_000 + 17
+}
+
+fn sample_report() -> StateReport {
+    let mut report = StateReport::new(498_703);
+    report.record_trees(at(0), "shop", 10, 5_000);
+    report.record_trees(at(0), "pay", 1, 100);
+    report.record_trees(at(1), "shop", 5, 2_500);
+    report.record_decode_errors(at(1), "frame_too_large", 1);
+    report.record_drops(at(1), "transaction", "queue_full", 3);
+    report.record_drops(at(1), "store", "queue_full", 1);
+    report.record_queue_depth(at(1), "transaction", 7);
+    report.record_queue_depth(at(1), "transaction", 4);
+    report.record_out_of_window(at(1), 2);
+    report.record_processing(at(0), "transaction", 10, 2_000);
+    report.record_processing(at(0), "transaction", 10, 4_000);
+    report.record_rss(at(0), 50 << 20);
+    report.record_rss(at(1), 40 << 20);
+    report
+}
+
+#[test]
+fn recorded_figures_add_up_per_minute_and_hour() {
+    let view = sample_report().view(&ViewQuery {
+        elapsed_seconds: 120.0,
+        ..ViewQuery::default()
+    });
+    assert_eq!(view.hour, "2026112207");
+    assert_eq!((view.trees, view.bytes), (16, 7_600));
+    assert_eq!(view.trees_per_second, 16.0 / 120.0);
+    assert_eq!(
+        (view.decode_errors, view.drops, view.out_of_window),
+        (1, 4, 2)
+    );
+    assert_eq!(view.rss_bytes, 50 << 20);
+    assert_eq!(
+        view.domains["shop"],
+        ReceivedView {
+            trees: 15,
+            bytes: 7_500
+        }
+    );
+    assert_eq!(view.minutes.len(), 2);
+    let first = &view.minutes[0];
+    assert_eq!((first.minute, first.trees, first.bytes), (0, 11, 5_100));
+    let processing = &first.processing["transaction"];
+    assert_eq!(
+        (processing.trees, processing.avg_ms, processing.max_ms),
+        (20, 0.3, 4.0)
+    );
+    let second = &view.minutes[1];
+    assert_eq!(second.queue_depths["transaction"], 7);
+    assert_eq!(second.drops["transaction"]["queue_full"], 3);
+    assert_eq!(second.decode_errors["frame_too_large"], 1);
+}
+
+#[test]
+fn merge_adds_counts_and_keeps_maxima() {
+    let mut merged = sample_report();
+    merged.merge(&sample_report());
+    let view = merged.view(&ViewQuery::default());
+    assert_eq!((view.trees, view.drops), (32, 8));
+    assert_eq!(view.minutes[1].queue_depths["transaction"], 7);
+    assert_eq!(view.rss_bytes, 50 << 20);
+}
+
+#[test]
+fn domains_past_the_cap_fold_into_others() {
+    let mut report = StateReport::new(1);
+    for i in 0..MAX_STATE_KEYS + 5 {
+        report.record_trees(at(0), &format!("d{i}"), 1, 1);
+    }
+    let view = report.view(&ViewQuery::default());
+    assert_eq!(view.domains.len(), MAX_STATE_KEYS + 1);
+    assert_eq!(view.domains["OTHERS"].trees, 5);
+}
+
+#[test]
+fn report_roundtrips_through_json() {
+    let report = sample_report();
+    let json = serde_json::to_string(&report).unwrap();
+    assert_eq!(serde_json::from_str::<StateReport>(&json).unwrap(), report);
+    let view = serde_json::to_value(report.view(&ViewQuery::default())).unwrap();
+    for key in [
+        "hour",
+        "trees",
+        "bytes",
+        "treesPerSecond",
+        "decodeErrors",
+        "drops",
+        "outOfWindow",
+        "rssBytes",
+        "domains",
+        "minutes",
+    ] {
+        assert!(view.get(key).is_some(), "state view has no {key}");
+    }
+}

@@ -214,7 +214,8 @@ impl TransactionName {
             && (self.slowest_message_id.is_empty() || other.slowest_us >= self.slowest_us)
         {
             self.slowest_us = other.slowest_us;
-            self.slowest_message_id.clone_from(&other.slowest_message_id);
+            self.slowest_message_id
+                .clone_from(&other.slowest_message_id);
         }
     }
 
@@ -293,7 +294,11 @@ impl TransactionReport {
             self.hour = other.hour;
         }
         self.folded = self.folded.saturating_add(other.folded);
-        merge_maps(&mut self.machines, &other.machines, TransactionMachine::merge);
+        merge_maps(
+            &mut self.machines,
+            &other.machines,
+            TransactionMachine::merge,
+        );
     }
 
     /// What `GET /api/transaction` returns.

@@ -198,7 +198,10 @@ fn all_merges_machines_and_ip_selects_one() {
     let all = report.view(&all_hour());
     assert_eq!(all.ips, ["10.0.0.1", "10.0.0.2"]);
     let a = name(&all, "URL", "/a");
-    assert_eq!((a.figures.count, a.figures.avg, a.figures.std), (2, 20.0, 10.0));
+    assert_eq!(
+        (a.figures.count, a.figures.avg, a.figures.std),
+        (2, 20.0, 10.0)
+    );
     assert_eq!(a.figures.tps, 2.0 / 3600.0);
     let one = report.view(&ViewQuery {
         ip: Some("10.0.0.2"),
@@ -239,7 +242,13 @@ fn view_serializes_to_the_api_shape() {
         assert!(t.get(key).is_some(), "type has no {key}: {t}");
     }
     let n = &t["names"][0];
-    for key in ["name", "p999", "sampleMessageId", "failMessageIds", "slowestMessageId"] {
+    for key in [
+        "name",
+        "p999",
+        "sampleMessageId",
+        "failMessageIds",
+        "slowestMessageId",
+    ] {
         assert!(n.get(key).is_some(), "name has no {key}: {n}");
     }
     assert_eq!(
