@@ -143,6 +143,7 @@ impl ClientBuilder {
             .unwrap_or_else(|| std::env::temp_dir().join("ocelot-client"));
         let template = HeaderTemplate {
             domain: self.domain.clone(),
+            ip: u32::from(ip),
             hostname,
             ip_address: ip.to_string(),
         };
@@ -289,6 +290,21 @@ impl Client {
     /// A fresh message ID of this client's domain.
     pub fn next_message_id(&self) -> MessageId {
         self.message_id_with(&self.inner.ids, self.domain())
+    }
+
+    /// `(hour, seq)` of a fresh ID of this client's domain at `hour`.
+    pub(crate) fn next_id_parts(&self, hour: u64) -> (u64, u64) {
+        self.inner.ids.next(hour)
+    }
+
+    /// [`Client::next_message_id`] formatted, with one allocation.
+    pub(crate) fn next_message_id_string(&self) -> String {
+        use std::fmt::Write as _;
+        let (hour, seq) = self.inner.ids.next(hour_of(crate::clock::now_ms()));
+        let domain = self.domain();
+        let mut id = String::with_capacity(domain.len() + 40);
+        let _ = write!(id, "{domain}-{:08x}-{hour}-{seq}", u32::from(self.inner.ip));
+        id
     }
 
     /// A fresh message ID for another domain with this client's IP, as a CAT caller makes for

@@ -4,8 +4,8 @@
 //! needs a start timestamp (epoch) and a duration (monotonic). Reading both twice per
 //! transaction doubles the cost, so each thread anchors an epoch time to an `Instant` once and
 //! derives epoch microseconds from `Instant::elapsed` afterwards. The anchor is refreshed at
-//! most every [`REANCHOR_AFTER`] (only when a root transaction starts), so NTP corrections
-//! reach the timestamps within a minute.
+//! most every [`REANCHOR_AFTER`] (checked every [`REFRESH_CHECK_EVERY`] roots), so NTP
+//! corrections reach the timestamps soon.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -18,7 +18,12 @@ pub(crate) struct Clock {
     anchor: Option<(Instant, u64)>,
     /// Added to every reading; tests move time to hour boundaries with it.
     pub(crate) offset_us: i64,
+    /// Roots started since the anchor's age was last checked.
+    roots: u32,
 }
+
+/// Checking the anchor's age costs a clock read, so it is checked every this many roots.
+const REFRESH_CHECK_EVERY: u32 = 1024;
 
 fn epoch_us() -> u64 {
     SystemTime::now()
@@ -31,6 +36,7 @@ impl Clock {
         Clock {
             anchor: None,
             offset_us: 0,
+            roots: 0,
         }
     }
 
@@ -48,6 +54,11 @@ impl Clock {
 
     /// Re-reads the wall clock if the anchor is stale; called when a root starts.
     pub(crate) fn refresh(&mut self) {
+        self.roots += 1;
+        if self.roots < REFRESH_CHECK_EVERY && self.anchor.is_some() {
+            return;
+        }
+        self.roots = 0;
         if self
             .anchor
             .is_none_or(|(instant, _)| instant.elapsed() > REANCHOR_AFTER)

@@ -51,6 +51,8 @@ mod record;
 mod router;
 mod sender;
 mod stats;
+#[cfg(feature = "tracing")]
+mod tracing_layer;
 mod transaction_guard;
 mod transport;
 mod tree_builder;
@@ -63,6 +65,8 @@ pub use context::{Context, HEADER_CHILD_ID, HEADER_PARENT_ID, HEADER_ROOT_ID};
 pub use heartbeat::send_heartbeat;
 pub use in_transaction::{in_transaction, InTransaction};
 pub use stats::{DropReason, Stats};
+#[cfg(feature = "tracing")]
+pub use tracing_layer::OcelotLayer;
 pub use transaction_guard::TransactionGuard;
 pub use transport::{MemorySink, MemoryTransport, TcpTransport, Transport};
 

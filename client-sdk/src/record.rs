@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
+use ocelot_protocol::{Header, Leaf, Message, MessageId, MessageTree, Transaction};
 
 /// A type, name or status: static strings are free, formatted ones are owned.
 pub(crate) type Text = Cow<'static, str>;
@@ -72,7 +72,10 @@ impl Record {
 /// Header fields a finished tree carries to the sender thread.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TreeIds {
+    /// Empty when `own_id` is set.
     pub(crate) message_id: String,
+    /// `(hour, seq)` of an ID of the client's own domain, formatted by the sender thread.
+    pub(crate) own_id: Option<(u64, u64)>,
     pub(crate) parent_id: String,
     pub(crate) root_id: String,
 }
@@ -92,6 +95,7 @@ pub(crate) struct FinishedTree {
 #[derive(Debug, Clone)]
 pub(crate) struct HeaderTemplate {
     pub(crate) domain: String,
+    pub(crate) ip: u32,
     pub(crate) hostname: String,
     pub(crate) ip_address: String,
 }
@@ -106,7 +110,12 @@ impl FinishedTree {
             thread_group_name: THREAD_GROUP_NAME.to_owned(),
             thread_id: self.thread_id.to_string(),
             thread_name: self.thread_name.to_string(),
-            message_id: self.ids.message_id,
+            message_id: match self.ids.own_id {
+                Some((hour, seq)) => {
+                    MessageId::new(template.domain.as_str(), template.ip, hour, seq).to_string()
+                }
+                None => self.ids.message_id,
+            },
             parent_message_id: self.ids.parent_id,
             root_message_id: self.ids.root_id,
             session_token: String::new(),
@@ -192,6 +201,7 @@ mod tests {
         };
         let template = HeaderTemplate {
             domain: "d".into(),
+            ip: 0x7f00_0001,
             hostname: "h".into(),
             ip_address: "127.0.0.1".into(),
         };

@@ -73,15 +73,6 @@ impl TreeBuilder {
     pub(crate) fn depth(&self) -> usize {
         self.open.len()
     }
-
-    fn reset_ids(&mut self) {
-        self.message_id = None;
-        self.parent_id = None;
-        self.root_id = None;
-        self.children_in_part = 0;
-        self.estimated_bytes = 0;
-        self.truncated_total_us = 0;
-    }
 }
 
 pub(crate) struct ThreadState {
@@ -228,7 +219,7 @@ impl ThreadState {
         let id = match &self.tree.message_id {
             Some(id) => id.clone(),
             None => {
-                let id = self.client()?.next_message_id().to_string();
+                let id = self.client()?.next_message_id_string();
                 self.tree.message_id = Some(id.clone());
                 id
             }
@@ -278,7 +269,7 @@ impl ThreadState {
         let Some((part_id, root_id)) = self.current_ids() else {
             return;
         };
-        let continuation_id = client.next_message_id().to_string();
+        let continuation_id = client.next_message_id_string();
         let tree = &mut self.tree;
         let open = std::mem::take(&mut tree.open);
         let continuation: Vec<Record> = open
@@ -315,6 +306,7 @@ impl ThreadState {
         let part_records = std::mem::take(&mut tree.records);
         let part_ids = TreeIds {
             message_id: part_id.clone(),
+            own_id: None,
             parent_id: tree.parent_id.take().unwrap_or_default(),
             root_id: tree.root_id.take().unwrap_or_default(),
         };
@@ -330,14 +322,31 @@ impl ThreadState {
     }
 
     fn finish_tree(&mut self, now_us: u64) {
-        let Some(client) = self.client().cloned() else {
-            self.tree.records.clear();
-            self.tree.reset_ids();
+        // Fields are borrowed one by one (not through `self.client()`) so the client can be
+        // used by reference while the records move out: no refcount traffic per tree.
+        let TreeBuilder {
+            records,
+            message_id,
+            parent_id,
+            root_id,
+            estimated_bytes,
+            truncated_total_us,
+            children_in_part,
+            pinned,
+            ..
+        } = &mut self.tree;
+        let client = resolve(pinned, &self.bound);
+        let total_us = std::mem::take(truncated_total_us);
+        let bytes = std::mem::take(estimated_bytes);
+        *children_in_part = 0;
+        let (message_id, parent_id, root_id) =
+            (message_id.take(), parent_id.take(), root_id.take());
+        let Some(client) = client else {
+            records.clear();
             return;
         };
-        let tree = &mut self.tree;
-        if tree.truncated_total_us > 0 && tree.records[0].kind == Kind::Transaction {
-            let total = tree.truncated_total_us + tree.records[0].duration_us;
+        if total_us > 0 && records[0].kind == Kind::Transaction {
+            let total = total_us + records[0].duration_us;
             let mut event = Record::new(
                 Kind::Event,
                 Text::Borrowed("TruncatedTransaction"),
@@ -346,39 +355,58 @@ impl ThreadState {
                 now_us,
             );
             event.data = total.to_string();
-            tree.records.push(event);
-            tree.records[0].end = tree.records.len();
+            records.push(event);
+            records[0].end = records.len();
         }
-        let message_id = match tree.message_id.take() {
-            Some(id) => id,
-            None => client.next_message_id().to_string(),
+        // An own ID is drawn now but formatted by the sender thread.
+        let (message_id, own_id) = match message_id {
+            Some(id) => (id, None),
+            None => (
+                String::new(),
+                Some(client.next_id_parts(hour_of(now_us / 1000))),
+            ),
         };
-        let records = std::mem::take(&mut tree.records);
         let ids = TreeIds {
             message_id,
-            parent_id: tree.parent_id.take().unwrap_or_default(),
-            root_id: tree.root_id.take().unwrap_or_default(),
+            own_id,
+            parent_id: parent_id.unwrap_or_default(),
+            root_id: root_id.unwrap_or_default(),
         };
-        let bytes = tree.estimated_bytes;
-        tree.reset_ids();
-        self.submit(&client, records, ids, bytes);
-    }
-
-    fn submit(&mut self, client: &Client, records: Vec<Record>, ids: TreeIds, bytes: usize) {
-        let (thread_id, thread_name) = self.thread.get_or_insert_with(|| {
-            let id = NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed);
-            let current = std::thread::current();
-            let name: Arc<str> = Arc::from(current.name().unwrap_or("unnamed"));
-            (id, name)
-        });
+        // Copy the records out (one exact-size allocation) so this thread's buffer keeps its
+        // capacity: the next tree records without allocating.
+        let mut out = Vec::with_capacity(records.len());
+        out.append(records);
+        let records = out;
+        let (thread_id, thread_name) = thread_identity(&mut self.thread);
         client.submit(FinishedTree {
             records,
             ids,
-            thread_id: *thread_id,
-            thread_name: thread_name.clone(),
+            thread_id,
+            thread_name,
             estimated_bytes: bytes,
         });
     }
+
+    fn submit(&mut self, client: &Client, records: Vec<Record>, ids: TreeIds, bytes: usize) {
+        let (thread_id, thread_name) = thread_identity(&mut self.thread);
+        client.submit(FinishedTree {
+            records,
+            ids,
+            thread_id,
+            thread_name,
+            estimated_bytes: bytes,
+        });
+    }
+}
+
+/// This thread's number and name, fixed on first use.
+fn thread_identity(slot: &mut Option<(u64, Arc<str>)>) -> (u64, Arc<str>) {
+    let (id, name) = slot.get_or_insert_with(|| {
+        let id = NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed);
+        let current = std::thread::current();
+        (id, Arc::from(current.name().unwrap_or("unnamed")))
+    });
+    (*id, name.clone())
 }
 
 #[cfg(test)]

@@ -1,0 +1,6 @@
+#[ocelot_client::attr::transaction(kind = "SQL")]
+fn load() {}
+
+fn main() {
+    load();
+}
