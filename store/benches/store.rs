@@ -25,8 +25,21 @@ const LOOKUP_TREES: u64 = 100_000;
 /// A tree shaped like a web request: URL root, SQL and cache calls, an RPC, sometimes an
 /// error with a stack trace. Names repeat as in real services; ids and values vary.
 fn tree(rng: &mut SmallRng, id: &MessageId) -> Bytes {
-    const URLS: [&str; 6] = ["/api/order", "/api/cart", "/api/pay", "/api/user/profile", "/health", "/api/search"];
-    const SQL: [&str; 5] = ["OrderMapper.select", "OrderMapper.insert", "CartMapper.update", "UserMapper.select", "StockMapper.lock"];
+    const URLS: [&str; 6] = [
+        "/api/order",
+        "/api/cart",
+        "/api/pay",
+        "/api/user/profile",
+        "/health",
+        "/api/search",
+    ];
+    const SQL: [&str; 5] = [
+        "OrderMapper.select",
+        "OrderMapper.insert",
+        "CartMapper.update",
+        "UserMapper.select",
+        "StockMapper.lock",
+    ];
     let header = Header {
         domain: id.domain.clone(),
         hostname: format!("web-{:02}", id.ip % 16),
@@ -41,22 +54,60 @@ fn tree(rng: &mut SmallRng, id: &MessageId) -> Bytes {
     };
     let t0 = HOUR * 3_600_000 + rng.gen_range(0..3_600_000);
     let mut root = Transaction::new("URL", URLS[rng.gen_range(0..URLS.len())], t0);
-    root.children.push(Message::Event(Leaf::new("URL", "URL.Server", "0", t0, format!("IPS=10.1.{}.{}&VirtualIP=10.0.0.1&Server=web&Referer=null&Agent=Mozilla/5.0", rng.gen_range(0..255), rng.gen_range(0..255)))));
+    root.children.push(Message::Event(Leaf::new(
+        "URL",
+        "URL.Server",
+        "0",
+        t0,
+        format!(
+            "IPS=10.1.{}.{}&VirtualIP=10.0.0.1&Server=web&Referer=null&Agent=Mozilla/5.0",
+            rng.gen_range(0..255),
+            rng.gen_range(0..255)
+        ),
+    )));
     for _ in 0..rng.gen_range(2..12) {
         let name = SQL[rng.gen_range(0..SQL.len())];
         let mut sql = Transaction::new("SQL", name, t0 + rng.gen_range(0..50));
         sql.duration_us = rng.gen_range(200..20_000);
         sql.data = format!("SELECT id, user_id, status, amount, created_at FROM orders WHERE user_id = {} AND status IN (1, 2, 3) ORDER BY created_at DESC LIMIT {}", rng.gen_range(1..10_000_000), rng.gen_range(1..50));
-        sql.children.push(Message::Event(Leaf::new("SQL.Database", "jdbc:mysql://db-3:3306/orders", "0", sql.timestamp_ms, "")));
-        sql.children.push(Message::Event(Leaf::new("SQL.Method", "SELECT", "0", sql.timestamp_ms, "")));
+        sql.children.push(Message::Event(Leaf::new(
+            "SQL.Database",
+            "jdbc:mysql://db-3:3306/orders",
+            "0",
+            sql.timestamp_ms,
+            "",
+        )));
+        sql.children.push(Message::Event(Leaf::new(
+            "SQL.Method",
+            "SELECT",
+            "0",
+            sql.timestamp_ms,
+            "",
+        )));
         root.children.push(Message::Transaction(sql));
         if rng.gen_bool(0.5) {
-            root.children.push(Message::Event(Leaf::new("Cache.redis", "user:profile", if rng.gen_bool(0.9) { "0" } else { "miss" }, t0 + 3, format!("key=user:{}", rng.gen_range(1..1_000_000)))));
+            root.children.push(Message::Event(Leaf::new(
+                "Cache.redis",
+                "user:profile",
+                if rng.gen_bool(0.9) { "0" } else { "miss" },
+                t0 + 3,
+                format!("key=user:{}", rng.gen_range(1..1_000_000)),
+            )));
         }
     }
     let mut rpc = Transaction::new("Call", "PaymentService.charge", t0 + 60);
     rpc.duration_us = rng.gen_range(1000..80_000);
-    rpc.children.push(Message::Event(Leaf::new("RemoteCall", "", "0", t0 + 60, format!("payment-c0a80{:03x}-{HOUR}-{}", rng.gen_range(0..4096), rng.gen_range(0..100_000)))));
+    rpc.children.push(Message::Event(Leaf::new(
+        "RemoteCall",
+        "",
+        "0",
+        t0 + 60,
+        format!(
+            "payment-c0a80{:03x}-{HOUR}-{}",
+            rng.gen_range(0..4096),
+            rng.gen_range(0..100_000)
+        ),
+    )));
     root.children.push(Message::Transaction(rpc));
     if rng.gen_bool(0.05) {
         root.status = "java.lang.IllegalStateException".into();
@@ -73,7 +124,12 @@ fn trees(n: u64, seed: u64) -> Vec<(MessageId, Bytes)> {
     let mut rng = SmallRng::seed_from_u64(seed);
     (0..n)
         .map(|seq| {
-            let id = MessageId::new(["shop", "cart", "payment", "search"][(seq % 4) as usize], 0xc0a8_0100 + (seq % 8) as u32, HOUR, seq);
+            let id = MessageId::new(
+                ["shop", "cart", "payment", "search"][(seq % 4) as usize],
+                0xc0a8_0100 + (seq % 8) as u32,
+                HOUR,
+                seq,
+            );
             let frame = tree(&mut rng, &id);
             (id, frame)
         })
@@ -133,7 +189,9 @@ fn append(c: &mut Criterion) {
         });
     });
     let mut out = Vec::new();
-    group.bench_function("raw_zlib_rs_level1_same_bytes", |b| b.iter(|| black_box(raw_compress(&chunks, &mut out))));
+    group.bench_function("raw_zlib_rs_level1_same_bytes", |b| {
+        b.iter(|| black_box(raw_compress(&chunks, &mut out)))
+    });
     group.finish();
 
     let dir = tempfile::tempdir().unwrap();
@@ -156,7 +214,13 @@ fn append(c: &mut Criterion) {
 fn percentiles(label: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let at = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
-    eprintln!("{label}: n={} p50={:?} p99={:?} max={:?}", samples.len(), at(0.50), at(0.99), samples[samples.len() - 1]);
+    eprintln!(
+        "{label}: n={} p50={:?} p99={:?} max={:?}",
+        samples.len(),
+        at(0.50),
+        at(0.99),
+        samples[samples.len() - 1]
+    );
 }
 
 fn lookup(c: &mut Criterion) {
@@ -165,7 +229,12 @@ fn lookup(c: &mut Criterion) {
         let store = Store::open(config(dir.path())).unwrap();
         let mut rng = SmallRng::seed_from_u64(2);
         for seq in 0..LOOKUP_TREES {
-            let id = MessageId::new(["shop", "cart", "payment", "search"][(seq % 4) as usize], 0xc0a8_0100 + (seq % 8) as u32, HOUR, seq);
+            let id = MessageId::new(
+                ["shop", "cart", "payment", "search"][(seq % 4) as usize],
+                0xc0a8_0100 + (seq % 8) as u32,
+                HOUR,
+                seq,
+            );
             let f = tree(&mut rng, &id);
             while store.append(&id, f.clone()).is_err() {
                 std::thread::sleep(Duration::from_millis(1));
@@ -173,9 +242,18 @@ fn lookup(c: &mut Criterion) {
         }
         store.shutdown();
     }
-    let id_of = |seq: u64| MessageId::new(["shop", "cart", "payment", "search"][(seq % 4) as usize], 0xc0a8_0100 + (seq % 8) as u32, HOUR, seq);
+    let id_of = |seq: u64| {
+        MessageId::new(
+            ["shop", "cart", "payment", "search"][(seq % 4) as usize],
+            0xc0a8_0100 + (seq % 8) as u32,
+            HOUR,
+            seq,
+        )
+    };
     let mut rng = SmallRng::seed_from_u64(3);
-    let picks: Vec<MessageId> = (0..20_000).map(|_| id_of(rng.gen_range(0..LOOKUP_TREES))).collect();
+    let picks: Vec<MessageId> = (0..20_000)
+        .map(|_| id_of(rng.gen_range(0..LOOKUP_TREES)))
+        .collect();
 
     // Fresh store per lookup: no mapped index, no cached block (the page cache stays warm:
     // dropping it needs root on a shared machine).
@@ -190,7 +268,10 @@ fn lookup(c: &mut Criterion) {
             t
         })
         .collect();
-    percentiles("lookup, fresh Store each time (empty LRU and maps, page cache warm)", samples);
+    percentiles(
+        "lookup, fresh Store each time (empty LRU and maps, page cache warm)",
+        samples,
+    );
 
     let store = Store::open(config(dir.path())).unwrap();
     let samples = picks
@@ -201,7 +282,10 @@ fn lookup(c: &mut Criterion) {
             start.elapsed()
         })
         .collect();
-    percentiles("lookup, warm store, random IDs over 100k trees (block LRU mostly misses)", samples);
+    percentiles(
+        "lookup, warm store, random IDs over 100k trees (block LRU mostly misses)",
+        samples,
+    );
     let samples = picks
         .iter()
         .map(|_| {
@@ -220,7 +304,9 @@ fn lookup(c: &mut Criterion) {
             black_box(store.lookup(&picks[i]).unwrap())
         })
     });
-    group.bench_function("lookup_cached_block", |b| b.iter(|| black_box(store.lookup(&picks[0]).unwrap())));
+    group.bench_function("lookup_cached_block", |b| {
+        b.iter(|| black_box(store.lookup(&picks[0]).unwrap()))
+    });
     group.finish();
 }
 

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use lru::LruCache;
 use ocelot_protocol::MessageId;
 
-use crate::block::frame_at;
+use crate::block::{frame_at, BLOCK_SIZE_BYTES};
 use crate::data_file::{self, Record};
 use crate::error::StoreError;
 use crate::frame_id::message_id_of;
@@ -117,10 +117,14 @@ impl Reader {
                 })
             }
         };
-        self.blocks
-            .lock()
-            .expect("block cache poisoned")
-            .put(key, block.clone());
+        // Only shared blocks (<= 64 KiB) are cached, so the cache stays below
+        // `block_cache_blocks` x 64 KiB; a lone giant tree is decompressed each time.
+        if block.len() <= BLOCK_SIZE_BYTES {
+            self.blocks
+                .lock()
+                .expect("block cache poisoned")
+                .put(key, block.clone());
+        }
         Ok(block)
     }
 }

@@ -52,15 +52,19 @@ struct DomainHour {
     pending: Vec<(ClientKey, u64, u16)>,
     pending_ids: HashSet<(ClientKey, u64)>,
     block_opened: Option<Instant>,
-    indexes: HashMap<ClientKey, File>,
     last_used: Instant,
     /// An index write failed: don't mark the files clean, so the next open rebuilds.
     index_incomplete: bool,
 }
 
+/// Index files kept open per writer. With thousands of client IPs per domain, one open file
+/// per IP would run into the process's file limit; an LRU bounds it.
+const INDEX_FILES_OPEN: usize = 256;
+
 pub(crate) struct Writer {
     shared: Arc<Shared>,
     files: HashMap<(u64, String), DomainHour>,
+    index_files: IndexFiles,
     compressor: BlockCompressor,
     record: Vec<u8>,
 }
@@ -71,6 +75,7 @@ impl Writer {
         Writer {
             shared,
             files: HashMap::new(),
+            index_files: IndexFiles::new(),
             compressor: BlockCompressor::new(level),
             record: Vec::new(),
         }
@@ -143,7 +148,13 @@ impl Writer {
         }
         let dh = self.files.get_mut(&key).expect("inserted above");
         if !dh.block.is_empty() && dh.block.len() + frame.len() > BLOCK_SIZE_BYTES {
-            Self::close_block(&self.shared, &mut self.compressor, &mut self.record, dh);
+            Self::close_block(
+                &self.shared,
+                &mut self.compressor,
+                &mut self.record,
+                &mut self.index_files,
+                dh,
+            );
         }
         // A shared block only takes frames that start below 64 KiB; a frame larger than a
         // block arrives at an empty block and gets it to itself, at offset 0.
@@ -153,17 +164,23 @@ impl Writer {
         dh.pending_ids.insert((client, id.seq));
         dh.block_opened.get_or_insert_with(Instant::now);
         if dh.block.len() >= BLOCK_SIZE_BYTES {
-            Self::close_block(&self.shared, &mut self.compressor, &mut self.record, dh);
+            Self::close_block(
+                &self.shared,
+                &mut self.compressor,
+                &mut self.record,
+                &mut self.index_files,
+                dh,
+            );
         }
     }
 
     /// Whether the index already has an entry for `seq` (first tree under an ID wins).
     fn is_indexed(&mut self, key: &(u64, String), client: ClientKey, seq: u64) -> bool {
-        let dh = self.files.get_mut(key).expect("open");
+        let dh = &self.files[key];
         let Some(position) = entry_position(seq) else {
             return false;
         };
-        let Ok(index) = index_file(dh, client) else {
+        let Ok(index) = self.index_files.get(&dh.dir.join(client.file_name())) else {
             return false; // counted when the entry is written
         };
         let mut bytes = [0; 6];
@@ -209,7 +226,6 @@ impl Writer {
             pending: Vec::new(),
             pending_ids: HashSet::new(),
             block_opened: None,
-            indexes: HashMap::new(),
             last_used: Instant::now(),
             index_incomplete: false,
         })
@@ -219,6 +235,7 @@ impl Writer {
         shared: &Shared,
         compressor: &mut BlockCompressor,
         record: &mut Vec<u8>,
+        index_files: &mut IndexFiles,
         dh: &mut DomainHour,
     ) {
         if dh.block.is_empty() {
@@ -268,7 +285,7 @@ impl Writer {
                     block_address,
                     offset_in_block,
                 };
-                if let Err(e) = write_entry(shared, dh, client, seq, entry) {
+                if let Err(e) = write_entry(shared, index_files, dh, client, seq, entry) {
                     add(&counters.io_errors, 1);
                     dh.index_incomplete = true;
                     shared.warn_once(LogOnce::IndexWriteFailed, || {
@@ -286,7 +303,13 @@ impl Writer {
 
     fn flush_all(&mut self) {
         for dh in self.files.values_mut() {
-            Self::close_block(&self.shared, &mut self.compressor, &mut self.record, dh);
+            Self::close_block(
+                &self.shared,
+                &mut self.compressor,
+                &mut self.record,
+                &mut self.index_files,
+                dh,
+            );
         }
     }
 
@@ -317,7 +340,13 @@ impl Writer {
                 .block_opened
                 .is_some_and(|t| t.elapsed() >= flush_interval)
             {
-                Self::close_block(&self.shared, &mut self.compressor, &mut self.record, dh);
+                Self::close_block(
+                    &self.shared,
+                    &mut self.compressor,
+                    &mut self.record,
+                    &mut self.index_files,
+                    dh,
+                );
             }
             if dh.block.is_empty() && dh.last_used.elapsed() >= idle_close {
                 closed.push((key.clone(), true));
@@ -333,25 +362,39 @@ impl Writer {
     }
 }
 
-fn index_file(dh: &mut DomainHour, client: ClientKey) -> Result<&File, StoreError> {
-    if !dh.indexes.contains_key(&client) {
-        let path = dh.dir.join(client.file_name());
-        let file = data_file::open_rw(&path)?;
-        dh.indexes.insert(client, file);
+/// An LRU of open index files.
+struct IndexFiles {
+    open: lru::LruCache<PathBuf, File>,
+}
+
+impl IndexFiles {
+    fn new() -> IndexFiles {
+        let cap = std::num::NonZeroUsize::new(INDEX_FILES_OPEN).expect("non-zero");
+        IndexFiles {
+            open: lru::LruCache::new(cap),
+        }
     }
-    Ok(&dh.indexes[&client])
+
+    fn get(&mut self, path: &std::path::Path) -> Result<&File, StoreError> {
+        if !self.open.contains(path) {
+            let file = data_file::open_rw(path)?;
+            self.open.put(path.to_path_buf(), file);
+        }
+        Ok(self.open.get(path).expect("just inserted"))
+    }
 }
 
 fn write_entry(
     shared: &Shared,
-    dh: &mut DomainHour,
+    index_files: &mut IndexFiles,
+    dh: &DomainHour,
     client: ClientKey,
     seq: u64,
     entry: IndexEntry,
 ) -> Result<(), StoreError> {
     let path = dh.dir.join(client.file_name());
     let position = entry_position(seq).expect("seq checked against max_seq at append");
-    let file = index_file(dh, client)?;
+    let file = index_files.get(&path)?;
     shared
         .config
         .file_layer

@@ -21,9 +21,15 @@ fn corrupt_middle_block_then(crash: bool) {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     // Three blocks: flush after each group.
-    let groups: Vec<Vec<_>> = (0..3).map(|g| (g * 10..g * 10 + 10).map(|s| id("shop", 1, s)).collect()).collect();
+    let groups: Vec<Vec<_>> = (0..3)
+        .map(|g| (g * 10..g * 10 + 10).map(|s| id("shop", 1, s)).collect())
+        .collect();
     let mut ends = Vec::new();
-    let data = dir.path().join(HOUR.to_string()).join("shop").join("messages.dat");
+    let data = dir
+        .path()
+        .join(HOUR.to_string())
+        .join("shop")
+        .join("messages.dat");
     for group in &groups {
         for i in group {
             store.append(i, frame(i, 200)).unwrap();
@@ -38,7 +44,11 @@ fn corrupt_middle_block_then(crash: bool) {
     }
     drop(store);
     // Flip a byte in the middle of the second block's compressed bytes.
-    let file = std::fs::OpenOptions::new().read(true).write(true).open(&data).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&data)
+        .unwrap();
     let at = (ends[0] + ends[1]) / 2;
     let mut b = [0u8];
     file.read_exact_at(&mut b, at).unwrap();
@@ -67,7 +77,11 @@ fn an_index_entry_pointing_at_garbage_is_an_error_not_a_wrong_tree() {
     store.append(&b, frame(&b, 10)).unwrap();
     store.shutdown();
     drop(store);
-    let idx = dir.path().join(HOUR.to_string()).join("shop").join("00000001.idx");
+    let idx = dir
+        .path()
+        .join(HOUR.to_string())
+        .join("shop")
+        .join("00000001.idx");
     let file = std::fs::OpenOptions::new().write(true).open(&idx).unwrap();
     // b's entry now says: a's frame (block 8, offset 0).
     file.write_all_at(&[0, 0, 0, 8, 0, 0], 12).unwrap();

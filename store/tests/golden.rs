@@ -22,7 +22,10 @@ fn golden_frames() -> Vec<(MessageId, Bytes)> {
     let capture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../protocol/tests/data/cat-c-client");
     let mut frames = Vec::new();
     for sub in ["binary", "text"] {
-        let mut paths: Vec<_> = std::fs::read_dir(capture.join(sub)).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut paths: Vec<_> = std::fs::read_dir(capture.join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         paths.sort();
         for path in paths {
             let bytes = Bytes::from(std::fs::read(path).unwrap());
@@ -61,7 +64,14 @@ fn regenerate_golden_v1_files() {
     for (id, frame) in golden_frames() {
         store.append(&id, frame).unwrap();
     }
-    store.write_report(common::HOUR, "golden", "transaction", br#"{"domain":"golden"}"#).unwrap();
+    store
+        .write_report(
+            common::HOUR,
+            "golden",
+            "transaction",
+            br#"{"domain":"golden"}"#,
+        )
+        .unwrap();
     store.shutdown();
     assert_eq!(store.stats().stored as usize, golden_frames().len());
 }
@@ -84,13 +94,23 @@ fn todays_reader_reads_the_v1_golden_files() {
     let tmp = tempfile::tempdir().unwrap();
     copy_dir(&golden_dir(), tmp.path()); // never touch the committed files
     let store = Store::open(config(tmp.path())).unwrap();
-    assert_eq!(store.stats().recovered_files, 0, "the golden store was closed cleanly");
+    assert_eq!(
+        store.stats().recovered_files,
+        0,
+        "the golden store was closed cleanly"
+    );
     let frames = golden_frames();
     assert!(frames.len() > 70);
     for (id, frame) in &frames {
         assert_eq!(store.lookup(id).unwrap().as_ref(), Some(frame), "{id}");
     }
-    assert_eq!(store.read_report(common::HOUR, "golden", "transaction").unwrap().as_deref(), Some(&br#"{"domain":"golden"}"#[..]));
+    assert_eq!(
+        store
+            .read_report(common::HOUR, "golden", "transaction")
+            .unwrap()
+            .as_deref(),
+        Some(&br#"{"domain":"golden"}"#[..])
+    );
     assert!(store.hours().unwrap().contains(&common::HOUR));
 }
 
@@ -108,11 +128,15 @@ fn the_v1_golden_files_have_the_documented_bytes() {
     let compressed = u32::from_be_bytes(data[at..at + 4].try_into().unwrap()) as usize;
     let uncompressed = u32::from_be_bytes(data[at + 4..at + 8].try_into().unwrap()) as usize;
     assert_eq!(&data[at + 8..at + 10], &[0x1f, 0x8b]);
-    let block = ocelot_store::decompress_member(&data[at + 8..at + 8 + compressed], uncompressed).unwrap();
+    let block =
+        ocelot_store::decompress_member(&data[at + 8..at + 8 + compressed], uncompressed).unwrap();
     let offset = entry.offset_in_block as usize;
     let len = u32::from_be_bytes(block[offset..offset + 4].try_into().unwrap()) as usize;
     let tree = decode_frame(&block[offset..offset + 4 + len], &Default::default()).unwrap();
-    assert_eq!(tree.header.message_id, format!("golden-0a000001-{}-2", common::HOUR));
+    assert_eq!(
+        tree.header.message_id,
+        format!("golden-0a000001-{}-2", common::HOUR)
+    );
     let clean = std::fs::read(domain.join("messages.clean")).unwrap();
     assert_eq!(clean, (data.len() as u64).to_be_bytes());
 }

@@ -23,17 +23,25 @@ struct FlakyDisk {
 impl FileLayer for FlakyDisk {
     fn write_all_at(&self, file: &File, path: &Path, offset: u64, bytes: &[u8]) -> io::Result<()> {
         let is_index = path.extension().is_some_and(|e| e == "idx");
-        if (is_index && self.index_full.load(Ordering::SeqCst)) || (!is_index && self.full.load(Ordering::SeqCst)) {
+        if (is_index && self.index_full.load(Ordering::SeqCst))
+            || (!is_index && self.full.load(Ordering::SeqCst))
+        {
             self.failures.fetch_add(1, Ordering::SeqCst);
             OsFiles.write_all_at(file, path, offset, &bytes[..bytes.len() / 2])?;
-            return Err(io::Error::new(io::ErrorKind::StorageFull, "no space left on device"));
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on device",
+            ));
         }
         OsFiles.write_all_at(file, path, offset, bytes)
     }
 
     fn set_len(&self, file: &File, path: &Path, len: u64) -> io::Result<()> {
         if self.full.load(Ordering::SeqCst) {
-            return Err(io::Error::new(io::ErrorKind::StorageFull, "no space left on device"));
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on device",
+            ));
         }
         OsFiles.set_len(file, path, len)
     }
@@ -66,7 +74,11 @@ fn a_full_disk_drops_and_counts_new_trees_and_keeps_old_ones() {
     assert_eq!(stats.dropped(DropReason::IoError), 20);
     assert!(stats.io_errors >= 1);
     for i in &before {
-        assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 300)), "old trees intact");
+        assert_eq!(
+            store.lookup(i).unwrap(),
+            Some(frame(i, 300)),
+            "old trees intact"
+        );
     }
     for i in &during {
         assert_eq!(store.lookup(i).unwrap(), None);
@@ -129,9 +141,16 @@ fn a_data_file_at_its_size_limit_refuses_and_counts_instead_of_wrapping() {
     let stats = store.stats();
     let full = stats.dropped(DropReason::DataFileFull);
     assert!(full > 0 && full < 40, "{full}");
-    let data = dir.path().join(common::HOUR.to_string()).join("shop").join("messages.dat");
+    let data = dir
+        .path()
+        .join(common::HOUR.to_string())
+        .join("shop")
+        .join("messages.dat");
     assert!(std::fs::metadata(data).unwrap().len() <= 4096);
-    let found = stored.iter().filter(|i| store.lookup(i).unwrap().is_some()).count() as u64;
+    let found = stored
+        .iter()
+        .filter(|i| store.lookup(i).unwrap().is_some())
+        .count() as u64;
     assert_eq!(found + full, 40);
     // Other domain-hours are unaffected.
     let other = id("other", 1, 1);

@@ -13,7 +13,10 @@ fn appended_trees_are_found_by_id_exactly_as_received() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let ids: Vec<MessageId> = (0..300).map(|seq| id("shop", 0xc0a8_010a, seq)).collect();
-    let frames: Vec<_> = ids.iter().map(|i| frame(i, (i.seq as usize * 37) % 3000)).collect();
+    let frames: Vec<_> = ids
+        .iter()
+        .map(|i| frame(i, (i.seq as usize * 37) % 3000))
+        .collect();
     for (i, f) in ids.iter().zip(&frames) {
         store.append(i, f.clone()).unwrap();
     }
@@ -23,21 +26,34 @@ fn appended_trees_are_found_by_id_exactly_as_received() {
     }
     let stats = store.stats();
     assert_eq!(stats.stored, 300);
-    assert!(stats.blocks > 1, "300 trees of up to 3 KiB need several 64 KiB blocks");
-    assert!(stats.bytes_out * 3 < stats.bytes_in, "compressed {} of {}", stats.bytes_out, stats.bytes_in);
+    assert!(
+        stats.blocks > 1,
+        "300 trees of up to 3 KiB need several 64 KiB blocks"
+    );
+    assert!(
+        stats.bytes_out * 3 < stats.bytes_in,
+        "compressed {} of {}",
+        stats.bytes_out,
+        stats.bytes_in
+    );
 }
 
 #[test]
 fn real_client_frames_are_stored_and_found() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../protocol/tests/data/cat-c-client");
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../protocol/tests/data/cat-c-client"
+    );
     let mut stored = Vec::new();
     for sub in ["binary", "text"] {
         for entry in std::fs::read_dir(format!("{data}/{sub}")).unwrap() {
             let bytes = bytes::Bytes::from(std::fs::read(entry.unwrap().path()).unwrap());
             let tree = ocelot_protocol::decode_frame(&bytes, &Default::default()).unwrap();
-            let Ok(id) = tree.header.message_id.parse::<MessageId>() else { continue };
+            let Ok(id) = tree.header.message_id.parse::<MessageId>() else {
+                continue;
+            };
             if store.append(&id, bytes.clone()).is_ok() {
                 stored.push((id, bytes));
             }
@@ -60,7 +76,10 @@ fn a_tree_is_findable_within_two_seconds_without_flush() {
     store.append(&i, frame(&i, 100)).unwrap();
     let start = Instant::now();
     while store.lookup(&i).unwrap().is_none() {
-        assert!(start.elapsed() < Duration::from_secs(2), "not findable within 2 s");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "not findable within 2 s"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -72,7 +91,14 @@ fn unknown_ids_are_none() {
     let i = id("shop", 1, 5);
     store.append(&i, frame(&i, 10)).unwrap();
     store.flush().unwrap();
-    for other in [id("shop", 1, 4), id("shop", 1, 6), id("shop", 2, 5), id("shop2", 1, 5), MessageId::new("shop", 1, HOUR + 1, 5), id("shop", 1, 1_000_000)] {
+    for other in [
+        id("shop", 1, 4),
+        id("shop", 1, 6),
+        id("shop", 2, 5),
+        id("shop2", 1, 5),
+        MessageId::new("shop", 1, HOUR + 1, 5),
+        id("shop", 1, 1_000_000),
+    ] {
         assert_eq!(store.lookup(&other).unwrap(), None, "{other}");
     }
 }
@@ -87,8 +113,17 @@ fn the_key_is_the_message_id_not_the_frame_header_domain() {
     store.append(&caller_made, f.clone()).unwrap();
     store.flush().unwrap();
     assert_eq!(store.lookup(&caller_made).unwrap(), Some(f));
-    assert!(dir.path().join(HOUR.to_string()).join("order-service").join("0a000001.idx").is_file());
-    assert!(!dir.path().join(HOUR.to_string()).join("payment-service").exists());
+    assert!(dir
+        .path()
+        .join(HOUR.to_string())
+        .join("order-service")
+        .join("0a000001.idx")
+        .is_file());
+    assert!(!dir
+        .path()
+        .join(HOUR.to_string())
+        .join("payment-service")
+        .exists());
 }
 
 #[test]
@@ -157,7 +192,10 @@ fn a_huge_sequence_number_is_refused_before_it_makes_a_huge_sparse_file() {
     let store = open(dir.path());
     for seq in [ocelot_store::DEFAULT_MAX_SEQ + 1, u64::MAX / 6, u64::MAX] {
         let i = id("shop", 1, seq);
-        assert!(matches!(store.append(&i, frame(&i, 1)), Err(AppendError::SeqTooLarge { .. })));
+        assert!(matches!(
+            store.append(&i, frame(&i, 1)),
+            Err(AppendError::SeqTooLarge { .. })
+        ));
         assert_eq!(store.lookup(&i).unwrap(), None);
     }
     let last = id("shop", 1, ocelot_store::DEFAULT_MAX_SEQ);
@@ -171,15 +209,35 @@ fn a_huge_sequence_number_is_refused_before_it_makes_a_huge_sparse_file() {
 fn unsafe_domains_never_reach_a_path() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path().join("store").as_path());
-    for domain in ["..", "../escape", "a/b", "a\\b", "nul\0byte", ".hidden", &"x".repeat(129)] {
+    for domain in [
+        "..",
+        "../escape",
+        "a/b",
+        "a\\b",
+        "nul\0byte",
+        ".hidden",
+        &"x".repeat(129),
+    ] {
         let i = MessageId::new(domain, 1, HOUR, 1);
-        assert!(matches!(store.append(&i, frame(&i, 1)), Err(AppendError::InvalidDomain(_))), "{domain:?}");
+        assert!(
+            matches!(
+                store.append(&i, frame(&i, 1)),
+                Err(AppendError::InvalidDomain(_))
+            ),
+            "{domain:?}"
+        );
         assert!(store.lookup(&i).is_err(), "{domain:?}");
-        assert!(store.write_report(HOUR, domain, "transaction", b"{}").is_err());
+        assert!(store
+            .write_report(HOUR, domain, "transaction", b"{}")
+            .is_err());
         assert!(store.read_report(HOUR, domain, "transaction").is_err());
     }
     store.flush().unwrap();
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "nothing outside the store folder");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing outside the store folder"
+    );
     assert_eq!(store.stats().dropped(DropReason::InvalidDomain), 7);
 }
 
@@ -189,8 +247,15 @@ fn frames_that_are_not_whole_frames_are_refused() {
     let store = open(dir.path());
     let i = id("shop", 1, 1);
     let good = frame(&i, 10);
-    for bad in [bytes::Bytes::new(), bytes::Bytes::from_static(&[0, 0, 0, 0]), good.slice(..good.len() - 1)] {
-        assert!(matches!(store.append(&i, bad), Err(AppendError::BadFrame { .. })));
+    for bad in [
+        bytes::Bytes::new(),
+        bytes::Bytes::from_static(&[0, 0, 0, 0]),
+        good.slice(..good.len() - 1),
+    ] {
+        assert!(matches!(
+            store.append(&i, bad),
+            Err(AppendError::BadFrame { .. })
+        ));
     }
     assert_eq!(store.stats().dropped(DropReason::BadFrame), 3);
 }
@@ -237,7 +302,9 @@ fn several_writer_threads_and_domains_work_together() {
     let mut config = common::config(dir.path());
     config.writer_threads = 3;
     let store = Store::open(config).unwrap();
-    let ids: Vec<MessageId> = (0..200).map(|n| id(&format!("app{}", n % 7), n as u32 % 3, n)).collect();
+    let ids: Vec<MessageId> = (0..200)
+        .map(|n| id(&format!("app{}", n % 7), n as u32 % 3, n))
+        .collect();
     std::thread::scope(|s| {
         for chunk in ids.chunks(50) {
             let store = store.clone();
@@ -252,4 +319,24 @@ fn several_writer_threads_and_domains_work_together() {
     for i in &ids {
         assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 100)));
     }
+}
+
+#[test]
+fn more_client_ips_than_open_index_files_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let ids: Vec<MessageId> = (0..700).map(|n| id("shop", n as u32, n % 5)).collect();
+    for i in &ids {
+        store.append(i, frame(i, 50)).unwrap();
+    }
+    store.flush().unwrap();
+    for i in ids.iter().rev() {
+        let dup = store.append(i, frame(i, 50));
+        assert!(dup.is_ok());
+    }
+    store.flush().unwrap();
+    for i in &ids {
+        assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 50)));
+    }
+    assert_eq!(store.stats().dropped(DropReason::Duplicate), 700);
 }

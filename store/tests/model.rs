@@ -16,10 +16,16 @@ const DOMAINS: [&str; 2] = ["shop", "cart-service"];
 
 #[derive(Debug, Clone)]
 enum Op {
-    Append { domain: usize, ip: u32, seq: u64 },
+    Append {
+        domain: usize,
+        ip: u32,
+        seq: u64,
+    },
     Flush,
     /// kill -9, then optionally truncate a data or index file (fraction of its length).
-    Crash { truncate: Option<(bool, usize, f64)> },
+    Crash {
+        truncate: Option<(bool, usize, f64)>,
+    },
     Restart,
 }
 
@@ -60,11 +66,17 @@ fn check(store: &Store, model: &Model) -> Result<(), TestCaseError> {
         for ip in 0..2 {
             for seq in 0..80 {
                 let i = id(domain, ip, seq);
-                let got = store.lookup(&i).map_err(|e| TestCaseError::fail(format!("{i}: {e}")))?;
+                let got = store
+                    .lookup(&i)
+                    .map_err(|e| TestCaseError::fail(format!("{i}: {e}")))?;
                 if model.durable.contains(&i) {
                     prop_assert_eq!(got, Some(frame_of(&i)), "{} must be found", i);
                 } else if model.maybe.contains(&i) {
-                    prop_assert!(got.is_none() || got == Some(frame_of(&i)), "{} wrong bytes", i);
+                    prop_assert!(
+                        got.is_none() || got == Some(frame_of(&i)),
+                        "{} wrong bytes",
+                        i
+                    );
                 } else {
                     prop_assert_eq!(got, None, "{} was never stored", i);
                 }
@@ -83,7 +95,9 @@ fn dirty_files(root: &Path, data: bool) -> Vec<std::path::PathBuf> {
         if d.join("messages.clean").exists() {
             continue;
         }
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries {
             let p = e.unwrap().path();
             let is_data = p.file_name().is_some_and(|n| n == "messages.dat");

@@ -69,7 +69,12 @@ fn lost_index_entries_are_rebuilt_from_the_data_file() {
     // As if the process died after writing blocks but before their index entries.
     let d = domain_dir(dir.path(), "shop");
     std::fs::remove_file(d.join("00000000.idx")).unwrap();
-    OpenOptions::new().write(true).open(d.join("00000001.idx")).unwrap().set_len(6 * 10).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(d.join("00000001.idx"))
+        .unwrap()
+        .set_len(6 * 10)
+        .unwrap();
 
     let store = open(dir.path());
     for i in &ids {
@@ -98,15 +103,28 @@ fn a_torn_tail_is_cut_and_only_its_trees_are_lost() {
     drop(store);
     let full_len = std::fs::metadata(&data).unwrap().len();
     // Tear the second block in half.
-    OpenOptions::new().write(true).open(&data).unwrap().set_len((good_len + full_len) / 2).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&data)
+        .unwrap()
+        .set_len((good_len + full_len) / 2)
+        .unwrap();
 
     let store = open(dir.path());
-    assert_eq!(std::fs::metadata(&data).unwrap().len(), good_len, "cut back to the last whole block");
+    assert_eq!(
+        std::fs::metadata(&data).unwrap().len(),
+        good_len,
+        "cut back to the last whole block"
+    );
     for i in &first {
         assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 300)));
     }
     for i in &second {
-        assert_eq!(store.lookup(i).unwrap(), None, "{i}: its index entry was zeroed");
+        assert_eq!(
+            store.lookup(i).unwrap(),
+            None,
+            "{i}: its index entry was zeroed"
+        );
     }
     // New trees go where the torn block was, and old index entries cannot point into them.
     let later: Vec<_> = (40..45).map(|seq| id("shop", 1, seq)).collect();
@@ -142,10 +160,16 @@ fn a_foreign_data_file_is_reported_and_left_alone() {
     std::fs::create_dir_all(&d).unwrap();
     std::fs::write(d.join("messages.dat"), b"NOT OURS, keep me").unwrap();
     let store = open(dir.path());
-    assert_eq!(std::fs::read(d.join("messages.dat")).unwrap(), b"NOT OURS, keep me");
+    assert_eq!(
+        std::fs::read(d.join("messages.dat")).unwrap(),
+        b"NOT OURS, keep me"
+    );
     assert!(store.stats().io_errors >= 1);
     let other = id("other", 1, 1);
     store.append(&other, frame(&other, 10)).unwrap();
     store.flush().unwrap();
-    assert!(store.lookup(&other).unwrap().is_some(), "other domains still work");
+    assert!(
+        store.lookup(&other).unwrap().is_some(),
+        "other domains still work"
+    );
 }

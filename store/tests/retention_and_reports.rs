@@ -7,7 +7,10 @@ use ocelot_protocol::MessageId;
 use ocelot_store::{AppendError, DropReason, Store};
 
 fn clock_hour() -> u64 {
-    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
     ocelot_protocol::hour_of(ms as u64)
 }
 
@@ -18,10 +21,14 @@ fn retention_deletes_hours_older_than_the_period_and_refuses_them_afterwards() {
     config.retention_days = 1;
     let store = Store::open(config).unwrap();
     let now = clock_hour();
-    let ids: Vec<_> = (0..4).map(|back| MessageId::new("shop", 1, now - back, 1)).collect();
+    let ids: Vec<_> = (0..4)
+        .map(|back| MessageId::new("shop", 1, now - back, 1))
+        .collect();
     for i in &ids {
         store.append(i, frame(i, 10)).unwrap();
-        store.write_report(i.hour, "shop", "transaction", b"{}").unwrap();
+        store
+            .write_report(i.hour, "shop", "transaction", b"{}")
+            .unwrap();
     }
     store.flush().unwrap();
     for i in &ids {
@@ -33,9 +40,15 @@ fn retention_deletes_hours_older_than_the_period_and_refuses_them_afterwards() {
     assert!(store.lookup(&ids[0]).unwrap().is_some());
     assert!(store.lookup(&ids[1]).unwrap().is_some());
     assert_eq!(store.lookup(&ids[2]).unwrap(), None);
-    assert_eq!(store.read_report(now - 3, "shop", "transaction").unwrap(), None);
+    assert_eq!(
+        store.read_report(now - 3, "shop", "transaction").unwrap(),
+        None
+    );
     let late = MessageId::new("shop", 1, now - 2, 2);
-    assert!(matches!(store.append(&late, frame(&late, 1)), Err(AppendError::Expired { .. })));
+    assert!(matches!(
+        store.append(&late, frame(&late, 1)),
+        Err(AppendError::Expired { .. })
+    ));
     // The horizon never moves back.
     assert_eq!(store.apply_retention(0).unwrap(), 0);
     assert!(store.append(&late, frame(&late, 1)).is_err());
@@ -74,21 +87,49 @@ fn zero_retention_days_keeps_everything() {
 fn reports_are_written_atomically_and_listed() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    assert_eq!(store.read_report(HOUR, "shop", "transaction").unwrap(), None);
-    store.write_report(HOUR, "shop", "transaction", b"v1").unwrap();
-    store.write_report(HOUR, "shop", "transaction", b"v2").unwrap();
+    assert_eq!(
+        store.read_report(HOUR, "shop", "transaction").unwrap(),
+        None
+    );
+    store
+        .write_report(HOUR, "shop", "transaction", b"v1")
+        .unwrap();
+    store
+        .write_report(HOUR, "shop", "transaction", b"v2")
+        .unwrap();
     store.write_report(HOUR, "shop", "event", b"e").unwrap();
     store.write_report(HOUR, "cart", "problem", b"p").unwrap();
-    store.write_report(HOUR + 1, "shop", "transaction", b"next").unwrap();
-    assert_eq!(store.read_report(HOUR, "shop", "transaction").unwrap().as_deref(), Some(&b"v2"[..]));
+    store
+        .write_report(HOUR + 1, "shop", "transaction", b"next")
+        .unwrap();
+    assert_eq!(
+        store
+            .read_report(HOUR, "shop", "transaction")
+            .unwrap()
+            .as_deref(),
+        Some(&b"v2"[..])
+    );
     assert_eq!(store.report_domains(HOUR).unwrap(), ["cart", "shop"]);
-    assert_eq!(store.report_names(HOUR, "shop").unwrap(), ["event", "transaction"]);
+    assert_eq!(
+        store.report_names(HOUR, "shop").unwrap(),
+        ["event", "transaction"]
+    );
     assert_eq!(store.hours().unwrap(), [HOUR, HOUR + 1]);
-    let reports = dir.path().join(HOUR.to_string()).join("shop").join("reports");
-    let names: Vec<_> = std::fs::read_dir(reports).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let reports = dir
+        .path()
+        .join(HOUR.to_string())
+        .join("shop")
+        .join("reports");
+    let names: Vec<_> = std::fs::read_dir(reports)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), 2, "no temporary files left: {names:?}");
     for bad in ["", "..", "a/b", ".tmp", "x\0"] {
-        assert!(store.write_report(HOUR, "shop", bad, b"x").is_err(), "{bad:?}");
+        assert!(
+            store.write_report(HOUR, "shop", bad, b"x").is_err(),
+            "{bad:?}"
+        );
     }
 }
 
@@ -102,6 +143,9 @@ fn domains_with_only_messages_are_not_report_domains() {
     assert!(store.report_domains(HOUR).unwrap().is_empty());
     let stats = store.stats();
     assert_eq!(stats.disk_use.len(), 1);
-    assert_eq!((stats.disk_use[0].hour, stats.disk_use[0].domain.as_str()), (HOUR, "shop"));
+    assert_eq!(
+        (stats.disk_use[0].hour, stats.disk_use[0].domain.as_str()),
+        (HOUR, "shop")
+    );
     assert!(stats.disk_use[0].bytes > 8);
 }

@@ -30,7 +30,11 @@ pub fn frame_with_header_domain(id: &MessageId, header_domain: &str, payload: us
         message_id: id.to_string(),
         ..Header::default()
     };
-    let mut root = Transaction::new("URL", format!("/api/order/{}", id.seq % 17), 1_795_330_800_000 + id.seq % 3_600_000);
+    let mut root = Transaction::new(
+        "URL",
+        format!("/api/order/{}", id.seq % 17),
+        1_795_330_800_000 + id.seq % 3_600_000,
+    );
     root.duration_us = 1234 + id.seq % 1000;
     let mut sql = Transaction::new("SQL", "OrderMapper.select", root.timestamp_ms + 1);
     sql.duration_us = 321;
@@ -40,8 +44,16 @@ pub fn frame_with_header_domain(id: &MessageId, header_domain: &str, payload: us
     let mut i = 0;
     while left > 0 {
         let n = left.min(200);
-        let data: String = (0..n).map(|j| char::from(b'a' + ((id.seq as usize + i * 31 + j) % 26) as u8)).collect();
-        root.children.push(Message::Event(Leaf::new("Cache.get", format!("key-{i}"), "0", root.timestamp_ms + 2, data)));
+        let data: String = (0..n)
+            .map(|j| char::from(b'a' + ((id.seq as usize + i * 31 + j) % 26) as u8))
+            .collect();
+        root.children.push(Message::Event(Leaf::new(
+            "Cache.get",
+            format!("key-{i}"),
+            "0",
+            root.timestamp_ms + 2,
+            data,
+        )));
         left -= n;
         i += 1;
     }
