@@ -1,23 +1,56 @@
 //! `ocelot`: the one binary. A thin CLI that wires the crates together.
 
-use std::io::Write as _;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
+mod config;
 mod decode;
+mod demo;
+mod lookup;
+mod serve;
 
 /// Ocelot: real-time application monitoring, wire-compatible with CAT clients.
 #[derive(Debug, Parser)]
 #[command(name = "ocelot", version, about, long_about = None)]
 struct Cli {
+    /// Log format on stderr (filter with RUST_LOG, e.g. RUST_LOG=ocelot=debug).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per event.
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the collector (:2280), the web UI (:8080) and the store in one process.
+    Serve {
+        /// Also run simulated services sending traffic, so the dashboards fill at once.
+        #[arg(long)]
+        demo: bool,
+        /// Configuration file (default: ./ocelot.toml if present; see ocelot.example.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory (overrides store.dir; default ./ocelot-data).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Collector address (overrides collector.listen; default 0.0.0.0:2280).
+        #[arg(long)]
+        collector_listen: Option<SocketAddr>,
+        /// Web address (overrides web.listen; default 127.0.0.1:8080).
+        #[arg(long)]
+        web_listen: Option<SocketAddr>,
+    },
     /// Print the trees in files of length-prefixed CAT frames (NT1 or PT1) as JSON, one per line.
     Decode {
         /// Zone of PT1 wall-clock times, as +HH:MM or -HH:MM (CAT servers assume +08:00).
@@ -27,20 +60,69 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print a stored tree by its message ID, as JSON (read a stopped server's data directory).
+    Lookup {
+        /// The message ID, e.g. gateway-0a000101-498703-42.
+        id: String,
+        /// Data directory.
+        #[arg(long, default_value = "ocelot-data")]
+        data: PathBuf,
+        /// Zone of PT1 wall-clock times.
+        #[arg(long, default_value = "+08:00", value_parser = decode::parse_utc_offset)]
+        pt1_timezone: i32,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.log_format);
     let result = match cli.command {
+        Command::Serve {
+            demo,
+            config,
+            data,
+            collector_listen,
+            web_listen,
+        } => serve::run(serve::ServeArgs {
+            config,
+            data,
+            collector_listen,
+            web_listen,
+            demo,
+        })
+        .map(|()| ExitCode::SUCCESS),
         Command::Decode {
             pt1_timezone,
             files,
         } => decode::run(&files, pt1_timezone),
+        Command::Lookup {
+            id,
+            data,
+            pt1_timezone,
+        } => lookup::run(
+            &id,
+            &data,
+            ocelot_protocol::DecodeOptions {
+                pt1_utc_offset_seconds: pt1_timezone,
+            },
+        ),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
-            let _ = writeln!(std::io::stderr(), "ocelot: {err:#}");
+            eprintln!("ocelot: {err:#}");
             ExitCode::FAILURE
         }
     }

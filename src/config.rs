@@ -1,0 +1,177 @@
+//! `ocelot.toml`: every setting with its default. See ocelot.example.toml for the annotated file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+/// The whole configuration file. Every field has a default, so an empty file (or none) works.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct Config {
+    pub(crate) collector: CollectorSection,
+    pub(crate) web: WebSection,
+    pub(crate) store: StoreSection,
+    pub(crate) demo: DemoSection,
+}
+
+/// `[collector]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct CollectorSection {
+    /// Where CAT clients send frames.
+    pub(crate) listen: SocketAddr,
+    /// Largest accepted frame body in bytes.
+    pub(crate) max_frame_bytes: usize,
+    /// Connections served at once.
+    pub(crate) max_connections: usize,
+    /// Trees queued per report worker before drops.
+    pub(crate) worker_queue_trees: usize,
+    /// Seconds between checkpoints of the open hour's reports.
+    pub(crate) checkpoint_interval_secs: u64,
+    /// Minutes after the hour during which the previous hour still accepts trees.
+    pub(crate) previous_hour_grace_minutes: u64,
+    /// Minutes before the hour from which the next hour accepts trees.
+    pub(crate) next_hour_early_minutes: u64,
+    /// Zone of PT1 wall-clock times, seconds east of UTC (CAT: +08:00 = 28800).
+    pub(crate) pt1_utc_offset_seconds: i32,
+}
+
+impl Default for CollectorSection {
+    fn default() -> Self {
+        CollectorSection {
+            listen: "0.0.0.0:2280".parse().expect("valid literal"),
+            max_frame_bytes: ocelot_protocol::DEFAULT_MAX_FRAME_BYTES,
+            max_connections: ocelot_collector::DEFAULT_MAX_CONNECTIONS,
+            worker_queue_trees: ocelot_collector::DEFAULT_WORKER_QUEUE_TREES,
+            checkpoint_interval_secs: 60,
+            previous_hour_grace_minutes: 3,
+            next_hour_early_minutes: 3,
+            pt1_utc_offset_seconds: 8 * 3600,
+        }
+    }
+}
+
+/// `[web]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct WebSection {
+    /// Where the UI, the JSON API and `/cat/s/router` listen.
+    pub(crate) listen: SocketAddr,
+    /// Collector addresses `/cat/s/router` advertises (`ip:port`, IPv4). Empty: the
+    /// collector's port on the address the client reached the web server on.
+    pub(crate) advertise: Vec<String>,
+    /// Bearer token required by `/api/*` (empty: none).
+    pub(crate) api_token: String,
+    /// Basic-auth user for pages (empty: none).
+    pub(crate) username: String,
+    /// Basic-auth password for pages.
+    pub(crate) password: String,
+}
+
+impl Default for WebSection {
+    fn default() -> Self {
+        WebSection {
+            listen: "127.0.0.1:8080".parse().expect("valid literal"),
+            advertise: Vec::new(),
+            api_token: String::new(),
+            username: String::new(),
+            password: String::new(),
+        }
+    }
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct StoreSection {
+    /// The data directory: message files, indexes, reports.
+    pub(crate) dir: PathBuf,
+    /// gzip level for message blocks (1 = fastest).
+    pub(crate) compression_level: u32,
+    /// Hours older than this many days are deleted.
+    pub(crate) retention_days: u32,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection {
+            dir: PathBuf::from("ocelot-data"),
+            compression_level: 1,
+            retention_days: 7,
+        }
+    }
+}
+
+/// `[demo]`: the simulated services of `ocelot serve --demo`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct DemoSection {
+    /// Gateway requests per second, roughly.
+    pub(crate) requests_per_second: u32,
+    /// Seconds between the simulated services' heartbeats.
+    pub(crate) heartbeat_secs: u64,
+}
+
+impl Default for DemoSection {
+    fn default() -> Self {
+        DemoSection {
+            requests_per_second: 20,
+            heartbeat_secs: 20,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            collector: CollectorSection::default(),
+            web: WebSection::default(),
+            store: StoreSection::default(),
+            demo: DemoSection::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`, or `./ocelot.toml` when it exists, or the defaults.
+    pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let path = match path {
+            Some(p) => p.to_owned(),
+            None => {
+                let default = PathBuf::from("ocelot.toml");
+                if !default.exists() {
+                    return Ok(Config::default());
+                }
+                default
+            }
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading config {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses_and_matches_the_defaults() {
+        let text = include_str!("../ocelot.example.toml");
+        let parsed: Config = toml::from_str(text).unwrap();
+        let defaults = Config::default();
+        assert_eq!(parsed.collector.listen, defaults.collector.listen);
+        assert_eq!(parsed.web.listen, defaults.web.listen);
+        assert_eq!(parsed.store.dir, defaults.store.dir);
+        assert_eq!(parsed.store.retention_days, defaults.store.retention_days);
+        assert_eq!(parsed.collector.checkpoint_interval_secs, 60);
+    }
+
+    #[test]
+    fn an_unknown_setting_is_an_error_naming_it() {
+        let err = toml::from_str::<Config>("[store]\nretention = 3\n").unwrap_err();
+        assert!(err.to_string().contains("retention"), "{err}");
+    }
+}

@@ -1,0 +1,54 @@
+//! Trees by message ID from the store: LogView's source and `ocelot lookup`.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use ocelot_protocol::{decode_frame, DecodeOptions, MessageId, MessageTree, TreeJson, WireFormat};
+use ocelot_store::{Store, StoreConfig};
+
+/// [`ocelot_web::MessageLookup`] over the store: find the frame, decode it.
+pub(crate) struct StoreLookup {
+    pub(crate) store: Store,
+    pub(crate) decode: DecodeOptions,
+}
+
+impl ocelot_web::MessageLookup for StoreLookup {
+    fn lookup(&self, id: &MessageId) -> Result<Option<MessageTree>, String> {
+        let Some(frame) = self.store.lookup(id).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        decode_frame(&frame, &self.decode)
+            .map(Some)
+            .map_err(|e| format!("stored frame of {id} does not decode: {e}"))
+    }
+}
+
+/// `ocelot lookup ID --data DIR`: prints the tree as `ocelot decode` does.
+pub(crate) fn run(id: &str, data: &Path, decode: DecodeOptions) -> anyhow::Result<ExitCode> {
+    let id: MessageId = match id.parse() {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("ocelot lookup: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if !data.is_dir() {
+        anyhow::bail!("no data directory at {}", data.display());
+    }
+    let store = Store::open(StoreConfig::new(data))
+        .with_context(|| format!("opening the store at {}", data.display()))?;
+    let frame = store.lookup(&id).context("looking up the message")?;
+    store.shutdown();
+    let Some(frame) = frame else {
+        eprintln!("ocelot lookup: no message {id} in {}", data.display());
+        return Ok(ExitCode::FAILURE);
+    };
+    let format = WireFormat::of_body(&frame[4..]).context("stored frame")?;
+    let tree = decode_frame(&frame, &decode).context("decoding the stored frame")?;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, &TreeJson { format, tree: &tree })?;
+    out.write_all(b"\n")?;
+    Ok(ExitCode::SUCCESS)
+}

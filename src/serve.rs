@@ -1,0 +1,201 @@
+//! `ocelot serve`: collector, web server and store in one process.
+
+use std::net::SocketAddrV4;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use ocelot_collector::{Collector, CollectorConfig, SystemClock};
+use ocelot_protocol::DecodeOptions;
+use ocelot_store::{Store, StoreConfig};
+use ocelot_web::{AppState, AuthConfig, BasicCredentials, CatRouterConfig};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::demo;
+use crate::lookup::StoreLookup;
+
+/// Longest a clean shutdown may take before the process exits anyway.
+const SHUTDOWN_BOUND: Duration = Duration::from_secs(20);
+
+/// What `serve` was asked on the command line (overrides the config file).
+#[derive(Debug, Default)]
+pub(crate) struct ServeArgs {
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) data: Option<PathBuf>,
+    pub(crate) collector_listen: Option<std::net::SocketAddr>,
+    pub(crate) web_listen: Option<std::net::SocketAddr>,
+    pub(crate) demo: bool,
+}
+
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(dir) = args.data {
+        config.store.dir = dir;
+    }
+    if let Some(addr) = args.collector_listen {
+        config.collector.listen = addr;
+    }
+    if let Some(addr) = args.web_listen {
+        config.web.listen = addr;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ocelot-io")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(config, args.demo))
+}
+
+async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.store.dir)
+        .with_context(|| format!("creating the data directory {}", config.store.dir.display()))?;
+    let mut store_config = StoreConfig::new(&config.store.dir);
+    store_config.compression_level = config.store.compression_level;
+    store_config.retention_days = config.store.retention_days;
+    let store = Store::open(store_config)
+        .with_context(|| format!("opening the store in {}", config.store.dir.display()))?;
+
+    let decode = DecodeOptions {
+        pt1_utc_offset_seconds: config.collector.pt1_utc_offset_seconds,
+    };
+    let collector_config = CollectorConfig {
+        max_frame_bytes: config.collector.max_frame_bytes,
+        max_connections: config.collector.max_connections,
+        worker_queue_trees: config.collector.worker_queue_trees,
+        previous_hour_grace_minutes: config.collector.previous_hour_grace_minutes,
+        next_hour_early_minutes: config.collector.next_hour_early_minutes,
+        checkpoint_interval: Duration::from_secs(config.collector.checkpoint_interval_secs.max(1)),
+        decode,
+        ..CollectorConfig::default()
+    };
+    let collector = Collector::start(collector_config, Some(store.clone()), Arc::new(SystemClock));
+
+    let collector_listener = TcpListener::bind(config.collector.listen)
+        .await
+        .with_context(|| format!("binding the collector port {}", config.collector.listen))?;
+    let collector_addr = collector_listener.local_addr()?;
+    let web_listener = TcpListener::bind(config.web.listen)
+        .await
+        .with_context(|| format!("binding the web port {}", config.web.listen))?;
+    let web_addr = web_listener.local_addr()?;
+
+    let state = web_state(&config, &store, &collector, decode, collector_addr.port())?;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let collector_task = tokio::spawn(ocelot_collector::run(
+        collector_listener,
+        collector.clone(),
+        stopped(stop_rx.clone()),
+    ));
+    let web_task = tokio::spawn(ocelot_web::run(web_listener, state, stopped(stop_rx.clone())));
+
+    let demo = if with_demo {
+        let local = std::net::SocketAddr::from(([127, 0, 0, 1], collector_addr.port()));
+        Some(demo::Demo::start(local, &config.demo, &config.store.dir)?)
+    } else {
+        None
+    };
+
+    let url = format!(
+        "http://{}:{}",
+        if web_addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { web_addr.ip().to_string() },
+        web_addr.port()
+    );
+    println!("Ocelot is running: open {url}");
+    println!(
+        "  collector on {collector_addr} (CAT clients: point client.xml at this host, http-port {})",
+        web_addr.port()
+    );
+    println!("  data in {}", config.store.dir.display());
+    if with_demo {
+        println!("  demo services are sending traffic; dashboards fill within a minute");
+    }
+    println!("  Ctrl-C to stop");
+    tracing::info!(%collector_addr, %web_addr, "ocelot serving");
+
+    shutdown_signal().await;
+    println!("Stopping: draining queues, flushing blocks, checkpointing the open hour...");
+    let shutdown = async {
+        if let Some(demo) = demo {
+            tokio::task::spawn_blocking(move || demo.stop()).await.ok();
+        }
+        let _ = stop_tx.send(true);
+        let _ = collector_task.await;
+        let c = collector.clone();
+        let s = store.clone();
+        tokio::task::spawn_blocking(move || {
+            c.shutdown();
+            s.shutdown();
+        })
+        .await
+        .ok();
+        let _ = web_task.await;
+    };
+    if tokio::time::timeout(SHUTDOWN_BOUND, shutdown).await.is_err() {
+        anyhow::bail!("shutdown did not finish within {SHUTDOWN_BOUND:?}");
+    }
+    println!("Stopped cleanly.");
+    Ok(())
+}
+
+fn web_state(
+    config: &Config,
+    store: &Store,
+    collector: &Collector,
+    decode: DecodeOptions,
+    collector_port: u16,
+) -> anyhow::Result<AppState> {
+    let routers = config
+        .web
+        .advertise
+        .iter()
+        .map(|a| {
+            a.parse::<SocketAddrV4>()
+                .with_context(|| format!("web.advertise: {a:?} is not an IPv4 ip:port"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let auth = AuthConfig {
+        api_token: Some(config.web.api_token.clone()).filter(|t| !t.is_empty()),
+        basic: (!config.web.username.is_empty())
+            .then(|| BasicCredentials::new(&config.web.username, &config.web.password)),
+    };
+    let lookup = Arc::new(StoreLookup {
+        store: store.clone(),
+        decode,
+    });
+    let _ = collector;
+    Ok(AppState::new(lookup)
+        .with_cat_router(CatRouterConfig {
+            routers,
+            collector_port,
+            ..CatRouterConfig::default()
+        })
+        .with_auth(auth))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
