@@ -4,11 +4,12 @@
 //! live reports of the open hours, layered over the store with [`Overlay`]).
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ocelot_analyzer::{EventReport, MetricReport, ProblemReport, TransactionReport};
-use ocelot_store::Store;
+use ocelot_store::{Store, StoreConfig, StoreError};
 
 use crate::rules::ReportKind;
 
@@ -119,6 +120,15 @@ impl StoreHistory {
             store,
             read_errors: AtomicU64::new(0),
         }
+    }
+
+    /// Opens the store in `dir` for reading reports, with retention off: opening a store
+    /// with the default retention deletes hours older than 7 days, the history baselines
+    /// need (`ocelot alert replay --data DIR` must not destroy what it replays).
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let mut config = StoreConfig::new(dir);
+        config.retention_days = 0;
+        Ok(StoreHistory::new(Store::open(config)?))
     }
 
     /// Reports that existed but could not be read or parsed.

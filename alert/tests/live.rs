@@ -1,0 +1,151 @@
+//! The live path: `Alerting::tick` with an injected clock stepping every 30 s through the
+//! spike, the open hour read from memory over the stored history, notifications to a
+//! local webhook, and the snapshot `GET /api/alerts` will serve.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use common::*;
+use ocelot_alert::{
+    AlertKind, AlertPhase, Alerting, MemoryHistory, Overlay, ReportKind, RuleSet, StoreHistory,
+};
+
+/// A webhook receiver answering 200 to `n` requests; sends each body.
+fn receiver(n: usize) -> (String, mpsc::Receiver<serde_json::Value>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for _ in 0..n {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(&mut stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line.trim_end().is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+            tx.send(serde_json::from_slice(&body).unwrap()).unwrap();
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn the_live_loop_fires_once_the_third_bad_minute_settles_and_notifies_fire_and_resolve() {
+    let (url, bodies) = receiver(2);
+    let text =
+        format!("{RULES}\n[[webhook]]\nname = \"ops\"\nurl = \"{url}\"\nretry_backoff_ms = 10\n")
+            .replace("for_minutes = 3", "for_minutes = 3\nnotify = [\"ops\"]");
+    let rules = RuleSet::from_toml_str(&text, None).unwrap();
+    let mut alerting = Alerting::new(rules);
+    let log = alerting.log();
+
+    // The open hour comes from "the collector" (memory); history from the store.
+    let mut live = MemoryHistory::new();
+    live.insert(
+        "shop",
+        hour_at(SPIKE_DAY, 10),
+        transaction_report(SPIKE_DAY, 10),
+    );
+    let history = Overlay(live, StoreHistory::new(store().clone()));
+
+    let start_ms = minute_at(SPIKE_DAY, 10, 0) * 60_000;
+    let mut fired_at = None;
+    let mut resolved_at = None;
+    for step in 0..=70u64 {
+        let now_ms = start_ms + step * 30_000;
+        if step == 0 {
+            let wanted = alerting.wanted_reports(now_ms);
+            // 10:00:00 with 10 s settle: the last settled minute is 09:58.
+            assert_eq!(wanted.len(), 1);
+            assert_eq!(wanted[0].kind, ReportKind::Transaction);
+            assert_eq!(wanted[0].hour, hour_at(SPIKE_DAY, 9));
+        }
+        for event in alerting.tick(now_ms, &history) {
+            match event.kind {
+                AlertKind::Fired => fired_at = Some((now_ms, event.minute)),
+                AlertKind::Resolved => resolved_at = Some((now_ms, event.minute)),
+            }
+        }
+        if step == 45 {
+            // 10:22:30: minute 10:22 has not settled (10:23:10), so still pending.
+            assert_eq!(log.snapshot().rules[0].phase, AlertPhase::Pending);
+        }
+    }
+    // Minute 10:22 settles at 10:23:10: the first tick after that is 10:23:30.
+    assert_eq!(
+        fired_at,
+        Some((
+            start_ms + (23 * 60 + 30) * 1000,
+            minute_at(SPIKE_DAY, 10, 22)
+        ))
+    );
+    assert_eq!(
+        resolved_at,
+        Some((
+            start_ms + (26 * 60 + 30) * 1000,
+            minute_at(SPIKE_DAY, 10, 25)
+        ))
+    );
+
+    let fired = bodies.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        (fired["rule"].as_str(), fired["kind"].as_str()),
+        (Some("pay-spike"), Some("fired"))
+    );
+    assert_eq!(fired["value"], 30.0);
+    let resolved = bodies.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(resolved["kind"], "resolved");
+    assert_eq!(resolved["startedMinute"], minute_at(SPIKE_DAY, 10, 20));
+
+    let snapshot = log.snapshot();
+    assert_eq!(snapshot.counters.fired, 1);
+    assert_eq!(snapshot.counters.resolved, 1);
+    assert_eq!(snapshot.counters.notifications_sent, 2);
+    assert_eq!(snapshot.events[0].kind, AlertKind::Resolved, "newest first");
+    let spike = &snapshot.rules[0];
+    assert_eq!(spike.id, "pay-spike");
+    assert_eq!(spike.phase, AlertPhase::Ok);
+    assert_eq!(spike.last_time, "2026-10-29T10:33Z");
+    assert_eq!(spike.last_value, Some(7.0));
+    assert!(spike.last_baseline.is_some());
+    // One day evaluated: the baseline of the domain was built once and then reused.
+    assert_eq!(alerting.engine().baseline_builds(), 1);
+    let json = serde_json::to_value(&snapshot).unwrap();
+    assert_eq!(json["rules"][0]["scope"]["name"], "/pay");
+    assert_eq!(json["counters"]["notificationsSent"], 2);
+}
+
+#[test]
+fn the_baseline_is_rebuilt_when_the_day_changes() {
+    let rules = RuleSet::from_toml_str(RULES, None).unwrap();
+    let mut alerting = Alerting::new(rules);
+    let history = StoreHistory::new(store().clone());
+    let before_midnight = minute_at(SPIKE_DAY, 23, 55) * 60_000;
+    for step in 0..20u64 {
+        alerting.tick(before_midnight + step * 60_000 + 15_000, &history);
+    }
+    assert_eq!(alerting.engine().baseline_builds(), 2);
+    let drop_day = &alerting.log().snapshot().rules[1];
+    let baseline = drop_day.last_baseline.unwrap();
+    assert!(
+        (baseline - 6.6).abs() < 1e-9,
+        "the drop day's baseline, {baseline}"
+    );
+}

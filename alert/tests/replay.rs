@@ -1,0 +1,192 @@
+//! Four weeks of stored history, then a spike, a drop and a normal day replayed: exact
+//! firing and resolving minutes.
+
+mod common;
+
+use common::*;
+use ocelot_alert::{format_events, replay, AlertKind, MinuteLabel, RuleSet, StoreHistory};
+
+fn rules() -> RuleSet {
+    RuleSet::from_toml_str(RULES, Some(&["shop".to_owned()])).unwrap()
+}
+
+/// (rule, kind, minute, suppressed) of each event.
+fn summary(events: &[ocelot_alert::AlertEvent]) -> Vec<(String, AlertKind, u64, bool)> {
+    events
+        .iter()
+        .map(|e| (e.rule.clone(), e.kind, e.minute, e.suppressed))
+        .collect()
+}
+
+#[test]
+fn a_spike_a_drop_and_failures_fire_and_resolve_at_the_exact_minutes() {
+    let history = StoreHistory::new(store().clone());
+    let events = replay(
+        &rules(),
+        &history,
+        hour_at(SPIKE_DAY, 0),
+        hour_at(NORMAL_DAY, 23),
+    );
+    let expected = vec![
+        (
+            "pay-spike".to_owned(),
+            AlertKind::Fired,
+            minute_at(SPIKE_DAY, 10, 22),
+            false,
+        ),
+        (
+            "pay-spike".to_owned(),
+            AlertKind::Resolved,
+            minute_at(SPIKE_DAY, 10, 25),
+            false,
+        ),
+        (
+            "pay-drop".to_owned(),
+            AlertKind::Fired,
+            minute_at(DROP_DAY, 13, 59),
+            false,
+        ),
+        (
+            "pay-drop".to_owned(),
+            AlertKind::Resolved,
+            minute_at(DROP_DAY, 14, 8),
+            false,
+        ),
+        (
+            "pay-errors".to_owned(),
+            AlertKind::Fired,
+            minute_at(DROP_DAY, 16, 1),
+            false,
+        ),
+        (
+            "pay-errors".to_owned(),
+            AlertKind::Resolved,
+            minute_at(DROP_DAY, 16, 2),
+            false,
+        ),
+        (
+            "pay-errors".to_owned(),
+            AlertKind::Fired,
+            minute_at(DROP_DAY, 16, 11),
+            true,
+        ),
+        (
+            "pay-errors".to_owned(),
+            AlertKind::Resolved,
+            minute_at(DROP_DAY, 16, 12),
+            true,
+        ),
+    ];
+    assert_eq!(summary(&events), expected, "{}", format_events(&events));
+    assert_eq!(history.read_errors(), 0);
+}
+
+#[test]
+fn fired_events_carry_values_weighted_baselines_and_the_bad_minutes() {
+    let history = StoreHistory::new(store().clone());
+    let events = replay(
+        &rules(),
+        &history,
+        hour_at(SPIKE_DAY, 10),
+        hour_at(SPIKE_DAY, 10),
+    );
+    let fired = &events[0];
+    assert_eq!(fired.started_minute, minute_at(SPIKE_DAY, 10, 20));
+    assert_eq!(fired.value, Some(30.0));
+    // Days 0, 7 and 21 with weights 1, 2 and 4; day 14 has no data and is skipped.
+    let baseline = fired.baseline.unwrap();
+    assert!((baseline - 51.0 / 7.0).abs() < 1e-9, "{baseline}");
+    let minutes: Vec<String> = fired.minutes.iter().map(|p| p.time.clone()).collect();
+    assert_eq!(
+        minutes,
+        [
+            "2026-10-29T10:20Z",
+            "2026-10-29T10:21Z",
+            "2026-10-29T10:22Z"
+        ]
+    );
+    assert_eq!(
+        fired.link,
+        "http://ocelot.test:8080/transaction?domain=shop&date=2026102910&type=URL&name=%2Fpay"
+    );
+    assert_eq!(
+        fired.condition,
+        "above baseline by more than 100% and 5 for 3 minutes"
+    );
+    let resolved = &events[1];
+    assert_eq!(resolved.value, Some(7.0));
+    assert_eq!(resolved.started_minute, minute_at(SPIKE_DAY, 10, 20));
+
+    // The drop day looks back at days 1, 8, 15 and 22: all four present.
+    let events = replay(
+        &rules(),
+        &history,
+        hour_at(DROP_DAY, 13),
+        hour_at(DROP_DAY, 13),
+    );
+    let baseline = events[0].baseline.unwrap();
+    assert!((baseline - 6.6).abs() < 1e-9, "{baseline}");
+    assert_eq!(events[0].value, Some(1.0));
+}
+
+#[test]
+fn a_normal_day_fires_nothing() {
+    let history = StoreHistory::new(store().clone());
+    let events = replay(
+        &rules(),
+        &history,
+        hour_at(NORMAL_DAY, 0),
+        hour_at(NORMAL_DAY, 23),
+    );
+    assert_eq!(events, vec![]);
+    assert_eq!(format_events(&events), "no alerts\n");
+}
+
+#[test]
+fn the_replay_report_prints_one_line_per_event() {
+    let history = StoreHistory::new(store().clone());
+    let events = replay(
+        &rules(),
+        &history,
+        hour_at(SPIKE_DAY, 10),
+        hour_at(SPIKE_DAY, 10),
+    );
+    let text = format_events(&events);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "2026-10-29T10:22Z  FIRED     pay-spike  shop transaction URL /pay  count=30 baseline=7.29  \
+             (above baseline by more than 100% and 5 for 3 minutes, since 2026-10-29T10:20Z)",
+            "2026-10-29T10:25Z  RESOLVED  pay-spike  shop transaction URL /pay  count=7 baseline=7.29  \
+             (above baseline by more than 100% and 5 for 3 minutes, since 2026-10-29T10:20Z)",
+        ]
+    );
+    assert_eq!(
+        MinuteLabel(minute_at(SPIKE_DAY, 10, 22)).to_string(),
+        "2026-10-29T10:22Z"
+    );
+}
+
+#[test]
+fn rules_for_domains_missing_from_the_store_are_rejected_at_load() {
+    let known = store().report_domains(hour_at(SPIKE_DAY, 10)).unwrap();
+    assert_eq!(known, ["shop"]);
+    let text = RULES.replacen("domain = \"shop\"", "domain = \"shopp\"", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("alerts.toml");
+    std::fs::write(&path, text).unwrap();
+    let error = RuleSet::load(&path, Some(&known)).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "rule \"pay-spike\": unknown domain \"shopp\" (known domains: shop)"
+    );
+    let text = RULES.replacen("measure = \"count\"", "measure = \"qps\"", 1);
+    std::fs::write(&path, text).unwrap();
+    let error = RuleSet::load(&path, Some(&known)).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "rule \"pay-spike\": unknown measure \"qps\" for the transaction report \
+         (expected one of count, fail, failPercent, avg, p95)"
+    );
+}
