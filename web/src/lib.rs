@@ -21,20 +21,25 @@
 //! # drop(app);
 //! ```
 
+mod api;
 mod auth;
 mod cat_router;
 mod chart;
 mod error;
 mod home;
+mod hour;
 mod layout;
 mod links;
 mod logview;
 mod lookup;
+mod report_source;
 mod security_headers;
+mod selection;
 mod server;
 mod state;
 mod time;
 
 pub use lookup::{MemoryLookup, MessageLookup};
+pub use report_source::{BoxFuture, MemoryReports, ReportSource};
 pub use server::{router, run, ClientAddrs};
 pub use state::{AppState, AuthConfig, BasicCredentials, CatRouterConfig, DEFAULT_COLLECTOR_PORT};

@@ -14,7 +14,7 @@ use crate::auth::{exposure_warning, require_auth};
 use crate::error::{api_not_found, not_found_page};
 use crate::security_headers::add_security_headers;
 use crate::state::AppState;
-use crate::{cat_router, home, layout, logview};
+use crate::{api, cat_router, home, layout, logview};
 
 /// Both ends of a client's TCP connection, available to handlers as
 /// `ConnectInfo<ClientAddrs>` when served by [`run`].
@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(home::routes())
         .merge(logview::routes())
+        .merge(api::routes())
         // Unknown API paths answer JSON; more specific `/api/...` routes win over this.
         .route("/api/{*path}", any(api_not_found))
         .route_layer(axum::middleware::from_fn_with_state(

@@ -8,6 +8,7 @@ use std::net::SocketAddrV4;
 use std::sync::Arc;
 
 use crate::lookup::MessageLookup;
+use crate::report_source::{MemoryReports, ReportSource};
 
 /// CAT's port for client TCP traffic, advertised by the router unless configured otherwise.
 pub const DEFAULT_COLLECTOR_PORT: u16 = 2280;
@@ -17,6 +18,8 @@ pub const DEFAULT_COLLECTOR_PORT: u16 = 2280;
 pub struct AppState {
     /// Finds stored trees for LogView and `/api/message/{id}`.
     pub lookup: Arc<dyn MessageLookup>,
+    /// The hourly reports the boards and the JSON API show.
+    pub reports: Arc<dyn ReportSource>,
     /// What `/cat/s/router` tells clients.
     pub cat_router: Arc<CatRouterConfig>,
     /// Credentials for pages and the API; none by default.
@@ -24,13 +27,22 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State with the default router answer and no authentication.
+    /// State with no reports (an empty [`MemoryReports`]), the default router answer and
+    /// no authentication.
     pub fn new(lookup: Arc<dyn MessageLookup>) -> Self {
         AppState {
             lookup,
+            reports: Arc::new(MemoryReports::default()),
             cat_router: Arc::new(CatRouterConfig::default()),
             auth: Arc::new(AuthConfig::default()),
         }
+    }
+
+    /// Replaces the source of reports.
+    #[must_use]
+    pub fn with_reports(mut self, reports: Arc<dyn ReportSource>) -> Self {
+        self.reports = reports;
+        self
     }
 
     /// Replaces the router configuration.

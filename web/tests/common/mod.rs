@@ -9,10 +9,11 @@ use axum::body::Body;
 use axum::http::{Request, Response};
 use axum::Router;
 use http_body_util::BodyExt;
+use ocelot_protocol::sample::SampleTrees;
 use ocelot_protocol::{
     decode_frame, DecodeOptions, Header, Leaf, Message, MessageTree, Transaction,
 };
-use ocelot_web::{router, AppState, MemoryLookup};
+use ocelot_web::{router, AppState, MemoryLookup, MemoryReports};
 use tower::ServiceExt;
 
 /// S02: `Service` / `PaymentService.pay`, status ERROR.
@@ -69,6 +70,56 @@ pub fn lookup() -> MemoryLookup {
 /// The app over [`lookup`] with default settings.
 pub fn app() -> Router {
     router(AppState::new(Arc::new(lookup())))
+}
+
+/// The hour of the captured frames, 2026-11-22 07:00 UTC.
+pub const HOUR: u64 = 498_703;
+/// Its API label.
+pub const HOUR_LABEL: &str = "2026112207";
+/// "Now" for report tests: 40 minutes into [`HOUR`], so the hour has run 2400 s.
+pub const NOW_MS: u64 = HOUR * 3_600_000 + 40 * 60_000;
+/// Generated trees per test report set (domains `app-0` and `app-1`).
+pub const SAMPLE_TREES: u64 = 600;
+
+/// The API label of the hour before [`HOUR`], which has [`PAST_SAMPLE_TREES`] trees.
+pub const PAST_HOUR_LABEL: &str = "2026112206";
+/// Generated trees in the hour before [`HOUR`].
+pub const PAST_SAMPLE_TREES: u64 = 120;
+
+/// Every real binary frame (27 in [`HOUR`], two in other hours), the script tree,
+/// [`SAMPLE_TREES`] generated trees spread over the first 40 minutes of [`HOUR`] and
+/// [`PAST_SAMPLE_TREES`] over the hour before.
+pub fn reports() -> MemoryReports {
+    let mut reports = MemoryReports::new(NOW_MS);
+    for n in 1..=29 {
+        reports.add_tree(&real_tree(n));
+    }
+    reports.add_tree(&script_tree());
+    let start_ms = HOUR * 3_600_000;
+    let mut samples = SampleTrees::new(42, 2, 10, start_ms);
+    for i in 0..SAMPLE_TREES {
+        samples.now_ms = start_ms + i * 4_000;
+        reports.add_tree(&samples.tree());
+    }
+    let mut past = SampleTrees::new(7, 2, 10, start_ms - 3_600_000);
+    for i in 0..PAST_SAMPLE_TREES {
+        past.now_ms = start_ms - 3_600_000 + i * 30_000;
+        reports.add_tree(&past.tree());
+    }
+    reports
+}
+
+/// The app over [`lookup`] and [`reports`].
+pub fn report_app() -> Router {
+    router(AppState::new(Arc::new(lookup())).with_reports(Arc::new(reports())))
+}
+
+/// GETs `uri` and parses the JSON body, asserting the status.
+pub async fn get_json(app: Router, uri: &str, status: u16) -> serde_json::Value {
+    let response = get(app, uri).await;
+    assert_eq!(response.status().as_u16(), status, "GET {uri}");
+    let body = text(response).await;
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {uri}: {e}: {body}"))
 }
 
 /// Sends a GET through the router without a socket.

@@ -1,0 +1,244 @@
+//! The JSON API over the hourly reports (issue 4). `hour` is `YYYYMMDDHH` in UTC or
+//! `current`; `ip` defaults to `All`; durations are milliseconds.
+//!
+//! * `GET /api/hours` -> `{"hours":["YYYYMMDDHH",..],"current":"YYYYMMDDHH"}`
+//! * `GET /api/domains[?hour=]` -> `{"domains":[..]}` (without `hour`: the current and the
+//!   previous hour's, so a domain does not vanish at the top of the hour)
+//! * `GET /api/transaction?domain=&hour=[&ip=][&type=]`, `/api/event?..` (same shape)
+//! * `GET /api/problem?domain=&hour=[&ip=]`
+//! * `GET /api/heartbeat?domain=&hour=[&ip=]` (no `ip`: the first machine)
+//! * `GET /api/metric?domain=&hour=`, `GET /api/state?hour=`
+//!
+//! An hour without data, a domain without a report in the hour or an unknown machine is a
+//! 404 `{"error":".."}`; a missing or malformed parameter a 400 naming it.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use ocelot_analyzer::{
+    hour_label, EventReport, EventView, HeartbeatReport, HeartbeatView, MetricReport, MetricView,
+    ProblemReport, ProblemView, StateReport, StateView, TransactionReport, TransactionView,
+    ViewQuery,
+};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::hour::elapsed_seconds;
+use crate::selection::{BadParam, ReportParams};
+use crate::state::AppState;
+
+/// The routes of this module.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/hours", get(hours))
+        .route("/api/domains", get(domains))
+        .route("/api/transaction", get(transaction))
+        .route("/api/event", get(event))
+        .route("/api/problem", get(problem))
+        .route("/api/heartbeat", get(heartbeat))
+        .route("/api/metric", get(metric))
+        .route("/api/state", get(state))
+}
+
+type Params = Result<Query<ReportParams>, QueryRejection>;
+
+fn checked(params: Params) -> Result<ReportParams, ApiError> {
+    params.map(|Query(p)| p).map_err(|rejection| {
+        ApiError::BadRequest(format!("malformed query string: {}", rejection.body_text()))
+    })
+}
+
+/// `GET /api/hours`.
+#[derive(Debug, Serialize)]
+struct HoursView {
+    hours: Vec<String>,
+    current: String,
+}
+
+async fn hours(State(state): State<AppState>) -> Json<HoursView> {
+    let source = &state.reports;
+    let current = source.now_ms() / ocelot_protocol::MILLIS_PER_HOUR;
+    Json(HoursView {
+        hours: source.hours().await.into_iter().map(hour_label).collect(),
+        current: hour_label(current),
+    })
+}
+
+/// `GET /api/domains`.
+#[derive(Debug, Serialize)]
+struct DomainsView {
+    domains: Vec<String>,
+}
+
+async fn domains(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<DomainsView>, ApiError> {
+    let params = checked(params)?;
+    let source = &state.reports;
+    let now_ms = source.now_ms();
+    let domains = if params.hour.as_deref().is_some_and(|h| !h.is_empty()) {
+        source.domains(params.hour(now_ms, false)?).await
+    } else {
+        let current = now_ms / ocelot_protocol::MILLIS_PER_HOUR;
+        let mut domains = source.domains(current).await;
+        if let Some(previous) = current.checked_sub(1) {
+            domains.extend(source.domains(previous).await);
+        }
+        domains.sort();
+        domains.dedup();
+        domains
+    };
+    Ok(Json(DomainsView { domains }))
+}
+
+/// A checked `domain` + `hour` pair that has data.
+struct Target {
+    domain: String,
+    hour: u64,
+    elapsed_seconds: f64,
+}
+
+async fn hour_with_data(state: &AppState, params: &ReportParams) -> Result<u64, ApiError> {
+    let hour = params.hour(state.reports.now_ms(), false)?;
+    if state.reports.hours().await.contains(&hour) {
+        Ok(hour)
+    } else {
+        Err(ApiError::NotFound(format!(
+            "no data for hour {}",
+            hour_label(hour)
+        )))
+    }
+}
+
+async fn target(state: &AppState, params: &ReportParams) -> Result<Target, ApiError> {
+    let domain = params.domain().ok_or(BadParam::missing("domain"))?;
+    let hour = hour_with_data(state, params).await?;
+    if !state
+        .reports
+        .domains(hour)
+        .await
+        .iter()
+        .any(|d| d == domain)
+    {
+        return Err(ApiError::NotFound(format!(
+            "no report for domain “{domain}” in hour {}",
+            hour_label(hour)
+        )));
+    }
+    Ok(Target {
+        domain: domain.to_owned(),
+        hour,
+        elapsed_seconds: elapsed_seconds(hour, state.reports.now_ms()),
+    })
+}
+
+/// 404 when `ip` names a machine the report does not have.
+fn check_machine<'a>(
+    ip: Option<&str>,
+    mut ips: impl Iterator<Item = &'a str>,
+    target: &Target,
+) -> Result<(), ApiError> {
+    match ip {
+        Some(ip) if !ips.any(|known| known == ip) => Err(ApiError::NotFound(format!(
+            "no machine {ip} in domain “{}” in hour {}",
+            target.domain,
+            hour_label(target.hour)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn view_query<'a>(params: &'a ReportParams, target: &Target) -> ViewQuery<'a> {
+    ViewQuery {
+        ip: params.ip(),
+        type_: params.type_(),
+        elapsed_seconds: target.elapsed_seconds,
+    }
+}
+
+async fn transaction(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<TransactionView>, ApiError> {
+    let params = checked(params)?;
+    let target = target(&state, &params).await?;
+    let report = state
+        .reports
+        .transaction(target.domain.clone(), target.hour)
+        .await
+        .unwrap_or_else(|| TransactionReport::new(&target.domain, target.hour));
+    check_machine(params.ip(), report.ips(), &target)?;
+    Ok(Json(report.view(&view_query(&params, &target))))
+}
+
+async fn event(State(state): State<AppState>, params: Params) -> Result<Json<EventView>, ApiError> {
+    let params = checked(params)?;
+    let target = target(&state, &params).await?;
+    let report = state
+        .reports
+        .event(target.domain.clone(), target.hour)
+        .await
+        .unwrap_or_else(|| EventReport::new(&target.domain, target.hour));
+    check_machine(params.ip(), report.ips(), &target)?;
+    Ok(Json(report.view(&view_query(&params, &target))))
+}
+
+async fn problem(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<ProblemView>, ApiError> {
+    let params = checked(params)?;
+    let target = target(&state, &params).await?;
+    let report = state
+        .reports
+        .problem(target.domain.clone(), target.hour)
+        .await
+        .unwrap_or_else(|| ProblemReport::new(&target.domain, target.hour));
+    check_machine(params.ip(), report.ips(), &target)?;
+    Ok(Json(report.view(&view_query(&params, &target))))
+}
+
+async fn heartbeat(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<HeartbeatView>, ApiError> {
+    let params = checked(params)?;
+    let target = target(&state, &params).await?;
+    let report = state
+        .reports
+        .heartbeat(target.domain.clone(), target.hour)
+        .await
+        .unwrap_or_else(|| HeartbeatReport::new(&target.domain, target.hour));
+    check_machine(params.ip(), report.ips(), &target)?;
+    Ok(Json(report.view(&view_query(&params, &target))))
+}
+
+async fn metric(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<MetricView>, ApiError> {
+    let params = checked(params)?;
+    let target = target(&state, &params).await?;
+    let report = state
+        .reports
+        .metric(target.domain.clone(), target.hour)
+        .await
+        .unwrap_or_else(|| MetricReport::new(&target.domain, target.hour));
+    Ok(Json(report.view(&view_query(&params, &target))))
+}
+
+async fn state(State(state): State<AppState>, params: Params) -> Result<Json<StateView>, ApiError> {
+    let params = checked(params)?;
+    let hour = hour_with_data(&state, &params).await?;
+    let report = state
+        .reports
+        .state(hour)
+        .await
+        .unwrap_or_else(|| StateReport::new(hour));
+    Ok(Json(report.view(&ViewQuery {
+        elapsed_seconds: elapsed_seconds(hour, state.reports.now_ms()),
+        ..ViewQuery::default()
+    })))
+}

@@ -1,0 +1,135 @@
+//! Hours as the API and the boards name them: `YYYYMMDDHH` in UTC (CAT's `date=` form), or
+//! `current`. Internally an hour is an index, `epoch_ms / 3_600_000`.
+
+use ocelot_protocol::MILLIS_PER_HOUR;
+
+/// The word for "the hour we are in" in `hour=` parameters.
+pub(crate) const CURRENT: &str = "current";
+/// Seconds in an hour: the elapsed time of every past hour.
+const SECONDS_PER_HOUR: f64 = 3600.0;
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's `days_from_civil`), for dates
+/// from 1970 on.
+fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year / 400;
+    let yoe = year - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(year: u64, month: u64) -> u64 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+/// The hour index of a `YYYYMMDDHH` label, or `None` when it is not one (wrong length,
+/// not digits, no such date, before 1970).
+pub(crate) fn parse_hour_label(label: &str) -> Option<u64> {
+    if label.len() != 10 || !label.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let field = |range: std::ops::Range<usize>| label[range].parse::<u64>().ok();
+    let (year, month, day, hour) = (field(0..4)?, field(4..6)?, field(6..8)?, field(8..10)?);
+    let valid = year >= 1970
+        && (1..=12).contains(&month)
+        && (1..=days_in_month(year, month)).contains(&day)
+        && hour < 24;
+    valid.then(|| days_from_civil(year, month, day) * 24 + hour)
+}
+
+/// The hour a `hour=` value names: `current` (any case) or `YYYYMMDDHH`.
+pub(crate) fn parse_hour(value: &str, now_ms: u64) -> Option<u64> {
+    if value.eq_ignore_ascii_case(CURRENT) {
+        Some(now_ms / MILLIS_PER_HOUR)
+    } else {
+        parse_hour_label(value)
+    }
+}
+
+/// Seconds `hour` has run at `now_ms`: all 3600 for past hours, at least 1 for the
+/// current (and a future) one, so a fresh hour shows a rate instead of dividing by zero.
+pub(crate) fn elapsed_seconds(hour: u64, now_ms: u64) -> f64 {
+    let start_ms = hour.saturating_mul(MILLIS_PER_HOUR);
+    if now_ms >= start_ms + MILLIS_PER_HOUR {
+        SECONDS_PER_HOUR
+    } else {
+        (now_ms.saturating_sub(start_ms) as f64 / 1000.0).max(1.0)
+    }
+}
+
+/// `2026-11-22 07:00 UTC`: an hour as people read it.
+pub(crate) fn hour_title(hour: u64) -> String {
+    let label = ocelot_analyzer::hour_label(hour);
+    format!(
+        "{}-{}-{} {}:00 UTC",
+        &label[0..4],
+        &label[4..6],
+        &label[6..8],
+        &label[8..10]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ocelot_analyzer::hour_label;
+
+    #[test]
+    fn hour_labels_parse_back_to_their_hour() {
+        for hour in [0, 1, 498_703, 474_263, 1_000_000] {
+            assert_eq!(parse_hour_label(&hour_label(hour)), Some(hour), "{hour}");
+        }
+        assert_eq!(parse_hour_label("2026112207"), Some(498_703));
+    }
+
+    #[test]
+    fn impossible_hour_labels_are_rejected() {
+        for bad in [
+            "",
+            "current",
+            "202611220",
+            "20261122077",
+            "2026132207",
+            "2026113107",
+            "2026112224",
+            "2025022907",
+            "1969123123",
+            "2026-11-22",
+            "+026112207",
+        ] {
+            assert_eq!(parse_hour_label(bad), None, "{bad}");
+        }
+        assert_eq!(
+            parse_hour_label("2024022907").map(hour_label),
+            Some("2024022907".to_owned())
+        );
+    }
+
+    #[test]
+    fn current_means_the_hour_of_now() {
+        let now_ms = 498_703 * MILLIS_PER_HOUR + 5;
+        assert_eq!(parse_hour("current", now_ms), Some(498_703));
+        assert_eq!(parse_hour("CURRENT", now_ms), Some(498_703));
+    }
+
+    #[test]
+    fn elapsed_seconds_is_the_whole_hour_for_past_hours_and_the_run_time_for_now() {
+        let start_ms = 498_703 * MILLIS_PER_HOUR;
+        assert_eq!(elapsed_seconds(498_702, start_ms), 3600.0);
+        assert_eq!(elapsed_seconds(498_703, start_ms + 90_000), 90.0);
+        assert_eq!(elapsed_seconds(498_703, start_ms), 1.0);
+        assert_eq!(elapsed_seconds(498_704, start_ms), 1.0);
+    }
+
+    #[test]
+    fn hour_title_spells_out_the_utc_hour() {
+        assert_eq!(hour_title(498_703), "2026-11-22 07:00 UTC");
+    }
+}

@@ -1,0 +1,240 @@
+//! Where the boards and the JSON API get their reports: the [`ReportSource`] trait,
+//! implemented over the collector by the binary (live reports of open hours, stored ones of
+//! sealed hours) and by [`MemoryReports`] for tests, demos, the browser fixture and benches.
+//!
+//! The trait returns boxed futures rather than using `async fn` so it stays object safe:
+//! [`AppState`](crate::AppState) holds an `Arc<dyn ReportSource>`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use ocelot_analyzer::{
+    AnalyzerConfig, EventAnalyzer, EventReport, HeartbeatAnalyzer, HeartbeatReport, MetricAnalyzer,
+    MetricReport, ProblemAnalyzer, ProblemReport, StateReport, TransactionAnalyzer,
+    TransactionReport,
+};
+use ocelot_protocol::{hour_of, nt1, MessageTree, LENGTH_PREFIX_BYTES};
+
+/// A boxed, sendable future: what [`ReportSource`] methods return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The hourly reports the boards and the JSON API show. `hour` is an hour index
+/// (`epoch_ms / 3_600_000`).
+pub trait ReportSource: Send + Sync {
+    /// Now, epoch ms (the current hour and tps of the current hour derive from it).
+    fn now_ms(&self) -> u64;
+    /// Hours with any data (stored or open), ascending.
+    fn hours(&self) -> BoxFuture<'_, Vec<u64>>;
+    /// Domains with a report in `hour`, sorted.
+    fn domains(&self, hour: u64) -> BoxFuture<'_, Vec<String>>;
+    /// The transaction report of `domain` in `hour`, if any.
+    fn transaction(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<TransactionReport>>;
+    /// The event report of `domain` in `hour`, if any.
+    fn event(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<EventReport>>;
+    /// The problem report of `domain` in `hour`, if any.
+    fn problem(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<ProblemReport>>;
+    /// The heartbeat report of `domain` in `hour`, if any.
+    fn heartbeat(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<HeartbeatReport>>;
+    /// The metric report of `domain` in `hour`, if any.
+    fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<MetricReport>>;
+    /// The collector's own report of `hour`, if any.
+    fn state(&self, hour: u64) -> BoxFuture<'_, Option<StateReport>>;
+}
+
+/// The analyzers of one hour.
+#[derive(Debug, Clone)]
+struct HourReports {
+    transaction: TransactionAnalyzer,
+    event: EventAnalyzer,
+    problem: ProblemAnalyzer,
+    heartbeat: HeartbeatAnalyzer,
+    metric: MetricAnalyzer,
+    state: Option<StateReport>,
+}
+
+impl HourReports {
+    fn new(hour: u64, config: &Arc<AnalyzerConfig>) -> Self {
+        HourReports {
+            transaction: TransactionAnalyzer::new(hour, config.clone()),
+            event: EventAnalyzer::new(hour, config.clone()),
+            problem: ProblemAnalyzer::new(hour, config.clone()),
+            heartbeat: HeartbeatAnalyzer::new(hour, config.clone()),
+            metric: MetricAnalyzer::new(hour, config.clone()),
+            state: None,
+        }
+    }
+
+    fn domains(&self) -> Vec<String> {
+        let mut domains = BTreeSet::new();
+        domains.extend(self.transaction.reports().keys());
+        domains.extend(self.event.reports().keys());
+        domains.extend(self.problem.reports().keys());
+        domains.extend(self.heartbeat.reports().keys());
+        domains.extend(self.metric.reports().keys());
+        domains.into_iter().cloned().collect()
+    }
+}
+
+/// Reports held in memory, built by feeding analyzers with trees: each tree goes to the
+/// analyzers of the hour of its root timestamp, and is counted in that hour's
+/// [`StateReport`] with its NT1 size.
+///
+/// ```
+/// use ocelot_protocol::sample::SampleTrees;
+/// use ocelot_web::{MemoryReports, ReportSource};
+///
+/// let now_ms = 1_795_331_315_581;
+/// let mut samples = SampleTrees::new(1, 2, 10, now_ms - 60_000);
+/// let mut reports = MemoryReports::new(now_ms);
+/// for _ in 0..100 {
+///     reports.add_tree(&samples.tree());
+/// }
+/// assert_eq!(reports.now_ms(), now_ms);
+/// ```
+#[derive(Debug, Clone)]
+pub struct MemoryReports {
+    now_ms: u64,
+    config: Arc<AnalyzerConfig>,
+    hours: BTreeMap<u64, HourReports>,
+}
+
+impl Default for MemoryReports {
+    /// No reports, and the system clock's now.
+    fn default() -> Self {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        MemoryReports::new(now_ms)
+    }
+}
+
+impl MemoryReports {
+    /// No reports yet; `now_ms` is what [`ReportSource::now_ms`] answers.
+    pub fn new(now_ms: u64) -> Self {
+        MemoryReports::with_config(now_ms, AnalyzerConfig::default())
+    }
+
+    /// Like [`MemoryReports::new`] with analyzer settings (caps, long thresholds).
+    pub fn with_config(now_ms: u64, config: AnalyzerConfig) -> Self {
+        MemoryReports {
+            now_ms,
+            config: Arc::new(config),
+            hours: BTreeMap::new(),
+        }
+    }
+
+    /// Moves the clock.
+    pub fn set_now_ms(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
+    }
+
+    /// Feeds `tree` to every analyzer of its root's hour and counts it in that hour's
+    /// state report.
+    pub fn add_tree(&mut self, tree: &MessageTree) {
+        let timestamp_ms = tree.root.timestamp_ms();
+        let hour = hour_of(timestamp_ms);
+        let config = &self.config;
+        let reports = self
+            .hours
+            .entry(hour)
+            .or_insert_with(|| HourReports::new(hour, config));
+        reports.transaction.process(tree);
+        reports.event.process(tree);
+        reports.problem.process(tree);
+        reports.heartbeat.process(tree);
+        reports.metric.process(tree);
+        let mut frame = Vec::new();
+        nt1::encode(tree, &mut frame);
+        let bytes = (frame.len() + LENGTH_PREFIX_BYTES) as u64;
+        reports
+            .state
+            .get_or_insert_with(|| StateReport::new(hour))
+            .record_trees(timestamp_ms, &tree.header.domain, 1, bytes);
+    }
+
+    /// Feeds every tree of `trees` (see [`MemoryReports::add_tree`]).
+    pub fn add_trees<'a>(&mut self, trees: impl IntoIterator<Item = &'a MessageTree>) {
+        for tree in trees {
+            self.add_tree(tree);
+        }
+    }
+
+    /// The state report of `hour`, created empty when missing, to record drops, decode
+    /// errors and the like.
+    pub fn state_mut(&mut self, hour: u64) -> &mut StateReport {
+        let config = &self.config;
+        self.hours
+            .entry(hour)
+            .or_insert_with(|| HourReports::new(hour, config))
+            .state
+            .get_or_insert_with(|| StateReport::new(hour))
+    }
+
+    fn hour(&self, hour: u64) -> Option<&HourReports> {
+        self.hours.get(&hour)
+    }
+}
+
+/// A ready future of `value`.
+fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
+    Box::pin(std::future::ready(value))
+}
+
+impl ReportSource for MemoryReports {
+    fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    fn hours(&self) -> BoxFuture<'_, Vec<u64>> {
+        ready(self.hours.keys().copied().collect())
+    }
+
+    fn domains(&self, hour: u64) -> BoxFuture<'_, Vec<String>> {
+        ready(
+            self.hour(hour)
+                .map(HourReports::domains)
+                .unwrap_or_default(),
+        )
+    }
+
+    fn transaction(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<TransactionReport>> {
+        ready(
+            self.hour(hour)
+                .and_then(|h| h.transaction.reports().get(&domain).cloned()),
+        )
+    }
+
+    fn event(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<EventReport>> {
+        ready(
+            self.hour(hour)
+                .and_then(|h| h.event.reports().get(&domain).cloned()),
+        )
+    }
+
+    fn problem(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<ProblemReport>> {
+        ready(
+            self.hour(hour)
+                .and_then(|h| h.problem.reports().get(&domain).cloned()),
+        )
+    }
+
+    fn heartbeat(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<HeartbeatReport>> {
+        ready(
+            self.hour(hour)
+                .and_then(|h| h.heartbeat.reports().get(&domain).cloned()),
+        )
+    }
+
+    fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<MetricReport>> {
+        ready(
+            self.hour(hour)
+                .and_then(|h| h.metric.reports().get(&domain).cloned()),
+        )
+    }
+
+    fn state(&self, hour: u64) -> BoxFuture<'_, Option<StateReport>> {
+        ready(self.hour(hour).and_then(|h| h.state.clone()))
+    }
+}

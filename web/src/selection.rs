@@ -1,0 +1,146 @@
+//! What a report request selects, shared by the JSON API and the boards: the query
+//! parameters (`domain`, `hour`, `ip`, `type`, `name`, `sort`) and their checks.
+//!
+//! Every parameter arrives as an optional string, so deserializing a query never fails on
+//! a value; each is then checked here and a bad one is named in the 400 answer.
+
+use serde::Deserialize;
+
+use crate::error::{ApiError, PageError};
+use crate::hour::{parse_hour, CURRENT};
+
+/// The machine selector meaning "every machine merged".
+pub(crate) const ALL_MACHINES: &str = "All";
+
+/// The query parameters of the report endpoints and boards, unchecked. An empty value
+/// counts as absent.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct ReportParams {
+    /// The application.
+    pub(crate) domain: Option<String>,
+    /// `YYYYMMDDHH` (UTC) or `current`.
+    pub(crate) hour: Option<String>,
+    /// A machine IP or `All`.
+    pub(crate) ip: Option<String>,
+    /// A transaction or event type.
+    #[serde(rename = "type")]
+    pub(crate) type_: Option<String>,
+    /// A transaction or event name.
+    pub(crate) name: Option<String>,
+    /// A column to sort a board by.
+    pub(crate) sort: Option<String>,
+}
+
+fn present(value: Option<&String>) -> Option<&str> {
+    value.map(String::as_str).filter(|v| !v.is_empty())
+}
+
+impl ReportParams {
+    pub(crate) fn domain(&self) -> Option<&str> {
+        present(self.domain.as_ref())
+    }
+
+    /// The machine: `None` for all of them (absent, empty or `All` in any case).
+    pub(crate) fn ip(&self) -> Option<&str> {
+        present(self.ip.as_ref()).filter(|ip| !ip.eq_ignore_ascii_case(ALL_MACHINES))
+    }
+
+    pub(crate) fn type_(&self) -> Option<&str> {
+        present(self.type_.as_ref())
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        present(self.name.as_ref())
+    }
+
+    pub(crate) fn sort(&self) -> Option<&str> {
+        present(self.sort.as_ref())
+    }
+
+    /// The hour selected: absent means `current` when `default_current`, else an error.
+    pub(crate) fn hour(&self, now_ms: u64, default_current: bool) -> Result<u64, BadParam> {
+        match present(self.hour.as_ref()) {
+            Some(raw) => parse_hour(raw, now_ms).ok_or_else(|| BadParam {
+                param: "hour",
+                detail: format!(
+                    "“{raw}” is not an hour: write YYYYMMDDHH in UTC (e.g. 2026112207) or \
+                     “{CURRENT}”."
+                ),
+            }),
+            None if default_current => Ok(now_ms / ocelot_protocol::MILLIS_PER_HOUR),
+            None => Err(BadParam::missing("hour")),
+        }
+    }
+}
+
+/// A parameter that is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BadParam {
+    /// The parameter's name.
+    pub(crate) param: &'static str,
+    /// What is wrong with it.
+    pub(crate) detail: String,
+}
+
+impl BadParam {
+    pub(crate) fn missing(param: &'static str) -> Self {
+        BadParam {
+            param,
+            detail: format!("the parameter “{param}” is required."),
+        }
+    }
+
+    pub(crate) fn message(&self) -> String {
+        format!("bad parameter “{}”: {}", self.param, self.detail)
+    }
+}
+
+impl From<BadParam> for ApiError {
+    fn from(bad: BadParam) -> Self {
+        ApiError::BadRequest(bad.message())
+    }
+}
+
+impl From<BadParam> for PageError {
+    fn from(bad: BadParam) -> Self {
+        PageError::BadRequest {
+            title: format!("The “{}” parameter is not right", bad.param),
+            detail: bad.message(),
+            search: String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(query: &str) -> ReportParams {
+        serde_urlencoded_like(query)
+    }
+
+    /// The same parsing axum's `Query` does.
+    fn serde_urlencoded_like(query: &str) -> ReportParams {
+        let uri: axum::http::Uri = format!("/x?{query}").parse().unwrap();
+        axum::extract::Query::<ReportParams>::try_from_uri(&uri)
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn all_and_empty_machine_selectors_mean_every_machine() {
+        assert_eq!(params("ip=All").ip(), None);
+        assert_eq!(params("ip=all").ip(), None);
+        assert_eq!(params("ip=").ip(), None);
+        assert_eq!(params("ip=10.0.0.1").ip(), Some("10.0.0.1"));
+    }
+
+    #[test]
+    fn bad_hours_name_the_parameter() {
+        let err = params("hour=yesterday").hour(0, true).unwrap_err();
+        assert_eq!(err.param, "hour");
+        assert!(err.message().contains("yesterday"));
+        assert_eq!(params("").hour(0, false).unwrap_err().param, "hour");
+        assert_eq!(params("").hour(7_200_000, true), Ok(2));
+    }
+}

@@ -1,0 +1,223 @@
+//! The JSON API over the hourly reports (issue 4's "JSON API"), called without a socket.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn find<'a>(items: &'a Value, key: &str, value: &str) -> &'a Value {
+    items
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item[key] == value)
+        .unwrap_or_else(|| panic!("no {key}={value} in {items}"))
+}
+
+#[tokio::test]
+async fn transaction_report_of_real_frames_has_figures_ids_and_minutes() {
+    let uri = format!("/api/transaction?domain=catgen&hour={HOUR_LABEL}");
+    let json = get_json(report_app(), &uri, 200).await;
+    assert_eq!(json["domain"], "catgen");
+    assert_eq!(json["hour"], HOUR_LABEL);
+    assert_eq!(json["ips"], serde_json::json!(["192.0.2.2"]));
+    let url = find(&json["types"], "type", "URL");
+    assert_eq!(url["count"], 1);
+    let create = find(&url["names"], "name", "/api/order/create");
+    assert_eq!(create["count"], 1);
+    assert_eq!(create["fail"], 0);
+    // 20 ms, within the histogram's 1 %.
+    for figure in ["min", "max", "avg", "p50", "p95", "p99", "p999"] {
+        let ms = create[figure].as_f64().unwrap();
+        assert!((ms - 20.0).abs() <= 0.2, "{figure} = {ms}");
+    }
+    assert_eq!(create["minutes"].as_array().unwrap().len(), 1);
+    let service = find(&json["types"], "type", "Service");
+    let pay = find(&service["names"], "name", "PaymentService.pay");
+    assert_eq!(pay["fail"], 1);
+    assert_eq!(pay["failPercent"], 100.0);
+    assert_eq!(pay["failMessageIds"], serde_json::json!([FAILED_ID]));
+    assert_eq!(pay["slowestMessageId"], FAILED_ID);
+}
+
+#[tokio::test]
+async fn transaction_tps_of_the_current_hour_divides_by_the_seconds_it_has_run() {
+    let json = get_json(
+        report_app(),
+        "/api/transaction?domain=app-0&hour=current&type=URL",
+        200,
+    )
+    .await;
+    assert_eq!(json["hour"], HOUR_LABEL, "current is the hour of now");
+    let types = json["types"].as_array().unwrap();
+    assert_eq!(types.len(), 1, "type filter keeps only URL");
+    let count = types[0]["count"].as_f64().unwrap();
+    assert!(count > 100.0, "about half of {SAMPLE_TREES} trees: {count}");
+    let tps = types[0]["tps"].as_f64().unwrap();
+    assert!((tps - count / 2400.0).abs() < 1e-9, "{tps} vs {count}/2400");
+}
+
+#[tokio::test]
+async fn a_past_hour_counts_tps_over_the_whole_hour() {
+    let json = get_json(
+        report_app(),
+        &format!("/api/transaction?domain=app-1&hour={PAST_HOUR_LABEL}"),
+        200,
+    )
+    .await;
+    let t = &json["types"][0];
+    assert!(t["count"].as_u64().unwrap() > 0);
+    assert_eq!(
+        t["tps"].as_f64().unwrap(),
+        t["count"].as_f64().unwrap() / 3600.0
+    );
+}
+
+#[tokio::test]
+async fn one_machine_or_all_machines_can_be_selected() {
+    let all = get_json(
+        report_app(),
+        "/api/transaction?domain=app-0&hour=current",
+        200,
+    )
+    .await;
+    let ips = all["ips"].as_array().unwrap();
+    assert!(
+        ips.len() > 1,
+        "generated traffic comes from several machines"
+    );
+    let all_count: u64 = all["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["count"].as_u64().unwrap())
+        .sum();
+    let mut per_machine = 0;
+    for ip in ips {
+        let uri = format!(
+            "/api/transaction?domain=app-0&hour=current&ip={}",
+            ip.as_str().unwrap()
+        );
+        let one = get_json(report_app(), &uri, 200).await;
+        per_machine += one["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["count"].as_u64().unwrap())
+            .sum::<u64>();
+    }
+    assert_eq!(per_machine, all_count, "All is the sum of the machines");
+    let explicit = get_json(
+        report_app(),
+        "/api/transaction?domain=app-0&hour=current&ip=All",
+        200,
+    )
+    .await;
+    assert_eq!(explicit, all);
+}
+
+#[tokio::test]
+async fn event_report_has_the_same_shape_with_counts_and_minutes() {
+    let json = get_json(report_app(), "/api/event?domain=catgen&hour=current", 200).await;
+    let error = find(&json["types"], "type", "Error");
+    let name = find(&error["names"], "name", "RuntimeException");
+    assert_eq!(name["count"], 1);
+    assert_eq!(name["fail"], 1);
+    assert!(name["tps"].is_f64());
+    assert_eq!(name["minutes"][0]["count"], 1);
+}
+
+#[tokio::test]
+async fn problem_report_lists_errors_with_sample_ids() {
+    let json = get_json(report_app(), "/api/problem?domain=catgen&hour=current", 200).await;
+    let problems = json["problems"].as_array().unwrap();
+    let pay = problems
+        .iter()
+        .find(|p| p["category"] == "error" && p["name"] == "PaymentService.pay")
+        .unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(pay["count"], 1);
+    assert_eq!(pay["sampleMessageIds"], serde_json::json!([FAILED_ID]));
+    assert!(!pay["minutes"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn heartbeat_report_has_per_minute_values_of_the_machine() {
+    let json = get_json(
+        report_app(),
+        "/api/heartbeat?domain=catgen&hour=current&ip=192.0.2.2",
+        200,
+    )
+    .await;
+    assert_eq!(json["ips"], serde_json::json!(["192.0.2.2"]));
+    let minutes = json["minutes"].as_array().unwrap();
+    assert!(!minutes.is_empty());
+    assert!(minutes[0]["values"]
+        .as_object()
+        .is_some_and(|v| !v.is_empty()));
+}
+
+#[tokio::test]
+async fn metric_and_state_reports_answer_for_the_hour() {
+    let metric = get_json(report_app(), "/api/metric?domain=catgen&hour=current", 200).await;
+    assert!(
+        !metric["metrics"].as_array().unwrap().is_empty(),
+        "{metric}"
+    );
+    let state = get_json(report_app(), "/api/state?hour=current", 200).await;
+    // 27 real frames, the script tree and the generated ones fall into this hour.
+    assert_eq!(state["trees"], 27 + 1 + SAMPLE_TREES);
+    assert!(state["domains"]["catgen"]["trees"].as_u64().unwrap() >= 26);
+}
+
+#[tokio::test]
+async fn domains_and_hours_list_what_has_data() {
+    let json = get_json(report_app(), "/api/domains", 200).await;
+    let domains = json["domains"].as_array().unwrap();
+    for domain in ["app-0", "app-1", "catgen", "<script>alert(1)</script>"] {
+        assert!(domains.iter().any(|d| d == domain), "{domain} in {json}");
+    }
+    let hours = get_json(report_app(), "/api/hours", 200).await;
+    let labels = hours["hours"].as_array().unwrap();
+    assert_eq!(labels.len(), 4, "{hours}");
+    assert!(labels.iter().any(|h| h == PAST_HOUR_LABEL) && labels.iter().any(|h| h == HOUR_LABEL));
+    assert_eq!(hours["current"], HOUR_LABEL);
+    let past = get_json(report_app(), "/api/domains?hour=2020010100", 200).await;
+    assert_eq!(past["domains"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn unknown_domains_hours_and_machines_are_json_404s() {
+    for uri in [
+        "/api/transaction?domain=nosuch&hour=current",
+        "/api/transaction?domain=catgen&hour=2026112205",
+        "/api/event?domain=catgen&hour=2026112205",
+        "/api/problem?domain=nosuch&hour=current",
+        "/api/heartbeat?domain=catgen&hour=current&ip=10.9.9.9",
+        "/api/transaction?domain=catgen&hour=current&ip=10.9.9.9",
+        "/api/metric?domain=nosuch&hour=current",
+        "/api/state?hour=2026112205",
+    ] {
+        let json = get_json(report_app(), uri, 404).await;
+        assert!(
+            json["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{uri}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_or_missing_parameters_are_400s_naming_the_parameter() {
+    for (uri, param) in [
+        ("/api/transaction?domain=catgen&hour=yesterday", "hour"),
+        ("/api/transaction?domain=catgen&hour=2026133107", "hour"),
+        ("/api/transaction?domain=catgen", "hour"),
+        ("/api/transaction?hour=current", "domain"),
+        ("/api/event?hour=current&domain=", "domain"),
+        ("/api/state", "hour"),
+        ("/api/domains?hour=26", "hour"),
+    ] {
+        let json = get_json(report_app(), uri, 400).await;
+        let error = json["error"].as_str().unwrap();
+        assert!(error.contains(&format!("“{param}”")), "{uri}: {error}");
+    }
+}
