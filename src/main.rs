@@ -9,8 +9,17 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod config;
 mod decode;
 mod demo;
+mod http;
+mod loadgen;
 mod lookup;
 mod serve;
+// Issue 9 (telemetry, status, logging): not wired yet; the lead removes these allows.
+#[allow(dead_code)]
+mod logging;
+#[allow(dead_code)]
+mod status;
+#[allow(dead_code)]
+mod telemetry;
 
 /// Ocelot: real-time application monitoring, wire-compatible with CAT clients.
 #[derive(Debug, Parser)]
@@ -60,6 +69,30 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Send realistic trees to a collector and report the achieved rate.
+    Loadgen {
+        /// Collector address.
+        #[arg(long, default_value = "127.0.0.1:2280")]
+        target: SocketAddr,
+        /// Trees per second in total (0: as fast as possible).
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
+        /// Trees to send in total.
+        #[arg(long, default_value_t = 100_000)]
+        trees: u64,
+        /// Connections to send them over.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Distinct domains.
+        #[arg(long, default_value_t = 10)]
+        domains: usize,
+        /// Distinct root names per domain.
+        #[arg(long, default_value_t = 50)]
+        names: u64,
+        /// Web address of the server, to print what the collector says it received and dropped.
+        #[arg(long)]
+        web: Option<String>,
+    },
     /// Print a stored tree by its message ID, as JSON (read a stopped server's data directory).
     Lookup {
         /// The message ID, e.g. gateway-0a000101-498703-42.
@@ -107,6 +140,24 @@ fn main() -> ExitCode {
             pt1_timezone,
             files,
         } => decode::run(&files, pt1_timezone),
+        Command::Loadgen {
+            target,
+            rate,
+            trees,
+            connections,
+            domains,
+            names,
+            web,
+        } => loadgen::run(loadgen::LoadgenArgs {
+            target,
+            rate,
+            trees,
+            connections,
+            domains,
+            names,
+            web,
+        })
+        .map(|()| ExitCode::SUCCESS),
         Command::Lookup {
             id,
             data,

@@ -50,6 +50,13 @@ impl SampleTrees {
         }
     }
 
+    /// Numbers message IDs from `seq` on, so several generators make distinct IDs.
+    #[must_use]
+    pub fn starting_at_seq(mut self, seq: u64) -> Self {
+        self.seq = seq;
+        self
+    }
+
     fn next(&mut self) -> u64 {
         // xorshift64*: good enough to vary shapes, not for anything else.
         self.state ^= self.state >> 12;

@@ -1,0 +1,156 @@
+//! `ocelot loadgen`: realistic trees over several connections, for benchmarks and soak tests.
+//!
+//! Frames are encoded before the clock starts (one pool per connection), so the figures
+//! measure the collector, not the generator.
+
+use std::io::Write as _;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use ocelot_protocol::nt1;
+use ocelot_protocol::sample::SampleTrees;
+
+/// What `loadgen` was asked.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadgenArgs {
+    pub(crate) target: SocketAddr,
+    pub(crate) rate: u64,
+    pub(crate) trees: u64,
+    pub(crate) connections: usize,
+    pub(crate) domains: usize,
+    pub(crate) names: u64,
+    pub(crate) web: Option<String>,
+}
+
+/// Writes of at least this many bytes, as CAT's C client batches (up to ~60 KiB).
+const WRITE_BATCH_BYTES: usize = 64 * 1024;
+
+pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
+    let connections = args.connections.max(1);
+    let per_connection = args.trees.div_ceil(connections as u64);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as u64;
+    eprintln!(
+        "encoding {} trees for {connections} connection(s)...",
+        args.trees
+    );
+    let pools: Vec<Vec<u8>> = (0..connections)
+        .map(|c| {
+            let mut samples = SampleTrees::new(c as u64 + 1, args.domains, args.names, now_ms)
+                .starting_at_seq(c as u64 * 1_000_000_000);
+            let mut out = Vec::new();
+            let n = per_connection.min(args.trees.saturating_sub(c as u64 * per_connection));
+            for _ in 0..n {
+                nt1::encode(&samples.tree(), &mut out);
+            }
+            out
+        })
+        .collect();
+    let total_bytes: u64 = pools.iter().map(|p| p.len() as u64).sum();
+    let sent = Arc::new(AtomicU64::new(0));
+    let bar = ProgressBar::new(args.trees);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} trees  {per_sec}  eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let per_connection_rate = (args.rate > 0).then(|| args.rate as f64 / connections as f64);
+    let started = Instant::now();
+    let workers: Vec<_> = pools
+        .into_iter()
+        .map(|pool| {
+            let sent = sent.clone();
+            let target = args.target;
+            std::thread::spawn(move || send_pool(target, &pool, per_connection_rate, &sent))
+        })
+        .collect();
+    while workers.iter().any(|w| !w.is_finished()) {
+        bar.set_position(sent.load(Ordering::Relaxed));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for w in workers {
+        w.join()
+            .map_err(|_| anyhow::anyhow!("a sender thread panicked"))??;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let trees = sent.load(Ordering::Relaxed);
+    bar.finish_and_clear();
+    println!(
+        "sent {trees} trees, {:.1} MiB in {elapsed:.2} s: {:.0} trees/s, {:.1} MiB/s",
+        total_bytes as f64 / 1_048_576.0,
+        trees as f64 / elapsed,
+        total_bytes as f64 / 1_048_576.0 / elapsed
+    );
+    if let Some(web) = &args.web {
+        // Give the collector a moment to work through its queues.
+        std::thread::sleep(Duration::from_secs(2));
+        match crate::http::get(web, "/api/state?hour=current") {
+            Ok(body) => report_collector_view(&body),
+            Err(e) => println!("could not ask the collector for its figures: {e:#}"),
+        }
+    }
+    Ok(())
+}
+
+fn report_collector_view(body: &str) {
+    let Ok(state) = serde_json::from_str::<serde_json::Value>(body) else {
+        println!("collector answered something that is not JSON");
+        return;
+    };
+    let get = |k: &str| {
+        state
+            .get(k)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0)
+    };
+    println!(
+        "collector this hour: {} trees received, {} dropped, {} decode errors, {} out of window",
+        get("trees"),
+        get("drops"),
+        get("decodeErrors"),
+        get("outOfWindow")
+    );
+}
+
+fn send_pool(
+    target: SocketAddr,
+    pool: &[u8],
+    rate: Option<f64>,
+    sent: &AtomicU64,
+) -> anyhow::Result<()> {
+    let mut stream =
+        TcpStream::connect(target).with_context(|| format!("connecting to {target}"))?;
+    stream.set_nodelay(true)?;
+    let started = Instant::now();
+    let mut pos = 0;
+    let mut trees = 0u64;
+    while pos < pool.len() {
+        // Take whole frames up to the batch size.
+        let mut end = pos;
+        let mut batch_trees = 0;
+        while end < pool.len() && end - pos < WRITE_BATCH_BYTES {
+            let len = u32::from_be_bytes(pool[end..end + 4].try_into().expect("4 bytes")) as usize;
+            end += 4 + len;
+            batch_trees += 1;
+            if rate.is_some() {
+                break;
+            }
+        }
+        stream.write_all(&pool[pos..end]).context("sending")?;
+        pos = end;
+        trees += batch_trees;
+        sent.fetch_add(batch_trees, Ordering::Relaxed);
+        if let Some(rate) = rate {
+            let due = Duration::from_secs_f64(trees as f64 / rate);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+    stream.flush()?;
+    Ok(())
+}
