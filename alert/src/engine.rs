@@ -180,11 +180,17 @@ impl Engine {
         }
         let start = events.len();
         let mut reports: HashMap<(String, ReportKind), Option<Arc<Report>>> = HashMap::new();
+        let mut covered = None;
         for evaluator in &mut self.evaluators {
             let rule = evaluator.rule().clone();
-            let report = reports
-                .entry((rule.scope.domain.clone(), rule.scope.report))
-                .or_insert_with(|| history.report(&rule.scope.domain, rule.scope.report, hour));
+            let (domain, kind) = (rule.scope.domain.as_str(), rule.scope.report);
+            let report = reports.entry((domain.to_owned(), kind)).or_insert_with(|| {
+                history.report(domain, kind, hour).or_else(|| {
+                    // No report: no traffic if the source watched the hour, else no data.
+                    let covered = *covered.get_or_insert_with(|| history.covers(hour));
+                    covered.then(|| Arc::new(Report::empty(kind, domain, hour)))
+                })
+            });
             let series = report
                 .as_deref()
                 .map(|r| minute_series(r, &rule.scope, rule.measure));

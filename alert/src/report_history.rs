@@ -3,7 +3,7 @@
 //! reports on disk) and an in-memory one ([`MemoryHistory`]: tests, and the collector's
 //! live reports of the open hours, layered over the store with [`Overlay`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -47,6 +47,16 @@ impl Report {
         })
     }
 
+    /// A report of `kind` with no data: what a watched hour without traffic looks like.
+    pub fn empty(kind: ReportKind, domain: &str, hour: u64) -> Report {
+        match kind {
+            ReportKind::Transaction => Report::Transaction(TransactionReport::new(domain, hour)),
+            ReportKind::Event => Report::Event(EventReport::new(domain, hour)),
+            ReportKind::Problem => Report::Problem(ProblemReport::new(domain, hour)),
+            ReportKind::Metric => Report::Metric(MetricReport::new(domain, hour)),
+        }
+    }
+
     /// The JSON the store holds.
     pub fn to_json(&self) -> Vec<u8> {
         let bytes = match self {
@@ -59,17 +69,27 @@ impl Report {
     }
 }
 
-/// Reads a domain's report of one hour (`epoch_ms / 3_600_000`). `None` means no data for
-/// that hour: the evaluator gives no value for its minutes and the baseline skips it.
+/// Reads a domain's report of one hour (`epoch_ms / 3_600_000`).
 pub trait ReportHistory: Send + Sync {
     /// The report, if there is one.
     fn report(&self, domain: &str, kind: ReportKind, hour: u64) -> Option<Arc<Report>>;
+
+    /// Whether this source watched `hour`, so that a missing report means *no traffic*
+    /// rather than *no data*. Without a report the evaluator then sees counts of 0 (a
+    /// domain that went silent fires its drop rules); otherwise it sees no values (an
+    /// hour Ocelot was not running fires nothing). Baselines skip missing reports either
+    /// way. Default: `false`.
+    fn covers(&self, hour: u64) -> bool {
+        let _ = hour;
+        false
+    }
 }
 
 /// Reports held in memory: the collector's live reports of the open hour, or test data.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryHistory {
     reports: HashMap<(String, ReportKind, u64), Arc<Report>>,
+    covered: HashSet<u64>,
 }
 
 impl MemoryHistory {
@@ -82,6 +102,12 @@ impl MemoryHistory {
     pub fn insert(&mut self, domain: impl Into<String>, hour: u64, report: Report) {
         self.reports
             .insert((domain.into(), report.kind(), hour), Arc::new(report));
+    }
+
+    /// Marks `hour` as watched: a domain without a report in it had no traffic (see
+    /// [`ReportHistory::covers`]). Mark the open hours fetched from a running collector.
+    pub fn cover(&mut self, hour: u64) {
+        self.covered.insert(hour);
     }
 
     /// How many reports are held.
@@ -98,6 +124,10 @@ impl MemoryHistory {
 impl ReportHistory for MemoryHistory {
     fn report(&self, domain: &str, kind: ReportKind, hour: u64) -> Option<Arc<Report>> {
         self.reports.get(&(domain.to_owned(), kind, hour)).cloned()
+    }
+
+    fn covers(&self, hour: u64) -> bool {
+        self.covered.contains(&hour)
     }
 }
 
@@ -160,6 +190,13 @@ impl ReportHistory for StoreHistory {
             }
         }
     }
+
+    /// An hour with any domain's report was watched by a collector.
+    fn covers(&self, hour: u64) -> bool {
+        self.store
+            .report_domains(hour)
+            .is_ok_and(|domains| !domains.is_empty())
+    }
 }
 
 /// `first`'s report where it has one, else `second`'s: the live hours over the store.
@@ -172,16 +209,28 @@ impl<A: ReportHistory, B: ReportHistory> ReportHistory for Overlay<A, B> {
             .report(domain, kind, hour)
             .or_else(|| self.1.report(domain, kind, hour))
     }
+
+    fn covers(&self, hour: u64) -> bool {
+        self.0.covers(hour) || self.1.covers(hour)
+    }
 }
 
 impl<T: ReportHistory + ?Sized> ReportHistory for &T {
     fn report(&self, domain: &str, kind: ReportKind, hour: u64) -> Option<Arc<Report>> {
         (**self).report(domain, kind, hour)
     }
+
+    fn covers(&self, hour: u64) -> bool {
+        (**self).covers(hour)
+    }
 }
 
 impl<T: ReportHistory + ?Sized> ReportHistory for Arc<T> {
     fn report(&self, domain: &str, kind: ReportKind, hour: u64) -> Option<Arc<Report>> {
         (**self).report(domain, kind, hour)
+    }
+
+    fn covers(&self, hour: u64) -> bool {
+        (**self).covers(hour)
     }
 }

@@ -447,6 +447,27 @@ impl RuleSet {
         self.settle_ms
     }
 
+    /// Days of stored reports the baselines read: the largest `days_back` plus the day
+    /// itself, or 0 without baseline rules. A store whose `retention_days` is not 0 and
+    /// below this deletes the history baselines need; warn or raise it at start.
+    pub fn history_days_needed(&self) -> u32 {
+        if self.rules.iter().any(|r| r.condition.uses_baseline()) {
+            self.baseline.days_back.iter().max().map_or(0, |d| d + 1)
+        } else {
+            0
+        }
+    }
+
+    /// The rules whose domain is not in `known` (to warn about at start, when the store
+    /// may not have seen every domain yet; [`RuleSet::load`] with `known_domains` rejects
+    /// them instead).
+    pub fn rules_with_unknown_domains(&self, known: &[String]) -> Vec<&Rule> {
+        self.rules
+            .iter()
+            .filter(|r| !known.contains(&r.scope.domain))
+            .collect()
+    }
+
     /// The domains the rules watch, sorted, without duplicates.
     pub fn domains(&self) -> Vec<String> {
         let mut domains: Vec<String> = self.rules.iter().map(|r| r.scope.domain.clone()).collect();
@@ -683,6 +704,21 @@ mod tests {
         assert_eq!(rule.suppress_minutes, DEFAULT_SUPPRESS_MINUTES);
         assert_eq!(set.board_url(), DEFAULT_BOARD_URL);
         assert_eq!(set.settle_ms(), DEFAULT_SETTLE_SECONDS * 1000);
+    }
+
+    #[test]
+    fn baseline_rules_say_how_many_days_of_history_the_store_must_keep() {
+        assert_eq!(
+            RuleSet::from_toml_str(RULE, None)
+                .unwrap()
+                .history_days_needed(),
+            0
+        );
+        let text = RULE.replace("above = 5.0", "baseline = \"both\"");
+        let set = RuleSet::from_toml_str(&text, None).unwrap();
+        assert_eq!(set.history_days_needed(), 29);
+        let unknown = set.rules_with_unknown_domains(&["billing".to_owned()]);
+        assert_eq!(unknown[0].id, "pay-errors");
     }
 
     #[test]

@@ -149,3 +149,42 @@ fn the_baseline_is_rebuilt_when_the_day_changes() {
         "the drop day's baseline, {baseline}"
     );
 }
+
+#[test]
+fn a_domain_that_goes_silent_fires_its_drop_rule_only_when_the_hour_was_watched() {
+    // Day 31 has no stored data; its baseline (days 3, 10, 17, 24) does.
+    let silent_day = NORMAL_DAY + 1;
+    let rules = RuleSet::from_toml_str(RULES, None).unwrap();
+    let now_ms = (minute_at(silent_day, 3, 5) * 60 + 15) * 1000;
+    let store_history = StoreHistory::new(store().clone());
+
+    // Nobody watched the hour (Ocelot was down): no values, nothing fires.
+    let mut alerting = Alerting::new(rules.clone());
+    alerting.engine_mut().evaluate_minutes(
+        minute_at(silent_day, 3, 0),
+        minute_at(silent_day, 3, 3),
+        &store_history,
+    );
+    assert_eq!(alerting.tick(now_ms, &store_history), vec![]);
+
+    // The collector was running and saw nothing from `shop`: counts are 0 and the drop
+    // rule fires after its 2 minutes.
+    let mut live = MemoryHistory::new();
+    live.cover(hour_at(silent_day, 3));
+    let history = Overlay(live, StoreHistory::new(store().clone()));
+    let mut alerting = Alerting::new(rules);
+    let events = alerting.engine_mut().evaluate_minutes(
+        minute_at(silent_day, 3, 0),
+        minute_at(silent_day, 3, 4),
+        &history,
+    );
+    let fired: Vec<_> = events
+        .iter()
+        .map(|e| (e.rule.as_str(), e.kind, e.minute))
+        .collect();
+    assert_eq!(
+        fired,
+        vec![("pay-drop", AlertKind::Fired, minute_at(silent_day, 3, 1))]
+    );
+    assert_eq!(events[0].value, Some(0.0));
+}
