@@ -38,6 +38,12 @@ pub enum AlertError {
         /// What is wrong.
         message: String,
     },
+    /// The store could not be opened or listed.
+    #[error("store: {0}")]
+    Store(#[from] ocelot_store::StoreError),
+    /// A replay range or directory that cannot be used.
+    #[error("{0}")]
+    BadRange(String),
     /// Not a `YYYYMMDDHH` UTC hour.
     #[error("not an hour in the form YYYYMMDDHH (UTC): {0:?}")]
     BadHourLabel(String),

@@ -73,7 +73,7 @@ pub use evaluator::{AlertEvent, AlertKind, AlertPhase, MinutePoint};
 pub use notify::{
     Notifier, WebhookConfig, DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF_MS, DEFAULT_TIMEOUT_MS,
 };
-pub use replay::{format_events, replay};
+pub use replay::{format_events, replay, replay_command};
 pub use report_history::{MemoryHistory, Overlay, Report, ReportHistory, StoreHistory};
 pub use rules::{
     AlertConfig, Condition, Direction, Measure, ReportKind, Rule, RuleConfig, RuleSet, Scope,

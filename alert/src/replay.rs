@@ -3,12 +3,14 @@
 //! sent.
 
 use std::fmt::Write;
+use std::path::Path;
 
 use crate::engine::Engine;
+use crate::error::AlertError;
 use crate::evaluator::AlertEvent;
-use crate::report_history::ReportHistory;
+use crate::report_history::{ReportHistory, StoreHistory};
 use crate::rules::RuleSet;
-use crate::time::{MinuteLabel, MINUTES_PER_HOUR};
+use crate::time::{parse_hour_label, MinuteLabel, MINUTES_PER_HOUR};
 
 /// Evaluates `rules` over every minute of the hours `from_hour..=to_hour` (hour indexes,
 /// see [`crate::parse_hour_label`]) and returns the events in time order.
@@ -27,6 +29,52 @@ pub fn replay(
         (to_hour + 1) * MINUTES_PER_HOUR - 1,
         history,
     )
+}
+
+/// `ocelot alert replay --rules FILE --from YYYYMMDDHH --to YYYYMMDDHH --data DIR`: opens
+/// the store read-only in spirit (retention off, nothing written), loads the rules checking
+/// their domains against every domain the store has reports for, replays and returns the
+/// text to print: a header line, then [`format_events`].
+pub fn replay_command(
+    rules_file: &Path,
+    data_dir: &Path,
+    from: &str,
+    to: &str,
+) -> Result<String, AlertError> {
+    let from_hour = parse_hour_label(from)?;
+    let to_hour = parse_hour_label(to)?;
+    if to_hour < from_hour {
+        return Err(AlertError::BadRange(format!(
+            "--to {to} is before --from {from}"
+        )));
+    }
+    if !data_dir.is_dir() {
+        return Err(AlertError::BadRange(format!(
+            "no data directory {}",
+            data_dir.display()
+        )));
+    }
+    let history = StoreHistory::open(data_dir)?;
+    let known = history.known_domains()?;
+    let rules = RuleSet::load(rules_file, Some(&known))?;
+    let events = replay(&rules, &history, from_hour, to_hour);
+    let mut out = format!(
+        "{} rules over {} to {} (UTC), {} events\n",
+        rules.rules().len(),
+        MinuteLabel(from_hour * MINUTES_PER_HOUR),
+        MinuteLabel((to_hour + 1) * MINUTES_PER_HOUR - 1),
+        events.len()
+    );
+    out.push_str(&format_events(&events));
+    if history.read_errors() > 0 {
+        let _ = writeln!(
+            out,
+            "warning: {} stored reports could not be read and counted as missing",
+            history.read_errors()
+        );
+    }
+    history.store().shutdown();
+    Ok(out)
 }
 
 /// One line per event, for `ocelot alert replay`:

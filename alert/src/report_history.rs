@@ -161,6 +161,16 @@ impl StoreHistory {
         Ok(StoreHistory::new(Store::open(config)?))
     }
 
+    /// Every domain with a report in any stored hour, sorted: the known domains rules
+    /// are checked against.
+    pub fn known_domains(&self) -> Result<Vec<String>, StoreError> {
+        let mut domains = std::collections::BTreeSet::new();
+        for hour in self.store.hours()? {
+            domains.extend(self.store.report_domains(hour)?);
+        }
+        Ok(domains.into_iter().collect())
+    }
+
     /// Reports that existed but could not be read or parsed.
     pub fn read_errors(&self) -> u64 {
         self.read_errors.load(Ordering::Relaxed)

@@ -190,3 +190,68 @@ fn rules_for_domains_missing_from_the_store_are_rejected_at_load() {
          (expected one of count, fail, failPercent, avg, p95)"
     );
 }
+
+#[test]
+fn the_replay_command_reads_a_data_directory_and_prints_the_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        let mut config = ocelot_store::StoreConfig::new(&data);
+        config.retention_days = 0;
+        let store = ocelot_store::Store::open(config).unwrap();
+        for day in [0, 7, 21, SPIKE_DAY] {
+            let report = transaction_report(day, 10).to_json();
+            store
+                .write_report(hour_at(day, 10), "shop", "transaction", &report)
+                .unwrap();
+        }
+        store.shutdown();
+    }
+    let rules = dir.path().join("alerts.toml");
+    std::fs::write(&rules, RULES).unwrap();
+
+    let text = ocelot_alert::replay_command(&rules, &data, "2026102910", "2026102910").unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "3 rules over 2026-10-29T10:00Z to 2026-10-29T10:59Z (UTC), 2 events"
+    );
+    assert!(
+        lines[1].starts_with("2026-10-29T10:22Z  FIRED     pay-spike"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("2026-10-29T10:25Z  RESOLVED  pay-spike"),
+        "{text}"
+    );
+    assert_eq!(lines.len(), 3);
+
+    // Hours 20 days back are still there: replay turns retention off.
+    let again = ocelot_alert::replay_command(&rules, &data, "2026102910", "2026102910").unwrap();
+    assert_eq!(again, text);
+
+    let error =
+        ocelot_alert::replay_command(&rules, &data, "2026102911", "2026102910").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "--to 2026102910 is before --from 2026102911"
+    );
+    let error = ocelot_alert::replay_command(&rules, &data, "20261029", "2026102910").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "not an hour in the form YYYYMMDDHH (UTC): \"20261029\""
+    );
+    let other = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(other.path().join("empty")).unwrap();
+    let error = ocelot_alert::replay_command(
+        &rules,
+        &other.path().join("empty"),
+        "2026102910",
+        "2026102910",
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "rule \"pay-spike\": unknown domain \"shop\" (known domains: none yet)"
+    );
+}
