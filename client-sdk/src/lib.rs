@@ -51,6 +51,7 @@ mod record;
 mod router;
 mod sender;
 mod stats;
+mod sync;
 #[cfg(feature = "tracing")]
 mod tracing_layer;
 mod transaction_guard;

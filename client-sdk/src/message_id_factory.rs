@@ -23,10 +23,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use ocelot_protocol::hour_of;
+
+use crate::sync::AtomicU64;
 
 /// The least distance between the counter and the persisted reservation. CAT's C client jumps
 /// 10000 per restart; so do we at low rates.
@@ -202,7 +204,27 @@ pub(crate) fn persist_all() {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+
+    #[test]
+    fn loom_concurrent_draws_across_an_hour_change_never_repeat() {
+        loom::model(|| {
+            let f = loom::sync::Arc::new(MessageIdFactory::open(None, "d", 1));
+            let other = f.clone();
+            let t = loom::thread::spawn(move || [other.next(1), other.next(2)]);
+            let mine = [f.next(2), f.next(1)];
+            let theirs = t.join().unwrap();
+            let mut all: Vec<(u64, u64)> = mine.iter().chain(theirs.iter()).copied().collect();
+            all.sort_unstable();
+            all.dedup();
+            assert_eq!(all.len(), 4, "an ID was handed out twice");
+        });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 

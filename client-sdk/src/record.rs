@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+#[cfg(test)]
 use ocelot_protocol::{Header, Leaf, Message, MessageId, MessageTree, Transaction};
 
 /// A type, name or status: static strings are free, formatted ones are owned.
@@ -100,6 +101,7 @@ pub(crate) struct HeaderTemplate {
     pub(crate) ip_address: String,
 }
 
+#[cfg(test)]
 impl FinishedTree {
     /// The protocol tree, or `None` for an empty record list (never produced by the builder).
     pub(crate) fn into_message_tree(self, template: &HeaderTemplate) -> Option<MessageTree> {
@@ -127,9 +129,114 @@ impl FinishedTree {
     }
 }
 
+/// Reusable buffers for [`FinishedTree::encode_nt1`], owned by the sender thread.
+#[derive(Debug, Default)]
+pub(crate) struct EncodeScratch {
+    open: Vec<usize>,
+    text: String,
+}
+
+impl FinishedTree {
+    /// Appends the tree as one whole NT1 frame (length prefix included) to `out`: the same
+    /// bytes as `ocelot_protocol::nt1::encode(&self.into_message_tree(..))` (a test checks
+    /// this), without building the owned model first. The sender thread runs this for every
+    /// tree, so it allocates nothing once `out` and `scratch` have grown.
+    pub(crate) fn encode_nt1(
+        &self,
+        template: &HeaderTemplate,
+        scratch: &mut EncodeScratch,
+        out: &mut Vec<u8>,
+    ) {
+        use std::fmt::Write as _;
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(ocelot_protocol::nt1::MAGIC);
+        put_str(out, &template.domain);
+        put_str(out, &template.hostname);
+        put_str(out, &template.ip_address);
+        put_str(out, THREAD_GROUP_NAME);
+        scratch.text.clear();
+        let _ = write!(scratch.text, "{}", self.thread_id);
+        put_str(out, &scratch.text);
+        put_str(out, &self.thread_name);
+        match self.ids.own_id {
+            Some((hour, seq)) => {
+                scratch.text.clear();
+                let _ = write!(
+                    scratch.text,
+                    "{}-{:08x}-{hour}-{seq}",
+                    template.domain, template.ip
+                );
+                put_str(out, &scratch.text);
+            }
+            None => put_str(out, &self.ids.message_id),
+        }
+        put_str(out, &self.ids.parent_id);
+        put_str(out, &self.ids.root_id);
+        put_str(out, "");
+        scratch.open.clear();
+        for (index, record) in self.records.iter().enumerate() {
+            close_ended(&self.records, &mut scratch.open, index, out);
+            match record.kind {
+                Kind::Transaction => {
+                    out.push(b't');
+                    put_varint(out, record.timestamp_us / 1000);
+                    put_str(out, &record.type_);
+                    put_str(out, &record.name);
+                    scratch.open.push(index);
+                }
+                Kind::Event | Kind::Heartbeat | Kind::Metric => {
+                    out.push(match record.kind {
+                        Kind::Event => b'E',
+                        Kind::Heartbeat => b'H',
+                        _ => b'M',
+                    });
+                    put_varint(out, record.timestamp_us / 1000);
+                    put_str(out, &record.type_);
+                    put_str(out, &record.name);
+                    put_str(out, &record.status);
+                    put_str(out, &record.data);
+                }
+            }
+        }
+        close_ended(&self.records, &mut scratch.open, usize::MAX, out);
+        let body_len = u32::try_from(out.len() - start - 4).unwrap_or(u32::MAX);
+        out[start..start + 4].copy_from_slice(&body_len.to_be_bytes());
+    }
+}
+
+/// Writes the `T` records of open transactions that end before `index`.
+fn close_ended(records: &[Record], open: &mut Vec<usize>, index: usize, out: &mut Vec<u8>) {
+    while let Some(&top) = open.last() {
+        let t = &records[top];
+        if t.end > index {
+            return;
+        }
+        out.push(b'T');
+        put_str(out, &t.status);
+        put_str(out, &t.data);
+        put_varint(out, t.duration_us);
+        open.pop();
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
 /// CAT's C client writes `cat`; we say who we are.
 const THREAD_GROUP_NAME: &str = "ocelot";
 
+#[cfg(test)]
 fn to_leaf(r: Record) -> Leaf {
     Leaf {
         type_: r.type_.into_owned(),
@@ -140,6 +247,7 @@ fn to_leaf(r: Record) -> Leaf {
     }
 }
 
+#[cfg(test)]
 /// Builds the message for `first`, consuming its descendants from `rest`; `next_index` is the
 /// index of `rest`'s next record. Recursion depth is bounded by the builder's nesting limit.
 fn build(first: Record, rest: &mut std::vec::IntoIter<Record>, next_index: &mut usize) -> Message {
@@ -173,7 +281,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pre_order_records_with_ends_become_nested_messages() {
+    fn pre_order_records_become_nested_messages_and_encode_like_the_protocol_crate() {
         let mut root = Record::new(
             Kind::Transaction,
             "URL".into(),
@@ -194,7 +302,11 @@ mod tests {
         let after = Record::new(Kind::Event, "E".into(), "after".into(), "0".into(), 8_000);
         let tree = FinishedTree {
             records: vec![root, sql, inner, after],
-            ids: TreeIds::default(),
+            ids: TreeIds {
+                own_id: Some((498_703, 7)),
+                parent_id: "p-7f000001-498703-1".into(),
+                ..TreeIds::default()
+            },
             thread_id: 1,
             thread_name: Arc::from("main"),
             estimated_bytes: 0,
@@ -205,7 +317,15 @@ mod tests {
             hostname: "h".into(),
             ip_address: "127.0.0.1".into(),
         };
+        let mut direct = Vec::new();
+        tree.encode_nt1(&template, &mut EncodeScratch::default(), &mut direct);
         let tree = tree.into_message_tree(&template).unwrap();
+        let mut via_model = Vec::new();
+        ocelot_protocol::nt1::encode(&tree, &mut via_model);
+        assert_eq!(
+            direct, via_model,
+            "direct NT1 encoding differs from the protocol crate's"
+        );
         let root = tree.root.as_transaction().unwrap();
         assert_eq!(root.timestamp_ms, 5);
         assert_eq!(root.children.len(), 2);

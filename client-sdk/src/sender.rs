@@ -9,14 +9,13 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use ocelot_protocol::nt1;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use crate::client::Shared;
 use crate::message_id_factory;
-use crate::record::{FinishedTree, HeaderTemplate};
+use crate::record::{EncodeScratch, FinishedTree, HeaderTemplate};
 use crate::stats::DropReason;
 use crate::transport::Transport;
 
@@ -25,6 +24,9 @@ use crate::transport::Transport;
 pub(crate) const BATCH_BYTES: usize = 16 * 1024;
 /// How long the thread waits for a tree before doing housekeeping (mark files, shutdown).
 const TICK: Duration = Duration::from_millis(100);
+/// Empty polls (of [`BUSY_POLL_PAUSE`] each) before the thread blocks: 100 ms of quiet.
+const BUSY_POLLS: u32 = 100;
+const BUSY_POLL_PAUSE: Duration = Duration::from_millis(1);
 /// Pause between readiness checks while the transport is down.
 const NOT_READY_PAUSE: Duration = Duration::from_millis(10);
 
@@ -41,7 +43,9 @@ pub(crate) fn spawn(
         shared,
         template,
         buf: Vec::with_capacity(BATCH_BYTES * 2),
+        scratch: EncodeScratch::default(),
         batch_trees: 0,
+        idle_polls: 0,
     };
     std::thread::Builder::new()
         .name("ocelot-sender".to_owned())
@@ -58,14 +62,23 @@ struct SenderThread {
     shared: Arc<Shared>,
     template: HeaderTemplate,
     buf: Vec<u8>,
+    scratch: EncodeScratch,
     batch_trees: u64,
+    /// Consecutive empty polls; past [`BUSY_POLLS`] the thread blocks instead of polling.
+    idle_polls: u32,
 }
 
 impl SenderThread {
     fn run(mut self) {
+        let mut last_persist = Instant::now();
         loop {
             if self.shared.stop_now.load(Ordering::Relaxed) {
                 break;
+            }
+            if last_persist.elapsed() >= TICK {
+                // Keeps the message-ID mark files ahead of the counters (restart safety).
+                message_id_factory::persist_all();
+                last_persist = Instant::now();
             }
             if !self.transport.ready() {
                 self.note_connects();
@@ -78,14 +91,29 @@ impl SenderThread {
                 continue;
             }
             self.note_connects();
-            match self.rx.recv_timeout(TICK) {
-                Ok(tree) => self.encode(tree),
-                Err(RecvTimeoutError::Timeout) => {
-                    message_id_factory::persist_all();
-                    continue;
+            // While trees keep coming, poll with short sleeps instead of blocking: a blocked
+            // receiver makes every caller's `try_send` pay a futex wake-up (a syscall), which is
+            // the largest cost a caller could see. After a quiet spell, block to stay idle.
+            let first = if self.idle_polls < BUSY_POLLS {
+                match self.rx.try_recv() {
+                    Ok(tree) => Some(tree),
+                    Err(TryRecvError::Empty) => {
+                        self.idle_polls += 1;
+                        std::thread::sleep(BUSY_POLL_PAUSE);
+                        None
+                    }
+                    Err(TryRecvError::Disconnected) => break,
                 }
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
+            } else {
+                match self.rx.recv_timeout(TICK) {
+                    Ok(tree) => Some(tree),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            };
+            let Some(first) = first else { continue };
+            self.idle_polls = 0;
+            self.encode(first);
             while self.buf.len() < BATCH_BYTES {
                 match self.rx.try_recv() {
                     Ok(tree) => self.encode(tree),
@@ -116,10 +144,8 @@ impl SenderThread {
             .counters
             .queued_bytes
             .fetch_sub(tree.estimated_bytes as u64, Ordering::Relaxed);
-        if let Some(tree) = tree.into_message_tree(&self.template) {
-            nt1::encode(&tree, &mut self.buf);
-            self.batch_trees += 1;
-        }
+        tree.encode_nt1(&self.template, &mut self.scratch, &mut self.buf);
+        self.batch_trees += 1;
     }
 
     fn write_batch(&mut self) {
