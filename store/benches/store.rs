@@ -139,7 +139,7 @@ fn trees(n: u64, seed: u64) -> Vec<(MessageId, Bytes)> {
 fn config(dir: &std::path::Path) -> StoreConfig {
     let mut config = StoreConfig::new(dir);
     config.retention_days = 0;
-    config.queue_capacity = 1_000_000;
+    config.queue_capacity = 20_000;
     config.max_seq = 10_000_000;
     config
 }

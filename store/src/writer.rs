@@ -279,19 +279,39 @@ impl Writer {
             add(&counters.stored, frames);
             let block_address =
                 u32::try_from(address).expect("address below the 4 GiB data file limit");
-            let pending = std::mem::take(&mut dh.pending);
-            for &(client, seq, offset_in_block) in &pending {
-                let entry = IndexEntry {
-                    block_address,
-                    offset_in_block,
-                };
-                if let Err(e) = write_entry(shared, index_files, dh, client, seq, entry) {
+            let mut pending = std::mem::take(&mut dh.pending);
+            // One write per run of consecutive sequence numbers of a client: a client's
+            // trees mostly arrive in order, so a block usually needs a few writes, not one
+            // per tree.
+            pending.sort_unstable_by_key(|&(client, seq, _)| (client, seq));
+            let mut run = Vec::with_capacity(pending.len() * 6);
+            let mut i = 0;
+            while i < pending.len() {
+                let (client, first_seq, _) = pending[i];
+                run.clear();
+                let mut j = i;
+                while j < pending.len()
+                    && pending[j].0 == client
+                    && pending[j].1 == first_seq + (j - i) as u64
+                {
+                    let offset_in_block = pending[j].2;
+                    run.extend_from_slice(
+                        &IndexEntry {
+                            block_address,
+                            offset_in_block,
+                        }
+                        .pack(),
+                    );
+                    j += 1;
+                }
+                if let Err(e) = write_entries(shared, index_files, dh, client, first_seq, &run) {
                     add(&counters.io_errors, 1);
                     dh.index_incomplete = true;
                     shared.warn_once(LogOnce::IndexWriteFailed, || {
                         format!("store index write failed (rebuilt at next start): {e}")
                     });
                 }
+                i = j;
             }
             dh.pending = pending;
         }
@@ -384,21 +404,22 @@ impl IndexFiles {
     }
 }
 
-fn write_entry(
+/// Writes packed entries for `first_seq`, `first_seq + 1`, ... in one write.
+fn write_entries(
     shared: &Shared,
     index_files: &mut IndexFiles,
     dh: &DomainHour,
     client: ClientKey,
-    seq: u64,
-    entry: IndexEntry,
+    first_seq: u64,
+    entries: &[u8],
 ) -> Result<(), StoreError> {
     let path = dh.dir.join(client.file_name());
-    let position = entry_position(seq).expect("seq checked against max_seq at append");
+    let position = entry_position(first_seq).expect("seq checked against max_seq at append");
     let file = index_files.get(&path)?;
     shared
         .config
         .file_layer
-        .write_all_at(file, &path, position, &entry.pack())
+        .write_all_at(file, &path, position, entries)
         .map_err(|e| StoreError::io(path, e))
 }
 

@@ -114,7 +114,7 @@ fn a_failed_index_write_is_repaired_at_the_next_start() {
         store.append(i, frame(i, 100)).unwrap();
     }
     store.flush().unwrap();
-    assert!(store.stats().io_errors >= 10);
+    assert!(store.stats().io_errors >= 1);
     disk.index_full.store(false, Ordering::SeqCst);
     store.shutdown(); // does not mark the files clean: the index is incomplete
     drop(store);
