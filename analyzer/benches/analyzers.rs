@@ -1,2 +1,296 @@
-//! Placeholder, replaced below.
-fn main() {}
+//! Analyzer cost per message: each analyzer, and all five in a row, over realistic trees
+//! (12-20 messages: a URL root with SQL, cache and RPC transactions and their events).
+//!
+//! ```sh
+//! cargo bench -p ocelot-analyzer -- --warm-up-time 1 --measurement-time 3
+//! OCELOT_BENCH_MEMORY=1 cargo bench -p ocelot-analyzer -- memory   # + heap per name
+//! ```
+//!
+//! Each iteration feeds the same analyzer 1 000 more trees, so the figures are the steady
+//! state of an hour in progress (names already known), which is what the collector pays.
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
+use ocelot_analyzer::{
+    AnalyzerConfig, EventAnalyzer, HeartbeatAnalyzer, MetricAnalyzer, ProblemAnalyzer,
+    TransactionAnalyzer,
+};
+use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
+
+const HOUR: u64 = 498_703;
+const HOUR_START_MS: u64 = HOUR * 3_600_000;
+const TREES_PER_ITERATION: usize = 1_000;
+
+/// A small deterministic generator (xorshift64*), so runs are comparable.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// A latency-like duration: mostly around `typical_us`, with a long tail.
+    fn duration_us(&mut self, typical_us: u64) -> u64 {
+        let spread = 1 + self.below(4);
+        let tail = if self.below(100) == 0 { 20 } else { 1 };
+        typical_us / 2 + self.below(typical_us * spread) * tail
+    }
+}
+
+fn transaction(type_: &str, name: String, ts: u64, duration_us: u64, ok: bool) -> Transaction {
+    let mut t = Transaction::new(type_, name, ts);
+    t.duration_us = duration_us;
+    if !ok {
+        t.status = "java.net.SocketTimeoutException".into();
+    }
+    t
+}
+
+fn event(type_: &str, name: String, ts: u64) -> Message {
+    Message::Event(Leaf::new(type_, name, "0", ts, ""))
+}
+
+/// `n` trees over `domains` domains, 4 machines each and `names` names per type.
+fn realistic_trees(n: usize, domains: usize, names: u64, rng: &mut Rng) -> Vec<MessageTree> {
+    (0..n)
+        .map(|i| {
+            let ts = HOUR_START_MS + rng.below(3_600_000);
+            let endpoint = rng.below(names);
+            let mut root = transaction(
+                "URL",
+                format!("/api/endpoint-{endpoint}"),
+                ts,
+                rng.duration_us(20_000),
+                true,
+            );
+            root.children
+                .push(event("URL.Method", "HTTP/GET".into(), ts));
+            for _ in 0..2 + rng.below(3) {
+                let mut sql = transaction(
+                    "SQL",
+                    format!("Dao.query{}", rng.below(names)),
+                    ts,
+                    rng.duration_us(3_000),
+                    true,
+                );
+                sql.children.push(event("SQL.Method", "SELECT".into(), ts));
+                sql.children
+                    .push(event("SQL.Database", "jdbc:mysql://db1".into(), ts));
+                root.children.push(Message::Transaction(sql));
+            }
+            let ok = rng.below(50) != 0;
+            let mut cache = transaction(
+                "Cache.redis",
+                format!("get:key{}", rng.below(names)),
+                ts,
+                rng.duration_us(500),
+                ok,
+            );
+            cache
+                .children
+                .push(event("Cache.redis.server", "10.0.0.9:6379".into(), ts));
+            root.children.push(Message::Transaction(cache));
+            let mut call = transaction(
+                "Call",
+                format!("Service.method{}", rng.below(names)),
+                ts,
+                rng.duration_us(10_000),
+                true,
+            );
+            call.children
+                .push(event("Call.server", "10.0.0.5".into(), ts));
+            root.children.push(Message::Transaction(call));
+            if !ok {
+                root.children.push(Message::Event(Leaf::new(
+                    "Exception",
+                    "java.net.SocketTimeoutException",
+                    "ERROR",
+                    ts,
+                    "stack",
+                )));
+            }
+            root.children.push(Message::Metric(Leaf::new(
+                "",
+                format!("orders.{}", rng.below(10)),
+                "C",
+                ts,
+                "1",
+            )));
+            let domain = format!("domain-{}", i % domains);
+            let header = Header {
+                domain: domain.clone(),
+                ip_address: format!("10.0.{}.{}", i % domains, rng.below(4)),
+                message_id: format!("{domain}-0a000001-{HOUR}-{i}"),
+                ..Header::default()
+            };
+            MessageTree::new(header, Message::Transaction(root))
+        })
+        .collect()
+}
+
+fn heartbeat_trees(n: usize) -> Vec<MessageTree> {
+    (0..n)
+        .map(|i| {
+            let xml = format!(
+                r#"<status><extension id="system.process"><extensionDetail id="load.1min" value="{}"/><extensionDetail id="mem.memfree" value="24910352384"/><extensionDetail id="process.running" value="4"/></extension></status>"#,
+                i % 7
+            );
+            let header = Header {
+                domain: format!("domain-{}", i % 50),
+                ip_address: format!("10.0.0.{}", i % 200),
+                ..Header::default()
+            };
+            let ts = HOUR_START_MS + (i as u64 % 60) * 60_000;
+            MessageTree::new(
+                header,
+                Message::Heartbeat(Leaf::new("Heartbeat", "10.0.0.1", "0", ts, xml)),
+            )
+        })
+        .collect()
+}
+
+fn message_count(trees: &[MessageTree]) -> u64 {
+    trees.iter().map(|t| t.message_count() as u64).sum()
+}
+
+fn bench_analyzers(c: &mut Criterion) {
+    let config = Arc::new(AnalyzerConfig::default());
+    let mut rng = Rng(0x5eed);
+    let trees = realistic_trees(TREES_PER_ITERATION, 50, 50, &mut rng);
+    let messages = message_count(&trees);
+    let mut group = c.benchmark_group("analyzer_per_message");
+    group.throughput(Throughput::Elements(messages));
+
+    macro_rules! bench_kind {
+        ($label:literal, $analyzer:ty, $trees:expr) => {
+            let mut analyzer = <$analyzer>::new(HOUR, config.clone());
+            for tree in $trees {
+                analyzer.process(tree);
+            }
+            group.bench_function($label, |b| {
+                b.iter(|| {
+                    for tree in $trees {
+                        analyzer.process(black_box(tree));
+                    }
+                })
+            });
+        };
+    }
+    bench_kind!("transaction", TransactionAnalyzer, &trees);
+    bench_kind!("event", EventAnalyzer, &trees);
+    bench_kind!("problem", ProblemAnalyzer, &trees);
+    bench_kind!("metric", MetricAnalyzer, &trees);
+
+    let mut transaction = TransactionAnalyzer::new(HOUR, config.clone());
+    let mut event = EventAnalyzer::new(HOUR, config.clone());
+    let mut problem = ProblemAnalyzer::new(HOUR, config.clone());
+    let mut heartbeat = HeartbeatAnalyzer::new(HOUR, config.clone());
+    let mut metric = MetricAnalyzer::new(HOUR, config.clone());
+    group.bench_function("all_five", |b| {
+        b.iter(|| {
+            for tree in &trees {
+                let tree = black_box(tree);
+                transaction.process(tree);
+                event.process(tree);
+                problem.process(tree);
+                heartbeat.process(tree);
+                metric.process(tree);
+            }
+        })
+    });
+    group.finish();
+
+    let heartbeats = heartbeat_trees(TREES_PER_ITERATION);
+    let mut group = c.benchmark_group("heartbeat_per_tree");
+    group.throughput(Throughput::Elements(heartbeats.len() as u64));
+    let mut analyzer = HeartbeatAnalyzer::new(HOUR, config);
+    group.bench_function(BenchmarkId::new("status_xml", 3), |b| {
+        b.iter(|| {
+            for tree in &heartbeats {
+                analyzer.process(black_box(tree));
+            }
+        })
+    });
+    group.finish();
+}
+
+/// Resident set size in KiB, from /proc (Linux only; 0 elsewhere).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Feeds one hour of 1.2 M trees over 50 domains with 400 names per type per domain to the
+/// transaction analyzer and prints the RSS growth and cost per type/name pair.
+fn memory_probe() {
+    let config = Arc::new(AnalyzerConfig::default());
+    let mut analyzer = TransactionAnalyzer::new(HOUR, config);
+    let mut rng = Rng(0xfeed);
+    let before = rss_kib();
+    let started = Instant::now();
+    let mut trees_total = 0u64;
+    let mut processing = std::time::Duration::ZERO;
+    let chunks: u64 = std::env::var("OCELOT_BENCH_MEMORY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_200);
+    for _ in 0..chunks {
+        let trees = realistic_trees(1_000, 50, 100, &mut rng);
+        let start = Instant::now();
+        for tree in &trees {
+            analyzer.process(tree);
+        }
+        processing += start.elapsed();
+        trees_total += trees.len() as u64;
+    }
+    let after = rss_kib();
+    println!(
+        "memory: processing took {:.1} s of {:.1} s",
+        processing.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    let pairs: usize = analyzer
+        .reports()
+        .values()
+        .flat_map(|r| {
+            let view = r.view(&ocelot_analyzer::ViewQuery::default());
+            view.types.into_iter().map(|t| t.names.len())
+        })
+        .sum();
+    println!(
+        "memory: {trees_total} trees in {:.1} s, {pairs} type/name pairs (All view), RSS +{} MiB, {:.1} KiB per pair",
+        started.elapsed().as_secs_f64(),
+        (after - before) / 1024,
+        (after - before) as f64 / pairs.max(1) as f64
+    );
+}
+
+criterion_group!(benches, bench_analyzers);
+
+fn main() {
+    if std::env::var_os("OCELOT_BENCH_MEMORY").is_some() {
+        memory_probe();
+    }
+    benches();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
+}

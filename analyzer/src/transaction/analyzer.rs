@@ -112,17 +112,17 @@ fn record(
         // histogram. Unlike CAT we also add the buckets to the sum of squares, so std is
         // an estimate instead of wrong.
         name.stats.count_messages(batch.count, batch.fail);
-        name.stats.sum_us = name.stats.sum_us.saturating_add(batch.sum_ms * 1000);
+        name.stats.sum_us = name
+            .stats
+            .sum_us
+            .saturating_add(batch.sum_ms.saturating_mul(1000));
         let slowest_ms = batch.durations.iter().map(|&(d, _)| d).max();
-        let m = name.minute_mut(minute);
-        m.count = m.count.saturating_add(batch.count);
-        m.fail = m.fail.saturating_add(batch.fail);
-        m.sum_us = m.sum_us.saturating_add(batch.sum_ms * 1000);
+        name.minute_mut(minute)
+            .add(batch.count, batch.fail, batch.sum_ms.saturating_mul(1000));
         for &(duration_ms, n) in &batch.durations {
-            m.histogram.record_n(duration_ms * 1000, n);
-        }
-        for &(duration_ms, n) in &batch.durations {
-            name.stats.add_durations(duration_ms * 1000, n);
+            let duration_us = duration_ms.saturating_mul(1000);
+            name.minute_durations.record_n(minute, duration_us, n);
+            name.stats.add_durations(duration_us, n);
         }
         if batch.fail > 0 {
             push_capped(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
@@ -137,11 +137,9 @@ fn record(
     let duration_us = counted.duration_us;
     let failed = !transaction.is_success();
     name.stats.record(duration_us, failed);
-    let m = name.minute_mut(minute);
-    m.count += 1;
-    m.fail += u64::from(failed);
-    m.sum_us = m.sum_us.saturating_add(duration_us);
-    m.histogram.record(duration_us);
+    name.minute_mut(minute)
+        .add(1, u64::from(failed), duration_us);
+    name.minute_durations.record_n(minute, duration_us, 1);
     if failed {
         *capped_entry(
             &mut name.status_codes,

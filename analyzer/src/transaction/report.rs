@@ -3,15 +3,17 @@
 //!
 //! Only names keep state: a type's figures are the merge of its names' figures, computed
 //! when viewed (caps guarantee every message sits in some name, `OTHERS` included). The
-//! "All" machine is likewise a merge on read. That keeps memory at one histogram per name
-//! plus one per active minute.
+//! "All" machine is likewise a merge on read, and so is a name's hour histogram (the sum of
+//! its minute histograms). Per name that leaves the counters, up to 60 minute rows of 24
+//! bytes and one 8-byte `(minute, bucket, count)` entry per distinct duration bucket and
+//! minute.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::cardinality::merge_maps;
-use crate::histogram::DurationHistogram;
+use crate::histogram::{DurationHistogram, MinuteHistograms};
 use crate::message_ids::merge_capped;
 use crate::minute::minute_entry;
 use crate::view_query::{fail_percent, hour_label, tps, ViewQuery};
@@ -50,6 +52,8 @@ pub(crate) struct TransactionName {
     pub(crate) stats: DurationStats,
     /// Sorted by minute; only minutes with messages.
     pub(crate) minutes: Vec<TransactionMinute>,
+    /// The durations of every minute, for the per-minute p95.
+    pub(crate) minute_durations: MinuteHistograms,
     pub(crate) status_codes: BTreeMap<String, u64>,
     pub(crate) sample_message_id: String,
     pub(crate) fail_message_ids: Vec<String>,
@@ -57,7 +61,9 @@ pub(crate) struct TransactionName {
     pub(crate) slowest_us: u64,
 }
 
-/// Count, failures, sum, sum of squares, extremes and histogram of durations.
+/// Count, failures, sum, sum of squares and extremes of durations. The histogram lives in
+/// the name's [`MinuteHistograms`]: the hour's is the sum of its minutes', so storing it
+/// twice would double the biggest part of a name's memory.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct DurationStats {
@@ -66,21 +72,22 @@ pub(crate) struct DurationStats {
     pub(crate) sum_us: u64,
     /// Sum of squared durations (µs²) for the standard deviation; u128 cannot overflow.
     pub(crate) sum2_us2: u128,
-    /// Meaningful only when `count > 0`.
+    /// How many durations were recorded (batch data may carry fewer than `count`).
+    pub(crate) durations: u64,
+    /// Meaningful only when `durations > 0`.
     pub(crate) min_us: u64,
     pub(crate) max_us: u64,
-    pub(crate) histogram: DurationHistogram,
 }
 
-/// One minute of one name.
+/// One minute of one name (24 bytes: this exists up to 60 times per name).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct TransactionMinute {
     pub(crate) minute: u8,
-    pub(crate) count: u64,
-    pub(crate) fail: u64,
+    /// Saturates at 4 billion per minute and name.
+    pub(crate) count: u32,
+    pub(crate) fail: u32,
     pub(crate) sum_us: u64,
-    pub(crate) histogram: DurationHistogram,
 }
 
 impl DurationStats {
@@ -101,7 +108,7 @@ impl DurationStats {
         if n == 0 {
             return;
         }
-        let first = self.histogram.is_empty();
+        let first = self.durations == 0;
         if first || duration_us < self.min_us {
             self.min_us = duration_us;
         }
@@ -111,12 +118,12 @@ impl DurationStats {
         self.sum2_us2 = self
             .sum2_us2
             .saturating_add(u128::from(duration_us) * u128::from(duration_us) * u128::from(n));
-        self.histogram.record_n(duration_us, n);
+        self.durations = self.durations.saturating_add(n);
     }
 
     pub(crate) fn merge(&mut self, other: &DurationStats) {
-        if !other.histogram.is_empty() {
-            if self.histogram.is_empty() {
+        if other.durations > 0 {
+            if self.durations == 0 {
                 self.min_us = other.min_us;
                 self.max_us = other.max_us;
             } else {
@@ -128,10 +135,10 @@ impl DurationStats {
         self.fail = self.fail.saturating_add(other.fail);
         self.sum_us = self.sum_us.saturating_add(other.sum_us);
         self.sum2_us2 = self.sum2_us2.saturating_add(other.sum2_us2);
-        self.histogram.merge(&other.histogram);
+        self.durations = self.durations.saturating_add(other.durations);
     }
 
-    fn figures(&self, elapsed_seconds: f64) -> DurationFigures {
+    fn figures(&self, histogram: &DurationHistogram, elapsed_seconds: f64) -> DurationFigures {
         let ms = |us: f64| us / 1000.0;
         let n = self.count.max(1) as f64;
         let avg_us = self.sum_us as f64 / n;
@@ -141,14 +148,14 @@ impl DurationStats {
         } else {
             0.0
         };
-        let (min_us, max_us) = if self.histogram.is_empty() {
+        let (min_us, max_us) = if self.durations == 0 {
             (0, 0)
         } else {
             (self.min_us, self.max_us)
         };
         // The true percentile lies in [min, max], so clamping never adds error.
         let quantile = |q: f64| {
-            self.histogram
+            histogram
                 .quantile(q)
                 .map_or(0.0, |v| ms(v.clamp(min_us as f64, max_us as f64)))
         };
@@ -171,11 +178,16 @@ impl DurationStats {
 }
 
 impl TransactionMinute {
+    /// Adds `count` messages, `fail` failed, with `sum_us` total duration.
+    pub(crate) fn add(&mut self, count: u64, fail: u64, sum_us: u64) {
+        let narrow = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        self.count = self.count.saturating_add(narrow(count));
+        self.fail = self.fail.saturating_add(narrow(fail));
+        self.sum_us = self.sum_us.saturating_add(sum_us);
+    }
+
     fn merge(&mut self, other: &TransactionMinute) {
-        self.count = self.count.saturating_add(other.count);
-        self.fail = self.fail.saturating_add(other.fail);
-        self.sum_us = self.sum_us.saturating_add(other.sum_us);
-        self.histogram.merge(&other.histogram);
+        self.add(u64::from(other.count), u64::from(other.fail), other.sum_us);
     }
 }
 
@@ -198,6 +210,7 @@ impl TransactionName {
         for theirs in &other.minutes {
             self.minute_mut(theirs.minute).merge(theirs);
         }
+        self.minute_durations.merge(&other.minute_durations);
         for (status, count) in &other.status_codes {
             *self.status_codes.entry(status.clone()).or_default() += count;
         }
@@ -219,10 +232,10 @@ impl TransactionName {
         }
     }
 
-    fn view(&self, name: &str, elapsed_seconds: f64) -> TransactionNameView {
+    fn view(&self, name: &str, histogram: &DurationHistogram, elapsed: f64) -> TransactionNameView {
         TransactionNameView {
             name: name.to_owned(),
-            figures: self.stats.figures(elapsed_seconds),
+            figures: self.stats.figures(histogram, elapsed),
             status_codes: self.status_codes.clone(),
             sample_message_id: self.sample_message_id.clone(),
             fail_message_ids: self.fail_message_ids.clone(),
@@ -232,10 +245,13 @@ impl TransactionName {
                 .iter()
                 .map(|m| TransactionMinuteView {
                     minute: m.minute,
-                    count: m.count,
-                    fail: m.fail,
-                    avg: m.sum_us as f64 / m.count.max(1) as f64 / 1000.0,
-                    p95: m.histogram.quantile(0.95).map_or(0.0, |v| v / 1000.0),
+                    count: u64::from(m.count),
+                    fail: u64::from(m.fail),
+                    avg: m.sum_us as f64 / f64::from(m.count.max(1)) / 1000.0,
+                    p95: self
+                        .minute_durations
+                        .quantile(m.minute, 0.95)
+                        .map_or(0.0, |v| v / 1000.0),
                 })
                 .collect(),
         }
@@ -321,17 +337,18 @@ impl TransactionReport {
             .filter(|(type_, _)| query.type_.is_none_or(|wanted| wanted == type_.as_str()))
             .map(|(type_, t)| {
                 let mut total = DurationStats::default();
-                for name in t.names.values() {
-                    total.merge(&name.stats);
+                let mut total_histogram = DurationHistogram::new();
+                let mut names = Vec::with_capacity(t.names.len());
+                for (name, n) in &t.names {
+                    let histogram = n.minute_durations.to_histogram();
+                    total.merge(&n.stats);
+                    total_histogram.merge(&histogram);
+                    names.push(n.view(name, &histogram, query.elapsed_seconds));
                 }
                 TransactionTypeView {
                     type_: type_.clone(),
-                    figures: total.figures(query.elapsed_seconds),
-                    names: t
-                        .names
-                        .iter()
-                        .map(|(name, n)| n.view(name, query.elapsed_seconds))
-                        .collect(),
+                    figures: total.figures(&total_histogram, query.elapsed_seconds),
+                    names,
                 }
             })
             .collect();
