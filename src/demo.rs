@@ -59,7 +59,13 @@ pub(crate) struct Demo {
     clients: Vec<Client>,
 }
 
-fn client(domain: &str, ip: [u8; 4], collector: SocketAddr, heartbeat: Duration, marks: &Path) -> Client {
+fn client(
+    domain: &str,
+    ip: [u8; 4],
+    collector: SocketAddr,
+    heartbeat: Duration,
+    marks: &Path,
+) -> Client {
     Client::builder()
         .domain(domain)
         .collectors([collector.to_string()])
@@ -108,7 +114,11 @@ fn call(
             .unwrap_or_else(|_| Err("timeout".to_owned())),
     };
     if let Err(e) = &result {
-        t.set_status(if e == "timeout" { "java.net.SocketTimeoutException" } else { "ERROR" });
+        t.set_status(if e == "timeout" {
+            "java.net.SocketTimeoutException"
+        } else {
+            "ERROR"
+        });
     }
     result
 }
@@ -116,7 +126,10 @@ fn call(
 fn sql(rng: &mut SmallRng, name: &'static str, statement: &'static str, typical_ms: f64) {
     let t = transaction!("SQL", name);
     event!("SQL.Database", "jdbc:mysql://db1:3306/shop");
-    event!("SQL.Method", statement.split_whitespace().next().unwrap_or("SELECT"));
+    event!(
+        "SQL.Method",
+        statement.split_whitespace().next().unwrap_or("SELECT")
+    );
     t.add_data("sql", statement);
     work(rng, typical_ms);
 }
@@ -152,7 +165,11 @@ fn serve_requests(
 
 impl Demo {
     /// Starts the simulated services, sending to `collector`.
-    pub(crate) fn start(collector: SocketAddr, config: &DemoSection, data_dir: &Path) -> anyhow::Result<Demo> {
+    pub(crate) fn start(
+        collector: SocketAddr,
+        config: &DemoSection,
+        data_dir: &Path,
+    ) -> anyhow::Result<Demo> {
         let marks = data_dir.join("demo-marks");
         std::fs::create_dir_all(&marks)?;
         let heartbeat = Duration::from_secs(config.heartbeat_secs.max(1));
@@ -161,7 +178,13 @@ impl Demo {
         let gateway_a = client("gateway", [10, 0, 1, 1], collector, heartbeat, &marks);
         let gateway_b = client("gateway", [10, 0, 1, 2], collector, heartbeat, &marks);
         let orders = client("order-service", [10, 0, 2, 1], collector, heartbeat, &marks);
-        let payments = client("payment-service", [10, 0, 3, 1], collector, heartbeat, &marks);
+        let payments = client(
+            "payment-service",
+            [10, 0, 3, 1],
+            collector,
+            heartbeat,
+            &marks,
+        );
         let users = client("user-service", [10, 0, 4, 1], collector, heartbeat, &marks);
 
         let (payment_tx, payment_rx) = bounded::<Request>(64);
@@ -177,78 +200,120 @@ impl Demo {
 
         for i in 0..3 {
             let (c, rx, stop) = (payments.clone(), payment_rx.clone(), stop.clone());
-            threads.push(spawn("payment", Box::new(move || {
-                serve_requests(c, rx, stop, 100 + i, |rng, op| {
-                    let t = transaction!("Service", op);
-                    t.add_data("orderId", rng.gen_range(10_000..99_999));
-                    sql(rng, "PaymentDao.update", "UPDATE payment SET state = ? WHERE id = ?", 4.0);
-                    let ms = work(rng, 25.0);
-                    metric_duration!("payment.latency", ms as u64);
-                    if rng.gen_ratio(3, 100) {
-                        let err = DemoError {
-                            message: "payment declined: insufficient funds",
-                            source: Some(std::io::Error::other("bank gateway answered 402")),
-                        };
-                        ocelot_client::error!(&err);
-                        metric_count!("payment.declined");
-                        return Err(err.to_string());
-                    }
-                    metric_count!("payment.succeeded");
-                    Ok(())
-                });
-            })));
+            threads.push(spawn(
+                "payment",
+                Box::new(move || {
+                    serve_requests(c, rx, stop, 100 + i, |rng, op| {
+                        let t = transaction!("Service", op);
+                        t.add_data("orderId", rng.gen_range(10_000..99_999));
+                        sql(
+                            rng,
+                            "PaymentDao.update",
+                            "UPDATE payment SET state = ? WHERE id = ?",
+                            4.0,
+                        );
+                        let ms = work(rng, 25.0);
+                        metric_duration!("payment.latency", ms as u64);
+                        if rng.gen_ratio(3, 100) {
+                            let err = DemoError {
+                                message: "payment declined: insufficient funds",
+                                source: Some(std::io::Error::other("bank gateway answered 402")),
+                            };
+                            ocelot_client::error!(&err);
+                            metric_count!("payment.declined");
+                            return Err(err.to_string());
+                        }
+                        metric_count!("payment.succeeded");
+                        Ok(())
+                    });
+                }),
+            ));
         }
         for i in 0..3 {
             let (c, rx, stop) = (orders.clone(), order_rx.clone(), stop.clone());
             let payment_tx = payment_tx.clone();
-            threads.push(spawn("order", Box::new(move || {
-                serve_requests(c, rx, stop, 200 + i, |rng, op| {
-                    let t = transaction!("Service", op);
-                    cache(rng, "order", 5000);
-                    if op == "OrderService.create" {
-                        sql(rng, "OrderDao.insert", "INSERT INTO orders(id, uid, amount) VALUES(?, ?, ?)", 3.0);
-                        let paid = call(rng, "payment-service", "10.0.3.1", "PaymentService.pay", &payment_tx);
-                        if let Err(e) = paid {
-                            t.set_status("PaymentFailed");
-                            return Err(e);
+            threads.push(spawn(
+                "order",
+                Box::new(move || {
+                    serve_requests(c, rx, stop, 200 + i, |rng, op| {
+                        let t = transaction!("Service", op);
+                        cache(rng, "order", 5000);
+                        if op == "OrderService.create" {
+                            sql(
+                                rng,
+                                "OrderDao.insert",
+                                "INSERT INTO orders(id, uid, amount) VALUES(?, ?, ?)",
+                                3.0,
+                            );
+                            let paid = call(
+                                rng,
+                                "payment-service",
+                                "10.0.3.1",
+                                "PaymentService.pay",
+                                &payment_tx,
+                            );
+                            if let Err(e) = paid {
+                                t.set_status("PaymentFailed");
+                                return Err(e);
+                            }
+                            metric_count!("order.created");
+                        } else {
+                            sql(
+                                rng,
+                                "OrderDao.findById",
+                                "SELECT * FROM orders WHERE id = ?",
+                                1.5,
+                            );
                         }
-                        metric_count!("order.created");
-                    } else {
-                        sql(rng, "OrderDao.findById", "SELECT * FROM orders WHERE id = ?", 1.5);
-                    }
-                    Ok(())
-                });
-            })));
+                        Ok(())
+                    });
+                }),
+            ));
         }
         for i in 0..2 {
             let (c, rx, stop) = (users.clone(), user_rx.clone(), stop.clone());
-            threads.push(spawn("user", Box::new(move || {
-                serve_requests(c, rx, stop, 300 + i, |rng, op| {
-                    let _t = transaction!("Service", op);
-                    cache(rng, "user", 1000);
-                    sql(rng, "UserDao.findByName", "SELECT * FROM users WHERE name = ?", 2.0);
-                    metric_count!("user.login");
-                    Ok(())
-                });
-            })));
+            threads.push(spawn(
+                "user",
+                Box::new(move || {
+                    serve_requests(c, rx, stop, 300 + i, |rng, op| {
+                        let _t = transaction!("Service", op);
+                        cache(rng, "user", 1000);
+                        sql(
+                            rng,
+                            "UserDao.findByName",
+                            "SELECT * FROM users WHERE name = ?",
+                            2.0,
+                        );
+                        metric_count!("user.login");
+                        Ok(())
+                    });
+                }),
+            ));
         }
 
         // The gateway: a few request threads per machine, paced to the configured rate.
-        let per_thread = Duration::from_secs_f64(4.0 / f64::from(config.requests_per_second.max(1)));
-        for (m, gateway) in [gateway_a.clone(), gateway_b.clone()].into_iter().enumerate() {
+        let per_thread =
+            Duration::from_secs_f64(4.0 / f64::from(config.requests_per_second.max(1)));
+        for (m, gateway) in [gateway_a.clone(), gateway_b.clone()]
+            .into_iter()
+            .enumerate()
+        {
             for i in 0..2u64 {
                 let (stop, order_tx, user_tx) = (stop.clone(), order_tx.clone(), user_tx.clone());
                 let gateway = gateway.clone();
-                threads.push(spawn("gateway", Box::new(move || {
-                    gateway.bind_to_current_thread();
-                    let mut rng = SmallRng::seed_from_u64(400 + m as u64 * 10 + i);
-                    while !stop.load(Ordering::Relaxed) {
-                        let started = Instant::now();
-                        gateway_request(&mut rng, &order_tx, &user_tx);
-                        let left = per_thread.saturating_sub(started.elapsed());
-                        std::thread::sleep(left.min(Duration::from_secs(1)));
-                    }
-                })));
+                threads.push(spawn(
+                    "gateway",
+                    Box::new(move || {
+                        gateway.bind_to_current_thread();
+                        let mut rng = SmallRng::seed_from_u64(400 + m as u64 * 10 + i);
+                        while !stop.load(Ordering::Relaxed) {
+                            let started = Instant::now();
+                            gateway_request(&mut rng, &order_tx, &user_tx);
+                            let left = per_thread.saturating_sub(started.elapsed());
+                            std::thread::sleep(left.min(Duration::from_secs(1)));
+                        }
+                    }),
+                ));
             }
         }
         Ok(Demo {
@@ -286,10 +351,23 @@ fn gateway_request(rng: &mut SmallRng, orders: &Sender<Request>, users: &Sender<
     };
     let t = transaction!("URL", name);
     event!("URL.Server", "10.0.1.10");
-    event!("URL.Method", if url == "/api/order/create" { "HTTP/POST" } else { "HTTP/GET" });
+    event!(
+        "URL.Method",
+        if url == "/api/order/create" {
+            "HTTP/POST"
+        } else {
+            "HTTP/GET"
+        }
+    );
     t.add_data("uid", rng.gen_range(1..100_000));
     let result = match url {
-        "/api/order/create" => call(rng, "order-service", "10.0.2.1", "OrderService.create", orders),
+        "/api/order/create" => call(
+            rng,
+            "order-service",
+            "10.0.2.1",
+            "OrderService.create",
+            orders,
+        ),
         "/api/order/{id}" => call(rng, "order-service", "10.0.2.1", "OrderService.get", orders),
         "/api/user/login" => call(rng, "user-service", "10.0.4.1", "UserService.login", users),
         "/api/cart" => {

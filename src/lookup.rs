@@ -48,7 +48,13 @@ pub(crate) fn run(id: &str, data: &Path, decode: DecodeOptions) -> anyhow::Resul
     let format = WireFormat::of_body(&frame[4..]).context("stored frame")?;
     let tree = decode_frame(&frame, &decode).context("decoding the stored frame")?;
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, &TreeJson { format, tree: &tree })?;
+    serde_json::to_writer(
+        &mut out,
+        &TreeJson {
+            format,
+            tree: &tree,
+        },
+    )?;
     out.write_all(b"\n")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::demo;
 use crate::lookup::StoreLookup;
+use crate::reports::CollectorReports;
 
 /// Longest a clean shutdown may take before the process exits anyway.
 const SHUTDOWN_BOUND: Duration = Duration::from_secs(20);
@@ -92,7 +93,11 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         collector.clone(),
         stopped(stop_rx.clone()),
     ));
-    let web_task = tokio::spawn(ocelot_web::run(web_listener, state, stopped(stop_rx.clone())));
+    let web_task = tokio::spawn(ocelot_web::run(
+        web_listener,
+        state,
+        stopped(stop_rx.clone()),
+    ));
 
     let demo = if with_demo {
         let local = std::net::SocketAddr::from(([127, 0, 0, 1], collector_addr.port()));
@@ -103,7 +108,11 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
 
     let url = format!(
         "http://{}:{}",
-        if web_addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { web_addr.ip().to_string() },
+        if web_addr.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            web_addr.ip().to_string()
+        },
         web_addr.port()
     );
     println!("Ocelot is running: open {url}");
@@ -136,7 +145,10 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         .ok();
         let _ = web_task.await;
     };
-    if tokio::time::timeout(SHUTDOWN_BOUND, shutdown).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_BOUND, shutdown)
+        .await
+        .is_err()
+    {
         anyhow::bail!("shutdown did not finish within {SHUTDOWN_BOUND:?}");
     }
     println!("Stopped cleanly.");
@@ -168,8 +180,11 @@ fn web_state(
         store: store.clone(),
         decode,
     });
-    let _ = collector;
+    let reports = Arc::new(CollectorReports {
+        collector: collector.clone(),
+    });
     Ok(AppState::new(lookup)
+        .with_reports(reports)
         .with_cat_router(CatRouterConfig {
             routers,
             collector_port,

@@ -1,0 +1,63 @@
+//! The web server's view of reports: live from the collector for open hours, from the store
+//! for sealed ones (the collector falls back to the store itself).
+
+use ocelot_analyzer::{
+    EventReport, HeartbeatReport, MetricReport, ProblemReport, StateReport, TransactionReport,
+};
+use ocelot_collector::Collector;
+use ocelot_web::{BoxFuture, ReportSource};
+
+/// [`ReportSource`] over a running collector.
+pub(crate) struct CollectorReports {
+    pub(crate) collector: Collector,
+}
+
+impl ReportSource for CollectorReports {
+    fn now_ms(&self) -> u64 {
+        self.collector.now_ms()
+    }
+
+    fn hours(&self) -> BoxFuture<'_, Vec<u64>> {
+        Box::pin(async move {
+            let mut hours = self
+                .collector
+                .store()
+                .and_then(|s| s.hours().ok())
+                .unwrap_or_default();
+            let current = self.collector.current_hour();
+            if !hours.contains(&current) {
+                hours.push(current);
+            }
+            hours.sort_unstable();
+            hours
+        })
+    }
+
+    fn domains(&self, hour: u64) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(self.collector.domains(hour))
+    }
+
+    fn transaction(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<TransactionReport>> {
+        Box::pin(async move { self.collector.transaction_report(&domain, hour).await })
+    }
+
+    fn event(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<EventReport>> {
+        Box::pin(async move { self.collector.event_report(&domain, hour).await })
+    }
+
+    fn problem(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<ProblemReport>> {
+        Box::pin(async move { self.collector.problem_report(&domain, hour).await })
+    }
+
+    fn heartbeat(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<HeartbeatReport>> {
+        Box::pin(async move { self.collector.heartbeat_report(&domain, hour).await })
+    }
+
+    fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<MetricReport>> {
+        Box::pin(async move { self.collector.metric_report(&domain, hour).await })
+    }
+
+    fn state(&self, hour: u64) -> BoxFuture<'_, Option<StateReport>> {
+        Box::pin(self.collector.state_report(hour))
+    }
+}

@@ -1,0 +1,247 @@
+//! End to end over 127.0.0.1: SDK and real CAT client frames -> collector -> store -> web API,
+//! crashes and restarts. Runs the real `ocelot` binary.
+
+mod common;
+
+use std::io::Write as _;
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::{eventually, free_port, now_ms, transaction_count, Server};
+use ocelot_protocol::sample::SampleTrees;
+use ocelot_protocol::{decode_frame, hour_of, nt1, DecodeOptions, Message};
+
+fn sdk_client(
+    domain: &str,
+    collector: std::net::SocketAddr,
+    marks: &std::path::Path,
+) -> ocelot_client::Client {
+    ocelot_client::Client::builder()
+        .domain(domain)
+        .collectors([collector.to_string()])
+        .ip(std::net::Ipv4Addr::new(127, 0, 0, 1))
+        .heartbeat_interval(None)
+        .mark_dir(marks)
+        .queue_trees(200)
+        .build()
+}
+
+#[test]
+fn a_tree_logged_with_the_sdk_is_in_the_report_and_findable_by_id_within_two_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), free_port(), free_port(), false);
+    let client = sdk_client("e2e-app", server.collector, dir.path());
+    client.bind_to_current_thread();
+    {
+        let t = ocelot_client::transaction!("URL", "/e2e/checkout");
+        t.add_data("user", 42);
+        ocelot_client::event!("Checkout", "started");
+    }
+    let logged = Instant::now();
+    let report = eventually(Duration::from_secs(2), || {
+        let r = server.json("/api/transaction?domain=e2e-app&hour=current")?;
+        (transaction_count(&r, "URL", Some("/e2e/checkout")) == 1).then_some(r)
+    })
+    .expect("the tree is not in the transaction report within 2 s");
+    let id = report["types"][0]["names"][0]["sampleMessageId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tree = eventually(
+        Duration::from_secs(2).saturating_sub(logged.elapsed()),
+        || server.json(&format!("/api/message/{id}")),
+    )
+    .expect("the tree is not findable by its ID within 2 s of logging");
+    assert_eq!(tree["root"]["name"], "/e2e/checkout");
+    assert_eq!(tree["root"]["children"][0]["type"], "Checkout");
+    assert!(logged.elapsed() < Duration::from_secs(2));
+    client.shutdown(Duration::from_secs(2));
+    assert!(server.stop().success());
+}
+
+/// The captured C-client frames with every timestamp moved by whole hours into the current
+/// hour (minute and second kept), so the collector's hour window accepts them today.
+fn captured_frames_moved_to_now() -> Vec<Vec<u8>> {
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("protocol/tests/data/cat-c-client/binary");
+    let shift = (hour_of(now_ms()) - 498_703) * 3_600_000;
+    (1..=29)
+        .map(|i| {
+            let frame = std::fs::read(dir.join(format!("{i:04}.bin"))).unwrap();
+            let mut tree = decode_frame(&frame, &DecodeOptions::default()).unwrap();
+            shift_timestamps(&mut tree.root, shift);
+            nt1::encode_to_bytes(&tree).to_vec()
+        })
+        .collect()
+}
+
+fn shift_timestamps(message: &mut Message, shift: u64) {
+    match message {
+        Message::Transaction(t) => {
+            t.timestamp_ms += shift;
+            for child in &mut t.children {
+                shift_timestamps(child, shift);
+            }
+        }
+        Message::Event(l) | Message::Heartbeat(l) | Message::Metric(l) | Message::Trace(l) => {
+            l.timestamp_ms += shift;
+        }
+    }
+}
+
+#[test]
+fn real_client_frames_replayed_over_tcp_appear_in_the_reports_and_logview() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), free_port(), free_port(), false);
+    let mut conn = TcpStream::connect(server.collector).unwrap();
+    for frame in captured_frames_moved_to_now() {
+        conn.write_all(&frame).unwrap();
+    }
+    conn.flush().unwrap();
+    let report = eventually(Duration::from_secs(5), || {
+        let r = server.json("/api/transaction?domain=catgen&hour=current")?;
+        (transaction_count(&r, "URL", None) == 1 && transaction_count(&r, "Service", None) == 2)
+            .then_some(r)
+    })
+    .expect("captured frames did not show up in the transaction report");
+    assert_eq!(transaction_count(&report, "Cache.redis", None), 1);
+    let problems = server
+        .json("/api/problem?domain=catgen&hour=current")
+        .unwrap();
+    assert!(
+        problems.to_string().contains("RuntimeException"),
+        "{problems}"
+    );
+    let events = server
+        .json("/api/event?domain=catgen&hour=current")
+        .unwrap();
+    assert!(events.to_string().contains("RemoteCall"));
+    // LogView of the S01 frame, by the ID the real client gave it.
+    let page = eventually(Duration::from_secs(3), || {
+        let (status, body) = server.get("/m/catgen-c0000202-498703-10027");
+        (status == 200).then_some(body)
+    })
+    .expect("LogView did not find the captured tree");
+    assert!(page.contains("/api/order/create"));
+    assert!(page.contains("OrderDao.insert"));
+    // The RPC callee's tree is linked from its caller's page.
+    let caller = eventually(Duration::from_secs(3), || {
+        let (status, body) = server.get("/m/catgen-c0000202-498703-10041");
+        (status == 200).then_some(body)
+    })
+    .expect("LogView did not find the RPC caller's tree");
+    assert!(
+        caller.contains("/m/order-service-c0000202-498703-1"),
+        "no link to the callee in {caller}"
+    );
+    assert!(server.stop().success());
+}
+
+#[test]
+fn kill_dash_nine_under_load_loses_at_most_one_checkpoint_and_no_flushed_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (collector_port, web_port) = (free_port(), free_port());
+    let server = Server::start(&data, collector_port, web_port, false);
+
+    let mut samples = SampleTrees::new(7, 1, 5, now_ms());
+    let mut conn = TcpStream::connect(server.collector).unwrap();
+    let mut acknowledged = Vec::new();
+    for _ in 0..300 {
+        let tree = samples.tree();
+        acknowledged.push(tree.header.message_id.clone());
+        conn.write_all(&nt1::encode_to_bytes(&tree)).unwrap();
+    }
+    conn.flush().unwrap();
+    eventually(Duration::from_secs(10), || {
+        let r = server.json("/api/transaction?domain=app-0&hour=current")?;
+        (transaction_count(&r, "URL", None) == 300).then_some(())
+    })
+    .expect("the first 300 trees were not counted");
+    // Keep the load on across two checkpoints and store flushes, then kill -9 mid-stream.
+    let load_until = Instant::now() + Duration::from_millis(2500);
+    let mut sent_after = 0u64;
+    while Instant::now() < load_until {
+        conn.write_all(&nt1::encode_to_bytes(&samples.tree()))
+            .unwrap();
+        sent_after += 1;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.kill9();
+
+    let server = Server::start(&data, collector_port, web_port, false);
+    let report = server
+        .json("/api/transaction?domain=app-0&hour=current")
+        .unwrap();
+    let count = transaction_count(&report, "URL", None);
+    assert!(
+        (300..=300 + sent_after).contains(&count),
+        "after restart the hour has {count} URL transactions, expected 300..={}",
+        300 + sent_after
+    );
+    for id in &acknowledged {
+        let (status, _) = server.get(&format!("/api/message/{id}"));
+        assert_eq!(status, 200, "{id} was flushed before the crash but is lost");
+    }
+    // The hour goes on counting.
+    let mut conn = TcpStream::connect(server.collector).unwrap();
+    conn.write_all(&nt1::encode_to_bytes(&samples.tree()))
+        .unwrap();
+    eventually(Duration::from_secs(5), || {
+        let r = server.json("/api/transaction?domain=app-0&hour=current")?;
+        (transaction_count(&r, "URL", None) > count).then_some(())
+    })
+    .expect("the restarted hour does not count new trees");
+    assert!(server.stop().success());
+}
+
+#[test]
+fn while_the_collector_is_down_the_app_never_blocks_drops_are_counted_and_traffic_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (collector_port, web_port) = (free_port(), free_port());
+    let server = Server::start(&data, collector_port, web_port, false);
+    let client = sdk_client("resilient-app", server.collector, dir.path());
+    client.bind_to_current_thread();
+    let log = |name: &'static str| {
+        let started = Instant::now();
+        let _t = ocelot_client::transaction!("URL", name);
+        ocelot_client::event!("Step", "one");
+        drop(_t);
+        started.elapsed()
+    };
+    log("/before");
+    eventually(Duration::from_secs(5), || {
+        let r = server.json("/api/transaction?domain=resilient-app&hour=current")?;
+        (transaction_count(&r, "URL", Some("/before")) == 1).then_some(())
+    })
+    .expect("first tree not received");
+    assert!(server.stop().success());
+
+    // Collector gone: 2000 trees into a 200-tree queue. No call may block.
+    let mut worst = Duration::ZERO;
+    for _ in 0..2000 {
+        worst = worst.max(log("/during"));
+    }
+    assert!(
+        worst < Duration::from_millis(100),
+        "a call took {worst:?} while the collector was down"
+    );
+    let stats = client.stats();
+    assert!(stats.dropped_total() > 0, "no drops counted: {stats:?}");
+
+    let server = Server::start(&data, collector_port, web_port, false);
+    let resumed = eventually(Duration::from_secs(20), || {
+        log("/after");
+        std::thread::sleep(Duration::from_millis(200));
+        let r = server.json("/api/transaction?domain=resilient-app&hour=current")?;
+        (transaction_count(&r, "URL", Some("/after")) > 0).then_some(())
+    });
+    assert!(
+        resumed.is_some(),
+        "traffic did not resume after the collector came back"
+    );
+    client.shutdown(Duration::from_secs(2));
+    assert!(server.stop().success());
+}
