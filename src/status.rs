@@ -1,0 +1,591 @@
+//! `ocelot status [--url http://127.0.0.1:8080]`: a running server's health at a glance.
+//!
+//! Scrapes `/metrics` twice, [`SCRAPE_GAP`] apart, and prints uptime, rates, drops by
+//! reason, connections, the open hour, checkpoint age, disk use and (when the server reports
+//! them) alerts firing. For scripts and cron the exit code says it all: 0 healthy,
+//! [`EXIT_DROPPING`] when any drop or decode-error counter moved between the scrapes,
+//! [`EXIT_UNREACHABLE`] when there is no Ocelot answering at the URL.
+//!
+//! It reads the exposition text with a small parser of its own (sample lines only: names,
+//! labels, values), cross-checked in tests against `prometheus-parse` on real `/metrics`
+//! output, so the binary carries no parser dependency.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use crate::telemetry::{
+    ALERTS_FIRING, CHECKPOINT_AGE, CONNECTIONS_OPEN, CPU_SECONDS, DECODE_ERRORS, DROPPED_TREES,
+    FRAMES_RECEIVED, HOURS_SEALED, OPEN_HOUR, RECEIVED_BYTES, RESIDENT_MEMORY,
+    STORE_COMPRESSION_RATIO, STORE_DISK_BYTES, STORE_HOURS, TREES_ACCEPTED, UPTIME,
+};
+
+/// Exit code when a drop or decode-error counter moved between the two scrapes.
+pub(crate) const EXIT_DROPPING: u8 = 1;
+/// Exit code when the URL does not answer with Ocelot's `/metrics`.
+pub(crate) const EXIT_UNREACHABLE: u8 = 2;
+
+/// Time between the two scrapes: long enough for a rate, short enough to wait for.
+const SCRAPE_GAP: Duration = Duration::from_secs(1);
+
+/// Runs `ocelot status` against `url` (`http://host:port`), printing the summary on stdout
+/// (or why the server could not be checked on stderr).
+pub(crate) fn run(url: &str) -> anyhow::Result<ExitCode> {
+    let status = check(url, SCRAPE_GAP);
+    if status.code == EXIT_UNREACHABLE {
+        eprint!("{}", status.text);
+    } else {
+        print!("{}", status.text);
+    }
+    Ok(ExitCode::from(status.code))
+}
+
+/// What `ocelot status` prints and exits with.
+#[derive(Debug)]
+struct Status {
+    text: String,
+    code: u8,
+}
+
+/// Two scrapes `gap` apart, summarised.
+fn check(url: &str, gap: Duration) -> Status {
+    let first = match scrape(url) {
+        Ok(samples) => samples,
+        Err(err) => return unreachable(url, &err),
+    };
+    let first_at = Instant::now();
+    std::thread::sleep(gap);
+    let second = match scrape(url) {
+        Ok(samples) => samples,
+        Err(err) => return unreachable(url, &err),
+    };
+    let summary = Summary::new(&first, &second, first_at.elapsed());
+    Status {
+        text: summary.render(url),
+        code: summary.exit_code(),
+    }
+}
+
+fn unreachable(url: &str, err: &anyhow::Error) -> Status {
+    Status {
+        text: format!("ocelot status: cannot read {url}/metrics: {err:#}\n"),
+        code: EXIT_UNREACHABLE,
+    }
+}
+
+/// One `/metrics` answer, which must be Ocelot's.
+fn scrape(url: &str) -> anyhow::Result<Samples> {
+    let body = crate::http::get(url, "/metrics")?;
+    let samples = Samples::parse(&body);
+    if samples.value(UPTIME, &[]).is_none() {
+        anyhow::bail!("the answer has no {UPTIME}: not an Ocelot server?");
+    }
+    Ok(samples)
+}
+
+/// One sample line: `name{label="value",...} value [timestamp]`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Sample {
+    pub(crate) name: String,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) value: f64,
+}
+
+/// The sample lines of an exposition text; comments and lines that do not parse are skipped.
+#[derive(Debug, Default)]
+pub(crate) struct Samples(pub(crate) Vec<Sample>);
+
+impl Samples {
+    pub(crate) fn parse(body: &str) -> Samples {
+        Samples(body.lines().filter_map(parse_sample).collect())
+    }
+
+    /// The value of the first sample named `name` whose labels include `labels`.
+    fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.0
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map(|s| s.value)
+    }
+
+    /// A counter's value: its sample carries `_total`.
+    fn counter(&self, family: &str) -> Option<f64> {
+        self.value(&format!("{family}_total"), &[])
+    }
+
+    fn family<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Sample> + 'a {
+        self.0.iter().filter(move |s| s.name == name)
+    }
+}
+
+fn parse_sample(line: &str) -> Option<Sample> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    let name_end = line.find(['{', ' ', '\t'])?;
+    let name = &line[..name_end];
+    let mut rest = &line[name_end..];
+    let mut labels = BTreeMap::new();
+    if let Some(after_brace) = rest.strip_prefix('{') {
+        rest = after_brace;
+        loop {
+            rest = rest.trim_start_matches([',', ' ']);
+            if let Some(after) = rest.strip_prefix('}') {
+                rest = after;
+                break;
+            }
+            let (key, after_key) = rest.split_once("=\"")?;
+            let (value, after_value) = unescape_label_value(after_key)?;
+            labels.insert(key.trim().to_owned(), value);
+            rest = after_value;
+        }
+    }
+    let value = rest.split_whitespace().next()?.parse::<f64>().ok()?;
+    Some(Sample {
+        name: name.to_owned(),
+        labels,
+        value,
+    })
+}
+
+/// Reads a label value up to its closing quote: `\\`, `\"` and `\n` escaped.
+fn unescape_label_value(s: &str) -> Option<(String, &str)> {
+    let mut value = String::new();
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((value, &s[i + 1..])),
+            '\\' => match chars.next()?.1 {
+                'n' => value.push('\n'),
+                other => value.push(other),
+            },
+            c => value.push(c),
+        }
+    }
+    None
+}
+
+/// One drop or decode-error series in the summary.
+#[derive(Debug, PartialEq)]
+struct DropRow {
+    /// e.g. `worker queue_full (transaction)` or `decode unknown_magic`.
+    what: String,
+    total: f64,
+    /// Increase between the two scrapes.
+    moved: f64,
+}
+
+/// The figures `ocelot status` shows, from two scrapes `elapsed` apart.
+#[derive(Debug)]
+struct Summary {
+    uptime_s: f64,
+    open_hour: Option<u64>,
+    frames_per_s: f64,
+    trees_per_s: f64,
+    bytes_per_s: f64,
+    connections_open: f64,
+    checkpoint_age_s: Option<f64>,
+    hours_sealed: f64,
+    disk_bytes: Option<f64>,
+    disk_hours: Option<f64>,
+    compression_ratio: Option<f64>,
+    resident_bytes: Option<f64>,
+    cpu_percent: Option<f64>,
+    alerts_firing: Option<f64>,
+    drops: Vec<DropRow>,
+    elapsed: Duration,
+}
+
+impl Summary {
+    fn new(first: &Samples, second: &Samples, elapsed: Duration) -> Summary {
+        let seconds = elapsed.as_secs_f64().max(1e-3);
+        let rate = |family: &str| {
+            let now = second.counter(family).unwrap_or(0.0);
+            let before = first.counter(family).unwrap_or(0.0);
+            (now - before).max(0.0) / seconds
+        };
+        let mut drops = Vec::new();
+        for (family, stage_of) in [(DROPPED_TREES, None), (DECODE_ERRORS, Some("decode"))] {
+            let name = format!("{family}_total");
+            for sample in second.family(&name) {
+                let labels: Vec<(&str, &str)> = sample
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let before = first.value(&name, &labels).unwrap_or(0.0);
+                let label = |k: &str| sample.labels.get(k).map_or("", String::as_str);
+                let mut what =
+                    format!("{} {}", stage_of.unwrap_or(label("stage")), label("reason"));
+                if let Some(worker) = sample.labels.get("worker") {
+                    let _ = write!(what, " ({worker})");
+                }
+                drops.push(DropRow {
+                    what,
+                    total: sample.value,
+                    moved: (sample.value - before).max(0.0),
+                });
+            }
+        }
+        Summary {
+            uptime_s: second.value(UPTIME, &[]).unwrap_or(0.0),
+            open_hour: second.value(OPEN_HOUR, &[]).map(|h| h as u64),
+            frames_per_s: rate(FRAMES_RECEIVED),
+            trees_per_s: rate(TREES_ACCEPTED),
+            bytes_per_s: rate(RECEIVED_BYTES),
+            connections_open: second.value(CONNECTIONS_OPEN, &[]).unwrap_or(0.0),
+            checkpoint_age_s: second.value(CHECKPOINT_AGE, &[]),
+            hours_sealed: second.counter(HOURS_SEALED).unwrap_or(0.0),
+            disk_bytes: second.value(STORE_DISK_BYTES, &[]),
+            disk_hours: second.value(STORE_HOURS, &[]),
+            compression_ratio: second.value(STORE_COMPRESSION_RATIO, &[]),
+            resident_bytes: second.value(RESIDENT_MEMORY, &[]),
+            cpu_percent: second
+                .counter(CPU_SECONDS)
+                .zip(first.counter(CPU_SECONDS))
+                .map(|(now, before)| (now - before).max(0.0) / seconds * 100.0),
+            alerts_firing: second.value(ALERTS_FIRING, &[]),
+            drops,
+            elapsed,
+        }
+    }
+
+    fn dropping(&self) -> bool {
+        self.drops.iter().any(|d| d.moved > 0.0)
+    }
+
+    fn exit_code(&self) -> u8 {
+        if self.dropping() {
+            EXIT_DROPPING
+        } else {
+            0
+        }
+    }
+
+    fn render(&self, url: &str) -> String {
+        let mut out = String::new();
+        let hour = self.open_hour.map_or_else(
+            || "unknown".to_owned(),
+            |h| format!("{h} ({})", hour_utc(h)),
+        );
+        let _ = writeln!(out, "Ocelot at {url}");
+        let _ = writeln!(out, "  uptime       {}", duration(self.uptime_s));
+        let _ = writeln!(out, "  open hour    {hour}");
+        let _ = writeln!(
+            out,
+            "  ingest       {:.1} frames/s, {:.1} trees/s, {}/s, {} connections open",
+            self.frames_per_s,
+            self.trees_per_s,
+            bytes(self.bytes_per_s),
+            self.connections_open
+        );
+        let checkpoint = self
+            .checkpoint_age_s
+            .map_or_else(|| "not yet".to_owned(), |s| format!("{} ago", duration(s)));
+        let _ = writeln!(
+            out,
+            "  checkpoint   {checkpoint}, {} hours sealed",
+            self.hours_sealed
+        );
+        if let Some(disk) = self.disk_bytes {
+            let _ = write!(out, "  disk         {}", bytes(disk));
+            if let Some(hours) = self.disk_hours {
+                let _ = write!(out, " in {hours} hours");
+            }
+            if let Some(ratio) = self.compression_ratio {
+                let _ = write!(out, ", compression {ratio:.1}x");
+            }
+            out.push('\n');
+        }
+        if let (Some(rss), Some(cpu)) = (self.resident_bytes, self.cpu_percent) {
+            let _ = writeln!(out, "  process      {} resident, {cpu:.1}% CPU", bytes(rss));
+        }
+        match self.alerts_firing {
+            Some(n) => {
+                let _ = writeln!(out, "  alerts       {n} firing");
+            }
+            None => {
+                let _ = writeln!(out, "  alerts       not reported by this server");
+            }
+        }
+        let seen: Vec<&DropRow> = self.drops.iter().filter(|d| d.total > 0.0).collect();
+        if seen.is_empty() {
+            let _ = writeln!(out, "  drops        none");
+        } else {
+            let _ = writeln!(
+                out,
+                "  drops        {:<40} {:>12} {:>10}",
+                "stage reason (worker)",
+                "total",
+                format!("last {:.1}s", self.elapsed.as_secs_f64())
+            );
+            for d in seen {
+                let _ = writeln!(
+                    out,
+                    "               {:<40} {:>12} {:>10}",
+                    d.what,
+                    d.total,
+                    format!("+{}", d.moved)
+                );
+            }
+        }
+        if self.dropping() {
+            let _ = writeln!(
+                out,
+                "DROPPING DATA: drop counters moved between the two scrapes"
+            );
+        } else {
+            let _ = writeln!(out, "OK: nothing dropped between the two scrapes");
+        }
+        out
+    }
+}
+
+/// `3723.0` -> `1h 02m 03s`.
+fn duration(seconds: f64) -> String {
+    let s = seconds.max(0.0) as u64;
+    match (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60) {
+        (0, 0, 0, sec) => format!("{sec}s"),
+        (0, 0, min, sec) => format!("{min}m {sec:02}s"),
+        (0, h, min, sec) => format!("{h}h {min:02}m {sec:02}s"),
+        (d, h, min, _) => format!("{d}d {h:02}h {min:02}m"),
+    }
+}
+
+/// `1536.0` -> `1.5 KiB`.
+fn bytes(n: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n.max(0.0);
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value:.0} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Hour index -> `2026-11-22 07:00 UTC` (days to civil date: Howard Hinnant's algorithm).
+fn hour_utc(hour: u64) -> String {
+    let days = (hour / 24) as i64;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:00 UTC", hour % 24)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read as _, Write as _};
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// A scrape of a healthy server, as `/metrics` writes it.
+    const FIRST: &str = r#"# HELP ocelot_frames_received Frames received, good or bad.
+# TYPE ocelot_frames_received counter
+ocelot_frames_received_total 1000
+# TYPE ocelot_received_bytes counter
+ocelot_received_bytes_total 2048000
+# TYPE ocelot_trees_accepted counter
+ocelot_trees_accepted_total 990
+# TYPE ocelot_decode_errors counter
+ocelot_decode_errors_total{reason="unknown_magic"} 10
+# TYPE ocelot_dropped_trees counter
+ocelot_dropped_trees_total{stage="collector",reason="out_of_window"} 0
+ocelot_dropped_trees_total{stage="worker",reason="queue_full",worker="transaction"} 0
+ocelot_dropped_trees_total{stage="store",reason="io_error"} 0
+# TYPE ocelot_connections_open gauge
+ocelot_connections_open 3
+# TYPE ocelot_hours_sealed counter
+ocelot_hours_sealed_total 2
+ocelot_open_hour 498703
+ocelot_checkpoint_age_seconds 12.5
+ocelot_store_disk_bytes 52428800
+ocelot_store_hours 3
+ocelot_store_compression_ratio 6.25
+ocelot_uptime_seconds 7390.2
+ocelot_process_resident_memory_bytes 104857600
+ocelot_process_cpu_seconds_total 10.0
+# EOF
+"#;
+
+    /// Two seconds later: 400 more frames, 200 trees, nothing dropped.
+    fn healthy_second() -> String {
+        FIRST
+            .replace("received_total 1000", "received_total 1400")
+            .replace("bytes_total 2048000", "bytes_total 2867200")
+            .replace("accepted_total 990", "accepted_total 1190")
+            .replace("cpu_seconds_total 10.0", "cpu_seconds_total 10.5")
+            .replace(
+                "ocelot_uptime_seconds 7390.2",
+                "ocelot_uptime_seconds 7392.2",
+            )
+    }
+
+    /// Like `healthy_second`, but a worker's queue overflowed 7 times.
+    fn dropping_second() -> String {
+        healthy_second().replace(
+            "queue_full\",worker=\"transaction\"} 0",
+            "queue_full\",worker=\"transaction\"} 7",
+        )
+    }
+
+    /// Serves `bodies` in order, one per connection, on 127.0.0.1; 404 when `bodies` is
+    /// `None`. Returns the base URL.
+    fn serve(bodies: Vec<Option<String>>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for body in bodies {
+                let (mut stream, _) = listener.accept().unwrap();
+                let mut request = Vec::new();
+                let mut byte = [0u8; 1];
+                while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+                    request.push(byte[0]);
+                }
+                assert!(request.starts_with(b"GET /metrics HTTP/1.0\r\n"));
+                let answer = match body {
+                    Some(body) => format!(
+                        "HTTP/1.0 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n{body}",
+                        crate::telemetry::CONTENT_TYPE,
+                        body.len()
+                    ),
+                    None => "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_owned(),
+                };
+                stream.write_all(answer.as_bytes()).unwrap();
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn a_healthy_server_gets_a_summary_and_exit_code_zero() {
+        let url = serve(vec![Some(FIRST.to_owned()), Some(healthy_second())]);
+        let status = check(&url, Duration::from_millis(10));
+        assert_eq!(status.code, 0, "{}", status.text);
+        assert!(status.text.starts_with(&format!("Ocelot at {url}\n")));
+        assert!(
+            status.text.contains("uptime       2h 03m 12s"),
+            "{}",
+            status.text
+        );
+        assert!(status
+            .text
+            .contains("open hour    498703 (2026-11-22 07:00 UTC)"));
+        assert!(status.text.contains("3 connections open"));
+        assert!(
+            status.text.contains("decode unknown_magic"),
+            "{}",
+            status.text
+        );
+        assert!(status.text.contains("OK: nothing dropped"));
+    }
+
+    #[test]
+    fn a_drop_counter_that_moved_gives_exit_code_one() {
+        let url = serve(vec![Some(FIRST.to_owned()), Some(dropping_second())]);
+        let status = check(&url, Duration::from_millis(10));
+        assert_eq!(status.code, EXIT_DROPPING, "{}", status.text);
+        assert!(status.text.contains("worker queue_full (transaction)"));
+        assert!(status.text.contains("+7"), "{}", status.text);
+        assert!(status.text.contains("DROPPING DATA"));
+    }
+
+    #[test]
+    fn a_decode_error_series_that_appears_between_scrapes_counts_as_dropping() {
+        let second = healthy_second().replace(
+            "# TYPE ocelot_dropped_trees",
+            "ocelot_decode_errors_total{reason=\"frame_too_long\"} 1\n# TYPE ocelot_dropped_trees",
+        );
+        let summary = Summary::new(
+            &Samples::parse(FIRST),
+            &Samples::parse(&second),
+            Duration::from_secs(2),
+        );
+        assert_eq!(summary.exit_code(), EXIT_DROPPING);
+    }
+
+    #[test]
+    fn an_unreachable_server_gives_exit_code_two() {
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let status = check(&url, Duration::from_millis(10));
+        assert_eq!(status.code, EXIT_UNREACHABLE);
+        assert!(status.text.contains("cannot read"), "{}", status.text);
+    }
+
+    #[test]
+    fn a_server_without_ocelot_metrics_gives_exit_code_two() {
+        let url = serve(vec![None]);
+        assert_eq!(check(&url, Duration::ZERO).code, EXIT_UNREACHABLE);
+        let url = serve(vec![Some("some_other_metric 1\n".to_owned())]);
+        let status = check(&url, Duration::ZERO);
+        assert_eq!(status.code, EXIT_UNREACHABLE);
+        assert!(
+            status.text.contains("not an Ocelot server"),
+            "{}",
+            status.text
+        );
+    }
+
+    #[test]
+    fn the_summary_shows_rates_over_the_measured_gap() {
+        let summary = Summary::new(
+            &Samples::parse(FIRST),
+            &Samples::parse(&healthy_second()),
+            Duration::from_secs(2),
+        );
+        let text = summary.render("http://127.0.0.1:8080");
+        let expected = "\
+Ocelot at http://127.0.0.1:8080
+  uptime       2h 03m 12s
+  open hour    498703 (2026-11-22 07:00 UTC)
+  ingest       200.0 frames/s, 100.0 trees/s, 400.0 KiB/s, 3 connections open
+  checkpoint   12s ago, 2 hours sealed
+  disk         50.0 MiB in 3 hours, compression 6.2x
+  process      100.0 MiB resident, 25.0% CPU
+  alerts       not reported by this server
+";
+        assert!(text.starts_with(expected), "{text}");
+        assert!(text.contains("decode unknown_magic"));
+        assert!(text.ends_with("OK: nothing dropped between the two scrapes\n"));
+    }
+
+    #[test]
+    fn sample_lines_parse_with_escaped_labels_and_timestamps() {
+        let samples = Samples::parse(
+            "# HELP x y\nx_total{a=\"q\\\"uote\",b=\"back\\\\slash\\n\"} 3 1700000000000\ny 1.5e3\n\
+             bad line\nz{unterminated=\"} 1\n",
+        );
+        assert_eq!(samples.0.len(), 2);
+        assert_eq!(samples.0[0].labels["a"], "q\"uote");
+        assert_eq!(samples.0[0].labels["b"], "back\\slash\n");
+        assert_eq!(samples.value("x_total", &[("a", "q\"uote")]), Some(3.0));
+        assert_eq!(samples.value("y", &[]), Some(1500.0));
+    }
+
+    #[test]
+    fn hours_print_as_utc_dates() {
+        assert_eq!(hour_utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(hour_utc(498_703), "2026-11-22 07:00 UTC");
+        assert_eq!(hour_utc(24 * 11_016 + 23), "2000-02-29 23:00 UTC");
+    }
+}

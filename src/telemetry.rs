@@ -1,0 +1,823 @@
+//! `GET /metrics`: Ocelot's own figures in the Prometheus/OpenMetrics text format.
+//!
+//! One source of truth: every figure is read on each scrape from the counters the collector
+//! and the store already keep ([`ocelot_collector::StatsSnapshot`],
+//! [`ocelot_store::StoreStats`]) and from `/proc/self`. Nothing here counts anything itself,
+//! so `/metrics`, the State report and `ocelot status` cannot disagree. The figures are
+//! written by a `prometheus_client` [`Collector`](PromCollector) that turns each snapshot
+//! into `ConstCounter`/`ConstGauge` values.
+//!
+//! Design constraints:
+//! - Names follow Prometheus conventions: `ocelot_` prefix, base units (seconds, bytes) in
+//!   the name, `_total` on counters (added by the encoder).
+//! - Label cardinality is bounded: labels are reasons and worker names from fixed lists,
+//!   never message IDs, domains or hours.
+//! - Trees lost after decoding are one family, [`DROPPED_TREES`], labelled by `stage` and
+//!   `reason` (plus `worker` for a worker's full queue), so one query shows all losses.
+//!   Frames refused before decoding are [`DECODE_ERRORS`] by `reason`.
+//! - The collector's own `store_dropped` count is not exported: every such refusal is also
+//!   in the store's drops by reason, and exporting both would count one loss twice.
+//!
+//! Non-goals: histograms of analyzer and lookup latency (the crates keep totals and maxima,
+//! not distributions, today), and alert figures, which the alert evaluator adds through
+//! [`Telemetry::with_alert_figures`] once it is wired.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ocelot_store::StoreStats;
+use prometheus_client::collector::Collector as PromCollector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, EncodeMetric,
+};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+/// What `prometheus_client` writes: OpenMetrics 1.0 text (`# EOF` last, `_total` samples),
+/// which Prometheus scrapes natively and older Prometheus text parsers read line by line.
+pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+// Metric family names. Counters' samples carry an extra `_total`.
+
+/// Frames received, good or bad (counter).
+pub(crate) const FRAMES_RECEIVED: &str = "ocelot_frames_received";
+/// Bytes of frames received, length prefixes included (counter).
+pub(crate) const RECEIVED_BYTES: &str = "ocelot_received_bytes";
+/// Trees decoded and inside the open hours (counter).
+pub(crate) const TREES_ACCEPTED: &str = "ocelot_trees_accepted";
+/// Frames refused before decoding completed, by `reason` (counter).
+pub(crate) const DECODE_ERRORS: &str = "ocelot_decode_errors";
+/// Trees lost after decoding, by `stage`, `reason` and (queue drops) `worker` (counter).
+pub(crate) const DROPPED_TREES: &str = "ocelot_dropped_trees";
+/// Client connections open now (gauge).
+pub(crate) const CONNECTIONS_OPEN: &str = "ocelot_connections_open";
+/// Client connections accepted since start (counter).
+pub(crate) const CONNECTIONS_ACCEPTED: &str = "ocelot_connections_accepted";
+/// Hours sealed since start (counter).
+pub(crate) const HOURS_SEALED: &str = "ocelot_hours_sealed";
+/// The collector's current hour index, `epoch_ms / 3_600_000` (gauge).
+pub(crate) const OPEN_HOUR: &str = "ocelot_open_hour";
+/// When the open hours were last checkpointed, epoch seconds (gauge; absent before the first).
+pub(crate) const LAST_CHECKPOINT: &str = "ocelot_last_checkpoint_timestamp_seconds";
+/// Seconds since the last checkpoint by the collector's clock (gauge; absent before the first).
+pub(crate) const CHECKPOINT_AGE: &str = "ocelot_checkpoint_age_seconds";
+/// Trees processed by a report worker, by `worker` (counter).
+pub(crate) const WORKER_PROCESSED: &str = "ocelot_worker_trees_processed";
+/// Time a report worker spent processing, by `worker` (counter).
+pub(crate) const WORKER_BUSY: &str = "ocelot_worker_busy_seconds";
+/// A report worker's slowest single tree since start, by `worker` (gauge).
+pub(crate) const WORKER_SLOWEST: &str = "ocelot_worker_slowest_tree_seconds";
+/// Trees waiting in a report worker's queue at its last sample, by `worker` (gauge).
+pub(crate) const WORKER_QUEUE_DEPTH: &str = "ocelot_worker_queue_depth";
+/// Failed report writes (checkpoints and seals), by `worker` (counter).
+pub(crate) const REPORT_WRITE_ERRORS: &str = "ocelot_report_write_errors";
+/// Frames queued to the store (counter).
+pub(crate) const STORE_APPENDED: &str = "ocelot_store_frames_appended";
+/// Frames written to disk and indexed (counter).
+pub(crate) const STORE_STORED: &str = "ocelot_store_frames_stored";
+/// Frame bytes given to the store's blocks before compression (counter).
+pub(crate) const STORE_UNCOMPRESSED_BYTES: &str = "ocelot_store_uncompressed_bytes";
+/// Block bytes written after compression (counter).
+pub(crate) const STORE_COMPRESSED_BYTES: &str = "ocelot_store_compressed_bytes";
+/// Blocks written (counter).
+pub(crate) const STORE_BLOCKS: &str = "ocelot_store_blocks_written";
+/// Uncompressed over compressed bytes since start (gauge; absent before the first block).
+pub(crate) const STORE_COMPRESSION_RATIO: &str = "ocelot_store_compression_ratio";
+/// Failed writes, truncations or file opens in the store (counter).
+pub(crate) const STORE_IO_ERRORS: &str = "ocelot_store_io_errors";
+/// Lookups by message ID served (counter).
+pub(crate) const STORE_LOOKUPS: &str = "ocelot_store_lookups";
+/// Lookups that hit a corrupt block or index entry (counter).
+pub(crate) const STORE_CORRUPT_READS: &str = "ocelot_store_corrupt_reads";
+/// Domain-hours repaired at open after an unclean shutdown (counter).
+pub(crate) const STORE_RECOVERED_FILES: &str = "ocelot_store_recovered_files";
+/// Index entries rebuilt by recovery (counter).
+pub(crate) const STORE_RECOVERED_ENTRIES: &str = "ocelot_store_recovered_entries";
+/// Hour folders deleted by retention (counter).
+pub(crate) const STORE_HOURS_DELETED: &str = "ocelot_store_hours_deleted";
+/// Bytes of the store's files on disk (gauge).
+pub(crate) const STORE_DISK_BYTES: &str = "ocelot_store_disk_bytes";
+/// Hours with data on disk (gauge).
+pub(crate) const STORE_HOURS: &str = "ocelot_store_hours";
+/// Seconds since the telemetry (so the server) started (gauge).
+pub(crate) const UPTIME: &str = "ocelot_uptime_seconds";
+/// When the server started, epoch seconds (gauge).
+pub(crate) const START_TIME: &str = "ocelot_process_start_time_seconds";
+/// Resident memory of the process (gauge; Linux only).
+pub(crate) const RESIDENT_MEMORY: &str = "ocelot_process_resident_memory_bytes";
+/// User plus system CPU time of the process (counter; Linux only).
+pub(crate) const CPU_SECONDS: &str = "ocelot_process_cpu_seconds";
+/// Open file descriptors (gauge; Linux only).
+pub(crate) const OPEN_FDS: &str = "ocelot_process_open_fds";
+/// Threads of the process (gauge; Linux only).
+pub(crate) const THREADS: &str = "ocelot_process_threads";
+/// Alerts firing now (gauge). Reserved for the alert evaluator's figures, which come through
+/// [`Telemetry::with_alert_figures`]; `ocelot status` shows it when present.
+pub(crate) const ALERTS_FIRING: &str = "ocelot_alerts_firing";
+
+/// `/proc/<pid>/stat` counts CPU time in USER_HZ ticks, which the kernel fixes at 100 per
+/// second in its user-space ABI whatever its internal tick rate (no libc call needed).
+const USER_HZ: f64 = 100.0;
+
+/// Everything `/metrics` shows, built once at start and shared by the web handler.
+#[derive(Debug)]
+pub(crate) struct Telemetry {
+    registry: Registry,
+}
+
+impl Telemetry {
+    /// Figures from `collector`, `store` and this process; uptime counts from now.
+    pub(crate) fn new(
+        collector: ocelot_collector::Collector,
+        store: ocelot_store::Store,
+    ) -> Telemetry {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(OcelotFigures {
+            collector,
+            store,
+            started: Instant::now(),
+            started_unix_s: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        }));
+        Telemetry { registry }
+    }
+
+    /// Adds the alert evaluator's figures (evaluations, notification failures,
+    /// [`ALERTS_FIRING`]) to every scrape. The hook for the alert crate: it implements
+    /// `prometheus_client::collector::Collector` over its own counters, as
+    /// `OcelotFigures` does here, so they too have a single source of truth.
+    pub(crate) fn with_alert_figures(mut self, figures: Box<dyn PromCollector>) -> Telemetry {
+        self.registry.register_collector(figures);
+        self
+    }
+
+    /// The whole `/metrics` body (see [`CONTENT_TYPE`]).
+    ///
+    /// Not free: the store's disk use walks the data folder, so call it off the async
+    /// workers ([`metrics_handler`] does).
+    ///
+    /// # Panics
+    ///
+    /// If a registered figures collector returns an error: ours only write into a `String`,
+    /// which never fails.
+    pub(crate) fn render(&self) -> String {
+        let mut body = String::new();
+        prometheus_client::encoding::text::encode(&mut body, &self.registry)
+            .expect("encoding into a String only fails if a figures collector fails");
+        body
+    }
+}
+
+/// `GET /metrics` (axum 0.8): mount with
+/// `Router::new().route("/metrics", get(metrics_handler)).with_state(Arc::new(telemetry))`.
+pub(crate) async fn metrics_handler(State(telemetry): State<Arc<Telemetry>>) -> Response {
+    match tokio::task::spawn_blocking(move || telemetry.render()).await {
+        Ok(body) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response(),
+        Err(err) => {
+            tracing::error!(%err, "rendering /metrics failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
+    }
+}
+
+/// Reads the crates' counters on each scrape.
+#[derive(Debug)]
+struct OcelotFigures {
+    collector: ocelot_collector::Collector,
+    store: ocelot_store::Store,
+    started: Instant,
+    started_unix_s: f64,
+}
+
+impl PromCollector for OcelotFigures {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> fmt::Result {
+        let e = &mut encoder;
+        self.encode_collector(e)?;
+        self.encode_process(e)
+    }
+}
+
+impl OcelotFigures {
+    fn encode_collector(&self, e: &mut DescriptorEncoder<'_>) -> fmt::Result {
+        let c = self.collector.stats();
+        let s = self.store.stats();
+        counter(
+            e,
+            FRAMES_RECEIVED,
+            "Frames received, good or bad.",
+            c.frames,
+        )?;
+        counter(
+            e,
+            RECEIVED_BYTES,
+            "Bytes of frames received, length prefixes included.",
+            c.bytes,
+        )?;
+        counter(
+            e,
+            TREES_ACCEPTED,
+            "Trees decoded and inside the open hours.",
+            c.trees_accepted,
+        )?;
+        counter_family(
+            e,
+            DECODE_ERRORS,
+            "Frames refused: undecodable, oversize or empty, by reason.",
+            c.decode_errors
+                .iter()
+                .map(|(reason, n)| (vec![("reason", reason.as_str())], *n)),
+        )?;
+
+        // Every loss after decoding, in one family.
+        let mut drops = vec![(
+            vec![("stage", "collector"), ("reason", "out_of_window")],
+            c.out_of_window,
+        )];
+        for (worker, w) in &c.workers {
+            drops.push((
+                vec![
+                    ("stage", "worker"),
+                    ("reason", "queue_full"),
+                    ("worker", worker.as_str()),
+                ],
+                w.dropped_queue_full,
+            ));
+        }
+        drops.push((
+            vec![("stage", "store"), ("reason", "no_message_id")],
+            c.no_message_id,
+        ));
+        for (reason, n) in &s.drops {
+            drops.push((vec![("stage", "store"), ("reason", reason.as_str())], *n));
+        }
+        counter_family(
+            e,
+            DROPPED_TREES,
+            "Trees lost after decoding, by stage and reason (and worker for full queues).",
+            drops,
+        )?;
+
+        gauge(
+            e,
+            CONNECTIONS_OPEN,
+            "Client connections open now.",
+            to_i64(c.connections_open),
+        )?;
+        counter(
+            e,
+            CONNECTIONS_ACCEPTED,
+            "Client connections accepted since start.",
+            c.connections_total,
+        )?;
+        counter(e, HOURS_SEALED, "Hours sealed since start.", c.hours_sealed)?;
+        gauge(
+            e,
+            OPEN_HOUR,
+            "The collector's current hour index (epoch ms / 3600000).",
+            to_i64(self.collector.current_hour()),
+        )?;
+        if c.last_checkpoint_ms > 0 {
+            gauge(
+                e,
+                LAST_CHECKPOINT,
+                "When the open hours were last checkpointed, epoch seconds.",
+                c.last_checkpoint_ms as f64 / 1000.0,
+            )?;
+            let age_ms = self.collector.now_ms().saturating_sub(c.last_checkpoint_ms);
+            gauge(
+                e,
+                CHECKPOINT_AGE,
+                "Seconds since the open hours were last checkpointed.",
+                age_ms as f64 / 1000.0,
+            )?;
+        }
+
+        let worker_rows = |pick| per_worker(&c.workers, pick);
+        counter_family(
+            e,
+            WORKER_PROCESSED,
+            "Trees processed by each report worker.",
+            worker_rows(|w| w.processed),
+        )?;
+        counter_family(
+            e,
+            WORKER_BUSY,
+            "Time each report worker spent processing trees.",
+            worker_rows(|w| w.busy_us).map(|(l, us)| (l, us as f64 / 1e6)),
+        )?;
+        gauge_family(
+            e,
+            WORKER_SLOWEST,
+            "Each report worker's slowest single tree since start.",
+            worker_rows(|w| w.max_us).map(|(l, us)| (l, us as f64 / 1e6)),
+        )?;
+        gauge_family(
+            e,
+            WORKER_QUEUE_DEPTH,
+            "Trees waiting in each report worker's queue at its last sample.",
+            worker_rows(|w| w.queue_depth).map(|(l, n)| (l, to_i64(n))),
+        )?;
+        counter_family(
+            e,
+            REPORT_WRITE_ERRORS,
+            "Failed report writes (checkpoints and seals), by worker.",
+            worker_rows(|w| w.report_write_errors),
+        )?;
+        self.encode_store(e, &s)
+    }
+
+    fn encode_store(&self, e: &mut DescriptorEncoder<'_>, s: &StoreStats) -> fmt::Result {
+        counter(e, STORE_APPENDED, "Frames queued to the store.", s.appended)?;
+        counter(
+            e,
+            STORE_STORED,
+            "Frames written to disk and indexed.",
+            s.stored,
+        )?;
+        counter(
+            e,
+            STORE_UNCOMPRESSED_BYTES,
+            "Frame bytes written into blocks, before compression.",
+            s.bytes_in,
+        )?;
+        counter(
+            e,
+            STORE_COMPRESSED_BYTES,
+            "Block bytes written, after compression.",
+            s.bytes_out,
+        )?;
+        counter(e, STORE_BLOCKS, "Blocks written.", s.blocks)?;
+        if s.bytes_out > 0 {
+            gauge(
+                e,
+                STORE_COMPRESSION_RATIO,
+                "Uncompressed over compressed bytes written since start.",
+                s.bytes_in as f64 / s.bytes_out as f64,
+            )?;
+        }
+        counter(
+            e,
+            STORE_IO_ERRORS,
+            "Failed writes, truncations or file opens in the store.",
+            s.io_errors,
+        )?;
+        counter(e, STORE_LOOKUPS, "Lookups by message ID served.", s.lookups)?;
+        counter(
+            e,
+            STORE_CORRUPT_READS,
+            "Lookups that hit a corrupt block or index entry.",
+            s.corrupt_reads,
+        )?;
+        counter(
+            e,
+            STORE_RECOVERED_FILES,
+            "Domain-hours repaired at open after an unclean shutdown.",
+            s.recovered_files,
+        )?;
+        counter(
+            e,
+            STORE_RECOVERED_ENTRIES,
+            "Index entries rebuilt by recovery.",
+            s.recovered_entries,
+        )?;
+        counter(
+            e,
+            STORE_HOURS_DELETED,
+            "Hour folders deleted by retention.",
+            s.hours_deleted,
+        )?;
+        gauge(
+            e,
+            STORE_DISK_BYTES,
+            "Bytes of the store's data and index files (sparse index files at full length).",
+            to_i64(s.disk_use.iter().map(|d| d.bytes).sum()),
+        )?;
+        let mut hours: Vec<u64> = s.disk_use.iter().map(|d| d.hour).collect();
+        hours.sort_unstable();
+        hours.dedup();
+        gauge(
+            e,
+            STORE_HOURS,
+            "Hours with data on disk.",
+            to_i64(hours.len() as u64),
+        )
+    }
+
+    fn encode_process(&self, e: &mut DescriptorEncoder<'_>) -> fmt::Result {
+        gauge(
+            e,
+            UPTIME,
+            "Seconds since the server started.",
+            self.started.elapsed().as_secs_f64(),
+        )?;
+        gauge(
+            e,
+            START_TIME,
+            "When the server started, epoch seconds.",
+            self.started_unix_s,
+        )?;
+        let Some(p) = ProcessFigures::read() else {
+            return Ok(());
+        };
+        gauge(
+            e,
+            RESIDENT_MEMORY,
+            "Resident memory of the process.",
+            to_i64(p.resident_bytes),
+        )?;
+        counter(
+            e,
+            CPU_SECONDS,
+            "User and system CPU time of the process.",
+            p.cpu_seconds,
+        )?;
+        if let Some(fds) = p.open_fds {
+            gauge(e, OPEN_FDS, "Open file descriptors.", to_i64(fds))?;
+        }
+        gauge(e, THREADS, "Threads of the process.", to_i64(p.threads))
+    }
+}
+
+/// What `/proc/self` says about this process.
+#[derive(Debug, Clone, PartialEq)]
+struct ProcessFigures {
+    resident_bytes: u64,
+    cpu_seconds: f64,
+    threads: u64,
+    open_fds: Option<u64>,
+}
+
+impl ProcessFigures {
+    /// `None` where there is no `/proc` (not Linux).
+    fn read() -> Option<ProcessFigures> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let open_fds = std::fs::read_dir("/proc/self/fd")
+            .ok()
+            .map(|d| d.count() as u64);
+        ProcessFigures::parse(&stat, &status, open_fds)
+    }
+
+    /// From the texts of `/proc/self/stat` and `/proc/self/status`.
+    fn parse(stat: &str, status: &str, open_fds: Option<u64>) -> Option<ProcessFigures> {
+        // The command name (field 2) may hold spaces and parentheses: fields after it
+        // start behind the last ')'. There, index 0 is field 3 (state), so utime (field 14)
+        // is index 11, stime index 12 and num_threads (field 20) index 17.
+        let after_name = &stat[stat.rfind(')')? + 1..];
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let field = |i: usize| fields.get(i)?.parse::<u64>().ok();
+        let ticks = field(11)? + field(12)?;
+        let resident_kib = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())?;
+        Some(ProcessFigures {
+            resident_bytes: resident_kib * 1024,
+            cpu_seconds: ticks as f64 / USER_HZ,
+            threads: field(17)?,
+            open_fds,
+        })
+    }
+}
+
+/// One row per report worker, labelled `worker`, of the figure `pick` reads.
+fn per_worker<W>(
+    workers: &BTreeMap<String, W>,
+    pick: fn(&W) -> u64,
+) -> impl Iterator<Item = (Vec<(&str, &str)>, u64)> {
+    workers
+        .iter()
+        .map(move |(worker, w)| (vec![("worker", worker.as_str())], pick(w)))
+}
+
+/// Gauges take signed integers; our counts never reach `i64::MAX`, but saturate if they do.
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// One unlabelled counter.
+fn counter<N>(e: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: N) -> fmt::Result
+where
+    N: EncodeCounterValue,
+{
+    let metric = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+    ConstCounter::new(value).encode(metric)
+}
+
+/// One unlabelled gauge.
+fn gauge<N>(e: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: N) -> fmt::Result
+where
+    N: EncodeGaugeValue,
+{
+    let metric = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    ConstGauge::new(value).encode(metric)
+}
+
+/// A counter family: one sample per label set.
+fn counter_family<'a, N>(
+    e: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    rows: impl IntoIterator<Item = (Vec<(&'a str, &'a str)>, N)>,
+) -> fmt::Result
+where
+    N: EncodeCounterValue,
+{
+    let mut metric = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, value) in rows {
+        ConstCounter::new(value).encode(metric.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+/// A gauge family: one sample per label set.
+fn gauge_family<'a, N>(
+    e: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    rows: impl IntoIterator<Item = (Vec<(&'a str, &'a str)>, N)>,
+) -> fmt::Result
+where
+    N: EncodeGaugeValue,
+{
+    let mut metric = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (labels, value) in rows {
+        ConstGauge::new(value).encode(metric.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::extract::State;
+    use bytes::Bytes;
+    use ocelot_collector::{Collector, CollectorConfig, ManualClock};
+    use ocelot_store::{Store, StoreConfig};
+    use prometheus_parse::{Scrape, Value};
+
+    use super::*;
+
+    /// The capture's hour (2026-11-22 07:00 UTC) and a moment ten minutes into it.
+    const HOUR: u64 = 498_703;
+    const NOW_MS: u64 = HOUR * 3_600_000 + 600_000;
+
+    /// One whole NT1 frame from the CAT C client, with a message ID of `HOUR`.
+    fn good_frame() -> Bytes {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/protocol/tests/data/cat-c-client/binary/0001.bin"
+        );
+        Bytes::from(std::fs::read(path).unwrap())
+    }
+
+    struct Running {
+        collector: Collector,
+        store: Store,
+        telemetry: Telemetry,
+        _dir: tempfile::TempDir,
+    }
+
+    fn start() -> Running {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        let collector = Collector::start(
+            CollectorConfig {
+                background_ticks: false,
+                ..Default::default()
+            },
+            Some(store.clone()),
+            Arc::new(ManualClock::new(NOW_MS)),
+        );
+        let telemetry = Telemetry::new(collector.clone(), store.clone());
+        Running {
+            collector,
+            store,
+            telemetry,
+            _dir: dir,
+        }
+    }
+
+    impl Drop for Running {
+        fn drop(&mut self) {
+            self.collector.shutdown();
+            self.store.shutdown();
+        }
+    }
+
+    /// Parses a `/metrics` body with `prometheus-parse`, an independent exposition-format
+    /// parser.
+    fn parse(body: &str) -> Scrape {
+        Scrape::parse(body.lines().map(|l| Ok(l.to_owned()))).unwrap()
+    }
+
+    /// The value of the one sample named `name` whose labels include `labels`.
+    fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let mut found = scrape.samples.iter().filter(|s| {
+            s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))
+        });
+        let sample = found.next()?;
+        assert!(found.next().is_none(), "{name} {labels:?} is ambiguous");
+        match sample.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => Some(v),
+            _ => panic!("{name} is not a plain sample"),
+        }
+    }
+
+    #[test]
+    fn a_malformed_frame_moves_the_decode_error_counter_and_a_good_tree_the_accepted_counter() {
+        let running = start();
+        let before = parse(&running.telemetry.render());
+        assert_eq!(
+            value(&before, "ocelot_frames_received_total", &[]),
+            Some(0.0)
+        );
+        assert_eq!(
+            value(&before, "ocelot_trees_accepted_total", &[]),
+            Some(0.0)
+        );
+        assert!(!before
+            .samples
+            .iter()
+            .any(|s| s.metric == "ocelot_decode_errors_total"));
+
+        let garbage = Bytes::from_static(b"\x00\x00\x00\x04XXXX");
+        assert!(running.collector.ingest(garbage).is_err());
+        running.collector.ingest(good_frame()).unwrap();
+        running.store.flush().unwrap();
+
+        let after = parse(&running.telemetry.render());
+        assert_eq!(
+            value(
+                &after,
+                "ocelot_decode_errors_total",
+                &[("reason", "unknown_magic")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(value(&after, "ocelot_trees_accepted_total", &[]), Some(1.0));
+        assert_eq!(
+            value(&after, "ocelot_frames_received_total", &[]),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(&after, "ocelot_received_bytes_total", &[]),
+            Some((8 + good_frame().len()) as f64)
+        );
+        assert_eq!(
+            value(&after, "ocelot_store_frames_stored_total", &[]),
+            Some(1.0)
+        );
+        let dropped: f64 = after
+            .samples
+            .iter()
+            .filter(|s| s.metric == "ocelot_dropped_trees_total")
+            .filter_map(|s| match s.value {
+                Value::Counter(v) | Value::Untyped(v) => Some(v),
+                _ => None,
+            })
+            .sum();
+        assert_eq!(dropped, 0.0, "a good tree in the open hour is not dropped");
+        assert_eq!(value(&after, OPEN_HOUR, &[]), Some(HOUR as f64));
+    }
+
+    #[test]
+    fn drops_are_one_family_labelled_by_stage_reason_and_worker() {
+        let running = start();
+        let scrape = parse(&running.telemetry.render());
+        for (stage, reason) in [
+            ("collector", "out_of_window"),
+            ("store", "no_message_id"),
+            ("store", "queue_full"),
+            ("store", "io_error"),
+        ] {
+            assert_eq!(
+                value(
+                    &scrape,
+                    "ocelot_dropped_trees_total",
+                    &[("stage", stage), ("reason", reason)]
+                ),
+                Some(0.0),
+                "{stage}/{reason}"
+            );
+        }
+        for worker in ocelot_collector::REPORT_NAMES {
+            let labels = [
+                ("stage", "worker"),
+                ("reason", "queue_full"),
+                ("worker", worker),
+            ];
+            assert_eq!(
+                value(&scrape, "ocelot_dropped_trees_total", &labels),
+                Some(0.0)
+            );
+            assert_eq!(
+                value(&scrape, "ocelot_worker_queue_depth", &[("worker", worker)]),
+                Some(0.0)
+            );
+        }
+    }
+
+    #[test]
+    fn every_name_is_prefixed_and_labels_come_from_fixed_lists() {
+        let running = start();
+        running.collector.ingest(good_frame()).unwrap();
+        let body = running.telemetry.render();
+        assert!(body.ends_with("# EOF\n"));
+        let scrape = parse(&body);
+        assert!(!scrape.samples.is_empty());
+        for sample in &scrape.samples {
+            assert!(sample.metric.starts_with("ocelot_"), "{}", sample.metric);
+            for (key, _) in sample.labels.iter() {
+                assert!(
+                    ["reason", "stage", "worker"].contains(&key.as_str()),
+                    "{} has label {key}",
+                    sample.metric
+                );
+            }
+        }
+        // Counters are typed as such in the `# TYPE` lines and their samples end in `_total`.
+        for line in body.lines().filter(|l| l.ends_with(" counter")) {
+            let family = line.split(' ').nth(2).unwrap();
+            assert!(!family.ends_with("_total"), "{family}");
+        }
+    }
+
+    #[test]
+    fn status_reads_every_sample_as_prometheus_parse_does() {
+        let running = start();
+        let garbage = Bytes::from_static(b"\x00\x00\x00\x04XXXX");
+        assert!(running.collector.ingest(garbage).is_err());
+        running.collector.ingest(good_frame()).unwrap();
+        let body = running.telemetry.render();
+        let reference = parse(&body);
+        let ours = crate::status::Samples::parse(&body);
+        assert_eq!(ours.0.len(), reference.samples.len());
+        for sample in &reference.samples {
+            let labels: Vec<(&str, &str)> = sample
+                .labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let theirs = value(&reference, &sample.metric, &labels);
+            let mine = ours.0.iter().find(|s| {
+                s.name == sample.metric
+                    && s.labels.len() == labels.len()
+                    && labels.iter().all(|(k, v)| s.labels[*k] == *v)
+            });
+            assert_eq!(mine.map(|s| s.value), theirs, "{}", sample.metric);
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn process_memory_and_cpu_come_from_proc_self() {
+        let running = start();
+        let scrape = parse(&running.telemetry.render());
+        assert!(value(&scrape, RESIDENT_MEMORY, &[]).unwrap() > 1_000_000.0);
+        assert!(value(&scrape, "ocelot_process_cpu_seconds_total", &[]).unwrap() >= 0.0);
+        assert!(value(&scrape, THREADS, &[]).unwrap() >= 1.0);
+        assert!(value(&scrape, UPTIME, &[]).unwrap() >= 0.0);
+    }
+
+    #[test]
+    fn proc_stat_is_read_behind_a_command_name_with_spaces_and_parentheses() {
+        let stat = "4242 (ocelot (io) x) S 1 4242 4242 0 -1 4194560 900 0 0 0 \
+                    250 130 0 0 20 0 7 0 12345 1000000 2500 18446744073709551615";
+        let status = "Name:\tocelot\nVmPeak:\t  20000 kB\nVmRSS:\t   10240 kB\nThreads:\t7\n";
+        assert_eq!(
+            ProcessFigures::parse(stat, status, Some(12)),
+            Some(ProcessFigures {
+                resident_bytes: 10_240 * 1024,
+                cpu_seconds: 3.8,
+                threads: 7,
+                open_fds: Some(12),
+            })
+        );
+        assert_eq!(ProcessFigures::parse("garbage", status, None), None);
+    }
+
+    #[tokio::test]
+    async fn the_handler_answers_openmetrics_text() {
+        let running = start();
+        let telemetry = Arc::new(Telemetry::new(
+            running.collector.clone(),
+            running.store.clone(),
+        ));
+        let response = metrics_handler(State(telemetry)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE].to_str().unwrap(),
+            CONTENT_TYPE
+        );
+    }
+}
