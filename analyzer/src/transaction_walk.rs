@@ -19,7 +19,9 @@ pub(crate) struct CountedTransaction<'a> {
     pub(crate) duration_us: u64,
 }
 
-/// Calls `visit` for every transaction of `tree` that counts, depth first in wire order.
+/// Calls `visit` for every transaction of `tree` that counts: the root last (its duration
+/// may come from the tree's last event, known only at the end of the walk), the others
+/// depth first in wire order. One walk, no allocation besides the walk's stack.
 pub(crate) fn for_each_counted_transaction<'a>(
     tree: &'a MessageTree,
     mut visit: impl FnMut(CountedTransaction<'a>),
@@ -27,12 +29,17 @@ pub(crate) fn for_each_counted_transaction<'a>(
     let Message::Transaction(root) = &tree.root else {
         return;
     };
-    let total_duration_us = total_duration_override(&tree.root);
-    let skip_root = is_truncated_fragment(root);
     let mut url_seen = false;
+    let mut root_name = Cow::Borrowed(root.name.as_str());
+    let mut last_event = None;
     tree.root.walk(|message, depth| {
-        let Message::Transaction(transaction) = message else {
-            return;
+        let transaction = match message {
+            Message::Transaction(t) => t,
+            Message::Event(e) => {
+                last_event = Some(e);
+                return;
+            }
+            _ => return,
         };
         let mut name = Cow::Borrowed(transaction.name.as_str());
         if !url_seen && transaction.type_ == "URL" {
@@ -41,18 +48,26 @@ pub(crate) fn for_each_counted_transaction<'a>(
         } else if transaction.type_ == "System" && transaction.name.starts_with("UploadMetric") {
             name = Cow::Borrowed("UploadMetric");
         }
-        if depth == 0 && skip_root {
+        if depth == 0 {
+            root_name = name;
             return;
         }
-        let duration_us = match total_duration_us {
-            Some(total) if depth == 0 => total,
-            _ => transaction.duration_us,
-        };
         visit(CountedTransaction {
             transaction,
             name,
-            duration_us,
+            duration_us: transaction.duration_us,
         });
+    });
+    if is_truncated_fragment(root) {
+        return;
+    }
+    let total_duration_us = last_event
+        .filter(|e| e.type_ == "TruncatedTransaction" && e.name == "TotalDuration")
+        .and_then(|e| e.data.trim().parse().ok());
+    visit(CountedTransaction {
+        transaction: root,
+        name: root_name,
+        duration_us: total_duration_us.unwrap_or(root.duration_us),
     });
 }
 
@@ -62,29 +77,6 @@ pub(crate) fn is_truncated_fragment(root: &Transaction) -> bool {
         root.children.last(),
         Some(Message::Event(e)) if e.type_ == "RemoteCall" && e.name == "Next"
     )
-}
-
-/// The data of the tree's last event if that is `TruncatedTransaction/TotalDuration`.
-fn total_duration_override(root: &Message) -> Option<u64> {
-    // The last event in wire (pre-)order is the first event met walking children from the
-    // last to the first, each subtree before its own node. The C client appends the event as
-    // the root's last child, so this usually stops at once.
-    let mut stack = vec![(root, false)];
-    while let Some((message, expanded)) = stack.pop() {
-        match message {
-            Message::Transaction(t) if !expanded => {
-                stack.push((message, true));
-                stack.extend(t.children.iter().map(|c| (c, false)));
-            }
-            Message::Event(e) => {
-                return (e.type_ == "TruncatedTransaction" && e.name == "TotalDuration")
-                    .then(|| e.data.trim().parse().ok())
-                    .flatten();
-            }
-            _ => {}
-        }
-    }
-    None
 }
 
 /// `/order/123/x` -> `/order/{num}/x`: every `/`-separated segment made only of
@@ -126,7 +118,7 @@ mod tests {
             .push(Message::Transaction(Transaction::new("URL", "/b/2", 0)));
         let mut names = Vec::new();
         for_each_counted_transaction(&tree(root), |t| names.push(t.name.into_owned()));
-        assert_eq!(names, ["/a/{num}", "/b/2"]);
+        assert_eq!(names, ["/b/2", "/a/{num}"]);
     }
 
     #[test]
@@ -162,7 +154,7 @@ mod tests {
         )));
         let mut durations = Vec::new();
         for_each_counted_transaction(&tree(root), |t| durations.push(t.duration_us));
-        assert_eq!(durations, [2_468_000, 3]);
+        assert_eq!(durations, [3, 2_468_000]);
     }
 
     #[test]
