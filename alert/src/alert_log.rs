@@ -17,7 +17,7 @@ pub const MAX_LOGGED_EVENTS: usize = 1_000;
 /// Notification attempts kept.
 pub const MAX_LOGGED_ATTEMPTS: usize = 1_000;
 
-/// One try to deliver one event to one webhook.
+/// One try to deliver one event to one target.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationAttempt {
@@ -29,19 +29,21 @@ pub struct NotificationAttempt {
     pub kind: AlertKind,
     /// The event's minute.
     pub minute: u64,
-    /// The webhook's name.
-    pub webhook: String,
+    /// The target's name (a `[[webhook]]` or `[[email]]` table).
+    pub target: String,
+    /// `webhook` or `email`.
+    pub channel: String,
     /// 1 for the first try.
     pub attempt: u32,
-    /// Whether the webhook answered 2xx.
+    /// Whether the target accepted it (webhook: a 2xx status; email: the relay took it).
     pub ok: bool,
-    /// The HTTP status, if one came.
+    /// The HTTP status of a webhook's answer.
     pub status: Option<u16>,
     /// What went wrong.
     pub error: Option<String>,
     /// How long the attempt took.
     pub elapsed_ms: u64,
-    /// The last attempt failed: this event will not reach this webhook.
+    /// The last attempt failed: this event will not reach this target.
     pub gave_up: bool,
 }
 
@@ -55,7 +57,7 @@ pub struct AlertCounters {
     pub resolved: u64,
     /// Events not notified because of the suppression window.
     pub suppressed: u64,
-    /// Deliveries a webhook accepted.
+    /// Deliveries a target accepted.
     pub notifications_sent: u64,
     /// Attempts that failed (each retry counts).
     pub notification_failures: u64,

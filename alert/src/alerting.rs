@@ -21,7 +21,7 @@ impl Alerting {
     /// Alerting over `rules`, with an empty log.
     pub fn new(rules: RuleSet) -> Alerting {
         let log = AlertLog::new();
-        let notifier = Notifier::new(rules.webhooks(), log.clone());
+        let notifier = Notifier::for_rules(&rules, log.clone());
         let engine = Engine::new(rules);
         log.set_rules(engine.statuses());
         Alerting {
@@ -53,7 +53,7 @@ impl Alerting {
     }
 
     /// Evaluates the minutes settled by `now_ms`, records the events, notifies the
-    /// webhooks (blocking) and updates the rule states. Returns the events.
+    /// targets (blocking) and updates the rule states. Returns the events.
     pub fn tick(&mut self, now_ms: u64, history: &dyn ReportHistory) -> Vec<AlertEvent> {
         let events = self.engine.evaluate(now_ms, history);
         self.log.set_rules(self.engine.statuses());

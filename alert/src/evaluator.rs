@@ -96,7 +96,7 @@ pub struct AlertEvent {
     pub suppressed: bool,
     /// The board of the scope at that hour.
     pub link: String,
-    /// Webhooks to notify.
+    /// Targets to notify.
     pub notify: Vec<String>,
 }
 

@@ -49,6 +49,7 @@
 mod alert_log;
 mod alerting;
 mod baseline;
+mod email;
 mod engine;
 mod error;
 mod evaluator;
@@ -67,6 +68,7 @@ pub use alerting::Alerting;
 pub use baseline::{
     BaselineConfig, DEFAULT_DAYS_BACK, DEFAULT_SMOOTHING_WINDOW_MINUTES, DEFAULT_WEIGHTS,
 };
+pub use email::{EmailConfig, DEFAULT_SMTP_PORT};
 pub use engine::{Engine, ReportRef, RuleStatus, MAX_CATCH_UP_MINUTES};
 pub use error::AlertError;
 pub use evaluator::{AlertEvent, AlertKind, AlertPhase, MinutePoint};

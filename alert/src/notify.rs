@@ -1,5 +1,6 @@
-//! [`Notifier`]: sends alert events to webhooks as a JSON POST, with a timeout per attempt
-//! and retries, and records every attempt in the [`AlertLog`].
+//! [`Notifier`]: sends alert events to webhooks as a JSON POST (and by email with the `smtp`
+//! feature, see `email.rs`), with a timeout per attempt and retries, and records every
+//! attempt in the [`AlertLog`].
 //!
 //! The HTTP client is a few lines over `std::net::TcpStream` (HTTP/1.1, `Connection:
 //! close`, only the status line is read), so the whole attempt, connect included, is
@@ -19,8 +20,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::alert_log::{AlertLog, NotificationAttempt};
+use crate::email::EmailConfig;
 use crate::error::AlertError;
 use crate::evaluator::AlertEvent;
+use crate::rules::RuleSet;
 
 /// Default time allowed for one attempt, connect to status line.
 pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
@@ -218,10 +221,12 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Sends alert events to the webhooks their rules name.
+/// Sends alert events to the webhooks (and, with the `smtp` feature, the email targets)
+/// their rules name.
 #[derive(Debug, Clone)]
 pub struct Notifier {
     webhooks: HashMap<String, (WebhookConfig, HttpUrl)>,
+    emails: HashMap<String, EmailConfig>,
     log: AlertLog,
 }
 
@@ -233,11 +238,28 @@ impl Notifier {
             .iter()
             .filter_map(|w| Some((w.name.clone(), (w.clone(), HttpUrl::parse(&w.url).ok()?))))
             .collect();
-        Notifier { webhooks, log }
+        Notifier {
+            webhooks,
+            emails: HashMap::new(),
+            log,
+        }
     }
 
-    /// Sends `event` to each of its webhooks, retrying as configured, and records each
-    /// attempt. Suppressed events are not sent. Returns how many webhooks accepted it.
+    /// Adds email targets (sent only with the `smtp` feature; without it a
+    /// [`crate::RuleSet`] rejects them at load).
+    pub fn with_emails(mut self, emails: &[EmailConfig]) -> Self {
+        self.emails
+            .extend(emails.iter().map(|e| (e.name.clone(), e.clone())));
+        self
+    }
+
+    /// A notifier for every target of `rules`.
+    pub fn for_rules(rules: &RuleSet, log: AlertLog) -> Self {
+        Notifier::new(rules.webhooks(), log).with_emails(rules.emails())
+    }
+
+    /// Sends `event` to each of its targets, retrying as configured, and records each
+    /// attempt. Suppressed events are not sent. Returns how many targets accepted it.
     pub fn notify(&self, event: &AlertEvent) -> usize {
         if event.suppressed {
             return 0;
@@ -245,45 +267,87 @@ impl Notifier {
         let body = serde_json::to_vec(event).expect("alert events serialize to JSON");
         let mut delivered = 0;
         for name in &event.notify {
-            let Some((config, url)) = self.webhooks.get(name) else {
-                continue;
+            let ok = if let Some((config, url)) = self.webhooks.get(name) {
+                let timeout = Duration::from_millis(config.timeout_ms);
+                self.deliver(
+                    event,
+                    name,
+                    "webhook",
+                    config.retries,
+                    config.retry_backoff_ms,
+                    || match post_json(url, &body, timeout) {
+                        Ok(status) if (200..300).contains(&status) => Ok(Some(status)),
+                        Ok(status) => Err(format!("HTTP {status}")),
+                        Err(e) => Err(e),
+                    },
+                )
+            } else if let Some(config) = self.emails.get(name) {
+                self.deliver(
+                    event,
+                    name,
+                    "email",
+                    config.retries,
+                    config.retry_backoff_ms,
+                    || send_email(config, event).map(|()| None),
+                )
+            } else {
+                false
             };
-            let mut backoff = Duration::from_millis(config.retry_backoff_ms);
-            for attempt in 1..=config.retries + 1 {
-                let started = Instant::now();
-                let outcome = match post_json(url, &body, Duration::from_millis(config.timeout_ms))
-                {
-                    Ok(status) if (200..300).contains(&status) => Ok(status),
-                    Ok(status) => Err(format!("HTTP {status}")),
-                    Err(e) => Err(e),
-                };
-                let ok = outcome.is_ok();
-                let last = ok || attempt == config.retries + 1;
-                self.log.record_attempt(NotificationAttempt {
-                    at_ms: now_ms(),
-                    rule: event.rule.clone(),
-                    kind: event.kind,
-                    minute: event.minute,
-                    webhook: name.clone(),
-                    attempt,
-                    ok,
-                    status: outcome.as_ref().ok().copied(),
-                    error: outcome.err(),
-                    elapsed_ms: started.elapsed().as_millis() as u64,
-                    gave_up: !ok && last,
-                });
-                if ok {
-                    delivered += 1;
-                    break;
-                }
-                if !last {
-                    std::thread::sleep(backoff);
-                    backoff = backoff.saturating_mul(2);
-                }
-            }
+            delivered += usize::from(ok);
         }
         delivered
     }
+
+    /// Runs `attempt` until it succeeds or `retries` retries failed, recording each try.
+    fn deliver(
+        &self,
+        event: &AlertEvent,
+        target: &str,
+        channel: &str,
+        retries: u32,
+        retry_backoff_ms: u64,
+        attempt: impl Fn() -> Result<Option<u16>, String>,
+    ) -> bool {
+        let mut backoff = Duration::from_millis(retry_backoff_ms);
+        for number in 1..=retries + 1 {
+            let started = Instant::now();
+            let outcome = attempt();
+            let ok = outcome.is_ok();
+            let last = ok || number == retries + 1;
+            self.log.record_attempt(NotificationAttempt {
+                at_ms: now_ms(),
+                rule: event.rule.clone(),
+                kind: event.kind,
+                minute: event.minute,
+                target: target.to_owned(),
+                channel: channel.to_owned(),
+                attempt: number,
+                ok,
+                status: outcome.as_ref().ok().copied().flatten(),
+                error: outcome.err(),
+                elapsed_ms: started.elapsed().as_millis() as u64,
+                gave_up: !ok && last,
+            });
+            if ok {
+                return true;
+            }
+            if !last {
+                std::thread::sleep(backoff);
+                backoff = backoff.saturating_mul(2);
+            }
+        }
+        false
+    }
+}
+
+#[cfg(feature = "smtp")]
+fn send_email(config: &EmailConfig, event: &AlertEvent) -> Result<(), String> {
+    crate::email::send(config, event)
+}
+
+#[cfg(not(feature = "smtp"))]
+fn send_email(_config: &EmailConfig, _event: &AlertEvent) -> Result<(), String> {
+    Err("built without the `smtp` feature".to_owned())
 }
 
 #[cfg(test)]

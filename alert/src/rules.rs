@@ -12,6 +12,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::BaselineConfig;
+use crate::email::EmailConfig;
 use crate::error::AlertError;
 use crate::notify::WebhookConfig;
 
@@ -281,7 +282,7 @@ pub struct Rule {
     /// A new incident firing within this many minutes of the last notified one is
     /// recorded but not notified, nor is its resolution.
     pub suppress_minutes: u32,
-    /// Names of `[[webhook]]` targets.
+    /// Names of `[[webhook]]` and `[[email]]` targets.
     pub notify: Vec<String>,
 }
 
@@ -301,6 +302,9 @@ pub struct AlertConfig {
     /// Notification targets, `[[webhook]]` tables.
     #[serde(default, rename = "webhook")]
     pub webhooks: Vec<WebhookConfig>,
+    /// Mail targets, `[[email]]` tables (sent with the `smtp` feature only).
+    #[serde(default, rename = "email")]
+    pub emails: Vec<EmailConfig>,
     /// The rules, `[[rule]]` tables.
     #[serde(default, rename = "rule")]
     pub rules: Vec<RuleConfig>,
@@ -339,7 +343,7 @@ pub struct RuleConfig {
     pub resolve_minutes: Option<u32>,
     /// Suppression window in minutes (default [`DEFAULT_SUPPRESS_MINUTES`]).
     pub suppress_minutes: Option<u32>,
-    /// Webhook names to notify (default: none, the alert is only recorded).
+    /// Target names to notify (default: none, the alert is only recorded).
     #[serde(default)]
     pub notify: Vec<String>,
 }
@@ -350,6 +354,7 @@ pub struct RuleSet {
     pub(crate) rules: Vec<Rule>,
     pub(crate) baseline: BaselineConfig,
     pub(crate) webhooks: Vec<WebhookConfig>,
+    pub(crate) emails: Vec<EmailConfig>,
     pub(crate) board_url: String,
     pub(crate) settle_ms: u64,
 }
@@ -395,10 +400,20 @@ impl RuleSet {
             if webhook_names.contains(&webhook.name) {
                 return Err(AlertError::config(
                     format!("webhook \"{}\"", webhook.name),
-                    "two webhooks have this name",
+                    "two targets have this name",
                 ));
             }
             webhook_names.push(webhook.name.clone());
+        }
+        for email in &config.emails {
+            email.validate()?;
+            if webhook_names.contains(&email.name) {
+                return Err(AlertError::config(
+                    format!("email \"{}\"", email.name),
+                    "two targets have this name",
+                ));
+            }
+            webhook_names.push(email.name.clone());
         }
         let mut rules: Vec<Rule> = Vec::with_capacity(config.rules.len());
         for (position, raw) in config.rules.into_iter().enumerate() {
@@ -417,6 +432,7 @@ impl RuleSet {
             rules,
             baseline: config.baseline,
             webhooks: config.webhooks,
+            emails: config.emails,
             board_url,
             settle_ms: config.settle_seconds.unwrap_or(DEFAULT_SETTLE_SECONDS) * 1000,
         })
@@ -435,6 +451,11 @@ impl RuleSet {
     /// The notification targets.
     pub fn webhooks(&self) -> &[WebhookConfig] {
         &self.webhooks
+    }
+
+    /// The mail targets.
+    pub fn emails(&self) -> &[EmailConfig] {
+        &self.emails
     }
 
     /// The web UI's base URL used in links.
@@ -623,7 +644,7 @@ fn validate_rule(
     for target in &raw.notify {
         if !webhook_names.contains(target) {
             return Err(fail(format!(
-                "notifies unknown webhook \"{target}\" (declared: {})",
+                "notifies unknown target \"{target}\" (declared: {})",
                 if webhook_names.is_empty() {
                     "none".to_owned()
                 } else {
@@ -792,7 +813,7 @@ mod tests {
         let text = RULE.replace("for_minutes = 3", "notify = [\"ops\"]");
         assert_eq!(
             error_of(&text, None),
-            "rule \"pay-errors\": notifies unknown webhook \"ops\" (declared: none)"
+            "rule \"pay-errors\": notifies unknown target \"ops\" (declared: none)"
         );
     }
 
