@@ -183,8 +183,14 @@ impl Writer {
         let Ok(index) = self.index_files.get(&dh.dir.join(client.file_name())) else {
             return false; // counted when the entry is written
         };
+        // Past the end of the file there are no entries: trees mostly arrive in sequence
+        // order, so most checks end here without a read.
+        if position >= index.len {
+            return false;
+        }
         let mut bytes = [0; 6];
-        index.read_exact_at(&mut bytes, position).is_ok() && IndexEntry::unpack(bytes).is_some()
+        index.file.read_exact_at(&mut bytes, position).is_ok()
+            && IndexEntry::unpack(bytes).is_some()
     }
 
     fn open_domain_hour(&self, hour: u64, domain: &str) -> Result<DomainHour, StoreError> {
@@ -384,7 +390,14 @@ impl Writer {
 
 /// An LRU of open index files.
 struct IndexFiles {
-    open: lru::LruCache<PathBuf, File>,
+    open: lru::LruCache<PathBuf, IndexFile>,
+}
+
+struct IndexFile {
+    file: File,
+    /// At least the file's length: its length when opened, raised by every write (even a
+    /// failed one, which may have written part of its bytes).
+    len: u64,
 }
 
 impl IndexFiles {
@@ -395,12 +408,13 @@ impl IndexFiles {
         }
     }
 
-    fn get(&mut self, path: &std::path::Path) -> Result<&File, StoreError> {
+    fn get(&mut self, path: &std::path::Path) -> Result<&mut IndexFile, StoreError> {
         if !self.open.contains(path) {
             let file = data_file::open_rw(path)?;
-            self.open.put(path.to_path_buf(), file);
+            let len = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
+            self.open.put(path.to_path_buf(), IndexFile { file, len });
         }
-        Ok(self.open.get(path).expect("just inserted"))
+        Ok(self.open.get_mut(path).expect("just inserted"))
     }
 }
 
@@ -415,11 +429,12 @@ fn write_entries(
 ) -> Result<(), StoreError> {
     let path = dh.dir.join(client.file_name());
     let position = entry_position(first_seq).expect("seq checked against max_seq at append");
-    let file = index_files.get(&path)?;
+    let index = index_files.get(&path)?;
+    index.len = index.len.max(position + entries.len() as u64);
     shared
         .config
         .file_layer
-        .write_all_at(file, &path, position, entries)
+        .write_all_at(&index.file, &path, position, entries)
         .map_err(|e| StoreError::io(path, e))
 }
 

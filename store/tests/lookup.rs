@@ -340,3 +340,22 @@ fn more_client_ips_than_open_index_files_still_work() {
     }
     assert_eq!(store.stats().dropped(DropReason::Duplicate), 700);
 }
+
+#[test]
+fn a_duplicate_id_is_refused_after_a_restart_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let (a, b) = (id("shop", 1, 3), id("shop", 1, 9));
+    store.append(&a, frame(&a, 10)).unwrap();
+    store.append(&b, frame(&b, 10)).unwrap();
+    store.shutdown();
+    drop(store);
+    let store = open(dir.path());
+    // Out of order and in order, below the index file's end.
+    store.append(&b, frame(&b, 999)).unwrap();
+    store.append(&a, frame(&a, 999)).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.lookup(&a).unwrap(), Some(frame(&a, 10)));
+    assert_eq!(store.lookup(&b).unwrap(), Some(frame(&b, 10)));
+    assert_eq!(store.stats().dropped(DropReason::Duplicate), 2);
+}
