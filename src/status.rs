@@ -570,6 +570,81 @@ Ocelot at http://127.0.0.1:8080
     }
 
     #[test]
+    fn status_reads_a_live_metrics_endpoint_and_sees_a_flood_of_garbage_as_decode_errors() {
+        use std::sync::Arc;
+
+        use ocelot_collector::{Collector, CollectorConfig, ManualClock};
+        use ocelot_store::{Store, StoreConfig};
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        let collector = Collector::start(
+            CollectorConfig {
+                background_ticks: false,
+                ..Default::default()
+            },
+            Some(store.clone()),
+            Arc::new(ManualClock::new(498_703 * 3_600_000 + 600_000)),
+        );
+        let telemetry = Arc::new(crate::telemetry::Telemetry::new(
+            collector.clone(),
+            store.clone(),
+        ));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = crate::telemetry::routes(telemetry);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .unwrap();
+            })
+        });
+
+        let quiet = check(&url, Duration::from_millis(50));
+        assert_eq!(quiet.code, 0, "{}", quiet.text);
+        assert!(quiet.text.contains("open hour    498703"), "{}", quiet.text);
+
+        // Garbage keeps arriving for as long as status watches.
+        let flooding = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flood = {
+            let collector = collector.clone();
+            let flooding = flooding.clone();
+            std::thread::spawn(move || {
+                while flooding.load(std::sync::atomic::Ordering::Relaxed) {
+                    let garbage = bytes::Bytes::from_static(b"\x00\x00\x00\x04XXXX");
+                    let _ = collector.ingest(garbage);
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })
+        };
+        let flooded = check(&url, Duration::from_millis(50));
+        flooding.store(false, std::sync::atomic::Ordering::Relaxed);
+        flood.join().unwrap();
+        assert_eq!(flooded.code, EXIT_DROPPING, "{}", flooded.text);
+        assert!(
+            flooded.text.contains("decode unknown_magic"),
+            "{}",
+            flooded.text
+        );
+
+        let _ = stop.send(());
+        server.join().unwrap();
+        collector.shutdown();
+        store.shutdown();
+    }
+
+    #[test]
     fn sample_lines_parse_with_escaped_labels_and_timestamps() {
         let samples = Samples::parse(
             "# HELP x y\nx_total{a=\"q\\\"uote\",b=\"back\\\\slash\\n\"} 3 1700000000000\ny 1.5e3\n\

@@ -30,6 +30,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use ocelot_store::StoreStats;
 use prometheus_client::collector::Collector as PromCollector;
 use prometheus_client::encoding::{
@@ -176,8 +178,15 @@ impl Telemetry {
     }
 }
 
-/// `GET /metrics` (axum 0.8): mount with
-/// `Router::new().route("/metrics", get(metrics_handler)).with_state(Arc::new(telemetry))`.
+/// The `/metrics` route, ready to merge into the web app's router:
+/// `ocelot_web::router(state).merge(telemetry::routes(Arc::new(telemetry)))`.
+pub(crate) fn routes(telemetry: Arc<Telemetry>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_handler))
+        .with_state(telemetry)
+}
+
+/// `GET /metrics` (axum 0.8); [`routes`] mounts it.
 pub(crate) async fn metrics_handler(State(telemetry): State<Arc<Telemetry>>) -> Response {
     match tokio::task::spawn_blocking(move || telemetry.render()).await {
         Ok(body) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response(),
