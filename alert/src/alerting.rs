@@ -10,6 +10,38 @@ use crate::rules::RuleSet;
 
 /// Live alerting: call [`Alerting::tick`] every few seconds from a thread that may block
 /// (notifications are sent synchronously, with timeouts).
+///
+/// One tick of `ocelot serve`'s loop, with the collector's reports replaced by an empty
+/// memory history (a real loop fetches each [`ReportRef`] with
+/// `collector.transaction_report(&r.domain, r.hour).await` etc., and layers the result
+/// over a [`crate::StoreHistory`] with [`crate::Overlay`]):
+///
+/// ```
+/// use ocelot_alert::{Alerting, MemoryHistory, RuleSet};
+///
+/// let rules = RuleSet::from_toml_str(r#"
+///     [[rule]]
+///     id = "shop-silent"
+///     domain = "shop"
+///     report = "transaction"
+///     measure = "count"
+///     below = 1.0
+/// "#, None).unwrap();
+/// let mut alerting = Alerting::new(rules);
+/// let log = alerting.log(); // for the web server
+///
+/// let now_ms = 1_795_331_315_581; // collector.now_ms()
+/// let mut live = MemoryHistory::new();
+/// for wanted in alerting.wanted_reports(now_ms) {
+///     // live.insert(&wanted.domain, wanted.hour, Report::Transaction(report)) for each
+///     // report the collector has; then mark the hour as watched:
+///     live.cover(wanted.hour);
+/// }
+/// let events = alerting.tick(now_ms, &live);
+/// assert_eq!(events[0].rule, "shop-silent", "a watched hour without shop's report: count 0");
+/// let body = serde_json::to_string(&log.snapshot()).unwrap(); // GET /api/alerts
+/// assert!(body.contains(r#""phase":"firing""#));
+/// ```
 #[derive(Debug)]
 pub struct Alerting {
     engine: Engine,

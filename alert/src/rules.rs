@@ -175,7 +175,11 @@ pub enum Direction {
 
 /// When a minute is bad.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "kind"
+)]
 pub enum Condition {
     /// A static threshold: bad when `value > above` or `value < below`.
     Threshold {
@@ -824,6 +828,18 @@ mod tests {
             error_of(&text, None),
             "rule \"pay-errors\": two rules have this id"
         );
+    }
+
+    #[test]
+    fn rules_serialize_in_the_apis_camel_case() {
+        let text = RULE.replace("above = 5.0", "baseline = \"both\"\nmargin_percent = 50.0");
+        let set = RuleSet::from_toml_str(&text, None).unwrap();
+        let json = serde_json::to_value(&set.rules()[0]).unwrap();
+        assert_eq!(json["condition"]["kind"], "baseline");
+        assert_eq!(json["condition"]["marginPercent"], 50.0);
+        assert_eq!(json["forMinutes"], 3);
+        assert_eq!(json["scope"]["type"], "URL");
+        assert_eq!(json["measure"], "failPercent");
     }
 
     #[test]
