@@ -24,6 +24,7 @@ pub(crate) struct LoadgenArgs {
     pub(crate) domains: usize,
     pub(crate) names: u64,
     pub(crate) web: Option<String>,
+    pub(crate) gzip_baseline: bool,
 }
 
 /// Writes of at least this many bytes, as CAT's C client batches (up to ~60 KiB).
@@ -52,6 +53,11 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         })
         .collect();
     let total_bytes: u64 = pools.iter().map(|p| p.len() as u64).sum();
+    let pools_for_baseline = if args.gzip_baseline {
+        pools.clone()
+    } else {
+        Vec::new()
+    };
     let sent = Arc::new(AtomicU64::new(0));
     let bar = ProgressBar::new(args.trees);
     bar.set_style(
@@ -59,6 +65,10 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let per_connection_rate = (args.rate > 0).then(|| args.rate as f64 / connections as f64);
+    let trees_before = args
+        .web
+        .as_deref()
+        .map(|w| state_field(w, "trees").unwrap_or(0));
     let started = Instant::now();
     let workers: Vec<_> = pools
         .into_iter()
@@ -85,15 +95,65 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         trees as f64 / elapsed,
         total_bytes as f64 / 1_048_576.0 / elapsed
     );
+    if args.gzip_baseline {
+        gzip_baseline(&pools_for_baseline);
+    }
+    if let (Some(web), Some(before)) = (&args.web, trees_before) {
+        // Wait until the collector stops counting, then report its own rate.
+        let mut last = before;
+        let mut last_change = Instant::now();
+        while last_change.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(100));
+            if let Some(now) = state_field(web, "trees") {
+                if now != last {
+                    last = now;
+                    last_change = Instant::now();
+                }
+            }
+        }
+        let busy = last_change.duration_since(started).as_secs_f64();
+        println!(
+            "collector processed {} trees in {busy:.2} s: {:.0} trees/s",
+            last - before,
+            (last - before) as f64 / busy
+        );
+    }
     if let Some(web) = &args.web {
-        // Give the collector a moment to work through its queues.
-        std::thread::sleep(Duration::from_secs(2));
         match crate::http::get(web, "/api/state?hour=current") {
             Ok(body) => report_collector_view(&body),
             Err(e) => println!("could not ask the collector for its figures: {e:#}"),
         }
     }
     Ok(())
+}
+
+/// The yardstick of the collector benchmark: zlib-rs gzip level 1 of the same bytes on one
+/// core, in 64 KiB blocks as the store compresses them.
+fn gzip_baseline(pools: &[Vec<u8>]) {
+    let bytes: usize = pools.iter().map(Vec::len).sum();
+    let started = Instant::now();
+    let mut compressed = 0usize;
+    for pool in pools {
+        for block in pool.chunks(64 * 1024) {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(1));
+            gz.write_all(block).expect("in memory");
+            compressed += gz.finish().expect("in memory").len();
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "gzip level 1 (zlib-rs) of the same bytes on one core: {:.1} MiB/s, ratio {:.1}x",
+        bytes as f64 / 1_048_576.0 / secs,
+        bytes as f64 / compressed.max(1) as f64
+    );
+}
+
+fn state_field(web: &str, field: &str) -> Option<u64> {
+    let body = crate::http::get(web, "/api/state?hour=current").ok()?;
+    serde_json::from_str::<serde_json::Value>(&body)
+        .ok()?
+        .get(field)?
+        .as_u64()
 }
 
 fn report_collector_view(body: &str) {
