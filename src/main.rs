@@ -87,6 +87,9 @@ enum Command {
         /// Web address of the server, to print what the collector says it received and dropped.
         #[arg(long)]
         web: Option<String>,
+        /// Also time gzip level 1 of the same bytes on one core (the benchmark's yardstick).
+        #[arg(long)]
+        gzip_baseline: bool,
     },
     /// Print a stored tree by its message ID, as JSON (read a stopped server's data directory).
     Lookup {
@@ -143,6 +146,7 @@ fn main() -> ExitCode {
             domains,
             names,
             web,
+            gzip_baseline,
         } => loadgen::run(loadgen::LoadgenArgs {
             target,
             rate,
@@ -151,6 +155,7 @@ fn main() -> ExitCode {
             domains,
             names,
             web,
+            gzip_baseline,
         })
         .map(|()| ExitCode::SUCCESS),
         Command::Lookup {
