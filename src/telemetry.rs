@@ -32,6 +32,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use ocelot_collector::StatsSnapshot;
 use ocelot_store::StoreStats;
 use prometheus_client::collector::Collector as PromCollector;
 use prometheus_client::encoding::{
@@ -209,15 +210,19 @@ struct OcelotFigures {
 impl PromCollector for OcelotFigures {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> fmt::Result {
         let e = &mut encoder;
-        self.encode_collector(e)?;
+        let c = self.collector.stats();
+        let s = self.store.stats();
+        self.encode_ingest(e, &c)?;
+        encode_drops(e, &c, &s)?;
+        encode_workers(e, &c)?;
+        encode_store(e, &s)?;
         self.encode_process(e)
     }
 }
 
 impl OcelotFigures {
-    fn encode_collector(&self, e: &mut DescriptorEncoder<'_>) -> fmt::Result {
-        let c = self.collector.stats();
-        let s = self.store.stats();
+    /// What arrived: frames, bytes, trees, decode errors, connections, hours, checkpoints.
+    fn encode_ingest(&self, e: &mut DescriptorEncoder<'_>, c: &StatsSnapshot) -> fmt::Result {
         counter(
             e,
             FRAMES_RECEIVED,
@@ -244,36 +249,6 @@ impl OcelotFigures {
                 .iter()
                 .map(|(reason, n)| (vec![("reason", reason.as_str())], *n)),
         )?;
-
-        // Every loss after decoding, in one family.
-        let mut drops = vec![(
-            vec![("stage", "collector"), ("reason", "out_of_window")],
-            c.out_of_window,
-        )];
-        for (worker, w) in &c.workers {
-            drops.push((
-                vec![
-                    ("stage", "worker"),
-                    ("reason", "queue_full"),
-                    ("worker", worker.as_str()),
-                ],
-                w.dropped_queue_full,
-            ));
-        }
-        drops.push((
-            vec![("stage", "store"), ("reason", "no_message_id")],
-            c.no_message_id,
-        ));
-        for (reason, n) in &s.drops {
-            drops.push((vec![("stage", "store"), ("reason", reason.as_str())], *n));
-        }
-        counter_family(
-            e,
-            DROPPED_TREES,
-            "Trees lost after decoding, by stage and reason (and worker for full queues).",
-            drops,
-        )?;
-
         gauge(
             e,
             CONNECTIONS_OPEN,
@@ -308,118 +283,10 @@ impl OcelotFigures {
                 age_ms as f64 / 1000.0,
             )?;
         }
-
-        let worker_rows = |pick| per_worker(&c.workers, pick);
-        counter_family(
-            e,
-            WORKER_PROCESSED,
-            "Trees processed by each report worker.",
-            worker_rows(|w| w.processed),
-        )?;
-        counter_family(
-            e,
-            WORKER_BUSY,
-            "Time each report worker spent processing trees.",
-            worker_rows(|w| w.busy_us).map(|(l, us)| (l, us as f64 / 1e6)),
-        )?;
-        gauge_family(
-            e,
-            WORKER_SLOWEST,
-            "Each report worker's slowest single tree since start.",
-            worker_rows(|w| w.max_us).map(|(l, us)| (l, us as f64 / 1e6)),
-        )?;
-        gauge_family(
-            e,
-            WORKER_QUEUE_DEPTH,
-            "Trees waiting in each report worker's queue at its last sample.",
-            worker_rows(|w| w.queue_depth).map(|(l, n)| (l, to_i64(n))),
-        )?;
-        counter_family(
-            e,
-            REPORT_WRITE_ERRORS,
-            "Failed report writes (checkpoints and seals), by worker.",
-            worker_rows(|w| w.report_write_errors),
-        )?;
-        self.encode_store(e, &s)
+        Ok(())
     }
 
-    fn encode_store(&self, e: &mut DescriptorEncoder<'_>, s: &StoreStats) -> fmt::Result {
-        counter(e, STORE_APPENDED, "Frames queued to the store.", s.appended)?;
-        counter(
-            e,
-            STORE_STORED,
-            "Frames written to disk and indexed.",
-            s.stored,
-        )?;
-        counter(
-            e,
-            STORE_UNCOMPRESSED_BYTES,
-            "Frame bytes written into blocks, before compression.",
-            s.bytes_in,
-        )?;
-        counter(
-            e,
-            STORE_COMPRESSED_BYTES,
-            "Block bytes written, after compression.",
-            s.bytes_out,
-        )?;
-        counter(e, STORE_BLOCKS, "Blocks written.", s.blocks)?;
-        if s.bytes_out > 0 {
-            gauge(
-                e,
-                STORE_COMPRESSION_RATIO,
-                "Uncompressed over compressed bytes written since start.",
-                s.bytes_in as f64 / s.bytes_out as f64,
-            )?;
-        }
-        counter(
-            e,
-            STORE_IO_ERRORS,
-            "Failed writes, truncations or file opens in the store.",
-            s.io_errors,
-        )?;
-        counter(e, STORE_LOOKUPS, "Lookups by message ID served.", s.lookups)?;
-        counter(
-            e,
-            STORE_CORRUPT_READS,
-            "Lookups that hit a corrupt block or index entry.",
-            s.corrupt_reads,
-        )?;
-        counter(
-            e,
-            STORE_RECOVERED_FILES,
-            "Domain-hours repaired at open after an unclean shutdown.",
-            s.recovered_files,
-        )?;
-        counter(
-            e,
-            STORE_RECOVERED_ENTRIES,
-            "Index entries rebuilt by recovery.",
-            s.recovered_entries,
-        )?;
-        counter(
-            e,
-            STORE_HOURS_DELETED,
-            "Hour folders deleted by retention.",
-            s.hours_deleted,
-        )?;
-        gauge(
-            e,
-            STORE_DISK_BYTES,
-            "Bytes of the store's data and index files (sparse index files at full length).",
-            to_i64(s.disk_use.iter().map(|d| d.bytes).sum()),
-        )?;
-        let mut hours: Vec<u64> = s.disk_use.iter().map(|d| d.hour).collect();
-        hours.sort_unstable();
-        hours.dedup();
-        gauge(
-            e,
-            STORE_HOURS,
-            "Hours with data on disk.",
-            to_i64(hours.len() as u64),
-        )
-    }
-
+    /// Uptime, and memory, CPU, files and threads from `/proc/self`.
     fn encode_process(&self, e: &mut DescriptorEncoder<'_>) -> fmt::Result {
         gauge(
             e,
@@ -453,6 +320,150 @@ impl OcelotFigures {
         }
         gauge(e, THREADS, "Threads of the process.", to_i64(p.threads))
     }
+}
+
+/// Every loss after decoding, in one family.
+fn encode_drops(e: &mut DescriptorEncoder<'_>, c: &StatsSnapshot, s: &StoreStats) -> fmt::Result {
+    let mut drops = vec![(
+        vec![("stage", "collector"), ("reason", "out_of_window")],
+        c.out_of_window,
+    )];
+    for (worker, w) in &c.workers {
+        drops.push((
+            vec![
+                ("stage", "worker"),
+                ("reason", "queue_full"),
+                ("worker", worker.as_str()),
+            ],
+            w.dropped_queue_full,
+        ));
+    }
+    drops.push((
+        vec![("stage", "store"), ("reason", "no_message_id")],
+        c.no_message_id,
+    ));
+    for (reason, n) in &s.drops {
+        drops.push((vec![("stage", "store"), ("reason", reason.as_str())], *n));
+    }
+    counter_family(
+        e,
+        DROPPED_TREES,
+        "Trees lost after decoding, by stage and reason (and worker for full queues).",
+        drops,
+    )
+}
+
+/// Each report worker's load, queue and write failures, labelled `worker`.
+fn encode_workers(e: &mut DescriptorEncoder<'_>, c: &StatsSnapshot) -> fmt::Result {
+    let worker_rows = |pick| per_worker(&c.workers, pick);
+    counter_family(
+        e,
+        WORKER_PROCESSED,
+        "Trees processed by each report worker.",
+        worker_rows(|w| w.processed),
+    )?;
+    counter_family(
+        e,
+        WORKER_BUSY,
+        "Time each report worker spent processing trees.",
+        worker_rows(|w| w.busy_us).map(|(l, us)| (l, us as f64 / 1e6)),
+    )?;
+    gauge_family(
+        e,
+        WORKER_SLOWEST,
+        "Each report worker's slowest single tree since start.",
+        worker_rows(|w| w.max_us).map(|(l, us)| (l, us as f64 / 1e6)),
+    )?;
+    gauge_family(
+        e,
+        WORKER_QUEUE_DEPTH,
+        "Trees waiting in each report worker's queue at its last sample.",
+        worker_rows(|w| w.queue_depth).map(|(l, n)| (l, to_i64(n))),
+    )?;
+    counter_family(
+        e,
+        REPORT_WRITE_ERRORS,
+        "Failed report writes (checkpoints and seals), by worker.",
+        worker_rows(|w| w.report_write_errors),
+    )
+}
+
+/// The store's own counters and its disk use.
+fn encode_store(e: &mut DescriptorEncoder<'_>, s: &StoreStats) -> fmt::Result {
+    counter(e, STORE_APPENDED, "Frames queued to the store.", s.appended)?;
+    counter(
+        e,
+        STORE_STORED,
+        "Frames written to disk and indexed.",
+        s.stored,
+    )?;
+    counter(
+        e,
+        STORE_UNCOMPRESSED_BYTES,
+        "Frame bytes written into blocks, before compression.",
+        s.bytes_in,
+    )?;
+    counter(
+        e,
+        STORE_COMPRESSED_BYTES,
+        "Block bytes written, after compression.",
+        s.bytes_out,
+    )?;
+    counter(e, STORE_BLOCKS, "Blocks written.", s.blocks)?;
+    if s.bytes_out > 0 {
+        gauge(
+            e,
+            STORE_COMPRESSION_RATIO,
+            "Uncompressed over compressed bytes written since start.",
+            s.bytes_in as f64 / s.bytes_out as f64,
+        )?;
+    }
+    counter(
+        e,
+        STORE_IO_ERRORS,
+        "Failed writes, truncations or file opens in the store.",
+        s.io_errors,
+    )?;
+    counter(e, STORE_LOOKUPS, "Lookups by message ID served.", s.lookups)?;
+    counter(
+        e,
+        STORE_CORRUPT_READS,
+        "Lookups that hit a corrupt block or index entry.",
+        s.corrupt_reads,
+    )?;
+    counter(
+        e,
+        STORE_RECOVERED_FILES,
+        "Domain-hours repaired at open after an unclean shutdown.",
+        s.recovered_files,
+    )?;
+    counter(
+        e,
+        STORE_RECOVERED_ENTRIES,
+        "Index entries rebuilt by recovery.",
+        s.recovered_entries,
+    )?;
+    counter(
+        e,
+        STORE_HOURS_DELETED,
+        "Hour folders deleted by retention.",
+        s.hours_deleted,
+    )?;
+    gauge(
+        e,
+        STORE_DISK_BYTES,
+        "Bytes of the store's data and index files (sparse index files at full length).",
+        to_i64(s.disk_use.iter().map(|d| d.bytes).sum()),
+    )?;
+    let mut hours: Vec<u64> = s.disk_use.iter().map(|d| d.hour).collect();
+    hours.sort_unstable();
+    hours.dedup();
+    gauge(
+        e,
+        STORE_HOURS,
+        "Hours with data on disk.",
+        to_i64(hours.len() as u64),
+    )
 }
 
 /// What `/proc/self` says about this process.
