@@ -1,9 +1,12 @@
-//! A web server over a few fixed trees, for the browser test (`scripts/browser-test`).
+//! A web server over fixed trees and reports, for the browser test (`scripts/browser-test`).
 //!
-//! Serves the router on 127.0.0.1 with a random free port and an in-memory lookup
-//! holding trees decoded from real CAT C client frames, a failing checkout tree whose
-//! parent is a real tree, and a tree typed `<script>alert(1)</script>`. Prints the base URL
-//! on the first line of stdout, then serves until killed.
+//! Serves the router on 127.0.0.1 with a random free port. The lookup and the reports
+//! hold the same trees: every real CAT C client frame (hour 498703, 2026-11-22 07:00 UTC),
+//! a failing checkout tree whose parent is a real tree, a tree typed
+//! `<script>alert(1)</script>`, generated traffic of three domains over the first 40
+//! minutes of that hour and the hour before, and per-minute heartbeats of their machines.
+//! The clock stands at 07:40, inside the hour. Prints the base URL on the first line of
+//! stdout, then serves until killed.
 //!
 //! ```sh
 //! cargo run -p ocelot-web --example browser_fixture
@@ -12,10 +15,11 @@
 use std::io::Write as _;
 use std::sync::Arc;
 
+use ocelot_protocol::sample::SampleTrees;
 use ocelot_protocol::{
     decode_frame, DecodeOptions, Header, Leaf, Message, MessageTree, Transaction,
 };
-use ocelot_web::{run, AppState, MemoryLookup};
+use ocelot_web::{run, AppState, MemoryLookup, MemoryReports};
 
 /// The failing tree the browser test starts from.
 const CHECKOUT_ID: &str = "shop-7f000001-498703-7";
@@ -27,8 +31,15 @@ const PAYMENT_ID: &str = "catgen-c0000202-498703-10028";
 const SCRIPT_ID: &str = "xss-7f000001-498703-1";
 /// Inside hour 498703, the hour of the captured frames.
 const T0_MS: u64 = 1_795_331_000_000;
-/// Real frames to serve (see protocol/tests/data/cat-c-client/README.md).
-const REAL_FRAMES: [u32; 14] = [1, 2, 3, 8, 10, 11, 12, 13, 14, 15, 16, 23, 24, 25];
+/// The start of hour 498703.
+const HOUR_START_MS: u64 = 498_703 * 3_600_000;
+/// The fixture's clock: 07:40 UTC, 40 minutes into the hour.
+const NOW_MS: u64 = HOUR_START_MS + 40 * 60_000;
+/// Generated trees in the current hour (spread over 40 minutes) and the hour before.
+const CURRENT_HOUR_TREES: u64 = 6_000;
+const PREVIOUS_HOUR_TREES: u64 = 3_000;
+/// Real frames to serve (see protocol/tests/data/cat-c-client/README.md): all of them.
+const REAL_FRAMES: std::ops::RangeInclusive<u32> = 1..=29;
 
 fn real_tree(n: u32) -> MessageTree {
     let path = format!(
@@ -139,21 +150,78 @@ fn script_tree() -> MessageTree {
     )
 }
 
+/// Generated traffic: `count` trees of three domains spread evenly from `start_ms` over
+/// `span_ms`.
+fn generated(seed: u64, count: u64, start_ms: u64, span_ms: u64) -> Vec<MessageTree> {
+    let mut samples = SampleTrees::new(seed, 3, 12, start_ms);
+    (0..count)
+        .map(|i| {
+            samples.now_ms = start_ms + span_ms * i / count;
+            samples.tree()
+        })
+        .collect()
+}
+
+/// A Java-client-style status heartbeat of machine `n` of `domain` at `minute`.
+fn heartbeat(domain: &str, n: u32, minute: u64) -> MessageTree {
+    let ip = format!("10.0.0.{n}");
+    let load = 0.4 + f64::from(n) * 0.1 + (minute % 7) as f64 * 0.05;
+    let heap_mb = 300 + u64::from(n) * 40 + minute * 3 % 90;
+    let threads = 180 + u64::from(n) * 5 + minute % 11;
+    let xml = format!(
+        r#"<status><os available-processors="2" system-load-average="{load:.2}"/><memory heap-usage="{heap}" max="2147483648"/><thread count="{threads}" daemon-count="{daemon}"/><extension id="CatUsage"><extensionDetail id="Produced" value="{produced}"/><extensionDetail id="Dropped" value="0"/></extension></status>"#,
+        heap = heap_mb * 1024 * 1024,
+        daemon = threads - 20,
+        produced = 900 + minute * 13 % 200,
+    );
+    let ts = HOUR_START_MS + minute * 60_000 + 5_000;
+    MessageTree::new(
+        Header {
+            domain: domain.to_owned(),
+            hostname: format!("host-{n}"),
+            ip_address: ip,
+            ..Header::default()
+        },
+        Message::Heartbeat(Leaf::new("Heartbeat", "10.0.0.1", "0", ts, xml)),
+    )
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let lookup = MemoryLookup::from_trees(
-        REAL_FRAMES
-            .into_iter()
-            .map(real_tree)
-            .chain([checkout_tree(), script_tree()]),
-    );
+    let mut trees: Vec<MessageTree> = REAL_FRAMES
+        .map(real_tree)
+        .chain([checkout_tree(), script_tree()])
+        .collect();
+    trees.extend(generated(
+        42,
+        CURRENT_HOUR_TREES,
+        HOUR_START_MS,
+        40 * 60_000,
+    ));
+    trees.extend(generated(
+        7,
+        PREVIOUS_HOUR_TREES,
+        HOUR_START_MS - 3_600_000,
+        3_600_000,
+    ));
+    let mut reports = MemoryReports::new(NOW_MS);
+    reports.add_trees(&trees);
+    for minute in 0..40 {
+        for n in 1..=3 {
+            reports.add_tree(&heartbeat("app-0", n, minute));
+        }
+    }
+    let state = reports.state_mut(498_703);
+    state.record_drops(HOUR_START_MS + 12 * 60_000, "problem", "queue_full", 17);
+    state.record_decode_errors(HOUR_START_MS + 31 * 60_000, "bad_magic", 2);
+    let lookup = MemoryLookup::from_trees(trees);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "http://{addr}")?;
     stdout.flush()?;
     drop(stdout);
-    let state = AppState::new(Arc::new(lookup));
+    let state = AppState::new(Arc::new(lookup)).with_reports(Arc::new(reports));
     run(listener, state, async {
         tokio::signal::ctrl_c().await.ok();
     })

@@ -5,9 +5,6 @@
 //! (`<title>`) on every point, sizes in a `viewBox` so charts scale with the page. Labels are
 //! escaped like every other splice.
 
-// The report boards that call these land later (issue 6, second half).
-#![allow(dead_code)]
-
 use maud::{html, Markup};
 
 /// Minutes in an hour: the x axis.
@@ -149,8 +146,29 @@ fn frame(title: &str, unit: &str, ticks: &[f64], body: Markup, legend: Markup) -
     }
 }
 
+/// The polyline point lists of a series: one per run of finite values, so a NaN (a minute
+/// without data, such as a minute without heartbeats) leaves a gap instead of a drop to 0.
+/// Missing minutes at the end count as 0.
+fn segments(values: &[f64], top: f64) -> Vec<String> {
+    let mut segments = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    for m in 0..MINUTES {
+        let value = values.get(m).copied().unwrap_or(0.0);
+        if value.is_finite() {
+            current.push(format!("{:.1},{:.1}", x_of_minute(m), y_of(value, top)));
+        } else if !current.is_empty() {
+            segments.push(current.join(" "));
+            current.clear();
+        }
+    }
+    if !current.is_empty() {
+        segments.push(current.join(" "));
+    }
+    segments
+}
+
 /// A line chart of one or more per-minute series sharing a y axis in `unit` (`ms`,
-/// `count`, `%`, or `""` for none).
+/// `count`, `%`, or `""` for none). NaN values are gaps.
 pub(crate) fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
     let ticks = nice_ticks(max_of(
         series.iter().flat_map(|s| s.values.iter().take(MINUTES)),
@@ -166,12 +184,11 @@ pub(crate) fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Mark
     let body = html! {
         @for (i, s) in series.iter().enumerate() {
             @let color = PALETTE[i % PALETTE.len()];
-            @let points: Vec<String> = (0..MINUTES)
-                .map(|m| format!("{:.1},{:.1}", x_of_minute(m), y_of(s.values.get(m).copied().unwrap_or(0.0), top)))
-                .collect();
-            polyline.series points=(points.join(" ")) fill="none" stroke=(color) stroke-width="2"
-                stroke-linejoin="round" {}
-            @for (m, v) in s.values.iter().take(MINUTES).enumerate() {
+            @for segment in segments(s.values, top) {
+                polyline.series points=(segment) fill="none" stroke=(color) stroke-width="2"
+                    stroke-linejoin="round" {}
+            }
+            @for (m, v) in s.values.iter().take(MINUTES).enumerate().filter(|(_, v)| v.is_finite()) {
                 circle.point cx=(format!("{:.1}", x_of_minute(m))) cy=(format!("{:.1}", y_of(*v, top)))
                     r="2.5" fill=(color) {
                     title { (s.label) " at :" (format!("{m:02}")) ": " (with_unit(*v, unit)) }
@@ -296,6 +313,29 @@ mod tests {
             "top tick covers the max of 59: {svg}"
         );
         assert!(svg.contains("<title>avg at :07: 7 ms</title>"));
+    }
+
+    #[test]
+    fn line_chart_leaves_gaps_at_minutes_without_data() {
+        let mut values = [1.0; 60];
+        values[10] = f64::NAN;
+        values[11] = f64::NAN;
+        let svg = line_chart(
+            "t",
+            "ms",
+            &[Series {
+                label: "a",
+                values: &values,
+            }],
+        )
+        .into_string();
+        assert_eq!(
+            svg.matches("<polyline").count(),
+            2,
+            "two runs around the gap"
+        );
+        assert_eq!(svg.matches("<circle").count(), 58, "no point for the gap");
+        assert!(!svg.contains("NaN"));
     }
 
     #[test]

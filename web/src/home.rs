@@ -1,37 +1,159 @@
-//! The home page. For now a starting point: find a message by ID and see what the
-//! server offers; the per-domain health table lands with the report boards.
+//! The home page, `GET /[?hour=]`: every domain of the hour (default: the current one)
+//! with its request count, failure rate, P95 and problem count, and a sparkline of
+//! requests per minute. Unhealthy domains come first.
+//!
+//! "Requests" are the domain's entry transactions: type `URL` when it has one (a web
+//! app), else `Service` (an RPC server), else its busiest type. The P95 is that type's,
+//! exact over the hour; P95s of two types cannot be added up.
 
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
+use ocelot_analyzer::{TransactionTypeView, ViewQuery};
 
+use crate::board::{
+    build_url, format_count, format_ms, format_percent, per_minute, Board, MINUTES,
+    UNHEALTHY_FAIL_PERCENT,
+};
+use crate::chart::sparkline;
+use crate::error::{PageError, PageQuery};
 use crate::layout::page;
+use crate::selection::ReportParams;
 use crate::state::AppState;
+
+const PATH: &str = "/";
+const HEADING: &str = "Domains";
+/// Entry transaction types, in order of preference.
+const ENTRY_TYPES: [&str; 2] = ["URL", "Service"];
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/", get(home))
+    Router::new().route(PATH, get(home))
 }
 
-async fn home() -> Markup {
-    page(
-        "Home",
-        "/",
-        html! {
-            section.hero {
-                h1 { "What is slow, what fails, and one request in detail" }
-                p.lead {
-                    "Ocelot collects message trees from CAT clients and the Ocelot SDK. "
-                    "Paste a message ID into the search box to open its LogView: every "
-                    "transaction on a shared time axis, with statuses, durations and data."
+/// One row of the table.
+struct DomainHealth {
+    domain: String,
+    entry_type: String,
+    requests: u64,
+    fail_percent: f64,
+    p95_ms: f64,
+    problems: u64,
+    per_minute: Vec<f64>,
+}
+
+impl DomainHealth {
+    fn unhealthy(&self) -> bool {
+        self.fail_percent > UNHEALTHY_FAIL_PERCENT
+    }
+}
+
+fn entry_type(types: &[TransactionTypeView]) -> Option<&TransactionTypeView> {
+    ENTRY_TYPES
+        .iter()
+        .find_map(|wanted| types.iter().find(|t| t.type_ == *wanted))
+        .or_else(|| types.iter().max_by_key(|t| t.figures.count))
+}
+
+async fn home(
+    State(state): State<AppState>,
+    PageQuery(params): PageQuery<ReportParams>,
+) -> Result<(StatusCode, Markup), PageError> {
+    let mut board = Board::resolve(&state, &params, PATH).await?;
+    // Home lists every domain; the selector offers only the hour.
+    board.domain.clear();
+    let domains = std::mem::take(&mut board.domains);
+    // The current hour's sparklines end at the current minute.
+    let minutes_shown = if board.hour == board.current_hour {
+        (board.elapsed_seconds / 60.0).ceil() as usize
+    } else {
+        MINUTES
+    };
+    let query = ViewQuery {
+        elapsed_seconds: board.elapsed_seconds,
+        ..ViewQuery::default()
+    };
+    let mut rows = Vec::with_capacity(domains.len());
+    for domain in &domains {
+        let transactions = state.reports.transaction(domain.clone(), board.hour).await;
+        let problems = state.reports.problem(domain.clone(), board.hour).await;
+        let view = transactions.map(|r| r.view(&query));
+        let entry = view.as_ref().and_then(|v| entry_type(&v.types));
+        rows.push(DomainHealth {
+            domain: domain.clone(),
+            entry_type: entry.map(|t| t.type_.clone()).unwrap_or_default(),
+            requests: entry.map_or(0, |t| t.figures.count),
+            fail_percent: entry.map_or(0.0, |t| t.figures.fail_percent),
+            p95_ms: entry.map_or(0.0, |t| t.figures.p95),
+            problems: problems.map_or(0, |p| p.view(&query).problems.iter().map(|e| e.count).sum()),
+            per_minute: entry.map_or_else(Vec::new, |t| {
+                let mut values = per_minute(
+                    t.names
+                        .iter()
+                        .flat_map(|n| n.minutes.iter())
+                        .map(|m| (m.minute, m.count as f64)),
+                );
+                values.truncate(minutes_shown.max(2));
+                values
+            }),
+        });
+    }
+    rows.sort_by(|a, b| {
+        b.unhealthy()
+            .cmp(&a.unhealthy())
+            .then(b.fail_percent.total_cmp(&a.fail_percent))
+            .then(b.problems.cmp(&a.problems))
+            .then_with(|| a.domain.cmp(&b.domain))
+    });
+    let label = ocelot_analyzer::hour_label(board.hour);
+    let body = html! {
+        (board.controls(HEADING, None, false))
+        @if rows.is_empty() {
+            section.empty-state {
+                h2 { "No data in this hour" }
+                p { "No client sent a tree in this hour yet. Point a CAT client or the Ocelot SDK at the collector (see "
+                    a href="/cat/s/router?op=json" { "the router answer" } "), or pick another hour." }
+            }
+        } @else {
+            section.panel {
+                h2 { "Health" span.count { (rows.len()) " domains" } }
+                p.hint { "Requests are URL transactions (else Service, else the busiest type). Failing domains first." }
+                div.table-wrap {
+                    table.report.domains {
+                        thead { tr {
+                            th { "Domain" } th { "Requests" } th.num { "Count" } th.num { "Fail %" }
+                            th.num { "P95 ms" } th.num { "Problems" } th { "Per minute" }
+                        } }
+                        tbody {
+                            @for row in &rows {
+                                tr.unhealthy[row.unhealthy()] {
+                                    td.name {
+                                        a href=(build_url("/t", &[("domain", &row.domain), ("hour", &label), ("type", &row.entry_type)])) { (row.domain) }
+                                        @if row.unhealthy() { " " span.badge.fail { "failing" } }
+                                    }
+                                    td { @if !row.entry_type.is_empty() { span.badge.neutral { (row.entry_type) } } }
+                                    td.num { (format_count(row.requests)) }
+                                    td.num.fail[row.unhealthy()] { (format_percent(row.fail_percent)) }
+                                    td.num { (format_ms(row.p95_ms)) }
+                                    td.num {
+                                        a href=(build_url("/p", &[("domain", &row.domain), ("hour", &label)])) { (format_count(row.problems)) }
+                                    }
+                                    td.spark { (sparkline(&row.per_minute)) }
+                                }
+                            }
+                        }
+                    }
                 }
             }
-            section.cards {
-                a.card href="/t" { h2 { "Transactions" } p { "Counts, failures and percentiles per type and name." } }
-                a.card href="/p" { h2 { "Problems" } p { "Errors, long URLs, long SQL, grouped by category." } }
-                a.card href="/h" { h2 { "Heartbeats" } p { "CPU, memory and threads of every machine." } }
-                a.card href="/cat/s/router?op=json" { h2 { "Client router" } p { "What CAT clients are told to connect to." } }
-            }
-        },
-    )
+        }
+        section.cards {
+            a.card href="/t" { h2 { "Transactions" } p { "Counts, failures and percentiles per type and name." } }
+            a.card href="/p" { h2 { "Problems" } p { "Errors, long URLs, long SQL, grouped by category." } }
+            a.card href="/h" { h2 { "Heartbeats" } p { "CPU, memory and threads of every machine." } }
+            a.card href="/state" { h2 { "Collector state" } p { "Trees received, drops and malformed frames." } }
+        }
+    };
+    Ok((StatusCode::OK, page("Home", PATH, body)))
 }

@@ -14,6 +14,10 @@ use crate::state::AppState;
 
 /// The stylesheet, compiled into the binary.
 const STYLESHEET: &str = include_str!("../assets/ocelot.css");
+/// The boards' optional script, compiled into the binary.
+const BOARD_SCRIPT: &str = include_str!("../assets/board.js");
+/// Where the script is served.
+const BOARD_SCRIPT_PATH: &str = "/assets/board.js";
 /// The icon, compiled into the binary (an SVG, so no favicon.ico request fails).
 const FAVICON: &str = include_str!("../assets/favicon.svg");
 /// Where the stylesheet is served. The version query lets browsers cache it for long.
@@ -40,6 +44,17 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route(STYLESHEET_PATH, get(stylesheet))
         .route(FAVICON_PATH, get(favicon))
+        .route(BOARD_SCRIPT_PATH, get(board_script))
+}
+
+async fn board_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, ASSET_CACHE_CONTROL),
+        ],
+        BOARD_SCRIPT,
+    )
 }
 
 async fn stylesheet() -> impl IntoResponse {
@@ -79,6 +94,7 @@ pub(crate) fn page_with_search(title: &str, active: &str, search: &str, content:
                 title { (title) " · Ocelot" }
                 link rel="stylesheet" href=(STYLESHEET_PATH);
                 link rel="icon" type="image/svg+xml" href=(FAVICON_PATH);
+                script src=(BOARD_SCRIPT_PATH) defer {}
             }
             body {
                 header.topbar {

@@ -23,21 +23,28 @@
 
 mod api;
 mod auth;
+mod board;
 mod cat_router;
 mod chart;
 mod error;
+mod event_board;
+mod heartbeat_page;
 mod home;
 mod hour;
 mod layout;
 mod links;
 mod logview;
 mod lookup;
+mod metric_page;
+mod problem_board;
 mod report_source;
 mod security_headers;
 mod selection;
 mod server;
 mod state;
+mod state_page;
 mod time;
+mod transaction_board;
 
 pub use lookup::{MemoryLookup, MessageLookup};
 pub use report_source::{BoxFuture, MemoryReports, ReportSource};

@@ -14,7 +14,10 @@ use crate::auth::{exposure_warning, require_auth};
 use crate::error::{api_not_found, not_found_page};
 use crate::security_headers::add_security_headers;
 use crate::state::AppState;
-use crate::{api, cat_router, home, layout, logview};
+use crate::{
+    api, cat_router, event_board, heartbeat_page, home, layout, logview, metric_page,
+    problem_board, state_page, transaction_board,
+};
 
 /// Both ends of a client's TCP connection, available to handlers as
 /// `ConnectInfo<ClientAddrs>` when served by [`run`].
@@ -49,6 +52,12 @@ pub fn router(state: AppState) -> Router {
         .merge(home::routes())
         .merge(logview::routes())
         .merge(api::routes())
+        .merge(transaction_board::routes())
+        .merge(event_board::routes())
+        .merge(problem_board::routes())
+        .merge(heartbeat_page::routes())
+        .merge(metric_page::routes())
+        .merge(state_page::routes())
         // Unknown API paths answer JSON; more specific `/api/...` routes win over this.
         .route("/api/{*path}", any(api_not_found))
         .route_layer(axum::middleware::from_fn_with_state(

@@ -1,0 +1,238 @@
+// Browser test of the report boards: home -> transaction board -> a name's chart -> LogView
+// of a failing sample -> problem board, then the other boards. Run through
+// scripts/browser-test against the browser fixture (web/examples/browser_fixture.rs), whose
+// clock stands inside hour 2026-11-22 07:00 UTC with generated traffic of app-0..app-2, the
+// real CAT C client frames (domain catgen) and a domain named <script>alert(1)</script>.
+// Fails on any JavaScript error, console error or dialog; screenshots go to
+// target/browser-screenshots/ (prefix "board-").
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BASE = (process.env.OCELOT_URL || '').replace(/\/$/, '');
+const DOMAIN = process.env.OCELOT_BOARD_DOMAIN || 'app-0';
+const EVIL = '<script>alert(1)</script>';
+const SHOTS = process.env.OCELOT_SCREENSHOTS || join(here, '..', '..', 'target', 'browser-screenshots');
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+let context;
+let page;
+let profileDir;
+let problems = [];
+let expectedStatus = null;
+let shotNumber = 0;
+
+before(async () => {
+  assert.ok(BASE.startsWith('http://'), 'set OCELOT_URL to the server under test');
+  mkdirSync(SHOTS, { recursive: true });
+  profileDir = mkdtempSync(join(tmpdir(), 'ocelot-chromium-'));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1360, height: 900 },
+  });
+  page = context.pages()[0] || (await context.newPage());
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const text = msg.text();
+    if (expectedStatus && text.includes(`status of ${expectedStatus}`)) return;
+    problems.push(`console error: ${text}`);
+  });
+  page.on('dialog', async (dialog) => {
+    problems.push(`dialog opened: ${dialog.message()}`);
+    await dialog.dismiss();
+  });
+});
+
+after(async () => {
+  await context?.close();
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+});
+
+async function shot(name) {
+  shotNumber += 1;
+  const file = join(SHOTS, `board-${String(shotNumber).padStart(2, '0')}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+}
+
+function assertNoProblems() {
+  const seen = problems;
+  problems = [];
+  assert.deepEqual(seen, [], 'no JavaScript or console errors');
+}
+
+async function open(path, status = 200) {
+  expectedStatus = status === 200 ? null : status;
+  const response = await page.goto(BASE + path, { waitUntil: 'load' });
+  assert.equal(response.status(), status, `GET ${path}`);
+  return response;
+}
+
+async function clickAndWait(locator) {
+  const href = await locator.getAttribute('href');
+  expectedStatus = null;
+  await Promise.all([page.waitForURL((url) => url.href === new URL(href, BASE).href), locator.click()]);
+  return href;
+}
+
+/** The numbers of a table column, by header label. */
+async function columnNumbers(label) {
+  return page.evaluate((label) => {
+    const table = document.querySelector('section.panel:last-of-type table.report');
+    const headers = [...table.querySelectorAll('thead th')].map((th) => th.textContent.replace('▾', '').trim());
+    const index = headers.indexOf(label);
+    return [...table.querySelectorAll('tbody tr')]
+      .map((tr) => Number(tr.children[index].innerText.replace(/,/g, '')));
+  }, label);
+}
+
+test('home lists every domain with its health, failing ones first', async () => {
+  await open('/');
+  const rows = page.locator('table.domains tbody tr');
+  assert.ok((await rows.count()) >= 5, 'app-0..2, catgen and the script domain');
+  const names = await page.locator('table.domains td.name a').allInnerTexts();
+  for (const domain of ['app-0', 'app-1', 'app-2', 'catgen', EVIL]) {
+    assert.ok(names.includes(domain), `${domain} in ${names}`);
+  }
+  const failing = await page.locator('table.domains tbody tr.unhealthy').count();
+  const firstRows = await rows.evaluateAll((trs, n) => trs.slice(0, n).every((tr) => tr.classList.contains('unhealthy')), failing);
+  assert.ok(failing > 0 && firstRows, 'unhealthy domains are listed first');
+  assert.ok((await page.locator('table.domains svg.sparkline polyline').count()) >= 3, 'sparklines drawn');
+  assert.equal(await page.locator('script:not([src="/assets/board.js"])').count(), 0, 'the <script> domain is text');
+  await shot('home');
+  assertNoProblems();
+});
+
+test('a domain opens its transaction board with figures and charts', async () => {
+  await clickAndWait(page.locator('table.domains td.name a', { hasText: new RegExp(`^${DOMAIN}$`) }));
+  assert.match(await page.locator('.board-title h1').innerText(), new RegExp(DOMAIN));
+  assert.equal(await page.locator('.crumbs .current').innerText(), 'URL');
+  const names = page.locator('table.report tbody tr');
+  assert.ok((await names.count()) >= 5, 'the URL names are listed');
+  for (const label of ['Count', 'Fail %', 'P50', 'P95', 'P99', 'P999', 'Std', 'TPS']) {
+    assert.equal(await page.locator('table.report thead th', { hasText: label }).count() >= 1, true, label);
+  }
+  assert.equal(await page.locator('.charts svg.chart').count(), 3, 'count, duration and failure charts');
+  const counts = await columnNumbers('Count');
+  assert.deepEqual(counts, [...counts].sort((a, b) => b - a), 'sorted by count by default');
+  await shot('transactions-url');
+  assertNoProblems();
+});
+
+test('a column header sorts the names by that column', async () => {
+  await clickAndWait(page.locator('table.report thead th a', { hasText: /^P95$/ }));
+  assert.match(page.url(), /sort=p95/);
+  const p95 = await columnNumbers('P95');
+  assert.ok(p95.length >= 5);
+  assert.deepEqual(p95, [...p95].sort((a, b) => b - a), 'sorted by P95, highest first');
+  assertNoProblems();
+});
+
+test('a failing name shows its per-minute charts and failed message IDs', async () => {
+  const row = page.locator('table.report tbody tr', { has: page.locator('a.msg-link.failed') }).first();
+  assert.equal(await row.count(), 1, 'some URL name failed');
+  const name = await row.locator('td.name a').innerText();
+  await clickAndWait(row.locator('td.name a'));
+  const detail = page.locator('#name-detail');
+  assert.equal(await detail.locator('h2').first().innerText(), name);
+  assert.equal(await detail.locator('svg.chart').count(), 3);
+  const legend = await detail.locator('svg.chart text.legend').allTextContents();
+  assert.deepEqual(legend, ['avg', 'P95'], 'the duration chart has avg and P95');
+  assert.ok((await detail.locator('svg.chart rect.chart-bar').count()) >= 60, 'per-minute bars');
+  assert.ok(await page.locator('tr.selected').isVisible(), 'the chosen name is highlighted');
+  await shot('transaction-name');
+  assertNoProblems();
+});
+
+test('a failed message ID opens LogView of the failing tree', async () => {
+  const failed = page.locator('#name-detail a.msg-link.failed').first();
+  const href = await clickAndWait(failed);
+  assert.match(href, /^\/m\//);
+  assert.match(await page.locator('.tree-summary').innerText(), /This request failed/);
+  assert.ok((await page.locator('tr.row.failed').count()) >= 1, 'failed rows are marked');
+  await shot('logview-failed-sample');
+  assertNoProblems();
+});
+
+test('the problem board groups problems by category with sample links', async () => {
+  await open(`/p?domain=${DOMAIN}`);
+  const error = page.locator('section.problem-category#error');
+  assert.equal(await error.count(), 1, 'an error category');
+  assert.ok((await error.locator('tbody tr').count()) >= 1);
+  assert.ok((await error.locator('svg.chart').count()) === 1, 'a per-minute chart');
+  assert.ok((await page.locator('.category-pill').count()) >= 1);
+  await shot('problems');
+  const sample = error.locator('a.msg-link').first();
+  await clickAndWait(sample);
+  assert.ok(await page.locator('.tree-summary').isVisible(), 'a sample opens LogView');
+  assertNoProblems();
+});
+
+test('the event board lists types and a type its names', async () => {
+  await open(`/e?domain=${DOMAIN}`);
+  assert.ok((await page.locator('table.report tbody tr').count()) >= 3);
+  await clickAndWait(page.locator('table.report td.name a', { hasText: /^Exception$/ }));
+  assert.equal(await page.locator('.charts svg.chart').count(), 2);
+  await shot('events');
+  assertNoProblems();
+});
+
+test('the heartbeat page charts every series and switches machines', async () => {
+  await open(`/h?domain=${DOMAIN}`);
+  assert.ok((await page.locator('.charts svg.chart').count()) >= 5, 'a chart per series');
+  const select = page.locator('form.selectors select[name=ip]');
+  await Promise.all([page.waitForURL(/ip=10\.0\.0\.2/), select.selectOption('10.0.0.2')]);
+  assert.match(await page.locator('.panel h2').first().innerText(), /10\.0\.0\.2/);
+  await shot('heartbeats');
+  assertNoProblems();
+});
+
+test('the metric and state pages show their figures', async () => {
+  await open('/metric?domain=catgen');
+  assert.ok((await page.locator('table.report tbody tr').count()) >= 1);
+  await shot('metrics');
+  await open('/state');
+  const stats = await page.locator('.stats').innerText();
+  assert.match(stats, /Dropped\s*17/i);
+  assert.match(await page.locator('section.panel', { hasText: 'Drops' }).innerText(), /queue_full/);
+  await shot('state');
+  assertNoProblems();
+});
+
+test('a domain named <script> is shown as text on every board', async () => {
+  await open(`/t?domain=${encodeURIComponent(EVIL)}&hour=current`);
+  assert.ok((await page.locator('.board-title h1').innerText()).includes(EVIL));
+  assert.equal(await page.locator('script:not([src="/assets/board.js"])').count(), 0);
+  await clickAndWait(page.locator('table.report td.name a').first());
+  assert.ok((await page.locator('.crumbs .current').innerText()).includes(EVIL));
+  await shot('script-domain');
+  assertNoProblems();
+});
+
+test('hour navigation reaches the previous hour and back', async () => {
+  await open(`/t?domain=${DOMAIN}`);
+  await clickAndWait(page.locator('.hour-nav a', { hasText: 'Previous hour' }));
+  assert.match(await page.locator('.board-sub').innerText(), /06:00 UTC/);
+  assert.ok((await page.locator('table.report tbody tr').count()) >= 1, 'the previous hour has data');
+  await clickAndWait(page.locator('.hour-nav a', { hasText: 'Current hour' }));
+  assert.match(await page.locator('.board-sub').innerText(), /07:00 UTC/);
+  assertNoProblems();
+});
+
+test('bad parameters give a friendly 400 page', async () => {
+  await open('/t?hour=yesterday', 400);
+  assert.match(await page.locator('.error-detail').innerText(), /hour/);
+  await shot('bad-hour');
+  problems = [];
+});

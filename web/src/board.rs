@@ -1,0 +1,411 @@
+//! What every report board shares: the resolved [`Board`] selection (domain, hour,
+//! machine), the selector form and hour navigation, board URLs, sortable table headers and
+//! number formatting.
+//!
+//! Design constraints: every control is a link or a GET form, so boards work without
+//! JavaScript (`board.js` only submits the selector form when a select changes); a board
+//! of a domain or hour without data still renders its navigation, with a 404 status.
+
+use axum::http::StatusCode;
+use maud::{html, Markup};
+
+use crate::error::PageError;
+use crate::hour::{elapsed_seconds, hour_title};
+use crate::links::encode_component;
+use crate::selection::{ReportParams, ALL_MACHINES};
+use crate::state::AppState;
+use ocelot_analyzer::hour_label;
+use ocelot_protocol::MILLIS_PER_HOUR;
+
+/// A failure rate above this (percent) marks a row or domain as unhealthy.
+pub(crate) const UNHEALTHY_FAIL_PERCENT: f64 = 1.0;
+/// Minutes in an hour.
+pub(crate) const MINUTES: usize = 60;
+
+/// The domain, hour and machine a board shows, checked against the report source.
+#[derive(Debug, Clone)]
+pub(crate) struct Board {
+    /// The board's path (`/t`, `/e`, ...).
+    pub(crate) path: &'static str,
+    /// The hour shown.
+    pub(crate) hour: u64,
+    /// The hour of now.
+    pub(crate) current_hour: u64,
+    /// Hours with data, ascending.
+    pub(crate) hours: Vec<u64>,
+    /// Domains with a report in `hour`.
+    pub(crate) domains: Vec<String>,
+    /// The domain shown: the one asked for, else the first of `domains`; empty if none.
+    pub(crate) domain: String,
+    /// The machine, `None` for all.
+    pub(crate) ip: Option<String>,
+    /// Seconds the hour has run, for rates.
+    pub(crate) elapsed_seconds: f64,
+}
+
+impl Board {
+    /// Checks the parameters of a board request: a malformed hour is a 400 page; a missing
+    /// domain defaults to the first of the hour.
+    pub(crate) async fn resolve(
+        state: &AppState,
+        params: &ReportParams,
+        path: &'static str,
+    ) -> Result<Board, PageError> {
+        let source = &state.reports;
+        let now_ms = source.now_ms();
+        let hour = params.hour(now_ms, true)?;
+        let hours = source.hours().await;
+        let domains = source.domains(hour).await;
+        let domain = params
+            .domain()
+            .map(str::to_owned)
+            .or_else(|| domains.first().cloned())
+            .unwrap_or_default();
+        Ok(Board {
+            path,
+            hour,
+            current_hour: now_ms / MILLIS_PER_HOUR,
+            hours,
+            domains,
+            domain,
+            ip: params.ip().map(str::to_owned),
+            elapsed_seconds: elapsed_seconds(hour, now_ms),
+        })
+    }
+
+    /// Whether the domain shown has a report in the hour.
+    pub(crate) fn has_domain(&self) -> bool {
+        self.domains.contains(&self.domain)
+    }
+
+    /// The URL of this board with `extra` parameters (empty values left out), keeping
+    /// domain, hour and machine.
+    pub(crate) fn url(&self, extra: &[(&str, &str)]) -> String {
+        self.url_at(self.hour, extra)
+    }
+
+    fn url_at(&self, hour: u64, extra: &[(&str, &str)]) -> String {
+        let label = hour_label(hour);
+        let mut params: Vec<(&str, &str)> = vec![("domain", &self.domain), ("hour", &label)];
+        if let Some(ip) = &self.ip {
+            params.push(("ip", ip));
+        }
+        params.extend_from_slice(extra);
+        build_url(self.path, &params)
+    }
+
+    /// `Transactions · shop`: the page title.
+    pub(crate) fn title(&self, board: &str) -> String {
+        if self.domain.is_empty() {
+            board.to_owned()
+        } else {
+            format!("{board} · {}", self.domain)
+        }
+    }
+
+    /// The heading, selector form and hour navigation. `machines` fills the machine
+    /// selector (`None`: the board has none); `all_machines` offers "All".
+    pub(crate) fn controls(
+        &self,
+        heading: &str,
+        machines: Option<&[String]>,
+        all_machines: bool,
+    ) -> Markup {
+        let mut hours = self.hours.clone();
+        for hour in [self.hour, self.current_hour] {
+            if !hours.contains(&hour) {
+                hours.push(hour);
+            }
+        }
+        hours.sort_unstable();
+        let mut domains = self.domains.clone();
+        if !self.domain.is_empty() && !self.has_domain() {
+            domains.insert(0, self.domain.clone());
+        }
+        let previous = self.hour.checked_sub(1);
+        let next = (self.hour < self.current_hour).then_some(self.hour + 1);
+        html! {
+            header.board-head {
+                div.board-title {
+                    h1 { (heading) @if !self.domain.is_empty() { " " span.domain { (self.domain) } } }
+                    p.board-sub {
+                        (hour_title(self.hour))
+                        @if self.hour == self.current_hour { " · " span.badge.ok { "live" } }
+                        @if let Some(ip) = &self.ip { " · machine " code { (ip) } }
+                    }
+                }
+                nav.hour-nav aria-label="Hours" {
+                    @if let Some(previous) = previous {
+                        a.button href=(self.url_at(previous, &[])) rel="prev" { "← Previous hour" }
+                    }
+                    @if self.hour != self.current_hour {
+                        a.button href=(self.url_at(self.current_hour, &[])) { "Current hour" }
+                    }
+                    @if let Some(next) = next {
+                        a.button href=(self.url_at(next, &[])) rel="next" { "Next hour →" }
+                    }
+                }
+            }
+            form.selectors method="get" action=(self.path) {
+                @if !domains.is_empty() {
+                    label {
+                        span { "Domain" }
+                        select name="domain" {
+                            @for domain in &domains {
+                                option value=(domain) selected[*domain == self.domain] { (domain) }
+                            }
+                        }
+                    }
+                }
+                label {
+                    span { "Hour" }
+                    select name="hour" {
+                        @for hour in hours.iter().rev() {
+                            option value=(hour_label(*hour)) selected[*hour == self.hour] {
+                                (hour_title(*hour))
+                                @if *hour == self.current_hour { " (current)" }
+                            }
+                        }
+                    }
+                }
+                @if let Some(machines) = machines {
+                    label {
+                        span { "Machine" }
+                        select name="ip" {
+                            @if all_machines {
+                                option value=(ALL_MACHINES) selected[self.ip.is_none()] { "All machines" }
+                            }
+                            @for ip in machines {
+                                option value=(ip) selected[self.ip.as_deref() == Some(ip.as_str())] { (ip) }
+                            }
+                        }
+                    }
+                }
+                button type="submit" { "Show" }
+            }
+        }
+    }
+
+    /// The status and body for a domain or hour without data: the navigation stays.
+    pub(crate) fn empty(&self, heading: &str) -> (StatusCode, Markup) {
+        let detail = if self.domains.is_empty() {
+            format!(
+                "No domain sent data in the hour of {}.",
+                hour_title(self.hour)
+            )
+        } else {
+            format!(
+                "The domain “{}” has no report in the hour of {}.",
+                self.domain,
+                hour_title(self.hour)
+            )
+        };
+        (
+            StatusCode::NOT_FOUND,
+            html! {
+                (self.controls(heading, None, false))
+                section.empty-state {
+                    h2 { "Nothing to show" }
+                    p { (detail) }
+                    p.muted { "Pick another domain or hour above, or go to the current hour." }
+                }
+            },
+        )
+    }
+}
+
+/// `path?k=v&..` with values percent-encoded and empty values left out.
+pub(crate) fn build_url(path: &str, params: &[(&str, &str)]) -> String {
+    let query: Vec<String> = params
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", encode_component(v)))
+        .collect();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
+}
+
+/// A column of a sortable table: the `sort=` key and the header label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Column {
+    /// The `sort=` value.
+    pub(crate) key: &'static str,
+    /// The header text.
+    pub(crate) label: &'static str,
+    /// A tooltip for the header.
+    pub(crate) hint: &'static str,
+}
+
+/// The checked `sort=` value: one of `columns`' keys, or `default`.
+pub(crate) fn sort_key(
+    params: &ReportParams,
+    columns: &[Column],
+    default: &'static str,
+) -> Result<&'static str, PageError> {
+    match params.sort() {
+        None => Ok(default),
+        Some(raw) => columns
+            .iter()
+            .find(|c| c.key == raw)
+            .map(|c| c.key)
+            .ok_or_else(|| {
+                let keys: Vec<&str> = columns.iter().map(|c| c.key).collect();
+                crate::selection::BadParam {
+                    param: "sort",
+                    detail: format!("“{raw}” is not a column; use one of {}.", keys.join(", ")),
+                }
+                .into()
+            }),
+    }
+}
+
+/// A header row whose labels link to the table sorted by them (`url_of(key)`), the
+/// current one marked.
+pub(crate) fn sortable_header(
+    columns: &[Column],
+    current: &str,
+    url_of: impl Fn(&str) -> String,
+) -> Markup {
+    html! {
+        tr {
+            @for column in columns {
+                @let sorted = column.key == current;
+                th.num[column.key != "name" && column.key != "type"]
+                    aria-sort=[sorted.then_some("descending")] title=(column.hint) {
+                    a.sort href=(url_of(column.key)) { (column.label) @if sorted { " ▾" } }
+                }
+            }
+        }
+    }
+}
+
+/// Milliseconds for a table: 3 significant digits, at most 2 decimals.
+pub(crate) fn format_ms(ms: f64) -> String {
+    if !ms.is_finite() {
+        return "-".to_owned();
+    }
+    match ms.abs() {
+        0.0 => "0".to_owned(),
+        v if v < 10.0 => format!("{ms:.2}"),
+        v if v < 100.0 => format!("{ms:.1}"),
+        _ => format_count(ms.round() as u64),
+    }
+}
+
+/// `12,345`: digits grouped by thousands.
+pub(crate) fn format_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `1.25%`, `0%`, `100%`.
+pub(crate) fn format_percent(percent: f64) -> String {
+    if percent == 0.0 {
+        "0%".to_owned()
+    } else if percent >= 10.0 {
+        format!("{percent:.1}%")
+    } else {
+        format!("{percent:.2}%")
+    }
+}
+
+/// A rate per second: `0.42`, `12.3`, `1,250`.
+pub(crate) fn format_rate(per_second: f64) -> String {
+    match per_second {
+        0.0 => "0".to_owned(),
+        v if v < 0.01 => format!("{v:.4}"),
+        v if v < 10.0 => format!("{v:.2}"),
+        v if v < 100.0 => format!("{v:.1}"),
+        v => format_count(v.round() as u64),
+    }
+}
+
+/// `1.5 KiB`, `12.0 MiB`.
+pub(crate) fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// A value per minute of the hour from `(minute, value)` pairs (later pairs add up).
+pub(crate) fn per_minute(pairs: impl IntoIterator<Item = (u8, f64)>) -> Vec<f64> {
+    let mut values = vec![0.0; MINUTES];
+    for (minute, value) in pairs {
+        if let Some(slot) = values.get_mut(usize::from(minute)) {
+            *slot += value;
+        }
+    }
+    values
+}
+
+/// A small figure card: a label over a big value.
+pub(crate) fn stat(label: &str, value: &str, bad: bool) -> Markup {
+    html! {
+        div.stat.bad[bad] {
+            span.stat-label { (label) }
+            span.stat-value { (value) }
+        }
+    }
+}
+
+/// A link to a message's LogView, labelled `label`, the ID as its tooltip.
+pub(crate) fn message_link(id: &str, label: &str, class: &str) -> Markup {
+    html! {
+        a class={ "msg-link " (class) } href=(crate::links::logview_url(id)) title=(id) { (label) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_url_encodes_values_and_drops_empty_ones() {
+        assert_eq!(
+            build_url("/t", &[("domain", "a b&c"), ("type", ""), ("name", "/x?y")]),
+            "/t?domain=a%20b%26c&name=%2Fx%3Fy"
+        );
+        assert_eq!(build_url("/t", &[("type", "")]), "/t");
+    }
+
+    #[test]
+    fn numbers_are_formatted_for_tables() {
+        assert_eq!(format_ms(0.0), "0");
+        assert_eq!(format_ms(1.234), "1.23");
+        assert_eq!(format_ms(12.34), "12.3");
+        assert_eq!(format_ms(1234.4), "1,234");
+        assert_eq!(format_count(1_234_567), "1,234,567");
+        assert_eq!(format_count(999), "999");
+        assert_eq!(format_percent(1.234), "1.23%");
+        assert_eq!(format_percent(100.0), "100.0%");
+        assert_eq!(format_rate(0.25), "0.25");
+        assert_eq!(format_bytes(1536), "1.5 KiB");
+        assert_eq!(format_bytes(12), "12 B");
+    }
+
+    #[test]
+    fn per_minute_fills_an_hour_and_ignores_impossible_minutes() {
+        let values = per_minute([(0, 1.0), (59, 2.0), (59, 3.0), (60, 9.0)]);
+        assert_eq!(values.len(), 60);
+        assert_eq!((values[0], values[59]), (1.0, 5.0));
+    }
+}

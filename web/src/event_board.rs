@@ -1,0 +1,252 @@
+//! The event board, `GET /e?domain=&hour=&ip=&type=&name=&sort=`: CAT's Event report.
+//! Types, then the names of a type, with count, failures and rate, per-minute charts and
+//! links from sample and failed message IDs to LogView.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use maud::{html, Markup};
+use ocelot_analyzer::{EventMinuteView, EventNameView, EventTypeView, ViewQuery};
+
+use crate::board::{
+    format_count, format_percent, format_rate, message_link, per_minute, sort_key, sortable_header,
+    stat, Board, Column, UNHEALTHY_FAIL_PERCENT,
+};
+use crate::chart::bar_chart;
+use crate::error::{PageError, PageQuery};
+use crate::layout::page;
+use crate::selection::ReportParams;
+use crate::state::AppState;
+
+const PATH: &str = "/e";
+const HEADING: &str = "Events";
+
+const COLUMNS: [Column; 6] = [
+    Column {
+        key: "name",
+        label: "Name",
+        hint: "sort by name",
+    },
+    Column {
+        key: "count",
+        label: "Count",
+        hint: "events",
+    },
+    Column {
+        key: "fail",
+        label: "Fail",
+        hint: "failed events",
+    },
+    Column {
+        key: "failPercent",
+        label: "Fail %",
+        hint: "failure rate",
+    },
+    Column {
+        key: "tps",
+        label: "Per second",
+        hint: "events per second",
+    },
+    Column {
+        key: "samples",
+        label: "Messages",
+        hint: "sort by failures",
+    },
+];
+
+/// The routes of this module.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route(PATH, get(event_board))
+}
+
+/// One row: name, count, fail, fail %, rate, failed IDs kept.
+type Figures<'a> = (&'a str, u64, u64, f64, f64, usize);
+
+fn sort_rows<T>(rows: &mut [T], sort: &str, figures: impl Fn(&T) -> Figures<'_>) {
+    if sort == "name" {
+        rows.sort_by(|a, b| figures(a).0.cmp(figures(b).0));
+        return;
+    }
+    let key = |row: &T| {
+        let (_, count, fail, fail_percent, tps, fails) = figures(row);
+        match sort {
+            "fail" => fail as f64,
+            "failPercent" => fail_percent,
+            "tps" => tps,
+            "samples" => fails as f64,
+            _ => count as f64,
+        }
+    };
+    rows.sort_by(|a, b| {
+        key(b)
+            .total_cmp(&key(a))
+            .then_with(|| figures(a).0.cmp(figures(b).0))
+    });
+}
+
+async fn event_board(
+    State(state): State<AppState>,
+    PageQuery(params): PageQuery<ReportParams>,
+) -> Result<(StatusCode, Markup), PageError> {
+    let board = Board::resolve(&state, &params, PATH).await?;
+    let sort = sort_key(&params, &COLUMNS, "count")?;
+    let report = if board.has_domain() {
+        state.reports.event(board.domain.clone(), board.hour).await
+    } else {
+        None
+    };
+    let Some(report) = report else {
+        let (status, body) = board.empty(HEADING);
+        return Ok((status, page(&board.title(HEADING), PATH, body)));
+    };
+    let view = report.view(&ViewQuery {
+        ip: board.ip.as_deref(),
+        type_: params.type_(),
+        elapsed_seconds: board.elapsed_seconds,
+    });
+    let body = html! {
+        (board.controls(HEADING, Some(&view.ips), true))
+        @match (params.type_(), view.types.first()) {
+            (None, _) => { (types_section(&board, &view.types, sort)) }
+            (Some(_), Some(t)) => { (type_section(&board, t, params.name(), sort)) }
+            (Some(type_), None) => {
+                section.empty-state {
+                    h2 { "No events of type “" (type_) "”" }
+                    p { a href=(board.url(&[])) { "Show every type" } }
+                }
+            }
+        }
+    };
+    Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)))
+}
+
+fn counts(count: u64, fail: u64, fail_percent: f64, tps: f64) -> Markup {
+    html! {
+        td.num { (format_count(count)) }
+        td.num.fail[fail > 0] { (format_count(fail)) }
+        td.num.fail[fail_percent > UNHEALTHY_FAIL_PERCENT] { (format_percent(fail_percent)) }
+        td.num { (format_rate(tps)) }
+    }
+}
+
+fn types_section(board: &Board, types: &[EventTypeView], sort: &str) -> Markup {
+    let mut rows: Vec<&EventTypeView> = types.iter().collect();
+    sort_rows(&mut rows, sort, |t| {
+        (&t.type_, t.count, t.fail, t.fail_percent, t.tps, 0)
+    });
+    html! {
+        section.panel {
+            h2 { "Types" span.count { (rows.len()) } }
+            div.table-wrap {
+                table.report.sortable {
+                    thead { (sortable_header(&COLUMNS[..5], sort, |key| board.url(&[("sort", key)]))) }
+                    tbody {
+                        @for t in &rows {
+                            tr.unhealthy[t.fail_percent > UNHEALTHY_FAIL_PERCENT] {
+                                td.name { a href=(board.url(&[("type", &t.type_)])) { (t.type_) } }
+                                (counts(t.count, t.fail, t.fail_percent, t.tps))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn charts<'a>(minutes: impl Iterator<Item = &'a EventMinuteView> + Clone) -> Markup {
+    let count = per_minute(minutes.clone().map(|m| (m.minute, m.count as f64)));
+    let fail = per_minute(minutes.map(|m| (m.minute, m.fail as f64)));
+    html! {
+        div.charts {
+            figure.chart-box { (bar_chart("Events per minute", "count", &count)) }
+            figure.chart-box { (bar_chart("Failed events per minute", "count", &fail)) }
+        }
+    }
+}
+
+fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &str) -> Markup {
+    let type_url = |extra: &[(&str, &str)]| {
+        let mut params = vec![("type", t.type_.as_str())];
+        params.extend_from_slice(extra);
+        board.url(&params)
+    };
+    let name = chosen.and_then(|wanted| t.names.iter().find(|n| n.name == wanted));
+    let mut rows: Vec<&EventNameView> = t.names.iter().collect();
+    sort_rows(&mut rows, sort, |n| {
+        (
+            &n.name,
+            n.count,
+            n.fail,
+            n.fail_percent,
+            n.tps,
+            n.fail_message_ids.len(),
+        )
+    });
+    html! {
+        nav.crumbs aria-label="Breadcrumb" {
+            a href=(board.url(&[])) { "All types" }
+            span.sep { "›" }
+            @if let Some(n) = name {
+                a href=(type_url(&[])) { (t.type_) }
+                span.sep { "›" }
+                span.current { (n.name) }
+            } @else {
+                span.current { (t.type_) }
+            }
+        }
+        section.panel.detail {
+            @if let Some(n) = name {
+                h2 { (n.name) }
+                div.stats {
+                    (stat("Count", &format_count(n.count), false))
+                    (stat("Failures", &format!("{} ({})", format_count(n.fail), format_percent(n.fail_percent)), n.fail_percent > UNHEALTHY_FAIL_PERCENT))
+                    (stat("Per second", &format_rate(n.tps), false))
+                }
+                (charts(n.minutes.iter()))
+                div.message-lists {
+                    @if !n.sample_message_id.is_empty() {
+                        div { h3 { "Sample" } (message_link(&n.sample_message_id, &n.sample_message_id, "sample")) }
+                    }
+                    @if !n.fail_message_ids.is_empty() {
+                        div {
+                            h3 { "Failed (" (n.fail_message_ids.len()) ")" }
+                            ul.ids { @for id in &n.fail_message_ids { li { (message_link(id, id, "failed")) } } }
+                        }
+                    }
+                }
+            } @else {
+                h2 { "Type " (t.type_) }
+                div.stats {
+                    (stat("Count", &format_count(t.count), false))
+                    (stat("Failures", &format!("{} ({})", format_count(t.fail), format_percent(t.fail_percent)), t.fail_percent > UNHEALTHY_FAIL_PERCENT))
+                    (stat("Per second", &format_rate(t.tps), false))
+                }
+                (charts(t.names.iter().flat_map(|n| n.minutes.iter())))
+            }
+        }
+        section.panel {
+            h2 { "Names of " (t.type_) span.count { (t.names.len()) } }
+            div.table-wrap {
+                table.report.sortable {
+                    thead { (sortable_header(&COLUMNS, sort, |key| type_url(&[("sort", key)]))) }
+                    tbody {
+                        @for n in &rows {
+                            tr.unhealthy[n.fail_percent > UNHEALTHY_FAIL_PERCENT].selected[Some(n.name.as_str()) == chosen] {
+                                td.name { a href=(type_url(&[("name", &n.name)])) { (n.name) } }
+                                (counts(n.count, n.fail, n.fail_percent, n.tps))
+                                td.links {
+                                    @if !n.sample_message_id.is_empty() { (message_link(&n.sample_message_id, "sample", "sample")) }
+                                    @if let Some(first) = n.fail_message_ids.first() {
+                                        (message_link(first, &format!("failed ×{}", n.fail_message_ids.len()), "failed"))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The metric page, `GET /metric?domain=&hour=`: CAT's business metrics of a domain
+//! (`M` records), each with its totals and a per-minute chart of what its kind measures:
+//! counts for `C`, the mean for `T` (durations), sums for `S` and `S,C`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use maud::{html, Markup};
+use ocelot_analyzer::{MetricItemView, ViewQuery};
+
+use crate::board::{format_count, format_ms, per_minute, Board};
+use crate::chart::bar_chart;
+use crate::error::{PageError, PageQuery};
+use crate::layout::page;
+use crate::selection::ReportParams;
+use crate::state::AppState;
+
+const PATH: &str = "/metric";
+const HEADING: &str = "Metrics";
+
+/// The routes of this module.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route(PATH, get(metric_page))
+}
+
+async fn metric_page(
+    State(state): State<AppState>,
+    PageQuery(params): PageQuery<ReportParams>,
+) -> Result<(StatusCode, Markup), PageError> {
+    let board = Board::resolve(&state, &params, PATH).await?;
+    let report = if board.has_domain() {
+        state.reports.metric(board.domain.clone(), board.hour).await
+    } else {
+        None
+    };
+    let Some(report) = report else {
+        let (status, body) = board.empty(HEADING);
+        return Ok((status, page(&board.title(HEADING), PATH, body)));
+    };
+    let view = report.view(&ViewQuery {
+        elapsed_seconds: board.elapsed_seconds,
+        ..ViewQuery::default()
+    });
+    let body = html! {
+        (board.controls(HEADING, None, false))
+        @if view.metrics.is_empty() {
+            section.empty-state { h2 { "No metrics" } p { "This domain logged no metric in this hour." } }
+        } @else {
+            section.panel {
+                h2 { "Metrics" span.count { (view.metrics.len()) } }
+                div.table-wrap {
+                    table.report {
+                        thead { tr { th { "Name" } th { "Kind" } th.num { "Count" } th.num { "Sum" } th.num { "Avg" } } }
+                        tbody {
+                            @for m in &view.metrics {
+                                tr {
+                                    td.name { a href={ "#metric-" (m.name) } { (m.name) } }
+                                    td { span.badge.neutral { (kind_label(&m.kind)) } }
+                                    td.num { (format_count(m.count)) }
+                                    td.num { (format_ms(m.sum)) }
+                                    td.num { (format_ms(m.avg)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            div.charts.grid {
+                @for m in &view.metrics { (metric_chart(m)) }
+            }
+        }
+    };
+    Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)))
+}
+
+fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "C" => "count",
+        "T" => "duration",
+        "S" => "sum",
+        "S,C" => "sum and count",
+        _ => "other",
+    }
+}
+
+fn metric_chart(m: &MetricItemView) -> Markup {
+    let minutes = m.minutes.iter();
+    let (what, unit, values) = match m.kind.as_str() {
+        "T" => ("mean", "ms", per_minute(minutes.map(|x| (x.minute, x.avg)))),
+        "C" => (
+            "count",
+            "count",
+            per_minute(minutes.map(|x| (x.minute, x.count as f64))),
+        ),
+        _ => ("sum", "", per_minute(minutes.map(|x| (x.minute, x.sum)))),
+    };
+    html! {
+        figure.chart-box id={ "metric-" (m.name) } {
+            (bar_chart(&format!("{} ({what} per minute)", m.name), unit, &values))
+        }
+    }
+}

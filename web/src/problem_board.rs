@@ -1,0 +1,166 @@
+//! The problem board, `GET /p?domain=&hour=&ip=`: CAT's Problem report. Problems grouped
+//! by category (error, long-url, long-sql, ...), each category with a per-minute chart,
+//! each entry with its count, per-minute shape and links to sample trees.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use maud::{html, Markup};
+use ocelot_analyzer::{ProblemEntryView, ViewQuery};
+
+use crate::board::{format_count, message_link, per_minute, Board};
+use crate::chart::{bar_chart, sparkline};
+use crate::error::{PageError, PageQuery};
+use crate::layout::page;
+use crate::selection::ReportParams;
+use crate::state::AppState;
+
+const PATH: &str = "/p";
+const HEADING: &str = "Problems";
+/// Categories in the order people look at them; others follow alphabetically.
+const CATEGORY_ORDER: [&str; 6] = [
+    "error",
+    "long-url",
+    "long-service",
+    "long-call",
+    "long-sql",
+    "long-cache",
+];
+/// Sample links shown per entry; the rest are counted.
+const SAMPLES_SHOWN: usize = 5;
+
+/// The routes of this module.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route(PATH, get(problem_board))
+}
+
+fn category_rank(category: &str) -> usize {
+    CATEGORY_ORDER
+        .iter()
+        .position(|c| *c == category)
+        .unwrap_or(CATEGORY_ORDER.len())
+}
+
+/// What a category means, for the section's subtitle.
+fn category_hint(category: &str) -> &'static str {
+    match category {
+        "error" => "Failed transactions and Error/Exception events",
+        "long-url" => "URL transactions slower than the long-url threshold",
+        "long-service" => "Service transactions slower than the long-service threshold",
+        "long-call" => "Remote calls slower than the long-call threshold",
+        "long-sql" => "SQL transactions slower than the long-sql threshold",
+        "long-cache" => "Cache operations slower than the long-cache threshold",
+        _ => "",
+    }
+}
+
+async fn problem_board(
+    State(state): State<AppState>,
+    PageQuery(params): PageQuery<ReportParams>,
+) -> Result<(StatusCode, Markup), PageError> {
+    let board = Board::resolve(&state, &params, PATH).await?;
+    let report = if board.has_domain() {
+        state
+            .reports
+            .problem(board.domain.clone(), board.hour)
+            .await
+    } else {
+        None
+    };
+    let Some(report) = report else {
+        let (status, body) = board.empty(HEADING);
+        return Ok((status, page(&board.title(HEADING), PATH, body)));
+    };
+    let view = report.view(&ViewQuery {
+        ip: board.ip.as_deref(),
+        type_: params.type_(),
+        elapsed_seconds: board.elapsed_seconds,
+    });
+    let mut categories: BTreeMap<(usize, &str), Vec<&ProblemEntryView>> = BTreeMap::new();
+    for entry in &view.problems {
+        categories
+            .entry((category_rank(&entry.category), &entry.category))
+            .or_default()
+            .push(entry);
+    }
+    let total: u64 = view.problems.iter().map(|p| p.count).sum();
+    let body = html! {
+        (board.controls(HEADING, Some(&view.ips), true))
+        @if categories.is_empty() {
+            section.empty-state {
+                h2 { "No problems" }
+                p { "Nothing failed and nothing was slow in this hour." }
+            }
+        } @else {
+            nav.category-nav aria-label="Categories" {
+                @for ((_, category), entries) in &categories {
+                    a.category-pill href={ "#" (category) } {
+                        (category) " " span.count { (format_count(entries.iter().map(|e| e.count).sum())) }
+                    }
+                }
+                span.muted { (format_count(total)) " problems in all" }
+            }
+        }
+        @for ((_, category), entries) in &categories {
+            (category_section(category, entries))
+        }
+    };
+    Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)))
+}
+
+fn category_section(category: &str, entries: &[&ProblemEntryView]) -> Markup {
+    let mut entries = entries.to_vec();
+    entries.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+    let minutes = per_minute(
+        entries
+            .iter()
+            .flat_map(|e| e.minutes.iter())
+            .map(|m| (m.minute, m.count as f64)),
+    );
+    let total: u64 = entries.iter().map(|e| e.count).sum();
+    html! {
+        section.panel.problem-category id=(category) {
+            h2 {
+                span.badge.fail[category == "error"].neutral[category != "error"] { (category) }
+                " " (format_count(total))
+                span.count { (entries.len()) @if entries.len() == 1 { " entry" } @else { " entries" } }
+            }
+            p.hint { (category_hint(category)) }
+            div.charts.one { figure.chart-box { (bar_chart(&format!("{category} per minute"), "count", &minutes)) } }
+            div.table-wrap {
+                table.report {
+                    thead {
+                        tr {
+                            th { "Type" }
+                            th { "Name" }
+                            th.num { "Count" }
+                            th { "Per minute" }
+                            th { "Samples" }
+                        }
+                    }
+                    tbody {
+                        @for entry in &entries {
+                            tr {
+                                td.name { (entry.type_) }
+                                td.name { (entry.name) }
+                                td.num { (format_count(entry.count)) }
+                                td.spark { (sparkline(&per_minute(entry.minutes.iter().map(|m| (m.minute, m.count as f64))))) }
+                                td.links {
+                                    @for (i, id) in entry.sample_message_ids.iter().take(SAMPLES_SHOWN).enumerate() {
+                                        (message_link(id, &format!("#{}", i + 1), "sample"))
+                                    }
+                                    @if entry.sample_message_ids.len() > SAMPLES_SHOWN {
+                                        span.muted { "+" (entry.sample_message_ids.len() - SAMPLES_SHOWN) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

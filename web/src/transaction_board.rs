@@ -1,0 +1,426 @@
+//! The transaction board, `GET /t?domain=&hour=&ip=&type=&name=&sort=`: CAT's
+//! Transaction report. First the types of a domain, then the names of a type, then one
+//! name: count, failures, durations and percentiles, per-minute charts and links from
+//! sample, slowest and failed message IDs to LogView.
+//!
+//! Columns sort on the server (`sort=`), so sorting needs no JavaScript. A type's
+//! per-minute P95 is shown only when the type has one name: percentiles of different
+//! names do not add up, and the view keeps only per-name histograms.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use maud::{html, Markup};
+use ocelot_analyzer::{
+    DurationFigures, TransactionNameView, TransactionReport, TransactionTypeView, TransactionView,
+    ViewQuery,
+};
+
+use crate::board::{
+    format_count, format_ms, format_percent, format_rate, message_link, per_minute, sort_key,
+    sortable_header, stat, Board, Column, UNHEALTHY_FAIL_PERCENT,
+};
+use crate::chart::{bar_chart, line_chart, Series, MINUTES};
+use crate::error::{PageError, PageQuery};
+use crate::layout::page;
+use crate::selection::ReportParams;
+use crate::state::AppState;
+
+const PATH: &str = "/t";
+const HEADING: &str = "Transactions";
+
+/// The table columns, in order; `sort=` takes a key.
+const COLUMNS: [Column; 14] = [
+    Column {
+        key: "name",
+        label: "Name",
+        hint: "sort by name",
+    },
+    Column {
+        key: "count",
+        label: "Count",
+        hint: "transactions",
+    },
+    Column {
+        key: "fail",
+        label: "Fail",
+        hint: "failed transactions",
+    },
+    Column {
+        key: "failPercent",
+        label: "Fail %",
+        hint: "failure rate",
+    },
+    Column {
+        key: "min",
+        label: "Min",
+        hint: "shortest, ms",
+    },
+    Column {
+        key: "avg",
+        label: "Avg",
+        hint: "mean, ms",
+    },
+    Column {
+        key: "max",
+        label: "Max",
+        hint: "longest, ms",
+    },
+    Column {
+        key: "p50",
+        label: "P50",
+        hint: "median, ms",
+    },
+    Column {
+        key: "p95",
+        label: "P95",
+        hint: "95th percentile, ms",
+    },
+    Column {
+        key: "p99",
+        label: "P99",
+        hint: "99th percentile, ms",
+    },
+    Column {
+        key: "p999",
+        label: "P999",
+        hint: "99.9th percentile, ms",
+    },
+    Column {
+        key: "std",
+        label: "Std",
+        hint: "standard deviation, ms",
+    },
+    Column {
+        key: "tps",
+        label: "TPS",
+        hint: "transactions per second",
+    },
+    Column {
+        key: "samples",
+        label: "Messages",
+        hint: "sort by failures",
+    },
+];
+
+/// The routes of this module.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route(PATH, get(transaction_board))
+}
+
+async fn transaction_board(
+    State(state): State<AppState>,
+    PageQuery(params): PageQuery<ReportParams>,
+) -> Result<(StatusCode, Markup), PageError> {
+    let board = Board::resolve(&state, &params, PATH).await?;
+    let report = if board.has_domain() {
+        state
+            .reports
+            .transaction(board.domain.clone(), board.hour)
+            .await
+    } else {
+        None
+    };
+    let (status, body) = render(&board, &params, report.as_ref())?;
+    Ok((status, page(&board.title(HEADING), PATH, body)))
+}
+
+/// The board's body (status and markup), for the handler and the render benchmark.
+pub(crate) fn render(
+    board: &Board,
+    params: &ReportParams,
+    report: Option<&TransactionReport>,
+) -> Result<(StatusCode, Markup), PageError> {
+    let sort = sort_key(params, &COLUMNS, "count")?;
+    let Some(report) = report.filter(|_| board.has_domain()) else {
+        return Ok(board.empty(HEADING));
+    };
+    let view = report.view(&ViewQuery {
+        ip: board.ip.as_deref(),
+        type_: params.type_(),
+        elapsed_seconds: board.elapsed_seconds,
+    });
+    let controls = board.controls(HEADING, Some(&view.ips), true);
+    let body = match (params.type_(), params.name()) {
+        (None, _) => types_section(board, &view, sort),
+        (Some(type_), name) => match view.types.first() {
+            Some(t) => type_section(board, t, name, sort),
+            None => html! {
+                section.empty-state {
+                    h2 { "No transactions of type “" (type_) "”" }
+                    p { a href=(board.url(&[])) { "Show every type" } }
+                }
+            },
+        },
+    };
+    Ok((StatusCode::OK, html! { (controls) (body) }))
+}
+
+fn sort_figures<T>(
+    rows: &mut [T],
+    sort: &str,
+    figures: impl Fn(&T) -> (&str, &DurationFigures, usize),
+) {
+    let key = |row: &T| -> f64 {
+        let (_, f, fails) = figures(row);
+        match sort {
+            "fail" => f.fail as f64,
+            "failPercent" => f.fail_percent,
+            "min" => f.min,
+            "avg" => f.avg,
+            "max" => f.max,
+            "p50" => f.p50,
+            "p95" => f.p95,
+            "p99" => f.p99,
+            "p999" => f.p999,
+            "std" => f.std,
+            "tps" => f.tps,
+            "samples" => fails as f64,
+            _ => f.count as f64,
+        }
+    };
+    if sort == "name" {
+        rows.sort_by(|a, b| figures(a).0.cmp(figures(b).0));
+    } else {
+        rows.sort_by(|a, b| {
+            key(b)
+                .total_cmp(&key(a))
+                .then_with(|| figures(a).0.cmp(figures(b).0))
+        });
+    }
+}
+
+fn figure_cells(f: &DurationFigures) -> Markup {
+    html! {
+        td.num { (format_count(f.count)) }
+        td.num.fail[f.fail > 0] { (format_count(f.fail)) }
+        td.num.fail[f.fail_percent > UNHEALTHY_FAIL_PERCENT] { (format_percent(f.fail_percent)) }
+        td.num { (format_ms(f.min)) }
+        td.num { (format_ms(f.avg)) }
+        td.num { (format_ms(f.max)) }
+        td.num { (format_ms(f.p50)) }
+        td.num.p95 { (format_ms(f.p95)) }
+        td.num { (format_ms(f.p99)) }
+        td.num { (format_ms(f.p999)) }
+        td.num { (format_ms(f.std)) }
+        td.num { (format_rate(f.tps)) }
+    }
+}
+
+fn types_section(board: &Board, view: &TransactionView, sort: &str) -> Markup {
+    let mut types: Vec<&TransactionTypeView> = view.types.iter().collect();
+    sort_figures(&mut types, sort, |t| (t.type_.as_str(), &t.figures, 0));
+    let columns = &COLUMNS[..COLUMNS.len() - 1];
+    html! {
+        section.panel {
+            h2 { "Types" span.count { (types.len()) } }
+            p.hint { "Durations in milliseconds. Pick a type to see its names and per-minute charts." }
+            div.table-wrap {
+                table.report.sortable {
+                    thead { (sortable_header(columns, sort, |key| board.url(&[("sort", key)]))) }
+                    tbody {
+                        @for t in &types {
+                            tr.unhealthy[t.figures.fail_percent > UNHEALTHY_FAIL_PERCENT] {
+                                td.name { a href=(board.url(&[("type", &t.type_)])) { (t.type_) } }
+                                (figure_cells(&t.figures))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn type_section(
+    board: &Board,
+    t: &TransactionTypeView,
+    chosen: Option<&str>,
+    sort: &str,
+) -> Markup {
+    let type_url = |extra: &[(&str, &str)]| {
+        let mut params = vec![("type", t.type_.as_str())];
+        params.extend_from_slice(extra);
+        board.url(&params)
+    };
+    let name = chosen.and_then(|wanted| t.names.iter().find(|n| n.name == wanted));
+    let mut names: Vec<&TransactionNameView> = t.names.iter().collect();
+    sort_figures(&mut names, sort, |n| {
+        (n.name.as_str(), &n.figures, n.fail_message_ids.len())
+    });
+    html! {
+        nav.crumbs aria-label="Breadcrumb" {
+            a href=(board.url(&[])) { "All types" }
+            span.sep { "›" }
+            @if name.is_some() {
+                a href=(type_url(&[])) { (t.type_) }
+                span.sep { "›" }
+                span.current { (chosen.unwrap_or_default()) }
+            } @else {
+                span.current { (t.type_) }
+            }
+        }
+        @match (chosen, name) {
+            (Some(_), Some(n)) => { (name_detail(n)) }
+            (Some(wanted), None) => {
+                section.empty-state {
+                    h2 { "No name “" (wanted) "” in type “" (t.type_) "”" }
+                }
+            }
+            (None, _) => { (type_detail(t)) }
+        }
+        section.panel {
+            h2 { "Names of " (t.type_) span.count { (t.names.len()) } }
+            p.hint { "Durations in milliseconds. Pick a name for its per-minute charts; message links open LogView." }
+            div.table-wrap {
+                table.report.sortable {
+                    thead { (sortable_header(&COLUMNS, sort, |key| type_url(&[("sort", key)]))) }
+                    tbody {
+                        @for n in &names {
+                            @let selected = Some(n.name.as_str()) == chosen;
+                            tr.unhealthy[n.figures.fail_percent > UNHEALTHY_FAIL_PERCENT].selected[selected] {
+                                td.name { a href=(type_url(&[("name", &n.name)])) { (n.name) } }
+                                (figure_cells(&n.figures))
+                                td.links { (message_links(n)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn message_links(n: &TransactionNameView) -> Markup {
+    html! {
+        @if !n.sample_message_id.is_empty() { (message_link(&n.sample_message_id, "sample", "sample")) }
+        @if !n.slowest_message_id.is_empty() { (message_link(&n.slowest_message_id, "slowest", "slowest")) }
+        @if let Some(first) = n.fail_message_ids.first() {
+            (message_link(first, &format!("failed ×{}", n.fail_message_ids.len()), "failed"))
+        }
+    }
+}
+
+fn stats(f: &DurationFigures) -> Markup {
+    html! {
+        div.stats {
+            (stat("Count", &format_count(f.count), false))
+            (stat("Failures", &format!("{} ({})", format_count(f.fail), format_percent(f.fail_percent)), f.fail_percent > UNHEALTHY_FAIL_PERCENT))
+            (stat("Avg", &format!("{} ms", format_ms(f.avg)), false))
+            (stat("P95", &format!("{} ms", format_ms(f.p95)), false))
+            (stat("P99", &format!("{} ms", format_ms(f.p99)), false))
+            (stat("Max", &format!("{} ms", format_ms(f.max)), false))
+            (stat("TPS", &format_rate(f.tps), false))
+        }
+    }
+}
+
+/// Per-minute count, failures, mean and P95 of the given minutes.
+struct MinuteSeries {
+    count: Vec<f64>,
+    fail: Vec<f64>,
+    avg: Vec<f64>,
+    p95: Option<Vec<f64>>,
+}
+
+fn series_of(names: &[&TransactionNameView]) -> MinuteSeries {
+    let minutes = || names.iter().flat_map(|n| n.minutes.iter());
+    let count = per_minute(minutes().map(|m| (m.minute, m.count as f64)));
+    let fail = per_minute(minutes().map(|m| (m.minute, m.fail as f64)));
+    let total_ms = per_minute(minutes().map(|m| (m.minute, m.avg * m.count as f64)));
+    // A minute without transactions has no duration: a gap in the line, not a 0.
+    let avg = total_ms
+        .iter()
+        .zip(&count)
+        .map(|(sum, n)| if *n > 0.0 { sum / n } else { f64::NAN })
+        .collect();
+    let p95 = match names {
+        [one] => {
+            let mut p95 = vec![f64::NAN; MINUTES];
+            for m in &one.minutes {
+                if let Some(slot) = p95.get_mut(usize::from(m.minute)) {
+                    *slot = m.p95;
+                }
+            }
+            Some(p95)
+        }
+        _ => None,
+    };
+    MinuteSeries {
+        count,
+        fail,
+        avg,
+        p95,
+    }
+}
+
+fn charts(series: &MinuteSeries) -> Markup {
+    let mut durations = vec![Series {
+        label: "avg",
+        values: &series.avg,
+    }];
+    if let Some(p95) = &series.p95 {
+        durations.push(Series {
+            label: "P95",
+            values: p95,
+        });
+    }
+    html! {
+        div.charts {
+            figure.chart-box { (bar_chart("Transactions per minute", "count", &series.count)) }
+            figure.chart-box { (line_chart("Duration per minute", "ms", &durations)) }
+            figure.chart-box { (bar_chart("Failures per minute", "count", &series.fail)) }
+        }
+    }
+}
+
+fn type_detail(t: &TransactionTypeView) -> Markup {
+    let names: Vec<&TransactionNameView> = t.names.iter().collect();
+    html! {
+        section.panel.detail {
+            h2 { "Type " (t.type_) }
+            (stats(&t.figures))
+            (charts(&series_of(&names)))
+            @if names.len() > 1 {
+                p.hint { "Per-minute P95 is shown per name: pick a name below." }
+            }
+        }
+    }
+}
+
+fn name_detail(n: &TransactionNameView) -> Markup {
+    html! {
+        section.panel.detail #name-detail {
+            h2 { (n.name) }
+            (stats(&n.figures))
+            (charts(&series_of(&[n])))
+            div.message-lists {
+                @if !n.sample_message_id.is_empty() {
+                    div { h3 { "Sample" } (message_link(&n.sample_message_id, &n.sample_message_id, "sample")) }
+                }
+                @if !n.slowest_message_id.is_empty() {
+                    div { h3 { "Slowest" } (message_link(&n.slowest_message_id, &n.slowest_message_id, "slowest")) }
+                }
+                @if !n.fail_message_ids.is_empty() {
+                    div {
+                        h3 { "Failed (" (n.fail_message_ids.len()) ")" }
+                        ul.ids {
+                            @for id in &n.fail_message_ids { li { (message_link(id, id, "failed")) } }
+                        }
+                    }
+                }
+                @if !n.status_codes.is_empty() {
+                    div {
+                        h3 { "Failure statuses" }
+                        table.compact {
+                            @for (status, count) in &n.status_codes {
+                                tr { td { code { (status) } } td.num { (format_count(*count)) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
