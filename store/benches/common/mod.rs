@@ -115,12 +115,7 @@ pub fn trees(n: u64, seed: u64) -> Vec<(MessageId, Bytes)> {
     let mut rng = SmallRng::seed_from_u64(seed);
     (0..n)
         .map(|seq| {
-            let id = MessageId::new(
-                ["shop", "cart", "payment", "search"][(seq % 4) as usize],
-                0xc0a8_0100 + (seq % 8) as u32,
-                HOUR,
-                seq,
-            );
+            let id = id_of(seq);
             let frame = tree(&mut rng, &id);
             (id, frame)
         })
