@@ -69,7 +69,10 @@ fn check(url: &str, gap: Duration) -> Status {
 
 fn unreachable(url: &str, err: &anyhow::Error) -> Status {
     Status {
-        text: format!("ocelot status: cannot read {url}/metrics: {err:#}\n"),
+        text: format!(
+            "ocelot status: cannot read {}/metrics: {err:#}\n",
+            url.trim_end_matches('/')
+        ),
         code: EXIT_UNREACHABLE,
     }
 }
@@ -97,6 +100,7 @@ pub(crate) struct Sample {
 pub(crate) struct Samples(pub(crate) Vec<Sample>);
 
 impl Samples {
+    /// Every sample line of `body`.
     pub(crate) fn parse(body: &str) -> Samples {
         Samples(body.lines().filter_map(parse_sample).collect())
     }
@@ -119,11 +123,13 @@ impl Samples {
         self.value(&format!("{family}_total"), &[])
     }
 
+    /// Every sample named `name`.
     fn family<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Sample> + 'a {
         self.0.iter().filter(move |s| s.name == name)
     }
 }
 
+/// `None` for comments, blank lines and lines that do not parse.
 fn parse_sample(line: &str) -> Option<Sample> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
@@ -215,12 +221,10 @@ impl Summary {
         for (family, stage_of) in [(DROPPED_TREES, None), (DECODE_ERRORS, Some("decode"))] {
             let name = format!("{family}_total");
             for sample in second.family(&name) {
-                let labels: Vec<(&str, &str)> = sample
-                    .labels
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                let before = first.value(&name, &labels).unwrap_or(0.0);
+                let before = first
+                    .family(&name)
+                    .find(|s| s.labels == sample.labels)
+                    .map_or(0.0, |s| s.value);
                 let label = |k: &str| sample.labels.get(k).map_or("", String::as_str);
                 let mut what =
                     format!("{} {}", stage_of.unwrap_or(label("stage")), label("reason"));
