@@ -38,7 +38,15 @@ pub enum AlertError {
         /// What is wrong.
         message: String,
     },
-    /// The store could not be opened or listed.
+    /// A store folder that cannot be read.
+    #[error("data directory {path}: {message}")]
+    Data {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The store could not be listed.
     #[error("store: {0}")]
     Store(#[from] ocelot_store::StoreError),
     /// A replay range or directory that cannot be used.

@@ -3,13 +3,15 @@
 //! reports on disk) and an in-memory one ([`MemoryHistory`]: tests, and the collector's
 //! live reports of the open hours, layered over the store with [`Overlay`]).
 
-use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ocelot_analyzer::{EventReport, MetricReport, ProblemReport, TransactionReport};
-use ocelot_store::{Store, StoreConfig, StoreError};
+use ocelot_store::{validate_name, Store};
+
+use crate::error::AlertError;
 
 use crate::rules::ReportKind;
 
@@ -131,42 +133,72 @@ impl ReportHistory for MemoryHistory {
     }
 }
 
-/// Sealed reports in an [`ocelot_store::Store`]. A report that fails to parse counts as
-/// no data and is counted in [`StoreHistory::read_errors`].
+/// Sealed reports, from a running [`ocelot_store::Store`] ([`StoreHistory::new`], what
+/// `ocelot serve` uses) or read-only from a store folder ([`StoreHistory::open`], what
+/// replay uses). A report that fails to parse counts as no data and is counted in
+/// [`StoreHistory::read_errors`].
 ///
 /// The store deletes hours older than its `retention_days` (default 7): baselines look
 /// back 28 days by default, so a store used for alerting needs `retention_days` of at
-/// least 29, or 0 (keep everything).
+/// least 29, or 0 (keep everything); see [`crate::RuleSet::history_days_needed`].
 #[derive(Debug)]
 pub struct StoreHistory {
-    store: Store,
+    source: Source,
     read_errors: AtomicU64,
 }
 
+#[derive(Debug)]
+enum Source {
+    Store(Store),
+    /// A store folder read as docs/store-format.md lays it out:
+    /// `<dir>/<hour>/<domain>/reports/<name>.report`.
+    Folder(PathBuf),
+}
+
+/// Folder of a domain-hour's reports, and their file extension (docs/store-format.md).
+const REPORTS_DIR: &str = "reports";
+const REPORT_EXT: &str = "report";
+
 impl StoreHistory {
-    /// Reads from `store`.
+    /// Reads through a running store.
     pub fn new(store: Store) -> Self {
         StoreHistory {
-            store,
+            source: Source::Store(store),
             read_errors: AtomicU64::new(0),
         }
     }
 
-    /// Opens the store in `dir` for reading reports, with retention off: opening a store
-    /// with the default retention deletes hours older than 7 days, the history baselines
-    /// need (`ocelot alert replay --data DIR` must not destroy what it replays).
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let mut config = StoreConfig::new(dir);
-        config.retention_days = 0;
-        Ok(StoreHistory::new(Store::open(config)?))
+    /// Reads the report files of the store folder `dir` without opening the store: no
+    /// crash recovery, retention or writer threads touch the folder, so replay is safe on
+    /// the data folder of a running `ocelot serve` and never deletes old hours.
+    pub fn open(dir: &Path) -> Result<Self, AlertError> {
+        if !dir.is_dir() {
+            return Err(AlertError::Data {
+                path: dir.to_owned(),
+                message: "not a directory".to_owned(),
+            });
+        }
+        Ok(StoreHistory {
+            source: Source::Folder(dir.to_owned()),
+            read_errors: AtomicU64::new(0),
+        })
     }
 
     /// Every domain with a report in any stored hour, sorted: the known domains rules
     /// are checked against.
-    pub fn known_domains(&self) -> Result<Vec<String>, StoreError> {
-        let mut domains = std::collections::BTreeSet::new();
-        for hour in self.store.hours()? {
-            domains.extend(self.store.report_domains(hour)?);
+    pub fn known_domains(&self) -> Result<Vec<String>, AlertError> {
+        let mut domains = BTreeSet::new();
+        match &self.source {
+            Source::Store(store) => {
+                for hour in store.hours()? {
+                    domains.extend(store.report_domains(hour)?);
+                }
+            }
+            Source::Folder(dir) => {
+                for hour in list(dir).into_iter().filter_map(|n| parse_hour(&n)) {
+                    domains.extend(folder_domains(dir, hour));
+                }
+            }
         }
         Ok(domains.into_iter().collect())
     }
@@ -176,18 +208,67 @@ impl StoreHistory {
         self.read_errors.load(Ordering::Relaxed)
     }
 
-    /// The store.
-    pub fn store(&self) -> &Store {
-        &self.store
+    fn bytes(&self, domain: &str, kind: ReportKind, hour: u64) -> Result<Option<Vec<u8>>, ()> {
+        match &self.source {
+            Source::Store(store) => store
+                .read_report(hour, domain, kind.as_str())
+                .map_err(|_| ()),
+            Source::Folder(dir) => {
+                // Rule domains are config, not trusted paths.
+                validate_name("domain", domain).map_err(|_| ())?;
+                let path = dir
+                    .join(hour.to_string())
+                    .join(domain)
+                    .join(REPORTS_DIR)
+                    .join(format!("{}.{REPORT_EXT}", kind.as_str()));
+                match std::fs::read(path) {
+                    Ok(bytes) => Ok(Some(bytes)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(_) => Err(()),
+                }
+            }
+        }
     }
+}
+
+/// Names in a folder; none if it cannot be read.
+fn list(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An hour folder's name: decimal, canonical.
+fn parse_hour(name: &str) -> Option<u64> {
+    let hour: u64 = name.parse().ok()?;
+    (hour.to_string() == name).then_some(hour)
+}
+
+/// Domains with at least one report file in `hour` of the store folder `dir`.
+fn folder_domains(dir: &Path, hour: u64) -> Vec<String> {
+    let hour_dir = dir.join(hour.to_string());
+    list(&hour_dir)
+        .into_iter()
+        .filter(|domain| validate_name("domain", domain).is_ok())
+        .filter(|domain| {
+            list(&hour_dir.join(domain).join(REPORTS_DIR))
+                .iter()
+                .any(|f| f.ends_with(&format!(".{REPORT_EXT}")) && !f.starts_with('.'))
+        })
+        .collect()
 }
 
 impl ReportHistory for StoreHistory {
     fn report(&self, domain: &str, kind: ReportKind, hour: u64) -> Option<Arc<Report>> {
-        let bytes = match self.store.read_report(hour, domain, kind.as_str()) {
+        let bytes = match self.bytes(domain, kind, hour) {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return None,
-            Err(_) => {
+            Err(()) => {
                 self.read_errors.fetch_add(1, Ordering::Relaxed);
                 return None;
             }
@@ -203,9 +284,12 @@ impl ReportHistory for StoreHistory {
 
     /// An hour with any domain's report was watched by a collector.
     fn covers(&self, hour: u64) -> bool {
-        self.store
-            .report_domains(hour)
-            .is_ok_and(|domains| !domains.is_empty())
+        match &self.source {
+            Source::Store(store) => store
+                .report_domains(hour)
+                .is_ok_and(|domains| !domains.is_empty()),
+            Source::Folder(dir) => !folder_domains(dir, hour).is_empty(),
+        }
     }
 }
 

@@ -192,6 +192,40 @@ fn rules_for_domains_missing_from_the_store_are_rejected_at_load() {
 }
 
 #[test]
+fn a_store_folder_read_without_opening_the_store_gives_the_same_reports() {
+    use ocelot_alert::{ReportHistory, ReportKind};
+    let open = StoreHistory::new(store().clone());
+    let folder = StoreHistory::open(store_dir()).unwrap();
+    let hour = hour_at(SPIKE_DAY, 10);
+    let kind = ReportKind::Transaction;
+    assert!(folder.report("shop", kind, hour).is_some());
+    assert_eq!(
+        folder.report("shop", kind, hour),
+        open.report("shop", kind, hour)
+    );
+    assert_eq!(folder.report("shop", kind, hour_at(MISSING_DAY, 10)), None);
+    assert_eq!(folder.report("../shop", kind, hour), None, "not a path");
+    assert_eq!(folder.known_domains().unwrap(), ["shop"]);
+    assert_eq!(open.known_domains().unwrap(), ["shop"]);
+    assert!(folder.covers(hour) && open.covers(hour));
+    assert!(!folder.covers(hour_at(MISSING_DAY, 10)) && !open.covers(hour_at(MISSING_DAY, 10)));
+    let events = replay(
+        &rules(),
+        &folder,
+        hour_at(SPIKE_DAY, 0),
+        hour_at(NORMAL_DAY, 23),
+    );
+    let expected = replay(
+        &rules(),
+        &open,
+        hour_at(SPIKE_DAY, 0),
+        hour_at(NORMAL_DAY, 23),
+    );
+    assert_eq!(events, expected);
+    assert_eq!(folder.read_errors(), 1, "the rejected `../shop`");
+}
+
+#[test]
 fn the_replay_command_reads_a_data_directory_and_prints_the_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -226,7 +260,7 @@ fn the_replay_command_reads_a_data_directory_and_prints_the_alerts() {
     );
     assert_eq!(lines.len(), 3);
 
-    // Hours 20 days back are still there: replay turns retention off.
+    // Hours 28 days back are still there: replay never applies retention.
     let again = ocelot_alert::replay_command(&rules, &data, "2026102910", "2026102910").unwrap();
     assert_eq!(again, text);
 
@@ -240,6 +274,13 @@ fn the_replay_command_reads_a_data_directory_and_prints_the_alerts() {
     assert_eq!(
         error.to_string(),
         "not an hour in the form YYYYMMDDHH (UTC): \"20261029\""
+    );
+    let error =
+        ocelot_alert::replay_command(&rules, &dir.path().join("nope"), "2026102910", "2026102910")
+            .unwrap_err();
+    assert!(
+        error.to_string().ends_with("nope: not a directory"),
+        "{error}"
     );
     let other = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(other.path().join("empty")).unwrap();

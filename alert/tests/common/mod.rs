@@ -84,8 +84,17 @@ pub(crate) fn transaction_report(day: u64, hh: u64) -> Report {
 
 /// The store with days 0..=30 written (day 14 left out), shared by the tests of one binary.
 pub(crate) fn store() -> &'static Store {
+    &fixture().1
+}
+
+/// The folder of [`store`].
+pub(crate) fn store_dir() -> &'static std::path::Path {
+    fixture().0.path()
+}
+
+fn fixture() -> &'static (tempfile::TempDir, Store) {
     static STORE: OnceLock<(tempfile::TempDir, Store)> = OnceLock::new();
-    let (_, store) = STORE.get_or_init(|| {
+    STORE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let mut config = StoreConfig::new(dir.path());
         // Baselines look back four weeks; the default retention (7 days) would delete them.
@@ -110,8 +119,7 @@ pub(crate) fn store() -> &'static Store {
             }
         });
         (dir, store)
-    });
-    store
+    })
 }
 
 /// The rule file of these tests.
