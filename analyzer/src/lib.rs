@@ -34,6 +34,7 @@ mod message_ids;
 mod metric;
 mod minute;
 mod problem;
+mod sorted_map;
 mod state;
 #[cfg(test)]
 mod test_support;

@@ -7,7 +7,7 @@ use ocelot_protocol::{Message, MessageTree};
 
 use super::report::{EventReport, MAX_FAIL_MESSAGE_IDS};
 use crate::batch::parse_event_batch;
-use crate::cardinality::{capped_entry, capped_entry_with};
+use crate::cardinality::capped_entry_with;
 use crate::config::AnalyzerConfig;
 use crate::message_ids::push_capped;
 use crate::minute::minute_of;
@@ -67,8 +67,7 @@ impl EventAnalyzer {
             &mut folded,
             |domain| EventReport::new(domain, hour),
         );
-        let machine = capped_entry(
-            &mut report.machines,
+        let machine = report.machines.capped_entry(
             &tree.header.ip_address,
             config.max_machines_per_domain,
             config.max_key_chars,
@@ -79,15 +78,13 @@ impl EventAnalyzer {
             let Message::Event(event) = message else {
                 return;
             };
-            let type_ = capped_entry(
-                &mut machine.types,
+            let type_ = machine.types.capped_entry(
                 &event.type_,
                 config.max_types_per_machine,
                 config.max_key_chars,
                 &mut folded,
             );
-            let name = capped_entry(
-                &mut type_.names,
+            let name = type_.names.capped_entry(
                 &event.name,
                 config.max_names_per_type,
                 config.max_key_chars,

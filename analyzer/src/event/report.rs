@@ -1,13 +1,11 @@
 //! [`EventReport`]: domain -> machine -> type -> name counts of one hour, and the
 //! [`EventView`] the JSON API returns.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
-use crate::cardinality::merge_maps;
 use crate::message_ids::merge_capped;
 use crate::minute::minute_entry;
+use crate::sorted_map::SortedMap;
 use crate::view_query::{fail_percent, hour_label, tps, ViewQuery};
 
 /// Failure message IDs kept per name (as for transactions).
@@ -20,7 +18,7 @@ pub struct EventReport {
     pub(crate) domain: String,
     pub(crate) hour: u64,
     /// Keyed by client IP.
-    pub(crate) machines: BTreeMap<String, EventMachine>,
+    pub(crate) machines: SortedMap<EventMachine>,
     /// Messages counted under an `OTHERS` key because a cap was reached.
     pub(crate) folded: u64,
 }
@@ -28,13 +26,13 @@ pub struct EventReport {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct EventMachine {
-    pub(crate) types: BTreeMap<String, EventType>,
+    pub(crate) types: SortedMap<EventType>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct EventType {
-    pub(crate) names: BTreeMap<String, EventName>,
+    pub(crate) names: SortedMap<EventName>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -103,13 +101,13 @@ impl EventName {
 
 impl EventType {
     fn merge(&mut self, other: &EventType) {
-        merge_maps(&mut self.names, &other.names, EventName::merge);
+        self.names.merge_with(&other.names, EventName::merge);
     }
 }
 
 impl EventMachine {
     fn merge(&mut self, other: &EventMachine) {
-        merge_maps(&mut self.types, &other.types, EventType::merge);
+        self.types.merge_with(&other.types, EventType::merge);
     }
 }
 
@@ -152,7 +150,8 @@ impl EventReport {
             self.hour = other.hour;
         }
         self.folded = self.folded.saturating_add(other.folded);
-        merge_maps(&mut self.machines, &other.machines, EventMachine::merge);
+        self.machines
+            .merge_with(&other.machines, EventMachine::merge);
     }
 
     /// What `GET /api/event` returns.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ocelot_protocol::{Message, MessageTree};
 
 use super::report::MetricReport;
-use crate::cardinality::{capped_entry, capped_entry_with};
+use crate::cardinality::capped_entry_with;
 use crate::config::AnalyzerConfig;
 use crate::minute::minute_of;
 
@@ -108,8 +108,7 @@ impl MetricAnalyzer {
                 report.ignored += 1;
                 continue;
             };
-            let item = capped_entry(
-                &mut report.items,
+            let item = report.items.capped_entry(
                 &metric.name,
                 config.max_metric_names,
                 config.max_key_chars,

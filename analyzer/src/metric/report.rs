@@ -1,12 +1,10 @@
 //! [`MetricReport`]: business metrics of one domain in one hour, per name and minute, and
 //! the [`MetricView`] the JSON API returns.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
-use crate::cardinality::merge_maps;
 use crate::minute::minute_entry;
+use crate::sorted_map::SortedMap;
 use crate::view_query::{hour_label, ViewQuery};
 
 /// All metrics of one domain in one hour (CAT's business report: per domain, not per
@@ -16,7 +14,7 @@ use crate::view_query::{hour_label, ViewQuery};
 pub struct MetricReport {
     pub(crate) domain: String,
     pub(crate) hour: u64,
-    pub(crate) items: BTreeMap<String, MetricItem>,
+    pub(crate) items: SortedMap<MetricItem>,
     /// Metric records counted under `OTHERS` because the name cap was reached.
     pub(crate) folded: u64,
     /// Metric records with an unknown status or unparsable data (ignored, as in CAT).
@@ -105,7 +103,7 @@ impl MetricReport {
         }
         self.folded = self.folded.saturating_add(other.folded);
         self.ignored = self.ignored.saturating_add(other.ignored);
-        merge_maps(&mut self.items, &other.items, MetricItem::merge);
+        self.items.merge_with(&other.items, MetricItem::merge);
     }
 
     /// What `GET /api/metric` returns (`query.type_` selects one metric name; `ip` is

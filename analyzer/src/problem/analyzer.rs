@@ -9,7 +9,7 @@ use super::report::{
     ProblemMachine, ProblemReport, ERROR, LONG_CACHE, LONG_CALL, LONG_SERVICE, LONG_SQL, LONG_URL,
     MAX_PROBLEM_MESSAGE_IDS,
 };
-use crate::cardinality::{capped_entry, capped_entry_with};
+use crate::cardinality::capped_entry_with;
 use crate::config::{AnalyzerConfig, LongThresholds};
 use crate::message_ids::push_capped;
 use crate::minute::minute_of;
@@ -87,8 +87,7 @@ impl ProblemAnalyzer {
             |domain| ProblemReport::new(domain, hour),
         );
         let thresholds = config.long_thresholds_for(&tree.header.domain);
-        let machine = capped_entry(
-            &mut report.machines,
+        let machine = report.machines.capped_entry(
             &tree.header.ip_address,
             config.max_machines_per_domain,
             config.max_key_chars,
@@ -135,22 +134,17 @@ fn add_problem(
     minute: u8,
     message_id: &str,
 ) {
-    let category = capped_entry(
-        &mut machine.categories,
-        category,
-        usize::MAX,
-        config.max_key_chars,
-        folded,
-    );
-    let type_ = capped_entry(
-        &mut category.types,
+    let category =
+        machine
+            .categories
+            .capped_entry(category, usize::MAX, config.max_key_chars, folded);
+    let type_ = category.types.capped_entry(
         type_,
         config.max_types_per_machine,
         config.max_key_chars,
         folded,
     );
-    let entry = capped_entry(
-        &mut type_.names,
+    let entry = type_.names.capped_entry(
         name,
         config.max_names_per_type,
         config.max_key_chars,

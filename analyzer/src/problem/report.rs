@@ -1,13 +1,11 @@
 //! [`ProblemReport`]: domain -> machine -> category -> type -> name problem counts of one
 //! hour, and the [`ProblemView`] the JSON API returns.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
-use crate::cardinality::merge_maps;
 use crate::message_ids::merge_capped;
 use crate::minute::minute_entry;
+use crate::sorted_map::SortedMap;
 use crate::view_query::{hour_label, ViewQuery};
 
 /// Sample message IDs kept per problem entry (CAT: 60).
@@ -34,7 +32,7 @@ pub struct ProblemReport {
     pub(crate) domain: String,
     pub(crate) hour: u64,
     /// Keyed by client IP.
-    pub(crate) machines: BTreeMap<String, ProblemMachine>,
+    pub(crate) machines: SortedMap<ProblemMachine>,
     /// Problems counted under an `OTHERS` key because a cap was reached.
     pub(crate) folded: u64,
 }
@@ -42,19 +40,19 @@ pub struct ProblemReport {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct ProblemMachine {
-    pub(crate) categories: BTreeMap<String, ProblemCategory>,
+    pub(crate) categories: SortedMap<ProblemCategory>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct ProblemCategory {
-    pub(crate) types: BTreeMap<String, ProblemType>,
+    pub(crate) types: SortedMap<ProblemType>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct ProblemType {
-    pub(crate) names: BTreeMap<String, ProblemEntry>,
+    pub(crate) names: SortedMap<ProblemEntry>,
 }
 
 /// One (category, type, name).
@@ -90,23 +88,20 @@ impl ProblemEntry {
 
 impl ProblemType {
     fn merge(&mut self, other: &ProblemType) {
-        merge_maps(&mut self.names, &other.names, ProblemEntry::merge);
+        self.names.merge_with(&other.names, ProblemEntry::merge);
     }
 }
 
 impl ProblemCategory {
     fn merge(&mut self, other: &ProblemCategory) {
-        merge_maps(&mut self.types, &other.types, ProblemType::merge);
+        self.types.merge_with(&other.types, ProblemType::merge);
     }
 }
 
 impl ProblemMachine {
     fn merge(&mut self, other: &ProblemMachine) {
-        merge_maps(
-            &mut self.categories,
-            &other.categories,
-            ProblemCategory::merge,
-        );
+        self.categories
+            .merge_with(&other.categories, ProblemCategory::merge);
     }
 }
 
@@ -149,7 +144,8 @@ impl ProblemReport {
             self.hour = other.hour;
         }
         self.folded = self.folded.saturating_add(other.folded);
-        merge_maps(&mut self.machines, &other.machines, ProblemMachine::merge);
+        self.machines
+            .merge_with(&other.machines, ProblemMachine::merge);
     }
 
     /// What `GET /api/problem` returns (`query.type_` filters by problem type).
@@ -168,11 +164,11 @@ impl ProblemReport {
         };
         let mut problems = Vec::new();
         for (category, c) in machine.iter().flat_map(|m| m.categories.iter()) {
-            for (type_, t) in &c.types {
+            for (type_, t) in c.types.iter() {
                 if query.type_.is_some_and(|wanted| wanted != type_) {
                     continue;
                 }
-                for (name, entry) in &t.names {
+                for (name, entry) in t.names.iter() {
                     problems.push(ProblemEntryView {
                         category: category.clone(),
                         type_: type_.clone(),

@@ -69,8 +69,7 @@ impl TransactionAnalyzer {
             &mut folded,
             |domain| TransactionReport::new(domain, hour),
         );
-        let machine = capped_entry(
-            &mut report.machines,
+        let machine = report.machines.capped_entry(
             &tree.header.ip_address,
             config.max_machines_per_domain,
             config.max_key_chars,
@@ -78,15 +77,13 @@ impl TransactionAnalyzer {
         );
         let message_id = tree.header.message_id().unwrap_or("");
         for_each_counted_transaction(tree, |counted| {
-            let type_ = capped_entry(
-                &mut machine.types,
+            let type_ = machine.types.capped_entry(
                 &counted.transaction.type_,
                 config.max_types_per_machine,
                 config.max_key_chars,
                 &mut folded,
             );
-            let name = capped_entry(
-                &mut type_.names,
+            let name = type_.names.capped_entry(
                 &counted.name,
                 config.max_names_per_type,
                 config.max_key_chars,

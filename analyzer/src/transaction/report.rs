@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cardinality::merge_maps;
 use crate::histogram::{DurationHistogram, MinuteHistograms};
 use crate::message_ids::merge_capped;
 use crate::minute::minute_entry;
+use crate::sorted_map::SortedMap;
 use crate::view_query::{fail_percent, hour_label, tps, ViewQuery};
 
 /// Failure message IDs kept per name (issue 4).
@@ -28,7 +28,7 @@ pub struct TransactionReport {
     pub(crate) domain: String,
     pub(crate) hour: u64,
     /// Keyed by the client IP (`tree.header.ip_address`).
-    pub(crate) machines: BTreeMap<String, TransactionMachine>,
+    pub(crate) machines: SortedMap<TransactionMachine>,
     /// Messages counted under an `OTHERS` key because a cap was reached.
     pub(crate) folded: u64,
 }
@@ -36,13 +36,13 @@ pub struct TransactionReport {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct TransactionMachine {
-    pub(crate) types: BTreeMap<String, TransactionType>,
+    pub(crate) types: SortedMap<TransactionType>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct TransactionType {
-    pub(crate) names: BTreeMap<String, TransactionName>,
+    pub(crate) names: SortedMap<TransactionName>,
 }
 
 /// Everything kept per transaction name.
@@ -260,13 +260,13 @@ impl TransactionName {
 
 impl TransactionType {
     fn merge(&mut self, other: &TransactionType) {
-        merge_maps(&mut self.names, &other.names, TransactionName::merge);
+        self.names.merge_with(&other.names, TransactionName::merge);
     }
 }
 
 impl TransactionMachine {
     fn merge(&mut self, other: &TransactionMachine) {
-        merge_maps(&mut self.types, &other.types, TransactionType::merge);
+        self.types.merge_with(&other.types, TransactionType::merge);
     }
 }
 
@@ -310,11 +310,8 @@ impl TransactionReport {
             self.hour = other.hour;
         }
         self.folded = self.folded.saturating_add(other.folded);
-        merge_maps(
-            &mut self.machines,
-            &other.machines,
-            TransactionMachine::merge,
-        );
+        self.machines
+            .merge_with(&other.machines, TransactionMachine::merge);
     }
 
     /// What `GET /api/transaction` returns.
@@ -339,7 +336,7 @@ impl TransactionReport {
                 let mut total = DurationStats::default();
                 let mut total_histogram = DurationHistogram::new();
                 let mut names = Vec::with_capacity(t.names.len());
-                for (name, n) in &t.names {
+                for (name, n) in t.names.iter() {
                     let histogram = n.minute_durations.to_histogram();
                     total.merge(&n.stats);
                     total_histogram.merge(&histogram);
