@@ -1,7 +1,9 @@
 //! What an application pays per recorded transaction, side by side with fastrace and
 //! `tracing` on the same machine:
 //!
-//! * `tx_plus_event/*`: one transaction (span) with one nested event, sender attached.
+//! * `tx_plus_event/*`: one transaction (span) with one nested event, sender attached;
+//!   `ocelot_nested_in_open_root` is the record path alone (no handoff per iteration),
+//!   `ocelot_without_client` a thread with no client (everything a no-op).
 //! * `depth/*/N`: N nested transactions (spans), opened and closed.
 //!
 //! Ours sends through the real sender thread into a transport that discards the bytes; the
@@ -81,6 +83,28 @@ fn benches(c: &mut Criterion) {
             let _t = transaction!("Bench", "tx");
             event!("Bench", "event");
         })
+    });
+    {
+        // The record path alone: a nested transaction + event inside an open root, so no
+        // handoff per iteration (the part is cut and handed off every 1000 iterations).
+        let _root = transaction!("Bench", "root");
+        group.bench_function("ocelot_nested_in_open_root", |b| {
+            b.iter(|| {
+                let _t = transaction!("Bench", "tx");
+                event!("Bench", "event");
+            })
+        });
+    }
+    group.bench_function("ocelot_without_client", |b| {
+        // A fresh thread: no client bound, and the bench never calls `init`.
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                b.iter(|| {
+                    let _t = transaction!("Bench", "tx");
+                    event!("Bench", "event");
+                })
+            });
+        });
     });
     group.bench_function("fastrace", |b| {
         b.iter(|| {

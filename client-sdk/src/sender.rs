@@ -124,8 +124,12 @@ impl SenderThread {
         }
         message_id_factory::persist_all();
         let mut left = 0;
-        while self.rx.try_recv().is_ok() {
+        while let Ok(tree) = self.rx.try_recv() {
             left += 1;
+            self.shared
+                .counters
+                .queued_bytes
+                .fetch_sub(tree.estimated_bytes as u64, Ordering::Relaxed);
         }
         self.shared
             .counters

@@ -281,6 +281,7 @@ fn shutdown_is_bounded_when_the_collector_never_answers() {
     );
     let stats = client.stats();
     assert_eq!(stats.dropped_shutdown, 100, "{stats:?}");
+    assert_eq!(stats.queued_bytes, 0, "{stats:?}");
     // After shutdown, new trees are dropped and counted, never queued.
     with_client(&client, || {
         let _t = transaction!("URL", "/late");
