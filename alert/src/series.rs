@@ -129,7 +129,7 @@ fn value_of(t: &MinuteTotals, measure: Measure, metric_kind: &str) -> Option<f64
 mod tests {
     use std::sync::Arc;
 
-    use ocelot_analyzer::{AnalyzerConfig, MetricAnalyzer, TransactionAnalyzer};
+    use ocelot_analyzer::{AnalyzerConfig, MetricAnalyzer, ProblemAnalyzer, TransactionAnalyzer};
     use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
 
     use super::*;
@@ -191,6 +191,21 @@ mod tests {
         let pay = scope(ReportKind::Transaction, Some("URL"), Some("/pay"));
         let p95 = minute_series(&report, &pay, Measure::P95)[3].unwrap();
         assert!((p95 - 30.0).abs() < 0.5, "{p95}");
+    }
+
+    #[test]
+    fn problem_minutes_count_matching_entries() {
+        let mut analyzer = ProblemAnalyzer::new(HOUR, Arc::new(AnalyzerConfig::default()));
+        analyzer.process(&transaction("URL", "/pay", 9, 10, false));
+        analyzer.process(&transaction("URL", "/pay", 9, 10, false));
+        analyzer.process(&transaction("SQL", "insert", 9, 10, false));
+        analyzer.process(&transaction("URL", "/pay", 9, 10, true));
+        let report = Report::Problem(analyzer.reports()["shop"].clone());
+        let url = scope(ReportKind::Problem, Some("URL"), None);
+        assert_eq!(minute_series(&report, &url, Measure::Count)[9], Some(2.0));
+        let all = scope(ReportKind::Problem, None, None);
+        assert_eq!(minute_series(&report, &all, Measure::Count)[9], Some(3.0));
+        assert_eq!(minute_series(&report, &all, Measure::Count)[10], Some(0.0));
     }
 
     #[test]
