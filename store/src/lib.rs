@@ -50,3 +50,12 @@ pub use index_entry::{IndexEntry, ENTRY_BYTES};
 pub use layout::{validate_name, MAX_NAME_BYTES};
 pub use stats::{DiskUse, DropReason, StoreStats};
 pub use store::Store;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn store_handles_can_be_shared_between_threads() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<crate::Store>();
+    }
+}

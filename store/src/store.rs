@@ -52,6 +52,10 @@ struct Inner {
 impl Store {
     /// Opens (or creates) the store in `config.dir`: repairs domain-hours left unclean by a
     /// crash, applies retention, then starts the writer and retention threads.
+    ///
+    /// Exactly one owner may open a folder this way at a time (one process, one `Store`
+    /// shared by cloning): a second owner would repair files the first is writing. Other
+    /// readers use [`Store::open_read_only`].
     pub fn open(mut config: StoreConfig) -> Result<Store, StoreError> {
         config.writer_threads = config.writer_threads.max(1);
         config.queue_capacity = config.queue_capacity.max(1);
@@ -98,6 +102,33 @@ impl Store {
                 .push(thread);
         }
         Ok(store)
+    }
+
+    /// Opens the store in `config.dir` for lookups and reports only: no recovery, no writer,
+    /// no retention, nothing written. For a second process (`ocelot lookup --data DIR`, a
+    /// separate web server) next to the collector that owns the folder; only one
+    /// [`Store::open`] per folder may run at a time. Appends fail with `Closed`; trees in
+    /// domain-hours the owner has not repaired yet may be missing, never wrong.
+    pub fn open_read_only(config: StoreConfig) -> Result<Store, StoreError> {
+        if !config.dir.is_dir() {
+            return Err(StoreError::io(
+                &config.dir,
+                io::Error::new(io::ErrorKind::NotFound, "store folder does not exist"),
+            ));
+        }
+        let shared = Arc::new(Shared::new(config));
+        let reader = Reader::new(Arc::clone(&shared));
+        let inner = Inner {
+            shared,
+            writers: Vec::new(),
+            threads: Mutex::new(Vec::new()),
+            reader,
+            stop_retention: Mutex::new(None),
+            closed: AtomicBool::new(true),
+        };
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
     }
 
     /// Queues a whole frame (length prefix included, exactly as received) under `id`.
@@ -148,6 +179,9 @@ impl Store {
                     oldest,
                 },
             );
+        }
+        if self.inner.writers.is_empty() {
+            return refuse(DropReason::Closed, AppendError::Closed);
         }
         let writer = &self.inner.writers[shard(&id.domain, self.inner.writers.len())];
         match writer.try_send(Command::Append(id.clone(), frame)) {

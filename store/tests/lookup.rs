@@ -359,3 +359,24 @@ fn a_duplicate_id_is_refused_after_a_restart_too() {
     assert_eq!(store.lookup(&b).unwrap(), Some(frame(&b, 10)));
     assert_eq!(store.stats().dropped(DropReason::Duplicate), 2);
 }
+
+#[test]
+fn a_read_only_store_finds_what_the_owner_wrote_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let owner = open(dir.path());
+    let i = id("shop", 1, 1);
+    owner.append(&i, frame(&i, 10)).unwrap();
+    owner.flush().unwrap();
+    // The owner is still running (its domain-hour is dirty): a reader must not repair it.
+    let reader = Store::open_read_only(common::config(dir.path())).unwrap();
+    assert_eq!(reader.lookup(&i).unwrap(), Some(frame(&i, 10)));
+    let j = id("shop", 1, 2);
+    assert_eq!(reader.append(&j, frame(&j, 10)), Err(AppendError::Closed));
+    reader.flush().unwrap();
+    reader.shutdown();
+    owner.append(&j, frame(&j, 10)).unwrap();
+    owner.flush().unwrap();
+    assert_eq!(reader.lookup(&j).unwrap(), Some(frame(&j, 10)));
+    assert_eq!(reader.stats().recovered_files, 0);
+    assert!(Store::open_read_only(common::config(&dir.path().join("missing"))).is_err());
+}
