@@ -7,13 +7,22 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 /// The whole configuration file. Every field has a default, so an empty file (or none) works.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct Config {
     pub(crate) collector: CollectorSection,
     pub(crate) web: WebSection,
     pub(crate) store: StoreSection,
     pub(crate) demo: DemoSection,
+    pub(crate) alert: AlertSection,
+}
+
+/// `[alert]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct AlertSection {
+    /// The alert rules file (docs/alerting.md); empty: no rules.
+    pub(crate) rules: PathBuf,
 }
 
 /// `[collector]`
@@ -119,17 +128,6 @@ impl Default for DemoSection {
         DemoSection {
             requests_per_second: 20,
             heartbeat_secs: 20,
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            collector: CollectorSection::default(),
-            web: WebSection::default(),
-            store: StoreSection::default(),
-            demo: DemoSection::default(),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Logs: `tracing` events on stderr, one line each, as text or JSON, filtered by `RUST_LOG`;
-//! and [`RateLimitedLog`] for errors that can repeat thousands of times a second.
+//! Logs: `tracing` events on stderr, one line each, as text or JSON, filtered by `RUST_LOG`
+//! (the collector rate-limits its per-connection warnings with its own `RateLimitedLog`).
 //!
 //! Design constraints: logging must never become the bottleneck a misbehaving client can
 //! drive. A client sending garbage 1000 times a second gets its first few lines logged per
@@ -7,8 +7,6 @@
 //! The counters in `/metrics` stay exact either way: logs explain, metrics count.
 
 use std::io::IsTerminal as _;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
@@ -64,87 +62,6 @@ where
                 .with_span_list(false)
                 .finish(),
         ),
-    }
-}
-
-/// Lets through the first `burst` events of each `interval` and counts the rest.
-///
-/// One per call site (a `static`) caps that site's lines whatever their source; one per
-/// connection caps each client on its own. The lock is taken only on the error path, never
-/// per good frame. Only `std`, so it can move to any crate (e.g. the collector's
-/// per-connection warnings) as is.
-///
-/// ```ignore
-/// static BAD_FRAME_LOG: RateLimitedLog = RateLimitedLog::new(10, Duration::from_secs(10));
-/// BAD_FRAME_LOG.log(|suppressed| tracing::warn!(%peer, %err, suppressed, "bad frame"));
-/// ```
-#[derive(Debug)]
-pub(crate) struct RateLimitedLog {
-    burst: u64,
-    interval: Duration,
-    window: Mutex<Window>,
-}
-
-#[derive(Debug)]
-struct Window {
-    /// When the current interval began (`None` before the first event).
-    started: Option<Instant>,
-    /// Events let through in this interval.
-    logged: u64,
-    /// Events held back since the last one let through.
-    suppressed: u64,
-}
-
-impl RateLimitedLog {
-    /// At most `burst` lines per `interval` (a `burst` of 0 behaves as 1).
-    pub(crate) const fn new(burst: u64, interval: Duration) -> RateLimitedLog {
-        RateLimitedLog {
-            burst: if burst == 0 { 1 } else { burst },
-            interval,
-            window: Mutex::new(Window {
-                started: None,
-                logged: 0,
-                suppressed: 0,
-            }),
-        }
-    }
-
-    /// Calls `emit(suppressed)` if this event may be logged now, where `suppressed` is how
-    /// many events were held back since the last one logged (put it in the line); else
-    /// counts the event.
-    pub(crate) fn log(&self, emit: impl FnOnce(u64)) {
-        if let Some(suppressed) = self.check_at(Instant::now()) {
-            emit(suppressed);
-        }
-    }
-
-    /// The decision for an event at `now`: `Some(suppressed)` to log it, `None` to hold it
-    /// back (counted).
-    pub(crate) fn check_at(&self, now: Instant) -> Option<u64> {
-        // A poisoned lock only means another thread panicked mid-update of two counters:
-        // the counts may be off by one, which is fine for a log limiter.
-        let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        let expired = w
-            .started
-            .is_none_or(|started| now.saturating_duration_since(started) >= self.interval);
-        if expired {
-            w.started = Some(now);
-            w.logged = 0;
-        }
-        if w.logged < self.burst {
-            w.logged += 1;
-            Some(std::mem::take(&mut w.suppressed))
-        } else {
-            w.suppressed += 1;
-            None
-        }
-    }
-
-    /// Events held back and not yet reported; resets the count. Call it when the source
-    /// goes away (a connection closes) to log the tail: `if n > 0 { warn!(suppressed = n, ..) }`.
-    pub(crate) fn take_suppressed(&self) -> u64 {
-        let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        std::mem::take(&mut w.suppressed)
     }
 }
 
@@ -215,45 +132,5 @@ mod tests {
         assert!(out.contains("WARN"), "{out}");
         assert!(out.contains("bad frame reason=\"unknown_magic\""), "{out}");
         assert!(!out.contains("hidden"));
-    }
-
-    #[test]
-    fn a_flood_logs_the_burst_then_one_line_per_interval_with_the_suppressed_count() {
-        let limit = RateLimitedLog::new(3, Duration::from_secs(10));
-        let t0 = Instant::now();
-        // 1000 events in the first second: 3 logged, 997 held back.
-        let decisions: Vec<Option<u64>> = (0..1000)
-            .map(|i| limit.check_at(t0 + Duration::from_millis(i)))
-            .collect();
-        assert_eq!(decisions[..3], [Some(0), Some(0), Some(0)]);
-        assert!(decisions[3..].iter().all(Option::is_none));
-        // Still inside the interval: held back.
-        assert_eq!(limit.check_at(t0 + Duration::from_secs(9)), None);
-        // The next interval: the first line carries everything held back so far.
-        assert_eq!(limit.check_at(t0 + Duration::from_secs(10)), Some(998));
-        assert_eq!(limit.check_at(t0 + Duration::from_secs(11)), Some(0));
-    }
-
-    #[test]
-    fn take_suppressed_reports_the_tail_once() {
-        let limit = RateLimitedLog::new(1, Duration::from_secs(60));
-        let t0 = Instant::now();
-        assert_eq!(limit.check_at(t0), Some(0));
-        assert_eq!(limit.check_at(t0), None);
-        assert_eq!(limit.check_at(t0), None);
-        assert_eq!(limit.take_suppressed(), 2);
-        assert_eq!(limit.take_suppressed(), 0);
-    }
-
-    #[test]
-    fn log_emits_through_tracing_only_when_allowed() {
-        static LIMIT: RateLimitedLog = RateLimitedLog::new(2, Duration::from_secs(3600));
-        let out = capture(LogFormat::Json, "info", || {
-            for _ in 0..50 {
-                LIMIT.log(|suppressed| tracing::warn!(suppressed, "garbage from client"));
-            }
-        });
-        assert_eq!(out.lines().count(), 2, "{out}");
-        assert_eq!(LIMIT.take_suppressed(), 48);
     }
 }

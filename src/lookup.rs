@@ -37,7 +37,8 @@ pub(crate) fn run(id: &str, data: &Path, decode: DecodeOptions) -> anyhow::Resul
     if !data.is_dir() {
         anyhow::bail!("no data directory at {}", data.display());
     }
-    let store = Store::open(StoreConfig::new(data))
+    // Read-only: a running server may own this folder; recovery must not touch its files.
+    let store = Store::open_read_only(StoreConfig::new(data))
         .with_context(|| format!("opening the store at {}", data.display()))?;
     let frame = store.lookup(&id).context("looking up the message")?;
     store.shutdown();

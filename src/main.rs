@@ -4,17 +4,22 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
+use crate::logging::LogFormat;
+
+mod alerts;
 mod config;
 mod decode;
 mod demo;
 mod http;
 mod loadgen;
+mod logging;
 mod lookup;
 mod reports;
 mod serve;
-// Issue 9 (telemetry, status, logging): not wired yet; the lead removes these allows.
+mod status;
+mod telemetry;
 
 /// Ocelot: real-time application monitoring, wire-compatible with CAT clients.
 #[derive(Debug, Parser)]
@@ -25,14 +30,6 @@ struct Cli {
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogFormat {
-    /// One human-readable line per event.
-    Text,
-    /// One JSON object per event.
-    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +88,17 @@ enum Command {
         #[arg(long)]
         gzip_baseline: bool,
     },
+    /// Alert rules: `ocelot alert replay` shows what rules would have fired on stored reports.
+    Alert {
+        #[command(subcommand)]
+        command: AlertCommand,
+    },
+    /// Summarise a running server's health; exit 1 when it is dropping data, 2 when unreachable.
+    Status {
+        /// The server's web address.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+    },
     /// Print a stored tree by its message ID, as JSON (read a stopped server's data directory).
     Lookup {
         /// The message ID, e.g. gateway-0a000101-498703-42.
@@ -104,21 +112,28 @@ enum Command {
     },
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
+#[derive(Debug, Subcommand)]
+enum AlertCommand {
+    /// Evaluate rules against stored reports and print what would have fired, and when.
+    Replay {
+        /// The rules file (docs/alerting.md).
+        #[arg(long)]
+        rules: PathBuf,
+        /// First hour, YYYYMMDDHH (UTC).
+        #[arg(long)]
+        from: String,
+        /// Last hour, YYYYMMDDHH (UTC).
+        #[arg(long)]
+        to: String,
+        /// Data directory.
+        #[arg(long, default_value = "ocelot-data")]
+        data: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    logging::init(cli.log_format);
     let result = match cli.command {
         Command::Serve {
             demo,
@@ -158,6 +173,21 @@ fn main() -> ExitCode {
             gzip_baseline,
         })
         .map(|()| ExitCode::SUCCESS),
+        Command::Status { url } => status::run(&url),
+        Command::Alert {
+            command:
+                AlertCommand::Replay {
+                    rules,
+                    from,
+                    to,
+                    data,
+                },
+        } => ocelot_alert::replay_command(&rules, &data, &from, &to)
+            .map(|text| {
+                print!("{text}");
+                ExitCode::SUCCESS
+            })
+            .map_err(anyhow::Error::from),
         Command::Lookup {
             id,
             data,

@@ -12,10 +12,12 @@ use ocelot_store::{Store, StoreConfig};
 use ocelot_web::{AppState, AuthConfig, BasicCredentials, CatRouterConfig};
 use tokio::net::TcpListener;
 
+use crate::alerts;
 use crate::config::Config;
 use crate::demo;
 use crate::lookup::StoreLookup;
 use crate::reports::CollectorReports;
+use crate::telemetry::{self, Telemetry};
 
 /// Longest a clean shutdown may take before the process exits anyway.
 const SHUTDOWN_BOUND: Duration = Duration::from_secs(20);
@@ -93,11 +95,38 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         collector.clone(),
         stopped(stop_rx.clone()),
     ));
-    let web_task = tokio::spawn(ocelot_web::run(
-        web_listener,
-        state,
-        stopped(stop_rx.clone()),
-    ));
+    let alert_log = if config.alert.rules.as_os_str().is_empty() {
+        ocelot_alert::AlertLog::new()
+    } else {
+        alerts::start(
+            &config.alert.rules,
+            collector.clone(),
+            store.clone(),
+            config.store.retention_days,
+        )?
+    };
+    let telemetry = Arc::new(
+        Telemetry::new(collector.clone(), store.clone())
+            .with_alert_figures(Box::new(alerts::AlertFigures(alert_log.clone()))),
+    );
+    if !web_addr.ip().is_loopback() && state.auth.basic.is_none() {
+        tracing::warn!(
+            %web_addr,
+            "the web UI is reachable from other machines without a login: set web.username and web.password"
+        );
+    }
+    // /metrics sits beside the pages, outside their login, as the router endpoint does:
+    // scrapers and `ocelot status` send no credentials, and it names no domain or message.
+    let app = ocelot_web::router(state)
+        .merge(telemetry::routes(telemetry))
+        .merge(alerts::routes(alert_log))
+        .into_make_service_with_connect_info::<ocelot_web::ClientAddrs>();
+    let web_stop = stopped(stop_rx.clone());
+    let web_task = tokio::spawn(async move {
+        axum::serve(web_listener, app)
+            .with_graceful_shutdown(web_stop)
+            .await
+    });
 
     let demo = if with_demo {
         let local = std::net::SocketAddr::from(([127, 0, 0, 1], collector_addr.port()));

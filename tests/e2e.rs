@@ -245,3 +245,44 @@ fn while_the_collector_is_down_the_app_never_blocks_drops_are_counted_and_traffi
     client.shutdown(Duration::from_secs(2));
     assert!(server.stop().success());
 }
+
+#[test]
+fn metrics_alerts_and_status_are_served_beside_the_ui() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nid = \"catgen-errors\"\ndomain = \"catgen\"\nreport = \"transaction\"\nmeasure = \"fail\"\nabove = 100.0\n",
+    )
+    .unwrap();
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        free_port(),
+        free_port(),
+        false,
+        &format!("[alert]\nrules = {:?}\n", rules.display().to_string()),
+    );
+    let mut conn = TcpStream::connect(server.collector).unwrap();
+    conn.write_all(b"\x00\x00\x00\x05NT1\xff\xff").unwrap();
+    let alerts = server.json("/api/alerts").expect("GET /api/alerts");
+    assert!(alerts.to_string().contains("catgen-errors"), "{alerts}");
+    let metrics = eventually(Duration::from_secs(5), || {
+        let (status, body) = server.get("/metrics");
+        (status == 200 && body.contains("ocelot_decode_errors_total{reason=\"truncated\"} 1"))
+            .then_some(body)
+    })
+    .expect("the malformed frame is not counted on /metrics");
+    assert!(metrics.contains("ocelot_alerts_firing 0"), "{metrics}");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_ocelot"))
+        .args(["status", "--url", &format!("http://{}", server.web)])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.code() == Some(0),
+        "status said {:?}: {text}",
+        status.status
+    );
+    assert!(text.to_lowercase().contains("uptime"), "{text}");
+    assert!(server.stop().success());
+}

@@ -201,17 +201,14 @@ impl Collector {
             }
         };
         let now_ms = inner.clock.now_ms();
-        let hour = match accept_hour(
+        let Ok(hour) = accept_hour(
             now_ms,
             tree.root.timestamp_ms(),
             inner.config.previous_hour_grace_minutes,
             inner.config.next_hour_early_minutes,
-        ) {
-            Ok(hour) => hour,
-            Err(_) => {
-                stats.out_of_window.fetch_add(1, Relaxed);
-                return Ok(());
-            }
+        ) else {
+            stats.out_of_window.fetch_add(1, Relaxed);
+            return Ok(());
         };
         stats.trees_accepted.fetch_add(1, Relaxed);
         if let Some(store) = &inner.store {

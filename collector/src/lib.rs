@@ -23,6 +23,7 @@ mod clock;
 mod collector;
 mod config;
 mod period;
+mod rate_limited_log;
 mod server;
 mod stats;
 mod worker;

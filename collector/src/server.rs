@@ -14,7 +14,12 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::collector::Collector;
+use crate::rate_limited_log::RateLimitedLog;
 use crate::stats::frame_error_reason;
+
+/// Bad-frame warnings across all connections: a client sending garbage a thousand times a
+/// second gets a few lines, then one line a minute with the count held back.
+static BAD_FRAME_LOG: RateLimitedLog = RateLimitedLog::new(10, std::time::Duration::from_secs(60));
 
 /// Initial read buffer per connection: C clients write up to ~60 KiB at a time.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
@@ -92,14 +97,18 @@ async fn serve_connection(
             match decoder.decode(&mut buf) {
                 Ok(Some(frame)) => {
                     if let Err(e) = collector.ingest(frame) {
-                        tracing::warn!(%peer, offset, error = %e, "malformed frame; closing the connection");
+                        BAD_FRAME_LOG.log(|suppressed| {
+                            tracing::warn!(%peer, offset, error = %e, suppressed, "malformed frame; closing the connection");
+                        });
                         break 'read;
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
                     collector.count_frame_error(frame_error_reason(&e));
-                    tracing::warn!(%peer, offset, error = %e, "bad frame length; closing the connection");
+                    BAD_FRAME_LOG.log(|suppressed| {
+                        tracing::warn!(%peer, offset, error = %e, suppressed, "bad frame length; closing the connection");
+                    });
                     break 'read;
                 }
             }

@@ -30,9 +30,24 @@ impl Server {
     /// Starts `ocelot serve` with `data` as its directory, the given ports, and a config
     /// that checkpoints every second. Waits until it prints its URL.
     pub(crate) fn start(data: &Path, collector_port: u16, web_port: u16, demo: bool) -> Server {
+        Server::start_with(data, collector_port, web_port, demo, "")
+    }
+
+    /// Like [`Server::start`], with more config file text appended.
+    pub(crate) fn start_with(
+        data: &Path,
+        collector_port: u16,
+        web_port: u16,
+        demo: bool,
+        extra_config: &str,
+    ) -> Server {
         std::fs::create_dir_all(data).unwrap();
         let config = data.join("test-ocelot.toml");
-        std::fs::write(&config, "[collector]\ncheckpoint_interval_secs = 1\n").unwrap();
+        std::fs::write(
+            &config,
+            format!("[collector]\ncheckpoint_interval_secs = 1\n{extra_config}"),
+        )
+        .unwrap();
         let collector: SocketAddr = format!("127.0.0.1:{collector_port}").parse().unwrap();
         let web: SocketAddr = format!("127.0.0.1:{web_port}").parse().unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_ocelot"));

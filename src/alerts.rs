@@ -1,0 +1,172 @@
+//! Alerting in `ocelot serve`: the evaluation loop over the collector's live reports (layered
+//! over the stored history), `GET /api/alerts`, and the alert figures on `/metrics`.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use ocelot_alert::{
+    AlertLog, AlertPhase, AlertSnapshot, Alerting, MemoryHistory, Overlay, Report, ReportKind,
+    RuleSet, StoreHistory,
+};
+use ocelot_collector::Collector;
+use ocelot_store::Store;
+use prometheus_client::collector::Collector as PromCollector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+
+/// How often the rules are evaluated. Rules look at whole minutes, so a few ticks a minute
+/// notice a breached minute soon after it ends.
+const EVALUATE_EVERY: Duration = Duration::from_secs(10);
+
+/// Loads the rules and starts the loop. Returns the log the web server shows.
+pub(crate) fn start(
+    rules_file: &Path,
+    collector: Collector,
+    store: Store,
+    retention_days: u32,
+) -> anyhow::Result<AlertLog> {
+    let rules = RuleSet::load(rules_file, None)
+        .with_context(|| format!("loading alert rules from {}", rules_file.display()))?;
+    let needed = rules.history_days_needed();
+    if needed > 0 && retention_days != 0 && retention_days < needed {
+        tracing::warn!(
+            retention_days,
+            needed,
+            "baseline rules look {needed} days back but store.retention_days is {retention_days}: raise it, or they cannot fire"
+        );
+    }
+    let mut alerting = Alerting::new(rules);
+    let log = alerting.log();
+    let history = Arc::new(StoreHistory::new(store));
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(EVALUATE_EVERY);
+        loop {
+            every.tick().await;
+            let now = collector.now_ms();
+            let mut live = MemoryHistory::new();
+            for wanted in alerting.wanted_reports(now) {
+                let (domain, hour) = (wanted.domain.as_str(), wanted.hour);
+                let report = match wanted.kind {
+                    ReportKind::Transaction => collector
+                        .transaction_report(domain, hour)
+                        .await
+                        .map(Report::Transaction),
+                    ReportKind::Event => collector
+                        .event_report(domain, hour)
+                        .await
+                        .map(Report::Event),
+                    ReportKind::Problem => collector
+                        .problem_report(domain, hour)
+                        .await
+                        .map(Report::Problem),
+                    ReportKind::Metric => collector
+                        .metric_report(domain, hour)
+                        .await
+                        .map(Report::Metric),
+                };
+                if let Some(report) = report {
+                    live.insert(domain, hour, report);
+                }
+                live.cover(hour);
+            }
+            let history = history.clone();
+            // Notifications block (with timeouts): off the async workers.
+            let ticked = tokio::task::spawn_blocking(move || {
+                alerting.tick(now, &Overlay(live, history));
+                alerting
+            })
+            .await;
+            match ticked {
+                Ok(a) => alerting = a,
+                Err(e) => {
+                    tracing::error!(error = %e, "alert evaluation stopped");
+                    return;
+                }
+            }
+        }
+    });
+    Ok(log)
+}
+
+/// `GET /api/alerts`: every rule's state, recent alerts and notification attempts.
+pub(crate) fn routes(log: AlertLog) -> Router {
+    Router::new()
+        .route("/api/alerts", get(alerts_json))
+        .with_state(log)
+}
+
+async fn alerts_json(State(log): State<AlertLog>) -> Json<AlertSnapshot> {
+    Json(log.snapshot())
+}
+
+/// The alert figures on `/metrics`, read from the alert log (its counters are the one source).
+pub(crate) struct AlertFigures(pub(crate) AlertLog);
+
+impl fmt::Debug for AlertFigures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AlertFigures")
+    }
+}
+
+impl PromCollector for AlertFigures {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+        let snapshot = self.0.snapshot();
+        let c = &snapshot.counters;
+        let firing = snapshot
+            .rules
+            .iter()
+            .filter(|r| r.phase == AlertPhase::Firing)
+            .count() as u64;
+        for (name, help, value) in [
+            (
+                "ocelot_alerts_fired",
+                "Alerts that started firing.",
+                c.fired,
+            ),
+            (
+                "ocelot_alerts_resolved",
+                "Alerts that resolved.",
+                c.resolved,
+            ),
+            (
+                "ocelot_alerts_suppressed",
+                "Re-fires inside the suppression window, not notified.",
+                c.suppressed,
+            ),
+            (
+                "ocelot_alert_notifications_sent",
+                "Notifications delivered.",
+                c.notifications_sent,
+            ),
+            (
+                "ocelot_alert_notification_failures",
+                "Notification attempts that failed.",
+                c.notification_failures,
+            ),
+            (
+                "ocelot_alert_notifications_given_up",
+                "Notifications abandoned after every retry.",
+                c.notifications_given_up,
+            ),
+        ] {
+            let metric = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+            ConstCounter::new(value).encode(metric)?;
+        }
+        let metric = e.encode_descriptor(
+            crate::telemetry::ALERTS_FIRING,
+            "Rules firing now.",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(firing as i64).encode(metric)?;
+        Ok(())
+    }
+}
