@@ -18,7 +18,11 @@
 //! * [`Transport`]: [`TcpTransport`] in production, [`MemoryTransport`] in tests.
 //!
 //! The host is never blocked and never panics because of the SDK: a full queue or an absent
-//! collector drops trees and counts them by [`DropReason`] (see [`Client::stats`]).
+//! collector drops trees and counts them by [`DropReason`] (see [`Client::stats`]). Call
+//! [`Client::shutdown`] before the process exits to send what is still queued.
+//!
+//! Not done (yet): CAT's client-side sampling and metric pre-aggregation (each metric is one
+//! `M` message in the current tree), the `Reboot` event at start-up.
 //!
 //! ```
 //! use ocelot_client::{event, transaction, Client, MemoryTransport};
