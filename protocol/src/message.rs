@@ -47,6 +47,23 @@ fn present(s: &str) -> Option<&str> {
 }
 
 impl Header {
+    /// The ten fields in wire order (domain first, session token last), as both codecs
+    /// write them.
+    pub fn fields(&self) -> [&str; 10] {
+        [
+            &self.domain,
+            &self.hostname,
+            &self.ip_address,
+            &self.thread_group_name,
+            &self.thread_id,
+            &self.thread_name,
+            &self.message_id,
+            &self.parent_message_id,
+            &self.root_message_id,
+            &self.session_token,
+        ]
+    }
+
     /// This tree's message ID, if set.
     pub fn message_id(&self) -> Option<&str> {
         present(&self.message_id)

@@ -35,19 +35,7 @@ pub fn encode(tree: &MessageTree, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(MAGIC);
-    let h = &tree.header;
-    for field in [
-        &h.domain,
-        &h.hostname,
-        &h.ip_address,
-        &h.thread_group_name,
-        &h.thread_id,
-        &h.thread_name,
-        &h.message_id,
-        &h.parent_message_id,
-        &h.root_message_id,
-        &h.session_token,
-    ] {
+    for field in tree.header.fields() {
         put_str(out, field);
     }
     encode_message(&tree.root, out);
