@@ -1,0 +1,110 @@
+//! `ocelot decode` as a user runs it: captured frames in, the expected JSON out; garbage in,
+//! every good tree first, then a non-zero exit naming the file and the byte offset.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn vectors() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("protocol/tests/data/cat-c-client")
+}
+
+fn decode(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ocelot"))
+        .arg("decode")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// expected.json without the PT1-only raw time strings our JSON does not carry.
+fn strip_raw_times(v: &mut Value) {
+    if let Some(map) = v.as_object_mut() {
+        for key in ["time", "endTime", "endTimestamp"] {
+            map.remove(key);
+        }
+        for child in map.values_mut() {
+            strip_raw_times(child);
+        }
+    } else if let Some(items) = v.as_array_mut() {
+        items.iter_mut().for_each(strip_raw_times);
+    }
+}
+
+#[test]
+fn decode_prints_the_expected_json_for_every_captured_frame() {
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(vectors().join("expected.json")).unwrap())
+            .unwrap();
+    for frame in expected["frames"].as_array().unwrap() {
+        let file = vectors().join(frame["file"].as_str().unwrap());
+        let (code, stdout, stderr) = decode(&["--pt1-timezone", "+00:00", file.to_str().unwrap()]);
+        assert_eq!(code, Some(0), "{stderr}");
+        let got: Value = serde_json::from_str(stdout.trim()).unwrap();
+        let mut want = serde_json::json!({
+            "format": frame["format"],
+            "header": frame["header"],
+            "root": frame["root"],
+        });
+        strip_raw_times(&mut want);
+        assert_eq!(got, want, "{}", frame["file"]);
+    }
+}
+
+#[test]
+fn decode_reads_a_whole_stream_one_line_per_tree() {
+    let stream = vectors().join("streams/binary.stream");
+    let (code, stdout, _) = decode(&[stream.to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    assert_eq!(stdout.lines().count(), 29);
+}
+
+#[test]
+fn decode_prints_the_good_trees_then_fails_with_file_and_offset_on_garbage() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("capture.bin");
+    let mut bytes = std::fs::read(vectors().join("binary/0001.bin")).unwrap();
+    let good_len = bytes.len();
+    bytes.extend_from_slice(&std::fs::read(vectors().join("binary/0002.bin")).unwrap());
+    bytes.extend_from_slice(b"0000NT1 a crashing client wrote this");
+    std::fs::write(&bad, &bytes).unwrap();
+    let (code, stdout, stderr) = decode(&[bad.to_str().unwrap()]);
+    assert_ne!(code, Some(0));
+    assert_eq!(
+        stdout.lines().count(),
+        2,
+        "both good trees are printed first"
+    );
+    let offset = good_len
+        + std::fs::metadata(vectors().join("binary/0002.bin"))
+            .unwrap()
+            .len() as usize;
+    assert!(stderr.contains("capture.bin"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("byte offset {offset}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("808464432"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+}
+
+#[test]
+fn decode_of_a_truncated_file_says_the_frame_is_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.bin");
+    let bytes = std::fs::read(vectors().join("binary/0001.bin")).unwrap();
+    std::fs::write(&cut, &bytes[..100]).unwrap();
+    let (code, stdout, stderr) = decode(&[cut.to_str().unwrap()]);
+    assert_ne!(code, Some(0));
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("byte offset 0") && stderr.contains("truncated"),
+        "{stderr}"
+    );
+}
