@@ -167,6 +167,12 @@ fn segments(values: &[f64], top: f64) -> Vec<String> {
     segments
 }
 
+/// Whether minute `m` of `values` is drawn as part of a line: inside the hour and not NaN
+/// (missing minutes at the end count as 0, so they are).
+fn is_defined(values: &[f64], m: usize) -> bool {
+    m < MINUTES && values.get(m).is_none_or(|v| v.is_finite())
+}
+
 /// A line chart of one or more per-minute series sharing a y axis in `unit` (`ms`,
 /// `count`, `%`, or `""` for none). NaN values are gaps.
 pub(crate) fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
@@ -189,7 +195,9 @@ pub(crate) fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Mark
                     stroke-linejoin="round" {}
             }
             @for (m, v) in s.values.iter().take(MINUTES).enumerate().filter(|(_, v)| v.is_finite()) {
-                circle.point cx=(format!("{:.1}", x_of_minute(m))) cy=(format!("{:.1}", y_of(*v, top)))
+                // A minute between two gaps has no line to show it: draw its point.
+                @let lone = !is_defined(s.values, m.wrapping_sub(1)) && !is_defined(s.values, m + 1);
+                circle.point.lone[lone] cx=(format!("{:.1}", x_of_minute(m))) cy=(format!("{:.1}", y_of(*v, top)))
                     r="2.5" fill=(color) {
                     title { (s.label) " at :" (format!("{m:02}")) ": " (with_unit(*v, unit)) }
                 }
@@ -336,6 +344,23 @@ mod tests {
         );
         assert_eq!(svg.matches("<circle").count(), 58, "no point for the gap");
         assert!(!svg.contains("NaN"));
+        assert!(!svg.contains("lone"));
+        let mut alone = [f64::NAN; 60];
+        alone[7] = 3.0;
+        let svg = line_chart(
+            "t",
+            "ms",
+            &[Series {
+                label: "a",
+                values: &alone,
+            }],
+        )
+        .into_string();
+        assert_eq!(
+            svg.matches(r#"class="point lone""#).count(),
+            1,
+            "an isolated minute stays visible"
+        );
     }
 
     #[test]

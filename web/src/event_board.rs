@@ -161,7 +161,7 @@ fn charts<'a>(minutes: impl Iterator<Item = &'a EventMinuteView> + Clone) -> Mar
     html! {
         div.charts {
             figure.chart-box { (bar_chart("Events per minute", "count", &count)) }
-            figure.chart-box { (bar_chart("Failed events per minute", "count", &fail)) }
+            figure.chart-box.failures { (bar_chart("Failed events per minute", "count", &fail)) }
         }
     }
 }

@@ -1,22 +1,27 @@
-//! Ocelot's web server (`ocelot-web`): what a person sees. Server-rendered pages (LogView,
-//! and later the report boards), the JSON API and CAT's `/cat/s/router` endpoint, all on
-//! one axum [`Router`](axum::Router).
+//! Ocelot's web server (`ocelot-web`): what a person sees. Server-rendered pages (the report
+//! boards and LogView), the JSON API and CAT's `/cat/s/router` endpoint, all on one axum
+//! [`Router`](axum::Router).
 //!
 //! Where it sits: the collector feeds the store and the analyzers; this crate reads from
-//! them through small traits ([`MessageLookup`] for stored trees) so it never depends on the
-//! collector and its handlers can be tested without a socket.
+//! them through small traits ([`MessageLookup`] for stored trees, [`ReportSource`] for the
+//! hourly reports) so it never depends on the collector and its handlers can be tested
+//! without a socket.
 //!
 //! * [`router`] builds the whole app from an [`AppState`]; [`run`] serves it on a listener
 //!   until a shutdown future resolves.
-//! * Every page shares one layout with a message-ID search box; CSS and icons are compiled
-//!   into the binary (no CDN, works offline).
+//! * Boards: home `/` (domain health), `/t` transactions, `/e` events, `/p` problems, `/h`
+//!   heartbeats, `/metric`, `/state`; LogView `/m/{id}`. JSON: `/api/{hours, domains,
+//!   transaction, event, problem, heartbeat, metric, state}` and `/api/message/{id}`.
+//! * Every page shares one layout with a message-ID search box; CSS, icons and the one
+//!   optional script are compiled into the binary (no CDN, works offline).
 //! * Every string from a message is HTML-escaped (maud escapes all `(..)` splices).
 //!
 //! ```
 //! use std::sync::Arc;
-//! use ocelot_web::{router, AppState, MemoryLookup};
+//! use ocelot_web::{router, AppState, MemoryLookup, MemoryReports};
 //!
-//! let state = AppState::new(Arc::new(MemoryLookup::new()));
+//! let reports = MemoryReports::new(1_795_333_200_000);
+//! let state = AppState::new(Arc::new(MemoryLookup::new())).with_reports(Arc::new(reports));
 //! let app: axum::Router = router(state);
 //! # drop(app);
 //! ```

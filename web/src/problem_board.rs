@@ -129,7 +129,7 @@ fn category_section(category: &str, entries: &[&ProblemEntryView]) -> Markup {
                 span.count { (entries.len()) @if entries.len() == 1 { " entry" } @else { " entries" } }
             }
             p.hint { (category_hint(category)) }
-            div.charts.one { figure.chart-box { (bar_chart(&format!("{category} per minute"), "count", &minutes)) } }
+            div.charts.one { figure.chart-box.failures[category == "error"] { (bar_chart(&format!("{category} per minute"), "count", &minutes)) } }
             div.table-wrap {
                 table.report {
                     thead {

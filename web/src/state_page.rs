@@ -105,7 +105,7 @@ fn render(view: &StateView) -> Markup {
             }
             div.charts {
                 figure.chart-box { (bar_chart("Trees received per minute", "count", &trees)) }
-                figure.chart-box { (bar_chart("Trees dropped per minute", "count", &drops_per_minute)) }
+                figure.chart-box.failures { (bar_chart("Trees dropped per minute", "count", &drops_per_minute)) }
             }
         }
         div.panels {

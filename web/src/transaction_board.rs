@@ -370,7 +370,7 @@ fn charts(series: &MinuteSeries) -> Markup {
         div.charts {
             figure.chart-box { (bar_chart("Transactions per minute", "count", &series.count)) }
             figure.chart-box { (line_chart("Duration per minute", "ms", &durations)) }
-            figure.chart-box { (bar_chart("Failures per minute", "count", &series.fail)) }
+            figure.chart-box.failures { (bar_chart("Failures per minute", "count", &series.fail)) }
         }
     }
 }

@@ -1,0 +1,160 @@
+//! Server-side render time of the transaction board: `GET /t?domain=&type=` through the
+//! whole router (report fetched from a `MemoryReports`, viewed, sorted, rendered to HTML,
+//! body collected), for a type with 100, 1 000 and 10 000 names. Goal: < 100 ms at 10 000.
+//!
+//! ```sh
+//! cargo bench -p ocelot-web --bench transaction_board -- --warm-up-time 2 --measurement-time 10
+//! ```
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use http_body_util::BodyExt;
+use ocelot_analyzer::{AnalyzerConfig, ViewQuery};
+use ocelot_protocol::{Header, Message, MessageId, MessageTree, Transaction};
+use ocelot_web::{router, AppState, MemoryLookup, MemoryReports, ReportSource};
+use tower::ServiceExt;
+
+const HOUR: u64 = 498_703;
+const HOUR_START_MS: u64 = HOUR * 3_600_000;
+/// Trees per name: enough for several minutes, a failure and distinct percentiles.
+const TREES_PER_NAME: u64 = 4;
+
+/// One `Service` transaction named `name`, at `minute`, of `duration_us`.
+fn tree(name: &str, seq: u64, minute: u64, duration_us: u64, failed: bool) -> MessageTree {
+    let mut root = Transaction::new(
+        "Service",
+        name,
+        HOUR_START_MS + minute * 60_000 + seq % 1000,
+    );
+    root.duration_us = duration_us;
+    if failed {
+        root.status = "TIMEOUT".to_owned();
+    }
+    let id = MessageId::new(
+        "bench".to_owned(),
+        0x0a00_0001 + (seq % 4) as u32,
+        HOUR,
+        seq,
+    );
+    MessageTree::new(
+        Header {
+            domain: "bench".to_owned(),
+            ip_address: format!("10.0.0.{}", 1 + seq % 4),
+            message_id: id.to_string(),
+            ..Header::default()
+        },
+        Message::Transaction(root),
+    )
+}
+
+fn reports(names: u64) -> MemoryReports {
+    let config = AnalyzerConfig {
+        max_names_per_type: 20_000,
+        ..AnalyzerConfig::default()
+    };
+    let mut reports = MemoryReports::with_config(HOUR_START_MS + 59 * 60_000, config);
+    let mut seq = 0;
+    for n in 0..names {
+        let name = format!("OrderService.method{n}");
+        for i in 0..TREES_PER_NAME {
+            seq += 1;
+            let duration_us = 500 + (n * 37 + i * 911) % 50_000;
+            reports.add_tree(&tree(
+                &name,
+                seq,
+                (n + i * 13) % 60,
+                duration_us,
+                i == 3 && n % 5 == 0,
+            ));
+        }
+    }
+    reports
+}
+
+fn transaction_board(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let mut group = c.benchmark_group("transaction_board");
+    group.sample_size(20);
+    for names in [100, 1_000, 10_000] {
+        let app = router(
+            AppState::new(Arc::new(MemoryLookup::new())).with_reports(Arc::new(reports(names))),
+        );
+        let request = || {
+            Request::get("/t?domain=bench&hour=current&type=Service")
+                .body(Body::empty())
+                .expect("a request")
+        };
+        let html = runtime.block_on(async {
+            let response = app.clone().oneshot(request()).await.expect("infallible");
+            assert!(response.status().is_success());
+            response
+                .into_body()
+                .collect()
+                .await
+                .expect("a body")
+                .to_bytes()
+        });
+        assert!(html.len() > names as usize * 100, "every name is rendered");
+        eprintln!("{names} names: {} KiB of HTML", html.len() / 1024);
+        group.bench_with_input(BenchmarkId::new("names", names), &names, |b, _| {
+            b.iter(|| {
+                runtime.block_on(async {
+                    let response = app.clone().oneshot(request()).await.expect("infallible");
+                    response
+                        .into_body()
+                        .collect()
+                        .await
+                        .expect("a body")
+                        .to_bytes()
+                        .len()
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
+/// The part of a request that is not rendering: fetching the report from the source (a
+/// clone, as a collector's live report would be) and viewing it (merging machines,
+/// computing percentiles).
+fn fetch_and_view(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let mut group = c.benchmark_group("transaction_fetch_and_view");
+    group.sample_size(20);
+    let names = 10_000;
+    let reports = reports(names);
+    group.bench_with_input(BenchmarkId::new("fetch_only", names), &names, |b, _| {
+        b.iter(|| {
+            runtime
+                .block_on(reports.transaction("bench".to_owned(), HOUR))
+                .map(|r| r.folded())
+        });
+    });
+    group.bench_with_input(BenchmarkId::new("names", names), &names, |b, _| {
+        b.iter(|| {
+            let report = runtime
+                .block_on(reports.transaction("bench".to_owned(), HOUR))
+                .expect("a report");
+            report
+                .view(&ViewQuery {
+                    type_: Some("Service"),
+                    elapsed_seconds: 3600.0,
+                    ..ViewQuery::default()
+                })
+                .types
+                .len()
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, transaction_board, fetch_and_view);
+criterion_main!(benches);
