@@ -238,3 +238,70 @@ impl ReportSource for MemoryReports {
         ready(self.hour(hour).and_then(|h| h.state.clone()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ocelot_protocol::{Header, Leaf, Message, Transaction};
+
+    const HOUR: u64 = 498_703;
+    const HOUR_START_MS: u64 = HOUR * 3_600_000;
+
+    fn tree(domain: &str, timestamp_ms: u64) -> MessageTree {
+        let mut root = Transaction::new("URL", "/a", timestamp_ms);
+        root.children
+            .push(Message::Event(Leaf::new("E", "e", "0", timestamp_ms, "")));
+        MessageTree::new(
+            Header {
+                domain: domain.to_owned(),
+                ip_address: "10.0.0.1".to_owned(),
+                message_id: format!("{domain}-0a000001-{}-1", hour_of(timestamp_ms)),
+                ..Header::default()
+            },
+            Message::Transaction(root),
+        )
+    }
+
+    fn block_on<T>(future: BoxFuture<'_, T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn trees_go_to_the_reports_of_their_root_hour() {
+        let mut reports = MemoryReports::new(HOUR_START_MS + 5);
+        reports.add_trees(&[
+            tree("shop", HOUR_START_MS + 10),
+            tree("api", HOUR_START_MS + 20),
+            tree("shop", HOUR_START_MS - 10),
+        ]);
+        assert_eq!(block_on(reports.hours()), vec![HOUR - 1, HOUR]);
+        assert_eq!(block_on(reports.domains(HOUR)), vec!["api", "shop"]);
+        assert_eq!(block_on(reports.domains(HOUR - 1)), vec!["shop"]);
+        assert!(block_on(reports.domains(HOUR + 1)).is_empty());
+        let shop = block_on(reports.transaction("shop".to_owned(), HOUR)).unwrap();
+        assert_eq!(shop.hour(), HOUR);
+        assert!(block_on(reports.event("shop".to_owned(), HOUR)).is_some());
+        assert!(block_on(reports.transaction("nosuch".to_owned(), HOUR)).is_none());
+        assert!(block_on(reports.heartbeat("shop".to_owned(), HOUR)).is_none());
+    }
+
+    #[test]
+    fn every_tree_is_counted_in_the_state_report_of_its_hour() {
+        let mut reports = MemoryReports::new(HOUR_START_MS);
+        reports.add_tree(&tree("shop", HOUR_START_MS + 61_000));
+        reports.add_tree(&tree("shop", HOUR_START_MS + 62_000));
+        reports
+            .state_mut(HOUR)
+            .record_drops(HOUR_START_MS + 1, "problem", "queue_full", 3);
+        let view = block_on(reports.state(HOUR))
+            .unwrap()
+            .view(&Default::default());
+        assert_eq!(view.trees, 2);
+        assert!(view.bytes > 2 * 4, "frame sizes include the length prefix");
+        assert_eq!(view.drops, 3);
+        assert!(block_on(reports.state(HOUR + 1)).is_none());
+    }
+}

@@ -221,3 +221,27 @@ async fn malformed_or_missing_parameters_are_400s_naming_the_parameter() {
         assert!(error.contains(&format!("“{param}”")), "{uri}: {error}");
     }
 }
+
+#[tokio::test]
+async fn report_api_sits_behind_the_configured_api_token() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use std::sync::Arc;
+    use tower::ServiceExt;
+
+    let app = ocelot_web::router(
+        ocelot_web::AppState::new(Arc::new(lookup()))
+            .with_reports(Arc::new(reports()))
+            .with_auth(ocelot_web::AuthConfig {
+                api_token: Some("s3cret".into()),
+                basic: None,
+            }),
+    );
+    let uri = "/api/transaction?domain=catgen&hour=current";
+    assert_eq!(get(app.clone(), uri).await.status().as_u16(), 401);
+    let request = Request::get(uri)
+        .header("authorization", "Bearer s3cret")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.oneshot(request).await.unwrap().status().as_u16(), 200);
+}
