@@ -6,6 +6,18 @@
 //! OCELOT_BENCH_MEMORY=1 cargo bench -p ocelot-analyzer -- memory   # + heap per name
 //! ```
 //!
+//! Wall-clock figures swing 2x on a busy machine. For a figure that does not, count
+//! instructions: `OCELOT_BENCH_PASSES=<kind>` (transaction, event, problem, metric,
+//! all_five) skips criterion, warms the analyzer with one pass, then runs 10 passes of
+//! 1 000 trees inside `counted_passes`, which callgrind can count alone:
+//!
+//! ```sh
+//! OCELOT_BENCH_PASSES=transaction valgrind --tool=callgrind \
+//!     --toggle-collect='*counted_passes*' --callgrind-out-file=/dev/null target/release/deps/analyzers-<hash>
+//! ```
+//!
+//! Instructions per tree = the reported `Collected` / 10 000.
+//!
 //! Each iteration feeds the same analyzer 1 000 more trees, so the figures are the steady
 //! state of an hour in progress (names already known), which is what the collector pays.
 #![allow(missing_docs)] // criterion_group! generates undocumented items
@@ -283,9 +295,60 @@ fn memory_probe() {
     );
 }
 
+/// Passes counted by [`counted_passes`].
+const COUNTED_PASSES: usize = 10;
+
+/// Feeds `trees` to `process` [`COUNTED_PASSES`] times; callgrind counts this function.
+#[inline(never)]
+fn counted_passes(trees: &[MessageTree], process: &mut dyn FnMut(&MessageTree)) {
+    for _ in 0..COUNTED_PASSES {
+        for tree in trees {
+            process(black_box(tree));
+        }
+    }
+}
+
+/// One warm-up pass, then [`counted_passes`] for the analyzer(s) named by `kind`.
+fn instruction_probe(kind: &str) {
+    let config = Arc::new(AnalyzerConfig::default());
+    let mut rng = Rng(0x5eed);
+    let trees = realistic_trees(TREES_PER_ITERATION, 50, 50, &mut rng);
+    let mut transaction = TransactionAnalyzer::new(HOUR, config.clone());
+    let mut event = EventAnalyzer::new(HOUR, config.clone());
+    let mut problem = ProblemAnalyzer::new(HOUR, config.clone());
+    let mut heartbeat = HeartbeatAnalyzer::new(HOUR, config.clone());
+    let mut metric = MetricAnalyzer::new(HOUR, config);
+    let mut process: Box<dyn FnMut(&MessageTree)> = match kind {
+        "transaction" => Box::new(|t| transaction.process(t)),
+        "event" => Box::new(|t| event.process(t)),
+        "problem" => Box::new(|t| problem.process(t)),
+        "metric" => Box::new(|t| metric.process(t)),
+        "all_five" => Box::new(|t| {
+            transaction.process(t);
+            event.process(t);
+            problem.process(t);
+            heartbeat.process(t);
+            metric.process(t);
+        }),
+        other => panic!("OCELOT_BENCH_PASSES={other}: not an analyzer kind"),
+    };
+    for tree in &trees {
+        process(tree);
+    }
+    counted_passes(&trees, &mut *process);
+    println!(
+        "{kind}: {} trees counted",
+        COUNTED_PASSES * TREES_PER_ITERATION
+    );
+}
+
 criterion_group!(benches, bench_analyzers);
 
 fn main() {
+    if let Ok(kind) = std::env::var("OCELOT_BENCH_PASSES") {
+        instruction_probe(&kind);
+        return;
+    }
     if std::env::var_os("OCELOT_BENCH_MEMORY").is_some() {
         memory_probe();
     }
