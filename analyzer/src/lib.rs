@@ -41,6 +41,7 @@ mod test_support;
 mod transaction;
 mod transaction_walk;
 mod view_query;
+mod walk;
 
 pub use config::{AnalyzerConfig, LongThresholds, OTHERS};
 pub use event::{

@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 
+use crate::walk::walk;
 use ocelot_protocol::{Message, MessageTree, Transaction};
 
 /// One transaction to count, with the name and duration the reports use.
@@ -32,7 +33,7 @@ pub(crate) fn for_each_counted_transaction<'a>(
     let mut url_seen = false;
     let mut root_name = Cow::Borrowed(root.name.as_str());
     let mut last_event = None;
-    tree.root.walk(|message, depth| {
+    walk(&tree.root, |message, depth| {
         let transaction = match message {
             Message::Transaction(t) => t,
             Message::Event(e) => {

@@ -11,6 +11,7 @@ use crate::cardinality::capped_entry_with;
 use crate::config::AnalyzerConfig;
 use crate::message_ids::push_capped;
 use crate::minute::minute_of;
+use crate::walk::walk;
 
 /// The event reports of one hour, one per domain.
 #[derive(Debug, Clone)]
@@ -74,7 +75,7 @@ impl EventAnalyzer {
             &mut folded,
         );
         let message_id = tree.header.message_id().unwrap_or("");
-        tree.root.walk(|message, _| {
+        walk(&tree.root, |message, _| {
             let Message::Event(event) = message else {
                 return;
             };

@@ -10,6 +10,7 @@ use super::status_xml::parse_status;
 use crate::cardinality::{capped_entry, capped_entry_with};
 use crate::config::AnalyzerConfig;
 use crate::minute::minute_of;
+use crate::walk::walk;
 
 /// The heartbeat reports of one hour, one per domain.
 #[derive(Debug, Clone)]
@@ -57,7 +58,7 @@ impl HeartbeatAnalyzer {
     /// cost a walk and nothing else.
     pub fn process(&mut self, tree: &MessageTree) {
         let mut heartbeats = Vec::new();
-        tree.root.walk(|message, _| {
+        walk(&tree.root, |message, _| {
             if let Message::Heartbeat(h) = message {
                 if h.type_.eq_ignore_ascii_case("heartbeat") {
                     heartbeats.push(h);

@@ -9,6 +9,7 @@ use super::report::MetricReport;
 use crate::cardinality::capped_entry_with;
 use crate::config::AnalyzerConfig;
 use crate::minute::minute_of;
+use crate::walk::walk;
 
 /// The metric reports of one hour, one per domain.
 #[derive(Debug, Clone)]
@@ -82,7 +83,7 @@ impl MetricAnalyzer {
     pub fn process(&mut self, tree: &MessageTree) {
         let self_monitoring = tree.header.domain == "cat";
         let mut metrics = Vec::new();
-        tree.root.walk(|message, _| {
+        walk(&tree.root, |message, _| {
             if let Message::Metric(m) = message {
                 if !self_monitoring || m.type_.is_empty() {
                     metrics.push(m);

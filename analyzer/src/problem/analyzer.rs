@@ -14,6 +14,7 @@ use crate::config::{AnalyzerConfig, LongThresholds};
 use crate::message_ids::push_capped;
 use crate::minute::minute_of;
 use crate::transaction_walk::for_each_counted_transaction;
+use crate::walk::walk;
 
 /// Event types whose failures are errors (CAT's plexus `errorType`).
 const ERROR_EVENT_TYPES: [&str; 3] = ["Error", "Exception", "RuntimeException"];
@@ -115,7 +116,7 @@ impl ProblemAnalyzer {
                 }
             }
         });
-        tree.root.walk(|message, _| {
+        walk(&tree.root, |message, _| {
             if let Message::Event(e) = message {
                 if !e.is_success() && ERROR_EVENT_TYPES.contains(&e.type_.as_str()) {
                     add(ERROR, &e.type_, &e.name, e.timestamp_ms);
