@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use crate::config::OTHERS;
 
 /// `key` cut to at most `max_chars` characters (on a character boundary).
+#[inline]
 pub(crate) fn truncate_chars(key: &str, max_chars: usize) -> &str {
     if key.len() <= max_chars {
         return key;
@@ -18,7 +19,10 @@ pub(crate) fn truncate_chars(key: &str, max_chars: usize) -> &str {
 /// The entry for `key` (cut to `max_chars`), created on demand. When the map already holds
 /// `max_len` keys and `key` is new, the entry is `OTHERS` instead and `folded` goes up by one.
 ///
-/// A hit costs two lookups and no allocation; a new key allocates its `String` once.
+/// A hit costs two lookups and no allocation; a new key allocates its `String` once. Callers
+/// on the hot path look up with `get_mut` first and call this only on a miss: that `match`
+/// compiles where it binds a local, not in a helper returning the reference (NLL problem
+/// case 3).
 pub(crate) fn capped_entry<'m, V: Default>(
     map: &'m mut BTreeMap<String, V>,
     key: &str,

@@ -10,18 +10,58 @@ pub(crate) fn minute_of(timestamp_ms: u64) -> u8 {
 }
 
 /// Finds or inserts the entry for `minute` in a list kept sorted by minute.
+///
+/// Two guesses before the binary search, each one compare: live traffic records into the
+/// current minute, which is the last entry; and a name seen in every minute so far holds
+/// minute `m` at index `m` (replayed or late trees land there).
 pub(crate) fn minute_entry<T>(
     list: &mut Vec<T>,
     minute: u8,
     minute_of_entry: impl Fn(&T) -> u8,
     new: impl FnOnce() -> T,
 ) -> &mut T {
-    let pos = match list.binary_search_by_key(&minute, minute_of_entry) {
-        Ok(pos) => pos,
-        Err(pos) => {
-            list.insert(pos, new());
-            pos
+    let dense = usize::from(minute);
+    let pos = if list.last().is_some_and(|e| minute_of_entry(e) == minute) {
+        list.len() - 1
+    } else if list
+        .get(dense)
+        .is_some_and(|e| minute_of_entry(e) == minute)
+    {
+        dense
+    } else {
+        match list.binary_search_by_key(&minute, minute_of_entry) {
+            Ok(pos) => pos,
+            Err(pos) => {
+                list.insert(pos, new());
+                pos
+            }
         }
     };
     &mut list[pos]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minute_entry_keeps_minutes_sorted_whatever_the_guesses() {
+        let mut list: Vec<(u8, u32)> = Vec::new();
+        for minute in [5, 5, 0, 59, 1, 5, 2, 3, 4, 0, 59, 30] {
+            minute_entry(&mut list, minute, |&(m, _)| m, || (minute, 0)).1 += 1;
+        }
+        assert_eq!(
+            list,
+            [
+                (0, 2),
+                (1, 1),
+                (2, 1),
+                (3, 1),
+                (4, 1),
+                (5, 3),
+                (30, 1),
+                (59, 2)
+            ]
+        );
+    }
 }

@@ -76,6 +76,7 @@ impl<V> SortedMap<V> {
 
     /// The position of `key`, or where it would be inserted. A hit is one hash and one
     /// compare; only a miss pays the binary search.
+    #[inline]
     fn position(&self, key: &str) -> Result<usize, usize> {
         let hash = self.hasher.hash_one(key);
         match self.index.find(hash, |&i| self.entries[i].0 == key) {
@@ -137,6 +138,7 @@ impl<V> SortedMap<V> {
     /// The entry for `key` (cut to `max_chars`), created with `new` on demand. When the map
     /// already holds `max_len` keys and `key` is new, the entry is `OTHERS` instead and
     /// `folded` goes up by one. A hit is one hash, one compare and no allocation.
+    #[inline]
     pub(crate) fn capped_entry_with(
         &mut self,
         key: &str,
@@ -161,6 +163,7 @@ impl<V> SortedMap<V> {
     }
 
     /// [`SortedMap::capped_entry_with`] with `V::default()`.
+    #[inline]
     pub(crate) fn capped_entry(
         &mut self,
         key: &str,

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ocelot_protocol::{Message, MessageTree};
+use ocelot_protocol::{Leaf, Message, MessageTree};
 
 use super::report::MetricReport;
 use crate::cardinality::capped_entry_with;
@@ -82,32 +82,41 @@ impl MetricAnalyzer {
     /// metrics with a type in trees of the domain `cat` are self-monitoring and skipped.
     pub fn process(&mut self, tree: &MessageTree) {
         let self_monitoring = tree.header.domain == "cat";
-        let mut metrics = Vec::new();
+        let counted = |m: &Leaf| !self_monitoring || m.type_.is_empty();
+        // Most trees hold no metric or one: one walk finds it without collecting into a
+        // `Vec` (an allocation per tree); a tree with more is walked a second time.
+        let (mut first, mut more) = (None, false);
         walk(&tree.root, |message, _| {
             if let Message::Metric(m) = message {
-                if !self_monitoring || m.type_.is_empty() {
-                    metrics.push(m);
+                if counted(m) {
+                    more |= first.is_some();
+                    first.get_or_insert(m);
                 }
             }
         });
-        if metrics.is_empty() {
+        let Some(first) = first else {
             return;
-        }
+        };
         let config = &*self.config;
         let hour = self.hour;
         let mut folded = 0;
-        let report = capped_entry_with(
-            &mut self.reports,
-            &tree.header.domain,
-            config.max_domains,
-            config.max_key_chars,
-            &mut folded,
-            |domain| MetricReport::new(domain, hour),
-        );
-        for metric in metrics {
+        // A `match` on `get_mut`: one lookup on a hit (`capped_entry_with` costs two, see
+        // there), and every known domain hits.
+        let report = match self.reports.get_mut(tree.header.domain.as_str()) {
+            Some(report) => report,
+            None => capped_entry_with(
+                &mut self.reports,
+                &tree.header.domain,
+                config.max_domains,
+                config.max_key_chars,
+                &mut folded,
+                |domain| MetricReport::new(domain, hour),
+            ),
+        };
+        let mut add = |metric: &Leaf| {
             let Some((count, sum)) = parse_value(&metric.status, &metric.data) else {
                 report.ignored += 1;
-                continue;
+                return;
             };
             let item = report.items.capped_entry(
                 &metric.name,
@@ -119,6 +128,17 @@ impl MetricAnalyzer {
                 item.kind.clone_from(&metric.status);
             }
             item.record(minute_of(metric.timestamp_ms), count, sum);
+        };
+        if more {
+            walk(&tree.root, |message, _| {
+                if let Message::Metric(m) = message {
+                    if counted(m) {
+                        add(m);
+                    }
+                }
+            });
+        } else {
+            add(first);
         }
         report.folded += folded;
     }
