@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 
 use crate::walk::walk;
-use ocelot_protocol::{Message, MessageTree, Transaction};
+use ocelot_protocol::{Leaf, Message, MessageTree, Transaction};
 
 /// One transaction to count, with the name and duration the reports use.
 pub(crate) struct CountedTransaction<'a> {
@@ -25,7 +25,17 @@ pub(crate) struct CountedTransaction<'a> {
 /// depth first in wire order. One walk, no allocation besides the walk's stack.
 pub(crate) fn for_each_counted_transaction<'a>(
     tree: &'a MessageTree,
+    visit: impl FnMut(CountedTransaction<'a>),
+) {
+    for_each_counted_transaction_and_event(tree, visit, |_| {});
+}
+
+/// [`for_each_counted_transaction`], also calling `visit_event` on every event of a
+/// transaction root in walk order, in the same walk.
+pub(crate) fn for_each_counted_transaction_and_event<'a>(
+    tree: &'a MessageTree,
     mut visit: impl FnMut(CountedTransaction<'a>),
+    mut visit_event: impl FnMut(&'a Leaf),
 ) {
     let Message::Transaction(root) = &tree.root else {
         return;
@@ -38,6 +48,7 @@ pub(crate) fn for_each_counted_transaction<'a>(
             Message::Transaction(t) => t,
             Message::Event(e) => {
                 last_event = Some(e);
+                visit_event(e);
                 return;
             }
             _ => return,
@@ -105,7 +116,7 @@ pub(crate) fn normalize_url(name: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ocelot_protocol::{Header, Leaf};
+    use ocelot_protocol::Header;
 
     #[test]
     fn numeric_url_segments_become_placeholders() {

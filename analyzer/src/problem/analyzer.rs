@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ocelot_protocol::{Message, MessageTree};
+use ocelot_protocol::{Leaf, Message, MessageTree};
 
 use super::report::{
     ProblemMachine, ProblemReport, ERROR, LONG_CACHE, LONG_CALL, LONG_SERVICE, LONG_SQL, LONG_URL,
@@ -13,7 +13,7 @@ use crate::cardinality::capped_entry_with;
 use crate::config::{AnalyzerConfig, LongThresholds};
 use crate::message_ids::push_capped;
 use crate::minute::minute_of;
-use crate::transaction_walk::for_each_counted_transaction;
+use crate::transaction_walk::for_each_counted_transaction_and_event;
 use crate::walk::walk;
 
 /// Event types whose failures are errors (CAT's plexus `errorType`).
@@ -110,24 +110,36 @@ impl ProblemAnalyzer {
                 message_id,
             );
         };
-        for_each_counted_transaction(tree, |counted| {
-            let t = counted.transaction;
-            if !t.is_success() && !t.data.starts_with('@') {
-                add(ERROR, &t.type_, &counted.name, t.timestamp_ms);
-            }
-            if let Some((category, threshold_ms)) = long_category(&t.type_, thresholds) {
-                if counted.duration_us / 1000 >= threshold_ms {
-                    add(category, &t.type_, &counted.name, t.timestamp_ms);
+        // Transactions first, then error events, as CAT adds them (the order decides which
+        // key folds when a cap is reached). Failed error events are rare, so the walk over
+        // the transactions notes whether a second walk is needed at all.
+        let is_error = |e: &Leaf| !e.is_success() && ERROR_EVENT_TYPES.contains(&e.type_.as_str());
+        let mut any_error_event = false;
+        for_each_counted_transaction_and_event(
+            tree,
+            |counted| {
+                let t = counted.transaction;
+                if !t.is_success() && !t.data.starts_with('@') {
+                    add(ERROR, &t.type_, &counted.name, t.timestamp_ms);
                 }
-            }
-        });
-        walk(&tree.root, |message, _| {
-            if let Message::Event(e) = message {
-                if !e.is_success() && ERROR_EVENT_TYPES.contains(&e.type_.as_str()) {
-                    add(ERROR, &e.type_, &e.name, e.timestamp_ms);
+                if let Some((category, threshold_ms)) = long_category(&t.type_, thresholds) {
+                    if counted.duration_us / 1000 >= threshold_ms {
+                        add(category, &t.type_, &counted.name, t.timestamp_ms);
+                    }
                 }
-            }
-        });
+            },
+            |e| any_error_event |= is_error(e),
+        );
+        // A lone event root (no transaction) is not walked above.
+        if any_error_event || !matches!(tree.root, Message::Transaction(_)) {
+            walk(&tree.root, |message, _| {
+                if let Message::Event(e) = message {
+                    if is_error(e) {
+                        add(ERROR, &e.type_, &e.name, e.timestamp_ms);
+                    }
+                }
+            });
+        }
         report.folded += folded;
     }
 }

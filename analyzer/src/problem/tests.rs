@@ -183,6 +183,26 @@ fn error_events_only_count_when_failed() {
         .is_empty());
 }
 
+#[test]
+fn failed_error_events_count_in_transaction_trees_and_as_lone_roots() {
+    let exception = || {
+        Message::Event(ocelot_protocol::Leaf::new(
+            "Exception",
+            "boom",
+            "ERROR",
+            HOUR_START_MS,
+            "",
+        ))
+    };
+    let mut root = transaction("URL", "/a", HOUR_START_MS, 0, "0");
+    root.children.push(exception());
+    let header = tree("shop", "10.0.0.1", "id", transaction("X", "x", 0, 0, "0")).header;
+    let lone = MessageTree::new(header, exception());
+    let reports = run(&[tree("shop", "10.0.0.1", "id", root), lone]);
+    let view = reports["shop"].view(&ViewQuery::default());
+    assert_eq!(entries(&view), [(ERROR, "Exception", "boom", 2)]);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
