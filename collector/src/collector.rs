@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
-use crossbeam_channel::{bounded, Sender, TrySendError};
+use crossbeam_channel::{bounded, unbounded, Sender};
 use ocelot_analyzer::{
     EventReport, HeartbeatReport, MetricReport, ProblemReport, StateReport, TransactionReport,
 };
@@ -21,8 +21,16 @@ use crate::period::accept_hour;
 use crate::stats::{decode_error_reason, CollectorStats, StatsSnapshot, DECODE_REASONS};
 use crate::worker::{
     self, Control, EventKind, HeartbeatKind, Kind, MetricKind, ProblemKind, StateKind, StateSample,
-    TransactionKind, TreeItem, WorkerContext,
+    TransactionKind, TreeBatch, TreeItem, WorkerContext,
 };
+
+/// Trees decoded from one read of a connection, and their frames for the store, on their
+/// way to the store and the workers together (see [`Collector::accept`]).
+#[derive(Default)]
+pub(crate) struct IngestBatch {
+    frames: Vec<(MessageId, Bytes)>,
+    trees: Vec<TreeItem>,
+}
 
 /// The domain under which the collector files its own State report.
 pub const STATE_DOMAIN: &str = "ocelot";
@@ -54,7 +62,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     store: Option<Store>,
     stats: Arc<CollectorStats>,
-    trees: Vec<Sender<TreeItem>>,
+    trees: Vec<Sender<TreeBatch>>,
     transaction: Sender<Control<TransactionReport>>,
     event: Sender<Control<EventReport>>,
     problem: Sender<Control<ProblemReport>>,
@@ -86,8 +94,10 @@ fn spawn<K: Kind>(
     store: &Option<Store>,
     stats: &Arc<CollectorStats>,
     threads: &mut Vec<JoinHandle<()>>,
-) -> (Sender<TreeItem>, Sender<Control<K::Report>>) {
-    let (tree_tx, tree_rx) = bounded(config.worker_queue_trees);
+) -> (Sender<TreeBatch>, Sender<Control<K::Report>>) {
+    // Unbounded as a channel, bounded in trees: `dispatch` reserves room in the worker's
+    // `queued` counter before sending, so batches of any size count tree by tree.
+    let (tree_tx, tree_rx) = unbounded();
     let (control_tx, control_rx) = bounded(CONTROL_QUEUE);
     let ctx = WorkerContext {
         index,
@@ -189,6 +199,17 @@ impl Collector {
     /// report worker. Never blocks: a full queue drops (and counts) the tree for that
     /// queue only. A decode error is counted and returned; the caller closes the connection.
     pub fn ingest(&self, frame: Bytes) -> Result<(), DecodeError> {
+        let mut batch = IngestBatch::default();
+        let result = self.accept(frame, &mut batch);
+        self.dispatch(&mut batch);
+        result
+    }
+
+    /// The first half of [`Collector::ingest`]: decodes one frame and checks its hour, then
+    /// adds the tree and its frame to `batch` instead of sending them on. The connection
+    /// task collects every frame of one read this way and calls [`Collector::dispatch`]
+    /// once: one queue operation per worker per read instead of one per tree.
+    pub(crate) fn accept(&self, frame: Bytes, batch: &mut IngestBatch) -> Result<(), DecodeError> {
         let inner = &*self.inner;
         let stats = &inner.stats;
         stats.frames.fetch_add(1, Relaxed);
@@ -211,33 +232,49 @@ impl Collector {
             return Ok(());
         };
         stats.trees_accepted.fetch_add(1, Relaxed);
-        if let Some(store) = &inner.store {
+        if inner.store.is_some() {
             match tree.header.message_id().map(str::parse::<MessageId>) {
-                Some(Ok(id)) => {
-                    if store.append(&id, frame.clone()).is_err() {
-                        stats.store_dropped.fetch_add(1, Relaxed);
-                    }
-                }
+                Some(Ok(id)) => batch.frames.push((id, frame.clone())),
                 _ => {
                     stats.no_message_id.fetch_add(1, Relaxed);
                 }
             }
         }
-        let tree = Arc::new(tree);
-        for (index, sender) in inner.trees.iter().enumerate() {
-            let item = TreeItem {
-                hour,
-                tree: tree.clone(),
-                bytes: frame.len() as u64,
-                received_ms: now_ms,
-            };
-            if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
-                sender.try_send(item)
-            {
-                stats.worker(index).dropped_queue_full.fetch_add(1, Relaxed);
+        batch.trees.push(TreeItem {
+            hour,
+            tree,
+            bytes: frame.len() as u64,
+            received_ms: now_ms,
+        });
+        Ok(())
+    }
+
+    /// The second half of [`Collector::ingest`]: hands the frames of `batch` to the store
+    /// and its trees to every report worker, leaving `batch` empty. Never blocks: a worker
+    /// without room for the whole batch drops it (each tree counted) for that worker only.
+    pub(crate) fn dispatch(&self, batch: &mut IngestBatch) {
+        let inner = &*self.inner;
+        let stats = &inner.stats;
+        if let Some(store) = &inner.store {
+            if !batch.frames.is_empty() {
+                let refused = store.append_many(batch.frames.drain(..));
+                stats.store_dropped.fetch_add(refused as u64, Relaxed);
             }
         }
-        Ok(())
+        if batch.trees.is_empty() {
+            return;
+        }
+        let n = batch.trees.len();
+        let trees: TreeBatch = Arc::new(std::mem::replace(&mut batch.trees, Vec::with_capacity(n)));
+        let capacity = inner.config.worker_queue_trees;
+        for (index, sender) in inner.trees.iter().enumerate() {
+            let counters = stats.worker(index);
+            let before = counters.queued.fetch_add(n as u64, Relaxed);
+            if before + n as u64 > capacity as u64 || sender.send(trees.clone()).is_err() {
+                counters.queued.fetch_sub(n as u64, Relaxed);
+                counters.dropped_queue_full.fetch_add(n as u64, Relaxed);
+            }
+        }
     }
 
     pub(crate) fn count_frame_error(&self, reason: &'static str) {
@@ -330,7 +367,7 @@ impl Collector {
                     .processing
                     .push((name, processed, delta(a.busy_us, b.busy_us)));
             }
-            let depth = self.inner.trees[index].len() as u64;
+            let depth = self.inner.stats.worker(index).queued.load(Relaxed);
             self.inner
                 .stats
                 .worker(index)

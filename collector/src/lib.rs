@@ -1,17 +1,17 @@
 //! Ocelot's collector (`ocelot-collector`): the TCP server CAT clients send to.
 //!
 //! ```text
-//! TCP :2280 ─> connection task: FrameDecoder ─> Collector::ingest
-//!                                                 ├─ decode (NT1/PT1)
-//!                                                 ├─ hour window check (current, previous until :03, next from :57)
-//!                                                 ├─ Store::append(message ID, frame as received)
-//!                                                 └─ try_send Arc<MessageTree> to one worker thread per report kind
+//! TCP :2280 ─> connection task: FrameDecoder ─> per frame: decode (NT1/PT1), hour window check
+//!                                                 (current, previous until :03, next from :57)
+//!                                             ─> per read, all its trees together:
+//!                                                 ├─ Store::append_many(message ID, frame as received)
+//!                                                 └─ send one Arc<Vec<tree>> to each worker thread per report kind
 //!                                                      (transaction, event, problem, heartbeat, metric, state)
 //! clock thread: every second `Collector::tick`: checkpoint open hours, seal finished ones, sample the State report
 //! ```
 //!
 //! Each worker owns its analyzers (one per open hour): no lock on the per-message path. A full
-//! worker queue drops the tree for that worker only, counted. Time comes from a [`Clock`], so
+//! worker queue (bounded in trees) drops the trees for that worker only, counted. Time comes from a [`Clock`], so
 //! hour boundaries are tested with a [`ManualClock`]. Reports live in the store as JSON:
 //! checkpoints of the open hours every minute, and the final reports when an hour is sealed;
 //! a restart reloads the open hours' checkpoints and carries on counting.

@@ -1,5 +1,5 @@
 //! The TCP side: accept CAT clients, split their byte streams into frames, hand each frame
-//! to [`Collector::ingest`]. No handshake and no reply, like CAT: clients never read.
+//! to the collector: the trees of each read are decoded one by one, then handed on together. No handshake and no reply, like CAT: clients never read.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::collector::Collector;
+use crate::collector::{Collector, IngestBatch};
 use crate::rate_limited_log::RateLimitedLog;
 use crate::stats::frame_error_reason;
 
@@ -79,6 +79,8 @@ async fn serve_connection(
     stats.connections_total.fetch_add(1, Relaxed);
     let mut decoder = FrameDecoder::new(collector.max_frame_bytes());
     let mut buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    // The trees of one read go to the store and the workers together.
+    let mut batch = IngestBatch::default();
     'read: loop {
         let read = tokio::select! {
             read = stream.read_buf(&mut buf) => read,
@@ -96,14 +98,17 @@ async fn serve_connection(
             let offset = decoder.offset();
             match decoder.decode(&mut buf) {
                 Ok(Some(frame)) => {
-                    if let Err(e) = collector.ingest(frame) {
+                    if let Err(e) = collector.accept(frame, &mut batch) {
                         BAD_FRAME_LOG.log(|suppressed| {
                             tracing::warn!(%peer, offset, error = %e, suppressed, "malformed frame; closing the connection");
                         });
                         break 'read;
                     }
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    collector.dispatch(&mut batch);
+                    break;
+                }
                 Err(e) => {
                     collector.count_frame_error(frame_error_reason(&e));
                     BAD_FRAME_LOG.log(|suppressed| {
@@ -114,5 +119,7 @@ async fn serve_connection(
             }
         }
     }
+    // Trees decoded before a bad frame or a shutdown still count.
+    collector.dispatch(&mut batch);
     stats.connections_open.fetch_sub(1, Relaxed);
 }

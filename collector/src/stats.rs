@@ -57,6 +57,8 @@ pub(crate) struct WorkerCounters {
     pub(crate) max_us: AtomicU64,
     pub(crate) dropped_queue_full: AtomicU64,
     pub(crate) queue_depth: AtomicU64,
+    /// Trees sent to the worker and not yet processed (what bounds its queue).
+    pub(crate) queued: AtomicU64,
     pub(crate) report_write_errors: AtomicU64,
 }
 

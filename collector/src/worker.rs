@@ -21,13 +21,16 @@ use serde::Serialize;
 use crate::period::is_due_for_sealing;
 use crate::stats::CollectorStats;
 
-/// A tree on its way to a worker.
+/// A tree on its way to the workers.
 pub(crate) struct TreeItem {
     pub(crate) hour: u64,
-    pub(crate) tree: Arc<MessageTree>,
+    pub(crate) tree: MessageTree,
     pub(crate) bytes: u64,
     pub(crate) received_ms: u64,
 }
+
+/// The trees of one read of a connection, shared by every worker (the last one frees them).
+pub(crate) type TreeBatch = Arc<Vec<TreeItem>>;
 
 /// Collector figures for one State sample (deltas since the previous sample).
 #[derive(Debug, Clone, Default)]
@@ -195,7 +198,7 @@ pub(crate) struct WorkerContext {
 /// The worker loop: returns on `Shutdown` after writing every open hour, or when the
 /// collector is dropped (then without writing, as a crash would).
 pub(crate) fn run<K: Kind>(
-    trees: Receiver<TreeItem>,
+    trees: Receiver<TreeBatch>,
     control: Receiver<Control<K::Report>>,
     ctx: WorkerContext,
 ) {
@@ -221,16 +224,27 @@ pub(crate) fn run<K: Kind>(
             }
         }
     };
-    let process = |open: &mut BTreeMap<u64, K::Analyzer>, item: TreeItem| {
+    let process = |open: &mut BTreeMap<u64, K::Analyzer>, batch: TreeBatch| {
         let started = Instant::now();
-        let analyzer = open
-            .entry(item.hour)
-            .or_insert_with(|| K::new(item.hour, &ctx.config));
-        K::process(analyzer, &item);
-        let us = started.elapsed().as_micros() as u64;
-        counters.processed.fetch_add(1, Relaxed);
-        counters.busy_us.fetch_add(us, Relaxed);
-        counters.max_us.fetch_max(us, Relaxed);
+        let mut tree_started = started;
+        let mut max_us = 0;
+        for item in batch.iter() {
+            let analyzer = open
+                .entry(item.hour)
+                .or_insert_with(|| K::new(item.hour, &ctx.config));
+            K::process(analyzer, item);
+            let now = Instant::now();
+            max_us = max_us.max(now.duration_since(tree_started).as_micros() as u64);
+            tree_started = now;
+        }
+        let n = batch.len() as u64;
+        counters.queued.fetch_sub(n, Relaxed);
+        counters.processed.fetch_add(n, Relaxed);
+        counters.busy_us.fetch_add(
+            tree_started.duration_since(started).as_micros() as u64,
+            Relaxed,
+        );
+        counters.max_us.fetch_max(max_us, Relaxed);
     };
     loop {
         select! {
@@ -259,7 +273,7 @@ pub(crate) fn run<K: Kind>(
                     while let Ok(item) = trees.try_recv() {
                         process(&mut open, item);
                     }
-                    counters.queue_depth.store(trees.len() as u64, Relaxed);
+                    counters.queue_depth.store(counters.queued.load(Relaxed), Relaxed);
                     let due: Vec<u64> = open
                         .keys()
                         .copied()

@@ -287,3 +287,34 @@ fn a_restart_mid_hour_continues_counting_from_the_last_checkpoint() {
     collector.shutdown();
     store.shutdown();
 }
+
+#[test]
+fn every_tree_is_processed_or_counted_as_dropped_by_every_worker() {
+    // Trees of one read travel to the workers together; with a queue smaller than a read,
+    // some are dropped, and each one must still be counted, worker by worker.
+    let config = CollectorConfig {
+        worker_queue_trees: 4,
+        ..manual_config()
+    };
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(config, None, clock);
+    let server = Server::start(collector.clone());
+    let all: Vec<u8> = binary_frames().concat();
+    let mut client = TcpStream::connect(server.addr).unwrap();
+    for _ in 0..20 {
+        client.write_all(&all).unwrap();
+    }
+    drop(client);
+    let accounted = |s: &ocelot_collector::StatsSnapshot| {
+        s.workers
+            .values()
+            .all(|w| w.processed + w.dropped_queue_full == s.trees_accepted)
+    };
+    wait_for("all 580 frames read and every tree accounted for", || {
+        let s = collector.stats();
+        s.frames == 20 * 29 && accounted(&s)
+    });
+    let stats = server.stop().stats();
+    assert!(stats.workers.values().all(|w| w.queue_depth <= 4));
+    collector.shutdown();
+}

@@ -195,7 +195,11 @@ pub fn decode_body(body: &[u8]) -> Result<MessageTree, DecodeError> {
 }
 
 fn decode_message(r: &mut Reader<'_>) -> Result<Message, DecodeError> {
-    let mut stack: Vec<Transaction> = Vec::new();
+    // Open transactions, each with where its children start in `children`: the children
+    // of all open transactions share one buffer and move into an exactly sized `Vec` when
+    // their parent ends, instead of each `Vec` growing (and reallocating) child by child.
+    let mut stack: Vec<(Transaction, usize)> = Vec::new();
+    let mut children: Vec<Message> = Vec::new();
     loop {
         if r.is_empty() {
             return Err(if stack.is_empty() {
@@ -217,16 +221,21 @@ fn decode_message(r: &mut Reader<'_>) -> Result<Message, DecodeError> {
                 let timestamp_ms = r.varint("timestamp")?;
                 let type_ = r.string("type")?;
                 let name = r.string("name")?;
-                stack.push(Transaction {
-                    type_,
-                    name,
-                    timestamp_ms,
-                    ..Transaction::default()
-                });
+                stack.push((
+                    Transaction {
+                        type_,
+                        name,
+                        timestamp_ms,
+                        ..Transaction::default()
+                    },
+                    children.len(),
+                ));
                 None
             }
             TAG_END => {
-                let mut t = stack.pop().ok_or(DecodeError::UnbalancedEnd { offset })?;
+                let (mut t, first_child) =
+                    stack.pop().ok_or(DecodeError::UnbalancedEnd { offset })?;
+                t.children = children.drain(first_child..).collect();
                 t.status = r.string("status")?;
                 t.data = r.string("data")?;
                 t.duration_us = r.varint("duration")?;
@@ -250,8 +259,8 @@ fn decode_message(r: &mut Reader<'_>) -> Result<Message, DecodeError> {
             _ => return Err(DecodeError::UnknownTag { tag, offset }),
         };
         if let Some(message) = finished {
-            match stack.last_mut() {
-                Some(parent) => parent.children.push(message),
+            match stack.last() {
+                Some(_) => children.push(message),
                 None => {
                     if !r.is_empty() {
                         return Err(DecodeError::TrailingData { offset: r.pos });

@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -40,9 +40,16 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// The way to one writer thread.
+struct WriterQueue {
+    sender: Sender<Command>,
+    /// Frames sent and not yet taken by the writer (bounded by `queue_capacity`).
+    queued: Arc<AtomicUsize>,
+}
+
 struct Inner {
     shared: Arc<Shared>,
-    writers: Vec<Sender<Command>>,
+    writers: Vec<WriterQueue>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     reader: Reader,
     stop_retention: Mutex<Option<Sender<()>>>,
@@ -67,12 +74,13 @@ impl Store {
         let mut threads = Vec::new();
         for i in 0..shared.config.writer_threads {
             let (tx, rx) = bounded(shared.config.queue_capacity);
-            let writer = Writer::new(Arc::clone(&shared));
+            let queued = Arc::new(AtomicUsize::new(0));
+            let writer = Writer::new(Arc::clone(&shared), Arc::clone(&queued));
             let thread = std::thread::Builder::new()
                 .name(format!("ocelot-store-writer-{i}"))
                 .spawn(move || writer.run(rx))
                 .map_err(|e| StoreError::io(&shared.config.dir, e))?;
-            writers.push(tx);
+            writers.push(WriterQueue { sender: tx, queued });
             threads.push(thread);
         }
         let inner = Arc::new(Inner {
@@ -138,6 +146,43 @@ impl Store {
     /// as `IdMismatch` by the writer). Refusals here and later in the writer (duplicate,
     /// data file full, I/O error) are all counted in [`StoreStats::drops`].
     pub fn append(&self, id: &MessageId, frame: Bytes) -> Result<(), AppendError> {
+        self.check(id, &frame)?;
+        let shard = shard(&id.domain, self.inner.writers.len());
+        self.send(shard, vec![(id.clone(), frame)])
+    }
+
+    /// Queues many frames at once, as [`Store::append`] does one by one, and returns how
+    /// many were refused (each refusal is counted in [`StoreStats::drops`], as there).
+    ///
+    /// The cheap way to append a burst: one queue operation per writer thread instead of
+    /// one per frame. `QueueFull` counts frames, so a burst is refused whole when its
+    /// writer has no room for all of it.
+    pub fn append_many(&self, frames: impl IntoIterator<Item = (MessageId, Bytes)>) -> usize {
+        let writers = self.inner.writers.len();
+        let mut refused = 0;
+        let mut shards: Vec<Vec<(MessageId, Bytes)>> = Vec::new();
+        for (id, frame) in frames {
+            if self.check(&id, &frame).is_err() {
+                refused += 1;
+                continue;
+            }
+            let shard = shard(&id.domain, writers);
+            if shards.len() <= shard {
+                shards.resize_with(shard + 1, Vec::new);
+            }
+            shards[shard].push((id, frame));
+        }
+        for (shard, frames) in shards.into_iter().enumerate() {
+            let n = frames.len();
+            if n > 0 && self.send(shard, frames).is_err() {
+                refused += n;
+            }
+        }
+        refused
+    }
+
+    /// The checks `append` makes before queueing; a refusal is counted.
+    fn check(&self, id: &MessageId, frame: &Bytes) -> Result<(), AppendError> {
         let shared = &self.inner.shared;
         let refuse = |reason: DropReason, error: AppendError| {
             shared.counters.drop_frames(reason, 1);
@@ -183,14 +228,38 @@ impl Store {
         if self.inner.writers.is_empty() {
             return refuse(DropReason::Closed, AppendError::Closed);
         }
-        let writer = &self.inner.writers[shard(&id.domain, self.inner.writers.len())];
-        match writer.try_send(Command::Append(id.clone(), frame)) {
+        Ok(())
+    }
+
+    /// Queues `frames` (checked, all of one shard) for writer `shard`, or refuses them all.
+    fn send(&self, shard: usize, frames: Vec<(MessageId, Bytes)>) -> Result<(), AppendError> {
+        let shared = &self.inner.shared;
+        let n = frames.len();
+        let queue = &self.inner.writers[shard];
+        let refuse = |reason: DropReason, error: AppendError| {
+            shared.counters.drop_frames(reason, n as u64);
+            Err(error)
+        };
+        // Frames, not commands, count against the capacity: reserve room first.
+        let before = queue.queued.fetch_add(n, Ordering::Relaxed);
+        if before + n > shared.config.queue_capacity {
+            queue.queued.fetch_sub(n, Ordering::Relaxed);
+            return refuse(DropReason::QueueFull, AppendError::QueueFull);
+        }
+        match queue.sender.try_send(Command::Append(frames)) {
             Ok(()) => {
-                add(&shared.counters.appended, 1);
+                add(&shared.counters.appended, n as u64);
                 Ok(())
             }
-            Err(TrySendError::Full(_)) => refuse(DropReason::QueueFull, AppendError::QueueFull),
-            Err(TrySendError::Disconnected(_)) => refuse(DropReason::Closed, AppendError::Closed),
+            Err(e) => {
+                queue.queued.fetch_sub(n, Ordering::Relaxed);
+                match e {
+                    TrySendError::Full(_) => refuse(DropReason::QueueFull, AppendError::QueueFull),
+                    TrySendError::Disconnected(_) => {
+                        refuse(DropReason::Closed, AppendError::Closed)
+                    }
+                }
+            }
         }
     }
 
@@ -210,6 +279,7 @@ impl Store {
         for writer in &self.inner.writers {
             let (tx, rx) = bounded(1);
             writer
+                .sender
                 .send(Command::Flush(tx))
                 .map_err(|_| StoreError::Closed)?;
             waits.push(rx);
@@ -409,7 +479,7 @@ impl Inner {
             } else {
                 Command::Shutdown(tx)
             };
-            if writer.send(command).is_ok() {
+            if writer.sender.send(command).is_ok() {
                 waits.push(rx);
             }
         }

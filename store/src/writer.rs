@@ -14,6 +14,7 @@ use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,7 +32,8 @@ use crate::shared::{LogOnce, Shared};
 use crate::stats::{add, DropReason};
 
 pub(crate) enum Command {
-    Append(MessageId, Bytes),
+    /// Frames of domains this writer owns, checked by `Store::append`.
+    Append(Vec<(MessageId, Bytes)>),
     /// Write every open block, then answer.
     Flush(Sender<()>),
     /// Write everything, mark files clean, answer and stop.
@@ -51,6 +53,10 @@ struct DomainHour {
     /// Frames in the open block: client, seq, offset in block.
     pending: Vec<(ClientKey, u64, u16)>,
     pending_ids: HashSet<(ClientKey, u64)>,
+    /// Each client's index file length as far as this writer knows (it is the only one
+    /// writing them): a sequence number at or past it has no entry yet, without a path
+    /// or a file lookup per frame.
+    index_lens: HashMap<ClientKey, u64>,
     block_opened: Option<Instant>,
     last_used: Instant,
     /// An index write failed: don't mark the files clean, so the next open rebuilds.
@@ -67,10 +73,12 @@ pub(crate) struct Writer {
     index_files: IndexFiles,
     compressor: BlockCompressor,
     record: Vec<u8>,
+    /// Frames queued for this writer (`Store::append` adds, this thread takes off).
+    queued: Arc<AtomicUsize>,
 }
 
 impl Writer {
-    pub(crate) fn new(shared: Arc<Shared>) -> Writer {
+    pub(crate) fn new(shared: Arc<Shared>, queued: Arc<AtomicUsize>) -> Writer {
         let level = shared.config.compression_level;
         Writer {
             shared,
@@ -78,6 +86,7 @@ impl Writer {
             index_files: IndexFiles::new(),
             compressor: BlockCompressor::new(level),
             record: Vec::new(),
+            queued,
         }
     }
 
@@ -86,7 +95,12 @@ impl Writer {
         let mut last_tick = Instant::now();
         loop {
             match commands.recv_timeout(tick) {
-                Ok(Command::Append(id, frame)) => self.append(id, frame),
+                Ok(Command::Append(frames)) => {
+                    self.queued.fetch_sub(frames.len(), Ordering::Relaxed);
+                    for (id, frame) in frames {
+                        self.append(id, frame);
+                    }
+                }
                 Ok(Command::Flush(done)) => {
                     self.flush_all();
                     let _ = done.send(());
@@ -123,9 +137,11 @@ impl Writer {
             counters.drop_frames(DropReason::IdMismatch, 1);
             return;
         }
-        let key = (id.hour, id.domain.clone());
+        let client = ClientKey::of(&id);
+        let seq = id.seq;
+        let key = (id.hour, id.domain);
         if !self.files.contains_key(&key) {
-            match self.open_domain_hour(id.hour, &id.domain) {
+            match self.open_domain_hour(key.0, &key.1) {
                 Ok(dh) => {
                     self.files.insert(key.clone(), dh);
                 }
@@ -141,8 +157,7 @@ impl Writer {
         }
         let dh = self.files.get_mut(&key).expect("inserted above");
         dh.last_used = Instant::now();
-        let client = ClientKey::of(&id);
-        if dh.pending_ids.contains(&(client, id.seq)) || self.is_indexed(&key, client, id.seq) {
+        if dh.pending_ids.contains(&(client, seq)) || self.is_indexed(&key, client, seq) {
             self.shared.counters.drop_frames(DropReason::Duplicate, 1);
             return;
         }
@@ -160,8 +175,8 @@ impl Writer {
         // block arrives at an empty block and gets it to itself, at offset 0.
         let offset = u16::try_from(dh.block.len()).expect("block below 64 KiB when a frame starts");
         dh.block.extend_from_slice(&frame);
-        dh.pending.push((client, id.seq, offset));
-        dh.pending_ids.insert((client, id.seq));
+        dh.pending.push((client, seq, offset));
+        dh.pending_ids.insert((client, seq));
         dh.block_opened.get_or_insert_with(Instant::now);
         if dh.block.len() >= BLOCK_SIZE_BYTES {
             Self::close_block(
@@ -176,15 +191,25 @@ impl Writer {
 
     /// Whether the index already has an entry for `seq` (first tree under an ID wins).
     fn is_indexed(&mut self, key: &(u64, String), client: ClientKey, seq: u64) -> bool {
-        let dh = &self.files[key];
+        let Some(dh) = self.files.get_mut(key) else {
+            return false;
+        };
         let Some(position) = entry_position(seq) else {
             return false;
         };
+        // Past the end of the file there are no entries: trees mostly arrive in sequence
+        // order, so most checks end here without a read (or even a path).
+        if dh
+            .index_lens
+            .get(&client)
+            .is_some_and(|&len| position >= len)
+        {
+            return false;
+        }
         let Ok(index) = self.index_files.get(&dh.dir.join(client.file_name())) else {
             return false; // counted when the entry is written
         };
-        // Past the end of the file there are no entries: trees mostly arrive in sequence
-        // order, so most checks end here without a read.
+        dh.index_lens.insert(client, index.len);
         if position >= index.len {
             return false;
         }
@@ -231,6 +256,7 @@ impl Writer {
             block: Vec::with_capacity(BLOCK_SIZE_BYTES),
             pending: Vec::new(),
             pending_ids: HashSet::new(),
+            index_lens: HashMap::new(),
             block_opened: None,
             last_used: Instant::now(),
             index_incomplete: false,
@@ -422,7 +448,7 @@ impl IndexFiles {
 fn write_entries(
     shared: &Shared,
     index_files: &mut IndexFiles,
-    dh: &DomainHour,
+    dh: &mut DomainHour,
     client: ClientKey,
     first_seq: u64,
     entries: &[u8],
@@ -431,6 +457,7 @@ fn write_entries(
     let position = entry_position(first_seq).expect("seq checked against max_seq at append");
     let index = index_files.get(&path)?;
     index.len = index.len.max(position + entries.len() as u64);
+    dh.index_lens.insert(client, index.len);
     shared
         .config
         .file_layer

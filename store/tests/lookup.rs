@@ -284,6 +284,49 @@ fn a_full_queue_refuses_without_blocking_and_counts() {
 }
 
 #[test]
+fn append_many_stores_a_burst_and_counts_each_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.writer_threads = 2;
+    let store = Store::open(config).unwrap();
+    let good: Vec<MessageId> = (0..200)
+        .map(|seq| id(if seq % 2 == 0 { "shop" } else { "cart" }, 7, seq))
+        .collect();
+    let mut burst: Vec<_> = good.iter().map(|i| (i.clone(), frame(i, 500))).collect();
+    let bad = id("shop", 7, 1_000);
+    burst.push((bad, bytes::Bytes::from_static(b"\0\0\0\x09NT1")));
+    assert_eq!(store.append_many(burst), 1);
+    store.flush().unwrap();
+    for i in &good {
+        assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 500)), "{i}");
+    }
+    let stats = store.stats();
+    assert_eq!(stats.appended, 200);
+    assert_eq!(stats.stored, 200);
+    assert_eq!(stats.dropped(DropReason::BadFrame), 1);
+}
+
+#[test]
+fn append_many_counts_queue_capacity_in_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.queue_capacity = 10;
+    let store = Store::open(config).unwrap();
+    // Larger than the whole queue: refused whole, each frame counted.
+    let burst: Vec<_> = (0..11)
+        .map(|seq| {
+            let i = id("shop", 1, seq);
+            let f = frame(&i, 100);
+            (i, f)
+        })
+        .collect();
+    assert_eq!(store.append_many(burst), 11);
+    let stats = store.stats();
+    assert_eq!(stats.dropped(DropReason::QueueFull), 11);
+    assert_eq!(stats.appended, 0);
+}
+
+#[test]
 fn after_shutdown_appends_are_refused_and_lookups_still_work() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
