@@ -239,7 +239,7 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
                                 td.links {
                                     @if !n.sample_message_id.is_empty() { (message_link(&n.sample_message_id, "sample", "sample")) }
                                     @if let Some(first) = n.fail_message_ids.first() {
-                                        (message_link(first, &format!("failed ×{}", n.fail_message_ids.len()), "failed"))
+                                        (message_link(first, html! { "failed ×" (n.fail_message_ids.len()) }, "failed"))
                                     }
                                 }
                             }

@@ -150,7 +150,7 @@ fn category_section(category: &str, entries: &[&ProblemEntryView]) -> Markup {
                                 td.spark { (sparkline(&per_minute(entry.minutes.iter().map(|m| (m.minute, m.count as f64))))) }
                                 td.links {
                                     @for (i, id) in entry.sample_message_ids.iter().take(SAMPLES_SHOWN).enumerate() {
-                                        (message_link(id, &format!("#{}", i + 1), "sample"))
+                                        (message_link(id, html! { "#" (i + 1) }, "sample"))
                                     }
                                     @if entry.sample_message_ids.len() > SAMPLES_SHOWN {
                                         span.muted { "+" (entry.sample_message_ids.len() - SAMPLES_SHOWN) }

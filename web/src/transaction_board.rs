@@ -19,11 +19,12 @@ use ocelot_analyzer::{
 
 use crate::board::{
     format_count, format_ms, format_percent, format_rate, message_link, per_minute, sort_key,
-    sortable_header, stat, Board, Column, UNHEALTHY_FAIL_PERCENT,
+    sortable_header, stat, Board, Column, Count, Ms, Percent, Rate, UNHEALTHY_FAIL_PERCENT,
 };
 use crate::chart::{bar_chart, line_chart, Series, MINUTES};
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
+use crate::links::Encoded;
 use crate::selection::ReportParams;
 use crate::state::AppState;
 
@@ -193,18 +194,18 @@ fn sort_figures<T>(
 
 fn figure_cells(f: &DurationFigures) -> Markup {
     html! {
-        td.num { (format_count(f.count)) }
-        td.num.fail[f.fail > 0] { (format_count(f.fail)) }
-        td.num.fail[f.fail_percent > UNHEALTHY_FAIL_PERCENT] { (format_percent(f.fail_percent)) }
-        td.num { (format_ms(f.min)) }
-        td.num { (format_ms(f.avg)) }
-        td.num { (format_ms(f.max)) }
-        td.num { (format_ms(f.p50)) }
-        td.num.p95 { (format_ms(f.p95)) }
-        td.num { (format_ms(f.p99)) }
-        td.num { (format_ms(f.p999)) }
-        td.num { (format_ms(f.std)) }
-        td.num { (format_rate(f.tps)) }
+        td.num { (Count(f.count)) }
+        td.num.fail[f.fail > 0] { (Count(f.fail)) }
+        td.num.fail[f.fail_percent > UNHEALTHY_FAIL_PERCENT] { (Percent(f.fail_percent)) }
+        td.num { (Ms(f.min)) }
+        td.num { (Ms(f.avg)) }
+        td.num { (Ms(f.max)) }
+        td.num { (Ms(f.p50)) }
+        td.num.p95 { (Ms(f.p95)) }
+        td.num { (Ms(f.p99)) }
+        td.num { (Ms(f.p999)) }
+        td.num { (Ms(f.std)) }
+        td.num { (Rate(f.tps)) }
     }
 }
 
@@ -245,6 +246,9 @@ fn type_section(
         board.url(&params)
     };
     let name = chosen.and_then(|wanted| t.names.iter().find(|n| n.name == wanted));
+    // One prefix for every row's link: `type_url` per row would re-encode the same domain,
+    // hour and type 10 000 times on a big board.
+    let name_url_prefix = format!("{}&name=", type_url(&[]));
     let mut names: Vec<&TransactionNameView> = t.names.iter().collect();
     sort_figures(&mut names, sort, |n| {
         (n.name.as_str(), &n.figures, n.fail_message_ids.len())
@@ -280,7 +284,7 @@ fn type_section(
                         @for n in &names {
                             @let selected = Some(n.name.as_str()) == chosen;
                             tr.unhealthy[n.figures.fail_percent > UNHEALTHY_FAIL_PERCENT].selected[selected] {
-                                td.name { a href=(type_url(&[("name", &n.name)])) { (n.name) } }
+                                td.name { a href={ (name_url_prefix) (Encoded(&n.name)) } { (n.name) } }
                                 (figure_cells(&n.figures))
                                 td.links { (message_links(n)) }
                             }
@@ -297,7 +301,7 @@ fn message_links(n: &TransactionNameView) -> Markup {
         @if !n.sample_message_id.is_empty() { (message_link(&n.sample_message_id, "sample", "sample")) }
         @if !n.slowest_message_id.is_empty() { (message_link(&n.slowest_message_id, "slowest", "slowest")) }
         @if let Some(first) = n.fail_message_ids.first() {
-            (message_link(first, &format!("failed ×{}", n.fail_message_ids.len()), "failed"))
+            (message_link(first, html! { "failed ×" (n.fail_message_ids.len()) }, "failed"))
         }
     }
 }
