@@ -15,8 +15,15 @@ pub(crate) struct TransactionBatch {
 /// Parses `@count;fail;sum;d,c|d,c...` (Java appends a fifth `;long durations` field,
 /// ignored). `None` when `data` is not batch data or is malformed: the caller then counts
 /// the message as a plain one.
+#[inline]
 pub(crate) fn parse_transaction_batch(data: &str) -> Option<TransactionBatch> {
-    let mut fields = data.strip_prefix('@')?.split(';');
+    // Inlined so that the common case, data that is not batch data, costs one compare.
+    let batch = data.strip_prefix('@')?;
+    parse_transaction_batch_fields(batch)
+}
+
+fn parse_transaction_batch_fields(batch: &str) -> Option<TransactionBatch> {
+    let mut fields = batch.split(';');
     let count = fields.next()?.trim().parse().ok()?;
     let fail = fields.next()?.trim().parse().ok()?;
     let sum_ms = parse_number(fields.next().unwrap_or("0"))?;
@@ -37,8 +44,14 @@ pub(crate) fn parse_transaction_batch(data: &str) -> Option<TransactionBatch> {
 }
 
 /// Parses `@count;fail`. `None` when `data` is not batch data or is malformed.
+#[inline]
 pub(crate) fn parse_event_batch(data: &str) -> Option<(u64, u64)> {
-    let mut fields = data.strip_prefix('@')?.split(';');
+    let batch = data.strip_prefix('@')?;
+    parse_event_batch_fields(batch)
+}
+
+fn parse_event_batch_fields(batch: &str) -> Option<(u64, u64)> {
+    let mut fields = batch.split(';');
     let count = fields.next()?.trim().parse().ok()?;
     let fail = fields.next().map_or(Some(0), |f| f.trim().parse().ok())?;
     Some((count, fail))
