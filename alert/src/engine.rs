@@ -248,12 +248,18 @@ impl Engine {
     }
 }
 
-/// `{board}/{report}?domain=..&date=YYYYMMDDHH[&type=..][&name=..]`.
+/// `{board_url}/{t,e,p,metric}?domain=..&hour=YYYYMMDDHH[&type=..][&name=..]`: the web boards.
 fn board_link(board_url: &str, rule: &Rule, hour: u64) -> String {
     let scope = &rule.scope;
+    // The web UI's boards: /t, /e, /p and /metric, with `hour=YYYYMMDDHH`.
+    let board = match scope.report {
+        ReportKind::Transaction => "t",
+        ReportKind::Event => "e",
+        ReportKind::Problem => "p",
+        ReportKind::Metric => "metric",
+    };
     let mut link = format!(
-        "{board_url}/{}?domain={}&date={}",
-        scope.report,
+        "{board_url}/{board}?domain={}&hour={}",
         percent_encode(&scope.domain),
         ocelot_analyzer::hour_label(hour)
     );
@@ -292,7 +298,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             board_link(set.board_url(), &set.rules()[0], 498_703),
-            "http://127.0.0.1:8080/transaction?domain=shop&date=2026112207&type=URL&name=%2Forder%2F%7Bnum%7D"
+            "http://127.0.0.1:8080/t?domain=shop&hour=2026112207&type=URL&name=%2Forder%2F%7Bnum%7D"
         );
     }
 

@@ -107,7 +107,7 @@ fn fired_events_carry_values_weighted_baselines_and_the_bad_minutes() {
     );
     assert_eq!(
         fired.link,
-        "http://ocelot.test:8080/transaction?domain=shop&date=2026102910&type=URL&name=%2Fpay"
+        "http://ocelot.test:8080/t?domain=shop&hour=2026102910&type=URL&name=%2Fpay"
     );
     assert_eq!(
         fired.condition,
