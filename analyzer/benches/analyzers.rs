@@ -8,7 +8,7 @@
 //!
 //! Wall-clock figures swing 2x on a busy machine. For a figure that does not, count
 //! instructions: `OCELOT_BENCH_PASSES=<kind>` (transaction, event, problem, metric,
-//! all_five) skips criterion, warms the analyzer with one pass, then runs 10 passes of
+//! all_five; `<kind>_live` counts trees of the hour's newest minute, as live traffic is) skips criterion, warms the analyzer with one pass, then runs 10 passes of
 //! 1 000 trees inside `counted_passes`, which callgrind can count alone:
 //!
 //! ```sh
@@ -308,11 +308,38 @@ fn counted_passes(trees: &[MessageTree], process: &mut dyn FnMut(&MessageTree)) 
     }
 }
 
+fn set_timestamps(message: &mut Message, timestamp_ms: u64) {
+    match message {
+        Message::Transaction(t) => {
+            t.timestamp_ms = timestamp_ms;
+            for child in &mut t.children {
+                set_timestamps(child, timestamp_ms);
+            }
+        }
+        Message::Event(leaf) | Message::Metric(leaf) => leaf.timestamp_ms = timestamp_ms,
+        _ => {}
+    }
+}
+
 /// One warm-up pass, then [`counted_passes`] for the analyzer(s) named by `kind`.
 fn instruction_probe(kind: &str) {
     let config = Arc::new(AnalyzerConfig::default());
     let mut rng = Rng(0x5eed);
+    // `<kind>_live`: the warm-up pass spreads over the hour as usual, the counted passes put
+    // every tree in minute 59, as a live stream does (each record lands in the newest
+    // minute of its name, after the history of earlier minutes).
+    let (kind, live) = match kind.strip_suffix("_live") {
+        Some(kind) => (kind, true),
+        None => (kind, false),
+    };
     let trees = realistic_trees(TREES_PER_ITERATION, 50, 50, &mut rng);
+    let mut counted_trees = trees.clone();
+    if live {
+        let minute_59_ms = HOUR_START_MS + 59 * 60_000;
+        for tree in &mut counted_trees {
+            set_timestamps(&mut tree.root, minute_59_ms);
+        }
+    }
     let mut transaction = TransactionAnalyzer::new(HOUR, config.clone());
     let mut event = EventAnalyzer::new(HOUR, config.clone());
     let mut problem = ProblemAnalyzer::new(HOUR, config.clone());
@@ -335,7 +362,7 @@ fn instruction_probe(kind: &str) {
     for tree in &trees {
         process(tree);
     }
-    counted_passes(&trees, &mut *process);
+    counted_passes(&counted_trees, &mut *process);
     println!(
         "{kind}: {} trees counted",
         COUNTED_PASSES * TREES_PER_ITERATION

@@ -447,6 +447,30 @@ mod tests {
     }
 
     #[test]
+    fn minute_histograms_stay_sorted_with_many_buckets_in_any_order() {
+        let mut minutes = MinuteHistograms::default();
+        let mut model = std::collections::BTreeMap::new();
+        let mut rng = 0x5eed_u64;
+        for _ in 0..20_000 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            // Mostly the latest minutes, sometimes an old one; values over 6 decades.
+            let minute = if rng % 10 == 0 {
+                rng % 60
+            } else {
+                55 + rng % 5
+            } as u8;
+            let value = (rng >> 8) % 1_000_000;
+            minutes.record_n(minute, value, 1);
+            *model.entry((minute, index_of(value))).or_insert(0u32) += 1;
+        }
+        let expected: Vec<(u8, u16, u32)> =
+            model.into_iter().map(|((m, i), c)| (m, i, c)).collect();
+        assert_eq!(minutes.buckets, expected);
+    }
+
+    #[test]
     fn steady_traffic_stays_in_few_buckets() {
         let mut h = DurationHistogram::new();
         for i in 0..100_000u64 {
