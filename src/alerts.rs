@@ -1,5 +1,6 @@
 //! Alerting in `ocelot serve`: the evaluation loop over the collector's live reports (layered
-//! over the stored history), `GET /api/alerts`, and the alert figures on `/metrics`.
+//! over the stored history) and the alert figures on `/metrics`. The web crate shows the log
+//! (`/alerts`, `GET /api/alerts`).
 
 use std::fmt;
 use std::path::Path;
@@ -7,12 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use ocelot_alert::{
-    AlertLog, AlertPhase, AlertSnapshot, Alerting, MemoryHistory, Overlay, Report, ReportKind,
-    RuleSet, StoreHistory,
+    AlertLog, AlertPhase, Alerting, MemoryHistory, Overlay, Report, ReportKind, RuleSet,
+    StoreHistory,
 };
 use ocelot_collector::Collector;
 use ocelot_store::Store;
@@ -94,17 +92,6 @@ pub(crate) fn start(
         }
     });
     Ok(log)
-}
-
-/// `GET /api/alerts`: every rule's state, recent alerts and notification attempts.
-pub(crate) fn routes(log: AlertLog) -> Router {
-    Router::new()
-        .route("/api/alerts", get(alerts_json))
-        .with_state(log)
-}
-
-async fn alerts_json(State(log): State<AlertLog>) -> Json<AlertSnapshot> {
-    Json(log.snapshot())
 }
 
 /// The alert figures on `/metrics`, read from the alert log (its counters are the one source).

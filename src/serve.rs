@@ -117,9 +117,8 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     }
     // /metrics sits beside the pages, outside their login, as the router endpoint does:
     // scrapers and `ocelot status` send no credentials, and it names no domain or message.
-    let app = ocelot_web::router(state)
+    let app = ocelot_web::router(state.with_alerts(alert_log))
         .merge(telemetry::routes(telemetry))
-        .merge(alerts::routes(alert_log))
         .into_make_service_with_connect_info::<ocelot_web::ClientAddrs>();
     let web_stop = stopped(stop_rx.clone());
     let web_task = tokio::spawn(async move {

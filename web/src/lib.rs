@@ -26,6 +26,7 @@
 //! # drop(app);
 //! ```
 
+mod alerts_page;
 mod api;
 mod auth;
 mod board;

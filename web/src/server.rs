@@ -15,7 +15,7 @@ use crate::error::{api_not_found, not_found_page};
 use crate::security_headers::add_security_headers;
 use crate::state::AppState;
 use crate::{
-    api, cat_router, event_board, heartbeat_page, home, layout, logview, metric_page,
+    alerts_page, api, cat_router, event_board, heartbeat_page, home, layout, logview, metric_page,
     problem_board, state_page, transaction_board,
 };
 
@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .merge(heartbeat_page::routes())
         .merge(metric_page::routes())
         .merge(state_page::routes())
+        .merge(alerts_page::routes())
         // Unknown API paths answer JSON; more specific `/api/...` routes win over this.
         .route("/api/{*path}", any(api_not_found))
         .route_layer(axum::middleware::from_fn_with_state(

@@ -24,6 +24,8 @@ pub struct AppState {
     pub cat_router: Arc<CatRouterConfig>,
     /// Credentials for pages and the API; none by default.
     pub auth: Arc<AuthConfig>,
+    /// The alert evaluator's log, shown on `/alerts` and `GET /api/alerts` (empty: no rules).
+    pub alerts: ocelot_alert::AlertLog,
 }
 
 impl AppState {
@@ -33,9 +35,17 @@ impl AppState {
         AppState {
             lookup,
             reports: Arc::new(MemoryReports::default()),
+            alerts: ocelot_alert::AlertLog::new(),
             cat_router: Arc::new(CatRouterConfig::default()),
             auth: Arc::new(AuthConfig::default()),
         }
+    }
+
+    /// Shows this alert log on `/alerts` and `GET /api/alerts`.
+    #[must_use]
+    pub fn with_alerts(mut self, alerts: ocelot_alert::AlertLog) -> Self {
+        self.alerts = alerts;
+        self
     }
 
     /// Replaces the source of reports.
