@@ -52,7 +52,12 @@ struct DomainHour {
     block: Vec<u8>,
     /// Frames in the open block: client, seq, offset in block.
     pending: Vec<(ClientKey, u64, u16)>,
+    /// IDs accepted but not in an index file yet: the open block's frames and `unindexed`.
     pending_ids: HashSet<(ClientKey, u64)>,
+    /// Entries of written blocks whose index writes are still to come: collected over the
+    /// blocks of one writer tick, so each client's index file is opened and written once a
+    /// tick rather than once per block (see `write_index`).
+    unindexed: Vec<(ClientKey, u64, IndexEntry)>,
     /// Each client's index file length as far as this writer knows (it is the only one
     /// writing them): a sequence number at or past it has no entry yet, without a path
     /// or a file lookup per frame.
@@ -62,6 +67,10 @@ struct DomainHour {
     /// An index write failed: don't mark the files clean, so the next open rebuilds.
     index_incomplete: bool,
 }
+
+/// Entries waiting for their index writes before a domain-hour writes them without waiting
+/// for the tick (bounds the memory and the work of one tick).
+const UNINDEXED_MAX: usize = 16 * 1024;
 
 /// Index files kept open per writer. With thousands of client IPs per domain, one open file
 /// per IP would run into the process's file limit; an LRU bounds it.
@@ -256,6 +265,7 @@ impl Writer {
             block: Vec::with_capacity(BLOCK_SIZE_BYTES),
             pending: Vec::new(),
             pending_ids: HashSet::new(),
+            unindexed: Vec::new(),
             index_lens: HashMap::new(),
             block_opened: None,
             last_used: Instant::now(),
@@ -311,45 +321,29 @@ impl Writer {
             add(&counters.stored, frames);
             let block_address =
                 u32::try_from(address).expect("address below the 4 GiB data file limit");
-            let mut pending = std::mem::take(&mut dh.pending);
-            // One write per run of consecutive sequence numbers of a client: a client's
-            // trees mostly arrive in order, so a block usually needs a few writes, not one
-            // per tree.
-            pending.sort_unstable_by_key(|&(client, seq, _)| (client, seq));
-            let mut run = Vec::with_capacity(pending.len() * 6);
-            let mut i = 0;
-            while i < pending.len() {
-                let (client, first_seq, _) = pending[i];
-                run.clear();
-                let mut j = i;
-                while j < pending.len()
-                    && pending[j].0 == client
-                    && pending[j].1 == first_seq + (j - i) as u64
-                {
-                    let offset_in_block = pending[j].2;
-                    run.extend_from_slice(
-                        &IndexEntry {
+            // Data before index: the entries are written after this block, at the end of
+            // the tick (or sooner when many are waiting).
+            dh.unindexed
+                .extend(dh.pending.iter().map(|&(client, seq, offset_in_block)| {
+                    (
+                        client,
+                        seq,
+                        IndexEntry {
                             block_address,
                             offset_in_block,
-                        }
-                        .pack(),
-                    );
-                    j += 1;
-                }
-                if let Err(e) = write_entries(shared, index_files, dh, client, first_seq, &run) {
-                    add(&counters.io_errors, 1);
-                    dh.index_incomplete = true;
-                    shared.warn_once(LogOnce::IndexWriteFailed, || {
-                        format!("store index write failed (rebuilt at next start): {e}")
-                    });
-                }
-                i = j;
-            }
-            dh.pending = pending;
+                        },
+                    )
+                }));
+            dh.pending.clear();
+        }
+        // Frames of a block that could not be written are dropped: their IDs are free again.
+        for (client, seq, _) in dh.pending.drain(..) {
+            dh.pending_ids.remove(&(client, seq));
+        }
+        if dh.unindexed.len() >= UNINDEXED_MAX {
+            write_index(shared, index_files, dh);
         }
         dh.block.clear();
-        dh.pending.clear();
-        dh.pending_ids.clear();
         dh.block_opened = None;
     }
 
@@ -362,6 +356,7 @@ impl Writer {
                 &mut self.index_files,
                 dh,
             );
+            write_index(&self.shared, &mut self.index_files, dh);
         }
     }
 
@@ -400,6 +395,7 @@ impl Writer {
                     dh,
                 );
             }
+            write_index(&self.shared, &mut self.index_files, dh);
             if dh.block.is_empty() && dh.last_used.elapsed() >= idle_close {
                 closed.push((key.clone(), true));
             }
@@ -442,6 +438,42 @@ impl IndexFiles {
         }
         Ok(self.open.get_mut(path).expect("just inserted"))
     }
+}
+
+/// Writes the index entries of `dh`'s written blocks: sorted by client and sequence
+/// number, one write per run of consecutive sequence numbers of a client (a client's
+/// trees mostly arrive in order, so a tick's entries need a few writes, not one per tree).
+fn write_index(shared: &Shared, index_files: &mut IndexFiles, dh: &mut DomainHour) {
+    if dh.unindexed.is_empty() {
+        return;
+    }
+    let mut entries = std::mem::take(&mut dh.unindexed);
+    entries.sort_unstable_by_key(|&(client, seq, _)| (client, seq));
+    let mut run = Vec::with_capacity(entries.len() * 6);
+    let mut i = 0;
+    while i < entries.len() {
+        let (client, first_seq, _) = entries[i];
+        run.clear();
+        let mut j = i;
+        while j < entries.len()
+            && entries[j].0 == client
+            && entries[j].1 == first_seq + (j - i) as u64
+        {
+            run.extend_from_slice(&entries[j].2.pack());
+            dh.pending_ids.remove(&(client, entries[j].1));
+            j += 1;
+        }
+        if let Err(e) = write_entries(shared, index_files, dh, client, first_seq, &run) {
+            add(&shared.counters.io_errors, 1);
+            dh.index_incomplete = true;
+            shared.warn_once(LogOnce::IndexWriteFailed, || {
+                format!("store index write failed (rebuilt at next start): {e}")
+            });
+        }
+        i = j;
+    }
+    entries.clear();
+    dh.unindexed = entries;
 }
 
 /// Writes packed entries for `first_seq`, `first_seq + 1`, ... in one write.
