@@ -80,8 +80,10 @@ static BUCKET_TABLE: LazyLock<BucketTable> = LazyLock::new(|| {
     let mut smallest_values = vec![0, 1];
     for index in 2..=last {
         // Binary search for the smallest value in bucket `index` or above: the buckets are
-        // monotone in the value, and the previous bucket's smallest value bounds it below.
-        let (mut low, mut high) = (*smallest_values.last().expect("starts with 0, 1"), u64::MAX);
+        // monotone in the value, the previous bucket's smallest value bounds it below, and
+        // twice that (plus 2) lies 36 buckets further on, so it bounds it above.
+        let mut low: u64 = *smallest_values.last().expect("starts with 0, 1");
+        let mut high = low.saturating_mul(2).saturating_add(2);
         while low < high {
             let mid = low + (high - low) / 2;
             if index_by_formula(mid) >= index {
