@@ -72,6 +72,9 @@ struct DomainHour {
 /// for the tick (bounds the memory and the work of one tick).
 const UNINDEXED_MAX: usize = 16 * 1024;
 
+/// Entries of one client at most this far apart are written together (see `write_span`).
+const SPAN_GAP_BYTES: u64 = 4096;
+
 /// Index files kept open per writer. With thousands of client IPs per domain, one open file
 /// per IP would run into the process's file limit; an LRU bounds it.
 const INDEX_FILES_OPEN: usize = 256;
@@ -441,29 +444,31 @@ impl IndexFiles {
 }
 
 /// Writes the index entries of `dh`'s written blocks: sorted by client and sequence
-/// number, one write per run of consecutive sequence numbers of a client (a client's
-/// trees mostly arrive in order, so a tick's entries need a few writes, not one per tree).
+/// number, one write per span of a client's entries. A client's trees mostly arrive in
+/// order, so a span is usually a run of consecutive entries; entries a few KiB apart (a
+/// client whose sequence numbers interleave with others') share one read-patch-write of
+/// the bytes between them instead of a write each.
 fn write_index(shared: &Shared, index_files: &mut IndexFiles, dh: &mut DomainHour) {
     if dh.unindexed.is_empty() {
         return;
     }
     let mut entries = std::mem::take(&mut dh.unindexed);
     entries.sort_unstable_by_key(|&(client, seq, _)| (client, seq));
-    let mut run = Vec::with_capacity(entries.len() * 6);
+    let mut span = Vec::new();
     let mut i = 0;
     while i < entries.len() {
-        let (client, first_seq, _) = entries[i];
-        run.clear();
-        let mut j = i;
+        let client = entries[i].0;
+        let mut j = i + 1;
         while j < entries.len()
             && entries[j].0 == client
-            && entries[j].1 == first_seq + (j - i) as u64
+            && (entries[j].1 - entries[j - 1].1) * 6 <= SPAN_GAP_BYTES
         {
-            run.extend_from_slice(&entries[j].2.pack());
-            dh.pending_ids.remove(&(client, entries[j].1));
             j += 1;
         }
-        if let Err(e) = write_entries(shared, index_files, dh, client, first_seq, &run) {
+        for &(_, seq, _) in &entries[i..j] {
+            dh.pending_ids.remove(&(client, seq));
+        }
+        if let Err(e) = write_span(shared, index_files, dh, &entries[i..j], &mut span) {
             add(&shared.counters.io_errors, 1);
             dh.index_incomplete = true;
             shared.warn_once(LogOnce::IndexWriteFailed, || {
@@ -476,24 +481,45 @@ fn write_index(shared: &Shared, index_files: &mut IndexFiles, dh: &mut DomainHou
     dh.unindexed = entries;
 }
 
-/// Writes packed entries for `first_seq`, `first_seq + 1`, ... in one write.
-fn write_entries(
+/// Writes `entries` (one client's, ascending sequence numbers) in one write. When they are
+/// not consecutive, the entries already in the file between them are read first and
+/// written back unchanged (this writer is the only one writing the file).
+fn write_span(
     shared: &Shared,
     index_files: &mut IndexFiles,
     dh: &mut DomainHour,
-    client: ClientKey,
-    first_seq: u64,
-    entries: &[u8],
+    entries: &[(ClientKey, u64, IndexEntry)],
+    span: &mut Vec<u8>,
 ) -> Result<(), StoreError> {
+    let (client, first_seq, _) = entries[0];
+    let last_seq = entries[entries.len() - 1].1;
     let path = dh.dir.join(client.file_name());
     let position = entry_position(first_seq).expect("seq checked against max_seq at append");
+    let span_len = usize::try_from((last_seq - first_seq + 1) * 6).expect("span below 4 GiB");
     let index = index_files.get(&path)?;
-    index.len = index.len.max(position + entries.len() as u64);
+    span.clear();
+    span.resize(span_len, 0);
+    if span_len > entries.len() * 6 {
+        let existing = usize::try_from(index.len.saturating_sub(position))
+            .unwrap_or(usize::MAX)
+            .min(span_len);
+        if existing > 0 {
+            index
+                .file
+                .read_exact_at(&mut span[..existing], position)
+                .map_err(|e| StoreError::io(&path, e))?;
+        }
+    }
+    for &(_, seq, entry) in entries {
+        let at = usize::try_from((seq - first_seq) * 6).expect("inside the span");
+        span[at..at + 6].copy_from_slice(&entry.pack());
+    }
+    index.len = index.len.max(position + span_len as u64);
     dh.index_lens.insert(client, index.len);
     shared
         .config
         .file_layer
-        .write_all_at(&index.file, &path, position, entries)
+        .write_all_at(&index.file, &path, position, span)
         .map_err(|e| StoreError::io(path, e))
 }
 

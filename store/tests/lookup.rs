@@ -284,6 +284,27 @@ fn a_full_queue_refuses_without_blocking_and_counts() {
 }
 
 #[test]
+fn interleaved_sequence_numbers_written_in_spans_keep_earlier_entries() {
+    // One client's trees arrive with gaps (every third number), then the gaps are filled
+    // in two later flushes: each later span rewrites the earlier entries between its own.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut all = Vec::new();
+    for phase in 0..3 {
+        for seq in (phase..300).step_by(3) {
+            let i = id("shop", 9, seq);
+            store.append(&i, frame(&i, 40)).unwrap();
+            all.push(i);
+        }
+        store.flush().unwrap();
+        for i in &all {
+            assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 40)), "{i}");
+        }
+    }
+    assert_eq!(store.stats().stored, 300);
+}
+
+#[test]
 fn append_many_stores_a_burst_and_counts_each_refusal() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::config(dir.path());
