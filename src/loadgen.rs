@@ -42,8 +42,9 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     );
     let pools: Vec<Vec<u8>> = (0..connections)
         .map(|c| {
+            // Each connection is its own group of client machines (10.0.<c>.x).
             let mut samples = SampleTrees::new(c as u64 + 1, args.domains, args.names, now_ms)
-                .starting_at_seq(c as u64 * 1_000_000_000);
+                .for_client_group(c as u8);
             let mut out = Vec::new();
             let n = per_connection.min(args.trees.saturating_sub(c as u64 * per_connection));
             for _ in 0..n {

@@ -21,6 +21,10 @@ mod serve;
 mod status;
 mod telemetry;
 
+/// See the `mimalloc` line in Cargo.toml for why the binary does not use the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Ocelot: real-time application monitoring, wire-compatible with CAT clients.
 #[derive(Debug, Parser)]
 #[command(name = "ocelot", version, about, long_about = None)]

@@ -11,7 +11,10 @@ use crate::message_id::{hour_of, MessageId};
 #[derive(Debug, Clone)]
 pub struct SampleTrees {
     state: u64,
-    seq: u64,
+    /// Each simulated client (domain, IP) numbers its own trees from 1, as CAT clients do.
+    seqs: std::collections::HashMap<(usize, u32), u64>,
+    /// The IPs are `ip_base | 1..=8`.
+    ip_base: u32,
     domains: Vec<String>,
     names: u64,
     /// Timestamp of the next root, epoch milliseconds; advances a little per tree.
@@ -43,17 +46,19 @@ impl SampleTrees {
     pub fn new(seed: u64, domains: usize, names: u64, now_ms: u64) -> Self {
         SampleTrees {
             state: seed | 1,
-            seq: 0,
+            seqs: std::collections::HashMap::new(),
+            ip_base: 0x0a00_0000,
             domains: (0..domains.max(1)).map(|i| format!("app-{i}")).collect(),
             names: names.max(1),
             now_ms,
         }
     }
 
-    /// Numbers message IDs from `seq` on, so several generators make distinct IDs.
+    /// Simulates clients on their own IPs (`10.0.<index>.1..=8`), so several generators
+    /// make distinct message IDs while each client still numbers its trees 1, 2, 3...
     #[must_use]
-    pub fn starting_at_seq(mut self, seq: u64) -> Self {
-        self.seq = seq;
+    pub fn for_client_group(mut self, index: u8) -> Self {
+        self.ip_base = 0x0a00_0000 | (u32::from(index) << 8);
         self
     }
 
@@ -83,11 +88,15 @@ impl SampleTrees {
     pub fn tree(&mut self) -> MessageTree {
         let pick = self.below(self.domains.len() as u64) as usize;
         let domain = self.domains[pick].clone();
-        let ip = 0x0a00_0000 | (self.below(8) as u32 + 1);
+        let ip = self.ip_base | (self.below(8) as u32 + 1);
         self.now_ms += self.below(3);
         let ts = self.now_ms;
-        self.seq += 1;
-        let id = MessageId::new(domain.clone(), ip, hour_of(ts), self.seq);
+        let seq = {
+            let next = self.seqs.entry((pick, ip)).or_insert(0);
+            *next += 1;
+            *next
+        };
+        let id = MessageId::new(domain.clone(), ip, hour_of(ts), seq);
         let name_index = self.below(self.names);
         let url = URLS[(name_index % URLS.len() as u64) as usize];
         let root_name = if self.names > URLS.len() as u64 {
@@ -143,7 +152,7 @@ impl SampleTrees {
                         "PaymentService.pay",
                         SUCCESS,
                         child_ts,
-                        format!("payment-{:08x}-{}-{}", ip, hour_of(ts), self.seq),
+                        format!("payment-{:08x}-{}-{}", ip, hour_of(ts), seq),
                     )));
                     call
                 }
