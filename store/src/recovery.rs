@@ -197,7 +197,17 @@ fn fix_index(
 ) -> Result<u64, StoreError> {
     let layer = &shared.config.file_layer;
     let file = data_file::open_rw(path)?;
-    let len = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
+    let mut len = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
+    // A file cut inside an entry keeps that entry's first bytes. Drop them: once a later
+    // entry extends the file again, the zero-filled remainder would make them look like a
+    // whole entry pointing at the wrong frame (found by the model test).
+    let whole = len / ENTRY_BYTES * ENTRY_BYTES;
+    if whole < len {
+        layer
+            .set_len(&file, path, whole)
+            .map_err(|e| StoreError::io(path, e))?;
+        len = whole;
+    }
     // Zero entries pointing at or past the cut.
     let chunk_bytes = ENTRIES_PER_CHUNK * ENTRY_BYTES;
     let mut chunk = vec![0; chunk_bytes as usize];
