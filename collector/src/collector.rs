@@ -82,6 +82,19 @@ struct TickState {
     previous: StatsSnapshot,
 }
 
+impl Inner {
+    fn controls(&self) -> [&dyn ControlChannel; 6] {
+        [
+            &self.transaction,
+            &self.event,
+            &self.problem,
+            &self.heartbeat,
+            &self.metric,
+            &self.state,
+        ]
+    }
+}
+
 impl std::fmt::Debug for Collector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Collector").finish_non_exhaustive()
@@ -380,74 +393,11 @@ impl Collector {
 
     fn send_checkpoint(&self, now_ms: u64, done: Option<std::sync::mpsc::Sender<()>>) -> usize {
         let inner = &*self.inner;
-        let mut sent = 0;
-        let mut send = |ok: bool| sent += usize::from(ok);
-        send(
-            inner
-                .transaction
-                .send_timeout(
-                    Control::Checkpoint {
-                        now_ms,
-                        done: done.clone(),
-                    },
-                    QUERY_TIMEOUT,
-                )
-                .is_ok(),
-        );
-        send(
-            inner
-                .event
-                .send_timeout(
-                    Control::Checkpoint {
-                        now_ms,
-                        done: done.clone(),
-                    },
-                    QUERY_TIMEOUT,
-                )
-                .is_ok(),
-        );
-        send(
-            inner
-                .problem
-                .send_timeout(
-                    Control::Checkpoint {
-                        now_ms,
-                        done: done.clone(),
-                    },
-                    QUERY_TIMEOUT,
-                )
-                .is_ok(),
-        );
-        send(
-            inner
-                .heartbeat
-                .send_timeout(
-                    Control::Checkpoint {
-                        now_ms,
-                        done: done.clone(),
-                    },
-                    QUERY_TIMEOUT,
-                )
-                .is_ok(),
-        );
-        send(
-            inner
-                .metric
-                .send_timeout(
-                    Control::Checkpoint {
-                        now_ms,
-                        done: done.clone(),
-                    },
-                    QUERY_TIMEOUT,
-                )
-                .is_ok(),
-        );
-        send(
-            inner
-                .state
-                .send_timeout(Control::Checkpoint { now_ms, done }, QUERY_TIMEOUT)
-                .is_ok(),
-        );
+        let sent = inner
+            .controls()
+            .iter()
+            .filter(|c| c.checkpoint(now_ms, done.clone()))
+            .count();
         inner.stats.last_checkpoint_ms.store(now_ms, Relaxed);
         sent
     }
@@ -471,12 +421,9 @@ impl Collector {
         if inner.stopped.swap(true, Relaxed) {
             return;
         }
-        let _ = inner.transaction.send(Control::Shutdown);
-        let _ = inner.event.send(Control::Shutdown);
-        let _ = inner.problem.send(Control::Shutdown);
-        let _ = inner.heartbeat.send(Control::Shutdown);
-        let _ = inner.metric.send(Control::Shutdown);
-        let _ = inner.state.send(Control::Shutdown);
+        for control in inner.controls() {
+            control.shutdown();
+        }
         let threads = std::mem::take(&mut *inner.threads.lock().expect("threads lock"));
         for thread in threads {
             let _ = thread.join();
@@ -511,11 +458,16 @@ impl Collector {
     pub async fn domains(&self, hour: u64) -> Vec<String> {
         let inner = &*self.inner;
         let mut all = BTreeSet::new();
-        all.extend(live_domains(&inner.transaction, hour).await);
-        all.extend(live_domains(&inner.event, hour).await);
-        all.extend(live_domains(&inner.problem, hour).await);
-        all.extend(live_domains(&inner.heartbeat, hour).await);
-        all.extend(live_domains(&inner.metric, hour).await);
+        let asked: Vec<_> = inner
+            .controls()
+            .iter()
+            .filter_map(|c| c.ask_domains(hour))
+            .collect();
+        for answer in asked {
+            if let Ok(Ok(domains)) = tokio::time::timeout(QUERY_TIMEOUT, answer).await {
+                all.extend(domains);
+            }
+        }
         if let Some(store) = &inner.store {
             if let Ok(stored) = store.report_domains(hour) {
                 all.extend(stored);
@@ -583,16 +535,32 @@ impl Collector {
     }
 }
 
-async fn live_domains<R>(control: &Sender<Control<R>>, hour: u64) -> Vec<String> {
-    let (reply, answer) = tokio::sync::oneshot::channel();
-    if control.try_send(Control::Domains { hour, reply }).is_err() {
-        return Vec::new();
+/// What every worker's control channel accepts, whatever its report type: lets the collector
+/// address all six workers in one loop.
+trait ControlChannel {
+    /// Asks for a checkpoint; whether the request was queued.
+    fn checkpoint(&self, now_ms: u64, done: Option<std::sync::mpsc::Sender<()>>) -> bool;
+    /// Asks the worker to drain, write its open hours and stop.
+    fn shutdown(&self);
+    /// Asks for the domains of an open hour (`None` when the worker is too busy to ask).
+    fn ask_domains(&self, hour: u64) -> Option<tokio::sync::oneshot::Receiver<Vec<String>>>;
+}
+
+impl<R> ControlChannel for Sender<Control<R>> {
+    fn checkpoint(&self, now_ms: u64, done: Option<std::sync::mpsc::Sender<()>>) -> bool {
+        self.send_timeout(Control::Checkpoint { now_ms, done }, QUERY_TIMEOUT)
+            .is_ok()
     }
-    tokio::time::timeout(QUERY_TIMEOUT, answer)
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default()
+
+    fn shutdown(&self) {
+        let _ = self.send(Control::Shutdown);
+    }
+
+    fn ask_domains(&self, hour: u64) -> Option<tokio::sync::oneshot::Receiver<Vec<String>>> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.try_send(Control::Domains { hour, reply }).ok()?;
+        Some(answer)
+    }
 }
 
 fn read_stored<R: DeserializeOwned>(
