@@ -16,6 +16,7 @@
 //! Untrusted clients choose the keys. The hasher is seeded per process, and the caps bound
 //! how long a chain of colliding keys could get anyway.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::BuildHasher;
@@ -116,6 +117,28 @@ impl<V> SortedMap<V> {
     /// The value of `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&V> {
         self.position(key).ok().map(|pos| &self.entries[pos].1)
+    }
+
+    /// The value of `key`, or with no key every value merged into one: a report's view of
+    /// one machine or of "All" machines.
+    pub(crate) fn one_or_merged(
+        &self,
+        key: Option<&str>,
+        merge: impl Fn(&mut V, &V),
+    ) -> Option<Cow<'_, V>>
+    where
+        V: Clone + Default,
+    {
+        match key {
+            Some(key) => self.get(key).map(Cow::Borrowed),
+            None => {
+                let mut all = V::default();
+                for value in self.values() {
+                    merge(&mut all, value);
+                }
+                Some(Cow::Owned(all))
+            }
+        }
     }
 
     /// How many keys.

@@ -156,18 +156,10 @@ impl EventReport {
 
     /// What `GET /api/event` returns.
     pub fn view(&self, query: &ViewQuery<'_>) -> EventView {
-        let merged;
-        let machine = match query.machine() {
-            Some(ip) => self.machines.get(ip),
-            None => {
-                let mut all = EventMachine::default();
-                for machine in self.machines.values() {
-                    all.merge(machine);
-                }
-                merged = all;
-                Some(&merged)
-            }
-        };
+        let merged = self
+            .machines
+            .one_or_merged(query.machine(), EventMachine::merge);
+        let machine = merged.as_deref();
         let elapsed = query.elapsed_seconds;
         let types = machine
             .into_iter()

@@ -150,18 +150,10 @@ impl ProblemReport {
 
     /// What `GET /api/problem` returns (`query.type_` filters by problem type).
     pub fn view(&self, query: &ViewQuery<'_>) -> ProblemView {
-        let merged;
-        let machine = match query.machine() {
-            Some(ip) => self.machines.get(ip),
-            None => {
-                let mut all = ProblemMachine::default();
-                for machine in self.machines.values() {
-                    all.merge(machine);
-                }
-                merged = all;
-                Some(&merged)
-            }
-        };
+        let merged = self
+            .machines
+            .one_or_merged(query.machine(), ProblemMachine::merge);
+        let machine = merged.as_deref();
         let mut problems = Vec::new();
         for (category, c) in machine.iter().flat_map(|m| m.categories.iter()) {
             for (type_, t) in c.types.iter() {

@@ -316,18 +316,10 @@ impl TransactionReport {
 
     /// What `GET /api/transaction` returns.
     pub fn view(&self, query: &ViewQuery<'_>) -> TransactionView {
-        let merged;
-        let machine = match query.machine() {
-            Some(ip) => self.machines.get(ip),
-            None => {
-                let mut all = TransactionMachine::default();
-                for machine in self.machines.values() {
-                    all.merge(machine);
-                }
-                merged = all;
-                Some(&merged)
-            }
-        };
+        let merged = self
+            .machines
+            .one_or_merged(query.machine(), TransactionMachine::merge);
+        let machine = merged.as_deref();
         let types = machine
             .into_iter()
             .flat_map(|m| m.types.iter())
