@@ -6,82 +6,21 @@
 // Fails on any JavaScript error, console error or dialog; screenshots go to
 // target/browser-screenshots/ (prefix "board-").
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const BASE = (process.env.OCELOT_URL || '').replace(/\/$/, '');
+import {
+  BASE, assertNoProblems, expectStatus, forgetProblems, open, page, shot, useBrowser,
+} from './browser.mjs';
+
 const DOMAIN = process.env.OCELOT_BOARD_DOMAIN || 'app-0';
 const EVIL = '<script>alert(1)</script>';
-const SHOTS = process.env.OCELOT_SCREENSHOTS || join(here, '..', '..', 'target', 'browser-screenshots');
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 
-let context;
-let page;
-let profileDir;
-let problems = [];
-let expectedStatus = null;
-let shotNumber = 0;
-
-before(async () => {
-  assert.ok(BASE.startsWith('http://'), 'set OCELOT_URL to the server under test');
-  mkdirSync(SHOTS, { recursive: true });
-  profileDir = mkdtempSync(join(tmpdir(), 'ocelot-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1360, height: 900 },
-  });
-  page = context.pages()[0] || (await context.newPage());
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    const text = msg.text();
-    if (expectedStatus && text.includes(`status of ${expectedStatus}`)) return;
-    problems.push(`console error: ${text}`);
-  });
-  page.on('dialog', async (dialog) => {
-    problems.push(`dialog opened: ${dialog.message()}`);
-    await dialog.dismiss();
-  });
-});
-
-after(async () => {
-  await context?.close();
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
-});
-
-async function shot(name) {
-  shotNumber += 1;
-  const file = join(SHOTS, `board-${String(shotNumber).padStart(2, '0')}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-}
-
-function assertNoProblems() {
-  const seen = problems;
-  problems = [];
-  assert.deepEqual(seen, [], 'no JavaScript or console errors');
-}
-
-async function open(path, status = 200) {
-  expectedStatus = status === 200 ? null : status;
-  const response = await page.goto(BASE + path, { waitUntil: 'load' });
-  assert.equal(response.status(), status, `GET ${path}`);
-  return response;
-}
+useBrowser('board-');
 
 async function clickAndWait(locator) {
   const href = await locator.getAttribute('href');
-  expectedStatus = null;
+  expectStatus(null);
   await Promise.all([page.waitForURL((url) => url.href === new URL(href, BASE).href), locator.click()]);
   return href;
 }
@@ -234,5 +173,5 @@ test('bad parameters give a friendly 400 page', async () => {
   await open('/t?hour=yesterday', 400);
   assert.match(await page.locator('.error-detail').innerText(), /hour/);
   await shot('bad-hour');
-  problems = [];
+  forgetProblems();
 });

@@ -4,64 +4,14 @@
 // services appear, their boards render, and a gateway request's LogView links to the tree of
 // the service it called, whose page links back to its caller. No JavaScript errors anywhere.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const BASE = (process.env.OCELOT_URL || '').replace(/\/$/, '');
-const SHOTS = process.env.OCELOT_SCREENSHOTS || join(here, '..', '..', 'target', 'browser-screenshots');
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
+import { BASE, assertNoProblems, forgetProblems, open, page, shot, useBrowser } from './browser.mjs';
+
 const SERVICES = ['gateway', 'order-service', 'payment-service', 'user-service'];
 
-let context;
-let page;
-let profileDir;
-let problems = [];
-
-before(async () => {
-  assert.ok(BASE.startsWith('http://'), 'set OCELOT_URL to the server under test');
-  mkdirSync(SHOTS, { recursive: true });
-  profileDir = mkdtempSync(join(tmpdir(), 'ocelot-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1360, height: 900 },
-  });
-  page = context.pages()[0] || (await context.newPage());
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
-  });
-});
-
-after(async () => {
-  await context?.close();
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
-});
-
-async function shot(name) {
-  await page.screenshot({ path: join(SHOTS, `demo-${name}.png`), fullPage: true });
-}
-
-function assertNoProblems() {
-  const seen = problems;
-  problems = [];
-  assert.deepEqual(seen, [], 'no JavaScript or console errors');
-}
-
-async function open(path) {
-  const response = await page.goto(BASE + path, { waitUntil: 'load' });
-  assert.equal(response.status(), 200, `GET ${path}`);
-}
+useBrowser('demo-');
 
 test('within a minute the home page lists all four demo services', async () => {
   const deadline = Date.now() + 60_000;
@@ -118,7 +68,7 @@ test('a gateway request links to the order-service tree it called, and back', as
   assert.match(text, /OrderService\.create/);
   assert.ok(text.includes(id), 'the callee page names its parent');
   await shot('logview-callee');
-  problems = problems.filter((p) => !p.includes('status of 404'));
+  forgetProblems((p) => p.includes('status of 404'));
   assertNoProblems();
 });
 

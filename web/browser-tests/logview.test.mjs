@@ -9,83 +9,18 @@
 //   OCELOT_SCRIPT_ID    a tree typed <script>alert(1)</script> (fixture default)
 //   OCELOT_SCREENSHOTS  where screenshots go (default: <repo>/target/browser-screenshots)
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const BASE = (process.env.OCELOT_URL || '').replace(/\/$/, '');
+import {
+  BASE, assertNoProblems, expectStatus, forgetProblems, open, page, shot, useBrowser,
+} from './browser.mjs';
+
 const FAILING_ID = process.env.OCELOT_FAILING_ID || 'shop-7f000001-498703-7';
 const SCRIPT_ID = process.env.OCELOT_SCRIPT_ID || 'xss-7f000001-498703-1';
 const UNKNOWN_ID = 'nosuchdomain-0a000001-498703-424242';
-const SHOTS = process.env.OCELOT_SCREENSHOTS || join(here, '..', '..', 'target', 'browser-screenshots');
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 
-let context;
-let page;
-let profileDir;
-/** Console errors and page errors seen since the last check. */
-let problems = [];
-/** Console errors we expect because the step asked for a 4xx page. */
-let expectedStatus = null;
-let shotNumber = 0;
-
-before(async () => {
-  assert.ok(BASE.startsWith('http://'), 'set OCELOT_URL to the server under test');
-  mkdirSync(SHOTS, { recursive: true });
-  profileDir = mkdtempSync(join(tmpdir(), 'ocelot-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1360, height: 900 },
-  });
-  page = context.pages()[0] || (await context.newPage());
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    const text = msg.text();
-    // Chromium logs the main document's own 4xx status as a console error; that is the
-    // page we asked for, not a fault of the page.
-    if (expectedStatus && text.includes(`status of ${expectedStatus}`)) return;
-    problems.push(`console error: ${text}`);
-  });
-  page.on('dialog', async (dialog) => {
-    problems.push(`dialog opened: ${dialog.message()}`);
-    await dialog.dismiss();
-  });
-});
-
-after(async () => {
-  await context?.close();
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
-});
-
-async function shot(name) {
-  shotNumber += 1;
-  const file = join(SHOTS, `${String(shotNumber).padStart(2, '0')}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-}
-
-function assertNoProblems() {
-  const seen = problems;
-  problems = [];
-  assert.deepEqual(seen, [], 'no JavaScript or console errors');
-}
-
-async function open(path, status = 200) {
-  expectedStatus = status === 200 ? null : status;
-  const response = await page.goto(BASE + path, { waitUntil: 'load' });
-  assert.equal(response.status(), status, `GET ${path}`);
-  return response;
-}
+useBrowser('');
 
 test('home page shows navigation and the search box', async () => {
   await open('/');
@@ -122,7 +57,7 @@ test('the parent link opens the parent tree', async () => {
   const parent = page.locator('a.parent-link');
   assert.equal(await parent.count(), 1, 'the failing tree links its parent');
   const href = await parent.getAttribute('href');
-  expectedStatus = null;
+  expectStatus(null);
   await Promise.all([page.waitForURL(BASE + href), parent.click()]);
   assert.match(await page.locator('dl.facts').innerText(), new RegExp(decodeURIComponent(href.slice(3))));
   await shot('logview-parent');
@@ -150,7 +85,7 @@ test('a RemoteCall event links to the callee tree', async (t) => {
 });
 
 test('searching an unknown ID shows a clear not-found page', async () => {
-  expectedStatus = 404;
+  expectStatus(404);
   const input = page.locator('form.search input[name=id]');
   await input.fill(UNKNOWN_ID);
   const [response] = await Promise.all([
@@ -167,7 +102,7 @@ test('searching an unknown ID shows a clear not-found page', async () => {
 });
 
 test('searching something that is not an ID explains what an ID looks like', async () => {
-  expectedStatus = 400;
+  expectStatus(400);
   const input = page.locator('form.search input[name=id]');
   await input.fill('hello world');
   const [response] = await Promise.all([
