@@ -67,6 +67,7 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         max_frame_bytes: config.collector.max_frame_bytes,
         max_connections: config.collector.max_connections,
         worker_queue_trees: config.collector.worker_queue_trees,
+        analyzer_threads: config.collector.analyzer_threads,
         previous_hour_grace_minutes: config.collector.previous_hour_grace_minutes,
         next_hour_early_minutes: config.collector.next_hour_early_minutes,
         checkpoint_interval: Duration::from_secs(config.collector.checkpoint_interval_secs.max(1)),

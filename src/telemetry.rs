@@ -609,7 +609,13 @@ mod tests {
 
     fn start() -> Running {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        // The captured frame's hour is fixed; retention (by the real clock) would refuse it
+        // once the capture is more than a week old.
+        let store = Store::open(StoreConfig {
+            retention_days: 0,
+            ..StoreConfig::new(dir.path())
+        })
+        .unwrap();
         let collector = Collector::start(
             CollectorConfig {
                 background_ticks: false,
@@ -730,7 +736,9 @@ mod tests {
                 "{stage}/{reason}"
             );
         }
-        for worker in ocelot_collector::REPORT_NAMES {
+        let workers = running.collector.stats().workers;
+        assert!(workers.contains_key("analyzer-0") && workers.contains_key("state"));
+        for worker in workers.keys().map(String::as_str) {
             let labels = [
                 ("stage", "worker"),
                 ("reason", "queue_full"),

@@ -1,6 +1,6 @@
 //! [`Collector`]: the ingest path, the report workers, and the clock-driven checkpoints.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -20,8 +20,8 @@ use crate::config::CollectorConfig;
 use crate::period::accept_hour;
 use crate::stats::{decode_error_reason, CollectorStats, StatsSnapshot, DECODE_REASONS};
 use crate::worker::{
-    self, Control, EventKind, HeartbeatKind, Kind, MetricKind, ProblemKind, StateKind, StateSample,
-    TransactionKind, TreeBatch, TreeItem, WorkerContext,
+    self, shard_of, AnyReport, Control, Report, ReportKind, ShardWorker, StateSample, StateWorker,
+    TreeBatch, TreeItem, Worker, WorkerContext,
 };
 
 /// Trees decoded from one read of a connection, and their frames for the store, on their
@@ -35,15 +35,40 @@ pub(crate) struct IngestBatch {
 /// The domain under which the collector files its own State report.
 pub const STATE_DOMAIN: &str = "ocelot";
 
-/// The report kinds, in worker order; also their names in the store.
+/// The report kinds: their names in the store and the API.
 pub const REPORT_NAMES: [&str; 6] = [
-    TransactionKind::NAME,
-    EventKind::NAME,
-    ProblemKind::NAME,
-    HeartbeatKind::NAME,
-    MetricKind::NAME,
-    StateKind::NAME,
+    ReportKind::Transaction.name(),
+    ReportKind::Event.name(),
+    ReportKind::Problem.name(),
+    ReportKind::Heartbeat.name(),
+    ReportKind::Metric.name(),
+    ReportKind::State.name(),
 ];
+
+/// The most analyzer threads a collector starts (their names are fixed labels).
+pub const MAX_ANALYZER_THREADS: usize = 16;
+
+/// The worker threads' names, as `/metrics` and the State report label them: the analyzer
+/// shards, then the State worker.
+const SHARD_NAMES: [&str; MAX_ANALYZER_THREADS] = [
+    "analyzer-0",
+    "analyzer-1",
+    "analyzer-2",
+    "analyzer-3",
+    "analyzer-4",
+    "analyzer-5",
+    "analyzer-6",
+    "analyzer-7",
+    "analyzer-8",
+    "analyzer-9",
+    "analyzer-10",
+    "analyzer-11",
+    "analyzer-12",
+    "analyzer-13",
+    "analyzer-14",
+    "analyzer-15",
+];
+const STATE_WORKER: &str = "state";
 
 /// Control messages wait at most this long for a worker (a query never hangs a web request).
 const QUERY_TIMEOUT: Duration = Duration::from_secs(3);
@@ -62,13 +87,10 @@ struct Inner {
     clock: Arc<dyn Clock>,
     store: Option<Store>,
     stats: Arc<CollectorStats>,
+    /// Analyzer shards `0..shards`, then the State worker.
+    shards: usize,
     trees: Vec<Sender<TreeBatch>>,
-    transaction: Sender<Control<TransactionReport>>,
-    event: Sender<Control<EventReport>>,
-    problem: Sender<Control<ProblemReport>>,
-    heartbeat: Sender<Control<HeartbeatReport>>,
-    metric: Sender<Control<MetricReport>>,
-    state: Sender<Control<StateReport>>,
+    controls: Vec<Sender<Control>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     ticks: Mutex<TickState>,
     stopped: std::sync::atomic::AtomicBool,
@@ -83,15 +105,16 @@ struct TickState {
 }
 
 impl Inner {
-    fn controls(&self) -> [&dyn ControlChannel; 6] {
-        [
-            &self.transaction,
-            &self.event,
-            &self.problem,
-            &self.heartbeat,
-            &self.metric,
-            &self.state,
-        ]
+    fn state_worker(&self) -> usize {
+        self.shards
+    }
+
+    /// The worker that keeps `kind` of `domain`.
+    fn worker_of(&self, kind: ReportKind, domain: &str) -> usize {
+        match kind {
+            ReportKind::State => self.state_worker(),
+            _ => shard_of(domain, self.shards),
+        }
     }
 }
 
@@ -101,27 +124,18 @@ impl std::fmt::Debug for Collector {
     }
 }
 
-fn spawn<K: Kind>(
-    index: usize,
-    config: &CollectorConfig,
-    store: &Option<Store>,
-    stats: &Arc<CollectorStats>,
+fn spawn<W: Worker>(
+    worker: W,
+    ctx: WorkerContext,
     threads: &mut Vec<JoinHandle<()>>,
-) -> (Sender<TreeBatch>, Sender<Control<K::Report>>) {
+) -> (Sender<TreeBatch>, Sender<Control>) {
     // Unbounded as a channel, bounded in trees: `dispatch` reserves room in the worker's
     // `queued` counter before sending, so batches of any size count tree by tree.
     let (tree_tx, tree_rx) = unbounded();
     let (control_tx, control_rx) = bounded(CONTROL_QUEUE);
-    let ctx = WorkerContext {
-        index,
-        config: config.analyzer.clone(),
-        store: store.clone(),
-        stats: stats.clone(),
-        previous_hour_grace_minutes: config.previous_hour_grace_minutes,
-    };
     let handle = std::thread::Builder::new()
-        .name(format!("ocelot-{}", K::NAME))
-        .spawn(move || worker::run::<K>(tree_rx, control_rx, ctx))
+        .name(format!("ocelot-{}", ctx.name))
+        .spawn(move || worker::run(worker, tree_rx, control_rx, ctx))
         .expect("spawning a worker thread");
     threads.push(handle);
     (tree_tx, control_tx)
@@ -132,24 +146,41 @@ impl Collector {
     /// (unless `config.background_ticks` is off) a thread that calls [`Collector::tick`]
     /// every second.
     pub fn start(config: CollectorConfig, store: Option<Store>, clock: Arc<dyn Clock>) -> Self {
-        let stats = Arc::new(CollectorStats::new(&REPORT_NAMES));
+        let shards = config.analyzer_threads.clamp(1, MAX_ANALYZER_THREADS);
+        let names: Vec<&'static str> = SHARD_NAMES[..shards]
+            .iter()
+            .copied()
+            .chain([STATE_WORKER])
+            .collect();
+        let stats = Arc::new(CollectorStats::new(&names));
         let mut threads = Vec::new();
-        let (t0, transaction) = spawn::<TransactionKind>(0, &config, &store, &stats, &mut threads);
-        let (t1, event) = spawn::<EventKind>(1, &config, &store, &stats, &mut threads);
-        let (t2, problem) = spawn::<ProblemKind>(2, &config, &store, &stats, &mut threads);
-        let (t3, heartbeat) = spawn::<HeartbeatKind>(3, &config, &store, &stats, &mut threads);
-        let (t4, metric) = spawn::<MetricKind>(4, &config, &store, &stats, &mut threads);
-        let (t5, state) = spawn::<StateKind>(5, &config, &store, &stats, &mut threads);
+        let (mut trees, mut controls) = (Vec::new(), Vec::new());
+        for (index, name) in names.iter().enumerate() {
+            let ctx = WorkerContext {
+                name,
+                index,
+                store: store.clone(),
+                stats: stats.clone(),
+                previous_hour_grace_minutes: config.previous_hour_grace_minutes,
+            };
+            let (tree_tx, control_tx) = if index < shards {
+                let worker = ShardWorker {
+                    shard: index,
+                    config: config.analyzer.clone(),
+                };
+                spawn(worker, ctx, &mut threads)
+            } else {
+                spawn(StateWorker, ctx, &mut threads)
+            };
+            trees.push(tree_tx);
+            controls.push(control_tx);
+        }
         let now = clock.now_ms();
         let collector = Collector {
             inner: Arc::new(Inner {
-                trees: vec![t0, t1, t2, t3, t4, t5],
-                transaction,
-                event,
-                problem,
-                heartbeat,
-                metric,
-                state,
+                shards,
+                trees,
+                controls,
                 threads: Mutex::new(threads),
                 ticks: Mutex::new(TickState {
                     last_tick_ms: now,
@@ -194,16 +225,32 @@ impl Collector {
     }
 
     fn restore_open_hours(&self, now_ms: u64) {
-        let Some(store) = &self.inner.store else {
+        let inner = &*self.inner;
+        let Some(store) = &inner.store else {
             return;
         };
         for hour in self.open_hours(now_ms) {
-            restore::<TransactionKind>(store, hour, &self.inner.transaction);
-            restore::<EventKind>(store, hour, &self.inner.event);
-            restore::<ProblemKind>(store, hour, &self.inner.problem);
-            restore::<HeartbeatKind>(store, hour, &self.inner.heartbeat);
-            restore::<MetricKind>(store, hour, &self.inner.metric);
-            restore::<StateKind>(store, hour, &self.inner.state);
+            let Ok(domains) = store.report_domains(hour) else {
+                continue;
+            };
+            let mut per_worker: Vec<Vec<(String, AnyReport)>> = vec![Vec::new(); inner.trees.len()];
+            for kind in ReportKind::ALL {
+                for domain in &domains {
+                    if let Some(report) = read_stored_any(store, hour, domain, kind) {
+                        per_worker[inner.worker_of(kind, domain)].push((domain.clone(), report));
+                    }
+                }
+            }
+            for (control, reports) in inner.controls.iter().zip(per_worker) {
+                if !reports.is_empty() {
+                    tracing::info!(
+                        hour,
+                        reports = reports.len(),
+                        "continuing the hour from its checkpoint"
+                    );
+                    let _ = control.send(Control::Restore { hour, reports });
+                }
+            }
         }
     }
 
@@ -253,8 +300,10 @@ impl Collector {
                 }
             }
         }
+        let shard = shard_of(&tree.header.domain, inner.shards);
         batch.trees.push(TreeItem {
             hour,
+            shard,
             tree,
             bytes: frame.len() as u64,
             received_ms: now_ms,
@@ -277,15 +326,25 @@ impl Collector {
         if batch.trees.is_empty() {
             return;
         }
+        // How many of the batch's trees each worker takes: the shards their domains',
+        // the State worker all of them.
+        let mut counts = vec![0u64; inner.trees.len()];
+        for item in &batch.trees {
+            counts[item.shard] += 1;
+        }
         let n = batch.trees.len();
+        counts[inner.state_worker()] = n as u64;
         let trees: TreeBatch = Arc::new(std::mem::replace(&mut batch.trees, Vec::with_capacity(n)));
-        let capacity = inner.config.worker_queue_trees;
-        for (index, sender) in inner.trees.iter().enumerate() {
+        let capacity = inner.config.worker_queue_trees as u64;
+        for (index, (sender, n)) in inner.trees.iter().zip(counts).enumerate() {
+            if n == 0 {
+                continue;
+            }
             let counters = stats.worker(index);
-            let before = counters.queued.fetch_add(n as u64, Relaxed);
-            if before + n as u64 > capacity as u64 || sender.send(trees.clone()).is_err() {
-                counters.queued.fetch_sub(n as u64, Relaxed);
-                counters.dropped_queue_full.fetch_add(n as u64, Relaxed);
+            let before = counters.queued.fetch_add(n, Relaxed);
+            if before + n > capacity || sender.send(trees.clone()).is_err() {
+                counters.queued.fetch_sub(n, Relaxed);
+                counters.dropped_queue_full.fetch_add(n, Relaxed);
             }
         }
     }
@@ -324,7 +383,7 @@ impl Collector {
             let current = inner.stats.snapshot();
             let sample = self.state_sample(now, &ticks.previous, &current);
             ticks.previous = current;
-            let _ = inner.state.try_send(Control::Sample(sample));
+            let _ = inner.controls[inner.state_worker()].try_send(Control::Sample(sample));
         }
         let checkpoint_due = now.saturating_sub(ticks.last_checkpoint_ms)
             >= inner.config.checkpoint_interval.as_millis() as u64;
@@ -364,7 +423,7 @@ impl Collector {
         if store_drops > 0 {
             sample.drops.push(("store", "refused", store_drops));
         }
-        for (index, name) in REPORT_NAMES.iter().enumerate() {
+        for (index, (name, _)) in self.inner.stats.workers.iter().enumerate() {
             let empty = Default::default();
             let (a, b) = (
                 &now.workers[*name],
@@ -394,9 +453,13 @@ impl Collector {
     fn send_checkpoint(&self, now_ms: u64, done: Option<std::sync::mpsc::Sender<()>>) -> usize {
         let inner = &*self.inner;
         let sent = inner
-            .controls()
+            .controls
             .iter()
-            .filter(|c| c.checkpoint(now_ms, done.clone()))
+            .filter(|c| {
+                let done = done.clone();
+                c.send_timeout(Control::Checkpoint { now_ms, done }, QUERY_TIMEOUT)
+                    .is_ok()
+            })
             .count();
         inner.stats.last_checkpoint_ms.store(now_ms, Relaxed);
         sent
@@ -421,8 +484,8 @@ impl Collector {
         if inner.stopped.swap(true, Relaxed) {
             return;
         }
-        for control in inner.controls() {
-            control.shutdown();
+        for control in &inner.controls {
+            let _ = control.send(Control::Shutdown);
         }
         let threads = std::mem::take(&mut *inner.threads.lock().expect("threads lock"));
         for thread in threads {
@@ -459,9 +522,13 @@ impl Collector {
         let inner = &*self.inner;
         let mut all = BTreeSet::new();
         let asked: Vec<_> = inner
-            .controls()
+            .controls
             .iter()
-            .filter_map(|c| c.ask_domains(hour))
+            .filter_map(|c| {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                c.try_send(Control::Domains { hour, reply }).ok()?;
+                Some(answer)
+            })
             .collect();
         for answer in asked {
             if let Ok(Ok(domains)) = tokio::time::timeout(QUERY_TIMEOUT, answer).await {
@@ -479,87 +546,53 @@ impl Collector {
 
     /// A domain's Transaction report for an hour: live if the hour is open, else stored.
     pub async fn transaction_report(&self, domain: &str, hour: u64) -> Option<TransactionReport> {
-        self.report::<TransactionKind>(&self.inner.transaction, domain, hour)
-            .await
+        self.report(domain, hour).await
     }
 
     /// A domain's Event report for an hour.
     pub async fn event_report(&self, domain: &str, hour: u64) -> Option<EventReport> {
-        self.report::<EventKind>(&self.inner.event, domain, hour)
-            .await
+        self.report(domain, hour).await
     }
 
     /// A domain's Problem report for an hour.
     pub async fn problem_report(&self, domain: &str, hour: u64) -> Option<ProblemReport> {
-        self.report::<ProblemKind>(&self.inner.problem, domain, hour)
-            .await
+        self.report(domain, hour).await
     }
 
     /// A domain's Heartbeat report for an hour.
     pub async fn heartbeat_report(&self, domain: &str, hour: u64) -> Option<HeartbeatReport> {
-        self.report::<HeartbeatKind>(&self.inner.heartbeat, domain, hour)
-            .await
+        self.report(domain, hour).await
     }
 
     /// A domain's Metric report for an hour.
     pub async fn metric_report(&self, domain: &str, hour: u64) -> Option<MetricReport> {
-        self.report::<MetricKind>(&self.inner.metric, domain, hour)
-            .await
+        self.report(domain, hour).await
     }
 
     /// The collector's own State report for an hour.
     pub async fn state_report(&self, hour: u64) -> Option<StateReport> {
-        self.report::<StateKind>(&self.inner.state, STATE_DOMAIN, hour)
-            .await
+        self.report(STATE_DOMAIN, hour).await
     }
 
-    async fn report<K: Kind>(
-        &self,
-        control: &Sender<Control<K::Report>>,
-        domain: &str,
-        hour: u64,
-    ) -> Option<K::Report> {
+    async fn report<R: Report>(&self, domain: &str, hour: u64) -> Option<R> {
+        let inner = &*self.inner;
         let (reply, answer) = tokio::sync::oneshot::channel();
         let query = Control::Query {
             hour,
+            kind: R::KIND,
             domain: domain.to_owned(),
             reply,
         };
-        if control.try_send(query).is_ok() {
+        if inner.controls[inner.worker_of(R::KIND, domain)]
+            .try_send(query)
+            .is_ok()
+        {
             if let Ok(Ok(Some(report))) = tokio::time::timeout(QUERY_TIMEOUT, answer).await {
-                return Some(report);
+                return R::from_any(report);
             }
         }
-        let store = self.inner.store.as_ref()?;
-        read_stored::<K::Report>(store, hour, domain, K::NAME)
-    }
-}
-
-/// What every worker's control channel accepts, whatever its report type: lets the collector
-/// address all six workers in one loop.
-trait ControlChannel {
-    /// Asks for a checkpoint; whether the request was queued.
-    fn checkpoint(&self, now_ms: u64, done: Option<std::sync::mpsc::Sender<()>>) -> bool;
-    /// Asks the worker to drain, write its open hours and stop.
-    fn shutdown(&self);
-    /// Asks for the domains of an open hour (`None` when the worker is too busy to ask).
-    fn ask_domains(&self, hour: u64) -> Option<tokio::sync::oneshot::Receiver<Vec<String>>>;
-}
-
-impl<R> ControlChannel for Sender<Control<R>> {
-    fn checkpoint(&self, now_ms: u64, done: Option<std::sync::mpsc::Sender<()>>) -> bool {
-        self.send_timeout(Control::Checkpoint { now_ms, done }, QUERY_TIMEOUT)
-            .is_ok()
-    }
-
-    fn shutdown(&self) {
-        let _ = self.send(Control::Shutdown);
-    }
-
-    fn ask_domains(&self, hour: u64) -> Option<tokio::sync::oneshot::Receiver<Vec<String>>> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.try_send(Control::Domains { hour, reply }).ok()?;
-        Some(answer)
+        let store = inner.store.as_ref()?;
+        read_stored::<R>(store, hour, domain, R::KIND.name())
     }
 }
 
@@ -579,25 +612,17 @@ fn read_stored<R: DeserializeOwned>(
     }
 }
 
-fn restore<K: Kind>(store: &Store, hour: u64, control: &Sender<Control<K::Report>>) {
-    let Ok(domains) = store.report_domains(hour) else {
-        return;
-    };
-    let mut reports = BTreeMap::new();
-    for domain in domains {
-        if let Some(report) = read_stored::<K::Report>(store, hour, &domain, K::NAME) {
-            reports.insert(domain, report);
-        }
-    }
-    if !reports.is_empty() {
-        tracing::info!(
-            report = K::NAME,
-            hour,
-            domains = reports.len(),
-            "continuing the hour from its checkpoint"
-        );
-        let _ = control.send(Control::Restore { hour, reports });
-    }
+/// A stored report of any kind, for restoring an open hour.
+fn read_stored_any(store: &Store, hour: u64, domain: &str, kind: ReportKind) -> Option<AnyReport> {
+    let name = kind.name();
+    Some(match kind {
+        ReportKind::Transaction => AnyReport::Transaction(read_stored(store, hour, domain, name)?),
+        ReportKind::Event => AnyReport::Event(read_stored(store, hour, domain, name)?),
+        ReportKind::Problem => AnyReport::Problem(read_stored(store, hour, domain, name)?),
+        ReportKind::Heartbeat => AnyReport::Heartbeat(read_stored(store, hour, domain, name)?),
+        ReportKind::Metric => AnyReport::Metric(read_stored(store, hour, domain, name)?),
+        ReportKind::State => AnyReport::State(read_stored(store, hour, domain, name)?),
+    })
 }
 
 /// Resident set size from /proc (0 where unavailable).

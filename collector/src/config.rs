@@ -15,6 +15,10 @@ pub struct CollectorConfig {
     pub max_connections: usize,
     /// Trees queued per report worker before trees are dropped (counted) for that worker.
     pub worker_queue_trees: usize,
+    /// Analyzer threads: domains are spread over them, each thread keeps every report kind
+    /// of its domains (1 to [`crate::MAX_ANALYZER_THREADS`]; the State report has a thread
+    /// of its own besides).
+    pub analyzer_threads: usize,
     /// Trees of the previous hour are accepted until this many minutes past the hour (CAT: 3).
     pub previous_hour_grace_minutes: u64,
     /// Trees of the next hour are accepted from this many minutes before it (CAT: 3, i.e. hh:57).
@@ -36,6 +40,14 @@ pub struct CollectorConfig {
 /// worst case near 100 MiB shared across workers (trees are shared through `Arc`).
 pub const DEFAULT_WORKER_QUEUE_TREES: usize = 10_000;
 
+/// Default analyzer threads: one per core, at least 2 (so a slow domain never holds up
+/// all the others) and at most 8.
+pub fn default_analyzer_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, usize::from)
+        .clamp(2, 8)
+}
+
 /// Default connection limit: far above what one collector sees from CAT clients, which keep
 /// one connection per process.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
@@ -46,6 +58,7 @@ impl Default for CollectorConfig {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             worker_queue_trees: DEFAULT_WORKER_QUEUE_TREES,
+            analyzer_threads: default_analyzer_threads(),
             previous_hour_grace_minutes: 3,
             next_hour_early_minutes: 3,
             checkpoint_interval: Duration::from_secs(60),

@@ -5,13 +5,16 @@
 //!                                                 (current, previous until :03, next from :57)
 //!                                             ─> per read, all its trees together:
 //!                                                 ├─ Store::append_many(message ID, frame as received)
-//!                                                 └─ send one Arc<Vec<tree>> to each worker thread per report kind
-//!                                                      (transaction, event, problem, heartbeat, metric, state)
+//!                                                 └─ send one Arc<Vec<tree>> to every worker thread:
+//!                                                      analyzer-0..N (each the Transaction, Event, Problem,
+//!                                                      Heartbeat and Metric reports of its domains) and state
 //! clock thread: every second `Collector::tick`: checkpoint open hours, seal finished ones, sample the State report
 //! ```
 //!
-//! Each worker owns its analyzers (one per open hour): no lock on the per-message path. A full
-//! worker queue (bounded in trees) drops the trees for that worker only, counted. Time comes from a [`Clock`], so
+//! Domains are spread over the analyzer threads by a hash of their name; each thread owns
+//! every report of its domains for the open hours: no lock on the per-message path, a tree
+//! walked by one core, and more cores analyse more domains at once. A full worker queue
+//! (bounded in trees) drops the trees for that worker only, counted. Time comes from a [`Clock`], so
 //! hour boundaries are tested with a [`ManualClock`]. Reports live in the store as JSON:
 //! checkpoints of the open hours every minute, and the final reports when an hour is sealed;
 //! a restart reloads the open hours' checkpoints and carries on counting.
@@ -29,8 +32,10 @@ mod stats;
 mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use collector::{Collector, REPORT_NAMES, STATE_DOMAIN};
-pub use config::{CollectorConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_WORKER_QUEUE_TREES};
+pub use collector::{Collector, MAX_ANALYZER_THREADS, REPORT_NAMES, STATE_DOMAIN};
+pub use config::{
+    default_analyzer_threads, CollectorConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_WORKER_QUEUE_TREES,
+};
 pub use period::{accept_hour, OutOfWindow};
 pub use server::run;
-pub use stats::{CollectorStats, StatsSnapshot};
+pub use stats::{CollectorStats, StatsSnapshot, WorkerSnapshot};

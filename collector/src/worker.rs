@@ -1,6 +1,9 @@
-//! One thread per report kind. Each owns the analyzers of its open hours, so the per-message
-//! path takes no lock; trees arrive through a bounded channel (full = dropped and counted),
-//! and queries, checkpoints and seals through a small control channel.
+//! The report workers. Domains are split over a few analyzer threads ("shards"); each owns
+//! every report kind of its domains for the open hours, so a tree is walked by one thread
+//! while it is hot in that core's cache, and the per-message path takes no lock. One more
+//! thread keeps the collector's own State report. Trees arrive in batches through a queue
+//! bounded in trees (full = dropped and counted); queries, checkpoints and seals come
+//! through a small control channel.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -27,10 +30,27 @@ pub(crate) struct TreeItem {
     pub(crate) tree: MessageTree,
     pub(crate) bytes: u64,
     pub(crate) received_ms: u64,
+    /// The analyzer shard of the tree's domain ([`shard_of`]).
+    pub(crate) shard: usize,
 }
 
 /// The trees of one read of a connection, shared by every worker (the last one frees them).
+/// Each analyzer shard processes the trees of its own domains and skips the others.
 pub(crate) type TreeBatch = Arc<Vec<TreeItem>>;
+
+/// The analyzer shard that owns `domain`, of `shards` (FNV-1a: a few instructions for a
+/// short name, and the same answer in every process, so a domain stays on one thread).
+pub(crate) fn shard_of(domain: &str, shards: usize) -> usize {
+    if shards <= 1 {
+        return 0;
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in domain.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash % shards as u64) as usize
+}
 
 /// Collector figures for one State sample (deltas since the previous sample).
 #[derive(Debug, Clone, Default)]
@@ -44,23 +64,95 @@ pub(crate) struct StateSample {
     pub(crate) rss_bytes: u64,
 }
 
+/// The report kinds; their names are the reports' names in the store and the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReportKind {
+    Transaction,
+    Event,
+    Problem,
+    Heartbeat,
+    Metric,
+    State,
+}
+
+impl ReportKind {
+    pub(crate) const ALL: [ReportKind; 6] = [
+        ReportKind::Transaction,
+        ReportKind::Event,
+        ReportKind::Problem,
+        ReportKind::Heartbeat,
+        ReportKind::Metric,
+        ReportKind::State,
+    ];
+
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            ReportKind::Transaction => "transaction",
+            ReportKind::Event => "event",
+            ReportKind::Problem => "problem",
+            ReportKind::Heartbeat => "heartbeat",
+            ReportKind::Metric => "metric",
+            ReportKind::State => "state",
+        }
+    }
+}
+
+/// One domain's report of any kind, as workers hand them out and take them back.
+#[derive(Debug, Clone)]
+pub(crate) enum AnyReport {
+    Transaction(TransactionReport),
+    Event(EventReport),
+    Problem(ProblemReport),
+    Heartbeat(HeartbeatReport),
+    Metric(MetricReport),
+    State(StateReport),
+}
+
+/// A report type the collector serves: its kind, and how to take it out of an [`AnyReport`].
+pub(crate) trait Report: DeserializeOwned + Sized {
+    const KIND: ReportKind;
+    fn from_any(report: AnyReport) -> Option<Self>;
+}
+
+macro_rules! report_type {
+    ($report:ty, $variant:ident) => {
+        impl Report for $report {
+            const KIND: ReportKind = ReportKind::$variant;
+            fn from_any(report: AnyReport) -> Option<Self> {
+                match report {
+                    AnyReport::$variant(r) => Some(r),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+report_type!(TransactionReport, Transaction);
+report_type!(EventReport, Event);
+report_type!(ProblemReport, Problem);
+report_type!(HeartbeatReport, Heartbeat);
+report_type!(MetricReport, Metric);
+report_type!(StateReport, State);
+
 /// What a worker is asked besides processing trees.
-pub(crate) enum Control<R> {
+pub(crate) enum Control {
     /// One domain's report of an open hour.
     Query {
         hour: u64,
+        kind: ReportKind,
         domain: String,
-        reply: tokio::sync::oneshot::Sender<Option<R>>,
+        reply: tokio::sync::oneshot::Sender<Option<AnyReport>>,
     },
     /// The domains with a report in an open hour.
     Domains {
         hour: u64,
         reply: tokio::sync::oneshot::Sender<Vec<String>>,
     },
-    /// Reports loaded from a checkpoint at start.
+    /// Reports loaded from a checkpoint at start (the worker's own domains, every kind).
     Restore {
         hour: u64,
-        reports: BTreeMap<String, R>,
+        reports: Vec<(String, AnyReport)>,
     },
     /// Write every open hour's reports; seal (write, then forget) the hours that are due.
     Checkpoint {
@@ -73,98 +165,183 @@ pub(crate) enum Control<R> {
     Shutdown,
 }
 
-/// One report kind: how to make, feed and read its analyzer.
-pub(crate) trait Kind: 'static {
-    /// The report's name in the store and the API.
-    const NAME: &'static str;
-    type Analyzer: Send + 'static;
-    type Report: Clone + Serialize + DeserializeOwned + Send + 'static;
-    fn new(hour: u64, config: &Arc<AnalyzerConfig>) -> Self::Analyzer;
-    fn restore(
-        hour: u64,
-        config: &Arc<AnalyzerConfig>,
-        reports: BTreeMap<String, Self::Report>,
-    ) -> Self::Analyzer;
-    fn process(analyzer: &mut Self::Analyzer, item: &TreeItem);
-    fn reports(analyzer: &Self::Analyzer) -> &BTreeMap<String, Self::Report>;
-    fn sample(_analyzer: &mut Self::Analyzer, _sample: &StateSample) {}
+/// Where a worker hands its reports as JSON to be written: `(kind, domain, bytes)`.
+pub(crate) type ReportSink<'a> = dyn FnMut(&'static str, &str, serde_json::Result<Vec<u8>>) + 'a;
+
+/// What one worker thread owns and does, hour by hour.
+pub(crate) trait Worker: Send + 'static {
+    /// The worker's state for one open hour.
+    type Hour: Send;
+    fn new_hour(&self, hour: u64) -> Self::Hour;
+    fn restore(&self, hour: u64, reports: Vec<(String, AnyReport)>) -> Self::Hour;
+    /// Processes `item` if it belongs to this worker; whether it did.
+    fn process(&self, hour: &mut Self::Hour, item: &TreeItem) -> bool;
+    fn query(hour: &Self::Hour, kind: ReportKind, domain: &str) -> Option<AnyReport>;
+    fn domains(hour: &Self::Hour) -> Vec<String>;
+    /// Every report of the hour as JSON: `(kind, domain, bytes)`.
+    fn serialize(hour: &Self::Hour, out: &mut ReportSink<'_>);
+    fn sample(_hour: &mut Self::Hour, _sample: &StateSample) {}
 }
 
-macro_rules! report_kind {
-    ($kind:ident, $name:literal, $analyzer:ty, $report:ty) => {
-        pub(crate) struct $kind;
-        impl Kind for $kind {
-            const NAME: &'static str = $name;
-            type Analyzer = $analyzer;
-            type Report = $report;
-            fn new(hour: u64, config: &Arc<AnalyzerConfig>) -> $analyzer {
-                <$analyzer>::new(hour, config.clone())
-            }
-            fn restore(
-                hour: u64,
-                config: &Arc<AnalyzerConfig>,
-                reports: BTreeMap<String, $report>,
-            ) -> $analyzer {
-                <$analyzer>::from_reports(hour, config.clone(), reports)
-            }
-            fn process(analyzer: &mut $analyzer, item: &TreeItem) {
-                analyzer.process(&item.tree);
-            }
-            fn reports(analyzer: &$analyzer) -> &BTreeMap<String, $report> {
-                analyzer.reports()
-            }
-        }
-    };
+/// Every domain-keyed report of one shard's domains for one hour.
+pub(crate) struct ShardHour {
+    transaction: TransactionAnalyzer,
+    event: EventAnalyzer,
+    problem: ProblemAnalyzer,
+    heartbeat: HeartbeatAnalyzer,
+    metric: MetricAnalyzer,
 }
 
-report_kind!(
-    TransactionKind,
-    "transaction",
-    TransactionAnalyzer,
-    TransactionReport
-);
-report_kind!(EventKind, "event", EventAnalyzer, EventReport);
-report_kind!(ProblemKind, "problem", ProblemAnalyzer, ProblemReport);
-report_kind!(
-    HeartbeatKind,
-    "heartbeat",
-    HeartbeatAnalyzer,
-    HeartbeatReport
-);
-report_kind!(MetricKind, "metric", MetricAnalyzer, MetricReport);
+/// An analyzer thread: the Transaction, Event, Problem, Heartbeat and Metric reports of
+/// the domains [`shard_of`] gives it.
+pub(crate) struct ShardWorker {
+    pub(crate) shard: usize,
+    pub(crate) config: Arc<AnalyzerConfig>,
+}
 
-/// The State report: one per hour, filed under [`crate::STATE_DOMAIN`].
-pub(crate) struct StateKind;
-
-impl Kind for StateKind {
-    const NAME: &'static str = "state";
-    type Analyzer = BTreeMap<String, StateReport>;
-    type Report = StateReport;
-    fn new(hour: u64, _config: &Arc<AnalyzerConfig>) -> Self::Analyzer {
-        BTreeMap::from([(crate::STATE_DOMAIN.to_owned(), StateReport::new(hour))])
+fn serialize_each<R: Serialize>(
+    kind: ReportKind,
+    reports: &BTreeMap<String, R>,
+    out: &mut ReportSink<'_>,
+) {
+    for (domain, report) in reports {
+        out(kind.name(), domain, serde_json::to_vec(report));
     }
-    fn restore(
-        hour: u64,
-        config: &Arc<AnalyzerConfig>,
-        mut reports: BTreeMap<String, StateReport>,
-    ) -> Self::Analyzer {
-        match reports.remove(crate::STATE_DOMAIN) {
-            Some(report) => BTreeMap::from([(crate::STATE_DOMAIN.to_owned(), report)]),
-            None => Self::new(hour, config),
+}
+
+impl Worker for ShardWorker {
+    type Hour = ShardHour;
+
+    fn new_hour(&self, hour: u64) -> ShardHour {
+        let config = &self.config;
+        ShardHour {
+            transaction: TransactionAnalyzer::new(hour, config.clone()),
+            event: EventAnalyzer::new(hour, config.clone()),
+            problem: ProblemAnalyzer::new(hour, config.clone()),
+            heartbeat: HeartbeatAnalyzer::new(hour, config.clone()),
+            metric: MetricAnalyzer::new(hour, config.clone()),
         }
     }
-    fn process(analyzer: &mut Self::Analyzer, item: &TreeItem) {
-        if let Some(report) = analyzer.get_mut(crate::STATE_DOMAIN) {
-            report.record_trees(item.received_ms, &item.tree.header.domain, 1, item.bytes);
+
+    fn restore(&self, hour: u64, reports: Vec<(String, AnyReport)>) -> ShardHour {
+        let (mut t, mut e, mut p, mut h, mut m) = Default::default();
+        for (domain, report) in reports {
+            match report {
+                AnyReport::Transaction(r) => drop(BTreeMap::insert(&mut t, domain, r)),
+                AnyReport::Event(r) => drop(BTreeMap::insert(&mut e, domain, r)),
+                AnyReport::Problem(r) => drop(BTreeMap::insert(&mut p, domain, r)),
+                AnyReport::Heartbeat(r) => drop(BTreeMap::insert(&mut h, domain, r)),
+                AnyReport::Metric(r) => drop(BTreeMap::insert(&mut m, domain, r)),
+                AnyReport::State(_) => {}
+            }
+        }
+        let config = &self.config;
+        ShardHour {
+            transaction: TransactionAnalyzer::from_reports(hour, config.clone(), t),
+            event: EventAnalyzer::from_reports(hour, config.clone(), e),
+            problem: ProblemAnalyzer::from_reports(hour, config.clone(), p),
+            heartbeat: HeartbeatAnalyzer::from_reports(hour, config.clone(), h),
+            metric: MetricAnalyzer::from_reports(hour, config.clone(), m),
         }
     }
-    fn reports(analyzer: &Self::Analyzer) -> &BTreeMap<String, StateReport> {
-        analyzer
+
+    fn process(&self, hour: &mut ShardHour, item: &TreeItem) -> bool {
+        if item.shard != self.shard {
+            return false;
+        }
+        let tree = &item.tree;
+        hour.transaction.process(tree);
+        hour.event.process(tree);
+        hour.problem.process(tree);
+        hour.heartbeat.process(tree);
+        hour.metric.process(tree);
+        true
     }
-    fn sample(analyzer: &mut Self::Analyzer, s: &StateSample) {
-        let Some(report) = analyzer.get_mut(crate::STATE_DOMAIN) else {
-            return;
-        };
+
+    fn query(hour: &ShardHour, kind: ReportKind, domain: &str) -> Option<AnyReport> {
+        Some(match kind {
+            ReportKind::Transaction => {
+                AnyReport::Transaction(hour.transaction.reports().get(domain)?.clone())
+            }
+            ReportKind::Event => AnyReport::Event(hour.event.reports().get(domain)?.clone()),
+            ReportKind::Problem => AnyReport::Problem(hour.problem.reports().get(domain)?.clone()),
+            ReportKind::Heartbeat => {
+                AnyReport::Heartbeat(hour.heartbeat.reports().get(domain)?.clone())
+            }
+            ReportKind::Metric => AnyReport::Metric(hour.metric.reports().get(domain)?.clone()),
+            ReportKind::State => return None,
+        })
+    }
+
+    fn domains(hour: &ShardHour) -> Vec<String> {
+        let mut all: Vec<String> = hour
+            .transaction
+            .reports()
+            .keys()
+            .chain(hour.event.reports().keys())
+            .chain(hour.problem.reports().keys())
+            .chain(hour.heartbeat.reports().keys())
+            .chain(hour.metric.reports().keys())
+            .cloned()
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    fn serialize(hour: &ShardHour, out: &mut ReportSink<'_>) {
+        serialize_each(ReportKind::Transaction, hour.transaction.reports(), out);
+        serialize_each(ReportKind::Event, hour.event.reports(), out);
+        serialize_each(ReportKind::Problem, hour.problem.reports(), out);
+        serialize_each(ReportKind::Heartbeat, hour.heartbeat.reports(), out);
+        serialize_each(ReportKind::Metric, hour.metric.reports(), out);
+    }
+}
+
+/// The State worker: the collector's own report, one per hour, filed under
+/// [`crate::STATE_DOMAIN`]. It sees every tree (to count trees and bytes per domain).
+pub(crate) struct StateWorker;
+
+impl Worker for StateWorker {
+    type Hour = StateReport;
+
+    fn new_hour(&self, hour: u64) -> StateReport {
+        StateReport::new(hour)
+    }
+
+    fn restore(&self, hour: u64, reports: Vec<(String, AnyReport)>) -> StateReport {
+        reports
+            .into_iter()
+            .find_map(|(domain, report)| match report {
+                AnyReport::State(r) if domain == crate::STATE_DOMAIN => Some(r),
+                _ => None,
+            })
+            .unwrap_or_else(|| StateReport::new(hour))
+    }
+
+    fn process(&self, report: &mut StateReport, item: &TreeItem) -> bool {
+        report.record_trees(item.received_ms, &item.tree.header.domain, 1, item.bytes);
+        true
+    }
+
+    fn query(report: &StateReport, kind: ReportKind, domain: &str) -> Option<AnyReport> {
+        (kind == ReportKind::State && domain == crate::STATE_DOMAIN)
+            .then(|| AnyReport::State(report.clone()))
+    }
+
+    fn domains(_report: &StateReport) -> Vec<String> {
+        vec![crate::STATE_DOMAIN.to_owned()]
+    }
+
+    fn serialize(report: &StateReport, out: &mut ReportSink<'_>) {
+        out(
+            ReportKind::State.name(),
+            crate::STATE_DOMAIN,
+            serde_json::to_vec(report),
+        );
+    }
+
+    fn sample(report: &mut StateReport, s: &StateSample) {
         for (reason, n) in &s.decode_errors {
             report.record_decode_errors(s.now_ms, reason, *n);
         }
@@ -188,8 +365,8 @@ impl Kind for StateKind {
 
 /// What a worker needs besides its channels.
 pub(crate) struct WorkerContext {
+    pub(crate) name: &'static str,
     pub(crate) index: usize,
-    pub(crate) config: Arc<AnalyzerConfig>,
     pub(crate) store: Option<Store>,
     pub(crate) stats: Arc<CollectorStats>,
     pub(crate) previous_hour_grace_minutes: u64,
@@ -197,47 +374,48 @@ pub(crate) struct WorkerContext {
 
 /// The worker loop: returns on `Shutdown` after writing every open hour, or when the
 /// collector is dropped (then without writing, as a crash would).
-pub(crate) fn run<K: Kind>(
+pub(crate) fn run<W: Worker>(
+    worker: W,
     trees: Receiver<TreeBatch>,
-    control: Receiver<Control<K::Report>>,
+    control: Receiver<Control>,
     ctx: WorkerContext,
 ) {
-    let mut open: BTreeMap<u64, K::Analyzer> = BTreeMap::new();
+    let mut open: BTreeMap<u64, W::Hour> = BTreeMap::new();
     let counters = ctx.stats.worker(ctx.index);
     let mut write_error_logged = false;
-    let mut write_reports = |hour: u64, analyzer: &K::Analyzer| {
+    let mut write_reports = |hour: u64, state: &W::Hour| {
         let Some(store) = &ctx.store else { return };
-        for (domain, report) in K::reports(analyzer) {
-            let result = serde_json::to_vec(report)
-                .map_err(|e| e.to_string())
-                .and_then(|json| {
-                    store
-                        .write_report(hour, domain, K::NAME, &json)
-                        .map_err(|e| e.to_string())
-                });
+        W::serialize(state, &mut |kind, domain, json| {
+            let result = json.map_err(|e| e.to_string()).and_then(|json| {
+                store
+                    .write_report(hour, domain, kind, &json)
+                    .map_err(|e| e.to_string())
+            });
             if let Err(e) = result {
                 counters.report_write_errors.fetch_add(1, Relaxed);
                 if !write_error_logged {
-                    tracing::warn!(report = K::NAME, hour, domain, error = %e, "writing a report failed (further failures are counted, not logged)");
+                    tracing::warn!(worker = ctx.name, report = kind, hour, domain, error = %e, "writing a report failed (further failures are counted, not logged)");
                     write_error_logged = true;
                 }
             }
-        }
+        });
     };
-    let process = |open: &mut BTreeMap<u64, K::Analyzer>, batch: TreeBatch| {
+    let process = |open: &mut BTreeMap<u64, W::Hour>, batch: TreeBatch| {
         let started = Instant::now();
         let mut tree_started = started;
         let mut max_us = 0;
+        let mut n = 0u64;
         for item in batch.iter() {
-            let analyzer = open
+            let state = open
                 .entry(item.hour)
-                .or_insert_with(|| K::new(item.hour, &ctx.config));
-            K::process(analyzer, item);
-            let now = Instant::now();
-            max_us = max_us.max(now.duration_since(tree_started).as_micros() as u64);
-            tree_started = now;
+                .or_insert_with(|| worker.new_hour(item.hour));
+            if worker.process(state, item) {
+                n += 1;
+                let now = Instant::now();
+                max_us = max_us.max(now.duration_since(tree_started).as_micros() as u64);
+                tree_started = now;
+            }
         }
-        let n = batch.len() as u64;
         counters.queued.fetch_sub(n, Relaxed);
         counters.processed.fetch_add(n, Relaxed);
         counters.busy_us.fetch_add(
@@ -253,19 +431,16 @@ pub(crate) fn run<K: Kind>(
                 Err(_) => break,
             },
             recv(control) -> message => match message {
-                Ok(Control::Query { hour, domain, reply }) => {
-                    let report = open.get(&hour).and_then(|a| K::reports(a).get(&domain).cloned());
+                Ok(Control::Query { hour, kind, domain, reply }) => {
+                    let report = open.get(&hour).and_then(|state| W::query(state, kind, &domain));
                     let _ = reply.send(report);
                 }
                 Ok(Control::Domains { hour, reply }) => {
-                    let domains = open
-                        .get(&hour)
-                        .map(|a| K::reports(a).keys().cloned().collect())
-                        .unwrap_or_default();
+                    let domains = open.get(&hour).map(W::domains).unwrap_or_default();
                     let _ = reply.send(domains);
                 }
                 Ok(Control::Restore { hour, reports }) => {
-                    open.insert(hour, K::restore(hour, &ctx.config, reports));
+                    open.insert(hour, worker.restore(hour, reports));
                 }
                 Ok(Control::Checkpoint { now_ms, done }) => {
                     // Work through what is already queued first, so a checkpoint taken
@@ -279,8 +454,8 @@ pub(crate) fn run<K: Kind>(
                         .copied()
                         .filter(|h| is_due_for_sealing(*h, now_ms, ctx.previous_hour_grace_minutes))
                         .collect();
-                    for (hour, analyzer) in &open {
-                        write_reports(*hour, analyzer);
+                    for (hour, state) in &open {
+                        write_reports(*hour, state);
                     }
                     for hour in due {
                         open.remove(&hour);
@@ -291,15 +466,15 @@ pub(crate) fn run<K: Kind>(
                 }
                 Ok(Control::Sample(sample)) => {
                     let hour = ocelot_protocol::hour_of(sample.now_ms);
-                    let analyzer = open.entry(hour).or_insert_with(|| K::new(hour, &ctx.config));
-                    K::sample(analyzer, &sample);
+                    let state = open.entry(hour).or_insert_with(|| worker.new_hour(hour));
+                    W::sample(state, &sample);
                 }
                 Ok(Control::Shutdown) => {
                     while let Ok(item) = trees.try_recv() {
                         process(&mut open, item);
                     }
-                    for (hour, analyzer) in &open {
-                        write_reports(*hour, analyzer);
+                    for (hour, state) in &open {
+                        write_reports(*hour, state);
                     }
                     return;
                 }

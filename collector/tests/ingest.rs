@@ -25,6 +25,16 @@ fn binary_frames() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A store that keeps the captured frames' fixed hour: retention goes by the real clock
+/// and would refuse it once the capture is more than a week old.
+fn open_store(dir: &std::path::Path) -> Store {
+    Store::open(StoreConfig {
+        retention_days: 0,
+        ..StoreConfig::new(dir)
+    })
+    .unwrap()
+}
+
 fn manual_config() -> CollectorConfig {
     CollectorConfig {
         background_ticks: false,
@@ -94,7 +104,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 #[test]
 fn real_client_frames_over_tcp_show_up_in_every_report_and_in_the_store() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let store = open_store(dir.path());
     let clock = Arc::new(ManualClock::new(NOW_MS));
     let collector = Collector::start(manual_config(), Some(store.clone()), clock);
     let server = Server::start(collector.clone());
@@ -209,7 +219,7 @@ fn a_bad_connection_never_disturbs_a_good_one() {
 #[test]
 fn an_hour_is_sealed_into_the_store_after_its_grace_period_and_stays_readable() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let store = open_store(dir.path());
     let clock = Arc::new(ManualClock::new(NOW_MS));
     let collector = Collector::start(manual_config(), Some(store.clone()), clock.clone());
     for frame in binary_frames() {
@@ -263,7 +273,7 @@ fn a_restart_mid_hour_continues_counting_from_the_last_checkpoint() {
             .count
     };
     {
-        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        let store = open_store(dir.path());
         let clock = Arc::new(ManualClock::new(NOW_MS));
         let collector = Collector::start(manual_config(), Some(store.clone()), clock);
         for _ in 0..3 {
@@ -277,7 +287,7 @@ fn a_restart_mid_hour_continues_counting_from_the_last_checkpoint() {
         wait_for("five URLs", || count_urls(&collector) == 5);
         store.crash_for_tests();
     }
-    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let store = open_store(dir.path());
     let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
     let collector = Collector::start(manual_config(), Some(store.clone()), clock);
     // The checkpoint's three survive; the two after it are the at-most-one-interval loss.
@@ -305,10 +315,16 @@ fn every_tree_is_processed_or_counted_as_dropped_by_every_worker() {
         client.write_all(&all).unwrap();
     }
     drop(client);
+    // Each analyzer thread takes the trees of its domains, the State worker all of them.
     let accounted = |s: &ocelot_collector::StatsSnapshot| {
-        s.workers
-            .values()
-            .all(|w| w.processed + w.dropped_queue_full == s.trees_accepted)
+        let taken = |w: &ocelot_collector::WorkerSnapshot| w.processed + w.dropped_queue_full;
+        let analyzers: u64 = s
+            .workers
+            .iter()
+            .filter(|(name, _)| name.starts_with("analyzer-"))
+            .map(|(_, w)| taken(w))
+            .sum();
+        analyzers == s.trees_accepted && taken(&s.workers["state"]) == s.trees_accepted
     };
     wait_for("all 580 frames read and every tree accounted for", || {
         let s = collector.stats();
@@ -317,4 +333,61 @@ fn every_tree_is_processed_or_counted_as_dropped_by_every_worker() {
     let stats = server.stop().stats();
     assert!(stats.workers.values().all(|w| w.queue_depth <= 4));
     collector.shutdown();
+}
+
+#[test]
+fn domains_spread_over_analyzer_threads_give_the_same_reports_as_one_analyzer() {
+    // Each analyzer thread keeps the reports of its own domains: every domain's report,
+    // asked through the collector, must be what one analyzer makes of that domain's trees.
+    let config = CollectorConfig {
+        analyzer_threads: 3,
+        ..manual_config()
+    };
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(config, None, clock);
+    let server = Server::start(collector.clone());
+    let mut samples = ocelot_protocol::sample::SampleTrees::new(7, 12, 20, NOW_MS - 60_000);
+    let trees: Vec<_> = (0..3000).map(|_| samples.tree()).collect();
+    let mut reference = ocelot_analyzer::TransactionAnalyzer::new(
+        HOUR,
+        Arc::new(ocelot_analyzer::AnalyzerConfig::default()),
+    );
+    let mut stream = Vec::new();
+    for tree in &trees {
+        reference.process(tree);
+        ocelot_protocol::nt1::encode(tree, &mut stream);
+    }
+    let mut conn = TcpStream::connect(server.addr).unwrap();
+    conn.write_all(&stream).unwrap();
+    drop(conn);
+    wait_for("3000 accepted trees", || {
+        collector.stats().trees_accepted == 3000
+    });
+    collector.checkpoint_now();
+    let stats = collector.stats();
+    assert_eq!(stats.dropped_total(), 0);
+    let busy = stats
+        .workers
+        .iter()
+        .filter(|(name, w)| name.starts_with("analyzer-") && w.processed > 0)
+        .count();
+    assert!(
+        busy >= 2,
+        "12 domains should land on more than one of 3 threads"
+    );
+
+    let mut domains = block_on(collector.domains(HOUR));
+    domains.sort();
+    let expected: Vec<String> = reference.reports().keys().cloned().collect();
+    assert_eq!(domains, expected);
+    for (domain, want) in reference.reports() {
+        let got = block_on(collector.transaction_report(domain, HOUR)).unwrap();
+        assert_eq!(
+            serde_json::to_value(&got).unwrap(),
+            serde_json::to_value(want).unwrap(),
+            "{domain}"
+        );
+        assert!(block_on(collector.event_report(domain, HOUR)).is_some());
+    }
+    server.stop().shutdown();
 }
