@@ -11,7 +11,7 @@ use crossbeam_channel::{bounded, unbounded, Sender};
 use ocelot_analyzer::{
     EventReport, HeartbeatReport, MetricReport, ProblemReport, StateReport, TransactionReport,
 };
-use ocelot_protocol::{decode_frame, hour_of, DecodeError, MessageId, MILLIS_PER_HOUR};
+use ocelot_protocol::{hour_of, scan_frame, DecodeError, MessageId, MILLIS_PER_HOUR};
 use ocelot_store::Store;
 use serde::de::DeserializeOwned;
 
@@ -167,6 +167,7 @@ impl Collector {
                 let worker = ShardWorker {
                     shard: index,
                     config: config.analyzer.clone(),
+                    stats: stats.clone(),
                 };
                 spawn(worker, ctx, &mut threads)
             } else {
@@ -274,8 +275,10 @@ impl Collector {
         let stats = &inner.stats;
         stats.frames.fetch_add(1, Relaxed);
         stats.bytes.fetch_add(frame.len() as u64, Relaxed);
-        let tree = match decode_frame(&frame, &inner.config.decode) {
-            Ok(tree) => tree,
+        // Checked here, on the socket's thread, so a bad frame closes its connection;
+        // decoded by the analyzer thread that takes it (see `TreeItem`).
+        let scan = match scan_frame(&frame, &inner.config.decode) {
+            Ok(scan) => scan,
             Err(e) => {
                 stats.count_decode_error(decode_error_reason(&e));
                 return Err(e);
@@ -284,7 +287,7 @@ impl Collector {
         let now_ms = inner.clock.now_ms();
         let Ok(hour) = accept_hour(
             now_ms,
-            tree.root.timestamp_ms(),
+            scan.root_timestamp_ms(),
             inner.config.previous_hour_grace_minutes,
             inner.config.next_hour_early_minutes,
         ) else {
@@ -293,19 +296,19 @@ impl Collector {
         };
         stats.trees_accepted.fetch_add(1, Relaxed);
         if inner.store.is_some() {
-            match tree.header.message_id().map(str::parse::<MessageId>) {
+            match scan.message_id(&frame).map(|id| id.parse::<MessageId>()) {
                 Some(Ok(id)) => batch.frames.push((id, frame.clone())),
                 _ => {
                     stats.no_message_id.fetch_add(1, Relaxed);
                 }
             }
         }
-        let shard = shard_of(&tree.header.domain, inner.shards);
+        let shard = shard_of(&scan.domain(&frame), inner.shards);
         batch.trees.push(TreeItem {
             hour,
             shard,
-            tree,
-            bytes: frame.len() as u64,
+            frame,
+            scan,
             received_ms: now_ms,
         });
         Ok(())

@@ -10,13 +10,14 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use crossbeam_channel::{select, Receiver};
 use ocelot_analyzer::{
     AnalyzerConfig, EventAnalyzer, EventReport, HeartbeatAnalyzer, HeartbeatReport, MetricAnalyzer,
     MetricReport, ProblemAnalyzer, ProblemReport, StateReport, TransactionAnalyzer,
     TransactionReport,
 };
-use ocelot_protocol::MessageTree;
+use ocelot_protocol::{nt1, MessageTree, ScannedFrame, LENGTH_PREFIX_BYTES};
 use ocelot_store::Store;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -24,11 +25,13 @@ use serde::Serialize;
 use crate::period::is_due_for_sealing;
 use crate::stats::CollectorStats;
 
-/// A tree on its way to the workers.
+/// A tree on its way to the workers: its frame as received, checked but (NT1) not yet
+/// decoded. The analyzer thread that takes it decodes it, so the tree is built, walked and
+/// freed by one thread while it is in that core's cache.
 pub(crate) struct TreeItem {
     pub(crate) hour: u64,
-    pub(crate) tree: MessageTree,
-    pub(crate) bytes: u64,
+    pub(crate) frame: Bytes,
+    pub(crate) scan: ScannedFrame,
     pub(crate) received_ms: u64,
     /// The analyzer shard of the tree's domain ([`shard_of`]).
     pub(crate) shard: usize,
@@ -197,6 +200,9 @@ pub(crate) struct ShardHour {
 pub(crate) struct ShardWorker {
     pub(crate) shard: usize,
     pub(crate) config: Arc<AnalyzerConfig>,
+    /// Where a frame the scan accepted and the decoder refused is counted (never, unless
+    /// the two disagree).
+    pub(crate) stats: Arc<CollectorStats>,
 }
 
 fn serialize_each<R: Serialize>(
@@ -249,7 +255,24 @@ impl Worker for ShardWorker {
         if item.shard != self.shard {
             return false;
         }
-        let tree = &item.tree;
+        let decoded: MessageTree;
+        let tree = match &item.scan {
+            ScannedFrame::Pt1(tree) => &**tree,
+            ScannedFrame::Nt1(_) => match nt1::decode_body(&item.frame[LENGTH_PREFIX_BYTES..]) {
+                Ok(tree) => {
+                    decoded = tree;
+                    &decoded
+                }
+                Err(e) => {
+                    // The scan accepted it, so decoding cannot fail (a property test
+                    // holds the two together); were it ever to, the tree is lost loudly.
+                    self.stats
+                        .count_decode_error(crate::stats::decode_error_reason(&e));
+                    tracing::error!(error = %e, "a scanned frame failed to decode");
+                    return true;
+                }
+            },
+        };
         hour.transaction.process(tree);
         hour.event.process(tree);
         hour.problem.process(tree);
@@ -320,7 +343,12 @@ impl Worker for StateWorker {
     }
 
     fn process(&self, report: &mut StateReport, item: &TreeItem) -> bool {
-        report.record_trees(item.received_ms, &item.tree.header.domain, 1, item.bytes);
+        report.record_trees(
+            item.received_ms,
+            &item.scan.domain(&item.frame),
+            1,
+            item.frame.len() as u64,
+        );
         true
     }
 

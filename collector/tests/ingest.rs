@@ -391,3 +391,41 @@ fn domains_spread_over_analyzer_threads_give_the_same_reports_as_one_analyzer() 
     }
     server.stop().shutdown();
 }
+
+#[test]
+fn pt1_frames_are_decoded_on_arrival_and_counted_like_nt1() {
+    // NT1 frames are only scanned on the socket's thread; PT1 frames are decoded there.
+    // Both must end in the same reports as the trees the decoder makes of them.
+    // The capture's client wrote PT1 times in UTC.
+    let mut config = manual_config();
+    config.decode.pt1_utc_offset_seconds = 0;
+    let options = config.decode.clone();
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(config, None, clock);
+    let mut reference = ocelot_analyzer::TransactionAnalyzer::new(
+        HOUR,
+        Arc::new(ocelot_analyzer::AnalyzerConfig::default()),
+    );
+    let mut accepted = 0;
+    for i in 1..=12 {
+        let frame = std::fs::read(vectors().join(format!("text/{i:04}.bin"))).unwrap();
+        let tree = decode_frame(&frame, &options).unwrap();
+        if ocelot_protocol::hour_of(tree.root.timestamp_ms()) == HOUR {
+            reference.process(&tree);
+            accepted += 1;
+        }
+        collector.ingest(frame.into()).unwrap();
+    }
+    assert!(
+        accepted > 5,
+        "most captured PT1 frames are in the capture's hour"
+    );
+    collector.checkpoint_now();
+    assert_eq!(collector.stats().trees_accepted, accepted);
+    let got = block_on(collector.transaction_report("catgen", HOUR)).unwrap();
+    assert_eq!(
+        serde_json::to_value(&got).unwrap(),
+        serde_json::to_value(&reference.reports()["catgen"]).unwrap()
+    );
+    collector.shutdown();
+}

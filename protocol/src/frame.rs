@@ -53,6 +53,63 @@ pub fn decode_frame(frame: &[u8], options: &DecodeOptions) -> Result<MessageTree
     }
 }
 
+/// A frame checked by [`scan_frame`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScannedFrame {
+    /// An NT1 frame: valid, not decoded yet. Ranges are offsets into the whole frame.
+    Nt1(nt1::BodyScan),
+    /// A PT1 frame, decoded (its text has no cheap check short of decoding it).
+    Pt1(Box<MessageTree>),
+}
+
+impl ScannedFrame {
+    /// The header's domain (`frame` is the frame this scan came from).
+    pub fn domain<'a>(&'a self, frame: &'a [u8]) -> std::borrow::Cow<'a, str> {
+        match self {
+            ScannedFrame::Nt1(scan) => String::from_utf8_lossy(&frame[scan.domain.clone()]),
+            ScannedFrame::Pt1(tree) => std::borrow::Cow::Borrowed(&tree.header.domain),
+        }
+    }
+
+    /// The header's message ID, if set (empty and `null` mean absent).
+    pub fn message_id<'a>(&'a self, frame: &'a [u8]) -> Option<std::borrow::Cow<'a, str>> {
+        let id = match self {
+            ScannedFrame::Nt1(scan) => String::from_utf8_lossy(&frame[scan.message_id.clone()]),
+            ScannedFrame::Pt1(tree) => std::borrow::Cow::Borrowed(tree.header.message_id.as_str()),
+        };
+        (!id.is_empty() && id != "null").then_some(id)
+    }
+
+    /// The root message's timestamp, epoch milliseconds.
+    pub fn root_timestamp_ms(&self) -> u64 {
+        match self {
+            ScannedFrame::Nt1(scan) => scan.root_timestamp_ms,
+            ScannedFrame::Pt1(tree) => tree.root.timestamp_ms(),
+        }
+    }
+}
+
+/// Checks one whole frame (length prefix included) as [`decode_frame`] does, with the same
+/// error for the same bytes, but decodes only PT1: an NT1 frame is scanned without
+/// allocating, and decoded later by whoever uses the tree.
+pub fn scan_frame(frame: &[u8], options: &DecodeOptions) -> Result<ScannedFrame, DecodeError> {
+    let body = frame_body(frame)?;
+    match WireFormat::of_body(body)? {
+        WireFormat::Nt1 => {
+            let mut scan = nt1::scan_body(body)?;
+            let shift = |r: &mut std::ops::Range<usize>| {
+                *r = r.start + LENGTH_PREFIX_BYTES..r.end + LENGTH_PREFIX_BYTES;
+            };
+            shift(&mut scan.domain);
+            shift(&mut scan.message_id);
+            Ok(ScannedFrame::Nt1(scan))
+        }
+        WireFormat::Pt1 => {
+            pt1::decode_body(body, options).map(|tree| ScannedFrame::Pt1(Box::new(tree)))
+        }
+    }
+}
+
 /// Splits `stream` into frames and decodes each, in order: the fuzz target and a handy way to
 /// check a capture. Stops at the first framing error (the stream can't be trusted after it)
 /// or at a trailing incomplete frame.

@@ -35,8 +35,8 @@ mod varint;
 
 pub use error::{DecodeError, FrameError, MessageIdError};
 pub use frame::{
-    decode_frame, decode_stream, FrameDecoder, WireFormat, DEFAULT_MAX_FRAME_BYTES,
-    LENGTH_PREFIX_BYTES,
+    decode_frame, decode_stream, scan_frame, FrameDecoder, ScannedFrame, WireFormat,
+    DEFAULT_MAX_FRAME_BYTES, LENGTH_PREFIX_BYTES,
 };
 pub use message::{
     DecodeOptions, Header, Leaf, Message, MessageKind, MessageTree, Transaction, MAX_DEPTH, SUCCESS,

@@ -147,6 +147,23 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Where the next string's bytes are, and steps over them: what [`Reader::string`]
+    /// checks, without copying.
+    fn string_range(&mut self, what: &'static str) -> Result<std::ops::Range<usize>, DecodeError> {
+        let start = self.pos;
+        let len = self.varint(what)?;
+        let left = (self.buf.len() - self.pos) as u64;
+        if len > left {
+            return Err(DecodeError::Truncated {
+                offset: start,
+                what,
+            });
+        }
+        let range = self.pos..self.pos + len as usize;
+        self.pos = range.end;
+        Ok(range)
+    }
+
     fn string(&mut self, what: &'static str) -> Result<String, DecodeError> {
         let start = self.pos;
         let len = self.varint(what)?;
@@ -192,6 +209,99 @@ pub fn decode_body(body: &[u8]) -> Result<MessageTree, DecodeError> {
     };
     let root = decode_message(&mut r)?;
     Ok(MessageTree { header, root })
+}
+
+/// What the collector needs of an NT1 body before it is decoded, found by [`scan_body`].
+/// Ranges are byte offsets into the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyScan {
+    /// The header's domain.
+    pub domain: std::ops::Range<usize>,
+    /// The header's message ID (empty when the client sent none).
+    pub message_id: std::ops::Range<usize>,
+    /// The root message's timestamp, epoch milliseconds.
+    pub root_timestamp_ms: u64,
+}
+
+/// Checks an NT1 body exactly as [`decode_body`] does, and gives the same error for the
+/// same bytes, without building the tree: it allocates nothing and copies no string. So a
+/// collector can refuse a bad frame on its socket's thread and leave decoding to the
+/// thread that analyses the tree (decoded and freed where it is used).
+pub fn scan_body(body: &[u8]) -> Result<BodyScan, DecodeError> {
+    if body.get(..3) != Some(MAGIC) {
+        return Err(decode_body(body).err().unwrap_or(DecodeError::Empty));
+    }
+    let mut r = Reader::new(body, 3);
+    let domain = r.string_range("domain")?;
+    for what in [
+        "hostname",
+        "ipAddress",
+        "threadGroupName",
+        "threadId",
+        "threadName",
+    ] {
+        r.string_range(what)?;
+    }
+    let message_id = r.string_range("messageId")?;
+    for what in ["parentMessageId", "rootMessageId", "sessionToken"] {
+        r.string_range(what)?;
+    }
+    let mut root_timestamp_ms = None;
+    let mut depth = 0usize;
+    loop {
+        if r.is_empty() {
+            return Err(if depth == 0 {
+                DecodeError::Empty
+            } else {
+                DecodeError::UnclosedTransaction { open: depth }
+            });
+        }
+        let offset = r.pos;
+        let tag = r.byte("tag")?;
+        match tag {
+            TAG_START => {
+                if depth >= MAX_DEPTH {
+                    return Err(DecodeError::TooDeep {
+                        offset,
+                        max: MAX_DEPTH,
+                    });
+                }
+                let timestamp_ms = r.varint("timestamp")?;
+                root_timestamp_ms.get_or_insert(timestamp_ms);
+                r.string_range("type")?;
+                r.string_range("name")?;
+                depth += 1;
+                continue;
+            }
+            TAG_END => {
+                if depth == 0 {
+                    return Err(DecodeError::UnbalancedEnd { offset });
+                }
+                depth -= 1;
+                r.string_range("status")?;
+                r.string_range("data")?;
+                r.varint("duration")?;
+            }
+            TAG_EVENT | TAG_HEARTBEAT | TAG_METRIC | TAG_TRACE => {
+                let timestamp_ms = r.varint("timestamp")?;
+                root_timestamp_ms.get_or_insert(timestamp_ms);
+                for what in ["type", "name", "status", "data"] {
+                    r.string_range(what)?;
+                }
+            }
+            _ => return Err(DecodeError::UnknownTag { tag, offset }),
+        }
+        if depth == 0 {
+            if !r.is_empty() {
+                return Err(DecodeError::TrailingData { offset: r.pos });
+            }
+            return Ok(BodyScan {
+                domain,
+                message_id,
+                root_timestamp_ms: root_timestamp_ms.unwrap_or_default(),
+            });
+        }
+    }
 }
 
 fn decode_message(r: &mut Reader<'_>) -> Result<Message, DecodeError> {

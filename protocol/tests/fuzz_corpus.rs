@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ocelot_protocol::{decode_stream, DecodeOptions};
+use ocelot_protocol::{decode_frame, decode_stream, scan_frame, DecodeOptions, FrameDecoder};
 
 #[test]
 fn the_committed_fuzz_corpus_and_past_crashes_decode_without_panicking() {
@@ -20,6 +20,20 @@ fn the_committed_fuzz_corpus_and_past_crashes_decode_without_panicking() {
                     pt1_utc_offset_seconds: 0,
                 },
             );
+            // The collector's scan gives the decoder's verdict on every frame.
+            let options = DecodeOptions::default();
+            let mut decoder = FrameDecoder::default();
+            let mut pos = 0;
+            while let Ok(Some(len)) = decoder.next_frame_len(&bytes[pos..]) {
+                let frame = &bytes[pos..pos + len];
+                assert_eq!(
+                    scan_frame(frame, &options).map(|_| ()),
+                    decode_frame(frame, &options).map(|_| ()),
+                    "{}",
+                    path.display()
+                );
+                pos += len;
+            }
             replayed += 1;
         }
     }

@@ -1,0 +1,118 @@
+//! `nt1::scan_body` must agree with `nt1::decode_body` on every input: same verdict, same
+//! error, and for a good body the same domain, message ID and root timestamp. The collector
+//! refuses frames by the scan and decodes them later on another thread, so any difference
+//! would be a frame accepted on the socket and then lost (or the reverse).
+
+use std::path::PathBuf;
+
+use ocelot_protocol::nt1::{decode_body, scan_body};
+use ocelot_protocol::sample::SampleTrees;
+use ocelot_protocol::{nt1, DecodeError};
+use proptest::prelude::*;
+
+fn agree(body: &[u8]) -> Result<(), TestCaseError> {
+    let scanned = scan_body(body);
+    let decoded = decode_body(body);
+    match (&scanned, &decoded) {
+        (Ok(scan), Ok(tree)) => {
+            prop_assert_eq!(
+                String::from_utf8_lossy(&body[scan.domain.clone()]),
+                tree.header.domain.as_str()
+            );
+            prop_assert_eq!(
+                String::from_utf8_lossy(&body[scan.message_id.clone()]),
+                tree.header.message_id.as_str()
+            );
+            prop_assert_eq!(scan.root_timestamp_ms, tree.root.timestamp_ms());
+        }
+        (Err(a), Err(b)) => prop_assert_eq!(a, b),
+        _ => prop_assert!(
+            false,
+            "scan {:?} but decode {:?}",
+            scanned.map(|_| ()),
+            decoded.map(|_| ())
+        ),
+    }
+    Ok(())
+}
+
+fn sample_bodies() -> Vec<Vec<u8>> {
+    let mut samples = SampleTrees::new(3, 5, 20, 1_764_000_000_000);
+    let mut bodies: Vec<Vec<u8>> = (0..40)
+        .map(|_| nt1::encode_to_bytes(&samples.tree())[4..].to_vec())
+        .collect();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/cat-c-client/binary");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let frame = std::fs::read(entry.unwrap().path()).unwrap();
+        bodies.push(frame[4..].to_vec());
+    }
+    bodies
+}
+
+#[test]
+fn scan_agrees_with_decode_on_every_captured_and_sample_body() {
+    for body in sample_bodies() {
+        assert!(scan_body(&body).is_ok());
+        agree(&body).unwrap();
+    }
+}
+
+#[test]
+fn scan_gives_decodes_error_for_each_kind_of_bad_body() {
+    let cases: [&[u8]; 7] = [
+        b"",
+        b"XT1",
+        b"NT1\x05abc",
+        b"NT1\0\0\0\0\0\0\0\0\0\0",
+        b"NT1\0\0\0\0\0\0\0\0\0\0T\0\0\x01",
+        b"NT1\0\0\0\0\0\0\0\0\0\0t\x01\x01a\x01b",
+        b"NT1\0\0\0\0\0\0\0\0\0\0E\x01\0\0\0\0E",
+    ];
+    for body in cases {
+        let scanned = scan_body(body).map(|_| ());
+        assert!(scanned.is_err(), "{body:?}");
+        assert_eq!(scanned, decode_body(body).map(|_| ()), "{body:?}");
+    }
+    let mut deep = b"NT1".to_vec();
+    deep.extend_from_slice(&[0; 10]);
+    for _ in 0..600 {
+        deep.extend_from_slice(&[b't', 1, 1, b'a', 1, b'b']);
+    }
+    assert!(matches!(scan_body(&deep), Err(DecodeError::TooDeep { .. })));
+    agree(&deep).unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn scan_and_decode_agree_on_mutated_bodies(
+        pick in any::<prop::sample::Index>(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 1..6),
+        cut in any::<prop::sample::Index>(),
+        truncate in any::<bool>(),
+    ) {
+        let bodies = sample_bodies();
+        let mut body = bodies[pick.index(bodies.len())].clone();
+        for (at, byte, how) in edits {
+            let i = at.index(body.len().max(1)).min(body.len());
+            match how {
+                0 if i < body.len() => body[i] = byte,
+                1 => body.insert(i, byte),
+                2 if i < body.len() => { body.remove(i); }
+                _ => if i < body.len() { body[i] ^= 1 },
+            }
+        }
+        if truncate {
+            body.truncate(cut.index(body.len() + 1));
+        }
+        agree(&body)?;
+    }
+
+    #[test]
+    fn scan_and_decode_agree_on_arbitrary_nt1_bytes(tail in prop::collection::vec(any::<u8>(), 0..300)) {
+        let mut body = b"NT1".to_vec();
+        body.extend_from_slice(&tail);
+        agree(&body)?;
+    }
+}
