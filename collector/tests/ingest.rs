@@ -399,7 +399,7 @@ fn pt1_frames_are_decoded_on_arrival_and_counted_like_nt1() {
     // The capture's client wrote PT1 times in UTC.
     let mut config = manual_config();
     config.decode.pt1_utc_offset_seconds = 0;
-    let options = config.decode.clone();
+    let options = config.decode;
     let clock = Arc::new(ManualClock::new(NOW_MS));
     let collector = Collector::start(config, None, clock);
     let mut reference = ocelot_analyzer::TransactionAnalyzer::new(
