@@ -32,6 +32,86 @@ pub(crate) fn message_id_of(frame: &[u8]) -> Option<MessageId> {
     }
 }
 
+/// Whether the frame's header carries `id`: the same answer as
+/// `message_id_of(frame).as_ref() == Some(id)`, but without parsing (and allocating) when the
+/// header holds `id` in its canonical form, which is what clients write. Anything else goes
+/// the long way.
+pub(crate) fn carries_id(frame: &[u8], id: &MessageId) -> bool {
+    if let Some(body) = frame.get(4..) {
+        let text = match body.get(..3) {
+            Some(b"NT1") => nt1_id(&body[3..]),
+            Some(b"PT1") => pt1_id(body),
+            _ => return false,
+        };
+        if let Some(Some(text)) = text {
+            if is_canonical_form_of(text.as_bytes(), id) {
+                return true;
+            }
+        }
+    }
+    message_id_of(frame).as_ref() == Some(id)
+}
+
+/// `text` is exactly `id.to_string()` and would parse back to `id` (the parser's own limits:
+/// at most 1024 bytes, a non-empty domain without control characters).
+fn is_canonical_form_of(text: &[u8], id: &MessageId) -> bool {
+    if text.len() > 1024 || id.domain.is_empty() || id.domain.chars().any(char::is_control) {
+        return false;
+    }
+    let Some(rest) = text.strip_prefix(id.domain.as_bytes()) else {
+        return false;
+    };
+    let Some(rest) = rest.strip_prefix(b"-") else {
+        return false;
+    };
+    let Some((ip, rest)) = rest.split_at_checked(8) else {
+        return false;
+    };
+    let hex_ok = ip.iter().enumerate().all(|(i, &b)| {
+        let nibble = (id.ip >> (28 - 4 * i)) & 0xf;
+        b == b"0123456789abcdef"[nibble as usize]
+    });
+    if !hex_ok {
+        return false;
+    }
+    let rest = match id.pid {
+        Some(pid) => match rest.strip_prefix(b".") {
+            Some(r) => match strip_decimal(r, u64::from(pid)) {
+                Some(r) => r,
+                None => return false,
+            },
+            None => return false,
+        },
+        None => rest,
+    };
+    let Some(rest) = rest.strip_prefix(b"-") else {
+        return false;
+    };
+    let Some(rest) = strip_decimal(rest, id.hour) else {
+        return false;
+    };
+    let Some(rest) = rest.strip_prefix(b"-") else {
+        return false;
+    };
+    strip_decimal(rest, id.seq).is_some_and(<[u8]>::is_empty)
+}
+
+/// `text` without the leading canonical decimal of `value`, if it starts with it.
+fn strip_decimal(text: &[u8], value: u64) -> Option<&[u8]> {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut v = value;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    text.strip_prefix(&digits[start..])
+}
+
 /// `Some(Some(id))` found, `Some(None)` certainly malformed, `None` unsure.
 fn nt1_id(mut rest: &[u8]) -> Option<Option<&str>> {
     for field in 0..=MESSAGE_ID_FIELD {
@@ -109,6 +189,82 @@ mod tests {
         assert_eq!(message_id_of(b"\0\0\0\x03XYZ"), None);
         assert_eq!(message_id_of(b"\0\0"), None);
         assert_eq!(message_id_of(b"\0\0\0\x05NT1\x05a"), None);
+    }
+
+    #[test]
+    fn carries_id_agrees_with_parsing_on_canonical_and_other_forms() {
+        let ids = [
+            MessageId::new("shop", 0xc0a8_010a, 475_544, 7),
+            MessageId::new("order-service", 0, 0, 0),
+            MessageId::new("a", u32::MAX, u64::MAX, u64::MAX),
+            MessageId {
+                pid: Some(31_337),
+                ..MessageId::new("x-y-1-2", 0x0a00_0001, 498_703, 10)
+            },
+            MessageId {
+                pid: Some(0),
+                ..MessageId::new("shop", 1, 2, 3)
+            },
+        ];
+        for id in &ids {
+            let canonical = id.to_string();
+            let mut texts = vec![
+                canonical.clone(),
+                canonical.to_uppercase(),
+                format!("{canonical}0"),
+                format!("{canonical}-1"),
+                format!("x{canonical}"),
+                canonical.replacen('-', "--", 1),
+                format!("{}-{:08X}-{}-{}", id.domain, id.ip, id.hour, id.seq),
+                format!("{}-{:08x}-0{}-{}", id.domain, id.ip, id.hour, id.seq),
+                format!("{}-{:08x}-{}-00{}", id.domain, id.ip, id.hour, id.seq),
+                format!("{}-{:08x}.1-{}-{}", id.domain, id.ip, id.hour, id.seq),
+                canonical[..canonical.len() - 1].to_owned(),
+            ];
+            if let Some(pid) = id.pid {
+                texts.push(format!(
+                    "{}-{:08x}.0{pid}-{}-{}",
+                    id.domain, id.ip, id.hour, id.seq
+                ));
+            }
+            for other in &ids {
+                texts.push(other.to_string());
+            }
+            for text in texts {
+                for frame in [
+                    nt1::encode_to_bytes(&tree(&text)),
+                    pt1::encode_to_bytes(&tree(&text), 0),
+                ] {
+                    assert_eq!(
+                        carries_id(&frame, id),
+                        message_id_of(&frame).as_ref() == Some(id),
+                        "{id} vs {text:?}"
+                    );
+                }
+            }
+            assert!(carries_id(&nt1::encode_to_bytes(&tree(&canonical)), id));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn carries_id_is_message_id_of_equality(
+            domain in "[a-z-]{0,6}|\\PC{0,4}",
+            ip in proptest::prelude::any::<u32>(),
+            pid in proptest::option::of(0u32..2000),
+            hour in 0u64..1_000_000,
+            seq in 0u64..100_000,
+            text in "[a-z0-9.-]{0,30}",
+            use_canonical in proptest::prelude::any::<bool>(),
+        ) {
+            let id = MessageId { domain, ip, pid, hour, seq };
+            let text = if use_canonical { id.to_string() } else { text };
+            let frame = nt1::encode_to_bytes(&tree(&text));
+            proptest::prop_assert_eq!(
+                carries_id(&frame, &id),
+                message_id_of(&frame).as_ref() == Some(&id)
+            );
+        }
     }
 
     #[test]

@@ -12,7 +12,10 @@
 //!
 //! let dir = tempfile::tempdir().unwrap();
 //! let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-//! let id: MessageId = "shop-c0a8010a-498703-42".parse().unwrap();
+//! # // The hour must be within retention (7 days by default): take the current one.
+//! # let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+//! # let hour = ocelot_protocol::hour_of(now_ms.as_millis() as u64);
+//! let id: MessageId = format!("shop-c0a8010a-{hour}-42").parse().unwrap();
 //! let header = Header { domain: "shop".into(), message_id: id.to_string(), ..Header::default() };
 //! let tree = MessageTree::new(header, Message::Transaction(Transaction::new("URL", "/pay", 1)));
 //! let frame = nt1::encode_to_bytes(&tree);

@@ -19,17 +19,30 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use ocelot_protocol::MessageId;
 
 use crate::block::{BlockCompressor, BLOCK_SIZE_BYTES};
 use crate::data_file::{self, DATA_HEADER_BYTES};
 use crate::error::StoreError;
-use crate::frame_id::message_id_of;
+use crate::frame_id::carries_id;
 use crate::index_entry::{entry_position, IndexEntry};
 use crate::layout::{ClientKey, CLEAN_FILE, DATA_FILE};
 use crate::shared::{LogOnce, Shared};
 use crate::stats::{add, DropReason};
+
+/// Maps of the writer's per-frame bookkeeping. Keys come from message IDs (untrusted), so the
+/// hash is keyed per process as std's is, but foldhash (through `lru`, already a dependency)
+/// costs a fraction of SipHash on these small keys.
+type FastMap<K, V> = HashMap<K, V, lru::DefaultHasher>;
+type FastSet<T> = HashSet<T, lru::DefaultHasher>;
+
+/// When the queue runs dry after frames, the writer naps this long before it blocks: the
+/// next look then finds many batches at once. Blocking right away costs a futex wait and a
+/// wake-up per batch (here, and a wake call in the sender), which with the collector's
+/// small batches was as much CPU as the compression. The queue (`queue_capacity`, default
+/// 10 000 frames) holds far more than arrives in a nap.
+const NAP: Duration = Duration::from_millis(2);
 
 pub(crate) enum Command {
     /// Frames of domains this writer owns, checked by `Store::append`.
@@ -44,6 +57,8 @@ pub(crate) enum Command {
 
 /// The open files and block of one (hour, domain).
 struct DomainHour {
+    /// Tells this domain-hour's index files apart in [`IndexFiles`] (unique per writer).
+    serial: u64,
     dir: PathBuf,
     data_path: PathBuf,
     data: File,
@@ -53,7 +68,7 @@ struct DomainHour {
     /// Frames in the open block: client, seq, offset in block.
     pending: Vec<(ClientKey, u64, u16)>,
     /// IDs accepted but not in an index file yet: the open block's frames and `unindexed`.
-    pending_ids: HashSet<(ClientKey, u64)>,
+    pending_ids: FastSet<(ClientKey, u64)>,
     /// Entries of written blocks whose index writes are still to come: collected over the
     /// blocks of one writer tick, so each client's index file is opened and written once a
     /// tick rather than once per block (see `write_index`).
@@ -61,11 +76,22 @@ struct DomainHour {
     /// Each client's index file length as far as this writer knows (it is the only one
     /// writing them): a sequence number at or past it has no entry yet, without a path
     /// or a file lookup per frame.
-    index_lens: HashMap<ClientKey, u64>,
+    index_lens: FastMap<ClientKey, u64>,
     block_opened: Option<Instant>,
     last_used: Instant,
     /// An index write failed: don't mark the files clean, so the next open rebuilds.
     index_incomplete: bool,
+}
+
+impl DomainHour {
+    /// `client`'s index file length when this writer knows it exactly: after a failed index
+    /// write it may have guessed high, so then the file system is asked again.
+    fn known_index_len(&self, client: ClientKey) -> Option<u64> {
+        if self.index_incomplete {
+            return None;
+        }
+        self.index_lens.get(&client).copied()
+    }
 }
 
 /// Entries waiting for their index writes before a domain-hour writes them without waiting
@@ -75,16 +101,43 @@ const UNINDEXED_MAX: usize = 16 * 1024;
 /// Entries of one client at most this far apart are written together (see `write_span`).
 const SPAN_GAP_BYTES: u64 = 4096;
 
-/// Index files kept open per writer. With thousands of client IPs per domain, one open file
-/// per IP would run into the process's file limit; an LRU bounds it.
-const INDEX_FILES_OPEN: usize = 256;
+/// Index files kept open per writer, at least. With thousands of client IPs per domain, one
+/// open file per IP would run into the process's file limit; an LRU bounds it.
+const INDEX_FILES_OPEN_MIN: usize = 256;
+
+/// Index files kept open per writer, at most.
+const INDEX_FILES_OPEN_MAX: usize = 4096;
+
+/// How many index files each of `writers` writers keeps open: a quarter of the process's
+/// open-file limit shared among them, within [`INDEX_FILES_OPEN_MIN`] and
+/// [`INDEX_FILES_OPEN_MAX`]. Each tick writes the entries of every client that sent trees;
+/// when there are more clients than open files, the LRU misses on every one of them (an
+/// `open` and a `close` per client and tick, as much CPU as the write). With the common
+/// soft limit of 1024 this stays at the minimum.
+fn index_files_open(writers: usize) -> usize {
+    let soft_limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+            let soft = line.split_whitespace().nth(3)?;
+            Some(if soft == "unlimited" {
+                usize::MAX
+            } else {
+                soft.parse().ok()?
+            })
+        })
+        .unwrap_or(0);
+    (soft_limit / 4 / writers.max(1)).clamp(INDEX_FILES_OPEN_MIN, INDEX_FILES_OPEN_MAX)
+}
 
 pub(crate) struct Writer {
     shared: Arc<Shared>,
-    files: HashMap<(u64, String), DomainHour>,
+    files: FastMap<(u64, String), DomainHour>,
     index_files: IndexFiles,
     compressor: BlockCompressor,
     record: Vec<u8>,
+    /// The next `DomainHour::serial`.
+    next_serial: u64,
     /// Frames queued for this writer (`Store::append` adds, this thread takes off).
     queued: Arc<AtomicUsize>,
 }
@@ -92,12 +145,14 @@ pub(crate) struct Writer {
 impl Writer {
     pub(crate) fn new(shared: Arc<Shared>, queued: Arc<AtomicUsize>) -> Writer {
         let level = shared.config.compression_level;
+        let index_files = IndexFiles::new(index_files_open(shared.config.writer_threads));
         Writer {
             shared,
-            files: HashMap::new(),
-            index_files: IndexFiles::new(),
+            files: FastMap::default(),
+            index_files,
             compressor: BlockCompressor::new(level),
             record: Vec::new(),
+            next_serial: 0,
             queued,
         }
     }
@@ -105,13 +160,27 @@ impl Writer {
     pub(crate) fn run(mut self, commands: Receiver<Command>) {
         let tick = (self.shared.config.flush_interval / 4).max(Duration::from_millis(5));
         let mut last_tick = Instant::now();
+        // Frames came in since the last nap (see `NAP`).
+        let mut may_nap = false;
         loop {
-            match commands.recv_timeout(tick) {
+            let received = match commands.try_recv() {
+                Ok(command) => Ok(command),
+                Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+                Err(TryRecvError::Empty) if may_nap => {
+                    may_nap = false;
+                    std::thread::sleep(NAP.min(tick));
+                    Err(RecvTimeoutError::Timeout)
+                }
+                Err(TryRecvError::Empty) => commands.recv_timeout(tick),
+            };
+            match received {
                 Ok(Command::Append(frames)) => {
                     self.queued.fetch_sub(frames.len(), Ordering::Relaxed);
+                    let now = Instant::now();
                     for (id, frame) in frames {
-                        self.append(id, frame);
+                        self.append(id, frame, now);
                     }
+                    may_nap = true;
                 }
                 Ok(Command::Flush(done)) => {
                     self.flush_all();
@@ -139,13 +208,14 @@ impl Writer {
         }
     }
 
-    fn append(&mut self, id: MessageId, frame: Bytes) {
+    /// Takes one frame; `now` is when its batch was taken off the queue.
+    fn append(&mut self, id: MessageId, frame: Bytes, now: Instant) {
         let counters = &self.shared.counters;
         if id.hour < self.shared.oldest_hour() {
             counters.drop_frames(DropReason::Expired, 1);
             return;
         }
-        if message_id_of(&frame).as_ref() != Some(&id) {
+        if !carries_id(&frame, &id) {
             counters.drop_frames(DropReason::IdMismatch, 1);
             return;
         }
@@ -153,7 +223,8 @@ impl Writer {
         let seq = id.seq;
         let key = (id.hour, id.domain);
         if !self.files.contains_key(&key) {
-            match self.open_domain_hour(key.0, &key.1) {
+            self.next_serial += 1;
+            match self.open_domain_hour(key.0, &key.1, self.next_serial) {
                 Ok(dh) => {
                     self.files.insert(key.clone(), dh);
                 }
@@ -168,12 +239,13 @@ impl Writer {
             }
         }
         let dh = self.files.get_mut(&key).expect("inserted above");
-        dh.last_used = Instant::now();
-        if dh.pending_ids.contains(&(client, seq)) || self.is_indexed(&key, client, seq) {
+        dh.last_used = now;
+        if dh.pending_ids.contains(&(client, seq))
+            || is_indexed(&mut self.index_files, dh, client, seq)
+        {
             self.shared.counters.drop_frames(DropReason::Duplicate, 1);
             return;
         }
-        let dh = self.files.get_mut(&key).expect("inserted above");
         if !dh.block.is_empty() && dh.block.len() + frame.len() > BLOCK_SIZE_BYTES {
             Self::close_block(
                 &self.shared,
@@ -189,7 +261,7 @@ impl Writer {
         dh.block.extend_from_slice(&frame);
         dh.pending.push((client, seq, offset));
         dh.pending_ids.insert((client, seq));
-        dh.block_opened.get_or_insert_with(Instant::now);
+        dh.block_opened.get_or_insert(now);
         if dh.block.len() >= BLOCK_SIZE_BYTES {
             Self::close_block(
                 &self.shared,
@@ -201,36 +273,12 @@ impl Writer {
         }
     }
 
-    /// Whether the index already has an entry for `seq` (first tree under an ID wins).
-    fn is_indexed(&mut self, key: &(u64, String), client: ClientKey, seq: u64) -> bool {
-        let Some(dh) = self.files.get_mut(key) else {
-            return false;
-        };
-        let Some(position) = entry_position(seq) else {
-            return false;
-        };
-        // Past the end of the file there are no entries: trees mostly arrive in sequence
-        // order, so most checks end here without a read (or even a path).
-        if dh
-            .index_lens
-            .get(&client)
-            .is_some_and(|&len| position >= len)
-        {
-            return false;
-        }
-        let Ok(index) = self.index_files.get(&dh.dir.join(client.file_name())) else {
-            return false; // counted when the entry is written
-        };
-        dh.index_lens.insert(client, index.len);
-        if position >= index.len {
-            return false;
-        }
-        let mut bytes = [0; 6];
-        index.file.read_exact_at(&mut bytes, position).is_ok()
-            && IndexEntry::unpack(bytes).is_some()
-    }
-
-    fn open_domain_hour(&self, hour: u64, domain: &str) -> Result<DomainHour, StoreError> {
+    fn open_domain_hour(
+        &self,
+        hour: u64,
+        domain: &str,
+        serial: u64,
+    ) -> Result<DomainHour, StoreError> {
         let dir = self.shared.layout.domain_dir(hour, domain);
         fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         // Appending makes the file dirty: without the marker, the next open rescans it.
@@ -261,15 +309,16 @@ impl Writer {
             len
         };
         Ok(DomainHour {
+            serial,
             dir,
             data_path,
             data,
             data_len,
             block: Vec::with_capacity(BLOCK_SIZE_BYTES),
             pending: Vec::new(),
-            pending_ids: HashSet::new(),
+            pending_ids: FastSet::default(),
             unindexed: Vec::new(),
-            index_lens: HashMap::new(),
+            index_lens: FastMap::default(),
             block_opened: None,
             last_used: Instant::now(),
             index_incomplete: false,
@@ -366,6 +415,7 @@ impl Writer {
     fn close_all(&mut self) {
         self.flush_all();
         for (_, dh) in self.files.drain() {
+            self.index_files.forget(dh.serial);
             mark_clean(&dh);
         }
     }
@@ -405,6 +455,7 @@ impl Writer {
         }
         for (key, clean) in closed {
             if let Some(dh) = self.files.remove(&key) {
+                self.index_files.forget(dh.serial);
                 if clean {
                     mark_clean(&dh);
                 }
@@ -413,33 +464,85 @@ impl Writer {
     }
 }
 
-/// An LRU of open index files.
+/// Whether the index already has an entry for `seq` (first tree under an ID wins).
+fn is_indexed(
+    index_files: &mut IndexFiles,
+    dh: &mut DomainHour,
+    client: ClientKey,
+    seq: u64,
+) -> bool {
+    let Some(position) = entry_position(seq) else {
+        return false;
+    };
+    // Past the end of the file there are no entries: trees mostly arrive in sequence
+    // order, so most checks end here without a read (or even a path).
+    if dh
+        .index_lens
+        .get(&client)
+        .is_some_and(|&len| position >= len)
+    {
+        return false;
+    }
+    let Ok(index) = index_files.get(dh, client) else {
+        return false; // counted when the entry is written
+    };
+    dh.index_lens.insert(client, index.len);
+    if position >= index.len {
+        return false;
+    }
+    let mut bytes = [0; 6];
+    index.file.read_exact_at(&mut bytes, position).is_ok() && IndexEntry::unpack(bytes).is_some()
+}
+
+/// An LRU of open index files, by domain-hour serial and client: a hit needs no path.
 struct IndexFiles {
-    open: lru::LruCache<PathBuf, IndexFile>,
+    open: lru::LruCache<(u64, ClientKey), IndexFile>,
 }
 
 struct IndexFile {
     file: File,
+    path: PathBuf,
     /// At least the file's length: its length when opened, raised by every write (even a
     /// failed one, which may have written part of its bytes).
     len: u64,
 }
 
 impl IndexFiles {
-    fn new() -> IndexFiles {
-        let cap = std::num::NonZeroUsize::new(INDEX_FILES_OPEN).expect("non-zero");
+    fn new(open: usize) -> IndexFiles {
+        let cap = std::num::NonZeroUsize::new(open.max(1)).expect("non-zero");
         IndexFiles {
             open: lru::LruCache::new(cap),
         }
     }
 
-    fn get(&mut self, path: &std::path::Path) -> Result<&mut IndexFile, StoreError> {
-        if !self.open.contains(path) {
-            let file = data_file::open_rw(path)?;
-            let len = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
-            self.open.put(path.to_path_buf(), IndexFile { file, len });
+    /// `client`'s index file in `dh`, opened (and created) if need be. When it was open
+    /// before and fell out of the LRU, the length this writer knows saves asking the file
+    /// system.
+    fn get(&mut self, dh: &DomainHour, client: ClientKey) -> Result<&mut IndexFile, StoreError> {
+        let key = (dh.serial, client);
+        if !self.open.contains(&key) {
+            let path = dh.dir.join(client.file_name());
+            let file = data_file::open_rw(&path)?;
+            let len = match dh.known_index_len(client) {
+                Some(len) => len,
+                None => file.metadata().map_err(|e| StoreError::io(&path, e))?.len(),
+            };
+            self.open.put(key, IndexFile { file, path, len });
         }
-        Ok(self.open.get_mut(path).expect("just inserted"))
+        Ok(self.open.get_mut(&key).expect("just inserted"))
+    }
+
+    /// Closes the index files of a domain-hour that is closed.
+    fn forget(&mut self, serial: u64) {
+        let keys: Vec<_> = self
+            .open
+            .iter()
+            .map(|(key, _)| *key)
+            .filter(|key| key.0 == serial)
+            .collect();
+        for key in keys {
+            self.open.pop(&key);
+        }
     }
 }
 
@@ -465,9 +568,6 @@ fn write_index(shared: &Shared, index_files: &mut IndexFiles, dh: &mut DomainHou
         {
             j += 1;
         }
-        for &(_, seq, _) in &entries[i..j] {
-            dh.pending_ids.remove(&(client, seq));
-        }
         if let Err(e) = write_span(shared, index_files, dh, &entries[i..j], &mut span) {
             add(&shared.counters.io_errors, 1);
             dh.index_incomplete = true;
@@ -479,6 +579,12 @@ fn write_index(shared: &Shared, index_files: &mut IndexFiles, dh: &mut DomainHou
     }
     entries.clear();
     dh.unindexed = entries;
+    // Every written entry leaves the duplicate check (a failed write's too: its tree stays
+    // in the data file, recovery indexes it). What is left is the open block's frames:
+    // emptying the set and adding those back is cheaper than a removal per entry.
+    dh.pending_ids.clear();
+    dh.pending_ids
+        .extend(dh.pending.iter().map(|&(client, seq, _)| (client, seq)));
 }
 
 /// Writes `entries` (one client's, ascending sequence numbers) in one write. When they are
@@ -493,10 +599,9 @@ fn write_span(
 ) -> Result<(), StoreError> {
     let (client, first_seq, _) = entries[0];
     let last_seq = entries[entries.len() - 1].1;
-    let path = dh.dir.join(client.file_name());
     let position = entry_position(first_seq).expect("seq checked against max_seq at append");
     let span_len = usize::try_from((last_seq - first_seq + 1) * 6).expect("span below 4 GiB");
-    let index = index_files.get(&path)?;
+    let index = index_files.get(dh, client)?;
     span.clear();
     span.resize(span_len, 0);
     if span_len > entries.len() * 6 {
@@ -507,7 +612,7 @@ fn write_span(
             index
                 .file
                 .read_exact_at(&mut span[..existing], position)
-                .map_err(|e| StoreError::io(&path, e))?;
+                .map_err(|e| StoreError::io(&index.path, e))?;
         }
     }
     for &(_, seq, entry) in entries {
@@ -519,8 +624,8 @@ fn write_span(
     shared
         .config
         .file_layer
-        .write_all_at(&index.file, &path, position, span)
-        .map_err(|e| StoreError::io(path, e))
+        .write_all_at(&index.file, &index.path, position, span)
+        .map_err(|e| StoreError::io(&index.path, e))
 }
 
 /// Writes the clean-close marker: the data file length, so the next open can skip the
@@ -530,4 +635,56 @@ fn mark_clean(dh: &DomainHour) {
         return;
     }
     let _ = fs::write(dh.dir.join(CLEAN_FILE), dh.data_len.to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_files_kept_open_stay_within_bounds() {
+        for writers in [0, 1, 2, 64, usize::MAX] {
+            let open = index_files_open(writers);
+            assert!(
+                (INDEX_FILES_OPEN_MIN..=INDEX_FILES_OPEN_MAX).contains(&open),
+                "{writers} writers: {open}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_closed_domain_hour_closes_its_index_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = IndexFiles::new(16);
+        let domain_hour = |serial: u64| {
+            let dir = dir.path().join(serial.to_string());
+            fs::create_dir_all(&dir).unwrap();
+            let data_path = dir.join(DATA_FILE);
+            DomainHour {
+                serial,
+                data: data_file::open_rw(&data_path).unwrap(),
+                dir,
+                data_path,
+                data_len: DATA_HEADER_BYTES,
+                block: Vec::new(),
+                pending: Vec::new(),
+                pending_ids: FastSet::default(),
+                unindexed: Vec::new(),
+                index_lens: FastMap::default(),
+                block_opened: None,
+                last_used: Instant::now(),
+                index_incomplete: false,
+            }
+        };
+        let (a, b) = (domain_hour(1), domain_hour(2));
+        for ip in 0..3 {
+            let client = ClientKey { ip, pid: None };
+            files.get(&a, client).unwrap();
+            files.get(&b, client).unwrap();
+        }
+        assert_eq!(files.open.len(), 6);
+        files.forget(1);
+        assert_eq!(files.open.len(), 3);
+        assert!(files.open.iter().all(|((serial, _), _)| *serial == 2));
+    }
 }

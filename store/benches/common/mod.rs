@@ -137,3 +137,89 @@ pub fn id_of(n: u64) -> MessageId {
     let domain = ["shop", "cart", "payment", "search"][(client % 4) as usize];
     MessageId::new(domain, 0xc0a8_0100 + client as u32, HOUR, n / 8)
 }
+
+/// Domains, client groups and root names of the collector benchmark's loadgen
+/// (BENCHMARKS-collector.md: `--domains 50 --names 400 --connections 4`).
+pub const LOADGEN_DOMAINS: usize = 50;
+pub const LOADGEN_GROUPS: u8 = 4;
+
+/// The loadgen's trees (`ocelot_protocol::sample::SampleTrees`, about 570 bytes as NT1):
+/// 50 domains, four connections of eight IPs each (1600 clients, 32 index files per
+/// domain-hour), each client numbering its own trees. The connections take turns.
+pub struct LoadgenTrees {
+    groups: Vec<ocelot_protocol::sample::SampleTrees>,
+    turn: usize,
+}
+
+impl LoadgenTrees {
+    pub fn new(seed: u64) -> LoadgenTrees {
+        let start_ms = HOUR * 3_600_000 + 1_000;
+        LoadgenTrees {
+            groups: (0..LOADGEN_GROUPS)
+                .map(|g| {
+                    ocelot_protocol::sample::SampleTrees::new(
+                        seed + u64::from(g),
+                        LOADGEN_DOMAINS,
+                        400,
+                        start_ms,
+                    )
+                    .for_client_group(g)
+                })
+                .collect(),
+            turn: 0,
+        }
+    }
+
+    /// The next `n` frames with their IDs.
+    pub fn take(&mut self, n: usize) -> Vec<(MessageId, Bytes)> {
+        (0..n)
+            .map(|_| {
+                let turn = self.turn % self.groups.len();
+                let group = &mut self.groups[turn];
+                self.turn += 1;
+                let tree = group.tree();
+                let id: MessageId = tree.header.message_id.parse().expect("sample IDs parse");
+                (id, nt1::encode_to_bytes(&tree))
+            })
+            .collect()
+    }
+}
+
+/// The frames cut into the blocks the store would make: per domain, at most 64 KiB each.
+pub fn blocks_per_domain(frames: &[(MessageId, Bytes)]) -> Vec<Vec<u8>> {
+    let mut open: std::collections::HashMap<&str, Vec<u8>> = std::collections::HashMap::new();
+    let mut done = Vec::new();
+    for (id, f) in frames {
+        let block = open.entry(id.domain.as_str()).or_default();
+        if !block.is_empty() && block.len() + f.len() > 64 * 1024 {
+            done.push(std::mem::take(block));
+        }
+        block.extend_from_slice(f);
+    }
+    done.extend(open.into_values().filter(|b| !b.is_empty()));
+    done
+}
+
+/// CPU time (ns) the threads whose name starts with `prefix` have used so far, from
+/// `/proc/self/task/*/schedstat` (Linux only; 0 elsewhere).
+pub fn thread_cpu_ns(prefix: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(prefix))
+        })
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// CPU time (ns) of the calling thread so far.
+pub fn own_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
