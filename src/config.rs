@@ -94,6 +94,10 @@ impl Default for WebSection {
     }
 }
 
+/// The store's queue: 50 000 frames (about 30 MiB of ~600-byte frames) is a third of a
+/// second at 150 k trees/s, enough to ride out a writer that lost its core for a while.
+const DEFAULT_QUEUE_FRAMES: usize = 50_000;
+
 /// `[store]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -104,6 +108,10 @@ pub(crate) struct StoreSection {
     pub(crate) compression_level: u32,
     /// Hours older than this many days are deleted.
     pub(crate) retention_days: u32,
+    /// Frames waiting for the store writer before new ones are refused (counted).
+    pub(crate) queue_frames: usize,
+    /// Store writer threads (domains are spread over them).
+    pub(crate) writer_threads: usize,
 }
 
 impl Default for StoreSection {
@@ -112,6 +120,8 @@ impl Default for StoreSection {
             dir: PathBuf::from("ocelot-data"),
             compression_level: 1,
             retention_days: 7,
+            queue_frames: DEFAULT_QUEUE_FRAMES,
+            writer_threads: 1,
         }
     }
 }

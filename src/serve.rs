@@ -57,6 +57,8 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     let mut store_config = StoreConfig::new(&config.store.dir);
     store_config.compression_level = config.store.compression_level;
     store_config.retention_days = config.store.retention_days;
+    store_config.queue_capacity = config.store.queue_frames;
+    store_config.writer_threads = config.store.writer_threads;
     let store = Store::open(store_config)
         .with_context(|| format!("opening the store in {}", config.store.dir.display()))?;
 

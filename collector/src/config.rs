@@ -36,9 +36,10 @@ pub struct CollectorConfig {
     pub analyzer: Arc<AnalyzerConfig>,
 }
 
-/// Default worker queue: CAT uses 30 000 per analyzer; 10 000 trees of a few KiB keeps the
-/// worst case near 100 MiB shared across workers (trees are shared through `Arc`).
-pub const DEFAULT_WORKER_QUEUE_TREES: usize = 10_000;
+/// Default worker queue: CAT uses 30 000 per analyzer. Workers queue frames as received
+/// (about 0.6 KiB each; they decode them), so 50 000 is about 30 MiB shared across workers,
+/// and a third of a second at 150 k trees/s: room for a worker that lost its core a while.
+pub const DEFAULT_WORKER_QUEUE_TREES: usize = 50_000;
 
 /// Default analyzer threads: one per core, at least 2 (so a slow domain never holds up
 /// all the others) and at most 8.
