@@ -30,6 +30,9 @@ pub(crate) struct LoadgenArgs {
 /// Writes of at least this many bytes, as CAT's C client batches (up to ~60 KiB).
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
+/// Without `--rate`, trees are stamped as if sent at this many per second (all connections).
+const ASSUMED_FLAT_OUT_RATE: u64 = 200_000;
+
 /// With `--rate`, each connection writes what is due once per tick: at 100 k trees/s over
 /// 4 connections that is about 25 trees per write, like many clients on one link, rather
 /// than one write per tree (which measures syscalls, not the collector).
@@ -49,10 +52,19 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         .map(|c| {
             // Each connection is its own group of client machines (10.0.<c>.x).
             let mut samples = SampleTrees::new(c as u64 + 1, args.domains, args.names, now_ms)
-                .for_client_group(c as u8);
+                .for_client_group(c as u8)
+                .distinct_names();
             let mut out = Vec::new();
             let n = per_connection.min(args.trees.saturating_sub(c as u64 * per_connection));
-            for _ in 0..n {
+            // Stamp each tree with about when it will be sent, so a long run stays in the
+            // collector's hour window instead of drifting a millisecond per tree.
+            let rate = if args.rate > 0 {
+                args.rate
+            } else {
+                ASSUMED_FLAT_OUT_RATE
+            };
+            for i in 0..n {
+                samples.now_ms = now_ms + i * 1000 * connections as u64 / rate;
                 nt1::encode(&samples.tree(), &mut out);
             }
             out

@@ -19,6 +19,8 @@ pub struct SampleTrees {
     names: u64,
     /// Timestamp of the next root, epoch milliseconds; advances a little per tree.
     pub now_ms: u64,
+    /// Root names stay distinct after URL normalisation (see [`SampleTrees::distinct_names`]).
+    distinct_names: bool,
 }
 
 const URLS: [&str; 8] = [
@@ -51,6 +53,7 @@ impl SampleTrees {
             domains: (0..domains.max(1)).map(|i| format!("app-{i}")).collect(),
             names: names.max(1),
             now_ms,
+            distinct_names: false,
         }
     }
 
@@ -59,6 +62,16 @@ impl SampleTrees {
     #[must_use]
     pub fn for_client_group(mut self, index: u8) -> Self {
         self.ip_base = 0x0a00_0000 | (u32::from(index) << 8);
+        self
+    }
+
+    /// Root names `/api/cart/v17` instead of `/api/cart/17`: the analyzers fold numeric URL
+    /// segments into `{num}`, which leaves 8 URL names however many were asked for; with
+    /// this, `names` distinct names per domain reach the reports (the load generator's
+    /// cardinality test).
+    #[must_use]
+    pub fn distinct_names(mut self) -> Self {
+        self.distinct_names = true;
         self
     }
 
@@ -99,7 +112,9 @@ impl SampleTrees {
         let id = MessageId::new(domain.clone(), ip, hour_of(ts), seq);
         let name_index = self.below(self.names);
         let url = URLS[(name_index % URLS.len() as u64) as usize];
-        let root_name = if self.names > URLS.len() as u64 {
+        let root_name = if self.distinct_names {
+            format!("{url}/v{name_index}")
+        } else if self.names > URLS.len() as u64 {
             format!("{url}/{name_index}")
         } else {
             url.to_owned()
