@@ -93,7 +93,15 @@ fn shift_timestamps(message: &mut Message, shift: u64) {
 #[test]
 fn real_client_frames_replayed_over_tcp_appear_in_the_reports_and_logview() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"), free_port(), free_port(), false);
+    // The frames keep the IDs the client gave them (the capture's hour): retention must not
+    // refuse that hour once the capture is more than a week old.
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        free_port(),
+        free_port(),
+        false,
+        "[store]\nretention_days = 0\n",
+    );
     let mut conn = TcpStream::connect(server.collector).unwrap();
     for frame in captured_frames_moved_to_now() {
         conn.write_all(&frame).unwrap();
