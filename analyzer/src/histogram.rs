@@ -17,6 +17,7 @@
 
 use std::sync::LazyLock;
 
+use crate::frugal_vec::insert_frugal;
 use serde::{Deserialize, Serialize};
 
 /// The largest relative error of a reported value (0.95 %, inside the required 1 % with
@@ -135,7 +136,7 @@ impl DurationHistogram {
         // Steady traffic hits the same few buckets, so most calls end in the first arm.
         match self.buckets.binary_search_by_key(&index, |&(i, _)| i) {
             Ok(pos) => self.buckets[pos].1 = self.buckets[pos].1.saturating_add(n),
-            Err(pos) => self.buckets.insert(pos, (index, n)),
+            Err(pos) => insert_frugal(&mut self.buckets, pos, (index, n)),
         }
     }
 
@@ -245,7 +246,7 @@ impl MinuteHistograms {
             .binary_search_by_key(&key, |&(m, i, _)| packed(m, i))
         {
             Ok(pos) => self.buckets[pos].2 = self.buckets[pos].2.saturating_add(n),
-            Err(pos) => self.buckets.insert(pos, (minute, index, n)),
+            Err(pos) => insert_frugal(&mut self.buckets, pos, (minute, index, n)),
         }
     }
 

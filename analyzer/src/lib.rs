@@ -28,6 +28,7 @@ mod batch;
 mod cardinality;
 mod config;
 mod event;
+mod frugal_vec;
 mod heartbeat;
 mod histogram;
 mod message_ids;

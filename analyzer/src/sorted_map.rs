@@ -91,7 +91,7 @@ impl<V> SortedMap<V> {
 
     /// Inserts `key` at `pos` (from a failed [`SortedMap::position`]).
     fn insert_at(&mut self, pos: usize, key: &str, value: V) {
-        self.entries.insert(pos, (key.to_owned(), value));
+        crate::frugal_vec::insert_frugal(&mut self.entries, pos, (key.to_owned(), value));
         for i in self.index.iter_mut() {
             if *i >= pos {
                 *i += 1;
