@@ -1,20 +1,24 @@
 //! Ocelot's collector (`ocelot-collector`): the TCP server CAT clients send to.
 //!
 //! ```text
-//! TCP :2280 ─> connection task: FrameDecoder ─> per frame: decode (NT1/PT1), hour window check
+//! TCP :2280 ─> connection task: FrameDecoder ─> per frame: scan_frame (NT1: checked, not decoded;
+//!                                                 PT1: decoded), hour window check
 //!                                                 (current, previous until :03, next from :57)
-//!                                             ─> per read, all its trees together:
+//!                                             ─> per read, all its frames together:
 //!                                                 ├─ Store::append_many(message ID, frame as received)
-//!                                                 └─ send one Arc<Vec<tree>> to every worker thread:
-//!                                                      analyzer-0..N (each the Transaction, Event, Problem,
-//!                                                      Heartbeat and Metric reports of its domains) and state
+//!                                                 └─ send one Arc<Vec<frame>> to every worker thread:
+//!                                                      analyzer-0..N (each decodes the trees of its
+//!                                                      domains and keeps their Transaction, Event,
+//!                                                      Problem, Heartbeat and Metric reports) and state
 //! clock thread: every second `Collector::tick`: checkpoint open hours, seal finished ones, sample the State report
 //! ```
 //!
-//! Domains are spread over the analyzer threads by a hash of their name; each thread owns
-//! every report of its domains for the open hours: no lock on the per-message path, a tree
-//! walked by one core, and more cores analyse more domains at once. A full worker queue
-//! (bounded in trees) drops the trees for that worker only, counted. Time comes from a [`Clock`], so
+//! A bad frame is refused on the socket's thread (the scan gives the decoder's verdict
+//! without building the tree) and closes its connection. Domains are spread over the
+//! analyzer threads by a hash of their name; each thread owns every report of its domains
+//! for the open hours: no lock on the per-message path, a tree decoded, walked and freed
+//! by one core, and more cores analyse more domains at once. A full worker queue (bounded
+//! in trees) drops the trees for that worker only, counted. Time comes from a [`Clock`], so
 //! hour boundaries are tested with a [`ManualClock`]. Reports live in the store as JSON:
 //! checkpoints of the open hours every minute, and the final reports when an hour is sealed;
 //! a restart reloads the open hours' checkpoints and carries on counting.

@@ -1,4 +1,4 @@
-//! NT1 decode and encode throughput on a realistic mix, with gzip level 1 (zlib-rs) of the
+//! NT1 decode, scan and encode throughput on a realistic mix, with gzip level 1 (zlib-rs) of the
 //! same bytes in the same run as the yardstick: decode should be >= 3x the compression rate
 //! so the codec never limits the collector.
 
@@ -8,7 +8,7 @@ use std::io::Write as _;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ocelot_protocol::sample::SampleTrees;
-use ocelot_protocol::{decode_frame, nt1, DecodeOptions, MessageTree};
+use ocelot_protocol::{decode_frame, nt1, scan_frame, DecodeOptions, MessageTree};
 
 /// The captured C-client frames plus generated URL/SQL/Cache/RPC trees.
 fn corpus() -> (Vec<Vec<u8>>, Vec<MessageTree>) {
@@ -41,6 +41,15 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for f in &frames {
                 criterion::black_box(decode_frame(f, &options).expect("valid"));
+            }
+        })
+    });
+    // What the collector's socket thread does per frame since decoding moved to the
+    // analyzer threads: check it, find domain, ID and root timestamp, allocate nothing.
+    g.bench_function("scan", |b| {
+        b.iter(|| {
+            for f in &frames {
+                criterion::black_box(scan_frame(f, &options).expect("valid"));
             }
         })
     });
