@@ -147,8 +147,8 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Where the next string's bytes are, and steps over them: what [`Reader::string`]
-    /// checks, without copying.
+    /// Where the next string's bytes are, and steps over them: [`Reader::string`] without
+    /// the copy (what `scan_body` reads strings with).
     fn string_range(&mut self, what: &'static str) -> Result<std::ops::Range<usize>, DecodeError> {
         let start = self.pos;
         let len = self.varint(what)?;
@@ -165,18 +165,8 @@ impl<'a> Reader<'a> {
     }
 
     fn string(&mut self, what: &'static str) -> Result<String, DecodeError> {
-        let start = self.pos;
-        let len = self.varint(what)?;
-        let left = (self.buf.len() - self.pos) as u64;
-        if len > left {
-            // Checked before allocating: a hostile length costs nothing.
-            return Err(DecodeError::Truncated {
-                offset: start,
-                what,
-            });
-        }
-        let bytes = &self.buf[self.pos..self.pos + len as usize];
-        self.pos += len as usize;
+        // The length is checked before allocating: a hostile length costs nothing.
+        let bytes = &self.buf[self.string_range(what)?];
         // CAT servers decode strings as UTF-8, replacing invalid sequences.
         Ok(match std::str::from_utf8(bytes) {
             Ok(s) => s.to_owned(),
