@@ -55,6 +55,9 @@ pub(crate) const FRAMES_RECEIVED: &str = "ocelot_frames_received";
 pub(crate) const RECEIVED_BYTES: &str = "ocelot_received_bytes";
 /// Trees decoded and inside the open hours (counter).
 pub(crate) const TREES_ACCEPTED: &str = "ocelot_trees_accepted";
+/// Trees filed under the domain `OTHERS` because their hour had reached its domain cap
+/// (counter).
+pub(crate) const TREES_FOLDED_DOMAIN: &str = "ocelot_trees_folded_domain";
 /// Frames refused before decoding completed, by `reason` (counter).
 pub(crate) const DECODE_ERRORS: &str = "ocelot_decode_errors";
 /// Trees lost after decoding, by `stage`, `reason` and (queue drops) `worker` (counter).
@@ -240,6 +243,12 @@ impl OcelotFigures {
             TREES_ACCEPTED,
             "Trees decoded and inside the open hours.",
             c.trees_accepted,
+        )?;
+        counter(
+            e,
+            TREES_FOLDED_DOMAIN,
+            "Trees filed under the domain OTHERS: their hour had reached its domain cap.",
+            c.trees_folded_domain,
         )?;
         counter_family(
             e,

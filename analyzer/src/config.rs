@@ -38,6 +38,14 @@ pub struct AnalyzerConfig {
     pub domain_long_thresholds: BTreeMap<String, LongThresholds>,
 }
 
+impl AnalyzerConfig {
+    /// The key a report files `domain` under: cut to [`AnalyzerConfig::max_key_chars`]
+    /// characters, as every analyzer cuts it (the collector shards and caps domains by it).
+    pub fn domain_key<'a>(&self, domain: &'a str) -> &'a str {
+        crate::cardinality::truncate_chars(domain, self.max_key_chars)
+    }
+}
+
 impl Default for AnalyzerConfig {
     fn default() -> Self {
         AnalyzerConfig {

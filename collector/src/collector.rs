@@ -10,6 +10,7 @@ use bytes::Bytes;
 use crossbeam_channel::{bounded, unbounded, Sender};
 use ocelot_analyzer::{
     EventReport, HeartbeatReport, MetricReport, ProblemReport, StateReport, TransactionReport,
+    OTHERS,
 };
 use ocelot_protocol::{hour_of, scan_frame, DecodeError, MessageId, MILLIS_PER_HOUR};
 use ocelot_store::Store;
@@ -17,6 +18,7 @@ use serde::de::DeserializeOwned;
 
 use crate::clock::Clock;
 use crate::config::CollectorConfig;
+use crate::domain_cap::DomainCap;
 use crate::period::accept_hour;
 use crate::stats::{decode_error_reason, CollectorStats, StatsSnapshot, DECODE_REASONS};
 use crate::worker::{
@@ -89,6 +91,9 @@ struct Inner {
     stats: Arc<CollectorStats>,
     /// Analyzer shards `0..shards`, then the State worker.
     shards: usize,
+    /// Which domains have reports of their own, per hour (the analyzers' domain cap, kept
+    /// here because each analyzer thread sees only its own domains).
+    domain_cap: DomainCap,
     trees: Vec<Sender<TreeBatch>>,
     controls: Vec<Sender<Control>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -180,6 +185,7 @@ impl Collector {
         let collector = Collector {
             inner: Arc::new(Inner {
                 shards,
+                domain_cap: DomainCap::new(config.analyzer.max_domains),
                 trees,
                 controls,
                 threads: Mutex::new(threads),
@@ -234,6 +240,13 @@ impl Collector {
             let Ok(domains) = store.report_domains(hour) else {
                 continue;
             };
+            inner.domain_cap.admit_existing(
+                hour,
+                domains
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|d| *d != STATE_DOMAIN && *d != OTHERS),
+            );
             let mut per_worker: Vec<Vec<(String, AnyReport)>> = vec![Vec::new(); inner.trees.len()];
             for kind in ReportKind::ALL {
                 for domain in &domains {
@@ -303,10 +316,18 @@ impl Collector {
                 }
             }
         }
-        let shard = shard_of(&scan.domain(&frame), inner.shards);
+        // Shard and cap by the key the analyzers file the domain under (see `DomainCap`).
+        let domain = scan.domain(&frame);
+        let key = inner.config.analyzer.domain_key(&domain);
+        let fold_domain = !inner.domain_cap.admit(hour, key);
+        if fold_domain {
+            stats.trees_folded_domain.fetch_add(1, Relaxed);
+        }
+        let shard = shard_of(if fold_domain { OTHERS } else { key }, inner.shards);
         batch.trees.push(TreeItem {
             hour,
             shard,
+            fold_domain,
             frame,
             scan,
             received_ms: now_ms,

@@ -29,6 +29,7 @@
 mod clock;
 mod collector;
 mod config;
+mod domain_cap;
 mod period;
 mod rate_limited_log;
 mod server;

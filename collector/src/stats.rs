@@ -73,6 +73,7 @@ pub struct CollectorStats {
     pub(crate) decode_errors: [AtomicU64; DECODE_REASONS.len()],
     pub(crate) out_of_window: AtomicU64,
     pub(crate) no_message_id: AtomicU64,
+    pub(crate) trees_folded_domain: AtomicU64,
     pub(crate) store_dropped: AtomicU64,
     pub(crate) hours_sealed: AtomicU64,
     pub(crate) last_checkpoint_ms: AtomicU64,
@@ -90,6 +91,7 @@ impl CollectorStats {
             decode_errors: Default::default(),
             out_of_window: AtomicU64::new(0),
             no_message_id: AtomicU64::new(0),
+            trees_folded_domain: AtomicU64::new(0),
             store_dropped: AtomicU64::new(0),
             hours_sealed: AtomicU64::new(0),
             last_checkpoint_ms: AtomicU64::new(0),
@@ -126,6 +128,7 @@ impl CollectorStats {
                 .collect(),
             out_of_window: self.out_of_window.load(Relaxed),
             no_message_id: self.no_message_id.load(Relaxed),
+            trees_folded_domain: self.trees_folded_domain.load(Relaxed),
             store_dropped: self.store_dropped.load(Relaxed),
             hours_sealed: self.hours_sealed.load(Relaxed),
             last_checkpoint_ms: self.last_checkpoint_ms.load(Relaxed),
@@ -188,6 +191,8 @@ pub struct StatsSnapshot {
     pub out_of_window: u64,
     /// Trees without a parseable message ID: analysed but not stored.
     pub no_message_id: u64,
+    /// Trees filed under the domain `OTHERS` because their hour had reached its domain cap.
+    pub trees_folded_domain: u64,
     /// Trees the store refused (queue full, bad name, I/O).
     pub store_dropped: u64,
     /// Hours sealed since start.

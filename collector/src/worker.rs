@@ -15,9 +15,9 @@ use crossbeam_channel::{select, Receiver};
 use ocelot_analyzer::{
     AnalyzerConfig, EventAnalyzer, EventReport, HeartbeatAnalyzer, HeartbeatReport, MetricAnalyzer,
     MetricReport, ProblemAnalyzer, ProblemReport, StateReport, TransactionAnalyzer,
-    TransactionReport,
+    TransactionReport, OTHERS,
 };
-use ocelot_protocol::{nt1, MessageTree, ScannedFrame, LENGTH_PREFIX_BYTES};
+use ocelot_protocol::{nt1, ScannedFrame, LENGTH_PREFIX_BYTES};
 use ocelot_store::Store;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -35,6 +35,8 @@ pub(crate) struct TreeItem {
     pub(crate) received_ms: u64,
     /// The analyzer shard of the tree's domain ([`shard_of`]).
     pub(crate) shard: usize,
+    /// The hour's domain cap is reached: the tree is filed under `OTHERS` (see `DomainCap`).
+    pub(crate) fold_domain: bool,
 }
 
 /// The trees of one read of a connection, shared by every worker (the last one frees them).
@@ -255,14 +257,11 @@ impl Worker for ShardWorker {
         if item.shard != self.shard {
             return false;
         }
-        let decoded: MessageTree;
-        let tree = match &item.scan {
-            ScannedFrame::Pt1(tree) => &**tree,
+        let mut decoded = match &item.scan {
+            // Decoded on arrival; copied only to be filed under another domain.
+            ScannedFrame::Pt1(tree) => item.fold_domain.then(|| (**tree).clone()),
             ScannedFrame::Nt1(_) => match nt1::decode_body(&item.frame[LENGTH_PREFIX_BYTES..]) {
-                Ok(tree) => {
-                    decoded = tree;
-                    &decoded
-                }
+                Ok(tree) => Some(tree),
                 Err(e) => {
                     // The scan accepted it, so decoding cannot fail (a property test
                     // holds the two together); were it ever to, the tree is lost loudly.
@@ -272,6 +271,16 @@ impl Worker for ShardWorker {
                     return true;
                 }
             },
+        };
+        if item.fold_domain {
+            if let Some(tree) = &mut decoded {
+                OTHERS.clone_into(&mut tree.header.domain);
+            }
+        }
+        let tree = match (&decoded, &item.scan) {
+            (Some(tree), _) => tree,
+            (None, ScannedFrame::Pt1(tree)) => &**tree,
+            (None, ScannedFrame::Nt1(_)) => unreachable!("an NT1 frame is decoded above"),
         };
         hour.transaction.process(tree);
         hour.event.process(tree);

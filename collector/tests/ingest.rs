@@ -429,3 +429,73 @@ fn pt1_frames_are_decoded_on_arrival_and_counted_like_nt1() {
     );
     collector.shutdown();
 }
+
+#[test]
+fn domains_past_the_hours_cap_fold_into_one_others_report_across_analyzer_threads() {
+    // The cap is the analyzers' (`max_domains` per hour); with domains spread over threads,
+    // the collector applies it, so the overflow lands in one OTHERS report, not one per thread.
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = open_store(store_dir.path());
+    let config = CollectorConfig {
+        analyzer_threads: 4,
+        analyzer: Arc::new(ocelot_analyzer::AnalyzerConfig {
+            max_domains: 5,
+            ..ocelot_analyzer::AnalyzerConfig::default()
+        }),
+        ..manual_config()
+    };
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(config, Some(store.clone()), clock);
+    let mut samples = ocelot_protocol::sample::SampleTrees::new(9, 20, 5, NOW_MS - 60_000);
+    let trees: Vec<_> = (0..2000).map(|_| samples.tree()).collect();
+    for tree in &trees {
+        collector
+            .ingest(ocelot_protocol::nt1::encode_to_bytes(tree))
+            .unwrap();
+    }
+    collector.checkpoint_now();
+    let stats = collector.stats();
+    assert_eq!(stats.trees_accepted, 2000);
+    let domains = block_on(collector.domains(HOUR));
+    assert_eq!(domains.len(), 6, "five admitted and OTHERS: {domains:?}");
+    assert!(domains.iter().any(|d| d == "OTHERS"));
+    // Every URL root is counted once: in its own domain's report or in OTHERS.
+    let urls: u64 = domains
+        .iter()
+        .map(|d| {
+            let report = block_on(collector.transaction_report(d, HOUR)).unwrap();
+            let view = report.view(&ViewQuery {
+                elapsed_seconds: 3600.0,
+                ..ViewQuery::default()
+            });
+            view.types
+                .iter()
+                .find(|t| t.type_ == "URL")
+                .map_or(0, |t| t.figures.count)
+        })
+        .sum();
+    assert_eq!(urls, 2000);
+    let others = domains.iter().filter(|d| *d != "OTHERS").count() as u64;
+    assert_eq!(others, 5);
+    assert!(stats.trees_folded_domain > 0);
+    // The OTHERS report written at the checkpoint holds all the folded trees.
+    let stored: ocelot_analyzer::TransactionReport = serde_json::from_slice(
+        &store
+            .read_report(HOUR, "OTHERS", "transaction")
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    let view = stored.view(&ViewQuery {
+        elapsed_seconds: 3600.0,
+        ..ViewQuery::default()
+    });
+    let folded_urls = view
+        .types
+        .iter()
+        .find(|t| t.type_ == "URL")
+        .map_or(0, |t| t.figures.count);
+    assert_eq!(folded_urls, stats.trees_folded_domain);
+    collector.shutdown();
+    store.shutdown();
+}
