@@ -35,6 +35,7 @@ mod message_ids;
 mod metric;
 mod minute;
 mod problem;
+mod sample_id;
 mod sorted_map;
 mod state;
 #[cfg(test)]

@@ -1,16 +1,27 @@
 //! Bounded lists of sample message IDs (links from a report to LogView).
 
+use crate::frugal_vec::insert_frugal;
+use crate::sample_id::SampleId;
+
 /// Appends `id` unless it is empty, already listed, or the list holds `max` IDs.
-pub(crate) fn push_capped(ids: &mut Vec<String>, id: &str, max: usize) {
-    if id.is_empty() || ids.len() >= max || ids.iter().any(|known| known == id) {
+pub(crate) fn push_capped(ids: &mut Vec<SampleId>, id: &str, max: usize) {
+    if id.is_empty() || ids.len() >= max || ids.iter().any(|known| known.is(id)) {
         return;
     }
-    ids.push(id.to_owned());
+    insert_frugal(ids, ids.len(), SampleId::new(id));
 }
 
 /// Appends the IDs of `other` in order, as [`push_capped`] does one by one.
-pub(crate) fn merge_capped(ids: &mut Vec<String>, other: &[String], max: usize) {
+pub(crate) fn merge_capped(ids: &mut Vec<SampleId>, other: &[SampleId], max: usize) {
     for id in other {
-        push_capped(ids, id, max);
+        if id.is_empty() || ids.len() >= max || ids.contains(id) {
+            continue;
+        }
+        ids.push(id.clone());
     }
+}
+
+/// The IDs as the views show them.
+pub(crate) fn texts(ids: &[SampleId]) -> Vec<String> {
+    ids.iter().map(ToString::to_string).collect()
 }

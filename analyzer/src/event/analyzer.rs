@@ -11,6 +11,7 @@ use crate::cardinality::capped_entry_with;
 use crate::config::AnalyzerConfig;
 use crate::message_ids::push_capped;
 use crate::minute::minute_of;
+use crate::sample_id::SampleId;
 use crate::walk::walk;
 
 /// The event reports of one hour, one per domain.
@@ -104,7 +105,7 @@ impl EventAnalyzer {
             if fail > 0 {
                 push_capped(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
             } else if name.sample_message_id.is_empty() {
-                message_id.clone_into(&mut name.sample_message_id);
+                name.sample_message_id = SampleId::new(message_id);
             }
         });
         report.folded += folded;

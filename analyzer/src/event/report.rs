@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::message_ids::merge_capped;
+use crate::message_ids::{merge_capped, texts};
 use crate::minute::minute_entry;
+use crate::sample_id::SampleId;
 use crate::sorted_map::SortedMap;
 use crate::view_query::{fail_percent, hour_label, tps, ViewQuery};
 
@@ -42,8 +43,8 @@ pub(crate) struct EventName {
     pub(crate) fail: u64,
     /// Sorted by minute.
     pub(crate) minutes: Vec<EventMinute>,
-    pub(crate) sample_message_id: String,
-    pub(crate) fail_message_ids: Vec<String>,
+    pub(crate) sample_message_id: SampleId,
+    pub(crate) fail_message_ids: Vec<SampleId>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -183,8 +184,8 @@ impl EventReport {
                             fail: n.fail,
                             fail_percent: fail_percent(n.fail, n.count),
                             tps: tps(n.count, elapsed),
-                            sample_message_id: n.sample_message_id.clone(),
-                            fail_message_ids: n.fail_message_ids.clone(),
+                            sample_message_id: n.sample_message_id.to_string(),
+                            fail_message_ids: texts(&n.fail_message_ids),
                             minutes: n
                                 .minutes
                                 .iter()

@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::message_ids::merge_capped;
+use crate::message_ids::{merge_capped, texts};
 use crate::minute::minute_entry;
+use crate::sample_id::SampleId;
 use crate::sorted_map::SortedMap;
 use crate::view_query::{hour_label, ViewQuery};
 
@@ -62,7 +63,7 @@ pub(crate) struct ProblemEntry {
     pub(crate) count: u64,
     /// `(minute, count)`, sorted by minute.
     pub(crate) minutes: Vec<(u8, u64)>,
-    pub(crate) sample_message_ids: Vec<String>,
+    pub(crate) sample_message_ids: Vec<SampleId>,
 }
 
 impl ProblemEntry {
@@ -171,7 +172,7 @@ impl ProblemReport {
                             .iter()
                             .map(|&(minute, count)| ProblemMinuteView { minute, count })
                             .collect(),
-                        sample_message_ids: entry.sample_message_ids.clone(),
+                        sample_message_ids: texts(&entry.sample_message_ids),
                     });
                 }
             }

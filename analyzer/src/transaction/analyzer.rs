@@ -11,6 +11,7 @@ use crate::cardinality::{capped_entry, capped_entry_with};
 use crate::config::AnalyzerConfig;
 use crate::message_ids::push_capped;
 use crate::minute::minute_of;
+use crate::sample_id::SampleId;
 use crate::transaction_walk::{for_each_counted_transaction, CountedTransaction};
 
 /// The transaction reports of one hour, one per domain.
@@ -129,7 +130,7 @@ fn record(
         if batch.fail > 0 {
             push_capped(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
         } else if name.sample_message_id.is_empty() {
-            name.sample_message_id = message_id.to_owned();
+            name.sample_message_id = SampleId::new(message_id);
         }
         if let Some(slowest_ms) = slowest_ms {
             note_slowest(name, slowest_ms * 1000, message_id);
@@ -152,7 +153,7 @@ fn record(
         ) += 1;
         push_capped(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
     } else if name.sample_message_id.is_empty() {
-        name.sample_message_id = message_id.to_owned();
+        name.sample_message_id = SampleId::new(message_id);
     }
     note_slowest(name, duration_us, message_id);
 }
@@ -160,8 +161,8 @@ fn record(
 fn note_slowest(name: &mut TransactionName, duration_us: u64, message_id: &str) {
     if name.slowest_message_id.is_empty() || duration_us >= name.slowest_us {
         name.slowest_us = duration_us;
-        if name.slowest_message_id != message_id {
-            message_id.clone_into(&mut name.slowest_message_id);
+        if !name.slowest_message_id.is(message_id) {
+            name.slowest_message_id = SampleId::new(message_id);
         }
     }
 }

@@ -13,8 +13,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::histogram::{DurationHistogram, MinuteHistograms};
-use crate::message_ids::merge_capped;
+use crate::message_ids::{merge_capped, texts};
 use crate::minute::minute_entry;
+use crate::sample_id::SampleId;
 use crate::sorted_map::SortedMap;
 use crate::view_query::{fail_percent, hour_label, tps, ViewQuery};
 
@@ -55,9 +56,9 @@ pub(crate) struct TransactionName {
     /// The durations of every minute, for the per-minute p95.
     pub(crate) minute_durations: MinuteHistograms,
     pub(crate) status_codes: BTreeMap<String, u64>,
-    pub(crate) sample_message_id: String,
-    pub(crate) fail_message_ids: Vec<String>,
-    pub(crate) slowest_message_id: String,
+    pub(crate) sample_message_id: SampleId,
+    pub(crate) fail_message_ids: Vec<SampleId>,
+    pub(crate) slowest_message_id: SampleId,
     pub(crate) slowest_us: u64,
 }
 
@@ -237,9 +238,9 @@ impl TransactionName {
             name: name.to_owned(),
             figures: self.stats.figures(histogram, elapsed),
             status_codes: self.status_codes.clone(),
-            sample_message_id: self.sample_message_id.clone(),
-            fail_message_ids: self.fail_message_ids.clone(),
-            slowest_message_id: self.slowest_message_id.clone(),
+            sample_message_id: self.sample_message_id.to_string(),
+            fail_message_ids: texts(&self.fail_message_ids),
+            slowest_message_id: self.slowest_message_id.to_string(),
             minutes: self
                 .minutes
                 .iter()

@@ -1,0 +1,182 @@
+//! [`SampleId`]: a message ID as a report keeps it (a name's sample, slowest and failed
+//! trees, a problem's samples), in 32 bytes and without an allocation of its own.
+//!
+//! Reports hold many of these: on a busy hour about ten per (machine, type, name), the
+//! biggest part of a report's memory when kept as `String`s (24 bytes plus a heap block of
+//! 32 or more). A CAT ID is `domain-hexip-hour-seq`; kept as its numbers plus the domain's
+//! text, shared by every ID of that domain, it needs no heap block. Anything else (a `.pid`
+//! suffix, upper-case hex, leading zeros, numbers past `u32`, not an ID at all) is kept as
+//! text, so every ID reads back exactly as it came. In JSON it is the plain string.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A message ID, or none (the empty string).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct SampleId {
+    /// The domain of a canonical ID (shared), the whole text otherwise, `None` for none.
+    text: Option<Arc<str>>,
+    ip: u32,
+    hour: u32,
+    seq: u32,
+    canonical: bool,
+}
+
+/// Distinct domains remembered per thread for sharing; past this the set starts over (IDs
+/// made before keep their text).
+const SHARED_DOMAINS_MAX: usize = 10_000;
+
+thread_local! {
+    static DOMAINS: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+}
+
+fn shared_domain(domain: &str) -> Arc<str> {
+    DOMAINS.with(|domains| {
+        let mut domains = domains.borrow_mut();
+        if let Some(shared) = domains.get(domain) {
+            return shared.clone();
+        }
+        if domains.len() >= SHARED_DOMAINS_MAX {
+            domains.clear();
+        }
+        let shared: Arc<str> = Arc::from(domain);
+        domains.insert(shared.clone());
+        shared
+    })
+}
+
+/// A decimal `u32` as `Display` writes it (no sign, no leading zero).
+fn canonical_u32(s: &str) -> Option<u32> {
+    let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits || (s.len() > 1 && s.starts_with('0')) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `(domain, ip, hour, seq)` of an ID that formats back to exactly `id`.
+fn parse_canonical(id: &str) -> Option<(&str, u32, u32, u32)> {
+    let (rest, seq) = id.rsplit_once('-')?;
+    let (rest, hour) = rest.rsplit_once('-')?;
+    let (domain, ip) = rest.rsplit_once('-')?;
+    let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    if domain.is_empty() || ip.len() != 8 || !ip.bytes().all(lower_hex) {
+        return None;
+    }
+    let ip = u32::from_str_radix(ip, 16).ok()?;
+    Some((domain, ip, canonical_u32(hour)?, canonical_u32(seq)?))
+}
+
+impl SampleId {
+    /// `id` as a report keeps it (`""` is none).
+    pub(crate) fn new(id: &str) -> Self {
+        if id.is_empty() {
+            return SampleId::default();
+        }
+        match parse_canonical(id) {
+            Some((domain, ip, hour, seq)) => SampleId {
+                text: Some(shared_domain(domain)),
+                ip,
+                hour,
+                seq,
+                canonical: true,
+            },
+            None => SampleId {
+                text: Some(Arc::from(id)),
+                ..SampleId::default()
+            },
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.text.is_none()
+    }
+
+    /// Whether this is `id`, without building its text.
+    pub(crate) fn is(&self, id: &str) -> bool {
+        match (&self.text, self.canonical) {
+            (None, _) => id.is_empty(),
+            (Some(text), false) => &**text == id,
+            (Some(domain), true) => parse_canonical(id).is_some_and(|(d, ip, hour, seq)| {
+                (d, ip, hour, seq) == (&**domain, self.ip, self.hour, self.seq)
+            }),
+        }
+    }
+}
+
+impl fmt::Display for SampleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.text, self.canonical) {
+            (None, _) => Ok(()),
+            (Some(text), false) => f.write_str(text),
+            (Some(domain), true) => {
+                write!(f, "{domain}-{:08x}-{}-{}", self.ip, self.hour, self.seq)
+            }
+        }
+    }
+}
+
+impl fmt::Debug for SampleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.to_string())
+    }
+}
+
+impl Serialize for SampleId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SampleId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(SampleId::new(&text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_id_reads_back_exactly_and_canonical_ones_share_their_domain() {
+        for id in [
+            "",
+            "shop-c0a8010a-498703-42",
+            "order-service-c0a80101-498703-1234567",
+            "a-b-c-00000000-0-0",
+            "shop-C0A8010A-498703-42",
+            "shop-c0a8010a.7-498703-42",
+            "shop-c0a8010a-0498703-42",
+            "shop-c0a8010a-498703-99999999999",
+            "shop-c0a8010a-498703-+4",
+            "-c0a8010a-1-2",
+            "not an id",
+            "null",
+            "😀-c0a8010a-1-2",
+        ] {
+            let kept = SampleId::new(id);
+            assert_eq!(kept.to_string(), id);
+            assert!(kept.is(id), "{id}");
+            assert_eq!(kept.is_empty(), id.is_empty());
+            let json = serde_json::to_string(&kept).unwrap();
+            assert_eq!(json, serde_json::to_string(id).unwrap());
+            assert_eq!(serde_json::from_str::<SampleId>(&json).unwrap(), kept);
+        }
+        let a = SampleId::new("shop-c0a8010a-498703-42");
+        let b = SampleId::new("shop-c0a8010a-498703-43");
+        assert!(Arc::ptr_eq(
+            a.text.as_ref().unwrap(),
+            b.text.as_ref().unwrap()
+        ));
+        assert!(!a.is("shop-c0a8010a-498703-43"));
+        assert!(!a.is("shop.c0a8010a-498703-42"));
+        assert!(!a.is(""));
+        assert_eq!(std::mem::size_of::<SampleId>(), 32);
+    }
+}
