@@ -50,7 +50,15 @@ test('a gateway request links to the order-service tree it called, and back', as
     if (!id) await new Promise((r) => setTimeout(r, 1000));
   }
   assert.ok(id, 'a sample /api/order/create request');
-  await open(`/m/${encodeURIComponent(id)}`);
+  // The report names a sample as soon as the tree is analysed; the store makes the tree
+  // findable within its flush interval (1 s) and a writer tick: give it that long.
+  let found = false;
+  for (let i = 0; i < 10 && !found; i += 1) {
+    const response = await page.goto(`${BASE}/m/${encodeURIComponent(id)}`, { waitUntil: 'load' });
+    found = response.status() === 200;
+    if (!found) await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.ok(found, `the sample tree ${id} is found`);
   assert.match(await page.locator('main').innerText(), /RemoteCall/);
   await shot('logview-gateway');
   // The callee's tree is stored by the ID the caller made; give the store its flush.
