@@ -335,6 +335,27 @@ fn every_tree_is_processed_or_counted_as_dropped_by_every_worker() {
     collector.shutdown();
 }
 
+/// One transaction analyzer of the capture's hour with default settings: what the
+/// collector's reports must equal, whatever thread made them.
+fn reference_analyzer() -> ocelot_analyzer::TransactionAnalyzer {
+    ocelot_analyzer::TransactionAnalyzer::new(
+        HOUR,
+        Arc::new(ocelot_analyzer::AnalyzerConfig::default()),
+    )
+}
+
+/// URL transactions counted in a report.
+fn url_count(report: &ocelot_analyzer::TransactionReport) -> u64 {
+    let view = report.view(&ViewQuery {
+        elapsed_seconds: 3600.0,
+        ..ViewQuery::default()
+    });
+    view.types
+        .iter()
+        .find(|t| t.type_ == "URL")
+        .map_or(0, |t| t.figures.count)
+}
+
 #[test]
 fn domains_spread_over_analyzer_threads_give_the_same_reports_as_one_analyzer() {
     // Each analyzer thread keeps the reports of its own domains: every domain's report,
@@ -348,10 +369,7 @@ fn domains_spread_over_analyzer_threads_give_the_same_reports_as_one_analyzer() 
     let server = Server::start(collector.clone());
     let mut samples = ocelot_protocol::sample::SampleTrees::new(7, 12, 20, NOW_MS - 60_000);
     let trees: Vec<_> = (0..3000).map(|_| samples.tree()).collect();
-    let mut reference = ocelot_analyzer::TransactionAnalyzer::new(
-        HOUR,
-        Arc::new(ocelot_analyzer::AnalyzerConfig::default()),
-    );
+    let mut reference = reference_analyzer();
     let mut stream = Vec::new();
     for tree in &trees {
         reference.process(tree);
@@ -402,10 +420,7 @@ fn pt1_frames_are_decoded_on_arrival_and_counted_like_nt1() {
     let options = config.decode;
     let clock = Arc::new(ManualClock::new(NOW_MS));
     let collector = Collector::start(config, None, clock);
-    let mut reference = ocelot_analyzer::TransactionAnalyzer::new(
-        HOUR,
-        Arc::new(ocelot_analyzer::AnalyzerConfig::default()),
-    );
+    let mut reference = reference_analyzer();
     let mut accepted = 0;
     for i in 1..=12 {
         let frame = std::fs::read(vectors().join(format!("text/{i:04}.bin"))).unwrap();
@@ -462,17 +477,7 @@ fn domains_past_the_hours_cap_fold_into_one_others_report_across_analyzer_thread
     // Every URL root is counted once: in its own domain's report or in OTHERS.
     let urls: u64 = domains
         .iter()
-        .map(|d| {
-            let report = block_on(collector.transaction_report(d, HOUR)).unwrap();
-            let view = report.view(&ViewQuery {
-                elapsed_seconds: 3600.0,
-                ..ViewQuery::default()
-            });
-            view.types
-                .iter()
-                .find(|t| t.type_ == "URL")
-                .map_or(0, |t| t.figures.count)
-        })
+        .map(|d| url_count(&block_on(collector.transaction_report(d, HOUR)).unwrap()))
         .sum();
     assert_eq!(urls, 2000);
     let others = domains.iter().filter(|d| *d != "OTHERS").count() as u64;
@@ -486,16 +491,7 @@ fn domains_past_the_hours_cap_fold_into_one_others_report_across_analyzer_thread
             .unwrap(),
     )
     .unwrap();
-    let view = stored.view(&ViewQuery {
-        elapsed_seconds: 3600.0,
-        ..ViewQuery::default()
-    });
-    let folded_urls = view
-        .types
-        .iter()
-        .find(|t| t.type_ == "URL")
-        .map_or(0, |t| t.figures.count);
-    assert_eq!(folded_urls, stats.trees_folded_domain);
+    assert_eq!(url_count(&stored), stats.trees_folded_domain);
     collector.shutdown();
     store.shutdown();
 }
