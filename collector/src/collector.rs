@@ -268,9 +268,10 @@ impl Collector {
         }
     }
 
-    /// Takes one whole frame (length prefix included) as received: decodes it, checks its
-    /// hour, stores the bytes under the tree's message ID and hands the tree to every
-    /// report worker. Never blocks: a full queue drops (and counts) the tree for that
+    /// Takes one whole frame (length prefix included) as received: checks it (the decoder's
+    /// verdict, see `scan_frame`), checks its hour, stores the bytes under the tree's message
+    /// ID and hands the frame to the analyzer thread of its domain (which decodes it) and the
+    /// State worker. Never blocks: a full queue drops (and counts) the tree for that
     /// queue only. A decode error is counted and returned; the caller closes the connection.
     pub fn ingest(&self, frame: Bytes) -> Result<(), DecodeError> {
         let mut batch = IngestBatch::default();
@@ -279,8 +280,8 @@ impl Collector {
         result
     }
 
-    /// The first half of [`Collector::ingest`]: decodes one frame and checks its hour, then
-    /// adds the tree and its frame to `batch` instead of sending them on. The connection
+    /// The first half of [`Collector::ingest`]: checks one frame and its hour, then adds it
+    /// to `batch` instead of sending it on. The connection
     /// task collects every frame of one read this way and calls [`Collector::dispatch`]
     /// once: one queue operation per worker per read instead of one per tree.
     pub(crate) fn accept(&self, frame: Bytes, batch: &mut IngestBatch) -> Result<(), DecodeError> {
