@@ -75,9 +75,9 @@ impl ScannedFrame {
     pub fn message_id<'a>(&'a self, frame: &'a [u8]) -> Option<std::borrow::Cow<'a, str>> {
         let id = match self {
             ScannedFrame::Nt1(scan) => String::from_utf8_lossy(&frame[scan.message_id.clone()]),
-            ScannedFrame::Pt1(tree) => std::borrow::Cow::Borrowed(tree.header.message_id.as_str()),
+            ScannedFrame::Pt1(tree) => return tree.header.message_id().map(Into::into),
         };
-        (!id.is_empty() && id != "null").then_some(id)
+        crate::message::present(&id).is_some().then_some(id)
     }
 
     /// The root message's timestamp, epoch milliseconds.

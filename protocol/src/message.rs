@@ -42,7 +42,8 @@ pub struct Header {
     pub session_token: String,
 }
 
-fn present(s: &str) -> Option<&str> {
+/// `s` unless it is empty or `null` (how CAT clients leave an ID unset).
+pub(crate) fn present(s: &str) -> Option<&str> {
     (!s.is_empty() && s != "null").then_some(s)
 }
 

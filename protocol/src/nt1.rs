@@ -175,15 +175,21 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Refuses a body that does not start with [`MAGIC`] (a PT1 body names its own magic).
+fn check_magic(body: &[u8]) -> Result<(), DecodeError> {
+    if body.get(..3) == Some(MAGIC) {
+        return Ok(());
+    }
+    Err(crate::frame::WireFormat::of_body(body)
+        .err()
+        .unwrap_or(DecodeError::UnknownMagic {
+            magic: "PT1".to_owned(),
+        }))
+}
+
 /// Decodes an NT1 body (the bytes after the length prefix, magic included).
 pub fn decode_body(body: &[u8]) -> Result<MessageTree, DecodeError> {
-    if body.get(..3) != Some(MAGIC) {
-        return Err(crate::frame::WireFormat::of_body(body).err().unwrap_or(
-            DecodeError::UnknownMagic {
-                magic: "PT1".to_owned(),
-            },
-        ));
-    }
+    check_magic(body)?;
     let mut r = Reader::new(body, 3);
     let header = Header {
         domain: r.string("domain")?,
@@ -218,9 +224,7 @@ pub struct BodyScan {
 /// collector can refuse a bad frame on its socket's thread and leave decoding to the
 /// thread that analyses the tree (decoded and freed where it is used).
 pub fn scan_body(body: &[u8]) -> Result<BodyScan, DecodeError> {
-    if body.get(..3) != Some(MAGIC) {
-        return Err(decode_body(body).err().unwrap_or(DecodeError::Empty));
-    }
+    check_magic(body)?;
     let mut r = Reader::new(body, 3);
     let domain = r.string_range("domain")?;
     for what in [
