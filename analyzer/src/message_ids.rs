@@ -5,10 +5,14 @@ use crate::sample_id::SampleId;
 
 /// Appends `id` unless it is empty, already listed, or the list holds `max` IDs.
 pub(crate) fn push_capped(ids: &mut Vec<SampleId>, id: &str, max: usize) {
-    if id.is_empty() || ids.len() >= max || ids.iter().any(|known| known.is(id)) {
+    if id.is_empty() || ids.len() >= max {
         return;
     }
-    insert_frugal(ids, ids.len(), SampleId::new(id));
+    // Parsed once, then compared by value with each kept ID (up to 60 for a problem).
+    let id = SampleId::new(id);
+    if !ids.contains(&id) {
+        insert_frugal(ids, ids.len(), id);
+    }
 }
 
 /// Appends the IDs of `other` in order, as [`push_capped`] does one by one.

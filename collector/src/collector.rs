@@ -37,16 +37,6 @@ pub(crate) struct IngestBatch {
 /// The domain under which the collector files its own State report.
 pub const STATE_DOMAIN: &str = "ocelot";
 
-/// The report kinds: their names in the store and the API.
-pub const REPORT_NAMES: [&str; 6] = [
-    ReportKind::Transaction.name(),
-    ReportKind::Event.name(),
-    ReportKind::Problem.name(),
-    ReportKind::Heartbeat.name(),
-    ReportKind::Metric.name(),
-    ReportKind::State.name(),
-];
-
 /// The most analyzer threads a collector starts (their names are fixed labels).
 pub const MAX_ANALYZER_THREADS: usize = 16;
 

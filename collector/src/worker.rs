@@ -5,6 +5,7 @@
 //! bounded in trees (full = dropped and counted); queries, checkpoints and seals come
 //! through a small control channel.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use ocelot_analyzer::{
     MetricReport, ProblemAnalyzer, ProblemReport, StateReport, TransactionAnalyzer,
     TransactionReport, OTHERS,
 };
-use ocelot_protocol::{nt1, ScannedFrame, LENGTH_PREFIX_BYTES};
+use ocelot_protocol::{nt1, MessageTree, ScannedFrame, LENGTH_PREFIX_BYTES};
 use ocelot_store::Store;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -179,8 +180,11 @@ pub(crate) trait Worker: Send + 'static {
     type Hour: Send;
     fn new_hour(&self, hour: u64) -> Self::Hour;
     fn restore(&self, hour: u64, reports: Vec<(String, AnyReport)>) -> Self::Hour;
-    /// Processes `item` if it belongs to this worker; whether it did.
-    fn process(&self, hour: &mut Self::Hour, item: &TreeItem) -> bool;
+    /// Whether `item` is this worker's to process (a batch goes to every worker).
+    fn takes(&self, _item: &TreeItem) -> bool {
+        true
+    }
+    fn process(&self, hour: &mut Self::Hour, item: &TreeItem);
     fn query(hour: &Self::Hour, kind: ReportKind, domain: &str) -> Option<AnyReport>;
     fn domains(hour: &Self::Hour) -> Vec<String>;
     /// Every report of the hour as JSON: `(kind, domain, bytes)`.
@@ -232,14 +236,30 @@ impl Worker for ShardWorker {
     }
 
     fn restore(&self, hour: u64, reports: Vec<(String, AnyReport)>) -> ShardHour {
-        let (mut t, mut e, mut p, mut h, mut m) = Default::default();
+        let (mut t, mut e, mut p, mut h, mut m) = (
+            BTreeMap::new(),
+            BTreeMap::new(),
+            BTreeMap::new(),
+            BTreeMap::new(),
+            BTreeMap::new(),
+        );
         for (domain, report) in reports {
             match report {
-                AnyReport::Transaction(r) => drop(BTreeMap::insert(&mut t, domain, r)),
-                AnyReport::Event(r) => drop(BTreeMap::insert(&mut e, domain, r)),
-                AnyReport::Problem(r) => drop(BTreeMap::insert(&mut p, domain, r)),
-                AnyReport::Heartbeat(r) => drop(BTreeMap::insert(&mut h, domain, r)),
-                AnyReport::Metric(r) => drop(BTreeMap::insert(&mut m, domain, r)),
+                AnyReport::Transaction(r) => {
+                    t.insert(domain, r);
+                }
+                AnyReport::Event(r) => {
+                    e.insert(domain, r);
+                }
+                AnyReport::Problem(r) => {
+                    p.insert(domain, r);
+                }
+                AnyReport::Heartbeat(r) => {
+                    h.insert(domain, r);
+                }
+                AnyReport::Metric(r) => {
+                    m.insert(domain, r);
+                }
                 AnyReport::State(_) => {}
             }
         }
@@ -253,41 +273,38 @@ impl Worker for ShardWorker {
         }
     }
 
-    fn process(&self, hour: &mut ShardHour, item: &TreeItem) -> bool {
-        if item.shard != self.shard {
-            return false;
-        }
-        let mut decoded = match &item.scan {
-            // Decoded on arrival; copied only to be filed under another domain.
-            ScannedFrame::Pt1(tree) => item.fold_domain.then(|| (**tree).clone()),
+    fn takes(&self, item: &TreeItem) -> bool {
+        item.shard == self.shard
+    }
+
+    fn process(&self, hour: &mut ShardHour, item: &TreeItem) {
+        let tree: Cow<'_, MessageTree> = match &item.scan {
+            // Decoded on arrival (PT1 has no cheap check short of decoding).
+            ScannedFrame::Pt1(tree) => Cow::Borrowed(&**tree),
             ScannedFrame::Nt1(_) => match nt1::decode_body(&item.frame[LENGTH_PREFIX_BYTES..]) {
-                Ok(tree) => Some(tree),
+                Ok(tree) => Cow::Owned(tree),
                 Err(e) => {
                     // The scan accepted it, so decoding cannot fail (a property test
                     // holds the two together); were it ever to, the tree is lost loudly.
                     self.stats
                         .count_decode_error(crate::stats::decode_error_reason(&e));
                     tracing::error!(error = %e, "a scanned frame failed to decode");
-                    return true;
+                    return;
                 }
             },
         };
-        if item.fold_domain {
-            if let Some(tree) = &mut decoded {
-                OTHERS.clone_into(&mut tree.header.domain);
-            }
-        }
-        let tree = match (&decoded, &item.scan) {
-            (Some(tree), _) => tree,
-            (None, ScannedFrame::Pt1(tree)) => &**tree,
-            (None, ScannedFrame::Nt1(_)) => unreachable!("an NT1 frame is decoded above"),
+        let tree = if item.fold_domain {
+            let mut tree = tree.into_owned();
+            OTHERS.clone_into(&mut tree.header.domain);
+            Cow::Owned(tree)
+        } else {
+            tree
         };
-        hour.transaction.process(tree);
-        hour.event.process(tree);
-        hour.problem.process(tree);
-        hour.heartbeat.process(tree);
-        hour.metric.process(tree);
-        true
+        hour.transaction.process(&tree);
+        hour.event.process(&tree);
+        hour.problem.process(&tree);
+        hour.heartbeat.process(&tree);
+        hour.metric.process(&tree);
     }
 
     fn query(hour: &ShardHour, kind: ReportKind, domain: &str) -> Option<AnyReport> {
@@ -351,14 +368,13 @@ impl Worker for StateWorker {
             .unwrap_or_else(|| StateReport::new(hour))
     }
 
-    fn process(&self, report: &mut StateReport, item: &TreeItem) -> bool {
+    fn process(&self, report: &mut StateReport, item: &TreeItem) {
         report.record_trees(
             item.received_ms,
             &item.scan.domain(&item.frame),
             1,
             item.frame.len() as u64,
         );
-        true
     }
 
     fn query(report: &StateReport, kind: ReportKind, domain: &str) -> Option<AnyReport> {
@@ -442,16 +458,15 @@ pub(crate) fn run<W: Worker>(
         let mut tree_started = started;
         let mut max_us = 0;
         let mut n = 0u64;
-        for item in batch.iter() {
+        for item in batch.iter().filter(|item| worker.takes(item)) {
             let state = open
                 .entry(item.hour)
                 .or_insert_with(|| worker.new_hour(item.hour));
-            if worker.process(state, item) {
-                n += 1;
-                let now = Instant::now();
-                max_us = max_us.max(now.duration_since(tree_started).as_micros() as u64);
-                tree_started = now;
-            }
+            worker.process(state, item);
+            n += 1;
+            let now = Instant::now();
+            max_us = max_us.max(now.duration_since(tree_started).as_micros() as u64);
+            tree_started = now;
         }
         counters.queued.fetch_sub(n, Relaxed);
         counters.processed.fetch_add(n, Relaxed);
