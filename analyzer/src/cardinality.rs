@@ -53,7 +53,11 @@ pub(crate) fn capped_entry_with<'m, V>(
     } else {
         key
     };
-    map.entry(key.to_owned()).or_insert_with(|| new(key))
+    // Not `entry`: its owned key would allocate for every message folded into `OTHERS`.
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), new(key));
+    }
+    map.get_mut(key).expect("present or just inserted")
 }
 
 /// Merges `other` into `map` key by key with `merge_value`, creating missing keys. Merging

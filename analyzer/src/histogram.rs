@@ -241,12 +241,28 @@ impl MinuteHistograms {
         // `(minute, index)` packed into one integer: one compare per search step.
         let packed = |m: u8, i: u16| u32::from(m) << 16 | u32::from(i);
         let key = packed(minute, index);
-        match self
-            .buckets
-            .binary_search_by_key(&key, |&(m, i, _)| packed(m, i))
-        {
-            Ok(pos) => self.buckets[pos].2 = self.buckets[pos].2.saturating_add(n),
-            Err(pos) => insert_frugal(&mut self.buckets, pos, (minute, index, n)),
+        let key_of = |&(m, i, _): &(u8, u16, u32)| packed(m, i);
+        // Live traffic records into the newest minute, whose entries end the list. Search
+        // a window at the end that doubles until its first entry lies below `key`: only the
+        // last few cache lines are read, where a search of the whole list (thousands of
+        // entries for a busy name late in the hour) would miss the cache at every step.
+        let len = self.buckets.len();
+        let mut back = 1;
+        let start = loop {
+            if back >= len {
+                break 0;
+            }
+            if key_of(&self.buckets[len - back]) < key {
+                break len - back + 1;
+            }
+            back *= 2;
+        };
+        match self.buckets[start..].binary_search_by_key(&key, key_of) {
+            Ok(pos) => {
+                let count = &mut self.buckets[start + pos].2;
+                *count = count.saturating_add(n);
+            }
+            Err(pos) => insert_frugal(&mut self.buckets, start + pos, (minute, index, n)),
         }
     }
 

@@ -75,22 +75,20 @@ impl<V> SortedMap<V> {
         map
     }
 
-    /// The position of `key`, or where it would be inserted. A hit is one hash and one
-    /// compare; only a miss pays the binary search.
+    /// The position of `key`: one hash and one compare.
     #[inline]
-    fn position(&self, key: &str) -> Result<usize, usize> {
+    fn position(&self, key: &str) -> Option<usize> {
         let hash = self.hasher.hash_one(key);
-        match self
-            .index
+        self.index
             .find(hash, |&i| short_str_eq(&self.entries[i].0, key))
-        {
-            Some(&pos) => Ok(pos),
-            None => Err(self.entries.partition_point(|(k, _)| k.as_str() < key)),
-        }
+            .copied()
     }
 
-    /// Inserts `key` at `pos` (from a failed [`SortedMap::position`]).
-    fn insert_at(&mut self, pos: usize, key: &str, value: V) {
+    /// Inserts `key`, which must be absent, at its place in key order; returns that place.
+    /// The binary search happens only here, so a key folded into `OTHERS` (a full map sees
+    /// one per message when a client puts IDs into names) costs no string compares.
+    fn insert(&mut self, key: &str, value: V) -> usize {
+        let pos = self.entries.partition_point(|(k, _)| k.as_str() < key);
         crate::frugal_vec::insert_frugal(&mut self.entries, pos, (key.to_owned(), value));
         for i in self.index.iter_mut() {
             if *i >= pos {
@@ -102,21 +100,19 @@ impl<V> SortedMap<V> {
         self.index.insert_unique(hasher.hash_one(key), pos, |&i| {
             hasher.hash_one(entries[i].0.as_str())
         });
+        pos
     }
 
     fn find_or_insert(&mut self, key: &str, new: impl FnOnce(&str) -> V) -> usize {
         match self.position(key) {
-            Ok(pos) => pos,
-            Err(pos) => {
-                self.insert_at(pos, key, new(key));
-                pos
-            }
+            Some(pos) => pos,
+            None => self.insert(key, new(key)),
         }
     }
 
     /// The value of `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&V> {
-        self.position(key).ok().map(|pos| &self.entries[pos].1)
+        self.position(key).map(|pos| &self.entries[pos].1)
     }
 
     /// The value of `key`, or with no key every value merged into one: a report's view of
@@ -163,7 +159,8 @@ impl<V> SortedMap<V> {
 
     /// The entry for `key` (cut to `max_chars`), created with `new` on demand. When the map
     /// already holds `max_len` keys and `key` is new, the entry is `OTHERS` instead and
-    /// `folded` goes up by one. A hit is one hash, one compare and no allocation.
+    /// `folded` goes up by one. A hit, folded or not, is one hash, one compare and no
+    /// allocation.
     #[inline]
     pub(crate) fn capped_entry_with(
         &mut self,
@@ -175,12 +172,9 @@ impl<V> SortedMap<V> {
     ) -> &mut V {
         let key = truncate_chars(key, max_chars);
         let pos = match self.position(key) {
-            Ok(pos) => pos,
-            Err(pos) if self.entries.len() < max_len => {
-                self.insert_at(pos, key, new(key));
-                pos
-            }
-            Err(_) => {
+            Some(pos) => pos,
+            None if self.entries.len() < max_len => self.insert(key, new(key)),
+            None => {
                 *folded += 1;
                 self.find_or_insert(OTHERS, new)
             }
@@ -213,8 +207,10 @@ impl<V> SortedMap<V> {
     {
         for (key, value) in &other.entries {
             match self.position(key) {
-                Ok(pos) => merge_value(&mut self.entries[pos].1, value),
-                Err(pos) => self.insert_at(pos, key, value.clone()),
+                Some(pos) => merge_value(&mut self.entries[pos].1, value),
+                None => {
+                    self.insert(key, value.clone());
+                }
             }
         }
     }
