@@ -5,7 +5,6 @@
 //! bounded in trees (full = dropped and counted); queries, checkpoints and seals come
 //! through a small control channel.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -24,6 +23,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::period::is_due_for_sealing;
+
+/// After a frame larger than this, the analyzer thread's scratch tree is dropped rather
+/// than kept for reuse (a client's 10 MiB tree would otherwise stay in memory).
+const SCRATCH_KEEP_BYTES: usize = 64 * 1024;
 use crate::stats::CollectorStats;
 
 /// A tree on its way to the workers: its frame as received, checked but (NT1) not yet
@@ -194,6 +197,9 @@ pub(crate) trait Worker: Send + 'static {
 
 /// Every domain-keyed report of one shard's domains for one hour.
 pub(crate) struct ShardHour {
+    /// The tree being analysed: each NT1 frame is decoded into it, reusing its strings and
+    /// lists, so a tree costs a few allocations instead of some sixty.
+    scratch: MessageTree,
     transaction: TransactionAnalyzer,
     event: EventAnalyzer,
     problem: ProblemAnalyzer,
@@ -227,6 +233,7 @@ impl Worker for ShardWorker {
     fn new_hour(&self, hour: u64) -> ShardHour {
         let config = &self.config;
         ShardHour {
+            scratch: MessageTree::default(),
             transaction: TransactionAnalyzer::new(hour, config.clone()),
             event: EventAnalyzer::new(hour, config.clone()),
             problem: ProblemAnalyzer::new(hour, config.clone()),
@@ -265,6 +272,7 @@ impl Worker for ShardWorker {
         }
         let config = &self.config;
         ShardHour {
+            scratch: MessageTree::default(),
             transaction: TransactionAnalyzer::from_reports(hour, config.clone(), t),
             event: EventAnalyzer::from_reports(hour, config.clone(), e),
             problem: ProblemAnalyzer::from_reports(hour, config.clone(), p),
@@ -278,12 +286,18 @@ impl Worker for ShardWorker {
     }
 
     fn process(&self, hour: &mut ShardHour, item: &TreeItem) {
-        let tree: Cow<'_, MessageTree> = match &item.scan {
+        let scratch = &mut hour.scratch;
+        let tree: &MessageTree = match &item.scan {
             // Decoded on arrival (PT1 has no cheap check short of decoding).
-            ScannedFrame::Pt1(tree) => Cow::Borrowed(&**tree),
-            ScannedFrame::Nt1(_) => match nt1::decode_body(&item.frame[LENGTH_PREFIX_BYTES..]) {
-                Ok(tree) => Cow::Owned(tree),
-                Err(e) => {
+            ScannedFrame::Pt1(tree) if !item.fold_domain => tree,
+            ScannedFrame::Pt1(tree) => {
+                scratch.clone_from(tree);
+                OTHERS.clone_into(&mut scratch.header.domain);
+                scratch
+            }
+            ScannedFrame::Nt1(_) => {
+                let body = &item.frame[LENGTH_PREFIX_BYTES..];
+                if let Err(e) = nt1::decode_body_into(body, scratch) {
                     // The scan accepted it, so decoding cannot fail (a property test
                     // holds the two together); were it ever to, the tree is lost loudly.
                     self.stats
@@ -291,20 +305,21 @@ impl Worker for ShardWorker {
                     tracing::error!(error = %e, "a scanned frame failed to decode");
                     return;
                 }
-            },
+                if item.fold_domain {
+                    OTHERS.clone_into(&mut scratch.header.domain);
+                }
+                scratch
+            }
         };
-        let tree = if item.fold_domain {
-            let mut tree = tree.into_owned();
-            OTHERS.clone_into(&mut tree.header.domain);
-            Cow::Owned(tree)
-        } else {
-            tree
-        };
-        hour.transaction.process(&tree);
-        hour.event.process(&tree);
-        hour.problem.process(&tree);
-        hour.heartbeat.process(&tree);
-        hour.metric.process(&tree);
+        hour.transaction.process(tree);
+        hour.event.process(tree);
+        hour.problem.process(tree);
+        hour.heartbeat.process(tree);
+        hour.metric.process(tree);
+        if item.frame.len() > SCRATCH_KEEP_BYTES {
+            // Do not hold a huge tree's strings until the next big frame.
+            hour.scratch = MessageTree::default();
+        }
     }
 
     fn query(hour: &ShardHour, kind: ReportKind, domain: &str) -> Option<AnyReport> {

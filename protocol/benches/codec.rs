@@ -8,7 +8,9 @@ use std::io::Write as _;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ocelot_protocol::sample::SampleTrees;
-use ocelot_protocol::{decode_frame, nt1, scan_frame, DecodeOptions, MessageTree};
+use ocelot_protocol::{
+    decode_frame, nt1, scan_frame, DecodeOptions, MessageTree, LENGTH_PREFIX_BYTES,
+};
 
 /// The captured C-client frames plus generated URL/SQL/Cache/RPC trees.
 fn corpus() -> (Vec<Vec<u8>>, Vec<MessageTree>) {
@@ -41,6 +43,16 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for f in &frames {
                 criterion::black_box(decode_frame(f, &options).expect("valid"));
+            }
+        })
+    });
+    // What the collector's analyzer threads do: decode into one scratch tree, reusing it.
+    let mut scratch = MessageTree::default();
+    g.bench_function("decode_into_reused_tree", |b| {
+        b.iter(|| {
+            for f in &frames {
+                nt1::decode_body_into(&f[LENGTH_PREFIX_BYTES..], &mut scratch).expect("valid");
+                criterion::black_box(&scratch);
             }
         })
     });

@@ -65,6 +65,22 @@ impl Header {
         ]
     }
 
+    /// The ten fields in wire order, to decode into.
+    pub(crate) fn fields_mut(&mut self) -> [&mut String; 10] {
+        [
+            &mut self.domain,
+            &mut self.hostname,
+            &mut self.ip_address,
+            &mut self.thread_group_name,
+            &mut self.thread_id,
+            &mut self.thread_name,
+            &mut self.message_id,
+            &mut self.parent_message_id,
+            &mut self.root_message_id,
+            &mut self.session_token,
+        ]
+    }
+
     /// This tree's message ID, if set.
     pub fn message_id(&self) -> Option<&str> {
         present(&self.message_id)
@@ -183,7 +199,7 @@ impl Leaf {
     }
 }
 
-/// One node of a tree.
+/// One node of a tree (by default an empty event).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Message {
     /// A transaction, the only kind with children.
@@ -196,6 +212,12 @@ pub enum Message {
     Metric(Leaf),
     /// A trace line (`L`).
     Trace(Leaf),
+}
+
+impl Default for Message {
+    fn default() -> Self {
+        Message::Event(Leaf::default())
+    }
 }
 
 impl Message {
@@ -294,8 +316,9 @@ impl Message {
     }
 }
 
-/// One frame's content: the header and the root message.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// One frame's content: the header and the root message. The default, an empty header and
+/// an empty event, is what a scratch tree for [`crate::nt1::decode_body_into`] starts from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct MessageTree {
     /// The ten header strings.
     pub header: Header,

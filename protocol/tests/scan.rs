@@ -2,17 +2,29 @@
 //! error, and for a good body the same domain, message ID and root timestamp. The collector
 //! refuses frames by the scan and decodes them later on another thread, so any difference
 //! would be a frame accepted on the socket and then lost (or the reverse).
+//!
+//! `nt1::decode_body_into`, the collector's decoder (into a scratch tree it reuses), must
+//! give `decode_body`'s tree or error whatever the scratch tree held before: here it is the
+//! tree (or wreck) of the previous case.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 
-use ocelot_protocol::nt1::{decode_body, scan_body};
+use ocelot_protocol::nt1::{decode_body, decode_body_into, scan_body};
 use ocelot_protocol::sample::SampleTrees;
-use ocelot_protocol::{nt1, DecodeError};
+use ocelot_protocol::{nt1, DecodeError, MessageTree};
 use proptest::prelude::*;
+
+thread_local! {
+    static SCRATCH: RefCell<MessageTree> = RefCell::new(MessageTree::default());
+}
 
 fn agree(body: &[u8]) -> Result<(), TestCaseError> {
     let scanned = scan_body(body);
     let decoded = decode_body(body);
+    let reused = SCRATCH
+        .with_borrow_mut(|scratch| decode_body_into(body, scratch).map(|()| scratch.clone()));
+    prop_assert_eq!(&reused, &decoded);
     match (&scanned, &decoded) {
         (Ok(scan), Ok(tree)) => {
             prop_assert_eq!(
