@@ -394,11 +394,7 @@ impl Collector {
         if now.saturating_sub(ticks.last_sample_ms)
             >= inner.config.state_interval.as_millis() as u64
         {
-            ticks.last_sample_ms = now;
-            let current = inner.stats.snapshot();
-            let sample = self.state_sample(now, &ticks.previous, &current);
-            ticks.previous = current;
-            let _ = inner.controls[inner.state_worker()].try_send(Control::Sample(sample));
+            self.send_sample(&mut ticks, now);
         }
         let checkpoint_due = now.saturating_sub(ticks.last_checkpoint_ms)
             >= inner.config.checkpoint_interval.as_millis() as u64;
@@ -410,6 +406,16 @@ impl Collector {
                 inner.stats.hours_sealed.fetch_add(1, Relaxed);
             }
         }
+    }
+
+    /// Sends the State worker what the counters did since the last sample.
+    fn send_sample(&self, ticks: &mut TickState, now: u64) {
+        let inner = &*self.inner;
+        ticks.last_sample_ms = now;
+        let current = inner.stats.snapshot();
+        let sample = self.state_sample(now, &ticks.previous, &current);
+        ticks.previous = current;
+        let _ = inner.controls[inner.state_worker()].try_send(Control::Sample(sample));
     }
 
     fn state_sample(
@@ -586,6 +592,14 @@ impl Collector {
 
     /// The collector's own State report for an hour.
     pub async fn state_report(&self, hour: u64) -> Option<StateReport> {
+        // Drops, decode errors and the like reach the report by samples (every
+        // `state_interval`). Sample now, so a reader sees them up to this moment rather than
+        // up to ten seconds late; the State worker takes the sample before the query.
+        let now = self.inner.clock.now_ms();
+        if hour == hour_of(now) {
+            let mut ticks = self.inner.ticks.lock().expect("tick state lock");
+            self.send_sample(&mut ticks, now);
+        }
         self.report(STATE_DOMAIN, hour).await
     }
 

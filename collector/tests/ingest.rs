@@ -210,6 +210,9 @@ fn a_bad_connection_never_disturbs_a_good_one() {
     let stats = collector.stats();
     assert_eq!(stats.decode_errors["frame_too_long"], 1);
     assert_eq!(stats.decode_errors["truncated"], 1);
+    // The State report shows them at once, not at the next sample (no tick has run).
+    let state = block_on(collector.state_report(HOUR)).unwrap();
+    assert_eq!(state.view(&ViewQuery::default()).decode_errors, 2);
     // The good connection still works.
     good.write_all(&frames[3]).unwrap();
     wait_for("a fourth tree", || collector.stats().trees_accepted == 4);
