@@ -249,12 +249,7 @@ fn message_into(r: &mut Reader<'_>, slot: &mut Message, open: usize) -> Result<(
     let tag = r.byte("tag")?;
     match tag {
         TAG_START => {
-            if open >= MAX_DEPTH {
-                return Err(DecodeError::TooDeep {
-                    offset,
-                    max: MAX_DEPTH,
-                });
-            }
+            check_depth(open, offset)?;
             if !matches!(slot, Message::Transaction(_)) {
                 *slot = Message::Transaction(Transaction::default());
             }
@@ -299,16 +294,32 @@ fn message_into(r: &mut Reader<'_>, slot: &mut Message, open: usize) -> Result<(
             r.string_into(&mut leaf.name, "name")?;
             r.string_into(&mut leaf.status, "status")?;
             r.string_into(&mut leaf.data, "data")?;
-            *slot = match tag {
-                TAG_EVENT => Message::Event(leaf),
-                TAG_HEARTBEAT => Message::Heartbeat(leaf),
-                TAG_METRIC => Message::Metric(leaf),
-                _ => Message::Trace(leaf),
-            };
+            *slot = leaf_message(tag, leaf);
             Ok(())
         }
         TAG_END => Err(DecodeError::UnbalancedEnd { offset }),
         _ => Err(DecodeError::UnknownTag { tag, offset }),
+    }
+}
+
+/// Refuses a transaction that starts at `offset` inside `open` others past [`MAX_DEPTH`].
+fn check_depth(open: usize, offset: usize) -> Result<(), DecodeError> {
+    if open >= MAX_DEPTH {
+        return Err(DecodeError::TooDeep {
+            offset,
+            max: MAX_DEPTH,
+        });
+    }
+    Ok(())
+}
+
+/// The message a leaf `tag` names.
+fn leaf_message(tag: u8, leaf: Leaf) -> Message {
+    match tag {
+        TAG_EVENT => Message::Event(leaf),
+        TAG_HEARTBEAT => Message::Heartbeat(leaf),
+        TAG_METRIC => Message::Metric(leaf),
+        _ => Message::Trace(leaf),
     }
 }
 
@@ -359,12 +370,7 @@ pub fn scan_body(body: &[u8]) -> Result<BodyScan, DecodeError> {
         let tag = r.byte("tag")?;
         match tag {
             TAG_START => {
-                if depth >= MAX_DEPTH {
-                    return Err(DecodeError::TooDeep {
-                        offset,
-                        max: MAX_DEPTH,
-                    });
-                }
+                check_depth(depth, offset)?;
                 let timestamp_ms = r.varint("timestamp")?;
                 root_timestamp_ms.get_or_insert(timestamp_ms);
                 r.string_range("type")?;
@@ -421,12 +427,7 @@ fn decode_message(r: &mut Reader<'_>) -> Result<Message, DecodeError> {
         let tag = r.byte("tag")?;
         let finished = match tag {
             TAG_START => {
-                if stack.len() >= MAX_DEPTH {
-                    return Err(DecodeError::TooDeep {
-                        offset,
-                        max: MAX_DEPTH,
-                    });
-                }
+                check_depth(stack.len(), offset)?;
                 let timestamp_ms = r.varint("timestamp")?;
                 let type_ = r.string("type")?;
                 let name = r.string("name")?;
@@ -458,12 +459,7 @@ fn decode_message(r: &mut Reader<'_>) -> Result<Message, DecodeError> {
                     status: r.string("status")?,
                     data: r.string("data")?,
                 };
-                Some(match tag {
-                    TAG_EVENT => Message::Event(leaf),
-                    TAG_HEARTBEAT => Message::Heartbeat(leaf),
-                    TAG_METRIC => Message::Metric(leaf),
-                    _ => Message::Trace(leaf),
-                })
+                Some(leaf_message(tag, leaf))
             }
             _ => return Err(DecodeError::UnknownTag { tag, offset }),
         };
