@@ -25,6 +25,8 @@ pub(crate) struct LoadgenArgs {
     pub(crate) names: u64,
     pub(crate) web: Option<String>,
     pub(crate) gzip_baseline: bool,
+    /// Stamp trees evenly over this many past minutes of the current hour (0: send time).
+    pub(crate) spread_minutes: u64,
 }
 
 /// Writes of at least this many bytes, as CAT's C client batches (up to ~60 KiB).
@@ -48,6 +50,14 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         "encoding {} trees for {connections} connection(s)...",
         args.trees
     );
+    // With --spread-minutes: from that many minutes ago (not before the hour began) to now.
+    let spread = (args.spread_minutes > 0).then(|| {
+        let hour_start_ms = now_ms - now_ms % 3_600_000;
+        let start_ms = now_ms
+            .saturating_sub(args.spread_minutes * 60_000)
+            .max(hour_start_ms);
+        (start_ms, now_ms - start_ms)
+    });
     let pools: Vec<Vec<u8>> = (0..connections)
         .map(|c| {
             // Each connection is its own group of client machines (10.0.<c>.x).
@@ -64,7 +74,10 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
                 ASSUMED_FLAT_OUT_RATE
             };
             for i in 0..n {
-                samples.now_ms = now_ms + i * 1000 * connections as u64 / rate;
+                samples.now_ms = match spread {
+                    Some((start_ms, span_ms)) => start_ms + i * span_ms / n.max(1),
+                    None => now_ms + i * 1000 * connections as u64 / rate,
+                };
                 nt1::encode(&samples.tree(), &mut out);
             }
             out

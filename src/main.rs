@@ -91,6 +91,11 @@ enum Command {
         /// Also time gzip level 1 of the same bytes on one core (the benchmark's yardstick).
         #[arg(long)]
         gzip_baseline: bool,
+        /// Stamp the trees evenly over the last this many minutes of the current hour instead
+        /// of with their send time: a short run then fills the reports as an hour of traffic
+        /// would (one entry per name and minute), which is what memory figures should see.
+        #[arg(long, default_value_t = 0)]
+        spread_minutes: u64,
     },
     /// Alert rules: `ocelot alert replay` shows what rules would have fired on stored reports.
     Alert {
@@ -166,6 +171,7 @@ fn main() -> ExitCode {
             names,
             web,
             gzip_baseline,
+            spread_minutes,
         } => loadgen::run(loadgen::LoadgenArgs {
             target,
             rate,
@@ -175,6 +181,7 @@ fn main() -> ExitCode {
             names,
             web,
             gzip_baseline,
+            spread_minutes,
         })
         .map(|()| ExitCode::SUCCESS),
         Command::Status { url } => status::run(&url),
