@@ -4,7 +4,7 @@
 //! Only names keep state: a type's figures are the merge of its names' figures, computed
 //! when viewed (caps guarantee every message sits in some name, `OTHERS` included). The
 //! "All" machine is likewise a merge on read, and so is a name's hour histogram (the sum of
-//! its minute histograms). Per name that leaves the counters, up to 60 minute rows of 24
+//! its minute histograms). Per name that leaves the counters, up to 60 minute rows of 16
 //! bytes and one 8-byte `(minute, bucket, count)` entry per distinct duration bucket and
 //! minute.
 
@@ -80,15 +80,51 @@ pub(crate) struct DurationStats {
     pub(crate) max_us: u64,
 }
 
-/// One minute of one name (24 bytes: this exists up to 60 times per name).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+/// One minute of one name, in 16 bytes: this exists up to 60 times per name and machine, so
+/// over an hour minute rows are the largest part of a report. The minute and the failure
+/// count share a word; checkpoints keep the plain [`MinuteRow`] form.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "MinuteRow", into = "MinuteRow")]
 pub(crate) struct TransactionMinute {
-    pub(crate) minute: u8,
+    sum_us: u64,
     /// Saturates at 4 billion per minute and name.
-    pub(crate) count: u32,
-    pub(crate) fail: u32,
-    pub(crate) sum_us: u64,
+    count: u32,
+    /// The minute in the top [`MINUTE_BITS`] bits, the failures (saturating at
+    /// [`MAX_MINUTE_FAILS`], 67 million per minute and name) below.
+    minute_fail: u32,
+}
+
+/// Bits of [`TransactionMinute::minute_fail`] that hold the minute (0..60 needs 6).
+const MINUTE_BITS: u32 = 6;
+const MAX_MINUTE_FAILS: u32 = (1 << (32 - MINUTE_BITS)) - 1;
+
+/// [`TransactionMinute`] as checkpoints write it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct MinuteRow {
+    minute: u8,
+    count: u32,
+    fail: u32,
+    sum_us: u64,
+}
+
+impl From<MinuteRow> for TransactionMinute {
+    fn from(row: MinuteRow) -> Self {
+        let mut minute = TransactionMinute::new(row.minute);
+        minute.add(u64::from(row.count), u64::from(row.fail), row.sum_us);
+        minute
+    }
+}
+
+impl From<TransactionMinute> for MinuteRow {
+    fn from(minute: TransactionMinute) -> Self {
+        MinuteRow {
+            minute: minute.minute(),
+            count: minute.count,
+            fail: minute.fail(),
+            sum_us: minute.sum_us,
+        }
+    }
 }
 
 impl DurationStats {
@@ -179,37 +215,63 @@ impl DurationStats {
 }
 
 impl TransactionMinute {
+    /// An empty row for `minute` (`0..60`; larger values are cut to 6 bits).
+    fn new(minute: u8) -> Self {
+        TransactionMinute {
+            minute_fail: u32::from(minute) << (32 - MINUTE_BITS),
+            ..TransactionMinute::default()
+        }
+    }
+
+    pub(crate) fn minute(&self) -> u8 {
+        (self.minute_fail >> (32 - MINUTE_BITS)) as u8
+    }
+
+    pub(crate) fn count(&self) -> u32 {
+        self.count
+    }
+
+    pub(crate) fn fail(&self) -> u32 {
+        self.minute_fail & MAX_MINUTE_FAILS
+    }
+
+    pub(crate) fn sum_us(&self) -> u64 {
+        self.sum_us
+    }
+
     /// Adds `count` messages, `fail` failed, with `sum_us` total duration.
     pub(crate) fn add(&mut self, count: u64, fail: u64, sum_us: u64) {
         let narrow = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
         self.count = self.count.saturating_add(narrow(count));
-        self.fail = self.fail.saturating_add(narrow(fail));
+        let fail = self
+            .fail()
+            .saturating_add(narrow(fail))
+            .min(MAX_MINUTE_FAILS);
+        self.minute_fail = (self.minute_fail & !MAX_MINUTE_FAILS) | fail;
         self.sum_us = self.sum_us.saturating_add(sum_us);
     }
 
     fn merge(&mut self, other: &TransactionMinute) {
-        self.add(u64::from(other.count), u64::from(other.fail), other.sum_us);
+        self.add(
+            u64::from(other.count),
+            u64::from(other.fail()),
+            other.sum_us,
+        );
     }
 }
 
 impl TransactionName {
     /// The entry of `minute`, created on demand.
     pub(crate) fn minute_mut(&mut self, minute: u8) -> &mut TransactionMinute {
-        minute_entry(
-            &mut self.minutes,
-            minute,
-            |m| m.minute,
-            || TransactionMinute {
-                minute,
-                ..TransactionMinute::default()
-            },
-        )
+        minute_entry(&mut self.minutes, minute, TransactionMinute::minute, || {
+            TransactionMinute::new(minute)
+        })
     }
 
     pub(crate) fn merge(&mut self, other: &TransactionName) {
         self.stats.merge(&other.stats);
         for theirs in &other.minutes {
-            self.minute_mut(theirs.minute).merge(theirs);
+            self.minute_mut(theirs.minute()).merge(theirs);
         }
         self.minute_durations.merge(&other.minute_durations);
         for (status, count) in &other.status_codes {
@@ -245,13 +307,13 @@ impl TransactionName {
                 .minutes
                 .iter()
                 .map(|m| TransactionMinuteView {
-                    minute: m.minute,
-                    count: u64::from(m.count),
-                    fail: u64::from(m.fail),
-                    avg: m.sum_us as f64 / f64::from(m.count.max(1)) / 1000.0,
+                    minute: m.minute(),
+                    count: u64::from(m.count()),
+                    fail: u64::from(m.fail()),
+                    avg: m.sum_us() as f64 / f64::from(m.count().max(1)) / 1000.0,
                     p95: self
                         .minute_durations
-                        .quantile(m.minute, 0.95)
+                        .quantile(m.minute(), 0.95)
                         .map_or(0.0, |v| v / 1000.0),
                 })
                 .collect(),

@@ -330,3 +330,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_packed_minute_row_keeps_its_minute_and_its_checkpoint_form() {
+    use super::report::TransactionMinute;
+    let json = r#"{"minute":59,"count":3,"fail":2,"sum_us":900}"#;
+    let mut row: TransactionMinute = serde_json::from_str(json).unwrap();
+    assert_eq!(std::mem::size_of::<TransactionMinute>(), 16);
+    assert_eq!(
+        (row.minute(), row.count(), row.fail(), row.sum_us()),
+        (59, 3, 2, 900)
+    );
+    assert_eq!(serde_json::to_string(&row).unwrap(), json);
+    // Failures saturate below the minute's bits instead of carrying into them.
+    row.add(u64::MAX, u64::MAX, 1);
+    assert_eq!(row.minute(), 59);
+    assert_eq!(row.count(), u32::MAX);
+    assert_eq!(row.fail(), (1 << 26) - 1);
+}
