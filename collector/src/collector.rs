@@ -28,10 +28,30 @@ use crate::worker::{
 
 /// Trees decoded from one read of a connection, and their frames for the store, on their
 /// way to the store and the workers together (see [`Collector::accept`]).
+///
+/// Per-tree bookkeeping that would otherwise touch shared state stays here until the batch
+/// is dispatched: the counters (added to the collector's once per read, not per tree, so two
+/// socket threads do not trade their cache lines), the clock (read once per read) and the
+/// last domain admitted (a CAT client's connection carries one domain, so its trees skip
+/// the `DomainCap` lock).
 #[derive(Default)]
 pub(crate) struct IngestBatch {
     frames: Vec<(MessageId, Bytes)>,
     trees: Vec<TreeItem>,
+    /// When this read's trees arrived; cleared by dispatch.
+    now_ms: Option<u64>,
+    /// Frames, bytes and accepted trees not yet added to the collector's counters.
+    counted: BatchCounts,
+    /// The hour and domain key this connection last had admitted. Kept across reads: an
+    /// admitted domain stays admitted for its hour.
+    admitted: Option<(u64, String)>,
+}
+
+#[derive(Default)]
+struct BatchCounts {
+    frames: u64,
+    bytes: u64,
+    trees_accepted: u64,
 }
 
 /// The domain under which the collector files its own State report.
@@ -277,8 +297,8 @@ impl Collector {
     pub(crate) fn accept(&self, frame: Bytes, batch: &mut IngestBatch) -> Result<(), DecodeError> {
         let inner = &*self.inner;
         let stats = &inner.stats;
-        stats.frames.fetch_add(1, Relaxed);
-        stats.bytes.fetch_add(frame.len() as u64, Relaxed);
+        batch.counted.frames += 1;
+        batch.counted.bytes += frame.len() as u64;
         // Checked here, on the socket's thread, so a bad frame closes its connection;
         // decoded by the analyzer thread that takes it (see `TreeItem`).
         let scan = match scan_frame(&frame, &inner.config.decode) {
@@ -288,7 +308,7 @@ impl Collector {
                 return Err(e);
             }
         };
-        let now_ms = inner.clock.now_ms();
+        let now_ms = *batch.now_ms.get_or_insert_with(|| inner.clock.now_ms());
         let Ok(hour) = accept_hour(
             now_ms,
             scan.root_timestamp_ms(),
@@ -298,7 +318,7 @@ impl Collector {
             stats.out_of_window.fetch_add(1, Relaxed);
             return Ok(());
         };
-        stats.trees_accepted.fetch_add(1, Relaxed);
+        batch.counted.trees_accepted += 1;
         if inner.store.is_some() {
             match scan.message_id(&frame).map(|id| id.parse::<MessageId>()) {
                 Some(Ok(id)) => batch.frames.push((id, frame.clone())),
@@ -310,7 +330,22 @@ impl Collector {
         // Shard and cap by the key the analyzers file the domain under (see `DomainCap`).
         let domain = scan.domain(&frame);
         let key = inner.config.analyzer.domain_key(&domain);
-        let fold_domain = !inner.domain_cap.admit(hour, key);
+        let fold_domain = match &mut batch.admitted {
+            Some((h, d)) if *h == hour && d == key => false,
+            last => {
+                let admitted = inner.domain_cap.admit(hour, key);
+                if admitted {
+                    match last {
+                        Some((h, d)) => {
+                            *h = hour;
+                            key.clone_into(d);
+                        }
+                        None => *last = Some((hour, key.to_owned())),
+                    }
+                }
+                !admitted
+            }
+        };
         if fold_domain {
             stats.trees_folded_domain.fetch_add(1, Relaxed);
         }
@@ -332,6 +367,16 @@ impl Collector {
     pub(crate) fn dispatch(&self, batch: &mut IngestBatch) {
         let inner = &*self.inner;
         let stats = &inner.stats;
+        batch.now_ms = None;
+        // Counted before any worker can process (and count) these trees.
+        let counted = std::mem::take(&mut batch.counted);
+        if counted.frames > 0 {
+            stats.frames.fetch_add(counted.frames, Relaxed);
+            stats.bytes.fetch_add(counted.bytes, Relaxed);
+            stats
+                .trees_accepted
+                .fetch_add(counted.trees_accepted, Relaxed);
+        }
         if let Some(store) = &inner.store {
             if !batch.frames.is_empty() {
                 let refused = store.append_many(batch.frames.drain(..));
