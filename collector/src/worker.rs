@@ -175,7 +175,6 @@ pub(crate) enum Control {
 }
 
 /// Where a worker hands its reports as JSON to be written: `(kind, domain, bytes)`.
-pub(crate) type ReportSink<'a> = dyn FnMut(&'static str, &str, serde_json::Result<Vec<u8>>) + 'a;
 
 /// What one worker thread owns and does, hour by hour.
 pub(crate) trait Worker: Send + 'static {
@@ -190,8 +189,14 @@ pub(crate) trait Worker: Send + 'static {
     fn process(&self, hour: &mut Self::Hour, item: &TreeItem);
     fn query(hour: &Self::Hour, kind: ReportKind, domain: &str) -> Option<AnyReport>;
     fn domains(hour: &Self::Hour) -> Vec<String>;
-    /// Every report of the hour as JSON: `(kind, domain, bytes)`.
-    fn serialize(hour: &Self::Hour, out: &mut ReportSink<'_>);
+    /// The reports of the hour, one `(kind, domain)` per file a checkpoint writes.
+    fn report_keys(hour: &Self::Hour) -> Vec<(ReportKind, String)>;
+    /// One report of the hour as JSON, `None` if it has none of that kind and domain.
+    fn serialize_one(
+        hour: &Self::Hour,
+        kind: ReportKind,
+        domain: &str,
+    ) -> Option<serde_json::Result<Vec<u8>>>;
     fn sample(_hour: &mut Self::Hour, _sample: &StateSample) {}
 }
 
@@ -215,16 +220,6 @@ pub(crate) struct ShardWorker {
     /// Where a frame the scan accepted and the decoder refused is counted (never, unless
     /// the two disagree).
     pub(crate) stats: Arc<CollectorStats>,
-}
-
-fn serialize_each<R: Serialize>(
-    kind: ReportKind,
-    reports: &BTreeMap<String, R>,
-    out: &mut ReportSink<'_>,
-) {
-    for (domain, report) in reports {
-        out(kind.name(), domain, serde_json::to_vec(report));
-    }
 }
 
 impl Worker for ShardWorker {
@@ -353,12 +348,41 @@ impl Worker for ShardWorker {
         all
     }
 
-    fn serialize(hour: &ShardHour, out: &mut ReportSink<'_>) {
-        serialize_each(ReportKind::Transaction, hour.transaction.reports(), out);
-        serialize_each(ReportKind::Event, hour.event.reports(), out);
-        serialize_each(ReportKind::Problem, hour.problem.reports(), out);
-        serialize_each(ReportKind::Heartbeat, hour.heartbeat.reports(), out);
-        serialize_each(ReportKind::Metric, hour.metric.reports(), out);
+    fn report_keys(hour: &ShardHour) -> Vec<(ReportKind, String)> {
+        let mut keys = Vec::new();
+        let mut add = |kind: ReportKind, domains: &mut dyn Iterator<Item = &String>| {
+            keys.extend(domains.map(|d| (kind, d.clone())));
+        };
+        add(
+            ReportKind::Transaction,
+            &mut hour.transaction.reports().keys(),
+        );
+        add(ReportKind::Event, &mut hour.event.reports().keys());
+        add(ReportKind::Problem, &mut hour.problem.reports().keys());
+        add(ReportKind::Heartbeat, &mut hour.heartbeat.reports().keys());
+        add(ReportKind::Metric, &mut hour.metric.reports().keys());
+        keys
+    }
+
+    fn serialize_one(
+        hour: &ShardHour,
+        kind: ReportKind,
+        domain: &str,
+    ) -> Option<serde_json::Result<Vec<u8>>> {
+        fn json<R: Serialize>(
+            reports: &BTreeMap<String, R>,
+            domain: &str,
+        ) -> Option<serde_json::Result<Vec<u8>>> {
+            reports.get(domain).map(serde_json::to_vec)
+        }
+        match kind {
+            ReportKind::Transaction => json(hour.transaction.reports(), domain),
+            ReportKind::Event => json(hour.event.reports(), domain),
+            ReportKind::Problem => json(hour.problem.reports(), domain),
+            ReportKind::Heartbeat => json(hour.heartbeat.reports(), domain),
+            ReportKind::Metric => json(hour.metric.reports(), domain),
+            ReportKind::State => None,
+        }
     }
 }
 
@@ -401,12 +425,17 @@ impl Worker for StateWorker {
         vec![crate::STATE_DOMAIN.to_owned()]
     }
 
-    fn serialize(report: &StateReport, out: &mut ReportSink<'_>) {
-        out(
-            ReportKind::State.name(),
-            crate::STATE_DOMAIN,
-            serde_json::to_vec(report),
-        );
+    fn report_keys(_report: &StateReport) -> Vec<(ReportKind, String)> {
+        vec![(ReportKind::State, crate::STATE_DOMAIN.to_owned())]
+    }
+
+    fn serialize_one(
+        report: &StateReport,
+        kind: ReportKind,
+        domain: &str,
+    ) -> Option<serde_json::Result<Vec<u8>>> {
+        (kind == ReportKind::State && domain == crate::STATE_DOMAIN)
+            .then(|| serde_json::to_vec(report))
     }
 
     fn sample(report: &mut StateReport, s: &StateSample) {
@@ -451,22 +480,24 @@ pub(crate) fn run<W: Worker>(
     let mut open: BTreeMap<u64, W::Hour> = BTreeMap::new();
     let counters = ctx.stats.worker(ctx.index);
     let mut write_error_logged = false;
-    let mut write_reports = |hour: u64, state: &W::Hour| {
+    let mut write_report = |hour: u64, state: &W::Hour, kind: ReportKind, domain: &str| {
         let Some(store) = &ctx.store else { return };
-        W::serialize(state, &mut |kind, domain, json| {
-            let result = json.map_err(|e| e.to_string()).and_then(|json| {
-                store
-                    .write_report(hour, domain, kind, &json)
-                    .map_err(|e| e.to_string())
-            });
-            if let Err(e) = result {
-                counters.report_write_errors.fetch_add(1, Relaxed);
-                if !write_error_logged {
-                    tracing::warn!(worker = ctx.name, report = kind, hour, domain, error = %e, "writing a report failed (further failures are counted, not logged)");
-                    write_error_logged = true;
-                }
-            }
+        let Some(json) = W::serialize_one(state, kind, domain) else {
+            return;
+        };
+        let kind = kind.name();
+        let result = json.map_err(|e| e.to_string()).and_then(|json| {
+            store
+                .write_report(hour, domain, kind, &json)
+                .map_err(|e| e.to_string())
         });
+        if let Err(e) = result {
+            counters.report_write_errors.fetch_add(1, Relaxed);
+            if !write_error_logged {
+                tracing::warn!(worker = ctx.name, report = kind, hour, domain, error = %e, "writing a report failed (further failures are counted, not logged)");
+                write_error_logged = true;
+            }
+        }
     };
     let process = |open: &mut BTreeMap<u64, W::Hour>, batch: TreeBatch| {
         let started = Instant::now();
@@ -521,8 +552,26 @@ pub(crate) fn run<W: Worker>(
                         .copied()
                         .filter(|h| is_due_for_sealing(*h, now_ms, ctx.previous_hour_grace_minutes))
                         .collect();
-                    for (hour, state) in &open {
-                        write_reports(*hour, state);
+                    // One report at a time, taking the trees queued meanwhile between two:
+                    // serializing a busy hour takes seconds, longer than the queue lasts, and
+                    // the trees arriving then were dropped. Each report is consistent on its
+                    // own (trees are per domain), which is all a restore needs.
+                    let hours: Vec<u64> = open.keys().copied().collect();
+                    for hour in hours {
+                        let keys = open.get(&hour).map(W::report_keys).unwrap_or_default();
+                        for (kind, domain) in keys {
+                            if let Some(state) = open.get(&hour) {
+                                write_report(hour, state, kind, &domain);
+                            }
+                            // Only what is queued now: under overload the queue never
+                            // empties, and the checkpoint must still finish.
+                            for _ in 0..trees.len() {
+                                match trees.try_recv() {
+                                    Ok(item) => process(&mut open, item),
+                                    Err(_) => break,
+                                }
+                            }
+                        }
                     }
                     for hour in due {
                         open.remove(&hour);
@@ -541,7 +590,9 @@ pub(crate) fn run<W: Worker>(
                         process(&mut open, item);
                     }
                     for (hour, state) in &open {
-                        write_reports(*hour, state);
+                        for (kind, domain) in W::report_keys(state) {
+                            write_report(*hour, state, kind, &domain);
+                        }
                     }
                     return;
                 }
