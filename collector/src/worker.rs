@@ -174,8 +174,6 @@ pub(crate) enum Control {
     Shutdown,
 }
 
-/// Where a worker hands its reports as JSON to be written: `(kind, domain, bytes)`.
-
 /// What one worker thread owns and does, hour by hour.
 pub(crate) trait Worker: Send + 'static {
     /// The worker's state for one open hour.
