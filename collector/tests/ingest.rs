@@ -85,6 +85,13 @@ impl Server {
     }
 }
 
+/// A collector without a store, its clock fixed at [`NOW_MS`], listening on loopback.
+fn serve_without_store(config: CollectorConfig) -> (Collector, Server) {
+    let collector = Collector::start(config, None, Arc::new(ManualClock::new(NOW_MS)));
+    let server = Server::start(collector.clone());
+    (collector, server)
+}
+
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !done() {
@@ -178,9 +185,7 @@ fn real_client_frames_over_tcp_show_up_in_every_report_and_in_the_store() {
 
 #[test]
 fn a_bad_connection_never_disturbs_a_good_one() {
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let collector = Collector::start(manual_config(), None, clock);
-    let server = Server::start(collector.clone());
+    let (collector, server) = serve_without_store(manual_config());
     let frames = binary_frames();
 
     let mut good = TcpStream::connect(server.addr).unwrap();
@@ -309,9 +314,7 @@ fn every_tree_is_processed_or_counted_as_dropped_by_every_worker() {
         worker_queue_trees: 4,
         ..manual_config()
     };
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let collector = Collector::start(config, None, clock);
-    let server = Server::start(collector.clone());
+    let (collector, server) = serve_without_store(config);
     let all: Vec<u8> = binary_frames().concat();
     let mut client = TcpStream::connect(server.addr).unwrap();
     for _ in 0..20 {
@@ -367,9 +370,7 @@ fn domains_spread_over_analyzer_threads_give_the_same_reports_as_one_analyzer() 
         analyzer_threads: 3,
         ..manual_config()
     };
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let collector = Collector::start(config, None, clock);
-    let server = Server::start(collector.clone());
+    let (collector, server) = serve_without_store(config);
     let mut samples = ocelot_protocol::sample::SampleTrees::new(7, 12, 20, NOW_MS - 60_000);
     let trees: Vec<_> = (0..3000).map(|_| samples.tree()).collect();
     let mut reference = reference_analyzer();

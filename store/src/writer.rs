@@ -84,6 +84,26 @@ struct DomainHour {
 }
 
 impl DomainHour {
+    /// A domain-hour whose data file is open and valid up to `data_len`, with nothing
+    /// pending.
+    fn new(serial: u64, dir: PathBuf, data_path: PathBuf, data: File, data_len: u64) -> Self {
+        DomainHour {
+            serial,
+            dir,
+            data_path,
+            data,
+            data_len,
+            block: Vec::with_capacity(BLOCK_SIZE_BYTES),
+            pending: Vec::new(),
+            pending_ids: FastSet::default(),
+            unindexed: Vec::new(),
+            index_lens: FastMap::default(),
+            block_opened: None,
+            last_used: Instant::now(),
+            index_incomplete: false,
+        }
+    }
+
     /// `client`'s index file length when this writer knows it exactly: after a failed index
     /// write it may have guessed high, so then the file system is asked again.
     fn known_index_len(&self, client: ClientKey) -> Option<u64> {
@@ -308,21 +328,7 @@ impl Writer {
             data_file::check_header(&data, &data_path)?;
             len
         };
-        Ok(DomainHour {
-            serial,
-            dir,
-            data_path,
-            data,
-            data_len,
-            block: Vec::with_capacity(BLOCK_SIZE_BYTES),
-            pending: Vec::new(),
-            pending_ids: FastSet::default(),
-            unindexed: Vec::new(),
-            index_lens: FastMap::default(),
-            block_opened: None,
-            last_used: Instant::now(),
-            index_incomplete: false,
-        })
+        Ok(DomainHour::new(serial, dir, data_path, data, data_len))
     }
 
     fn close_block(
@@ -660,21 +666,8 @@ mod tests {
             let dir = dir.path().join(serial.to_string());
             fs::create_dir_all(&dir).unwrap();
             let data_path = dir.join(DATA_FILE);
-            DomainHour {
-                serial,
-                data: data_file::open_rw(&data_path).unwrap(),
-                dir,
-                data_path,
-                data_len: DATA_HEADER_BYTES,
-                block: Vec::new(),
-                pending: Vec::new(),
-                pending_ids: FastSet::default(),
-                unindexed: Vec::new(),
-                index_lens: FastMap::default(),
-                block_opened: None,
-                last_used: Instant::now(),
-                index_incomplete: false,
-            }
+            let data = data_file::open_rw(&data_path).unwrap();
+            DomainHour::new(serial, dir, data_path, data, DATA_HEADER_BYTES)
         };
         let (a, b) = (domain_hour(1), domain_hour(2));
         for ip in 0..3 {
