@@ -13,7 +13,7 @@
 //! - Label cardinality is bounded: labels are reasons and worker names from fixed lists,
 //!   never message IDs, domains or hours.
 //! - Trees lost after decoding are one family, [`DROPPED_TREES`], labelled by `stage` and
-//!   `reason` (plus `worker` for a worker's full queue), so one query shows all losses.
+//!   `reason` (plus `worker` for a worker's drops), so one query shows all losses.
 //!   Frames refused before decoding are [`DECODE_ERRORS`] by `reason`.
 //! - The collector's own `store_dropped` count is not exported: every such refusal is also
 //!   in the store's drops by reason, and exporting both would count one loss twice.
@@ -60,7 +60,7 @@ pub(crate) const TREES_ACCEPTED: &str = "ocelot_trees_accepted";
 pub(crate) const TREES_FOLDED_DOMAIN: &str = "ocelot_trees_folded_domain";
 /// Frames refused before decoding completed, by `reason` (counter).
 pub(crate) const DECODE_ERRORS: &str = "ocelot_decode_errors";
-/// Trees lost after decoding, by `stage`, `reason` and (queue drops) `worker` (counter).
+/// Trees lost after decoding, by `stage`, `reason` and (worker drops) `worker` (counter).
 pub(crate) const DROPPED_TREES: &str = "ocelot_dropped_trees";
 /// Client connections open now (gauge).
 pub(crate) const CONNECTIONS_OPEN: &str = "ocelot_connections_open";
@@ -346,6 +346,14 @@ fn encode_drops(e: &mut DescriptorEncoder<'_>, c: &StatsSnapshot, s: &StoreStats
             ],
             w.dropped_queue_full,
         ));
+        drops.push((
+            vec![
+                ("stage", "worker"),
+                ("reason", "hour_sealed"),
+                ("worker", worker.as_str()),
+            ],
+            w.dropped_hour_sealed,
+        ));
     }
     drops.push((
         vec![("stage", "store"), ("reason", "no_message_id")],
@@ -357,7 +365,7 @@ fn encode_drops(e: &mut DescriptorEncoder<'_>, c: &StatsSnapshot, s: &StoreStats
     counter_family(
         e,
         DROPPED_TREES,
-        "Trees lost after decoding, by stage and reason (and worker for full queues).",
+        "Trees lost after decoding, by stage and reason (and worker for worker drops).",
         drops,
     )
 }

@@ -499,6 +499,10 @@ impl Collector {
             if dropped > 0 {
                 sample.drops.push((name, "queue_full", dropped));
             }
+            let too_late = delta(a.dropped_hour_sealed, b.dropped_hour_sealed);
+            if too_late > 0 {
+                sample.drops.push((name, "hour_sealed", too_late));
+            }
             let processed = delta(a.processed, b.processed);
             if processed > 0 {
                 sample

@@ -56,6 +56,7 @@ pub(crate) struct WorkerCounters {
     pub(crate) busy_us: AtomicU64,
     pub(crate) max_us: AtomicU64,
     pub(crate) dropped_queue_full: AtomicU64,
+    pub(crate) dropped_hour_sealed: AtomicU64,
     pub(crate) queue_depth: AtomicU64,
     /// Trees sent to the worker and not yet processed (what bounds its queue).
     pub(crate) queued: AtomicU64,
@@ -143,6 +144,7 @@ impl CollectorStats {
                             busy_us: w.busy_us.load(Relaxed),
                             max_us: w.max_us.load(Relaxed),
                             dropped_queue_full: w.dropped_queue_full.load(Relaxed),
+                            dropped_hour_sealed: w.dropped_hour_sealed.load(Relaxed),
                             queue_depth: w.queue_depth.load(Relaxed),
                             report_write_errors: w.report_write_errors.load(Relaxed),
                         },
@@ -165,6 +167,9 @@ pub struct WorkerSnapshot {
     pub max_us: u64,
     /// Trees dropped because the worker's queue was full.
     pub dropped_queue_full: u64,
+    /// Trees that reached the worker after their hour was sealed (admitted just before the
+    /// hour closed, still queued when it was written).
+    pub dropped_hour_sealed: u64,
     /// Trees waiting in the queue at the last sample.
     pub queue_depth: u64,
     /// Failed report writes (checkpoints and seals).
@@ -215,7 +220,7 @@ impl StatsSnapshot {
             + self
                 .workers
                 .values()
-                .map(|w| w.dropped_queue_full)
+                .map(|w| w.dropped_queue_full + w.dropped_hour_sealed)
                 .sum::<u64>()
     }
 }

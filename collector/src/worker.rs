@@ -359,6 +359,8 @@ impl Worker for ShardWorker {
         add(ReportKind::Problem, &mut hour.problem.reports().keys());
         add(ReportKind::Heartbeat, &mut hour.heartbeat.reports().keys());
         add(ReportKind::Metric, &mut hour.metric.reports().keys());
+        // Domain by domain (the sort is stable: kinds stay in order within a domain).
+        keys.sort_by(|a, b| a.1.cmp(&b.1));
         keys
     }
 
@@ -497,33 +499,46 @@ pub(crate) fn run<W: Worker>(
             }
         }
     };
-    let process = |open: &mut BTreeMap<u64, W::Hour>, batch: TreeBatch| {
-        let started = Instant::now();
-        let mut tree_started = started;
-        let mut max_us = 0;
-        let mut n = 0u64;
-        for item in batch.iter().filter(|item| worker.takes(item)) {
-            let state = open
-                .entry(item.hour)
-                .or_insert_with(|| worker.new_hour(item.hour));
-            worker.process(state, item);
-            n += 1;
-            let now = Instant::now();
-            max_us = max_us.max(now.duration_since(tree_started).as_micros() as u64);
-            tree_started = now;
-        }
-        counters.queued.fetch_sub(n, Relaxed);
-        counters.processed.fetch_add(n, Relaxed);
-        counters.busy_us.fetch_add(
-            tree_started.duration_since(started).as_micros() as u64,
-            Relaxed,
-        );
-        counters.max_us.fetch_max(max_us, Relaxed);
-    };
+    // The last hour this worker sealed: a tree of it or an earlier one, admitted just
+    // before the hour closed and queued past the seal, is counted as dropped instead of
+    // opening the hour again (whose next checkpoint would overwrite the sealed reports).
+    let mut sealed_through: Option<u64> = None;
+    let process =
+        |open: &mut BTreeMap<u64, W::Hour>, sealed_through: &mut Option<u64>, batch: TreeBatch| {
+            let started = Instant::now();
+            let mut tree_started = started;
+            let mut max_us = 0;
+            let mut n = 0u64;
+            let mut too_late = 0u64;
+            for item in batch.iter().filter(|item| worker.takes(item)) {
+                if sealed_through.is_some_and(|sealed| item.hour <= sealed) {
+                    too_late += 1;
+                    continue;
+                }
+                let state = open
+                    .entry(item.hour)
+                    .or_insert_with(|| worker.new_hour(item.hour));
+                worker.process(state, item);
+                n += 1;
+                let now = Instant::now();
+                max_us = max_us.max(now.duration_since(tree_started).as_micros() as u64);
+                tree_started = now;
+            }
+            counters.queued.fetch_sub(n + too_late, Relaxed);
+            counters.processed.fetch_add(n, Relaxed);
+            if too_late > 0 {
+                counters.dropped_hour_sealed.fetch_add(too_late, Relaxed);
+            }
+            counters.busy_us.fetch_add(
+                tree_started.duration_since(started).as_micros() as u64,
+                Relaxed,
+            );
+            counters.max_us.fetch_max(max_us, Relaxed);
+        };
     loop {
         select! {
             recv(trees) -> item => match item {
-                Ok(item) => process(&mut open, item),
+                Ok(item) => process(&mut open, &mut sealed_through, item),
                 Err(_) => break,
             },
             recv(control) -> message => match message {
@@ -539,40 +554,41 @@ pub(crate) fn run<W: Worker>(
                     open.insert(hour, worker.restore(hour, reports));
                 }
                 Ok(Control::Checkpoint { now_ms, done }) => {
-                    // Work through what is already queued first, so a checkpoint taken
-                    // after a burst includes it.
-                    while let Ok(item) = trees.try_recv() {
-                        process(&mut open, item);
-                    }
+                    // Work through what is queued first, so a checkpoint taken after a
+                    // burst includes it.
+                    take_queued(&trees, |item| process(&mut open, &mut sealed_through, item));
                     counters.queue_depth.store(counters.queued.load(Relaxed), Relaxed);
+                    // Hours past their grace period: every file, then the hour is gone,
+                    // with no tree taken in between (it would be counted and then lost).
                     let due: Vec<u64> = open
                         .keys()
                         .copied()
                         .filter(|h| is_due_for_sealing(*h, now_ms, ctx.previous_hour_grace_minutes))
                         .collect();
-                    // One report at a time, taking the trees queued meanwhile between two:
-                    // serializing a busy hour takes seconds, longer than the queue lasts, and
-                    // the trees arriving then were dropped. Each report is consistent on its
-                    // own (trees are per domain), which is all a restore needs.
+                    for hour in due {
+                        if let Some(state) = open.remove(&hour) {
+                            for (kind, domain) in W::report_keys(&state) {
+                                write_report(hour, &state, kind, &domain);
+                            }
+                        }
+                        sealed_through = sealed_through.max(Some(hour));
+                    }
+                    // Open hours one domain at a time, taking the trees queued meanwhile
+                    // between two domains: serializing a busy hour takes seconds, longer
+                    // than the queue lasts, and the trees arriving then were dropped. A
+                    // domain's reports are written together, so after a restore they
+                    // agree with each other.
                     let hours: Vec<u64> = open.keys().copied().collect();
                     for hour in hours {
                         let keys = open.get(&hour).map(W::report_keys).unwrap_or_default();
-                        for (kind, domain) in keys {
+                        for (i, (kind, domain)) in keys.iter().enumerate() {
                             if let Some(state) = open.get(&hour) {
-                                write_report(hour, state, kind, &domain);
+                                write_report(hour, state, *kind, domain);
                             }
-                            // Only what is queued now: under overload the queue never
-                            // empties, and the checkpoint must still finish.
-                            for _ in 0..trees.len() {
-                                match trees.try_recv() {
-                                    Ok(item) => process(&mut open, item),
-                                    Err(_) => break,
-                                }
+                            if keys.get(i + 1).is_some_and(|(_, next)| next != domain) {
+                                take_queued(&trees, |item| process(&mut open, &mut sealed_through, item));
                             }
                         }
-                    }
-                    for hour in due {
-                        open.remove(&hour);
                     }
                     if let Some(done) = done {
                         let _ = done.send(());
@@ -584,8 +600,9 @@ pub(crate) fn run<W: Worker>(
                     W::sample(state, &sample);
                 }
                 Ok(Control::Shutdown) => {
+                    // The sockets are closed by now: this queue only empties.
                     while let Ok(item) = trees.try_recv() {
-                        process(&mut open, item);
+                        process(&mut open, &mut sealed_through, item);
                     }
                     for (hour, state) in &open {
                         for (kind, domain) in W::report_keys(state) {
@@ -599,5 +616,110 @@ pub(crate) fn run<W: Worker>(
                 Err(_) => break,
             },
         }
+    }
+}
+
+/// Hands `take` the batches queued now, and no more: under overload the queue never
+/// empties, and a checkpoint must still finish.
+fn take_queued(trees: &Receiver<TreeBatch>, mut take: impl FnMut(TreeBatch)) {
+    for _ in 0..trees.len() {
+        match trees.try_recv() {
+            Ok(batch) => take(batch),
+            Err(_) => break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use ocelot_protocol::{scan_frame, DecodeOptions};
+
+    const HOUR: u64 = 498_703;
+
+    fn batch_of(trees: usize, shard_worker: &ShardWorker) -> TreeBatch {
+        let start_ms = HOUR * 3_600_000 + 60_000;
+        let mut samples = ocelot_protocol::sample::SampleTrees::new(3, 4, 10, start_ms);
+        let items = (0..trees)
+            .map(|_| {
+                let frame = nt1::encode_to_bytes(&samples.tree());
+                let scan = scan_frame(&frame, &DecodeOptions::default()).unwrap();
+                TreeItem {
+                    hour: HOUR,
+                    frame,
+                    scan,
+                    received_ms: start_ms,
+                    shard: shard_worker.shard,
+                    fold_domain: false,
+                }
+            })
+            .collect();
+        Arc::new(items)
+    }
+
+    #[test]
+    fn trees_queued_past_their_hours_seal_are_counted_not_reopened() {
+        let stats = Arc::new(CollectorStats::new(&["analyzer-0"]));
+        let shard_worker = ShardWorker {
+            shard: 0,
+            config: Arc::new(AnalyzerConfig::default()),
+            stats: stats.clone(),
+        };
+        let (before, late) = (batch_of(5, &shard_worker), batch_of(3, &shard_worker));
+        let (tree_tx, tree_rx) = crossbeam_channel::unbounded();
+        let (control_tx, control_rx) = crossbeam_channel::unbounded();
+        let ctx = WorkerContext {
+            name: "analyzer-0",
+            index: 0,
+            store: None,
+            stats: stats.clone(),
+            previous_hour_grace_minutes: 3,
+        };
+        stats.worker(0).queued.store(8, Relaxed);
+        let thread = std::thread::spawn(move || run(shard_worker, tree_rx, control_rx, ctx));
+        tree_tx.send(before).unwrap();
+        let (done, sealed) = std::sync::mpsc::channel();
+        let past_grace_ms = (HOUR + 1) * 3_600_000 + 3 * 60_000;
+        control_tx
+            .send(Control::Checkpoint {
+                now_ms: past_grace_ms,
+                done: Some(done),
+            })
+            .unwrap();
+        sealed.recv().unwrap();
+        tree_tx.send(late).unwrap();
+        let (reply, domains) = tokio::sync::oneshot::channel();
+        control_tx
+            .send(Control::Domains { hour: HOUR, reply })
+            .unwrap();
+        assert!(
+            domains.blocking_recv().unwrap().is_empty(),
+            "a sealed hour stays closed"
+        );
+        control_tx.send(Control::Shutdown).unwrap();
+        thread.join().unwrap();
+        let counters = stats.worker(0);
+        assert_eq!(counters.processed.load(Relaxed), 5);
+        assert_eq!(counters.dropped_hour_sealed.load(Relaxed), 3);
+        assert_eq!(counters.queued.load(Relaxed), 0);
+        assert_eq!(stats.snapshot().dropped_total(), 3);
+    }
+
+    #[test]
+    fn a_checkpoint_writes_one_domains_reports_together() {
+        let shard_worker = ShardWorker {
+            shard: 0,
+            config: Arc::new(AnalyzerConfig::default()),
+            stats: Arc::new(CollectorStats::new(&["analyzer-0"])),
+        };
+        let mut hour = shard_worker.new_hour(HOUR);
+        for item in batch_of(200, &shard_worker).iter() {
+            shard_worker.process(&mut hour, item);
+        }
+        let keys = ShardWorker::report_keys(&hour);
+        let domains: Vec<&str> = keys.iter().map(|(_, d)| d.as_str()).collect();
+        assert!(domains.is_sorted(), "{domains:?}");
+        assert!(domains.len() > 4, "several domains and kinds: {domains:?}");
     }
 }
