@@ -26,14 +26,14 @@ use crate::worker::{
     TreeBatch, TreeItem, Worker, WorkerContext,
 };
 
-/// Trees decoded from one read of a connection, and their frames for the store, on their
-/// way to the store and the workers together (see [`Collector::accept`]).
+/// The trees scanned from one read of a connection, and their frames for the store, on
+/// their way to the store and the workers together (see [`Collector::accept`]).
 ///
 /// Per-tree bookkeeping that would otherwise touch shared state stays here until the batch
 /// is dispatched: the counters (added to the collector's once per read, not per tree, so two
 /// socket threads do not trade their cache lines), the clock (read once per read) and the
-/// last domain admitted (a CAT client's connection carries one domain, so its trees skip
-/// the `DomainCap` lock).
+/// cap's answer for the last domain (a CAT client's connection carries one domain, so its
+/// trees skip the `DomainCap` lock, admitted or folded).
 #[derive(Default)]
 pub(crate) struct IngestBatch {
     frames: Vec<(MessageId, Bytes)>,
@@ -42,9 +42,10 @@ pub(crate) struct IngestBatch {
     now_ms: Option<u64>,
     /// Frames, bytes and accepted trees not yet added to the collector's counters.
     counted: BatchCounts,
-    /// The hour and domain key this connection last had admitted. Kept across reads: an
-    /// admitted domain stays admitted for its hour.
-    admitted: Option<(u64, String)>,
+    /// The hour and domain key this connection last asked the `DomainCap` about, and
+    /// whether it was admitted. Kept across reads: the answer holds for the whole hour (an
+    /// hour's admitted domains are only ever added to, and a full hour stays full).
+    last_domain: Option<(u64, String, bool)>,
 }
 
 #[derive(Default)]
@@ -52,6 +53,7 @@ struct BatchCounts {
     frames: u64,
     bytes: u64,
     trees_accepted: u64,
+    trees_folded_domain: u64,
 }
 
 /// The domain under which the collector files its own State report.
@@ -330,24 +332,23 @@ impl Collector {
         // Shard and cap by the key the analyzers file the domain under (see `DomainCap`).
         let domain = scan.domain(&frame);
         let key = inner.config.analyzer.domain_key(&domain);
-        let fold_domain = match &mut batch.admitted {
-            Some((h, d)) if *h == hour && d == key => false,
+        let fold_domain = match &mut batch.last_domain {
+            Some((h, d, admitted)) if *h == hour && d == key => !*admitted,
             last => {
                 let admitted = inner.domain_cap.admit(hour, key);
-                if admitted {
-                    match last {
-                        Some((h, d)) => {
-                            *h = hour;
-                            key.clone_into(d);
-                        }
-                        None => *last = Some((hour, key.to_owned())),
+                match last {
+                    Some((h, d, a)) => {
+                        *h = hour;
+                        key.clone_into(d);
+                        *a = admitted;
                     }
+                    None => *last = Some((hour, key.to_owned(), admitted)),
                 }
                 !admitted
             }
         };
         if fold_domain {
-            stats.trees_folded_domain.fetch_add(1, Relaxed);
+            batch.counted.trees_folded_domain += 1;
         }
         let shard = shard_of(if fold_domain { OTHERS } else { key }, inner.shards);
         batch.trees.push(TreeItem {
@@ -376,6 +377,11 @@ impl Collector {
             stats
                 .trees_accepted
                 .fetch_add(counted.trees_accepted, Relaxed);
+        }
+        if counted.trees_folded_domain > 0 {
+            stats
+                .trees_folded_domain
+                .fetch_add(counted.trees_folded_domain, Relaxed);
         }
         if let Some(store) = &inner.store {
             if !batch.frames.is_empty() {

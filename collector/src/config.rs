@@ -37,8 +37,11 @@ pub struct CollectorConfig {
 }
 
 /// Default worker queue: CAT uses 30 000 per analyzer. Workers queue frames as received
-/// (about 0.6 KiB each; they decode them), so 50 000 is about 30 MiB shared across workers,
-/// and a third of a second at 150 k trees/s: room for a worker that lost its core a while.
+/// (about 0.6 KiB each; they decode them), so a full queue holds about 30 MiB: each
+/// analyzer thread queues different trees (its own domains'), so the worst case is that
+/// times the analyzer threads plus the State worker's queue, whose frames are shared with
+/// them. 50 000 is a third of a second at 150 k trees/s: room for a worker that lost its
+/// core a while.
 pub const DEFAULT_WORKER_QUEUE_TREES: usize = 50_000;
 
 /// Default analyzer threads: one per core, at least 2 (so a slow domain never holds up

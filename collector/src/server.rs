@@ -1,5 +1,6 @@
 //! The TCP side: accept CAT clients, split their byte streams into frames, hand each frame
-//! to the collector: the trees of each read are decoded one by one, then handed on together. No handshake and no reply, like CAT: clients never read.
+//! to the collector: the frames of each read are checked one by one (scanned, not decoded),
+//! then handed on together. No handshake and no reply, like CAT: clients never read.
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -11,8 +11,10 @@
 //! str         := varint(byte length) UTF-8 bytes            (null and "" are both one 0x00)
 //! ```
 //!
-//! Decoding is iterative (an explicit stack, bounded by [`MAX_DEPTH`]) and checks every
-//! length against the bytes left before allocating. See docs/wire-format.md.
+//! [`decode_body`] is iterative (an explicit stack, bounded by [`MAX_DEPTH`]);
+//! [`decode_body_into`] recurses, at most [`MAX_DEPTH`] levels of a few hundred bytes of
+//! stack each, well inside a thread's 2 MiB. Both check every length against the bytes left
+//! before allocating. See docs/wire-format.md.
 
 use bytes::Bytes;
 
