@@ -31,6 +31,7 @@ mod event;
 mod frugal_vec;
 mod heartbeat;
 mod histogram;
+mod hour;
 mod message_ids;
 mod metric;
 mod minute;
@@ -51,6 +52,7 @@ pub use event::{
 };
 pub use heartbeat::{HeartbeatAnalyzer, HeartbeatMinuteView, HeartbeatReport, HeartbeatView};
 pub use histogram::{DurationHistogram, RELATIVE_ACCURACY};
+pub use hour::{HourAnalyzers, HourReports};
 pub use metric::{MetricAnalyzer, MetricItemView, MetricMinuteView, MetricReport, MetricView};
 pub use problem::{
     ProblemAnalyzer, ProblemEntryView, ProblemMinuteView, ProblemReport, ProblemView,

@@ -13,9 +13,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use crossbeam_channel::{select, Receiver};
 use ocelot_analyzer::{
-    AnalyzerConfig, EventAnalyzer, EventReport, HeartbeatAnalyzer, HeartbeatReport, MetricAnalyzer,
-    MetricReport, ProblemAnalyzer, ProblemReport, StateReport, TransactionAnalyzer,
-    TransactionReport, OTHERS,
+    AnalyzerConfig, EventReport, HeartbeatReport, HourAnalyzers, HourReports, MetricReport,
+    ProblemReport, StateReport, TransactionReport, OTHERS,
 };
 use ocelot_protocol::{nt1, MessageTree, ScannedFrame, LENGTH_PREFIX_BYTES};
 use ocelot_store::Store;
@@ -203,11 +202,7 @@ pub(crate) struct ShardHour {
     /// The tree being analysed: each NT1 frame is decoded into it, reusing its strings and
     /// lists, so a tree costs a few allocations instead of some sixty.
     scratch: MessageTree,
-    transaction: TransactionAnalyzer,
-    event: EventAnalyzer,
-    problem: ProblemAnalyzer,
-    heartbeat: HeartbeatAnalyzer,
-    metric: MetricAnalyzer,
+    analyzers: HourAnalyzers,
 }
 
 /// An analyzer thread: the Transaction, Event, Problem, Heartbeat and Metric reports of
@@ -224,53 +219,37 @@ impl Worker for ShardWorker {
     type Hour = ShardHour;
 
     fn new_hour(&self, hour: u64) -> ShardHour {
-        let config = &self.config;
         ShardHour {
             scratch: MessageTree::default(),
-            transaction: TransactionAnalyzer::new(hour, config.clone()),
-            event: EventAnalyzer::new(hour, config.clone()),
-            problem: ProblemAnalyzer::new(hour, config.clone()),
-            heartbeat: HeartbeatAnalyzer::new(hour, config.clone()),
-            metric: MetricAnalyzer::new(hour, config.clone()),
+            analyzers: HourAnalyzers::new(hour, &self.config),
         }
     }
 
     fn restore(&self, hour: u64, reports: Vec<(String, AnyReport)>) -> ShardHour {
-        let (mut t, mut e, mut p, mut h, mut m) = (
-            BTreeMap::new(),
-            BTreeMap::new(),
-            BTreeMap::new(),
-            BTreeMap::new(),
-            BTreeMap::new(),
-        );
+        let mut by_kind = HourReports::default();
         for (domain, report) in reports {
             match report {
                 AnyReport::Transaction(r) => {
-                    t.insert(domain, r);
+                    by_kind.transaction.insert(domain, r);
                 }
                 AnyReport::Event(r) => {
-                    e.insert(domain, r);
+                    by_kind.event.insert(domain, r);
                 }
                 AnyReport::Problem(r) => {
-                    p.insert(domain, r);
+                    by_kind.problem.insert(domain, r);
                 }
                 AnyReport::Heartbeat(r) => {
-                    h.insert(domain, r);
+                    by_kind.heartbeat.insert(domain, r);
                 }
                 AnyReport::Metric(r) => {
-                    m.insert(domain, r);
+                    by_kind.metric.insert(domain, r);
                 }
                 AnyReport::State(_) => {}
             }
         }
-        let config = &self.config;
         ShardHour {
             scratch: MessageTree::default(),
-            transaction: TransactionAnalyzer::from_reports(hour, config.clone(), t),
-            event: EventAnalyzer::from_reports(hour, config.clone(), e),
-            problem: ProblemAnalyzer::from_reports(hour, config.clone(), p),
-            heartbeat: HeartbeatAnalyzer::from_reports(hour, config.clone(), h),
-            metric: MetricAnalyzer::from_reports(hour, config.clone(), m),
+            analyzers: HourAnalyzers::from_reports(hour, &self.config, by_kind),
         }
     }
 
@@ -304,11 +283,7 @@ impl Worker for ShardWorker {
                 scratch
             }
         };
-        hour.transaction.process(tree);
-        hour.event.process(tree);
-        hour.problem.process(tree);
-        hour.heartbeat.process(tree);
-        hour.metric.process(tree);
+        hour.analyzers.process(tree);
         if item.frame.len() > SCRATCH_KEEP_BYTES {
             // Do not hold a huge tree's strings until the next big frame.
             hour.scratch = MessageTree::default();
@@ -318,32 +293,26 @@ impl Worker for ShardWorker {
     fn query(hour: &ShardHour, kind: ReportKind, domain: &str) -> Option<AnyReport> {
         Some(match kind {
             ReportKind::Transaction => {
-                AnyReport::Transaction(hour.transaction.reports().get(domain)?.clone())
+                AnyReport::Transaction(hour.analyzers.transaction.reports().get(domain)?.clone())
             }
-            ReportKind::Event => AnyReport::Event(hour.event.reports().get(domain)?.clone()),
-            ReportKind::Problem => AnyReport::Problem(hour.problem.reports().get(domain)?.clone()),
+            ReportKind::Event => {
+                AnyReport::Event(hour.analyzers.event.reports().get(domain)?.clone())
+            }
+            ReportKind::Problem => {
+                AnyReport::Problem(hour.analyzers.problem.reports().get(domain)?.clone())
+            }
             ReportKind::Heartbeat => {
-                AnyReport::Heartbeat(hour.heartbeat.reports().get(domain)?.clone())
+                AnyReport::Heartbeat(hour.analyzers.heartbeat.reports().get(domain)?.clone())
             }
-            ReportKind::Metric => AnyReport::Metric(hour.metric.reports().get(domain)?.clone()),
+            ReportKind::Metric => {
+                AnyReport::Metric(hour.analyzers.metric.reports().get(domain)?.clone())
+            }
             ReportKind::State => return None,
         })
     }
 
     fn domains(hour: &ShardHour) -> Vec<String> {
-        let mut all: Vec<String> = hour
-            .transaction
-            .reports()
-            .keys()
-            .chain(hour.event.reports().keys())
-            .chain(hour.problem.reports().keys())
-            .chain(hour.heartbeat.reports().keys())
-            .chain(hour.metric.reports().keys())
-            .cloned()
-            .collect();
-        all.sort_unstable();
-        all.dedup();
-        all
+        hour.analyzers.domains()
     }
 
     fn report_keys(hour: &ShardHour) -> Vec<(ReportKind, String)> {
@@ -353,12 +322,24 @@ impl Worker for ShardWorker {
         };
         add(
             ReportKind::Transaction,
-            &mut hour.transaction.reports().keys(),
+            &mut hour.analyzers.transaction.reports().keys(),
         );
-        add(ReportKind::Event, &mut hour.event.reports().keys());
-        add(ReportKind::Problem, &mut hour.problem.reports().keys());
-        add(ReportKind::Heartbeat, &mut hour.heartbeat.reports().keys());
-        add(ReportKind::Metric, &mut hour.metric.reports().keys());
+        add(
+            ReportKind::Event,
+            &mut hour.analyzers.event.reports().keys(),
+        );
+        add(
+            ReportKind::Problem,
+            &mut hour.analyzers.problem.reports().keys(),
+        );
+        add(
+            ReportKind::Heartbeat,
+            &mut hour.analyzers.heartbeat.reports().keys(),
+        );
+        add(
+            ReportKind::Metric,
+            &mut hour.analyzers.metric.reports().keys(),
+        );
         // Domain by domain (the sort is stable: kinds stay in order within a domain).
         keys.sort_by(|a, b| a.1.cmp(&b.1));
         keys
@@ -376,11 +357,11 @@ impl Worker for ShardWorker {
             reports.get(domain).map(serde_json::to_vec)
         }
         match kind {
-            ReportKind::Transaction => json(hour.transaction.reports(), domain),
-            ReportKind::Event => json(hour.event.reports(), domain),
-            ReportKind::Problem => json(hour.problem.reports(), domain),
-            ReportKind::Heartbeat => json(hour.heartbeat.reports(), domain),
-            ReportKind::Metric => json(hour.metric.reports(), domain),
+            ReportKind::Transaction => json(hour.analyzers.transaction.reports(), domain),
+            ReportKind::Event => json(hour.analyzers.event.reports(), domain),
+            ReportKind::Problem => json(hour.analyzers.problem.reports(), domain),
+            ReportKind::Heartbeat => json(hour.analyzers.heartbeat.reports(), domain),
+            ReportKind::Metric => json(hour.analyzers.metric.reports(), domain),
             ReportKind::State => None,
         }
     }

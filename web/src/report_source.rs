@@ -5,15 +5,14 @@
 //! The trait returns boxed futures rather than using `async fn` so it stays object safe:
 //! [`AppState`](crate::AppState) holds an `Arc<dyn ReportSource>`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use ocelot_analyzer::{
-    AnalyzerConfig, EventAnalyzer, EventReport, HeartbeatAnalyzer, HeartbeatReport, MetricAnalyzer,
-    MetricReport, ProblemAnalyzer, ProblemReport, StateReport, TransactionAnalyzer,
-    TransactionReport,
+    AnalyzerConfig, EventReport, HeartbeatReport, HourAnalyzers, MetricReport, ProblemReport,
+    StateReport, TransactionReport,
 };
 use ocelot_protocol::{hour_of, nt1, MessageTree, LENGTH_PREFIX_BYTES};
 
@@ -43,37 +42,19 @@ pub trait ReportSource: Send + Sync {
     fn state(&self, hour: u64) -> BoxFuture<'_, Option<StateReport>>;
 }
 
-/// The analyzers of one hour.
+/// The analyzers and the State report of one hour.
 #[derive(Debug, Clone)]
-struct HourReports {
-    transaction: TransactionAnalyzer,
-    event: EventAnalyzer,
-    problem: ProblemAnalyzer,
-    heartbeat: HeartbeatAnalyzer,
-    metric: MetricAnalyzer,
+struct Hour {
+    analyzers: HourAnalyzers,
     state: Option<StateReport>,
 }
 
-impl HourReports {
+impl Hour {
     fn new(hour: u64, config: &Arc<AnalyzerConfig>) -> Self {
-        HourReports {
-            transaction: TransactionAnalyzer::new(hour, config.clone()),
-            event: EventAnalyzer::new(hour, config.clone()),
-            problem: ProblemAnalyzer::new(hour, config.clone()),
-            heartbeat: HeartbeatAnalyzer::new(hour, config.clone()),
-            metric: MetricAnalyzer::new(hour, config.clone()),
+        Hour {
+            analyzers: HourAnalyzers::new(hour, config),
             state: None,
         }
-    }
-
-    fn domains(&self) -> Vec<String> {
-        let mut domains = BTreeSet::new();
-        domains.extend(self.transaction.reports().keys());
-        domains.extend(self.event.reports().keys());
-        domains.extend(self.problem.reports().keys());
-        domains.extend(self.heartbeat.reports().keys());
-        domains.extend(self.metric.reports().keys());
-        domains.into_iter().cloned().collect()
     }
 }
 
@@ -97,7 +78,7 @@ impl HourReports {
 pub struct MemoryReports {
     now_ms: u64,
     config: Arc<AnalyzerConfig>,
-    hours: BTreeMap<u64, HourReports>,
+    hours: BTreeMap<u64, Hour>,
 }
 
 impl Default for MemoryReports {
@@ -139,12 +120,8 @@ impl MemoryReports {
         let reports = self
             .hours
             .entry(hour)
-            .or_insert_with(|| HourReports::new(hour, config));
-        reports.transaction.process(tree);
-        reports.event.process(tree);
-        reports.problem.process(tree);
-        reports.heartbeat.process(tree);
-        reports.metric.process(tree);
+            .or_insert_with(|| Hour::new(hour, config));
+        reports.analyzers.process(tree);
         let mut frame = Vec::new();
         nt1::encode(tree, &mut frame);
         let bytes = (frame.len() + LENGTH_PREFIX_BYTES) as u64;
@@ -167,12 +144,12 @@ impl MemoryReports {
         let config = &self.config;
         self.hours
             .entry(hour)
-            .or_insert_with(|| HourReports::new(hour, config))
+            .or_insert_with(|| Hour::new(hour, config))
             .state
             .get_or_insert_with(|| StateReport::new(hour))
     }
 
-    fn hour(&self, hour: u64) -> Option<&HourReports> {
+    fn hour(&self, hour: u64) -> Option<&Hour> {
         self.hours.get(&hour)
     }
 }
@@ -194,7 +171,7 @@ impl ReportSource for MemoryReports {
     fn domains(&self, hour: u64) -> BoxFuture<'_, Vec<String>> {
         ready(
             self.hour(hour)
-                .map(HourReports::domains)
+                .map(|h| h.analyzers.domains())
                 .unwrap_or_default(),
         )
     }
@@ -202,35 +179,35 @@ impl ReportSource for MemoryReports {
     fn transaction(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<TransactionReport>> {
         ready(
             self.hour(hour)
-                .and_then(|h| h.transaction.reports().get(&domain).cloned()),
+                .and_then(|h| h.analyzers.transaction.reports().get(&domain).cloned()),
         )
     }
 
     fn event(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<EventReport>> {
         ready(
             self.hour(hour)
-                .and_then(|h| h.event.reports().get(&domain).cloned()),
+                .and_then(|h| h.analyzers.event.reports().get(&domain).cloned()),
         )
     }
 
     fn problem(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<ProblemReport>> {
         ready(
             self.hour(hour)
-                .and_then(|h| h.problem.reports().get(&domain).cloned()),
+                .and_then(|h| h.analyzers.problem.reports().get(&domain).cloned()),
         )
     }
 
     fn heartbeat(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<HeartbeatReport>> {
         ready(
             self.hour(hour)
-                .and_then(|h| h.heartbeat.reports().get(&domain).cloned()),
+                .and_then(|h| h.analyzers.heartbeat.reports().get(&domain).cloned()),
         )
     }
 
     fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<MetricReport>> {
         ready(
             self.hour(hour)
-                .and_then(|h| h.metric.reports().get(&domain).cloned()),
+                .and_then(|h| h.analyzers.metric.reports().get(&domain).cloned()),
         )
     }
 
