@@ -114,11 +114,6 @@ fn record(
         // CAT's processBatchTransaction: totals as sent, the bucketed durations into the
         // histogram. Unlike CAT we also add the buckets to the sum of squares, so std is
         // an estimate instead of wrong.
-        name.stats.count_messages(batch.count, batch.fail);
-        name.stats.sum_us = name
-            .stats
-            .sum_us
-            .saturating_add(batch.sum_ms.saturating_mul(1000));
         let slowest_ms = batch.durations.iter().map(|&(d, _)| d).max();
         name.minute_mut(minute)
             .add(batch.count, batch.fail, batch.sum_ms.saturating_mul(1000));
@@ -139,10 +134,7 @@ fn record(
     }
     let duration_us = counted.duration_us;
     let failed = !transaction.is_success();
-    name.stats.record(duration_us, failed);
-    name.minute_mut(minute)
-        .add(1, u64::from(failed), duration_us);
-    name.minute_durations.record_n(minute, duration_us, 1);
+    name.record(minute, duration_us, failed);
     if failed {
         *capped_entry(
             &mut name.status_codes,

@@ -4,9 +4,10 @@
 //! Only names keep state: a type's figures are the merge of its names' figures, computed
 //! when viewed (caps guarantee every message sits in some name, `OTHERS` included). The
 //! "All" machine is likewise a merge on read, and so is a name's hour histogram (the sum of
-//! its minute histograms). Per name that leaves the counters, up to 60 minute rows of 16
-//! bytes and one 8-byte `(minute, bucket, count)` entry per distinct duration bucket and
-//! minute.
+//! its minute histograms), and so are a name's count, failures and total duration (the sums
+//! of its minute rows). Per name that leaves the sum of squares and extremes, up to 60
+//! minute rows of 16 bytes and one 8-byte `(minute, bucket, count)` entry per distinct
+//! duration bucket and minute.
 
 use std::collections::BTreeMap;
 
@@ -62,22 +63,61 @@ pub(crate) struct TransactionName {
     pub(crate) slowest_us: u64,
 }
 
-/// Count, failures, sum, sum of squares and extremes of durations. The histogram lives in
-/// the name's [`MinuteHistograms`]: the hour's is the sum of its minutes', so storing it
-/// twice would double the biggest part of a name's memory.
+/// What a name's minute rows do not hold: the sum of squared durations and the extremes.
+/// Counts, failures and sums are the sums of the minute rows ([`TransactionName::totals`]),
+/// and the histogram lives in the name's [`MinuteHistograms`] (the hour's is the sum of its
+/// minutes'): keeping either twice would add to every name of every machine.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct DurationStats {
-    pub(crate) count: u64,
-    pub(crate) fail: u64,
-    pub(crate) sum_us: u64,
-    /// Sum of squared durations (µs²) for the standard deviation; u128 cannot overflow.
-    pub(crate) sum2_us2: u128,
-    /// How many durations were recorded (batch data may carry fewer than `count`).
+    /// Sum of squared durations (µs²) for the standard deviation.
+    pub(crate) sum2_us2: U128,
+    /// How many durations were recorded (batch data may carry fewer than its count).
     pub(crate) durations: u64,
     /// Meaningful only when `durations > 0`.
     pub(crate) min_us: u64,
     pub(crate) max_us: u64,
+}
+
+/// A `u128` in two 8-byte halves: a plain `u128` is 16-byte aligned, which padded every
+/// name entry of every machine by 8 bytes. Serialized as the `u128` it is, so the
+/// checkpoint format does not change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "u128", into = "u128")]
+pub(crate) struct U128([u64; 2]);
+
+impl From<u128> for U128 {
+    fn from(v: u128) -> Self {
+        U128([v as u64, (v >> 64) as u64])
+    }
+}
+
+impl From<U128> for u128 {
+    fn from(v: U128) -> Self {
+        u128::from(v.0[0]) | u128::from(v.0[1]) << 64
+    }
+}
+
+impl U128 {
+    fn saturating_add(self, other: u128) -> Self {
+        u128::from(self).saturating_add(other).into()
+    }
+}
+
+/// Messages, failures and total duration of a name or a type over the hour.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Totals {
+    pub(crate) count: u64,
+    pub(crate) fail: u64,
+    pub(crate) sum_us: u64,
+}
+
+impl Totals {
+    fn add(&mut self, other: Totals) {
+        self.count = self.count.saturating_add(other.count);
+        self.fail = self.fail.saturating_add(other.fail);
+        self.sum_us = self.sum_us.saturating_add(other.sum_us);
+    }
 }
 
 /// One minute of one name, in 16 bytes: this exists up to 60 times per name and machine, so
@@ -128,19 +168,8 @@ impl From<TransactionMinute> for MinuteRow {
 }
 
 impl DurationStats {
-    /// Adds one message of `duration_us`.
-    pub(crate) fn record(&mut self, duration_us: u64, failed: bool) {
-        self.count_messages(1, u64::from(failed));
-        self.sum_us = self.sum_us.saturating_add(duration_us);
-        self.add_durations(duration_us, 1);
-    }
-
-    pub(crate) fn count_messages(&mut self, n: u64, fail: u64) {
-        self.count = self.count.saturating_add(n);
-        self.fail = self.fail.saturating_add(fail);
-    }
-
-    /// Adds `n` durations without counting messages (batch data counts them separately).
+    /// Adds `n` durations of `duration_us` (the messages themselves are counted in the
+    /// name's minute rows).
     pub(crate) fn add_durations(&mut self, duration_us: u64, n: u64) {
         if n == 0 {
             return;
@@ -168,19 +197,26 @@ impl DurationStats {
                 self.max_us = self.max_us.max(other.max_us);
             }
         }
-        self.count = self.count.saturating_add(other.count);
-        self.fail = self.fail.saturating_add(other.fail);
-        self.sum_us = self.sum_us.saturating_add(other.sum_us);
-        self.sum2_us2 = self.sum2_us2.saturating_add(other.sum2_us2);
+        self.sum2_us2 = self.sum2_us2.saturating_add(other.sum2_us2.into());
         self.durations = self.durations.saturating_add(other.durations);
     }
 
-    fn figures(&self, histogram: &DurationHistogram, elapsed_seconds: f64) -> DurationFigures {
+    fn figures(
+        &self,
+        totals: Totals,
+        histogram: &DurationHistogram,
+        elapsed_seconds: f64,
+    ) -> DurationFigures {
         let ms = |us: f64| us / 1000.0;
-        let n = self.count.max(1) as f64;
-        let avg_us = self.sum_us as f64 / n;
-        let variance = self.sum2_us2 as f64 / n - avg_us * avg_us;
-        let std_us = if self.count > 1 && variance > 0.0 {
+        let Totals {
+            count,
+            fail,
+            sum_us,
+        } = totals;
+        let n = count.max(1) as f64;
+        let avg_us = sum_us as f64 / n;
+        let variance = u128::from(self.sum2_us2) as f64 / n - avg_us * avg_us;
+        let std_us = if count > 1 && variance > 0.0 {
             variance.sqrt()
         } else {
             0.0
@@ -197,14 +233,14 @@ impl DurationStats {
                 .map_or(0.0, |v| ms(v.clamp(min_us as f64, max_us as f64)))
         };
         DurationFigures {
-            count: self.count,
-            fail: self.fail,
-            fail_percent: fail_percent(self.fail, self.count),
+            count,
+            fail,
+            fail_percent: fail_percent(fail, count),
             min: ms(min_us as f64),
             max: ms(max_us as f64),
             avg: ms(avg_us),
             std: ms(std_us),
-            tps: tps(self.count, elapsed_seconds),
+            tps: tps(count, elapsed_seconds),
             p50: quantile(0.50),
             p90: quantile(0.90),
             p95: quantile(0.95),
@@ -261,6 +297,27 @@ impl TransactionMinute {
 }
 
 impl TransactionName {
+    /// Messages, failures and total duration: the sums of the minute rows.
+    pub(crate) fn totals(&self) -> Totals {
+        let mut totals = Totals::default();
+        for m in &self.minutes {
+            totals.add(Totals {
+                count: u64::from(m.count()),
+                fail: u64::from(m.fail()),
+                sum_us: m.sum_us(),
+            });
+        }
+        totals
+    }
+
+    /// Adds one message of `duration_us` in `minute`.
+    pub(crate) fn record(&mut self, minute: u8, duration_us: u64, failed: bool) {
+        self.minute_mut(minute)
+            .add(1, u64::from(failed), duration_us);
+        self.minute_durations.record_n(minute, duration_us, 1);
+        self.stats.add_durations(duration_us, 1);
+    }
+
     /// The entry of `minute`, created on demand.
     pub(crate) fn minute_mut(&mut self, minute: u8) -> &mut TransactionMinute {
         minute_entry(&mut self.minutes, minute, TransactionMinute::minute, || {
@@ -298,7 +355,7 @@ impl TransactionName {
     fn view(&self, name: &str, histogram: &DurationHistogram, elapsed: f64) -> TransactionNameView {
         TransactionNameView {
             name: name.to_owned(),
-            figures: self.stats.figures(histogram, elapsed),
+            figures: self.stats.figures(self.totals(), histogram, elapsed),
             status_codes: self.status_codes.clone(),
             sample_message_id: self.sample_message_id.to_string(),
             fail_message_ids: texts(&self.fail_message_ids),
@@ -389,17 +446,19 @@ impl TransactionReport {
             .filter(|(type_, _)| query.type_.is_none_or(|wanted| wanted == type_.as_str()))
             .map(|(type_, t)| {
                 let mut total = DurationStats::default();
+                let mut totals = Totals::default();
                 let mut total_histogram = DurationHistogram::new();
                 let mut names = Vec::with_capacity(t.names.len());
                 for (name, n) in t.names.iter() {
                     let histogram = n.minute_durations.to_histogram();
                     total.merge(&n.stats);
+                    totals.add(n.totals());
                     total_histogram.merge(&histogram);
                     names.push(n.view(name, &histogram, query.elapsed_seconds));
                 }
                 TransactionTypeView {
                     type_: type_.clone(),
-                    figures: total.figures(&total_histogram, query.elapsed_seconds),
+                    figures: total.figures(totals, &total_histogram, query.elapsed_seconds),
                     names,
                 }
             })

@@ -348,3 +348,40 @@ fn a_packed_minute_row_keeps_its_minute_and_its_checkpoint_form() {
     assert_eq!(row.count(), u32::MAX);
     assert_eq!(row.fail(), (1 << 26) - 1);
 }
+
+#[test]
+fn checkpoints_written_before_name_totals_were_derived_still_load() {
+    // Until 2026-12-04 a name's stats also held count, fail and sum_us (now the sums of
+    // its minute rows): such a checkpoint must load to the same report.
+    let mut analyzer = analyzer();
+    for tree in &binary_frames() {
+        analyzer.process(tree);
+    }
+    let mut json = serde_json::to_value(analyzer.reports()).unwrap();
+    fn add_old_fields(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::Object(stats)) = map.get_mut("stats") {
+                    stats.insert("count".into(), 7.into());
+                    stats.insert("fail".into(), 1.into());
+                    stats.insert("sum_us".into(), 1234.into());
+                }
+                map.values_mut().for_each(add_old_fields);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(add_old_fields),
+            _ => {}
+        }
+    }
+    add_old_fields(&mut json);
+    assert!(json.to_string().contains("\"sum_us\":1234"));
+    let back: BTreeMap<String, TransactionReport> = serde_json::from_value(json).unwrap();
+    assert_eq!(&back, analyzer.reports());
+}
+
+#[test]
+fn a_name_entry_stays_small() {
+    // Hundreds of thousands of these live in a busy hour (one per machine, type and name);
+    // 240 bytes before the totals were derived from the minute rows.
+    let size = std::mem::size_of::<super::report::TransactionName>();
+    assert!(size <= 208, "{size} bytes");
+}
