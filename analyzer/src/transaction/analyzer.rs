@@ -7,7 +7,7 @@ use ocelot_protocol::MessageTree;
 
 use super::report::{TransactionName, TransactionReport, MAX_FAIL_MESSAGE_IDS};
 use crate::batch::parse_transaction_batch;
-use crate::cardinality::{capped_entry, capped_entry_with};
+use crate::cardinality::capped_entry_with;
 use crate::config::AnalyzerConfig;
 use crate::message_ids::push_capped;
 use crate::minute::minute_of;
@@ -136,13 +136,13 @@ fn record(
     let failed = !transaction.is_success();
     name.record(minute, duration_us, failed);
     if failed {
-        *capped_entry(
-            &mut name.status_codes,
+        name.status_codes.add(
             &transaction.status,
+            1,
             config.max_status_codes,
             config.max_key_chars.min(128),
             folded,
-        ) += 1;
+        );
         push_capped(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
     } else if name.sample_message_id.is_empty() {
         name.sample_message_id = SampleId::new(message_id);

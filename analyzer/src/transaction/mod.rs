@@ -3,6 +3,7 @@
 
 mod analyzer;
 mod report;
+mod status_counts;
 #[cfg(test)]
 mod tests;
 

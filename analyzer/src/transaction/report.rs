@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::status_counts::StatusCounts;
 use crate::histogram::{DurationHistogram, MinuteHistograms};
 use crate::message_ids::{merge_capped, texts};
 use crate::minute::minute_entry;
@@ -56,7 +57,7 @@ pub(crate) struct TransactionName {
     pub(crate) minutes: Vec<TransactionMinute>,
     /// The durations of every minute, for the per-minute p95.
     pub(crate) minute_durations: MinuteHistograms,
-    pub(crate) status_codes: BTreeMap<String, u64>,
+    pub(crate) status_codes: StatusCounts,
     pub(crate) sample_message_id: SampleId,
     pub(crate) fail_message_ids: Vec<SampleId>,
     pub(crate) slowest_message_id: SampleId,
@@ -331,9 +332,7 @@ impl TransactionName {
             self.minute_mut(theirs.minute()).merge(theirs);
         }
         self.minute_durations.merge(&other.minute_durations);
-        for (status, count) in &other.status_codes {
-            *self.status_codes.entry(status.clone()).or_default() += count;
-        }
+        self.status_codes.merge(&other.status_codes);
         if self.sample_message_id.is_empty() {
             self.sample_message_id.clone_from(&other.sample_message_id);
         }
@@ -356,7 +355,7 @@ impl TransactionName {
         TransactionNameView {
             name: name.to_owned(),
             figures: self.stats.figures(self.totals(), histogram, elapsed),
-            status_codes: self.status_codes.clone(),
+            status_codes: self.status_codes.to_map(),
             sample_message_id: self.sample_message_id.to_string(),
             fail_message_ids: texts(&self.fail_message_ids),
             slowest_message_id: self.slowest_message_id.to_string(),
