@@ -37,6 +37,7 @@ mod metric;
 mod minute;
 mod problem;
 mod sample_id;
+mod sample_ids;
 mod sorted_map;
 mod state;
 #[cfg(test)]

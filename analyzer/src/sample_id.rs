@@ -34,7 +34,7 @@ thread_local! {
     static DOMAINS: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
 }
 
-fn shared_domain(domain: &str) -> Arc<str> {
+pub(crate) fn shared_domain(domain: &str) -> Arc<str> {
     DOMAINS.with(|domains| {
         let mut domains = domains.borrow_mut();
         if let Some(shared) = domains.get(domain) {
@@ -59,7 +59,7 @@ fn canonical_u32(s: &str) -> Option<u32> {
 }
 
 /// `(domain, ip, hour, seq)` of an ID that formats back to exactly `id`.
-fn parse_canonical(id: &str) -> Option<(&str, u32, u32, u32)> {
+pub(crate) fn parse_canonical(id: &str) -> Option<(&str, u32, u32, u32)> {
     let (rest, seq) = id.rsplit_once('-')?;
     let (rest, hour) = rest.rsplit_once('-')?;
     let (domain, ip) = rest.rsplit_once('-')?;

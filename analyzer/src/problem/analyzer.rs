@@ -11,7 +11,6 @@ use super::report::{
 };
 use crate::cardinality::capped_entry_with;
 use crate::config::{AnalyzerConfig, LongThresholds};
-use crate::message_ids::push_capped;
 use crate::minute::minute_of;
 use crate::transaction_walk::for_each_counted_transaction_and_event;
 use crate::walk::walk;
@@ -169,9 +168,7 @@ fn add_problem(
         folded,
     );
     entry.record(minute, 1);
-    push_capped(
-        &mut entry.sample_message_ids,
-        message_id,
-        MAX_PROBLEM_MESSAGE_IDS,
-    );
+    entry
+        .sample_message_ids
+        .push_capped(message_id, MAX_PROBLEM_MESSAGE_IDS);
 }

@@ -3,9 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::message_ids::{merge_capped, texts};
 use crate::minute::minute_entry;
-use crate::sample_id::SampleId;
+use crate::sample_ids::SampleIds;
 use crate::sorted_map::SortedMap;
 use crate::view_query::{hour_label, ViewQuery};
 
@@ -63,7 +62,7 @@ pub(crate) struct ProblemEntry {
     pub(crate) count: u64,
     /// `(minute, count)`, sorted by minute.
     pub(crate) minutes: Vec<(u8, u64)>,
-    pub(crate) sample_message_ids: Vec<SampleId>,
+    pub(crate) sample_message_ids: SampleIds,
 }
 
 impl ProblemEntry {
@@ -79,11 +78,8 @@ impl ProblemEntry {
             let m = minute_entry(&mut self.minutes, minute, |&(m, _)| m, || (minute, 0));
             m.1 = m.1.saturating_add(count);
         }
-        merge_capped(
-            &mut self.sample_message_ids,
-            &other.sample_message_ids,
-            MAX_PROBLEM_MESSAGE_IDS,
-        );
+        self.sample_message_ids
+            .merge_capped(&other.sample_message_ids, MAX_PROBLEM_MESSAGE_IDS);
     }
 }
 
@@ -172,7 +168,7 @@ impl ProblemReport {
                             .iter()
                             .map(|&(minute, count)| ProblemMinuteView { minute, count })
                             .collect(),
-                        sample_message_ids: texts(&entry.sample_message_ids),
+                        sample_message_ids: entry.sample_message_ids.texts(),
                     });
                 }
             }
