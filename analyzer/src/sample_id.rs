@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
+use ocelot_protocol::MessageIdRef;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A message ID, or none (the empty string).
@@ -49,26 +50,16 @@ pub(crate) fn shared_domain(domain: &str) -> Arc<str> {
     })
 }
 
-/// A decimal `u32` as `Display` writes it (no sign, no leading zero).
-fn canonical_u32(s: &str) -> Option<u32> {
-    let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits || (s.len() > 1 && s.starts_with('0')) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// `(domain, ip, hour, seq)` of an ID that formats back to exactly `id`.
+/// `(domain, ip, hour, seq)` of an ID that formats back to exactly `id`: no pid, and hour
+/// and sequence number within `u32`.
 pub(crate) fn parse_canonical(id: &str) -> Option<(&str, u32, u32, u32)> {
-    let (rest, seq) = id.rsplit_once('-')?;
-    let (rest, hour) = rest.rsplit_once('-')?;
-    let (domain, ip) = rest.rsplit_once('-')?;
-    let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
-    if domain.is_empty() || ip.len() != 8 || !ip.bytes().all(lower_hex) {
+    let parts = MessageIdRef::parse(id).ok()?;
+    if parts.pid.is_some() || !parts.is_canonical_text_of(id) {
         return None;
     }
-    let ip = u32::from_str_radix(ip, 16).ok()?;
-    Some((domain, ip, canonical_u32(hour)?, canonical_u32(seq)?))
+    let hour = u32::try_from(parts.hour).ok()?;
+    let seq = u32::try_from(parts.seq).ok()?;
+    Some((parts.domain, parts.ip, hour, seq))
 }
 
 impl SampleId {

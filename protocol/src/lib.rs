@@ -41,4 +41,4 @@ pub use frame::{
 pub use message::{
     DecodeOptions, Header, Leaf, Message, MessageKind, MessageTree, Transaction, MAX_DEPTH, SUCCESS,
 };
-pub use message_id::{hour_of, MessageId, MILLIS_PER_HOUR};
+pub use message_id::{hour_of, MessageId, MessageIdRef, MILLIS_PER_HOUR};

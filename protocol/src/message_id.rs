@@ -94,10 +94,25 @@ fn parse_decimal(id: &str, s: &str, part: &'static str) -> Result<u64, MessageId
     s.parse().map_err(|_| err(id, part, "is too large"))
 }
 
-impl FromStr for MessageId {
-    type Err = MessageIdError;
+/// A message ID's parts, the domain borrowed from the text they were parsed from: what
+/// [`MessageId`] holds, without allocating. Use it to check or compare an ID on a hot path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MessageIdRef<'a> {
+    /// See [`MessageId::domain`].
+    pub domain: &'a str,
+    /// See [`MessageId::ip`].
+    pub ip: u32,
+    /// See [`MessageId::pid`].
+    pub pid: Option<u32>,
+    /// See [`MessageId::hour`].
+    pub hour: u64,
+    /// See [`MessageId::seq`].
+    pub seq: u64,
+}
 
-    fn from_str(id: &str) -> Result<Self, Self::Err> {
+impl<'a> MessageIdRef<'a> {
+    /// Parses `id` as [`MessageId`]'s `FromStr` does, with the same errors.
+    pub fn parse(id: &'a str) -> Result<Self, MessageIdError> {
         if id.len() > MAX_ID_BYTES {
             return Err(err(id, "id", "is longer than 1024 bytes"));
         }
@@ -133,13 +148,61 @@ impl FromStr for MessageId {
             ),
             None => None,
         };
-        Ok(MessageId {
-            domain: domain.to_owned(),
+        Ok(MessageIdRef {
+            domain,
             ip,
             pid,
             hour: parse_decimal(id, hour, "hour")?,
             seq: parse_decimal(id, seq, "index")?,
         })
+    }
+
+    /// Whether `id`, which these parts were parsed from, is exactly how [`MessageId`]'s
+    /// `Display` writes them (lower-case hex, no leading zeros, a pid only if there is one):
+    /// then the parts alone give the text back.
+    pub fn is_canonical_text_of(&self, id: &str) -> bool {
+        let digits = |n: u64| n.checked_ilog10().map_or(1, |d| d as usize + 1);
+        let pid_len = self.pid.map_or(0, |p| 1 + digits(u64::from(p)));
+        let canonical_len =
+            self.domain.len() + 1 + 8 + pid_len + 1 + digits(self.hour) + 1 + digits(self.seq);
+        // A parse that succeeded with the shortest length has no leading zeros and no
+        // sign; only the hex digits' case is left to check.
+        id.len() == canonical_len
+            && id.as_bytes()[self.domain.len() + 1..][..8]
+                .iter()
+                .all(|b| !b.is_ascii_uppercase())
+    }
+
+    /// The same ID, owning its domain.
+    pub fn to_message_id(&self) -> MessageId {
+        MessageId {
+            domain: self.domain.to_owned(),
+            ip: self.ip,
+            pid: self.pid,
+            hour: self.hour,
+            seq: self.seq,
+        }
+    }
+}
+
+impl MessageId {
+    /// This ID's parts, borrowing its domain.
+    pub fn as_borrowed(&self) -> MessageIdRef<'_> {
+        MessageIdRef {
+            domain: &self.domain,
+            ip: self.ip,
+            pid: self.pid,
+            hour: self.hour,
+            seq: self.seq,
+        }
+    }
+}
+
+impl FromStr for MessageId {
+    type Err = MessageIdError;
+
+    fn from_str(id: &str) -> Result<Self, Self::Err> {
+        MessageIdRef::parse(id).map(|parts| parts.to_message_id())
     }
 }
 
@@ -186,6 +249,45 @@ mod tests {
         for (input, part) in cases {
             let e = input.parse::<MessageId>().unwrap_err();
             assert_eq!(e.part, part, "{input}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_borrowed_parse_agrees_with_the_owned_one_and_knows_canonical_text() {
+        for id in [
+            "shop-c0a8010a-498703-42",
+            "order-service-c0000202-498703-1",
+            "a-b-c-00000000-0-0",
+            "shop-C0A8010A-498703-42",
+            "shop-c0a8010A-498703-42",
+            "shop-c0a8010a.7-498703-42",
+            "shop-c0a8010a.07-498703-42",
+            "shop-c0a8010a-0498703-42",
+            "shop-c0a8010a-498703-042",
+            "shop-c0a8010a-498703-18446744073709551615",
+            "shop-c0a8010a-498703-+4",
+            "-c0a8010a-1-2",
+            "not an id",
+            "😀-c0a8010a-1-2",
+        ] {
+            let owned = id.parse::<MessageId>();
+            let borrowed = MessageIdRef::parse(id);
+            assert_eq!(
+                borrowed
+                    .as_ref()
+                    .map(MessageIdRef::to_message_id)
+                    .map_err(|e| e.part),
+                owned.clone().map_err(|e| e.part),
+                "{id}"
+            );
+            if let (Ok(parts), Ok(owned)) = (borrowed, owned) {
+                assert_eq!(parts, owned.as_borrowed());
+                assert_eq!(
+                    parts.is_canonical_text_of(id),
+                    owned.to_string() == id,
+                    "{id}"
+                );
+            }
         }
     }
 }

@@ -5,7 +5,7 @@
 //! else's tree. Only the header is read: for NT1 the first seven length-prefixed strings,
 //! for PT1 the first line. Anything unusual falls back to the full protocol decoder.
 
-use ocelot_protocol::{decode_frame, DecodeOptions, MessageId};
+use ocelot_protocol::{decode_frame, DecodeOptions, MessageId, MessageIdRef};
 
 /// Index of the message ID among the header strings (domain, hostname, ip, threadGroupName,
 /// threadId, threadName, messageId, ...).
@@ -33,9 +33,8 @@ pub(crate) fn message_id_of(frame: &[u8]) -> Option<MessageId> {
 }
 
 /// Whether the frame's header carries `id`: the same answer as
-/// `message_id_of(frame).as_ref() == Some(id)`, but without parsing (and allocating) when the
-/// header holds `id` in its canonical form, which is what clients write. Anything else goes
-/// the long way.
+/// `message_id_of(frame).as_ref() == Some(id)`, without allocating when the header's ID can
+/// be read without the full decoder (always, for what clients write).
 pub(crate) fn carries_id(frame: &[u8], id: &MessageId) -> bool {
     if let Some(body) = frame.get(4..) {
         let text = match body.get(..3) {
@@ -43,73 +42,15 @@ pub(crate) fn carries_id(frame: &[u8], id: &MessageId) -> bool {
             Some(b"PT1") => pt1_id(body),
             _ => return false,
         };
-        if let Some(Some(text)) = text {
-            if is_canonical_form_of(text.as_bytes(), id) {
-                return true;
+        match text {
+            Some(Some(text)) => {
+                return MessageIdRef::parse(text).is_ok_and(|parts| parts == id.as_borrowed())
             }
+            Some(None) => return false,
+            None => {}
         }
     }
     message_id_of(frame).as_ref() == Some(id)
-}
-
-/// `text` is exactly `id.to_string()` and would parse back to `id` (the parser's own limits:
-/// at most 1024 bytes, a non-empty domain without control characters).
-fn is_canonical_form_of(text: &[u8], id: &MessageId) -> bool {
-    if text.len() > 1024 || id.domain.is_empty() || id.domain.chars().any(char::is_control) {
-        return false;
-    }
-    let Some(rest) = text.strip_prefix(id.domain.as_bytes()) else {
-        return false;
-    };
-    let Some(rest) = rest.strip_prefix(b"-") else {
-        return false;
-    };
-    let Some((ip, rest)) = rest.split_at_checked(8) else {
-        return false;
-    };
-    let hex_ok = ip.iter().enumerate().all(|(i, &b)| {
-        let nibble = (id.ip >> (28 - 4 * i)) & 0xf;
-        b == b"0123456789abcdef"[nibble as usize]
-    });
-    if !hex_ok {
-        return false;
-    }
-    let rest = match id.pid {
-        Some(pid) => match rest.strip_prefix(b".") {
-            Some(r) => match strip_decimal(r, u64::from(pid)) {
-                Some(r) => r,
-                None => return false,
-            },
-            None => return false,
-        },
-        None => rest,
-    };
-    let Some(rest) = rest.strip_prefix(b"-") else {
-        return false;
-    };
-    let Some(rest) = strip_decimal(rest, id.hour) else {
-        return false;
-    };
-    let Some(rest) = rest.strip_prefix(b"-") else {
-        return false;
-    };
-    strip_decimal(rest, id.seq).is_some_and(<[u8]>::is_empty)
-}
-
-/// `text` without the leading canonical decimal of `value`, if it starts with it.
-fn strip_decimal(text: &[u8], value: u64) -> Option<&[u8]> {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    let mut v = value;
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    text.strip_prefix(&digits[start..])
 }
 
 /// `Some(Some(id))` found, `Some(None)` certainly malformed, `None` unsure.
