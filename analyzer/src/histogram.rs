@@ -217,17 +217,53 @@ impl DurationHistogram {
     }
 }
 
-/// The per-minute histograms of one name, in one sorted list of
-/// `(minute, bucket index, count)` (8 bytes each, no allocation per minute).
+/// The per-minute histograms of one name, in one sorted list of `(minute, bucket index,
+/// count)` packed into 4 bytes each, with no allocation per minute.
 ///
 /// A name seen a few times a minute would otherwise pay a `Vec` header, an allocation and
-/// its slack for every minute; in one list a minute with one sample costs 8 bytes. Same
-/// buckets and accuracy as [`DurationHistogram`]; counts saturate at `u32::MAX` per minute
-/// and bucket (4 billion samples of one name in one minute).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+/// its slack for every minute; in one list a minute with one sample costs 4 bytes. Over an
+/// hour these entries are the largest part of a report (a busy name keeps a few dozen per
+/// minute and machine), hence the packing: the minute in the top [`MINUTE_BITS`] bits, the
+/// bucket index in the next [`INDEX_BITS`] (every index of a `u64` fits), and
+/// [`COUNT_BITS`] bits of count below. A count of 2^14 or more takes a run of entries with
+/// the same key, each holding the next 14 bits (lowest first; at most 5 for a `u64`), so
+/// counts are exact and the layout is a function of the counts alone. Same buckets and
+/// accuracy as [`DurationHistogram`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct MinuteHistograms {
-    buckets: Vec<(u8, u16, u32)>,
+    /// Packed entries, sorted by `(minute, index)`; one run per key, as short as its count
+    /// allows; counts never zero.
+    entries: Vec<u32>,
+}
+
+const COUNT_BITS: u32 = 14;
+const INDEX_BITS: u32 = 12;
+const MINUTE_BITS: u32 = 32 - COUNT_BITS - INDEX_BITS;
+const COUNT_MASK: u32 = (1 << COUNT_BITS) - 1;
+
+/// `(minute, index)` as one sortable integer. Minutes are `0..60` (cut to 6 bits); bucket
+/// indices stay under 2 400 for any `u64` (checked by a test).
+fn key_of(minute: u8, index: u16) -> u32 {
+    let minute = u32::from(minute).min((1 << MINUTE_BITS) - 1);
+    minute << INDEX_BITS | u32::from(index)
+}
+
+fn entry_key(entry: u32) -> u32 {
+    entry >> COUNT_BITS
+}
+
+fn key_minute(key: u32) -> u8 {
+    (key >> INDEX_BITS) as u8
+}
+
+fn key_index(key: u32) -> u16 {
+    (key & ((1 << INDEX_BITS) - 1)) as u16
+}
+
+/// The entries of a run holding `count` (at least one).
+fn encode_run(key: u32, count: u64) -> impl Iterator<Item = u32> {
+    let chunks = (64 - count.leading_zeros()).div_ceil(COUNT_BITS).max(1);
+    (0..chunks).map(move |i| key << COUNT_BITS | ((count >> (COUNT_BITS * i)) as u32 & COUNT_MASK))
 }
 
 impl MinuteHistograms {
@@ -236,50 +272,100 @@ impl MinuteHistograms {
         if n == 0 {
             return;
         }
-        let index = index_of(value);
-        let n = u32::try_from(n).unwrap_or(u32::MAX);
-        // `(minute, index)` packed into one integer: one compare per search step.
-        let packed = |m: u8, i: u16| u32::from(m) << 16 | u32::from(i);
-        let key = packed(minute, index);
-        let key_of = |&(m, i, _): &(u8, u16, u32)| packed(m, i);
+        let key = key_of(minute, index_of(value));
         // Live traffic records into the newest minute, whose entries end the list. Search
         // a window at the end that doubles until its first entry lies below `key`: only the
         // last few cache lines are read, where a search of the whole list (thousands of
         // entries for a busy name late in the hour) would miss the cache at every step.
-        let len = self.buckets.len();
+        let len = self.entries.len();
         let mut back = 1;
         let start = loop {
             if back >= len {
                 break 0;
             }
-            if key_of(&self.buckets[len - back]) < key {
+            if entry_key(self.entries[len - back]) < key {
                 break len - back + 1;
             }
             back *= 2;
         };
-        match self.buckets[start..].binary_search_by_key(&key, key_of) {
-            Ok(pos) => {
-                let count = &mut self.buckets[start + pos].2;
-                *count = count.saturating_add(n);
+        match self.entries[start..].binary_search_by_key(&key, |&e| entry_key(e)) {
+            Ok(pos) => self.add_to_run(start + pos, key, n),
+            Err(pos) => {
+                let pos = start + pos;
+                for (i, entry) in encode_run(key, n).enumerate() {
+                    insert_frugal(&mut self.entries, pos + i, entry);
+                }
             }
-            Err(pos) => insert_frugal(&mut self.buckets, start + pos, (minute, index, n)),
+        }
+    }
+
+    /// Adds `n` to the run of `key`, which holds the entry at `pos`.
+    fn add_to_run(&mut self, pos: usize, key: u32, n: u64) {
+        let same = |e: &u32| entry_key(*e) == key;
+        let alone = !self.entries[..pos].last().is_some_and(same)
+            && !self.entries.get(pos + 1).is_some_and(same);
+        let field = self.entries[pos] & COUNT_MASK;
+        if alone && u64::from(field) + n.min(u64::from(COUNT_MASK)) < u64::from(COUNT_MASK) {
+            // The common case: a count that still fits its one entry.
+            self.entries[pos] += n as u32;
+            return;
+        }
+        let first = pos
+            - self.entries[..pos]
+                .iter()
+                .rev()
+                .take_while(|e| same(e))
+                .count();
+        let end = pos
+            + 1
+            + self.entries[pos + 1..]
+                .iter()
+                .take_while(|e| same(e))
+                .count();
+        let count = self.run_count(&self.entries[first..end]).saturating_add(n);
+        self.entries.splice(first..end, encode_run(key, count));
+    }
+
+    /// The count a run of entries holds.
+    fn run_count(&self, run: &[u32]) -> u64 {
+        run.iter().enumerate().fold(0u64, |count, (i, &e)| {
+            let chunk = u64::from(e & COUNT_MASK);
+            count | chunk.checked_shl(COUNT_BITS * i as u32).unwrap_or(0)
+        })
+    }
+
+    /// `(minute, index, count)` of every key, in order.
+    fn iter(&self) -> impl Iterator<Item = (u8, u16, u64)> + '_ {
+        self.entries
+            .chunk_by(|a, b| entry_key(*a) == entry_key(*b))
+            .map(|run| {
+                let key = entry_key(run[0]);
+                (key_minute(key), key_index(key), self.run_count(run))
+            })
+    }
+
+    /// Appends the run of `(minute, index)`, a key above every key held.
+    fn push(&mut self, minute: u8, index: u16, count: u64) {
+        if count > 0 {
+            let key = key_of(minute, index);
+            self.entries.extend(encode_run(key, count));
         }
     }
 
     /// Adds every count of `other`.
     pub(crate) fn merge(&mut self, other: &MinuteHistograms) {
-        if self.buckets.is_empty() {
-            self.buckets.clone_from(&other.buckets);
+        if self.entries.is_empty() {
+            self.clone_from(other);
             return;
         }
-        let mut merged = Vec::with_capacity(self.buckets.len() + other.buckets.len());
-        let (mut a, mut b) = (
-            self.buckets.iter().peekable(),
-            other.buckets.iter().peekable(),
-        );
+        let mut merged = MinuteHistograms::default();
+        merged
+            .entries
+            .reserve_exact(self.entries.len().max(other.entries.len()));
+        let (mut a, mut b) = (self.iter().peekable(), other.iter().peekable());
         loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(&&(ma, ia, ca)), Some(&&(mb, ib, cb))) => {
+            let (minute, index, count) = match (a.peek(), b.peek()) {
+                (Some(&(ma, ia, ca)), Some(&(mb, ib, cb))) => {
                     if (ma, ia) == (mb, ib) {
                         a.next();
                         b.next();
@@ -292,28 +378,25 @@ impl MinuteHistograms {
                         (mb, ib, cb)
                     }
                 }
-                (Some(&&x), None) => {
+                (Some(&x), None) => {
                     a.next();
                     x
                 }
-                (None, Some(&&x)) => {
+                (None, Some(&x)) => {
                     b.next();
                     x
                 }
                 (None, None) => break,
             };
-            merged.push(next);
+            merged.push(minute, index, count);
         }
-        self.buckets = merged;
+        drop((a, b));
+        *self = merged;
     }
 
     /// All minutes together: the hour's histogram of the name.
     pub(crate) fn to_histogram(&self) -> DurationHistogram {
-        let mut buckets: Vec<(u16, u64)> = self
-            .buckets
-            .iter()
-            .map(|&(_, index, count)| (index, u64::from(count)))
-            .collect();
+        let mut buckets: Vec<(u16, u64)> = self.iter().map(|(_, i, c)| (i, c)).collect();
         buckets.sort_unstable_by_key(|&(index, _)| index);
         let mut merged: Vec<(u16, u64)> = Vec::with_capacity(buckets.len());
         for (index, count) in buckets {
@@ -327,22 +410,54 @@ impl MinuteHistograms {
 
     /// [`DurationHistogram::quantile`] of one minute.
     pub(crate) fn quantile(&self, minute: u8, q: f64) -> Option<f64> {
-        let start = self.buckets.partition_point(|&(m, _, _)| m < minute);
-        let end = self.buckets.partition_point(|&(m, _, _)| m <= minute);
-        let buckets = &self.buckets[start..end];
-        let total: u64 = buckets.iter().map(|&(_, _, c)| u64::from(c)).sum();
+        let minute_of_entry = |e: &u32| key_minute(entry_key(*e));
+        let start = self
+            .entries
+            .partition_point(|e| minute_of_entry(e) < minute);
+        let end = self
+            .entries
+            .partition_point(|e| minute_of_entry(e) <= minute);
+        let buckets: Vec<(u16, u64)> = self.entries[start..end]
+            .chunk_by(|a, b| entry_key(*a) == entry_key(*b))
+            .map(|run| (key_index(entry_key(run[0])), self.run_count(run)))
+            .collect();
+        let total = buckets.iter().fold(0u64, |t, &(_, c)| t.saturating_add(c));
         if total == 0 {
             return None;
         }
         let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).clamp(1, total);
         let mut seen = 0u64;
-        for &(_, index, count) in buckets {
-            seen += u64::from(count);
+        for (index, count) in buckets {
+            seen = seen.saturating_add(count);
             if seen >= rank {
                 return Some(value_of(index));
             }
         }
         None
+    }
+}
+
+/// Checkpoints keep the `(minute, index, count)` triples they always held.
+impl Serialize for MinuteHistograms {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for MinuteHistograms {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut triples = Vec::<(u8, u16, u64)>::deserialize(deserializer)?;
+        triples.sort_unstable_by_key(|&(m, i, _)| (m, i));
+        let mut histograms = MinuteHistograms::default();
+        // Repeated keys (not written by us) add up; indices no value maps to are dropped.
+        for run in triples.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let (minute, index, _) = run[0];
+            if minute < 60 && u32::from(index) < 1 << INDEX_BITS {
+                let count = run.iter().fold(0u64, |t, r| t.saturating_add(r.2));
+                histograms.push(minute, index, count);
+            }
+        }
+        Ok(histograms)
     }
 }
 
@@ -482,11 +597,63 @@ mod tests {
             } as u8;
             let value = (rng >> 8) % 1_000_000;
             minutes.record_n(minute, value, 1);
-            *model.entry((minute, index_of(value))).or_insert(0u32) += 1;
+            *model.entry((minute, index_of(value))).or_insert(0u64) += 1;
         }
-        let expected: Vec<(u8, u16, u32)> =
+        let expected: Vec<(u8, u16, u64)> =
             model.into_iter().map(|((m, i), c)| (m, i, c)).collect();
-        assert_eq!(minutes.buckets, expected);
+        assert_eq!(minutes.iter().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn minute_counts_past_one_entry_take_a_run_and_stay_exact() {
+        let big = [
+            1,
+            16_382,
+            16_383,
+            16_384,
+            1 << 28,
+            (1 << 42) + 7,
+            u64::MAX / 3,
+            u64::MAX,
+        ];
+        let mut whole = MinuteHistograms::default();
+        let mut halves = [MinuteHistograms::default(), MinuteHistograms::default()];
+        let mut model = std::collections::BTreeMap::new();
+        for (i, &n) in big.iter().cycle().take(40).enumerate() {
+            let minute = (i % 3) as u8 * 20;
+            let value = [5_000u64, 5_001, 90_000][i % 3] + (i as u64 % 2) * 40_000;
+            whole.record_n(minute, value, n);
+            halves[i % 2].record_n(minute, value, n);
+            let count = model.entry((minute, index_of(value))).or_insert(0u64);
+            *count = count.saturating_add(n);
+        }
+        let expected: Vec<(u8, u16, u64)> = model.iter().map(|(&(m, i), &c)| (m, i, c)).collect();
+        assert_eq!(whole.iter().collect::<Vec<_>>(), expected);
+        let [mut merged, other] = halves;
+        merged.merge(&other);
+        assert_eq!(merged, whole, "the layout is a function of the counts");
+        assert!(
+            whole.entries.len() > expected.len(),
+            "some counts took a run"
+        );
+        let json = serde_json::to_string(&whole).unwrap();
+        assert_eq!(
+            serde_json::from_str::<MinuteHistograms>(&json).unwrap(),
+            whole
+        );
+        // A checkpoint written before the packing: one triple per key, counts as u32.
+        let old: Vec<(u8, u16, u32)> = vec![(0, 300, 2), (0, 301, 70_000), (59, 5, 1)];
+        let read: MinuteHistograms =
+            serde_json::from_str(&serde_json::to_string(&old).unwrap()).unwrap();
+        let widened: Vec<(u8, u16, u64)> =
+            old.iter().map(|&(m, i, c)| (m, i, u64::from(c))).collect();
+        assert_eq!(read.iter().collect::<Vec<_>>(), widened);
+        assert_eq!(read.quantile(0, 0.5), Some(value_of(301)));
+    }
+
+    #[test]
+    fn every_bucket_index_fits_the_packed_entry() {
+        assert!(u32::from(index_of(u64::MAX)) < 1 << INDEX_BITS);
     }
 
     #[test]
