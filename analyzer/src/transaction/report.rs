@@ -6,7 +6,7 @@
 //! "All" machine is likewise a merge on read, and so is a name's hour histogram (the sum of
 //! its minute histograms), and so are a name's count, failures and total duration (the sums
 //! of its minute rows). Per name that leaves the sum of squares and extremes, up to 60
-//! minute rows of 16 bytes and one 8-byte `(minute, bucket, count)` entry per distinct
+//! minute rows of 16 bytes and one 4-byte `(minute, bucket, count)` entry per distinct
 //! duration bucket and minute.
 
 use std::collections::BTreeMap;
