@@ -59,24 +59,71 @@ pub(crate) struct ProblemType {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct ProblemEntry {
-    pub(crate) count: u64,
-    /// `(minute, count)`, sorted by minute.
-    pub(crate) minutes: Vec<(u8, u64)>,
+    /// Sorted by minute; the entry's count is their sum.
+    pub(crate) minutes: Vec<ProblemMinute>,
     pub(crate) sample_message_ids: SampleIds,
+}
+
+/// A minute and its count in 8 bytes (a problem entry exists per machine, category, type
+/// and name, and most hold a minute or two). Checkpoints keep the `(minute, count)` pair.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "(u8, u64)", into = "(u8, u64)")]
+pub(crate) struct ProblemMinute(u64);
+
+/// Low bits of [`ProblemMinute`] that hold the count (it saturates there); the minute is
+/// above them.
+const PROBLEM_COUNT_BITS: u32 = 58;
+const PROBLEM_COUNT_MAX: u64 = (1 << PROBLEM_COUNT_BITS) - 1;
+
+impl From<(u8, u64)> for ProblemMinute {
+    fn from((minute, count): (u8, u64)) -> Self {
+        ProblemMinute(
+            u64::from(minute.min(63)) << PROBLEM_COUNT_BITS | count.min(PROBLEM_COUNT_MAX),
+        )
+    }
+}
+
+impl From<ProblemMinute> for (u8, u64) {
+    fn from(m: ProblemMinute) -> Self {
+        (m.minute(), m.count())
+    }
+}
+
+impl ProblemMinute {
+    pub(crate) fn minute(self) -> u8 {
+        (self.0 >> PROBLEM_COUNT_BITS) as u8
+    }
+
+    pub(crate) fn count(self) -> u64 {
+        self.0 & PROBLEM_COUNT_MAX
+    }
+
+    fn add(&mut self, count: u64) {
+        *self = (self.minute(), self.count().saturating_add(count)).into();
+    }
 }
 
 impl ProblemEntry {
     pub(crate) fn record(&mut self, minute: u8, count: u64) {
-        self.count = self.count.saturating_add(count);
-        let m = minute_entry(&mut self.minutes, minute, |&(m, _)| m, || (minute, 0));
-        m.1 = m.1.saturating_add(count);
+        minute_entry(
+            &mut self.minutes,
+            minute,
+            |m| m.minute(),
+            || (minute, 0).into(),
+        )
+        .add(count);
+    }
+
+    /// Problems of this entry over the hour.
+    pub(crate) fn count(&self) -> u64 {
+        self.minutes
+            .iter()
+            .fold(0u64, |total, m| total.saturating_add(m.count()))
     }
 
     fn merge(&mut self, other: &ProblemEntry) {
-        self.count = self.count.saturating_add(other.count);
-        for &(minute, count) in &other.minutes {
-            let m = minute_entry(&mut self.minutes, minute, |&(m, _)| m, || (minute, 0));
-            m.1 = m.1.saturating_add(count);
+        for theirs in &other.minutes {
+            self.record(theirs.minute(), theirs.count());
         }
         self.sample_message_ids
             .merge_capped(&other.sample_message_ids, MAX_PROBLEM_MESSAGE_IDS);
@@ -162,11 +209,14 @@ impl ProblemReport {
                         category: category.clone(),
                         type_: type_.clone(),
                         name: name.clone(),
-                        count: entry.count,
+                        count: entry.count(),
                         minutes: entry
                             .minutes
                             .iter()
-                            .map(|&(minute, count)| ProblemMinuteView { minute, count })
+                            .map(|m| ProblemMinuteView {
+                                minute: m.minute(),
+                                count: m.count(),
+                            })
                             .collect(),
                         sample_message_ids: entry.sample_message_ids.texts(),
                     });
