@@ -13,13 +13,19 @@
 //! An insert shifts the vector and renumbers the index (O(n)), but inserts happen once per
 //! distinct key per hour and the caps keep maps short (200 names per type).
 //!
+//! Keys are shared text (`Arc<str>`, one allocation per distinct key and thread): every
+//! machine of a domain reports the same types and names, so a report with 32 machines would
+//! otherwise hold each name 32 times.
+//!
 //! Untrusted clients choose the keys. The hasher is seeded per process, and the caps bound
 //! how long a chain of colliding keys could get anyway.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -30,7 +36,7 @@ use crate::config::OTHERS;
 /// A map from strings to `V`, kept sorted by key.
 #[derive(Clone)]
 pub(crate) struct SortedMap<V> {
-    entries: Vec<(String, V)>,
+    entries: Vec<(Arc<str>, V)>,
     /// The position in `entries` of every key, hashed by key. Derived from `entries`.
     index: HashTable<usize>,
     hasher: DefaultHashBuilder,
@@ -60,17 +66,17 @@ impl<V: PartialEq> PartialEq for SortedMap<V> {
 
 impl<V> SortedMap<V> {
     /// The map of `entries`, which must be sorted by key without duplicates.
-    fn from_sorted(entries: Vec<(String, V)>) -> Self {
+    fn from_sorted(entries: Vec<(Arc<str>, V)>) -> Self {
         let mut map = SortedMap {
             entries,
             ..SortedMap::default()
         };
         for pos in 0..map.entries.len() {
-            let hash = map.hasher.hash_one(map.entries[pos].0.as_str());
+            let hash = map.hasher.hash_one(&*map.entries[pos].0);
             let entries = &map.entries;
             let hasher = &map.hasher;
             map.index
-                .insert_unique(hash, pos, |&i| hasher.hash_one(entries[i].0.as_str()));
+                .insert_unique(hash, pos, |&i| hasher.hash_one(&*entries[i].0));
         }
         map
     }
@@ -88,8 +94,8 @@ impl<V> SortedMap<V> {
     /// The binary search happens only here, so a key folded into `OTHERS` (a full map sees
     /// one per message when a client puts IDs into names) costs no string compares.
     fn insert(&mut self, key: &str, value: V) -> usize {
-        let pos = self.entries.partition_point(|(k, _)| k.as_str() < key);
-        crate::frugal_vec::insert_frugal(&mut self.entries, pos, (key.to_owned(), value));
+        let pos = self.entries.partition_point(|(k, _)| &**k < key);
+        crate::frugal_vec::insert_frugal(&mut self.entries, pos, (shared_key(key), value));
         for i in self.index.iter_mut() {
             if *i >= pos {
                 *i += 1;
@@ -98,7 +104,7 @@ impl<V> SortedMap<V> {
         let entries = &self.entries;
         let hasher = &self.hasher;
         self.index.insert_unique(hasher.hash_one(key), pos, |&i| {
-            hasher.hash_one(entries[i].0.as_str())
+            hasher.hash_one(&*entries[i].0)
         });
         pos
     }
@@ -143,13 +149,13 @@ impl<V> SortedMap<V> {
     }
 
     /// `(key, value)` in key order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &V)> {
-        self.entries.iter().map(|(k, v)| (k, v))
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.entries.iter().map(|(k, v)| (&**k, v))
     }
 
     /// The keys in order.
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &String> {
-        self.entries.iter().map(|(k, _)| k)
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(k, _)| &**k)
     }
 
     /// The values in key order.
@@ -216,6 +222,35 @@ impl<V> SortedMap<V> {
     }
 }
 
+/// Distinct keys remembered per thread for sharing. Past this, keys no map holds any more
+/// are forgotten, and if that is not enough the set starts over (maps keep their keys; only
+/// later inserts stop sharing with them).
+const SHARED_KEYS_MAX: usize = 1 << 20;
+
+thread_local! {
+    static KEYS: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+}
+
+/// `key` as shared text: the same allocation as every other key of this text on this
+/// thread.
+fn shared_key(key: &str) -> Arc<str> {
+    KEYS.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        if let Some(shared) = keys.get(key) {
+            return shared.clone();
+        }
+        if keys.len() >= SHARED_KEYS_MAX {
+            keys.retain(|k| Arc::strong_count(k) > 1);
+            if keys.len() >= SHARED_KEYS_MAX / 2 {
+                keys.clear();
+            }
+        }
+        let shared: Arc<str> = Arc::from(key);
+        keys.insert(shared.clone());
+        shared
+    })
+}
+
 /// `a == b`, without a `memcmp` call for keys up to 16 bytes (most types, names and IPs):
 /// on a hit the call cost more than the probe that led to it. Two overlapping 8-byte (or
 /// 4-byte) windows cover every byte.
@@ -237,7 +272,7 @@ fn short_str_eq(a: &str, b: &str) -> bool {
 
 impl<V: Serialize> Serialize for SortedMap<V> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.entries.iter().map(|(k, v)| (k, v)))
+        serializer.collect_map(self.entries.iter().map(|(k, v)| (&**k, v)))
     }
 }
 
@@ -245,7 +280,9 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for SortedMap<V> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // Through a BTreeMap: sorted and deduplicated whatever the input order.
         let map = BTreeMap::<String, V>::deserialize(deserializer)?;
-        Ok(SortedMap::from_sorted(map.into_iter().collect()))
+        Ok(SortedMap::from_sorted(
+            map.into_iter().map(|(k, v)| (shared_key(&k), v)).collect(),
+        ))
     }
 }
 
@@ -254,13 +291,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn maps_on_one_thread_share_their_keys_text() {
+        let (mut a, mut b): (SortedMap<u8>, SortedMap<u8>) = Default::default();
+        let mut folded = 0;
+        for map in [&mut a, &mut b] {
+            *map.capped_entry("/order/{num}", 10, 100, &mut folded) += 1;
+        }
+        let serialized: SortedMap<u8> =
+            serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        assert!(Arc::ptr_eq(&a.entries[0].0, &b.entries[0].0));
+        assert!(Arc::ptr_eq(&a.entries[0].0, &serialized.entries[0].0));
+        assert_eq!(a, b);
+    }
+
+    #[test]
     fn keys_stay_sorted_and_fold_past_the_cap() {
         let mut map: SortedMap<u64> = SortedMap::default();
         let mut folded = 0;
         for key in ["b", "a", "c", "a", "d"] {
             *map.capped_entry(key, 3, 10, &mut folded) += 1;
         }
-        let entries: Vec<(&str, u64)> = map.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        let entries: Vec<(&str, u64)> = map.iter().map(|(k, v)| (k, *v)).collect();
         assert_eq!(entries, [("OTHERS", 1), ("a", 2), ("b", 1), ("c", 1)]);
         assert_eq!(folded, 1);
         assert_eq!(map.get("a"), Some(&2));
@@ -274,7 +325,7 @@ mod tests {
         for (i, key) in keys.iter().enumerate() {
             *map.capped_entry(key, usize::MAX, 99, &mut folded) = i;
         }
-        let sorted: Vec<&String> = map.keys().collect();
+        let sorted: Vec<&str> = map.keys().collect();
         assert!(sorted.windows(2).all(|w| w[0] < w[1]));
         for (i, key) in keys.iter().enumerate() {
             assert_eq!(map.get(key), Some(&i), "{key}");

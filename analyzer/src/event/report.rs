@@ -134,7 +134,7 @@ impl EventReport {
 
     /// The machines (client IPs) seen.
     pub fn ips(&self) -> impl Iterator<Item = &str> {
-        self.machines.keys().map(String::as_str)
+        self.machines.keys()
     }
 
     /// How many messages were counted under `OTHERS` because a cap was reached.
@@ -165,12 +165,12 @@ impl EventReport {
         let types = machine
             .into_iter()
             .flat_map(|m| m.types.iter())
-            .filter(|(type_, _)| query.type_.is_none_or(|wanted| wanted == type_.as_str()))
+            .filter(|(type_, _)| query.type_.is_none_or(|wanted| wanted == *type_))
             .map(|(type_, t)| {
                 let count = t.names.values().map(|n| n.count).sum();
                 let fail = t.names.values().map(|n| n.fail).sum();
                 EventTypeView {
-                    type_: type_.clone(),
+                    type_: type_.to_owned(),
                     count,
                     fail,
                     fail_percent: fail_percent(fail, count),
@@ -179,7 +179,7 @@ impl EventReport {
                         .names
                         .iter()
                         .map(|(name, n)| EventNameView {
-                            name: name.clone(),
+                            name: name.to_owned(),
                             count: n.count,
                             fail: n.fail,
                             fail_percent: fail_percent(n.fail, n.count),
@@ -203,7 +203,7 @@ impl EventReport {
         EventView {
             domain: self.domain.clone(),
             hour: hour_label(self.hour),
-            ips: self.machines.keys().cloned().collect(),
+            ips: self.machines.keys().map(str::to_owned).collect(),
             types,
         }
     }

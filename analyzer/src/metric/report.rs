@@ -113,12 +113,12 @@ impl MetricReport {
         let metrics = self
             .items
             .iter()
-            .filter(|(name, _)| query.type_.is_none_or(|wanted| wanted == name.as_str()))
+            .filter(|(name, _)| query.type_.is_none_or(|wanted| wanted == *name))
             .map(|(name, item)| {
                 let count = item.minutes.iter().map(|m| m.count).sum();
                 let sum = item.minutes.iter().map(|m| m.sum).sum();
                 MetricItemView {
-                    name: name.clone(),
+                    name: name.to_owned(),
                     kind: item.kind.clone(),
                     count,
                     sum,

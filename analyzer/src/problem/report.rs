@@ -171,7 +171,7 @@ impl ProblemReport {
 
     /// The machines (client IPs) seen.
     pub fn ips(&self) -> impl Iterator<Item = &str> {
-        self.machines.keys().map(String::as_str)
+        self.machines.keys()
     }
 
     /// How many problems were counted under `OTHERS` because a cap was reached.
@@ -206,9 +206,9 @@ impl ProblemReport {
                 }
                 for (name, entry) in t.names.iter() {
                     problems.push(ProblemEntryView {
-                        category: category.clone(),
-                        type_: type_.clone(),
-                        name: name.clone(),
+                        category: category.to_owned(),
+                        type_: type_.to_owned(),
+                        name: name.to_owned(),
                         count: entry.count(),
                         minutes: entry
                             .minutes
@@ -226,7 +226,7 @@ impl ProblemReport {
         ProblemView {
             domain: self.domain.clone(),
             hour: hour_label(self.hour),
-            ips: self.machines.keys().cloned().collect(),
+            ips: self.machines.keys().map(str::to_owned).collect(),
             problems,
         }
     }

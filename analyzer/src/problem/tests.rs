@@ -153,7 +153,10 @@ fn report_roundtrips_through_json_and_view_has_the_api_keys() {
     assert_eq!(back, reports);
     // Until 2026-12-04 an entry also kept its count beside its minutes: such a
     // checkpoint loads to the same report (the count is the minutes' sum).
-    assert!(json.contains(r#""minutes":[["#), "minutes stay (minute, count) pairs");
+    assert!(
+        json.contains(r#""minutes":[["#),
+        "minutes stay (minute, count) pairs"
+    );
     let old = json.replace(r#"{"minutes""#, r#"{"count":999,"minutes""#);
     assert_ne!(old, json);
     let back: BTreeMap<String, ProblemReport> = serde_json::from_str(&old).unwrap();

@@ -411,7 +411,7 @@ impl TransactionReport {
 
     /// The machines (client IPs) seen.
     pub fn ips(&self) -> impl Iterator<Item = &str> {
-        self.machines.keys().map(String::as_str)
+        self.machines.keys()
     }
 
     /// How many messages were counted under `OTHERS` because a cap was reached.
@@ -442,7 +442,7 @@ impl TransactionReport {
         let types = machine
             .into_iter()
             .flat_map(|m| m.types.iter())
-            .filter(|(type_, _)| query.type_.is_none_or(|wanted| wanted == type_.as_str()))
+            .filter(|(type_, _)| query.type_.is_none_or(|wanted| wanted == *type_))
             .map(|(type_, t)| {
                 let mut total = DurationStats::default();
                 let mut totals = Totals::default();
@@ -456,7 +456,7 @@ impl TransactionReport {
                     names.push(n.view(name, &histogram, query.elapsed_seconds));
                 }
                 TransactionTypeView {
-                    type_: type_.clone(),
+                    type_: type_.to_owned(),
                     figures: total.figures(totals, &total_histogram, query.elapsed_seconds),
                     names,
                 }
@@ -465,7 +465,7 @@ impl TransactionReport {
         TransactionView {
             domain: self.domain.clone(),
             hour: hour_label(self.hour),
-            ips: self.machines.keys().cloned().collect(),
+            ips: self.machines.keys().map(str::to_owned).collect(),
             types,
         }
     }
