@@ -3,15 +3,17 @@
 //!
 //! A report holds hundreds of thousands of these lists (one set per machine, type and
 //! name), most of them short, and they only ever grow during an hour. Doubling leaves a
-//! quarter of the memory unused on average, and a first push reserves room for four rows
-//! (96 bytes for one minute row of 24). Growing by a quarter, from one, keeps the slack near
-//! a tenth; the extra reallocations are few (a list reaches 60 minute rows in 15 steps) and
-//! cheap next to the insert's own shift.
+//! quarter of the memory unused on average, and a first push reserves room for four rows.
+//! A full list grows by one element: the allocator rounds every block up to its size class
+//! (mimalloc's are an eighth apart), so most of these reallocations grow in place, and the
+//! list holds no slack of its own beyond the class's. Growing by a quarter kept a tenth of
+//! every list unused on top of that: with trees spread over 30 minutes, 8 % of the
+//! transaction reports' bytes (`memory_by_report`) and 9 MiB of the collector's RSS.
 
-/// Inserts `item` at `pos` (as `Vec::insert`), growing `list` by about a quarter when full.
+/// Inserts `item` at `pos` (as `Vec::insert`), growing a full `list` by one element.
 pub(crate) fn insert_frugal<T>(list: &mut Vec<T>, pos: usize, item: T) {
     if list.len() == list.capacity() {
-        list.reserve_exact(list.len() / 4 + 1);
+        list.reserve_exact(1);
     }
     list.insert(pos, item);
 }
