@@ -268,17 +268,7 @@ fn a_restart_mid_hour_continues_counting_from_the_last_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let frames = binary_frames();
     let count_urls = |collector: &Collector| {
-        let report = block_on(collector.transaction_report("catgen", HOUR)).unwrap();
-        let view = report.view(&ViewQuery {
-            elapsed_seconds: 3600.0,
-            ..ViewQuery::default()
-        });
-        view.types
-            .iter()
-            .find(|t| t.type_ == "URL")
-            .unwrap()
-            .figures
-            .count
+        url_count(&block_on(collector.transaction_report("catgen", HOUR)).unwrap())
     };
     {
         let store = open_store(dir.path());
