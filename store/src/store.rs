@@ -265,11 +265,37 @@ impl Store {
 
     /// The whole frame stored under `id` (length prefix included), `None` if there is none.
     ///
-    /// A tree is found once its block has been written: at most
-    /// [`StoreConfig::flush_interval`] (plus a writer tick) after `append`, or at once after
-    /// [`Store::flush`]. A corrupt block fails only the lookups that need it.
+    /// A tree is found as soon as its writer has taken it off the queue: from its block on
+    /// disk through the index, or, before the block is written (up to
+    /// [`StoreConfig::flush_interval`] plus a writer tick after `append`), from the writer,
+    /// which answers between two batches (waiting at most half a second). So a sample
+    /// message ID a report shows links to its tree at once. A corrupt block fails only the
+    /// lookups that need it.
     pub fn lookup(&self, id: &MessageId) -> Result<Option<Bytes>, StoreError> {
-        self.inner.reader.lookup(id)
+        if let Some(frame) = self.inner.reader.lookup(id)? {
+            return Ok(Some(frame));
+        }
+        match self.find_unindexed(id) {
+            Some(Some(frame)) => Ok(Some(frame)),
+            // The writer wrote the index entries it held: look again.
+            Some(None) => self.inner.reader.lookup(id),
+            None => Ok(None),
+        }
+    }
+
+    /// Asks the writer of `id`'s domain (see `Command::Find`); `None` when there is no
+    /// writer, its queue is full or it does not answer in time.
+    fn find_unindexed(&self, id: &MessageId) -> Option<Option<Bytes>> {
+        let writers = &self.inner.writers;
+        if writers.is_empty() {
+            return None;
+        }
+        let (tx, rx) = bounded(1);
+        writers[shard(&id.domain, writers.len())]
+            .sender
+            .try_send(Command::Find(id.clone(), tx))
+            .ok()?;
+        rx.recv_timeout(FIND_WAIT).ok()
     }
 
     /// Writes every block still open, so that everything appended before this call can be
@@ -521,6 +547,10 @@ fn current_hour() -> u64 {
 }
 
 /// Which writer owns `domain`: FNV-1a, stable across runs.
+/// How long a lookup waits for a writer to look in its open blocks (it answers between
+/// two batches of frames).
+pub(crate) const FIND_WAIT: Duration = Duration::from_millis(500);
+
 fn shard(domain: &str, writers: usize) -> usize {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for b in domain.bytes() {

@@ -49,6 +49,10 @@ pub(crate) enum Command {
     Append(Vec<(MessageId, Bytes)>),
     /// Write every open block, then answer.
     Flush(Sender<()>),
+    /// The frame of this ID if it is accepted but not yet findable through the index (in
+    /// the open block, or in a written block whose index entry is still to come: then the
+    /// entry is written now and the answer is `None`, so the caller looks again).
+    Find(MessageId, Sender<Option<Bytes>>),
     /// Write everything, mark files clean, answer and stop.
     Shutdown(Sender<()>),
     /// Stop at once, writing nothing more: what `kill -9` would leave (tests only).
@@ -205,6 +209,9 @@ impl Writer {
                 Ok(Command::Flush(done)) => {
                     self.flush_all();
                     let _ = done.send(());
+                }
+                Ok(Command::Find(id, reply)) => {
+                    let _ = reply.send(self.find_unindexed(&id));
                 }
                 Ok(Command::Shutdown(done)) => {
                     self.close_all();
@@ -403,6 +410,28 @@ impl Writer {
         }
         dh.block.clear();
         dh.block_opened = None;
+    }
+
+    /// See [`Command::Find`].
+    fn find_unindexed(&mut self, id: &MessageId) -> Option<Bytes> {
+        let dh = self.files.get_mut(&(id.hour, id.domain.clone()))?;
+        let client = ClientKey::of(id);
+        if !dh.pending_ids.contains(&(client, id.seq)) {
+            return None;
+        }
+        let open = dh
+            .pending
+            .iter()
+            .find(|&&(c, seq, _)| c == client && seq == id.seq);
+        let Some(&(_, _, offset)) = open else {
+            write_index(&self.shared, &mut self.index_files, dh);
+            return None;
+        };
+        let start = usize::from(offset);
+        let prefix: [u8; 4] = dh.block.get(start..start + 4)?.try_into().ok()?;
+        let end = start.checked_add(4 + u32::from_be_bytes(prefix) as usize)?;
+        let frame = dh.block.get(start..end)?;
+        carries_id(frame, id).then(|| Bytes::copy_from_slice(frame))
     }
 
     fn flush_all(&mut self) {

@@ -85,6 +85,35 @@ fn a_tree_is_findable_within_two_seconds_without_flush() {
 }
 
 #[test]
+fn a_tree_in_an_open_block_is_found_at_once_and_exactly() {
+    // A report links its sample IDs as soon as the tree is analysed; the block holding the
+    // tree may stay open for the whole flush interval.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.flush_interval = Duration::from_secs(3600);
+    let store = Store::open(config).unwrap();
+    // 400 trees of 200-600 bytes: more than two blocks, so some wait in written blocks
+    // whose index entries are still to come, and the rest in the open block.
+    let ids: Vec<MessageId> = (0..400).map(|seq| id("shop", 7, seq)).collect();
+    let frames: Vec<_> = ids.iter().map(|i| frame(i, 200 + i.seq as usize)).collect();
+    for (i, f) in ids.iter().zip(&frames) {
+        store.append(i, f.clone()).unwrap();
+    }
+    let start = Instant::now();
+    for (i, f) in ids.iter().zip(&frames) {
+        assert_eq!(store.lookup(i).unwrap().as_ref(), Some(f), "{i}");
+    }
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(store.stats().blocks >= 2, "{:?}", store.stats());
+    assert_eq!(store.lookup(&id("shop", 7, 400)).unwrap(), None);
+    assert_eq!(store.lookup(&id("shop", 8, 0)).unwrap(), None);
+    assert_eq!(store.lookup(&id("other", 7, 0)).unwrap(), None);
+    // And after the block is written, from the file as before.
+    store.flush().unwrap();
+    assert_eq!(store.lookup(&ids[3]).unwrap().as_ref(), Some(&frames[3]));
+}
+
+#[test]
 fn unknown_ids_are_none() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
