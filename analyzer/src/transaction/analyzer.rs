@@ -115,8 +115,12 @@ fn record(
         // histogram. Unlike CAT we also add the buckets to the sum of squares, so std is
         // an estimate instead of wrong.
         let slowest_ms = batch.durations.iter().map(|&(d, _)| d).max();
-        name.minute_mut(minute)
-            .add(batch.count, batch.fail, batch.sum_ms.saturating_mul(1000));
+        name.minutes.add(
+            minute,
+            batch.count,
+            batch.fail,
+            batch.sum_ms.saturating_mul(1000),
+        );
         for &(duration_ms, n) in &batch.durations {
             let duration_us = duration_ms.saturating_mul(1000);
             name.minute_durations.record_n(minute, duration_us, n);

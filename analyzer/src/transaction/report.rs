@@ -54,7 +54,7 @@ pub(crate) struct TransactionType {
 pub(crate) struct TransactionName {
     pub(crate) stats: DurationStats,
     /// Sorted by minute; only minutes with messages.
-    pub(crate) minutes: Vec<TransactionMinute>,
+    pub(crate) minutes: MinuteRows,
     /// The durations of every minute, for the per-minute p95.
     pub(crate) minute_durations: MinuteHistograms,
     pub(crate) status_codes: StatusCounts,
@@ -287,13 +287,164 @@ impl TransactionMinute {
         self.minute_fail = (self.minute_fail & !MAX_MINUTE_FAILS) | fail;
         self.sum_us = self.sum_us.saturating_add(sum_us);
     }
+}
 
-    fn merge(&mut self, other: &TransactionMinute) {
-        self.add(
-            u64::from(other.count),
-            u64::from(other.fail()),
-            other.sum_us,
-        );
+/// A name's minute rows, sorted by minute, in one `Vec<u64>`: 8 bytes a row while every
+/// row's figures fit (under 65 536 messages, 1 024 failures and 4 295 s of total duration in
+/// the minute, which is nearly every name on nearly every machine), and once one does not,
+/// a [`WIDE_ROWS`] marker followed by 16-byte [`TransactionMinute`]s as two words each.
+/// Over an hour a name keeps up to 60 rows per machine, the largest part of a report after
+/// the duration buckets. The form depends on the figures alone (a list turns wide when a
+/// row outgrows the narrow one, and figures only grow), so merged equals recorded-at-once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct MinuteRows(Vec<u64>);
+
+/// Narrow row: minute in the top 6 bits, then 10 bits of failures, 16 of count, 32 of
+/// total duration (µs).
+const ROW_MINUTE_SHIFT: u32 = 58;
+const ROW_FAIL_SHIFT: u32 = 48;
+const ROW_COUNT_SHIFT: u32 = 32;
+const ROW_FAIL_MAX: u64 = (1 << (ROW_MINUTE_SHIFT - ROW_FAIL_SHIFT)) - 1;
+const ROW_COUNT_MAX: u64 = (1 << (ROW_FAIL_SHIFT - ROW_COUNT_SHIFT)) - 1;
+const ROW_SUM_MAX: u64 = (1 << ROW_COUNT_SHIFT) - 1;
+/// The first word of a wide list (minute 63 is no minute).
+const WIDE_ROWS: u64 = 63 << ROW_MINUTE_SHIFT;
+
+fn narrow_row(minute: u8, count: u64, fail: u64, sum_us: u64) -> u64 {
+    u64::from(minute) << ROW_MINUTE_SHIFT
+        | fail << ROW_FAIL_SHIFT
+        | count << ROW_COUNT_SHIFT
+        | sum_us
+}
+
+fn row_minute(word: u64) -> u8 {
+    (word >> ROW_MINUTE_SHIFT) as u8
+}
+
+fn unpack_narrow(word: u64) -> TransactionMinute {
+    let mut row = TransactionMinute::new(row_minute(word));
+    row.add(
+        (word >> ROW_COUNT_SHIFT) & ROW_COUNT_MAX,
+        (word >> ROW_FAIL_SHIFT) & ROW_FAIL_MAX,
+        word & ROW_SUM_MAX,
+    );
+    row
+}
+
+fn unpack_wide([head, sum_us]: [u64; 2]) -> TransactionMinute {
+    TransactionMinute {
+        sum_us,
+        count: head as u32,
+        minute_fail: (head >> 32) as u32,
+    }
+}
+
+fn pack_wide(row: TransactionMinute) -> [u64; 2] {
+    [
+        u64::from(row.minute_fail) << 32 | u64::from(row.count),
+        row.sum_us,
+    ]
+}
+
+impl MinuteRows {
+    fn is_wide(&self) -> bool {
+        self.0.first() == Some(&WIDE_ROWS)
+    }
+
+    /// Adds `count` messages, `fail` of them failed, with `sum_us` total duration, to
+    /// `minute`'s row (created on demand).
+    pub(crate) fn add(&mut self, minute: u8, count: u64, fail: u64, sum_us: u64) {
+        if !self.is_wide() {
+            let word = minute_entry(
+                &mut self.0,
+                minute,
+                |&w| row_minute(w),
+                || narrow_row(minute, 0, 0, 0),
+            );
+            let row = unpack_narrow(*word);
+            let (count2, fail2, sum2) = (
+                u64::from(row.count()).saturating_add(count),
+                u64::from(row.fail()).saturating_add(fail),
+                row.sum_us().saturating_add(sum_us),
+            );
+            if count2 <= ROW_COUNT_MAX && fail2 <= ROW_FAIL_MAX && sum2 <= ROW_SUM_MAX {
+                *word = narrow_row(minute, count2, fail2, sum2);
+                return;
+            }
+            let rows: Vec<u64> = std::iter::once(WIDE_ROWS)
+                .chain(self.0.iter().flat_map(|&w| pack_wide(unpack_narrow(w))))
+                .collect();
+            self.0 = rows;
+        }
+        // Binary search over the rows (word pairs after the marker) by minute.
+        let (mut low, mut high) = (0, (self.0.len() - 1) / 2);
+        while low < high {
+            let mid = low + (high - low) / 2;
+            match row_minute(self.0[1 + 2 * mid]).cmp(&minute) {
+                std::cmp::Ordering::Less => low = mid + 1,
+                std::cmp::Ordering::Greater => high = mid,
+                std::cmp::Ordering::Equal => {
+                    let at = 1 + 2 * mid;
+                    let mut row = unpack_wide([self.0[at], self.0[at + 1]]);
+                    row.add(count, fail, sum_us);
+                    self.0[at..at + 2].copy_from_slice(&pack_wide(row));
+                    return;
+                }
+            }
+        }
+        let mut row = TransactionMinute::new(minute);
+        row.add(count, fail, sum_us);
+        let at = 1 + 2 * low;
+        self.0.splice(at..at, pack_wide(row));
+    }
+
+    /// The rows in minute order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = TransactionMinute> + '_ {
+        let (narrow, wide) = if self.is_wide() {
+            (&[][..], &self.0[1..])
+        } else {
+            (&self.0[..], &[][..])
+        };
+        narrow.iter().map(|&w| unpack_narrow(w)).chain(
+            wide.chunks_exact(2)
+                .map(|pair| unpack_wide([pair[0], pair[1]])),
+        )
+    }
+
+    /// Adds every row of `other`.
+    pub(crate) fn merge(&mut self, other: &MinuteRows) {
+        for row in other.iter() {
+            self.add(
+                row.minute(),
+                u64::from(row.count()),
+                u64::from(row.fail()),
+                row.sum_us(),
+            );
+        }
+    }
+}
+
+/// Checkpoints keep the row list they always held.
+impl Serialize for MinuteRows {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for MinuteRows {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut rows = MinuteRows::default();
+        for row in Vec::<TransactionMinute>::deserialize(deserializer)? {
+            if row.minute() < 60 {
+                rows.add(
+                    row.minute(),
+                    u64::from(row.count()),
+                    u64::from(row.fail()),
+                    row.sum_us(),
+                );
+            }
+        }
+        Ok(rows)
     }
 }
 
@@ -301,7 +452,7 @@ impl TransactionName {
     /// Messages, failures and total duration: the sums of the minute rows.
     pub(crate) fn totals(&self) -> Totals {
         let mut totals = Totals::default();
-        for m in &self.minutes {
+        for m in self.minutes.iter() {
             totals.add(Totals {
                 count: u64::from(m.count()),
                 fail: u64::from(m.fail()),
@@ -313,24 +464,14 @@ impl TransactionName {
 
     /// Adds one message of `duration_us` in `minute`.
     pub(crate) fn record(&mut self, minute: u8, duration_us: u64, failed: bool) {
-        self.minute_mut(minute)
-            .add(1, u64::from(failed), duration_us);
+        self.minutes.add(minute, 1, u64::from(failed), duration_us);
         self.minute_durations.record_n(minute, duration_us, 1);
         self.stats.add_durations(duration_us, 1);
     }
 
-    /// The entry of `minute`, created on demand.
-    pub(crate) fn minute_mut(&mut self, minute: u8) -> &mut TransactionMinute {
-        minute_entry(&mut self.minutes, minute, TransactionMinute::minute, || {
-            TransactionMinute::new(minute)
-        })
-    }
-
     pub(crate) fn merge(&mut self, other: &TransactionName) {
         self.stats.merge(&other.stats);
-        for theirs in &other.minutes {
-            self.minute_mut(theirs.minute()).merge(theirs);
-        }
+        self.minutes.merge(&other.minutes);
         self.minute_durations.merge(&other.minute_durations);
         self.status_codes.merge(&other.status_codes);
         if self.sample_message_id.is_empty() {

@@ -385,3 +385,64 @@ fn a_name_entry_stays_small() {
     let size = std::mem::size_of::<super::report::TransactionName>();
     assert!(size <= 208, "{size} bytes");
 }
+
+#[test]
+fn minute_rows_stay_narrow_until_a_row_outgrows_8_bytes_and_merge_to_the_same_form() {
+    use super::report::MinuteRows;
+    let adds: Vec<(u8, u64, u64, u64)> = (0..200u64)
+        .map(|i| ((i * 7 % 60) as u8, 1 + i % 3, i % 2, 1_000 + i * 10))
+        .chain([
+            (5, 70_000, 0, 10),
+            (6, 1, 2_000, 5),
+            (7, 1, 0, 5_000_000_000),
+        ])
+        .collect();
+    let rows_of = |adds: &[(u8, u64, u64, u64)]| {
+        let mut rows = MinuteRows::default();
+        for &(minute, count, fail, sum_us) in adds {
+            rows.add(minute, count, fail, sum_us);
+        }
+        rows
+    };
+    // Sums per minute, as the rows must report them.
+    let mut model = BTreeMap::<u8, (u64, u64, u64)>::new();
+    for &(minute, count, fail, sum_us) in &adds {
+        let m = model.entry(minute).or_default();
+        *m = (m.0 + count, m.1 + fail, m.2 + sum_us);
+    }
+    let figures = |rows: &MinuteRows| -> BTreeMap<u8, (u64, u64, u64)> {
+        rows.iter()
+            .map(|r| {
+                (
+                    r.minute(),
+                    (u64::from(r.count()), u64::from(r.fail()), r.sum_us()),
+                )
+            })
+            .collect()
+    };
+    let narrow = rows_of(&adds[..200]);
+    // Checkpoints keep the plain list of rows.
+    assert_eq!(
+        serde_json::to_string(&narrow).unwrap(),
+        serde_json::to_string(&narrow.iter().collect::<Vec<_>>()).unwrap()
+    );
+    for cut in [0, 100, 201, 203] {
+        let whole = rows_of(&adds);
+        let mut merged = rows_of(&adds[..cut]);
+        merged.merge(&rows_of(&adds[cut..]));
+        assert_eq!(merged, whole, "cut at {cut}");
+        assert_eq!(figures(&whole), model);
+        let json = serde_json::to_string(&whole).unwrap();
+        assert_eq!(serde_json::from_str::<MinuteRows>(&json).unwrap(), whole);
+    }
+    // Every one of the last three rows outgrows the narrow form on its own.
+    for big in &adds[200..] {
+        let mut rows = rows_of(&adds[..200]);
+        let before = figures(&rows);
+        rows.add(big.0, big.1, big.2, big.3);
+        let mut expected = before;
+        let m = expected.entry(big.0).or_default();
+        *m = (m.0 + big.1, m.1 + big.2, m.2 + big.3);
+        assert_eq!(figures(&rows), expected);
+    }
+}
