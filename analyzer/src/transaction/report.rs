@@ -6,8 +6,8 @@
 //! "All" machine is likewise a merge on read, and so is a name's hour histogram (the sum of
 //! its minute histograms), and so are a name's count, failures and total duration (the sums
 //! of its minute rows). Per name that leaves the sum of squares and extremes, up to 60
-//! minute rows of 16 bytes and one 4-byte `(minute, bucket, count)` entry per distinct
-//! duration bucket and minute.
+//! minute rows of 8 bytes ([`MinuteRows`]) and one 4-byte `(minute, bucket, count)` entry
+//! per distinct duration bucket and minute.
 
 use std::collections::BTreeMap;
 
@@ -121,9 +121,9 @@ impl Totals {
     }
 }
 
-/// One minute of one name, in 16 bytes: this exists up to 60 times per name and machine, so
-/// over an hour minute rows are the largest part of a report. The minute and the failure
-/// count share a word; checkpoints keep the plain [`MinuteRow`] form.
+/// One minute of one name: what [`MinuteRows`] hold, 16 bytes in their wide form. The
+/// minute and the failure count share a word; checkpoints keep the plain [`MinuteRow`]
+/// form.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "MinuteRow", into = "MinuteRow")]
 pub(crate) struct TransactionMinute {
