@@ -222,32 +222,38 @@ impl<V> SortedMap<V> {
     }
 }
 
-/// Distinct keys remembered per thread for sharing. Past this, keys no map holds any more
-/// are forgotten, and if that is not enough the set starts over (maps keep their keys; only
-/// later inserts stop sharing with them).
-const SHARED_KEYS_MAX: usize = 1 << 20;
+/// The distinct keys of this thread's maps, for sharing. Keys no map holds any more are
+/// dropped whenever the set has doubled since the last such sweep, so the set stays within
+/// twice the live keys (plus [`SHARED_KEYS_FIRST_SWEEP`]) however many hours pass.
+struct SharedKeys {
+    keys: HashSet<Arc<str>>,
+    sweep_at: usize,
+}
+
+const SHARED_KEYS_FIRST_SWEEP: usize = 4096;
 
 thread_local! {
-    static KEYS: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+    static KEYS: RefCell<SharedKeys> = RefCell::new(SharedKeys {
+        keys: HashSet::new(),
+        sweep_at: SHARED_KEYS_FIRST_SWEEP,
+    });
 }
 
 /// `key` as shared text: the same allocation as every other key of this text on this
 /// thread.
 fn shared_key(key: &str) -> Arc<str> {
-    KEYS.with(|keys| {
-        let mut keys = keys.borrow_mut();
-        if let Some(shared) = keys.get(key) {
-            return shared.clone();
+    KEYS.with(|shared| {
+        let mut shared = shared.borrow_mut();
+        if let Some(existing) = shared.keys.get(key) {
+            return existing.clone();
         }
-        if keys.len() >= SHARED_KEYS_MAX {
-            keys.retain(|k| Arc::strong_count(k) > 1);
-            if keys.len() >= SHARED_KEYS_MAX / 2 {
-                keys.clear();
-            }
+        if shared.keys.len() >= shared.sweep_at {
+            shared.keys.retain(|k| Arc::strong_count(k) > 1);
+            shared.sweep_at = (2 * shared.keys.len()).max(SHARED_KEYS_FIRST_SWEEP);
         }
-        let shared: Arc<str> = Arc::from(key);
-        keys.insert(shared.clone());
-        shared
+        let new: Arc<str> = Arc::from(key);
+        shared.keys.insert(new.clone());
+        new
     })
 }
 
@@ -289,6 +295,22 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for SortedMap<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_no_map_holds_are_forgotten() {
+        std::thread::spawn(|| {
+            for hour in 0..20 {
+                let mut map: SortedMap<u8> = SortedMap::default();
+                for i in 0..1000 {
+                    map.capped_entry(&format!("{hour}/{i}"), usize::MAX, 100, &mut 0);
+                }
+            }
+            let held = KEYS.with(|shared| shared.borrow().keys.len());
+            assert!(held <= 2 * SHARED_KEYS_FIRST_SWEEP, "{held} keys held");
+        })
+        .join()
+        .unwrap();
+    }
 
     #[test]
     fn maps_on_one_thread_share_their_keys_text() {
