@@ -8,20 +8,20 @@ pub(crate) fn push_capped(ids: &mut Vec<SampleId>, id: &str, max: usize) {
     if id.is_empty() || ids.len() >= max {
         return;
     }
-    // Parsed once, then compared by value with each kept ID (up to 60 for a problem).
-    let id = SampleId::new(id);
-    if !ids.contains(&id) {
-        insert_frugal(ids, ids.len(), id);
-    }
+    // Parsed once, then compared by value with each kept ID (up to 10 per name).
+    push_kept(ids, SampleId::new(id), max);
 }
 
 /// Appends the IDs of `other` in order, as [`push_capped`] does one by one.
 pub(crate) fn merge_capped(ids: &mut Vec<SampleId>, other: &[SampleId], max: usize) {
     for id in other {
-        if id.is_empty() || ids.len() >= max || ids.contains(id) {
-            continue;
-        }
-        ids.push(id.clone());
+        push_kept(ids, id.clone(), max);
+    }
+}
+
+fn push_kept(ids: &mut Vec<SampleId>, id: SampleId, max: usize) {
+    if !id.is_empty() && ids.len() < max && !ids.contains(&id) {
+        insert_frugal(ids, ids.len(), id);
     }
 }
 
