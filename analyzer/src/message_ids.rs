@@ -1,15 +1,14 @@
 //! Bounded lists of sample message IDs (links from a report to LogView).
 
 use crate::frugal_vec::insert_frugal;
-use crate::sample_id::SampleId;
+use crate::sample_id::{SampleId, TreeId};
 
 /// Appends `id` unless it is empty, already listed, or the list holds `max` IDs.
-pub(crate) fn push_capped(ids: &mut Vec<SampleId>, id: &str, max: usize) {
+pub(crate) fn push_capped(ids: &mut Vec<SampleId>, id: &TreeId<'_>, max: usize) {
     if id.is_empty() || ids.len() >= max {
         return;
     }
-    // Parsed once, then compared by value with each kept ID (up to 10 per name).
-    push_kept(ids, SampleId::new(id), max);
+    push_kept(ids, id.sample().clone(), max);
 }
 
 /// Appends the IDs of `other` in order, as [`push_capped`] does one by one.

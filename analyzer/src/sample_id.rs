@@ -8,7 +8,7 @@
 //! suffix, upper-case hex, leading zeros, numbers past `u32`, not an ID at all) is kept as
 //! text, so every ID reads back exactly as it came. In JSON it is the plain string.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
@@ -87,15 +87,39 @@ impl SampleId {
         self.text.is_none()
     }
 
-    /// Whether this is `id`, without building its text.
-    pub(crate) fn is(&self, id: &str) -> bool {
+    /// `(domain, ip, hour, seq)` of a canonical ID.
+    pub(crate) fn canonical_parts(&self) -> Option<(&Arc<str>, u32, u32, u32)> {
         match (&self.text, self.canonical) {
-            (None, _) => id.is_empty(),
-            (Some(text), false) => &**text == id,
-            (Some(domain), true) => parse_canonical(id).is_some_and(|(d, ip, hour, seq)| {
-                (d, ip, hour, seq) == (&**domain, self.ip, self.hour, self.seq)
-            }),
+            (Some(domain), true) => Some((domain, self.ip, self.hour, self.seq)),
+            _ => None,
         }
+    }
+}
+
+/// The message ID of the tree being counted, parsed the first time a report keeps it and
+/// then cloned (an `Arc` count) for every other transaction, event or problem of the tree
+/// that keeps it too: parsing it for each of them was half the Transaction analyzer's
+/// instructions.
+pub(crate) struct TreeId<'a> {
+    text: &'a str,
+    sample: OnceCell<SampleId>,
+}
+
+impl<'a> TreeId<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        TreeId {
+            text,
+            sample: OnceCell::new(),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// The ID as a report keeps it.
+    pub(crate) fn sample(&self) -> &SampleId {
+        self.sample.get_or_init(|| SampleId::new(self.text))
     }
 }
 
@@ -153,7 +177,7 @@ mod tests {
         ] {
             let kept = SampleId::new(id);
             assert_eq!(kept.to_string(), id);
-            assert!(kept.is(id), "{id}");
+            assert_eq!(TreeId::new(id).sample(), &kept, "{id}");
             assert_eq!(kept.is_empty(), id.is_empty());
             let json = serde_json::to_string(&kept).unwrap();
             assert_eq!(json, serde_json::to_string(id).unwrap());
@@ -165,9 +189,14 @@ mod tests {
             a.text.as_ref().unwrap(),
             b.text.as_ref().unwrap()
         ));
-        assert!(!a.is("shop-c0a8010a-498703-43"));
-        assert!(!a.is("shop.c0a8010a-498703-42"));
-        assert!(!a.is(""));
+        assert_ne!(a, b);
+        assert_ne!(a, SampleId::new("shop.c0a8010a-498703-42"));
+        assert_ne!(a, SampleId::new(""));
+        assert_eq!(a.canonical_parts().map(|p| p.1), Some(0xc0a8010a));
+        assert_eq!(
+            SampleId::new("shop-C0A8010A-498703-42").canonical_parts(),
+            None
+        );
         assert_eq!(std::mem::size_of::<SampleId>(), 32);
     }
 }

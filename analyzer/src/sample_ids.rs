@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::sample_id::{parse_canonical, shared_domain, SampleId};
+use crate::sample_id::SampleId;
 
 /// Message IDs in the order they were kept.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -38,17 +38,15 @@ const OTHER: u32 = u32::MAX;
 
 impl SampleIds {
     /// Appends `id` unless it is empty, already listed, or the list holds `max` IDs.
-    pub(crate) fn push_capped(&mut self, id: &str, max: usize) {
+    pub(crate) fn push_capped(&mut self, id: &SampleId, max: usize) {
         if id.is_empty() || self.slots.len() >= max {
             return;
         }
         let side = self.side.get_or_insert_with(Box::default);
-        if let Some((domain, ip, hour, seq)) = parse_canonical(id) {
+        if let Some((domain, ip, hour, seq)) = id.canonical_parts() {
             if hour != OTHER {
-                let common = side
-                    .common
-                    .get_or_insert_with(|| (shared_domain(domain), ip));
-                if *common.0 == *domain && common.1 == ip {
+                let common = side.common.get_or_insert_with(|| (domain.clone(), ip));
+                if *common.0 == **domain && common.1 == ip {
                     if !self.slots.contains(&(hour, seq)) {
                         self.slots.push((hour, seq));
                     }
@@ -56,10 +54,9 @@ impl SampleIds {
                 }
             }
         }
-        let id = SampleId::new(id);
-        if !side.others.contains(&id) {
+        if !side.others.contains(id) {
             let index = u32::try_from(side.others.len()).expect("at most `max` IDs");
-            side.others.push(id);
+            side.others.push(id.clone());
             self.slots.push((OTHER, index));
         }
     }
@@ -67,7 +64,7 @@ impl SampleIds {
     /// Appends the IDs of `other` in order, as [`SampleIds::push_capped`] does one by one.
     pub(crate) fn merge_capped(&mut self, other: &SampleIds, max: usize) {
         for id in other.texts() {
-            self.push_capped(&id, max);
+            self.push_capped(&SampleId::new(&id), max);
         }
     }
 
@@ -104,7 +101,7 @@ impl<'de> Deserialize<'de> for SampleIds {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut ids = SampleIds::default();
         for id in Vec::<String>::deserialize(deserializer)? {
-            ids.push_capped(&id, usize::MAX);
+            ids.push_capped(&SampleId::new(&id), usize::MAX);
         }
         Ok(ids)
     }
@@ -132,7 +129,7 @@ mod tests {
         ];
         let mut kept = SampleIds::default();
         for id in ids {
-            kept.push_capped(id, 9);
+            kept.push_capped(&SampleId::new(id), 9);
         }
         let expected = [
             "shop-c0a8010a-498703-42",
@@ -147,7 +144,7 @@ mod tests {
         ];
         assert_eq!(kept.texts(), expected);
         assert_eq!(kept.slots.len(), 9);
-        kept.push_capped("shop-c0a8010a-498704-2", 9);
+        kept.push_capped(&SampleId::new("shop-c0a8010a-498704-2"), 9);
         assert_eq!(kept.slots.len(), 9, "full");
         assert_eq!(kept.side.as_ref().unwrap().others.len(), 5);
 
@@ -156,7 +153,7 @@ mod tests {
         assert_eq!(serde_json::from_str::<SampleIds>(&json).unwrap(), kept);
 
         let mut merged = SampleIds::default();
-        merged.push_capped("shop-c0a8010a-498703-43", 60);
+        merged.push_capped(&SampleId::new("shop-c0a8010a-498703-43"), 60);
         merged.merge_capped(&kept, 60);
         assert_eq!(merged.texts()[0], "shop-c0a8010a-498703-43");
         assert_eq!(merged.slots.len(), 9, "the repeat is not added twice");

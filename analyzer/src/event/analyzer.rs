@@ -11,7 +11,7 @@ use crate::cardinality::capped_entry_with;
 use crate::config::AnalyzerConfig;
 use crate::message_ids::push_capped;
 use crate::minute::minute_of;
-use crate::sample_id::SampleId;
+use crate::sample_id::TreeId;
 use crate::walk::walk;
 
 /// The event reports of one hour, one per domain.
@@ -80,7 +80,7 @@ impl EventAnalyzer {
             config.max_key_chars,
             &mut folded,
         );
-        let message_id = tree.header.message_id().unwrap_or("");
+        let message_id = TreeId::new(tree.header.message_id().unwrap_or(""));
         walk(&tree.root, |message, _| {
             let Message::Event(event) = message else {
                 return;
@@ -103,9 +103,13 @@ impl EventAnalyzer {
             };
             name.record(minute_of(event.timestamp_ms), count, fail);
             if fail > 0 {
-                push_capped(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
+                push_capped(
+                    &mut name.fail_message_ids,
+                    &message_id,
+                    MAX_FAIL_MESSAGE_IDS,
+                );
             } else if name.sample_message_id.is_empty() {
-                name.sample_message_id = SampleId::new(message_id);
+                name.sample_message_id = message_id.sample().clone();
             }
         });
         report.folded += folded;

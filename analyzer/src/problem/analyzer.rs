@@ -12,6 +12,7 @@ use super::report::{
 use crate::cardinality::capped_entry_with;
 use crate::config::{AnalyzerConfig, LongThresholds};
 use crate::minute::minute_of;
+use crate::sample_id::TreeId;
 use crate::transaction_walk::for_each_counted_transaction_and_event;
 use crate::walk::walk;
 
@@ -98,7 +99,7 @@ impl ProblemAnalyzer {
             config.max_key_chars,
             &mut folded,
         );
-        let message_id = tree.header.message_id().unwrap_or("");
+        let message_id = TreeId::new(tree.header.message_id().unwrap_or(""));
         let mut add = |category: &str, type_: &str, name: &str, timestamp_ms: u64| {
             add_problem(
                 machine,
@@ -106,7 +107,7 @@ impl ProblemAnalyzer {
                 &mut folded,
                 [category, type_, name],
                 minute_of(timestamp_ms),
-                message_id,
+                &message_id,
             );
         };
         // Transactions first, then error events, as CAT adds them (the order decides which
@@ -149,7 +150,7 @@ fn add_problem(
     folded: &mut u64,
     [category, type_, name]: [&str; 3],
     minute: u8,
-    message_id: &str,
+    message_id: &TreeId<'_>,
 ) {
     let category =
         machine
@@ -170,5 +171,5 @@ fn add_problem(
     entry.record(minute, 1);
     entry
         .sample_message_ids
-        .push_capped(message_id, MAX_PROBLEM_MESSAGE_IDS);
+        .push_capped(message_id.sample(), MAX_PROBLEM_MESSAGE_IDS);
 }

@@ -11,7 +11,7 @@ use crate::cardinality::capped_entry_with;
 use crate::config::AnalyzerConfig;
 use crate::message_ids::push_capped;
 use crate::minute::minute_of;
-use crate::sample_id::SampleId;
+use crate::sample_id::TreeId;
 use crate::transaction_walk::{for_each_counted_transaction, CountedTransaction};
 
 /// The transaction reports of one hour, one per domain.
@@ -81,7 +81,7 @@ impl TransactionAnalyzer {
             config.max_key_chars,
             &mut folded,
         );
-        let message_id = tree.header.message_id().unwrap_or("");
+        let message_id = TreeId::new(tree.header.message_id().unwrap_or(""));
         for_each_counted_transaction(tree, |counted| {
             let type_ = machine.types.capped_entry(
                 &counted.transaction.type_,
@@ -95,7 +95,7 @@ impl TransactionAnalyzer {
                 config.max_key_chars,
                 &mut folded,
             );
-            record(name, &counted, message_id, config, &mut folded);
+            record(name, &counted, &message_id, config, &mut folded);
         });
         report.folded += folded;
     }
@@ -104,7 +104,7 @@ impl TransactionAnalyzer {
 fn record(
     name: &mut TransactionName,
     counted: &CountedTransaction<'_>,
-    message_id: &str,
+    message_id: &TreeId<'_>,
     config: &AnalyzerConfig,
     folded: &mut u64,
 ) {
@@ -129,7 +129,7 @@ fn record(
         if batch.fail > 0 {
             push_capped(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
         } else if name.sample_message_id.is_empty() {
-            name.sample_message_id = SampleId::new(message_id);
+            name.sample_message_id = message_id.sample().clone();
         }
         if let Some(slowest_ms) = slowest_ms {
             note_slowest(name, slowest_ms * 1000, message_id);
@@ -149,16 +149,14 @@ fn record(
         );
         push_capped(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
     } else if name.sample_message_id.is_empty() {
-        name.sample_message_id = SampleId::new(message_id);
+        name.sample_message_id = message_id.sample().clone();
     }
     note_slowest(name, duration_us, message_id);
 }
 
-fn note_slowest(name: &mut TransactionName, duration_us: u64, message_id: &str) {
+fn note_slowest(name: &mut TransactionName, duration_us: u64, message_id: &TreeId<'_>) {
     if name.slowest_message_id.is_empty() || duration_us >= name.slowest_us {
         name.slowest_us = duration_us;
-        if !name.slowest_message_id.is(message_id) {
-            name.slowest_message_id = SampleId::new(message_id);
-        }
+        name.slowest_message_id.clone_from(message_id.sample());
     }
 }
