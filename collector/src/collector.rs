@@ -385,7 +385,7 @@ impl Collector {
         }
         if let Some(store) = &inner.store {
             if !batch.frames.is_empty() {
-                let refused = store.append_many(batch.frames.drain(..));
+                let refused = store.append_scanned(batch.frames.drain(..));
                 stats.store_dropped.fetch_add(refused as u64, Relaxed);
             }
         }

@@ -164,11 +164,13 @@ fn append_loadgen(c: &mut Criterion) {
         return; // profiling the loop above: leave the report (and its file creation) out
     }
     // Writer CPU per tree: flat out (the queue never empties) and paced at 50 000 trees/s
-    // (the writer waits for work between batches, as in the collector).
+    // (the writer waits for work between batches, as in the collector); with IDs the writer
+    // checks against each header (`append_many`) and with IDs the caller read from the
+    // headers (`append_scanned`, what the collector does).
     let frames = source.take(200_000);
     let bytes: usize = frames.iter().map(|(_, f)| f.len()).sum();
     let (warm, rest) = frames.split_at(LOADGEN_CHUNK);
-    for paced in [false, true] {
+    for (paced, scanned) in [(false, false), (false, true), (true, true)] {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = config(dir.path());
         cfg.queue_capacity = frames.len();
@@ -184,14 +186,25 @@ fn append_loadgen(c: &mut Criterion) {
                     std::thread::sleep(wait);
                 }
             }
-            assert_eq!(store.append_many(batch.iter().cloned()), 0);
+            let frames = batch.iter().cloned();
+            let refused = if scanned {
+                store.append_scanned(frames)
+            } else {
+                store.append_many(frames)
+            };
+            assert_eq!(refused, 0);
         }
         store.flush().unwrap();
         let cpu = thread_cpu_ns("ocelot-store-wr") - before;
         assert_eq!(store.stats().dropped_total(), 0);
         eprintln!(
-            "loadgen trees, {}: store writer CPU {:.2} us/tree over {} trees ({:.2} s wall)",
+            "loadgen trees, {}, {}: store writer CPU {:.2} us/tree over {} trees ({:.2} s wall)",
             if paced { "paced 50k/s" } else { "flat out" },
+            if scanned {
+                "append_scanned"
+            } else {
+                "append_many"
+            },
             cpu as f64 / 1000.0 / rest.len() as f64,
             rest.len(),
             start.elapsed().as_secs_f64()

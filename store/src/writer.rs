@@ -44,9 +44,19 @@ type FastSet<T> = HashSet<T, lru::DefaultHasher>;
 /// 10 000 frames) holds far more than arrives in a nap.
 const NAP: Duration = Duration::from_millis(2);
 
+/// Where the IDs of an `Append` come from.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum IdSource {
+    /// Given by the caller: the writer checks each against its frame's header.
+    Caller,
+    /// Read from each frame's own header by the caller (`Store::append_scanned`): checking
+    /// again would read every header twice.
+    FrameHeader,
+}
+
 pub(crate) enum Command {
     /// Frames of domains this writer owns, checked by `Store::append`.
-    Append(Vec<(MessageId, Bytes)>),
+    Append(Vec<(MessageId, Bytes)>, IdSource),
     /// Write every open block, then answer.
     Flush(Sender<()>),
     /// The frame of this ID if it is accepted but not yet findable through the index (in
@@ -198,11 +208,11 @@ impl Writer {
                 Err(TryRecvError::Empty) => commands.recv_timeout(tick),
             };
             match received {
-                Ok(Command::Append(frames)) => {
+                Ok(Command::Append(frames, source)) => {
                     self.queued.fetch_sub(frames.len(), Ordering::Relaxed);
                     let now = Instant::now();
                     for (id, frame) in frames {
-                        self.append(id, frame, now);
+                        self.append(id, frame, source, now);
                     }
                     may_nap = true;
                 }
@@ -236,13 +246,13 @@ impl Writer {
     }
 
     /// Takes one frame; `now` is when its batch was taken off the queue.
-    fn append(&mut self, id: MessageId, frame: Bytes, now: Instant) {
+    fn append(&mut self, id: MessageId, frame: Bytes, source: IdSource, now: Instant) {
         let counters = &self.shared.counters;
         if id.hour < self.shared.oldest_hour() {
             counters.drop_frames(DropReason::Expired, 1);
             return;
         }
-        if !carries_id(&frame, &id) {
+        if source == IdSource::Caller && !carries_id(&frame, &id) {
             counters.drop_frames(DropReason::IdMismatch, 1);
             return;
         }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use common::{frame, frame_with_header_domain, id, open, HOUR};
 use ocelot_protocol::MessageId;
-use ocelot_store::{AppendError, DropReason, Store, BLOCK_SIZE_BYTES};
+use ocelot_store::{AppendError, DropReason, Store, StoreError, BLOCK_SIZE_BYTES};
 
 #[test]
 fn appended_trees_are_found_by_id_exactly_as_received() {
@@ -472,4 +472,28 @@ fn a_read_only_store_finds_what_the_owner_wrote_and_writes_nothing() {
     assert_eq!(reader.lookup(&j).unwrap(), Some(frame(&j, 10)));
     assert_eq!(reader.stats().recovered_files, 0);
     assert!(Store::open_read_only(common::config(&dir.path().join("missing"))).is_err());
+}
+
+#[test]
+fn frames_appended_with_the_ids_of_their_headers_are_found_and_a_wrong_pairing_shows_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let ids: Vec<MessageId> = (0..50).map(|seq| id("shop", 0xc0a8_010a, seq)).collect();
+    let frames: Vec<_> = ids.iter().map(|i| frame(i, 100)).collect();
+    let refused = store.append_scanned(ids.iter().cloned().zip(frames.iter().cloned()));
+    assert_eq!(refused, 0);
+    // The writer does not read this header again, so the frame is filed under seq 900;
+    // a lookup still reads the header and refuses to hand out seq 7's tree as 900's.
+    let wrong = id("shop", 0xc0a8_010a, 900);
+    store.append_scanned([(wrong.clone(), frame(&id("shop", 0xc0a8_010a, 7), 10))]);
+    store.flush().unwrap();
+    for (i, f) in ids.iter().zip(&frames) {
+        assert_eq!(store.lookup(i).unwrap().as_ref(), Some(f), "{i}");
+    }
+    let looked_up = store.lookup(&wrong);
+    assert!(
+        matches!(looked_up, Err(StoreError::CorruptEntry { .. })),
+        "{looked_up:?}"
+    );
+    assert_eq!(store.stats().dropped(DropReason::IdMismatch), 0);
 }
