@@ -135,7 +135,19 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
+    #[inline]
     fn varint(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+        // Most varints are string lengths under 128: one byte, no loop.
+        if let Some(&byte) = self.buf.get(self.pos) {
+            if byte < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(byte));
+            }
+        }
+        self.long_varint(what)
+    }
+
+    fn long_varint(&mut self, what: &'static str) -> Result<u64, DecodeError> {
         match varint::read(&self.buf[self.pos.min(self.buf.len())..]) {
             varint::Read::Value(v, len) => {
                 self.pos += len;
