@@ -182,6 +182,16 @@ impl<'a> Reader<'a> {
     fn string_into(&mut self, out: &mut String, what: &'static str) -> Result<(), DecodeError> {
         let bytes = &self.buf[self.string_range(what)?];
         out.clear();
+        // Empty strings and one-character ones (a status of "0") are a good part of every
+        // tree: neither needs the UTF-8 check nor a copy.
+        match *bytes {
+            [] => return Ok(()),
+            [byte] if byte.is_ascii() => {
+                out.push(char::from(byte));
+                return Ok(());
+            }
+            _ => {}
+        }
         match std::str::from_utf8(bytes) {
             Ok(s) => out.push_str(s),
             Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
