@@ -94,9 +94,10 @@ impl Default for WebSection {
     }
 }
 
-/// The store's queue: 50 000 frames (about 30 MiB of ~600-byte frames) is a third of a
-/// second at 150 k trees/s, enough to ride out a writer that lost its core for a while.
-const DEFAULT_QUEUE_FRAMES: usize = 50_000;
+/// The store's queue: 150 000 frames (about 100 MiB of ~600-byte frames, shared with the
+/// analyzers' queues) is half a second at 300 k trees/s, enough to ride out a writer that
+/// lost its core for a while (see `DEFAULT_WORKER_QUEUE_TREES`).
+const DEFAULT_QUEUE_FRAMES: usize = 150_000;
 
 /// `[store]`
 #[derive(Debug, Clone, Deserialize)]

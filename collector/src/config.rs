@@ -36,13 +36,15 @@ pub struct CollectorConfig {
     pub analyzer: Arc<AnalyzerConfig>,
 }
 
-/// Default worker queue: CAT uses 30 000 per analyzer. Workers queue frames as received
-/// (about 0.6 KiB each; they decode them), so a full queue holds about 30 MiB: each
-/// analyzer thread queues different trees (its own domains'), so the worst case is that
-/// times the analyzer threads plus the State worker's queue, whose frames are shared with
-/// them. 50 000 is a third of a second at 150 k trees/s: room for a worker that lost its
-/// core a while.
-pub const DEFAULT_WORKER_QUEUE_TREES: usize = 50_000;
+/// Default worker queue: half a second at 300 k trees/s, so a worker that loses its core
+/// for a moment (a busy neighbour on a shared machine, a checkpoint) catches up instead of
+/// dropping. CAT queues 30 000 per analyzer. Workers queue frames as received (about
+/// 0.6 KiB each, plus 0.1 KiB of bookkeeping; they decode them), so a full queue holds
+/// about 100 MiB. Each analyzer thread queues different trees (its own domains'); the
+/// State worker's queue and the store's share their frames. On the 2-core benchmark
+/// machine 50 000 dropped 0.2-3.5 % of the trees at 300 k trees/s, and 150 000 none,
+/// with a lower peak RSS than the runs that dropped (BENCHMARKS.md).
+pub const DEFAULT_WORKER_QUEUE_TREES: usize = 150_000;
 
 /// Default analyzer threads: one per core, at least 2 (so a slow domain never holds up
 /// all the others) and at most 8.
