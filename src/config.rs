@@ -37,6 +37,8 @@ pub(crate) struct CollectorSection {
     pub(crate) max_connections: usize,
     /// Trees queued per report worker before drops.
     pub(crate) worker_queue_trees: usize,
+    /// MiB of frames queued for all report workers together before drops.
+    pub(crate) worker_queue_mib: u64,
     /// Analyzer threads (domains are spread over them).
     pub(crate) analyzer_threads: usize,
     /// Seconds between checkpoints of the open hour's reports.
@@ -56,6 +58,7 @@ impl Default for CollectorSection {
             max_frame_bytes: ocelot_protocol::DEFAULT_MAX_FRAME_BYTES,
             max_connections: ocelot_collector::DEFAULT_MAX_CONNECTIONS,
             worker_queue_trees: ocelot_collector::DEFAULT_WORKER_QUEUE_TREES,
+            worker_queue_mib: ocelot_collector::DEFAULT_WORKER_QUEUE_BYTES >> 20,
             analyzer_threads: ocelot_collector::default_analyzer_threads(),
             checkpoint_interval_secs: 60,
             previous_hour_grace_minutes: 3,

@@ -82,6 +82,8 @@ pub(crate) const WORKER_BUSY: &str = "ocelot_worker_busy_seconds";
 pub(crate) const WORKER_SLOWEST: &str = "ocelot_worker_slowest_tree_seconds";
 /// Trees waiting in a report worker's queue at its last sample, by `worker` (gauge).
 pub(crate) const WORKER_QUEUE_DEPTH: &str = "ocelot_worker_queue_depth";
+/// Frame bytes queued for the report workers, each frame once (gauge).
+pub(crate) const WORKER_QUEUED_BYTES: &str = "ocelot_worker_queued_bytes";
 /// Failed report writes (checkpoints and seals), by `worker` (counter).
 pub(crate) const REPORT_WRITE_ERRORS: &str = "ocelot_report_write_errors";
 /// Frames queued to the store (counter).
@@ -396,6 +398,12 @@ fn encode_workers(e: &mut DescriptorEncoder<'_>, c: &StatsSnapshot) -> fmt::Resu
         WORKER_QUEUE_DEPTH,
         "Trees waiting in each report worker's queue at its last sample.",
         worker_rows(|w| w.queue_depth).map(|(l, n)| (l, to_i64(n))),
+    )?;
+    gauge(
+        e,
+        WORKER_QUEUED_BYTES,
+        "Frame bytes queued for the report workers now, each frame once.",
+        to_i64(c.queued_bytes),
     )?;
     counter_family(
         e,

@@ -1,6 +1,7 @@
 //! [`Collector`]: the ingest path, the report workers, and the clock-driven checkpoints.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -22,8 +23,8 @@ use crate::domain_cap::DomainCap;
 use crate::period::accept_hour;
 use crate::stats::{decode_error_reason, CollectorStats, StatsSnapshot, DECODE_REASONS};
 use crate::worker::{
-    self, shard_of, AnyReport, Control, Report, ReportKind, ShardWorker, StateSample, StateWorker,
-    TreeBatch, TreeItem, Worker, WorkerContext,
+    self, shard_of, AnyReport, Control, QueuedTrees, Report, ReportKind, ShardWorker, StateSample,
+    StateWorker, TreeBatch, TreeItem, Worker, WorkerContext,
 };
 
 /// The trees scanned from one read of a connection, and their frames for the store, on
@@ -364,7 +365,9 @@ impl Collector {
 
     /// The second half of [`Collector::ingest`]: hands the frames of `batch` to the store
     /// and its trees to every report worker, leaving `batch` empty. Never blocks: a worker
-    /// without room for the whole batch drops it (each tree counted) for that worker only.
+    /// without room for the whole batch drops it (each tree counted) for that worker only,
+    /// and a batch that would take the queues past `worker_queue_bytes` is dropped (each
+    /// tree counted) for every worker.
     pub(crate) fn dispatch(&self, batch: &mut IngestBatch) {
         let inner = &*self.inner;
         let stats = &inner.stats;
@@ -400,7 +403,23 @@ impl Collector {
         }
         let n = batch.trees.len();
         counts[inner.state_worker()] = n as u64;
-        let trees: TreeBatch = Arc::new(std::mem::replace(&mut batch.trees, Vec::with_capacity(n)));
+        // The queues' memory, all workers together: a batch that would take it past the
+        // budget is dropped for every worker (unless nothing is queued, so a read bigger
+        // than the budget still gets through).
+        let bytes: u64 = batch.trees.iter().map(|t| t.frame.len() as u64).sum();
+        let queued_bytes = &stats.queued_bytes;
+        if !reserve_queue_bytes(queued_bytes, bytes, inner.config.worker_queue_bytes) {
+            for (index, n) in counts.into_iter().enumerate() {
+                stats.worker(index).dropped_queue_full.fetch_add(n, Relaxed);
+            }
+            batch.trees.clear();
+            return;
+        }
+        let trees: TreeBatch = Arc::new(QueuedTrees::counted(
+            std::mem::replace(&mut batch.trees, Vec::with_capacity(n)),
+            bytes,
+            queued_bytes.clone(),
+        ));
         let capacity = inner.config.worker_queue_trees as u64;
         for (index, (sender, n)) in inner.trees.iter().zip(counts).enumerate() {
             if n == 0 {
@@ -716,4 +735,41 @@ fn rss_bytes() -> u64 {
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
         .map(|pages| pages * 4096)
         .unwrap_or(0)
+}
+
+/// Counts `bytes` more into `queued` if that keeps it within `budget`, or if nothing is
+/// queued (a read bigger than the budget still gets through, alone).
+fn reserve_queue_bytes(queued: &AtomicU64, bytes: u64, budget: u64) -> bool {
+    let before = queued.fetch_add(bytes, Relaxed);
+    if before > 0 && before.saturating_add(bytes) > budget {
+        queued.fetch_sub(bytes, Relaxed);
+        return false;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worker::QueuedTrees;
+
+    #[test]
+    fn the_queue_budget_admits_batches_until_full_and_frees_what_workers_let_go() {
+        let queued = Arc::new(AtomicU64::new(0));
+        assert!(reserve_queue_bytes(&queued, 600, 1000));
+        let first = Arc::new(QueuedTrees::counted(Vec::new(), 600, queued.clone()));
+        assert!(!reserve_queue_bytes(&queued, 500, 1000), "past the budget");
+        assert_eq!(queued.load(Relaxed), 600, "a refusal takes nothing");
+        assert!(reserve_queue_bytes(&queued, 400, 1000), "exactly full");
+        let second = QueuedTrees::counted(Vec::new(), 400, queued.clone());
+        // Two workers hold the first batch: its bytes count until the last lets go.
+        let other_worker = first.clone();
+        drop(first);
+        assert_eq!(queued.load(Relaxed), 1000);
+        drop(other_worker);
+        drop(second);
+        assert_eq!(queued.load(Relaxed), 0);
+        // Alone, a batch bigger than the whole budget still goes through.
+        assert!(reserve_queue_bytes(&queued, 5000, 1000));
+    }
 }

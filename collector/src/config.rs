@@ -15,6 +15,10 @@ pub struct CollectorConfig {
     pub max_connections: usize,
     /// Trees queued per report worker before trees are dropped (counted) for that worker.
     pub worker_queue_trees: usize,
+    /// Frame bytes queued for the report workers together (a frame counts once however
+    /// many workers take it) before a read's trees are dropped (counted) for every worker:
+    /// the bound on the queues' memory when all of them fill at once.
+    pub worker_queue_bytes: u64,
     /// Analyzer threads: domains are spread over them, each thread keeps every report kind
     /// of its domains (1 to [`crate::MAX_ANALYZER_THREADS`]; the State report has a thread
     /// of its own besides).
@@ -46,6 +50,11 @@ pub struct CollectorConfig {
 /// with a lower peak RSS than the runs that dropped (BENCHMARKS.md).
 pub const DEFAULT_WORKER_QUEUE_TREES: usize = 150_000;
 
+/// Default for all worker queues together: 128 MiB of frames, about one full queue's
+/// worth. Without it, analyzer queues that all fill at once (each holds its own domains'
+/// trees) held 300-450 MiB in an overloaded benchmark run.
+pub const DEFAULT_WORKER_QUEUE_BYTES: u64 = 128 << 20;
+
 /// Default analyzer threads: one per core, at least 2 (so a slow domain never holds up
 /// all the others) and at most 8.
 pub fn default_analyzer_threads() -> usize {
@@ -64,6 +73,7 @@ impl Default for CollectorConfig {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             worker_queue_trees: DEFAULT_WORKER_QUEUE_TREES,
+            worker_queue_bytes: DEFAULT_WORKER_QUEUE_BYTES,
             analyzer_threads: default_analyzer_threads(),
             previous_hour_grace_minutes: 3,
             next_hour_early_minutes: 3,

@@ -18,7 +18,8 @@
 //! analyzer threads by a hash of their name; each thread owns every report of its domains
 //! for the open hours: no lock on the per-message path, a tree decoded, walked and freed
 //! by one core, and more cores analyse more domains at once. A full worker queue (bounded
-//! in trees) drops the trees for that worker only, counted. Time comes from a [`Clock`], so
+//! in trees) drops the trees for that worker only, counted; when the queues together hold
+//! `worker_queue_bytes` of frames, a read's trees are dropped for every worker, counted. Time comes from a [`Clock`], so
 //! hour boundaries are tested with a [`ManualClock`]. Reports live in the store as JSON:
 //! checkpoints of the open hours every minute, and the final reports when an hour is sealed;
 //! a restart reloads the open hours' checkpoints and carries on counting.
@@ -39,7 +40,8 @@ mod worker;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use collector::{Collector, MAX_ANALYZER_THREADS, STATE_DOMAIN};
 pub use config::{
-    default_analyzer_threads, CollectorConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_WORKER_QUEUE_TREES,
+    default_analyzer_threads, CollectorConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_WORKER_QUEUE_BYTES,
+    DEFAULT_WORKER_QUEUE_TREES,
 };
 pub use period::{accept_hour, OutOfWindow};
 pub use server::run;

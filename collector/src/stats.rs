@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 use ocelot_protocol::{DecodeError, FrameError};
 use serde::Serialize;
@@ -78,6 +79,8 @@ pub struct CollectorStats {
     pub(crate) store_dropped: AtomicU64,
     pub(crate) hours_sealed: AtomicU64,
     pub(crate) last_checkpoint_ms: AtomicU64,
+    /// Frame bytes of the batches some report worker still holds (see `QueuedTrees`).
+    pub(crate) queued_bytes: Arc<AtomicU64>,
     pub(crate) workers: Vec<(&'static str, WorkerCounters)>,
 }
 
@@ -96,6 +99,7 @@ impl CollectorStats {
             store_dropped: AtomicU64::new(0),
             hours_sealed: AtomicU64::new(0),
             last_checkpoint_ms: AtomicU64::new(0),
+            queued_bytes: Arc::new(AtomicU64::new(0)),
             workers: workers
                 .iter()
                 .map(|name| (*name, WorkerCounters::default()))
@@ -133,6 +137,7 @@ impl CollectorStats {
             store_dropped: self.store_dropped.load(Relaxed),
             hours_sealed: self.hours_sealed.load(Relaxed),
             last_checkpoint_ms: self.last_checkpoint_ms.load(Relaxed),
+            queued_bytes: self.queued_bytes.load(Relaxed),
             workers: self
                 .workers
                 .iter()
@@ -204,6 +209,8 @@ pub struct StatsSnapshot {
     pub hours_sealed: u64,
     /// When the open hours were last checkpointed, epoch ms (0 = never).
     pub last_checkpoint_ms: u64,
+    /// Frame bytes queued for the report workers now (each frame once).
+    pub queued_bytes: u64,
     /// Per report worker.
     pub workers: BTreeMap<String, WorkerSnapshot>,
 }

@@ -6,6 +6,7 @@
 //! through a small control channel.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
@@ -44,7 +45,52 @@ pub(crate) struct TreeItem {
 
 /// The trees of one read of a connection, shared by every worker (the last one frees them).
 /// Each analyzer shard processes the trees of its own domains and skips the others.
-pub(crate) type TreeBatch = Arc<Vec<TreeItem>>;
+pub(crate) type TreeBatch = Arc<QueuedTrees>;
+
+/// A batch's trees, with their frame bytes counted in the collector's queued bytes from
+/// dispatch until the last worker lets go of them.
+pub(crate) struct QueuedTrees {
+    items: Vec<TreeItem>,
+    bytes: u64,
+    queued_bytes: Option<Arc<AtomicU64>>,
+}
+
+impl QueuedTrees {
+    /// `items`, already counted in `queued_bytes` as `bytes`.
+    pub(crate) fn counted(items: Vec<TreeItem>, bytes: u64, queued_bytes: Arc<AtomicU64>) -> Self {
+        QueuedTrees {
+            items,
+            bytes,
+            queued_bytes: Some(queued_bytes),
+        }
+    }
+
+    /// `items`, counted nowhere (tests).
+    #[cfg(test)]
+    pub(crate) fn uncounted(items: Vec<TreeItem>) -> Self {
+        QueuedTrees {
+            items,
+            bytes: 0,
+            queued_bytes: None,
+        }
+    }
+}
+
+impl std::ops::Deref for QueuedTrees {
+    type Target = [TreeItem];
+
+    fn deref(&self) -> &[TreeItem] {
+        &self.items
+    }
+}
+
+impl Drop for QueuedTrees {
+    fn drop(&mut self) {
+        if let Some(queued) = &self.queued_bytes {
+            queued.fetch_sub(self.bytes, Relaxed);
+        }
+    }
+}
 
 /// The analyzer shard that owns `domain`, of `shards` (FNV-1a: a few instructions for a
 /// short name, and the same answer in every process, so a domain stays on one thread).
@@ -636,7 +682,7 @@ mod tests {
                 }
             })
             .collect();
-        Arc::new(items)
+        Arc::new(QueuedTrees::uncounted(items))
     }
 
     #[test]

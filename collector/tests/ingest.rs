@@ -331,6 +331,44 @@ fn every_tree_is_processed_or_counted_as_dropped_by_every_worker() {
     collector.shutdown();
 }
 
+#[test]
+fn a_small_queue_budget_drops_whole_reads_counted_and_frees_every_byte() {
+    // All worker queues together may hold at most 2 000 frame bytes (a few trees): reads
+    // past that are dropped for every worker, counted, and the budget empties again.
+    let config = CollectorConfig {
+        worker_queue_bytes: 2_000,
+        ..manual_config()
+    };
+    let (collector, server) = serve_without_store(config);
+    let all: Vec<u8> = binary_frames().concat();
+    let mut client = TcpStream::connect(server.addr).unwrap();
+    for _ in 0..20 {
+        client.write_all(&all).unwrap();
+    }
+    drop(client);
+    let taken = |w: &ocelot_collector::WorkerSnapshot| w.processed + w.dropped_queue_full;
+    wait_for(
+        "every tree processed or dropped, and nothing left queued",
+        || {
+            let s = collector.stats();
+            let analyzers: u64 = s
+                .workers
+                .iter()
+                .filter(|(name, _)| name.starts_with("analyzer-"))
+                .map(|(_, w)| taken(w))
+                .sum();
+            s.frames == 20 * 29
+                && analyzers == s.trees_accepted
+                && taken(&s.workers["state"]) == s.trees_accepted
+                && s.queued_bytes == 0
+        },
+    );
+    let stats = server.stop().stats();
+    let state = &stats.workers["state"];
+    assert!(state.processed > 0, "{state:?}");
+    collector.shutdown();
+}
+
 /// One transaction analyzer of the capture's hour with default settings: what the
 /// collector's reports must equal, whatever thread made them.
 fn reference_analyzer() -> ocelot_analyzer::TransactionAnalyzer {
