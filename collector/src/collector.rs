@@ -366,8 +366,7 @@ impl Collector {
     /// The second half of [`Collector::ingest`]: hands the frames of `batch` to the store
     /// and its trees to every report worker, leaving `batch` empty. Never blocks: a worker
     /// without room for the whole batch drops it (each tree counted) for that worker only,
-    /// and a batch that would take the queues past `worker_queue_bytes` is dropped (each
-    /// tree counted) for every worker.
+    /// and past `worker_queue_bytes` of queued frames, so is every worker that is behind.
     pub(crate) fn dispatch(&self, batch: &mut IngestBatch) {
         let inner = &*self.inner;
         let stats = &inner.stats;
@@ -403,18 +402,13 @@ impl Collector {
         }
         let n = batch.trees.len();
         counts[inner.state_worker()] = n as u64;
-        // The queues' memory, all workers together: a batch that would take it past the
-        // budget is dropped for every worker (unless nothing is queued, so a read bigger
-        // than the budget still gets through).
+        // The queues' memory, all workers together. Past the budget, the workers that are
+        // behind (something still queued) drop this batch, each tree counted, so they hold
+        // no more memory; workers that keep up still take it. A worker that drops no more
+        // than its own share keeps one slow analyzer from costing the others their trees.
         let bytes: u64 = batch.trees.iter().map(|t| t.frame.len() as u64).sum();
         let queued_bytes = &stats.queued_bytes;
-        if !reserve_queue_bytes(queued_bytes, bytes, inner.config.worker_queue_bytes) {
-            for (index, n) in counts.into_iter().enumerate() {
-                stats.worker(index).dropped_queue_full.fetch_add(n, Relaxed);
-            }
-            batch.trees.clear();
-            return;
-        }
+        let over_budget = over_budget(queued_bytes, bytes, inner.config.worker_queue_bytes);
         let trees: TreeBatch = Arc::new(QueuedTrees::counted(
             std::mem::replace(&mut batch.trees, Vec::with_capacity(n)),
             bytes,
@@ -427,11 +421,14 @@ impl Collector {
             }
             let counters = stats.worker(index);
             let before = counters.queued.fetch_add(n, Relaxed);
-            if before + n > capacity || sender.send(trees.clone()).is_err() {
+            let full = before + n > capacity || (over_budget && before > 0);
+            if full || sender.send(trees.clone()).is_err() {
                 counters.queued.fetch_sub(n, Relaxed);
                 counters.dropped_queue_full.fetch_add(n, Relaxed);
             }
         }
+        // Dropped here if no worker took it, which takes its bytes off the total.
+        drop(trees);
     }
 
     pub(crate) fn count_frame_error(&self, reason: &'static str) {
@@ -737,15 +734,12 @@ fn rss_bytes() -> u64 {
         .unwrap_or(0)
 }
 
-/// Counts `bytes` more into `queued` if that keeps it within `budget`, or if nothing is
-/// queued (a read bigger than the budget still gets through, alone).
-fn reserve_queue_bytes(queued: &AtomicU64, bytes: u64, budget: u64) -> bool {
+/// Counts `bytes` more into `queued` (the batch's `QueuedTrees` takes them off again) and
+/// says whether that passes `budget`. A batch is never over alone: a read bigger than
+/// the whole budget still reaches the workers when nothing else is queued.
+fn over_budget(queued: &AtomicU64, bytes: u64, budget: u64) -> bool {
     let before = queued.fetch_add(bytes, Relaxed);
-    if before > 0 && before.saturating_add(bytes) > budget {
-        queued.fetch_sub(bytes, Relaxed);
-        return false;
-    }
-    true
+    before > 0 && before.saturating_add(bytes) > budget
 }
 
 #[cfg(test)]
@@ -754,13 +748,18 @@ mod tests {
     use crate::worker::QueuedTrees;
 
     #[test]
-    fn the_queue_budget_admits_batches_until_full_and_frees_what_workers_let_go() {
+    fn the_queue_budget_counts_each_batch_until_the_last_worker_lets_go() {
         let queued = Arc::new(AtomicU64::new(0));
-        assert!(reserve_queue_bytes(&queued, 600, 1000));
+        assert!(!over_budget(&queued, 600, 1000));
         let first = Arc::new(QueuedTrees::counted(Vec::new(), 600, queued.clone()));
-        assert!(!reserve_queue_bytes(&queued, 500, 1000), "past the budget");
-        assert_eq!(queued.load(Relaxed), 600, "a refusal takes nothing");
-        assert!(reserve_queue_bytes(&queued, 400, 1000), "exactly full");
+        assert!(over_budget(&queued, 500, 1000), "past the budget");
+        drop(QueuedTrees::counted(Vec::new(), 500, queued.clone()));
+        assert_eq!(
+            queued.load(Relaxed),
+            600,
+            "a batch nobody took is off again"
+        );
+        assert!(!over_budget(&queued, 400, 1000), "exactly full");
         let second = QueuedTrees::counted(Vec::new(), 400, queued.clone());
         // Two workers hold the first batch: its bytes count until the last lets go.
         let other_worker = first.clone();
@@ -769,7 +768,7 @@ mod tests {
         drop(other_worker);
         drop(second);
         assert_eq!(queued.load(Relaxed), 0);
-        // Alone, a batch bigger than the whole budget still goes through.
-        assert!(reserve_queue_bytes(&queued, 5000, 1000));
+        // Alone, a batch bigger than the whole budget is not over it.
+        assert!(!over_budget(&queued, 5000, 1000));
     }
 }

@@ -16,8 +16,9 @@ pub struct CollectorConfig {
     /// Trees queued per report worker before trees are dropped (counted) for that worker.
     pub worker_queue_trees: usize,
     /// Frame bytes queued for the report workers together (a frame counts once however
-    /// many workers take it) before a read's trees are dropped (counted) for every worker:
-    /// the bound on the queues' memory when all of them fill at once.
+    /// many workers take it). Past it, a worker that still has trees queued drops each
+    /// new read's trees (counted); workers that keep up still take them. It bounds the
+    /// queues' memory when all of them fill at once.
     pub worker_queue_bytes: u64,
     /// Analyzer threads: domains are spread over them, each thread keeps every report kind
     /// of its domains (1 to [`crate::MAX_ANALYZER_THREADS`]; the State report has a thread

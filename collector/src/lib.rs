@@ -19,7 +19,7 @@
 //! for the open hours: no lock on the per-message path, a tree decoded, walked and freed
 //! by one core, and more cores analyse more domains at once. A full worker queue (bounded
 //! in trees) drops the trees for that worker only, counted; when the queues together hold
-//! `worker_queue_bytes` of frames, a read's trees are dropped for every worker, counted. Time comes from a [`Clock`], so
+//! `worker_queue_bytes` of frames, every worker that is behind drops new trees, counted. Time comes from a [`Clock`], so
 //! hour boundaries are tested with a [`ManualClock`]. Reports live in the store as JSON:
 //! checkpoints of the open hours every minute, and the final reports when an hour is sealed;
 //! a restart reloads the open hours' checkpoints and carries on counting.

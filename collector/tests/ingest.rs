@@ -332,9 +332,10 @@ fn every_tree_is_processed_or_counted_as_dropped_by_every_worker() {
 }
 
 #[test]
-fn a_small_queue_budget_drops_whole_reads_counted_and_frees_every_byte() {
-    // All worker queues together may hold at most 2 000 frame bytes (a few trees): reads
-    // past that are dropped for every worker, counted, and the budget empties again.
+fn a_small_queue_budget_drops_trees_counted_and_frees_every_byte() {
+    // All worker queues together may hold at most 2 000 frame bytes (a few trees): past
+    // that, workers with trees still queued drop each read, counted, and the budget
+    // empties again.
     let config = CollectorConfig {
         worker_queue_bytes: 2_000,
         ..manual_config()
