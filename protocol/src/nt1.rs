@@ -244,7 +244,8 @@ pub fn decode_body(body: &[u8]) -> Result<MessageTree, DecodeError> {
 
 /// [`decode_body`] into `tree`, reusing the strings and child lists it already holds: a
 /// thread that decodes tree after tree into one scratch tree allocates only when a string
-/// or a list outgrows what it had, instead of some sixty times per tree. On success `tree`
+/// or a list outgrows what it had, instead of some sixty times per tree. Messages a smaller
+/// tree leaves over wait in a per-thread spare list for the next bigger one. On success `tree`
 /// equals what [`decode_body`] returns; on error it is left in an unspecified but valid
 /// state and the error is [`decode_body`]'s.
 pub fn decode_body_into(body: &[u8], tree: &mut MessageTree) -> Result<(), DecodeError> {
