@@ -404,8 +404,8 @@ impl Collector {
         counts[inner.state_worker()] = n as u64;
         // The queues' memory, all workers together. Past the budget, the workers that are
         // behind (something still queued) drop this batch, each tree counted, so they hold
-        // no more memory; workers that keep up still take it. A worker that drops no more
-        // than its own share keeps one slow analyzer from costing the others their trees.
+        // no more memory, while workers that keep up still take it: one slow analyzer does
+        // not cost the others their trees.
         let bytes: u64 = batch.trees.iter().map(|t| t.frame.len() as u64).sum();
         let queued_bytes = &stats.queued_bytes;
         let over_budget = over_budget(queued_bytes, bytes, inner.config.worker_queue_bytes);
@@ -745,7 +745,6 @@ fn over_budget(queued: &AtomicU64, bytes: u64, budget: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::worker::QueuedTrees;
 
     #[test]
     fn the_queue_budget_counts_each_batch_until_the_last_worker_lets_go() {
