@@ -296,14 +296,13 @@ fn a_restart_mid_hour_continues_counting_from_the_last_checkpoint() {
     store.shutdown();
 }
 
-#[test]
-fn every_tree_is_processed_or_counted_as_dropped_by_every_worker() {
-    // Trees of one read travel to the workers together; with a queue smaller than a read,
-    // some are dropped, and each one must still be counted, worker by worker.
-    let config = CollectorConfig {
-        worker_queue_trees: 4,
-        ..manual_config()
-    };
+/// Sends the 29 captured frames 20 times over one connection to a collector with `config`,
+/// waits until every worker has processed or dropped (and counted) every accepted tree and
+/// `settled` holds, and returns the collector and the server's last figures.
+fn send_captures_until_every_tree_is_accounted(
+    config: CollectorConfig,
+    settled: impl Fn(&ocelot_collector::StatsSnapshot) -> bool,
+) -> (Collector, ocelot_collector::StatsSnapshot) {
     let (collector, server) = serve_without_store(config);
     let all: Vec<u8> = binary_frames().concat();
     let mut client = TcpStream::connect(server.addr).unwrap();
@@ -312,21 +311,32 @@ fn every_tree_is_processed_or_counted_as_dropped_by_every_worker() {
     }
     drop(client);
     // Each analyzer thread takes the trees of its domains, the State worker all of them.
-    let accounted = |s: &ocelot_collector::StatsSnapshot| {
-        let taken = |w: &ocelot_collector::WorkerSnapshot| w.processed + w.dropped_queue_full;
+    let taken = |w: &ocelot_collector::WorkerSnapshot| w.processed + w.dropped_queue_full;
+    wait_for("all 580 frames read and every tree accounted for", || {
+        let s = collector.stats();
         let analyzers: u64 = s
             .workers
             .iter()
             .filter(|(name, _)| name.starts_with("analyzer-"))
             .map(|(_, w)| taken(w))
             .sum();
-        analyzers == s.trees_accepted && taken(&s.workers["state"]) == s.trees_accepted
-    };
-    wait_for("all 580 frames read and every tree accounted for", || {
-        let s = collector.stats();
-        s.frames == 20 * 29 && accounted(&s)
+        s.frames == 20 * 29
+            && analyzers == s.trees_accepted
+            && taken(&s.workers["state"]) == s.trees_accepted
+            && settled(&s)
     });
-    let stats = server.stop().stats();
+    (collector, server.stop().stats())
+}
+
+#[test]
+fn every_tree_is_processed_or_counted_as_dropped_by_every_worker() {
+    // Trees of one read travel to the workers together; with a queue smaller than a read,
+    // some are dropped, and each one must still be counted, worker by worker.
+    let config = CollectorConfig {
+        worker_queue_trees: 4,
+        ..manual_config()
+    };
+    let (collector, stats) = send_captures_until_every_tree_is_accounted(config, |_| true);
     assert!(stats.workers.values().all(|w| w.queue_depth <= 4));
     collector.shutdown();
 }
@@ -340,31 +350,8 @@ fn a_small_queue_budget_drops_trees_counted_and_frees_every_byte() {
         worker_queue_bytes: 2_000,
         ..manual_config()
     };
-    let (collector, server) = serve_without_store(config);
-    let all: Vec<u8> = binary_frames().concat();
-    let mut client = TcpStream::connect(server.addr).unwrap();
-    for _ in 0..20 {
-        client.write_all(&all).unwrap();
-    }
-    drop(client);
-    let taken = |w: &ocelot_collector::WorkerSnapshot| w.processed + w.dropped_queue_full;
-    wait_for(
-        "every tree processed or dropped, and nothing left queued",
-        || {
-            let s = collector.stats();
-            let analyzers: u64 = s
-                .workers
-                .iter()
-                .filter(|(name, _)| name.starts_with("analyzer-"))
-                .map(|(_, w)| taken(w))
-                .sum();
-            s.frames == 20 * 29
-                && analyzers == s.trees_accepted
-                && taken(&s.workers["state"]) == s.trees_accepted
-                && s.queued_bytes == 0
-        },
-    );
-    let stats = server.stop().stats();
+    let (collector, stats) =
+        send_captures_until_every_tree_is_accounted(config, |s| s.queued_bytes == 0);
     let state = &stats.workers["state"];
     assert!(state.processed > 0, "{state:?}");
     collector.shutdown();
