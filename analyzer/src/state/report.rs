@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cardinality::{capped_entry, merge_maps};
 use crate::minute::minute_of;
+use crate::sorted_map::SortedMap;
 use crate::view_query::{hour_label, tps, ViewQuery};
 
 /// Keys per map per minute (domains sending, decode-error reasons, ...).
@@ -32,7 +33,9 @@ pub struct StateReport {
 #[serde(default)]
 pub(crate) struct StateMinute {
     /// Domain -> trees and bytes received.
-    pub(crate) domains: BTreeMap<String, Received>,
+    /// Hash-indexed: the State worker adds every tree here, and a `BTreeMap`'s string
+    /// compares were most of its time.
+    pub(crate) domains: SortedMap<Received>,
     /// Reason -> malformed frames.
     pub(crate) decode_errors: BTreeMap<String, u64>,
     /// Analyzer (or `store`) -> reason -> dropped trees.
@@ -70,7 +73,7 @@ fn add(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
 
 impl StateMinute {
     fn merge(&mut self, other: &StateMinute) {
-        merge_maps(&mut self.domains, &other.domains, |a, b| {
+        self.domains.merge_with(&other.domains, |a, b| {
             a.trees = a.trees.saturating_add(b.trees);
             a.bytes = a.bytes.saturating_add(b.bytes);
         });
@@ -114,12 +117,12 @@ impl StateReport {
     /// `trees` decoded trees of `domain` totalling `bytes` frame bytes arrived.
     pub fn record_trees(&mut self, now_ms: u64, domain: &str, trees: u64, bytes: u64) {
         let mut folded = 0;
-        let domains = &mut self.minute(now_ms).domains;
-        // Every tree comes here: one lookup for a known domain (`capped_entry` costs two).
-        let received = match domains.get_mut(domain) {
-            Some(received) => received,
-            None => capped_entry(domains, domain, MAX_STATE_KEYS, MAX_KEY_CHARS, &mut folded),
-        };
+        let received = self.minute(now_ms).domains.capped_entry(
+            domain,
+            MAX_STATE_KEYS,
+            MAX_KEY_CHARS,
+            &mut folded,
+        );
         received.trees = received.trees.saturating_add(trees);
         received.bytes = received.bytes.saturating_add(bytes);
     }
@@ -213,7 +216,7 @@ impl StateReport {
             domains: total
                 .domains
                 .iter()
-                .map(|(d, r)| (d.clone(), received_view(r)))
+                .map(|(d, r)| (d.to_owned(), received_view(r)))
                 .collect(),
             minutes: self
                 .minutes
@@ -225,7 +228,7 @@ impl StateReport {
                     domains: m
                         .domains
                         .iter()
-                        .map(|(d, r)| (d.clone(), received_view(r)))
+                        .map(|(d, r)| (d.to_owned(), received_view(r)))
                         .collect(),
                     decode_errors: m.decode_errors.clone(),
                     drops: m.drops.clone(),
