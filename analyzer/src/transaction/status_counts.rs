@@ -13,15 +13,17 @@ use crate::frugal_vec::insert_frugal;
 /// A name usually sees one or two distinct failure statuses, and a busy hour holds hundreds
 /// of thousands of names (one per machine, type and name). A `BTreeMap` allocates a whole
 /// node for its first key (about 370 bytes for `String` keys and `u64` counts); this list
-/// costs 24 bytes per status plus the status text. Serialized as the map it was, so
-/// checkpoints do not change.
+/// costs 24 bytes per status plus the status text. Most names never fail, so the list is
+/// boxed and allocated with the first failure: a name that never fails pays 8 bytes here,
+/// not a 24-byte empty `Vec`. Serialized as the map it was, so checkpoints do not change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "BTreeMap<String, u64>", into = "BTreeMap<String, u64>")]
-pub(crate) struct StatusCounts(Vec<(Box<str>, u64)>);
+pub(crate) struct StatusCounts(Option<Box<Vec<(Box<str>, u64)>>>);
 
 impl From<BTreeMap<String, u64>> for StatusCounts {
     fn from(map: BTreeMap<String, u64>) -> Self {
-        StatusCounts(map.into_iter().map(|(k, v)| (k.into(), v)).collect())
+        let list: Vec<_> = map.into_iter().map(|(k, v)| (k.into(), v)).collect();
+        StatusCounts((!list.is_empty()).then(|| Box::new(list)))
     }
 }
 
@@ -45,7 +47,7 @@ impl StatusCounts {
         let status = truncate_chars(status, max_chars);
         let status = match self.position(status) {
             Ok(pos) => return self.bump(pos, n),
-            Err(_) if self.0.len() >= max_len => {
+            Err(_) if self.list().len() >= max_len => {
                 *folded += 1;
                 OTHERS
             }
@@ -53,28 +55,40 @@ impl StatusCounts {
         };
         match self.position(status) {
             Ok(pos) => self.bump(pos, n),
-            Err(pos) => insert_frugal(&mut self.0, pos, (status.into(), n)),
+            Err(pos) => {
+                let list = self.0.get_or_insert_with(Box::default);
+                insert_frugal(list, pos, (status.into(), n));
+            }
         }
     }
 
+    fn list(&self) -> &[(Box<str>, u64)] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+
     fn position(&self, status: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(s, _)| (**s).cmp(status))
+        self.list().binary_search_by(|(s, _)| (**s).cmp(status))
     }
 
     fn bump(&mut self, pos: usize, n: u64) {
-        self.0[pos].1 = self.0[pos].1.saturating_add(n);
+        if let Some(list) = &mut self.0 {
+            list[pos].1 = list[pos].1.saturating_add(n);
+        }
     }
 
     /// Adds every count of `other` (merging never folds, as for report keys).
     pub(crate) fn merge(&mut self, other: &StatusCounts) {
-        for (status, n) in &other.0 {
+        for (status, n) in other.list() {
             self.add(status, *n, usize::MAX, usize::MAX, &mut 0);
         }
     }
 
     /// The counts as the JSON API shows them.
     pub(crate) fn to_map(&self) -> BTreeMap<String, u64> {
-        self.0.iter().map(|(s, n)| (s.to_string(), *n)).collect()
+        self.list()
+            .iter()
+            .map(|(s, n)| (s.to_string(), *n))
+            .collect()
     }
 }
 
@@ -105,5 +119,10 @@ mod tests {
         merged.merge(&counts);
         assert_eq!(merged.to_map()["timeout"], 4);
         assert_eq!(merged.to_map().len(), 4);
+
+        let none = StatusCounts::default();
+        assert_eq!(std::mem::size_of_val(&none), 8, "a name that never fails");
+        assert_eq!(serde_json::to_string(&none).unwrap(), "{}");
+        assert_eq!(serde_json::from_str::<StatusCounts>("{}").unwrap(), none);
     }
 }
