@@ -18,7 +18,10 @@ use crate::frugal_vec::insert_frugal;
 /// not a 24-byte empty `Vec`. Serialized as the map it was, so checkpoints do not change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "BTreeMap<String, u64>", into = "BTreeMap<String, u64>")]
-pub(crate) struct StatusCounts(Option<Box<Vec<(Box<str>, u64)>>>);
+pub(crate) struct StatusCounts(Option<Box<Vec<Counted>>>);
+
+/// A status and how often it was seen.
+type Counted = (Box<str>, u64);
 
 impl From<BTreeMap<String, u64>> for StatusCounts {
     fn from(map: BTreeMap<String, u64>) -> Self {
@@ -62,7 +65,7 @@ impl StatusCounts {
         }
     }
 
-    fn list(&self) -> &[(Box<str>, u64)] {
+    fn list(&self) -> &[Counted] {
         self.0.as_deref().map_or(&[], Vec::as_slice)
     }
 
