@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::message_ids::{merge_capped, texts};
+use crate::message_ids::{merge_capped, texts, FailIds};
 use crate::minute::minute_entry;
 use crate::sample_id::SampleId;
 use crate::sorted_map::SortedMap;
@@ -44,7 +44,7 @@ pub(crate) struct EventName {
     /// Sorted by minute.
     pub(crate) minutes: Vec<EventMinute>,
     pub(crate) sample_message_id: SampleId,
-    pub(crate) fail_message_ids: Vec<SampleId>,
+    pub(crate) fail_message_ids: FailIds,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::status_counts::StatusCounts;
 use crate::histogram::{DurationHistogram, MinuteHistograms};
-use crate::message_ids::{merge_capped, texts};
+use crate::message_ids::{merge_capped, texts, FailIds};
 use crate::minute::minute_entry;
 use crate::sample_id::SampleId;
 use crate::sorted_map::SortedMap;
@@ -59,7 +59,7 @@ pub(crate) struct TransactionName {
     pub(crate) minute_durations: MinuteHistograms,
     pub(crate) status_codes: StatusCounts,
     pub(crate) sample_message_id: SampleId,
-    pub(crate) fail_message_ids: Vec<SampleId>,
+    pub(crate) fail_message_ids: FailIds,
     pub(crate) slowest_message_id: SampleId,
     pub(crate) slowest_us: u64,
 }
