@@ -18,9 +18,79 @@ pub(crate) fn insert_frugal<T>(list: &mut Vec<T>, pos: usize, item: T) {
     list.insert(pos, item);
 }
 
+/// A list that takes 8 bytes while empty, where a `Vec` takes 24, for the lists most report
+/// entries never fill (a name's failure statuses and failed-message IDs: most names never
+/// fail). Allocated with its first element, grown by [`insert_frugal`]. In JSON it is the
+/// list it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::box_collection)] // the point: one thin pointer while empty
+pub(crate) struct ThinList<T>(Option<Box<Vec<T>>>);
+
+impl<T> Default for ThinList<T> {
+    fn default() -> Self {
+        ThinList(None)
+    }
+}
+
+impl<T> ThinList<T> {
+    /// Inserts `item` at `pos` (as `Vec::insert`), allocating the list if it is empty.
+    pub(crate) fn insert(&mut self, pos: usize, item: T) {
+        insert_frugal(self.0.get_or_insert_with(Box::default), pos, item);
+    }
+
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [T] {
+        self.0.as_deref_mut().map_or(&mut [], Vec::as_mut_slice)
+    }
+}
+
+impl<T> std::ops::Deref for ThinList<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+}
+
+impl<T> From<Vec<T>> for ThinList<T> {
+    fn from(list: Vec<T>) -> Self {
+        ThinList((!list.is_empty()).then(|| Box::new(list)))
+    }
+}
+
+impl<T: serde::Serialize> serde::Serialize for ThinList<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(serializer)
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for ThinList<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::<T>::deserialize(deserializer).map(ThinList::from)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_thin_list_is_one_pointer_until_its_first_element_and_a_plain_list_in_json() {
+        let mut list: ThinList<u32> = ThinList::default();
+        assert_eq!(std::mem::size_of_val(&list), 8);
+        assert!(list.is_empty());
+        assert_eq!(serde_json::to_string(&list).unwrap(), "[]");
+        list.insert(0, 7);
+        list.insert(0, 5);
+        list.as_mut_slice()[1] += 1;
+        assert_eq!(*list, [5, 8]);
+        let json = serde_json::to_string(&list).unwrap();
+        assert_eq!(json, "[5,8]");
+        assert_eq!(serde_json::from_str::<ThinList<u32>>(&json).unwrap(), list);
+        assert_eq!(
+            serde_json::from_str::<ThinList<u32>>("[]").unwrap(),
+            ThinList::default()
+        );
+    }
 
     #[test]
     fn inserts_keep_order_and_slack_stays_under_a_third() {

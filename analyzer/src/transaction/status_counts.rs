@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cardinality::truncate_chars;
 use crate::config::OTHERS;
-use crate::frugal_vec::insert_frugal;
+use crate::frugal_vec::ThinList;
 
 /// Failure statuses and their counts, sorted by status.
 ///
@@ -18,8 +18,7 @@ use crate::frugal_vec::insert_frugal;
 /// not a 24-byte empty `Vec`. Serialized as the map it was, so checkpoints do not change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "BTreeMap<String, u64>", into = "BTreeMap<String, u64>")]
-#[allow(clippy::box_collection)] // the point: 8 bytes while empty, where a `Vec` takes 24
-pub(crate) struct StatusCounts(Option<Box<Vec<Counted>>>);
+pub(crate) struct StatusCounts(ThinList<Counted>);
 
 /// A status and how often it was seen.
 type Counted = (Box<str>, u64);
@@ -27,7 +26,7 @@ type Counted = (Box<str>, u64);
 impl From<BTreeMap<String, u64>> for StatusCounts {
     fn from(map: BTreeMap<String, u64>) -> Self {
         let list: Vec<_> = map.into_iter().map(|(k, v)| (k.into(), v)).collect();
-        StatusCounts((!list.is_empty()).then(|| Box::new(list)))
+        StatusCounts(list.into())
     }
 }
 
@@ -51,7 +50,7 @@ impl StatusCounts {
         let status = truncate_chars(status, max_chars);
         let status = match self.position(status) {
             Ok(pos) => return self.bump(pos, n),
-            Err(_) if self.list().len() >= max_len => {
+            Err(_) if self.0.len() >= max_len => {
                 *folded += 1;
                 OTHERS
             }
@@ -59,40 +58,29 @@ impl StatusCounts {
         };
         match self.position(status) {
             Ok(pos) => self.bump(pos, n),
-            Err(pos) => {
-                let list = self.0.get_or_insert_with(Box::default);
-                insert_frugal(list, pos, (status.into(), n));
-            }
+            Err(pos) => self.0.insert(pos, (status.into(), n)),
         }
-    }
-
-    fn list(&self) -> &[Counted] {
-        self.0.as_deref().map_or(&[], Vec::as_slice)
     }
 
     fn position(&self, status: &str) -> Result<usize, usize> {
-        self.list().binary_search_by(|(s, _)| (**s).cmp(status))
+        self.0.binary_search_by(|(s, _)| (**s).cmp(status))
     }
 
     fn bump(&mut self, pos: usize, n: u64) {
-        if let Some(list) = &mut self.0 {
-            list[pos].1 = list[pos].1.saturating_add(n);
-        }
+        let counted = &mut self.0.as_mut_slice()[pos];
+        counted.1 = counted.1.saturating_add(n);
     }
 
     /// Adds every count of `other` (merging never folds, as for report keys).
     pub(crate) fn merge(&mut self, other: &StatusCounts) {
-        for (status, n) in other.list() {
+        for (status, n) in other.0.iter() {
             self.add(status, *n, usize::MAX, usize::MAX, &mut 0);
         }
     }
 
     /// The counts as the JSON API shows them.
     pub(crate) fn to_map(&self) -> BTreeMap<String, u64> {
-        self.list()
-            .iter()
-            .map(|(s, n)| (s.to_string(), *n))
-            .collect()
+        self.0.iter().map(|(s, n)| (s.to_string(), *n)).collect()
     }
 }
 
