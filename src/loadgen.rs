@@ -23,6 +23,8 @@ pub(crate) struct LoadgenArgs {
     pub(crate) connections: usize,
     pub(crate) domains: usize,
     pub(crate) names: u64,
+    /// Machines per domain shared by all connections (`None`: 8 per connection).
+    pub(crate) machines: Option<u32>,
     pub(crate) web: Option<String>,
     pub(crate) gzip_baseline: bool,
     /// Stamp trees evenly over this many past minutes of the current hour (0: send time).
@@ -43,6 +45,14 @@ const PACE_TICK: Duration = Duration::from_millis(1);
 pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     let connections = args.connections.max(1);
     let per_connection = args.trees.div_ceil(connections as u64);
+    if let Some(machines) = args.machines {
+        anyhow::ensure!(
+            machines as usize >= connections,
+            "--machines {machines} is fewer than --connections {connections}: each connection \
+             needs a machine of its own (two connections sending as one machine would repeat its \
+             message IDs)"
+        );
+    }
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis() as u64;
@@ -61,9 +71,12 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     let pools: Vec<Vec<u8>> = (0..connections)
         .map(|c| {
             // Each connection is its own group of client machines (10.0.<c>.x).
-            let mut samples = SampleTrees::new(c as u64 + 1, args.domains, args.names, now_ms)
-                .for_client_group(c as u8)
-                .distinct_names();
+            let samples = SampleTrees::new(c as u64 + 1, args.domains, args.names, now_ms);
+            let mut samples = match args.machines {
+                Some(machines) => samples.machine_share(c as u32, connections as u32, machines),
+                None => samples.for_client_group(c as u8),
+            }
+            .distinct_names();
             let mut out = Vec::new();
             let n = per_connection.min(args.trees.saturating_sub(c as u64 * per_connection));
             // Stamp each tree with about when it will be sent, so a long run stays in the

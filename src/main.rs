@@ -85,6 +85,10 @@ enum Command {
         /// Distinct root names per domain.
         #[arg(long, default_value_t = 50)]
         names: u64,
+        /// Client machines (IPs) per domain, split between the connections; at least one per
+        /// connection. Without it, each connection is 8 machines of its own.
+        #[arg(long)]
+        machines: Option<u32>,
         /// Web address of the server, to print what the collector says it received and dropped.
         #[arg(long)]
         web: Option<String>,
@@ -169,6 +173,7 @@ fn main() -> ExitCode {
             connections,
             domains,
             names,
+            machines,
             web,
             gzip_baseline,
             spread_minutes,
@@ -179,6 +184,7 @@ fn main() -> ExitCode {
             connections,
             domains,
             names,
+            machines,
             web,
             gzip_baseline,
             spread_minutes,

@@ -13,8 +13,8 @@ pub struct SampleTrees {
     state: u64,
     /// Each simulated client (domain, IP) numbers its own trees from 1, as CAT clients do.
     seqs: std::collections::HashMap<(usize, u32), u64>,
-    /// The IPs are `ip_base | 1..=8`.
-    ip_base: u32,
+    /// The simulated machines' IPs (by default `10.0.0.1..=8`), one picked per tree.
+    ips: Vec<u32>,
     domains: Vec<String>,
     names: u64,
     /// Timestamp of the next root, epoch milliseconds; advances a little per tree.
@@ -49,7 +49,7 @@ impl SampleTrees {
         SampleTrees {
             state: seed | 1,
             seqs: std::collections::HashMap::new(),
-            ip_base: 0x0a00_0000,
+            ips: (1..=8).map(|i| 0x0a00_0000 | i).collect(),
             domains: (0..domains.max(1)).map(|i| format!("app-{i}")).collect(),
             names: names.max(1),
             now_ms,
@@ -61,7 +61,24 @@ impl SampleTrees {
     /// make distinct message IDs while each client still numbers its trees 1, 2, 3...
     #[must_use]
     pub fn for_client_group(mut self, index: u8) -> Self {
-        self.ip_base = 0x0a00_0000 | (u32::from(index) << 8);
+        self.ips = (1..=8)
+            .map(|i| 0x0a00_0000 | u32::from(index) << 8 | i)
+            .collect();
+        self
+    }
+
+    /// Simulates share `share` of `shares` of a population of `machines` clients per domain
+    /// (`10.0.<i / 250>.<i % 250 + 1>` for `i` in `0..machines`): machine `i` belongs to share
+    /// `i % shares`, so generators that split one population between them (the load
+    /// generator's connections) make distinct message IDs, and their number does not change
+    /// how many machines the reports see. A share with no machine of its own (more shares
+    /// than machines) simulates none, and [`SampleTrees::tree`] then panics.
+    #[must_use]
+    pub fn machine_share(mut self, share: u32, shares: u32, machines: u32) -> Self {
+        self.ips = (0..machines)
+            .filter(|i| i % shares.max(1) == share)
+            .map(|i| 0x0a00_0000 | (i / 250) << 8 | (i % 250 + 1))
+            .collect();
         self
     }
 
@@ -101,7 +118,8 @@ impl SampleTrees {
     pub fn tree(&mut self) -> MessageTree {
         let pick = self.below(self.domains.len() as u64) as usize;
         let domain = self.domains[pick].clone();
-        let ip = self.ip_base | (self.below(8) as u32 + 1);
+        let pick_ip = self.below(self.ips.len() as u64) as usize;
+        let ip = self.ips[pick_ip];
         self.now_ms += self.below(3);
         let ts = self.now_ms;
         let seq = {
@@ -216,5 +234,22 @@ mod tests {
             let id: MessageId = tree.header.message_id.parse().unwrap();
             assert_eq!(id.domain, tree.header.domain);
         }
+    }
+
+    #[test]
+    fn machine_shares_split_one_population_without_sharing_an_ip() {
+        let ips = |share| {
+            let mut samples = SampleTrees::new(u64::from(share) + 1, 1, 10, 1_795_331_315_581)
+                .machine_share(share, 3, 8);
+            (0..400)
+                .map(|_| samples.tree().header.ip_address)
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        let shares: Vec<_> = (0..3).map(ips).collect();
+        assert_eq!(shares[0].len(), 3, "machines 0, 3 and 6");
+        assert_eq!(shares[2].len(), 2, "machines 2 and 5");
+        let all: std::collections::BTreeSet<_> = shares.iter().flatten().collect();
+        assert_eq!(all.len(), 8, "each machine in exactly one share");
+        assert!(all.contains(&"10.0.0.1".to_owned()) && all.contains(&"10.0.0.8".to_owned()));
     }
 }
