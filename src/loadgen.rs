@@ -25,6 +25,8 @@ pub(crate) struct LoadgenArgs {
     pub(crate) names: u64,
     /// Machines per domain shared by all connections (`None`: 8 per connection).
     pub(crate) machines: Option<u32>,
+    /// Data fields the size real clients send (`SampleTrees::full_data`).
+    pub(crate) full_data: bool,
     pub(crate) web: Option<String>,
     pub(crate) gzip_baseline: bool,
     /// Stamp trees evenly over this many past minutes of the current hour (0: send time).
@@ -71,7 +73,10 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     let pools: Vec<Vec<u8>> = (0..connections)
         .map(|c| {
             // Each connection is its own group of client machines (10.0.<c>.x).
-            let samples = SampleTrees::new(c as u64 + 1, args.domains, args.names, now_ms);
+            let mut samples = SampleTrees::new(c as u64 + 1, args.domains, args.names, now_ms);
+            if args.full_data {
+                samples = samples.full_data();
+            }
             let mut samples = match args.machines {
                 Some(machines) => samples.machine_share(c as u32, connections as u32, machines),
                 None => samples.for_client_group(c as u8),
@@ -139,9 +144,6 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         trees as f64 / elapsed,
         total_bytes as f64 / 1_048_576.0 / elapsed
     );
-    if args.gzip_baseline {
-        gzip_baseline(&pools_for_baseline);
-    }
     if let (Some(web), Some(before)) = (&args.web, trees_before) {
         // Wait until the collector stops counting, then report its own rate.
         let mut last = before;
@@ -167,6 +169,10 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
             Ok(body) => report_collector_view(&body),
             Err(e) => println!("could not ask the collector for its figures: {e:#}"),
         }
+    }
+    // Last, so the collector's own rate above is not stretched by it.
+    if args.gzip_baseline {
+        gzip_baseline(&pools_for_baseline);
     }
     Ok(())
 }

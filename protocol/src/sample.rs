@@ -21,7 +21,45 @@ pub struct SampleTrees {
     pub now_ms: u64,
     /// Root names stay distinct after URL normalisation (see [`SampleTrees::distinct_names`]).
     distinct_names: bool,
+    /// Data the size real clients send (see [`SampleTrees::full_data`]).
+    full_data: bool,
 }
+
+/// A browser's `User-Agent`, as CAT's URL.Server event carries it.
+const USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
+                          (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+
+/// Full statements for [`SQL`]'s names, as CAT's JDBC plugins record them.
+const SQL_TEXT: [&str; 6] = [
+    "INSERT INTO orders (uid, shop_id, amount, currency, status, channel, coupon_id, \
+     created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, NOW(), NOW())",
+    "SELECT o.id, o.uid, o.amount, o.status, o.created_at, i.sku, i.quantity, i.price \
+     FROM orders o JOIN order_items i ON i.order_id = o.id WHERE o.id = ? ORDER BY i.id",
+    "SELECT id, name, email, phone, level, status, last_login_at FROM users \
+     WHERE name = ? AND deleted = 0 LIMIT 1",
+    "SELECT c.sku, c.quantity, p.title, p.price, p.stock FROM cart_items c \
+     JOIN products p ON p.sku = c.sku WHERE c.uid = ? ORDER BY c.updated_at DESC LIMIT 100",
+    "UPDATE payments SET status = ?, paid_at = NOW(), trade_no = ?, version = version + 1 \
+     WHERE order_id = ? AND version = ?",
+    "UPDATE inventory SET locked = locked + ?, version = version + 1 \
+     WHERE sku = ? AND stock - locked >= ? AND version = ?",
+];
+
+/// The frames of a Java stack trace under a client timeout.
+const STACK: [&str; 12] = [
+    "java.net.SocketInputStream.socketRead0(Native Method)",
+    "java.net.SocketInputStream.read(SocketInputStream.java:171)",
+    "org.apache.http.impl.io.SessionInputBufferImpl.fillBuffer(SessionInputBufferImpl.java:153)",
+    "org.apache.http.impl.io.SessionInputBufferImpl.readLine(SessionInputBufferImpl.java:280)",
+    "org.apache.http.impl.conn.DefaultHttpResponseParser.parseHead(DefaultHttpResponseParser.java:138)",
+    "org.apache.http.impl.DefaultBHttpClientConnection.receiveResponseHeader(DefaultBHttpClientConnection.java:163)",
+    "org.apache.http.protocol.HttpRequestExecutor.doReceiveResponse(HttpRequestExecutor.java:273)",
+    "org.apache.http.impl.execchain.MainClientExec.execute(MainClientExec.java:272)",
+    "com.example.payment.client.PaymentClient.pay(PaymentClient.java:88)",
+    "com.example.order.service.OrderService.checkout(OrderService.java:214)",
+    "com.example.order.web.OrderController.create(OrderController.java:57)",
+    "org.springframework.web.servlet.FrameworkServlet.service(FrameworkServlet.java:883)",
+];
 
 const URLS: [&str; 8] = [
     "/api/order/create",
@@ -54,7 +92,18 @@ impl SampleTrees {
             names: names.max(1),
             now_ms,
             distinct_names: false,
+            full_data: false,
         }
+    }
+
+    /// Data fields the size real clients fill them: full SQL statements and their
+    /// parameters, URLs with query strings, user agents, RPC arguments and whole stack
+    /// traces, where the default trees carry short placeholders. A tree then averages about
+    /// 1.4 KB (126 bytes a message) instead of about 580 (64 a message).
+    #[must_use]
+    pub fn full_data(mut self) -> Self {
+        self.full_data = true;
+        self
     }
 
     /// Simulates clients on their own IPs (`10.0.<index>.1..=8`), so several generators
@@ -139,20 +188,47 @@ impl SampleTrees {
         };
         let mut root = Transaction::new("URL", root_name, ts);
         root.data = format!("method=GET&uid={}", self.below(100_000));
+        let server_data = if self.full_data {
+            let client = self.below(1 << 16);
+            format!(
+                "IPS=10.{}.{}.{}&VirtualIP=10.1.2.3&Server=host-{}&Referer=https://www.example.\
+                 com/shop/items/{}?from=search&q=phone+case&Agent={USER_AGENT}",
+                client >> 8,
+                client & 0xff,
+                self.below(250) + 1,
+                ip & 0xff,
+                self.below(1_000_000),
+            )
+        } else {
+            "Client=10.0.0.7&Referer=null".to_owned()
+        };
         root.children.push(Message::Event(Leaf::new(
             "URL.Server",
             "10.1.2.3",
             SUCCESS,
             ts,
-            "Client=10.0.0.7&Referer=null",
+            server_data,
         )));
+        if self.full_data {
+            let uid = self.below(100_000_000);
+            let page = self.below(50);
+            root.data = format!("{url}?uid={uid}&page={page}&size=20&sort=created_at,desc&channel=app&appVersion=10.3.{}", self.below(20));
+            root.children.push(Message::Event(Leaf::new(
+                "URL.Method",
+                "HTTP/GET",
+                SUCCESS,
+                ts,
+                format!("https://www.example.com{url}?uid={uid}&page={page}&size=20&sort=created_at,desc&channel=app"),
+            )));
+        }
         let mut offset_us = 200;
         let children = 1 + self.below(6);
         for _ in 0..children {
             let child_ts = ts + offset_us / 1000;
             let child = match self.below(3) {
                 0 => {
-                    let mut sql = Transaction::new("SQL", SQL[self.below(6) as usize], child_ts);
+                    let statement = self.below(6) as usize;
+                    let mut sql = Transaction::new("SQL", SQL[statement], child_ts);
                     sql.duration_us = self.latency_us(3);
                     sql.data = "SELECT id, uid, amount FROM orders WHERE id = ?".to_owned();
                     sql.children.push(Message::Event(Leaf::new(
@@ -162,6 +238,17 @@ impl SampleTrees {
                         child_ts,
                         "",
                     )));
+                    if self.full_data {
+                        SQL_TEXT[statement].clone_into(&mut sql.data);
+                        let (a, b) = (self.below(1 << 40), self.below(100_000_000));
+                        sql.children.push(Message::Event(Leaf::new(
+                            "SQL.Method",
+                            SQL_TEXT[statement].split(' ').next().unwrap_or("SELECT"),
+                            SUCCESS,
+                            child_ts,
+                            format!("{a},{b},'CNY',1,'app',{}", self.below(1000)),
+                        )));
+                    }
                     sql
                 }
                 1 => {
@@ -180,6 +267,15 @@ impl SampleTrees {
                         child_ts,
                         "",
                     )));
+                    if self.full_data {
+                        call.data = format!(
+                            "service=http://payment.example.com/payment/PaymentService_1.0.0\
+                             &method=pay&args=[orderId={},amount={}.{:02},currency=CNY]&timeout=1000",
+                            self.below(1 << 40),
+                            self.below(10_000),
+                            self.below(100),
+                        );
+                    }
                     call.children.push(Message::Event(Leaf::new(
                         "RemoteCall",
                         "PaymentService.pay",
@@ -194,12 +290,24 @@ impl SampleTrees {
             if self.below(50) == 0 {
                 child.status = "java.net.SocketTimeoutException".to_owned();
                 root.status = "ERROR".to_owned();
+                let trace = if self.full_data {
+                    let mut trace = "java.net.SocketTimeoutException: Read timed out\n".to_owned();
+                    for frame in STACK {
+                        trace.push_str("\tat ");
+                        trace.push_str(frame);
+                        trace.push('\n');
+                    }
+                    trace
+                } else {
+                    "java.net.SocketTimeoutException: Read timed out\n\tat Client.call(Client.java:42)\n"
+                        .to_owned()
+                };
                 root.children.push(Message::Event(Leaf::new(
                     "Exception",
                     "java.net.SocketTimeoutException",
                     "ERROR",
                     child_ts,
-                    "java.net.SocketTimeoutException: Read timed out\n\tat Client.call(Client.java:42)\n",
+                    trace,
                 )));
             }
             offset_us += child.duration_us + 100;
@@ -251,5 +359,30 @@ mod tests {
         let all: std::collections::BTreeSet<_> = shares.iter().flatten().collect();
         assert_eq!(all.len(), 8, "each machine in exactly one share");
         assert!(all.contains(&"10.0.0.1".to_owned()) && all.contains(&"10.0.0.8".to_owned()));
+    }
+
+    #[test]
+    fn full_data_trees_are_valid_and_carry_realistic_sizes() {
+        let mut bytes = [0usize; 2];
+        for (full, total) in bytes.iter_mut().enumerate() {
+            let mut samples = SampleTrees::new(3, 5, 40, 1_795_331_315_581);
+            if full == 1 {
+                samples = samples.full_data();
+            }
+            for _ in 0..500 {
+                let tree = samples.tree();
+                let mut frame = Vec::new();
+                crate::nt1::encode(&tree, &mut frame);
+                *total += frame.len();
+                let decoded = crate::nt1::decode_body(&frame[4..]).unwrap();
+                assert_eq!(decoded, tree);
+            }
+        }
+        let (plain, full) = (bytes[0] / 500, bytes[1] / 500);
+        assert!((450..750).contains(&plain), "{plain} bytes a default tree");
+        assert!(
+            (1100..1800).contains(&full),
+            "{full} bytes a full-data tree"
+        );
     }
 }
