@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use ocelot_protocol::MessageTree;
+use ocelot_protocol::{MessageKind, MessageTree};
 
 use crate::{
     AnalyzerConfig, EventAnalyzer, EventReport, HeartbeatAnalyzer, HeartbeatReport, MetricAnalyzer,
@@ -74,6 +74,22 @@ impl HourAnalyzers {
         self.metric.process(tree);
     }
 
+    /// Whether any report reads a message's data field, given the message's kind, type and
+    /// data: heartbeats' status XML, metrics' values, batch data (`@count;fail;...`) and a
+    /// truncated tree's `TruncatedTransaction` total. The collector decodes other data as
+    /// empty (`nt1::decode_body_into_keeping`): SQL text, URLs and stack traces are most of
+    /// a tree's bytes, the store keeps them, and no report reads them.
+    pub fn reads_data(kind: MessageKind, type_: &str, data: &[u8]) -> bool {
+        match kind {
+            MessageKind::Heartbeat | MessageKind::Metric => true,
+            MessageKind::Trace => false,
+            MessageKind::Transaction | MessageKind::Event => {
+                data.first() == Some(&b'@')
+                    || (kind == MessageKind::Event && type_ == "TruncatedTransaction")
+            }
+        }
+    }
+
     /// The domains with a report of any kind, sorted.
     pub fn domains(&self) -> Vec<String> {
         let mut domains = BTreeSet::new();
@@ -117,5 +133,99 @@ mod tests {
             restored.transaction.reports(),
             analyzers.transaction.reports()
         );
+    }
+
+    /// Trees whose data every report reads: batch transactions and events, a truncated
+    /// tree's total, a failure with a stack trace, a metric and a heartbeat.
+    fn trees_with_data_that_counts() -> Vec<MessageTree> {
+        use crate::test_support::{transaction, tree, HOUR_START_MS};
+        use ocelot_protocol::{Leaf, Message};
+        let ts = HOUR_START_MS + 90_000;
+        let mut batch = transaction("SQL", "select", ts, 0, "0");
+        batch.data = "@3;1;150;40,2|70,1".into();
+        let mut root = transaction("URL", "/api", ts, 5_000, "ERROR");
+        root.data = "uid=7&page=2".into();
+        root.children.push(Message::Transaction(batch));
+        for (type_, name, status, data) in [
+            ("RemoteCall", "batch", "0", "@5;2"),
+            (
+                "Exception",
+                "java.io.IOException",
+                "ERROR",
+                "java.io.IOException\n\tat A.b(A.java:1)",
+            ),
+            ("TruncatedTransaction", "TotalDuration", "0", "2468000"),
+        ] {
+            root.children
+                .push(Message::Event(Leaf::new(type_, name, status, ts, data)));
+        }
+        let mut with_metric = transaction("URL", "/pay", ts, 900, "0");
+        with_metric
+            .children
+            .push(Message::Metric(Leaf::new("", "orders", "S,C", ts, "3,120")));
+        let heartbeat = MessageTree::new(
+            crate::test_support::header("shop", "10.0.0.2", "shop-0a000002-498703-9"),
+            Message::Heartbeat(Leaf::new(
+                "Heartbeat",
+                "10.0.0.2",
+                "0",
+                ts,
+                "<status><memory max=\"100\" total=\"80\"/></status>",
+            )),
+        );
+        vec![
+            tree("shop", "10.0.0.1", "shop-0a000001-498703-1", root),
+            tree("shop", "10.0.0.1", "shop-0a000001-498703-2", with_metric),
+            heartbeat,
+        ]
+    }
+
+    #[test]
+    fn reports_are_the_same_when_only_the_data_they_read_is_decoded() {
+        use ocelot_protocol::nt1;
+        let hour = 498_703;
+        let config = Arc::new(AnalyzerConfig::default());
+        let mut trees = crate::test_support::binary_frames();
+        trees.extend(trees_with_data_that_counts());
+        for full_data in [false, true] {
+            let mut samples = ocelot_protocol::sample::SampleTrees::new(
+                9,
+                3,
+                20,
+                crate::test_support::HOUR_START_MS + 60_000,
+            );
+            if full_data {
+                samples = samples.full_data();
+            }
+            trees.extend((0..400).map(|_| samples.tree()));
+        }
+        let mut all = HourAnalyzers::new(hour, &config);
+        let mut lean = HourAnalyzers::new(hour, &config);
+        let mut scratch = MessageTree::default();
+        let mut skipped = 0;
+        for tree in &trees {
+            let mut frame = Vec::new();
+            nt1::encode(tree, &mut frame);
+            let body = &frame[4..];
+            all.process(&nt1::decode_body(body).unwrap());
+            nt1::decode_body_into_keeping(body, &mut scratch, HourAnalyzers::reads_data).unwrap();
+            skipped += usize::from(scratch != *tree);
+            lean.process(&scratch);
+        }
+        assert!(
+            skipped > 500,
+            "most trees carry data no report reads: {skipped}"
+        );
+        assert_eq!(lean.transaction.reports(), all.transaction.reports());
+        assert_eq!(lean.event.reports(), all.event.reports());
+        assert_eq!(lean.problem.reports(), all.problem.reports());
+        assert_eq!(lean.heartbeat.reports(), all.heartbeat.reports());
+        assert_eq!(lean.metric.reports(), all.metric.reports());
+        let shop = &all.transaction.reports()["shop"];
+        assert!(
+            format!("{shop:?}").contains("select"),
+            "the batch was counted"
+        );
+        assert!(!all.heartbeat.reports().is_empty() && !all.metric.reports().is_empty());
     }
 }

@@ -315,7 +315,10 @@ impl Worker for ShardWorker {
             }
             ScannedFrame::Nt1(_) => {
                 let body = &item.frame[LENGTH_PREFIX_BYTES..];
-                if let Err(e) = nt1::decode_body_into(body, scratch) {
+                // Data no report reads (SQL text, URLs, stack traces) is left undecoded.
+                if let Err(e) =
+                    nt1::decode_body_into_keeping(body, scratch, HourAnalyzers::reads_data)
+                {
                     // The scan accepted it, so decoding cannot fail (a property test
                     // holds the two together); were it ever to, the tree is lost loudly.
                     self.stats

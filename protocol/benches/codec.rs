@@ -9,7 +9,7 @@ use std::io::Write as _;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ocelot_protocol::sample::SampleTrees;
 use ocelot_protocol::{
-    decode_frame, nt1, scan_frame, DecodeOptions, MessageTree, LENGTH_PREFIX_BYTES,
+    decode_frame, nt1, scan_frame, DecodeOptions, MessageKind, MessageTree, LENGTH_PREFIX_BYTES,
 };
 
 /// The captured C-client frames plus generated URL/SQL/Cache/RPC trees.
@@ -97,6 +97,56 @@ fn bench(c: &mut Criterion) {
             for f in &frames {
                 criterion::black_box(decode_frame(f, &options).expect("valid"));
             }
+        })
+    });
+    g.finish();
+
+    // Trees with data the size real clients send (`SampleTrees::full_data`): all of it
+    // decoded, or only what the collector's reports read (the collector's filter is the
+    // analyzer crate's `HourAnalyzers::reads_data`; this one keeps the same fields).
+    let mut samples = SampleTrees::new(42, 10, 50, 1_795_331_315_581).full_data();
+    let full: Vec<Vec<u8>> = (0..2000)
+        .map(|_| nt1::encode_to_bytes(&samples.tree()).to_vec())
+        .collect();
+    let mut g = c.benchmark_group("nt1_full_data_bytes");
+    g.throughput(Throughput::Bytes(full.iter().map(|f| f.len() as u64).sum()));
+    g.bench_function("decode_into_reused_tree", |b| {
+        b.iter(|| {
+            for f in &full {
+                nt1::decode_body_into(&f[LENGTH_PREFIX_BYTES..], &mut scratch).expect("valid");
+                criterion::black_box(&scratch);
+            }
+        })
+    });
+    fn reports_read(kind: MessageKind, type_: &str, data: &[u8]) -> bool {
+        matches!(kind, MessageKind::Heartbeat | MessageKind::Metric)
+            || data.first() == Some(&b'@')
+            || (kind == MessageKind::Event && type_ == "TruncatedTransaction")
+    }
+    g.bench_function("decode_into_data_reports_read", |b| {
+        b.iter(|| {
+            for f in &full {
+                nt1::decode_body_into_keeping(
+                    &f[LENGTH_PREFIX_BYTES..],
+                    &mut scratch,
+                    reports_read,
+                )
+                .expect("valid");
+                criterion::black_box(&scratch);
+            }
+        })
+    });
+    let full_stream = full.concat();
+    g.bench_function("gzip_level1_zlib_rs", |b| {
+        b.iter(|| {
+            let mut gz = flate2::write::GzEncoder::new(
+                Vec::with_capacity(full_stream.len() / 3),
+                flate2::Compression::new(1),
+            );
+            for chunk in full_stream.chunks(64 * 1024) {
+                gz.write_all(chunk).expect("in memory");
+            }
+            criterion::black_box(gz.finish().expect("in memory").len())
         })
     });
     g.finish();

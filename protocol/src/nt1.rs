@@ -19,7 +19,7 @@
 use bytes::Bytes;
 
 use crate::error::DecodeError;
-use crate::message::{Header, Leaf, Message, MessageTree, Transaction, MAX_DEPTH};
+use crate::message::{Header, Leaf, Message, MessageKind, MessageTree, Transaction, MAX_DEPTH};
 use crate::varint;
 
 /// The body's first three bytes.
@@ -180,21 +180,22 @@ impl<'a> Reader<'a> {
 
     /// [`Reader::string`] into `out`, reusing its allocation.
     fn string_into(&mut self, out: &mut String, what: &'static str) -> Result<(), DecodeError> {
-        let bytes = &self.buf[self.string_range(what)?];
-        out.clear();
-        // Empty strings and one-character ones (a status of "0") are a good part of every
-        // tree: neither needs the UTF-8 check nor a copy.
-        match *bytes {
-            [] => return Ok(()),
-            [byte] if byte.is_ascii() => {
-                out.push(char::from(byte));
-                return Ok(());
-            }
-            _ => {}
-        }
-        match std::str::from_utf8(bytes) {
-            Ok(s) => out.push_str(s),
-            Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
+        let range = self.string_range(what)?;
+        text_into(&self.buf[range], out);
+        Ok(())
+    }
+
+    /// A data field into `out` when `keep` says so given its bytes, else `out` is cleared.
+    fn data_into(
+        &mut self,
+        out: &mut String,
+        keep: impl FnOnce(&[u8]) -> bool,
+    ) -> Result<(), DecodeError> {
+        let bytes = &self.buf[self.string_range("data")?];
+        if keep(bytes) {
+            text_into(bytes, out);
+        } else {
+            out.clear();
         }
         Ok(())
     }
@@ -207,6 +208,26 @@ impl<'a> Reader<'a> {
             Ok(s) => s.to_owned(),
             Err(_) => String::from_utf8_lossy(bytes).into_owned(),
         })
+    }
+}
+
+/// A string's bytes into `out` (its allocation reused) as CAT servers read them: UTF-8,
+/// invalid sequences replaced.
+fn text_into(bytes: &[u8], out: &mut String) {
+    out.clear();
+    // Empty strings and one-character ones (a status of "0") are a good part of every
+    // tree: neither needs the UTF-8 check nor a copy.
+    match *bytes {
+        [] => return,
+        [byte] if byte.is_ascii() => {
+            out.push(char::from(byte));
+            return;
+        }
+        _ => {}
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
     }
 }
 
@@ -249,13 +270,34 @@ pub fn decode_body(body: &[u8]) -> Result<MessageTree, DecodeError> {
 /// equals what [`decode_body`] returns; on error it is left in an unspecified but valid
 /// state and the error is [`decode_body`]'s.
 pub fn decode_body_into(body: &[u8], tree: &mut MessageTree) -> Result<(), DecodeError> {
+    decode_body_into_keeping(body, tree, keep_all_data)
+}
+
+/// Which data fields a decode keeps: given a message's kind, its type and its data's
+/// bytes, whether the caller will read them. See [`decode_body_into_keeping`].
+pub type KeepData = fn(MessageKind, &str, &[u8]) -> bool;
+
+/// The [`KeepData`] that keeps every data field.
+pub fn keep_all_data(_kind: MessageKind, _type: &str, _data: &[u8]) -> bool {
+    true
+}
+
+/// [`decode_body_into`] for a caller that reads only some data fields: those `keep_data`
+/// refuses decode as empty strings, neither checked as UTF-8 nor copied (data is most of a
+/// tree's bytes: SQL text, URLs, stack traces). Their lengths are still checked, so the
+/// same bytes fail with the same error as [`decode_body`].
+pub fn decode_body_into_keeping(
+    body: &[u8],
+    tree: &mut MessageTree,
+    keep_data: KeepData,
+) -> Result<(), DecodeError> {
     let mut spare = SPARE.with(|s| std::mem::take(&mut *s.borrow_mut()));
     let reused = check_magic(body).and_then(|()| {
         let mut r = Reader::new(body, 3);
         for field in tree.header.fields_mut() {
             r.string_into(field, "header")?;
         }
-        message_into(&mut r, &mut tree.root, 0, &mut spare)?;
+        message_into(&mut r, &mut tree.root, 0, &mut spare, keep_data)?;
         if r.is_empty() {
             Ok(())
         } else {
@@ -289,6 +331,7 @@ fn message_into(
     slot: &mut Message,
     open: usize,
     spare: &mut Vec<Message>,
+    keep_data: KeepData,
 ) -> Result<(), DecodeError> {
     let offset = r.pos;
     let tag = r.byte("tag")?;
@@ -317,14 +360,16 @@ fn message_into(
                 if n == t.children.len() {
                     t.children.push(spare.pop().unwrap_or_default());
                 }
-                message_into(r, &mut t.children[n], open + 1, spare)?;
+                message_into(r, &mut t.children[n], open + 1, spare, keep_data)?;
                 n += 1;
             }
             if t.children.len() > n {
                 spare.extend(t.children.drain(n..));
             }
             r.string_into(&mut t.status, "status")?;
-            r.string_into(&mut t.data, "data")?;
+            r.data_into(&mut t.data, |data| {
+                keep_data(MessageKind::Transaction, &t.type_, data)
+            })?;
             t.duration_us = r.varint("duration")?;
             Ok(())
         }
@@ -334,7 +379,8 @@ fn message_into(
             r.string_into(&mut leaf.type_, "type")?;
             r.string_into(&mut leaf.name, "name")?;
             r.string_into(&mut leaf.status, "status")?;
-            r.string_into(&mut leaf.data, "data")?;
+            let kind = leaf_message_kind(tag);
+            r.data_into(&mut leaf.data, |data| keep_data(kind, &leaf.type_, data))?;
             *slot = leaf_message(tag, leaf);
             Ok(())
         }
@@ -391,6 +437,16 @@ fn check_depth(open: usize, offset: usize) -> Result<(), DecodeError> {
         });
     }
     Ok(())
+}
+
+/// The kind of message a leaf `tag` names.
+fn leaf_message_kind(tag: u8) -> MessageKind {
+    match tag {
+        TAG_EVENT => MessageKind::Event,
+        TAG_HEARTBEAT => MessageKind::Heartbeat,
+        TAG_METRIC => MessageKind::Metric,
+        _ => MessageKind::Trace,
+    }
 }
 
 /// The message a leaf `tag` names.

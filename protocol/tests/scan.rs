@@ -5,18 +5,39 @@
 //!
 //! `nt1::decode_body_into`, the collector's decoder (into a scratch tree it reuses), must
 //! give `decode_body`'s tree or error whatever the scratch tree held before: here it is the
-//! tree (or wreck) of the previous case.
+//! tree (or wreck) of the previous case. `decode_body_into_keeping` must give the same,
+//! with exactly the data fields its filter refuses empty.
 
 use std::cell::RefCell;
 use std::path::PathBuf;
 
 use ocelot_protocol::nt1::{decode_body, decode_body_into, scan_body};
 use ocelot_protocol::sample::SampleTrees;
-use ocelot_protocol::{nt1, DecodeError, MessageTree};
+use ocelot_protocol::{nt1, DecodeError, Message, MessageKind, MessageTree};
 use proptest::prelude::*;
 
 thread_local! {
     static SCRATCH: RefCell<MessageTree> = RefCell::new(MessageTree::default());
+    static LEAN_SCRATCH: RefCell<MessageTree> = RefCell::new(MessageTree::default());
+}
+
+/// A filter that keeps some data: events' whose data is not `"x"`.
+fn keep_event_data(kind: MessageKind, _type: &str, data: &[u8]) -> bool {
+    kind == MessageKind::Event && data != b"x"
+}
+
+/// What `keep_event_data` leaves of a tree's data.
+fn strip_data(message: &mut Message) {
+    match message {
+        Message::Transaction(t) => {
+            t.data.clear();
+            t.children.iter_mut().for_each(strip_data);
+        }
+        Message::Event(l) if l.data != "x" => {}
+        Message::Event(l) | Message::Heartbeat(l) | Message::Metric(l) | Message::Trace(l) => {
+            l.data.clear();
+        }
+    }
 }
 
 fn agree(body: &[u8]) -> Result<(), TestCaseError> {
@@ -25,6 +46,14 @@ fn agree(body: &[u8]) -> Result<(), TestCaseError> {
     let reused = SCRATCH
         .with_borrow_mut(|scratch| decode_body_into(body, scratch).map(|()| scratch.clone()));
     prop_assert_eq!(&reused, &decoded);
+    let lean = LEAN_SCRATCH.with_borrow_mut(|scratch| {
+        nt1::decode_body_into_keeping(body, scratch, keep_event_data).map(|()| scratch.clone())
+    });
+    let stripped = decoded.clone().map(|mut tree| {
+        strip_data(&mut tree.root);
+        tree
+    });
+    prop_assert_eq!(&lean, &stripped);
     match (&scanned, &decoded) {
         (Ok(scan), Ok(tree)) => {
             prop_assert_eq!(
