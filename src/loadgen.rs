@@ -27,6 +27,8 @@ pub(crate) struct LoadgenArgs {
     pub(crate) machines: Option<u32>,
     /// Data fields the size real clients send (`SampleTrees::full_data`).
     pub(crate) full_data: bool,
+    /// Messages per tree, `(min, max)` (`SampleTrees::messages`).
+    pub(crate) messages: Option<(u64, u64)>,
     pub(crate) web: Option<String>,
     pub(crate) gzip_baseline: bool,
     /// Stamp trees evenly over this many past minutes of the current hour (0: send time).
@@ -76,6 +78,9 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
             let mut samples = SampleTrees::new(c as u64 + 1, args.domains, args.names, now_ms);
             if args.full_data {
                 samples = samples.full_data();
+            }
+            if let Some((min, max)) = args.messages {
+                samples = samples.messages(min, max);
             }
             let mut samples = match args.machines {
                 Some(machines) => samples.machine_share(c as u32, connections as u32, machines),
@@ -198,6 +203,23 @@ fn gzip_baseline(pools: &[Vec<u8>]) {
     );
 }
 
+/// `--messages MIN-MAX`.
+pub(crate) fn parse_message_range(text: &str) -> Result<(u64, u64), String> {
+    let (min, max) = text
+        .split_once('-')
+        .ok_or_else(|| format!("{text:?} is not MIN-MAX, e.g. 5-30"))?;
+    let number = |s: &str| {
+        s.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("{s:?} in {text:?} is not a whole number"))
+    };
+    let (min, max) = (number(min)?, number(max)?);
+    if min == 0 || min > max || max > 10_000 {
+        return Err(format!("{text:?}: need 1 <= MIN <= MAX <= 10000"));
+    }
+    Ok((min, max))
+}
+
 fn state_field(web: &str, field: &str) -> Option<u64> {
     let body = crate::http::get(web, "/api/state?hour=current").ok()?;
     serde_json::from_str::<serde_json::Value>(&body)
@@ -267,4 +289,18 @@ fn send_pool(
     }
     stream.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_message_range;
+
+    #[test]
+    fn message_ranges_are_min_dash_max() {
+        assert_eq!(parse_message_range("5-30"), Ok((5, 30)));
+        assert_eq!(parse_message_range("7-7"), Ok((7, 7)));
+        for bad in ["30", "30-5", "0-3", "a-9", "5-", "1-20000"] {
+            assert!(parse_message_range(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -93,6 +93,10 @@ enum Command {
         /// agents, stack traces): about 1.4 KB a tree instead of 580 bytes.
         #[arg(long)]
         full_data: bool,
+        /// Messages per tree as MIN-MAX (e.g. 5-30), drawn evenly per tree; without it, 3 to
+        /// 30 with most near 9.
+        #[arg(long, value_parser = loadgen::parse_message_range)]
+        messages: Option<(u64, u64)>,
         /// Web address of the server, to print what the collector says it received and dropped.
         #[arg(long)]
         web: Option<String>,
@@ -179,6 +183,7 @@ fn main() -> ExitCode {
             names,
             machines,
             full_data,
+            messages,
             web,
             gzip_baseline,
             spread_minutes,
@@ -191,6 +196,7 @@ fn main() -> ExitCode {
             names,
             machines,
             full_data,
+            messages,
             web,
             gzip_baseline,
             spread_minutes,

@@ -23,6 +23,8 @@ pub struct SampleTrees {
     distinct_names: bool,
     /// Data the size real clients send (see [`SampleTrees::full_data`]).
     full_data: bool,
+    /// Messages per tree, drawn evenly from this range (see [`SampleTrees::messages`]).
+    messages: Option<(u64, u64)>,
 }
 
 /// A browser's `User-Agent`, as CAT's URL.Server event carries it.
@@ -93,7 +95,21 @@ impl SampleTrees {
             now_ms,
             distinct_names: false,
             full_data: false,
+            messages: None,
         }
+    }
+
+    /// Trees of `min..=max` messages, the count drawn evenly per tree, where the default
+    /// trees have 3 to 30 with most near 9 (1 to 6 calls under the root). The root gets
+    /// calls until the tree has its count; the last ones are cache calls (one message)
+    /// when a bigger call would overshoot. `min` is raised to the 4 messages the smallest
+    /// such tree has (root, its `URL.Server` event and one call; 5 with [`full_data`]).
+    ///
+    /// [`full_data`]: SampleTrees::full_data
+    #[must_use]
+    pub fn messages(mut self, min: u64, max: u64) -> Self {
+        self.messages = Some((min, max.max(min)));
+        self
     }
 
     /// Data fields the size real clients fill them: full SQL statements and their
@@ -222,10 +238,33 @@ impl SampleTrees {
             )));
         }
         let mut offset_us = 200;
-        let children = 1 + self.below(6);
-        for _ in 0..children {
+        // Default trees: 1 to 6 calls. With `messages`: calls until the tree has its count.
+        let children = match self.messages {
+            None => Some(1 + self.below(6)),
+            Some(_) => None,
+        };
+        let target = self.messages.map(|(min, max)| {
+            let min = min.max(root.children.len() as u64 + 2);
+            min + self.below(max.max(min) - min + 1)
+        });
+        let mut messages = 1 + root.children.len() as u64;
+        let mut made = 0;
+        loop {
+            let room = match (children, target) {
+                (Some(children), _) if made == children => break,
+                (_, Some(target)) if messages >= target => break,
+                (_, target) => target.map(|t| t - messages),
+            };
+            made += 1;
             let child_ts = ts + offset_us / 1000;
-            let child = match self.below(3) {
+            let sql_messages = if self.full_data { 3 } else { 2 };
+            let kind = match room {
+                // Only a cache call (one message) fits.
+                Some(room) if room < sql_messages => 1,
+                Some(room) if room < 3 => [0, 1][self.below(2) as usize],
+                _ => self.below(3),
+            };
+            let child = match kind {
                 0 => {
                     let statement = self.below(6) as usize;
                     let mut sql = Transaction::new("SQL", SQL[statement], child_ts);
@@ -287,7 +326,11 @@ impl SampleTrees {
                 }
             };
             let mut child = child;
-            if self.below(50) == 0 {
+            let child_messages = 1 + child.children.len() as u64;
+            messages += child_messages;
+            let fits_failure = room.is_none_or(|room| room > child_messages);
+            if self.below(50) == 0 && fits_failure {
+                messages += 1;
                 child.status = "java.net.SocketTimeoutException".to_owned();
                 root.status = "ERROR".to_owned();
                 let trace = if self.full_data {
@@ -384,5 +427,22 @@ mod tests {
             (1100..1800).contains(&full),
             "{full} bytes a full-data tree"
         );
+    }
+
+    #[test]
+    fn trees_can_be_asked_for_a_range_of_message_counts() {
+        for full in [false, true] {
+            let mut samples = SampleTrees::new(11, 3, 10, 1_795_331_315_581).messages(5, 30);
+            if full {
+                samples = samples.full_data();
+            }
+            let counts: Vec<usize> = (0..3000).map(|_| samples.tree().message_count()).collect();
+            assert!(counts.iter().all(|n| (5..=30).contains(n)), "{counts:?}");
+            let mean = counts.iter().sum::<usize>() as f64 / counts.len() as f64;
+            assert!((16.0..19.0).contains(&mean), "mean {mean}");
+            for n in [5, 17, 30] {
+                assert!(counts.contains(&n), "{n} messages never drawn");
+            }
+        }
     }
 }
