@@ -9,7 +9,6 @@
 //! text, so every ID reads back exactly as it came. In JSON it is the plain string.
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -32,7 +31,9 @@ pub(crate) struct SampleId {
 const SHARED_DOMAINS_MAX: usize = 10_000;
 
 thread_local! {
-    static DOMAINS: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+    /// hashbrown's foldhash: std's SipHash cost more than the lookup it serves, once per
+    /// sample an analyzer keeps.
+    static DOMAINS: RefCell<hashbrown::HashSet<Arc<str>>> = RefCell::new(hashbrown::HashSet::new());
 }
 
 pub(crate) fn shared_domain(domain: &str) -> Arc<str> {
