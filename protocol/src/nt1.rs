@@ -127,12 +127,17 @@ impl<'a> Reader<'a> {
     }
 
     fn byte(&mut self, what: &'static str) -> Result<u8, DecodeError> {
-        let b = *self.buf.get(self.pos).ok_or(DecodeError::Truncated {
-            offset: self.pos,
-            what,
-        })?;
-        self.pos += 1;
-        Ok(b)
+        // Not `ok_or`: that builds the error (and runs its drop glue) for every byte read.
+        match self.buf.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => Err(DecodeError::Truncated {
+                offset: self.pos,
+                what,
+            }),
+        }
     }
 
     #[inline]
