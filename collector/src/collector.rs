@@ -21,6 +21,7 @@ use crate::clock::Clock;
 use crate::config::CollectorConfig;
 use crate::domain_cap::DomainCap;
 use crate::period::accept_hour;
+use crate::received::ReceivedCounts;
 use crate::stats::{decode_error_reason, CollectorStats, StatsSnapshot, DECODE_REASONS};
 use crate::worker::{
     self, shard_of, AnyReport, Control, QueuedTrees, Report, ReportKind, ShardWorker, StateSample,
@@ -109,6 +110,8 @@ struct Inner {
     domain_cap: DomainCap,
     trees: Vec<Sender<TreeBatch>>,
     controls: Vec<Sender<Control>>,
+    /// Trees and bytes per domain for the State worker, counted here at dispatch.
+    received: Arc<ReceivedCounts>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     ticks: Mutex<TickState>,
     stopped: std::sync::atomic::AtomicBool,
@@ -171,6 +174,7 @@ impl Collector {
             .chain([STATE_WORKER])
             .collect();
         let stats = Arc::new(CollectorStats::new(&names));
+        let received = Arc::new(ReceivedCounts::default());
         let mut threads = Vec::new();
         let (mut trees, mut controls) = (Vec::new(), Vec::new());
         for (index, name) in names.iter().enumerate() {
@@ -189,7 +193,13 @@ impl Collector {
                 };
                 spawn(worker, ctx, &mut threads)
             } else {
-                spawn(StateWorker, ctx, &mut threads)
+                spawn(
+                    StateWorker {
+                        received: received.clone(),
+                    },
+                    ctx,
+                    &mut threads,
+                )
             };
             trees.push(tree_tx);
             controls.push(control_tx);
@@ -201,6 +211,7 @@ impl Collector {
                 domain_cap: DomainCap::new(config.analyzer.max_domains),
                 trees,
                 controls,
+                received,
                 threads: Mutex::new(threads),
                 ticks: Mutex::new(TickState {
                     last_tick_ms: now,
@@ -394,14 +405,15 @@ impl Collector {
         if batch.trees.is_empty() {
             return;
         }
-        // How many of the batch's trees each worker takes: the shards their domains',
-        // the State worker all of them.
+        // The State report counts every accepted tree, whatever the queues below do.
+        inner.received.add(&batch.trees);
+        // How many of the batch's trees each analyzer thread takes: its domains'. (The
+        // State worker takes none; it reads `received`.)
         let mut counts = vec![0u64; inner.trees.len()];
         for item in &batch.trees {
             counts[item.shard] += 1;
         }
         let n = batch.trees.len();
-        counts[inner.state_worker()] = n as u64;
         // The queues' memory, all workers together. Past the budget, the workers that are
         // behind (something still queued) drop this batch, each tree counted, so they hold
         // no more memory, while workers that keep up still take it: one slow analyzer does

@@ -33,6 +33,7 @@ mod config;
 mod domain_cap;
 mod period;
 mod rate_limited_log;
+mod received;
 mod server;
 mod stats;
 mod worker;

@@ -27,6 +27,7 @@ use crate::period::is_due_for_sealing;
 /// After a frame larger than this, the analyzer thread's scratch tree is dropped rather
 /// than kept for reuse (a client's 10 MiB tree would otherwise stay in memory).
 const SCRATCH_KEEP_BYTES: usize = 64 * 1024;
+use crate::received::ReceivedCounts;
 use crate::stats::CollectorStats;
 
 /// A tree on its way to the workers: its frame as received, checked but (NT1) not yet
@@ -241,6 +242,12 @@ pub(crate) trait Worker: Send + 'static {
         domain: &str,
     ) -> Option<serde_json::Result<Vec<u8>>>;
     fn sample(_hour: &mut Self::Hour, _sample: &StateSample) {}
+    /// Brings the open hours up to date with what the worker learns other than through
+    /// trees; called before every control message is handled. Figures of an hour sealed
+    /// through `sealed_through` are dropped, and how many trees they were is returned.
+    fn catch_up(&self, _open: &mut BTreeMap<u64, Self::Hour>, _sealed_through: Option<u64>) -> u64 {
+        0
+    }
 }
 
 /// Every domain-keyed report of one shard's domains for one hour.
@@ -417,8 +424,11 @@ impl Worker for ShardWorker {
 }
 
 /// The State worker: the collector's own report, one per hour, filed under
-/// [`crate::STATE_DOMAIN`]. It sees every tree (to count trees and bytes per domain).
-pub(crate) struct StateWorker;
+/// [`crate::STATE_DOMAIN`]. It takes no trees: the trees and bytes per domain come from
+/// [`ReceivedCounts`], which `dispatch` fills on the socket threads.
+pub(crate) struct StateWorker {
+    pub(crate) received: Arc<ReceivedCounts>,
+}
 
 impl Worker for StateWorker {
     type Hour = StateReport;
@@ -437,13 +447,25 @@ impl Worker for StateWorker {
             .unwrap_or_else(|| StateReport::new(hour))
     }
 
-    fn process(&self, report: &mut StateReport, item: &TreeItem) {
-        report.record_trees(
-            item.received_ms,
-            &item.scan.domain(&item.frame),
-            1,
-            item.frame.len() as u64,
-        );
+    fn takes(&self, _item: &TreeItem) -> bool {
+        false
+    }
+
+    fn process(&self, _report: &mut StateReport, _item: &TreeItem) {}
+
+    fn catch_up(&self, open: &mut BTreeMap<u64, StateReport>, sealed_through: Option<u64>) -> u64 {
+        let mut too_late = 0;
+        for ((hour, minute_ms), domains) in self.received.take() {
+            if sealed_through.is_some_and(|sealed| hour <= sealed) {
+                too_late += domains.values().map(|&(trees, _)| trees).sum::<u64>();
+                continue;
+            }
+            let report = open.entry(hour).or_insert_with(|| self.new_hour(hour));
+            for (domain, (trees, bytes)) in domains {
+                report.record_trees(minute_ms, &domain, trees, bytes);
+            }
+        }
+        too_late
     }
 
     fn query(report: &StateReport, kind: ReportKind, domain: &str) -> Option<AnyReport> {
@@ -571,7 +593,12 @@ pub(crate) fn run<W: Worker>(
                 Ok(item) => process(&mut open, &mut sealed_through, item),
                 Err(_) => break,
             },
-            recv(control) -> message => match message {
+            recv(control) -> message => {
+              let too_late = worker.catch_up(&mut open, sealed_through);
+              if too_late > 0 {
+                  counters.dropped_hour_sealed.fetch_add(too_late, Relaxed);
+              }
+              match message {
                 Ok(Control::Query { hour, kind, domain, reply }) => {
                     let report = open.get(&hour).and_then(|state| W::query(state, kind, &domain));
                     let _ = reply.send(report);
@@ -644,7 +671,8 @@ pub(crate) fn run<W: Worker>(
                 // The collector was dropped without `shutdown`: like a crash, what was
                 // not checkpointed is lost.
                 Err(_) => break,
-            },
+              }
+            }
         }
     }
 }
