@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use ocelot_protocol::nt1::{Keep, HEADER_DOMAIN, HEADER_IP_ADDRESS, HEADER_MESSAGE_ID};
 use ocelot_protocol::{MessageKind, MessageTree};
 
 use crate::{
@@ -74,11 +75,18 @@ impl HourAnalyzers {
         self.metric.process(tree);
     }
 
+    /// What the reports read of a tree, for `nt1::decode_body_into_keeping`: three header
+    /// fields (domain, client IP, message ID) and the data fields [`Self::reads_data`]
+    /// names. The collector decodes the rest as empty strings: the store keeps every byte.
+    pub const KEEP: Keep = Keep {
+        header: HEADER_DOMAIN | HEADER_IP_ADDRESS | HEADER_MESSAGE_ID,
+        data: Self::reads_data,
+    };
+
     /// Whether any report reads a message's data field, given the message's kind, type and
     /// data: heartbeats' status XML, metrics' values, batch data (`@count;fail;...`) and a
-    /// truncated tree's `TruncatedTransaction` total. The collector decodes other data as
-    /// empty (`nt1::decode_body_into_keeping`): SQL text, URLs and stack traces are most of
-    /// a tree's bytes, the store keeps them, and no report reads them.
+    /// truncated tree's `TruncatedTransaction` total. SQL text, URLs and stack traces are
+    /// most of a tree's bytes, and no report reads them.
     pub fn reads_data(kind: MessageKind, type_: &str, data: &[u8]) -> bool {
         match kind {
             MessageKind::Heartbeat | MessageKind::Metric => true,
@@ -208,7 +216,7 @@ mod tests {
             nt1::encode(tree, &mut frame);
             let body = &frame[4..];
             all.process(&nt1::decode_body(body).unwrap());
-            nt1::decode_body_into_keeping(body, &mut scratch, HourAnalyzers::reads_data).unwrap();
+            nt1::decode_body_into_keeping(body, &mut scratch, HourAnalyzers::KEEP).unwrap();
             skipped += usize::from(scratch != *tree);
             lean.process(&scratch);
         }

@@ -322,10 +322,9 @@ impl Worker for ShardWorker {
             }
             ScannedFrame::Nt1(_) => {
                 let body = &item.frame[LENGTH_PREFIX_BYTES..];
-                // Data no report reads (SQL text, URLs, stack traces) is left undecoded.
-                if let Err(e) =
-                    nt1::decode_body_into_keeping(body, scratch, HourAnalyzers::reads_data)
-                {
+                // Fields no report reads (SQL text, URLs, stack traces, most of the
+                // header) are left undecoded.
+                if let Err(e) = nt1::decode_body_into_keeping(body, scratch, HourAnalyzers::KEEP) {
                     // The scan accepted it, so decoding cannot fail (a property test
                     // holds the two together); were it ever to, the tree is lost loudly.
                     self.stats

@@ -104,7 +104,7 @@ fn bench(c: &mut Criterion) {
 
     // Trees with data the size real clients send (`SampleTrees::full_data`): all of it
     // decoded, or only what the collector's reports read (the collector's filter is the
-    // analyzer crate's `HourAnalyzers::reads_data`; this one keeps the same fields).
+    // analyzer crate's `HourAnalyzers::KEEP`; this one keeps the same fields).
     let mut samples = SampleTrees::new(42, 10, 50, 1_795_331_315_581).full_data();
     let full: Vec<Vec<u8>> = (0..2000)
         .map(|_| nt1::encode_to_bytes(&samples.tree()).to_vec())
@@ -130,7 +130,12 @@ fn bench(c: &mut Criterion) {
                 nt1::decode_body_into_keeping(
                     &f[LENGTH_PREFIX_BYTES..],
                     &mut scratch,
-                    reports_read,
+                    nt1::Keep {
+                        header: nt1::HEADER_DOMAIN
+                            | nt1::HEADER_IP_ADDRESS
+                            | nt1::HEADER_MESSAGE_ID,
+                        data: reports_read,
+                    },
                 )
                 .expect("valid");
                 criterion::black_box(&scratch);

@@ -275,11 +275,11 @@ pub fn decode_body(body: &[u8]) -> Result<MessageTree, DecodeError> {
 /// equals what [`decode_body`] returns; on error it is left in an unspecified but valid
 /// state and the error is [`decode_body`]'s.
 pub fn decode_body_into(body: &[u8], tree: &mut MessageTree) -> Result<(), DecodeError> {
-    decode_body_into_keeping(body, tree, keep_all_data)
+    decode_body_into_keeping(body, tree, Keep::ALL)
 }
 
 /// Which data fields a decode keeps: given a message's kind, its type and its data's
-/// bytes, whether the caller will read them. See [`decode_body_into_keeping`].
+/// bytes, whether the caller will read them. See [`Keep`].
 pub type KeepData = fn(MessageKind, &str, &[u8]) -> bool;
 
 /// The [`KeepData`] that keeps every data field.
@@ -287,22 +287,52 @@ pub fn keep_all_data(_kind: MessageKind, _type: &str, _data: &[u8]) -> bool {
     true
 }
 
-/// [`decode_body_into`] for a caller that reads only some data fields: those `keep_data`
-/// refuses decode as empty strings, neither checked as UTF-8 nor copied (data is most of a
-/// tree's bytes: SQL text, URLs, stack traces). Their lengths are still checked, so the
-/// same bytes fail with the same error as [`decode_body`].
+/// The header's domain in [`Keep::header`] (fields are bits by wire position).
+pub const HEADER_DOMAIN: u16 = 1;
+/// The header's client IP in [`Keep::header`].
+pub const HEADER_IP_ADDRESS: u16 = 1 << 2;
+/// The header's message ID in [`Keep::header`].
+pub const HEADER_MESSAGE_ID: u16 = 1 << 6;
+/// All ten header fields.
+pub const HEADER_ALL: u16 = (1 << 10) - 1;
+
+/// What [`decode_body_into_keeping`] keeps of a tree. Fields it does not keep decode as
+/// empty strings, neither checked as UTF-8 nor copied; their lengths are still checked, so
+/// the same bytes fail with the same error as [`decode_body`].
+#[derive(Debug, Clone, Copy)]
+pub struct Keep {
+    /// Header fields, one bit each by wire position ([`HEADER_DOMAIN`], ...).
+    pub header: u16,
+    /// Data fields (SQL text, URLs, stack traces: most of a tree's bytes).
+    pub data: KeepData,
+}
+
+impl Keep {
+    /// Everything: what [`decode_body_into`] keeps.
+    pub const ALL: Keep = Keep {
+        header: HEADER_ALL,
+        data: keep_all_data,
+    };
+}
+
+/// [`decode_body_into`] for a caller that reads only some fields (see [`Keep`]).
 pub fn decode_body_into_keeping(
     body: &[u8],
     tree: &mut MessageTree,
-    keep_data: KeepData,
+    keep: Keep,
 ) -> Result<(), DecodeError> {
     let mut spare = SPARE.with(|s| std::mem::take(&mut *s.borrow_mut()));
     let reused = check_magic(body).and_then(|()| {
         let mut r = Reader::new(body, 3);
-        for field in tree.header.fields_mut() {
-            r.string_into(field, "header")?;
+        for (i, field) in tree.header.fields_mut().into_iter().enumerate() {
+            if keep.header & (1 << i) != 0 {
+                r.string_into(field, "header")?;
+            } else {
+                r.string_range("header")?;
+                field.clear();
+            }
         }
-        message_into(&mut r, &mut tree.root, 0, &mut spare, keep_data)?;
+        message_into(&mut r, &mut tree.root, 0, &mut spare, keep.data)?;
         if r.is_empty() {
             Ok(())
         } else {
