@@ -7,9 +7,10 @@
 //! batch's trees here under one lock, whatever the workers' queues do, and the State
 //! worker moves the sums into its report before it answers, checkpoints or samples.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use hashbrown::HashMap;
 use ocelot_analyzer::OTHERS;
 
 use crate::worker::TreeItem;
@@ -18,7 +19,8 @@ use crate::worker::TreeItem;
 /// (the State report folds past its own cap of a thousand anyway).
 const MAX_PENDING_DOMAINS: usize = 10_000;
 
-/// `(trees, bytes)` by domain, for one `(hour, minute start ms)`.
+/// `(trees, bytes)` by domain (foldhash: this is looked up for every tree), for one
+/// `(hour, minute start ms)`.
 pub(crate) type Received = BTreeMap<(u64, u64), HashMap<String, (u64, u64)>>;
 
 /// Counts waiting for the State worker.

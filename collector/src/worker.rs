@@ -23,12 +23,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::period::is_due_for_sealing;
+use crate::received::ReceivedCounts;
+use crate::stats::CollectorStats;
 
 /// After a frame larger than this, the analyzer thread's scratch tree is dropped rather
 /// than kept for reuse (a client's 10 MiB tree would otherwise stay in memory).
 const SCRATCH_KEEP_BYTES: usize = 64 * 1024;
-use crate::received::ReceivedCounts;
-use crate::stats::CollectorStats;
 
 /// A tree on its way to the workers: its frame as received, checked but (NT1) not yet
 /// decoded. The analyzer thread that takes it decodes it, so the tree is built, walked and
@@ -593,84 +593,84 @@ pub(crate) fn run<W: Worker>(
                 Err(_) => break,
             },
             recv(control) -> message => {
-              let too_late = worker.catch_up(&mut open, sealed_through);
-              if too_late > 0 {
-                  counters.dropped_hour_sealed.fetch_add(too_late, Relaxed);
-              }
-              match message {
-                Ok(Control::Query { hour, kind, domain, reply }) => {
-                    let report = open.get(&hour).and_then(|state| W::query(state, kind, &domain));
-                    let _ = reply.send(report);
+                let too_late = worker.catch_up(&mut open, sealed_through);
+                if too_late > 0 {
+                    counters.dropped_hour_sealed.fetch_add(too_late, Relaxed);
                 }
-                Ok(Control::Domains { hour, reply }) => {
-                    let domains = open.get(&hour).map(W::domains).unwrap_or_default();
-                    let _ = reply.send(domains);
-                }
-                Ok(Control::Restore { hour, reports }) => {
-                    open.insert(hour, worker.restore(hour, reports));
-                }
-                Ok(Control::Checkpoint { now_ms, done }) => {
-                    // Work through what is queued first, so a checkpoint taken after a
-                    // burst includes it.
-                    take_queued(&trees, |item| process(&mut open, &mut sealed_through, item));
-                    counters.queue_depth.store(counters.queued.load(Relaxed), Relaxed);
-                    // Hours past their grace period: every file, then the hour is gone,
-                    // with no tree taken in between (it would be counted and then lost).
-                    let due: Vec<u64> = open
-                        .keys()
-                        .copied()
-                        .filter(|h| is_due_for_sealing(*h, now_ms, ctx.previous_hour_grace_minutes))
-                        .collect();
-                    for hour in due {
-                        if let Some(state) = open.remove(&hour) {
-                            for (kind, domain) in W::report_keys(&state) {
-                                write_report(hour, &state, kind, &domain);
+                match message {
+                    Ok(Control::Query { hour, kind, domain, reply }) => {
+                        let report = open.get(&hour).and_then(|state| W::query(state, kind, &domain));
+                        let _ = reply.send(report);
+                    }
+                    Ok(Control::Domains { hour, reply }) => {
+                        let domains = open.get(&hour).map(W::domains).unwrap_or_default();
+                        let _ = reply.send(domains);
+                    }
+                    Ok(Control::Restore { hour, reports }) => {
+                        open.insert(hour, worker.restore(hour, reports));
+                    }
+                    Ok(Control::Checkpoint { now_ms, done }) => {
+                        // Work through what is queued first, so a checkpoint taken after a
+                        // burst includes it.
+                        take_queued(&trees, |item| process(&mut open, &mut sealed_through, item));
+                        counters.queue_depth.store(counters.queued.load(Relaxed), Relaxed);
+                        // Hours past their grace period: every file, then the hour is gone,
+                        // with no tree taken in between (it would be counted and then lost).
+                        let due: Vec<u64> = open
+                            .keys()
+                            .copied()
+                            .filter(|h| is_due_for_sealing(*h, now_ms, ctx.previous_hour_grace_minutes))
+                            .collect();
+                        for hour in due {
+                            if let Some(state) = open.remove(&hour) {
+                                for (kind, domain) in W::report_keys(&state) {
+                                    write_report(hour, &state, kind, &domain);
+                                }
+                            }
+                            sealed_through = sealed_through.max(Some(hour));
+                        }
+                        // Open hours one domain at a time, taking the trees queued meanwhile
+                        // between two domains: serializing a busy hour takes seconds, longer
+                        // than the queue lasts, and the trees arriving then were dropped. A
+                        // domain's reports are written together, so after a restore they
+                        // agree with each other.
+                        let hours: Vec<u64> = open.keys().copied().collect();
+                        for hour in hours {
+                            let keys = open.get(&hour).map(W::report_keys).unwrap_or_default();
+                            for (i, (kind, domain)) in keys.iter().enumerate() {
+                                if let Some(state) = open.get(&hour) {
+                                    write_report(hour, state, *kind, domain);
+                                }
+                                if keys.get(i + 1).is_some_and(|(_, next)| next != domain) {
+                                    take_queued(&trees, |item| process(&mut open, &mut sealed_through, item));
+                                }
                             }
                         }
-                        sealed_through = sealed_through.max(Some(hour));
-                    }
-                    // Open hours one domain at a time, taking the trees queued meanwhile
-                    // between two domains: serializing a busy hour takes seconds, longer
-                    // than the queue lasts, and the trees arriving then were dropped. A
-                    // domain's reports are written together, so after a restore they
-                    // agree with each other.
-                    let hours: Vec<u64> = open.keys().copied().collect();
-                    for hour in hours {
-                        let keys = open.get(&hour).map(W::report_keys).unwrap_or_default();
-                        for (i, (kind, domain)) in keys.iter().enumerate() {
-                            if let Some(state) = open.get(&hour) {
-                                write_report(hour, state, *kind, domain);
-                            }
-                            if keys.get(i + 1).is_some_and(|(_, next)| next != domain) {
-                                take_queued(&trees, |item| process(&mut open, &mut sealed_through, item));
-                            }
+                        if let Some(done) = done {
+                            let _ = done.send(());
                         }
                     }
-                    if let Some(done) = done {
-                        let _ = done.send(());
+                    Ok(Control::Sample(sample)) => {
+                        let hour = ocelot_protocol::hour_of(sample.now_ms);
+                        let state = open.entry(hour).or_insert_with(|| worker.new_hour(hour));
+                        W::sample(state, &sample);
                     }
-                }
-                Ok(Control::Sample(sample)) => {
-                    let hour = ocelot_protocol::hour_of(sample.now_ms);
-                    let state = open.entry(hour).or_insert_with(|| worker.new_hour(hour));
-                    W::sample(state, &sample);
-                }
-                Ok(Control::Shutdown) => {
-                    // The sockets are closed by now: this queue only empties.
-                    while let Ok(item) = trees.try_recv() {
-                        process(&mut open, &mut sealed_through, item);
-                    }
-                    for (hour, state) in &open {
-                        for (kind, domain) in W::report_keys(state) {
-                            write_report(*hour, state, kind, &domain);
+                    Ok(Control::Shutdown) => {
+                        // The sockets are closed by now: this queue only empties.
+                        while let Ok(item) = trees.try_recv() {
+                            process(&mut open, &mut sealed_through, item);
                         }
+                        for (hour, state) in &open {
+                            for (kind, domain) in W::report_keys(state) {
+                                write_report(*hour, state, kind, &domain);
+                            }
+                        }
+                        return;
                     }
-                    return;
+                    // The collector was dropped without `shutdown`: like a crash, what was
+                    // not checkpointed is lost.
+                    Err(_) => break,
                 }
-                // The collector was dropped without `shutdown`: like a crash, what was
-                // not checkpointed is lost.
-                Err(_) => break,
-              }
             }
         }
     }
