@@ -28,8 +28,8 @@ use std::time::Instant;
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use ocelot_analyzer::{
-    AnalyzerConfig, EventAnalyzer, HeartbeatAnalyzer, MetricAnalyzer, ProblemAnalyzer,
-    TransactionAnalyzer,
+    AnalyzerConfig, EventAnalyzer, HeartbeatAnalyzer, HourAnalyzers, MetricAnalyzer,
+    ProblemAnalyzer, TransactionAnalyzer,
 };
 use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
 
@@ -343,20 +343,15 @@ fn instruction_probe(kind: &str) {
     let mut transaction = TransactionAnalyzer::new(HOUR, config.clone());
     let mut event = EventAnalyzer::new(HOUR, config.clone());
     let mut problem = ProblemAnalyzer::new(HOUR, config.clone());
-    let mut heartbeat = HeartbeatAnalyzer::new(HOUR, config.clone());
-    let mut metric = MetricAnalyzer::new(HOUR, config);
+    let mut metric = MetricAnalyzer::new(HOUR, config.clone());
+    let mut hour = HourAnalyzers::new(HOUR, &config);
     let mut process: Box<dyn FnMut(&MessageTree)> = match kind {
         "transaction" => Box::new(|t| transaction.process(t)),
         "event" => Box::new(|t| event.process(t)),
         "problem" => Box::new(|t| problem.process(t)),
         "metric" => Box::new(|t| metric.process(t)),
-        "all_five" => Box::new(|t| {
-            transaction.process(t);
-            event.process(t);
-            problem.process(t);
-            heartbeat.process(t);
-            metric.process(t);
-        }),
+        // What the collector's analyzer threads run.
+        "all_five" => Box::new(|t| hour.process(t)),
         other => panic!("OCELOT_BENCH_PASSES={other}: not an analyzer kind"),
     };
     for tree in &trees {

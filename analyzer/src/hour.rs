@@ -7,8 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ocelot_protocol::nt1::{Keep, HEADER_DOMAIN, HEADER_IP_ADDRESS, HEADER_MESSAGE_ID};
-use ocelot_protocol::{MessageKind, MessageTree};
+use ocelot_protocol::{Message, MessageKind, MessageTree};
 
+use crate::sample_id::TreeId;
+use crate::transaction_walk::{for_each_counted, Counted};
 use crate::{
     AnalyzerConfig, EventAnalyzer, EventReport, HeartbeatAnalyzer, HeartbeatReport, MetricAnalyzer,
     MetricReport, ProblemAnalyzer, ProblemReport, TransactionAnalyzer, TransactionReport,
@@ -67,12 +69,49 @@ impl HourAnalyzers {
     }
 
     /// Counts `tree` in every report.
+    ///
+    /// One walk feeds the Transaction, Event and Problem reports (walking the tree once per
+    /// report cost about as much as the counting), and they share the tree's parsed ID. The
+    /// Heartbeat and Metric analyzers, which look only for messages of their kind, run when
+    /// the walk saw one: most trees hold neither. A tree with another root than a
+    /// transaction goes to each analyzer on its own.
     pub fn process(&mut self, tree: &MessageTree) {
-        self.transaction.process(tree);
-        self.event.process(tree);
-        self.problem.process(tree);
-        self.heartbeat.process(tree);
-        self.metric.process(tree);
+        let message_id = TreeId::of(tree);
+        if !matches!(tree.root, Message::Transaction(_)) {
+            self.transaction.process_with_id(tree, &message_id);
+            self.event.process_with_id(tree, &message_id);
+            self.problem.process_with_id(tree, &message_id);
+            self.heartbeat.process(tree);
+            self.metric.process(tree);
+            return;
+        }
+        let (mut heartbeat, mut metric) = (false, false);
+        self.transaction.count_tree(tree, |transactions| {
+            self.event.count_tree(tree, |events| {
+                self.problem.count_tree(tree, |problems| {
+                    for_each_counted(tree, |counted| match counted {
+                        Counted::Transaction(transaction) => {
+                            transactions.count(&transaction, &message_id);
+                            problems.count(&transaction, &message_id);
+                        }
+                        Counted::Event(event) => {
+                            events.count(event, &message_id);
+                            problems.note_event(event);
+                        }
+                        Counted::Other(Message::Heartbeat(_)) => heartbeat = true,
+                        Counted::Other(Message::Metric(_)) => metric = true,
+                        Counted::Other(_) => {}
+                    });
+                    problems.count_error_events(tree, &message_id);
+                });
+            });
+        });
+        if heartbeat {
+            self.heartbeat.process(tree);
+        }
+        if metric {
+            self.metric.process(tree);
+        }
     }
 
     /// What the reports read of a tree, for `nt1::decode_body_into_keeping`: three header
@@ -235,5 +274,89 @@ mod tests {
             "the batch was counted"
         );
         assert!(!all.heartbeat.reports().is_empty() && !all.metric.reports().is_empty());
+    }
+
+    /// Every kind of tree the analyzers treat apart: captured frames, batch and truncated
+    /// data, lone event, heartbeat and metric roots, truncated fragments, failures.
+    fn trees_of_every_kind() -> Vec<MessageTree> {
+        use crate::test_support::{header, transaction, tree, HOUR_START_MS};
+        use ocelot_protocol::Leaf;
+        let ts = HOUR_START_MS + 600_000;
+        let mut trees = crate::test_support::binary_frames();
+        trees.extend(trees_with_data_that_counts());
+        let lone = |root: Message| {
+            MessageTree::new(header("shop", "10.0.0.3", "shop-0a000003-498703-1"), root)
+        };
+        trees.push(lone(Message::Event(Leaf::new(
+            "Error",
+            "java.lang.NullPointerException",
+            "ERROR",
+            ts,
+            "",
+        ))));
+        trees.push(lone(Message::Metric(Leaf::new("", "orders", "C", ts, "4"))));
+        trees.push(lone(Message::Event(Leaf::new(
+            "Exception",
+            "Timeout",
+            "0",
+            ts,
+            "",
+        ))));
+        let mut fragment = transaction("Service", "order.create", ts, 70_000_000, "ERROR");
+        fragment.children.push(Message::Transaction(transaction(
+            "SQL", "insert", ts, 900_000, "0",
+        )));
+        fragment
+            .children
+            .push(Message::Event(Leaf::new("RemoteCall", "Next", "0", ts, "")));
+        trees.push(tree("shop", "10.0.0.3", "shop-0a000003-498703-2", fragment));
+        let mut samples = ocelot_protocol::sample::SampleTrees::new(11, 4, 40, ts);
+        trees.extend((0..300).map(|_| samples.tree()));
+        trees
+    }
+
+    fn assert_one_walk_counts_like_each_analyzer(trees: &[MessageTree], config: AnalyzerConfig) {
+        let hour = 498_703;
+        let config = Arc::new(config);
+        let mut together = HourAnalyzers::new(hour, &config);
+        let mut apart = HourAnalyzers::new(hour, &config);
+        for tree in trees {
+            together.process(tree);
+            apart.transaction.process(tree);
+            apart.event.process(tree);
+            apart.problem.process(tree);
+            apart.heartbeat.process(tree);
+            apart.metric.process(tree);
+        }
+        assert_eq!(together.transaction.reports(), apart.transaction.reports());
+        assert_eq!(together.event.reports(), apart.event.reports());
+        assert_eq!(together.problem.reports(), apart.problem.reports());
+        assert_eq!(together.heartbeat.reports(), apart.heartbeat.reports());
+        assert_eq!(together.metric.reports(), apart.metric.reports());
+    }
+
+    #[test]
+    fn one_walk_counts_what_each_analyzer_counts_on_its_own() {
+        let trees = trees_of_every_kind();
+        assert_one_walk_counts_like_each_analyzer(&trees, AnalyzerConfig::default());
+        // Small caps: which key folds into `OTHERS` depends on the order keys arrive in.
+        let tight = AnalyzerConfig {
+            max_types_per_machine: 3,
+            max_names_per_type: 4,
+            ..AnalyzerConfig::default()
+        };
+        assert_one_walk_counts_like_each_analyzer(&trees, tight);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_walk_counts_like_each_analyzer_on_any_samples(samples in crate::test_support::samples()) {
+            let trees = crate::test_support::trees_of(&samples);
+            let tight = AnalyzerConfig {
+                max_names_per_type: 3,
+                ..AnalyzerConfig::default()
+            };
+            assert_one_walk_counts_like_each_analyzer(&trees, tight);
+        }
     }
 }

@@ -12,7 +12,7 @@ use std::cell::{OnceCell, RefCell};
 use std::fmt;
 use std::sync::Arc;
 
-use ocelot_protocol::MessageIdRef;
+use ocelot_protocol::{MessageIdRef, MessageTree};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A message ID, or none (the empty string).
@@ -107,6 +107,11 @@ pub(crate) struct TreeId<'a> {
 }
 
 impl<'a> TreeId<'a> {
+    /// The ID in `tree`'s header (none if the header has none).
+    pub(crate) fn of(tree: &'a MessageTree) -> Self {
+        TreeId::new(tree.header.message_id().unwrap_or(""))
+    }
+
     pub(crate) fn new(text: &'a str) -> Self {
         TreeId {
             text,

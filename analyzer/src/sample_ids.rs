@@ -37,6 +37,12 @@ struct Side {
 const OTHER: u32 = u32::MAX;
 
 impl SampleIds {
+    /// Whether the list holds `max` IDs, so that [`SampleIds::push_capped`] would keep no
+    /// more: a caller checks this before it parses a tree's ID for the list.
+    pub(crate) fn is_full(&self, max: usize) -> bool {
+        self.slots.len() >= max
+    }
+
     /// Appends `id` unless it is empty, already listed, or the list holds `max` IDs.
     pub(crate) fn push_capped(&mut self, id: &SampleId, max: usize) {
         if id.is_empty() || self.slots.len() >= max {

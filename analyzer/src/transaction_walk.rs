@@ -37,6 +37,27 @@ pub(crate) fn for_each_counted_transaction_and_event<'a>(
     mut visit: impl FnMut(CountedTransaction<'a>),
     mut visit_event: impl FnMut(&'a Leaf),
 ) {
+    for_each_counted(tree, |counted| match counted {
+        Counted::Transaction(transaction) => visit(transaction),
+        Counted::Event(event) => visit_event(event),
+        Counted::Other(_) => {}
+    });
+}
+
+/// What [`for_each_counted`] hands out.
+pub(crate) enum Counted<'a> {
+    /// A transaction that counts, as [`for_each_counted_transaction`] gives it.
+    Transaction(CountedTransaction<'a>),
+    /// An event.
+    Event(&'a Leaf),
+    /// A heartbeat, metric or trace.
+    Other(&'a Message),
+}
+
+/// Every message of a tree with a transaction root, in one walk: the transactions that
+/// count as [`for_each_counted_transaction`] gives them (the root last), the others in walk
+/// order. A tree with another root is not walked.
+pub(crate) fn for_each_counted<'a>(tree: &'a MessageTree, mut visit: impl FnMut(Counted<'a>)) {
     let Message::Transaction(root) = &tree.root else {
         return;
     };
@@ -48,10 +69,13 @@ pub(crate) fn for_each_counted_transaction_and_event<'a>(
             Message::Transaction(t) => t,
             Message::Event(e) => {
                 last_event = Some(e);
-                visit_event(e);
+                visit(Counted::Event(e));
                 return;
             }
-            _ => return,
+            other => {
+                visit(Counted::Other(other));
+                return;
+            }
         };
         let mut name = Cow::Borrowed(transaction.name.as_str());
         if !url_seen && transaction.type_ == "URL" {
@@ -64,11 +88,11 @@ pub(crate) fn for_each_counted_transaction_and_event<'a>(
             root_name = name;
             return;
         }
-        visit(CountedTransaction {
+        visit(Counted::Transaction(CountedTransaction {
             transaction,
             name,
             duration_us: transaction.duration_us,
-        });
+        }));
     });
     if is_truncated_fragment(root) {
         return;
@@ -76,11 +100,11 @@ pub(crate) fn for_each_counted_transaction_and_event<'a>(
     let total_duration_us = last_event
         .filter(|e| e.type_ == "TruncatedTransaction" && e.name == "TotalDuration")
         .and_then(|e| e.data.trim().parse().ok());
-    visit(CountedTransaction {
+    visit(Counted::Transaction(CountedTransaction {
         transaction: root,
         name: root_name,
         duration_us: total_duration_us.unwrap_or(root.duration_us),
-    });
+    }));
 }
 
 /// Whether the root's last child is the event `RemoteCall/Next`.

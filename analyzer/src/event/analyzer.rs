@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ocelot_protocol::{Message, MessageTree};
+use ocelot_protocol::{Leaf, Message, MessageTree};
 
-use super::report::{EventReport, MAX_FAIL_MESSAGE_IDS};
+use super::report::{EventMachine, EventReport, MAX_FAIL_MESSAGE_IDS};
 use crate::batch::parse_event_batch;
 use crate::cardinality::capped_entry_with;
 use crate::config::AnalyzerConfig;
@@ -58,6 +58,29 @@ impl EventAnalyzer {
 
     /// Counts every event of `tree` once; batch data `@count;fail` adds those counts.
     pub fn process(&mut self, tree: &MessageTree) {
+        self.process_with_id(tree, &TreeId::of(tree));
+    }
+
+    /// [`Self::process`] with the tree's ID, which the reports of one tree share (it is
+    /// parsed at most once, when the first of them keeps it).
+    pub(crate) fn process_with_id(&mut self, tree: &MessageTree, message_id: &TreeId<'_>) {
+        self.count_tree(tree, |counter| {
+            walk(&tree.root, |message, _| {
+                if let Message::Event(event) = message {
+                    counter.count(event, message_id);
+                }
+            });
+        });
+    }
+
+    /// Runs `count` with the counter of `tree`'s events: its domain's report and machine, found once.
+    /// (A closure, not a returned counter: the lookup's `match` on `get_mut` compiles only
+    /// where the reference stays local, NLL problem case 3.)
+    pub(crate) fn count_tree<R>(
+        &mut self,
+        tree: &MessageTree,
+        count: impl FnOnce(&mut TreeCounter<'_>) -> R,
+    ) -> R {
         let config = &*self.config;
         let hour = self.hour;
         let mut folded = 0;
@@ -80,38 +103,55 @@ impl EventAnalyzer {
             config.max_key_chars,
             &mut folded,
         );
-        let message_id = TreeId::new(tree.header.message_id().unwrap_or(""));
-        walk(&tree.root, |message, _| {
-            let Message::Event(event) = message else {
-                return;
-            };
-            let type_ = machine.types.capped_entry(
-                &event.type_,
-                config.max_types_per_machine,
-                config.max_key_chars,
-                &mut folded,
-            );
-            let name = type_.names.capped_entry(
-                &event.name,
-                config.max_names_per_type,
-                config.max_key_chars,
-                &mut folded,
-            );
-            let (count, fail) = match parse_event_batch(&event.data) {
-                Some(batch) => batch,
-                None => (1, u64::from(!event.is_success())),
-            };
-            name.record(minute_of(event.timestamp_ms), count, fail);
-            if fail > 0 {
-                push_capped(
-                    &mut name.fail_message_ids,
-                    &message_id,
-                    MAX_FAIL_MESSAGE_IDS,
-                );
-            } else if name.sample_message_id.is_empty() {
-                name.sample_message_id = message_id.sample().clone();
-            }
-        });
-        report.folded += folded;
+        count(&mut TreeCounter {
+            config,
+            machine,
+            report_folded: &mut report.folded,
+            folded,
+        })
+    }
+}
+
+/// Counts one tree's events into its machine's entries; adds what folded into `OTHERS` to
+/// the report when dropped.
+pub(crate) struct TreeCounter<'a> {
+    config: &'a AnalyzerConfig,
+    machine: &'a mut EventMachine,
+    report_folded: &'a mut u64,
+    folded: u64,
+}
+
+impl TreeCounter<'_> {
+    /// Counts one event of the tree.
+    pub(crate) fn count(&mut self, event: &Leaf, message_id: &TreeId<'_>) {
+        let config = self.config;
+        let type_ = self.machine.types.capped_entry(
+            &event.type_,
+            config.max_types_per_machine,
+            config.max_key_chars,
+            &mut self.folded,
+        );
+        let name = type_.names.capped_entry(
+            &event.name,
+            config.max_names_per_type,
+            config.max_key_chars,
+            &mut self.folded,
+        );
+        let (count, fail) = match parse_event_batch(&event.data) {
+            Some(batch) => batch,
+            None => (1, u64::from(!event.is_success())),
+        };
+        name.record(minute_of(event.timestamp_ms), count, fail);
+        if fail > 0 {
+            push_capped(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
+        } else if name.sample_message_id.is_empty() {
+            name.sample_message_id = message_id.sample().clone();
+        }
+    }
+}
+
+impl Drop for TreeCounter<'_> {
+    fn drop(&mut self) {
+        *self.report_folded += self.folded;
     }
 }

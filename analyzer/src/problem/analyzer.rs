@@ -13,7 +13,7 @@ use crate::cardinality::capped_entry_with;
 use crate::config::{AnalyzerConfig, LongThresholds};
 use crate::minute::minute_of;
 use crate::sample_id::TreeId;
-use crate::transaction_walk::for_each_counted_transaction_and_event;
+use crate::transaction_walk::{for_each_counted, Counted, CountedTransaction};
 use crate::walk::walk;
 
 /// Event types whose failures are errors (CAT's plexus `errorType`).
@@ -76,6 +76,31 @@ impl ProblemAnalyzer {
     /// Records the problems of `tree`: failed transactions and failed error events
     /// (`error`), and transactions at or over their type's long threshold (`long-*`).
     pub fn process(&mut self, tree: &MessageTree) {
+        self.process_with_id(tree, &TreeId::of(tree));
+    }
+
+    /// [`Self::process`] with the tree's ID, which the reports of one tree share (it is
+    /// parsed at most once, when the first of them keeps it).
+    pub(crate) fn process_with_id(&mut self, tree: &MessageTree, message_id: &TreeId<'_>) {
+        self.count_tree(tree, |counter| {
+            for_each_counted(tree, |counted| match counted {
+                Counted::Transaction(transaction) => counter.count(&transaction, message_id),
+                Counted::Event(event) => counter.note_event(event),
+                Counted::Other(_) => {}
+            });
+            counter.count_error_events(tree, message_id);
+        });
+    }
+
+    /// Runs `count` with the counter of `tree`'s problems: its domain's report, thresholds
+    /// and machine, found once.
+    /// (A closure, not a returned counter: the lookup's `match` on `get_mut` compiles only
+    /// where the reference stays local, NLL problem case 3.)
+    pub(crate) fn count_tree<R>(
+        &mut self,
+        tree: &MessageTree,
+        count: impl FnOnce(&mut TreeCounter<'_>) -> R,
+    ) -> R {
         let config = &*self.config;
         let hour = self.hour;
         let mut folded = 0;
@@ -99,48 +124,90 @@ impl ProblemAnalyzer {
             config.max_key_chars,
             &mut folded,
         );
-        let message_id = TreeId::new(tree.header.message_id().unwrap_or(""));
-        let mut add = |category: &str, type_: &str, name: &str, timestamp_ms: u64| {
-            add_problem(
-                machine,
-                config,
-                &mut folded,
-                [category, type_, name],
-                minute_of(timestamp_ms),
-                &message_id,
-            );
-        };
-        // Transactions first, then error events, as CAT adds them (the order decides which
-        // key folds when a cap is reached). Failed error events are rare, so the walk over
-        // the transactions notes whether a second walk is needed at all.
-        let is_error = |e: &Leaf| !e.is_success() && ERROR_EVENT_TYPES.contains(&e.type_.as_str());
-        let mut any_error_event = false;
-        for_each_counted_transaction_and_event(
-            tree,
-            |counted| {
-                let t = counted.transaction;
-                if !t.is_success() && !t.data.starts_with('@') {
-                    add(ERROR, &t.type_, &counted.name, t.timestamp_ms);
-                }
-                if let Some((category, threshold_ms)) = long_category(&t.type_, thresholds) {
-                    if counted.duration_us / 1000 >= threshold_ms {
-                        add(category, &t.type_, &counted.name, t.timestamp_ms);
-                    }
-                }
-            },
-            |e| any_error_event |= is_error(e),
-        );
-        // A lone event root (no transaction) is not walked above.
-        if any_error_event || !matches!(tree.root, Message::Transaction(_)) {
-            walk(&tree.root, |message, _| {
-                if let Message::Event(e) = message {
-                    if is_error(e) {
-                        add(ERROR, &e.type_, &e.name, e.timestamp_ms);
-                    }
-                }
-            });
+        count(&mut TreeCounter {
+            config,
+            thresholds,
+            machine,
+            report_folded: &mut report.folded,
+            folded,
+            any_error_event: false,
+        })
+    }
+}
+
+/// Counts one tree's problems into its machine's entries: transactions first (as they
+/// come, [`TreeCounter::count`]), then error events ([`TreeCounter::count_error_events`]),
+/// as CAT adds them (the order decides which key folds when a cap is reached). Adds what
+/// folded into `OTHERS` to the report when dropped.
+pub(crate) struct TreeCounter<'a> {
+    config: &'a AnalyzerConfig,
+    thresholds: &'a LongThresholds,
+    machine: &'a mut ProblemMachine,
+    report_folded: &'a mut u64,
+    folded: u64,
+    /// Whether an event seen so far is an error: failed error events are rare, so the
+    /// walk over the transactions notes whether a second walk is needed at all.
+    any_error_event: bool,
+}
+
+fn is_error(e: &Leaf) -> bool {
+    !e.is_success() && ERROR_EVENT_TYPES.contains(&e.type_.as_str())
+}
+
+impl TreeCounter<'_> {
+    /// Counts one transaction of the tree: an error if it failed, a long one past its
+    /// type's threshold.
+    pub(crate) fn count(&mut self, counted: &CountedTransaction<'_>, message_id: &TreeId<'_>) {
+        let t = counted.transaction;
+        if !t.is_success() && !t.data.starts_with('@') {
+            self.add([ERROR, &t.type_, &counted.name], t.timestamp_ms, message_id);
         }
-        report.folded += folded;
+        if let Some((category, threshold_ms)) = long_category(&t.type_, self.thresholds) {
+            if counted.duration_us / 1000 >= threshold_ms {
+                self.add(
+                    [category, &t.type_, &counted.name],
+                    t.timestamp_ms,
+                    message_id,
+                );
+            }
+        }
+    }
+
+    /// Notes an event of the tree, seen in the walk over its transactions.
+    pub(crate) fn note_event(&mut self, event: &Leaf) {
+        self.any_error_event |= is_error(event);
+    }
+
+    /// After the transactions: the tree's failed error events, walked only if one was noted
+    /// or the root is not a transaction (a lone event root is not walked with them).
+    pub(crate) fn count_error_events(&mut self, tree: &MessageTree, message_id: &TreeId<'_>) {
+        if !self.any_error_event && matches!(tree.root, Message::Transaction(_)) {
+            return;
+        }
+        walk(&tree.root, |message, _| {
+            if let Message::Event(e) = message {
+                if is_error(e) {
+                    self.add([ERROR, &e.type_, &e.name], e.timestamp_ms, message_id);
+                }
+            }
+        });
+    }
+
+    fn add(&mut self, key: [&str; 3], timestamp_ms: u64, message_id: &TreeId<'_>) {
+        add_problem(
+            self.machine,
+            self.config,
+            &mut self.folded,
+            key,
+            minute_of(timestamp_ms),
+            message_id,
+        );
+    }
+}
+
+impl Drop for TreeCounter<'_> {
+    fn drop(&mut self) {
+        *self.report_folded += self.folded;
     }
 }
 
@@ -169,7 +236,9 @@ fn add_problem(
         folded,
     );
     entry.record(minute, 1);
-    entry
-        .sample_message_ids
-        .push_capped(message_id.sample(), MAX_PROBLEM_MESSAGE_IDS);
+    // A busy entry's list is full within minutes; past that the tree's ID is not parsed.
+    let ids = &mut entry.sample_message_ids;
+    if !message_id.is_empty() && !ids.is_full(MAX_PROBLEM_MESSAGE_IDS) {
+        ids.push_capped(message_id.sample(), MAX_PROBLEM_MESSAGE_IDS);
+    }
 }

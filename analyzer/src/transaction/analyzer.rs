@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ocelot_protocol::MessageTree;
 
-use super::report::{TransactionName, TransactionReport, MAX_FAIL_MESSAGE_IDS};
+use super::report::{TransactionMachine, TransactionName, TransactionReport, MAX_FAIL_MESSAGE_IDS};
 use crate::batch::parse_transaction_batch;
 use crate::cardinality::capped_entry_with;
 use crate::config::AnalyzerConfig;
@@ -59,6 +59,25 @@ impl TransactionAnalyzer {
     /// Counts the transactions of `tree`: all of them, nested ones too, normalised as CAT
     /// does (see `transaction_walk`), batch data expanded.
     pub fn process(&mut self, tree: &MessageTree) {
+        self.process_with_id(tree, &TreeId::of(tree));
+    }
+
+    /// [`Self::process`] with the tree's ID, which the reports of one tree share (it is
+    /// parsed at most once, when the first of them keeps it).
+    pub(crate) fn process_with_id(&mut self, tree: &MessageTree, message_id: &TreeId<'_>) {
+        self.count_tree(tree, |counter| {
+            for_each_counted_transaction(tree, |counted| counter.count(&counted, message_id));
+        });
+    }
+
+    /// Runs `count` with the counter of `tree`'s transactions: its domain's report and machine, found once.
+    /// (A closure, not a returned counter: the lookup's `match` on `get_mut` compiles only
+    /// where the reference stays local, NLL problem case 3.)
+    pub(crate) fn count_tree<R>(
+        &mut self,
+        tree: &MessageTree,
+        count: impl FnOnce(&mut TreeCounter<'_>) -> R,
+    ) -> R {
         let config = &*self.config;
         let hour = self.hour;
         let mut folded = 0;
@@ -81,23 +100,47 @@ impl TransactionAnalyzer {
             config.max_key_chars,
             &mut folded,
         );
-        let message_id = TreeId::new(tree.header.message_id().unwrap_or(""));
-        for_each_counted_transaction(tree, |counted| {
-            let type_ = machine.types.capped_entry(
-                &counted.transaction.type_,
-                config.max_types_per_machine,
-                config.max_key_chars,
-                &mut folded,
-            );
-            let name = type_.names.capped_entry(
-                &counted.name,
-                config.max_names_per_type,
-                config.max_key_chars,
-                &mut folded,
-            );
-            record(name, &counted, &message_id, config, &mut folded);
-        });
-        report.folded += folded;
+        count(&mut TreeCounter {
+            config,
+            machine,
+            report_folded: &mut report.folded,
+            folded,
+        })
+    }
+}
+
+/// Counts one tree's transactions into its machine's entries; adds what folded into
+/// `OTHERS` to the report when dropped.
+pub(crate) struct TreeCounter<'a> {
+    config: &'a AnalyzerConfig,
+    machine: &'a mut TransactionMachine,
+    report_folded: &'a mut u64,
+    folded: u64,
+}
+
+impl TreeCounter<'_> {
+    /// Counts one transaction of the tree.
+    pub(crate) fn count(&mut self, counted: &CountedTransaction<'_>, message_id: &TreeId<'_>) {
+        let config = self.config;
+        let type_ = self.machine.types.capped_entry(
+            &counted.transaction.type_,
+            config.max_types_per_machine,
+            config.max_key_chars,
+            &mut self.folded,
+        );
+        let name = type_.names.capped_entry(
+            &counted.name,
+            config.max_names_per_type,
+            config.max_key_chars,
+            &mut self.folded,
+        );
+        record(name, counted, message_id, config, &mut self.folded);
+    }
+}
+
+impl Drop for TreeCounter<'_> {
+    fn drop(&mut self) {
+        *self.report_folded += self.folded;
     }
 }
 
