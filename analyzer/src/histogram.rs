@@ -648,7 +648,9 @@ mod tests {
         let widened: Vec<(u8, u16, u64)> =
             old.iter().map(|&(m, i, c)| (m, i, u64::from(c))).collect();
         assert_eq!(read.iter().collect::<Vec<_>>(), widened);
-        assert_eq!(read.quantile(0, 0.5), Some(value_of(301)));
+        // `powi` is not exact: a release build folds the constant call differently.
+        let median = read.quantile(0, 0.5).unwrap();
+        assert!((median - value_of(301)).abs() <= 1e-9 * median, "{median}");
     }
 
     #[test]
