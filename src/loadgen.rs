@@ -72,43 +72,53 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
             .max(hour_start_ms);
         (start_ms, now_ms - start_ms)
     });
-    let pools: Vec<Vec<u8>> = (0..connections)
-        .map(|c| {
-            // Each connection is its own group of client machines (10.0.<c>.x).
-            let mut samples = SampleTrees::new(c as u64 + 1, args.domains, args.names, now_ms);
-            if args.full_data {
-                samples = samples.full_data();
-            }
-            if let Some((min, max)) = args.messages {
-                samples = samples.messages(min, max);
-            }
-            let mut samples = match args.machines {
-                Some(machines) => samples.machine_share(c as u32, connections as u32, machines),
-                None => samples.for_client_group(c as u8),
-            }
-            .distinct_names();
-            let mut out = Vec::new();
-            let n = per_connection.min(args.trees.saturating_sub(c as u64 * per_connection));
-            // Stamp each tree with about when it will be sent, so a long run stays in the
-            // collector's hour window instead of drifting a millisecond per tree.
-            let rate = if args.rate > 0 {
-                args.rate
-            } else {
-                ASSUMED_FLAT_OUT_RATE
+    // One thread per connection's pool: encoding several million trees on one thread took
+    // longer than sending them.
+    let encode_pool = |c: usize| {
+        // Each connection is its own group of client machines (10.0.<c>.x).
+        let mut samples = SampleTrees::new(c as u64 + 1, args.domains, args.names, now_ms);
+        if args.full_data {
+            samples = samples.full_data();
+        }
+        if let Some((min, max)) = args.messages {
+            samples = samples.messages(min, max);
+        }
+        let mut samples = match args.machines {
+            Some(machines) => samples.machine_share(c as u32, connections as u32, machines),
+            None => samples.for_client_group(c as u8),
+        }
+        .distinct_names();
+        let mut out = Pool::default();
+        let n = per_connection.min(args.trees.saturating_sub(c as u64 * per_connection));
+        // Stamp each tree with about when it will be sent, so a long run stays in the
+        // collector's hour window instead of drifting a millisecond per tree.
+        let rate = if args.rate > 0 {
+            args.rate
+        } else {
+            ASSUMED_FLAT_OUT_RATE
+        };
+        for i in 0..n {
+            samples.now_ms = match spread {
+                Some((start_ms, span_ms)) => start_ms + i * span_ms / n.max(1),
+                None => now_ms + i * 1000 * connections as u64 / rate,
             };
-            for i in 0..n {
-                samples.now_ms = match spread {
-                    Some((start_ms, span_ms)) => start_ms + i * span_ms / n.max(1),
-                    None => now_ms + i * 1000 * connections as u64 / rate,
-                };
-                nt1::encode(&samples.tree(), &mut out);
-            }
-            out
-        })
-        .collect();
-    let total_bytes: u64 = pools.iter().map(|p| p.len() as u64).sum();
-    let pools_for_baseline = if args.gzip_baseline {
-        pools.clone()
+            nt1::encode(&samples.tree(), &mut out.bytes);
+            out.ends.push(out.bytes.len());
+        }
+        out
+    };
+    let pools: Vec<Pool> = std::thread::scope(|scope| {
+        let encoders: Vec<_> = (0..connections)
+            .map(|c| scope.spawn(move || encode_pool(c)))
+            .collect();
+        encoders
+            .into_iter()
+            .map(|e| e.join().expect("encoding does not panic"))
+            .collect()
+    });
+    let total_bytes: u64 = pools.iter().map(|p| p.bytes.len() as u64).sum();
+    let pools_for_baseline: Vec<Vec<u8>> = if args.gzip_baseline {
+        pools.iter().map(|p| p.bytes.clone()).collect()
     } else {
         Vec::new()
     };
@@ -248,9 +258,18 @@ fn report_collector_view(body: &str) {
     );
 }
 
+/// One connection's frames, encoded before sending, and where each frame ends.
+#[derive(Default)]
+struct Pool {
+    bytes: Vec<u8>,
+    /// The end offset of every frame, so that the sender finds its batches without reading
+    /// the frames' length prefixes (cold memory, a cache miss a frame).
+    ends: Vec<usize>,
+}
+
 fn send_pool(
     target: SocketAddr,
-    pool: &[u8],
+    pool: &Pool,
     rate: Option<f64>,
     sent: &AtomicU64,
 ) -> anyhow::Result<()> {
@@ -259,33 +278,34 @@ fn send_pool(
     stream.set_nodelay(true)?;
     let started = Instant::now();
     let mut pos = 0;
-    let mut trees = 0u64;
-    while pos < pool.len() {
+    let mut trees = 0usize;
+    while trees < pool.ends.len() {
         // With a rate, send what is due now (a real collector hears from many clients
         // at once, each writing whenever its trees are ready); without, as fast as possible.
         let due = match rate {
             Some(rate) => {
-                let due = (started.elapsed().as_secs_f64() * rate) as u64;
+                let due = (started.elapsed().as_secs_f64() * rate) as usize;
                 if due <= trees {
                     std::thread::sleep(PACE_TICK);
                     continue;
                 }
                 due - trees
             }
-            None => u64::MAX,
+            None => usize::MAX,
         };
-        // Take whole frames up to the batch size.
-        let mut end = pos;
-        let mut batch_trees = 0;
-        while end < pool.len() && end - pos < WRITE_BATCH_BYTES && batch_trees < due {
-            let len = u32::from_be_bytes(pool[end..end + 4].try_into().expect("4 bytes")) as usize;
-            end += 4 + len;
+        // Whole frames up to the batch size (at least one).
+        let mut batch_trees = 1;
+        while trees + batch_trees < pool.ends.len()
+            && batch_trees < due
+            && pool.ends[trees + batch_trees] - pos <= WRITE_BATCH_BYTES
+        {
             batch_trees += 1;
         }
-        stream.write_all(&pool[pos..end]).context("sending")?;
+        let end = pool.ends[trees + batch_trees - 1];
+        stream.write_all(&pool.bytes[pos..end]).context("sending")?;
         pos = end;
         trees += batch_trees;
-        sent.fetch_add(batch_trees, Ordering::Relaxed);
+        sent.fetch_add(batch_trees as u64, Ordering::Relaxed);
     }
     stream.flush()?;
     Ok(())
