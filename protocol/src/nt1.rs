@@ -219,6 +219,12 @@ impl<'a> Reader<'a> {
 /// A string's bytes into `out` (its allocation reused) as CAT servers read them: UTF-8,
 /// invalid sequences replaced.
 fn text_into(bytes: &[u8], out: &mut String) {
+    // Decoding into a reused tree, a string often arrives where the same text was before
+    // (types such as `URL` or `SQL` at the same place in the next tree): left as it is, it
+    // needs neither the UTF-8 check nor a copy.
+    if out.as_bytes() == bytes {
+        return;
+    }
     out.clear();
     // Empty strings and one-character ones (a status of "0") are a good part of every
     // tree: neither needs the UTF-8 check nor a copy.
