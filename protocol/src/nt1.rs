@@ -415,14 +415,23 @@ fn message_into(
             Ok(())
         }
         TAG_EVENT | TAG_HEARTBEAT | TAG_METRIC | TAG_TRACE => {
-            let mut leaf = take_leaf(slot, spare);
+            let kind = leaf_message_kind(tag);
+            if slot.kind() != kind {
+                let leaf = take_leaf(slot, spare);
+                *slot = leaf_message(tag, leaf);
+            }
+            let (Message::Event(leaf)
+            | Message::Heartbeat(leaf)
+            | Message::Metric(leaf)
+            | Message::Trace(leaf)) = slot
+            else {
+                unreachable!("made a leaf above")
+            };
             leaf.timestamp_ms = r.varint("timestamp")?;
             r.string_into(&mut leaf.type_, "type")?;
             r.string_into(&mut leaf.name, "name")?;
             r.string_into(&mut leaf.status, "status")?;
-            let kind = leaf_message_kind(tag);
             r.data_into(&mut leaf.data, |data| keep_data(kind, &leaf.type_, data))?;
-            *slot = leaf_message(tag, leaf);
             Ok(())
         }
         TAG_END => Err(DecodeError::UnbalancedEnd { offset }),
