@@ -186,7 +186,14 @@ impl<'a> Reader<'a> {
     /// [`Reader::string`] into `out`, reusing its allocation.
     fn string_into(&mut self, out: &mut String, what: &'static str) -> Result<(), DecodeError> {
         let range = self.string_range(what)?;
-        text_into(&self.buf[range], out);
+        let bytes = &self.buf[range];
+        // Decoding into a reused tree, a type or name often arrives where the same text was
+        // before (`URL`, `SQL` at the same place in the next tree): left as it is, it needs
+        // neither the UTF-8 check nor a copy. (Not for data: long texts of one length, such
+        // as keys with different numbers, would pay for the compare and then the copy.)
+        if out.as_bytes() != bytes {
+            text_into(bytes, out);
+        }
         Ok(())
     }
 
@@ -219,12 +226,6 @@ impl<'a> Reader<'a> {
 /// A string's bytes into `out` (its allocation reused) as CAT servers read them: UTF-8,
 /// invalid sequences replaced.
 fn text_into(bytes: &[u8], out: &mut String) {
-    // Decoding into a reused tree, a string often arrives where the same text was before
-    // (types such as `URL` or `SQL` at the same place in the next tree): left as it is, it
-    // needs neither the UTF-8 check nor a copy.
-    if out.as_bytes() == bytes {
-        return;
-    }
     out.clear();
     // Empty strings and one-character ones (a status of "0") are a good part of every
     // tree: neither needs the UTF-8 check nor a copy.
