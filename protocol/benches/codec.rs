@@ -147,6 +147,45 @@ fn bench(c: &mut Criterion) {
         b.iter(|| gzip_level1(&full_stream))
     });
     g.finish();
+
+    // What an analyzer thread decodes at the collector benchmark's goal: trees of 5-30
+    // messages over 50 domains, only the fields the reports read.
+    let mut samples = SampleTrees::new(7, 50, 400, 1_795_331_315_581)
+        .messages(5, 30)
+        .distinct_names();
+    let goal_trees: Vec<Vec<u8>> = (0..2000)
+        .map(|_| nt1::encode_to_bytes(&samples.tree()).to_vec())
+        .collect();
+    let mut g = c.benchmark_group("nt1_5_30_messages");
+    g.throughput(Throughput::Bytes(
+        goal_trees.iter().map(|f| f.len() as u64).sum(),
+    ));
+    g.bench_function("decode_into_as_the_collector", |b| {
+        b.iter(|| {
+            for f in &goal_trees {
+                nt1::decode_body_into_keeping(
+                    &f[LENGTH_PREFIX_BYTES..],
+                    &mut scratch,
+                    nt1::Keep {
+                        header: nt1::HEADER_DOMAIN
+                            | nt1::HEADER_IP_ADDRESS
+                            | nt1::HEADER_MESSAGE_ID,
+                        data: reports_read,
+                    },
+                )
+                .expect("valid");
+                criterion::black_box(&scratch);
+            }
+        })
+    });
+    g.bench_function("scan", |b| {
+        b.iter(|| {
+            for f in &goal_trees {
+                criterion::black_box(scan_frame(f, &options).expect("valid"));
+            }
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);
