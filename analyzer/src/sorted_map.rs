@@ -257,23 +257,11 @@ fn shared_key(key: &str) -> Arc<str> {
     })
 }
 
-/// `a == b`, without a `memcmp` call for keys up to 16 bytes (most types, names and IPs):
-/// on a hit the call cost more than the probe that led to it. Two overlapping 8-byte (or
-/// 4-byte) windows cover every byte.
+/// `a == b` without a `memcmp` call for short keys (most types, names and IPs): on a hit
+/// the call cost more than the probe that led to it.
 #[inline]
 fn short_str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let len = a.len();
-    if len != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8"));
-    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4"));
-    match len {
-        8..=16 => word(a, 0) == word(b, 0) && word(a, len - 8) == word(b, len - 8),
-        4..=7 => half(a, 0) == half(b, 0) && half(a, len - 4) == half(b, len - 4),
-        _ => a == b,
-    }
+    ocelot_protocol::short_eq(a.as_bytes(), b.as_bytes())
 }
 
 impl<V: Serialize> Serialize for SortedMap<V> {

@@ -29,8 +29,10 @@ mod message_id;
 pub mod nt1;
 pub mod pt1;
 pub mod sample;
+mod short_eq;
 #[cfg(feature = "serde")]
 pub use json::TreeJson;
+pub use short_eq::short_eq;
 mod varint;
 
 pub use error::{DecodeError, FrameError, MessageIdError};

@@ -191,7 +191,7 @@ impl<'a> Reader<'a> {
         // before (`URL`, `SQL` at the same place in the next tree): left as it is, it needs
         // neither the UTF-8 check nor a copy. (Not for data: long texts of one length, such
         // as keys with different numbers, would pay for the compare and then the copy.)
-        if out.as_bytes() != bytes {
+        if !crate::short_eq(out.as_bytes(), bytes) {
             text_into(bytes, out);
         }
         Ok(())
