@@ -14,7 +14,7 @@ use ocelot_analyzer::{
     OTHERS,
 };
 use ocelot_protocol::{hour_of, scan_frame, DecodeError, MessageId, MILLIS_PER_HOUR};
-use ocelot_store::Store;
+use ocelot_store::{FrameKey, Store};
 use serde::de::DeserializeOwned;
 
 use crate::clock::Clock;
@@ -38,7 +38,7 @@ use crate::worker::{
 /// trees skip the `DomainCap` lock, admitted or folded).
 #[derive(Default)]
 pub(crate) struct IngestBatch {
-    frames: Vec<(MessageId, Bytes)>,
+    frames: Vec<(FrameKey, Bytes)>,
     trees: Vec<TreeItem>,
     /// When this read's trees arrived; cleared by dispatch.
     now_ms: Option<u64>,
@@ -334,9 +334,17 @@ impl Collector {
         };
         batch.counted.trees_accepted += 1;
         if inner.store.is_some() {
-            match scan.message_id(&frame).map(|id| id.parse::<MessageId>()) {
-                Some(Ok(id)) => batch.frames.push((id, frame.clone())),
-                _ => {
+            // An NT1 frame's key points at the ID in the frame: no copy of its domain.
+            let key = match scan.message_id_range() {
+                Some(range) => FrameKey::in_frame(&frame, range),
+                None => scan
+                    .message_id(&frame)
+                    .and_then(|id| id.parse::<MessageId>().ok())
+                    .map(FrameKey::from),
+            };
+            match key {
+                Some(key) => batch.frames.push((key, frame.clone())),
+                None => {
                     stats.no_message_id.fetch_add(1, Relaxed);
                 }
             }

@@ -5,7 +5,7 @@
 //!                                                 PT1: decoded), hour window check
 //!                                                 (current, previous until :03, next from :57)
 //!                                             ─> per read, all its frames together:
-//!                                                 ├─ Store::append_scanned(message ID, frame as received)
+//!                                                 ├─ Store::append_scanned(FrameKey: the ID in the frame, frame as received)
 //!                                                 └─ send one Arc<Vec<frame>> to every worker thread:
 //!                                                      analyzer-0..N (each decodes the trees of its
 //!                                                      domains and keeps their Transaction, Event,

@@ -80,6 +80,15 @@ impl ScannedFrame {
         crate::message::present(&id).is_some().then_some(id)
     }
 
+    /// Where the header's message-ID text is in the frame, for an NT1 frame (`None` for
+    /// PT1, whose tree is decoded already). The text may be empty or not an ID.
+    pub fn message_id_range(&self) -> Option<std::ops::Range<usize>> {
+        match self {
+            ScannedFrame::Nt1(scan) => Some(scan.message_id.clone()),
+            ScannedFrame::Pt1(_) => None,
+        }
+    }
+
     /// The root message's timestamp, epoch milliseconds.
     pub fn root_timestamp_ms(&self) -> u64 {
         match self {

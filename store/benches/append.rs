@@ -21,7 +21,7 @@ use common::{
 };
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use flate2::{Compress, Compression, FlushCompress};
-use ocelot_store::Store;
+use ocelot_store::{FrameKey, Store};
 
 /// Raw zlib-rs deflate of the same bytes, in the same 64 KiB chunks, level 1.
 fn raw_compress(chunks: &[Vec<u8>], out: &mut Vec<u8>) -> usize {
@@ -188,7 +188,7 @@ fn append_loadgen(c: &mut Criterion) {
             }
             let frames = batch.iter().cloned();
             let refused = if scanned {
-                store.append_scanned(frames)
+                store.append_scanned(frames.map(|(id, frame)| (FrameKey::from(id), frame)))
             } else {
                 store.append_many(frames)
             };

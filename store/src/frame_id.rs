@@ -35,7 +35,7 @@ pub(crate) fn message_id_of(frame: &[u8]) -> Option<MessageId> {
 /// Whether the frame's header carries `id`: the same answer as
 /// `message_id_of(frame).as_ref() == Some(id)`, without allocating when the header's ID can
 /// be read without the full decoder (always, for what clients write).
-pub(crate) fn carries_id(frame: &[u8], id: &MessageId) -> bool {
+pub(crate) fn carries_id(frame: &[u8], id: &MessageIdRef<'_>) -> bool {
     if let Some(body) = frame.get(4..) {
         let text = match body.get(..3) {
             Some(b"NT1") => nt1_id(&body[3..]),
@@ -43,14 +43,12 @@ pub(crate) fn carries_id(frame: &[u8], id: &MessageId) -> bool {
             _ => return false,
         };
         match text {
-            Some(Some(text)) => {
-                return MessageIdRef::parse(text).is_ok_and(|parts| parts == id.as_borrowed())
-            }
+            Some(Some(text)) => return MessageIdRef::parse(text).is_ok_and(|parts| parts == *id),
             Some(None) => return false,
             None => {}
         }
     }
-    message_id_of(frame).as_ref() == Some(id)
+    message_id_of(frame).is_some_and(|found| found.as_borrowed() == *id)
 }
 
 /// `Some(Some(id))` found, `Some(None)` certainly malformed, `None` unsure.
@@ -177,13 +175,16 @@ mod tests {
                     pt1::encode_to_bytes(&tree(&text), 0),
                 ] {
                     assert_eq!(
-                        carries_id(&frame, id),
+                        carries_id(&frame, &id.as_borrowed()),
                         message_id_of(&frame).as_ref() == Some(id),
                         "{id} vs {text:?}"
                     );
                 }
             }
-            assert!(carries_id(&nt1::encode_to_bytes(&tree(&canonical)), id));
+            assert!(carries_id(
+                &nt1::encode_to_bytes(&tree(&canonical)),
+                &id.as_borrowed()
+            ));
         }
     }
 
@@ -202,7 +203,7 @@ mod tests {
             let text = if use_canonical { id.to_string() } else { text };
             let frame = nt1::encode_to_bytes(&tree(&text));
             proptest::prop_assert_eq!(
-                carries_id(&frame, &id),
+                carries_id(&frame, &id.as_borrowed()),
                 message_id_of(&frame).as_ref() == Some(&id)
             );
         }

@@ -11,6 +11,8 @@ use bytes::Bytes;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use ocelot_protocol::{hour_of, MessageId};
 
+use crate::frame_key::FrameKey;
+
 use crate::block::MAX_FRAME_BYTES;
 use crate::config::StoreConfig;
 use crate::error::{AppendError, StoreError};
@@ -146,9 +148,10 @@ impl Store {
     /// as `IdMismatch` by the writer). Refusals here and later in the writer (duplicate,
     /// data file full, I/O error) are all counted in [`StoreStats::drops`].
     pub fn append(&self, id: &MessageId, frame: Bytes) -> Result<(), AppendError> {
-        self.check(id, &frame)?;
-        let shard = shard(&id.domain, self.inner.writers.len());
-        self.send(shard, vec![(id.clone(), frame)], IdSource::Caller)
+        let key = FrameKey::from(id.clone());
+        self.check(&key, &frame)?;
+        let shard = shard(key.domain(&frame), self.inner.writers.len());
+        self.send(shard, vec![(key, frame)], IdSource::Caller)
     }
 
     /// Queues many frames at once, as [`Store::append`] does one by one, and returns how
@@ -158,7 +161,12 @@ impl Store {
     /// one per frame. `QueueFull` counts frames, so a burst is refused whole when its
     /// writer has no room for all of it.
     pub fn append_many(&self, frames: impl IntoIterator<Item = (MessageId, Bytes)>) -> usize {
-        self.append_from(frames, IdSource::Caller)
+        self.append_from(
+            frames
+                .into_iter()
+                .map(|(id, frame)| (FrameKey::from(id), frame)),
+            IdSource::Caller,
+        )
     }
 
     /// [`Store::append_many`] for frames whose IDs the caller has just read from the frames'
@@ -169,24 +177,24 @@ impl Store {
     /// An ID that is not its frame's files the frame under that ID, but never shows it
     /// as that ID's tree: a lookup reads the ID in the stored header and, when it is
     /// another, answers `StoreError::CorruptEntry`.
-    pub fn append_scanned(&self, frames: impl IntoIterator<Item = (MessageId, Bytes)>) -> usize {
+    pub fn append_scanned(&self, frames: impl IntoIterator<Item = (FrameKey, Bytes)>) -> usize {
         self.append_from(frames, IdSource::FrameHeader)
     }
 
     fn append_from(
         &self,
-        frames: impl IntoIterator<Item = (MessageId, Bytes)>,
+        frames: impl IntoIterator<Item = (FrameKey, Bytes)>,
         source: IdSource,
     ) -> usize {
         let writers = self.inner.writers.len();
         let mut refused = 0;
-        let mut shards: Vec<Vec<(MessageId, Bytes)>> = Vec::new();
+        let mut shards: Vec<Vec<(FrameKey, Bytes)>> = Vec::new();
         for (id, frame) in frames {
             if self.check(&id, &frame).is_err() {
                 refused += 1;
                 continue;
             }
-            let shard = shard(&id.domain, writers);
+            let shard = shard(id.domain(&frame), writers);
             if shards.len() <= shard {
                 shards.resize_with(shard + 1, Vec::new);
             }
@@ -202,16 +210,17 @@ impl Store {
     }
 
     /// The checks `append` makes before queueing; a refusal is counted.
-    fn check(&self, id: &MessageId, frame: &Bytes) -> Result<(), AppendError> {
+    fn check(&self, id: &FrameKey, frame: &Bytes) -> Result<(), AppendError> {
         let shared = &self.inner.shared;
         let refuse = |reason: DropReason, error: AppendError| {
             shared.counters.drop_frames(reason, 1);
             Err(error)
         };
-        if validate_name("domain", &id.domain).is_err() {
+        let domain = id.domain(frame);
+        if validate_name("domain", domain).is_err() {
             return refuse(
                 DropReason::InvalidDomain,
-                AppendError::InvalidDomain(id.domain.clone()),
+                AppendError::InvalidDomain(domain.to_owned()),
             );
         }
         if id.seq > shared.config.max_seq {
@@ -255,7 +264,7 @@ impl Store {
     fn send(
         &self,
         shard: usize,
-        frames: Vec<(MessageId, Bytes)>,
+        frames: Vec<(FrameKey, Bytes)>,
         source: IdSource,
     ) -> Result<(), AppendError> {
         let shared = &self.inner.shared;

@@ -22,6 +22,8 @@ use bytes::Bytes;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use ocelot_protocol::MessageId;
 
+use crate::frame_key::FrameKey;
+
 use crate::block::{BlockCompressor, BLOCK_SIZE_BYTES};
 use crate::data_file::{self, DATA_HEADER_BYTES};
 use crate::error::StoreError;
@@ -35,6 +37,9 @@ use crate::stats::{add, DropReason};
 /// hash is keyed per process as std's is, but foldhash (through `lru`, already a dependency)
 /// costs a fraction of SipHash on these small keys.
 type FastMap<K, V> = HashMap<K, V, lru::DefaultHasher>;
+/// The open domain-hours: hashbrown's, so that a frame finds its own with a borrowed
+/// domain (`HourDomain`), without making a `String` per frame.
+type DomainHours = hashbrown::HashMap<(u64, String), DomainHour, lru::DefaultHasher>;
 type FastSet<T> = HashSet<T, lru::DefaultHasher>;
 
 /// When the queue runs dry after frames, the writer naps this long before it blocks: the
@@ -56,7 +61,7 @@ pub(crate) enum IdSource {
 
 pub(crate) enum Command {
     /// Frames of domains this writer owns, checked by `Store::append`.
-    Append(Vec<(MessageId, Bytes)>, IdSource),
+    Append(Vec<(FrameKey, Bytes)>, IdSource),
     /// Write every open block, then answer.
     Flush(Sender<()>),
     /// The frame of this ID if it is accepted but not yet findable through the index (in
@@ -164,9 +169,20 @@ fn index_files_open(writers: usize) -> usize {
     (soft_limit / 4 / writers.max(1)).clamp(INDEX_FILES_OPEN_MIN, INDEX_FILES_OPEN_MAX)
 }
 
+/// `(hour, domain)` as a [`DomainHours`] key, the domain borrowed: hashes as the owned
+/// key does (a `u64`, then the text).
+#[derive(Hash)]
+struct HourDomain<'a>(u64, &'a str);
+
+impl hashbrown::Equivalent<(u64, String)> for HourDomain<'_> {
+    fn equivalent(&self, key: &(u64, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}
+
 pub(crate) struct Writer {
     shared: Arc<Shared>,
-    files: FastMap<(u64, String), DomainHour>,
+    files: DomainHours,
     index_files: IndexFiles,
     compressor: BlockCompressor,
     record: Vec<u8>,
@@ -182,7 +198,7 @@ impl Writer {
         let index_files = IndexFiles::new(index_files_open(shared.config.writer_threads));
         Writer {
             shared,
-            files: FastMap::default(),
+            files: DomainHours::default(),
             index_files,
             compressor: BlockCompressor::new(level),
             record: Vec::new(),
@@ -246,24 +262,24 @@ impl Writer {
     }
 
     /// Takes one frame; `now` is when its batch was taken off the queue.
-    fn append(&mut self, id: MessageId, frame: Bytes, source: IdSource, now: Instant) {
+    fn append(&mut self, id: FrameKey, frame: Bytes, source: IdSource, now: Instant) {
         let counters = &self.shared.counters;
         if id.hour < self.shared.oldest_hour() {
             counters.drop_frames(DropReason::Expired, 1);
             return;
         }
-        if source == IdSource::Caller && !carries_id(&frame, &id) {
+        if source == IdSource::Caller && !carries_id(&frame, &id.as_ref(&frame)) {
             counters.drop_frames(DropReason::IdMismatch, 1);
             return;
         }
-        let client = ClientKey::of(&id);
+        let client = id.client();
         let seq = id.seq;
-        let key = (id.hour, id.domain);
+        let key = HourDomain(id.hour, id.domain(&frame));
         if !self.files.contains_key(&key) {
             self.next_serial += 1;
-            match self.open_domain_hour(key.0, &key.1, self.next_serial) {
+            match self.open_domain_hour(key.0, key.1, self.next_serial) {
                 Ok(dh) => {
-                    self.files.insert(key.clone(), dh);
+                    self.files.insert((key.0, key.1.to_owned()), dh);
                 }
                 Err(e) => {
                     add(&counters.io_errors, 1);
@@ -424,7 +440,7 @@ impl Writer {
 
     /// See [`Command::Find`].
     fn find_unindexed(&mut self, id: &MessageId) -> Option<Bytes> {
-        let dh = self.files.get_mut(&(id.hour, id.domain.clone()))?;
+        let dh = self.files.get_mut(&HourDomain(id.hour, &id.domain))?;
         let client = ClientKey::of(id);
         if !dh.pending_ids.contains(&(client, id.seq)) {
             return None;
@@ -441,7 +457,7 @@ impl Writer {
         let prefix: [u8; 4] = dh.block.get(start..start + 4)?.try_into().ok()?;
         let end = start.checked_add(4 + u32::from_be_bytes(prefix) as usize)?;
         let frame = dh.block.get(start..end)?;
-        carries_id(frame, id).then(|| Bytes::copy_from_slice(frame))
+        carries_id(frame, &id.as_borrowed()).then(|| Bytes::copy_from_slice(frame))
     }
 
     fn flush_all(&mut self) {

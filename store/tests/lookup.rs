@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use common::{frame, frame_with_header_domain, id, open, HOUR};
 use ocelot_protocol::MessageId;
-use ocelot_store::{AppendError, DropReason, Store, StoreError, BLOCK_SIZE_BYTES};
+use ocelot_store::{AppendError, DropReason, FrameKey, Store, StoreError, BLOCK_SIZE_BYTES};
 
 #[test]
 fn appended_trees_are_found_by_id_exactly_as_received() {
@@ -480,12 +480,25 @@ fn frames_appended_with_the_ids_of_their_headers_are_found_and_a_wrong_pairing_s
     let store = open(dir.path());
     let ids: Vec<MessageId> = (0..50).map(|seq| id("shop", 0xc0a8_010a, seq)).collect();
     let frames: Vec<_> = ids.iter().map(|i| frame(i, 100)).collect();
-    let refused = store.append_scanned(ids.iter().cloned().zip(frames.iter().cloned()));
+    // Keys as the collector makes them: the ID where it is in the frame's header.
+    let key_in = |frame: &bytes::Bytes, id: &MessageId| {
+        let text = id.to_string();
+        let start = frame
+            .windows(text.len())
+            .position(|w| w == text.as_bytes())
+            .expect("the header carries the ID");
+        FrameKey::in_frame(frame, start..start + text.len()).expect("an ID")
+    };
+    let keys: Vec<FrameKey> = ids.iter().zip(&frames).map(|(i, f)| key_in(f, i)).collect();
+    let refused = store.append_scanned(keys.into_iter().zip(frames.iter().cloned()));
     assert_eq!(refused, 0);
     // The writer does not read this header again, so the frame is filed under seq 900;
     // a lookup still reads the header and refuses to hand out seq 7's tree as 900's.
     let wrong = id("shop", 0xc0a8_010a, 900);
-    store.append_scanned([(wrong.clone(), frame(&id("shop", 0xc0a8_010a, 7), 10))]);
+    store.append_scanned([(
+        FrameKey::from(wrong.clone()),
+        frame(&id("shop", 0xc0a8_010a, 7), 10),
+    )]);
     store.flush().unwrap();
     for (i, f) in ids.iter().zip(&frames) {
         assert_eq!(store.lookup(i).unwrap().as_ref(), Some(f), "{i}");
