@@ -6,7 +6,6 @@
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -117,12 +116,7 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
             .collect()
     });
     let total_bytes: u64 = pools.iter().map(|p| p.bytes.len() as u64).sum();
-    let pools_for_baseline: Vec<Vec<u8>> = if args.gzip_baseline {
-        pools.iter().map(|p| p.bytes.clone()).collect()
-    } else {
-        Vec::new()
-    };
-    let sent = Arc::new(AtomicU64::new(0));
+    let sent = AtomicU64::new(0);
     let bar = ProgressBar::new(args.trees);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} trees  {per_sec}  eta {eta}")
@@ -134,22 +128,27 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(|w| state_field(w, "trees").unwrap_or(0));
     let started = Instant::now();
-    let workers: Vec<_> = pools
-        .into_iter()
-        .map(|pool| {
-            let sent = sent.clone();
-            let target = args.target;
-            std::thread::spawn(move || send_pool(target, &pool, per_connection_rate, &sent))
-        })
-        .collect();
-    while workers.iter().any(|w| !w.is_finished()) {
-        bar.set_position(sent.load(Ordering::Relaxed));
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    for w in workers {
-        w.join()
-            .map_err(|_| anyhow::anyhow!("a sender thread panicked"))??;
-    }
+    // Scoped senders borrow the pools, which stay for the gzip yardstick (a copy of them
+    // made before sending doubled the memory the run touched).
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let workers: Vec<_> = pools
+            .iter()
+            .map(|pool| {
+                let sent = &sent;
+                let target = args.target;
+                scope.spawn(move || send_pool(target, pool, per_connection_rate, sent))
+            })
+            .collect();
+        while workers.iter().any(|w| !w.is_finished()) {
+            bar.set_position(sent.load(Ordering::Relaxed));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        for w in workers {
+            w.join()
+                .map_err(|_| anyhow::anyhow!("a sender thread panicked"))??;
+        }
+        Ok(())
+    })?;
     let elapsed = started.elapsed().as_secs_f64();
     let trees = sent.load(Ordering::Relaxed);
     bar.finish_and_clear();
@@ -187,19 +186,19 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     }
     // Last, so the collector's own rate above is not stretched by it.
     if args.gzip_baseline {
-        gzip_baseline(&pools_for_baseline);
+        gzip_baseline(&pools);
     }
     Ok(())
 }
 
 /// The yardstick of the collector benchmark: zlib-rs gzip level 1 of the same bytes on one
 /// core, in 64 KiB blocks as the store compresses them.
-fn gzip_baseline(pools: &[Vec<u8>]) {
-    let bytes: usize = pools.iter().map(Vec::len).sum();
+fn gzip_baseline(pools: &[Pool]) {
+    let bytes: usize = pools.iter().map(|p| p.bytes.len()).sum();
     let started = Instant::now();
     let mut compressed = 0usize;
     for pool in pools {
-        for block in pool.chunks(64 * 1024) {
+        for block in pool.bytes.chunks(64 * 1024) {
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(1));
             gz.write_all(block).expect("in memory");
             compressed += gz.finish().expect("in memory").len();
