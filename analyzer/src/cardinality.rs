@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::OTHERS;
+use crate::config::{AnalyzerConfig, OTHERS};
+use crate::sorted_map::SortedMap;
 
 /// `key` cut to at most `max_chars` characters (on a character boundary).
 #[inline]
@@ -58,6 +59,31 @@ pub(crate) fn capped_entry_with<'m, V>(
         map.insert(key.to_owned(), new(key));
     }
     map.get_mut(key).expect("present or just inserted")
+}
+
+/// The entry of `name` under `type_` in a machine's types (each holding its names, which
+/// `names_of` gives), created on demand; past `max_types_per_machine` types or
+/// `max_names_per_type` names a new key folds into `OTHERS`, counted in `folded`.
+#[inline]
+pub(crate) fn type_name_entry<'m, T: Default, N: Default>(
+    types: &'m mut SortedMap<T>,
+    names_of: impl FnOnce(&'m mut T) -> &'m mut SortedMap<N>,
+    [type_, name]: [&str; 2],
+    config: &AnalyzerConfig,
+    folded: &mut u64,
+) -> &'m mut N {
+    let type_entry = types.capped_entry(
+        type_,
+        config.max_types_per_machine,
+        config.max_key_chars,
+        folded,
+    );
+    names_of(type_entry).capped_entry(
+        name,
+        config.max_names_per_type,
+        config.max_key_chars,
+        folded,
+    )
 }
 
 /// Merges `other` into `map` key by key with `merge_value`, creating missing keys. Merging

@@ -44,6 +44,7 @@ mod state;
 mod test_support;
 mod transaction;
 mod transaction_walk;
+mod tree_counter;
 mod view_query;
 mod walk;
 

@@ -7,11 +7,12 @@ use ocelot_protocol::{Leaf, Message, MessageTree};
 
 use super::report::{EventMachine, EventReport, MAX_FAIL_MESSAGE_IDS};
 use crate::batch::parse_event_batch;
-use crate::cardinality::capped_entry_with;
+use crate::cardinality::{capped_entry_with, type_name_entry};
 use crate::config::AnalyzerConfig;
 use crate::message_ids::push_capped;
 use crate::minute::minute_of;
 use crate::sample_id::TreeId;
+use crate::tree_counter::MachineCounter;
 use crate::walk::walk;
 
 /// The event reports of one hour, one per domain.
@@ -73,7 +74,8 @@ impl EventAnalyzer {
         });
     }
 
-    /// Runs `count` with the counter of `tree`'s events: its domain's report and machine, found once.
+    /// Runs `count` with the counter of `tree`'s events: its domain's report and machine,
+    /// found once.
     /// (A closure, not a returned counter: the lookup's `match` on `get_mut` compiles only
     /// where the reference stays local, NLL problem case 3.)
     pub(crate) fn count_tree<R>(
@@ -103,38 +105,26 @@ impl EventAnalyzer {
             config.max_key_chars,
             &mut folded,
         );
-        count(&mut TreeCounter {
+        count(&mut MachineCounter::new(
             config,
             machine,
-            report_folded: &mut report.folded,
             folded,
-        })
+            &mut report.folded,
+        ))
     }
 }
 
-/// Counts one tree's events into its machine's entries; adds what folded into `OTHERS` to
-/// the report when dropped.
-pub(crate) struct TreeCounter<'a> {
-    config: &'a AnalyzerConfig,
-    machine: &'a mut EventMachine,
-    report_folded: &'a mut u64,
-    folded: u64,
-}
+/// Counts one tree's events into its machine's entries.
+pub(crate) type TreeCounter<'a> = MachineCounter<'a, EventMachine>;
 
 impl TreeCounter<'_> {
     /// Counts one event of the tree.
     pub(crate) fn count(&mut self, event: &Leaf, message_id: &TreeId<'_>) {
-        let config = self.config;
-        let type_ = self.machine.types.capped_entry(
-            &event.type_,
-            config.max_types_per_machine,
-            config.max_key_chars,
-            &mut self.folded,
-        );
-        let name = type_.names.capped_entry(
-            &event.name,
-            config.max_names_per_type,
-            config.max_key_chars,
+        let name = type_name_entry(
+            &mut self.machine.types,
+            |t| &mut t.names,
+            [&event.type_, &event.name],
+            self.config,
             &mut self.folded,
         );
         let (count, fail) = match parse_event_batch(&event.data) {
@@ -147,11 +137,5 @@ impl TreeCounter<'_> {
         } else if name.sample_message_id.is_empty() {
             name.sample_message_id = message_id.sample().clone();
         }
-    }
-}
-
-impl Drop for TreeCounter<'_> {
-    fn drop(&mut self) {
-        *self.report_folded += self.folded;
     }
 }

@@ -9,11 +9,12 @@ use super::report::{
     ProblemMachine, ProblemReport, ERROR, LONG_CACHE, LONG_CALL, LONG_SERVICE, LONG_SQL, LONG_URL,
     MAX_PROBLEM_MESSAGE_IDS,
 };
-use crate::cardinality::capped_entry_with;
+use crate::cardinality::{capped_entry_with, type_name_entry};
 use crate::config::{AnalyzerConfig, LongThresholds};
 use crate::minute::minute_of;
 use crate::sample_id::TreeId;
 use crate::transaction_walk::{for_each_counted, Counted, CountedTransaction};
+use crate::tree_counter::MachineCounter;
 use crate::walk::walk;
 
 /// Event types whose failures are errors (CAT's plexus `errorType`).
@@ -125,11 +126,8 @@ impl ProblemAnalyzer {
             &mut folded,
         );
         count(&mut TreeCounter {
-            config,
+            counter: MachineCounter::new(config, machine, folded, &mut report.folded),
             thresholds,
-            machine,
-            report_folded: &mut report.folded,
-            folded,
             any_error_event: false,
         })
     }
@@ -137,14 +135,10 @@ impl ProblemAnalyzer {
 
 /// Counts one tree's problems into its machine's entries: transactions first (as they
 /// come, [`TreeCounter::count`]), then error events ([`TreeCounter::count_error_events`]),
-/// as CAT adds them (the order decides which key folds when a cap is reached). Adds what
-/// folded into `OTHERS` to the report when dropped.
+/// as CAT adds them (the order decides which key folds when a cap is reached).
 pub(crate) struct TreeCounter<'a> {
-    config: &'a AnalyzerConfig,
+    counter: MachineCounter<'a, ProblemMachine>,
     thresholds: &'a LongThresholds,
-    machine: &'a mut ProblemMachine,
-    report_folded: &'a mut u64,
-    folded: u64,
     /// Whether an event seen so far is an error: failed error events are rare, so the
     /// walk over the transactions notes whether a second walk is needed at all.
     any_error_event: bool,
@@ -194,20 +188,15 @@ impl TreeCounter<'_> {
     }
 
     fn add(&mut self, key: [&str; 3], timestamp_ms: u64, message_id: &TreeId<'_>) {
+        let counter = &mut self.counter;
         add_problem(
-            self.machine,
-            self.config,
-            &mut self.folded,
+            counter.machine,
+            counter.config,
+            &mut counter.folded,
             key,
             minute_of(timestamp_ms),
             message_id,
         );
-    }
-}
-
-impl Drop for TreeCounter<'_> {
-    fn drop(&mut self) {
-        *self.report_folded += self.folded;
     }
 }
 
@@ -223,16 +212,11 @@ fn add_problem(
         machine
             .categories
             .capped_entry(category, usize::MAX, config.max_key_chars, folded);
-    let type_ = category.types.capped_entry(
-        type_,
-        config.max_types_per_machine,
-        config.max_key_chars,
-        folded,
-    );
-    let entry = type_.names.capped_entry(
-        name,
-        config.max_names_per_type,
-        config.max_key_chars,
+    let entry = type_name_entry(
+        &mut category.types,
+        |t| &mut t.names,
+        [type_, name],
+        config,
         folded,
     );
     entry.record(minute, 1);

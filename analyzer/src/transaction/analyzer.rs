@@ -7,12 +7,13 @@ use ocelot_protocol::MessageTree;
 
 use super::report::{TransactionMachine, TransactionName, TransactionReport, MAX_FAIL_MESSAGE_IDS};
 use crate::batch::parse_transaction_batch;
-use crate::cardinality::capped_entry_with;
+use crate::cardinality::{capped_entry_with, type_name_entry};
 use crate::config::AnalyzerConfig;
 use crate::message_ids::push_capped;
 use crate::minute::minute_of;
 use crate::sample_id::TreeId;
 use crate::transaction_walk::{for_each_counted_transaction, CountedTransaction};
+use crate::tree_counter::MachineCounter;
 
 /// The transaction reports of one hour, one per domain.
 #[derive(Debug, Clone)]
@@ -70,7 +71,8 @@ impl TransactionAnalyzer {
         });
     }
 
-    /// Runs `count` with the counter of `tree`'s transactions: its domain's report and machine, found once.
+    /// Runs `count` with the counter of `tree`'s transactions: its domain's report and
+    /// machine, found once.
     /// (A closure, not a returned counter: the lookup's `match` on `get_mut` compiles only
     /// where the reference stays local, NLL problem case 3.)
     pub(crate) fn count_tree<R>(
@@ -100,47 +102,29 @@ impl TransactionAnalyzer {
             config.max_key_chars,
             &mut folded,
         );
-        count(&mut TreeCounter {
+        count(&mut MachineCounter::new(
             config,
             machine,
-            report_folded: &mut report.folded,
             folded,
-        })
+            &mut report.folded,
+        ))
     }
 }
 
-/// Counts one tree's transactions into its machine's entries; adds what folded into
-/// `OTHERS` to the report when dropped.
-pub(crate) struct TreeCounter<'a> {
-    config: &'a AnalyzerConfig,
-    machine: &'a mut TransactionMachine,
-    report_folded: &'a mut u64,
-    folded: u64,
-}
+/// Counts one tree's transactions into its machine's entries.
+pub(crate) type TreeCounter<'a> = MachineCounter<'a, TransactionMachine>;
 
 impl TreeCounter<'_> {
     /// Counts one transaction of the tree.
     pub(crate) fn count(&mut self, counted: &CountedTransaction<'_>, message_id: &TreeId<'_>) {
-        let config = self.config;
-        let type_ = self.machine.types.capped_entry(
-            &counted.transaction.type_,
-            config.max_types_per_machine,
-            config.max_key_chars,
+        let name = type_name_entry(
+            &mut self.machine.types,
+            |t| &mut t.names,
+            [&counted.transaction.type_, &counted.name],
+            self.config,
             &mut self.folded,
         );
-        let name = type_.names.capped_entry(
-            &counted.name,
-            config.max_names_per_type,
-            config.max_key_chars,
-            &mut self.folded,
-        );
-        record(name, counted, message_id, config, &mut self.folded);
-    }
-}
-
-impl Drop for TreeCounter<'_> {
-    fn drop(&mut self) {
-        *self.report_folded += self.folded;
+        record(name, counted, message_id, self.config, &mut self.folded);
     }
 }
 
