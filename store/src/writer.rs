@@ -274,24 +274,25 @@ impl Writer {
         }
         let client = id.client();
         let seq = id.seq;
-        let key = HourDomain(id.hour, id.domain(&frame));
-        if !self.files.contains_key(&key) {
-            self.next_serial += 1;
-            match self.open_domain_hour(key.0, key.1, self.next_serial) {
-                Ok(dh) => {
-                    self.files.insert((key.0, key.1.to_owned()), dh);
-                }
-                Err(e) => {
-                    add(&counters.io_errors, 1);
-                    counters.drop_frames(DropReason::IoError, 1);
-                    self.shared.warn_once(LogOnce::OpenFailed, || {
-                        format!("store cannot open files: {e}")
-                    });
-                    return;
+        let (hour, domain) = (id.hour, id.domain(&frame));
+        // One lookup for a frame of a domain-hour already open (nearly every frame).
+        let dh = match self.files.get_mut(&HourDomain(hour, domain)) {
+            Some(dh) => dh,
+            None => {
+                self.next_serial += 1;
+                match self.open_domain_hour(hour, domain, self.next_serial) {
+                    Ok(dh) => self.files.entry((hour, domain.to_owned())).or_insert(dh),
+                    Err(e) => {
+                        add(&counters.io_errors, 1);
+                        counters.drop_frames(DropReason::IoError, 1);
+                        self.shared.warn_once(LogOnce::OpenFailed, || {
+                            format!("store cannot open files: {e}")
+                        });
+                        return;
+                    }
                 }
             }
-        }
-        let dh = self.files.get_mut(&key).expect("inserted above");
+        };
         dh.last_used = now;
         if dh.pending_ids.contains(&(client, seq))
             || is_indexed(&mut self.index_files, dh, client, seq)
