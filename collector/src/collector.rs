@@ -34,8 +34,8 @@ use crate::worker::{
 /// Per-tree bookkeeping that would otherwise touch shared state stays here until the batch
 /// is dispatched: the counters (added to the collector's once per read, not per tree, so two
 /// socket threads do not trade their cache lines), the clock (read once per read) and the
-/// cap's answer for the last domain (a CAT client's connection carries one domain, so its
-/// trees skip the `DomainCap` lock, admitted or folded).
+/// cap's answers for the domains this connection has carried (a CAT client's connection
+/// carries one domain, a relay's many; their trees skip the `DomainCap` lock).
 #[derive(Default)]
 pub(crate) struct IngestBatch {
     frames: Vec<(FrameKey, Bytes)>,
@@ -44,10 +44,26 @@ pub(crate) struct IngestBatch {
     now_ms: Option<u64>,
     /// Frames, bytes and accepted trees not yet added to the collector's counters.
     counted: BatchCounts,
-    /// The hour and domain key this connection last asked the `DomainCap` about, and
-    /// whether it was admitted. Kept across reads: the answer holds for the whole hour (an
-    /// hour's admitted domains are only ever added to, and a full hour stays full).
-    last_domain: Option<(u64, String, bool)>,
+    /// The `DomainCap`'s answers this connection got, by hour and domain key: admitted or
+    /// not. Kept across reads: an answer holds for the whole hour (an hour's admitted
+    /// domains are only ever added to, and a full hour stays full). Bounded by
+    /// [`ADMISSIONS_KEPT`].
+    admissions: hashbrown::HashMap<(u64, String), bool>,
+}
+
+/// Answers an [`IngestBatch`] keeps before it starts over: a connection carrying more
+/// domains than this asks the cap again, nothing worse.
+const ADMISSIONS_KEPT: usize = 1024;
+
+/// `(hour, domain)` as a key of [`IngestBatch::admissions`], the domain borrowed: hashes
+/// as the owned key does.
+#[derive(Hash)]
+struct HourDomain<'a>(u64, &'a str);
+
+impl hashbrown::Equivalent<(u64, String)> for HourDomain<'_> {
+    fn equivalent(&self, key: &(u64, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
 }
 
 #[derive(Default)]
@@ -352,18 +368,14 @@ impl Collector {
         // Shard and cap by the key the analyzers file the domain under (see `DomainCap`).
         let domain = scan.domain(&frame);
         let key = inner.config.analyzer.domain_key(&domain);
-        let fold_domain = match &mut batch.last_domain {
-            Some((h, d, admitted)) if *h == hour && d == key => !*admitted,
-            last => {
+        let fold_domain = match batch.admissions.get(&HourDomain(hour, key)) {
+            Some(&admitted) => !admitted,
+            None => {
                 let admitted = inner.domain_cap.admit(hour, key);
-                match last {
-                    Some((h, d, a)) => {
-                        *h = hour;
-                        key.clone_into(d);
-                        *a = admitted;
-                    }
-                    None => *last = Some((hour, key.to_owned(), admitted)),
+                if batch.admissions.len() >= ADMISSIONS_KEPT {
+                    batch.admissions.clear();
                 }
+                batch.admissions.insert((hour, key.to_owned()), admitted);
                 !admitted
             }
         };

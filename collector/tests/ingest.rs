@@ -477,6 +477,16 @@ fn pt1_frames_are_decoded_on_arrival_and_counted_like_nt1() {
 
 #[test]
 fn domains_past_the_hours_cap_fold_into_one_others_report_across_analyzer_threads() {
+    domains_past_the_cap_fold_into_others(false);
+}
+
+#[test]
+fn a_connection_carrying_many_domains_gets_the_same_cap_answers() {
+    // One connection's batches remember the cap's answers per hour and domain.
+    domains_past_the_cap_fold_into_others(true);
+}
+
+fn domains_past_the_cap_fold_into_others(one_connection: bool) {
     // The cap is the analyzers' (`max_domains` per hour); with domains spread over threads,
     // the collector applies it, so the overflow lands in one OTHERS report, not one per thread.
     let store_dir = tempfile::tempdir().unwrap();
@@ -493,10 +503,26 @@ fn domains_past_the_hours_cap_fold_into_one_others_report_across_analyzer_thread
     let collector = Collector::start(config, Some(store.clone()), clock);
     let mut samples = ocelot_protocol::sample::SampleTrees::new(9, 20, 5, NOW_MS - 60_000);
     let trees: Vec<_> = (0..2000).map(|_| samples.tree()).collect();
-    for tree in &trees {
-        collector
-            .ingest(ocelot_protocol::nt1::encode_to_bytes(tree))
-            .unwrap();
+    let server = one_connection.then(|| Server::start(collector.clone()));
+    match &server {
+        Some(server) => {
+            let mut conn = TcpStream::connect(server.addr).unwrap();
+            for tree in &trees {
+                conn.write_all(&ocelot_protocol::nt1::encode_to_bytes(tree))
+                    .unwrap();
+            }
+            drop(conn);
+            wait_for("2000 accepted trees", || {
+                collector.stats().trees_accepted == 2000
+            });
+        }
+        None => {
+            for tree in &trees {
+                collector
+                    .ingest(ocelot_protocol::nt1::encode_to_bytes(tree))
+                    .unwrap();
+            }
+        }
     }
     collector.checkpoint_now();
     let stats = collector.stats();
@@ -522,6 +548,7 @@ fn domains_past_the_hours_cap_fold_into_one_others_report_across_analyzer_thread
     )
     .unwrap();
     assert_eq!(url_count(&stored), stats.trees_folded_domain);
+    drop(server);
     collector.shutdown();
     store.shutdown();
 }
