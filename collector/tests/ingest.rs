@@ -449,17 +449,33 @@ fn pt1_frames_are_decoded_on_arrival_and_counted_like_nt1() {
     config.decode.pt1_utc_offset_seconds = 0;
     let options = config.decode;
     let clock = Arc::new(ManualClock::new(NOW_MS));
-    let collector = Collector::start(config, None, clock);
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = open_store(store_dir.path());
+    let collector = Collector::start(config, Some(store.clone()), clock);
     let mut reference = reference_analyzer();
     let mut accepted = 0;
+    let mut stored = Vec::new();
     for i in 1..=12 {
         let frame = std::fs::read(vectors().join(format!("text/{i:04}.bin"))).unwrap();
         let tree = decode_frame(&frame, &options).unwrap();
         if ocelot_protocol::hour_of(tree.root.timestamp_ms()) == HOUR {
             reference.process(&tree);
             accepted += 1;
+            if let Ok(id) = tree.header.message_id.parse::<MessageId>() {
+                stored.push((id, frame.clone()));
+            }
         }
         collector.ingest(frame.into()).unwrap();
+    }
+    // A PT1 frame is stored under the ID its decoded header carries, as received.
+    store.flush().unwrap();
+    assert!(!stored.is_empty());
+    for (id, frame) in &stored {
+        assert_eq!(
+            store.lookup(id).unwrap().as_deref(),
+            Some(&frame[..]),
+            "{id}"
+        );
     }
     assert!(
         accepted > 5,
@@ -473,6 +489,7 @@ fn pt1_frames_are_decoded_on_arrival_and_counted_like_nt1() {
         serde_json::to_value(&reference.reports()["catgen"]).unwrap()
     );
     collector.shutdown();
+    store.shutdown();
 }
 
 #[test]
