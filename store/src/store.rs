@@ -11,11 +11,10 @@ use bytes::Bytes;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use ocelot_protocol::{hour_of, MessageId};
 
-use crate::frame_key::FrameKey;
-
 use crate::block::MAX_FRAME_BYTES;
 use crate::config::StoreConfig;
 use crate::error::{AppendError, StoreError};
+use crate::frame_key::FrameKey;
 use crate::layout::{parse_hour, validate_name, REPORTS_DIR, REPORT_EXT};
 use crate::reader::Reader;
 use crate::recovery::{read_dir, recover_all};

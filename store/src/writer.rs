@@ -22,12 +22,11 @@ use bytes::Bytes;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use ocelot_protocol::MessageId;
 
-use crate::frame_key::FrameKey;
-
 use crate::block::{BlockCompressor, BLOCK_SIZE_BYTES};
 use crate::data_file::{self, DATA_HEADER_BYTES};
 use crate::error::StoreError;
 use crate::frame_id::carries_id;
+use crate::frame_key::FrameKey;
 use crate::index_entry::{entry_position, IndexEntry};
 use crate::layout::{ClientKey, CLEAN_FILE, DATA_FILE};
 use crate::shared::{LogOnce, Shared};
