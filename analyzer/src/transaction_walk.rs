@@ -25,22 +25,12 @@ pub(crate) struct CountedTransaction<'a> {
 /// depth first in wire order. One walk, no allocation besides the walk's stack.
 pub(crate) fn for_each_counted_transaction<'a>(
     tree: &'a MessageTree,
-    visit: impl FnMut(CountedTransaction<'a>),
-) {
-    for_each_counted_transaction_and_event(tree, visit, |_| {});
-}
-
-/// [`for_each_counted_transaction`], also calling `visit_event` on every event of a
-/// transaction root in walk order, in the same walk.
-pub(crate) fn for_each_counted_transaction_and_event<'a>(
-    tree: &'a MessageTree,
     mut visit: impl FnMut(CountedTransaction<'a>),
-    mut visit_event: impl FnMut(&'a Leaf),
 ) {
-    for_each_counted(tree, |counted| match counted {
-        Counted::Transaction(transaction) => visit(transaction),
-        Counted::Event(event) => visit_event(event),
-        Counted::Other(_) => {}
+    for_each_counted(tree, |counted| {
+        if let Counted::Transaction(transaction) = counted {
+            visit(transaction);
+        }
     });
 }
 
