@@ -226,9 +226,14 @@ impl Writer {
                 Ok(Command::Append(frames, source)) => {
                     self.queued.fetch_sub(frames.len(), Ordering::Relaxed);
                     let now = Instant::now();
-                    for (id, frame) in frames {
+                    for (id, frame) in &frames {
                         self.append(id, frame, source, now);
                     }
+                    // Dropped together, after the copies: every frame of a socket read
+                    // shares one reference count with the frames the socket thread is
+                    // still cutting from that buffer, and a drop between two copies fought
+                    // it for that cache line (11 % of the writer's CPU).
+                    drop(frames);
                     may_nap = true;
                 }
                 Ok(Command::Flush(done)) => {
@@ -261,19 +266,19 @@ impl Writer {
     }
 
     /// Takes one frame; `now` is when its batch was taken off the queue.
-    fn append(&mut self, id: FrameKey, frame: Bytes, source: IdSource, now: Instant) {
+    fn append(&mut self, id: &FrameKey, frame: &[u8], source: IdSource, now: Instant) {
         let counters = &self.shared.counters;
         if id.hour < self.shared.oldest_hour() {
             counters.drop_frames(DropReason::Expired, 1);
             return;
         }
-        if source == IdSource::Caller && !carries_id(&frame, &id.as_ref(&frame)) {
+        if source == IdSource::Caller && !carries_id(frame, &id.as_ref(frame)) {
             counters.drop_frames(DropReason::IdMismatch, 1);
             return;
         }
         let client = id.client();
         let seq = id.seq;
-        let (hour, domain) = (id.hour, id.domain(&frame));
+        let (hour, domain) = (id.hour, id.domain(frame));
         // One lookup for a frame of a domain-hour already open (nearly every frame).
         let dh = match self.files.get_mut(&HourDomain(hour, domain)) {
             Some(dh) => dh,
@@ -311,7 +316,7 @@ impl Writer {
         // A shared block only takes frames that start below 64 KiB; a frame larger than a
         // block arrives at an empty block and gets it to itself, at offset 0.
         let offset = u16::try_from(dh.block.len()).expect("block below 64 KiB when a frame starts");
-        dh.block.extend_from_slice(&frame);
+        dh.block.extend_from_slice(frame);
         dh.pending.push((client, seq, offset));
         dh.pending_ids.insert((client, seq));
         dh.block_opened.get_or_insert(now);
