@@ -145,7 +145,7 @@ impl HourAnalyzers {
         domains.extend(self.problem.reports().keys());
         domains.extend(self.heartbeat.reports().keys());
         domains.extend(self.metric.reports().keys());
-        domains.into_iter().cloned().collect()
+        domains.into_iter().map(str::to_owned).collect()
     }
 }
 
@@ -170,8 +170,8 @@ mod tests {
             hour,
             &config,
             HourReports {
-                transaction: analyzers.transaction.reports().clone(),
-                event: analyzers.event.reports().clone(),
+                transaction: analyzers.transaction.reports().clone().into_map(),
+                event: analyzers.event.reports().clone().into_map(),
                 ..HourReports::default()
             },
         );

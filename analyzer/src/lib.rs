@@ -27,6 +27,7 @@
 mod batch;
 mod cardinality;
 mod config;
+mod domain_reports;
 mod event;
 mod frugal_vec;
 mod heartbeat;
@@ -49,6 +50,7 @@ mod view_query;
 mod walk;
 
 pub use config::{AnalyzerConfig, LongThresholds, OTHERS};
+pub use domain_reports::DomainReports;
 pub use event::{
     EventAnalyzer, EventMinuteView, EventNameView, EventReport, EventTypeView, EventView,
 };

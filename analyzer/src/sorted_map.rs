@@ -81,6 +81,16 @@ impl<V> SortedMap<V> {
         map
     }
 
+    /// The map of an owned sorted map's entries, keys shared (see [`shared_key`]).
+    pub(crate) fn from_map(map: BTreeMap<String, V>) -> Self {
+        SortedMap::from_sorted(map.into_iter().map(|(k, v)| (shared_key(&k), v)).collect())
+    }
+
+    /// The entries in key order, taken out.
+    pub(crate) fn into_entries(self) -> impl Iterator<Item = (Arc<str>, V)> {
+        self.entries.into_iter()
+    }
+
     /// The position of `key`: one hash and one compare.
     #[inline]
     fn position(&self, key: &str) -> Option<usize> {
@@ -273,10 +283,9 @@ impl<V: Serialize> Serialize for SortedMap<V> {
 impl<'de, V: Deserialize<'de>> Deserialize<'de> for SortedMap<V> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // Through a BTreeMap: sorted and deduplicated whatever the input order.
-        let map = BTreeMap::<String, V>::deserialize(deserializer)?;
-        Ok(SortedMap::from_sorted(
-            map.into_iter().map(|(k, v)| (shared_key(&k), v)).collect(),
-        ))
+        Ok(SortedMap::from_map(BTreeMap::<String, V>::deserialize(
+            deserializer,
+        )?))
     }
 }
 

@@ -14,8 +14,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use crossbeam_channel::{select, Receiver};
 use ocelot_analyzer::{
-    AnalyzerConfig, EventReport, HeartbeatReport, HourAnalyzers, HourReports, MetricReport,
-    ProblemReport, StateReport, TransactionReport, OTHERS,
+    AnalyzerConfig, DomainReports, EventReport, HeartbeatReport, HourAnalyzers, HourReports,
+    MetricReport, ProblemReport, StateReport, TransactionReport, OTHERS,
 };
 use ocelot_protocol::{nt1, MessageTree, ScannedFrame, LENGTH_PREFIX_BYTES};
 use ocelot_store::Store;
@@ -372,8 +372,8 @@ impl Worker for ShardWorker {
 
     fn report_keys(hour: &ShardHour) -> Vec<(ReportKind, String)> {
         let mut keys = Vec::new();
-        let mut add = |kind: ReportKind, domains: &mut dyn Iterator<Item = &String>| {
-            keys.extend(domains.map(|d| (kind, d.clone())));
+        let mut add = |kind: ReportKind, domains: &mut dyn Iterator<Item = &str>| {
+            keys.extend(domains.map(|d| (kind, d.to_owned())));
         };
         add(
             ReportKind::Transaction,
@@ -406,7 +406,7 @@ impl Worker for ShardWorker {
         domain: &str,
     ) -> Option<serde_json::Result<Vec<u8>>> {
         fn json<R: Serialize>(
-            reports: &BTreeMap<String, R>,
+            reports: &DomainReports<R>,
             domain: &str,
         ) -> Option<serde_json::Result<Vec<u8>>> {
             reports.get(domain).map(serde_json::to_vec)

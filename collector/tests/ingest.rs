@@ -426,7 +426,7 @@ fn domains_spread_over_analyzer_threads_give_the_same_reports_as_one_analyzer() 
 
     let mut domains = block_on(collector.domains(HOUR));
     domains.sort();
-    let expected: Vec<String> = reference.reports().keys().cloned().collect();
+    let expected: Vec<String> = reference.reports().keys().map(str::to_owned).collect();
     assert_eq!(domains, expected);
     for (domain, want) in reference.reports() {
         let got = block_on(collector.transaction_report(domain, HOUR)).unwrap();

@@ -7,8 +7,9 @@ use ocelot_protocol::{Leaf, Message, MessageTree};
 
 use super::report::{EventMachine, EventReport, MAX_FAIL_MESSAGE_IDS};
 use crate::batch::parse_event_batch;
-use crate::cardinality::{capped_entry_with, type_name_entry};
+use crate::cardinality::type_name_entry;
 use crate::config::AnalyzerConfig;
+use crate::domain_reports::DomainReports;
 use crate::message_ids::push_capped;
 use crate::minute::minute_of;
 use crate::sample_id::TreeId;
@@ -20,7 +21,7 @@ use crate::walk::walk;
 pub struct EventAnalyzer {
     hour: u64,
     config: Arc<AnalyzerConfig>,
-    reports: BTreeMap<String, EventReport>,
+    reports: DomainReports<EventReport>,
 }
 
 impl EventAnalyzer {
@@ -38,7 +39,7 @@ impl EventAnalyzer {
         EventAnalyzer {
             hour,
             config,
-            reports,
+            reports: reports.into(),
         }
     }
 
@@ -48,13 +49,13 @@ impl EventAnalyzer {
     }
 
     /// The reports so far, by domain.
-    pub fn reports(&self) -> &BTreeMap<String, EventReport> {
+    pub fn reports(&self) -> &DomainReports<EventReport> {
         &self.reports
     }
 
     /// Takes the reports out (sealing an hour).
     pub fn into_reports(self) -> BTreeMap<String, EventReport> {
-        self.reports
+        self.reports.into_map()
     }
 
     /// Counts every event of `tree` once; batch data `@count;fail` adds those counts.
@@ -86,19 +87,13 @@ impl EventAnalyzer {
         let config = &*self.config;
         let hour = self.hour;
         let mut folded = 0;
-        // A `match` on `get_mut`: one lookup on a hit (`capped_entry_with` costs two, see
-        // there), and every known domain hits.
-        let report = match self.reports.get_mut(tree.header.domain.as_str()) {
-            Some(report) => report,
-            None => capped_entry_with(
-                &mut self.reports,
-                &tree.header.domain,
-                config.max_domains,
-                config.max_key_chars,
-                &mut folded,
-                |domain| EventReport::new(domain, hour),
-            ),
-        };
+        let report = self.reports.capped_entry_with(
+            &tree.header.domain,
+            config.max_domains,
+            config.max_key_chars,
+            &mut folded,
+            |domain| EventReport::new(domain, hour),
+        );
         let machine = report.machines.capped_entry(
             &tree.header.ip_address,
             config.max_machines_per_domain,

@@ -7,8 +7,9 @@ use ocelot_protocol::{Message, MessageTree};
 
 use super::report::HeartbeatReport;
 use super::status_xml::parse_status;
-use crate::cardinality::{capped_entry, capped_entry_with};
+use crate::cardinality::capped_entry;
 use crate::config::AnalyzerConfig;
+use crate::domain_reports::DomainReports;
 use crate::minute::minute_of;
 use crate::walk::walk;
 
@@ -17,7 +18,7 @@ use crate::walk::walk;
 pub struct HeartbeatAnalyzer {
     hour: u64,
     config: Arc<AnalyzerConfig>,
-    reports: BTreeMap<String, HeartbeatReport>,
+    reports: DomainReports<HeartbeatReport>,
 }
 
 impl HeartbeatAnalyzer {
@@ -35,7 +36,7 @@ impl HeartbeatAnalyzer {
         HeartbeatAnalyzer {
             hour,
             config,
-            reports,
+            reports: reports.into(),
         }
     }
 
@@ -45,13 +46,13 @@ impl HeartbeatAnalyzer {
     }
 
     /// The reports so far, by domain.
-    pub fn reports(&self) -> &BTreeMap<String, HeartbeatReport> {
+    pub fn reports(&self) -> &DomainReports<HeartbeatReport> {
         &self.reports
     }
 
     /// Takes the reports out (sealing an hour).
     pub fn into_reports(self) -> BTreeMap<String, HeartbeatReport> {
-        self.reports
+        self.reports.into_map()
     }
 
     /// Records every heartbeat of type `heartbeat` (any case) in `tree`. Trees without one
@@ -71,19 +72,13 @@ impl HeartbeatAnalyzer {
         let config = &*self.config;
         let hour = self.hour;
         let mut folded = 0;
-        // A `match` on `get_mut`: one lookup on a hit (`capped_entry_with` costs two, see
-        // there), and every known domain hits.
-        let report = match self.reports.get_mut(tree.header.domain.as_str()) {
-            Some(report) => report,
-            None => capped_entry_with(
-                &mut self.reports,
-                &tree.header.domain,
-                config.max_domains,
-                config.max_key_chars,
-                &mut folded,
-                |domain| HeartbeatReport::new(domain, hour),
-            ),
-        };
+        let report = self.reports.capped_entry_with(
+            &tree.header.domain,
+            config.max_domains,
+            config.max_key_chars,
+            &mut folded,
+            |domain| HeartbeatReport::new(domain, hour),
+        );
         let machine = capped_entry(
             &mut report.machines,
             &tree.header.ip_address,

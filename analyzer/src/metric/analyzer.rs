@@ -6,8 +6,8 @@ use std::sync::Arc;
 use ocelot_protocol::{Leaf, Message, MessageTree};
 
 use super::report::MetricReport;
-use crate::cardinality::capped_entry_with;
 use crate::config::AnalyzerConfig;
+use crate::domain_reports::DomainReports;
 use crate::minute::minute_of;
 use crate::walk::walk;
 
@@ -16,7 +16,7 @@ use crate::walk::walk;
 pub struct MetricAnalyzer {
     hour: u64,
     config: Arc<AnalyzerConfig>,
-    reports: BTreeMap<String, MetricReport>,
+    reports: DomainReports<MetricReport>,
 }
 
 /// `(count, sum)` of one record by CAT's status letters
@@ -58,7 +58,7 @@ impl MetricAnalyzer {
         MetricAnalyzer {
             hour,
             config,
-            reports,
+            reports: reports.into(),
         }
     }
 
@@ -68,13 +68,13 @@ impl MetricAnalyzer {
     }
 
     /// The reports so far, by domain.
-    pub fn reports(&self) -> &BTreeMap<String, MetricReport> {
+    pub fn reports(&self) -> &DomainReports<MetricReport> {
         &self.reports
     }
 
     /// Takes the reports out (sealing an hour).
     pub fn into_reports(self) -> BTreeMap<String, MetricReport> {
-        self.reports
+        self.reports.into_map()
     }
 
     /// Adds every metric record of `tree`, wherever it sits (a metric root, inside an
@@ -100,19 +100,13 @@ impl MetricAnalyzer {
         let config = &*self.config;
         let hour = self.hour;
         let mut folded = 0;
-        // A `match` on `get_mut`: one lookup on a hit (`capped_entry_with` costs two, see
-        // there), and every known domain hits.
-        let report = match self.reports.get_mut(tree.header.domain.as_str()) {
-            Some(report) => report,
-            None => capped_entry_with(
-                &mut self.reports,
-                &tree.header.domain,
-                config.max_domains,
-                config.max_key_chars,
-                &mut folded,
-                |domain| MetricReport::new(domain, hour),
-            ),
-        };
+        let report = self.reports.capped_entry_with(
+            &tree.header.domain,
+            config.max_domains,
+            config.max_key_chars,
+            &mut folded,
+            |domain| MetricReport::new(domain, hour),
+        );
         let mut add = |metric: &Leaf| {
             let Some((count, sum)) = parse_value(&metric.status, &metric.data) else {
                 report.ignored += 1;

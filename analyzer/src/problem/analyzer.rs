@@ -9,8 +9,9 @@ use super::report::{
     ProblemMachine, ProblemReport, ERROR, LONG_CACHE, LONG_CALL, LONG_SERVICE, LONG_SQL, LONG_URL,
     MAX_PROBLEM_MESSAGE_IDS,
 };
-use crate::cardinality::{capped_entry_with, type_name_entry};
+use crate::cardinality::type_name_entry;
 use crate::config::{AnalyzerConfig, LongThresholds};
+use crate::domain_reports::DomainReports;
 use crate::minute::minute_of;
 use crate::sample_id::TreeId;
 use crate::transaction_walk::{for_each_counted, Counted, CountedTransaction};
@@ -25,7 +26,7 @@ const ERROR_EVENT_TYPES: [&str; 3] = ["Error", "Exception", "RuntimeException"];
 pub struct ProblemAnalyzer {
     hour: u64,
     config: Arc<AnalyzerConfig>,
-    reports: BTreeMap<String, ProblemReport>,
+    reports: DomainReports<ProblemReport>,
 }
 
 /// The long-execution category of a transaction type and its threshold in ms.
@@ -55,7 +56,7 @@ impl ProblemAnalyzer {
         ProblemAnalyzer {
             hour,
             config,
-            reports,
+            reports: reports.into(),
         }
     }
 
@@ -65,13 +66,13 @@ impl ProblemAnalyzer {
     }
 
     /// The reports so far, by domain.
-    pub fn reports(&self) -> &BTreeMap<String, ProblemReport> {
+    pub fn reports(&self) -> &DomainReports<ProblemReport> {
         &self.reports
     }
 
     /// Takes the reports out (sealing an hour).
     pub fn into_reports(self) -> BTreeMap<String, ProblemReport> {
-        self.reports
+        self.reports.into_map()
     }
 
     /// Records the problems of `tree`: failed transactions and failed error events
@@ -105,19 +106,13 @@ impl ProblemAnalyzer {
         let config = &*self.config;
         let hour = self.hour;
         let mut folded = 0;
-        // A `match` on `get_mut`: one lookup on a hit (`capped_entry_with` costs two, see
-        // there), and every known domain hits.
-        let report = match self.reports.get_mut(tree.header.domain.as_str()) {
-            Some(report) => report,
-            None => capped_entry_with(
-                &mut self.reports,
-                &tree.header.domain,
-                config.max_domains,
-                config.max_key_chars,
-                &mut folded,
-                |domain| ProblemReport::new(domain, hour),
-            ),
-        };
+        let report = self.reports.capped_entry_with(
+            &tree.header.domain,
+            config.max_domains,
+            config.max_key_chars,
+            &mut folded,
+            |domain| ProblemReport::new(domain, hour),
+        );
         let thresholds = config.long_thresholds_for(&tree.header.domain);
         let machine = report.machines.capped_entry(
             &tree.header.ip_address,

@@ -7,8 +7,9 @@ use ocelot_protocol::MessageTree;
 
 use super::report::{TransactionMachine, TransactionName, TransactionReport, MAX_FAIL_MESSAGE_IDS};
 use crate::batch::parse_transaction_batch;
-use crate::cardinality::{capped_entry_with, type_name_entry};
+use crate::cardinality::type_name_entry;
 use crate::config::AnalyzerConfig;
+use crate::domain_reports::DomainReports;
 use crate::message_ids::push_capped;
 use crate::minute::minute_of;
 use crate::sample_id::TreeId;
@@ -20,7 +21,7 @@ use crate::tree_counter::MachineCounter;
 pub struct TransactionAnalyzer {
     hour: u64,
     config: Arc<AnalyzerConfig>,
-    reports: BTreeMap<String, TransactionReport>,
+    reports: DomainReports<TransactionReport>,
 }
 
 impl TransactionAnalyzer {
@@ -38,7 +39,7 @@ impl TransactionAnalyzer {
         TransactionAnalyzer {
             hour,
             config,
-            reports,
+            reports: reports.into(),
         }
     }
 
@@ -48,13 +49,13 @@ impl TransactionAnalyzer {
     }
 
     /// The reports so far, by domain.
-    pub fn reports(&self) -> &BTreeMap<String, TransactionReport> {
+    pub fn reports(&self) -> &DomainReports<TransactionReport> {
         &self.reports
     }
 
     /// Takes the reports out (sealing an hour), leaving the analyzer empty.
     pub fn into_reports(self) -> BTreeMap<String, TransactionReport> {
-        self.reports
+        self.reports.into_map()
     }
 
     /// Counts the transactions of `tree`: all of them, nested ones too, normalised as CAT
@@ -83,19 +84,13 @@ impl TransactionAnalyzer {
         let config = &*self.config;
         let hour = self.hour;
         let mut folded = 0;
-        // A `match` on `get_mut`: one lookup on a hit (`capped_entry_with` costs two, see
-        // there), and every known domain hits.
-        let report = match self.reports.get_mut(tree.header.domain.as_str()) {
-            Some(report) => report,
-            None => capped_entry_with(
-                &mut self.reports,
-                &tree.header.domain,
-                config.max_domains,
-                config.max_key_chars,
-                &mut folded,
-                |domain| TransactionReport::new(domain, hour),
-            ),
-        };
+        let report = self.reports.capped_entry_with(
+            &tree.header.domain,
+            config.max_domains,
+            config.max_key_chars,
+            &mut folded,
+            |domain| TransactionReport::new(domain, hour),
+        );
         let machine = report.machines.capped_entry(
             &tree.header.ip_address,
             config.max_machines_per_domain,

@@ -1,0 +1,160 @@
+//! [`DomainReports`]: one analyzer's reports of an hour, by domain.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::sorted_map::SortedMap;
+
+/// An analyzer's reports by domain, in domain order: `get`, `keys`, `iter` and indexing by
+/// domain, like the `BTreeMap<String, _>` it replaced.
+///
+/// Every tree looks its domain up once per report kind. A `BTreeMap` searches each node key
+/// by key, which came to about eight `memcmp` calls per lookup with 25 domains per analyzer
+/// thread (six percent of the analyzers' instructions); this map finds a domain with one
+/// hash and one compare (see [`SortedMap`]).
+#[derive(Clone, PartialEq)]
+pub struct DomainReports<R>(SortedMap<R>);
+
+impl<R> Default for DomainReports<R> {
+    fn default() -> Self {
+        DomainReports(SortedMap::default())
+    }
+}
+
+impl<R: fmt::Debug> fmt::Debug for DomainReports<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<R> DomainReports<R> {
+    /// The report of `domain`.
+    pub fn get(&self, domain: &str) -> Option<&R> {
+        self.0.get(domain)
+    }
+
+    /// Whether `domain` has a report.
+    pub fn contains_key(&self, domain: &str) -> bool {
+        self.0.get(domain).is_some()
+    }
+
+    /// The domains, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys()
+    }
+
+    /// The reports in domain order.
+    pub fn values(&self) -> impl Iterator<Item = &R> {
+        self.0.values()
+    }
+
+    /// `(domain, report)` in domain order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &R)> {
+        self.0.iter()
+    }
+
+    /// How many domains have a report.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no domain has a report.
+    pub fn is_empty(&self) -> bool {
+        self.0.len() == 0
+    }
+
+    /// The reports as an owned map (sealing an hour, writing a checkpoint).
+    pub fn into_map(self) -> BTreeMap<String, R> {
+        self.0
+            .into_entries()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    }
+
+    /// The report of `domain` (cut to `max_chars`), made with `new` on demand; past
+    /// `max_domains` a new domain's trees go to the `OTHERS` report, counted in `folded`.
+    #[inline]
+    pub(crate) fn capped_entry_with(
+        &mut self,
+        domain: &str,
+        max_domains: usize,
+        max_chars: usize,
+        folded: &mut u64,
+        new: impl FnOnce(&str) -> R,
+    ) -> &mut R {
+        self.0
+            .capped_entry_with(domain, max_domains, max_chars, folded, new)
+    }
+}
+
+impl<R> From<BTreeMap<String, R>> for DomainReports<R> {
+    fn from(map: BTreeMap<String, R>) -> Self {
+        DomainReports(SortedMap::from_map(map))
+    }
+}
+
+impl<R> std::ops::Index<&str> for DomainReports<R> {
+    type Output = R;
+
+    /// The report of `domain`; panics if there is none, as `BTreeMap` indexing does.
+    fn index(&self, domain: &str) -> &R {
+        self.get(domain)
+            .unwrap_or_else(|| panic!("no report for domain {domain:?}"))
+    }
+}
+
+impl<'a, R> IntoIterator for &'a DomainReports<R> {
+    type Item = (&'a str, &'a R);
+    type IntoIter = Box<dyn Iterator<Item = (&'a str, &'a R)> + 'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+/// A JSON object keyed by domain, as the `BTreeMap` was.
+impl<R: Serialize> Serialize for DomainReports<R> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_like_the_btreemap_it_came_from_and_goes_back_to_it() {
+        let map: BTreeMap<String, u32> = [("shop", 1), ("auth", 2), ("zeta", 3)]
+            .map(|(k, v)| (k.to_owned(), v))
+            .into();
+        let reports = DomainReports::from(map.clone());
+        assert_eq!(reports.len(), 3);
+        assert!(!reports.is_empty());
+        assert_eq!(reports.get("auth"), Some(&2));
+        assert_eq!(reports["zeta"], 3);
+        assert!(reports.get("nope").is_none() && !reports.contains_key("nope"));
+        assert!(reports.keys().eq(["auth", "shop", "zeta"]));
+        assert!((&reports).into_iter().eq(reports.iter()));
+        assert_eq!(
+            serde_json::to_string(&reports).unwrap(),
+            serde_json::to_string(&map).unwrap()
+        );
+        assert_eq!(reports.into_map(), map);
+    }
+
+    #[test]
+    fn new_domains_past_the_cap_fold_into_others() {
+        let mut reports: DomainReports<u32> = DomainReports::default();
+        let mut folded = 0;
+        for domain in ["a", "b", "c", "a"] {
+            *reports.capped_entry_with(domain, 2, 100, &mut folded, |_| 0) += 1;
+        }
+        assert!(reports.keys().eq(["OTHERS", "a", "b"]));
+        assert_eq!(reports.get("a"), Some(&2));
+        assert_eq!(reports.get(crate::config::OTHERS), Some(&1));
+        assert_eq!(folded, 1);
+    }
+}
