@@ -111,6 +111,13 @@ fn encode_message(root: &Message, out: &mut Vec<u8>) {
     }
 }
 
+/// A string or field that runs past the end of the body (out of line: the hot paths that
+/// can fail this way should not carry its construction).
+#[cold]
+fn truncated(offset: usize, what: &'static str) -> DecodeError {
+    DecodeError::Truncated { offset, what }
+}
+
 /// Reads fields from a body, tracking the offset for error messages.
 pub(crate) struct Reader<'a> {
     buf: &'a [u8],
@@ -152,6 +159,7 @@ impl<'a> Reader<'a> {
         self.long_varint(what)
     }
 
+    #[inline]
     fn long_varint(&mut self, what: &'static str) -> Result<u64, DecodeError> {
         match varint::read(&self.buf[self.pos.min(self.buf.len())..]) {
             varint::Read::Value(v, len) => {
@@ -168,15 +176,16 @@ impl<'a> Reader<'a> {
 
     /// Where the next string's bytes are, and steps over them: [`Reader::string`] without
     /// the copy (what `scan_body` reads strings with).
+    ///
+    /// Inlined: the scan of every frame on the socket's thread is mostly these calls (about
+    /// 60 a tree), and a call cost more than the work.
+    #[inline(always)]
     fn string_range(&mut self, what: &'static str) -> Result<std::ops::Range<usize>, DecodeError> {
         let start = self.pos;
         let len = self.varint(what)?;
         let left = (self.buf.len() - self.pos) as u64;
         if len > left {
-            return Err(DecodeError::Truncated {
-                offset: start,
-                what,
-            });
+            return Err(truncated(start, what));
         }
         let range = self.pos..self.pos + len as usize;
         self.pos = range.end;

@@ -26,6 +26,7 @@ pub(crate) enum Read {
 }
 
 /// Reads a varint from the start of `buf`.
+#[inline]
 pub(crate) fn read(buf: &[u8]) -> Read {
     // Every message carries an epoch-millisecond timestamp, 41 bits (until 2039): exactly
     // six bytes. Those are read with one load and fixed shifts instead of the loop below.
@@ -45,6 +46,7 @@ pub(crate) fn read(buf: &[u8]) -> Read {
 }
 
 /// [`read`] a byte at a time.
+#[inline(never)]
 fn read_bytewise(buf: &[u8]) -> Read {
     let mut value: u64 = 0;
     for (i, &byte) in buf.iter().enumerate().take(MAX_VARINT_BYTES) {
