@@ -66,7 +66,7 @@ impl ScannedFrame {
     /// The header's domain (`frame` is the frame this scan came from).
     pub fn domain<'a>(&'a self, frame: &'a [u8]) -> std::borrow::Cow<'a, str> {
         match self {
-            ScannedFrame::Nt1(scan) => text_of(&frame[scan.domain.clone()]),
+            ScannedFrame::Nt1(scan) => crate::text::lossy(&frame[scan.domain.clone()]),
             ScannedFrame::Pt1(tree) => std::borrow::Cow::Borrowed(&tree.header.domain),
         }
     }
@@ -74,7 +74,7 @@ impl ScannedFrame {
     /// The header's message ID, if set (empty and `null` mean absent).
     pub fn message_id<'a>(&'a self, frame: &'a [u8]) -> Option<std::borrow::Cow<'a, str>> {
         let id = match self {
-            ScannedFrame::Nt1(scan) => text_of(&frame[scan.message_id.clone()]),
+            ScannedFrame::Nt1(scan) => crate::text::lossy(&frame[scan.message_id.clone()]),
             ScannedFrame::Pt1(tree) => return tree.header.message_id().map(Into::into),
         };
         crate::message::present(&id).is_some().then_some(id)
@@ -242,29 +242,9 @@ impl FrameDecoder {
     }
 }
 
-/// `bytes` as text, invalid UTF-8 replaced (as the decoder does). `from_utf8` first: it
-/// checks valid text several times faster than `from_utf8_lossy`'s chunk walk, and the
-/// collector asks for a frame's domain and ID on two threads per tree.
-fn text_of(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => std::borrow::Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(bytes),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn header_text_is_borrowed_when_valid_and_replaced_when_not() {
-        assert!(matches!(
-            text_of(b"shop"),
-            std::borrow::Cow::Borrowed("shop")
-        ));
-        assert_eq!(text_of(b"sh\xffop"), "sh\u{fffd}op");
-        assert_eq!(text_of(b""), "");
-    }
 
     #[test]
     fn frame_decoder_waits_for_half_a_frame() {

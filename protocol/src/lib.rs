@@ -30,6 +30,7 @@ pub mod nt1;
 pub mod pt1;
 pub mod sample;
 mod short_eq;
+mod text;
 #[cfg(feature = "serde")]
 pub use json::TreeJson;
 pub use short_eq::short_eq;

@@ -224,11 +224,7 @@ impl<'a> Reader<'a> {
     fn string(&mut self, what: &'static str) -> Result<String, DecodeError> {
         // The length is checked before allocating: a hostile length costs nothing.
         let bytes = &self.buf[self.string_range(what)?];
-        // CAT servers decode strings as UTF-8, replacing invalid sequences.
-        Ok(match std::str::from_utf8(bytes) {
-            Ok(s) => s.to_owned(),
-            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-        })
+        Ok(crate::text::lossy(bytes).into_owned())
     }
 }
 
@@ -246,10 +242,7 @@ fn text_into(bytes: &[u8], out: &mut String) {
         }
         _ => {}
     }
-    match std::str::from_utf8(bytes) {
-        Ok(s) => out.push_str(s),
-        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
-    }
+    out.push_str(&crate::text::lossy(bytes));
 }
 
 /// Refuses a body that does not start with [`MAGIC`] (a PT1 body names its own magic).
