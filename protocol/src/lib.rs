@@ -8,6 +8,7 @@
 //! * [`MessageId`]: `domain-hexip[.pid]-hour-seq`, parsed from the right.
 //! * [`FrameDecoder`]: splits a TCP byte stream into length-prefixed frames.
 //! * [`decode_frame`] / [`nt1::encode`] / [`pt1::encode`]: the NT1 (binary) and PT1 (text) codecs.
+//! * [`text`]: wire bytes as text (lossy as CAT reads strings, or strictly valid).
 //!
 //! ```
 //! use ocelot_protocol::{decode_frame, nt1, DecodeOptions, Header, Message, MessageTree, Transaction};
@@ -30,7 +31,7 @@ pub mod nt1;
 pub mod pt1;
 pub mod sample;
 mod short_eq;
-mod text;
+pub mod text;
 #[cfg(feature = "serde")]
 pub use json::TreeJson;
 pub use short_eq::short_eq;

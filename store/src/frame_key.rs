@@ -34,7 +34,7 @@ impl FrameKey {
     /// message ID. The key is only valid with this frame.
     pub fn in_frame(frame: &[u8], id_text: Range<usize>) -> Option<FrameKey> {
         let start = id_text.start;
-        let text = std::str::from_utf8(frame.get(id_text)?).ok()?;
+        let text = ocelot_protocol::text::utf8(frame.get(id_text)?)?;
         let parts = MessageIdRef::parse(text).ok()?;
         // The domain is where the ID starts (IDs are parsed from the right).
         let end = start + parts.domain.len();
@@ -53,7 +53,7 @@ impl FrameKey {
             Domain::Own(domain) => domain,
             Domain::InFrame(start, end) => frame
                 .get(*start as usize..*end as usize)
-                .and_then(|d| std::str::from_utf8(d).ok())
+                .and_then(ocelot_protocol::text::utf8)
                 .unwrap_or(""),
         }
     }
