@@ -428,7 +428,7 @@ fn domains_spread_over_analyzer_threads_give_the_same_reports_as_one_analyzer() 
     domains.sort();
     let expected: Vec<String> = reference.reports().keys().map(str::to_owned).collect();
     assert_eq!(domains, expected);
-    for (domain, want) in reference.reports() {
+    for (domain, want) in reference.reports().iter() {
         let got = block_on(collector.transaction_report(domain, HOUR)).unwrap();
         assert_eq!(
             serde_json::to_value(&got).unwrap(),

@@ -12,18 +12,14 @@ use std::borrow::Cow;
 /// which checks valid text several times faster than `from_utf8_lossy`'s chunk walk.
 #[inline]
 pub fn lossy(bytes: &[u8]) -> Cow<'_, str> {
-    if let Ok(ascii) = ascii::AsciiStr::from_ascii(bytes) {
-        return Cow::Borrowed(ascii.as_str());
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(bytes),
+    match utf8(bytes) {
+        Some(text) => Cow::Borrowed(text),
+        None => String::from_utf8_lossy(bytes),
     }
 }
 
-/// `bytes` as text if they are valid UTF-8: `std::str::from_utf8` with the ASCII check of
-/// [`lossy`] first (the collector reads every frame's domain and ID this way, several
-/// times a tree).
+/// `bytes` as text if they are valid UTF-8: `std::str::from_utf8` with the ASCII check
+/// first (see [`lossy`]; the collector also reads every frame's domain and ID this way).
 #[inline]
 pub fn utf8(bytes: &[u8]) -> Option<&str> {
     match ascii::AsciiStr::from_ascii(bytes) {
