@@ -68,10 +68,28 @@ impl<R> DomainReports<R> {
             .collect()
     }
 
-    /// The report of `domain` (cut to `max_chars`), made with `new` on demand; past
-    /// `max_domains` a new domain's trees go to the `OTHERS` report, counted in `folded`.
+    /// The report of a tree's `domain`, made with `new` on demand, under `config`'s caps:
+    /// the domain cut to `max_key_chars`, and past `max_domains` a new domain's trees go
+    /// to the `OTHERS` report, counted in `folded`.
     #[inline]
-    pub(crate) fn capped_entry_with(
+    pub(crate) fn of_domain(
+        &mut self,
+        domain: &str,
+        config: &crate::config::AnalyzerConfig,
+        folded: &mut u64,
+        new: impl FnOnce(&str) -> R,
+    ) -> &mut R {
+        self.capped_entry_with(
+            domain,
+            config.max_domains,
+            config.max_key_chars,
+            folded,
+            new,
+        )
+    }
+
+    #[inline]
+    fn capped_entry_with(
         &mut self,
         domain: &str,
         max_domains: usize,

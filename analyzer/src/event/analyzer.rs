@@ -87,13 +87,11 @@ impl EventAnalyzer {
         let config = &*self.config;
         let hour = self.hour;
         let mut folded = 0;
-        let report = self.reports.capped_entry_with(
-            &tree.header.domain,
-            config.max_domains,
-            config.max_key_chars,
-            &mut folded,
-            |domain| EventReport::new(domain, hour),
-        );
+        let report = self
+            .reports
+            .of_domain(&tree.header.domain, config, &mut folded, |domain| {
+                EventReport::new(domain, hour)
+            });
         let machine = report.machines.capped_entry(
             &tree.header.ip_address,
             config.max_machines_per_domain,

@@ -72,13 +72,11 @@ impl HeartbeatAnalyzer {
         let config = &*self.config;
         let hour = self.hour;
         let mut folded = 0;
-        let report = self.reports.capped_entry_with(
-            &tree.header.domain,
-            config.max_domains,
-            config.max_key_chars,
-            &mut folded,
-            |domain| HeartbeatReport::new(domain, hour),
-        );
+        let report = self
+            .reports
+            .of_domain(&tree.header.domain, config, &mut folded, |domain| {
+                HeartbeatReport::new(domain, hour)
+            });
         let machine = capped_entry(
             &mut report.machines,
             &tree.header.ip_address,

@@ -100,13 +100,11 @@ impl MetricAnalyzer {
         let config = &*self.config;
         let hour = self.hour;
         let mut folded = 0;
-        let report = self.reports.capped_entry_with(
-            &tree.header.domain,
-            config.max_domains,
-            config.max_key_chars,
-            &mut folded,
-            |domain| MetricReport::new(domain, hour),
-        );
+        let report = self
+            .reports
+            .of_domain(&tree.header.domain, config, &mut folded, |domain| {
+                MetricReport::new(domain, hour)
+            });
         let mut add = |metric: &Leaf| {
             let Some((count, sum)) = parse_value(&metric.status, &metric.data) else {
                 report.ignored += 1;

@@ -106,13 +106,11 @@ impl ProblemAnalyzer {
         let config = &*self.config;
         let hour = self.hour;
         let mut folded = 0;
-        let report = self.reports.capped_entry_with(
-            &tree.header.domain,
-            config.max_domains,
-            config.max_key_chars,
-            &mut folded,
-            |domain| ProblemReport::new(domain, hour),
-        );
+        let report = self
+            .reports
+            .of_domain(&tree.header.domain, config, &mut folded, |domain| {
+                ProblemReport::new(domain, hour)
+            });
         let thresholds = config.long_thresholds_for(&tree.header.domain);
         let machine = report.machines.capped_entry(
             &tree.header.ip_address,
