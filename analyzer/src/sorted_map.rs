@@ -27,18 +27,19 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::DefaultHashBuilder;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::cardinality::truncate_chars;
 use crate::config::OTHERS;
+use crate::position_index::PositionIndex;
 
 /// A map from strings to `V`, kept sorted by key.
 #[derive(Clone)]
 pub(crate) struct SortedMap<V> {
     entries: Vec<(Arc<str>, V)>,
     /// The position in `entries` of every key, hashed by key. Derived from `entries`.
-    index: HashTable<usize>,
+    index: PositionIndex,
     hasher: DefaultHashBuilder,
 }
 
@@ -46,7 +47,7 @@ impl<V> Default for SortedMap<V> {
     fn default() -> Self {
         SortedMap {
             entries: Vec::new(),
-            index: HashTable::new(),
+            index: PositionIndex::default(),
             hasher: DefaultHashBuilder::default(),
         }
     }
@@ -76,7 +77,7 @@ impl<V> SortedMap<V> {
             let entries = &map.entries;
             let hasher = &map.hasher;
             map.index
-                .insert_unique(hash, pos, |&i| hasher.hash_one(&*entries[i].0));
+                .insert(hash, pos, |i| hasher.hash_one(&*entries[i].0));
         }
         map
     }
@@ -96,8 +97,7 @@ impl<V> SortedMap<V> {
     fn position(&self, key: &str) -> Option<usize> {
         let hash = self.hasher.hash_one(key);
         self.index
-            .find(hash, |&i| short_str_eq(&self.entries[i].0, key))
-            .copied()
+            .find(hash, |i| short_str_eq(&self.entries[i].0, key))
     }
 
     /// Inserts `key`, which must be absent, at its place in key order; returns that place.
@@ -106,14 +106,10 @@ impl<V> SortedMap<V> {
     fn insert(&mut self, key: &str, value: V) -> usize {
         let pos = self.entries.partition_point(|(k, _)| &**k < key);
         crate::frugal_vec::insert_frugal(&mut self.entries, pos, (shared_key(key), value));
-        for i in self.index.iter_mut() {
-            if *i >= pos {
-                *i += 1;
-            }
-        }
+        self.index.shift_from(pos);
         let entries = &self.entries;
         let hasher = &self.hasher;
-        self.index.insert_unique(hasher.hash_one(key), pos, |&i| {
+        self.index.insert(hasher.hash_one(key), pos, |i| {
             hasher.hash_one(&*entries[i].0)
         });
         pos
