@@ -174,8 +174,11 @@ fn record(
     note_slowest(name, duration_us, message_id);
 }
 
+/// Keeps `message_id` as the slowest of `name` when it is at least as slow (ties go to the
+/// later message, as in CAT). A tree without an ID leaves both alone, so `slowest_us` stays
+/// 0 while there is no slowest ID and the check needs no look at the ID.
 fn note_slowest(name: &mut TransactionName, duration_us: u64, message_id: &TreeId<'_>) {
-    if name.slowest_message_id.is_empty() || duration_us >= name.slowest_us {
+    if duration_us >= name.slowest_us && !message_id.is_empty() {
         name.slowest_us = duration_us;
         name.slowest_message_id.clone_from(message_id.sample());
     }

@@ -446,3 +446,24 @@ fn minute_rows_stay_narrow_until_a_row_outgrows_8_bytes_and_merge_to_the_same_fo
         assert_eq!(figures(&rows), expected);
     }
 }
+
+#[test]
+fn the_slowest_message_id_is_the_slowest_tree_with_an_id() {
+    let mut analyzer = analyzer();
+    let ts = HOUR_START_MS + 1_000;
+    for (id, duration_us) in [
+        ("", 90_000),
+        ("app-0a000001-498703-1", 20_000),
+        ("app-0a000001-498703-2", 5_000),
+        ("", 70_000),
+        ("app-0a000001-498703-3", 20_000),
+    ] {
+        let root = transaction("URL", "/a", ts, duration_us, "0");
+        analyzer.process(&tree("app", "10.0.0.1", id, root));
+    }
+    let view = analyzer.reports()["app"].view(&all_hour());
+    let a = name(&view, "URL", "/a");
+    // Ties go to the later tree, as in CAT; trees without an ID never take the place.
+    assert_eq!(a.slowest_message_id, "app-0a000001-498703-3");
+    assert_eq!(a.figures.count, 5);
+}
