@@ -510,3 +510,35 @@ fn frames_appended_with_the_ids_of_their_headers_are_found_and_a_wrong_pairing_s
     );
     assert_eq!(store.stats().dropped(DropReason::IdMismatch), 0);
 }
+
+#[test]
+fn a_duplicate_is_refused_whatever_the_block_and_index_writes_between() {
+    // Enough frames that blocks close and index writes rebuild the duplicate check while the
+    // frames keep coming; each frame's twin follows at once, so one of them arrives right
+    // after its original closed a block.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    // No ticks meanwhile: the index is written when enough blocks wait for it, inside the
+    // append that closes a block.
+    config.flush_interval = Duration::from_secs(3600);
+    let store = Store::open(config).unwrap();
+    let ids: Vec<MessageId> = (0..20_000).map(|seq| id("shop", 1, seq)).collect();
+    let append = |i: &MessageId, size| loop {
+        // Faster than the writer: wait for room in its queue rather than lose frames.
+        match store.append(i, frame(i, size)) {
+            Err(ocelot_store::AppendError::QueueFull) => {
+                std::thread::sleep(std::time::Duration::from_millis(1))
+            }
+            other => break other.unwrap(),
+        }
+    };
+    for i in &ids {
+        append(i, 40);
+        append(i, 60);
+    }
+    store.flush().unwrap();
+    assert_eq!(store.stats().dropped(DropReason::Duplicate), 20_000);
+    for i in ids.iter().step_by(997) {
+        assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 40)));
+    }
+}
