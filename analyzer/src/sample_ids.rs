@@ -8,11 +8,10 @@
 //! of arrival either way, and in JSON it is the plain list of strings.
 
 use std::fmt;
-use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::sample_id::SampleId;
+use crate::sample_id::{SampleId, SharedText};
 
 /// Message IDs in the order they were kept.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -27,7 +26,7 @@ pub(crate) struct SampleIds {
 #[derive(Clone, Default, PartialEq, Eq)]
 struct Side {
     /// The domain and IP of the first canonical ID.
-    common: Option<(Arc<str>, u32)>,
+    common: Option<(SharedText, u32)>,
     /// IDs without the common domain and IP (or not canonical at all).
     others: Vec<SampleId>,
 }
@@ -52,7 +51,7 @@ impl SampleIds {
         if let Some((domain, ip, hour, seq)) = id.canonical_parts() {
             if hour != OTHER {
                 let common = side.common.get_or_insert_with(|| (domain.clone(), ip));
-                if *common.0 == **domain && common.1 == ip {
+                if **common.0 == ***domain && common.1 == ip {
                     if !self.slots.contains(&(hour, seq)) {
                         self.slots.push((hour, seq));
                     }

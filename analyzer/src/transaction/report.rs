@@ -51,10 +51,10 @@ pub(crate) struct TransactionType {
 /// Everything kept per transaction name.
 ///
 /// In this order (`repr(C)`) because a busy hour holds more of these than any cache: a
-/// successful message reads and writes only the first 112 bytes and the sample ID's text,
-/// which with the map's 16-byte key make two cache lines of the 192-byte entry, where the
-/// compiler's order spread them over all three. The third line (failures, the slowest ID)
-/// is touched by failed messages and new slowest ones only.
+/// successful message reads and writes only the first 104 bytes (through the sample ID's
+/// text), which with the map's 16-byte key span 120 bytes of the 176-byte entry, where the
+/// compiler's order spread them over all of it. The rest (the slowest ID, failures) is
+/// touched by failed messages and new slowest ones only.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 #[repr(C)]
