@@ -298,15 +298,31 @@ impl TransactionMinute {
     }
 }
 
-/// A name's minute rows, sorted by minute, in one `Vec<u64>`: 8 bytes a row while every
-/// row's figures fit (under 65 536 messages, 1 024 failures and 4 295 s of total duration in
-/// the minute, which is nearly every name on nearly every machine), and once one does not,
-/// a [`WIDE_ROWS`] marker followed by 16-byte [`TransactionMinute`]s as two words each.
+/// A name's minute rows: the newest minute's row in the name's entry itself (while it fits
+/// the narrow form below), every other minute in a [`RowList`].
+///
+/// Live traffic adds every message to the newest minute; kept in the entry, that row is in
+/// a cache line the message reads anyway, where the end of the list was another miss per
+/// message. Readers see one sorted list of rows either way ([`MinuteRows::iter`]), and two
+/// lists are equal when their rows are.
+#[derive(Debug, Clone, Default)]
+#[repr(C)]
+pub(crate) struct MinuteRows {
+    /// The newest minute's row in the narrow form, or 0 for none. Its minute is at least
+    /// every listed row's (the list's last row may have the same minute, after a row
+    /// outgrew the narrow form: readers add the two).
+    open: u64,
+    list: RowList,
+}
+
+/// Minute rows sorted by minute, in one `Vec<u64>`: 8 bytes a row while every row's figures
+/// fit (under 65 536 messages, 1 024 failures and 4 295 s of total duration in the minute,
+/// which is nearly every name on nearly every machine), and once one does not, a
+/// [`WIDE_ROWS`] marker followed by 16-byte [`TransactionMinute`]s as two words each.
 /// Over an hour a name keeps up to 60 rows per machine, the largest part of a report after
-/// the duration buckets. The form depends on the figures alone (a list turns wide when a
-/// row outgrows the narrow one, and figures only grow), so merged equals recorded-at-once.
+/// the duration buckets.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct MinuteRows(Vec<u64>);
+struct RowList(Vec<u64>);
 
 /// Narrow row: minute in the top 6 bits, then 10 bits of failures, 16 of count, 32 of
 /// total duration (µs).
@@ -356,13 +372,118 @@ fn pack_wide(row: TransactionMinute) -> [u64; 2] {
 }
 
 impl MinuteRows {
+    /// Adds `count` messages, `fail` of them failed, with `sum_us` total duration, to
+    /// `minute`'s row (created on demand).
+    pub(crate) fn add(&mut self, minute: u8, count: u64, fail: u64, sum_us: u64) {
+        let open = self.open;
+        if open != 0 && row_minute(open) == minute {
+            let count2 = ((open >> ROW_COUNT_SHIFT) & ROW_COUNT_MAX).saturating_add(count);
+            let fail2 = ((open >> ROW_FAIL_SHIFT) & ROW_FAIL_MAX).saturating_add(fail);
+            let sum2 = (open & ROW_SUM_MAX).saturating_add(sum_us);
+            if count2 <= ROW_COUNT_MAX && fail2 <= ROW_FAIL_MAX && sum2 <= ROW_SUM_MAX {
+                self.open = narrow_row(minute, count2, fail2, sum2);
+                return;
+            }
+        }
+        let newest = if open != 0 {
+            Some(row_minute(open))
+        } else {
+            self.list.last_minute()
+        };
+        if newest.is_some_and(|newest| minute < newest) {
+            // A late tree: an older minute than the open one.
+            self.list.add(minute, count, fail, sum_us);
+            return;
+        }
+        // A new minute (or the open row outgrew the narrow form): the open row joins the
+        // list, and this one opens if it fits.
+        self.close();
+        let row = narrow_row(minute, count, fail, sum_us);
+        if count <= ROW_COUNT_MAX && fail <= ROW_FAIL_MAX && sum_us <= ROW_SUM_MAX && row != 0 {
+            self.open = row;
+        } else {
+            self.list.add(minute, count, fail, sum_us);
+        }
+    }
+
+    /// Moves the open row into the list.
+    fn close(&mut self) {
+        if self.open != 0 {
+            let row = unpack_narrow(self.open);
+            self.open = 0;
+            self.list.add(
+                row.minute(),
+                u64::from(row.count()),
+                u64::from(row.fail()),
+                row.sum_us(),
+            );
+        }
+    }
+
+    /// The rows in minute order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = TransactionMinute> + '_ {
+        let open = (self.open != 0).then(|| unpack_narrow(self.open));
+        let rows = self.list.rows();
+        // The open row adds to the list's last row when they share a minute.
+        let onto_last = open.filter(|o| self.list.last_minute() == Some(o.minute()));
+        self.list
+            .iter()
+            .enumerate()
+            .map(move |(i, mut row)| {
+                if let Some(o) = onto_last.filter(|_| i + 1 == rows) {
+                    row.add(u64::from(o.count()), u64::from(o.fail()), o.sum_us());
+                }
+                row
+            })
+            .chain(open.filter(|_| onto_last.is_none()))
+    }
+
+    /// Adds every row of `other`.
+    pub(crate) fn merge(&mut self, other: &MinuteRows) {
+        for row in other.iter() {
+            self.add(
+                row.minute(),
+                u64::from(row.count()),
+                u64::from(row.fail()),
+                row.sum_us(),
+            );
+        }
+    }
+}
+
+impl PartialEq for MinuteRows {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl RowList {
     fn is_wide(&self) -> bool {
         self.0.first() == Some(&WIDE_ROWS)
     }
 
+    /// How many rows.
+    fn rows(&self) -> usize {
+        if self.is_wide() {
+            (self.0.len() - 1) / 2
+        } else {
+            self.0.len()
+        }
+    }
+
+    /// The last row's minute.
+    fn last_minute(&self) -> Option<u8> {
+        match self.0.len() {
+            0 => None,
+            len if self.is_wide() => (len > 1).then(|| row_minute(self.0[len - 2])),
+            len => Some(row_minute(self.0[len - 1])),
+        }
+    }
+
     /// Adds `count` messages, `fail` of them failed, with `sum_us` total duration, to
-    /// `minute`'s row (created on demand).
-    pub(crate) fn add(&mut self, minute: u8, count: u64, fail: u64, sum_us: u64) {
+    /// `minute`'s row (created on demand). The form depends on the figures alone (a list
+    /// turns wide when a row outgrows the narrow one, and figures only grow).
+    fn add(&mut self, minute: u8, count: u64, fail: u64, sum_us: u64) {
         if !self.is_wide() {
             let word = minute_entry(
                 &mut self.0,
@@ -408,7 +529,7 @@ impl MinuteRows {
     }
 
     /// The rows in minute order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = TransactionMinute> + '_ {
+    fn iter(&self) -> impl Iterator<Item = TransactionMinute> + '_ {
         let (narrow, wide) = if self.is_wide() {
             (&[][..], &self.0[1..])
         } else {
@@ -418,18 +539,6 @@ impl MinuteRows {
             wide.chunks_exact(2)
                 .map(|pair| unpack_wide([pair[0], pair[1]])),
         )
-    }
-
-    /// Adds every row of `other`.
-    pub(crate) fn merge(&mut self, other: &MinuteRows) {
-        for row in other.iter() {
-            self.add(
-                row.minute(),
-                u64::from(row.count()),
-                u64::from(row.fail()),
-                row.sum_us(),
-            );
-        }
     }
 }
 
