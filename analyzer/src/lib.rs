@@ -36,6 +36,7 @@ mod hour;
 mod message_ids;
 mod metric;
 mod minute;
+mod open_minute;
 mod position_index;
 mod problem;
 mod sample_id;

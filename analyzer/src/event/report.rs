@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::message_ids::{merge_capped, texts, FailIds};
 use crate::minute::minute_entry;
+use crate::open_minute::{MinuteFigures, MinuteList, OpenMinute};
 use crate::sample_id::SampleId;
 use crate::sorted_map::SortedMap;
 use crate::view_query::{fail_percent, hour_label, tps, ViewQuery};
@@ -49,146 +50,89 @@ pub(crate) struct EventName {
     pub(crate) fail_message_ids: FailIds,
 }
 
-/// An event name's minutes: the newest one's row in the name's entry, packed in 8 bytes
-/// while it fits, every other minute in a list sorted by minute. Live traffic counts into
-/// the newest minute, so an event reads no second cache line for its minute (the end of
-/// the list was one more miss per event). Readers see one sorted list
-/// ([`EventMinutes::iter`]); two are equal when their rows are.
-#[derive(Debug, Clone, Default)]
-#[repr(C)]
-pub(crate) struct EventMinutes {
-    /// Minute in the top 6 bits, then 26 bits of failures and 32 of count; 0 for none. Its
-    /// minute is at least every listed one's (equal to the last after a row outgrew these
-    /// bits: readers add the two).
-    open: u64,
-    list: Vec<EventMinute>,
-}
-
-const OPEN_MINUTE_SHIFT: u32 = 58;
-const OPEN_FAIL_SHIFT: u32 = 32;
-const OPEN_FAIL_MAX: u64 = (1 << (OPEN_MINUTE_SHIFT - OPEN_FAIL_SHIFT)) - 1;
-const OPEN_COUNT_MAX: u64 = (1 << OPEN_FAIL_SHIFT) - 1;
-
-fn open_row(minute: u8, count: u64, fail: u64) -> u64 {
-    u64::from(minute) << OPEN_MINUTE_SHIFT | fail << OPEN_FAIL_SHIFT | count
-}
-
-fn unpack_open(word: u64) -> EventMinute {
-    EventMinute {
-        minute: (word >> OPEN_MINUTE_SHIFT) as u8,
-        count: word & OPEN_COUNT_MAX,
-        fail: (word >> OPEN_FAIL_SHIFT) & OPEN_FAIL_MAX,
-    }
-}
-
-impl EventMinutes {
-    /// Adds `count` events, `fail` of them failed, to `minute`'s row.
-    pub(crate) fn add(&mut self, minute: u8, count: u64, fail: u64) {
-        let open = self.open;
-        if open != 0 {
-            let row = unpack_open(open);
-            if row.minute == minute {
-                let (count2, fail2) = (
-                    row.count.saturating_add(count),
-                    row.fail.saturating_add(fail),
-                );
-                if count2 <= OPEN_COUNT_MAX && fail2 <= OPEN_FAIL_MAX {
-                    self.open = open_row(minute, count2, fail2);
-                    return;
-                }
-            }
-        }
-        let newest = if open != 0 {
-            Some(unpack_open(open).minute)
-        } else {
-            self.list.last().map(|m| m.minute)
-        };
-        if newest.is_some_and(|newest| minute < newest) {
-            // A late tree: an older minute than the open one.
-            self.add_listed(minute, count, fail);
-            return;
-        }
-        // A new minute (or the open row outgrew its bits): the open row joins the list,
-        // and this one opens if it fits.
-        if open != 0 {
-            self.open = 0;
-            let row = unpack_open(open);
-            self.add_listed(row.minute, row.count, row.fail);
-        }
-        let row = open_row(minute, count, fail);
-        if count <= OPEN_COUNT_MAX && fail <= OPEN_FAIL_MAX && row != 0 {
-            self.open = row;
-        } else {
-            self.add_listed(minute, count, fail);
-        }
-    }
-
-    fn add_listed(&mut self, minute: u8, count: u64, fail: u64) {
-        let m = minute_entry(
-            &mut self.list,
-            minute,
-            |m| m.minute,
-            || EventMinute {
-                minute,
-                ..EventMinute::default()
-            },
-        );
-        m.count = m.count.saturating_add(count);
-        m.fail = m.fail.saturating_add(fail);
-    }
-
-    /// The rows in minute order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = EventMinute> + '_ {
-        let open = (self.open != 0).then(|| unpack_open(self.open));
-        // The open row adds to the list's last row when they share a minute.
-        let onto_last = open.filter(|o| self.list.last().map(|m| m.minute) == Some(o.minute));
-        let last = self.list.len();
-        self.list
-            .iter()
-            .enumerate()
-            .map(move |(i, &row)| match onto_last.filter(|_| i + 1 == last) {
-                Some(o) => EventMinute {
-                    minute: row.minute,
-                    count: row.count.saturating_add(o.count),
-                    fail: row.fail.saturating_add(o.fail),
-                },
-                None => row,
-            })
-            .chain(open.filter(|_| onto_last.is_none()))
-    }
-}
-
-impl PartialEq for EventMinutes {
-    fn eq(&self, other: &Self) -> bool {
-        self.iter().eq(other.iter())
-    }
-}
-
-/// Checkpoints keep the plain list of rows.
-impl Serialize for EventMinutes {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.iter())
-    }
-}
-
-impl<'de> Deserialize<'de> for EventMinutes {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut minutes = EventMinutes::default();
-        for row in Vec::<EventMinute>::deserialize(deserializer)? {
-            if row.minute < 60 {
-                minutes.add(row.minute, row.count, row.fail);
-            }
-        }
-        Ok(minutes)
-    }
-}
-
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct EventMinute {
     pub(crate) minute: u8,
     pub(crate) count: u64,
     pub(crate) fail: u64,
+}
+
+/// An event name's minutes: the newest one's in the entry (see [`OpenMinute`]), the others
+/// in a list.
+pub(crate) type EventMinutes = OpenMinute<EventMinute, Vec<EventMinute>>;
+
+impl EventMinutes {
+    /// Adds `count` events, `fail` of them failed, to `minute`'s row.
+    pub(crate) fn add(&mut self, minute: u8, count: u64, fail: u64) {
+        self.add_row(EventMinute {
+            minute,
+            count,
+            fail,
+        });
+    }
+}
+
+/// The open row: minute in the top 6 bits, then 26 bits of failures and 32 of count.
+const OPEN_MINUTE_SHIFT: u32 = 58;
+const OPEN_FAIL_SHIFT: u32 = 32;
+const OPEN_FAIL_MAX: u64 = (1 << (OPEN_MINUTE_SHIFT - OPEN_FAIL_SHIFT)) - 1;
+const OPEN_COUNT_MAX: u64 = (1 << OPEN_FAIL_SHIFT) - 1;
+
+impl MinuteFigures for EventMinute {
+    fn minute(&self) -> u8 {
+        self.minute
+    }
+
+    fn plus(self, other: Self) -> Self {
+        EventMinute {
+            minute: self.minute,
+            count: self.count.saturating_add(other.count),
+            fail: self.fail.saturating_add(other.fail),
+        }
+    }
+
+    fn pack(&self) -> Option<u64> {
+        let word =
+            u64::from(self.minute) << OPEN_MINUTE_SHIFT | self.fail << OPEN_FAIL_SHIFT | self.count;
+        (self.minute < 60
+            && self.count <= OPEN_COUNT_MAX
+            && self.fail <= OPEN_FAIL_MAX
+            && word != 0)
+            .then_some(word)
+    }
+
+    fn unpack(word: u64) -> Self {
+        EventMinute {
+            minute: (word >> OPEN_MINUTE_SHIFT) as u8,
+            count: word & OPEN_COUNT_MAX,
+            fail: (word >> OPEN_FAIL_SHIFT) & OPEN_FAIL_MAX,
+        }
+    }
+}
+
+impl MinuteList<EventMinute> for Vec<EventMinute> {
+    fn last_minute(&self) -> Option<u8> {
+        self.last().map(|m| m.minute)
+    }
+
+    fn add(&mut self, row: EventMinute) {
+        let m = minute_entry(
+            self,
+            row.minute,
+            |m| m.minute,
+            || EventMinute {
+                minute: row.minute,
+                ..EventMinute::default()
+            },
+        );
+        m.count = m.count.saturating_add(row.count);
+        m.fail = m.fail.saturating_add(row.fail);
+    }
+
+    fn rows(&self) -> impl Iterator<Item = EventMinute> + '_ {
+        self.iter().copied()
+    }
 }
 
 impl EventName {
@@ -202,9 +146,7 @@ impl EventName {
     fn merge(&mut self, other: &EventName) {
         self.count = self.count.saturating_add(other.count);
         self.fail = self.fail.saturating_add(other.fail);
-        for m in other.minutes.iter() {
-            self.minutes.add(m.minute, m.count, m.fail);
-        }
+        self.minutes.merge(&other.minutes);
         if self.sample_message_id.is_empty() {
             self.sample_message_id.clone_from(&other.sample_message_id);
         }

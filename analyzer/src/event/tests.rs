@@ -135,29 +135,16 @@ proptest! {
 #[test]
 fn the_open_minute_row_reads_as_part_of_the_list_whatever_the_order_and_sizes() {
     use super::report::EventMinutes;
-    let mut rng = 0x5eed_u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
-    for round in 0..50 {
+    use crate::open_minute::tests::live_minutes;
+    for seed in 0..50 {
         let mut minutes = EventMinutes::default();
         let mut model = BTreeMap::<u8, (u64, u64)>::new();
-        let mut minute = 0u8;
-        for _ in 0..400 {
-            let r = next();
-            // Mostly the live minute, sometimes the next one or a late tree.
-            minute = match r % 20 {
-                0 => (minute + 1).min(59),
-                1 => (r >> 8) as u8 % (minute + 1),
-                _ => minute,
-            };
-            // Mostly one event; sometimes batch data past the packed row.
-            let (count, fail) = match (r >> 16) % 50 {
-                0 => (3_000_000_000, 70_000_000),
-                _ => (1, (r >> 24) % 2),
+        for (minute, big, r) in live_minutes(seed, 400) {
+            // One event, or batch data past the packed row.
+            let (count, fail) = if big {
+                (3_000_000_000, 70_000_000)
+            } else {
+                (1, r % 2)
             };
             minutes.add(minute, count, fail);
             let m = model.entry(minute).or_default();
@@ -166,7 +153,7 @@ fn the_open_minute_row_reads_as_part_of_the_list_whatever_the_order_and_sizes() 
                 .iter()
                 .map(|m| (m.minute, (m.count, m.fail)))
                 .collect();
-            assert_eq!(listed, model, "round {round}");
+            assert_eq!(listed, model, "seed {seed}");
             assert_eq!(minutes.iter().count(), model.len(), "one row per minute");
         }
         let json = serde_json::to_string(&minutes).unwrap();

@@ -17,6 +17,7 @@ use super::status_counts::StatusCounts;
 use crate::histogram::{DurationHistogram, MinuteHistograms};
 use crate::message_ids::{merge_capped, texts, FailIds};
 use crate::minute::minute_entry;
+use crate::open_minute::{MinuteFigures, MinuteList, OpenMinute};
 use crate::sample_id::SampleId;
 use crate::sorted_map::SortedMap;
 use crate::view_query::{fail_percent, hour_label, tps, ViewQuery};
@@ -51,10 +52,11 @@ pub(crate) struct TransactionType {
 /// Everything kept per transaction name.
 ///
 /// In this order (`repr(C)`) because a busy hour holds more of these than any cache: a
-/// successful message reads and writes only the first 104 bytes (through the sample ID's
-/// text), which with the map's 16-byte key span 120 bytes of the 176-byte entry, where the
-/// compiler's order spread them over all of it. The rest (the slowest ID, failures) is
-/// touched by failed messages and new slowest ones only.
+/// successful message reads and writes only the first 112 bytes (through the sample ID's
+/// text; the minute rows' list header between them only when a minute ends), which with
+/// the map's 16-byte key span 128 bytes of the 184-byte entry, where the compiler's order
+/// spread them over all of it. The rest (the slowest ID, failures) is touched by failed
+/// messages and new slowest ones only.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 #[repr(C)]
@@ -298,21 +300,65 @@ impl TransactionMinute {
     }
 }
 
-/// A name's minute rows: the newest minute's row in the name's entry itself (while it fits
-/// the narrow form below), every other minute in a [`RowList`].
-///
-/// Live traffic adds every message to the newest minute; kept in the entry, that row is in
-/// a cache line the message reads anyway, where the end of the list was another miss per
-/// message. Readers see one sorted list of rows either way ([`MinuteRows::iter`]), and two
-/// lists are equal when their rows are.
-#[derive(Debug, Clone, Default)]
-#[repr(C)]
-pub(crate) struct MinuteRows {
-    /// The newest minute's row in the narrow form, or 0 for none. Its minute is at least
-    /// every listed row's (the list's last row may have the same minute, after a row
-    /// outgrew the narrow form: readers add the two).
-    open: u64,
-    list: RowList,
+/// A name's minute rows: the newest minute's in the entry (see [`OpenMinute`]), the others
+/// in a [`RowList`].
+pub(crate) type MinuteRows = OpenMinute<TransactionMinute, RowList>;
+
+impl MinuteRows {
+    /// Adds `count` messages, `fail` of them failed, with `sum_us` total duration, to
+    /// `minute`'s row (created on demand).
+    pub(crate) fn add(&mut self, minute: u8, count: u64, fail: u64, sum_us: u64) {
+        let mut row = TransactionMinute::new(minute);
+        row.add(count, fail, sum_us);
+        self.add_row(row);
+    }
+}
+
+impl MinuteFigures for TransactionMinute {
+    fn minute(&self) -> u8 {
+        TransactionMinute::minute(self)
+    }
+
+    fn plus(mut self, other: Self) -> Self {
+        self.add(
+            u64::from(other.count),
+            u64::from(other.fail()),
+            other.sum_us,
+        );
+        self
+    }
+
+    /// The narrow form (see [`RowList`]).
+    fn pack(&self) -> Option<u64> {
+        let (count, fail) = (u64::from(self.count), u64::from(self.fail()));
+        let word = narrow_row(self.minute(), count, fail, self.sum_us);
+        (count <= ROW_COUNT_MAX && fail <= ROW_FAIL_MAX && self.sum_us <= ROW_SUM_MAX && word != 0)
+            .then_some(word)
+    }
+
+    fn unpack(word: u64) -> Self {
+        unpack_narrow(word)
+    }
+}
+
+impl MinuteList<TransactionMinute> for RowList {
+    fn last_minute(&self) -> Option<u8> {
+        RowList::last_minute(self)
+    }
+
+    fn add(&mut self, row: TransactionMinute) {
+        RowList::add(
+            self,
+            row.minute(),
+            u64::from(row.count),
+            u64::from(row.fail()),
+            row.sum_us,
+        );
+    }
+
+    fn rows(&self) -> impl Iterator<Item = TransactionMinute> + '_ {
+        self.iter()
+    }
 }
 
 /// Minute rows sorted by minute, in one `Vec<u64>`: 8 bytes a row while every row's figures
@@ -322,7 +368,7 @@ pub(crate) struct MinuteRows {
 /// Over an hour a name keeps up to 60 rows per machine, the largest part of a report after
 /// the duration buckets.
 #[derive(Debug, Clone, Default, PartialEq)]
-struct RowList(Vec<u64>);
+pub(crate) struct RowList(Vec<u64>);
 
 /// Narrow row: minute in the top 6 bits, then 10 bits of failures, 16 of count, 32 of
 /// total duration (µs).
@@ -371,104 +417,9 @@ fn pack_wide(row: TransactionMinute) -> [u64; 2] {
     ]
 }
 
-impl MinuteRows {
-    /// Adds `count` messages, `fail` of them failed, with `sum_us` total duration, to
-    /// `minute`'s row (created on demand).
-    pub(crate) fn add(&mut self, minute: u8, count: u64, fail: u64, sum_us: u64) {
-        let open = self.open;
-        if open != 0 && row_minute(open) == minute {
-            let count2 = ((open >> ROW_COUNT_SHIFT) & ROW_COUNT_MAX).saturating_add(count);
-            let fail2 = ((open >> ROW_FAIL_SHIFT) & ROW_FAIL_MAX).saturating_add(fail);
-            let sum2 = (open & ROW_SUM_MAX).saturating_add(sum_us);
-            if count2 <= ROW_COUNT_MAX && fail2 <= ROW_FAIL_MAX && sum2 <= ROW_SUM_MAX {
-                self.open = narrow_row(minute, count2, fail2, sum2);
-                return;
-            }
-        }
-        let newest = if open != 0 {
-            Some(row_minute(open))
-        } else {
-            self.list.last_minute()
-        };
-        if newest.is_some_and(|newest| minute < newest) {
-            // A late tree: an older minute than the open one.
-            self.list.add(minute, count, fail, sum_us);
-            return;
-        }
-        // A new minute (or the open row outgrew the narrow form): the open row joins the
-        // list, and this one opens if it fits.
-        self.close();
-        let row = narrow_row(minute, count, fail, sum_us);
-        if count <= ROW_COUNT_MAX && fail <= ROW_FAIL_MAX && sum_us <= ROW_SUM_MAX && row != 0 {
-            self.open = row;
-        } else {
-            self.list.add(minute, count, fail, sum_us);
-        }
-    }
-
-    /// Moves the open row into the list.
-    fn close(&mut self) {
-        if self.open != 0 {
-            let row = unpack_narrow(self.open);
-            self.open = 0;
-            self.list.add(
-                row.minute(),
-                u64::from(row.count()),
-                u64::from(row.fail()),
-                row.sum_us(),
-            );
-        }
-    }
-
-    /// The rows in minute order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = TransactionMinute> + '_ {
-        let open = (self.open != 0).then(|| unpack_narrow(self.open));
-        let rows = self.list.rows();
-        // The open row adds to the list's last row when they share a minute.
-        let onto_last = open.filter(|o| self.list.last_minute() == Some(o.minute()));
-        self.list
-            .iter()
-            .enumerate()
-            .map(move |(i, mut row)| {
-                if let Some(o) = onto_last.filter(|_| i + 1 == rows) {
-                    row.add(u64::from(o.count()), u64::from(o.fail()), o.sum_us());
-                }
-                row
-            })
-            .chain(open.filter(|_| onto_last.is_none()))
-    }
-
-    /// Adds every row of `other`.
-    pub(crate) fn merge(&mut self, other: &MinuteRows) {
-        for row in other.iter() {
-            self.add(
-                row.minute(),
-                u64::from(row.count()),
-                u64::from(row.fail()),
-                row.sum_us(),
-            );
-        }
-    }
-}
-
-impl PartialEq for MinuteRows {
-    fn eq(&self, other: &Self) -> bool {
-        self.iter().eq(other.iter())
-    }
-}
-
 impl RowList {
     fn is_wide(&self) -> bool {
         self.0.first() == Some(&WIDE_ROWS)
-    }
-
-    /// How many rows.
-    fn rows(&self) -> usize {
-        if self.is_wide() {
-            (self.0.len() - 1) / 2
-        } else {
-            self.0.len()
-        }
     }
 
     /// The last row's minute.
@@ -539,30 +490,6 @@ impl RowList {
             wide.chunks_exact(2)
                 .map(|pair| unpack_wide([pair[0], pair[1]])),
         )
-    }
-}
-
-/// Checkpoints keep the row list they always held.
-impl Serialize for MinuteRows {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.iter())
-    }
-}
-
-impl<'de> Deserialize<'de> for MinuteRows {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut rows = MinuteRows::default();
-        for row in Vec::<TransactionMinute>::deserialize(deserializer)? {
-            if row.minute() < 60 {
-                rows.add(
-                    row.minute(),
-                    u64::from(row.count()),
-                    u64::from(row.fail()),
-                    row.sum_us(),
-                );
-            }
-        }
-        Ok(rows)
     }
 }
 

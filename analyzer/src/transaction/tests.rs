@@ -472,29 +472,16 @@ fn the_slowest_message_id_is_the_slowest_tree_with_an_id() {
 #[test]
 fn the_open_minute_row_reads_as_part_of_the_list_whatever_the_order_and_sizes() {
     use super::report::MinuteRows;
-    let mut rng = 0x5eed_u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
-    for round in 0..50 {
+    use crate::open_minute::tests::live_minutes;
+    for seed in 0..50 {
         let mut rows = MinuteRows::default();
         let mut model = BTreeMap::<u8, (u64, u64, u64)>::new();
-        let mut minute = 0u8;
-        for _ in 0..400 {
-            let r = next();
-            // Mostly the live minute, sometimes the next one or a late tree.
-            minute = match r % 20 {
-                0 => (minute + 1).min(59),
-                1 => (r >> 8) as u8 % (minute + 1),
-                _ => minute,
-            };
-            // Mostly one message; sometimes batch data past the narrow form.
-            let (count, fail, sum_us) = match (r >> 16) % 50 {
-                0 => (40_000, 600, 3_000_000_000),
-                _ => (1, (r >> 24) % 2, (r >> 32) % 100_000),
+        for (minute, big, r) in live_minutes(seed, 400) {
+            // One message, or batch data past the narrow form.
+            let (count, fail, sum_us) = if big {
+                (40_000, 600, 3_000_000_000)
+            } else {
+                (1, r % 2, (r >> 8) % 100_000)
             };
             rows.add(minute, count, fail, sum_us);
             let m = model.entry(minute).or_default();
@@ -502,13 +489,11 @@ fn the_open_minute_row_reads_as_part_of_the_list_whatever_the_order_and_sizes() 
             let listed: BTreeMap<u8, (u64, u64, u64)> = rows
                 .iter()
                 .map(|r| {
-                    (
-                        r.minute(),
-                        (u64::from(r.count()), u64::from(r.fail()), r.sum_us()),
-                    )
+                    let figures = (u64::from(r.count()), u64::from(r.fail()), r.sum_us());
+                    (r.minute(), figures)
                 })
                 .collect();
-            assert_eq!(listed, model, "round {round}");
+            assert_eq!(listed, model, "seed {seed}");
             assert_eq!(rows.iter().count(), model.len(), "one row per minute");
         }
         let json = serde_json::to_string(&rows).unwrap();
