@@ -526,9 +526,7 @@ fn a_duplicate_is_refused_whatever_the_block_and_index_writes_between() {
     let append = |i: &MessageId, size| loop {
         // Faster than the writer: wait for room in its queue rather than lose frames.
         match store.append(i, frame(i, size)) {
-            Err(ocelot_store::AppendError::QueueFull) => {
-                std::thread::sleep(std::time::Duration::from_millis(1))
-            }
+            Err(AppendError::QueueFull) => std::thread::sleep(Duration::from_millis(1)),
             other => break other.unwrap(),
         }
     };
