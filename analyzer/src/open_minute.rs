@@ -136,9 +136,10 @@ impl<'de, R: MinuteFigures + Deserialize<'de>, L: MinuteList<R>> Deserialize<'de
 
 #[cfg(test)]
 pub(crate) mod tests {
-    /// `(minute, big)` of `n` adds as live traffic makes them: mostly the current minute,
-    /// sometimes the next one or a late tree's older minute, and one in fifty `big` (batch
-    /// figures past any packed form). Deterministic per `seed`.
+    /// `(minute, big, bits)` of `n` adds as live traffic makes them: mostly the current
+    /// minute, sometimes the next one or a late tree's older minute; one in fifty `big`
+    /// (batch figures past any packed form); `bits` random for the caller's figures.
+    /// Deterministic per `seed`.
     pub(crate) fn live_minutes(seed: u64, n: usize) -> impl Iterator<Item = (u8, bool, u64)> {
         let mut rng = seed | 1;
         let mut minute = 0u8;

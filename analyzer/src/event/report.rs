@@ -126,8 +126,7 @@ impl MinuteList<EventMinute> for Vec<EventMinute> {
                 ..EventMinute::default()
             },
         );
-        m.count = m.count.saturating_add(row.count);
-        m.fail = m.fail.saturating_add(row.fail);
+        *m = m.plus(row);
     }
 
     fn rows(&self) -> impl Iterator<Item = EventMinute> + '_ {
