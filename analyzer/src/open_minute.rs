@@ -18,10 +18,23 @@ pub(crate) trait MinuteFigures: Copy {
     fn minute(&self) -> u8;
     /// `self` and `other`, a row of the same minute, together.
     fn plus(self, other: Self) -> Self;
-    /// The row in 8 bytes, never 0, if its figures fit.
+    /// The row in 8 bytes, never 0, with the minute in the top [`MINUTE_BITS`] bits, if its
+    /// figures fit.
     fn pack(&self) -> Option<u64>;
     /// The row [`MinuteFigures::pack`] made `word` of.
     fn unpack(word: u64) -> Self;
+    /// `word`, a packed row of this row's minute, with this row added, if the sum still
+    /// packs. What nearly every message does: a row type may do it on the packed word.
+    fn plus_packed(&self, word: u64) -> Option<u64> {
+        Self::unpack(word).plus(*self).pack()
+    }
+}
+
+/// Bits at the top of a packed row that hold its minute.
+pub(crate) const MINUTE_BITS: u32 = 6;
+
+fn packed_minute(word: u64) -> u8 {
+    (word >> (64 - MINUTE_BITS)) as u8
 }
 
 /// Rows sorted by minute, one per minute.
@@ -49,13 +62,13 @@ pub(crate) struct OpenMinute<R, L> {
 impl<R: MinuteFigures, L: MinuteList<R>> OpenMinute<R, L> {
     /// Adds `row` to its minute's row.
     pub(crate) fn add_row(&mut self, row: R) {
-        let open = (self.open != 0).then(|| R::unpack(self.open));
-        if let Some(open) = open.filter(|o| o.minute() == row.minute()) {
-            if let Some(word) = open.plus(row).pack() {
+        if self.open != 0 && packed_minute(self.open) == row.minute() {
+            if let Some(word) = row.plus_packed(self.open) {
                 self.open = word;
                 return;
             }
         }
+        let open = (self.open != 0).then(|| R::unpack(self.open));
         let newest = match open {
             Some(open) => Some(open.minute()),
             None => self.list.last_minute(),

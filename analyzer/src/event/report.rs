@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::message_ids::{merge_capped, texts, FailIds};
 use crate::minute::minute_entry;
-use crate::open_minute::{MinuteFigures, MinuteList, OpenMinute};
+use crate::open_minute::{MinuteFigures, MinuteList, OpenMinute, MINUTE_BITS};
 use crate::sample_id::SampleId;
 use crate::sorted_map::SortedMap;
 use crate::view_query::{fail_percent, hour_label, tps, ViewQuery};
@@ -74,7 +74,7 @@ impl EventMinutes {
 }
 
 /// The open row: minute in the top 6 bits, then 26 bits of failures and 32 of count.
-const OPEN_MINUTE_SHIFT: u32 = 58;
+const OPEN_MINUTE_SHIFT: u32 = 64 - MINUTE_BITS;
 const OPEN_FAIL_SHIFT: u32 = 32;
 const OPEN_FAIL_MAX: u64 = (1 << (OPEN_MINUTE_SHIFT - OPEN_FAIL_SHIFT)) - 1;
 const OPEN_COUNT_MAX: u64 = (1 << OPEN_FAIL_SHIFT) - 1;

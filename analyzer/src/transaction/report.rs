@@ -17,7 +17,9 @@ use super::status_counts::StatusCounts;
 use crate::histogram::{DurationHistogram, MinuteHistograms};
 use crate::message_ids::{merge_capped, texts, FailIds};
 use crate::minute::minute_entry;
-use crate::open_minute::{MinuteFigures, MinuteList, OpenMinute};
+use crate::open_minute::{
+    MinuteFigures, MinuteList, OpenMinute, MINUTE_BITS as PACKED_MINUTE_BITS,
+};
 use crate::sample_id::SampleId;
 use crate::sorted_map::SortedMap;
 use crate::view_query::{fail_percent, hour_label, tps, ViewQuery};
@@ -339,6 +341,14 @@ impl MinuteFigures for TransactionMinute {
     fn unpack(word: u64) -> Self {
         unpack_narrow(word)
     }
+
+    fn plus_packed(&self, word: u64) -> Option<u64> {
+        let count = ((word >> ROW_COUNT_SHIFT) & ROW_COUNT_MAX) + u64::from(self.count);
+        let fail = ((word >> ROW_FAIL_SHIFT) & ROW_FAIL_MAX) + u64::from(self.fail());
+        let sum_us = (word & ROW_SUM_MAX).saturating_add(self.sum_us);
+        (count <= ROW_COUNT_MAX && fail <= ROW_FAIL_MAX && sum_us <= ROW_SUM_MAX)
+            .then(|| narrow_row(self.minute(), count, fail, sum_us))
+    }
 }
 
 impl MinuteList<TransactionMinute> for RowList {
@@ -372,7 +382,7 @@ pub(crate) struct RowList(Vec<u64>);
 
 /// Narrow row: minute in the top 6 bits, then 10 bits of failures, 16 of count, 32 of
 /// total duration (µs).
-const ROW_MINUTE_SHIFT: u32 = 58;
+const ROW_MINUTE_SHIFT: u32 = 64 - PACKED_MINUTE_BITS;
 const ROW_FAIL_SHIFT: u32 = 48;
 const ROW_COUNT_SHIFT: u32 = 32;
 const ROW_FAIL_MAX: u64 = (1 << (ROW_MINUTE_SHIFT - ROW_FAIL_SHIFT)) - 1;
