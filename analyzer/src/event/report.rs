@@ -109,6 +109,14 @@ impl MinuteFigures for EventMinute {
             fail: (word >> OPEN_FAIL_SHIFT) & OPEN_FAIL_MAX,
         }
     }
+
+    fn plus_packed(&self, word: u64) -> Option<u64> {
+        let minute = word >> OPEN_MINUTE_SHIFT << OPEN_MINUTE_SHIFT;
+        let count = (word & OPEN_COUNT_MAX).saturating_add(self.count);
+        let fail = ((word >> OPEN_FAIL_SHIFT) & OPEN_FAIL_MAX).saturating_add(self.fail);
+        (count <= OPEN_COUNT_MAX && fail <= OPEN_FAIL_MAX)
+            .then_some(minute | fail << OPEN_FAIL_SHIFT | count)
+    }
 }
 
 impl MinuteList<EventMinute> for Vec<EventMinute> {
