@@ -89,9 +89,7 @@ fn a_tree_in_an_open_block_is_found_at_once_and_exactly() {
     // A report links its sample IDs as soon as the tree is analysed; the block holding the
     // tree may stay open for the whole flush interval.
     let dir = tempfile::tempdir().unwrap();
-    let mut config = common::config(dir.path());
-    config.flush_interval = Duration::from_secs(3600);
-    let store = Store::open(config).unwrap();
+    let store = common::open_untimed(dir.path());
     // 400 trees of 200-600 bytes: more than two blocks, so some wait in written blocks
     // whose index entries are still to come, and the rest in the open block.
     let ids: Vec<MessageId> = (0..400).map(|seq| id("shop", 7, seq)).collect();
@@ -517,11 +515,9 @@ fn a_duplicate_is_refused_whatever_the_block_and_index_writes_between() {
     // frames keep coming; each frame's twin follows at once, so one of them arrives right
     // after its original closed a block.
     let dir = tempfile::tempdir().unwrap();
-    let mut config = common::config(dir.path());
     // No ticks meanwhile: the index is written when enough blocks wait for it, inside the
     // append that closes a block.
-    config.flush_interval = Duration::from_secs(3600);
-    let store = Store::open(config).unwrap();
+    let store = common::open_untimed(dir.path());
     let ids: Vec<MessageId> = (0..20_000).map(|seq| id("shop", 1, seq)).collect();
     let append = |i: &MessageId, size| loop {
         // Faster than the writer: wait for room in its queue rather than lose frames.

@@ -5,7 +5,6 @@ mod common;
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::time::Duration;
 
 use common::{frame, id};
 use ocelot_protocol::MessageId;
@@ -45,10 +44,8 @@ fn frame_of(i: &MessageId) -> bytes::Bytes {
 }
 
 fn open(dir: &Path) -> Store {
-    let mut config = common::config(dir);
     // No timer-driven blocks: flushes happen exactly where the model says.
-    config.flush_interval = Duration::from_secs(3600);
-    Store::open(config).unwrap()
+    common::open_untimed(dir)
 }
 
 #[derive(Default)]

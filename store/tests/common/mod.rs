@@ -71,3 +71,11 @@ pub fn config(dir: &std::path::Path) -> StoreConfig {
 pub fn open(dir: &std::path::Path) -> Store {
     Store::open(config(dir)).unwrap()
 }
+
+/// A store whose blocks are written only when full or flushed (no timer in between), so a
+/// test decides where blocks and index writes happen.
+pub fn open_untimed(dir: &std::path::Path) -> Store {
+    let mut config = config(dir);
+    config.flush_interval = Duration::from_secs(3600);
+    Store::open(config).unwrap()
+}
