@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ocelot_protocol::nt1::{Keep, HEADER_DOMAIN, HEADER_IP_ADDRESS, HEADER_MESSAGE_ID};
-use ocelot_protocol::{Message, MessageKind, MessageTree};
+use ocelot_protocol::{MessageKind, MessageTree, TreeView};
 
 use crate::sample_id::TreeId;
 use crate::transaction_walk::{for_each_counted, Counted};
@@ -76,13 +76,22 @@ impl HourAnalyzers {
     /// the walk saw one: most trees hold neither. A tree with another root than a
     /// transaction goes to each analyzer on its own.
     pub fn process(&mut self, tree: &MessageTree) {
+        self.process_view(&TreeView::of(tree));
+    }
+
+    /// [`Self::process`] for a tree as a [`TreeView`] (what the collector decodes frames
+    /// into: see `nt1::decode_view`).
+    pub fn process_view(&mut self, tree: &TreeView<'_>) {
         let message_id = TreeId::of(tree);
-        if !matches!(tree.root, Message::Transaction(_)) {
+        if tree
+            .root()
+            .is_none_or(|root| root.kind != MessageKind::Transaction)
+        {
             self.transaction.process_with_id(tree, &message_id);
             self.event.process_with_id(tree, &message_id);
             self.problem.process_with_id(tree, &message_id);
-            self.heartbeat.process(tree);
-            self.metric.process(tree);
+            self.heartbeat.process_view(tree);
+            self.metric.process_view(tree);
             return;
         }
         let (mut heartbeat, mut metric) = (false, false);
@@ -98,19 +107,21 @@ impl HourAnalyzers {
                             events.count(event, &message_id);
                             problems.note_event(event);
                         }
-                        Counted::Other(Message::Heartbeat(_)) => heartbeat = true,
-                        Counted::Other(Message::Metric(_)) => metric = true,
-                        Counted::Other(_) => {}
+                        Counted::Other(other) => match other.kind {
+                            MessageKind::Heartbeat => heartbeat = true,
+                            MessageKind::Metric => metric = true,
+                            _ => {}
+                        },
                     });
                     problems.count_error_events(tree, &message_id);
                 });
             });
         });
         if heartbeat {
-            self.heartbeat.process(tree);
+            self.heartbeat.process_view(tree);
         }
         if metric {
-            self.metric.process(tree);
+            self.metric.process_view(tree);
         }
     }
 
@@ -152,6 +163,7 @@ impl HourAnalyzers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ocelot_protocol::Message;
 
     #[test]
     fn every_tree_reaches_every_report_and_a_restore_continues_them() {
@@ -248,7 +260,9 @@ mod tests {
         }
         let mut all = HourAnalyzers::new(hour, &config);
         let mut lean = HourAnalyzers::new(hour, &config);
+        let mut viewed = HourAnalyzers::new(hour, &config);
         let mut scratch = MessageTree::default();
+        let mut view = TreeView::default();
         let mut skipped = 0;
         for tree in &trees {
             let mut frame = Vec::new();
@@ -258,6 +272,10 @@ mod tests {
             nt1::decode_body_into_keeping(body, &mut scratch, HourAnalyzers::KEEP).unwrap();
             skipped += usize::from(scratch != *tree);
             lean.process(&scratch);
+            let mut v = std::mem::take(&mut view).recycle();
+            nt1::decode_view(body, HourAnalyzers::KEEP.data, &mut v).unwrap();
+            viewed.process_view(&v);
+            view = v.recycle();
         }
         assert!(
             skipped > 500,
@@ -268,6 +286,11 @@ mod tests {
         assert_eq!(lean.problem.reports(), all.problem.reports());
         assert_eq!(lean.heartbeat.reports(), all.heartbeat.reports());
         assert_eq!(lean.metric.reports(), all.metric.reports());
+        assert_eq!(viewed.transaction.reports(), all.transaction.reports());
+        assert_eq!(viewed.event.reports(), all.event.reports());
+        assert_eq!(viewed.problem.reports(), all.problem.reports());
+        assert_eq!(viewed.heartbeat.reports(), all.heartbeat.reports());
+        assert_eq!(viewed.metric.reports(), all.metric.reports());
         let shop = &all.transaction.reports()["shop"];
         assert!(
             format!("{shop:?}").contains("select"),

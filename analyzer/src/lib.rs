@@ -49,7 +49,6 @@ mod transaction;
 mod transaction_walk;
 mod tree_counter;
 mod view_query;
-mod walk;
 
 pub use config::{AnalyzerConfig, LongThresholds, OTHERS};
 pub use domain_reports::DomainReports;

@@ -14,7 +14,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use ocelot_protocol::{MessageIdRef, MessageTree};
+use ocelot_protocol::{MessageIdRef, TreeView};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A message ID, or none (the empty string).
@@ -132,8 +132,8 @@ pub(crate) struct TreeId<'a> {
 
 impl<'a> TreeId<'a> {
     /// The ID in `tree`'s header (none if the header has none).
-    pub(crate) fn of(tree: &'a MessageTree) -> Self {
-        TreeId::new(tree.header.message_id().unwrap_or(""))
+    pub(crate) fn of(tree: &TreeView<'a>) -> Self {
+        TreeId::new(tree.message_id().unwrap_or(""))
     }
 
     pub(crate) fn new(text: &'a str) -> Self {

@@ -10,21 +10,20 @@
 
 use std::borrow::Cow;
 
-use crate::walk::walk;
-use ocelot_protocol::{Leaf, Message, MessageTree, Transaction};
+use ocelot_protocol::{MessageKind, MessageView, TreeView};
 
 /// One transaction to count, with the name and duration the reports use.
 pub(crate) struct CountedTransaction<'a> {
-    pub(crate) transaction: &'a Transaction,
+    pub(crate) transaction: &'a MessageView<'a>,
     pub(crate) name: Cow<'a, str>,
     pub(crate) duration_us: u64,
 }
 
 /// Calls `visit` for every transaction of `tree` that counts: the root last (its duration
 /// may come from the tree's last event, known only at the end of the walk), the others
-/// depth first in wire order. One walk, no allocation besides the walk's stack.
+/// depth first in wire order. One pass over the view, no allocation.
 pub(crate) fn for_each_counted_transaction<'a>(
-    tree: &'a MessageTree,
+    tree: &'a TreeView<'a>,
     mut visit: impl FnMut(CountedTransaction<'a>),
 ) {
     for_each_counted(tree, |counted| {
@@ -39,52 +38,49 @@ pub(crate) enum Counted<'a> {
     /// A transaction that counts, as [`for_each_counted_transaction`] gives it.
     Transaction(CountedTransaction<'a>),
     /// An event.
-    Event(&'a Leaf),
+    Event(&'a MessageView<'a>),
     /// A heartbeat, metric or trace.
-    Other(&'a Message),
+    Other(&'a MessageView<'a>),
 }
 
-/// Every message of a tree with a transaction root, in one walk: the transactions that
-/// count as [`for_each_counted_transaction`] gives them (the root last), the others in walk
+/// Every message of a tree with a transaction root, in one pass: the transactions that
+/// count as [`for_each_counted_transaction`] gives them (the root last), the others in wire
 /// order. A tree with another root is not walked.
-pub(crate) fn for_each_counted<'a>(tree: &'a MessageTree, mut visit: impl FnMut(Counted<'a>)) {
-    let Message::Transaction(root) = &tree.root else {
+pub(crate) fn for_each_counted<'a>(tree: &'a TreeView<'a>, mut visit: impl FnMut(Counted<'a>)) {
+    let Some((root, rest)) = tree.messages.split_first() else {
         return;
     };
+    if root.kind != MessageKind::Transaction {
+        return;
+    }
     let mut url_seen = false;
-    let mut root_name = Cow::Borrowed(root.name.as_str());
     let mut last_event = None;
-    walk(&tree.root, |message, depth| {
-        let transaction = match message {
-            Message::Transaction(t) => t,
-            Message::Event(e) => {
-                last_event = Some(e);
-                visit(Counted::Event(e));
-                return;
-            }
-            other => {
-                visit(Counted::Other(other));
-                return;
-            }
-        };
-        let mut name = Cow::Borrowed(transaction.name.as_str());
+    let mut counted_name = |transaction: &'a MessageView<'a>| {
         if !url_seen && transaction.type_ == "URL" {
             url_seen = true;
-            name = normalize_url(&transaction.name);
+            normalize_url(transaction.name)
         } else if transaction.type_ == "System" && transaction.name.starts_with("UploadMetric") {
-            name = Cow::Borrowed("UploadMetric");
+            Cow::Borrowed("UploadMetric")
+        } else {
+            Cow::Borrowed(transaction.name)
         }
-        if depth == 0 {
-            root_name = name;
-            return;
+    };
+    let root_name = counted_name(root);
+    for message in rest {
+        match message.kind {
+            MessageKind::Transaction => visit(Counted::Transaction(CountedTransaction {
+                transaction: message,
+                name: counted_name(message),
+                duration_us: message.duration_us,
+            })),
+            MessageKind::Event => {
+                last_event = Some(message);
+                visit(Counted::Event(message));
+            }
+            _ => visit(Counted::Other(message)),
         }
-        visit(Counted::Transaction(CountedTransaction {
-            transaction,
-            name,
-            duration_us: transaction.duration_us,
-        }));
-    });
-    if is_truncated_fragment(root) {
+    }
+    if is_truncated_fragment(tree) {
         return;
     }
     let total_duration_us = last_event
@@ -97,11 +93,12 @@ pub(crate) fn for_each_counted<'a>(tree: &'a MessageTree, mut visit: impl FnMut(
     }));
 }
 
-/// Whether the root's last child is the event `RemoteCall/Next`.
-pub(crate) fn is_truncated_fragment(root: &Transaction) -> bool {
+/// Whether the root's last child is the event `RemoteCall/Next` (the last message one
+/// level down: what follows it in the view are its own descendants).
+pub(crate) fn is_truncated_fragment(tree: &TreeView<'_>) -> bool {
     matches!(
-        root.children.last(),
-        Some(Message::Event(e)) if e.type_ == "RemoteCall" && e.name == "Next"
+        tree.messages.iter().rev().find(|m| m.depth == 1),
+        Some(e) if e.kind == MessageKind::Event && e.type_ == "RemoteCall" && e.name == "Next"
     )
 }
 
@@ -130,7 +127,7 @@ pub(crate) fn normalize_url(name: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ocelot_protocol::Header;
+    use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
 
     #[test]
     fn numeric_url_segments_become_placeholders() {
@@ -157,7 +154,9 @@ mod tests {
         root.children
             .push(Message::Transaction(Transaction::new("URL", "/b/2", 0)));
         let mut names = Vec::new();
-        for_each_counted_transaction(&tree(root), |t| names.push(t.name.into_owned()));
+        for_each_counted_transaction(&TreeView::of(&tree(root)), |t| {
+            names.push(t.name.into_owned())
+        });
         assert_eq!(names, ["/b/2", "/a/{num}"]);
     }
 
@@ -174,7 +173,9 @@ mod tests {
             "id",
         )));
         let mut names = Vec::new();
-        for_each_counted_transaction(&tree(root), |t| names.push(t.name.into_owned()));
+        for_each_counted_transaction(&TreeView::of(&tree(root)), |t| {
+            names.push(t.name.into_owned())
+        });
         assert_eq!(names, ["q"]);
     }
 
@@ -193,7 +194,9 @@ mod tests {
             "2468000",
         )));
         let mut durations = Vec::new();
-        for_each_counted_transaction(&tree(root), |t| durations.push(t.duration_us));
+        for_each_counted_transaction(&TreeView::of(&tree(root)), |t| {
+            durations.push(t.duration_us)
+        });
         assert_eq!(durations, [3, 2_468_000]);
     }
 
@@ -201,7 +204,9 @@ mod tests {
     fn upload_metric_names_are_merged() {
         let root = Transaction::new("System", "UploadMetric-42", 0);
         let mut names = Vec::new();
-        for_each_counted_transaction(&tree(root), |t| names.push(t.name.into_owned()));
+        for_each_counted_transaction(&TreeView::of(&tree(root)), |t| {
+            names.push(t.name.into_owned())
+        });
         assert_eq!(names, ["UploadMetric"]);
     }
 }

@@ -17,7 +17,7 @@ use ocelot_analyzer::{
     AnalyzerConfig, DomainReports, EventReport, HeartbeatReport, HourAnalyzers, HourReports,
     MetricReport, ProblemReport, StateReport, TransactionReport, OTHERS,
 };
-use ocelot_protocol::{nt1, MessageTree, ScannedFrame, LENGTH_PREFIX_BYTES};
+use ocelot_protocol::{nt1, MessageTree, ScannedFrame, TreeView, LENGTH_PREFIX_BYTES};
 use ocelot_store::Store;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -26,8 +26,8 @@ use crate::period::is_due_for_sealing;
 use crate::received::ReceivedCounts;
 use crate::stats::CollectorStats;
 
-/// After a frame larger than this, the analyzer thread's scratch tree is dropped rather
-/// than kept for reuse (a client's 10 MiB tree would otherwise stay in memory).
+/// After a frame larger than this, the analyzer thread's scratch tree and view are dropped
+/// rather than kept for reuse (a client's 10 MiB tree would otherwise stay in memory).
 const SCRATCH_KEEP_BYTES: usize = 64 * 1024;
 
 /// A tree on its way to the workers: its frame as received, checked but (NT1) not yet
@@ -252,8 +252,12 @@ pub(crate) trait Worker: Send + 'static {
 
 /// Every domain-keyed report of one shard's domains for one hour.
 pub(crate) struct ShardHour {
-    /// The tree being analysed: each NT1 frame is decoded into it, reusing its strings and
-    /// lists, so a tree costs a few allocations instead of some sixty.
+    /// The tree being analysed as the reports read it: each NT1 frame is decoded into it
+    /// (`nt1::decode_view`), its strings borrowed from the frame; kept between trees, empty,
+    /// for its allocation.
+    view: TreeView<'static>,
+    /// For the rare frame the view cannot borrow from (text that is not UTF-8 and must be
+    /// replaced): decoded into this tree, reusing its strings and lists, and viewed.
     scratch: MessageTree,
     analyzers: HourAnalyzers,
 }
@@ -273,6 +277,7 @@ impl Worker for ShardWorker {
 
     fn new_hour(&self, hour: u64) -> ShardHour {
         ShardHour {
+            view: TreeView::default(),
             scratch: MessageTree::default(),
             analyzers: HourAnalyzers::new(hour, &self.config),
         }
@@ -301,6 +306,7 @@ impl Worker for ShardWorker {
             }
         }
         ShardHour {
+            view: TreeView::default(),
             scratch: MessageTree::default(),
             analyzers: HourAnalyzers::from_reports(hour, &self.config, by_kind),
         }
@@ -311,37 +317,46 @@ impl Worker for ShardWorker {
     }
 
     fn process(&self, hour: &mut ShardHour, item: &TreeItem) {
-        let scratch = &mut hour.scratch;
-        let tree: &MessageTree = match &item.scan {
+        let ShardHour {
+            view: kept,
+            scratch,
+            analyzers,
+        } = hour;
+        let mut view = std::mem::take(kept).recycle();
+        match &item.scan {
             // Decoded on arrival (PT1 has no cheap check short of decoding).
-            ScannedFrame::Pt1(tree) if !item.fold_domain => tree,
-            ScannedFrame::Pt1(tree) => {
-                scratch.clone_from(tree);
-                OTHERS.clone_into(&mut scratch.header.domain);
-                scratch
-            }
+            ScannedFrame::Pt1(tree) => view.fill(tree),
             ScannedFrame::Nt1(_) => {
                 let body = &item.frame[LENGTH_PREFIX_BYTES..];
                 // Fields no report reads (SQL text, URLs, stack traces, most of the
                 // header) are left undecoded.
-                if let Err(e) = nt1::decode_body_into_keeping(body, scratch, HourAnalyzers::KEEP) {
-                    // The scan accepted it, so decoding cannot fail (a property test
-                    // holds the two together); were it ever to, the tree is lost loudly.
-                    self.stats
-                        .count_decode_error(crate::stats::decode_error_reason(&e));
-                    tracing::error!(error = %e, "a scanned frame failed to decode");
-                    return;
+                if nt1::decode_view(body, HourAnalyzers::KEEP.data, &mut view).is_err() {
+                    // Text to replace, or (never, unless the scan and the decoder
+                    // disagree) a frame the decoder refuses.
+                    if let Err(e) =
+                        nt1::decode_body_into_keeping(body, scratch, HourAnalyzers::KEEP)
+                    {
+                        // The scan accepted it, so decoding cannot fail (a property test
+                        // holds the two together); were it ever to, the tree is lost loudly.
+                        self.stats
+                            .count_decode_error(crate::stats::decode_error_reason(&e));
+                        tracing::error!(error = %e, "a scanned frame failed to decode");
+                        *kept = view.recycle();
+                        return;
+                    }
+                    view.fill(scratch);
                 }
-                if item.fold_domain {
-                    OTHERS.clone_into(&mut scratch.header.domain);
-                }
-                scratch
             }
-        };
-        hour.analyzers.process(tree);
+        }
+        if item.fold_domain {
+            view.domain = OTHERS;
+        }
+        analyzers.process_view(&view);
         if item.frame.len() > SCRATCH_KEEP_BYTES {
-            // Do not hold a huge tree's strings until the next big frame.
-            hour.scratch = MessageTree::default();
+            // Do not hold a huge tree's strings and list until the next big frame.
+            *scratch = MessageTree::default();
+        } else {
+            *kept = view.recycle();
         }
     }
 

@@ -569,3 +569,35 @@ fn domains_past_the_cap_fold_into_others(one_connection: bool) {
     collector.shutdown();
     store.shutdown();
 }
+
+#[test]
+fn a_name_that_is_not_utf8_is_counted_with_its_bytes_replaced() {
+    // Analyzer threads read frames as views of their bytes; a text that is not UTF-8
+    // cannot be viewed and goes through the decoder, which replaces it as CAT does.
+    use ocelot_protocol::{nt1, Header, Message, MessageTree, Transaction};
+    let collector = Collector::start(manual_config(), None, Arc::new(ManualClock::new(NOW_MS)));
+    let root = |name: &str| {
+        let mut t = Transaction::new("URL", name, NOW_MS);
+        t.duration_us = 5_000;
+        Message::Transaction(t)
+    };
+    let header = Header {
+        domain: "shop".into(),
+        ip_address: "10.0.0.1".into(),
+        message_id: format!("shop-0a000001-{HOUR}-1"),
+        ..Header::default()
+    };
+    let good = nt1::encode_to_bytes(&MessageTree::new(header, root("/caf\u{e9}")));
+    let mut bad = good.to_vec();
+    let at = bad.iter().rposition(|&b| b == 0xa9).unwrap(); // the name's last byte
+    bad[at] = b'!';
+    collector.ingest(good).unwrap();
+    collector.ingest(bad.into()).unwrap();
+    collector.checkpoint_now();
+    let report = block_on(collector.transaction_report("shop", HOUR)).unwrap();
+    let json = serde_json::to_value(&report).unwrap().to_string();
+    assert!(json.contains("/caf\u{e9}"), "{json}");
+    assert!(json.contains("/caf\u{fffd}!"), "{json}");
+    assert_eq!(collector.stats().trees_accepted, 2);
+    collector.shutdown();
+}

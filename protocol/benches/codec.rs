@@ -160,6 +160,17 @@ fn bench(c: &mut Criterion) {
     g.bench_function("decode_into_as_the_collector", |b| {
         b.iter(|| decode_as_the_collector(&goal_trees, &mut scratch))
     });
+    let mut view = ocelot_protocol::TreeView::default();
+    g.bench_function("decode_view_as_the_collector", |b| {
+        b.iter(|| {
+            for f in &goal_trees {
+                let mut v = std::mem::take(&mut view).recycle();
+                nt1::decode_view(&f[LENGTH_PREFIX_BYTES..], reports_read, &mut v).expect("valid");
+                criterion::black_box(&v);
+                view = v.recycle();
+            }
+        })
+    });
     g.bench_function("scan", |b| {
         b.iter(|| {
             for f in &goal_trees {

@@ -36,6 +36,8 @@ pub mod text;
 pub use json::TreeJson;
 pub use short_eq::short_eq;
 mod varint;
+mod view;
+pub use view::{MessageView, TreeView};
 
 pub use error::{DecodeError, FrameError, MessageIdError};
 pub use frame::{

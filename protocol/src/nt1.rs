@@ -21,6 +21,7 @@ use bytes::Bytes;
 use crate::error::DecodeError;
 use crate::message::{Header, Leaf, Message, MessageKind, MessageTree, Transaction, MAX_DEPTH};
 use crate::varint;
+use crate::view::{MessageView, TreeView};
 
 /// The body's first three bytes.
 pub const MAGIC: &[u8; 3] = b"NT1";
@@ -594,6 +595,127 @@ pub fn scan_body(body: &[u8]) -> Result<BodyScan, DecodeError> {
                 message_id,
                 root_timestamp_ms: root_timestamp_ms.unwrap_or_default(),
             });
+        }
+    }
+}
+
+/// Why [`decode_view`] could not give a view of a body: it is not valid NT1, or a text the
+/// view keeps is not UTF-8 (a [`MessageTree`] holds such text with the invalid sequences
+/// replaced, which a view of the frame's own bytes cannot). Either way, decode the body
+/// into a [`MessageTree`] ([`decode_body_into_keeping`]: it names the error, or replaces
+/// the sequences) and take [`TreeView::fill`] of that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotViewable;
+
+/// A kept text of the body as `&str`, borrowed; `None` if it is not UTF-8.
+#[inline(always)]
+fn view_text<'a>(r: &mut Reader<'a>, what: &'static str) -> Result<&'a str, NotViewable> {
+    let buf = r.buf;
+    let range = r.string_range(what).map_err(|_| NotViewable)?;
+    let bytes = &buf[range];
+    match *bytes {
+        [] => Ok(""),
+        _ => crate::text::utf8(bytes).ok_or(NotViewable),
+    }
+}
+
+/// Decodes an NT1 body into `view` (emptied first): the three header fields the reports
+/// read (the others are skipped), and every message with its strings borrowed from `body`
+/// (no copy, no allocation once `view`'s list has grown). Data fields `keep.data` does not
+/// keep are empty, as in [`decode_body_into_keeping`]; `keep.header` is not consulted.
+///
+/// On success, `view` equals [`TreeView::of`] the tree [`decode_body_into_keeping`] gives
+/// with the same `keep` (tested). On [`NotViewable`], `view` holds part of the tree.
+pub fn decode_view<'a>(
+    body: &'a [u8],
+    keep: KeepData,
+    view: &mut TreeView<'a>,
+) -> Result<(), NotViewable> {
+    view.messages.clear();
+    view.open.clear();
+    check_magic(body).map_err(|_| NotViewable)?;
+    let mut r = Reader::new(body, 3);
+    view.domain = view_text(&mut r, "domain")?;
+    r.string_range("hostname").map_err(|_| NotViewable)?;
+    view.ip_address = view_text(&mut r, "ipAddress")?;
+    for what in ["threadGroupName", "threadId", "threadName"] {
+        r.string_range(what).map_err(|_| NotViewable)?;
+    }
+    view.message_id = view_text(&mut r, "messageId")?;
+    for what in ["parentMessageId", "rootMessageId", "sessionToken"] {
+        r.string_range(what).map_err(|_| NotViewable)?;
+    }
+    loop {
+        let depth = view.open.len();
+        let tag = r.byte("tag").map_err(|_| NotViewable)?;
+        match tag {
+            TAG_START => {
+                if depth >= MAX_DEPTH {
+                    return Err(NotViewable);
+                }
+                let timestamp_ms = r.varint("timestamp").map_err(|_| NotViewable)?;
+                let type_ = view_text(&mut r, "type")?;
+                let name = view_text(&mut r, "name")?;
+                view.open.push(view.messages.len() as u32);
+                view.messages.push(MessageView {
+                    kind: MessageKind::Transaction,
+                    depth: depth as u32,
+                    timestamp_ms,
+                    duration_us: 0,
+                    type_,
+                    name,
+                    status: "",
+                    data: "",
+                });
+                continue;
+            }
+            TAG_END => {
+                let Some(index) = view.open.pop() else {
+                    return Err(NotViewable);
+                };
+                let status = view_text(&mut r, "status")?;
+                let buf = r.buf;
+                let data = &buf[r.string_range("data").map_err(|_| NotViewable)?];
+                let duration_us = r.varint("duration").map_err(|_| NotViewable)?;
+                let t = &mut view.messages[index as usize];
+                t.status = status;
+                t.duration_us = duration_us;
+                if keep(MessageKind::Transaction, t.type_, data) {
+                    t.data = crate::text::utf8(data).ok_or(NotViewable)?;
+                }
+            }
+            TAG_EVENT | TAG_HEARTBEAT | TAG_METRIC | TAG_TRACE => {
+                let kind = leaf_message_kind(tag);
+                let timestamp_ms = r.varint("timestamp").map_err(|_| NotViewable)?;
+                let type_ = view_text(&mut r, "type")?;
+                let name = view_text(&mut r, "name")?;
+                let status = view_text(&mut r, "status")?;
+                let buf = r.buf;
+                let data = &buf[r.string_range("data").map_err(|_| NotViewable)?];
+                let data = if keep(kind, type_, data) {
+                    crate::text::utf8(data).ok_or(NotViewable)?
+                } else {
+                    ""
+                };
+                view.messages.push(MessageView {
+                    kind,
+                    depth: depth as u32,
+                    timestamp_ms,
+                    duration_us: 0,
+                    type_,
+                    name,
+                    status,
+                    data,
+                });
+            }
+            _ => return Err(NotViewable),
+        }
+        if view.open.is_empty() {
+            return if r.is_empty() {
+                Ok(())
+            } else {
+                Err(NotViewable)
+            };
         }
     }
 }

@@ -7,13 +7,17 @@
 //! give `decode_body`'s tree or error whatever the scratch tree held before: here it is the
 //! tree (or wreck) of the previous case. `decode_body_into_keeping` must give the same,
 //! with exactly the header and data fields it does not keep empty.
+//!
+//! `nt1::decode_view`, what the collector's analyzer threads read frames with, must give
+//! the view of that lean tree (`TreeView::of`), or refuse the body when `decode_body` does
+//! or when a text it keeps is not UTF-8 (the tree holds it with replacement characters).
 
 use std::cell::RefCell;
 use std::path::PathBuf;
 
 use ocelot_protocol::nt1::{decode_body, decode_body_into, scan_body};
 use ocelot_protocol::sample::SampleTrees;
-use ocelot_protocol::{nt1, DecodeError, Message, MessageKind, MessageTree};
+use ocelot_protocol::{nt1, DecodeError, Message, MessageKind, MessageTree, TreeView};
 use proptest::prelude::*;
 
 thread_local! {
@@ -71,6 +75,37 @@ fn agree(body: &[u8]) -> Result<(), TestCaseError> {
         tree
     });
     prop_assert_eq!(&lean, &stripped);
+    let mut view = TreeView::default();
+    let viewed = nt1::decode_view(body, keep_event_data, &mut view);
+    match (&viewed, &stripped, &decoded) {
+        (Ok(()), Ok(tree), Ok(full)) => {
+            let mut expected = TreeView::of(tree);
+            expected.ip_address = &full.header.ip_address;
+            prop_assert_eq!(&view, &expected);
+        }
+        (Ok(()), _, _) => prop_assert!(false, "viewed a body decode refuses"),
+        (Err(_), Ok(tree), Ok(full)) => {
+            let expected = TreeView::of(tree);
+            let replaced = |s: &str| s.contains('\u{fffd}');
+            prop_assert!(
+                [
+                    expected.domain,
+                    &full.header.ip_address,
+                    expected.message_id
+                ]
+                .into_iter()
+                .chain(
+                    expected
+                        .messages
+                        .iter()
+                        .flat_map(|m| [m.type_, m.name, m.status, m.data])
+                )
+                .any(replaced),
+                "refused a body decode accepts, without replaced text"
+            );
+        }
+        (Err(_), _, _) => {}
+    }
     match (&scanned, &decoded) {
         (Ok(scan), Ok(tree)) => {
             prop_assert_eq!(
@@ -112,7 +147,33 @@ fn scan_agrees_with_decode_on_every_captured_and_sample_body() {
     for body in sample_bodies() {
         assert!(scan_body(&body).is_ok());
         agree(&body).unwrap();
+        let mut view = TreeView::default();
+        assert_eq!(nt1::decode_view(&body, keep_event_data, &mut view), Ok(()));
     }
+}
+
+#[test]
+fn a_view_refuses_text_that_is_not_utf8_and_the_tree_replaces_it() {
+    let tree = MessageTree::new(
+        ocelot_protocol::Header {
+            domain: "shop".into(),
+            ..Default::default()
+        },
+        Message::Event(ocelot_protocol::Leaf::new("E", "caf\u{e9}", "0", 1, "")),
+    );
+    let mut body = nt1::encode_to_bytes(&tree)[4..].to_vec();
+    let mut view = TreeView::default();
+    assert_eq!(nt1::decode_view(&body, keep_event_data, &mut view), Ok(()));
+    assert_eq!(view.messages[0].name, "caf\u{e9}");
+    let mut view = view.recycle();
+    let at = body.len() - 4; // the name's last byte: the second of the UTF-8 'é'
+    assert_eq!(body[at], 0xa9);
+    body[at] = b'!';
+    assert_eq!(
+        nt1::decode_view(&body, keep_event_data, &mut view),
+        Err(nt1::NotViewable)
+    );
+    agree(&body).unwrap();
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ocelot_protocol::{Leaf, Message, MessageTree};
+use ocelot_protocol::{MessageKind, MessageTree, MessageView, TreeView};
 
 use super::report::{EventMachine, EventReport, MAX_FAIL_MESSAGE_IDS};
 use crate::batch::parse_event_batch;
@@ -14,7 +14,6 @@ use crate::message_ids::push_capped;
 use crate::minute::minute_of;
 use crate::sample_id::TreeId;
 use crate::tree_counter::MachineCounter;
-use crate::walk::walk;
 
 /// The event reports of one hour, one per domain.
 #[derive(Debug, Clone)]
@@ -60,18 +59,23 @@ impl EventAnalyzer {
 
     /// Counts every event of `tree` once; batch data `@count;fail` adds those counts.
     pub fn process(&mut self, tree: &MessageTree) {
+        self.process_view(&TreeView::of(tree));
+    }
+
+    /// [`Self::process`] for a tree as a [`TreeView`].
+    pub fn process_view(&mut self, tree: &TreeView<'_>) {
         self.process_with_id(tree, &TreeId::of(tree));
     }
 
-    /// [`Self::process`] with the tree's ID, which the reports of one tree share (it is
-    /// parsed at most once, when the first of them keeps it).
-    pub(crate) fn process_with_id(&mut self, tree: &MessageTree, message_id: &TreeId<'_>) {
+    /// [`Self::process_view`] with the tree's ID, which the reports of one tree share (it
+    /// is parsed at most once, when the first of them keeps it).
+    pub(crate) fn process_with_id(&mut self, tree: &TreeView<'_>, message_id: &TreeId<'_>) {
         self.count_tree(tree, |counter| {
-            walk(&tree.root, |message, _| {
-                if let Message::Event(event) = message {
+            for event in &tree.messages {
+                if event.kind == MessageKind::Event {
                     counter.count(event, message_id);
                 }
-            });
+            }
         });
     }
 
@@ -81,7 +85,7 @@ impl EventAnalyzer {
     /// where the reference stays local, NLL problem case 3.)
     pub(crate) fn count_tree<R>(
         &mut self,
-        tree: &MessageTree,
+        tree: &TreeView<'_>,
         count: impl FnOnce(&mut TreeCounter<'_>) -> R,
     ) -> R {
         let config = &*self.config;
@@ -89,11 +93,11 @@ impl EventAnalyzer {
         let mut folded = 0;
         let report = self
             .reports
-            .of_domain(&tree.header.domain, config, &mut folded, |domain| {
+            .of_domain(tree.domain, config, &mut folded, |domain| {
                 EventReport::new(domain, hour)
             });
         let machine = report.machines.capped_entry(
-            &tree.header.ip_address,
+            tree.ip_address,
             config.max_machines_per_domain,
             config.max_key_chars,
             &mut folded,
@@ -112,15 +116,15 @@ pub(crate) type TreeCounter<'a> = MachineCounter<'a, EventMachine>;
 
 impl TreeCounter<'_> {
     /// Counts one event of the tree.
-    pub(crate) fn count(&mut self, event: &Leaf, message_id: &TreeId<'_>) {
+    pub(crate) fn count(&mut self, event: &MessageView<'_>, message_id: &TreeId<'_>) {
         let name = type_name_entry(
             &mut self.machine.types,
             |t| &mut t.names,
-            [&event.type_, &event.name],
+            [event.type_, event.name],
             self.config,
             &mut self.folded,
         );
-        let (count, fail) = match parse_event_batch(&event.data) {
+        let (count, fail) = match parse_event_batch(event.data) {
             Some(batch) => batch,
             None => (1, u64::from(!event.is_success())),
         };

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ocelot_protocol::{Message, MessageTree};
+use ocelot_protocol::{MessageKind, MessageTree, TreeView};
 
 use super::report::HeartbeatReport;
 use super::status_xml::parse_status;
@@ -11,7 +11,6 @@ use crate::cardinality::capped_entry;
 use crate::config::AnalyzerConfig;
 use crate::domain_reports::DomainReports;
 use crate::minute::minute_of;
-use crate::walk::walk;
 
 /// The heartbeat reports of one hour, one per domain.
 #[derive(Debug, Clone)]
@@ -58,34 +57,35 @@ impl HeartbeatAnalyzer {
     /// Records every heartbeat of type `heartbeat` (any case) in `tree`. Trees without one
     /// cost a walk and nothing else.
     pub fn process(&mut self, tree: &MessageTree) {
-        let mut heartbeats = Vec::new();
-        walk(&tree.root, |message, _| {
-            if let Message::Heartbeat(h) = message {
-                if h.type_.eq_ignore_ascii_case("heartbeat") {
-                    heartbeats.push(h);
-                }
-            }
-        });
-        if heartbeats.is_empty() {
+        self.process_view(&TreeView::of(tree));
+    }
+
+    /// [`Self::process`] for a tree as a [`TreeView`].
+    pub fn process_view(&mut self, tree: &TreeView<'_>) {
+        let is_heartbeat = |m: &&ocelot_protocol::MessageView<'_>| {
+            m.kind == MessageKind::Heartbeat && m.type_.eq_ignore_ascii_case("heartbeat")
+        };
+        if !tree.messages.iter().any(|m| is_heartbeat(&m)) {
             return;
         }
+        let heartbeats = tree.messages.iter().filter(is_heartbeat);
         let config = &*self.config;
         let hour = self.hour;
         let mut folded = 0;
         let report = self
             .reports
-            .of_domain(&tree.header.domain, config, &mut folded, |domain| {
+            .of_domain(tree.domain, config, &mut folded, |domain| {
                 HeartbeatReport::new(domain, hour)
             });
         let machine = capped_entry(
             &mut report.machines,
-            &tree.header.ip_address,
+            tree.ip_address,
             config.max_machines_per_domain,
             config.max_key_chars,
             &mut folded,
         );
         for heartbeat in heartbeats {
-            let Some(series) = parse_status(&heartbeat.data) else {
+            let Some(series) = parse_status(heartbeat.data) else {
                 report.malformed += 1;
                 continue;
             };

@@ -3,13 +3,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ocelot_protocol::{Leaf, Message, MessageTree};
+use ocelot_protocol::{MessageKind, MessageTree, MessageView, TreeView};
 
 use super::report::MetricReport;
 use crate::config::AnalyzerConfig;
 use crate::domain_reports::DomainReports;
 use crate::minute::minute_of;
-use crate::walk::walk;
 
 /// The metric reports of one hour, one per domain.
 #[derive(Debug, Clone)]
@@ -81,56 +80,41 @@ impl MetricAnalyzer {
     /// application transaction, or under the clients' `System/MetricAggregator`). As in CAT,
     /// metrics with a type in trees of the domain `cat` are self-monitoring and skipped.
     pub fn process(&mut self, tree: &MessageTree) {
-        let self_monitoring = tree.header.domain == "cat";
-        let counted = |m: &Leaf| !self_monitoring || m.type_.is_empty();
-        // Most trees hold no metric or one: one walk finds it without collecting into a
-        // `Vec` (an allocation per tree); a tree with more is walked a second time.
-        let (mut first, mut more) = (None, false);
-        walk(&tree.root, |message, _| {
-            if let Message::Metric(m) = message {
-                if counted(m) {
-                    more |= first.is_some();
-                    first.get_or_insert(m);
-                }
-            }
-        });
-        let Some(first) = first else {
-            return;
+        self.process_view(&TreeView::of(tree));
+    }
+
+    /// [`Self::process`] for a tree as a [`TreeView`].
+    pub fn process_view(&mut self, tree: &TreeView<'_>) {
+        let self_monitoring = tree.domain == "cat";
+        let counted = |m: &&MessageView<'_>| {
+            m.kind == MessageKind::Metric && (!self_monitoring || m.type_.is_empty())
         };
+        if !tree.messages.iter().any(|m| counted(&m)) {
+            return;
+        }
         let config = &*self.config;
         let hour = self.hour;
         let mut folded = 0;
         let report = self
             .reports
-            .of_domain(&tree.header.domain, config, &mut folded, |domain| {
+            .of_domain(tree.domain, config, &mut folded, |domain| {
                 MetricReport::new(domain, hour)
             });
-        let mut add = |metric: &Leaf| {
-            let Some((count, sum)) = parse_value(&metric.status, &metric.data) else {
+        for metric in tree.messages.iter().filter(counted) {
+            let Some((count, sum)) = parse_value(metric.status, metric.data) else {
                 report.ignored += 1;
-                return;
+                continue;
             };
             let item = report.items.capped_entry(
-                &metric.name,
+                metric.name,
                 config.max_metric_names,
                 config.max_key_chars,
                 &mut folded,
             );
             if item.kind.is_empty() {
-                item.kind.clone_from(&metric.status);
+                metric.status.clone_into(&mut item.kind);
             }
             item.record(minute_of(metric.timestamp_ms), count, sum);
-        };
-        if more {
-            walk(&tree.root, |message, _| {
-                if let Message::Metric(m) = message {
-                    if counted(m) {
-                        add(m);
-                    }
-                }
-            });
-        } else {
-            add(first);
         }
         report.folded += folded;
     }

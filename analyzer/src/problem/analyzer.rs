@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ocelot_protocol::{Leaf, Message, MessageTree};
+use ocelot_protocol::{MessageKind, MessageTree, MessageView, TreeView};
 
 use super::report::{
     ProblemMachine, ProblemReport, ERROR, LONG_CACHE, LONG_CALL, LONG_SERVICE, LONG_SQL, LONG_URL,
@@ -16,7 +16,6 @@ use crate::minute::minute_of;
 use crate::sample_id::TreeId;
 use crate::transaction_walk::{for_each_counted, Counted, CountedTransaction};
 use crate::tree_counter::MachineCounter;
-use crate::walk::walk;
 
 /// Event types whose failures are errors (CAT's plexus `errorType`).
 const ERROR_EVENT_TYPES: [&str; 3] = ["Error", "Exception", "RuntimeException"];
@@ -78,12 +77,17 @@ impl ProblemAnalyzer {
     /// Records the problems of `tree`: failed transactions and failed error events
     /// (`error`), and transactions at or over their type's long threshold (`long-*`).
     pub fn process(&mut self, tree: &MessageTree) {
+        self.process_view(&TreeView::of(tree));
+    }
+
+    /// [`Self::process`] for a tree as a [`TreeView`].
+    pub fn process_view(&mut self, tree: &TreeView<'_>) {
         self.process_with_id(tree, &TreeId::of(tree));
     }
 
-    /// [`Self::process`] with the tree's ID, which the reports of one tree share (it is
-    /// parsed at most once, when the first of them keeps it).
-    pub(crate) fn process_with_id(&mut self, tree: &MessageTree, message_id: &TreeId<'_>) {
+    /// [`Self::process_view`] with the tree's ID, which the reports of one tree share (it
+    /// is parsed at most once, when the first of them keeps it).
+    pub(crate) fn process_with_id(&mut self, tree: &TreeView<'_>, message_id: &TreeId<'_>) {
         self.count_tree(tree, |counter| {
             for_each_counted(tree, |counted| match counted {
                 Counted::Transaction(transaction) => counter.count(&transaction, message_id),
@@ -100,7 +104,7 @@ impl ProblemAnalyzer {
     /// where the reference stays local, NLL problem case 3.)
     pub(crate) fn count_tree<R>(
         &mut self,
-        tree: &MessageTree,
+        tree: &TreeView<'_>,
         count: impl FnOnce(&mut TreeCounter<'_>) -> R,
     ) -> R {
         let config = &*self.config;
@@ -108,12 +112,12 @@ impl ProblemAnalyzer {
         let mut folded = 0;
         let report = self
             .reports
-            .of_domain(&tree.header.domain, config, &mut folded, |domain| {
+            .of_domain(tree.domain, config, &mut folded, |domain| {
                 ProblemReport::new(domain, hour)
             });
-        let thresholds = config.long_thresholds_for(&tree.header.domain);
+        let thresholds = config.long_thresholds_for(tree.domain);
         let machine = report.machines.capped_entry(
-            &tree.header.ip_address,
+            tree.ip_address,
             config.max_machines_per_domain,
             config.max_key_chars,
             &mut folded,
@@ -137,8 +141,8 @@ pub(crate) struct TreeCounter<'a> {
     any_error_event: bool,
 }
 
-fn is_error(e: &Leaf) -> bool {
-    !e.is_success() && ERROR_EVENT_TYPES.contains(&e.type_.as_str())
+fn is_error(e: &MessageView<'_>) -> bool {
+    e.kind == MessageKind::Event && !e.is_success() && ERROR_EVENT_TYPES.contains(&e.type_)
 }
 
 impl TreeCounter<'_> {
@@ -147,12 +151,12 @@ impl TreeCounter<'_> {
     pub(crate) fn count(&mut self, counted: &CountedTransaction<'_>, message_id: &TreeId<'_>) {
         let t = counted.transaction;
         if !t.is_success() && !t.data.starts_with('@') {
-            self.add([ERROR, &t.type_, &counted.name], t.timestamp_ms, message_id);
+            self.add([ERROR, t.type_, &counted.name], t.timestamp_ms, message_id);
         }
-        if let Some((category, threshold_ms)) = long_category(&t.type_, self.thresholds) {
+        if let Some((category, threshold_ms)) = long_category(t.type_, self.thresholds) {
             if counted.duration_us / 1000 >= threshold_ms {
                 self.add(
-                    [category, &t.type_, &counted.name],
+                    [category, t.type_, &counted.name],
                     t.timestamp_ms,
                     message_id,
                 );
@@ -161,23 +165,24 @@ impl TreeCounter<'_> {
     }
 
     /// Notes an event of the tree, seen in the walk over its transactions.
-    pub(crate) fn note_event(&mut self, event: &Leaf) {
+    pub(crate) fn note_event(&mut self, event: &MessageView<'_>) {
         self.any_error_event |= is_error(event);
     }
 
     /// After the transactions: the tree's failed error events, walked only if one was noted
     /// or the root is not a transaction (a lone event root is not walked with them).
-    pub(crate) fn count_error_events(&mut self, tree: &MessageTree, message_id: &TreeId<'_>) {
-        if !self.any_error_event && matches!(tree.root, Message::Transaction(_)) {
+    pub(crate) fn count_error_events(&mut self, tree: &TreeView<'_>, message_id: &TreeId<'_>) {
+        let transaction_root = tree
+            .root()
+            .is_some_and(|root| root.kind == MessageKind::Transaction);
+        if !self.any_error_event && transaction_root {
             return;
         }
-        walk(&tree.root, |message, _| {
-            if let Message::Event(e) = message {
-                if is_error(e) {
-                    self.add([ERROR, &e.type_, &e.name], e.timestamp_ms, message_id);
-                }
+        for e in &tree.messages {
+            if is_error(e) {
+                self.add([ERROR, e.type_, e.name], e.timestamp_ms, message_id);
             }
-        });
+        }
     }
 
     fn add(&mut self, key: [&str; 3], timestamp_ms: u64, message_id: &TreeId<'_>) {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ocelot_protocol::MessageTree;
+use ocelot_protocol::{MessageTree, TreeView};
 
 use super::report::{TransactionMachine, TransactionName, TransactionReport, MAX_FAIL_MESSAGE_IDS};
 use crate::batch::parse_transaction_batch;
@@ -61,12 +61,17 @@ impl TransactionAnalyzer {
     /// Counts the transactions of `tree`: all of them, nested ones too, normalised as CAT
     /// does (see `transaction_walk`), batch data expanded.
     pub fn process(&mut self, tree: &MessageTree) {
+        self.process_view(&TreeView::of(tree));
+    }
+
+    /// [`Self::process`] for a tree as a [`TreeView`].
+    pub fn process_view(&mut self, tree: &TreeView<'_>) {
         self.process_with_id(tree, &TreeId::of(tree));
     }
 
-    /// [`Self::process`] with the tree's ID, which the reports of one tree share (it is
-    /// parsed at most once, when the first of them keeps it).
-    pub(crate) fn process_with_id(&mut self, tree: &MessageTree, message_id: &TreeId<'_>) {
+    /// [`Self::process_view`] with the tree's ID, which the reports of one tree share (it
+    /// is parsed at most once, when the first of them keeps it).
+    pub(crate) fn process_with_id(&mut self, tree: &TreeView<'_>, message_id: &TreeId<'_>) {
         self.count_tree(tree, |counter| {
             for_each_counted_transaction(tree, |counted| counter.count(&counted, message_id));
         });
@@ -78,7 +83,7 @@ impl TransactionAnalyzer {
     /// where the reference stays local, NLL problem case 3.)
     pub(crate) fn count_tree<R>(
         &mut self,
-        tree: &MessageTree,
+        tree: &TreeView<'_>,
         count: impl FnOnce(&mut TreeCounter<'_>) -> R,
     ) -> R {
         let config = &*self.config;
@@ -86,11 +91,11 @@ impl TransactionAnalyzer {
         let mut folded = 0;
         let report = self
             .reports
-            .of_domain(&tree.header.domain, config, &mut folded, |domain| {
+            .of_domain(tree.domain, config, &mut folded, |domain| {
                 TransactionReport::new(domain, hour)
             });
         let machine = report.machines.capped_entry(
-            &tree.header.ip_address,
+            tree.ip_address,
             config.max_machines_per_domain,
             config.max_key_chars,
             &mut folded,
@@ -113,7 +118,7 @@ impl TreeCounter<'_> {
         let name = type_name_entry(
             &mut self.machine.types,
             |t| &mut t.names,
-            [&counted.transaction.type_, &counted.name],
+            [counted.transaction.type_, &counted.name],
             self.config,
             &mut self.folded,
         );
@@ -130,7 +135,7 @@ fn record(
 ) {
     let transaction = counted.transaction;
     let minute = minute_of(transaction.timestamp_ms);
-    if let Some(batch) = parse_transaction_batch(&transaction.data) {
+    if let Some(batch) = parse_transaction_batch(transaction.data) {
         // CAT's processBatchTransaction: totals as sent, the bucketed durations into the
         // histogram. Unlike CAT we also add the buckets to the sum of squares, so std is
         // an estimate instead of wrong.
@@ -161,7 +166,7 @@ fn record(
     name.record(minute, duration_us, failed);
     if failed {
         name.status_codes.add(
-            &transaction.status,
+            transaction.status,
             1,
             config.max_status_codes,
             config.max_key_chars.min(128),
