@@ -229,17 +229,32 @@ impl DurationHistogram {
 /// the same key, each holding the next 14 bits (lowest first; at most 5 for a `u64`), so
 /// counts are exact and the layout is a function of the counts alone. Same buckets and
 /// accuracy as [`DurationHistogram`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// The list is where a name's entry points, so recording a value into it costs a cache
+/// miss of its own in a busy hour (the list's end is seldom in cache when the name comes
+/// round again). So single values wait in the struct, in the entry's own cache line:
+/// up to [`PENDING_MAX`] keys packed in one `u64`, added to the list together when one
+/// more comes. Every reader sees list and pending values as one histogram.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct MinuteHistograms {
     /// Packed entries, sorted by `(minute, index)`; one run per key, as short as its count
     /// allows; counts never zero.
     entries: Vec<u32>,
+    /// Values recorded once each and not yet in `entries`: how many in the low
+    /// [`PENDING_LEN_BITS`] bits, then their keys, [`KEY_BITS`] bits each, in arrival order.
+    pending: u64,
 }
 
 const COUNT_BITS: u32 = 14;
 const INDEX_BITS: u32 = 12;
 const MINUTE_BITS: u32 = 32 - COUNT_BITS - INDEX_BITS;
 const COUNT_MASK: u32 = (1 << COUNT_BITS) - 1;
+/// Bits of a `(minute, index)` key.
+const KEY_BITS: u32 = MINUTE_BITS + INDEX_BITS;
+const PENDING_LEN_BITS: u32 = 2;
+/// Keys [`MinuteHistograms::pending`] holds: as many as fit beside the length.
+const PENDING_MAX: u64 = ((64 - PENDING_LEN_BITS) / KEY_BITS) as u64;
+const _: () = assert!(PENDING_MAX < 1 << PENDING_LEN_BITS);
 
 /// `(minute, index)` as one sortable integer. Minutes are `0..60` (cut to 6 bits); bucket
 /// indices stay under 2 400 for any `u64` (checked by a test).
@@ -273,6 +288,49 @@ impl MinuteHistograms {
             return;
         }
         let key = key_of(minute, index_of(value));
+        if n == 1 {
+            let held = self.pending & ((1 << PENDING_LEN_BITS) - 1);
+            if held < PENDING_MAX {
+                let shift = PENDING_LEN_BITS + KEY_BITS * held as u32;
+                self.pending = (self.pending | u64::from(key) << shift) + 1;
+                return;
+            }
+            // Full: the waiting values go into the list with this one, whose end they
+            // then share (one miss for four values).
+            for key in self.take_pending() {
+                self.add(key, 1);
+            }
+        }
+        self.add(key, n);
+    }
+
+    /// The keys waiting in `pending`, which is left empty.
+    fn take_pending(&mut self) -> impl Iterator<Item = u32> {
+        pending_keys(std::mem::take(&mut self.pending))
+    }
+
+    /// The waiting keys, sorted, each with how many times it waits.
+    fn pending_counts(&self) -> impl Iterator<Item = (u32, u64)> {
+        let mut keys = [u32::MAX; PENDING_MAX as usize];
+        for (slot, key) in keys.iter_mut().zip(pending_keys(self.pending)) {
+            *slot = key;
+        }
+        keys.sort_unstable();
+        let mut counts = [(u32::MAX, 0u64); PENDING_MAX as usize];
+        let mut len = 0;
+        for key in keys.into_iter().take_while(|&k| k != u32::MAX) {
+            if len > 0 && counts[len - 1].0 == key {
+                counts[len - 1].1 += 1;
+            } else {
+                counts[len] = (key, 1);
+                len += 1;
+            }
+        }
+        counts.into_iter().take(len)
+    }
+
+    /// Adds `n` values of `key` to the list.
+    fn add(&mut self, key: u32, n: u64) {
         // Live traffic records into the newest minute, whose entries end the list. Search
         // a window at the end that doubles until its first entry lies below `key`: only the
         // last few cache lines are read, where a search of the whole list (thousands of
@@ -334,14 +392,17 @@ impl MinuteHistograms {
         })
     }
 
-    /// `(minute, index, count)` of every key, in order.
-    fn iter(&self) -> impl Iterator<Item = (u8, u16, u64)> + '_ {
+    /// `(key, count)` of every key in the list, in order.
+    fn runs(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
         self.entries
             .chunk_by(|a, b| entry_key(*a) == entry_key(*b))
-            .map(|run| {
-                let key = entry_key(run[0]);
-                (key_minute(key), key_index(key), self.run_count(run))
-            })
+            .map(|run| (entry_key(run[0]), self.run_count(run)))
+    }
+
+    /// `(minute, index, count)` of every key, list and pending values together, in order.
+    fn iter(&self) -> impl Iterator<Item = (u8, u16, u64)> + '_ {
+        merge_sorted(self.runs(), self.pending_counts())
+            .map(|(key, count)| (key_minute(key), key_index(key), count))
     }
 
     /// Appends the run of `(minute, index)`, a key above every key held.
@@ -354,7 +415,7 @@ impl MinuteHistograms {
 
     /// Adds every count of `other`.
     pub(crate) fn merge(&mut self, other: &MinuteHistograms) {
-        if self.entries.is_empty() {
+        if self.entries.is_empty() && self.pending == 0 {
             self.clone_from(other);
             return;
         }
@@ -362,35 +423,11 @@ impl MinuteHistograms {
         merged
             .entries
             .reserve_exact(self.entries.len().max(other.entries.len()));
-        let (mut a, mut b) = (self.iter().peekable(), other.iter().peekable());
-        loop {
-            let (minute, index, count) = match (a.peek(), b.peek()) {
-                (Some(&(ma, ia, ca)), Some(&(mb, ib, cb))) => {
-                    if (ma, ia) == (mb, ib) {
-                        a.next();
-                        b.next();
-                        (ma, ia, ca.saturating_add(cb))
-                    } else if (ma, ia) < (mb, ib) {
-                        a.next();
-                        (ma, ia, ca)
-                    } else {
-                        b.next();
-                        (mb, ib, cb)
-                    }
-                }
-                (Some(&x), None) => {
-                    a.next();
-                    x
-                }
-                (None, Some(&x)) => {
-                    b.next();
-                    x
-                }
-                (None, None) => break,
-            };
-            merged.push(minute, index, count);
+        let ours = merge_sorted(self.runs(), self.pending_counts());
+        let theirs = merge_sorted(other.runs(), other.pending_counts());
+        for (key, count) in merge_sorted(ours, theirs) {
+            merged.entries.extend(encode_run(key, count));
         }
-        drop((a, b));
         *self = merged;
     }
 
@@ -417,9 +454,14 @@ impl MinuteHistograms {
         let end = self
             .entries
             .partition_point(|e| minute_of_entry(e) <= minute);
-        let buckets: Vec<(u16, u64)> = self.entries[start..end]
+        let listed = self.entries[start..end]
             .chunk_by(|a, b| entry_key(*a) == entry_key(*b))
-            .map(|run| (key_index(entry_key(run[0])), self.run_count(run)))
+            .map(|run| (entry_key(run[0]), self.run_count(run)));
+        let pending = self
+            .pending_counts()
+            .filter(|&(key, _)| key_minute(key) == minute);
+        let buckets: Vec<(u16, u64)> = merge_sorted(listed, pending)
+            .map(|(key, count)| (key_index(key), count))
             .collect();
         let total = buckets.iter().fold(0u64, |t, &(_, c)| t.saturating_add(c));
         if total == 0 {
@@ -435,6 +477,45 @@ impl MinuteHistograms {
         }
         None
     }
+}
+
+/// Equal when they hold the same counts, whether listed or pending.
+impl PartialEq for MinuteHistograms {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for MinuteHistograms {}
+
+/// The keys packed in a [`MinuteHistograms::pending`], in arrival order.
+fn pending_keys(pending: u64) -> impl Iterator<Item = u32> {
+    let held = pending & ((1 << PENDING_LEN_BITS) - 1);
+    (0..held as u32)
+        .map(move |i| (pending >> (PENDING_LEN_BITS + KEY_BITS * i)) as u32 & ((1 << KEY_BITS) - 1))
+}
+
+/// Two iterators of `(key, count)` sorted by key, as one: counts of a key in both added.
+fn merge_sorted(
+    a: impl Iterator<Item = (u32, u64)>,
+    b: impl Iterator<Item = (u32, u64)>,
+) -> impl Iterator<Item = (u32, u64)> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(&(ka, ca)), Some(&(kb, cb))) => {
+            if ka == kb {
+                a.next();
+                b.next();
+                Some((ka, ca.saturating_add(cb)))
+            } else if ka < kb {
+                a.next()
+            } else {
+                b.next()
+            }
+        }
+        (Some(_), None) => a.next(),
+        (None, _) => b.next(),
+    })
 }
 
 /// Checkpoints keep the `(minute, index, count)` triples they always held.
@@ -651,6 +732,46 @@ mod tests {
         // `powi` is not exact: a release build folds the constant call differently.
         let median = read.quantile(0, 0.5).unwrap();
         assert!((median - value_of(301)).abs() <= 1e-9 * median, "{median}");
+    }
+
+    #[test]
+    fn values_waiting_beside_the_list_count_in_every_reading() {
+        let mut minutes = MinuteHistograms::default();
+        let mut other = MinuteHistograms::default();
+        let mut per_minute = vec![DurationHistogram::new(); 60];
+        let mut rng = 0x0dd_5eed_u64;
+        let mut states_seen = 0u8;
+        for i in 0..600u64 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let minute = (7 + rng % 3) as u8;
+            // Few distinct values, so keys repeat among the waiting ones too.
+            let value = [10, 11, 5_000, 90_000][(rng >> 8) as usize % 4];
+            let n = if i % 50 == 49 { 3 } else { 1 };
+            let target = if i % 3 == 0 { &mut other } else { &mut minutes };
+            target.record_n(minute, value, n);
+            states_seen |= 1 << (target.pending & 3);
+            per_minute[minute as usize].record_n(value, n);
+            let mut merged = minutes.clone();
+            merged.merge(&other);
+            let json = serde_json::to_string(&merged).unwrap();
+            let read: MinuteHistograms = serde_json::from_str(&json).unwrap();
+            assert_eq!(
+                read, merged,
+                "after {i}: a checkpoint holds the waiting values"
+            );
+            assert_eq!(read.pending, 0);
+            for m in 7..10u8 {
+                for q in [0.5, 0.95, 1.0] {
+                    assert_eq!(merged.quantile(m, q), per_minute[m as usize].quantile(q));
+                }
+            }
+            let mut hour = DurationHistogram::new();
+            per_minute.iter().for_each(|h| hour.merge(h));
+            assert_eq!(merged.to_histogram(), hour, "after {i}");
+        }
+        assert_eq!(states_seen, 0b1111, "read with 0 to 3 values waiting");
     }
 
     #[test]

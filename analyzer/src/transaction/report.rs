@@ -54,10 +54,10 @@ pub(crate) struct TransactionType {
 /// Everything kept per transaction name.
 ///
 /// In this order (`repr(C)`) because a busy hour holds more of these than any cache: a
-/// successful message reads and writes only the first 112 bytes (through the sample ID's
-/// text; the minute rows' list header between them only when a minute ends), which with
-/// the map's 16-byte key span 128 bytes of the 184-byte entry, where the compiler's order
-/// spread them over all of it. The rest (the slowest ID, failures) is touched by failed
+/// successful message reads and writes only the first 120 bytes (through the sample ID's
+/// text; the minute rows' list header between them only when a minute ends, the minute
+/// histograms' list one message in four), which with the map's 16-byte key span 136 bytes
+/// of the 192-byte entry, where the compiler's order spread them over all of it. The rest (the slowest ID, failures) is touched by failed
 /// messages and new slowest ones only.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

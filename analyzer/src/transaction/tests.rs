@@ -382,9 +382,10 @@ fn checkpoints_written_before_name_totals_were_derived_still_load() {
 fn a_name_entry_stays_small() {
     // Hundreds of thousands of these live in a busy hour (one per machine, type and name);
     // 240 bytes before the totals were derived from the minute rows, 176 before sample IDs
-    // took 24 bytes; the open minute's row takes 8.
+    // took 24 bytes; the open minute's row takes 8, and the durations waiting to go into
+    // the minute histograms 8.
     let size = std::mem::size_of::<super::report::TransactionName>();
-    assert!(size <= 168, "{size} bytes");
+    assert!(size <= 176, "{size} bytes");
 }
 
 #[test]
