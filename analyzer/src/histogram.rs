@@ -236,13 +236,14 @@ impl DurationHistogram {
 /// up to [`PENDING_MAX`] keys packed in one `u64`, added to the list together when one
 /// more comes. Every reader sees list and pending values as one histogram.
 #[derive(Debug, Clone, Default)]
+#[repr(C)] // `pending` first: see `TransactionName`
 pub(crate) struct MinuteHistograms {
-    /// Packed entries, sorted by `(minute, index)`; one run per key, as short as its count
-    /// allows; counts never zero.
-    entries: Vec<u32>,
     /// Values recorded once each and not yet in `entries`: how many in the low
     /// [`PENDING_LEN_BITS`] bits, then their keys, [`KEY_BITS`] bits each, in arrival order.
     pending: u64,
+    /// Packed entries, sorted by `(minute, index)`; one run per key, as short as its count
+    /// allows; counts never zero.
+    entries: Vec<u32>,
 }
 
 const COUNT_BITS: u32 = 14;

@@ -19,6 +19,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A message ID, or none (the empty string).
 #[derive(Clone, Default, PartialEq, Eq)]
+#[repr(C)] // `text` first: whether there is an ID is read on every message (`TransactionName`)
 pub(crate) struct SampleId {
     /// The domain of a canonical ID (shared), the whole text otherwise, `None` for none.
     /// A thin pointer (`Arc<Box<str>>`, 8 bytes where `Arc<str>` takes 16) keeps the ID at

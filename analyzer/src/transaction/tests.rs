@@ -389,6 +389,30 @@ fn a_name_entry_stays_small() {
 }
 
 #[test]
+fn what_a_successful_message_touches_fits_the_entrys_first_two_cache_lines() {
+    use super::report::TransactionName as T;
+    use std::mem::offset_of;
+    // The map's key (16 bytes) comes first in an entry of 192 bytes, three whole lines.
+    type Entry = (std::sync::Arc<str>, T);
+    let key = offset_of!(Entry, 1);
+    assert_eq!((offset_of!(Entry, 0), key), (0, 16));
+    assert_eq!(std::mem::size_of::<Entry>(), 192);
+    // The newest minute's row is the first word of `minutes`; a histogram's waiting
+    // values and its list header are all of `minute_durations`; an ID's presence is the
+    // first word of a `SampleId`.
+    let hot_end = [
+        offset_of!(T, stats) + std::mem::size_of::<super::report::DurationStats>(),
+        offset_of!(T, slowest_us) + 8,
+        offset_of!(T, sample_message_id) + 8,
+        offset_of!(T, minute_durations) + 32,
+        offset_of!(T, minutes) + 8,
+    ];
+    for end in hot_end {
+        assert!(key + end <= 128, "{hot_end:?}");
+    }
+}
+
+#[test]
 fn minute_rows_stay_narrow_until_a_row_outgrows_8_bytes_and_merge_to_the_same_form() {
     use super::report::MinuteRows;
     let adds: Vec<(u8, u64, u64, u64)> = (0..200u64)
