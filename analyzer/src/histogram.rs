@@ -776,6 +776,27 @@ mod tests {
     }
 
     #[test]
+    fn single_values_past_one_entrys_count_take_a_run_through_the_waiting_values() {
+        // A value recorded one at a time more often than 14 bits count, between others
+        // below and above it in the same minute: added four at a time to a run that splits.
+        let mut minutes = MinuteHistograms::default();
+        let mut model = std::collections::BTreeMap::new();
+        for i in 0..40_000u64 {
+            let value = match i % 4 {
+                0 => 10,
+                1 => 5_000 + i % 7 * 1_000,
+                _ => 700,
+            };
+            minutes.record_n(3, value, 1);
+            *model.entry((3u8, index_of(value))).or_insert(0u64) += 1;
+        }
+        let expected: Vec<(u8, u16, u64)> =
+            model.into_iter().map(|((m, i), c)| (m, i, c)).collect();
+        assert_eq!(minutes.iter().collect::<Vec<_>>(), expected);
+        assert!(minutes.entries.len() > expected.len(), "a count took a run");
+    }
+
+    #[test]
     fn every_bucket_index_fits_the_packed_entry() {
         assert!(u32::from(index_of(u64::MAX)) < 1 << INDEX_BITS);
     }
