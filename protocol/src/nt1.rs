@@ -607,6 +607,10 @@ pub fn scan_body(body: &[u8]) -> Result<BodyScan, DecodeError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotViewable;
 
+/// Every ASCII character, each one byte at its own code: a one-byte text is a slice of
+/// this, with no check (a status of `"0"` ends nearly every message).
+const ASCII: &str = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f !\x22#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\x5c]^_`abcdefghijklmnopqrstuvwxyz{|}~\x7f";
+
 /// A kept text of the body as `&str`, borrowed; `None` if it is not UTF-8.
 #[inline(always)]
 fn view_text<'a>(r: &mut Reader<'a>, what: &'static str) -> Result<&'a str, NotViewable> {
@@ -615,8 +619,40 @@ fn view_text<'a>(r: &mut Reader<'a>, what: &'static str) -> Result<&'a str, NotV
     let bytes = &buf[range];
     match *bytes {
         [] => Ok(""),
+        [byte] if byte.is_ascii() => Ok(&ASCII[usize::from(byte)..=usize::from(byte)]),
         _ => crate::text::utf8(bytes).ok_or(NotViewable),
     }
+}
+
+/// `N` adjacent texts of the body (a message's type, name and status follow each other),
+/// checked in one pass when all of them and their length bytes are ASCII (nearly always:
+/// one check instead of `N`), else each on its own.
+#[inline(always)]
+fn view_texts<'a, const N: usize>(
+    r: &mut Reader<'a>,
+    what: &'static str,
+) -> Result<[&'a str; N], NotViewable> {
+    let buf = r.buf;
+    let start = r.pos;
+    let mut ranges = [(0, 0); N];
+    for range in &mut ranges {
+        let found = r.string_range(what).map_err(|_| NotViewable)?;
+        *range = (found.start, found.end);
+    }
+    let mut texts = [""; N];
+    if let Ok(span) = ascii::AsciiStr::from_ascii(&buf[start..r.pos]) {
+        // A length of 128 or more has a byte above 127, so here every length is one byte
+        // and every text a slice of the checked span.
+        let span = span.as_str();
+        for (text, &(from, to)) in texts.iter_mut().zip(&ranges) {
+            *text = &span[from - start..to - start];
+        }
+        return Ok(texts);
+    }
+    for (text, &(from, to)) in texts.iter_mut().zip(&ranges) {
+        *text = crate::text::utf8(&buf[from..to]).ok_or(NotViewable)?;
+    }
+    Ok(texts)
 }
 
 /// Decodes an NT1 body into `view` (emptied first): the three header fields the reports
@@ -654,8 +690,7 @@ pub fn decode_view<'a>(
                     return Err(NotViewable);
                 }
                 let timestamp_ms = r.varint("timestamp").map_err(|_| NotViewable)?;
-                let type_ = view_text(&mut r, "type")?;
-                let name = view_text(&mut r, "name")?;
+                let [type_, name] = view_texts(&mut r, "type and name")?;
                 view.open.push(view.messages.len() as u32);
                 view.messages.push(MessageView {
                     kind: MessageKind::Transaction,
@@ -687,9 +722,7 @@ pub fn decode_view<'a>(
             TAG_EVENT | TAG_HEARTBEAT | TAG_METRIC | TAG_TRACE => {
                 let kind = leaf_message_kind(tag);
                 let timestamp_ms = r.varint("timestamp").map_err(|_| NotViewable)?;
-                let type_ = view_text(&mut r, "type")?;
-                let name = view_text(&mut r, "name")?;
-                let status = view_text(&mut r, "status")?;
+                let [type_, name, status] = view_texts(&mut r, "type, name and status")?;
                 let buf = r.buf;
                 let data = &buf[r.string_range("data").map_err(|_| NotViewable)?];
                 let data = if keep(kind, type_, data) {
@@ -784,6 +817,41 @@ fn decode_message(r: &mut Reader<'_>) -> Result<Message, DecodeError> {
                     return Ok(message);
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ascii_table_holds_each_character_at_its_code() {
+        assert_eq!(ASCII.len(), 128);
+        for (code, byte) in ASCII.bytes().enumerate() {
+            assert_eq!(usize::from(byte), code);
+        }
+    }
+
+    #[test]
+    fn adjacent_texts_are_viewed_together_or_one_by_one_alike() {
+        // ASCII, a long name (two-byte length), and UTF-8 beyond ASCII.
+        let long = "n".repeat(300);
+        for (type_, name, status) in [
+            ("URL", "/a", "0"),
+            ("SQL", long.as_str(), "ERROR"),
+            ("Cache.get", "caf\u{e9}", "0"),
+            ("", "", ""),
+        ] {
+            let tree = MessageTree::new(
+                Header::default(),
+                Message::Event(Leaf::new(type_, name, status, 1, "")),
+            );
+            let body = &encode_to_bytes(&tree)[4..];
+            let mut view = TreeView::default();
+            decode_view(body, keep_all_data, &mut view).unwrap();
+            let m = view.messages[0];
+            assert_eq!((m.type_, m.name, m.status), (type_, name, status));
         }
     }
 }
