@@ -36,6 +36,7 @@ mod frame_key;
 mod index_entry;
 mod index_map;
 mod layout;
+mod pending_ids;
 mod reader;
 mod recovery;
 mod shared;

@@ -9,7 +9,7 @@
 //! * A failed write never damages what is already written: the data file is cut back to its
 //!   last good length and the failed block's frames are counted as dropped.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -29,6 +29,7 @@ use crate::frame_id::carries_id;
 use crate::frame_key::FrameKey;
 use crate::index_entry::{entry_position, IndexEntry};
 use crate::layout::{ClientKey, CLEAN_FILE, DATA_FILE};
+use crate::pending_ids::PendingIds;
 use crate::shared::{LogOnce, Shared};
 use crate::stats::{add, DropReason};
 
@@ -39,7 +40,6 @@ type FastMap<K, V> = HashMap<K, V, lru::DefaultHasher>;
 /// The open domain-hours: hashbrown's, so that a frame finds its own with a borrowed
 /// domain (`HourDomain`), without making a `String` per frame.
 type DomainHours = hashbrown::HashMap<(u64, String), DomainHour, lru::DefaultHasher>;
-type FastSet<T> = HashSet<T, lru::DefaultHasher>;
 
 /// When the queue runs dry after frames, the writer naps this long before it blocks: the
 /// next look then finds many batches at once. Blocking right away costs a futex wait and a
@@ -86,7 +86,7 @@ struct DomainHour {
     /// Frames in the open block: client, seq, offset in block.
     pending: Vec<(ClientKey, u64, u16)>,
     /// IDs accepted but not in an index file yet: the open block's frames and `unindexed`.
-    pending_ids: FastSet<(ClientKey, u64)>,
+    pending_ids: PendingIds,
     /// Entries of written blocks whose index writes are still to come: collected over the
     /// blocks of one writer tick, so each client's index file is opened and written once a
     /// tick rather than once per block (see `write_index`).
@@ -113,7 +113,7 @@ impl DomainHour {
             data_len,
             block: Vec::with_capacity(BLOCK_SIZE_BYTES),
             pending: Vec::new(),
-            pending_ids: FastSet::default(),
+            pending_ids: PendingIds::default(),
             unindexed: Vec::new(),
             index_lens: FastMap::default(),
             block_opened: None,
@@ -300,8 +300,7 @@ impl Writer {
         dh.last_used = now;
         // One probe of the set both checks and claims the ID: a check and then an insert
         // were two, together a fifth of this thread's time outside compression (perf).
-        if is_indexed(&mut self.index_files, dh, client, seq)
-            || !dh.pending_ids.insert((client, seq))
+        if is_indexed(&mut self.index_files, dh, client, seq) || !dh.pending_ids.insert(client, seq)
         {
             self.shared.counters.drop_frames(DropReason::Duplicate, 1);
             return;
@@ -316,7 +315,7 @@ impl Writer {
             );
             // Writing the index may have rebuilt the set from the open block's frames,
             // which this one is not among yet.
-            dh.pending_ids.insert((client, seq));
+            dh.pending_ids.insert(client, seq);
         }
         // A shared block only takes frames that start below 64 KiB; a frame larger than a
         // block arrives at an empty block and gets it to itself, at offset 0.
@@ -436,9 +435,14 @@ impl Writer {
                 }));
             dh.pending.clear();
         }
-        // Frames of a block that could not be written are dropped: their IDs are free again.
-        for (client, seq, _) in dh.pending.drain(..) {
-            dh.pending_ids.remove(&(client, seq));
+        // Frames of a block that could not be written are dropped: their IDs are free again,
+        // and what is held is what still waits for an index write (rare: rebuilt).
+        if !dh.pending.is_empty() {
+            dh.pending.clear();
+            dh.pending_ids.clear();
+            for &(client, seq, _) in &dh.unindexed {
+                dh.pending_ids.insert(client, seq);
+            }
         }
         if dh.unindexed.len() >= UNINDEXED_MAX {
             write_index(shared, index_files, dh);
@@ -451,7 +455,7 @@ impl Writer {
     fn find_unindexed(&mut self, id: &MessageId) -> Option<Bytes> {
         let dh = self.files.get_mut(&HourDomain(id.hour, &id.domain))?;
         let client = ClientKey::of(id);
-        if !dh.pending_ids.contains(&(client, id.seq)) {
+        if !dh.pending_ids.contains(client, id.seq) {
             return None;
         }
         let open = dh
@@ -653,8 +657,9 @@ fn write_index(shared: &Shared, index_files: &mut IndexFiles, dh: &mut DomainHou
     // in the data file, recovery indexes it). What is left is the open block's frames:
     // emptying the set and adding those back is cheaper than a removal per entry.
     dh.pending_ids.clear();
-    dh.pending_ids
-        .extend(dh.pending.iter().map(|&(client, seq, _)| (client, seq)));
+    for &(client, seq, _) in &dh.pending {
+        dh.pending_ids.insert(client, seq);
+    }
 }
 
 /// Writes `entries` (one client's, ascending sequence numbers) in one write. When they are
