@@ -148,8 +148,8 @@ impl Store {
     /// data file full, I/O error) are all counted in [`StoreStats::drops`].
     pub fn append(&self, id: &MessageId, frame: Bytes) -> Result<(), AppendError> {
         let key = FrameKey::from(id.clone());
-        self.check(&key, &frame)?;
-        let shard = shard(key.domain(&frame), self.inner.writers.len());
+        self.check(&key, &id.domain, &frame)?;
+        let shard = shard(&id.domain, self.inner.writers.len());
         self.send(shard, vec![(key, frame)], IdSource::Caller)
     }
 
@@ -189,11 +189,13 @@ impl Store {
         let mut refused = 0;
         let mut shards: Vec<Vec<(FrameKey, Bytes)>> = Vec::new();
         for (id, frame) in frames {
-            if self.check(&id, &frame).is_err() {
+            // The domain is read (checked as text) once for both.
+            let domain = id.domain(&frame);
+            if self.check(&id, domain, &frame).is_err() {
                 refused += 1;
                 continue;
             }
-            let shard = shard(id.domain(&frame), writers);
+            let shard = shard(domain, writers);
             if shards.len() <= shard {
                 shards.resize_with(shard + 1, Vec::new);
             }
@@ -209,13 +211,12 @@ impl Store {
     }
 
     /// The checks `append` makes before queueing; a refusal is counted.
-    fn check(&self, id: &FrameKey, frame: &Bytes) -> Result<(), AppendError> {
+    fn check(&self, id: &FrameKey, domain: &str, frame: &Bytes) -> Result<(), AppendError> {
         let shared = &self.inner.shared;
         let refuse = |reason: DropReason, error: AppendError| {
             shared.counters.drop_frames(reason, 1);
             Err(error)
         };
-        let domain = id.domain(frame);
         if validate_name("domain", domain).is_err() {
             return refuse(
                 DropReason::InvalidDomain,
