@@ -29,6 +29,8 @@ pub struct HourAnalyzers {
     pub heartbeat: HeartbeatAnalyzer,
     /// Business metrics by domain.
     pub metric: MetricAnalyzer,
+    /// The list [`Self::process`] views each tree in, kept for its allocation.
+    view: TreeView<'static>,
 }
 
 /// Reports of one hour by kind and domain, as checkpoints restore them
@@ -65,6 +67,7 @@ impl HourAnalyzers {
             problem: ProblemAnalyzer::from_reports(hour, config.clone(), reports.problem),
             heartbeat: HeartbeatAnalyzer::from_reports(hour, config.clone(), reports.heartbeat),
             metric: MetricAnalyzer::from_reports(hour, config.clone(), reports.metric),
+            view: TreeView::default(),
         }
     }
 
@@ -76,7 +79,10 @@ impl HourAnalyzers {
     /// the walk saw one: most trees hold neither. A tree with another root than a
     /// transaction goes to each analyzer on its own.
     pub fn process(&mut self, tree: &MessageTree) {
-        self.process_view(&TreeView::of(tree));
+        let mut view = std::mem::take(&mut self.view).recycle();
+        view.fill(tree);
+        self.process_view(&view);
+        self.view = view.recycle();
     }
 
     /// [`Self::process`] for a tree as a [`TreeView`] (what the collector decodes frames
