@@ -160,7 +160,7 @@ impl<'a> Reader<'a> {
         self.long_varint(what)
     }
 
-    #[inline]
+    #[inline(always)]
     fn long_varint(&mut self, what: &'static str) -> Result<u64, DecodeError> {
         match varint::read(&self.buf[self.pos.min(self.buf.len())..]) {
             varint::Read::Value(v, len) => {
