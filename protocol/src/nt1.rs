@@ -611,7 +611,8 @@ pub struct NotViewable;
 /// this, with no check (a status of `"0"` ends nearly every message).
 const ASCII: &str = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f !\x22#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\x5c]^_`abcdefghijklmnopqrstuvwxyz{|}~\x7f";
 
-/// A kept text of the body as `&str`, borrowed; `None` if it is not UTF-8.
+/// The next text of the body as `&str`, borrowed; [`NotViewable`] if it is not UTF-8 (or
+/// runs past the body).
 #[inline(always)]
 fn view_text<'a>(r: &mut Reader<'a>, what: &'static str) -> Result<&'a str, NotViewable> {
     let buf = r.buf;
@@ -657,11 +658,11 @@ fn view_texts<'a, const N: usize>(
 
 /// Decodes an NT1 body into `view` (emptied first): the three header fields the reports
 /// read (the others are skipped), and every message with its strings borrowed from `body`
-/// (no copy, no allocation once `view`'s list has grown). Data fields `keep.data` does not
-/// keep are empty, as in [`decode_body_into_keeping`]; `keep.header` is not consulted.
+/// (no copy, no allocation once `view`'s list has grown). Data fields `keep` does not keep
+/// are empty, as [`decode_body_into_keeping`] leaves them with [`Keep::data`] set to `keep`.
 ///
-/// On success, `view` equals [`TreeView::of`] the tree [`decode_body_into_keeping`] gives
-/// with the same `keep` (tested). On [`NotViewable`], `view` holds part of the tree.
+/// On success, `view` equals [`TreeView::of`] the tree that decode gives (tested, and
+/// asserted by the fuzz target). On [`NotViewable`], `view` holds part of the tree.
 pub fn decode_view<'a>(
     body: &'a [u8],
     keep: KeepData,
