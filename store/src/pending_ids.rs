@@ -8,14 +8,8 @@
 //! (a handful per domain-hour, always in cache) answers most checks with two compares, and
 //! only numbers that arrive out of order go to a set.
 
-use std::collections::{HashMap, HashSet};
-
 use crate::layout::ClientKey;
-
-// Keys come from message IDs (untrusted): hashed with a per-process key, as the writer's
-// other maps are.
-type FastMap<K, V> = HashMap<K, V, lru::DefaultHasher>;
-type FastSet<T> = HashSet<T, lru::DefaultHasher>;
+use crate::writer::{FastMap, FastSet};
 
 /// A set of `(client, seq)` pairs, held as a run of consecutive numbers per client plus
 /// the pairs outside those runs.

@@ -36,7 +36,9 @@ use crate::stats::{add, DropReason};
 /// Maps of the writer's per-frame bookkeeping. Keys come from message IDs (untrusted), so the
 /// hash is keyed per process as std's is, but foldhash (through `lru`, already a dependency)
 /// costs a fraction of SipHash on these small keys.
-type FastMap<K, V> = HashMap<K, V, lru::DefaultHasher>;
+pub(crate) type FastMap<K, V> = HashMap<K, V, lru::DefaultHasher>;
+/// [`FastMap`]'s set.
+pub(crate) type FastSet<T> = std::collections::HashSet<T, lru::DefaultHasher>;
 /// The open domain-hours: hashbrown's, so that a frame finds its own with a borrowed
 /// domain (`HourDomain`), without making a `String` per frame.
 type DomainHours = hashbrown::HashMap<(u64, String), DomainHour, lru::DefaultHasher>;
