@@ -26,7 +26,7 @@ pub(crate) enum Read {
 }
 
 /// Reads a varint from the start of `buf`.
-#[inline]
+#[inline(always)]
 pub(crate) fn read(buf: &[u8]) -> Read {
     // Every message carries an epoch-millisecond timestamp, 41 bits (until 2039): exactly
     // six bytes. Those are read with one load and fixed shifts instead of the loop below.
