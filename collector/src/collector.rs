@@ -11,7 +11,6 @@ use bytes::Bytes;
 use crossbeam_channel::{bounded, unbounded, Sender};
 use ocelot_analyzer::{
     EventReport, HeartbeatReport, MetricReport, ProblemReport, StateReport, TransactionReport,
-    OTHERS,
 };
 use ocelot_protocol::{hour_of, scan_frame, DecodeError, MessageId, MILLIS_PER_HOUR};
 use ocelot_store::{FrameKey, Store};
@@ -19,12 +18,12 @@ use serde::de::DeserializeOwned;
 
 use crate::clock::Clock;
 use crate::config::CollectorConfig;
-use crate::domain_cap::DomainCap;
+use crate::domain_shards::{DomainShards, Placement};
 use crate::period::accept_hour;
 use crate::received::ReceivedCounts;
 use crate::stats::{decode_error_reason, CollectorStats, StatsSnapshot, DECODE_REASONS};
 use crate::worker::{
-    self, shard_of, AnyReport, Control, QueuedTrees, Report, ReportKind, ShardWorker, StateSample,
+    self, AnyReport, Control, QueuedTrees, Report, ReportKind, ShardWorker, StateSample,
     StateWorker, TreeBatch, TreeItem, Worker, WorkerContext,
 };
 
@@ -35,7 +34,7 @@ use crate::worker::{
 /// is dispatched: the counters (added to the collector's once per read, not per tree, so two
 /// socket threads do not trade their cache lines), the clock (read once per read) and the
 /// cap's answers for the domains this connection has carried (a CAT client's connection
-/// carries one domain, a relay's many; their trees skip the `DomainCap` lock).
+/// carries one domain, a relay's many; their trees skip the `DomainShards` lock).
 #[derive(Default)]
 pub(crate) struct IngestBatch {
     frames: Vec<(FrameKey, Bytes)>,
@@ -44,11 +43,12 @@ pub(crate) struct IngestBatch {
     now_ms: Option<u64>,
     /// Frames, bytes and accepted trees not yet added to the collector's counters.
     counted: BatchCounts,
-    /// The `DomainCap`'s answers this connection got, by hour and domain key: admitted or
-    /// not. Kept across reads: an answer holds for the whole hour (an hour's admitted
+    /// The `DomainShards`' answers this connection got, by hour and domain key: the
+    /// domain's shard, and whether it folded into `OTHERS`. Kept across reads: an answer
+    /// holds for the whole hour (a domain keeps its shard for the hour, an hour's admitted
     /// domains are only ever added to, and a full hour stays full). Bounded by
     /// [`ADMISSIONS_KEPT`].
-    admissions: hashbrown::HashMap<(u64, String), bool>,
+    admissions: hashbrown::HashMap<(u64, String), Placement>,
 }
 
 /// Answers an [`IngestBatch`] keeps before it starts over: a connection carrying more
@@ -121,9 +121,10 @@ struct Inner {
     stats: Arc<CollectorStats>,
     /// Analyzer shards `0..shards`, then the State worker.
     shards: usize,
-    /// Which domains have reports of their own, per hour (the analyzers' domain cap, kept
-    /// here because each analyzer thread sees only its own domains).
-    domain_cap: DomainCap,
+    /// Which domains have reports of their own, per hour, and which analyzer thread keeps
+    /// each (the analyzers' domain cap, kept here because each analyzer thread sees only its
+    /// own domains; the State worker feeds it the domains' loads).
+    domain_shards: Arc<DomainShards>,
     trees: Vec<Sender<TreeBatch>>,
     controls: Vec<Sender<Control>>,
     /// Trees and bytes per domain for the State worker, counted here at dispatch.
@@ -146,11 +147,11 @@ impl Inner {
         self.shards
     }
 
-    /// The worker that keeps `kind` of `domain`.
-    fn worker_of(&self, kind: ReportKind, domain: &str) -> usize {
+    /// The worker that keeps `kind` of `domain` in the open `hour`, if any does.
+    fn worker_of(&self, kind: ReportKind, hour: u64, domain: &str) -> Option<usize> {
         match kind {
-            ReportKind::State => self.state_worker(),
-            _ => shard_of(domain, self.shards),
+            ReportKind::State => Some(self.state_worker()),
+            _ => self.domain_shards.shard_of(hour, domain),
         }
     }
 }
@@ -191,6 +192,7 @@ impl Collector {
             .collect();
         let stats = Arc::new(CollectorStats::new(&names));
         let received = Arc::new(ReceivedCounts::default());
+        let domain_shards = Arc::new(DomainShards::new(config.analyzer.max_domains, shards));
         let mut threads = Vec::new();
         let (mut trees, mut controls) = (Vec::new(), Vec::new());
         for (index, name) in names.iter().enumerate() {
@@ -212,6 +214,8 @@ impl Collector {
                 spawn(
                     StateWorker {
                         received: received.clone(),
+                        domain_shards: domain_shards.clone(),
+                        analyzer: config.analyzer.clone(),
                     },
                     ctx,
                     &mut threads,
@@ -224,7 +228,7 @@ impl Collector {
         let collector = Collector {
             inner: Arc::new(Inner {
                 shards,
-                domain_cap: DomainCap::new(config.analyzer.max_domains),
+                domain_shards,
                 trees,
                 controls,
                 received,
@@ -280,18 +284,21 @@ impl Collector {
             let Ok(domains) = store.report_domains(hour) else {
                 continue;
             };
-            inner.domain_cap.admit_existing(
+            inner.domain_shards.admit_existing(
                 hour,
                 domains
                     .iter()
                     .map(String::as_str)
-                    .filter(|d| *d != STATE_DOMAIN && *d != OTHERS),
+                    .filter(|d| *d != STATE_DOMAIN),
             );
             let mut per_worker: Vec<Vec<(String, AnyReport)>> = vec![Vec::new(); inner.trees.len()];
             for kind in ReportKind::ALL {
                 for domain in &domains {
+                    let Some(worker) = inner.worker_of(kind, hour, domain) else {
+                        continue;
+                    };
                     if let Some(report) = read_stored_any(store, hour, domain, kind) {
-                        per_worker[inner.worker_of(kind, domain)].push((domain.clone(), report));
+                        per_worker[worker].push((domain.clone(), report));
                     }
                 }
             }
@@ -365,24 +372,26 @@ impl Collector {
                 }
             }
         }
-        // Shard and cap by the key the analyzers file the domain under (see `DomainCap`).
+        // Shard and cap by the key the analyzers file the domain under (`DomainShards`).
         let domain = scan.domain(&frame);
         let key = inner.config.analyzer.domain_key(&domain);
-        let fold_domain = match batch.admissions.get(&HourDomain(hour, key)) {
-            Some(&admitted) => !admitted,
+        let Placement {
+            shard,
+            folded: fold_domain,
+        } = match batch.admissions.get(&HourDomain(hour, key)) {
+            Some(&placement) => placement,
             None => {
-                let admitted = inner.domain_cap.admit(hour, key);
+                let placement = inner.domain_shards.admit(hour, key);
                 if batch.admissions.len() >= ADMISSIONS_KEPT {
                     batch.admissions.clear();
                 }
-                batch.admissions.insert((hour, key.to_owned()), admitted);
-                !admitted
+                batch.admissions.insert((hour, key.to_owned()), placement);
+                placement
             }
         };
         if fold_domain {
             batch.counted.trees_folded_domain += 1;
         }
-        let shard = shard_of(if fold_domain { OTHERS } else { key }, inner.shards);
         batch.trees.push(TreeItem {
             hour,
             shard,
@@ -715,10 +724,8 @@ impl Collector {
             domain: domain.to_owned(),
             reply,
         };
-        if inner.controls[inner.worker_of(R::KIND, domain)]
-            .try_send(query)
-            .is_ok()
-        {
+        let worker = inner.worker_of(R::KIND, hour, domain);
+        if worker.is_some_and(|worker| inner.controls[worker].try_send(query).is_ok()) {
             if let Ok(Ok(Some(report))) = tokio::time::timeout(QUERY_TIMEOUT, answer).await {
                 return R::from_any(report);
             }

@@ -30,7 +30,7 @@
 mod clock;
 mod collector;
 mod config;
-mod domain_cap;
+mod domain_shards;
 mod period;
 mod rate_limited_log;
 mod received;

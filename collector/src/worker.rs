@@ -22,6 +22,7 @@ use ocelot_store::Store;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::domain_shards::DomainShards;
 use crate::period::is_due_for_sealing;
 use crate::received::ReceivedCounts;
 use crate::stats::CollectorStats;
@@ -38,9 +39,9 @@ pub(crate) struct TreeItem {
     pub(crate) frame: Bytes,
     pub(crate) scan: ScannedFrame,
     pub(crate) received_ms: u64,
-    /// The analyzer shard of the tree's domain ([`shard_of`]).
+    /// The analyzer shard of the tree's domain (`DomainShards`).
     pub(crate) shard: usize,
-    /// The hour's domain cap is reached: the tree is filed under `OTHERS` (see `DomainCap`).
+    /// The hour's domain cap is reached: the tree is filed under `OTHERS` (see `DomainShards`).
     pub(crate) fold_domain: bool,
 }
 
@@ -91,20 +92,6 @@ impl Drop for QueuedTrees {
             queued.fetch_sub(self.bytes, Relaxed);
         }
     }
-}
-
-/// The analyzer shard that owns `domain`, of `shards` (FNV-1a: a few instructions for a
-/// short name, and the same answer in every process, so a domain stays on one thread).
-pub(crate) fn shard_of(domain: &str, shards: usize) -> usize {
-    if shards <= 1 {
-        return 0;
-    }
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in domain.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    (hash % shards as u64) as usize
 }
 
 /// Collector figures for one State sample (deltas since the previous sample).
@@ -263,7 +250,7 @@ pub(crate) struct ShardHour {
 }
 
 /// An analyzer thread: the Transaction, Event, Problem, Heartbeat and Metric reports of
-/// the domains [`shard_of`] gives it.
+/// the domains `DomainShards` places on it.
 pub(crate) struct ShardWorker {
     pub(crate) shard: usize,
     pub(crate) config: Arc<AnalyzerConfig>,
@@ -442,6 +429,10 @@ impl Worker for ShardWorker {
 /// [`ReceivedCounts`], which `dispatch` fills on the socket threads.
 pub(crate) struct StateWorker {
     pub(crate) received: Arc<ReceivedCounts>,
+    /// Told every domain's trees, which place the domains on analyzer threads.
+    pub(crate) domain_shards: Arc<DomainShards>,
+    /// For the key each domain is placed under.
+    pub(crate) analyzer: Arc<AnalyzerConfig>,
 }
 
 impl Worker for StateWorker {
@@ -476,6 +467,8 @@ impl Worker for StateWorker {
             }
             let report = open.entry(hour).or_insert_with(|| self.new_hour(hour));
             for (domain, (trees, bytes)) in domains {
+                self.domain_shards
+                    .count(hour, self.analyzer.domain_key(&domain), trees);
                 report.record_trees(minute_ms, &domain, trees, bytes);
             }
         }

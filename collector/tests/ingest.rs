@@ -601,3 +601,90 @@ fn a_name_that_is_not_utf8_is_counted_with_its_bytes_replaced() {
     assert_eq!(collector.stats().trees_accepted, 2);
     collector.shutdown();
 }
+
+#[test]
+fn uneven_domains_are_balanced_over_the_analyzer_threads_from_the_next_hour_on() {
+    // Two busy domains and some light ones. In their first hour domains spread by number
+    // (nothing is known of their loads), and the busy ones share a thread; the next hour is
+    // planned from what each sent, so they are apart and the threads' loads even.
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let config = CollectorConfig {
+        analyzer_threads: 2,
+        ..manual_config()
+    };
+    let collector = Collector::start(config, None, clock.clone());
+    let mut traffic: Vec<(String, usize)> = vec![
+        ("gateway".to_owned(), 400),
+        ("filler".to_owned(), 1),
+        ("orders".to_owned(), 300),
+    ];
+    traffic.extend((0..10).map(|i| (format!("job-{i}"), 20)));
+    let send_hour = |hour: u64| {
+        let mut samples =
+            ocelot_protocol::sample::SampleTrees::new(hour, 1, 20, hour * 3_600_000 + 9 * 60_000);
+        let mut frame = Vec::new();
+        let mut frame_of = |domain: &str| {
+            let mut tree = samples.tree();
+            tree.header.domain = domain.to_owned();
+            frame.clear();
+            ocelot_protocol::nt1::encode(&tree, &mut frame);
+            bytes::Bytes::copy_from_slice(&frame)
+        };
+        // One tree of each domain first, in this order (the first hour places by it),
+        // then the rest.
+        for (domain, _) in &traffic {
+            collector.ingest(frame_of(domain)).unwrap();
+        }
+        for (domain, trees) in &traffic {
+            for _ in 1..*trees {
+                collector.ingest(frame_of(domain)).unwrap();
+            }
+        }
+    };
+    let processed = |collector: &Collector| -> Vec<u64> {
+        collector
+            .stats()
+            .workers
+            .iter()
+            .filter(|(name, _)| name.starts_with("analyzer-"))
+            .map(|(_, w)| w.processed)
+            .collect()
+    };
+    let total: u64 = traffic.iter().map(|(_, n)| *n as u64).sum();
+
+    send_hour(HOUR);
+    wait_for("the first hour's trees", || {
+        processed(&collector).iter().sum::<u64>() == total
+    });
+    let first = processed(&collector);
+    // gateway and orders together, with half the jobs: 800 of 901 trees on one thread.
+    assert_eq!(
+        first.iter().max(),
+        Some(&(400 + 300 + 10 * 20 / 2)),
+        "{first:?}"
+    );
+    // The State worker drains the counts, which feed the next hour's plan.
+    collector.checkpoint_now();
+
+    clock.set((HOUR + 1) * 3_600_000 + 9 * 60_000);
+    send_hour(HOUR + 1);
+    wait_for("the second hour's trees", || {
+        processed(&collector).iter().sum::<u64>() == 2 * total
+    });
+    let second: Vec<u64> = processed(&collector)
+        .iter()
+        .zip(&first)
+        .map(|(now, before)| now - before)
+        .collect();
+    let (high, low) = (second[0].max(second[1]), second[0].min(second[1]));
+    assert!(high - low <= 2 * 20 + 1, "{second:?}");
+    // Each hour's reports are asked from the thread that keeps them.
+    for hour in [HOUR, HOUR + 1] {
+        for (domain, trees) in &traffic {
+            let report = block_on(collector.transaction_report(domain, hour)).unwrap();
+            let count = url_count(&report);
+            assert_eq!(count, *trees as u64, "{domain} {hour}");
+        }
+    }
+    collector.shutdown();
+}
