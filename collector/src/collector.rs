@@ -1,6 +1,6 @@
 //! [`Collector`]: the ingest path, the report workers, and the clock-driven checkpoints.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
@@ -284,12 +284,18 @@ impl Collector {
             let Ok(domains) = store.report_domains(hour) else {
                 continue;
             };
+            // The State report of the hour says what each domain sent so far: the restored
+            // domains are placed by those loads, as a new hour is planned.
+            let sent = match read_stored_any(store, hour, STATE_DOMAIN, ReportKind::State) {
+                Some(AnyReport::State(state)) => state.trees_by_domain(),
+                _ => BTreeMap::new(),
+            };
             inner.domain_shards.admit_existing(
                 hour,
                 domains
                     .iter()
-                    .map(String::as_str)
-                    .filter(|d| *d != STATE_DOMAIN),
+                    .filter(|d| *d != STATE_DOMAIN)
+                    .map(|d| (d.as_str(), sent.get(d).copied().unwrap_or(0))),
             );
             let mut per_worker: Vec<Vec<(String, AnyReport)>> = vec![Vec::new(); inner.trees.len()];
             for kind in ReportKind::ALL {

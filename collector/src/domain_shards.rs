@@ -16,7 +16,8 @@
 //! least planned load (longest processing time first, within 4/3 of the best split). A
 //! domain the plan does not know goes to the thread with the least load so far, planned or
 //! counted. Loads are tree counts, fed by the State worker as it drains `ReceivedCounts`
-//! (a few seconds late, which is fine for a plan).
+//! (a few seconds late, which is fine for a plan). After a restart, the hour's restored
+//! domains are placed the same way by what its restored State report says they sent.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -112,21 +113,32 @@ impl DomainShards {
     }
 
     /// Admits and places domains that already have reports in `hour` (restored from a
-    /// checkpoint), so a restart keeps them apart whatever arrives first and their reports
-    /// go on where they left off. They count against the cap; a domain with reports is
-    /// placed even past it (the cap was lowered across the restart), so nothing restored is
-    /// lost. Their loads are unknown: they are spread evenly by number.
-    pub(crate) fn admit_existing<'a>(&self, hour: u64, domains: impl IntoIterator<Item = &'a str>) {
+    /// checkpoint), each with the trees it sent in the hour so far, so a restart keeps them
+    /// apart whatever arrives first and their reports go on where they left off. They are
+    /// placed as an hour is planned (heaviest first on the least loaded shard) and count
+    /// against the cap; a domain with reports is placed even past it (the cap was lowered
+    /// across the restart), so nothing restored is lost.
+    pub(crate) fn admit_existing<'a>(
+        &self,
+        hour: u64,
+        domains: impl IntoIterator<Item = (&'a str, u64)>,
+    ) {
+        let mut domains: Vec<(&str, u64)> = domains.into_iter().collect();
+        domains.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         let mut hours = self.lock();
         let state = self.hour_mut(&mut hours, hour);
-        for domain in domains {
+        for (domain, trees) in domains {
             if state.domains.contains_key(domain) {
                 continue;
             }
             if domain != OTHERS {
                 state.admitted += 1;
             }
-            state.place(domain);
+            let shard = state.place_weighted(domain, trees);
+            if let Some(placed) = state.domains.get_mut(domain) {
+                placed.trees = trees;
+            }
+            state.counted[shard] = state.counted[shard].saturating_add(trees);
         }
     }
 
@@ -202,8 +214,19 @@ impl HourShards {
     /// carries one tree more so that a burst of new domains spreads out before any counts
     /// arrive.
     fn place(&mut self, domain: &str) -> usize {
-        let shard = match self.plan.get(domain) {
-            Some(&shard) => shard,
+        self.place_weighted(domain, 0)
+    }
+
+    /// [`HourShards::place`] for a domain known to have sent `trees` already (a restored
+    /// one): the plan is not asked, and the load so far decides.
+    fn place_weighted(&mut self, domain: &str, trees: u64) -> usize {
+        let planned = if trees == 0 {
+            self.plan.get(domain).copied()
+        } else {
+            None
+        };
+        let shard = match planned {
+            Some(shard) => shard,
             None => {
                 let loads: Vec<u64> = self
                     .planned
@@ -212,7 +235,9 @@ impl HourShards {
                     .map(|(&p, &c)| p.max(c))
                     .collect();
                 let shard = least(&loads);
-                self.planned[shard] = self.planned[shard].saturating_add(1);
+                if trees == 0 {
+                    self.planned[shard] = self.planned[shard].saturating_add(1);
+                }
                 shard
             }
         };
@@ -246,7 +271,7 @@ mod tests {
             "an admitted domain stays admitted"
         );
         assert!(!cap.admit(11, "c").folded, "each hour has its own room");
-        cap.admit_existing(12, ["x", "y", "z"]);
+        cap.admit_existing(12, [("x", 0), ("y", 0), ("z", 0)]);
         assert!(!cap.admit(12, "y").folded);
         assert!(
             !cap.admit(12, "z").folded,
@@ -331,6 +356,26 @@ mod tests {
         );
         let (high, low) = (load[0].max(load[1]), load[0].min(load[1]));
         assert!(high - low <= 2 * 10_000, "{load:?}");
+    }
+
+    #[test]
+    fn restored_domains_are_placed_by_what_they_sent() {
+        let shards = DomainShards::new(100, 2);
+        shards.admit_existing(
+            10,
+            [
+                ("small-a", 100),
+                ("big", 1_000),
+                ("small-b", 100),
+                ("small-c", 100),
+            ],
+        );
+        let big = shards.shard_of(10, "big").unwrap();
+        for small in ["small-a", "small-b", "small-c"] {
+            assert_ne!(shards.shard_of(10, small), Some(big), "{small}");
+        }
+        // A new domain goes where the load is least: with the small ones.
+        assert_ne!(shards.admit(10, "new").shard, big);
     }
 
     #[test]

@@ -602,61 +602,75 @@ fn a_name_that_is_not_utf8_is_counted_with_its_bytes_replaced() {
     collector.shutdown();
 }
 
-#[test]
-fn uneven_domains_are_balanced_over_the_analyzer_threads_from_the_next_hour_on() {
-    // Two busy domains and some light ones. In their first hour domains spread by number
-    // (nothing is known of their loads), and the busy ones share a thread; the next hour is
-    // planned from what each sent, so they are apart and the threads' loads even.
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let config = CollectorConfig {
-        analyzer_threads: 2,
-        ..manual_config()
-    };
-    let collector = Collector::start(config, None, clock.clone());
+/// Two busy domains, one that sends a single tree, and ten light ones.
+fn uneven_traffic() -> Vec<(String, usize)> {
     let mut traffic: Vec<(String, usize)> = vec![
         ("gateway".to_owned(), 400),
         ("filler".to_owned(), 1),
         ("orders".to_owned(), 300),
     ];
     traffic.extend((0..10).map(|i| (format!("job-{i}"), 20)));
-    let send_hour = |hour: u64| {
-        let mut samples =
-            ocelot_protocol::sample::SampleTrees::new(hour, 1, 20, hour * 3_600_000 + 9 * 60_000);
-        let mut frame = Vec::new();
-        let mut frame_of = |domain: &str| {
-            let mut tree = samples.tree();
-            tree.header.domain = domain.to_owned();
-            frame.clear();
-            ocelot_protocol::nt1::encode(&tree, &mut frame);
-            bytes::Bytes::copy_from_slice(&frame)
-        };
-        // One tree of each domain first, in this order (the first hour places by it),
-        // then the rest.
-        for (domain, _) in &traffic {
+    traffic
+}
+
+/// Ingests `traffic` stamped inside `hour`: one tree of each domain first, in order (a
+/// first hour places domains by that order), then the rest.
+fn send_uneven(collector: &Collector, traffic: &[(String, usize)], hour: u64, seed: u64) {
+    let mut samples =
+        ocelot_protocol::sample::SampleTrees::new(seed, 1, 20, hour * 3_600_000 + 9 * 60_000);
+    let mut frame = Vec::new();
+    let mut frame_of = |domain: &str| {
+        let mut tree = samples.tree();
+        tree.header.domain = domain.to_owned();
+        frame.clear();
+        ocelot_protocol::nt1::encode(&tree, &mut frame);
+        bytes::Bytes::copy_from_slice(&frame)
+    };
+    for (domain, _) in traffic {
+        collector.ingest(frame_of(domain)).unwrap();
+    }
+    for (domain, trees) in traffic {
+        for _ in 1..*trees {
             collector.ingest(frame_of(domain)).unwrap();
         }
-        for (domain, trees) in &traffic {
-            for _ in 1..*trees {
-                collector.ingest(frame_of(domain)).unwrap();
-            }
-        }
+    }
+}
+
+/// Trees each analyzer thread processed.
+fn processed_by_thread(collector: &Collector) -> Vec<u64> {
+    collector
+        .stats()
+        .workers
+        .iter()
+        .filter(|(name, _)| name.starts_with("analyzer-"))
+        .map(|(_, w)| w.processed)
+        .collect()
+}
+
+fn assert_even(loads: &[u64]) {
+    let (high, low) = (loads[0].max(loads[1]), loads[0].min(loads[1]));
+    assert!(high - low <= 2 * 20 + 1, "{loads:?}");
+}
+
+#[test]
+fn uneven_domains_are_balanced_over_the_analyzer_threads_from_the_next_hour_on() {
+    // In their first hour domains spread by number (nothing is known of their loads), and
+    // the busy ones share a thread; the next hour is planned from what each sent, so they
+    // are apart and the threads' loads even.
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let config = CollectorConfig {
+        analyzer_threads: 2,
+        ..manual_config()
     };
-    let processed = |collector: &Collector| -> Vec<u64> {
-        collector
-            .stats()
-            .workers
-            .iter()
-            .filter(|(name, _)| name.starts_with("analyzer-"))
-            .map(|(_, w)| w.processed)
-            .collect()
-    };
+    let collector = Collector::start(config, None, clock.clone());
+    let traffic = uneven_traffic();
     let total: u64 = traffic.iter().map(|(_, n)| *n as u64).sum();
 
-    send_hour(HOUR);
+    send_uneven(&collector, &traffic, HOUR, 1);
     wait_for("the first hour's trees", || {
-        processed(&collector).iter().sum::<u64>() == total
+        processed_by_thread(&collector).iter().sum::<u64>() == total
     });
-    let first = processed(&collector);
+    let first = processed_by_thread(&collector);
     // gateway and orders together, with half the jobs: 800 of 901 trees on one thread.
     assert_eq!(
         first.iter().max(),
@@ -667,24 +681,61 @@ fn uneven_domains_are_balanced_over_the_analyzer_threads_from_the_next_hour_on()
     collector.checkpoint_now();
 
     clock.set((HOUR + 1) * 3_600_000 + 9 * 60_000);
-    send_hour(HOUR + 1);
+    send_uneven(&collector, &traffic, HOUR + 1, 2);
     wait_for("the second hour's trees", || {
-        processed(&collector).iter().sum::<u64>() == 2 * total
+        processed_by_thread(&collector).iter().sum::<u64>() == 2 * total
     });
-    let second: Vec<u64> = processed(&collector)
+    let second: Vec<u64> = processed_by_thread(&collector)
         .iter()
         .zip(&first)
         .map(|(now, before)| now - before)
         .collect();
-    let (high, low) = (second[0].max(second[1]), second[0].min(second[1]));
-    assert!(high - low <= 2 * 20 + 1, "{second:?}");
+    assert_even(&second);
     // Each hour's reports are asked from the thread that keeps them.
     for hour in [HOUR, HOUR + 1] {
         for (domain, trees) in &traffic {
             let report = block_on(collector.transaction_report(domain, hour)).unwrap();
-            let count = url_count(&report);
-            assert_eq!(count, *trees as u64, "{domain} {hour}");
+            assert_eq!(url_count(&report), *trees as u64, "{domain} {hour}");
         }
     }
     collector.shutdown();
+}
+
+#[test]
+fn a_restart_places_the_restored_domains_by_what_they_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || CollectorConfig {
+        analyzer_threads: 2,
+        ..manual_config()
+    };
+    let traffic = uneven_traffic();
+    let total: u64 = traffic.iter().map(|(_, n)| *n as u64).sum();
+    {
+        let store = open_store(dir.path());
+        let clock = Arc::new(ManualClock::new(NOW_MS));
+        let collector = Collector::start(config(), Some(store.clone()), clock);
+        send_uneven(&collector, &traffic, HOUR, 1);
+        wait_for("the trees before the crash", || {
+            processed_by_thread(&collector).iter().sum::<u64>() == total
+        });
+        assert_eq!(processed_by_thread(&collector).iter().max(), Some(&800));
+        collector.checkpoint_now();
+        store.crash_for_tests();
+    }
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
+    let collector = Collector::start(config(), Some(store.clone()), clock);
+    send_uneven(&collector, &traffic, HOUR, 2);
+    wait_for("the trees after the restart", || {
+        processed_by_thread(&collector).iter().sum::<u64>() == total
+    });
+    // The checkpointed State report said what each domain sent: the busy ones are apart.
+    assert_even(&processed_by_thread(&collector));
+    // And every domain's reports went on from the checkpoint.
+    for (domain, trees) in &traffic {
+        let report = block_on(collector.transaction_report(domain, HOUR)).unwrap();
+        assert_eq!(url_count(&report), 2 * *trees as u64, "{domain}");
+    }
+    collector.shutdown();
+    store.shutdown();
 }

@@ -110,6 +110,19 @@ impl StateReport {
         self.hour
     }
 
+    /// Trees received per domain over the hour's minutes (domains as the State report keys
+    /// them, cut to its longest key).
+    pub fn trees_by_domain(&self) -> BTreeMap<String, u64> {
+        let mut trees = BTreeMap::new();
+        for minute in self.minutes.values() {
+            for (domain, received) in minute.domains.iter() {
+                let sum: &mut u64 = trees.entry(domain.to_owned()).or_default();
+                *sum = sum.saturating_add(received.trees);
+            }
+        }
+        trees
+    }
+
     fn minute(&mut self, now_ms: u64) -> &mut StateMinute {
         self.minutes.entry(minute_of(now_ms)).or_default()
     }
