@@ -280,7 +280,22 @@ impl Collector {
         let Some(store) = &inner.store else {
             return;
         };
-        for hour in self.open_hours(now_ms) {
+        // Oldest first: an hour is planned from the one before it (`DomainShards`), so the
+        // previous hour's domains and loads are known before the current hour is placed.
+        // When the previous hour is sealed already, its State report says what it had.
+        let mut hours = self.open_hours(now_ms);
+        hours.sort_unstable();
+        if let Some(before) = hours[0].checked_sub(1) {
+            if let Some(AnyReport::State(state)) =
+                read_stored_any(store, before, STATE_DOMAIN, ReportKind::State)
+            {
+                let sent = state.trees_by_domain();
+                inner
+                    .domain_shards
+                    .remember_sealed(before, sent.iter().map(|(d, &n)| (d.as_str(), n)));
+            }
+        }
+        for hour in hours {
             let Ok(domains) = store.report_domains(hour) else {
                 continue;
             };

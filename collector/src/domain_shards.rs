@@ -17,7 +17,8 @@
 //! domain the plan does not know goes to the thread with the least load so far, planned or
 //! counted. Loads are tree counts, fed by the State worker as it drains `ReceivedCounts`
 //! (a few seconds late, which is fine for a plan). After a restart, the hour's restored
-//! domains are placed the same way by what its restored State report says they sent.
+//! domains are placed the same way by what its restored State report says they sent, and
+//! a process started after the hour before was sealed plans from that hour's State report.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -53,6 +54,9 @@ struct HourShards {
     planned: Vec<u64>,
     /// Trees counted per shard this hour.
     counted: Vec<u64>,
+    /// Only what a sealed hour's domains sent, kept to plan the next hour: no thread keeps
+    /// its reports any more.
+    sealed: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -109,7 +113,30 @@ impl DomainShards {
     /// The shard that keeps `domain`'s reports in `hour`, if the domain has any there.
     pub(crate) fn shard_of(&self, hour: u64, domain: &str) -> Option<usize> {
         let hours = self.lock();
-        hours.get(&hour)?.domains.get(domain).map(|p| p.shard)
+        let state = hours.get(&hour).filter(|state| !state.sealed)?;
+        state.domains.get(domain).map(|p| p.shard)
+    }
+
+    /// Remembers what each domain sent in `hour`, an hour already sealed (read back from
+    /// its State report at start), so that the hour after it is planned from those loads
+    /// even when this process never saw it. Does nothing if the hour is known already.
+    pub(crate) fn remember_sealed<'a>(
+        &self,
+        hour: u64,
+        sent: impl IntoIterator<Item = (&'a str, u64)>,
+    ) {
+        let mut hours = self.lock();
+        if hours.contains_key(&hour) {
+            return;
+        }
+        let mut state = HourShards::planned_from(None, self.shards);
+        state.sealed = true;
+        for (domain, trees) in sent {
+            state
+                .domains
+                .insert(domain.to_owned(), Placed { shard: 0, trees });
+        }
+        hours.insert(hour, state);
     }
 
     /// Admits and places domains that already have reports in `hour` (restored from a
@@ -206,6 +233,7 @@ impl HourShards {
             plan,
             planned,
             counted: vec![0; shards],
+            sealed: false,
         }
     }
 
@@ -376,6 +404,20 @@ mod tests {
         }
         // A new domain goes where the load is least: with the small ones.
         assert_ne!(shards.admit(10, "new").shard, big);
+    }
+
+    #[test]
+    fn a_sealed_hour_remembered_at_start_plans_the_next_and_routes_nothing() {
+        let shards = DomainShards::new(100, 2);
+        shards.remember_sealed(9, [("gateway", 500), ("orders", 400), ("a", 50), ("b", 50)]);
+        assert_eq!(
+            shards.shard_of(9, "gateway"),
+            None,
+            "no thread keeps a sealed hour"
+        );
+        let gateway = shards.admit(10, "gateway").shard;
+        assert_ne!(shards.admit(10, "orders").shard, gateway);
+        assert_eq!(shards.admit(10, "a").shard, shards.admit(10, "b").shard);
     }
 
     #[test]

@@ -739,3 +739,46 @@ fn a_restart_places_the_restored_domains_by_what_they_sent() {
     collector.shutdown();
     store.shutdown();
 }
+
+#[test]
+fn a_process_started_in_a_new_hour_plans_it_from_the_sealed_hour_before() {
+    // Stopped in one hour, started in the next past its grace period: the hour before is
+    // sealed, its State report says what each domain sent, and the new hour is planned
+    // from it though this process never saw that traffic.
+    let dir = tempfile::tempdir().unwrap();
+    let config = || CollectorConfig {
+        analyzer_threads: 2,
+        ..manual_config()
+    };
+    let traffic = uneven_traffic();
+    let total: u64 = traffic.iter().map(|(_, n)| *n as u64).sum();
+    {
+        let store = open_store(dir.path());
+        let collector = Collector::start(
+            config(),
+            Some(store.clone()),
+            Arc::new(ManualClock::new(NOW_MS)),
+        );
+        send_uneven(&collector, &traffic, HOUR, 1);
+        wait_for("the first hour's trees", || {
+            processed_by_thread(&collector).iter().sum::<u64>() == total
+        });
+        assert_eq!(processed_by_thread(&collector).iter().max(), Some(&800));
+        collector.shutdown();
+        store.shutdown();
+    }
+    let store = open_store(dir.path());
+    let next_hour_ms = (HOUR + 1) * 3_600_000 + 10 * 60_000;
+    let collector = Collector::start(
+        config(),
+        Some(store.clone()),
+        Arc::new(ManualClock::new(next_hour_ms)),
+    );
+    send_uneven(&collector, &traffic, HOUR + 1, 2);
+    wait_for("the next hour's trees", || {
+        processed_by_thread(&collector).iter().sum::<u64>() == total
+    });
+    assert_even(&processed_by_thread(&collector));
+    collector.shutdown();
+    store.shutdown();
+}
