@@ -34,7 +34,12 @@ done
 "$loadgen" loadgen --target "127.0.0.1:$port" --trees "$trees" --rate "$rate" \
     --connections "$connections" --domains 50 --names 400 --web "http://127.0.0.1:$web" "$@"
 echo "dropped (nonzero counters):"
-curl -s "127.0.0.1:$web/metrics" | grep -E '^ocelot_dropped_trees_total' | grep -v ' 0$' || echo "  none"
+metrics=$(curl -s "127.0.0.1:$web/metrics")
+echo "$metrics" | grep -E '^ocelot_dropped_trees_total' | grep -v ' 0$' || echo "  none"
+# Each analyzer thread's share: its domains' trees, and its seconds busy with them.
+echo "per analyzer thread (trees processed, seconds busy):"
+echo "$metrics" | grep -E '^ocelot_worker_(trees_processed|busy_seconds)_total\{worker="analyzer' |
+    sed -E 's/^ocelot_worker_([a-z_]+)_total\{worker="([^"]+)"\} /  \2 \1 /'
 grep -E 'VmHWM|VmRSS|RssAnon' "/proc/$server/status" | tr -s ' \t' ' ' | tr '\n' ' '
 echo
 echo "CPU seconds by thread:"
