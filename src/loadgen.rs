@@ -32,6 +32,8 @@ pub(crate) struct LoadgenArgs {
     pub(crate) gzip_baseline: bool,
     /// Stamp trees evenly over this many past minutes of the current hour (0: send time).
     pub(crate) spread_minutes: u64,
+    /// Zipf exponent of the domains' shares (`SampleTrees::domain_skew`; 0: even).
+    pub(crate) domain_skew: f64,
 }
 
 /// Writes of at least this many bytes, as CAT's C client batches (up to ~60 KiB).
@@ -75,7 +77,8 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     // longer than sending them.
     let encode_pool = |c: usize| {
         // Each connection is its own group of client machines (10.0.<c>.x).
-        let mut samples = SampleTrees::new(c as u64 + 1, args.domains, args.names, now_ms);
+        let mut samples = SampleTrees::new(c as u64 + 1, args.domains, args.names, now_ms)
+            .domain_skew(args.domain_skew);
         if args.full_data {
             samples = samples.full_data();
         }

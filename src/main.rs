@@ -108,6 +108,10 @@ enum Command {
         /// would (one entry per name and minute), which is what memory figures should see.
         #[arg(long, default_value_t = 0)]
         spread_minutes: u64,
+        /// Uneven domains: domain i sends in proportion to 1/(i+1)^S (Zipf; 1 is a typical
+        /// skew, 0 even).
+        #[arg(long, default_value_t = 0.0)]
+        domain_skew: f64,
     },
     /// Alert rules: `ocelot alert replay` shows what rules would have fired on stored reports.
     Alert {
@@ -187,6 +191,7 @@ fn main() -> ExitCode {
             web,
             gzip_baseline,
             spread_minutes,
+            domain_skew,
         } => loadgen::run(loadgen::LoadgenArgs {
             target,
             rate,
@@ -200,6 +205,7 @@ fn main() -> ExitCode {
             web,
             gzip_baseline,
             spread_minutes,
+            domain_skew,
         })
         .map(|()| ExitCode::SUCCESS),
         Command::Status { url } => status::run(&url),

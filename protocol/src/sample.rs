@@ -25,6 +25,9 @@ pub struct SampleTrees {
     full_data: bool,
     /// Messages per tree, drawn evenly from this range (see [`SampleTrees::messages`]).
     messages: Option<(u64, u64)>,
+    /// Running totals of the domains' weights, when they are not even (see
+    /// [`SampleTrees::domain_skew`]).
+    domain_weights: Option<Vec<u64>>,
 }
 
 /// A browser's `User-Agent`, as CAT's URL.Server event carries it.
@@ -96,7 +99,25 @@ impl SampleTrees {
             distinct_names: false,
             full_data: false,
             messages: None,
+            domain_weights: None,
         }
+    }
+
+    /// Domains that send unevenly: domain `i` (from 0) sends in proportion to
+    /// `1 / (i + 1)^s` (Zipf's law; `s = 1`: `app-0` twice what `app-1` sends, ten times
+    /// what `app-9` does). `s = 0` keeps them even.
+    #[must_use]
+    pub fn domain_skew(mut self, s: f64) -> Self {
+        self.domain_weights = (s > 0.0).then(|| {
+            let mut total = 0u64;
+            (0..self.domains.len())
+                .map(|i| {
+                    total += ((1u64 << 32) as f64 / ((i + 1) as f64).powf(s)).max(1.0) as u64;
+                    total
+                })
+                .collect()
+        });
+        self
     }
 
     /// Trees of `min..=max` messages, the count drawn evenly per tree, where the default
@@ -181,7 +202,14 @@ impl SampleTrees {
 
     /// The next tree.
     pub fn tree(&mut self) -> MessageTree {
-        let pick = self.below(self.domains.len() as u64) as usize;
+        let draw = self.next();
+        let pick = match &self.domain_weights {
+            None => (draw % self.domains.len() as u64) as usize,
+            Some(totals) => {
+                let at = draw % totals.last().copied().unwrap_or(1);
+                totals.partition_point(|&t| t <= at)
+            }
+        };
         let domain = self.domains[pick].clone();
         let pick_ip = self.below(self.ips.len() as u64) as usize;
         let ip = self.ips[pick_ip];
@@ -374,6 +402,27 @@ impl SampleTrees {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skewed_domains_send_by_zipf_and_no_skew_changes_nothing() {
+        let mut skewed = SampleTrees::new(3, 10, 10, 1_795_331_315_581).domain_skew(1.0);
+        let mut counts = [0u32; 10];
+        for _ in 0..20_000 {
+            let domain = skewed.tree().header.domain;
+            counts[domain["app-".len()..].parse::<usize>().unwrap()] += 1;
+        }
+        // 1/rank over 10 domains: app-0 sends 1/H(10) = 34 % of the trees, app-9 3.4 %.
+        let share = |i: usize| f64::from(counts[i]) / 20_000.0;
+        assert!((share(0) - 0.341).abs() < 0.02, "{counts:?}");
+        assert!((share(9) - 0.0341).abs() < 0.01, "{counts:?}");
+        assert!(counts.windows(2).all(|w| w[0] + 200 > w[1]), "{counts:?}");
+        // Skew 0 draws exactly the trees the default does.
+        let mut even = SampleTrees::new(3, 10, 10, 1_795_331_315_581).domain_skew(0.0);
+        let mut default = SampleTrees::new(3, 10, 10, 1_795_331_315_581);
+        for _ in 0..100 {
+            assert_eq!(even.tree(), default.tree());
+        }
+    }
 
     #[test]
     fn sample_trees_have_three_to_thirty_messages_and_valid_ids() {
