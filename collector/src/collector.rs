@@ -286,10 +286,8 @@ impl Collector {
         let mut hours = self.open_hours(now_ms);
         hours.sort_unstable();
         if let Some(before) = hours[0].checked_sub(1) {
-            if let Some(AnyReport::State(state)) =
-                read_stored_any(store, before, STATE_DOMAIN, ReportKind::State)
-            {
-                let sent = state.trees_by_domain();
+            let sent = stored_trees_by_domain(store, before);
+            if !sent.is_empty() {
                 inner
                     .domain_shards
                     .remember_sealed(before, sent.iter().map(|(d, &n)| (d.as_str(), n)));
@@ -301,10 +299,7 @@ impl Collector {
             };
             // The State report of the hour says what each domain sent so far: the restored
             // domains are placed by those loads, as a new hour is planned.
-            let sent = match read_stored_any(store, hour, STATE_DOMAIN, ReportKind::State) {
-                Some(AnyReport::State(state)) => state.trees_by_domain(),
-                _ => BTreeMap::new(),
-            };
+            let sent = stored_trees_by_domain(store, hour);
             inner.domain_shards.admit_existing(
                 hour,
                 domains
@@ -783,6 +778,14 @@ fn read_stored_any(store: &Store, hour: u64, domain: &str, kind: ReportKind) -> 
         ReportKind::Metric => AnyReport::Metric(read_stored(store, hour, domain, name)?),
         ReportKind::State => AnyReport::State(read_stored(store, hour, domain, name)?),
     })
+}
+
+/// What each domain sent in `hour`, by the hour's stored State report (empty without one).
+fn stored_trees_by_domain(store: &Store, hour: u64) -> BTreeMap<String, u64> {
+    match read_stored_any(store, hour, STATE_DOMAIN, ReportKind::State) {
+        Some(AnyReport::State(state)) => state.trees_by_domain(),
+        _ => BTreeMap::new(),
+    }
 }
 
 /// Resident set size from /proc (0 where unavailable).

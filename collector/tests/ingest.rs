@@ -647,10 +647,44 @@ fn processed_by_thread(collector: &Collector) -> Vec<u64> {
         .collect()
 }
 
+/// Sends `traffic` for `hour` ([`send_uneven`]) and waits until the analyzer threads have
+/// processed all of it; returns how many of its trees each thread took.
+fn send_uneven_and_wait(
+    collector: &Collector,
+    traffic: &[(String, usize)],
+    hour: u64,
+    seed: u64,
+) -> Vec<u64> {
+    let before = processed_by_thread(collector);
+    let total: u64 = traffic.iter().map(|(_, n)| *n as u64).sum();
+    send_uneven(collector, traffic, hour, seed);
+    wait_for("the analyzer threads to take the traffic", || {
+        processed_by_thread(collector).iter().sum::<u64>() == before.iter().sum::<u64>() + total
+    });
+    processed_by_thread(collector)
+        .iter()
+        .zip(&before)
+        .map(|(now, before)| now - before)
+        .collect()
+}
+
+/// Two analyzer threads, ticks by hand.
+fn two_analyzer_threads() -> CollectorConfig {
+    CollectorConfig {
+        analyzer_threads: 2,
+        ..manual_config()
+    }
+}
+
+/// The two threads' loads differ by no more than two light domains' trees.
 fn assert_even(loads: &[u64]) {
     let (high, low) = (loads[0].max(loads[1]), loads[0].min(loads[1]));
     assert!(high - low <= 2 * 20 + 1, "{loads:?}");
 }
+
+/// What hash placement or a first hour (domains by number) makes of [`uneven_traffic`]:
+/// gateway and orders together, with half the jobs: 800 of 901 trees on one thread.
+const TOGETHER: u64 = 400 + 300 + 10 * 20 / 2;
 
 #[test]
 fn uneven_domains_are_balanced_over_the_analyzer_threads_from_the_next_hour_on() {
@@ -658,39 +692,15 @@ fn uneven_domains_are_balanced_over_the_analyzer_threads_from_the_next_hour_on()
     // the busy ones share a thread; the next hour is planned from what each sent, so they
     // are apart and the threads' loads even.
     let clock = Arc::new(ManualClock::new(NOW_MS));
-    let config = CollectorConfig {
-        analyzer_threads: 2,
-        ..manual_config()
-    };
-    let collector = Collector::start(config, None, clock.clone());
+    let collector = Collector::start(two_analyzer_threads(), None, clock.clone());
     let traffic = uneven_traffic();
-    let total: u64 = traffic.iter().map(|(_, n)| *n as u64).sum();
-
-    send_uneven(&collector, &traffic, HOUR, 1);
-    wait_for("the first hour's trees", || {
-        processed_by_thread(&collector).iter().sum::<u64>() == total
-    });
-    let first = processed_by_thread(&collector);
-    // gateway and orders together, with half the jobs: 800 of 901 trees on one thread.
-    assert_eq!(
-        first.iter().max(),
-        Some(&(400 + 300 + 10 * 20 / 2)),
-        "{first:?}"
-    );
+    let first = send_uneven_and_wait(&collector, &traffic, HOUR, 1);
+    assert_eq!(first.iter().max(), Some(&TOGETHER), "{first:?}");
     // The State worker drains the counts, which feed the next hour's plan.
     collector.checkpoint_now();
 
     clock.set((HOUR + 1) * 3_600_000 + 9 * 60_000);
-    send_uneven(&collector, &traffic, HOUR + 1, 2);
-    wait_for("the second hour's trees", || {
-        processed_by_thread(&collector).iter().sum::<u64>() == 2 * total
-    });
-    let second: Vec<u64> = processed_by_thread(&collector)
-        .iter()
-        .zip(&first)
-        .map(|(now, before)| now - before)
-        .collect();
-    assert_even(&second);
+    assert_even(&send_uneven_and_wait(&collector, &traffic, HOUR + 1, 2));
     // Each hour's reports are asked from the thread that keeps them.
     for hour in [HOUR, HOUR + 1] {
         for (domain, trees) in &traffic {
@@ -704,33 +714,21 @@ fn uneven_domains_are_balanced_over_the_analyzer_threads_from_the_next_hour_on()
 #[test]
 fn a_restart_places_the_restored_domains_by_what_they_sent() {
     let dir = tempfile::tempdir().unwrap();
-    let config = || CollectorConfig {
-        analyzer_threads: 2,
-        ..manual_config()
-    };
     let traffic = uneven_traffic();
-    let total: u64 = traffic.iter().map(|(_, n)| *n as u64).sum();
     {
         let store = open_store(dir.path());
         let clock = Arc::new(ManualClock::new(NOW_MS));
-        let collector = Collector::start(config(), Some(store.clone()), clock);
-        send_uneven(&collector, &traffic, HOUR, 1);
-        wait_for("the trees before the crash", || {
-            processed_by_thread(&collector).iter().sum::<u64>() == total
-        });
-        assert_eq!(processed_by_thread(&collector).iter().max(), Some(&800));
+        let collector = Collector::start(two_analyzer_threads(), Some(store.clone()), clock);
+        let before_crash = send_uneven_and_wait(&collector, &traffic, HOUR, 1);
+        assert_eq!(before_crash.iter().max(), Some(&TOGETHER));
         collector.checkpoint_now();
         store.crash_for_tests();
     }
     let store = open_store(dir.path());
     let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
-    let collector = Collector::start(config(), Some(store.clone()), clock);
-    send_uneven(&collector, &traffic, HOUR, 2);
-    wait_for("the trees after the restart", || {
-        processed_by_thread(&collector).iter().sum::<u64>() == total
-    });
+    let collector = Collector::start(two_analyzer_threads(), Some(store.clone()), clock);
     // The checkpointed State report said what each domain sent: the busy ones are apart.
-    assert_even(&processed_by_thread(&collector));
+    assert_even(&send_uneven_and_wait(&collector, &traffic, HOUR, 2));
     // And every domain's reports went on from the checkpoint.
     for (domain, trees) in &traffic {
         let report = block_on(collector.transaction_report(domain, HOUR)).unwrap();
@@ -746,39 +744,20 @@ fn a_process_started_in_a_new_hour_plans_it_from_the_sealed_hour_before() {
     // sealed, its State report says what each domain sent, and the new hour is planned
     // from it though this process never saw that traffic.
     let dir = tempfile::tempdir().unwrap();
-    let config = || CollectorConfig {
-        analyzer_threads: 2,
-        ..manual_config()
-    };
     let traffic = uneven_traffic();
-    let total: u64 = traffic.iter().map(|(_, n)| *n as u64).sum();
     {
         let store = open_store(dir.path());
-        let collector = Collector::start(
-            config(),
-            Some(store.clone()),
-            Arc::new(ManualClock::new(NOW_MS)),
-        );
-        send_uneven(&collector, &traffic, HOUR, 1);
-        wait_for("the first hour's trees", || {
-            processed_by_thread(&collector).iter().sum::<u64>() == total
-        });
-        assert_eq!(processed_by_thread(&collector).iter().max(), Some(&800));
+        let clock = Arc::new(ManualClock::new(NOW_MS));
+        let collector = Collector::start(two_analyzer_threads(), Some(store.clone()), clock);
+        let first = send_uneven_and_wait(&collector, &traffic, HOUR, 1);
+        assert_eq!(first.iter().max(), Some(&TOGETHER));
         collector.shutdown();
         store.shutdown();
     }
     let store = open_store(dir.path());
-    let next_hour_ms = (HOUR + 1) * 3_600_000 + 10 * 60_000;
-    let collector = Collector::start(
-        config(),
-        Some(store.clone()),
-        Arc::new(ManualClock::new(next_hour_ms)),
-    );
-    send_uneven(&collector, &traffic, HOUR + 1, 2);
-    wait_for("the next hour's trees", || {
-        processed_by_thread(&collector).iter().sum::<u64>() == total
-    });
-    assert_even(&processed_by_thread(&collector));
+    let clock = Arc::new(ManualClock::new((HOUR + 1) * 3_600_000 + 10 * 60_000));
+    let collector = Collector::start(two_analyzer_threads(), Some(store.clone()), clock);
+    assert_even(&send_uneven_and_wait(&collector, &traffic, HOUR + 1, 2));
     collector.shutdown();
     store.shutdown();
 }
