@@ -232,6 +232,16 @@ pub(crate) fn parse_message_range(text: &str) -> Result<(u64, u64), String> {
     Ok((min, max))
 }
 
+/// `--domain-skew S`: a Zipf exponent, 0 (even) to 10.
+pub(crate) fn parse_skew(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if (0.0..=10.0).contains(&s) => Ok(s),
+        _ => Err(format!(
+            "{text:?}: need a number from 0 (even) to 10, e.g. 1"
+        )),
+    }
+}
+
 fn state_field(web: &str, field: &str) -> Option<u64> {
     let body = crate::http::get(web, "/api/state?hour=current").ok()?;
     serde_json::from_str::<serde_json::Value>(&body)
@@ -315,7 +325,16 @@ fn send_pool(
 
 #[cfg(test)]
 mod tests {
-    use super::parse_message_range;
+    use super::{parse_message_range, parse_skew};
+
+    #[test]
+    fn a_skew_is_a_number_from_0_to_10() {
+        assert_eq!(parse_skew("1"), Ok(1.0));
+        assert_eq!(parse_skew("0"), Ok(0.0));
+        for bad in ["-1", "NaN", "inf", "11", "x", ""] {
+            assert!(parse_skew(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn message_ranges_are_min_dash_max() {

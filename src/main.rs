@@ -110,7 +110,7 @@ enum Command {
         spread_minutes: u64,
         /// Uneven domains: domain i sends in proportion to 1/(i+1)^S (Zipf; 1 is a typical
         /// skew, 0 even).
-        #[arg(long, default_value_t = 0.0)]
+        #[arg(long, default_value_t = 0.0, value_parser = loadgen::parse_skew)]
         domain_skew: f64,
     },
     /// Alert rules: `ocelot alert replay` shows what rules would have fired on stored reports.
