@@ -207,6 +207,16 @@ pub(crate) enum Control {
     Shutdown,
 }
 
+/// Writes one report as JSON into a report file (streamed: a busy domain's report is
+/// megabytes, which checkpoints used to build in memory first).
+pub(crate) type ReportWriter<'h> =
+    Box<dyn FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + 'h>;
+
+/// The [`ReportWriter`] of `report`.
+fn json_writer<R: Serialize>(report: &R) -> ReportWriter<'_> {
+    Box::new(move |out| Ok(serde_json::to_writer(out, report)?))
+}
+
 /// What one worker thread owns and does, hour by hour.
 pub(crate) trait Worker: Send + 'static {
     /// The worker's state for one open hour.
@@ -222,12 +232,13 @@ pub(crate) trait Worker: Send + 'static {
     fn domains(hour: &Self::Hour) -> Vec<String>;
     /// The reports of the hour, one `(kind, domain)` per file a checkpoint writes.
     fn report_keys(hour: &Self::Hour) -> Vec<(ReportKind, String)>;
-    /// One report of the hour as JSON, `None` if it has none of that kind and domain.
-    fn serialize_one(
-        hour: &Self::Hour,
+    /// What writes one report of the hour as JSON, `None` if it has none of that kind and
+    /// domain.
+    fn report_writer<'h>(
+        hour: &'h Self::Hour,
         kind: ReportKind,
         domain: &str,
-    ) -> Option<serde_json::Result<Vec<u8>>>;
+    ) -> Option<ReportWriter<'h>>;
     fn sample(_hour: &mut Self::Hour, _sample: &StateSample) {}
     /// Brings the open hours up to date with what the worker learns other than through
     /// trees; called before every control message is handled. Figures of an hour sealed
@@ -402,16 +413,16 @@ impl Worker for ShardWorker {
         keys
     }
 
-    fn serialize_one(
-        hour: &ShardHour,
+    fn report_writer<'h>(
+        hour: &'h ShardHour,
         kind: ReportKind,
         domain: &str,
-    ) -> Option<serde_json::Result<Vec<u8>>> {
-        fn json<R: Serialize>(
-            reports: &DomainReports<R>,
+    ) -> Option<ReportWriter<'h>> {
+        fn json<'h, R: Serialize>(
+            reports: &'h DomainReports<R>,
             domain: &str,
-        ) -> Option<serde_json::Result<Vec<u8>>> {
-            reports.get(domain).map(serde_json::to_vec)
+        ) -> Option<ReportWriter<'h>> {
+            reports.get(domain).map(json_writer)
         }
         match kind {
             ReportKind::Transaction => json(hour.analyzers.transaction.reports(), domain),
@@ -488,13 +499,12 @@ impl Worker for StateWorker {
         vec![(ReportKind::State, crate::STATE_DOMAIN.to_owned())]
     }
 
-    fn serialize_one(
-        report: &StateReport,
+    fn report_writer<'h>(
+        report: &'h StateReport,
         kind: ReportKind,
         domain: &str,
-    ) -> Option<serde_json::Result<Vec<u8>>> {
-        (kind == ReportKind::State && domain == crate::STATE_DOMAIN)
-            .then(|| serde_json::to_vec(report))
+    ) -> Option<ReportWriter<'h>> {
+        (kind == ReportKind::State && domain == crate::STATE_DOMAIN).then(|| json_writer(report))
     }
 
     fn sample(report: &mut StateReport, s: &StateSample) {
@@ -541,15 +551,11 @@ pub(crate) fn run<W: Worker>(
     let mut write_error_logged = false;
     let mut write_report = |hour: u64, state: &W::Hour, kind: ReportKind, domain: &str| {
         let Some(store) = &ctx.store else { return };
-        let Some(json) = W::serialize_one(state, kind, domain) else {
+        let Some(write) = W::report_writer(state, kind, domain) else {
             return;
         };
         let kind = kind.name();
-        let result = json.map_err(|e| e.to_string()).and_then(|json| {
-            store
-                .write_report(hour, domain, kind, &json)
-                .map_err(|e| e.to_string())
-        });
+        let result = store.write_report_with(hour, domain, kind, write);
         if let Err(e) = result {
             counters.report_write_errors.fetch_add(1, Relaxed);
             if !write_error_logged {

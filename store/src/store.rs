@@ -22,6 +22,9 @@ use crate::shared::Shared;
 use crate::stats::{add, DiskUse, DropReason, StoreStats};
 use crate::writer::{Command, IdSource, Writer};
 
+/// Buffer between a report's serializer and its file: large writes, little memory.
+const REPORT_WRITE_BUFFER: usize = 64 * 1024;
+
 /// Hours in a day, for retention.
 const HOURS_PER_DAY: u64 = 24;
 
@@ -372,6 +375,19 @@ impl Store {
         name: &str,
         bytes: &[u8],
     ) -> Result<(), StoreError> {
+        self.write_report_with(hour, domain, name, |out| out.write_all(bytes))
+    }
+
+    /// [`Store::write_report`] with the bytes written by `write` into the temporary file
+    /// (buffered): a large report streams to disk instead of being built in memory first.
+    /// An error from `write` leaves the earlier version in place.
+    pub fn write_report_with(
+        &self,
+        hour: u64,
+        domain: &str,
+        name: &str,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<(), StoreError> {
         validate_name("domain", domain)?;
         validate_name("report name", name)?;
         let layout = &self.inner.shared.layout;
@@ -383,13 +399,15 @@ impl Store {
         fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         // Valid names never start with '.', so the temporary name cannot clash.
         let tmp = dir.join(format!(".{name}.{REPORT_EXT}.tmp"));
-        let write = || -> io::Result<()> {
-            let mut file = fs::File::create(&tmp)?;
-            file.write_all(bytes)?;
+        let result = (|| -> io::Result<()> {
+            let mut out =
+                io::BufWriter::with_capacity(REPORT_WRITE_BUFFER, fs::File::create(&tmp)?);
+            write(&mut out)?;
+            let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
             file.sync_data()?;
             fs::rename(&tmp, &path)
-        };
-        write().map_err(|e| {
+        })();
+        result.map_err(|e| {
             add(&self.inner.shared.counters.io_errors, 1);
             let _ = fs::remove_file(&tmp);
             StoreError::io(&path, e)

@@ -149,3 +149,47 @@ fn domains_with_only_messages_are_not_report_domains() {
     );
     assert!(stats.disk_use[0].bytes > 8);
 }
+
+#[test]
+fn a_streamed_report_replaces_the_old_one_only_when_it_is_written_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .write_report(HOUR, "shop", "transaction", b"v1")
+        .unwrap();
+    // Larger than the write buffer, in many small writes, as a serializer makes them.
+    let big: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    store
+        .write_report_with(HOUR, "shop", "transaction", |out| {
+            big.chunks(7).try_for_each(|chunk| out.write_all(chunk))
+        })
+        .unwrap();
+    assert_eq!(
+        store.read_report(HOUR, "shop", "transaction").unwrap(),
+        Some(big.clone())
+    );
+    // A writer that fails halfway: the error comes back and the last whole version stays.
+    let err = store
+        .write_report_with(HOUR, "shop", "transaction", |out| {
+            out.write_all(b"half a rep")?;
+            Err(std::io::Error::other("the serializer gave up"))
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("the serializer gave up"), "{err}");
+    assert_eq!(
+        store.read_report(HOUR, "shop", "transaction").unwrap(),
+        Some(big)
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(
+        dir.path()
+            .join(HOUR.to_string())
+            .join("shop")
+            .join("reports"),
+    )
+    .unwrap()
+    .map(|e| e.unwrap().file_name())
+    .filter(|name| name.to_string_lossy().ends_with(".tmp"))
+    .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    store.shutdown();
+}
