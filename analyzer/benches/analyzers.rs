@@ -376,7 +376,41 @@ fn instruction_probe(kind: &str) {
     );
 }
 
-criterion_group!(benches, bench_analyzers);
+/// What a checkpoint costs the analyzer thread that takes it: every Transaction, Event
+/// and Problem report of an hour that has seen 100 000 trees (stamped over the whole hour,
+/// as a checkpoint late in the hour finds them), written as JSON into a sink, so the
+/// figure is the serializer's and not the disk's.
+fn bench_checkpoint(c: &mut Criterion) {
+    let config = Arc::new(AnalyzerConfig::default());
+    let mut rng = Rng(0xc4ec);
+    let trees = realistic_trees(100_000, 10, 200, &mut rng);
+    let mut transaction = TransactionAnalyzer::new(HOUR, config.clone());
+    let mut event = EventAnalyzer::new(HOUR, config.clone());
+    let mut problem = ProblemAnalyzer::new(HOUR, config);
+    for tree in &trees {
+        transaction.process(tree);
+        event.process(tree);
+        problem.process(tree);
+    }
+    let mut group = c.benchmark_group("checkpoint");
+    group.sample_size(20);
+    group.bench_function("json_of_100k_trees_reports", |b| {
+        b.iter(|| {
+            for (_, report) in transaction.reports().iter() {
+                serde_json::to_writer(std::io::sink(), report).expect("to a sink");
+            }
+            for (_, report) in event.reports().iter() {
+                serde_json::to_writer(std::io::sink(), report).expect("to a sink");
+            }
+            for (_, report) in problem.reports().iter() {
+                serde_json::to_writer(std::io::sink(), report).expect("to a sink");
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_analyzers, bench_checkpoint);
 
 fn main() {
     if let Ok(kind) = std::env::var("OCELOT_BENCH_PASSES") {

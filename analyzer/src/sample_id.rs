@@ -160,7 +160,7 @@ impl fmt::Display for SampleId {
             (None, _) => Ok(()),
             (Some(text), false) => f.write_str(text),
             (Some(domain), true) => {
-                write!(f, "{domain}-{:08x}-{}-{}", self.ip, self.hour, self.seq)
+                f.write_str(CanonicalText::new(domain, self.ip, self.hour, self.seq).as_str())
             }
         }
     }
@@ -174,8 +174,81 @@ impl fmt::Debug for SampleId {
 
 impl Serialize for SampleId {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        match (&self.text, self.canonical) {
+            (None, _) => serializer.serialize_str(""),
+            (Some(text), false) => serializer.serialize_str(text),
+            (Some(domain), true) => {
+                CanonicalText::new(domain, self.ip, self.hour, self.seq).serialize(serializer)
+            }
+        }
     }
+}
+
+/// A canonical ID written out (`domain-hexip-hour-seq`) without the formatting machinery:
+/// checkpoints write every kept ID of every name, and `write!` through `fmt` was most of
+/// what serializing an ID cost. On the stack for domains up to [`SHORT_DOMAIN`] bytes.
+pub(crate) enum CanonicalText {
+    Short([u8; SHORT_TEXT], usize),
+    Long(String),
+}
+
+/// Longest domain written on the stack: with `-`, 8 hex digits, `-`, and two `u32`s of at
+/// most 10 digits each with a `-` between, the text fits [`SHORT_TEXT`] bytes.
+const SHORT_DOMAIN: usize = 64;
+const SHORT_TEXT: usize = SHORT_DOMAIN + 1 + 8 + 1 + 10 + 1 + 10;
+
+impl CanonicalText {
+    pub(crate) fn new(domain: &str, ip: u32, hour: u32, seq: u32) -> Self {
+        if domain.len() > SHORT_DOMAIN {
+            return CanonicalText::Long(format!("{domain}-{ip:08x}-{hour}-{seq}"));
+        }
+        let mut buf = [0u8; SHORT_TEXT];
+        let mut len = domain.len();
+        buf[..len].copy_from_slice(domain.as_bytes());
+        buf[len] = b'-';
+        len += 1;
+        for shift in (0..8).rev() {
+            buf[len] = b"0123456789abcdef"[(ip >> (shift * 4)) as usize & 0xf];
+            len += 1;
+        }
+        for n in [hour, seq] {
+            buf[len] = b'-';
+            len += 1;
+            len += write_decimal(n, &mut buf[len..]);
+        }
+        CanonicalText::Short(buf, len)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            // A `str` followed by ASCII: always UTF-8.
+            CanonicalText::Short(buf, len) => std::str::from_utf8(&buf[..*len]).unwrap_or_default(),
+            CanonicalText::Long(text) => text,
+        }
+    }
+}
+
+impl Serialize for CanonicalText {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Writes `n` in decimal at the start of `out` (at least 10 bytes); returns its length.
+fn write_decimal(mut n: u32, out: &mut [u8]) -> usize {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let len = digits.len() - i;
+    out[..len].copy_from_slice(&digits[i..]);
+    len
 }
 
 impl<'de> Deserialize<'de> for SampleId {
@@ -229,5 +302,29 @@ mod tests {
             None
         );
         assert_eq!(std::mem::size_of::<SampleId>(), 24);
+    }
+
+    #[test]
+    fn canonical_text_is_what_format_writes() {
+        let long = "d".repeat(SHORT_DOMAIN + 1);
+        for domain in [
+            "shop",
+            "",
+            "order-service",
+            &"x".repeat(SHORT_DOMAIN),
+            &long,
+        ] {
+            for (ip, hour, seq) in [
+                (0, 0, 0),
+                (0xc0a8_010a, 498_703, 42),
+                (u32::MAX, u32::MAX, u32::MAX),
+                (1, 10, 9),
+            ] {
+                assert_eq!(
+                    CanonicalText::new(domain, ip, hour, seq).as_str(),
+                    format!("{domain}-{ip:08x}-{hour}-{seq}")
+                );
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::sample_id::{SampleId, SharedText};
+use crate::sample_id::{CanonicalText, SampleId, SharedText};
 
 /// Message IDs in the order they were kept.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -83,7 +83,9 @@ impl SampleIds {
                 Some(Side {
                     common: Some((domain, ip)),
                     ..
-                }) => format!("{domain}-{ip:08x}-{hour}-{seq}"),
+                }) => CanonicalText::new(domain, *ip, hour, seq)
+                    .as_str()
+                    .to_owned(),
                 _ => unreachable!("a slot always has its side"),
             })
             .collect()
@@ -98,7 +100,31 @@ impl fmt::Debug for SampleIds {
 
 impl Serialize for SampleIds {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.texts().serialize(serializer)
+        // The plain list of `texts`, each written where it is needed instead of collected.
+        let side = self.side.as_deref();
+        serializer.collect_seq(self.slots.iter().map(|&(hour, seq)| match side {
+            Some(side) if hour == OTHER => Either::Other(&side.others[seq as usize]),
+            Some(Side {
+                common: Some((domain, ip)),
+                ..
+            }) => Either::Common(CanonicalText::new(domain, *ip, hour, seq)),
+            _ => unreachable!("a slot always has its side"),
+        }))
+    }
+}
+
+/// One ID of a [`SampleIds`] list as it serializes.
+enum Either<'a> {
+    Other(&'a SampleId),
+    Common(CanonicalText),
+}
+
+impl Serialize for Either<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Either::Other(id) => id.serialize(serializer),
+            Either::Common(text) => text.serialize(serializer),
+        }
     }
 }
 
