@@ -50,12 +50,20 @@ pub(crate) struct EventName {
     pub(crate) fail_message_ids: FailIds,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+/// One minute of one event name. Checkpoints write it as `[minute, count, fail]` and read
+/// that or the object form written before 2026-12-05.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub(crate) struct EventMinute {
     pub(crate) minute: u8,
     pub(crate) count: u64,
     pub(crate) fail: u64,
+}
+
+impl Serialize for EventMinute {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (self.minute, self.count, self.fail).serialize(serializer)
+    }
 }
 
 /// An event name's minutes: the newest one's in the entry (see [`OpenMinute`]), the others

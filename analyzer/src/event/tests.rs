@@ -163,3 +163,21 @@ fn the_open_minute_row_reads_as_part_of_the_list_whatever_the_order_and_sizes() 
         );
     }
 }
+
+#[test]
+fn a_minute_row_is_written_as_an_array_and_read_in_either_form() {
+    use super::report::EventMinute;
+    let row = EventMinute {
+        minute: 7,
+        count: 12,
+        fail: 3,
+    };
+    assert_eq!(serde_json::to_string(&row).unwrap(), "[7,12,3]");
+    for json in ["[7,12,3]", r#"{"minute":7,"count":12,"fail":3}"#] {
+        assert_eq!(
+            serde_json::from_str::<EventMinute>(json).unwrap(),
+            row,
+            "{json}"
+        );
+    }
+}

@@ -154,14 +154,22 @@ pub(crate) struct TransactionMinute {
 const MINUTE_BITS: u32 = 6;
 const MAX_MINUTE_FAILS: u32 = (1 << (32 - MINUTE_BITS)) - 1;
 
-/// [`TransactionMinute`] as checkpoints write it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// [`TransactionMinute`] as checkpoints write it: `[minute, count, fail, sum_us]` (field
+/// names in every row of every name were most of a checkpoint's bytes); read from that or
+/// from the object form that checkpoints before 2026-12-05 wrote.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 struct MinuteRow {
     minute: u8,
     count: u32,
     fail: u32,
     sum_us: u64,
+}
+
+impl Serialize for MinuteRow {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (self.minute, self.count, self.fail, self.sum_us).serialize(serializer)
+    }
 }
 
 impl From<MinuteRow> for TransactionMinute {
