@@ -151,7 +151,7 @@ impl DomainShards {
         domains: impl IntoIterator<Item = (&'a str, u64)>,
     ) {
         let mut domains: Vec<(&str, u64)> = domains.into_iter().collect();
-        domains.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        domains.sort_unstable_by(heaviest_first);
         let mut hours = self.lock();
         let state = self.hour_mut(&mut hours, hour);
         for (domain, trees) in domains {
@@ -161,11 +161,7 @@ impl DomainShards {
             if domain != OTHERS {
                 state.admitted += 1;
             }
-            let shard = state.place_weighted(domain, trees);
-            if let Some(placed) = state.domains.get_mut(domain) {
-                placed.trees = trees;
-            }
-            state.counted[shard] = state.counted[shard].saturating_add(trees);
+            state.place_weighted(domain, trees);
         }
     }
 
@@ -218,8 +214,7 @@ impl HourShards {
                 .iter()
                 .map(|(domain, placed)| (domain, placed.trees))
                 .collect();
-            // Heaviest first; ties by name, so the plan does not depend on hash order.
-            loads.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+            loads.sort_unstable_by(heaviest_first);
             for (domain, trees) in loads {
                 let shard = least(&planned);
                 // A domain that sent nothing still counts one, so idle domains spread too.
@@ -246,7 +241,8 @@ impl HourShards {
     }
 
     /// [`HourShards::place`] for a domain known to have sent `trees` already (a restored
-    /// one): the plan is not asked, and the load so far decides.
+    /// one): the plan is not asked, the load so far decides, and the trees count as its
+    /// load from then on.
     fn place_weighted(&mut self, domain: &str, trees: u64) -> usize {
         let planned = if trees == 0 {
             self.plan.get(domain).copied()
@@ -270,9 +266,16 @@ impl HourShards {
             }
         };
         self.domains
-            .insert(domain.to_owned(), Placed { shard, trees: 0 });
+            .insert(domain.to_owned(), Placed { shard, trees });
+        self.counted[shard] = self.counted[shard].saturating_add(trees);
         shard
     }
+}
+
+/// Orders `(domain, trees)` heaviest first; ties by name, so a plan does not depend on hash
+/// order.
+fn heaviest_first<D: Ord>(a: &(D, u64), b: &(D, u64)) -> std::cmp::Ordering {
+    b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0))
 }
 
 /// The first index of the smallest value.
