@@ -235,15 +235,71 @@ impl DurationHistogram {
 /// round again). So single values wait in the struct, in the entry's own cache line:
 /// up to [`PENDING_MAX`] keys packed in one `u64`, added to the list together when one
 /// more comes. Every reader sees list and pending values as one histogram.
+///
+/// A busy name (a database call every few milliseconds on every machine) is the opposite
+/// case: its newest minute holds a hundred keys or more, and finding a value's place among
+/// them read several of the list's lines for every four values. Once a bucket of the
+/// newest minute has counted [`DENSE_TRIGGER`] values, that minute is counted densely
+/// instead: one `u32` per bucket over the range the minute has seen (plus a margin, at most
+/// [`DENSE_MAX_SPAN`] buckets) at the end of `entries`, followed by a header word
+/// ([`Dense`]); four waiting values then cost one short read of those counts. A value
+/// outside the range goes into the sorted list as before; the first value of a later
+/// minute turns the dense counts back into entries. Only the newest minute of a name is
+/// ever dense, so the cost is at most 2 KiB per busy name while it stays busy.
 #[derive(Debug, Clone, Default)]
 #[repr(C)] // `pending` first: see `TransactionName`
 pub(crate) struct MinuteHistograms {
     /// Values recorded once each and not yet in `entries`: how many in the low
     /// [`PENDING_LEN_BITS`] bits, then their keys, [`KEY_BITS`] bits each, in arrival order.
+    /// While the newest minute is dense, [`DENSE`] is set and that minute is in the bits
+    /// from [`DENSE_MINUTE_SHIFT`]; its values are the only ones that wait then.
     pending: u64,
     /// Packed entries, sorted by `(minute, index)`; one run per key, as short as its count
-    /// allows; counts never zero.
+    /// allows; counts never zero. Followed, when the newest minute is dense, by its counts
+    /// (`Dense::span` of them, one per bucket from `Dense::low`, zeros included) and the
+    /// [`Dense`] header word.
     entries: Vec<u32>,
+}
+
+/// `pending`'s flag for a dense newest minute (the waiting keys never reach this bit).
+const DENSE: u64 = 1 << 63;
+/// Where the dense minute sits in `pending`.
+const DENSE_MINUTE_SHIFT: u32 = 56;
+const DENSE_BITS: u64 = DENSE | 0x3f << DENSE_MINUTE_SHIFT;
+const _: () = assert!(PENDING_LEN_BITS + KEY_BITS * PENDING_MAX as u32 <= DENSE_MINUTE_SHIFT);
+/// A bucket of the newest minute that reaches this count makes the minute dense.
+const DENSE_TRIGGER: u32 = 16;
+/// Buckets added below and above the range a minute has seen when it turns dense.
+const DENSE_MARGIN: u16 = 16;
+/// Most buckets a dense minute counts (a range of durations of about 1 : 16 000).
+const DENSE_MAX_SPAN: usize = 512;
+
+/// The header word that ends a dense minute's counts: the span in bits 0-11, the lowest
+/// bucket in 12-23, the minute in 24-29.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Dense {
+    minute: u8,
+    low: u16,
+    span: usize,
+}
+
+impl Dense {
+    fn of(word: u32) -> Dense {
+        Dense {
+            minute: (word >> 24 & 0x3f) as u8,
+            low: (word >> 12 & 0xfff) as u16,
+            span: (word & 0xfff) as usize,
+        }
+    }
+
+    fn word(self) -> u32 {
+        u32::from(self.minute) << 24 | u32::from(self.low) << 12 | self.span as u32
+    }
+
+    /// The key of the count at `offset`.
+    fn key(self, offset: usize) -> u32 {
+        key_of(self.minute, self.low + offset as u16)
+    }
 }
 
 const COUNT_BITS: u32 = 14;
@@ -289,25 +345,177 @@ impl MinuteHistograms {
             return;
         }
         let key = key_of(minute, index_of(value));
+        let minute = key_minute(key);
+        if self.pending & DENSE != 0 {
+            let dense_minute = (self.pending >> DENSE_MINUTE_SHIFT & 0x3f) as u8;
+            if minute < dense_minute {
+                // A late tree.
+                self.add(key, n);
+                return;
+            }
+            if minute == dense_minute {
+                if n == 1 && self.wait(key) {
+                    return;
+                }
+                let dense = self.dense().expect("flagged");
+                for key in self.take_pending() {
+                    self.add_dense(dense, key, 1);
+                }
+                self.add_dense(dense, key, n);
+                return;
+            }
+            self.end_dense();
+        }
+        let mut busy = None;
         if n == 1 {
-            let held = self.pending & ((1 << PENDING_LEN_BITS) - 1);
-            if held < PENDING_MAX {
-                let shift = PENDING_LEN_BITS + KEY_BITS * held as u32;
-                self.pending = (self.pending | u64::from(key) << shift) + 1;
+            if self.wait(key) {
                 return;
             }
             // Full: the waiting values go into the list with this one, whose end they
             // then share (one miss for four values).
             for key in self.take_pending() {
-                self.add(key, 1);
+                busy = busy.or(self.add(key, 1));
+            }
+        }
+        busy = busy.or(self.add(key, n));
+        if let Some(minute) = busy {
+            self.begin_dense(minute);
+        }
+    }
+
+    /// Puts `key` with the waiting values if there is room.
+    fn wait(&mut self, key: u32) -> bool {
+        let held = self.pending & ((1 << PENDING_LEN_BITS) - 1);
+        if held < PENDING_MAX {
+            let shift = PENDING_LEN_BITS + KEY_BITS * held as u32;
+            self.pending = (self.pending | u64::from(key) << shift) + 1;
+            return true;
+        }
+        false
+    }
+
+    /// The dense minute's header, if there is one.
+    fn dense(&self) -> Option<Dense> {
+        if self.pending & DENSE == 0 {
+            return None;
+        }
+        self.entries.last().map(|&word| Dense::of(word))
+    }
+
+    /// Adds `n` values of `key`, a key of the dense minute, to its count, or to the list
+    /// when it is outside the range or the count would pass 32 bits.
+    fn add_dense(&mut self, dense: Dense, key: u32, n: u64) {
+        let offset = usize::from(key_index(key).wrapping_sub(dense.low));
+        if offset < dense.span {
+            let at = self.entries.len() - 1 - dense.span + offset;
+            let sum = u64::from(self.entries[at]).checked_add(n);
+            if let Some(sum) = sum.and_then(|sum| u32::try_from(sum).ok()) {
+                self.entries[at] = sum;
+                return;
             }
         }
         self.add(key, n);
     }
 
-    /// The keys waiting in `pending`, which is left empty.
+    /// Turns `minute`, whose bucket just reached [`DENSE_TRIGGER`], into dense counts if it
+    /// is the newest minute and its range fits [`DENSE_MAX_SPAN`].
+    fn begin_dense(&mut self, minute: u8) {
+        for key in self.take_pending() {
+            self.add(key, 1);
+        }
+        let entries = &self.entries;
+        if entries
+            .last()
+            .is_none_or(|&e| key_minute(entry_key(e)) != minute)
+        {
+            return;
+        }
+        let start = entries.partition_point(|&e| key_minute(entry_key(e)) < minute);
+        let first = key_index(entry_key(entries[start]));
+        let last = key_index(entry_key(entries[entries.len() - 1]));
+        let low = first.saturating_sub(DENSE_MARGIN);
+        let high = (last + DENSE_MARGIN).min((1 << INDEX_BITS) - 1);
+        let span = usize::from(high - low) + 1;
+        let runs: Vec<(u32, u64)> = entries[start..]
+            .chunk_by(|a, b| entry_key(*a) == entry_key(*b))
+            .map(|run| (entry_key(run[0]), self.run_count(run)))
+            .collect();
+        if span > DENSE_MAX_SPAN || runs.iter().any(|&(_, count)| count > u64::from(u32::MAX)) {
+            return;
+        }
+        let dense = Dense { minute, low, span };
+        self.entries.truncate(start);
+        self.entries.reserve_exact(span + 1);
+        self.entries.resize(start + span, 0);
+        for (key, count) in runs {
+            let offset = usize::from(key_index(key) - low);
+            self.entries[start + offset] = count as u32;
+        }
+        self.entries.push(dense.word());
+        self.pending = DENSE | u64::from(minute) << DENSE_MINUTE_SHIFT;
+    }
+
+    /// Turns the dense counts, and the values waiting for them, back into entries (a later
+    /// minute has begun).
+    fn end_dense(&mut self) {
+        let Some(dense) = self.dense() else {
+            return;
+        };
+        for key in self.take_pending() {
+            self.add_dense(dense, key, 1);
+        }
+        let base = self.entries.len() - 1 - dense.span;
+        let counted: Vec<(u32, u64)> = self.entries[base..base + dense.span]
+            .iter()
+            .enumerate()
+            .filter(|&(_, &count)| count != 0)
+            .map(|(offset, &count)| (dense.key(offset), u64::from(count)))
+            .collect();
+        self.entries.truncate(base);
+        self.pending = 0;
+        // Values of the dense minute outside its range were listed; they end the list.
+        let start = self
+            .entries
+            .partition_point(|&e| key_minute(entry_key(e)) < dense.minute);
+        let listed: Vec<(u32, u64)> = self.entries[start..]
+            .chunk_by(|a, b| entry_key(*a) == entry_key(*b))
+            .map(|run| (entry_key(run[0]), self.run_count(run)))
+            .collect();
+        self.entries.truncate(start);
+        for (key, count) in merge_sorted(listed.into_iter(), counted.into_iter()) {
+            self.entries.extend(encode_run(key, count));
+        }
+        self.entries.shrink_to_fit();
+    }
+
+    /// The listed entries: all of `entries` but a dense minute's counts and header.
+    fn listed(&self) -> &[u32] {
+        let dense = self.dense().map_or(0, |d| d.span + 1);
+        &self.entries[..self.entries.len() - dense]
+    }
+
+    /// `(key, count)` of the dense minute's buckets with a count, in order.
+    fn dense_counts(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        let dense = self.dense();
+        let counts = dense.map_or(&[][..], |d| {
+            let end = self.entries.len() - 1;
+            &self.entries[end - d.span..end]
+        });
+        counts
+            .iter()
+            .enumerate()
+            .filter(|&(_, &count)| count != 0)
+            .map(move |(offset, &count)| {
+                let dense = dense.expect("counts only when dense");
+                (dense.key(offset), u64::from(count))
+            })
+    }
+
+    /// The keys waiting in `pending`, which is left with none (and its dense minute).
     fn take_pending(&mut self) -> impl Iterator<Item = u32> {
-        pending_keys(std::mem::take(&mut self.pending))
+        let waiting = self.pending & !DENSE_BITS;
+        self.pending &= DENSE_BITS;
+        pending_keys(waiting)
     }
 
     /// The waiting keys, sorted, each with how many times it waits.
@@ -330,59 +538,56 @@ impl MinuteHistograms {
         counts.into_iter().take(len)
     }
 
-    /// Adds `n` values of `key` to the list.
-    fn add(&mut self, key: u32, n: u64) {
+    /// Adds `n` values of `key` to the list. Returns the key's minute when this made one
+    /// of its buckets reach [`DENSE_TRIGGER`] (and no minute is dense yet).
+    fn add(&mut self, key: u32, n: u64) -> Option<u8> {
         // Live traffic records into the newest minute, whose entries end the list. Search
         // a window at the end that doubles until its first entry lies below `key`: only the
         // last few cache lines are read, where a search of the whole list (thousands of
         // entries for a busy name late in the hour) would miss the cache at every step.
-        let len = self.entries.len();
+        let listed = self.listed();
+        let len = listed.len();
         let mut back = 1;
         let start = loop {
             if back >= len {
                 break 0;
             }
-            if entry_key(self.entries[len - back]) < key {
+            if entry_key(listed[len - back]) < key {
                 break len - back + 1;
             }
             back *= 2;
         };
-        match self.entries[start..].binary_search_by_key(&key, |&e| entry_key(e)) {
+        match listed[start..].binary_search_by_key(&key, |&e| entry_key(e)) {
             Ok(pos) => self.add_to_run(start + pos, key, n),
             Err(pos) => {
                 let pos = start + pos;
                 for (i, entry) in encode_run(key, n).enumerate() {
                     insert_frugal(&mut self.entries, pos + i, entry);
                 }
+                None
             }
         }
     }
 
-    /// Adds `n` to the run of `key`, which holds the entry at `pos`.
-    fn add_to_run(&mut self, pos: usize, key: u32, n: u64) {
+    /// Adds `n` to the run of `key`, which holds the listed entry at `pos`; returns the
+    /// key's minute when its count reached [`DENSE_TRIGGER`] in one entry (see `add`).
+    fn add_to_run(&mut self, pos: usize, key: u32, n: u64) -> Option<u8> {
         let same = |e: &u32| entry_key(*e) == key;
-        let alone = !self.entries[..pos].last().is_some_and(same)
-            && !self.entries.get(pos + 1).is_some_and(same);
-        let field = self.entries[pos] & COUNT_MASK;
+        let listed = self.listed();
+        let alone =
+            !listed[..pos].last().is_some_and(same) && !listed.get(pos + 1).is_some_and(same);
+        let field = listed[pos] & COUNT_MASK;
         if alone && u64::from(field) + n.min(u64::from(COUNT_MASK)) < u64::from(COUNT_MASK) {
             // The common case: a count that still fits its one entry.
             self.entries[pos] += n as u32;
-            return;
+            let reached = field < DENSE_TRIGGER && field + n as u32 >= DENSE_TRIGGER;
+            return (reached && self.pending & DENSE == 0).then(|| key_minute(key));
         }
-        let first = pos
-            - self.entries[..pos]
-                .iter()
-                .rev()
-                .take_while(|e| same(e))
-                .count();
-        let end = pos
-            + 1
-            + self.entries[pos + 1..]
-                .iter()
-                .take_while(|e| same(e))
-                .count();
-        let count = self.run_count(&self.entries[first..end]).saturating_add(n);
+        let first = pos - listed[..pos].iter().rev().take_while(|e| same(e)).count();
+        let end = pos + 1 + listed[pos + 1..].iter().take_while(|e| same(e)).count();
+        let count = self.run_count(&listed[first..end]).saturating_add(n);
         self.entries.splice(first..end, encode_run(key, count));
+        None
     }
 
     /// The count a run of entries holds.
@@ -395,9 +600,11 @@ impl MinuteHistograms {
 
     /// `(key, count)` of every key in the list, in order.
     fn runs(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
-        self.entries
+        let listed = self
+            .listed()
             .chunk_by(|a, b| entry_key(*a) == entry_key(*b))
-            .map(|run| (entry_key(run[0]), self.run_count(run)))
+            .map(|run| (entry_key(run[0]), self.run_count(run)));
+        merge_sorted(listed, self.dense_counts())
     }
 
     /// `(minute, index, count)` of every key, list and pending values together, in order.
@@ -449,17 +656,13 @@ impl MinuteHistograms {
     /// [`DurationHistogram::quantile`] of one minute.
     pub(crate) fn quantile(&self, minute: u8, q: f64) -> Option<f64> {
         let minute_of_entry = |e: &u32| key_minute(entry_key(*e));
-        let start = self
-            .entries
-            .partition_point(|e| minute_of_entry(e) < minute);
-        let end = self
-            .entries
-            .partition_point(|e| minute_of_entry(e) <= minute);
-        let listed = self.entries[start..end]
+        let entries = self.listed();
+        let start = entries.partition_point(|e| minute_of_entry(e) < minute);
+        let end = entries.partition_point(|e| minute_of_entry(e) <= minute);
+        let listed = entries[start..end]
             .chunk_by(|a, b| entry_key(*a) == entry_key(*b))
             .map(|run| (entry_key(run[0]), self.run_count(run)));
-        let pending = self
-            .pending_counts()
+        let pending = merge_sorted(self.pending_counts(), self.dense_counts())
             .filter(|&(key, _)| key_minute(key) == minute);
         let buckets: Vec<(u16, u64)> = merge_sorted(listed, pending)
             .map(|(key, count)| (key_index(key), count))
@@ -794,6 +997,111 @@ mod tests {
             model.into_iter().map(|((m, i), c)| (m, i, c)).collect();
         assert_eq!(minutes.iter().collect::<Vec<_>>(), expected);
         assert!(minutes.entries.len() > expected.len(), "a count took a run");
+    }
+
+    /// Checks every reading of `minutes` against the counts of `model`.
+    fn assert_reads_as(
+        minutes: &MinuteHistograms,
+        model: &std::collections::BTreeMap<(u8, u16), u64>,
+    ) {
+        let expected: Vec<(u8, u16, u64)> = model.iter().map(|(&(m, i), &c)| (m, i, c)).collect();
+        assert_eq!(minutes.iter().collect::<Vec<_>>(), expected);
+        let mut per_minute = vec![DurationHistogram::new(); 60];
+        let mut hour = DurationHistogram::new();
+        for &(minute, index, count) in &expected {
+            per_minute[usize::from(minute)].add_to_bucket(index, count);
+            hour.add_to_bucket(index, count);
+        }
+        assert_eq!(minutes.to_histogram(), hour);
+        for (minute, histogram) in per_minute.iter().enumerate() {
+            for q in [0.0, 0.5, 0.95, 0.999, 1.0] {
+                assert_eq!(
+                    minutes.quantile(minute as u8, q),
+                    histogram.quantile(q),
+                    "minute {minute}"
+                );
+            }
+        }
+        let json = serde_json::to_string(minutes).unwrap();
+        let read: MinuteHistograms = serde_json::from_str(&json).unwrap();
+        assert_eq!(&read, minutes);
+        assert_eq!(read.pending, 0, "a checkpoint lists everything");
+        let mut merged = MinuteHistograms::default();
+        merged.merge(&MinuteHistograms::default());
+        merged.record_n(0, 1, 1);
+        merged.merge(minutes);
+        let mut with_one = model.clone();
+        *with_one.entry((0, index_of(1))).or_insert(0) += 1;
+        assert_eq!(
+            merged.iter().collect::<Vec<_>>(),
+            with_one
+                .iter()
+                .map(|(&(m, i), &c)| (m, i, c))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_busy_minute_is_counted_densely_and_reads_as_the_list_would() {
+        let mut minutes = MinuteHistograms::default();
+        let mut model = std::collections::BTreeMap::new();
+        let mut rng = 0xb05e_u64;
+        let mut record = |minutes: &mut MinuteHistograms, minute: u8, value: u64, n: u64| {
+            minutes.record_n(minute, value, n);
+            let count = model.entry((minute, index_of(value))).or_insert(0u64);
+            *count = count.saturating_add(n);
+            model.clone()
+        };
+        let mut dense_minutes = Vec::new();
+        for minute in [10u8, 11, 13] {
+            for i in 0..3_000u64 {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                // A database call: 2-4 ms, one in a hundred far slower (outside the dense
+                // range), now and then a late tree of an earlier minute and a batch.
+                let (at, value, n) = match i % 100 {
+                    7 => (minute, 3_000 * (20 + rng % 400), 1),
+                    33 => (minute.saturating_sub(5), 2_000 + rng % 2_000, 1),
+                    61 => (minute, 2_000 + rng % 2_000, 1 + rng % 1_000),
+                    _ => (minute, 2_000 + rng % 2_000, 1),
+                };
+                let snapshot = record(&mut minutes, at, value, n);
+                if let Some(dense) = minutes.dense() {
+                    assert_eq!(dense.minute, minute);
+                    assert!(dense.span <= DENSE_MAX_SPAN);
+                    if dense_minutes.last() != Some(&minute) {
+                        dense_minutes.push(minute);
+                    }
+                }
+                if i % 500 == 499 {
+                    assert_reads_as(&minutes, &snapshot);
+                }
+            }
+        }
+        assert_eq!(dense_minutes, [10, 11, 13], "each busy minute turned dense");
+        // A count past 32 bits into the dense minute goes to the list beside it.
+        let snapshot = record(&mut minutes, 13, 3_000, u64::from(u32::MAX));
+        assert!(minutes.dense().is_some());
+        assert_reads_as(&minutes, &snapshot);
+        // The next minute lists the dense one's counts.
+        let snapshot = record(&mut minutes, 14, 3_000, 1);
+        assert!(minutes.dense().is_none());
+        assert!(minutes
+            .entries
+            .iter()
+            .all(|&e| entry_key(e) >> INDEX_BITS < 60));
+        assert_reads_as(&minutes, &snapshot);
+    }
+
+    #[test]
+    fn a_name_seen_a_few_times_a_minute_stays_listed() {
+        let mut minutes = MinuteHistograms::default();
+        for i in 0..6_000u64 {
+            // 100 values a minute over 100 buckets: no bucket reaches the trigger.
+            minutes.record_n((i / 100) as u8 % 60, 1_000 + (i % 100) * 25, 1);
+            assert!(minutes.dense().is_none());
+        }
     }
 
     #[test]
