@@ -241,8 +241,8 @@ impl DurationHistogram {
 /// them read several of the list's lines for every four values. Once a bucket of the
 /// newest minute has counted [`DENSE_TRIGGER`] values, that minute is counted densely
 /// instead: one `u32` per bucket over the range the minute has seen (plus a margin, at most
-/// [`DENSE_MAX_SPAN`] buckets) at the end of `entries`, followed by a header word
-/// ([`Dense`]); four waiting values then cost one short read of those counts. A value
+/// [`DENSE_MAX_SPAN`] buckets) at the end of `entries`, described in `pending` ([`Dense`]),
+/// where values still wait three at a time; four values then cost a few increments. A value
 /// outside the range goes into the sorted list as before; the first value of a later
 /// minute turns the dense counts back into entries. Only the newest minute of a name is
 /// ever dense, so the cost is at most 2 KiB per busy name while it stays busy.
@@ -251,22 +251,26 @@ impl DurationHistogram {
 pub(crate) struct MinuteHistograms {
     /// Values recorded once each and not yet in `entries`: how many in the low
     /// [`PENDING_LEN_BITS`] bits, then their keys, [`KEY_BITS`] bits each, in arrival order.
-    /// While the newest minute is dense, [`DENSE`] is set and that minute is in the bits
-    /// from [`DENSE_MINUTE_SHIFT`]; its values are the only ones that wait then.
+    /// While the newest minute is dense, [`DENSE`] is set, the bits above the waiting
+    /// values describe the dense counts ([`Dense`]) and the waiting values are offsets into
+    /// them, [`OFFSET_BITS`] bits each.
     pending: u64,
     /// Packed entries, sorted by `(minute, index)`; one run per key, as short as its count
     /// allows; counts never zero. Followed, when the newest minute is dense, by its counts
-    /// (`Dense::span` of them, one per bucket from `Dense::low`, zeros included) and the
-    /// [`Dense`] header word.
+    /// (`Dense::span` of them, one per bucket from `Dense::low`, zeros included).
     entries: Vec<u32>,
 }
 
 /// `pending`'s flag for a dense newest minute (the waiting keys never reach this bit).
 const DENSE: u64 = 1 << 63;
-/// Where the dense minute sits in `pending`.
-const DENSE_MINUTE_SHIFT: u32 = 56;
-const DENSE_BITS: u64 = DENSE | 0x3f << DENSE_MINUTE_SHIFT;
-const _: () = assert!(PENDING_LEN_BITS + KEY_BITS * PENDING_MAX as u32 <= DENSE_MINUTE_SHIFT);
+/// Bits of a waiting value's offset into the dense counts.
+const OFFSET_BITS: u32 = 10;
+/// Where [`Dense`] sits in `pending`: the span's bits and up.
+const DENSE_SPAN_SHIFT: u32 = 35;
+const DENSE_HEADER: u64 = !((1 << DENSE_SPAN_SHIFT) - 1);
+const _: () = assert!(PENDING_LEN_BITS + KEY_BITS * PENDING_MAX as u32 <= 63);
+const _: () = assert!(PENDING_LEN_BITS + OFFSET_BITS * PENDING_MAX as u32 <= DENSE_SPAN_SHIFT);
+const _: () = assert!(DENSE_MAX_SPAN <= 1 << OFFSET_BITS);
 /// A bucket of the newest minute that reaches this count makes the minute dense.
 const DENSE_TRIGGER: u32 = 16;
 /// Buckets added below and above the range a minute has seen when it turns dense.
@@ -274,8 +278,9 @@ const DENSE_MARGIN: u16 = 16;
 /// Most buckets a dense minute counts (a range of durations of about 1 : 16 000).
 const DENSE_MAX_SPAN: usize = 512;
 
-/// The header word that ends a dense minute's counts: the span in bits 0-11, the lowest
-/// bucket in 12-23, the minute in 24-29.
+/// Where a dense minute's counts are, kept in `pending` beside the waiting values (so a
+/// value reads nothing else to find its count): the span in bits 35-44, the lowest bucket
+/// in 45-56, the minute in 57-62, and [`DENSE`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Dense {
     minute: u8,
@@ -284,16 +289,20 @@ struct Dense {
 }
 
 impl Dense {
-    fn of(word: u32) -> Dense {
-        Dense {
-            minute: (word >> 24 & 0x3f) as u8,
-            low: (word >> 12 & 0xfff) as u16,
-            span: (word & 0xfff) as usize,
-        }
+    fn of(pending: u64) -> Option<Dense> {
+        (pending & DENSE != 0).then_some(Dense {
+            minute: (pending >> 57 & 0x3f) as u8,
+            low: (pending >> 45 & 0xfff) as u16,
+            span: (pending >> DENSE_SPAN_SHIFT & 0x3ff) as usize,
+        })
     }
 
-    fn word(self) -> u32 {
-        u32::from(self.minute) << 24 | u32::from(self.low) << 12 | self.span as u32
+    /// `pending` with no value waiting.
+    fn header(self) -> u64 {
+        DENSE
+            | u64::from(self.minute) << 57
+            | u64::from(self.low) << 45
+            | (self.span as u64) << DENSE_SPAN_SHIFT
     }
 
     /// The key of the count at `offset`.
@@ -346,18 +355,20 @@ impl MinuteHistograms {
         }
         let key = key_of(minute, index_of(value));
         let minute = key_minute(key);
-        if self.pending & DENSE != 0 {
-            let dense_minute = (self.pending >> DENSE_MINUTE_SHIFT & 0x3f) as u8;
-            if minute < dense_minute {
+        if let Some(dense) = Dense::of(self.pending) {
+            if minute < dense.minute {
                 // A late tree.
                 self.add(key, n);
                 return;
             }
-            if minute == dense_minute {
-                if n == 1 && self.wait(key) {
+            if minute == dense.minute {
+                let offset = usize::from(key_index(key).wrapping_sub(dense.low));
+                let held = self.pending & ((1 << PENDING_LEN_BITS) - 1);
+                if n == 1 && offset < dense.span && held < PENDING_MAX {
+                    let shift = PENDING_LEN_BITS + OFFSET_BITS * held as u32;
+                    self.pending = (self.pending | (offset as u64) << shift) + 1;
                     return;
                 }
-                let dense = self.dense().expect("flagged");
                 for key in self.take_pending() {
                     self.add_dense(dense, key, 1);
                 }
@@ -383,7 +394,7 @@ impl MinuteHistograms {
         }
     }
 
-    /// Puts `key` with the waiting values if there is room.
+    /// Puts `key` with the waiting values if there is room (no minute is dense).
     fn wait(&mut self, key: u32) -> bool {
         let held = self.pending & ((1 << PENDING_LEN_BITS) - 1);
         if held < PENDING_MAX {
@@ -394,12 +405,9 @@ impl MinuteHistograms {
         false
     }
 
-    /// The dense minute's header, if there is one.
+    /// Where the dense minute's counts are, if there is one.
     fn dense(&self) -> Option<Dense> {
-        if self.pending & DENSE == 0 {
-            return None;
-        }
-        self.entries.last().map(|&word| Dense::of(word))
+        Dense::of(self.pending)
     }
 
     /// Adds `n` values of `key`, a key of the dense minute, to its count, or to the list
@@ -407,7 +415,7 @@ impl MinuteHistograms {
     fn add_dense(&mut self, dense: Dense, key: u32, n: u64) {
         let offset = usize::from(key_index(key).wrapping_sub(dense.low));
         if offset < dense.span {
-            let at = self.entries.len() - 1 - dense.span + offset;
+            let at = self.entries.len() - dense.span + offset;
             let sum = u64::from(self.entries[at]).checked_add(n);
             if let Some(sum) = sum.and_then(|sum| u32::try_from(sum).ok()) {
                 self.entries[at] = sum;
@@ -445,14 +453,13 @@ impl MinuteHistograms {
         }
         let dense = Dense { minute, low, span };
         self.entries.truncate(start);
-        self.entries.reserve_exact(span + 1);
+        self.entries.reserve_exact(span);
         self.entries.resize(start + span, 0);
         for (key, count) in runs {
             let offset = usize::from(key_index(key) - low);
             self.entries[start + offset] = count as u32;
         }
-        self.entries.push(dense.word());
-        self.pending = DENSE | u64::from(minute) << DENSE_MINUTE_SHIFT;
+        self.pending = dense.header();
     }
 
     /// Turns the dense counts, and the values waiting for them, back into entries (a later
@@ -464,8 +471,8 @@ impl MinuteHistograms {
         for key in self.take_pending() {
             self.add_dense(dense, key, 1);
         }
-        let base = self.entries.len() - 1 - dense.span;
-        let counted: Vec<(u32, u64)> = self.entries[base..base + dense.span]
+        let base = self.entries.len() - dense.span;
+        let counted: Vec<(u32, u64)> = self.entries[base..]
             .iter()
             .enumerate()
             .filter(|&(_, &count)| count != 0)
@@ -488,19 +495,16 @@ impl MinuteHistograms {
         self.entries.shrink_to_fit();
     }
 
-    /// The listed entries: all of `entries` but a dense minute's counts and header.
+    /// The listed entries: all of `entries` but a dense minute's counts.
     fn listed(&self) -> &[u32] {
-        let dense = self.dense().map_or(0, |d| d.span + 1);
+        let dense = self.dense().map_or(0, |d| d.span);
         &self.entries[..self.entries.len() - dense]
     }
 
     /// `(key, count)` of the dense minute's buckets with a count, in order.
     fn dense_counts(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
         let dense = self.dense();
-        let counts = dense.map_or(&[][..], |d| {
-            let end = self.entries.len() - 1;
-            &self.entries[end - d.span..end]
-        });
+        let counts = dense.map_or(&[][..], |d| &self.entries[self.entries.len() - d.span..]);
         counts
             .iter()
             .enumerate()
@@ -513,8 +517,12 @@ impl MinuteHistograms {
 
     /// The keys waiting in `pending`, which is left with none (and its dense minute).
     fn take_pending(&mut self) -> impl Iterator<Item = u32> {
-        let waiting = self.pending & !DENSE_BITS;
-        self.pending &= DENSE_BITS;
+        let waiting = self.pending;
+        self.pending &= if waiting & DENSE != 0 {
+            DENSE_HEADER
+        } else {
+            0
+        };
         pending_keys(waiting)
     }
 
@@ -695,8 +703,14 @@ impl Eq for MinuteHistograms {}
 /// The keys packed in a [`MinuteHistograms::pending`], in arrival order.
 fn pending_keys(pending: u64) -> impl Iterator<Item = u32> {
     let held = pending & ((1 << PENDING_LEN_BITS) - 1);
-    (0..held as u32)
-        .map(move |i| (pending >> (PENDING_LEN_BITS + KEY_BITS * i)) as u32 & ((1 << KEY_BITS) - 1))
+    let dense = Dense::of(pending);
+    (0..held as u32).map(move |i| match dense {
+        None => (pending >> (PENDING_LEN_BITS + KEY_BITS * i)) as u32 & ((1 << KEY_BITS) - 1),
+        Some(dense) => {
+            let offset = pending >> (PENDING_LEN_BITS + OFFSET_BITS * i) & ((1 << OFFSET_BITS) - 1);
+            dense.key(offset as usize)
+        }
+    })
 }
 
 /// Two iterators of `(key, count)` sorted by key, as one: counts of a key in both added.
@@ -1053,6 +1067,7 @@ mod tests {
             model.clone()
         };
         let mut dense_minutes = Vec::new();
+        let mut read_while_dense_and_waiting = false;
         for minute in [10u8, 11, 13] {
             for i in 0..3_000u64 {
                 rng ^= rng << 13;
@@ -1074,12 +1089,15 @@ mod tests {
                         dense_minutes.push(minute);
                     }
                 }
-                if i % 500 == 499 {
+                let waiting = minutes.pending & 3;
+                if i % 500 == 499 || (minutes.dense().is_some() && waiting == 2 && i % 7 == 0) {
+                    read_while_dense_and_waiting |= minutes.dense().is_some() && waiting > 0;
                     assert_reads_as(&minutes, &snapshot);
                 }
             }
         }
         assert_eq!(dense_minutes, [10, 11, 13], "each busy minute turned dense");
+        assert!(read_while_dense_and_waiting);
         // A count past 32 bits into the dense minute goes to the list beside it.
         let snapshot = record(&mut minutes, 13, 3_000, u64::from(u32::MAX));
         assert!(minutes.dense().is_some());
