@@ -274,7 +274,9 @@ const _: () = assert!(DENSE_MAX_SPAN <= 1 << OFFSET_BITS);
 /// A bucket of the newest minute that reaches this count makes the minute dense.
 const DENSE_TRIGGER: u32 = 16;
 /// Buckets added below and above the range a minute has seen when it turns dense.
-const DENSE_MARGIN: u16 = 16;
+const DENSE_MARGIN: u16 = 8;
+/// The share of a minute's values (in sixteenths) the dense range is chosen to hold.
+const DENSE_SHARE: u64 = 15;
 /// Most buckets a dense minute counts (a range of durations of about 1 : 16 000).
 const DENSE_MAX_SPAN: usize = 512;
 
@@ -426,7 +428,10 @@ impl MinuteHistograms {
     }
 
     /// Turns `minute`, whose bucket just reached [`DENSE_TRIGGER`], into dense counts if it
-    /// is the newest minute and its range fits [`DENSE_MAX_SPAN`].
+    /// is the newest minute: the narrowest range of buckets that holds [`DENSE_SHARE`] of
+    /// its values so far, plus [`DENSE_MARGIN`] each side, if that fits
+    /// [`DENSE_MAX_SPAN`]. The rare slow calls outside it stay listed (a tail of a few
+    /// values a minute would otherwise widen every busy name's counts several times).
     fn begin_dense(&mut self, minute: u8) {
         for key in self.take_pending() {
             self.add(key, 1);
@@ -439,25 +444,30 @@ impl MinuteHistograms {
             return;
         }
         let start = entries.partition_point(|&e| key_minute(entry_key(e)) < minute);
-        let first = key_index(entry_key(entries[start]));
-        let last = key_index(entry_key(entries[entries.len() - 1]));
-        let low = first.saturating_sub(DENSE_MARGIN);
-        let high = (last + DENSE_MARGIN).min((1 << INDEX_BITS) - 1);
-        let span = usize::from(high - low) + 1;
         let runs: Vec<(u32, u64)> = entries[start..]
             .chunk_by(|a, b| entry_key(*a) == entry_key(*b))
             .map(|run| (entry_key(run[0]), self.run_count(run)))
             .collect();
-        if span > DENSE_MAX_SPAN || runs.iter().any(|&(_, count)| count > u64::from(u32::MAX)) {
+        let (first, last) = narrowest_share(&runs);
+        let low = key_index(runs[first].0).saturating_sub(DENSE_MARGIN);
+        let high = (key_index(runs[last].0) + DENSE_MARGIN).min((1 << INDEX_BITS) - 1);
+        let span = usize::from(high - low) + 1;
+        let inside = |key: u32| (low..=high).contains(&key_index(key));
+        let too_big = |&(key, count): &(u32, u64)| inside(key) && count > u64::from(u32::MAX);
+        if span > DENSE_MAX_SPAN || runs.iter().any(too_big) {
             return;
         }
         let dense = Dense { minute, low, span };
         self.entries.truncate(start);
+        for &(key, count) in runs.iter().filter(|&&(key, _)| !inside(key)) {
+            self.entries.extend(encode_run(key, count));
+        }
+        let base = self.entries.len();
         self.entries.reserve_exact(span);
-        self.entries.resize(start + span, 0);
-        for (key, count) in runs {
+        self.entries.resize(base + span, 0);
+        for (key, count) in runs.into_iter().filter(|&(key, _)| inside(key)) {
             let offset = usize::from(key_index(key) - low);
-            self.entries[start + offset] = count as u32;
+            self.entries[base + offset] = count as u32;
         }
         self.pending = dense.header();
     }
@@ -699,6 +709,27 @@ impl PartialEq for MinuteHistograms {
 }
 
 impl Eq for MinuteHistograms {}
+
+/// The first and last of `runs` (sorted `(key, count)` of one minute, not empty) that
+/// bound the fewest buckets holding at least [`DENSE_SHARE`] sixteenths of the count.
+fn narrowest_share(runs: &[(u32, u64)]) -> (usize, usize) {
+    let total = runs.iter().fold(0u64, |t, &(_, c)| t.saturating_add(c));
+    let need = total - total / 16 * (16 - DENSE_SHARE);
+    let mut best = (0, runs.len() - 1);
+    let (mut first, mut held) = (0, 0u64);
+    for (last, &(key, count)) in runs.iter().enumerate() {
+        held = held.saturating_add(count);
+        while first < last && held - runs[first].1 >= need {
+            held -= runs[first].1;
+            first += 1;
+        }
+        let width = |(a, b): (usize, usize)| key_index(runs[b].0) - key_index(runs[a].0);
+        if held >= need && key_index(key) - key_index(runs[first].0) < width(best) {
+            best = (first, last);
+        }
+    }
+    best
+}
 
 /// The keys packed in a [`MinuteHistograms::pending`], in arrival order.
 fn pending_keys(pending: u64) -> impl Iterator<Item = u32> {
@@ -1084,7 +1115,11 @@ mod tests {
                 let snapshot = record(&mut minutes, at, value, n);
                 if let Some(dense) = minutes.dense() {
                     assert_eq!(dense.minute, minute);
-                    assert!(dense.span <= DENSE_MAX_SPAN);
+                    // 2-4 ms is 37 buckets: the slow calls stay listed.
+                    assert!(
+                        dense.span <= 37 + 2 * usize::from(DENSE_MARGIN),
+                        "{dense:?}"
+                    );
                     if dense_minutes.last() != Some(&minute) {
                         dense_minutes.push(minute);
                     }
@@ -1110,6 +1145,18 @@ mod tests {
             .iter()
             .all(|&e| entry_key(e) >> INDEX_BITS < 60));
         assert_reads_as(&minutes, &snapshot);
+    }
+
+    #[test]
+    fn the_dense_range_leaves_out_the_rare_extremes() {
+        let runs = |counts: &[(u16, u64)]| -> Vec<(u32, u64)> {
+            counts.iter().map(|&(i, c)| (key_of(4, i), c)).collect()
+        };
+        let busy = runs(&[(10, 1), (50, 10), (51, 20), (52, 10), (200, 1)]);
+        assert_eq!(narrowest_share(&busy), (1, 3));
+        // Below 16 values one outlier is a sixteenth or more: it stays in.
+        assert_eq!(narrowest_share(&runs(&[(10, 1), (50, 7)])), (0, 1));
+        assert_eq!(narrowest_share(&runs(&[(7, 3)])), (0, 0));
     }
 
     #[test]
