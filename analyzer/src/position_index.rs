@@ -9,7 +9,7 @@
 //! bits of the hash side by side, in one array probed linearly, so a hit reads one line
 //! before the entry (sixteen 4-byte slots share a line, and the table is at most half full).
 //!
-//! Positions only grow (a map never removes a key), so there are no tombstones.
+//! A key keeps its position (maps append and never remove), so there are no tombstones.
 
 /// A hash index from key hashes to positions (below `u32::MAX`).
 ///
@@ -38,8 +38,7 @@ impl Default for PositionIndex {
     }
 }
 
-/// Keys a map can hold with 4-byte slots: positions plus one must fit 16 bits, also while
-/// [`PositionIndex::shift_from`] moves them up for the key about to be inserted.
+/// Keys a map can hold with 4-byte slots: positions plus one must fit 16 bits.
 const NARROW_MAX: usize = (1 << 16) - 3;
 
 /// A slot: 0 when free, else the top bits of the key's hash (the tag) above the key's
@@ -126,14 +125,6 @@ impl PositionIndex {
             }
         }
     }
-
-    /// Moves every position at or past `from` one up (a key was inserted before them).
-    pub(crate) fn shift_from(&mut self, from: usize) {
-        match &mut self.slots {
-            Slots::Narrow(slots) => shift_from(slots, from),
-            Slots::Wide(slots) => shift_from(slots, from),
-        }
-    }
 }
 
 #[inline]
@@ -184,28 +175,19 @@ fn put<S: Slot>(slots: &mut [S], hash: u64, slot: S) {
     slots[i] = slot;
 }
 
-fn shift_from<S: Slot>(slots: &mut [S], from: usize) {
-    for slot in slots {
-        if !slot.is_free() && slot.position() >= from {
-            *slot = S::from_raw(slot.raw() + 1);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn finds_every_key_through_growth_shifts_and_colliding_tags() {
+    fn finds_every_key_through_growth_and_colliding_tags() {
         // Hashes chosen to collide: many share their slot bits, some their tags too.
         let hash_of = |key: u64| (key % 7) << 40 | (key % 3);
         let mut keys: Vec<u64> = Vec::new();
         let mut index = PositionIndex::default();
         for key in (0..200u64).map(|k| k * 7919 % 1000) {
-            let pos = keys.partition_point(|&k| k < key);
-            keys.insert(pos, key);
-            index.shift_from(pos);
+            let pos = keys.len();
+            keys.push(key);
             let snapshot = keys.clone();
             index.insert(hash_of(key), pos, |p| hash_of(snapshot[p]));
         }
@@ -224,7 +206,6 @@ mod tests {
         let hash_of = |key: u64| key.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let mut index = PositionIndex::default();
         let n = NARROW_MAX as u64 + 10;
-        // Appended in order: no position shifts (the other test covers those).
         for key in 0..n {
             index.insert(hash_of(key), key as usize, |p| hash_of(p as u64));
             if key as usize + 1 == NARROW_MAX {
@@ -239,29 +220,5 @@ mod tests {
             );
         }
         assert_eq!(index.find(hash_of(n), |p| p as u64 == n), None);
-    }
-
-    #[test]
-    fn narrow_slots_hold_positions_shifted_up_to_the_last_one() {
-        // A full narrow map, then a key inserted first: every position moves up before
-        // the insert, and none may spill into the tag.
-        let hash_of = |key: u64| key.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let mut keys: Vec<u64> = (1..=NARROW_MAX as u64).collect();
-        let mut index = PositionIndex::default();
-        for (pos, &key) in keys.iter().enumerate() {
-            index.insert(hash_of(key), pos, |p| hash_of(p as u64 + 1));
-        }
-        index.shift_from(0);
-        keys.insert(0, 0);
-        index.insert(hash_of(0), 0, |p| hash_of(keys[p]));
-        assert!(matches!(index.slots, Slots::Wide(_)));
-        for pos in (0..keys.len()).step_by(101).chain([keys.len() - 1]) {
-            let key = keys[pos];
-            assert_eq!(
-                index.find(hash_of(key), |p| keys[p] == key),
-                Some(pos),
-                "{key}"
-            );
-        }
     }
 }

@@ -1,17 +1,21 @@
 //! [`SortedMap`]: the string-keyed maps of the hot path (machines, types, names).
 //!
-//! A `Vec<(String, V)>` sorted by key, plus a hash index from key to position. Why:
+//! A `Vec<(String, V)>` in insertion order, the positions in key order beside it, and a hash
+//! index from key to position. Why:
 //!
 //! * A hit must cost one lookup and no allocation. `BTreeMap` needs two (`get_mut` then
 //!   insert is the borrow checker's NLL problem case 3, and `entry` needs an owned `String`).
 //! * A hit must not cost log2(n) string compares either: a binary search over 50 names
 //!   spent more instructions in `memcmp` than all the counting that followed. The index
 //!   finds a key with one hash (foldhash, a few instructions per 8 bytes) and one compare.
-//! * Views, merges and serialization want key order; the vector keeps it, so a report
+//! * Views, merges and serialization want key order; the order list keeps it, so a report
 //!   serializes as a JSON object exactly like a `BTreeMap`, and the index is never persisted.
-//!
-//! An insert shifts the vector and renumbers the index (O(n)), but inserts happen once per
-//! distinct key per hour and the caps keep maps short (200 names per type).
+//! * An insert must not move the entries: each new hour creates every (machine, type, name)
+//!   entry again within seconds, and keeping the entries themselves sorted moved on average
+//!   half of a name map's 190-byte entries and renumbered its index per insert, several
+//!   hundred kilobytes per name in a map of a few hundred: a collector starting an hour at
+//!   300 k trees/s fell a second behind. An insert now appends the entry, and only the
+//!   4-byte position moves within the order list.
 //!
 //! Keys are shared text (`Arc<str>`, one allocation per distinct key and thread): every
 //! machine of a domain reports the same types and names, so a report with 32 machines would
@@ -34,10 +38,13 @@ use crate::cardinality::truncate_chars;
 use crate::config::OTHERS;
 use crate::position_index::PositionIndex;
 
-/// A map from strings to `V`, kept sorted by key.
+/// A map from strings to `V`, read in key order.
 #[derive(Clone)]
 pub(crate) struct SortedMap<V> {
+    /// In insertion order: a key's position never changes.
     entries: Vec<(Arc<str>, V)>,
+    /// The positions in `entries`, in key order.
+    order: Vec<u32>,
     /// The position in `entries` of every key, hashed by key. Derived from `entries`.
     index: PositionIndex,
     hasher: DefaultHashBuilder,
@@ -47,6 +54,7 @@ impl<V> Default for SortedMap<V> {
     fn default() -> Self {
         SortedMap {
             entries: Vec::new(),
+            order: Vec::new(),
             index: PositionIndex::default(),
             hasher: DefaultHashBuilder::default(),
         }
@@ -61,7 +69,7 @@ impl<V: fmt::Debug> fmt::Debug for SortedMap<V> {
 
 impl<V: PartialEq> PartialEq for SortedMap<V> {
     fn eq(&self, other: &Self) -> bool {
-        self.entries == other.entries
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
@@ -69,6 +77,7 @@ impl<V> SortedMap<V> {
     /// The map of `entries`, which must be sorted by key without duplicates.
     fn from_sorted(entries: Vec<(Arc<str>, V)>) -> Self {
         let mut map = SortedMap {
+            order: (0..entries.len() as u32).collect(),
             entries,
             ..SortedMap::default()
         };
@@ -89,7 +98,9 @@ impl<V> SortedMap<V> {
 
     /// The entries in key order, taken out.
     pub(crate) fn into_entries(self) -> impl Iterator<Item = (Arc<str>, V)> {
-        self.entries.into_iter()
+        let mut entries = self.entries;
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        entries.into_iter()
     }
 
     /// The position of `key`: one hash and one compare.
@@ -100,13 +111,19 @@ impl<V> SortedMap<V> {
             .find(hash, |i| short_str_eq(&self.entries[i].0, key))
     }
 
-    /// Inserts `key`, which must be absent, at its place in key order; returns that place.
-    /// The binary search happens only here, so a key folded into `OTHERS` (a full map sees
-    /// one per message when a client puts IDs into names) costs no string compares.
+    /// Inserts `key`, which must be absent, after every entry, and its position at its
+    /// place in key order; returns the position. The binary search happens only here, so a
+    /// key folded into `OTHERS` (a full map sees one per message when a client puts IDs
+    /// into names) costs no string compares.
     fn insert(&mut self, key: &str, value: V) -> usize {
-        let pos = self.entries.partition_point(|(k, _)| &**k < key);
+        let pos = self.entries.len();
+        let position = u32::try_from(pos).expect("caps keep maps far below 4 billion keys");
+        let entries = &self.entries;
+        let at = self
+            .order
+            .partition_point(|&p| &*entries[p as usize].0 < key);
+        crate::frugal_vec::insert_frugal(&mut self.order, at, position);
         crate::frugal_vec::insert_frugal(&mut self.entries, pos, (shared_key(key), value));
-        self.index.shift_from(pos);
         let entries = &self.entries;
         let hasher = &self.hasher;
         self.index.insert(hasher.hash_one(key), pos, |i| {
@@ -156,17 +173,20 @@ impl<V> SortedMap<V> {
 
     /// `(key, value)` in key order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
-        self.entries.iter().map(|(k, v)| (&**k, v))
+        self.order.iter().map(|&p| {
+            let (k, v) = &self.entries[p as usize];
+            (&**k, v)
+        })
     }
 
     /// The keys in order.
     pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|(k, _)| &**k)
+        self.iter().map(|(k, _)| k)
     }
 
     /// The values in key order.
     pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
-        self.entries.iter().map(|(_, v)| v)
+        self.iter().map(|(_, v)| v)
     }
 
     /// The entry for `key` (cut to `max_chars`), created with `new` on demand. When the map
@@ -272,7 +292,7 @@ fn short_str_eq(a: &str, b: &str) -> bool {
 
 impl<V: Serialize> Serialize for SortedMap<V> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.entries.iter().map(|(k, v)| (&**k, v)))
+        serializer.collect_map(self.iter())
     }
 }
 
@@ -341,7 +361,18 @@ mod tests {
             *map.capped_entry(key, usize::MAX, 99, &mut folded) = i;
         }
         let sorted: Vec<&str> = map.keys().collect();
+        assert_eq!(sorted.len(), 300);
         assert!(sorted.windows(2).all(|w| w[0] < w[1]));
+        let taken: Vec<(String, usize)> = map
+            .clone()
+            .into_entries()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        assert!(taken
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .eq(sorted.iter().copied()));
+        assert!(taken.iter().all(|(k, v)| map.get(k) == Some(v)));
         for (i, key) in keys.iter().enumerate() {
             assert_eq!(map.get(key), Some(&i), "{key}");
         }
