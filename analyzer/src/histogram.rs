@@ -343,6 +343,26 @@ fn key_index(key: u32) -> u16 {
     (key & ((1 << INDEX_BITS) - 1)) as u16
 }
 
+/// The count a run of entries holds.
+fn run_count(run: &[u32]) -> u64 {
+    run.iter().enumerate().fold(0u64, |count, (i, &e)| {
+        let chunk = u64::from(e & COUNT_MASK);
+        count | chunk.checked_shl(COUNT_BITS * i as u32).unwrap_or(0)
+    })
+}
+
+/// `(key, count)` of every run of listed `entries`, in order.
+fn runs_of(entries: &[u32]) -> impl Iterator<Item = (u32, u64)> + '_ {
+    entries
+        .chunk_by(|a, b| entry_key(*a) == entry_key(*b))
+        .map(|run| (entry_key(run[0]), run_count(run)))
+}
+
+/// Where `minute`'s entries begin in listed `entries`.
+fn minute_start(entries: &[u32], minute: u8) -> usize {
+    entries.partition_point(|&e| key_minute(entry_key(e)) < minute)
+}
+
 /// The entries of a run holding `count` (at least one).
 fn encode_run(key: u32, count: u64) -> impl Iterator<Item = u32> {
     let chunks = (64 - count.leading_zeros()).div_ceil(COUNT_BITS).max(1);
@@ -443,11 +463,8 @@ impl MinuteHistograms {
         {
             return;
         }
-        let start = entries.partition_point(|&e| key_minute(entry_key(e)) < minute);
-        let runs: Vec<(u32, u64)> = entries[start..]
-            .chunk_by(|a, b| entry_key(*a) == entry_key(*b))
-            .map(|run| (entry_key(run[0]), self.run_count(run)))
-            .collect();
+        let start = minute_start(entries, minute);
+        let runs: Vec<(u32, u64)> = runs_of(&entries[start..]).collect();
         let (first, last) = narrowest_share(&runs);
         let low = key_index(runs[first].0).saturating_sub(DENSE_MARGIN);
         let high = (key_index(runs[last].0) + DENSE_MARGIN).min((1 << INDEX_BITS) - 1);
@@ -491,13 +508,8 @@ impl MinuteHistograms {
         self.entries.truncate(base);
         self.pending = 0;
         // Values of the dense minute outside its range were listed; they end the list.
-        let start = self
-            .entries
-            .partition_point(|&e| key_minute(entry_key(e)) < dense.minute);
-        let listed: Vec<(u32, u64)> = self.entries[start..]
-            .chunk_by(|a, b| entry_key(*a) == entry_key(*b))
-            .map(|run| (entry_key(run[0]), self.run_count(run)))
-            .collect();
+        let start = minute_start(&self.entries, dense.minute);
+        let listed: Vec<(u32, u64)> = runs_of(&self.entries[start..]).collect();
         self.entries.truncate(start);
         for (key, count) in merge_sorted(listed.into_iter(), counted.into_iter()) {
             self.entries.extend(encode_run(key, count));
@@ -603,26 +615,14 @@ impl MinuteHistograms {
         }
         let first = pos - listed[..pos].iter().rev().take_while(|e| same(e)).count();
         let end = pos + 1 + listed[pos + 1..].iter().take_while(|e| same(e)).count();
-        let count = self.run_count(&listed[first..end]).saturating_add(n);
+        let count = run_count(&listed[first..end]).saturating_add(n);
         self.entries.splice(first..end, encode_run(key, count));
         None
     }
 
-    /// The count a run of entries holds.
-    fn run_count(&self, run: &[u32]) -> u64 {
-        run.iter().enumerate().fold(0u64, |count, (i, &e)| {
-            let chunk = u64::from(e & COUNT_MASK);
-            count | chunk.checked_shl(COUNT_BITS * i as u32).unwrap_or(0)
-        })
-    }
-
     /// `(key, count)` of every key in the list, in order.
     fn runs(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
-        let listed = self
-            .listed()
-            .chunk_by(|a, b| entry_key(*a) == entry_key(*b))
-            .map(|run| (entry_key(run[0]), self.run_count(run)));
-        merge_sorted(listed, self.dense_counts())
+        merge_sorted(runs_of(self.listed()), self.dense_counts())
     }
 
     /// `(minute, index, count)` of every key, list and pending values together, in order.
@@ -673,13 +673,10 @@ impl MinuteHistograms {
 
     /// [`DurationHistogram::quantile`] of one minute.
     pub(crate) fn quantile(&self, minute: u8, q: f64) -> Option<f64> {
-        let minute_of_entry = |e: &u32| key_minute(entry_key(*e));
         let entries = self.listed();
-        let start = entries.partition_point(|e| minute_of_entry(e) < minute);
-        let end = entries.partition_point(|e| minute_of_entry(e) <= minute);
-        let listed = entries[start..end]
-            .chunk_by(|a, b| entry_key(*a) == entry_key(*b))
-            .map(|run| (entry_key(run[0]), self.run_count(run)));
+        let start = minute_start(entries, minute);
+        let end = entries.partition_point(|&e| key_minute(entry_key(e)) <= minute);
+        let listed = runs_of(&entries[start..end]);
         let pending = merge_sorted(self.pending_counts(), self.dense_counts())
             .filter(|&(key, _)| key_minute(key) == minute);
         let buckets: Vec<(u16, u64)> = merge_sorted(listed, pending)
