@@ -1166,6 +1166,52 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Any mix of busy and quiet stretches, late minutes, batches and huge counts reads
+        /// as the counts recorded, whether split over two histograms and merged or not.
+        #[test]
+        fn any_record_sequence_reads_as_its_counts(
+            ops in proptest::collection::vec(
+                (0u8..8, 0u64..2_000, 0u8..100, proptest::bool::ANY),
+                1..3_000,
+            )
+        ) {
+            let mut whole = MinuteHistograms::default();
+            let mut halves = [MinuteHistograms::default(), MinuteHistograms::default()];
+            let mut model = std::collections::BTreeMap::new();
+            let mut minute = 0u8;
+            for (i, &(step, spread, pick, other)) in ops.iter().enumerate() {
+                if step == 0 && pick < 5 {
+                    minute = (minute + 1).min(59);
+                }
+                let at = if pick == 1 { minute.saturating_sub(step) } else { minute };
+                // Mostly a narrow band (dense counts), sometimes far out or zero.
+                let value = match pick {
+                    2 => spread * 1_000_000,
+                    3 => 0,
+                    _ => 3_000 + spread,
+                };
+                let n = match pick {
+                    4 => u64::from(u32::MAX) + spread,
+                    5..=9 => 1 + spread,
+                    _ => 1,
+                };
+                whole.record_n(at, value, n);
+                halves[usize::from(other)].record_n(at, value, n);
+                let count = model.entry((at, index_of(value))).or_insert(0u64);
+                *count = count.saturating_add(n);
+                if i % 997 == 0 {
+                    assert_reads_as(&whole, &model);
+                }
+            }
+            assert_reads_as(&whole, &model);
+            let [mut merged, other] = halves;
+            merged.merge(&other);
+            proptest::prop_assert_eq!(merged, whole);
+        }
+    }
+
     #[test]
     fn every_bucket_index_fits_the_packed_entry() {
         assert!(u32::from(index_of(u64::MAX)) < 1 << INDEX_BITS);
