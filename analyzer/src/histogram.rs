@@ -648,7 +648,7 @@ impl MinuteHistograms {
         let mut merged = MinuteHistograms::default();
         merged
             .entries
-            .reserve_exact(self.entries.len().max(other.entries.len()));
+            .reserve_exact(self.listed().len().max(other.listed().len()));
         let ours = merge_sorted(self.runs(), self.pending_counts());
         let theirs = merge_sorted(other.runs(), other.pending_counts());
         for (key, count) in merge_sorted(ours, theirs) {
@@ -710,14 +710,16 @@ impl Eq for MinuteHistograms {}
 /// The first and last of `runs` (sorted `(key, count)` of one minute, not empty) that
 /// bound the fewest buckets holding at least [`DENSE_SHARE`] sixteenths of the count.
 fn narrowest_share(runs: &[(u32, u64)]) -> (usize, usize) {
-    let total = runs.iter().fold(0u64, |t, &(_, c)| t.saturating_add(c));
-    let need = total - total / 16 * (16 - DENSE_SHARE);
+    // In 128 bits: clients choose batch counts, and a sum that saturated in 64 would no
+    // longer be the sum of the runs it is taken apart into.
+    let total: u128 = runs.iter().map(|&(_, c)| u128::from(c)).sum();
+    let need = total - total / 16 * u128::from(16 - DENSE_SHARE);
     let mut best = (0, runs.len() - 1);
-    let (mut first, mut held) = (0, 0u64);
+    let (mut first, mut held) = (0, 0u128);
     for (last, &(key, count)) in runs.iter().enumerate() {
-        held = held.saturating_add(count);
-        while first < last && held - runs[first].1 >= need {
-            held -= runs[first].1;
+        held += u128::from(count);
+        while first < last && held - u128::from(runs[first].1) >= need {
+            held -= u128::from(runs[first].1);
             first += 1;
         }
         let width = |(a, b): (usize, usize)| key_index(runs[b].0) - key_index(runs[a].0);
@@ -1154,6 +1156,19 @@ mod tests {
         // Below 16 values one outlier is a sixteenth or more: it stays in.
         assert_eq!(narrowest_share(&runs(&[(10, 1), (50, 7)])), (0, 1));
         assert_eq!(narrowest_share(&runs(&[(7, 3)])), (0, 0));
+        // Batch counts a client chose, summing past 64 bits.
+        let huge = runs(&[(10, u64::MAX / 32), (50, u64::MAX), (51, 16)]);
+        assert_eq!(narrowest_share(&huge), (1, 1));
+        let mut minutes = MinuteHistograms::default();
+        minutes.record_n(0, 1_000, u64::MAX / 32);
+        minutes.record_n(0, 2_000, u64::MAX);
+        minutes.record_n(0, 3_000, 10);
+        minutes.record_n(0, 3_000, 10);
+        let read: u64 = minutes
+            .iter()
+            .map(|(_, _, c)| c)
+            .fold(0, u64::saturating_add);
+        assert_eq!(read, u64::MAX);
     }
 
     #[test]
