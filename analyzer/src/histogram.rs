@@ -385,10 +385,7 @@ impl MinuteHistograms {
             }
             if minute == dense.minute {
                 let offset = usize::from(key_index(key).wrapping_sub(dense.low));
-                let held = self.pending & ((1 << PENDING_LEN_BITS) - 1);
-                if n == 1 && offset < dense.span && held < PENDING_MAX {
-                    let shift = PENDING_LEN_BITS + OFFSET_BITS * held as u32;
-                    self.pending = (self.pending | (offset as u64) << shift) + 1;
+                if n == 1 && offset < dense.span && self.wait(offset as u64, OFFSET_BITS) {
                     return;
                 }
                 for key in self.take_pending() {
@@ -401,7 +398,7 @@ impl MinuteHistograms {
         }
         let mut busy = None;
         if n == 1 {
-            if self.wait(key) {
+            if self.wait(u64::from(key), KEY_BITS) {
                 return;
             }
             // Full: the waiting values go into the list with this one, whose end they
@@ -416,12 +413,13 @@ impl MinuteHistograms {
         }
     }
 
-    /// Puts `key` with the waiting values if there is room (no minute is dense).
-    fn wait(&mut self, key: u32) -> bool {
+    /// Puts a value with the waiting ones if there is room: `packed` is its key
+    /// ([`KEY_BITS`] wide) or, while a minute is dense, its offset ([`OFFSET_BITS`]).
+    fn wait(&mut self, packed: u64, width: u32) -> bool {
         let held = self.pending & ((1 << PENDING_LEN_BITS) - 1);
         if held < PENDING_MAX {
-            let shift = PENDING_LEN_BITS + KEY_BITS * held as u32;
-            self.pending = (self.pending | u64::from(key) << shift) + 1;
+            let shift = PENDING_LEN_BITS + width * held as u32;
+            self.pending = (self.pending | packed << shift) + 1;
             return true;
         }
         false

@@ -98,9 +98,12 @@ impl<V> SortedMap<V> {
 
     /// The entries in key order, taken out.
     pub(crate) fn into_entries(self) -> impl Iterator<Item = (Arc<str>, V)> {
-        let mut entries = self.entries;
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        entries.into_iter()
+        let mut slots: Vec<Option<(Arc<str>, V)>> = self.entries.into_iter().map(Some).collect();
+        self.order.into_iter().map(move |p| {
+            slots[p as usize]
+                .take()
+                .expect("each position once in the order")
+        })
     }
 
     /// The position of `key`: one hash and one compare.
