@@ -7,7 +7,9 @@
 //!   insert is the borrow checker's NLL problem case 3, and `entry` needs an owned `String`).
 //! * A hit must not cost log2(n) string compares either: a binary search over 50 names
 //!   spent more instructions in `memcmp` than all the counting that followed. The index
-//!   finds a key with one hash (foldhash, a few instructions per 8 bytes) and one compare.
+//!   finds a key with one hash (foldhash, a few instructions per 8 bytes) and one compare;
+//!   a map of up to eight keys (types, machines, the names of most types) skips even the
+//!   hash and compares the key's first and last eight bytes with each key's.
 //! * Views, merges and serialization want key order; the order list keeps it, so a report
 //!   serializes as a JSON object exactly like a `BTreeMap`, and the index is never persisted.
 //! * An insert must not move the entries: each new hour creates every (machine, type, name)
@@ -85,8 +87,9 @@ impl<V> SortedMap<V> {
             let hash = map.hasher.hash_one(&*map.entries[pos].0);
             let entries = &map.entries;
             let hasher = &map.hasher;
-            map.index
-                .insert(hash, pos, |i| hasher.hash_one(&*entries[i].0));
+            map.index.insert(entries[pos].0.as_bytes(), hash, pos, |i| {
+                hasher.hash_one(&*entries[i].0)
+            });
         }
         map
     }
@@ -106,12 +109,15 @@ impl<V> SortedMap<V> {
         })
     }
 
-    /// The position of `key`: one hash and one compare.
+    /// The position of `key`: one hash and one compare, or in a small map a few compares
+    /// of words.
     #[inline]
     fn position(&self, key: &str) -> Option<usize> {
-        let hash = self.hasher.hash_one(key);
-        self.index
-            .find(hash, |i| short_str_eq(&self.entries[i].0, key))
+        self.index.find(
+            key.as_bytes(),
+            || self.hasher.hash_one(key),
+            |i| short_str_eq(&self.entries[i].0, key),
+        )
     }
 
     /// Inserts `key`, which must be absent, after every entry, and its position at its
@@ -129,9 +135,10 @@ impl<V> SortedMap<V> {
         crate::frugal_vec::insert_frugal(&mut self.entries, pos, (shared_key(key), value));
         let entries = &self.entries;
         let hasher = &self.hasher;
-        self.index.insert(hasher.hash_one(key), pos, |i| {
-            hasher.hash_one(&*entries[i].0)
-        });
+        self.index
+            .insert(key.as_bytes(), hasher.hash_one(key), pos, |i| {
+                hasher.hash_one(&*entries[i].0)
+            });
         pos
     }
 
@@ -194,8 +201,8 @@ impl<V> SortedMap<V> {
 
     /// The entry for `key` (cut to `max_chars`), created with `new` on demand. When the map
     /// already holds `max_len` keys and `key` is new, the entry is `OTHERS` instead and
-    /// `folded` goes up by one. A hit, folded or not, is one hash, one compare and no
-    /// allocation.
+    /// `folded` goes up by one. A hit, folded or not, is one lookup
+    /// ([`SortedMap::position`]) and no allocation.
     #[inline]
     pub(crate) fn capped_entry_with(
         &mut self,
