@@ -55,7 +55,7 @@ const SMALL_MAX: usize = 8;
 /// byte, as in [`ocelot_protocol::short_eq`]: a key of 8-16 bytes is its first and its last
 /// eight.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct ShortKey {
+struct ShortKey {
     head: u64,
     tail: u64,
     len: usize,
@@ -66,7 +66,7 @@ const SHORT_KEY_EXACT: usize = 16;
 
 impl ShortKey {
     #[inline]
-    pub(crate) fn of(key: &[u8]) -> ShortKey {
+    fn of(key: &[u8]) -> ShortKey {
         let len = key.len();
         let w4 = |at: usize| u64::from(u32::from_le_bytes(key[at..at + 4].try_into().expect("4")));
         let w8 = |at: usize| u64::from_le_bytes(key[at..at + 8].try_into().expect("8"));
@@ -159,13 +159,13 @@ impl PositionIndex {
         }
     }
 
-    /// Adds `key`, whose hash is `hash`, at `pos` (the number of keys held before: maps
+    /// Adds `key`, whose hash is `hash()`, at `pos` (the number of keys held before: maps
     /// append); `rehash(position)` gives the hash of the key at any position already held
-    /// (making or growing the table needs them).
+    /// (making or growing the table needs them). A small map needs no hash.
     pub(crate) fn insert(
         &mut self,
         key: &[u8],
-        hash: u64,
+        hash: impl FnOnce() -> u64,
         pos: usize,
         rehash: impl Fn(usize) -> u64,
     ) {
@@ -176,16 +176,10 @@ impl PositionIndex {
                 keys.push(ShortKey::of(key));
                 return;
             }
-            let held = keys.len();
-            let mut narrow = Vec::new();
-            for position in 0..held {
-                insert(
-                    &mut narrow,
-                    position + 1,
-                    rehash(position),
-                    position,
-                    &rehash,
-                );
+            let mut narrow = vec![0u32; (2 * self.len).next_power_of_two()];
+            for position in 0..keys.len() {
+                let hash = rehash(position);
+                put(&mut narrow, hash, Slot::new(hash, position));
             }
             self.slots = Slots::Narrow(narrow);
         }
@@ -201,11 +195,11 @@ impl PositionIndex {
         }
         match &mut self.slots {
             Slots::Small(_) => unreachable!("a map past SMALL_MAX keys has its table"),
-            Slots::Narrow(slots) => insert(slots, self.len, hash, pos, &rehash),
+            Slots::Narrow(slots) => insert(slots, self.len, hash(), pos, &rehash),
             Slots::Wide(slots) => {
                 // Caps keep every map far below 4 billion keys.
                 assert!(pos < u32::MAX as usize, "position below u32::MAX");
-                insert(slots, self.len, hash, pos, &rehash);
+                insert(slots, self.len, hash(), pos, &rehash);
             }
         }
     }
@@ -277,7 +271,7 @@ mod tests {
             let pos = keys.len();
             keys.push(key);
             let snapshot = keys.clone();
-            index.insert(&bytes(key), hash_of(key), pos, |p| hash_of(snapshot[p]));
+            index.insert(&bytes(key), || hash_of(key), pos, |p| hash_of(snapshot[p]));
             for (pos, &key) in keys.iter().enumerate() {
                 let found = index.find(&bytes(key), || hash_of(key), |p| keys[p] == key);
                 assert_eq!(found, Some(pos), "{} keys", keys.len());
@@ -309,7 +303,7 @@ mod tests {
         let mut index = PositionIndex::default();
         let mut compared = std::cell::Cell::new(0);
         for (pos, key) in keys.iter().enumerate() {
-            index.insert(key, 0, pos, |_| 0);
+            index.insert(key, || panic!("a small map needs no hash"), pos, |_| 0);
         }
         assert!(matches!(index.slots, Slots::Small(_)));
         let hash = || -> u64 { panic!("a small map needs no hash") };
@@ -333,9 +327,12 @@ mod tests {
         let hash_of = |key: u64| key.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let mut index = PositionIndex::default();
         for key in 0..=SMALL_MAX as u64 {
-            index.insert(&bytes(key), hash_of(key), key as usize, |p| {
-                hash_of(p as u64)
-            });
+            index.insert(
+                &bytes(key),
+                || hash_of(key),
+                key as usize,
+                |p| hash_of(p as u64),
+            );
         }
         assert!(matches!(index.slots, Slots::Narrow(_)));
         for key in 0..=SMALL_MAX as u64 {
@@ -355,9 +352,12 @@ mod tests {
         let mut index = PositionIndex::default();
         let n = NARROW_MAX as u64 + 10;
         for key in 0..n {
-            index.insert(&bytes(key), hash_of(key), key as usize, |p| {
-                hash_of(p as u64)
-            });
+            index.insert(
+                &bytes(key),
+                || hash_of(key),
+                key as usize,
+                |p| hash_of(p as u64),
+            );
             if key as usize + 1 == NARROW_MAX {
                 assert!(matches!(index.slots, Slots::Narrow(_)));
             }

@@ -84,12 +84,15 @@ impl<V> SortedMap<V> {
             ..SortedMap::default()
         };
         for pos in 0..map.entries.len() {
-            let hash = map.hasher.hash_one(&*map.entries[pos].0);
             let entries = &map.entries;
             let hasher = &map.hasher;
-            map.index.insert(entries[pos].0.as_bytes(), hash, pos, |i| {
-                hasher.hash_one(&*entries[i].0)
-            });
+            let key = &*entries[pos].0;
+            map.index.insert(
+                key.as_bytes(),
+                || hasher.hash_one(key),
+                pos,
+                |i| hasher.hash_one(&*entries[i].0),
+            );
         }
         map
     }
@@ -135,10 +138,12 @@ impl<V> SortedMap<V> {
         crate::frugal_vec::insert_frugal(&mut self.entries, pos, (shared_key(key), value));
         let entries = &self.entries;
         let hasher = &self.hasher;
-        self.index
-            .insert(key.as_bytes(), hasher.hash_one(key), pos, |i| {
-                hasher.hash_one(&*entries[i].0)
-            });
+        self.index.insert(
+            key.as_bytes(),
+            || hasher.hash_one(key),
+            pos,
+            |i| hasher.hash_one(&*entries[i].0),
+        );
         pos
     }
 
