@@ -173,7 +173,8 @@ impl PositionIndex {
         if let Slots::Small(keys) = &mut self.slots {
             debug_assert_eq!(pos, keys.len(), "maps append");
             if self.len <= SMALL_MAX {
-                keys.push(ShortKey::of(key));
+                // Grown by one: most small maps hold one or two keys for good.
+                crate::frugal_vec::insert_frugal(keys, pos, ShortKey::of(key));
                 return;
             }
             let mut narrow = vec![0u32; (2 * self.len).next_power_of_two()];
