@@ -497,12 +497,7 @@ impl MinuteHistograms {
             self.add_dense(dense, key, 1);
         }
         let base = self.entries.len() - dense.span;
-        let counted: Vec<(u32, u64)> = self.entries[base..]
-            .iter()
-            .enumerate()
-            .filter(|&(_, &count)| count != 0)
-            .map(|(offset, &count)| (dense.key(offset), u64::from(count)))
-            .collect();
+        let counted: Vec<(u32, u64)> = self.dense_counts().collect();
         self.entries.truncate(base);
         self.pending = 0;
         // Values of the dense minute outside its range were listed; they end the list.

@@ -177,21 +177,12 @@ impl PositionIndex {
                 crate::frugal_vec::insert_frugal(keys, pos, ShortKey::of(key));
                 return;
             }
-            let mut narrow = vec![0u32; (2 * self.len).next_power_of_two()];
-            for position in 0..keys.len() {
-                let hash = rehash(position);
-                put(&mut narrow, hash, Slot::new(hash, position));
-            }
-            self.slots = Slots::Narrow(narrow);
+            self.slots = Slots::Narrow(table(self.len, 0..keys.len(), &rehash));
         }
         if let Slots::Narrow(narrow) = &self.slots {
             if self.len > NARROW_MAX {
-                let mut wide = vec![0u64; (2 * self.len).next_power_of_two()];
-                for position in narrow.iter().filter(|s| !s.is_free()).map(|s| s.position()) {
-                    let hash = rehash(position);
-                    put(&mut wide, hash, Slot::new(hash, position));
-                }
-                self.slots = Slots::Wide(wide);
+                let held = narrow.iter().filter(|s| !s.is_free()).map(|s| s.position());
+                self.slots = Slots::Wide(table(self.len, held, &rehash));
             }
         }
         match &mut self.slots {
@@ -242,6 +233,20 @@ fn insert<S: Slot>(
         }
     }
     put(slots, hash, S::new(hash, pos));
+}
+
+/// A table sized for `len` keys, holding the keys at `positions`.
+fn table<S: Slot>(
+    len: usize,
+    positions: impl Iterator<Item = usize>,
+    rehash: impl Fn(usize) -> u64,
+) -> Vec<S> {
+    let mut slots = vec![S::default(); (2 * len).next_power_of_two()];
+    for position in positions {
+        let hash = rehash(position);
+        put(&mut slots, hash, S::new(hash, position));
+    }
+    slots
 }
 
 /// Stores `slot` in the first free slot from `hash`'s.

@@ -84,17 +84,21 @@ impl<V> SortedMap<V> {
             ..SortedMap::default()
         };
         for pos in 0..map.entries.len() {
-            let entries = &map.entries;
-            let hasher = &map.hasher;
-            let key = &*entries[pos].0;
-            map.index.insert(
-                key.as_bytes(),
-                || hasher.hash_one(key),
-                pos,
-                |i| hasher.hash_one(&*entries[i].0),
-            );
+            map.index_entry(pos);
         }
         map
+    }
+
+    /// Adds the entry at `pos`, the last one indexed so far, to the index.
+    fn index_entry(&mut self, pos: usize) {
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        let key = &*entries[pos].0;
+        self.index.insert(
+            key.as_bytes(),
+            || hasher.hash_one(key),
+            pos,
+            |i| hasher.hash_one(&*entries[i].0),
+        );
     }
 
     /// The map of an owned sorted map's entries, keys shared (see [`shared_key`]).
@@ -136,14 +140,7 @@ impl<V> SortedMap<V> {
             .partition_point(|&p| &*entries[p as usize].0 < key);
         crate::frugal_vec::insert_frugal(&mut self.order, at, position);
         crate::frugal_vec::insert_frugal(&mut self.entries, pos, (shared_key(key), value));
-        let entries = &self.entries;
-        let hasher = &self.hasher;
-        self.index.insert(
-            key.as_bytes(),
-            || hasher.hash_one(key),
-            pos,
-            |i| hasher.hash_one(&*entries[i].0),
-        );
+        self.index_entry(pos);
         pos
     }
 
