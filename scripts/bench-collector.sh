@@ -6,13 +6,14 @@
 #   scripts/bench-collector.sh TREES RATE CONNECTIONS [more loadgen options]
 #   e.g. scripts/bench-collector.sh 3000000 225000 4 --machines 8 --full-data --gzip-baseline
 #
-# Environment: BIN (server binary, default target/release/ocelot), LOADGEN (load generator
-# binary, default BIN), DATAROOT (where the data directory goes, default /tmp), SERVE_EXTRA
-# (more `serve` options). Linux only (reads /proc).
+# Environment: BIN (server binary, default target/release/ocelot; BENCHMARKS' figures since
+# the tenth session are of `cargo build --release --features isal` unless they say so),
+# LOADGEN (load generator binary, default BIN), DATAROOT (where the data directory goes,
+# default /tmp), SERVE_EXTRA (more `serve` options). Linux only (reads /proc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ $# -lt 3 ]]; then
-    sed -n 5,11p "$0"
+    sed -n 5,12p "$0"
     exit 2
 fi
 trees=$1 rate=$2 connections=$3

@@ -152,7 +152,12 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         "  collector on {collector_addr} (CAT clients: point client.xml at this host, http-port {})",
         web_addr.port()
     );
-    println!("  data in {}", config.store.dir.display());
+    println!(
+        "  data in {} (blocks: gzip level {}, {})",
+        config.store.dir.display(),
+        config.store.compression_level,
+        ocelot_store::deflate_engine(config.store.compression_level)
+    );
     if with_demo {
         println!("  demo services are sending traffic; dashboards fill within a minute");
     }

@@ -39,15 +39,31 @@ pub const RECORD_HEADER_BYTES: usize = 8;
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff];
 const GZIP_TRAILER_BYTES: usize = 8;
 
+/// Which deflate implementation compresses blocks at `level`: `"isa-l"` at level 1 when the
+/// crate is built with the `isal` feature, else `"zlib-rs"`.
+pub fn deflate_engine(level: u32) -> &'static str {
+    if cfg!(feature = "isal") && level == 1 {
+        "isa-l"
+    } else {
+        "zlib-rs"
+    }
+}
+
 /// Compresses blocks, reusing one deflate state.
 pub(crate) struct BlockCompressor {
     deflate: Compress,
+    /// With the `isal` feature, level 1 (the default) compresses with ISA-L: same ratio on
+    /// trees, about twice as fast. Other levels, and any block igzip refuses, use zlib-rs.
+    #[cfg(feature = "isal")]
+    isal: Option<crate::isal_deflate::IsalDeflate>,
 }
 
 impl BlockCompressor {
     pub(crate) fn new(level: u32) -> BlockCompressor {
         BlockCompressor {
             deflate: Compress::new(Compression::new(level.min(9)), false),
+            #[cfg(feature = "isal")]
+            isal: (deflate_engine(level) == "isa-l").then(crate::isal_deflate::IsalDeflate::new),
         }
     }
 
@@ -57,7 +73,34 @@ impl BlockCompressor {
         out.reserve(raw.len() / 2 + 64);
         out.extend_from_slice(&[0; RECORD_HEADER_BYTES]);
         out.extend_from_slice(&GZIP_HEADER);
+        if !self.deflate_isal(raw, out) {
+            self.deflate_zlib(raw, out);
+        }
+        let mut crc = Crc::new();
+        crc.update(raw);
+        out.extend_from_slice(&gzip_trailer(crc.sum(), raw.len()));
+        let compressed = u32::try_from(out.len() - RECORD_HEADER_BYTES).expect("block below 4 GiB");
+        let uncompressed = u32::try_from(raw.len()).expect("block below 4 GiB");
+        out[..4].copy_from_slice(&compressed.to_be_bytes());
+        out[4..8].copy_from_slice(&uncompressed.to_be_bytes());
+    }
+
+    #[cfg(feature = "isal")]
+    fn deflate_isal(&mut self, raw: &[u8], out: &mut Vec<u8>) -> bool {
+        self.isal
+            .as_mut()
+            .is_some_and(|isal| isal.compress(raw, out))
+    }
+
+    #[cfg(not(feature = "isal"))]
+    fn deflate_isal(&mut self, _raw: &[u8], _out: &mut Vec<u8>) -> bool {
+        false
+    }
+
+    /// Appends the raw deflate data of `raw` to `out`, with zlib-rs.
+    fn deflate_zlib(&mut self, raw: &[u8], out: &mut Vec<u8>) {
         self.deflate.reset();
+        let start = out.len();
         loop {
             let consumed =
                 usize::try_from(self.deflate.total_in()).expect("fits: input is a slice");
@@ -70,13 +113,10 @@ impl BlockCompressor {
             }
             out.reserve(out.capacity().max(4096));
         }
-        let mut crc = Crc::new();
-        crc.update(raw);
-        out.extend_from_slice(&gzip_trailer(crc.sum(), raw.len()));
-        let compressed = u32::try_from(out.len() - RECORD_HEADER_BYTES).expect("block below 4 GiB");
-        let uncompressed = u32::try_from(raw.len()).expect("block below 4 GiB");
-        out[..4].copy_from_slice(&compressed.to_be_bytes());
-        out[4..8].copy_from_slice(&uncompressed.to_be_bytes());
+        debug_assert!(
+            out.len() > start,
+            "a finished deflate stream is never empty"
+        );
     }
 }
 
@@ -271,7 +311,94 @@ mod tests {
         assert_eq!(got.len(), 3);
     }
 
+    /// Text like a block of trees, incompressible bytes, a single byte, and the largest frame
+    /// alone in its block.
+    fn awkward_blocks() -> Vec<Vec<u8>> {
+        let mut noise = Vec::with_capacity(BLOCK_SIZE_BYTES);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        while noise.len() < BLOCK_SIZE_BYTES {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            noise.extend_from_slice(&x.to_be_bytes());
+        }
+        // Lines shaped like trees' messages, with the numbers that make real ones differ.
+        let mut trees = Vec::with_capacity(BLOCK_SIZE_BYTES);
+        let mut n: u64 = 1;
+        while trees.len() < BLOCK_SIZE_BYTES - 100 {
+            n = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let (domain, machine, name, micros) =
+                (n >> 60, n >> 56 & 7, n >> 40 & 63, n >> 20 & 0xfffff);
+            trees.extend_from_slice(
+                format!(
+                    "t\tshop-{domain}\t10.0.{machine}.1\tURL\t/api/order/{name}\t0\t{micros}us\n"
+                )
+                .as_bytes(),
+            );
+        }
+        let largest: Vec<u8> = (0..MAX_BLOCK_BYTES).map(|i| (i / 97 % 256) as u8).collect();
+        vec![trees, noise, vec![7], largest]
+    }
+
+    #[test]
+    fn every_level_roundtrips_awkward_blocks() {
+        let mut record = Vec::new();
+        for level in [0, 1, 2, 6, 9] {
+            let mut compressor = BlockCompressor::new(level);
+            // Twice through one compressor: its state is reset between blocks.
+            for raw in awkward_blocks().iter().chain(awkward_blocks().iter()) {
+                compressor.compress_record(raw, &mut record);
+                let (c, u, member) = record_parts(&record);
+                assert_eq!((c, u), (member.len(), raw.len()), "level {level}");
+                assert!(c <= MAX_COMPRESSED_BYTES, "level {level}: {c} bytes");
+                assert_eq!(&decompress_member(member, u).unwrap(), raw, "level {level}");
+            }
+        }
+    }
+
+    #[test]
+    fn level_one_compresses_trees_as_well_as_zlib_does() {
+        let raw = &awkward_blocks()[0];
+        let mut record = Vec::new();
+        BlockCompressor::new(1).compress_record(raw, &mut record);
+        // zlib-rs level 1 on the same bytes, the reference whichever engine is built in.
+        let mut zlib = Compress::new(Compression::new(1), false);
+        let mut reference = Vec::with_capacity(raw.len());
+        zlib.compress_vec(raw, &mut reference, FlushCompress::Finish)
+            .unwrap();
+        let deflate_len = record.len() - RECORD_HEADER_BYTES - GZIP_HEADER.len() - 8;
+        assert!(
+            deflate_len * 100 <= reference.len() * 115,
+            "{} engine: {deflate_len} bytes against zlib-rs's {}",
+            deflate_engine(1),
+            reference.len()
+        );
+    }
+
+    #[test]
+    fn the_engine_is_isal_only_at_level_one_and_only_with_the_feature() {
+        let fast = if cfg!(feature = "isal") {
+            "isa-l"
+        } else {
+            "zlib-rs"
+        };
+        assert_eq!(deflate_engine(1), fast);
+        for level in [0, 2, 6, 9] {
+            assert_eq!(deflate_engine(level), "zlib-rs");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn any_bytes_roundtrip_at_level_one(raw in proptest::collection::vec(any::<u8>(), 1..3000), repeat in 1usize..30) {
+            let raw = raw.repeat(repeat);
+            let mut record = Vec::new();
+            BlockCompressor::new(1).compress_record(&raw, &mut record);
+            let (c, u, member) = record_parts(&record);
+            prop_assert_eq!((c, u), (member.len(), raw.len()));
+            prop_assert_eq!(decompress_member(member, u).unwrap(), raw);
+        }
+
         #[test]
         fn decompress_never_panics_on_garbage(bytes in proptest::collection::vec(any::<u8>(), 0..300), len in 0usize..5000) {
             let _ = decompress_member(&bytes, len);

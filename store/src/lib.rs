@@ -35,6 +35,8 @@ mod frame_id;
 mod frame_key;
 mod index_entry;
 mod index_map;
+#[cfg(feature = "isal")]
+mod isal_deflate;
 mod layout;
 mod pending_ids;
 mod reader;
@@ -45,7 +47,8 @@ mod store;
 mod writer;
 
 pub use block::{
-    decompress_member, BLOCK_SIZE_BYTES, MAX_BLOCK_BYTES, MAX_FRAME_BYTES, RECORD_HEADER_BYTES,
+    decompress_member, deflate_engine, BLOCK_SIZE_BYTES, MAX_BLOCK_BYTES, MAX_FRAME_BYTES,
+    RECORD_HEADER_BYTES,
 };
 pub use config::{StoreConfig, DEFAULT_MAX_SEQ, MAX_DATA_FILE_BYTES};
 pub use data_file::{DATA_HEADER_BYTES, DATA_MAGIC, FORMAT_VERSION};
