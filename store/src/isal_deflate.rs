@@ -1,10 +1,10 @@
 //! ISA-L's deflate (`isal` feature): the block compressor used at level 1 when the feature is
 //! on. Intel's igzip at its level 0 compresses the store's 64 KiB blocks of trees about twice
-//! as fast as zlib-rs at level 1, to the same ratio (BENCHMARKS.md, tenth session); at the
-//! goal's 300 k trees a second that is a sixth of the collector's CPU.
+//! as fast as zlib-rs at level 1, to the same ratio (BENCHMARKS.md, tenth session): the store
+//! writer's CPU per tree fell by about 0.5 us, a tenth of the collector's.
 //!
-//! This module and `index_map` are the crate's only `unsafe`: three calls into the C library
-//! through `isal-sys`'s raw bindings, each with its contract spelled out below. The stream is
+//! This module and `index_map` are the crate's only `unsafe`: calls into the C library
+//! through `isal-sys`'s raw bindings, each with its contract spelled out where it is made. The stream is
 //! used statelessly: each call compresses one whole block into memory that is already
 //! reserved, so no pointer outlives the call that set it.
 #![allow(unsafe_code)]
