@@ -32,7 +32,7 @@ pub(crate) fn minute_entry<T>(
         match list.binary_search_by_key(&minute, minute_of_entry) {
             Ok(pos) => pos,
             Err(pos) => {
-                crate::frugal_vec::insert_frugal(list, pos, new());
+                crate::frugal_vec::insert_doubling(list, pos, new());
                 pos
             }
         }
