@@ -14,10 +14,7 @@
 
 /// Inserts `item` at `pos` (as `Vec::insert`), growing a full `list` by one element.
 pub(crate) fn insert_frugal<T>(list: &mut Vec<T>, pos: usize, item: T) {
-    if list.len() == list.capacity() {
-        list.reserve_exact(1);
-    }
-    list.insert(pos, item);
+    insert_growing(list, pos, item, |capacity| capacity + 1);
 }
 
 /// Inserts `item` at `pos` (as `Vec::insert`), doubling a full `list`: for the minute lists
@@ -29,9 +26,17 @@ pub(crate) fn insert_frugal<T>(list: &mut Vec<T>, pos: usize, item: T) {
 /// they pass through a few classes: 5 MiB more requested (slack) and 8-18 MiB less RSS at the
 /// end of that run (BENCHMARKS, eleventh session).
 pub(crate) fn insert_doubling<T>(list: &mut Vec<T>, pos: usize, item: T) {
+    insert_growing(list, pos, item, |capacity| {
+        (capacity + 1).next_power_of_two()
+    });
+}
+
+/// Inserts `item` at `pos`, first growing a full `list` to `grown(capacity)` elements.
+#[inline(always)]
+fn insert_growing<T>(list: &mut Vec<T>, pos: usize, item: T, grown: impl Fn(usize) -> usize) {
     if list.len() == list.capacity() {
-        let cap = list.capacity();
-        list.reserve_exact((cap + 1).next_power_of_two() - cap);
+        let capacity = list.capacity();
+        list.reserve_exact(grown(capacity) - capacity);
     }
     list.insert(pos, item);
 }
