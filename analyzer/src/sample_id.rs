@@ -79,10 +79,7 @@ pub(crate) fn shared_domain(domain: &str) -> SharedText {
 /// `(domain, ip, hour, seq)` of an ID that formats back to exactly `id`: no pid, and hour
 /// and sequence number within `u32`.
 pub(crate) fn parse_canonical(id: &str) -> Option<(&str, u32, u32, u32)> {
-    let parts = MessageIdRef::parse(id).ok()?;
-    if parts.pid.is_some() || !parts.is_canonical_text_of(id) {
-        return None;
-    }
+    let parts = MessageIdRef::parse_canonical(id)?;
     let hour = u32::try_from(parts.hour).ok()?;
     let seq = u32::try_from(parts.seq).ok()?;
     Some((parts.domain, parts.ip, hour, seq))
