@@ -56,3 +56,37 @@ fn the_committed_fuzz_corpus_and_past_crashes_decode_without_panicking() {
         "corpus went missing: only {replayed} inputs"
     );
 }
+
+#[test]
+fn the_committed_message_id_corpus_parses_the_same_both_ways() {
+    use ocelot_protocol::{MessageId, MessageIdRef};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/message_id");
+    let mut replayed = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        // What fuzz/fuzz_targets/message_id.rs asserts.
+        let parsed = MessageIdRef::parse(text);
+        let owned = text.parse::<MessageId>();
+        assert_eq!(
+            parsed.as_ref().map(MessageIdRef::to_message_id).ok(),
+            owned.as_ref().ok().cloned(),
+            "{}",
+            path.display()
+        );
+        let expected = parsed
+            .ok()
+            .filter(|parts| parts.pid.is_none() && parts.to_message_id().to_string() == text);
+        assert_eq!(
+            MessageIdRef::parse_canonical(text),
+            expected,
+            "{}",
+            path.display()
+        );
+        replayed += 1;
+    }
+    assert!(replayed >= 2, "corpus went missing: only {replayed} inputs");
+}
