@@ -143,6 +143,7 @@ impl HourAnalyzers {
     /// data: heartbeats' status XML, metrics' values, batch data (`@count;fail;...`) and a
     /// truncated tree's `TruncatedTransaction` total. SQL text, URLs and stack traces are
     /// most of a tree's bytes, and no report reads them.
+    #[inline]
     pub fn reads_data(kind: MessageKind, type_: &str, data: &[u8]) -> bool {
         match kind {
             MessageKind::Heartbeat | MessageKind::Metric => true,

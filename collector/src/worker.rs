@@ -327,8 +327,9 @@ impl Worker for ShardWorker {
             ScannedFrame::Nt1(_) => {
                 let body = &item.frame[LENGTH_PREFIX_BYTES..];
                 // Fields no report reads (SQL text, URLs, stack traces, most of the
-                // header) are left undecoded.
-                if nt1::decode_view(body, HourAnalyzers::KEEP.data, &mut view).is_err() {
+                // header) are left undecoded. `reads_data` itself, not `KEEP.data` (the
+                // same function as a pointer): called directly, inlined per message.
+                if nt1::decode_view(body, HourAnalyzers::reads_data, &mut view).is_err() {
                     // Text to replace, or (never, unless the scan and the decoder
                     // disagree) a frame the decoder refuses.
                     if let Err(e) =

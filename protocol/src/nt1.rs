@@ -661,11 +661,15 @@ fn view_texts<'a, const N: usize>(
 /// (no copy, no allocation once `view`'s list has grown). Data fields `keep` does not keep
 /// are empty, as [`decode_body_into_keeping`] leaves them with [`Keep::data`] set to `keep`.
 ///
+/// `keep` is generic so that a function item (such as the analyzers' `reads_data`) is
+/// called directly and inlined, not through a pointer once per message; a [`KeepData`]
+/// pointer works too.
+///
 /// On success, `view` equals [`TreeView::of`] the tree that decode gives (tested, and
 /// asserted by the fuzz target). On [`NotViewable`], `view` holds part of the tree.
 pub fn decode_view<'a>(
     body: &'a [u8],
-    keep: KeepData,
+    keep: impl Fn(MessageKind, &str, &[u8]) -> bool,
     view: &mut TreeView<'a>,
 ) -> Result<(), NotViewable> {
     view.messages.clear();
