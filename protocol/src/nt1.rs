@@ -607,9 +607,24 @@ pub fn scan_body(body: &[u8]) -> Result<BodyScan, DecodeError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotViewable;
 
-/// Every ASCII character, each one byte at its own code: a one-byte text is a slice of
-/// this, with no check (a status of `"0"` ends nearly every message).
-const ASCII: &str = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f !\x22#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\x5c]^_`abcdefghijklmnopqrstuvwxyz{|}~\x7f";
+/// Every one-byte ASCII text, by its byte: a one-byte text is this table's entry, with no
+/// check at all (a status of `"0"` ends nearly every message). Built at compile time from
+/// one string of all 128 characters.
+const ONE_BYTE_TEXTS: [&str; 128] = {
+    const ASCII: &str = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f !\x22#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\x5c]^_`abcdefghijklmnopqrstuvwxyz{|}~\x7f";
+    let mut table = [""; 128];
+    let mut i = 0;
+    while i < 128 {
+        let (_, rest) = ASCII.as_bytes().split_at(i);
+        let (one, _) = rest.split_at(1);
+        table[i] = match std::str::from_utf8(one) {
+            Ok(text) => text,
+            Err(_) => panic!("ASCII is UTF-8"),
+        };
+        i += 1;
+    }
+    table
+};
 
 /// The next text of the body as `&str`, borrowed; [`NotViewable`] if it is not UTF-8 (or
 /// runs past the body).
@@ -620,7 +635,7 @@ fn view_text<'a>(r: &mut Reader<'a>, what: &'static str) -> Result<&'a str, NotV
     let bytes = &buf[range];
     match *bytes {
         [] => Ok(""),
-        [byte] if byte.is_ascii() => Ok(&ASCII[usize::from(byte)..=usize::from(byte)]),
+        [byte] if byte.is_ascii() => Ok(ONE_BYTE_TEXTS[usize::from(byte)]),
         _ => crate::text::utf8(bytes).ok_or(NotViewable),
     }
 }
@@ -643,10 +658,10 @@ fn view_texts<'a, const N: usize>(
     let mut texts = [""; N];
     if let Ok(span) = ascii::AsciiStr::from_ascii(&buf[start..r.pos]) {
         // A length of 128 or more has a byte above 127, so here every length is one byte
-        // and every text a slice of the checked span.
-        let span = span.as_str();
+        // and every text a slice of the checked span (sliced as ASCII: no char-boundary
+        // checks).
         for (text, &(from, to)) in texts.iter_mut().zip(&ranges) {
-            *text = &span[from - start..to - start];
+            *text = span[from - start..to - start].as_str();
         }
         return Ok(texts);
     }
@@ -831,10 +846,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_ascii_table_holds_each_character_at_its_code() {
-        assert_eq!(ASCII.len(), 128);
-        for (code, byte) in ASCII.bytes().enumerate() {
-            assert_eq!(usize::from(byte), code);
+    fn the_one_byte_table_holds_each_character_at_its_code() {
+        for (code, text) in ONE_BYTE_TEXTS.iter().enumerate() {
+            assert_eq!(text.as_bytes(), [code as u8]);
         }
     }
 
