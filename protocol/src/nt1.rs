@@ -178,6 +178,21 @@ impl<'a> Reader<'a> {
     /// Where the next string's bytes are, and steps over them: [`Reader::string`] without
     /// the copy (what `scan_body` reads strings with).
     ///
+    /// Steps over a varint whose value is not needed, with the errors of [`Reader::varint`]:
+    /// with eight bytes at hand, the first byte below 0x80 ends it (a varint of up to eight
+    /// bytes cannot overflow), without gathering its bits; otherwise it is read.
+    #[inline(always)]
+    fn skip_varint(&mut self, what: &'static str) -> Result<(), DecodeError> {
+        if let Some(&word) = self.buf[self.pos.min(self.buf.len())..].first_chunk::<8>() {
+            let ends = !u64::from_le_bytes(word) & 0x8080_8080_8080_8080;
+            if ends != 0 {
+                self.pos += (ends.trailing_zeros() / 8 + 1) as usize;
+                return Ok(());
+            }
+        }
+        self.varint(what).map(|_| ())
+    }
+
     /// Inlined: the scan of every frame on the socket's thread is mostly these calls (about
     /// 60 a tree), and a call cost more than the work.
     #[inline(always)]
@@ -525,6 +540,21 @@ pub struct BodyScan {
     pub root_timestamp_ms: u64,
 }
 
+/// A message's timestamp in [`scan_body`]: only the first message's (the root's) is kept,
+/// every other one is stepped over.
+#[inline(always)]
+fn read_timestamp(
+    r: &mut Reader<'_>,
+    root_timestamp_ms: &mut Option<u64>,
+) -> Result<(), DecodeError> {
+    if root_timestamp_ms.is_none() {
+        *root_timestamp_ms = Some(r.varint("timestamp")?);
+        Ok(())
+    } else {
+        r.skip_varint("timestamp")
+    }
+}
+
 /// Checks an NT1 body exactly as [`decode_body`] does, and gives the same error for the
 /// same bytes, without building the tree: it allocates nothing and copies no string. So a
 /// collector can refuse a bad frame on its socket's thread and leave decoding to the
@@ -561,8 +591,7 @@ pub fn scan_body(body: &[u8]) -> Result<BodyScan, DecodeError> {
         match tag {
             TAG_START => {
                 check_depth(depth, offset)?;
-                let timestamp_ms = r.varint("timestamp")?;
-                root_timestamp_ms.get_or_insert(timestamp_ms);
+                read_timestamp(&mut r, &mut root_timestamp_ms)?;
                 r.string_range("type")?;
                 r.string_range("name")?;
                 depth += 1;
@@ -575,11 +604,10 @@ pub fn scan_body(body: &[u8]) -> Result<BodyScan, DecodeError> {
                 depth -= 1;
                 r.string_range("status")?;
                 r.string_range("data")?;
-                r.varint("duration")?;
+                r.skip_varint("duration")?;
             }
             TAG_EVENT | TAG_HEARTBEAT | TAG_METRIC | TAG_TRACE => {
-                let timestamp_ms = r.varint("timestamp")?;
-                root_timestamp_ms.get_or_insert(timestamp_ms);
+                read_timestamp(&mut r, &mut root_timestamp_ms)?;
                 for what in ["type", "name", "status", "data"] {
                     r.string_range(what)?;
                 }
