@@ -175,9 +175,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Where the next string's bytes are, and steps over them: [`Reader::string`] without
-    /// the copy (what `scan_body` reads strings with).
-    ///
     /// Steps over a varint whose value is not needed, with the errors of [`Reader::varint`]:
     /// with eight bytes at hand, the first byte below 0x80 ends it (a varint of up to eight
     /// bytes cannot overflow), without gathering its bits; otherwise it is read.
@@ -193,6 +190,9 @@ impl<'a> Reader<'a> {
         self.varint(what).map(|_| ())
     }
 
+    /// Where the next string's bytes are, and steps over them: [`Reader::string`] without
+    /// the copy (what `scan_body` reads strings with).
+    ///
     /// Inlined: the scan of every frame on the socket's thread is mostly these calls (about
     /// 60 a tree), and a call cost more than the work.
     #[inline(always)]
