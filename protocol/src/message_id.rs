@@ -88,28 +88,26 @@ fn parse_decimal(id: &str, s: &[u8], part: &'static str) -> Result<u64, MessageI
     if s.is_empty() {
         return Err(err(id, part, "is empty"));
     }
-    // Nineteen digits never overflow a u64: one pass, a digit check and a multiply-add per
-    // byte (an ID's hour and index are 6 and 1-7 digits). Longer numbers take the checked
-    // path, which also says whether a digit or the size is wrong.
-    if s.len() <= 19 {
-        let mut n = 0u64;
-        for &b in s {
-            let digit = b.wrapping_sub(b'0');
-            if digit > 9 {
-                return Err(err(id, part, "is not a decimal number"));
-            }
-            n = n * 10 + u64::from(digit);
-        }
-        return Ok(n);
-    }
     if !s.iter().all(u8::is_ascii_digit) {
         return Err(err(id, part, "is not a decimal number"));
     }
-    s.iter()
-        .try_fold(0u64, |n, &b| {
+    decimal_value(s).ok_or_else(|| err(id, part, "is too large"))
+}
+
+/// The value of `digits` (ASCII digits only), `None` past `u64`. Nineteen digits never
+/// overflow, so those are summed without checks (an ID's hour and index are 6 and 1-7).
+fn decimal_value(digits: &[u8]) -> Option<u64> {
+    if digits.len() <= 19 {
+        Some(
+            digits
+                .iter()
+                .fold(0u64, |n, &b| n * 10 + u64::from(b - b'0')),
+        )
+    } else {
+        digits.iter().try_fold(0u64, |n, &b| {
             n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
         })
-        .ok_or_else(|| err(id, part, "is too large"))
+    }
 }
 
 /// The decimal number that ends `bytes[..end]`, written as `Display` writes it (digits,
@@ -125,16 +123,7 @@ fn canonical_decimal_before(bytes: &[u8], end: usize) -> Option<(u64, usize)> {
     if bytes[dash] != b'-' || digits.is_empty() || (digits[0] == b'0' && digits.len() > 1) {
         return None;
     }
-    let value = if digits.len() <= 19 {
-        digits
-            .iter()
-            .fold(0u64, |n, &b| n * 10 + u64::from(b - b'0'))
-    } else {
-        digits.iter().try_fold(0u64, |n, &b| {
-            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        })?
-    };
-    Some((value, dash))
+    Some((decimal_value(digits)?, dash))
 }
 
 /// Each byte's value as a hex digit (either case), `0xff` for any other byte.
