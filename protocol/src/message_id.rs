@@ -493,8 +493,9 @@ mod tests {
         }
     }
 
+    /// Both parsers against their references, on the edge cases of either.
     #[test]
-    fn the_canonical_parser_agrees_on_edge_cases() {
+    fn the_parsers_agree_with_their_references_on_edge_cases() {
         let long = format!("{}-c0a8010a-1-2", "d".repeat(1100));
         for id in [
             "shop-c0a8010a-498703-42",
@@ -506,49 +507,35 @@ mod tests {
             "shop-c0a8010a-498703-1844674407370955161",
             "shop-c0a8010A-498703-42",
             "shop-c0a8010a.7-498703-42",
+            "shop-c0a8010a.4294967295-1-2",
+            "shop-c0a8010a.4294967296-1-2",
+            "shop-c0a8010a.-1-2",
+            "shop-c0a8010a..1-1-2",
             "-c0a8010a-1-2",
             "c0a8010a-1-2",
             "a-b-c-00000000-0-0",
+            "a--b-c0a8010a-1-2",
             "shop-c0a8010a--42",
             "shop-c0a8010a-1-",
             "shop-c0a8010a-+1-2",
             "shopc0a8010a-1-2",
-            "d\u{7f}-c0a8010a-1-2",
-            "d\u{85}-c0a8010a-1-2",
-            "\u{e9}-c0a8010a-1-2",
+            "shop--1-2",
+            "---",
             "-1-2",
             "",
+            "d\u{7f}-c0a8010a-1-2",
+            "d\u{85}-c0a8010a-1-2",
+            "d\té-c0a8010a-1-2",
+            "\u{e9}-c0a8010a-1-2",
+            "é-C0A8010A-1-2",
             long.as_str(),
         ] {
+            assert_eq!(MessageIdRef::parse(id), parse_reference(id), "{id}");
             assert_eq!(
                 MessageIdRef::parse_canonical(id),
                 canonical_reference(id),
                 "{id}"
             );
-            assert_eq!(MessageIdRef::parse(id), parse_reference(id), "{id}");
-        }
-    }
-
-    #[test]
-    fn the_byte_level_parser_agrees_on_edge_cases() {
-        let long = format!("{}-c0a8010a-1-2", "d".repeat(1100));
-        for id in [
-            "shop-c0a8010a-498703-18446744073709551615",
-            "shop-c0a8010a-498703-18446744073709551616",
-            "shop-c0a8010a.4294967295-1-2",
-            "shop-c0a8010a.4294967296-1-2",
-            "shop-c0a8010a.-1-2",
-            "shop-c0a8010a..1-1-2",
-            "a--b-c0a8010a-1-2",
-            "shop--1-2",
-            "---",
-            "d\u{7f}-c0a8010a-1-2",
-            "d\u{85}-c0a8010a-1-2",
-            "d\té-c0a8010a-1-2",
-            "é-C0A8010A-1-2",
-            long.as_str(),
-        ] {
-            assert_eq!(MessageIdRef::parse(id), parse_reference(id), "{id}");
         }
     }
 }
