@@ -241,8 +241,8 @@ impl<'a> MessageIdRef<'a> {
     /// says which it is.
     ///
     /// One pass from the right over the three numbers, checking their form as it reads
-    /// them: what [`Self::parse`] followed by [`Self::is_canonical_text_of`] decide (tested
-    /// against them), in about a quarter of the instructions. Every tree's ID is read this
+    /// them: what [`Self::parse`] followed by a comparison with `Display`'s text decides
+    /// (tested against that), in about a quarter of the instructions. Every tree's ID is read this
     /// way on the collector's socket thread and again by the analyzer that keeps it.
     pub fn parse_canonical(id: &'a str) -> Option<Self> {
         let bytes = id.as_bytes();
@@ -276,22 +276,6 @@ impl<'a> MessageIdRef<'a> {
             hour,
             seq,
         })
-    }
-
-    /// Whether `id`, which these parts were parsed from, is exactly how [`MessageId`]'s
-    /// `Display` writes them (lower-case hex, no leading zeros, a pid only if there is one):
-    /// then the parts alone give the text back.
-    pub fn is_canonical_text_of(&self, id: &str) -> bool {
-        let digits = |n: u64| n.checked_ilog10().map_or(1, |d| d as usize + 1);
-        let pid_len = self.pid.map_or(0, |p| 1 + digits(u64::from(p)));
-        let canonical_len =
-            self.domain.len() + 1 + 8 + pid_len + 1 + digits(self.hour) + 1 + digits(self.seq);
-        // A parse that succeeded with the shortest length has no leading zeros and no
-        // sign; only the hex digits' case is left to check.
-        id.len() == canonical_len
-            && id.as_bytes()[self.domain.len() + 1..][..8]
-                .iter()
-                .all(|b| !b.is_ascii_uppercase())
     }
 
     /// The same ID, owning its domain.
@@ -404,8 +388,8 @@ mod tests {
             if let (Ok(parts), Ok(owned)) = (borrowed, owned) {
                 assert_eq!(parts, owned.as_borrowed());
                 assert_eq!(
-                    parts.is_canonical_text_of(id),
-                    owned.to_string() == id,
+                    MessageIdRef::parse_canonical(id).is_some(),
+                    owned.pid.is_none() && owned.to_string() == id,
                     "{id}"
                 );
             }
