@@ -304,7 +304,7 @@ impl Collector {
                 hour,
                 domains
                     .iter()
-                    .filter(|d| *d != STATE_DOMAIN)
+                    .filter(|d| is_client_domain(store, hour, d))
                     .map(|d| (d.as_str(), sent.get(d).copied().unwrap_or(0))),
             );
             let mut per_worker: Vec<Vec<(String, AnyReport)>> = vec![Vec::new(); inner.trees.len()];
@@ -686,10 +686,13 @@ impl Collector {
         }
         if let Some(store) = &inner.store {
             if let Ok(stored) = store.report_domains(hour) {
-                all.extend(stored);
+                all.extend(
+                    stored
+                        .into_iter()
+                        .filter(|d| is_client_domain(store, hour, d)),
+                );
             }
         }
-        all.remove(STATE_DOMAIN);
         all.into_iter().collect()
     }
 
@@ -778,6 +781,16 @@ fn read_stored_any(store: &Store, hour: u64, domain: &str, kind: ReportKind) -> 
         ReportKind::Metric => AnyReport::Metric(read_stored(store, hour, domain, name)?),
         ReportKind::State => AnyReport::State(read_stored(store, hour, domain, name)?),
     })
+}
+
+/// Whether the stored reports of `domain` in `hour` are a client domain's: any but the
+/// State report, which the collector files under [`STATE_DOMAIN`] (a client may send that
+/// name too, and its reports then sit beside the State report).
+fn is_client_domain(store: &Store, hour: u64, domain: &str) -> bool {
+    domain != STATE_DOMAIN
+        || store
+            .report_names(hour, domain)
+            .is_ok_and(|names| names.iter().any(|name| name != ReportKind::State.name()))
 }
 
 /// What each domain sent in `hour`, by the hour's stored State report (empty without one).

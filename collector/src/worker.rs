@@ -492,8 +492,10 @@ impl Worker for StateWorker {
             .then(|| AnyReport::State(report.clone()))
     }
 
+    /// None: the State report is the collector's, not a client domain's (a client may
+    /// still send a domain spelled like [`crate::STATE_DOMAIN`]; the analyzers list it).
     fn domains(_report: &StateReport) -> Vec<String> {
-        vec![crate::STATE_DOMAIN.to_owned()]
+        Vec::new()
     }
 
     fn report_keys(_report: &StateReport) -> Vec<(ReportKind, String)> {

@@ -761,3 +761,62 @@ fn a_process_started_in_a_new_hour_plans_it_from_the_sealed_hour_before() {
     collector.shutdown();
     store.shutdown();
 }
+
+/// A tree of `domain` in [`HOUR`], its message ID that domain's.
+fn tree_of_domain(domain: &str, seq: u64) -> bytes::Bytes {
+    use ocelot_protocol::{nt1, Header, Message, MessageTree, Transaction};
+    let mut t = Transaction::new("URL", "/home", NOW_MS);
+    t.duration_us = 5_000;
+    let header = Header {
+        domain: domain.into(),
+        ip_address: "10.0.0.1".into(),
+        message_id: format!("{domain}-0a000001-{HOUR}-{seq}"),
+        ..Header::default()
+    };
+    nt1::encode_to_bytes(&MessageTree::new(header, Message::Transaction(t)))
+}
+
+#[test]
+fn a_client_domain_spelled_like_the_collectors_own_is_listed_live_and_after_a_restart() {
+    let own = ocelot_collector::STATE_DOMAIN;
+    let dir = tempfile::tempdir().unwrap();
+    let expected = vec![own.to_owned(), "shop".to_owned()];
+    {
+        let store = open_store(dir.path());
+        let clock = Arc::new(ManualClock::new(NOW_MS));
+        let collector = Collector::start(manual_config(), Some(store.clone()), clock);
+        collector.ingest(tree_of_domain(own, 1)).unwrap();
+        collector.ingest(tree_of_domain("shop", 1)).unwrap();
+        wait_for("both trees", || {
+            block_on(collector.transaction_report(own, HOUR)).is_some()
+                && block_on(collector.transaction_report("shop", HOUR)).is_some()
+        });
+        assert_eq!(block_on(collector.domains(HOUR)), expected);
+        collector.shutdown();
+        store.shutdown();
+    }
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock);
+    assert_eq!(block_on(collector.domains(HOUR)), expected);
+    let report = block_on(collector.transaction_report(own, HOUR)).unwrap();
+    assert_eq!(url_count(&report), 1);
+    collector.shutdown();
+    store.shutdown();
+}
+
+#[test]
+fn without_client_trees_the_collectors_own_domain_is_not_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock);
+    collector.ingest(tree_of_domain("shop", 1)).unwrap();
+    wait_for("the tree", || {
+        block_on(collector.transaction_report("shop", HOUR)).is_some()
+    });
+    collector.checkpoint_now();
+    assert_eq!(block_on(collector.domains(HOUR)), vec!["shop".to_owned()]);
+    collector.shutdown();
+    store.shutdown();
+}
