@@ -56,6 +56,13 @@ fn a_tree_logged_with_the_sdk_is_in_the_report_and_findable_by_id_within_two_sec
     assert_eq!(tree["root"]["name"], "/e2e/checkout");
     assert_eq!(tree["root"]["children"][0]["type"], "Checkout");
     assert!(logged.elapsed() < Duration::from_secs(2));
+    // IDs of domains nothing can be stored under are simply not found.
+    for path in [
+        "/api/message/caf%C3%A9-0a000101-499035-1",
+        "/m/a%2Fb-0a000101-499035-1",
+    ] {
+        assert_eq!(server.get(path).0, 404, "{path}");
+    }
     client.shutdown(Duration::from_secs(2));
     assert!(server.stop().success());
 }

@@ -20,6 +20,7 @@ use crate::clock::Clock;
 use crate::config::CollectorConfig;
 use crate::domain_shards::{DomainShards, Placement};
 use crate::period::accept_hour;
+use crate::rate_limited_log::RateLimitedLog;
 use crate::received::ReceivedCounts;
 use crate::stats::{decode_error_reason, CollectorStats, StatsSnapshot, DECODE_REASONS};
 use crate::worker::{
@@ -48,8 +49,13 @@ pub(crate) struct IngestBatch {
     /// holds for the whole hour (a domain keeps its shard for the hour, an hour's admitted
     /// domains are only ever added to, and a full hour stays full). Bounded by
     /// [`ADMISSIONS_KEPT`].
-    admissions: hashbrown::HashMap<(u64, String), Placement>,
+    admissions: hashbrown::HashMap<(u64, String), Option<Placement>>,
 }
+
+/// Lines about refused domains (see [`Collector::accept`]): a client keeps sending its
+/// domain, so this would otherwise log every tree.
+static INVALID_DOMAIN_LOG: RateLimitedLog =
+    RateLimitedLog::new(5, std::time::Duration::from_secs(60));
 
 /// Answers an [`IngestBatch`] keeps before it starts over: a connection carrying more
 /// domains than this asks the cap again, nothing worse.
@@ -371,6 +377,40 @@ impl Collector {
             stats.out_of_window.fetch_add(1, Relaxed);
             return Ok(());
         };
+        // Shard and cap by the key the analyzers file the domain under (`DomainShards`).
+        let domain = scan.domain(&frame);
+        let key = inner.config.analyzer.domain_key(&domain);
+        let admission = match batch.admissions.get(&HourDomain(hour, key)) {
+            Some(&admission) => admission,
+            None => {
+                let admission = match ocelot_store::validate_name("domain", key) {
+                    Ok(()) => Some(inner.domain_shards.admit(hour, key)),
+                    Err(e) => {
+                        INVALID_DOMAIN_LOG.log(|suppressed| {
+                            tracing::warn!(error = %e, suppressed, "refusing the trees of a domain that cannot name a report (counted as decode errors, reason invalid_domain)");
+                        });
+                        None
+                    }
+                };
+                if batch.admissions.len() >= ADMISSIONS_KEPT {
+                    batch.admissions.clear();
+                }
+                batch.admissions.insert((hour, key.to_owned()), admission);
+                admission
+            }
+        };
+        let Some(Placement {
+            shard,
+            folded: fold_domain,
+        }) = admission
+        else {
+            // Reports are files named by their domain, so a domain the store cannot name
+            // would be counted live, lost at the first checkpoint and unreachable after a
+            // restart. CAT's consumers refuse such domains too (`DomainValidator`). The
+            // connection stays open: its other domains may be fine.
+            stats.count_decode_error("invalid_domain");
+            return Ok(());
+        };
         batch.counted.trees_accepted += 1;
         if inner.store.is_some() {
             // An NT1 frame's key points at the ID in the frame: no copy of its domain.
@@ -388,23 +428,6 @@ impl Collector {
                 }
             }
         }
-        // Shard and cap by the key the analyzers file the domain under (`DomainShards`).
-        let domain = scan.domain(&frame);
-        let key = inner.config.analyzer.domain_key(&domain);
-        let Placement {
-            shard,
-            folded: fold_domain,
-        } = match batch.admissions.get(&HourDomain(hour, key)) {
-            Some(&placement) => placement,
-            None => {
-                let placement = inner.domain_shards.admit(hour, key);
-                if batch.admissions.len() >= ADMISSIONS_KEPT {
-                    batch.admissions.clear();
-                }
-                batch.admissions.insert((hour, key.to_owned()), placement);
-                placement
-            }
-        };
         if fold_domain {
             batch.counted.trees_folded_domain += 1;
         }

@@ -34,7 +34,7 @@ pub(crate) fn frame_error_reason(e: &FrameError) -> &'static str {
 }
 
 /// All decode and framing error labels, so counters are fixed and bounded.
-pub(crate) const DECODE_REASONS: [&str; 13] = [
+pub(crate) const DECODE_REASONS: [&str; 14] = [
     "length_mismatch",
     "unknown_magic",
     "truncated",
@@ -48,6 +48,8 @@ pub(crate) const DECODE_REASONS: [&str; 13] = [
     "malformed_text",
     "zero_length",
     "frame_too_long",
+    // Well formed, but its domain cannot name a report (see `Collector::accept`).
+    "invalid_domain",
 ];
 
 /// Counters of one report worker.

@@ -820,3 +820,38 @@ fn without_client_trees_the_collectors_own_domain_is_not_listed() {
     collector.shutdown();
     store.shutdown();
 }
+
+#[test]
+fn trees_of_a_domain_that_cannot_name_a_report_are_refused_and_counted_and_the_connection_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock);
+    let server = Server::start(collector.clone());
+    let refused = ["订单服务", "a/b", ".hidden", &"x".repeat(200), ""];
+    let mut client = TcpStream::connect(server.addr).unwrap();
+    for (seq, domain) in refused.iter().enumerate() {
+        client
+            .write_all(&tree_of_domain(domain, seq as u64))
+            .unwrap();
+    }
+    client.write_all(&tree_of_domain("shop", 1)).unwrap();
+    client.write_all(&tree_of_domain(refused[0], 9)).unwrap();
+    client.write_all(&tree_of_domain("shop", 2)).unwrap();
+    wait_for("two shop trees", || {
+        block_on(collector.transaction_report("shop", HOUR)).is_some_and(|r| url_count(&r) == 2)
+    });
+    let stats = collector.stats();
+    assert_eq!(stats.decode_errors.get("invalid_domain"), Some(&6));
+    assert_eq!(stats.trees_accepted, 2);
+    assert_eq!(block_on(collector.domains(HOUR)), vec!["shop".to_owned()]);
+    server.stop();
+    collector.shutdown();
+    store.flush().unwrap();
+    let stored = store.stats();
+    assert_eq!(
+        (stored.appended, stored.stored, stored.dropped_total()),
+        (2, 2, 0)
+    );
+    store.shutdown();
+}
