@@ -88,6 +88,14 @@ async fn serve_connection(
             _ = stop.changed() => break,
         };
         match read {
+            Ok(0) if !buf.is_empty() => {
+                // The client closed (or died) inside a frame: that tree is lost, say so.
+                collector.count_frame_error("truncated");
+                BAD_FRAME_LOG.log(|suppressed| {
+                    tracing::warn!(%peer, offset = decoder.offset(), bytes = buf.len(), suppressed, "connection closed inside a frame; its partial tree is dropped");
+                });
+                break;
+            }
             Ok(0) => break,
             Ok(_) => {}
             Err(e) => {

@@ -855,3 +855,23 @@ fn trees_of_a_domain_that_cannot_name_a_report_are_refused_and_counted_and_the_c
     );
     store.shutdown();
 }
+
+#[test]
+fn a_connection_closed_inside_a_frame_counts_the_lost_tree() {
+    let (collector, server) = serve_without_store(manual_config());
+    let frames = binary_frames();
+    let mut cut = TcpStream::connect(server.addr).unwrap();
+    cut.write_all(&frames[0]).unwrap();
+    cut.write_all(&frames[1][..frames[1].len() / 2]).unwrap();
+    drop(cut);
+    // Closed between frames: nothing lost, nothing counted.
+    let mut clean = TcpStream::connect(server.addr).unwrap();
+    clean.write_all(&frames[2]).unwrap();
+    drop(clean);
+    wait_for("two trees and the cut one counted", || {
+        let s = collector.stats();
+        s.trees_accepted == 2 && s.connections_open == 0 && s.decode_errors_total() == 1
+    });
+    assert_eq!(collector.stats().decode_errors["truncated"], 1);
+    server.stop().shutdown();
+}
