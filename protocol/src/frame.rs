@@ -159,6 +159,9 @@ pub(crate) fn frame_body(frame: &[u8]) -> Result<&[u8], DecodeError> {
     Ok(body)
 }
 
+/// The least [`FrameDecoder::decode`] reserves for the rest of an incomplete frame.
+const RESERVE_AHEAD_BYTES: usize = 64 * 1024;
+
 /// Splits a byte stream into frames.
 ///
 /// Feed it the connection's read buffer; each call takes at most one whole frame off the
@@ -220,7 +223,11 @@ impl FrameDecoder {
         };
         let total = LENGTH_PREFIX_BYTES + length;
         if buf.len() < total {
-            buf.reserve(total - buf.len());
+            // Room for what has arrived again, at least 64 KiB, never more than the frame
+            // still needs: the buffer grows by doubling as a large frame arrives, and
+            // seven bytes declaring 16 MiB do not make the server hold 16 MiB.
+            let missing = total - buf.len();
+            buf.reserve(missing.min(buf.len().max(RESERVE_AHEAD_BYTES)));
             return Ok(None);
         }
         self.offset += total as u64;
@@ -256,6 +263,32 @@ mod tests {
         assert_eq!(&frame[..], b"\0\0\0\x05NT1ab");
         assert!(buf.is_empty());
         assert_eq!(decoder.offset(), 9);
+    }
+
+    #[test]
+    fn a_declared_length_reserves_only_as_its_bytes_arrive() {
+        let mut decoder = FrameDecoder::default();
+        let body = vec![b'x'; 4 << 20];
+        let mut stream = (body.len() as u32).to_be_bytes().to_vec();
+        stream.extend_from_slice(&body);
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&stream[..7]);
+        assert_eq!(decoder.decode(&mut buf).unwrap(), None);
+        assert!(buf.capacity() < 128 * 1024, "{}", buf.capacity());
+        // Fed in reads of 64 KiB, the buffer grows by doubling, not a read at a time.
+        let (mut grew, mut at) = (0, 7);
+        while at < stream.len() {
+            let before = buf.capacity();
+            let end = (at + 64 * 1024).min(stream.len());
+            buf.extend_from_slice(&stream[at..end]);
+            at = end;
+            if let Some(frame) = decoder.decode(&mut buf).unwrap() {
+                assert_eq!(frame.len(), stream.len());
+            }
+            grew += usize::from(buf.capacity() != before);
+        }
+        assert!(buf.is_empty());
+        assert!(grew < 40, "{grew} reallocations for a 4 MiB frame");
     }
 
     #[test]
