@@ -71,7 +71,7 @@ pub(crate) fn for_each_counted<'a>(tree: &'a TreeView<'a>, mut visit: impl FnMut
             MessageKind::Transaction => visit(Counted::Transaction(CountedTransaction {
                 transaction: message,
                 name: counted_name(message),
-                duration_us: message.duration_us,
+                duration_us: counted_duration(message.duration_us),
             })),
             MessageKind::Event => {
                 last_event = Some(message);
@@ -89,8 +89,20 @@ pub(crate) fn for_each_counted<'a>(tree: &'a TreeView<'a>, mut visit: impl FnMut
     visit(Counted::Transaction(CountedTransaction {
         transaction: root,
         name: root_name,
-        duration_us: total_duration_us.unwrap_or(root.duration_us),
+        duration_us: total_duration_us.unwrap_or(counted_duration(root.duration_us)),
     }));
+}
+
+/// A duration as the reports count it: a Java client's negative duration (a clock that
+/// went back, or an unset one), which arrives as a varint above `i64::MAX`, counts as 0
+/// instead of as a duration of 290 000 years that would own the hour's max and average.
+#[inline]
+fn counted_duration(duration_us: u64) -> u64 {
+    if duration_us > i64::MAX as u64 {
+        0
+    } else {
+        duration_us
+    }
 }
 
 /// Whether the root's last child is the event `RemoteCall/Next` (the last message one

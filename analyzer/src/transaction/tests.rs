@@ -44,6 +44,29 @@ fn within_one_percent(got: f64, exact: f64) -> bool {
 }
 
 #[test]
+fn a_negative_java_duration_counts_as_zero() {
+    let ts = HOUR_START_MS + 60_000;
+    let mut analyzer = analyzer();
+    let mut root = transaction("URL", "/pay", ts, u64::MAX, "0"); // -1 µs as a Java long
+    root.children.push(Message::Transaction(transaction(
+        "SQL",
+        "insert",
+        ts,
+        (-2_000i64) as u64,
+        "0",
+    )));
+    analyzer.process(&tree("shop", "10.0.0.1", "shop-0a000001-498703-1", root));
+    let ok = transaction("URL", "/pay", ts, 4_000, "0");
+    analyzer.process(&tree("shop", "10.0.0.1", "shop-0a000001-498703-2", ok));
+    let view = analyzer.reports()["shop"].view(&all_hour());
+    let url = name(&view, "URL", "/pay");
+    assert_eq!(url.figures.count, 2);
+    assert_eq!((url.figures.min, url.figures.max, url.figures.avg), (0.0, 4.0, 2.0));
+    let sql = name(&view, "SQL", "insert");
+    assert_eq!((sql.figures.count, sql.figures.max), (1, 0.0));
+}
+
+#[test]
 fn real_c_client_frames_add_up_to_the_right_figures() {
     let mut analyzer = analyzer();
     for tree in binary_frames() {
