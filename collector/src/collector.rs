@@ -422,8 +422,13 @@ impl Collector {
                     .map(FrameKey::from),
             };
             match key {
-                Some(key) => batch.frames.push((key, frame.clone())),
-                None => {
+                // An ID names the hour it was made in, by the client's clock, which the
+                // tree's timestamp showed to be right: an hour past the next is a broken
+                // ID, and would file the tree in a folder retention never reaches.
+                Some(key) if key.hour() <= hour_of(now_ms) + 1 => {
+                    batch.frames.push((key, frame.clone()));
+                }
+                _ => {
                     stats.no_message_id.fetch_add(1, Relaxed);
                 }
             }

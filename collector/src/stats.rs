@@ -201,7 +201,8 @@ pub struct StatsSnapshot {
     pub decode_errors: BTreeMap<String, u64>,
     /// Trees whose hour is not open.
     pub out_of_window: u64,
-    /// Trees without a parseable message ID: analysed but not stored.
+    /// Trees without a usable message ID (none, not parseable, or naming an hour after the
+    /// next): analysed but not stored.
     pub no_message_id: u64,
     /// Trees filed under the domain `OTHERS` because their hour had reached its domain cap.
     pub trees_folded_domain: u64,

@@ -875,3 +875,35 @@ fn a_connection_closed_inside_a_frame_counts_the_lost_tree() {
     assert_eq!(collector.stats().decode_errors["truncated"], 1);
     server.stop().shutdown();
 }
+
+#[test]
+fn a_message_id_naming_an_hour_past_the_next_is_analysed_but_not_stored() {
+    use ocelot_protocol::{nt1, Header, Message, MessageTree, Transaction};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock);
+    let frame = |id_hour: u64| {
+        let mut t = Transaction::new("URL", "/home", NOW_MS);
+        t.duration_us = 5_000;
+        let header = Header {
+            domain: "shop".into(),
+            ip_address: "10.0.0.1".into(),
+            message_id: format!("shop-0a000001-{id_hour}-1"),
+            ..Header::default()
+        };
+        nt1::encode_to_bytes(&MessageTree::new(header, Message::Transaction(t)))
+    };
+    for id_hour in [HOUR, HOUR + 1, HOUR + 2, 99_999_999] {
+        collector.ingest(frame(id_hour)).unwrap();
+    }
+    wait_for("four trees", || {
+        block_on(collector.transaction_report("shop", HOUR)).is_some_and(|r| url_count(&r) == 4)
+    });
+    assert_eq!(collector.stats().no_message_id, 2);
+    store.flush().unwrap();
+    assert_eq!(store.stats().stored, 2);
+    assert_eq!(store.hours().unwrap(), vec![HOUR, HOUR + 1]);
+    collector.shutdown();
+    store.shutdown();
+}

@@ -47,6 +47,11 @@ impl FrameKey {
         })
     }
 
+    /// The hour the ID names (its third part).
+    pub fn hour(&self) -> u64 {
+        self.hour
+    }
+
     /// The domain, given the frame this key was made for.
     pub(crate) fn domain<'a>(&'a self, frame: &'a [u8]) -> &'a str {
         match &self.domain {

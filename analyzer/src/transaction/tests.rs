@@ -61,7 +61,10 @@ fn a_negative_java_duration_counts_as_zero() {
     let view = analyzer.reports()["shop"].view(&all_hour());
     let url = name(&view, "URL", "/pay");
     assert_eq!(url.figures.count, 2);
-    assert_eq!((url.figures.min, url.figures.max, url.figures.avg), (0.0, 4.0, 2.0));
+    assert_eq!(
+        (url.figures.min, url.figures.max, url.figures.avg),
+        (0.0, 4.0, 2.0)
+    );
     let sql = name(&view, "SQL", "insert");
     assert_eq!((sql.figures.count, sql.figures.max), (1, 0.0));
 }
