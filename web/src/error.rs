@@ -22,6 +22,8 @@ pub(crate) enum ApiError {
     BadRequest(String),
     /// Nothing there (404).
     NotFound(String),
+    /// The endpoint exists, not for this method (405).
+    MethodNotAllowed(String),
     /// The server failed; the string is logged, never sent (500).
     Internal(String),
 }
@@ -31,6 +33,7 @@ impl IntoResponse for ApiError {
         let (status, message) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::MethodNotAllowed(m) => (StatusCode::METHOD_NOT_ALLOWED, m),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "API request failed");
                 (
@@ -143,6 +146,22 @@ pub(crate) async fn not_found_page() -> PageError {
         title: "Page not found".to_owned(),
         detail: "There is no page at this address.".to_owned(),
         search: String::new(),
+    }
+}
+
+/// The fallback for a known path asked with a method it does not take: under `/api/` a
+/// JSON 405 like every other API error, elsewhere the bare status.
+pub(crate) async fn method_not_allowed(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> Response {
+    if uri.path().starts_with("/api/") {
+        ApiError::MethodNotAllowed(format!(
+            "{method} is not allowed here; the API reads with GET"
+        ))
+        .into_response()
+    } else {
+        StatusCode::METHOD_NOT_ALLOWED.into_response()
     }
 }
 

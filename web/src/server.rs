@@ -11,7 +11,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::auth::{exposure_warning, require_auth};
-use crate::error::{api_not_found, not_found_page};
+use crate::error::{api_not_found, method_not_allowed, not_found_page};
 use crate::security_headers::add_security_headers;
 use crate::state::AppState;
 use crate::{
@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .merge(protected)
         .merge(layout::routes())
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found_page)
         .layer(axum::middleware::from_fn(add_security_headers));
     // The router endpoint stays bare: CAT clients read at most 2047 bytes of it.

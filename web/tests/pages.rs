@@ -57,6 +57,19 @@ async fn unknown_api_paths_answer_a_json_404() {
 }
 
 #[tokio::test]
+async fn api_endpoints_asked_with_another_method_answer_a_json_405() {
+    use tower::ServiceExt as _;
+    let request = axum::http::Request::post("/api/domains")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(header(&response, "content-type").starts_with("application/json"));
+    let json: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+    assert!(json["error"].as_str().unwrap().contains("POST"), "{json}");
+}
+
+#[tokio::test]
 async fn pages_forbid_inline_scripts_and_framing() {
     for uri in ["/", "/no/such/page", &format!("/m/{FAILED_ID}")] {
         let response = get(app(), uri).await;
