@@ -1,10 +1,9 @@
 //! `ocelot decode`: captured frames to JSON lines.
 
 use std::io::{BufWriter, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use ocelot_protocol::{decode_frame, DecodeOptions, FrameDecoder, TreeJson, WireFormat};
 
 /// Parses `+HH:MM`, `-HH:MM` or `Z` into seconds east of UTC.
@@ -27,32 +26,42 @@ pub(crate) fn parse_utc_offset(s: &str) -> Result<i32, String> {
     Ok(sign * (h * 3600 + m * 60))
 }
 
-/// Decodes every file, printing each tree; stops at the first bad frame.
+/// Decodes every file, printing each tree. A file stops at its first bad frame (what
+/// follows cannot be framed again); the other files are still decoded, and the exit
+/// status says whether any file failed.
 pub(crate) fn run(files: &[PathBuf], pt1_utc_offset_seconds: i32) -> anyhow::Result<ExitCode> {
     let options = DecodeOptions {
         pt1_utc_offset_seconds,
     };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
+    let mut failed = false;
     for file in files {
-        if let Err(message) = decode_file(file, &options, &mut out)? {
+        let problem = match std::fs::read(file) {
+            Ok(bytes) => decode_bytes(&bytes, &options, &mut out)?.err(),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(message) = problem {
             out.flush()?;
             eprintln!("ocelot decode: {}: {message}", file.display());
-            return Ok(ExitCode::FAILURE);
+            failed = true;
         }
     }
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-/// Prints the trees of one file. The outer error is an I/O failure; the inner one a
-/// malformed frame, described with its byte offset.
-fn decode_file(
-    path: &Path,
+/// Prints the trees of one file's bytes. The outer error is a failure to write them; the
+/// inner one a malformed frame, described with its byte offset.
+fn decode_bytes(
+    bytes: &[u8],
     options: &DecodeOptions,
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<Result<(), String>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let mut decoder = FrameDecoder::default();
     let mut pos = 0;
     while pos < bytes.len() {

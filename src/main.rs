@@ -218,11 +218,14 @@ fn main() -> ExitCode {
                     data,
                 },
         } => ocelot_alert::replay_command(&rules, &data, &from, &to)
-            .map(|text| {
-                print!("{text}");
-                ExitCode::SUCCESS
-            })
-            .map_err(anyhow::Error::from),
+            .map_err(anyhow::Error::from)
+            .and_then(|text| {
+                use std::io::Write as _;
+                let mut out = std::io::stdout().lock();
+                out.write_all(text.as_bytes())?;
+                out.flush()?;
+                Ok(ExitCode::SUCCESS)
+            }),
         Command::Lookup {
             id,
             data,
@@ -237,9 +240,25 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of our output went away (`ocelot lookup ... | head`): not an error.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("ocelot: {err:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    err.chain().any(|cause| {
+        let io = cause.downcast_ref::<std::io::Error>().map(|e| e.kind());
+        // JSON written straight to stdout fails as a serde_json error holding the I/O one.
+        let json = || {
+            cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+        };
+        io.or_else(json) == Some(BrokenPipe)
+    })
 }

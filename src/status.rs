@@ -36,7 +36,11 @@ pub(crate) fn run(url: &str) -> anyhow::Result<ExitCode> {
     if status.code == EXIT_UNREACHABLE {
         eprint!("{}", status.text);
     } else {
-        print!("{}", status.text);
+        use std::io::Write as _;
+        // Not `print!`, which panics when the reader has gone (`ocelot status | head -3`).
+        let mut out = std::io::stdout().lock();
+        out.write_all(status.text.as_bytes())?;
+        out.flush()?;
     }
     Ok(ExitCode::from(status.code))
 }

@@ -108,3 +108,49 @@ fn decode_of_a_truncated_file_says_the_frame_is_incomplete() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_bad_or_missing_file_does_not_stop_the_files_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.bin");
+    std::fs::write(&bad, b"0000NT1 garbage").unwrap();
+    let missing = dir.path().join("missing.bin");
+    let good = vectors().join("binary/0001.bin");
+    let (code, stdout, stderr) = decode(&[
+        bad.to_str().unwrap(),
+        missing.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "any failed file fails the run");
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "the good file after them is decoded"
+    );
+    assert!(
+        stderr.contains("bad.bin") && stderr.contains("missing.bin"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 2, "{stderr}");
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let stream = vectors().join("streams/binary.stream");
+    let files: Vec<&str> = std::iter::repeat_n(stream.to_str().unwrap(), 200).collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ocelot"))
+        .arg("decode")
+        .args(&files)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like `| head -1`: read one line's worth, then close the pipe.
+    let mut first = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
