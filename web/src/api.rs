@@ -3,7 +3,8 @@
 //!
 //! * `GET /api/hours` -> `{"hours":["YYYYMMDDHH",..],"current":"YYYYMMDDHH"}`
 //! * `GET /api/domains[?hour=]` -> `{"domains":[..]}` (without `hour`: the current and the
-//!   previous hour's, so a domain does not vanish at the top of the hour)
+//!   previous hour's, so a domain does not vanish at the top of the hour; an hour without
+//!   data lists none: the list is the answer, not a report that could be missing)
 //! * `GET /api/transaction?domain=&hour=[&ip=][&type=]`, `/api/event?..` (same shape)
 //! * `GET /api/problem?domain=&hour=[&ip=]`
 //! * `GET /api/heartbeat?domain=&hour=[&ip=]` (no `ip`: the first machine)
