@@ -9,14 +9,16 @@ use std::sync::Arc;
 use ocelot_protocol::nt1::{Keep, HEADER_DOMAIN, HEADER_IP_ADDRESS, HEADER_MESSAGE_ID};
 use ocelot_protocol::{MessageKind, MessageTree, TreeView};
 
+use crate::dependency::is_edge_event;
 use crate::sample_id::TreeId;
 use crate::transaction_walk::{for_each_counted, Counted};
 use crate::{
-    AnalyzerConfig, EventAnalyzer, EventReport, HeartbeatAnalyzer, HeartbeatReport, MetricAnalyzer,
-    MetricReport, ProblemAnalyzer, ProblemReport, TransactionAnalyzer, TransactionReport,
+    AnalyzerConfig, DependencyAnalyzer, DependencyReport, EventAnalyzer, EventReport,
+    HeartbeatAnalyzer, HeartbeatReport, MetricAnalyzer, MetricReport, ProblemAnalyzer,
+    ProblemReport, TransactionAnalyzer, TransactionReport,
 };
 
-/// The Transaction, Event, Problem, Heartbeat and Metric analyzers of one hour.
+/// The Transaction, Event, Problem, Heartbeat, Metric and Dependency analyzers of one hour.
 #[derive(Debug, Clone)]
 pub struct HourAnalyzers {
     /// Transactions by domain.
@@ -29,6 +31,8 @@ pub struct HourAnalyzers {
     pub heartbeat: HeartbeatAnalyzer,
     /// Business metrics by domain.
     pub metric: MetricAnalyzer,
+    /// Dependencies (databases, services called, callers) by domain.
+    pub dependency: DependencyAnalyzer,
     /// The list [`Self::process`] views each tree in, kept for its allocation.
     view: TreeView<'static>,
 }
@@ -47,6 +51,8 @@ pub struct HourReports {
     pub heartbeat: BTreeMap<String, HeartbeatReport>,
     /// Metric reports by domain.
     pub metric: BTreeMap<String, MetricReport>,
+    /// Dependency reports by domain.
+    pub dependency: BTreeMap<String, DependencyReport>,
 }
 
 impl HourAnalyzers {
@@ -67,6 +73,7 @@ impl HourAnalyzers {
             problem: ProblemAnalyzer::from_reports(hour, config.clone(), reports.problem),
             heartbeat: HeartbeatAnalyzer::from_reports(hour, config.clone(), reports.heartbeat),
             metric: MetricAnalyzer::from_reports(hour, config.clone(), reports.metric),
+            dependency: DependencyAnalyzer::from_reports(hour, config.clone(), reports.dependency),
             view: TreeView::default(),
         }
     }
@@ -77,7 +84,8 @@ impl HourAnalyzers {
     /// report cost about as much as the counting), and they share the tree's parsed ID. The
     /// Heartbeat and Metric analyzers, which look only for messages of their kind, run when
     /// the walk saw one: most trees hold neither. A tree with another root than a
-    /// transaction goes to each analyzer on its own.
+    /// transaction goes to each analyzer on its own. So does the Dependency analyzer, for
+    /// trees whose walk met an event that may name an edge (`SQL.Database`, `<type>.app`).
     pub fn process(&mut self, tree: &MessageTree) {
         let mut view = std::mem::take(&mut self.view).recycle();
         view.fill(tree);
@@ -98,9 +106,10 @@ impl HourAnalyzers {
             self.problem.process_with_id(tree, &message_id);
             self.heartbeat.process_view(tree);
             self.metric.process_view(tree);
+            self.dependency.process_view(tree);
             return;
         }
-        let (mut heartbeat, mut metric) = (false, false);
+        let (mut heartbeat, mut metric, mut dependency) = (false, false, false);
         self.transaction.count_tree(tree, |transactions| {
             self.event.count_tree(tree, |events| {
                 self.problem.count_tree(tree, |problems| {
@@ -112,6 +121,7 @@ impl HourAnalyzers {
                         Counted::Event(event) => {
                             events.count(event, &message_id);
                             problems.note_event(event);
+                            dependency |= is_edge_event(event);
                         }
                         Counted::Other(other) => match other.kind {
                             MessageKind::Heartbeat => heartbeat = true,
@@ -128,6 +138,9 @@ impl HourAnalyzers {
         }
         if metric {
             self.metric.process_view(tree);
+        }
+        if dependency {
+            self.dependency.process_view(tree);
         }
     }
 
@@ -163,6 +176,7 @@ impl HourAnalyzers {
         domains.extend(self.problem.reports().keys());
         domains.extend(self.heartbeat.reports().keys());
         domains.extend(self.metric.reports().keys());
+        domains.extend(self.dependency.reports().keys());
         domains.into_iter().map(str::to_owned).collect()
     }
 }
@@ -298,6 +312,8 @@ mod tests {
         assert_eq!(viewed.problem.reports(), all.problem.reports());
         assert_eq!(viewed.heartbeat.reports(), all.heartbeat.reports());
         assert_eq!(viewed.metric.reports(), all.metric.reports());
+        assert_eq!(viewed.dependency.reports(), all.dependency.reports());
+        assert_eq!(lean.dependency.reports(), all.dependency.reports());
         let shop = &all.transaction.reports()["shop"];
         assert!(
             format!("{shop:?}").contains("select"),
@@ -357,12 +373,14 @@ mod tests {
             apart.problem.process(tree);
             apart.heartbeat.process(tree);
             apart.metric.process(tree);
+            apart.dependency.process(tree);
         }
         assert_eq!(together.transaction.reports(), apart.transaction.reports());
         assert_eq!(together.event.reports(), apart.event.reports());
         assert_eq!(together.problem.reports(), apart.problem.reports());
         assert_eq!(together.heartbeat.reports(), apart.heartbeat.reports());
         assert_eq!(together.metric.reports(), apart.metric.reports());
+        assert_eq!(together.dependency.reports(), apart.dependency.reports());
     }
 
     #[test]

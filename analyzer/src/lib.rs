@@ -27,6 +27,7 @@
 mod batch;
 mod cardinality;
 mod config;
+mod dependency;
 mod domain_reports;
 mod event;
 mod frugal_vec;
@@ -51,6 +52,9 @@ mod tree_counter;
 mod view_query;
 
 pub use config::{AnalyzerConfig, LongThresholds, OTHERS};
+pub use dependency::{
+    DependencyAnalyzer, DependencyEdgeView, DependencyMinuteView, DependencyReport, DependencyView,
+};
 pub use domain_reports::DomainReports;
 pub use event::{
     EventAnalyzer, EventMinuteView, EventNameView, EventReport, EventTypeView, EventView,

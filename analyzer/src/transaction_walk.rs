@@ -97,7 +97,7 @@ pub(crate) fn for_each_counted<'a>(tree: &'a TreeView<'a>, mut visit: impl FnMut
 /// went back, or an unset one), which arrives as a varint above `i64::MAX`, counts as 0
 /// instead of as a duration of 290 000 years that would own the hour's max and average.
 #[inline]
-fn counted_duration(duration_us: u64) -> u64 {
+pub(crate) fn counted_duration(duration_us: u64) -> u64 {
     if duration_us > i64::MAX as u64 {
         0
     } else {
