@@ -9,6 +9,7 @@
 //! * `GET /api/problem?domain=&hour=[&ip=]`
 //! * `GET /api/heartbeat?domain=&hour=[&ip=]` (no `ip`: the first machine)
 //! * `GET /api/metric?domain=&hour=`, `GET /api/state?hour=`
+//! * `GET /api/dependency?domain=&hour=[&type=]` (databases, services called, callers)
 //!
 //! An hour without data, a domain without a report in the hour or an unknown machine is a
 //! 404 `{"error":".."}`; a missing or malformed parameter a 400 naming it.
@@ -18,9 +19,9 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use ocelot_analyzer::{
-    hour_label, EventReport, EventView, HeartbeatReport, HeartbeatView, MetricReport, MetricView,
-    ProblemReport, ProblemView, StateReport, StateView, TransactionReport, TransactionView,
-    ViewQuery,
+    hour_label, DependencyReport, DependencyView, EventReport, EventView, HeartbeatReport,
+    HeartbeatView, MetricReport, MetricView, ProblemReport, ProblemView, StateReport, StateView,
+    TransactionReport, TransactionView, ViewQuery,
 };
 use serde::Serialize;
 
@@ -39,6 +40,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/problem", get(problem))
         .route("/api/heartbeat", get(heartbeat))
         .route("/api/metric", get(metric))
+        .route("/api/dependency", get(dependency))
         .route("/api/state", get(state))
 }
 
@@ -227,6 +229,20 @@ async fn metric(
         .metric(target.domain.clone(), target.hour)
         .await
         .unwrap_or_else(|| MetricReport::new(&target.domain, target.hour));
+    Ok(Json(report.view(&view_query(&params, &target))))
+}
+
+async fn dependency(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<DependencyView>, ApiError> {
+    let params = checked(params)?;
+    let target = target(&state, &params).await?;
+    let report = state
+        .reports
+        .dependency(target.domain.clone(), target.hour)
+        .await
+        .unwrap_or_else(|| DependencyReport::new(&target.domain, target.hour));
     Ok(Json(report.view(&view_query(&params, &target))))
 }
 

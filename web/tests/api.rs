@@ -170,6 +170,48 @@ async fn metric_and_state_reports_answer_for_the_hour() {
 }
 
 #[tokio::test]
+async fn the_dependency_report_lists_databases_and_callers_with_their_calls() {
+    let json = get_json(
+        report_app(),
+        "/api/dependency?domain=catgen&hour=current",
+        200,
+    )
+    .await;
+    let edges = json["dependencies"].as_array().unwrap();
+    let edge = |type_: &str, target: &str| {
+        edges
+            .iter()
+            .find(|e| e["type"] == type_ && e["target"] == target)
+            .unwrap_or_else(|| panic!("no {type_} -> {target} in {json}"))
+    };
+    let db = edge("Database", "jdbc:mysql://db1:3306/orders");
+    assert_eq!(db["role"], "caller");
+    assert!(db["count"].as_u64().unwrap() >= 1);
+    assert!(db["avg"].as_f64().unwrap() > 0.0 && db["max"].as_f64() >= db["avg"].as_f64());
+    let caller = edge("PigeonService", "payment-gateway");
+    assert_eq!(caller["role"], "callee");
+    assert_eq!(caller["failPercent"], 100.0, "S02 failed: {caller}");
+    let only = get_json(
+        report_app(),
+        "/api/dependency?domain=catgen&hour=current&type=Database",
+        200,
+    )
+    .await;
+    assert!(only["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["type"] == "Database"));
+    get_json(
+        report_app(),
+        "/api/dependency?domain=nosuch&hour=current",
+        404,
+    )
+    .await;
+    get_json(report_app(), "/api/dependency?hour=current", 400).await;
+}
+
+#[tokio::test]
 async fn domains_and_hours_list_what_has_data() {
     let json = get_json(report_app(), "/api/domains", 200).await;
     let domains = json["domains"].as_array().unwrap();
