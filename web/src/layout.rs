@@ -28,13 +28,14 @@ const FAVICON_PATH: &str = "/assets/favicon.svg";
 const ASSET_CACHE_CONTROL: &str = "public, max-age=86400";
 
 /// The main navigation: path and label. Pages pass their path to highlight it.
-pub(crate) const NAV: [(&str, &str); 8] = [
+pub(crate) const NAV: [(&str, &str); 9] = [
     ("/", "Home"),
     ("/t", "Transactions"),
     ("/e", "Events"),
     ("/p", "Problems"),
     ("/h", "Heartbeats"),
     ("/metric", "Metrics"),
+    ("/d", "Dependencies"),
     ("/state", "State"),
     ("/alerts", "Alerts"),
 ];

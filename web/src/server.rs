@@ -15,8 +15,8 @@ use crate::error::{api_not_found, method_not_allowed, not_found_page};
 use crate::security_headers::add_security_headers;
 use crate::state::AppState;
 use crate::{
-    alerts_page, api, cat_router, event_board, heartbeat_page, home, layout, logview, metric_page,
-    problem_board, state_page, transaction_board,
+    alerts_page, api, cat_router, dependency_page, event_board, heartbeat_page, home, layout,
+    logview, metric_page, problem_board, state_page, transaction_board,
 };
 
 /// Both ends of a client's TCP connection, available to handlers as
@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(problem_board::routes())
         .merge(heartbeat_page::routes())
         .merge(metric_page::routes())
+        .merge(dependency_page::routes())
         .merge(state_page::routes())
         .merge(alerts_page::routes())
         // Unknown API paths answer JSON; more specific `/api/...` routes win over this.

@@ -181,9 +181,30 @@ async fn metric_and_state_pages_show_their_figures() {
 }
 
 #[tokio::test]
+async fn the_dependency_page_lists_what_a_domain_calls_and_who_calls_it() {
+    let html = page("/d?domain=catgen", StatusCode::OK).await;
+    for text in [
+        "Depends on",
+        "jdbc:mysql://db1:3306/orders",
+        "Called by",
+        "payment-gateway",
+        "calls per minute",
+    ] {
+        assert!(html.contains(text), "{text}");
+    }
+    // A domain without edges (the hand-made markup tree's) says where edges come from.
+    let html = page(
+        "/d?domain=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        StatusCode::OK,
+    )
+    .await;
+    assert!(html.contains("No dependencies") && html.contains("SQL.Database"));
+}
+
+#[tokio::test]
 async fn domains_and_names_with_markup_are_escaped_on_every_board() {
     let evil = "%3Cscript%3Ealert(1)%3C%2Fscript%3E";
-    for path in ["/", "/t", "/e", "/p", "/h", "/metric", "/state"] {
+    for path in ["/", "/t", "/e", "/p", "/h", "/metric", "/d", "/state"] {
         // The script domain sent no heartbeat or metric: those pages are 404s, escaped too.
         let response = get(report_app(), &format!("{path}?domain={evil}&hour=current")).await;
         assert!(matches!(response.status().as_u16(), 200 | 404), "{path}");

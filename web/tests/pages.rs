@@ -10,7 +10,7 @@ async fn home_page_has_nav_and_search_box() {
     let response = get(app(), "/").await;
     assert_eq!(response.status(), StatusCode::OK);
     let html = text(response).await;
-    for path in ["/t", "/e", "/p", "/h", "/metric", "/state", "/alerts"] {
+    for path in ["/t", "/e", "/p", "/h", "/metric", "/d", "/state", "/alerts"] {
         assert!(
             html.contains(&format!(r#"href="{path}""#)),
             "nav links {path}"

@@ -1,0 +1,121 @@
+//! The dependency page, `GET /d?domain=&hour=`: what a domain depends on (databases, the
+//! services it calls) and who calls it, one row per edge with its calls, failures and
+//! durations, and a per-minute chart of each edge's calls. A target that is a domain this
+//! hour links to its own dependencies, so a request's path can be followed service by service.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use maud::{html, Markup};
+use ocelot_analyzer::{hour_label, DependencyEdgeView, ViewQuery};
+
+use crate::board::{
+    build_url, format_count, format_ms, format_percent, format_rate, per_minute, Board,
+};
+use crate::chart::bar_chart;
+use crate::error::{PageError, PageQuery};
+use crate::layout::page;
+use crate::selection::ReportParams;
+use crate::state::AppState;
+
+const PATH: &str = "/d";
+const HEADING: &str = "Dependencies";
+
+/// The routes of this module.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route(PATH, get(dependency_page))
+}
+
+async fn dependency_page(
+    State(state): State<AppState>,
+    PageQuery(params): PageQuery<ReportParams>,
+) -> Result<(StatusCode, Markup), PageError> {
+    let board = Board::resolve(&state, &params, PATH).await?;
+    if !board.has_domain() {
+        let (status, body) = board.empty(HEADING);
+        return Ok((status, page(&board.title(HEADING), PATH, body)));
+    }
+    let view = state
+        .reports
+        .dependency(board.domain.clone(), board.hour)
+        .await
+        .map(|report| {
+            report.view(&ViewQuery {
+                elapsed_seconds: board.elapsed_seconds,
+                ..ViewQuery::default()
+            })
+        });
+    let edges = view.map(|v| v.dependencies).unwrap_or_default();
+    let (calls, callers): (Vec<_>, Vec<_>) = edges.iter().partition(|e| e.role == "caller");
+    let body = html! {
+        (board.controls(HEADING, None, false))
+        @if edges.is_empty() {
+            section.empty-state {
+                h2 { "No dependencies" }
+                p {
+                    "No tree of this domain named a database or another service in this hour. "
+                    "Edges come from the events clients log inside a call: "
+                    code { "SQL.Database" } " in an SQL transaction, "
+                    code { "Call.app" } " or " code { "PigeonCall.app" } " in a call, "
+                    code { "Service.app" } " or " code { "PigeonService.app" } " in a service."
+                }
+            }
+        } @else {
+            (edge_table("Depends on", "Target", &calls, &board))
+            (edge_table("Called by", "Caller", &callers, &board))
+            div.charts.grid {
+                @for e in &edges {
+                    figure.chart-box {
+                        (bar_chart(
+                            &format!("{} {} (calls per minute)", e.type_, e.target),
+                            "count",
+                            &per_minute(e.minutes.iter().map(|m| (m.minute, m.count as f64))),
+                        ))
+                    }
+                }
+            }
+        }
+    };
+    Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)))
+}
+
+fn edge_table(heading: &str, target: &str, edges: &[&DependencyEdgeView], board: &Board) -> Markup {
+    if edges.is_empty() {
+        return html! {};
+    }
+    let hour = hour_label(board.hour);
+    html! {
+        section.panel {
+            h2 { (heading) span.count { (edges.len()) } }
+            div.table-wrap {
+                table.report {
+                    thead { tr {
+                        th { "Kind" } th { (target) } th.num { "Calls" } th.num { "Failed" }
+                        th.num { "Fail %" } th.num { "Avg" } th.num { "Max" } th.num { "TPS" }
+                    } }
+                    tbody {
+                        @for e in edges {
+                            tr {
+                                td { span.badge.neutral { (e.type_) } }
+                                td.name {
+                                    @if board.domains.contains(&e.target) {
+                                        a href=(build_url(PATH, &[("domain", &e.target), ("hour", &hour)])) { (e.target) }
+                                    } @else {
+                                        (e.target)
+                                    }
+                                }
+                                td.num { (format_count(e.count)) }
+                                td.num.fail[e.fail > 0] { (format_count(e.fail)) }
+                                td.num.fail[e.fail > 0] { (format_percent(e.fail_percent)) }
+                                td.num { (format_ms(e.avg)) }
+                                td.num { (format_ms(e.max)) }
+                                td.num { (format_rate(e.tps)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
