@@ -35,6 +35,8 @@ pub struct HourAnalyzers {
     pub dependency: DependencyAnalyzer,
     /// The list [`Self::process`] views each tree in, kept for its allocation.
     view: TreeView<'static>,
+    /// Where a tree's walk met events that may name a dependency, kept for its allocation.
+    edge_events: Vec<usize>,
 }
 
 /// Reports of one hour by kind and domain, as checkpoints restore them
@@ -75,6 +77,7 @@ impl HourAnalyzers {
             metric: MetricAnalyzer::from_reports(hour, config.clone(), reports.metric),
             dependency: DependencyAnalyzer::from_reports(hour, config.clone(), reports.dependency),
             view: TreeView::default(),
+            edge_events: Vec::new(),
         }
     }
 
@@ -109,7 +112,9 @@ impl HourAnalyzers {
             self.dependency.process_view(tree);
             return;
         }
-        let (mut heartbeat, mut metric, mut dependency) = (false, false, false);
+        let (mut heartbeat, mut metric) = (false, false);
+        let edge_events = &mut self.edge_events;
+        edge_events.clear();
         self.transaction.count_tree(tree, |transactions| {
             self.event.count_tree(tree, |events| {
                 self.problem.count_tree(tree, |problems| {
@@ -118,10 +123,12 @@ impl HourAnalyzers {
                             transactions.count(&transaction, &message_id);
                             problems.count(&transaction, &message_id);
                         }
-                        Counted::Event(event) => {
+                        Counted::Event(event, index) => {
                             events.count(event, &message_id);
                             problems.note_event(event);
-                            dependency |= is_edge_event(event);
+                            if is_edge_event(event) {
+                                edge_events.push(index);
+                            }
                         }
                         Counted::Other(other) => match other.kind {
                             MessageKind::Heartbeat => heartbeat = true,
@@ -139,8 +146,8 @@ impl HourAnalyzers {
         if metric {
             self.metric.process_view(tree);
         }
-        if dependency {
-            self.dependency.process_view(tree);
+        if !self.edge_events.is_empty() {
+            self.dependency.count_edges(tree, &self.edge_events);
         }
     }
 

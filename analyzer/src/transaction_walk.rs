@@ -37,8 +37,8 @@ pub(crate) fn for_each_counted_transaction<'a>(
 pub(crate) enum Counted<'a> {
     /// A transaction that counts, as [`for_each_counted_transaction`] gives it.
     Transaction(CountedTransaction<'a>),
-    /// An event.
-    Event(&'a MessageView<'a>),
+    /// An event, and its position in the tree's messages.
+    Event(&'a MessageView<'a>, usize),
     /// A heartbeat, metric or trace.
     Other(&'a MessageView<'a>),
 }
@@ -66,7 +66,7 @@ pub(crate) fn for_each_counted<'a>(tree: &'a TreeView<'a>, mut visit: impl FnMut
         }
     };
     let root_name = counted_name(root);
-    for message in rest {
+    for (i, message) in rest.iter().enumerate() {
         match message.kind {
             MessageKind::Transaction => visit(Counted::Transaction(CountedTransaction {
                 transaction: message,
@@ -75,7 +75,7 @@ pub(crate) fn for_each_counted<'a>(tree: &'a TreeView<'a>, mut visit: impl FnMut
             })),
             MessageKind::Event => {
                 last_event = Some(message);
-                visit(Counted::Event(message));
+                visit(Counted::Event(message, i + 1));
             }
             _ => visit(Counted::Other(message)),
         }

@@ -99,13 +99,29 @@ impl DependencyAnalyzer {
 
     /// [`Self::process`] for a tree as a [`TreeView`].
     pub fn process_view(&mut self, tree: &TreeView<'_>) {
+        let events: Vec<usize> = (0..tree.messages.len())
+            .filter(|&i| {
+                let m = &tree.messages[i];
+                m.kind == MessageKind::Event && is_edge_event(m)
+            })
+            .collect();
+        if !events.is_empty() {
+            self.count_edges(tree, &events);
+        }
+    }
+
+    /// Counts the edges named by the events at `events` (positions in `tree.messages`,
+    /// ascending, each an event for which [`is_edge_event`] holds): what
+    /// `HourAnalyzers` gathers in its one walk of a tree.
+    pub(crate) fn count_edges(&mut self, tree: &TreeView<'_>, events: &[usize]) {
         let messages = &tree.messages;
-        let mut edges = messages.iter().enumerate().filter_map(|(i, event)| {
-            if event.kind != MessageKind::Event || event.depth == 0 || !is_edge_event(event) {
+        let mut edges = events.iter().filter_map(|&i| {
+            let event = messages.get(i)?;
+            if event.depth == 0 {
                 return None;
             }
             // The event's transaction: the nearest message before it one level up (the
-            // view is the tree depth first).
+            // view is the tree depth first), usually the one just before.
             let parent = messages[..i]
                 .iter()
                 .rev()

@@ -91,7 +91,7 @@ impl ProblemAnalyzer {
         self.count_tree(tree, |counter| {
             for_each_counted(tree, |counted| match counted {
                 Counted::Transaction(transaction) => counter.count(&transaction, message_id),
-                Counted::Event(event) => counter.note_event(event),
+                Counted::Event(event, _) => counter.note_event(event),
                 Counted::Other(_) => {}
             });
             counter.count_error_events(tree, message_id);
