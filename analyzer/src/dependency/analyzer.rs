@@ -140,28 +140,74 @@ impl DependencyAnalyzer {
             .of_domain(tree.domain, config, &mut folded, |domain| {
                 DependencyReport::new(domain, hour)
             });
-        for ((kind, target), parent) in std::iter::once(first).chain(edges) {
-            let edge = report
-                .kinds
-                .capped_entry(
-                    kind,
-                    config.max_types_per_machine,
-                    config.max_key_chars,
-                    &mut folded,
-                )
-                .targets
-                .capped_entry(
-                    target,
-                    config.max_names_per_type,
-                    config.max_key_chars,
-                    &mut folded,
-                );
-            edge.record(
-                minute_of(parent.timestamp_ms),
-                !parent.is_success(),
-                counted_duration(parent.duration_us),
-            );
+        // A tree names the same edge again and again (every SQL transaction logs its
+        // database): consecutive calls of one edge in one minute are added up first and
+        // looked up once.
+        let mut pending = Calls::of(first.0, first.1);
+        for (edge, parent) in edges {
+            if !pending.take(edge, parent) {
+                pending.add_to(report, config, &mut folded);
+                pending = Calls::of(edge, parent);
+            }
         }
+        pending.add_to(report, config, &mut folded);
         report.folded += folded;
+    }
+}
+
+/// Calls of one edge in one minute, not yet added to the report.
+struct Calls<'a> {
+    edge: (&'a str, &'a str),
+    minute: u8,
+    count: u64,
+    fail: u64,
+    sum_us: u64,
+    max_us: u64,
+}
+
+impl<'a> Calls<'a> {
+    fn of(edge: (&'a str, &'a str), call: &MessageView<'_>) -> Self {
+        let duration_us = counted_duration(call.duration_us);
+        Calls {
+            edge,
+            minute: minute_of(call.timestamp_ms),
+            count: 1,
+            fail: u64::from(!call.is_success()),
+            sum_us: duration_us,
+            max_us: duration_us,
+        }
+    }
+
+    /// Adds `call` if it is of the same edge and minute.
+    fn take(&mut self, edge: (&str, &str), call: &MessageView<'_>) -> bool {
+        if edge != self.edge || minute_of(call.timestamp_ms) != self.minute {
+            return false;
+        }
+        let duration_us = counted_duration(call.duration_us);
+        self.count += 1;
+        self.fail += u64::from(!call.is_success());
+        self.sum_us = self.sum_us.saturating_add(duration_us);
+        self.max_us = self.max_us.max(duration_us);
+        true
+    }
+
+    fn add_to(&self, report: &mut DependencyReport, config: &AnalyzerConfig, folded: &mut u64) {
+        let (kind, target) = self.edge;
+        report
+            .kinds
+            .capped_entry(
+                kind,
+                config.max_types_per_machine,
+                config.max_key_chars,
+                folded,
+            )
+            .targets
+            .capped_entry(
+                target,
+                config.max_names_per_type,
+                config.max_key_chars,
+                folded,
+            )
+            .record_calls(self.minute, self.count, self.fail, self.sum_us, self.max_us);
     }
 }

@@ -47,9 +47,18 @@ impl DependencyMinute {
 }
 
 impl DependencyEdge {
-    pub(crate) fn record(&mut self, minute: u8, failed: bool, duration_us: u64) {
-        self.add(minute, 1, u64::from(failed), duration_us);
-        self.max_us = self.max_us.max(duration_us);
+    /// Adds `count` calls of `minute`, `fail` of them failed, taking `sum_us` in all and
+    /// `max_us` the longest.
+    pub(crate) fn record_calls(
+        &mut self,
+        minute: u8,
+        count: u64,
+        fail: u64,
+        sum_us: u64,
+        max_us: u64,
+    ) {
+        self.add(minute, count, fail, sum_us);
+        self.max_us = self.max_us.max(max_us);
     }
 
     fn add(&mut self, minute: u8, count: u64, fail: u64, sum_us: u64) {
