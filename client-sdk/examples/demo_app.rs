@@ -61,7 +61,7 @@ fn payment_service(client: Client, calls: mpsc::Receiver<(Context, u64)>) {
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     for (ctx, amount) in calls {
         let t = transaction!("Service", "PaymentService.pay");
-        ctx.adopt();
+        let _adopted = ctx.adopt();
         t.add_data("amount", amount);
         {
             let _sql = transaction!("SQL", "PaymentDao.insert");

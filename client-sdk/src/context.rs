@@ -24,10 +24,16 @@
 //! })
 //! .unwrap();
 //! ocelot_client::with_client(&payment, || {
-//!     received.adopt();
+//!     let _adopted = received.adopt();
 //!     let _t = transaction!("Service", "PaymentService.pay");
 //! });
 //! ```
+//!
+//! Adopted IDs belong to one request. Adopted while a tree is open, they go to that tree at
+//! once. Adopted before the request's root starts (as a server does on reading the headers),
+//! they wait for the next root on this thread, but only while the [`AdoptionGuard`] that
+//! `adopt` returns lives: on a pooled thread, a request that ends without starting a tree
+//! (rejected early, say) must not hand its caller's IDs to the next, unrelated request.
 
 use std::borrow::Cow;
 
@@ -80,10 +86,13 @@ impl Context {
         .flatten()
     }
 
-    /// Called by the callee: the current tree (or, if none is open, the next one this thread
-    /// starts) takes these IDs.
-    pub fn adopt(self) {
-        with_state(|s| s.adopt(self));
+    /// Called by the callee: the current tree takes these IDs, or, if none is open, the next
+    /// root started on this thread (or by an [`crate::in_transaction`] future created on it)
+    /// while the returned guard lives. Bind the guard for the request's duration:
+    /// `let _adopted = ctx.adopt();`.
+    pub fn adopt(self) -> AdoptionGuard {
+        let pending = with_state(|s| s.adopt(self)).flatten();
+        AdoptionGuard { pending }
     }
 
     /// The three `(header, value)` pairs to send.
@@ -127,5 +136,24 @@ impl Context {
             parent_id: parent.to_owned(),
             child_id: child.to_owned(),
         })
+    }
+}
+
+/// Returned by [`Context::adopt`]: while it lives, the next root started on this thread takes
+/// the adopted IDs; dropping it first withdraws them. It does nothing once a root has taken
+/// them, or if they went to an already open tree. It may be held across `.await` and dropped
+/// on another thread (it then withdraws nothing).
+#[must_use = "dropping the guard withdraws the adopted IDs before any tree takes them; bind it: `let _adopted = ctx.adopt();`"]
+#[derive(Debug)]
+pub struct AdoptionGuard {
+    /// Identifies this adoption among the thread's pending IDs; `None` if they were used at once.
+    pending: Option<u64>,
+}
+
+impl Drop for AdoptionGuard {
+    fn drop(&mut self) {
+        if let Some(serial) = self.pending {
+            with_state(|s| s.withdraw_pending(serial));
+        }
     }
 }

@@ -18,10 +18,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::client::Client;
-use crate::tree_builder::{with_state, TreeBuilder};
+use crate::tree_builder::{with_state, OpenRef, TreeBuilder, PANIC_STATUS};
 
 /// Runs `future` inside a transaction `type_`/`name`; the transaction ends when the future
-/// completes (status `Cancelled` if it is dropped first).
+/// completes, with status `Cancelled` if the future is dropped first (for example by
+/// `tokio::time::timeout`) and `panic` if a panic unwinds out of its `poll`. A cancelled or
+/// panicked nested transaction ends at that moment, and whatever the enclosing future records
+/// afterwards goes next to it, not inside it.
 ///
 /// The client is the one of the thread that calls `in_transaction` (bound or global), so a
 /// task spawned onto a runtime's worker threads still reports to it.
@@ -30,13 +33,24 @@ pub fn in_transaction<F: Future>(
     name: impl Into<Cow<'static, str>>,
     future: F,
 ) -> InTransaction<F> {
-    let client = with_state(|s| s.client().cloned()).flatten();
+    let (client, adopted) = with_state(|s| {
+        // IDs adopted for this thread's next root go with the future, which may start its
+        // root on another thread (`tokio::spawn`).
+        let adopted = if s.tree.depth() == 0 {
+            s.take_pending()
+        } else {
+            None
+        };
+        (s.client().cloned(), adopted)
+    })
+    .unwrap_or_default();
     InTransaction {
         future: Box::pin(future),
         state: State::NotStarted {
             type_: type_.into(),
             name: name.into(),
             client,
+            adopted,
         },
     }
 }
@@ -59,11 +73,15 @@ enum State {
         type_: Cow<'static, str>,
         name: Cow<'static, str>,
         client: Option<Client>,
+        /// IDs from [`crate::Context::adopt`] for our root.
+        adopted: Option<crate::Context>,
     },
     /// The future owns a root tree, swapped in for each poll.
     Root(Box<TreeBuilder>),
-    /// A transaction at `depth` in the tree of whoever polls us.
-    Nested(usize),
+    /// A transaction in the tree of whoever polls us. The handle (not just a depth) makes
+    /// ending it a no-op if it has already ended, or if we are dropped while another tree is
+    /// on the thread.
+    Nested(OpenRef),
     /// Nothing to record (no client), or finished.
     Off,
 }
@@ -81,22 +99,22 @@ impl<F: Future> Future for InTransaction<F> {
         }
         match &mut this.state {
             State::Root(tree) => {
-                with_state(|s| s.swap_tree(tree));
+                let Some(swapped) = SwappedIn::new(tree) else {
+                    return this.future.as_mut().poll(cx);
+                };
                 let poll = this.future.as_mut().poll(cx);
                 if poll.is_ready() {
-                    with_state(|s| s.end_transaction(0));
-                }
-                with_state(|s| s.swap_tree(tree));
-                if poll.is_ready() {
+                    swapped.complete();
                     this.state = State::Off;
                 }
                 poll
             }
-            State::Nested(depth) => {
-                let depth = *depth;
+            State::Nested(open) => {
+                let open = *open;
+                let _on_unwind = EndOnUnwind::new(open);
                 let poll = this.future.as_mut().poll(cx);
                 if poll.is_ready() {
-                    with_state(|s| s.end_transaction(depth));
+                    with_state(|s| s.end_transaction(open));
                     this.state = State::Off;
                 }
                 poll
@@ -106,11 +124,78 @@ impl<F: Future> Future for InTransaction<F> {
     }
 }
 
+/// Our root tree, swapped into the polling thread's state for one `poll`. Swapping back
+/// happens in `Drop`, so it also happens when the inner future panics: without that, a
+/// runtime that catches the panic (tokio does, per task) would leave the dead tree on its
+/// worker thread, and every later transaction there would nest inside it and never be sent.
+struct SwappedIn<'a> {
+    tree: &'a mut Box<TreeBuilder>,
+    /// Whether the thread was already unwinding before this poll (a future driven to
+    /// completion inside a `Drop` during a panic): only a panic from the poll itself counts.
+    was_panicking: bool,
+}
+
+impl<'a> SwappedIn<'a> {
+    /// `None` if the thread's state is unavailable (thread teardown): nothing is recorded.
+    fn new(tree: &'a mut Box<TreeBuilder>) -> Option<Self> {
+        with_state(|s| s.swap_tree(tree))?;
+        Some(SwappedIn {
+            tree,
+            was_panicking: std::thread::panicking(),
+        })
+    }
+
+    /// Ends the root (the tree goes to the client) and swaps the thread's own tree back.
+    fn complete(self) {
+        with_state(|s| s.end_root());
+    }
+}
+
+impl Drop for SwappedIn<'_> {
+    fn drop(&mut self) {
+        with_state(|s| {
+            if std::thread::panicking() && !self.was_panicking {
+                // The future will never be polled again: send what it recorded, marked failed.
+                s.fail_root_and_end(Cow::Borrowed(PANIC_STATUS));
+            }
+            s.swap_tree(self.tree);
+        });
+    }
+}
+
+/// Ends a nested transaction as failed if a panic unwinds out of the inner `poll`.
+struct EndOnUnwind {
+    open: OpenRef,
+    was_panicking: bool,
+}
+
+impl EndOnUnwind {
+    fn new(open: OpenRef) -> Self {
+        EndOnUnwind {
+            open,
+            was_panicking: std::thread::panicking(),
+        }
+    }
+}
+
+impl Drop for EndOnUnwind {
+    fn drop(&mut self) {
+        if !std::thread::panicking() || self.was_panicking {
+            return;
+        }
+        with_state(|s| {
+            s.fail_transaction(self.open, Cow::Borrowed(PANIC_STATUS));
+            s.end_transaction(self.open);
+        });
+    }
+}
+
 fn start(state: State) -> State {
     let State::NotStarted {
         type_,
         name,
         client,
+        adopted,
     } = state
     else {
         return state;
@@ -127,7 +212,7 @@ fn start(state: State) -> State {
         let mut tree = Box::new(TreeBuilder::new());
         tree.pinned = Some(client);
         s.swap_tree(&mut tree);
-        let started = s.start_transaction(type_, name).is_some();
+        let started = s.start_root_adopting(type_, name, adopted).is_some();
         s.swap_tree(&mut tree);
         if started {
             State::Root(tree)
@@ -140,15 +225,25 @@ fn start(state: State) -> State {
 
 impl<F> Drop for InTransaction<F> {
     fn drop(&mut self) {
-        if let State::Root(tree) = &mut self.state {
-            with_state(|s| {
-                s.swap_tree(tree);
-                if let Some(record) = s.transaction_mut(0) {
-                    record.status = Cow::Borrowed(CANCELLED);
-                }
-                s.end_transaction(0);
-                s.swap_tree(tree);
-            });
+        match &mut self.state {
+            State::Root(tree) => {
+                with_state(|s| {
+                    s.swap_tree(tree);
+                    s.fail_root_and_end(Cow::Borrowed(CANCELLED));
+                    s.swap_tree(tree);
+                });
+            }
+            State::Nested(open) => {
+                // Reachable only while the tree we are nested in is on this thread, which is
+                // the usual case: the enclosing future drops us inside its own `poll`
+                // (`timeout`, `select!`). Otherwise the transaction ends with its parent.
+                let open = *open;
+                with_state(|s| {
+                    s.fail_transaction(open, Cow::Borrowed(CANCELLED));
+                    s.end_transaction(open);
+                });
+            }
+            State::NotStarted { .. } | State::Off => {}
         }
     }
 }

@@ -5,31 +5,51 @@
 //! the answer is small and the connection closes after it, which is also what CAT's C
 //! client expects.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Router answers are a few hundred bytes; anything past this is not a router.
-const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
-const TIMEOUT: Duration = Duration::from_secs(1);
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// Bound on the connect, and separately on the whole exchange after it. CAT's own clients
+/// allow the router 200 ms (C) to 1 s (Java `clientConnectTimeout`); a router that accepts
+/// but never answers, or trickles bytes, is given up on after this.
+pub(crate) const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The collector list from the router at `address` (`host:port`), or `None` if it could not be
-/// asked or answered nonsense.
+/// asked or answered nonsense. Blocks for at most about twice [`QUERY_TIMEOUT`] after name
+/// resolution, so it runs on a helper thread, never on the sender thread.
 pub(crate) fn query(address: &str, domain: &str, ip: Ipv4Addr) -> Option<Vec<String>> {
     let addr = address.to_socket_addrs().ok()?.next()?;
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).ok()?;
-    stream.set_read_timeout(Some(TIMEOUT)).ok()?;
-    stream.set_write_timeout(Some(TIMEOUT)).ok()?;
+    let mut stream = TcpStream::connect_timeout(&addr, QUERY_TIMEOUT).ok()?;
+    let deadline = Instant::now() + QUERY_TIMEOUT;
+    stream.set_write_timeout(Some(QUERY_TIMEOUT)).ok()?;
     let request = format!(
         "GET /cat/s/router?op=json&domain={}&ip={ip} HTTP/1.0\r\nHost: {address}\r\nConnection: close\r\n\r\n",
         percent_encode(domain)
     );
     stream.write_all(request.as_bytes()).ok()?;
     let mut response = Vec::new();
-    stream
-        .take(MAX_RESPONSE_BYTES)
-        .read_to_end(&mut response)
-        .ok()?;
+    let mut chunk = [0u8; 4096];
+    loop {
+        // A read timeout bounds each read, not the exchange: re-arm it with what is left.
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        stream.set_read_timeout(Some(left)).ok()?;
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                response.extend_from_slice(&chunk[..n]);
+                if response.len() > MAX_RESPONSE_BYTES {
+                    return None;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
     let response = String::from_utf8_lossy(&response);
     let (head, body) = response.split_once("\r\n\r\n")?;
     if !head.starts_with("HTTP/1.") || head.split_whitespace().nth(1) != Some("200") {
@@ -103,5 +123,29 @@ mod tests {
             ),
             "{request}"
         );
+    }
+
+    #[test]
+    fn a_router_that_accepts_but_never_answers_is_given_up_on_after_the_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            // Trickle bytes so that no single read times out, then hang until told to stop.
+            for _ in 0..30 {
+                if conn.write_all(b"H").is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = hold_rx.recv();
+        });
+        let start = Instant::now();
+        assert_eq!(query(&address, "d", Ipv4Addr::LOCALHOST), None);
+        let took = start.elapsed();
+        assert!(took < QUERY_TIMEOUT * 2, "query took {took:?}");
+        drop(hold_tx);
+        server.join().unwrap();
     }
 }

@@ -9,13 +9,18 @@
 //! ```
 //!
 //! Mapping: a span's target becomes the transaction type and its name the transaction name;
-//! its fields become the data (`k=v&k=v`). Entering a span opens the transaction on the
-//! entering thread's tree and exiting ends it, so a span entered once per poll of an
-//! instrumented future gives one transaction per poll (use [`crate::in_transaction`] for one
-//! transaction over the whole future). An event becomes an event (type = target, name = its
-//! message, data = its other fields); an `ERROR`-level event becomes an `Error` event and
-//! fails the enclosing transaction, as `error!` does. The client is the entering thread's
-//! (bound or global), as for the macros.
+//! its fields become the data (`k=v&k=v`), including those recorded later with
+//! `span.record(..)`. Entering a span opens the transaction on the entering thread's tree and
+//! exiting ends it, so a span entered once per poll of an instrumented future gives one
+//! transaction per poll (use [`crate::in_transaction`] for one transaction over the whole
+//! future). The client is the entering thread's (bound or global), as for the macros.
+//!
+//! An event becomes a CAT event with type = its target and name = its callsite's name
+//! (`event src/orders.rs:42`), and data = `message=<formatted message>&k=v..`. The name is
+//! deliberately not the message: CAT reports keep one line per (type, name) for the hour, so
+//! `info!("order {} loaded", id)` must not make one name per `id`. An `ERROR`-level event
+//! becomes an `Error` event (same name and data) and fails the enclosing transaction, as
+//! `error!` does.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -28,7 +33,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 use crate::record::Kind;
-use crate::tree_builder::{with_state, ERROR_STATUS};
+use crate::tree_builder::{with_state, OpenRef, ERROR_STATUS};
 
 /// The layer; see the module docs.
 #[derive(Debug, Default, Clone, Copy)]
@@ -47,8 +52,8 @@ impl OcelotLayer {
 #[derive(Default)]
 struct SpanData {
     data: String,
-    /// Depth of the transaction opened by the last `enter`, if recording.
-    depth: Option<usize>,
+    /// The transaction opened by the last `enter`, if recording.
+    open: Option<OpenRef>,
 }
 
 /// Collects fields as `k=v&k=v`, keeping `message` apart.
@@ -95,7 +100,7 @@ where
         attrs.record(&mut fields);
         span.extensions_mut().insert(SpanData {
             data: fields.data,
-            depth: None,
+            open: None,
         });
     }
 
@@ -103,12 +108,21 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut fields = Fields::default();
         values.record(&mut fields);
+        if fields.data.is_empty() {
+            return;
+        }
         let mut extensions = span.extensions_mut();
-        if let Some(data) = extensions.get_mut::<SpanData>() {
-            if !data.data.is_empty() && !fields.data.is_empty() {
-                data.data.push('&');
-            }
-            data.data.push_str(&fields.data);
+        let Some(data) = extensions.get_mut::<SpanData>() else {
+            return;
+        };
+        if !data.data.is_empty() {
+            data.data.push('&');
+        }
+        data.data.push_str(&fields.data);
+        // Recorded while entered: the open transaction gets it too. The handle makes this a
+        // no-op on a thread (or tree) other than the one that entered the span.
+        if let Some(open) = data.open {
+            with_state(|s| s.append_data(open, format_args!("{}", fields.data)));
         }
     }
 
@@ -119,15 +133,13 @@ where
         let Some(data) = extensions.get_mut::<SpanData>() else {
             return;
         };
-        data.depth = with_state(|s| {
-            let depth =
+        data.open = with_state(|s| {
+            let open =
                 s.start_transaction(Cow::Borrowed(meta.target()), Cow::Borrowed(meta.name()))?;
             if !data.data.is_empty() {
-                if let Some(record) = s.transaction_mut(depth) {
-                    record.data.clone_from(&data.data);
-                }
+                s.append_data(open, format_args!("{}", data.data));
             }
-            Some(depth)
+            Some(open)
         })
         .flatten();
     }
@@ -135,23 +147,23 @@ where
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
-        let Some(depth) = extensions
-            .get_mut::<SpanData>()
-            .and_then(|d| d.depth.take())
-        else {
+        let Some(open) = extensions.get_mut::<SpanData>().and_then(|d| d.open.take()) else {
             return;
         };
-        with_state(|s| s.end_transaction(depth));
+        with_state(|s| s.end_transaction(open));
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let meta = event.metadata();
         let mut fields = Fields::default();
         event.record(&mut fields);
-        let name: Cow<'static, str> = match fields.message {
-            Some(message) => Cow::Owned(message),
-            None => Cow::Borrowed(meta.name()),
+        let data = match fields.message {
+            Some(message) if fields.data.is_empty() => format!("message={message}"),
+            Some(message) => format!("message={message}&{}", fields.data),
+            None => fields.data,
         };
+        // `meta.name()` is `&'static`: one name per callsite, whatever the message says.
+        let name = Cow::Borrowed(meta.name());
         with_state(|s| {
             if s.tree.depth() == 0 && s.client().is_none() {
                 return;
@@ -162,7 +174,7 @@ where
                     Cow::Borrowed("Error"),
                     name,
                     Cow::Borrowed(ERROR_STATUS),
-                    fields.data,
+                    data,
                 );
                 s.fail_innermost(Cow::Borrowed(ERROR_STATUS));
             } else {
@@ -171,7 +183,7 @@ where
                     Cow::Borrowed(meta.target()),
                     name,
                     Cow::Borrowed(ocelot_protocol::SUCCESS),
-                    fields.data,
+                    data,
                 );
             }
         });

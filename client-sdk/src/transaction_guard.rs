@@ -5,42 +5,51 @@ use std::error::Error;
 use std::fmt::Display;
 use std::marker::PhantomData;
 
-use crate::tree_builder::with_state;
+use crate::tree_builder::{with_state, OpenRef, PANIC_STATUS};
 
 /// An open transaction. Dropping the guard ends it (status success unless set); guards
-/// opened inside it end with it at the latest.
+/// opened inside it end with it at the latest. A panic unwinding through the guard ends the
+/// transaction with status `panic` (unless a failure status was already set), as CAT's Java
+/// client marks a transaction with the exception that escaped it.
 ///
 /// The guard is tied to its thread's tree (it is neither `Send` nor `Sync`) and must not be
-/// held across `.await`: use [`crate::in_transaction`] in async code (clippy flags it through
-/// `await-holding-invalid-types`).
+/// held across `.await`: use [`crate::in_transaction`] in async code. Clippy can catch a guard
+/// held across `.await`, but only if your project lists it in `clippy.toml`
+/// (`await-holding-invalid-types = ["ocelot_client::TransactionGuard"]`; the
+/// `await_holding_invalid_type` lint is on by default); the compiler alone says nothing
+/// unless the future must be `Send`.
 #[must_use = "dropping the guard ends the transaction at once; bind it: `let _t = transaction!(..)`"]
 #[derive(Debug)]
 pub struct TransactionGuard {
-    /// The transaction's depth on the thread's stack; `None` when nothing is recorded.
-    depth: Option<usize>,
+    /// The transaction on the thread's stack; `None` when nothing is recorded.
+    open: Option<OpenRef>,
+    /// Whether the thread was already unwinding at the start: a guard used inside a `Drop`
+    /// that runs during a panic is not itself ended by that panic.
+    started_panicking: bool,
     _not_send: PhantomData<*const ()>,
 }
 
 impl TransactionGuard {
     /// Opens a transaction (what `transaction!` expands to).
     pub fn start(type_: impl Into<Cow<'static, str>>, name: impl Into<Cow<'static, str>>) -> Self {
-        let depth = with_state(|s| s.start_transaction(type_.into(), name.into())).flatten();
+        let open = with_state(|s| s.start_transaction(type_.into(), name.into())).flatten();
         TransactionGuard {
-            depth,
+            open,
+            started_panicking: open.is_some() && std::thread::panicking(),
             _not_send: PhantomData,
         }
     }
 
     /// Whether this transaction is being recorded (a client is configured).
     pub fn is_recording(&self) -> bool {
-        self.depth.is_some()
+        self.open.is_some()
     }
 
     /// Sets the status: `"0"` is success, anything else a failure.
     pub fn set_status(&self, status: impl Into<Cow<'static, str>>) {
-        let Some(depth) = self.depth else { return };
+        let Some(open) = self.open else { return };
         with_state(|s| {
-            if let Some(record) = s.transaction_mut(depth) {
+            if let Some(record) = s.transaction_mut(open) {
                 record.status = status.into();
             }
         });
@@ -48,17 +57,17 @@ impl TransactionGuard {
 
     /// Appends `key=value` to the data (pairs joined with `&`, as CAT clients do).
     pub fn add_data(&self, key: impl Display, value: impl Display) {
-        let Some(depth) = self.depth else { return };
-        with_state(|s| s.add_data(depth, &key, &value));
+        let Some(open) = self.open else { return };
+        with_state(|s| s.add_data(open, &key, &value));
     }
 
     /// Marks the transaction failed with the error's type name as status, and logs an `Error`
     /// event with the error and its `source()` chain.
     pub fn fail<E: Error + ?Sized>(&self, err: &E) {
-        let Some(depth) = self.depth else { return };
+        let Some(open) = self.open else { return };
         crate::macros::log_error(err);
         with_state(|s| {
-            if let Some(record) = s.transaction_mut(depth) {
+            if let Some(record) = s.transaction_mut(open) {
                 record.status = Cow::Borrowed(std::any::type_name::<E>());
             }
         });
@@ -67,8 +76,13 @@ impl TransactionGuard {
 
 impl Drop for TransactionGuard {
     fn drop(&mut self) {
-        if let Some(depth) = self.depth {
-            with_state(|s| s.end_transaction(depth));
-        }
+        let Some(open) = self.open else { return };
+        let unwinding = std::thread::panicking() && !self.started_panicking;
+        with_state(|s| {
+            if unwinding {
+                s.fail_transaction(open, Cow::Borrowed(PANIC_STATUS));
+            }
+            s.end_transaction(open);
+        });
     }
 }

@@ -3,14 +3,21 @@
 //! [`TcpTransport`] talks to CAT collectors (static list or router), with failover and
 //! reconnect backoff. [`MemoryTransport`] keeps frames in memory for tests; its
 //! [`MemorySink`] decodes them back into trees.
+//!
+//! Design constraint: router discovery never holds up sending. The router is asked on a
+//! short-lived helper thread and its answer picked up by a later [`Transport::ready`], so a
+//! router that is down, slow or silent costs the sender thread nothing; meanwhile trees go to
+//! the collectors already known.
 
 use std::io::{self, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, TryRecvError};
 use ocelot_protocol::{decode_frame, DecodeOptions, MessageTree, LENGTH_PREFIX_BYTES};
 
+use crate::client::DEFAULT_COLLECTOR_PORT;
 use crate::router;
 
 /// Where the sender thread writes batches of whole NT1 frames.
@@ -140,6 +147,13 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// First wait after every collector refused; doubled per failed round up to the maximum.
 const BACKOFF_START: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// First wait before asking the router again after a failed query; doubled per failure up to
+/// the refresh interval. A router that starts a moment after the app (common when both are
+/// deployed together) is then found within seconds, not one refresh interval later.
+const ROUTER_RETRY_START: Duration = Duration::from_secs(1);
+/// CAT's default HTTP port, where a router address without a port is asked
+/// (`http-port` in CAT's `client.xml`).
+const DEFAULT_ROUTER_PORT: u16 = 8080;
 
 /// TCP to CAT collectors: the static list or the router's, first reachable wins.
 #[derive(Debug)]
@@ -148,6 +162,9 @@ pub struct TcpTransport {
     router: Option<String>,
     router_refresh: Duration,
     next_router_query: Instant,
+    router_retry: Duration,
+    /// The answer of the router query running on a helper thread, if one is running.
+    router_answer: Option<Receiver<Option<Vec<String>>>>,
     domain: String,
     ip: Ipv4Addr,
     stream: Option<(String, TcpStream)>,
@@ -157,8 +174,9 @@ pub struct TcpTransport {
 }
 
 impl TcpTransport {
-    /// A transport for `collectors` (`host:port`), optionally refreshed from a CAT router at
-    /// `router` (`host:port`) every `router_refresh`.
+    /// A transport for `collectors` (`host:port`, or a bare host for CAT's port
+    /// [`DEFAULT_COLLECTOR_PORT`]), optionally refreshed from a CAT router at `router`
+    /// (`host:port`, port 8080 if left out) every `router_refresh`.
     pub fn new(
         collectors: Vec<String>,
         router: Option<String>,
@@ -168,10 +186,15 @@ impl TcpTransport {
     ) -> Self {
         let now = Instant::now();
         TcpTransport {
-            collectors,
-            router,
+            collectors: collectors
+                .iter()
+                .map(|a| with_default_port(a, DEFAULT_COLLECTOR_PORT))
+                .collect(),
+            router: router.map(|a| with_default_port(&a, DEFAULT_ROUTER_PORT)),
             router_refresh,
             next_router_query: now,
+            router_retry: ROUTER_RETRY_START.min(router_refresh),
+            router_answer: None,
             domain,
             ip,
             stream: None,
@@ -181,26 +204,66 @@ impl TcpTransport {
         }
     }
 
+    /// Picks up a finished router query, and starts one when it is due. Never waits.
     fn refresh_router(&mut self) {
         let Some(router) = &self.router else { return };
         let now = Instant::now();
+        if let Some(answer) = &self.router_answer {
+            match answer.try_recv() {
+                Ok(list) => {
+                    self.router_answer = None;
+                    self.apply_router_answer(list, now);
+                }
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => {
+                    self.router_answer = None;
+                    self.apply_router_answer(None, now);
+                }
+            }
+            return;
+        }
         if now < self.next_router_query {
             return;
         }
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (router, domain, ip) = (router.clone(), self.domain.clone(), self.ip);
+        let spawned = std::thread::Builder::new()
+            .name("ocelot-router".to_owned())
+            .spawn(move || {
+                let _ = tx.send(router::query(&router, &domain, ip));
+            });
+        match spawned {
+            Ok(_) => self.router_answer = Some(rx),
+            Err(_) => self.apply_router_answer(None, now),
+        }
+    }
+
+    /// Schedules the next query (soon after a failure, a refresh interval after an answer) and
+    /// switches to a new collector list.
+    fn apply_router_answer(&mut self, list: Option<Vec<String>>, now: Instant) {
+        let list: Vec<String> = list
+            .unwrap_or_default()
+            .iter()
+            .map(|a| with_default_port(a, DEFAULT_COLLECTOR_PORT))
+            .collect();
+        if list.is_empty() {
+            self.next_router_query = now + self.router_retry;
+            self.router_retry = (self.router_retry * 2).min(self.router_refresh);
+            return;
+        }
         self.next_router_query = now + self.router_refresh;
-        if let Some(list) = router::query(router, &self.domain, self.ip) {
-            if !list.is_empty() && list != self.collectors {
-                // Move to the new list's first entry unless we are already on one of them.
-                let connected_to_listed = self
-                    .stream
-                    .as_ref()
-                    .is_some_and(|(addr, _)| list.contains(addr));
-                if !connected_to_listed {
-                    self.stream = None;
-                    self.next_attempt = now;
-                }
-                self.collectors = list;
+        self.router_retry = ROUTER_RETRY_START.min(self.router_refresh);
+        if list != self.collectors {
+            // Move to the new list's first entry unless we are already on one of them.
+            let connected_to_listed = self
+                .stream
+                .as_ref()
+                .is_some_and(|(addr, _)| list.contains(addr));
+            if !connected_to_listed {
+                self.stream = None;
+                self.next_attempt = now;
             }
+            self.collectors = list;
         }
     }
 
@@ -226,6 +289,27 @@ impl TcpTransport {
 
 fn resolve(address: &str) -> Option<SocketAddr> {
     address.to_socket_addrs().ok()?.next()
+}
+
+/// `address` with `:port` added if it names no port. CAT's `client.xml` gives a server's IP
+/// and port apart, so a bare host is a natural thing to configure; without a port it would
+/// never resolve, and the transport would never connect.
+pub(crate) fn with_default_port(address: &str, port: u16) -> String {
+    let address = address.trim();
+    if address.parse::<SocketAddr>().is_ok() {
+        return address.to_owned();
+    }
+    if let Ok(ip) = address.parse::<IpAddr>() {
+        // Also brackets a bare IPv6 address.
+        return SocketAddr::new(ip, port).to_string();
+    }
+    let bracketed_ipv6 = address.starts_with('[') && address.ends_with(']');
+    match address.rsplit_once(':') {
+        Some((host, p)) if !bracketed_ipv6 && !host.contains(':') && p.parse::<u16>().is_ok() => {
+            address.to_owned()
+        }
+        _ => format!("{address}:{port}"),
+    }
 }
 
 impl Transport for TcpTransport {
@@ -254,5 +338,40 @@ impl Transport for TcpTransport {
 
     fn connects(&self) -> u64 {
         self.connects
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_without_a_port_gets_the_default_one() {
+        let cases = [
+            ("127.0.0.1", "127.0.0.1:2280"),
+            (" 10.0.0.1 ", "10.0.0.1:2280"),
+            ("127.0.0.1:33280", "127.0.0.1:33280"),
+            ("collector.local", "collector.local:2280"),
+            ("collector.local:9", "collector.local:9"),
+            ("::1", "[::1]:2280"),
+            ("[::1]", "[::1]:2280"),
+            ("[::1]:9", "[::1]:9"),
+        ];
+        for (given, expected) in cases {
+            assert_eq!(with_default_port(given, 2280), expected, "{given}");
+        }
+    }
+
+    #[test]
+    fn a_transport_given_bare_hosts_uses_the_default_ports() {
+        let transport = TcpTransport::new(
+            vec!["127.0.0.1".to_owned()],
+            Some("127.0.0.1".to_owned()),
+            Duration::from_secs(60),
+            "d".to_owned(),
+            Ipv4Addr::LOCALHOST,
+        );
+        assert_eq!(transport.collectors, ["127.0.0.1:2280"]);
+        assert_eq!(transport.router.as_deref(), Some("127.0.0.1:8080"));
     }
 }

@@ -9,8 +9,11 @@
 //! part that already holds [`MAX_MESSAGES_PER_PART`] messages below its root, or whose time
 //! (minus [`HOUR_SPLIT_SLACK_MS`]) falls in a later hour than the part's root, the part is sent
 //! with a trailing `RemoteCall/Next` event naming the continuation, and the still-open
-//! transactions continue in a fresh tree whose parent is the part just sent. The last part
-//! ends with `TruncatedTransaction/TotalDuration` (all parts' root durations, in µs).
+//! transactions continue in a fresh tree whose parent is the part just sent. In the part sent,
+//! the copies of the open transactions have status `"0"`; the continuing ones keep the
+//! application's status and data, so the last part (the only one CAT's server counts) says
+//! whether the transaction failed. The last part ends with `TruncatedTransaction/TotalDuration`
+//! (all parts' root durations, in µs).
 
 use std::cell::RefCell;
 use std::fmt::{Display, Write as _};
@@ -34,13 +37,37 @@ pub(crate) const HOUR_SPLIT_SLACK_MS: u64 = 10_000;
 pub(crate) const MAX_NESTING: usize = 256;
 /// Status a failed `error!` gives its enclosing transaction (the C API's `CAT_ERROR`).
 pub(crate) const ERROR_STATUS: &str = "ERROR";
+/// Status of a transaction ended by a panic unwinding through it. Java's CAT client stores the
+/// exception's class name; a Rust panic has no type to name, so one fixed failure status.
+pub(crate) const PANIC_STATUS: &str = "panic";
+/// Bits of a transaction serial taken by the per-thread counter; the thread's number fills the
+/// rest, so serials drawn on different threads never collide.
+const SERIAL_COUNTER_BITS: u32 = 40;
+
+/// Names one open transaction: its depth, plus a serial that tells it apart from any other
+/// transaction that opens later at the same depth, in this tree or in another one that a
+/// future swaps onto the thread. Everything that ends or edits a transaction later (guards,
+/// futures, the tracing layer) goes through this, so a stale handle changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OpenRef {
+    depth: usize,
+    serial: u64,
+}
+
+/// An entry of a tree's stack of open transactions.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    /// Index of the transaction's record.
+    index: usize,
+    serial: u64,
+}
 
 /// One tree (or the current part of a cut tree).
 #[derive(Debug, Default)]
 pub(crate) struct TreeBuilder {
     records: Vec<Record>,
-    /// Indices of the open transactions, root first.
-    open: Vec<usize>,
+    /// The open transactions, root first.
+    open: Vec<Open>,
     message_id: Option<String>,
     parent_id: Option<String>,
     root_id: Option<String>,
@@ -78,10 +105,13 @@ impl TreeBuilder {
 pub(crate) struct ThreadState {
     bound: Option<Client>,
     pub(crate) tree: TreeBuilder,
-    /// IDs adopted from a caller, for the next root.
-    pending: Option<Context>,
+    /// IDs adopted from a caller for the next root, tagged with the serial the
+    /// [`crate::AdoptionGuard`] that withdraws them holds.
+    pending: Option<(u64, Context)>,
     pub(crate) clock: Clock,
     thread: Option<(u64, Arc<str>)>,
+    /// Transactions started on this thread (the low bits of their serials).
+    started: u64,
 }
 
 thread_local! {
@@ -92,6 +122,7 @@ thread_local! {
             pending: None,
             clock: Clock::new(),
             thread: None,
+            started: 0,
         })
     };
 }
@@ -123,14 +154,14 @@ impl ThreadState {
         resolve(&self.tree.pinned, &self.bound)
     }
 
-    /// Opens a transaction; returns its depth, or `None` when nothing is recorded (no client,
+    /// Opens a transaction; returns its handle, or `None` when nothing is recorded (no client,
     /// or nested too deep).
-    pub(crate) fn start_transaction(&mut self, type_: Text, name: Text) -> Option<usize> {
+    pub(crate) fn start_transaction(&mut self, type_: Text, name: Text) -> Option<OpenRef> {
         let depth = self.tree.open.len();
         if depth == 0 {
             self.client()?;
             self.clock.refresh();
-            if let Some(ctx) = self.pending.take() {
+            if let Some((_, ctx)) = self.pending.take() {
                 self.adopt_now(ctx);
             }
         } else if depth >= MAX_NESTING {
@@ -140,25 +171,88 @@ impl ThreadState {
         let record = Record::new(Kind::Transaction, type_, name, Text::Borrowed(SUCCESS), now);
         self.push(record, now);
         let index = self.tree.records.len() - 1;
-        self.tree.open.push(index);
-        Some(depth)
+        let serial = self.next_serial();
+        self.tree.open.push(Open { index, serial });
+        Some(OpenRef { depth, serial })
     }
 
-    /// Ends the transaction at `depth` and every one opened inside it and still open.
-    pub(crate) fn end_transaction(&mut self, depth: usize) {
-        if depth >= self.tree.open.len() {
+    /// Opens the root of the (empty) current tree with the IDs `adopted`, if given, and else
+    /// with the thread's pending ones, as [`ThreadState::start_transaction`] does.
+    pub(crate) fn start_root_adopting(
+        &mut self,
+        type_: Text,
+        name: Text,
+        adopted: Option<Context>,
+    ) -> Option<OpenRef> {
+        let Some(ctx) = adopted else {
+            return self.start_transaction(type_, name);
+        };
+        // The thread's own pending IDs stay for the thread's own next root.
+        let thread_pending = self.pending.take();
+        let open = self.start_transaction(type_, name);
+        if open.is_some() {
+            self.adopt_now(ctx);
+        }
+        self.pending = thread_pending;
+        open
+    }
+
+    /// A serial no other transaction in this process gets (until a thread starts 2^40).
+    fn next_serial(&mut self) -> u64 {
+        self.started = self.started.wrapping_add(1);
+        let thread = thread_number(&mut self.thread);
+        (thread << SERIAL_COUNTER_BITS) | (self.started & ((1 << SERIAL_COUNTER_BITS) - 1))
+    }
+
+    /// Whether `open` is still open in the tree this thread holds now.
+    pub(crate) fn is_open(&self, open: OpenRef) -> bool {
+        self.tree
+            .open
+            .get(open.depth)
+            .is_some_and(|o| o.serial == open.serial)
+    }
+
+    /// Ends the transaction `open` and every one opened inside it and still open; nothing if
+    /// it has already ended or is not in this thread's current tree.
+    pub(crate) fn end_transaction(&mut self, open: OpenRef) {
+        if !self.is_open(open) {
             return;
         }
+        let depth = open.depth;
         let now = self.clock.now_us();
         let len = self.tree.records.len();
         while self.tree.open.len() > depth {
-            let index = self.tree.open.pop().expect("len > depth");
+            let Open { index, .. } = self.tree.open.pop().expect("len > depth");
             let record = &mut self.tree.records[index];
             record.duration_us = now.saturating_sub(record.timestamp_us);
             record.end = len;
         }
         if depth == 0 {
             self.finish_tree(now);
+        }
+    }
+
+    /// The root of this thread's current tree, if one is open.
+    fn root(&self) -> Option<OpenRef> {
+        self.tree.open.first().map(|o| OpenRef {
+            depth: 0,
+            serial: o.serial,
+        })
+    }
+
+    /// Ends this thread's current tree: its root and everything still open in it.
+    pub(crate) fn end_root(&mut self) {
+        if let Some(root) = self.root() {
+            self.end_transaction(root);
+        }
+    }
+
+    /// Ends this thread's current tree with `status` on its root (unless the application
+    /// already gave the root a failure status).
+    pub(crate) fn fail_root_and_end(&mut self, status: Text) {
+        if let Some(root) = self.root() {
+            self.fail_transaction(root, status);
+            self.end_transaction(root);
         }
     }
 
@@ -171,7 +265,7 @@ impl ThreadState {
         let mut record = Record::new(kind, type_, name, status, now);
         record.data = data;
         if self.tree.open.is_empty() {
-            if let Some(ctx) = self.pending.take() {
+            if let Some((_, ctx)) = self.pending.take() {
                 self.adopt_now(ctx);
             }
             self.push(record, now);
@@ -181,35 +275,57 @@ impl ThreadState {
         }
     }
 
-    /// The open transaction at `depth`.
-    pub(crate) fn transaction_mut(&mut self, depth: usize) -> Option<&mut Record> {
-        let index = *self.tree.open.get(depth)?;
+    /// The transaction `open`, if it is still open in this thread's current tree.
+    pub(crate) fn transaction_mut(&mut self, open: OpenRef) -> Option<&mut Record> {
+        if !self.is_open(open) {
+            return None;
+        }
+        let index = self.tree.open[open.depth].index;
         self.tree.records.get_mut(index)
     }
 
-    /// Appends `key=value` (joined with `&`) to the data of the transaction at `depth`.
-    pub(crate) fn add_data(&mut self, depth: usize, key: &dyn Display, value: &dyn Display) {
-        let Some(record) = self.transaction_mut(depth) else {
+    /// Appends `key=value` (joined with `&`) to the data of the transaction `open`.
+    pub(crate) fn add_data(&mut self, open: OpenRef, key: &dyn Display, value: &dyn Display) {
+        self.append_data(open, format_args!("{key}={value}"));
+    }
+
+    /// Appends `pairs` (already `k=v&k=v`, joined to existing data with `&`) to the data of
+    /// the transaction `open`.
+    pub(crate) fn append_data(&mut self, open: OpenRef, pairs: std::fmt::Arguments<'_>) {
+        let Some(record) = self.transaction_mut(open) else {
             return;
         };
         let before = record.data.len();
-        if !record.data.is_empty() {
+        if before > 0 {
             record.data.push('&');
         }
-        let _ = write!(record.data, "{key}={value}");
+        let _ = record.data.write_fmt(pairs);
+        if before > 0 && record.data.len() == before + 1 {
+            // `pairs` was empty: no dangling separator.
+            record.data.truncate(before);
+        }
         let grown = record.data.len() - before;
         self.tree.estimated_bytes += grown;
     }
 
-    /// Marks the innermost open transaction failed, unless it already has a failure status.
-    pub(crate) fn fail_innermost(&mut self, status: Text) {
-        let Some(depth) = self.tree.open.len().checked_sub(1) else {
-            return;
-        };
-        if let Some(record) = self.transaction_mut(depth) {
+    /// Marks the transaction `open` failed with `status`, unless the application already gave
+    /// it a failure status (which says more than the generic one).
+    pub(crate) fn fail_transaction(&mut self, open: OpenRef, status: Text) {
+        if let Some(record) = self.transaction_mut(open) {
             if record.status == SUCCESS {
                 record.status = status;
             }
+        }
+    }
+
+    /// Marks the innermost open transaction failed, unless it already has a failure status.
+    pub(crate) fn fail_innermost(&mut self, status: Text) {
+        let Some(&Open { index, .. }) = self.tree.open.last() else {
+            return;
+        };
+        let record = &mut self.tree.records[index];
+        if record.status == SUCCESS {
+            record.status = status;
         }
     }
 
@@ -228,15 +344,33 @@ impl ThreadState {
         Some((id, root))
     }
 
-    /// Takes the caller's IDs: now if a tree is open, else for the next root.
-    pub(crate) fn adopt(&mut self, ctx: Context) {
+    /// Takes the caller's IDs: now if a tree is open (returns `None`), else for the next root
+    /// (returns the serial that [`ThreadState::withdraw_pending`] needs).
+    pub(crate) fn adopt(&mut self, ctx: Context) -> Option<u64> {
         if self.tree.open.is_empty() {
-            self.pending = Some(ctx);
+            let serial = self.next_serial();
+            self.pending = Some((serial, ctx));
+            Some(serial)
         } else {
             self.adopt_now(ctx);
+            None
         }
     }
 
+    /// Forgets IDs adopted for the next root if no root has taken them yet.
+    pub(crate) fn withdraw_pending(&mut self, serial: u64) {
+        if self.pending.as_ref().is_some_and(|(s, _)| *s == serial) {
+            self.pending = None;
+        }
+    }
+
+    /// Takes IDs adopted for the next root, for a future that will start that root on
+    /// whichever thread polls it first.
+    pub(crate) fn take_pending(&mut self) -> Option<Context> {
+        self.pending.take().map(|(_, ctx)| ctx)
+    }
+
+    /// Gives the current tree the IDs `ctx` carries.
     fn adopt_now(&mut self, ctx: Context) {
         self.tree.message_id = Some(ctx.child_id);
         self.tree.parent_id = Some(ctx.parent_id);
@@ -262,6 +396,11 @@ impl ThreadState {
     }
 
     /// Sends what the tree holds so far and continues the open transactions in a new part.
+    ///
+    /// As in CAT's `truncateAndFlush` (reference 1.4), the part sent carries copies of the open
+    /// transactions with status `"0"`, and the continuing transactions keep the status and data
+    /// the application gave them. The server skips a root whose last child is `RemoteCall/Next`,
+    /// so only the last part is counted, and it must say whether the whole transaction failed.
     fn cut(&mut self, now_us: u64) {
         let Some(client) = self.client().cloned() else {
             return;
@@ -271,25 +410,28 @@ impl ThreadState {
         };
         let continuation_id = client.next_message_id_string();
         let tree = &mut self.tree;
-        let open = std::mem::take(&mut tree.open);
+        let mut open = std::mem::take(&mut tree.open);
         let continuation: Vec<Record> = open
             .iter()
-            .map(|&i| {
-                let r = &tree.records[i];
-                Record::new(
+            .map(|o| {
+                let r = &tree.records[o.index];
+                let mut next = Record::new(
                     Kind::Transaction,
                     r.type_.clone(),
                     r.name.clone(),
-                    Text::Borrowed(SUCCESS),
+                    r.status.clone(),
                     now_us,
-                )
+                );
+                next.data.clone_from(&r.data);
+                next
             })
             .collect();
         let len = tree.records.len();
-        for &i in &open {
-            let record = &mut tree.records[i];
+        for o in &open {
+            let record = &mut tree.records[o.index];
             record.duration_us = now_us.saturating_sub(record.timestamp_us);
             record.end = len;
+            record.status = Text::Borrowed(SUCCESS);
         }
         let mut next = Record::new(
             Kind::Event,
@@ -316,7 +458,11 @@ impl ThreadState {
         tree.root_id = Some(root_id);
         tree.children_in_part = continuation.len() - 1;
         tree.estimated_bytes = continuation.iter().map(Record::estimated_bytes).sum();
-        tree.open = (0..continuation.len()).collect();
+        // Same serials: handles to the open transactions keep working in the new part.
+        for (index, o) in open.iter_mut().enumerate() {
+            o.index = index;
+        }
+        tree.open = open;
         tree.records.extend(continuation);
         self.submit(&client, part_records, part_ids, part_bytes);
     }
@@ -401,12 +547,19 @@ impl ThreadState {
 
 /// This thread's number and name, fixed on first use.
 fn thread_identity(slot: &mut Option<(u64, Arc<str>)>) -> (u64, Arc<str>) {
-    let (id, name) = slot.get_or_insert_with(|| {
-        let id = NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed);
-        let current = std::thread::current();
-        (id, Arc::from(current.name().unwrap_or("unnamed")))
-    });
+    let (id, name) = slot.get_or_insert_with(new_thread_identity);
     (*id, name.clone())
+}
+
+/// This thread's number alone: no refcount traffic on the per-transaction path.
+fn thread_number(slot: &mut Option<(u64, Arc<str>)>) -> u64 {
+    slot.get_or_insert_with(new_thread_identity).0
+}
+
+fn new_thread_identity() -> (u64, Arc<str>) {
+    let id = NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed);
+    let current = std::thread::current();
+    (id, Arc::from(current.name().unwrap_or("unnamed")))
 }
 
 #[cfg(test)]

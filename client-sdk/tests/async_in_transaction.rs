@@ -111,6 +111,51 @@ fn a_dropped_future_ends_its_transaction_as_cancelled() {
 }
 
 #[test]
+fn a_timed_out_nested_future_ends_cancelled_and_the_outer_one_continues_beside_it() {
+    let (client, sink) = memory_client("async-service");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let outer = with_client(&client, || {
+        in_transaction("URL", "/outer", async {
+            let slow = in_transaction("RPC", "slow-call", async {
+                event!("Step", "sent");
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            });
+            let timed_out = tokio::time::timeout(Duration::from_millis(10), slow).await;
+            assert!(timed_out.is_err());
+            event!("After", "timeout-handled");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let _t = transaction!("Cache", "fallback");
+        })
+    });
+    runtime.block_on(runtime.spawn(outer)).unwrap();
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees.len(), 1);
+    let children: Vec<(&str, &str, &str)> = trees[0]
+        .root
+        .children()
+        .iter()
+        .map(|m| (m.type_(), m.name(), m.status()))
+        .collect();
+    assert_eq!(
+        children,
+        [
+            ("RPC", "slow-call", "Cancelled"),
+            ("After", "timeout-handled", "0"),
+            ("Cache", "fallback", "0"),
+        ]
+    );
+    let slow = trees[0].root.children()[0].as_transaction().unwrap();
+    assert_eq!(slow.children.len(), 1);
+    // Ended when the timeout dropped it, not when the outer transaction ended 100 ms later.
+    assert!(slow.duration_us < 90_000, "lasted {} us", slow.duration_us);
+    assert_eq!(trees[0].root.status(), "0");
+}
+
+#[test]
 fn the_attribute_records_sync_functions_as_their_own_trees() {
     let (client, sink) = memory_client("sync-service");
     let value = with_client(&client, || price(41));

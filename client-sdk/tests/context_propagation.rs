@@ -5,7 +5,7 @@ mod support;
 
 use std::collections::HashMap;
 
-use ocelot_client::{transaction, with_client, Context};
+use ocelot_client::{in_transaction, transaction, with_client, Context};
 use ocelot_protocol::MessageId;
 use support::{memory_client, sent_trees};
 
@@ -21,7 +21,8 @@ fn callee_tree_takes_the_child_id_and_points_at_the_caller() {
             let headers = rx.recv().unwrap();
             let ctx = Context::from_headers(|name| headers.get(name).map(String::as_str)).unwrap();
             let _t = transaction!("Service", "PaymentService.pay");
-            ctx.adopt();
+            // A tree is open: it takes the IDs at once, and the guard has nothing to withdraw.
+            let _adopted = ctx.adopt();
         })
     };
     with_client(&order, || {
@@ -61,7 +62,7 @@ fn a_context_adopted_before_the_transaction_applies_to_the_next_root() {
     });
     let expected = ctx.clone();
     with_client(&payment, || {
-        ctx.adopt();
+        let _adopted = ctx.adopt();
         let _t = transaction!("Service", "pay");
     });
     let callee = &sent_trees(&payment, &payment_sink)[0];
@@ -88,11 +89,11 @@ fn a_three_hop_chain_keeps_the_first_tree_as_root() {
     });
     let to_c = with_client(&b, || {
         let _t = transaction!("Service", "b");
-        to_b.adopt();
+        let _adopted = to_b.adopt();
         Context::for_remote_call("svc-c", "c").unwrap()
     });
     with_client(&c, || {
-        to_c.adopt();
+        let _adopted = to_c.adopt();
         let _t = transaction!("Service", "c");
     });
     let a_tree = &sent_trees(&a, &a_sink)[0];
@@ -101,6 +102,65 @@ fn a_three_hop_chain_keeps_the_first_tree_as_root() {
     assert_eq!(c_tree.header.root_message_id, a_tree.header.message_id);
     assert_eq!(c_tree.header.parent_message_id, b_tree.header.message_id);
     assert_eq!(b_tree.header.root_message_id, a_tree.header.message_id);
+}
+
+#[test]
+fn ids_adopted_for_a_request_that_starts_no_tree_do_not_leak_to_the_next_one() {
+    let (order, order_sink) = memory_client("order-service");
+    let (payment, payment_sink) = memory_client("payment-service");
+    let ctx = with_client(&order, || {
+        let _t = transaction!("URL", "/api/order");
+        Context::for_remote_call("payment-service", "call").unwrap()
+    });
+    let child_id = ctx.child_id.clone();
+    // One pooled worker thread serves two requests.
+    std::thread::spawn(move || {
+        payment.bind_to_current_thread();
+        {
+            // Request 1 adopts the caller's IDs, then is rejected before any transaction.
+            let _adopted = ctx.adopt();
+        }
+        // Request 2 is unrelated.
+        {
+            let _t = transaction!("URL", "/unrelated");
+        }
+        let trees = sent_trees(&payment, &payment_sink);
+        assert_eq!(trees.len(), 1);
+        assert_ne!(trees[0].header.message_id, child_id);
+        assert_eq!(trees[0].header.parent_message_id, "");
+        assert_eq!(trees[0].header.root_message_id, "");
+    })
+    .join()
+    .unwrap();
+    drop(sent_trees(&order, &order_sink));
+}
+
+#[test]
+fn ids_adopted_before_spawning_an_in_transaction_future_go_with_it() {
+    let (order, order_sink) = memory_client("order-service");
+    let (payment, payment_sink) = memory_client("payment-service");
+    let ctx = with_client(&order, || {
+        let _t = transaction!("URL", "/api/order");
+        Context::for_remote_call("payment-service", "call").unwrap()
+    });
+    let expected = ctx.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let task = with_client(&payment, || {
+        let _adopted = ctx.adopt();
+        in_transaction("Service", "pay", async {
+            tokio::task::yield_now().await;
+        })
+    });
+    // The root starts on a worker thread, after the guard is gone.
+    runtime.block_on(runtime.spawn(task)).unwrap();
+    let callee = &sent_trees(&payment, &payment_sink)[0];
+    assert_eq!(callee.header.message_id, expected.child_id);
+    assert_eq!(callee.header.parent_message_id, expected.parent_id);
+    drop(sent_trees(&order, &order_sink));
 }
 
 #[test]

@@ -276,3 +276,37 @@ fn a_cut_inside_nested_transactions_continues_the_open_chain() {
     let rows = part1.children[0].children().len() + batch.children.len();
     assert_eq!(rows, 2005);
 }
+
+#[test]
+fn a_cut_sends_parts_as_success_and_the_last_part_keeps_the_application_status_and_data() {
+    let (client, sink) = memory_client("bulk");
+    with_client(&client, || {
+        let t = transaction!("Job", "import");
+        error!(&Timeout);
+        t.add_data("file", "a.csv");
+        let batch = transaction!("Batch", "b1");
+        batch.set_status("PARTIAL");
+        for i in 0..4100 {
+            event!("Row", format!("r{i}"));
+        }
+        t.add_data("rows", 4100);
+    });
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees.len(), 3);
+    // CAT's truncateAndFlush: the parts sent before the end are copies with status "0" (the
+    // server skips them anyway, as their last child is `RemoteCall/Next`).
+    for part in &trees[..2] {
+        let root = part.root.as_transaction().unwrap();
+        assert_eq!(root.status, "0");
+        let batch = root.children.iter().find(|m| m.name() == "b1").unwrap();
+        assert_eq!(batch.status(), "0");
+        assert_eq!(root.children.last().unwrap().name(), "Next");
+    }
+    // The last part is the one counted: it says the job failed.
+    let last = trees[2].root.as_transaction().unwrap();
+    assert_eq!(last.status, "ERROR");
+    assert_eq!(last.data, "file=a.csv&rows=4100");
+    let batch = last.children[0].as_transaction().unwrap();
+    assert_eq!(batch.status, "PARTIAL");
+    assert_eq!(last.children.last().unwrap().name(), "TotalDuration");
+}

@@ -289,3 +289,123 @@ fn shutdown_is_bounded_when_the_collector_never_answers() {
     assert_eq!(client.stats().dropped_shutdown, 101);
     drop(TcpStream::connect("127.0.0.1:1").err());
 }
+
+/// A CAT router on `listener` that answers every query with `collectors`.
+fn serve_router(listener: TcpListener, collectors: String) {
+    std::thread::spawn(move || {
+        let body = format!("{{\"kvs\":{{\"routers\":\"{collectors};\"}}}}");
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut buf = [0u8; 2048];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(
+                format!(
+                    "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+}
+
+#[test]
+fn a_collector_given_without_a_port_is_reached_on_cats_default_port() {
+    // Another loopback address, so CAT's port is free even where a collector runs on
+    // 127.0.0.1:2280.
+    let collector = TcpListener::bind(("127.0.0.2", ocelot_client::DEFAULT_COLLECTOR_PORT))
+        .expect("127.0.0.2:2280 is free");
+    let received = collect_frames(collector);
+    let client = Client::builder()
+        .domain("no-port")
+        .collectors(["127.0.0.2"])
+        .heartbeat_interval(None)
+        .build();
+    with_client(&client, || {
+        let _t = transaction!("URL", "/x");
+    });
+    assert!(
+        wait_for(
+            || !received.lock().unwrap().is_empty(),
+            Duration::from_secs(5)
+        ),
+        "{:?}",
+        client.stats()
+    );
+    assert!(client.shutdown(Duration::from_secs(2)));
+}
+
+#[test]
+fn a_router_that_starts_after_the_app_is_found_within_seconds() {
+    let collector = TcpListener::bind("127.0.0.1:0").unwrap();
+    let collector_address = collector.local_addr().unwrap().to_string();
+    let received = collect_frames(collector);
+    let router_port = free_port();
+    let client = Client::builder()
+        .domain("late-router")
+        .router(format!("127.0.0.1:{router_port}"))
+        .heartbeat_interval(None)
+        .build();
+    with_client(&client, || {
+        let _t = transaction!("URL", "/early");
+    });
+    std::thread::sleep(Duration::from_millis(1200));
+    serve_router(
+        TcpListener::bind(("127.0.0.1", router_port)).unwrap(),
+        collector_address,
+    );
+    // Failed queries are retried after 1 s, 2 s, 4 s...: well before the one-minute refresh.
+    assert!(
+        wait_for(
+            || !received.lock().unwrap().is_empty(),
+            Duration::from_secs(8)
+        ),
+        "{:?}",
+        client.stats()
+    );
+    assert_eq!(received.lock().unwrap()[0].root.name(), "/early");
+    assert!(client.shutdown(Duration::from_secs(2)));
+}
+
+#[test]
+fn a_router_that_never_answers_does_not_hold_up_sending_to_known_collectors() {
+    let collector = TcpListener::bind("127.0.0.1:0").unwrap();
+    let collector_address = collector.local_addr().unwrap().to_string();
+    let received = collect_frames(collector);
+    // Accepts every connection and never writes a byte.
+    let router = TcpListener::bind("127.0.0.1:0").unwrap();
+    let router_address = router.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in router.incoming() {
+            held.push(conn);
+        }
+    });
+    let client = Client::builder()
+        .domain("silent-router")
+        .collectors([collector_address])
+        .router(router_address)
+        .router_refresh(Duration::from_millis(500))
+        .heartbeat_interval(None)
+        .build();
+    // Each tree must arrive well within the router's 1 s query timeout: the sender thread
+    // never waits for the router.
+    for i in 0..3 {
+        let start = Instant::now();
+        with_client(&client, || {
+            let _t = transaction!("URL", format!("/x{i}"));
+        });
+        assert!(
+            wait_for(
+                || received.lock().unwrap().len() > i,
+                Duration::from_secs(5)
+            ),
+            "{:?}",
+            client.stats()
+        );
+        let took = start.elapsed();
+        assert!(took < Duration::from_millis(600), "tree {i} took {took:?}");
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    assert!(client.shutdown(Duration::from_secs(2)));
+}

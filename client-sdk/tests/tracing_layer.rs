@@ -30,10 +30,16 @@ fn spans_become_transactions_and_error_events_fail_them() {
     assert_eq!(root.name, "handle_order");
     assert_eq!(root.data, "order_id=42&method=POST");
     assert_eq!(root.status, "0");
+    // Events are named by their callsite (`event <file>:<line>`), not by their message.
     let event = &root.children[0];
     assert_eq!(
-        (event.type_(), event.name(), event.data()),
-        ("tracing_layer", "loaded order", "rows=3")
+        (event.type_(), event.data()),
+        ("tracing_layer", "message=loaded order&rows=3")
+    );
+    assert!(
+        event.name().starts_with("event ") && event.name().ends_with("tracing_layer.rs:18"),
+        "{}",
+        event.name()
     );
     let db = root.children[1].as_transaction().unwrap();
     assert_eq!(
@@ -42,7 +48,45 @@ fn spans_become_transactions_and_error_events_fail_them() {
     );
     let error = &db.children[0];
     assert_eq!(
-        (error.type_(), error.name(), error.data()),
-        ("Error", "deadlock", "code=1205")
+        (error.type_(), error.data()),
+        ("Error", "message=deadlock&code=1205")
     );
+    assert!(
+        error.name().ends_with("tracing_layer.rs:22"),
+        "{}",
+        error.name()
+    );
+}
+
+#[test]
+fn event_names_stay_bounded_and_fields_recorded_later_reach_the_transaction() {
+    let (client, sink) = memory_client("traced");
+    let subscriber = tracing_subscriber::registry().with(OcelotLayer::new());
+    tracing::subscriber::with_default(subscriber, || {
+        with_client(&client, || {
+            for id in 0..3 {
+                let span = tracing::info_span!(
+                    "handle_order",
+                    order_id = id,
+                    http.status = tracing::field::Empty
+                );
+                let _entered = span.enter();
+                tracing::info!("order {} loaded from db", id);
+                span.record("http.status", 500);
+            }
+        });
+    });
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees.len(), 3);
+    let mut event_names = Vec::new();
+    for (id, tree) in trees.iter().enumerate() {
+        let root = tree.root.as_transaction().unwrap();
+        assert_eq!(root.data, format!("order_id={id}&http.status=500"));
+        let event = &root.children[0];
+        assert_eq!(event.data(), format!("message=order {id} loaded from db"));
+        event_names.push(event.name().to_owned());
+    }
+    // One CAT name per callsite, not one per order ID.
+    event_names.dedup();
+    assert_eq!(event_names.len(), 1, "{event_names:?}");
 }

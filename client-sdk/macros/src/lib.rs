@@ -1,11 +1,12 @@
-//! The `#[transaction]` attribute of `ocelot-client`. Use it through `ocelot_client::transaction`
-//! (the attribute), not from this crate directly.
+//! The `#[transaction]` attribute of `ocelot-client`. Use it through
+//! `ocelot_client::attr::transaction`, not from this crate directly (it lives under `attr`
+//! because the crate root's `transaction` is the `transaction!` macro).
 //!
 //! ```ignore
-//! #[ocelot_client::transaction]                       // type "Method", name "module::fn"
+//! #[ocelot_client::attr::transaction]                 // type "Method", name "module::fn"
 //! fn load_order(id: u64) -> Order { .. }
 //!
-//! #[ocelot_client::transaction(type = "SQL", name = "OrderDao.insert")]
+//! #[ocelot_client::attr::transaction(type = "SQL", name = "OrderDao.insert")]
 //! async fn insert(order: &Order) -> Result<(), DbError> { .. }
 //! ```
 //!
