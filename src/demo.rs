@@ -155,9 +155,8 @@ fn serve_requests(
         let Ok(request) = requests.recv_timeout(Duration::from_millis(200)) else {
             continue;
         };
-        if let Some(context) = request.context {
-            context.adopt();
-        }
+        // Held while the handler runs: its tree takes the caller's IDs.
+        let _adopted = request.context.map(Context::adopt);
         let result = handler(&mut rng, request.operation);
         let _ = request.reply.send(result);
     }
@@ -205,6 +204,7 @@ impl Demo {
                 Box::new(move || {
                     serve_requests(c, rx, stop, 100 + i, |rng, op| {
                         let t = transaction!("Service", op);
+                        event!("Service.app", "order-service"); // the caller, as RPC plugins log it
                         t.add_data("orderId", rng.gen_range(10_000..99_999));
                         sql(
                             rng,
@@ -237,6 +237,7 @@ impl Demo {
                 Box::new(move || {
                     serve_requests(c, rx, stop, 200 + i, |rng, op| {
                         let t = transaction!("Service", op);
+                        event!("Service.app", "gateway"); // the caller, as RPC plugins log it
                         cache(rng, "order", 5000);
                         if op == "OrderService.create" {
                             sql(
@@ -277,6 +278,7 @@ impl Demo {
                 Box::new(move || {
                     serve_requests(c, rx, stop, 300 + i, |rng, op| {
                         let _t = transaction!("Service", op);
+                        event!("Service.app", "gateway"); // the caller, as RPC plugins log it
                         cache(rng, "user", 1000);
                         sql(
                             rng,
