@@ -565,7 +565,7 @@ impl Collector {
     fn send_sample(&self, ticks: &mut TickState, now: u64) {
         let inner = &*self.inner;
         ticks.last_sample_ms = now;
-        let current = inner.stats.snapshot();
+        let current = self.stats();
         let sample = self.state_sample(now, &ticks.previous, &current);
         ticks.previous = current;
         let _ = inner.controls[inner.state_worker()].try_send(Control::Sample(sample));
@@ -593,9 +593,20 @@ impl Collector {
                 sample.decode_errors.push((reason, n));
             }
         }
-        let store_drops = delta(now.store_dropped, before.store_dropped);
-        if store_drops > 0 {
-            sample.drops.push(("store", "refused", store_drops));
+        // Every store drop by its reason, those of the writer (a failed write, a full data
+        // file) included; without a store, the hand-over's refusals.
+        if self.inner.store.is_some() {
+            for (&reason, &n) in &now.store_drops {
+                let n = delta(n, before.store_drops.get(reason).copied().unwrap_or(0));
+                if n > 0 {
+                    sample.drops.push(("store", reason, n));
+                }
+            }
+        } else {
+            let store_drops = delta(now.store_dropped, before.store_dropped);
+            if store_drops > 0 {
+                sample.drops.push(("store", "refused", store_drops));
+            }
         }
         for (index, (name, _)) in self.inner.stats.workers.iter().enumerate() {
             let empty = Default::default();
@@ -677,7 +688,16 @@ impl Collector {
 
     /// Every counter, now.
     pub fn stats(&self) -> StatsSnapshot {
-        self.inner.stats.snapshot()
+        let mut stats = self.inner.stats.snapshot();
+        if let Some(store) = &self.inner.store {
+            stats.store_drops = store
+                .drops()
+                .into_iter()
+                .filter(|&(_, n)| n > 0)
+                .map(|(reason, n)| (reason.as_str(), n))
+                .collect();
+        }
+        stats
     }
 
     /// "Now" by the collector's clock, epoch ms.

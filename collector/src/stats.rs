@@ -137,6 +137,8 @@ impl CollectorStats {
             no_message_id: self.no_message_id.load(Relaxed),
             trees_folded_domain: self.trees_folded_domain.load(Relaxed),
             store_dropped: self.store_dropped.load(Relaxed),
+            // Filled by `Collector::stats`, which has the store.
+            store_drops: BTreeMap::new(),
             hours_sealed: self.hours_sealed.load(Relaxed),
             last_checkpoint_ms: self.last_checkpoint_ms.load(Relaxed),
             queued_bytes: self.queued_bytes.load(Relaxed),
@@ -206,8 +208,12 @@ pub struct StatsSnapshot {
     pub no_message_id: u64,
     /// Trees filed under the domain `OTHERS` because their hour had reached its domain cap.
     pub trees_folded_domain: u64,
-    /// Trees the store refused (queue full, bad name, I/O).
+    /// Trees the store refused when they were handed to it (queue full, bad name, ...).
     pub store_dropped: u64,
+    /// Trees the store dropped, at the hand-over or later in its writer (a failed write, a
+    /// full data file, a duplicate ID), by reason: the store's own counters. Only reasons
+    /// seen; empty without a store.
+    pub store_drops: BTreeMap<&'static str, u64>,
     /// Hours sealed since start.
     pub hours_sealed: u64,
     /// When the open hours were last checkpointed, epoch ms (0 = never).
@@ -226,7 +232,12 @@ impl StatsSnapshot {
 
     /// Trees dropped anywhere after decoding (worker queues, store).
     pub fn dropped_total(&self) -> u64 {
-        self.store_dropped
+        // The store counts its refusals at the hand-over too: `store_drops` holds
+        // `store_dropped` when there is a store.
+        self.store_drops
+            .values()
+            .sum::<u64>()
+            .max(self.store_dropped)
             + self
                 .workers
                 .values()

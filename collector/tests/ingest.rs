@@ -924,3 +924,60 @@ fn a_message_id_naming_an_hour_past_the_next_is_analysed_but_not_stored() {
     collector.shutdown();
     store.shutdown();
 }
+
+/// A disk that refuses every write to a data file (full, or read-only under us).
+#[derive(Debug)]
+struct FullDisk;
+
+impl ocelot_store::FileLayer for FullDisk {
+    fn write_all_at(
+        &self,
+        file: &std::fs::File,
+        path: &std::path::Path,
+        offset: u64,
+        bytes: &[u8],
+    ) -> std::io::Result<()> {
+        if path.extension().is_some_and(|e| e == "dat") && offset > 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "no space left on device",
+            ));
+        }
+        ocelot_store::OsFiles.write_all_at(file, path, offset, bytes)
+    }
+
+    fn set_len(
+        &self,
+        file: &std::fs::File,
+        path: &std::path::Path,
+        len: u64,
+    ) -> std::io::Result<()> {
+        ocelot_store::OsFiles.set_len(file, path, len)
+    }
+}
+
+#[test]
+fn trees_the_store_fails_to_write_are_counted_as_dropped_in_the_state_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        retention_days: 0,
+        file_layer: Arc::new(FullDisk),
+        ..StoreConfig::new(dir.path())
+    })
+    .unwrap();
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock);
+    for seq in 0..5 {
+        collector.ingest(tree_of_domain("shop", seq)).unwrap();
+    }
+    store.flush().unwrap();
+    wait_for("five failed writes", || {
+        collector.stats().store_drops.get("io_error") == Some(&5)
+    });
+    assert_eq!(collector.stats().dropped_total(), 5);
+    let state = block_on(collector.state_report(HOUR)).unwrap();
+    let view = state.view(&ViewQuery::default());
+    assert_eq!(view.drops, 5);
+    collector.shutdown();
+    store.shutdown();
+}

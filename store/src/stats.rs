@@ -146,6 +146,14 @@ impl Counters {
         add(&self.drops[i], n);
     }
 
+    pub(crate) fn drops(&self) -> Vec<(DropReason, u64)> {
+        DropReason::ALL
+            .iter()
+            .zip(&self.drops)
+            .map(|(r, c)| (*r, c.load(Ordering::Relaxed)))
+            .collect()
+    }
+
     pub(crate) fn snapshot(&self, disk_use: Vec<DiskUse>) -> StoreStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         StoreStats {

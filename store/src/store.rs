@@ -509,6 +509,12 @@ impl Store {
         self.inner.shared.counters.snapshot(self.disk_use())
     }
 
+    /// Frames dropped so far, by reason (every reason, zeros included): [`Store::stats`]'s
+    /// `drops` without walking the data directory for its disk use.
+    pub fn drops(&self) -> Vec<(DropReason, u64)> {
+        self.inner.shared.counters.drops()
+    }
+
     fn disk_use(&self) -> Vec<DiskUse> {
         let mut uses = Vec::new();
         let layout = &self.inner.shared.layout;
