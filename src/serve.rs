@@ -1,7 +1,7 @@
 //! `ocelot serve`: collector, web server and store in one process.
 
 use std::net::SocketAddrV4;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,8 +52,14 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.store.dir)
-        .with_context(|| format!("creating the data directory {}", config.store.dir.display()))?;
+    let dir = &config.store.dir;
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!("the data directory {} is not a directory", dir.display());
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the data directory {}", dir.display()))?;
+    // Held until the process ends: before the store recovers or rewrites anything.
+    let _lock = lock_data_dir(dir)?;
     let mut store_config = StoreConfig::new(&config.store.dir);
     store_config.compression_level = config.store.compression_level;
     store_config.retention_days = config.store.retention_days;
@@ -250,4 +256,41 @@ async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
+}
+
+/// Takes the data directory for this process: a second server on the same directory would
+/// run recovery on the live server's open files and write its own checkpoints over them.
+/// Opening the lock file for writing also proves the directory writable, so a server that
+/// could store nothing says so at once instead of running and dropping every tree. The
+/// lock (`flock`) goes with the process, however it ends.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read as _, Seek as _, Write as _};
+    let path = dir.join(".lock");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("the data directory {} is not writable", dir.display()))?;
+    if let Err(e) = rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        if e == rustix::io::Errno::WOULDBLOCK {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            anyhow::bail!(
+                "the data directory {} is in use by another ocelot serve (pid {}); give each server its own --data",
+                dir.display(),
+                holder.trim()
+            );
+        }
+        return Err(std::io::Error::from(e)).with_context(|| format!("locking {}", path.display()));
+    }
+    let pid = std::process::id();
+    (|| {
+        file.set_len(0)?;
+        file.rewind()?;
+        writeln!(file, "{pid}")
+    })()
+    .with_context(|| format!("the data directory {} is not writable", dir.display()))?;
+    Ok(file)
 }

@@ -301,3 +301,42 @@ fn metrics_alerts_and_status_are_served_beside_the_ui() {
     assert!(text.to_lowercase().contains("uptime"), "{text}");
     assert!(server.stop().success());
 }
+
+#[test]
+fn a_second_server_on_the_same_data_directory_refuses_to_start_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, free_port(), free_port(), false);
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_ocelot"))
+        .arg("serve")
+        .arg("--data")
+        .arg(&data)
+        .arg("--collector-listen")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg("--web-listen")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("in use by another ocelot serve"),
+        "{stderr}"
+    );
+    // The first one still serves.
+    assert!(server.json("/api/domains").is_some());
+    assert!(server.stop().success());
+
+    // A data directory that is a file is named as such.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ocelot"))
+        .arg("serve")
+        .arg("--data")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is not a directory"), "{stderr}");
+}
