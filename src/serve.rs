@@ -242,19 +242,30 @@ async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     };
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+    let signal = |kind| async move {
+        match tokio::signal::unix::signal(kind) {
             Ok(mut s) => {
                 s.recv().await;
             }
             Err(_) => std::future::pending().await,
         }
     };
+    #[cfg(unix)]
+    let (term, hangup) = {
+        use tokio::signal::unix::SignalKind;
+        (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        )
+    };
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
+    let (term, hangup) = (std::future::pending::<()>(), std::future::pending::<()>());
+    // SIGHUP too (a closed terminal, `nohup`-less sessions): without a handler it would
+    // end the process before the final checkpoint.
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+        _ = hangup => {}
     }
 }
 

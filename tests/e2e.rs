@@ -340,3 +340,29 @@ fn a_second_server_on_the_same_data_directory_refuses_to_start_and_touches_nothi
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("is not a directory"), "{stderr}");
 }
+
+#[test]
+fn a_hangup_stops_the_server_cleanly_with_a_final_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, free_port(), free_port(), false);
+    let sent_ms = now_ms();
+    let mut samples = SampleTrees::new(3, 1, 5, sent_ms);
+    let mut conn = TcpStream::connect(server.collector).unwrap();
+    conn.write_all(&nt1::encode_to_bytes(&samples.tree()))
+        .unwrap();
+    eventually(Duration::from_secs(5), || {
+        let r = server.json("/api/transaction?domain=app-0&hour=current")?;
+        (transaction_count(&r, "URL", None) > 0).then_some(())
+    })
+    .expect("the tree is counted");
+    assert!(server.stop_with("-HUP").success());
+    let report = data
+        .join(hour_of(sent_ms).to_string())
+        .join("app-0/reports/transaction.report");
+    assert!(
+        report.exists(),
+        "no final checkpoint at {}",
+        report.display()
+    );
+}

@@ -95,9 +95,14 @@ impl Server {
     }
 
     /// SIGTERM and wait for a clean exit.
-    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
+    pub(crate) fn stop(self) -> std::process::ExitStatus {
+        self.stop_with("-TERM")
+    }
+
+    /// Sends `signal` (a `kill` option such as `-HUP`) and waits for the exit.
+    pub(crate) fn stop_with(mut self, signal: &str) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        Command::new("kill").args([signal, &pid]).status().unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
