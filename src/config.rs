@@ -164,7 +164,90 @@ impl Config {
         };
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading config {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))
+        let config: Config =
+            toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))?;
+        config
+            .check()
+            .with_context(|| format!("checking config {}", path.display()))?;
+        Ok(config)
+    }
+
+    /// Refuses values that parse but cannot work (a queue of 0 trees drops every tree, a
+    /// level of 42 is silently level 9, no analyzer thread is silently one), naming the
+    /// setting and what it takes.
+    pub(crate) fn check(&self) -> anyhow::Result<()> {
+        let c = &self.collector;
+        let s = &self.store;
+        let max_threads = ocelot_collector::MAX_ANALYZER_THREADS as u64;
+        let ranges: [(&str, u64, u64, u64); 11] = [
+            (
+                "collector.max_frame_bytes",
+                c.max_frame_bytes as u64,
+                1,
+                u64::MAX,
+            ),
+            (
+                "collector.max_connections",
+                c.max_connections as u64,
+                1,
+                u64::MAX,
+            ),
+            (
+                "collector.worker_queue_trees",
+                c.worker_queue_trees as u64,
+                1,
+                u64::MAX,
+            ),
+            (
+                "collector.worker_queue_mib",
+                c.worker_queue_mib,
+                1,
+                u64::MAX,
+            ),
+            (
+                "collector.analyzer_threads",
+                c.analyzer_threads as u64,
+                1,
+                max_threads,
+            ),
+            (
+                "collector.checkpoint_interval_secs",
+                c.checkpoint_interval_secs,
+                1,
+                3600,
+            ),
+            (
+                "collector.previous_hour_grace_minutes",
+                c.previous_hour_grace_minutes,
+                0,
+                59,
+            ),
+            (
+                "collector.next_hour_early_minutes",
+                c.next_hour_early_minutes,
+                0,
+                59,
+            ),
+            (
+                "store.compression_level",
+                u64::from(s.compression_level),
+                0,
+                9,
+            ),
+            ("store.queue_frames", s.queue_frames as u64, 1, u64::MAX),
+            ("store.writer_threads", s.writer_threads as u64, 1, 64),
+        ];
+        for (name, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                let range = if max == u64::MAX {
+                    format!("at least {min}")
+                } else {
+                    format!("{min} to {max}")
+                };
+                anyhow::bail!("{name} = {value}: it takes {range}");
+            }
+        }
+        Ok(())
     }
 }
 
@@ -182,6 +265,38 @@ mod tests {
         assert_eq!(parsed.store.dir, defaults.store.dir);
         assert_eq!(parsed.store.retention_days, defaults.store.retention_days);
         assert_eq!(parsed.collector.checkpoint_interval_secs, 60);
+    }
+
+    #[test]
+    fn values_that_cannot_work_are_errors_naming_the_setting_and_its_range() {
+        assert!(Config::default().check().is_ok());
+        for (text, named) in [
+            (
+                "[collector]\nworker_queue_trees = 0",
+                "collector.worker_queue_trees = 0: it takes at least 1",
+            ),
+            (
+                "[collector]\nanalyzer_threads = 0",
+                "collector.analyzer_threads = 0: it takes 1 to 16",
+            ),
+            (
+                "[collector]\nmax_connections = 0",
+                "collector.max_connections",
+            ),
+            (
+                "[collector]\nprevious_hour_grace_minutes = 90",
+                "previous_hour_grace_minutes = 90: it takes 0 to 59",
+            ),
+            (
+                "[store]\ncompression_level = 42",
+                "store.compression_level = 42: it takes 0 to 9",
+            ),
+            ("[store]\nwriter_threads = 0", "store.writer_threads"),
+        ] {
+            let config: Config = toml::from_str(text).unwrap();
+            let err = config.check().unwrap_err().to_string();
+            assert!(err.contains(named), "{text}: {err}");
+        }
     }
 
     #[test]
