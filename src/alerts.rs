@@ -42,6 +42,7 @@ pub(crate) fn start(
         );
     }
     let mut alerting = Alerting::new(rules);
+    alerting.engine_mut().start_after(collector.now_ms());
     let log = alerting.log();
     let history = Arc::new(StoreHistory::new(store));
     tokio::spawn(async move {

@@ -93,6 +93,14 @@ impl Engine {
         }
     }
 
+    /// Evaluates only minutes that start after `now_ms`: a server starting at 03:24:09
+    /// watched nothing of 03:23, and a `below` rule must not fire on a minute it never saw
+    /// (every deploy would page). Minutes already due later are unaffected.
+    pub fn start_after(&mut self, now_ms: u64) {
+        let first = now_ms / MILLIS_PER_MINUTE + 1;
+        self.next_minute = Some(self.next_minute.unwrap_or(0).max(first));
+    }
+
     /// The rules.
     pub fn rules(&self) -> &RuleSet {
         &self.rules
@@ -324,5 +332,27 @@ mod tests {
                 hour: 10
             }]
         );
+    }
+
+    #[test]
+    fn an_engine_started_mid_minute_evaluates_nothing_before_the_next_whole_minute() {
+        let set = RuleSet::from_toml_str(
+            "[[rule]]\nid=\"r\"\ndomain=\"shop\"\nreport=\"event\"\nmeasure=\"count\"\nbelow=1.0",
+            None,
+        )
+        .unwrap();
+        let mut engine = Engine::new(set);
+        let minute_ms = MILLIS_PER_MINUTE;
+        // Started at 10:04:09: 10:03 and 10:04 were never watched whole.
+        let started = 600 * minute_ms + 4 * minute_ms + 9_000;
+        engine.start_after(started);
+        let settled = |minute: u64| 600 * minute_ms + (minute + 1) * minute_ms + 11_000;
+        assert!(engine.wanted_reports(settled(3)).is_empty());
+        assert!(engine.wanted_reports(settled(4)).is_empty());
+        assert!(engine
+            .evaluate(settled(4), &crate::MemoryHistory::new())
+            .is_empty());
+        // 10:05 is the first whole minute watched: due once settled.
+        assert_eq!(engine.due(settled(5)), Some((605, 605)));
     }
 }
