@@ -21,6 +21,8 @@ use crate::telemetry::{self, Telemetry};
 
 /// Longest a clean shutdown may take before the process exits anyway.
 const SHUTDOWN_BOUND: Duration = Duration::from_secs(20);
+/// How long the web server may take to finish its requests once the data is safe.
+const WEB_DRAIN_BOUND: Duration = Duration::from_secs(3);
 
 /// What `serve` was asked on the command line (overrides the config file).
 #[derive(Debug, Default)]
@@ -186,7 +188,6 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         })
         .await
         .ok();
-        let _ = web_task.await;
     };
     if tokio::time::timeout(SHUTDOWN_BOUND, shutdown)
         .await
@@ -194,7 +195,24 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     {
         anyhow::bail!("shutdown did not finish within {SHUTDOWN_BOUND:?}");
     }
-    println!("Stopped cleanly.");
+    // Every tree is on disk now. The web server finishes the requests in flight, but a
+    // client that never completes its request must not hold the exit (or fail it).
+    let web_abort = web_task.abort_handle();
+    if tokio::time::timeout(WEB_DRAIN_BOUND, web_task)
+        .await
+        .is_err()
+    {
+        web_abort.abort();
+        tracing::warn!("closed web connections still open after {WEB_DRAIN_BOUND:?}");
+    }
+    let dropped = collector.stats().dropped_total();
+    if dropped > 0 {
+        println!(
+            "Stopped. {dropped} trees were dropped since the start (by reason: /metrics, ocelot_dropped_trees_total)."
+        );
+    } else {
+        println!("Stopped cleanly.");
+    }
     Ok(())
 }
 

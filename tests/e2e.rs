@@ -366,3 +366,19 @@ fn a_hangup_stops_the_server_cleanly_with_a_final_checkpoint() {
         report.display()
     );
 }
+
+#[test]
+fn a_half_sent_web_request_does_not_hold_or_fail_the_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), free_port(), free_port(), false);
+    let mut stuck = TcpStream::connect(server.web).unwrap();
+    stuck.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let asked = Instant::now();
+    assert!(server.stop().success());
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
+}
