@@ -650,7 +650,6 @@ impl Collector {
                     .is_ok()
             })
             .count();
-        inner.stats.last_checkpoint_ms.store(now_ms, Relaxed);
         sent
     }
 
@@ -680,10 +679,6 @@ impl Collector {
         for thread in threads {
             let _ = thread.join();
         }
-        inner
-            .stats
-            .last_checkpoint_ms
-            .store(inner.clock.now_ms(), Relaxed);
     }
 
     /// Every counter, now.

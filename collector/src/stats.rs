@@ -64,6 +64,8 @@ pub(crate) struct WorkerCounters {
     /// Trees sent to the worker and not yet processed (what bounds its queue).
     pub(crate) queued: AtomicU64,
     pub(crate) report_write_errors: AtomicU64,
+    /// When this worker last finished a checkpoint with every report written (epoch ms).
+    pub(crate) checkpointed_ms: AtomicU64,
 }
 
 /// The collector's counters.
@@ -80,7 +82,6 @@ pub struct CollectorStats {
     pub(crate) trees_folded_domain: AtomicU64,
     pub(crate) store_dropped: AtomicU64,
     pub(crate) hours_sealed: AtomicU64,
-    pub(crate) last_checkpoint_ms: AtomicU64,
     /// Frame bytes of the batches some report worker still holds (see `QueuedTrees`).
     pub(crate) queued_bytes: Arc<AtomicU64>,
     pub(crate) workers: Vec<(&'static str, WorkerCounters)>,
@@ -100,7 +101,6 @@ impl CollectorStats {
             trees_folded_domain: AtomicU64::new(0),
             store_dropped: AtomicU64::new(0),
             hours_sealed: AtomicU64::new(0),
-            last_checkpoint_ms: AtomicU64::new(0),
             queued_bytes: Arc::new(AtomicU64::new(0)),
             workers: workers
                 .iter()
@@ -140,7 +140,14 @@ impl CollectorStats {
             // Filled by `Collector::stats`, which has the store.
             store_drops: BTreeMap::new(),
             hours_sealed: self.hours_sealed.load(Relaxed),
-            last_checkpoint_ms: self.last_checkpoint_ms.load(Relaxed),
+            // The oldest of the workers' last good checkpoints: the open hour is safe on
+            // disk up to there (0 while any worker has none).
+            last_checkpoint_ms: self
+                .workers
+                .iter()
+                .map(|(_, w)| w.checkpointed_ms.load(Relaxed))
+                .min()
+                .unwrap_or(0),
             queued_bytes: self.queued_bytes.load(Relaxed),
             workers: self
                 .workers
@@ -216,7 +223,8 @@ pub struct StatsSnapshot {
     pub store_drops: BTreeMap<&'static str, u64>,
     /// Hours sealed since start.
     pub hours_sealed: u64,
-    /// When the open hours were last checkpointed, epoch ms (0 = never).
+    /// When every worker last checkpointed the open hours with every report written, epoch
+    /// ms (0 = not yet): a checkpoint that failed to write does not move it.
     pub last_checkpoint_ms: u64,
     /// Frame bytes queued for the report workers now (each frame once).
     pub queued_bytes: u64,

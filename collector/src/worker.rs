@@ -643,6 +643,7 @@ pub(crate) fn run<W: Worker>(
                         open.insert(hour, worker.restore(hour, reports));
                     }
                     Ok(Control::Checkpoint { now_ms, done }) => {
+                        let failed_before = counters.report_write_errors.load(Relaxed);
                         // Work through what is queued first, so a checkpoint taken after a
                         // burst includes it.
                         take_queued(&trees, |item| process(&mut open, &mut sealed_through, item));
@@ -678,6 +679,9 @@ pub(crate) fn run<W: Worker>(
                                     take_queued(&trees, |item| process(&mut open, &mut sealed_through, item));
                                 }
                             }
+                        }
+                        if counters.report_write_errors.load(Relaxed) == failed_before {
+                            counters.checkpointed_ms.store(now_ms, Relaxed);
                         }
                         if let Some(done) = done {
                             let _ = done.send(());

@@ -981,3 +981,31 @@ fn trees_the_store_fails_to_write_are_counted_as_dropped_in_the_state_report() {
     collector.shutdown();
     store.shutdown();
 }
+
+#[test]
+fn a_checkpoint_that_fails_to_write_does_not_count_as_the_last_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock);
+    collector.ingest(tree_of_domain("shop", 1)).unwrap();
+    // A file where the domain's reports folder goes: every report write fails.
+    let domain_dir = dir.path().join(HOUR.to_string()).join("shop");
+    std::fs::create_dir_all(&domain_dir).unwrap();
+    std::fs::write(domain_dir.join("reports"), b"in the way").unwrap();
+    collector.checkpoint_now();
+    let stats = collector.stats();
+    assert!(
+        stats.workers.values().any(|w| w.report_write_errors > 0),
+        "{stats:?}"
+    );
+    assert_eq!(
+        stats.last_checkpoint_ms, 0,
+        "the failed checkpoint is not the last one"
+    );
+    std::fs::remove_file(domain_dir.join("reports")).unwrap();
+    collector.checkpoint_now();
+    assert_eq!(collector.stats().last_checkpoint_ms, NOW_MS);
+    collector.shutdown();
+    store.shutdown();
+}
