@@ -75,6 +75,36 @@ impl Board {
         })
     }
 
+    /// For a board of a report only some domains have (heartbeats, metrics,
+    /// dependencies): when no domain was asked for, shows the first domain that has one
+    /// (`fetch` gives a domain's report, if any) rather than the first domain, and returns
+    /// its report. The default must not land on an empty page while others have data.
+    pub(crate) async fn report_of_first_with<R, F>(
+        &mut self,
+        asked: bool,
+        fetch: impl Fn(String, u64) -> F,
+    ) -> Option<R>
+    where
+        F: std::future::Future<Output = Option<R>>,
+    {
+        if !self.has_domain() {
+            return None;
+        }
+        if let Some(report) = fetch(self.domain.clone(), self.hour).await {
+            return Some(report);
+        }
+        if asked {
+            return None;
+        }
+        for domain in &self.domains {
+            if let Some(report) = fetch(domain.clone(), self.hour).await {
+                self.domain.clone_from(domain);
+                return Some(report);
+            }
+        }
+        None
+    }
+
     /// Whether the domain shown has a report in the hour.
     pub(crate) fn has_domain(&self) -> bool {
         self.domains.contains(&self.domain)

@@ -31,14 +31,15 @@ async fn dependency_page(
     State(state): State<AppState>,
     PageQuery(params): PageQuery<ReportParams>,
 ) -> Result<(StatusCode, Markup), PageError> {
-    let board = Board::resolve(&state, &params, PATH).await?;
+    let mut board = Board::resolve(&state, &params, PATH).await?;
     if !board.has_domain() {
         let (status, body) = board.empty(HEADING);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
     }
-    let view = state
-        .reports
-        .dependency(board.domain.clone(), board.hour)
+    let view = board
+        .report_of_first_with(params.domain().is_some(), |domain, hour| {
+            state.reports.dependency(domain, hour)
+        })
         .await
         .map(|report| {
             report.view(&ViewQuery {

@@ -30,15 +30,12 @@ async fn heartbeat_page(
     State(state): State<AppState>,
     PageQuery(params): PageQuery<ReportParams>,
 ) -> Result<(StatusCode, Markup), PageError> {
-    let board = Board::resolve(&state, &params, PATH).await?;
-    let report = if board.has_domain() {
-        state
-            .reports
-            .heartbeat(board.domain.clone(), board.hour)
-            .await
-    } else {
-        None
-    };
+    let mut board = Board::resolve(&state, &params, PATH).await?;
+    let report = board
+        .report_of_first_with(params.domain().is_some(), |domain, hour| {
+            state.reports.heartbeat(domain, hour)
+        })
+        .await;
     let Some(report) = report else {
         let (status, body) = board.empty(HEADING);
         return Ok((status, page(&board.title(HEADING), PATH, body)));

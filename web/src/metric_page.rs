@@ -28,12 +28,12 @@ async fn metric_page(
     State(state): State<AppState>,
     PageQuery(params): PageQuery<ReportParams>,
 ) -> Result<(StatusCode, Markup), PageError> {
-    let board = Board::resolve(&state, &params, PATH).await?;
-    let report = if board.has_domain() {
-        state.reports.metric(board.domain.clone(), board.hour).await
-    } else {
-        None
-    };
+    let mut board = Board::resolve(&state, &params, PATH).await?;
+    let report = board
+        .report_of_first_with(params.domain().is_some(), |domain, hour| {
+            state.reports.metric(domain, hour)
+        })
+        .await;
     let Some(report) = report else {
         let (status, body) = board.empty(HEADING);
         return Ok((status, page(&board.title(HEADING), PATH, body)));

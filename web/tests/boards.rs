@@ -181,6 +181,19 @@ async fn metric_and_state_pages_show_their_figures() {
 }
 
 #[tokio::test]
+async fn boards_of_reports_few_domains_have_open_on_a_domain_that_has_one() {
+    // The hour's first domain (the markup one) sent no heartbeat, metric or edge.
+    for path in ["/h", "/metric", "/d"] {
+        let html = page(path, StatusCode::OK).await;
+        assert!(html.contains("<table") || html.contains("chart"), "{path}");
+        assert!(!html.contains("No dependencies"), "{path}");
+    }
+    // Asked for by name, a domain without the report is still a 404.
+    let evil = "%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+    page(&format!("/metric?domain={evil}"), StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
 async fn the_dependency_page_lists_what_a_domain_calls_and_who_calls_it() {
     let html = page("/d?domain=catgen", StatusCode::OK).await;
     for text in [
