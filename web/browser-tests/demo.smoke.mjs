@@ -36,6 +36,18 @@ test('the gateway transaction board shows URL and Call types', async () => {
   assertNoProblems();
 });
 
+test('the gateway depends on order-service, which lists the gateway as its caller', async () => {
+  await open('/d?domain=gateway');
+  const depends = await page.locator('section.panel', { hasText: 'Depends on' }).innerText();
+  assert.match(depends, /order-service/);
+  await shot('dependencies');
+  await Promise.all([page.waitForURL(/domain=order-service/), page.locator('a', { hasText: 'order-service' }).first().click()]);
+  const called = await page.locator('section.panel', { hasText: 'Called by' }).innerText();
+  assert.match(called, /gateway/);
+  assert.match(await page.locator('section.panel', { hasText: 'Depends on' }).innerText(), /jdbc:mysql/);
+  assertNoProblems();
+});
+
 test('a gateway request links to the order-service tree it called, and back', async () => {
   // A sample of the order-creating URL, from the JSON API the board is built on.
   let id = '';

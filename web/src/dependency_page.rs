@@ -93,7 +93,8 @@ fn edge_table(heading: &str, target: &str, edges: &[&DependencyEdgeView], board:
                 table.report {
                     thead { tr {
                         th { "Kind" } th { (target) } th.num { "Calls" } th.num { "Failed" }
-                        th.num { "Fail %" } th.num { "Avg" } th.num { "Max" } th.num { "TPS" }
+                        th.num { "Fail %" } th.num title="mean, ms" { "Avg" }
+                        th.num title="longest, ms" { "Max" } th.num title="calls per second" { "TPS" }
                     } }
                     tbody {
                         @for e in edges {
