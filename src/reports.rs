@@ -2,8 +2,7 @@
 //! for sealed ones (the collector falls back to the store itself).
 
 use ocelot_analyzer::{
-    DependencyReport, EventReport, HeartbeatReport, MetricReport, ProblemReport, StateReport,
-    TransactionReport,
+    EventReport, HeartbeatReport, MetricReport, ProblemReport, StateReport, TransactionReport,
 };
 use ocelot_collector::Collector;
 use ocelot_web::{BoxFuture, ReportSource};
@@ -56,10 +55,6 @@ impl ReportSource for CollectorReports {
 
     fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<MetricReport>> {
         Box::pin(async move { self.collector.metric_report(&domain, hour).await })
-    }
-
-    fn dependency(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<DependencyReport>> {
-        Box::pin(async move { self.collector.dependency_report(&domain, hour).await })
     }
 
     fn state(&self, hour: u64) -> BoxFuture<'_, Option<StateReport>> {

@@ -9,16 +9,16 @@ use std::sync::Arc;
 use ocelot_protocol::nt1::{Keep, HEADER_DOMAIN, HEADER_IP_ADDRESS, HEADER_MESSAGE_ID};
 use ocelot_protocol::{MessageKind, MessageTree, TreeView};
 
-use crate::dependency::is_edge_event;
+use crate::dependency::{edge_call, is_edge_event};
 use crate::sample_id::TreeId;
 use crate::transaction_walk::{for_each_counted, Counted};
 use crate::{
-    AnalyzerConfig, DependencyAnalyzer, DependencyReport, EventAnalyzer, EventReport,
-    HeartbeatAnalyzer, HeartbeatReport, MetricAnalyzer, MetricReport, ProblemAnalyzer,
-    ProblemReport, TransactionAnalyzer, TransactionReport,
+    AnalyzerConfig, EventAnalyzer, EventReport, HeartbeatAnalyzer, HeartbeatReport, MetricAnalyzer,
+    MetricReport, ProblemAnalyzer, ProblemReport, TransactionAnalyzer, TransactionReport,
 };
 
-/// The Transaction, Event, Problem, Heartbeat, Metric and Dependency analyzers of one hour.
+/// The Transaction, Event, Problem, Heartbeat and Metric analyzers of one hour (the Event
+/// report keeps the dependency edges too).
 #[derive(Debug, Clone)]
 pub struct HourAnalyzers {
     /// Transactions by domain.
@@ -31,12 +31,8 @@ pub struct HourAnalyzers {
     pub heartbeat: HeartbeatAnalyzer,
     /// Business metrics by domain.
     pub metric: MetricAnalyzer,
-    /// Dependencies (databases, services called, callers) by domain.
-    pub dependency: DependencyAnalyzer,
     /// The list [`Self::process`] views each tree in, kept for its allocation.
     view: TreeView<'static>,
-    /// Where a tree's walk met events that may name a dependency, kept for its allocation.
-    edge_events: Vec<usize>,
 }
 
 /// Reports of one hour by kind and domain, as checkpoints restore them
@@ -53,8 +49,6 @@ pub struct HourReports {
     pub heartbeat: BTreeMap<String, HeartbeatReport>,
     /// Metric reports by domain.
     pub metric: BTreeMap<String, MetricReport>,
-    /// Dependency reports by domain.
-    pub dependency: BTreeMap<String, DependencyReport>,
 }
 
 impl HourAnalyzers {
@@ -75,9 +69,7 @@ impl HourAnalyzers {
             problem: ProblemAnalyzer::from_reports(hour, config.clone(), reports.problem),
             heartbeat: HeartbeatAnalyzer::from_reports(hour, config.clone(), reports.heartbeat),
             metric: MetricAnalyzer::from_reports(hour, config.clone(), reports.metric),
-            dependency: DependencyAnalyzer::from_reports(hour, config.clone(), reports.dependency),
             view: TreeView::default(),
-            edge_events: Vec::new(),
         }
     }
 
@@ -87,8 +79,8 @@ impl HourAnalyzers {
     /// report cost about as much as the counting), and they share the tree's parsed ID. The
     /// Heartbeat and Metric analyzers, which look only for messages of their kind, run when
     /// the walk saw one: most trees hold neither. A tree with another root than a
-    /// transaction goes to each analyzer on its own. So does the Dependency analyzer, for
-    /// trees whose walk met an event that may name an edge (`SQL.Database`, `<type>.app`).
+    /// transaction goes to each analyzer on its own. An event that may name a dependency
+    /// (`SQL.Database`, `<type>.app`) is counted with the transaction it sat in.
     pub fn process(&mut self, tree: &MessageTree) {
         let mut view = std::mem::take(&mut self.view).recycle();
         view.fill(tree);
@@ -109,12 +101,9 @@ impl HourAnalyzers {
             self.problem.process_with_id(tree, &message_id);
             self.heartbeat.process_view(tree);
             self.metric.process_view(tree);
-            self.dependency.process_view(tree);
             return;
         }
         let (mut heartbeat, mut metric) = (false, false);
-        let edge_events = &mut self.edge_events;
-        edge_events.clear();
         self.transaction.count_tree(tree, |transactions| {
             self.event.count_tree(tree, |events| {
                 self.problem.count_tree(tree, |problems| {
@@ -124,11 +113,13 @@ impl HourAnalyzers {
                             problems.count(&transaction, &message_id);
                         }
                         Counted::Event(event, index) => {
-                            events.count(event, &message_id);
+                            let call = if is_edge_event(event) {
+                                edge_call(tree, index)
+                            } else {
+                                None
+                            };
+                            events.count(event, &message_id, call);
                             problems.note_event(event);
-                            if is_edge_event(event) {
-                                edge_events.push(index);
-                            }
                         }
                         Counted::Other(other) => match other.kind {
                             MessageKind::Heartbeat => heartbeat = true,
@@ -145,9 +136,6 @@ impl HourAnalyzers {
         }
         if metric {
             self.metric.process_view(tree);
-        }
-        if !self.edge_events.is_empty() {
-            self.dependency.count_edges(tree, &self.edge_events);
         }
     }
 
@@ -183,7 +171,6 @@ impl HourAnalyzers {
         domains.extend(self.problem.reports().keys());
         domains.extend(self.heartbeat.reports().keys());
         domains.extend(self.metric.reports().keys());
-        domains.extend(self.dependency.reports().keys());
         domains.into_iter().map(str::to_owned).collect()
     }
 }
@@ -319,8 +306,6 @@ mod tests {
         assert_eq!(viewed.problem.reports(), all.problem.reports());
         assert_eq!(viewed.heartbeat.reports(), all.heartbeat.reports());
         assert_eq!(viewed.metric.reports(), all.metric.reports());
-        assert_eq!(viewed.dependency.reports(), all.dependency.reports());
-        assert_eq!(lean.dependency.reports(), all.dependency.reports());
         let shop = &all.transaction.reports()["shop"];
         assert!(
             format!("{shop:?}").contains("select"),
@@ -380,14 +365,12 @@ mod tests {
             apart.problem.process(tree);
             apart.heartbeat.process(tree);
             apart.metric.process(tree);
-            apart.dependency.process(tree);
         }
         assert_eq!(together.transaction.reports(), apart.transaction.reports());
         assert_eq!(together.event.reports(), apart.event.reports());
         assert_eq!(together.problem.reports(), apart.problem.reports());
         assert_eq!(together.heartbeat.reports(), apart.heartbeat.reports());
         assert_eq!(together.metric.reports(), apart.metric.reports());
-        assert_eq!(together.dependency.reports(), apart.dependency.reports());
     }
 
     #[test]

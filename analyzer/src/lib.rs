@@ -52,9 +52,7 @@ mod tree_counter;
 mod view_query;
 
 pub use config::{AnalyzerConfig, LongThresholds, OTHERS};
-pub use dependency::{
-    DependencyAnalyzer, DependencyEdgeView, DependencyMinuteView, DependencyReport, DependencyView,
-};
+pub use dependency::{DependencyEdgeView, DependencyMinuteView, DependencyView};
 pub use domain_reports::DomainReports;
 pub use event::{
     EventAnalyzer, EventMinuteView, EventNameView, EventReport, EventTypeView, EventView,

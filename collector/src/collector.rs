@@ -10,8 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use crossbeam_channel::{bounded, unbounded, Sender};
 use ocelot_analyzer::{
-    DependencyReport, EventReport, HeartbeatReport, MetricReport, ProblemReport, StateReport,
-    TransactionReport,
+    EventReport, HeartbeatReport, MetricReport, ProblemReport, StateReport, TransactionReport,
 };
 use ocelot_protocol::{hour_of, scan_frame, DecodeError, MessageId, MILLIS_PER_HOUR};
 use ocelot_store::{FrameKey, Store};
@@ -765,11 +764,6 @@ impl Collector {
         self.report(domain, hour).await
     }
 
-    /// A domain's Dependency report for an hour.
-    pub async fn dependency_report(&self, domain: &str, hour: u64) -> Option<DependencyReport> {
-        self.report(domain, hour).await
-    }
-
     /// The collector's own State report for an hour.
     pub async fn state_report(&self, hour: u64) -> Option<StateReport> {
         // Drops, decode errors and the like reach the report by samples (every
@@ -828,7 +822,6 @@ fn read_stored_any(store: &Store, hour: u64, domain: &str, kind: ReportKind) -> 
         ReportKind::Problem => AnyReport::Problem(read_stored(store, hour, domain, name)?),
         ReportKind::Heartbeat => AnyReport::Heartbeat(read_stored(store, hour, domain, name)?),
         ReportKind::Metric => AnyReport::Metric(read_stored(store, hour, domain, name)?),
-        ReportKind::Dependency => AnyReport::Dependency(read_stored(store, hour, domain, name)?),
         ReportKind::State => AnyReport::State(read_stored(store, hour, domain, name)?),
     })
 }

@@ -14,8 +14,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use crossbeam_channel::{select, Receiver};
 use ocelot_analyzer::{
-    AnalyzerConfig, DependencyReport, DomainReports, EventReport, HeartbeatReport, HourAnalyzers,
-    HourReports, MetricReport, ProblemReport, StateReport, TransactionReport, OTHERS,
+    AnalyzerConfig, DomainReports, EventReport, HeartbeatReport, HourAnalyzers, HourReports,
+    MetricReport, ProblemReport, StateReport, TransactionReport, OTHERS,
 };
 use ocelot_protocol::{nt1, MessageTree, ScannedFrame, TreeView, LENGTH_PREFIX_BYTES};
 use ocelot_store::Store;
@@ -114,18 +114,16 @@ pub(crate) enum ReportKind {
     Problem,
     Heartbeat,
     Metric,
-    Dependency,
     State,
 }
 
 impl ReportKind {
-    pub(crate) const ALL: [ReportKind; 7] = [
+    pub(crate) const ALL: [ReportKind; 6] = [
         ReportKind::Transaction,
         ReportKind::Event,
         ReportKind::Problem,
         ReportKind::Heartbeat,
         ReportKind::Metric,
-        ReportKind::Dependency,
         ReportKind::State,
     ];
 
@@ -136,7 +134,6 @@ impl ReportKind {
             ReportKind::Problem => "problem",
             ReportKind::Heartbeat => "heartbeat",
             ReportKind::Metric => "metric",
-            ReportKind::Dependency => "dependency",
             ReportKind::State => "state",
         }
     }
@@ -150,7 +147,6 @@ pub(crate) enum AnyReport {
     Problem(ProblemReport),
     Heartbeat(HeartbeatReport),
     Metric(MetricReport),
-    Dependency(DependencyReport),
     State(StateReport),
 }
 
@@ -179,7 +175,6 @@ report_type!(EventReport, Event);
 report_type!(ProblemReport, Problem);
 report_type!(HeartbeatReport, Heartbeat);
 report_type!(MetricReport, Metric);
-report_type!(DependencyReport, Dependency);
 report_type!(StateReport, State);
 
 /// What a worker is asked besides processing trees.
@@ -305,9 +300,6 @@ impl Worker for ShardWorker {
                 AnyReport::Metric(r) => {
                     by_kind.metric.insert(domain, r);
                 }
-                AnyReport::Dependency(r) => {
-                    by_kind.dependency.insert(domain, r);
-                }
                 AnyReport::State(_) => {}
             }
         }
@@ -384,9 +376,6 @@ impl Worker for ShardWorker {
             ReportKind::Metric => {
                 AnyReport::Metric(hour.analyzers.metric.reports().get(domain)?.clone())
             }
-            ReportKind::Dependency => {
-                AnyReport::Dependency(hour.analyzers.dependency.reports().get(domain)?.clone())
-            }
             ReportKind::State => return None,
         })
     }
@@ -420,10 +409,6 @@ impl Worker for ShardWorker {
             ReportKind::Metric,
             &mut hour.analyzers.metric.reports().keys(),
         );
-        add(
-            ReportKind::Dependency,
-            &mut hour.analyzers.dependency.reports().keys(),
-        );
         // Domain by domain (the sort is stable: kinds stay in order within a domain).
         keys.sort_by(|a, b| a.1.cmp(&b.1));
         keys
@@ -446,7 +431,6 @@ impl Worker for ShardWorker {
             ReportKind::Problem => json(hour.analyzers.problem.reports(), domain),
             ReportKind::Heartbeat => json(hour.analyzers.heartbeat.reports(), domain),
             ReportKind::Metric => json(hour.analyzers.metric.reports(), domain),
-            ReportKind::Dependency => json(hour.analyzers.dependency.reports(), domain),
             ReportKind::State => None,
         }
     }

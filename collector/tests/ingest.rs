@@ -161,9 +161,8 @@ fn real_client_frames_over_tcp_show_up_in_every_report_and_in_the_store() {
         .contains("RuntimeException"));
     assert!(block_on(collector.heartbeat_report("catgen", HOUR)).is_some());
     assert!(block_on(collector.metric_report("catgen", HOUR)).is_some());
-    let dependencies = block_on(collector.dependency_report("catgen", HOUR)).unwrap();
-    let edges: Vec<_> = dependencies
-        .view(&ViewQuery::default())
+    let edges: Vec<_> = events
+        .dependencies(&ViewQuery::default())
         .dependencies
         .into_iter()
         .map(|e| (e.type_, e.target))
@@ -302,11 +301,9 @@ fn a_restart_mid_hour_continues_counting_from_the_last_checkpoint() {
     let collector = Collector::start(manual_config(), Some(store.clone()), clock);
     // The checkpoint's three survive; the two after it are the at-most-one-interval loss.
     assert_eq!(count_urls(&collector), 3);
-    let database = block_on(collector.dependency_report("catgen", HOUR)).unwrap();
-    assert_eq!(
-        database.view(&ViewQuery::default()).dependencies[0].count,
-        3
-    );
+    let events = block_on(collector.event_report("catgen", HOUR)).unwrap();
+    let database = &events.dependencies(&ViewQuery::default()).dependencies[0];
+    assert_eq!((database.type_.as_str(), database.count), ("Database", 3));
     collector.ingest(frames[0].clone().into()).unwrap();
     wait_for("four URLs", || count_urls(&collector) == 4);
     collector.shutdown();

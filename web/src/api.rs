@@ -19,8 +19,8 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use ocelot_analyzer::{
-    hour_label, DependencyReport, DependencyView, EventReport, EventView, HeartbeatReport,
-    HeartbeatView, MetricReport, MetricView, ProblemReport, ProblemView, StateReport, StateView,
+    hour_label, DependencyView, EventReport, EventView, HeartbeatReport, HeartbeatView,
+    MetricReport, MetricView, ProblemReport, ProblemView, StateReport, StateView,
     TransactionReport, TransactionView, ViewQuery,
 };
 use serde::Serialize;
@@ -238,12 +238,13 @@ async fn dependency(
 ) -> Result<Json<DependencyView>, ApiError> {
     let params = checked(params)?;
     let target = target(&state, &params).await?;
+    // The edges live in the Event report, in the entries of the events that name them.
     let report = state
         .reports
-        .dependency(target.domain.clone(), target.hour)
+        .event(target.domain.clone(), target.hour)
         .await
-        .unwrap_or_else(|| DependencyReport::new(&target.domain, target.hour));
-    Ok(Json(report.view(&view_query(&params, &target))))
+        .unwrap_or_else(|| EventReport::new(&target.domain, target.hour));
+    Ok(Json(report.dependencies(&view_query(&params, &target))))
 }
 
 async fn state(State(state): State<AppState>, params: Params) -> Result<Json<StateView>, ApiError> {

@@ -38,11 +38,20 @@ async fn dependency_page(
     }
     let view = board
         .report_of_first_with(params.domain().is_some(), |domain, hour| {
-            state.reports.dependency(domain, hour)
+            let reports = state.reports.clone();
+            async move {
+                // The edges live in the Event report (see `EventReport::dependencies`).
+                let view = reports
+                    .event(domain, hour)
+                    .await?
+                    .dependencies(&ViewQuery::default());
+                (!view.dependencies.is_empty()).then_some(())
+            }
         })
         .await
+        .and(state.reports.event(board.domain.clone(), board.hour).await)
         .map(|report| {
-            report.view(&ViewQuery {
+            report.dependencies(&ViewQuery {
                 elapsed_seconds: board.elapsed_seconds,
                 ..ViewQuery::default()
             })

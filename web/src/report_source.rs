@@ -11,8 +11,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use ocelot_analyzer::{
-    AnalyzerConfig, DependencyReport, EventReport, HeartbeatReport, HourAnalyzers, MetricReport,
-    ProblemReport, StateReport, TransactionReport,
+    AnalyzerConfig, EventReport, HeartbeatReport, HourAnalyzers, MetricReport, ProblemReport,
+    StateReport, TransactionReport,
 };
 use ocelot_protocol::{hour_of, nt1, MessageTree, LENGTH_PREFIX_BYTES};
 
@@ -38,8 +38,6 @@ pub trait ReportSource: Send + Sync {
     fn heartbeat(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<HeartbeatReport>>;
     /// The metric report of `domain` in `hour`, if any.
     fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<MetricReport>>;
-    /// The dependency report of `domain` in `hour`, if any.
-    fn dependency(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<DependencyReport>>;
     /// The collector's own report of `hour`, if any.
     fn state(&self, hour: u64) -> BoxFuture<'_, Option<StateReport>>;
 }
@@ -210,13 +208,6 @@ impl ReportSource for MemoryReports {
         ready(
             self.hour(hour)
                 .and_then(|h| h.analyzers.metric.reports().get(&domain).cloned()),
-        )
-    }
-
-    fn dependency(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<DependencyReport>> {
-        ready(
-            self.hour(hour)
-                .and_then(|h| h.analyzers.dependency.reports().get(&domain).cloned()),
         )
     }
 

@@ -1,31 +1,13 @@
-//! [`DependencyReport`]: one domain's edges in one hour, and the [`DependencyView`] the
-//! JSON API returns.
+//! [`DependencyEdge`]: one edge's calls in one hour (kept in the Event report's entry of
+//! the event naming it), and the [`DependencyView`] the JSON API returns.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::edge_kind;
 use crate::minute::minute_entry;
-use crate::sorted_map::SortedMap;
 use crate::view_query::{fail_percent, hour_label, tps, ViewQuery};
-
-/// The edges of one domain in one hour (per domain, not per machine, as CAT keeps it).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DependencyReport {
-    pub(crate) domain: String,
-    pub(crate) hour: u64,
-    /// By kind: `Database`, or the type of the transaction the edge event sat in (`Call`,
-    /// `PigeonCall`, `Service`, `PigeonService`, ...).
-    pub(crate) kinds: SortedMap<DependencyKind>,
-    /// Calls counted under `OTHERS` because a cap was reached.
-    pub(crate) folded: u64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub(crate) struct DependencyKind {
-    /// By target: a database, a called service's domain, or a caller's domain.
-    pub(crate) targets: SortedMap<DependencyEdge>,
-}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -70,7 +52,7 @@ impl DependencyEdge {
         m.3 = m.3.saturating_add(sum_us);
     }
 
-    fn merge(&mut self, other: &DependencyEdge) {
+    pub(crate) fn merge(&mut self, other: &DependencyEdge) {
         self.max_us = self.max_us.max(other.max_us);
         for m in &other.minutes {
             self.add(m.0, m.1, m.2, m.3);
@@ -78,104 +60,69 @@ impl DependencyEdge {
     }
 }
 
-impl DependencyKind {
-    fn merge(&mut self, other: &DependencyKind) {
-        self.targets
-            .merge_with(&other.targets, DependencyEdge::merge);
-    }
-}
-
-impl DependencyReport {
-    /// An empty report for `domain` and `hour`.
-    pub fn new(domain: impl Into<String>, hour: u64) -> Self {
-        DependencyReport {
-            domain: domain.into(),
-            hour,
-            ..DependencyReport::default()
+/// The view of `edges` (an edge event's type, its name, its figures; several entries of one
+/// edge, from several machines, are added up), for `GET /api/dependency`.
+pub(crate) fn view_of<'a>(
+    domain: &str,
+    hour: u64,
+    edges: impl Iterator<Item = (&'a str, &'a str, &'a DependencyEdge)>,
+    query: &ViewQuery<'_>,
+) -> DependencyView {
+    let mut merged: BTreeMap<(&str, &str), DependencyEdge> = BTreeMap::new();
+    for (event_type, target, edge) in edges {
+        let kind = edge_kind(event_type);
+        if query.type_.is_some_and(|wanted| wanted != kind) {
+            continue;
         }
+        merged.entry((kind, target)).or_default().merge(edge);
     }
-
-    /// The domain.
-    pub fn domain(&self) -> &str {
-        &self.domain
-    }
-
-    /// The hour index.
-    pub fn hour(&self) -> u64 {
-        self.hour
-    }
-
-    /// Calls counted under `OTHERS` because a cap was reached.
-    pub fn folded(&self) -> u64 {
-        self.folded
-    }
-
-    /// Adds `other` to this report (another collector's share, or another hour).
-    pub fn merge(&mut self, other: &DependencyReport) {
-        if self.domain.is_empty() {
-            self.domain.clone_from(&other.domain);
+    let avg_ms = |count: u64, sum_us: u64| {
+        if count == 0 {
+            0.0
+        } else {
+            sum_us as f64 / count as f64 / 1000.0
         }
-        if self.hour == 0 {
-            self.hour = other.hour;
-        }
-        self.folded = self.folded.saturating_add(other.folded);
-        self.kinds.merge_with(&other.kinds, DependencyKind::merge);
-    }
-
-    /// What `GET /api/dependency` returns (`query.type_` selects one kind; `ip` is ignored:
-    /// dependencies are per domain).
-    pub fn view(&self, query: &ViewQuery<'_>) -> DependencyView {
-        let avg_ms = |count: u64, sum_us: u64| {
-            if count == 0 {
-                0.0
-            } else {
-                sum_us as f64 / count as f64 / 1000.0
+    };
+    let dependencies = merged
+        .into_iter()
+        .map(|((kind, target), edge)| {
+            let (count, fail, sum_us) =
+                edge.minutes
+                    .iter()
+                    .fold((0u64, 0u64, 0u64), |(c, f, s), m| {
+                        (
+                            c.saturating_add(m.1),
+                            f.saturating_add(m.2),
+                            s.saturating_add(m.3),
+                        )
+                    });
+            DependencyEdgeView {
+                type_: kind.to_owned(),
+                target: target.to_owned(),
+                role: role_of(kind),
+                count,
+                fail,
+                fail_percent: fail_percent(fail, count),
+                avg: avg_ms(count, sum_us),
+                max: edge.max_us as f64 / 1000.0,
+                tps: tps(count, query.elapsed_seconds),
+                minutes: edge
+                    .minutes
+                    .iter()
+                    .map(|m| DependencyMinuteView {
+                        minute: m.0,
+                        count: m.1,
+                        fail: m.2,
+                        avg: avg_ms(m.1, m.3),
+                    })
+                    .collect(),
             }
-        };
-        let mut dependencies = Vec::new();
-        for (kind, k) in self.kinds.iter() {
-            if query.type_.is_some_and(|wanted| wanted != kind) {
-                continue;
-            }
-            for (target, edge) in k.targets.iter() {
-                let (count, fail, sum_us) =
-                    edge.minutes
-                        .iter()
-                        .fold((0u64, 0u64, 0u64), |(c, f, s), m| {
-                            (
-                                c.saturating_add(m.1),
-                                f.saturating_add(m.2),
-                                s.saturating_add(m.3),
-                            )
-                        });
-                dependencies.push(DependencyEdgeView {
-                    type_: kind.to_owned(),
-                    target: target.to_owned(),
-                    role: role_of(kind),
-                    count,
-                    fail,
-                    fail_percent: fail_percent(fail, count),
-                    avg: avg_ms(count, sum_us),
-                    max: edge.max_us as f64 / 1000.0,
-                    tps: tps(count, query.elapsed_seconds),
-                    minutes: edge
-                        .minutes
-                        .iter()
-                        .map(|m| DependencyMinuteView {
-                            minute: m.0,
-                            count: m.1,
-                            fail: m.2,
-                            avg: avg_ms(m.1, m.3),
-                        })
-                        .collect(),
-                });
-            }
-        }
-        DependencyView {
-            domain: self.domain.clone(),
-            hour: hour_label(self.hour),
-            dependencies,
-        }
+        })
+        .collect();
+    DependencyView {
+        domain: domain.to_owned(),
+        hour: hour_label(hour),
+        dependencies,
     }
 }
 

@@ -6,11 +6,12 @@ use super::*;
 use crate::config::{AnalyzerConfig, OTHERS};
 use crate::test_support::{transaction, tree, HOUR_START_MS};
 use crate::view_query::ViewQuery;
+use crate::EventAnalyzer;
 
 const HOUR: u64 = 498_703;
 
-fn analyzer(config: AnalyzerConfig) -> DependencyAnalyzer {
-    DependencyAnalyzer::new(HOUR, Arc::new(config))
+fn analyzer(config: AnalyzerConfig) -> EventAnalyzer {
+    EventAnalyzer::new(HOUR, Arc::new(config))
 }
 
 fn event(type_: &str, name: &str, ts: u64) -> Message {
@@ -64,7 +65,7 @@ fn edge_events_count_their_transactions_calls_failures_and_durations() {
         "order-0a000002-498703-1",
         checkout(5, "TIMEOUT", 60_000),
     ));
-    let view = analyzer.reports()["order"].view(&ViewQuery {
+    let view = analyzer.reports()["order"].dependencies(&ViewQuery {
         elapsed_seconds: 3600.0,
         ..ViewQuery::default()
     });
@@ -108,7 +109,7 @@ fn edge_events_count_their_transactions_calls_failures_and_durations() {
         (gateway.role, gateway.count, gateway.avg),
         ("callee", 2, 9.0)
     );
-    let only_calls = analyzer.reports()["order"].view(&ViewQuery {
+    let only_calls = analyzer.reports()["order"].dependencies(&ViewQuery {
         type_: Some("Call"),
         ..ViewQuery::default()
     });
@@ -116,13 +117,14 @@ fn edge_events_count_their_transactions_calls_failures_and_durations() {
 }
 
 #[test]
-fn trees_without_edges_make_no_report() {
+fn events_that_name_no_edge_make_none() {
     let mut analyzer = analyzer(AnalyzerConfig::default());
     let ts = HOUR_START_MS;
     let mut root = transaction("URL", "/", ts, 1_000, "0");
     root.children.push(event("Call.app", "orphan", ts)); // in a URL, not a Call
     analyzer.process(&tree("web", "10.0.0.1", "web-0a000001-498703-1", root));
-    assert!(analyzer.reports().is_empty());
+    let view = analyzer.reports()["web"].dependencies(&ViewQuery::default());
+    assert!(view.dependencies.is_empty(), "{view:?}");
 }
 
 #[test]
@@ -149,10 +151,15 @@ fn reports_merge_across_collectors_and_survive_a_checkpoint() {
     }
     let mut merged = a.reports()["order"].clone();
     merged.merge(&b.reports()["order"]);
-    assert_eq!(merged, both.reports()["order"]);
+    let query = ViewQuery::default();
+    assert_eq!(
+        merged.dependencies(&query),
+        both.reports()["order"].dependencies(&query)
+    );
+    assert_eq!(merged.dependencies(&query).dependencies[0].count, 3);
     let json = serde_json::to_string(&merged).unwrap();
-    let restored: DependencyReport = serde_json::from_str(&json).unwrap();
-    assert_eq!(restored, merged);
+    let restored: crate::EventReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(restored.dependencies(&query), merged.dependencies(&query));
 }
 
 #[test]
@@ -175,7 +182,7 @@ fn targets_past_the_cap_fold_into_others() {
         ));
     }
     let report = &analyzer.reports()["web"];
-    let view = report.view(&ViewQuery::default());
+    let view = report.dependencies(&ViewQuery::default());
     let targets: Vec<_> = view
         .dependencies
         .iter()
@@ -191,7 +198,7 @@ fn real_c_client_frames_give_their_database_and_caller_edges() {
     for tree in crate::test_support::binary_frames() {
         analyzer.process(&tree);
     }
-    let view = analyzer.reports()["catgen"].view(&ViewQuery::default());
+    let view = analyzer.reports()["catgen"].dependencies(&ViewQuery::default());
     let db = edge(&view, "Database", "jdbc:mysql://db1:3306/orders");
     assert!(db.count >= 1 && db.role == "caller", "{db:?}");
     // `PigeonService.app` inside a `Service` transaction (the C client's spelling).

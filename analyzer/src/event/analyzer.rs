@@ -9,10 +9,12 @@ use super::report::{EventMachine, EventReport, MAX_FAIL_MESSAGE_IDS};
 use crate::batch::parse_event_batch;
 use crate::cardinality::type_name_entry;
 use crate::config::AnalyzerConfig;
+use crate::dependency::edge_call;
 use crate::domain_reports::DomainReports;
 use crate::message_ids::push_capped;
 use crate::minute::minute_of;
 use crate::sample_id::TreeId;
+use crate::transaction_walk::counted_duration;
 use crate::tree_counter::MachineCounter;
 
 /// The event reports of one hour, one per domain.
@@ -71,9 +73,9 @@ impl EventAnalyzer {
     /// is parsed at most once, when the first of them keeps it).
     pub(crate) fn process_with_id(&mut self, tree: &TreeView<'_>, message_id: &TreeId<'_>) {
         self.count_tree(tree, |counter| {
-            for event in &tree.messages {
+            for (i, event) in tree.messages.iter().enumerate() {
                 if event.kind == MessageKind::Event {
-                    counter.count(event, message_id);
+                    counter.count(event, message_id, edge_call(tree, i));
                 }
             }
         });
@@ -115,8 +117,14 @@ impl EventAnalyzer {
 pub(crate) type TreeCounter<'a> = MachineCounter<'a, EventMachine>;
 
 impl TreeCounter<'_> {
-    /// Counts one event of the tree.
-    pub(crate) fn count(&mut self, event: &MessageView<'_>, message_id: &TreeId<'_>) {
+    /// Counts one event of the tree; `call` is the transaction it sat in when the event
+    /// names a dependency ([`edge_call`]), whose call the edge counts.
+    pub(crate) fn count(
+        &mut self,
+        event: &MessageView<'_>,
+        message_id: &TreeId<'_>,
+        call: Option<&MessageView<'_>>,
+    ) {
         let name = type_name_entry(
             &mut self.machine.types,
             |t| &mut t.names,
@@ -129,6 +137,16 @@ impl TreeCounter<'_> {
             None => (1, u64::from(!event.is_success())),
         };
         name.record(minute_of(event.timestamp_ms), count, fail);
+        if let Some(call) = call {
+            let duration_us = counted_duration(call.duration_us);
+            name.edge.get_or_insert_with(Box::default).record_calls(
+                minute_of(call.timestamp_ms),
+                1,
+                u64::from(!call.is_success()),
+                duration_us,
+                duration_us,
+            );
+        }
         if fail > 0 {
             push_capped(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
         } else if name.sample_message_id.is_empty() {

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::dependency::{DependencyEdge, DependencyView};
+
 use crate::message_ids::{merge_capped, texts, FailIds};
 use crate::minute::minute_entry;
 use crate::open_minute::{MinuteFigures, MinuteList, OpenMinute, MINUTE_BITS};
@@ -48,6 +50,11 @@ pub(crate) struct EventName {
     pub(crate) sample_message_id: SampleId,
     pub(crate) minutes: EventMinutes,
     pub(crate) fail_message_ids: FailIds,
+    /// For an event that names a dependency (`SQL.Database`, `<type>.app`): the calls of
+    /// the transactions it sat in. The Dependency view reads these; keeping them here
+    /// costs an edge no lookup of its own (the event's entry is at hand).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) edge: Option<Box<DependencyEdge>>,
 }
 
 /// One minute of one event name. Checkpoints write it as `[minute, count, fail]` and read
@@ -170,6 +177,9 @@ impl EventName {
             &other.fail_message_ids,
             MAX_FAIL_MESSAGE_IDS,
         );
+        if let Some(edge) = &other.edge {
+            self.edge.get_or_insert_with(Box::default).merge(edge);
+        }
     }
 }
 
@@ -226,6 +236,24 @@ impl EventReport {
         self.folded = self.folded.saturating_add(other.folded);
         self.machines
             .merge_with(&other.machines, EventMachine::merge);
+    }
+
+    /// What `GET /api/dependency` returns: the edges named by this domain's events
+    /// (`query.type_` selects one kind, `query.ip` one machine; all machines added up
+    /// otherwise).
+    pub fn dependencies(&self, query: &ViewQuery<'_>) -> DependencyView {
+        let wanted = query.machine();
+        let edges = self
+            .machines
+            .iter()
+            .filter(|(ip, _)| wanted.is_none_or(|w| w == *ip))
+            .flat_map(|(_, machine)| machine.types.iter())
+            .flat_map(|(type_, t)| {
+                t.names
+                    .iter()
+                    .filter_map(move |(name, n)| Some((type_, name, n.edge.as_deref()?)))
+            });
+        crate::dependency::view_of(&self.domain, self.hour, edges, query)
     }
 
     /// What `GET /api/event` returns.
