@@ -36,27 +36,22 @@ async fn dependency_page(
         let (status, body) = board.empty(HEADING);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
     }
-    let view = board
+    let query = ViewQuery {
+        elapsed_seconds: board.elapsed_seconds,
+        ..ViewQuery::default()
+    };
+    // The edges live in the Event report (see `EventReport::dependencies`): a domain "has
+    // the report" here when its events name any.
+    let edges = board
         .report_of_first_with(params.domain().is_some(), |domain, hour| {
             let reports = state.reports.clone();
             async move {
-                // The edges live in the Event report (see `EventReport::dependencies`).
-                let view = reports
-                    .event(domain, hour)
-                    .await?
-                    .dependencies(&ViewQuery::default());
-                (!view.dependencies.is_empty()).then_some(())
+                let view = reports.event(domain, hour).await?.dependencies(&query);
+                (!view.dependencies.is_empty()).then_some(view.dependencies)
             }
         })
         .await
-        .and(state.reports.event(board.domain.clone(), board.hour).await)
-        .map(|report| {
-            report.dependencies(&ViewQuery {
-                elapsed_seconds: board.elapsed_seconds,
-                ..ViewQuery::default()
-            })
-        });
-    let edges = view.map(|v| v.dependencies).unwrap_or_default();
+        .unwrap_or_default();
     let (calls, callers): (Vec<_>, Vec<_>) = edges.iter().partition(|e| e.role == "caller");
     let body = html! {
         (board.controls(HEADING, None, false))
