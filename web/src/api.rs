@@ -176,14 +176,20 @@ async fn transaction(
     Ok(Json(report.view(&view_query(&params, &target))))
 }
 
-async fn event(State(state): State<AppState>, params: Params) -> Result<Json<EventView>, ApiError> {
-    let params = checked(params)?;
-    let target = target(&state, &params).await?;
-    let report = state
+/// The Event report of the target (an empty one for a domain without events): the event
+/// view's, and the dependency view's, whose edges live in it.
+async fn event_report(state: &AppState, target: &Target) -> EventReport {
+    state
         .reports
         .event(target.domain.clone(), target.hour)
         .await
-        .unwrap_or_else(|| EventReport::new(&target.domain, target.hour));
+        .unwrap_or_else(|| EventReport::new(&target.domain, target.hour))
+}
+
+async fn event(State(state): State<AppState>, params: Params) -> Result<Json<EventView>, ApiError> {
+    let params = checked(params)?;
+    let target = target(&state, &params).await?;
+    let report = event_report(&state, &target).await;
     check_machine(params.ip(), report.ips(), &target)?;
     Ok(Json(report.view(&view_query(&params, &target))))
 }
@@ -238,12 +244,7 @@ async fn dependency(
 ) -> Result<Json<DependencyView>, ApiError> {
     let params = checked(params)?;
     let target = target(&state, &params).await?;
-    // The edges live in the Event report, in the entries of the events that name them.
-    let report = state
-        .reports
-        .event(target.domain.clone(), target.hour)
-        .await
-        .unwrap_or_else(|| EventReport::new(&target.domain, target.hour));
+    let report = event_report(&state, &target).await;
     Ok(Json(report.dependencies(&view_query(&params, &target))))
 }
 
