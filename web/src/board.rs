@@ -41,6 +41,9 @@ pub(crate) struct Board {
     pub(crate) domain: String,
     /// The machine, `None` for all.
     pub(crate) ip: Option<String>,
+    /// The type and name shown, kept by the hour navigation (the same name an hour earlier
+    /// is what "Previous hour" is for).
+    selected: Vec<(&'static str, String)>,
     /// Seconds the hour has run, for rates.
     pub(crate) elapsed_seconds: f64,
 }
@@ -71,6 +74,10 @@ impl Board {
             domains,
             domain,
             ip: params.ip().map(str::to_owned),
+            selected: [("type", params.type_()), ("name", params.name())]
+                .into_iter()
+                .filter_map(|(key, value)| Some((key, value?.to_owned())))
+                .collect(),
             elapsed_seconds: elapsed_seconds(hour, now_ms),
         })
     }
@@ -154,7 +161,16 @@ impl Board {
         if !self.domain.is_empty() && !self.has_domain() {
             domains.insert(0, self.domain.clone());
         }
-        let previous = self.hour.checked_sub(1);
+        // Only back to the first hour with data: earlier ones are empty pages.
+        let previous = self
+            .hour
+            .checked_sub(1)
+            .filter(|_| self.hours.iter().any(|&h| h < self.hour));
+        let keep: Vec<(&str, &str)> = self
+            .selected
+            .iter()
+            .map(|(key, value)| (*key, value.as_str()))
+            .collect();
         let next = (self.hour < self.current_hour).then_some(self.hour + 1);
         html! {
             header.board-head {
@@ -168,13 +184,13 @@ impl Board {
                 }
                 nav.hour-nav aria-label="Hours" {
                     @if let Some(previous) = previous {
-                        a.button href=(self.url_at(previous, &[])) rel="prev" { "← Previous hour" }
+                        a.button href=(self.url_at(previous, &keep)) rel="prev" { "← Previous hour" }
                     }
                     @if self.hour != self.current_hour {
-                        a.button href=(self.url_at(self.current_hour, &[])) { "Current hour" }
+                        a.button href=(self.url_at(self.current_hour, &keep)) { "Current hour" }
                     }
                     @if let Some(next) = next {
-                        a.button href=(self.url_at(next, &[])) rel="next" { "Next hour →" }
+                        a.button href=(self.url_at(next, &keep)) rel="next" { "Next hour →" }
                     }
                 }
             }

@@ -138,6 +138,22 @@ async fn hour_navigation_links_the_previous_hour_and_back() {
         r#"href="/t?domain=app-1&amp;hour={HOUR_LABEL}" rel="next""#
     )));
     assert!(past.contains("2026-11-22 06:00 UTC"));
+    // The type and name shown go along; before the first hour with data there is no link.
+    let named = page("/t?domain=app-1&type=URL&name=%2Fa", StatusCode::OK).await;
+    assert!(
+        named.contains(&format!(
+            r#"href="/t?domain=app-1&amp;hour={PAST_HOUR_LABEL}&amp;type=URL&amp;name=%2Fa" rel="prev""#
+        )),
+        "{named}"
+    );
+    let hours = get_json(report_app(), "/api/hours", 200).await;
+    let first = hours["hours"][0].as_str().unwrap();
+    let earliest = text(get(report_app(), &format!("/t?hour={first}")).await).await;
+    assert!(earliest.contains("hour-nav"), "{earliest}");
+    assert!(
+        !earliest.contains(r#"rel="prev""#),
+        "no hour with data before the first"
+    );
 }
 
 #[tokio::test]
