@@ -340,6 +340,33 @@ pub(crate) fn format_count(n: u64) -> String {
     Count(n).render().into_string()
 }
 
+/// A table's amount: `2,227`, `-1,500.25`, `0.5` (thousands grouped like counts, at most
+/// two decimals, none for whole numbers).
+pub(crate) fn format_amount(value: f64) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    let mut out = String::new();
+    if value < 0.0 {
+        out.push('-');
+    }
+    let cents = (value.abs() * 100.0).round();
+    if cents >= u64::MAX as f64 {
+        return format!("{value:.0}");
+    }
+    let cents = cents as u64;
+    write_grouped(&mut out, cents / 100);
+    match cents % 100 {
+        0 => {}
+        c if c % 10 == 0 => out.push_str(&format!(".{}", c / 10)),
+        c => out.push_str(&format!(".{c:02}")),
+    }
+    if out == "-0" {
+        out.remove(0);
+    }
+    out
+}
+
 /// `1.25%`, `0%`, `100.0%`.
 pub(crate) fn format_percent(percent: f64) -> String {
     Percent(percent).render().into_string()
@@ -503,6 +530,20 @@ pub(crate) fn message_link(id: &str, label: impl Render, class: &str) -> Markup 
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn amounts_group_thousands_and_keep_at_most_two_decimals() {
+        for (value, text) in [
+            (2227.0, "2,227"),
+            (0.5, "0.5"),
+            (1500.25, "1,500.25"),
+            (-1500.256, "-1,500.26"),
+            (1_234_567.0, "1,234,567"),
+            (-0.001, "0"),
+        ] {
+            assert_eq!(super::format_amount(value), text, "{value}");
+        }
+    }
     use super::*;
 
     #[test]

@@ -9,8 +9,8 @@ use axum::Router;
 use maud::{html, Markup};
 use ocelot_analyzer::{MetricItemView, ViewQuery};
 
-use crate::board::{format_count, per_minute, Board};
-use crate::chart::{bar_chart, format_number};
+use crate::board::{format_amount, format_count, per_minute, Board};
+use crate::chart::bar_chart;
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
 use crate::selection::ReportParams;
@@ -58,8 +58,8 @@ async fn metric_page(
                                     td.name { a href={ "#metric-" (m.name) } { (m.name) } }
                                     td { span.badge.neutral { (kind_label(&m.kind)) } }
                                     td.num { (format_count(m.count)) }
-                                    td.num { (format_number(m.sum)) }
-                                    td.num { (format_number(m.avg)) }
+                                    td.num { (format_amount(m.sum)) }
+                                    td.num { (format_amount(m.avg)) }
                                 }
                             }
                         }
