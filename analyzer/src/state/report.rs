@@ -14,6 +14,7 @@ use crate::cardinality::{capped_entry, merge_maps};
 use crate::minute::minute_of;
 use crate::sorted_map::SortedMap;
 use crate::view_query::{hour_label, tps, ViewQuery};
+use ocelot_protocol::MILLIS_PER_HOUR;
 
 /// Keys per map per minute (domains sending, decode-error reasons, ...).
 pub const MAX_STATE_KEYS: usize = 1_000;
@@ -123,8 +124,14 @@ impl StateReport {
         trees
     }
 
+    /// The minute `now_ms` falls in, or the edge of this hour nearest to it: a tree of this
+    /// hour received in the next one's first minutes (its grace) or the last minutes of the
+    /// one before (from :57) is shown at the hour's last or first minute, not at the same
+    /// minute of another hour (where it drew traffic before the server had started).
     fn minute(&mut self, now_ms: u64) -> &mut StateMinute {
-        self.minutes.entry(minute_of(now_ms)).or_default()
+        let start = self.hour.saturating_mul(MILLIS_PER_HOUR);
+        let at = now_ms.clamp(start, start.saturating_add(MILLIS_PER_HOUR - 1));
+        self.minutes.entry(minute_of(at)).or_default()
     }
 
     /// `trees` decoded trees of `domain` totalling `bytes` frame bytes arrived.

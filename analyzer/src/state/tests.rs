@@ -102,3 +102,14 @@ fn report_roundtrips_through_json() {
         assert!(view.get(key).is_some(), "state view has no {key}");
     }
 }
+
+#[test]
+fn trees_received_outside_their_hour_are_shown_at_its_nearest_edge() {
+    let mut report = StateReport::new(498_703);
+    report.record_trees(at(60) + 30_000, "late", 3, 300); // 00:30 into the next hour
+    report.record_trees(at(0) - 120_000, "early", 2, 200); // from :58 of the hour before
+    report.record_trees(at(7), "shop", 1, 100);
+    let view = report.view(&ViewQuery::default());
+    let minutes: Vec<_> = view.minutes.iter().map(|m| (m.minute, m.trees)).collect();
+    assert_eq!(minutes, [(0, 2), (7, 1), (59, 3)]);
+}
