@@ -24,15 +24,20 @@ use prometheus_client::metrics::MetricType;
 /// notice a breached minute soon after it ends.
 const EVALUATE_EVERY: Duration = Duration::from_secs(10);
 
-/// Loads the rules and starts the loop. Returns the log the web server shows.
+/// Loads the rules and starts the loop. Returns the log the web server shows. `board_url`
+/// (where the web UI listens) is what notifications link to unless the rules set theirs.
 pub(crate) fn start(
     rules_file: &Path,
     collector: Collector,
     store: Store,
     retention_days: u32,
+    board_url: Option<&str>,
 ) -> anyhow::Result<AlertLog> {
-    let rules = RuleSet::load(rules_file, None)
+    let mut rules = RuleSet::load(rules_file, None)
         .with_context(|| format!("loading alert rules from {}", rules_file.display()))?;
+    if let Some(url) = board_url {
+        rules = rules.default_board_url(url);
+    }
     let needed = rules.history_days_needed();
     if needed > 0 && retention_days != 0 && retention_days < needed {
         tracing::warn!(

@@ -115,6 +115,7 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
             collector.clone(),
             store.clone(),
             config.store.retention_days,
+            board_url(config.web.listen).as_deref(),
         )?
     };
     let telemetry = Arc::new(
@@ -322,4 +323,44 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
     })()
     .with_context(|| format!("the data directory {} is not writable", dir.display()))?;
     Ok(file)
+}
+
+/// The web UI's address for links in notifications, from where it listens: a wildcard
+/// address is this host's loopback (set `board_url` in the rules for other readers); an
+/// ephemeral port (0) is not known yet, so none.
+fn board_url(listen: std::net::SocketAddr) -> Option<String> {
+    if listen.port() == 0 {
+        return None;
+    }
+    let ip = match listen.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+        ip if ip.is_unspecified() => "[::1]".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    Some(format!("http://{ip}:{}", listen.port()))
+}
+
+#[cfg(test)]
+mod board_url_tests {
+    use super::board_url;
+
+    #[test]
+    fn notifications_link_where_the_web_ui_listens() {
+        let url = |addr: &str| board_url(addr.parse().unwrap());
+        assert_eq!(
+            url("10.0.0.5:9090").as_deref(),
+            Some("http://10.0.0.5:9090")
+        );
+        assert_eq!(
+            url("0.0.0.0:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(url("[::]:8080").as_deref(), Some("http://[::1]:8080"));
+        assert_eq!(
+            url("[fd00::5]:8080").as_deref(),
+            Some("http://[fd00::5]:8080")
+        );
+        assert_eq!(url("127.0.0.1:0"), None);
+    }
 }

@@ -360,6 +360,9 @@ pub struct RuleSet {
     pub(crate) webhooks: Vec<WebhookConfig>,
     pub(crate) emails: Vec<EmailConfig>,
     pub(crate) board_url: String,
+    /// Whether the file set `board_url` (else it is [`DEFAULT_BOARD_URL`] until the server
+    /// says where it listens: [`RuleSet::default_board_url`]).
+    pub(crate) board_url_set: bool,
     pub(crate) settle_ms: u64,
 }
 
@@ -427,6 +430,7 @@ impl RuleSet {
             }
             rules.push(rule);
         }
+        let board_url_set = config.board_url.is_some();
         let board_url = config
             .board_url
             .unwrap_or_else(|| DEFAULT_BOARD_URL.to_owned())
@@ -438,6 +442,7 @@ impl RuleSet {
             webhooks: config.webhooks,
             emails: config.emails,
             board_url,
+            board_url_set,
             settle_ms: config.settle_seconds.unwrap_or(DEFAULT_SETTLE_SECONDS) * 1000,
         })
     }
@@ -465,6 +470,14 @@ impl RuleSet {
     /// The web UI's base URL used in links.
     pub fn board_url(&self) -> &str {
         &self.board_url
+    }
+
+    /// Links to `url` (where the server's web UI listens) unless the file set `board_url`.
+    pub fn default_board_url(mut self, url: &str) -> RuleSet {
+        if !self.board_url_set {
+            url.trim_end_matches('/').clone_into(&mut self.board_url);
+        }
+        self
     }
 
     /// Milliseconds after a minute's end before it is evaluated.
@@ -728,6 +741,23 @@ mod tests {
         assert_eq!((rule.for_minutes, rule.resolve_minutes), (3, 1));
         assert_eq!(rule.suppress_minutes, DEFAULT_SUPPRESS_MINUTES);
         assert_eq!(set.board_url(), DEFAULT_BOARD_URL);
+        let set = set.default_board_url("http://10.0.0.5:9090/");
+        assert_eq!(
+            set.board_url(),
+            "http://10.0.0.5:9090",
+            "no board_url in the file"
+        );
+        let set = RuleSet::from_toml_str(
+            &format!("board_url = \"https://ocelot.example\"\n{RULE}"),
+            None,
+        )
+        .unwrap()
+        .default_board_url("http://10.0.0.5:9090");
+        assert_eq!(
+            set.board_url(),
+            "https://ocelot.example",
+            "the file's own wins"
+        );
         assert_eq!(set.settle_ms(), DEFAULT_SETTLE_SECONDS * 1000);
     }
 
