@@ -96,7 +96,7 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         .with_context(|| format!("binding the web port {}", config.web.listen))?;
     let web_addr = web_listener.local_addr()?;
 
-    let state = web_state(&config, &store, &collector, decode, collector_addr.port())?;
+    let state = web_state(&config, &store, &collector, decode, collector_addr)?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -222,9 +222,10 @@ fn web_state(
     store: &Store,
     collector: &Collector,
     decode: DecodeOptions,
-    collector_port: u16,
+    collector_addr: std::net::SocketAddr,
 ) -> anyhow::Result<AppState> {
-    let routers = config
+    let collector_port = collector_addr.port();
+    let mut routers = config
         .web
         .advertise
         .iter()
@@ -233,6 +234,13 @@ fn web_state(
                 .with_context(|| format!("web.advertise: {a:?} is not an IPv4 ip:port"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // A collector bound to one IPv4 address is only reachable there: advertise it rather
+    // than the address the client reached the web server on.
+    if let (true, std::net::SocketAddr::V4(addr)) = (routers.is_empty(), collector_addr) {
+        if !addr.ip().is_unspecified() {
+            routers.push(addr);
+        }
+    }
     let auth = AuthConfig {
         api_token: Some(config.web.api_token.clone()).filter(|t| !t.is_empty()),
         basic: (!config.web.username.is_empty())

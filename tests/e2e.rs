@@ -382,3 +382,33 @@ fn a_half_sent_web_request_does_not_hold_or_fail_the_shutdown() {
         asked.elapsed()
     );
 }
+
+#[test]
+fn the_router_advertises_the_address_a_collector_is_bound_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let (collector_port, web_port) = (free_port(), free_port());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ocelot"))
+        .arg("serve")
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .arg("--collector-listen")
+        .arg(format!("127.0.0.2:{collector_port}"))
+        .arg("--web-listen")
+        .arg(format!("127.0.0.1:{web_port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let web: std::net::SocketAddr = format!("127.0.0.1:{web_port}").parse().unwrap();
+    let body = eventually(Duration::from_secs(10), || {
+        let (status, body) = common::http_get(web, "/cat/s/router?domain=x&ip=10.0.0.9&op=json");
+        (status == 200).then_some(body)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let body = body.expect("the router answers");
+    assert!(
+        body.contains(&format!("127.0.0.2:{collector_port}")),
+        "{body}"
+    );
+}
