@@ -264,6 +264,19 @@ fn the_replay_command_reads_a_data_directory_and_prints_the_alerts() {
     let again = ocelot_alert::replay_command(&rules, &data, "2026102910", "2026102910").unwrap();
     assert_eq!(again, text);
 
+    // Minutes no server has stored yet (the open hour's last ones, the future) are not
+    // replayed as empty minutes.
+    let future = ocelot_alert::replay_command(&rules, &data, "2099010100", "2099010100").unwrap();
+    assert!(
+        future.lines().next().unwrap().ends_with(", 0 events"),
+        "{future}"
+    );
+    assert!(
+        future.contains("are not stored whole yet: not replayed"),
+        "{future}"
+    );
+    assert!(!future.contains("FIRED"), "{future}");
+
     let error =
         ocelot_alert::replay_command(&rules, &data, "2026102911", "2026102910").unwrap_err();
     assert_eq!(
