@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use ocelot_client::{event, in_transaction, transaction, with_client};
-use support::{memory_client, sent_trees};
+use support::{memory_client, runtime, sent_trees};
 
 #[ocelot_client::attr::transaction(type = "SQL", name = "OrderDao.load")]
 async fn load_order(id: u64) -> Result<u64, std::io::Error> {
@@ -27,11 +27,7 @@ fn price(id: u64) -> u64 {
 #[test]
 fn a_tree_survives_awaits_on_a_multi_threaded_runtime() {
     let (client, sink) = memory_client("async-service");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime(2);
     let tasks: Vec<_> = (0..20u64)
         .map(|i| {
             let future = with_client(&client, || {
@@ -90,11 +86,7 @@ fn a_tree_survives_awaits_on_a_multi_threaded_runtime() {
 #[test]
 fn a_dropped_future_ends_its_transaction_as_cancelled() {
     let (client, sink) = memory_client("async-service");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime(2);
     let future = with_client(&client, || {
         in_transaction("URL", "/slow", async {
             event!("Step", "start");
@@ -113,11 +105,7 @@ fn a_dropped_future_ends_its_transaction_as_cancelled() {
 #[test]
 fn a_timed_out_nested_future_ends_cancelled_and_the_outer_one_continues_beside_it() {
     let (client, sink) = memory_client("async-service");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime(2);
     let outer = with_client(&client, || {
         in_transaction("URL", "/outer", async {
             let slow = in_transaction("RPC", "slow-call", async {

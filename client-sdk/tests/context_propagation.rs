@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use ocelot_client::{in_transaction, transaction, with_client, Context};
 use ocelot_protocol::MessageId;
-use support::{memory_client, sent_trees};
+use support::{memory_client, runtime, sent_trees};
 
 #[test]
 fn callee_tree_takes_the_child_id_and_points_at_the_caller() {
@@ -144,11 +144,7 @@ fn ids_adopted_before_spawning_an_in_transaction_future_go_with_it() {
         Context::for_remote_call("payment-service", "call").unwrap()
     });
     let expected = ctx.clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime(1);
     let task = with_client(&payment, || {
         let _adopted = ctx.adopt();
         in_transaction("Service", "pay", async {

@@ -5,7 +5,7 @@
 mod support;
 
 use ocelot_client::{event, in_transaction, transaction, with_client};
-use support::{memory_client, sent_trees};
+use support::{memory_client, runtime, sent_trees};
 
 #[test]
 fn a_panic_in_a_sync_transaction_ends_it_with_status_panic() {
@@ -39,11 +39,7 @@ fn a_panic_in_a_sync_transaction_ends_it_with_status_panic() {
 fn a_panicking_task_is_sent_as_failed_and_later_tasks_on_its_worker_are_their_own_trees() {
     let (client, sink) = memory_client("panic-task-service");
     // One worker thread: the tasks after the panic run where the panic happened.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime(1);
     let panicking = with_client(&client, || {
         in_transaction("Job", "panics", async {
             event!("Step", "before-panic");

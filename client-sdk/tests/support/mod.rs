@@ -31,3 +31,12 @@ pub fn sent_trees(client: &Client, sink: &MemorySink) -> Vec<MessageTree> {
     );
     sink.trees()
 }
+
+/// A multi-threaded tokio runtime of `workers` threads, with time and I/O.
+pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap()
+}
