@@ -180,13 +180,7 @@ pub(crate) fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Mark
         series.iter().flat_map(|s| s.values.iter().take(MINUTES)),
     ));
     let top = ticks.last().copied().unwrap_or(1.0);
-    let legend = html! {
-        @for (i, s) in series.iter().enumerate() {
-            @let x = WIDTH - MARGIN_RIGHT - 110.0 * (series.len() - i) as f64;
-            rect x=(x) y="8" width="10" height="10" rx="2" fill=(PALETTE[i % PALETTE.len()]) {}
-            text.legend x=(x + 14.0) y="17" { (s.label) }
-        }
-    };
+    let legend = legend(title, series);
     let body = html! {
         @for (i, s) in series.iter().enumerate() {
             @let color = PALETTE[i % PALETTE.len()];
@@ -205,6 +199,56 @@ pub(crate) fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Mark
         }
     };
     frame(title, unit, &ticks, body, legend)
+}
+
+/// Width of a legend character and of a title character (11 and 13 px text), estimated.
+const LEGEND_CHAR: f64 = 6.2;
+const TITLE_CHAR: f64 = 7.4;
+
+/// The legend: right-aligned in the room the title leaves, each label cut with `…` (the
+/// whole one in a tooltip) when they do not fit. A single series named like the chart
+/// needs none.
+fn legend(title: &str, series: &[Series<'_>]) -> Markup {
+    if let [only] = series {
+        if only.label == title {
+            return html! {};
+        }
+    }
+    let swatch = 14.0;
+    let gap = 12.0;
+    let room =
+        (WIDTH - MARGIN_RIGHT) - (MARGIN_LEFT + title.chars().count() as f64 * TITLE_CHAR + 16.0);
+    let share = (room / series.len().max(1) as f64 - swatch - gap).max(3.0 * LEGEND_CHAR);
+    let fit = |label: &str| -> (String, bool) {
+        let max = (share / LEGEND_CHAR) as usize;
+        if label.chars().count() <= max {
+            (label.to_owned(), false)
+        } else {
+            let mut cut: String = label.chars().take(max.saturating_sub(1)).collect();
+            cut.push('…');
+            (cut, true)
+        }
+    };
+    let labels: Vec<(String, bool)> = series.iter().map(|s| fit(s.label)).collect();
+    let widths: Vec<f64> = labels
+        .iter()
+        .map(|(text, _)| swatch + text.chars().count() as f64 * LEGEND_CHAR + gap)
+        .collect();
+    let start = WIDTH - MARGIN_RIGHT - widths.iter().sum::<f64>() + gap;
+    let xs = widths.iter().scan(start, |x, w| {
+        let at = *x;
+        *x += w;
+        Some(at)
+    });
+    html! {
+        @for (i, ((s, (text, cut)), x)) in series.iter().zip(&labels).zip(xs).enumerate() {
+            rect x=(format!("{x:.1}")) y="8" width="10" height="10" rx="2" fill=(PALETTE[i % PALETTE.len()]) {}
+            text.legend x=(format!("{:.1}", x + swatch)) y="17" {
+                @if *cut { title { (s.label) } }
+                (text)
+            }
+        }
+    }
 }
 
 /// A bar chart of one per-minute series in `unit`.
@@ -287,6 +331,48 @@ mod tests {
         assert_eq!(format_number(1500.0), "1500");
         assert_eq!(format_number(15_000.0), "15k");
         assert_eq!(format_number(2_000_000.0), "2M");
+    }
+
+    #[test]
+    fn legends_fit_beside_the_title_and_cut_long_labels_keeping_them_in_a_tooltip() {
+        let values = [1.0; 60];
+        let long = "ocelot.client.bytes.sent.to.the.collector.per.minute";
+        let svg = line_chart(
+            "Client traffic",
+            "",
+            &[
+                Series {
+                    label: long,
+                    values: &values,
+                },
+                Series {
+                    label: "dropped",
+                    values: &values,
+                },
+            ],
+        )
+        .into_string();
+        assert!(svg.contains(&format!("<title>{long}</title>")), "{svg}");
+        assert!(svg.contains('…'));
+        assert!(svg.contains(">dropped</text>"));
+        let xs: Vec<f64> = svg
+            .split("class=\"legend\" x=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(xs.len(), 2);
+        assert!(xs.iter().all(|&x| x > MARGIN_LEFT && x < WIDTH), "{xs:?}");
+        // One series named like its chart (a heartbeat's): the title says it all.
+        let single = line_chart(
+            long,
+            "",
+            &[Series {
+                label: long,
+                values: &values,
+            }],
+        )
+        .into_string();
+        assert!(!single.contains("class=\"legend\""));
     }
 
     #[test]
