@@ -139,6 +139,13 @@ impl Context {
     }
 }
 
+/// The message ID of the tree this thread is building (CAT's `Cat.getCurrentMessageId()`),
+/// given to it now if it has none yet: put it in the application's own log lines, and the
+/// tree opens in LogView at `/m/{id}`. `None` outside a transaction or without a client.
+pub fn current_message_id() -> Option<String> {
+    with_state(|s| s.open_tree_id()).flatten()
+}
+
 /// Returned by [`Context::adopt`]: while it lives, the next root started on this thread takes
 /// the adopted IDs; dropping it first withdraws them. It does nothing once a root has taken
 /// them, or if they went to an already open tree. It may be held across `.await` and dropped

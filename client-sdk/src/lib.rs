@@ -66,7 +66,9 @@ pub use client::{
     global, init, with_client, Client, ClientBuilder, DEFAULT_COLLECTOR_PORT,
     DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_TREES, DEFAULT_ROUTER_REFRESH,
 };
-pub use context::{AdoptionGuard, Context, HEADER_CHILD_ID, HEADER_PARENT_ID, HEADER_ROOT_ID};
+pub use context::{
+    current_message_id, AdoptionGuard, Context, HEADER_CHILD_ID, HEADER_PARENT_ID, HEADER_ROOT_ID,
+};
 pub use heartbeat::send_heartbeat;
 pub use in_transaction::{in_transaction, InTransaction};
 pub use stats::{DropReason, Stats};

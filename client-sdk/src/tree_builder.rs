@@ -344,6 +344,15 @@ impl ThreadState {
         Some((id, root))
     }
 
+    /// The open tree's own ID (allocated now if it has none yet), or `None` when no
+    /// transaction is open on this thread or there is no client.
+    pub(crate) fn open_tree_id(&mut self) -> Option<String> {
+        if self.tree.open.is_empty() {
+            return None;
+        }
+        self.current_ids().map(|(own, _)| own)
+    }
+
     /// Takes the caller's IDs: now if a tree is open (returns `None`), else for the next root
     /// (returns the serial that [`ThreadState::withdraw_pending`] needs).
     pub(crate) fn adopt(&mut self, ctx: Context) -> Option<u64> {

@@ -167,3 +167,25 @@ fn headers_missing_the_child_id_give_no_context() {
     });
     assert_eq!(only_child, None);
 }
+
+#[test]
+fn the_current_message_id_is_the_id_the_tree_is_sent_with() {
+    let (client, sink) = memory_client("order-service");
+    let (inside, nested) = with_client(&client, || {
+        assert_eq!(
+            ocelot_client::current_message_id(),
+            None,
+            "outside a transaction"
+        );
+        let _t = transaction!("URL", "/api/order");
+        let inside = ocelot_client::current_message_id().unwrap();
+        let _inner = transaction!("SQL", "select");
+        (inside, ocelot_client::current_message_id().unwrap())
+    });
+    assert_eq!(inside, nested, "one tree, one ID");
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees.len(), 1);
+    assert_eq!(trees[0].header.message_id, inside);
+    let id: MessageId = inside.parse().unwrap();
+    assert_eq!(id.domain, "order-service");
+}
