@@ -88,5 +88,8 @@ pub mod attr {
 /// What the macros expand to; not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::macros::{log_error, log_event, log_metric, log_metric_sum_count};
+    pub use crate::macros::{
+        fail_innermost, log_error, log_event, log_metric, log_metric_sum_count, NoStatus,
+        ResultStatus,
+    };
 }

@@ -173,3 +173,37 @@ pub fn log_metric_sum_count(
         );
     });
 }
+
+/// What `#[attr::transaction]` asks of a function's result: the status its transaction ends
+/// with when the result is a failure. Implemented for `Result` (an `Err` is the error type's
+/// name, as `TransactionGuard::fail` names it); every other type goes to [`NoStatus`], picked
+/// by method resolution when this one does not apply (the call is `(&output).status()`).
+#[doc(hidden)]
+pub trait ResultStatus {
+    fn __ocelot_status(&self) -> Option<Cow<'static, str>>;
+}
+
+impl<T, E> ResultStatus for Result<T, E> {
+    fn __ocelot_status(&self) -> Option<Cow<'static, str>> {
+        self.as_ref()
+            .err()
+            .map(|_| Cow::Borrowed(std::any::type_name::<E>()))
+    }
+}
+
+/// See [`ResultStatus`]: results that are not a `Result` say nothing.
+#[doc(hidden)]
+pub trait NoStatus {
+    fn __ocelot_status(&self) -> Option<Cow<'static, str>> {
+        None
+    }
+}
+
+impl<T: ?Sized> NoStatus for &T {}
+
+/// Marks the innermost open transaction on this thread failed with `status`, unless the
+/// application gave it a failure status already.
+#[doc(hidden)]
+pub fn fail_innermost(status: Cow<'static, str>) {
+    with_state(|s| s.fail_innermost(status));
+}

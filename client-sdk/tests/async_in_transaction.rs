@@ -153,3 +153,35 @@ fn the_attribute_records_sync_functions_as_their_own_trees() {
     assert_eq!(trees[0].root.name(), "async_in_transaction::price");
     assert_eq!(trees[0].root.children()[0].name(), "computed");
 }
+
+#[ocelot_client::attr::transaction(type = "Service", name = "parse")]
+fn parse_quantity(text: &str) -> Result<u32, std::num::ParseIntError> {
+    if text.is_empty() {
+        return Ok(0);
+    }
+    let n: u32 = text.parse()?;
+    Ok(n)
+}
+
+#[test]
+fn a_function_returning_err_fails_its_transaction_with_the_error_type() {
+    let (client, sink) = memory_client("attr-service");
+    let runtime = runtime(1);
+    with_client(&client, || {
+        assert_eq!(parse_quantity("12"), Ok(12));
+        assert_eq!(parse_quantity(""), Ok(0));
+        assert!(parse_quantity("x").is_err());
+    });
+    let failed_async = with_client(&client, || {
+        in_transaction("URL", "/api/order/0", async {
+            load_order(0).await.is_err()
+        })
+    });
+    assert!(runtime.block_on(failed_async));
+    let trees = sent_trees(&client, &sink);
+    let statuses: Vec<&str> = trees[..3].iter().map(|t| t.root.status()).collect();
+    assert_eq!(statuses, ["0", "0", "core::num::error::ParseIntError"]);
+    let load = &trees[3].root.children()[0];
+    assert_eq!(load.name(), "OrderDao.load");
+    assert_eq!(load.status(), "std::io::error::Error");
+}

@@ -13,6 +13,11 @@
 //! A sync function gets a guard for its whole body. An async function's body is wrapped in
 //! `ocelot_client::in_transaction(..)`, so the tree survives `.await` points and the task
 //! moving between threads; no guard is ever held across an `.await`.
+//!
+//! A function that returns an `Err` (from `return`, `?` or its tail) ends its transaction
+//! failed, the error type's name as status, as a Java method that throws fails CAT's
+//! transaction; a status the body set itself is kept. (Not for `-> impl Trait`, whose type
+//! the attribute cannot name.)
 
 use proc_macro::TokenStream;
 use quote::quote;
@@ -94,11 +99,16 @@ fn expand(args: Args, function: ItemFn) -> proc_macro2::TokenStream {
             syn::ReturnType::Default => quote!(()),
             syn::ReturnType::Type(_, ty) => quote!(#ty),
         };
-        let typed_body = if matches!(&sig.output, syn::ReturnType::Type(_, ty) if matches!(**ty, syn::Type::ImplTrait(_)))
-        {
+        // A body that returns an `Err` fails its transaction: the inner async block keeps a
+        // `return` in the body from skipping the check.
+        let typed_body = if returns_impl_trait(&sig.output) {
             quote!(#block)
         } else {
-            quote!({ let __ocelot_output: #output = #block; __ocelot_output })
+            quote!({
+                let __ocelot_output: #output = async move #block.await;
+                #FAIL_ON_ERR
+                __ocelot_output
+            })
         };
         quote! {
             #(#attrs)*
@@ -106,7 +116,7 @@ fn expand(args: Args, function: ItemFn) -> proc_macro2::TokenStream {
                 ::ocelot_client::in_transaction(#type_, #name, async move #typed_body).await
             }
         }
-    } else {
+    } else if returns_impl_trait(&sig.output) {
         quote! {
             #(#attrs)*
             #vis #sig {
@@ -114,5 +124,47 @@ fn expand(args: Args, function: ItemFn) -> proc_macro2::TokenStream {
                 #block
             }
         }
+    } else {
+        let output = match &sig.output {
+            syn::ReturnType::Default => quote!(()),
+            syn::ReturnType::Type(_, ty) => quote!(#ty),
+        };
+        // The body runs in a closure so that a `return` in it comes back here, where an
+        // `Err` fails the transaction before the guard ends it.
+        quote! {
+            #(#attrs)*
+            #vis #sig {
+                let __ocelot_guard = ::ocelot_client::transaction!(#type_, #name);
+                #[allow(clippy::redundant_closure_call)]
+                let __ocelot_output: #output = (move || #block)();
+                #FAIL_ON_ERR
+                __ocelot_output
+            }
+        }
+    }
+}
+
+/// Whether the function returns `impl Trait` (whose type cannot be named for the check).
+fn returns_impl_trait(output: &syn::ReturnType) -> bool {
+    matches!(output, syn::ReturnType::Type(_, ty) if matches!(**ty, syn::Type::ImplTrait(_)))
+}
+
+/// Fails the innermost transaction (the attribute's own, once the body is done) when
+/// `__ocelot_output` is an `Err`, naming the error type; other results change nothing.
+const FAIL_ON_ERR: FailOnErr = FailOnErr;
+
+struct FailOnErr;
+
+impl quote::ToTokens for FailOnErr {
+    fn to_tokens(&self, tokens: &mut proc_macro2::TokenStream) {
+        tokens.extend(quote! {
+            {
+                #[allow(unused_imports)]
+                use ::ocelot_client::__private::{NoStatus as _, ResultStatus as _};
+                if let ::core::option::Option::Some(status) = (&__ocelot_output).__ocelot_status() {
+                    ::ocelot_client::__private::fail_innermost(status);
+                }
+            }
+        });
     }
 }
