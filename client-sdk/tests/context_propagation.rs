@@ -5,7 +5,7 @@ mod support;
 
 use std::collections::HashMap;
 
-use ocelot_client::{in_transaction, transaction, with_client, Context};
+use ocelot_client::{in_transaction, transaction, with_client, Client, Context, MemorySink};
 use ocelot_protocol::MessageId;
 use support::{memory_client, runtime, sent_trees};
 
@@ -52,14 +52,21 @@ fn callee_tree_takes_the_child_id_and_points_at_the_caller() {
     assert_eq!(child.ip_dotted(), "192.0.2.7");
 }
 
-#[test]
-fn a_context_adopted_before_the_transaction_applies_to_the_next_root() {
-    let (order, order_sink) = memory_client("order-service");
-    let (payment, payment_sink) = memory_client("payment-service");
-    let ctx = with_client(&order, || {
+/// An order service and a payment service, and the context of one call from an order
+/// request to the payment service (the caller's tree still to be flushed).
+fn order_calls_payment() -> ((Client, MemorySink), (Client, MemorySink), Context) {
+    let order = memory_client("order-service");
+    let payment = memory_client("payment-service");
+    let ctx = with_client(&order.0, || {
         let _t = transaction!("URL", "/api/order");
         Context::for_remote_call("payment-service", "call").unwrap()
     });
+    (order, payment, ctx)
+}
+
+#[test]
+fn a_context_adopted_before_the_transaction_applies_to_the_next_root() {
+    let ((order, order_sink), (payment, payment_sink), ctx) = order_calls_payment();
     let expected = ctx.clone();
     with_client(&payment, || {
         let _adopted = ctx.adopt();
@@ -106,12 +113,7 @@ fn a_three_hop_chain_keeps_the_first_tree_as_root() {
 
 #[test]
 fn ids_adopted_for_a_request_that_starts_no_tree_do_not_leak_to_the_next_one() {
-    let (order, order_sink) = memory_client("order-service");
-    let (payment, payment_sink) = memory_client("payment-service");
-    let ctx = with_client(&order, || {
-        let _t = transaction!("URL", "/api/order");
-        Context::for_remote_call("payment-service", "call").unwrap()
-    });
+    let ((order, order_sink), (payment, payment_sink), ctx) = order_calls_payment();
     let child_id = ctx.child_id.clone();
     // One pooled worker thread serves two requests.
     std::thread::spawn(move || {
@@ -137,12 +139,7 @@ fn ids_adopted_for_a_request_that_starts_no_tree_do_not_leak_to_the_next_one() {
 
 #[test]
 fn ids_adopted_before_spawning_an_in_transaction_future_go_with_it() {
-    let (order, order_sink) = memory_client("order-service");
-    let (payment, payment_sink) = memory_client("payment-service");
-    let ctx = with_client(&order, || {
-        let _t = transaction!("URL", "/api/order");
-        Context::for_remote_call("payment-service", "call").unwrap()
-    });
+    let ((order, order_sink), (payment, payment_sink), ctx) = order_calls_payment();
     let expected = ctx.clone();
     let runtime = runtime(1);
     let task = with_client(&payment, || {
