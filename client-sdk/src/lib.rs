@@ -89,7 +89,7 @@ pub mod attr {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::macros::{
-        fail_innermost, log_error, log_event, log_metric, log_metric_sum_count, NoStatus,
-        ResultStatus,
+        fail_innermost, log_error, log_event, log_metric, log_metric_sum_count, DebugResultStatus,
+        NoStatus, ResultStatus, StatusOf,
     };
 }

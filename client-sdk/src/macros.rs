@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::error::Error;
-use std::fmt::Display;
+use std::fmt::{self, Debug, Display, Write as _};
 
 use crate::record::Kind;
 use crate::tree_builder::{with_state, ERROR_STATUS};
@@ -130,7 +130,7 @@ pub fn log_error<E: Error + ?Sized>(err: &E) {
         s.log(
             Kind::Event,
             Cow::Borrowed("Error"),
-            Cow::Borrowed(std::any::type_name::<E>()),
+            error_name(err),
             Cow::Borrowed(ERROR_STATUS),
             data,
         );
@@ -174,24 +174,117 @@ pub fn log_metric_sum_count(
     });
 }
 
+/// The name a failure is reported under: the error's type, as CAT clients name an exception
+/// by its class. A type that says nothing about the error inside it (`dyn Error`,
+/// `Box<dyn Error>`, `anyhow::Error`, `eyre::Report`) is named by the value instead: the
+/// type its `Debug` output starts with (`ParseIntError { kind: InvalidDigit }` names
+/// `ParseIntError`), as Sentry names such errors; otherwise the type's own name.
+pub(crate) fn error_name<E: Debug + ?Sized>(err: &E) -> Cow<'static, str> {
+    let type_name = std::any::type_name::<E>();
+    if !names_no_type(type_name) {
+        return Cow::Borrowed(type_name);
+    }
+    let mut debug = Bounded(String::new());
+    // Cut off once it is longer than any name: the rest of the value is not needed.
+    let _ = write!(debug, "{err:?}");
+    match type_in_debug(&debug.0) {
+        Some(name) => Cow::Owned(name.to_owned()),
+        None => Cow::Borrowed(type_name),
+    }
+}
+
+/// Whether `type_name` is a wrapper whose type says nothing of the error it holds.
+fn names_no_type(type_name: &str) -> bool {
+    type_name.contains("dyn ") || matches!(type_name, "anyhow::Error" | "eyre::Report")
+}
+
+/// The type a derived `Debug` output starts with: `Name { .. }`, `Name(..)` or `Name`, the
+/// name capitalised as Rust types and variants are. Anything else (a message, as
+/// `anyhow::Error` prints) is `None`. `std::io::Error` prints its inner form (`Os { .. }`,
+/// `Custom { .. }`, `Kind(..)`, `SimpleMessage { .. }`), named here as the type it is.
+fn type_in_debug(debug: &str) -> Option<&str> {
+    let end = debug
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .unwrap_or(debug.len());
+    let (name, rest) = debug.split_at(end);
+    let capitalised = name
+        .rsplit("::")
+        .next()
+        .is_some_and(|last| last.starts_with(|c: char| c.is_ascii_uppercase()));
+    if !capitalised || !(rest.is_empty() || rest.starts_with('(') || rest.starts_with(" {")) {
+        return None;
+    }
+    let io_error = match name {
+        "Os" | "Custom" | "SimpleMessage" => rest.contains("kind: "),
+        "Kind" => rest.starts_with('('),
+        _ => false,
+    };
+    Some(if io_error { IO_ERROR } else { name })
+}
+
+/// `std::io::Error` as `type_name` spells it, which is what a concrete one is named.
+const IO_ERROR: &str = "std::io::error::Error";
+
+/// A `String` that takes no more than [`NAME_LIMIT`] bytes and then refuses the rest.
+struct Bounded(String);
+
+/// Longer than any type name worth keeping whole.
+const NAME_LIMIT: usize = 256;
+
+impl fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = NAME_LIMIT.saturating_sub(self.0.len());
+        if s.len() <= room {
+            self.0.push_str(s);
+            return Ok(());
+        }
+        let mut cut = room;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.0.push_str(&s[..cut]);
+        Err(fmt::Error)
+    }
+}
+
 /// What `#[attr::transaction]` asks of a function's result: the status its transaction ends
-/// with when the result is a failure. Implemented for `Result` (an `Err` is the error type's
-/// name, as `TransactionGuard::fail` names it); every other type goes to [`NoStatus`], picked
-/// by method resolution when this one does not apply (the call is `(&output).status()`).
+/// with when the result is a failure. The macro calls `(&&&StatusOf(&output))
+/// .__ocelot_status()`, and method resolution takes the first of three that applies:
+/// [`DebugResultStatus`] for a `Result` whose error is `Debug` (named by [`error_name`],
+/// which reads the value when the type is a `Box<dyn Error>` or the like), [`ResultStatus`]
+/// for any other `Result` (the error type's name), and [`NoStatus`] for everything else,
+/// which says nothing.
+#[doc(hidden)]
+pub struct StatusOf<'a, R>(pub &'a R);
+
+/// See [`StatusOf`].
+#[doc(hidden)]
+pub trait DebugResultStatus {
+    fn __ocelot_status(&self) -> Option<Cow<'static, str>>;
+}
+
+impl<T, E: Debug> DebugResultStatus for &&StatusOf<'_, Result<T, E>> {
+    fn __ocelot_status(&self) -> Option<Cow<'static, str>> {
+        self.0.as_ref().err().map(|err| error_name(err))
+    }
+}
+
+/// See [`StatusOf`].
 #[doc(hidden)]
 pub trait ResultStatus {
     fn __ocelot_status(&self) -> Option<Cow<'static, str>>;
 }
 
-impl<T, E> ResultStatus for Result<T, E> {
+impl<T, E> ResultStatus for &StatusOf<'_, Result<T, E>> {
     fn __ocelot_status(&self) -> Option<Cow<'static, str>> {
-        self.as_ref()
+        self.0
+            .as_ref()
             .err()
             .map(|_| Cow::Borrowed(std::any::type_name::<E>()))
     }
 }
 
-/// See [`ResultStatus`]: results that are not a `Result` say nothing.
+/// See [`StatusOf`]: results that are not a `Result` say nothing.
 #[doc(hidden)]
 pub trait NoStatus {
     fn __ocelot_status(&self) -> Option<Cow<'static, str>> {
@@ -199,11 +292,96 @@ pub trait NoStatus {
     }
 }
 
-impl<T: ?Sized> NoStatus for &T {}
+impl<R> NoStatus for StatusOf<'_, R> {}
 
 /// Marks the innermost open transaction on this thread failed with `status`, unless the
 /// application gave it a failure status already.
 #[doc(hidden)]
 pub fn fail_innermost(status: Cow<'static, str>) {
     with_state(|s| s.fail_innermost(status));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Timeout {
+        #[allow(dead_code)]
+        after_ms: u64,
+    }
+
+    impl Display for Timeout {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "timed out")
+        }
+    }
+
+    impl Error for Timeout {}
+
+    #[test]
+    fn a_concrete_error_is_named_by_its_type() {
+        assert_eq!(
+            error_name(&"x".parse::<u32>().unwrap_err()),
+            "core::num::error::ParseIntError"
+        );
+        assert_eq!(
+            error_name(&Timeout { after_ms: 5 }),
+            "ocelot_client::macros::tests::Timeout"
+        );
+    }
+
+    #[test]
+    fn a_boxed_error_is_named_by_the_type_inside() {
+        let parse: Box<dyn Error + Send + Sync> = Box::new("x".parse::<u32>().unwrap_err());
+        assert_eq!(error_name(&parse), "ParseIntError");
+        assert_eq!(error_name(&*parse), "ParseIntError");
+        let timeout: Box<dyn Error> = Box::new(Timeout { after_ms: 5 });
+        assert_eq!(error_name(&timeout), "Timeout");
+        for io in [
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+            std::io::Error::other("disk on fire"),
+            std::io::Error::from_raw_os_error(2),
+        ] {
+            let boxed: Box<dyn Error> = Box::new(io);
+            assert_eq!(error_name(&boxed), "std::io::error::Error", "{boxed:?}");
+        }
+    }
+
+    #[test]
+    fn a_boxed_message_keeps_the_wrapper_type() {
+        // A `Box<dyn Error>` made from a string prints the quoted text: no type to name.
+        let message: Box<dyn Error> = "Order 17 not found".into();
+        assert_eq!(
+            error_name(&message),
+            std::any::type_name::<Box<dyn Error>>()
+        );
+    }
+
+    #[test]
+    fn only_a_derived_debug_shape_names_a_type() {
+        assert_eq!(type_in_debug("Timeout { after_ms: 5 }"), Some("Timeout"));
+        assert_eq!(type_in_debug("Refused(503)"), Some("Refused"));
+        assert_eq!(type_in_debug("Closed"), Some("Closed"));
+        assert_eq!(type_in_debug("db::Error { code: 1 }"), Some("db::Error"));
+        assert_eq!(type_in_debug("Kind(NotFound)"), Some(IO_ERROR));
+        // Messages, as anyhow::Error prints them, and lower-case words name nothing.
+        assert_eq!(
+            type_in_debug("No such file or directory (os error 2)"),
+            None
+        );
+        assert_eq!(type_in_debug("connection reset"), None);
+        assert_eq!(type_in_debug("\"boom\""), None);
+        assert_eq!(type_in_debug(""), None);
+        // A user's own variant named like io::Error's inner forms stays itself.
+        assert_eq!(type_in_debug("Custom(7)"), Some("Custom"));
+    }
+
+    #[test]
+    fn a_long_debug_output_is_cut_at_the_limit() {
+        let mut out = Bounded(String::new());
+        let long = "é".repeat(NAME_LIMIT);
+        assert!(write!(out, "{long}").is_err());
+        assert!(out.0.len() <= NAME_LIMIT && out.0.len() >= NAME_LIMIT - 1);
+    }
 }

@@ -68,7 +68,7 @@ impl TransactionGuard {
         crate::macros::log_error(err);
         with_state(|s| {
             if let Some(record) = s.transaction_mut(open) {
-                record.status = Cow::Borrowed(std::any::type_name::<E>());
+                record.status = crate::macros::error_name(err);
             }
         });
     }

@@ -163,6 +163,90 @@ fn parse_quantity(text: &str) -> Result<u32, std::num::ParseIntError> {
     Ok(n)
 }
 
+#[ocelot_client::attr::transaction(type = "Service", name = "quote")]
+fn quote(text: &str) -> Result<u32, Box<dyn std::error::Error + Send + Sync>> {
+    if text == "missing" {
+        return Err(Box::new(std::io::Error::from(std::io::ErrorKind::NotFound)));
+    }
+    if text.is_empty() {
+        return Err("no quantity".into());
+    }
+    Ok(text.parse::<u32>()?)
+}
+
+#[ocelot_client::attr::transaction(type = "Service", name = "quote")]
+async fn quote_async(text: &str) -> Result<u32, Box<dyn std::error::Error + Send + Sync>> {
+    if text == "missing" {
+        return Err(Box::new(std::io::Error::from(std::io::ErrorKind::NotFound)));
+    }
+    Ok(text.parse::<u32>()?)
+}
+
+/// Borrowed returns keep their elided lifetimes under the attribute.
+#[ocelot_client::attr::transaction(type = "Service", name = "word")]
+fn first_word(text: &str) -> &str {
+    text.split(' ').next().unwrap_or_default()
+}
+
+/// An error type without `Debug`: the attribute still fails the transaction.
+struct Opaque;
+
+#[ocelot_client::attr::transaction(type = "Service", name = "opaque")]
+fn opaque(fail: bool) -> Result<(), Opaque> {
+    if fail {
+        Err(Opaque)
+    } else {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_boxed_error_fails_its_transaction_with_the_type_inside() {
+    let (client, sink) = memory_client("attr-boxed");
+    with_client(&client, || {
+        assert_eq!(quote("3").ok(), Some(3));
+        assert!(quote("x").is_err());
+        assert!(quote("missing").is_err());
+        assert!(quote("").is_err());
+        assert!(opaque(true).is_err());
+        assert!(opaque(false).is_ok());
+        assert_eq!(first_word("cart items"), "cart");
+    });
+    let runtime = runtime(1);
+    let failed = with_client(&client, || {
+        in_transaction("URL", "/api/quote", async {
+            (
+                quote_async("missing").await.is_err(),
+                quote_async("y").await.is_err(),
+            )
+        })
+    });
+    assert_eq!(runtime.block_on(failed), (true, true));
+    let trees = sent_trees(&client, &sink);
+    let statuses: Vec<&str> = trees.iter().map(|t| t.root.status()).collect();
+    assert_eq!(
+        statuses,
+        [
+            "0",
+            "ParseIntError",
+            "std::io::error::Error",
+            // A boxed message has no type inside to name.
+            std::any::type_name::<Box<dyn std::error::Error + Send + Sync>>(),
+            std::any::type_name::<Opaque>(),
+            "0",
+            "0",
+            "0",
+        ]
+    );
+    let async_calls: Vec<&str> = trees[7]
+        .root
+        .children()
+        .iter()
+        .map(|m| m.status())
+        .collect();
+    assert_eq!(async_calls, ["std::io::error::Error", "ParseIntError"]);
+}
+
 #[test]
 fn a_function_returning_err_fails_its_transaction_with_the_error_type() {
     let (client, sink) = memory_client("attr-service");

@@ -93,8 +93,10 @@ fn expand(args: Args, function: ItemFn) -> proc_macro2::TokenStream {
         None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
     };
     if sig.asyncness.is_some() {
-        // The tail `let` pins the async block's output to the declared return type, so `?` in
-        // the body converts errors the same way it does in the original function.
+        // An async block's output is the type of its first `return`: the unreachable one
+        // below pins it to the declared return type, so that `?` and `return
+        // Err(Box::new(e))` in the body convert errors as they do in the original function
+        // (a `let` with the type after the block would be too late).
         let output = match &sig.output {
             syn::ReturnType::Default => quote!(()),
             syn::ReturnType::Type(_, ty) => quote!(#ty),
@@ -105,7 +107,16 @@ fn expand(args: Args, function: ItemFn) -> proc_macro2::TokenStream {
             quote!(#block)
         } else {
             quote!({
-                let __ocelot_output: #output = async move #block.await;
+                let __ocelot_output: #output = async move {
+                    // Never runs: its `return` comes first, so it types the block's output.
+                    #[allow(unreachable_code, clippy::diverging_sub_expression)]
+                    if false {
+                        let __ocelot_declared: #output = loop {};
+                        return __ocelot_declared;
+                    }
+                    #block
+                }
+                .await;
                 #FAIL_ON_ERR
                 __ocelot_output
             })
@@ -130,13 +141,14 @@ fn expand(args: Args, function: ItemFn) -> proc_macro2::TokenStream {
             syn::ReturnType::Type(_, ty) => quote!(#ty),
         };
         // The body runs in a closure so that a `return` in it comes back here, where an
-        // `Err` fails the transaction before the guard ends it.
+        // `Err` fails the transaction before the guard ends it. The closure names the return
+        // type, so a `return` in the body coerces as it does in the original function.
         quote! {
             #(#attrs)*
             #vis #sig {
                 let __ocelot_guard = ::ocelot_client::transaction!(#type_, #name);
                 #[allow(clippy::redundant_closure_call)]
-                let __ocelot_output: #output = (move || #block)();
+                let __ocelot_output: #output = (move || -> #output #block)();
                 #FAIL_ON_ERR
                 __ocelot_output
             }
@@ -160,8 +172,12 @@ impl quote::ToTokens for FailOnErr {
         tokens.extend(quote! {
             {
                 #[allow(unused_imports)]
-                use ::ocelot_client::__private::{NoStatus as _, ResultStatus as _};
-                if let ::core::option::Option::Some(status) = (&__ocelot_output).__ocelot_status() {
+                use ::ocelot_client::__private::{
+                    DebugResultStatus as _, NoStatus as _, ResultStatus as _,
+                };
+                if let ::core::option::Option::Some(status) =
+                    (&&&::ocelot_client::__private::StatusOf(&__ocelot_output)).__ocelot_status()
+                {
                     ::ocelot_client::__private::fail_innermost(status);
                 }
             }
