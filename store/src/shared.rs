@@ -24,10 +24,11 @@ pub(crate) enum LogOnce {
     DataFileFull,
     CorruptRead,
     RecoveryFailed,
+    RetentionFailed,
 }
 
 impl LogOnce {
-    const COUNT: usize = 6;
+    const COUNT: usize = 7;
 }
 
 impl Shared {

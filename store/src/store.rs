@@ -18,7 +18,7 @@ use crate::frame_key::FrameKey;
 use crate::layout::{parse_hour, validate_name, REPORTS_DIR, REPORT_EXT};
 use crate::reader::Reader;
 use crate::recovery::{read_dir, recover_all};
-use crate::shared::Shared;
+use crate::shared::{LogOnce, Shared};
 use crate::stats::{add, DiskUse, DropReason, StoreStats};
 use crate::writer::{Command, IdSource, Writer};
 
@@ -100,7 +100,10 @@ impl Store {
         });
         let store = Store { inner };
         if store.inner.shared.config.retention_days > 0 {
-            store.apply_retention(current_hour())?;
+            // An hour it cannot delete is logged and counted; the store still opens.
+            if let Err(e) = store.apply_retention(current_hour()) {
+                tracing::warn!(target: "ocelot_store", "retention failed: {e}");
+            }
             let (tx, rx) = bounded(1);
             let weak = Arc::downgrade(&store.inner);
             let interval = store.inner.shared.config.retention_interval;
@@ -461,11 +464,14 @@ impl Store {
             .collect())
     }
 
-    /// Hours with anything stored (messages or reports), ascending.
+    /// Hours with anything stored (messages or reports), ascending: the store folder's
+    /// folders named like an hour.
     pub fn hours(&self) -> Result<Vec<u64>, StoreError> {
-        let mut hours: Vec<u64> = read_dir(self.inner.shared.layout.root())?
+        let layout = &self.inner.shared.layout;
+        let mut hours: Vec<u64> = read_dir(layout.root())?
             .iter()
             .filter_map(|n| parse_hour(n))
+            .filter(|&hour| layout.hour_dir(hour).is_dir())
             .collect();
         hours.sort_unstable();
         Ok(hours)
@@ -474,6 +480,9 @@ impl Store {
     /// Deletes every hour older than the retention period as seen at `now_hour`, and refuses
     /// appends and lookups for them from now on. Returns how many hour folders were deleted.
     /// The retention thread calls this with the clock's hour; tests call it with any hour.
+    /// An hour folder that cannot be deleted (permissions, an immutable file, a mount) is
+    /// counted as an I/O error and logged, and the newer expired hours are deleted all the
+    /// same; anything named like an hour that is not a folder is left alone.
     pub fn apply_retention(&self, now_hour: u64) -> Result<u64, StoreError> {
         let shared = &self.inner.shared;
         let days = u64::from(shared.config.retention_days);
@@ -488,12 +497,17 @@ impl Store {
                 continue;
             }
             let dir = shared.layout.hour_dir(hour);
+            if !dir.is_dir() {
+                continue;
+            }
             match fs::remove_dir_all(&dir) {
                 Ok(()) => deleted += 1,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => {
                     add(&shared.counters.io_errors, 1);
-                    return Err(StoreError::io(dir, e));
+                    shared.warn_once(LogOnce::RetentionFailed, || {
+                        format!("retention cannot delete {}: {e}", dir.display())
+                    });
                 }
             }
         }

@@ -193,3 +193,81 @@ fn a_streamed_report_replaces_the_old_one_only_when_it_is_written_whole() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     store.shutdown();
 }
+
+/// Marks `path` immutable (`chattr +i`) so that not even root can delete it, and undoes it
+/// when dropped. `None` where the file system or the user cannot (tmpfs, overlayfs, no root).
+struct Immutable(std::path::PathBuf);
+
+impl Immutable {
+    fn new(path: &std::path::Path) -> Option<Immutable> {
+        let set = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(path)
+            .stderr(std::process::Stdio::null())
+            .status();
+        matches!(set, Ok(s) if s.success()).then(|| Immutable(path.to_owned()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn an_hour_retention_cannot_delete_neither_stops_the_start_nor_keeps_newer_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = clock_hour();
+    let store = open(dir.path()); // retention off
+    let stuck = MessageId::new("shop", 1, now - 24 * 6, 1);
+    let old = MessageId::new("shop", 1, now - 24 * 5, 1);
+    for i in [&stuck, &old] {
+        store.append(i, frame(i, 10)).unwrap();
+    }
+    store.shutdown();
+    drop(store);
+    let data = dir
+        .path()
+        .join(stuck.hour.to_string())
+        .join("shop")
+        .join("messages.dat");
+    let Some(_immutable) = Immutable::new(&data) else {
+        eprintln!("skipped: chattr +i is not available here");
+        return;
+    };
+    let mut config = common::config(dir.path());
+    config.retention_days = 2;
+    let store = Store::open(config).expect("opens although an expired hour cannot be deleted");
+    let hours = store.hours().unwrap();
+    assert!(hours.contains(&stuck.hour), "{hours:?}");
+    assert!(!hours.contains(&old.hour), "a newer expired hour was kept: {hours:?}");
+    assert!(store.stats().io_errors >= 1);
+    // The retention thread's later passes carry on the same way.
+    let newer = MessageId::new("shop", 1, now - 1, 1);
+    store.append(&newer, frame(&newer, 10)).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.apply_retention(now + 24 * 7).unwrap(), 1);
+    assert_eq!(store.hours().unwrap(), [stuck.hour]);
+}
+
+#[test]
+fn a_file_named_like_an_hour_is_neither_an_hour_nor_a_reason_not_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = clock_hour();
+    let store = open(dir.path()); // retention off
+    let old = MessageId::new("shop", 1, now - 24 * 5, 1);
+    store.append(&old, frame(&old, 10)).unwrap();
+    store.shutdown();
+    drop(store);
+    let stray = dir.path().join((now - 24 * 6).to_string());
+    std::fs::write(&stray, b"x").unwrap();
+    let mut config = common::config(dir.path());
+    config.retention_days = 2;
+    let store = Store::open(config).unwrap();
+    assert_eq!(store.hours().unwrap(), Vec::<u64>::new());
+    assert!(stray.is_file(), "left alone");
+}
