@@ -62,6 +62,7 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         .with_context(|| format!("creating the data directory {}", dir.display()))?;
     // Held until the process ends: before the store recovers or rewrites anything.
     let _lock = lock_data_dir(dir)?;
+    raise_open_file_limit();
     let mut store_config = StoreConfig::new(&config.store.dir);
     store_config.compression_level = config.store.compression_level;
     store_config.retention_days = config.store.retention_days;
@@ -293,6 +294,31 @@ async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
         _ = hangup => {}
+    }
+}
+
+/// Raises the soft limit on open files to the hard one, as servers that hold many files and
+/// sockets do (the Go runtime and the JVM do it by default): the store sizes the files it
+/// keeps open from this limit, and the usual soft limit of 1024 is low for a thousand
+/// domains and their connections. Where it cannot, the server runs within the limit it has.
+fn raise_open_file_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    // The hard limit, but no more than a million (some systems say "unlimited", which
+    // `setrlimit` refuses for open files).
+    let wanted = limit.maximum.unwrap_or(u64::MAX).min(1 << 20);
+    let Some(current) = limit.current.filter(|&current| current < wanted) else {
+        return;
+    };
+    match setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(wanted),
+            maximum: limit.maximum,
+        },
+    ) {
+        Ok(()) => tracing::info!(from = current, to = wanted, "raised the open-file limit"),
+        Err(e) => tracing::warn!(limit = current, error = %e, "cannot raise the open-file limit"),
     }
 }
 

@@ -87,7 +87,8 @@ pub(crate) fn read_dir(dir: &Path) -> Result<Vec<String>, StoreError> {
     Ok(names)
 }
 
-fn is_clean(dir: &Path) -> bool {
+/// Whether `dir`'s marker says its data file was closed cleanly at its current length.
+pub(crate) fn is_clean(dir: &Path) -> bool {
     let Ok(marker) = fs::read(dir.join(CLEAN_FILE)) else {
         return false;
     };
@@ -97,8 +98,9 @@ fn is_clean(dir: &Path) -> bool {
     marker.as_slice() == len.to_be_bytes()
 }
 
-/// Repairs one domain-hour folder; returns how many index entries it wrote.
-fn recover_domain_hour(
+/// Repairs one domain-hour folder; returns how many index entries it wrote. Its writer must
+/// not have it open.
+pub(crate) fn recover_domain_hour(
     shared: &Shared,
     dir: &Path,
     hour: u64,

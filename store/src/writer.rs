@@ -30,6 +30,7 @@ use crate::frame_key::FrameKey;
 use crate::index_entry::{entry_position, IndexEntry};
 use crate::layout::{ClientKey, CLEAN_FILE, DATA_FILE};
 use crate::pending_ids::PendingIds;
+use crate::recovery;
 use crate::shared::{LogOnce, Shared};
 use crate::stats::{add, DropReason};
 
@@ -80,8 +81,8 @@ struct DomainHour {
     /// Tells this domain-hour's index files apart in [`IndexFiles`] (unique per writer).
     serial: u64,
     dir: PathBuf,
+    /// Opened through [`DataFiles`] when a block is written.
     data_path: PathBuf,
-    data: File,
     /// End of the last good block record.
     data_len: u64,
     block: Vec<u8>,
@@ -106,12 +107,11 @@ struct DomainHour {
 impl DomainHour {
     /// A domain-hour whose data file is open and valid up to `data_len`, with nothing
     /// pending.
-    fn new(serial: u64, dir: PathBuf, data_path: PathBuf, data: File, data_len: u64) -> Self {
+    fn new(serial: u64, dir: PathBuf, data_path: PathBuf, data_len: u64) -> Self {
         DomainHour {
             serial,
             dir,
             data_path,
-            data,
             data_len,
             block: Vec::with_capacity(BLOCK_SIZE_BYTES),
             pending: Vec::new(),
@@ -141,20 +141,22 @@ const UNINDEXED_MAX: usize = 16 * 1024;
 /// Entries of one client at most this far apart are written together (see `write_span`).
 const SPAN_GAP_BYTES: u64 = 4096;
 
-/// Index files kept open per writer, at least. With thousands of client IPs per domain, one
-/// open file per IP would run into the process's file limit; an LRU bounds it.
-const INDEX_FILES_OPEN_MIN: usize = 256;
+/// Files of one kind (index files, data files) kept open per writer, at least. With
+/// thousands of client IPs per domain, or a thousand domains in an hour, one open file each
+/// would run into the process's file limit; an LRU of each kind bounds them.
+const FILES_OPEN_MIN: usize = 128;
 
-/// Index files kept open per writer, at most.
-const INDEX_FILES_OPEN_MAX: usize = 4096;
+/// Files of one kind kept open per writer, at most.
+const FILES_OPEN_MAX: usize = 4096;
 
-/// How many index files each of `writers` writers keeps open: a quarter of the process's
-/// open-file limit shared among them, within [`INDEX_FILES_OPEN_MIN`] and
-/// [`INDEX_FILES_OPEN_MAX`]. Each tick writes the entries of every client that sent trees;
-/// when there are more clients than open files, the LRU misses on every one of them (an
-/// `open` and a `close` per client and tick, as much CPU as the write). With the common
-/// soft limit of 1024 this stays at the minimum.
-fn index_files_open(writers: usize) -> usize {
+/// How many index files, and how many data files, each of `writers` writers keeps open: a
+/// quarter of the process's open-file limit for each kind, shared among the writers, within
+/// [`FILES_OPEN_MIN`] and [`FILES_OPEN_MAX`]; the other half is left for connections and
+/// lookups. Each tick writes the entries of every client that sent trees; when there are
+/// more clients than open files, the LRU misses on every one of them (an `open` and a
+/// `close` per client and tick, as much CPU as the write). `ocelot serve` raises the soft
+/// limit to the hard one before the store opens.
+fn files_open(writers: usize) -> usize {
     let soft_limit = std::fs::read_to_string("/proc/self/limits")
         .ok()
         .and_then(|limits| {
@@ -167,7 +169,7 @@ fn index_files_open(writers: usize) -> usize {
             })
         })
         .unwrap_or(0);
-    (soft_limit / 4 / writers.max(1)).clamp(INDEX_FILES_OPEN_MIN, INDEX_FILES_OPEN_MAX)
+    (soft_limit / 4 / writers.max(1)).clamp(FILES_OPEN_MIN, FILES_OPEN_MAX)
 }
 
 /// `(hour, domain)` as a [`DomainHours`] key, the domain borrowed: hashes as the owned
@@ -185,6 +187,7 @@ pub(crate) struct Writer {
     shared: Arc<Shared>,
     files: DomainHours,
     index_files: IndexFiles,
+    data_files: DataFiles,
     compressor: BlockCompressor,
     record: Vec<u8>,
     /// The next `DomainHour::serial`.
@@ -196,11 +199,12 @@ pub(crate) struct Writer {
 impl Writer {
     pub(crate) fn new(shared: Arc<Shared>, queued: Arc<AtomicUsize>) -> Writer {
         let level = shared.config.compression_level;
-        let index_files = IndexFiles::new(index_files_open(shared.config.writer_threads));
+        let open = files_open(shared.config.writer_threads);
         Writer {
             shared,
             files: DomainHours::default(),
-            index_files,
+            index_files: IndexFiles::new(open),
+            data_files: DataFiles::new(open),
             compressor: BlockCompressor::new(level),
             record: Vec::new(),
             next_serial: 0,
@@ -287,7 +291,10 @@ impl Writer {
             None => {
                 self.next_serial += 1;
                 match self.open_domain_hour(hour, domain, self.next_serial) {
-                    Ok(dh) => self.files.entry((hour, domain.to_owned())).or_insert(dh),
+                    Ok((dh, data)) => {
+                        self.data_files.put(dh.serial, data);
+                        self.files.entry((hour, domain.to_owned())).or_insert(dh)
+                    }
                     Err(e) => {
                         add(&counters.io_errors, 1);
                         counters.drop_frames(DropReason::IoError, 1);
@@ -313,6 +320,7 @@ impl Writer {
                 &mut self.compressor,
                 &mut self.record,
                 &mut self.index_files,
+                &mut self.data_files,
                 dh,
             );
             // Writing the index may have rebuilt the set from the open block's frames,
@@ -331,19 +339,31 @@ impl Writer {
                 &mut self.compressor,
                 &mut self.record,
                 &mut self.index_files,
+                &mut self.data_files,
                 dh,
             );
         }
     }
 
+    /// Opens (or creates) a domain-hour for appending: its state, and its data file.
     fn open_domain_hour(
         &self,
         hour: u64,
         domain: &str,
         serial: u64,
-    ) -> Result<DomainHour, StoreError> {
+    ) -> Result<(DomainHour, File), StoreError> {
         let dir = self.shared.layout.domain_dir(hour, domain);
         fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        // A domain-hour closed earlier in this run may have been left unclean on purpose: an
+        // index write failed, or a torn record could not be cut off. The store's start
+        // repaired everything else, so repair this one now, before appending: a later clean
+        // close would otherwise hide the damage from the next start's recovery for good.
+        if dir.join(DATA_FILE).is_file() && !recovery::is_clean(&dir) {
+            let rebuilt = recovery::recover_domain_hour(&self.shared, &dir, hour, domain)?;
+            add(&self.shared.counters.recovered_files, 1);
+            add(&self.shared.counters.recovered_entries, rebuilt);
+            tracing::info!(target: "ocelot_store", dir = %dir.display(), rebuilt, "recovered an unclean domain-hour before appending to it again");
+        }
         // Appending makes the file dirty: without the marker, the next open rescans it.
         match fs::remove_file(dir.join(CLEAN_FILE)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
@@ -371,7 +391,7 @@ impl Writer {
             data_file::check_header(&data, &data_path)?;
             len
         };
-        Ok(DomainHour::new(serial, dir, data_path, data, data_len))
+        Ok((DomainHour::new(serial, dir, data_path, data_len), data))
     }
 
     fn close_block(
@@ -379,6 +399,7 @@ impl Writer {
         compressor: &mut BlockCompressor,
         record: &mut Vec<u8>,
         index_files: &mut IndexFiles,
+        data_files: &mut DataFiles,
         dh: &mut DomainHour,
     ) {
         if dh.block.is_empty() {
@@ -389,7 +410,6 @@ impl Writer {
         compressor.compress_record(&dh.block, record);
         let address = dh.data_len;
         let end = address + record.len() as u64;
-        let layer = &shared.config.file_layer;
         if end
             > shared
                 .config
@@ -403,17 +423,10 @@ impl Writer {
                     dh.data_path.display()
                 )
             });
-        } else if let Err(e) = layer.write_all_at(&dh.data, &dh.data_path, address, record) {
+        } else if let Err(e) = write_record(shared, data_files, dh, address, record) {
             add(&counters.io_errors, 1);
             counters.drop_frames(DropReason::IoError, frames);
-            shared.warn_once(LogOnce::WriteFailed, || {
-                format!("store write to {} failed: {e}", dh.data_path.display())
-            });
-            // Cut the torn record off; if that fails too, the next block overwrites it and
-            // recovery trims whatever is left past the last good record.
-            if layer.set_len(&dh.data, &dh.data_path, address).is_err() {
-                add(&counters.io_errors, 1);
-            }
+            shared.warn_once(LogOnce::WriteFailed, || format!("store write failed: {e}"));
         } else {
             dh.data_len = end;
             add(&counters.blocks, 1);
@@ -482,6 +495,7 @@ impl Writer {
                 &mut self.compressor,
                 &mut self.record,
                 &mut self.index_files,
+                &mut self.data_files,
                 dh,
             );
             write_index(&self.shared, &mut self.index_files, dh);
@@ -492,6 +506,7 @@ impl Writer {
         self.flush_all();
         for (_, dh) in self.files.drain() {
             self.index_files.forget(dh.serial);
+            self.data_files.forget(dh.serial);
             mark_clean(&dh);
         }
     }
@@ -521,6 +536,7 @@ impl Writer {
                     &mut self.compressor,
                     &mut self.record,
                     &mut self.index_files,
+                    &mut self.data_files,
                     dh,
                 );
             }
@@ -532,11 +548,71 @@ impl Writer {
         for (key, clean) in closed {
             if let Some(dh) = self.files.remove(&key) {
                 self.index_files.forget(dh.serial);
+                self.data_files.forget(dh.serial);
                 if clean {
                     mark_clean(&dh);
                 }
             }
         }
+    }
+}
+
+/// Writes `record` at `address` of `dh`'s data file. When the write fails, the torn record
+/// is cut off; if that fails too, the next block overwrites it, and whatever is left past the
+/// last good record keeps the files unclean, so recovery trims it (at the next start, or
+/// when the domain-hour is opened again).
+fn write_record(
+    shared: &Shared,
+    data_files: &mut DataFiles,
+    dh: &DomainHour,
+    address: u64,
+    record: &[u8],
+) -> Result<(), StoreError> {
+    let layer = &shared.config.file_layer;
+    let data = data_files.get(dh)?;
+    layer
+        .write_all_at(data, &dh.data_path, address, record)
+        .map_err(|e| {
+            if layer.set_len(data, &dh.data_path, address).is_err() {
+                add(&shared.counters.io_errors, 1);
+            }
+            StoreError::io(&dh.data_path, e)
+        })
+}
+
+/// An LRU of open data files, by domain-hour serial. A domain-hour stays open (its block,
+/// its pending IDs) until it has been idle for `idle_close`; its data file needs a handle
+/// only while a block is written, and a thousand domains in an hour (the analyzers' default
+/// cap), twice that at the turn of the hour, would otherwise hold as many files open.
+struct DataFiles {
+    open: lru::LruCache<u64, File>,
+}
+
+impl DataFiles {
+    fn new(open: usize) -> DataFiles {
+        let cap = std::num::NonZeroUsize::new(open.max(1)).expect("non-zero");
+        DataFiles {
+            open: lru::LruCache::new(cap),
+        }
+    }
+
+    /// `dh`'s data file, opened again if it fell out of the LRU (writes give their offset,
+    /// so a new handle writes where the old one would have).
+    fn get(&mut self, dh: &DomainHour) -> Result<&File, StoreError> {
+        if !self.open.contains(&dh.serial) {
+            let file = data_file::open_rw(&dh.data_path)?;
+            self.open.put(dh.serial, file);
+        }
+        Ok(self.open.get(&dh.serial).expect("just inserted"))
+    }
+
+    fn put(&mut self, serial: u64, file: File) {
+        self.open.put(serial, file);
+    }
+
+    /// Closes the data file of a domain-hour that is closed.
+    fn forget(&mut self, serial: u64) {
+        self.open.pop(&serial);
     }
 }
 
@@ -721,9 +797,9 @@ mod tests {
     #[test]
     fn index_files_kept_open_stay_within_bounds() {
         for writers in [0, 1, 2, 64, usize::MAX] {
-            let open = index_files_open(writers);
+            let open = files_open(writers);
             assert!(
-                (INDEX_FILES_OPEN_MIN..=INDEX_FILES_OPEN_MAX).contains(&open),
+                (FILES_OPEN_MIN..=FILES_OPEN_MAX).contains(&open),
                 "{writers} writers: {open}"
             );
         }
@@ -737,8 +813,7 @@ mod tests {
             let dir = dir.path().join(serial.to_string());
             fs::create_dir_all(&dir).unwrap();
             let data_path = dir.join(DATA_FILE);
-            let data = data_file::open_rw(&data_path).unwrap();
-            DomainHour::new(serial, dir, data_path, data, DATA_HEADER_BYTES)
+            DomainHour::new(serial, dir, data_path, DATA_HEADER_BYTES)
         };
         let (a, b) = (domain_hour(1), domain_hour(2));
         for ip in 0..3 {
