@@ -132,10 +132,8 @@ impl TreeCounter<'_> {
             self.config,
             &mut self.folded,
         );
-        let (count, fail) = match parse_event_batch(event.data) {
-            Some(batch) => batch,
-            None => (1, u64::from(!event.is_success())),
-        };
+        let batch = parse_event_batch(event.data);
+        let (count, fail) = batch.unwrap_or((1, u64::from(!event.is_success())));
         name.record(minute_of(event.timestamp_ms), count, fail);
         if let Some(call) = call {
             let duration_us = counted_duration(call.duration_us);
@@ -146,6 +144,11 @@ impl TreeCounter<'_> {
                 duration_us,
                 duration_us,
             );
+        }
+        if batch.is_some() {
+            // The client's aggregator tree (`System/EventAggregator`): a summary, no
+            // request to link to (CAT's batch path keeps no IDs either).
+            return;
         }
         if fail > 0 {
             push_capped(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);

@@ -137,9 +137,8 @@ fn record(
     let minute = minute_of(transaction.timestamp_ms);
     if let Some(batch) = parse_transaction_batch(transaction.data) {
         // CAT's processBatchTransaction: totals as sent, the bucketed durations into the
-        // histogram. Unlike CAT we also add the buckets to the sum of squares, so std is
-        // an estimate instead of wrong.
-        let slowest_ms = batch.durations.iter().map(|&(d, _)| d).max();
+        // histogram. Unlike CAT we also estimate their sum of squares, so std is an
+        // estimate instead of wrong.
         name.minutes.add(
             minute,
             batch.count,
@@ -149,16 +148,12 @@ fn record(
         for &(duration_ms, n) in &batch.durations {
             let duration_us = duration_ms.saturating_mul(1000);
             name.minute_durations.record_n(minute, duration_us, n);
-            name.stats.add_durations(duration_us, n);
+            name.stats.add_extremes(duration_us, n);
         }
-        if batch.fail > 0 {
-            push_capped(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
-        } else if name.sample_message_id.is_empty() {
-            name.sample_message_id = message_id.sample().clone();
-        }
-        if let Some(slowest_ms) = slowest_ms {
-            note_slowest(name, slowest_ms * 1000, message_id);
-        }
+        name.stats.add_sum2(batch.sum_of_squares_us2());
+        // No sample, failure or slowest link: the tree is the client's aggregator
+        // (`System/TransactionAggregator`), a summary of many requests, none of which it
+        // shows (CAT's batch path keeps no IDs either).
         return;
     }
     let duration_us = counted.duration_us;

@@ -198,6 +198,18 @@ impl DurationStats {
         if n == 0 {
             return;
         }
+        self.add_extremes(duration_us, n);
+        self.sum2_us2 = self
+            .sum2_us2
+            .saturating_add(u128::from(duration_us) * u128::from(duration_us) * u128::from(n));
+    }
+
+    /// Adds `n` durations of `duration_us` to the count and the extremes only: for bucketed
+    /// durations, whose squares are estimated together ([`DurationStats::add_sum2`]).
+    pub(crate) fn add_extremes(&mut self, duration_us: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
         let first = self.durations == 0;
         if first || duration_us < self.min_us {
             self.min_us = duration_us;
@@ -205,10 +217,12 @@ impl DurationStats {
         if first || duration_us > self.max_us {
             self.max_us = duration_us;
         }
-        self.sum2_us2 = self
-            .sum2_us2
-            .saturating_add(u128::from(duration_us) * u128::from(duration_us) * u128::from(n));
         self.durations = self.durations.saturating_add(n);
+    }
+
+    /// Adds to the sum of squared durations (µs²).
+    pub(crate) fn add_sum2(&mut self, sum2_us2: u128) {
+        self.sum2_us2 = self.sum2_us2.saturating_add(sum2_us2);
     }
 
     pub(crate) fn merge(&mut self, other: &DurationStats) {
