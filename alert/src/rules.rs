@@ -575,11 +575,11 @@ fn validate_rule(
                 "unknown measure \"{measure_text}\" for the {report} report{why} (expected one of {names})"
             ))
         })?;
-    if measure == Measure::P95 && raw.name.is_none() {
+    if measure == Measure::P95 && (raw.type_.is_none() || raw.name.is_none()) {
         fail_if(
             true,
             &fail,
-            "measure p95 needs a `name`: per-minute percentiles exist per name and cannot be added up",
+            "measure p95 needs a `type` and a `name`: per-minute percentiles exist per type and name and cannot be added up",
         )?;
     }
     if report == ReportKind::Metric {
@@ -833,11 +833,17 @@ mod tests {
     }
 
     #[test]
-    fn p95_without_a_name_and_metric_rules_without_a_key_are_rejected() {
+    fn p95_without_a_type_and_name_and_metric_rules_without_a_key_are_rejected() {
         let text = RULE
             .replace("name = \"/pay\"", "")
             .replace("failPercent", "p95");
-        assert!(error_of(&text, None).contains("p95 needs a `name`"));
+        assert!(error_of(&text, None).contains("p95 needs a `type` and a `name`"));
+        // A name alone is not enough: a domain that calls a service it also serves has the
+        // name under two types (`Call` and `Service`).
+        let untyped = RULE
+            .replace("type = \"URL\"", "")
+            .replace("failPercent", "p95");
+        assert!(error_of(&untyped, None).contains("p95 needs a `type` and a `name`"));
         let metric = "[[rule]]\nid = \"m\"\ndomain = \"shop\"\nreport = \"metric\"\nmeasure = \"value\"\nabove = 1.0";
         assert!(error_of(metric, None).contains("metric rules need `name`"));
     }

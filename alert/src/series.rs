@@ -33,8 +33,11 @@ struct MinuteTotals {
     fail: u64,
     /// Sum of durations in ms (transactions) or of metric values.
     sum: f64,
-    /// The one p95 when exactly one name contributed.
+    /// The one p95 when exactly one name contributed (percentiles of several names cannot
+    /// be added up: two names make it `None`).
     p95: Option<f64>,
+    /// How many names contributed.
+    names: u32,
 }
 
 /// The value of `measure` in each minute (0..60) of `report`, for `scope`'s type and name.
@@ -61,7 +64,8 @@ pub fn minute_series(report: &Report, scope: &Scope, measure: Measure) -> [Optio
                     t.count += m.count;
                     t.fail += m.fail;
                     t.sum += m.avg * m.count as f64;
-                    t.p95 = Some(m.p95);
+                    t.names += 1;
+                    t.p95 = (t.names == 1).then_some(m.p95);
                 }
             }
         }
@@ -191,6 +195,17 @@ mod tests {
         let pay = scope(ReportKind::Transaction, Some("URL"), Some("/pay"));
         let p95 = minute_series(&report, &pay, Measure::P95)[3].unwrap();
         assert!((p95 - 30.0).abs() < 0.5, "{p95}");
+        // Several names in a minute have no p95 together (rules need a type and a name;
+        // a scope made in code may not).
+        assert_eq!(minute_series(&report, &url, Measure::P95)[3], None);
+        analyzer.process(&transaction("Service", "/pay", 3, 2_000, true));
+        let report = Report::Transaction(analyzer.reports()["shop"].clone());
+        let untyped = scope(ReportKind::Transaction, None, Some("/pay"));
+        assert_eq!(
+            minute_series(&report, &untyped, Measure::Count)[3],
+            Some(3.0)
+        );
+        assert_eq!(minute_series(&report, &untyped, Measure::P95)[3], None);
     }
 
     #[test]

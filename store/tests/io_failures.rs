@@ -186,8 +186,14 @@ fn a_failed_index_write_is_repaired_even_when_the_domain_hour_was_reopened_since
     drop(store);
     let store = open_with(dir.path(), &disk);
     let recovered = store.stats().recovered_files;
-    let lost = ids.iter().filter(|i| store.lookup(i).unwrap().is_none()).count();
-    assert_eq!(lost, 0, "{lost} of 10 accepted trees are gone for good (recovered files: {recovered})");
+    let lost = ids
+        .iter()
+        .filter(|i| store.lookup(i).unwrap().is_none())
+        .count();
+    assert_eq!(
+        lost, 0,
+        "{lost} of 10 accepted trees are gone for good (recovered files: {recovered})"
+    );
 }
 
 /// Review: a torn record the writer could not cut off is kept by a domain-hour that is
@@ -218,7 +224,11 @@ fn trees_written_after_a_torn_record_survive_a_reopen_and_a_restart() {
     }
     store.flush().unwrap();
     for i in &after {
-        assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 300)), "before restart {i}");
+        assert_eq!(
+            store.lookup(i).unwrap(),
+            Some(frame(i, 300)),
+            "before restart {i}"
+        );
     }
     store.crash_for_tests(); // later: kill -9, everything above flushed and indexed
     drop(store);

@@ -244,7 +244,10 @@ fn an_hour_retention_cannot_delete_neither_stops_the_start_nor_keeps_newer_hours
     let store = Store::open(config).expect("opens although an expired hour cannot be deleted");
     let hours = store.hours().unwrap();
     assert!(hours.contains(&stuck.hour), "{hours:?}");
-    assert!(!hours.contains(&old.hour), "a newer expired hour was kept: {hours:?}");
+    assert!(
+        !hours.contains(&old.hour),
+        "a newer expired hour was kept: {hours:?}"
+    );
     assert!(store.stats().io_errors >= 1);
     // The retention thread's later passes carry on the same way.
     let newer = MessageId::new("shop", 1, now - 1, 1);
