@@ -3,10 +3,24 @@
 /// Milliseconds in a minute.
 pub(crate) const MILLIS_PER_MINUTE: u64 = 60_000;
 
+/// Milliseconds in an hour.
+const MILLIS_PER_HOUR: u64 = 60 * MILLIS_PER_MINUTE;
+
 /// Minute of the hour, `0..60`, of an epoch-milliseconds timestamp (CAT:
 /// `(timestamp / 60000) % 60`).
 pub(crate) fn minute_of(timestamp_ms: u64) -> u8 {
     ((timestamp_ms / MILLIS_PER_MINUTE) % 60) as u8
+}
+
+/// The minute of `hour` (hours since the epoch) that a message of one of its trees counts
+/// in. A tree belongs to the hour its root started in, but a long request's later messages
+/// may fall past the hour's end (or a skewed clock's before its start): they count at the
+/// nearest edge, minute 59 (or 0), not at the same minute of another hour (CAT's
+/// `timestamp / 60000 % 60` put a call at 07:00:05 at 06:00, before its request began).
+pub(crate) fn minute_in_hour(timestamp_ms: u64, hour: u64) -> u8 {
+    let start = hour.saturating_mul(MILLIS_PER_HOUR);
+    let end = start.saturating_add(MILLIS_PER_HOUR - 1);
+    minute_of(timestamp_ms.clamp(start, end))
 }
 
 /// Finds or inserts the entry for `minute` in a list kept sorted by minute.

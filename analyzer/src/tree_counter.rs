@@ -2,11 +2,15 @@
 //! count one tree (see `HourAnalyzers::process`).
 
 use crate::config::AnalyzerConfig;
+#[cfg(doc)]
+use crate::minute::minute_in_hour;
 
 /// One tree's counting into the entries of its machine `M` (found once per tree), with
 /// what folded into `OTHERS` meanwhile; added to the report's count when dropped.
 pub(crate) struct MachineCounter<'a, M> {
     pub(crate) config: &'a AnalyzerConfig,
+    /// The report's hour: the tree's messages count in its minutes ([`minute_in_hour`]).
+    pub(crate) hour: u64,
     pub(crate) machine: &'a mut M,
     pub(crate) folded: u64,
     report_folded: &'a mut u64,
@@ -17,12 +21,14 @@ impl<'a, M> MachineCounter<'a, M> {
     /// machine's lookups), adding to `report_folded` at the end.
     pub(crate) fn new(
         config: &'a AnalyzerConfig,
+        hour: u64,
         machine: &'a mut M,
         folded: u64,
         report_folded: &'a mut u64,
     ) -> Self {
         MachineCounter {
             config,
+            hour,
             machine,
             folded,
             report_folded,

@@ -12,7 +12,7 @@ use crate::config::AnalyzerConfig;
 use crate::dependency::edge_call;
 use crate::domain_reports::DomainReports;
 use crate::message_ids::push_capped;
-use crate::minute::minute_of;
+use crate::minute::minute_in_hour;
 use crate::sample_id::TreeId;
 use crate::transaction_walk::counted_duration;
 use crate::tree_counter::MachineCounter;
@@ -106,6 +106,7 @@ impl EventAnalyzer {
         );
         count(&mut MachineCounter::new(
             config,
+            hour,
             machine,
             folded,
             &mut report.folded,
@@ -125,6 +126,7 @@ impl TreeCounter<'_> {
         message_id: &TreeId<'_>,
         call: Option<&MessageView<'_>>,
     ) {
+        let hour = self.hour;
         let name = type_name_entry(
             &mut self.machine.types,
             |t| &mut t.names,
@@ -134,11 +136,11 @@ impl TreeCounter<'_> {
         );
         let batch = parse_event_batch(event.data);
         let (count, fail) = batch.unwrap_or((1, u64::from(!event.is_success())));
-        name.record(minute_of(event.timestamp_ms), count, fail);
+        name.record(minute_in_hour(event.timestamp_ms, hour), count, fail);
         if let Some(call) = call {
             let duration_us = counted_duration(call.duration_us);
             name.edge.get_or_insert_with(Box::default).record_calls(
-                minute_of(call.timestamp_ms),
+                minute_in_hour(call.timestamp_ms, hour),
                 1,
                 u64::from(!call.is_success()),
                 duration_us,

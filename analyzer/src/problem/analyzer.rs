@@ -12,7 +12,7 @@ use super::report::{
 use crate::cardinality::type_name_entry;
 use crate::config::{AnalyzerConfig, LongThresholds};
 use crate::domain_reports::DomainReports;
-use crate::minute::minute_of;
+use crate::minute::minute_in_hour;
 use crate::sample_id::TreeId;
 use crate::transaction_walk::{for_each_counted, Counted, CountedTransaction};
 use crate::tree_counter::MachineCounter;
@@ -123,7 +123,7 @@ impl ProblemAnalyzer {
             &mut folded,
         );
         count(&mut TreeCounter {
-            counter: MachineCounter::new(config, machine, folded, &mut report.folded),
+            counter: MachineCounter::new(config, hour, machine, folded, &mut report.folded),
             thresholds,
             any_error_event: false,
         })
@@ -192,7 +192,7 @@ impl TreeCounter<'_> {
             counter.config,
             &mut counter.folded,
             key,
-            minute_of(timestamp_ms),
+            minute_in_hour(timestamp_ms, counter.hour),
             message_id,
         );
     }

@@ -11,7 +11,7 @@ use crate::cardinality::type_name_entry;
 use crate::config::AnalyzerConfig;
 use crate::domain_reports::DomainReports;
 use crate::message_ids::push_capped;
-use crate::minute::minute_of;
+use crate::minute::minute_in_hour;
 use crate::sample_id::TreeId;
 use crate::transaction_walk::{for_each_counted_transaction, CountedTransaction};
 use crate::tree_counter::MachineCounter;
@@ -102,6 +102,7 @@ impl TransactionAnalyzer {
         );
         count(&mut MachineCounter::new(
             config,
+            hour,
             machine,
             folded,
             &mut report.folded,
@@ -122,19 +123,27 @@ impl TreeCounter<'_> {
             self.config,
             &mut self.folded,
         );
-        record(name, counted, message_id, self.config, &mut self.folded);
+        let minute = minute_in_hour(counted.transaction.timestamp_ms, self.hour);
+        record(
+            name,
+            counted,
+            minute,
+            message_id,
+            self.config,
+            &mut self.folded,
+        );
     }
 }
 
 fn record(
     name: &mut TransactionName,
     counted: &CountedTransaction<'_>,
+    minute: u8,
     message_id: &TreeId<'_>,
     config: &AnalyzerConfig,
     folded: &mut u64,
 ) {
     let transaction = counted.transaction;
-    let minute = minute_of(transaction.timestamp_ms);
     if let Some(batch) = parse_transaction_batch(transaction.data) {
         // CAT's processBatchTransaction: totals as sent, the bucketed durations into the
         // histogram. Unlike CAT we also estimate their sum of squares, so std is an

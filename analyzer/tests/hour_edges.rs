@@ -1,0 +1,80 @@
+//! A tree belongs to the hour its root started in; its later messages may fall past the
+//! hour's end. They count at the hour's last minute, not at the same minute of another hour.
+
+use std::sync::Arc;
+
+use ocelot_analyzer::{
+    AnalyzerConfig, EventAnalyzer, ProblemAnalyzer, TransactionAnalyzer, ViewQuery,
+};
+use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
+
+const HOUR: u64 = 498_703;
+const HOUR_START_MS: u64 = HOUR * 3_600_000;
+
+/// 06:59:50 a URL request starts and runs 20 s; its slow SQL call and a failed `Error`
+/// event happen at 07:00:05, in the same tree.
+fn long_request() -> MessageTree {
+    let mut root = Transaction::new("URL", "/report", HOUR_START_MS + 3_590_000);
+    root.duration_us = 20_000_000;
+    let late = HOUR_START_MS + 3_605_000;
+    let mut sql = Transaction::new("SQL", "select", late);
+    sql.duration_us = 2_000_000;
+    root.children.push(Message::Transaction(sql));
+    root.children.push(Message::Event(Leaf::new(
+        "Error",
+        "java.lang.IllegalStateException",
+        "ERROR",
+        late,
+        "",
+    )));
+    let header = Header {
+        domain: "shop".into(),
+        ip_address: "10.0.0.1".into(),
+        message_id: "shop-0a000001-498703-1".into(),
+        ..Header::default()
+    };
+    MessageTree::new(header, Message::Transaction(root))
+}
+
+fn whole_hour() -> ViewQuery<'static> {
+    ViewQuery {
+        elapsed_seconds: 3600.0,
+        ..ViewQuery::default()
+    }
+}
+
+#[test]
+fn a_message_after_its_roots_hour_counts_at_the_hours_last_minute() {
+    let config = Arc::new(AnalyzerConfig::default());
+    let tree = long_request();
+
+    let mut transactions = TransactionAnalyzer::new(HOUR, config.clone());
+    transactions.process(&tree);
+    let view = transactions.reports()["shop"].view(&whole_hour());
+    let minutes_of = |type_: &str| -> Vec<u8> {
+        let t = view.types.iter().find(|t| t.type_ == type_).unwrap();
+        t.names[0].minutes.iter().map(|m| m.minute).collect()
+    };
+    assert_eq!(minutes_of("URL"), [59]);
+    assert_eq!(
+        minutes_of("SQL"),
+        [59],
+        "not at 06:00, before its request began"
+    );
+
+    let mut events = EventAnalyzer::new(HOUR, config.clone());
+    events.process(&tree);
+    let view = events.reports()["shop"].view(&whole_hour());
+    let error = view.types.iter().find(|t| t.type_ == "Error").unwrap();
+    let minutes: Vec<u8> = error.names[0].minutes.iter().map(|m| m.minute).collect();
+    assert_eq!(minutes, [59]);
+
+    let mut problems = ProblemAnalyzer::new(HOUR, config);
+    problems.process(&tree);
+    let view = problems.reports()["shop"].view(&whole_hour());
+    assert!(!view.problems.is_empty());
+    for problem in &view.problems {
+        let minutes: Vec<u8> = problem.minutes.iter().map(|m| m.minute).collect();
+        assert_eq!(minutes, [59], "{} {}", problem.category, problem.name);
+    }
+}
