@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
@@ -58,7 +58,14 @@ struct Inner {
     reader: Reader,
     stop_retention: Mutex<Option<Sender<()>>>,
     closed: AtomicBool,
+    /// The last walk of the store folder for [`Store::stats`], and when it was made.
+    disk_use: Mutex<Option<(Instant, Vec<DiskUse>)>>,
 }
+
+/// How long a walk of the store folder answers [`Store::stats`]: a week of a hundred domains
+/// is some 100 000 files, half a second of system time to walk warm and seconds cold, and
+/// `/metrics` is scraped every 15 s or so.
+const DISK_USE_MAX_AGE: Duration = Duration::from_secs(60);
 
 impl Store {
     /// Opens (or creates) the store in `config.dir`: repairs domain-hours left unclean by a
@@ -97,6 +104,7 @@ impl Store {
             reader,
             stop_retention: Mutex::new(None),
             closed: AtomicBool::new(false),
+            disk_use: Mutex::new(None),
         });
         let store = Store { inner };
         if store.inner.shared.config.retention_days > 0 {
@@ -143,6 +151,7 @@ impl Store {
             reader,
             stop_retention: Mutex::new(None),
             closed: AtomicBool::new(true),
+            disk_use: Mutex::new(None),
         };
         Ok(Store {
             inner: Arc::new(inner),
@@ -514,13 +523,34 @@ impl Store {
         if deleted > 0 {
             add(&shared.counters.hours_deleted, deleted);
             self.inner.reader.clear_caches();
+            *self
+                .inner
+                .disk_use
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = None;
         }
         Ok(deleted)
     }
 
-    /// The counters, plus disk use per hour and domain (walks the store folder).
+    /// The counters, plus disk use per hour and domain: a walk of the store folder at most
+    /// [`DISK_USE_MAX_AGE`] old (retention deleting hours starts a new one).
     pub fn stats(&self) -> StoreStats {
-        self.inner.shared.counters.snapshot(self.disk_use())
+        let mut cached = self
+            .inner
+            .disk_use
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let fresh = cached
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < DISK_USE_MAX_AGE)
+            .map(|(_, uses)| uses.clone());
+        let uses = fresh.unwrap_or_else(|| {
+            let uses = self.disk_use();
+            *cached = Some((Instant::now(), uses.clone()));
+            uses
+        });
+        drop(cached);
+        self.inner.shared.counters.snapshot(uses)
     }
 
     /// Frames dropped so far, by reason (every reason, zeros included): [`Store::stats`]'s

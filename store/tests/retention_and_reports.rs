@@ -151,6 +151,29 @@ fn domains_with_only_messages_are_not_report_domains() {
 }
 
 #[test]
+fn disk_use_is_walked_once_a_minute_and_again_after_retention_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = clock_hour();
+    let mut config = common::config(dir.path());
+    config.retention_days = 2;
+    let store = Store::open(config).unwrap();
+    let old = MessageId::new("shop", 1, now - 24, 1);
+    store.append(&old, frame(&old, 10)).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.stats().disk_use.len(), 1);
+    // A scrape a few seconds later does not walk the folder again...
+    let new = MessageId::new("cart", 1, now, 1);
+    store.append(&new, frame(&new, 10)).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.stats().disk_use.len(), 1);
+    // ...but deleted hours are not reported after retention.
+    assert_eq!(store.apply_retention(now + 48).unwrap(), 1);
+    let uses = store.stats().disk_use;
+    assert_eq!(uses.len(), 1);
+    assert_eq!(uses[0].domain, "cart");
+}
+
+#[test]
 fn a_streamed_report_replaces_the_old_one_only_when_it_is_written_whole() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
