@@ -12,7 +12,7 @@ use ocelot_alert::{
     AlertLog, AlertPhase, Alerting, MemoryHistory, Overlay, Report, ReportKind, RuleSet,
     StoreHistory,
 };
-use ocelot_collector::Collector;
+use ocelot_collector::{Collector, Unanswered};
 use ocelot_store::Store;
 use prometheus_client::collector::Collector as PromCollector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
@@ -52,35 +52,25 @@ pub(crate) fn start(
     let history = Arc::new(StoreHistory::new(store));
     tokio::spawn(async move {
         let mut every = tokio::time::interval(EVALUATE_EVERY);
+        // Ticks in a row without an answer from every analyzer.
+        let mut waited = 0;
         loop {
             every.tick().await;
             let now = collector.now_ms();
-            let mut live = MemoryHistory::new();
-            for wanted in alerting.wanted_reports(now) {
-                let (domain, hour) = (wanted.domain.as_str(), wanted.hour);
-                let report = match wanted.kind {
-                    ReportKind::Transaction => collector
-                        .transaction_report(domain, hour)
-                        .await
-                        .map(Report::Transaction),
-                    ReportKind::Event => collector
-                        .event_report(domain, hour)
-                        .await
-                        .map(Report::Event),
-                    ReportKind::Problem => collector
-                        .problem_report(domain, hour)
-                        .await
-                        .map(Report::Problem),
-                    ReportKind::Metric => collector
-                        .metric_report(domain, hour)
-                        .await
-                        .map(Report::Metric),
-                };
-                if let Some(report) = report {
-                    live.insert(domain, hour, report);
+            let Ok(live) = current_reports(&collector, &alerting, now, QUERY_WAIT).await else {
+                // An analyzer thread is busy (writing a checkpoint, say): evaluated at the
+                // next tick instead of on a checkpoint up to a minute old, whose last
+                // minutes would look short (and fire `below` rules).
+                waited += 1;
+                if waited == WAITS_BEFORE_WARNING {
+                    tracing::warn!(
+                        seconds = (EVALUATE_EVERY * waited).as_secs(),
+                        "alert evaluation is waiting for a busy analyzer thread"
+                    );
                 }
-                live.cover(hour);
-            }
+                continue;
+            };
+            waited = 0;
             let history = history.clone();
             // Notifications block (with timeouts): off the async workers.
             let ticked = tokio::task::spawn_blocking(move || {
@@ -98,6 +88,49 @@ pub(crate) fn start(
         }
     });
     Ok(log)
+}
+
+/// Ticks in a row without every analyzer's answer before the loop says so (a minute).
+const WAITS_BEFORE_WARNING: u32 = 6;
+
+/// How long the alert loop waits for an analyzer thread's answer.
+const QUERY_WAIT: Duration = Duration::from_secs(3);
+
+/// The reports `alerting` wants for the minutes due at `now`, as the analyzers hold them
+/// now; `Err` if any analyzer did not answer within `wait`.
+async fn current_reports(
+    collector: &Collector,
+    alerting: &Alerting,
+    now: u64,
+    wait: Duration,
+) -> Result<MemoryHistory, Unanswered> {
+    let mut live = MemoryHistory::new();
+    for wanted in alerting.wanted_reports(now) {
+        let (domain, hour) = (wanted.domain.as_str(), wanted.hour);
+        let report = match wanted.kind {
+            ReportKind::Transaction => collector
+                .transaction_report_now(domain, hour, wait)
+                .await?
+                .map(Report::Transaction),
+            ReportKind::Event => collector
+                .event_report_now(domain, hour, wait)
+                .await?
+                .map(Report::Event),
+            ReportKind::Problem => collector
+                .problem_report_now(domain, hour, wait)
+                .await?
+                .map(Report::Problem),
+            ReportKind::Metric => collector
+                .metric_report_now(domain, hour, wait)
+                .await?
+                .map(Report::Metric),
+        };
+        if let Some(report) = report {
+            live.insert(domain, hour, report);
+        }
+        live.cover(hour);
+    }
+    Ok(live)
 }
 
 /// The alert figures on `/metrics`, read from the alert log (its counters are the one source).

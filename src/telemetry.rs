@@ -68,6 +68,7 @@ pub(crate) const CONNECTIONS_OPEN: &str = "ocelot_connections_open";
 pub(crate) const CONNECTIONS_ACCEPTED: &str = "ocelot_connections_accepted";
 /// Hours sealed since start (counter).
 pub(crate) const HOURS_SEALED: &str = "ocelot_hours_sealed";
+pub(crate) const REPORT_QUERIES_UNANSWERED: &str = "ocelot_report_queries_unanswered";
 /// The collector's current hour index, `epoch_ms / 3_600_000` (gauge).
 pub(crate) const OPEN_HOUR: &str = "ocelot_open_hour";
 /// When the open hours were last checkpointed, epoch seconds (gauge; absent before the first).
@@ -273,6 +274,12 @@ impl OcelotFigures {
             c.connections_total,
         )?;
         counter(e, HOURS_SEALED, "Hours sealed since start.", c.hours_sealed)?;
+        counter(
+            e,
+            REPORT_QUERIES_UNANSWERED,
+            "Report queries an analyzer thread did not answer in time (the web got the last checkpoint; alerting waited).",
+            c.report_queries_unanswered,
+        )?;
         gauge(
             e,
             OPEN_HOUR,

@@ -664,6 +664,15 @@ impl Collector {
         }
     }
 
+    /// Keeps every report worker busy for `how_long`, as a long checkpoint would (tests of
+    /// what readers do meanwhile).
+    #[doc(hidden)]
+    pub fn stall_workers_for_tests(&self, how_long: Duration) {
+        for control in &self.inner.controls {
+            let _ = control.try_send(Control::Stall(how_long));
+        }
+    }
+
     /// Stops the workers after they processed what is queued and wrote every open hour.
     /// Call it once the listener is closed; ingesting afterwards only counts drops.
     pub fn shutdown(&self) {
@@ -778,7 +787,33 @@ impl Collector {
     }
 
     async fn report<R: Report>(&self, domain: &str, hour: u64) -> Option<R> {
+        match self.report_within(domain, hour, QUERY_TIMEOUT).await {
+            Ok(report) => report,
+            // The last checkpoint: up to a minute old, better than nothing to look at.
+            Err(Unanswered) => {
+                let store = self.inner.store.as_ref()?;
+                read_stored::<R>(store, hour, domain, R::KIND.name())
+            }
+        }
+    }
+
+    /// The report as the analyzer thread holding its hour has it now, or the stored one
+    /// when no analyzer holds the hour; `Err(Unanswered)` when the analyzer did not answer
+    /// within `wait` (busy writing a checkpoint, say), counted in
+    /// [`StatsSnapshot::report_queries_unanswered`].
+    async fn report_within<R: Report>(
+        &self,
+        domain: &str,
+        hour: u64,
+        wait: Duration,
+    ) -> Result<Option<R>, Unanswered> {
         let inner = &*self.inner;
+        let Some(worker) = inner.worker_of(R::KIND, hour, domain) else {
+            let stored = inner.store.as_ref();
+            return Ok(
+                stored.and_then(|store| read_stored::<R>(store, hour, domain, R::KIND.name()))
+            );
+        };
         let (reply, answer) = tokio::sync::oneshot::channel();
         let query = Control::Query {
             hour,
@@ -786,16 +821,73 @@ impl Collector {
             domain: domain.to_owned(),
             reply,
         };
-        let worker = inner.worker_of(R::KIND, hour, domain);
-        if worker.is_some_and(|worker| inner.controls[worker].try_send(query).is_ok()) {
-            if let Ok(Ok(Some(report))) = tokio::time::timeout(QUERY_TIMEOUT, answer).await {
-                return R::from_any(report);
+        if inner.controls[worker].try_send(query).is_ok() {
+            match tokio::time::timeout(wait, answer).await {
+                Ok(Ok(Some(report))) => return Ok(R::from_any(report)),
+                // The analyzer has no such report: whatever a checkpoint or seal wrote.
+                Ok(Ok(None)) => {
+                    let stored = inner.store.as_ref();
+                    return Ok(stored
+                        .and_then(|store| read_stored::<R>(store, hour, domain, R::KIND.name())));
+                }
+                Ok(Err(_)) | Err(_) => {}
             }
         }
-        let store = inner.store.as_ref()?;
-        read_stored::<R>(store, hour, domain, R::KIND.name())
+        inner.stats.report_queries_unanswered.fetch_add(1, Relaxed);
+        Err(Unanswered)
+    }
+
+    /// [`Collector::transaction_report`] for readers that must not act on an older copy
+    /// (alert rules: a checkpoint up to a minute old would show the last minutes short):
+    /// `Err(Unanswered)` instead of the last checkpoint when the analyzer holding the hour
+    /// does not answer within `wait`.
+    pub async fn transaction_report_now(
+        &self,
+        domain: &str,
+        hour: u64,
+        wait: Duration,
+    ) -> Result<Option<TransactionReport>, Unanswered> {
+        self.report_within(domain, hour, wait).await
+    }
+
+    /// [`Collector::event_report`], or `Err(Unanswered)` (see
+    /// [`Collector::transaction_report_now`]).
+    pub async fn event_report_now(
+        &self,
+        domain: &str,
+        hour: u64,
+        wait: Duration,
+    ) -> Result<Option<EventReport>, Unanswered> {
+        self.report_within(domain, hour, wait).await
+    }
+
+    /// [`Collector::problem_report`], or `Err(Unanswered)` (see
+    /// [`Collector::transaction_report_now`]).
+    pub async fn problem_report_now(
+        &self,
+        domain: &str,
+        hour: u64,
+        wait: Duration,
+    ) -> Result<Option<ProblemReport>, Unanswered> {
+        self.report_within(domain, hour, wait).await
+    }
+
+    /// [`Collector::metric_report`], or `Err(Unanswered)` (see
+    /// [`Collector::transaction_report_now`]).
+    pub async fn metric_report_now(
+        &self,
+        domain: &str,
+        hour: u64,
+        wait: Duration,
+    ) -> Result<Option<MetricReport>, Unanswered> {
+        self.report_within(domain, hour, wait).await
     }
 }
+
+/// The analyzer thread holding a report's open hour did not answer in time (see
+/// [`Collector::transaction_report_now`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unanswered;
 
 fn read_stored<R: DeserializeOwned>(
     store: &Store,

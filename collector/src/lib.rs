@@ -39,7 +39,7 @@ mod stats;
 mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use collector::{Collector, MAX_ANALYZER_THREADS, STATE_DOMAIN};
+pub use collector::{Collector, Unanswered, MAX_ANALYZER_THREADS, STATE_DOMAIN};
 pub use config::{
     default_analyzer_threads, CollectorConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_WORKER_QUEUE_BYTES,
     DEFAULT_WORKER_QUEUE_TREES,

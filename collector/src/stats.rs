@@ -82,6 +82,7 @@ pub struct CollectorStats {
     pub(crate) trees_folded_domain: AtomicU64,
     pub(crate) store_dropped: AtomicU64,
     pub(crate) hours_sealed: AtomicU64,
+    pub(crate) report_queries_unanswered: AtomicU64,
     /// Frame bytes of the batches some report worker still holds (see `QueuedTrees`).
     pub(crate) queued_bytes: Arc<AtomicU64>,
     pub(crate) workers: Vec<(&'static str, WorkerCounters)>,
@@ -101,6 +102,7 @@ impl CollectorStats {
             trees_folded_domain: AtomicU64::new(0),
             store_dropped: AtomicU64::new(0),
             hours_sealed: AtomicU64::new(0),
+            report_queries_unanswered: AtomicU64::new(0),
             queued_bytes: Arc::new(AtomicU64::new(0)),
             workers: workers
                 .iter()
@@ -137,6 +139,7 @@ impl CollectorStats {
             no_message_id: self.no_message_id.load(Relaxed),
             trees_folded_domain: self.trees_folded_domain.load(Relaxed),
             store_dropped: self.store_dropped.load(Relaxed),
+            report_queries_unanswered: self.report_queries_unanswered.load(Relaxed),
             // Filled by `Collector::stats`, which has the store.
             store_drops: BTreeMap::new(),
             hours_sealed: self.hours_sealed.load(Relaxed),
@@ -223,6 +226,9 @@ pub struct StatsSnapshot {
     pub store_drops: BTreeMap<&'static str, u64>,
     /// Hours sealed since start.
     pub hours_sealed: u64,
+    /// Report queries the analyzer thread holding the hour did not answer in time (busy
+    /// with a checkpoint, say): readers got the last checkpoint, or nothing.
+    pub report_queries_unanswered: u64,
     /// When every worker last checkpointed the open hours with every report written, epoch
     /// ms (0 = not yet): a checkpoint that failed to write does not move it.
     pub last_checkpoint_ms: u64,

@@ -205,6 +205,8 @@ pub(crate) enum Control {
     Sample(StateSample),
     /// Process what is queued, write every open hour, and stop.
     Shutdown,
+    /// Do nothing for this long: what a long checkpoint does to queries (tests only).
+    Stall(std::time::Duration),
 }
 
 /// Writes one report as JSON into a report file (streamed: a busy domain's report is
@@ -676,6 +678,7 @@ pub(crate) fn run<W: Worker>(
                         let state = open.entry(hour).or_insert_with(|| worker.new_hour(hour));
                         W::sample(state, &sample);
                     }
+                    Ok(Control::Stall(how_long)) => std::thread::sleep(how_long),
                     Ok(Control::Shutdown) => {
                         // The sockets are closed by now: this queue only empties.
                         while let Ok(item) = trees.try_recv() {

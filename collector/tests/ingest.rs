@@ -1006,3 +1006,69 @@ fn a_checkpoint_that_fails_to_write_does_not_count_as_the_last_checkpoint() {
     collector.shutdown();
     store.shutdown();
 }
+
+#[test]
+fn a_report_asked_for_now_is_the_live_one_or_unanswered_never_an_old_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let collector = Collector::start(
+        manual_config(),
+        Some(store.clone()),
+        Arc::new(ManualClock::new(NOW_MS)),
+    );
+    // The captures, checkpointed, then the same again (counted again; the store keeps the
+    // first copy of each ID).
+    for round in 0..2 {
+        for frame in binary_frames() {
+            let _ = collector.ingest(frame.into());
+        }
+        if round == 0 {
+            collector.checkpoint_now();
+        }
+    }
+    // A query may be answered before the trees queued ahead of it are counted.
+    wait_for("the trees to be counted", || {
+        collector.stats().queued_bytes == 0
+    });
+    let wait = Duration::from_secs(3);
+    let live = block_on(collector.transaction_report_now("catgen", HOUR, wait))
+        .unwrap()
+        .unwrap();
+    let everything = all_count(&live);
+    // An analyzer busy for longer than the wait (a long checkpoint): `Unanswered`, counted,
+    // where `transaction_report` gives the last checkpoint, which holds half the trees.
+    // (Longer than the 3 s `transaction_report` waits before it falls back.)
+    collector.stall_workers_for_tests(Duration::from_millis(3500));
+    let short = Duration::from_millis(200);
+    assert_eq!(
+        block_on(collector.transaction_report_now("catgen", HOUR, short)),
+        Err(ocelot_collector::Unanswered)
+    );
+    assert_eq!(collector.stats().report_queries_unanswered, 1);
+    let fallback = block_on(collector.transaction_report("catgen", HOUR)).unwrap();
+    assert_eq!(
+        2 * all_count(&fallback),
+        everything,
+        "the checkpoint is older"
+    );
+    assert_eq!(collector.stats().report_queries_unanswered, 2);
+    // Once it answers again, the live report.
+    let live = block_on(collector.transaction_report_now("catgen", HOUR, wait)).unwrap();
+    assert_eq!(live.map(|r| all_count(&r)), Some(everything));
+    // A domain the analyzer does not hold, and an hour no analyzer holds: the store's.
+    assert_eq!(
+        block_on(collector.transaction_report_now("nobody", HOUR, wait)),
+        Ok(None)
+    );
+    collector.shutdown();
+    store.shutdown();
+}
+
+/// Transactions of every type counted in a report.
+fn all_count(report: &ocelot_analyzer::TransactionReport) -> u64 {
+    let view = report.view(&ViewQuery {
+        elapsed_seconds: 3600.0,
+        ..ViewQuery::default()
+    });
+    view.types.iter().map(|t| t.figures.count).sum()
+}
