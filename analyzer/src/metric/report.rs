@@ -50,7 +50,7 @@ impl MetricItem {
             },
         );
         m.count = m.count.saturating_add(count);
-        m.sum += sum;
+        m.sum = saturating_sum(m.sum, sum);
     }
 
     fn merge(&mut self, other: &MetricItem) {
@@ -116,7 +116,7 @@ impl MetricReport {
             .filter(|(name, _)| query.type_.is_none_or(|wanted| wanted == *name))
             .map(|(name, item)| {
                 let count = item.minutes.iter().map(|m| m.count).sum();
-                let sum = item.minutes.iter().map(|m| m.sum).sum();
+                let sum = item.minutes.iter().map(|m| m.sum).fold(0.0, saturating_sum);
                 MetricItemView {
                     name: name.to_owned(),
                     kind: item.kind.clone(),
@@ -187,4 +187,16 @@ pub struct MetricMinuteView {
     pub sum: f64,
     /// `sum / count`.
     pub avg: f64,
+}
+
+/// `a + b`, held at the largest finite value instead of overflowing to infinity: JSON has
+/// no infinity (serde writes `null`), so an infinite sum would make the report's checkpoint
+/// unreadable at the next start, and the API's figure `null`.
+fn saturating_sum(a: f64, b: f64) -> f64 {
+    let sum = a + b;
+    if sum.is_infinite() {
+        f64::MAX.copysign(sum)
+    } else {
+        sum
+    }
 }

@@ -143,3 +143,16 @@ proptest! {
         prop_assert_eq!(merged, run(&trees).remove("shop").unwrap());
     }
 }
+
+#[test]
+fn a_sum_past_the_largest_number_stays_finite_and_the_report_reads_back() {
+    let huge = metric("shop", "", "bytes.total", "S", "1e308");
+    let reports = run(&[huge.clone(), huge.clone(), huge]);
+    let view = reports["shop"].view(&ViewQuery::default());
+    assert_eq!(view.metrics[0].sum, f64::MAX);
+    assert_eq!(view.metrics[0].minutes[0].sum, f64::MAX);
+    // A checkpoint of it parses back (JSON has no infinity: it would be `null`).
+    let json = serde_json::to_string(&reports["shop"]).unwrap();
+    let back: MetricReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, reports["shop"]);
+}
