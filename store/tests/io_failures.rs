@@ -53,6 +53,14 @@ fn open_with(dir: &Path, disk: &Arc<FlakyDisk>) -> Store {
     Store::open(config).unwrap()
 }
 
+/// [`open_with`], closing a domain-hour after 300 ms idle (the default is a minute).
+fn open_closing_soon(dir: &Path, disk: &Arc<FlakyDisk>) -> Store {
+    let mut config = common::config(dir);
+    config.file_layer = disk.clone();
+    config.idle_close = std::time::Duration::from_millis(300);
+    Store::open(config).unwrap()
+}
+
 #[test]
 fn a_full_disk_drops_and_counts_new_trees_and_keeps_old_ones() {
     let dir = tempfile::tempdir().unwrap();
@@ -159,16 +167,13 @@ fn a_data_file_at_its_size_limit_refuses_and_counts_instead_of_wrapping() {
     assert!(store.lookup(&other).unwrap().is_some());
 }
 
-/// Review: a domain-hour closed after a failed index write and reopened in the same run
-/// is later marked clean, so the next start never rebuilds the lost entries.
+/// A domain-hour closed after a failed index write and reopened in the same run used to be
+/// marked clean later, so the next start never rebuilt the lost entries.
 #[test]
 fn a_failed_index_write_is_repaired_even_when_the_domain_hour_was_reopened_since() {
     let dir = tempfile::tempdir().unwrap();
     let disk = Arc::new(FlakyDisk::default());
-    let mut config = common::config(dir.path());
-    config.file_layer = disk.clone();
-    config.idle_close = std::time::Duration::from_millis(300);
-    let store = Store::open(config).unwrap();
+    let store = open_closing_soon(dir.path(), &disk);
     disk.index_full.store(true, Ordering::SeqCst);
     let ids: Vec<_> = (0..10).map(|s| id("shop", 1, s)).collect();
     for i in &ids {
@@ -196,17 +201,14 @@ fn a_failed_index_write_is_repaired_even_when_the_domain_hour_was_reopened_since
     );
 }
 
-/// Review: a torn record the writer could not cut off is kept by a domain-hour that is
-/// closed and reopened in the same run: new blocks go after it, and the next start cuts
+/// A torn record the writer could not cut off used to stay in a domain-hour closed and
+/// reopened in the same run: new blocks went after it, and the next crash's recovery cut
 /// them all away.
 #[test]
 fn trees_written_after_a_torn_record_survive_a_reopen_and_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let disk = Arc::new(FlakyDisk::default());
-    let mut config = common::config(dir.path());
-    config.file_layer = disk.clone();
-    config.idle_close = std::time::Duration::from_millis(300);
-    let store = Store::open(config).unwrap();
+    let store = open_closing_soon(dir.path(), &disk);
     let before: Vec<_> = (0..5).map(|s| id("shop", 1, s)).collect();
     for i in &before {
         store.append(i, frame(i, 300)).unwrap();
