@@ -52,6 +52,20 @@ pub(crate) struct IngestBatch {
     admissions: hashbrown::HashMap<(u64, String), Option<Placement>>,
 }
 
+/// Frames [`Collector::accept`] counts and skips without closing the connection: `NM1`
+/// metric bags (CAT 4.0 clients, cat-design 3.8; not analysed), and NT1 or PT1 frames with a
+/// header and no message.
+fn is_skipped(e: &DecodeError) -> bool {
+    match e {
+        DecodeError::Empty => true,
+        DecodeError::UnknownMagic { magic } => magic == METRIC_BAG_MAGIC,
+        _ => false,
+    }
+}
+
+/// The magic of CAT 4.0's metric bag frames.
+const METRIC_BAG_MAGIC: &str = "NM1";
+
 /// Lines about refused domains (see [`Collector::accept`]): a client keeps sending its
 /// domain, so this would otherwise log every tree.
 static INVALID_DOMAIN_LOG: RateLimitedLog =
@@ -364,7 +378,11 @@ impl Collector {
             Ok(scan) => scan,
             Err(e) => {
                 stats.count_decode_error(decode_error_reason(&e));
-                return Err(e);
+                // Framed well, and no tree to lose: a CAT 4.0 client's metric bags come
+                // between its trees, and Java 3.x clients send a header without a message
+                // for a tree they have not got. Closing the connection would lose every
+                // tree queued behind them.
+                return if is_skipped(&e) { Ok(()) } else { Err(e) };
             }
         };
         let now_ms = *batch.now_ms.get_or_insert_with(|| inner.clock.now_ms());

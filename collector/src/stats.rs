@@ -12,6 +12,7 @@ use serde::Serialize;
 pub(crate) fn decode_error_reason(e: &DecodeError) -> &'static str {
     match e {
         DecodeError::LengthMismatch { .. } => "length_mismatch",
+        DecodeError::UnknownMagic { magic } if magic == "NM1" => "metric_bag",
         DecodeError::UnknownMagic { .. } => "unknown_magic",
         DecodeError::Truncated { .. } => "truncated",
         DecodeError::VarintOverflow { .. } => "varint_overflow",
@@ -34,9 +35,11 @@ pub(crate) fn frame_error_reason(e: &FrameError) -> &'static str {
 }
 
 /// All decode and framing error labels, so counters are fixed and bounded.
-pub(crate) const DECODE_REASONS: [&str; 14] = [
+pub(crate) const DECODE_REASONS: [&str; 15] = [
     "length_mismatch",
     "unknown_magic",
+    // CAT 4.0's metric bags: skipped, the connection kept (see `Collector::accept`).
+    "metric_bag",
     "truncated",
     "varint_overflow",
     "unknown_tag",

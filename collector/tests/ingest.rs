@@ -1072,3 +1072,79 @@ fn all_count(report: &ocelot_analyzer::TransactionReport) -> u64 {
     });
     view.types.iter().map(|t| t.figures.count).sum()
 }
+
+/// Frames real clients send that hold no tree are skipped, counted, and the connection
+/// kept: the Java 4.0 client interleaves `NM1` metric bags with its `NT1` trees on one
+/// connection, and the Java 3.x codec writes a header-only `NT1` frame for a tree without
+/// a message. Closing the connection lost every frame queued behind them.
+#[test]
+fn metric_bags_and_header_only_frames_are_skipped_without_closing_the_connection() {
+    let (collector, server) = serve_without_store(manual_config());
+    let frames = binary_frames();
+    fn varint(mut n: u64, out: &mut Vec<u8>) {
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+    fn string(s: &str, out: &mut Vec<u8>) {
+        varint(s.len() as u64, out);
+        out.extend_from_slice(s.as_bytes());
+    }
+    fn framed(body: Vec<u8>) -> Vec<u8> {
+        let mut f = (body.len() as u32).to_be_bytes().to_vec();
+        f.extend(body);
+        f
+    }
+    // An NM1 metric bag (cat-design 3.8): one COUNT of order.count.
+    let mut nm1 = b"NM1".to_vec();
+    for s in ["catgen", "vm", "192.0.2.2"] {
+        string(s, &mut nm1);
+    }
+    varint(1, &mut nm1);
+    varint(NOW_MS, &mut nm1);
+    string("order.count", &mut nm1);
+    string("COUNT", &mut nm1);
+    varint(1, &mut nm1);
+    varint(0, &mut nm1);
+    varint(0, &mut nm1);
+    // A header-only NT1 frame (Java's `NativeMessageCodec.encode` when getMessage() is null).
+    let mut header_only = b"NT1".to_vec();
+    for s in [
+        "catgen",
+        "vm",
+        "192.0.2.2",
+        "main",
+        "1",
+        "main",
+        "catgen-c0000202-498703-1",
+        "",
+        "",
+        "",
+    ] {
+        string(s, &mut header_only);
+    }
+
+    let mut conn = TcpStream::connect(server.addr).unwrap();
+    let mut write = framed(nm1);
+    write.extend_from_slice(&frames[0]);
+    write.extend(framed(header_only));
+    write.extend_from_slice(&frames[1]);
+    conn.write_all(&write).unwrap();
+    conn.flush().unwrap();
+    wait_for("both trees", || collector.stats().trees_accepted == 2);
+    let skipped = collector.stats().decode_errors;
+    assert_eq!(skipped.get("metric_bag"), Some(&1), "{skipped:?}");
+    assert_eq!(skipped.get("empty"), Some(&1), "{skipped:?}");
+    // The connection stays usable.
+    conn.write_all(&frames[2]).unwrap();
+    wait_for("a third tree on the same connection", || {
+        collector.stats().trees_accepted == 3
+    });
+    server.stop().shutdown();
+}
