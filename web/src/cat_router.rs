@@ -171,7 +171,11 @@ fn json_body(config: &CatRouterConfig, routers: &str) -> String {
 fn xml_body(config: &CatRouterConfig, routers: &str) -> String {
     let mut body =
         String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\r\n<property-config>\r\n");
-    for (key, value) in kvs(config, routers) {
+    // Some Java 3.x clients read `multiInstances` without checking that it is there, and
+    // without it throw before applying the rest; CAT's router never sends it. `false` is
+    // what those clients assume when it is missing.
+    let multi_instances = ("multiInstances", "false".to_owned());
+    for (key, value) in kvs(config, routers).into_iter().chain([multi_instances]) {
         body.push_str(&format!(
             "   <property id=\"{key}\" value=\"{}\"/>\r\n",
             xml_escape(&value)
@@ -258,6 +262,29 @@ mod tests {
             body,
             r#"{"kvs":{"routers":"127.0.0.1:2280;","block":"false","sample":"1.0","startTransactionTypes":"","matchTransactionTypes":""}}"#
         );
+    }
+
+    /// Java 3.x's `DefaultClientConfigService.refreshInnerConfig`, in some versions, calls
+    /// `findProperty("multiInstances").getValue()` without a null check: without the key it
+    /// threw after taking the routers, so `sample`, `block` and the atomic types were never
+    /// applied.
+    #[test]
+    fn xml_body_names_every_key_the_java_3x_client_reads() {
+        let body = xml_body(&CatRouterConfig::default(), "127.0.0.1:2280;");
+        for key in [
+            "routers",
+            "block",
+            "sample",
+            "multiInstances",
+            "startTransactionTypes",
+            "matchTransactionTypes",
+        ] {
+            assert!(
+                body.contains(&format!("<property id=\"{key}\"")),
+                "{key} missing: {body}"
+            );
+        }
+        assert!(body.contains(r#"<property id="multiInstances" value="false"/>"#));
     }
 
     #[test]
