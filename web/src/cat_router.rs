@@ -63,11 +63,20 @@ async fn router_endpoint(
     headers: HeaderMap,
     PageQuery(query): PageQuery<RouterQuery>,
 ) -> Response {
-    let local_ip = connect_info.map(|Extension(ConnectInfo(addrs))| addrs.local.ip());
+    let addrs = connect_info.map(|Extension(ConnectInfo(addrs))| addrs);
     let host = headers
         .get(header::HOST)
         .and_then(|value| value.to_str().ok());
-    let routers = advertised_routers(&state.cat_router, local_ip, host);
+    let routers = advertised_routers(&state.cat_router, addrs.map(|a| a.local.ip()), host);
+    if let Some(addrs) = addrs.filter(|a| !a.remote.ip().is_loopback()) {
+        if routers.starts_with("127.0.0.1:") && state.cat_router.routers.is_empty() {
+            // An IPv6 connection with a host name: a remote client would send its trees to
+            // its own loopback.
+            LOOPBACK_ROUTER_WARNED.call_once(|| {
+                tracing::warn!(client = %addrs.remote, "told a remote CAT client to send to 127.0.0.1: its request shows no IPv4 address of this host; set web.advertise in the config (said once)");
+            });
+        }
+    }
     let format = RouterFormat::from_op(query.op.as_deref());
     let (content_type, body) = match format {
         RouterFormat::Api => ("text/plain; charset=utf-8", routers),
@@ -88,6 +97,9 @@ async fn router_endpoint(
         .body(Body::from(body))
         .expect("static headers and a sized body make a valid response")
 }
+
+/// Whether a remote client was told to use loopback (see [`router_endpoint`]).
+static LOOPBACK_ROUTER_WARNED: std::sync::Once = std::sync::Once::new();
 
 /// The `routers` value: `ip:port;` per collector, trailing `;` as CAT writes it.
 ///
