@@ -3,27 +3,35 @@
 use crate::frugal_vec::ThinList;
 use crate::sample_id::{SampleId, TreeId};
 
-/// A name's failed-message IDs (up to 10), allocated with the first (most names never fail).
+/// A name's failed-message IDs (up to 10, oldest first), allocated with the first (most
+/// names never fail).
 pub(crate) type FailIds = ThinList<SampleId>;
 
-/// Appends `id` unless it is empty, already listed, or the list holds `max` IDs.
-pub(crate) fn push_capped(ids: &mut FailIds, id: &TreeId<'_>, max: usize) {
-    if id.is_empty() || ids.len() >= max {
-        return;
+/// Appends `id` unless it is empty or already listed; when `max` IDs are kept, the oldest
+/// goes. The newest failures are the ones worth opening: someone chasing a failure at :50
+/// wants one from :50, not the hour's first ten.
+pub(crate) fn push_newest(ids: &mut FailIds, id: &TreeId<'_>, max: usize) {
+    if !id.is_empty() {
+        merge_newest(ids, std::slice::from_ref(id.sample()), max);
     }
-    push_kept(ids, id.sample().clone(), max);
 }
 
-/// Appends the IDs of `other` in order, as [`push_capped`] does one by one.
-pub(crate) fn merge_capped(ids: &mut FailIds, other: &[SampleId], max: usize) {
+/// Merges `other`'s IDs into `ids` as if `other`'s failures came after: [`push_newest`]
+/// one by one, so a merge of two halves of an hour keeps what the whole hour would.
+pub(crate) fn merge_newest(ids: &mut FailIds, other: &[SampleId], max: usize) {
     for id in other {
-        push_kept(ids, id.clone(), max);
-    }
-}
-
-fn push_kept(ids: &mut FailIds, id: SampleId, max: usize) {
-    if !id.is_empty() && ids.len() < max && !ids.contains(&id) {
-        ids.insert(ids.len(), id);
+        if id.is_empty() || max == 0 || ids.contains(id) {
+            continue;
+        }
+        if ids.len() < max {
+            ids.insert(ids.len(), id.clone());
+        } else {
+            let kept = ids.as_mut_slice();
+            kept.rotate_left(1);
+            if let Some(last) = kept.last_mut() {
+                last.clone_from(id);
+            }
+        }
     }
 }
 
@@ -37,7 +45,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn failed_ids_are_kept_once_in_order_up_to_the_cap_and_serialize_as_a_list() {
+    fn the_newest_failed_ids_are_kept_once_in_order_and_serialize_as_a_list() {
         let mut ids = FailIds::default();
         for text in [
             "a-c0a8010a-1-1",
@@ -47,14 +55,29 @@ mod tests {
             "x",
             "y",
         ] {
-            push_capped(&mut ids, &TreeId::new(text), 3);
+            push_newest(&mut ids, &TreeId::new(text), 3);
         }
-        assert_eq!(texts(&ids), ["a-c0a8010a-1-1", "a-c0a8010a-1-2", "x"]);
+        assert_eq!(texts(&ids), ["a-c0a8010a-1-2", "x", "y"]);
         let json = serde_json::to_string(&ids).unwrap();
-        assert_eq!(json, r#"["a-c0a8010a-1-1","a-c0a8010a-1-2","x"]"#);
+        assert_eq!(json, r#"["a-c0a8010a-1-2","x","y"]"#);
         assert_eq!(serde_json::from_str::<FailIds>(&json).unwrap(), ids);
-        let mut merged = FailIds::default();
-        merge_capped(&mut merged, &ids, 2);
-        assert_eq!(texts(&merged), ["a-c0a8010a-1-1", "a-c0a8010a-1-2"]);
+    }
+
+    #[test]
+    fn a_merge_keeps_what_one_list_of_both_would() {
+        let list = |texts: &[&str]| {
+            let mut ids = FailIds::default();
+            for text in texts {
+                push_newest(&mut ids, &TreeId::new(text), 5);
+            }
+            ids
+        };
+        let mut first_half = list(&["a1", "a2", "a3", "a4"]);
+        merge_newest(&mut first_half, &list(&["b1", "b2", "a4"]), 5);
+        assert_eq!(
+            texts(&first_half),
+            texts(&list(&["a1", "a2", "a3", "a4", "b1", "b2", "a4"]))
+        );
+        assert_eq!(texts(&first_half), ["a2", "a3", "a4", "b1", "b2"]);
     }
 }

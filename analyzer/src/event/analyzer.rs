@@ -11,7 +11,7 @@ use crate::cardinality::type_name_entry;
 use crate::config::AnalyzerConfig;
 use crate::dependency::edge_call;
 use crate::domain_reports::DomainReports;
-use crate::message_ids::push_capped;
+use crate::message_ids::push_newest;
 use crate::minute::minute_in_hour;
 use crate::sample_id::TreeId;
 use crate::transaction_walk::counted_duration;
@@ -153,7 +153,7 @@ impl TreeCounter<'_> {
             return;
         }
         if fail > 0 {
-            push_capped(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
+            push_newest(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
         } else if name.sample_message_id.is_empty() {
             name.sample_message_id = message_id.sample().clone();
         }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dependency::{DependencyEdge, DependencyView};
 
-use crate::message_ids::{merge_capped, texts, FailIds};
+use crate::message_ids::{merge_newest, texts, FailIds};
 use crate::minute::minute_entry;
 use crate::open_minute::{MinuteFigures, MinuteList, OpenMinute, MINUTE_BITS};
 use crate::sample_id::SampleId;
@@ -172,7 +172,7 @@ impl EventName {
         if self.sample_message_id.is_empty() {
             self.sample_message_id.clone_from(&other.sample_message_id);
         }
-        merge_capped(
+        merge_newest(
             &mut self.fail_message_ids,
             &other.fail_message_ids,
             MAX_FAIL_MESSAGE_IDS,

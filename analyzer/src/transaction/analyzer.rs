@@ -10,7 +10,7 @@ use crate::batch::parse_transaction_batch;
 use crate::cardinality::type_name_entry;
 use crate::config::AnalyzerConfig;
 use crate::domain_reports::DomainReports;
-use crate::message_ids::push_capped;
+use crate::message_ids::push_newest;
 use crate::minute::minute_in_hour;
 use crate::sample_id::TreeId;
 use crate::transaction_walk::{for_each_counted_transaction, CountedTransaction};
@@ -176,7 +176,7 @@ fn record(
             config.max_key_chars.min(128),
             folded,
         );
-        push_capped(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
+        push_newest(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
     } else if name.sample_message_id.is_empty() {
         name.sample_message_id = message_id.sample().clone();
     }

@@ -559,3 +559,20 @@ fn the_open_minute_row_reads_as_part_of_the_list_whatever_the_order_and_sizes() 
         assert_eq!(merged, rows);
     }
 }
+
+#[test]
+fn the_failure_links_are_the_newest_ten_failures() {
+    let mut analyzer = analyzer();
+    for seq in 0..18u64 {
+        let root = transaction("URL", "/pay", HOUR_START_MS + seq * 60_000, 1_000, "500");
+        let id = format!("shop-0a000001-498703-{seq}");
+        analyzer.process(&tree("shop", "10.0.0.1", &id, root));
+    }
+    let view = analyzer.reports()["shop"].view(&all_hour());
+    let pay = name(&view, "URL", "/pay");
+    assert_eq!(pay.figures.fail, 18);
+    let expected: Vec<String> = (8..18)
+        .map(|seq| format!("shop-0a000001-498703-{seq}"))
+        .collect();
+    assert_eq!(pay.fail_message_ids, expected, "the last ten, oldest first");
+}
