@@ -17,10 +17,19 @@ pub(crate) fn minute_of(timestamp_ms: u64) -> u8 {
 /// may fall past the hour's end (or a skewed clock's before its start): they count at the
 /// nearest edge, minute 59 (or 0), not at the same minute of another hour (CAT's
 /// `timestamp / 60000 % 60` put a call at 07:00:05 at 06:00, before its request began).
-pub(crate) fn minute_in_hour(timestamp_ms: u64, hour: u64) -> u8 {
-    let start = hour.saturating_mul(MILLIS_PER_HOUR);
-    let end = start.saturating_add(MILLIS_PER_HOUR - 1);
-    minute_of(timestamp_ms.clamp(start, end))
+///
+/// `hour_start_ms` is the hour's first millisecond ([`hour_start_ms`]): one subtraction and
+/// one division a message, fewer than `minute_of`'s division and remainder.
+pub(crate) fn minute_in_hour(timestamp_ms: u64, hour_start_ms: u64) -> u8 {
+    let offset = timestamp_ms
+        .saturating_sub(hour_start_ms)
+        .min(MILLIS_PER_HOUR - 1);
+    (offset / MILLIS_PER_MINUTE) as u8
+}
+
+/// The first millisecond of `hour` (hours since the epoch).
+pub(crate) fn hour_start_ms(hour: u64) -> u64 {
+    hour.saturating_mul(MILLIS_PER_HOUR)
 }
 
 /// Finds or inserts the entry for `minute` in a list kept sorted by minute.

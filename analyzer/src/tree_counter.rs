@@ -2,6 +2,7 @@
 //! count one tree (see `HourAnalyzers::process`).
 
 use crate::config::AnalyzerConfig;
+use crate::minute::hour_start_ms;
 #[cfg(doc)]
 use crate::minute::minute_in_hour;
 
@@ -9,8 +10,9 @@ use crate::minute::minute_in_hour;
 /// what folded into `OTHERS` meanwhile; added to the report's count when dropped.
 pub(crate) struct MachineCounter<'a, M> {
     pub(crate) config: &'a AnalyzerConfig,
-    /// The report's hour: the tree's messages count in its minutes ([`minute_in_hour`]).
-    pub(crate) hour: u64,
+    /// The report's hour's first millisecond: the tree's messages count in its minutes
+    /// ([`minute_in_hour`]).
+    pub(crate) hour_start_ms: u64,
     pub(crate) machine: &'a mut M,
     pub(crate) folded: u64,
     report_folded: &'a mut u64,
@@ -28,7 +30,7 @@ impl<'a, M> MachineCounter<'a, M> {
     ) -> Self {
         MachineCounter {
             config,
-            hour,
+            hour_start_ms: hour_start_ms(hour),
             machine,
             folded,
             report_folded,

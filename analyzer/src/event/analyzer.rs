@@ -126,7 +126,7 @@ impl TreeCounter<'_> {
         message_id: &TreeId<'_>,
         call: Option<&MessageView<'_>>,
     ) {
-        let hour = self.hour;
+        let hour_start_ms = self.hour_start_ms;
         let name = type_name_entry(
             &mut self.machine.types,
             |t| &mut t.names,
@@ -136,11 +136,15 @@ impl TreeCounter<'_> {
         );
         let batch = parse_event_batch(event.data);
         let (count, fail) = batch.unwrap_or((1, u64::from(!event.is_success())));
-        name.record(minute_in_hour(event.timestamp_ms, hour), count, fail);
+        name.record(
+            minute_in_hour(event.timestamp_ms, hour_start_ms),
+            count,
+            fail,
+        );
         if let Some(call) = call {
             let duration_us = counted_duration(call.duration_us);
             name.edge.get_or_insert_with(Box::default).record_calls(
-                minute_in_hour(call.timestamp_ms, hour),
+                minute_in_hour(call.timestamp_ms, hour_start_ms),
                 1,
                 u64::from(!call.is_success()),
                 duration_us,

@@ -192,7 +192,7 @@ impl TreeCounter<'_> {
             counter.config,
             &mut counter.folded,
             key,
-            minute_in_hour(timestamp_ms, counter.hour),
+            minute_in_hour(timestamp_ms, counter.hour_start_ms),
             message_id,
         );
     }

@@ -123,7 +123,7 @@ impl TreeCounter<'_> {
             self.config,
             &mut self.folded,
         );
-        let minute = minute_in_hour(counted.transaction.timestamp_ms, self.hour);
+        let minute = minute_in_hour(counted.transaction.timestamp_ms, self.hour_start_ms);
         record(
             name,
             counted,
