@@ -4,12 +4,21 @@
 //!
 //! Design constraints: every control is a link or a GET form, so boards work without
 //! JavaScript (`board.js` only submits the selector form when a select changes); a board
-//! of a domain or hour without data still renders its navigation, with a 404 status.
+//! of a domain or hour without data still renders its navigation, with a 404 status. A
+//! domain that sent data but none of a board's kind (no metric, no event) is not an error:
+//! that board says so with a 200 and links the domains that have some.
+//!
+//! The selector form keeps what the board shows: type, name and sort ride along as hidden
+//! fields, so picking another hour or machine shows the same name. Types, names and
+//! machines belong to a domain, so the form also sends the domain they were picked in
+//! ([`FROM_PARAM`]); a handler passes its query through [`FormOrigin::apply`], which drops
+//! them when the domain changed.
 
 use axum::http::StatusCode;
 use std::fmt::Write as _;
 
 use maud::{html, Markup, Render};
+use serde::Deserialize;
 
 use crate::error::PageError;
 use crate::hour::{elapsed_seconds, hour_title};
@@ -23,6 +32,32 @@ use ocelot_protocol::MILLIS_PER_HOUR;
 pub(crate) const UNHEALTHY_FAIL_PERCENT: f64 = 1.0;
 /// Minutes in an hour.
 pub(crate) const MINUTES: usize = 60;
+/// The selector form's hidden field naming the domain its type, name and machine were
+/// picked in.
+pub(crate) const FROM_PARAM: &str = "from";
+
+/// The part of a board's query only the selector form sends: see [`FormOrigin::apply`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct FormOrigin {
+    /// The domain the form was shown for ([`FROM_PARAM`]).
+    from: Option<String>,
+}
+
+impl FormOrigin {
+    /// `params` as the board should read them: when the selector form was submitted with
+    /// another domain than the one it was shown for, the type, name and machine it carried
+    /// belong to that other domain and are dropped (the sort column applies to any domain
+    /// and stays).
+    pub(crate) fn apply(&self, mut params: ReportParams) -> ReportParams {
+        let from = self.from.as_deref().filter(|from| !from.is_empty());
+        if from.is_some_and(|from| params.domain() != Some(from)) {
+            params.type_ = None;
+            params.name = None;
+            params.ip = None;
+        }
+        params
+    }
+}
 
 /// The domain, hour and machine a board shows, checked against the report source.
 #[derive(Debug, Clone)]
@@ -41,8 +76,8 @@ pub(crate) struct Board {
     pub(crate) domain: String,
     /// The machine, `None` for all.
     pub(crate) ip: Option<String>,
-    /// The type and name shown, kept by the hour navigation (the same name an hour earlier
-    /// is what "Previous hour" is for).
+    /// The type, name and sort shown, kept by the hour navigation (the same name an hour
+    /// earlier is what "Previous hour" is for) and by the selector form.
     selected: Vec<(&'static str, String)>,
     /// Seconds the hour has run, for rates.
     pub(crate) elapsed_seconds: f64,
@@ -74,10 +109,14 @@ impl Board {
             domains,
             domain,
             ip: params.ip().map(str::to_owned),
-            selected: [("type", params.type_()), ("name", params.name())]
-                .into_iter()
-                .filter_map(|(key, value)| Some((key, value?.to_owned())))
-                .collect(),
+            selected: [
+                ("type", params.type_()),
+                ("name", params.name()),
+                ("sort", params.sort()),
+            ]
+            .into_iter()
+            .filter_map(|(key, value)| Some((key, value?.to_owned())))
+            .collect(),
             elapsed_seconds: elapsed_seconds(hour, now_ms),
         })
     }
@@ -112,6 +151,21 @@ impl Board {
         None
     }
 
+    /// The domains of the hour that have a report of the board's kind (`fetch` as for
+    /// [`Board::report_of_first_with`]), in order: where to go from a domain without one.
+    pub(crate) async fn domains_with<R, F>(&self, fetch: impl Fn(String, u64) -> F) -> Vec<String>
+    where
+        F: std::future::Future<Output = Option<R>>,
+    {
+        let mut with = Vec::new();
+        for domain in &self.domains {
+            if fetch(domain.clone(), self.hour).await.is_some() {
+                with.push(domain.clone());
+            }
+        }
+        with
+    }
+
     /// Whether the domain shown has a report in the hour.
     pub(crate) fn has_domain(&self) -> bool {
         self.domains.contains(&self.domain)
@@ -124,13 +178,25 @@ impl Board {
     }
 
     fn url_at(&self, hour: u64, extra: &[(&str, &str)]) -> String {
+        self.url_of(&self.domain, hour, self.ip.as_deref(), extra)
+    }
+
+    fn url_of(&self, domain: &str, hour: u64, ip: Option<&str>, extra: &[(&str, &str)]) -> String {
         let label = hour_label(hour);
-        let mut params: Vec<(&str, &str)> = vec![("domain", &self.domain), ("hour", &label)];
-        if let Some(ip) = &self.ip {
+        let mut params: Vec<(&str, &str)> = vec![("domain", domain), ("hour", &label)];
+        if let Some(ip) = ip {
             params.push(("ip", ip));
         }
         params.extend_from_slice(extra);
         build_url(self.path, &params)
+    }
+
+    /// The type, name and sort shown, as URL parameters.
+    fn kept(&self) -> Vec<(&str, &str)> {
+        self.selected
+            .iter()
+            .map(|(key, value)| (*key, value.as_str()))
+            .collect()
     }
 
     /// `Transactions · shop`: the page title.
@@ -166,11 +232,19 @@ impl Board {
             .hour
             .checked_sub(1)
             .filter(|_| self.hours.iter().any(|&h| h < self.hour));
-        let keep: Vec<(&str, &str)> = self
-            .selected
-            .iter()
-            .map(|(key, value)| (*key, value.as_str()))
-            .collect();
+        let keep = self.kept();
+        // A machine the domain does not have is still named (the page says it is unknown),
+        // as an unknown domain is, rather than "All machines" beside "machine 1.2.3.4".
+        let mut machines = machines.map(<[String]>::to_vec);
+        if let (Some(machines), Some(ip)) = (&mut machines, &self.ip) {
+            if !machines.contains(ip) {
+                machines.insert(0, ip.clone());
+            }
+        }
+        // The type, name and machine shown belong to this domain: the form names it, so a
+        // submit with another domain drops them (`FormOrigin::apply`).
+        let from = (!domains.is_empty() && (!keep.is_empty() || self.ip.is_some()))
+            .then_some(self.domain.as_str());
         let next = (self.hour < self.current_hour).then_some(self.hour + 1);
         html! {
             header.board-head {
@@ -216,7 +290,7 @@ impl Board {
                         }
                     }
                 }
-                @if let Some(machines) = machines {
+                @if let Some(machines) = &machines {
                     label {
                         span { "Machine" }
                         select name="ip" {
@@ -228,6 +302,12 @@ impl Board {
                             }
                         }
                     }
+                }
+                @for (key, value) in &keep {
+                    input type="hidden" name=(key) value=(value);
+                }
+                @if let Some(from) = from {
+                    input type="hidden" name=(FROM_PARAM) value=(from);
                 }
                 button type="submit" { "Show" }
             }
@@ -248,6 +328,11 @@ impl Board {
                 hour_title(self.hour)
             )
         };
+        let tip = if self.hour == self.current_hour {
+            "Pick another domain or hour above."
+        } else {
+            "Pick another domain or hour above, or go to the current hour."
+        };
         (
             StatusCode::NOT_FOUND,
             html! {
@@ -255,10 +340,71 @@ impl Board {
                 section.empty-state {
                     h2 { "Nothing to show" }
                     p { (detail) }
-                    p.muted { "Pick another domain or hour above, or go to the current hour." }
+                    p.muted { (tip) }
                 }
             },
         )
+    }
+
+    /// The body (under the board's own controls) for a domain that sent data in the hour
+    /// but none of this board's kind: `title` heads it, `what` says what the domain did not
+    /// log ("business metrics (M records)"), `explain` may add why, `others` are the domains
+    /// that did, linked. Not an error: the page answers 200.
+    pub(crate) fn lacks(
+        &self,
+        title: &str,
+        what: &str,
+        explain: Markup,
+        others: &[String],
+    ) -> Markup {
+        html! {
+            section.empty-state {
+                h2 { (title) }
+                p { (self.domain) " logged no " (what) " in the hour of " (hour_title(self.hour)) "." }
+                (explain)
+                @if others.is_empty() {
+                    p.muted { "No domain did." }
+                } @else {
+                    p {
+                        "Domains that did: "
+                        @for (i, domain) in others.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            a href=(self.url_of(domain, self.hour, None, &[])) { (domain) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The status and body for a machine the domain does not have in the hour (`machines`
+    /// are those it has): a 404, as the JSON API answers, with a link to all machines that
+    /// keeps the type, name and sort.
+    pub(crate) fn unknown_machine(
+        &self,
+        heading: &str,
+        machines: &[String],
+    ) -> (StatusCode, Markup) {
+        let ip = self.ip.as_deref().unwrap_or_default();
+        (
+            StatusCode::NOT_FOUND,
+            html! {
+                (self.controls(heading, Some(machines), true))
+                section.empty-state {
+                    h2 { "No machine " (ip) }
+                    p {
+                        "No machine " code { (ip) } " sent data of “" (self.domain) "” in the hour of "
+                        (hour_title(self.hour)) "."
+                    }
+                    p { a href=(self.url_of(&self.domain, self.hour, None, &self.kept())) { "Show all machines" } }
+                }
+            },
+        )
+    }
+
+    /// Whether the machine asked for is one of `machines` (or none was asked for).
+    pub(crate) fn knows_machine(&self, machines: &[String]) -> bool {
+        self.ip.as_ref().is_none_or(|ip| machines.contains(ip))
     }
 }
 
@@ -310,21 +456,24 @@ pub(crate) fn sort_key(
     }
 }
 
-/// A header row whose labels link to the table sorted by them (`url_of(key)`), the
-/// current one marked.
+/// The sort key of the text column: it sorts A to Z, every other column highest first.
+pub(crate) const NAME_KEY: &str = "name";
+
+/// Header cells whose labels link to the table sorted by them (`url_of(key)`), the current
+/// one marked with its direction. The caller writes the row, so it can add cells of columns
+/// that do not sort.
 pub(crate) fn sortable_header(
     columns: &[Column],
     current: &str,
     url_of: impl Fn(&str) -> String,
 ) -> Markup {
     html! {
-        tr {
-            @for column in columns {
-                @let sorted = column.key == current;
-                th.num[column.key != "name" && column.key != "type"]
-                    aria-sort=[sorted.then_some("descending")] title=(column.hint) {
-                    a.sort href=(url_of(column.key)) { (column.label) @if sorted { " ▾" } }
-                }
+        @for column in columns {
+            @let sorted = column.key == current;
+            @let ascending = column.key == NAME_KEY;
+            @let (direction, arrow) = if ascending { ("ascending", " ▴") } else { ("descending", " ▾") };
+            th.num[!ascending] aria-sort=[sorted.then_some(direction)] title=(column.hint) {
+                a.sort href=(url_of(column.key)) { (column.label) @if sorted { (arrow) } }
             }
         }
     }
@@ -513,8 +662,13 @@ pub(crate) fn per_minute(pairs: impl IntoIterator<Item = (u8, f64)>) -> Vec<f64>
 
 /// A small figure card: a label over a big value.
 pub(crate) fn stat(label: &str, value: &str, bad: bool) -> Markup {
+    stat_with_hint(label, value, bad, None)
+}
+
+/// A figure card whose tooltip (`hint`) says how the figure is made.
+pub(crate) fn stat_with_hint(label: &str, value: &str, bad: bool, hint: Option<&str>) -> Markup {
     html! {
-        div.stat.bad[bad] {
+        div.stat.bad[bad] title=[hint] {
             span.stat-label { (label) }
             span.stat-value { (value) }
         }
@@ -527,6 +681,29 @@ pub(crate) fn message_link(id: &str, label: impl Render, class: &str) -> Markup 
         a class={ "msg-link " (class) } href={ "/m/" (Encoded(id)) } title=(id) { (label) }
     }
 }
+
+/// The label of a row's link to its failed messages: the report keeps only some failed
+/// message IDs per name (`kept` of `failed`), so a capped list says it is a sample.
+pub(crate) fn failed_label(kept: usize, failed: u64) -> String {
+    if (kept as u64) < failed {
+        format!("{kept} of {} failed", format_count(failed))
+    } else {
+        format!("{kept} failed")
+    }
+}
+
+/// The heading of a name's list of failed messages, as [`failed_label`].
+pub(crate) fn failed_heading(kept: usize, failed: u64) -> String {
+    if (kept as u64) < failed {
+        format!("Failed: the last {kept} of {}", format_count(failed))
+    } else {
+        format!("Failed ({kept})")
+    }
+}
+
+/// Under [`failed_heading`] when the list is capped.
+pub(crate) const FAILED_SAMPLE_HINT: &str =
+    "The report keeps the newest failed message IDs per name (per machine), not every one.";
 
 #[cfg(test)]
 mod tests {
@@ -575,6 +752,46 @@ mod tests {
         assert_eq!(format_rate(0.25), "0.25");
         assert_eq!(format_bytes(1536), "1.5 KiB");
         assert_eq!(format_bytes(12), "12 B");
+    }
+
+    #[test]
+    fn failure_labels_say_when_the_ids_are_a_sample() {
+        assert_eq!(failed_label(10, 1_800), "10 of 1,800 failed");
+        assert_eq!(failed_heading(10, 18), "Failed: the last 10 of 18");
+        assert_eq!(failed_label(3, 3), "3 failed");
+        assert_eq!(failed_heading(3, 3), "Failed (3)");
+    }
+
+    #[test]
+    fn the_form_origin_drops_what_belongs_to_another_domain() {
+        let params = ReportParams {
+            domain: Some("order-service".to_owned()),
+            ip: Some("10.0.1.1".to_owned()),
+            type_: Some("URL".to_owned()),
+            name: Some("/api/order/create".to_owned()),
+            sort: Some("p95".to_owned()),
+            ..ReportParams::default()
+        };
+        let from = |domain: &str| FormOrigin {
+            from: Some(domain.to_owned()),
+        };
+        let same = from("order-service").apply(params.clone());
+        assert_eq!(
+            (same.ip(), same.type_(), same.name(), same.sort()),
+            (
+                Some("10.0.1.1"),
+                Some("URL"),
+                Some("/api/order/create"),
+                Some("p95")
+            )
+        );
+        let other = from("gateway").apply(params.clone());
+        assert_eq!(
+            (other.ip(), other.type_(), other.name(), other.sort()),
+            (None, None, None, Some("p95"))
+        );
+        let link = FormOrigin::default().apply(params);
+        assert_eq!(link.type_(), Some("URL"), "a link without the marker");
     }
 
     #[test]

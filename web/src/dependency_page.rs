@@ -21,6 +21,10 @@ use crate::state::AppState;
 
 const PATH: &str = "/d";
 const HEADING: &str = "Dependencies";
+/// The rate is the hour's calls over the seconds it has run, an average: the label says so.
+const TPS_LABEL: &str = "TPS (hour avg)";
+const TPS_HINT: &str =
+    "calls per second, averaged over the hour (over the minutes run so far in the current hour)";
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {
@@ -42,30 +46,34 @@ async fn dependency_page(
     };
     // The edges live in the Event report (see `EventReport::dependencies`): a domain "has
     // the report" here when its events name any.
+    let edges_of = |domain: String, hour: u64| {
+        let reports = state.reports.clone();
+        async move {
+            let view = reports.event(domain, hour).await?.dependencies(&query);
+            (!view.dependencies.is_empty()).then_some(view.dependencies)
+        }
+    };
     let edges = board
-        .report_of_first_with(params.domain().is_some(), |domain, hour| {
-            let reports = state.reports.clone();
-            async move {
-                let view = reports.event(domain, hour).await?.dependencies(&query);
-                (!view.dependencies.is_empty()).then_some(view.dependencies)
-            }
-        })
+        .report_of_first_with(params.domain().is_some(), edges_of)
         .await
         .unwrap_or_default();
+    let others = if edges.is_empty() {
+        board.domains_with(edges_of).await
+    } else {
+        Vec::new()
+    };
     let (calls, callers): (Vec<_>, Vec<_>) = edges.iter().partition(|e| e.role == "caller");
     let body = html! {
         (board.controls(HEADING, None, false))
         @if edges.is_empty() {
-            section.empty-state {
-                h2 { "No dependencies" }
+            (board.lacks("No dependencies", "event naming a database or another service", html! {
                 p {
-                    "No tree of this domain named a database or another service in this hour. "
                     "Edges come from the events clients log inside a call: "
                     code { "SQL.Database" } " in an SQL transaction, "
                     code { "Call.app" } " or " code { "PigeonCall.app" } " in a call, "
                     code { "Service.app" } " or " code { "PigeonService.app" } " in a service."
                 }
-            }
+            }, &others))
         } @else {
             (edge_table("Depends on", "Target", &calls, &board))
             (edge_table("Called by", "Caller", &callers, &board))
@@ -93,12 +101,13 @@ fn edge_table(heading: &str, target: &str, edges: &[&DependencyEdgeView], board:
     html! {
         section.panel {
             h2 { (heading) span.count { (edges.len()) } }
+            p.hint { "Durations in milliseconds." }
             div.table-wrap {
                 table.report {
                     thead { tr {
                         th { "Kind" } th { (target) } th.num { "Calls" } th.num { "Failed" }
                         th.num { "Fail %" } th.num title="mean, ms" { "Avg" }
-                        th.num title="longest, ms" { "Max" } th.num title="calls per second" { "TPS" }
+                        th.num title="longest, ms" { "Max" } th.num title=(TPS_HINT) { (TPS_LABEL) }
                     } }
                     tbody {
                         @for e in edges {

@@ -10,8 +10,9 @@ use maud::{html, Markup};
 use ocelot_analyzer::{EventMinuteView, EventNameView, EventTypeView, ViewQuery};
 
 use crate::board::{
-    format_count, format_percent, format_rate, message_link, per_minute, sort_key, sortable_header,
-    stat, Board, Column, UNHEALTHY_FAIL_PERCENT,
+    failed_heading, failed_label, format_count, format_percent, format_rate, message_link,
+    per_minute, sort_key, sortable_header, stat, stat_with_hint, Board, Column, FormOrigin,
+    FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
 };
 use crate::chart::bar_chart;
 use crate::error::{PageError, PageQuery};
@@ -22,9 +23,11 @@ use crate::state::AppState;
 const PATH: &str = "/e";
 const HEADING: &str = "Events";
 
-const COLUMNS: [Column; 6] = [
+/// The table columns that sort, in order; `sort=` takes a key. The names table adds a
+/// last column of message links, which does not sort.
+const COLUMNS: [Column; 5] = [
     Column {
-        key: "name",
+        key: NAME_KEY,
         label: "Name",
         hint: "sort by name",
     },
@@ -45,36 +48,46 @@ const COLUMNS: [Column; 6] = [
     },
     Column {
         key: "tps",
-        label: "Per second",
-        hint: "events per second",
-    },
-    Column {
-        key: "samples",
-        label: "Messages",
-        hint: "sort by failures",
+        label: RATE_LABEL,
+        hint: RATE_HINT,
     },
 ];
+
+/// The rate is the hour's count over the seconds it has run, an average: the label says so.
+const RATE_LABEL: &str = "Per second (hour avg)";
+const RATE_HINT: &str =
+    "events per second, averaged over the hour (over the minutes run so far in the current hour)";
+
+/// The columns of the types table: the first is the type.
+fn type_columns() -> [Column; 5] {
+    let mut columns = COLUMNS;
+    columns[0] = Column {
+        key: NAME_KEY,
+        label: "Type",
+        hint: "sort by type",
+    };
+    columns
+}
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route(PATH, get(event_board))
 }
 
-/// One row: name, count, fail, fail %, rate, failed IDs kept.
-type Figures<'a> = (&'a str, u64, u64, f64, f64, usize);
+/// One row: name, count, fail, fail %, rate.
+type Figures<'a> = (&'a str, u64, u64, f64, f64);
 
 fn sort_rows<T>(rows: &mut [T], sort: &str, figures: impl Fn(&T) -> Figures<'_>) {
-    if sort == "name" {
+    if sort == NAME_KEY {
         rows.sort_by(|a, b| figures(a).0.cmp(figures(b).0));
         return;
     }
     let key = |row: &T| {
-        let (_, count, fail, fail_percent, tps, fails) = figures(row);
+        let (_, count, fail, fail_percent, tps) = figures(row);
         match sort {
             "fail" => fail as f64,
             "failPercent" => fail_percent,
             "tps" => tps,
-            "samples" => fails as f64,
             _ => count as f64,
         }
     };
@@ -88,23 +101,47 @@ fn sort_rows<T>(rows: &mut [T], sort: &str, figures: impl Fn(&T) -> Figures<'_>)
 async fn event_board(
     State(state): State<AppState>,
     PageQuery(params): PageQuery<ReportParams>,
+    PageQuery(origin): PageQuery<FormOrigin>,
 ) -> Result<(StatusCode, Markup), PageError> {
+    let params = origin.apply(params);
     let board = Board::resolve(&state, &params, PATH).await?;
     let sort = sort_key(&params, &COLUMNS, "count")?;
-    let report = if board.has_domain() {
-        state.reports.event(board.domain.clone(), board.hour).await
-    } else {
-        None
-    };
-    let Some(report) = report else {
+    if !board.has_domain() {
         let (status, body) = board.empty(HEADING);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
-    };
-    let view = report.view(&ViewQuery {
-        ip: board.ip.as_deref(),
-        type_: params.type_(),
-        elapsed_seconds: board.elapsed_seconds,
+    }
+    let report = state.reports.event(board.domain.clone(), board.hour).await;
+    let view = report.as_ref().map(|report| {
+        report.view(&ViewQuery {
+            ip: board.ip.as_deref(),
+            type_: params.type_(),
+            elapsed_seconds: board.elapsed_seconds,
+        })
     });
+    if let Some(view) = view.as_ref().filter(|view| !board.knows_machine(&view.ips)) {
+        let (status, body) = board.unknown_machine(HEADING, &view.ips);
+        return Ok((status, page(&board.title(HEADING), PATH, body)));
+    }
+    // Asked for a type or a machine, an empty view is that type's or machine's: below.
+    let asked = params.type_().is_some() || board.ip.is_some();
+    let Some(view) = view.filter(|view| asked || !view.types.is_empty()) else {
+        // The domain sent data, just no event (its report may exist, empty): not an
+        // error, and others may have some.
+        let others = board
+            .domains_with(|domain, hour| {
+                let reports = state.reports.clone();
+                async move {
+                    let report = reports.event(domain, hour).await?;
+                    (!report.view(&ViewQuery::default()).types.is_empty()).then_some(())
+                }
+            })
+            .await;
+        let body = html! {
+            (board.controls(HEADING, None, false))
+            (board.lacks("No events", "events", html! {}, &others))
+        };
+        return Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)));
+    };
     let body = html! {
         (board.controls(HEADING, Some(&view.ips), true))
         @match (params.type_(), view.types.first()) {
@@ -133,14 +170,14 @@ fn counts(count: u64, fail: u64, fail_percent: f64, tps: f64) -> Markup {
 fn types_section(board: &Board, types: &[EventTypeView], sort: &str) -> Markup {
     let mut rows: Vec<&EventTypeView> = types.iter().collect();
     sort_rows(&mut rows, sort, |t| {
-        (&t.type_, t.count, t.fail, t.fail_percent, t.tps, 0)
+        (&t.type_, t.count, t.fail, t.fail_percent, t.tps)
     });
     html! {
         section.panel {
             h2 { "Types" span.count { (rows.len()) } }
             div.table-wrap {
                 table.report.sortable {
-                    thead { (sortable_header(&COLUMNS[..5], sort, |key| board.url(&[("sort", key)]))) }
+                    thead { tr { (sortable_header(&type_columns(), sort, |key| board.url(&[("sort", key)]))) } }
                     tbody {
                         @for t in &rows {
                             tr.unhealthy[t.fail_percent > UNHEALTHY_FAIL_PERCENT] {
@@ -175,14 +212,7 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
     let name = chosen.and_then(|wanted| t.names.iter().find(|n| n.name == wanted));
     let mut rows: Vec<&EventNameView> = t.names.iter().collect();
     sort_rows(&mut rows, sort, |n| {
-        (
-            &n.name,
-            n.count,
-            n.fail,
-            n.fail_percent,
-            n.tps,
-            n.fail_message_ids.len(),
-        )
+        (&n.name, n.count, n.fail, n.fail_percent, n.tps)
     });
     html! {
         nav.crumbs aria-label="Breadcrumb" {
@@ -202,7 +232,7 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
                 div.stats {
                     (stat("Count", &format_count(n.count), false))
                     (stat("Failures", &format!("{} ({})", format_count(n.fail), format_percent(n.fail_percent)), n.fail_percent > UNHEALTHY_FAIL_PERCENT))
-                    (stat("Per second", &format_rate(n.tps), false))
+                    (stat_with_hint(RATE_LABEL, &format_rate(n.tps), false, Some(RATE_HINT)))
                 }
                 (charts(n.minutes.iter()))
                 div.message-lists {
@@ -211,7 +241,8 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
                     }
                     @if !n.fail_message_ids.is_empty() {
                         div {
-                            h3 { "Failed (" (n.fail_message_ids.len()) ")" }
+                            h3 { (failed_heading(n.fail_message_ids.len(), n.fail)) }
+                            @if (n.fail_message_ids.len() as u64) < n.fail { p.hint { (FAILED_SAMPLE_HINT) } }
                             ul.ids { @for id in &n.fail_message_ids { li { (message_link(id, id, "failed")) } } }
                         }
                     }
@@ -221,7 +252,7 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
                 div.stats {
                     (stat("Count", &format_count(t.count), false))
                     (stat("Failures", &format!("{} ({})", format_count(t.fail), format_percent(t.fail_percent)), t.fail_percent > UNHEALTHY_FAIL_PERCENT))
-                    (stat("Per second", &format_rate(t.tps), false))
+                    (stat_with_hint(RATE_LABEL, &format_rate(t.tps), false, Some(RATE_HINT)))
                 }
                 (charts(t.names.iter().flat_map(|n| n.minutes.iter())))
             }
@@ -230,7 +261,10 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
             h2 { "Names of " (t.type_) span.count { (t.names.len()) } }
             div.table-wrap {
                 table.report.sortable {
-                    thead { (sortable_header(&COLUMNS, sort, |key| type_url(&[("sort", key)]))) }
+                    thead { tr {
+                        (sortable_header(&COLUMNS, sort, |key| type_url(&[("sort", key)])))
+                        th title="a sample and failed messages, in LogView" { "Messages" }
+                    } }
                     tbody {
                         @for n in &rows {
                             tr.unhealthy[n.fail_percent > UNHEALTHY_FAIL_PERCENT].selected[Some(n.name.as_str()) == chosen] {
@@ -239,7 +273,7 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
                                 td.links {
                                     @if !n.sample_message_id.is_empty() { (message_link(&n.sample_message_id, "sample", "sample")) }
                                     @if let Some(first) = n.fail_message_ids.first() {
-                                        (message_link(first, html! { "failed ×" (n.fail_message_ids.len()) }, "failed"))
+                                        (message_link(first, failed_label(n.fail_message_ids.len(), n.fail), "failed"))
                                     }
                                 }
                             }

@@ -29,49 +29,71 @@ async fn metric_page(
     PageQuery(params): PageQuery<ReportParams>,
 ) -> Result<(StatusCode, Markup), PageError> {
     let mut board = Board::resolve(&state, &params, PATH).await?;
-    let report = board
-        .report_of_first_with(params.domain().is_some(), |domain, hour| {
-            state.reports.metric(domain, hour)
-        })
-        .await;
-    let Some(report) = report else {
+    if !board.has_domain() {
         let (status, body) = board.empty(HEADING);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
-    };
-    let view = report.view(&ViewQuery {
+    }
+    let query = ViewQuery {
         elapsed_seconds: board.elapsed_seconds,
         ..ViewQuery::default()
-    });
+    };
+    // A domain "has metrics" when its report names any: most domains log none.
+    let metrics_of = |domain: String, hour: u64| {
+        let reports = state.reports.clone();
+        async move {
+            let view = reports.metric(domain, hour).await?.view(&query);
+            (!view.metrics.is_empty()).then_some(view.metrics)
+        }
+    };
+    let metrics = board
+        .report_of_first_with(params.domain().is_some(), metrics_of)
+        .await;
+    let Some(metrics) = metrics else {
+        // The domain sent data, only no `M` record: not an error (a 200), and the domains
+        // that did are a click away.
+        let others = board.domains_with(metrics_of).await;
+        let body = html! {
+            (board.controls(HEADING, None, false))
+            (board.lacks("No business metrics", "business metrics (M records)", html! {}, &others))
+        };
+        return Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)));
+    };
     let body = html! {
         (board.controls(HEADING, None, false))
-        @if view.metrics.is_empty() {
-            section.empty-state { h2 { "No metrics" } p { "This domain logged no metric in this hour." } }
-        } @else {
-            section.panel {
-                h2 { "Metrics" span.count { (view.metrics.len()) } }
-                div.table-wrap {
-                    table.report {
-                        thead { tr { th { "Name" } th { "Kind" } th.num { "Count" } th.num { "Sum" } th.num { "Avg" } } }
-                        tbody {
-                            @for m in &view.metrics {
-                                tr {
-                                    td.name { a href={ "#metric-" (m.name) } { (m.name) } }
-                                    td { span.badge.neutral { (kind_label(&m.kind)) } }
-                                    td.num { (format_count(m.count)) }
-                                    td.num { (format_amount(m.sum)) }
-                                    td.num { (format_amount(m.avg)) }
-                                }
+        section.panel {
+            h2 { "Metrics" span.count { (metrics.len()) } }
+            p.hint { "Duration metrics are in milliseconds." }
+            div.table-wrap {
+                table.report {
+                    thead { tr { th { "Name" } th { "Kind" } th.num { "Count" } th.num { "Sum" } th.num { "Avg" } } }
+                    tbody {
+                        @for m in &metrics {
+                            @let unit = unit_of(&m.kind);
+                            tr {
+                                td.name { a href={ "#metric-" (m.name) } { (m.name) } }
+                                td { span.badge.neutral { (kind_label(&m.kind)) } }
+                                td.num { (format_count(m.count)) }
+                                td.num { (format_amount(m.sum)) (unit) }
+                                td.num { (format_amount(m.avg)) (unit) }
                             }
                         }
                     }
                 }
             }
-            div.charts.grid {
-                @for m in &view.metrics { (metric_chart(m)) }
-            }
+        }
+        div.charts.grid {
+            @for m in &metrics { (metric_chart(m)) }
         }
     };
     Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)))
+}
+
+/// What follows a metric's sum and mean: durations (`T`) are milliseconds.
+fn unit_of(kind: &str) -> &'static str {
+    match kind {
+        "T" => " ms",
+        _ => "",
+    }
 }
 
 fn kind_label(kind: &str) -> &'static str {

@@ -11,7 +11,9 @@ use axum::Router;
 use maud::{html, Markup};
 use ocelot_analyzer::{StateView, ViewQuery};
 
-use crate::board::{format_bytes, format_count, format_ms, format_rate, per_minute, stat, Board};
+use crate::board::{
+    format_bytes, format_count, format_ms, format_rate, per_minute, stat, stat_with_hint, Board,
+};
 use crate::chart::bar_chart;
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
@@ -44,7 +46,7 @@ async fn state_page(
     });
     let body = html! {
         (board.controls(HEADING, None, false))
-        (render(&view))
+        (render(&view, last_complete_minute(board.hour, board.current_hour, board.elapsed_seconds)))
     };
     Ok((StatusCode::OK, page(HEADING, PATH, body)))
 }
@@ -60,8 +62,40 @@ fn totals<'a>(maps: impl Iterator<Item = &'a BTreeMap<String, u64>>) -> BTreeMap
     out
 }
 
-fn render(view: &StateView) -> Markup {
+/// The last minute of the current hour that has ended (`None` in its first minute): the
+/// rate a person watching wants, where the hour's average lags. A past hour has none.
+fn last_complete_minute(hour: u64, current_hour: u64, elapsed_seconds: f64) -> Option<u8> {
+    if hour != current_hour {
+        return None;
+    }
+    let running = (elapsed_seconds / 60.0).floor() as u64;
+    running.checked_sub(1).and_then(|m| u8::try_from(m).ok())
+}
+
+/// The rate of `minute` (trees per second), and its label, e.g. `Trees / s (07:45)`.
+fn minute_rate(view: &StateView, minute: u8) -> (String, f64) {
+    let trees: u64 = view
+        .minutes
+        .iter()
+        .filter(|m| m.minute == minute)
+        .map(|m| m.trees)
+        .sum();
+    // `view.hour` is `YYYYMMDDHH`: the last two digits are the hour of the day.
+    let hh = view.hour.get(8..10).unwrap_or("");
+    (
+        format!("Trees / s ({hh}:{minute:02})"),
+        trees as f64 / SECONDS_PER_MINUTE,
+    )
+}
+
+const SECONDS_PER_MINUTE: f64 = 60.0;
+const HOUR_RATE_HINT: &str =
+    "trees received per second, averaged over the hour (over the minutes run so far in the current hour)";
+const MINUTE_RATE_HINT: &str = "trees received per second in the last minute that has ended";
+
+fn render(view: &StateView, last_minute: Option<u8>) -> Markup {
     let minutes = &view.minutes;
+    let last_minute = last_minute.map(|minute| minute_rate(view, minute));
     let trees = per_minute(minutes.iter().map(|m| (m.minute, m.trees as f64)));
     let drops_per_minute = per_minute(minutes.iter().map(|m| {
         let n: u64 = m.drops.values().flat_map(|r| r.values()).sum();
@@ -96,7 +130,10 @@ fn render(view: &StateView) -> Markup {
         section.panel {
             div.stats {
                 (stat("Trees", &format_count(view.trees), false))
-                (stat("Trees / s", &format_rate(view.trees_per_second), false))
+                (stat_with_hint("Trees / s (hour avg)", &format_rate(view.trees_per_second), false, Some(HOUR_RATE_HINT)))
+                @if let Some((label, rate)) = &last_minute {
+                    (stat_with_hint(label, &format_rate(*rate), false, Some(MINUTE_RATE_HINT)))
+                }
                 (stat("Bytes", &format_bytes(view.bytes), false))
                 (stat("Dropped", &format_count(view.drops), view.drops > 0))
                 (stat("Malformed frames", &format_count(view.decode_errors), view.decode_errors > 0))
@@ -169,5 +206,18 @@ fn render(view: &StateView) -> Markup {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_complete_minute_is_the_one_before_the_running_one() {
+        assert_eq!(last_complete_minute(7, 7, 59.9), None);
+        assert_eq!(last_complete_minute(7, 7, 60.0), Some(0));
+        assert_eq!(last_complete_minute(7, 7, 46.0 * 60.0 + 5.0), Some(45));
+        assert_eq!(last_complete_minute(6, 7, 3600.0), None, "a past hour");
     }
 }

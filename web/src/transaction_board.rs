@@ -18,8 +18,9 @@ use ocelot_analyzer::{
 };
 
 use crate::board::{
-    format_count, format_ms, format_percent, format_rate, message_link, per_minute, sort_key,
-    sortable_header, stat, Board, Column, Count, Ms, Percent, Rate, UNHEALTHY_FAIL_PERCENT,
+    failed_heading, failed_label, format_count, format_ms, format_percent, format_rate,
+    message_link, per_minute, sort_key, sortable_header, stat, stat_with_hint, Board, Column,
+    Count, FormOrigin, Ms, Percent, Rate, FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
 };
 use crate::chart::{bar_chart, line_chart, Series, MINUTES};
 use crate::error::{PageError, PageQuery};
@@ -31,10 +32,11 @@ use crate::state::AppState;
 const PATH: &str = "/t";
 const HEADING: &str = "Transactions";
 
-/// The table columns, in order; `sort=` takes a key.
+/// The table columns that sort, in order; `sort=` takes a key. The names table adds a
+/// last column of message links, which does not sort.
 const COLUMNS: [Column; 14] = [
     Column {
-        key: "name",
+        key: NAME_KEY,
         label: "Name",
         hint: "sort by name",
     },
@@ -74,6 +76,11 @@ const COLUMNS: [Column; 14] = [
         hint: "median, ms",
     },
     Column {
+        key: "p90",
+        label: "P90",
+        hint: "90th percentile, ms",
+    },
+    Column {
         key: "p95",
         label: "P95",
         hint: "95th percentile, ms",
@@ -95,15 +102,27 @@ const COLUMNS: [Column; 14] = [
     },
     Column {
         key: "tps",
-        label: "TPS",
-        hint: "transactions per second",
-    },
-    Column {
-        key: "samples",
-        label: "Messages",
-        hint: "sort by failures",
+        label: TPS_LABEL,
+        hint: TPS_HINT,
     },
 ];
+
+/// The rate is the hour's count over the seconds it has run: an average, which lags a
+/// change in traffic by up to an hour, so the label says so.
+const TPS_LABEL: &str = "TPS (hour avg)";
+const TPS_HINT: &str =
+    "transactions per second, averaged over the hour (over the minutes run so far in the current hour)";
+
+/// The columns of the types table: the first is the type.
+fn type_columns() -> [Column; 14] {
+    let mut columns = COLUMNS;
+    columns[0] = Column {
+        key: NAME_KEY,
+        label: "Type",
+        hint: "sort by type",
+    };
+    columns
+}
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {
@@ -113,7 +132,9 @@ pub(crate) fn routes() -> Router<AppState> {
 async fn transaction_board(
     State(state): State<AppState>,
     PageQuery(params): PageQuery<ReportParams>,
+    PageQuery(origin): PageQuery<FormOrigin>,
 ) -> Result<(StatusCode, Markup), PageError> {
+    let params = origin.apply(params);
     let board = Board::resolve(&state, &params, PATH).await?;
     let report = if board.has_domain() {
         state
@@ -123,7 +144,21 @@ async fn transaction_board(
     } else {
         None
     };
-    let (status, body) = render(&board, &params, report.as_ref())?;
+    let (status, body) = match (report.as_ref(), board.has_domain()) {
+        (None, true) => {
+            // A domain that sent only events, say: not an error, and others may have some.
+            sort_key(&params, &COLUMNS, "count")?;
+            let others = board
+                .domains_with(|domain, hour| state.reports.transaction(domain, hour))
+                .await;
+            let body = html! {
+                (board.controls(HEADING, None, false))
+                (board.lacks("No transactions", "transactions", html! {}, &others))
+            };
+            (StatusCode::OK, body)
+        }
+        _ => render(&board, &params, report.as_ref())?,
+    };
     Ok((status, page(&board.title(HEADING), PATH, body)))
 }
 
@@ -142,6 +177,9 @@ pub(crate) fn render(
         type_: params.type_(),
         elapsed_seconds: board.elapsed_seconds,
     });
+    if !board.knows_machine(&view.ips) {
+        return Ok(board.unknown_machine(HEADING, &view.ips));
+    }
     let controls = board.controls(HEADING, Some(&view.ips), true);
     let body = match (params.type_(), params.name()) {
         (None, _) => types_section(board, &view, sort),
@@ -158,13 +196,9 @@ pub(crate) fn render(
     Ok((StatusCode::OK, html! { (controls) (body) }))
 }
 
-fn sort_figures<T>(
-    rows: &mut [T],
-    sort: &str,
-    figures: impl Fn(&T) -> (&str, &DurationFigures, usize),
-) {
+fn sort_figures<T>(rows: &mut [T], sort: &str, figures: impl Fn(&T) -> (&str, &DurationFigures)) {
     let key = |row: &T| -> f64 {
-        let (_, f, fails) = figures(row);
+        let (_, f) = figures(row);
         match sort {
             "fail" => f.fail as f64,
             "failPercent" => f.fail_percent,
@@ -172,16 +206,16 @@ fn sort_figures<T>(
             "avg" => f.avg,
             "max" => f.max,
             "p50" => f.p50,
+            "p90" => f.p90,
             "p95" => f.p95,
             "p99" => f.p99,
             "p999" => f.p999,
             "std" => f.std,
             "tps" => f.tps,
-            "samples" => fails as f64,
             _ => f.count as f64,
         }
     };
-    if sort == "name" {
+    if sort == NAME_KEY {
         rows.sort_by(|a, b| figures(a).0.cmp(figures(b).0));
     } else {
         rows.sort_by(|a, b| {
@@ -201,6 +235,7 @@ fn figure_cells(f: &DurationFigures) -> Markup {
         td.num { (Ms(f.avg)) }
         td.num { (Ms(f.max)) }
         td.num { (Ms(f.p50)) }
+        td.num { (Ms(f.p90)) }
         td.num.p95 { (Ms(f.p95)) }
         td.num { (Ms(f.p99)) }
         td.num { (Ms(f.p999)) }
@@ -211,15 +246,15 @@ fn figure_cells(f: &DurationFigures) -> Markup {
 
 fn types_section(board: &Board, view: &TransactionView, sort: &str) -> Markup {
     let mut types: Vec<&TransactionTypeView> = view.types.iter().collect();
-    sort_figures(&mut types, sort, |t| (t.type_.as_str(), &t.figures, 0));
-    let columns = &COLUMNS[..COLUMNS.len() - 1];
+    sort_figures(&mut types, sort, |t| (t.type_.as_str(), &t.figures));
+    let columns = type_columns();
     html! {
         section.panel {
             h2 { "Types" span.count { (types.len()) } }
             p.hint { "Durations in milliseconds. Pick a type to see its names and per-minute charts." }
             div.table-wrap {
                 table.report.sortable {
-                    thead { (sortable_header(columns, sort, |key| board.url(&[("sort", key)]))) }
+                    thead { tr { (sortable_header(&columns, sort, |key| board.url(&[("sort", key)]))) } }
                     tbody {
                         @for t in &types {
                             tr.unhealthy[t.figures.fail_percent > UNHEALTHY_FAIL_PERCENT] {
@@ -250,9 +285,7 @@ fn type_section(
     // hour and type 10 000 times on a big board.
     let name_url_prefix = format!("{}&name=", type_url(&[]));
     let mut names: Vec<&TransactionNameView> = t.names.iter().collect();
-    sort_figures(&mut names, sort, |n| {
-        (n.name.as_str(), &n.figures, n.fail_message_ids.len())
-    });
+    sort_figures(&mut names, sort, |n| (n.name.as_str(), &n.figures));
     html! {
         nav.crumbs aria-label="Breadcrumb" {
             a href=(board.url(&[])) { "All types" }
@@ -279,7 +312,10 @@ fn type_section(
             p.hint { "Durations in milliseconds. Pick a name for its per-minute charts; message links open LogView." }
             div.table-wrap {
                 table.report.sortable {
-                    thead { (sortable_header(&COLUMNS, sort, |key| type_url(&[("sort", key)]))) }
+                    thead { tr {
+                        (sortable_header(&COLUMNS, sort, |key| type_url(&[("sort", key)])))
+                        th title="a sample, the slowest and failed messages, in LogView" { "Messages" }
+                    } }
                     tbody {
                         @for n in &names {
                             @let selected = Some(n.name.as_str()) == chosen;
@@ -301,7 +337,7 @@ fn message_links(n: &TransactionNameView) -> Markup {
         @if !n.sample_message_id.is_empty() { (message_link(&n.sample_message_id, "sample", "sample")) }
         @if !n.slowest_message_id.is_empty() { (message_link(&n.slowest_message_id, "slowest", "slowest")) }
         @if let Some(first) = n.fail_message_ids.first() {
-            (message_link(first, html! { "failed ×" (n.fail_message_ids.len()) }, "failed"))
+            (message_link(first, failed_label(n.fail_message_ids.len(), n.figures.fail), "failed"))
         }
     }
 }
@@ -315,7 +351,7 @@ fn stats(f: &DurationFigures) -> Markup {
             (stat("P95", &format!("{} ms", format_ms(f.p95)), false))
             (stat("P99", &format!("{} ms", format_ms(f.p99)), false))
             (stat("Max", &format!("{} ms", format_ms(f.max)), false))
-            (stat("TPS", &format_rate(f.tps), false))
+            (stat_with_hint(TPS_LABEL, &format_rate(f.tps), false, Some(TPS_HINT)))
         }
     }
 }
@@ -408,7 +444,8 @@ fn name_detail(n: &TransactionNameView) -> Markup {
                 }
                 @if !n.fail_message_ids.is_empty() {
                     div {
-                        h3 { "Failed (" (n.fail_message_ids.len()) ")" }
+                        h3 { (failed_heading(n.fail_message_ids.len(), n.figures.fail)) }
+                        @if (n.fail_message_ids.len() as u64) < n.figures.fail { p.hint { (FAILED_SAMPLE_HINT) } }
                         ul.ids {
                             @for id in &n.fail_message_ids { li { (message_link(id, id, "failed")) } }
                         }

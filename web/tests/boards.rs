@@ -84,7 +84,16 @@ async fn columns_sort_on_the_server_and_unknown_columns_are_a_400() {
     )
     .await;
     assert!(at(&by_name, ">/api/cart/{num}</a>") < at(&by_name, ">/health/{num}</a>"));
-    assert!(by_name.contains(r#"aria-sort="descending""#));
+    // Names sort A to Z, and the header says so.
+    assert!(by_name.contains(r#"aria-sort="ascending""#));
+    assert!(by_name.contains("Name ▴</a>"));
+    let by_p95 = page(
+        "/t?domain=app-0&hour=current&type=URL&sort=p95",
+        StatusCode::OK,
+    )
+    .await;
+    assert!(by_p95.contains("P95 ▾</a>"));
+    assert!(by_p95.contains(r#"aria-sort="descending""#));
     let html = page("/t?domain=app-0&sort=nonsense", StatusCode::BAD_REQUEST).await;
     assert!(html.contains("“sort”"));
 }
@@ -204,9 +213,11 @@ async fn boards_of_reports_few_domains_have_open_on_a_domain_that_has_one() {
         assert!(html.contains("<table") || html.contains("chart"), "{path}");
         assert!(!html.contains("No dependencies"), "{path}");
     }
-    // Asked for by name, a domain without the report is still a 404.
+    // Asked for by name, a domain that sent data but no metric is shown, with a 200
+    // saying so (see `a_domain_without_metrics_or_events_says_so_and_links_those_with_some`).
     let evil = "%3Cscript%3Ealert(1)%3C%2Fscript%3E";
-    page(&format!("/metric?domain={evil}"), StatusCode::NOT_FOUND).await;
+    let html = page(&format!("/metric?domain={evil}"), StatusCode::OK).await;
+    assert!(html.contains("logged no business metrics"));
 }
 
 #[tokio::test]
@@ -246,4 +257,315 @@ async fn domains_and_names_with_markup_are_escaped_on_every_board() {
     .await;
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(!html.contains("<script>alert"));
+}
+
+/// `value` percent-encoded for a query string.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Failing requests of `gateway` on machine 10.0.1.1 (each logs a failed `Error` event),
+/// a few good ones, one with a duration metric, and a domain `quiet` that logs no event.
+fn gateway_app() -> axum::Router {
+    use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
+    let tree = |domain: &str, seq: u64, name: &str, failed: bool| {
+        let ts = HOUR * 3_600_000 + seq * 1_000;
+        let mut root = Transaction::new("URL", name, ts);
+        root.duration_us = 20_000 + seq * 100;
+        if failed {
+            root.status = "500".to_owned();
+            root.children.push(Message::Event(Leaf::new(
+                "Error", "Timeout", "ERROR", ts, "",
+            )));
+        }
+        MessageTree::new(
+            Header {
+                domain: domain.to_owned(),
+                ip_address: "10.0.1.1".to_owned(),
+                message_id: format!("{domain}-0a000101-{HOUR}-{seq}"),
+                ..Header::default()
+            },
+            Message::Transaction(root),
+        )
+    };
+    let mut reports = ocelot_web::MemoryReports::new(NOW_MS);
+    for seq in 0..15 {
+        reports.add_tree(&tree("gateway", seq, "/api/order/create", true));
+    }
+    for seq in 15..18 {
+        reports.add_tree(&tree("gateway", seq, "/api/order/pay", seq != 17));
+    }
+    let mut timed = tree("gateway", 18, "/api/order/list", false);
+    if let Message::Transaction(root) = &mut timed.root {
+        root.children.push(Message::Metric(Leaf::new(
+            "",
+            "order.render",
+            "T",
+            HOUR * 3_600_000 + 18_000,
+            "12.5",
+        )));
+    }
+    reports.add_tree(&timed);
+    reports.add_tree(&tree("quiet", 1, "/ping", false));
+    ocelot_web::router(
+        ocelot_web::AppState::new(std::sync::Arc::new(lookup()))
+            .with_reports(std::sync::Arc::new(reports)),
+    )
+}
+
+async fn gateway_page(uri: &str, status: StatusCode) -> String {
+    let response = get(gateway_app(), uri).await;
+    assert_eq!(response.status(), status, "GET {uri}");
+    text(response).await
+}
+
+#[tokio::test]
+async fn the_selector_form_keeps_type_name_and_sort_unless_the_domain_changes() {
+    let view = get_json(
+        report_app(),
+        "/api/transaction?domain=app-0&hour=current&type=URL",
+        200,
+    )
+    .await;
+    let name = view["types"][0]["names"][0]["name"].as_str().unwrap();
+    let name_q = encode(name);
+    let html = page(
+        &format!("/t?domain=app-0&hour=current&type=URL&name={name_q}&sort=p95"),
+        StatusCode::OK,
+    )
+    .await;
+    let form = &html[at(&html, r#"<form class="selectors""#)..];
+    let form = &form[..at(form, "</form>")];
+    for (key, value) in [
+        ("type", "URL"),
+        ("name", name),
+        ("sort", "p95"),
+        ("from", "app-0"),
+    ] {
+        let value = value.replace('&', "&amp;").replace('"', "&quot;");
+        assert!(
+            form.contains(&format!(
+                r#"<input type="hidden" name="{key}" value="{value}">"#
+            )),
+            "{key} in {form}"
+        );
+    }
+    // What the form sends when the machine changes: the same name, on that machine.
+    let same = page(
+        &format!(
+            "/t?domain=app-0&hour={HOUR_LABEL}&ip=10.0.0.2&type=URL&name={name_q}&sort=p95&from=app-0"
+        ),
+        StatusCode::OK,
+    )
+    .await;
+    assert!(same.contains(r#"id="name-detail""#), "the name is kept");
+    assert!(same.contains(r#"<option value="10.0.0.2" selected>"#));
+    assert!(same.contains("P95 ▾</a>"), "the sort is kept");
+    // When the domain changes: its types, on all its machines (types, names and machines
+    // are the old domain's); the sort column applies to any domain.
+    let other = page(
+        &format!(
+            "/t?domain=app-1&hour={HOUR_LABEL}&ip=10.0.0.2&type=URL&name={name_q}&sort=p95&from=app-0"
+        ),
+        StatusCode::OK,
+    )
+    .await;
+    assert!(!other.contains(r#"id="name-detail""#), "{other}");
+    assert!(other.contains(">Types<"));
+    assert!(other.contains(r#"<option value="All" selected>"#));
+    assert!(other.contains("P95 ▾</a>"));
+    // Nothing to carry, nothing hidden.
+    let plain = page("/t?domain=app-0&hour=current", StatusCode::OK).await;
+    assert!(!plain.contains(r#"type="hidden""#));
+}
+
+#[tokio::test]
+async fn failure_links_say_when_they_are_a_sample_of_the_failures() {
+    let html = gateway_page(
+        "/t?domain=gateway&hour=current&type=URL&name=%2Fapi%2Forder%2Fcreate",
+        StatusCode::OK,
+    )
+    .await;
+    assert!(html.contains(">10 of 15 failed</a>"), "{html}");
+    assert!(html.contains("<h3>Failed: the last 10 of 15</h3>"));
+    assert!(html.contains("keeps the newest failed message IDs"));
+    assert!(!html.contains("failed ×"));
+    // Every failure kept: no "of".
+    let html = gateway_page(
+        "/t?domain=gateway&hour=current&type=URL&name=%2Fapi%2Forder%2Fpay",
+        StatusCode::OK,
+    )
+    .await;
+    assert!(html.contains(">2 failed</a>"));
+    assert!(html.contains("<h3>Failed (2)</h3>"));
+    // The event board labels its failed events the same way.
+    let html = gateway_page(
+        "/e?domain=gateway&hour=current&type=Error&name=Timeout",
+        StatusCode::OK,
+    )
+    .await;
+    assert!(html.contains(">10 of 17 failed</a>"), "{html}");
+    assert!(html.contains("<h3>Failed: the last 10 of 17</h3>"));
+}
+
+#[tokio::test]
+async fn a_domain_without_metrics_or_events_says_so_and_links_those_with_some() {
+    // app-0 sent plenty, but no `M` record: a 200 that says so and links catgen's metrics.
+    let html = page("/metric?domain=app-0&hour=current", StatusCode::OK).await;
+    assert!(
+        html.contains("app-0 logged no business metrics (M records) in the hour of"),
+        "{html}"
+    );
+    assert!(html.contains(&format!(
+        r#"href="/metric?domain=catgen&amp;hour={HOUR_LABEL}">catgen</a>"#
+    )));
+    assert!(!html.contains("has no report"));
+    // A domain with transactions and no event, on the event board; the domains with
+    // events are linked.
+    let html = gateway_page("/e?domain=quiet", StatusCode::OK).await;
+    assert!(html.contains("quiet logged no events"), "{html}");
+    assert!(html.contains(&format!(
+        r#"href="/e?domain=gateway&amp;hour={HOUR_LABEL}">gateway</a>"#
+    )));
+    // A domain without edges, on the dependency page.
+    let html = gateway_page("/d?domain=quiet", StatusCode::OK).await;
+    assert!(html.contains("No dependencies") && html.contains("SQL.Database"));
+    assert!(html.contains("No domain did."));
+    // A domain with no data at all stays a 404, and in the current hour it does not send
+    // the user to the current hour.
+    let html = page("/metric?domain=nosuch&hour=current", StatusCode::NOT_FOUND).await;
+    assert!(html.contains("has no report"));
+    assert!(!html.contains("go to the current hour"));
+    let html = page(
+        &format!("/metric?domain=nosuch&hour={PAST_HOUR_LABEL}"),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert!(html.contains("go to the current hour"));
+}
+
+#[tokio::test]
+async fn an_unknown_machine_is_a_404_with_a_link_to_all_machines() {
+    for path in ["/t", "/e"] {
+        let html = page(
+            &format!("{path}?domain=app-0&hour=current&ip=1.2.3.4&type=URL"),
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+        assert!(html.contains("No machine 1.2.3.4"), "{path}: {html}");
+        assert!(
+            html.contains(&format!(
+                r#"href="{path}?domain=app-0&amp;hour={HOUR_LABEL}&amp;type=URL">Show all machines</a>"#
+            )),
+            "{path}"
+        );
+        // The selector names the machine asked for, as the subtitle does.
+        assert!(
+            html.contains(r#"<option value="1.2.3.4" selected>"#),
+            "{path}"
+        );
+        assert!(!html.contains(r#"<option value="All" selected>"#), "{path}");
+    }
+    // A known machine is fine.
+    page("/t?domain=app-0&hour=current&ip=10.0.0.2", StatusCode::OK).await;
+    page("/e?domain=app-0&hour=current&ip=10.0.0.2", StatusCode::OK).await;
+}
+
+/// The header cells and the cells of the first body row of the `n`th `table.report`.
+fn header_and_row(html: &str, n: usize) -> (Vec<String>, usize) {
+    let table = html.split("<table class=\"report").nth(n + 1).unwrap();
+    let table = &table[..at(table, "</table>")];
+    let thead = &table[at(table, "<thead>") + "<thead>".len()..at(table, "</thead>")];
+    let headers = thead
+        .split("<th")
+        .skip(1)
+        .map(|th| th[..at(th, "</th>")].to_owned())
+        .collect();
+    let tbody = &table[at(table, "<tbody>")..];
+    let row = &tbody[..at(tbody, "</tr>")];
+    (headers, row.matches("<td").count())
+}
+
+#[tokio::test]
+async fn table_headers_sort_what_they_say_and_line_up_with_their_cells() {
+    let types = page("/t?domain=app-0&hour=current", StatusCode::OK).await;
+    let (headers, cells) = header_and_row(&types, 0);
+    assert_eq!(headers.len(), cells, "{headers:?}");
+    assert!(headers[0].contains(">Type</a>"), "{}", headers[0]);
+    assert!(headers.iter().any(|h| h.contains(">P90</a>")), "P90");
+    let names = page("/t?domain=app-0&hour=current&type=URL", StatusCode::OK).await;
+    let (headers, cells) = header_and_row(&names, 0);
+    assert_eq!(headers.len(), cells, "{headers:?}");
+    assert!(headers[0].contains(">Name</a>"));
+    let p50 = headers.iter().position(|h| h.contains(">P50<")).unwrap();
+    assert!(headers[p50 + 1].contains(">P90<") && headers[p50 + 2].contains(">P95<"));
+    // The message links neither sort nor sit right-aligned over left-aligned links.
+    let messages = headers.last().unwrap();
+    assert!(messages.ends_with(">Messages"), "{messages}");
+    assert!(!messages.contains("class=\"num\"") && !messages.contains("<a"));
+    page(
+        "/t?domain=app-0&hour=current&type=URL&sort=samples",
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let by_p90 = page(
+        "/t?domain=app-0&hour=current&type=URL&sort=p90",
+        StatusCode::OK,
+    )
+    .await;
+    assert!(by_p90.contains("P90 ▾</a>"));
+    // The event board: a types table headed "Type", a Messages column that does not sort.
+    let events = page("/e?domain=app-0&hour=current", StatusCode::OK).await;
+    let (headers, cells) = header_and_row(&events, 0);
+    assert_eq!(headers.len(), cells);
+    assert!(headers[0].contains(">Type</a>"));
+    let events = page(
+        "/e?domain=app-0&hour=current&type=Exception",
+        StatusCode::OK,
+    )
+    .await;
+    let (headers, cells) = header_and_row(&events, 0);
+    assert_eq!(headers.len(), cells);
+    assert!(headers.last().unwrap().ends_with(">Messages"));
+}
+
+#[tokio::test]
+async fn durations_carry_their_unit_and_rates_say_they_are_hour_averages() {
+    let html = page("/d?domain=catgen", StatusCode::OK).await;
+    assert!(html.contains("Durations in milliseconds."));
+    assert!(html.contains(">TPS (hour avg)</th>"));
+    // A duration metric's sum and mean are milliseconds; a count's are not.
+    let html = gateway_page("/metric?domain=gateway", StatusCode::OK).await;
+    assert!(html.contains(">12.5 ms</td>"), "{html}");
+    let html = page("/metric?domain=catgen", StatusCode::OK).await;
+    assert!(!html.contains(" ms</td>"));
+    let html = page("/t?domain=app-0&hour=current&type=URL", StatusCode::OK).await;
+    assert!(html.contains(">TPS (hour avg)</a>"));
+    assert!(html.contains("averaged over the hour"));
+    let html = page("/e?domain=app-0&hour=current", StatusCode::OK).await;
+    assert!(html.contains(">Per second (hour avg)</a>"));
+}
+
+#[tokio::test]
+async fn the_state_page_shows_the_last_minute_rate_beside_the_hour_average() {
+    // 40 minutes into the hour: minute 39 is the last to have ended; its 15 generated
+    // trees (one every 4 s) are 0.25 a second.
+    let html = page("/state", StatusCode::OK).await;
+    assert!(html.contains("Trees / s (hour avg)"));
+    let minute = &html[at(&html, "Trees / s (07:39)")..];
+    assert!(
+        minute[..at(minute, "</div>")].contains(">0.25</span>"),
+        "{minute}"
+    );
+    // A past hour has no "last minute".
+    let html = page(&format!("/state?hour={PAST_HOUR_LABEL}"), StatusCode::OK).await;
+    assert!(html.contains("Trees / s (hour avg)") && !html.contains("Trees / s (06:"));
 }
