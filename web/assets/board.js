@@ -1,9 +1,28 @@
-// Board selectors: show the new domain, hour or machine as soon as a select changes.
-// Optional: without JavaScript the form's "Show" button does the same.
-document.documentElement.classList.add('js');
-document.addEventListener('change', (event) => {
-  const select = event.target;
-  if (select instanceof HTMLSelectElement && select.form && select.form.classList.contains('selectors')) {
+// Board selectors: show the new domain, hour or machine as soon as a select is changed with
+// the mouse (or touch). With the keyboard, the arrow keys only browse the options, since a
+// reload per arrow press would throw focus back to the top of the page; Enter or the form's
+// "Show" button shows the choice. Optional: without JavaScript the "Show" button does it all.
+const keyed = new WeakSet();
+const selectorOf = (target) =>
+  target instanceof HTMLSelectElement && target.form && target.form.classList.contains('selectors')
+    ? target
+    : null;
+document.addEventListener('pointerdown', (event) => {
+  const select = selectorOf(event.target);
+  if (select) keyed.delete(select);
+});
+document.addEventListener('keydown', (event) => {
+  const select = selectorOf(event.target);
+  if (!select) return;
+  if (event.key === 'Enter') {
+    // Chromium would open the option list on Enter instead.
+    event.preventDefault();
     select.form.submit();
+  } else {
+    keyed.add(select);
   }
+});
+document.addEventListener('change', (event) => {
+  const select = selectorOf(event.target);
+  if (select && !keyed.has(select)) select.form.submit();
 });

@@ -4,21 +4,40 @@
 //! Design constraints: readable axes (round tick values, a unit label), a tooltip
 //! (`<title>`) on every point, sizes in a `viewBox` so charts scale with the page. Labels are
 //! escaped like every other splice.
+//!
+//! Text sizes are SVG units, so they scale with the chart: a chart drawn 640 units wide and
+//! shown 380 px wide has 6.5 px text. Each chart is therefore drawn about as wide as the page
+//! shows it: [`line_chart`] and [`bar_chart`] for a chart alone or two abreast (`.charts`,
+//! `.charts.one`), [`grid_line_chart`] and [`grid_bar_chart`] for a grid of small charts
+//! (`.charts.grid`).
 
 use maud::{html, Markup};
 
 /// Minutes in an hour: the x axis.
 pub(crate) const MINUTES: usize = 60;
 
-/// Chart canvas in SVG user units; the page scales it to its container.
-const WIDTH: f64 = 640.0;
-const HEIGHT: f64 = 220.0;
+/// A chart canvas in SVG user units; the page scales it to its container.
+#[derive(Debug, Clone, Copy)]
+struct Canvas {
+    width: f64,
+    height: f64,
+}
+
+/// A chart alone or two abreast: shown 420-640 px wide on a desktop (`.charts`).
+const WIDE: Canvas = Canvas {
+    width: 640.0,
+    height: 220.0,
+};
+/// A chart in a grid of small charts: shown 360-500 px wide on a desktop (`.charts.grid`,
+/// whose columns are at least 360 px), so its text stays within about 10-14 px.
+const SMALL: Canvas = Canvas {
+    width: 400.0,
+    height: 180.0,
+};
 const MARGIN_LEFT: f64 = 52.0;
 const MARGIN_RIGHT: f64 = 14.0;
 const MARGIN_TOP: f64 = 30.0;
 const MARGIN_BOTTOM: f64 = 30.0;
-const PLOT_WIDTH: f64 = WIDTH - MARGIN_LEFT - MARGIN_RIGHT;
-const PLOT_HEIGHT: f64 = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM;
 /// About this many horizontal grid lines; [`nice_ticks`] rounds to 1/2/2.5/5 steps.
 const TARGET_TICKS: f64 = 4.0;
 
@@ -104,43 +123,89 @@ fn max_of<'a>(values: impl IntoIterator<Item = &'a f64>) -> f64 {
         .fold(0.0, f64::max)
 }
 
-fn y_of(value: f64, top: f64) -> f64 {
-    let clamped = if value.is_finite() {
-        value.max(0.0)
-    } else {
-        0.0
-    };
-    MARGIN_TOP + PLOT_HEIGHT * (1.0 - clamped / top)
+impl Canvas {
+    fn plot_width(self) -> f64 {
+        self.width - MARGIN_LEFT - MARGIN_RIGHT
+    }
+
+    fn plot_height(self) -> f64 {
+        self.height - MARGIN_TOP - MARGIN_BOTTOM
+    }
+
+    /// The bottom of the plot: the x axis.
+    fn plot_bottom(self) -> f64 {
+        self.height - MARGIN_BOTTOM
+    }
+
+    fn y_of(self, value: f64, top: f64) -> f64 {
+        let clamped = if value.is_finite() {
+            value.max(0.0)
+        } else {
+            0.0
+        };
+        MARGIN_TOP + self.plot_height() * (1.0 - clamped / top)
+    }
+
+    /// Half a bar's slot on each side keeps the bars of minutes 0 and 59 inside the plot.
+    fn x_inset(self) -> f64 {
+        self.plot_width() / MINUTES as f64 / 2.0
+    }
+
+    /// The distance between two minutes.
+    fn slot(self) -> f64 {
+        (self.plot_width() - 2.0 * self.x_inset()) / (MINUTES - 1) as f64
+    }
+
+    fn x_of_minute(self, minute: usize) -> f64 {
+        MARGIN_LEFT + self.x_inset() + self.slot() * minute as f64
+    }
 }
 
-/// Half a bar's slot on each side keeps the bars of minutes 0 and 59 inside the plot.
-const X_INSET: f64 = PLOT_WIDTH / MINUTES as f64 / 2.0;
-
-fn x_of_minute(minute: usize) -> f64 {
-    MARGIN_LEFT + X_INSET + (PLOT_WIDTH - 2.0 * X_INSET) * minute as f64 / (MINUTES - 1) as f64
+/// `text` cut to `max` characters with `…` when longer, and whether it was cut.
+fn cut_to(text: &str, max: usize) -> (String, bool) {
+    if text.chars().count() <= max {
+        (text.to_owned(), false)
+    } else {
+        let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        cut.push('…');
+        (cut, true)
+    }
 }
 
 /// Axes, grid, tick labels and the title: what line and bar charts share.
-fn frame(title: &str, unit: &str, ticks: &[f64], body: Markup, legend: Markup) -> Markup {
+fn frame(
+    canvas: Canvas,
+    title: &str,
+    unit: &str,
+    ticks: &[f64],
+    body: Markup,
+    legend: Markup,
+) -> Markup {
     let top = ticks.last().copied().unwrap_or(1.0);
+    let (width, height) = (canvas.width, canvas.height);
+    let bottom = canvas.plot_bottom();
+    // A title wider than the chart is cut; the whole one is in the tooltip and aria-label.
+    let (shown_title, cut) = cut_to(title, title_room(canvas));
     html! {
-        svg.chart xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (WIDTH) " " (HEIGHT) }
+        svg.chart xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (width) " " (height) }
             role="img" aria-label=(title) {
-            text.chart-title x=(MARGIN_LEFT) y="16" { (title) }
+            text.chart-title x=(MARGIN_LEFT) y="16" {
+                @if cut { title { (title) } }
+                (shown_title)
+            }
             (legend)
             text.chart-unit x=(MARGIN_LEFT - 8.0) y=(MARGIN_TOP - 8.0) text-anchor="end" { (unit) }
             @for tick in ticks {
-                @let y = y_of(*tick, top);
-                line.grid x1=(MARGIN_LEFT) x2=(WIDTH - MARGIN_RIGHT) y1=(y) y2=(y) {}
+                @let y = canvas.y_of(*tick, top);
+                line.grid x1=(MARGIN_LEFT) x2=(width - MARGIN_RIGHT) y1=(y) y2=(y) {}
                 text.tick x=(MARGIN_LEFT - 6.0) y=(y + 4.0) text-anchor="end" { (format_number(*tick)) }
             }
             @for minute in (0..MINUTES).step_by(10).chain([MINUTES - 1]) {
-                @let x = x_of_minute(minute);
-                line.axis x1=(x) x2=(x) y1=(MARGIN_TOP + PLOT_HEIGHT) y2=(MARGIN_TOP + PLOT_HEIGHT + 4.0) {}
-                text.tick x=(x) y=(HEIGHT - 12.0) text-anchor="middle" { ":" (format!("{minute:02}")) }
+                @let x = canvas.x_of_minute(minute);
+                line.axis x1=(x) x2=(x) y1=(bottom) y2=(bottom + 4.0) {}
+                text.tick x=(x) y=(height - 12.0) text-anchor="middle" { ":" (format!("{minute:02}")) }
             }
-            line.axis x1=(MARGIN_LEFT) x2=(WIDTH - MARGIN_RIGHT)
-                y1=(MARGIN_TOP + PLOT_HEIGHT) y2=(MARGIN_TOP + PLOT_HEIGHT) {}
+            line.axis x1=(MARGIN_LEFT) x2=(width - MARGIN_RIGHT) y1=(bottom) y2=(bottom) {}
             (body)
         }
     }
@@ -149,13 +214,17 @@ fn frame(title: &str, unit: &str, ticks: &[f64], body: Markup, legend: Markup) -
 /// The polyline point lists of a series: one per run of finite values, so a NaN (a minute
 /// without data, such as a minute without heartbeats) leaves a gap instead of a drop to 0.
 /// Missing minutes at the end count as 0.
-fn segments(values: &[f64], top: f64) -> Vec<String> {
+fn segments(canvas: Canvas, values: &[f64], top: f64) -> Vec<String> {
     let mut segments = Vec::new();
     let mut current: Vec<String> = Vec::new();
     for m in 0..MINUTES {
         let value = values.get(m).copied().unwrap_or(0.0);
         if value.is_finite() {
-            current.push(format!("{:.1},{:.1}", x_of_minute(m), y_of(value, top)));
+            current.push(format!(
+                "{:.1},{:.1}",
+                canvas.x_of_minute(m),
+                canvas.y_of(value, top)
+            ));
         } else if !current.is_empty() {
             segments.push(current.join(" "));
             current.clear();
@@ -174,41 +243,56 @@ fn is_defined(values: &[f64], m: usize) -> bool {
 }
 
 /// A line chart of one or more per-minute series sharing a y axis in `unit` (`ms`,
-/// `count`, `%`, or `""` for none). NaN values are gaps.
+/// `count`, `%`, or `""` for none). NaN values are gaps. Drawn for a chart alone or two
+/// abreast (`.charts`); see [`grid_line_chart`] for a grid.
 pub(crate) fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
+    line_chart_on(WIDE, title, unit, series)
+}
+
+/// [`line_chart`] drawn for a grid of small charts (`.charts.grid`).
+pub(crate) fn grid_line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
+    line_chart_on(SMALL, title, unit, series)
+}
+
+fn line_chart_on(canvas: Canvas, title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
     let ticks = nice_ticks(max_of(
         series.iter().flat_map(|s| s.values.iter().take(MINUTES)),
     ));
     let top = ticks.last().copied().unwrap_or(1.0);
-    let legend = legend(title, series);
+    let legend = legend(canvas, title, series);
     let body = html! {
         @for (i, s) in series.iter().enumerate() {
             @let color = PALETTE[i % PALETTE.len()];
-            @for segment in segments(s.values, top) {
+            @for segment in segments(canvas, s.values, top) {
                 polyline.series points=(segment) fill="none" stroke=(color) stroke-width="2"
                     stroke-linejoin="round" {}
             }
             @for (m, v) in s.values.iter().take(MINUTES).enumerate().filter(|(_, v)| v.is_finite()) {
                 // A minute between two gaps has no line to show it: draw its point.
                 @let lone = !is_defined(s.values, m.wrapping_sub(1)) && !is_defined(s.values, m + 1);
-                circle.point.lone[lone] cx=(format!("{:.1}", x_of_minute(m))) cy=(format!("{:.1}", y_of(*v, top)))
-                    r="2.5" fill=(color) {
+                circle.point.lone[lone] cx=(format!("{:.1}", canvas.x_of_minute(m)))
+                    cy=(format!("{:.1}", canvas.y_of(*v, top))) r="2.5" fill=(color) {
                     title { (s.label) " at :" (format!("{m:02}")) ": " (with_unit(*v, unit)) }
                 }
             }
         }
     };
-    frame(title, unit, &ticks, body, legend)
+    frame(canvas, title, unit, &ticks, body, legend)
 }
 
 /// Width of a legend character and of a title character (11 and 13 px text), estimated.
 const LEGEND_CHAR: f64 = 6.2;
 const TITLE_CHAR: f64 = 7.4;
 
+/// The most title characters that fit on `canvas`.
+fn title_room(canvas: Canvas) -> usize {
+    ((canvas.width - MARGIN_LEFT - MARGIN_RIGHT) / TITLE_CHAR) as usize
+}
+
 /// The legend: right-aligned in the room the title leaves, each label cut with `…` (the
 /// whole one in a tooltip) when they do not fit. A single series named like the chart
 /// needs none.
-fn legend(title: &str, series: &[Series<'_>]) -> Markup {
+fn legend(canvas: Canvas, title: &str, series: &[Series<'_>]) -> Markup {
     if let [only] = series {
         if only.label == title {
             return html! {};
@@ -216,25 +300,17 @@ fn legend(title: &str, series: &[Series<'_>]) -> Markup {
     }
     let swatch = 14.0;
     let gap = 12.0;
+    let title_chars = title.chars().count().min(title_room(canvas));
     let room =
-        (WIDTH - MARGIN_RIGHT) - (MARGIN_LEFT + title.chars().count() as f64 * TITLE_CHAR + 16.0);
+        (canvas.width - MARGIN_RIGHT) - (MARGIN_LEFT + title_chars as f64 * TITLE_CHAR + 16.0);
     let share = (room / series.len().max(1) as f64 - swatch - gap).max(3.0 * LEGEND_CHAR);
-    let fit = |label: &str| -> (String, bool) {
-        let max = (share / LEGEND_CHAR) as usize;
-        if label.chars().count() <= max {
-            (label.to_owned(), false)
-        } else {
-            let mut cut: String = label.chars().take(max.saturating_sub(1)).collect();
-            cut.push('…');
-            (cut, true)
-        }
-    };
-    let labels: Vec<(String, bool)> = series.iter().map(|s| fit(s.label)).collect();
+    let max = (share / LEGEND_CHAR) as usize;
+    let labels: Vec<(String, bool)> = series.iter().map(|s| cut_to(s.label, max)).collect();
     let widths: Vec<f64> = labels
         .iter()
         .map(|(text, _)| swatch + text.chars().count() as f64 * LEGEND_CHAR + gap)
         .collect();
-    let start = WIDTH - MARGIN_RIGHT - widths.iter().sum::<f64>() + gap;
+    let start = canvas.width - MARGIN_RIGHT - widths.iter().sum::<f64>() + gap;
     let xs = widths.iter().scan(start, |x, w| {
         let at = *x;
         *x += w;
@@ -251,23 +327,33 @@ fn legend(title: &str, series: &[Series<'_>]) -> Markup {
     }
 }
 
-/// A bar chart of one per-minute series in `unit`.
+/// A bar chart of one per-minute series in `unit`. Drawn for a chart alone or two abreast
+/// (`.charts`); see [`grid_bar_chart`] for a grid.
 pub(crate) fn bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
+    bar_chart_on(WIDE, title, unit, values)
+}
+
+/// [`bar_chart`] drawn for a grid of small charts (`.charts.grid`).
+pub(crate) fn grid_bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
+    bar_chart_on(SMALL, title, unit, values)
+}
+
+fn bar_chart_on(canvas: Canvas, title: &str, unit: &str, values: &[f64]) -> Markup {
     let ticks = nice_ticks(max_of(values.iter().take(MINUTES)));
     let top = ticks.last().copied().unwrap_or(1.0);
-    let slot = (PLOT_WIDTH - 2.0 * X_INSET) / (MINUTES - 1) as f64;
+    let slot = canvas.slot();
     let body = html! {
         @for (m, v) in values.iter().take(MINUTES).enumerate() {
-            @let y = y_of(*v, top);
+            @let y = canvas.y_of(*v, top);
             // Centre each bar on its minute's x so bars line up with line charts.
-            @let x = x_of_minute(m) - slot * 0.4;
+            @let x = canvas.x_of_minute(m) - slot * 0.4;
             rect.chart-bar x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{:.1}", slot * 0.8))
-                height=(format!("{:.1}", MARGIN_TOP + PLOT_HEIGHT - y)) fill=(PALETTE[0]) {
+                height=(format!("{:.1}", canvas.plot_bottom() - y)) fill=(PALETTE[0]) {
                 title { ":" (format!("{m:02}")) ": " (with_unit(*v, unit)) }
             }
         }
     };
-    frame(title, unit, &ticks, body, html! {})
+    frame(canvas, title, unit, &ticks, body, html! {})
 }
 
 /// A small axis-less line of `values` (for tables): its shape, not its numbers.
@@ -294,7 +380,8 @@ pub(crate) fn sparkline(values: &[f64]) -> Markup {
     html! {
         svg.sparkline xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (SPARK_WIDTH) " " (SPARK_HEIGHT) }
             width=(SPARK_WIDTH) height=(SPARK_HEIGHT) aria-hidden="true" {
-            @if !points.is_empty() {
+            // One value is a dot, not a line.
+            @if points.len() >= 2 {
                 polyline points=(points.join(" ")) fill="none" stroke=(PALETTE[0]) stroke-width="1.5" {}
             }
             @if let Some((x, y)) = last {
@@ -361,7 +448,10 @@ mod tests {
             .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
             .collect();
         assert_eq!(xs.len(), 2);
-        assert!(xs.iter().all(|&x| x > MARGIN_LEFT && x < WIDTH), "{xs:?}");
+        assert!(
+            xs.iter().all(|&x| x > MARGIN_LEFT && x < WIDE.width),
+            "{xs:?}"
+        );
         // One series named like its chart (a heartbeat's): the title says it all.
         let single = line_chart(
             long,
@@ -512,6 +602,47 @@ mod tests {
         );
         assert!(svg.contains(r#"<circle cx="119.0" cy="1.0""#));
         let empty = sparkline(&[]).into_string();
-        assert!(!empty.contains("<polyline"));
+        assert!(!empty.contains("<polyline") && !empty.contains("<circle"));
+        let one = sparkline(&[3.0]).into_string();
+        assert!(
+            !one.contains("<polyline") && one.contains("<circle"),
+            "{one}"
+        );
+    }
+
+    #[test]
+    fn grid_charts_are_drawn_at_the_size_a_grid_shows_them_so_text_keeps_its_size() {
+        let values = [1.0; 60];
+        let series = [Series {
+            label: "a",
+            values: &values,
+        }];
+        let wide = line_chart("t", "ms", &series).into_string();
+        assert!(wide.contains(r#"viewBox="0 0 640 220""#), "{wide}");
+        for small in [
+            grid_line_chart("t", "ms", &series),
+            grid_bar_chart("t", "ms", &values),
+        ]
+        .map(Markup::into_string)
+        {
+            assert!(small.contains(r#"viewBox="0 0 400 180""#), "{small}");
+            assert!(small.contains(">:59</text>"));
+            // Every x stays inside the canvas.
+            for x in small.split(" x=\"").skip(1) {
+                let x: f64 = x.split('"').next().unwrap().parse().unwrap();
+                assert!((0.0..=SMALL.width).contains(&x), "{x} in {small}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_title_wider_than_its_chart_is_cut_and_whole_in_its_tooltip() {
+        let long = "ocelot.client.trees.dropped.queue_full.of.a.very.long.heartbeat.name";
+        let svg = grid_bar_chart(long, "", &[1.0]).into_string();
+        assert!(svg.contains(&format!("<title>{long}</title>")), "{svg}");
+        assert!(svg.contains('…'));
+        assert!(svg.contains(&format!(r#"aria-label="{long}""#)));
+        let short = grid_bar_chart("threads", "", &[1.0]).into_string();
+        assert!(!short.contains('…') && short.contains(">threads</text>"));
     }
 }

@@ -13,7 +13,7 @@ use ocelot_analyzer::{hour_label, DependencyEdgeView, ViewQuery};
 use crate::board::{
     build_url, format_count, format_ms, format_percent, format_rate, per_minute, Board,
 };
-use crate::chart::bar_chart;
+use crate::chart::grid_bar_chart;
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
 use crate::selection::ReportParams;
@@ -80,7 +80,7 @@ async fn dependency_page(
             div.charts.grid {
                 @for e in &edges {
                     figure.chart-box {
-                        (bar_chart(
+                        (grid_bar_chart(
                             &format!("{} {} (calls per minute)", e.type_, e.target),
                             "count",
                             &per_minute(e.minutes.iter().map(|m| (m.minute, m.count as f64))),

@@ -50,6 +50,14 @@ impl DomainHealth {
     }
 }
 
+/// The minutes a sparkline shows, `elapsed_seconds` into its hour: only complete ones. The
+/// minute under way has only part of its requests yet, so drawing it would end every line
+/// of the current hour in a drop; in its first minute the hour has no line at all yet. A
+/// past hour has all 60.
+fn complete_minutes(elapsed_seconds: f64) -> usize {
+    ((elapsed_seconds / 60.0).floor() as usize).min(MINUTES)
+}
+
 fn entry_type(types: &[TransactionTypeView]) -> Option<&TransactionTypeView> {
     ENTRY_TYPES
         .iter()
@@ -65,12 +73,7 @@ async fn home(
     // Home lists every domain; the selector offers only the hour.
     board.domain.clear();
     let domains = std::mem::take(&mut board.domains);
-    // The current hour's sparklines end at the current minute.
-    let minutes_shown = if board.hour == board.current_hour {
-        (board.elapsed_seconds / 60.0).ceil() as usize
-    } else {
-        MINUTES
-    };
+    let minutes_shown = complete_minutes(board.elapsed_seconds);
     let query = ViewQuery {
         elapsed_seconds: board.elapsed_seconds,
         ..ViewQuery::default()
@@ -95,7 +98,7 @@ async fn home(
                         .flat_map(|n| n.minutes.iter())
                         .map(|m| (m.minute, m.count as f64)),
                 );
-                values.truncate(minutes_shown.max(2));
+                values.truncate(minutes_shown);
                 values
             }),
         });
@@ -140,7 +143,13 @@ async fn home(
                                     td.num {
                                         a href=(build_url("/p", &[("domain", &row.domain), ("hour", &label)])) { (format_count(row.problems)) }
                                     }
-                                    td.spark { (sparkline(&row.per_minute)) }
+                                    td.spark {
+                                        @if row.per_minute.is_empty() && board.hour == board.current_hour {
+                                            span.muted title="The hour's first minute is still under way" { "—" }
+                                        } @else {
+                                            (sparkline(&row.per_minute))
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -156,4 +165,24 @@ async fn home(
         }
     };
     Ok((StatusCode::OK, page("Home", PATH, body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparklines_of_the_current_hour_show_only_complete_minutes() {
+        assert_eq!(complete_minutes(1.0), 0, "nothing in the first minute");
+        assert_eq!(complete_minutes(59.9), 0);
+        assert_eq!(complete_minutes(60.0), 1);
+        assert_eq!(complete_minutes(150.0), 2, "02:30: minutes 0 and 1, not 2");
+        assert_eq!(complete_minutes(2400.0), 40);
+        assert_eq!(complete_minutes(3599.0), 59);
+    }
+
+    #[test]
+    fn sparklines_of_a_past_hour_show_all_of_it() {
+        assert_eq!(complete_minutes(3600.0), MINUTES);
+    }
 }

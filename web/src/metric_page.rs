@@ -10,7 +10,7 @@ use maud::{html, Markup};
 use ocelot_analyzer::{MetricItemView, ViewQuery};
 
 use crate::board::{format_amount, format_count, per_minute, Board};
-use crate::chart::bar_chart;
+use crate::chart::grid_bar_chart;
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
 use crate::selection::ReportParams;
@@ -119,7 +119,7 @@ fn metric_chart(m: &MetricItemView) -> Markup {
     };
     html! {
         figure.chart-box id={ "metric-" (m.name) } {
-            (bar_chart(&format!("{} ({what} per minute)", m.name), unit, &values))
+            (grid_bar_chart(&format!("{} ({what} per minute)", m.name), unit, &values))
         }
     }
 }

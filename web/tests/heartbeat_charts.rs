@@ -1,0 +1,127 @@
+//! The heartbeat page charts what a machine's series say: totals as their increase per
+//! minute, system series first, all-zero series in a line instead of charts.
+
+mod common;
+
+use std::sync::Arc;
+
+use ocelot_protocol::{Header, Leaf, Message, MessageTree};
+use ocelot_web::{router, AppState, MemoryReports};
+
+const HOUR: u64 = common::HOUR;
+const HOUR_START_MS: u64 = HOUR * 3_600_000;
+
+/// The heartbeat our SDK sends (client-sdk/src/heartbeat.rs) at `minute`: CPU time, bytes
+/// and trees sent only grow; memory and threads go up and down; drops stay 0.
+fn sdk_heartbeat(minute: u64) -> MessageTree {
+    let details = [
+        ("system.process", "cpu.time.ms", 5_000 + minute * 6_000),
+        (
+            "system.process",
+            "memory.rss.bytes",
+            40_000_000 + minute % 3 * 1_000_000,
+        ),
+        ("system.process", "threads", 30 + minute % 2),
+        ("system.process", "fds.open", 37),
+        ("ocelot.client", "trees.produced", minute * 200),
+        ("ocelot.client", "trees.sent", minute * 200),
+        ("ocelot.client", "trees.dropped.queue_full", 0),
+        ("ocelot.client", "trees.dropped.send_failed", 0),
+        ("ocelot.client", "queue.depth", 0),
+        ("ocelot.client", "bytes.sent", minute * 70_000),
+        ("ocelot.client", "send.failures", 0),
+    ];
+    let mut xml = String::from("<status>");
+    for extension in ["system.process", "ocelot.client"] {
+        xml.push_str(&format!("<extension id=\"{extension}\">"));
+        for (_, id, value) in details.iter().filter(|d| d.0 == extension) {
+            xml.push_str(&format!("<extensionDetail id=\"{id}\" value=\"{value}\"/>"));
+        }
+        xml.push_str("</extension>");
+    }
+    xml.push_str("</status>");
+    let ts = HOUR_START_MS + minute * 60_000 + 5_000;
+    MessageTree::new(
+        Header {
+            domain: "sdk-app".to_owned(),
+            hostname: "sdk-1".to_owned(),
+            ip_address: "10.0.9.1".to_owned(),
+            ..Header::default()
+        },
+        Message::Heartbeat(Leaf::new("Heartbeat", "10.0.9.1", "0", ts, xml)),
+    )
+}
+
+async fn heartbeat_page() -> String {
+    let mut reports = MemoryReports::new(common::NOW_MS);
+    for minute in 0..40 {
+        reports.add_tree(&sdk_heartbeat(minute));
+    }
+    let app = router(AppState::new(Arc::new(common::lookup())).with_reports(Arc::new(reports)));
+    let response = common::get(app, "/h?domain=sdk-app").await;
+    assert_eq!(response.status(), 200);
+    common::text(response).await
+}
+
+/// The chart titles, in page order.
+fn titles(html: &str) -> Vec<&str> {
+    html.split("<svg class=\"chart\"")
+        .skip(1)
+        .map(|svg| {
+            let label = svg.split("aria-label=\"").nth(1).unwrap();
+            &label[..label.find('"').unwrap()]
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sdk_heartbeats_chart_system_series_first_and_totals_per_minute() {
+    let html = heartbeat_page().await;
+    assert_eq!(
+        titles(&html),
+        [
+            "system.process.cpu.time.ms as CPU %",
+            "system.process.memory.rss.bytes",
+            "system.process.threads",
+            "system.process.fds.open",
+            "ocelot.client.bytes.sent /min",
+            "ocelot.client.trees.produced /min",
+            "ocelot.client.trees.sent /min",
+        ]
+    );
+    // 6 000 ms of CPU a minute is 10 % of a core; 70 000 bytes a minute is 70k.
+    assert!(html.contains("as CPU % at :07: 10%</title>"), "{html}");
+    assert!(html.contains("bytes.sent /min at :07: 70k</title>"));
+}
+
+#[tokio::test]
+async fn series_that_stay_0_all_hour_are_named_instead_of_charted() {
+    let html = heartbeat_page().await;
+    let note = html
+        .split("zero-series")
+        .nth(1)
+        .expect("a note on zero series");
+    let note = &note[..note.find("</p>").unwrap()];
+    for name in [
+        "ocelot.client.queue.depth",
+        "ocelot.client.send.failures",
+        "ocelot.client.trees.dropped.queue_full",
+        "ocelot.client.trees.dropped.send_failed",
+    ] {
+        assert!(
+            note.contains(&format!("<code>{name}</code>")),
+            "{name} in {note}"
+        );
+    }
+    assert!(!titles(&html).iter().any(|t| t.contains("dropped")));
+}
+
+#[tokio::test]
+async fn heartbeat_charts_are_drawn_at_grid_size() {
+    let html = heartbeat_page().await;
+    assert!(html.contains("<div class=\"charts grid\">"));
+    assert_eq!(
+        html.matches("viewBox=\"0 0 400 180\"").count(),
+        titles(&html).len()
+    );
+}
