@@ -24,17 +24,21 @@ use prometheus_client::metrics::MetricType;
 /// notice a breached minute soon after it ends.
 const EVALUATE_EVERY: Duration = Duration::from_secs(10);
 
-/// Loads the rules and starts the loop. Returns the log the web server shows. `board_url`
-/// (where the web UI listens) is what notifications link to unless the rules set theirs.
+/// Reads and checks the rules file (docs/alerting.md).
+pub(crate) fn load_rules(rules_file: &Path) -> anyhow::Result<RuleSet> {
+    RuleSet::load(rules_file, None)
+        .with_context(|| format!("loading alert rules from {}", rules_file.display()))
+}
+
+/// Starts the loop over `rules`. Returns the log the web server shows. `board_url` (where
+/// the web UI listens) is what notifications link to unless the rules set theirs.
 pub(crate) fn start(
-    rules_file: &Path,
+    mut rules: RuleSet,
     collector: Collector,
     store: Store,
     retention_days: u32,
     board_url: Option<&str>,
 ) -> anyhow::Result<AlertLog> {
-    let mut rules = RuleSet::load(rules_file, None)
-        .with_context(|| format!("loading alert rules from {}", rules_file.display()))?;
     if let Some(url) = board_url {
         rules = rules.default_board_url(url);
     }

@@ -10,6 +10,9 @@
 //! event to the callee's tree, as a real RPC framework would in its headers. Latencies are
 //! long-tailed, a few percent of payments fail with stack-like data, and about one request in
 //! a hundred is a slow outlier.
+//!
+//! Without an `[alert] rules` file the demo evaluates [`DEMO_ALERT_RULES`], tuned to that
+//! traffic so the Alerts page shows rules firing, resolving and staying quiet.
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -20,11 +23,65 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
+use ocelot_alert::RuleSet;
 use ocelot_client::{event, metric_count, metric_duration, transaction, Client, Context};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::config::DemoSection;
+
+/// The demo's alert rules (docs/alerting.md), used when no rules file is configured. Tuned
+/// to the default 20 requests per second: about 360 payments a minute, 3 % of them failing
+/// (so near 11 declined), and a p95 of the gateway's order creation of 70-80 ms. No `notify`:
+/// the demo has no webhook to call, so alerts are only recorded.
+pub(crate) const DEMO_ALERT_RULES: &str = r#"
+# Most minutes are above 2 %, some are not: fires within minutes, and resolves now and then.
+[[rule]]
+id = "payment-errors"
+domain = "payment-service"
+report = "transaction"
+type = "Service"
+name = "PaymentService.pay"
+measure = "failPercent"
+above = 2.0
+for_minutes = 2
+
+# Near the usual p95: pending often, firing when a slow spell lasts.
+[[rule]]
+id = "order-create-slow"
+domain = "gateway"
+report = "transaction"
+type = "URL"
+name = "/api/order/create"
+measure = "p95"
+above = 80.0
+for_minutes = 2
+
+# A business metric: a burst of declined payments.
+[[rule]]
+id = "declines-burst"
+domain = "payment-service"
+report = "metric"
+name = "payment.declined"
+measure = "value"
+above = 15.0
+for_minutes = 1
+
+# Stays ok while the demo runs: the gateway stops serving.
+[[rule]]
+id = "gateway-silent"
+domain = "gateway"
+report = "transaction"
+type = "URL"
+measure = "count"
+below = 1.0
+for_minutes = 2
+"#;
+
+/// [`DEMO_ALERT_RULES`], parsed.
+pub(crate) fn alert_rules() -> RuleSet {
+    RuleSet::from_toml_str(DEMO_ALERT_RULES, None).expect("the demo's alert rules are valid")
+}
 
 /// A request from one simulated service to another.
 struct Request {
@@ -384,5 +441,31 @@ fn gateway_request(rng: &mut SmallRng, orders: &Sender<Request>, users: &Sender<
     };
     if result.is_err() {
         t.set_status("500");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_alert_rules_parse_and_watch_what_the_demo_sends() {
+        let rules = alert_rules();
+        assert_eq!(rules.rules().len(), 4);
+        let demo_domains = [
+            "gateway",
+            "order-service",
+            "payment-service",
+            "user-service",
+        ];
+        for domain in rules.domains() {
+            assert!(demo_domains.contains(&domain.as_str()), "{domain}");
+        }
+        assert!(rules.webhooks().is_empty() && rules.emails().is_empty());
+        assert_eq!(
+            rules.history_days_needed(),
+            0,
+            "no baseline: the demo has no history"
+        );
     }
 }

@@ -108,16 +108,23 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         collector.clone(),
         stopped(stop_rx.clone()),
     ));
-    let alert_log = if config.alert.rules.as_os_str().is_empty() {
-        ocelot_alert::AlertLog::new()
+    let rules = if !config.alert.rules.as_os_str().is_empty() {
+        Some(alerts::load_rules(&config.alert.rules)?)
+    } else if with_demo {
+        // So the demo's Alerts page shows rules at work; a rules file replaces them.
+        Some(demo::alert_rules())
     } else {
-        alerts::start(
-            &config.alert.rules,
+        None
+    };
+    let alert_log = match rules {
+        Some(rules) => alerts::start(
+            rules,
             collector.clone(),
             store.clone(),
             config.store.retention_days,
             board_url(config.web.listen).as_deref(),
-        )?
+        )?,
+        None => ocelot_alert::AlertLog::new(),
     };
     let telemetry = Arc::new(
         Telemetry::new(collector.clone(), store.clone())

@@ -71,4 +71,5 @@ pub use transaction::{
     DurationFigures, TransactionAnalyzer, TransactionMinuteView, TransactionNameView,
     TransactionReport, TransactionTypeView, TransactionView,
 };
+pub use transaction_walk::ReportNames;
 pub use view_query::{hour_label, tps, ViewQuery};

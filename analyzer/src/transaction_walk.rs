@@ -53,18 +53,10 @@ pub(crate) fn for_each_counted<'a>(tree: &'a TreeView<'a>, mut visit: impl FnMut
     if root.kind != MessageKind::Transaction {
         return;
     }
-    let mut url_seen = false;
+    let mut names = ReportNames::default();
     let mut last_event = None;
-    let mut counted_name = |transaction: &'a MessageView<'a>| {
-        if !url_seen && transaction.type_ == "URL" {
-            url_seen = true;
-            normalize_url(transaction.name)
-        } else if transaction.type_ == "System" && transaction.name.starts_with("UploadMetric") {
-            Cow::Borrowed("UploadMetric")
-        } else {
-            Cow::Borrowed(transaction.name)
-        }
-    };
+    let mut counted_name =
+        |transaction: &'a MessageView<'a>| names.name(transaction.type_, transaction.name);
     let root_name = counted_name(root);
     for (i, message) in rest.iter().enumerate() {
         match message.kind {
@@ -91,6 +83,31 @@ pub(crate) fn for_each_counted<'a>(tree: &'a TreeView<'a>, mut visit: impl FnMut
         name: root_name,
         duration_us: total_duration_us.unwrap_or(counted_duration(root.duration_us)),
     }));
+}
+
+/// The names the Transaction report gives a tree's transactions, asked in wire order
+/// (depth first, the root first): the first `URL` transaction's numeric path segments
+/// become `{num}` ([`normalize_url`]), `System` transactions named `UploadMetric*` become
+/// `UploadMetric`, every other name is its own. LogView links a tree's rows to the board
+/// with it.
+#[derive(Debug, Default)]
+pub struct ReportNames {
+    url_seen: bool,
+}
+
+impl ReportNames {
+    /// The report's name for the next transaction of the tree, of `type_` and `name`.
+    #[inline]
+    pub fn name<'a>(&mut self, type_: &str, name: &'a str) -> Cow<'a, str> {
+        if !self.url_seen && type_ == "URL" {
+            self.url_seen = true;
+            normalize_url(name)
+        } else if type_ == "System" && name.starts_with("UploadMetric") {
+            Cow::Borrowed("UploadMetric")
+        } else {
+            Cow::Borrowed(name)
+        }
+    }
 }
 
 /// A duration as the reports count it: a Java client's negative duration (a clock that

@@ -5,11 +5,12 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use maud::{html, Markup};
-use ocelot_alert::{AlertPhase, AlertSnapshot};
+use ocelot_alert::{AlertPhase, AlertSnapshot, Measure, ReportKind};
 
-use crate::board::{format_count, stat};
+use crate::board::{format_amount, format_count, format_ms, format_percent, stat};
 use crate::layout::page;
 use crate::state::AppState;
+use crate::time::format_utc_ms;
 
 const PATH: &str = "/alerts";
 
@@ -28,8 +29,45 @@ async fn alerts_page(State(state): State<AppState>) -> Markup {
     page("Alerts", PATH, render(&state.alerts.snapshot()))
 }
 
-fn value(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"))
+/// The unit of a measure's values, `None` for plain numbers (counts, metric values).
+fn unit(measure: Measure, report: ReportKind) -> Option<&'static str> {
+    match (measure, report) {
+        (Measure::FailPercent, _) => Some("%"),
+        (Measure::Avg | Measure::P95, ReportKind::Transaction) => Some("ms"),
+        _ => None,
+    }
+}
+
+/// The measure's name as in rule files, with its unit: `failPercent (%)`, `p95 (ms)`.
+fn measure_label(measure: Measure, report: ReportKind) -> String {
+    match unit(measure, report) {
+        Some(unit) => format!("{measure} ({unit})"),
+        None => measure.to_string(),
+    }
+}
+
+/// A value or baseline as the boards write that kind of number: `3.37%`, `73.2 ms`,
+/// `1,204`, `7.29`; `-` for none.
+fn value(v: Option<f64>, measure: Measure, report: ReportKind) -> String {
+    let Some(v) = v else {
+        return "-".to_owned();
+    };
+    match unit(measure, report) {
+        Some("%") => format_percent(v),
+        Some("ms") => format!("{} ms", format_ms(v)),
+        _ => format_amount(v),
+    }
+}
+
+/// `2026-11-22 08:15 UTC` for the alert crate's `2026-11-22T08:15Z`, as the other pages
+/// write times; anything else as it is.
+fn minute_title(label: &str) -> String {
+    match label.strip_suffix('Z') {
+        Some(rest) if rest.len() == 16 && rest.as_bytes()[10] == b'T' => {
+            format!("{} {} UTC", &rest[..10], &rest[11..])
+        }
+        _ => label.to_owned(),
+    }
 }
 
 fn render(s: &AlertSnapshot) -> Markup {
@@ -55,7 +93,13 @@ fn render(s: &AlertSnapshot) -> Markup {
         section.panel {
             h2 { "Rules" span.count { (s.rules.len()) } }
             @if s.rules.is_empty() {
-                p.muted { "No rules. Put an [alert] rules file in ocelot.toml (see docs/alerting.md)." }
+                p.muted {
+                    "No rules. Write them in a TOML file (the rule format is in docs/alerting.md), \
+                     name that file in ocelot.toml (or the file given to --config) and restart ocelot serve:"
+                }
+                pre.config-example { code {
+                    "[alert]\nrules = \"alerts.toml\"   # a path, relative to the directory ocelot serve runs in"
+                } }
             } @else {
                 div.table-wrap { table.report {
                     thead { tr {
@@ -66,12 +110,12 @@ fn render(s: &AlertSnapshot) -> Markup {
                         tr.unhealthy[r.phase == AlertPhase::Firing] {
                             td.name { (r.id) }
                             td { (r.scope.to_string()) }
-                            td { (r.measure.to_string()) }
+                            td { (measure_label(r.measure, r.scope.report)) }
                             td { (r.condition) }
                             td { (format!("{:?}", r.phase).to_lowercase()) }
-                            td { (r.last_time) }
-                            td.num { (value(r.last_value)) }
-                            td.num { (value(r.last_baseline)) }
+                            td { (minute_title(&r.last_time)) }
+                            td.num { (value(r.last_value, r.measure, r.scope.report)) }
+                            td.num { (value(r.last_baseline, r.measure, r.scope.report)) }
                         }
                     } }
                 } }
@@ -87,12 +131,12 @@ fn render(s: &AlertSnapshot) -> Markup {
                     } }
                     tbody { @for e in s.events.iter().rev() {
                         tr.unhealthy[e.kind == ocelot_alert::AlertKind::Fired] {
-                            td { (e.time) }
+                            td { (minute_title(&e.time)) }
                             td.name { (e.rule) }
                             td { (e.kind.to_string()) @if e.suppressed { " (suppressed)" } }
                             td { (e.scope.to_string()) }
-                            td.num { (value(e.value)) }
-                            td.num { (value(e.baseline)) }
+                            td.num { (value(e.value, e.measure, e.scope.report)) }
+                            td.num { (value(e.baseline, e.measure, e.scope.report)) }
                             td { a href=(e.link) { "open" } }
                         }
                     } }
@@ -104,10 +148,11 @@ fn render(s: &AlertSnapshot) -> Markup {
             @if s.attempts.is_empty() { p.muted { "No notification was sent." } } @else {
                 div.table-wrap { table.report {
                     thead { tr {
-                        th { "Rule" } th { "Target" } th { "Attempt" } th { "Result" } th.num { "ms" }
+                        th { "Time" } th { "Rule" } th { "Target" } th.num { "Attempt" } th { "Result" } th.num { "ms" }
                     } }
                     tbody { @for a in s.attempts.iter().rev() {
                         tr.unhealthy[!a.ok] {
+                            td { (format_utc_ms(a.at_ms)) }
                             td.name { (a.rule) }
                             td { (a.channel) ": " (a.target) }
                             td.num { (a.attempt) }
@@ -133,9 +178,13 @@ mod tests {
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
     use http_body_util::BodyExt as _;
-    use ocelot_alert::{Alerting, MemoryHistory, RuleSet};
+    use ocelot_alert::{
+        AlertEvent, AlertKind, Alerting, MemoryHistory, NotificationAttempt, RuleSet, RuleStatus,
+        Scope,
+    };
     use tower::ServiceExt as _;
 
+    use super::*;
     use crate::{router, AppState, MemoryLookup};
 
     async fn get(app: axum::Router, uri: &str) -> (StatusCode, String) {
@@ -184,5 +233,122 @@ mod tests {
         let (status, page) = get(router(state), "/alerts").await;
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains("docs/alerting.md"));
+        assert!(
+            page.contains("[alert]\nrules = &quot;alerts.toml&quot;"),
+            "the exact lines to write: {page}"
+        );
+    }
+
+    fn scope(report: ReportKind, type_: &str, name: Option<&str>) -> Scope {
+        Scope {
+            domain: "payment-service".to_owned(),
+            report,
+            type_: Some(type_.to_owned()),
+            name: name.map(str::to_owned),
+        }
+    }
+
+    fn rule(id: &str, scope: Scope, measure: Measure, value: f64) -> RuleStatus {
+        RuleStatus {
+            id: id.to_owned(),
+            scope,
+            measure,
+            condition: "above 1".to_owned(),
+            phase: AlertPhase::Firing,
+            last_time: "2026-12-06T05:53Z".to_owned(),
+            last_value: Some(value),
+            last_baseline: None,
+            uses_baseline: false,
+        }
+    }
+
+    /// A snapshot as the evaluator logs one: a failPercent rule that fired (and whose
+    /// webhook failed), a p95 rule and a metric rule.
+    fn snapshot() -> AlertSnapshot {
+        let errors = scope(ReportKind::Transaction, "Service", None);
+        let fired = AlertEvent {
+            rule: "payment-errors".to_owned(),
+            kind: AlertKind::Fired,
+            minute: 29_942_273,
+            time: "2026-12-06T05:53Z".to_owned(),
+            scope: errors.clone(),
+            measure: Measure::FailPercent,
+            condition: "above 1".to_owned(),
+            value: Some(3.37),
+            baseline: None,
+            started_minute: 29_942_272,
+            minutes: Vec::new(),
+            suppressed: false,
+            link: "/t?domain=payment-service".to_owned(),
+            notify: vec!["ops".to_owned()],
+        };
+        let attempt = NotificationAttempt {
+            at_ms: 1_796_536_392_345,
+            rule: "payment-errors".to_owned(),
+            kind: AlertKind::Fired,
+            minute: 29_942_273,
+            target: "ops".to_owned(),
+            channel: "webhook".to_owned(),
+            attempt: 1,
+            ok: false,
+            status: None,
+            error: Some("connection refused".to_owned()),
+            elapsed_ms: 0,
+            gave_up: true,
+        };
+        AlertSnapshot {
+            rules: vec![
+                rule("payment-errors", errors, Measure::FailPercent, 3.37),
+                rule(
+                    "create-p95",
+                    scope(ReportKind::Transaction, "URL", Some("/api/order/create")),
+                    Measure::P95,
+                    73.19,
+                ),
+                rule(
+                    "declined",
+                    scope(ReportKind::Metric, "x", Some("payment.declined")),
+                    Measure::Value,
+                    1204.0,
+                ),
+            ],
+            events: vec![fired],
+            attempts: vec![attempt],
+            ..AlertSnapshot::default()
+        }
+    }
+
+    #[test]
+    fn values_carry_the_unit_of_their_measure() {
+        let html = render(&snapshot()).into_string();
+        assert!(html.contains("<td>failPercent (%)</td>"), "{html}");
+        assert!(html.contains("<td>p95 (ms)</td>"));
+        assert!(html.contains("<td>value</td>"));
+        assert!(html.contains(r#"<td class="num">3.37%</td>"#));
+        assert!(html.contains(r#"<td class="num">73.2 ms</td>"#));
+        assert!(html.contains(r#"<td class="num">1,204</td>"#));
+        assert!(!html.contains(">3.37<") && !html.contains(">73.19<"));
+    }
+
+    #[test]
+    fn times_read_as_on_the_other_pages_and_attempts_have_one() {
+        let html = render(&snapshot()).into_string();
+        assert!(html.contains("<td>2026-12-06 05:53 UTC</td>"), "{html}");
+        assert!(!html.contains("T05:53Z"), "no ISO times");
+        assert!(
+            html.contains("<td>2026-12-06 05:53:12.345 UTC</td>"),
+            "the attempt's time, from atMs: {html}"
+        );
+        assert!(
+            html.contains(r#"<th class="num">Attempt</th>"#),
+            "aligned with its numbers"
+        );
+    }
+
+    #[test]
+    fn minute_titles_fall_back_to_the_label_they_cannot_read() {
+        assert_eq!(minute_title("2026-11-22T08:15Z"), "2026-11-22 08:15 UTC");
+        assert_eq!(minute_title(""), "");
+        assert_eq!(minute_title("soon"), "soon");
     }
 }

@@ -253,7 +253,8 @@ impl Board {
                     h1 { (heading) @if !self.domain.is_empty() { " " span.domain { (self.domain) } } }
                     p.board-sub {
                         (hour_title(self.hour))
-                        @if self.hour == self.current_hour { " · " span.badge.ok { "live" } }
+                        // Pages do not update themselves: say which hour, and how to see more.
+                        @if self.hour == self.current_hour { " · " span.badge.ok { "current hour" } " · reload for newer" }
                         @if let Some(ip) = &self.ip { " · machine " code { (ip) } }
                     }
                 }

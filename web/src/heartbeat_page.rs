@@ -18,7 +18,7 @@ use axum::Router;
 use maud::{html, Markup};
 use ocelot_analyzer::ViewQuery;
 
-use crate::board::Board;
+use crate::board::{Board, FormOrigin};
 use crate::chart::{grid_line_chart, Series, MINUTES};
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
@@ -36,7 +36,9 @@ pub(crate) fn routes() -> Router<AppState> {
 async fn heartbeat_page(
     State(state): State<AppState>,
     PageQuery(params): PageQuery<ReportParams>,
+    PageQuery(origin): PageQuery<FormOrigin>,
 ) -> Result<(StatusCode, Markup), PageError> {
+    let params = origin.apply(params);
     let mut board = Board::resolve(&state, &params, PATH).await?;
     let report = board
         .report_of_first_with(params.domain().is_some(), |domain, hour| {

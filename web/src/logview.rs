@@ -2,13 +2,17 @@
 //!
 //! * `GET /m/{id}`: the tree as a page: nesting, a waterfall bar per transaction on a
 //!   shared time axis, statuses coloured, data shown (long data folded), links to the
-//!   parent, root, callee and continuation trees.
+//!   parent, root, callee and continuation trees, and from each transaction to its row on
+//!   the transaction board.
 //! * `GET /api/message/{id}`: the tree as JSON (`{"header":..,"root":..}`).
 //! * `GET /cat/r/m/{id}`: CAT's LogView path, redirected so existing links keep working.
-//! * `GET /search?id=`: the search box; redirects to `/m/{id}`.
+//! * `GET /search?id=`: the search box; redirects to `/m/{id}`. A pasted LogView link
+//!   (CAT's or ours) is taken for the ID at its end.
 //!
 //! An ID that does not parse is a 400 and an unknown ID a 404, each with a page (or JSON
 //! error) saying which. Lookups run on a blocking thread: the store reads files.
+
+use std::borrow::Cow;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -16,10 +20,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use maud::{html, Markup, PreEscaped};
-use ocelot_protocol::{Message, MessageId, MessageIdError, MessageTree};
+use ocelot_protocol::{hour_of, Message, MessageId, MessageIdError, MessageTree};
 use serde::Deserialize;
 
+use crate::board::build_url;
 use crate::error::{ApiError, PageError, PageQuery};
+use crate::hour::hour_title;
 use crate::layout::page_with_search;
 use crate::links::{api_message_url, logview_url};
 use crate::state::AppState;
@@ -141,6 +147,8 @@ async fn search(PageQuery(query): PageQuery<SearchQuery>) -> Response {
         }
         .into_response();
     }
+    let linked = id_in_link(raw);
+    let raw = linked.as_deref().unwrap_or(raw);
     match raw.parse::<MessageId>() {
         Ok(_) => Redirect::to(&logview_url(raw)).into_response(),
         Err(err) => PageError::BadRequest {
@@ -150,6 +158,47 @@ async fn search(PageQuery(query): PageQuery<SearchQuery>) -> Response {
         }
         .into_response(),
     }
+}
+
+/// The message ID in a pasted LogView link: CAT's `http://cat/cat/r/m/{id}?domain=..`, ours
+/// `http://ocelot:8080/m/{id}`, or just their path. `None` when `text` does not look like a
+/// link or its last path segment is not an ID.
+///
+/// Checked before the text is parsed as an ID, because a whole link parses as one: IDs are
+/// parsed from the right and a domain may hold `/` and `:`, so the link would become the
+/// domain. A domain with `/` cannot be stored (the store refuses it as a folder name), so
+/// reading such text as a link loses no tree; text with `/` that is not link-shaped
+/// (`a/b-7f000001-1-2`) is still tried as an ID.
+fn id_in_link(text: &str) -> Option<String> {
+    let looks_like_link = text.contains("://") || text.starts_with('/') || text.contains("/m/");
+    if !looks_like_link {
+        return None;
+    }
+    let path = text.split('#').next().unwrap_or_default();
+    let path = path.split('?').next().unwrap_or_default();
+    let segment = percent_decode(path.trim_end_matches('/').rsplit('/').next()?)?;
+    segment.parse::<MessageId>().ok().map(|_| segment)
+}
+
+/// `%XX` escapes decoded (links percent-encode a domain's unusual characters); `None` when
+/// an escape is malformed or the bytes are not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(s.len());
+    let mut rest = s.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte == b'%' {
+            let hex = tail
+                .get(..2)
+                .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(byte);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok()
 }
 
 /// The time axis shared by every row: from the earliest start to the latest end, in µs.
@@ -252,6 +301,9 @@ pub(crate) fn render_tree(raw_id: &str, tree: &MessageTree) -> Markup {
     let root = &tree.root;
     let axis = TimeAxis::of(root);
     let failed = is_failure(root);
+    let board = BoardLinks::of(tree);
+    let rows = rows(root);
+    let report_names = report_names(&rows);
     html! {
         section.tree-summary {
             div.summary-title {
@@ -278,6 +330,14 @@ pub(crate) fn render_tree(raw_id: &str, tree: &MessageTree) -> Markup {
                 div { dt { "Messages" } dd { (tree.message_count()) } }
                 div { dt { "Parent" } dd { (id_link(header.parent_id(), "parent-link")) } }
                 div { dt { "Root" } dd { (id_link(header.root_id(), "root-link")) } }
+                @if let (Some(board), Some(Some(name))) = (&board, report_names.first()) {
+                    div { dt { "Board row" } dd {
+                        a.board-link href=(board.url(root.type_(), name))
+                            title={ "Transaction board, hour of " (hour_title(board.hour)) } {
+                            (root.type_()) " " (name)
+                        }
+                    } }
+                }
             }
             p.tree-actions {
                 a href=(api_message_url(raw_id)) { "Raw JSON" }
@@ -302,8 +362,9 @@ pub(crate) fn render_tree(raw_id: &str, tree: &MessageTree) -> Markup {
                     }
                 }
                 tbody {
-                    @for (message, depth) in rows(root) {
-                        (render_row(message, depth, &axis))
+                    @for ((message, depth), name) in rows.iter().zip(&report_names) {
+                        @let board_url = board.as_ref().zip(name.as_ref()).map(|(b, n)| b.url(message.type_(), n));
+                        (render_row(message, *depth, &axis, board_url.as_deref()))
                     }
                 }
             }
@@ -339,7 +400,8 @@ fn status_badge(message: &Message) -> Markup {
     }
 }
 
-fn render_row(message: &Message, depth: usize, axis: &TimeAxis) -> Markup {
+/// `board_url`: the row's entry on the transaction board, for transactions.
+fn render_row(message: &Message, depth: usize, axis: &TimeAxis, board_url: Option<&str>) -> Markup {
     let offset_us = axis.offset_us(message.timestamp_ms());
     let left = axis.percent(offset_us);
     let failed = is_failure(message);
@@ -349,11 +411,13 @@ fn render_row(message: &Message, depth: usize, axis: &TimeAxis) -> Markup {
         tr class={ "row " (kind) @if failed { " failed" } } {
             td.col-message style={ "--depth:" (depth) } {
                 span.kind title=(kind) { (kind_letter(message)) }
-                span.type { (message.type_()) }
-                @if !message.type_().is_empty() && !message.name().is_empty() {
-                    span.sep { " / " }
+                @if let Some(url) = board_url {
+                    a.board-link href=(url) title="This name on the transaction board" {
+                        (type_and_name(message))
+                    }
+                } @else {
+                    (type_and_name(message))
                 }
-                span.name { (message.name()) }
                 @if let Some((label, id)) = remote_link(message) {
                     " "
                     a.remote-link href=(logview_url(id)) { (label) " →" }
@@ -363,7 +427,7 @@ fn render_row(message: &Message, depth: usize, axis: &TimeAxis) -> Markup {
                 }
             }
             td.col-status { (status_badge(message)) }
-            td.col-start { @if offset_us == 0 { "+0" } @else { "+" (format_duration_us(offset_us)) } }
+            td.col-start { (format_offset(offset_us)) }
             td.col-duration {
                 @if let Some(t) = message.as_transaction() { (format_duration_us(t.duration_us)) }
             }
@@ -381,6 +445,76 @@ fn render_row(message: &Message, depth: usize, axis: &TimeAxis) -> Markup {
             }
         }
     }
+}
+
+fn type_and_name(message: &Message) -> Markup {
+    html! {
+        span.type { (message.type_()) }
+        @if !message.type_().is_empty() && !message.name().is_empty() {
+            span.sep { " / " }
+        }
+        span.name { (message.name()) }
+    }
+}
+
+/// A start offset. Message timestamps are whole milliseconds, so offsets are too: `+42 ms`,
+/// not `+42.0 ms`, which would claim a precision the tree does not have.
+fn format_offset(offset_us: u64) -> String {
+    let ms = offset_us / 1000;
+    match ms {
+        0 => "+0".to_owned(),
+        1..=999 => format!("+{ms} ms"),
+        _ => format!("+{}", format_duration_us(ms * 1000)),
+    }
+}
+
+/// Where a tree's transactions are counted: the transaction board of its domain, in the hour
+/// of its root (the hour the collector files the tree under).
+struct BoardLinks<'a> {
+    domain: &'a str,
+    hour: u64,
+    hour_label: String,
+}
+
+impl<'a> BoardLinks<'a> {
+    /// `None` for a tree without a domain, or whose root is not a transaction (no report
+    /// counts its messages).
+    fn of(tree: &'a MessageTree) -> Option<Self> {
+        if tree.header.domain.is_empty() || tree.root.as_transaction().is_none() {
+            return None;
+        }
+        let hour = hour_of(tree.root.timestamp_ms());
+        Some(BoardLinks {
+            domain: &tree.header.domain,
+            hour,
+            hour_label: ocelot_analyzer::hour_label(hour),
+        })
+    }
+
+    /// `/t?domain=..&hour=..&type=..&name=..`.
+    fn url(&self, type_: &str, name: &str) -> String {
+        build_url(
+            "/t",
+            &[
+                ("domain", self.domain),
+                ("hour", &self.hour_label),
+                ("type", type_),
+                ("name", name),
+            ],
+        )
+    }
+}
+
+/// The name each row's transaction has in the transaction report (`None` for other
+/// messages), as the analyzer renames them ([`ocelot_analyzer::ReportNames`]).
+fn report_names<'a>(rows: &[(&'a Message, usize)]) -> Vec<Option<Cow<'a, str>>> {
+    let mut names = ocelot_analyzer::ReportNames::default();
+    rows.iter()
+        .map(|(message, _)| {
+            let t = message.as_transaction()?;
+            Some(names.name(&t.type_, &t.name))
+        })
+        .collect()
 }
 
 fn render_data(data: &str) -> Markup {
@@ -492,6 +626,92 @@ mod tests {
         assert!(html.contains(r#"<span class="badge fail" title="failure">ERROR</span>"#));
         assert!(html.contains(r#"<span class="badge neutral">C</span>"#));
         assert!(html.contains(r#"class="row transaction failed""#));
+    }
+
+    #[test]
+    fn pasted_logview_links_give_their_message_id() {
+        let id = "gateway-0a000101-499037-7";
+        for link in [
+            "http://cat.example/cat/r/m/gateway-0a000101-499037-7",
+            "https://cat.example/cat/r/m/gateway-0a000101-499037-7?domain=gateway#top",
+            "http://127.0.0.1:8080/m/gateway-0a000101-499037-7/",
+            "/m/gateway-0a000101-499037-7",
+            "/cat/r/m/gateway-0a000101-499037-7",
+            "ocelot.internal:8080/m/gateway-0a000101-499037-7",
+        ] {
+            assert_eq!(id_in_link(link).as_deref(), Some(id), "{link}");
+        }
+        assert_eq!(
+            id_in_link("/m/a%2Fb%20c-7f000001-1-2").as_deref(),
+            Some("a/b c-7f000001-1-2"),
+            "our links percent-encode unusual domains"
+        );
+    }
+
+    #[test]
+    fn text_that_is_not_link_shaped_is_left_to_the_id_parser() {
+        assert_eq!(id_in_link("gateway-0a000101-499037-7"), None);
+        assert_eq!(id_in_link("a/b?c-7f000001-1-2"), None);
+        assert_eq!(id_in_link("http://cat.example/cat/r/home"), None);
+        assert_eq!(id_in_link("/m/x%zz-7f000001-1-2"), None, "a broken escape");
+    }
+
+    #[test]
+    fn start_offsets_are_whole_milliseconds() {
+        assert_eq!(format_offset(0), "+0");
+        assert_eq!(format_offset(42_000), "+42 ms");
+        assert_eq!(format_offset(999_000), "+999 ms");
+        assert_eq!(format_offset(3_500_000), "+3.50 s");
+    }
+
+    #[test]
+    fn transactions_link_to_their_board_row_under_the_name_the_report_uses() {
+        let mut root = Transaction::new("URL", "/order/42", 1_795_331_315_581);
+        root.duration_us = 41_300;
+        let mut sql = Transaction::new("SQL", "OrderDao.find", 1_795_331_315_600);
+        sql.duration_us = 2_000;
+        root.children.push(Message::Transaction(sql));
+        root.children.push(Message::Event(Leaf::new(
+            "Cache",
+            "hit",
+            "0",
+            1_795_331_315_590,
+            "",
+        )));
+        root.children.push(Message::Transaction(Transaction::new(
+            "URL",
+            "/order/43",
+            1_795_331_315_623,
+        )));
+        let mut tree = tree(Message::Transaction(root));
+        tree.header.domain = "shop".to_owned();
+        let html = render_tree("shop-7f000001-498703-1", &tree).into_string();
+        let hour = ocelot_analyzer::hour_label(hour_of(1_795_331_315_581));
+        assert!(
+            html.contains(&format!(
+                r#"href="/t?domain=shop&amp;hour={hour}&amp;type=URL&amp;name=%2Forder%2F%7Bnum%7D""#
+            )),
+            "the root, named as the report names it: {html}"
+        );
+        assert!(html.contains(&format!(
+            r#"href="/t?domain=shop&amp;hour={hour}&amp;type=SQL&amp;name=OrderDao.find""#
+        )));
+        assert!(
+            html.contains("name=%2Forder%2F43"),
+            "only the first URL is renamed"
+        );
+        assert!(!html.contains("type=Cache"), "events are not transactions");
+        assert!(html.contains("+19 ms") && html.contains("+42 ms"), "{html}");
+        assert!(!html.contains("+42.0 ms"));
+    }
+
+    #[test]
+    fn a_tree_without_a_transaction_root_has_no_board_links() {
+        let mut tree = tree(Message::Event(Leaf::new("E", "n", "0", 1, "")));
+        tree.header.domain = "shop".to_owned();
+        assert!(!render_tree("shop-7f000001-498703-1", &tree)
+            .into_string()
+            .contains("/t?"));
     }
 
     #[test]

@@ -9,9 +9,9 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use ocelot_analyzer::{ProblemEntryView, ViewQuery};
+use ocelot_analyzer::{LongThresholds, ProblemEntryView, ViewQuery};
 
-use crate::board::{format_count, message_link, per_minute, Board};
+use crate::board::{format_count, message_link, per_minute, Board, FormOrigin};
 use crate::chart::{bar_chart, sparkline};
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
@@ -29,7 +29,7 @@ const CATEGORY_ORDER: [&str; 6] = [
     "long-sql",
     "long-cache",
 ];
-/// Sample links shown per entry; the rest are counted.
+/// Sample links shown per entry; the rest are behind a "+N more" that opens in place.
 const SAMPLES_SHOWN: usize = 5;
 
 /// The routes of this module.
@@ -44,23 +44,31 @@ fn category_rank(category: &str) -> usize {
         .unwrap_or(CATEGORY_ORDER.len())
 }
 
-/// What a category means, for the section's subtitle.
-fn category_hint(category: &str) -> &'static str {
+/// What a category means, for the section's subtitle, with the threshold in ms of the
+/// long categories. `thresholds` are the analyzer's: `ocelot serve` runs it with the
+/// defaults (CAT's), and the web crate is not told of others.
+fn category_hint(category: &str, thresholds: &LongThresholds) -> String {
+    let long = |what: &str, ms: u64| format!("{what} that took {} ms or longer", format_count(ms));
     match category {
-        "error" => "Failed transactions and Error/Exception events",
-        "long-url" => "URL transactions slower than the long-url threshold",
-        "long-service" => "Service transactions slower than the long-service threshold",
-        "long-call" => "Remote calls slower than the long-call threshold",
-        "long-sql" => "SQL transactions slower than the long-sql threshold",
-        "long-cache" => "Cache operations slower than the long-cache threshold",
-        _ => "",
+        "error" => "Failed transactions and Error/Exception events".to_owned(),
+        "long-url" => long("URL transactions", thresholds.url_ms),
+        "long-service" => long(
+            "Service and PigeonService transactions",
+            thresholds.service_ms,
+        ),
+        "long-call" => long("Call and PigeonCall transactions", thresholds.call_ms),
+        "long-sql" => long("SQL transactions", thresholds.sql_ms),
+        "long-cache" => long("Cache.* transactions", thresholds.cache_ms),
+        _ => String::new(),
     }
 }
 
 async fn problem_board(
     State(state): State<AppState>,
     PageQuery(params): PageQuery<ReportParams>,
+    PageQuery(origin): PageQuery<FormOrigin>,
 ) -> Result<(StatusCode, Markup), PageError> {
+    let params = origin.apply(params);
     let board = Board::resolve(&state, &params, PATH).await?;
     let report = if board.has_domain() {
         state
@@ -128,7 +136,7 @@ fn category_section(category: &str, entries: &[&ProblemEntryView]) -> Markup {
                 " " (format_count(total))
                 span.count { (entries.len()) @if entries.len() == 1 { " entry" } @else { " entries" } }
             }
-            p.hint { (category_hint(category)) }
+            p.hint { (category_hint(category, &LongThresholds::default())) }
             div.charts.one { figure.chart-box.failures[category == "error"] { (bar_chart(&format!("{category} per minute"), "count", &minutes)) } }
             div.table-wrap {
                 table.report {
@@ -148,19 +156,73 @@ fn category_section(category: &str, entries: &[&ProblemEntryView]) -> Markup {
                                 td.name { (entry.name) }
                                 td.num { (format_count(entry.count)) }
                                 td.spark { (sparkline(&per_minute(entry.minutes.iter().map(|m| (m.minute, m.count as f64))))) }
-                                td.links {
-                                    @for (i, id) in entry.sample_message_ids.iter().take(SAMPLES_SHOWN).enumerate() {
-                                        (message_link(id, html! { "#" (i + 1) }, "sample"))
-                                    }
-                                    @if entry.sample_message_ids.len() > SAMPLES_SHOWN {
-                                        span.muted { "+" (entry.sample_message_ids.len() - SAMPLES_SHOWN) }
-                                    }
-                                }
+                                td.links { (sample_links(&entry.sample_message_ids)) }
                             }
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// The first [`SAMPLES_SHOWN`] sample links, then every other kept sample behind a
+/// `+N more` that opens in place (no script needed).
+fn sample_links(ids: &[String]) -> Markup {
+    let link = |i: usize, id: &String| message_link(id, html! { "#" (i + 1) }, "sample");
+    html! {
+        @for (i, id) in ids.iter().enumerate().take(SAMPLES_SHOWN) { (link(i, id)) }
+        @if ids.len() > SAMPLES_SHOWN {
+            details.more-samples {
+                summary.muted { "+" (ids.len() - SAMPLES_SHOWN) " more" }
+                // Wraps within the column the first five set (see `.more-samples` in
+                // ocelot.css) instead of widening the table and squeezing the names.
+                div {
+                    @for (i, id) in ids.iter().enumerate().skip(SAMPLES_SHOWN) { (link(i, id)) }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kept_sample_is_linked() {
+        let ids: Vec<String> = (1..=41)
+            .map(|seq| format!("payment-service-0a000301-499037-{seq}"))
+            .collect();
+        let html = sample_links(&ids).into_string();
+        for id in &ids {
+            assert!(html.contains(&format!(r#"href="/m/{id}""#)), "{id}: {html}");
+        }
+        assert!(
+            html.contains(r#"<summary class="muted">+36 more</summary>"#),
+            "{html}"
+        );
+        assert!(html.contains(">#41</a>"));
+        let few = sample_links(&ids[..5]).into_string();
+        assert!(!few.contains("<details"), "nothing to open: {few}");
+    }
+
+    #[test]
+    fn long_categories_name_their_threshold_in_ms() {
+        let thresholds = LongThresholds::default();
+        assert_eq!(
+            category_hint("long-sql", &thresholds),
+            "SQL transactions that took 100 ms or longer"
+        );
+        assert_eq!(
+            category_hint("long-url", &thresholds),
+            "URL transactions that took 1,000 ms or longer"
+        );
+        let custom = LongThresholds {
+            service_ms: 250,
+            ..LongThresholds::default()
+        };
+        assert!(category_hint("long-service", &custom).contains("250 ms"));
+        assert_eq!(category_hint("something-else", &thresholds), "");
     }
 }

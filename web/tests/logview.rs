@@ -38,6 +38,16 @@ async fn logview_links_parent_and_root_trees() {
 }
 
 #[tokio::test]
+async fn logview_links_transactions_to_their_row_on_the_transaction_board() {
+    let html = text(get(app(), &format!("/m/{FAILED_ID}")).await).await;
+    let root_row = r#"href="/t?domain=catgen&amp;hour=2026112207&amp;type=Service&amp;name=PaymentService.pay""#;
+    assert!(
+        html.matches(root_row).count() >= 2,
+        "from the summary and from the root's row: {html}"
+    );
+}
+
+#[tokio::test]
 async fn logview_of_a_tree_without_parent_says_none() {
     let html = text(get(app(), &format!("/m/{FAILED_ID}")).await).await;
     assert!(!html.contains("parent-link"));
@@ -126,6 +136,37 @@ async fn search_redirects_a_valid_id_to_its_logview() {
 async fn search_percent_encodes_ids_whose_domain_breaks_paths() {
     let response = get(app(), "/search?id=a%2Fb%3Fc-7f000001-1-2").await;
     assert_eq!(header(&response, "location"), "/m/a%2Fb%3Fc-7f000001-1-2");
+}
+
+#[tokio::test]
+async fn search_takes_the_id_out_of_a_pasted_logview_link() {
+    for link in [
+        format!("http://cat.example/cat/r/m/{FAILED_ID}"),
+        format!("https://cat.example/cat/r/m/{FAILED_ID}?domain=catgen#top"),
+        format!("http://127.0.0.1:8080/m/{FAILED_ID}"),
+        format!("/m/{FAILED_ID}"),
+    ] {
+        let uri = format!("/search?id={}", urlencode(&link));
+        let response = get(app(), &uri).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{link}");
+        assert_eq!(
+            header(&response, "location"),
+            format!("/m/{FAILED_ID}"),
+            "{link}"
+        );
+    }
+}
+
+/// `s` as a query value (what a browser's form submission sends).
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[tokio::test]

@@ -87,3 +87,15 @@ async fn pages_forbid_inline_scripts_and_framing() {
         assert_eq!(header(&response, "x-frame-options"), "DENY", "{uri}");
     }
 }
+
+#[tokio::test]
+async fn the_current_hour_is_labelled_without_promising_live_updates() {
+    let response = get(report_app(), "/p?domain=catgen&hour=current").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = text(response).await;
+    assert!(
+        html.contains(r#"<span class="badge ok">current hour</span> · reload for newer"#),
+        "{html}"
+    );
+    assert!(!html.contains(">live<"), "pages do not update themselves");
+}
