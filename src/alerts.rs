@@ -53,14 +53,20 @@ pub(crate) fn start(
     let mut alerting = Alerting::new(rules);
     alerting.engine_mut().start_after(collector.now_ms());
     let log = alerting.log();
-    let history = Arc::new(StoreHistory::new(store));
+    let history = Arc::new(StoreHistory::new(store.clone()));
     tokio::spawn(async move {
         let mut every = tokio::time::interval(EVALUATE_EVERY);
         // Ticks in a row without an answer from every analyzer.
         let mut waited = 0;
+        let started = collector.now_ms();
+        let mut domains_checked = false;
         loop {
             every.tick().await;
             let now = collector.now_ms();
+            if !domains_checked && now.saturating_sub(started) >= DOMAIN_CHECK_AFTER_MS {
+                domains_checked = true;
+                warn_of_unheard_domains(&alerting, &collector, &store, now).await;
+            }
             let Ok(live) = current_reports(&collector, &alerting, now, QUERY_WAIT).await else {
                 // An analyzer thread is busy (writing a checkpoint, say): evaluated at the
                 // next tick instead of on a checkpoint up to a minute old, whose last
@@ -92,6 +98,39 @@ pub(crate) fn start(
         }
     });
     Ok(log)
+}
+
+/// How long after start the loop looks for rules naming domains it has heard nothing from:
+/// long enough for the services of a fresh start (the demo's, say) to have sent something.
+const DOMAIN_CHECK_AFTER_MS: u64 = 3 * 60_000;
+
+/// Warns about each rule whose domain has no report this hour or in the last day. Rules are
+/// not checked against domains at load (a domain may start sending later), but a misspelt
+/// domain looks like a domain that sends nothing: its counts read 0 and `below` rules fire.
+async fn warn_of_unheard_domains(
+    alerting: &Alerting,
+    collector: &Collector,
+    store: &Store,
+    now: u64,
+) {
+    let known = heard_domains(collector, store, now).await;
+    for rule in alerting.engine().rules().rules_with_unknown_domains(&known) {
+        tracing::warn!(
+            rule = %rule.id,
+            domain = %rule.scope.domain,
+            "an alert rule watches a domain with no report this hour or the day before: misspelt? (its counts read 0, so below rules fire)"
+        );
+    }
+}
+
+/// The domains with a report in the hour of `now` or the 24 before.
+async fn heard_domains(collector: &Collector, store: &Store, now: u64) -> Vec<String> {
+    let hour = ocelot_protocol::hour_of(now);
+    let mut known = collector.domains(hour).await;
+    for past in hour.saturating_sub(24)..hour {
+        known.extend(store.report_domains(past).unwrap_or_default());
+    }
+    known
 }
 
 /// Ticks in a row without every analyzer's answer before the loop says so (a minute).
@@ -198,5 +237,82 @@ impl PromCollector for AlertFigures {
         )?;
         ConstGauge::new(firing as i64).encode(metric)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ocelot_collector::{CollectorConfig, ManualClock};
+    use ocelot_protocol::{Header, Message, MessageTree, Transaction};
+    use ocelot_store::StoreConfig;
+
+    use super::*;
+
+    const HOUR: u64 = 498_703;
+
+    #[tokio::test]
+    async fn a_rule_naming_a_domain_not_heard_from_this_hour_or_the_day_before_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        let now = HOUR * 3_600_000 + 600_000;
+        let collector = Collector::start(
+            CollectorConfig {
+                background_ticks: false,
+                ..Default::default()
+            },
+            Some(store.clone()),
+            Arc::new(ManualClock::new(now)),
+        );
+        // `shop` sends this hour; `cart` sent an hour ago (its report is stored).
+        let header = Header {
+            domain: "shop".into(),
+            ip_address: "10.0.0.1".into(),
+            message_id: format!("shop-0a000001-{HOUR}-1"),
+            ..Header::default()
+        };
+        let root = Transaction::new("URL", "/pay", now - 1_000);
+        let tree = MessageTree::new(header, Message::Transaction(root));
+        collector
+            .ingest(ocelot_protocol::nt1::encode_to_bytes(&tree))
+            .unwrap();
+        collector.checkpoint_now();
+        store
+            .write_report(HOUR - 1, "cart", "transaction", b"{}")
+            .unwrap();
+        let known = heard_domains(&collector, &store, now).await;
+        let rules = RuleSet::from_toml_str(
+            r#"
+            [[rule]]
+            id = "pay"
+            domain = "shop"
+            report = "transaction"
+            measure = "count"
+            below = 1.0
+            [[rule]]
+            id = "cart"
+            domain = "cart"
+            report = "transaction"
+            measure = "count"
+            below = 1.0
+            [[rule]]
+            id = "typo"
+            domain = "shpo"
+            report = "transaction"
+            measure = "count"
+            below = 1.0
+            "#,
+            None,
+        )
+        .unwrap();
+        let unheard: Vec<&str> = rules
+            .rules_with_unknown_domains(&known)
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect();
+        assert_eq!(unheard, ["typo"]);
+        collector.shutdown();
+        store.shutdown();
     }
 }

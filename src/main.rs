@@ -124,7 +124,7 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
     },
-    /// Print a stored tree by its message ID, as JSON (read a stopped server's data directory).
+    /// Print a stored tree by its message ID, as JSON (opens the data directory read-only: safe beside a running server).
     Lookup {
         /// The message ID, e.g. gateway-0a000101-498703-42.
         id: String,
