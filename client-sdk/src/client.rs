@@ -141,9 +141,11 @@ impl ClientBuilder {
         let mark_dir = self
             .mark_dir
             .unwrap_or_else(|| std::env::temp_dir().join("ocelot-client"));
+        let ids = factory_for(&self.domain, Some(&mark_dir));
         let template = HeaderTemplate {
             domain: self.domain.clone(),
             ip: u32::from(ip),
+            pid: ids.pid(),
             hostname,
             ip_address: ip.to_string(),
         };
@@ -172,7 +174,7 @@ impl ClientBuilder {
             done_tx,
         );
         let inner = Arc::new(Inner {
-            ids: factory_for(&self.domain, Some(&mark_dir)),
+            ids,
             mark_dir,
             template,
             ip,
@@ -299,11 +301,9 @@ impl Client {
 
     /// [`Client::next_message_id`] formatted, with one allocation.
     pub(crate) fn next_message_id_string(&self) -> String {
-        use std::fmt::Write as _;
         let (hour, seq) = self.inner.ids.next(hour_of(crate::clock::now_ms()));
-        let domain = self.domain();
-        let mut id = String::with_capacity(domain.len() + 40);
-        let _ = write!(id, "{domain}-{:08x}-{hour}-{seq}", u32::from(self.inner.ip));
+        let mut id = String::with_capacity(self.domain().len() + 48);
+        let _ = self.inner.template.write_id(&mut id, hour, seq);
         id
     }
 
@@ -319,7 +319,9 @@ impl Client {
 
     fn message_id_with(&self, factory: &MessageIdFactory, domain: &str) -> MessageId {
         let (hour, seq) = factory.next(hour_of(crate::clock::now_ms()));
-        MessageId::new(domain, u32::from(self.inner.ip), hour, seq)
+        let mut id = MessageId::new(domain, u32::from(self.inner.ip), hour, seq);
+        id.pid = factory.pid();
+        id
     }
 
     /// Makes this client the one the current thread's macros use, until the thread ends or

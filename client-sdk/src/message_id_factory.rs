@@ -18,8 +18,13 @@
 //! previous tick's rate, and at least [`MIN_RESERVE`]. Sequence numbers stay small (CAT's
 //! store indexes by sequence number), growing by about the reserve per restart.
 //!
-//! Without a writable mark directory the factory starts at 0, exactly like a CAT client whose
-//! mark file is lost.
+//! Several processes of one domain on one host (workers, a blue/green pair) would count
+//! through the same sequence numbers: the first process holds `<domain>.lock` (an `flock`,
+//! released when the process ends, however it ends) and owns the mark file; a process that
+//! finds the lock taken makes CAT's multi-instance IDs instead, its pid after the IP
+//! (`domain-hexip.pid-hour-seq`, as CAT's C client does), counting from 0 without a mark.
+//! So does a process without a writable mark directory, which could tell neither a restart
+//! nor a sibling apart.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -52,6 +57,10 @@ pub(crate) struct MessageIdFactory {
     next: AtomicU64,
     /// The mark file, if any; the mutex serialises writers (background threads only).
     mark: Option<Mutex<MarkFile>>,
+    /// This process's pid when its IDs must carry it (see the module docs).
+    pid: Option<u32>,
+    /// The domain's lock, held for the process's life when this process owns the mark.
+    _lock: Option<std::fs::File>,
 }
 
 #[derive(Debug)]
@@ -64,12 +73,17 @@ struct MarkFile {
 }
 
 impl MessageIdFactory {
-    /// A factory starting at the mark file's reservation for `now_hour` (or 0).
+    /// A factory starting at the mark file's reservation for `now_hour` (or 0), or, when
+    /// another live process owns the domain's mark (or there is no writable mark directory),
+    /// one making IDs with this process's pid, from 0.
     pub(crate) fn open(mark_dir: Option<&Path>, domain: &str, now_hour: u64) -> Self {
-        let Some(dir) = mark_dir else {
+        let lock = mark_dir.and_then(|dir| lock_domain(dir, domain));
+        let (Some(dir), Some(lock)) = (mark_dir, lock) else {
             return MessageIdFactory {
                 next: AtomicU64::new(pack(now_hour, 0)),
                 mark: None,
+                pid: Some(std::process::id()),
+                _lock: None,
             };
         };
         let path = dir.join(format!("{}.mark", sanitize(domain)));
@@ -84,13 +98,20 @@ impl MessageIdFactory {
             last_seen: next,
         };
         let reservation = pack(now_hour, start + MIN_RESERVE);
-        if std::fs::create_dir_all(dir).is_ok() && write_mark(&mark.path, reservation) {
+        if write_mark(&mark.path, reservation) {
             mark.reserved = reservation;
         }
         MessageIdFactory {
             next: AtomicU64::new(next),
             mark: Some(Mutex::new(mark)),
+            pid: None,
+            _lock: Some(lock),
         }
+    }
+
+    /// The pid this factory's IDs carry after the IP, if any (see the module docs).
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.pid
     }
 
     /// The next `(hour, seq)` for an ID made at `now_hour`. If the clock went back, the ID keeps
@@ -155,6 +176,21 @@ fn sanitize(domain: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Takes `<dir>/<domain>.lock` for this process (created if need be), or `None` when another
+/// process holds it or the directory cannot be written. The lock is a separate file because
+/// the mark is replaced by a rename at each write, which would leave a lock on the old file.
+fn lock_domain(dir: &Path, domain: &str) -> Option<std::fs::File> {
+    std::fs::create_dir_all(dir).ok()?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(format!("{}.lock", sanitize(domain))))
+        .ok()?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).ok()?;
+    Some(file)
 }
 
 fn read_mark(path: &Path) -> Option<(u64, u64)> {
@@ -269,6 +305,54 @@ mod tests {
         first.persist();
         let second = MessageIdFactory::open(Some(dir.path()), "d", 501);
         assert_eq!(second.next(501), (501, 0));
+    }
+
+    /// Two processes of one app on one host (same domain, IP and mark directory), each
+    /// drawing through the hour. An `flock` is per open file, so two factories opened here
+    /// stand for the two processes.
+    #[test]
+    fn two_processes_of_one_domain_on_one_host_never_share_an_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = MessageIdFactory::open(Some(dir.path()), "order-service", 500);
+        let second = MessageIdFactory::open(Some(dir.path()), "order-service", 500);
+        assert_eq!(first.pid(), None, "the first owns the mark");
+        assert_eq!(
+            second.pid(),
+            Some(std::process::id()),
+            "the second says who it is"
+        );
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..12_000 {
+            for factory in [&first, &second] {
+                let (hour, seq) = factory.next(500);
+                assert!(
+                    seen.insert((factory.pid(), hour, seq)),
+                    "draw #{i} repeated"
+                );
+            }
+            if i % 100 == 0 {
+                first.persist();
+                second.persist();
+            }
+        }
+        // The owner ends; the next process to start owns the mark and carries on past it.
+        let last = first.next(500);
+        first.persist();
+        drop(first);
+        let restarted = MessageIdFactory::open(Some(dir.path()), "order-service", 500);
+        assert_eq!(restarted.pid(), None);
+        assert!(restarted.next(500) > last);
+    }
+
+    #[test]
+    fn without_a_writable_mark_directory_ids_carry_the_pid() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        // A file where the directory should be: nothing can be created under it.
+        let f = MessageIdFactory::open(Some(file.path()), "d", 7);
+        assert_eq!(f.pid(), Some(std::process::id()));
+        assert_eq!(f.next(7), (7, 0));
+        let none = MessageIdFactory::open(None, "d", 7);
+        assert_eq!(none.pid(), Some(std::process::id()));
     }
 
     #[test]

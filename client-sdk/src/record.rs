@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 #[cfg(test)]
-use ocelot_protocol::{Header, Leaf, Message, MessageId, MessageTree, Transaction};
+use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
 
 /// A type, name or status: static strings are free, formatted ones are owned.
 pub(crate) type Text = Cow<'static, str>;
@@ -97,8 +97,22 @@ pub(crate) struct FinishedTree {
 pub(crate) struct HeaderTemplate {
     pub(crate) domain: String,
     pub(crate) ip: u32,
+    /// The pid the domain's IDs carry after the IP (several instances on one host).
+    pub(crate) pid: Option<u32>,
     pub(crate) hostname: String,
     pub(crate) ip_address: String,
+}
+
+impl HeaderTemplate {
+    /// Writes the ID `(hour, seq)` of this client's domain: `domain-hexip[.pid]-hour-seq`.
+    pub(crate) fn write_id(&self, out: &mut String, hour: u64, seq: u64) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        write!(out, "{}-{:08x}", self.domain, self.ip)?;
+        if let Some(pid) = self.pid {
+            write!(out, ".{pid}")?;
+        }
+        write!(out, "-{hour}-{seq}")
+    }
 }
 
 #[cfg(test)]
@@ -114,7 +128,9 @@ impl FinishedTree {
             thread_name: self.thread_name.to_string(),
             message_id: match self.ids.own_id {
                 Some((hour, seq)) => {
-                    MessageId::new(template.domain.as_str(), template.ip, hour, seq).to_string()
+                    let mut id = String::new();
+                    let _ = template.write_id(&mut id, hour, seq);
+                    id
                 }
                 None => self.ids.message_id,
             },
@@ -162,11 +178,7 @@ impl FinishedTree {
         match self.ids.own_id {
             Some((hour, seq)) => {
                 scratch.text.clear();
-                let _ = write!(
-                    scratch.text,
-                    "{}-{:08x}-{hour}-{seq}",
-                    template.domain, template.ip
-                );
+                let _ = template.write_id(&mut scratch.text, hour, seq);
                 put_str(out, &scratch.text);
             }
             None => put_str(out, &self.ids.message_id),
@@ -314,6 +326,7 @@ mod tests {
         let template = HeaderTemplate {
             domain: "d".into(),
             ip: 0x7f00_0001,
+            pid: None,
             hostname: "h".into(),
             ip_address: "127.0.0.1".into(),
         };
