@@ -315,8 +315,13 @@ pub(crate) fn with_default_port(address: &str, port: u16) -> String {
 impl Transport for TcpTransport {
     fn ready(&mut self) -> bool {
         self.refresh_router();
-        if self.stream.is_some() {
-            return true;
+        if let Some((_, stream)) = &self.stream {
+            if !peer_closed(stream) {
+                return true;
+            }
+            // The collector restarted, or something between dropped the idle connection:
+            // writing into it would succeed and lose the batch. Connect again instead.
+            self.stream = None;
         }
         if Instant::now() < self.next_attempt {
             return false;
@@ -339,6 +344,18 @@ impl Transport for TcpTransport {
     fn connects(&self) -> u64 {
         self.connects
     }
+}
+
+/// Whether the collector closed (or reset) `stream`. Collectors never write on it, so
+/// anything to read, the end of the stream, or an error means the connection is gone; one
+/// `recv` that peeks without waiting tells.
+fn peer_closed(stream: &TcpStream) -> bool {
+    use rustix::net::{recv, RecvFlags};
+    let mut byte = [0u8; 1];
+    !matches!(
+        recv(stream, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::INTR
+    )
 }
 
 #[cfg(test)]

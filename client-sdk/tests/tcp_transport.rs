@@ -409,3 +409,48 @@ fn a_router_that_never_answers_does_not_hold_up_sending_to_known_collectors() {
     }
     assert!(client.shutdown(Duration::from_secs(2)));
 }
+
+/// A collector restarts (or a load balancer drops an idle connection): the connection the
+/// sender holds is closed by the peer. The next tree reaches the collector once it listens
+/// again; it used to be written into the dead connection, counted as sent and lost.
+#[test]
+fn a_tree_sent_after_the_collector_closed_the_connection_is_not_lost_as_sent() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let client = Client::builder()
+        .domain("restarted-collector")
+        .ip(Ipv4Addr::LOCALHOST)
+        .collectors([address])
+        .heartbeat_interval(None)
+        .build();
+    with_client(&client, || drop(transaction!("URL", "before-restart")));
+    // The old collector reads the first tree, then goes away (closes the connection).
+    let (mut old, _) = listener.accept().unwrap();
+    let mut prefix = [0u8; 4];
+    old.read_exact(&mut prefix).unwrap();
+    let mut body = vec![0u8; u32::from_be_bytes(prefix) as usize];
+    old.read_exact(&mut body).unwrap();
+    drop(old);
+    std::thread::sleep(Duration::from_millis(200));
+    // The new collector listens on the same address.
+    let received = collect_frames(listener);
+    with_client(&client, || drop(transaction!("URL", "after-restart")));
+    assert!(client.flush(Duration::from_secs(5)));
+    let arrived = wait_for(
+        || {
+            received
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|t| t.root.name() == "after-restart")
+        },
+        Duration::from_secs(3),
+    );
+    let stats = client.stats();
+    assert!(
+        arrived,
+        "`after-restart` never reached the collector: {stats:?}"
+    );
+    assert_eq!((stats.sent, stats.connects), (2, 2), "{stats:?}");
+    client.shutdown(Duration::from_secs(1));
+}
