@@ -15,6 +15,13 @@
 //! transaction per poll (use [`crate::in_transaction`] for one transaction over the whole
 //! future). The client is the entering thread's (bound or global), as for the macros.
 //!
+//! `tracing` lets one span be entered on several threads at once (tasks spawned with the
+//! parent's span: `fut.in_current_span()`, `.instrument(span.clone())`) and several times on one
+//! thread, and its guards may be dropped in any order. So the transactions an entry opened are
+//! kept per thread, in a thread-local stack of `(span ID, transaction)`, not in the span: each
+//! exit ends the transaction its own thread's latest entry of that span opened. The stack also
+//! keeps the enter/exit path off the span's shared data (a read lock on enter, nothing on exit).
+//!
 //! An event becomes a CAT event with type = its target and name = its callsite's name
 //! (`event src/orders.rs:42`), and data = `message=<formatted message>&k=v..`. The name is
 //! deliberately not the message: CAT reports keep one line per (type, name) for the hour, so
@@ -23,6 +30,7 @@
 //! `error!` does.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
@@ -48,12 +56,30 @@ impl OcelotLayer {
     }
 }
 
-/// Per-span state kept in the registry's extensions.
+/// Per-span state kept in the registry's extensions. The transactions its entries opened are
+/// not here but in [`ENTERED`]: they belong to the entering threads.
 #[derive(Default)]
 struct SpanData {
     data: String,
-    /// The transaction opened by the last `enter`, if recording.
-    open: Option<OpenRef>,
+}
+
+thread_local! {
+    /// The spans this thread has entered and not yet exited, latest last, each with the
+    /// transaction its entry opened (`None`: nothing was recorded, kept so that exits still
+    /// pair with their own entries). Usually a few entries deep, so the searches below are
+    /// short and the common exit (of the latest entry) is a `pop`.
+    static ENTERED: RefCell<Vec<(Id, Option<OpenRef>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The transaction this thread's latest entry of span `id` opened, if it is still entered.
+fn entered_transaction(id: &Id) -> Option<OpenRef> {
+    ENTERED
+        .try_with(|entered| {
+            let entered = entered.try_borrow().ok()?;
+            entered.iter().rev().find(|(span, _)| span == id)?.1
+        })
+        .ok()
+        .flatten()
 }
 
 /// Collects fields as `k=v&k=v`, keeping `message` apart.
@@ -98,10 +124,7 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut fields = Fields::default();
         attrs.record(&mut fields);
-        span.extensions_mut().insert(SpanData {
-            data: fields.data,
-            open: None,
-        });
+        span.extensions_mut().insert(SpanData { data: fields.data });
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -119,9 +142,10 @@ where
             data.data.push('&');
         }
         data.data.push_str(&fields.data);
-        // Recorded while entered: the open transaction gets it too. The handle makes this a
-        // no-op on a thread (or tree) other than the one that entered the span.
-        if let Some(open) = data.open {
+        drop(extensions);
+        // Recorded while entered on this thread: the transaction that entry opened gets it too.
+        // (Transactions already open on other threads keep the data they started with.)
+        if let Some(open) = entered_transaction(id) {
             with_state(|s| s.append_data(open, format_args!("{}", fields.data)));
         }
     }
@@ -129,28 +153,44 @@ where
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let meta = span.metadata();
-        let mut extensions = span.extensions_mut();
-        let Some(data) = extensions.get_mut::<SpanData>() else {
-            return;
+        let open = {
+            // A read lock: threads entering the span at once do not wait for each other.
+            let extensions = span.extensions();
+            let Some(data) = extensions.get::<SpanData>() else {
+                return;
+            };
+            with_state(|s| {
+                let open =
+                    s.start_transaction(Cow::Borrowed(meta.target()), Cow::Borrowed(meta.name()))?;
+                if !data.data.is_empty() {
+                    s.append_data(open, format_args!("{}", data.data));
+                }
+                Some(open)
+            })
+            .flatten()
         };
-        data.open = with_state(|s| {
-            let open =
-                s.start_transaction(Cow::Borrowed(meta.target()), Cow::Borrowed(meta.name()))?;
-            if !data.data.is_empty() {
-                s.append_data(open, format_args!("{}", data.data));
+        let _ = ENTERED.try_with(|entered| {
+            if let Ok(mut entered) = entered.try_borrow_mut() {
+                entered.push((id.clone(), open));
             }
-            Some(open)
-        })
-        .flatten();
+        });
     }
 
-    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else { return };
-        let mut extensions = span.extensions_mut();
-        let Some(open) = extensions.get_mut::<SpanData>().and_then(|d| d.open.take()) else {
-            return;
-        };
-        with_state(|s| s.end_transaction(open));
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        // This thread's latest entry of the span, wherever it sits: guards may be dropped out of
+        // order. Ending its transaction also ends any still open inside it (entered later and
+        // not yet exited); their own exits then find them ended and change nothing.
+        let open = ENTERED
+            .try_with(|entered| {
+                let mut entered = entered.try_borrow_mut().ok()?;
+                let latest = entered.iter().rposition(|(span, _)| span == id)?;
+                entered.remove(latest).1
+            })
+            .ok()
+            .flatten();
+        if let Some(open) = open {
+            with_state(|s| s.end_transaction(open));
+        }
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {

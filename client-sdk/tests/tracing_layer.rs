@@ -90,3 +90,196 @@ fn event_names_stay_bounded_and_fields_recorded_later_reach_the_transaction() {
     event_names.dedup();
     assert_eq!(event_names.len(), 1, "{event_names:?}");
 }
+
+/// One `tracing::Span` shared by work on several threads (`.instrument(span.clone())` on
+/// spawned tasks, `span.in_scope` inside a thread pool) is entered on two threads at once.
+/// Each thread's transaction must end when that thread exits the span.
+#[test]
+fn a_span_entered_on_two_threads_at_once_ends_the_transaction_on_each() {
+    use std::sync::{Arc, Barrier};
+    let (client, sink) = memory_client("shared-span");
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(OcelotLayer::new()));
+    let span = tracing::dispatcher::with_default(&dispatch, || tracing::info_span!("batch"));
+    let entered = Arc::new(Barrier::new(2));
+    let workers: Vec<_> = (0..2)
+        .map(|i| {
+            let (client, dispatch, span, entered) = (
+                client.clone(),
+                dispatch.clone(),
+                span.clone(),
+                entered.clone(),
+            );
+            std::thread::spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    with_client(&client, || {
+                        {
+                            let _e = span.enter();
+                            tracing::info!(worker = i, "item");
+                            entered.wait();
+                            // Worker 0 exits first, worker 1 a moment later.
+                            std::thread::sleep(std::time::Duration::from_millis(50 * i));
+                        }
+                        // Later work on this thread, outside the span: a tree of its own.
+                        tracing::info!(worker = i, "after the span");
+                    })
+                })
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let trees = sent_trees(&client, &sink);
+    let batch_trees = trees.iter().filter(|t| t.root.name() == "batch").count();
+    let after_trees = trees
+        .iter()
+        .filter(|t| t.root.data().contains("after the span"))
+        .count();
+    assert_eq!(
+        (batch_trees, after_trees),
+        (2, 2),
+        "each thread's `batch` transaction ends when it exits the span, and later events are \
+         trees of their own; got {:?}",
+        trees
+            .iter()
+            .map(|t| t.root.name().to_owned())
+            .collect::<Vec<_>>()
+    );
+}
+
+/// `tokio::spawn(fut.in_current_span())`: the parent's span is entered by each task's polls,
+/// on whichever worker runs it, at the same time as on the others. Every worker's tree ends
+/// with its poll, so each task's events are sent (not held in a root that never ends and lost
+/// when the worker exits).
+#[test]
+fn tasks_spawned_in_the_parents_span_on_a_thread_pool_send_their_trees() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    use tracing::Instrument;
+
+    const TASKS: usize = 2;
+    let (client, sink) = memory_client("spawned");
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(OcelotLayer::new()));
+    let runtime = {
+        let (client, dispatch) = (client.clone(), dispatch.clone());
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(TASKS)
+            .on_thread_start(move || {
+                client.bind_to_current_thread();
+                // The worker keeps this subscriber until it exits.
+                std::mem::forget(tracing::dispatcher::set_default(&dispatch));
+            })
+            .build()
+            .unwrap()
+    };
+    let entered = Arc::new(AtomicUsize::new(0));
+    tracing::dispatcher::with_default(&dispatch, || {
+        let span = tracing::info_span!("batch");
+        runtime.block_on(
+            async {
+                let tasks: Vec<_> = (0..TASKS)
+                    .map(|i| {
+                        let entered = entered.clone();
+                        tokio::spawn(
+                            async move {
+                                // Hold the poll (and so the span) until every task is inside
+                                // it, so the span is entered on two workers at once (bounded
+                                // wait: a pool that runs the tasks one by one still finishes).
+                                entered.fetch_add(1, Ordering::SeqCst);
+                                let deadline = Instant::now() + Duration::from_secs(2);
+                                while entered.load(Ordering::SeqCst) < TASKS
+                                    && Instant::now() < deadline
+                                {
+                                    std::thread::yield_now();
+                                }
+                                tracing::info!(task = i, "item");
+                            }
+                            .in_current_span(),
+                        )
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+            }
+            .instrument(span),
+        );
+    });
+    drop(runtime);
+    assert_eq!(entered.load(Ordering::SeqCst), TASKS);
+    let trees = sent_trees(&client, &sink);
+    let items = trees
+        .iter()
+        .flat_map(|t| &t.root.as_transaction().unwrap().children)
+        .filter(|m| m.data().contains("item"))
+        .count();
+    assert_eq!(
+        items,
+        TASKS,
+        "every task's event arrives in a `batch` tree; got {:?}",
+        trees
+            .iter()
+            .map(|t| t.root.name().to_owned())
+            .collect::<Vec<_>>()
+    );
+}
+
+/// A span entered again on a thread that is already in it (a recursive call, nested
+/// `in_scope`) opens a nested transaction; each exit ends its own entry's transaction.
+#[test]
+fn a_span_entered_again_on_the_same_thread_ends_one_transaction_per_exit() {
+    let (client, sink) = memory_client("reentered");
+    let subscriber = tracing_subscriber::registry().with(OcelotLayer::new());
+    tracing::subscriber::with_default(subscriber, || {
+        with_client(&client, || {
+            let span = tracing::info_span!("walk");
+            {
+                let _outer = span.enter();
+                {
+                    let _inner = span.enter();
+                    tracing::info!("inner");
+                }
+                tracing::info!("outer");
+            }
+            tracing::info!("after the span");
+        });
+    });
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees.len(), 2, "{trees:?}");
+    let root = trees[0].root.as_transaction().unwrap();
+    assert_eq!(root.name, "walk");
+    let inner = root.children[0].as_transaction().unwrap();
+    assert_eq!(inner.name, "walk");
+    assert_eq!(inner.children[0].data(), "message=inner");
+    assert_eq!(root.children[1].data(), "message=outer");
+    assert_eq!(trees[1].root.data(), "message=after the span");
+}
+
+/// Guards dropped out of order: exiting the outer span ends its transaction and the one
+/// still open inside it; the inner span's later exit changes nothing.
+#[test]
+fn span_guards_dropped_out_of_order_end_the_tree_at_the_outer_exit() {
+    let (client, sink) = memory_client("out-of-order");
+    let subscriber = tracing_subscriber::registry().with(OcelotLayer::new());
+    tracing::subscriber::with_default(subscriber, || {
+        with_client(&client, || {
+            let outer = tracing::info_span!("outer");
+            let inner = tracing::info_span!("inner");
+            let outer_guard = outer.enter();
+            let inner_guard = inner.enter();
+            drop(outer_guard);
+            tracing::info!("between the exits");
+            drop(inner_guard);
+            tracing::info!("after both");
+        });
+    });
+    let trees = sent_trees(&client, &sink);
+    let roots: Vec<_> = trees.iter().map(|t| t.root.name().to_owned()).collect();
+    assert_eq!(roots.len(), 3, "{roots:?}");
+    assert_eq!(roots[0], "outer");
+    let outer = trees[0].root.as_transaction().unwrap();
+    assert_eq!(outer.children[0].name(), "inner");
+    assert_eq!(trees[1].root.data(), "message=between the exits");
+    assert_eq!(trees[2].root.data(), "message=after both");
+}
