@@ -284,15 +284,30 @@ impl Collector {
         collector
     }
 
-    /// The hours whose reports may still change at `now_ms`.
+    /// The hours whose reports may still change at `now_ms`: the hours [`accept_hour`] takes
+    /// trees for (the current one, the previous one in its grace period, the next one in its
+    /// early minutes).
     fn open_hours(&self, now_ms: u64) -> Vec<u64> {
+        let config = &self.inner.config;
         let current = hour_of(now_ms);
-        let mut hours = vec![current];
-        let grace_ms = self.inner.config.previous_hour_grace_minutes * 60_000;
-        if current > 0 && now_ms % MILLIS_PER_HOUR < grace_ms {
-            hours.push(current - 1);
-        }
-        hours
+        [
+            current.checked_sub(1),
+            Some(current),
+            current.checked_add(1),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|&hour| {
+            let any_time_of_hour = hour.saturating_mul(MILLIS_PER_HOUR);
+            accept_hour(
+                now_ms,
+                any_time_of_hour,
+                config.previous_hour_grace_minutes,
+                config.next_hour_early_minutes,
+            )
+            .is_ok()
+        })
+        .collect()
     }
 
     fn restore_open_hours(&self, now_ms: u64) {

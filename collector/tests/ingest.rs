@@ -1148,3 +1148,59 @@ fn metric_bags_and_header_only_frames_are_skipped_without_closing_the_connection
     });
     server.stop().shutdown();
 }
+
+/// A URL tree of `domain` stamped `ts_ms`, its message ID in the hour of `ts_ms`.
+fn tree_at(domain: &str, seq: u64, ts_ms: u64) -> bytes::Bytes {
+    use ocelot_protocol::{nt1, Header, Message, MessageTree, Transaction};
+    let mut t = Transaction::new("URL", "/home", ts_ms);
+    t.duration_us = 5_000;
+    let header = Header {
+        domain: domain.into(),
+        ip_address: "10.0.0.1".into(),
+        message_id: format!("{domain}-0a000001-{}-{seq}", ts_ms / 3_600_000),
+        ..Header::default()
+    };
+    nt1::encode_to_bytes(&MessageTree::new(header, Message::Transaction(t)))
+}
+
+#[test]
+fn a_restart_at_minute_58_keeps_the_next_hours_checkpointed_early_trees() {
+    let dir = tempfile::tempdir().unwrap();
+    let next = HOUR + 1;
+    let at_58 = HOUR * 3_600_000 + 58 * 60_000;
+    let early_ts = next * 3_600_000 + 30_000; // a client clock 2.5 minutes ahead
+    let count = |collector: &Collector| {
+        block_on(collector.transaction_report("early", next))
+            .map(|r| url_count(&r))
+            .unwrap_or(0)
+    };
+    {
+        let store = open_store(dir.path());
+        let clock = Arc::new(ManualClock::new(at_58));
+        let collector = Collector::start(manual_config(), Some(store.clone()), clock);
+        for seq in 0..3 {
+            collector.ingest(tree_at("early", seq, early_ts)).unwrap();
+        }
+        wait_for("three early URLs", || count(&collector) == 3);
+        // Checkpointed: the next hour's reports are on disk.
+        collector.checkpoint_now();
+        assert!(store
+            .read_report(next, "early", "transaction")
+            .unwrap()
+            .is_some());
+        store.crash_for_tests();
+    }
+    // Back 30 s later, still at minute 58: the checkpoint must be continued, not replaced.
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(at_58 + 30_000));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock);
+    collector.ingest(tree_at("early", 3, early_ts)).unwrap();
+    collector.checkpoint_now();
+    assert_eq!(
+        count(&collector),
+        4,
+        "the three checkpointed early trees were lost by the restart"
+    );
+    collector.shutdown();
+    store.shutdown();
+}
