@@ -66,6 +66,8 @@ pub(crate) const DROPPED_TREES: &str = "ocelot_dropped_trees";
 pub(crate) const CONNECTIONS_OPEN: &str = "ocelot_connections_open";
 /// Client connections accepted since start (counter).
 pub(crate) const CONNECTIONS_ACCEPTED: &str = "ocelot_connections_accepted";
+pub(crate) const CONNECTIONS_REFUSED: &str = "ocelot_connections_refused";
+pub(crate) const CONNECTIONS_EVICTED: &str = "ocelot_connections_evicted";
 /// Hours sealed since start (counter).
 pub(crate) const HOURS_SEALED: &str = "ocelot_hours_sealed";
 pub(crate) const REPORT_QUERIES_UNANSWERED: &str = "ocelot_report_queries_unanswered";
@@ -272,6 +274,18 @@ impl OcelotFigures {
             CONNECTIONS_ACCEPTED,
             "Client connections accepted since start.",
             c.connections_total,
+        )?;
+        counter(
+            e,
+            CONNECTIONS_REFUSED,
+            "New connections closed at once: every slot (collector.max_connections) was busy.",
+            c.connections_refused,
+        )?;
+        counter(
+            e,
+            CONNECTIONS_EVICTED,
+            "Connections silent for 10 s closed to make room for a new one when every slot was taken.",
+            c.connections_evicted,
         )?;
         counter(e, HOURS_SEALED, "Hours sealed since start.", c.hours_sealed)?;
         counter(

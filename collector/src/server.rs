@@ -2,16 +2,18 @@
 //! to the collector: the frames of each read are checked one by one (scanned, not decoded),
 //! then handed on together. No handshake and no reply, like CAT: clients never read.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use ocelot_protocol::FrameDecoder;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::collector::{Collector, IngestBatch};
@@ -28,6 +30,11 @@ const READ_BUFFER_BYTES: usize = 64 * 1024;
 /// Serves CAT clients on `listener` until `shutdown` completes, then stops accepting, lets
 /// every connection finish the frames it already has, and returns. The caller then calls
 /// [`Collector::shutdown`] to drain the workers and write the open hours.
+///
+/// At most `max_connections` are served at once. A client connecting when every slot is
+/// taken gets the slot of the connection silent the longest (10 s at least), which is
+/// closed and counted (`connections_evicted`); if none is that quiet, the newcomer is
+/// closed at once and counted (`connections_refused`), so it fails over instead of waiting.
 pub async fn run(
     listener: TcpListener,
     collector: Collector,
@@ -35,13 +42,15 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let limit = Arc::new(Semaphore::new(collector.max_connections().max(1)));
+    let open = Arc::new(Open {
+        started: Some(Instant::now()),
+        ..Open::default()
+    });
+    let stats = collector.stats_handle();
     let mut connections = JoinSet::new();
+    let mut next_id = 0u64;
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            _ = &mut shutdown => break,
-            permit = limit.clone().acquire_owned() => permit.expect("semaphore is never closed"),
-        };
         let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
@@ -54,11 +63,47 @@ pub async fn run(
                 }
             },
         };
+        let permit = match limit.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                let made_room = open.make_room();
+                match tokio::time::timeout(ROOM_WAIT, limit.clone().acquire_owned()).await {
+                    Ok(Ok(permit)) => {
+                        if made_room {
+                            stats.connections_evicted.fetch_add(1, Relaxed);
+                        }
+                        permit
+                    }
+                    _ => {
+                        stats.connections_refused.fetch_add(1, Relaxed);
+                        FULL_LOG.log(|suppressed| {
+                            tracing::warn!(%peer, suppressed, "every connection slot is busy (collector.max_connections); closing the new connection");
+                        });
+                        continue;
+                    }
+                }
+            }
+        };
         let _ = stream.set_nodelay(true);
         let collector = collector.clone();
         let stop = stop_rx.clone();
+        next_id += 1;
+        let id = next_id;
+        let served = Arc::new(Served {
+            last_read_ms: AtomicU64::new(open.now_ms()),
+            close: Notify::new(),
+        });
+        open.served
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, served.clone());
+        let open = open.clone();
         connections.spawn(async move {
-            serve_connection(stream, peer, &collector, stop).await;
+            serve_connection(stream, peer, &collector, stop, &served, &open).await;
+            open.served
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
             drop(permit);
         });
         // Reap finished connection tasks so the set does not grow without bound.
@@ -69,11 +114,67 @@ pub async fn run(
     Ok(())
 }
 
+/// Lines about refused connections.
+static FULL_LOG: RateLimitedLog = RateLimitedLog::new(5, Duration::from_secs(60));
+
+/// A connection silent for this long may be closed to make room for a new one when every
+/// slot is taken (see [`Open::make_room`]).
+const EVICTABLE_AFTER: Duration = Duration::from_secs(10);
+
+/// How long a new connection waits for a slot when every one is taken.
+const ROOM_WAIT: Duration = Duration::from_secs(1);
+
+/// One served connection as the accept loop sees it: when it last read, and how to tell it
+/// to close.
+struct Served {
+    /// Milliseconds since the server started, at its last read.
+    last_read_ms: AtomicU64,
+    close: Notify,
+}
+
+/// The connections being served, to find the longest silent one when every slot is taken.
+#[derive(Default)]
+struct Open {
+    started: Option<Instant>,
+    served: Mutex<HashMap<u64, Arc<Served>>>,
+}
+
+impl Open {
+    fn now_ms(&self) -> u64 {
+        self.started.map_or(0, |s| s.elapsed().as_millis() as u64)
+    }
+
+    /// Tells the connection silent the longest, if silent for [`EVICTABLE_AFTER`], to close;
+    /// whether one was. Clients that connect and send nothing (idle CAT clients of a big
+    /// fleet, port scanners, health checks) would otherwise hold every slot while a client
+    /// with trees to send waits in the listen backlog, uncounted.
+    fn make_room(&self) -> bool {
+        let now = self.now_ms();
+        let served = self.served.lock().unwrap_or_else(|e| e.into_inner());
+        let quiet_enough = EVICTABLE_AFTER.as_millis() as u64;
+        let silent = served
+            .values()
+            .min_by_key(|c| c.last_read_ms.load(Relaxed))
+            .filter(|c| now.saturating_sub(c.last_read_ms.load(Relaxed)) >= quiet_enough);
+        match silent {
+            Some(connection) => {
+                // Not picked again by the next newcomer while it closes.
+                connection.last_read_ms.store(now, Relaxed);
+                connection.close.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 async fn serve_connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     collector: &Collector,
     mut stop: watch::Receiver<bool>,
+    served: &Served,
+    open: &Open,
 ) {
     let stats = collector.stats_handle();
     stats.connections_open.fetch_add(1, Relaxed);
@@ -86,7 +187,10 @@ async fn serve_connection(
         let read = tokio::select! {
             read = stream.read_buf(&mut buf) => read,
             _ = stop.changed() => break,
+            // Closed to make room for a new connection (see `Open::make_room`).
+            () = served.close.notified() => break,
         };
+        served.last_read_ms.store(open.now_ms(), Relaxed);
         match read {
             Ok(0) if !buf.is_empty() => {
                 // The client closed (or died) inside a frame: that tree is lost, say so.

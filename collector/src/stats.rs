@@ -76,6 +76,8 @@ pub(crate) struct WorkerCounters {
 pub struct CollectorStats {
     pub(crate) connections_open: AtomicU64,
     pub(crate) connections_total: AtomicU64,
+    pub(crate) connections_refused: AtomicU64,
+    pub(crate) connections_evicted: AtomicU64,
     pub(crate) frames: AtomicU64,
     pub(crate) bytes: AtomicU64,
     pub(crate) trees_accepted: AtomicU64,
@@ -96,6 +98,8 @@ impl CollectorStats {
         CollectorStats {
             connections_open: AtomicU64::new(0),
             connections_total: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
+            connections_evicted: AtomicU64::new(0),
             frames: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             trees_accepted: AtomicU64::new(0),
@@ -129,6 +133,8 @@ impl CollectorStats {
         StatsSnapshot {
             connections_open: self.connections_open.load(Relaxed),
             connections_total: self.connections_total.load(Relaxed),
+            connections_refused: self.connections_refused.load(Relaxed),
+            connections_evicted: self.connections_evicted.load(Relaxed),
             frames: self.frames.load(Relaxed),
             bytes: self.bytes.load(Relaxed),
             trees_accepted: self.trees_accepted.load(Relaxed),
@@ -206,6 +212,10 @@ pub struct StatsSnapshot {
     pub connections_open: u64,
     /// Connections accepted since start.
     pub connections_total: u64,
+    /// Connections closed at once because every slot (`max_connections`) was busy.
+    pub connections_refused: u64,
+    /// Silent connections closed to make room for a new one when every slot was taken.
+    pub connections_evicted: u64,
     /// Frames received (good or bad).
     pub frames: u64,
     /// Bytes of frames received, length prefixes included.

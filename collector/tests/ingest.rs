@@ -1,6 +1,6 @@
 //! The collector end to end over loopback: real client frames in, reports and stored trees out.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -1203,4 +1203,41 @@ fn a_restart_at_minute_58_keeps_the_next_hours_checkpointed_early_trees() {
     );
     collector.shutdown();
     store.shutdown();
+}
+
+/// Clients that connect and send nothing (idle clients of a big fleet, port scanners,
+/// health checks) used to hold every slot while a client with trees waited in the listen
+/// backlog, uncounted. A newcomer now takes the slot of a connection silent for 10 s, or is
+/// closed at once and counted when every connection spoke more recently.
+#[test]
+fn silent_connections_make_room_for_a_sending_client_and_busy_slots_refuse_one() {
+    let (collector, server) = serve_without_store(CollectorConfig {
+        max_connections: 2,
+        ..manual_config()
+    });
+    let idle: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(server.addr).unwrap())
+        .collect();
+    wait_for("the silent connections to be served", || {
+        collector.stats().connections_open == 2
+    });
+    // Both spoke (connected) just now: the newcomer is closed, and counted.
+    let mut refused = TcpStream::connect(server.addr).unwrap();
+    refused
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert!(matches!(refused.read(&mut byte), Ok(0) | Err(_)), "closed");
+    assert_eq!(collector.stats().connections_refused, 1);
+    // Ten seconds later they are silent: a sending client takes one's slot.
+    std::thread::sleep(Duration::from_millis(10_500));
+    let mut client = TcpStream::connect(server.addr).unwrap();
+    client.write_all(&binary_frames()[0]).unwrap();
+    wait_for("the sending client's tree", || {
+        collector.stats().trees_accepted == 1
+    });
+    assert_eq!(collector.stats().connections_evicted, 1);
+    assert_eq!(collector.stats().connections_open, 2);
+    drop(idle);
+    drop(server.stop());
 }
