@@ -217,7 +217,7 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     let dropped = collector.stats().dropped_total();
     if dropped > 0 {
         println!(
-            "Stopped. {dropped} trees were dropped since the start (by reason: /metrics, ocelot_dropped_trees_total)."
+            "Stopped. {dropped} drops since the start, counted at each stage that dropped (a tree the store and an analyzer both dropped counts twice; by stage and reason: /metrics, ocelot_dropped_trees_total)."
         );
     } else {
         println!("Stopped cleanly.");

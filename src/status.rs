@@ -3,7 +3,8 @@
 //! Scrapes `/metrics` twice, [`SCRAPE_GAP`] apart, and prints uptime, rates, drops by
 //! reason, connections, the open hour, checkpoint age, disk use and (when the server reports
 //! them) alerts firing. For scripts and cron the exit code says it all: 0 healthy,
-//! [`EXIT_DROPPING`] when any drop or decode-error counter moved between the scrapes,
+//! [`EXIT_DROPPING`] when any drop or decode-error counter moved between the scrapes, or
+//! a report write failed between them (checkpoints not saved: a full disk, say),
 //! [`EXIT_UNREACHABLE`] when there is no Ocelot answering at the URL.
 //!
 //! It reads the exposition text with a small parser of its own (sample lines only: names,
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::telemetry::{
     ALERTS_FIRING, CHECKPOINT_AGE, CONNECTIONS_OPEN, CPU_SECONDS, DECODE_ERRORS, DROPPED_TREES,
-    FRAMES_RECEIVED, HOURS_SEALED, OPEN_HOUR, RECEIVED_BYTES, RESIDENT_MEMORY,
+    FRAMES_RECEIVED, HOURS_SEALED, OPEN_HOUR, RECEIVED_BYTES, REPORT_WRITE_ERRORS, RESIDENT_MEMORY,
     STORE_COMPRESSION_RATIO, STORE_DISK_BYTES, STORE_HOURS, TREES_ACCEPTED, UPTIME,
 };
 
@@ -210,6 +211,8 @@ struct Summary {
     cpu_percent: Option<f64>,
     alerts_firing: Option<f64>,
     drops: Vec<DropRow>,
+    /// Failed report writes (checkpoints, seals): since start, and between the scrapes.
+    report_write_errors: (f64, f64),
     elapsed: Duration,
 }
 
@@ -242,6 +245,16 @@ impl Summary {
                 });
             }
         }
+        let write_errors = |samples: &Samples| -> f64 {
+            samples
+                .family(&format!("{REPORT_WRITE_ERRORS}_total"))
+                .map(|s| s.value)
+                .sum()
+        };
+        let report_write_errors = (
+            write_errors(second),
+            (write_errors(second) - write_errors(first)).max(0.0),
+        );
         Summary {
             uptime_s: second.value(UPTIME, &[]).unwrap_or(0.0),
             open_hour: second.value(OPEN_HOUR, &[]).map(|h| h as u64),
@@ -261,6 +274,7 @@ impl Summary {
                 .map(|(now, before)| (now - before).max(0.0) / seconds * 100.0),
             alerts_firing: second.value(ALERTS_FIRING, &[]),
             drops,
+            report_write_errors,
             elapsed,
         }
     }
@@ -269,8 +283,13 @@ impl Summary {
         self.drops.iter().any(|d| d.moved > 0.0)
     }
 
+    /// Whether a report write failed between the scrapes: the open hour is not being saved.
+    fn not_saving(&self) -> bool {
+        self.report_write_errors.1 > 0.0
+    }
+
     fn exit_code(&self) -> u8 {
-        if self.dropping() {
+        if self.dropping() || self.not_saving() {
             EXIT_DROPPING
         } else {
             0
@@ -344,12 +363,25 @@ impl Summary {
                 );
             }
         }
+        if self.report_write_errors.0 > 0.0 {
+            let _ = writeln!(
+                out,
+                "  reports      {} report writes failed since start (+{} between the scrapes)",
+                self.report_write_errors.0, self.report_write_errors.1
+            );
+        }
+        if self.not_saving() {
+            let _ = writeln!(
+                out,
+                "REPORTS NOT SAVED: report writes failed between the two scrapes (disk full? see the server's log)"
+            );
+        }
         if self.dropping() {
             let _ = writeln!(
                 out,
                 "DROPPING DATA: drop counters moved between the two scrapes"
             );
-        } else {
+        } else if !self.not_saving() {
             let _ = writeln!(out, "OK: nothing dropped between the two scrapes");
         }
         out
@@ -528,6 +560,38 @@ ocelot_process_cpu_seconds_total 10.0
             Duration::from_secs(2),
         );
         assert_eq!(summary.exit_code(), EXIT_DROPPING);
+    }
+
+    #[test]
+    fn failing_report_writes_give_exit_code_one_though_nothing_is_dropped() {
+        // A full disk: every checkpoint fails, no tree is dropped.
+        let failing = |n: u32| {
+            healthy_second().replace(
+                "# TYPE ocelot_dropped_trees",
+                &format!("ocelot_report_write_errors_total{{worker=\"analyzer-0\"}} {n}\n# TYPE ocelot_dropped_trees"),
+            )
+        };
+        let summary = Summary::new(
+            &Samples::parse(&failing(3)),
+            &Samples::parse(&failing(5)),
+            Duration::from_secs(2),
+        );
+        assert_eq!(summary.exit_code(), EXIT_DROPPING);
+        let text = summary.render("http://x");
+        assert!(
+            text.contains("5 report writes failed since start (+2"),
+            "{text}"
+        );
+        assert!(text.contains("REPORTS NOT SAVED"), "{text}");
+        assert!(!text.contains("OK: nothing dropped"), "{text}");
+        // Failures long ago, none now: healthy, with the count shown.
+        let settled = Summary::new(
+            &Samples::parse(&failing(5)),
+            &Samples::parse(&failing(5)),
+            Duration::from_secs(2),
+        );
+        assert_eq!(settled.exit_code(), 0);
+        assert!(settled.render("http://x").contains("OK: nothing dropped"));
     }
 
     #[test]

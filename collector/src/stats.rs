@@ -257,7 +257,9 @@ impl StatsSnapshot {
         self.decode_errors.values().sum()
     }
 
-    /// Trees dropped anywhere after decoding (worker queues, store).
+    /// Drops anywhere after decoding, summed over the stages that drop (each analyzer
+    /// thread's queue, the store): a tree dropped by the store and by an analyzer counts
+    /// twice, so this is not a count of distinct trees.
     pub fn dropped_total(&self) -> u64 {
         // The store counts its refusals at the hand-over too: `store_drops` holds
         // `store_dropped` when there is a store.
