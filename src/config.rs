@@ -35,6 +35,9 @@ pub(crate) struct CollectorSection {
     pub(crate) max_frame_bytes: usize,
     /// Connections served at once.
     pub(crate) max_connections: usize,
+    /// MiB of frames still arriving, all connections together, before one holding a large
+    /// unfinished frame is closed.
+    pub(crate) partial_frame_mib: u64,
     /// Trees queued per report worker before drops.
     pub(crate) worker_queue_trees: usize,
     /// MiB of frames queued for all report workers together before drops.
@@ -57,6 +60,7 @@ impl Default for CollectorSection {
             listen: "0.0.0.0:2280".parse().expect("valid literal"),
             max_frame_bytes: ocelot_protocol::DEFAULT_MAX_FRAME_BYTES,
             max_connections: ocelot_collector::DEFAULT_MAX_CONNECTIONS,
+            partial_frame_mib: ocelot_collector::DEFAULT_PARTIAL_FRAME_BYTES >> 20,
             worker_queue_trees: ocelot_collector::DEFAULT_WORKER_QUEUE_TREES,
             worker_queue_mib: ocelot_collector::DEFAULT_WORKER_QUEUE_BYTES >> 20,
             analyzer_threads: ocelot_collector::default_analyzer_threads(),
@@ -179,7 +183,7 @@ impl Config {
         let c = &self.collector;
         let s = &self.store;
         let max_threads = ocelot_collector::MAX_ANALYZER_THREADS as u64;
-        let ranges: [(&str, u64, u64, u64); 11] = [
+        let ranges: [(&str, u64, u64, u64); 12] = [
             (
                 "collector.max_frame_bytes",
                 c.max_frame_bytes as u64,
@@ -191,6 +195,12 @@ impl Config {
                 c.max_connections as u64,
                 1,
                 u64::MAX,
+            ),
+            (
+                "collector.partial_frame_mib",
+                c.partial_frame_mib,
+                1,
+                u64::MAX >> 20,
             ),
             (
                 "collector.worker_queue_trees",

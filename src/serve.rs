@@ -79,6 +79,7 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         max_connections: config.collector.max_connections,
         worker_queue_trees: config.collector.worker_queue_trees,
         worker_queue_bytes: config.collector.worker_queue_mib.saturating_mul(1 << 20),
+        partial_frame_bytes: config.collector.partial_frame_mib.saturating_mul(1 << 20),
         analyzer_threads: config.collector.analyzer_threads,
         previous_hour_grace_minutes: config.collector.previous_hour_grace_minutes,
         next_hour_early_minutes: config.collector.next_hour_early_minutes,

@@ -561,6 +561,10 @@ impl Collector {
         self.inner.config.max_frame_bytes
     }
 
+    pub(crate) fn partial_frame_bytes(&self) -> u64 {
+        self.inner.config.partial_frame_bytes
+    }
+
     pub(crate) fn stats_handle(&self) -> &CollectorStats {
         &self.inner.stats
     }

@@ -11,8 +11,13 @@ use ocelot_protocol::{DecodeOptions, DEFAULT_MAX_FRAME_BYTES};
 pub struct CollectorConfig {
     /// Largest accepted frame body; a longer declared length closes the connection.
     pub max_frame_bytes: usize,
-    /// Connections served at once; further clients wait in the accept backlog.
+    /// Connections served at once (see [`crate::run`] for a client that finds them taken).
     pub max_connections: usize,
+    /// Bytes of frames still arriving, all connections together. Past it, a connection
+    /// holding more than a read buffer's worth of an unfinished frame is closed (counted as
+    /// the decode error `over_memory_budget`): clients that start large frames and stall
+    /// would otherwise hold up to `max_connections` x `max_frame_bytes`.
+    pub partial_frame_bytes: u64,
     /// Trees queued per report worker before trees are dropped (counted) for that worker.
     pub worker_queue_trees: usize,
     /// Frame bytes queued for the report workers together (a frame counts once however
@@ -68,11 +73,16 @@ pub fn default_analyzer_threads() -> usize {
 /// one connection per process.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
+/// Default for frames still arriving, all connections together: 256 MiB, sixteen of the
+/// largest frames at once.
+pub const DEFAULT_PARTIAL_FRAME_BYTES: u64 = 256 << 20;
+
 impl Default for CollectorConfig {
     fn default() -> Self {
         CollectorConfig {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            partial_frame_bytes: DEFAULT_PARTIAL_FRAME_BYTES,
             worker_queue_trees: DEFAULT_WORKER_QUEUE_TREES,
             worker_queue_bytes: DEFAULT_WORKER_QUEUE_BYTES,
             analyzer_threads: default_analyzer_threads(),

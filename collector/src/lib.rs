@@ -41,8 +41,8 @@ mod worker;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use collector::{Collector, Unanswered, MAX_ANALYZER_THREADS, STATE_DOMAIN};
 pub use config::{
-    default_analyzer_threads, CollectorConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_WORKER_QUEUE_BYTES,
-    DEFAULT_WORKER_QUEUE_TREES,
+    default_analyzer_threads, CollectorConfig, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_PARTIAL_FRAME_BYTES, DEFAULT_WORKER_QUEUE_BYTES, DEFAULT_WORKER_QUEUE_TREES,
 };
 pub use period::{accept_hour, OutOfWindow};
 pub use server::run;

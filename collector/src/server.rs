@@ -132,14 +132,28 @@ struct Served {
     close: Notify,
 }
 
-/// The connections being served, to find the longest silent one when every slot is taken.
+/// The connections being served, to find the longest silent one when every slot is taken,
+/// and the bytes of the frames they are still receiving.
 #[derive(Default)]
 struct Open {
     started: Option<Instant>,
     served: Mutex<HashMap<u64, Arc<Served>>>,
+    partial_bytes: AtomicU64,
 }
 
 impl Open {
+    /// Sets one connection's bytes of unfinished frames (`share`) to `held`; returns every
+    /// connection's together.
+    fn hold_partial(&self, share: &mut u64, held: u64) -> u64 {
+        let all = if held >= *share {
+            self.partial_bytes.fetch_add(held - *share, Relaxed) + (held - *share)
+        } else {
+            self.partial_bytes.fetch_sub(*share - held, Relaxed) - (*share - held)
+        };
+        *share = held;
+        all
+    }
+
     fn now_ms(&self) -> u64 {
         self.started.map_or(0, |s| s.elapsed().as_millis() as u64)
     }
@@ -183,6 +197,8 @@ async fn serve_connection(
     let mut buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
     // The trees of one read go to the store and the workers together.
     let mut batch = IngestBatch::default();
+    // This connection's share of `open`'s bytes of unfinished frames.
+    let mut partial = 0u64;
     'read: loop {
         let read = tokio::select! {
             read = stream.read_buf(&mut buf) => read,
@@ -231,7 +247,18 @@ async fn serve_connection(
                 }
             }
         }
+        // What is left in the buffer is an unfinished frame, held until it is whole.
+        let held = buf.len() as u64;
+        let all = open.hold_partial(&mut partial, held);
+        if held > READ_BUFFER_BYTES as u64 && all > collector.partial_frame_bytes() {
+            collector.count_frame_error("over_memory_budget");
+            BAD_FRAME_LOG.log(|suppressed| {
+                tracing::warn!(%peer, bytes = held, all, suppressed, "frames still arriving hold more than collector.partial_frame_mib; closing a connection inside a large one");
+            });
+            break;
+        }
     }
+    open.hold_partial(&mut partial, 0);
     // Trees decoded before a bad frame or a shutdown still count.
     collector.dispatch(&mut batch);
     stats.connections_open.fetch_sub(1, Relaxed);

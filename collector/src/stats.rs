@@ -35,7 +35,7 @@ pub(crate) fn frame_error_reason(e: &FrameError) -> &'static str {
 }
 
 /// All decode and framing error labels, so counters are fixed and bounded.
-pub(crate) const DECODE_REASONS: [&str; 15] = [
+pub(crate) const DECODE_REASONS: [&str; 16] = [
     "length_mismatch",
     "unknown_magic",
     // CAT 4.0's metric bags: skipped, the connection kept (see `Collector::accept`).
@@ -53,6 +53,9 @@ pub(crate) const DECODE_REASONS: [&str; 15] = [
     "frame_too_long",
     // Well formed, but its domain cannot name a report (see `Collector::accept`).
     "invalid_domain",
+    // A connection closed inside a large unfinished frame while frames still arriving held
+    // more than `partial_frame_bytes` (see `server.rs`).
+    "over_memory_budget",
 ];
 
 /// Counters of one report worker.

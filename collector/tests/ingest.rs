@@ -1241,3 +1241,44 @@ fn silent_connections_make_room_for_a_sending_client_and_busy_slots_refuse_one()
     drop(idle);
     drop(server.stop());
 }
+
+/// Clients that start large frames and stall held up to `max_connections` x
+/// `max_frame_bytes` (2.5 GB with 150 such connections in the review that found it). Past
+/// `partial_frame_bytes` of frames still arriving, a connection inside a large one is closed
+/// and counted; a client sending whole frames is not touched.
+#[test]
+fn frames_that_never_finish_cannot_hold_more_than_the_partial_frame_budget() {
+    let (collector, server) = serve_without_store(CollectorConfig {
+        partial_frame_bytes: 300 << 10,
+        ..manual_config()
+    });
+    // Each declares a 1 MiB frame and sends 200 KiB of it.
+    let stall = || {
+        let mut stream = TcpStream::connect(server.addr).unwrap();
+        stream.write_all(&(1u32 << 20).to_be_bytes()).unwrap();
+        stream.write_all(b"NT1").unwrap();
+        stream.write_all(&vec![0u8; 200 << 10]).unwrap();
+        stream
+    };
+    let first = stall();
+    wait_for("the first stalled frame held", || {
+        collector.stats().connections_open == 1
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let mut second = stall();
+    second
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // Together 400 KiB: the second pushes past the budget and is closed.
+    let mut byte = [0u8; 1];
+    assert!(matches!(second.read(&mut byte), Ok(0) | Err(_)), "closed");
+    wait_for("the closed connection counted", || {
+        collector.stats().decode_errors.get("over_memory_budget") == Some(&1)
+    });
+    // Whole frames still go through.
+    let mut client = TcpStream::connect(server.addr).unwrap();
+    client.write_all(&binary_frames()[0]).unwrap();
+    wait_for("a whole tree", || collector.stats().trees_accepted == 1);
+    drop(first);
+    drop(server.stop());
+}
