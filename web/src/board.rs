@@ -435,6 +435,19 @@ pub(crate) struct Column {
     pub(crate) hint: &'static str,
 }
 
+/// A board's columns for its types table: the same, the first (the name) labelled as the
+/// type.
+pub(crate) fn type_columns<const N: usize>(mut columns: [Column; N]) -> [Column; N] {
+    if let Some(first) = columns.first_mut() {
+        *first = Column {
+            key: NAME_KEY,
+            label: "Type",
+            hint: "sort by type",
+        };
+    }
+    columns
+}
+
 /// The checked `sort=` value: one of `columns`' keys, or `default`.
 pub(crate) fn sort_key(
     params: &ReportParams,

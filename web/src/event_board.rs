@@ -11,8 +11,8 @@ use ocelot_analyzer::{EventMinuteView, EventNameView, EventTypeView, ViewQuery};
 
 use crate::board::{
     failed_heading, failed_label, format_count, format_percent, format_rate, message_link,
-    per_minute, sort_key, sortable_header, stat, stat_with_hint, Board, Column, FormOrigin,
-    FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
+    per_minute, sort_key, sortable_header, stat, stat_with_hint, type_columns, Board, Column,
+    FormOrigin, FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
 };
 use crate::chart::bar_chart;
 use crate::error::{PageError, PageQuery};
@@ -57,17 +57,6 @@ const COLUMNS: [Column; 5] = [
 const RATE_LABEL: &str = "Per second (hour avg)";
 const RATE_HINT: &str =
     "events per second, averaged over the hour (over the minutes run so far in the current hour)";
-
-/// The columns of the types table: the first is the type.
-fn type_columns() -> [Column; 5] {
-    let mut columns = COLUMNS;
-    columns[0] = Column {
-        key: NAME_KEY,
-        label: "Type",
-        hint: "sort by type",
-    };
-    columns
-}
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {
@@ -177,7 +166,7 @@ fn types_section(board: &Board, types: &[EventTypeView], sort: &str) -> Markup {
             h2 { "Types" span.count { (rows.len()) } }
             div.table-wrap {
                 table.report.sortable {
-                    thead { tr { (sortable_header(&type_columns(), sort, |key| board.url(&[("sort", key)]))) } }
+                    thead { tr { (sortable_header(&type_columns(COLUMNS), sort, |key| board.url(&[("sort", key)]))) } }
                     tbody {
                         @for t in &rows {
                             tr.unhealthy[t.fail_percent > UNHEALTHY_FAIL_PERCENT] {

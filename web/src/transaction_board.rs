@@ -19,8 +19,9 @@ use ocelot_analyzer::{
 
 use crate::board::{
     failed_heading, failed_label, format_count, format_ms, format_percent, format_rate,
-    message_link, per_minute, sort_key, sortable_header, stat, stat_with_hint, Board, Column,
-    Count, FormOrigin, Ms, Percent, Rate, FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
+    message_link, per_minute, sort_key, sortable_header, stat, stat_with_hint, type_columns, Board,
+    Column, Count, FormOrigin, Ms, Percent, Rate, FAILED_SAMPLE_HINT, NAME_KEY,
+    UNHEALTHY_FAIL_PERCENT,
 };
 use crate::chart::{bar_chart, line_chart, Series, MINUTES};
 use crate::error::{PageError, PageQuery};
@@ -112,17 +113,6 @@ const COLUMNS: [Column; 14] = [
 const TPS_LABEL: &str = "TPS (hour avg)";
 const TPS_HINT: &str =
     "transactions per second, averaged over the hour (over the minutes run so far in the current hour)";
-
-/// The columns of the types table: the first is the type.
-fn type_columns() -> [Column; 14] {
-    let mut columns = COLUMNS;
-    columns[0] = Column {
-        key: NAME_KEY,
-        label: "Type",
-        hint: "sort by type",
-    };
-    columns
-}
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {
@@ -247,7 +237,7 @@ fn figure_cells(f: &DurationFigures) -> Markup {
 fn types_section(board: &Board, view: &TransactionView, sort: &str) -> Markup {
     let mut types: Vec<&TransactionTypeView> = view.types.iter().collect();
     sort_figures(&mut types, sort, |t| (t.type_.as_str(), &t.figures));
-    let columns = type_columns();
+    let columns = type_columns(COLUMNS);
     html! {
         section.panel {
             h2 { "Types" span.count { (types.len()) } }
