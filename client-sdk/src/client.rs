@@ -346,6 +346,19 @@ impl Client {
         }
     }
 
+    /// A guard that calls [`Client::shutdown`] with `timeout` when it is dropped: keep it in
+    /// `main` (`let _shutdown = client.shutdown_on_drop(Duration::from_secs(2));`) and the
+    /// trees queued when `main` returns (or unwinds) are sent, not lost, whichever way it
+    /// ends. The global client ([`init`]) is never dropped, so without an explicit
+    /// `shutdown` or this guard its last trees die with the process.
+    #[must_use = "the client shuts down when the guard is dropped: keep it until the end of main"]
+    pub fn shutdown_on_drop(&self, timeout: Duration) -> ShutdownOnDrop {
+        ShutdownOnDrop {
+            client: self.clone(),
+            timeout,
+        }
+    }
+
     /// Stops accepting trees, gives the sender up to `timeout` to write what is queued, then
     /// stops it; whatever is left is counted as dropped ([`DropReason::Shutdown`]). Returns
     /// whether everything queued was sent. Later trees from any handle are dropped and counted.
@@ -423,6 +436,19 @@ pub(crate) struct WeakClient(std::sync::Weak<Inner>);
 impl WeakClient {
     pub(crate) fn upgrade(&self) -> Option<Client> {
         self.0.upgrade().map(|inner| Client { inner })
+    }
+}
+
+/// Shuts its client down when dropped ([`Client::shutdown_on_drop`]).
+#[derive(Debug)]
+pub struct ShutdownOnDrop {
+    client: Client,
+    timeout: Duration,
+}
+
+impl Drop for ShutdownOnDrop {
+    fn drop(&mut self) {
+        self.client.shutdown(self.timeout);
     }
 }
 

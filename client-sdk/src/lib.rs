@@ -63,7 +63,7 @@ mod transport;
 mod tree_builder;
 
 pub use client::{
-    global, init, with_client, Client, ClientBuilder, DEFAULT_COLLECTOR_PORT,
+    global, init, with_client, Client, ClientBuilder, ShutdownOnDrop, DEFAULT_COLLECTOR_PORT,
     DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_TREES, DEFAULT_ROUTER_REFRESH,
 };
 pub use context::{

@@ -454,3 +454,35 @@ fn a_tree_sent_after_the_collector_closed_the_connection_is_not_lost_as_sent() {
     assert_eq!((stats.sent, stats.connects), (2, 2), "{stats:?}");
     client.shutdown(Duration::from_secs(1));
 }
+
+/// `main` ends right after its last request: the guard from `shutdown_on_drop` sends what
+/// is queued before the process goes, where dropping the last handle would not wait.
+#[test]
+fn the_shutdown_guard_sends_what_is_queued_when_it_drops() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let received = collect_frames(listener);
+    let client = Client::builder()
+        .domain("guarded")
+        .ip(Ipv4Addr::LOCALHOST)
+        .collectors([address])
+        .heartbeat_interval(None)
+        .build();
+    {
+        let _shutdown = client.shutdown_on_drop(Duration::from_secs(5));
+        with_client(&client, || {
+            for _ in 0..50 {
+                drop(transaction!("URL", "/last-requests"));
+            }
+        });
+    }
+    // Shut down by the guard: everything queued was sent, nothing more is taken.
+    let stats = client.stats();
+    assert_eq!((stats.sent, stats.dropped_shutdown), (50, 0), "{stats:?}");
+    assert!(wait_for(
+        || received.lock().unwrap().len() == 50,
+        Duration::from_secs(5)
+    ));
+    with_client(&client, || drop(transaction!("URL", "/after")));
+    assert_eq!(client.stats().sent, 50);
+}
