@@ -24,13 +24,27 @@ pub(crate) fn spawn(client: &Client, every: Duration) -> Option<Sender<()>> {
         .name("ocelot-heartbeat".to_owned())
         .spawn(move || {
             // Only a timeout means "time for the next heartbeat"; a dropped sender means stop.
-            while let Err(RecvTimeoutError::Timeout) = stop_rx.recv_timeout(every) {
+            while let Err(RecvTimeoutError::Timeout) =
+                stop_rx.recv_timeout(next_beat_in(crate::clock::now_ms(), every))
+            {
                 let Some(client) = weak.upgrade() else { break };
                 send_heartbeat(&client);
             }
         })
         .ok()?;
     Some(stop_tx)
+}
+
+/// Second of the minute CAT's Java client sends its heartbeat at.
+const BEAT_PHASE_MS: u64 = 20_000;
+
+/// How long from `now_ms` to the next heartbeat: on the wall clock's `every` grid shifted to
+/// second :20, as CAT's Java client sends them, so each minute's chart gets its heartbeat
+/// from the middle of the minute, one per minute, whatever second the process started at.
+fn next_beat_in(now_ms: u64, every: Duration) -> Duration {
+    let every_ms = (every.as_millis() as u64).max(1);
+    let into = now_ms.wrapping_add(every_ms - BEAT_PHASE_MS % every_ms) % every_ms;
+    Duration::from_millis(every_ms - into)
 }
 
 /// Records one `System/Status` tree for `client`, from the calling thread.
@@ -135,6 +149,30 @@ fn detail(xml: &mut String, id: &str, value: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heartbeats_fall_on_second_20_of_the_minute() {
+        let minute = Duration::from_secs(60);
+        let at = |m: u64, s: u64, ms: u64| 498_703 * 3_600_000 + m * 60_000 + s * 1000 + ms;
+        // Started at :05: the first at :20, fifteen seconds on.
+        assert_eq!(next_beat_in(at(7, 5, 0), minute), Duration::from_secs(15));
+        // Started at :50: the next minute's :20.
+        assert_eq!(next_beat_in(at(7, 50, 0), minute), Duration::from_secs(30));
+        // Woken a little early or late: the same :20, or the next one.
+        assert_eq!(
+            next_beat_in(at(7, 19, 990), minute),
+            Duration::from_millis(10)
+        );
+        assert_eq!(next_beat_in(at(7, 20, 0), minute), minute);
+        assert_eq!(
+            next_beat_in(at(7, 20, 5), minute),
+            Duration::from_millis(59_995)
+        );
+        // Other intervals keep to their grid, shifted the same way; never zero.
+        let ten = Duration::from_secs(10);
+        assert_eq!(next_beat_in(at(7, 3, 0), ten), Duration::from_secs(7));
+        assert_eq!(next_beat_in(0, Duration::ZERO), Duration::from_millis(1));
+    }
 
     #[test]
     fn process_status_is_read_from_proc_self() {
