@@ -167,6 +167,24 @@ impl Board {
         with
     }
 
+    /// [`Board::report_of_first_with`], or, when the board's domain has no such report, the
+    /// domains that do ([`Board::domains_with`]). When no domain was asked for, the first
+    /// search already looked at every domain and found none, so nothing is fetched twice.
+    pub(crate) async fn report_or_others<R, F>(
+        &mut self,
+        asked: bool,
+        fetch: impl Fn(String, u64) -> F,
+    ) -> Result<R, Vec<String>>
+    where
+        F: std::future::Future<Output = Option<R>>,
+    {
+        match self.report_of_first_with(asked, &fetch).await {
+            Some(report) => Ok(report),
+            None if asked => Err(self.domains_with(&fetch).await),
+            None => Err(Vec::new()),
+        }
+    }
+
     /// Whether the domain shown has a report in the hour.
     pub(crate) fn has_domain(&self) -> bool {
         self.domains.contains(&self.domain)

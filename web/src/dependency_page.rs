@@ -53,14 +53,12 @@ async fn dependency_page(
             (!view.dependencies.is_empty()).then_some(view.dependencies)
         }
     };
-    let edges = board
-        .report_of_first_with(params.domain().is_some(), edges_of)
+    let (edges, others) = match board
+        .report_or_others(params.domain().is_some(), edges_of)
         .await
-        .unwrap_or_default();
-    let others = if edges.is_empty() {
-        board.domains_with(edges_of).await
-    } else {
-        Vec::new()
+    {
+        Ok(edges) => (edges, Vec::new()),
+        Err(others) => (Vec::new(), others),
     };
     let (calls, callers): (Vec<_>, Vec<_>) = edges.iter().partition(|e| e.role == "caller");
     let body = html! {

@@ -46,17 +46,19 @@ async fn metric_page(
         }
     };
     let metrics = board
-        .report_of_first_with(params.domain().is_some(), metrics_of)
+        .report_or_others(params.domain().is_some(), metrics_of)
         .await;
-    let Some(metrics) = metrics else {
+    let metrics = match metrics {
+        Ok(metrics) => metrics,
         // The domain sent data, only no `M` record: not an error (a 200), and the domains
         // that did are a click away.
-        let others = board.domains_with(metrics_of).await;
-        let body = html! {
-            (board.controls(HEADING, None, false))
-            (board.lacks("No business metrics", "business metrics (M records)", html! {}, &others))
-        };
-        return Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)));
+        Err(others) => {
+            let body = html! {
+                (board.controls(HEADING, None, false))
+                (board.lacks("No business metrics", "business metrics (M records)", html! {}, &others))
+            };
+            return Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)));
+        }
     };
     let body = html! {
         (board.controls(HEADING, None, false))
