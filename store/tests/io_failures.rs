@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use common::{frame, id};
+use ocelot_protocol::MessageId;
 use ocelot_store::{DropReason, FileLayer, OsFiles, Store};
 
 /// A disk that, while `full` is set, writes half of each data-file write and then fails
@@ -51,6 +52,20 @@ fn open_with(dir: &Path, disk: &Arc<FlakyDisk>) -> Store {
     let mut config = common::config(dir);
     config.file_layer = disk.clone();
     Store::open(config).unwrap()
+}
+
+/// Appends ten trees of one domain-hour while index writes fail, flushed; the disk is well
+/// again when it returns the trees' IDs.
+fn append_while_index_writes_fail(store: &Store, disk: &FlakyDisk) -> Vec<MessageId> {
+    disk.index_full.store(true, Ordering::SeqCst);
+    let ids: Vec<_> = (0..10).map(|s| id("shop", 1, s)).collect();
+    for i in &ids {
+        store.append(i, frame(i, 100)).unwrap();
+    }
+    store.flush().unwrap();
+    assert!(store.stats().io_errors >= 1);
+    disk.index_full.store(false, Ordering::SeqCst);
+    ids
 }
 
 /// [`open_with`], closing a domain-hour after 300 ms idle (the default is a minute).
@@ -116,14 +131,7 @@ fn a_failed_index_write_is_repaired_at_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
     let disk = Arc::new(FlakyDisk::default());
     let store = open_with(dir.path(), &disk);
-    disk.index_full.store(true, Ordering::SeqCst);
-    let ids: Vec<_> = (0..10).map(|s| id("shop", 1, s)).collect();
-    for i in &ids {
-        store.append(i, frame(i, 100)).unwrap();
-    }
-    store.flush().unwrap();
-    assert!(store.stats().io_errors >= 1);
-    disk.index_full.store(false, Ordering::SeqCst);
+    let ids = append_while_index_writes_fail(&store, &disk);
     store.shutdown(); // does not mark the files clean: the index is incomplete
     drop(store);
     let store = open_with(dir.path(), &disk);
@@ -174,14 +182,7 @@ fn a_failed_index_write_is_repaired_even_when_the_domain_hour_was_reopened_since
     let dir = tempfile::tempdir().unwrap();
     let disk = Arc::new(FlakyDisk::default());
     let store = open_closing_soon(dir.path(), &disk);
-    disk.index_full.store(true, Ordering::SeqCst);
-    let ids: Vec<_> = (0..10).map(|s| id("shop", 1, s)).collect();
-    for i in &ids {
-        store.append(i, frame(i, 100)).unwrap();
-    }
-    store.flush().unwrap();
-    assert!(store.stats().io_errors >= 1);
-    disk.index_full.store(false, Ordering::SeqCst);
+    let ids = append_while_index_writes_fail(&store, &disk);
     // The domain-hour goes idle and is closed (unmarked, index incomplete)...
     std::thread::sleep(std::time::Duration::from_millis(1000));
     // ...then a later tree of the same hour reopens it, and a clean shutdown marks it.
