@@ -29,7 +29,7 @@ use std::time::Instant;
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use ocelot_analyzer::{
     AnalyzerConfig, EventAnalyzer, HeartbeatAnalyzer, HourAnalyzers, MetricAnalyzer,
-    ProblemAnalyzer, TransactionAnalyzer,
+    ProblemAnalyzer, TransactionAnalyzer, ViewQuery,
 };
 use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction, TreeView};
 
@@ -75,6 +75,17 @@ fn event(type_: &str, name: String, ts: u64) -> Message {
 
 /// `n` trees over `domains` domains, 4 machines each and `names` names per type.
 fn realistic_trees(n: usize, domains: usize, names: u64, rng: &mut Rng) -> Vec<MessageTree> {
+    trees_on_machines(n, domains, 4, names, rng)
+}
+
+/// [`realistic_trees`] on `machines` machines per domain.
+fn trees_on_machines(
+    n: usize,
+    domains: usize,
+    machines: u64,
+    names: u64,
+    rng: &mut Rng,
+) -> Vec<MessageTree> {
     (0..n)
         .map(|i| {
             let ts = HOUR_START_MS + rng.below(3_600_000);
@@ -142,7 +153,7 @@ fn realistic_trees(n: usize, domains: usize, names: u64, rng: &mut Rng) -> Vec<M
             let domain = format!("domain-{}", i % domains);
             let header = Header {
                 domain: domain.clone(),
-                ip_address: format!("10.0.{}.{}", i % domains, rng.below(4)),
+                ip_address: format!("10.0.{}.{}", i % domains, rng.below(machines)),
                 message_id: format!("{domain}-0a000001-{HOUR}-{i}"),
                 ..Header::default()
             };
@@ -410,7 +421,51 @@ fn bench_checkpoint(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_analyzers, bench_checkpoint);
+/// The JSON API's "All" view of a domain on 1 000 machines, each with the domain's 4
+/// transaction types of 50 names: every machine's entries merged on read.
+fn bench_all_machines_view(c: &mut Criterion) {
+    let config = Arc::new(AnalyzerConfig::default());
+    let mut rng = Rng(0xa11);
+    let trees = trees_on_machines(200_000, 1, 1_000, 50, &mut rng);
+    let mut transaction = TransactionAnalyzer::new(HOUR, config.clone());
+    let mut event = EventAnalyzer::new(HOUR, config);
+    for tree in &trees {
+        transaction.process(tree);
+        event.process(tree);
+    }
+    let query = ViewQuery {
+        elapsed_seconds: 3600.0,
+        ..ViewQuery::default()
+    };
+    let mut group = c.benchmark_group("all_machines_view");
+    group.sample_size(10);
+    group.bench_function("transaction_1000_machines", |b| {
+        b.iter(|| black_box(transaction.reports()["domain-0"].view(&query)))
+    });
+    // A board's view: one type (the domain has four).
+    group.bench_function("transaction_1000_machines_one_type", |b| {
+        let url = ViewQuery {
+            type_: Some("URL"),
+            ..query
+        };
+        b.iter(|| black_box(transaction.reports()["domain-0"].view(&url)))
+    });
+    // What an analyzer thread spends answering a query for the report (it sends a copy).
+    group.bench_function("transaction_1000_machines_copy", |b| {
+        b.iter(|| black_box(transaction.reports()["domain-0"].clone()))
+    });
+    group.bench_function("event_1000_machines", |b| {
+        b.iter(|| black_box(event.reports()["domain-0"].view(&query)))
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_analyzers,
+    bench_checkpoint,
+    bench_all_machines_view
+);
 
 fn main() {
     if let Ok(kind) = std::env::var("OCELOT_BENCH_PASSES") {

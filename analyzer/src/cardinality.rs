@@ -63,7 +63,8 @@ pub(crate) fn capped_entry_with<'m, V>(
 
 /// The entry of `name` under `type_` in a machine's types (each holding its names, which
 /// `names_of` gives), created on demand; past `max_types_per_machine` types or
-/// `max_names_per_type` names a new key folds into `OTHERS`, counted in `folded`.
+/// `max_names_per_type` names, or with no `entries_left`, a new key folds into `OTHERS`,
+/// counted in `folded`.
 #[inline]
 pub(crate) fn type_name_entry<'m, T: Default, N: Default>(
     types: &'m mut SortedMap<T>,
@@ -71,18 +72,21 @@ pub(crate) fn type_name_entry<'m, T: Default, N: Default>(
     [type_, name]: [&str; 2],
     config: &AnalyzerConfig,
     folded: &mut u64,
+    entries_left: &mut usize,
 ) -> &'m mut N {
-    let type_entry = types.capped_entry(
+    let type_entry = types.budgeted_entry(
         type_,
         config.max_types_per_machine,
         config.max_key_chars,
         folded,
+        entries_left,
     );
-    names_of(type_entry).capped_entry(
+    names_of(type_entry).budgeted_entry(
         name,
         config.max_names_per_type,
         config.max_key_chars,
         folded,
+        entries_left,
     )
 }
 

@@ -23,6 +23,14 @@ pub struct AnalyzerConfig {
     pub max_types_per_machine: usize,
     /// Names per type (CAT `max-name-threshold`: 200).
     pub max_names_per_type: usize,
+    /// Entries (machines, types and names together) each of the Transaction, Event and
+    /// Problem reports may hold in one hour, over every domain. The caps above bound one
+    /// machine; this bounds them all, so a thousand machines sending names of their own
+    /// cannot take the collector's memory. Past it, new machines, types and names fold into
+    /// `OTHERS` as the caps do (the collector logs it once an hour). Half a KiB or so
+    /// each (a name busy all hour holds more); the collector splits the budget evenly
+    /// between its analyzer threads.
+    pub max_entries_per_hour: usize,
     /// Distinct status codes per transaction name (CAT: 100).
     pub max_status_codes: usize,
     /// Longer type, name and status strings are cut to this many characters (CAT: 128 for
@@ -53,6 +61,7 @@ impl Default for AnalyzerConfig {
             max_machines_per_domain: 1_000,
             max_types_per_machine: 100,
             max_names_per_type: 200,
+            max_entries_per_hour: 1_000_000,
             max_status_codes: 100,
             max_key_chars: 256,
             max_heartbeat_series: 1_000,

@@ -13,7 +13,7 @@ use crate::sorted_map::SortedMap;
 /// Every tree looks its domain up once per report kind. A `BTreeMap` searches each node key
 /// by key, which came to about eight `memcmp` calls per lookup with 25 domains per analyzer
 /// thread (six percent of the analyzers' instructions); this map finds a domain with one
-/// hash and one compare (see [`SortedMap`]).
+/// hash and one compare (see `SortedMap`).
 #[derive(Clone, PartialEq)]
 pub struct DomainReports<R>(SortedMap<R>);
 

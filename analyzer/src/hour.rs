@@ -73,6 +73,19 @@ impl HourAnalyzers {
         }
     }
 
+    /// Whether each budgeted report has spent its entries for the hour
+    /// ([`AnalyzerConfig::max_entries_per_hour`]), in the order of [`Self::BUDGETED`].
+    pub fn spent_entry_budgets(&self) -> [bool; 3] {
+        [
+            self.transaction.entries_exhausted(),
+            self.event.entries_exhausted(),
+            self.problem.entries_exhausted(),
+        ]
+    }
+
+    /// The reports an entry budget bounds, as [`Self::spent_entry_budgets`] lists them.
+    pub const BUDGETED: [&'static str; 3] = ["transaction", "event", "problem"];
+
     /// Counts `tree` in every report.
     ///
     /// One walk feeds the Transaction, Event and Problem reports (walking the tree once per
@@ -207,6 +220,85 @@ mod tests {
             restored.transaction.reports(),
             analyzers.transaction.reports()
         );
+    }
+
+    #[test]
+    fn the_hours_entry_budget_bounds_each_report_and_keeps_every_count() {
+        use crate::test_support::{transaction, tree, HOUR_START_MS};
+        use ocelot_protocol::Leaf;
+        let hour = 498_703;
+        let budget = 60;
+        let config = Arc::new(AnalyzerConfig {
+            max_entries_per_hour: budget,
+            ..AnalyzerConfig::default()
+        });
+        let mut analyzers = HourAnalyzers::new(hour, &config);
+        // 200 machines, each with names of its own: far more entries than the budget.
+        let (machines, trees_per_machine) = (200, 5);
+        for m in 0..machines {
+            for i in 0..trees_per_machine {
+                let ts = HOUR_START_MS + 60_000;
+                let mut root = transaction("URL", &format!("/user/{m}/{i}"), ts, 2_000, "500");
+                root.children.push(Message::Event(Leaf::new(
+                    "Exception",
+                    format!("Error{m}.{i}"),
+                    "ERROR",
+                    ts,
+                    "",
+                )));
+                let ip = format!("10.1.{}.{}", m / 250, m % 250);
+                analyzers.process(&tree("shop", &ip, "", root));
+            }
+        }
+        let sent = (machines * trees_per_machine) as u64;
+        let transactions = &analyzers.transaction.reports()["shop"];
+        let events = &analyzers.event.reports()["shop"];
+        let problems = &analyzers.problem.reports()["shop"];
+        // Spent, then only `OTHERS` keys, at most one per map that existed: the machine
+        // map, and each machine's type and name maps.
+        for held in [
+            transactions.entry_count(),
+            events.entry_count(),
+            problems.entry_count(),
+        ] {
+            assert!(held >= budget && held <= 2 * budget, "{held} entries held");
+        }
+        assert!(analyzers.transaction.entries_exhausted());
+        assert!(analyzers.event.entries_exhausted());
+        assert!(analyzers.problem.entries_exhausted());
+        let all = crate::ViewQuery {
+            elapsed_seconds: 3600.0,
+            ..crate::ViewQuery::default()
+        };
+        let view = transactions.view(&all);
+        let count: u64 = view.types.iter().map(|t| t.figures.count).sum();
+        let fail: u64 = view.types.iter().map(|t| t.figures.fail).sum();
+        assert_eq!((count, fail), (sent, sent));
+        assert!(
+            view.ips.contains(&crate::OTHERS.to_owned()),
+            "{:?}",
+            view.ips.len()
+        );
+        let events_seen: u64 = events.view(&all).types.iter().map(|t| t.count).sum();
+        assert_eq!(events_seen, sent);
+        let problems_seen: u64 = problems.view(&all).problems.iter().map(|p| p.count).sum();
+        assert_eq!(
+            problems_seen,
+            2 * sent,
+            "each tree: a failed URL and an exception"
+        );
+        assert!(transactions.folded() > 0);
+        // A restart continues the spent budget from what the checkpoint holds.
+        let restored = HourAnalyzers::from_reports(
+            hour,
+            &config,
+            HourReports {
+                transaction: analyzers.transaction.reports().clone().into_map(),
+                ..HourReports::default()
+            },
+        );
+        assert!(restored.transaction.entries_exhausted());
+        assert!(!restored.event.entries_exhausted());
     }
 
     /// Trees whose data every report reads: batch transactions and events, a truncated
@@ -381,6 +473,7 @@ mod tests {
         let tight = AnalyzerConfig {
             max_types_per_machine: 3,
             max_names_per_type: 4,
+            max_entries_per_hour: 12,
             ..AnalyzerConfig::default()
         };
         assert_one_walk_counts_like_each_analyzer(&trees, tight);

@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 
+use ocelot_protocol::names::normalize_url;
 use ocelot_protocol::{MessageKind, MessageView, TreeView};
 
 /// One transaction to count, with the name and duration the reports use.
@@ -131,47 +132,10 @@ pub(crate) fn is_truncated_fragment(tree: &TreeView<'_>) -> bool {
     )
 }
 
-/// `/order/123/x` -> `/order/{num}/x`: every `/`-separated segment made only of
-/// `0-9 . - ,` becomes `{num}`.
-pub(crate) fn normalize_url(name: &str) -> Cow<'_, str> {
-    let numeric_byte = |b: &u8| matches!(b, b'0'..=b'9' | b'.' | b'-' | b',');
-    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| numeric_byte(&b));
-    // Every tree's URL root comes here and most names have no numeric segment: decide in
-    // one pass over the bytes (`all` stops at a segment's first letter); only a name that
-    // changes allocates.
-    let any_numeric = name
-        .as_bytes()
-        .split(|&b| b == b'/')
-        .any(|segment| !segment.is_empty() && segment.iter().all(numeric_byte));
-    if !any_numeric {
-        return Cow::Borrowed(name);
-    }
-    let segments: Vec<&str> = name
-        .split('/')
-        .map(|s| if numeric(s) { "{num}" } else { s })
-        .collect();
-    Cow::Owned(segments.join("/"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
-
-    #[test]
-    fn numeric_url_segments_become_placeholders() {
-        assert_eq!(normalize_url("/order/123/x"), "/order/{num}/x");
-        assert_eq!(normalize_url("/a/1.5,2-3/b/"), "/a/{num}/b/");
-        assert_eq!(normalize_url("/api/v2/order"), "/api/v2/order");
-        assert_eq!(normalize_url("7"), "{num}");
-        assert_eq!(normalize_url("/-/"), "/{num}/");
-        assert_eq!(normalize_url("//a1"), "//a1");
-        assert!(matches!(normalize_url("/plain"), Cow::Borrowed(_)));
-        assert!(matches!(
-            normalize_url("/api/endpoint-17"),
-            Cow::Borrowed(_)
-        ));
-    }
 
     fn tree(root: Transaction) -> MessageTree {
         MessageTree::new(Header::default(), Message::Transaction(root))

@@ -15,6 +15,9 @@ pub(crate) struct MachineCounter<'a, M> {
     pub(crate) hour_start_ms: u64,
     pub(crate) machine: &'a mut M,
     pub(crate) folded: u64,
+    /// What is left of the analyzer's entry budget for the hour
+    /// ([`AnalyzerConfig::max_entries_per_hour`]).
+    pub(crate) entries_left: &'a mut usize,
     report_folded: &'a mut u64,
 }
 
@@ -27,12 +30,14 @@ impl<'a, M> MachineCounter<'a, M> {
         machine: &'a mut M,
         folded: u64,
         report_folded: &'a mut u64,
+        entries_left: &'a mut usize,
     ) -> Self {
         MachineCounter {
             config,
             hour_start_ms: hour_start_ms(hour),
             machine,
             folded,
+            entries_left,
             report_folded,
         }
     }

@@ -27,6 +27,7 @@ mod frame;
 mod json;
 mod message;
 mod message_id;
+pub mod names;
 pub mod nt1;
 pub mod pt1;
 pub mod sample;

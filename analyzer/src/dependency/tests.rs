@@ -209,3 +209,31 @@ fn real_c_client_frames_give_their_database_and_caller_edges() {
         "{caller:?}"
     );
 }
+
+/// A client's `System/EventAggregator` tree sums events of many trees (`@count;fail`): its
+/// `SQL.Database` events sit in the aggregator's root, no call of theirs, so they are
+/// counted as events but make no dependency call (they made one of 0 ms per tally).
+#[test]
+fn aggregated_edge_events_count_as_events_but_make_no_call() {
+    let ts = HOUR_START_MS + 60_000;
+    let mut root = transaction("System", "EventAggregator", ts, 0, "0");
+    for (type_, name) in [
+        ("SQL.Database", "jdbc:mysql://db1/shop"),
+        ("Call.app", "payment"),
+    ] {
+        root.children
+            .push(Message::Event(Leaf::new(type_, name, "0", ts, "@9;1")));
+    }
+    let mut analyzer = analyzer(AnalyzerConfig::default());
+    analyzer.process(&tree("order", "10.0.0.1", "order-0a000001-498703-7", root));
+    let report = &analyzer.reports()["order"];
+    let view = report.dependencies(&ViewQuery::default());
+    assert!(view.dependencies.is_empty(), "{view:?}");
+    let events = report.view(&ViewQuery::default());
+    let database = events
+        .types
+        .iter()
+        .find(|t| t.type_ == "SQL.Database")
+        .unwrap();
+    assert_eq!((database.count, database.fail), (9, 1));
+}

@@ -23,6 +23,8 @@ pub struct EventAnalyzer {
     hour: u64,
     config: Arc<AnalyzerConfig>,
     reports: DomainReports<EventReport>,
+    /// What is left of [`AnalyzerConfig::max_entries_per_hour`].
+    entries_left: usize,
 }
 
 impl EventAnalyzer {
@@ -37,11 +39,19 @@ impl EventAnalyzer {
         config: Arc<AnalyzerConfig>,
         reports: BTreeMap<String, EventReport>,
     ) -> Self {
+        let held: usize = reports.values().map(EventReport::entry_count).sum();
         EventAnalyzer {
             hour,
+            entries_left: config.max_entries_per_hour.saturating_sub(held),
             config,
             reports: reports.into(),
         }
+    }
+
+    /// Whether the hour's entry budget is spent ([`AnalyzerConfig::max_entries_per_hour`]):
+    /// new machines, types and names now fold into `OTHERS`.
+    pub fn entries_exhausted(&self) -> bool {
+        self.entries_left == 0
     }
 
     /// The hour this analyzer covers.
@@ -98,11 +108,12 @@ impl EventAnalyzer {
             .of_domain(tree.domain, config, &mut folded, |domain| {
                 EventReport::new(domain, hour)
             });
-        let machine = report.machines.capped_entry(
+        let machine = report.machines.budgeted_entry(
             tree.ip_address,
             config.max_machines_per_domain,
             config.max_key_chars,
             &mut folded,
+            &mut self.entries_left,
         );
         count(&mut MachineCounter::new(
             config,
@@ -110,6 +121,7 @@ impl EventAnalyzer {
             machine,
             folded,
             &mut report.folded,
+            &mut self.entries_left,
         ))
     }
 }
@@ -133,6 +145,7 @@ impl TreeCounter<'_> {
             [event.type_, event.name],
             self.config,
             &mut self.folded,
+            self.entries_left,
         );
         let batch = parse_event_batch(event.data);
         let (count, fail) = batch.unwrap_or((1, u64::from(!event.is_success())));
@@ -141,7 +154,10 @@ impl TreeCounter<'_> {
             count,
             fail,
         );
-        if let Some(call) = call {
+        // A batch event (a client's `System/EventAggregator`) sits in no call of its own: its
+        // enclosing transaction is the aggregator's root, of duration 0, so it would count
+        // one call of 0 ms per tally as a dependency.
+        if let Some(call) = call.filter(|_| batch.is_none()) {
             let duration_us = counted_duration(call.duration_us);
             name.edge.get_or_insert_with(Box::default).record_calls(
                 minute_in_hour(call.timestamp_ms, hour_start_ms),

@@ -256,6 +256,14 @@ impl EventReport {
         crate::dependency::view_of(&self.domain, self.hour, edges, query)
     }
 
+    /// Machines, types and names held ([`crate::AnalyzerConfig::max_entries_per_hour`]).
+    pub(crate) fn entry_count(&self) -> usize {
+        self.machines
+            .values()
+            .map(|m| 1 + m.types.len() + m.types.values().map(|t| t.names.len()).sum::<usize>())
+            .sum()
+    }
+
     /// What `GET /api/event` returns.
     pub fn view(&self, query: &ViewQuery<'_>) -> EventView {
         let merged = self

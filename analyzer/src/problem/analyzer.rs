@@ -26,6 +26,8 @@ pub struct ProblemAnalyzer {
     hour: u64,
     config: Arc<AnalyzerConfig>,
     reports: DomainReports<ProblemReport>,
+    /// What is left of [`AnalyzerConfig::max_entries_per_hour`].
+    entries_left: usize,
 }
 
 /// The long-execution category of a transaction type and its threshold in ms.
@@ -52,11 +54,19 @@ impl ProblemAnalyzer {
         config: Arc<AnalyzerConfig>,
         reports: BTreeMap<String, ProblemReport>,
     ) -> Self {
+        let held: usize = reports.values().map(ProblemReport::entry_count).sum();
         ProblemAnalyzer {
             hour,
+            entries_left: config.max_entries_per_hour.saturating_sub(held),
             config,
             reports: reports.into(),
         }
+    }
+
+    /// Whether the hour's entry budget is spent ([`AnalyzerConfig::max_entries_per_hour`]):
+    /// new machines, types and names now fold into `OTHERS`.
+    pub fn entries_exhausted(&self) -> bool {
+        self.entries_left == 0
     }
 
     /// The hour this analyzer covers.
@@ -116,14 +126,22 @@ impl ProblemAnalyzer {
                 ProblemReport::new(domain, hour)
             });
         let thresholds = config.long_thresholds_for(tree.domain);
-        let machine = report.machines.capped_entry(
+        let machine = report.machines.budgeted_entry(
             tree.ip_address,
             config.max_machines_per_domain,
             config.max_key_chars,
             &mut folded,
+            &mut self.entries_left,
         );
         count(&mut TreeCounter {
-            counter: MachineCounter::new(config, hour, machine, folded, &mut report.folded),
+            counter: MachineCounter::new(
+                config,
+                hour,
+                machine,
+                folded,
+                &mut report.folded,
+                &mut self.entries_left,
+            ),
             thresholds,
             any_error_event: false,
         })
@@ -191,6 +209,7 @@ impl TreeCounter<'_> {
             counter.machine,
             counter.config,
             &mut counter.folded,
+            counter.entries_left,
             key,
             minute_in_hour(timestamp_ms, counter.hour_start_ms),
             message_id,
@@ -202,6 +221,7 @@ fn add_problem(
     machine: &mut ProblemMachine,
     config: &AnalyzerConfig,
     folded: &mut u64,
+    entries_left: &mut usize,
     [category, type_, name]: [&str; 3],
     minute: u8,
     message_id: &TreeId<'_>,
@@ -216,6 +236,7 @@ fn add_problem(
         [type_, name],
         config,
         folded,
+        entries_left,
     );
     entry.record(minute, 1);
     // A busy entry's list is full within minutes; past that the tree's ID is not parsed.

@@ -192,6 +192,33 @@ impl ProblemReport {
             .merge_with(&other.machines, ProblemMachine::merge);
     }
 
+    /// Machines, types and names held ([`crate::AnalyzerConfig::max_entries_per_hour`]).
+    pub(crate) fn entry_count(&self) -> usize {
+        let types = |c: &ProblemCategory| {
+            c.types.len() + c.types.values().map(|t| t.names.len()).sum::<usize>()
+        };
+        self.machines
+            .values()
+            .map(|m| 1 + m.categories.values().map(types).sum::<usize>())
+            .sum()
+    }
+
+    /// Problems of every machine, category, type and name: the view's counts summed,
+    /// without building the view.
+    pub fn total_count(&self) -> u64 {
+        let mut total = 0u64;
+        for machine in self.machines.values() {
+            for category in machine.categories.values() {
+                for t in category.types.values() {
+                    for entry in t.names.values() {
+                        total = total.saturating_add(entry.count());
+                    }
+                }
+            }
+        }
+        total
+    }
+
     /// What `GET /api/problem` returns (`query.type_` filters by problem type).
     pub fn view(&self, query: &ViewQuery<'_>) -> ProblemView {
         let merged = self

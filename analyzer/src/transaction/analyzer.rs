@@ -22,6 +22,8 @@ pub struct TransactionAnalyzer {
     hour: u64,
     config: Arc<AnalyzerConfig>,
     reports: DomainReports<TransactionReport>,
+    /// What is left of [`AnalyzerConfig::max_entries_per_hour`].
+    entries_left: usize,
 }
 
 impl TransactionAnalyzer {
@@ -36,11 +38,19 @@ impl TransactionAnalyzer {
         config: Arc<AnalyzerConfig>,
         reports: BTreeMap<String, TransactionReport>,
     ) -> Self {
+        let held: usize = reports.values().map(TransactionReport::entry_count).sum();
         TransactionAnalyzer {
             hour,
+            entries_left: config.max_entries_per_hour.saturating_sub(held),
             config,
             reports: reports.into(),
         }
+    }
+
+    /// Whether the hour's entry budget is spent ([`AnalyzerConfig::max_entries_per_hour`]):
+    /// new machines, types and names now fold into `OTHERS`.
+    pub fn entries_exhausted(&self) -> bool {
+        self.entries_left == 0
     }
 
     /// The hour this analyzer covers.
@@ -94,11 +104,12 @@ impl TransactionAnalyzer {
             .of_domain(tree.domain, config, &mut folded, |domain| {
                 TransactionReport::new(domain, hour)
             });
-        let machine = report.machines.capped_entry(
+        let machine = report.machines.budgeted_entry(
             tree.ip_address,
             config.max_machines_per_domain,
             config.max_key_chars,
             &mut folded,
+            &mut self.entries_left,
         );
         count(&mut MachineCounter::new(
             config,
@@ -106,6 +117,7 @@ impl TransactionAnalyzer {
             machine,
             folded,
             &mut report.folded,
+            &mut self.entries_left,
         ))
     }
 }
@@ -122,6 +134,7 @@ impl TreeCounter<'_> {
             [counted.transaction.type_, &counted.name],
             self.config,
             &mut self.folded,
+            self.entries_left,
         );
         let minute = minute_in_hour(counted.transaction.timestamp_ms, self.hour_start_ms);
         record(

@@ -21,7 +21,7 @@ use crate::open_minute::{
     MinuteFigures, MinuteList, OpenMinute, MINUTE_BITS as PACKED_MINUTE_BITS,
 };
 use crate::sample_id::SampleId;
-use crate::sorted_map::SortedMap;
+use crate::sorted_map::{merge_all, SortedMap};
 use crate::view_query::{fail_percent, hour_label, tps, ViewQuery};
 
 /// Failure message IDs kept per name (issue 4).
@@ -653,11 +653,50 @@ impl TransactionReport {
             .merge_with(&other.machines, TransactionMachine::merge);
     }
 
+    /// Each type's transactions over every machine, by type: what picks a domain's busiest
+    /// type without building its view.
+    pub fn type_counts(&self) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for machine in self.machines.values() {
+            for (type_, t) in machine.types.iter() {
+                let count = t.names.values().map(|n| n.totals().count).sum::<u64>();
+                let total: &mut u64 = counts.entry(type_.to_owned()).or_default();
+                *total = total.saturating_add(count);
+            }
+        }
+        counts
+    }
+
+    /// Machines, types and names held ([`crate::AnalyzerConfig::max_entries_per_hour`]).
+    pub(crate) fn entry_count(&self) -> usize {
+        self.machines
+            .values()
+            .map(|m| 1 + m.types.len() + m.types.values().map(|t| t.names.len()).sum::<usize>())
+            .sum()
+    }
+
     /// What `GET /api/transaction` returns.
     pub fn view(&self, query: &ViewQuery<'_>) -> TransactionView {
-        let merged = self
-            .machines
-            .one_or_merged(query.machine(), TransactionMachine::merge);
+        let merged = match (query.machine(), query.type_) {
+            // All machines, one type (a board always shows one): merge only that type.
+            (None, Some(type_)) => {
+                let mut of_type = self.machines.values().filter_map(|m| m.types.get(type_));
+                let types = match of_type.next() {
+                    Some(first) => SortedMap::single(
+                        type_,
+                        merge_all(
+                            std::iter::once(first).chain(of_type),
+                            TransactionType::merge,
+                        ),
+                    ),
+                    None => SortedMap::default(),
+                };
+                Some(std::borrow::Cow::Owned(TransactionMachine { types }))
+            }
+            (machine, _) => self
+                .machines
+                .one_or_merged(machine, TransactionMachine::merge),
+        };
         let machine = merged.as_deref();
         let types = machine
             .into_iter()

@@ -329,6 +329,14 @@ proptest! {
 
         // Percentiles of the merged "All" view against the exact ones of the samples.
         let view = merged.view(&all_hour());
+        // One type's view (merged from that type alone) is that type of the whole view.
+        for t in &view.types {
+            let one = merged.view(&ViewQuery { type_: Some(&t.type_), ..all_hour() });
+            prop_assert_eq!(&one.types, &vec![t.clone()]);
+            prop_assert_eq!(&one.ips, &view.ips);
+        }
+        let none = merged.view(&ViewQuery { type_: Some("Nothing"), ..all_hour() });
+        prop_assert!(none.types.is_empty());
         for (type_index, type_) in TYPES.iter().enumerate() {
             for name_index in 0..5 {
                 let mut durations: Vec<f64> = samples
