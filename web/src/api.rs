@@ -25,6 +25,7 @@ use ocelot_analyzer::{
 };
 use serde::Serialize;
 
+use crate::cpu::heavy;
 use crate::error::ApiError;
 use crate::hour::elapsed_seconds;
 use crate::selection::{BadParam, ReportParams};
@@ -173,7 +174,9 @@ async fn transaction(
         .await
         .unwrap_or_else(|| TransactionReport::new(&target.domain, target.hour));
     check_machine(params.ip(), report.ips(), &target)?;
-    Ok(Json(report.view(&view_query(&params, &target))))
+    Ok(Json(heavy(move || {
+        report.view(&view_query(&params, &target))
+    })))
 }
 
 /// The Event report of the target (an empty one for a domain without events): the event
@@ -191,7 +194,9 @@ async fn event(State(state): State<AppState>, params: Params) -> Result<Json<Eve
     let target = target(&state, &params).await?;
     let report = event_report(&state, &target).await;
     check_machine(params.ip(), report.ips(), &target)?;
-    Ok(Json(report.view(&view_query(&params, &target))))
+    Ok(Json(heavy(move || {
+        report.view(&view_query(&params, &target))
+    })))
 }
 
 async fn problem(
@@ -206,7 +211,9 @@ async fn problem(
         .await
         .unwrap_or_else(|| ProblemReport::new(&target.domain, target.hour));
     check_machine(params.ip(), report.ips(), &target)?;
-    Ok(Json(report.view(&view_query(&params, &target))))
+    Ok(Json(heavy(move || {
+        report.view(&view_query(&params, &target))
+    })))
 }
 
 async fn heartbeat(
@@ -221,7 +228,9 @@ async fn heartbeat(
         .await
         .unwrap_or_else(|| HeartbeatReport::new(&target.domain, target.hour));
     check_machine(params.ip(), report.ips(), &target)?;
-    Ok(Json(report.view(&view_query(&params, &target))))
+    Ok(Json(heavy(move || {
+        report.view(&view_query(&params, &target))
+    })))
 }
 
 async fn metric(
@@ -235,7 +244,9 @@ async fn metric(
         .metric(target.domain.clone(), target.hour)
         .await
         .unwrap_or_else(|| MetricReport::new(&target.domain, target.hour));
-    Ok(Json(report.view(&view_query(&params, &target))))
+    Ok(Json(heavy(move || {
+        report.view(&view_query(&params, &target))
+    })))
 }
 
 async fn dependency(
@@ -245,7 +256,9 @@ async fn dependency(
     let params = checked(params)?;
     let target = target(&state, &params).await?;
     let report = event_report(&state, &target).await;
-    Ok(Json(report.dependencies(&view_query(&params, &target))))
+    Ok(Json(heavy(move || {
+        report.dependencies(&view_query(&params, &target))
+    })))
 }
 
 async fn state(State(state): State<AppState>, params: Params) -> Result<Json<StateView>, ApiError> {
@@ -256,8 +269,11 @@ async fn state(State(state): State<AppState>, params: Params) -> Result<Json<Sta
         .state(hour)
         .await
         .unwrap_or_else(|| StateReport::new(hour));
-    Ok(Json(report.view(&ViewQuery {
-        elapsed_seconds: elapsed_seconds(hour, state.reports.now_ms()),
-        ..ViewQuery::default()
+    let elapsed_seconds = elapsed_seconds(hour, state.reports.now_ms());
+    Ok(Json(heavy(move || {
+        report.view(&ViewQuery {
+            elapsed_seconds,
+            ..ViewQuery::default()
+        })
     })))
 }

@@ -1,5 +1,7 @@
 //! CAT's router endpoint, `GET /cat/s/router?op=api|json|xml&domain=..&ip=..`: how CAT
 //! clients learn which collector to send trees to (reference section 4, 3.1.0 semantics).
+//! The Java 4.0 client asks `op=json` with a `token` and parses a Java `Map.toString()`
+//! (`{routers=.., block=false, ..}`), not JSON: a request with a `token` gets that form.
 //!
 //! Constraints from the C client (`ccat`): it speaks HTTP/1.0 with an absolute-form request
 //! line, reads at most 2047 bytes until the connection closes, and accepts only dotted IPv4
@@ -34,6 +36,8 @@ pub(crate) fn routes() -> Router<AppState> {
 #[derive(Debug, Deserialize)]
 struct RouterQuery {
     op: Option<String>,
+    /// Sent by the Java 4.0 client only (its tenant token, `null` when unset).
+    token: Option<String>,
 }
 
 /// The three answer shapes.
@@ -45,11 +49,14 @@ enum RouterFormat {
     Json,
     /// `<property-config>`: the Java 3.x client.
     Xml,
+    /// `{routers=.., block=false, ..}` (a Java `Map.toString()`): the Java 4.0 client.
+    JavaMap,
 }
 
 impl RouterFormat {
-    fn from_op(op: Option<&str>) -> Self {
-        match op {
+    fn of(query: &RouterQuery) -> Self {
+        match query.op.as_deref() {
+            Some("json") if query.token.is_some() => RouterFormat::JavaMap,
             Some("json") => RouterFormat::Json,
             Some("xml") => RouterFormat::Xml,
             _ => RouterFormat::Api,
@@ -77,7 +84,7 @@ async fn router_endpoint(
             });
         }
     }
-    let format = RouterFormat::from_op(query.op.as_deref());
+    let format = RouterFormat::of(&query);
     let (content_type, body) = match format {
         RouterFormat::Api => ("text/plain; charset=utf-8", routers),
         RouterFormat::Json => (
@@ -87,6 +94,10 @@ async fn router_endpoint(
         RouterFormat::Xml => (
             "application/xml; charset=utf-8",
             xml_body(&state.cat_router, &routers),
+        ),
+        RouterFormat::JavaMap => (
+            "text/plain; charset=utf-8",
+            java_map_body(&state.cat_router, &routers),
         ),
     };
     Response::builder()
@@ -179,6 +190,22 @@ fn json_body(config: &CatRouterConfig, routers: &str) -> String {
     format!("{{\"kvs\":{{{}}}}}", fields.join(","))
 }
 
+/// `{routers=.., block=false, ..}`: what the Java 4.0 client parses (it strips the braces,
+/// splits pairs at `,`, each at its first `=`, and trims). That client reads blocking and
+/// sampling under other names than 3.1's (`blocked`, `sample.ratio`), so both spellings
+/// are sent. A `,` inside a value would split it: the type lists take `;` in its place
+/// (their own separator), and `routers` never holds one.
+fn java_map_body(config: &CatRouterConfig, routers: &str) -> String {
+    let mut pairs = kvs(config, routers).to_vec();
+    pairs.push(("blocked", config.block.to_string()));
+    pairs.push(("sample.ratio", sample_string(config.sample)));
+    let pairs: Vec<String> = pairs
+        .iter()
+        .map(|(key, value)| format!("{key}={}", value.replace(',', ";")))
+        .collect();
+    format!("{{{}}}", pairs.join(", "))
+}
+
 /// The `PropertyConfig` XML the Java 3.x client parses (`op=xml`).
 fn xml_body(config: &CatRouterConfig, routers: &str) -> String {
     let mut body =
@@ -256,6 +283,46 @@ mod tests {
         assert_eq!(
             advertised_routers(&config, Some("0.0.0.0".parse().unwrap()), None),
             "127.0.0.1:2280;"
+        );
+    }
+
+    /// Parsed as the Java 4.0 client parses it (`ServerConfigureSource#parseMap`: pairs at
+    /// `,`, each at its first `=`, trimmed).
+    fn parse_java_map(body: &str) -> Vec<(String, String)> {
+        let inner = body.strip_prefix('{').unwrap().strip_suffix('}').unwrap();
+        inner
+            .split(',')
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap();
+                (k.trim().to_owned(), v.trim().to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_java_4_map_form_reads_back_as_the_same_key_values() {
+        let config = CatRouterConfig {
+            block: true,
+            sample: 0.5,
+            start_transaction_types: "Cache.;Squirrel.".to_owned(),
+            match_transaction_types: "SQL,Cache=x".to_owned(),
+            ..CatRouterConfig::default()
+        };
+        let routers = "10.0.0.1:2280;10.0.0.2:2281;";
+        let body = java_map_body(&config, routers);
+        assert_eq!(
+            parse_java_map(&body),
+            [
+                ("routers", routers),
+                ("block", "true"),
+                ("sample", "0.5"),
+                ("startTransactionTypes", "Cache.;Squirrel."),
+                ("matchTransactionTypes", "SQL;Cache=x"),
+                // What the 4.0 client's sender reads (`ConfigureProperty`).
+                ("blocked", "true"),
+                ("sample.ratio", "0.5"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
         );
     }
 

@@ -14,6 +14,7 @@ use crate::board::{
     build_url, format_count, format_ms, format_percent, format_rate, per_minute, Board,
 };
 use crate::chart::grid_bar_chart;
+use crate::cpu::heavy;
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
 use crate::selection::ReportParams;
@@ -49,7 +50,8 @@ async fn dependency_page(
     let edges_of = |domain: String, hour: u64| {
         let reports = state.reports.clone();
         async move {
-            let view = reports.event(domain, hour).await?.dependencies(&query);
+            let report = reports.event(domain, hour).await?;
+            let view = heavy(move || report.dependencies(&query));
             (!view.dependencies.is_empty()).then_some(view.dependencies)
         }
     };

@@ -11,10 +11,11 @@ use ocelot_analyzer::{EventMinuteView, EventNameView, EventTypeView, ViewQuery};
 
 use crate::board::{
     failed_heading, failed_label, format_count, format_percent, format_rate, message_link,
-    per_minute, sort_key, sortable_header, stat, stat_with_hint, type_columns, Board, Column,
-    FormOrigin, FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
+    per_minute, rows_left_out, sort_key, sortable_header, stat, stat_with_hint, type_columns,
+    Board, Column, FormOrigin, FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
 };
 use crate::chart::bar_chart;
+use crate::cpu::heavy;
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
 use crate::selection::ReportParams;
@@ -101,10 +102,12 @@ async fn event_board(
     }
     let report = state.reports.event(board.domain.clone(), board.hour).await;
     let view = report.as_ref().map(|report| {
-        report.view(&ViewQuery {
-            ip: board.ip.as_deref(),
-            type_: params.type_(),
-            elapsed_seconds: board.elapsed_seconds,
+        heavy(|| {
+            report.view(&ViewQuery {
+                ip: board.ip.as_deref(),
+                type_: params.type_(),
+                elapsed_seconds: board.elapsed_seconds,
+            })
         })
     });
     if let Some(view) = view.as_ref().filter(|view| !board.knows_machine(&view.ips)) {
@@ -203,6 +206,7 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
     sort_rows(&mut rows, sort, |n| {
         (&n.name, n.count, n.fail, n.fail_percent, n.tps)
     });
+    let left_out = rows_left_out(&mut rows);
     html! {
         nav.crumbs aria-label="Breadcrumb" {
             a href=(board.url(&[])) { "All types" }
@@ -270,6 +274,7 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
                     }
                 }
             }
+            @if let Some(note) = left_out { (note) }
         }
     }
 }

@@ -20,6 +20,7 @@ use ocelot_analyzer::ViewQuery;
 
 use crate::board::{Board, FormOrigin};
 use crate::chart::{grid_line_chart, Series, MINUTES};
+use crate::cpu::heavy;
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
 use crate::selection::ReportParams;
@@ -49,10 +50,12 @@ async fn heartbeat_page(
         let (status, body) = board.empty(HEADING);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
     };
-    let view = report.view(&ViewQuery {
-        ip: board.ip.as_deref(),
-        type_: None,
-        elapsed_seconds: board.elapsed_seconds,
+    let view = heavy(|| {
+        report.view(&ViewQuery {
+            ip: board.ip.as_deref(),
+            type_: None,
+            elapsed_seconds: board.elapsed_seconds,
+        })
     });
     // Series name -> value per minute; minutes without a heartbeat are gaps (NaN).
     let mut series: BTreeMap<&str, Vec<f64>> = BTreeMap::new();

@@ -6,18 +6,21 @@
 //! app), else `Service` (an RPC server), else its busiest type. The P95 is that type's,
 //! exact over the hour; P95s of two types cannot be added up.
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use ocelot_analyzer::{TransactionTypeView, ViewQuery};
+use ocelot_analyzer::{ProblemReport, TransactionReport, TransactionTypeView, ViewQuery};
 
 use crate::board::{
     build_url, format_count, format_ms, format_percent, per_minute, Board, MINUTES,
     UNHEALTHY_FAIL_PERCENT,
 };
 use crate::chart::sparkline;
+use crate::cpu::heavy;
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
 use crate::selection::ReportParams;
@@ -25,6 +28,8 @@ use crate::state::AppState;
 
 const PATH: &str = "/";
 const HEADING: &str = "Domains";
+/// Domains whose rows are built at once.
+const ROWS_AT_ONCE: usize = 8;
 /// Entry transaction types, in order of preference.
 const ENTRY_TYPES: [&str; 2] = ["URL", "Service"];
 
@@ -58,11 +63,59 @@ fn complete_minutes(elapsed_seconds: f64) -> usize {
     ((elapsed_seconds / 60.0).floor() as usize).min(MINUTES)
 }
 
-fn entry_type(types: &[TransactionTypeView]) -> Option<&TransactionTypeView> {
+/// The domain's entry type, from each type's count: URL, else Service, else the busiest.
+fn entry_type(counts: &BTreeMap<String, u64>) -> Option<&str> {
     ENTRY_TYPES
         .iter()
-        .find_map(|wanted| types.iter().find(|t| t.type_ == *wanted))
-        .or_else(|| types.iter().max_by_key(|t| t.figures.count))
+        .find(|wanted| counts.contains_key(**wanted))
+        .copied()
+        .or_else(|| {
+            // The first of equally busy types, as the table lists them.
+            let busiest = counts.values().copied().max()?;
+            counts
+                .iter()
+                .find(|(_, count)| **count == busiest)
+                .map(|(type_, _)| type_.as_str())
+        })
+}
+
+/// One domain's row. Only the entry type's view is built: a domain on a thousand machines
+/// merges one type of theirs instead of every type, and the problems are counted, not
+/// viewed. The reports are dropped in here too (freeing a large one takes a while).
+fn domain_health(
+    domain: String,
+    transactions: Option<TransactionReport>,
+    problems: Option<ProblemReport>,
+    query: ViewQuery<'static>,
+    minutes_shown: usize,
+) -> DomainHealth {
+    let view = transactions.as_ref().and_then(|r| {
+        let counts = r.type_counts();
+        let type_ = entry_type(&counts)?;
+        Some(r.view(&ViewQuery {
+            type_: Some(type_),
+            ..query
+        }))
+    });
+    let entry: Option<&TransactionTypeView> = view.as_ref().and_then(|v| v.types.first());
+    DomainHealth {
+        domain,
+        entry_type: entry.map(|t| t.type_.clone()).unwrap_or_default(),
+        requests: entry.map_or(0, |t| t.figures.count),
+        fail_percent: entry.map_or(0.0, |t| t.figures.fail_percent),
+        p95_ms: entry.map_or(0.0, |t| t.figures.p95),
+        problems: problems.map_or(0, |p| p.total_count()),
+        per_minute: entry.map_or_else(Vec::new, |t| {
+            let mut values = per_minute(
+                t.names
+                    .iter()
+                    .flat_map(|n| n.minutes.iter())
+                    .map(|m| (m.minute, m.count as f64)),
+            );
+            values.truncate(minutes_shown);
+            values
+        }),
+    }
 }
 
 async fn home(
@@ -78,30 +131,32 @@ async fn home(
         elapsed_seconds: board.elapsed_seconds,
         ..ViewQuery::default()
     };
-    let mut rows = Vec::with_capacity(domains.len());
-    for domain in &domains {
-        let transactions = state.reports.transaction(domain.clone(), board.hour).await;
-        let problems = state.reports.problem(domain.clone(), board.hour).await;
-        let view = transactions.map(|r| r.view(&query));
-        let entry = view.as_ref().and_then(|v| entry_type(&v.types));
-        rows.push(DomainHealth {
-            domain: domain.clone(),
-            entry_type: entry.map(|t| t.type_.clone()).unwrap_or_default(),
-            requests: entry.map_or(0, |t| t.figures.count),
-            fail_percent: entry.map_or(0.0, |t| t.figures.fail_percent),
-            p95_ms: entry.map_or(0.0, |t| t.figures.p95),
-            problems: problems.map_or(0, |p| p.view(&query).problems.iter().map(|e| e.count).sum()),
-            per_minute: entry.map_or_else(Vec::new, |t| {
-                let mut values = per_minute(
-                    t.names
-                        .iter()
-                        .flat_map(|n| n.minutes.iter())
-                        .map(|m| (m.minute, m.count as f64)),
-                );
-                values.truncate(minutes_shown);
-                values
-            }),
+    // A few domains at once: their reports come from the analyzer threads holding them,
+    // and one at a time a page of fifty domains waited for a hundred round trips in a row.
+    // A few, not all: each holds a copy of its domain's reports while its row is built.
+    let hour = board.hour;
+    let mut pending = domains.into_iter();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut spawn_next = |tasks: &mut tokio::task::JoinSet<DomainHealth>| {
+        let Some(domain) = pending.next() else { return };
+        let state = state.clone();
+        tasks.spawn(async move {
+            let transactions = state.reports.transaction(domain.clone(), hour).await;
+            let problems = state.reports.problem(domain.clone(), hour).await;
+            heavy(move || domain_health(domain, transactions, problems, query, minutes_shown))
         });
+    };
+    for _ in 0..ROWS_AT_ONCE {
+        spawn_next(&mut tasks);
+    }
+    let mut rows = Vec::new();
+    while let Some(row) = tasks.join_next().await {
+        match row {
+            Ok(row) => rows.push(row),
+            // A row that panicked: the rest of the page still shows.
+            Err(e) => tracing::error!(error = %e, "a home page row failed"),
+        }
+        spawn_next(&mut tasks);
     }
     rows.sort_by(|a, b| {
         b.unhealthy()
@@ -179,6 +234,20 @@ mod tests {
         assert_eq!(complete_minutes(150.0), 2, "02:30: minutes 0 and 1, not 2");
         assert_eq!(complete_minutes(2400.0), 40);
         assert_eq!(complete_minutes(3599.0), 59);
+    }
+
+    #[test]
+    fn the_entry_type_is_url_else_service_else_the_busiest() {
+        let counts = |pairs: &[(&str, u64)]| -> BTreeMap<String, u64> {
+            pairs.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect()
+        };
+        let all = counts(&[("SQL", 900), ("Service", 5), ("URL", 10)]);
+        assert_eq!(entry_type(&all), Some("URL"));
+        let rpc = counts(&[("SQL", 900), ("Service", 5)]);
+        assert_eq!(entry_type(&rpc), Some("Service"));
+        let job = counts(&[("Cache", 40), ("Job", 70), ("SQL", 70)]);
+        assert_eq!(entry_type(&job), Some("Job"), "the first of the busiest");
+        assert_eq!(entry_type(&BTreeMap::new()), None);
     }
 
     #[test]

@@ -32,6 +32,7 @@ mod auth;
 mod board;
 mod cat_router;
 mod chart;
+mod cpu;
 mod dependency_page;
 mod error;
 mod event_board;

@@ -11,6 +11,7 @@ use ocelot_analyzer::{MetricItemView, ViewQuery};
 
 use crate::board::{format_amount, format_count, per_minute, Board};
 use crate::chart::grid_bar_chart;
+use crate::cpu::heavy;
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
 use crate::selection::ReportParams;
@@ -41,7 +42,8 @@ async fn metric_page(
     let metrics_of = |domain: String, hour: u64| {
         let reports = state.reports.clone();
         async move {
-            let view = reports.metric(domain, hour).await?.view(&query);
+            let report = reports.metric(domain, hour).await?;
+            let view = heavy(move || report.view(&query));
             (!view.metrics.is_empty()).then_some(view.metrics)
         }
     };

@@ -13,6 +13,7 @@ use ocelot_analyzer::{LongThresholds, ProblemEntryView, ViewQuery};
 
 use crate::board::{format_count, message_link, per_minute, Board, FormOrigin};
 use crate::chart::{bar_chart, sparkline};
+use crate::cpu::heavy;
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
 use crate::selection::ReportParams;
@@ -82,10 +83,12 @@ async fn problem_board(
         let (status, body) = board.empty(HEADING);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
     };
-    let view = report.view(&ViewQuery {
-        ip: board.ip.as_deref(),
-        type_: params.type_(),
-        elapsed_seconds: board.elapsed_seconds,
+    let view = heavy(|| {
+        report.view(&ViewQuery {
+            ip: board.ip.as_deref(),
+            type_: params.type_(),
+            elapsed_seconds: board.elapsed_seconds,
+        })
     });
     let mut categories: BTreeMap<(usize, &str), Vec<&ProblemEntryView>> = BTreeMap::new();
     for entry in &view.problems {

@@ -19,11 +19,12 @@ use ocelot_analyzer::{
 
 use crate::board::{
     failed_heading, failed_label, format_count, format_ms, format_percent, format_rate,
-    message_link, per_minute, sort_key, sortable_header, stat, stat_with_hint, type_columns, Board,
-    Column, Count, FormOrigin, Ms, Percent, Rate, FAILED_SAMPLE_HINT, NAME_KEY,
-    UNHEALTHY_FAIL_PERCENT,
+    message_link, per_minute, rows_left_out, sort_key, sortable_header, stat, stat_with_hint,
+    type_columns, Board, Column, Count, FormOrigin, Ms, Percent, Rate, FAILED_SAMPLE_HINT,
+    NAME_KEY, UNHEALTHY_FAIL_PERCENT,
 };
 use crate::chart::{bar_chart, line_chart, Series, MINUTES};
+use crate::cpu::heavy;
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
 use crate::links::Encoded;
@@ -147,7 +148,7 @@ async fn transaction_board(
             };
             (StatusCode::OK, body)
         }
-        _ => render(&board, &params, report.as_ref())?,
+        _ => heavy(|| render(&board, &params, report.as_ref()))?,
     };
     Ok((status, page(&board.title(HEADING), PATH, body)))
 }
@@ -276,6 +277,7 @@ fn type_section(
     let name_url_prefix = format!("{}&name=", type_url(&[]));
     let mut names: Vec<&TransactionNameView> = t.names.iter().collect();
     sort_figures(&mut names, sort, |n| (n.name.as_str(), &n.figures));
+    let left_out = rows_left_out(&mut names);
     html! {
         nav.crumbs aria-label="Breadcrumb" {
             a href=(board.url(&[])) { "All types" }
@@ -318,6 +320,7 @@ fn type_section(
                     }
                 }
             }
+            @if let Some(note) = left_out { (note) }
         }
     }
 }

@@ -569,3 +569,64 @@ async fn the_state_page_shows_the_last_minute_rate_beside_the_hour_average() {
     let html = page(&format!("/state?hour={PAST_HOUR_LABEL}"), StatusCode::OK).await;
     assert!(html.contains("Trees / s (hour avg)") && !html.contains("Trees / s (06:"));
 }
+
+/// A type with more names than a board shows (a client putting IDs into names on many
+/// machines): the table stops at 10 000 rows in the chosen order and says how many more
+/// there are; a name left out still opens by its URL.
+#[tokio::test]
+async fn a_type_with_more_names_than_a_board_shows_is_cut_and_says_so() {
+    use std::sync::Arc;
+
+    use ocelot_protocol::{Header, Message, MessageTree, Transaction};
+    use ocelot_web::{router, AppState, MemoryLookup, MemoryReports};
+    const HOUR_START_MS: u64 = 498_703 * 3_600_000;
+    let config = ocelot_analyzer::AnalyzerConfig {
+        max_names_per_type: 20_000,
+        ..ocelot_analyzer::AnalyzerConfig::default()
+    };
+    let mut reports = MemoryReports::with_config(HOUR_START_MS + 59 * 60_000, config);
+    let names = 10_050u64;
+    for n in 0..names {
+        let mut root = Transaction::new("Service", format!("user-{n:05}"), HOUR_START_MS);
+        root.duration_us = 1_000 + n;
+        let header = Header {
+            domain: "ids".into(),
+            ip_address: "10.0.0.1".into(),
+            message_id: format!("ids-0a000001-498703-{n}"),
+            ..Header::default()
+        };
+        reports.add_tree(&MessageTree::new(header, Message::Transaction(root)));
+    }
+    let app = router(AppState::new(Arc::new(MemoryLookup::new())).with_reports(Arc::new(reports)));
+    let html = text(
+        get(
+            app.clone(),
+            "/t?domain=ids&hour=current&type=Service&sort=max",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(html.matches("<td class=\"name\">").count(), 10_000);
+    assert!(
+        html.contains("10,000 names in this order; 50 more are left out"),
+        "note"
+    );
+    // Slowest first: the 50 fastest are the ones left out.
+    assert!(html.contains(">user-10049</a>"));
+    assert!(!html.contains(">user-00049</a>"));
+    let html = text(
+        get(
+            app,
+            "/t?domain=ids&hour=current&type=Service&sort=max&name=user-00049",
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        html.contains("<h2>user-00049"),
+        "the detail of a name left out"
+    );
+    // Below the cap, no note.
+    let small = text(get(report_app(), "/t?domain=catgen&hour=current&type=URL").await).await;
+    assert!(!small.contains("left out"));
+}

@@ -50,6 +50,26 @@ async fn router_json_answers_cat_kvs_with_string_values() {
         .all(serde_json::Value::is_string));
 }
 
+/// The Java 4.0 client (`cli4`) sends `op=json` with its tenant token and reads the body as
+/// a Java `Map.toString()`; the C client sends `op=json` without one and gets JSON.
+#[tokio::test]
+async fn router_json_with_a_token_answers_the_java_4_map_form() {
+    for token in ["null", "t-123"] {
+        let response = get(
+            configured_app(),
+            &format!("/cat/s/router?op=json&domain=shop&ip=10.0.0.9&token={token}"),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = text(response).await;
+        assert_eq!(
+            body,
+            "{routers=10.0.0.1:2280;10.0.0.2:2281;, block=false, sample=1.0, \
+             startTransactionTypes=, matchTransactionTypes=, blocked=false, sample.ratio=1.0}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn router_xml_answers_a_property_config() {
     let response = get(configured_app(), "/cat/s/router?op=xml&domain=shop").await;
