@@ -52,6 +52,9 @@ pub(crate) struct CollectorSection {
     pub(crate) next_hour_early_minutes: u64,
     /// Zone of PT1 wall-clock times, seconds east of UTC (CAT: +08:00 = 28800).
     pub(crate) pt1_utc_offset_seconds: i32,
+    /// Machines, types and names each report kind may hold per hour, all domains together
+    /// (`AnalyzerConfig::max_entries_per_hour`).
+    pub(crate) max_report_entries_per_hour: usize,
 }
 
 impl Default for CollectorSection {
@@ -68,6 +71,8 @@ impl Default for CollectorSection {
             previous_hour_grace_minutes: 3,
             next_hour_early_minutes: 3,
             pt1_utc_offset_seconds: 8 * 3600,
+            max_report_entries_per_hour: ocelot_analyzer::AnalyzerConfig::default()
+                .max_entries_per_hour,
         }
     }
 }
@@ -87,6 +92,10 @@ pub(crate) struct WebSection {
     pub(crate) username: String,
     /// Basic-auth password for pages.
     pub(crate) password: String,
+    /// The sampling ratio `/cat/s/router` gives clients, in (0, 1].
+    pub(crate) router_sample: f64,
+    /// Whether `/cat/s/router` tells clients to send nothing.
+    pub(crate) router_block: bool,
 }
 
 impl Default for WebSection {
@@ -97,6 +106,8 @@ impl Default for WebSection {
             api_token: String::new(),
             username: String::new(),
             password: String::new(),
+            router_sample: 1.0,
+            router_block: false,
         }
     }
 }
@@ -183,7 +194,7 @@ impl Config {
         let c = &self.collector;
         let s = &self.store;
         let max_threads = ocelot_collector::MAX_ANALYZER_THREADS as u64;
-        let ranges: [(&str, u64, u64, u64); 12] = [
+        let ranges: [(&str, u64, u64, u64); 13] = [
             (
                 "collector.max_frame_bytes",
                 c.max_frame_bytes as u64,
@@ -244,6 +255,12 @@ impl Config {
                 0,
                 9,
             ),
+            (
+                "collector.max_report_entries_per_hour",
+                c.max_report_entries_per_hour as u64,
+                1_000,
+                u64::MAX,
+            ),
             ("store.queue_frames", s.queue_frames as u64, 1, u64::MAX),
             ("store.writer_threads", s.writer_threads as u64, 1, 64),
         ];
@@ -256,6 +273,11 @@ impl Config {
                 };
                 anyhow::bail!("{name} = {value}: it takes {range}");
             }
+        }
+        // 0 would make CAT's C client divide by zero, and above 1 means nothing.
+        let sample = self.web.router_sample;
+        if !(sample > 0.0 && sample <= 1.0) {
+            anyhow::bail!("web.router_sample = {sample}: it takes a number above 0, at most 1");
         }
         Ok(())
     }
@@ -302,6 +324,15 @@ mod tests {
                 "store.compression_level = 42: it takes 0 to 9",
             ),
             ("[store]\nwriter_threads = 0", "store.writer_threads"),
+            (
+                "[web]\nrouter_sample = 0.0",
+                "web.router_sample = 0: it takes",
+            ),
+            ("[web]\nrouter_sample = 1.5", "web.router_sample = 1.5"),
+            (
+                "[collector]\nmax_report_entries_per_hour = 10",
+                "collector.max_report_entries_per_hour = 10: it takes at least 1000",
+            ),
         ] {
             let config: Config = toml::from_str(text).unwrap();
             let err = config.check().unwrap_err().to_string();

@@ -84,6 +84,10 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         previous_hour_grace_minutes: config.collector.previous_hour_grace_minutes,
         next_hour_early_minutes: config.collector.next_hour_early_minutes,
         checkpoint_interval: Duration::from_secs(config.collector.checkpoint_interval_secs.max(1)),
+        analyzer: Arc::new(ocelot_analyzer::AnalyzerConfig {
+            max_entries_per_hour: config.collector.max_report_entries_per_hour,
+            ..ocelot_analyzer::AnalyzerConfig::default()
+        }),
         decode,
         ..CollectorConfig::default()
     };
@@ -267,6 +271,8 @@ fn web_state(
         .with_cat_router(CatRouterConfig {
             routers,
             collector_port,
+            sample: config.web.router_sample,
+            block: config.web.router_block,
             ..CatRouterConfig::default()
         })
         .with_auth(auth))

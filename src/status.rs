@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 
 use crate::telemetry::{
     ALERTS_FIRING, CHECKPOINT_AGE, CONNECTIONS_OPEN, CPU_SECONDS, DECODE_ERRORS, DROPPED_TREES,
-    FRAMES_RECEIVED, HOURS_SEALED, OPEN_HOUR, RECEIVED_BYTES, REPORT_WRITE_ERRORS, RESIDENT_MEMORY,
-    STORE_COMPRESSION_RATIO, STORE_DISK_BYTES, STORE_HOURS, TREES_ACCEPTED, UPTIME,
+    ENTRY_BUDGETS_SPENT, FRAMES_RECEIVED, HOURS_SEALED, OPEN_HOUR, RECEIVED_BYTES,
+    REPORT_WRITE_ERRORS, RESIDENT_MEMORY, STORE_COMPRESSION_RATIO, STORE_DISK_BYTES, STORE_HOURS,
+    TREES_ACCEPTED, UPTIME,
 };
 
 /// Exit code when a drop or decode-error counter moved between the two scrapes.
@@ -213,6 +214,8 @@ struct Summary {
     drops: Vec<DropRow>,
     /// Failed report writes (checkpoints, seals): since start, and between the scrapes.
     report_write_errors: (f64, f64),
+    /// Reports that spent their hour's entry budget since start (new keys fold into OTHERS).
+    entry_budgets_spent: f64,
     elapsed: Duration,
 }
 
@@ -275,6 +278,7 @@ impl Summary {
             alerts_firing: second.value(ALERTS_FIRING, &[]),
             drops,
             report_write_errors,
+            entry_budgets_spent: second.counter(ENTRY_BUDGETS_SPENT).unwrap_or(0.0),
             elapsed,
         }
     }
@@ -368,6 +372,15 @@ impl Summary {
                 out,
                 "  reports      {} report writes failed since start (+{} between the scrapes)",
                 self.report_write_errors.0, self.report_write_errors.1
+            );
+        }
+        if self.entry_budgets_spent > 0.0 {
+            // Not a loss (every message is still counted, under OTHERS), but names are.
+            let _ = writeln!(
+                out,
+                "  folding      {} reports spent their hour's entry budget since start: new \
+                 machines, types and names went to OTHERS (collector.max_report_entries_per_hour)",
+                self.entry_budgets_spent
             );
         }
         if self.not_saving() {
@@ -592,6 +605,26 @@ ocelot_process_cpu_seconds_total 10.0
         );
         assert_eq!(settled.exit_code(), 0);
         assert!(settled.render("http://x").contains("OK: nothing dropped"));
+    }
+
+    #[test]
+    fn a_spent_entry_budget_is_shown_and_is_not_a_drop() {
+        let spent = healthy_second().replace(
+            "# TYPE ocelot_dropped_trees",
+            "ocelot_report_entry_budgets_spent_total 3\n# TYPE ocelot_dropped_trees",
+        );
+        let summary = Summary::new(
+            &Samples::parse(FIRST),
+            &Samples::parse(&spent),
+            Duration::from_secs(2),
+        );
+        assert_eq!(summary.exit_code(), 0);
+        let text = summary.render("http://x");
+        assert!(
+            text.contains("folding      3 reports spent their hour's entry budget"),
+            "{text}"
+        );
+        assert!(text.contains("OK: nothing dropped"), "{text}");
     }
 
     #[test]

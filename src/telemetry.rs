@@ -71,6 +71,7 @@ pub(crate) const CONNECTIONS_EVICTED: &str = "ocelot_connections_evicted";
 /// Hours sealed since start (counter).
 pub(crate) const HOURS_SEALED: &str = "ocelot_hours_sealed";
 pub(crate) const REPORT_QUERIES_UNANSWERED: &str = "ocelot_report_queries_unanswered";
+pub(crate) const ENTRY_BUDGETS_SPENT: &str = "ocelot_report_entry_budgets_spent";
 /// The collector's current hour index, `epoch_ms / 3_600_000` (gauge).
 pub(crate) const OPEN_HOUR: &str = "ocelot_open_hour";
 /// When the open hours were last checkpointed, epoch seconds (gauge; absent before the first).
@@ -293,6 +294,12 @@ impl OcelotFigures {
             REPORT_QUERIES_UNANSWERED,
             "Report queries an analyzer thread did not answer in time (the web got the last checkpoint; alerting waited).",
             c.report_queries_unanswered,
+        )?;
+        counter(
+            e,
+            ENTRY_BUDGETS_SPENT,
+            "Reports (kind, hour, analyzer thread) that reached analyzer.max_entries_per_hour; their new keys fold into OTHERS.",
+            c.entry_budgets_spent,
         )?;
         gauge(
             e,

@@ -25,7 +25,7 @@ use crate::received::ReceivedCounts;
 use crate::stats::{decode_error_reason, CollectorStats, StatsSnapshot, DECODE_REASONS};
 use crate::worker::{
     self, AnyReport, Control, QueuedTrees, Report, ReportKind, ShardWorker, StateSample,
-    StateWorker, TreeBatch, TreeItem, Worker, WorkerContext,
+    StateWorker, StoredReport, TreeBatch, TreeItem, Worker, WorkerContext,
 };
 
 /// The trees scanned from one read of a connection, and their frames for the store, on
@@ -215,6 +215,12 @@ impl Collector {
         let domain_shards = Arc::new(DomainShards::new(config.analyzer.max_domains, shards));
         let mut threads = Vec::new();
         let (mut trees, mut controls) = (Vec::new(), Vec::new());
+        // Each analyzer thread holds its own domains' reports: the hour's entry budget is
+        // theirs in equal parts.
+        let shard_analyzer = Arc::new(ocelot_analyzer::AnalyzerConfig {
+            max_entries_per_hour: config.analyzer.max_entries_per_hour.div_ceil(shards),
+            ..(*config.analyzer).clone()
+        });
         for (index, name) in names.iter().enumerate() {
             let ctx = WorkerContext {
                 name,
@@ -226,7 +232,7 @@ impl Collector {
             let (tree_tx, control_tx) = if index < shards {
                 let worker = ShardWorker {
                     shard: index,
-                    config: config.analyzer.clone(),
+                    config: shard_analyzer.clone(),
                     stats: stats.clone(),
                 };
                 spawn(worker, ctx, &mut threads)
@@ -342,14 +348,22 @@ impl Collector {
                     .filter(|d| is_client_domain(store, hour, d))
                     .map(|d| (d.as_str(), sent.get(d).copied().unwrap_or(0))),
             );
-            let mut per_worker: Vec<Vec<(String, AnyReport)>> = vec![Vec::new(); inner.trees.len()];
+            // Read here, parsed by each worker (in parallel, and while the collector already
+            // takes trees: a restart with large checkpoints kept the port closed for
+            // seconds while this thread parsed them all).
+            let mut per_worker: Vec<Vec<StoredReport>> =
+                (0..inner.trees.len()).map(|_| Vec::new()).collect();
             for kind in ReportKind::ALL {
                 for domain in &domains {
                     let Some(worker) = inner.worker_of(kind, hour, domain) else {
                         continue;
                     };
-                    if let Some(report) = read_stored_any(store, hour, domain, kind) {
-                        per_worker[worker].push((domain.clone(), report));
+                    if let Ok(Some(bytes)) = store.read_report(hour, domain, kind.name()) {
+                        per_worker[worker].push(StoredReport {
+                            domain: domain.clone(),
+                            kind,
+                            bytes,
+                        });
                     }
                 }
             }
@@ -942,17 +956,10 @@ fn read_stored<R: DeserializeOwned>(
     }
 }
 
-/// A stored report of any kind, for restoring an open hour.
+/// A stored report of any kind.
 fn read_stored_any(store: &Store, hour: u64, domain: &str, kind: ReportKind) -> Option<AnyReport> {
-    let name = kind.name();
-    Some(match kind {
-        ReportKind::Transaction => AnyReport::Transaction(read_stored(store, hour, domain, name)?),
-        ReportKind::Event => AnyReport::Event(read_stored(store, hour, domain, name)?),
-        ReportKind::Problem => AnyReport::Problem(read_stored(store, hour, domain, name)?),
-        ReportKind::Heartbeat => AnyReport::Heartbeat(read_stored(store, hour, domain, name)?),
-        ReportKind::Metric => AnyReport::Metric(read_stored(store, hour, domain, name)?),
-        ReportKind::State => AnyReport::State(read_stored(store, hour, domain, name)?),
-    })
+    let bytes = store.read_report(hour, domain, kind.name()).ok()??;
+    worker::parse_stored(hour, domain, kind, &bytes)
 }
 
 /// Whether the stored reports of `domain` in `hour` are a client domain's: any but the

@@ -91,6 +91,7 @@ pub struct CollectorStats {
     pub(crate) store_dropped: AtomicU64,
     pub(crate) hours_sealed: AtomicU64,
     pub(crate) report_queries_unanswered: AtomicU64,
+    pub(crate) entry_budgets_spent: AtomicU64,
     /// Frame bytes of the batches some report worker still holds (see `QueuedTrees`).
     pub(crate) queued_bytes: Arc<AtomicU64>,
     pub(crate) workers: Vec<(&'static str, WorkerCounters)>,
@@ -113,6 +114,7 @@ impl CollectorStats {
             store_dropped: AtomicU64::new(0),
             hours_sealed: AtomicU64::new(0),
             report_queries_unanswered: AtomicU64::new(0),
+            entry_budgets_spent: AtomicU64::new(0),
             queued_bytes: Arc::new(AtomicU64::new(0)),
             workers: workers
                 .iter()
@@ -152,6 +154,7 @@ impl CollectorStats {
             trees_folded_domain: self.trees_folded_domain.load(Relaxed),
             store_dropped: self.store_dropped.load(Relaxed),
             report_queries_unanswered: self.report_queries_unanswered.load(Relaxed),
+            entry_budgets_spent: self.entry_budgets_spent.load(Relaxed),
             // Filled by `Collector::stats`, which has the store.
             store_drops: BTreeMap::new(),
             hours_sealed: self.hours_sealed.load(Relaxed),
@@ -245,6 +248,10 @@ pub struct StatsSnapshot {
     /// Report queries the analyzer thread holding the hour did not answer in time (busy
     /// with a checkpoint, say): readers got the last checkpoint, or nothing.
     pub report_queries_unanswered: u64,
+    /// Reports (kind, hour and analyzer thread) that spent their entry budget
+    /// (`AnalyzerConfig::max_entries_per_hour`): from then on their new keys folded into
+    /// `OTHERS`.
+    pub entry_budgets_spent: u64,
     /// When every worker last checkpointed the open hours with every report written, epoch
     /// ms (0 = not yet): a checkpoint that failed to write does not move it.
     pub last_checkpoint_ms: u64,

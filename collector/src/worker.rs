@@ -177,6 +177,55 @@ report_type!(HeartbeatReport, Heartbeat);
 report_type!(MetricReport, Metric);
 report_type!(StateReport, State);
 
+/// One report of a checkpoint, as its file holds it (JSON).
+pub(crate) struct StoredReport {
+    pub(crate) domain: String,
+    pub(crate) kind: ReportKind,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// A stored report parsed, or `None` (logged) when it does not parse.
+pub(crate) fn parse_stored(
+    hour: u64,
+    domain: &str,
+    kind: ReportKind,
+    bytes: &[u8],
+) -> Option<AnyReport> {
+    fn parse<R: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<R, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+    let parsed = match kind {
+        ReportKind::Transaction => parse(bytes).map(AnyReport::Transaction),
+        ReportKind::Event => parse(bytes).map(AnyReport::Event),
+        ReportKind::Problem => parse(bytes).map(AnyReport::Problem),
+        ReportKind::Heartbeat => parse(bytes).map(AnyReport::Heartbeat),
+        ReportKind::Metric => parse(bytes).map(AnyReport::Metric),
+        ReportKind::State => parse(bytes).map(AnyReport::State),
+    };
+    parsed
+        .inspect_err(|e| {
+            tracing::warn!(report = kind.name(), hour, domain, error = %e, "stored report does not parse");
+        })
+        .ok()
+}
+
+/// Adds the `live` reports (counted since the start, before the checkpoint was parsed) to
+/// the `restored` ones, domain by domain.
+fn add_live<R>(
+    restored: &mut BTreeMap<String, R>,
+    live: BTreeMap<String, R>,
+    merge: fn(&mut R, &R),
+) {
+    for (domain, report) in live {
+        match restored.get_mut(&domain) {
+            Some(r) => merge(r, &report),
+            None => {
+                restored.insert(domain, report);
+            }
+        }
+    }
+}
+
 /// What a worker is asked besides processing trees.
 pub(crate) enum Control {
     /// One domain's report of an open hour.
@@ -191,10 +240,11 @@ pub(crate) enum Control {
         hour: u64,
         reply: tokio::sync::oneshot::Sender<Vec<String>>,
     },
-    /// Reports loaded from a checkpoint at start (the worker's own domains, every kind).
+    /// Reports of a checkpoint at start (the worker's own domains, every kind), as stored:
+    /// each worker parses its own, all at once, while the collector already takes trees.
     Restore {
         hour: u64,
-        reports: Vec<(String, AnyReport)>,
+        reports: Vec<StoredReport>,
     },
     /// Write every open hour's reports; seal (write, then forget) the hours that are due.
     Checkpoint {
@@ -224,7 +274,16 @@ pub(crate) trait Worker: Send + 'static {
     /// The worker's state for one open hour.
     type Hour: Send;
     fn new_hour(&self, hour: u64) -> Self::Hour;
-    fn restore(&self, hour: u64, reports: Vec<(String, AnyReport)>) -> Self::Hour;
+    /// The hour continued from its checkpoint's `reports`, with what `live` counted of it
+    /// meanwhile (trees taken before the checkpoint was parsed) added. That merge does not
+    /// fold: for the moment after a restart, a thread may hold up to twice its entry budget,
+    /// and a machine more than its caps.
+    fn restore(
+        &self,
+        hour: u64,
+        live: Option<Self::Hour>,
+        reports: Vec<(String, AnyReport)>,
+    ) -> Self::Hour;
     /// Whether `item` is this worker's to process (a batch goes to every worker).
     fn takes(&self, _item: &TreeItem) -> bool {
         true
@@ -260,6 +319,9 @@ pub(crate) struct ShardHour {
     /// replaced): decoded into this tree, reusing its strings and lists, and viewed.
     scratch: MessageTree,
     analyzers: HourAnalyzers,
+    /// Which reports' spent entry budgets were logged and counted for this hour
+    /// (`HourAnalyzers::BUDGETED`).
+    budget_noted: [bool; 3],
 }
 
 /// An analyzer thread: the Transaction, Event, Problem, Heartbeat and Metric reports of
@@ -272,6 +334,23 @@ pub(crate) struct ShardWorker {
     pub(crate) stats: Arc<CollectorStats>,
 }
 
+impl ShardWorker {
+    /// Logs and counts a report whose entry budget for the hour is spent.
+    #[cold]
+    fn note_spent_budget(&self, report: &str, hour: u64) {
+        self.stats.entry_budgets_spent.fetch_add(1, Relaxed);
+        tracing::warn!(
+            shard = self.shard,
+            report,
+            hour,
+            entries = self.config.max_entries_per_hour,
+            "an analyzer thread's {report} report holds all the entries it may this hour \
+             (collector.max_report_entries_per_hour, split between the analyzer threads); new \
+             machines, types and names fold into OTHERS until the hour ends"
+        );
+    }
+}
+
 impl Worker for ShardWorker {
     type Hour = ShardHour;
 
@@ -280,10 +359,16 @@ impl Worker for ShardWorker {
             view: TreeView::default(),
             scratch: MessageTree::default(),
             analyzers: HourAnalyzers::new(hour, &self.config),
+            budget_noted: [false; 3],
         }
     }
 
-    fn restore(&self, hour: u64, reports: Vec<(String, AnyReport)>) -> ShardHour {
+    fn restore(
+        &self,
+        hour: u64,
+        live: Option<ShardHour>,
+        reports: Vec<(String, AnyReport)>,
+    ) -> ShardHour {
         let mut by_kind = HourReports::default();
         for (domain, report) in reports {
             match report {
@@ -305,10 +390,41 @@ impl Worker for ShardWorker {
                 AnyReport::State(_) => {}
             }
         }
+        // A budget spent before the checkpoint was parsed was said already.
+        let budget_noted = live.as_ref().map_or([false; 3], |live| live.budget_noted);
+        if let Some(live) = live {
+            let live = live.analyzers;
+            add_live(
+                &mut by_kind.transaction,
+                live.transaction.into_reports(),
+                TransactionReport::merge,
+            );
+            add_live(
+                &mut by_kind.event,
+                live.event.into_reports(),
+                EventReport::merge,
+            );
+            add_live(
+                &mut by_kind.problem,
+                live.problem.into_reports(),
+                ProblemReport::merge,
+            );
+            add_live(
+                &mut by_kind.heartbeat,
+                live.heartbeat.into_reports(),
+                HeartbeatReport::merge,
+            );
+            add_live(
+                &mut by_kind.metric,
+                live.metric.into_reports(),
+                MetricReport::merge,
+            );
+        }
         ShardHour {
             view: TreeView::default(),
             scratch: MessageTree::default(),
             analyzers: HourAnalyzers::from_reports(hour, &self.config, by_kind),
+            budget_noted,
         }
     }
 
@@ -321,6 +437,7 @@ impl Worker for ShardWorker {
             view: kept,
             scratch,
             analyzers,
+            budget_noted,
         } = hour;
         let mut view = std::mem::take(kept).recycle();
         match &item.scan {
@@ -353,6 +470,13 @@ impl Worker for ShardWorker {
             view.domain = OTHERS;
         }
         analyzers.process_view(&view);
+        let spent = analyzers.spent_entry_budgets();
+        for (i, report) in HourAnalyzers::BUDGETED.into_iter().enumerate() {
+            if spent[i] && !budget_noted[i] {
+                budget_noted[i] = true;
+                self.note_spent_budget(report, analyzers.transaction.hour());
+            }
+        }
         if item.frame.len() > SCRATCH_KEEP_BYTES {
             // Do not hold a huge tree's strings and list until the next big frame.
             *scratch = MessageTree::default();
@@ -456,14 +580,26 @@ impl Worker for StateWorker {
         StateReport::new(hour)
     }
 
-    fn restore(&self, hour: u64, reports: Vec<(String, AnyReport)>) -> StateReport {
-        reports
+    fn restore(
+        &self,
+        hour: u64,
+        live: Option<StateReport>,
+        reports: Vec<(String, AnyReport)>,
+    ) -> StateReport {
+        let restored = reports
             .into_iter()
             .find_map(|(domain, report)| match report {
                 AnyReport::State(r) if domain == crate::STATE_DOMAIN => Some(r),
                 _ => None,
-            })
-            .unwrap_or_else(|| StateReport::new(hour))
+            });
+        match (restored, live) {
+            (Some(mut restored), Some(live)) => {
+                restored.merge(&live);
+                restored
+            }
+            (Some(report), None) | (None, Some(report)) => report,
+            (None, None) => StateReport::new(hour),
+        }
     }
 
     fn takes(&self, _item: &TreeItem) -> bool {
@@ -626,7 +762,15 @@ pub(crate) fn run<W: Worker>(
                         let _ = reply.send(domains);
                     }
                     Ok(Control::Restore { hour, reports }) => {
-                        open.insert(hour, worker.restore(hour, reports));
+                        let reports = reports
+                            .into_iter()
+                            .filter_map(|r| {
+                                let report = parse_stored(hour, &r.domain, r.kind, &r.bytes)?;
+                                Some((r.domain, report))
+                            })
+                            .collect();
+                        let live = open.remove(&hour);
+                        open.insert(hour, worker.restore(hour, live, reports));
                     }
                     Ok(Control::Checkpoint { now_ms, done }) => {
                         let failed_before = counters.report_write_errors.load(Relaxed);
@@ -785,6 +929,49 @@ mod tests {
         assert_eq!(counters.dropped_hour_sealed.load(Relaxed), 3);
         assert_eq!(counters.queued.load(Relaxed), 0);
         assert_eq!(stats.snapshot().dropped_total(), 3);
+    }
+
+    /// Trees taken after a start and processed before the worker parsed the checkpoint
+    /// (the collector listens while workers parse) are added to it, not replaced by it.
+    #[test]
+    fn trees_counted_before_the_checkpoint_is_parsed_are_added_to_it() {
+        let shard_worker = ShardWorker {
+            shard: 0,
+            config: Arc::new(AnalyzerConfig::default()),
+            stats: Arc::new(CollectorStats::new(&["analyzer-0"])),
+        };
+        let trees = |n| {
+            let mut hour = shard_worker.new_hour(HOUR);
+            for item in batch_of(n, &shard_worker).iter() {
+                shard_worker.process(&mut hour, item);
+            }
+            hour
+        };
+        let count = |hour: &ShardHour| -> u64 {
+            hour.analyzers
+                .transaction
+                .reports()
+                .values()
+                .flat_map(|r| r.type_counts().into_values())
+                .sum()
+        };
+        let (checkpointed, live) = (trees(30), trees(7));
+        let (checkpointed_count, live_count) = (count(&checkpointed), count(&live));
+        // The checkpoint as stored, then as the worker parses it.
+        let stored: Vec<(String, AnyReport)> = ShardWorker::report_keys(&checkpointed)
+            .into_iter()
+            .map(|(kind, domain)| {
+                let mut bytes = Vec::new();
+                (ShardWorker::report_writer(&checkpointed, kind, &domain).unwrap())(&mut bytes)
+                    .unwrap();
+                let report = parse_stored(HOUR, &domain, kind, &bytes).unwrap();
+                (domain, report)
+            })
+            .collect();
+        let restored = shard_worker.restore(HOUR, Some(live), stored.clone());
+        assert_eq!(count(&restored), checkpointed_count + live_count);
+        let alone = shard_worker.restore(HOUR, None, stored);
+        assert_eq!(count(&alone), checkpointed_count);
     }
 
     #[test]

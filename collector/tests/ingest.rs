@@ -1282,3 +1282,47 @@ fn frames_that_never_finish_cannot_hold_more_than_the_partial_frame_budget() {
     drop(first);
     drop(server.stop());
 }
+
+/// A thousand machines sending names of their own: the hour's entry budget
+/// (`max_entries_per_hour`, split between the analyzer threads) stops the reports from
+/// growing, every transaction is still counted, and the collector says so once per thread
+/// and report kind.
+#[test]
+fn an_hours_entry_budget_holds_with_every_tree_counted_and_is_reported_once() {
+    use ocelot_protocol::{nt1, Header, Message, MessageTree, Transaction};
+    let config = CollectorConfig {
+        analyzer_threads: 2,
+        analyzer: Arc::new(ocelot_analyzer::AnalyzerConfig {
+            max_entries_per_hour: 200,
+            ..ocelot_analyzer::AnalyzerConfig::default()
+        }),
+        ..manual_config()
+    };
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(config, None, clock);
+    let trees = 3_000u64;
+    for seq in 0..trees {
+        let mut t = Transaction::new("URL", format!("/order/{seq}x"), NOW_MS - 60_000);
+        t.duration_us = 5_000;
+        let header = Header {
+            domain: "shop".into(),
+            ip_address: format!("10.0.{}.{}", seq / 250, seq % 250),
+            message_id: format!("shop-0a000001-{HOUR}-{seq}"),
+            ..Header::default()
+        };
+        let frame = nt1::encode_to_bytes(&MessageTree::new(header, Message::Transaction(t)));
+        collector.ingest(frame).unwrap();
+    }
+    collector.checkpoint_now();
+    let report = block_on(collector.transaction_report("shop", HOUR)).unwrap();
+    assert_eq!(all_count(&report), trees);
+    // The budget is 200, 100 on the thread that holds the domain: a machine, its type
+    // and its name are three entries. Past it only the OTHERS machine is added.
+    let machines = report.ips().count();
+    assert!((30..=40).contains(&machines), "{machines} machines");
+    assert!(report.ips().any(|ip| ip == "OTHERS"));
+    // The Transaction, Event and Problem reports each spent their own budget (the last two
+    // list every machine too): each counted once for the hour on that thread.
+    assert_eq!(collector.stats().entry_budgets_spent, 3);
+    collector.shutdown();
+}
