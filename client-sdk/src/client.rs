@@ -5,6 +5,7 @@
 //! the client bound to it ([`Client::bind_to_current_thread`], [`with_client`]) or else the
 //! global one; with neither, every macro is a no-op.
 
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,10 +18,13 @@ use ocelot_protocol::{hour_of, MessageId};
 
 use crate::heartbeat;
 use crate::message_id_factory::{factory_for, MessageIdFactory};
-use crate::record::{FinishedTree, HeaderTemplate};
+use crate::metric_aggregator::{self, Amount, MetricAggregator, Refused};
+use crate::record::{FinishedTree, HeaderTemplate, Record, Text, TreeIds};
+use crate::sampling::{Decision, Sampling};
 use crate::sender;
 use crate::stats::{Counters, DropReason, Stats};
 use crate::transport::{TcpTransport, Transport};
+use crate::tree_aggregator::{self, TreeAggregator};
 use crate::tree_builder;
 
 /// Default queue bound in trees (CAT's Java client queues 5000).
@@ -34,6 +38,11 @@ pub const DEFAULT_ROUTER_REFRESH: Duration = Duration::from_secs(60);
 /// CAT's default collector port.
 pub const DEFAULT_COLLECTOR_PORT: u16 = 2280;
 
+/// How many aggregator trees wait for room in a full queue before the oldest is dropped.
+/// Each of them may carry the tallies of thousands of trees or metric calls, so a short
+/// burst that fills the queue should delay them, not lose them.
+const MAX_HELD_AGGREGATOR_TREES: usize = 64;
+
 /// Builds a [`Client`]. Every setting has a default; `domain` should always be set.
 pub struct ClientBuilder {
     domain: String,
@@ -46,6 +55,7 @@ pub struct ClientBuilder {
     queue_bytes: usize,
     heartbeat_interval: Option<Duration>,
     mark_dir: Option<PathBuf>,
+    sample_ratio: f64,
     transport: Option<Box<dyn Transport>>,
 }
 
@@ -128,6 +138,18 @@ impl ClientBuilder {
         self
     }
 
+    /// The share of discardable trees sent as they are (CAT's `sample`, reference 1.5): at
+    /// `0.25`, every 4th; the rest are added up and sent about once a second as
+    /// `System/TransactionAggregator` and `System/EventAggregator` trees, which the
+    /// collector's Transaction and Event reports count as the trees themselves. Trees with a
+    /// failure, heartbeat, metric or long transaction are always sent. A router's `sample`
+    /// overrides this while it gives one. Default 1.0 (send every tree); values outside
+    /// `(0, 1]` mean 1.0.
+    pub fn sample_ratio(mut self, ratio: f64) -> Self {
+        self.sample_ratio = ratio;
+        self
+    }
+
     /// Sends through `transport` instead of TCP (tests use [`crate::MemoryTransport`]).
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.transport = Some(Box::new(transport));
@@ -149,14 +171,18 @@ impl ClientBuilder {
             hostname,
             ip_address: ip.to_string(),
         };
+        let sampling = Arc::new(Sampling::new(self.sample_ratio));
         let transport = self.transport.unwrap_or_else(|| {
-            Box::new(TcpTransport::new(
-                self.collectors.clone(),
-                self.router.clone(),
-                self.router_refresh,
-                self.domain.clone(),
-                ip,
-            ))
+            Box::new(
+                TcpTransport::new(
+                    self.collectors.clone(),
+                    self.router.clone(),
+                    self.router_refresh,
+                    self.domain.clone(),
+                    ip,
+                )
+                .with_sampling(sampling.clone()),
+            )
         });
         let (tx, rx) = crossbeam_channel::bounded(self.queue_trees);
         let shared = Arc::new(Shared {
@@ -166,27 +192,33 @@ impl ClientBuilder {
             abandoned: AtomicBool::new(false),
         });
         let (done_tx, done_rx) = crossbeam_channel::bounded(1);
-        let sender_thread = sender::spawn(
-            rx.clone(),
-            transport,
-            shared.clone(),
-            template.clone(),
-            done_tx,
-        );
         let inner = Arc::new(Inner {
             ids,
             mark_dir,
-            template,
+            template: template.clone(),
             ip,
             queue: tx,
-            queue_rx: rx,
+            queue_rx: rx.clone(),
             queue_bytes: self.queue_bytes as u64,
-            shared,
-            sender_thread: Mutex::new(sender_thread),
+            shared: shared.clone(),
+            metrics: MetricAggregator::default(),
+            sampling,
+            trees: TreeAggregator::default(),
+            aggregators_flush: Mutex::new(VecDeque::new()),
+            sender_thread: Mutex::new(None),
             sender_done: done_rx,
             heartbeat_stop: Mutex::new(None),
         });
         let client = Client { inner };
+        // The sender thread flushes the metric aggregator through a weak handle, so that it
+        // does not keep the client alive.
+        let sender_thread =
+            sender::spawn(rx, transport, shared, template, client.downgrade(), done_tx);
+        *client
+            .inner
+            .sender_thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = sender_thread;
         if let Some(every) = self.heartbeat_interval {
             let stop = heartbeat::spawn(&client, every);
             *client
@@ -221,17 +253,202 @@ struct Inner {
     queue_rx: Receiver<FinishedTree>,
     queue_bytes: u64,
     shared: Arc<Shared>,
+    /// Metrics logged outside any transaction, until the next flush.
+    metrics: MetricAggregator,
+    /// `block` and `sample`: the router's (the transport updates them) or the builder's.
+    sampling: Arc<Sampling>,
+    /// Trees that sampling did not send, until the next flush.
+    trees: TreeAggregator,
+    /// Held from draining the aggregators until their trees are queued, so that
+    /// [`Client::flush`] cannot see empty aggregators and an empty queue while the sender
+    /// thread holds drained tallies not yet queued.
+    ///
+    /// Inside: the aggregator trees that found the queue full (in trees or bytes), oldest
+    /// first, each with the reason it was last refused. They are retried before anything
+    /// newer and are not counted as produced until they are queued or dropped.
+    aggregators_flush: Mutex<VecDeque<HeldTree>>,
     sender_thread: Mutex<Option<JoinHandle<()>>>,
     sender_done: Receiver<()>,
     heartbeat_stop: Mutex<Option<Sender<()>>>,
 }
 
+/// An aggregator tree waiting for room in the queue.
+struct HeldTree {
+    tree: FinishedTree,
+    /// Why the queue last refused it ([`DropReason::QueueFull`] or
+    /// [`DropReason::QueueBytes`]): the reason counted if it is dropped in the end.
+    reason: DropReason,
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
-        // The last handle is gone: stop accepting, and let the sender drain the queue and exit
-        // on its own (it sees the channel disconnect). Nothing here blocks.
+        // The last handle is gone: queue what the aggregators hold, stop accepting, and
+        // let the sender drain the queue and exit on its own (it sees the channel disconnect).
+        // Nothing here blocks.
+        self.flush_aggregators(true);
         self.shared.closing.store(true, Ordering::Relaxed);
         self.shared.abandoned.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Inner {
+    /// Hands a finished tree to the sender; never blocks. Drops (and counts) it when the queue
+    /// is full in trees or bytes, the client is closing, or the router says `block=true`.
+    fn submit(&self, tree: FinishedTree) {
+        if let Err((_, reason)) = self.try_submit(tree) {
+            self.count_dropped(reason);
+        }
+    }
+
+    /// Tries to queue a tree; never blocks. A queued tree is counted as produced. A refused
+    /// one is given back with the reason, and nothing is counted: the caller either counts it
+    /// produced and dropped, or keeps it to try again.
+    // The tree comes back by value, not boxed: a refusal must not allocate.
+    #[allow(clippy::result_large_err)]
+    fn try_submit(&self, tree: FinishedTree) -> Result<(), (FinishedTree, DropReason)> {
+        let shared = &self.shared;
+        let counters = &shared.counters;
+        if shared.closing.load(Ordering::Relaxed) {
+            return Err((tree, DropReason::Shutdown));
+        }
+        if self.sampling.is_blocked() {
+            return Err((tree, DropReason::Blocked));
+        }
+        let bytes = tree.estimated_bytes as u64;
+        let before = counters.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+        if before + bytes > self.queue_bytes {
+            counters.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            return Err((tree, DropReason::QueueBytes));
+        }
+        // Counted before it is queued, so that the sender can never count it sent before it
+        // is counted produced (which would let `Client::flush` finish too early); taken back
+        // if the queue refuses it.
+        counters.produced.fetch_add(1, Ordering::Relaxed);
+        let refused = match self.queue.try_send(tree) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(tree)) => (tree, DropReason::QueueFull),
+            Err(TrySendError::Disconnected(tree)) => (tree, DropReason::Shutdown),
+        };
+        counters.produced.fetch_sub(1, Ordering::Relaxed);
+        counters.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        Err(refused)
+    }
+
+    /// Drains the metric and tree aggregators into the queue, a tree per hour (and kind) they
+    /// hold tallies of, more for a metric drain past `METRICS_PER_TREE`; with `close`, they
+    /// take nothing more. Allocates nothing when they are empty.
+    ///
+    /// Trees held back by an earlier full queue go first, in order, and new trees wait behind
+    /// them. With `close` nothing is held any longer: what the queue still refuses is dropped
+    /// and counted.
+    fn flush_aggregators(&self, close: bool) {
+        let mut held = self
+            .aggregators_flush
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.queue_held(&mut held);
+        let drained = self.metrics.drain(close);
+        for records in drained.trees {
+            let tree = self.aggregated_tree(
+                records,
+                metric_aggregator::THREAD_ID,
+                metric_aggregator::THREAD_NAME,
+            );
+            self.submit_or_hold(&mut held, tree);
+        }
+        for records in self.trees.drain(close) {
+            let tree = self.aggregated_tree(
+                records,
+                metric_aggregator::THREAD_ID,
+                tree_aggregator::THREAD_NAME,
+            );
+            self.submit_or_hold(&mut held, tree);
+        }
+        if close {
+            while let Some(tree) = held.pop_front() {
+                self.count_dropped(tree.reason);
+            }
+        }
+    }
+
+    /// Queues the held-back aggregator trees that now fit; returns how many still wait.
+    /// [`Client::flush`] calls this while it waits, so that it does not finish with trees
+    /// still held.
+    fn retry_held(&self) -> usize {
+        let mut held = self
+            .aggregators_flush
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.queue_held(&mut held);
+        held.len()
+    }
+
+    /// Queues held trees from the oldest, stopping at the first one the queue refuses for
+    /// room, so that they go out in the order they were made. A tree refused for any other
+    /// reason (closing, `block=true`) is dropped and counted, as `submit` would.
+    fn queue_held(&self, held: &mut VecDeque<HeldTree>) {
+        while let Some(HeldTree { tree, .. }) = held.pop_front() {
+            match self.try_submit(tree) {
+                Ok(()) => {}
+                Err((tree, reason @ (DropReason::QueueFull | DropReason::QueueBytes))) => {
+                    held.push_front(HeldTree { tree, reason });
+                    return;
+                }
+                Err((_, reason)) => self.count_dropped(reason),
+            }
+        }
+    }
+
+    /// Queues a new aggregator tree, or holds it back when the queue has no room (or older
+    /// trees already wait). Past [`MAX_HELD_AGGREGATOR_TREES`] the oldest held tree is
+    /// dropped and counted.
+    fn submit_or_hold(&self, held: &mut VecDeque<HeldTree>, tree: FinishedTree) {
+        if let Some(last) = held.back() {
+            // The queue refused an older tree: this one waits behind it, for the same reason.
+            let reason = last.reason;
+            held.push_back(HeldTree { tree, reason });
+        } else {
+            match self.try_submit(tree) {
+                Ok(()) => {}
+                Err((tree, reason @ (DropReason::QueueFull | DropReason::QueueBytes))) => {
+                    held.push_back(HeldTree { tree, reason });
+                }
+                Err((_, reason)) => self.count_dropped(reason),
+            }
+        }
+        while held.len() > MAX_HELD_AGGREGATOR_TREES {
+            if let Some(oldest) = held.pop_front() {
+                self.count_dropped(oldest.reason);
+            }
+        }
+    }
+
+    /// Counts a tree that never got into the queue as produced and dropped for `reason`.
+    fn count_dropped(&self, reason: DropReason) {
+        let counters = &self.shared.counters;
+        counters.produced.fetch_add(1, Ordering::Relaxed);
+        counters.drop_trees(reason, 1);
+    }
+
+    /// An aggregator's tree under an ID of its own.
+    fn aggregated_tree(
+        &self,
+        records: Vec<Record>,
+        thread_id: u64,
+        thread_name: &str,
+    ) -> FinishedTree {
+        let hour = hour_of(records[0].timestamp_us / 1000);
+        let estimated_bytes = records.iter().map(Record::estimated_bytes).sum();
+        FinishedTree {
+            records,
+            ids: TreeIds {
+                own_id: Some(self.ids.next(hour)),
+                ..TreeIds::default()
+            },
+            thread_id,
+            thread_name: Arc::from(thread_name),
+            estimated_bytes,
+        }
     }
 }
 
@@ -267,6 +484,7 @@ impl Client {
             queue_bytes: DEFAULT_QUEUE_BYTES,
             heartbeat_interval: Some(DEFAULT_HEARTBEAT_INTERVAL),
             mark_dir: None,
+            sample_ratio: 1.0,
             transport: None,
         }
     }
@@ -330,13 +548,22 @@ impl Client {
         tree_builder::bind(Some(self.clone()))
     }
 
-    /// Waits until everything produced so far has been sent or dropped, at most `timeout`.
-    /// Returns whether it got there.
+    /// Queues what the metric and tree aggregators hold, then waits until everything produced
+    /// so far has been sent, dropped or aggregated, at most `timeout`. Returns whether it got
+    /// there. Aggregator trees held back by a full queue count as not there yet: they are
+    /// offered to the queue again while it waits.
     pub fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
+        self.flush_aggregators();
         loop {
+            // Aggregator trees held back by a full queue are not counted yet: keep offering
+            // them to the queue, and do not finish while any still wait.
+            let held = self.inner.retry_held();
             let s = self.stats();
-            if s.produced <= s.sent + s.dropped_total() && s.queue_depth == 0 {
+            if held == 0
+                && s.produced <= s.sent + s.dropped_total() + s.aggregated
+                && s.queue_depth == 0
+            {
                 return true;
             }
             if Instant::now() >= deadline {
@@ -359,9 +586,13 @@ impl Client {
         }
     }
 
-    /// Stops accepting trees, gives the sender up to `timeout` to write what is queued, then
-    /// stops it; whatever is left is counted as dropped ([`DropReason::Shutdown`]). Returns
-    /// whether everything queued was sent. Later trees from any handle are dropped and counted.
+    /// Queues what the metric and tree aggregators hold, stops accepting trees, gives the sender up to
+    /// `timeout` to write what is queued, then stops it; whatever is left is counted as dropped
+    /// ([`DropReason::Shutdown`]). Aggregator trees held back by a full queue get one more try
+    /// first; those the queue still refuses are counted as dropped for that reason
+    /// ([`DropReason::QueueFull`] or [`DropReason::QueueBytes`]). Returns whether everything queued was sent. Later trees from
+    /// any handle are dropped and counted, and later metrics are no longer aggregated: each is
+    /// a tree of its own, dropped and counted the same way.
     pub fn shutdown(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         if let Some(stop) = self
@@ -373,6 +604,8 @@ impl Client {
         {
             drop(stop);
         }
+        // Before `closing`: the aggregators' last trees must still be accepted.
+        self.inner.flush_aggregators(true);
         self.inner.shared.closing.store(true, Ordering::Relaxed);
         let flushed = self.flush(deadline.saturating_duration_since(Instant::now()));
         self.inner.shared.stop_now.store(true, Ordering::Relaxed);
@@ -396,31 +629,56 @@ impl Client {
     /// Hands a finished tree to the sender; never blocks. Drops (and counts) it when the queue
     /// is full in trees or bytes, or the client is closing.
     pub(crate) fn submit(&self, tree: FinishedTree) {
-        let shared = &self.inner.shared;
-        let counters = &shared.counters;
+        self.inner.submit(tree);
+    }
+
+    /// Adds a metric logged outside any transaction, made at `now_ms` on thread number
+    /// `thread`, to the aggregator; a metric the aggregator has no room for is dropped and
+    /// counted. Gives the name back when the aggregator is closed (shutdown): the caller then
+    /// logs the metric as a tree of its own.
+    pub(crate) fn aggregate_metric(
+        &self,
+        thread: u64,
+        name: Text,
+        amount: Amount,
+        now_ms: u64,
+    ) -> Result<(), Text> {
+        match self.inner.metrics.add(thread, name, amount, now_ms) {
+            Ok(()) => Ok(()),
+            Err(Refused::Full) => {
+                self.inner
+                    .shared
+                    .counters
+                    .drop_trees(DropReason::MetricNamesFull, 1);
+                Ok(())
+            }
+            Err(Refused::Closed(name)) => Err(name),
+        }
+    }
+
+    /// Queues what the aggregators hold as `System/MetricAggregator`,
+    /// `System/TransactionAggregator` and `System/EventAggregator` trees (the sender thread
+    /// calls this about once a second).
+    pub(crate) fn flush_aggregators(&self) {
+        self.inner.flush_aggregators(false);
+    }
+
+    /// Whether sampling sends the finished tree `records` or aggregates it.
+    pub(crate) fn sampling_decision(&self, records: &[Record]) -> Decision {
+        self.inner.sampling.decide(records)
+    }
+
+    /// Adds a finished tree that sampling did not send to the tree aggregator, in the shard of
+    /// thread number `thread`, and counts it. Returns `false`, leaving `records` as they were,
+    /// when the aggregator refused it: the caller sends it instead.
+    pub(crate) fn aggregate_tree(&self, thread: u64, records: &mut [Record]) -> bool {
+        if !self.inner.trees.add(thread, records) {
+            return false;
+        }
+        let counters = &self.inner.shared.counters;
         counters.produced.fetch_add(1, Ordering::Relaxed);
-        if shared.closing.load(Ordering::Relaxed) {
-            counters.drop_trees(DropReason::Shutdown, 1);
-            return;
-        }
-        let bytes = tree.estimated_bytes as u64;
-        let before = counters.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
-        if before + bytes > self.inner.queue_bytes {
-            counters.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
-            counters.drop_trees(DropReason::QueueBytes, 1);
-            return;
-        }
-        match self.inner.queue.try_send(tree) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                counters.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
-                counters.drop_trees(DropReason::QueueFull, 1);
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                counters.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
-                counters.drop_trees(DropReason::Shutdown, 1);
-            }
-        }
+        counters.aggregated.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// A weak handle for background threads that must not keep the client alive.

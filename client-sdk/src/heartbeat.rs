@@ -1,5 +1,7 @@
 //! The heartbeat thread: once per interval a `System/Status` transaction holding a
-//! `Heartbeat/<ip>` whose data is CAT's `<status>` XML (reference 1.7).
+//! `Heartbeat/<ip>` whose data is CAT's `<status>` XML (reference 1.7). When it starts, an
+//! Event `Reboot/<ip>`, as CAT's Java client logs one at start: the Event report's `Reboot`
+//! type counts the restarts of each machine.
 //!
 //! Extensions: `system.process` (CPU time, RSS, threads, open file descriptors, read from
 //! `/proc/self`; absent on other systems) and `ocelot.client` (the SDK's own counters). The
@@ -23,6 +25,9 @@ pub(crate) fn spawn(client: &Client, every: Duration) -> Option<Sender<()>> {
     std::thread::Builder::new()
         .name("ocelot-heartbeat".to_owned())
         .spawn(move || {
+            if let Some(client) = weak.upgrade() {
+                send_reboot(&client);
+            }
             // Only a timeout means "time for the next heartbeat"; a dropped sender means stop.
             while let Err(RecvTimeoutError::Timeout) =
                 stop_rx.recv_timeout(next_beat_in(crate::clock::now_ms(), every))
@@ -45,6 +50,12 @@ fn next_beat_in(now_ms: u64, every: Duration) -> Duration {
     let every_ms = (every.as_millis() as u64).max(1);
     let into = now_ms.wrapping_add(every_ms - BEAT_PHASE_MS % every_ms) % every_ms;
     Duration::from_millis(every_ms - into)
+}
+
+/// Records the `Reboot/<ip>` event tree of a client that just started.
+fn send_reboot(client: &Client) {
+    let ip = client.ip().to_string();
+    with_client(client, || crate::event!("Reboot", ip));
 }
 
 /// Records one `System/Status` tree for `client`, from the calling thread.
@@ -130,8 +141,14 @@ pub(crate) fn status_xml(process: &ProcessStatus, stats: &Stats) -> String {
     xml.push_str("  </extension>\n  <extension id=\"ocelot.client\">\n");
     detail(&mut xml, "trees.produced", stats.produced);
     detail(&mut xml, "trees.sent", stats.sent);
+    detail(&mut xml, "trees.aggregated", stats.aggregated);
     for reason in DropReason::ALL {
-        let id = format!("trees.dropped.{}", reason.as_str());
+        let what = if reason.counts_trees() {
+            "trees"
+        } else {
+            "metrics"
+        };
+        let id = format!("{what}.dropped.{}", reason.as_str());
         detail(&mut xml, &id, stats.dropped(reason));
     }
     detail(&mut xml, "queue.depth", stats.queue_depth);
@@ -205,5 +222,8 @@ mod tests {
         assert!(xml.contains("<extensionDetail id=\"threads\" value=\"7\"/>"));
         assert!(xml.contains("<extensionDetail id=\"trees.dropped.queue_full\" value=\"2\"/>"));
         assert!(xml.contains("<extensionDetail id=\"trees.sent\" value=\"8\"/>"));
+        assert!(
+            xml.contains("<extensionDetail id=\"metrics.dropped.metric_names_full\" value=\"0\"/>")
+        );
     }
 }

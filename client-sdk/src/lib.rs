@@ -5,6 +5,10 @@
 //! ```text
 //! transaction!/event!/metric_*! ──> thread-local tree ──(root ends: ID, try_send)──>
 //!     bounded queue (trees + bytes) ──> sender thread: NT1 into a reused buffer ──> Transport
+//! metric_count!/metric_sum! outside any transaction ──> metric aggregator (sharded tallies)
+//!     ──(sender thread, about once a second: one System/MetricAggregator tree)──> same queue
+//! root ends, sampled out (sample < 1) ──> tree aggregator (sharded tallies)
+//!     ──(same drain: System/TransactionAggregator + System/EventAggregator trees)──> same queue
 //! ```
 //!
 //! * [`Client`] (built with [`Client::builder`]) holds the configuration, the queue and the
@@ -21,8 +25,30 @@
 //! collector drops trees and counts them by [`DropReason`] (see [`Client::stats`]). Call
 //! [`Client::shutdown`] before the process exits to send what is still queued.
 //!
-//! Not done (yet): CAT's client-side sampling and metric pre-aggregation (each metric is one
-//! `M` message in the current tree), the `Reboot` event at start-up.
+//! Metrics are pre-aggregated as CAT's clients do: a count or sum logged outside any transaction
+//! is added to the client's aggregator, and about once a second all of them go out as one
+//! `System/MetricAggregator` tree (status `C` or `S,C` per name and minute), which the
+//! collector counts exactly as the single calls. Inside a transaction a metric stays an `M`
+//! message in that tree. Durations (`metric_duration!`) are not aggregated: no aggregated form
+//! reads back as a `T` metric, so outside a transaction each is still a tree of its own.
+//! [`Client::flush`], [`Client::shutdown`] and dropping the last handle send what the aggregator
+//! holds; a name past the aggregator's bound (1000 names in each of its 16 shards, a few
+//! minutes per name between flushes) is dropped and counted ([`DropReason::MetricNamesFull`]).
+//!
+//! Sampling and `block` follow CAT's clients too (reference 1.5): the router's `sample` (or
+//! [`ClientBuilder::sample_ratio`] without a router) below 1 sends every `1/sample`-th
+//! discardable tree as it is; a tree with a failure, heartbeat, metric, dependency event or
+//! long transaction is always sent; the others are added up per type, name and minute and sent about once a second
+//! as `System/TransactionAggregator` and `System/EventAggregator` trees, which the collector's
+//! Transaction and Event reports count as the trees themselves (durations within CAT's bucket
+//! accuracy), counted in [`Stats::aggregated`]. The router's `block=true` drops every tree
+//! ([`DropReason::Blocked`]).
+//!
+//! With heartbeats on (the default), the heartbeat thread logs `Reboot/<ip>` when it starts,
+//! as CAT's Java client does.
+//!
+//! Not done (yet): CAT's Java "atomic" tree batching
+//! (`startTransactionTypes`/`matchTransactionTypes`).
 //!
 //! ```
 //! use ocelot_client::{event, transaction, Client, MemoryTransport};
@@ -51,8 +77,10 @@ mod heartbeat;
 mod in_transaction;
 mod macros;
 mod message_id_factory;
+mod metric_aggregator;
 mod record;
 mod router;
+mod sampling;
 mod sender;
 mod stats;
 mod sync;
@@ -60,6 +88,7 @@ mod sync;
 mod tracing_layer;
 mod transaction_guard;
 mod transport;
+mod tree_aggregator;
 mod tree_builder;
 
 pub use client::{

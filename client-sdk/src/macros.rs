@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::error::Error;
 use std::fmt::{self, Debug, Display, Write as _};
 
+use crate::metric_aggregator::Amount;
 use crate::record::Kind;
 use crate::tree_builder::{with_state, ERROR_STATUS};
 
@@ -65,6 +66,17 @@ macro_rules! error {
 
 /// Counts a business metric: `metric_count!(name)` adds 1, `metric_count!(name, n)` adds n
 /// (CAT status `C`).
+///
+/// Inside a transaction it is an `M` message in that tree. Outside any, it is added to the
+/// client's metric aggregator, which sends all such metrics about once a second as one
+/// `System/MetricAggregator` tree (status `C`, data the summed count), as CAT's clients do: a
+/// hot counter costs an add under a lock its thread rarely shares, not a tree per call. A count
+/// the collector would not read (not a whole number) is sent as a tree of its own instead.
+///
+/// ```
+/// ocelot_client::metric_count!("order.created");
+/// ocelot_client::metric_count!("order.items", 3);
+/// ```
 #[macro_export]
 macro_rules! metric_count {
     ($name:expr $(,)?) => {
@@ -76,6 +88,12 @@ macro_rules! metric_count {
 }
 
 /// Records a duration metric in milliseconds (CAT status `T`).
+///
+/// Inside a transaction it is an `M` message in that tree; outside any, a tree of its own.
+/// Durations are not pre-aggregated: the collector counts a `T` metric once with its value and
+/// charts the mean, and no aggregated form reads back that way (CAT's C client sends them as
+/// `S,C`, charted as a sum). For a hot latency outside transactions, `metric_sum!(name, ms)`
+/// is aggregated and keeps the mean computable (sum / count).
 #[macro_export]
 macro_rules! metric_duration {
     ($name:expr, $millis:expr $(,)?) => {
@@ -86,6 +104,17 @@ macro_rules! metric_duration {
 /// Records a sum metric: `metric_sum!(name, value)` (CAT status `S`), or
 /// `metric_sum!(name, value, count)` for `count` items summing to `value` (status `S,C`,
 /// data `count,sum`).
+///
+/// Inside a transaction it is an `M` message in that tree. Outside any, it is added to the
+/// client's metric aggregator (see [`metric_count!`]) and sent about once a second as status
+/// `S,C` with the summed count and sum: the collector's figures are the same as for the single
+/// calls, though it labels a name first seen this way `S,C` rather than `S`. A value the
+/// collector would not read (not a finite number) is sent as a tree of its own instead.
+///
+/// ```
+/// ocelot_client::metric_sum!("order.amount", 99.5);
+/// ocelot_client::metric_sum!("order.amount", 250, 2);
+/// ```
 #[macro_export]
 macro_rules! metric_sum {
     ($name:expr, $value:expr $(,)?) => {
@@ -141,13 +170,27 @@ pub fn log_error<E: Error + ?Sized>(err: &E) {
 /// Logs a metric with the given CAT status (`metric_count!`, `metric_duration!`, `metric_sum!`).
 pub fn log_metric(name: impl Into<Cow<'static, str>>, status: &'static str, value: impl Display) {
     with_state(|s| {
-        if s.tree.depth() == 0 && s.client().is_none() {
-            return;
+        let mut name = name.into();
+        if s.tree.depth() == 0 {
+            if s.client().is_none() {
+                return;
+            }
+            let amount = match status {
+                "C" => Amount::count(&value),
+                "S" => Amount::sum(&value),
+                _ => None,
+            };
+            if let Some(amount) = amount {
+                match s.aggregate_metric(name, amount) {
+                    Ok(()) => return,
+                    Err(refused) => name = refused,
+                }
+            }
         }
         s.log(
             Kind::Metric,
             Cow::Borrowed(""),
-            name.into(),
+            name,
             Cow::Borrowed(status),
             value.to_string(),
         );
@@ -161,13 +204,22 @@ pub fn log_metric_sum_count(
     count: impl Display,
 ) {
     with_state(|s| {
-        if s.tree.depth() == 0 && s.client().is_none() {
-            return;
+        let mut name = name.into();
+        if s.tree.depth() == 0 {
+            if s.client().is_none() {
+                return;
+            }
+            if let Some(amount) = Amount::sum_count(&value, &count) {
+                match s.aggregate_metric(name, amount) {
+                    Ok(()) => return,
+                    Err(refused) => name = refused,
+                }
+            }
         }
         s.log(
             Kind::Metric,
             Cow::Borrowed(""),
-            name.into(),
+            name,
             Cow::Borrowed("S,C"),
             format!("{count},{value}"),
         );

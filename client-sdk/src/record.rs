@@ -103,6 +103,20 @@ pub(crate) struct HeaderTemplate {
     pub(crate) ip_address: String,
 }
 
+#[cfg(test)]
+impl HeaderTemplate {
+    /// Domain `d` on 127.0.0.1, host `h`: the template the unit tests encode with.
+    pub(crate) fn for_tests() -> HeaderTemplate {
+        HeaderTemplate {
+            domain: "d".into(),
+            ip: 0x7f00_0001,
+            pid: None,
+            hostname: "h".into(),
+            ip_address: "127.0.0.1".into(),
+        }
+    }
+}
+
 impl HeaderTemplate {
     /// Writes the ID `(hour, seq)` of this client's domain: `domain-hexip[.pid]-hour-seq`.
     pub(crate) fn write_id(&self, out: &mut String, hour: u64, seq: u64) -> std::fmt::Result {
@@ -323,13 +337,7 @@ mod tests {
             thread_name: Arc::from("main"),
             estimated_bytes: 0,
         };
-        let template = HeaderTemplate {
-            domain: "d".into(),
-            ip: 0x7f00_0001,
-            pid: None,
-            hostname: "h".into(),
-            ip_address: "127.0.0.1".into(),
-        };
+        let template = HeaderTemplate::for_tests();
         let mut direct = Vec::new();
         tree.encode_nt1(&template, &mut EncodeScratch::default(), &mut direct);
         let tree = tree.into_message_tree(&template).unwrap();

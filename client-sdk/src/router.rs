@@ -1,7 +1,9 @@
 //! Asking a CAT router which collectors to use (reference section 4).
 //!
-//! `GET /cat/s/router?op=json&domain=..&ip=..` answers `{"kvs":{"routers":"a:2280;b:2280;",...}}`
-//! with every value a JSON string. A plain HTTP/1.0 request over a std `TcpStream` is enough:
+//! `GET /cat/s/router?op=json&domain=..&ip=..` answers
+//! `{"kvs":{"routers":"a:2280;b:2280;","block":"false","sample":"1.0",...}}` with every value a
+//! JSON string. The SDK reads `routers` (the collector list), `block` and `sample` (see
+//! `sampling.rs`). A plain HTTP/1.0 request over a std `TcpStream` is enough:
 //! the answer is small and the connection closes after it, which is also what CAT's C
 //! client expects.
 
@@ -16,10 +18,21 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// but never answers, or trickles bytes, is given up on after this.
 pub(crate) const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// The collector list from the router at `address` (`host:port`), or `None` if it could not be
-/// asked or answered nonsense. Blocks for at most about twice [`QUERY_TIMEOUT`] after name
+/// What a router answered.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RouterAnswer {
+    /// The collectors, in the router's order.
+    pub(crate) routers: Vec<String>,
+    /// `block`: `true`/`yes` (any case) as CAT's C client reads it; `None` if absent.
+    pub(crate) block: Option<bool>,
+    /// `sample`, if present and a number (range checked by the caller).
+    pub(crate) sample: Option<f64>,
+}
+
+/// The router at `address` (`host:port`)'s answer, or `None` if it could not be asked or
+/// answered nonsense. Blocks for at most about twice [`QUERY_TIMEOUT`] after name
 /// resolution, so it runs on a helper thread, never on the sender thread.
-pub(crate) fn query(address: &str, domain: &str, ip: Ipv4Addr) -> Option<Vec<String>> {
+pub(crate) fn query(address: &str, domain: &str, ip: Ipv4Addr) -> Option<RouterAnswer> {
     let addr = address.to_socket_addrs().ok()?.next()?;
     let mut stream = TcpStream::connect_timeout(&addr, QUERY_TIMEOUT).ok()?;
     let deadline = Instant::now() + QUERY_TIMEOUT;
@@ -55,23 +68,38 @@ pub(crate) fn query(address: &str, domain: &str, ip: Ipv4Addr) -> Option<Vec<Str
     if !head.starts_with("HTTP/1.") || head.split_whitespace().nth(1) != Some("200") {
         return None;
     }
-    parse_routers(body)
+    parse_answer(body)
 }
 
-/// The `routers` value of a router JSON body, split on `;`.
-pub(crate) fn parse_routers(body: &str) -> Option<Vec<String>> {
-    let key = body.find("\"routers\"")?;
-    let rest = body[key + "\"routers\"".len()..].trim_start();
+/// The `routers`, `block` and `sample` of a router JSON body; `None` without `routers`.
+pub(crate) fn parse_answer(body: &str) -> Option<RouterAnswer> {
+    let routers = string_value(body, "routers")?
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let block = string_value(body, "block").map(|v| {
+        let v = v.trim();
+        v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("yes")
+    });
+    let sample = string_value(body, "sample").and_then(|v| v.trim().parse().ok());
+    Some(RouterAnswer {
+        routers,
+        block,
+        sample,
+    })
+}
+
+/// The string value of `"key"` in a flat JSON object. Router values are short strings
+/// without escapes (a server list, `true`, `0.5`), so a full JSON parser is not needed; a
+/// value that is not a string (which CAT's C client ignores too) reads as absent.
+fn string_value<'a>(body: &'a str, key: &str) -> Option<&'a str> {
+    let quoted = format!("\"{key}\"");
+    let at = body.find(&quoted)?;
+    let rest = body[at + quoted.len()..].trim_start();
     let rest = rest.strip_prefix(':')?.trim_start().strip_prefix('"')?;
-    let value = &rest[..rest.find('"')?];
-    Some(
-        value
-            .split(';')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
-    )
+    Some(&rest[..rest.find('"')?])
 }
 
 fn percent_encode(s: &str) -> String {
@@ -92,14 +120,36 @@ mod tests {
     use std::net::TcpListener;
 
     #[test]
-    fn router_json_gives_the_collector_list() {
+    fn router_json_gives_the_collector_list_block_and_sample() {
         let body =
             r#"{"kvs":{"routers":"10.0.0.1:2280;10.0.0.2:2280;","block":"false","sample":"1.0"}}"#;
         assert_eq!(
-            parse_routers(body).unwrap(),
-            vec!["10.0.0.1:2280".to_owned(), "10.0.0.2:2280".to_owned()]
+            parse_answer(body).unwrap(),
+            RouterAnswer {
+                routers: vec!["10.0.0.1:2280".to_owned(), "10.0.0.2:2280".to_owned()],
+                block: Some(false),
+                sample: Some(1.0),
+            }
         );
-        assert_eq!(parse_routers("{}"), None);
+        let blocked = r#"{"kvs":{"block":"TRUE","sample":"0.25","routers":"a:1;"}}"#;
+        let answer = parse_answer(blocked).unwrap();
+        assert_eq!((answer.block, answer.sample), (Some(true), Some(0.25)));
+        assert_eq!(
+            parse_answer(r#"{"kvs":{"routers":"a:1","block":"Yes"}}"#)
+                .unwrap()
+                .block,
+            Some(true)
+        );
+        // Absent, or not a string as CAT sends them: not given.
+        let bare = parse_answer(r#"{"kvs":{"routers":"a:1","sample":0.5}}"#).unwrap();
+        assert_eq!((bare.block, bare.sample), (None, None));
+        assert_eq!(
+            parse_answer(r#"{"kvs":{"routers":"a:1","sample":"x"}}"#)
+                .unwrap()
+                .sample,
+            None
+        );
+        assert_eq!(parse_answer("{}"), None);
     }
 
     #[test]
@@ -114,8 +164,8 @@ mod tests {
             conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"kvs\":{\"routers\":\"127.0.0.1:1234;\"}}").unwrap();
             request
         });
-        let list = query(&address, "order service", Ipv4Addr::new(10, 1, 2, 3)).unwrap();
-        assert_eq!(list, vec!["127.0.0.1:1234".to_owned()]);
+        let answer = query(&address, "order service", Ipv4Addr::new(10, 1, 2, 3)).unwrap();
+        assert_eq!(answer.routers, vec!["127.0.0.1:1234".to_owned()]);
         let request = server.join().unwrap();
         assert!(
             request.starts_with(

@@ -5,6 +5,11 @@
 //! queued into one write of at least [`BATCH_BYTES`] when traffic allows; while the transport
 //! is not ready it leaves trees in the queue, so a short collector outage loses nothing
 //! until the queue's bound is reached.
+//!
+//! Its housekeeping, run between batches whether or not the transport is ready: the message-ID
+//! mark files every [`TICK`], and the client's metric and tree aggregators every
+//! [`METRIC_FLUSH_INTERVAL`] (drained into the same queue as trees, so no thread of their own
+//! is needed for them).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -13,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
-use crate::client::Shared;
+use crate::client::{Shared, WeakClient};
 use crate::message_id_factory;
 use crate::record::{EncodeScratch, FinishedTree, HeaderTemplate};
 use crate::stats::DropReason;
@@ -22,8 +27,14 @@ use crate::transport::Transport;
 /// A batch is written once it reaches this size (or the queue is empty). 16 KiB amortises a
 /// syscall over ~100 small trees without delaying a quiet app's trees.
 pub(crate) const BATCH_BYTES: usize = 16 * 1024;
-/// How long the thread waits for a tree before doing housekeeping (mark files, shutdown).
+/// How long the thread waits for a tree before doing housekeeping (mark files, metrics,
+/// shutdown).
 const TICK: Duration = Duration::from_millis(100);
+/// How often the aggregators (metrics logged outside transactions, trees that sampling did
+/// not send) are sent: CAT's clients flush their aggregators about once a second
+/// (reference 1.6). Checked every [`TICK`] at most, so the
+/// interval is 1 to 1.1 s.
+pub(crate) const METRIC_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// Empty polls (of [`BUSY_POLL_PAUSE`] each) before the thread blocks: 100 ms of quiet.
 const BUSY_POLLS: u32 = 100;
 const BUSY_POLL_PAUSE: Duration = Duration::from_millis(1);
@@ -35,6 +46,7 @@ pub(crate) fn spawn(
     transport: Box<dyn Transport>,
     shared: Arc<Shared>,
     template: HeaderTemplate,
+    client: WeakClient,
     done: Sender<()>,
 ) -> Option<JoinHandle<()>> {
     let worker = SenderThread {
@@ -42,6 +54,7 @@ pub(crate) fn spawn(
         transport,
         shared,
         template,
+        client,
         buf: Vec::with_capacity(BATCH_BYTES * 2),
         scratch: EncodeScratch::default(),
         batch_trees: 0,
@@ -61,6 +74,8 @@ struct SenderThread {
     transport: Box<dyn Transport>,
     shared: Arc<Shared>,
     template: HeaderTemplate,
+    /// For the aggregators; weak, so the sender does not keep the client alive.
+    client: WeakClient,
     buf: Vec<u8>,
     scratch: EncodeScratch,
     batch_trees: u64,
@@ -71,6 +86,7 @@ struct SenderThread {
 impl SenderThread {
     fn run(mut self) {
         let mut last_persist = Instant::now();
+        let mut last_metric_flush = Instant::now();
         loop {
             if self.shared.stop_now.load(Ordering::Relaxed) {
                 break;
@@ -79,6 +95,13 @@ impl SenderThread {
                 // Keeps the message-ID mark files ahead of the counters (restart safety).
                 message_id_factory::persist_all();
                 last_persist = Instant::now();
+            }
+            if last_metric_flush.elapsed() >= METRIC_FLUSH_INTERVAL {
+                // Into the queue, like any tree; this loop sends it with the next batch.
+                if let Some(client) = self.client.upgrade() {
+                    client.flush_aggregators();
+                }
+                last_metric_flush = Instant::now();
             }
             if !self.transport.ready() {
                 self.note_connects();

@@ -1,11 +1,15 @@
 //! The SDK's own counters: what it produced, sent and dropped, and why.
 //!
-//! Callers touch these only when a root tree ends (one or two relaxed atomic adds); the
-//! sender thread updates the rest. [`Stats`] is a plain snapshot.
+//! Callers touch these only when a root tree ends (one or two relaxed atomic adds) or the metric
+//! aggregator is full; the sender thread updates the rest. [`Stats`] is a plain snapshot.
+//!
+//! Every tree produced ends up in exactly one of three places: sent, dropped (for a
+//! [`DropReason`] that counts trees) or aggregated (folded by sampling into the transaction
+//! and event aggregators, whose own trees are produced and sent like any other).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// Why a tree was dropped instead of sent.
+/// Why a tree (or, for [`DropReason::MetricNamesFull`], a metric) was dropped instead of sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DropReason {
     /// The queue already held its maximum number of trees.
@@ -16,15 +20,24 @@ pub enum DropReason {
     SendFailed,
     /// The client was shutting down (or shut down) when the tree finished or was still queued.
     Shutdown,
+    /// A metric logged outside any transaction found the metric aggregator's shard already
+    /// holding its maximum of distinct names (1000 per shard between flushes), or its name
+    /// holding its maximum of tallies (4: kinds and minutes). Counts metric calls, not trees:
+    /// the metric was never part of one, so [`Stats::dropped_total`] leaves these out.
+    MetricNamesFull,
+    /// The router said `block=true`: the collector side asked this domain to send nothing.
+    Blocked,
 }
 
 impl DropReason {
     /// Every reason, in a stable order.
-    pub const ALL: [DropReason; 4] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::QueueFull,
         DropReason::QueueBytes,
         DropReason::SendFailed,
         DropReason::Shutdown,
+        DropReason::MetricNamesFull,
+        DropReason::Blocked,
     ];
 
     /// A short snake-case name, used in heartbeat XML.
@@ -34,7 +47,15 @@ impl DropReason {
             DropReason::QueueBytes => "queue_bytes",
             DropReason::SendFailed => "send_failed",
             DropReason::Shutdown => "shutdown",
+            DropReason::MetricNamesFull => "metric_names_full",
+            DropReason::Blocked => "blocked",
         }
+    }
+
+    /// Whether this reason counts trees (every reason but [`DropReason::MetricNamesFull`],
+    /// which counts metric calls).
+    pub fn counts_trees(self) -> bool {
+        self != DropReason::MetricNamesFull
     }
 }
 
@@ -53,6 +74,13 @@ pub struct Stats {
     pub dropped_send_failed: u64,
     /// Trees dropped because the client was shutting down.
     pub dropped_shutdown: u64,
+    /// Metric calls (not trees) dropped because the metric aggregator was full of names.
+    pub dropped_metric_names_full: u64,
+    /// Trees dropped because the router said `block=true`.
+    pub dropped_blocked: u64,
+    /// Trees not sent because sampling folded them into the transaction and event
+    /// aggregators (the router's `sample` below 1, or [`crate::ClientBuilder::sample_ratio`]).
+    pub aggregated: u64,
     /// Trees waiting in the queue right now.
     pub queue_depth: u64,
     /// Estimated bytes of the trees waiting in the queue.
@@ -73,12 +101,20 @@ impl Stats {
             DropReason::QueueBytes => self.dropped_queue_bytes,
             DropReason::SendFailed => self.dropped_send_failed,
             DropReason::Shutdown => self.dropped_shutdown,
+            DropReason::MetricNamesFull => self.dropped_metric_names_full,
+            DropReason::Blocked => self.dropped_blocked,
         }
     }
 
-    /// Trees dropped for any reason.
+    /// Trees dropped for any reason. Metrics dropped by the aggregator are not trees and are
+    /// left out, so `produced == sent + dropped_total() + aggregated` once everything is
+    /// flushed.
     pub fn dropped_total(&self) -> u64 {
-        DropReason::ALL.iter().map(|r| self.dropped(*r)).sum()
+        DropReason::ALL
+            .iter()
+            .filter(|r| r.counts_trees())
+            .map(|r| self.dropped(*r))
+            .sum()
     }
 }
 
@@ -87,7 +123,8 @@ impl Stats {
 pub(crate) struct Counters {
     pub(crate) produced: AtomicU64,
     pub(crate) sent: AtomicU64,
-    dropped: [AtomicU64; 4],
+    pub(crate) aggregated: AtomicU64,
+    dropped: [AtomicU64; DropReason::ALL.len()],
     pub(crate) queued_bytes: AtomicU64,
     pub(crate) sent_bytes: AtomicU64,
     pub(crate) send_failures: AtomicU64,
@@ -95,6 +132,8 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// Counts `n` drops for `reason`: trees, or metric calls for
+    /// [`DropReason::MetricNamesFull`].
     pub(crate) fn drop_trees(&self, reason: DropReason, n: u64) {
         let slot = DropReason::ALL
             .iter()
@@ -112,6 +151,9 @@ impl Counters {
             dropped_queue_bytes: d(1),
             dropped_send_failed: d(2),
             dropped_shutdown: d(3),
+            dropped_metric_names_full: d(4),
+            dropped_blocked: d(5),
+            aggregated: self.aggregated.load(Relaxed),
             queue_depth: queue_depth as u64,
             queued_bytes: self.queued_bytes.load(Relaxed),
             sent_bytes: self.sent_bytes.load(Relaxed),

@@ -18,7 +18,8 @@ use crossbeam_channel::{Receiver, TryRecvError};
 use ocelot_protocol::{decode_frame, DecodeOptions, MessageTree, LENGTH_PREFIX_BYTES};
 
 use crate::client::DEFAULT_COLLECTOR_PORT;
-use crate::router;
+use crate::router::{self, RouterAnswer};
+use crate::sampling::Sampling;
 
 /// Where the sender thread writes batches of whole NT1 frames.
 ///
@@ -164,7 +165,9 @@ pub struct TcpTransport {
     next_router_query: Instant,
     router_retry: Duration,
     /// The answer of the router query running on a helper thread, if one is running.
-    router_answer: Option<Receiver<Option<Vec<String>>>>,
+    router_answer: Option<Receiver<Option<RouterAnswer>>>,
+    /// Where the router's `block` and `sample` go: the client's shared settings.
+    sampling: Option<Arc<Sampling>>,
     domain: String,
     ip: Ipv4Addr,
     stream: Option<(String, TcpStream)>,
@@ -195,6 +198,7 @@ impl TcpTransport {
             next_router_query: now,
             router_retry: ROUTER_RETRY_START.min(router_refresh),
             router_answer: None,
+            sampling: None,
             domain,
             ip,
             stream: None,
@@ -202,6 +206,12 @@ impl TcpTransport {
             next_attempt: now,
             connects: 0,
         }
+    }
+
+    /// Hands every router answer's `block` and `sample` to `sampling` (the client's).
+    pub(crate) fn with_sampling(mut self, sampling: Arc<Sampling>) -> Self {
+        self.sampling = Some(sampling);
+        self
     }
 
     /// Picks up a finished router query, and starts one when it is due. Never waits.
@@ -238,10 +248,13 @@ impl TcpTransport {
         }
     }
 
-    /// Schedules the next query (soon after a failure, a refresh interval after an answer) and
-    /// switches to a new collector list.
-    fn apply_router_answer(&mut self, list: Option<Vec<String>>, now: Instant) {
-        let list: Vec<String> = list
+    /// Schedules the next query (soon after a failure, a refresh interval after an answer),
+    /// switches to a new collector list and passes `block` and `sample` on. A failed query
+    /// changes nothing: the last answer's settings stay.
+    fn apply_router_answer(&mut self, answer: Option<RouterAnswer>, now: Instant) {
+        let list: Vec<String> = answer
+            .as_ref()
+            .map(|a| a.routers.as_slice())
             .unwrap_or_default()
             .iter()
             .map(|a| with_default_port(a, DEFAULT_COLLECTOR_PORT))
@@ -250,6 +263,9 @@ impl TcpTransport {
             self.next_router_query = now + self.router_retry;
             self.router_retry = (self.router_retry * 2).min(self.router_refresh);
             return;
+        }
+        if let (Some(sampling), Some(answer)) = (&self.sampling, &answer) {
+            sampling.apply_router(answer.block, answer.sample);
         }
         self.next_router_query = now + self.router_refresh;
         self.router_retry = ROUTER_RETRY_START.min(self.router_refresh);

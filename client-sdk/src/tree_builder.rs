@@ -25,7 +25,9 @@ use ocelot_protocol::{hour_of, SUCCESS};
 use crate::client::{global, Client};
 use crate::clock::Clock;
 use crate::context::Context;
+use crate::metric_aggregator::Amount;
 use crate::record::{FinishedTree, Kind, Record, Text, TreeIds};
+use crate::sampling::Decision;
 
 /// CAT cuts a tree once it holds this many messages (Java `SIZE`, C `maxContextElementSize`).
 pub(crate) const MAX_MESSAGES_PER_PART: usize = 2000;
@@ -275,6 +277,22 @@ impl ThreadState {
         }
     }
 
+    /// Adds a metric logged while no transaction is open to the client's aggregator (the
+    /// caller checked both). Gives the name back if the aggregator takes nothing more (the
+    /// client is shutting down), for the caller to [`ThreadState::log`] it as a tree of its own.
+    ///
+    /// IDs adopted for the next root stay for it: a metric no longer makes a tree to take them.
+    pub(crate) fn aggregate_metric(&mut self, name: Text, amount: Amount) -> Result<(), Text> {
+        // As a root would: the metric's minute comes from this clock, so keep it anchored.
+        self.clock.refresh();
+        let now_ms = self.clock.now_us() / 1000;
+        let thread = thread_number(&mut self.thread);
+        match resolve(&self.tree.pinned, &self.bound) {
+            Some(client) => client.aggregate_metric(thread, name, amount, now_ms),
+            None => Ok(()),
+        }
+    }
+
     /// The transaction `open`, if it is still open in this thread's current tree.
     pub(crate) fn transaction_mut(&mut self, open: OpenRef) -> Option<&mut Record> {
         if !self.is_open(open) {
@@ -500,6 +518,17 @@ impl ThreadState {
             records.clear();
             return;
         };
+        // Sampling (see `sampling.rs`): a discardable tree that is not a hit is added to the
+        // client's tree aggregator instead of sent, and needs no message ID. This thread's
+        // buffer keeps its capacity, so that path allocates nothing for names seen before. The
+        // last part of a cut tree is always sent: its root's duration comes from its event.
+        if total_us == 0 && client.sampling_decision(records) == Decision::Aggregate {
+            let thread = thread_number(&mut self.thread);
+            if client.aggregate_tree(thread, records) {
+                records.clear();
+                return;
+            }
+        }
         if total_us > 0 && records[0].kind == Kind::Transaction {
             let total = total_us + records[0].duration_us;
             let mut event = Record::new(

@@ -144,10 +144,12 @@ fn error_logs_the_source_chain_and_fails_the_enclosing_transaction() {
 
 #[test]
 fn a_message_outside_any_transaction_is_a_tree_of_its_own() {
+    // Counts and sums outside a transaction are aggregated instead (tests/metric_aggregator.rs);
+    // durations are not.
     let (client, sink) = memory_client("lonely");
     with_client(&client, || {
         event!("Error", "RuntimeException", "ERROR", "standalone failure");
-        metric_count!("login.count");
+        metric_duration!("login.latency", 12);
     });
     let trees = sent_trees(&client, &sink);
     assert_eq!(trees.len(), 2);
@@ -158,7 +160,7 @@ fn a_message_outside_any_transaction_is_a_tree_of_its_own() {
         (e.name.as_str(), e.data.as_str()),
         ("RuntimeException", "standalone failure")
     );
-    assert!(matches!(&trees[1].root, Message::Metric(m) if m.status == "C"));
+    assert!(matches!(&trees[1].root, Message::Metric(m) if m.status == "T" && m.data == "12"));
     assert_ne!(trees[0].header.message_id, trees[1].header.message_id);
 }
 

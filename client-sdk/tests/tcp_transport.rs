@@ -228,9 +228,13 @@ fn heartbeats_carry_status_xml_with_process_and_client_details() {
         .heartbeat_interval(Some(Duration::from_millis(20)))
         .transport(transport)
         .build();
-    assert!(wait_for(|| sink.trees().len() >= 2, Duration::from_secs(5)));
+    assert!(wait_for(|| sink.trees().len() >= 3, Duration::from_secs(5)));
     client.shutdown(Duration::from_secs(2));
-    let trees = sink.trees();
+    let mut trees = sink.trees();
+    // First the start's `Reboot/<ip>` event, as CAT's Java client sends it.
+    let reboot = trees.remove(0).root;
+    assert!(matches!(reboot, ocelot_protocol::Message::Event(_)));
+    assert_eq!((reboot.type_(), reboot.name()), ("Reboot", "192.0.2.9"));
     let status = &trees[0].root;
     assert_eq!((status.type_(), status.name()), ("System", "Status"));
     let heartbeat = &status.children()[0];
@@ -254,10 +258,10 @@ fn heartbeats_carry_status_xml_with_process_and_client_details() {
     ] {
         assert!(xml.contains(needle), "{needle} missing from {xml}");
     }
-    // The second heartbeat counts the first one as produced.
+    // The second heartbeat counts the reboot event and the first heartbeat as produced.
     assert!(trees[1].root.children()[0]
         .data()
-        .contains("<extensionDetail id=\"trees.produced\" value=\"1\"/>"));
+        .contains("<extensionDetail id=\"trees.produced\" value=\"2\"/>"));
 }
 
 #[test]

@@ -4,22 +4,27 @@
 
 use std::time::Duration;
 
-use ocelot_client::{Client, MemorySink, MemoryTransport};
+use ocelot_client::{Client, ClientBuilder, MemorySink, MemoryTransport};
 use ocelot_protocol::MessageTree;
 
 /// A client with an in-memory transport and no heartbeat, for `domain`.
 pub fn memory_client(domain: &str) -> (Client, MemorySink) {
+    let (builder, sink) = memory_builder(domain);
+    (builder.build(), sink)
+}
+
+/// [`memory_client`]'s builder, for tests that change a setting or two before building.
+pub fn memory_builder(domain: &str) -> (ClientBuilder, MemorySink) {
     let (transport, sink) = MemoryTransport::new();
     let dir = std::env::temp_dir().join(format!("ocelot-client-test-{}", std::process::id()));
-    let client = Client::builder()
+    let builder = Client::builder()
         .domain(domain)
         .ip(std::net::Ipv4Addr::new(192, 0, 2, 7))
         .hostname("test-host")
         .heartbeat_interval(None)
         .mark_dir(dir)
-        .transport(transport)
-        .build();
-    (client, sink)
+        .transport(transport);
+    (builder, sink)
 }
 
 /// Flushes `client` and returns every tree the sink received.
