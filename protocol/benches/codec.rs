@@ -171,12 +171,28 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    // The same decode keeping every field (what `decode` makes, as borrowed views): the
+    // decode figure to set against gzip level 1 of the same bytes, measured just after.
+    g.bench_function("decode_view_everything", |b| {
+        b.iter(|| {
+            for f in &goal_trees {
+                let mut v = std::mem::take(&mut view).recycle();
+                nt1::decode_view(&f[LENGTH_PREFIX_BYTES..], |_, _, _| true, &mut v).expect("valid");
+                criterion::black_box(&v);
+                view = v.recycle();
+            }
+        })
+    });
     g.bench_function("scan", |b| {
         b.iter(|| {
             for f in &goal_trees {
                 criterion::black_box(scan_frame(f, &options).expect("valid"));
             }
         })
+    });
+    let goal_stream = goal_trees.concat();
+    g.bench_function("gzip_level1_zlib_rs", |b| {
+        b.iter(|| gzip_level1(&goal_stream))
     });
     g.finish();
 }
