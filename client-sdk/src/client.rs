@@ -342,6 +342,15 @@ impl Inner {
     /// them. With `close` nothing is held any longer: what the queue still refuses is dropped
     /// and counted.
     fn flush_aggregators(&self, close: bool) {
+        self.drain_aggregators(close);
+        if close {
+            self.drop_held();
+        }
+    }
+
+    /// [`Inner::flush_aggregators`] without the dropping: what the queue refuses is held
+    /// back, even with `close`.
+    fn drain_aggregators(&self, close: bool) {
         let mut held = self
             .aggregators_flush
             .lock()
@@ -364,10 +373,16 @@ impl Inner {
             );
             self.submit_or_hold(&mut held, tree);
         }
-        if close {
-            while let Some(tree) = held.pop_front() {
-                self.count_dropped(tree.reason);
-            }
+    }
+
+    /// Drops and counts every held-back aggregator tree.
+    fn drop_held(&self) {
+        let mut held = self
+            .aggregators_flush
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        while let Some(tree) = held.pop_front() {
+            self.count_dropped(tree.reason);
         }
     }
 
@@ -588,8 +603,8 @@ impl Client {
 
     /// Queues what the metric and tree aggregators hold, stops accepting trees, gives the sender up to
     /// `timeout` to write what is queued, then stops it; whatever is left is counted as dropped
-    /// ([`DropReason::Shutdown`]). Aggregator trees held back by a full queue get one more try
-    /// first; those the queue still refuses are counted as dropped for that reason
+    /// ([`DropReason::Shutdown`]). Aggregator trees held back by a full queue are offered to it
+    /// again until the timeout; those the queue still refuses are counted as dropped for that reason
     /// ([`DropReason::QueueFull`] or [`DropReason::QueueBytes`]). Returns whether everything queued was sent. Later trees from
     /// any handle are dropped and counted, and later metrics are no longer aggregated: each is
     /// a tree of its own, dropped and counted the same way.
@@ -604,8 +619,14 @@ impl Client {
         {
             drop(stop);
         }
-        // Before `closing`: the aggregators' last trees must still be accepted.
-        self.inner.flush_aggregators(true);
+        // Before `closing`: the aggregators' last trees must still be accepted. Those that
+        // meet a full queue (each may carry the counts of thousands of trees) wait for room
+        // as long as the timeout allows, as queued trees wait for the sender.
+        self.inner.drain_aggregators(true);
+        while self.inner.retry_held() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.inner.drop_held();
         self.inner.shared.closing.store(true, Ordering::Relaxed);
         let flushed = self.flush(deadline.saturating_duration_since(Instant::now()));
         self.inner.shared.stop_now.store(true, Ordering::Relaxed);

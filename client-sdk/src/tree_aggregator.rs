@@ -47,6 +47,9 @@ pub(crate) const MAX_TALLIES_PER_NAME: usize = 4;
 /// Children per aggregator tree, so that one tree stays far below the collector's frame and
 /// message limits.
 pub(crate) const MAX_CHILDREN_PER_TREE: usize = 1000;
+/// Remainders (below a millisecond) kept for names a drain did not hold: as many names as
+/// the shards hold at once.
+const MAX_CARRIED: usize = MAX_NAMES * SHARDS;
 /// The `threadName` header of an aggregator tree, which no application thread made.
 pub(crate) const THREAD_NAME: &str = "ocelot-tree-aggregator";
 
@@ -129,10 +132,10 @@ struct PaddedShard(Mutex<Shard>);
 #[derive(Debug)]
 pub(crate) struct TreeAggregator {
     shards: Box<[PaddedShard]>,
-    /// What the last drain's sums left below a whole millisecond, by type, name and minute
+    /// What the drains' sums left below a whole millisecond, by type, name and minute
     /// (batch data carries whole milliseconds): added to the same name's next tally of that
-    /// minute, so a name drained every second does not lose or gain up to half a millisecond
-    /// per call. Only the drain (under the client's flush lock) touches it.
+    /// minute, whichever later drain holds it, so a name does not lose up to a millisecond
+    /// per drain. Only the drain (under the client's flush lock) touches it.
     carry: Mutex<HashMap<(Text, Text, u64), u64>>,
 }
 
@@ -351,15 +354,24 @@ fn trees_of(
     }
     if kind == Kind::Transaction {
         // Whole milliseconds on the wire; what is left over waits for the name's next
-        // tally of the minute. Remainders of names not drained this time are dropped with
-        // the old map (less than a millisecond per name and minute, as rounding once).
+        // tally of the minute, also through drains that do not hold the name (a name
+        // called every other second would otherwise lose its remainder every time). Only
+        // the remainder of a minute that is over is dropped (less than a millisecond per
+        // name and minute, as rounding once).
         let mut left = HashMap::with_capacity(merged.len());
+        let mut newest_minute = 0;
         for (type_, name, tally) in &mut merged {
+            newest_minute = newest_minute.max(tally.minute);
             let key = (type_.clone(), name.clone(), tally.minute);
             let sum_us = tally.sum_us.saturating_add(carry.remove(&key).unwrap_or(0));
             tally.sum_us = sum_us - sum_us % 1000;
             if sum_us % 1000 > 0 {
                 left.insert(key, sum_us % 1000);
+            }
+        }
+        for (key, rest) in carry.drain() {
+            if key.2 + 1 >= newest_minute && left.len() < MAX_CARRIED {
+                left.insert(key, rest);
             }
         }
         *carry = left;
@@ -598,6 +610,36 @@ mod tests {
         }
         // 60 calls of 0.4 ms: 24 ms, of which at most the last remainder is not sent.
         assert!((23..=24).contains(&sent_ms), "{sent_ms} ms sent");
+    }
+
+    /// A name called every other second while another name keeps every drain busy: its
+    /// remainder must wait through the drain that does not hold it, not be dropped there.
+    #[test]
+    fn a_remainder_waits_through_a_drain_that_does_not_hold_its_name() {
+        let aggregator = TreeAggregator::default();
+        let mut sent_ms = 0;
+        for second in 0..60u64 {
+            let at = HOUR_MS + second * 1000;
+            let mut busy = vec![record(Kind::Transaction, "Job", "busy", at, 1)];
+            busy[0].end = 1;
+            assert!(aggregator.add(1, &mut busy));
+            if second % 2 == 0 {
+                let mut tree = vec![record(Kind::Transaction, "Cache.redis", "get", at, 0)];
+                tree[0].duration_us = 900;
+                tree[0].end = 1;
+                assert!(aggregator.add(1, &mut tree));
+            }
+            for tree in aggregator.drain(false) {
+                for (_, name, data) in children(&tree) {
+                    if name == "get" {
+                        let sum: u64 = data.split(';').nth(2).unwrap().parse().unwrap();
+                        sent_ms += sum;
+                    }
+                }
+            }
+        }
+        // 30 calls of 0.9 ms: 27 ms, of which at most the last remainder is not sent.
+        assert!((26..=27).contains(&sent_ms), "{sent_ms} ms sent");
     }
 
     #[test]

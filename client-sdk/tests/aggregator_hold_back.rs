@@ -127,3 +127,30 @@ fn shutdown_counts_the_held_aggregator_trees_it_could_not_queue() {
     assert_accounted(&stats);
     assert!(sink.trees().is_empty());
 }
+
+#[test]
+fn shutdown_gives_held_aggregator_trees_its_timeout_to_find_room() {
+    let (client, sink) = stalled_client("closing-late");
+    metric_then_flush(&client, "sent.late".to_owned(), 5);
+    // The collector comes back while shutdown waits: the queue drains well within its
+    // timeout, so the aggregator's tree, and the counts in it, must not be lost.
+    let revive = {
+        let sink = sink.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            sink.set_down(false);
+        })
+    };
+    assert!(client.shutdown(Duration::from_secs(10)));
+    revive.join().unwrap();
+    assert_eq!(
+        metric_counts(&sink.trees()).get("sent.late"),
+        Some(&5),
+        "{:?}",
+        client.stats()
+    );
+    let stats = client.stats();
+    assert_eq!((stats.produced, stats.sent), (3, 3), "{stats:?}");
+    assert_eq!(stats.dropped_total(), 0, "{stats:?}");
+    assert_accounted(&stats);
+}
