@@ -298,7 +298,7 @@ impl OcelotFigures {
         counter(
             e,
             ENTRY_BUDGETS_SPENT,
-            "Reports (kind, hour, analyzer thread) that reached analyzer.max_entries_per_hour; their new keys fold into OTHERS.",
+            "Reports (kind, hour, analyzer thread) that reached their share of collector.max_report_entries_per_hour; their new keys fold into OTHERS.",
             c.entry_budgets_spent,
         )?;
         gauge(
