@@ -14,30 +14,16 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
-use std::io;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use ocelot_client::{metric_count, metric_sum, transaction, with_client, Client, Transport};
+use ocelot_client::{metric_count, metric_sum, transaction, with_client, Client};
 
-/// Counts bytes and forgets them.
-struct Discard;
-
-impl Transport for Discard {
-    fn send(&mut self, frames: &[u8]) -> io::Result<()> {
-        black_box(frames.len());
-        Ok(())
-    }
-}
+mod support;
 
 fn client() -> Client {
-    Client::builder()
-        .domain("bench")
-        .ip(std::net::Ipv4Addr::LOCALHOST)
-        .heartbeat_interval(None)
-        .transport(Discard)
-        .build()
+    support::discarding_client().build()
 }
 
 fn benches(c: &mut Criterion) {

@@ -11,29 +11,14 @@
 
 #![allow(missing_docs)]
 
-use std::hint::black_box;
-use std::io;
-
 use criterion::{criterion_group, criterion_main, Criterion};
-use ocelot_client::{event, transaction, Client, Transport};
+use ocelot_client::{event, transaction, Client};
 
-/// Forgets every byte.
-struct Discard;
-
-impl Transport for Discard {
-    fn send(&mut self, frames: &[u8]) -> io::Result<()> {
-        black_box(frames.len());
-        Ok(())
-    }
-}
+mod support;
 
 fn client(sample_ratio: f64) -> Client {
-    Client::builder()
-        .domain("bench")
-        .ip(std::net::Ipv4Addr::LOCALHOST)
-        .heartbeat_interval(None)
+    support::discarding_client()
         .sample_ratio(sample_ratio)
-        .transport(Discard)
         .build()
 }
 

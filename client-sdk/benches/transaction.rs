@@ -13,21 +13,12 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
-use std::io;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use ocelot_client::{event, transaction, Client, Transport};
+use ocelot_client::{event, transaction, Client};
 
-/// Counts bytes and forgets them.
-struct Discard;
-
-impl Transport for Discard {
-    fn send(&mut self, frames: &[u8]) -> io::Result<()> {
-        black_box(frames.len());
-        Ok(())
-    }
-}
+mod support;
 
 struct NullReporter;
 
@@ -38,12 +29,7 @@ impl fastrace::collector::Reporter for NullReporter {
 }
 
 fn ocelot_client() -> Client {
-    let client = Client::builder()
-        .domain("bench")
-        .ip(std::net::Ipv4Addr::LOCALHOST)
-        .heartbeat_interval(None)
-        .transport(Discard)
-        .build();
+    let client = support::discarding_client().build();
     client.bind_to_current_thread();
     client
 }
