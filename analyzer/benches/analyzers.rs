@@ -8,7 +8,7 @@
 //!
 //! Wall-clock figures swing 2x on a busy machine. For a figure that does not, count
 //! instructions: `OCELOT_BENCH_PASSES=<kind>` (transaction, event, problem, metric,
-//! all_five; `<kind>_live` counts trees of the hour's newest minute, as live traffic is) skips criterion, warms the analyzer with one pass, then runs 10 passes of
+//! all_five, all_five_unparsed; `<kind>_live` counts trees of the hour's newest minute, as live traffic is) skips criterion, warms the analyzer with one pass, then runs 10 passes of
 //! 1 000 trees inside `counted_passes`, which callgrind can count alone:
 //!
 //! ```sh
@@ -28,10 +28,10 @@ use std::time::Instant;
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use ocelot_analyzer::{
-    AnalyzerConfig, EventAnalyzer, HeartbeatAnalyzer, HourAnalyzers, MetricAnalyzer,
+    AnalyzerConfig, EventAnalyzer, HeartbeatAnalyzer, HourAnalyzers, MetricAnalyzer, ParsedId,
     ProblemAnalyzer, TransactionAnalyzer, ViewQuery,
 };
-use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction, TreeView};
+use ocelot_protocol::{Header, Leaf, Message, MessageIdRef, MessageTree, Transaction, TreeView};
 
 const HOUR: u64 = 498_703;
 const HOUR_START_MS: u64 = HOUR * 3_600_000;
@@ -356,14 +356,28 @@ fn instruction_probe(kind: &str) {
     let mut problem = ProblemAnalyzer::new(HOUR, config.clone());
     let mut metric = MetricAnalyzer::new(HOUR, config.clone());
     let mut hour = HourAnalyzers::new(HOUR, &config);
-    if kind == "all_five" {
+    if kind == "all_five" || kind == "all_five_unparsed" {
         // What the collector's analyzer threads run: the five reports fed trees as views
-        // (decoded from frames there; made here before counting, which is what is counted).
+        // (decoded from frames there; made here before counting, which is what is counted),
+        // with the message ID the socket thread parsed (`all_five_unparsed`: the reports
+        // parse it).
         for tree in &trees {
             hour.process(tree);
         }
-        let views: Vec<TreeView<'_>> = counted_trees.iter().map(TreeView::of).collect();
-        counted_passes(&views, &mut |v| hour.process_view(v));
+        let views: Vec<(TreeView<'_>, Option<ParsedId>)> = counted_trees
+            .iter()
+            .map(|tree| {
+                let view = TreeView::of(tree);
+                let parsed = (kind == "all_five")
+                    .then(|| view.message_id().and_then(MessageIdRef::parse_canonical))
+                    .flatten()
+                    .and_then(|parts| ParsedId::from_canonical(&parts));
+                (view, parsed)
+            })
+            .collect();
+        counted_passes(&views, &mut |(v, parsed)| {
+            hour.process_view_parsed(v, *parsed)
+        });
         println!(
             "{kind}: {} trees counted",
             COUNTED_PASSES * TREES_PER_ITERATION

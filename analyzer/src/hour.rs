@@ -10,7 +10,7 @@ use ocelot_protocol::nt1::{Keep, HEADER_DOMAIN, HEADER_IP_ADDRESS, HEADER_MESSAG
 use ocelot_protocol::{MessageKind, MessageTree, TreeView};
 
 use crate::dependency::{edge_call, is_edge_event};
-use crate::sample_id::TreeId;
+use crate::sample_id::{ParsedId, TreeId};
 use crate::transaction_walk::{for_each_counted, Counted};
 use crate::{
     AnalyzerConfig, EventAnalyzer, EventReport, HeartbeatAnalyzer, HeartbeatReport, MetricAnalyzer,
@@ -104,7 +104,13 @@ impl HourAnalyzers {
     /// [`Self::process`] for a tree as a [`TreeView`] (what the collector decodes frames
     /// into: see `nt1::decode_view`).
     pub fn process_view(&mut self, tree: &TreeView<'_>) {
-        let message_id = TreeId::of(tree);
+        self.process_view_parsed(tree, None);
+    }
+
+    /// [`Self::process_view`] for a tree whose message ID the caller parsed already
+    /// ([`ParsedId`]; `None` to let the reports parse it).
+    pub fn process_view_parsed(&mut self, tree: &TreeView<'_>, parsed: Option<ParsedId>) {
+        let message_id = TreeId::of_parsed(tree, parsed);
         if tree
             .root()
             .is_none_or(|root| root.kind != MessageKind::Transaction)
@@ -368,6 +374,8 @@ mod tests {
         let mut all = HourAnalyzers::new(hour, &config);
         let mut lean = HourAnalyzers::new(hour, &config);
         let mut viewed = HourAnalyzers::new(hour, &config);
+        // As the collector feeds them: with the message ID its socket thread parsed.
+        let mut parsed = HourAnalyzers::new(hour, &config);
         let mut scratch = MessageTree::default();
         let mut view = TreeView::default();
         let mut skipped = 0;
@@ -382,6 +390,11 @@ mod tests {
             let mut v = std::mem::take(&mut view).recycle();
             nt1::decode_view(body, HourAnalyzers::KEEP.data, &mut v).unwrap();
             viewed.process_view(&v);
+            let id = v
+                .message_id()
+                .and_then(ocelot_protocol::MessageIdRef::parse_canonical)
+                .and_then(|parts| ParsedId::from_canonical(&parts));
+            parsed.process_view_parsed(&v, id);
             view = v.recycle();
         }
         assert!(
@@ -398,6 +411,9 @@ mod tests {
         assert_eq!(viewed.problem.reports(), all.problem.reports());
         assert_eq!(viewed.heartbeat.reports(), all.heartbeat.reports());
         assert_eq!(viewed.metric.reports(), all.metric.reports());
+        assert_eq!(parsed.transaction.reports(), all.transaction.reports());
+        assert_eq!(parsed.event.reports(), all.event.reports());
+        assert_eq!(parsed.problem.reports(), all.problem.reports());
         let shop = &all.transaction.reports()["shop"];
         assert!(
             format!("{shop:?}").contains("select"),

@@ -64,6 +64,7 @@ pub use metric::{MetricAnalyzer, MetricItemView, MetricMinuteView, MetricReport,
 pub use problem::{
     ProblemAnalyzer, ProblemEntryView, ProblemMinuteView, ProblemReport, ProblemView,
 };
+pub use sample_id::ParsedId;
 pub use state::{
     ProcessingView, ReceivedView, StateMinuteView, StateReport, StateView, MAX_STATE_KEYS,
 };

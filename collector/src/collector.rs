@@ -10,9 +10,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use crossbeam_channel::{bounded, unbounded, Sender};
 use ocelot_analyzer::{
-    EventReport, HeartbeatReport, MetricReport, ProblemReport, StateReport, TransactionReport,
+    EventReport, HeartbeatReport, MetricReport, ParsedId, ProblemReport, StateReport,
+    TransactionReport,
 };
-use ocelot_protocol::{hour_of, scan_frame, DecodeError, MessageId, MILLIS_PER_HOUR};
+use ocelot_protocol::{hour_of, scan_frame, DecodeError, MessageId, MessageIdRef, MILLIS_PER_HOUR};
 use ocelot_store::{FrameKey, Store};
 use serde::de::DeserializeOwned;
 
@@ -459,10 +460,22 @@ impl Collector {
             return Ok(());
         };
         batch.counted.trees_accepted += 1;
+        // The tree's message ID, parsed once here for the store's key and the reports.
+        let mut parsed_id = None;
         if inner.store.is_some() {
             // An NT1 frame's key points at the ID in the frame: no copy of its domain.
             let key = match scan.message_id_range() {
-                Some(range) => FrameKey::in_frame(&frame, range),
+                Some(range) => match frame
+                    .get(range.clone())
+                    .and_then(ocelot_protocol::text::utf8)
+                    .and_then(MessageIdRef::parse_canonical)
+                {
+                    Some(parts) => {
+                        parsed_id = ParsedId::from_canonical(&parts);
+                        FrameKey::in_frame_parsed(range.start, &parts)
+                    }
+                    None => FrameKey::in_frame(&frame, range),
+                },
                 None => scan
                     .message_id(&frame)
                     .and_then(|id| id.parse::<MessageId>().ok())
@@ -485,6 +498,7 @@ impl Collector {
         }
         batch.trees.push(TreeItem {
             hour,
+            parsed_id,
             shard,
             fold_domain,
             frame,

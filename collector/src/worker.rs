@@ -15,7 +15,7 @@ use bytes::Bytes;
 use crossbeam_channel::{select, Receiver};
 use ocelot_analyzer::{
     AnalyzerConfig, DomainReports, EventReport, HeartbeatReport, HourAnalyzers, HourReports,
-    MetricReport, ProblemReport, StateReport, TransactionReport, OTHERS,
+    MetricReport, ParsedId, ProblemReport, StateReport, TransactionReport, OTHERS,
 };
 use ocelot_protocol::{nt1, MessageTree, ScannedFrame, TreeView, LENGTH_PREFIX_BYTES};
 use ocelot_store::Store;
@@ -36,6 +36,9 @@ const SCRATCH_KEEP_BYTES: usize = 64 * 1024;
 /// freed by one thread while it is in that core's cache.
 pub(crate) struct TreeItem {
     pub(crate) hour: u64,
+    /// The numbers of the tree's message ID, when the socket thread parsed it (for the
+    /// store's key) and it is canonical: the reports need not parse it again.
+    pub(crate) parsed_id: Option<ParsedId>,
     pub(crate) frame: Bytes,
     pub(crate) scan: ScannedFrame,
     pub(crate) received_ms: u64,
@@ -469,7 +472,7 @@ impl Worker for ShardWorker {
         if item.fold_domain {
             view.domain = OTHERS;
         }
-        analyzers.process_view(&view);
+        analyzers.process_view_parsed(&view, item.parsed_id);
         let spent = analyzers.spent_entry_budgets();
         for (i, report) in HourAnalyzers::BUDGETED.into_iter().enumerate() {
             if spent[i] && !budget_noted[i] {
@@ -872,6 +875,7 @@ mod tests {
                 let scan = scan_frame(&frame, &DecodeOptions::default()).unwrap();
                 TreeItem {
                     hour: HOUR,
+                    parsed_id: None,
                     frame,
                     scan,
                     received_ms: start_ms,

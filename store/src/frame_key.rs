@@ -35,11 +35,16 @@ impl FrameKey {
     pub fn in_frame(frame: &[u8], id_text: Range<usize>) -> Option<FrameKey> {
         let start = id_text.start;
         let text = ocelot_protocol::text::utf8(frame.get(id_text)?)?;
-        let parts = MessageIdRef::parse(text).ok()?;
         // The domain is where the ID starts (IDs are parsed from the right).
-        let end = start + parts.domain.len();
+        FrameKey::in_frame_parsed(start, &MessageIdRef::parse(text).ok()?)
+    }
+
+    /// [`FrameKey::in_frame`] for an ID the caller parsed already: `parts` of the header's
+    /// message-ID field, which starts at `id_start` in the frame.
+    pub fn in_frame_parsed(id_start: usize, parts: &MessageIdRef<'_>) -> Option<FrameKey> {
+        let end = id_start + parts.domain.len();
         Some(FrameKey {
-            domain: Domain::InFrame(u32::try_from(start).ok()?, u32::try_from(end).ok()?),
+            domain: Domain::InFrame(u32::try_from(id_start).ok()?, u32::try_from(end).ok()?),
             ip: parts.ip,
             pid: parts.pid,
             hour: parts.hour,
