@@ -6,6 +6,7 @@
 //!                                                 (current, previous until :03, next from :57)
 //!                                             ─> per read, all its frames together:
 //!                                                 ├─ Store::append_scanned(FrameKey: the ID in the frame, frame as received)
+//!                                                 │    (the ID parsed once: its numbers go with the tree to the reports)
 //!                                                 └─ send one Arc<Vec<frame>> to every worker thread:
 //!                                                      analyzer-0..N (each decodes the trees of its
 //!                                                      domains and keeps their Transaction, Event,
