@@ -16,6 +16,9 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 /// The finished tree's record list and its message ID string.
 const HANDOFF_ALLOCATIONS: usize = 2;
 
+/// Times each section is measured (see the test).
+const RUNS: usize = 5;
+
 #[test]
 fn the_warmed_record_path_does_not_allocate() {
     let (transport, sink) = MemoryTransport::new();
@@ -41,15 +44,35 @@ fn the_warmed_record_path_does_not_allocate() {
         }
     }
 
-    let root = transaction!("URL", "/measured");
-    let region = Region::new(GLOBAL);
-    for _ in 0..100 {
-        record();
+    // Each section is measured a few times and judged by its quietest run: the counting
+    // allocator is global, and the sender thread wakes now and then on its own (the
+    // message-ID mark files, the aggregators' flush), while an allocation on the record
+    // path would show in every run.
+    let mut nested = Vec::new();
+    let mut handoff = Vec::new();
+    let mut whole = Vec::new();
+    for _ in 0..RUNS {
+        let root = transaction!("URL", "/measured");
+        let region = Region::new(GLOBAL);
+        for _ in 0..100 {
+            record();
+        }
+        nested.push(region.change());
+        let region = Region::new(GLOBAL);
+        drop(root);
+        handoff.push(region.change());
+
+        // A whole small tree, start to handoff.
+        let region = Region::new(GLOBAL);
+        {
+            let _root = transaction!("URL", "/whole");
+            event!("E", "e");
+        }
+        whole.push(region.change());
     }
-    let nested = region.change();
-    let region = Region::new(GLOBAL);
-    drop(root);
-    let handoff = region.change();
+    let nested = quietest(&nested);
+    let handoff = quietest(&handoff);
+    let whole = quietest(&whole);
 
     assert_eq!(
         nested.allocations, 0,
@@ -63,17 +86,17 @@ fn the_warmed_record_path_does_not_allocate() {
         handoff.allocations + handoff.reallocations <= HANDOFF_ALLOCATIONS,
         "finishing the root allocated more than the handoff: {handoff:?}"
     );
-
-    // A whole small tree, start to handoff.
-    let region = Region::new(GLOBAL);
-    {
-        let _root = transaction!("URL", "/whole");
-        event!("E", "e");
-    }
-    let whole = region.change();
     assert!(
         whole.allocations + whole.reallocations <= HANDOFF_ALLOCATIONS,
         "a whole tree allocated more than its handoff: {whole:?}"
     );
-    assert_eq!(client.stats().produced, 5);
+    assert_eq!(client.stats().produced, 3 + 2 * RUNS as u64);
+}
+
+/// The run with the fewest allocations and reallocations.
+fn quietest(runs: &[stats_alloc::Stats]) -> stats_alloc::Stats {
+    *runs
+        .iter()
+        .min_by_key(|s| s.allocations + s.reallocations)
+        .expect("at least one run")
 }
