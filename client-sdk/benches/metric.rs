@@ -55,16 +55,7 @@ fn benches(c: &mut Criterion) {
     }
     group.finish();
 
-    client.flush(Duration::from_secs(5));
-    let stats = client.stats();
-    eprintln!(
-        "ocelot sender: produced {} sent {} dropped {} (queue full {}, bytes {})",
-        stats.produced,
-        stats.sent,
-        stats.dropped_total(),
-        stats.dropped_queue_full,
-        stats.dropped_queue_bytes
-    );
+    support::report_sender("ocelot sender", &client);
 }
 
 /// `n` threads each make `iters` calls, started together; returns the slowest thread's time.

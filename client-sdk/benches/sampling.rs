@@ -36,15 +36,7 @@ fn benches(c: &mut Criterion) {
         let client = client(ratio);
         client.bind_to_current_thread();
         group.bench_function(label, |b| b.iter(tree));
-        assert!(client.flush(std::time::Duration::from_secs(10)));
-        let stats = client.stats();
-        eprintln!(
-            "{label}: produced {} sent {} aggregated {} dropped {}",
-            stats.produced,
-            stats.sent,
-            stats.aggregated,
-            stats.dropped_total()
-        );
+        support::report_sender(label, &client);
     }
     group.finish();
 }

@@ -13,7 +13,6 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use ocelot_client::{event, transaction, Client};
@@ -131,16 +130,7 @@ fn benches(c: &mut Criterion) {
     }
     group.finish();
 
-    client.flush(Duration::from_secs(5));
-    let stats = client.stats();
-    eprintln!(
-        "ocelot sender: produced {} sent {} dropped {} (queue full {}, bytes {})",
-        stats.produced,
-        stats.sent,
-        stats.dropped_total(),
-        stats.dropped_queue_full,
-        stats.dropped_queue_bytes
-    );
+    support::report_sender("ocelot sender", &client);
     fastrace::flush();
 }
 

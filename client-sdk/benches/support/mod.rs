@@ -3,8 +3,9 @@
 
 use std::hint::black_box;
 use std::io;
+use std::time::Duration;
 
-use ocelot_client::{ClientBuilder, Transport};
+use ocelot_client::{Client, ClientBuilder, Transport};
 
 /// Counts bytes and forgets them.
 struct Discard;
@@ -24,4 +25,20 @@ pub(crate) fn discarding_client() -> ClientBuilder {
         .ip(std::net::Ipv4Addr::LOCALHOST)
         .heartbeat_interval(None)
         .transport(Discard)
+}
+
+/// Sends what is queued, then prints what the sender did with the bench's trees: a bench
+/// thread outruns the sender, and the trees it drops are counted, not hidden.
+pub(crate) fn report_sender(label: &str, client: &Client) {
+    client.flush(Duration::from_secs(10));
+    let stats = client.stats();
+    eprintln!(
+        "{label}: produced {} sent {} aggregated {} dropped {} (queue full {}, bytes {})",
+        stats.produced,
+        stats.sent,
+        stats.aggregated,
+        stats.dropped_total(),
+        stats.dropped_queue_full,
+        stats.dropped_queue_bytes
+    );
 }
