@@ -41,6 +41,20 @@ impl ReportSource for CollectorReports {
         Box::pin(async move { self.collector.transaction_report(&domain, hour).await })
     }
 
+    fn transaction_for(
+        &self,
+        domain: String,
+        hour: u64,
+        ip: Option<String>,
+        type_: Option<String>,
+    ) -> BoxFuture<'_, Option<TransactionReport>> {
+        Box::pin(async move {
+            self.collector
+                .transaction_report_for(&domain, hour, ip.as_deref(), type_.as_deref())
+                .await
+        })
+    }
+
     fn event(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<EventReport>> {
         Box::pin(async move { self.collector.event_report(&domain, hour).await })
     }

@@ -468,6 +468,15 @@ fn bench_all_machines_view(c: &mut Criterion) {
     group.bench_function("transaction_1000_machines_copy", |b| {
         b.iter(|| black_box(transaction.reports()["domain-0"].clone()))
     });
+    // The same for a board of one type, or of one machine: the part that view reads.
+    group.bench_function("transaction_1000_machines_copy_one_type", |b| {
+        b.iter(|| black_box(transaction.reports()["domain-0"].scoped(None, Some("URL"))))
+    });
+    group.bench_function("transaction_1000_machines_copy_one_machine", |b| {
+        let report = &transaction.reports()["domain-0"];
+        let ip = report.ips().next().unwrap().to_owned();
+        b.iter(|| black_box(report.scoped(Some(&ip), None)))
+    });
     group.bench_function("event_1000_machines", |b| {
         b.iter(|| black_box(event.reports()["domain-0"].view(&query)))
     });

@@ -172,6 +172,19 @@ impl<V> SortedMap<V> {
         }
     }
 
+    /// A map of the same keys (shared, not copied), each value made by `f` from this map's.
+    pub(crate) fn map_values<U>(&self, mut f: impl FnMut(&str, &V) -> U) -> SortedMap<U> {
+        SortedMap::from_sorted(
+            self.order
+                .iter()
+                .map(|&p| {
+                    let (k, v) = &self.entries[p as usize];
+                    (k.clone(), f(k, v))
+                })
+                .collect(),
+        )
+    }
+
     /// A map of one key.
     pub(crate) fn single(key: &str, value: V) -> Self {
         let mut map = SortedMap::default();

@@ -25,7 +25,7 @@ use crate::rate_limited_log::RateLimitedLog;
 use crate::received::ReceivedCounts;
 use crate::stats::{decode_error_reason, CollectorStats, StatsSnapshot, DECODE_REASONS};
 use crate::worker::{
-    self, AnyReport, Control, QueuedTrees, Report, ReportKind, ShardWorker, StateSample,
+    self, AnyReport, Control, QueuedTrees, Report, ReportKind, Scope, ShardWorker, StateSample,
     StateWorker, StoredReport, TreeBatch, TreeItem, Worker, WorkerContext,
 };
 
@@ -818,6 +818,25 @@ impl Collector {
         self.report(domain, hour).await
     }
 
+    /// [`Collector::transaction_report`] for a view of one machine (`ip`; `None` for every
+    /// machine) and one type (`type_`; `None` for every type): of a live report the
+    /// analyzer thread copies only what that view reads ([`TransactionReport::scoped`]),
+    /// where a whole copy of a domain on many machines kept it from its trees for tens of
+    /// milliseconds. A stored report comes whole.
+    pub async fn transaction_report_for(
+        &self,
+        domain: &str,
+        hour: u64,
+        ip: Option<&str>,
+        type_: Option<&str>,
+    ) -> Option<TransactionReport> {
+        let scope = Scope {
+            ip: ip.map(str::to_owned),
+            type_: type_.map(str::to_owned),
+        };
+        self.report_scoped(domain, hour, scope).await
+    }
+
     /// A domain's Event report for an hour.
     pub async fn event_report(&self, domain: &str, hour: u64) -> Option<EventReport> {
         self.report(domain, hour).await
@@ -852,7 +871,12 @@ impl Collector {
     }
 
     async fn report<R: Report>(&self, domain: &str, hour: u64) -> Option<R> {
-        match self.report_within(domain, hour, QUERY_TIMEOUT).await {
+        self.report_scoped(domain, hour, Scope::default()).await
+    }
+
+    /// [`Collector::report`] of which the analyzer thread copies only `scope`.
+    async fn report_scoped<R: Report>(&self, domain: &str, hour: u64, scope: Scope) -> Option<R> {
+        match self.report_within(domain, hour, QUERY_TIMEOUT, scope).await {
             Ok(report) => report,
             // The last checkpoint: up to a minute old, better than nothing to look at.
             Err(Unanswered) => {
@@ -871,6 +895,7 @@ impl Collector {
         domain: &str,
         hour: u64,
         wait: Duration,
+        scope: Scope,
     ) -> Result<Option<R>, Unanswered> {
         let inner = &*self.inner;
         let Some(worker) = inner.worker_of(R::KIND, hour, domain) else {
@@ -884,6 +909,7 @@ impl Collector {
             hour,
             kind: R::KIND,
             domain: domain.to_owned(),
+            scope,
             reply,
         };
         if inner.controls[worker].try_send(query).is_ok() {
@@ -912,7 +938,8 @@ impl Collector {
         hour: u64,
         wait: Duration,
     ) -> Result<Option<TransactionReport>, Unanswered> {
-        self.report_within(domain, hour, wait).await
+        self.report_within(domain, hour, wait, Scope::default())
+            .await
     }
 
     /// [`Collector::event_report`], or `Err(Unanswered)` (see
@@ -923,7 +950,8 @@ impl Collector {
         hour: u64,
         wait: Duration,
     ) -> Result<Option<EventReport>, Unanswered> {
-        self.report_within(domain, hour, wait).await
+        self.report_within(domain, hour, wait, Scope::default())
+            .await
     }
 
     /// [`Collector::problem_report`], or `Err(Unanswered)` (see
@@ -934,7 +962,8 @@ impl Collector {
         hour: u64,
         wait: Duration,
     ) -> Result<Option<ProblemReport>, Unanswered> {
-        self.report_within(domain, hour, wait).await
+        self.report_within(domain, hour, wait, Scope::default())
+            .await
     }
 
     /// [`Collector::metric_report`], or `Err(Unanswered)` (see
@@ -945,7 +974,8 @@ impl Collector {
         hour: u64,
         wait: Duration,
     ) -> Result<Option<MetricReport>, Unanswered> {
-        self.report_within(domain, hour, wait).await
+        self.report_within(domain, hour, wait, Scope::default())
+            .await
     }
 }
 

@@ -229,6 +229,15 @@ fn add_live<R>(
     }
 }
 
+/// The part of a report a query wants: what a view of one machine and one type reads
+/// (`None`: all of them). Only the Transaction report, the largest, is copied in part
+/// ([`TransactionReport::scoped`]); the others come whole.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scope {
+    pub(crate) ip: Option<String>,
+    pub(crate) type_: Option<String>,
+}
+
 /// What a worker is asked besides processing trees.
 pub(crate) enum Control {
     /// One domain's report of an open hour.
@@ -236,6 +245,7 @@ pub(crate) enum Control {
         hour: u64,
         kind: ReportKind,
         domain: String,
+        scope: Scope,
         reply: tokio::sync::oneshot::Sender<Option<AnyReport>>,
     },
     /// The domains with a report in an open hour.
@@ -292,7 +302,8 @@ pub(crate) trait Worker: Send + 'static {
         true
     }
     fn process(&self, hour: &mut Self::Hour, item: &TreeItem);
-    fn query(hour: &Self::Hour, kind: ReportKind, domain: &str) -> Option<AnyReport>;
+    fn query(hour: &Self::Hour, kind: ReportKind, domain: &str, scope: &Scope)
+        -> Option<AnyReport>;
     fn domains(hour: &Self::Hour) -> Vec<String>;
     /// The reports of the hour, one `(kind, domain)` per file a checkpoint writes.
     fn report_keys(hour: &Self::Hour) -> Vec<(ReportKind, String)>;
@@ -488,10 +499,17 @@ impl Worker for ShardWorker {
         }
     }
 
-    fn query(hour: &ShardHour, kind: ReportKind, domain: &str) -> Option<AnyReport> {
+    fn query(hour: &ShardHour, kind: ReportKind, domain: &str, scope: &Scope) -> Option<AnyReport> {
         Some(match kind {
             ReportKind::Transaction => {
-                AnyReport::Transaction(hour.analyzers.transaction.reports().get(domain)?.clone())
+                let report = hour.analyzers.transaction.reports().get(domain)?;
+                AnyReport::Transaction(match scope {
+                    Scope {
+                        ip: None,
+                        type_: None,
+                    } => report.clone(),
+                    Scope { ip, type_ } => report.scoped(ip.as_deref(), type_.as_deref()),
+                })
             }
             ReportKind::Event => {
                 AnyReport::Event(hour.analyzers.event.reports().get(domain)?.clone())
@@ -628,7 +646,7 @@ impl Worker for StateWorker {
         too_late
     }
 
-    fn query(report: &StateReport, kind: ReportKind, domain: &str) -> Option<AnyReport> {
+    fn query(report: &StateReport, kind: ReportKind, domain: &str, _: &Scope) -> Option<AnyReport> {
         (kind == ReportKind::State && domain == crate::STATE_DOMAIN)
             .then(|| AnyReport::State(report.clone()))
     }
@@ -756,8 +774,8 @@ pub(crate) fn run<W: Worker>(
                     counters.dropped_hour_sealed.fetch_add(too_late, Relaxed);
                 }
                 match message {
-                    Ok(Control::Query { hour, kind, domain, reply }) => {
-                        let report = open.get(&hour).and_then(|state| W::query(state, kind, &domain));
+                    Ok(Control::Query { hour, kind, domain, scope, reply }) => {
+                        let report = open.get(&hour).and_then(|state| W::query(state, kind, &domain, &scope));
                         let _ = reply.send(report);
                     }
                     Ok(Control::Domains { hour, reply }) => {

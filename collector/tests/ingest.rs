@@ -450,6 +450,32 @@ fn domains_spread_over_analyzer_threads_give_the_same_reports_as_one_analyzer() 
             "{domain}"
         );
         assert!(block_on(collector.event_report(domain, HOUR)).is_some());
+        // A query for one machine's or one type's view copies only that, and views the same.
+        let ip = want.ips().next().unwrap().to_owned();
+        for (ip, type_) in [
+            (None, Some("URL")),
+            (Some(ip.as_str()), None),
+            (Some(&ip), Some("URL")),
+        ] {
+            let part = block_on(collector.transaction_report_for(domain, HOUR, ip, type_)).unwrap();
+            let query = ocelot_analyzer::ViewQuery {
+                ip,
+                type_,
+                elapsed_seconds: 3600.0,
+            };
+            assert_eq!(
+                part.view(&query),
+                want.view(&query),
+                "{domain} {ip:?} {type_:?}"
+            );
+            assert!(part.ips().eq(want.ips()));
+            let size =
+                |r: &ocelot_analyzer::TransactionReport| serde_json::to_string(r).unwrap().len();
+            assert!(
+                size(&part) < size(want),
+                "{domain} {ip:?} {type_:?}: copied whole"
+            );
+        }
     }
     server.stop().shutdown();
 }

@@ -168,9 +168,13 @@ async fn transaction(
 ) -> Result<Json<TransactionView>, ApiError> {
     let params = checked(params)?;
     let target = target(&state, &params).await?;
+    let (ip, type_) = (
+        params.ip().map(str::to_owned),
+        params.type_().map(str::to_owned),
+    );
     let report = state
         .reports
-        .transaction(target.domain.clone(), target.hour)
+        .transaction_for(target.domain.clone(), target.hour, ip, type_)
         .await
         .unwrap_or_else(|| TransactionReport::new(&target.domain, target.hour));
     check_machine(params.ip(), report.ips(), &target)?;

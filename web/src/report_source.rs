@@ -30,6 +30,20 @@ pub trait ReportSource: Send + Sync {
     fn domains(&self, hour: u64) -> BoxFuture<'_, Vec<String>>;
     /// The transaction report of `domain` in `hour`, if any.
     fn transaction(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<TransactionReport>>;
+    /// The transaction report of `domain` in `hour` for a view of machine `ip` (`None`:
+    /// every machine) and type `type_` (`None`: every type). A source may leave out what
+    /// that view does not read (the collector's live reports do: the analyzer thread then
+    /// copies less); by default it is the whole report.
+    fn transaction_for(
+        &self,
+        domain: String,
+        hour: u64,
+        ip: Option<String>,
+        type_: Option<String>,
+    ) -> BoxFuture<'_, Option<TransactionReport>> {
+        let _ = (ip, type_);
+        self.transaction(domain, hour)
+    }
     /// The event report of `domain` in `hour`, if any.
     fn event(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<EventReport>>;
     /// The problem report of `domain` in `hour`, if any.

@@ -128,9 +128,11 @@ async fn transaction_board(
     let params = origin.apply(params);
     let board = Board::resolve(&state, &params, PATH).await?;
     let report = if board.has_domain() {
+        // Only what this page shows (one machine, one type) is copied from a live report.
+        let (ip, type_) = (board.ip.clone(), params.type_().map(str::to_owned));
         state
             .reports
-            .transaction(board.domain.clone(), board.hour)
+            .transaction_for(board.domain.clone(), board.hour, ip, type_)
             .await
     } else {
         None

@@ -667,6 +667,37 @@ impl TransactionReport {
         counts
     }
 
+    /// The part of the report that a view of machine `ip` (`None`: every machine) and type
+    /// `type_` (`None`: every type) reads, copied: every machine stays listed
+    /// ([`TransactionReport::ips`]), but only the asked one keeps its entries, and of those
+    /// only the asked type. For a query of that machine and type, `scoped(..).view(query)`
+    /// equals `view(query)`. This is what a report query copies on the analyzer thread
+    /// (which takes no tree meanwhile): one type of a domain on a thousand machines instead
+    /// of all of it.
+    pub fn scoped(&self, ip: Option<&str>, type_: Option<&str>) -> TransactionReport {
+        let machines = self.machines.map_values(|key, machine| {
+            if ip.is_some_and(|ip| ip != key) {
+                return TransactionMachine::default();
+            }
+            match type_ {
+                None => machine.clone(),
+                Some(type_) => TransactionMachine {
+                    types: machine
+                        .types
+                        .get(type_)
+                        .map(|t| SortedMap::single(type_, t.clone()))
+                        .unwrap_or_default(),
+                },
+            }
+        });
+        TransactionReport {
+            domain: self.domain.clone(),
+            hour: self.hour,
+            machines,
+            folded: self.folded,
+        }
+    }
+
     /// Machines, types and names held ([`crate::AnalyzerConfig::max_entries_per_hour`]).
     pub(crate) fn entry_count(&self) -> usize {
         self.machines

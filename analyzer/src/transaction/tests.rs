@@ -584,3 +584,37 @@ fn the_failure_links_are_the_newest_ten_failures() {
         .collect();
     assert_eq!(pay.fail_message_ids, expected, "the last ten, oldest first");
 }
+
+#[test]
+fn a_scoped_copy_gives_the_view_of_its_machine_and_type() {
+    let mut analyzer = analyzer();
+    let mut samples = ocelot_protocol::sample::SampleTrees::new(7, 2, 10, HOUR_START_MS + 60_000);
+    for _ in 0..600 {
+        analyzer.process(&samples.tree());
+    }
+    for report in analyzer.reports().values() {
+        let ips: Vec<String> = report.ips().map(str::to_owned).collect();
+        let types: Vec<String> = report.type_counts().into_keys().collect();
+        assert!(ips.len() > 1 && types.len() > 1, "{ips:?} {types:?}");
+        let machines = std::iter::once(None).chain(ips.iter().map(|ip| Some(ip.as_str())));
+        for ip in machines.chain([Some("All"), Some("10.9.9.9")]) {
+            let kinds = std::iter::once(None).chain(types.iter().map(|t| Some(t.as_str())));
+            for type_ in kinds.chain([Some("NoSuchType")]) {
+                let query = ViewQuery {
+                    ip,
+                    type_,
+                    ..all_hour()
+                };
+                let scoped = report.scoped(query.machine(), type_);
+                assert_eq!(scoped.view(&query), report.view(&query), "{ip:?} {type_:?}");
+                assert!(scoped.ips().eq(report.ips()));
+                if type_.is_some() || query.machine().is_some() {
+                    assert!(
+                        scoped.entry_count() < report.entry_count(),
+                        "{ip:?} {type_:?}"
+                    );
+                }
+            }
+        }
+    }
+}
