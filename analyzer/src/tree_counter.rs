@@ -1,10 +1,14 @@
 //! [`MachineCounter`]: what the Transaction, Event and Problem analyzers hold while they
 //! count one tree (see `HourAnalyzers::process`).
 
+use ocelot_protocol::TreeView;
+
 use crate::config::AnalyzerConfig;
+use crate::domain_reports::DomainReports;
 use crate::minute::hour_start_ms;
 #[cfg(doc)]
 use crate::minute::minute_in_hour;
+use crate::sorted_map::SortedMap;
 
 /// One tree's counting into the entries of its machine `M` (found once per tree), with
 /// what folded into `OTHERS` meanwhile; added to the report's count when dropped.
@@ -21,17 +25,56 @@ pub(crate) struct MachineCounter<'a, M> {
     report_folded: &'a mut u64,
 }
 
-impl<'a, M> MachineCounter<'a, M> {
-    /// A counter into `machine`, with `folded` keys folded already (the domain's and the
-    /// machine's lookups), adding to `report_folded` at the end.
-    pub(crate) fn new(
+/// A report kept per machine, as the Transaction, Event and Problem reports are: what
+/// [`MachineCounter::of_tree`] needs of it.
+pub(crate) trait MachineReport {
+    type Machine: Default;
+    /// An empty report of `domain` and `hour`.
+    fn new_report(domain: &str, hour: u64) -> Self;
+    /// The machines, and the report's count of keys folded into `OTHERS`.
+    fn machines_and_folded(&mut self) -> (&mut SortedMap<Self::Machine>, &mut u64);
+}
+
+/// `impl MachineReport` for a report with `machines` and `folded` fields.
+macro_rules! machine_report {
+    ($report:ty, $machine:ty) => {
+        impl $crate::tree_counter::MachineReport for $report {
+            type Machine = $machine;
+            fn new_report(domain: &str, hour: u64) -> Self {
+                <$report>::new(domain, hour)
+            }
+            fn machines_and_folded(
+                &mut self,
+            ) -> (&mut $crate::sorted_map::SortedMap<$machine>, &mut u64) {
+                (&mut self.machines, &mut self.folded)
+            }
+        }
+    };
+}
+pub(crate) use machine_report;
+
+impl<'a, M: Default> MachineCounter<'a, M> {
+    /// The counter of `tree` in `reports`: its domain's report (made on demand) and its
+    /// machine, found once under `config`'s caps and the hour's entry budget.
+    pub(crate) fn of_tree<R: MachineReport<Machine = M>>(
+        reports: &'a mut DomainReports<R>,
         config: &'a AnalyzerConfig,
         hour: u64,
-        machine: &'a mut M,
-        folded: u64,
-        report_folded: &'a mut u64,
+        tree: &TreeView<'_>,
         entries_left: &'a mut usize,
     ) -> Self {
+        let mut folded = 0;
+        let report = reports.of_domain(tree.domain, config, &mut folded, |domain| {
+            R::new_report(domain, hour)
+        });
+        let (machines, report_folded) = report.machines_and_folded();
+        let machine = machines.budgeted_entry(
+            tree.ip_address,
+            config.max_machines_per_domain,
+            config.max_key_chars,
+            &mut folded,
+            entries_left,
+        );
         MachineCounter {
             config,
             hour_start_ms: hour_start_ms(hour),

@@ -195,6 +195,8 @@ impl EventMachine {
     }
 }
 
+crate::tree_counter::machine_report!(EventReport, EventMachine);
+
 impl EventReport {
     /// An empty report for `domain` and `hour`.
     pub fn new(domain: impl Into<String>, hour: u64) -> Self {

@@ -117,29 +117,13 @@ impl ProblemAnalyzer {
         tree: &TreeView<'_>,
         count: impl FnOnce(&mut TreeCounter<'_>) -> R,
     ) -> R {
-        let config = &*self.config;
-        let hour = self.hour;
-        let mut folded = 0;
-        let report = self
-            .reports
-            .of_domain(tree.domain, config, &mut folded, |domain| {
-                ProblemReport::new(domain, hour)
-            });
-        let thresholds = config.long_thresholds_for(tree.domain);
-        let machine = report.machines.budgeted_entry(
-            tree.ip_address,
-            config.max_machines_per_domain,
-            config.max_key_chars,
-            &mut folded,
-            &mut self.entries_left,
-        );
+        let thresholds = self.config.long_thresholds_for(tree.domain);
         count(&mut TreeCounter {
-            counter: MachineCounter::new(
-                config,
-                hour,
-                machine,
-                folded,
-                &mut report.folded,
+            counter: MachineCounter::of_tree(
+                &mut self.reports,
+                &self.config,
+                self.hour,
+                tree,
                 &mut self.entries_left,
             ),
             thresholds,

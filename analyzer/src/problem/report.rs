@@ -149,6 +149,8 @@ impl ProblemMachine {
     }
 }
 
+crate::tree_counter::machine_report!(ProblemReport, ProblemMachine);
+
 impl ProblemReport {
     /// An empty report for `domain` and `hour`.
     pub fn new(domain: impl Into<String>, hour: u64) -> Self {

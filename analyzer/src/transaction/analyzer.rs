@@ -96,27 +96,11 @@ impl TransactionAnalyzer {
         tree: &TreeView<'_>,
         count: impl FnOnce(&mut TreeCounter<'_>) -> R,
     ) -> R {
-        let config = &*self.config;
-        let hour = self.hour;
-        let mut folded = 0;
-        let report = self
-            .reports
-            .of_domain(tree.domain, config, &mut folded, |domain| {
-                TransactionReport::new(domain, hour)
-            });
-        let machine = report.machines.budgeted_entry(
-            tree.ip_address,
-            config.max_machines_per_domain,
-            config.max_key_chars,
-            &mut folded,
-            &mut self.entries_left,
-        );
-        count(&mut MachineCounter::new(
-            config,
-            hour,
-            machine,
-            folded,
-            &mut report.folded,
+        count(&mut MachineCounter::of_tree(
+            &mut self.reports,
+            &self.config,
+            self.hour,
+            tree,
             &mut self.entries_left,
         ))
     }

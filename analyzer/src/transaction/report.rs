@@ -609,6 +609,8 @@ impl TransactionMachine {
     }
 }
 
+crate::tree_counter::machine_report!(TransactionReport, TransactionMachine);
+
 impl TransactionReport {
     /// An empty report for `domain` and `hour` (`epoch_ms / 3_600_000`).
     pub fn new(domain: impl Into<String>, hour: u64) -> Self {
