@@ -2,7 +2,8 @@
 //! for sealed ones (the collector falls back to the store itself).
 
 use ocelot_analyzer::{
-    EventReport, HeartbeatReport, MetricReport, ProblemReport, StateReport, TransactionReport,
+    DomainOverview, EventReport, HeartbeatReport, MetricReport, ProblemReport, StateReport,
+    TransactionReport,
 };
 use ocelot_collector::Collector;
 use ocelot_web::{BoxFuture, ReportSource};
@@ -53,6 +54,10 @@ impl ReportSource for CollectorReports {
                 .transaction_report_for(&domain, hour, ip.as_deref(), type_.as_deref())
                 .await
         })
+    }
+
+    fn overview(&self, domain: String, hour: u64) -> BoxFuture<'_, DomainOverview> {
+        Box::pin(async move { self.collector.domain_overview(&domain, hour).await })
     }
 
     fn event(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<EventReport>> {

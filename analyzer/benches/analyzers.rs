@@ -28,8 +28,8 @@ use std::time::Instant;
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use ocelot_analyzer::{
-    AnalyzerConfig, EventAnalyzer, HeartbeatAnalyzer, HourAnalyzers, MetricAnalyzer, ParsedId,
-    ProblemAnalyzer, TransactionAnalyzer, ViewQuery,
+    AnalyzerConfig, DomainOverview, EventAnalyzer, HeartbeatAnalyzer, HourAnalyzers,
+    MetricAnalyzer, ParsedId, ProblemAnalyzer, TransactionAnalyzer, ViewQuery,
 };
 use ocelot_protocol::{Header, Leaf, Message, MessageIdRef, MessageTree, Transaction, TreeView};
 
@@ -442,10 +442,12 @@ fn bench_all_machines_view(c: &mut Criterion) {
     let mut rng = Rng(0xa11);
     let trees = trees_on_machines(200_000, 1, 1_000, 50, &mut rng);
     let mut transaction = TransactionAnalyzer::new(HOUR, config.clone());
-    let mut event = EventAnalyzer::new(HOUR, config);
+    let mut event = EventAnalyzer::new(HOUR, config.clone());
+    let mut problem = ProblemAnalyzer::new(HOUR, config);
     for tree in &trees {
         transaction.process(tree);
         event.process(tree);
+        problem.process(tree);
     }
     let query = ViewQuery {
         elapsed_seconds: 3600.0,
@@ -476,6 +478,23 @@ fn bench_all_machines_view(c: &mut Criterion) {
         let report = &transaction.reports()["domain-0"];
         let ip = report.ips().next().unwrap().to_owned();
         b.iter(|| black_box(report.scoped(Some(&ip), None)))
+    });
+    // What the home page asks of each domain: whole copies of both reports it reads, and
+    // the overview the analyzer thread builds instead (the entry type copied, problems
+    // counted).
+    group.bench_function("home_1000_machines_whole_copies", |b| {
+        b.iter(|| {
+            black_box(transaction.reports()["domain-0"].clone());
+            black_box(problem.reports()["domain-0"].clone());
+        })
+    });
+    group.bench_function("home_1000_machines_overview", |b| {
+        b.iter(|| {
+            black_box(DomainOverview::of(
+                Some(&transaction.reports()["domain-0"]),
+                Some(&problem.reports()["domain-0"]),
+            ))
+        })
     });
     group.bench_function("event_1000_machines", |b| {
         b.iter(|| black_box(event.reports()["domain-0"].view(&query)))

@@ -38,6 +38,7 @@ mod message_ids;
 mod metric;
 mod minute;
 mod open_minute;
+mod overview;
 mod position_index;
 mod problem;
 mod sample_id;
@@ -61,6 +62,7 @@ pub use heartbeat::{HeartbeatAnalyzer, HeartbeatMinuteView, HeartbeatReport, Hea
 pub use histogram::{DurationHistogram, RELATIVE_ACCURACY};
 pub use hour::{HourAnalyzers, HourReports};
 pub use metric::{MetricAnalyzer, MetricItemView, MetricMinuteView, MetricReport, MetricView};
+pub use overview::DomainOverview;
 pub use problem::{
     ProblemAnalyzer, ProblemEntryView, ProblemMinuteView, ProblemReport, ProblemView,
 };

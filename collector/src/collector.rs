@@ -10,8 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use crossbeam_channel::{bounded, unbounded, Sender};
 use ocelot_analyzer::{
-    EventReport, HeartbeatReport, MetricReport, ParsedId, ProblemReport, StateReport,
-    TransactionReport,
+    DomainOverview, EventReport, HeartbeatReport, MetricReport, ParsedId, ProblemReport,
+    StateReport, TransactionReport,
 };
 use ocelot_protocol::{hour_of, scan_frame, DecodeError, MessageId, MessageIdRef, MILLIS_PER_HOUR};
 use ocelot_store::{FrameKey, Store};
@@ -835,6 +835,42 @@ impl Collector {
             type_: type_.map(str::to_owned),
         };
         self.report_scoped(domain, hour, scope).await
+    }
+
+    /// What an overview of every domain (the web UI's home page) shows of `domain` in
+    /// `hour` ([`DomainOverview`]). Of a live hour the analyzer thread holding the domain
+    /// copies only its entry type's part of the Transaction report and counts its problems,
+    /// both in one round trip, where whole copies of a domain on many machines kept it from
+    /// its trees for a tenth of a second; a sealed hour's come from the stored reports.
+    pub async fn domain_overview(&self, domain: &str, hour: u64) -> DomainOverview {
+        let inner = &*self.inner;
+        if let Some(worker) = inner.worker_of(ReportKind::Transaction, hour, domain) {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let query = Control::Overview {
+                hour,
+                domain: domain.to_owned(),
+                reply,
+            };
+            let answered = inner.controls[worker].try_send(query).is_ok()
+                && match tokio::time::timeout(QUERY_TIMEOUT, answer).await {
+                    Ok(Ok(Some(overview))) => return overview,
+                    // The analyzer holds none of the domain's reports: whatever is stored.
+                    Ok(Ok(None)) => true,
+                    Ok(Err(_)) | Err(_) => false,
+                };
+            if !answered {
+                // The last checkpoint, as for a report query.
+                inner.stats.report_queries_unanswered.fetch_add(1, Relaxed);
+            }
+        }
+        let Some(store) = inner.store.as_ref() else {
+            return DomainOverview::default();
+        };
+        let transactions: Option<TransactionReport> =
+            read_stored(store, hour, domain, ReportKind::Transaction.name());
+        let problems: Option<ProblemReport> =
+            read_stored(store, hour, domain, ReportKind::Problem.name());
+        DomainOverview::of(transactions.as_ref(), problems.as_ref())
     }
 
     /// A domain's Event report for an hour.

@@ -14,8 +14,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use crossbeam_channel::{select, Receiver};
 use ocelot_analyzer::{
-    AnalyzerConfig, DomainReports, EventReport, HeartbeatReport, HourAnalyzers, HourReports,
-    MetricReport, ParsedId, ProblemReport, StateReport, TransactionReport, OTHERS,
+    AnalyzerConfig, DomainOverview, DomainReports, EventReport, HeartbeatReport, HourAnalyzers,
+    HourReports, MetricReport, ParsedId, ProblemReport, StateReport, TransactionReport, OTHERS,
 };
 use ocelot_protocol::{nt1, MessageTree, ScannedFrame, TreeView, LENGTH_PREFIX_BYTES};
 use ocelot_store::Store;
@@ -248,6 +248,13 @@ pub(crate) enum Control {
         scope: Scope,
         reply: tokio::sync::oneshot::Sender<Option<AnyReport>>,
     },
+    /// What an overview of domains reads of one domain in an open hour
+    /// ([`DomainOverview`]), `None` when the worker holds none of its reports.
+    Overview {
+        hour: u64,
+        domain: String,
+        reply: tokio::sync::oneshot::Sender<Option<DomainOverview>>,
+    },
     /// The domains with a report in an open hour.
     Domains {
         hour: u64,
@@ -304,6 +311,10 @@ pub(crate) trait Worker: Send + 'static {
     fn process(&self, hour: &mut Self::Hour, item: &TreeItem);
     fn query(hour: &Self::Hour, kind: ReportKind, domain: &str, scope: &Scope)
         -> Option<AnyReport>;
+    /// [`DomainOverview`] of `domain`'s live reports (only domain-keyed workers have any).
+    fn overview(_hour: &Self::Hour, _domain: &str) -> Option<DomainOverview> {
+        None
+    }
     fn domains(hour: &Self::Hour) -> Vec<String>;
     /// The reports of the hour, one `(kind, domain)` per file a checkpoint writes.
     fn report_keys(hour: &Self::Hour) -> Vec<(ReportKind, String)>;
@@ -525,6 +536,15 @@ impl Worker for ShardWorker {
             }
             ReportKind::State => return None,
         })
+    }
+
+    fn overview(hour: &ShardHour, domain: &str) -> Option<DomainOverview> {
+        let transactions = hour.analyzers.transaction.reports().get(domain);
+        let problems = hour.analyzers.problem.reports().get(domain);
+        if transactions.is_none() && problems.is_none() {
+            return None;
+        }
+        Some(DomainOverview::of(transactions, problems))
     }
 
     fn domains(hour: &ShardHour) -> Vec<String> {
@@ -777,6 +797,10 @@ pub(crate) fn run<W: Worker>(
                     Ok(Control::Query { hour, kind, domain, scope, reply }) => {
                         let report = open.get(&hour).and_then(|state| W::query(state, kind, &domain, &scope));
                         let _ = reply.send(report);
+                    }
+                    Ok(Control::Overview { hour, domain, reply }) => {
+                        let overview = open.get(&hour).and_then(|state| W::overview(state, &domain));
+                        let _ = reply.send(overview);
                     }
                     Ok(Control::Domains { hour, reply }) => {
                         let domains = open.get(&hour).map(W::domains).unwrap_or_default();

@@ -266,6 +266,14 @@ fn an_hour_is_sealed_into_the_store_after_its_grace_period_and_stays_readable() 
         serde_json::to_value(&report).unwrap(),
         serde_json::to_value(&stored).unwrap()
     );
+    // The home page's overview of the sealed hour: from the stored reports.
+    let overview = block_on(collector.domain_overview("catgen", HOUR));
+    let problems = block_on(collector.problem_report("catgen", HOUR));
+    assert_eq!(
+        overview,
+        ocelot_analyzer::DomainOverview::of(Some(&stored), problems.as_ref())
+    );
+    assert!(overview.entry.is_some());
     // A late tree of the sealed hour is now out of window.
     let before = collector.stats().out_of_window;
     let _ = collector.ingest(binary_frames()[0].clone().into());
@@ -450,6 +458,15 @@ fn domains_spread_over_analyzer_threads_give_the_same_reports_as_one_analyzer() 
             "{domain}"
         );
         assert!(block_on(collector.event_report(domain, HOUR)).is_some());
+        // The home page's overview: one type copied, problems counted, as from whole reports.
+        let problems = block_on(collector.problem_report(domain, HOUR));
+        let overview = block_on(collector.domain_overview(domain, HOUR));
+        assert_eq!(
+            overview,
+            ocelot_analyzer::DomainOverview::of(Some(&got), problems.as_ref()),
+            "{domain}"
+        );
+        assert!(overview.entry.is_some(), "{domain}");
         // A query for one machine's or one type's view copies only that, and views the same.
         let ip = want.ips().next().unwrap().to_owned();
         for (ip, type_) in [

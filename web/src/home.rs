@@ -6,14 +6,12 @@
 //! app), else `Service` (an RPC server), else its busiest type. The P95 is that type's,
 //! exact over the hour; P95s of two types cannot be added up.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use ocelot_analyzer::{ProblemReport, TransactionReport, TransactionTypeView, ViewQuery};
+use ocelot_analyzer::{DomainOverview, TransactionTypeView, ViewQuery};
 
 use crate::board::{
     build_url, format_count, format_ms, format_percent, per_minute, Board, MINUTES,
@@ -30,8 +28,6 @@ const PATH: &str = "/";
 const HEADING: &str = "Domains";
 /// Domains whose rows are built at once.
 const ROWS_AT_ONCE: usize = 8;
-/// Entry transaction types, in order of preference.
-const ENTRY_TYPES: [&str; 2] = ["URL", "Service"];
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {
@@ -63,37 +59,19 @@ fn complete_minutes(elapsed_seconds: f64) -> usize {
     ((elapsed_seconds / 60.0).floor() as usize).min(MINUTES)
 }
 
-/// The domain's entry type, from each type's count: URL, else Service, else the busiest.
-fn entry_type(counts: &BTreeMap<String, u64>) -> Option<&str> {
-    ENTRY_TYPES
-        .iter()
-        .find(|wanted| counts.contains_key(**wanted))
-        .copied()
-        .or_else(|| {
-            // The first of equally busy types, as the table lists them.
-            let busiest = counts.values().copied().max()?;
-            counts
-                .iter()
-                .find(|(_, count)| **count == busiest)
-                .map(|(type_, _)| type_.as_str())
-        })
-}
-
-/// One domain's row. Only the entry type's view is built: a domain on a thousand machines
-/// merges one type of theirs instead of every type, and the problems are counted, not
-/// viewed. The reports are dropped in here too (freeing a large one takes a while).
+/// One domain's row. Only the entry type is in the overview: a domain on a thousand
+/// machines merges one type of theirs instead of every type. The report is dropped in here
+/// too (freeing a large one takes a while).
 fn domain_health(
     domain: String,
-    transactions: Option<TransactionReport>,
-    problems: Option<ProblemReport>,
+    overview: DomainOverview,
     query: ViewQuery<'static>,
     minutes_shown: usize,
 ) -> DomainHealth {
-    let view = transactions.as_ref().and_then(|r| {
-        let counts = r.type_counts();
-        let type_ = entry_type(&counts)?;
+    let view = overview.entry.as_ref().and_then(|r| {
+        let type_ = r.entry_type()?;
         Some(r.view(&ViewQuery {
-            type_: Some(type_),
+            type_: Some(&type_),
             ..query
         }))
     });
@@ -104,7 +82,7 @@ fn domain_health(
         requests: entry.map_or(0, |t| t.figures.count),
         fail_percent: entry.map_or(0.0, |t| t.figures.fail_percent),
         p95_ms: entry.map_or(0.0, |t| t.figures.p95),
-        problems: problems.map_or(0, |p| p.total_count()),
+        problems: overview.problems,
         per_minute: entry.map_or_else(Vec::new, |t| {
             let mut values = per_minute(
                 t.names
@@ -141,9 +119,8 @@ async fn home(
         let Some(domain) = pending.next() else { return };
         let state = state.clone();
         tasks.spawn(async move {
-            let transactions = state.reports.transaction(domain.clone(), hour).await;
-            let problems = state.reports.problem(domain.clone(), hour).await;
-            heavy(move || domain_health(domain, transactions, problems, query, minutes_shown))
+            let overview = state.reports.overview(domain.clone(), hour).await;
+            heavy(move || domain_health(domain, overview, query, minutes_shown))
         });
     };
     for _ in 0..ROWS_AT_ONCE {
@@ -234,20 +211,6 @@ mod tests {
         assert_eq!(complete_minutes(150.0), 2, "02:30: minutes 0 and 1, not 2");
         assert_eq!(complete_minutes(2400.0), 40);
         assert_eq!(complete_minutes(3599.0), 59);
-    }
-
-    #[test]
-    fn the_entry_type_is_url_else_service_else_the_busiest() {
-        let counts = |pairs: &[(&str, u64)]| -> BTreeMap<String, u64> {
-            pairs.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect()
-        };
-        let all = counts(&[("SQL", 900), ("Service", 5), ("URL", 10)]);
-        assert_eq!(entry_type(&all), Some("URL"));
-        let rpc = counts(&[("SQL", 900), ("Service", 5)]);
-        assert_eq!(entry_type(&rpc), Some("Service"));
-        let job = counts(&[("Cache", 40), ("Job", 70), ("SQL", 70)]);
-        assert_eq!(entry_type(&job), Some("Job"), "the first of the busiest");
-        assert_eq!(entry_type(&BTreeMap::new()), None);
     }
 
     #[test]

@@ -11,8 +11,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use ocelot_analyzer::{
-    AnalyzerConfig, EventReport, HeartbeatReport, HourAnalyzers, MetricReport, ProblemReport,
-    StateReport, TransactionReport,
+    AnalyzerConfig, DomainOverview, EventReport, HeartbeatReport, HourAnalyzers, MetricReport,
+    ProblemReport, StateReport, TransactionReport,
 };
 use ocelot_protocol::{hour_of, nt1, MessageTree, LENGTH_PREFIX_BYTES};
 
@@ -43,6 +43,16 @@ pub trait ReportSource: Send + Sync {
     ) -> BoxFuture<'_, Option<TransactionReport>> {
         let _ = (ip, type_);
         self.transaction(domain, hour)
+    }
+    /// What the home page shows of `domain` in `hour`: its entry transactions and problem
+    /// count ([`DomainOverview`]). By default built from the whole reports; the collector's
+    /// live reports copy only that much.
+    fn overview(&self, domain: String, hour: u64) -> BoxFuture<'_, DomainOverview> {
+        Box::pin(async move {
+            let transactions = self.transaction(domain.clone(), hour).await;
+            let problems = self.problem(domain, hour).await;
+            DomainOverview::of(transactions.as_ref(), problems.as_ref())
+        })
     }
     /// The event report of `domain` in `hour`, if any.
     fn event(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<EventReport>>;

@@ -1,0 +1,150 @@
+//! What an overview of many domains (the web UI's home page) reads of each: the part of its
+//! Transaction report about its entry transactions, and how many problems it had. A live
+//! report is queried on the analyzer thread that holds it, which takes no tree meanwhile;
+//! this copies a tenth of a busy domain's reports where the whole copies took tens of
+//! milliseconds.
+
+use std::collections::BTreeMap;
+
+use crate::{ProblemReport, TransactionReport};
+
+/// Entry transaction types, in order of preference: a web app's, then an RPC server's.
+const ENTRY_TYPES: [&str; 2] = ["URL", "Service"];
+
+/// One domain of an hour in brief.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DomainOverview {
+    /// The Transaction report scoped to the entry type ([`TransactionReport::entry_type`]):
+    /// every machine listed, only that type's names kept. `None` without transactions.
+    pub entry: Option<TransactionReport>,
+    /// [`ProblemReport::total_count`]; 0 without problems.
+    pub problems: u64,
+}
+
+impl DomainOverview {
+    /// The overview of a domain from its reports.
+    pub fn of(
+        transactions: Option<&TransactionReport>,
+        problems: Option<&ProblemReport>,
+    ) -> DomainOverview {
+        DomainOverview {
+            entry: transactions.and_then(|report| {
+                let type_ = report.entry_type()?;
+                Some(report.scoped(None, Some(&type_)))
+            }),
+            problems: problems.map_or(0, ProblemReport::total_count),
+        }
+    }
+}
+
+impl TransactionReport {
+    /// The domain's entry transactions, what its requests are: type `URL` when any machine
+    /// has it (a web app), else `Service` (an RPC server), else the busiest type (the first
+    /// by name of equally busy ones). `None` without any transaction.
+    pub fn entry_type(&self) -> Option<String> {
+        let has = |type_: &str| self.machines.values().any(|m| m.types.get(type_).is_some());
+        if let Some(found) = ENTRY_TYPES.iter().find(|t| has(t)) {
+            return Some((*found).to_owned());
+        }
+        busiest(&self.type_counts())
+    }
+}
+
+/// The busiest type of `counts`, the first by name of equally busy ones.
+fn busiest(counts: &BTreeMap<String, u64>) -> Option<String> {
+    let most = counts.values().copied().max()?;
+    counts
+        .iter()
+        .find(|(_, count)| **count == most)
+        .map(|(type_, _)| type_.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ocelot_protocol::{Header, Message, MessageTree, Transaction};
+
+    use super::*;
+    use crate::{AnalyzerConfig, ProblemAnalyzer, TransactionAnalyzer, ViewQuery};
+
+    const HOUR: u64 = 498_703;
+
+    fn tree(ip: &str, type_: &str, name: &str, status: &str) -> MessageTree {
+        let mut t = Transaction::new(type_, name, HOUR * 3_600_000 + 1_000);
+        t.duration_us = 4_000;
+        t.status = status.into();
+        let header = Header {
+            domain: "shop".into(),
+            ip_address: ip.into(),
+            ..Header::default()
+        };
+        MessageTree::new(header, Message::Transaction(t))
+    }
+
+    fn report(trees: &[MessageTree]) -> TransactionReport {
+        let mut analyzer = TransactionAnalyzer::new(HOUR, Arc::new(AnalyzerConfig::default()));
+        for t in trees {
+            analyzer.process(t);
+        }
+        analyzer.reports()["shop"].clone()
+    }
+
+    #[test]
+    fn the_entry_type_is_url_else_service_else_the_busiest() {
+        let mut trees = vec![
+            tree("10.0.0.1", "SQL", "select", "0"),
+            tree("10.0.0.1", "SQL", "update", "0"),
+            tree("10.0.0.2", "Service", "order.create", "0"),
+        ];
+        assert_eq!(report(&trees).entry_type().as_deref(), Some("Service"));
+        trees.push(tree("10.0.0.2", "URL", "/order", "0"));
+        assert_eq!(
+            report(&trees).entry_type().as_deref(),
+            Some("URL"),
+            "on any machine"
+        );
+        let job = [
+            tree("10.0.0.1", "SQL", "select", "0"),
+            tree("10.0.0.1", "Job", "nightly", "0"),
+            tree("10.0.0.2", "Job", "hourly", "0"),
+            tree("10.0.0.2", "SQL", "select", "0"),
+            tree("10.0.0.2", "Cache", "get", "0"),
+        ];
+        assert_eq!(
+            report(&job).entry_type().as_deref(),
+            Some("Job"),
+            "the first of the busiest"
+        );
+        assert_eq!(TransactionReport::default().entry_type(), None);
+    }
+
+    #[test]
+    fn the_overview_keeps_every_machine_and_only_the_entry_type() {
+        let trees = [
+            tree("10.0.0.1", "URL", "/order", "0"),
+            tree("10.0.0.1", "URL", "/order", "timeout"),
+            tree("10.0.0.1", "SQL", "select", "0"),
+            tree("10.0.0.2", "SQL", "select", "0"),
+        ];
+        let whole = report(&trees);
+        let mut problems = ProblemAnalyzer::new(HOUR, Arc::new(AnalyzerConfig::default()));
+        for t in &trees {
+            problems.process(t);
+        }
+        let problem_report = &problems.reports()["shop"];
+        let overview = DomainOverview::of(Some(&whole), Some(problem_report));
+        assert_eq!(overview.problems, problem_report.total_count());
+        assert_eq!(overview.problems, 1, "the failed URL");
+        let entry = overview.entry.expect("a URL type");
+        let query = ViewQuery {
+            type_: Some("URL"),
+            elapsed_seconds: 3600.0,
+            ..ViewQuery::default()
+        };
+        assert_eq!(entry.view(&query), whole.view(&query));
+        assert_eq!(entry.type_counts().keys().collect::<Vec<_>>(), ["URL"]);
+        assert_eq!(entry.view(&ViewQuery::default()).ips.len(), 2);
+        assert_eq!(DomainOverview::of(None, None), DomainOverview::default());
+    }
+}
