@@ -731,10 +731,11 @@ pub(crate) fn run<W: Worker>(
     let mut open: BTreeMap<u64, W::Hour> = BTreeMap::new();
     let counters = ctx.stats.worker(ctx.index);
     let mut write_error_logged = false;
+    // Whether the report is on disk (or there is nothing to write it to).
     let mut write_report = |hour: u64, state: &W::Hour, kind: ReportKind, domain: &str| {
-        let Some(store) = &ctx.store else { return };
+        let Some(store) = &ctx.store else { return true };
         let Some(write) = W::report_writer(state, kind, domain) else {
-            return;
+            return true;
         };
         let kind = kind.name();
         let result = store.write_report_with(hour, domain, kind, write);
@@ -744,7 +745,9 @@ pub(crate) fn run<W: Worker>(
                 tracing::warn!(worker = ctx.name, report = kind, hour, domain, error = %e, "writing a report failed (further failures are counted, not logged)");
                 write_error_logged = true;
             }
+            return false;
         }
+        true
     };
     // The last hour this worker sealed: a tree of it or an earlier one, admitted just
     // before the hour closed and queued past the seal, is counted as dropped instead of
@@ -825,6 +828,10 @@ pub(crate) fn run<W: Worker>(
                         counters.queue_depth.store(counters.queued.load(Relaxed), Relaxed);
                         // Hours past their grace period: every file, then the hour is gone,
                         // with no tree taken in between (it would be counted and then lost).
+                        // An hour with a file that failed to write (a full disk) is sealed
+                        // all the same, but kept, and written again at every checkpoint until
+                        // it is on disk: freed, it would lose what it counted since its last
+                        // checkpoint.
                         let due: Vec<u64> = open
                             .keys()
                             .copied()
@@ -832,8 +839,12 @@ pub(crate) fn run<W: Worker>(
                             .collect();
                         for hour in due {
                             if let Some(state) = open.remove(&hour) {
+                                let mut written = true;
                                 for (kind, domain) in W::report_keys(&state) {
-                                    write_report(hour, &state, kind, &domain);
+                                    written &= write_report(hour, &state, kind, &domain);
+                                }
+                                if !written {
+                                    open.insert(hour, state);
                                 }
                             }
                             sealed_through = sealed_through.max(Some(hour));
@@ -842,8 +853,12 @@ pub(crate) fn run<W: Worker>(
                         // between two domains: serializing a busy hour takes seconds, longer
                         // than the queue lasts, and the trees arriving then were dropped. A
                         // domain's reports are written together, so after a restore they
-                        // agree with each other.
-                        let hours: Vec<u64> = open.keys().copied().collect();
+                        // agree with each other. (Sealed hours kept above were just written.)
+                        let hours: Vec<u64> = open
+                            .keys()
+                            .copied()
+                            .filter(|&h| sealed_through.is_none_or(|sealed| h > sealed))
+                            .collect();
                         for hour in hours {
                             let keys = open.get(&hour).map(W::report_keys).unwrap_or_default();
                             for (i, (kind, domain)) in keys.iter().enumerate() {

@@ -1051,6 +1051,44 @@ fn a_checkpoint_that_fails_to_write_does_not_count_as_the_last_checkpoint() {
 }
 
 #[test]
+fn an_hour_whose_seal_fails_to_write_is_kept_and_written_at_the_next_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock.clone());
+    for seq in 1..=3 {
+        collector.ingest(tree_of_domain("shop", seq)).unwrap();
+    }
+    // A file where the domain's reports folder goes: the seal's writes fail.
+    let domain_dir = dir.path().join(HOUR.to_string()).join("shop");
+    std::fs::create_dir_all(&domain_dir).unwrap();
+    std::fs::write(domain_dir.join("reports"), b"in the way").unwrap();
+    clock.set((HOUR + 1) * 3_600_000 + 3 * 60_000 + 500);
+    collector.checkpoint_now();
+    assert!(collector
+        .stats()
+        .workers
+        .values()
+        .any(|w| w.report_write_errors > 0));
+    // The sealed hour still answers with what it counted, and takes no more trees.
+    let live = block_on(collector.transaction_report("shop", HOUR)).unwrap();
+    assert_eq!(all_count(&live), 3);
+    // Once the disk takes writes again, the next checkpoint writes the sealed hour.
+    std::fs::remove_file(domain_dir.join("reports")).unwrap();
+    collector.checkpoint_now();
+    let stored: ocelot_analyzer::TransactionReport = serde_json::from_slice(
+        &store
+            .read_report(HOUR, "shop", "transaction")
+            .unwrap()
+            .expect("the sealed hour's report is written once the disk takes it"),
+    )
+    .unwrap();
+    assert_eq!(all_count(&stored), 3);
+    collector.shutdown();
+    store.shutdown();
+}
+
+#[test]
 fn a_report_asked_for_now_is_the_live_one_or_unanswered_never_an_old_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path());
