@@ -10,8 +10,9 @@
 //!    (or whose length header is unreadable) and cut the file there: the only data lost is
 //!    what was not fully written. A whole record with corrupt contents is stepped over.
 //! 2. Zero index entries that point at or past that cut: new blocks will be written there.
-//! 3. Add an index entry for every frame of every good block that has none, keyed by the
-//!    message ID in the frame's header (first tree under an ID wins).
+//! 3. Add an index entry for every frame of every good block that has none (or one that
+//!    points at no frame of its ID: a torn entry), keyed by the message ID in the frame's
+//!    header (first tree under an ID wins).
 //! 4. Write the marker.
 
 use std::collections::HashMap;
@@ -70,10 +71,20 @@ pub(crate) fn recover_all(shared: &Shared) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The names in folder `dir`, sorted; none if there is no such folder (nothing there, or a
+/// file: a stray file in an hour folder has no reports folder, and must not fail the
+/// listing of the domains beside it).
 pub(crate) fn read_dir(dir: &Path) -> Result<Vec<String>, StoreError> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(Vec::new())
+        }
         Err(e) => return Err(StoreError::io(dir, e)),
     };
     let mut names = Vec::new();
@@ -230,14 +241,22 @@ fn fix_index(
         }
         start += n;
     }
+    // An entry is kept if it points at a frame found under its sequence number; else it
+    // gets the first one found. An entry that points elsewhere is not a tree's: an index
+    // write cut short leaves an entry's first bytes, which a later entry's write completes
+    // with zeros into an address inside the data file.
+    let mut by_seq = entries.to_vec();
+    by_seq.sort_by_key(|&(seq, _)| seq); // stable: the first found stays first
     let mut rebuilt = 0;
-    for &(seq, entry) in entries {
+    for found in by_seq.chunk_by(|a, b| a.0 == b.0) {
+        let (seq, first) = found[0];
         let Some(at) = entry_position(seq) else {
             continue;
         };
-        if current(&file, at).is_none() {
+        let kept = current(&file, at).is_some_and(|e| found.iter().any(|&(_, f)| f == e));
+        if !kept {
             layer
-                .write_all_at(&file, path, at, &entry.pack())
+                .write_all_at(&file, path, at, &first.pack())
                 .map_err(|e| StoreError::io(path, e))?;
             rebuilt += 1;
         }

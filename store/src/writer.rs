@@ -43,6 +43,15 @@ pub(crate) type FastSet<T> = std::collections::HashSet<T, lru::DefaultHasher>;
 /// The open domain-hours: hashbrown's, so that a frame finds its own with a borrowed
 /// domain (`HourDomain`), without making a `String` per frame.
 type DomainHours = hashbrown::HashMap<(u64, String), DomainHour, lru::DefaultHasher>;
+/// Domain-hours that failed to open, and when to try again (see [`OPEN_RETRY_MIN`]).
+type FailedOpens = hashbrown::HashMap<(u64, String), Instant, lru::DefaultHasher>;
+
+/// After a domain-hour failed to open, its frames are dropped (counted) without trying
+/// again for at least this long, and for ten times as long as the failed try took: opening
+/// one left unclean repairs it first, a read of its whole data file (seconds for a big
+/// one), and trying again for every frame while the disk is still full kept the writer from
+/// all its other domains.
+const OPEN_RETRY_MIN: Duration = Duration::from_secs(1);
 
 /// When the queue runs dry after frames, the writer naps this long before it blocks: the
 /// next look then finds many batches at once. Blocking right away costs a futex wait and a
@@ -186,6 +195,7 @@ impl hashbrown::Equivalent<(u64, String)> for HourDomain<'_> {
 pub(crate) struct Writer {
     shared: Arc<Shared>,
     files: DomainHours,
+    failed_opens: FailedOpens,
     index_files: IndexFiles,
     data_files: DataFiles,
     compressor: BlockCompressor,
@@ -203,6 +213,7 @@ impl Writer {
         Writer {
             shared,
             files: DomainHours::default(),
+            failed_opens: FailedOpens::default(),
             index_files: IndexFiles::new(open),
             data_files: DataFiles::new(open),
             compressor: BlockCompressor::new(level),
@@ -289,7 +300,18 @@ impl Writer {
         let dh = match self.files.get_mut(&HourDomain(hour, domain)) {
             Some(dh) => dh,
             None => {
+                let key = HourDomain(hour, domain);
+                if self
+                    .failed_opens
+                    .get(&key)
+                    .is_some_and(|&retry| now < retry)
+                {
+                    counters.drop_frames(DropReason::IoError, 1);
+                    return;
+                }
+                self.failed_opens.remove(&key);
                 self.next_serial += 1;
+                let started = Instant::now();
                 match self.open_domain_hour(hour, domain, self.next_serial) {
                     Ok((dh, data)) => {
                         self.data_files.put(dh.serial, data);
@@ -301,6 +323,8 @@ impl Writer {
                         self.shared.warn_once(LogOnce::OpenFailed, || {
                             format!("store cannot open files: {e}")
                         });
+                        let retry = started + OPEN_RETRY_MIN.max(started.elapsed() * 10);
+                        self.failed_opens.insert((hour, domain.to_owned()), retry);
                         return;
                     }
                 }
@@ -515,6 +539,8 @@ impl Writer {
         let flush_interval = self.shared.config.flush_interval;
         let idle_close = self.shared.config.idle_close;
         let oldest = self.shared.oldest_hour();
+        let now = Instant::now();
+        self.failed_opens.retain(|_, &mut retry| now < retry);
         let mut closed = Vec::new();
         for (key, dh) in &mut self.files {
             if key.0 < oldest {

@@ -246,3 +246,74 @@ fn trees_written_after_a_torn_record_survive_a_reopen_and_a_restart() {
         after.len()
     );
 }
+
+/// An index write cut short by a full disk leaves the first bytes of an entry; once a later
+/// entry extends the file, zeros complete them into an entry pointing at the wrong place.
+/// Recovery used to keep any entry that pointed inside the data file, so the tree it should
+/// have found stayed unfindable for good.
+#[test]
+fn an_entry_torn_by_a_full_disk_is_rebuilt_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FlakyDisk::default());
+    let store = open_with(dir.path(), &disk);
+    // Another client's trees first, so the next block's address needs three bytes.
+    for s in 0..400 {
+        let i = id("shop", 2, s);
+        store.append(&i, frame(&i, 3000)).unwrap();
+    }
+    store.flush().unwrap();
+    // One entry, half written: its first three bytes, the address's upper ones.
+    disk.index_full.store(true, Ordering::SeqCst);
+    let torn = id("shop", 1, 0);
+    store.append(&torn, frame(&torn, 100)).unwrap();
+    store.flush().unwrap();
+    disk.index_full.store(false, Ordering::SeqCst);
+    // The next entry extends the file past the torn one.
+    let next = id("shop", 1, 1);
+    store.append(&next, frame(&next, 100)).unwrap();
+    store.flush().unwrap();
+    store.shutdown(); // not marked clean: an index write failed
+    drop(store);
+
+    let store = open_with(dir.path(), &disk);
+    assert_eq!(store.stats().recovered_files, 1);
+    for i in [&torn, &next] {
+        assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 100)), "{i}");
+    }
+}
+
+/// Reopening a domain-hour left unclean repairs it first, which reads its whole data file.
+/// When that repair fails (the disk is still full), every later frame of the domain-hour
+/// used to try it again: a whole-file scan per frame, which kept the writer from every
+/// other domain.
+#[test]
+fn a_domain_hour_whose_repair_fails_is_not_repaired_again_for_every_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FlakyDisk::default());
+    let store = open_closing_soon(dir.path(), &disk);
+    append_while_index_writes_fail(&store, &disk);
+    std::thread::sleep(std::time::Duration::from_millis(1000)); // idle close, unclean
+                                                                // Still full: the repair cannot write the entries it rebuilds.
+    disk.index_full.store(true, Ordering::SeqCst);
+    let failures_before = disk.failures.load(Ordering::SeqCst);
+    let later: Vec<_> = (10..60).map(|s| (id("shop", 1, s), 100)).collect();
+    let refused = store.append_many(later.iter().map(|(i, n)| (i.clone(), frame(i, *n))));
+    assert_eq!(refused, 0);
+    store.flush().unwrap();
+    let repairs = disk.failures.load(Ordering::SeqCst) - failures_before;
+    assert_eq!(repairs, 1, "one failed repair, not one per frame");
+    assert_eq!(store.stats().dropped(DropReason::IoError), 50);
+    // The writer goes on with its other domains.
+    disk.index_full.store(false, Ordering::SeqCst);
+    let other = id("other", 1, 1);
+    store.append(&other, frame(&other, 10)).unwrap();
+    store.flush().unwrap();
+    assert!(store.lookup(&other).unwrap().is_some());
+    // A while later the domain-hour is tried again, and repaired.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let last = id("shop", 1, 60);
+    store.append(&last, frame(&last, 100)).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.lookup(&last).unwrap(), Some(frame(&last, 100)));
+    assert_eq!(store.stats().recovered_files, 1);
+}

@@ -297,3 +297,20 @@ fn a_file_named_like_an_hour_is_neither_an_hour_nor_a_reason_not_to_start() {
     assert_eq!(store.hours().unwrap(), Vec::<u64>::new());
     assert!(stray.is_file(), "left alone");
 }
+
+/// A stray file in an hour folder (a note, a core dump) used to fail the whole listing: its
+/// "reports folder" is no folder. The collector restores an hour's checkpoints by this list,
+/// so at a restart every domain of the hour started again from zero and its next
+/// checkpoint overwrote what had been counted.
+#[test]
+fn a_stray_file_beside_the_domains_neither_hides_them_nor_fails_the_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .write_report(HOUR, "shop", "transaction", b"t")
+        .unwrap();
+    store.write_report(HOUR, "cart", "event", b"e").unwrap();
+    std::fs::write(dir.path().join(HOUR.to_string()).join("notes"), b"x").unwrap();
+    assert_eq!(store.report_domains(HOUR).unwrap(), ["cart", "shop"]);
+    assert!(store.report_names(HOUR, "notes").unwrap().is_empty());
+}
