@@ -82,7 +82,8 @@ pub(crate) fn start(
             };
             waited = 0;
             let history = history.clone();
-            // Notifications block (with timeouts): off the async workers.
+            // Evaluation reads the store (baselines): off the async workers. Notifications
+            // are sent by the alert crate's own thread.
             let ticked = tokio::task::spawn_blocking(move || {
                 alerting.tick(now, &Overlay(live, history));
                 alerting

@@ -33,7 +33,8 @@ pub struct NotificationAttempt {
     pub target: String,
     /// `webhook` or `email`.
     pub channel: String,
-    /// 1 for the first try.
+    /// 1 for the first try; 0 when the event was not tried (the notification queue was
+    /// full).
     pub attempt: u32,
     /// Whether the target accepted it (webhook: a 2xx status; email: the relay took it).
     pub ok: bool,

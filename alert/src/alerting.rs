@@ -1,5 +1,12 @@
 //! [`Alerting`]: the engine, the notifier and the log together, what `ocelot serve` runs
 //! once per tick.
+//!
+//! Design constraint: a dead or slow target never holds up evaluation. Each event can take
+//! `(retries + 1) * timeout_ms` plus back-offs per target, so events are handed to a
+//! notification thread through a bounded queue; when it is full (a target has been dead
+//! for many events), further events are recorded as not delivered instead of waiting.
+
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 
 use crate::alert_log::AlertLog;
 use crate::engine::{Engine, ReportRef};
@@ -8,8 +15,12 @@ use crate::notify::Notifier;
 use crate::report_history::ReportHistory;
 use crate::rules::RuleSet;
 
-/// Live alerting: call [`Alerting::tick`] every few seconds from a thread that may block
-/// (notifications are sent synchronously, with timeouts).
+/// Events waiting for the notification thread, at most. A day of one incident every
+/// 1.5 minutes, as many as the log keeps: past it, a target has been failing for long.
+pub const MAX_QUEUED_NOTIFICATIONS: usize = 1_000;
+
+/// Live alerting: call [`Alerting::tick`] every few seconds. Notifications are sent by a
+/// thread of their own, with timeouts and retries, so a tick does not wait for them.
 ///
 /// One tick of `ocelot serve`'s loop, with the collector's reports replaced by an empty
 /// memory history (a real loop fetches each [`ReportRef`] with
@@ -46,19 +57,43 @@ use crate::rules::RuleSet;
 pub struct Alerting {
     engine: Engine,
     notifier: Notifier,
+    /// To the notification thread, which ends when this is dropped (after sending what
+    /// is queued).
+    queue: SyncSender<AlertEvent>,
     log: AlertLog,
 }
 
 impl Alerting {
     /// Alerting over `rules`, with an empty log.
     pub fn new(rules: RuleSet) -> Alerting {
+        Alerting::with_notification_queue(rules, MAX_QUEUED_NOTIFICATIONS)
+    }
+
+    /// Alerting whose notification thread holds at most `capacity` waiting events
+    /// (at least 1; [`Alerting::new`] uses [`MAX_QUEUED_NOTIFICATIONS`]).
+    ///
+    /// # Panics
+    ///
+    /// If the notification thread cannot be started (the process is out of threads).
+    pub fn with_notification_queue(rules: RuleSet, capacity: usize) -> Alerting {
         let log = AlertLog::new();
         let notifier = Notifier::for_rules(&rules, log.clone());
+        let (queue, waiting) = mpsc::sync_channel::<AlertEvent>(capacity.max(1));
+        let sender = notifier.clone();
+        std::thread::Builder::new()
+            .name("ocelot-alert-notify".to_owned())
+            .spawn(move || {
+                for event in waiting {
+                    sender.notify(&event);
+                }
+            })
+            .expect("starting the alert notification thread");
         let engine = Engine::new(rules);
         log.set_rules(engine.statuses());
         Alerting {
             engine,
             notifier,
+            queue,
             log,
         }
     }
@@ -84,8 +119,9 @@ impl Alerting {
         self.engine.wanted_reports(now_ms)
     }
 
-    /// Evaluates the minutes settled by `now_ms`, records the events, notifies the
-    /// targets (blocking) and updates the rule states. Returns the events.
+    /// Evaluates the minutes settled by `now_ms`, records the events, queues them for
+    /// their targets (without waiting for delivery) and updates the rule states. Returns
+    /// the events.
     pub fn tick(&mut self, now_ms: u64, history: &dyn ReportHistory) -> Vec<AlertEvent> {
         let events = self.engine.evaluate(now_ms, history);
         self.log.set_rules(self.engine.statuses());
@@ -93,7 +129,15 @@ impl Alerting {
             self.log.record_event(event);
         }
         for event in &events {
-            self.notifier.notify(event);
+            if event.suppressed || event.notify.is_empty() {
+                continue;
+            }
+            let why = match self.queue.try_send(event.clone()) {
+                Ok(()) => continue,
+                Err(TrySendError::Full(_)) => "notification queue full",
+                Err(TrySendError::Disconnected(_)) => "notification thread stopped",
+            };
+            self.notifier.record_undelivered(event, why);
         }
         events
     }

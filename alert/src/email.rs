@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::AlertError;
 #[cfg(feature = "smtp")]
 use crate::evaluator::AlertEvent;
-use crate::notify::{DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF_MS, DEFAULT_TIMEOUT_MS};
+use crate::notify::{
+    validate_delivery, DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF_MS, DEFAULT_TIMEOUT_MS,
+};
 #[cfg(feature = "smtp")]
 use crate::replay::format_events;
 
@@ -85,9 +87,12 @@ impl EmailConfig {
         if self.to.is_empty() {
             return fail("`to` is empty".to_owned());
         }
-        if self.timeout_ms == 0 {
-            return fail("`timeout_ms` must be above 0".to_owned());
-        }
+        validate_delivery(
+            &section,
+            self.timeout_ms,
+            self.retries,
+            self.retry_backoff_ms,
+        )?;
         #[cfg(feature = "smtp")]
         for address in std::iter::once(&self.from).chain(&self.to) {
             if let Err(e) = address.parse::<lettre::message::Mailbox>() {

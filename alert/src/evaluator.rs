@@ -146,8 +146,8 @@ impl Evaluator {
         self.last.as_ref()
     }
 
-    /// Feeds the next minute; minutes must come in ascending order. `link` is the board
-    /// link an event would carry.
+    /// Feeds the next minute; minutes must come in ascending order (a gap restarts the run
+    /// of bad or good minutes). `link` is the board link an event would carry.
     pub(crate) fn feed(
         &mut self,
         minute: u64,
@@ -161,6 +161,15 @@ impl Evaluator {
             value,
             baseline,
         };
+        // Runs are of consecutive minutes: after minutes were skipped (the live loop
+        // catches up at most an hour after a stall), a run starts again.
+        if self.last.as_ref().is_some_and(|p| p.minute + 1 != minute) {
+            self.bad_run.clear();
+            self.good_run.clear();
+            if self.phase == AlertPhase::Pending {
+                self.phase = AlertPhase::Ok;
+            }
+        }
         self.last = Some(point.clone());
         let bad = self.rule.condition.is_breached(value, baseline);
         match (self.phase, bad) {
@@ -346,6 +355,33 @@ mod tests {
                 (AlertKind::Resolved, 7, false),
             ]
         );
+    }
+
+    #[test]
+    fn minutes_skipped_after_a_stall_break_the_run_of_bad_or_good_minutes() {
+        // Two bad minutes, then the live loop stalls and skips to minute 100: three bad
+        // minutes in a row were never seen, so `for 3 minutes` has not held.
+        let mut evaluator = Evaluator::new(rule(3, 2, 30));
+        for minute in [0, 1] {
+            assert!(evaluator
+                .feed(minute, Some(20.0), None, String::new)
+                .is_none());
+        }
+        assert!(evaluator.feed(100, Some(20.0), None, String::new).is_none());
+        assert_eq!(evaluator.phase(), AlertPhase::Pending);
+        let fired = evaluator.feed(102, Some(20.0), None, String::new);
+        assert!(fired.is_none(), "100 and 102 are not consecutive");
+        assert!(evaluator.feed(103, Some(20.0), None, String::new).is_none());
+        let fired = evaluator.feed(104, Some(20.0), None, String::new).unwrap();
+        assert_eq!((fired.kind, fired.started_minute), (AlertKind::Fired, 102));
+        // Resolving needs `resolve_minutes` good minutes in a row too.
+        assert!(evaluator.feed(105, Some(1.0), None, String::new).is_none());
+        assert!(evaluator.feed(200, Some(1.0), None, String::new).is_none());
+        assert_eq!(evaluator.phase(), AlertPhase::Firing);
+        let resolved = evaluator.feed(201, Some(1.0), None, String::new).unwrap();
+        assert_eq!(resolved.kind, AlertKind::Resolved);
+        let minutes: Vec<u64> = resolved.minutes.iter().map(|p| p.minute).collect();
+        assert_eq!(minutes, vec![200, 201]);
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub use alert_log::{
     AlertCounters, AlertLog, AlertSnapshot, NotificationAttempt, MAX_LOGGED_ATTEMPTS,
     MAX_LOGGED_EVENTS,
 };
-pub use alerting::Alerting;
+pub use alerting::{Alerting, MAX_QUEUED_NOTIFICATIONS};
 pub use baseline::{
     BaselineConfig, DEFAULT_DAYS_BACK, DEFAULT_SMOOTHING_WINDOW_MINUTES, DEFAULT_WEIGHTS,
 };
@@ -74,12 +74,13 @@ pub use error::AlertError;
 pub use evaluator::{AlertEvent, AlertKind, AlertPhase, MinutePoint};
 pub use notify::{
     Notifier, WebhookConfig, DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF_MS, DEFAULT_TIMEOUT_MS,
+    MAX_RETRIES, MAX_RETRY_BACKOFF_MS, MAX_TIMEOUT_MS,
 };
 pub use replay::{format_events, replay, replay_command};
 pub use report_history::{MemoryHistory, Overlay, Report, ReportHistory, StoreHistory};
 pub use rules::{
     AlertConfig, Condition, Direction, Measure, ReportKind, Rule, RuleConfig, RuleSet, Scope,
-    DEFAULT_BOARD_URL, DEFAULT_SETTLE_SECONDS, DEFAULT_SUPPRESS_MINUTES,
+    DEFAULT_BOARD_URL, DEFAULT_SETTLE_SECONDS, DEFAULT_SUPPRESS_MINUTES, MAX_SETTLE_SECONDS,
 };
 pub use series::minute_series;
 pub use time::{

@@ -9,8 +9,8 @@
 //! feature exists.
 //!
 //! Sending blocks for up to `(retries + 1) * timeout_ms` plus back-offs per target: call
-//! [`Notifier::notify`] from a thread that may block (the evaluation loop's own thread or
-//! `spawn_blocking`), never from an async task directly.
+//! [`Notifier::notify`] from a thread that may block, never from an async task directly.
+//! [`crate::Alerting`] gives it a thread of its own, so evaluation never waits for it.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -31,6 +31,13 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 pub const DEFAULT_RETRIES: u32 = 2;
 /// Default wait before the first retry; doubled before each further one.
 pub const DEFAULT_RETRY_BACKOFF_MS: u64 = 1_000;
+/// Most retries a target may ask for: with the longest timeout and back-off, one event
+/// then holds the notification thread for about 20 minutes, not for days.
+pub const MAX_RETRIES: u32 = 10;
+/// Longest time allowed for one attempt.
+pub const MAX_TIMEOUT_MS: u64 = 60_000;
+/// Longest wait before a retry; the doubled back-off stops growing here.
+pub const MAX_RETRY_BACKOFF_MS: u64 = 60_000;
 /// The status line must arrive within this many bytes; anything longer is not HTTP.
 const MAX_STATUS_LINE_BYTES: usize = 8 * 1024;
 
@@ -85,11 +92,38 @@ impl WebhookConfig {
             return Err(AlertError::config("webhook", "missing `name`"));
         }
         HttpUrl::parse(&self.url).map_err(|message| AlertError::config(&section, message))?;
-        if self.timeout_ms == 0 {
-            return Err(AlertError::config(section, "`timeout_ms` must be above 0"));
-        }
-        Ok(())
+        validate_delivery(
+            &section,
+            self.timeout_ms,
+            self.retries,
+            self.retry_backoff_ms,
+        )
     }
+}
+
+/// Checks a target's `timeout_ms`, `retries` and `retry_backoff_ms` (webhooks and email).
+pub(crate) fn validate_delivery(
+    section: &str,
+    timeout_ms: u64,
+    retries: u32,
+    retry_backoff_ms: u64,
+) -> Result<(), AlertError> {
+    let fail = |message: String| Err(AlertError::config(section, message));
+    if timeout_ms == 0 {
+        return fail("`timeout_ms` must be above 0".to_owned());
+    }
+    if timeout_ms > MAX_TIMEOUT_MS {
+        return fail(format!("`timeout_ms` is at most {MAX_TIMEOUT_MS}"));
+    }
+    if retries > MAX_RETRIES {
+        return fail(format!("`retries` is at most {MAX_RETRIES}"));
+    }
+    if retry_backoff_ms > MAX_RETRY_BACKOFF_MS {
+        return fail(format!(
+            "`retry_backoff_ms` is at most {MAX_RETRY_BACKOFF_MS}"
+        ));
+    }
+    Ok(())
 }
 
 /// A parsed `http://` URL.
@@ -298,6 +332,32 @@ impl Notifier {
         delivered
     }
 
+    /// Records `event` as given up for each of its targets without trying (attempt 0),
+    /// `why` as the error: it could not be queued for sending.
+    pub(crate) fn record_undelivered(&self, event: &AlertEvent, why: &str) {
+        for target in &event.notify {
+            let channel = if self.emails.contains_key(target) {
+                "email"
+            } else {
+                "webhook"
+            };
+            self.log.record_attempt(NotificationAttempt {
+                at_ms: now_ms(),
+                rule: event.rule.clone(),
+                kind: event.kind,
+                minute: event.minute,
+                target: target.clone(),
+                channel: channel.to_owned(),
+                attempt: 0,
+                ok: false,
+                status: None,
+                error: Some(why.to_owned()),
+                elapsed_ms: 0,
+                gave_up: true,
+            });
+        }
+    }
+
     /// Runs `attempt` until it succeeds or `retries` retries failed, recording each try.
     fn deliver(
         &self,
@@ -333,7 +393,9 @@ impl Notifier {
             }
             if !last {
                 std::thread::sleep(backoff);
-                backoff = backoff.saturating_mul(2);
+                backoff = backoff
+                    .saturating_mul(2)
+                    .min(Duration::from_millis(MAX_RETRY_BACKOFF_MS));
             }
         }
         false

@@ -24,6 +24,10 @@ pub const DEFAULT_BOARD_URL: &str = "http://127.0.0.1:8080";
 /// second or two; 10 s leaves room without delaying alerts noticeably.
 pub const DEFAULT_SETTLE_SECONDS: u64 = 10;
 
+/// The longest `settle_seconds`: a minute evaluated later than an hour after it ended is
+/// no alert any more.
+pub const MAX_SETTLE_SECONDS: u64 = 3_600;
+
 /// Re-fires of a rule within this many minutes of its last notification are recorded but
 /// not sent (CAT's `suspendMinute` is typically 30 too).
 pub const DEFAULT_SUPPRESS_MINUTES: u32 = 30;
@@ -401,6 +405,15 @@ impl RuleSet {
         known_domains: Option<&[String]>,
     ) -> Result<RuleSet, AlertError> {
         config.baseline.validate()?;
+        let settle_seconds = config.settle_seconds.unwrap_or(DEFAULT_SETTLE_SECONDS);
+        if settle_seconds > MAX_SETTLE_SECONDS {
+            return Err(AlertError::config(
+                "settle_seconds",
+                format!(
+                    "at most {MAX_SETTLE_SECONDS} (a minute is evaluated this long after it ends)"
+                ),
+            ));
+        }
         let mut webhook_names = Vec::new();
         for webhook in &config.webhooks {
             webhook.validate()?;
@@ -443,7 +456,7 @@ impl RuleSet {
             emails: config.emails,
             board_url,
             board_url_set,
-            settle_ms: config.settle_seconds.unwrap_or(DEFAULT_SETTLE_SECONDS) * 1000,
+            settle_ms: settle_seconds * 1000,
         })
     }
 
@@ -854,6 +867,42 @@ mod tests {
         assert_eq!(
             error_of(&text, None),
             "rule \"pay-errors\": notifies unknown target \"ops\" (declared: none)"
+        );
+    }
+
+    #[test]
+    fn notification_retries_and_waits_are_bounded_at_load() {
+        let hook = |setting: &str| {
+            format!("[[webhook]]\nname = \"ops\"\nurl = \"http://127.0.0.1:9/\"\n{setting}\n{RULE}")
+        };
+        assert!(RuleSet::from_toml_str(&hook("retries = 10"), None).is_ok());
+        // u32::MAX retries would overflow the attempt count (no attempt at all, unrecorded);
+        // anything large holds the notification thread for days.
+        assert_eq!(
+            error_of(&hook("retries = 4294967295"), None),
+            "webhook \"ops\": `retries` is at most 10"
+        );
+        assert_eq!(
+            error_of(&hook("timeout_ms = 3600000"), None),
+            "webhook \"ops\": `timeout_ms` is at most 60000"
+        );
+        assert_eq!(
+            error_of(&hook("retry_backoff_ms = 86400000"), None),
+            "webhook \"ops\": `retry_backoff_ms` is at most 60000"
+        );
+    }
+
+    #[test]
+    fn a_settle_time_past_an_hour_is_rejected_not_overflowed() {
+        let text = format!("settle_seconds = 9223372036854775807\n{RULE}");
+        assert_eq!(
+            error_of(&text, None),
+            "settle_seconds: at most 3600 (a minute is evaluated this long after it ends)"
+        );
+        let text = format!("settle_seconds = 3600\n{RULE}");
+        assert_eq!(
+            RuleSet::from_toml_str(&text, None).unwrap().settle_ms(),
+            3_600_000
         );
     }
 

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use ocelot_alert::{
@@ -114,6 +114,8 @@ fn the_live_loop_fires_once_the_third_bad_minute_settles_and_notifies_fire_and_r
     assert_eq!(resolved["kind"], "resolved");
     assert_eq!(resolved["startedMinute"], minute_at(SPIKE_DAY, 10, 20));
 
+    // Sent by the notification thread: its record may follow the receiver's by a moment.
+    wait_for(&log, |s| s.counters.notifications_sent == 2);
     let snapshot = log.snapshot();
     assert_eq!(snapshot.counters.fired, 1);
     assert_eq!(snapshot.counters.resolved, 1);
@@ -187,4 +189,106 @@ fn a_domain_that_goes_silent_fires_its_drop_rule_only_when_the_hour_was_watched(
         vec![("pay-drop", AlertKind::Fired, minute_at(silent_day, 3, 1))]
     );
     assert_eq!(events[0].value, Some(0.0));
+}
+
+/// A webhook URL whose server accepts connections and never answers; the connections stay
+/// open until the returned sender is dropped.
+fn hanging_receiver() -> (String, mpsc::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    listener.set_nonblocking(true).unwrap();
+    thread::spawn(move || {
+        let mut open = Vec::new();
+        while let Err(mpsc::TryRecvError::Empty) = done_rx.try_recv() {
+            if let Ok((stream, _)) = listener.accept() {
+                open.push(stream);
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    });
+    (url, done_tx)
+}
+
+/// A rule that fires on every minute without `shop` transactions, notifying `url`.
+fn silent_shop_rules(url: &str, suppress_minutes: u32) -> RuleSet {
+    let text = format!(
+        "[[webhook]]\nname = \"ops\"\nurl = \"{url}\"\ntimeout_ms = 1000\nretries = 2\nretry_backoff_ms = 10\n\n\
+         [[rule]]\nid = \"shop-silent\"\ndomain = \"shop\"\nreport = \"transaction\"\nmeasure = \"count\"\n\
+         below = 1.0\nsuppress_minutes = {suppress_minutes}\nnotify = [\"ops\"]\n"
+    );
+    RuleSet::from_toml_str(&text, None).unwrap()
+}
+
+/// Waits up to 10 s for `done` to hold of the log's snapshot.
+fn wait_for(log: &ocelot_alert::AlertLog, done: impl Fn(&ocelot_alert::AlertSnapshot) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done(&log.snapshot()) {
+        assert!(Instant::now() < deadline, "{:?}", log.snapshot().attempts);
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_webhook_that_never_answers_does_not_hold_up_evaluation() {
+    let (url, _open) = hanging_receiver();
+    let mut alerting = Alerting::new(silent_shop_rules(&url, 30));
+    let log = alerting.log();
+    // Every hour watched, no report of `shop`: every minute has count 0.
+    let mut live = MemoryHistory::new();
+    let start_ms = minute_at(NORMAL_DAY, 10, 0) * 60_000 + 15_000;
+    for hour in hour_at(NORMAL_DAY, 9)..=hour_at(NORMAL_DAY, 10) {
+        live.cover(hour);
+    }
+
+    // Three attempts of 1 s each await the event: evaluation goes on meanwhile.
+    let started = Instant::now();
+    let events = alerting.tick(start_ms, &live);
+    assert_eq!(events.len(), 1);
+    assert_eq!(alerting.tick(start_ms + 60_000, &live), vec![]);
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_millis(500), "{elapsed:?}");
+    assert_eq!(log.snapshot().rules[0].phase, AlertPhase::Firing);
+
+    // The attempts are still made and recorded, the last one given up.
+    wait_for(&log, |s| s.counters.notifications_given_up == 1);
+    let attempts = log.snapshot().attempts;
+    assert_eq!(attempts.len(), 3);
+    for attempt in &attempts {
+        assert_eq!(attempt.error.as_deref(), Some("timed out after 1000 ms"));
+    }
+}
+
+#[test]
+fn events_past_the_notification_queue_are_recorded_as_not_delivered() {
+    let (url, _open) = hanging_receiver();
+    // Suppression off and a queue of one: the thread is stuck on the first event, so of
+    // the next events one waits and the others find the queue full.
+    let mut alerting = Alerting::with_notification_queue(silent_shop_rules(&url, 0), 1);
+    let log = alerting.log();
+    let mut live = MemoryHistory::new();
+    let hour = hour_at(NORMAL_DAY, 10);
+    live.cover(hour);
+    let mut shop = MemoryHistory::new();
+    shop.cover(hour);
+    shop.insert("shop", hour, transaction_report(NORMAL_DAY, 10));
+    let mut events = Vec::new();
+    for minute in 1..=6 {
+        let now_ms = (minute_at(NORMAL_DAY, 10, minute) * 60 + 15) * 1000;
+        // Silent, then sending, in turn: fired, resolved, fired...
+        let history = if minute % 2 == 1 { &live } else { &shop };
+        events.extend(alerting.tick(now_ms, history));
+    }
+    assert_eq!(events.len(), 6, "{events:?}");
+    let dropped: Vec<_> = log
+        .snapshot()
+        .attempts
+        .into_iter()
+        .filter(|a| a.error.as_deref() == Some("notification queue full"))
+        .collect();
+    assert!(dropped.len() >= 4, "{dropped:?}");
+    for attempt in &dropped {
+        assert!(attempt.gave_up && !attempt.ok);
+        assert_eq!((attempt.target.as_str(), attempt.attempt), ("ops", 0));
+    }
 }

@@ -129,7 +129,7 @@ fn render(s: &AlertSnapshot) -> Markup {
                         th { "Time" } th { "Rule" } th { "What" } th { "Scope" } th.num { "Value" }
                         th.num { "Baseline" } th { "Board" }
                     } }
-                    tbody { @for e in s.events.iter().rev() {
+                    tbody { @for e in &s.events {
                         tr.unhealthy[e.kind == ocelot_alert::AlertKind::Fired] {
                             td { (minute_title(&e.time)) }
                             td.name { (e.rule) }
@@ -150,7 +150,7 @@ fn render(s: &AlertSnapshot) -> Markup {
                     thead { tr {
                         th { "Time" } th { "Rule" } th { "Target" } th.num { "Attempt" } th { "Result" } th.num { "ms" }
                     } }
-                    tbody { @for a in s.attempts.iter().rev() {
+                    tbody { @for a in &s.attempts {
                         tr.unhealthy[!a.ok] {
                             td { (format_utc_ms(a.at_ms)) }
                             td.name { (a.rule) }
@@ -342,6 +342,32 @@ mod tests {
         assert!(
             html.contains(r#"<th class="num">Attempt</th>"#),
             "aligned with its numbers"
+        );
+    }
+
+    #[test]
+    fn the_newest_alerts_and_attempts_come_first_as_in_the_api() {
+        let mut s = snapshot();
+        // The log's snapshot lists the newest first: a resolution after the firing.
+        let mut resolved = s.events[0].clone();
+        resolved.kind = AlertKind::Resolved;
+        resolved.minute += 2;
+        resolved.time = "2026-12-06T05:55Z".to_owned();
+        s.events.insert(0, resolved);
+        let mut retry = s.attempts[0].clone();
+        retry.at_ms += 60_000;
+        retry.error = Some("timed out after 5000 ms".to_owned());
+        s.attempts.insert(0, retry);
+        let page = render(&s).into_string();
+        let html = &page[page.find("Recent alerts").expect("the alerts table")..];
+        let at = |text: &str| html.find(text).unwrap_or_else(|| panic!("{text}: {html}"));
+        assert!(
+            at("<td>2026-12-06 05:55 UTC</td>") < at("<td>2026-12-06 05:53 UTC</td>"),
+            "the resolution above the firing"
+        );
+        assert!(
+            at("timed out after 5000 ms") < at("connection refused"),
+            "the newest attempt first"
         );
     }
 
