@@ -744,12 +744,19 @@ pub(crate) const MAX_NAME_ROWS: usize = 10_000;
 /// Cuts sorted `rows` to [`MAX_NAME_ROWS`], returning the note to show under the table
 /// when any were left out.
 pub(crate) fn rows_left_out<T>(rows: &mut Vec<T>) -> Option<Markup> {
+    rows_cut(rows, "names", "Sort by another column to see others.")
+}
+
+/// Cuts `rows` to [`MAX_NAME_ROWS`] as [`rows_left_out`] does, for a table of `what`
+/// ("entries", "edges") whose note ends with `tip`: a table that cannot be sorted says where
+/// the rest are.
+pub(crate) fn rows_cut<T>(rows: &mut Vec<T>, what: &str, tip: &str) -> Option<Markup> {
     let left_out = rows.len().checked_sub(MAX_NAME_ROWS).filter(|&n| n > 0)?;
     rows.truncate(MAX_NAME_ROWS);
     Some(html! {
         p.hint.left-out {
-            "The first " (format_count(MAX_NAME_ROWS as u64)) " names in this order; "
-            (format_count(left_out as u64)) " more are left out. Sort by another column to see others."
+            "The first " (format_count(MAX_NAME_ROWS as u64)) " " (what) " in this order; "
+            (format_count(left_out as u64)) " more are left out. " (tip)
         }
     })
 }

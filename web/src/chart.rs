@@ -62,8 +62,11 @@ pub(crate) struct Series<'a> {
 
 /// Round tick values from 0 to at least `max`, about [`TARGET_TICKS`] steps of 1, 2, 2.5
 /// or 5 times a power of ten.
+///
+/// A maximum below the smallest normal `f64` (a client can report `5e-324`) counts as none:
+/// its step would round to 0 and the tick count to `usize::MAX`.
 pub(crate) fn nice_ticks(max: f64) -> Vec<f64> {
-    let max = if max.is_finite() && max > 0.0 {
+    let max = if max.is_finite() && max >= f64::MIN_POSITIVE {
         max
     } else {
         1.0
@@ -407,6 +410,17 @@ mod tests {
     fn nice_ticks_of_nothing_still_draw_an_axis() {
         assert_eq!(nice_ticks(0.0), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
         assert_eq!(nice_ticks(f64::NAN), nice_ticks(0.0));
+    }
+
+    #[test]
+    fn nice_ticks_of_a_value_too_small_to_tell_from_zero_draw_the_axis_of_nothing() {
+        // A step of 0 once made the tick count `usize::MAX`: a capacity overflow panic.
+        for tiny in [5e-324, 1e-323, 4e-323, f64::MIN_POSITIVE / 2.0] {
+            assert_eq!(nice_ticks(tiny), nice_ticks(0.0), "{tiny:e}");
+        }
+        for edge in [f64::MIN_POSITIVE, f64::MAX] {
+            assert!((2..=6).contains(&nice_ticks(edge).len()), "{edge:e}");
+        }
     }
 
     #[test]

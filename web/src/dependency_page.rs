@@ -1,6 +1,7 @@
 //! The dependency page, `GET /d?domain=&hour=`: what a domain depends on (databases, the
 //! services it calls) and who calls it, one row per edge with its calls, failures and
-//! durations, and a per-minute chart of each edge's calls. A target that is a domain this
+//! durations, and a per-minute chart of each edge's calls (of the busiest
+//! [`MAX_EDGE_CHARTS`], when there are more). A target that is a domain this
 //! hour links to its own dependencies, so a request's path can be followed service by service.
 
 use axum::extract::State;
@@ -11,7 +12,7 @@ use maud::{html, Markup};
 use ocelot_analyzer::{hour_label, DependencyEdgeView, ViewQuery};
 
 use crate::board::{
-    build_url, format_count, format_ms, format_percent, format_rate, per_minute, Board,
+    build_url, format_count, format_ms, format_percent, format_rate, per_minute, rows_cut, Board,
 };
 use crate::chart::grid_bar_chart;
 use crate::cpu::heavy;
@@ -26,6 +27,13 @@ const HEADING: &str = "Dependencies";
 const TPS_LABEL: &str = "TPS (hour avg)";
 const TPS_HINT: &str =
     "calls per second, averaged over the hour (over the minutes run so far in the current hour)";
+/// Most edges charted. A chart is about 10 KB of SVG and edges are client data: one client
+/// logging `<K>.app` events of a hundred types with two hundred names each makes 20 000
+/// edges, which charted whole made a 190 MB page. The busiest are charted; the tables list
+/// the others (up to [`crate::board::MAX_NAME_ROWS`] each).
+const MAX_EDGE_CHARTS: usize = 100;
+/// Where every edge is when a table or the charts leave some out.
+const ALL_EDGES_TIP: &str = "The JSON API, /api/dependency, lists every one.";
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {
@@ -63,6 +71,7 @@ async fn dependency_page(
         Err(others) => (Vec::new(), others),
     };
     let (calls, callers): (Vec<_>, Vec<_>) = edges.iter().partition(|e| e.role == "caller");
+    let charted = busiest(&edges, MAX_EDGE_CHARTS);
     let body = html! {
         (board.controls(HEADING, None, false))
         @if edges.is_empty() {
@@ -77,8 +86,14 @@ async fn dependency_page(
         } @else {
             (edge_table("Depends on", "Target", &calls, &board))
             (edge_table("Called by", "Caller", &callers, &board))
+            @if charted.len() < edges.len() {
+                p.hint.left-out {
+                    "Charts of the " (format_count(charted.len() as u64)) " busiest of "
+                    (format_count(edges.len() as u64)) " edges. " (ALL_EDGES_TIP)
+                }
+            }
             div.charts.grid {
-                @for e in &edges {
+                @for e in &charted {
                     figure.chart-box {
                         (grid_bar_chart(
                             &format!("{} {} (calls per minute)", e.type_, e.target),
@@ -93,14 +108,26 @@ async fn dependency_page(
     Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)))
 }
 
+/// The `max` edges with the most calls, in their order in `edges`.
+fn busiest(edges: &[DependencyEdgeView], max: usize) -> Vec<&DependencyEdgeView> {
+    let mut by_calls: Vec<usize> = (0..edges.len()).collect();
+    by_calls.sort_by(|a, b| edges[*b].count.cmp(&edges[*a].count));
+    by_calls.truncate(max);
+    by_calls.sort_unstable();
+    by_calls.into_iter().map(|i| &edges[i]).collect()
+}
+
 fn edge_table(heading: &str, target: &str, edges: &[&DependencyEdgeView], board: &Board) -> Markup {
     if edges.is_empty() {
         return html! {};
     }
+    let total = edges.len();
+    let mut edges = edges.to_vec();
+    let left_out = rows_cut(&mut edges, "edges", ALL_EDGES_TIP);
     let hour = hour_label(board.hour);
     html! {
         section.panel {
-            h2 { (heading) span.count { (edges.len()) } }
+            h2 { (heading) span.count { (total) } }
             p.hint { "Durations in milliseconds." }
             div.table-wrap {
                 table.report {
@@ -131,6 +158,7 @@ fn edge_table(heading: &str, target: &str, edges: &[&DependencyEdgeView], board:
                     }
                 }
             }
+            @if let Some(note) = left_out { (note) }
         }
     }
 }

@@ -3,7 +3,8 @@
 //! * `GET /m/{id}`: the tree as a page: nesting, a waterfall bar per transaction on a
 //!   shared time axis, statuses coloured, data shown (long data folded), links to the
 //!   parent, root, callee and continuation trees, and from each transaction to its row on
-//!   the transaction board.
+//!   the transaction board. A tree of more than [`MAX_TREE_ROWS`] messages shows its first
+//!   ones and links the raw JSON for the rest.
 //! * `GET /api/message/{id}`: the tree as JSON (`{"header":..,"root":..}`).
 //! * `GET /cat/r/m/{id}`: CAT's LogView path, redirected so existing links keep working.
 //! * `GET /search?id=`: the search box; redirects to `/m/{id}`. A pasted LogView link
@@ -23,7 +24,7 @@ use maud::{html, Markup, PreEscaped};
 use ocelot_protocol::{hour_of, Message, MessageId, MessageIdError, MessageTree};
 use serde::Deserialize;
 
-use crate::board::build_url;
+use crate::board::{build_url, format_count};
 use crate::error::{ApiError, PageError, PageQuery};
 use crate::hour::hour_title;
 use crate::layout::page_with_search;
@@ -39,6 +40,10 @@ const SUMMARY_DATA_CHARS: usize = 96;
 const MIN_BAR_PERCENT: f64 = 0.4;
 /// The event type CAT clients use to link trees (RPC callee, continuation, detached thread).
 const REMOTE_CALL_TYPE: &str = "RemoteCall";
+/// Most messages the page draws a row for. A frame may hold a million empty events (16 MiB
+/// at most, about 12 bytes each), which drawn whole made a page of over 400 MB; the raw
+/// JSON still has every message.
+const MAX_TREE_ROWS: usize = 10_000;
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {
@@ -302,7 +307,9 @@ pub(crate) fn render_tree(raw_id: &str, tree: &MessageTree) -> Markup {
     let axis = TimeAxis::of(root);
     let failed = is_failure(root);
     let board = BoardLinks::of(tree);
-    let rows = rows(root);
+    let mut rows = rows(root);
+    let message_count = rows.len();
+    rows.truncate(MAX_TREE_ROWS);
     let report_names = report_names(&rows);
     html! {
         section.tree-summary {
@@ -366,6 +373,13 @@ pub(crate) fn render_tree(raw_id: &str, tree: &MessageTree) -> Markup {
                         @let board_url = board.as_ref().zip(name.as_ref()).map(|(b, n)| b.url(message.type_(), n));
                         (render_row(message, *depth, &axis, board_url.as_deref()))
                     }
+                }
+            }
+            @if rows.len() < message_count {
+                p.hint.left-out {
+                    "The first " (format_count(rows.len() as u64)) " of "
+                    (format_count(message_count as u64)) " messages; "
+                    a href=(api_message_url(raw_id)) { "the raw JSON" } " has every one."
                 }
             }
         }

@@ -11,7 +11,7 @@ use axum::Router;
 use maud::{html, Markup};
 use ocelot_analyzer::{LongThresholds, ProblemEntryView, ViewQuery};
 
-use crate::board::{format_count, message_link, per_minute, Board, FormOrigin};
+use crate::board::{format_count, message_link, per_minute, rows_cut, Board, FormOrigin};
 use crate::chart::{bar_chart, sparkline};
 use crate::cpu::heavy;
 use crate::error::{PageError, PageQuery};
@@ -132,12 +132,20 @@ fn category_section(category: &str, entries: &[&ProblemEntryView]) -> Markup {
             .map(|m| (m.minute, m.count as f64)),
     );
     let total: u64 = entries.iter().map(|e| e.count).sum();
+    let entry_count = entries.len();
+    // Entries are client data (a thousand machines with names of their own make hundreds of
+    // thousands), each row with a sparkline: cut as the boards' name tables are.
+    let left_out = rows_cut(
+        &mut entries,
+        "entries",
+        "The JSON API, /api/problem, lists every one.",
+    );
     html! {
         section.panel.problem-category id=(category) {
             h2 {
                 span.badge.fail[category == "error"].neutral[category != "error"] { (category) }
                 " " (format_count(total))
-                span.count { (entries.len()) @if entries.len() == 1 { " entry" } @else { " entries" } }
+                span.count { (entry_count) @if entry_count == 1 { " entry" } @else { " entries" } }
             }
             p.hint { (category_hint(category, &LongThresholds::default())) }
             div.charts.one { figure.chart-box.failures[category == "error"] { (bar_chart(&format!("{category} per minute"), "count", &minutes)) } }
@@ -165,6 +173,7 @@ fn category_section(category: &str, entries: &[&ProblemEntryView]) -> Markup {
                     }
                 }
             }
+            @if let Some(note) = left_out { (note) }
         }
     }
 }

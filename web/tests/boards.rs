@@ -630,3 +630,110 @@ async fn a_type_with_more_names_than_a_board_shows_is_cut_and_says_so() {
     let small = text(get(report_app(), "/t?domain=catgen&hour=current&type=URL").await).await;
     assert!(!small.contains("left out"));
 }
+
+/// One tree of `domain` on machine 10.0.0.1 at minute 1 of the hour, rooted in `root`.
+fn tree_of(domain: &str, seq: u64, root: ocelot_protocol::Message) -> ocelot_protocol::MessageTree {
+    ocelot_protocol::MessageTree::new(
+        ocelot_protocol::Header {
+            domain: domain.into(),
+            ip_address: "10.0.0.1".into(),
+            message_id: format!("{domain}-0a000001-{HOUR}-{seq}"),
+            ..ocelot_protocol::Header::default()
+        },
+        root,
+    )
+}
+
+fn app_of(reports: ocelot_web::MemoryReports) -> axum::Router {
+    use std::sync::Arc;
+    ocelot_web::router(
+        ocelot_web::AppState::new(Arc::new(ocelot_web::MemoryLookup::new()))
+            .with_reports(Arc::new(reports)),
+    )
+}
+
+#[tokio::test]
+async fn client_values_too_small_to_chart_still_give_metric_and_heartbeat_pages() {
+    use ocelot_protocol::{Leaf, Message, Transaction};
+    let ts = HOUR * 3_600_000 + 60_000;
+    let mut reports = ocelot_web::MemoryReports::new(NOW_MS);
+    // The smallest positive f64 a client can write: a chart's axis of it once panicked.
+    let mut root = Transaction::new("URL", "/tiny", ts);
+    root.children.push(Message::Metric(Leaf::new(
+        "", "tiny.sum", "S", ts, "5e-324",
+    )));
+    reports.add_tree(&tree_of("tiny", 1, Message::Transaction(root)));
+    let xml = r#"<status><extension id="x"><extensionDetail id="tiny" value="1e-323"/></extension></status>"#;
+    let heartbeat = Leaf::new("Heartbeat", "10.0.0.1", "0", ts, xml);
+    reports.add_tree(&tree_of("tiny", 2, Message::Heartbeat(heartbeat)));
+    let app = app_of(reports);
+    for uri in ["/metric?domain=tiny", "/h?domain=tiny"] {
+        let response = get(app.clone(), uri).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {uri}");
+        assert!(
+            text(response).await.contains("<svg class=\"chart\""),
+            "{uri}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_domain_with_more_edges_than_a_page_holds_charts_the_busiest_and_cuts_its_table() {
+    use ocelot_protocol::{Leaf, Message, Transaction};
+    let ts = HOUR * 3_600_000 + 60_000;
+    let mut reports = ocelot_web::MemoryReports::new(NOW_MS);
+    // One client, 51 call types of 200 targets each: 10,200 edges. Each target of `K0` is
+    // called twice, the rest once, so `K0`'s are the busiest.
+    let mut root = Transaction::new("URL", "/fan-out", ts);
+    for k in 0..51 {
+        let mut call = Transaction::new(format!("K{k}"), "call", ts);
+        for n in 0..200 {
+            let event = || Leaf::new(format!("K{k}.app"), format!("t{k}-{n:03}"), "0", ts, "");
+            call.children.push(Message::Event(event()));
+            if k == 0 {
+                call.children.push(Message::Event(event()));
+            }
+        }
+        root.children.push(Message::Transaction(call));
+    }
+    reports.add_tree(&tree_of("fan", 1, Message::Transaction(root)));
+    let response = get(app_of(reports), "/d?domain=fan").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = text(response).await;
+    assert!(html.len() < 20_000_000, "{} bytes", html.len());
+    assert_eq!(html.matches("<svg class=\"chart\"").count(), 100);
+    assert!(html.contains("Charts of the 100 busiest of 10,200 edges."));
+    assert!(html.contains("t0-099 (calls per minute)"));
+    assert!(!html.contains("t0-100 (calls per minute)"));
+    assert_eq!(html.matches("<td class=\"name\">").count(), 10_000);
+    assert!(html.contains("The first 10,000 edges in this order; 200 more are left out."));
+    assert!(html.contains("<h2>Depends on<span class=\"count\">10200</span>"));
+}
+
+#[tokio::test]
+async fn a_problem_category_with_more_entries_than_a_board_shows_is_cut_and_says_so() {
+    use ocelot_protocol::{Message, Transaction};
+    let ts = HOUR * 3_600_000 + 60_000;
+    let mut reports = ocelot_web::MemoryReports::new(NOW_MS);
+    // One client, 51 failing types of 200 names each: 10,200 error entries.
+    let mut root = Transaction::new("URL", "/all-fail", ts);
+    for k in 0..51 {
+        for n in 0..200 {
+            let mut t = Transaction::new(format!("T{k}"), format!("n{n}"), ts);
+            t.status = "ERROR".into();
+            root.children.push(Message::Transaction(t));
+        }
+    }
+    reports.add_tree(&tree_of("broken", 1, Message::Transaction(root)));
+    let response = get(app_of(reports), "/p?domain=broken").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = text(response).await;
+    let error = &html[at(&html, "id=\"error\"")..];
+    let error = &error[..at(error, "</section>")];
+    assert_eq!(error.matches("<td class=\"spark\">").count(), 10_000);
+    assert!(error.contains("The first 10,000 entries in this order; 200 more are left out."));
+    assert!(
+        error.contains("10200 entries"),
+        "the count is of every entry"
+    );
+}

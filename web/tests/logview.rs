@@ -205,3 +205,42 @@ async fn a_failing_store_gives_a_generic_500_without_internal_details() {
     let body = text(api).await;
     assert!(body.contains("\"error\"") && !body.contains("/data/secret"));
 }
+
+#[tokio::test]
+async fn logview_of_a_huge_tree_draws_its_first_rows_and_links_the_raw_json() {
+    use std::sync::Arc;
+
+    use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
+    use ocelot_web::{router, AppState, MemoryLookup};
+    // A frame of a client that logs an event per item of a big batch: 10,050 messages.
+    let id = "batch-0a000001-498703-1";
+    let ts = 498_703 * 3_600_000;
+    let mut root = Transaction::new("Job", "import", ts);
+    for n in 0..10_049 {
+        root.children.push(Message::Event(Leaf::new(
+            "Item",
+            format!("i{n}"),
+            "0",
+            ts,
+            "",
+        )));
+    }
+    let header = Header {
+        domain: "batch".into(),
+        message_id: id.into(),
+        ..Header::default()
+    };
+    let lookup = MemoryLookup::from_trees([MessageTree::new(header, Message::Transaction(root))]);
+    let app = router(AppState::new(Arc::new(lookup)));
+    let response = get(app, &format!("/m/{id}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = text(response).await;
+    assert_eq!(html.matches("<tr class=\"row ").count(), 10_000);
+    assert!(html.contains(">i9998</span>") && !html.contains(">i9999</span>"));
+    assert!(html.contains(&format!(
+        "The first 10,000 of 10,050 messages; <a href=\"/api/message/{id}\">the raw JSON</a> has every one."
+    )));
+    // A tree that fits has no note.
+    let html = text(get(common::app(), &format!("/m/{FAILED_ID}")).await).await;
+    assert!(!html.contains("left-out"));
+}
