@@ -336,8 +336,14 @@ impl Collector {
             }
         }
         for hour in hours {
-            let Ok(domains) = store.report_domains(hour) else {
-                continue;
+            let domains = match store.report_domains(hour) {
+                Ok(domains) => domains,
+                Err(e) => {
+                    // The hour starts again from zero, and its next checkpoint replaces
+                    // what could not be read: say so.
+                    tracing::warn!(hour, error = %e, "cannot list the checkpoints of an open hour; it starts from zero");
+                    continue;
+                }
             };
             // The State report of the hour says what each domain sent so far: the restored
             // domains are placed by those loads, as a new hour is planned.
@@ -359,12 +365,20 @@ impl Collector {
                     let Some(worker) = inner.worker_of(kind, hour, domain) else {
                         continue;
                     };
-                    if let Ok(Some(bytes)) = store.read_report(hour, domain, kind.name()) {
-                        per_worker[worker].push(StoredReport {
+                    match store.read_report(hour, domain, kind.name()) {
+                        Ok(Some(bytes)) => per_worker[worker].push(StoredReport {
                             domain: domain.clone(),
                             kind,
                             bytes,
-                        });
+                        }),
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(
+                            hour,
+                            domain = domain.as_str(),
+                            report = kind.name(),
+                            error = %e,
+                            "cannot read a checkpoint; this report starts from zero"
+                        ),
                     }
                 }
             }
