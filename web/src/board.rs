@@ -734,28 +734,29 @@ pub(crate) fn failed_heading(kept: usize, failed: u64) -> String {
     }
 }
 
-/// Most rows a board's table of names shows. A type holds up to 200 names per machine, so a
-/// thousand machines with names of their own make hundreds of thousands in "All" (a page of
-/// hundreds of megabytes); past this the table shows the first rows in its order and says
-/// how many it leaves out ([`rows_left_out`]). The board renders 10 000 names in well under
-/// 100 ms (benches/transaction_board.rs).
-pub(crate) const MAX_NAME_ROWS: usize = 10_000;
+/// Most rows a board's table shows. A type holds up to 200 names per machine and a machine
+/// up to 100 types, so a thousand machines with names (or types) of their own make hundreds
+/// of thousands of rows in "All" (a page of hundreds of megabytes); past this the table shows
+/// the first rows in its order and says how many it leaves out ([`rows_left_out`]), while its
+/// heading keeps the full count. The board renders 10 000 names in well under 100 ms
+/// (benches/transaction_board.rs).
+pub(crate) const MAX_TABLE_ROWS: usize = 10_000;
 
-/// Cuts sorted `rows` to [`MAX_NAME_ROWS`], returning the note to show under the table
-/// when any were left out.
-pub(crate) fn rows_left_out<T>(rows: &mut Vec<T>) -> Option<Markup> {
-    rows_cut(rows, "names", "Sort by another column to see others.")
+/// Cuts the sorted `rows` of a sortable table of `what` ("names", "types") to
+/// [`MAX_TABLE_ROWS`], returning the note to show under the table when any were left out.
+pub(crate) fn rows_left_out<T>(rows: &mut Vec<T>, what: &str) -> Option<Markup> {
+    rows_cut(rows, what, "Sort by another column to see others.")
 }
 
-/// Cuts `rows` to [`MAX_NAME_ROWS`] as [`rows_left_out`] does, for a table of `what`
+/// Cuts `rows` to [`MAX_TABLE_ROWS`] as [`rows_left_out`] does, for a table of `what`
 /// ("entries", "edges") whose note ends with `tip`: a table that cannot be sorted says where
 /// the rest are.
 pub(crate) fn rows_cut<T>(rows: &mut Vec<T>, what: &str, tip: &str) -> Option<Markup> {
-    let left_out = rows.len().checked_sub(MAX_NAME_ROWS).filter(|&n| n > 0)?;
-    rows.truncate(MAX_NAME_ROWS);
+    let left_out = rows.len().checked_sub(MAX_TABLE_ROWS).filter(|&n| n > 0)?;
+    rows.truncate(MAX_TABLE_ROWS);
     Some(html! {
         p.hint.left-out {
-            "The first " (format_count(MAX_NAME_ROWS as u64)) " " (what) " in this order; "
+            "The first " (format_count(MAX_TABLE_ROWS as u64)) " " (what) " in this order; "
             (format_count(left_out as u64)) " more are left out. " (tip)
         }
     })

@@ -30,7 +30,7 @@ const TPS_HINT: &str =
 /// Most edges charted. A chart is about 10 KB of SVG and edges are client data: one client
 /// logging `<K>.app` events of a hundred types with two hundred names each makes 20 000
 /// edges, which charted whole made a 190 MB page. The busiest are charted; the tables list
-/// the others (up to [`crate::board::MAX_NAME_ROWS`] each).
+/// the others (up to [`crate::board::MAX_TABLE_ROWS`] each).
 const MAX_EDGE_CHARTS: usize = 100;
 /// Where every edge is when a table or the charts leave some out.
 const ALL_EDGES_TIP: &str = "The JSON API, /api/dependency, lists every one.";

@@ -164,9 +164,12 @@ fn types_section(board: &Board, types: &[EventTypeView], sort: &str) -> Markup {
     sort_rows(&mut rows, sort, |t| {
         (&t.type_, t.count, t.fail, t.fail_percent, t.tps)
     });
+    // Types are client data too: a hundred per machine make ~100 000 over "All" machines.
+    let type_count = rows.len();
+    let left_out = rows_left_out(&mut rows, "types");
     html! {
         section.panel {
-            h2 { "Types" span.count { (rows.len()) } }
+            h2 { "Types" span.count { (type_count) } }
             div.table-wrap {
                 table.report.sortable {
                     thead { tr { (sortable_header(&type_columns(COLUMNS), sort, |key| board.url(&[("sort", key)]))) } }
@@ -180,6 +183,7 @@ fn types_section(board: &Board, types: &[EventTypeView], sort: &str) -> Markup {
                     }
                 }
             }
+            @if let Some(note) = left_out { (note) }
         }
     }
 }
@@ -206,7 +210,7 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
     sort_rows(&mut rows, sort, |n| {
         (&n.name, n.count, n.fail, n.fail_percent, n.tps)
     });
-    let left_out = rows_left_out(&mut rows);
+    let left_out = rows_left_out(&mut rows, "names");
     html! {
         nav.crumbs aria-label="Breadcrumb" {
             a href=(board.url(&[])) { "All types" }

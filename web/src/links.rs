@@ -34,6 +34,21 @@ impl maud::Render for Encoded<'_> {
     }
 }
 
+/// The id of an element that in-page links (`#<id>`) jump to, made of `prefix` and `key`.
+/// Keys are client data (spaces, `#`, `%`, quotes, any Unicode), so `key` is
+/// percent-encoded as [`encode_component`] does: the id holds only unreserved characters and
+/// `%XX`, so it is a valid id (no whitespace) that needs no HTML escaping, distinct keys give
+/// distinct ids, and the URL parser leaves the fragment `#<id>` as written, which browsers
+/// match to an id before they try it percent-decoded (HTML, "find a potential indicated
+/// element"). An id holding the key as it is would break that: the link of `a b` would
+/// reach the element of `a%20b`.
+pub(crate) fn anchor_id(prefix: &str, key: &str) -> String {
+    let mut id = String::with_capacity(prefix.len() + key.len());
+    id.push_str(prefix);
+    write_component(&mut id, key);
+    id
+}
+
 /// The LogView page of a message ID.
 pub(crate) fn logview_url(id: &str) -> String {
     format!("/m/{}", encode_component(id))
@@ -62,6 +77,36 @@ mod tests {
         assert_eq!(
             maud::html! { (Encoded(id)) }.into_string(),
             encode_component(id)
+        );
+    }
+
+    #[test]
+    fn anchor_ids_are_valid_and_distinct_for_any_key() {
+        let keys = [
+            "a b",
+            "a%20b",
+            "#x",
+            "50%",
+            "say \"hi\"",
+            "<b>",
+            "延迟",
+            "error",
+        ];
+        let ids: Vec<String> = keys.iter().map(|key| anchor_id("metric-", key)).collect();
+        for id in &ids {
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)),
+                "{id}"
+            );
+        }
+        let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), keys.len());
+        assert_eq!(anchor_id("metric-", "a b"), "metric-a%20b");
+        assert_eq!(
+            anchor_id("", "long-url"),
+            "long-url",
+            "plain keys stay readable"
         );
     }
 

@@ -14,6 +14,7 @@ use crate::chart::grid_bar_chart;
 use crate::cpu::heavy;
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
+use crate::links::anchor_id;
 use crate::selection::ReportParams;
 use crate::state::AppState;
 
@@ -74,7 +75,7 @@ async fn metric_page(
                         @for m in &metrics {
                             @let unit = unit_of(&m.kind);
                             tr {
-                                td.name { a href={ "#metric-" (m.name) } { (m.name) } }
+                                td.name { a href={ "#" (chart_id(&m.name)) } { (m.name) } }
                                 td { span.badge.neutral { (kind_label(&m.kind)) } }
                                 td.num { (format_count(m.count)) }
                                 td.num { (format_amount(m.sum)) (unit) }
@@ -90,6 +91,11 @@ async fn metric_page(
         }
     };
     Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)))
+}
+
+/// The id of a metric's chart, which its row in the table links to.
+fn chart_id(name: &str) -> String {
+    anchor_id("metric-", name)
 }
 
 /// What follows a metric's sum and mean: durations (`T`) are milliseconds.
@@ -122,7 +128,7 @@ fn metric_chart(m: &MetricItemView) -> Markup {
         _ => ("sum", "", per_minute(minutes.map(|x| (x.minute, x.sum)))),
     };
     html! {
-        figure.chart-box id={ "metric-" (m.name) } {
+        figure.chart-box id=(chart_id(&m.name)) {
             (grid_bar_chart(&format!("{} ({what} per minute)", m.name), unit, &values))
         }
     }

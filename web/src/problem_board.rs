@@ -16,6 +16,7 @@ use crate::chart::{bar_chart, sparkline};
 use crate::cpu::heavy;
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
+use crate::links::anchor_id;
 use crate::selection::ReportParams;
 use crate::state::AppState;
 
@@ -108,7 +109,7 @@ async fn problem_board(
         } @else {
             nav.category-nav aria-label="Categories" {
                 @for ((_, category), entries) in &categories {
-                    a.category-pill href={ "#" (category) } {
+                    a.category-pill href={ "#" (anchor_id("", category)) } {
                         (category) " " span.count { (format_count(entries.iter().map(|e| e.count).sum())) }
                     }
                 }
@@ -140,8 +141,10 @@ fn category_section(category: &str, entries: &[&ProblemEntryView]) -> Markup {
         "entries",
         "The JSON API, /api/problem, lists every one.",
     );
+    // Categories are the analyzer's ("error", "long-url", ...), whose ids stay as they are;
+    // the id is built as every in-page anchor is, in case a stored report holds another.
     html! {
-        section.panel.problem-category id=(category) {
+        section.panel.problem-category id=(anchor_id("", category)) {
             h2 {
                 span.badge.fail[category == "error"].neutral[category != "error"] { (category) }
                 " " (format_count(total))

@@ -240,10 +240,13 @@ fn figure_cells(f: &DurationFigures) -> Markup {
 fn types_section(board: &Board, view: &TransactionView, sort: &str) -> Markup {
     let mut types: Vec<&TransactionTypeView> = view.types.iter().collect();
     sort_figures(&mut types, sort, |t| (t.type_.as_str(), &t.figures));
+    // Types are client data too: a hundred per machine make ~100 000 over "All" machines.
+    let type_count = types.len();
+    let left_out = rows_left_out(&mut types, "types");
     let columns = type_columns(COLUMNS);
     html! {
         section.panel {
-            h2 { "Types" span.count { (types.len()) } }
+            h2 { "Types" span.count { (type_count) } }
             p.hint { "Durations in milliseconds. Pick a type to see its names and per-minute charts." }
             div.table-wrap {
                 table.report.sortable {
@@ -258,6 +261,7 @@ fn types_section(board: &Board, view: &TransactionView, sort: &str) -> Markup {
                     }
                 }
             }
+            @if let Some(note) = left_out { (note) }
         }
     }
 }
@@ -279,7 +283,7 @@ fn type_section(
     let name_url_prefix = format!("{}&name=", type_url(&[]));
     let mut names: Vec<&TransactionNameView> = t.names.iter().collect();
     sort_figures(&mut names, sort, |n| (n.name.as_str(), &n.figures));
-    let left_out = rows_left_out(&mut names);
+    let left_out = rows_left_out(&mut names, "names");
     html! {
         nav.crumbs aria-label="Breadcrumb" {
             a href=(board.url(&[])) { "All types" }

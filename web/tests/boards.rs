@@ -737,3 +737,195 @@ async fn a_problem_category_with_more_entries_than_a_board_shows_is_cut_and_says
         "the count is of every entry"
     );
 }
+
+/// Many machines each sending up to the per-machine type cap (100, CAT's): over "All"
+/// machines the transaction and event boards' type tables stop at 10 000 rows in the chosen
+/// order and say how many more there are, while the heading counts every type.
+#[tokio::test]
+async fn type_tables_over_many_machines_are_cut_and_say_so() {
+    use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
+    let ts = HOUR * 3_600_000 + 60_000;
+    let mut reports = ocelot_web::MemoryReports::new(NOW_MS);
+    // 101 machines x 100 transaction types and 100 event types of their own: 10,100 each.
+    for machine in 0..101u64 {
+        let mut root = Transaction::new(format!("T{machine:03}-00"), "run", ts);
+        for k in 0..100 {
+            if k > 0 {
+                let t = Transaction::new(format!("T{machine:03}-{k:02}"), "run", ts);
+                root.children.push(Message::Transaction(t));
+            }
+            let event = Leaf::new(format!("E{machine:03}-{k:02}"), "seen", "0", ts, "");
+            root.children.push(Message::Event(event));
+        }
+        let ip = [10, 0, machine / 256, machine % 256];
+        let header = Header {
+            domain: "wide".into(),
+            ip_address: format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3]),
+            message_id: format!(
+                "wide-{:02x}{:02x}{:02x}{:02x}-{HOUR}-1",
+                ip[0], ip[1], ip[2], ip[3]
+            ),
+            ..Header::default()
+        };
+        reports.add_tree(&MessageTree::new(header, Message::Transaction(root)));
+    }
+    let app = app_of(reports);
+    for (board, prefix) in [("/t", "T"), ("/e", "E")] {
+        let uri = format!("{board}?domain=wide&hour=current");
+        let response = get(app.clone(), &uri).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {uri}");
+        let html = text(response).await;
+        assert_eq!(html.matches("<td class=\"name\">").count(), 10_000, "{uri}");
+        assert!(
+            html.contains("The first 10,000 types in this order; 100 more are left out."),
+            "{uri}: note"
+        );
+        assert!(
+            html.contains("<h2>Types<span class=\"count\">10100</span>"),
+            "{uri}: the heading counts every type"
+        );
+        // Equal counts sort by type: the last machine's types are the ones left out.
+        assert!(html.contains(&format!(">{prefix}099-99</a>")), "{uri}");
+        assert!(!html.contains(&format!(">{prefix}100-00</a>")), "{uri}");
+    }
+    // Below the cap, no note.
+    for uri in [
+        "/t?domain=catgen&hour=current",
+        "/e?domain=catgen&hour=current",
+    ] {
+        assert!(
+            !text(get(report_app(), uri).await)
+                .await
+                .contains("left out"),
+            "{uri}"
+        );
+    }
+}
+
+/// Metric names as clients write them: spaces, `#`, `%`, quotes, markup, non-ASCII, and two
+/// names one of which is the other percent-encoded.
+const AWKWARD_METRIC_NAMES: [&str; 8] = [
+    "order total",
+    "a b",
+    "a%20b",
+    "#hash",
+    "50%",
+    "say \"hi\"",
+    "<b>x</b>",
+    "延迟.毫秒",
+];
+
+/// `s` as a browser reads it from an attribute or text: maud's four escapes undone.
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The fragment of a link `#s` as the URL parser keeps it: controls, space, `"`, `<`, `>`,
+/// `` ` `` and non-ASCII percent-encoded, the rest (`%` and `#` too) as written (WHATWG URL,
+/// the fragment percent-encode set).
+fn url_fragment(s: &str) -> String {
+    let mut out = String::new();
+    for byte in s.bytes() {
+        if byte <= b' ' || byte >= 0x7f || matches!(byte, b'"' | b'<' | b'>' | b'`') {
+            out.push_str(&format!("%{byte:02X}"));
+        } else {
+            out.push(char::from(byte));
+        }
+    }
+    out
+}
+
+/// `s` with every `%XX` turned back into its byte, read as UTF-8.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            Some(byte) if bytes[i] == b'%' => {
+                out.push(byte);
+                i += 3;
+            }
+            _ => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Which of `ids` a link to `fragment` scrolls to: the first id equal to the fragment as
+/// written or, failing that, to the fragment percent-decoded (HTML, "find a potential
+/// indicated element").
+fn indicated(fragment: &str, ids: &[String]) -> Option<usize> {
+    let decoded = percent_decode(fragment);
+    ids.iter()
+        .position(|id| *id == fragment)
+        .or_else(|| ids.iter().position(|id| *id == decoded))
+}
+
+/// Every name in the metric table links to its own chart, whatever the name holds: each
+/// chart's id is a valid HTML id (no whitespace), and the link reaches it as a browser
+/// follows it.
+#[tokio::test]
+async fn metric_links_reach_their_own_chart_whatever_the_name_holds() {
+    use ocelot_protocol::{Leaf, Message, Transaction};
+    let ts = HOUR * 3_600_000 + 60_000;
+    let mut reports = ocelot_web::MemoryReports::new(NOW_MS);
+    let mut root = Transaction::new("URL", "/report", ts);
+    for name in AWKWARD_METRIC_NAMES {
+        root.children
+            .push(Message::Metric(Leaf::new("", name, "C", ts, "1")));
+    }
+    reports.add_tree(&tree_of("metrics", 1, Message::Transaction(root)));
+    let response = get(app_of(reports), "/metric?domain=metrics").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = text(response).await;
+    // Rows: the link's target and the name it shows.
+    let rows: Vec<(String, String)> = html
+        .split("<td class=\"name\"><a href=\"")
+        .skip(1)
+        .map(|row| {
+            let (href, rest) = row.split_once("\">").unwrap();
+            let name = &rest[..at(rest, "</a>")];
+            (unescape(href), unescape(name))
+        })
+        .collect();
+    // Charts: their id and markup.
+    let charts: Vec<(String, &str)> = html
+        .split("<figure ")
+        .skip(1)
+        .map(|chart| {
+            let id = &chart[at(chart, "id=\"") + 4..];
+            let id = &id[..at(id, "\"")];
+            (unescape(id), &chart[..at(chart, "</figure>")])
+        })
+        .collect();
+    assert_eq!(rows.len(), AWKWARD_METRIC_NAMES.len());
+    assert_eq!(charts.len(), AWKWARD_METRIC_NAMES.len());
+    let ids: Vec<String> = charts.iter().map(|(id, _)| id.clone()).collect();
+    for id in &ids {
+        assert!(
+            !id.is_empty() && !id.contains(|c: char| c.is_ascii_whitespace()),
+            "{id:?} is not a valid id"
+        );
+    }
+    for (href, name) in &rows {
+        let fragment = href.strip_prefix('#').expect("an in-page link");
+        let target = indicated(&url_fragment(fragment), &ids)
+            .unwrap_or_else(|| panic!("the link of {name:?} ({href:?}) reaches no chart"));
+        let (id, chart) = &charts[target];
+        let title = maud::html! { (name) " (count per minute)" }.into_string();
+        assert!(
+            chart.contains(&title),
+            "the link of {name:?} reaches the chart {id:?}"
+        );
+    }
+}
