@@ -65,6 +65,17 @@ impl BaselineConfig {
         if self.days_back.contains(&0) {
             return fail("`days_back` must be at least 1: a day cannot be its own baseline");
         }
+        if let Some(day) = (0..self.days_back.len())
+            .find(|&i| self.days_back[..i].contains(&self.days_back[i]))
+            .map(|i| self.days_back[i])
+        {
+            return Err(AlertError::config(
+                "[baseline]",
+                format!(
+                    "`days_back` lists {day} twice: give that day one entry and a larger weight"
+                ),
+            ));
+        }
         if self.weights.iter().any(|w| !(w.is_finite() && *w > 0.0)) {
             return fail("`weights` must be finite and above 0");
         }
@@ -308,5 +319,48 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("same length"));
+    }
+
+    #[test]
+    fn a_look_back_day_listed_twice_is_rejected() {
+        let config = BaselineConfig {
+            days_back: vec![28, 21, 14, 14],
+            ..BaselineConfig::default()
+        };
+        assert_eq!(
+            config.validate().unwrap_err().to_string(),
+            "[baseline]: `days_back` lists 14 twice: give that day one entry and a larger weight"
+        );
+    }
+
+    #[test]
+    fn empty_or_zero_baseline_settings_are_rejected() {
+        let rejects = |config: BaselineConfig, why: &str| {
+            let message = config.validate().unwrap_err().to_string();
+            assert!(message.contains(why), "{message}");
+        };
+        rejects(
+            BaselineConfig {
+                days_back: Vec::new(),
+                weights: Vec::new(),
+                ..BaselineConfig::default()
+            },
+            "`days_back` is empty",
+        );
+        rejects(
+            BaselineConfig {
+                days_back: vec![0],
+                weights: vec![1.0],
+                ..BaselineConfig::default()
+            },
+            "at least 1",
+        );
+        rejects(
+            BaselineConfig {
+                weights: vec![0.0; 4],
+                ..BaselineConfig::default()
+            },
+            "above 0",
+        );
     }
 }

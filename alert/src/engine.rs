@@ -57,6 +57,16 @@ pub struct RuleStatus {
     pub last_baseline: Option<f64>,
     /// Whether the rule compares against a baseline.
     pub uses_baseline: bool,
+    /// Consecutive bad minutes before the alert fires (a pending rule has had fewer).
+    pub for_minutes: u32,
+    /// Consecutive good minutes before a firing alert resolves.
+    pub resolve_minutes: u32,
+    /// A re-fire within this many minutes of the last notified one is recorded, not sent.
+    pub suppress_minutes: u32,
+    /// For baseline rules, the days back (ascending) whose same minute the baseline reads:
+    /// until one of them has a value for the minute there is no baseline and the rule
+    /// cannot fire. Empty for threshold rules.
+    pub baseline_days_back: Vec<u32>,
 }
 
 /// Evaluates a [`RuleSet`].
@@ -224,6 +234,8 @@ impl Engine {
 
     /// Every rule's state, in file order.
     pub fn statuses(&self) -> Vec<RuleStatus> {
+        let mut days_back = self.rules.baseline().days_back.clone();
+        days_back.sort_unstable();
         self.evaluators
             .iter()
             .map(|e| {
@@ -239,6 +251,14 @@ impl Engine {
                     last_value: last.and_then(|p| p.value),
                     last_baseline: last.and_then(|p| p.baseline),
                     uses_baseline: rule.condition.uses_baseline(),
+                    for_minutes: rule.for_minutes,
+                    resolve_minutes: rule.resolve_minutes,
+                    suppress_minutes: rule.suppress_minutes,
+                    baseline_days_back: if rule.condition.uses_baseline() {
+                        days_back.clone()
+                    } else {
+                        Vec::new()
+                    },
                 }
             })
             .collect()
@@ -308,6 +328,44 @@ mod tests {
             board_link(set.board_url(), &set.rules()[0], 498_703),
             "http://127.0.0.1:8080/t?domain=shop&hour=2026112207&type=URL&name=%2Forder%2F%7Bnum%7D"
         );
+    }
+
+    #[test]
+    fn statuses_say_how_long_a_rule_waits_and_which_days_its_baseline_reads() {
+        let set = RuleSet::from_toml_str(
+            "[baseline]\ndays_back = [14, 7]\nweights = [1, 2]\n\
+             [[rule]]\nid=\"spike\"\ndomain=\"shop\"\nreport=\"event\"\nmeasure=\"count\"\n\
+             baseline=\"above\"\nfor_minutes=3\nresolve_minutes=2\nsuppress_minutes=0\n\
+             [[rule]]\nid=\"floor\"\ndomain=\"shop\"\nreport=\"event\"\nmeasure=\"count\"\nbelow=1.0",
+            None,
+        )
+        .unwrap();
+        let statuses = Engine::new(set).statuses();
+        let spike = &statuses[0];
+        assert_eq!(
+            (
+                spike.for_minutes,
+                spike.resolve_minutes,
+                spike.suppress_minutes
+            ),
+            (3, 2, 0)
+        );
+        assert_eq!(spike.baseline_days_back, vec![7, 14], "ascending");
+        let floor = &statuses[1];
+        assert_eq!(
+            (
+                floor.for_minutes,
+                floor.resolve_minutes,
+                floor.suppress_minutes
+            ),
+            (1, 1, crate::DEFAULT_SUPPRESS_MINUTES)
+        );
+        assert!(floor.baseline_days_back.is_empty(), "no baseline");
+        let json = serde_json::to_value(spike).unwrap();
+        assert_eq!(json["forMinutes"], 3);
+        assert_eq!(json["resolveMinutes"], 2);
+        assert_eq!(json["suppressMinutes"], 0);
+        assert_eq!(json["baselineDaysBack"], serde_json::json!([7, 14]));
     }
 
     #[test]

@@ -414,6 +414,16 @@ impl RuleSet {
                 ),
             ));
         }
+        if config
+            .board_url
+            .as_deref()
+            .is_some_and(|url| url.trim().is_empty())
+        {
+            return Err(AlertError::config(
+                "board_url",
+                "is empty: leave it out to link to where the web UI listens",
+            ));
+        }
         let mut webhook_names = Vec::new();
         for webhook in &config.webhooks {
             webhook.validate()?;
@@ -541,8 +551,18 @@ fn validate_rule(
     let fail = |message: String| AlertError::rule(&id, message);
     let domain = raw
         .domain
-        .filter(|d| !d.is_empty())
         .ok_or_else(|| fail("missing `domain`".to_owned()))?;
+    // The collector refuses trees of a domain the store cannot name a report after, so
+    // such a rule would read an empty report forever (and its `below` conditions fire).
+    match ocelot_store::validate_name("domain", &domain) {
+        Ok(()) => {}
+        Err(ocelot_store::StoreError::InvalidName { reason, .. }) => {
+            return Err(fail(format!(
+                "`domain` {reason}: no report can have such a domain"
+            )))
+        }
+        Err(other) => return Err(fail(format!("`domain`: {other}"))),
+    }
     if let Some(known) = known_domains {
         if !known.contains(&domain) {
             let mut list = known.to_vec();
@@ -588,6 +608,20 @@ fn validate_rule(
                 "unknown measure \"{measure_text}\" for the {report} report{why} (expected one of {names})"
             ))
         })?;
+    // An empty `type` or `name` is not "any": it selects the entries named "", of which
+    // there are none, so counts read 0 and `below` rules fire.
+    if raw.type_.as_deref().is_some_and(is_blank) {
+        return Err(fail(
+            "`type` is empty: it would match no type; leave it out to add up every type".to_owned(),
+        ));
+    }
+    if raw.name.as_deref().is_some_and(is_blank) {
+        return Err(fail(if report == ReportKind::Metric {
+            "`name` is empty: metric rules need the metric key".to_owned()
+        } else {
+            "`name` is empty: it would match no name; leave it out to add up every name".to_owned()
+        }));
+    }
     if measure == Measure::P95 && (raw.type_.is_none() || raw.name.is_none()) {
         fail_if(
             true,
@@ -624,8 +658,15 @@ fn validate_rule(
                 fail_if(!limit.is_finite(), &fail, "thresholds must be finite numbers")?;
             }
             if let (Some(a), Some(b)) = (above, below) {
-                fail_if(a < b, &fail, "`above` is below `below`: every value would be bad")?;
+                // `value > a || value < b` with `a <= b` holds for every value (but `a` when
+                // they are equal): a band needs room between its limits.
+                fail_if(
+                    a <= b,
+                    &fail,
+                    "`above` must be greater than `below`: otherwise every value (but at most one) is bad",
+                )?;
             }
+            check_reachable(report, measure, above, below).map_err(&fail)?;
             Condition::Threshold { above, below }
         }
         (None, None, Some(direction)) => {
@@ -671,7 +712,12 @@ fn validate_rule(
         &fail,
         "`for_minutes` and `resolve_minutes` are at most 60",
     )?;
-    for target in &raw.notify {
+    for (i, target) in raw.notify.iter().enumerate() {
+        if raw.notify[..i].contains(target) {
+            return Err(fail(format!(
+                "notifies \"{target}\" twice (each event would be sent twice)"
+            )));
+        }
         if !webhook_names.contains(target) {
             return Err(fail(format!(
                 "notifies unknown target \"{target}\" (declared: {})",
@@ -698,6 +744,45 @@ fn validate_rule(
         notify: raw.notify,
         id,
     })
+}
+
+/// Whether a `type` or `name` is empty (or only spaces): no report entry is keyed so.
+fn is_blank(text: &str) -> bool {
+    text.trim().is_empty()
+}
+
+/// Checks that each threshold can be crossed by the measure: counts, durations and
+/// percentages are never negative, and a percentage never exceeds 100, so `below = 0` or a
+/// failPercent `above = 100` would be a rule that never fires.
+fn check_reachable(
+    report: ReportKind,
+    measure: Measure,
+    above: Option<f64>,
+    below: Option<f64>,
+) -> Result<(), String> {
+    // Metric sums, means and values may be negative; everything else is a count, a
+    // duration or a percentage.
+    let never_negative = match measure {
+        Measure::Count | Measure::Fail | Measure::FailPercent | Measure::P95 => true,
+        Measure::Avg => report != ReportKind::Metric,
+        Measure::Sum | Measure::Value => false,
+    };
+    if let Some(limit) = below.filter(|&b| never_negative && b <= 0.0) {
+        let hint = if matches!(measure, Measure::Count | Measure::Fail) {
+            " (`below = 1` fires on a minute with none)"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "`below = {limit}` can never fire: {measure} is never negative{hint}"
+        ));
+    }
+    if let Some(limit) = above.filter(|&a| measure == Measure::FailPercent && a >= 100.0) {
+        return Err(format!(
+            "`above = {limit}` can never fire: failPercent is at most 100"
+        ));
+    }
+    Ok(())
 }
 
 fn valid_margin(margin: f64) -> bool {
@@ -842,7 +927,109 @@ mod tests {
         let direction = RULE.replace("above = 5.0", "baseline = \"up\"");
         assert!(error_of(&direction, None).contains("unknown baseline direction \"up\""));
         let band = RULE.replace("above = 5.0", "above = 1.0\nbelow = 2.0");
-        assert!(error_of(&band, None).contains("every value would be bad"));
+        assert!(error_of(&band, None).contains("every value (but at most one) is bad"));
+    }
+
+    #[test]
+    fn a_band_with_equal_limits_is_rejected() {
+        // `value > 5 || value < 5`: every value but 5 would be bad.
+        let band = RULE.replace("above = 5.0", "above = 5.0\nbelow = 5.0");
+        assert_eq!(
+            error_of(&band, None),
+            "rule \"pay-errors\": `above` must be greater than `below`: \
+             otherwise every value (but at most one) is bad"
+        );
+        let band = RULE.replace("above = 5.0", "above = 5.5\nbelow = 5.0");
+        assert!(RuleSet::from_toml_str(&band, None).is_ok());
+    }
+
+    #[test]
+    fn an_empty_type_or_name_is_rejected_not_read_as_every_one() {
+        let text = RULE.replace("type = \"URL\"", "type = \"\"");
+        assert_eq!(
+            error_of(&text, None),
+            "rule \"pay-errors\": `type` is empty: it would match no type; \
+             leave it out to add up every type"
+        );
+        let text = RULE.replace("name = \"/pay\"", "name = \" \"");
+        assert_eq!(
+            error_of(&text, None),
+            "rule \"pay-errors\": `name` is empty: it would match no name; \
+             leave it out to add up every name"
+        );
+        let metric = "[[rule]]\nid = \"m\"\ndomain = \"shop\"\nreport = \"metric\"\nname = \"\"\nmeasure = \"value\"\nabove = 1.0";
+        assert_eq!(
+            error_of(metric, None),
+            "rule \"m\": `name` is empty: metric rules need the metric key"
+        );
+    }
+
+    #[test]
+    fn a_domain_no_report_can_have_is_rejected() {
+        let text = RULE.replace("domain = \"shop\"", "domain = \"\"");
+        assert_eq!(
+            error_of(&text, None),
+            "rule \"pay-errors\": `domain` is empty: no report can have such a domain"
+        );
+        let text = RULE.replace("domain = \"shop\"", "domain = \"shop/eu\"");
+        assert_eq!(
+            error_of(&text, None),
+            "rule \"pay-errors\": `domain` contains a path separator: \
+             no report can have such a domain"
+        );
+        let text = RULE.replace("domain = \"shop\"", "");
+        assert_eq!(
+            error_of(&text, None),
+            "rule \"pay-errors\": missing `domain`"
+        );
+    }
+
+    #[test]
+    fn thresholds_the_measure_can_never_cross_are_rejected() {
+        let below = |measure: &str, limit: &str| {
+            RULE.replace("failPercent", measure)
+                .replace("above = 5.0", &format!("below = {limit}"))
+        };
+        assert_eq!(
+            error_of(&below("count", "0.0"), None),
+            "rule \"pay-errors\": `below = 0` can never fire: count is never negative \
+             (`below = 1` fires on a minute with none)"
+        );
+        assert!(error_of(&below("p95", "-1.0"), None).contains("p95 is never negative"));
+        assert!(RuleSet::from_toml_str(&below("count", "1.0"), None).is_ok());
+        assert!(RuleSet::from_toml_str(&below("avg", "0.5"), None).is_ok());
+        let above = RULE.replace("above = 5.0", "above = 100.0");
+        assert_eq!(
+            error_of(&above, None),
+            "rule \"pay-errors\": `above = 100` can never fire: failPercent is at most 100"
+        );
+        assert!(RuleSet::from_toml_str(&RULE.replace("5.0", "99.5"), None).is_ok());
+        // A metric's sum or value may be negative: a floor at 0 can fire.
+        let metric = "[[rule]]\nid = \"m\"\ndomain = \"shop\"\nreport = \"metric\"\nname = \"balance\"\nmeasure = \"sum\"\nbelow = 0.0";
+        assert!(RuleSet::from_toml_str(metric, None).is_ok());
+        let count = metric.replace("\"sum\"", "\"count\"");
+        assert!(error_of(&count, None).contains("count is never negative"));
+    }
+
+    #[test]
+    fn notifying_a_target_twice_is_rejected() {
+        let text = format!(
+            "[[webhook]]\nname = \"ops\"\nurl = \"http://127.0.0.1:9/\"\n{}",
+            RULE.replace("for_minutes = 3", "notify = [\"ops\", \"ops\"]")
+        );
+        assert_eq!(
+            error_of(&text, None),
+            "rule \"pay-errors\": notifies \"ops\" twice (each event would be sent twice)"
+        );
+    }
+
+    #[test]
+    fn an_empty_board_url_is_rejected() {
+        let text = format!("board_url = \"\"\n{RULE}");
+        assert_eq!(
+            error_of(&text, None),
+            "board_url: is empty: leave it out to link to where the web UI listens"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use maud::{html, Markup};
-use ocelot_alert::{AlertPhase, AlertSnapshot, Measure, ReportKind};
+use ocelot_alert::{AlertPhase, AlertSnapshot, Measure, ReportKind, RuleStatus};
 
 use crate::board::{format_amount, format_count, format_ms, format_percent, stat};
 use crate::layout::page;
@@ -70,6 +70,37 @@ fn minute_title(label: &str) -> String {
     }
 }
 
+/// The condition with how long it must hold: `above 200 for 3 min, resolves after 2 min`.
+fn condition_text(r: &RuleStatus) -> String {
+    format!(
+        "{} for {} min, resolves after {} min",
+        r.condition, r.for_minutes, r.resolve_minutes
+    )
+}
+
+/// The suppression window, when there is one: why a re-fire sent nothing.
+fn suppression_text(r: &RuleStatus) -> Option<String> {
+    (r.suppress_minutes > 0)
+        .then(|| format!("re-fires within {} min not notified", r.suppress_minutes))
+}
+
+/// For a baseline rule whose last minute had no baseline: it cannot fire, and what it
+/// waits for (the engine's rule: some look-back day has a value for that minute).
+fn missing_baseline_text(r: &RuleStatus) -> Option<String> {
+    if !r.uses_baseline || r.last_time.is_empty() || r.last_baseline.is_some() {
+        return None;
+    }
+    let days: Vec<String> = r.baseline_days_back.iter().map(u32::to_string).collect();
+    let days = match days.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => return Some("no baseline yet: cannot fire".to_owned()),
+    };
+    Some(format!(
+        "no baseline yet: cannot fire until the same minute {days} days back has data"
+    ))
+}
+
 fn render(s: &AlertSnapshot) -> Markup {
     let firing = s
         .rules
@@ -111,7 +142,11 @@ fn render(s: &AlertSnapshot) -> Markup {
                             td.name { (r.id) }
                             td { (r.scope.to_string()) }
                             td { (measure_label(r.measure, r.scope.report)) }
-                            td { (r.condition) }
+                            td {
+                                (condition_text(r))
+                                @if let Some(text) = suppression_text(r) { div.muted { (text) } }
+                                @if let Some(text) = missing_baseline_text(r) { div.muted { (text) } }
+                            }
                             td { (format!("{:?}", r.phase).to_lowercase()) }
                             td { (minute_title(&r.last_time)) }
                             td.num { (value(r.last_value, r.measure, r.scope.report)) }
@@ -228,6 +263,83 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_alerts_page_and_api_show_how_long_a_condition_must_hold() {
+        let rules = RuleSet::from_toml_str(
+            "[[rule]]\nid = \"create-p95\"\ndomain = \"shop\"\nreport = \"transaction\"\n\
+             type = \"URL\"\nname = \"/create\"\nmeasure = \"p95\"\nabove = 200.0\n\
+             for_minutes = 3\nresolve_minutes = 2\nsuppress_minutes = 45\n\
+             [[rule]]\nid = \"drop\"\ndomain = \"shop\"\nreport = \"transaction\"\n\
+             measure = \"count\"\nbaseline = \"below\"\nsuppress_minutes = 0\n",
+            None,
+        )
+        .unwrap();
+        let mut alerting = Alerting::new(rules);
+        let now_ms = 1_795_331_315_581;
+        let mut live = MemoryHistory::new();
+        for wanted in alerting.wanted_reports(now_ms) {
+            live.cover(wanted.hour);
+        }
+        alerting.tick(now_ms, &live);
+        let state = AppState::new(Arc::new(MemoryLookup::new())).with_alerts(alerting.log());
+
+        let (status, page) = get(router(state.clone()), "/alerts").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            page.contains("<td>above 200 for 3 min, resolves after 2 min<div class=\"muted\">re-fires within 45 min not notified</div></td>"),
+            "{page}"
+        );
+        // No stored history: the baseline rule says why it cannot fire, and no
+        // suppression line for a rule without a window.
+        assert!(
+            page.contains(
+                "<td>below baseline by more than 0% and 0 for 1 min, resolves after 1 min\
+                 <div class=\"muted\">no baseline yet: cannot fire until the same minute \
+                 7, 14, 21 or 28 days back has data</div></td>"
+            ),
+            "{page}"
+        );
+
+        let (status, json) = get(router(state), "/api/alerts").await;
+        assert_eq!(status, StatusCode::OK);
+        let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let p95 = &json["rules"][0];
+        assert_eq!(
+            (
+                &p95["forMinutes"],
+                &p95["resolveMinutes"],
+                &p95["suppressMinutes"]
+            ),
+            (&3.into(), &2.into(), &45.into())
+        );
+        assert_eq!(p95["baselineDaysBack"], serde_json::json!([]));
+        let drop = &json["rules"][1];
+        assert_eq!(drop["lastBaseline"], serde_json::Value::Null);
+        assert_eq!(drop["baselineDaysBack"], serde_json::json!([7, 14, 21, 28]));
+    }
+
+    #[test]
+    fn the_missing_baseline_hint_waits_for_an_evaluated_minute_and_names_the_days() {
+        let mut r = rule(
+            "drop",
+            scope(ReportKind::Transaction, "URL", None),
+            Measure::Count,
+            3.0,
+        );
+        assert_eq!(missing_baseline_text(&r), None, "a threshold rule");
+        r.uses_baseline = true;
+        r.baseline_days_back = vec![7];
+        assert_eq!(
+            missing_baseline_text(&r).as_deref(),
+            Some("no baseline yet: cannot fire until the same minute 7 days back has data")
+        );
+        r.last_baseline = Some(2.0);
+        assert_eq!(missing_baseline_text(&r), None, "it has one");
+        r.last_baseline = None;
+        r.last_time.clear();
+        assert_eq!(missing_baseline_text(&r), None, "nothing evaluated yet");
+    }
+
+    #[tokio::test]
     async fn without_rules_the_page_says_how_to_add_them() {
         let state = AppState::new(Arc::new(MemoryLookup::new()));
         let (status, page) = get(router(state), "/alerts").await;
@@ -259,6 +371,10 @@ mod tests {
             last_value: Some(value),
             last_baseline: None,
             uses_baseline: false,
+            for_minutes: 1,
+            resolve_minutes: 1,
+            suppress_minutes: 30,
+            baseline_days_back: Vec::new(),
         }
     }
 
