@@ -90,6 +90,8 @@ pub(crate) const WORKER_QUEUE_DEPTH: &str = "ocelot_worker_queue_depth";
 pub(crate) const WORKER_QUEUED_BYTES: &str = "ocelot_worker_queued_bytes";
 /// Failed report writes (checkpoints and seals), by `worker` (counter).
 pub(crate) const REPORT_WRITE_ERRORS: &str = "ocelot_report_write_errors";
+/// Sealed hours whose reports were given up after failing to write, by `worker` (counter).
+pub(crate) const SEALED_HOURS_ABANDONED: &str = "ocelot_sealed_hours_abandoned";
 /// Frames queued to the store (counter).
 pub(crate) const STORE_APPENDED: &str = "ocelot_store_frames_appended";
 /// Frames written to disk and indexed (counter).
@@ -438,6 +440,12 @@ fn encode_workers(e: &mut DescriptorEncoder<'_>, c: &StatsSnapshot) -> fmt::Resu
         REPORT_WRITE_ERRORS,
         "Failed report writes (checkpoints and seals), by worker.",
         worker_rows(|w| w.report_write_errors),
+    )?;
+    counter_family(
+        e,
+        SEALED_HOURS_ABANDONED,
+        "Sealed hours whose reports were given up unwritten (the store failed them at every checkpoint while newer hours waited too), by worker.",
+        worker_rows(|w| w.sealed_hours_abandoned),
     )
 }
 

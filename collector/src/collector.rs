@@ -101,6 +101,11 @@ pub const STATE_DOMAIN: &str = "ocelot";
 /// The most analyzer threads a collector starts (their names are fixed labels).
 pub const MAX_ANALYZER_THREADS: usize = 16;
 
+/// Sealed hours a worker keeps in memory while the store fails to write their reports
+/// (written again at every checkpoint); past this, the oldest is given up and counted in
+/// [`WorkerSnapshot::sealed_hours_abandoned`](crate::WorkerSnapshot::sealed_hours_abandoned).
+pub const MAX_UNWRITTEN_SEALED_HOURS: usize = 2;
+
 /// The worker threads' names, as `/metrics` and the State report label them: the analyzer
 /// shards, then the State worker.
 const SHARD_NAMES: [&str; MAX_ANALYZER_THREADS] = [

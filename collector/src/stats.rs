@@ -70,6 +70,7 @@ pub(crate) struct WorkerCounters {
     /// Trees sent to the worker and not yet processed (what bounds its queue).
     pub(crate) queued: AtomicU64,
     pub(crate) report_write_errors: AtomicU64,
+    pub(crate) sealed_hours_abandoned: AtomicU64,
     /// When this worker last finished a checkpoint with every report written (epoch ms).
     pub(crate) checkpointed_ms: AtomicU64,
 }
@@ -181,6 +182,7 @@ impl CollectorStats {
                             dropped_hour_sealed: w.dropped_hour_sealed.load(Relaxed),
                             queue_depth: w.queue_depth.load(Relaxed),
                             report_write_errors: w.report_write_errors.load(Relaxed),
+                            sealed_hours_abandoned: w.sealed_hours_abandoned.load(Relaxed),
                         },
                     )
                 })
@@ -208,6 +210,9 @@ pub struct WorkerSnapshot {
     pub queue_depth: u64,
     /// Failed report writes (checkpoints and seals).
     pub report_write_errors: u64,
+    /// Sealed hours given up unwritten: the store failed their writes for so long that
+    /// more than [`MAX_UNWRITTEN_SEALED_HOURS`](crate::MAX_UNWRITTEN_SEALED_HOURS) waited.
+    pub sealed_hours_abandoned: u64,
 }
 
 /// Every collector counter, copied at one moment.

@@ -849,6 +849,26 @@ pub(crate) fn run<W: Worker>(
                             }
                             sealed_through = sealed_through.max(Some(hour));
                         }
+                        // A disk that stays full would keep an hour of reports in memory for
+                        // every hour it lasts: past a few, the oldest is given up, counted.
+                        let unwritten: Vec<u64> = open
+                            .keys()
+                            .copied()
+                            .filter(|&h| sealed_through.is_some_and(|sealed| h <= sealed))
+                            .collect();
+                        let excess = unwritten
+                            .len()
+                            .saturating_sub(crate::MAX_UNWRITTEN_SEALED_HOURS);
+                        for &hour in &unwritten[..excess] {
+                            open.remove(&hour);
+                            counters.sealed_hours_abandoned.fetch_add(1, Relaxed);
+                            tracing::error!(
+                                worker = ctx.name,
+                                hour,
+                                "giving up a sealed hour's reports: the store failed to write \
+                                 them at every checkpoint since the hour was sealed"
+                            );
+                        }
                         // Open hours one domain at a time, taking the trees queued meanwhile
                         // between two domains: serializing a busy hour takes seconds, longer
                         // than the queue lasts, and the trees arriving then were dropped. A

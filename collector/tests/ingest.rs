@@ -1088,6 +1088,47 @@ fn an_hour_whose_seal_fails_to_write_is_kept_and_written_at_the_next_checkpoint(
     store.shutdown();
 }
 
+/// A disk that stays full does not keep every sealed hour in memory: past
+/// `MAX_UNWRITTEN_SEALED_HOURS` the oldest is given up, counted.
+#[test]
+fn sealed_hours_that_never_get_written_are_given_up_past_a_few_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock.clone());
+    let hours = ocelot_collector::MAX_UNWRITTEN_SEALED_HOURS as u64 + 2;
+    for h in HOUR..HOUR + hours {
+        // A file where the domain's reports folder goes: every write of the hour fails.
+        let domain_dir = dir.path().join(h.to_string()).join("shop");
+        std::fs::create_dir_all(&domain_dir).unwrap();
+        std::fs::write(domain_dir.join("reports"), b"in the way").unwrap();
+        clock.set(h * 3_600_000 + 60_000);
+        collector
+            .ingest(tree_at("shop", h, h * 3_600_000 + 1_000))
+            .unwrap();
+        collector.checkpoint_now();
+    }
+    // Every hour before the last is sealed now, unwritten; the oldest two are given up.
+    let abandoned = |c: &Collector| -> u64 {
+        c.stats()
+            .workers
+            .values()
+            .map(|w| w.sealed_hours_abandoned)
+            .sum()
+    };
+    clock.set((HOUR + hours) * 3_600_000 + 3 * 60_000 + 500);
+    collector.checkpoint_now();
+    assert_eq!(abandoned(&collector), 2);
+    assert!(block_on(collector.transaction_report("shop", HOUR)).is_none());
+    assert!(block_on(collector.transaction_report("shop", HOUR + 1)).is_none());
+    for h in HOUR + 2..HOUR + hours {
+        let kept = block_on(collector.transaction_report("shop", h)).expect("kept");
+        assert_eq!(all_count(&kept), 1, "hour {h}");
+    }
+    collector.shutdown();
+    store.shutdown();
+}
+
 #[test]
 fn a_report_asked_for_now_is_the_live_one_or_unanswered_never_an_old_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
