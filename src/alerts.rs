@@ -3,14 +3,14 @@
 //! (`/alerts`, `GET /api/alerts`).
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use ocelot_alert::{
-    AlertLog, AlertPhase, Alerting, MemoryHistory, Overlay, Report, ReportKind, RuleSet,
-    StoreHistory,
+    AlertLog, AlertPhase, Alerting, MemoryHistory, Overlay, Report, ReportKind, Restored, RuleSet,
+    Saved, StoreHistory,
 };
 use ocelot_collector::{Collector, Unanswered};
 use ocelot_store::Store;
@@ -30,12 +30,20 @@ pub(crate) fn load_rules(rules_file: &Path) -> anyhow::Result<RuleSet> {
         .with_context(|| format!("loading alert rules from {}", rules_file.display()))
 }
 
-/// Starts the loop over `rules`. Returns the log the web server shows. `board_url` (where
-/// the web UI listens) is what notifications link to unless the rules set theirs.
+/// The alert state file, under the data directory (docs/alerting.md, "State across
+/// restarts").
+pub(crate) fn state_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("alerts").join("state.json")
+}
+
+/// Starts the loop over `rules`, with the state saved in `data_dir` by the last run.
+/// Returns the log the web server shows. `board_url` (where the web UI listens) is what
+/// notifications link to unless the rules set theirs.
 pub(crate) fn start(
     mut rules: RuleSet,
     collector: Collector,
     store: Store,
+    data_dir: &Path,
     retention_days: u32,
     board_url: Option<&str>,
 ) -> anyhow::Result<AlertLog> {
@@ -51,6 +59,8 @@ pub(crate) fn start(
         );
     }
     let mut alerting = Alerting::new(rules);
+    // Read once at start, before the loop (a few MB at most, like the rest of startup).
+    log_restored(alerting.restore_state(state_path(data_dir)));
     alerting.engine_mut().start_after(collector.now_ms());
     let log = alerting.log();
     let history = Arc::new(StoreHistory::new(store.clone()));
@@ -84,13 +94,19 @@ pub(crate) fn start(
             let history = history.clone();
             // Evaluation reads the store (baselines): off the async workers. Notifications
             // are sent by the alert crate's own thread.
+            // The state file is written there too, on the same thread, only if something
+            // changed.
             let ticked = tokio::task::spawn_blocking(move || {
                 alerting.tick(now, &Overlay(live, history));
-                alerting
+                let saved = alerting.save_state(now);
+                (alerting, saved)
             })
             .await;
             match ticked {
-                Ok(a) => alerting = a,
+                Ok((a, saved)) => {
+                    alerting = a;
+                    log_saved(saved);
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "alert evaluation stopped");
                     return;
@@ -99,6 +115,71 @@ pub(crate) fn start(
         }
     });
     Ok(log)
+}
+
+/// Says what became of the state saved by the last run.
+fn log_restored(restored: Restored) {
+    match restored {
+        Restored::Fresh => tracing::info!("no saved alert state: every rule starts ok"),
+        Restored::Loaded {
+            rules,
+            rules_dropped,
+            events,
+            attempts,
+        } => {
+            tracing::info!(
+                rules,
+                events,
+                attempts,
+                "alert state restored from the last run"
+            );
+            if rules_dropped > 0 {
+                tracing::info!(
+                    rules_dropped,
+                    "saved alert state of rules changed or removed since was dropped: they start ok"
+                );
+            }
+        }
+        Restored::Unreadable {
+            path,
+            error,
+            moved_to,
+            move_error,
+        } => match moved_to {
+            Some(aside) => tracing::error!(
+                path = %path.display(),
+                moved_to = %aside.display(),
+                %error,
+                "the alert state file is unreadable: moved aside, alerting starts fresh"
+            ),
+            None => tracing::error!(
+                path = %path.display(),
+                %error,
+                move_error = move_error.unwrap_or_default(),
+                "the alert state file is unreadable and cannot be moved aside: alerting starts fresh"
+            ),
+        },
+    }
+}
+
+/// Logs the first failed write of the state file of a run of failures (each is counted on
+/// `/metrics`), and the write that ends them.
+fn log_saved(saved: Saved) {
+    match saved {
+        Saved::Failed {
+            path,
+            error,
+            first: true,
+        } => tracing::error!(
+            path = %path.display(),
+            %error,
+            "cannot write the alert state file: alerting goes on in memory, a restart would forget it (retried at each change, counted in ocelot_alert_state_write_failures)"
+        ),
+        Saved::Written { recovered: true } => {
+            tracing::info!("the alert state file is written again")
+        }
+        _ => {}
+    }
 }
 
 /// How long after start the loop looks for rules naming domains it has heard nothing from:
@@ -225,6 +306,11 @@ impl PromCollector for AlertFigures {
                 "ocelot_alert_notifications_given_up",
                 "Notifications abandoned after every retry.",
                 c.notifications_given_up,
+            ),
+            (
+                "ocelot_alert_state_write_failures",
+                "Writes of the alert state file that failed.",
+                c.state_write_failures,
             ),
         ] {
             let metric = e.encode_descriptor(name, help, None, MetricType::Counter)?;

@@ -126,6 +126,7 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
             rules,
             collector.clone(),
             store.clone(),
+            &config.store.dir,
             config.store.retention_days,
             board_url(config.web.listen).as_deref(),
         )?,

@@ -412,3 +412,104 @@ fn the_router_advertises_the_address_a_collector_is_bound_to() {
         "{body}"
     );
 }
+
+/// A webhook receiver on 127.0.0.1 answering 200 to every request; sends each JSON body.
+fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<serde_json::Value>) {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(&mut stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim_end().is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            if let Ok(json) = serde_json::from_slice(&body) {
+                let _ = tx.send(json);
+            }
+        }
+    });
+    (url, rx)
+}
+
+/// Real minutes: up to about two for the first fire and two more for a minute evaluated
+/// after the restart.
+#[test]
+fn a_firing_alert_is_not_notified_again_after_a_crash_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (url, bodies) = webhook_receiver();
+    // `quiet` never sends: every watched minute has count 0, so the rule fires on the
+    // first minute the server watches whole, and the condition goes on holding.
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        format!(
+            "settle_seconds = 0\n\n[[webhook]]\nname = \"hook\"\nurl = \"{url}\"\nretry_backoff_ms = 100\n\n\
+             [[rule]]\nid = \"quiet-silent\"\ndomain = \"quiet\"\nreport = \"transaction\"\n\
+             measure = \"count\"\nbelow = 1.0\nnotify = [\"hook\"]\n"
+        ),
+    )
+    .unwrap();
+    let config = format!("[alert]\nrules = {:?}\n", rules.display().to_string());
+    let (collector_port, web_port) = (free_port(), free_port());
+    let rule_of = |server: &Server| -> Option<serde_json::Value> {
+        Some(server.json("/api/alerts")?["rules"][0].clone())
+    };
+
+    let server = Server::start_with(&data, collector_port, web_port, false, &config);
+    let fired = bodies
+        .recv_timeout(Duration::from_secs(150))
+        .expect("the rule did not fire within 150 s");
+    assert_eq!(
+        (fired["rule"].as_str(), fired["kind"].as_str()),
+        (Some("quiet-silent"), Some("fired"))
+    );
+    let fired_minute = fired["minute"].as_u64().unwrap();
+    // Saved right after the tick that fired (the notification may arrive first).
+    let state = data.join("alerts").join("state.json");
+    eventually(Duration::from_secs(5), || {
+        let text = std::fs::read_to_string(&state).ok()?;
+        text.contains("\"firing\"").then_some(())
+    })
+    .expect("the firing state was not saved");
+    server.kill9();
+
+    let server = Server::start_with(&data, collector_port, web_port, false, &config);
+    let rule = rule_of(&server).unwrap();
+    assert_eq!(rule["phase"], "firing", "{rule}");
+    let alerts = server.json("/api/alerts").unwrap();
+    assert_eq!(alerts["events"][0]["minute"], fired_minute, "{alerts}");
+    // A minute evaluated since the restart, the condition still holding: still firing,
+    // and no second notification.
+    let restored_time = rule["lastTime"].clone();
+    let rule = eventually(Duration::from_secs(150), || {
+        let rule = rule_of(&server)?;
+        (rule["lastTime"] != restored_time).then_some(rule)
+    })
+    .expect("no minute evaluated within 150 s of the restart");
+    assert_eq!(rule["phase"], "firing", "{rule}");
+    assert_eq!(rule["lastValue"], 0.0, "{rule}");
+    let again = bodies.recv_timeout(Duration::from_secs(2));
+    assert!(
+        again.is_err(),
+        "notified again after the restart: {again:?}"
+    );
+    let alerts = server.json("/api/alerts").unwrap();
+    assert_eq!(alerts["counters"]["fired"], 0, "{alerts}");
+    assert!(server.stop().success());
+}

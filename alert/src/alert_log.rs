@@ -2,12 +2,14 @@
 //! page and `GET /api/alerts` ([`AlertLog::snapshot`] is the JSON body).
 //!
 //! Bounded: the newest [`MAX_LOGGED_EVENTS`] events and [`MAX_LOGGED_ATTEMPTS`] attempts
-//! are kept; counters count everything since start. Clones share one log.
+//! are kept; counters count everything since start. Clones share one log. With a state
+//! file ([`crate::Alerting::restore_state`]) the events and attempts outlive a restart;
+//! the counters do not (they are the process's, as Prometheus counters are).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::RuleStatus;
 use crate::evaluator::{AlertEvent, AlertKind};
@@ -18,7 +20,7 @@ pub const MAX_LOGGED_EVENTS: usize = 1_000;
 pub const MAX_LOGGED_ATTEMPTS: usize = 1_000;
 
 /// One try to deliver one event to one target.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationAttempt {
     /// When the attempt ended, epoch ms.
@@ -64,6 +66,8 @@ pub struct AlertCounters {
     pub notification_failures: u64,
     /// Deliveries abandoned after the last retry.
     pub notifications_given_up: u64,
+    /// Writes of the alert state file that failed (alerting went on in memory).
+    pub state_write_failures: u64,
 }
 
 /// What `GET /api/alerts` returns: rules with their state, then the newest events and
@@ -87,6 +91,9 @@ struct LogState {
     counters: AlertCounters,
     events: VecDeque<AlertEvent>,
     attempts: VecDeque<NotificationAttempt>,
+    /// Bumped by every change to `events` or `attempts`: the state file is written again
+    /// only when it moved.
+    changes: u64,
 }
 
 /// The shared in-memory record. Cheap to clone; give one clone to the web server.
@@ -121,6 +128,7 @@ impl AlertLog {
                 s.events.pop_front();
             }
             s.events.push_back(event.clone());
+            s.changes += 1;
         });
     }
 
@@ -139,6 +147,48 @@ impl AlertLog {
                 s.attempts.pop_front();
             }
             s.attempts.push_back(attempt);
+            s.changes += 1;
+        });
+    }
+
+    /// Counts a failed write of the state file.
+    pub(crate) fn record_state_write_failure(&self) {
+        self.with(|s| s.counters.state_write_failures += 1);
+    }
+
+    /// How many times the events or attempts changed (only ever grows).
+    pub(crate) fn changes(&self) -> u64 {
+        self.with(|s| s.changes)
+    }
+
+    /// The events and attempts kept, oldest first (what the state file holds).
+    pub(crate) fn history(&self) -> (Vec<AlertEvent>, Vec<NotificationAttempt>) {
+        self.with(|s| {
+            (
+                s.events.iter().cloned().collect(),
+                s.attempts.iter().cloned().collect(),
+            )
+        })
+    }
+
+    /// Puts saved events and attempts (oldest first) before the ones recorded since,
+    /// keeping the newest within the bounds. Counters are not touched: they count what
+    /// this process saw.
+    pub(crate) fn restore_history(
+        &self,
+        events: Vec<AlertEvent>,
+        attempts: Vec<NotificationAttempt>,
+    ) {
+        self.with(|s| {
+            let mut all: VecDeque<AlertEvent> = events.into();
+            all.extend(s.events.drain(..));
+            all.drain(..all.len().saturating_sub(MAX_LOGGED_EVENTS));
+            s.events = all;
+            let mut all: VecDeque<NotificationAttempt> = attempts.into();
+            all.extend(s.attempts.drain(..));
+            all.drain(..all.len().saturating_sub(MAX_LOGGED_ATTEMPTS));
+            s.attempts = all;
+            s.changes += 1;
         });
     }
 

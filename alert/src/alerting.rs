@@ -6,6 +6,7 @@
 //! notification thread through a bounded queue; when it is full (a target has been dead
 //! for many events), further events are recorded as not delivered instead of waiting.
 
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 
 use crate::alert_log::AlertLog;
@@ -14,6 +15,7 @@ use crate::evaluator::AlertEvent;
 use crate::notify::Notifier;
 use crate::report_history::ReportHistory;
 use crate::rules::RuleSet;
+use crate::state_file::{Restored, Saved, StateFile};
 
 /// Events waiting for the notification thread, at most. A day of one incident every
 /// 1.5 minutes, as many as the log keeps: past it, a target has been failing for long.
@@ -61,6 +63,8 @@ pub struct Alerting {
     /// is queued).
     queue: SyncSender<AlertEvent>,
     log: AlertLog,
+    /// Where the state outlives a restart, once [`Alerting::restore_state`] named it.
+    state: Option<StateFile>,
 }
 
 impl Alerting {
@@ -95,7 +99,42 @@ impl Alerting {
             notifier,
             queue,
             log,
+            state: None,
         }
+    }
+
+    /// Takes up the state saved in `path` by an earlier process ([`Alerting::save_state`]):
+    /// each rule's firing incident, suppression window and last minute, if the rule is
+    /// still the same rule (same id and definition), and the log's events and attempts.
+    /// From then on [`Alerting::save_state`] writes there. Call it once, before the first
+    /// tick. A missing file is a fresh start; an unreadable one is moved aside to
+    /// `<path>.corrupt` and alerting starts fresh (the result says which, for the log).
+    /// Without a call nothing is persisted.
+    ///
+    /// A rule restored as firing stays firing while its condition holds, without a new
+    /// `fired` event; it resolves after `resolve_minutes` good minutes as usual.
+    pub fn restore_state(&mut self, path: impl Into<PathBuf>) -> Restored {
+        let (file, restored) = StateFile::restore(path.into(), &mut self.engine, &self.log);
+        self.state = Some(file);
+        self.log.set_rules(self.engine.statuses());
+        restored
+    }
+
+    /// Writes the state to the file named by [`Alerting::restore_state`] if it changed
+    /// since the last write (a minute was evaluated, an event or attempt was recorded):
+    /// atomically, so a crash leaves the old or the new file. Call it after
+    /// [`Alerting::tick`], on the same thread (it does file I/O and fsyncs). A failure is
+    /// counted (`stateWriteFailures`) and returned; alerting goes on in memory.
+    pub fn save_state(&mut self, now_ms: u64) -> Saved {
+        match &mut self.state {
+            Some(file) => file.save(&self.engine, &self.log, now_ms),
+            None => Saved::Unchanged,
+        }
+    }
+
+    /// The state file, once [`Alerting::restore_state`] named it.
+    pub fn state_path(&self) -> Option<&Path> {
+        self.state.as_ref().map(StateFile::path)
     }
 
     /// The log, for the web server (`snapshot()` is `GET /api/alerts`).

@@ -9,10 +9,10 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::baseline::{BaselineCache, SeriesKey};
-use crate::evaluator::{AlertEvent, AlertPhase, Evaluator};
+use crate::evaluator::{AlertEvent, AlertPhase, Evaluator, EvaluatorState};
 use crate::report_history::{Report, ReportHistory};
 use crate::rules::{Measure, ReportKind, Rule, RuleSet, Scope};
 use crate::series::minute_series;
@@ -232,6 +232,38 @@ impl Engine {
         events[start..].sort_by_key(|e| e.minute);
     }
 
+    /// Every rule's state as a restart keeps it, with the rule's definition.
+    pub(crate) fn saved_rules(&self) -> Vec<SavedRule> {
+        self.evaluators
+            .iter()
+            .map(|e| SavedRule {
+                id: e.rule().id.clone(),
+                definition: definition(e.rule()),
+                state: e.state(),
+            })
+            .collect()
+    }
+
+    /// Takes up the saved state of each rule that is still the same rule: the same id and
+    /// the same definition (scope, measure, condition, minutes, targets). A rule edited
+    /// since starts `ok`, so a changed threshold does not inherit a firing state it never
+    /// had; saved rules that are gone are dropped. Returns how many rules were restored.
+    pub(crate) fn restore_rules(&mut self, saved: Vec<SavedRule>) -> usize {
+        let mut saved: HashMap<String, SavedRule> =
+            saved.into_iter().map(|s| (s.id.clone(), s)).collect();
+        let mut restored = 0;
+        for evaluator in &mut self.evaluators {
+            let Some(state) = saved.remove(&evaluator.rule().id) else {
+                continue;
+            };
+            if state.definition == definition(evaluator.rule()) {
+                evaluator.restore(state.state);
+                restored += 1;
+            }
+        }
+        restored
+    }
+
     /// Every rule's state, in file order.
     pub fn statuses(&self) -> Vec<RuleStatus> {
         let mut days_back = self.rules.baseline().days_back.clone();
@@ -274,6 +306,27 @@ impl Engine {
     pub fn baseline_builds(&self) -> u64 {
         self.baselines.builds()
     }
+}
+
+/// One rule's saved state (`state_file.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SavedRule {
+    /// The rule's id.
+    pub(crate) id: String,
+    /// The rule as it was when saved ([`definition`]): state is restored only into the
+    /// same rule.
+    pub(crate) definition: serde_json::Value,
+    /// Its state.
+    #[serde(flatten)]
+    pub(crate) state: EvaluatorState,
+}
+
+/// A rule's canonical form: its JSON serialization (id, scope, measure, condition,
+/// for/resolve/suppress minutes, targets), compared as a value so key order and number
+/// formatting in the file do not matter.
+fn definition(rule: &Rule) -> serde_json::Value {
+    serde_json::to_value(rule).expect("a rule serializes to JSON")
 }
 
 /// `{board_url}/{t,e,p,metric}?domain=..&hour=YYYYMMDDHH[&type=..][&name=..]`: the web boards.

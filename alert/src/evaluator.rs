@@ -15,13 +15,13 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::rules::{Condition, Measure, Rule, Scope};
 use crate::time::minute_label;
 
 /// One minute's value and baseline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MinutePoint {
     /// Epoch minute (`epoch_ms / 60_000`).
@@ -35,7 +35,7 @@ pub struct MinutePoint {
 }
 
 /// What happened to an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertKind {
     /// The condition held for `for_minutes` consecutive minutes.
@@ -54,7 +54,7 @@ impl fmt::Display for AlertKind {
 }
 
 /// Where an alert is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertPhase {
     /// The last minute was good.
@@ -66,7 +66,7 @@ pub enum AlertPhase {
 }
 
 /// An alert firing or resolving: what notifications carry and the log shows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertEvent {
     /// The rule's id.
@@ -101,10 +101,29 @@ pub struct AlertEvent {
 }
 
 /// The current incident.
-#[derive(Debug, Clone)]
-struct Incident {
-    started_minute: u64,
-    suppressed: bool,
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Incident {
+    /// The first bad minute.
+    pub(crate) started_minute: u64,
+    /// Fired inside the suppression window: neither it nor its resolution is notified.
+    pub(crate) suppressed: bool,
+}
+
+/// What of an [`Evaluator`] outlives a restart (`state_file.rs`): the phase when firing
+/// and its incident, the suppression window, the last minute evaluated. A pending run is
+/// not kept: the minutes the process was down break it anyway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EvaluatorState {
+    /// `ok` or `firing` (a pending rule is saved as `ok`).
+    pub(crate) phase: AlertPhase,
+    /// The incident of a firing rule.
+    pub(crate) incident: Option<Incident>,
+    /// The minute of the last notified fire: the suppression window runs from it.
+    pub(crate) last_notified_minute: Option<u64>,
+    /// The last minute evaluated, as the Alerts page shows it.
+    pub(crate) last: Option<MinutePoint>,
 }
 
 /// One rule's state.
@@ -146,6 +165,42 @@ impl Evaluator {
         self.last.as_ref()
     }
 
+    /// What a restart keeps of this rule's state.
+    pub(crate) fn state(&self) -> EvaluatorState {
+        let firing = self.phase == AlertPhase::Firing;
+        EvaluatorState {
+            phase: if firing {
+                AlertPhase::Firing
+            } else {
+                AlertPhase::Ok
+            },
+            incident: self.incident.clone().filter(|_| firing),
+            last_notified_minute: self.last_notified_minute,
+            last: self.last.clone(),
+        }
+    }
+
+    /// Takes up a saved state, as after [`Evaluator::new`] with the same rule. The state
+    /// comes from a file, so it is made consistent rather than trusted: a rule is firing
+    /// exactly when it has an incident (resolving needs one), pending becomes `ok` (its
+    /// run is gone), and labels are recomputed from the minutes.
+    pub(crate) fn restore(&mut self, state: EvaluatorState) {
+        let firing = state.phase == AlertPhase::Firing && state.incident.is_some();
+        self.phase = if firing {
+            AlertPhase::Firing
+        } else {
+            AlertPhase::Ok
+        };
+        self.incident = state.incident.filter(|_| firing);
+        self.bad_run.clear();
+        self.good_run.clear();
+        self.last_notified_minute = state.last_notified_minute;
+        self.last = state.last.map(|p| MinutePoint {
+            time: minute_label(p.minute),
+            ..p
+        });
+    }
+
     /// Feeds the next minute; minutes must come in ascending order (a gap restarts the run
     /// of bad or good minutes). `link` is the board link an event would carry.
     pub(crate) fn feed(
@@ -163,7 +218,11 @@ impl Evaluator {
         };
         // Runs are of consecutive minutes: after minutes were skipped (the live loop
         // catches up at most an hour after a stall), a run starts again.
-        if self.last.as_ref().is_some_and(|p| p.minute + 1 != minute) {
+        if self
+            .last
+            .as_ref()
+            .is_some_and(|p| p.minute.checked_add(1) != Some(minute))
+        {
             self.bad_run.clear();
             self.good_run.clear();
             if self.phase == AlertPhase::Pending {
@@ -181,9 +240,9 @@ impl Evaluator {
                 }
                 let minutes = std::mem::take(&mut self.bad_run);
                 let started_minute = minutes[0].minute;
-                let suppressed = self
-                    .last_notified_minute
-                    .is_some_and(|at| minute < at + u64::from(self.rule.suppress_minutes));
+                let suppressed = self.last_notified_minute.is_some_and(|at| {
+                    minute < at.saturating_add(u64::from(self.rule.suppress_minutes))
+                });
                 if !suppressed {
                     self.last_notified_minute = Some(minute);
                 }
@@ -382,6 +441,30 @@ mod tests {
         assert_eq!(resolved.kind, AlertKind::Resolved);
         let minutes: Vec<u64> = resolved.minutes.iter().map(|p| p.minute).collect();
         assert_eq!(minutes, vec![200, 201]);
+    }
+
+    #[test]
+    fn a_restored_state_is_made_consistent_rather_than_trusted() {
+        // Firing without an incident (a hand-edited file): restored as ok, so a good
+        // minute cannot reach the resolution that needs one.
+        let mut evaluator = Evaluator::new(rule(1, 1, 30));
+        evaluator.restore(EvaluatorState {
+            phase: AlertPhase::Firing,
+            incident: None,
+            last_notified_minute: Some(u64::MAX),
+            last: Some(MinutePoint {
+                minute: u64::MAX,
+                time: "garbage".into(),
+                value: Some(20.0),
+                baseline: None,
+            }),
+        });
+        assert_eq!(evaluator.phase(), AlertPhase::Ok);
+        assert_eq!(evaluator.last().unwrap().time, minute_label(u64::MAX));
+        assert!(evaluator.feed(5, Some(1.0), None, String::new).is_none());
+        // Minutes at the end of the range neither overflow nor lift the suppression.
+        let fired = evaluator.feed(6, Some(20.0), None, String::new).unwrap();
+        assert!(fired.suppressed);
     }
 
     #[test]

@@ -58,6 +58,7 @@ mod replay;
 mod report_history;
 mod rules;
 mod series;
+mod state_file;
 mod time;
 
 pub use alert_log::{
@@ -83,6 +84,7 @@ pub use rules::{
     DEFAULT_BOARD_URL, DEFAULT_SETTLE_SECONDS, DEFAULT_SUPPRESS_MINUTES, MAX_SETTLE_SECONDS,
 };
 pub use series::minute_series;
+pub use state_file::{Restored, Saved, STATE_FORMAT_VERSION};
 pub use time::{
     parse_hour_label, MinuteLabel, MILLIS_PER_MINUTE, MINUTES_PER_DAY, MINUTES_PER_HOUR,
 };

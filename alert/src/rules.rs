@@ -136,7 +136,7 @@ impl fmt::Display for Measure {
 
 /// What a rule watches: one series per rule. Without `type`, every type of the report is
 /// added up; without `name`, every name of the type.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Scope {
     /// The domain (application).

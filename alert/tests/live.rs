@@ -292,3 +292,85 @@ fn events_past_the_notification_queue_are_recorded_as_not_delivered() {
         assert_eq!((attempt.target.as_str(), attempt.attempt), ("ops", 0));
     }
 }
+
+#[test]
+fn after_a_restart_a_firing_alert_is_not_notified_again_and_its_resolution_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("alerts").join("state.json");
+    let (url, bodies) = receiver(2);
+    let hour = hour_at(NORMAL_DAY, 10);
+    let mut silent = MemoryHistory::new();
+    silent.cover(hour);
+    let mut sending = MemoryHistory::new();
+    sending.cover(hour);
+    sending.insert("shop", hour, transaction_report(NORMAL_DAY, 10));
+    // When minute 10:mm has settled.
+    let settled = |mm: u64| ((minute_at(NORMAL_DAY, 10, mm) + 1) * 60 + 15) * 1000;
+
+    // `shop` goes silent at 10:05: fired and notified; the state is saved.
+    let mut before = Alerting::new(silent_shop_rules(&url, 30));
+    before.restore_state(&state);
+    let events = before.tick(settled(5), &silent);
+    assert_eq!(events.len(), 1);
+    assert!(matches!(
+        before.save_state(settled(5)),
+        ocelot_alert::Saved::Written { .. }
+    ));
+    let fired = bodies.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(fired["kind"], "fired");
+    wait_for(&before.log(), |s| s.counters.notifications_sent == 1);
+    before.save_state(settled(5));
+    drop(before);
+
+    // Restarted at 10:07:30, still silent: firing, without a new event or notification.
+    let mut after = Alerting::new(silent_shop_rules(&url, 30));
+    let log = after.log();
+    let restored = after.restore_state(&state);
+    assert!(
+        matches!(
+            restored,
+            ocelot_alert::Restored::Loaded {
+                rules: 1,
+                rules_dropped: 0,
+                events: 1,
+                attempts: 1
+            }
+        ),
+        "{restored:?}"
+    );
+    after
+        .engine_mut()
+        .start_after((minute_at(NORMAL_DAY, 10, 7) * 60 + 30) * 1000);
+    assert_eq!(log.snapshot().rules[0].phase, AlertPhase::Firing);
+    assert_eq!(
+        log.snapshot().attempts.len(),
+        1,
+        "the attempt before the restart"
+    );
+    for minute in 8..=10 {
+        assert_eq!(after.tick(settled(minute), &silent), vec![]);
+    }
+    assert_eq!(log.snapshot().rules[0].phase, AlertPhase::Firing);
+
+    // Traffic again at 10:11: resolved and notified, as the incident of 10:05.
+    let events = after.tick(settled(11), &sending);
+    assert_eq!(events.len(), 1);
+    let resolved = bodies.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(resolved["kind"], "resolved");
+    assert_eq!(resolved["startedMinute"], minute_at(NORMAL_DAY, 10, 5));
+    wait_for(&log, |s| s.counters.notifications_sent == 1);
+    let snapshot = log.snapshot();
+    assert_eq!(snapshot.counters.fired, 0, "no fire since the restart");
+    assert_eq!(
+        snapshot.events.len(),
+        2,
+        "the fire before the restart and the resolution"
+    );
+
+    // Silent again at 10:12, inside the 30 minutes since the notified fire: recorded, not
+    // sent (the receiver takes no third request).
+    let events = after.tick(settled(12), &silent);
+    assert_eq!(events.len(), 1);
+    assert!(events[0].suppressed);
+    assert!(bodies.recv_timeout(Duration::from_millis(300)).is_err());
+}

@@ -1,0 +1,513 @@
+//! [`StateFile`]: the alert state that outlives a restart of `ocelot serve`, one JSON file
+//! in the data directory (`<data>/alerts/state.json`; docs/alerting.md, "State across
+//! restarts"). Without it, every deploy would start each rule `ok` with an empty log: an
+//! incident still going on would fire and page again, its suppression window forgotten,
+//! and the Alerts page would lose what happened before.
+//!
+//! Design constraints:
+//! - Written whole and atomically: a temporary file beside it, fsync, rename, fsync of the
+//!   folder. A crash leaves the old file or the new one, never half of one.
+//! - Written only when something changed (a rule's state, an event or an attempt), by the
+//!   thread that evaluates ([`crate::Alerting::save_state`]), never on an async worker.
+//! - The file is input, not an invariant: one that cannot be read or parsed (or has a
+//!   format version this build does not know) is moved aside to `state.json.corrupt` and
+//!   alerting starts fresh. Never a panic.
+//! - State is restored only into the same rule: same id and same definition. An edited
+//!   rule starts `ok`; a rule that is gone is dropped.
+//!
+//! Non-goals: the counters (they count what this process saw, as Prometheus counters do)
+//! and a pending run (the minutes the process was down break it anyway).
+
+use std::fs::{self, File};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::alert_log::{AlertLog, NotificationAttempt};
+use crate::engine::{Engine, SavedRule};
+use crate::evaluator::AlertEvent;
+
+/// The format version this build writes and reads. Version changes: 1, the first.
+pub const STATE_FORMAT_VERSION: u32 = 1;
+
+/// The file as written: `version` first, so a reader can tell the format before the rest.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StateDocument {
+    version: u32,
+    /// When it was written, epoch ms (for people reading the file).
+    saved_at_ms: u64,
+    /// Every rule of the rule set when saved, in file order.
+    rules: Vec<SavedRule>,
+    /// The log's events, oldest first.
+    events: Vec<AlertEvent>,
+    /// The log's notification attempts, oldest first.
+    attempts: Vec<NotificationAttempt>,
+}
+
+/// Just the version, read before the rest.
+#[derive(Deserialize)]
+struct VersionOnly {
+    version: Option<u32>,
+}
+
+/// What [`crate::Alerting::restore_state`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restored {
+    /// No state file: a first start. Alerting starts fresh.
+    Fresh,
+    /// The state was read.
+    Loaded {
+        /// Rules whose state was restored (same id and definition).
+        rules: usize,
+        /// Saved rules not restored: changed since, or gone from the rule set.
+        rules_dropped: usize,
+        /// Events put back in the log.
+        events: usize,
+        /// Notification attempts put back in the log.
+        attempts: usize,
+    },
+    /// The file could not be read or parsed. Alerting starts fresh, and the next write
+    /// replaces the file.
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong with it.
+        error: String,
+        /// Where it was moved, so it is not lost; `None` when moving it failed too.
+        moved_to: Option<PathBuf>,
+        /// Why it could not be moved.
+        move_error: Option<String>,
+    },
+}
+
+/// What [`crate::Alerting::save_state`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Saved {
+    /// Nothing changed since the last write, or there is no state file.
+    Unchanged,
+    /// The file was written.
+    Written {
+        /// The first successful write after failed ones.
+        recovered: bool,
+    },
+    /// The write failed (counted in `stateWriteFailures`); alerting goes on in memory and
+    /// the next change tries again.
+    Failed {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: String,
+        /// The first failure since the last successful write: the one to log.
+        first: bool,
+    },
+}
+
+/// The state file of one [`crate::Alerting`], and what was last written to it.
+#[derive(Debug)]
+pub(crate) struct StateFile {
+    path: PathBuf,
+    /// The rules' state as last written (or restored): written again only when it moves.
+    written_rules: Option<Vec<SavedRule>>,
+    /// [`AlertLog::changes`] as last written.
+    written_log: u64,
+    /// Writes have failed since the last successful one.
+    failing: bool,
+}
+
+impl StateFile {
+    /// Reads `path` into `engine` and `log`, and keeps the path for [`StateFile::save`].
+    pub(crate) fn restore(path: PathBuf, engine: &mut Engine, log: &AlertLog) -> (Self, Restored) {
+        let mut file = StateFile {
+            path,
+            written_rules: None,
+            written_log: 0,
+            failing: false,
+        };
+        let restored = match read(&file.path) {
+            Ok(None) => Restored::Fresh,
+            Ok(Some(document)) => {
+                let saved_rules = document.rules.len();
+                let rules = engine.restore_rules(document.rules);
+                let (events, attempts) = (document.events.len(), document.attempts.len());
+                log.restore_history(document.events, document.attempts);
+                Restored::Loaded {
+                    rules,
+                    rules_dropped: saved_rules - rules,
+                    events,
+                    attempts,
+                }
+            }
+            Err(error) => {
+                let aside = corrupt_path(&file.path);
+                let (moved_to, move_error) = match fs::rename(&file.path, &aside) {
+                    Ok(()) => (Some(aside), None),
+                    Err(e) => (None, Some(e.to_string())),
+                };
+                Restored::Unreadable {
+                    path: file.path.clone(),
+                    error,
+                    moved_to,
+                    move_error,
+                }
+            }
+        };
+        // What the file holds now (or, fresh, what there is to hold): written again only
+        // once it changes.
+        file.written_rules = Some(engine.saved_rules());
+        file.written_log = log.changes();
+        (file, restored)
+    }
+
+    /// The file's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes the state of `engine` and `log` if it changed since the last write.
+    pub(crate) fn save(&mut self, engine: &Engine, log: &AlertLog, now_ms: u64) -> Saved {
+        let rules = engine.saved_rules();
+        let log_changes = log.changes();
+        if self.written_rules.as_ref() == Some(&rules) && self.written_log == log_changes {
+            return Saved::Unchanged;
+        }
+        let (events, attempts) = log.history();
+        let document = StateDocument {
+            version: STATE_FORMAT_VERSION,
+            saved_at_ms: now_ms,
+            rules,
+            events,
+            attempts,
+        };
+        let written = serde_json::to_vec_pretty(&document)
+            .map_err(io::Error::other)
+            .and_then(|bytes| write_atomically(&self.path, &bytes));
+        match written {
+            Ok(()) => {
+                self.written_rules = Some(document.rules);
+                self.written_log = log_changes;
+                let recovered = std::mem::replace(&mut self.failing, false);
+                Saved::Written { recovered }
+            }
+            Err(e) => {
+                log.record_state_write_failure();
+                let first = !std::mem::replace(&mut self.failing, true);
+                Saved::Failed {
+                    path: self.path.clone(),
+                    error: e.to_string(),
+                    first,
+                }
+            }
+        }
+    }
+}
+
+/// The document in `path`: `None` if there is no file, `Err` (why, in words) if it cannot
+/// be read or is not a state file of a version this build knows.
+fn read(path: &Path) -> Result<Option<StateDocument>, String> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read it: {e}")),
+    };
+    let version = serde_json::from_slice::<VersionOnly>(&bytes)
+        .map_err(|e| format!("not a state file: {e}"))?
+        .version;
+    match version {
+        Some(STATE_FORMAT_VERSION) => {}
+        Some(other) => {
+            return Err(format!(
+                "format version {other}; this build reads version {STATE_FORMAT_VERSION}"
+            ))
+        }
+        None => return Err("not a state file: no version".to_owned()),
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| format!("not a state file: {e}"))
+}
+
+/// `state.json` -> `state.json.corrupt`.
+fn corrupt_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".corrupt");
+    PathBuf::from(name)
+}
+
+/// Replaces `path` with `bytes` so a crash at any point leaves either the old file or
+/// the new one: write a temporary file beside it, fsync it, rename it over, fsync the
+/// folder (which makes the rename itself durable).
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir)?;
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = PathBuf::from(tmp_name);
+    let written = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_dir(dir)
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    // Folders cannot be opened as files elsewhere; the rename is as durable as the OS makes it.
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluator::AlertPhase;
+    use crate::report_history::MemoryHistory;
+    use crate::rules::RuleSet;
+    use crate::time::MILLIS_PER_MINUTE;
+    use crate::Alerting;
+
+    const HOUR: u64 = 498_703;
+
+    fn rules(below: f64) -> RuleSet {
+        RuleSet::from_toml_str(
+            &format!(
+                "[[rule]]\nid = \"shop-silent\"\ndomain = \"shop\"\nreport = \"transaction\"\n\
+                 measure = \"count\"\nbelow = {below:?}\nsuppress_minutes = 20\n\n\
+                 [[rule]]\nid = \"cart-silent\"\ndomain = \"cart\"\nreport = \"event\"\n\
+                 measure = \"count\"\nbelow = 1.0\nfor_minutes = 5\n"
+            ),
+            None,
+        )
+        .unwrap()
+    }
+
+    /// `now_ms` at which minute `m` of [`HOUR`] has settled.
+    fn settled(m: u64) -> u64 {
+        (HOUR * 60 + m + 1) * MILLIS_PER_MINUTE + 15_000
+    }
+
+    /// A watched hour without any report: every count is 0, so both rules see bad minutes.
+    fn silent() -> MemoryHistory {
+        let mut history = MemoryHistory::new();
+        history.cover(HOUR);
+        history
+    }
+
+    /// Fires `shop-silent` at minute 10 (and leaves `cart-silent` pending), then saves.
+    fn fired_and_saved(path: &Path) -> Alerting {
+        let mut alerting = Alerting::new(rules(1.0));
+        assert_eq!(alerting.restore_state(path), Restored::Fresh);
+        let events = alerting.tick(settled(10), &silent());
+        assert_eq!(events.len(), 1);
+        assert!(matches!(
+            alerting.save_state(settled(10)),
+            Saved::Written { recovered: false }
+        ));
+        alerting
+    }
+
+    #[test]
+    fn the_state_round_trips_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts").join("state.json");
+        let before = fired_and_saved(&path);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"version\": 1"), "{text}");
+
+        let mut after = Alerting::new(rules(1.0));
+        let restored = after.restore_state(&path);
+        assert_eq!(
+            restored,
+            Restored::Loaded {
+                rules: 2,
+                rules_dropped: 0,
+                events: 1,
+                attempts: 0
+            }
+        );
+        let (old, new) = (before.engine().saved_rules(), after.engine().saved_rules());
+        // The pending rule comes back `ok`, without its run; the rest is the same.
+        assert_eq!(old, new);
+        assert_eq!(old[0].state.phase, AlertPhase::Firing);
+        assert_eq!(before.engine().statuses()[1].phase, AlertPhase::Pending);
+        assert_eq!(after.engine().statuses()[1].phase, AlertPhase::Ok);
+        assert!(new[1].state.last.is_some());
+        let (snap_old, snap_new) = (before.log().snapshot(), after.log().snapshot());
+        assert_eq!(snap_old.events, snap_new.events);
+        assert_eq!(snap_new.rules[0].phase, AlertPhase::Firing);
+        assert_eq!(snap_new.rules[0].last_value, Some(0.0));
+        // Nothing changed since it was read: not written again.
+        assert_eq!(after.save_state(settled(10)), Saved::Unchanged);
+    }
+
+    #[test]
+    fn a_changed_rule_does_not_take_up_the_saved_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        fired_and_saved(&path);
+        // `shop-silent` now has another threshold; `cart-silent` is unchanged.
+        let mut after = Alerting::new(rules(2.0));
+        assert_eq!(
+            after.restore_state(&path),
+            Restored::Loaded {
+                rules: 1,
+                rules_dropped: 1,
+                events: 1,
+                attempts: 0
+            }
+        );
+        let statuses = after.engine().statuses();
+        assert_eq!(statuses[0].phase, AlertPhase::Ok);
+        assert_eq!(statuses[0].last_time, "");
+        assert_eq!(statuses[1].last_time, "2026-11-22T07:10Z");
+        // It fires again as a new rule would, notified (no suppression window of its own).
+        let events = after.tick(settled(11), &silent());
+        assert_eq!(events.len(), 1);
+        assert!(!events[0].suppressed);
+
+        // A rule that is gone is dropped with it.
+        let only_cart = RuleSet::from_toml_str(
+            "[[rule]]\nid = \"cart-silent\"\ndomain = \"cart\"\nreport = \"event\"\n\
+             measure = \"count\"\nbelow = 1.0\nfor_minutes = 5\n",
+            None,
+        )
+        .unwrap();
+        let mut after = Alerting::new(only_cart);
+        assert!(matches!(
+            after.restore_state(&path),
+            Restored::Loaded {
+                rules: 1,
+                rules_dropped: 1,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_corrupt_file_is_moved_aside_and_alerting_starts_fresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        for bad in [
+            &b"{\"version\": 1, \"rules\": [tr"[..],
+            b"\x00\xff not json",
+            b"{\"version\": 99, \"rules\": []}",
+            b"{\"rules\": []}",
+            b"{\"version\": 1, \"savedAtMs\": 0, \"rules\": [{\"id\": 5}], \"events\": [], \"attempts\": []}",
+        ] {
+            fs::write(&path, bad).unwrap();
+            let mut alerting = Alerting::new(rules(1.0));
+            let restored = alerting.restore_state(&path);
+            let Restored::Unreadable {
+                path: named,
+                moved_to,
+                error,
+                ..
+            } = restored
+            else {
+                panic!("{restored:?}");
+            };
+            assert_eq!(named, path);
+            assert!(!error.is_empty());
+            let aside = dir.path().join("state.json.corrupt");
+            assert_eq!(moved_to.as_deref(), Some(aside.as_path()));
+            assert_eq!(fs::read(&aside).unwrap(), bad);
+            assert!(!path.exists());
+            // Fresh: nothing firing, nothing logged; the next change writes a good file.
+            assert!(alerting.log().snapshot().events.is_empty());
+            assert_eq!(alerting.engine().statuses()[0].phase, AlertPhase::Ok);
+            assert_eq!(alerting.tick(settled(10), &silent()).len(), 1);
+            assert!(matches!(
+                alerting.save_state(settled(10)),
+                Saved::Written { .. }
+            ));
+            assert_eq!(
+                Alerting::new(rules(1.0)).restore_state(&path),
+                Restored::Loaded {
+                    rules: 2,
+                    rules_dropped: 0,
+                    events: 1,
+                    attempts: 0
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_firing_rule_restored_stays_firing_without_a_new_event_then_resolves() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        fired_and_saved(&path);
+
+        // The restart: minutes 11 to 14 were not watched; the first watched minute is 15.
+        let mut alerting = Alerting::new(rules(1.0));
+        alerting.restore_state(&path);
+        alerting.engine_mut().start_after(settled(14) - 20_000);
+        assert_eq!(alerting.tick(settled(15), &silent()), vec![]);
+        assert_eq!(alerting.engine().statuses()[0].phase, AlertPhase::Firing);
+
+        // Traffic is back (the hour unwatched: no value, which counts as good): resolved,
+        // with the incident's start from before the restart, and notified.
+        let events = alerting.tick(settled(16), &MemoryHistory::new());
+        assert_eq!(events.len(), 1);
+        let resolved = &events[0];
+        assert_eq!(resolved.kind, crate::AlertKind::Resolved);
+        assert_eq!(resolved.started_minute, HOUR * 60 + 10);
+        assert!(!resolved.suppressed);
+
+        // Bad again at 17, inside the 20 minutes since the notified fire at 10: recorded,
+        // not sent.
+        let events = alerting.tick(settled(17), &silent());
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, crate::AlertKind::Fired);
+        assert!(events[0].suppressed);
+    }
+
+    #[test]
+    fn a_write_failure_is_counted_reported_once_and_alerting_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("alerts");
+        let path = blocker.join("state.json");
+        let mut alerting = Alerting::new(rules(1.0));
+        assert_eq!(alerting.restore_state(&path), Restored::Fresh);
+        // The state file's folder becomes a file: every write fails.
+        fs::write(&blocker, b"").unwrap();
+        alerting.tick(settled(10), &silent());
+        let Saved::Failed {
+            first, path: named, ..
+        } = alerting.save_state(settled(10))
+        else {
+            panic!("the write did not fail");
+        };
+        assert!(first);
+        assert_eq!(named, path);
+        alerting.tick(settled(11), &silent());
+        assert!(matches!(
+            alerting.save_state(settled(11)),
+            Saved::Failed { first: false, .. }
+        ));
+        assert_eq!(alerting.log().snapshot().counters.state_write_failures, 2);
+        assert_eq!(alerting.engine().statuses()[0].phase, AlertPhase::Firing);
+
+        fs::remove_file(&blocker).unwrap();
+        assert_eq!(
+            alerting.save_state(settled(11)),
+            Saved::Written { recovered: true }
+        );
+        assert!(path.exists());
+    }
+}
