@@ -676,6 +676,17 @@ impl MinuteHistograms {
         DurationHistogram { buckets: merged }
     }
 
+    /// Every count of every minute moved to `minute`: the whole span as one histogram, in
+    /// the form a report keeps (what a day of reports keeps of each hour).
+    pub(crate) fn in_one_minute(&self, minute: u8) -> MinuteHistograms {
+        let mut one = MinuteHistograms::default();
+        // `to_histogram` sorts by bucket, so each push is above every key held.
+        for (index, count) in self.to_histogram().buckets {
+            one.push(minute, index, count);
+        }
+        one
+    }
+
     /// [`DurationHistogram::quantile`] of one minute.
     pub(crate) fn quantile(&self, minute: u8, q: f64) -> Option<f64> {
         let entries = self.listed();

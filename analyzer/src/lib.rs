@@ -56,7 +56,8 @@ pub use config::{AnalyzerConfig, LongThresholds, OTHERS};
 pub use dependency::{DependencyEdgeView, DependencyMinuteView, DependencyView};
 pub use domain_reports::DomainReports;
 pub use event::{
-    EventAnalyzer, EventMinuteView, EventNameView, EventReport, EventTypeView, EventView,
+    EventAnalyzer, EventDay, EventDayView, EventHourView, EventMinuteView, EventNameView,
+    EventReport, EventTypeView, EventView,
 };
 pub use heartbeat::{HeartbeatAnalyzer, HeartbeatMinuteView, HeartbeatReport, HeartbeatView};
 pub use histogram::{DurationHistogram, RELATIVE_ACCURACY};
@@ -71,8 +72,9 @@ pub use state::{
     ProcessingView, ReceivedView, StateMinuteView, StateReport, StateView, MAX_STATE_KEYS,
 };
 pub use transaction::{
-    DurationFigures, TransactionAnalyzer, TransactionMinuteView, TransactionNameView,
-    TransactionReport, TransactionTypeView, TransactionView,
+    DurationFigures, TransactionAnalyzer, TransactionDay, TransactionDayView, TransactionHourView,
+    TransactionMinuteView, TransactionNameView, TransactionReport, TransactionTypeView,
+    TransactionView,
 };
 pub use transaction_walk::ReportNames;
-pub use view_query::{hour_label, tps, ViewQuery};
+pub use view_query::{day_label, hour_label, tps, ViewQuery, HOURS_PER_DAY};

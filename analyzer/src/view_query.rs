@@ -44,6 +44,17 @@ pub fn hour_label(hour: u64) -> String {
     format!("{year:04}{month:02}{day:02}{:02}", hour % 24)
 }
 
+/// Hours in a UTC day: a day index is `hour / HOURS_PER_DAY`.
+pub const HOURS_PER_DAY: u64 = 24;
+
+/// The API's day label `YYYYMMDD` (UTC) of a day index (`epoch_ms / 86_400_000`, or
+/// `hour / 24`).
+pub fn day_label(day: u64) -> String {
+    let mut label = hour_label(day.saturating_mul(HOURS_PER_DAY));
+    label.truncate(8);
+    label
+}
+
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -69,6 +80,12 @@ mod tests {
         assert_eq!(hour_label(0), "1970010100");
         // 2024-02-29 23:00 UTC.
         assert_eq!(hour_label(1_709_247_600_000 / 3_600_000), "2024022923");
+    }
+
+    #[test]
+    fn day_labels_are_the_utc_date_of_the_day() {
+        assert_eq!(day_label(498_703 / 24), "20261122");
+        assert_eq!(day_label(0), "19700101");
     }
 
     #[test]

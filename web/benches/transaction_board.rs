@@ -1,9 +1,12 @@
 //! Server-side render time of the transaction board: `GET /t?domain=&type=` through the
 //! whole router (report fetched from a `MemoryReports`, viewed, sorted, rendered to HTML,
 //! body collected), for a type with 100, 1 000 and 10 000 names. Goal: < 100 ms at 10 000.
+//! And the day board, `GET /t?domain=&day=&type=`: 24 hours of such reports fetched, folded
+//! and merged, then viewed and rendered (`transaction_day_board`).
 //!
 //! ```sh
 //! cargo bench -p ocelot-web --bench transaction_board -- --warm-up-time 2 --measurement-time 10
+//! cargo bench -p ocelot-web --bench transaction_board -- transaction_day_board
 //! ```
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
@@ -23,12 +26,24 @@ const HOUR_START_MS: u64 = HOUR * 3_600_000;
 /// Trees per name: enough for several minutes, a failure and distinct percentiles.
 const TREES_PER_NAME: u64 = 4;
 
-/// One `Service` transaction named `name`, at `minute`, of `duration_us`.
+/// One `Service` transaction named `name`, at `minute` of [`HOUR`], of `duration_us`.
 fn tree(name: &str, seq: u64, minute: u64, duration_us: u64, failed: bool) -> MessageTree {
+    tree_in(HOUR, name, seq, minute, duration_us, failed)
+}
+
+/// One `Service` transaction named `name`, at `minute` of `hour`, of `duration_us`.
+fn tree_in(
+    hour: u64,
+    name: &str,
+    seq: u64,
+    minute: u64,
+    duration_us: u64,
+    failed: bool,
+) -> MessageTree {
     let mut root = Transaction::new(
         "Service",
         name,
-        HOUR_START_MS + minute * 60_000 + seq % 1000,
+        hour * 3_600_000 + minute * 60_000 + seq % 1000,
     );
     root.duration_us = duration_us;
     if failed {
@@ -37,7 +52,7 @@ fn tree(name: &str, seq: u64, minute: u64, duration_us: u64, failed: bool) -> Me
     let id = MessageId::new(
         "bench".to_owned(),
         0x0a00_0001 + (seq % 4) as u32,
-        HOUR,
+        hour,
         seq,
     );
     MessageTree::new(
@@ -156,5 +171,86 @@ fn fetch_and_view(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, transaction_board, fetch_and_view);
+/// `names` names as [`reports`] has them, in every hour of the day of [`HOUR`] (24
+/// hourly reports), with durations that shift from hour to hour; now is the next day.
+fn day_reports(names: u64) -> MemoryReports {
+    let config = AnalyzerConfig {
+        max_names_per_type: 20_000,
+        ..AnalyzerConfig::default()
+    };
+    let day_start = HOUR / 24 * 24;
+    let mut reports = MemoryReports::with_config((day_start + 34) * 3_600_000, config);
+    let mut seq = 0;
+    for hour in day_start..day_start + 24 {
+        for n in 0..names {
+            let name = format!("OrderService.method{n}");
+            for i in 0..TREES_PER_NAME {
+                seq += 1;
+                let duration_us = 500 + (n * 37 + i * 911 + hour * 1_013) % 50_000;
+                reports.add_tree(&tree_in(
+                    hour,
+                    &name,
+                    seq,
+                    (n + i * 13) % 60,
+                    duration_us,
+                    i == 3 && n % 5 == 0,
+                ));
+            }
+        }
+    }
+    reports
+}
+
+fn transaction_day_board(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let mut group = c.benchmark_group("transaction_day_board");
+    group.sample_size(10);
+    let day = ocelot_analyzer::day_label(HOUR / 24);
+    for names in [100, 1_000] {
+        let app = router(
+            AppState::new(Arc::new(MemoryLookup::new())).with_reports(Arc::new(day_reports(names))),
+        );
+        let uri = format!("/t?domain=bench&day={day}&type=Service");
+        let request = || Request::get(&uri).body(Body::empty()).expect("a request");
+        let html = runtime.block_on(async {
+            let response = app.clone().oneshot(request()).await.expect("infallible");
+            assert!(response.status().is_success());
+            response
+                .into_body()
+                .collect()
+                .await
+                .expect("a body")
+                .to_bytes()
+        });
+        assert!(html.len() > names as usize * 100, "every name is rendered");
+        eprintln!(
+            "{names} names x 24 hours: {} KiB of HTML",
+            html.len() / 1024
+        );
+        group.bench_with_input(BenchmarkId::new("names", names), &names, |b, _| {
+            b.iter(|| {
+                runtime.block_on(async {
+                    let response = app.clone().oneshot(request()).await.expect("infallible");
+                    response
+                        .into_body()
+                        .collect()
+                        .await
+                        .expect("a body")
+                        .to_bytes()
+                        .len()
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    transaction_board,
+    fetch_and_view,
+    transaction_day_board
+);
 criterion_main!(benches);

@@ -6,29 +6,37 @@
 //!   previous hour's, so a domain does not vanish at the top of the hour; an hour without
 //!   data lists none: the list is the answer, not a report that could be missing)
 //! * `GET /api/transaction?domain=&hour=[&ip=][&type=]`, `/api/event?..` (same shape)
+//! * `GET /api/transaction?domain=&day=YYYYMMDD[&ip=][&type=]`, `/api/event?..&day=`: the
+//!   whole UTC day, `{"domain","day","hours":[..],"ips":[..],"types":[..]}`, each type and
+//!   name with its day's figures (percentiles of the union of the hours' durations, `tps`
+//!   over the seconds of the day that have run) and `hours` rows (its hourly series) in
+//!   place of `minutes`; `hour` and `day` together are a 400
 //! * `GET /api/problem?domain=&hour=[&ip=]`
 //! * `GET /api/heartbeat?domain=&hour=[&ip=]` (no `ip`: the first machine)
 //! * `GET /api/metric?domain=&hour=`, `GET /api/state?hour=`
 //! * `GET /api/dependency?domain=&hour=[&type=]` (databases, services called, callers)
 //!
-//! An hour without data, a domain without a report in the hour or an unknown machine is a
-//! 404 `{"error":".."}`; a missing or malformed parameter a 400 naming it.
+//! An hour (a day) without data, a domain without a report in the hour (the day) or an
+//! unknown machine is a 404 `{"error":".."}`; a missing or malformed parameter a 400 naming
+//! it, and so is a `day=` on the endpoints that answer for an hour only.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use ocelot_analyzer::{
-    hour_label, DependencyView, EventReport, EventView, HeartbeatReport, HeartbeatView,
+    day_label, hour_label, DependencyView, EventReport, EventView, HeartbeatReport, HeartbeatView,
     MetricReport, MetricView, ProblemReport, ProblemView, StateReport, StateView,
     TransactionReport, TransactionView, ViewQuery,
 };
 use serde::Serialize;
 
 use crate::cpu::heavy;
+use crate::day::{event_day, hours_of_domain, transaction_day};
 use crate::error::ApiError;
-use crate::hour::elapsed_seconds;
-use crate::selection::{BadParam, ReportParams};
+use crate::hour::{day_elapsed_seconds, elapsed_seconds};
+use crate::selection::{BadParam, Period, ReportParams};
 use crate::state::AppState;
 
 /// The routes of this module.
@@ -80,6 +88,7 @@ async fn domains(
     params: Params,
 ) -> Result<Json<DomainsView>, ApiError> {
     let params = checked(params)?;
+    params.hours_only()?;
     let source = &state.reports;
     let now_ms = source.now_ms();
     let domains = if params.hour.as_deref().is_some_and(|h| !h.is_empty()) {
@@ -105,6 +114,7 @@ struct Target {
 }
 
 async fn hour_with_data(state: &AppState, params: &ReportParams) -> Result<u64, ApiError> {
+    params.hours_only()?;
     let hour = params.hour(state.reports.now_ms(), false)?;
     if state.reports.hours().await.contains(&hour) {
         Ok(hour)
@@ -162,12 +172,102 @@ fn view_query<'a>(params: &'a ReportParams, target: &Target) -> ViewQuery<'a> {
     }
 }
 
-async fn transaction(
-    State(state): State<AppState>,
-    params: Params,
-) -> Result<Json<TransactionView>, ApiError> {
+/// A checked `domain` + `day` pair that has data: the hours of the day with a report of
+/// the domain.
+struct DayTarget {
+    domain: String,
+    day: u64,
+    hours: Vec<u64>,
+    elapsed_seconds: f64,
+}
+
+/// The day asked for (`day=`), or `None` for an hour.
+fn day_of(state: &AppState, params: &ReportParams) -> Result<Option<u64>, ApiError> {
+    match params.period(state.reports.now_ms(), false)? {
+        Period::Day(day) => Ok(Some(day)),
+        Period::Hour(_) => Ok(None),
+    }
+}
+
+async fn day_target(
+    state: &AppState,
+    params: &ReportParams,
+    day: u64,
+) -> Result<DayTarget, ApiError> {
+    let domain = params.domain().ok_or(BadParam::missing("domain"))?;
+    let hours = hours_of_domain(state.reports.as_ref(), domain, day).await;
+    if hours.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no report for domain “{domain}” on day {}",
+            day_label(day)
+        )));
+    }
+    Ok(DayTarget {
+        domain: domain.to_owned(),
+        day,
+        hours,
+        elapsed_seconds: day_elapsed_seconds(day, state.reports.now_ms()),
+    })
+}
+
+/// 404 when `ip` names a machine the day does not have.
+fn check_day_machine<'a>(
+    ip: Option<&str>,
+    mut ips: impl Iterator<Item = &'a str>,
+    target: &DayTarget,
+) -> Result<(), ApiError> {
+    match ip {
+        Some(ip) if !ips.any(|known| known == ip) => Err(ApiError::NotFound(format!(
+            "no machine {ip} in domain “{}” on day {}",
+            target.domain,
+            day_label(target.day)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+async fn transaction(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     let params = checked(params)?;
-    let target = target(&state, &params).await?;
+    match day_of(&state, &params)? {
+        Some(day) => transaction_of_day(&state, &params, day).await,
+        None => transaction_of_hour(&state, params)
+            .await
+            .map(|view| view.into_response()),
+    }
+}
+
+/// `GET /api/transaction?day=`.
+async fn transaction_of_day(
+    state: &AppState,
+    params: &ReportParams,
+    day: u64,
+) -> Result<Response, ApiError> {
+    let target = day_target(state, params, day).await?;
+    let merged = transaction_day(
+        state.reports.as_ref(),
+        &target.domain,
+        day,
+        &target.hours,
+        params.ip(),
+        params.type_(),
+    )
+    .await;
+    check_day_machine(params.ip(), merged.ips(), &target)?;
+    let view = heavy(|| {
+        merged.view(&ViewQuery {
+            ip: params.ip(),
+            type_: params.type_(),
+            elapsed_seconds: target.elapsed_seconds,
+        })
+    });
+    Ok(Json(view).into_response())
+}
+
+async fn transaction_of_hour(
+    state: &AppState,
+    params: ReportParams,
+) -> Result<Json<TransactionView>, ApiError> {
+    let target = target(state, &params).await?;
     let (ip, type_) = (
         params.ip().map(str::to_owned),
         params.type_().map(str::to_owned),
@@ -193,10 +293,41 @@ async fn event_report(state: &AppState, target: &Target) -> EventReport {
         .unwrap_or_else(|| EventReport::new(&target.domain, target.hour))
 }
 
-async fn event(State(state): State<AppState>, params: Params) -> Result<Json<EventView>, ApiError> {
+async fn event(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     let params = checked(params)?;
-    let target = target(&state, &params).await?;
-    let report = event_report(&state, &target).await;
+    match day_of(&state, &params)? {
+        Some(day) => event_of_day(&state, &params, day).await,
+        None => event_of_hour(&state, params)
+            .await
+            .map(|view| view.into_response()),
+    }
+}
+
+/// `GET /api/event?day=`.
+async fn event_of_day(
+    state: &AppState,
+    params: &ReportParams,
+    day: u64,
+) -> Result<Response, ApiError> {
+    let target = day_target(state, params, day).await?;
+    let merged = event_day(state.reports.as_ref(), &target.domain, day, &target.hours).await;
+    check_day_machine(params.ip(), merged.ips(), &target)?;
+    let view = heavy(|| {
+        merged.view(&ViewQuery {
+            ip: params.ip(),
+            type_: params.type_(),
+            elapsed_seconds: target.elapsed_seconds,
+        })
+    });
+    Ok(Json(view).into_response())
+}
+
+async fn event_of_hour(
+    state: &AppState,
+    params: ReportParams,
+) -> Result<Json<EventView>, ApiError> {
+    let target = target(state, &params).await?;
+    let report = event_report(state, &target).await;
     check_machine(params.ip(), report.ips(), &target)?;
     Ok(Json(heavy(move || {
         report.view(&view_query(&params, &target))

@@ -22,11 +22,11 @@ use maud::{html, Markup, Render};
 use serde::Deserialize;
 
 use crate::error::PageError;
-use crate::hour::{elapsed_seconds, hour_title};
+use crate::hour::{day_elapsed_seconds, day_title, elapsed_seconds, hour_title, hours_of_day};
 use crate::links::{encode_component, Encoded};
-use crate::selection::{ReportParams, ALL_MACHINES};
+use crate::selection::{Period, ReportParams, ALL_MACHINES};
 use crate::state::AppState;
-use ocelot_analyzer::hour_label;
+use ocelot_analyzer::{day_label, hour_label, HOURS_PER_DAY};
 use ocelot_protocol::MILLIS_PER_HOUR;
 
 /// A failure rate above this (percent) marks a row or domain as unhealthy.
@@ -65,13 +65,20 @@ impl FormOrigin {
 pub(crate) struct Board {
     /// The board's path (`/t`, `/e`, ...).
     pub(crate) path: &'static str,
-    /// The hour shown.
+    /// The hour shown; on a day board, the hour its "Hour view" link opens (the current
+    /// hour today, else the day's last hour with data).
     pub(crate) hour: u64,
+    /// The day shown, on a board of a whole UTC day (`day=`, transactions and events).
+    pub(crate) day: Option<u64>,
+    /// Whether this board offers a day view: its hour navigation links the day.
+    days: bool,
+    /// The hours with data the board covers, ascending: of the day on a day board.
+    pub(crate) period_hours: Vec<u64>,
     /// The hour of now.
     pub(crate) current_hour: u64,
     /// Hours with data, ascending.
     pub(crate) hours: Vec<u64>,
-    /// Domains with a report in `hour`.
+    /// Domains with a report in `hour` (on a day board: in any hour of the day).
     pub(crate) domains: Vec<String>,
     /// The domain shown: the one asked for, else the first of `domains`; empty if none.
     pub(crate) domain: String,
@@ -80,23 +87,75 @@ pub(crate) struct Board {
     /// The type, name and sort shown, kept by the hour navigation (the same name an hour
     /// earlier is what "Previous hour" is for) and by the selector form.
     selected: Vec<(&'static str, String)>,
-    /// Seconds the hour has run, for rates.
+    /// Seconds the hour (the day) has run, for rates.
     pub(crate) elapsed_seconds: f64,
 }
 
 impl Board {
-    /// Checks the parameters of a board request: a malformed hour is a 400 page; a missing
-    /// domain defaults to the first of the hour.
+    /// Checks the parameters of a board request: a malformed hour is a 400 page, and so is
+    /// a `day=` (this board shows hours only); a missing domain defaults to the first of
+    /// the hour.
     pub(crate) async fn resolve(
         state: &AppState,
         params: &ReportParams,
         path: &'static str,
     ) -> Result<Board, PageError> {
+        params.hours_only()?;
+        let hour = params.hour(state.reports.now_ms(), true)?;
+        Board::resolve_period(state, params, path, Period::Hour(hour), false).await
+    }
+
+    /// [`Board::resolve`] for a board that also shows whole days (`day=`, or `hour=`, not
+    /// both): on a day board, the domains are those of any hour of the day.
+    pub(crate) async fn resolve_with_days(
+        state: &AppState,
+        params: &ReportParams,
+        path: &'static str,
+    ) -> Result<Board, PageError> {
+        let period = params.period(state.reports.now_ms(), true)?;
+        Board::resolve_period(state, params, path, period, true).await
+    }
+
+    async fn resolve_period(
+        state: &AppState,
+        params: &ReportParams,
+        path: &'static str,
+        period: Period,
+        days: bool,
+    ) -> Result<Board, PageError> {
         let source = &state.reports;
         let now_ms = source.now_ms();
-        let hour = params.hour(now_ms, true)?;
+        let current_hour = now_ms / MILLIS_PER_HOUR;
         let hours = source.hours().await;
-        let domains = source.domains(hour).await;
+        let period_hours: Vec<u64> = hours
+            .iter()
+            .copied()
+            .filter(|h| period.hours().contains(h))
+            .collect();
+        let (hour, day, elapsed_seconds) = match period {
+            Period::Hour(hour) => (hour, None, elapsed_seconds(hour, now_ms)),
+            Period::Day(day) => {
+                let in_day = hours_of_day(day);
+                let hour = if in_day.contains(&current_hour) {
+                    current_hour
+                } else {
+                    period_hours.last().copied().unwrap_or(in_day.end - 1)
+                };
+                (hour, Some(day), day_elapsed_seconds(day, now_ms))
+            }
+        };
+        let mut domains = match period {
+            Period::Hour(hour) => source.domains(hour).await,
+            Period::Day(_) => {
+                let mut domains = Vec::new();
+                for &hour in &period_hours {
+                    domains.extend(source.domains(hour).await);
+                }
+                domains
+            }
+        };
+        domains.sort();
+        domains.dedup();
         let domain = params
             .domain()
             .map(str::to_owned)
@@ -105,7 +164,10 @@ impl Board {
         Ok(Board {
             path,
             hour,
-            current_hour: now_ms / MILLIS_PER_HOUR,
+            day,
+            days,
+            period_hours,
+            current_hour,
             hours,
             domains,
             domain,
@@ -118,8 +180,21 @@ impl Board {
             .into_iter()
             .filter_map(|(key, value)| Some((key, value?.to_owned())))
             .collect(),
-            elapsed_seconds: elapsed_seconds(hour, now_ms),
+            elapsed_seconds,
         })
+    }
+
+    /// The period shown: the day on a day board, else the hour.
+    pub(crate) fn period(&self) -> Period {
+        self.day.map_or(Period::Hour(self.hour), Period::Day)
+    }
+
+    /// "the hour of 2026-11-22 07:00 UTC", "the day of 2026-11-22 UTC": for sentences.
+    pub(crate) fn period_phrase(&self) -> String {
+        match self.day {
+            Some(day) => format!("the day of {}", day_title(day)),
+            None => format!("the hour of {}", hour_title(self.hour)),
+        }
     }
 
     /// For a board of a report only some domains have (heartbeats, metrics,
@@ -152,7 +227,7 @@ impl Board {
         None
     }
 
-    /// The domains of the hour that have a report of the board's kind (`fetch` as for
+    /// The domains of the hour (of any hour of the day) that have a report of the board's kind (`fetch` as for
     /// [`Board::report_of_first_with`]), in order: where to go from a domain without one.
     pub(crate) async fn domains_with<R, F>(&self, fetch: impl Fn(String, u64) -> F) -> Vec<String>
     where
@@ -160,8 +235,11 @@ impl Board {
     {
         let mut with = Vec::new();
         for domain in &self.domains {
-            if fetch(domain.clone(), self.hour).await.is_some() {
-                with.push(domain.clone());
+            for &hour in &self.period_hours {
+                if fetch(domain.clone(), hour).await.is_some() {
+                    with.push(domain.clone());
+                    break;
+                }
             }
         }
         with
@@ -191,18 +269,27 @@ impl Board {
     }
 
     /// The URL of this board with `extra` parameters (empty values left out), keeping
-    /// domain, hour and machine.
+    /// domain, hour (or day) and machine.
     pub(crate) fn url(&self, extra: &[(&str, &str)]) -> String {
-        self.url_at(self.hour, extra)
+        self.url_in(self.period(), extra)
     }
 
-    fn url_at(&self, hour: u64, extra: &[(&str, &str)]) -> String {
-        self.url_of(&self.domain, hour, self.ip.as_deref(), extra)
+    fn url_in(&self, period: Period, extra: &[(&str, &str)]) -> String {
+        self.url_of(&self.domain, period, self.ip.as_deref(), extra)
     }
 
-    fn url_of(&self, domain: &str, hour: u64, ip: Option<&str>, extra: &[(&str, &str)]) -> String {
-        let label = hour_label(hour);
-        let mut params: Vec<(&str, &str)> = vec![("domain", domain), ("hour", &label)];
+    fn url_of(
+        &self,
+        domain: &str,
+        period: Period,
+        ip: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> String {
+        let (key, label) = match period {
+            Period::Hour(hour) => ("hour", hour_label(hour)),
+            Period::Day(day) => ("day", day_label(day)),
+        };
+        let mut params: Vec<(&str, &str)> = vec![("domain", domain), (key, &label)];
         if let Some(ip) = ip {
             params.push(("ip", ip));
         }
@@ -235,22 +322,10 @@ impl Board {
         machines: Option<&[String]>,
         all_machines: bool,
     ) -> Markup {
-        let mut hours = self.hours.clone();
-        for hour in [self.hour, self.current_hour] {
-            if !hours.contains(&hour) {
-                hours.push(hour);
-            }
-        }
-        hours.sort_unstable();
         let mut domains = self.domains.clone();
         if !self.domain.is_empty() && !self.has_domain() {
             domains.insert(0, self.domain.clone());
         }
-        // Only back to the first hour with data: earlier ones are empty pages.
-        let previous = self
-            .hour
-            .checked_sub(1)
-            .filter(|_| self.hours.iter().any(|&h| h < self.hour));
         let keep = self.kept();
         // A machine the domain does not have is still named (the page says it is unknown),
         // as an unknown domain is, rather than "All machines" beside "machine 1.2.3.4".
@@ -264,28 +339,28 @@ impl Board {
         // submit with another domain drops them (`FormOrigin::apply`).
         let from = (!domains.is_empty() && (!keep.is_empty() || self.ip.is_some()))
             .then_some(self.domain.as_str());
-        let next = (self.hour < self.current_hour).then_some(self.hour + 1);
         html! {
             header.board-head {
                 div.board-title {
                     h1 { (heading) @if !self.domain.is_empty() { " " span.domain { (self.domain) } } }
                     p.board-sub {
-                        (hour_title(self.hour))
                         // Pages do not update themselves: say which hour, and how to see more.
-                        @if self.hour == self.current_hour { " · " span.badge.ok { "current hour" } " · reload for newer" }
+                        @match self.day {
+                            Some(day) => {
+                                (day_title(day)) " · " span.badge { "whole day" }
+                                @if day == self.current_hour / HOURS_PER_DAY { " · today so far · reload for newer" }
+                            }
+                            None => {
+                                (hour_title(self.hour))
+                                @if self.hour == self.current_hour { " · " span.badge.ok { "current hour" } " · reload for newer" }
+                            }
+                        }
                         @if let Some(ip) = &self.ip { " · machine " code { (ip) } }
                     }
                 }
-                nav.hour-nav aria-label="Hours" {
-                    @if let Some(previous) = previous {
-                        a.button href=(self.url_at(previous, &keep)) rel="prev" { "← Previous hour" }
-                    }
-                    @if self.hour != self.current_hour {
-                        a.button href=(self.url_at(self.current_hour, &keep)) { "Current hour" }
-                    }
-                    @if let Some(next) = next {
-                        a.button href=(self.url_at(next, &keep)) rel="next" { "Next hour →" }
-                    }
+                @match self.day {
+                    Some(day) => { (self.day_navigation(day, &keep)) }
+                    None => { (self.hour_navigation(&keep)) }
                 }
             }
             form.selectors method="get" action=(self.path) {
@@ -299,17 +374,7 @@ impl Board {
                         }
                     }
                 }
-                label {
-                    span { "Hour" }
-                    select name="hour" {
-                        @for hour in hours.iter().rev() {
-                            option value=(hour_label(*hour)) selected[*hour == self.hour] {
-                                (hour_title(*hour))
-                                @if *hour == self.current_hour { " (current)" }
-                            }
-                        }
-                    }
-                }
+                (self.period_select())
                 @if let Some(machines) = &machines {
                     label {
                         span { "Machine" }
@@ -334,21 +399,117 @@ impl Board {
         }
     }
 
+    /// Previous, current and next hour, and the day of the hour on a board that has days.
+    fn hour_navigation(&self, keep: &[(&str, &str)]) -> Markup {
+        // Only back to the first hour with data: earlier ones are empty pages.
+        let previous = self
+            .hour
+            .checked_sub(1)
+            .filter(|_| self.hours.iter().any(|&h| h < self.hour));
+        let next = (self.hour < self.current_hour).then_some(self.hour + 1);
+        html! {
+            nav.hour-nav aria-label="Hours" {
+                @if let Some(previous) = previous {
+                    a.button href=(self.url_in(Period::Hour(previous), keep)) rel="prev" { "← Previous hour" }
+                }
+                @if self.hour != self.current_hour {
+                    a.button href=(self.url_in(Period::Hour(self.current_hour), keep)) { "Current hour" }
+                }
+                @if let Some(next) = next {
+                    a.button href=(self.url_in(Period::Hour(next), keep)) rel="next" { "Next hour →" }
+                }
+                @if self.days {
+                    a.button.day-link href=(self.url_in(Period::Day(self.hour / HOURS_PER_DAY), keep))
+                        title="this whole UTC day, hour by hour" { "Whole day" }
+                }
+            }
+        }
+    }
+
+    /// Previous day, today and next day, and back to the hours.
+    fn day_navigation(&self, day: u64, keep: &[(&str, &str)]) -> Markup {
+        let today = self.current_hour / HOURS_PER_DAY;
+        let start = day.saturating_mul(HOURS_PER_DAY);
+        // Only back to the first day with data, as for hours.
+        let previous = day
+            .checked_sub(1)
+            .filter(|_| self.hours.iter().any(|&h| h < start));
+        let next = (day < today).then_some(day + 1);
+        html! {
+            nav.hour-nav aria-label="Days" {
+                @if let Some(previous) = previous {
+                    a.button href=(self.url_in(Period::Day(previous), keep)) rel="prev" { "← Previous day" }
+                }
+                @if day != today {
+                    a.button href=(self.url_in(Period::Day(today), keep)) { "Today" }
+                }
+                @if let Some(next) = next {
+                    a.button href=(self.url_in(Period::Day(next), keep)) rel="next" { "Next day →" }
+                }
+                a.button.hour-link href=(self.url_in(Period::Hour(self.hour), keep))
+                    title={ "one hour at a time, from " (hour_title(self.hour)) } { "Hour view" }
+            }
+        }
+    }
+
+    /// The selector form's hour select, or on a day board its day select.
+    fn period_select(&self) -> Markup {
+        let Some(shown) = self.day else {
+            let mut hours = self.hours.clone();
+            for hour in [self.hour, self.current_hour] {
+                if !hours.contains(&hour) {
+                    hours.push(hour);
+                }
+            }
+            hours.sort_unstable();
+            return html! {
+                label {
+                    span { "Hour" }
+                    select name="hour" {
+                        @for hour in hours.iter().rev() {
+                            option value=(hour_label(*hour)) selected[*hour == self.hour] {
+                                (hour_title(*hour))
+                                @if *hour == self.current_hour { " (current)" }
+                            }
+                        }
+                    }
+                }
+            };
+        };
+        let today = self.current_hour / HOURS_PER_DAY;
+        let mut days: Vec<u64> = self.hours.iter().map(|h| h / HOURS_PER_DAY).collect();
+        days.extend([shown, today]);
+        days.sort_unstable();
+        days.dedup();
+        html! {
+            label {
+                span { "Day" }
+                select name="day" {
+                    @for day in days.iter().rev() {
+                        option value=(day_label(*day)) selected[*day == shown] {
+                            (day_title(*day))
+                            @if *day == today { " (today)" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The status and body for a domain or hour without data: the navigation stays.
     pub(crate) fn empty(&self, heading: &str) -> (StatusCode, Markup) {
         let detail = if self.domains.is_empty() {
-            format!(
-                "No domain sent data in the hour of {}.",
-                hour_title(self.hour)
-            )
+            format!("No domain sent data in {}.", self.period_phrase())
         } else {
             format!(
-                "The domain “{}” has no report in the hour of {}.",
+                "The domain “{}” has no report in {}.",
                 self.domain,
-                hour_title(self.hour)
+                self.period_phrase()
             )
         };
-        let tip = if self.hour == self.current_hour {
+        let tip = if self.day.is_some() {
+            "Pick another domain or day above, or go to today."
+        } else if self.hour == self.current_hour {
             "Pick another domain or hour above."
         } else {
             "Pick another domain or hour above, or go to the current hour."
@@ -380,7 +541,7 @@ impl Board {
         html! {
             section.empty-state {
                 h2 { (title) }
-                p { (self.domain) " logged no " (what) " in the hour of " (hour_title(self.hour)) "." }
+                p { (self.domain) " logged no " (what) " in " (self.period_phrase()) "." }
                 (explain)
                 @if others.is_empty() {
                     p.muted { "No domain did." }
@@ -389,7 +550,7 @@ impl Board {
                         "Domains that did: "
                         @for (i, domain) in others.iter().enumerate() {
                             @if i > 0 { ", " }
-                            a href=(self.url_of(domain, self.hour, None, &[])) { (domain) }
+                            a href=(self.url_of(domain, self.period(), None, &[])) { (domain) }
                         }
                     }
                 }
@@ -413,10 +574,10 @@ impl Board {
                 section.empty-state {
                     h2 { "No machine " (ip) }
                     p {
-                        "No machine " code { (ip) } " sent data of “" (self.domain) "” in the hour of "
-                        (hour_title(self.hour)) "."
+                        "No machine " code { (ip) } " sent data of “" (self.domain) "” in "
+                        (self.period_phrase()) "."
                     }
-                    p { a href=(self.url_of(&self.domain, self.hour, None, &self.kept())) { "Show all machines" } }
+                    p { a href=(self.url_of(&self.domain, self.period(), None, &self.kept())) { "Show all machines" } }
                 }
             },
         )

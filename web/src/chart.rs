@@ -1,5 +1,7 @@
 //! Server-side SVG charts of per-minute series: one value per minute of an hour, x = minute
-//! 0-59. Pure functions from numbers to [`Markup`]; no JavaScript, no external library.
+//! 0-59 (and, for the day boards, [`hourly_bar_chart`] and [`hourly_line_chart`]: one value
+//! per hour of a UTC day, x = hour 0-23). Pure functions from numbers to [`Markup`]; no
+//! JavaScript, no external library.
 //!
 //! Design constraints: readable axes (round tick values, a unit label), a tooltip
 //! (`<title>`) on every point, sizes in a `viewBox` so charts scale with the page. Labels are
@@ -16,23 +18,71 @@ use maud::{html, Markup};
 /// Minutes in an hour: the x axis.
 pub(crate) const MINUTES: usize = 60;
 
+/// Hours in a day: the x axis of the day boards' charts.
+pub(crate) const HOURS: usize = 24;
+
+/// What the x axis counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Axis {
+    /// Minutes of an hour, `:00` to `:59`.
+    Minutes,
+    /// Hours of a UTC day, `00:00` to `23:00`.
+    Hours,
+}
+
+impl Axis {
+    /// Slots on the axis: one value each.
+    fn slots(self) -> usize {
+        match self {
+            Axis::Minutes => MINUTES,
+            Axis::Hours => HOURS,
+        }
+    }
+
+    /// The slots that get a tick label: every tenth minute and the last, every third hour
+    /// and the last.
+    fn ticks(self) -> impl Iterator<Item = usize> {
+        let step = match self {
+            Axis::Minutes => 10,
+            Axis::Hours => 3,
+        };
+        (0..self.slots()).step_by(step).chain([self.slots() - 1])
+    }
+
+    /// `:05` for a minute, `05:00` for an hour.
+    fn label(self, slot: usize) -> String {
+        match self {
+            Axis::Minutes => format!(":{slot:02}"),
+            Axis::Hours => format!("{slot:02}:00"),
+        }
+    }
+}
+
 /// A chart canvas in SVG user units; the page scales it to its container.
 #[derive(Debug, Clone, Copy)]
 struct Canvas {
     width: f64,
     height: f64,
+    axis: Axis,
 }
 
 /// A chart alone or two abreast: shown 420-640 px wide on a desktop (`.charts`).
 const WIDE: Canvas = Canvas {
     width: 640.0,
     height: 220.0,
+    axis: Axis::Minutes,
+};
+/// [`WIDE`] with an hour of the day per slot.
+const WIDE_HOURS: Canvas = Canvas {
+    axis: Axis::Hours,
+    ..WIDE
 };
 /// A chart in a grid of small charts: shown 360-500 px wide on a desktop (`.charts.grid`,
 /// whose columns are at least 360 px), so its text stays within about 10-14 px.
 const SMALL: Canvas = Canvas {
     width: 400.0,
     height: 180.0,
+    axis: Axis::Minutes,
 };
 const MARGIN_LEFT: f64 = 52.0;
 const MARGIN_RIGHT: f64 = 14.0;
@@ -151,12 +201,12 @@ impl Canvas {
 
     /// Half a bar's slot on each side keeps the bars of minutes 0 and 59 inside the plot.
     fn x_inset(self) -> f64 {
-        self.plot_width() / MINUTES as f64 / 2.0
+        self.plot_width() / self.axis.slots() as f64 / 2.0
     }
 
-    /// The distance between two minutes.
+    /// The distance between two minutes (hours).
     fn slot(self) -> f64 {
-        (self.plot_width() - 2.0 * self.x_inset()) / (MINUTES - 1) as f64
+        (self.plot_width() - 2.0 * self.x_inset()) / (self.axis.slots() - 1) as f64
     }
 
     fn x_of_minute(self, minute: usize) -> f64 {
@@ -203,10 +253,10 @@ fn frame(
                 line.grid x1=(MARGIN_LEFT) x2=(width - MARGIN_RIGHT) y1=(y) y2=(y) {}
                 text.tick x=(MARGIN_LEFT - 6.0) y=(y + 4.0) text-anchor="end" { (format_number(*tick)) }
             }
-            @for minute in (0..MINUTES).step_by(10).chain([MINUTES - 1]) {
+            @for minute in canvas.axis.ticks() {
                 @let x = canvas.x_of_minute(minute);
                 line.axis x1=(x) x2=(x) y1=(bottom) y2=(bottom + 4.0) {}
-                text.tick x=(x) y=(height - 12.0) text-anchor="middle" { ":" (format!("{minute:02}")) }
+                text.tick x=(x) y=(height - 12.0) text-anchor="middle" { (canvas.axis.label(minute)) }
             }
             line.axis x1=(MARGIN_LEFT) x2=(width - MARGIN_RIGHT) y1=(bottom) y2=(bottom) {}
             (body)
@@ -220,7 +270,7 @@ fn frame(
 fn segments(canvas: Canvas, values: &[f64], top: f64) -> Vec<String> {
     let mut segments = Vec::new();
     let mut current: Vec<String> = Vec::new();
-    for m in 0..MINUTES {
+    for m in 0..canvas.axis.slots() {
         let value = values.get(m).copied().unwrap_or(0.0);
         if value.is_finite() {
             current.push(format!(
@@ -241,8 +291,8 @@ fn segments(canvas: Canvas, values: &[f64], top: f64) -> Vec<String> {
 
 /// Whether minute `m` of `values` is drawn as part of a line: inside the hour and not NaN
 /// (missing minutes at the end count as 0, so they are).
-fn is_defined(values: &[f64], m: usize) -> bool {
-    m < MINUTES && values.get(m).is_none_or(|v| v.is_finite())
+fn is_defined(values: &[f64], m: usize, slots: usize) -> bool {
+    m < slots && values.get(m).is_none_or(|v| v.is_finite())
 }
 
 /// A line chart of one or more per-minute series sharing a y axis in `unit` (`ms`,
@@ -252,14 +302,20 @@ pub(crate) fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Mark
     line_chart_on(WIDE, title, unit, series)
 }
 
+/// [`line_chart`] of series with one value per hour of a day (index = hour, 0-23).
+pub(crate) fn hourly_line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
+    line_chart_on(WIDE_HOURS, title, unit, series)
+}
+
 /// [`line_chart`] drawn for a grid of small charts (`.charts.grid`).
 pub(crate) fn grid_line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
     line_chart_on(SMALL, title, unit, series)
 }
 
 fn line_chart_on(canvas: Canvas, title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
+    let slots = canvas.axis.slots();
     let ticks = nice_ticks(max_of(
-        series.iter().flat_map(|s| s.values.iter().take(MINUTES)),
+        series.iter().flat_map(|s| s.values.iter().take(slots)),
     ));
     let top = ticks.last().copied().unwrap_or(1.0);
     let legend = legend(canvas, title, series);
@@ -270,12 +326,12 @@ fn line_chart_on(canvas: Canvas, title: &str, unit: &str, series: &[Series<'_>])
                 polyline.series points=(segment) fill="none" stroke=(color) stroke-width="2"
                     stroke-linejoin="round" {}
             }
-            @for (m, v) in s.values.iter().take(MINUTES).enumerate().filter(|(_, v)| v.is_finite()) {
+            @for (m, v) in s.values.iter().take(slots).enumerate().filter(|(_, v)| v.is_finite()) {
                 // A minute between two gaps has no line to show it: draw its point.
-                @let lone = !is_defined(s.values, m.wrapping_sub(1)) && !is_defined(s.values, m + 1);
+                @let lone = !is_defined(s.values, m.wrapping_sub(1), slots) && !is_defined(s.values, m + 1, slots);
                 circle.point.lone[lone] cx=(format!("{:.1}", canvas.x_of_minute(m)))
                     cy=(format!("{:.1}", canvas.y_of(*v, top))) r="2.5" fill=(color) {
-                    title { (s.label) " at :" (format!("{m:02}")) ": " (with_unit(*v, unit)) }
+                    title { (s.label) " at " (canvas.axis.label(m)) ": " (with_unit(*v, unit)) }
                 }
             }
         }
@@ -336,23 +392,29 @@ pub(crate) fn bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
     bar_chart_on(WIDE, title, unit, values)
 }
 
+/// [`bar_chart`] of one value per hour of a day (index = hour, 0-23).
+pub(crate) fn hourly_bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
+    bar_chart_on(WIDE_HOURS, title, unit, values)
+}
+
 /// [`bar_chart`] drawn for a grid of small charts (`.charts.grid`).
 pub(crate) fn grid_bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
     bar_chart_on(SMALL, title, unit, values)
 }
 
 fn bar_chart_on(canvas: Canvas, title: &str, unit: &str, values: &[f64]) -> Markup {
-    let ticks = nice_ticks(max_of(values.iter().take(MINUTES)));
+    let slots = canvas.axis.slots();
+    let ticks = nice_ticks(max_of(values.iter().take(slots)));
     let top = ticks.last().copied().unwrap_or(1.0);
     let slot = canvas.slot();
     let body = html! {
-        @for (m, v) in values.iter().take(MINUTES).enumerate() {
+        @for (m, v) in values.iter().take(slots).enumerate() {
             @let y = canvas.y_of(*v, top);
             // Centre each bar on its minute's x so bars line up with line charts.
             @let x = canvas.x_of_minute(m) - slot * 0.4;
             rect.chart-bar x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{:.1}", slot * 0.8))
                 height=(format!("{:.1}", canvas.plot_bottom() - y)) fill=(PALETTE[0]) {
-                title { ":" (format!("{m:02}")) ": " (with_unit(*v, unit)) }
+                title { (canvas.axis.label(m)) ": " (with_unit(*v, unit)) }
             }
         }
     };
@@ -560,6 +622,28 @@ mod tests {
         let svg = bar_chart("Failures", "count", &values).into_string();
         assert_eq!(svg.matches("<rect").count(), 60);
         assert!(svg.contains("<title>:05: 40 count</title>"));
+    }
+
+    #[test]
+    fn hourly_charts_have_a_slot_per_hour_of_the_day() {
+        let mut values = [0.0; HOURS];
+        values[17] = 30.0;
+        let svg = hourly_bar_chart("Per hour", "count", &values).into_string();
+        assert_eq!(svg.matches("<rect").count(), HOURS);
+        assert!(svg.contains("<title>17:00: 30 count</title>"));
+        assert!(svg.contains(">21:00<") && svg.contains(">23:00<"), "{svg}");
+        let mut p95 = [f64::NAN; HOURS];
+        p95[3] = 12.0;
+        let series = [Series {
+            label: "P95",
+            values: &p95,
+        }];
+        let svg = hourly_line_chart("Duration", "ms", &series).into_string();
+        assert!(svg.contains("P95 at 03:00: 12 ms"), "{svg}");
+        assert!(
+            svg.contains("point lone"),
+            "an hour alone is drawn as a point"
+        );
     }
 
     #[test]

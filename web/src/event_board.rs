@@ -1,21 +1,23 @@
 //! The event board, `GET /e?domain=&hour=&ip=&type=&name=&sort=`: CAT's Event report.
 //! Types, then the names of a type, with count, failures and rate, per-minute charts and
-//! links from sample and failed message IDs to LogView.
+//! links from sample and failed message IDs to LogView. With `day=YYYYMMDD` instead of
+//! `hour=`, the whole UTC day ([`crate::day`]), charted hour by hour.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use ocelot_analyzer::{EventMinuteView, EventNameView, EventTypeView, ViewQuery};
+use ocelot_analyzer::{EventHourView, EventMinuteView, EventNameView, EventTypeView, ViewQuery};
 
 use crate::board::{
     failed_heading, failed_label, format_count, format_percent, format_rate, message_link,
     per_minute, rows_left_out, sort_key, sortable_header, stat, stat_with_hint, type_columns,
     Board, Column, FormOrigin, FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
 };
-use crate::chart::bar_chart;
+use crate::chart::{bar_chart, hourly_bar_chart, HOURS};
 use crate::cpu::heavy;
+use crate::day::event_day;
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
 use crate::selection::ReportParams;
@@ -58,6 +60,33 @@ const COLUMNS: [Column; 5] = [
 const RATE_LABEL: &str = "Per second (hour avg)";
 const RATE_HINT: &str =
     "events per second, averaged over the hour (over the minutes run so far in the current hour)";
+/// The same on a day board.
+const RATE_DAY_LABEL: &str = "Per second (day avg)";
+const RATE_DAY_HINT: &str =
+    "events per second, averaged over the day (over the hours run so far today)";
+
+/// The rate's label and tooltip on `board`.
+fn rate_label(board: &Board) -> (&'static str, &'static str) {
+    if board.day.is_some() {
+        (RATE_DAY_LABEL, RATE_DAY_HINT)
+    } else {
+        (RATE_LABEL, RATE_HINT)
+    }
+}
+
+/// [`COLUMNS`] as `board` labels them.
+fn columns(board: &Board) -> [Column; 5] {
+    let mut columns = COLUMNS;
+    let (label, hint) = rate_label(board);
+    if let Some(rate) = columns.last_mut() {
+        *rate = Column {
+            key: rate.key,
+            label,
+            hint,
+        };
+    }
+    columns
+}
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {
@@ -94,22 +123,39 @@ async fn event_board(
     PageQuery(origin): PageQuery<FormOrigin>,
 ) -> Result<(StatusCode, Markup), PageError> {
     let params = origin.apply(params);
-    let board = Board::resolve(&state, &params, PATH).await?;
+    let board = Board::resolve_with_days(&state, &params, PATH).await?;
     let sort = sort_key(&params, &COLUMNS, "count")?;
     if !board.has_domain() {
         let (status, body) = board.empty(HEADING);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
     }
-    let report = state.reports.event(board.domain.clone(), board.hour).await;
-    let view = report.as_ref().map(|report| {
-        heavy(|| {
-            report.view(&ViewQuery {
-                ip: board.ip.as_deref(),
-                type_: params.type_(),
-                elapsed_seconds: board.elapsed_seconds,
+    let query = ViewQuery {
+        ip: board.ip.as_deref(),
+        type_: params.type_(),
+        elapsed_seconds: board.elapsed_seconds,
+    };
+    let view = match board.day {
+        Some(day) => {
+            let source = state.reports.as_ref();
+            let merged = event_day(source, &board.domain, day, &board.period_hours).await;
+            // The day's view has the hour view's shape, its rows in `hours`.
+            (!merged.hours().is_empty()).then(|| {
+                heavy(|| {
+                    let view = merged.view(&query);
+                    ocelot_analyzer::EventView {
+                        domain: view.domain,
+                        hour: view.day,
+                        ips: view.ips,
+                        types: view.types,
+                    }
+                })
             })
-        })
-    });
+        }
+        None => {
+            let report = state.reports.event(board.domain.clone(), board.hour).await;
+            report.as_ref().map(|report| heavy(|| report.view(&query)))
+        }
+    };
     if let Some(view) = view.as_ref().filter(|view| !board.knows_machine(&view.ips)) {
         let (status, body) = board.unknown_machine(HEADING, &view.ips);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
@@ -172,7 +218,7 @@ fn types_section(board: &Board, types: &[EventTypeView], sort: &str) -> Markup {
             h2 { "Types" span.count { (type_count) } }
             div.table-wrap {
                 table.report.sortable {
-                    thead { tr { (sortable_header(&type_columns(COLUMNS), sort, |key| board.url(&[("sort", key)]))) } }
+                    thead { tr { (sortable_header(&type_columns(columns(board)), sort, |key| board.url(&[("sort", key)]))) } }
                     tbody {
                         @for t in &rows {
                             tr.unhealthy[t.fail_percent > UNHEALTHY_FAIL_PERCENT] {
@@ -184,6 +230,26 @@ fn types_section(board: &Board, types: &[EventTypeView], sort: &str) -> Markup {
                 }
             }
             @if let Some(note) = left_out { (note) }
+        }
+    }
+}
+
+/// A day's charts: events and failed events per hour of the day.
+fn hourly_charts(rows: &[EventHourView]) -> Markup {
+    let mut count = vec![0.0; HOURS];
+    let mut fail = vec![0.0; HOURS];
+    for row in rows {
+        // `YYYYMMDDHH`: the hour of the day is the last two digits.
+        let slot = row.hour.get(8..).and_then(|h| h.parse::<usize>().ok());
+        if let Some(slot) = slot.filter(|&slot| slot < HOURS) {
+            count[slot] = row.count as f64;
+            fail[slot] = row.fail as f64;
+        }
+    }
+    html! {
+        div.charts {
+            figure.chart-box { (hourly_bar_chart("Events per hour", "count", &count)) }
+            figure.chart-box.failures { (hourly_bar_chart("Failed events per hour", "count", &fail)) }
         }
     }
 }
@@ -211,6 +277,7 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
         (&n.name, n.count, n.fail, n.fail_percent, n.tps)
     });
     let left_out = rows_left_out(&mut rows, "names");
+    let (rate_label, rate_hint) = rate_label(board);
     html! {
         nav.crumbs aria-label="Breadcrumb" {
             a href=(board.url(&[])) { "All types" }
@@ -229,9 +296,13 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
                 div.stats {
                     (stat("Count", &format_count(n.count), false))
                     (stat("Failures", &format!("{} ({})", format_count(n.fail), format_percent(n.fail_percent)), n.fail_percent > UNHEALTHY_FAIL_PERCENT))
-                    (stat_with_hint(RATE_LABEL, &format_rate(n.tps), false, Some(RATE_HINT)))
+                    (stat_with_hint(rate_label, &format_rate(n.tps), false, Some(rate_hint)))
                 }
-                (charts(n.minutes.iter()))
+                @if board.day.is_some() {
+                    (hourly_charts(&n.hours))
+                } @else {
+                    (charts(n.minutes.iter()))
+                }
                 div.message-lists {
                     @if !n.sample_message_id.is_empty() {
                         div { h3 { "Sample" } (message_link(&n.sample_message_id, &n.sample_message_id, "sample")) }
@@ -249,9 +320,13 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
                 div.stats {
                     (stat("Count", &format_count(t.count), false))
                     (stat("Failures", &format!("{} ({})", format_count(t.fail), format_percent(t.fail_percent)), t.fail_percent > UNHEALTHY_FAIL_PERCENT))
-                    (stat_with_hint(RATE_LABEL, &format_rate(t.tps), false, Some(RATE_HINT)))
+                    (stat_with_hint(rate_label, &format_rate(t.tps), false, Some(rate_hint)))
                 }
-                (charts(t.names.iter().flat_map(|n| n.minutes.iter())))
+                @if board.day.is_some() {
+                    (hourly_charts(&t.hours))
+                } @else {
+                    (charts(t.names.iter().flat_map(|n| n.minutes.iter())))
+                }
             }
         }
         section.panel {
@@ -259,7 +334,7 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
             div.table-wrap {
                 table.report.sortable {
                     thead { tr {
-                        (sortable_header(&COLUMNS, sort, |key| type_url(&[("sort", key)])))
+                        (sortable_header(&columns(board), sort, |key| type_url(&[("sort", key)])))
                         th title="a sample and failed messages, in LogView" { "Messages" }
                     } }
                     tbody {

@@ -1,12 +1,16 @@
 //! Hours as the API and the boards name them: `YYYYMMDDHH` in UTC (CAT's `date=` form), or
-//! `current`. Internally an hour is an index, `epoch_ms / 3_600_000`.
+//! `current`. Internally an hour is an index, `epoch_ms / 3_600_000`. Days likewise:
+//! `YYYYMMDD` in UTC, a day index `hour / 24`.
 
+use ocelot_analyzer::{day_label, HOURS_PER_DAY};
 use ocelot_protocol::MILLIS_PER_HOUR;
 
 /// The word for "the hour we are in" in `hour=` parameters.
 pub(crate) const CURRENT: &str = "current";
 /// Seconds in an hour: the elapsed time of every past hour.
 const SECONDS_PER_HOUR: f64 = 3600.0;
+/// Seconds in a day: the elapsed time of every past day.
+const SECONDS_PER_DAY: f64 = 86_400.0;
 
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's `days_from_civil`), for dates
 /// from 1970 on.
@@ -42,6 +46,37 @@ pub(crate) fn parse_hour_label(label: &str) -> Option<u64> {
         && (1..=days_in_month(year, month)).contains(&day)
         && hour < 24;
     valid.then(|| days_from_civil(year, month, day) * 24 + hour)
+}
+
+/// The day index of a `YYYYMMDD` label, or `None` when it is not one.
+pub(crate) fn parse_day_label(label: &str) -> Option<u64> {
+    if label.len() != 8 || !label.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    parse_hour_label(&format!("{label}00")).map(|hour| hour / HOURS_PER_DAY)
+}
+
+/// The hours of `day`.
+pub(crate) fn hours_of_day(day: u64) -> std::ops::Range<u64> {
+    let start = day.saturating_mul(HOURS_PER_DAY);
+    start..start.saturating_add(HOURS_PER_DAY)
+}
+
+/// Seconds `day` has run at `now_ms`: all 86 400 for past days, at least 1 for today (and
+/// a future day), as [`elapsed_seconds`] for an hour.
+pub(crate) fn day_elapsed_seconds(day: u64, now_ms: u64) -> f64 {
+    let start_ms = day.saturating_mul(HOURS_PER_DAY * MILLIS_PER_HOUR);
+    if now_ms >= start_ms.saturating_add(HOURS_PER_DAY * MILLIS_PER_HOUR) {
+        SECONDS_PER_DAY
+    } else {
+        (now_ms.saturating_sub(start_ms) as f64 / 1000.0).max(1.0)
+    }
+}
+
+/// `2026-11-22 UTC`: a day as people read it.
+pub(crate) fn day_title(day: u64) -> String {
+    let label = day_label(day);
+    format!("{}-{}-{} UTC", &label[0..4], &label[4..6], &label[6..8])
 }
 
 /// The hour a `hour=` value names: `current` (any case) or `YYYYMMDDHH`.
@@ -126,6 +161,32 @@ mod tests {
         assert_eq!(elapsed_seconds(498_703, start_ms + 90_000), 90.0);
         assert_eq!(elapsed_seconds(498_703, start_ms), 1.0);
         assert_eq!(elapsed_seconds(498_704, start_ms), 1.0);
+    }
+
+    #[test]
+    fn day_labels_parse_back_to_their_day_and_bad_ones_do_not() {
+        assert_eq!(parse_day_label("20261122"), Some(498_703 / 24));
+        assert_eq!(parse_day_label(&day_label(20_779)), Some(20_779));
+        for bad in [
+            "",
+            "2026112",
+            "2026112207",
+            "20261131",
+            "19691231",
+            "2026-11-2",
+        ] {
+            assert_eq!(parse_day_label(bad), None, "{bad}");
+        }
+        assert_eq!(day_title(498_703 / 24), "2026-11-22 UTC");
+        assert_eq!(hours_of_day(1), 24..48);
+    }
+
+    #[test]
+    fn a_day_has_run_all_its_seconds_once_past_and_the_elapsed_ones_today() {
+        let start_ms = 20_779 * 86_400_000;
+        assert_eq!(day_elapsed_seconds(20_778, start_ms), 86_400.0);
+        assert_eq!(day_elapsed_seconds(20_779, start_ms + 7_200_000), 7_200.0);
+        assert_eq!(day_elapsed_seconds(20_779, start_ms), 1.0);
     }
 
     #[test]

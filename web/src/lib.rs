@@ -10,7 +10,8 @@
 //! * [`router`] builds the whole app from an [`AppState`]; [`run`] serves it on a listener
 //!   until a shutdown future resolves.
 //! * Boards: home `/` (domain health), `/t` transactions, `/e` events, `/p` problems, `/h`
-//!   heartbeats, `/metric`, `/state`; LogView `/m/{id}`. JSON: `/api/{hours, domains,
+//!   heartbeats, `/metric`, `/state`; LogView `/m/{id}`. Transactions and events also show
+//!   a whole UTC day (`day=YYYYMMDD`, on their boards and API). JSON: `/api/{hours, domains,
 //!   transaction, event, problem, heartbeat, metric, state}` and `/api/message/{id}`.
 //! * Every page shares one layout with a message-ID search box; CSS, icons and the one
 //!   optional script are compiled into the binary (no CDN, works offline).
@@ -33,6 +34,7 @@ mod board;
 mod cat_router;
 mod chart;
 mod cpu;
+mod day;
 mod dependency_page;
 mod error;
 mod event_board;

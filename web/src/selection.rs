@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use crate::error::{ApiError, PageError};
-use crate::hour::{parse_hour, CURRENT};
+use crate::hour::{hours_of_day, parse_day_label, parse_hour, CURRENT};
 
 /// The machine selector meaning "every machine merged".
 pub(crate) const ALL_MACHINES: &str = "All";
@@ -20,6 +20,8 @@ pub(crate) struct ReportParams {
     pub(crate) domain: Option<String>,
     /// `YYYYMMDDHH` (UTC) or `current`.
     pub(crate) hour: Option<String>,
+    /// `YYYYMMDD` (UTC): a whole day instead of an hour (transactions and events).
+    pub(crate) day: Option<String>,
     /// A machine IP or `All`.
     pub(crate) ip: Option<String>,
     /// A transaction or event type.
@@ -69,6 +71,60 @@ impl ReportParams {
             }),
             None if default_current => Ok(now_ms / ocelot_protocol::MILLIS_PER_HOUR),
             None => Err(BadParam::missing("hour")),
+        }
+    }
+}
+
+/// What a report request covers: one hour, or a whole UTC day (`day=`), as indices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Period {
+    /// An hour index.
+    Hour(u64),
+    /// A day index (`hour / 24`).
+    Day(u64),
+}
+
+impl Period {
+    /// The hours the period spans.
+    pub(crate) fn hours(self) -> std::ops::Range<u64> {
+        match self {
+            Period::Hour(hour) => hour..hour + 1,
+            Period::Day(day) => hours_of_day(day),
+        }
+    }
+}
+
+impl ReportParams {
+    /// The period selected: `day=` or `hour=` (absent: as [`ReportParams::hour`]); both
+    /// together are a 400.
+    pub(crate) fn period(&self, now_ms: u64, default_current: bool) -> Result<Period, BadParam> {
+        let Some(raw) = present(self.day.as_ref()) else {
+            return self.hour(now_ms, default_current).map(Period::Hour);
+        };
+        if present(self.hour.as_ref()).is_some() {
+            return Err(BadParam {
+                param: "day",
+                detail: "give “hour” (one hour) or “day” (a whole day), not both.".to_owned(),
+            });
+        }
+        parse_day_label(raw)
+            .map(Period::Day)
+            .ok_or_else(|| BadParam {
+                param: "day",
+                detail: format!("“{raw}” is not a day: write YYYYMMDD in UTC (e.g. 20261122)."),
+            })
+    }
+
+    /// A 400 for a `day=` where only hours are offered.
+    pub(crate) fn hours_only(&self) -> Result<(), BadParam> {
+        match present(self.day.as_ref()) {
+            Some(_) => Err(BadParam {
+                param: "day",
+                detail: "this report is shown an hour at a time: give “hour”; the day view is \
+                         on transactions and events."
+                    .to_owned(),
+            }),
+            None => Ok(()),
         }
     }
 }
@@ -142,5 +198,30 @@ mod tests {
         assert!(err.message().contains("yesterday"));
         assert_eq!(params("").hour(0, false).unwrap_err().param, "hour");
         assert_eq!(params("").hour(7_200_000, true), Ok(2));
+    }
+
+    #[test]
+    fn a_day_is_an_alternative_to_an_hour_not_a_companion() {
+        assert_eq!(
+            params("day=20261122").period(0, true),
+            Ok(Period::Day(498_703 / 24))
+        );
+        assert_eq!(
+            params("hour=2026112207").period(0, true),
+            Ok(Period::Hour(498_703))
+        );
+        assert_eq!(params("day=").period(7_200_000, true), Ok(Period::Hour(2)));
+        let both = params("hour=2026112207&day=20261122")
+            .period(0, true)
+            .unwrap_err();
+        assert!(both.message().contains("“hour”") && both.message().contains("“day”"));
+        let bad = params("day=2026-11-22").period(0, true).unwrap_err();
+        assert_eq!(bad.param, "day");
+        assert!(bad.message().contains("2026-11-22"));
+        assert_eq!(
+            params("day=20261122").hours_only().unwrap_err().param,
+            "day"
+        );
+        assert_eq!(Period::Day(1).hours(), 24..48);
     }
 }

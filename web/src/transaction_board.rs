@@ -3,6 +3,10 @@
 //! name: count, failures, durations and percentiles, per-minute charts and links from
 //! sample, slowest and failed message IDs to LogView.
 //!
+//! With `day=YYYYMMDD` instead of `hour=` it shows the whole UTC day (CAT's history mode,
+//! [`crate::day`]): the same tables with the day's figures (percentiles of the union of
+//! the hours, TPS over the day), and charts hour by hour instead of minute by minute.
+//!
 //! Columns sort on the server (`sort=`), so sorting needs no JavaScript. A type's
 //! per-minute P95 is shown only when the type has one name: percentiles of different
 //! names do not add up, and the view keeps only per-name histograms.
@@ -13,8 +17,8 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use ocelot_analyzer::{
-    DurationFigures, TransactionNameView, TransactionReport, TransactionTypeView, TransactionView,
-    ViewQuery,
+    DurationFigures, TransactionDay, TransactionHourView, TransactionNameView, TransactionReport,
+    TransactionTypeView, ViewQuery,
 };
 
 use crate::board::{
@@ -23,8 +27,11 @@ use crate::board::{
     type_columns, Board, Column, Count, FormOrigin, Ms, Percent, Rate, FAILED_SAMPLE_HINT,
     NAME_KEY, UNHEALTHY_FAIL_PERCENT,
 };
-use crate::chart::{bar_chart, line_chart, Series, MINUTES};
+use crate::chart::{
+    bar_chart, hourly_bar_chart, hourly_line_chart, line_chart, Series, HOURS, MINUTES,
+};
 use crate::cpu::heavy;
+use crate::day::transaction_day;
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
 use crate::links::Encoded;
@@ -114,6 +121,33 @@ const COLUMNS: [Column; 14] = [
 const TPS_LABEL: &str = "TPS (hour avg)";
 const TPS_HINT: &str =
     "transactions per second, averaged over the hour (over the minutes run so far in the current hour)";
+/// The same on a day board.
+const TPS_DAY_LABEL: &str = "TPS (day avg)";
+const TPS_DAY_HINT: &str =
+    "transactions per second, averaged over the day (over the hours run so far today)";
+
+/// The rate's label and tooltip on `board`.
+fn tps_label(board: &Board) -> (&'static str, &'static str) {
+    if board.day.is_some() {
+        (TPS_DAY_LABEL, TPS_DAY_HINT)
+    } else {
+        (TPS_LABEL, TPS_HINT)
+    }
+}
+
+/// [`COLUMNS`] as `board` labels them (the rate is a day's average on a day board).
+fn columns(board: &Board) -> [Column; 14] {
+    let mut columns = COLUMNS;
+    let (label, hint) = tps_label(board);
+    if let Some(tps) = columns.last_mut() {
+        *tps = Column {
+            key: tps.key,
+            label,
+            hint,
+        };
+    }
+    columns
+}
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {
@@ -126,7 +160,10 @@ async fn transaction_board(
     PageQuery(origin): PageQuery<FormOrigin>,
 ) -> Result<(StatusCode, Markup), PageError> {
     let params = origin.apply(params);
-    let board = Board::resolve(&state, &params, PATH).await?;
+    let board = Board::resolve_with_days(&state, &params, PATH).await?;
+    if let Some(day) = board.day {
+        return day_board(&state, &board, &params, day).await;
+    }
     let report = if board.has_domain() {
         // Only what this page shows (one machine, one type) is copied from a live report.
         let (ip, type_) = (board.ip.clone(), params.type_().map(str::to_owned));
@@ -138,21 +175,80 @@ async fn transaction_board(
         None
     };
     let (status, body) = match (report.as_ref(), board.has_domain()) {
-        (None, true) => {
-            // A domain that sent only events, say: not an error, and others may have some.
-            sort_key(&params, &COLUMNS, "count")?;
-            let others = board
-                .domains_with(|domain, hour| state.reports.transaction(domain, hour))
-                .await;
-            let body = html! {
-                (board.controls(HEADING, None, false))
-                (board.lacks("No transactions", "transactions", html! {}, &others))
-            };
-            (StatusCode::OK, body)
-        }
+        (None, true) => lacks_transactions(&state, &board, &params).await?,
         _ => heavy(|| render(&board, &params, report.as_ref()))?,
     };
     Ok((status, page(&board.title(HEADING), PATH, body)))
+}
+
+/// A domain that sent only events, say: not an error, and others may have some.
+async fn lacks_transactions(
+    state: &AppState,
+    board: &Board,
+    params: &ReportParams,
+) -> Result<(StatusCode, Markup), PageError> {
+    sort_key(params, &COLUMNS, "count")?;
+    let others = board
+        .domains_with(|domain, hour| state.reports.transaction(domain, hour))
+        .await;
+    let body = html! {
+        (board.controls(HEADING, None, false))
+        (board.lacks("No transactions", "transactions", html! {}, &others))
+    };
+    Ok((StatusCode::OK, body))
+}
+
+/// The board of a whole day: the day's hours merged, as the page shows them (one machine,
+/// one type).
+async fn day_board(
+    state: &AppState,
+    board: &Board,
+    params: &ReportParams,
+    day: u64,
+) -> Result<(StatusCode, Markup), PageError> {
+    sort_key(params, &COLUMNS, "count")?;
+    let merged = if board.has_domain() {
+        let merged = transaction_day(
+            state.reports.as_ref(),
+            &board.domain,
+            day,
+            &board.period_hours,
+            board.ip.as_deref(),
+            params.type_(),
+        )
+        .await;
+        Some(merged).filter(|merged| !merged.hours().is_empty())
+    } else {
+        None
+    };
+    let (status, body) = match (merged.as_ref(), board.has_domain()) {
+        (None, true) => lacks_transactions(state, board, params).await?,
+        _ => heavy(|| render_day(board, params, merged.as_ref()))?,
+    };
+    Ok((status, page(&board.title(HEADING), PATH, body)))
+}
+
+/// A day board's body (status and markup), for the handler and the render benchmark.
+pub(crate) fn render_day(
+    board: &Board,
+    params: &ReportParams,
+    day: Option<&TransactionDay>,
+) -> Result<(StatusCode, Markup), PageError> {
+    let sort = sort_key(params, &COLUMNS, "count")?;
+    let Some(day) = day.filter(|_| board.has_domain()) else {
+        return Ok(board.empty(HEADING));
+    };
+    let view = day.view(&ViewQuery {
+        ip: board.ip.as_deref(),
+        type_: params.type_(),
+        elapsed_seconds: board.elapsed_seconds,
+    });
+    if !board.knows_machine(&view.ips) {
+        return Ok(board.unknown_machine(HEADING, &view.ips));
+    }
+    let controls = board.controls(HEADING, Some(&view.ips), true);
+    let body = types_or_type(board, params, &view.types, sort);
+    Ok((StatusCode::OK, html! { (controls) (body) }))
 }
 
 /// The board's body (status and markup), for the handler and the render benchmark.
@@ -174,9 +270,20 @@ pub(crate) fn render(
         return Ok(board.unknown_machine(HEADING, &view.ips));
     }
     let controls = board.controls(HEADING, Some(&view.ips), true);
-    let body = match (params.type_(), params.name()) {
-        (None, _) => types_section(board, &view, sort),
-        (Some(type_), name) => match view.types.first() {
+    let body = types_or_type(board, params, &view.types, sort);
+    Ok((StatusCode::OK, html! { (controls) (body) }))
+}
+
+/// The types table, or the type (and name) asked for.
+fn types_or_type(
+    board: &Board,
+    params: &ReportParams,
+    types: &[TransactionTypeView],
+    sort: &str,
+) -> Markup {
+    match (params.type_(), params.name()) {
+        (None, _) => types_section(board, types, sort),
+        (Some(type_), name) => match types.first() {
             Some(t) => type_section(board, t, name, sort),
             None => html! {
                 section.empty-state {
@@ -185,8 +292,7 @@ pub(crate) fn render(
                 }
             },
         },
-    };
-    Ok((StatusCode::OK, html! { (controls) (body) }))
+    }
 }
 
 fn sort_figures<T>(rows: &mut [T], sort: &str, figures: impl Fn(&T) -> (&str, &DurationFigures)) {
@@ -237,17 +343,22 @@ fn figure_cells(f: &DurationFigures) -> Markup {
     }
 }
 
-fn types_section(board: &Board, view: &TransactionView, sort: &str) -> Markup {
-    let mut types: Vec<&TransactionTypeView> = view.types.iter().collect();
+fn types_section(board: &Board, types: &[TransactionTypeView], sort: &str) -> Markup {
+    let mut types: Vec<&TransactionTypeView> = types.iter().collect();
     sort_figures(&mut types, sort, |t| (t.type_.as_str(), &t.figures));
     // Types are client data too: a hundred per machine make ~100 000 over "All" machines.
     let type_count = types.len();
     let left_out = rows_left_out(&mut types, "types");
-    let columns = type_columns(COLUMNS);
+    let columns = type_columns(columns(board));
+    let per = if board.day.is_some() {
+        "hourly"
+    } else {
+        "per-minute"
+    };
     html! {
         section.panel {
             h2 { "Types" span.count { (type_count) } }
-            p.hint { "Durations in milliseconds. Pick a type to see its names and per-minute charts." }
+            p.hint { "Durations in milliseconds. Pick a type to see its names and " (per) " charts." }
             div.table-wrap {
                 table.report.sortable {
                     thead { tr { (sortable_header(&columns, sort, |key| board.url(&[("sort", key)]))) } }
@@ -297,21 +408,25 @@ fn type_section(
             }
         }
         @match (chosen, name) {
-            (Some(_), Some(n)) => { (name_detail(n)) }
+            (Some(_), Some(n)) => { (name_detail(board, n)) }
             (Some(wanted), None) => {
                 section.empty-state {
                     h2 { "No name “" (wanted) "” in type “" (t.type_) "”" }
                 }
             }
-            (None, _) => { (type_detail(t)) }
+            (None, _) => { (type_detail(board, t)) }
         }
         section.panel {
             h2 { "Names of " (t.type_) span.count { (t.names.len()) } }
-            p.hint { "Durations in milliseconds. Pick a name for its per-minute charts; message links open LogView." }
+            p.hint {
+                "Durations in milliseconds. Pick a name for its "
+                @if board.day.is_some() { "hourly" } @else { "per-minute" }
+                " charts; message links open LogView."
+            }
             div.table-wrap {
                 table.report.sortable {
                     thead { tr {
-                        (sortable_header(&COLUMNS, sort, |key| type_url(&[("sort", key)])))
+                        (sortable_header(&columns(board), sort, |key| type_url(&[("sort", key)])))
                         th title="a sample, the slowest and failed messages, in LogView" { "Messages" }
                     } }
                     tbody {
@@ -341,7 +456,8 @@ fn message_links(n: &TransactionNameView) -> Markup {
     }
 }
 
-fn stats(f: &DurationFigures) -> Markup {
+fn stats(board: &Board, f: &DurationFigures) -> Markup {
+    let (tps_label, tps_hint) = tps_label(board);
     html! {
         div.stats {
             (stat("Count", &format_count(f.count), false))
@@ -350,7 +466,7 @@ fn stats(f: &DurationFigures) -> Markup {
             (stat("P95", &format!("{} ms", format_ms(f.p95)), false))
             (stat("P99", &format!("{} ms", format_ms(f.p99)), false))
             (stat("Max", &format!("{} ms", format_ms(f.max)), false))
-            (stat_with_hint(TPS_LABEL, &format_rate(f.tps), false, Some(TPS_HINT)))
+            (stat_with_hint(tps_label, &format_rate(f.tps), false, Some(tps_hint)))
         }
     }
 }
@@ -394,6 +510,53 @@ fn series_of(names: &[&TransactionNameView]) -> MinuteSeries {
     }
 }
 
+/// Hourly count, failures, mean and P95 of a day's rows (a type's P95 is of all its names:
+/// each hour's row is made from its own histograms), one slot per hour of the day.
+fn series_of_hours(rows: &[TransactionHourView]) -> MinuteSeries {
+    let mut series = MinuteSeries {
+        count: vec![0.0; HOURS],
+        fail: vec![0.0; HOURS],
+        avg: vec![f64::NAN; HOURS],
+        p95: Some(vec![f64::NAN; HOURS]),
+    };
+    for row in rows {
+        // `YYYYMMDDHH`: the hour of the day is the last two digits.
+        let Some(slot) = row.hour.get(8..).and_then(|h| h.parse::<usize>().ok()) else {
+            continue;
+        };
+        if slot >= HOURS {
+            continue;
+        }
+        series.count[slot] = row.count as f64;
+        series.fail[slot] = row.fail as f64;
+        series.avg[slot] = row.avg;
+        if let Some(p95) = &mut series.p95 {
+            p95[slot] = row.p95;
+        }
+    }
+    series
+}
+
+/// The charts of a day: [`charts`] hour by hour.
+fn hourly_charts(series: &MinuteSeries) -> Markup {
+    let durations: Vec<Series<'_>> = [("avg", Some(&series.avg)), ("P95", series.p95.as_ref())]
+        .into_iter()
+        .filter_map(|(label, values)| {
+            Some(Series {
+                label,
+                values: values?,
+            })
+        })
+        .collect();
+    html! {
+        div.charts {
+            figure.chart-box { (hourly_bar_chart("Transactions per hour", "count", &series.count)) }
+            figure.chart-box { (hourly_line_chart("Duration per hour", "ms", &durations)) }
+            figure.chart-box.failures { (hourly_bar_chart("Failures per hour", "count", &series.fail)) }
+        }
+    }
+}
+
 fn charts(series: &MinuteSeries) -> Markup {
     let mut durations = vec![Series {
         label: "avg",
@@ -414,26 +577,34 @@ fn charts(series: &MinuteSeries) -> Markup {
     }
 }
 
-fn type_detail(t: &TransactionTypeView) -> Markup {
+fn type_detail(board: &Board, t: &TransactionTypeView) -> Markup {
     let names: Vec<&TransactionNameView> = t.names.iter().collect();
     html! {
         section.panel.detail {
             h2 { "Type " (t.type_) }
-            (stats(&t.figures))
-            (charts(&series_of(&names)))
-            @if names.len() > 1 {
+            (stats(board, &t.figures))
+            @if board.day.is_some() {
+                (hourly_charts(&series_of_hours(&t.hours)))
+            } @else {
+                (charts(&series_of(&names)))
+            }
+            @if names.len() > 1 && board.day.is_none() {
                 p.hint { "Per-minute P95 is shown per name: pick a name below." }
             }
         }
     }
 }
 
-fn name_detail(n: &TransactionNameView) -> Markup {
+fn name_detail(board: &Board, n: &TransactionNameView) -> Markup {
     html! {
         section.panel.detail #name-detail {
             h2 { (n.name) }
-            (stats(&n.figures))
-            (charts(&series_of(&[n])))
+            (stats(board, &n.figures))
+            @if board.day.is_some() {
+                (hourly_charts(&series_of_hours(&n.hours)))
+            } @else {
+                (charts(&series_of(&[n])))
+            }
             div.message-lists {
                 @if !n.sample_message_id.is_empty() {
                     div { h3 { "Sample" } (message_link(&n.sample_message_id, &n.sample_message_id, "sample")) }

@@ -2,9 +2,13 @@
 //! minutes and sample message IDs.
 
 mod analyzer;
+mod day;
 mod report;
 #[cfg(test)]
 mod tests;
 
 pub use analyzer::EventAnalyzer;
-pub use report::{EventMinuteView, EventNameView, EventReport, EventTypeView, EventView};
+pub use day::{EventDay, EventDayView};
+pub use report::{
+    EventHourView, EventMinuteView, EventNameView, EventReport, EventTypeView, EventView,
+};

@@ -10,7 +10,7 @@ use crate::minute::minute_entry;
 use crate::open_minute::{MinuteFigures, MinuteList, OpenMinute, MINUTE_BITS};
 use crate::sample_id::SampleId;
 use crate::sorted_map::SortedMap;
-use crate::view_query::{fail_percent, hour_label, tps, ViewQuery};
+use crate::view_query::{fail_percent, hour_label, tps, ViewQuery, HOURS_PER_DAY};
 
 /// Failure message IDs kept per name (as for transactions).
 pub(crate) const MAX_FAIL_MESSAGE_IDS: usize = 10;
@@ -268,28 +268,48 @@ impl EventReport {
 
     /// What `GET /api/event` returns.
     pub fn view(&self, query: &ViewQuery<'_>) -> EventView {
+        EventView {
+            domain: self.domain.clone(),
+            hour: hour_label(self.hour),
+            ips: self.machines.keys().map(str::to_owned).collect(),
+            types: self.type_views(query, None),
+        }
+    }
+
+    /// The types a view shows. With `day_start` (the first hour of a day, for a report of
+    /// [`EventReport::by_hour_of_day`] rows) a name's and a type's rows are hours of that
+    /// day, listed as `hours` instead of `minutes`.
+    pub(crate) fn type_views(
+        &self,
+        query: &ViewQuery<'_>,
+        day_start: Option<u64>,
+    ) -> Vec<EventTypeView> {
         let merged = self
             .machines
             .one_or_merged(query.machine(), EventMachine::merge);
         let machine = merged.as_deref();
         let elapsed = query.elapsed_seconds;
-        let types = machine
+        machine
             .into_iter()
             .flat_map(|m| m.types.iter())
             .filter(|(type_, _)| query.type_.is_none_or(|wanted| wanted == *type_))
             .map(|(type_, t)| {
                 let count = t.names.values().map(|n| n.count).sum();
                 let fail = t.names.values().map(|n| n.fail).sum();
-                EventTypeView {
-                    type_: type_.to_owned(),
-                    count,
-                    fail,
-                    fail_percent: fail_percent(fail, count),
-                    tps: tps(count, elapsed),
-                    names: t
-                        .names
-                        .iter()
-                        .map(|(name, n)| EventNameView {
+                let names = t
+                    .names
+                    .iter()
+                    .map(|(name, n)| {
+                        let rows = n.minutes.iter().map(|m| EventMinuteView {
+                            minute: m.minute,
+                            count: m.count,
+                            fail: m.fail,
+                        });
+                        let (minutes, hours) = match day_start {
+                            None => (rows.collect(), Vec::new()),
+                            Some(start) => (Vec::new(), rows.map(|m| m.in_day(start)).collect()),
+                        };
+                        EventNameView {
                             name: name.to_owned(),
                             count: n.count,
                             fail: n.fail,
@@ -297,25 +317,86 @@ impl EventReport {
                             tps: tps(n.count, elapsed),
                             sample_message_id: n.sample_message_id.to_string(),
                             fail_message_ids: texts(&n.fail_message_ids),
-                            minutes: n
-                                .minutes
-                                .iter()
-                                .map(|m| EventMinuteView {
-                                    minute: m.minute,
-                                    count: m.count,
-                                    fail: m.fail,
-                                })
-                                .collect(),
-                        })
-                        .collect(),
+                            minutes,
+                            hours,
+                        }
+                    })
+                    .collect();
+                EventTypeView {
+                    type_: type_.to_owned(),
+                    count,
+                    fail,
+                    fail_percent: fail_percent(fail, count),
+                    tps: tps(count, elapsed),
+                    hours: day_start.map_or_else(Vec::new, |start| t.hour_views(start)),
+                    names,
                 }
             })
-            .collect();
-        EventView {
+            .collect()
+    }
+
+    /// This report with each name's minutes folded into one row keyed by the hour of the
+    /// day (0..24) in place of a minute, and without dependency edges: what a day of
+    /// reports keeps of each hour ([`crate::EventDay`]; see
+    /// [`crate::TransactionReport`]'s twin for why).
+    pub(crate) fn by_hour_of_day(&self) -> EventReport {
+        let row = (self.hour % HOURS_PER_DAY) as u8;
+        let machines = self.machines.map_values(|_, machine| EventMachine {
+            types: machine.types.map_values(|_, t| EventType {
+                names: t.names.map_values(|_, n| {
+                    let mut minutes = EventMinutes::default();
+                    if n.count > 0 || n.fail > 0 {
+                        minutes.add(row, n.count, n.fail);
+                    }
+                    EventName {
+                        count: n.count,
+                        fail: n.fail,
+                        sample_message_id: n.sample_message_id.clone(),
+                        minutes,
+                        fail_message_ids: n.fail_message_ids.clone(),
+                        edge: None,
+                    }
+                }),
+            }),
+        });
+        EventReport {
             domain: self.domain.clone(),
-            hour: hour_label(self.hour),
-            ips: self.machines.keys().map(str::to_owned).collect(),
-            types,
+            hour: self.hour,
+            machines,
+            folded: self.folded,
+        }
+    }
+}
+
+impl EventType {
+    /// The type's rows, all its names added up, as hours of the day that starts at hour
+    /// `day_start`.
+    fn hour_views(&self, day_start: u64) -> Vec<EventHourView> {
+        let mut rows: std::collections::BTreeMap<u8, (u64, u64)> = Default::default();
+        for n in self.names.values() {
+            for m in n.minutes.iter() {
+                let row = rows.entry(m.minute).or_default();
+                row.0 = row.0.saturating_add(m.count);
+                row.1 = row.1.saturating_add(m.fail);
+            }
+        }
+        rows.into_iter()
+            .map(|(row, (count, fail))| EventHourView {
+                hour: hour_label(day_start + u64::from(row)),
+                count,
+                fail,
+            })
+            .collect()
+    }
+}
+
+impl EventMinuteView {
+    /// This row, read as hour `minute` of the day that starts at hour `day_start`.
+    fn in_day(self, day_start: u64) -> EventHourView {
+        EventHourView {
+            hour: hour_label(day_start + u64::from(self.minute)),
+            count: self.count,
+            fail: self.fail,
         }
     }
 }
@@ -349,6 +430,10 @@ pub struct EventTypeView {
     pub fail_percent: f64,
     /// Events per second.
     pub tps: f64,
+    /// In a day's view ([`crate::EventDayView`]), the hours with events; empty (and not
+    /// serialized) in an hour's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hours: Vec<EventHourView>,
     /// Per name, sorted by name.
     pub names: Vec<EventNameView>,
 }
@@ -371,8 +456,12 @@ pub struct EventNameView {
     pub sample_message_id: String,
     /// Up to 10 failed events' message IDs.
     pub fail_message_ids: Vec<String>,
-    /// Minutes with events, ascending.
+    /// Minutes with events, ascending; empty in a day's view, whose rows are `hours`.
     pub minutes: Vec<EventMinuteView>,
+    /// In a day's view, the hours with events, ascending; empty (and not serialized) in an
+    /// hour's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hours: Vec<EventHourView>,
 }
 
 /// One minute of one event name.
@@ -381,6 +470,18 @@ pub struct EventNameView {
 pub struct EventMinuteView {
     /// Minute of the hour.
     pub minute: u8,
+    /// Events.
+    pub count: u64,
+    /// Failed events.
+    pub fail: u64,
+}
+
+/// One hour of a day of an event type or name ([`crate::EventDayView`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventHourView {
+    /// `YYYYMMDDHH` (UTC).
+    pub hour: String,
     /// Events.
     pub count: u64,
     /// Failed events.

@@ -2,13 +2,15 @@
 //! failures, durations, percentiles, minutes, status codes and sample message IDs.
 
 mod analyzer;
+mod day;
 mod report;
 mod status_counts;
 #[cfg(test)]
 mod tests;
 
 pub use analyzer::TransactionAnalyzer;
+pub use day::{TransactionDay, TransactionDayView};
 pub use report::{
-    DurationFigures, TransactionMinuteView, TransactionNameView, TransactionReport,
-    TransactionTypeView, TransactionView,
+    DurationFigures, TransactionHourView, TransactionMinuteView, TransactionNameView,
+    TransactionReport, TransactionTypeView, TransactionView,
 };

@@ -22,7 +22,7 @@ use crate::open_minute::{
 };
 use crate::sample_id::SampleId;
 use crate::sorted_map::{merge_all, SortedMap};
-use crate::view_query::{fail_percent, hour_label, tps, ViewQuery};
+use crate::view_query::{fail_percent, hour_label, tps, ViewQuery, HOURS_PER_DAY};
 
 /// Failure message IDs kept per name (issue 4).
 pub(crate) const MAX_FAIL_MESSAGE_IDS: usize = 10;
@@ -593,6 +593,27 @@ impl TransactionName {
                         .map_or(0.0, |v| v / 1000.0),
                 })
                 .collect(),
+            hours: Vec::new(),
+        }
+    }
+
+    /// This name with its minutes folded into one row and one histogram of `row`: see
+    /// [`TransactionReport::by_hour_of_day`].
+    fn in_one_row(&self, row: u8) -> TransactionName {
+        let totals = self.totals();
+        let mut minutes = MinuteRows::default();
+        if totals != Totals::default() {
+            minutes.add(row, totals.count, totals.fail, totals.sum_us);
+        }
+        TransactionName {
+            stats: self.stats.clone(),
+            slowest_us: self.slowest_us,
+            sample_message_id: self.sample_message_id.clone(),
+            minute_durations: self.minute_durations.in_one_minute(row),
+            minutes,
+            slowest_message_id: self.slowest_message_id.clone(),
+            status_codes: self.status_codes.clone(),
+            fail_message_ids: self.fail_message_ids.clone(),
         }
     }
 }
@@ -710,6 +731,22 @@ impl TransactionReport {
 
     /// What `GET /api/transaction` returns.
     pub fn view(&self, query: &ViewQuery<'_>) -> TransactionView {
+        TransactionView {
+            domain: self.domain.clone(),
+            hour: hour_label(self.hour),
+            ips: self.machines.keys().map(str::to_owned).collect(),
+            types: self.type_views(query, None),
+        }
+    }
+
+    /// The types a view shows. With `day_start` (the first hour of a day, for a report of
+    /// [`TransactionReport::by_hour_of_day`] rows) a name's and a type's rows are hours of
+    /// that day, listed as `hours` instead of `minutes`.
+    pub(crate) fn type_views(
+        &self,
+        query: &ViewQuery<'_>,
+        day_start: Option<u64>,
+    ) -> Vec<TransactionTypeView> {
         let merged = match (query.machine(), query.type_) {
             // All machines, one type (a board always shows one): merge only that type.
             (None, Some(type_)) => {
@@ -731,7 +768,7 @@ impl TransactionReport {
                 .one_or_merged(machine, TransactionMachine::merge),
         };
         let machine = merged.as_deref();
-        let types = machine
+        machine
             .into_iter()
             .flat_map(|m| m.types.iter())
             .filter(|(type_, _)| query.type_.is_none_or(|wanted| wanted == *type_))
@@ -745,20 +782,86 @@ impl TransactionReport {
                     total.merge(&n.stats);
                     totals.add(n.totals());
                     total_histogram.merge(&histogram);
-                    names.push(n.view(name, &histogram, query.elapsed_seconds));
+                    let mut view = n.view(name, &histogram, query.elapsed_seconds);
+                    if let Some(day_start) = day_start {
+                        view.hours = std::mem::take(&mut view.minutes)
+                            .into_iter()
+                            .map(|row| row.in_day(day_start))
+                            .collect();
+                    }
+                    names.push(view);
                 }
                 TransactionTypeView {
                     type_: type_.to_owned(),
                     figures: total.figures(totals, &total_histogram, query.elapsed_seconds),
+                    hours: day_start.map_or_else(Vec::new, |start| t.hour_views(start)),
                     names,
                 }
             })
-            .collect();
-        TransactionView {
+            .collect()
+    }
+
+    /// This report with each name's minutes folded into one row, and one histogram, keyed
+    /// by the hour of the day (0..24) in place of a minute: what a day of reports keeps of
+    /// each hour ([`crate::TransactionDay`]). Minute rows of different hours would add up
+    /// by minute of the hour, which means nothing; hour rows keep the day's hourly series,
+    /// and a day costs at most 24 rows per name instead of 60. A row's count saturates at
+    /// 4 billion per name, machine and hour (as a minute's does per minute).
+    pub(crate) fn by_hour_of_day(&self) -> TransactionReport {
+        let row = (self.hour % HOURS_PER_DAY) as u8;
+        let machines = self.machines.map_values(|_, machine| TransactionMachine {
+            types: machine.types.map_values(|_, t| TransactionType {
+                names: t.names.map_values(|_, n| n.in_one_row(row)),
+            }),
+        });
+        TransactionReport {
             domain: self.domain.clone(),
-            hour: hour_label(self.hour),
-            ips: self.machines.keys().map(str::to_owned).collect(),
-            types,
+            hour: self.hour,
+            machines,
+            folded: self.folded,
+        }
+    }
+}
+
+impl TransactionType {
+    /// The type's rows (all its names added up; the P95 of the union of their durations)
+    /// as hours of the day that starts at hour `day_start`.
+    fn hour_views(&self, day_start: u64) -> Vec<TransactionHourView> {
+        let mut rows: BTreeMap<u8, Totals> = BTreeMap::new();
+        for n in self.names.values() {
+            for m in n.minutes.iter() {
+                rows.entry(m.minute()).or_default().add(Totals {
+                    count: u64::from(m.count()),
+                    fail: u64::from(m.fail()),
+                    sum_us: m.sum_us(),
+                });
+            }
+        }
+        let durations = merge_all(
+            self.names.values().map(|n| &n.minute_durations),
+            MinuteHistograms::merge,
+        );
+        rows.into_iter()
+            .map(|(row, totals)| TransactionHourView {
+                hour: hour_label(day_start + u64::from(row)),
+                count: totals.count,
+                fail: totals.fail,
+                avg: totals.sum_us as f64 / totals.count.max(1) as f64 / 1000.0,
+                p95: durations.quantile(row, 0.95).map_or(0.0, |v| v / 1000.0),
+            })
+            .collect()
+    }
+}
+
+impl TransactionMinuteView {
+    /// This row, read as hour `minute` of the day that starts at hour `day_start`.
+    fn in_day(self, day_start: u64) -> TransactionHourView {
+        TransactionHourView {
+            hour: hour_label(day_start + u64::from(self.minute)),
+            count: self.count,
+            fail: self.fail,
+            avg: self.avg,
+            p95: self.p95,
         }
     }
 }
@@ -787,6 +890,10 @@ pub struct TransactionTypeView {
     /// Count, failures, durations, percentiles.
     #[serde(flatten)]
     pub figures: DurationFigures,
+    /// In a day's view ([`crate::TransactionDayView`]), the hours with messages; empty
+    /// (and not serialized) in an hour's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hours: Vec<TransactionHourView>,
     /// Per name, sorted by name.
     pub names: Vec<TransactionNameView>,
 }
@@ -840,8 +947,13 @@ pub struct TransactionNameView {
     pub fail_message_ids: Vec<String>,
     /// The slowest message.
     pub slowest_message_id: String,
-    /// Minutes with messages, ascending.
+    /// Minutes with messages, ascending; empty in a day's view, whose rows are `hours`
+    /// (minutes of different hours do not add up).
     pub minutes: Vec<TransactionMinuteView>,
+    /// In a day's view, the hours with messages, ascending; empty (and not serialized) in
+    /// an hour's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hours: Vec<TransactionHourView>,
 }
 
 /// One minute of one name.
@@ -857,5 +969,21 @@ pub struct TransactionMinuteView {
     /// Mean duration (ms).
     pub avg: f64,
     /// 95th percentile (ms), within 1 %.
+    pub p95: f64,
+}
+
+/// One hour of a day of a type or name ([`crate::TransactionDayView`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionHourView {
+    /// `YYYYMMDDHH` (UTC).
+    pub hour: String,
+    /// Messages.
+    pub count: u64,
+    /// Failed messages.
+    pub fail: u64,
+    /// Mean duration (ms).
+    pub avg: f64,
+    /// 95th percentile (ms) of the hour's durations, within 1 %.
     pub p95: f64,
 }

@@ -1,0 +1,160 @@
+//! [`EventDay`]: one domain's event reports of a UTC day merged into one, CAT's daily
+//! Event report, and the [`EventDayView`] the JSON API returns of it. As for transactions
+//! ([`crate::TransactionDay`]), each hour joins the day as one row per name
+//! ([`EventReport::by_hour_of_day`]), so the day's rows are its hours, not minutes. The day
+//! keeps no dependency edges: the Dependency view is of one hour.
+
+use serde::Serialize;
+
+use super::report::{EventReport, EventTypeView};
+use crate::view_query::{day_label, hour_label, ViewQuery, HOURS_PER_DAY};
+
+/// The event reports of one domain over one UTC day, merged hour by hour.
+///
+/// ```
+/// use ocelot_analyzer::{EventDay, EventReport, ViewQuery};
+///
+/// let day = 498_703 / 24;
+/// let mut merged = EventDay::new("shop", day);
+/// assert!(merged.add_hour(&EventReport::new("shop", 498_703)));
+/// assert!(!merged.add_hour(&EventReport::new("shop", 498_703 + 24)), "the next day");
+/// let view = merged.view(&ViewQuery { elapsed_seconds: 86_400.0, ..ViewQuery::default() });
+/// assert_eq!((view.day.as_str(), view.hours.len()), ("20261122", 1));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct EventDay {
+    day: u64,
+    /// The hours added, ascending.
+    hours: Vec<u64>,
+    report: EventReport,
+}
+
+impl EventDay {
+    /// No hour yet of `domain` on `day` (a day index: `hour / 24`).
+    pub fn new(domain: impl Into<String>, day: u64) -> Self {
+        EventDay {
+            day,
+            hours: Vec::new(),
+            report: EventReport::new(domain, day.saturating_mul(HOURS_PER_DAY)),
+        }
+    }
+
+    /// Adds the report of one hour of the day (its [`EventReport::hour`]), or returns
+    /// `false` and leaves out a report of another day. Add each hour once: a second report
+    /// of an hour (another collector's, say) adds to the first.
+    pub fn add_hour(&mut self, report: &EventReport) -> bool {
+        let hour = report.hour();
+        if hour / HOURS_PER_DAY != self.day {
+            return false;
+        }
+        self.report.merge(&report.by_hour_of_day());
+        if let Err(at) = self.hours.binary_search(&hour) {
+            self.hours.insert(at, hour);
+        }
+        true
+    }
+
+    /// The hours added, ascending.
+    pub fn hours(&self) -> &[u64] {
+        &self.hours
+    }
+
+    /// The machines seen in any hour of the day.
+    pub fn ips(&self) -> impl Iterator<Item = &str> {
+        self.report.ips()
+    }
+
+    /// What `GET /api/event?day=` returns. `query.elapsed_seconds` is the seconds of
+    /// the day that have run (86 400 for a past day), so `tps` is the day's average rate.
+    pub fn view(&self, query: &ViewQuery<'_>) -> EventDayView {
+        let day_start = self.day.saturating_mul(HOURS_PER_DAY);
+        EventDayView {
+            domain: self.report.domain().to_owned(),
+            day: day_label(self.day),
+            hours: self.hours.iter().map(|&h| hour_label(h)).collect(),
+            ips: self.report.ips().map(str::to_owned).collect(),
+            types: self.report.type_views(query, Some(day_start)),
+        }
+    }
+}
+
+/// `GET /api/event?day=`: `{"domain","day","hours":[..],"ips":[..],"types":[..]}`,
+/// the types and names as in an hour's view with `hours` rows in place of `minutes`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventDayView {
+    /// The domain.
+    pub domain: String,
+    /// `YYYYMMDD` (UTC).
+    pub day: String,
+    /// The hours of the day merged (those with a report of the domain), `YYYYMMDDHH`.
+    pub hours: Vec<String>,
+    /// Every machine seen in the day.
+    pub ips: Vec<String>,
+    /// Per type, sorted by type; each type's and name's `hours` are its hourly series.
+    pub types: Vec<EventTypeView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ocelot_protocol::{Leaf, Message};
+
+    use super::*;
+    use crate::config::AnalyzerConfig;
+    use crate::event::EventAnalyzer;
+    use crate::test_support::{transaction, tree};
+
+    const DAY: u64 = 498_703 / 24;
+    const DAY_START: u64 = DAY * 24;
+
+    /// `n` `Cache/get` events in `hour`, every other one failed when `failing`.
+    fn hour_report(hour: u64, n: u64, failing: bool) -> EventReport {
+        let mut analyzer = EventAnalyzer::new(hour, Arc::new(AnalyzerConfig::default()));
+        for i in 0..n {
+            let ts = hour * 3_600_000 + i * 1_000;
+            let status = if failing && i % 2 == 0 { "ERROR" } else { "0" };
+            let mut root = transaction("URL", "/a", ts, 1_000, "0");
+            root.children
+                .push(Message::Event(Leaf::new("Cache", "get", status, ts, "")));
+            analyzer.process(&tree(
+                "shop",
+                "10.0.0.1",
+                &format!("shop-0a000001-{hour}-{i}"),
+                root,
+            ));
+        }
+        analyzer.into_reports().remove("shop").expect("a report")
+    }
+
+    #[test]
+    fn a_day_adds_up_its_hours_with_one_row_per_hour() {
+        let mut day = EventDay::new("shop", DAY);
+        day.add_hour(&hour_report(DAY_START + 2, 40, true));
+        day.add_hour(&hour_report(DAY_START + 9, 10, false));
+        assert!(!day.add_hour(&hour_report(DAY_START + 30, 10, false)));
+        let view = day.view(&ViewQuery {
+            elapsed_seconds: 86_400.0,
+            ..ViewQuery::default()
+        });
+        assert_eq!(view.hours, ["2026112202", "2026112209"]);
+        let t = &view.types[0];
+        assert_eq!((t.type_.as_str(), t.count, t.fail), ("Cache", 50, 20));
+        assert_eq!(t.tps, 50.0 / 86_400.0);
+        let rows: Vec<(&str, u64, u64)> = t
+            .hours
+            .iter()
+            .map(|h| (h.hour.as_str(), h.count, h.fail))
+            .collect();
+        assert_eq!(rows, [("2026112202", 40, 20), ("2026112209", 10, 0)]);
+        let name = &t.names[0];
+        assert!(name.minutes.is_empty());
+        assert_eq!(name.hours, t.hours);
+        assert_eq!(
+            name.sample_message_id,
+            format!("shop-0a000001-{}-1", DAY_START + 2)
+        );
+        assert_eq!(name.fail_message_ids.len(), 10);
+    }
+}

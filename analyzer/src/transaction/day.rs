@@ -1,0 +1,294 @@
+//! [`TransactionDay`]: one domain's transaction reports of a UTC day merged into one, CAT's
+//! daily report (cat-design 6.1, "Hourly -> daily"), and the [`TransactionDayView`] the JSON
+//! API returns of it.
+//!
+//! Unlike CAT, which averages the hours' percentiles, a day's percentiles are those of the
+//! union of its durations: the hours' histograms add up. Each hour is folded into one row
+//! per name before it joins the day ([`TransactionReport::by_hour_of_day`]): minute rows of
+//! different hours would add up by minute of the hour, so a day has no per-minute figures;
+//! its rows are its hours, the day's hourly series.
+
+use serde::Serialize;
+
+use super::report::{TransactionReport, TransactionTypeView};
+use crate::view_query::{day_label, hour_label, ViewQuery, HOURS_PER_DAY};
+
+/// The transaction reports of one domain over one UTC day, merged hour by hour.
+///
+/// ```
+/// use ocelot_analyzer::{TransactionDay, TransactionReport, ViewQuery};
+///
+/// let day = 498_703 / 24;
+/// let mut merged = TransactionDay::new("shop", day);
+/// assert!(merged.add_hour(&TransactionReport::new("shop", 498_703)));
+/// assert!(!merged.add_hour(&TransactionReport::new("shop", 498_703 + 24)), "the next day");
+/// let view = merged.view(&ViewQuery { elapsed_seconds: 86_400.0, ..ViewQuery::default() });
+/// assert_eq!((view.day.as_str(), view.hours.len()), ("20261122", 1));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct TransactionDay {
+    day: u64,
+    /// The hours added, ascending.
+    hours: Vec<u64>,
+    report: TransactionReport,
+}
+
+impl TransactionDay {
+    /// No hour yet of `domain` on `day` (a day index: `hour / 24`).
+    pub fn new(domain: impl Into<String>, day: u64) -> Self {
+        TransactionDay {
+            day,
+            hours: Vec::new(),
+            report: TransactionReport::new(domain, day.saturating_mul(HOURS_PER_DAY)),
+        }
+    }
+
+    /// Adds the report of one hour of the day (its [`TransactionReport::hour`]), or returns
+    /// `false` and leaves out a report of another day. Add each hour once: a second report
+    /// of an hour (another collector's, say) adds to the first.
+    pub fn add_hour(&mut self, report: &TransactionReport) -> bool {
+        let hour = report.hour();
+        if hour / HOURS_PER_DAY != self.day {
+            return false;
+        }
+        self.report.merge(&report.by_hour_of_day());
+        if let Err(at) = self.hours.binary_search(&hour) {
+            self.hours.insert(at, hour);
+        }
+        true
+    }
+
+    /// The hours added, ascending.
+    pub fn hours(&self) -> &[u64] {
+        &self.hours
+    }
+
+    /// The machines seen in any hour of the day.
+    pub fn ips(&self) -> impl Iterator<Item = &str> {
+        self.report.ips()
+    }
+
+    /// What `GET /api/transaction?day=` returns. `query.elapsed_seconds` is the seconds of
+    /// the day that have run (86 400 for a past day), so `tps` is the day's average rate.
+    pub fn view(&self, query: &ViewQuery<'_>) -> TransactionDayView {
+        let day_start = self.day.saturating_mul(HOURS_PER_DAY);
+        TransactionDayView {
+            domain: self.report.domain().to_owned(),
+            day: day_label(self.day),
+            hours: self.hours.iter().map(|&h| hour_label(h)).collect(),
+            ips: self.report.ips().map(str::to_owned).collect(),
+            types: self.report.type_views(query, Some(day_start)),
+        }
+    }
+}
+
+/// `GET /api/transaction?day=`: `{"domain","day","hours":[..],"ips":[..],"types":[..]}`,
+/// the types and names as in an hour's view with `hours` rows in place of `minutes`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionDayView {
+    /// The domain.
+    pub domain: String,
+    /// `YYYYMMDD` (UTC).
+    pub day: String,
+    /// The hours of the day merged (those with a report of the domain), `YYYYMMDDHH`.
+    pub hours: Vec<String>,
+    /// Every machine seen in the day.
+    pub ips: Vec<String>,
+    /// Per type, sorted by type; each type's and name's `hours` are its hourly series.
+    pub types: Vec<TransactionTypeView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::AnalyzerConfig;
+    use crate::test_support::{transaction, tree};
+    use crate::transaction::TransactionAnalyzer;
+
+    /// 2026-11-22, whose hour 7 is the captured frames' hour.
+    const DAY: u64 = 498_703 / 24;
+    const DAY_START: u64 = DAY * 24;
+
+    /// One `URL /pay` transaction per duration, in minute `i % 60` of `hour`, from machine
+    /// `ip`; every tenth of them failed when `fail_tenth`.
+    fn hour_report(
+        hour: u64,
+        ip: &str,
+        durations_us: &[u64],
+        fail_tenth: bool,
+    ) -> TransactionReport {
+        let mut analyzer = TransactionAnalyzer::new(hour, Arc::new(AnalyzerConfig::default()));
+        for (i, &duration_us) in durations_us.iter().enumerate() {
+            let ts = hour * 3_600_000 + (i as u64 % 60) * 60_000 + 5;
+            let status = if fail_tenth && i % 10 == 0 {
+                "ERROR"
+            } else {
+                "0"
+            };
+            let root = transaction("URL", "/pay", ts, duration_us, status);
+            let id = format!("shop-0a000001-{hour}-{i}");
+            analyzer.process(&tree("shop", ip, &id, root));
+        }
+        analyzer.into_reports().remove("shop").expect("a report")
+    }
+
+    fn whole_day() -> ViewQuery<'static> {
+        ViewQuery {
+            elapsed_seconds: 86_400.0,
+            ..ViewQuery::default()
+        }
+    }
+
+    /// Three hours of very different durations: 1 ms, 10 ms and (a few) 1 s.
+    fn durations() -> [(u64, Vec<u64>); 3] {
+        [
+            (DAY_START + 1, vec![1_000; 500]),
+            (DAY_START + 5, vec![10_000; 300]),
+            (DAY_START + 13, vec![1_000_000; 60]),
+        ]
+    }
+
+    #[test]
+    fn a_day_has_the_percentiles_of_the_union_of_its_hours_not_their_average() {
+        let mut day = TransactionDay::new("shop", DAY);
+        let mut union = Vec::new();
+        let mut hourly_p95 = Vec::new();
+        for (hour, values) in durations() {
+            let report = hour_report(hour, "10.0.0.1", &values, true);
+            hourly_p95.push(report.view(&whole_day()).types[0].figures.p95);
+            assert!(day.add_hour(&report));
+            union.extend(values);
+        }
+        // One report of every tree (put in one hour: an analyzer takes one hour's trees).
+        let one = hour_report(DAY_START + 1, "10.0.0.1", &union, true);
+        let one = one.view(&whole_day()).types[0].figures.clone();
+        let view = day.view(&whole_day());
+        let got = &view.types[0].figures;
+        assert_eq!(got.count, 860);
+        assert_eq!(got.fail, 50 + 30 + 6);
+        assert_eq!(got, &one, "every figure is the one report's");
+        assert_eq!(view.types[0].names[0].figures, one);
+        // The union's P95 is in the 1 s hour's durations (60 of 860 are above 93 %); the
+        // hours' P95s averaged (count-weighted, as CAT does) would say about 70 ms.
+        assert!((got.p95 - 1000.0).abs() < 10.0, "{}", got.p95);
+        let weighted: f64 = hourly_p95
+            .iter()
+            .zip([500.0, 300.0, 60.0])
+            .map(|(p95, n)| p95 * n)
+            .sum::<f64>()
+            / 860.0;
+        assert!(weighted < 100.0, "{weighted}");
+        assert_eq!(got.tps, 860.0 / 86_400.0);
+    }
+
+    #[test]
+    fn a_day_lists_one_row_per_hour_with_data_and_no_minutes() {
+        let mut day = TransactionDay::new("shop", DAY);
+        for (hour, values) in durations() {
+            day.add_hour(&hour_report(hour, "10.0.0.1", &values, false));
+        }
+        let view = day.view(&whole_day());
+        assert_eq!(view.day, "20261122");
+        assert_eq!(view.hours, ["2026112201", "2026112205", "2026112213"]);
+        let t = &view.types[0];
+        let rows: Vec<(&str, u64)> = t.hours.iter().map(|h| (h.hour.as_str(), h.count)).collect();
+        assert_eq!(
+            rows,
+            [("2026112201", 500), ("2026112205", 300), ("2026112213", 60)]
+        );
+        let p95: Vec<f64> = t.hours.iter().map(|h| h.p95).collect();
+        for (got, want) in p95.iter().zip([1.0, 10.0, 1000.0]) {
+            assert!((got - want).abs() / want < 0.01, "{p95:?}");
+        }
+        assert_eq!(t.hours[1].avg, 10.0);
+        let name = &t.names[0];
+        assert!(
+            name.minutes.is_empty(),
+            "minutes of different hours do not add up"
+        );
+        assert_eq!(
+            name.hours, t.hours,
+            "one name: the type's rows are its rows"
+        );
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["types"][0]["hours"][2]["hour"], "2026112213");
+        assert_eq!(json["types"][0]["names"][0]["hours"][0]["count"], 500);
+    }
+
+    #[test]
+    fn a_type_row_of_an_hour_has_the_p95_of_all_its_names() {
+        let hour = DAY_START + 3;
+        let mut analyzer = TransactionAnalyzer::new(hour, Arc::new(AnalyzerConfig::default()));
+        for i in 0..100u64 {
+            // 90 fast `/a`, 10 slow `/b`: neither name's P95 is the type's.
+            let (name, duration_us) = if i < 90 {
+                ("/a", 2_000)
+            } else {
+                ("/b", 400_000)
+            };
+            let root = transaction("URL", name, hour * 3_600_000 + i, duration_us, "0");
+            analyzer.process(&tree(
+                "shop",
+                "10.0.0.1",
+                &format!("shop-0a000001-{hour}-{i}"),
+                root,
+            ));
+        }
+        let mut day = TransactionDay::new("shop", DAY);
+        day.add_hour(&analyzer.into_reports()["shop"]);
+        let t = &day.view(&whole_day()).types[0];
+        assert_eq!(t.hours.len(), 1);
+        assert!((t.hours[0].p95 - 400.0).abs() < 4.0, "{:?}", t.hours);
+        assert!((t.hours[0].avg - (90.0 * 2.0 + 10.0 * 400.0) / 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn machines_of_every_hour_are_listed_and_one_can_be_viewed_alone() {
+        let mut day = TransactionDay::new("shop", DAY);
+        day.add_hour(&hour_report(DAY_START, "10.0.0.1", &[1_000; 10], false));
+        day.add_hour(&hour_report(DAY_START + 23, "10.0.0.2", &[2_000; 4], false));
+        assert_eq!(day.ips().collect::<Vec<_>>(), ["10.0.0.1", "10.0.0.2"]);
+        let one = day.view(&ViewQuery {
+            ip: Some("10.0.0.2"),
+            ..whole_day()
+        });
+        assert_eq!(one.types[0].figures.count, 4);
+        assert_eq!(one.types[0].hours[0].hour, "2026112223");
+        assert_eq!(day.view(&whole_day()).types[0].figures.count, 14);
+    }
+
+    #[test]
+    fn reports_of_other_days_are_left_out() {
+        let mut day = TransactionDay::new("shop", DAY);
+        assert!(!day.add_hour(&hour_report(DAY_START - 1, "10.0.0.1", &[1_000], false)));
+        assert!(!day.add_hour(&hour_report(DAY_START + 24, "10.0.0.1", &[1_000], false)));
+        assert!(day.hours().is_empty());
+        assert!(day.view(&whole_day()).types.is_empty());
+    }
+
+    #[test]
+    fn sample_slowest_and_failed_ids_come_from_the_whole_day() {
+        let mut day = TransactionDay::new("shop", DAY);
+        for (hour, values) in durations() {
+            day.add_hour(&hour_report(hour, "10.0.0.1", &values, true));
+        }
+        let view = day.view(&whole_day());
+        let name = &view.types[0].names[0];
+        assert_eq!(
+            name.sample_message_id,
+            format!("shop-0a000001-{}-1", DAY_START + 1)
+        );
+        assert!(name
+            .slowest_message_id
+            .starts_with(&format!("shop-0a000001-{}-", DAY_START + 13)));
+        assert_eq!(name.fail_message_ids.len(), 10);
+        // The newest ten: hour 13's six failures after the last four of hour 5.
+        let hour_of = |id: &String| id.split('-').nth(2).unwrap().parse::<u64>().unwrap();
+        let hours: Vec<u64> = name.fail_message_ids.iter().map(hour_of).collect();
+        assert_eq!(hours[..4], [DAY_START + 5; 4]);
+        assert_eq!(hours[4..], [DAY_START + 13; 6]);
+    }
+}
