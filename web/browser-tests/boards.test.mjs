@@ -169,6 +169,26 @@ test('hour navigation reaches the previous hour and back', async () => {
   assertNoProblems();
 });
 
+test('the whole day adds up its hours and charts them hour by hour', async () => {
+  await open(`/t?domain=${DOMAIN}&type=URL&hour=2026112206`);
+  const earlier = (await columnNumbers('Count')).reduce((a, b) => a + b, 0);
+  await open(`/t?domain=${DOMAIN}&type=URL`);
+  const current = (await columnNumbers('Count')).reduce((a, b) => a + b, 0);
+  assert.ok(earlier > 0 && current > 0, 'both hours have URL transactions');
+  await clickAndWait(page.locator('.hour-nav a.day-link'));
+  assert.match(page.url(), /day=20261122/);
+  assert.match(await page.locator('.board-sub').innerText(), /whole day/i);
+  const day = (await columnNumbers('Count')).reduce((a, b) => a + b, 0);
+  assert.equal(day, earlier + current, 'the day is its hours 06:00 and 07:00 added up');
+  assert.equal(await page.locator('.charts svg.chart').count(), 3, 'count, duration and failure charts');
+  const titles = await page.locator('.charts svg.chart').allTextContents();
+  assert.ok(titles.some((t) => /per hour/i.test(t)), 'hourly, not per-minute, charts');
+  await shot('transactions-day');
+  await clickAndWait(page.locator('.hour-nav a.hour-link'));
+  assert.doesNotMatch(page.url(), /day=/);
+  assertNoProblems();
+});
+
 test('bad parameters give a friendly 400 page', async () => {
   await open('/t?hour=yesterday', 400);
   assert.match(await page.locator('.error-detail').innerText(), /hour/);
