@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use crate::telemetry::{
     ALERTS_FIRING, CHECKPOINT_AGE, CONNECTIONS_OPEN, CPU_SECONDS, DECODE_ERRORS, DROPPED_TREES,
     ENTRY_BUDGETS_SPENT, FRAMES_RECEIVED, HOURS_SEALED, OPEN_HOUR, RECEIVED_BYTES,
-    REPORT_WRITE_ERRORS, RESIDENT_MEMORY, STORE_COMPRESSION_RATIO, STORE_DISK_BYTES, STORE_HOURS,
-    TREES_ACCEPTED, UPTIME,
+    REPORT_WRITE_ERRORS, RESIDENT_MEMORY, SEALED_HOURS_ABANDONED, STORE_COMPRESSION_RATIO,
+    STORE_DISK_BYTES, STORE_HOURS, TREES_ACCEPTED, UPTIME,
 };
 
 /// Exit code when a drop or decode-error counter moved between the two scrapes.
@@ -214,6 +214,8 @@ struct Summary {
     drops: Vec<DropRow>,
     /// Failed report writes (checkpoints, seals): since start, and between the scrapes.
     report_write_errors: (f64, f64),
+    /// Sealed hours given up unwritten (their reports lost) since start.
+    sealed_hours_abandoned: f64,
     /// Reports that spent their hour's entry budget since start (new keys fold into OTHERS).
     entry_budgets_spent: f64,
     elapsed: Duration,
@@ -278,6 +280,10 @@ impl Summary {
             alerts_firing: second.value(ALERTS_FIRING, &[]),
             drops,
             report_write_errors,
+            sealed_hours_abandoned: second
+                .family(&format!("{SEALED_HOURS_ABANDONED}_total"))
+                .map(|s| s.value)
+                .sum(),
             entry_budgets_spent: second.counter(ENTRY_BUDGETS_SPENT).unwrap_or(0.0),
             elapsed,
         }
@@ -372,6 +378,14 @@ impl Summary {
                 out,
                 "  reports      {} report writes failed since start (+{} between the scrapes)",
                 self.report_write_errors.0, self.report_write_errors.1
+            );
+        }
+        if self.sealed_hours_abandoned > 0.0 {
+            let _ = writeln!(
+                out,
+                "  reports      {} sealed hours given up unwritten since start: their reports \
+                 since the last checkpoint are lost",
+                self.sealed_hours_abandoned
             );
         }
         if self.entry_budgets_spent > 0.0 {
@@ -597,6 +611,19 @@ ocelot_process_cpu_seconds_total 10.0
         );
         assert!(text.contains("REPORTS NOT SAVED"), "{text}");
         assert!(!text.contains("OK: nothing dropped"), "{text}");
+        assert!(!text.contains("given up"), "{text}");
+        // A disk full for hours: the oldest unwritten sealed hour was given up.
+        let abandoned = failing(5).replace(
+            "# TYPE ocelot_dropped_trees",
+            "ocelot_sealed_hours_abandoned_total{worker=\"analyzer-0\"} 1\n# TYPE ocelot_dropped_trees",
+        );
+        let text = Summary::new(
+            &Samples::parse(&failing(3)),
+            &Samples::parse(&abandoned),
+            Duration::from_secs(2),
+        )
+        .render("http://x");
+        assert!(text.contains("1 sealed hours given up unwritten"), "{text}");
         // Failures long ago, none now: healthy, with the count shown.
         let settled = Summary::new(
             &Samples::parse(&failing(5)),
