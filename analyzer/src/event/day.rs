@@ -26,7 +26,13 @@ pub struct EventDay {
     day: u64,
     /// The hours added, ascending.
     hours: Vec<u64>,
+    /// Per machine: what a view of one machine reads.
     report: EventReport,
+    /// Every machine's hours merged hour by hour, as the hour's "All" view merges them:
+    /// what a view of all machines reads. Merging the machines' whole days instead would
+    /// rank one machine's morning failures as newer than another's evening ones, because
+    /// the machines merge in key order.
+    all: EventReport,
 }
 
 impl EventDay {
@@ -36,6 +42,7 @@ impl EventDay {
             day,
             hours: Vec::new(),
             report: EventReport::new(domain, day.saturating_mul(HOURS_PER_DAY)),
+            all: EventReport::default(),
         }
     }
 
@@ -47,7 +54,9 @@ impl EventDay {
         if hour / HOURS_PER_DAY != self.day {
             return false;
         }
-        self.report.merge(&report.by_hour_of_day());
+        let folded = report.by_hour_of_day();
+        self.all.merge(&folded.machines_merged());
+        self.report.merge(&folded);
         if let Err(at) = self.hours.binary_search(&hour) {
             self.hours.insert(at, hour);
         }
@@ -73,7 +82,10 @@ impl EventDay {
             day: day_label(self.day),
             hours: self.hours.iter().map(|&h| hour_label(h)).collect(),
             ips: self.report.ips().map(str::to_owned).collect(),
-            types: self.report.type_views(query, Some(day_start)),
+            types: match query.machine() {
+                Some(_) => self.report.type_views(query, Some(day_start)),
+                None => self.all.type_views(query, Some(day_start)),
+            },
         }
     }
 }
@@ -111,6 +123,11 @@ mod tests {
 
     /// `n` `Cache/get` events in `hour`, every other one failed when `failing`.
     fn hour_report(hour: u64, n: u64, failing: bool) -> EventReport {
+        machine_hour_report(hour, "10.0.0.1", n, failing)
+    }
+
+    /// [`hour_report`] of machine `ip`.
+    fn machine_hour_report(hour: u64, ip: &str, n: u64, failing: bool) -> EventReport {
         let mut analyzer = EventAnalyzer::new(hour, Arc::new(AnalyzerConfig::default()));
         for i in 0..n {
             let ts = hour * 3_600_000 + i * 1_000;
@@ -120,7 +137,7 @@ mod tests {
                 .push(Message::Event(Leaf::new("Cache", "get", status, ts, "")));
             analyzer.process(&tree(
                 "shop",
-                "10.0.0.1",
+                ip,
                 &format!("shop-0a000001-{hour}-{i}"),
                 root,
             ));
@@ -156,5 +173,22 @@ mod tests {
             format!("shop-0a000001-{}-1", DAY_START + 2)
         );
         assert_eq!(name.fail_message_ids.len(), 10);
+    }
+
+    #[test]
+    fn the_newest_failures_of_all_machines_are_those_of_the_latest_hours() {
+        let mut day = EventDay::new("shop", DAY);
+        // The machine listed last fails early in the day, the first one late.
+        day.add_hour(&machine_hour_report(DAY_START + 2, "10.0.0.2", 40, true));
+        day.add_hour(&machine_hour_report(DAY_START + 20, "10.0.0.1", 40, true));
+        let view = day.view(&ViewQuery {
+            elapsed_seconds: 86_400.0,
+            ..ViewQuery::default()
+        });
+        let name = &view.types[0].names[0];
+        let hour_of = |id: &String| id.split('-').nth(2).unwrap().parse::<u64>().unwrap();
+        let hours: Vec<u64> = name.fail_message_ids.iter().map(hour_of).collect();
+        assert_eq!(hours, [DAY_START + 20; 10], "{:?}", name.fail_message_ids);
+        assert_eq!((name.count, name.fail), (80, 40));
     }
 }

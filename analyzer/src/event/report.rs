@@ -366,6 +366,23 @@ impl EventReport {
             folded: self.folded,
         }
     }
+
+    /// This report with every machine merged into one (keyed by the empty string): what
+    /// the "All" view of the hour reads, and what a day merges hour by hour for its own
+    /// (see [`crate::TransactionReport`]'s twin).
+    pub(crate) fn machines_merged(&self) -> EventReport {
+        let machines = self
+            .machines
+            .one_or_merged(None, EventMachine::merge)
+            .map(|all| SortedMap::single("", all.into_owned()))
+            .unwrap_or_default();
+        EventReport {
+            domain: self.domain.clone(),
+            hour: self.hour,
+            machines,
+            folded: self.folded,
+        }
+    }
 }
 
 impl EventType {

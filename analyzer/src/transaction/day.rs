@@ -30,7 +30,13 @@ pub struct TransactionDay {
     day: u64,
     /// The hours added, ascending.
     hours: Vec<u64>,
+    /// Per machine: what a view of one machine reads.
     report: TransactionReport,
+    /// Every machine's hours merged hour by hour, as the hour's "All" view merges them:
+    /// what a view of all machines reads. Merging the machines' whole days instead would
+    /// rank one machine's morning failures as newer than another's evening ones, because
+    /// the machines merge in key order.
+    all: TransactionReport,
 }
 
 impl TransactionDay {
@@ -40,6 +46,7 @@ impl TransactionDay {
             day,
             hours: Vec::new(),
             report: TransactionReport::new(domain, day.saturating_mul(HOURS_PER_DAY)),
+            all: TransactionReport::default(),
         }
     }
 
@@ -51,7 +58,9 @@ impl TransactionDay {
         if hour / HOURS_PER_DAY != self.day {
             return false;
         }
-        self.report.merge(&report.by_hour_of_day());
+        let folded = report.by_hour_of_day();
+        self.all.merge(&folded.machines_merged());
+        self.report.merge(&folded);
         if let Err(at) = self.hours.binary_search(&hour) {
             self.hours.insert(at, hour);
         }
@@ -77,7 +86,10 @@ impl TransactionDay {
             day: day_label(self.day),
             hours: self.hours.iter().map(|&h| hour_label(h)).collect(),
             ips: self.report.ips().map(str::to_owned).collect(),
-            types: self.report.type_views(query, Some(day_start)),
+            types: match query.machine() {
+                Some(_) => self.report.type_views(query, Some(day_start)),
+                None => self.all.type_views(query, Some(day_start)),
+            },
         }
     }
 }
@@ -258,6 +270,35 @@ mod tests {
         assert_eq!(one.types[0].figures.count, 4);
         assert_eq!(one.types[0].hours[0].hour, "2026112223");
         assert_eq!(day.view(&whole_day()).types[0].figures.count, 14);
+    }
+
+    #[test]
+    fn the_newest_failures_of_all_machines_are_those_of_the_latest_hours() {
+        let mut day = TransactionDay::new("shop", DAY);
+        // The machine listed last fails early in the day, the first one late.
+        day.add_hour(&hour_report(DAY_START + 2, "10.0.0.2", &[1_000; 100], true));
+        day.add_hour(&hour_report(
+            DAY_START + 20,
+            "10.0.0.1",
+            &[3_000; 100],
+            true,
+        ));
+        let hour_of = |id: &String| id.split('-').nth(2).unwrap().parse::<u64>().unwrap();
+        let name = &day.view(&whole_day()).types[0].names[0];
+        let hours: Vec<u64> = name.fail_message_ids.iter().map(hour_of).collect();
+        assert_eq!(hours, [DAY_START + 20; 10], "{:?}", name.fail_message_ids);
+        assert_eq!(hour_of(&name.slowest_message_id), DAY_START + 20);
+        // One machine's view still has its own.
+        let one = day.view(&ViewQuery {
+            ip: Some("10.0.0.2"),
+            ..whole_day()
+        });
+        let hours: Vec<u64> = one.types[0].names[0]
+            .fail_message_ids
+            .iter()
+            .map(hour_of)
+            .collect();
+        assert_eq!(hours, [DAY_START + 2; 10]);
     }
 
     #[test]

@@ -821,6 +821,24 @@ impl TransactionReport {
             folded: self.folded,
         }
     }
+
+    /// This report with every machine merged into one (keyed by the empty string): what
+    /// the "All" view of the hour reads. A day merges these hour by hour for its own "All"
+    /// view ([`crate::TransactionDay`]), so what the newest failures, the slowest message
+    /// and the sample are follows the hours, not the order of the machines' keys.
+    pub(crate) fn machines_merged(&self) -> TransactionReport {
+        let machines = self
+            .machines
+            .one_or_merged(None, TransactionMachine::merge)
+            .map(|all| SortedMap::single("", all.into_owned()))
+            .unwrap_or_default();
+        TransactionReport {
+            domain: self.domain.clone(),
+            hour: self.hour,
+            machines,
+            folded: self.folded,
+        }
+    }
 }
 
 impl TransactionType {
