@@ -27,6 +27,7 @@
 mod batch;
 mod cardinality;
 mod config;
+mod day;
 mod dependency;
 mod domain_reports;
 mod event;
@@ -65,7 +66,8 @@ pub use hour::{HourAnalyzers, HourReports};
 pub use metric::{MetricAnalyzer, MetricItemView, MetricMinuteView, MetricReport, MetricView};
 pub use overview::DomainOverview;
 pub use problem::{
-    ProblemAnalyzer, ProblemEntryView, ProblemMinuteView, ProblemReport, ProblemView,
+    ProblemAnalyzer, ProblemDay, ProblemDayView, ProblemEntryView, ProblemHourView,
+    ProblemMinuteView, ProblemReport, ProblemView,
 };
 pub use sample_id::ParsedId;
 pub use state::{

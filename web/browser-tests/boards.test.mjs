@@ -186,6 +186,11 @@ test('the whole day adds up its hours and charts them hour by hour', async () =>
   await shot('transactions-day');
   await clickAndWait(page.locator('.hour-nav a.hour-link'));
   assert.doesNotMatch(page.url(), /day=/);
+  await open(`/p?domain=${DOMAIN}&day=20261122`);
+  const error = page.locator('section.problem-category#error');
+  assert.equal(await error.count(), 1, 'the day has an error category');
+  assert.match(await error.innerText(), /per hour/i, 'its chart is hour by hour');
+  await shot('problems-day');
   assertNoProblems();
 });
 

@@ -11,7 +11,9 @@
 //!   name with its day's figures (percentiles of the union of the hours' durations, `tps`
 //!   over the seconds of the day that have run) and `hours` rows (its hourly series) in
 //!   place of `minutes`; `hour` and `day` together are a 400
-//! * `GET /api/problem?domain=&hour=[&ip=]`
+//! * `GET /api/problem?domain=&hour=[&ip=][&type=]`, or `&day=YYYYMMDD` for the whole UTC
+//!   day: `{"domain","day","hours":[..],"ips":[..],"problems":[..]}`, each entry with the
+//!   day's count, `hours` rows in place of `minutes` and the day's first sample IDs
 //! * `GET /api/heartbeat?domain=&hour=[&ip=]` (no `ip`: the first machine)
 //! * `GET /api/metric?domain=&hour=`, `GET /api/state?hour=`
 //! * `GET /api/dependency?domain=&hour=[&type=]` (databases, services called, callers)
@@ -33,7 +35,7 @@ use ocelot_analyzer::{
 use serde::Serialize;
 
 use crate::cpu::heavy;
-use crate::day::{event_day, hours_of_domain, transaction_day};
+use crate::day::{event_day, hours_of_domain, problem_day, transaction_day};
 use crate::error::ApiError;
 use crate::hour::{day_elapsed_seconds, elapsed_seconds};
 use crate::selection::{BadParam, Period, ReportParams};
@@ -334,12 +336,40 @@ async fn event_of_hour(
     })))
 }
 
-async fn problem(
-    State(state): State<AppState>,
-    params: Params,
-) -> Result<Json<ProblemView>, ApiError> {
+async fn problem(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     let params = checked(params)?;
-    let target = target(&state, &params).await?;
+    match day_of(&state, &params)? {
+        Some(day) => problem_of_day(&state, &params, day).await,
+        None => problem_of_hour(&state, params)
+            .await
+            .map(|view| view.into_response()),
+    }
+}
+
+/// `GET /api/problem?day=`.
+async fn problem_of_day(
+    state: &AppState,
+    params: &ReportParams,
+    day: u64,
+) -> Result<Response, ApiError> {
+    let target = day_target(state, params, day).await?;
+    let merged = problem_day(state.reports.as_ref(), &target.domain, day, &target.hours).await;
+    check_day_machine(params.ip(), merged.ips(), &target)?;
+    let view = heavy(|| {
+        merged.view(&ViewQuery {
+            ip: params.ip(),
+            type_: params.type_(),
+            elapsed_seconds: target.elapsed_seconds,
+        })
+    });
+    Ok(Json(view).into_response())
+}
+
+async fn problem_of_hour(
+    state: &AppState,
+    params: ReportParams,
+) -> Result<Json<ProblemView>, ApiError> {
+    let target = target(state, &params).await?;
     let report = state
         .reports
         .problem(target.domain.clone(), target.hour)

@@ -21,6 +21,7 @@ use std::fmt::Write as _;
 use maud::{html, Markup, Render};
 use serde::Deserialize;
 
+use crate::chart::HOURS;
 use crate::error::PageError;
 use crate::hour::{day_elapsed_seconds, day_title, elapsed_seconds, hour_title, hours_of_day};
 use crate::links::{encode_component, Encoded};
@@ -68,7 +69,7 @@ pub(crate) struct Board {
     /// The hour shown; on a day board, the hour its "Hour view" link opens (the current
     /// hour today, else the day's last hour with data).
     pub(crate) hour: u64,
-    /// The day shown, on a board of a whole UTC day (`day=`, transactions and events).
+    /// The day shown, on a board of a whole UTC day (`day=`: transactions, events, problems).
     pub(crate) day: Option<u64>,
     /// Whether this board offers a day view: its hour navigation links the day.
     days: bool,
@@ -854,6 +855,26 @@ pub(crate) fn per_minute(pairs: impl IntoIterator<Item = (u8, f64)>) -> Vec<f64>
     values
 }
 
+/// A value per hour of a day from `(hour, value)` pairs, `hour` a `YYYYMMDDHH` label of the
+/// day (later pairs add up; a label that is not one is left out).
+pub(crate) fn per_hour<'a>(pairs: impl IntoIterator<Item = (&'a str, f64)>) -> Vec<f64> {
+    let mut values = vec![0.0; HOURS];
+    for (hour, value) in pairs {
+        if let Some(slot) = hour_slot(hour).and_then(|slot| values.get_mut(slot)) {
+            *slot += value;
+        }
+    }
+    values
+}
+
+/// The hour of the day (0-23) of a `YYYYMMDDHH` label: its last two digits.
+pub(crate) fn hour_slot(label: &str) -> Option<usize> {
+    label
+        .get(8..)
+        .and_then(|h| h.parse::<usize>().ok())
+        .filter(|&slot| slot < HOURS)
+}
+
 /// A small figure card: a label over a big value.
 pub(crate) fn stat(label: &str, value: &str, bad: bool) -> Markup {
     stat_with_hint(label, value, bad, None)
@@ -1021,5 +1042,21 @@ mod tests {
         let values = per_minute([(0, 1.0), (59, 2.0), (59, 3.0), (60, 9.0)]);
         assert_eq!(values.len(), 60);
         assert_eq!((values[0], values[59]), (1.0, 5.0));
+    }
+
+    #[test]
+    fn per_hour_fills_a_day_by_the_labels_last_digits_and_ignores_bad_labels() {
+        let values = per_hour([
+            ("2026112200", 1.0),
+            ("2026112223", 2.0),
+            ("2026112223", 3.0),
+            ("2026112224", 9.0),
+            ("20261122", 9.0),
+            ("20261122xx", 9.0),
+        ]);
+        assert_eq!(values.len(), 24);
+        assert_eq!((values[0], values[23]), (1.0, 5.0));
+        assert_eq!(values.iter().sum::<f64>(), 6.0);
+        assert_eq!(hour_slot("2026112207"), Some(7));
     }
 }

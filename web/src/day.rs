@@ -1,7 +1,8 @@
-//! A whole UTC day of a domain (`day=`, CAT's "history" mode) for the transaction and event
-//! boards and their JSON API: the day's hours fetched one at a time from the
+//! A whole UTC day of a domain (`day=`, CAT's "history" mode) for the transaction, event
+//! and problem boards and their JSON API: the day's hours fetched one at a time from the
 //! [`ReportSource`] (live for the open hour, stored for sealed ones) and merged into an
-//! [`ocelot_analyzer::TransactionDay`] or [`ocelot_analyzer::EventDay`].
+//! [`ocelot_analyzer::TransactionDay`], [`ocelot_analyzer::EventDay`] or
+//! [`ocelot_analyzer::ProblemDay`].
 //!
 //! Design constraints: an hour's report is dropped once it is merged, so a day costs the
 //! merged day plus one hour, never 24 hours at once; each hour is folded and merged off the
@@ -9,7 +10,12 @@
 //! ([`ReportSource::transaction_for`]: one machine, one type), so a live hour copies only
 //! that. Non-goal: caching. A day is merged again on every request, as an hour is viewed.
 
-use ocelot_analyzer::{day_label, hour_label, EventDay, TransactionDay};
+use std::future::Future;
+
+use ocelot_analyzer::{
+    day_label, hour_label, EventDay, EventReport, ProblemDay, ProblemReport, TransactionDay,
+    TransactionReport,
+};
 
 use crate::cpu::heavy;
 use crate::hour::hours_of_day;
@@ -38,20 +44,20 @@ pub(crate) async fn transaction_day(
     type_: Option<&str>,
 ) -> TransactionDay {
     let mut merged = TransactionDay::new(domain, day);
-    for &hour in hours {
-        let report = source
-            .transaction_for(
-                domain.to_owned(),
-                hour,
-                ip.map(str::to_owned),
-                type_.map(str::to_owned),
-            )
-            .await;
-        if let Some(report) = report {
-            let added = heavy(|| merged.add_hour(&report));
-            warn_unless(added, "transaction", report.hour(), hour, day);
-        }
-    }
+    let fetch = |hour| {
+        let (ip, type_) = (ip.map(str::to_owned), type_.map(str::to_owned));
+        source.transaction_for(domain.to_owned(), hour, ip, type_)
+    };
+    add_hours(
+        &mut merged,
+        "transaction",
+        day,
+        hours,
+        fetch,
+        TransactionDay::add_hour,
+        TransactionReport::hour,
+    )
+    .await;
     merged
 }
 
@@ -63,13 +69,62 @@ pub(crate) async fn event_day(
     hours: &[u64],
 ) -> EventDay {
     let mut merged = EventDay::new(domain, day);
+    let fetch = |hour| source.event(domain.to_owned(), hour);
+    add_hours(
+        &mut merged,
+        "event",
+        day,
+        hours,
+        fetch,
+        EventDay::add_hour,
+        EventReport::hour,
+    )
+    .await;
+    merged
+}
+
+/// The problems of `domain` over `hours` of `day`.
+pub(crate) async fn problem_day(
+    source: &dyn ReportSource,
+    domain: &str,
+    day: u64,
+    hours: &[u64],
+) -> ProblemDay {
+    let mut merged = ProblemDay::new(domain, day);
+    let fetch = |hour| source.problem(domain.to_owned(), hour);
+    add_hours(
+        &mut merged,
+        "problem",
+        day,
+        hours,
+        fetch,
+        ProblemDay::add_hour,
+        ProblemReport::hour,
+    )
+    .await;
+    merged
+}
+
+/// Adds each of `hours` (ascending, so what a day keeps "the first" of is the day's first)
+/// to `merged`: fetched (`fetch`), then added (`add_hour`) off the async workers and
+/// dropped before the next is fetched. `hour_of` names a report's hour for the log.
+async fn add_hours<D, R, F>(
+    merged: &mut D,
+    kind: &str,
+    day: u64,
+    hours: &[u64],
+    fetch: impl Fn(u64) -> F,
+    add_hour: fn(&mut D, &R) -> bool,
+    hour_of: fn(&R) -> u64,
+) where
+    F: Future<Output = Option<R>>,
+{
     for &hour in hours {
-        if let Some(report) = source.event(domain.to_owned(), hour).await {
-            let added = heavy(|| merged.add_hour(&report));
-            warn_unless(added, "event", report.hour(), hour, day);
+        if let Some(report) = fetch(hour).await {
+            let added = heavy(|| add_hour(merged, &report));
+            warn_unless(added, kind, hour_of(&report), hour, day);
         }
     }
-    merged
 }
 
 /// A source that answers an hour with another hour's report is broken; the day leaves that

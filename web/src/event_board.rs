@@ -12,10 +12,10 @@ use ocelot_analyzer::{EventHourView, EventMinuteView, EventNameView, EventTypeVi
 
 use crate::board::{
     failed_heading, failed_label, format_count, format_percent, format_rate, message_link,
-    per_minute, rows_left_out, sort_key, sortable_header, stat, stat_with_hint, type_columns,
-    Board, Column, FormOrigin, FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
+    per_hour, per_minute, rows_left_out, sort_key, sortable_header, stat, stat_with_hint,
+    type_columns, Board, Column, FormOrigin, FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
 };
-use crate::chart::{bar_chart, hourly_bar_chart, HOURS};
+use crate::chart::{bar_chart, hourly_bar_chart};
 use crate::cpu::heavy;
 use crate::day::event_day;
 use crate::error::{PageError, PageQuery};
@@ -236,16 +236,8 @@ fn types_section(board: &Board, types: &[EventTypeView], sort: &str) -> Markup {
 
 /// A day's charts: events and failed events per hour of the day.
 fn hourly_charts(rows: &[EventHourView]) -> Markup {
-    let mut count = vec![0.0; HOURS];
-    let mut fail = vec![0.0; HOURS];
-    for row in rows {
-        // `YYYYMMDDHH`: the hour of the day is the last two digits.
-        let slot = row.hour.get(8..).and_then(|h| h.parse::<usize>().ok());
-        if let Some(slot) = slot.filter(|&slot| slot < HOURS) {
-            count[slot] = row.count as f64;
-            fail[slot] = row.fail as f64;
-        }
-    }
+    let count = per_hour(rows.iter().map(|r| (r.hour.as_str(), r.count as f64)));
+    let fail = per_hour(rows.iter().map(|r| (r.hour.as_str(), r.fail as f64)));
     html! {
         div.charts {
             figure.chart-box { (hourly_bar_chart("Events per hour", "count", &count)) }

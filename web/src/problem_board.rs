@@ -1,6 +1,8 @@
 //! The problem board, `GET /p?domain=&hour=&ip=`: CAT's Problem report. Problems grouped
 //! by category (error, long-url, long-sql, ...), each category with a per-minute chart,
-//! each entry with its count, per-minute shape and links to sample trees.
+//! each entry with its count, per-minute shape and links to sample trees. With
+//! `day=YYYYMMDD` instead of `hour=`, the whole UTC day ([`crate::day`]): the day's counts,
+//! charts and shapes hour by hour, the day's first samples.
 
 use std::collections::BTreeMap;
 
@@ -11,9 +13,10 @@ use axum::Router;
 use maud::{html, Markup};
 use ocelot_analyzer::{LongThresholds, ProblemEntryView, ViewQuery};
 
-use crate::board::{format_count, message_link, per_minute, rows_cut, Board, FormOrigin};
-use crate::chart::{bar_chart, sparkline};
+use crate::board::{format_count, message_link, per_hour, per_minute, rows_cut, Board, FormOrigin};
+use crate::chart::{bar_chart, hourly_bar_chart, sparkline};
 use crate::cpu::heavy;
+use crate::day::problem_day;
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
 use crate::links::anchor_id;
@@ -71,40 +74,59 @@ async fn problem_board(
     PageQuery(origin): PageQuery<FormOrigin>,
 ) -> Result<(StatusCode, Markup), PageError> {
     let params = origin.apply(params);
-    let board = Board::resolve(&state, &params, PATH).await?;
-    let report = if board.has_domain() {
-        state
+    let board = Board::resolve_with_days(&state, &params, PATH).await?;
+    let query = ViewQuery {
+        ip: board.ip.as_deref(),
+        type_: params.type_(),
+        elapsed_seconds: board.elapsed_seconds,
+    };
+    // The machines and the entries shown: of the hour, or of the day's hours merged.
+    let view = if !board.has_domain() {
+        None
+    } else if let Some(day) = board.day {
+        let source = state.reports.as_ref();
+        let merged = problem_day(source, &board.domain, day, &board.period_hours).await;
+        (!merged.hours().is_empty()).then(|| {
+            heavy(|| {
+                let view = merged.view(&query);
+                (view.ips, view.problems)
+            })
+        })
+    } else {
+        let report = state
             .reports
             .problem(board.domain.clone(), board.hour)
-            .await
-    } else {
-        None
+            .await;
+        report.map(|report| {
+            heavy(|| {
+                let view = report.view(&query);
+                (view.ips, view.problems)
+            })
+        })
     };
-    let Some(report) = report else {
+    let Some((ips, problems)) = view else {
         let (status, body) = board.empty(HEADING);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
     };
-    let view = heavy(|| {
-        report.view(&ViewQuery {
-            ip: board.ip.as_deref(),
-            type_: params.type_(),
-            elapsed_seconds: board.elapsed_seconds,
-        })
-    });
+    if !board.knows_machine(&ips) {
+        let (status, body) = board.unknown_machine(HEADING, &ips);
+        return Ok((status, page(&board.title(HEADING), PATH, body)));
+    }
     let mut categories: BTreeMap<(usize, &str), Vec<&ProblemEntryView>> = BTreeMap::new();
-    for entry in &view.problems {
+    for entry in &problems {
         categories
             .entry((category_rank(&entry.category), &entry.category))
             .or_default()
             .push(entry);
     }
-    let total: u64 = view.problems.iter().map(|p| p.count).sum();
+    let total: u64 = problems.iter().map(|p| p.count).sum();
+    let by_hour = board.day.is_some();
     let body = html! {
-        (board.controls(HEADING, Some(&view.ips), true))
+        (board.controls(HEADING, Some(&ips), true))
         @if categories.is_empty() {
             section.empty-state {
                 h2 { "No problems" }
-                p { "Nothing failed and nothing was slow in this hour." }
+                p { "Nothing failed and nothing was slow in " (board.period_phrase()) "." }
             }
         } @else {
             nav.category-nav aria-label="Categories" {
@@ -117,21 +139,41 @@ async fn problem_board(
             }
         }
         @for ((_, category), entries) in &categories {
-            (category_section(category, entries))
+            (category_section(category, entries, by_hour))
         }
     };
     Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)))
 }
 
-fn category_section(category: &str, entries: &[&ProblemEntryView]) -> Markup {
+/// The entries' counts added up, one value per minute of the hour, or per hour of the day
+/// when `by_hour` (a day board's entries have hourly rows).
+fn entry_series(entries: &[&ProblemEntryView], by_hour: bool) -> Vec<f64> {
+    if by_hour {
+        per_hour(
+            entries
+                .iter()
+                .flat_map(|e| e.hours.iter())
+                .map(|h| (h.hour.as_str(), h.count as f64)),
+        )
+    } else {
+        per_minute(
+            entries
+                .iter()
+                .flat_map(|e| e.minutes.iter())
+                .map(|m| (m.minute, m.count as f64)),
+        )
+    }
+}
+
+fn category_section(category: &str, entries: &[&ProblemEntryView], by_hour: bool) -> Markup {
     let mut entries = entries.to_vec();
     entries.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
-    let minutes = per_minute(
-        entries
-            .iter()
-            .flat_map(|e| e.minutes.iter())
-            .map(|m| (m.minute, m.count as f64)),
-    );
+    let series = entry_series(&entries, by_hour);
+    let chart = if by_hour {
+        hourly_bar_chart(&format!("{category} per hour"), "count", &series)
+    } else {
+        bar_chart(&format!("{category} per minute"), "count", &series)
+    };
     let total: u64 = entries.iter().map(|e| e.count).sum();
     let entry_count = entries.len();
     // Entries are client data (a thousand machines with names of their own make hundreds of
@@ -151,7 +193,7 @@ fn category_section(category: &str, entries: &[&ProblemEntryView]) -> Markup {
                 span.count { (entry_count) @if entry_count == 1 { " entry" } @else { " entries" } }
             }
             p.hint { (category_hint(category, &LongThresholds::default())) }
-            div.charts.one { figure.chart-box.failures[category == "error"] { (bar_chart(&format!("{category} per minute"), "count", &minutes)) } }
+            div.charts.one { figure.chart-box.failures[category == "error"] { (chart) } }
             div.table-wrap {
                 table.report {
                     thead {
@@ -159,7 +201,7 @@ fn category_section(category: &str, entries: &[&ProblemEntryView]) -> Markup {
                             th { "Type" }
                             th { "Name" }
                             th.num { "Count" }
-                            th { "Per minute" }
+                            th { @if by_hour { "Per hour" } @else { "Per minute" } }
                             th { "Samples" }
                         }
                     }
@@ -169,7 +211,7 @@ fn category_section(category: &str, entries: &[&ProblemEntryView]) -> Markup {
                                 td.name { (entry.type_) }
                                 td.name { (entry.name) }
                                 td.num { (format_count(entry.count)) }
-                                td.spark { (sparkline(&per_minute(entry.minutes.iter().map(|m| (m.minute, m.count as f64))))) }
+                                td.spark { (sparkline(&entry_series(std::slice::from_ref(entry), by_hour))) }
                                 td.links { (sample_links(&entry.sample_message_ids)) }
                             }
                         }

@@ -20,7 +20,7 @@ pub(crate) struct ReportParams {
     pub(crate) domain: Option<String>,
     /// `YYYYMMDDHH` (UTC) or `current`.
     pub(crate) hour: Option<String>,
-    /// `YYYYMMDD` (UTC): a whole day instead of an hour (transactions and events).
+    /// `YYYYMMDD` (UTC): a whole day instead of an hour (transactions, events and problems).
     pub(crate) day: Option<String>,
     /// A machine IP or `All`.
     pub(crate) ip: Option<String>,
@@ -121,7 +121,7 @@ impl ReportParams {
             Some(_) => Err(BadParam {
                 param: "day",
                 detail: "this report is shown an hour at a time: give “hour”; the day view is \
-                         on transactions and events."
+                         on transactions, events and problems."
                     .to_owned(),
             }),
             None => Ok(()),

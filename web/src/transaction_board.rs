@@ -22,7 +22,7 @@ use ocelot_analyzer::{
 };
 
 use crate::board::{
-    failed_heading, failed_label, format_count, format_ms, format_percent, format_rate,
+    failed_heading, failed_label, format_count, format_ms, format_percent, format_rate, hour_slot,
     message_link, per_minute, rows_left_out, sort_key, sortable_header, stat, stat_with_hint,
     type_columns, Board, Column, Count, FormOrigin, Ms, Percent, Rate, FAILED_SAMPLE_HINT,
     NAME_KEY, UNHEALTHY_FAIL_PERCENT,
@@ -520,13 +520,9 @@ fn series_of_hours(rows: &[TransactionHourView]) -> MinuteSeries {
         p95: Some(vec![f64::NAN; HOURS]),
     };
     for row in rows {
-        // `YYYYMMDDHH`: the hour of the day is the last two digits.
-        let Some(slot) = row.hour.get(8..).and_then(|h| h.parse::<usize>().ok()) else {
+        let Some(slot) = hour_slot(&row.hour) else {
             continue;
         };
-        if slot >= HOURS {
-            continue;
-        }
         series.count[slot] = row.count as f64;
         series.fail[slot] = row.fail as f64;
         series.avg[slot] = row.avg;

@@ -454,7 +454,7 @@ async fn a_domain_without_metrics_or_events_says_so_and_links_those_with_some() 
 
 #[tokio::test]
 async fn an_unknown_machine_is_a_404_with_a_link_to_all_machines() {
-    for path in ["/t", "/e"] {
+    for path in ["/t", "/e", "/p"] {
         let html = page(
             &format!("{path}?domain=app-0&hour=current&ip=1.2.3.4&type=URL"),
             StatusCode::NOT_FOUND,
@@ -477,6 +477,7 @@ async fn an_unknown_machine_is_a_404_with_a_link_to_all_machines() {
     // A known machine is fine.
     page("/t?domain=app-0&hour=current&ip=10.0.0.2", StatusCode::OK).await;
     page("/e?domain=app-0&hour=current&ip=10.0.0.2", StatusCode::OK).await;
+    page("/p?domain=app-0&hour=current&ip=10.0.0.2", StatusCode::OK).await;
 }
 
 /// The header cells and the cells of the first body row of the `n`th `table.report`.

@@ -263,11 +263,11 @@ async fn day_parameters_are_checked_and_a_day_without_data_is_a_404() {
     let unknown = format!("/api/transaction?domain=shop&day={DAY_LABEL}&ip=10.9.9.9");
     get_json(app.clone(), &unknown, 404).await;
     // Reports shown an hour at a time refuse a day rather than show some hour.
-    let json = get_json(app.clone(), "/api/problem?domain=shop&day=20261122", 400).await;
+    let json = get_json(app.clone(), "/api/heartbeat?domain=shop&day=20261122", 400).await;
     assert!(json["error"].as_str().unwrap().contains("“day”"), "{json}");
     page(
         app.clone(),
-        "/p?domain=shop&day=20261122",
+        "/h?domain=shop&day=20261122",
         StatusCode::BAD_REQUEST,
     )
     .await;

@@ -7,7 +7,8 @@
 use serde::Serialize;
 
 use super::report::{EventReport, EventTypeView};
-use crate::view_query::{day_label, hour_label, ViewQuery, HOURS_PER_DAY};
+use crate::day::Day;
+use crate::view_query::ViewQuery;
 
 /// The event reports of one domain over one UTC day, merged hour by hour.
 ///
@@ -22,70 +23,46 @@ use crate::view_query::{day_label, hour_label, ViewQuery, HOURS_PER_DAY};
 /// assert_eq!((view.day.as_str(), view.hours.len()), ("20261122", 1));
 /// ```
 #[derive(Debug, Clone, Default)]
-pub struct EventDay {
-    day: u64,
-    /// The hours added, ascending.
-    hours: Vec<u64>,
-    /// Per machine: what a view of one machine reads.
-    report: EventReport,
-    /// Every machine's hours merged hour by hour, as the hour's "All" view merges them:
-    /// what a view of all machines reads. Merging the machines' whole days instead would
-    /// rank one machine's morning failures as newer than another's evening ones, because
-    /// the machines merge in key order.
-    all: EventReport,
-}
+pub struct EventDay(Day<EventReport>);
 
 impl EventDay {
     /// No hour yet of `domain` on `day` (a day index: `hour / 24`).
     pub fn new(domain: impl Into<String>, day: u64) -> Self {
-        EventDay {
-            day,
-            hours: Vec::new(),
-            report: EventReport::new(domain, day.saturating_mul(HOURS_PER_DAY)),
-            all: EventReport::default(),
-        }
+        EventDay(Day::new(domain.into(), day))
     }
 
     /// Adds the report of one hour of the day (its [`EventReport::hour`]), or returns
     /// `false` and leaves out a report of another day. Add each hour once: a second report
     /// of an hour (another collector's, say) adds to the first.
     pub fn add_hour(&mut self, report: &EventReport) -> bool {
-        let hour = report.hour();
-        if hour / HOURS_PER_DAY != self.day {
-            return false;
-        }
-        let folded = report.by_hour_of_day();
-        self.all.merge(&folded.machines_merged());
-        self.report.merge(&folded);
-        if let Err(at) = self.hours.binary_search(&hour) {
-            self.hours.insert(at, hour);
-        }
-        true
+        self.0.add_hour(report)
     }
 
     /// The hours added, ascending.
     pub fn hours(&self) -> &[u64] {
-        &self.hours
+        self.0.hours()
     }
 
     /// The machines seen in any hour of the day.
     pub fn ips(&self) -> impl Iterator<Item = &str> {
-        self.report.ips()
+        self.0.report().ips()
     }
 
     /// What `GET /api/event?day=` returns. `query.elapsed_seconds` is the seconds of
     /// the day that have run (86 400 for a past day), so `tps` is the day's average rate.
+    /// The view of all machines merges each hour's machines before the hours, so its
+    /// newest failures are the day's, not the last machine's.
     pub fn view(&self, query: &ViewQuery<'_>) -> EventDayView {
-        let day_start = self.day.saturating_mul(HOURS_PER_DAY);
+        let report = self.0.report();
         EventDayView {
-            domain: self.report.domain().to_owned(),
-            day: day_label(self.day),
-            hours: self.hours.iter().map(|&h| hour_label(h)).collect(),
-            ips: self.report.ips().map(str::to_owned).collect(),
-            types: match query.machine() {
-                Some(_) => self.report.type_views(query, Some(day_start)),
-                None => self.all.type_views(query, Some(day_start)),
-            },
+            domain: report.domain().to_owned(),
+            day: self.0.label(),
+            hours: self.0.hour_labels(),
+            ips: report.ips().map(str::to_owned).collect(),
+            types: self
+                .0
+                .report_of(query.machine())
+                .type_views(query, Some(self.0.first_hour())),
         }
     }
 }

@@ -196,6 +196,7 @@ impl EventMachine {
 }
 
 crate::tree_counter::machine_report!(EventReport, EventMachine);
+crate::day::hourly_report!(EventReport);
 
 impl EventReport {
     /// An empty report for `domain` and `hour`.

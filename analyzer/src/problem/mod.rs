@@ -7,9 +7,13 @@
 //! by threshold bucket); the per-domain thresholds replace the defaults.
 
 mod analyzer;
+mod day;
 mod report;
 #[cfg(test)]
 mod tests;
 
 pub use analyzer::ProblemAnalyzer;
-pub use report::{ProblemEntryView, ProblemMinuteView, ProblemReport, ProblemView};
+pub use day::{ProblemDay, ProblemDayView};
+pub use report::{
+    ProblemEntryView, ProblemHourView, ProblemMinuteView, ProblemReport, ProblemView,
+};

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::minute::minute_entry;
 use crate::sample_ids::SampleIds;
 use crate::sorted_map::SortedMap;
-use crate::view_query::{hour_label, ViewQuery};
+use crate::view_query::{hour_label, ViewQuery, HOURS_PER_DAY};
 
 /// Sample message IDs kept per problem entry (CAT: 60).
 pub(crate) const MAX_PROBLEM_MESSAGE_IDS: usize = 60;
@@ -150,6 +150,7 @@ impl ProblemMachine {
 }
 
 crate::tree_counter::machine_report!(ProblemReport, ProblemMachine);
+crate::day::hourly_report!(ProblemReport);
 
 impl ProblemReport {
     /// An empty report for `domain` and `hour`.
@@ -223,6 +224,22 @@ impl ProblemReport {
 
     /// What `GET /api/problem` returns (`query.type_` filters by problem type).
     pub fn view(&self, query: &ViewQuery<'_>) -> ProblemView {
+        ProblemView {
+            domain: self.domain.clone(),
+            hour: hour_label(self.hour),
+            ips: self.machines.keys().map(str::to_owned).collect(),
+            problems: self.entry_views(query, None),
+        }
+    }
+
+    /// The entries a view shows. With `day_start` (the first hour of a day, for a report of
+    /// [`ProblemReport::by_hour_of_day`] rows) an entry's rows are hours of that day,
+    /// listed as `hours` instead of `minutes`.
+    pub(crate) fn entry_views(
+        &self,
+        query: &ViewQuery<'_>,
+        day_start: Option<u64>,
+    ) -> Vec<ProblemEntryView> {
         let merged = self
             .machines
             .one_or_merged(query.machine(), ProblemMachine::merge);
@@ -234,29 +251,85 @@ impl ProblemReport {
                     continue;
                 }
                 for (name, entry) in t.names.iter() {
+                    let rows = entry.minutes.iter().map(|m| ProblemMinuteView {
+                        minute: m.minute(),
+                        count: m.count(),
+                    });
+                    let (minutes, hours) = match day_start {
+                        None => (rows.collect(), Vec::new()),
+                        Some(start) => (Vec::new(), rows.map(|m| m.in_day(start)).collect()),
+                    };
                     problems.push(ProblemEntryView {
                         category: category.to_owned(),
                         type_: type_.to_owned(),
                         name: name.to_owned(),
                         count: entry.count(),
-                        minutes: entry
-                            .minutes
-                            .iter()
-                            .map(|m| ProblemMinuteView {
-                                minute: m.minute(),
-                                count: m.count(),
-                            })
-                            .collect(),
+                        minutes,
+                        hours,
                         sample_message_ids: entry.sample_message_ids.texts(),
                     });
                 }
             }
         }
-        ProblemView {
+        problems
+    }
+
+    /// This report with each entry's minutes folded into one row keyed by the hour of the
+    /// day (0..24) in place of a minute: what a day of reports keeps of each hour
+    /// ([`crate::ProblemDay`]; see [`crate::TransactionReport`]'s twin for why). Sample
+    /// message IDs stay as the hour kept them (its first ones).
+    pub(crate) fn by_hour_of_day(&self) -> ProblemReport {
+        let row = (self.hour % HOURS_PER_DAY) as u8;
+        let machines = self.machines.map_values(|_, machine| ProblemMachine {
+            categories: machine.categories.map_values(|_, c| ProblemCategory {
+                types: c.types.map_values(|_, t| ProblemType {
+                    names: t.names.map_values(|_, entry| {
+                        let count = entry.count();
+                        ProblemEntry {
+                            minutes: if count > 0 {
+                                vec![(row, count).into()]
+                            } else {
+                                Vec::new()
+                            },
+                            sample_message_ids: entry.sample_message_ids.clone(),
+                        }
+                    }),
+                }),
+            }),
+        });
+        ProblemReport {
             domain: self.domain.clone(),
-            hour: hour_label(self.hour),
-            ips: self.machines.keys().map(str::to_owned).collect(),
-            problems,
+            hour: self.hour,
+            machines,
+            folded: self.folded,
+        }
+    }
+
+    /// This report with every machine merged into one (keyed by the empty string): what
+    /// the "All" view of the hour reads, and what a day merges hour by hour for its own, so
+    /// its samples are the day's first hours', not the first machine's whole day (see
+    /// [`crate::TransactionReport`]'s twin).
+    pub(crate) fn machines_merged(&self) -> ProblemReport {
+        let machines = self
+            .machines
+            .one_or_merged(None, ProblemMachine::merge)
+            .map(|all| SortedMap::single("", all.into_owned()))
+            .unwrap_or_default();
+        ProblemReport {
+            domain: self.domain.clone(),
+            hour: self.hour,
+            machines,
+            folded: self.folded,
+        }
+    }
+}
+
+impl ProblemMinuteView {
+    /// This row, read as hour `minute` of the day that starts at hour `day_start`.
+    fn in_day(self, day_start: u64) -> ProblemHourView {
+        ProblemHourView {
+            hour: hour_label(day_start + u64::from(self.minute)),
+            count: self.count,
         }
     }
 }
@@ -288,9 +361,13 @@ pub struct ProblemEntryView {
     pub name: String,
     /// Occurrences.
     pub count: u64,
-    /// Minutes with occurrences, ascending.
+    /// Minutes with occurrences, ascending; empty in a day's view, whose rows are `hours`.
     pub minutes: Vec<ProblemMinuteView>,
-    /// Up to 60 message IDs.
+    /// In a day's view ([`crate::ProblemDayView`]), the hours with occurrences, ascending;
+    /// empty (and not serialized) in an hour's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hours: Vec<ProblemHourView>,
+    /// Up to 60 message IDs: the first ones kept of the hour (of the day).
     pub sample_message_ids: Vec<String>,
 }
 
@@ -300,6 +377,16 @@ pub struct ProblemEntryView {
 pub struct ProblemMinuteView {
     /// Minute of the hour.
     pub minute: u8,
+    /// Occurrences.
+    pub count: u64,
+}
+
+/// One hour of a day of one problem entry ([`crate::ProblemDayView`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemHourView {
+    /// `YYYYMMDDHH` (UTC).
+    pub hour: String,
     /// Occurrences.
     pub count: u64,
 }

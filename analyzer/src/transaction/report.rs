@@ -631,6 +631,7 @@ impl TransactionMachine {
 }
 
 crate::tree_counter::machine_report!(TransactionReport, TransactionMachine);
+crate::day::hourly_report!(TransactionReport);
 
 impl TransactionReport {
     /// An empty report for `domain` and `hour` (`epoch_ms / 3_600_000`).
