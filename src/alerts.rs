@@ -3,6 +3,7 @@
 //! (`/alerts`, `GET /api/alerts`).
 
 use std::fmt;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use ocelot_alert::{
     AlertLog, AlertPhase, Alerting, MemoryHistory, Overlay, Report, ReportKind, Restored, RuleSet,
-    Saved, StoreHistory,
+    Saved, Stopped, StoreHistory,
 };
 use ocelot_collector::{Collector, Unanswered};
 use ocelot_store::Store;
@@ -24,6 +25,12 @@ use prometheus_client::metrics::MetricType;
 /// notice a breached minute soon after it ends.
 const EVALUATE_EVERY: Duration = Duration::from_secs(10);
 
+/// How long a stopping server waits for the queued notifications to be sent. A target that
+/// answers sends a burst well within it; a dead one (three attempts of 5 s by default)
+/// would hold the stop for minutes, so what is left is recorded as not sent instead. Below
+/// the serve loop's shutdown bound, with room for the collector's flush.
+const NOTIFY_AT_STOP_WAIT: Duration = Duration::from_secs(5);
+
 /// Reads and checks the rules file (docs/alerting.md).
 pub(crate) fn load_rules(rules_file: &Path) -> anyhow::Result<RuleSet> {
     RuleSet::load(rules_file, None)
@@ -36,9 +43,11 @@ pub(crate) fn state_path(data_dir: &Path) -> PathBuf {
     data_dir.join("alerts").join("state.json")
 }
 
-/// Starts the loop over `rules`, with the state saved in `data_dir` by the last run.
-/// Returns the log the web server shows. `board_url` (where the web UI listens) is what
-/// notifications link to unless the rules set theirs.
+/// Starts the loop over `rules`, with the state saved in `data_dir` by the last run, until
+/// `shutdown`: then it sends the queued notifications (for at most
+/// [`NOTIFY_AT_STOP_WAIT`]) and writes the state a last time; the task ends after that.
+/// Returns the log the web server shows and the task. `board_url` (where the web UI
+/// listens) is what notifications link to unless the rules set theirs.
 pub(crate) fn start(
     mut rules: RuleSet,
     collector: Collector,
@@ -46,7 +55,8 @@ pub(crate) fn start(
     data_dir: &Path,
     retention_days: u32,
     board_url: Option<&str>,
-) -> anyhow::Result<AlertLog> {
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(AlertLog, tokio::task::JoinHandle<()>)> {
     if let Some(url) = board_url {
         rules = rules.default_board_url(url);
     }
@@ -64,14 +74,19 @@ pub(crate) fn start(
     alerting.engine_mut().start_after(collector.now_ms());
     let log = alerting.log();
     let history = Arc::new(StoreHistory::new(store.clone()));
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let mut every = tokio::time::interval(EVALUATE_EVERY);
         // Ticks in a row without an answer from every analyzer.
         let mut waited = 0;
         let started = collector.now_ms();
         let mut domains_checked = false;
+        let mut shutdown = std::pin::pin!(shutdown);
         loop {
-            every.tick().await;
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                _ = every.tick() => {}
+            }
             let now = collector.now_ms();
             if !domains_checked && now.saturating_sub(started) >= DOMAIN_CHECK_AFTER_MS {
                 domains_checked = true;
@@ -113,8 +128,30 @@ pub(crate) fn start(
                 }
             }
         }
+        let now = collector.now_ms();
+        match tokio::task::spawn_blocking(move || alerting.stop(now, NOTIFY_AT_STOP_WAIT)).await {
+            Ok(stopped) => log_stopped(stopped),
+            Err(e) => tracing::error!(error = %e, "stopping alerting failed"),
+        }
     });
-    Ok(log)
+    Ok((log, task))
+}
+
+/// Says what became of the notifications still queued at a stop.
+fn log_stopped(stopped: Stopped) {
+    let Stopped {
+        unsent,
+        still_sending,
+        saved,
+    } = stopped;
+    if unsent > 0 || still_sending {
+        tracing::warn!(
+            unsent,
+            still_sending,
+            "alert notifications not sent before the stop (recorded as given up on the Alerts page)"
+        );
+    }
+    log_saved(saved);
 }
 
 /// Says what became of the state saved by the last run.

@@ -121,16 +121,20 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     } else {
         None
     };
-    let alert_log = match rules {
-        Some(rules) => alerts::start(
-            rules,
-            collector.clone(),
-            store.clone(),
-            &config.store.dir,
-            config.store.retention_days,
-            board_url(config.web.listen).as_deref(),
-        )?,
-        None => ocelot_alert::AlertLog::new(),
+    let (alert_log, alert_task) = match rules {
+        Some(rules) => {
+            let (log, task) = alerts::start(
+                rules,
+                collector.clone(),
+                store.clone(),
+                &config.store.dir,
+                config.store.retention_days,
+                board_url(config.web.listen).as_deref(),
+                stopped(stop_rx.clone()),
+            )?;
+            (log, Some(task))
+        }
+        None => (ocelot_alert::AlertLog::new(), None),
     };
     let telemetry = Arc::new(
         Telemetry::new(collector.clone(), store.clone())
@@ -194,15 +198,25 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
             tokio::task::spawn_blocking(move || demo.stop()).await.ok();
         }
         let _ = stop_tx.send(true);
-        let _ = collector_task.await;
-        let c = collector.clone();
-        let s = store.clone();
-        tokio::task::spawn_blocking(move || {
-            c.shutdown();
-            s.shutdown();
-        })
-        .await
-        .ok();
+        // Alerting sends its queued notifications and writes its state while the
+        // collector flushes.
+        let alerts_stopped = async {
+            if let Some(task) = alert_task {
+                let _ = task.await;
+            }
+        };
+        let collector_stopped = async {
+            let _ = collector_task.await;
+            let c = collector.clone();
+            let s = store.clone();
+            tokio::task::spawn_blocking(move || {
+                c.shutdown();
+                s.shutdown();
+            })
+            .await
+            .ok();
+        };
+        tokio::join!(alerts_stopped, collector_stopped);
     };
     if tokio::time::timeout(SHUTDOWN_BOUND, shutdown)
         .await

@@ -7,7 +7,10 @@
 //! for many events), further events are recorded as not delivered instead of waiting.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::alert_log::AlertLog;
 use crate::engine::{Engine, ReportRef};
@@ -20,6 +23,25 @@ use crate::state_file::{Restored, Saved, StateFile};
 /// Events waiting for the notification thread, at most. A day of one incident every
 /// 1.5 minutes, as many as the log keeps: past it, a target has been failing for long.
 pub const MAX_QUEUED_NOTIFICATIONS: usize = 1_000;
+
+/// The error recorded for an event still queued when [`Alerting::stop`] gave up waiting.
+pub const NOT_SENT_AT_STOP: &str = "not sent: alerting stopped";
+
+/// What [`Alerting::stop`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stopped {
+    /// Events still queued when the wait ended, recorded as given up
+    /// ([`NOT_SENT_AT_STOP`]) for each of their targets.
+    pub unsent: usize,
+    /// An event was still being sent when the wait ended: its further attempts are not
+    /// recorded.
+    pub still_sending: bool,
+    /// The last write of the state file.
+    pub saved: Saved,
+}
+
+/// How often [`Alerting::stop`] looks whether the notification thread is done.
+const STOP_POLL: Duration = Duration::from_millis(10);
 
 /// Live alerting: call [`Alerting::tick`] every few seconds. Notifications are sent by a
 /// thread of their own, with timeouts and retries, so a tick does not wait for them.
@@ -62,6 +84,10 @@ pub struct Alerting {
     /// To the notification thread, which ends when this is dropped (after sending what
     /// is queued).
     queue: SyncSender<AlertEvent>,
+    /// The notification thread's end of `queue`, shared so [`Alerting::stop`] can take
+    /// what the thread did not get to.
+    waiting: Arc<Mutex<Receiver<AlertEvent>>>,
+    sending: JoinHandle<()>,
     log: AlertLog,
     /// Where the state outlives a restart, once [`Alerting::restore_state`] named it.
     state: Option<StateFile>,
@@ -83,12 +109,23 @@ impl Alerting {
         let log = AlertLog::new();
         let notifier = Notifier::for_rules(&rules, log.clone());
         let (queue, waiting) = mpsc::sync_channel::<AlertEvent>(capacity.max(1));
+        let waiting = Arc::new(Mutex::new(waiting));
         let sender = notifier.clone();
-        std::thread::Builder::new()
+        let receiver = waiting.clone();
+        let sending = std::thread::Builder::new()
             .name("ocelot-alert-notify".to_owned())
-            .spawn(move || {
-                for event in waiting {
-                    sender.notify(&event);
+            .spawn(move || loop {
+                // The lock is held only while waiting for the next event, never while
+                // sending one; it ends with the queue (all senders dropped).
+                let next = receiver
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .recv();
+                match next {
+                    Ok(event) => {
+                        sender.notify(&event);
+                    }
+                    Err(_) => return,
                 }
             })
             .expect("starting the alert notification thread");
@@ -98,8 +135,53 @@ impl Alerting {
             engine,
             notifier,
             queue,
+            waiting,
+            sending,
             log,
             state: None,
+        }
+    }
+
+    /// Stops alerting, as a server does at a clean shutdown: waits up to `wait` for the
+    /// notification thread to send the queued events, records each event still queued
+    /// then as given up ([`NOT_SENT_AT_STOP`], attempt 0) for its targets, and writes the
+    /// state file a last time (as [`Alerting::save_state`] at `now_ms`). Without it the
+    /// queued events would end with the process unsent and unrecorded, while the saved
+    /// state says their alert fired: restored as firing, it would never be notified.
+    pub fn stop(self, now_ms: u64, wait: Duration) -> Stopped {
+        let Alerting {
+            engine,
+            notifier,
+            queue,
+            waiting,
+            sending,
+            log,
+            state,
+        } = self;
+        // The thread sends what is queued, then ends.
+        drop(queue);
+        let deadline = Instant::now() + wait;
+        while !sending.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(STOP_POLL);
+        }
+        let still_sending = !sending.is_finished();
+        let mut unsent = 0;
+        if still_sending {
+            // Busy with an event (the lock is free then): take the rest.
+            let queued = waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            while let Ok(event) = queued.try_recv() {
+                notifier.record_undelivered(&event, NOT_SENT_AT_STOP);
+                unsent += 1;
+            }
+        }
+        let saved = match state {
+            Some(mut file) => file.save(&engine, &log, now_ms),
+            None => Saved::Unchanged,
+        };
+        Stopped {
+            unsent,
+            still_sending: still_sending && !sending.is_finished(),
+            saved,
         }
     }
 

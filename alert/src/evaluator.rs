@@ -240,8 +240,11 @@ impl Evaluator {
                 }
                 let minutes = std::mem::take(&mut self.bad_run);
                 let started_minute = minutes[0].minute;
+                // The window runs from the notified fire on. One after this minute can only
+                // come from a restored state written while the clock was ahead (or a
+                // hand-edited file): it must not silence the rule until that time comes.
                 let suppressed = self.last_notified_minute.is_some_and(|at| {
-                    minute < at.saturating_add(u64::from(self.rule.suppress_minutes))
+                    (at..at.saturating_add(u64::from(self.rule.suppress_minutes))).contains(&minute)
                 });
                 if !suppressed {
                     self.last_notified_minute = Some(minute);
@@ -462,9 +465,35 @@ mod tests {
         assert_eq!(evaluator.phase(), AlertPhase::Ok);
         assert_eq!(evaluator.last().unwrap().time, minute_label(u64::MAX));
         assert!(evaluator.feed(5, Some(1.0), None, String::new).is_none());
-        // Minutes at the end of the range neither overflow nor lift the suppression.
+        // A notified fire at the end of the range neither overflows nor silences the rule
+        // before it.
         let fired = evaluator.feed(6, Some(20.0), None, String::new).unwrap();
-        assert!(fired.suppressed);
+        assert!(!fired.suppressed);
+    }
+
+    #[test]
+    fn a_restored_fire_notified_after_the_evaluated_minute_suppresses_nothing() {
+        // Saved while the clock was a day ahead, restored after it was set right: the
+        // "last notified" fire lies a day in the future.
+        let mut evaluator = Evaluator::new(rule(1, 1, 30));
+        evaluator.restore(EvaluatorState {
+            phase: AlertPhase::Ok,
+            incident: None,
+            last_notified_minute: Some(1_000 + 1_440),
+            last: None,
+        });
+        let fired = evaluator
+            .feed(1_000, Some(20.0), None, String::new)
+            .unwrap();
+        assert!(!fired.suppressed, "a new incident is paged");
+        // Its own fire starts the window as usual.
+        assert!(evaluator
+            .feed(1_001, Some(1.0), None, String::new)
+            .is_some());
+        let again = evaluator
+            .feed(1_002, Some(20.0), None, String::new)
+            .unwrap();
+        assert!(again.suppressed);
     }
 
     #[test]

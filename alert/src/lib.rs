@@ -65,7 +65,7 @@ pub use alert_log::{
     AlertCounters, AlertLog, AlertSnapshot, NotificationAttempt, MAX_LOGGED_ATTEMPTS,
     MAX_LOGGED_EVENTS,
 };
-pub use alerting::{Alerting, MAX_QUEUED_NOTIFICATIONS};
+pub use alerting::{Alerting, Stopped, MAX_QUEUED_NOTIFICATIONS, NOT_SENT_AT_STOP};
 pub use baseline::{
     BaselineConfig, DEFAULT_DAYS_BACK, DEFAULT_SMOOTHING_WINDOW_MINUTES, DEFAULT_WEIGHTS,
 };

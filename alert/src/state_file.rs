@@ -19,7 +19,7 @@
 //! and a pending run (the minutes the process was down break it anyway).
 
 use std::fs::{self, File};
-use std::io::{self, Write as _};
+use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,12 @@ use crate::evaluator::AlertEvent;
 
 /// The format version this build writes and reads. Version changes: 1, the first.
 pub const STATE_FORMAT_VERSION: u32 = 1;
+
+/// A state file larger than this is not read (it is moved aside like a corrupt one). The
+/// log keeps 1000 events and 1000 attempts, an event at most 60 minutes of values: a few
+/// MB, far below this, so a bigger file is not one this build wrote, and reading it whole
+/// at start could take the memory the collector needs.
+pub(crate) const MAX_STATE_FILE_BYTES: u64 = 64 << 20;
 
 /// The file as written: `version` first, so a reader can tell the format before the rest.
 #[derive(Debug, Serialize, Deserialize)]
@@ -206,11 +212,22 @@ impl StateFile {
 /// The document in `path`: `None` if there is no file, `Err` (why, in words) if it cannot
 /// be read or is not a state file of a version this build knows.
 fn read(path: &Path) -> Result<Option<StateDocument>, String> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
+    let file = match File::open(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read it: {e}")),
     };
+    // Read at most one byte past the limit: enough to tell the file is too large without
+    // holding all of it.
+    let mut bytes = Vec::new();
+    file.take(MAX_STATE_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() as u64 > MAX_STATE_FILE_BYTES {
+        return Err(format!(
+            "larger than {MAX_STATE_FILE_BYTES} bytes, too large to be a state file"
+        ));
+    }
     let version = serde_json::from_slice::<VersionOnly>(&bytes)
         .map_err(|e| format!("not a state file: {e}"))?
         .version;
@@ -445,6 +462,31 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn a_file_too_large_to_be_a_state_file_is_moved_aside_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        fired_and_saved(&path);
+        // A good document padded past the limit (whitespace is valid JSON): not read.
+        let mut file = fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let padding = vec![b' '; 1 << 20];
+        while file.metadata().unwrap().len() <= MAX_STATE_FILE_BYTES {
+            file.write_all(&padding).unwrap();
+        }
+        drop(file);
+        let mut alerting = Alerting::new(rules(1.0));
+        let restored = alerting.restore_state(&path);
+        let Restored::Unreadable {
+            error, moved_to, ..
+        } = restored
+        else {
+            panic!("{restored:?}");
+        };
+        assert!(error.contains("too large"), "{error}");
+        assert_eq!(moved_to, Some(dir.path().join("state.json.corrupt")));
+        assert_eq!(alerting.engine().statuses()[0].phase, AlertPhase::Ok);
     }
 
     #[test]

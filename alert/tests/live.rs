@@ -374,3 +374,77 @@ fn after_a_restart_a_firing_alert_is_not_notified_again_and_its_resolution_is() 
     assert!(events[0].suppressed);
     assert!(bodies.recv_timeout(Duration::from_millis(300)).is_err());
 }
+
+#[test]
+fn stopping_sends_the_queued_notifications_and_saves_their_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("alerts").join("state.json");
+    let (url, bodies) = receiver(1);
+    let hour = hour_at(NORMAL_DAY, 10);
+    let mut silent = MemoryHistory::new();
+    silent.cover(hour);
+    let mut alerting = Alerting::new(silent_shop_rules(&url, 30));
+    alerting.restore_state(&state);
+    let now_ms = (minute_at(NORMAL_DAY, 10, 5) * 60 + 75) * 1000;
+    assert_eq!(alerting.tick(now_ms, &silent).len(), 1);
+    // Saved at once, as the serve loop does: the attempt is (most likely) not made yet.
+    alerting.save_state(now_ms);
+
+    let stopped = alerting.stop(now_ms, Duration::from_secs(10));
+    assert_eq!(stopped.unsent, 0);
+    assert!(!stopped.still_sending);
+    assert!(!matches!(stopped.saved, ocelot_alert::Saved::Failed { .. }));
+    assert_eq!(bodies.recv().unwrap()["kind"], "fired");
+    let mut after = Alerting::new(silent_shop_rules(&url, 30));
+    after.restore_state(&state);
+    let attempts = after.log().snapshot().attempts;
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert!(attempts[0].ok);
+}
+
+#[test]
+fn stopping_records_the_notifications_it_cannot_wait_for_as_not_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("alerts").join("state.json");
+    let (url, _open) = hanging_receiver();
+    let hour = hour_at(NORMAL_DAY, 10);
+    let mut silent = MemoryHistory::new();
+    silent.cover(hour);
+    let mut shop = MemoryHistory::new();
+    shop.cover(hour);
+    shop.insert("shop", hour, transaction_report(NORMAL_DAY, 10));
+    // Suppression off: fired, resolved, fired, each notified. The first is being sent
+    // (three attempts of a second each) when the server stops; the others wait.
+    let mut alerting = Alerting::new(silent_shop_rules(&url, 0));
+    alerting.restore_state(&state);
+    let mut now_ms = 0;
+    for (minute, history) in [(1, &silent), (2, &shop), (3, &silent)] {
+        now_ms = (minute_at(NORMAL_DAY, 10, minute) * 60 + 75) * 1000;
+        assert_eq!(alerting.tick(now_ms, history).len(), 1);
+        alerting.save_state(now_ms);
+    }
+
+    let started = Instant::now();
+    let stopped = alerting.stop(now_ms, Duration::from_millis(200));
+    assert!(started.elapsed() < Duration::from_millis(900));
+    assert_eq!(stopped.unsent, 2);
+    assert!(stopped.still_sending);
+    assert!(matches!(stopped.saved, ocelot_alert::Saved::Written { .. }));
+
+    // After the restart the Alerts page says which notifications were never sent.
+    let mut after = Alerting::new(silent_shop_rules(&url, 0));
+    after.restore_state(&state);
+    let unsent: Vec<_> = after
+        .log()
+        .snapshot()
+        .attempts
+        .into_iter()
+        .filter(|a| a.error.as_deref() == Some(ocelot_alert::NOT_SENT_AT_STOP))
+        .map(|a| (a.kind, a.attempt, a.gave_up))
+        .collect();
+    assert_eq!(
+        unsent,
+        vec![(AlertKind::Fired, 0, true), (AlertKind::Resolved, 0, true)],
+        "newest first"
+    );
+}
