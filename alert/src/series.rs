@@ -46,6 +46,8 @@ pub fn minute_series(report: &Report, scope: &Scope, measure: Measure) -> [Optio
         ip: None,
         type_: scope.type_.as_deref(),
         elapsed_seconds: 3600.0,
+        max_names: None,
+        keep_name: None,
     };
     let wanted = |name: &str| scope.name.as_deref().is_none_or(|n| n == name);
     let mut totals = [MinuteTotals::default(); MINUTES];

@@ -502,8 +502,40 @@ fn bench_all_machines_view(c: &mut Criterion) {
     group.finish();
 }
 
+/// A type of many names in "All": 1 000 machines, each with its own ~200 of 100 000 names
+/// (a client putting IDs into names), viewed whole and as the API and the boards do since
+/// the names limit: the busiest 10 000, picked from their counts before any name's view.
+fn bench_many_names_view(c: &mut Criterion) {
+    let config = Arc::new(AnalyzerConfig::default());
+    let mut rng = Rng(0x5a7e);
+    let trees = trees_on_machines(200_000, 1, 1_000, 100_000, &mut rng);
+    let mut transaction = TransactionAnalyzer::new(HOUR, config);
+    for tree in &trees {
+        transaction.process(tree);
+    }
+    let all = ViewQuery {
+        elapsed_seconds: 3600.0,
+        type_: Some("URL"),
+        ..ViewQuery::default()
+    };
+    let limited = ViewQuery {
+        max_names: Some(10_000),
+        ..all
+    };
+    let mut group = c.benchmark_group("many_names_view");
+    group.sample_size(10);
+    group.bench_function("transaction_all_names", |b| {
+        b.iter(|| black_box(transaction.reports()["domain-0"].view(&all)))
+    });
+    group.bench_function("transaction_10000_names", |b| {
+        b.iter(|| black_box(transaction.reports()["domain-0"].view(&limited)))
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    bench_many_names_view,
     bench_analyzers,
     bench_checkpoint,
     bench_all_machines_view

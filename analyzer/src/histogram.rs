@@ -676,6 +676,27 @@ impl MinuteHistograms {
         DurationHistogram { buckets: merged }
     }
 
+    /// All minutes of all of `histograms` together: what a type's histogram needs of the
+    /// names a view leaves out, without building a histogram per name. Counts go into one
+    /// slot per bucket index (a few thousand at most: durations are `u64` microseconds).
+    pub(crate) fn union<'a>(
+        histograms: impl Iterator<Item = &'a MinuteHistograms>,
+    ) -> DurationHistogram {
+        let mut counts: Vec<u64> = Vec::new();
+        for (_, index, count) in histograms.flat_map(MinuteHistograms::iter) {
+            let index = usize::from(index);
+            if index >= counts.len() {
+                counts.resize(index + 1, 0);
+            }
+            counts[index] = counts[index].saturating_add(count);
+        }
+        let buckets = (0..=u16::MAX)
+            .zip(counts)
+            .filter(|&(_, count)| count > 0)
+            .collect();
+        DurationHistogram { buckets }
+    }
+
     /// Every count of every minute moved to `minute`: the whole span as one histogram, in
     /// the form a report keeps (what a day of reports keeps of each hour).
     pub(crate) fn in_one_minute(&self, minute: u8) -> MinuteHistograms {

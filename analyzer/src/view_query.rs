@@ -10,6 +10,16 @@ pub struct ViewQuery<'a> {
     /// Seconds the hour has run: elapsed seconds for the current hour, 3600 for a past
     /// one, `days * 86400` for a merged daily report. `tps = count / elapsed_seconds`.
     pub elapsed_seconds: f64,
+    /// At most this many names per type (transaction and event views), or `None` for every
+    /// name. A type then lists its busiest names (by count; ties by name) in its usual
+    /// order and says how many it left out, while its own figures still cover every name.
+    /// The names are picked from their counts before any of their figures are built: the
+    /// left-out names cost no view and no JSON (merging the machines, which the counts
+    /// need, still costs what it does).
+    pub max_names: Option<usize>,
+    /// A name listed even past `max_names` (one asked for by name, which may not be among
+    /// the busiest), or `None`. Not a filter: the view lists it besides the busiest.
+    pub keep_name: Option<&'a str>,
 }
 
 impl ViewQuery<'_> {
@@ -17,6 +27,47 @@ impl ViewQuery<'_> {
     pub(crate) fn machine(&self) -> Option<&str> {
         self.ip.filter(|ip| !ip.eq_ignore_ascii_case("all"))
     }
+}
+
+/// Which of a type's names a view keeps under `max_names`, given each name's count in the
+/// view's order (by name, so a position breaks ties as the name would): `None` when every
+/// name is kept, else whether each position is. The busiest names by count, found with a
+/// selection (linear on average), not a sort of them all.
+///
+/// `keep` is the position of a name kept besides the busiest ([`ViewQuery::keep_name`]).
+pub(crate) fn busiest_names(
+    counts: Vec<u64>,
+    max_names: Option<usize>,
+    keep: Option<usize>,
+) -> Option<Vec<bool>> {
+    let max = max_names.filter(|&max| max < counts.len())?;
+    let mut order: Vec<usize> = (0..counts.len()).collect();
+    if max > 0 {
+        order.select_nth_unstable_by(max - 1, |&a, &b| counts[b].cmp(&counts[a]).then(a.cmp(&b)));
+    }
+    let mut kept = vec![false; counts.len()];
+    for &i in &order[..max] {
+        kept[i] = true;
+    }
+    if let Some(keep) = keep.filter(|&keep| keep < kept.len()) {
+        kept[keep] = true;
+    }
+    Some(kept)
+}
+
+/// The position of `name` among `names` (a type's names in view order), for
+/// [`busiest_names`]'s `keep`.
+pub(crate) fn keep_position<'n>(
+    mut names: impl Iterator<Item = &'n str>,
+    name: Option<&str>,
+) -> Option<usize> {
+    let name = name?;
+    names.position(|n| n == name)
+}
+
+/// For `skip_serializing_if`: a count of names left out is written only when some were.
+pub(crate) fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Count per second over `elapsed_seconds` (0 when nothing has elapsed).
@@ -86,6 +137,33 @@ mod tests {
     fn day_labels_are_the_utc_date_of_the_day() {
         assert_eq!(day_label(498_703 / 24), "20261122");
         assert_eq!(day_label(0), "19700101");
+    }
+
+    #[test]
+    fn the_busiest_names_are_kept_and_ties_go_to_the_first_name() {
+        assert_eq!(busiest_names(vec![5, 1, 9], None, None), None);
+        assert_eq!(busiest_names(vec![5, 1, 9], Some(3), None), None);
+        assert_eq!(
+            busiest_names(vec![5, 1, 9], Some(2), None),
+            Some(vec![true, false, true])
+        );
+        assert_eq!(
+            busiest_names(vec![3, 7, 3, 3], Some(2), None),
+            Some(vec![true, true, false, false])
+        );
+        assert_eq!(
+            busiest_names(vec![3, 7], Some(0), None),
+            Some(vec![false, false])
+        );
+        // A name to keep comes on top of the busiest.
+        assert_eq!(
+            busiest_names(vec![3, 7, 3, 3], Some(2), Some(3)),
+            Some(vec![true, true, false, true])
+        );
+        assert_eq!(
+            busiest_names(vec![3, 7, 3], Some(2), Some(1)),
+            Some(vec![true, true, false])
+        );
     }
 
     #[test]

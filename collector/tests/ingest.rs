@@ -479,6 +479,8 @@ fn domains_spread_over_analyzer_threads_give_the_same_reports_as_one_analyzer() 
                 ip,
                 type_,
                 elapsed_seconds: 3600.0,
+                max_names: None,
+                keep_name: None,
             };
             assert_eq!(
                 part.view(&query),

@@ -5,8 +5,14 @@
 //! * `GET /api/domains[?hour=]` -> `{"domains":[..]}` (without `hour`: the current and the
 //!   previous hour's, so a domain does not vanish at the top of the hour; an hour without
 //!   data lists none: the list is the answer, not a report that could be missing)
-//! * `GET /api/transaction?domain=&hour=[&ip=][&type=]`, `/api/event?..` (same shape)
-//! * `GET /api/transaction?domain=&day=YYYYMMDD[&ip=][&type=]`, `/api/event?..&day=`: the
+//! * `GET /api/transaction?domain=&hour=[&ip=][&type=][&limit=]`, `/api/event?..` (same
+//!   shape). `limit` (default 10 000, at most 100 000) bounds the names listed per type:
+//!   a type with more lists its busiest (by count; ties by name), still sorted by name, and
+//!   says how many it left out in `namesLeftOut` (absent when none were); its own figures
+//!   still cover every name. The names are picked before their figures are built, so a
+//!   domain's "All machines" view of hundreds of thousands of names costs what its kept
+//!   names do, not hundreds of megabytes of JSON
+//! * `GET /api/transaction?domain=&day=YYYYMMDD[&ip=][&type=][&limit=]`, `/api/event?..&day=`: the
 //!   whole UTC day, `{"domain","day","hours":[..],"ips":[..],"types":[..]}`, each type and
 //!   name with its day's figures (percentiles of the union of the hours' durations, `tps`
 //!   over the seconds of the day that have run) and `hours` rows (its hourly series) in
@@ -171,6 +177,8 @@ fn view_query<'a>(params: &'a ReportParams, target: &Target) -> ViewQuery<'a> {
         ip: params.ip(),
         type_: params.type_(),
         elapsed_seconds: target.elapsed_seconds,
+        max_names: None,
+        keep_name: None,
     }
 }
 
@@ -230,19 +238,21 @@ fn check_day_machine<'a>(
 
 async fn transaction(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     let params = checked(params)?;
+    let limit = params.name_limit()?;
     match day_of(&state, &params)? {
-        Some(day) => transaction_of_day(&state, &params, day).await,
-        None => transaction_of_hour(&state, params)
+        Some(day) => transaction_of_day(&state, &params, day, limit).await,
+        None => transaction_of_hour(&state, params, limit)
             .await
             .map(|view| view.into_response()),
     }
 }
 
-/// `GET /api/transaction?day=`.
+/// `GET /api/transaction?day=`, at most `limit` names per type.
 async fn transaction_of_day(
     state: &AppState,
     params: &ReportParams,
     day: u64,
+    limit: usize,
 ) -> Result<Response, ApiError> {
     let target = day_target(state, params, day).await?;
     let merged = transaction_day(
@@ -260,14 +270,18 @@ async fn transaction_of_day(
             ip: params.ip(),
             type_: params.type_(),
             elapsed_seconds: target.elapsed_seconds,
+            max_names: Some(limit),
+            keep_name: None,
         })
     });
     Ok(Json(view).into_response())
 }
 
+/// `GET /api/transaction?hour=`, at most `limit` names per type.
 async fn transaction_of_hour(
     state: &AppState,
     params: ReportParams,
+    limit: usize,
 ) -> Result<Json<TransactionView>, ApiError> {
     let target = target(state, &params).await?;
     let (ip, type_) = (
@@ -281,7 +295,10 @@ async fn transaction_of_hour(
         .unwrap_or_else(|| TransactionReport::new(&target.domain, target.hour));
     check_machine(params.ip(), report.ips(), &target)?;
     Ok(Json(heavy(move || {
-        report.view(&view_query(&params, &target))
+        report.view(&ViewQuery {
+            max_names: Some(limit),
+            ..view_query(&params, &target)
+        })
     })))
 }
 
@@ -297,19 +314,21 @@ async fn event_report(state: &AppState, target: &Target) -> EventReport {
 
 async fn event(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     let params = checked(params)?;
+    let limit = params.name_limit()?;
     match day_of(&state, &params)? {
-        Some(day) => event_of_day(&state, &params, day).await,
-        None => event_of_hour(&state, params)
+        Some(day) => event_of_day(&state, &params, day, limit).await,
+        None => event_of_hour(&state, params, limit)
             .await
             .map(|view| view.into_response()),
     }
 }
 
-/// `GET /api/event?day=`.
+/// `GET /api/event?day=`, at most `limit` names per type.
 async fn event_of_day(
     state: &AppState,
     params: &ReportParams,
     day: u64,
+    limit: usize,
 ) -> Result<Response, ApiError> {
     let target = day_target(state, params, day).await?;
     let merged = event_day(state.reports.as_ref(), &target.domain, day, &target.hours).await;
@@ -319,20 +338,27 @@ async fn event_of_day(
             ip: params.ip(),
             type_: params.type_(),
             elapsed_seconds: target.elapsed_seconds,
+            max_names: Some(limit),
+            keep_name: None,
         })
     });
     Ok(Json(view).into_response())
 }
 
+/// `GET /api/event?hour=`, at most `limit` names per type.
 async fn event_of_hour(
     state: &AppState,
     params: ReportParams,
+    limit: usize,
 ) -> Result<Json<EventView>, ApiError> {
     let target = target(state, &params).await?;
     let report = event_report(state, &target).await;
     check_machine(params.ip(), report.ips(), &target)?;
     Ok(Json(heavy(move || {
-        report.view(&view_query(&params, &target))
+        report.view(&ViewQuery {
+            max_names: Some(limit),
+            ..view_query(&params, &target)
+        })
     })))
 }
 
@@ -360,6 +386,8 @@ async fn problem_of_day(
             ip: params.ip(),
             type_: params.type_(),
             elapsed_seconds: target.elapsed_seconds,
+            max_names: None,
+            keep_name: None,
         })
     });
     Ok(Json(view).into_response())

@@ -133,6 +133,8 @@ async fn event_board(
         ip: board.ip.as_deref(),
         type_: params.type_(),
         elapsed_seconds: board.elapsed_seconds,
+        // Every name: a board sorted by another column shows the top of that column.
+        ..ViewQuery::default()
     };
     let view = match board.day {
         Some(day) => {

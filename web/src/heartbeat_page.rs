@@ -55,6 +55,8 @@ async fn heartbeat_page(
             ip: board.ip.as_deref(),
             type_: None,
             elapsed_seconds: board.elapsed_seconds,
+            max_names: None,
+            keep_name: None,
         })
     });
     // Series name -> value per minute; minutes without a heartbeat are gaps (NaN).

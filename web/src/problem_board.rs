@@ -79,6 +79,8 @@ async fn problem_board(
         ip: board.ip.as_deref(),
         type_: params.type_(),
         elapsed_seconds: board.elapsed_seconds,
+        max_names: None,
+        keep_name: None,
     };
     // The machines and the entries shown: of the hour, or of the day's hours merged.
     let view = if !board.has_domain() {

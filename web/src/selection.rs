@@ -1,5 +1,5 @@
 //! What a report request selects, shared by the JSON API and the boards: the query
-//! parameters (`domain`, `hour`, `ip`, `type`, `name`, `sort`) and their checks.
+//! parameters (`domain`, `hour`, `ip`, `type`, `name`, `sort`, `limit`) and their checks.
 //!
 //! Every parameter arrives as an optional string, so deserializing a query never fails on
 //! a value; each is then checked here and a bad one is named in the 400 answer.
@@ -31,7 +31,19 @@ pub(crate) struct ReportParams {
     pub(crate) name: Option<String>,
     /// A column to sort a board by.
     pub(crate) sort: Option<String>,
+    /// At most this many names per type in a transaction or event answer of the JSON API.
+    pub(crate) limit: Option<String>,
 }
+
+/// Names per type the JSON API lists without a `limit=`: as many as a board's table shows
+/// ([`crate::board::MAX_TABLE_ROWS`]). A domain on a thousand machines can have hundreds of
+/// thousands of names in its "All" view, each with up to 60 minute rows: hundreds of
+/// megabytes of JSON, all built in memory first.
+pub(crate) const DEFAULT_NAME_LIMIT: usize = 10_000;
+
+/// The largest `limit=`: ten times the default, some 100 MB of JSON at most per type of
+/// busy names, so one request cannot ask for an unbounded answer.
+pub(crate) const MAX_NAME_LIMIT: usize = 100_000;
 
 fn present(value: Option<&String>) -> Option<&str> {
     value.map(String::as_str).filter(|v| !v.is_empty())
@@ -57,6 +69,24 @@ impl ReportParams {
 
     pub(crate) fn sort(&self) -> Option<&str> {
         present(self.sort.as_ref())
+    }
+
+    /// The names per type a JSON answer lists (`limit=`): [`DEFAULT_NAME_LIMIT`] when
+    /// absent, else a whole number from 1 to [`MAX_NAME_LIMIT`].
+    pub(crate) fn name_limit(&self) -> Result<usize, BadParam> {
+        let Some(raw) = present(self.limit.as_ref()) else {
+            return Ok(DEFAULT_NAME_LIMIT);
+        };
+        raw.parse::<usize>()
+            .ok()
+            .filter(|limit| (1..=MAX_NAME_LIMIT).contains(limit))
+            .ok_or_else(|| BadParam {
+                param: "limit",
+                detail: format!(
+                    "“{raw}” is not a number of names: write a whole number from 1 to \
+                     {MAX_NAME_LIMIT} (the default is {DEFAULT_NAME_LIMIT})."
+                ),
+            })
     }
 
     /// The hour selected: absent means `current` when `default_current`, else an error.
@@ -198,6 +228,19 @@ mod tests {
         assert!(err.message().contains("yesterday"));
         assert_eq!(params("").hour(0, false).unwrap_err().param, "hour");
         assert_eq!(params("").hour(7_200_000, true), Ok(2));
+    }
+
+    #[test]
+    fn the_name_limit_defaults_and_rejects_zero_junk_and_too_many() {
+        assert_eq!(params("").name_limit(), Ok(DEFAULT_NAME_LIMIT));
+        assert_eq!(params("limit=").name_limit(), Ok(DEFAULT_NAME_LIMIT));
+        assert_eq!(params("limit=3").name_limit(), Ok(3));
+        assert_eq!(params("limit=100000").name_limit(), Ok(MAX_NAME_LIMIT));
+        for bad in ["0", "-1", "ten", "1.5", "100001", "99999999999999999999999"] {
+            let err = params(&format!("limit={bad}")).name_limit().unwrap_err();
+            assert_eq!(err.param, "limit");
+            assert!(err.message().contains(bad), "{}", err.message());
+        }
     }
 
     #[test]

@@ -242,6 +242,8 @@ pub(crate) fn render_day(
         ip: board.ip.as_deref(),
         type_: params.type_(),
         elapsed_seconds: board.elapsed_seconds,
+        // Every name: a board sorted by another column shows the top of that column.
+        ..ViewQuery::default()
     });
     if !board.knows_machine(&view.ips) {
         return Ok(board.unknown_machine(HEADING, &view.ips));
@@ -265,6 +267,8 @@ pub(crate) fn render(
         ip: board.ip.as_deref(),
         type_: params.type_(),
         elapsed_seconds: board.elapsed_seconds,
+        // Every name: a board sorted by another column shows the top of that column.
+        ..ViewQuery::default()
     });
     if !board.knows_machine(&view.ips) {
         return Ok(board.unknown_machine(HEADING, &view.ips));

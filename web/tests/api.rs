@@ -287,3 +287,122 @@ async fn report_api_sits_behind_the_configured_api_token() {
         .unwrap();
     assert_eq!(app.oneshot(request).await.unwrap().status().as_u16(), 200);
 }
+
+/// Domain `ids` at [`HOUR`]: `Service` transactions (each with a `Cache` event of the same
+/// name) named `user-00000` to `user-10049`, one message each but two for `user-10048`
+/// and three for `user-10049`: more names than the API lists by default.
+fn many_names_app() -> axum::Router {
+    use std::sync::Arc;
+
+    use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
+    use ocelot_web::{router, AppState, MemoryLookup, MemoryReports};
+    let start_ms = HOUR * 3_600_000;
+    let config = ocelot_analyzer::AnalyzerConfig {
+        max_names_per_type: 20_000,
+        ..ocelot_analyzer::AnalyzerConfig::default()
+    };
+    let mut reports = MemoryReports::with_config(NOW_MS, config);
+    let mut id = 0;
+    for n in 0..10_050u64 {
+        let messages = match n {
+            10_048 => 2,
+            10_049 => 3,
+            _ => 1,
+        };
+        for _ in 0..messages {
+            id += 1;
+            let name = format!("user-{n:05}");
+            let mut root = Transaction::new("Service", name.clone(), start_ms);
+            root.duration_us = 1_000 + n;
+            root.children
+                .push(Message::Event(Leaf::new("Cache", name, "0", start_ms, "")));
+            let header = Header {
+                domain: "ids".into(),
+                ip_address: "10.0.0.1".into(),
+                message_id: format!("ids-0a000001-498703-{id}"),
+                ..Header::default()
+            };
+            reports.add_tree(&MessageTree::new(header, Message::Transaction(root)));
+        }
+    }
+    router(AppState::new(Arc::new(MemoryLookup::new())).with_reports(Arc::new(reports)))
+}
+
+fn names_of(t: &Value) -> Vec<&str> {
+    t["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_type_lists_its_busiest_10_000_names_by_default_and_says_how_many_are_left_out() {
+    let app = many_names_app();
+    for (endpoint, type_) in [("transaction", "Service"), ("event", "Cache")] {
+        for period in [format!("hour={HOUR_LABEL}"), "day=20261122".to_owned()] {
+            let uri = format!("/api/{endpoint}?domain=ids&{period}");
+            let json = get_json(app.clone(), &uri, 200).await;
+            let t = find(&json["types"], "type", type_);
+            let names = names_of(t);
+            assert_eq!(names.len(), 10_000, "{uri}");
+            assert_eq!(t["namesLeftOut"], 50, "{uri}");
+            // The busiest two, then the first 9 998 of the equally busy ones by name;
+            // still sorted by name.
+            assert!(names.is_sorted(), "{uri}");
+            assert_eq!(names[0], "user-00000");
+            assert_eq!(names[9_997], "user-09997");
+            assert_eq!(names[9_998..], ["user-10048", "user-10049"], "{uri}");
+            // The type's own figures cover every name.
+            assert_eq!(t["count"], 10_053, "{uri}");
+        }
+    }
+    // A type within the limit says nothing about names left out.
+    let json = get_json(
+        report_app(),
+        &format!("/api/transaction?domain=catgen&hour={HOUR_LABEL}"),
+        200,
+    )
+    .await;
+    for t in json["types"].as_array().unwrap() {
+        assert!(t.get("namesLeftOut").is_none(), "{t}");
+    }
+}
+
+#[tokio::test]
+async fn limit_sets_the_names_per_type() {
+    let app = many_names_app();
+    for (endpoint, type_) in [("transaction", "Service"), ("event", "Cache")] {
+        for period in [format!("hour={HOUR_LABEL}"), "day=20261122".to_owned()] {
+            let uri = format!("/api/{endpoint}?domain=ids&{period}&limit=2");
+            let json = get_json(app.clone(), &uri, 200).await;
+            let t = find(&json["types"], "type", type_);
+            assert_eq!(names_of(t), ["user-10048", "user-10049"], "{uri}");
+            assert_eq!(t["namesLeftOut"], 10_048, "{uri}");
+            assert_eq!(t["count"], 10_053, "{uri}");
+            let uri = format!("/api/{endpoint}?domain=ids&{period}&limit=100000");
+            let json = get_json(app.clone(), &uri, 200).await;
+            let t = find(&json["types"], "type", type_);
+            assert_eq!(names_of(t).len(), 10_050, "{uri}");
+            assert!(t.get("namesLeftOut").is_none(), "{uri}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_zero_or_too_large_limit_is_a_400_naming_it() {
+    for endpoint in ["transaction", "event"] {
+        for period in [format!("hour={HOUR_LABEL}"), "day=20261122".to_owned()] {
+            for limit in ["0", "ten", "-1", "2.5", "100001"] {
+                let uri = format!("/api/{endpoint}?domain=catgen&{period}&limit={limit}");
+                let json = get_json(report_app(), &uri, 400).await;
+                let error = json["error"].as_str().unwrap();
+                assert!(
+                    error.contains("“limit”") && error.contains(limit),
+                    "{uri}: {error}"
+                );
+            }
+        }
+    }
+}

@@ -10,7 +10,9 @@ use crate::minute::minute_entry;
 use crate::open_minute::{MinuteFigures, MinuteList, OpenMinute, MINUTE_BITS};
 use crate::sample_id::SampleId;
 use crate::sorted_map::SortedMap;
-use crate::view_query::{fail_percent, hour_label, tps, ViewQuery, HOURS_PER_DAY};
+use crate::view_query::{
+    busiest_names, fail_percent, hour_label, is_zero, keep_position, tps, ViewQuery, HOURS_PER_DAY,
+};
 
 /// Failure message IDs kept per name (as for transactions).
 pub(crate) const MAX_FAIL_MESSAGE_IDS: usize = 10;
@@ -297,10 +299,20 @@ impl EventReport {
             .map(|(type_, t)| {
                 let count = t.names.values().map(|n| n.count).sum();
                 let fail = t.names.values().map(|n| n.fail).sum();
+                let kept = busiest_names(
+                    t.names.values().map(|n| n.count).collect(),
+                    query.max_names,
+                    keep_position(t.names.keys(), query.keep_name),
+                );
+                let names_left_out = kept
+                    .as_ref()
+                    .map_or(0, |kept| kept.iter().filter(|&&k| !k).count() as u64);
                 let names = t
                     .names
                     .iter()
-                    .map(|(name, n)| {
+                    .enumerate()
+                    .filter(|&(i, _)| kept.as_ref().is_none_or(|kept| kept[i]))
+                    .map(|(_, (name, n))| {
                         let rows = n.minutes.iter().map(|m| EventMinuteView {
                             minute: m.minute,
                             count: m.count,
@@ -329,8 +341,14 @@ impl EventReport {
                     fail,
                     fail_percent: fail_percent(fail, count),
                     tps: tps(count, elapsed),
+                    // Its names' rows add up to the type's unless some are left out.
+                    minutes: match day_start {
+                        None if names_left_out > 0 => t.minute_views(),
+                        _ => Vec::new(),
+                    },
                     hours: day_start.map_or_else(Vec::new, |start| t.hour_views(start)),
                     names,
+                    names_left_out,
                 }
             })
             .collect()
@@ -390,6 +408,14 @@ impl EventType {
     /// The type's rows, all its names added up, as hours of the day that starts at hour
     /// `day_start`.
     fn hour_views(&self, day_start: u64) -> Vec<EventHourView> {
+        self.minute_views()
+            .into_iter()
+            .map(|row| row.in_day(day_start))
+            .collect()
+    }
+
+    /// The type's minute rows, all its names added up.
+    fn minute_views(&self) -> Vec<EventMinuteView> {
         let mut rows: std::collections::BTreeMap<u8, (u64, u64)> = Default::default();
         for n in self.names.values() {
             for m in n.minutes.iter() {
@@ -399,8 +425,8 @@ impl EventType {
             }
         }
         rows.into_iter()
-            .map(|(row, (count, fail))| EventHourView {
-                hour: hour_label(day_start + u64::from(row)),
+            .map(|(minute, (count, fail))| EventMinuteView {
+                minute,
                 count,
                 fail,
             })
@@ -448,12 +474,21 @@ pub struct EventTypeView {
     pub fail_percent: f64,
     /// Events per second.
     pub tps: f64,
+    /// In an hour's view with names left out ([`ViewQuery::max_names`]), the minutes with
+    /// events, all names added up (the listed names no longer add up to the type);
+    /// otherwise empty and not serialized.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub minutes: Vec<EventMinuteView>,
     /// In a day's view ([`crate::EventDayView`]), the hours with events; empty (and not
     /// serialized) in an hour's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hours: Vec<EventHourView>,
-    /// Per name, sorted by name.
+    /// Per name, sorted by name: every name, or with [`ViewQuery::max_names`] the busiest.
     pub names: Vec<EventNameView>,
+    /// Names not listed because of [`ViewQuery::max_names`] (counted in the type's figures
+    /// all the same); not serialized when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub names_left_out: u64,
 }
 
 /// One event name.

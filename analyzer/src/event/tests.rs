@@ -181,3 +181,54 @@ fn a_minute_row_is_written_as_an_array_and_read_in_either_form() {
         );
     }
 }
+
+#[test]
+fn a_names_limit_keeps_the_busiest_events_in_name_order_and_counts_the_rest() {
+    let mut trees = Vec::new();
+    for (name, count) in [("a", 3), ("b", 5), ("c", 3), ("d", 1), ("e", 5)] {
+        for i in 0..count {
+            let ts = HOUR_START_MS + i * 60_000;
+            let status = if i == 0 { "ERROR" } else { "0" };
+            let leaf = Leaf::new("Cache", name, status, ts, "");
+            let ip = if i % 2 == 0 { "10.0.0.1" } else { "10.0.0.2" };
+            let id = format!("shop-0a000001-{HOUR}-{name}{i}");
+            trees.push(MessageTree::new(
+                header("shop", ip, &id),
+                Message::Event(leaf),
+            ));
+        }
+    }
+    let reports = run(&trees);
+    let report = &reports["shop"];
+    let all = report.view(&all_hour());
+    let cut = report.view(&ViewQuery {
+        max_names: Some(3),
+        ..all_hour()
+    });
+    let (all_cache, cut_cache) = (&all.types[0], &cut.types[0]);
+    let kept: Vec<&str> = cut_cache.names.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(kept, ["a", "b", "e"]);
+    assert_eq!(cut_cache.names_left_out, 2);
+    for n in &cut_cache.names {
+        assert_eq!(n, name(&all, "Cache", &n.name));
+    }
+    assert_eq!(
+        (cut_cache.count, cut_cache.fail, cut_cache.tps),
+        (all_cache.count, all_cache.fail, all_cache.tps)
+    );
+    assert_eq!((cut_cache.count, cut_cache.fail), (17, 5));
+    assert_eq!(all_cache.names.len(), 5);
+    assert_eq!(all_cache.names_left_out, 0);
+    assert_eq!(
+        serde_json::to_value(&cut).unwrap()["types"][0]["namesLeftOut"],
+        2
+    );
+    assert!(serde_json::to_value(&all).unwrap()["types"][0]
+        .get("namesLeftOut")
+        .is_none());
+    let wide = report.view(&ViewQuery {
+        max_names: Some(5),
+        ..all_hour()
+    });
+    assert_eq!(wide, all);
+}

@@ -22,7 +22,9 @@ use crate::open_minute::{
 };
 use crate::sample_id::SampleId;
 use crate::sorted_map::{merge_all, SortedMap};
-use crate::view_query::{fail_percent, hour_label, tps, ViewQuery, HOURS_PER_DAY};
+use crate::view_query::{
+    busiest_names, fail_percent, hour_label, is_zero, keep_position, tps, ViewQuery, HOURS_PER_DAY,
+};
 
 /// Failure message IDs kept per name (issue 4).
 pub(crate) const MAX_FAIL_MESSAGE_IDS: usize = 10;
@@ -777,8 +779,40 @@ impl TransactionReport {
                 let mut total = DurationStats::default();
                 let mut totals = Totals::default();
                 let mut total_histogram = DurationHistogram::new();
-                let mut names = Vec::with_capacity(t.names.len());
-                for (name, n) in t.names.iter() {
+                // Counts are cheap (the sums of at most 60 rows); a name's view is not.
+                let kept = busiest_names(
+                    t.names.values().map(|n| n.totals().count).collect(),
+                    query.max_names,
+                    keep_position(t.names.keys(), query.keep_name),
+                );
+                let is_kept = |i: usize| kept.as_ref().is_none_or(|kept| kept[i]);
+                let mut names = Vec::with_capacity(match &kept {
+                    Some(_) => query.max_names.unwrap_or(0),
+                    None => t.names.len(),
+                });
+                // The names left out still count in the type's figures, their durations
+                // in one histogram for all of them.
+                let left_out = || {
+                    t.names
+                        .values()
+                        .enumerate()
+                        .filter(|&(i, _)| !is_kept(i))
+                        .map(|(_, n)| n)
+                };
+                let mut names_left_out = 0;
+                for n in left_out() {
+                    total.merge(&n.stats);
+                    totals.add(n.totals());
+                    names_left_out += 1;
+                }
+                if names_left_out > 0 {
+                    total_histogram =
+                        MinuteHistograms::union(left_out().map(|n| &n.minute_durations));
+                }
+                for (i, (name, n)) in t.names.iter().enumerate() {
+                    if !is_kept(i) {
+                        continue;
+                    }
                     let histogram = n.minute_durations.to_histogram();
                     total.merge(&n.stats);
                     totals.add(n.totals());
@@ -795,8 +829,14 @@ impl TransactionReport {
                 TransactionTypeView {
                     type_: type_.to_owned(),
                     figures: total.figures(totals, &total_histogram, query.elapsed_seconds),
+                    // Its names' rows add up to the type's unless some are left out.
+                    minutes: match day_start {
+                        None if names_left_out > 0 => t.minute_views(),
+                        _ => Vec::new(),
+                    },
                     hours: day_start.map_or_else(Vec::new, |start| t.hour_views(start)),
                     names,
+                    names_left_out,
                 }
             })
             .collect()
@@ -846,6 +886,15 @@ impl TransactionType {
     /// The type's rows (all its names added up; the P95 of the union of their durations)
     /// as hours of the day that starts at hour `day_start`.
     fn hour_views(&self, day_start: u64) -> Vec<TransactionHourView> {
+        self.minute_views()
+            .into_iter()
+            .map(|row| row.in_day(day_start))
+            .collect()
+    }
+
+    /// The type's minute rows: all its names added up, the P95 of the union of their
+    /// durations.
+    fn minute_views(&self) -> Vec<TransactionMinuteView> {
         let mut rows: BTreeMap<u8, Totals> = BTreeMap::new();
         for n in self.names.values() {
             for m in n.minutes.iter() {
@@ -861,12 +910,12 @@ impl TransactionType {
             MinuteHistograms::merge,
         );
         rows.into_iter()
-            .map(|(row, totals)| TransactionHourView {
-                hour: hour_label(day_start + u64::from(row)),
+            .map(|(minute, totals)| TransactionMinuteView {
+                minute,
                 count: totals.count,
                 fail: totals.fail,
                 avg: totals.sum_us as f64 / totals.count.max(1) as f64 / 1000.0,
-                p95: durations.quantile(row, 0.95).map_or(0.0, |v| v / 1000.0),
+                p95: durations.quantile(minute, 0.95).map_or(0.0, |v| v / 1000.0),
             })
             .collect()
     }
@@ -909,12 +958,21 @@ pub struct TransactionTypeView {
     /// Count, failures, durations, percentiles.
     #[serde(flatten)]
     pub figures: DurationFigures,
+    /// In an hour's view with names left out ([`ViewQuery::max_names`]), the minutes with
+    /// messages, all names added up (the listed names no longer add up to the type);
+    /// otherwise empty and not serialized.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub minutes: Vec<TransactionMinuteView>,
     /// In a day's view ([`crate::TransactionDayView`]), the hours with messages; empty
     /// (and not serialized) in an hour's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hours: Vec<TransactionHourView>,
-    /// Per name, sorted by name.
+    /// Per name, sorted by name: every name, or with [`ViewQuery::max_names`] the busiest.
     pub names: Vec<TransactionNameView>,
+    /// Names not listed because of [`ViewQuery::max_names`] (counted in the type's figures
+    /// all the same); not serialized when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub names_left_out: u64,
 }
 
 /// The figures of a type or name. Durations are milliseconds.

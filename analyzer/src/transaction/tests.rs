@@ -618,3 +618,118 @@ fn a_scoped_copy_gives_the_view_of_its_machine_and_type() {
         }
     }
 }
+
+/// Names of `URL` with these message counts (`/a` 3, `/b` 5, ...), spread over two
+/// machines and several minutes and durations, plus one `SQL` name.
+fn report_of_counts(counts: &[(&str, u64)]) -> TransactionReport {
+    let mut analyzer = analyzer();
+    let mut id = 0;
+    for &(name, count) in counts {
+        for i in 0..count {
+            id += 1;
+            let ip = if i % 2 == 0 { "10.0.0.1" } else { "10.0.0.2" };
+            let ts = HOUR_START_MS + (id % 7) * 60_000;
+            let status = if i % 3 == 2 { "ERROR" } else { "0" };
+            let root = transaction("URL", name, ts, 1_000 * (id % 11 + 1), status);
+            analyzer.process(&tree(
+                "shop",
+                ip,
+                &format!("shop-0a000001-{HOUR}-{id}"),
+                root,
+            ));
+        }
+    }
+    let root = transaction("SQL", "select", HOUR_START_MS, 2_000, "0");
+    analyzer.process(&tree("shop", "10.0.0.1", "shop-0a000001-498703-0", root));
+    analyzer.into_reports().remove("shop").unwrap()
+}
+
+const NAME_COUNTS: [(&str, u64); 5] = [("/a", 3), ("/b", 5), ("/c", 3), ("/d", 1), ("/e", 5)];
+
+#[test]
+fn a_names_limit_keeps_the_busiest_names_in_name_order_and_counts_the_rest() {
+    let report = report_of_counts(&NAME_COUNTS);
+    let all = report.view(&all_hour());
+    let cut = report.view(&ViewQuery {
+        max_names: Some(3),
+        ..all_hour()
+    });
+    let (all_url, cut_url) = (&all.types[1], &cut.types[1]);
+    assert_eq!(cut_url.type_, "URL");
+    // The busiest: /b and /e (5 each), then /a before /c (3 each: ties go by name).
+    let kept: Vec<&str> = cut_url.names.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(kept, ["/a", "/b", "/e"]);
+    assert_eq!(cut_url.names_left_out, 2);
+    // Kept names and the type's own figures are those of the full view.
+    for n in &cut_url.names {
+        assert_eq!(n, name(&all, "URL", &n.name));
+    }
+    assert_eq!(cut_url.figures, all_url.figures);
+    assert_eq!(cut_url.figures.count, 17);
+    // The names listed no longer add up to the type: it has minute rows of its own.
+    assert_eq!(cut_url.minutes.iter().map(|m| m.count).sum::<u64>(), 17);
+    assert!(all_url.minutes.is_empty());
+    // A type within the limit is whole, and so is a view without one.
+    assert_eq!(cut.types[0], all.types[0]);
+    assert_eq!(cut.types[0].names_left_out, 0);
+    assert_eq!(all_url.names.len(), 5);
+    assert_eq!(all_url.names_left_out, 0);
+    let json = serde_json::to_value(&cut).unwrap();
+    assert_eq!(json["types"][1]["namesLeftOut"], 2);
+    assert!(json["types"][0].get("namesLeftOut").is_none());
+    assert!(serde_json::to_value(&all).unwrap()["types"][1]
+        .get("namesLeftOut")
+        .is_none());
+}
+
+#[test]
+fn a_names_limit_at_or_above_the_names_changes_nothing_and_zero_keeps_none() {
+    let report = report_of_counts(&NAME_COUNTS);
+    let all = report.view(&all_hour());
+    for limit in [5, 6, usize::MAX] {
+        let view = report.view(&ViewQuery {
+            max_names: Some(limit),
+            ..all_hour()
+        });
+        assert_eq!(view, all, "limit {limit}");
+    }
+    let one_machine = ViewQuery {
+        ip: Some("10.0.0.2"),
+        type_: Some("URL"),
+        ..all_hour()
+    };
+    let none = report.view(&ViewQuery {
+        max_names: Some(0),
+        ..one_machine
+    });
+    assert!(none.types[0].names.is_empty());
+    assert_eq!(none.types[0].names_left_out, 4); // /d's one message ran on 10.0.0.1
+    assert_eq!(
+        none.types[0].figures,
+        report.view(&one_machine).types[0].figures
+    );
+}
+
+#[test]
+fn a_day_view_keeps_the_busiest_names_with_their_hours_and_the_type_s_hours() {
+    let report = report_of_counts(&NAME_COUNTS);
+    let mut day = crate::TransactionDay::new("shop", HOUR / 24);
+    assert!(day.add_hour(&report));
+    let query = ViewQuery {
+        elapsed_seconds: 86_400.0,
+        ..ViewQuery::default()
+    };
+    let all = day.view(&query);
+    let cut = day.view(&ViewQuery {
+        max_names: Some(2),
+        ..query
+    });
+    let (all_url, cut_url) = (&all.types[1], &cut.types[1]);
+    let kept: Vec<&str> = cut_url.names.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(kept, ["/b", "/e"]);
+    assert_eq!(cut_url.names_left_out, 3);
+    assert_eq!(cut_url.names[0], all_url.names[1]);
+    assert!(!cut_url.names[0].hours.is_empty());
+    assert_eq!(cut_url.figures, all_url.figures);
+    assert_eq!(cut_url.hours, all_url.hours);
+}
