@@ -220,6 +220,18 @@ async fn day_target(
     })
 }
 
+/// What a day view of `target` shows: `params`' machine and type, at most `limit` names
+/// per type.
+fn day_query<'a>(params: &'a ReportParams, target: &DayTarget, limit: usize) -> ViewQuery<'a> {
+    ViewQuery {
+        ip: params.ip(),
+        type_: params.type_(),
+        elapsed_seconds: target.elapsed_seconds,
+        max_names: Some(limit),
+        keep_name: None,
+    }
+}
+
 /// 404 when `ip` names a machine the day does not have.
 fn check_day_machine<'a>(
     ip: Option<&str>,
@@ -265,15 +277,7 @@ async fn transaction_of_day(
     )
     .await;
     check_day_machine(params.ip(), merged.ips(), &target)?;
-    let view = heavy(|| {
-        merged.view(&ViewQuery {
-            ip: params.ip(),
-            type_: params.type_(),
-            elapsed_seconds: target.elapsed_seconds,
-            max_names: Some(limit),
-            keep_name: None,
-        })
-    });
+    let view = heavy(|| merged.view(&day_query(params, &target, limit)));
     Ok(Json(view).into_response())
 }
 
@@ -333,15 +337,7 @@ async fn event_of_day(
     let target = day_target(state, params, day).await?;
     let merged = event_day(state.reports.as_ref(), &target.domain, day, &target.hours).await;
     check_day_machine(params.ip(), merged.ips(), &target)?;
-    let view = heavy(|| {
-        merged.view(&ViewQuery {
-            ip: params.ip(),
-            type_: params.type_(),
-            elapsed_seconds: target.elapsed_seconds,
-            max_names: Some(limit),
-            keep_name: None,
-        })
-    });
+    let view = heavy(|| merged.view(&day_query(params, &target, limit)));
     Ok(Json(view).into_response())
 }
 

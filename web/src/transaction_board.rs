@@ -238,19 +238,8 @@ pub(crate) fn render_day(
     let Some(day) = day.filter(|_| board.has_domain()) else {
         return Ok(board.empty(HEADING));
     };
-    let view = day.view(&ViewQuery {
-        ip: board.ip.as_deref(),
-        type_: params.type_(),
-        elapsed_seconds: board.elapsed_seconds,
-        // Every name: a board sorted by another column shows the top of that column.
-        ..ViewQuery::default()
-    });
-    if !board.knows_machine(&view.ips) {
-        return Ok(board.unknown_machine(HEADING, &view.ips));
-    }
-    let controls = board.controls(HEADING, Some(&view.ips), true);
-    let body = types_or_type(board, params, &view.types, sort);
-    Ok((StatusCode::OK, html! { (controls) (body) }))
+    let view = day.view(&board_query(board, params));
+    Ok(body_of(board, params, sort, &view.ips, &view.types))
 }
 
 /// The board's body (status and markup), for the handler and the render benchmark.
@@ -263,19 +252,35 @@ pub(crate) fn render(
     let Some(report) = report.filter(|_| board.has_domain()) else {
         return Ok(board.empty(HEADING));
     };
-    let view = report.view(&ViewQuery {
+    let view = report.view(&board_query(board, params));
+    Ok(body_of(board, params, sort, &view.ips, &view.types))
+}
+
+/// What a board views of a report or a day: its machine and type, every name (a board
+/// sorted by another column shows the top of that column).
+fn board_query<'a>(board: &'a Board, params: &'a ReportParams) -> ViewQuery<'a> {
+    ViewQuery {
         ip: board.ip.as_deref(),
         type_: params.type_(),
         elapsed_seconds: board.elapsed_seconds,
-        // Every name: a board sorted by another column shows the top of that column.
         ..ViewQuery::default()
-    });
-    if !board.knows_machine(&view.ips) {
-        return Ok(board.unknown_machine(HEADING, &view.ips));
     }
-    let controls = board.controls(HEADING, Some(&view.ips), true);
-    let body = types_or_type(board, params, &view.types, sort);
-    Ok((StatusCode::OK, html! { (controls) (body) }))
+}
+
+/// An hour's or a day's board from its view's machines and types.
+fn body_of(
+    board: &Board,
+    params: &ReportParams,
+    sort: &str,
+    ips: &[String],
+    types: &[TransactionTypeView],
+) -> (StatusCode, Markup) {
+    if !board.knows_machine(ips) {
+        return board.unknown_machine(HEADING, ips);
+    }
+    let controls = board.controls(HEADING, Some(ips), true);
+    let body = types_or_type(board, params, types, sort);
+    (StatusCode::OK, html! { (controls) (body) })
 }
 
 /// The types table, or the type (and name) asked for.
