@@ -324,9 +324,14 @@ pub(crate) struct SavedRule {
 
 /// A rule's canonical form: its JSON serialization (id, scope, measure, condition,
 /// for/resolve/suppress minutes, targets), compared as a value so key order and number
-/// formatting in the file do not matter.
+/// formatting in the file do not matter, with its targets sorted (each is notified
+/// whatever their order, so listing them in another order is the same rule).
 fn definition(rule: &Rule) -> serde_json::Value {
-    serde_json::to_value(rule).expect("a rule serializes to JSON")
+    let mut value = serde_json::to_value(rule).expect("a rule serializes to JSON");
+    if let Some(serde_json::Value::Array(targets)) = value.get_mut("notify") {
+        targets.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+    }
+    value
 }
 
 /// `{board_url}/{t,e,p,metric}?domain=..&hour=YYYYMMDDHH[&type=..][&name=..]`: the web boards.
@@ -369,6 +374,32 @@ fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_is_the_same_rule_whatever_the_order_of_its_targets() {
+        let rule = |notify: &str, above: f64| {
+            let set = RuleSet::from_toml_str(
+                &format!(
+                    "[[webhook]]\nname = \"ops\"\nurl = \"http://127.0.0.1:9/a\"\n\n\
+                     [[webhook]]\nname = \"pager\"\nurl = \"http://127.0.0.1:9/b\"\n\n\
+                     [[rule]]\nid = \"r\"\ndomain = \"shop\"\nreport = \"transaction\"\n\
+                     measure = \"count\"\nabove = {above:?}\nnotify = {notify}\n"
+                ),
+                None,
+            )
+            .unwrap();
+            definition(&set.rules()[0])
+        };
+        assert_eq!(
+            rule(r#"["ops", "pager"]"#, 1.0),
+            rule(r#"["pager", "ops"]"#, 1.0)
+        );
+        assert_ne!(rule(r#"["ops", "pager"]"#, 1.0), rule(r#"["ops"]"#, 1.0));
+        assert_ne!(
+            rule(r#"["ops", "pager"]"#, 1.0),
+            rule(r#"["ops", "pager"]"#, 2.0)
+        );
+    }
 
     #[test]
     fn board_links_encode_names() {
