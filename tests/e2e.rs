@@ -395,8 +395,11 @@ fn the_router_advertises_the_address_a_collector_is_bound_to() {
         .arg(format!("127.0.0.2:{collector_port}"))
         .arg("--web-listen")
         .arg(format!("127.0.0.1:{web_port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        // Its output goes to a file of its own, never to /dev/null: on a machine where
+        // /dev/null is a regular file, whatever is written there is read back by the next
+        // program reading it (rustc's target probe in cargo, for one).
+        .stdout(std::fs::File::create(dir.path().join("serve.log")).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("serve.err")).unwrap())
         .spawn()
         .unwrap();
     let web: std::net::SocketAddr = format!("127.0.0.1:{web_port}").parse().unwrap();

@@ -226,9 +226,8 @@ impl Immutable {
         let set = std::process::Command::new("chattr")
             .arg("+i")
             .arg(path)
-            .stderr(std::process::Stdio::null())
-            .status();
-        matches!(set, Ok(s) if s.success()).then(|| Immutable(path.to_owned()))
+            .output();
+        matches!(set, Ok(out) if out.status.success()).then(|| Immutable(path.to_owned()))
     }
 }
 
