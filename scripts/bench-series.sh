@@ -11,7 +11,9 @@
 # A variant may set environment variables for its server (`new=bin:MIMALLOC_ALLOW_THP=0`).
 # Environment: LOADGEN (default: the first variant's binary), CONNECTIONS (default 4).
 # Columns: dropped trees (all counters), CPU seconds of the analyzer threads, the store
-# writer and the socket threads, VmRSS and VmHWM at the end in MiB.
+# writer and the socket threads, VmRSS and VmHWM at the end in MiB, and the share of the
+# VM's CPU time left idle during the run and the share the hypervisor took for others
+# (steal), both from /proc/stat: drops with idle time to spare are not for want of CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ $# -lt 4 ]]; then
@@ -30,8 +32,13 @@ done
 first_bin=${specs[0]%%:*}
 loadgen=${LOADGEN:-$first_bin}
 
-printf '%-5s %-12s %-8s %10s %9s %7s %6s %8s %8s\n' \
-    round variant utc dropped analyzer writer io rss_mib peak_mib
+# The VM's CPU ticks in all (user to steal; guest time is inside user), idle (with iowait)
+# and stolen, from /proc/stat's first line.
+ticks() { awk '$1 == "cpu" {t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $5 + $6, $9; exit}' /proc/stat; }
+share() { awk -v t="$1" -v p="$2" 'BEGIN {if (t > 0) printf "%.1f%%", 100 * p / t; else print "-"}'; }
+
+printf '%-5s %-12s %-8s %10s %9s %7s %6s %8s %8s %6s %6s\n' \
+    round variant utc dropped analyzer writer io rss_mib peak_mib idle steal
 count=${#names[@]}
 for round in $(seq "$rounds"); do
     for step in $(seq 0 $((count - 1))); do
@@ -39,16 +46,20 @@ for round in $(seq "$rounds"); do
         IFS=: read -r -a parts <<<"${specs[$i]}"
         bin=${parts[0]}
         utc=$(date -u +%H:%M:%S)
+        read -r total0 idle0 steal0 < <(ticks)
         out=$(env "${parts[@]:1}" BIN="$bin" LOADGEN="$loadgen" \
             scripts/bench-collector.sh "$trees" "$rate" "${CONNECTIONS:-4}" "$@" 2>&1) || {
             echo "$out" >&2
             exit 1
         }
+        read -r total1 idle1 steal1 < <(ticks)
+        idle=$(share $((total1 - total0)) $((idle1 - idle0)))
+        steal=$(share $((total1 - total0)) $((steal1 - steal0)))
         dropped=$(echo "$out" | awk '/^ocelot_dropped_trees_total/ {s += $2} END {print s + 0}')
         cpu() { echo "$out" | awk -v t="$1" '$1 == t {print $2; f = 1} END {if (!f) print "-"}'; }
         mib() { echo "$out" | tr ' ' '\n' | grep -A1 "^$1:" | tail -1 | awk '{printf "%.1f", $1 / 1024}'; }
-        printf '%-5s %-12s %-8s %10s %9s %7s %6s %8s %8s\n' "$round" "${names[$i]}" "$utc" \
+        printf '%-5s %-12s %-8s %10s %9s %7s %6s %8s %8s %6s %6s\n' "$round" "${names[$i]}" "$utc" \
             "$dropped" "$(cpu ocelot-analyzer)" "$(cpu ocelot-store-wr)" "$(cpu ocelot-io)" \
-            "$(mib VmRSS)" "$(mib VmHWM)"
+            "$(mib VmRSS)" "$(mib VmHWM)" "$idle" "$steal"
     done
 done
