@@ -568,7 +568,7 @@ impl Client {
     /// there. Aggregator trees held back by a full queue count as not there yet: they are
     /// offered to the queue again while it waits.
     pub fn flush(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::clock::instant_after(Instant::now(), timeout);
         self.flush_aggregators();
         loop {
             // Aggregator trees held back by a full queue are not counted yet: keep offering
@@ -609,7 +609,7 @@ impl Client {
     /// any handle are dropped and counted, and later metrics are no longer aggregated: each is
     /// a tree of its own, dropped and counted the same way.
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::clock::instant_after(Instant::now(), timeout);
         if let Some(stop) = self
             .inner
             .heartbeat_stop

@@ -15,7 +15,7 @@
 //! when the anchor was taken; counting roots between checks instead left quiet threads on a
 //! stale anchor for hours.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long an anchor is trusted before the wall clock is read again.
 const REANCHOR_AFTER: Duration = Duration::from_secs(60);
@@ -87,16 +87,32 @@ pub(crate) fn now_ms() -> u64 {
     epoch_us() / 1000
 }
 
+/// Stands in for a wait too long for an `Instant` to hold.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `now + wait`, or a century on when that does not fit in an `Instant`: a timeout or interval
+/// of `Duration::MAX` given by the application means "no limit", not a panic.
+pub(crate) fn instant_after(now: Instant, wait: Duration) -> Instant {
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .unwrap_or(now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     impl Clock {
-        fn reanchoring_after(reanchor_after: Duration) -> Self {
+        pub(crate) fn reanchoring_after(reanchor_after: Duration) -> Self {
             Clock {
                 reanchor_after,
                 ..Clock::new()
             }
+        }
+
+        /// When the anchor goes stale; each re-anchoring moves it on.
+        pub(crate) fn stale_at(&self) -> Option<fastant::Instant> {
+            self.anchored.map(|a| a.stale_at)
         }
 
         /// How old the anchor is (capped at the age that makes it stale).

@@ -18,6 +18,7 @@ use crossbeam_channel::{Receiver, TryRecvError};
 use ocelot_protocol::{decode_frame, DecodeOptions, MessageTree, LENGTH_PREFIX_BYTES};
 
 use crate::client::DEFAULT_COLLECTOR_PORT;
+use crate::clock::instant_after;
 use crate::router::{self, RouterAnswer};
 use crate::sampling::Sampling;
 
@@ -148,6 +149,12 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// First wait after every collector refused; doubled per failed round up to the maximum.
 const BACKOFF_START: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// A connection that the collector closes (or that fails a write) sooner than this after it
+/// was made counts as refused: the next collector is tried, and after the last one the
+/// transport backs off. A collector whose slots are all taken, or a load balancer without a
+/// backend, accepts and closes at once; reconnecting to it without a pause would make a
+/// connection per batch (per poll when idle) and never fail over.
+const STABLE_AFTER: Duration = Duration::from_secs(1);
 /// First wait before asking the router again after a failed query; doubled per failure up to
 /// the refresh interval. A router that starts a moment after the app (common when both are
 /// deployed together) is then found within seconds, not one refresh interval later.
@@ -171,6 +178,11 @@ pub struct TcpTransport {
     domain: String,
     ip: Ipv4Addr,
     stream: Option<(String, TcpStream)>,
+    /// When `stream` was connected.
+    connected_at: Instant,
+    /// Index in `collectors` the next connect round starts at: past a collector that just
+    /// closed a fresh connection.
+    first: usize,
     backoff: Duration,
     next_attempt: Instant,
     connects: u64,
@@ -202,6 +214,8 @@ impl TcpTransport {
             domain,
             ip,
             stream: None,
+            connected_at: now,
+            first: 0,
             backoff: BACKOFF_START,
             next_attempt: now,
             connects: 0,
@@ -260,14 +274,14 @@ impl TcpTransport {
             .map(|a| with_default_port(a, DEFAULT_COLLECTOR_PORT))
             .collect();
         if list.is_empty() {
-            self.next_router_query = now + self.router_retry;
-            self.router_retry = (self.router_retry * 2).min(self.router_refresh);
+            self.next_router_query = instant_after(now, self.router_retry);
+            self.router_retry = self.router_retry.saturating_mul(2).min(self.router_refresh);
             return;
         }
         if let (Some(sampling), Some(answer)) = (&self.sampling, &answer) {
             sampling.apply_router(answer.block, answer.sample);
         }
-        self.next_router_query = now + self.router_refresh;
+        self.next_router_query = instant_after(now, self.router_refresh);
         self.router_retry = ROUTER_RETRY_START.min(self.router_refresh);
         if list != self.collectors {
             // Move to the new list's first entry unless we are already on one of them.
@@ -279,12 +293,15 @@ impl TcpTransport {
                 self.stream = None;
                 self.next_attempt = now;
             }
+            self.first = 0;
             self.collectors = list;
         }
     }
 
+    /// One connect round: the collectors from `first` on, in order, first reachable wins;
+    /// after a round where none was, the next starts from the top after the backoff.
     fn connect(&mut self) -> bool {
-        for address in &self.collectors {
+        for address in self.collectors.iter().skip(self.first) {
             let Some(addr) = resolve(address) else {
                 continue;
             };
@@ -292,14 +309,45 @@ impl TcpTransport {
                 let _ = stream.set_nodelay(true);
                 let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
                 self.stream = Some((address.clone(), stream));
-                self.backoff = BACKOFF_START;
+                self.connected_at = Instant::now();
                 self.connects += 1;
                 return true;
             }
         }
+        self.first = 0;
+        self.back_off();
+        false
+    }
+
+    fn back_off(&mut self) {
         self.next_attempt = Instant::now() + self.backoff;
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
-        false
+    }
+
+    /// Forgets the connection: the collector closed it, or a write into it failed. One that
+    /// had worked for [`STABLE_AFTER`] (the collector restarted, an idle connection was
+    /// dropped) is replaced at once, from the first collector. One that did not is taken as
+    /// that collector refusing: the round goes on with the next one, and backs off after the
+    /// last, as when no collector accepts.
+    fn disconnect(&mut self) {
+        let Some((address, _)) = self.stream.take() else {
+            return;
+        };
+        if self.connected_at.elapsed() >= STABLE_AFTER {
+            self.backoff = BACKOFF_START;
+            self.first = 0;
+            self.next_attempt = Instant::now();
+            return;
+        }
+        self.first = self
+            .collectors
+            .iter()
+            .position(|a| *a == address)
+            .map_or(0, |i| i + 1);
+        if self.first >= self.collectors.len() {
+            self.first = 0;
+            self.back_off();
+        }
     }
 }
 
@@ -337,7 +385,7 @@ impl Transport for TcpTransport {
             }
             // The collector restarted, or something between dropped the idle connection:
             // writing into it would succeed and lose the batch. Connect again instead.
-            self.stream = None;
+            self.disconnect();
         }
         if Instant::now() < self.next_attempt {
             return false;
@@ -351,8 +399,8 @@ impl Transport for TcpTransport {
         };
         let result = stream.write_all(frames);
         if result.is_err() {
-            // Drop the connection; the next `ready` fails over to the next collector.
-            self.stream = None;
+            // Drop the connection (half a frame may be in it); the next `ready` connects again.
+            self.disconnect();
         }
         result
     }
@@ -406,5 +454,121 @@ mod tests {
         );
         assert_eq!(transport.collectors, ["127.0.0.1:2280"]);
         assert_eq!(transport.router.as_deref(), Some("127.0.0.1:8080"));
+    }
+
+    /// A collector that accepts every connection and closes it at once, as ours does when
+    /// all its slots are taken. Returns its address.
+    fn closing_collector() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                drop(conn);
+            }
+        });
+        address
+    }
+
+    fn transport_to(collectors: Vec<String>) -> TcpTransport {
+        TcpTransport::new(
+            collectors,
+            None,
+            Duration::from_secs(60),
+            "d".to_owned(),
+            Ipv4Addr::LOCALHOST,
+        )
+    }
+
+    /// Calls `ready` until `done` says so, for at most two seconds; whether it did.
+    fn poll_ready_until(
+        transport: &mut TcpTransport,
+        mut done: impl FnMut(bool, &TcpTransport) -> bool,
+    ) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            let ready = transport.ready();
+            if done(ready, transport) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        false
+    }
+
+    /// It used to reconnect at every `ready` (a connection per batch, or per millisecond while
+    /// the sender polls), never pausing.
+    #[test]
+    fn a_collector_that_closes_every_new_connection_gets_the_backoff_not_a_reconnect_loop() {
+        let mut transport = transport_to(vec![closing_collector()]);
+        assert!(transport.ready(), "the collector accepts");
+        let paused = poll_ready_until(&mut transport, |ready, _| !ready);
+        assert!(
+            paused,
+            "still reconnecting after {} connects",
+            transport.connects
+        );
+        assert!(transport.next_attempt > Instant::now());
+        let first_pause = transport.backoff;
+        // Each connection it closes at once doubles the pause, as a refused connect does.
+        assert!(poll_ready_until(&mut transport, |ready, _| ready));
+        assert!(poll_ready_until(&mut transport, |ready, _| !ready));
+        assert_eq!(transport.backoff, first_pause * 2);
+    }
+
+    /// A router refresh of `Duration::MAX` ("ask once") used to panic the sender thread when
+    /// the first answer came (`Instant + Duration` overflows), and nothing was sent after.
+    #[test]
+    fn a_router_refresh_of_duration_max_takes_the_answer_and_never_asks_again() {
+        use std::io::Read as _;
+        let collector = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let collector_address = collector.local_addr().unwrap().to_string();
+        let router = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let router_address = router.local_addr().unwrap().to_string();
+        let body = format!("{{\"kvs\":{{\"routers\":\"{collector_address};\"}}}}");
+        std::thread::spawn(move || {
+            for conn in router.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut request = [0u8; 1024];
+                let _ = conn.read(&mut request);
+                let _ = write!(conn, "HTTP/1.0 200 OK\r\n\r\n{body}");
+            }
+        });
+        let mut transport = TcpTransport::new(
+            Vec::new(),
+            Some(router_address),
+            Duration::MAX,
+            "d".to_owned(),
+            Ipv4Addr::LOCALHOST,
+        );
+        let routed = poll_ready_until(&mut transport, |ready, t| {
+            ready
+                && t.stream
+                    .as_ref()
+                    .is_some_and(|(a, _)| *a == collector_address)
+        });
+        assert!(routed, "the router's collector was never used");
+        assert!(transport.router_answer.is_none());
+        assert!(transport.next_router_query > Instant::now() + Duration::from_secs(3600));
+        drop(collector);
+    }
+
+    /// It used to connect to the first collector again and again, never trying the second.
+    #[test]
+    fn a_collector_that_closes_every_new_connection_is_failed_over() {
+        let healthy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let healthy_address = healthy.local_addr().unwrap().to_string();
+        let mut transport = transport_to(vec![closing_collector(), healthy_address.clone()]);
+        let failed_over = poll_ready_until(&mut transport, |ready, t| {
+            ready
+                && t.stream
+                    .as_ref()
+                    .is_some_and(|(a, _)| *a == healthy_address)
+        });
+        assert!(
+            failed_over,
+            "never moved to the collector that works ({} connects)",
+            transport.connects
+        );
+        drop(healthy);
     }
 }

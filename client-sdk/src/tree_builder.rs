@@ -263,6 +263,11 @@ impl ThreadState {
         if self.tree.open.is_empty() && self.client().is_none() {
             return;
         }
+        if self.tree.open.is_empty() {
+            // A leaf outside any transaction is a root: re-read a stale wall clock as a root
+            // transaction does, or a thread that only logs such events keeps its first anchor.
+            self.clock.refresh();
+        }
         let now = self.clock.now_us();
         let mut record = Record::new(kind, type_, name, status, now);
         record.data = data;
@@ -612,6 +617,34 @@ mod tests {
             let real = s.clock.now_us();
             s.clock.offset_us = target_us as i64 - real as i64;
         });
+    }
+
+    /// An event outside any transaction is a tree of its own, and its timestamp (and the hour
+    /// of its ID) must follow a corrected system clock as a root transaction's does. It used
+    /// to read the thread's first anchor forever on a thread that logs only such events.
+    #[test]
+    fn an_event_outside_any_transaction_rereads_a_stale_wall_clock() {
+        let (transport, _sink) = MemoryTransport::new();
+        let client = Client::builder()
+            .domain("events-only")
+            .heartbeat_interval(None)
+            .transport(transport)
+            .build();
+        with_client(&client, || {
+            let anchored = with_state(|s| {
+                s.clock = crate::clock::Clock::reanchoring_after(std::time::Duration::ZERO);
+                s.clock.now_us();
+                s.clock.stale_at()
+            })
+            .flatten()
+            .expect("anchored");
+            event!("Job", "tick");
+            let after = with_state(|s| s.clock.stale_at())
+                .flatten()
+                .expect("anchored");
+            assert!(after > anchored, "the event kept the stale anchor");
+        });
+        with_state(|s| s.clock = crate::clock::Clock::new());
     }
 
     #[test]

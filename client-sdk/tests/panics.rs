@@ -109,3 +109,16 @@ fn a_panic_in_a_nested_future_fails_both_transactions() {
     let inner = &trees[0].root.children()[1];
     assert_eq!((inner.name(), inner.status()), ("inner", "panic"));
 }
+
+/// "Wait as long as it takes" spelt `Duration::MAX`: `flush` and `shutdown` used to panic
+/// computing their deadline (`Instant + Duration` overflows).
+#[test]
+fn flush_and_shutdown_take_duration_max_as_no_limit() {
+    let (client, sink) = memory_client("patient-service");
+    with_client(&client, || drop(transaction!("URL", "/wait")));
+    assert!(client.flush(std::time::Duration::MAX));
+    assert_eq!(sink.trees().len(), 1);
+    with_client(&client, || drop(transaction!("URL", "/last")));
+    assert!(client.shutdown(std::time::Duration::MAX));
+    assert_eq!(sink.trees().len(), 2);
+}
