@@ -17,6 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use ocelot_protocol::{DEFAULT_MAX_FRAME_BYTES, LENGTH_PREFIX_BYTES};
 
 use crate::client::{Shared, WeakClient};
 use crate::message_id_factory;
@@ -171,7 +172,15 @@ impl SenderThread {
             .counters
             .queued_bytes
             .fetch_sub(tree.estimated_bytes as u64, Ordering::Relaxed);
+        let start = self.buf.len();
         tree.encode_nt1(&self.template, &mut self.scratch, &mut self.buf);
+        if self.buf.len() - start - LENGTH_PREFIX_BYTES > DEFAULT_MAX_FRAME_BYTES {
+            // A collector would refuse the frame and close the connection, and the frames
+            // after it in the batch would go with it: drop this one tree instead.
+            self.buf.truncate(start);
+            self.shared.counters.drop_trees(DropReason::TooLarge, 1);
+            return;
+        }
         self.batch_trees += 1;
     }
 

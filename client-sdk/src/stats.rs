@@ -27,17 +27,22 @@ pub enum DropReason {
     MetricNamesFull,
     /// The router said `block=true`: the collector side asked this domain to send nothing.
     Blocked,
+    /// The tree's frame came out longer than a collector takes
+    /// ([`ocelot_protocol::DEFAULT_MAX_FRAME_BYTES`], 16 MiB): sent, it would be refused and
+    /// its connection closed, losing the rest of its batch.
+    TooLarge,
 }
 
 impl DropReason {
     /// Every reason, in a stable order.
-    pub const ALL: [DropReason; 6] = [
+    pub const ALL: [DropReason; 7] = [
         DropReason::QueueFull,
         DropReason::QueueBytes,
         DropReason::SendFailed,
         DropReason::Shutdown,
         DropReason::MetricNamesFull,
         DropReason::Blocked,
+        DropReason::TooLarge,
     ];
 
     /// A short snake-case name, used in heartbeat XML.
@@ -49,6 +54,7 @@ impl DropReason {
             DropReason::Shutdown => "shutdown",
             DropReason::MetricNamesFull => "metric_names_full",
             DropReason::Blocked => "blocked",
+            DropReason::TooLarge => "too_large",
         }
     }
 
@@ -78,6 +84,8 @@ pub struct Stats {
     pub dropped_metric_names_full: u64,
     /// Trees dropped because the router said `block=true`.
     pub dropped_blocked: u64,
+    /// Trees dropped because their frame was longer than a collector takes.
+    pub dropped_too_large: u64,
     /// Trees not sent because sampling folded them into the transaction and event
     /// aggregators (the router's `sample` below 1, or [`crate::ClientBuilder::sample_ratio`]).
     pub aggregated: u64,
@@ -103,6 +111,7 @@ impl Stats {
             DropReason::Shutdown => self.dropped_shutdown,
             DropReason::MetricNamesFull => self.dropped_metric_names_full,
             DropReason::Blocked => self.dropped_blocked,
+            DropReason::TooLarge => self.dropped_too_large,
         }
     }
 
@@ -153,6 +162,7 @@ impl Counters {
             dropped_shutdown: d(3),
             dropped_metric_names_full: d(4),
             dropped_blocked: d(5),
+            dropped_too_large: d(6),
             aggregated: self.aggregated.load(Relaxed),
             queue_depth: queue_depth as u64,
             queued_bytes: self.queued_bytes.load(Relaxed),
