@@ -238,6 +238,14 @@ async fn serve_connection(
                     collector.dispatch(&mut batch);
                     break;
                 }
+                Err(e) if e.is_recoverable() => {
+                    // A CAT frame over `max_frame_bytes`: only that tree is lost, as on
+                    // CAT's server; the decoder steps over it and the trees behind it count.
+                    collector.count_frame_error(frame_error_reason(&e));
+                    BAD_FRAME_LOG.log(|suppressed| {
+                        tracing::warn!(%peer, offset, error = %e, suppressed, "frame over collector.max_frame_bytes; dropping it, keeping the connection");
+                    });
+                }
                 Err(e) => {
                     collector.count_frame_error(frame_error_reason(&e));
                     BAD_FRAME_LOG.log(|suppressed| {

@@ -30,7 +30,7 @@ pub(crate) fn decode_error_reason(e: &DecodeError) -> &'static str {
 pub(crate) fn frame_error_reason(e: &FrameError) -> &'static str {
     match e {
         FrameError::ZeroLength { .. } => "zero_length",
-        FrameError::TooLong { .. } => "frame_too_long",
+        FrameError::TooLong { .. } | FrameError::Skipped { .. } => "frame_too_long",
     }
 }
 

@@ -1273,6 +1273,47 @@ fn metric_bags_and_header_only_frames_are_skipped_without_closing_the_connection
     server.stop().shutdown();
 }
 
+/// CAT's server takes a frame of any size; ours caps them (`max_frame_bytes`). A real
+/// client's tree over the cap (2000 messages with large data) is dropped and counted, and
+/// the trees behind it on the same connection still count: closing the connection lost
+/// every tree the client had in flight.
+#[test]
+fn a_tree_over_the_frame_cap_is_dropped_and_the_trees_behind_it_still_count() {
+    let frames = binary_frames();
+    // The S06 capture (16-32 KiB of data) is over this cap; the others are under it.
+    let cap = 8 * 1024;
+    let big = frames
+        .iter()
+        .find(|f| f.len() > cap + 4)
+        .expect("a capture over the cap")
+        .clone();
+    let small: Vec<&Vec<u8>> = frames.iter().filter(|f| f.len() <= cap + 4).collect();
+    let (collector, server) = serve_without_store(CollectorConfig {
+        max_frame_bytes: cap,
+        ..manual_config()
+    });
+    let mut conn = TcpStream::connect(server.addr).unwrap();
+    let mut write = small[0].clone();
+    write.extend_from_slice(&big);
+    write.extend_from_slice(small[1]);
+    // In pieces, so the skip spans reads.
+    for piece in write.chunks(1000) {
+        conn.write_all(piece).unwrap();
+        conn.flush().unwrap();
+    }
+    wait_for("both trees around the big one", || {
+        collector.stats().trees_accepted == 2
+    });
+    assert_eq!(collector.stats().decode_errors["frame_too_long"], 1);
+    // The connection stays usable.
+    conn.write_all(small[2]).unwrap();
+    wait_for("a third tree on the same connection", || {
+        collector.stats().trees_accepted == 3
+    });
+    assert_eq!(collector.stats().decode_errors_total(), 1);
+    server.stop().shutdown();
+}
+
 /// A URL tree of `domain` stamped `ts_ms`, its message ID in the hour of `ts_ms`.
 fn tree_at(domain: &str, seq: u64, ts_ms: u64) -> bytes::Bytes {
     use ocelot_protocol::{nt1, Header, Message, MessageTree, Transaction};

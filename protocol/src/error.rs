@@ -22,6 +22,29 @@ pub enum FrameError {
         /// The configured maximum body length.
         max: u64,
     },
+    /// The frame is longer than the configured maximum but is a CAT frame (it starts with a
+    /// CAT magic and declares less than [`crate::MAX_SKIPPED_FRAME_BYTES`]): it is
+    /// dropped, and the decoder steps over its bytes as they arrive, so the stream stays
+    /// aligned and the caller may go on decoding the frames after it.
+    #[error(
+        "frame at offset {offset} declares {length} bytes, more than the maximum {max}; skipped"
+    )]
+    Skipped {
+        /// Offset of the length prefix in the stream.
+        offset: u64,
+        /// The declared body length.
+        length: u64,
+        /// The configured maximum body length.
+        max: u64,
+    },
+}
+
+impl FrameError {
+    /// Whether the stream is still aligned after this error, so the frames after it can be
+    /// decoded (only [`FrameError::Skipped`]).
+    pub fn is_recoverable(&self) -> bool {
+        matches!(self, FrameError::Skipped { .. })
+    }
 }
 
 /// Why a frame's body could not be decoded into a tree.

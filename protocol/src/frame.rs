@@ -162,6 +162,18 @@ pub(crate) fn frame_body(frame: &[u8]) -> Result<&[u8], DecodeError> {
 /// The least [`FrameDecoder::decode`] reserves for the rest of an incomplete frame.
 const RESERVE_AHEAD_BYTES: usize = 64 * 1024;
 
+/// Longest body [`FrameDecoder::decode`] steps over instead of giving up on the stream.
+///
+/// CAT's server has no cap, so a client may send a tree past ours (2000 messages with large
+/// data); dropping that one frame keeps the trees behind it, where closing the connection
+/// would lose every tree in flight (cat-design 12.1: skip exactly `length` bytes). Past
+/// this, the length is taken for garbage: any four ASCII characters read as a length are at
+/// least `0x2020_2020` (514 MiB), and skipping that would swallow the client's next trees.
+pub const MAX_SKIPPED_FRAME_BYTES: usize = 256 * 1024 * 1024;
+
+/// The magics of CAT frames (`NM1`: CAT 4.0's metric bags).
+const CAT_MAGICS: [&[u8; 3]; 3] = [b"NT1", b"PT1", b"NM1"];
+
 /// Splits a byte stream into frames.
 ///
 /// Feed it the connection's read buffer; each call takes at most one whole frame off the
@@ -172,6 +184,8 @@ const RESERVE_AHEAD_BYTES: usize = 64 * 1024;
 pub struct FrameDecoder {
     max_frame_bytes: usize,
     offset: u64,
+    /// Bytes of an oversized frame still to step over (see [`FrameError::Skipped`]).
+    skipping: u64,
 }
 
 impl Default for FrameDecoder {
@@ -186,6 +200,7 @@ impl FrameDecoder {
         FrameDecoder {
             max_frame_bytes,
             offset: 0,
+            skipping: 0,
         }
     }
 
@@ -217,9 +232,42 @@ impl FrameDecoder {
     }
 
     /// Takes the next whole frame (length prefix included) off the front of `buf`.
+    ///
+    /// A CAT frame longer than the maximum (see [`MAX_SKIPPED_FRAME_BYTES`]) gives
+    /// [`FrameError::Skipped`] once; its bytes are then dropped from `buf` as they arrive,
+    /// and the frames after it come out as usual. Every other error ends the stream.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
-        let Some(length) = self.peek_length(buf)? else {
+        if !self.step_over(buf) {
             return Ok(None);
+        }
+        let length = match self.peek_length(buf) {
+            Ok(Some(length)) => length,
+            Ok(None) => return Ok(None),
+            Err(FrameError::TooLong {
+                offset,
+                length,
+                max,
+            }) if length <= MAX_SKIPPED_FRAME_BYTES as u64 => {
+                // Its magic tells a CAT frame from garbage: wait for it.
+                let Some(magic) = buf.get(LENGTH_PREFIX_BYTES..LENGTH_PREFIX_BYTES + 3) else {
+                    return Ok(None);
+                };
+                if !CAT_MAGICS.iter().any(|m| &m[..] == magic) {
+                    return Err(FrameError::TooLong {
+                        offset,
+                        length,
+                        max,
+                    });
+                }
+                self.skipping = LENGTH_PREFIX_BYTES as u64 + length;
+                self.step_over(buf);
+                return Err(FrameError::Skipped {
+                    offset,
+                    length,
+                    max,
+                });
+            }
+            Err(e) => return Err(e),
         };
         let total = LENGTH_PREFIX_BYTES + length;
         if buf.len() < total {
@@ -232,6 +280,18 @@ impl FrameDecoder {
         }
         self.offset += total as u64;
         Ok(Some(buf.split_to(total).freeze()))
+    }
+
+    /// Drops from `buf` what is left of a frame being skipped; whether it is all gone.
+    fn step_over(&mut self, buf: &mut BytesMut) -> bool {
+        if self.skipping == 0 {
+            return true;
+        }
+        let drop = usize::try_from(self.skipping).map_or(buf.len(), |n| n.min(buf.len()));
+        let _ = buf.split_to(drop);
+        self.skipping -= drop as u64;
+        self.offset += drop as u64;
+        self.skipping == 0
     }
 
     /// Like [`FrameDecoder::decode`] over a borrowed slice: returns the frame's length
@@ -305,6 +365,56 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("808464432"));
+    }
+
+    #[test]
+    fn an_oversized_cat_frame_is_skipped_and_the_next_frame_still_decodes() {
+        let mut stream = Vec::new();
+        stream.extend_from_slice(&100u32.to_be_bytes());
+        stream.extend_from_slice(b"NT1");
+        stream.extend_from_slice(&[b'x'; 97]);
+        stream.extend_from_slice(&5u32.to_be_bytes());
+        stream.extend_from_slice(b"NT1ab");
+        // Whatever the read sizes, one skip is reported and the small frame comes out whole.
+        for chunk in [1, 2, 5, 7, 64, stream.len()] {
+            let mut decoder = FrameDecoder::new(50);
+            let mut buf = BytesMut::new();
+            let (mut skipped, mut frames) = (Vec::new(), Vec::new());
+            for piece in stream.chunks(chunk) {
+                buf.extend_from_slice(piece);
+                loop {
+                    match decoder.decode(&mut buf) {
+                        Ok(Some(frame)) => frames.push(frame),
+                        Ok(None) => break,
+                        Err(e) => {
+                            assert!(e.is_recoverable(), "{e}");
+                            skipped.push(e);
+                        }
+                    }
+                }
+            }
+            assert_eq!(
+                skipped,
+                [FrameError::Skipped {
+                    offset: 0,
+                    length: 100,
+                    max: 50
+                }],
+                "chunk {chunk}"
+            );
+            assert_eq!(frames, [&b"\0\0\0\x05NT1ab"[..]], "chunk {chunk}");
+            assert!(buf.is_empty());
+            assert_eq!(decoder.offset(), stream.len() as u64);
+        }
+    }
+
+    #[test]
+    fn an_oversized_length_without_a_cat_magic_ends_the_stream() {
+        let mut decoder = FrameDecoder::new(50);
+        let mut buf = BytesMut::from(&[0u8, 0, 0, 100, b'X', b'Y', b'Z', 0][..]);
+        let err = decoder.decode(&mut buf).unwrap_err();
+        assert!(!err.is_recoverable());
+        assert!(matches!(err, FrameError::TooLong { length: 100, .. }));
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub use view::{MessageView, TreeView};
 pub use error::{DecodeError, FrameError, MessageIdError};
 pub use frame::{
     decode_frame, decode_stream, scan_frame, FrameDecoder, ScannedFrame, WireFormat,
-    DEFAULT_MAX_FRAME_BYTES, LENGTH_PREFIX_BYTES,
+    DEFAULT_MAX_FRAME_BYTES, LENGTH_PREFIX_BYTES, MAX_SKIPPED_FRAME_BYTES,
 };
 pub use message::{
     DecodeOptions, Header, Leaf, Message, MessageKind, MessageTree, Transaction, MAX_DEPTH, SUCCESS,
