@@ -52,7 +52,11 @@ impl TransactionBatch {
     /// together have the batch's exact sum, and its spread `width² / 12` added. Durations
     /// spread over a bucket's width come out exact.
     pub(crate) fn sum_of_squares_us2(&self) -> u128 {
-        let n: u64 = self.durations.iter().map(|&(_, c)| c).sum();
+        // Saturating: the counts are the client's, and may add up past a `u64`.
+        let n = self
+            .durations
+            .iter()
+            .fold(0u64, |n, &(_, c)| n.saturating_add(c));
         if n == 0 {
             return 0;
         }
@@ -153,6 +157,12 @@ mod tests {
                 .sum_of_squares_us2(),
             0
         );
+    }
+
+    #[test]
+    fn squares_of_counts_past_a_u64_do_not_overflow() {
+        let batch = parse_transaction_batch("@5;0;9;1,18446744073709551615|2,1").unwrap();
+        assert!(batch.sum_of_squares_us2() > 0);
     }
 
     #[test]

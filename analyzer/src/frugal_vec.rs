@@ -64,6 +64,11 @@ impl<T> ThinList<T> {
     pub(crate) fn as_mut_slice(&mut self) -> &mut [T] {
         self.0.as_deref_mut().map_or(&mut [], Vec::as_mut_slice)
     }
+
+    /// Removes the last element (the allocation stays).
+    pub(crate) fn pop(&mut self) -> Option<T> {
+        self.0.as_deref_mut().and_then(Vec::pop)
+    }
 }
 
 impl<T> std::ops::Deref for ThinList<T> {

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use ocelot_analyzer::{
-    AnalyzerConfig, EventAnalyzer, ProblemAnalyzer, TransactionAnalyzer, ViewQuery,
+    AnalyzerConfig, EventAnalyzer, HeartbeatAnalyzer, MetricAnalyzer, ProblemAnalyzer,
+    TransactionAnalyzer, ViewQuery,
 };
 use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
 
@@ -77,4 +78,39 @@ fn a_message_after_its_roots_hour_counts_at_the_hours_last_minute() {
         let minutes: Vec<u8> = problem.minutes.iter().map(|m| m.minute).collect();
         assert_eq!(minutes, [59], "{} {}", problem.category, problem.name);
     }
+}
+
+#[test]
+fn a_metric_or_heartbeat_after_its_roots_hour_counts_at_the_hours_last_minute() {
+    let config = Arc::new(AnalyzerConfig::default());
+    let mut tree = long_request();
+    let late = HOUR_START_MS + 3_605_000;
+    let Message::Transaction(root) = &mut tree.root else {
+        unreachable!("a transaction root")
+    };
+    root.children
+        .push(Message::Metric(Leaf::new("", "orders", "C", late, "3")));
+    root.children.push(Message::Heartbeat(Leaf::new(
+        "Heartbeat",
+        "10.0.0.1",
+        "0",
+        late,
+        r#"<status><thread count="60"/></status>"#,
+    )));
+
+    let mut metrics = MetricAnalyzer::new(HOUR, config.clone());
+    metrics.process(&tree);
+    let view = metrics.reports()["shop"].view(&whole_hour());
+    let minutes: Vec<(u8, u64)> = view.metrics[0]
+        .minutes
+        .iter()
+        .map(|m| (m.minute, m.count))
+        .collect();
+    assert_eq!(minutes, [(59, 3)], "not at 06:00");
+
+    let mut heartbeats = HeartbeatAnalyzer::new(HOUR, config);
+    heartbeats.process(&tree);
+    let view = heartbeats.reports()["shop"].view(&whole_hour());
+    let minutes: Vec<u8> = view.minutes.iter().map(|m| m.minute).collect();
+    assert_eq!(minutes, [59], "not at 06:00");
 }

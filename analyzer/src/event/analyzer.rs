@@ -157,7 +157,12 @@ impl TreeCounter<'_> {
             return;
         }
         if fail > 0 {
-            push_newest(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
+            push_newest(
+                &mut name.fail_message_ids,
+                message_id,
+                event.timestamp_ms,
+                MAX_FAIL_MESSAGE_IDS,
+            );
         } else if name.sample_message_id.is_empty() {
             name.sample_message_id = message_id.sample().clone();
         }

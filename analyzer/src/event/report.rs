@@ -297,8 +297,12 @@ impl EventReport {
             .flat_map(|m| m.types.iter())
             .filter(|(type_, _)| query.type_.is_none_or(|wanted| wanted == *type_))
             .map(|(type_, t)| {
-                let count = t.names.values().map(|n| n.count).sum();
-                let fail = t.names.values().map(|n| n.fail).sum();
+                // Saturating, as each name's are: batch counts are the client's.
+                let count = t
+                    .names
+                    .values()
+                    .fold(0u64, |c, n| c.saturating_add(n.count));
+                let fail = t.names.values().fold(0u64, |f, n| f.saturating_add(n.fail));
                 let kept = busiest_names(
                     t.names.values().map(|n| n.count).collect(),
                     query.max_names,

@@ -232,3 +232,42 @@ fn a_names_limit_keeps_the_busiest_events_in_name_order_and_counts_the_rest() {
     });
     assert_eq!(wide, all);
 }
+
+#[test]
+fn the_failure_links_are_the_newest_by_time_over_machines() {
+    // 10.0.0.1 fails at :50, 10.0.0.2 (listed after it) at :05.
+    let trees: Vec<MessageTree> = [("10.0.0.1", 50, 0), ("10.0.0.2", 5, 100)]
+        .into_iter()
+        .flat_map(|(ip, minute, first_seq)| {
+            (0..10).map(move |i| {
+                let ts = HOUR_START_MS + minute * 60_000 + i;
+                let id = format!("shop-0a000001-498703-{}", first_seq + i);
+                let error = Leaf::new("Error", "Timeout", "ERROR", ts, "");
+                MessageTree::new(header("shop", ip, &id), Message::Event(error))
+            })
+        })
+        .collect();
+    let reports = run(&trees);
+    let view = reports["shop"].view(&all_hour());
+    let expected: Vec<String> = (0..10)
+        .map(|seq| format!("shop-0a000001-498703-{seq}"))
+        .collect();
+    assert_eq!(name(&view, "Error", "Timeout").fail_message_ids, expected);
+}
+
+#[test]
+fn a_types_count_saturates_where_its_names_counts_do() {
+    // A client's batch counts are its own: two near the limit add up to more than a u64.
+    let trees: Vec<MessageTree> = ["a", "b"]
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let batch = Leaf::new("Job", name, "0", HOUR_START_MS, "@18446744073709551615;9");
+            let id = format!("shop-0a000001-498703-{i}");
+            MessageTree::new(header("shop", "10.0.0.1", &id), Message::Event(batch))
+        })
+        .collect();
+    let view = run(&trees)["shop"].view(&all_hour());
+    let job = &view.types[0];
+    assert_eq!((job.count, job.fail), (u64::MAX, 18));
+}

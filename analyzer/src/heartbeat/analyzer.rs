@@ -10,7 +10,7 @@ use super::status_xml::parse_status;
 use crate::cardinality::capped_entry;
 use crate::config::AnalyzerConfig;
 use crate::domain_reports::DomainReports;
-use crate::minute::minute_of;
+use crate::minute::{hour_start_ms, minute_in_hour};
 
 /// The heartbeat reports of one hour, one per domain.
 #[derive(Debug, Clone)]
@@ -71,6 +71,9 @@ impl HeartbeatAnalyzer {
         let heartbeats = tree.messages.iter().filter(is_heartbeat);
         let config = &*self.config;
         let hour = self.hour;
+        // As the other reports count: a message past the hour of its tree's root (a long
+        // request's) at the hour's edge, not at the same minute of the hour before.
+        let hour_start = hour_start_ms(hour);
         let mut folded = 0;
         let report = self
             .reports
@@ -91,7 +94,7 @@ impl HeartbeatAnalyzer {
             };
             let values = machine
                 .minutes
-                .entry(minute_of(heartbeat.timestamp_ms))
+                .entry(minute_in_hour(heartbeat.timestamp_ms, hour_start))
                 .or_default();
             for (name, value) in series {
                 if values.len() >= config.max_heartbeat_series && !values.contains_key(&name) {

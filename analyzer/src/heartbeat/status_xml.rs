@@ -83,7 +83,15 @@ fn visit(
             numbers(&attributes, &[], |k, v| series.push((k.to_owned(), v)));
             Some(String::new())
         }
-        "extension" => Some(attribute("id").unwrap_or("extension").to_owned()),
+        "extension" => {
+            let id = attribute("id").unwrap_or("extension").to_owned();
+            // Attributes beside `id` are details too (CAT's dynamic attributes).
+            let base = join(&id);
+            numbers(&attributes, &["id"], |k, v| {
+                series.push((format!("{base}.{k}"), v));
+            });
+            Some(id)
+        }
         "extensionDetail" => {
             if let (Some(id), Some(value)) = (attribute("id"), attribute("value")) {
                 if let Some(v) = number(value) {
@@ -164,6 +172,19 @@ mod tests {
         assert_eq!(get("thread.daemon-count"), Some(40.0));
         assert_eq!(get("message.produced"), Some(1000.0));
         assert_eq!(get("GC.ParNewCount"), Some(7.0));
+    }
+
+    #[test]
+    fn numeric_attributes_of_an_extension_are_details_too() {
+        let xml = r#"<status><extension id="Queue" size="12" name="orders" rate="0.5"><extensionDetail id="dropped" value="3"/></extension></status>"#;
+        assert_eq!(
+            parse_status(xml).unwrap(),
+            vec![
+                ("Queue.size".to_owned(), 12.0),
+                ("Queue.rate".to_owned(), 0.5),
+                ("Queue.dropped".to_owned(), 3.0),
+            ]
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use ocelot_protocol::{MessageKind, MessageTree, MessageView, TreeView};
 use super::report::MetricReport;
 use crate::config::AnalyzerConfig;
 use crate::domain_reports::DomainReports;
-use crate::minute::minute_of;
+use crate::minute::{hour_start_ms, minute_in_hour};
 
 /// The metric reports of one hour, one per domain.
 #[derive(Debug, Clone)]
@@ -94,6 +94,9 @@ impl MetricAnalyzer {
         }
         let config = &*self.config;
         let hour = self.hour;
+        // As the other reports count: a message past the hour of its tree's root (a long
+        // request's) at the hour's edge, not at the same minute of the hour before.
+        let hour_start = hour_start_ms(hour);
         let mut folded = 0;
         let report = self
             .reports
@@ -114,7 +117,7 @@ impl MetricAnalyzer {
             if item.kind.is_empty() {
                 metric.status.clone_into(&mut item.kind);
             }
-            item.record(minute_of(metric.timestamp_ms), count, sum);
+            item.record(minute_in_hour(metric.timestamp_ms, hour_start), count, sum);
         }
         report.folded += folded;
     }

@@ -115,7 +115,7 @@ impl MetricReport {
             .iter()
             .filter(|(name, _)| query.type_.is_none_or(|wanted| wanted == *name))
             .map(|(name, item)| {
-                let count = item.minutes.iter().map(|m| m.count).sum();
+                let count = (item.minutes.iter()).fold(0u64, |c, m| c.saturating_add(m.count));
                 let sum = item.minutes.iter().map(|m| m.sum).fold(0.0, saturating_sum);
                 MetricItemView {
                     name: name.to_owned(),

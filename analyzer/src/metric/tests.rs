@@ -156,3 +156,18 @@ fn a_sum_past_the_largest_number_stays_finite_and_the_report_reads_back() {
     let back: MetricReport = serde_json::from_str(&json).unwrap();
     assert_eq!(back, reports["shop"]);
 }
+
+#[test]
+fn a_metrics_hour_count_saturates_where_its_minutes_do() {
+    let mut analyzer = MetricAnalyzer::new(HOUR, Arc::new(AnalyzerConfig::default()));
+    for minute in 0..2 {
+        let ts = HOUR_START_MS + minute * 60_000;
+        let metric = Leaf::new("", "orders", "C", ts, "18446744073709551615");
+        analyzer.process(&MessageTree::new(
+            header("shop", "10.0.0.1", ""),
+            Message::Metric(metric),
+        ));
+    }
+    let view = analyzer.reports()["shop"].view(&ViewQuery::default());
+    assert_eq!(view.metrics[0].count, u64::MAX);
+}

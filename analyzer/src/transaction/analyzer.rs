@@ -173,7 +173,12 @@ fn record(
             config.max_key_chars.min(128),
             folded,
         );
-        push_newest(&mut name.fail_message_ids, message_id, MAX_FAIL_MESSAGE_IDS);
+        push_newest(
+            &mut name.fail_message_ids,
+            message_id,
+            transaction.timestamp_ms,
+            MAX_FAIL_MESSAGE_IDS,
+        );
     } else if name.sample_message_id.is_empty() {
         name.sample_message_id = message_id.sample().clone();
     }

@@ -733,3 +733,34 @@ fn a_day_view_keeps_the_busiest_names_with_their_hours_and_the_type_s_hours() {
     assert_eq!(cut_url.figures, all_url.figures);
     assert_eq!(cut_url.hours, all_url.hours);
 }
+
+#[test]
+fn the_failure_links_are_the_newest_by_time_over_machines_and_late_trees() {
+    let mut analyzer = analyzer();
+    // 10.0.0.1 fails at :50, then late trees of its :05 arrive; 10.0.0.2 (listed after it)
+    // failed at :05 too. The newest ten failures are 10.0.0.1's of :50, on its own view and
+    // on all machines'.
+    for (ip, minute, first_seq) in [
+        ("10.0.0.1", 50, 0),
+        ("10.0.0.1", 5, 100),
+        ("10.0.0.2", 5, 200),
+    ] {
+        for i in 0..10 {
+            let ts = HOUR_START_MS + minute * 60_000 + i;
+            let root = transaction("URL", "/pay", ts, 1_000, "500");
+            let id = format!("shop-0a000001-498703-{}", first_seq + i);
+            analyzer.process(&tree("shop", ip, &id, root));
+        }
+    }
+    let expected: Vec<String> = (0..10)
+        .map(|seq| format!("shop-0a000001-498703-{seq}"))
+        .collect();
+    let report = &analyzer.reports()["shop"];
+    let one = report.view(&ViewQuery {
+        ip: Some("10.0.0.1"),
+        ..all_hour()
+    });
+    assert_eq!(name(&one, "URL", "/pay").fail_message_ids, expected);
+    let all = report.view(&all_hour());
+    assert_eq!(name(&all, "URL", "/pay").fail_message_ids, expected);
+}
