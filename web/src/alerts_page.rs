@@ -5,14 +5,18 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use maud::{html, Markup};
-use ocelot_alert::{AlertPhase, AlertSnapshot, Measure, ReportKind, RuleStatus};
+use ocelot_alert::{AlertEvent, AlertPhase, AlertSnapshot, Measure, ReportKind, RuleStatus};
+use ocelot_analyzer::hour_label;
 
-use crate::board::{format_amount, format_count, format_ms, format_percent, stat};
+use crate::board::{build_url, format_amount, format_count, format_ms, format_percent, stat};
 use crate::layout::page;
+use crate::links::anchor_id;
 use crate::state::AppState;
 use crate::time::format_utc_ms;
 
 const PATH: &str = "/alerts";
+/// Alert minutes are minutes since the epoch; boards take hours.
+const MINUTES_PER_HOUR: u64 = 60;
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {
@@ -68,6 +72,35 @@ fn minute_title(label: &str) -> String {
         }
         _ => label.to_owned(),
     }
+}
+
+/// The board an alert is about, at the alert's hour, on the server showing this page. The
+/// event's own `link` is for notifications: absolute, made from `board_url` or from the
+/// address the web UI listens on (`127.0.0.1` when it listens on every address), so here it
+/// would send a user on another machine to their own computer.
+fn board_link(e: &AlertEvent) -> String {
+    let scope = &e.scope;
+    let hour = hour_label(e.minute / MINUTES_PER_HOUR);
+    let mut params = vec![("domain", scope.domain.as_str()), ("hour", hour.as_str())];
+    let path = match scope.report {
+        ReportKind::Transaction => "/t",
+        ReportKind::Event => "/e",
+        ReportKind::Problem => "/p",
+        // The metric page shows every metric of the domain: jump to this one's chart.
+        ReportKind::Metric => {
+            let url = build_url("/metric", &params);
+            return match &scope.name {
+                Some(name) => format!("{url}#{}", anchor_id("metric-", name)),
+                None => url,
+            };
+        }
+    };
+    params.extend(
+        [("type", &scope.type_), ("name", &scope.name)]
+            .into_iter()
+            .filter_map(|(key, value)| Some((key, value.as_deref()?))),
+    );
+    build_url(path, &params)
 }
 
 /// The condition with how long it must hold: `above 200 for 3 min, resolves after 2 min`.
@@ -172,7 +205,7 @@ fn render(s: &AlertSnapshot) -> Markup {
                             td { (e.scope.to_string()) }
                             td.num { (value(e.value, e.measure, e.scope.report)) }
                             td.num { (value(e.baseline, e.measure, e.scope.report)) }
-                            td { a href=(e.link) { "open" } }
+                            td { a href=(board_link(e)) { "open" } }
                         }
                     } }
                 } }
@@ -484,6 +517,32 @@ mod tests {
         assert!(
             at("timed out after 5000 ms") < at("connection refused"),
             "the newest attempt first"
+        );
+    }
+
+    #[test]
+    fn alerts_open_their_board_on_this_server_not_where_notifications_point() {
+        let mut s = snapshot();
+        // What a server listening on 0.0.0.0:8080 puts in its notifications.
+        s.events[0].link =
+            "http://127.0.0.1:8080/t?domain=payment-service&hour=2026120605&type=Service"
+                .to_owned();
+        let mut metric = s.events[0].clone();
+        metric.scope = scope(ReportKind::Metric, "x", Some("payment.declined"));
+        metric.scope.type_ = None;
+        metric.link = "http://127.0.0.1:8080/metric?domain=payment-service&hour=2026120605&name=payment.declined".to_owned();
+        s.events.push(metric);
+        let html = render(&s).into_string();
+        assert!(!html.contains("127.0.0.1"), "{html}");
+        assert!(
+            html.contains(
+                r#"href="/t?domain=payment-service&amp;hour=2026120605&amp;type=Service">open<"#
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"href="/metric?domain=payment-service&amp;hour=2026120605#metric-payment.declined">open<"#),
+            "the metric's chart: {html}"
         );
     }
 

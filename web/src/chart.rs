@@ -386,8 +386,9 @@ fn legend(canvas: Canvas, title: &str, series: &[Series<'_>]) -> Markup {
     }
 }
 
-/// A bar chart of one per-minute series in `unit`. Drawn for a chart alone or two abreast
-/// (`.charts`); see [`grid_bar_chart`] for a grid.
+/// A bar chart of one per-minute series in `unit`; a NaN (a minute without data, which has
+/// no mean) draws no bar. Drawn for a chart alone or two abreast (`.charts`); see
+/// [`grid_bar_chart`] for a grid.
 pub(crate) fn bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
     bar_chart_on(WIDE, title, unit, values)
 }
@@ -408,7 +409,7 @@ fn bar_chart_on(canvas: Canvas, title: &str, unit: &str, values: &[f64]) -> Mark
     let top = ticks.last().copied().unwrap_or(1.0);
     let slot = canvas.slot();
     let body = html! {
-        @for (m, v) in values.iter().take(slots).enumerate() {
+        @for (m, v) in values.iter().take(slots).enumerate().filter(|(_, v)| v.is_finite()) {
             @let y = canvas.y_of(*v, top);
             // Centre each bar on its minute's x so bars line up with line charts.
             @let x = canvas.x_of_minute(m) - slot * 0.4;

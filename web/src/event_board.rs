@@ -224,7 +224,7 @@ fn types_section(board: &Board, types: &[EventTypeView], sort: &str) -> Markup {
                     tbody {
                         @for t in &rows {
                             tr.unhealthy[t.fail_percent > UNHEALTHY_FAIL_PERCENT] {
-                                td.name { a href=(board.url(&[("type", &t.type_)])) { (t.type_) } }
+                                td.name { a href=(board.url(&[("type", &t.type_), ("sort", board.sort_param())])) { (t.type_) } }
                                 (counts(t.count, t.fail, t.fail_percent, t.tps))
                             }
                         }
@@ -272,12 +272,14 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
     });
     let left_out = rows_left_out(&mut rows, "names");
     let (rate_label, rate_hint) = rate_label(board);
+    // Picking a name keeps the table's order, and sorting keeps the name picked.
+    let kept_sort = [("sort", board.sort_param())];
     html! {
         nav.crumbs aria-label="Breadcrumb" {
-            a href=(board.url(&[])) { "All types" }
+            a href=(board.url(&kept_sort)) { "All types" }
             span.sep { "›" }
             @if let Some(n) = name {
-                a href=(type_url(&[])) { (t.type_) }
+                a href=(type_url(&kept_sort)) { (t.type_) }
                 span.sep { "›" }
                 span.current { (n.name) }
             } @else {
@@ -328,13 +330,13 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
             div.table-wrap {
                 table.report.sortable {
                     thead { tr {
-                        (sortable_header(&columns(board), sort, |key| type_url(&[("sort", key)])))
+                        (sortable_header(&columns(board), sort, |key| type_url(&[("name", chosen.unwrap_or_default()), ("sort", key)])))
                         th title="a sample and failed messages, in LogView" { "Messages" }
                     } }
                     tbody {
                         @for n in &rows {
                             tr.unhealthy[n.fail_percent > UNHEALTHY_FAIL_PERCENT].selected[Some(n.name.as_str()) == chosen] {
-                                td.name { a href=(type_url(&[("name", &n.name)])) { (n.name) } }
+                                td.name { a href=(type_url(&[("name", &n.name), ("sort", board.sort_param())])) { (n.name) } }
                                 (counts(n.count, n.fail, n.fail_percent, n.tps))
                                 td.links {
                                     @if !n.sample_message_id.is_empty() { (message_link(&n.sample_message_id, "sample", "sample")) }

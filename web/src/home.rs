@@ -143,6 +143,14 @@ async fn home(
             .then_with(|| a.domain.cmp(&b.domain))
     });
     let label = ocelot_analyzer::hour_label(board.hour);
+    // The cards open their board at the hour shown; the current hour's stay bare, so they
+    // still open the current hour after the page has sat in a tab past the hour.
+    let card_hour = if board.hour == board.current_hour {
+        ""
+    } else {
+        label.as_str()
+    };
+    let card = |path: &str| build_url(path, &[("hour", card_hour)]);
     let body = html! {
         (board.controls(HEADING, None, false))
         @if rows.is_empty() {
@@ -190,10 +198,10 @@ async fn home(
             }
         }
         section.cards {
-            a.card href="/t" { h2 { "Transactions" } p { "Counts, failures and percentiles per type and name." } }
-            a.card href="/p" { h2 { "Problems" } p { "Errors, long URLs, long SQL, grouped by category." } }
-            a.card href="/h" { h2 { "Heartbeats" } p { "CPU, memory and threads of every machine." } }
-            a.card href="/state" { h2 { "Collector state" } p { "Trees received, drops and malformed frames." } }
+            a.card href=(card("/t")) { h2 { "Transactions" } p { "Counts, failures and percentiles per type and name." } }
+            a.card href=(card("/p")) { h2 { "Problems" } p { "Errors, long URLs, long SQL, grouped by category." } }
+            a.card href=(card("/h")) { h2 { "Heartbeats" } p { "CPU, memory and threads of every machine." } }
+            a.card href=(card("/state")) { h2 { "Collector state" } p { "Trees received, drops and malformed frames." } }
         }
     };
     Ok((StatusCode::OK, page("Home", PATH, body)))

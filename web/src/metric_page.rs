@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use ocelot_analyzer::{MetricItemView, ViewQuery};
+use ocelot_analyzer::{MetricItemView, MetricMinuteView, ViewQuery};
 
-use crate::board::{format_amount, format_count, per_minute, Board};
+use crate::board::{format_amount, format_count, per_minute, Board, MINUTES};
 use crate::chart::grid_bar_chart;
 use crate::cpu::heavy;
 use crate::error::{PageError, PageQuery};
@@ -116,10 +116,22 @@ fn kind_label(kind: &str) -> &'static str {
     }
 }
 
+/// A duration metric's mean per minute: NaN (no bar) for a minute without a sample, which
+/// has no mean; a 0 there would read as "took 0 ms".
+fn means_per_minute(minutes: &[MetricMinuteView]) -> Vec<f64> {
+    let mut values = vec![f64::NAN; MINUTES];
+    for m in minutes.iter().filter(|m| m.count > 0) {
+        if let Some(slot) = values.get_mut(usize::from(m.minute)) {
+            *slot = m.avg;
+        }
+    }
+    values
+}
+
 fn metric_chart(m: &MetricItemView) -> Markup {
     let minutes = m.minutes.iter();
     let (what, unit, values) = match m.kind.as_str() {
-        "T" => ("mean", "ms", per_minute(minutes.map(|x| (x.minute, x.avg)))),
+        "T" => ("mean", "ms", means_per_minute(&m.minutes)),
         "C" => (
             "count",
             "count",

@@ -137,7 +137,7 @@ async fn problem_board(
                         (category) " " span.count { (format_count(entries.iter().map(|e| e.count).sum())) }
                     }
                 }
-                span.muted { (format_count(total)) " problems in all" }
+                span.muted { (format_count(total)) @if total == 1 { " problem" } @else { " problems" } " in all" }
             }
         }
         @for ((_, category), entries) in &categories {

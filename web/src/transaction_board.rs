@@ -374,7 +374,7 @@ fn types_section(board: &Board, types: &[TransactionTypeView], sort: &str) -> Ma
                     tbody {
                         @for t in &types {
                             tr.unhealthy[t.figures.fail_percent > UNHEALTHY_FAIL_PERCENT] {
-                                td.name { a href=(board.url(&[("type", &t.type_)])) { (t.type_) } }
+                                td.name { a href=(board.url(&[("type", &t.type_), ("sort", board.sort_param())])) { (t.type_) } }
                                 (figure_cells(&t.figures))
                             }
                         }
@@ -398,18 +398,20 @@ fn type_section(
         board.url(&params)
     };
     let name = chosen.and_then(|wanted| t.names.iter().find(|n| n.name == wanted));
+    // Picking a name keeps the table's order, and sorting keeps the name picked.
+    let kept_sort = [("sort", board.sort_param())];
     // One prefix for every row's link: `type_url` per row would re-encode the same domain,
     // hour and type 10 000 times on a big board.
-    let name_url_prefix = format!("{}&name=", type_url(&[]));
+    let name_url_prefix = format!("{}&name=", type_url(&kept_sort));
     let mut names: Vec<&TransactionNameView> = t.names.iter().collect();
     sort_figures(&mut names, sort, |n| (n.name.as_str(), &n.figures));
     let left_out = rows_left_out(&mut names, "names");
     html! {
         nav.crumbs aria-label="Breadcrumb" {
-            a href=(board.url(&[])) { "All types" }
+            a href=(board.url(&kept_sort)) { "All types" }
             span.sep { "›" }
             @if name.is_some() {
-                a href=(type_url(&[])) { (t.type_) }
+                a href=(type_url(&kept_sort)) { (t.type_) }
                 span.sep { "›" }
                 span.current { (chosen.unwrap_or_default()) }
             } @else {
@@ -435,7 +437,7 @@ fn type_section(
             div.table-wrap {
                 table.report.sortable {
                     thead { tr {
-                        (sortable_header(&columns(board), sort, |key| type_url(&[("sort", key)])))
+                        (sortable_header(&columns(board), sort, |key| type_url(&[("name", chosen.unwrap_or_default()), ("sort", key)])))
                         th title="a sample, the slowest and failed messages, in LogView" { "Messages" }
                     } }
                     tbody {

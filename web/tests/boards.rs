@@ -930,3 +930,96 @@ async fn metric_links_reach_their_own_chart_whatever_the_name_holds() {
         );
     }
 }
+
+#[tokio::test]
+async fn picking_a_type_or_name_keeps_the_sort_and_sorting_keeps_the_name() {
+    let hour = format!("domain=app-0&amp;hour={HOUR_LABEL}");
+    for (board, api) in [("/t", "/api/transaction"), ("/e", "/api/event")] {
+        let view = get_json(
+            report_app(),
+            &format!("{api}?domain=app-0&hour=current"),
+            200,
+        )
+        .await;
+        let type_ = view["types"][0]["type"].as_str().unwrap();
+        let name = view["types"][0]["names"][0]["name"].as_str().unwrap();
+        let (type_q, name_q) = (encode(type_), encode(name));
+        let at_type = format!("{hour}&amp;type={type_q}");
+        // The types sorted by failures: the type picked lists its names the same way.
+        let types = page(
+            &format!("{board}?domain=app-0&hour=current&sort=fail"),
+            StatusCode::OK,
+        )
+        .await;
+        assert!(
+            types.contains(&format!(r#"href="{board}?{at_type}&amp;sort=fail""#)),
+            "{board}: the type links keep the sort"
+        );
+        let names = page(
+            &format!("{board}?domain=app-0&hour=current&type={type_q}&sort=fail"),
+            StatusCode::OK,
+        )
+        .await;
+        assert!(
+            names.contains(&format!(
+                r#"href="{board}?{at_type}&amp;sort=fail&amp;name={name_q}""#
+            )) || names.contains(&format!(
+                r#"href="{board}?{at_type}&amp;name={name_q}&amp;sort=fail""#
+            )),
+            "{board}: the name links keep the sort"
+        );
+        // A name picked: its table's sort links keep it, and the crumbs keep the sort.
+        let detail = page(
+            &format!("{board}?domain=app-0&hour=current&type={type_q}&name={name_q}&sort=fail"),
+            StatusCode::OK,
+        )
+        .await;
+        assert!(
+            detail.contains(&format!(
+                r#"href="{board}?{at_type}&amp;name={name_q}&amp;sort=count""#
+            )),
+            "{board}: sorting keeps the name"
+        );
+        assert!(
+            detail.contains(&format!(
+                r#"href="{board}?{hour}&amp;sort=fail">All types<"#
+            )),
+            "{board}: the crumbs keep the sort"
+        );
+        // Without a sort asked for, the links stay as they were.
+        let plain = page(
+            &format!("{board}?domain=app-0&hour=current&type={type_q}"),
+            StatusCode::OK,
+        )
+        .await;
+        assert!(!plain.contains("sort=&amp;") && !plain.contains("&amp;sort=\""));
+        assert!(plain.contains(&format!(r#"href="{board}?{hour}">All types<"#)));
+    }
+}
+
+#[tokio::test]
+async fn home_cards_of_a_past_hour_open_that_hour() {
+    let past = page(&format!("/?hour={PAST_HOUR_LABEL}"), StatusCode::OK).await;
+    for board in ["/t", "/p", "/h", "/state"] {
+        assert!(
+            past.contains(&format!(
+                r#"<a class="card" href="{board}?hour={PAST_HOUR_LABEL}">"#
+            )),
+            "{board}: {past}"
+        );
+    }
+    // The current hour's cards follow the clock.
+    let current = page("/", StatusCode::OK).await;
+    assert!(current.contains(r#"<a class="card" href="/t">"#));
+}
+
+#[tokio::test]
+async fn a_duration_metric_has_no_mean_in_minutes_without_a_sample() {
+    let html = gateway_page("/metric?domain=gateway&hour=current", StatusCode::OK).await;
+    assert!(html.contains("order.render (mean per minute)"), "{html}");
+    assert!(html.contains("<title>:00: 12.5 ms</title>"), "{html}");
+    assert!(
+        !html.contains("<title>:01: 0 ms</title>"),
+        "no bar says a minute without samples took 0 ms"
+    );
+}
