@@ -571,24 +571,31 @@ impl Board {
 
     /// The status and body for a machine the domain does not have in the hour (`machines`
     /// are those it has): a 404, as the JSON API answers, with a link to all machines that
-    /// keeps the type, name and sort.
+    /// keeps the type, name and sort (on a page without an "All machines" view,
+    /// `all_machines` false, the link shows the domain's first machine).
     pub(crate) fn unknown_machine(
         &self,
         heading: &str,
         machines: &[String],
+        all_machines: bool,
     ) -> (StatusCode, Markup) {
         let ip = self.ip.as_deref().unwrap_or_default();
+        let other = if all_machines {
+            "Show all machines"
+        } else {
+            "Show the first machine"
+        };
         (
             StatusCode::NOT_FOUND,
             html! {
-                (self.controls(heading, Some(machines), true))
+                (self.controls(heading, Some(machines), all_machines))
                 section.empty-state {
                     h2 { "No machine " (ip) }
                     p {
                         "No machine " code { (ip) } " sent data of “" (self.domain) "” in "
                         (self.period_phrase()) "."
                     }
-                    p { a href=(self.url_of(&self.domain, self.period(), None, &self.kept())) { "Show all machines" } }
+                    p { a href=(self.url_of(&self.domain, self.period(), None, &self.kept())) { (other) } }
                 }
             },
         )

@@ -159,7 +159,7 @@ async fn event_board(
         }
     };
     if let Some(view) = view.as_ref().filter(|view| !board.knows_machine(&view.ips)) {
-        let (status, body) = board.unknown_machine(HEADING, &view.ips);
+        let (status, body) = board.unknown_machine(HEADING, &view.ips, true);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
     }
     // Asked for a type or a machine, an empty view is that type's or machine's: below.

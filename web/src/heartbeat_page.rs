@@ -59,6 +59,10 @@ async fn heartbeat_page(
             keep_name: None,
         })
     });
+    if !board.knows_machine(&view.ips) {
+        let (status, body) = board.unknown_machine(HEADING, &view.ips, false);
+        return Ok((status, page(&board.title(HEADING), PATH, body)));
+    }
     // Series name -> value per minute; minutes without a heartbeat are gaps (NaN).
     let mut series: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for minute in &view.minutes {

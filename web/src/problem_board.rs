@@ -111,7 +111,7 @@ async fn problem_board(
         return Ok((status, page(&board.title(HEADING), PATH, body)));
     };
     if !board.knows_machine(&ips) {
-        let (status, body) = board.unknown_machine(HEADING, &ips);
+        let (status, body) = board.unknown_machine(HEADING, &ips, true);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
     }
     let mut categories: BTreeMap<(usize, &str), Vec<&ProblemEntryView>> = BTreeMap::new();

@@ -276,7 +276,7 @@ fn body_of(
     types: &[TransactionTypeView],
 ) -> (StatusCode, Markup) {
     if !board.knows_machine(ips) {
-        return board.unknown_machine(HEADING, ips);
+        return board.unknown_machine(HEADING, ips, true);
     }
     let controls = board.controls(HEADING, Some(ips), true);
     let body = types_or_type(board, params, types, sort);

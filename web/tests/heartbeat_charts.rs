@@ -125,3 +125,20 @@ async fn heartbeat_charts_are_drawn_at_grid_size() {
         titles(&html).len()
     );
 }
+
+/// A machine the domain does not have answers 404 with a way back, as the other boards do;
+/// it used to be a 200 "No heartbeats" page, as if the machine were known and quiet.
+#[tokio::test]
+async fn an_unknown_machine_is_a_404_with_a_link_to_the_domains_machines() {
+    let mut reports = MemoryReports::new(common::NOW_MS);
+    reports.add_tree(&sdk_heartbeat(1));
+    let app = router(AppState::new(Arc::new(common::lookup())).with_reports(Arc::new(reports)));
+    let response = common::get(app, "/h?domain=sdk-app&ip=10.9.9.9").await;
+    assert_eq!(response.status(), 404);
+    let html = common::text(response).await;
+    assert!(html.contains("No machine 10.9.9.9"), "{html}");
+    assert!(
+        html.contains(r#"href="/h?domain=sdk-app&amp;hour=2026112207">Show the first machine<"#),
+        "{html}"
+    );
+}
