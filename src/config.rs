@@ -84,7 +84,8 @@ pub(crate) struct WebSection {
     /// Where the UI, the JSON API and `/cat/s/router` listen.
     pub(crate) listen: SocketAddr,
     /// Collector addresses `/cat/s/router` advertises (`ip:port`, IPv4). Empty: the
-    /// collector's port on the address the client reached the web server on.
+    /// collector's address when it listens on one IPv4 address, else the collector's port on
+    /// the address the client reached the web server on.
     pub(crate) advertise: Vec<String>,
     /// Bearer token required by `/api/*` (empty: none).
     pub(crate) api_token: String,

@@ -19,8 +19,8 @@
 //!   in the store's drops by reason, and exporting both would count one loss twice.
 //!
 //! Non-goals: histograms of analyzer and lookup latency (the crates keep totals and maxima,
-//! not distributions, today), and alert figures, which the alert evaluator adds through
-//! [`Telemetry::with_alert_figures`] once it is wired.
+//! not distributions, today). Alert figures are read the same way, from the alert log's
+//! counters, added through [`Telemetry::with_alert_figures`] (`ocelot serve` does).
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,9 +1,11 @@
 //! Ocelot's analyzers (`ocelot-analyzer`): pure report logic. Message trees in, mergeable
-//! hourly reports out. No I/O, no clock, no threads: the collector owns one analyzer per
-//! report kind and hour, feeds it trees, checkpoints its reports (serde) and seals them at
-//! the end of the hour; the web crate merges reports and renders their views as JSON.
+//! hourly reports out. No I/O, no clock, no threads: each of the collector's analyzer
+//! threads owns one [`HourAnalyzers`] (the five domain reports) per open hour, feeds it
+//! trees, checkpoints its reports (serde) and seals them at the end of the hour; the web
+//! crate merges reports and renders their views as JSON.
 //!
-//! Every report kind has the same shape:
+//! Every report kind but State (which the collector fills in itself, with no analyzer) has
+//! the same shape:
 //! `XAnalyzer::{new, process, reports, from_reports}` and
 //! `XReport::{merge, view}` with `XReport: Serialize + Deserialize + Clone + Default`.
 //!

@@ -175,8 +175,8 @@ impl SenderThread {
         let start = self.buf.len();
         tree.encode_nt1(&self.template, &mut self.scratch, &mut self.buf);
         if self.buf.len() - start - LENGTH_PREFIX_BYTES > DEFAULT_MAX_FRAME_BYTES {
-            // A collector would refuse the frame and close the connection, and the frames
-            // after it in the batch would go with it: drop this one tree instead.
+            // No collector keeps it (ours reads and drops it; one that closes the connection
+            // on it would lose the frames after it in the batch): drop it here, unsent.
             self.buf.truncate(start);
             self.shared.counters.drop_trees(DropReason::TooLarge, 1);
             return;

@@ -28,8 +28,8 @@ pub enum DropReason {
     /// The router said `block=true`: the collector side asked this domain to send nothing.
     Blocked,
     /// The tree's frame came out longer than a collector takes
-    /// ([`ocelot_protocol::DEFAULT_MAX_FRAME_BYTES`], 16 MiB): sent, it would be refused and
-    /// its connection closed, losing the rest of its batch.
+    /// ([`ocelot_protocol::DEFAULT_MAX_FRAME_BYTES`], 16 MiB): sent, the collector would
+    /// only drop it (counted as `frame_too_long`) after reading all of it.
     TooLarge,
 }
 

@@ -402,8 +402,8 @@ impl Collector {
 
     /// Takes one whole frame (length prefix included) as received: checks it (the decoder's
     /// verdict, see `scan_frame`), checks its hour, stores the bytes under the tree's message
-    /// ID and hands the frame to the analyzer thread of its domain (which decodes it) and the
-    /// State worker. Never blocks: a full queue drops (and counts) the tree for that
+    /// ID and hands the frame to the analyzer thread of its domain (which decodes it), and
+    /// counts it for the State report. Never blocks: a full queue drops (and counts) the tree for that
     /// queue only. A decode error is counted and returned; the caller closes the connection.
     pub fn ingest(&self, frame: Bytes) -> Result<(), DecodeError> {
         let mut batch = IngestBatch::default();

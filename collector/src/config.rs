@@ -9,7 +9,9 @@ use ocelot_protocol::{DecodeOptions, DEFAULT_MAX_FRAME_BYTES};
 /// Collector settings; `Default` gives CAT's behaviour.
 #[derive(Debug, Clone)]
 pub struct CollectorConfig {
-    /// Largest accepted frame body; a longer declared length closes the connection.
+    /// Largest accepted frame body. A longer CAT frame (up to
+    /// [`ocelot_protocol::MAX_SKIPPED_FRAME_BYTES`]) is dropped and counted, the connection
+    /// kept; any other longer declared length closes the connection.
     pub max_frame_bytes: usize,
     /// Connections served at once (see [`crate::run`] for a client that finds them taken).
     pub max_connections: usize,

@@ -7,23 +7,27 @@
 //!                                             ─> per read, all its frames together:
 //!                                                 ├─ Store::append_scanned(FrameKey: the ID in the frame, frame as received)
 //!                                                 │    (the ID parsed once: its numbers go with the tree to the reports)
-//!                                                 └─ send one Arc<Vec<frame>> to every worker thread:
-//!                                                      analyzer-0..N (each decodes the trees of its
-//!                                                      domains and keeps their Transaction, Event,
-//!                                                      Problem, Heartbeat and Metric reports) and state
+//!                                                 ├─ trees and bytes per domain added to the State worker's counts
+//!                                                 └─ send one Arc of the read's trees to every analyzer thread
+//!                                                      that has some: analyzer-0..N (each decodes the trees of
+//!                                                      its domains and keeps their Transaction, Event,
+//!                                                      Problem, Heartbeat and Metric reports)
 //! clock thread: every second `Collector::tick`: checkpoint open hours, seal finished ones, sample the State report
 //! ```
 //!
 //! A bad frame is refused on the socket's thread (the scan gives the decoder's verdict
-//! without building the tree) and closes its connection. Domains are spread over the
-//! analyzer threads by a hash of their name; each thread owns every report of its domains
-//! for the open hours: no lock on the per-message path, a tree decoded, walked and freed
-//! by one core, and more cores analyse more domains at once. A full worker queue (bounded
-//! in trees) drops the trees for that worker only, counted; when the queues together hold
-//! `worker_queue_bytes` of frames, every worker that is behind drops new trees, counted. Time comes from a [`Clock`], so
-//! hour boundaries are tested with a [`ManualClock`]. Reports live in the store as JSON:
-//! checkpoints of the open hours every minute, and the final reports when an hour is sealed;
-//! a restart reloads the open hours' checkpoints and carries on counting.
+//! without building the tree) and closes its connection; frames that hold no tree (CAT 4.0
+//! metric bags, a header without a message) and CAT frames over `max_frame_bytes` are
+//! counted and skipped, the connection kept. Each hour, domains are placed on the analyzer
+//! threads by load (planned from the hour before, see `DomainShards`); each thread owns
+//! every report of its domains for the open hours: no lock on the per-message path, a tree
+//! decoded, walked and freed by one core, and more cores analyse more domains at once. A
+//! full worker queue (bounded in trees) drops the trees for that worker only, counted; when
+//! the queues together hold `worker_queue_bytes` of frames, every worker that is behind
+//! drops new trees, counted. Time comes from a [`Clock`], so hour boundaries are tested
+//! with a [`ManualClock`]. Reports live in the store as JSON: checkpoints of the open hours
+//! every minute, and the final reports when an hour is sealed; a restart reloads the open
+//! hours' checkpoints and carries on counting.
 //!
 //! The binary starts it as `run(listener, collector, shutdown)`; the web server reads live
 //! reports through [`Collector::transaction_report`] and friends.

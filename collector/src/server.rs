@@ -33,8 +33,9 @@ const READ_BUFFER_BYTES: usize = 64 * 1024;
 ///
 /// At most `max_connections` are served at once. A client connecting when every slot is
 /// taken gets the slot of the connection silent the longest (10 s at least), which is
-/// closed and counted (`connections_evicted`); if none is that quiet, the newcomer is
-/// closed at once and counted (`connections_refused`), so it fails over instead of waiting.
+/// closed and counted (`connections_evicted`); if none is that quiet and no slot frees within
+/// a second, the newcomer is closed and counted (`connections_refused`), so it fails over
+/// instead of waiting.
 pub async fn run(
     listener: TcpListener,
     collector: Collector,

@@ -23,7 +23,7 @@ pub enum FrameError {
         max: u64,
     },
     /// The frame is longer than the configured maximum but is a CAT frame (it starts with a
-    /// CAT magic and declares less than [`crate::MAX_SKIPPED_FRAME_BYTES`]): it is
+    /// CAT magic and declares at most [`crate::MAX_SKIPPED_FRAME_BYTES`]): it is
     /// dropped, and the decoder steps over its bytes as they arrive, so the stream stays
     /// aligned and the caller may go on decoding the frames after it.
     #[error(

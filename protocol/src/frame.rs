@@ -178,8 +178,9 @@ const CAT_MAGICS: [&[u8; 3]; 3] = [b"NT1", b"PT1", b"NM1"];
 ///
 /// Feed it the connection's read buffer; each call takes at most one whole frame off the
 /// front. Half a frame is `Ok(None)`, not an error, and nothing is copied or allocated
-/// until the frame is complete. After an error the stream can't be trusted any more: the
-/// caller should close the connection.
+/// until the frame is complete. After an error the stream can't be trusted any more and the
+/// caller should close the connection, except after [`FrameError::Skipped`] (see
+/// [`FrameError::is_recoverable`]).
 #[derive(Debug, Clone)]
 pub struct FrameDecoder {
     max_frame_bytes: usize,

@@ -1,8 +1,8 @@
 //! Ocelot's message store (`ocelot-store`): raw trees in block-GZIP data files, found by
 //! message ID through 48-bit index entries, plus the collector's hourly reports.
 //!
-//! The collector hands every frame it receives to [`Store::append`] (never blocks: a
-//! bounded queue feeds the writer threads); the web server and `ocelot lookup` call
+//! The collector hands every frame it receives to [`Store::append_scanned`] (never blocks:
+//! a queue bounded in frames feeds the writer threads); the web server and `ocelot lookup` call
 //! [`Store::lookup`] with a message ID and get the frame back exactly as received.
 //! The byte layout is in docs/store-format.md.
 //!

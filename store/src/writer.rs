@@ -1,7 +1,9 @@
-//! The writer threads: frames in from a bounded channel, block records and index entries out.
+//! The writer threads: frames in from a channel bounded in frames (`queue_capacity`), block
+//! records and index entries out.
 //!
 //! Design constraints:
-//! * Off the ingest path: `Store::append` only does cheap checks and a `try_send`.
+//! * Off the ingest path: `Store::append` only does cheap checks, reserves room in the
+//!   writer's frame count and sends (the channel itself is unbounded, so it never waits).
 //! * One thread owns each domain (domains are hashed over the threads), so files are never
 //!   shared between writers and need no locks.
 //! * Data before index: a block record is written completely before any index entry points

@@ -10,9 +10,10 @@
 //! * [`router`] builds the whole app from an [`AppState`]; [`run`] serves it on a listener
 //!   until a shutdown future resolves.
 //! * Boards: home `/` (domain health), `/t` transactions, `/e` events, `/p` problems, `/h`
-//!   heartbeats, `/metric`, `/state`; LogView `/m/{id}`. Transactions, events and problems
-//!   also show a whole UTC day (`day=YYYYMMDD`, on their boards and API). JSON: `/api/{hours,
-//!   domains, transaction, event, problem, heartbeat, metric, state}` and `/api/message/{id}`.
+//!   heartbeats, `/metric`, `/d` dependencies, `/state`, `/alerts`; LogView `/m/{id}`.
+//!   Transactions, events and problems also show a whole UTC day (`day=YYYYMMDD`, on their
+//!   boards and API). JSON: `/api/{hours, domains, transaction, event, problem, heartbeat,
+//!   metric, dependency, state, alerts}` and `/api/message/{id}`.
 //! * Every page shares one layout with a message-ID search box; CSS, icons and the one
 //!   optional script are compiled into the binary (no CDN, works offline).
 //! * Every string from a message is HTML-escaped (maud escapes all `(..)` splices).
