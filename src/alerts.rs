@@ -232,7 +232,9 @@ async fn warn_of_unheard_domains(
     store: &Store,
     now: u64,
 ) {
-    let known = heard_domains(collector, store, now).await;
+    let Some(known) = heard_domains(collector, store, now).await else {
+        return;
+    };
     for rule in alerting.engine().rules().rules_with_unknown_domains(&known) {
         tracing::warn!(
             rule = %rule.id,
@@ -242,14 +244,21 @@ async fn warn_of_unheard_domains(
     }
 }
 
-/// The domains with a report in the hour of `now` or the 24 before.
-async fn heard_domains(collector: &Collector, store: &Store, now: u64) -> Vec<String> {
+/// The domains with a report in the hour of `now` or the 24 before; `None` (said in the
+/// log) when the store cannot list an hour's: every domain would look unheard.
+async fn heard_domains(collector: &Collector, store: &Store, now: u64) -> Option<Vec<String>> {
     let hour = ocelot_protocol::hour_of(now);
     let mut known = collector.domains(hour).await;
     for past in hour.saturating_sub(24)..hour {
-        known.extend(store.report_domains(past).unwrap_or_default());
+        match store.report_domains(past) {
+            Ok(domains) => known.extend(domains),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the stored domains of an hour; the alert rules' domains go unchecked");
+                return None;
+            }
+        }
     }
-    known
+    Some(known)
 }
 
 /// Ticks in a row without every analyzer's answer before the loop says so (a minute).
@@ -405,7 +414,7 @@ mod tests {
         store
             .write_report(HOUR - 1, "cart", "transaction", b"{}")
             .unwrap();
-        let known = heard_domains(&collector, &store, now).await;
+        let known = heard_domains(&collector, &store, now).await.unwrap();
         let rules = RuleSet::from_toml_str(
             r#"
             [[rule]]

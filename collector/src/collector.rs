@@ -650,8 +650,14 @@ impl Collector {
         ticks.last_sample_ms = now;
         let current = self.stats();
         let sample = self.state_sample(now, &ticks.previous, &current);
-        ticks.previous = current;
-        let _ = inner.controls[inner.state_worker()].try_send(Control::Sample(sample));
+        // Moved on only once the State worker has the sample: when its queue is full, the
+        // next sample carries these figures too, rather than the State report losing them.
+        if inner.controls[inner.state_worker()]
+            .try_send(Control::Sample(sample))
+            .is_ok()
+        {
+            ticks.previous = current;
+        }
     }
 
     fn state_sample(
