@@ -280,6 +280,17 @@ impl Config {
         if !(sample > 0.0 && sample <= 1.0) {
             anyhow::bail!("web.router_sample = {sample}: it takes a number above 0, at most 1");
         }
+        // Half a login is no login: a password alone would be ignored (pages open), a user
+        // name alone would let in whoever knows it.
+        match (self.web.username.is_empty(), self.web.password.is_empty()) {
+            (true, false) => anyhow::bail!(
+                "web.password is set but web.username is empty, so there would be no login: set both, or neither"
+            ),
+            (false, true) => anyhow::bail!(
+                "web.username is set but web.password is empty: set a password, or remove the username for no login"
+            ),
+            _ => {}
+        }
         Ok(())
     }
 }
@@ -328,6 +339,14 @@ mod tests {
                 "web.router_sample = 0: it takes",
             ),
             ("[web]\nrouter_sample = 1.5", "web.router_sample = 1.5"),
+            (
+                "[web]\npassword = \"s3cret\"",
+                "web.password is set but web.username is empty",
+            ),
+            (
+                "[web]\nusername = \"ops\"",
+                "web.username is set but web.password is empty",
+            ),
             (
                 "[collector]\nmax_report_entries_per_hour = 10",
                 "collector.max_report_entries_per_hour = 10: it takes at least 1000",

@@ -7,15 +7,14 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
-/// GETs `path` from `base` (`http://host:port`) and returns the body of a 200 answer.
+/// GETs `path` from `base` (`http://host[:port][/prefix]`) and returns the body of a 200
+/// answer.
 pub(crate) fn get(base: &str, path: &str) -> anyhow::Result<String> {
-    let host = base
-        .strip_prefix("http://")
-        .context("only http:// URLs are supported")?
-        .trim_end_matches('/');
-    let addr = host
+    let Base { addr, host, prefix } = Base::parse(base)?;
+    let path = format!("{prefix}{path}");
+    let addr = addr
         .to_socket_addrs()
-        .with_context(|| format!("resolving {host}"))?
+        .with_context(|| format!("resolving {addr}"))?
         .next()
         .with_context(|| format!("no address for {host}"))?;
     let timeout = Duration::from_secs(5);
@@ -34,7 +33,105 @@ pub(crate) fn get(base: &str, path: &str) -> anyhow::Result<String> {
         .context("malformed HTTP answer")?;
     let status = head.lines().next().unwrap_or_default();
     if !status.contains(" 200 ") {
-        bail!("{base}{path} answered {status}");
+        bail!("http://{host}{path} answered {status}");
     }
     Ok(body.to_owned())
+}
+
+/// The parts of a base URL.
+#[derive(Debug, PartialEq)]
+struct Base<'a> {
+    /// `host:port` to connect to: port 80 when the URL gives none, as browsers do.
+    addr: String,
+    /// `host[:port]` as given, for the `Host` header.
+    host: &'a str,
+    /// The path the server is mounted under (behind a reverse proxy), without a trailing
+    /// `/`; empty for none.
+    prefix: &'a str,
+}
+
+impl<'a> Base<'a> {
+    fn parse(base: &'a str) -> anyhow::Result<Base<'a>> {
+        let rest = base.strip_prefix("http://").with_context(|| {
+            format!("{base}: only http:// URLs are supported, e.g. http://127.0.0.1:8080")
+        })?;
+        let (host, prefix) = match rest.find('/') {
+            Some(slash) => (&rest[..slash], rest[slash..].trim_end_matches('/')),
+            None => (rest, ""),
+        };
+        if host.is_empty() {
+            bail!("{base}: no host, e.g. http://127.0.0.1:8080");
+        }
+        // `[::1]` has colons but no port; `[::1]:8080` and `host:8080` have one.
+        let has_port = host
+            .rsplit_once(':')
+            .is_some_and(|(_, port)| !port.contains(']'));
+        let addr = if has_port {
+            host.to_owned()
+        } else {
+            format!("{host}:80")
+        };
+        Ok(Base { addr, host, prefix })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead as _, BufReader};
+    use std::net::TcpListener;
+
+    use super::*;
+
+    #[test]
+    fn a_url_without_a_port_means_port_80_and_a_path_is_the_prefix_of_every_request() {
+        let parse = |base| {
+            let b = Base::parse(base).unwrap();
+            (b.addr, b.host, b.prefix)
+        };
+        assert_eq!(
+            parse("http://localhost"),
+            ("localhost:80".into(), "localhost", "")
+        );
+        assert_eq!(
+            parse("http://10.0.0.5:8080/"),
+            ("10.0.0.5:8080".into(), "10.0.0.5:8080", "")
+        );
+        assert_eq!(
+            parse("http://mon.example/ocelot/"),
+            ("mon.example:80".into(), "mon.example", "/ocelot")
+        );
+        assert_eq!(parse("http://[::1]"), ("[::1]:80".into(), "[::1]", ""));
+        assert_eq!(
+            parse("http://[::1]:8080/x"),
+            ("[::1]:8080".into(), "[::1]:8080", "/x")
+        );
+        for bad in [
+            "https://example.com",
+            "127.0.0.1:8080",
+            "http://",
+            "http:///metrics",
+        ] {
+            let err = Base::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("e.g. http://127.0.0.1:8080"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_server_under_a_path_prefix_is_asked_there() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}/ocelot/", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request_line = String::new();
+            BufReader::new(&stream)
+                .read_line(&mut request_line)
+                .unwrap();
+            stream
+                .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .unwrap();
+            request_line
+        });
+        assert_eq!(get(&base, "/metrics").unwrap(), "ok");
+        assert_eq!(server.join().unwrap(), "GET /ocelot/metrics HTTP/1.0\r\n");
+    }
 }

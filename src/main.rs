@@ -118,9 +118,11 @@ enum Command {
         #[command(subcommand)]
         command: AlertCommand,
     },
-    /// Summarise a running server's health; exit 1 when it is dropping data, 2 when unreachable.
+    /// Summarise a running server's health; exit 1 when it is dropping data or not saving reports,
+    /// 2 when unreachable.
     Status {
-        /// The server's web address.
+        /// The server's web address, http://host[:port][/path] (the path when a reverse proxy
+        /// serves it under one).
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
     },
@@ -243,7 +245,9 @@ fn main() -> ExitCode {
         // The reader of our output went away (`ocelot lookup ... | head`): not an error.
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("ocelot: {err:#}");
+            use std::io::Write as _;
+            // Not `eprintln!`, which panics (exit 101) when stderr is a closed pipe.
+            let _ = writeln!(std::io::stderr(), "ocelot: {err:#}");
             ExitCode::FAILURE
         }
     }

@@ -137,8 +137,12 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         None => (ocelot_alert::AlertLog::new(), None),
     };
     let telemetry = Arc::new(
-        Telemetry::new(collector.clone(), store.clone())
-            .with_alert_figures(Box::new(alerts::AlertFigures(alert_log.clone()))),
+        Telemetry::new(
+            collector.clone(),
+            store.clone(),
+            Duration::from_secs(config.collector.checkpoint_interval_secs.max(1)),
+        )
+        .with_alert_figures(Box::new(alerts::AlertFigures(alert_log.clone()))),
     );
     if !web_addr.ip().is_loopback() && state.auth.basic.is_none() {
         tracing::warn!(
@@ -174,25 +178,27 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         },
         web_addr.port()
     );
-    println!("Ocelot is running: open {url}");
-    println!(
+    say(&format!("Ocelot is running: open {url}"));
+    say(&format!(
         "  collector on {collector_addr} (CAT clients: point client.xml at this host, http-port {})",
         web_addr.port()
-    );
-    println!(
+    ));
+    say(&format!(
         "  data in {} (blocks: gzip level {}, {})",
         config.store.dir.display(),
         config.store.compression_level,
         ocelot_store::deflate_engine(config.store.compression_level)
-    );
+    ));
     if with_demo {
-        println!("  demo services are sending traffic; dashboards fill within a minute");
+        say("  demo services are sending traffic; dashboards fill within a minute");
     }
-    println!("  Ctrl-C to stop");
+    say("  Ctrl-C to stop");
     tracing::info!(%collector_addr, %web_addr, "ocelot serving");
 
     shutdown_signal().await;
-    println!("Stopping: draining queues, flushing blocks, checkpointing the open hour...");
+    say("Stopping: draining queues, flushing blocks, checkpointing the open hour...");
+    // What failed to write before the stop, so the final flush's own failures can be told.
+    let failed_before = WriteFailures::of(&collector.stats());
     let shutdown = async {
         if let Some(demo) = demo {
             tokio::task::spawn_blocking(move || demo.stop()).await.ok();
@@ -234,15 +240,77 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         web_abort.abort();
         tracing::warn!("closed web connections still open after {WEB_DRAIN_BOUND:?}");
     }
-    let dropped = collector.stats().dropped_total();
-    if dropped > 0 {
-        println!(
-            "Stopped. {dropped} drops since the start, counted at each stage that dropped (a tree the store and an analyzer both dropped counts twice; by stage and reason: /metrics, ocelot_dropped_trees_total)."
+    let stats = collector.stats();
+    let final_failures = WriteFailures::of(&stats).since(failed_before);
+    if let Some(lost) = final_failures.describe() {
+        // Not "Stopped cleanly": what the open hour counted since its last good checkpoint
+        // is gone, and a supervisor (systemd, Kubernetes) should see a failed stop.
+        anyhow::bail!(
+            "stopped, but the final flush failed: {lost} (see the warnings above: a full or read-only disk?)"
         );
+    }
+    let dropped = stats.dropped_total();
+    if dropped > 0 {
+        say(&format!(
+            "Stopped. {dropped} drops since the start, counted at each stage that dropped (a tree the store and an analyzer both dropped counts twice; by stage and reason: /metrics, ocelot_dropped_trees_total)."
+        ));
     } else {
-        println!("Stopped cleanly.");
+        say("Stopped cleanly.");
     }
     Ok(())
+}
+
+/// Prints a line for the operator on stdout. A stdout nobody reads any more (`ocelot serve
+/// | tee log` where Ctrl-C also ended `tee`, a closed terminal) is no reason to stop: with
+/// `println!` that panic came just before the final checkpoint, and the open hour was lost.
+fn say(line: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
+/// Writes that failed, from the counters: report writes (checkpoints, seals) and trees the
+/// store could not write (`io_error`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct WriteFailures {
+    report_writes: u64,
+    trees: u64,
+}
+
+impl WriteFailures {
+    fn of(stats: &ocelot_collector::StatsSnapshot) -> WriteFailures {
+        WriteFailures {
+            report_writes: stats.workers.values().map(|w| w.report_write_errors).sum(),
+            trees: stats
+                .store_drops
+                .get(ocelot_store::DropReason::IoError.as_str())
+                .copied()
+                .unwrap_or(0),
+        }
+    }
+
+    /// The failures since `before`.
+    fn since(self, before: WriteFailures) -> WriteFailures {
+        WriteFailures {
+            report_writes: self.report_writes.saturating_sub(before.report_writes),
+            trees: self.trees.saturating_sub(before.trees),
+        }
+    }
+
+    /// What was lost, for the operator; `None` when nothing failed.
+    fn describe(self) -> Option<String> {
+        let mut lost = Vec::new();
+        if self.report_writes > 0 {
+            lost.push(format!(
+                "{} report writes failed, so the open hour's reports since its last checkpoint are lost",
+                self.report_writes
+            ));
+        }
+        if self.trees > 0 {
+            lost.push(format!("{} trees could not be stored", self.trees));
+        }
+        (!lost.is_empty()).then(|| lost.join("; "))
+    }
 }
 
 fn web_state(

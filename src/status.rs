@@ -4,7 +4,9 @@
 //! reason, connections, the open hour, checkpoint age, disk use and (when the server reports
 //! them) alerts firing. For scripts and cron the exit code says it all: 0 healthy,
 //! [`EXIT_DROPPING`] when any drop or decode-error counter moved between the scrapes, or
-//! a report write failed between them (checkpoints not saved: a full disk, say),
+//! a report write failed between them, or the last good checkpoint is overdue (reports not
+//! saved: a full disk, say; checkpoints come a minute apart, so the second scrape rarely
+//! sees one fail),
 //! [`EXIT_UNREACHABLE`] when there is no Ocelot answering at the URL.
 //!
 //! It reads the exposition text with a small parser of its own (sample lines only: names,
@@ -17,10 +19,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::telemetry::{
-    ALERTS_FIRING, CHECKPOINT_AGE, CONNECTIONS_OPEN, CPU_SECONDS, DECODE_ERRORS, DROPPED_TREES,
-    ENTRY_BUDGETS_SPENT, FRAMES_RECEIVED, HOURS_SEALED, OPEN_HOUR, RECEIVED_BYTES,
-    REPORT_WRITE_ERRORS, RESIDENT_MEMORY, SEALED_HOURS_ABANDONED, STORE_COMPRESSION_RATIO,
-    STORE_DISK_BYTES, STORE_HOURS, TREES_ACCEPTED, UPTIME,
+    ALERTS_FIRING, CHECKPOINT_AGE, CHECKPOINT_INTERVAL, CONNECTIONS_OPEN, CPU_SECONDS,
+    DECODE_ERRORS, DROPPED_TREES, ENTRY_BUDGETS_SPENT, FRAMES_RECEIVED, HOURS_SEALED, OPEN_HOUR,
+    RECEIVED_BYTES, REPORT_WRITE_ERRORS, RESIDENT_MEMORY, SEALED_HOURS_ABANDONED,
+    STORE_COMPRESSION_RATIO, STORE_DISK_BYTES, STORE_HOURS, TREES_ACCEPTED, UPTIME,
 };
 
 /// Exit code when a drop or decode-error counter moved between the two scrapes.
@@ -30,6 +32,10 @@ pub(crate) const EXIT_UNREACHABLE: u8 = 2;
 
 /// Time between the two scrapes: long enough for a rate, short enough to wait for.
 const SCRAPE_GAP: Duration = Duration::from_secs(1);
+
+/// Beyond two checkpoint intervals, how late the last good checkpoint may be before the
+/// reports count as not saved: room for a worker busy writing a large hour.
+const CHECKPOINT_SLACK_S: f64 = 30.0;
 
 /// Runs `ocelot status` against `url` (`http://host:port`), printing the summary on stdout
 /// (or why the server could not be checked on stderr).
@@ -204,6 +210,8 @@ struct Summary {
     bytes_per_s: f64,
     connections_open: f64,
     checkpoint_age_s: Option<f64>,
+    /// Seconds between checkpoints (absent from servers that do not say).
+    checkpoint_interval_s: Option<f64>,
     hours_sealed: f64,
     disk_bytes: Option<f64>,
     disk_hours: Option<f64>,
@@ -268,6 +276,7 @@ impl Summary {
             bytes_per_s: rate(RECEIVED_BYTES),
             connections_open: second.value(CONNECTIONS_OPEN, &[]).unwrap_or(0.0),
             checkpoint_age_s: second.value(CHECKPOINT_AGE, &[]),
+            checkpoint_interval_s: second.value(CHECKPOINT_INTERVAL, &[]),
             hours_sealed: second.counter(HOURS_SEALED).unwrap_or(0.0),
             disk_bytes: second.value(STORE_DISK_BYTES, &[]),
             disk_hours: second.value(STORE_HOURS, &[]),
@@ -293,9 +302,18 @@ impl Summary {
         self.drops.iter().any(|d| d.moved > 0.0)
     }
 
-    /// Whether a report write failed between the scrapes: the open hour is not being saved.
+    /// Whether a report write failed between the scrapes, or the last good checkpoint is
+    /// overdue: the open hour is not being saved.
     fn not_saving(&self) -> bool {
-        self.report_write_errors.1 > 0.0
+        self.report_write_errors.1 > 0.0 || self.checkpoint_overdue().is_some()
+    }
+
+    /// Seconds without a good checkpoint (since the start when there was none), when that
+    /// is past two intervals and [`CHECKPOINT_SLACK_S`].
+    fn checkpoint_overdue(&self) -> Option<f64> {
+        let interval = self.checkpoint_interval_s?;
+        let age = self.checkpoint_age_s.unwrap_or(self.uptime_s);
+        (age > 2.0 * interval + CHECKPOINT_SLACK_S).then_some(age)
     }
 
     fn exit_code(&self) -> u8 {
@@ -397,10 +415,17 @@ impl Summary {
                 self.entry_budgets_spent
             );
         }
-        if self.not_saving() {
+        if self.report_write_errors.1 > 0.0 {
             let _ = writeln!(
                 out,
                 "REPORTS NOT SAVED: report writes failed between the two scrapes (disk full? see the server's log)"
+            );
+        } else if let Some(age) = self.checkpoint_overdue() {
+            let _ = writeln!(
+                out,
+                "REPORTS NOT SAVED: no good checkpoint for {} (one is due every {}): report writes fail or a worker is stuck (disk full? see the server's log)",
+                duration(age),
+                duration(self.checkpoint_interval_s.unwrap_or_default())
             );
         }
         if self.dropping() {
@@ -635,6 +660,60 @@ ocelot_process_cpu_seconds_total 10.0
     }
 
     #[test]
+    fn an_overdue_checkpoint_gives_exit_code_one_though_no_write_failed_between_the_scrapes() {
+        // A full disk: checkpoints a minute apart all fail, the scrapes a second apart see
+        // no failure happen, but the last good checkpoint grows old (or never came).
+        let with = |figures: &str| {
+            let text = healthy_second().replace(
+                "ocelot_checkpoint_age_seconds 12.5\n",
+                &format!("ocelot_checkpoint_interval_seconds 60\n{figures}"),
+            );
+            Summary::new(
+                &Samples::parse(FIRST),
+                &Samples::parse(&text),
+                Duration::from_secs(2),
+            )
+        };
+        for (figures, overdue) in [
+            ("ocelot_checkpoint_age_seconds 12.5\n", false),
+            ("ocelot_checkpoint_age_seconds 150\n", false),
+            ("ocelot_checkpoint_age_seconds 151\n", true),
+            // None yet: counted from the start (7392 s ago in `healthy_second`).
+            ("", true),
+        ] {
+            let summary = with(figures);
+            let text = summary.render("http://x");
+            assert_eq!(
+                summary.exit_code() == EXIT_DROPPING,
+                overdue,
+                "{figures}: {text}"
+            );
+            assert_eq!(
+                text.contains("REPORTS NOT SAVED: no good checkpoint for"),
+                overdue,
+                "{text}"
+            );
+            assert_eq!(text.contains("OK: nothing dropped"), !overdue, "{text}");
+        }
+        assert!(with("")
+            .render("http://x")
+            .contains("for 2h 03m 12s (one is due every 1m 00s)"));
+        // Just started: no checkpoint yet is no news.
+        let starting = healthy_second()
+            .replace(
+                "ocelot_checkpoint_age_seconds 12.5\n",
+                "ocelot_checkpoint_interval_seconds 60\n",
+            )
+            .replace("ocelot_uptime_seconds 7392.2", "ocelot_uptime_seconds 40");
+        let summary = Summary::new(
+            &Samples::parse(FIRST),
+            &Samples::parse(&starting),
+            Duration::from_secs(2),
+        );
+        assert_eq!(summary.exit_code(), 0, "{}", summary.render("http://x"));
+    }
+
+    #[test]
     fn a_spent_entry_budget_is_shown_and_is_not_a_drop() {
         let spent = healthy_second().replace(
             "# TYPE ocelot_dropped_trees",
@@ -721,6 +800,7 @@ Ocelot at http://127.0.0.1:8080
         let telemetry = Arc::new(crate::telemetry::Telemetry::new(
             collector.clone(),
             store.clone(),
+            Duration::from_secs(60),
         ));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

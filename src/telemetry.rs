@@ -25,7 +25,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -78,6 +78,8 @@ pub(crate) const OPEN_HOUR: &str = "ocelot_open_hour";
 pub(crate) const LAST_CHECKPOINT: &str = "ocelot_last_checkpoint_timestamp_seconds";
 /// Seconds since the last checkpoint by the collector's clock (gauge; absent before the first).
 pub(crate) const CHECKPOINT_AGE: &str = "ocelot_checkpoint_age_seconds";
+/// Seconds between checkpoints, as configured (gauge): what the age is to be compared with.
+pub(crate) const CHECKPOINT_INTERVAL: &str = "ocelot_checkpoint_interval_seconds";
 /// Trees processed by a report worker, by `worker` (counter).
 pub(crate) const WORKER_PROCESSED: &str = "ocelot_worker_trees_processed";
 /// Time a report worker spent processing, by `worker` (counter).
@@ -147,15 +149,18 @@ pub(crate) struct Telemetry {
 }
 
 impl Telemetry {
-    /// Figures from `collector`, `store` and this process; uptime counts from now.
+    /// Figures from `collector` (which checkpoints every `checkpoint_interval`), `store` and
+    /// this process; uptime counts from now.
     pub(crate) fn new(
         collector: ocelot_collector::Collector,
         store: ocelot_store::Store,
+        checkpoint_interval: Duration,
     ) -> Telemetry {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(OcelotFigures {
             collector,
             store,
+            checkpoint_interval,
             started: Instant::now(),
             started_unix_s: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -214,6 +219,7 @@ pub(crate) async fn metrics_handler(State(telemetry): State<Arc<Telemetry>>) -> 
 struct OcelotFigures {
     collector: ocelot_collector::Collector,
     store: ocelot_store::Store,
+    checkpoint_interval: Duration,
     started: Instant,
     started_unix_s: f64,
 }
@@ -308,6 +314,12 @@ impl OcelotFigures {
             OPEN_HOUR,
             "The collector's current hour index (epoch ms / 3600000).",
             to_i64(self.collector.current_hour()),
+        )?;
+        gauge(
+            e,
+            CHECKPOINT_INTERVAL,
+            "Seconds between checkpoints of the open hours (collector.checkpoint_interval_secs).",
+            self.checkpoint_interval.as_secs_f64(),
         )?;
         if c.last_checkpoint_ms > 0 {
             gauge(
@@ -685,7 +697,7 @@ mod tests {
             Some(store.clone()),
             Arc::new(ManualClock::new(NOW_MS)),
         );
-        let telemetry = Telemetry::new(collector.clone(), store.clone());
+        let telemetry = Telemetry::new(collector.clone(), store.clone(), Duration::from_secs(60));
         Running {
             collector,
             store,
@@ -775,6 +787,8 @@ mod tests {
             .sum();
         assert_eq!(dropped, 0.0, "a good tree in the open hour is not dropped");
         assert_eq!(value(&after, OPEN_HOUR, &[]), Some(HOUR as f64));
+        // What `ocelot status` compares the checkpoint's age with.
+        assert_eq!(value(&after, CHECKPOINT_INTERVAL, &[]), Some(60.0));
     }
 
     #[test]
@@ -901,6 +915,7 @@ mod tests {
         let telemetry = Arc::new(Telemetry::new(
             running.collector.clone(),
             running.store.clone(),
+            Duration::from_secs(60),
         ));
         let response = metrics_handler(State(telemetry)).await;
         assert_eq!(response.status(), StatusCode::OK);

@@ -516,3 +516,112 @@ fn a_firing_alert_is_not_notified_again_after_a_crash_and_restart() {
     assert_eq!(alerts["counters"]["fired"], 0, "{alerts}");
     assert!(server.stop().success());
 }
+
+/// `ocelot serve` with its stdout piped to the test; killed if the test fails.
+struct Piped {
+    child: std::process::Child,
+    stdout: Option<std::io::Lines<std::io::BufReader<std::process::ChildStdout>>>,
+}
+
+impl Drop for Piped {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `ocelot serve` with checkpoints far apart (so only the final one, at the stop,
+/// writes the reports), stderr into the file `stderr` and stdout piped; returns once it
+/// printed its last start-up line.
+fn start_with_output(
+    data: &std::path::Path,
+    collector_port: u16,
+    web_port: u16,
+    stderr: &std::path::Path,
+) -> Piped {
+    use std::io::BufRead as _;
+    let config = "[collector]\ncheckpoint_interval_secs = 3600\n";
+    let mut child = common::serve_command(data, collector_port, web_port, config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut piped = Piped {
+        child,
+        stdout: None,
+    };
+    while let Some(line) = lines.next() {
+        if line.unwrap().contains("Ctrl-C to stop") {
+            piped.stdout = Some(lines);
+            return piped;
+        }
+    }
+    panic!("ocelot serve ended before it was running");
+}
+
+/// Logs one tree of `domain` with the SDK and waits until the live report counts it.
+fn log_one_tree(domain: &str, collector_port: u16, web_port: u16, marks: &std::path::Path) {
+    let client = sdk_client(domain, ([127, 0, 0, 1], collector_port).into(), marks);
+    client.bind_to_current_thread();
+    drop(ocelot_client::transaction!("URL", "/stop"));
+    let web = ([127, 0, 0, 1], web_port).into();
+    eventually(Duration::from_secs(5), || {
+        let (status, body) = common::http_get(
+            web,
+            &format!("/api/transaction?domain={domain}&hour=current"),
+        );
+        let report: serde_json::Value = serde_json::from_str(&body).ok()?;
+        (status == 200 && transaction_count(&report, "URL", None) == 1).then_some(())
+    })
+    .expect("the tree is not in the live report within 5 s");
+    client.shutdown(Duration::from_secs(2));
+}
+
+#[test]
+fn a_stdout_nobody_reads_any_more_does_not_cost_the_final_checkpoint() {
+    // `ocelot serve | tee log`, and the Ctrl-C that stops the server ended `tee` too.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (collector_port, web_port) = (free_port(), free_port());
+    let mut server = start_with_output(&data, collector_port, web_port, &dir.path().join("stderr"));
+    log_one_tree("pipe-app", collector_port, web_port, dir.path());
+    drop(server.stdout.take());
+    let status = common::signal_and_wait(&mut server.child, "-TERM");
+    let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    let hour = ocelot_protocol::hour_of(now_ms());
+    let written = [hour - 1, hour].iter().any(|h| {
+        data.join(format!("{h}/pipe-app/reports/transaction.report"))
+            .is_file()
+    });
+    assert!(written, "the final checkpoint did not write the report");
+}
+
+#[test]
+fn a_final_checkpoint_that_cannot_be_written_fails_the_stop_and_says_what_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // A file where the domain's reports folder goes: its reports cannot be written, as on
+    // a full disk (this and the next hour, should the hour turn during the test).
+    let hour = ocelot_protocol::hour_of(now_ms());
+    for h in [hour, hour + 1] {
+        let domain_dir = data.join(format!("{h}/lost-app"));
+        std::fs::create_dir_all(&domain_dir).unwrap();
+        std::fs::write(domain_dir.join("reports"), b"").unwrap();
+    }
+    let (collector_port, web_port) = (free_port(), free_port());
+    let stderr_path = dir.path().join("stderr");
+    let mut server = start_with_output(&data, collector_port, web_port, &stderr_path);
+    log_one_tree("lost-app", collector_port, web_port, dir.path());
+    let status = common::signal_and_wait(&mut server.child, "-TERM");
+    let said: Vec<String> = server.stdout.take().unwrap().map(Result::unwrap).collect();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert_eq!(status.code(), Some(1), "{said:?} {stderr}");
+    assert!(
+        stderr.contains("the final flush failed: ")
+            && stderr.contains(" report writes failed, so the open hour's reports"),
+        "{stderr}"
+    );
+    assert!(!said.iter().any(|l| l.starts_with("Stopped")), "{said:?}");
+}

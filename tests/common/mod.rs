@@ -18,6 +18,47 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+/// `ocelot serve` on `data` and the given 127.0.0.1 ports, with `config` as its config file
+/// (written in `data`), and `RUST_LOG=warn`. The caller sets stdout and stderr.
+pub(crate) fn serve_command(
+    data: &Path,
+    collector_port: u16,
+    web_port: u16,
+    config: &str,
+) -> Command {
+    std::fs::create_dir_all(data).unwrap();
+    let config_file = data.join("test-ocelot.toml");
+    std::fs::write(&config_file, config).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ocelot"));
+    command
+        .arg("serve")
+        .arg("--config")
+        .arg(&config_file)
+        .arg("--data")
+        .arg(data)
+        .arg("--collector-listen")
+        .arg(format!("127.0.0.1:{collector_port}"))
+        .arg("--web-listen")
+        .arg(format!("127.0.0.1:{web_port}"))
+        .env("RUST_LOG", "warn");
+    command
+}
+
+/// Sends `signal` (a `kill` option such as `-TERM`) to `child` and waits at most 30 s for
+/// its exit.
+pub(crate) fn signal_and_wait(child: &mut Child, signal: &str) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    Command::new("kill").args([signal, &pid]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "ocelot did not stop within 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A running `ocelot serve`.
 pub(crate) struct Server {
     pub(crate) child: Child,
@@ -41,29 +82,11 @@ impl Server {
         demo: bool,
         extra_config: &str,
     ) -> Server {
-        std::fs::create_dir_all(data).unwrap();
-        let config = data.join("test-ocelot.toml");
-        std::fs::write(
-            &config,
-            format!("[collector]\ncheckpoint_interval_secs = 1\n{extra_config}"),
-        )
-        .unwrap();
+        let config = format!("[collector]\ncheckpoint_interval_secs = 1\n{extra_config}");
+        let mut command = serve_command(data, collector_port, web_port, &config);
+        command.stdout(Stdio::piped()).stderr(Stdio::inherit());
         let collector: SocketAddr = format!("127.0.0.1:{collector_port}").parse().unwrap();
         let web: SocketAddr = format!("127.0.0.1:{web_port}").parse().unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ocelot"));
-        command
-            .arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .arg("--data")
-            .arg(data)
-            .arg("--collector-listen")
-            .arg(collector.to_string())
-            .arg("--web-listen")
-            .arg(web.to_string())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
         if demo {
             command.arg("--demo");
         }
@@ -101,16 +124,7 @@ impl Server {
 
     /// Sends `signal` (a `kill` option such as `-HUP`) and waits for the exit.
     pub(crate) fn stop_with(mut self, signal: &str) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args([signal, &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "ocelot did not stop within 30 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        signal_and_wait(&mut self.child, signal)
     }
 
     /// GET `path`, returning the status code and body.
