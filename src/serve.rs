@@ -196,7 +196,15 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     tracing::info!(%collector_addr, %web_addr, "ocelot serving");
 
     shutdown_signal().await;
-    say("Stopping: draining queues, flushing blocks, checkpointing the open hour...");
+    say("Stopping: draining queues, flushing blocks, checkpointing the open hour... (again to stop at once)");
+    // A second Ctrl-C (or TERM) ends the process without waiting for the flush, as a
+    // kill -9 would: the store recovers at the next start, and the open hour continues from
+    // its last checkpoint.
+    tokio::spawn(async {
+        shutdown_signal().await;
+        say("Stopped at once: the open hour's reports since its last checkpoint are lost; the store recovers at the next start.");
+        std::process::exit(EXIT_STOPPED_AT_ONCE);
+    });
     // What failed to write before the stop, so the final flush's own failures can be told.
     let failed_before = WriteFailures::of(&collector.stats());
     let shutdown = async {
@@ -362,6 +370,9 @@ fn web_state(
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
+/// Exit code after a second stop signal (128 + SIGINT, as a shell reports an interrupt).
+const EXIT_STOPPED_AT_ONCE: i32 = 130;
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
