@@ -35,7 +35,10 @@ pub(crate) fn run(id: &str, data: &Path, decode: DecodeOptions) -> anyhow::Resul
         }
     };
     if !data.is_dir() {
-        anyhow::bail!("no data directory at {}", data.display());
+        anyhow::bail!(
+            "no data directory at {} (give the server's with --data, or its configuration with --config)",
+            data.display()
+        );
     }
     // Read-only: a running server may own this folder; recovery must not touch its files.
     let store = Store::open_read_only(StoreConfig::new(data))

@@ -130,9 +130,12 @@ enum Command {
     Lookup {
         /// The message ID, e.g. gateway-0a000101-498703-42.
         id: String,
-        /// Data directory.
-        #[arg(long, default_value = "ocelot-data")]
-        data: PathBuf,
+        /// Configuration file whose store.dir to read (default: ./ocelot.toml if present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory (overrides store.dir; default ./ocelot-data).
+        #[arg(long)]
+        data: Option<PathBuf>,
         /// Zone of PT1 wall-clock times.
         #[arg(long, default_value = "+08:00", value_parser = decode::parse_utc_offset)]
         pt1_timezone: i32,
@@ -152,10 +155,22 @@ enum AlertCommand {
         /// Last hour, YYYYMMDDHH (UTC).
         #[arg(long)]
         to: String,
-        /// Data directory.
-        #[arg(long, default_value = "ocelot-data")]
-        data: PathBuf,
+        /// Configuration file whose store.dir to read (default: ./ocelot.toml if present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory (overrides store.dir; default ./ocelot-data).
+        #[arg(long)]
+        data: Option<PathBuf>,
     },
+}
+
+/// The data directory a read-only command opens: `--data`, else the configuration's
+/// `store.dir` (as `serve` finds its configuration), so that it reads what the server writes.
+fn data_dir(config: Option<&std::path::Path>, data: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match data {
+        Some(data) => Ok(data),
+        None => Ok(config::Config::load(config)?.store.dir),
+    }
 }
 
 fn main() -> ExitCode {
@@ -217,10 +232,13 @@ fn main() -> ExitCode {
                     rules,
                     from,
                     to,
+                    config,
                     data,
                 },
-        } => ocelot_alert::replay_command(&rules, &data, &from, &to)
-            .map_err(anyhow::Error::from)
+        } => data_dir(config.as_deref(), data)
+            .and_then(|data| {
+                ocelot_alert::replay_command(&rules, &data, &from, &to).map_err(anyhow::Error::from)
+            })
             .and_then(|text| {
                 use std::io::Write as _;
                 let mut out = std::io::stdout().lock();
@@ -230,15 +248,18 @@ fn main() -> ExitCode {
             }),
         Command::Lookup {
             id,
+            config,
             data,
             pt1_timezone,
-        } => lookup::run(
-            &id,
-            &data,
-            ocelot_protocol::DecodeOptions {
-                pt1_utc_offset_seconds: pt1_timezone,
-            },
-        ),
+        } => data_dir(config.as_deref(), data).and_then(|data| {
+            lookup::run(
+                &id,
+                &data,
+                ocelot_protocol::DecodeOptions {
+                    pt1_utc_offset_seconds: pt1_timezone,
+                },
+            )
+        }),
     };
     match result {
         Ok(code) => code,
