@@ -26,6 +26,8 @@ pub struct AppState {
     pub auth: Arc<AuthConfig>,
     /// The alert evaluator's log, shown on `/alerts` and `GET /api/alerts` (empty: no rules).
     pub alerts: ocelot_alert::AlertLog,
+    /// The home page's rows, reused for a few seconds.
+    pub(crate) home_rows: Arc<crate::home::HomeRows>,
 }
 
 impl AppState {
@@ -38,6 +40,7 @@ impl AppState {
             alerts: ocelot_alert::AlertLog::new(),
             cat_router: Arc::new(CatRouterConfig::default()),
             auth: Arc::new(AuthConfig::default()),
+            home_rows: Arc::default(),
         }
     }
 
