@@ -17,7 +17,7 @@ use crate::error::StoreError;
 use crate::frame_id::message_id_of;
 use crate::index_map::IndexMaps;
 use crate::layout::{validate_name, ClientKey, DATA_FILE};
-use crate::shared::{LogOnce, Shared};
+use crate::shared::{Shared, Warned};
 use crate::stats::add;
 
 pub(crate) struct Reader {
@@ -78,7 +78,7 @@ impl Reader {
         {
             add(&self.shared.counters.corrupt_reads, 1);
             self.shared
-                .warn_once(LogOnce::CorruptRead, || format!("store read failed: {e}"));
+                .warn_throttled(Warned::CorruptRead, || format!("store read failed: {e}"));
         }
         result
     }

@@ -27,7 +27,7 @@ use crate::error::StoreError;
 use crate::frame_id::message_id_of;
 use crate::index_entry::{entry_position, IndexEntry, ENTRY_BYTES};
 use crate::layout::{parse_hour, validate_name, ClientKey, CLEAN_FILE, DATA_FILE};
-use crate::shared::{LogOnce, Shared};
+use crate::shared::{Shared, Warned};
 use crate::stats::add;
 
 /// Entries read at once when checking an index file (48 KiB).
@@ -61,7 +61,7 @@ pub(crate) fn recover_all(shared: &Shared) -> Result<(), StoreError> {
                 }
                 Err(e) => {
                     add(&shared.counters.io_errors, 1);
-                    shared.warn_once(LogOnce::RecoveryFailed, || {
+                    shared.warn_throttled(Warned::RecoveryFailed, || {
                         format!("store recovery of {} failed: {e}", dir.display())
                     });
                 }

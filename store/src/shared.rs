@@ -1,6 +1,7 @@
 //! State shared by the store handle, its writer threads and its retention thread.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use crate::config::StoreConfig;
 use crate::layout::Layout;
@@ -12,12 +13,21 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     /// Hours below this are outside retention: not written, not looked up.
     pub(crate) oldest_hour: AtomicU64,
-    logged: [AtomicBool; LogOnce::COUNT],
+    /// When the store was opened: the clock of the warnings below.
+    opened: Instant,
+    /// Per problem, the second (since `opened`) after which it may be logged again.
+    log_after: [AtomicU64; Warned::COUNT],
+    /// Per problem, the occurrences not logged since it last was.
+    unlogged: [AtomicU64; Warned::COUNT],
 }
 
-/// Problems logged once per store (they are counted every time).
+/// Between two warnings of the same problem: often enough that the log says a disk is still
+/// full, rarely enough that a failing disk does not flood it.
+const WARN_EVERY_SECS: u64 = 300;
+
+/// Problems logged at most once per [`WARN_EVERY_SECS`] each (they are counted every time).
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum LogOnce {
+pub(crate) enum Warned {
     WriteFailed = 0,
     IndexWriteFailed,
     OpenFailed,
@@ -27,7 +37,7 @@ pub(crate) enum LogOnce {
     RetentionFailed,
 }
 
-impl LogOnce {
+impl Warned {
     const COUNT: usize = 7;
 }
 
@@ -38,7 +48,9 @@ impl Shared {
             config,
             counters: Counters::default(),
             oldest_hour: AtomicU64::new(0),
-            logged: Default::default(),
+            opened: Instant::now(),
+            log_after: Default::default(),
+            unlogged: Default::default(),
         }
     }
 
@@ -46,10 +58,62 @@ impl Shared {
         self.oldest_hour.load(Ordering::Relaxed)
     }
 
-    /// Logs `message` at warn level the first time `what` happens.
-    pub(crate) fn warn_once(&self, what: LogOnce, message: impl FnOnce() -> String) {
-        if !self.logged[what as usize].swap(true, Ordering::Relaxed) {
-            tracing::warn!(target: "ocelot_store", "{} (further occurrences are only counted)", message());
+    /// Logs `message` at warn level the first time `what` happens, and again at most every
+    /// [`WARN_EVERY_SECS`] while it goes on, saying how often it happened in between.
+    pub(crate) fn warn_throttled(&self, what: Warned, message: impl FnOnce() -> String) {
+        let now_secs = self.opened.elapsed().as_secs();
+        if let Some(unlogged) = self.may_warn(what, now_secs) {
+            if unlogged == 0 {
+                tracing::warn!(target: "ocelot_store", "{} (counted; said again at most every {WARN_EVERY_SECS} s while it goes on)", message());
+            } else {
+                tracing::warn!(target: "ocelot_store", "{} (still: {unlogged} more times since the last warning)", message());
+            }
         }
+    }
+
+    /// Whether `what`, happening at `now_secs`, is to be logged, and if so how many times it
+    /// happened unlogged before; otherwise counts it as unlogged.
+    fn may_warn(&self, what: Warned, now_secs: u64) -> Option<u64> {
+        let i = what as usize;
+        let after = self.log_after[i].load(Ordering::Relaxed);
+        let due = now_secs >= after;
+        if due
+            && self.log_after[i]
+                .compare_exchange(
+                    after,
+                    now_secs + WARN_EVERY_SECS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            return Some(self.unlogged[i].swap(0, Ordering::Relaxed));
+        }
+        self.unlogged[i].fetch_add(1, Ordering::Relaxed);
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_problem_that_goes_on_is_logged_again_every_few_minutes_with_its_count() {
+        let shared = Shared::new(StoreConfig::new("unused"));
+        let what = Warned::WriteFailed;
+        assert_eq!(shared.may_warn(what, 0), Some(0), "the first time");
+        for second in 1..100 {
+            assert_eq!(shared.may_warn(what, second), None);
+        }
+        assert_eq!(shared.may_warn(what, WARN_EVERY_SECS - 1), None);
+        assert_eq!(
+            shared.may_warn(what, WARN_EVERY_SECS),
+            Some(100),
+            "again, with the times in between"
+        );
+        assert_eq!(shared.may_warn(what, WARN_EVERY_SECS + 1), None);
+        // Another problem has its own clock.
+        assert_eq!(shared.may_warn(Warned::OpenFailed, 7), Some(0));
     }
 }

@@ -18,7 +18,7 @@ use crate::frame_key::FrameKey;
 use crate::layout::{parse_hour, validate_name, REPORTS_DIR, REPORT_EXT};
 use crate::reader::Reader;
 use crate::recovery::{read_dir, recover_all};
-use crate::shared::{LogOnce, Shared};
+use crate::shared::{Shared, Warned};
 use crate::stats::{add, DiskUse, DropReason, StoreStats};
 use crate::writer::{Command, IdSource, Writer};
 
@@ -514,7 +514,7 @@ impl Store {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => {
                     add(&shared.counters.io_errors, 1);
-                    shared.warn_once(LogOnce::RetentionFailed, || {
+                    shared.warn_throttled(Warned::RetentionFailed, || {
                         format!("retention cannot delete {}: {e}", dir.display())
                     });
                 }

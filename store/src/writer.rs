@@ -33,7 +33,7 @@ use crate::index_entry::{entry_position, IndexEntry};
 use crate::layout::{ClientKey, CLEAN_FILE, DATA_FILE};
 use crate::pending_ids::PendingIds;
 use crate::recovery;
-use crate::shared::{LogOnce, Shared};
+use crate::shared::{Shared, Warned};
 use crate::stats::{add, DropReason};
 
 /// Maps of the writer's per-frame bookkeeping. Keys come from message IDs (untrusted), so the
@@ -322,7 +322,7 @@ impl Writer {
                     Err(e) => {
                         add(&counters.io_errors, 1);
                         counters.drop_frames(DropReason::IoError, 1);
-                        self.shared.warn_once(LogOnce::OpenFailed, || {
+                        self.shared.warn_throttled(Warned::OpenFailed, || {
                             format!("store cannot open files: {e}")
                         });
                         let retry = started + OPEN_RETRY_MIN.max(started.elapsed() * 10);
@@ -443,7 +443,7 @@ impl Writer {
                 .min(crate::config::MAX_DATA_FILE_BYTES)
         {
             counters.drop_frames(DropReason::DataFileFull, frames);
-            shared.warn_once(LogOnce::DataFileFull, || {
+            shared.warn_throttled(Warned::DataFileFull, || {
                 format!(
                     "{} reached its size limit; further trees of that domain-hour are dropped",
                     dh.data_path.display()
@@ -452,7 +452,7 @@ impl Writer {
         } else if let Err(e) = write_record(shared, data_files, dh, address, record) {
             add(&counters.io_errors, 1);
             counters.drop_frames(DropReason::IoError, frames);
-            shared.warn_once(LogOnce::WriteFailed, || format!("store write failed: {e}"));
+            shared.warn_throttled(Warned::WriteFailed, || format!("store write failed: {e}"));
         } else {
             dh.data_len = end;
             add(&counters.blocks, 1);
@@ -751,7 +751,7 @@ fn write_index(shared: &Shared, index_files: &mut IndexFiles, dh: &mut DomainHou
         if let Err(e) = write_span(shared, index_files, dh, &entries[i..j], &mut span) {
             add(&shared.counters.io_errors, 1);
             dh.index_incomplete = true;
-            shared.warn_once(LogOnce::IndexWriteFailed, || {
+            shared.warn_throttled(Warned::IndexWriteFailed, || {
                 format!("store index write failed (rebuilt at next start): {e}")
             });
         }
