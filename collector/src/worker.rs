@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{select, Receiver};
@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use crate::domain_shards::DomainShards;
 use crate::period::is_due_for_sealing;
+use crate::rate_limited_log::RateLimitedLog;
 use crate::received::ReceivedCounts;
 use crate::stats::CollectorStats;
 
@@ -730,9 +731,11 @@ pub(crate) fn run<W: Worker>(
 ) {
     let mut open: BTreeMap<u64, W::Hour> = BTreeMap::new();
     let counters = ctx.stats.worker(ctx.index);
-    let mut write_error_logged = false;
+    // The first failure, then one line per five minutes while writes keep failing (a disk
+    // still full), with how many failed in between.
+    let write_error_log = RateLimitedLog::new(1, Duration::from_secs(300));
     // Whether the report is on disk (or there is nothing to write it to).
-    let mut write_report = |hour: u64, state: &W::Hour, kind: ReportKind, domain: &str| {
+    let write_report = |hour: u64, state: &W::Hour, kind: ReportKind, domain: &str| {
         let Some(store) = &ctx.store else { return true };
         let Some(write) = W::report_writer(state, kind, domain) else {
             return true;
@@ -741,10 +744,9 @@ pub(crate) fn run<W: Worker>(
         let result = store.write_report_with(hour, domain, kind, write);
         if let Err(e) = result {
             counters.report_write_errors.fetch_add(1, Relaxed);
-            if !write_error_logged {
-                tracing::warn!(worker = ctx.name, report = kind, hour, domain, error = %e, "writing a report failed (further failures are counted, not logged)");
-                write_error_logged = true;
-            }
+            write_error_log.log(|unlogged| {
+                tracing::warn!(worker = ctx.name, report = kind, hour, domain, error = %e, unlogged, "writing a report failed (counted; said again at most every 5 minutes, with the failures in between)");
+            });
             return false;
         }
         true
