@@ -336,7 +336,13 @@ fn definition(rule: &Rule) -> serde_json::Value {
 
 /// `{board_url}/{t,e,p,metric}?domain=..&hour=YYYYMMDDHH[&type=..][&name=..]`: the web boards.
 fn board_link(board_url: &str, rule: &Rule, hour: u64) -> String {
-    let scope = &rule.scope;
+    format!("{board_url}{}", board_path(&rule.scope, hour))
+}
+
+/// The path and query of the web board that `scope` watches at `hour`:
+/// `/{t,e,p,metric}?domain=..&hour=YYYYMMDDHH[&type=..][&name=..]`. Notifications prefix
+/// it with `board_url`; the web UI's own Alerts page links to it on its own server.
+pub fn board_path(scope: &Scope, hour: u64) -> String {
     // The web UI's boards: /t, /e, /p and /metric, with `hour=YYYYMMDDHH`.
     let board = match scope.report {
         ReportKind::Transaction => "t",
@@ -344,18 +350,18 @@ fn board_link(board_url: &str, rule: &Rule, hour: u64) -> String {
         ReportKind::Problem => "p",
         ReportKind::Metric => "metric",
     };
-    let mut link = format!(
-        "{board_url}/{board}?domain={}&hour={}",
+    let mut path = format!(
+        "/{board}?domain={}&hour={}",
         percent_encode(&scope.domain),
         ocelot_analyzer::hour_label(hour)
     );
     if let Some(type_) = &scope.type_ {
-        link.push_str(&format!("&type={}", percent_encode(type_)));
+        path.push_str(&format!("&type={}", percent_encode(type_)));
     }
     if let Some(name) = &scope.name {
-        link.push_str(&format!("&name={}", percent_encode(name)));
+        path.push_str(&format!("&name={}", percent_encode(name)));
     }
-    link
+    path
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.

@@ -70,7 +70,7 @@ pub use baseline::{
     BaselineConfig, DEFAULT_DAYS_BACK, DEFAULT_SMOOTHING_WINDOW_MINUTES, DEFAULT_WEIGHTS,
 };
 pub use email::{EmailConfig, DEFAULT_SMTP_PORT};
-pub use engine::{Engine, ReportRef, RuleStatus, MAX_CATCH_UP_MINUTES};
+pub use engine::{board_path, Engine, ReportRef, RuleStatus, MAX_CATCH_UP_MINUTES};
 pub use error::AlertError;
 pub use evaluator::{AlertEvent, AlertKind, AlertPhase, MinutePoint};
 pub use notify::{

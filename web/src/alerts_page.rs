@@ -80,27 +80,19 @@ fn minute_title(label: &str) -> String {
 /// would send a user on another machine to their own computer.
 fn board_link(e: &AlertEvent) -> String {
     let scope = &e.scope;
-    let hour = hour_label(e.minute / MINUTES_PER_HOUR);
-    let mut params = vec![("domain", scope.domain.as_str()), ("hour", hour.as_str())];
-    let path = match scope.report {
-        ReportKind::Transaction => "/t",
-        ReportKind::Event => "/e",
-        ReportKind::Problem => "/p",
+    let hour = e.minute / MINUTES_PER_HOUR;
+    match (&scope.report, &scope.name) {
         // The metric page shows every metric of the domain: jump to this one's chart.
-        ReportKind::Metric => {
-            let url = build_url("/metric", &params);
-            return match &scope.name {
+        (ReportKind::Metric, name) => {
+            let label = hour_label(hour);
+            let url = build_url("/metric", &[("domain", &scope.domain), ("hour", &label)]);
+            match name {
                 Some(name) => format!("{url}#{}", anchor_id("metric-", name)),
                 None => url,
-            };
+            }
         }
-    };
-    params.extend(
-        [("type", &scope.type_), ("name", &scope.name)]
-            .into_iter()
-            .filter_map(|(key, value)| Some((key, value.as_deref()?))),
-    );
-    build_url(path, &params)
+        _ => ocelot_alert::board_path(scope, hour),
+    }
 }
 
 /// The condition with how long it must hold: `above 200 for 3 min, resolves after 2 min`.
