@@ -407,6 +407,7 @@ impl Store {
             .parent()
             .expect("report path has a folder")
             .to_path_buf();
+        let created = !dir.is_dir();
         fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         // Valid names never start with '.', so the temporary name cannot clash.
         let tmp = dir.join(format!(".{name}.{REPORT_EXT}.tmp"));
@@ -416,7 +417,17 @@ impl Store {
             write(&mut out)?;
             let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
             file.sync_data()?;
-            fs::rename(&tmp, &path)
+            fs::rename(&tmp, &path)?;
+            // The rename is durable once the folder holding it is synced; without that a
+            // power loss can bring back the previous checkpoint. Folders made just now
+            // (the hour's and the domain's) are entries in their parents, synced likewise.
+            sync_dir(&dir)?;
+            if created {
+                for parent in dir.ancestors().skip(1).take(3) {
+                    sync_dir(parent)?;
+                }
+            }
+            Ok(())
         })();
         result.map_err(|e| {
             add(&self.inner.shared.counters.io_errors, 1);
@@ -647,15 +658,20 @@ fn current_hour() -> u64 {
     hour_of(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
-/// Which writer owns `domain`: FNV-1a, stable across runs.
 /// How long a lookup waits for a writer to look in its open blocks (it answers between
 /// two batches of frames).
 pub(crate) const FIND_WAIT: Duration = Duration::from_millis(500);
 
+/// Which writer owns `domain`: FNV-1a, stable across runs.
 fn shard(domain: &str, writers: usize) -> usize {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for b in domain.bytes() {
         hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
     (hash % writers as u64) as usize
+}
+
+/// Makes the entries of the folder `dir` (a rename into it, a folder made in it) durable.
+fn sync_dir(dir: &std::path::Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
 }
