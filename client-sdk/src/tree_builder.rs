@@ -102,6 +102,38 @@ impl TreeBuilder {
     pub(crate) fn depth(&self) -> usize {
         self.open.len()
     }
+
+    /// Fresh copies of the open transactions, starting at `now_us`, with the status and data
+    /// the application gave them: how they go on in the next part of a cut tree.
+    fn continuation(&self, now_us: u64) -> Vec<Record> {
+        self.open
+            .iter()
+            .map(|o| {
+                let r = &self.records[o.index];
+                let mut next = Record::new(
+                    Kind::Transaction,
+                    r.type_.clone(),
+                    r.name.clone(),
+                    r.status.clone(),
+                    now_us,
+                );
+                next.data.clone_from(&r.data);
+                next
+            })
+            .collect()
+    }
+
+    /// Starts the next part with `continuation` (the records are empty, the part before
+    /// taken away).
+    fn continue_with(&mut self, continuation: Vec<Record>) {
+        self.children_in_part = continuation.len().saturating_sub(1);
+        self.estimated_bytes = continuation.iter().map(Record::estimated_bytes).sum();
+        // Same serials: handles to the open transactions keep working in the new part.
+        for (index, o) in self.open.iter_mut().enumerate() {
+            o.index = index;
+        }
+        self.records.extend(continuation);
+    }
 }
 
 pub(crate) struct ThreadState {
@@ -434,32 +466,25 @@ impl ThreadState {
     /// the application gave them. The server skips a root whose last child is `RemoteCall/Next`,
     /// so only the last part is counted, and it must say whether the whole transaction failed.
     fn cut(&mut self, now_us: u64) {
-        let Some(client) = self.client().cloned() else {
-            return;
+        let ids = match self.client().cloned() {
+            Some(client) => self.current_ids().map(|ids| (client, ids)),
+            None => None,
         };
-        let Some((part_id, root_id)) = self.current_ids() else {
+        let Some((client, (part_id, root_id))) = ids else {
+            // No client to send the part to (a guard that outlived `with_client`): the part
+            // is let go, or the tree would grow for as long as the guard lives. The open
+            // transactions go on in a fresh part.
+            let continuation = self.tree.continuation(now_us);
+            self.tree.records.clear();
+            self.tree.continue_with(continuation);
             return;
         };
         let continuation_id = client.next_message_id_string();
+        let continuation = self.tree.continuation(now_us);
         let tree = &mut self.tree;
-        let mut open = std::mem::take(&mut tree.open);
-        let continuation: Vec<Record> = open
-            .iter()
-            .map(|o| {
-                let r = &tree.records[o.index];
-                let mut next = Record::new(
-                    Kind::Transaction,
-                    r.type_.clone(),
-                    r.name.clone(),
-                    r.status.clone(),
-                    now_us,
-                );
-                next.data.clone_from(&r.data);
-                next
-            })
-            .collect();
+        let open = &tree.open;
         let len = tree.records.len();
-        for o in &open {
+        for o in open {
             let record = &mut tree.records[o.index];
             record.duration_us = now_us.saturating_sub(record.timestamp_us);
             record.end = len;
@@ -488,14 +513,7 @@ impl ThreadState {
         tree.message_id = Some(continuation_id);
         tree.parent_id = Some(part_id);
         tree.root_id = Some(root_id);
-        tree.children_in_part = continuation.len() - 1;
-        tree.estimated_bytes = continuation.iter().map(Record::estimated_bytes).sum();
-        // Same serials: handles to the open transactions keep working in the new part.
-        for (index, o) in open.iter_mut().enumerate() {
-            o.index = index;
-        }
-        tree.open = open;
-        tree.records.extend(continuation);
+        tree.continue_with(continuation);
         self.submit(&client, part_records, part_ids, part_bytes);
     }
 
@@ -645,6 +663,38 @@ mod tests {
             assert!(after > anchored, "the event kept the stale anchor");
         });
         with_state(|s| s.clock = crate::clock::Clock::new());
+    }
+
+    /// A guard taken out of `with_client` keeps its tree open on a thread with no client:
+    /// what is logged under it has nowhere to go, and used to pile up for as long as the
+    /// guard lived (cut needs a client, so the tree was never cut).
+    #[test]
+    fn a_guard_that_outlives_its_client_does_not_grow_its_tree_without_bound() {
+        let (transport, sink) = MemoryTransport::new();
+        let client = Client::builder()
+            .domain("outlived")
+            .heartbeat_interval(None)
+            .transport(transport)
+            .build();
+        let guard = with_client(&client, || transaction!("Job", "long-lived"));
+        assert!(with_state(|s| s.client().is_none()).unwrap());
+        for _ in 0..5 * MAX_MESSAGES_PER_PART {
+            event!("Step", "after-the-client");
+        }
+        let held = with_state(|s| s.tree.records.len()).unwrap();
+        assert!(held <= MAX_MESSAGES_PER_PART + 1, "{held} records held");
+        drop(guard);
+        assert_eq!(with_state(|s| s.tree.records.len()), Some(0));
+        assert!(with_state(|s| s.tree.open.is_empty()).unwrap());
+        assert!(client.flush(std::time::Duration::from_secs(5)));
+        assert!(sink.trees().is_empty(), "nothing had a client to go to");
+        // The thread records normally again once it has a client.
+        with_client(&client, || {
+            let _t = transaction!("Job", "next");
+            event!("Step", "one");
+        });
+        assert!(client.flush(std::time::Duration::from_secs(5)));
+        assert_eq!(sink.trees().len(), 1);
     }
 
     #[test]
