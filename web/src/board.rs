@@ -23,7 +23,9 @@ use serde::Deserialize;
 
 use crate::chart::HOURS;
 use crate::error::PageError;
-use crate::hour::{day_elapsed_seconds, day_title, elapsed_seconds, hour_title, hours_of_day};
+use crate::hour::{
+    day_elapsed_seconds, day_title, elapsed_seconds, hour_title, hours_of_day, CURRENT,
+};
 use crate::links::{encode_component, Encoded};
 use crate::selection::{Period, ReportParams, ALL_MACHINES};
 use crate::state::AppState;
@@ -279,6 +281,21 @@ impl Board {
         self.url_of(&self.domain, period, self.ip.as_deref(), extra)
     }
 
+    /// The URL of this board at `hour`, as [`Board::url_in`], except that the current hour
+    /// is named `current`: a link to the live hour stays live in a tab left open past the
+    /// top of the hour, where its label would keep showing an hour that has ended.
+    fn hour_url(&self, hour: u64, extra: &[(&str, &str)]) -> String {
+        if hour != self.current_hour {
+            return self.url_in(Period::Hour(hour), extra);
+        }
+        let mut params: Vec<(&str, &str)> = vec![("domain", &self.domain), ("hour", CURRENT)];
+        if let Some(ip) = &self.ip {
+            params.push(("ip", ip));
+        }
+        params.extend_from_slice(extra);
+        build_url(self.path, &params)
+    }
+
     fn url_of(
         &self,
         domain: &str,
@@ -411,23 +428,26 @@ impl Board {
     }
 
     /// Previous, current and next hour, and the day of the hour on a board that has days.
+    ///
+    /// "Next hour" stops at the current hour: later ones have no data yet. From a future
+    /// hour (typed into the address) there is no "Previous hour" either, which would be
+    /// another future hour; "Current hour" is the way back.
     fn hour_navigation(&self, keep: &[(&str, &str)]) -> Markup {
         // Only back to the first hour with data: earlier ones are empty pages.
-        let previous = self
-            .hour
-            .checked_sub(1)
-            .filter(|_| self.hours.iter().any(|&h| h < self.hour));
+        let previous = self.hour.checked_sub(1).filter(|_| {
+            self.hour <= self.current_hour && self.hours.iter().any(|&h| h < self.hour)
+        });
         let next = (self.hour < self.current_hour).then_some(self.hour + 1);
         html! {
             nav.hour-nav aria-label="Hours" {
                 @if let Some(previous) = previous {
-                    a.button href=(self.url_in(Period::Hour(previous), keep)) rel="prev" { "← Previous hour" }
+                    a.button href=(self.hour_url(previous, keep)) rel="prev" { "← Previous hour" }
                 }
                 @if self.hour != self.current_hour {
-                    a.button href=(self.url_in(Period::Hour(self.current_hour), keep)) { "Current hour" }
+                    a.button href=(self.hour_url(self.current_hour, keep)) { "Current hour" }
                 }
                 @if let Some(next) = next {
-                    a.button href=(self.url_in(Period::Hour(next), keep)) rel="next" { "Next hour →" }
+                    a.button href=(self.hour_url(next, keep)) rel="next" { "Next hour →" }
                 }
                 @if self.days {
                     a.button.day-link href=(self.url_in(Period::Day(self.hour / HOURS_PER_DAY), keep))
@@ -441,10 +461,10 @@ impl Board {
     fn day_navigation(&self, day: u64, keep: &[(&str, &str)]) -> Markup {
         let today = self.current_hour / HOURS_PER_DAY;
         let start = day.saturating_mul(HOURS_PER_DAY);
-        // Only back to the first day with data, as for hours.
+        // Only back to the first day with data, and not from a future day, as for hours.
         let previous = day
             .checked_sub(1)
-            .filter(|_| self.hours.iter().any(|&h| h < start));
+            .filter(|_| day <= today && self.hours.iter().any(|&h| h < start));
         let next = (day < today).then_some(day + 1);
         html! {
             nav.hour-nav aria-label="Days" {
@@ -507,35 +527,116 @@ impl Board {
         }
     }
 
-    /// The status and body for a domain or hour without data: the navigation stays.
+    /// The status and body for a domain or hour without data: the navigation stays, and
+    /// the page says which case it is. A period no domain sent data in links the nearest
+    /// periods that have some (the one the user came from, after a "Next hour" into a gap)
+    /// and the current one; a period that has not begun says so.
     pub(crate) fn empty(&self, heading: &str) -> (StatusCode, Markup) {
-        let detail = if self.domains.is_empty() {
-            format!("No domain sent data in {}.", self.period_phrase())
-        } else {
-            format!(
-                "The domain “{}” has no report in {}.",
-                self.domain,
-                self.period_phrase()
-            )
+        let today = self.current_hour / HOURS_PER_DAY;
+        let (unit, future) = match self.day {
+            Some(day) => ("day", day > today),
+            None => ("hour", self.hour > self.current_hour),
         };
-        let tip = if self.day.is_some() {
-            "Pick another domain or day above, or go to today."
-        } else if self.hour == self.current_hour {
-            "Pick another domain or hour above."
+        let body = if future && self.domains.is_empty() {
+            let now = match self.day {
+                Some(_) => day_title(today),
+                None => hour_title(self.current_hour),
+            };
+            html! {
+                h2 { "This " (unit) " has not begun" }
+                p { "Nothing can have been sent in " (self.period_phrase()) " yet: it is " (now) " now." }
+                p { a href=(self.current_url()) { (self.current_label()) } }
+            }
+        } else if self.domains.is_empty() {
+            let (earlier, later) = self.nearest_periods_with_data();
+            let is_current = match self.day {
+                Some(day) => day == today,
+                None => self.hour == self.current_hour,
+            };
+            html! {
+                h2 { "No data in this " (unit) }
+                p {
+                    "No domain sent data in " (self.period_phrase()) "."
+                    @if is_current { " Clients send within seconds: reload to see their data." }
+                }
+                @if earlier.is_some() || later.is_some() || !is_current {
+                    ul.empty-links {
+                        @if let Some(earlier) = earlier {
+                            li { a href=(self.url_in(earlier, &self.kept())) {
+                                "← " (period_title(earlier)) } ", the last " (unit) " with data before this one" }
+                        }
+                        @if let Some(later) = later {
+                            li { a href=(self.url_in(later, &self.kept())) {
+                                (period_title(later)) " →" } ", the next " (unit) " with data" }
+                        }
+                        @if !is_current {
+                            li { a href=(self.current_url()) { (self.current_label()) } }
+                        }
+                    }
+                }
+            }
         } else {
-            "Pick another domain or hour above, or go to the current hour."
+            let tip = if self.day.is_some() {
+                "Pick another domain or day above, or go to today."
+            } else if self.hour == self.current_hour {
+                "Pick another domain or hour above."
+            } else {
+                "Pick another domain or hour above, or go to the current hour."
+            };
+            html! {
+                h2 { "Nothing to show" }
+                p { "The domain “" (self.domain) "” has no report in " (self.period_phrase()) "." }
+                p.muted { (tip) }
+            }
         };
         (
             StatusCode::NOT_FOUND,
             html! {
                 (self.controls(heading, None, false))
-                section.empty-state {
-                    h2 { "Nothing to show" }
-                    p { (detail) }
-                    p.muted { (tip) }
-                }
+                section.empty-state { (body) }
             },
         )
+    }
+
+    /// The nearest periods (hours, or days on a day board) before and after the one shown
+    /// that have data, the later one only when it has ended: the current one has its own
+    /// link.
+    fn nearest_periods_with_data(&self) -> (Option<Period>, Option<Period>) {
+        let shown = self.period().hours();
+        let earlier = self.hours.iter().rev().find(|&&h| h < shown.start).copied();
+        let later = self.hours.iter().find(|&&h| h >= shown.end).copied();
+        match self.day {
+            Some(_) => {
+                let today = self.current_hour / HOURS_PER_DAY;
+                (
+                    earlier.map(|h| Period::Day(h / HOURS_PER_DAY)),
+                    later
+                        .map(|h| h / HOURS_PER_DAY)
+                        .filter(|&day| day < today)
+                        .map(Period::Day),
+                )
+            }
+            None => (
+                earlier.map(Period::Hour),
+                later.filter(|&h| h < self.current_hour).map(Period::Hour),
+            ),
+        }
+    }
+
+    /// The link to the current hour (today, on a day board) in this board's selection.
+    fn current_url(&self) -> String {
+        match self.day {
+            Some(_) => self.url_in(Period::Day(self.current_hour / HOURS_PER_DAY), &self.kept()),
+            None => self.hour_url(self.current_hour, &self.kept()),
+        }
+    }
+
+    /// What [`Board::current_url`] is called.
+    fn current_label(&self) -> &'static str {
+        match self.day {
+            Some(_) => "Go to today",
+            None => "Go to the current hour",
+        }
     }
 
     /// The body (under the board's own controls) for a domain that sent data in the hour
@@ -604,6 +705,14 @@ impl Board {
     /// Whether the machine asked for is one of `machines` (or none was asked for).
     pub(crate) fn knows_machine(&self, machines: &[String]) -> bool {
         self.ip.as_ref().is_none_or(|ip| machines.contains(ip))
+    }
+}
+
+/// `2026-11-22 07:00 UTC` or `2026-11-22 UTC`: a period as people read it.
+fn period_title(period: Period) -> String {
+    match period {
+        Period::Hour(hour) => hour_title(hour),
+        Period::Day(day) => day_title(day),
     }
 }
 

@@ -6,9 +6,11 @@
 //!   the transaction board. A tree of more than [`MAX_TREE_ROWS`] messages shows its first
 //!   ones and links the raw JSON for the rest.
 //! * `GET /api/message/{id}`: the tree as JSON (`{"header":..,"root":..}`).
-//! * `GET /cat/r/m/{id}`: CAT's LogView path, redirected so existing links keep working.
+//! * `GET /cat/r/m/{id}`, `GET /cat/r/m?messageId={id}` and CAT's model form
+//!   `GET /cat/r/model/logview/{domain}/{period}?messageId={id}`: CAT's LogView addresses,
+//!   redirected so existing links keep working.
 //! * `GET /search?id=`: the search box; redirects to `/m/{id}`. A pasted LogView link
-//!   (CAT's or ours) is taken for the ID at its end.
+//!   (CAT's or ours, any of the forms above) is taken for the ID it names.
 //!
 //! An ID that does not parse is a 400 and an unknown ID a 404, each with a page (or JSON
 //! error) saying which. Lookups run on a blocking thread: the store reads files.
@@ -51,6 +53,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/m/{id}", get(logview_page))
         .route("/api/message/{id}", get(message_json))
         .route("/cat/r/m/{id}", get(cat_logview_redirect))
+        .route("/cat/r/m", get(cat_logview_query_redirect))
+        .route(
+            "/cat/r/model/logview/{domain}/{period}",
+            get(cat_logview_query_redirect),
+        )
         .route("/search", get(search))
 }
 
@@ -134,6 +141,41 @@ async fn cat_logview_redirect(
     Ok(Redirect::permanent(&logview_url(&raw)))
 }
 
+/// The query of CAT's LogView addresses that name the message in a parameter.
+#[derive(Debug, Deserialize)]
+struct CatLogViewQuery {
+    #[serde(rename = "messageId")]
+    message_id: Option<String>,
+}
+
+/// `/cat/r/m?messageId=` and `/cat/r/model/logview/{domain}/{period}?messageId=`: the
+/// message is in the query (the model form's domain and period only say where CAT looked).
+async fn cat_logview_query_redirect(
+    PageQuery(query): PageQuery<CatLogViewQuery>,
+) -> Result<Redirect, PageError> {
+    let raw = query
+        .message_id
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default();
+    if raw.is_empty() {
+        return Err(PageError::BadRequest {
+            title: "No message ID in this link".to_owned(),
+            detail: "A CAT LogView link names its message as messageId=, e.g. \
+                     /cat/r/m?messageId=shop-0a000001-498703-42; this one has none."
+                .to_owned(),
+            search: String::new(),
+        });
+    }
+    raw.parse::<MessageId>()
+        .map_err(|err| PageError::BadRequest {
+            title: "Not a message ID".to_owned(),
+            detail: id_problem(&err),
+            search: raw.to_owned(),
+        })?;
+    Ok(Redirect::permanent(&logview_url(raw)))
+}
+
 #[derive(Debug, Deserialize)]
 struct SearchQuery {
     #[serde(default)]
@@ -152,7 +194,22 @@ async fn search(PageQuery(query): PageQuery<SearchQuery>) -> Response {
         }
         .into_response();
     }
-    let linked = id_in_link(raw);
+    // A link is read for the ID it names, never parsed whole as one (see `is_link_shaped`).
+    let linked = match is_link_shaped(raw).then(|| id_in_link(raw)) {
+        None => None,
+        Some(Some(id)) => Some(id),
+        Some(None) => {
+            return PageError::BadRequest {
+                title: "No message ID in this link".to_owned(),
+                detail: "This looks like a link, but it names no message: a LogView link \
+                         ends in the message ID (/m/shop-0a000001-498703-42, CAT's \
+                         /cat/r/m/shop-0a000001-498703-42) or gives it as messageId=."
+                    .to_owned(),
+                search: raw.to_owned(),
+            }
+            .into_response()
+        }
+    };
     let raw = linked.as_deref().unwrap_or(raw);
     match raw.parse::<MessageId>() {
         Ok(_) => Redirect::to(&logview_url(raw)).into_response(),
@@ -165,24 +222,43 @@ async fn search(PageQuery(query): PageQuery<SearchQuery>) -> Response {
     }
 }
 
-/// The message ID in a pasted LogView link: CAT's `http://cat/cat/r/m/{id}?domain=..`, ours
-/// `http://ocelot:8080/m/{id}`, or just their path. `None` when `text` does not look like a
-/// link or its last path segment is not an ID.
+/// Whether pasted text is a link (or a link's path) rather than a message ID.
 ///
 /// Checked before the text is parsed as an ID, because a whole link parses as one: IDs are
-/// parsed from the right and a domain may hold `/` and `:`, so the link would become the
-/// domain. A domain with `/` cannot be stored (the store refuses it as a folder name), so
-/// reading such text as a link loses no tree; text with `/` that is not link-shaped
-/// (`a/b-7f000001-1-2`) is still tried as an ID.
+/// parsed from the right and a domain may hold `/`, `:`, `?` and `=`, so the link would
+/// become the domain. A domain with `/` cannot be stored (the store refuses it as a folder
+/// name), so reading such text as a link loses no tree; text with `/` that is not
+/// link-shaped (`a/b-7f000001-1-2`) is still tried as an ID.
+fn is_link_shaped(text: &str) -> bool {
+    text.contains("://")
+        || text.starts_with('/')
+        || text.contains("/m/")
+        || text.contains("messageId=")
+}
+
+/// The message ID a pasted LogView link names: at the end of its path (CAT's
+/// `http://cat/cat/r/m/{id}?domain=..`, ours `http://ocelot:8080/m/{id}`), else in its
+/// `messageId=` parameter (CAT's `/cat/r/m?messageId={id}` and
+/// `/cat/r/model/logview/{domain}/{period}?messageId={id}`). `None` when neither holds an
+/// ID.
 fn id_in_link(text: &str) -> Option<String> {
-    let looks_like_link = text.contains("://") || text.starts_with('/') || text.contains("/m/");
-    if !looks_like_link {
-        return None;
-    }
-    let path = text.split('#').next().unwrap_or_default();
-    let path = path.split('?').next().unwrap_or_default();
-    let segment = percent_decode(path.trim_end_matches('/').rsplit('/').next()?)?;
-    segment.parse::<MessageId>().ok().map(|_| segment)
+    let text = text.split('#').next().unwrap_or_default();
+    let (path, query) = text.split_once('?').unwrap_or((text, ""));
+    let from_path = path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .and_then(percent_decode);
+    let from_query = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(key, _)| *key == "messageId")
+        // A query value is form-encoded: `+` is a space.
+        .filter_map(|(_, value)| percent_decode(&value.replace('+', " ")));
+    from_path
+        .into_iter()
+        .chain(from_query)
+        .find(|candidate| candidate.parse::<MessageId>().is_ok())
 }
 
 /// `%XX` escapes decoded (links percent-encode a domain's unusual characters); `None` when
@@ -663,11 +739,33 @@ mod tests {
     }
 
     #[test]
+    fn cat_links_that_give_the_id_as_a_parameter_give_their_message_id() {
+        let id = "gateway-0a000101-499037-7";
+        for link in [
+            "http://cat.example:8080/cat/r/m?messageId=gateway-0a000101-499037-7",
+            "http://cat.example/cat/r/m?domain=gateway&messageId=gateway-0a000101-499037-7#x",
+            "/cat/r/model/logview/gateway/CURRENT?op=xml&messageId=gateway-0a000101-499037-7",
+            "cat.example/cat/r/m?messageId=gateway-0a000101-499037-7&waterfall=true",
+        ] {
+            assert!(is_link_shaped(link), "{link}");
+            assert_eq!(id_in_link(link).as_deref(), Some(id), "{link}");
+        }
+        assert_eq!(
+            id_in_link("/cat/r/m?messageId=a%2Fb+c-7f000001-1-2").as_deref(),
+            Some("a/b c-7f000001-1-2"),
+            "query values are form-encoded"
+        );
+    }
+
+    #[test]
     fn text_that_is_not_link_shaped_is_left_to_the_id_parser() {
-        assert_eq!(id_in_link("gateway-0a000101-499037-7"), None);
-        assert_eq!(id_in_link("a/b?c-7f000001-1-2"), None);
+        assert!(!is_link_shaped("gateway-0a000101-499037-7"));
+        assert!(!is_link_shaped("a/b?c-7f000001-1-2"));
+        assert!(is_link_shaped("http://cat.example/cat/r/home"));
         assert_eq!(id_in_link("http://cat.example/cat/r/home"), None);
         assert_eq!(id_in_link("/m/x%zz-7f000001-1-2"), None, "a broken escape");
+        assert_eq!(id_in_link("/cat/r/m?messageId=nope"), None);
+        assert_eq!(id_in_link("/cat/r/m?messageId=a%zz-7f000001-1-2"), None);
     }
 
     #[test]

@@ -143,9 +143,7 @@ async fn hour_navigation_links_the_previous_hour_and_back() {
         StatusCode::OK,
     )
     .await;
-    assert!(past.contains(&format!(
-        r#"href="/t?domain=app-1&amp;hour={HOUR_LABEL}" rel="next""#
-    )));
+    assert!(past.contains(r#"href="/t?domain=app-1&amp;hour=current" rel="next""#));
     assert!(past.contains("2026-11-22 06:00 UTC"));
     // The type and name shown go along; before the first hour with data there is no link.
     let named = page("/t?domain=app-1&type=URL&name=%2Fa", StatusCode::OK).await;
@@ -163,6 +161,110 @@ async fn hour_navigation_links_the_previous_hour_and_back() {
         !earliest.contains(r#"rel="prev""#),
         "no hour with data before the first"
     );
+}
+
+#[tokio::test]
+async fn links_to_the_current_hour_name_it_current_so_they_stay_live() {
+    // "Next hour" from the hour before the current one, and "Current hour", open the live
+    // hour: a tab left open past the top of the hour and reloaded shows the new hour, not
+    // the one that has ended.
+    let past = page(
+        &format!("/t?domain=app-1&hour={PAST_HOUR_LABEL}&type=URL"),
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        past.contains(
+            r#"href="/t?domain=app-1&amp;hour=current&amp;type=URL" rel="next">Next hour →"#
+        ),
+        "{past}"
+    );
+    assert!(past.contains(r#"href="/t?domain=app-1&amp;hour=current&amp;type=URL">Current hour"#));
+    assert!(!past.contains(&format!("hour={HOUR_LABEL}&amp;type=URL\"")));
+    // The hour before is still named by its label.
+    let live = page("/t?domain=app-1&hour=current", StatusCode::OK).await;
+    assert!(live.contains(&format!(
+        r#"href="/t?domain=app-1&amp;hour={PAST_HOUR_LABEL}" rel="prev""#
+    )));
+}
+
+#[tokio::test]
+async fn a_future_hour_says_it_has_not_begun_and_links_only_the_current_hour() {
+    // Two hours after the current one: no "Next hour", and no "Previous hour" either
+    // (that would be the next hour, as empty); the way back is the current hour.
+    let html = page("/t?domain=app-1&hour=2026112209", StatusCode::NOT_FOUND).await;
+    assert!(html.contains("This hour has not begun"), "{html}");
+    assert!(html.contains("it is 2026-11-22 07:00 UTC now"), "{html}");
+    assert!(!html.contains(r#"rel="next""#), "{html}");
+    assert!(!html.contains(r#"rel="prev""#), "{html}");
+    assert!(html.contains(r#"href="/t?domain=app-1&amp;hour=current">Go to the current hour"#));
+    assert!(html.contains(r#"href="/t?domain=app-1&amp;hour=current">Current hour"#));
+    // A future day likewise: no "Previous day" into another future day.
+    let html = page("/t?domain=app-1&day=20261130", StatusCode::NOT_FOUND).await;
+    assert!(html.contains("This day has not begun"), "{html}");
+    assert!(
+        !html.contains(r#"rel="prev""#) && !html.contains(r#"rel="next""#),
+        "{html}"
+    );
+    assert!(html.contains(r#"href="/t?domain=app-1&amp;day=20261122">Go to today"#));
+}
+
+/// Reports with data in the hours 03:00, 05:00 and 07:00 (the current one) of 2026-11-22,
+/// none at 04:00 or 06:00.
+fn app_with_gaps() -> axum::Router {
+    use ocelot_protocol::sample::SampleTrees;
+    let mut reports = ocelot_web::MemoryReports::new(NOW_MS);
+    for hour in [HOUR - 4, HOUR - 2, HOUR] {
+        let start_ms = hour * 3_600_000;
+        let mut samples = SampleTrees::new(hour, 1, 3, start_ms);
+        for i in 0..10 {
+            samples.now_ms = start_ms + i * 60_000;
+            reports.add_tree(&samples.tree());
+        }
+    }
+    ocelot_web::router(
+        ocelot_web::AppState::new(std::sync::Arc::new(lookup()))
+            .with_reports(std::sync::Arc::new(reports)),
+    )
+}
+
+#[tokio::test]
+async fn an_empty_past_hour_says_it_has_no_data_and_links_the_hours_around_it_that_have() {
+    let app = app_with_gaps();
+    // "Next hour" from 03:00 steps into the gap at 04:00, which says so and leads back.
+    let response = get(app.clone(), "/t?hour=2026112203").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let from = text(response).await;
+    assert!(
+        from.contains(r#"hour=2026112204" rel="next">Next hour →"#),
+        "{from}"
+    );
+    let response = get(app.clone(), "/t?hour=2026112204&type=URL").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let html = text(response).await;
+    assert!(html.contains("No data in this hour"), "{html}");
+    assert!(
+        html.contains("No domain sent data in the hour of 2026-11-22 04:00 UTC."),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<a href="/t?hour=2026112203&amp;type=URL">← 2026-11-22 03:00 UTC</a>, the last hour with data before this one"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<a href="/t?hour=2026112205&amp;type=URL">2026-11-22 05:00 UTC →</a>, the next hour with data"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"<a href="/t?hour=current&amp;type=URL">Go to the current hour</a>"#));
+    // The gap just before the current hour: the current hour is the next with data, and
+    // is linked once, as the current hour.
+    let html = text(get(app, "/e?hour=2026112206").await).await;
+    assert!(
+        html.contains(r#"<a href="/e?hour=2026112205">← 2026-11-22 05:00 UTC</a>"#),
+        "{html}"
+    );
+    assert!(!html.contains("the next hour with data"), "{html}");
+    assert!(html.contains(r#"<a href="/e?hour=current">Go to the current hour</a>"#));
 }
 
 #[tokio::test]

@@ -126,6 +126,51 @@ async fn cat_logview_path_redirects_to_logview() {
 }
 
 #[tokio::test]
+async fn cat_logview_links_with_the_id_as_a_parameter_redirect_to_logview() {
+    for uri in [
+        format!("/cat/r/m?messageId={FAILED_ID}"),
+        format!("/cat/r/m?domain=catgen&messageId={FAILED_ID}&waterfall=true"),
+        format!("/cat/r/model/logview/catgen/CURRENT?op=xml&messageId={FAILED_ID}"),
+    ] {
+        let response = get(app(), &uri).await;
+        assert!(response.status().is_redirection(), "{uri}");
+        assert_eq!(
+            header(&response, "location"),
+            format!("/m/{FAILED_ID}"),
+            "{uri}"
+        );
+    }
+    // An ID whose domain breaks paths stays one path segment.
+    let response = get(app(), "/cat/r/m?messageId=a%2Fb%3Fc-7f000001-1-2").await;
+    assert_eq!(header(&response, "location"), "/m/a%2Fb%3Fc-7f000001-1-2");
+}
+
+#[tokio::test]
+async fn cat_logview_links_without_a_valid_id_are_a_friendly_400() {
+    for (uri, says) in [
+        ("/cat/r/m", "No message ID in this link"),
+        ("/cat/r/m?messageId=", "No message ID in this link"),
+        (
+            "/cat/r/model/logview/catgen/CURRENT?op=xml",
+            "No message ID in this link",
+        ),
+        ("/cat/r/m?messageId=hello", "is not a message ID"),
+        (
+            "/cat/r/m?messageId=%3Cscript%3E-1-2-3",
+            "is not a message ID",
+        ),
+        ("/cat/r/m?messageId=a&messageId=b", "not valid"),
+    ] {
+        let response = get(app(), uri).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
+        let html = text(response).await;
+        assert!(html.contains(says), "{uri}: {html}");
+        assert!(html.contains("<form"), "{uri}: the page has the search box");
+        assert!(!html.contains("<script>"), "{uri}");
+    }
+}
+
+#[tokio::test]
 async fn search_redirects_a_valid_id_to_its_logview() {
     let response = get(app(), &format!("/search?id=+{FAILED_ID}+")).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -145,6 +190,9 @@ async fn search_takes_the_id_out_of_a_pasted_logview_link() {
         format!("https://cat.example/cat/r/m/{FAILED_ID}?domain=catgen#top"),
         format!("http://127.0.0.1:8080/m/{FAILED_ID}"),
         format!("/m/{FAILED_ID}"),
+        format!("http://cat.example:8080/cat/r/m?messageId={FAILED_ID}"),
+        format!("http://cat.example:8080/cat/r/m?domain=catgen&messageId={FAILED_ID}"),
+        format!("http://cat.example:2281/cat/r/model/logview/catgen/CURRENT?op=xml&messageId={FAILED_ID}"),
     ] {
         let uri = format!("/search?id={}", urlencode(&link));
         let response = get(app(), &uri).await;
@@ -167,6 +215,26 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[tokio::test]
+async fn search_for_a_link_that_names_no_message_is_a_400_not_a_lookup_of_the_whole_link() {
+    // Parsed from the right, each of these is a well-formed ID whose domain is the rest
+    // of the link: read as a link, none names a message.
+    for link in [
+        "http://cat.example/cat/r/m?messageId=nope&domain=shop-0a000001-498703-42".to_owned(),
+        "http://cat.example/cat/r/home?domain=shop-0a000001-498703-42".to_owned(),
+        format!("/m/x%zz-{FAILED_ID}"),
+    ] {
+        let uri = format!("/search?id={}", urlencode(&link));
+        let response = get(app(), &uri).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{link}");
+        let html = text(response).await;
+        assert!(
+            html.contains("No message ID in this link"),
+            "{link}: {html}"
+        );
+    }
 }
 
 #[tokio::test]
