@@ -1,10 +1,26 @@
 //! `ocelot decode`: captured frames to JSON lines.
+//!
+//! Each input, a file or standard input, is read a chunk at a time and split into frames as
+//! the bytes arrive, by the collector's [`FrameDecoder`]: a capture of any size holds about
+//! one frame in memory, and a pipe that stays open (`nc -l 2280 | ocelot decode`) prints each
+//! tree as soon as its frame is complete.
 
-use std::io::{BufWriter, Write as _};
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal as _, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ocelot_protocol::{decode_frame, DecodeOptions, FrameDecoder, TreeJson, WireFormat};
+use bytes::BytesMut;
+use ocelot_protocol::{
+    decode_frame, DecodeOptions, FrameDecoder, FrameError, TreeJson, WireFormat,
+    LENGTH_PREFIX_BYTES,
+};
+
+/// The file argument that means standard input (as for `cat` and `gzip`).
+const STDIN_ARG: &str = "-";
+/// Bytes asked of the input per read: the size of a pipe's buffer on Linux, and a few
+/// typical frames. Larger frames are gathered over several reads.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
 
 /// Parses `+HH:MM`, `-HH:MM` or `Z` into seconds east of UTC.
 pub(crate) fn parse_utc_offset(s: &str) -> Result<i32, String> {
@@ -26,26 +42,43 @@ pub(crate) fn parse_utc_offset(s: &str) -> Result<i32, String> {
     Ok(sign * (h * 3600 + m * 60))
 }
 
-/// Decodes every file, printing each tree. A file stops at its first bad frame (what
-/// follows cannot be framed again); the other files are still decoded, and the exit
-/// status says whether any file failed.
+/// Decodes every input (`-`, or no file at all, is standard input), printing each tree. An
+/// input stops at its first bad frame (what follows cannot be framed again); a CAT frame
+/// over the size cap is stepped over and reported, as the collector does. The other inputs
+/// are still decoded, and the exit status says whether any input had a problem.
 pub(crate) fn run(files: &[PathBuf], pt1_utc_offset_seconds: i32) -> anyhow::Result<ExitCode> {
     let options = DecodeOptions {
         pt1_utc_offset_seconds,
     };
+    let stdin_only = [PathBuf::from(STDIN_ARG)];
+    let inputs = if files.is_empty() {
+        // Waiting on a terminal for binary frames is never what was meant.
+        anyhow::ensure!(
+            !std::io::stdin().is_terminal(),
+            "decode needs input: name capture files, or pipe frames into it \
+             (`ocelot decode -` reads standard input)"
+        );
+        &stdin_only[..]
+    } else {
+        files
+    };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut failed = false;
-    for file in files {
-        let problem = match std::fs::read(file) {
-            Ok(bytes) => decode_bytes(&bytes, &options, &mut out)?.err(),
-            Err(e) => Some(e.to_string()),
+    for input in inputs {
+        let fine = if input.as_os_str() == STDIN_ARG {
+            decode_input(std::io::stdin().lock(), "stdin", &options, &mut out)?
+        } else {
+            let name = input.display().to_string();
+            match File::open(input) {
+                Ok(file) => decode_input(file, &name, &options, &mut out)?,
+                Err(e) => {
+                    report(&name, &e.to_string(), &mut out)?;
+                    false
+                }
+            }
         };
-        if let Some(message) = problem {
-            out.flush()?;
-            eprintln!("ocelot decode: {}: {message}", file.display());
-            failed = true;
-        }
+        failed |= !fine;
     }
     out.flush()?;
     Ok(if failed {
@@ -55,43 +88,111 @@ pub(crate) fn run(files: &[PathBuf], pt1_utc_offset_seconds: i32) -> anyhow::Res
     })
 }
 
-/// Prints the trees of one file's bytes. The outer error is a failure to write them; the
-/// inner one a malformed frame, described with its byte offset.
-fn decode_bytes(
-    bytes: &[u8],
+/// Prints the trees of one input as its frames arrive; whether it had no problem. Each
+/// problem (a malformed or truncated frame, one stepped over, a failed read) is one line on
+/// stderr with the input's name and the byte offset. The error is a failure to write the
+/// output.
+fn decode_input(
+    mut input: impl Read,
+    name: &str,
     options: &DecodeOptions,
-    out: &mut impl std::io::Write,
-) -> anyhow::Result<Result<(), String>> {
+    out: &mut impl Write,
+) -> anyhow::Result<bool> {
     let mut decoder = FrameDecoder::default();
-    let mut pos = 0;
-    while pos < bytes.len() {
-        let len = match decoder.next_frame_len(&bytes[pos..]) {
-            Ok(Some(len)) => len,
-            Ok(None) => {
-                return Ok(Err(format!(
-                    "byte offset {pos}: truncated frame ({} bytes left, frame incomplete)",
-                    bytes.len() - pos
-                )))
+    let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    let mut fine = true;
+    // Where the last frame stepped over ends: the input must reach it.
+    let mut skipped_until = 0;
+    loop {
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(frame)) => {
+                    let offset = decoder.offset() - frame.len() as u64;
+                    match decode_frame(&frame, options) {
+                        Ok(tree) => {
+                            let format = WireFormat::of_body(&frame[LENGTH_PREFIX_BYTES..])
+                                .expect("decoded, so the magic is known");
+                            serde_json::to_writer(
+                                &mut *out,
+                                &TreeJson {
+                                    format,
+                                    tree: &tree,
+                                },
+                            )?;
+                            out.write_all(b"\n")?;
+                        }
+                        Err(e) => {
+                            report(name, &format!("byte offset {offset}: {e}"), out)?;
+                            return Ok(false);
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let (offset, length) = frame_error_at(&e);
+                    report(name, &format!("byte offset {offset}: {e}"), out)?;
+                    if !e.is_recoverable() {
+                        return Ok(false);
+                    }
+                    skipped_until = offset + LENGTH_PREFIX_BYTES as u64 + length;
+                    fine = false;
+                }
             }
-            Err(e) => return Ok(Err(format!("byte offset {pos}: {e}"))),
-        };
-        let frame = &bytes[pos..pos + len];
-        match decode_frame(frame, options) {
-            Ok(tree) => {
-                let format =
-                    WireFormat::of_body(&frame[4..]).expect("decoded, so the magic is known");
-                serde_json::to_writer(
-                    &mut *out,
-                    &TreeJson {
-                        format,
-                        tree: &tree,
-                    },
-                )?;
-                out.write_all(b"\n")?;
-            }
-            Err(e) => return Ok(Err(format!("byte offset {pos}: {e}"))),
         }
-        pos += len;
+        // What is decoded so far is shown before waiting on the input again.
+        out.flush()?;
+        let read = match input.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let offset = decoder.offset() + buf.len() as u64;
+                report(
+                    name,
+                    &format!("byte offset {offset}: reading failed: {e}"),
+                    out,
+                )?;
+                return Ok(false);
+            }
+        };
+        buf.extend_from_slice(&chunk[..read]);
     }
-    Ok(Ok(()))
+    let offset = decoder.offset();
+    if !buf.is_empty() || offset < skipped_until {
+        let left = if buf.is_empty() {
+            format!(
+                "{} of a skipped frame's bytes missing",
+                skipped_until - offset
+            )
+        } else {
+            format!("{} bytes left", buf.len())
+        };
+        report(
+            name,
+            &format!("byte offset {offset}: truncated frame ({left}, frame incomplete)"),
+            out,
+        )?;
+        return Ok(false);
+    }
+    Ok(fine)
+}
+
+/// The stream offset of the frame a framing error is about, and the body length it
+/// declares (0 when none).
+fn frame_error_at(e: &FrameError) -> (u64, u64) {
+    match *e {
+        FrameError::ZeroLength { offset } => (offset, 0),
+        FrameError::TooLong { offset, length, .. } | FrameError::Skipped { offset, length, .. } => {
+            (offset, length)
+        }
+    }
+}
+
+/// One problem of input `name` on stderr, after the trees before it are out.
+fn report(name: &str, problem: &str, out: &mut impl Write) -> anyhow::Result<()> {
+    out.flush()?;
+    // Not `eprintln!`, which panics when stderr is a closed pipe.
+    let _ = writeln!(std::io::stderr(), "ocelot decode: {name}: {problem}");
+    Ok(())
 }

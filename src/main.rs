@@ -56,13 +56,14 @@ enum Command {
         #[arg(long)]
         web_listen: Option<SocketAddr>,
     },
-    /// Print the trees in files of length-prefixed CAT frames (NT1 or PT1) as JSON, one per line.
+    /// Print the trees in files (or standard input) of length-prefixed CAT frames (NT1 or PT1)
+    /// as JSON, one per line, each as soon as its frame has been read.
     Decode {
         /// Zone of PT1 wall-clock times, as +HH:MM or -HH:MM (CAT servers assume +08:00).
         #[arg(long, default_value = "+08:00", value_parser = decode::parse_utc_offset)]
         pt1_timezone: i32,
-        /// Files holding one or more frames back to back.
-        #[arg(required = true)]
+        /// Files holding one or more frames back to back; `-`, or no file, reads standard
+        /// input (e.g. `nc -l 2280 | ocelot decode`).
         files: Vec<PathBuf>,
     },
     /// Send realistic trees to a collector and report the achieved rate.

@@ -154,3 +154,127 @@ fn a_reader_that_stops_early_ends_the_output_quietly() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+/// Runs `ocelot decode ARGS` with `stdin` (a file) as its standard input; stdout and stderr
+/// go to files, read back when it has exited.
+fn decode_with_stdin(args: &[&str], stdin: &std::path::Path) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, stderr) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let status = Command::new(env!("CARGO_BIN_EXE_ocelot"))
+        .arg("decode")
+        .args(args)
+        .stdin(std::fs::File::open(stdin).unwrap())
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .status()
+        .unwrap();
+    (
+        status.code(),
+        std::fs::read_to_string(stdout).unwrap(),
+        std::fs::read_to_string(stderr).unwrap(),
+    )
+}
+
+#[test]
+fn decode_reads_standard_input_given_a_dash_or_no_file() {
+    let stream = vectors().join("streams/binary.stream");
+    for args in [&["-"][..], &[], &["--pt1-timezone", "+00:00", "-"]] {
+        let (code, stdout, stderr) = decode_with_stdin(args, &stream);
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        assert_eq!(stdout.lines().count(), 29, "{args:?}");
+        assert_eq!(stderr, "", "{args:?}");
+    }
+    // Beside files, in the order given.
+    let one = vectors().join("binary/0001.bin");
+    let (code, stdout, _) = decode_with_stdin(&[one.to_str().unwrap(), "-"], &stream);
+    assert_eq!(code, Some(0));
+    assert_eq!(stdout.lines().count(), 30);
+    let (_, alone, _) = decode_with_stdin(&[one.to_str().unwrap()], &stream);
+    assert_eq!(stdout.lines().next(), alone.lines().next());
+}
+
+#[test]
+fn decode_of_a_truncated_stdin_names_stdin_and_the_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.bin");
+    let mut bytes = std::fs::read(vectors().join("binary/0001.bin")).unwrap();
+    let good_len = bytes.len();
+    bytes.extend_from_slice(&std::fs::read(vectors().join("binary/0002.bin")).unwrap()[..50]);
+    std::fs::write(&input, &bytes).unwrap();
+    let (code, stdout, stderr) = decode_with_stdin(&["-"], &input);
+    assert_eq!(code, Some(1));
+    assert_eq!(stdout.lines().count(), 1, "the whole tree before it");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "ocelot decode: stdin: byte offset {good_len}: truncated frame (50 bytes left, \
+             frame incomplete)"
+        )
+    );
+}
+
+#[test]
+fn decode_prints_each_tree_as_soon_as_its_frame_arrives_on_stdin() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, stderr) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ocelot"))
+        .args(["decode", "-"])
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    // A frame and a half, as a live capture (`nc -l 2280 | ocelot decode`) delivers them.
+    let first = std::fs::read(vectors().join("binary/0001.bin")).unwrap();
+    let second = std::fs::read(vectors().join("binary/0002.bin")).unwrap();
+    input.write_all(&first).unwrap();
+    input.write_all(&second[..10]).unwrap();
+    input.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(&stdout).unwrap().lines().count() < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the first tree is not printed while the input stays open"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "decode exited early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    input.write_all(&second[10..]).unwrap();
+    drop(input);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&stdout).unwrap().lines().count(), 2);
+    assert_eq!(std::fs::read_to_string(&stderr).unwrap(), "");
+}
+
+#[test]
+fn a_cat_frame_over_the_size_cap_is_skipped_and_the_trees_after_it_decoded() {
+    // 16 MiB + 1 byte of body behind an NT1 magic: too big, but a CAT frame, so the
+    // collector steps over it; decode does the same, and says so.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.bin");
+    let body_len = 16 * 1024 * 1024 + 1;
+    let mut bytes = (body_len as u32).to_be_bytes().to_vec();
+    bytes.extend_from_slice(b"NT1");
+    bytes.resize(4 + body_len, b'x');
+    let good = std::fs::read(vectors().join("binary/0001.bin")).unwrap();
+    bytes.extend_from_slice(&good);
+    std::fs::write(&input, &bytes).unwrap();
+    let (code, stdout, stderr) = decode(&[input.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "a skipped frame fails the run");
+    assert_eq!(stdout.lines().count(), 1, "the tree after it: {stderr}");
+    assert!(
+        stderr.contains("big.bin: byte offset 0:") && stderr.contains("skipped"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // Cut inside the big frame: truncated, not silently fine.
+    std::fs::write(&input, &bytes[..1_000_000]).unwrap();
+    let (code, stdout, stderr) = decode(&[input.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("truncated frame"), "{stderr}");
+}
