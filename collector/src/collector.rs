@@ -754,13 +754,20 @@ impl Collector {
         }
     }
 
-    /// Keeps every report worker busy for `how_long`, as a long checkpoint would (tests of
-    /// what readers do meanwhile).
+    /// Runs `f` while every worker (the State worker too) is held busy, as a long
+    /// checkpoint would hold it: what is sent to them meanwhile waits in their bounded
+    /// queues (a worker whose queue is full already is not held). The workers go on once
+    /// `f` returns (or panics). For tests of what readers and full queues do, without a
+    /// sleep that a slow machine could outlast.
     #[doc(hidden)]
-    pub fn stall_workers_for_tests(&self, how_long: Duration) {
+    pub fn with_workers_held_for_tests<T>(&self, f: impl FnOnce() -> T) -> T {
+        // Never sent on: dropping it (at the end of this function, or unwinding) is what
+        // lets the workers go.
+        let (_release, released) = bounded::<()>(0);
         for control in &self.inner.controls {
-            let _ = control.try_send(Control::Stall(how_long));
+            let _ = control.try_send(Control::Hold(released.clone()));
         }
+        f()
     }
 
     /// Stops the workers after they processed what is queued and wrote every open hour.

@@ -276,8 +276,9 @@ pub(crate) enum Control {
     Sample(StateSample),
     /// Process what is queued, write every open hour, and stop.
     Shutdown,
-    /// Do nothing for this long: what a long checkpoint does to queries (tests only).
-    Stall(std::time::Duration),
+    /// Do nothing until every sender of this channel is gone: a worker busy for as long as
+    /// a test wants, as a long checkpoint would keep it (tests only).
+    Hold(crossbeam_channel::Receiver<()>),
 }
 
 /// Writes one report as JSON into a report file (streamed: a busy domain's report is
@@ -904,7 +905,10 @@ pub(crate) fn run<W: Worker>(
                         let state = open.entry(hour).or_insert_with(|| worker.new_hour(hour));
                         W::sample(state, &sample);
                     }
-                    Ok(Control::Stall(how_long)) => std::thread::sleep(how_long),
+                    Ok(Control::Hold(released)) => {
+                        // Only ever closed, never sent on: `recv` returns once the test lets go.
+                        let _ = released.recv();
+                    }
                     Ok(Control::Shutdown) => {
                         // The sockets are closed by now: this queue only empties.
                         while let Ok(item) = trees.try_recv() {

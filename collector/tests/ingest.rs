@@ -1024,6 +1024,47 @@ fn trees_the_store_fails_to_write_are_counted_as_dropped_in_the_state_report() {
     store.shutdown();
 }
 
+/// More State samples than the State worker's control queue holds (256).
+const MORE_SAMPLES_THAN_ITS_QUEUE_HOLDS: usize = 1_000;
+
+#[test]
+fn a_state_sample_the_full_state_queue_refused_is_carried_into_the_next() {
+    let collector = Collector::start(
+        CollectorConfig {
+            // A sample at every tick, with the clock standing still.
+            state_interval: Duration::ZERO,
+            ..manual_config()
+        },
+        None,
+        Arc::new(ManualClock::new(NOW_MS)),
+    );
+    collector.with_workers_held_for_tests(|| {
+        // The held State worker's queue fills with samples of nothing...
+        for _ in 0..MORE_SAMPLES_THAN_ITS_QUEUE_HOLDS {
+            collector.tick();
+        }
+        // ...so the sample of these figures is refused.
+        let two_hours_ago = NOW_MS - 2 * 3_600_000;
+        collector.ingest(tree_at("shop", 1, two_hours_ago)).unwrap();
+        let bad_magic = bytes::Bytes::from_static(b"\0\0\0\x04XXXX");
+        assert!(collector.ingest(bad_magic).is_err());
+        collector.tick();
+    });
+    // Returns once every worker took the checkpoint queued behind what it held: the State
+    // worker's queue is empty again.
+    collector.checkpoint_now();
+    for read in ["first", "second"] {
+        let state = block_on(collector.state_report(HOUR)).unwrap();
+        let view = state.view(&ViewQuery::default());
+        assert_eq!(
+            (view.out_of_window, view.decode_errors),
+            (1, 1),
+            "{read} read of the State report"
+        );
+    }
+    collector.shutdown();
+}
+
 #[test]
 fn a_checkpoint_that_fails_to_write_does_not_count_as_the_last_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
@@ -1161,21 +1202,21 @@ fn a_report_asked_for_now_is_the_live_one_or_unanswered_never_an_old_checkpoint(
     let everything = all_count(&live);
     // An analyzer busy for longer than the wait (a long checkpoint): `Unanswered`, counted,
     // where `transaction_report` gives the last checkpoint, which holds half the trees.
-    // (Longer than the 3 s `transaction_report` waits before it falls back.)
-    collector.stall_workers_for_tests(Duration::from_millis(3500));
-    let short = Duration::from_millis(200);
-    assert_eq!(
-        block_on(collector.transaction_report_now("catgen", HOUR, short)),
-        Err(ocelot_collector::Unanswered)
-    );
-    assert_eq!(collector.stats().report_queries_unanswered, 1);
-    let fallback = block_on(collector.transaction_report("catgen", HOUR)).unwrap();
-    assert_eq!(
-        2 * all_count(&fallback),
-        everything,
-        "the checkpoint is older"
-    );
-    assert_eq!(collector.stats().report_queries_unanswered, 2);
+    collector.with_workers_held_for_tests(|| {
+        let short = Duration::from_millis(200);
+        assert_eq!(
+            block_on(collector.transaction_report_now("catgen", HOUR, short)),
+            Err(ocelot_collector::Unanswered)
+        );
+        assert_eq!(collector.stats().report_queries_unanswered, 1);
+        let fallback = block_on(collector.transaction_report("catgen", HOUR)).unwrap();
+        assert_eq!(
+            2 * all_count(&fallback),
+            everything,
+            "the checkpoint is older"
+        );
+        assert_eq!(collector.stats().report_queries_unanswered, 2);
+    });
     // Once it answers again, the live report.
     let live = block_on(collector.transaction_report_now("catgen", HOUR, wait)).unwrap();
     assert_eq!(live.map(|r| all_count(&r)), Some(everything));
