@@ -448,4 +448,59 @@ mod tests {
         collector.shutdown();
         store.shutdown();
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_store_that_cannot_list_an_hour_warns_of_that_and_of_no_rule_domain() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreConfig {
+            // The hours here are fixed; retention goes by the real clock.
+            retention_days: 0,
+            ..StoreConfig::new(dir.path())
+        })
+        .unwrap();
+        let now = HOUR * 3_600_000 + 600_000;
+        let collector = Collector::start(
+            CollectorConfig {
+                background_ticks: false,
+                ..Default::default()
+            },
+            Some(store.clone()),
+            Arc::new(ManualClock::new(now)),
+        );
+        // `cart` sent an hour ago, but that hour's folder cannot be listed: a link to
+        // itself, which fails to open even for root (as an unreadable folder would not).
+        let hour_dir = dir.path().join((HOUR - 1).to_string());
+        std::os::unix::fs::symlink(&hour_dir, &hour_dir).unwrap();
+        assert!(store.report_domains(HOUR - 1).is_err());
+        let rules = RuleSet::from_toml_str(
+            r#"
+            [[rule]]
+            id = "cart"
+            domain = "cart"
+            report = "transaction"
+            measure = "count"
+            below = 1.0
+            "#,
+            None,
+        )
+        .unwrap();
+        let alerting = Alerting::new(rules);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let logged =
+            crate::logging::tests::capture(crate::logging::LogFormat::Text, "warn", || {
+                runtime.block_on(warn_of_unheard_domains(&alerting, &collector, &store, now));
+            });
+        assert!(!logged.contains("misspelt"), "{logged}");
+        assert!(
+            logged.contains("cannot list the stored domains of an hour")
+                && logged.contains(&hour_dir.display().to_string()),
+            "{logged}"
+        );
+        collector.shutdown();
+        store.shutdown();
+    }
 }

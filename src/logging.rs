@@ -66,7 +66,7 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
@@ -98,7 +98,9 @@ mod tests {
         }
     }
 
-    fn capture(format: LogFormat, filter: &str, events: impl FnOnce()) -> String {
+    /// The log lines `events` writes, in `format`, filtered by `filter` (other modules'
+    /// tests use it too).
+    pub(crate) fn capture(format: LogFormat, filter: &str, events: impl FnOnce()) -> String {
         let buffer = Buffer::default();
         let subscriber = subscriber(format, EnvFilter::new(filter), buffer.clone(), false);
         tracing::subscriber::with_default(subscriber, events);
