@@ -50,7 +50,13 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         .thread_name("ocelot-io")
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(config, args.demo))
+    let served = runtime.block_on(serve(config, args.demo));
+    // Not dropped: a drop waits for every blocking task, for good. Past `SHUTDOWN_BOUND`
+    // the final flush may still be on one (a disk that does not answer), and with the
+    // runtime's tasks gone (the second Ctrl-C's listener among them) nothing would end
+    // the process.
+    runtime.shutdown_background();
+    served
 }
 
 async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
@@ -169,6 +175,8 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         None
     };
 
+    // Before the lines that say it runs: whoever reads them may stop it at once.
+    let mut signals = StopSignals::listen().context("listening for Ctrl-C, TERM and HUP")?;
     let url = format!(
         "http://{}:{}",
         if web_addr.ip().is_unspecified() {
@@ -195,13 +203,13 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     say("  Ctrl-C to stop");
     tracing::info!(%collector_addr, %web_addr, "ocelot serving");
 
-    shutdown_signal().await;
+    signals.stop().await;
     say("Stopping: draining queues, flushing blocks, checkpointing the open hour... (again to stop at once)");
     // A second Ctrl-C (or TERM) ends the process without waiting for the flush, as a
     // kill -9 would: the store recovers at the next start, and the open hour continues from
     // its last checkpoint.
-    tokio::spawn(async {
-        shutdown_signal().await;
+    tokio::spawn(async move {
+        signals.stop_at_once().await;
         say("Stopped at once: the open hour's reports since its last checkpoint are lost; the store recovers at the next start.");
         std::process::exit(EXIT_STOPPED_AT_ONCE);
     });
@@ -369,39 +377,74 @@ fn web_state(
         .with_auth(auth))
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
 /// Exit code after a second stop signal (128 + SIGINT, as a shell reports an interrupt).
 const EXIT_STOPPED_AT_ONCE: i32 = 130;
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let signal = |kind| async move {
-        match tokio::signal::unix::signal(kind) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
+/// The signals that stop the server: Ctrl-C (SIGINT), TERM and HUP, listened for from
+/// before it says it runs until it exits. Listening all along, rather than from each wait
+/// on, means no signal falls between two listeners: one sent right after the "running"
+/// lines does not meet the default action (the process ended without its final
+/// checkpoint), and a second Ctrl-C counts however soon it follows the first.
+#[cfg(unix)]
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl StopSignals {
+    fn listen() -> std::io::Result<StopSignals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Resolves on Ctrl-C, TERM or HUP. HUP too (a closed terminal, `nohup`-less
+    /// sessions): without a handler it would end the process before the final checkpoint.
+    async fn stop(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+            _ = self.hangup.recv() => {}
         }
-    };
-    #[cfg(unix)]
-    let (term, hangup) = {
-        use tokio::signal::unix::SignalKind;
-        (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        )
-    };
-    #[cfg(not(unix))]
-    let (term, hangup) = (std::future::pending::<()>(), std::future::pending::<()>());
-    // SIGHUP too (a closed terminal, `nohup`-less sessions): without a handler it would
-    // end the process before the final checkpoint.
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-        _ = hangup => {}
+    }
+
+    /// Resolves on the next Ctrl-C or TERM: an operator's "now". Not on HUP: a closed
+    /// terminal may send it twice (the kernel to the foreground job, and the shell to its
+    /// jobs), and the stop it began is what keeps the open hour.
+    async fn stop_at_once(&mut self) {
+        loop {
+            tokio::select! {
+                _ = self.interrupt.recv() => return,
+                _ = self.terminate.recv() => return,
+                Some(()) = self.hangup.recv() => {
+                    say("A hangup does not stop at once: still stopping (Ctrl-C or TERM to stop at once).");
+                }
+            }
+        }
+    }
+}
+
+/// Without unix signals: Ctrl-C only, listened for at each wait.
+#[cfg(not(unix))]
+struct StopSignals;
+
+#[cfg(not(unix))]
+impl StopSignals {
+    fn listen() -> std::io::Result<StopSignals> {
+        Ok(StopSignals)
+    }
+
+    async fn stop(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+
+    async fn stop_at_once(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -625,3 +625,154 @@ fn a_final_checkpoint_that_cannot_be_written_fails_the_stop_and_says_what_is_los
     );
     assert!(!said.iter().any(|l| l.starts_with("Stopped")), "{said:?}");
 }
+
+/// The lines `server` prints from now on, as they come.
+fn lines_of(server: &mut Piped) -> std::sync::mpsc::Receiver<String> {
+    let lines = server.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits (at most 30 s) for a line of `lines` that starts with `start`, and returns it.
+fn line_starting(lines: &std::sync::mpsc::Receiver<String>, start: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.starts_with(start) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no line starting {start:?} within 30 s ({e})"),
+        }
+    }
+}
+
+/// Sends `signal` (a `kill` option such as `-INT`) to `child`.
+fn send(child: &std::process::Child, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal}: {status}");
+}
+
+/// Makes the stop of a server that counted a tree of `domain` wait until the process
+/// ends: a FIFO where the final checkpoint writes the domain's Transaction report
+/// (`.transaction.report.tmp`, then renamed), which nobody opens for reading, so opening
+/// it to write waits for good. For this hour and the next, should the hour turn.
+fn hold_the_final_checkpoint(data: &std::path::Path, domain: &str) {
+    let hour = ocelot_protocol::hour_of(now_ms());
+    for h in [hour, hour + 1] {
+        let reports = data.join(format!("{h}/{domain}/reports"));
+        std::fs::create_dir_all(&reports).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(reports.join(".transaction.report.tmp"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "mkfifo: {status}");
+    }
+}
+
+#[test]
+fn a_ctrl_c_stops_the_server_cleanly_with_a_final_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (collector_port, web_port) = (free_port(), free_port());
+    let stderr_path = dir.path().join("stderr");
+    let mut server = start_with_output(&data, collector_port, web_port, &stderr_path);
+    log_one_tree("int-app", collector_port, web_port, dir.path());
+    let status = common::signal_and_wait(&mut server.child, "-INT");
+    let said: Vec<String> = server.stdout.take().unwrap().map(Result::unwrap).collect();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert_eq!(status.code(), Some(0), "{said:?} {stderr}");
+    assert_eq!(said.last().map(String::as_str), Some("Stopped cleanly."));
+    let hour = ocelot_protocol::hour_of(now_ms());
+    let written = [hour - 1, hour].iter().any(|h| {
+        data.join(format!("{h}/int-app/reports/transaction.report"))
+            .is_file()
+    });
+    assert!(written, "the final checkpoint did not write the report");
+}
+
+#[test]
+fn a_second_ctrl_c_during_the_stop_ends_the_process_at_once_with_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    hold_the_final_checkpoint(&data, "held-app");
+    let (collector_port, web_port) = (free_port(), free_port());
+    let stderr_path = dir.path().join("stderr");
+    let mut server = start_with_output(&data, collector_port, web_port, &stderr_path);
+    log_one_tree("held-app", collector_port, web_port, dir.path());
+    let lines = lines_of(&mut server);
+    send(&server.child, "-INT");
+    line_starting(&lines, "Stopping: ");
+    // The stop waits on the FIFO until the process ends: whatever ends it is the second
+    // Ctrl-C (within the 30 s `signal_and_wait` allows, where the stop's own bound is 20 s).
+    assert!(server.child.try_wait().unwrap().is_none());
+    let status = common::signal_and_wait(&mut server.child, "-INT");
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let said = line_starting(&lines, "Stopped");
+    assert!(said.starts_with("Stopped at once: "), "{said}");
+}
+
+#[test]
+fn a_hangup_during_the_stop_does_not_stop_at_once_and_a_term_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    hold_the_final_checkpoint(&data, "hup-app");
+    let (collector_port, web_port) = (free_port(), free_port());
+    let stderr_path = dir.path().join("stderr");
+    let mut server = start_with_output(&data, collector_port, web_port, &stderr_path);
+    log_one_tree("hup-app", collector_port, web_port, dir.path());
+    let lines = lines_of(&mut server);
+    send(&server.child, "-INT");
+    line_starting(&lines, "Stopping: ");
+    // A closed terminal may send HUP twice: the stop goes on.
+    send(&server.child, "-HUP");
+    line_starting(&lines, "A hangup does not stop at once");
+    assert!(server.child.try_wait().unwrap().is_none());
+    let status = common::signal_and_wait(&mut server.child, "-TERM");
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(line_starting(&lines, "Stopped").starts_with("Stopped at once: "));
+}
+
+/// Takes the stop's bound, 20 s.
+#[test]
+fn a_stop_that_cannot_finish_ends_the_process_at_its_bound_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    hold_the_final_checkpoint(&data, "stuck-app");
+    let (collector_port, web_port) = (free_port(), free_port());
+    let stderr_path = dir.path().join("stderr");
+    let mut server = start_with_output(&data, collector_port, web_port, &stderr_path);
+    log_one_tree("stuck-app", collector_port, web_port, dir.path());
+    let lines = lines_of(&mut server);
+    send(&server.child, "-INT");
+    line_starting(&lines, "Stopping: ");
+    // The bound, and then some for a loaded machine.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 90 s after the stop began"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("shutdown did not finish within 20s"),
+        "{stderr}"
+    );
+}
