@@ -89,8 +89,7 @@ pub(crate) fn start(
             }
             let now = collector.now_ms();
             if !domains_checked && now.saturating_sub(started) >= DOMAIN_CHECK_AFTER_MS {
-                domains_checked = true;
-                warn_of_unheard_domains(&alerting, &collector, &store, now).await;
+                domains_checked = warn_of_unheard_domains(&alerting, &collector, &store, now).await;
             }
             let Ok(live) = current_reports(&collector, &alerting, now, QUERY_WAIT).await else {
                 // An analyzer thread is busy (writing a checkpoint, say): evaluated at the
@@ -226,14 +225,19 @@ const DOMAIN_CHECK_AFTER_MS: u64 = 3 * 60_000;
 /// Warns about each rule whose domain has no report this hour or in the last day. Rules are
 /// not checked against domains at load (a domain may start sending later), but a misspelt
 /// domain looks like a domain that sends nothing: its counts read 0 and `below` rules fire.
+/// Returns whether the check is done: not while an analyzer thread is too busy to say
+/// which domains it holds (tried again at the next tick); done, unchecked, when the store
+/// cannot list an hour's (said in the log).
 async fn warn_of_unheard_domains(
     alerting: &Alerting,
     collector: &Collector,
     store: &Store,
     now: u64,
-) {
-    let Some(known) = heard_domains(collector, store, now).await else {
-        return;
+) -> bool {
+    let known = match heard_domains(collector, store, now).await {
+        Ok(known) => known,
+        Err(Unheard::Busy) => return false,
+        Err(Unheard::StoreFailed) => return true,
     };
     for rule in alerting.engine().rules().rules_with_unknown_domains(&known) {
         tracing::warn!(
@@ -242,23 +246,41 @@ async fn warn_of_unheard_domains(
             "an alert rule watches a domain with no report this hour or the day before: misspelt? (its counts read 0, so below rules fire)"
         );
     }
+    true
 }
 
-/// The domains with a report in the hour of `now` or the 24 before; `None` (said in the
-/// log) when the store cannot list an hour's: every domain would look unheard.
-async fn heard_domains(collector: &Collector, store: &Store, now: u64) -> Option<Vec<String>> {
+/// Why the domains heard of lately are not known: with either, every domain could look
+/// unheard.
+#[derive(Debug, PartialEq)]
+enum Unheard {
+    /// An analyzer thread did not say which domains it holds within [`QUERY_WAIT`].
+    Busy,
+    /// The store could not list an hour's domains (said in the log).
+    StoreFailed,
+}
+
+/// The domains with a report in the hour of `now` (held by the analyzers or checkpointed)
+/// or the 24 before.
+async fn heard_domains(
+    collector: &Collector,
+    store: &Store,
+    now: u64,
+) -> Result<Vec<String>, Unheard> {
     let hour = ocelot_protocol::hour_of(now);
-    let mut known = collector.domains(hour).await;
-    for past in hour.saturating_sub(24)..hour {
+    let mut known = collector
+        .live_domains_now(hour, QUERY_WAIT)
+        .await
+        .map_err(|Unanswered| Unheard::Busy)?;
+    for past in hour.saturating_sub(24)..=hour {
         match store.report_domains(past) {
             Ok(domains) => known.extend(domains),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list the stored domains of an hour; the alert rules' domains go unchecked");
-                return None;
+                return Err(Unheard::StoreFailed);
             }
         }
     }
-    Some(known)
+    Ok(known)
 }
 
 /// Ticks in a row without every analyzer's answer before the loop says so (a minute).
@@ -445,6 +467,80 @@ mod tests {
             .map(|r| r.id.as_str())
             .collect();
         assert_eq!(unheard, ["typo"]);
+        collector.shutdown();
+        store.shutdown();
+    }
+
+    /// An analyzer thread too busy to say which domains it holds (a long checkpoint) used
+    /// to count as holding none: every domain only it holds looked unheard, and the check,
+    /// made once, never came back to it.
+    #[test]
+    fn domains_are_checked_again_later_when_an_analyzer_is_too_busy_to_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreConfig {
+            retention_days: 0,
+            ..StoreConfig::new(dir.path())
+        })
+        .unwrap();
+        let now = HOUR * 3_600_000 + 600_000;
+        let collector = Collector::start(
+            CollectorConfig {
+                background_ticks: false,
+                ..Default::default()
+            },
+            Some(store.clone()),
+            Arc::new(ManualClock::new(now)),
+        );
+        let header = Header {
+            domain: "shop".into(),
+            ip_address: "10.0.0.1".into(),
+            message_id: format!("shop-0a000001-{HOUR}-1"),
+            ..Header::default()
+        };
+        let root = Transaction::new("URL", "/pay", now - 1_000);
+        let tree = MessageTree::new(header, Message::Transaction(root));
+        collector
+            .ingest(ocelot_protocol::nt1::encode_to_bytes(&tree))
+            .unwrap();
+        let rules = RuleSet::from_toml_str(
+            r#"
+            [[rule]]
+            id = "pay"
+            domain = "shop"
+            report = "transaction"
+            measure = "count"
+            below = 1.0
+            [[rule]]
+            id = "typo"
+            domain = "shpo"
+            report = "transaction"
+            measure = "count"
+            below = 1.0
+            "#,
+            None,
+        )
+        .unwrap();
+        let alerting = Alerting::new(rules);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let check = || {
+            let mut done = false;
+            let logged =
+                crate::logging::tests::capture(crate::logging::LogFormat::Text, "warn", || {
+                    done = runtime
+                        .block_on(warn_of_unheard_domains(&alerting, &collector, &store, now));
+                });
+            (done, logged)
+        };
+        let (done, logged) = collector.with_workers_held_for_tests(check);
+        assert!(!done, "checked while an analyzer could not answer");
+        assert!(!logged.contains("misspelt"), "{logged}");
+        let (done, logged) = check();
+        assert!(done);
+        assert!(logged.contains("rule=typo"), "{logged}");
+        assert!(!logged.contains("rule=pay"), "{logged}");
         collector.shutdown();
         store.shutdown();
     }

@@ -818,21 +818,7 @@ impl Collector {
     /// Domains with any report in `hour`, live or stored, sorted.
     pub async fn domains(&self, hour: u64) -> Vec<String> {
         let inner = &*self.inner;
-        let mut all = BTreeSet::new();
-        let asked: Vec<_> = inner
-            .controls
-            .iter()
-            .filter_map(|c| {
-                let (reply, answer) = tokio::sync::oneshot::channel();
-                c.try_send(Control::Domains { hour, reply }).ok()?;
-                Some(answer)
-            })
-            .collect();
-        for answer in asked {
-            if let Ok(Ok(domains)) = tokio::time::timeout(QUERY_TIMEOUT, answer).await {
-                all.extend(domains);
-            }
-        }
+        let (mut all, _) = self.live_domains_within(hour, QUERY_TIMEOUT).await;
         if let Some(store) = &inner.store {
             if let Ok(stored) = store.report_domains(hour) {
                 all.extend(
@@ -843,6 +829,47 @@ impl Collector {
             }
         }
         all.into_iter().collect()
+    }
+
+    /// The domains the analyzer threads hold reports of in `hour` now (the stored ones left
+    /// out), or `Err(Unanswered)` if a thread did not answer within `wait`: a busy thread's
+    /// domains would look unheard.
+    pub async fn live_domains_now(
+        &self,
+        hour: u64,
+        wait: Duration,
+    ) -> Result<Vec<String>, Unanswered> {
+        match self.live_domains_within(hour, wait).await {
+            (domains, true) => Ok(domains.into_iter().collect()),
+            (_, false) => Err(Unanswered),
+        }
+    }
+
+    /// The domains the analyzer threads hold in `hour`, and whether every thread answered
+    /// within `wait`.
+    async fn live_domains_within(&self, hour: u64, wait: Duration) -> (BTreeSet<String>, bool) {
+        let mut all = BTreeSet::new();
+        let mut every = true;
+        let asked: Vec<_> = self
+            .inner
+            .controls
+            .iter()
+            .map(|c| {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                c.try_send(Control::Domains { hour, reply }).ok()?;
+                Some(answer)
+            })
+            .collect();
+        for answer in asked {
+            match answer {
+                Some(answer) => match tokio::time::timeout(wait, answer).await {
+                    Ok(Ok(domains)) => all.extend(domains),
+                    Ok(Err(_)) | Err(_) => every = false,
+                },
+                None => every = false,
+            }
+        }
+        (all, every)
     }
 
     /// A domain's Transaction report for an hour: live if the hour is open, else stored.
