@@ -11,7 +11,9 @@ pub const OTHERS: &str = "OTHERS";
 ///
 /// The caps bound memory per hour: a client that puts user IDs into transaction names gets
 /// 200 names and an `OTHERS` entry per type, never a million entries. Every message folded
-/// into `OTHERS` is still counted there, and the report counts how many were folded.
+/// into `OTHERS` is still counted there, and each report counts how many of its messages
+/// were folded (`folded()`: each message once, whether its domain, machine, type, name or
+/// status code folded; not how many distinct keys were refused, which would need them kept).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AnalyzerConfig {
@@ -82,8 +84,17 @@ impl AnalyzerConfig {
 }
 
 /// The smallest duration, in milliseconds, at which a transaction counts as a long-execution
-/// problem. Defaults are the smallest of CAT's default bucket lists
-/// (`LongExecutionProblemHandler`).
+/// problem: the lower bound of its category's first duration bucket. Defaults are the
+/// smallest of CAT's default bucket lists (`LongExecutionProblemHandler`).
+///
+/// A long execution is counted in the bucket of the largest bound at or under its duration,
+/// the bounds being this threshold followed by CAT's default buckets above it: URL 1000,
+/// 2000, 3000, 5000; SQL and Call 100, 500, 1000, 3000, 5000; Service 50, 100, 500, 1000,
+/// 3000, 5000; Cache 10, 50, 100, 500. That is CAT's rule (a threshold under the default
+/// buckets adds a first bucket, as CAT's per-domain `<long-config>` does), also for a
+/// threshold above the smallest default bucket, which CAT's analyzer ignores and its
+/// Problem page applies when it shows the report: shorter executions are not problems, and
+/// the first bucket starts at the threshold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LongThresholds {

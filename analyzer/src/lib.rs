@@ -68,8 +68,8 @@ pub use hour::{HourAnalyzers, HourReports};
 pub use metric::{MetricAnalyzer, MetricItemView, MetricMinuteView, MetricReport, MetricView};
 pub use overview::DomainOverview;
 pub use problem::{
-    ProblemAnalyzer, ProblemDay, ProblemDayView, ProblemEntryView, ProblemHourView,
-    ProblemMinuteView, ProblemReport, ProblemView,
+    ProblemAnalyzer, ProblemDay, ProblemDayView, ProblemDurationView, ProblemEntryView,
+    ProblemHourView, ProblemMinuteView, ProblemReport, ProblemView,
 };
 pub use sample_id::ParsedId;
 pub use state::{

@@ -11,14 +11,16 @@ use crate::minute::minute_in_hour;
 use crate::sorted_map::SortedMap;
 
 /// One tree's counting into the entries of its machine `M` (found once per tree), with
-/// what folded into `OTHERS` meanwhile; added to the report's count when dropped.
+/// how many of its messages folded into `OTHERS` meanwhile; added to the report's count
+/// when dropped.
 pub(crate) struct MachineCounter<'a, M> {
     pub(crate) config: &'a AnalyzerConfig,
     /// The report's hour's first millisecond: the tree's messages count in its minutes
     /// ([`minute_in_hour`]).
     pub(crate) hour_start_ms: u64,
     pub(crate) machine: &'a mut M,
-    pub(crate) folded: u64,
+    /// Messages of the tree counted under an `OTHERS` key so far.
+    pub(crate) folded: FoldedMessages,
     /// What is left of the analyzer's entry budget for the hour
     /// ([`AnalyzerConfig::max_entries_per_hour`]).
     pub(crate) entries_left: &'a mut usize,
@@ -31,7 +33,7 @@ pub(crate) trait MachineReport {
     type Machine: Default;
     /// An empty report of `domain` and `hour`.
     fn new_report(domain: &str, hour: u64) -> Self;
-    /// The machines, and the report's count of keys folded into `OTHERS`.
+    /// The machines, and the report's count of messages folded into `OTHERS`.
     fn machines_and_folded(&mut self) -> (&mut SortedMap<Self::Machine>, &mut u64);
 }
 
@@ -79,15 +81,41 @@ impl<'a, M: Default> MachineCounter<'a, M> {
             config,
             hour_start_ms: hour_start_ms(hour),
             machine,
-            folded,
+            folded: FoldedMessages {
+                tree_folded: folded != 0,
+                messages: 0,
+            },
             entries_left,
             report_folded,
         }
     }
 }
 
+/// How many messages of one tree a report counted under an `OTHERS` key.
+///
+/// A report's `folded` counts messages, each once, whether one of its own keys (type,
+/// name, status code) folded or its tree's domain or machine did: how many messages are
+/// not under their own names, what an operator weighs against the hour's total. Not the
+/// number of distinct keys refused: that would need the keys kept, which is what the caps
+/// are there to avoid.
+pub(crate) struct FoldedMessages {
+    /// Whether the tree's domain or machine is `OTHERS` for a cap: then each of its
+    /// messages counts as folded.
+    pub(crate) tree_folded: bool,
+    pub(crate) messages: u64,
+}
+
+impl FoldedMessages {
+    /// Notes one message counted; `folds` is how many of its own keys a cap sent to
+    /// `OTHERS` (as the capped lookups count them).
+    #[inline]
+    pub(crate) fn note(&mut self, folds: u64) {
+        self.messages += u64::from(self.tree_folded | (folds != 0));
+    }
+}
+
 impl<M> Drop for MachineCounter<'_, M> {
     fn drop(&mut self) {
-        *self.report_folded += self.folded;
+        *self.report_folded += self.folded.messages;
     }
 }

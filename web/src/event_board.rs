@@ -149,6 +149,7 @@ async fn event_board(
                         hour: view.day,
                         ips: view.ips,
                         types: view.types,
+                        folded: view.folded,
                     }
                 })
             })

@@ -38,6 +38,7 @@ async fn transaction_report_of_real_frames_has_figures_ids_and_minutes() {
     assert_eq!(pay["failPercent"], 100.0);
     assert_eq!(pay["failMessageIds"], serde_json::json!([FAILED_ID]));
     assert_eq!(pay["slowestMessageId"], FAILED_ID);
+    assert_eq!(json["folded"], 0, "no cap reached");
 }
 
 #[tokio::test]
@@ -125,6 +126,9 @@ async fn event_report_has_the_same_shape_with_counts_and_minutes() {
     assert_eq!(name["fail"], 1);
     assert!(name["tps"].is_f64());
     assert_eq!(name["minutes"][0]["count"], 1);
+    // The captured frames' 300 `Item` and 2100 `I` event names, past 200 names a type:
+    // the events filed under `OTHERS`.
+    assert_eq!(json["folded"], 100 + 1900);
 }
 
 #[tokio::test]
@@ -138,6 +142,7 @@ async fn problem_report_lists_errors_with_sample_ids() {
     assert_eq!(pay["count"], 1);
     assert_eq!(pay["sampleMessageIds"], serde_json::json!([FAILED_ID]));
     assert!(!pay["minutes"].as_array().unwrap().is_empty());
+    assert_eq!(json["folded"], 0, "no cap reached: {json}");
 }
 
 #[tokio::test]
@@ -163,6 +168,7 @@ async fn metric_and_state_reports_answer_for_the_hour() {
         !metric["metrics"].as_array().unwrap().is_empty(),
         "{metric}"
     );
+    assert_eq!(metric["folded"], 0, "no cap reached: {metric}");
     let state = get_json(report_app(), "/api/state?hour=current", 200).await;
     // 27 real frames, the script tree and the generated ones fall into this hour.
     assert_eq!(state["trees"], 27 + 1 + SAMPLE_TREES);

@@ -198,7 +198,14 @@ async fn the_day_api_counts_each_entry_over_all_its_hours() {
     let pay = entry(&day, "error", "/pay");
     assert_eq!(pay["count"], 50 + 20 + 30);
     assert_eq!(entry(&day, "long-sql", "select")["count"], 5 + 7);
+    // CAT's duration buckets: a 150 ms query is in the 100 ms one; errors have none.
+    assert_eq!(
+        entry(&day, "long-sql", "select")["durations"],
+        json!([{"ms": 100, "count": 5 + 7}])
+    );
+    assert!(pay.get("durations").is_none(), "{pay}");
     assert_eq!(entry(&day, "error", "NullPointer")["count"], 4);
+    assert_eq!(day["folded"], 0, "nothing reached a cap");
 
     // Every entry and count is that of one report of all the trees (put in one hour).
     let mut reference = MemoryReports::new(LATER_MS);

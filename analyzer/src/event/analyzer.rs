@@ -123,14 +123,16 @@ impl TreeCounter<'_> {
         call: Option<&MessageView<'_>>,
     ) {
         let hour_start_ms = self.hour_start_ms;
+        let mut folds = 0;
         let name = type_name_entry(
             &mut self.machine.types,
             |t| &mut t.names,
             [event.type_, event.name],
             self.config,
-            &mut self.folded,
+            &mut folds,
             self.entries_left,
         );
+        self.folded.note(folds);
         let batch = parse_event_batch(event.data);
         let (count, fail) = batch.unwrap_or((1, u64::from(!event.is_success())));
         name.record(

@@ -25,7 +25,8 @@ pub struct EventReport {
     pub(crate) hour: u64,
     /// Keyed by client IP.
     pub(crate) machines: SortedMap<EventMachine>,
-    /// Messages counted under an `OTHERS` key because a cap was reached.
+    /// Events counted under an `OTHERS` key because a cap was reached (domain, machine,
+    /// type or name), each once; a batch (`@...`) message is one.
     pub(crate) folded: u64,
 }
 
@@ -225,7 +226,9 @@ impl EventReport {
         self.machines.keys()
     }
 
-    /// How many messages were counted under `OTHERS` because a cap was reached.
+    /// How many events were counted under an `OTHERS` key (domain, machine, type or
+    /// name) because a cap was reached, each once however many of its keys folded:
+    /// messages as received, so a batch (`@...`) message is one.
     pub fn folded(&self) -> u64 {
         self.folded
     }
@@ -276,6 +279,7 @@ impl EventReport {
             hour: hour_label(self.hour),
             ips: self.machines.keys().map(str::to_owned).collect(),
             types: self.type_views(query, None),
+            folded: self.folded,
         }
     }
 
@@ -449,7 +453,7 @@ impl EventMinuteView {
     }
 }
 
-/// `GET /api/event`: `{"domain","hour","ips":[..],"types":[..]}`.
+/// `GET /api/event`: `{"domain","hour","ips":[..],"types":[..],"folded"}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView {
@@ -461,6 +465,9 @@ pub struct EventView {
     pub ips: Vec<String>,
     /// Per type, sorted by type.
     pub types: Vec<EventTypeView>,
+    /// Events of the hour (every machine's, whatever `ip` picks) counted under an
+    /// `OTHERS` key because a cap was reached, each once ([`EventReport::folded`]).
+    pub folded: u64,
 }
 
 /// One event type with its names.

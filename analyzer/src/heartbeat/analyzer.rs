@@ -11,6 +11,7 @@ use crate::cardinality::capped_entry;
 use crate::config::AnalyzerConfig;
 use crate::domain_reports::DomainReports;
 use crate::minute::{hour_start_ms, minute_in_hour};
+use crate::tree_counter::FoldedMessages;
 
 /// The heartbeat reports of one hour, one per domain.
 #[derive(Debug, Clone)]
@@ -74,10 +75,10 @@ impl HeartbeatAnalyzer {
         // As the other reports count: a message past the hour of its tree's root (a long
         // request's) at the hour's edge, not at the same minute of the hour before.
         let hour_start = hour_start_ms(hour);
-        let mut folded = 0;
+        let mut tree_folds = 0;
         let report = self
             .reports
-            .of_domain(tree.domain, config, &mut folded, |domain| {
+            .of_domain(tree.domain, config, &mut tree_folds, |domain| {
                 HeartbeatReport::new(domain, hour)
             });
         let machine = capped_entry(
@@ -85,8 +86,14 @@ impl HeartbeatAnalyzer {
             tree.ip_address,
             config.max_machines_per_domain,
             config.max_key_chars,
-            &mut folded,
+            &mut tree_folds,
         );
+        // Heartbeats, each once, filed under an `OTHERS` domain or machine or with values
+        // left out for the series cap.
+        let mut folded = FoldedMessages {
+            tree_folded: tree_folds != 0,
+            messages: 0,
+        };
         for heartbeat in heartbeats {
             let Some(series) = parse_status(heartbeat.data) else {
                 report.malformed += 1;
@@ -96,14 +103,16 @@ impl HeartbeatAnalyzer {
                 .minutes
                 .entry(minute_in_hour(heartbeat.timestamp_ms, hour_start))
                 .or_default();
+            let mut left_out = 0;
             for (name, value) in series {
                 if values.len() >= config.max_heartbeat_series && !values.contains_key(&name) {
-                    folded += 1;
+                    left_out += 1;
                     continue;
                 }
                 values.insert(name, value);
             }
+            folded.note(left_out);
         }
-        report.folded += folded;
+        report.folded += folded.messages;
     }
 }

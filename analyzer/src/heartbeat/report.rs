@@ -17,7 +17,8 @@ pub struct HeartbeatReport {
     pub(crate) machines: BTreeMap<String, HeartbeatMachine>,
     /// Heartbeats whose XML was not well-formed (dropped).
     pub(crate) malformed: u64,
-    /// Values not kept because a machine reached the series cap.
+    /// Heartbeats, each counted once, filed under an `OTHERS` domain or machine for a cap,
+    /// or with values left out because their machine's minute reached the series cap.
     pub(crate) folded: u64,
 }
 

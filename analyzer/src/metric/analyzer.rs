@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use ocelot_protocol::{MessageKind, MessageTree, MessageView, TreeView};
 
-use super::report::MetricReport;
+use super::report::{MetricKind, MetricReport};
 use crate::config::AnalyzerConfig;
 use crate::domain_reports::DomainReports;
 use crate::minute::{hour_start_ms, minute_in_hour};
+use crate::tree_counter::FoldedMessages;
 
 /// The metric reports of one hour, one per domain.
 #[derive(Debug, Clone)]
@@ -18,28 +19,30 @@ pub struct MetricAnalyzer {
     reports: DomainReports<MetricReport>,
 }
 
-/// `(count, sum)` of one record by CAT's status letters
+/// The kind and `(count, sum)` of one record by CAT's status letters
 /// (`BusinessAnalyzer.java@3.1.0#parseValue`): `C` count (empty data = 1, sum = count),
 /// `T` a duration and `S` a sum (count 1 each), `S,C` data `count,sum`.
-fn parse_value(status: &str, data: &str) -> Option<(u64, f64)> {
+fn parse_value(status: &str, data: &str) -> Option<(MetricKind, u64, f64)> {
     let data = data.trim();
     let number = |text: &str| text.trim().parse::<f64>().ok().filter(|v| v.is_finite());
-    match status {
-        "C" => {
+    let kind = MetricKind::of_status(status)?;
+    let (count, sum) = match kind {
+        MetricKind::Count => {
             let count = if data.is_empty() {
                 1
             } else {
                 data.parse().ok()?
             };
-            Some((count, count as f64))
+            (count, count as f64)
         }
-        "T" | "S" => Some((1, number(data)?)),
-        "S,C" => {
+        MetricKind::Duration | MetricKind::Sum => (1, number(data)?),
+        MetricKind::SumAndCount => {
             let (count, sum) = data.split_once(',')?;
-            Some((count.trim().parse().ok()?, number(sum)?))
+            (count.trim().parse().ok()?, number(sum)?)
         }
-        _ => None,
-    }
+        MetricKind::None => return None,
+    };
+    Some((kind, count, sum))
 }
 
 impl MetricAnalyzer {
@@ -97,38 +100,44 @@ impl MetricAnalyzer {
         // As the other reports count: a message past the hour of its tree's root (a long
         // request's) at the hour's edge, not at the same minute of the hour before.
         let hour_start = hour_start_ms(hour);
-        let mut folded = 0;
+        let mut domain_folds = 0;
         let report = self
             .reports
-            .of_domain(tree.domain, config, &mut folded, |domain| {
+            .of_domain(tree.domain, config, &mut domain_folds, |domain| {
                 MetricReport::new(domain, hour)
             });
+        // Records, each once, counted under `OTHERS` (its domain's or its own name's).
+        let mut folded = FoldedMessages {
+            tree_folded: domain_folds != 0,
+            messages: 0,
+        };
         for metric in tree.messages.iter().filter(counted) {
-            let Some((count, sum)) = parse_value(metric.status, metric.data) else {
+            let Some((kind, count, sum)) = parse_value(metric.status, metric.data) else {
                 report.ignored += 1;
                 continue;
             };
+            let mut folds = 0;
             let item = report.items.capped_entry(
                 metric.name,
                 config.max_metric_names,
                 config.max_key_chars,
-                &mut folded,
+                &mut folds,
             );
-            if item.kind.is_empty() {
-                metric.status.clone_into(&mut item.kind);
-            }
+            folded.note(folds);
+            item.note_kind(metric.timestamp_ms, kind);
             item.record(minute_in_hour(metric.timestamp_ms, hour_start), count, sum);
         }
-        report.folded += folded;
+        report.folded += folded.messages;
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_value;
+    use super::{parse_value, MetricKind};
 
     #[test]
     fn status_letters_give_count_and_sum() {
+        let parse_value = |status, data| parse_value(status, data).map(|(_, c, s)| (c, s));
         assert_eq!(parse_value("C", "5"), Some((5, 5.0)));
         assert_eq!(parse_value("C", ""), Some((1, 1.0)));
         assert_eq!(parse_value("T", "150"), Some((1, 150.0)));
@@ -137,5 +146,9 @@ mod tests {
         assert_eq!(parse_value("X", "1"), None);
         assert_eq!(parse_value("C", "x"), None);
         assert_eq!(parse_value("S,C", "2"), None);
+        assert_eq!(
+            super::parse_value("S,C", "2,400").map(|(kind, ..)| kind),
+            Some(MetricKind::SumAndCount)
+        );
     }
 }

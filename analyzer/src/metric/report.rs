@@ -15,7 +15,8 @@ pub struct MetricReport {
     pub(crate) domain: String,
     pub(crate) hour: u64,
     pub(crate) items: SortedMap<MetricItem>,
-    /// Metric records counted under `OTHERS` because the name cap was reached.
+    /// Metric records counted under an `OTHERS` domain or name because a cap was reached,
+    /// each once.
     pub(crate) folded: u64,
     /// Metric records with an unknown status or unparsable data (ignored, as in CAT).
     pub(crate) ignored: u64,
@@ -24,10 +25,72 @@ pub struct MetricReport {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct MetricItem {
-    /// The status of the first record: `C`, `T`, `S` or `S,C`.
-    pub(crate) kind: String,
+    /// The status of the latest record: `C`, `T`, `S` or `S,C` (CAT's
+    /// `BusinessAnalyzer` sets the item's type from every record, so the last one seen
+    /// wins). See [`MetricItem::note_kind`].
+    pub(crate) kind: MetricKind,
+    /// The timestamp of the record `kind` came from. Checkpoints written before it was kept
+    /// read it as 0: older than any record, so the next record's status replaces theirs.
+    pub(crate) kind_at_ms: u64,
     /// Sorted by minute.
     pub(crate) minutes: Vec<MetricMinute>,
+}
+
+/// What a metric record's data measures, by CAT's status letters (cat-design 1.8). Kept
+/// as its status text in checkpoints, as the `String` it replaced was; any other text
+/// (none was ever stored) reads as no kind.
+///
+/// In the order of the status texts, which [`MetricItem::note_kind`] breaks ties by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub(crate) enum MetricKind {
+    /// No record yet.
+    #[default]
+    None,
+    /// `C`: a count (data = the count, empty = 1).
+    Count,
+    /// `S`: a sum (count 1).
+    Sum,
+    /// `S,C`: a count and a sum (data `count,sum`).
+    SumAndCount,
+    /// `T`: a duration (count 1).
+    Duration,
+}
+
+impl MetricKind {
+    /// The kind of a record's status, if it is one of CAT's.
+    pub(crate) fn of_status(status: &str) -> Option<MetricKind> {
+        match status {
+            "C" => Some(MetricKind::Count),
+            "S" => Some(MetricKind::Sum),
+            "S,C" => Some(MetricKind::SumAndCount),
+            "T" => Some(MetricKind::Duration),
+            _ => None,
+        }
+    }
+
+    /// The status text: `C`, `S`, `S,C`, `T`, or empty for none.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::None => "",
+            MetricKind::Count => "C",
+            MetricKind::Sum => "S",
+            MetricKind::SumAndCount => "S,C",
+            MetricKind::Duration => "T",
+        }
+    }
+}
+
+impl From<String> for MetricKind {
+    fn from(status: String) -> Self {
+        MetricKind::of_status(&status).unwrap_or_default()
+    }
+}
+
+impl From<MetricKind> for String {
+    fn from(kind: MetricKind) -> Self {
+        kind.as_str().to_owned()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -53,10 +116,23 @@ impl MetricItem {
         m.sum = saturating_sum(m.sum, sum);
     }
 
-    fn merge(&mut self, other: &MetricItem) {
-        if self.kind.is_empty() {
-            self.kind.clone_from(&other.kind);
+    /// Takes `kind` as the item's if its record, at `timestamp_ms`, is the latest seen.
+    /// "Latest" is by timestamp, not by arrival, so that it means the same whichever order
+    /// machines, hours and checkpoints are merged in: the kind is that of the record with
+    /// the greatest `(timestamp_ms, kind)`, a max over everything added, as the counts are
+    /// a sum. For one client, which sends its records in time order, that is CAT's last one
+    /// seen; two kinds of one millisecond are told apart by their status text alone (CAT
+    /// keeps whichever it happened to process last).
+    #[inline]
+    pub(crate) fn note_kind(&mut self, timestamp_ms: u64, kind: MetricKind) {
+        if (timestamp_ms, kind) > (self.kind_at_ms, self.kind) {
+            self.kind = kind;
+            self.kind_at_ms = timestamp_ms;
         }
+    }
+
+    fn merge(&mut self, other: &MetricItem) {
+        self.note_kind(other.kind_at_ms, other.kind);
         for m in &other.minutes {
             self.record(m.minute, m.count, m.sum);
         }
@@ -83,7 +159,8 @@ impl MetricReport {
         self.hour
     }
 
-    /// Records counted under `OTHERS` because the name cap was reached.
+    /// Records counted under an `OTHERS` domain or name because a cap was reached, each
+    /// once (ignored records are not counted here but in [`MetricReport::ignored`]).
     pub fn folded(&self) -> u64 {
         self.folded
     }
@@ -119,7 +196,7 @@ impl MetricReport {
                 let sum = item.minutes.iter().map(|m| m.sum).fold(0.0, saturating_sum);
                 MetricItemView {
                     name: name.to_owned(),
-                    kind: item.kind.clone(),
+                    kind: item.kind.as_str().to_owned(),
                     count,
                     sum,
                     avg: avg(count, sum),
@@ -140,12 +217,13 @@ impl MetricReport {
             domain: self.domain.clone(),
             hour: hour_label(self.hour),
             metrics,
+            folded: self.folded,
         }
     }
 }
 
 /// `GET /api/metric`: `{"domain","hour","metrics":[{"name","kind","count","sum","avg",
-/// "minutes":[{"minute","count","sum","avg"}]}]}`.
+/// "minutes":[{"minute","count","sum","avg"}]}],"folded"}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MetricView {
@@ -155,6 +233,9 @@ pub struct MetricView {
     pub hour: String,
     /// Per metric name, sorted by name.
     pub metrics: Vec<MetricItemView>,
+    /// Records of the hour counted under an `OTHERS` domain or name because a cap was
+    /// reached, each once ([`MetricReport::folded`]).
+    pub folded: u64,
 }
 
 /// One metric over the hour.
@@ -163,7 +244,9 @@ pub struct MetricView {
 pub struct MetricItemView {
     /// The metric key.
     pub name: String,
-    /// `C` (count), `T` (duration), `S` (sum) or `S,C` (count and sum).
+    /// `C` (count), `T` (duration), `S` (sum) or `S,C` (count and sum): the status of the
+    /// latest record, as CAT keeps the last one seen (a name whose client changed kind
+    /// shows the new one).
     pub kind: String,
     /// Total count.
     pub count: u64,

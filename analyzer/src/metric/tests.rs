@@ -97,6 +97,90 @@ fn metric_roots_with_sampling_off_count_too() {
     assert!(!reports.contains_key("cat"));
 }
 
+/// A metric root of `shop` at `minute` of the hour (plus `ms`).
+fn metric_at(name: &str, status: &str, data: &str, minute: u64, ms: u64) -> MessageTree {
+    let mut tree = metric("shop", "", name, status, data);
+    if let Message::Metric(leaf) = &mut tree.root {
+        leaf.timestamp_ms = HOUR_START_MS + minute * 60_000 + ms;
+    }
+    tree
+}
+
+fn kinds(report: &MetricReport) -> Vec<(String, String)> {
+    let view = report.view(&ViewQuery::default());
+    (view.metrics.into_iter())
+        .map(|m| (m.name, m.kind))
+        .collect()
+}
+
+#[test]
+fn a_metrics_kind_is_the_status_of_its_latest_record() {
+    // CAT's BusinessAnalyzer sets the item's type from every record: a client that moved
+    // `order.amount` from a count to a sum shows as a sum.
+    let reports = run(&[
+        metric_at("order.amount", "C", "1", 2, 0),
+        metric_at("order.amount", "S,C", "2,40", 5, 0),
+        // Sent late (a queue that was behind): older than the sum, so not the latest.
+        metric_at("order.amount", "C", "1", 3, 0),
+    ]);
+    assert_eq!(
+        kinds(&reports["shop"]),
+        [("order.amount".to_owned(), "S,C".to_owned())]
+    );
+    // Every record still counts, whatever its kind.
+    let view = reports["shop"].view(&ViewQuery::default());
+    assert_eq!((view.metrics[0].count, view.metrics[0].sum), (4, 42.0));
+}
+
+#[test]
+fn merged_reports_keep_the_latest_kind_whichever_is_merged_into_which() {
+    let older = run(&[metric_at("latency", "T", "150", 10, 0)])
+        .remove("shop")
+        .unwrap();
+    let newer = run(&[metric_at("latency", "S", "3", 40, 0)])
+        .remove("shop")
+        .unwrap();
+    let mut a = older.clone();
+    a.merge(&newer);
+    let mut b = newer.clone();
+    b.merge(&older);
+    assert_eq!(a, b);
+    assert_eq!(kinds(&a), [("latency".to_owned(), "S".to_owned())]);
+    // Two kinds of one millisecond (two machines): the same answer either way too.
+    let c = run(&[metric_at("hits", "C", "1", 7, 5)])
+        .remove("shop")
+        .unwrap();
+    let s = run(&[metric_at("hits", "S", "2", 7, 5)])
+        .remove("shop")
+        .unwrap();
+    let (mut cs, mut sc) = (c.clone(), s.clone());
+    cs.merge(&s);
+    sc.merge(&c);
+    assert_eq!(cs, sc);
+}
+
+#[test]
+fn a_checkpoint_without_the_kinds_time_loads_and_the_next_record_sets_the_kind() {
+    // A report as written before `kind_at_ms` was kept.
+    let old = r#"{"domain":"shop","hour":498703,"items":{"orders":{"kind":"C",
+        "minutes":[{"minute":1,"count":3,"sum":3.0}]}},"folded":0,"ignored":0}"#;
+    let report: MetricReport = serde_json::from_str(old).unwrap();
+    assert_eq!(kinds(&report), [("orders".to_owned(), "C".to_owned())]);
+    let mut analyzer = MetricAnalyzer::from_reports(
+        HOUR,
+        Arc::new(AnalyzerConfig::default()),
+        BTreeMap::from([("shop".to_owned(), report)]),
+    );
+    analyzer.process(&metric_at("orders", "S,C", "2,10", 4, 0));
+    let report = &analyzer.reports()["shop"];
+    assert_eq!(kinds(report), [("orders".to_owned(), "S,C".to_owned())]);
+    let view = report.view(&ViewQuery::default());
+    assert_eq!((view.metrics[0].count, view.metrics[0].sum), (5, 13.0));
+    // The kind is still written as its status text, so older builds read it too.
+    let json = serde_json::to_string(report).unwrap();
+    assert!(json.contains(r#""kind":"S,C","kind_at_ms":"#), "{json}");
+}
+
 #[test]
 fn names_past_the_cap_fold_into_others() {
     let config = AnalyzerConfig {
@@ -116,6 +200,41 @@ fn names_past_the_cap_fold_into_others() {
     assert_eq!(names, [("OTHERS", 3), ("m0", 1), ("m1", 1)]);
     assert_eq!(reports["shop"].folded(), 3);
     assert_eq!(names[0].0, OTHERS);
+}
+
+#[test]
+fn folded_counts_the_records_of_a_folded_domain_each_once() {
+    let config = AnalyzerConfig {
+        max_domains: 1,
+        max_metric_names: 1,
+        ..AnalyzerConfig::default()
+    };
+    let mut late = metric("late", "", "a", "C", "1");
+    if let Message::Metric(leaf) = &mut late.root {
+        // Four records in one tree, one of them of no known kind.
+        let record = |name: &str, status: &str| {
+            Message::Metric(Leaf::new("", name, status, leaf.timestamp_ms, "1"))
+        };
+        let mut root = ocelot_protocol::Transaction::new("System", "MetricAggregator", 0);
+        root.children = vec![
+            record("a", "C"),
+            record("a", "C"),
+            record("b", "C"),
+            record("c", "Q"),
+        ];
+        late.root = Message::Transaction(root);
+    }
+    let reports = run_with(config, &[metric("shop", "", "x", "C", "1"), late]);
+    // The domain `late` folded: the three counted records are under `OTHERS`, each once
+    // (`b` is past the name cap there too); the unknown one is ignored, not folded.
+    let others = &reports[OTHERS];
+    assert_eq!((others.folded(), others.ignored()), (3, 1));
+    assert_eq!(
+        others.view(&ViewQuery::default()).folded,
+        3,
+        "the API says it too"
+    );
+    assert_eq!(reports["shop"].folded(), 0);
 }
 
 #[test]

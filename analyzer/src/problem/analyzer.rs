@@ -6,8 +6,8 @@ use std::sync::Arc;
 use ocelot_protocol::{MessageKind, MessageTree, MessageView, TreeView};
 
 use super::report::{
-    ProblemMachine, ProblemReport, ERROR, LONG_CACHE, LONG_CALL, LONG_SERVICE, LONG_SQL, LONG_URL,
-    MAX_PROBLEM_MESSAGE_IDS,
+    ProblemEntry, ProblemMachine, ProblemReport, ERROR, LONG_CACHE, LONG_CALL, LONG_SERVICE,
+    LONG_SQL, LONG_URL, MAX_PROBLEM_MESSAGE_IDS,
 };
 use crate::cardinality::type_name_entry;
 use crate::config::{AnalyzerConfig, LongThresholds};
@@ -30,16 +30,69 @@ pub struct ProblemAnalyzer {
     entries_left: usize,
 }
 
-/// The long-execution category of a transaction type and its threshold in ms.
-fn long_category(type_: &str, thresholds: &LongThresholds) -> Option<(&'static str, u64)> {
-    match type_ {
-        "URL" => Some((LONG_URL, thresholds.url_ms)),
-        "SQL" => Some((LONG_SQL, thresholds.sql_ms)),
-        "Call" | "PigeonCall" => Some((LONG_CALL, thresholds.call_ms)),
-        "Service" | "PigeonService" => Some((LONG_SERVICE, thresholds.service_ms)),
-        _ if type_.starts_with("Cache.") => Some((LONG_CACHE, thresholds.cache_ms)),
-        _ => None,
+/// CAT's default long-execution buckets in ms, per category
+/// (`LongExecutionProblemHandler`).
+const URL_BUCKETS_MS: &[u64] = &[1_000, 2_000, 3_000, 5_000];
+const SQL_BUCKETS_MS: &[u64] = &[100, 500, 1_000, 3_000, 5_000];
+const CALL_BUCKETS_MS: &[u64] = &[100, 500, 1_000, 3_000, 5_000];
+const SERVICE_BUCKETS_MS: &[u64] = &[50, 100, 500, 1_000, 3_000, 5_000];
+const CACHE_BUCKETS_MS: &[u64] = &[10, 50, 100, 500];
+
+/// The long-execution categories: which transaction types each takes.
+#[derive(Debug, Clone, Copy)]
+enum LongCategory {
+    Url,
+    Sql,
+    Call,
+    Service,
+    Cache,
+}
+
+impl LongCategory {
+    /// The category of a transaction type, if it has one.
+    #[inline]
+    fn of(type_: &str) -> Option<LongCategory> {
+        match type_ {
+            "URL" => Some(LongCategory::Url),
+            "SQL" => Some(LongCategory::Sql),
+            "Call" | "PigeonCall" => Some(LongCategory::Call),
+            "Service" | "PigeonService" => Some(LongCategory::Service),
+            _ if type_.starts_with("Cache.") => Some(LongCategory::Cache),
+            _ => None,
+        }
     }
+
+    /// Its threshold in ms: the shortest duration that is a long execution.
+    #[inline]
+    fn threshold_ms(self, thresholds: &LongThresholds) -> u64 {
+        match self {
+            LongCategory::Url => thresholds.url_ms,
+            LongCategory::Sql => thresholds.sql_ms,
+            LongCategory::Call => thresholds.call_ms,
+            LongCategory::Service => thresholds.service_ms,
+            LongCategory::Cache => thresholds.cache_ms,
+        }
+    }
+
+    /// The report's name of the category, and CAT's default buckets for it.
+    fn name_and_buckets_ms(self) -> (&'static str, &'static [u64]) {
+        match self {
+            LongCategory::Url => (LONG_URL, URL_BUCKETS_MS),
+            LongCategory::Sql => (LONG_SQL, SQL_BUCKETS_MS),
+            LongCategory::Call => (LONG_CALL, CALL_BUCKETS_MS),
+            LongCategory::Service => (LONG_SERVICE, SERVICE_BUCKETS_MS),
+            LongCategory::Cache => (LONG_CACHE, CACHE_BUCKETS_MS),
+        }
+    }
+}
+
+/// The bucket (its lower bound in ms) of a long execution of `duration_ms` (at or over
+/// `threshold_ms`): CAT's `computeLongDuration`, the largest of its default buckets at or
+/// under the duration, with the threshold as the first bucket ([`LongThresholds`]).
+fn long_bucket_ms(duration_ms: u64, threshold_ms: u64, buckets_ms: &[u64]) -> u64 {
+    let default =
+        (buckets_ms.iter().rev()).find(|&&bucket| bucket > threshold_ms && bucket <= duration_ms);
+    default.copied().unwrap_or(threshold_ms)
 }
 
 impl ProblemAnalyzer {
@@ -155,15 +208,30 @@ impl TreeCounter<'_> {
         if !t.is_success() && !t.data.starts_with('@') {
             self.add([ERROR, t.type_, &counted.name], t.timestamp_ms, message_id);
         }
-        if let Some((category, threshold_ms)) = long_category(t.type_, self.thresholds) {
-            if counted.duration_us / 1000 >= threshold_ms {
-                self.add(
-                    [category, t.type_, &counted.name],
-                    t.timestamp_ms,
-                    message_id,
-                );
+        if let Some(category) = LongCategory::of(t.type_) {
+            let duration_ms = counted.duration_us / 1000;
+            let threshold_ms = category.threshold_ms(self.thresholds);
+            if duration_ms >= threshold_ms {
+                self.add_long(category, duration_ms, threshold_ms, counted, message_id);
             }
         }
+    }
+
+    /// Counts a long execution in its entry and bucket. Out of line: most transactions are
+    /// not long, and [`TreeCounter::count`], which sees every one, stays small.
+    #[inline(never)]
+    fn add_long(
+        &mut self,
+        category: LongCategory,
+        duration_ms: u64,
+        threshold_ms: u64,
+        counted: &CountedTransaction<'_>,
+        message_id: &TreeId<'_>,
+    ) {
+        let t = counted.transaction;
+        let (name, buckets_ms) = category.name_and_buckets_ms();
+        let entry = self.add([name, t.type_, &counted.name], t.timestamp_ms, message_id);
+        entry.record_duration(long_bucket_ms(duration_ms, threshold_ms, buckets_ms), 1);
     }
 
     /// Notes an event of the tree, seen in the walk over its transactions.
@@ -187,29 +255,37 @@ impl TreeCounter<'_> {
         }
     }
 
-    fn add(&mut self, key: [&str; 3], timestamp_ms: u64, message_id: &TreeId<'_>) {
+    fn add(
+        &mut self,
+        key: [&str; 3],
+        timestamp_ms: u64,
+        message_id: &TreeId<'_>,
+    ) -> &mut ProblemEntry {
         let counter = &mut self.counter;
-        add_problem(
+        let mut folds = 0;
+        let entry = add_problem(
             counter.machine,
             counter.config,
-            &mut counter.folded,
+            &mut folds,
             counter.entries_left,
             key,
             minute_in_hour(timestamp_ms, counter.hour_start_ms),
             message_id,
         );
+        counter.folded.note(folds);
+        entry
     }
 }
 
-fn add_problem(
-    machine: &mut ProblemMachine,
+fn add_problem<'m>(
+    machine: &'m mut ProblemMachine,
     config: &AnalyzerConfig,
     folded: &mut u64,
     entries_left: &mut usize,
     [category, type_, name]: [&str; 3],
     minute: u8,
     message_id: &TreeId<'_>,
-) {
+) -> &'m mut ProblemEntry {
     let category =
         machine
             .categories
@@ -228,4 +304,5 @@ fn add_problem(
     if !message_id.is_empty() && !ids.is_full(MAX_PROBLEM_MESSAGE_IDS) {
         ids.push_capped(message_id.sample(), MAX_PROBLEM_MESSAGE_IDS);
     }
+    entry
 }

@@ -68,11 +68,13 @@ impl ProblemDay {
                 .0
                 .report_of(query.machine())
                 .entry_views(query, Some(self.0.first_hour())),
+            folded: report.folded(),
         }
     }
 }
 
-/// `GET /api/problem?day=`: `{"domain","day","hours":[..],"ips":[..],"problems":[..]}`,
+/// `GET /api/problem?day=`: `{"domain","day","hours":[..],"ips":[..],"problems":[..],
+/// "folded"}`,
 /// the entries as in an hour's view with `hours` rows in place of `minutes`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -87,6 +89,9 @@ pub struct ProblemDayView {
     pub ips: Vec<String>,
     /// Sorted by category, type, name; each entry's `hours` are its hourly series.
     pub problems: Vec<ProblemEntryView>,
+    /// Problems of the day's hours (every machine's, whatever `ip` picks) counted under an
+    /// `OTHERS` key because a cap was reached, each once ([`ProblemReport::folded`]).
+    pub folded: u64,
 }
 
 #[cfg(test)]

@@ -1,10 +1,16 @@
 //! The problem report (cat-design 6.3): errors and long executions per domain, machine,
 //! category, type and name, with minutes and up to 60 sample message IDs.
 //!
+//! A long execution is counted as CAT counts it: one entry per category, type and name,
+//! split into duration buckets (CAT's `duration` elements; the bucket rule is on
+//! [`crate::LongThresholds`]).
+//!
 //! Differences from CAT, on purpose: a failed transaction is category `error` with the
-//! transaction's type (CAT files it under a category named after the type); a long
-//! execution is one entry per name at or over one threshold per category (CAT also splits
-//! by threshold bucket); the per-domain thresholds replace the defaults.
+//! transaction's type (CAT files it under a category named after the type); a per-domain
+//! threshold replaces the default one also when it is higher (CAT's analyzer only takes one
+//! lower than its default buckets, and applies a higher one when its page shows the report:
+//! ours is applied as the report is made, since the web does not know the analyzer's
+//! configuration).
 
 mod analyzer;
 mod day;
@@ -15,5 +21,6 @@ mod tests;
 pub use analyzer::ProblemAnalyzer;
 pub use day::{ProblemDay, ProblemDayView};
 pub use report::{
-    ProblemEntryView, ProblemHourView, ProblemMinuteView, ProblemReport, ProblemView,
+    ProblemDurationView, ProblemEntryView, ProblemHourView, ProblemMinuteView, ProblemReport,
+    ProblemView,
 };

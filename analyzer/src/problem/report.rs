@@ -33,7 +33,8 @@ pub struct ProblemReport {
     pub(crate) hour: u64,
     /// Keyed by client IP.
     pub(crate) machines: SortedMap<ProblemMachine>,
-    /// Problems counted under an `OTHERS` key because a cap was reached.
+    /// Problems counted under an `OTHERS` key because a cap was reached (domain, machine,
+    /// type or name), each once.
     pub(crate) folded: u64,
 }
 
@@ -62,6 +63,32 @@ pub(crate) struct ProblemEntry {
     /// Sorted by minute; the entry's count is their sum.
     pub(crate) minutes: Vec<ProblemMinute>,
     pub(crate) sample_message_ids: SampleIds,
+    /// A long-execution entry's count per duration bucket (CAT's `duration` elements),
+    /// sorted by bucket; empty for errors. Checkpoints written before buckets were kept
+    /// have none: their counts stand, unsplit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) durations: Vec<LongBucket>,
+}
+
+/// A long-execution bucket: its lower bound in ms ([`crate::LongThresholds`]) and how many
+/// executions fell in it. Checkpoints keep the `(ms, count)` pair.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "(u64, u64)", into = "(u64, u64)")]
+pub(crate) struct LongBucket {
+    pub(crate) ms: u64,
+    pub(crate) count: u64,
+}
+
+impl From<(u64, u64)> for LongBucket {
+    fn from((ms, count): (u64, u64)) -> Self {
+        LongBucket { ms, count }
+    }
+}
+
+impl From<LongBucket> for (u64, u64) {
+    fn from(b: LongBucket) -> Self {
+        (b.ms, b.count)
+    }
 }
 
 /// A minute and its count in 8 bytes (a problem entry exists per machine, category, type
@@ -114,6 +141,19 @@ impl ProblemEntry {
         .add(count);
     }
 
+    /// Adds `count` executions to the bucket that starts at `ms`.
+    pub(crate) fn record_duration(&mut self, ms: u64, count: u64) {
+        let bucket = match self.durations.binary_search_by_key(&ms, |b| b.ms) {
+            Ok(pos) => &mut self.durations[pos],
+            Err(pos) => {
+                // At most one per bucket of the category (seven at most): no slack kept.
+                crate::frugal_vec::insert_frugal(&mut self.durations, pos, (ms, 0).into());
+                &mut self.durations[pos]
+            }
+        };
+        bucket.count = bucket.count.saturating_add(count);
+    }
+
     /// Problems of this entry over the hour.
     pub(crate) fn count(&self) -> u64 {
         self.minutes
@@ -127,6 +167,9 @@ impl ProblemEntry {
         }
         self.sample_message_ids
             .merge_capped(&other.sample_message_ids, MAX_PROBLEM_MESSAGE_IDS);
+        for theirs in &other.durations {
+            self.record_duration(theirs.ms, theirs.count);
+        }
     }
 }
 
@@ -177,7 +220,8 @@ impl ProblemReport {
         self.machines.keys()
     }
 
-    /// How many problems were counted under `OTHERS` because a cap was reached.
+    /// How many problems were counted under an `OTHERS` key (domain, machine, type or
+    /// name) because a cap was reached, each once however many of its keys folded.
     pub fn folded(&self) -> u64 {
         self.folded
     }
@@ -229,6 +273,7 @@ impl ProblemReport {
             hour: hour_label(self.hour),
             ips: self.machines.keys().map(str::to_owned).collect(),
             problems: self.entry_views(query, None),
+            folded: self.folded,
         }
     }
 
@@ -266,6 +311,12 @@ impl ProblemReport {
                         count: entry.count(),
                         minutes,
                         hours,
+                        durations: (entry.durations.iter())
+                            .map(|b| ProblemDurationView {
+                                ms: b.ms,
+                                count: b.count,
+                            })
+                            .collect(),
                         sample_message_ids: entry.sample_message_ids.texts(),
                     });
                 }
@@ -292,6 +343,7 @@ impl ProblemReport {
                                 Vec::new()
                             },
                             sample_message_ids: entry.sample_message_ids.clone(),
+                            durations: entry.durations.clone(),
                         }
                     }),
                 }),
@@ -334,7 +386,7 @@ impl ProblemMinuteView {
     }
 }
 
-/// `GET /api/problem`: `{"domain","hour","ips":[..],"problems":[..]}`.
+/// `GET /api/problem`: `{"domain","hour","ips":[..],"problems":[..],"folded"}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProblemView {
@@ -346,6 +398,9 @@ pub struct ProblemView {
     pub ips: Vec<String>,
     /// Sorted by category, type, name.
     pub problems: Vec<ProblemEntryView>,
+    /// Problems of the hour (every machine's, whatever `ip` picks) counted under an
+    /// `OTHERS` key because a cap was reached, each once ([`ProblemReport::folded`]).
+    pub folded: u64,
 }
 
 /// One problem entry.
@@ -367,6 +422,11 @@ pub struct ProblemEntryView {
     /// empty (and not serialized) in an hour's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hours: Vec<ProblemHourView>,
+    /// For a `long-*` entry, its occurrences per duration bucket, ascending (CAT's
+    /// `duration` elements, which its Problem page filters with `urlThreshold` and the
+    /// like); empty (and not serialized) for errors.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub durations: Vec<ProblemDurationView>,
     /// Up to 60 message IDs: the first ones kept of the hour (of the day).
     pub sample_message_ids: Vec<String>,
 }
@@ -377,6 +437,17 @@ pub struct ProblemEntryView {
 pub struct ProblemMinuteView {
     /// Minute of the hour.
     pub minute: u8,
+    /// Occurrences.
+    pub count: u64,
+}
+
+/// One duration bucket of a long-execution entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemDurationView {
+    /// The bucket's lower bound in ms: the entry's executions that took at least this long
+    /// and less than the next bucket's bound (see [`crate::LongThresholds`]).
+    pub ms: u64,
     /// Occurrences.
     pub count: u64,
 }

@@ -126,6 +126,157 @@ fn default_thresholds_match_cat() {
     );
 }
 
+/// A `shop` tree whose root is a `type_` transaction `name` of `ms` milliseconds.
+fn timed(type_: &str, name: &str, ms: u64) -> MessageTree {
+    tree(
+        "shop",
+        "10.0.0.1",
+        "shop-0a000001-498703-1",
+        transaction(type_, name, HOUR_START_MS, ms * 1000 + 999, "0"),
+    )
+}
+
+/// `(bucket ms, count)` of an entry.
+type Buckets = Vec<(u64, u64)>;
+
+/// `(category, name, buckets)` of every entry.
+fn buckets(view: &ProblemView) -> Vec<(&str, &str, Buckets)> {
+    (view.problems.iter())
+        .map(|p| {
+            let durations = p.durations.iter().map(|d| (d.ms, d.count)).collect();
+            (p.category.as_str(), p.name.as_str(), durations)
+        })
+        .collect()
+}
+
+#[test]
+fn long_executions_count_in_cats_duration_buckets() {
+    // CAT's LongExecutionProblemHandler: the largest of its default thresholds at or
+    // under the duration is the bucket; one entry per name, split by bucket.
+    let trees = [
+        timed("URL", "/a", 999),
+        timed("URL", "/a", 1_000),
+        timed("URL", "/a", 1_999),
+        timed("URL", "/a", 2_500),
+        timed("URL", "/a", 4_999),
+        timed("URL", "/a", 60_000),
+        timed("SQL", "q", 100),
+        timed("SQL", "q", 700),
+        timed("PigeonCall", "c", 3_000),
+        timed("Service", "s", 99),
+        timed("Service", "s", 100),
+        timed("Cache.redis", "k", 60),
+        timed("Cache.redis", "k", 600),
+    ];
+    let reports = run(&trees);
+    let view = reports["shop"].view(&ViewQuery::default());
+    assert_eq!(
+        buckets(&view),
+        [
+            (LONG_CACHE, "k", vec![(50, 1), (500, 1)]),
+            ("long-call", "c", vec![(3_000, 1)]),
+            ("long-service", "s", vec![(50, 1), (100, 1)]),
+            (LONG_SQL, "q", vec![(100, 1), (500, 1)]),
+            (
+                LONG_URL,
+                "/a",
+                vec![(1_000, 2), (2_000, 1), (3_000, 1), (5_000, 1)]
+            ),
+        ]
+    );
+    assert_eq!(view.problems[4].count, 5, "the buckets add up to the entry");
+    // In the API only long entries carry durations.
+    let json = serde_json::to_value(&view).unwrap();
+    assert_eq!(json["problems"][4]["durations"][1]["ms"], 2_000);
+}
+
+#[test]
+fn a_domain_threshold_is_the_first_bucket_under_or_over_cats_defaults() {
+    let mut config = AnalyzerConfig::default();
+    let mut lower = LongThresholds {
+        url_ms: 20,
+        ..LongThresholds::default()
+    };
+    config
+        .domain_long_thresholds
+        .insert("shop".into(), lower.clone());
+    let trees = [
+        timed("URL", "/a", 19),
+        timed("URL", "/a", 25),
+        timed("URL", "/a", 1_500),
+    ];
+    let reports = run_with(config.clone(), &trees);
+    let view = reports["shop"].view(&ViewQuery::default());
+    // As CAT's `<long-config>`: under the default buckets, the domain's threshold is one.
+    assert_eq!(
+        buckets(&view),
+        [(LONG_URL, "/a", vec![(20, 1), (1_000, 1)])]
+    );
+
+    lower.url_ms = 1_500;
+    config.domain_long_thresholds.insert("shop".into(), lower);
+    let trees = [
+        timed("URL", "/a", 1_200),
+        timed("URL", "/a", 1_700),
+        timed("URL", "/a", 2_100),
+    ];
+    let reports = run_with(config, &trees);
+    let view = reports["shop"].view(&ViewQuery::default());
+    // Over the smallest default: shorter ones are no problem, the first bucket starts at
+    // the threshold, and the defaults above it follow.
+    assert_eq!(
+        buckets(&view),
+        [(LONG_URL, "/a", vec![(1_500, 1), (2_000, 1)])]
+    );
+}
+
+#[test]
+fn a_days_view_adds_up_each_hours_buckets() {
+    let mut day = ProblemDay::new("shop", HOUR / 24);
+    for hour in [HOUR, HOUR + 1] {
+        let mut analyzer = ProblemAnalyzer::new(hour, Arc::new(AnalyzerConfig::default()));
+        for ms in [1_200, 2_200] {
+            let start = hour * 3_600_000;
+            analyzer.process(&tree(
+                "shop",
+                "10.0.0.1",
+                "id",
+                transaction("URL", "/a", start, ms * 1000, "0"),
+            ));
+        }
+        day.add_hour(&analyzer.into_reports()["shop"]);
+    }
+    let view = day.view(&ViewQuery::default());
+    let durations: Vec<(u64, u64)> = (view.problems[0].durations.iter())
+        .map(|d| (d.ms, d.count))
+        .collect();
+    assert_eq!(durations, [(1_000, 2), (2_000, 2)]);
+}
+
+#[test]
+fn folded_counts_each_problem_of_a_folded_machine_once() {
+    let config = AnalyzerConfig {
+        max_machines_per_domain: 1,
+        max_names_per_type: 1,
+        ..AnalyzerConfig::default()
+    };
+    let on = |ip: &str, name: &str| {
+        // Failed and slow: an error and a long-url problem.
+        let root = transaction("URL", name, HOUR_START_MS, 2_000_000, "ERROR");
+        tree("shop", ip, "id", root)
+    };
+    let reports = run_with(config, &[on("10.0.0.1", "/a"), on("10.0.0.2", "/b")]);
+    let report = &reports["shop"];
+    // The second machine's two problems, once each, though its name folded too.
+    assert_eq!(report.folded(), 2);
+    assert_eq!(report.total_count(), 4, "folding loses no problem");
+    // The API says it, of the hour and of a day of it.
+    assert_eq!(report.view(&ViewQuery::default()).folded, 2);
+    let mut day = ProblemDay::new("shop", HOUR / 24);
+    day.add_hour(report);
+    assert_eq!(day.view(&ViewQuery::default()).folded, 2);
+}
+
 #[test]
 fn sample_ids_stop_at_sixty() {
     let trees: Vec<MessageTree> = (0..70)
@@ -161,6 +312,18 @@ fn report_roundtrips_through_json_and_view_has_the_api_keys() {
     assert_ne!(old, json);
     let back: BTreeMap<String, ProblemReport> = serde_json::from_str(&old).unwrap();
     assert_eq!(back, reports);
+    // A checkpoint written before long entries kept duration buckets loads, its count
+    // whole.
+    let long = run(&[timed("URL", "/slow", 2_000)]);
+    let json = serde_json::to_string(&long).unwrap();
+    let old = json.replace(r#","durations":[[2000,1]]"#, "");
+    assert_ne!(old, json);
+    let back: BTreeMap<String, ProblemReport> = serde_json::from_str(&old).unwrap();
+    let view = back["shop"].view(&ViewQuery::default());
+    assert_eq!(
+        (view.problems[0].count, view.problems[0].durations.len()),
+        (1, 0)
+    );
     let view = serde_json::to_value(reports["catgen"].view(&ViewQuery::default())).unwrap();
     let p = &view["problems"][0];
     for key in [

@@ -112,23 +112,18 @@ pub(crate) type TreeCounter<'a> = MachineCounter<'a, TransactionMachine>;
 impl TreeCounter<'_> {
     /// Counts one transaction of the tree.
     pub(crate) fn count(&mut self, counted: &CountedTransaction<'_>, message_id: &TreeId<'_>) {
+        let mut folds = 0;
         let name = type_name_entry(
             &mut self.machine.types,
             |t| &mut t.names,
             [counted.transaction.type_, &counted.name],
             self.config,
-            &mut self.folded,
+            &mut folds,
             self.entries_left,
         );
         let minute = minute_in_hour(counted.transaction.timestamp_ms, self.hour_start_ms);
-        record(
-            name,
-            counted,
-            minute,
-            message_id,
-            self.config,
-            &mut self.folded,
-        );
+        record(name, counted, minute, message_id, self.config, &mut folds);
+        self.folded.note(folds);
     }
 }
 

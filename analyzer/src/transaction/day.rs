@@ -67,11 +67,13 @@ impl TransactionDay {
                 .0
                 .report_of(query.machine())
                 .type_views(query, Some(self.0.first_hour())),
+            folded: report.folded(),
         }
     }
 }
 
-/// `GET /api/transaction?day=`: `{"domain","day","hours":[..],"ips":[..],"types":[..]}`,
+/// `GET /api/transaction?day=`: `{"domain","day","hours":[..],"ips":[..],"types":[..],
+/// "folded"}`,
 /// the types and names as in an hour's view with `hours` rows in place of `minutes`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -86,6 +88,9 @@ pub struct TransactionDayView {
     pub ips: Vec<String>,
     /// Per type, sorted by type; each type's and name's `hours` are its hourly series.
     pub types: Vec<TransactionTypeView>,
+    /// Transactions of the day's hours (every machine's, whatever `ip` picks) counted under an
+    /// `OTHERS` key because a cap was reached, each once ([`TransactionReport::folded`]).
+    pub folded: u64,
 }
 
 #[cfg(test)]

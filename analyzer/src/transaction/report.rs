@@ -37,7 +37,8 @@ pub struct TransactionReport {
     pub(crate) hour: u64,
     /// Keyed by the client IP (`tree.header.ip_address`).
     pub(crate) machines: SortedMap<TransactionMachine>,
-    /// Messages counted under an `OTHERS` key because a cap was reached.
+    /// Transactions counted under an `OTHERS` key because a cap was reached (domain,
+    /// machine, type, name or status code), each once; a batch (`@...`) message is one.
     pub(crate) folded: u64,
 }
 
@@ -660,7 +661,9 @@ impl TransactionReport {
         self.machines.keys()
     }
 
-    /// How many messages were counted under `OTHERS` because a cap was reached.
+    /// How many transactions were counted under an `OTHERS` key (domain, machine, type,
+    /// name or status code) because a cap was reached, each once however many of its
+    /// keys folded: messages as received, so a batch (`@...`) message is one.
     pub fn folded(&self) -> u64 {
         self.folded
     }
@@ -739,6 +742,7 @@ impl TransactionReport {
             hour: hour_label(self.hour),
             ips: self.machines.keys().map(str::to_owned).collect(),
             types: self.type_views(query, None),
+            folded: self.folded,
         }
     }
 
@@ -934,7 +938,7 @@ impl TransactionMinuteView {
     }
 }
 
-/// `GET /api/transaction`: `{"domain","hour","ips":[..],"types":[..]}`.
+/// `GET /api/transaction`: `{"domain","hour","ips":[..],"types":[..],"folded"}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TransactionView {
@@ -946,6 +950,9 @@ pub struct TransactionView {
     pub ips: Vec<String>,
     /// Per type, sorted by type.
     pub types: Vec<TransactionTypeView>,
+    /// Transactions of the hour (every machine's, whatever `ip` picks) counted under an
+    /// `OTHERS` key because a cap was reached, each once ([`TransactionReport::folded`]).
+    pub folded: u64,
 }
 
 /// One type: its figures (all its names together) and its names.

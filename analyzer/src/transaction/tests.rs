@@ -216,6 +216,40 @@ fn types_and_names_past_the_caps_fold_into_others() {
 }
 
 #[test]
+fn folded_counts_each_message_once_whichever_of_its_keys_folded() {
+    let config = AnalyzerConfig {
+        max_machines_per_domain: 1,
+        max_types_per_machine: 1,
+        max_names_per_type: 1,
+        max_status_codes: 1,
+        ..AnalyzerConfig::default()
+    };
+    let mut analyzer = TransactionAnalyzer::new(HOUR, Arc::new(config));
+    let one = |type_: &str, name: &str, status: &str| {
+        transaction(type_, name, HOUR_START_MS, 1_000, status)
+    };
+    // Its own type, name and status: nothing folds.
+    analyzer.process(&tree("shop", "10.0.0.1", "id", one("A", "a", "E1")));
+    // The type folds; `b` is the first name of `OTHERS`.
+    analyzer.process(&tree("shop", "10.0.0.1", "id", one("B", "b", "0")));
+    // The type, the name and the status code fold: still one message.
+    analyzer.process(&tree("shop", "10.0.0.1", "id", one("C", "c", "E2")));
+    assert_eq!(analyzer.reports()["shop"].folded(), 2);
+    // A second machine past the cap: the tree is found once, each of its three
+    // transactions is a message under `OTHERS`.
+    let mut root = one("A", "a", "0");
+    root.children.push(Message::Transaction(one("A", "a", "0")));
+    root.children.push(Message::Transaction(one("A", "a", "0")));
+    analyzer.process(&tree("shop", "10.0.0.2", "id", root));
+    let report = &analyzer.reports()["shop"];
+    assert_eq!(report.folded(), 2 + 3);
+    let view = report.view(&all_hour());
+    assert_eq!(view.folded, 5, "the API says it too");
+    let total: u64 = view.types.iter().map(|t| t.figures.count).sum();
+    assert_eq!(total, 6, "folding loses no message");
+}
+
+#[test]
 fn all_merges_machines_and_ip_selects_one() {
     let mut analyzer = analyzer();
     for (ip, duration_us) in [("10.0.0.1", 10_000), ("10.0.0.2", 30_000)] {
@@ -284,6 +318,7 @@ fn view_serializes_to_the_api_shape() {
         serde_json::json!({"minute": 1, "count": 1, "fail": 0, "avg": 2.0, "p95": n["minutes"][0]["p95"]})
     );
     assert_eq!(json["hour"], "2026112207");
+    assert_eq!(json["folded"], 0);
 }
 
 #[test]
