@@ -211,13 +211,48 @@ fn write_mark(path: &Path, packed: u64) -> bool {
 
 /// One factory per domain for the whole process: two clients of one domain (or a caller
 /// making `RemoteCall` IDs for a callee in the same process) must not hand out the same ID.
-static REGISTRY: LazyLock<Mutex<HashMap<String, Arc<MessageIdFactory>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+/// Tagged with the pid that made them: a child forked after a client was built inherits the
+/// parent's factories (their counters, and a share of the parent's mark lock), and drawing
+/// from them would repeat the parent's IDs.
+static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(|| {
+    Mutex::new(Registry {
+        pid: std::process::id(),
+        factories: HashMap::new(),
+    })
+});
+
+struct Registry {
+    pid: u32,
+    factories: HashMap<String, Arc<MessageIdFactory>>,
+}
+
+impl Registry {
+    /// The factories of process `pid`: none yet if they were made by another (the parent of
+    /// a fork). The child's own are made anew: the parent holds the domain's lock, so they
+    /// make multi-instance IDs with the child's pid, and persist no mark of the parent's.
+    fn of_process(&mut self, pid: u32) -> &mut HashMap<String, Arc<MessageIdFactory>> {
+        if self.pid != pid {
+            self.pid = pid;
+            self.factories.clear();
+        }
+        &mut self.factories
+    }
+}
 
 /// The process-wide factory for `domain`, created on first use.
 pub(crate) fn factory_for(domain: &str, mark_dir: Option<&Path>) -> Arc<MessageIdFactory> {
-    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    factory_of_process(&REGISTRY, std::process::id(), domain, mark_dir)
+}
+
+fn factory_of_process(
+    registry: &Mutex<Registry>,
+    pid: u32,
+    domain: &str,
+    mark_dir: Option<&Path>,
+) -> Arc<MessageIdFactory> {
+    let mut registry = registry.lock().unwrap_or_else(|e| e.into_inner());
     registry
+        .of_process(pid)
         .entry(domain.to_owned())
         .or_insert_with(|| {
             Arc::new(MessageIdFactory::open(
@@ -233,8 +268,8 @@ pub(crate) fn factory_for(domain: &str, mark_dir: Option<&Path>) -> Arc<MessageI
 /// allocates nothing (a list of the factories every tick was the one allocation an idle
 /// sender made), and writes a file only when a reservation must move.
 pub(crate) fn persist_all() {
-    let registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    for factory in registry.values() {
+    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    for factory in registry.of_process(std::process::id()).values() {
         factory.persist();
     }
 }
@@ -262,6 +297,31 @@ mod loom_tests {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    /// What a child forked after a client was built sees: a registry made by another pid.
+    /// Its factories must not be reused: same counter as the parent's, so repeated IDs.
+    #[test]
+    fn a_forked_child_makes_its_own_factory_with_pid_ids_not_the_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Mutex::new(Registry {
+            pid: std::process::id(),
+            factories: HashMap::new(),
+        });
+        let parent = factory_of_process(&registry, std::process::id(), "forked", Some(dir.path()));
+        assert_eq!(parent.pid(), None, "the first process owns the mark");
+        let child_pid = std::process::id() ^ 1;
+        let child = factory_of_process(&registry, child_pid, "forked", Some(dir.path()));
+        assert!(!Arc::ptr_eq(&parent, &child));
+        assert!(
+            child.pid().is_some(),
+            "the parent still holds the lock: pid IDs"
+        );
+        let again = factory_of_process(&registry, child_pid, "forked", Some(dir.path()));
+        assert!(
+            Arc::ptr_eq(&child, &again),
+            "one factory per domain in the child too"
+        );
+    }
 
     #[test]
     fn sequence_restarts_at_zero_in_a_new_hour() {
