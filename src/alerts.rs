@@ -406,32 +406,50 @@ mod tests {
     use super::*;
 
     const HOUR: u64 = 498_703;
+    /// Ten minutes into `HOUR`.
+    const NOW: u64 = HOUR * 3_600_000 + 600_000;
 
-    #[tokio::test]
-    async fn a_rule_naming_a_domain_not_heard_from_this_hour_or_the_day_before_is_found() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
-        let now = HOUR * 3_600_000 + 600_000;
+    /// A store in `dir` and a collector writing to it, on a clock stopped at [`NOW`].
+    fn started(dir: &std::path::Path) -> (Store, Collector) {
+        let store = Store::open(StoreConfig {
+            // The hours here are fixed; retention goes by the real clock.
+            retention_days: 0,
+            ..StoreConfig::new(dir)
+        })
+        .unwrap();
         let collector = Collector::start(
             CollectorConfig {
                 background_ticks: false,
                 ..Default::default()
             },
             Some(store.clone()),
-            Arc::new(ManualClock::new(now)),
+            Arc::new(ManualClock::new(NOW)),
         );
-        // `shop` sends this hour; `cart` sent an hour ago (its report is stored).
+        (store, collector)
+    }
+
+    /// One tree of `shop`, a minute ago.
+    fn shop_sends(collector: &Collector) {
         let header = Header {
             domain: "shop".into(),
             ip_address: "10.0.0.1".into(),
             message_id: format!("shop-0a000001-{HOUR}-1"),
             ..Header::default()
         };
-        let root = Transaction::new("URL", "/pay", now - 1_000);
+        let root = Transaction::new("URL", "/pay", NOW - 1_000);
         let tree = MessageTree::new(header, Message::Transaction(root));
         collector
             .ingest(ocelot_protocol::nt1::encode_to_bytes(&tree))
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_rule_naming_a_domain_not_heard_from_this_hour_or_the_day_before_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, collector) = started(dir.path());
+        let now = NOW;
+        // `shop` sends this hour; `cart` sent an hour ago (its report is stored).
+        shop_sends(&collector);
         collector.checkpoint_now();
         store
             .write_report(HOUR - 1, "cart", "transaction", b"{}")
@@ -477,31 +495,9 @@ mod tests {
     #[test]
     fn domains_are_checked_again_later_when_an_analyzer_is_too_busy_to_answer() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(StoreConfig {
-            retention_days: 0,
-            ..StoreConfig::new(dir.path())
-        })
-        .unwrap();
-        let now = HOUR * 3_600_000 + 600_000;
-        let collector = Collector::start(
-            CollectorConfig {
-                background_ticks: false,
-                ..Default::default()
-            },
-            Some(store.clone()),
-            Arc::new(ManualClock::new(now)),
-        );
-        let header = Header {
-            domain: "shop".into(),
-            ip_address: "10.0.0.1".into(),
-            message_id: format!("shop-0a000001-{HOUR}-1"),
-            ..Header::default()
-        };
-        let root = Transaction::new("URL", "/pay", now - 1_000);
-        let tree = MessageTree::new(header, Message::Transaction(root));
-        collector
-            .ingest(ocelot_protocol::nt1::encode_to_bytes(&tree))
-            .unwrap();
+        let (store, collector) = started(dir.path());
+        let now = NOW;
+        shop_sends(&collector);
         let rules = RuleSet::from_toml_str(
             r#"
             [[rule]]
@@ -549,21 +545,8 @@ mod tests {
     #[test]
     fn a_store_that_cannot_list_an_hour_warns_of_that_and_of_no_rule_domain() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(StoreConfig {
-            // The hours here are fixed; retention goes by the real clock.
-            retention_days: 0,
-            ..StoreConfig::new(dir.path())
-        })
-        .unwrap();
-        let now = HOUR * 3_600_000 + 600_000;
-        let collector = Collector::start(
-            CollectorConfig {
-                background_ticks: false,
-                ..Default::default()
-            },
-            Some(store.clone()),
-            Arc::new(ManualClock::new(now)),
-        );
+        let (store, collector) = started(dir.path());
+        let now = NOW;
         // `cart` sent an hour ago, but that hour's folder cannot be listed: a link to
         // itself, which fails to open even for root (as an unreadable folder would not).
         let hour_dir = dir.path().join((HOUR - 1).to_string());
