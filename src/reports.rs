@@ -1,9 +1,11 @@
 //! The web server's view of reports: live from the collector for open hours, from the store
 //! for sealed ones (the collector falls back to the store itself).
 
+use std::sync::Arc;
+
 use ocelot_analyzer::{
-    DomainOverview, EventReport, HeartbeatReport, MetricReport, ProblemReport, StateReport,
-    TransactionReport,
+    AnalyzerConfig, DomainOverview, EventReport, HeartbeatReport, MetricReport, ProblemReport,
+    StateReport, TransactionReport,
 };
 use ocelot_collector::Collector;
 use ocelot_web::{BoxFuture, ReportSource};
@@ -11,6 +13,8 @@ use ocelot_web::{BoxFuture, ReportSource};
 /// [`ReportSource`] over a running collector.
 pub(crate) struct CollectorReports {
     pub(crate) collector: Collector,
+    /// What the collector's analyzers run with: the boards name its caps.
+    pub(crate) analyzer: Arc<AnalyzerConfig>,
 }
 
 impl ReportSource for CollectorReports {
@@ -78,5 +82,9 @@ impl ReportSource for CollectorReports {
 
     fn state(&self, hour: u64) -> BoxFuture<'_, Option<StateReport>> {
         Box::pin(self.collector.state_report(hour))
+    }
+
+    fn analyzer_config(&self) -> &AnalyzerConfig {
+        &self.analyzer
     }
 }

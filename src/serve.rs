@@ -80,6 +80,11 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     let decode = DecodeOptions {
         pt1_utc_offset_seconds: config.collector.pt1_utc_offset_seconds,
     };
+    // One configuration for the analyzers and the pages that name its caps.
+    let analyzer = Arc::new(ocelot_analyzer::AnalyzerConfig {
+        max_entries_per_hour: config.collector.max_report_entries_per_hour,
+        ..ocelot_analyzer::AnalyzerConfig::default()
+    });
     let collector_config = CollectorConfig {
         max_frame_bytes: config.collector.max_frame_bytes,
         max_connections: config.collector.max_connections,
@@ -90,10 +95,7 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         previous_hour_grace_minutes: config.collector.previous_hour_grace_minutes,
         next_hour_early_minutes: config.collector.next_hour_early_minutes,
         checkpoint_interval: Duration::from_secs(config.collector.checkpoint_interval_secs.max(1)),
-        analyzer: Arc::new(ocelot_analyzer::AnalyzerConfig {
-            max_entries_per_hour: config.collector.max_report_entries_per_hour,
-            ..ocelot_analyzer::AnalyzerConfig::default()
-        }),
+        analyzer: analyzer.clone(),
         decode,
         ..CollectorConfig::default()
     };
@@ -108,7 +110,14 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         .with_context(|| format!("binding the web port {}", config.web.listen))?;
     let web_addr = web_listener.local_addr()?;
 
-    let state = web_state(&config, &store, &collector, decode, collector_addr)?;
+    let state = web_state(
+        &config,
+        &store,
+        &collector,
+        analyzer,
+        decode,
+        collector_addr,
+    )?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -333,6 +342,7 @@ fn web_state(
     config: &Config,
     store: &Store,
     collector: &Collector,
+    analyzer: Arc<ocelot_analyzer::AnalyzerConfig>,
     decode: DecodeOptions,
     collector_addr: std::net::SocketAddr,
 ) -> anyhow::Result<AppState> {
@@ -364,6 +374,7 @@ fn web_state(
     });
     let reports = Arc::new(CollectorReports {
         collector: collector.clone(),
+        analyzer,
     });
     Ok(AppState::new(lookup)
         .with_reports(reports)

@@ -101,13 +101,14 @@ fn shift_timestamps(message: &mut Message, shift: u64) {
 fn real_client_frames_replayed_over_tcp_appear_in_the_reports_and_logview() {
     let dir = tempfile::tempdir().unwrap();
     // The frames keep the IDs the client gave them (the capture's hour): retention must not
-    // refuse that hour once the capture is more than a week old.
+    // refuse that hour once the capture is more than a week old. The entry budget is set
+    // for the boards to name it.
     let server = Server::start_with(
         &dir.path().join("data"),
         free_port(),
         free_port(),
         false,
-        "[store]\nretention_days = 0\n",
+        "max_report_entries_per_hour = 123456\n[store]\nretention_days = 0\n",
     );
     let mut conn = TcpStream::connect(server.collector).unwrap();
     for frame in captured_frames_moved_to_now() {
@@ -132,6 +133,16 @@ fn real_client_frames_replayed_over_tcp_appear_in_the_reports_and_logview() {
         .json("/api/event?domain=catgen&hour=current")
         .unwrap();
     assert!(events.to_string().contains("RemoteCall"));
+    // Their `Item` and `I` events have more names than 200 a type: the event board says how
+    // many folded into OTHERS, under the caps the collector counts with.
+    assert_eq!(events["folded"], 100 + 1900, "{events}");
+    let (status, board) = server.get("/e?domain=catgen&hour=current");
+    assert_eq!(status, 200);
+    assert!(board.contains("<strong>2,000 events</strong>"), "{board}");
+    assert!(
+        board.contains("a budget of 123,456 machines, types and names"),
+        "the configured budget, not the default: {board}"
+    );
     // LogView of the S01 frame, by the ID the real client gave it.
     let page = eventually(Duration::from_secs(3), || {
         let (status, body) = server.get("/m/catgen-c0000202-498703-10027");

@@ -19,6 +19,7 @@ use crate::chart::{bar_chart, hourly_bar_chart};
 use crate::cpu::heavy;
 use crate::day::event_day;
 use crate::error::{PageError, PageQuery};
+use crate::folded_note::{folded_note, others_rows, FoldedReport};
 use crate::layout::page;
 use crate::selection::ReportParams;
 use crate::state::AppState;
@@ -183,8 +184,16 @@ async fn event_board(
         };
         return Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)));
     };
+    let rows = others_rows(
+        &board,
+        &view.ips,
+        (view.types.iter()).map(|t| (t.type_.as_str(), t.names.as_slice())),
+        |n| &n.name,
+    );
+    let config = state.reports.analyzer_config();
     let body = html! {
         (board.controls(HEADING, Some(&view.ips), true))
+        (folded_note(&board, config, FoldedReport::Events, view.folded, &rows))
         @match (params.type_(), view.types.first()) {
             (None, _) => { (types_section(&board, &view.types, sort)) }
             (Some(_), Some(t)) => { (type_section(&board, t, params.name(), sort)) }

@@ -39,6 +39,7 @@ mod day;
 mod dependency_page;
 mod error;
 mod event_board;
+mod folded_note;
 mod heartbeat_page;
 mod home;
 mod hour;

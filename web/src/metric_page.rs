@@ -1,18 +1,20 @@
 //! The metric page, `GET /metric?domain=&hour=`: CAT's business metrics of a domain
 //! (`M` records), each with its totals and a per-minute chart of what its kind measures:
-//! counts for `C`, the mean for `T` (durations), sums for `S` and `S,C`.
+//! counts for `C`, the mean for `T` (durations), sums for `S` and `S,C`. A note says how
+//! many records were counted under `OTHERS` when the domain had more names than the cap.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use ocelot_analyzer::{MetricItemView, MetricMinuteView, ViewQuery};
+use ocelot_analyzer::{MetricItemView, MetricMinuteView, ViewQuery, OTHERS};
 
 use crate::board::{format_amount, format_count, per_minute, Board, MINUTES};
 use crate::chart::grid_bar_chart;
 use crate::cpu::heavy;
 use crate::error::{PageError, PageQuery};
+use crate::folded_note::{folded_note, FoldedReport, OthersRow};
 use crate::layout::page;
 use crate::links::anchor_id;
 use crate::selection::ReportParams;
@@ -45,14 +47,14 @@ async fn metric_page(
         async move {
             let report = reports.metric(domain, hour).await?;
             let view = heavy(move || report.view(&query));
-            (!view.metrics.is_empty()).then_some(view.metrics)
+            (!view.metrics.is_empty()).then_some(view)
         }
     };
     let metrics = board
         .report_or_others(params.domain().is_some(), metrics_of)
         .await;
-    let metrics = match metrics {
-        Ok(metrics) => metrics,
+    let view = match metrics {
+        Ok(view) => view,
         // The domain sent data, only no `M` record: not an error (a 200), and the domains
         // that did are a click away.
         Err(others) => {
@@ -63,8 +65,18 @@ async fn metric_page(
             return Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)));
         }
     };
+    let metrics = &view.metrics;
+    let others: Vec<OthersRow> = (metrics.iter())
+        .filter(|m| m.name == OTHERS)
+        .map(|m| OthersRow {
+            label: format!("metric {OTHERS}"),
+            href: format!("#{}", chart_id(&m.name)),
+        })
+        .collect();
+    let config = state.reports.analyzer_config();
     let body = html! {
         (board.controls(HEADING, None, false))
+        (folded_note(&board, config, FoldedReport::Metrics, view.folded, &others))
         section.panel {
             h2 { "Metrics" span.count { (metrics.len()) } }
             p.hint { "Duration metrics are in milliseconds." }
@@ -72,7 +84,7 @@ async fn metric_page(
                 table.report {
                     thead { tr { th { "Name" } th { "Kind" } th.num { "Count" } th.num { "Sum" } th.num { "Avg" } } }
                     tbody {
-                        @for m in &metrics {
+                        @for m in metrics {
                             @let unit = unit_of(&m.kind);
                             tr {
                                 td.name { a href={ "#" (chart_id(&m.name)) } { (m.name) } }
@@ -87,7 +99,7 @@ async fn metric_page(
             }
         }
         div.charts.grid {
-            @for m in &metrics { (metric_chart(m)) }
+            @for m in metrics { (metric_chart(m)) }
         }
     };
     Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)))

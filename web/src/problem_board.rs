@@ -1,6 +1,7 @@
 //! The problem board, `GET /p?domain=&hour=&ip=`: CAT's Problem report. Problems grouped
 //! by category (error, long-url, long-sql, ...), each category with a per-minute chart,
-//! each entry with its count, per-minute shape and links to sample trees. With
+//! each entry with its count, per-minute shape and links to sample trees; a long-execution
+//! entry also with its count per duration bucket (CAT's `duration` elements). With
 //! `day=YYYYMMDD` instead of `hour=`, the whole UTC day ([`crate::day`]): the day's counts,
 //! charts and shapes hour by hour, the day's first samples.
 
@@ -11,13 +12,14 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use ocelot_analyzer::{LongThresholds, ProblemEntryView, ViewQuery};
+use ocelot_analyzer::{LongThresholds, ProblemDurationView, ProblemEntryView, ViewQuery, OTHERS};
 
 use crate::board::{format_count, message_link, per_hour, per_minute, rows_cut, Board, FormOrigin};
 use crate::chart::{bar_chart, hourly_bar_chart, sparkline};
 use crate::cpu::heavy;
 use crate::day::problem_day;
 use crate::error::{PageError, PageQuery};
+use crate::folded_note::{folded_note, others_machine, FoldedReport, OthersRow};
 use crate::layout::page;
 use crate::links::anchor_id;
 use crate::selection::ReportParams;
@@ -50,8 +52,7 @@ fn category_rank(category: &str) -> usize {
 }
 
 /// What a category means, for the section's subtitle, with the threshold in ms of the
-/// long categories. `thresholds` are the analyzer's: `ocelot serve` runs it with the
-/// defaults (CAT's), and the web crate is not told of others.
+/// long categories. `thresholds` are those the domain's report was counted with.
 fn category_hint(category: &str, thresholds: &LongThresholds) -> String {
     let long = |what: &str, ms: u64| format!("{what} that took {} ms or longer", format_count(ms));
     match category {
@@ -91,7 +92,7 @@ async fn problem_board(
         (!merged.hours().is_empty()).then(|| {
             heavy(|| {
                 let view = merged.view(&query);
-                (view.ips, view.problems)
+                (view.ips, view.problems, view.folded)
             })
         })
     } else {
@@ -102,11 +103,11 @@ async fn problem_board(
         report.map(|report| {
             heavy(|| {
                 let view = report.view(&query);
-                (view.ips, view.problems)
+                (view.ips, view.problems, view.folded)
             })
         })
     };
-    let Some((ips, problems)) = view else {
+    let Some((ips, problems, folded)) = view else {
         let (status, body) = board.empty(HEADING);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
     };
@@ -123,8 +124,12 @@ async fn problem_board(
     }
     let total: u64 = problems.iter().map(|p| p.count).sum();
     let by_hour = board.day.is_some();
+    let config = state.reports.analyzer_config();
+    let thresholds = config.long_thresholds_for(&board.domain);
+    let others = others_rows(&board, &ips, &categories);
     let body = html! {
         (board.controls(HEADING, Some(&ips), true))
+        (folded_note(&board, config, FoldedReport::Problems, folded, &others))
         @if categories.is_empty() {
             section.empty-state {
                 h2 { "No problems" }
@@ -141,10 +146,29 @@ async fn problem_board(
             }
         }
         @for ((_, category), entries) in &categories {
-            (category_section(category, entries, by_hour))
+            (category_section(category, entries, by_hour, thresholds))
         }
     };
     Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)))
+}
+
+/// The rows under `OTHERS` of a problem board: each category with an entry whose type or
+/// name is `OTHERS`, and over all machines the machine `OTHERS`.
+fn others_rows(
+    board: &Board,
+    ips: &[String],
+    categories: &BTreeMap<(usize, &str), Vec<&ProblemEntryView>>,
+) -> Vec<OthersRow> {
+    let folded = |e: &&ProblemEntryView| e.type_ == OTHERS || e.name == OTHERS;
+    let mut rows: Vec<OthersRow> = (categories.iter())
+        .filter(|(_, entries)| entries.iter().any(folded))
+        .map(|((_, category), _)| OthersRow {
+            label: (*category).to_owned(),
+            href: format!("#{}", anchor_id("", category)),
+        })
+        .collect();
+    rows.extend(others_machine(board, ips));
+    rows
 }
 
 /// The entries' counts added up, one value per minute of the hour, or per hour of the day
@@ -167,7 +191,12 @@ fn entry_series(entries: &[&ProblemEntryView], by_hour: bool) -> Vec<f64> {
     }
 }
 
-fn category_section(category: &str, entries: &[&ProblemEntryView], by_hour: bool) -> Markup {
+fn category_section(
+    category: &str,
+    entries: &[&ProblemEntryView],
+    by_hour: bool,
+    thresholds: &LongThresholds,
+) -> Markup {
     let mut entries = entries.to_vec();
     entries.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
     let series = entry_series(&entries, by_hour);
@@ -178,6 +207,9 @@ fn category_section(category: &str, entries: &[&ProblemEntryView], by_hour: bool
     };
     let total: u64 = entries.iter().map(|e| e.count).sum();
     let entry_count = entries.len();
+    // Long executions have buckets (errors none, nor long entries of checkpoints written
+    // before buckets were kept): the column is there when an entry has some.
+    let durations = category_durations(&entries);
     // Entries are client data (a thousand machines with names of their own make hundreds of
     // thousands), each row with a sparkline: cut as the boards' name tables are.
     let left_out = rows_cut(
@@ -194,7 +226,12 @@ fn category_section(category: &str, entries: &[&ProblemEntryView], by_hour: bool
                 " " (format_count(total))
                 span.count { (entry_count) @if entry_count == 1 { " entry" } @else { " entries" } }
             }
-            p.hint { (category_hint(category, &LongThresholds::default())) }
+            p.hint {
+                (category_hint(category, thresholds))
+                @if !durations.is_empty() {
+                    span.durations-total { " · " (duration_chips(&durations)) }
+                }
+            }
             div.charts.one { figure.chart-box.failures[category == "error"] { (chart) } }
             div.table-wrap {
                 table.report {
@@ -203,6 +240,7 @@ fn category_section(category: &str, entries: &[&ProblemEntryView], by_hour: bool
                             th { "Type" }
                             th { "Name" }
                             th.num { "Count" }
+                            @if !durations.is_empty() { th title=(DURATIONS_HINT) { "Took" } }
                             th { @if by_hour { "Per hour" } @else { "Per minute" } }
                             th { "Samples" }
                         }
@@ -213,6 +251,7 @@ fn category_section(category: &str, entries: &[&ProblemEntryView], by_hour: bool
                                 td.name { (entry.type_) }
                                 td.name { (entry.name) }
                                 td.num { (format_count(entry.count)) }
+                                @if !durations.is_empty() { td.durations { (duration_chips(&entry.durations)) } }
                                 td.spark { (sparkline(&entry_series(std::slice::from_ref(entry), by_hour))) }
                                 td.links { (sample_links(&entry.sample_message_ids)) }
                             }
@@ -222,6 +261,42 @@ fn category_section(category: &str, entries: &[&ProblemEntryView], by_hour: bool
             }
             @if let Some(note) = left_out { (note) }
         }
+    }
+}
+
+/// What the duration column and its chips mean.
+const DURATIONS_HINT: &str = "executions per duration bucket (CAT's): ≥1 s counts those that took 1 s or more and less than the next bucket's bound";
+
+/// The buckets of a category's entries added up, ascending.
+fn category_durations(entries: &[&ProblemEntryView]) -> Vec<ProblemDurationView> {
+    let mut sums: BTreeMap<u64, u64> = BTreeMap::new();
+    for bucket in entries.iter().flat_map(|e| &e.durations) {
+        let sum = sums.entry(bucket.ms).or_default();
+        *sum = sum.saturating_add(bucket.count);
+    }
+    (sums.into_iter())
+        .map(|(ms, count)| ProblemDurationView { ms, count })
+        .collect()
+}
+
+/// A long execution's buckets as chips: `≥1 s 12`, `≥2 s 3`, `≥5 s 1`.
+fn duration_chips(buckets: &[ProblemDurationView]) -> Markup {
+    html! {
+        @for b in buckets {
+            span.bucket title={ (format_count(b.count)) " took " (bucket_bound(b.ms)) " or more, less than the next bucket" } {
+                span.bound { "≥" (bucket_bound(b.ms)) } " " (format_count(b.count))
+            }
+        }
+    }
+}
+
+/// A bucket's lower bound as people read it: `50 ms`, `1 s`, `1.5 s`.
+fn bucket_bound(ms: u64) -> String {
+    if ms < 1_000 {
+        format!("{ms} ms")
+    } else {
+        // Exact: a whole number of ms over 1000 prints with at most three decimals.
+        format!("{} s", ms as f64 / 1_000.0)
     }
 }
 
@@ -264,6 +339,16 @@ mod tests {
         assert!(html.contains(">#41</a>"));
         let few = sample_links(&ids[..5]).into_string();
         assert!(!few.contains("<details"), "nothing to open: {few}");
+    }
+
+    #[test]
+    fn bucket_bounds_read_in_ms_under_a_second_and_in_s_from_one() {
+        assert_eq!(bucket_bound(10), "10 ms");
+        assert_eq!(bucket_bound(500), "500 ms");
+        assert_eq!(bucket_bound(1_000), "1 s");
+        assert_eq!(bucket_bound(1_500), "1.5 s");
+        assert_eq!(bucket_bound(1_250), "1.25 s");
+        assert_eq!(bucket_bound(60_000), "60 s");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use ocelot_analyzer::{
     AnalyzerConfig, DomainOverview, EventReport, HeartbeatReport, HourAnalyzers, MetricReport,
@@ -64,7 +64,16 @@ pub trait ReportSource: Send + Sync {
     fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<MetricReport>>;
     /// The collector's own report of `hour`, if any.
     fn state(&self, hour: u64) -> BoxFuture<'_, Option<StateReport>>;
+    /// The caps and long-execution thresholds the reports are counted under: the boards
+    /// name them (how many names a type keeps before the rest fold into `OTHERS`, where a
+    /// long execution starts). By default CAT's, [`AnalyzerConfig::default`].
+    fn analyzer_config(&self) -> &AnalyzerConfig {
+        &DEFAULT_ANALYZER_CONFIG
+    }
 }
+
+/// What [`ReportSource::analyzer_config`] answers for a source that does not say.
+static DEFAULT_ANALYZER_CONFIG: LazyLock<AnalyzerConfig> = LazyLock::new(AnalyzerConfig::default);
 
 /// The analyzers and the State report of one hour.
 #[derive(Debug, Clone)]
@@ -237,6 +246,10 @@ impl ReportSource for MemoryReports {
 
     fn state(&self, hour: u64) -> BoxFuture<'_, Option<StateReport>> {
         ready(self.hour(hour).and_then(|h| h.state.clone()))
+    }
+
+    fn analyzer_config(&self) -> &AnalyzerConfig {
+        &self.config
     }
 }
 

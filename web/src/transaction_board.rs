@@ -17,8 +17,8 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use ocelot_analyzer::{
-    DurationFigures, TransactionDay, TransactionHourView, TransactionNameView, TransactionReport,
-    TransactionTypeView, ViewQuery,
+    AnalyzerConfig, DurationFigures, TransactionDay, TransactionHourView, TransactionNameView,
+    TransactionReport, TransactionTypeView, ViewQuery,
 };
 
 use crate::board::{
@@ -33,6 +33,7 @@ use crate::chart::{
 use crate::cpu::heavy;
 use crate::day::transaction_day;
 use crate::error::{PageError, PageQuery};
+use crate::folded_note::{folded_note, others_rows, FoldedReport};
 use crate::layout::page;
 use crate::links::Encoded;
 use crate::selection::ReportParams;
@@ -176,7 +177,10 @@ async fn transaction_board(
     };
     let (status, body) = match (report.as_ref(), board.has_domain()) {
         (None, true) => lacks_transactions(&state, &board, &params).await?,
-        _ => heavy(|| render(&board, &params, report.as_ref()))?,
+        _ => heavy(|| {
+            let config = state.reports.analyzer_config();
+            render(&board, &params, config, report.as_ref())
+        })?,
     };
     Ok((status, page(&board.title(HEADING), PATH, body)))
 }
@@ -223,7 +227,10 @@ async fn day_board(
     };
     let (status, body) = match (merged.as_ref(), board.has_domain()) {
         (None, true) => lacks_transactions(state, board, params).await?,
-        _ => heavy(|| render_day(board, params, merged.as_ref()))?,
+        _ => heavy(|| {
+            let config = state.reports.analyzer_config();
+            render_day(board, params, config, merged.as_ref())
+        })?,
     };
     Ok((status, page(&board.title(HEADING), PATH, body)))
 }
@@ -232,6 +239,7 @@ async fn day_board(
 pub(crate) fn render_day(
     board: &Board,
     params: &ReportParams,
+    config: &AnalyzerConfig,
     day: Option<&TransactionDay>,
 ) -> Result<(StatusCode, Markup), PageError> {
     let sort = sort_key(params, &COLUMNS, "count")?;
@@ -239,13 +247,22 @@ pub(crate) fn render_day(
         return Ok(board.empty(HEADING));
     };
     let view = day.view(&board_query(board, params));
-    Ok(body_of(board, params, sort, &view.ips, &view.types))
+    Ok(body_of(
+        board,
+        params,
+        sort,
+        config,
+        view.folded,
+        &view.ips,
+        &view.types,
+    ))
 }
 
 /// The board's body (status and markup), for the handler and the render benchmark.
 pub(crate) fn render(
     board: &Board,
     params: &ReportParams,
+    config: &AnalyzerConfig,
     report: Option<&TransactionReport>,
 ) -> Result<(StatusCode, Markup), PageError> {
     let sort = sort_key(params, &COLUMNS, "count")?;
@@ -253,7 +270,15 @@ pub(crate) fn render(
         return Ok(board.empty(HEADING));
     };
     let view = report.view(&board_query(board, params));
-    Ok(body_of(board, params, sort, &view.ips, &view.types))
+    Ok(body_of(
+        board,
+        params,
+        sort,
+        config,
+        view.folded,
+        &view.ips,
+        &view.types,
+    ))
 }
 
 /// What a board views of a report or a day: its machine and type, every name (a board
@@ -267,11 +292,14 @@ fn board_query<'a>(board: &'a Board, params: &'a ReportParams) -> ViewQuery<'a> 
     }
 }
 
-/// An hour's or a day's board from its view's machines and types.
+/// An hour's or a day's board from its view's machines and types, and its count of
+/// transactions folded into `OTHERS` with the caps they were counted under.
 fn body_of(
     board: &Board,
     params: &ReportParams,
     sort: &str,
+    config: &AnalyzerConfig,
+    folded: u64,
     ips: &[String],
     types: &[TransactionTypeView],
 ) -> (StatusCode, Markup) {
@@ -279,8 +307,15 @@ fn body_of(
         return board.unknown_machine(HEADING, ips, true);
     }
     let controls = board.controls(HEADING, Some(ips), true);
+    let rows = others_rows(
+        board,
+        ips,
+        types.iter().map(|t| (t.type_.as_str(), t.names.as_slice())),
+        |n| &n.name,
+    );
+    let note = folded_note(board, config, FoldedReport::Transactions, folded, &rows);
     let body = types_or_type(board, params, types, sort);
-    (StatusCode::OK, html! { (controls) (body) })
+    (StatusCode::OK, html! { (controls) (note) (body) })
 }
 
 /// The types table, or the type (and name) asked for.

@@ -9,8 +9,8 @@
 //! transaction's type (CAT files it under a category named after the type); a per-domain
 //! threshold replaces the default one also when it is higher (CAT's analyzer only takes one
 //! lower than its default buckets, and applies a higher one when its page shows the report:
-//! ours is applied as the report is made, since the web does not know the analyzer's
-//! configuration).
+//! ours is applied as the report is made, so a report reads the same wherever it is shown:
+//! the JSON API, the Problem board, a day merged from hours).
 
 mod analyzer;
 mod day;

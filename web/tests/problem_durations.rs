@@ -1,0 +1,160 @@
+//! The problem board shows a long-execution entry's count per duration bucket (CAT's
+//! `duration` elements), per entry and per category, in the hour and the day; error
+//! entries have none.
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::Router;
+use common::{get, text};
+use ocelot_analyzer::{AnalyzerConfig, LongThresholds};
+use ocelot_protocol::{Header, Message, MessageTree, Transaction};
+use ocelot_web::{router, AppState, MemoryLookup, MemoryReports};
+
+/// 2026-11-22 UTC, hour 07:00 and the day.
+const HOUR: u64 = 498_703;
+const HOUR_LABEL: &str = "2026112207";
+const DAY_LABEL: &str = "20261122";
+/// Now: the next day, so every hour of the day has ended.
+const LATER_MS: u64 = (HOUR / 24 + 1) * 86_400_000 + 3_600_000;
+
+/// `(name, duration ms, status)` of the URL requests of `shop` in an hour: `/search` slow
+/// in three of CAT's URL buckets (1, 2 and 5 s), `/report` in one, `/pay` failed and fast.
+const REQUESTS: [(&str, u64, &str); 9] = [
+    ("/search", 1_200, "0"),
+    ("/search", 1_900, "0"),
+    ("/search", 1_000, "0"),
+    ("/search", 2_500, "0"),
+    ("/search", 2_999, "0"),
+    ("/search", 6_000, "0"),
+    ("/report", 3_100, "0"),
+    ("/pay", 20, "ERROR"),
+    ("/pay", 30, "ERROR"),
+];
+
+/// [`REQUESTS`] in `hour` (one a second from its start), on machine 10.0.0.1.
+fn trees(hour: u64) -> Vec<MessageTree> {
+    (REQUESTS.iter().enumerate())
+        .map(|(seq, &(name, duration_ms, status))| {
+            let mut root = Transaction::new("URL", name, hour * 3_600_000 + seq as u64 * 1_000);
+            root.duration_us = duration_ms * 1_000;
+            root.status = status.to_owned();
+            MessageTree::new(
+                Header {
+                    domain: "shop".to_owned(),
+                    ip_address: "10.0.0.1".to_owned(),
+                    message_id: format!("shop-0a000001-{hour}-{seq}"),
+                    ..Header::default()
+                },
+                Message::Transaction(root),
+            )
+        })
+        .collect()
+}
+
+fn app_of(reports: MemoryReports) -> Router {
+    router(AppState::new(Arc::new(MemoryLookup::new())).with_reports(Arc::new(reports)))
+}
+
+async fn page(app: Router, uri: &str) -> String {
+    let response = get(app, uri).await;
+    assert_eq!(response.status(), StatusCode::OK, "GET {uri}");
+    text(response).await
+}
+
+/// The markup of the problem category section `id`, up to the next section.
+fn category<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no category {id}: {html}"));
+    let rest = &html[start..];
+    &rest[..rest.find("</section>").unwrap_or(rest.len())]
+}
+
+/// The row of `name` in a category's table.
+fn row<'a>(section: &'a str, name: &str) -> &'a str {
+    let cell = format!("<td class=\"name\">{name}</td>");
+    let start = section
+        .find(&cell)
+        .unwrap_or_else(|| panic!("no row {name}: {section}"));
+    let rest = &section[start..];
+    &rest[..rest.find("</tr>").unwrap()]
+}
+
+/// A chip of a bucket: its bound and count as shown.
+fn chip(bound: &str, count: &str) -> String {
+    format!("<span class=\"bound\">≥{bound}</span> {count}</span>")
+}
+
+#[tokio::test]
+async fn long_entries_show_their_count_per_duration_bucket_and_errors_none() {
+    let mut reports = MemoryReports::new(LATER_MS);
+    reports.add_trees(&trees(HOUR));
+    let html = page(
+        app_of(reports),
+        &format!("/p?domain=shop&hour={HOUR_LABEL}"),
+    )
+    .await;
+
+    let long = category(&html, "long-url");
+    assert!(long.contains(">Took</th>"), "a duration column: {long}");
+    // 1 000-1 999 ms: three; 2 000-2 999 ms: two; 5 000 ms and over: one.
+    let search = row(long, "/search");
+    for (bound, count) in [("1 s", "3"), ("2 s", "2"), ("5 s", "1")] {
+        assert!(search.contains(&chip(bound, count)), "{bound}: {search}");
+    }
+    assert!(!search.contains("≥3 s"), "no empty bucket: {search}");
+    assert!(row(long, "/report").contains(&chip("3 s", "1")));
+    // The category's buckets, all its entries together, beside what it means.
+    let hint = &long[long.find("<p class=\"hint\">").unwrap()..];
+    let hint = &hint[..hint.find("</p>").unwrap()];
+    for (bound, count) in [("1 s", "3"), ("2 s", "2"), ("3 s", "1"), ("5 s", "1")] {
+        assert!(hint.contains(&chip(bound, count)), "{bound}: {hint}");
+    }
+
+    // Errors take no time bucket: no column, no chip.
+    let errors = category(&html, "error");
+    assert!(errors.contains("<td class=\"name\">/pay</td>"), "{errors}");
+    assert!(!errors.contains(">Took</th>") && !errors.contains("class=\"bucket\""));
+}
+
+#[tokio::test]
+async fn the_day_board_adds_up_each_bucket_over_the_hours() {
+    let mut reports = MemoryReports::new(LATER_MS);
+    reports.add_trees(&trees(HOUR));
+    reports.add_trees(&trees(HOUR + 2));
+    let html = page(app_of(reports), &format!("/p?domain=shop&day={DAY_LABEL}")).await;
+    let search = row(category(&html, "long-url"), "/search");
+    for (bound, count) in [("1 s", "6"), ("2 s", "4"), ("5 s", "2")] {
+        assert!(search.contains(&chip(bound, count)), "{bound}: {search}");
+    }
+}
+
+#[tokio::test]
+async fn a_configured_threshold_is_the_first_bucket_and_the_categorys_hint() {
+    let config = AnalyzerConfig {
+        long_thresholds: LongThresholds {
+            url_ms: 1_500,
+            ..LongThresholds::default()
+        },
+        ..AnalyzerConfig::default()
+    };
+    let mut reports = MemoryReports::with_config(LATER_MS, config);
+    reports.add_trees(&trees(HOUR));
+    let html = page(
+        app_of(reports),
+        &format!("/p?domain=shop&hour={HOUR_LABEL}"),
+    )
+    .await;
+    let long = category(&html, "long-url");
+    assert!(
+        long.contains("URL transactions that took 1,500 ms or longer"),
+        "the source's threshold, not CAT's default: {long}"
+    );
+    // 1 000 and 1 200 ms are not long any more; 1 900 ms is in the first bucket, 1.5 s.
+    let search = row(long, "/search");
+    assert!(search.contains(&chip("1.5 s", "1")), "{search}");
+    assert!(search.contains(&chip("2 s", "2")), "{search}");
+}
