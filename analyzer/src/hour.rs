@@ -197,6 +197,7 @@ impl HourAnalyzers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::OTHERS;
     use ocelot_protocol::Message;
 
     #[test]
@@ -226,6 +227,40 @@ mod tests {
             restored.transaction.reports(),
             analyzers.transaction.reports()
         );
+    }
+
+    #[test]
+    fn a_tree_the_collector_filed_under_others_counts_as_folded_in_every_report() {
+        // The collector applies the hour's domain cap over all its analyzer threads and
+        // hands a tree past it over with `OTHERS` as its domain: no analyzer's own cap
+        // folds it, yet each of its messages is filed under `OTHERS`.
+        use crate::test_support::{transaction, tree, HOUR_START_MS};
+        use ocelot_protocol::Leaf;
+        let hour = 498_703;
+        let mut analyzers = HourAnalyzers::new(hour, &Arc::new(AnalyzerConfig::default()));
+        let ts = HOUR_START_MS + 60_000;
+        // Failed and slow: an error and a long-url problem.
+        let mut root = transaction("URL", "/pay", ts, 2_000_000, "ERROR");
+        root.children
+            .push(Message::Event(Leaf::new("RemoteCall", "x", "0", ts, "")));
+        root.children
+            .push(Message::Metric(Leaf::new("", "orders", "C", ts, "1")));
+        root.children.push(Message::Heartbeat(Leaf::new(
+            "Heartbeat",
+            "10.0.0.1",
+            "0",
+            ts,
+            "<status/>",
+        )));
+        analyzers.process(&tree(OTHERS, "10.0.0.1", "", root));
+        let folded = [
+            analyzers.transaction.reports()[OTHERS].folded(),
+            analyzers.event.reports()[OTHERS].folded(),
+            analyzers.problem.reports()[OTHERS].folded(),
+            analyzers.metric.reports()[OTHERS].folded(),
+            analyzers.heartbeat.reports()[OTHERS].folded,
+        ];
+        assert_eq!(folded, [1, 1, 2, 1, 1]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use ocelot_protocol::TreeView;
 
-use crate::config::AnalyzerConfig;
+use crate::config::{AnalyzerConfig, OTHERS};
 use crate::domain_reports::DomainReports;
 use crate::minute::hour_start_ms;
 #[cfg(doc)]
@@ -81,10 +81,7 @@ impl<'a, M: Default> MachineCounter<'a, M> {
             config,
             hour_start_ms: hour_start_ms(hour),
             machine,
-            folded: FoldedMessages {
-                tree_folded: folded != 0,
-                messages: 0,
-            },
+            folded: FoldedMessages::of_tree(tree.domain, folded),
             entries_left,
             report_folded,
         }
@@ -106,6 +103,19 @@ pub(crate) struct FoldedMessages {
 }
 
 impl FoldedMessages {
+    /// None yet of a tree of `domain`, for which the domain and machine lookups folded
+    /// `folds` keys. A tree that comes with `OTHERS` as its domain is folded too: the
+    /// collector files a domain past the hour's cap there before the analyzers see it (its
+    /// cap is over all analyzer threads; an analyzer's own cap, over its thread's domains,
+    /// would not fold it). A client that names its domain `OTHERS` counts as folded too.
+    #[inline]
+    pub(crate) fn of_tree(domain: &str, folds: u64) -> Self {
+        FoldedMessages {
+            tree_folded: folds != 0 || domain == OTHERS,
+            messages: 0,
+        }
+    }
+
     /// Notes one message counted; `folds` is how many of its own keys a cap sent to
     /// `OTHERS` (as the capped lookups count them).
     #[inline]

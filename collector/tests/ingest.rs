@@ -624,6 +624,13 @@ fn domains_past_the_cap_fold_into_others(one_connection: bool) {
     )
     .unwrap();
     assert_eq!(url_count(&stored), stats.trees_folded_domain);
+    // And says they folded: each of its transactions is one under `OTHERS`.
+    let all = stored.view(&ViewQuery {
+        elapsed_seconds: 3600.0,
+        ..ViewQuery::default()
+    });
+    let transactions: u64 = all.types.iter().map(|t| t.figures.count).sum();
+    assert_eq!(stored.folded(), transactions);
     drop(server);
     collector.shutdown();
     store.shutdown();

@@ -90,10 +90,7 @@ impl HeartbeatAnalyzer {
         );
         // Heartbeats, each once, filed under an `OTHERS` domain or machine or with values
         // left out for the series cap.
-        let mut folded = FoldedMessages {
-            tree_folded: tree_folds != 0,
-            messages: 0,
-        };
+        let mut folded = FoldedMessages::of_tree(tree.domain, tree_folds);
         for heartbeat in heartbeats {
             let Some(series) = parse_status(heartbeat.data) else {
                 report.malformed += 1;

@@ -107,10 +107,7 @@ impl MetricAnalyzer {
                 MetricReport::new(domain, hour)
             });
         // Records, each once, counted under `OTHERS` (its domain's or its own name's).
-        let mut folded = FoldedMessages {
-            tree_folded: domain_folds != 0,
-            messages: 0,
-        };
+        let mut folded = FoldedMessages::of_tree(tree.domain, domain_folds);
         for metric in tree.messages.iter().filter(counted) {
             let Some((kind, count, sum)) = parse_value(metric.status, metric.data) else {
                 report.ignored += 1;
