@@ -159,6 +159,8 @@ async fn heartbeat_report_has_per_minute_values_of_the_machine() {
     assert!(minutes[0]["values"]
         .as_object()
         .is_some_and(|v| !v.is_empty()));
+    assert_eq!(json["folded"], 0, "{json}");
+    assert_eq!(json["malformed"], 0, "{json}");
 }
 
 #[tokio::test]

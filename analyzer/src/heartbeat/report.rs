@@ -110,11 +110,14 @@ impl HeartbeatReport {
             ips: self.machines.keys().cloned().collect(),
             ip,
             minutes,
+            folded: self.folded,
+            malformed: self.malformed,
         }
     }
 }
 
-/// `GET /api/heartbeat`: `{"domain","hour","ips":[..],"ip","minutes":[{"minute","values"}]}`.
+/// `GET /api/heartbeat`: `{"domain","hour","ips":[..],"ip","minutes":[{"minute","values"}],
+/// "folded","malformed"}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatView {
@@ -128,6 +131,11 @@ pub struct HeartbeatView {
     pub ip: String,
     /// Minutes with a heartbeat, ascending.
     pub minutes: Vec<HeartbeatMinuteView>,
+    /// Heartbeats of the hour (every machine) filed under `OTHERS` for a cap or kept with
+    /// values left out, each once.
+    pub folded: u64,
+    /// Heartbeats of the hour (every machine) dropped because their XML was malformed.
+    pub malformed: u64,
 }
 
 /// One minute of one machine.

@@ -103,10 +103,9 @@ fn malformed_xml_is_counted_and_dropped() {
         &[heartbeat("10.0.0.1", 0, "<status><broken></status>")],
     );
     assert_eq!(reports["shop"].malformed(), 1);
-    assert!(reports["shop"]
-        .view(&ViewQuery::default())
-        .minutes
-        .is_empty());
+    let view = reports["shop"].view(&ViewQuery::default());
+    assert!(view.minutes.is_empty());
+    assert_eq!(view.malformed, 1, "the API says how many were dropped");
 }
 
 #[test]
@@ -120,6 +119,7 @@ fn series_past_the_cap_are_dropped_and_counted() {
     assert_eq!(view.minutes[0].values.len(), 5);
     // One heartbeat, eight of its values left out: one heartbeat not kept whole.
     assert_eq!(reports["catgen"].folded, 1);
+    assert_eq!(view.folded, 1, "the API says so too");
 }
 
 #[test]
