@@ -20,6 +20,9 @@
 //! * `GET /api/problem?domain=&hour=[&ip=][&type=]`, or `&day=YYYYMMDD` for the whole UTC
 //!   day: `{"domain","day","hours":[..],"ips":[..],"problems":[..]}`, each entry with the
 //!   day's count, `hours` rows in place of `minutes` and the day's first sample IDs
+//!   (the problem board's `long_ms=` is not taken here: an entry's count raised to a
+//!   threshold would no longer be the sum of its `minutes`, which cannot be split by
+//!   bucket; each long entry lists its `durations` to add up from any bound)
 //! * `GET /api/heartbeat?domain=&hour=[&ip=]` (no `ip`: the first machine)
 //! * `GET /api/metric?domain=&hour=`, `GET /api/state?hour=`
 //! * `GET /api/dependency?domain=&hour=[&type=]` (databases, services called, callers)

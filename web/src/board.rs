@@ -9,8 +9,8 @@
 //! domain that sent data but none of a board's kind (no metric, no event) is not an error:
 //! that board says so with a 200 and links the domains that have some.
 //!
-//! The selector form keeps what the board shows: type, name and sort ride along as hidden
-//! fields, so picking another hour or machine shows the same name. Types, names and
+//! The selector form keeps what the board shows: type, name, sort and the problem board's
+//! raised long thresholds (`long_ms`) ride along as hidden fields, so picking another hour or machine shows the same name. Types, names and
 //! machines belong to a domain, so the form also sends the domain they were picked in
 //! ([`FROM_PARAM`]); a handler passes its query through [`FormOrigin::apply`], which drops
 //! them when the domain changed.
@@ -50,8 +50,8 @@ pub(crate) struct FormOrigin {
 impl FormOrigin {
     /// `params` as the board should read them: when the selector form was submitted with
     /// another domain than the one it was shown for, the type, name and machine it carried
-    /// belong to that other domain and are dropped (the sort column applies to any domain
-    /// and stays).
+    /// belong to that other domain and are dropped (the sort column and the long thresholds
+    /// apply to any domain and stay).
     pub(crate) fn apply(&self, mut params: ReportParams) -> ReportParams {
         let from = self.from.as_deref().filter(|from| !from.is_empty());
         if from.is_some_and(|from| params.domain() != Some(from)) {
@@ -87,8 +87,8 @@ pub(crate) struct Board {
     pub(crate) domain: String,
     /// The machine, `None` for all.
     pub(crate) ip: Option<String>,
-    /// The type, name and sort shown, kept by the hour navigation (the same name an hour
-    /// earlier is what "Previous hour" is for) and by the selector form.
+    /// The type, name, sort and long thresholds shown, kept by the hour navigation (the same
+    /// name an hour earlier is what "Previous hour" is for) and by the selector form.
     selected: Vec<(&'static str, String)>,
     /// Seconds the hour (the day) has run, for rates.
     pub(crate) elapsed_seconds: f64,
@@ -179,6 +179,7 @@ impl Board {
                 ("type", params.type_()),
                 ("name", params.name()),
                 ("sort", params.sort()),
+                ("long_ms", params.long_ms()),
             ]
             .into_iter()
             .filter_map(|(key, value)| Some((key, value?.to_owned())))
@@ -325,7 +326,16 @@ impl Board {
             .map_or("", |(_, value)| value.as_str())
     }
 
-    /// The type, name and sort shown, as URL parameters.
+    /// The URL of this board as shown (domain, period, machine and what [`Board::kept`]
+    /// keeps) with `key` set to `value`, or left out when `value` is empty.
+    pub(crate) fn url_keeping(&self, key: &str, value: &str) -> String {
+        let mut params: Vec<(&str, &str)> = self.kept();
+        params.retain(|(kept, _)| *kept != key);
+        params.push((key, value));
+        self.url(&params)
+    }
+
+    /// The type, name, sort and long thresholds shown, as URL parameters.
     fn kept(&self) -> Vec<(&str, &str)> {
         self.selected
             .iter()

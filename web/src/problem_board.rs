@@ -4,6 +4,13 @@
 //! entry also with its count per duration bucket (CAT's `duration` elements). With
 //! `day=YYYYMMDD` instead of `hour=`, the whole UTC day ([`crate::day`]): the day's counts,
 //! charts and shapes hour by hour, the day's first samples.
+//!
+//! `long_ms=long-url:3000[,long-sql:500..]` raises a long category's threshold, as CAT's
+//! `urlThreshold` and the like do: its entries count only their buckets at or over it, and
+//! entries with none are hidden. A bucket chip links the board with its bound as the
+//! threshold. The report keeps minutes and samples per entry, not per bucket, so with a
+//! raised threshold the charts, shapes and samples stay those of all the entry's long
+//! executions, and the page says so.
 
 use std::collections::BTreeMap;
 
@@ -22,7 +29,7 @@ use crate::error::{PageError, PageQuery};
 use crate::folded_note::{folded_note, others_machine, FoldedReport, OthersRow};
 use crate::layout::page;
 use crate::links::anchor_id;
-use crate::selection::ReportParams;
+use crate::selection::{LongMinimums, ReportParams, LONG_CATEGORIES};
 use crate::state::AppState;
 
 const PATH: &str = "/p";
@@ -52,21 +59,101 @@ fn category_rank(category: &str) -> usize {
 }
 
 /// What a category means, for the section's subtitle, with the threshold in ms of the
-/// long categories. `thresholds` are those the domain's report was counted with.
-fn category_hint(category: &str, thresholds: &LongThresholds) -> String {
-    let long = |what: &str, ms: u64| format!("{what} that took {} ms or longer", format_count(ms));
-    match category {
-        "error" => "Failed transactions and Error/Exception events".to_owned(),
-        "long-url" => long("URL transactions", thresholds.url_ms),
-        "long-service" => long(
+/// long categories. `thresholds` are those the domain's report was counted with; `raised`,
+/// the threshold `long_ms=` raised for the category, which the subtitle names instead.
+fn category_hint(category: &str, thresholds: &LongThresholds, raised: Option<&Raised>) -> String {
+    let (what, threshold_ms) = match category {
+        "error" => return "Failed transactions and Error/Exception events".to_owned(),
+        "long-url" => ("URL transactions", thresholds.url_ms),
+        "long-service" => (
             "Service and PigeonService transactions",
             thresholds.service_ms,
         ),
-        "long-call" => long("Call and PigeonCall transactions", thresholds.call_ms),
-        "long-sql" => long("SQL transactions", thresholds.sql_ms),
-        "long-cache" => long("Cache.* transactions", thresholds.cache_ms),
-        _ => String::new(),
+        "long-call" => ("Call and PigeonCall transactions", thresholds.call_ms),
+        "long-sql" => ("SQL transactions", thresholds.sql_ms),
+        "long-cache" => ("Cache.* transactions", thresholds.cache_ms),
+        _ => return String::new(),
+    };
+    let Some(raised) = raised else {
+        return format!(
+            "{what} that took {} ms or longer",
+            format_count(threshold_ms)
+        );
+    };
+    let asked = bucket_bound(raised.asked_ms);
+    match (raised.from_ms, raised.highest_ms) {
+        (Some(from), _) if from == raised.asked_ms => {
+            format!("{what} that took {} or longer", bucket_bound(from))
+        }
+        // Executions from the threshold asked for up to this bound sit in a lower bucket,
+        // with shorter ones: the bound is what the counts are exact for.
+        (Some(from), _) => format!(
+            "{what} that took {} or longer (the first bucket at or over the {asked} asked for)",
+            bucket_bound(from)
+        ),
+        (None, Some(highest)) => format!(
+            "{what} in a duration bucket of {asked} or over: none (the highest bucket is \
+             ≥{}, whose executions may have taken longer)",
+            bucket_bound(highest)
+        ),
+        (None, None) => {
+            format!("{what} in a duration bucket of {asked} or over: none (no bucket was kept)")
+        }
     }
+}
+
+/// A long category's threshold raised by `long_ms=`, as applied to its entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Raised {
+    /// The threshold asked for.
+    asked_ms: u64,
+    /// The lowest bucket bound at or over it among the category's entries: the executions
+    /// counted took at least this long, and every one that did is counted. `None`: no
+    /// bucket is that high.
+    from_ms: Option<u64>,
+    /// The highest bucket bound among the category's entries.
+    highest_ms: Option<u64>,
+    /// Entries hidden: none of their executions is in a bucket at or over the threshold.
+    hidden: usize,
+}
+
+/// Applies the raised thresholds: an entry of a category with one counts only its buckets
+/// at or over it, and one without any is dropped. Returns what was applied per category.
+fn raise_thresholds(
+    problems: &mut Vec<ProblemEntryView>,
+    minimums: &LongMinimums,
+) -> BTreeMap<&'static str, Raised> {
+    let mut raised = BTreeMap::new();
+    for category in LONG_CATEGORIES {
+        let Some(asked_ms) = minimums.get(category) else {
+            continue;
+        };
+        let bounds = || {
+            (problems.iter())
+                .filter(|e| e.category == category)
+                .flat_map(|e| e.durations.iter().map(|b| b.ms))
+        };
+        let from_ms = bounds().filter(|&ms| ms >= asked_ms).min();
+        let highest_ms = bounds().max();
+        let mut hidden = 0;
+        for entry in problems.iter_mut().filter(|e| e.category == category) {
+            entry.count = (entry.durations.iter())
+                .filter(|b| b.ms >= asked_ms)
+                .fold(0u64, |sum, b| sum.saturating_add(b.count));
+            hidden += usize::from(entry.count == 0);
+        }
+        raised.insert(
+            category,
+            Raised {
+                asked_ms,
+                from_ms,
+                highest_ms,
+                hidden,
+            },
+        );
+    }
+    problems.retain(|e| e.count > 0 || !raised.contains_key(e.category.as_str()));
+    raised
 }
 
 async fn problem_board(
@@ -75,6 +162,7 @@ async fn problem_board(
     PageQuery(origin): PageQuery<FormOrigin>,
 ) -> Result<(StatusCode, Markup), PageError> {
     let params = origin.apply(params);
+    let minimums = params.long_minimums()?;
     let board = Board::resolve_with_days(&state, &params, PATH).await?;
     let query = ViewQuery {
         ip: board.ip.as_deref(),
@@ -107,7 +195,7 @@ async fn problem_board(
             })
         })
     };
-    let Some((ips, problems, folded)) = view else {
+    let Some((ips, mut problems, folded)) = view else {
         let (status, body) = board.empty(HEADING);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
     };
@@ -115,12 +203,34 @@ async fn problem_board(
         let (status, body) = board.unknown_machine(HEADING, &ips, true);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
     }
+    // The buckets of each category, of all its entries: its chips offer every bucket, also
+    // those under a raised threshold and when it hides every entry.
+    let mut durations: BTreeMap<String, Vec<ProblemDurationView>> = BTreeMap::new();
+    for entry in problems.iter().filter(|e| !e.durations.is_empty()) {
+        durations.entry(entry.category.clone()).or_default();
+    }
+    for (category, sums) in &mut durations {
+        let entries: Vec<&ProblemEntryView> = problems
+            .iter()
+            .filter(|e| e.category == *category)
+            .collect();
+        *sums = category_durations(&entries);
+    }
+    let raised = raise_thresholds(&mut problems, &minimums);
     let mut categories: BTreeMap<(usize, &str), Vec<&ProblemEntryView>> = BTreeMap::new();
     for entry in &problems {
         categories
             .entry((category_rank(&entry.category), &entry.category))
             .or_default()
             .push(entry);
+    }
+    // A category whose every entry the threshold hid stays, to say so and offer the others.
+    for (category, applied) in &raised {
+        if applied.hidden > 0 {
+            categories
+                .entry((category_rank(category), category))
+                .or_default();
+        }
     }
     let total: u64 = problems.iter().map(|p| p.count).sum();
     let by_hour = board.day.is_some();
@@ -146,7 +256,16 @@ async fn problem_board(
             }
         }
         @for ((_, category), entries) in &categories {
-            (category_section(category, entries, by_hour, thresholds))
+            (category_section(&CategoryShown {
+                category,
+                entries,
+                durations: durations.get(*category).map_or(&[], Vec::as_slice),
+                raised: raised.get(*category),
+                by_hour,
+                thresholds,
+                board: &board,
+                minimums: &minimums,
+            }))
         }
     };
     Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)))
@@ -191,25 +310,70 @@ fn entry_series(entries: &[&ProblemEntryView], by_hour: bool) -> Vec<f64> {
     }
 }
 
-fn category_section(
-    category: &str,
-    entries: &[&ProblemEntryView],
+/// What a category's section shows.
+struct CategoryShown<'a> {
+    category: &'a str,
+    /// Its entries shown (under a raised threshold, those with executions at or over it,
+    /// with those counted).
+    entries: &'a [&'a ProblemEntryView],
+    /// Its buckets, of all its entries ([`category_durations`]).
+    durations: &'a [ProblemDurationView],
+    /// The threshold `long_ms=` raised for it.
+    raised: Option<&'a Raised>,
+    /// A day board: rows per hour.
     by_hour: bool,
-    thresholds: &LongThresholds,
-) -> Markup {
-    let mut entries = entries.to_vec();
+    /// The thresholds the domain's report was counted with.
+    thresholds: &'a LongThresholds,
+    board: &'a Board,
+    minimums: &'a LongMinimums,
+}
+
+impl CategoryShown<'_> {
+    /// The board with `ms` as this category's threshold, at the category's section: a chip's
+    /// link. `None` for a category `long_ms=` does not know.
+    fn threshold_url(&self, ms: u64) -> Option<String> {
+        let category = LONG_CATEGORIES.iter().find(|c| **c == self.category)?;
+        let url = (self.board).url_keeping("long_ms", &self.minimums.with(category, ms));
+        Some(format!("{url}#{}", anchor_id("", self.category)))
+    }
+
+    /// The board without this category's raised threshold, at the category's section.
+    fn clear_url(&self) -> String {
+        let url = (self.board).url_keeping("long_ms", &self.minimums.without(self.category));
+        format!("{url}#{}", anchor_id("", self.category))
+    }
+
+    /// The bucket chips of `buckets`, each a link raising the threshold to its bound.
+    fn chips(&self, buckets: &[ProblemDurationView]) -> Markup {
+        duration_chips(buckets, |ms| self.threshold_url(ms), self.raised)
+    }
+}
+
+fn category_section(shown: &CategoryShown<'_>) -> Markup {
+    let CategoryShown {
+        category,
+        by_hour,
+        durations,
+        raised,
+        ..
+    } = *shown;
+    let mut entries = shown.entries.to_vec();
     entries.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
     let series = entry_series(&entries, by_hour);
-    let chart = if by_hour {
-        hourly_bar_chart(&format!("{category} per hour"), "count", &series)
+    // Minutes (hours) are kept per entry, not per bucket: under a raised threshold the
+    // chart is of every long execution of the entries shown, and its title says so.
+    let all = if raised.is_some() {
+        ", all long executions of the entries shown"
     } else {
-        bar_chart(&format!("{category} per minute"), "count", &series)
+        ""
+    };
+    let chart = if by_hour {
+        hourly_bar_chart(&format!("{category} per hour{all}"), "count", &series)
+    } else {
+        bar_chart(&format!("{category} per minute{all}"), "count", &series)
     };
     let total: u64 = entries.iter().map(|e| e.count).sum();
     let entry_count = entries.len();
-    // Long executions have buckets (errors none, nor long entries of checkpoints written
-    // before buckets were kept): the column is there when an entry has some.
-    let durations = category_durations(&entries);
     // Entries are client data (a thousand machines with names of their own make hundreds of
     // thousands), each row with a sparkline: cut as the boards' name tables are.
     let left_out = rows_cut(
@@ -227,33 +391,54 @@ fn category_section(
                 span.count { (entry_count) @if entry_count == 1 { " entry" } @else { " entries" } }
             }
             p.hint {
-                (category_hint(category, thresholds))
+                (category_hint(category, shown.thresholds, raised))
                 @if !durations.is_empty() {
-                    span.durations-total { " · " (duration_chips(&durations)) }
+                    span.durations-total { " · " (shown.chips(durations)) }
                 }
             }
-            div.charts.one { figure.chart-box.failures[category == "error"] { (chart) } }
-            div.table-wrap {
-                table.report {
-                    thead {
-                        tr {
-                            th { "Type" }
-                            th { "Name" }
-                            th.num { "Count" }
-                            @if !durations.is_empty() { th title=(DURATIONS_HINT) { "Took" } }
-                            th { @if by_hour { "Per hour" } @else { "Per minute" } }
-                            th { "Samples" }
-                        }
+            @if let Some(raised) = raised {
+                p.threshold-note {
+                    @if let Some(from) = raised.from_ms {
+                        "Counts are of the executions in the buckets from " (bucket_bound(from)) " up. "
                     }
-                    tbody {
-                        @for entry in &entries {
+                    @if raised.hidden == 1 {
+                        "1 entry with none that long is hidden. "
+                    } @else if raised.hidden > 1 {
+                        (format_count(raised.hidden as u64)) " entries with none that long are hidden. "
+                    }
+                    @if !entries.is_empty() {
+                        "The chart, the " @if by_hour { "per-hour" } @else { "per-minute" }
+                        " shapes and the samples are of all long executions of the entries shown: "
+                        "the report keeps " @if by_hour { "hours" } @else { "minutes" }
+                        " and samples per entry, not per duration bucket. "
+                    }
+                    a.clear-threshold href=(shown.clear_url()) { "Show all long executions" }
+                }
+            }
+            @if !entries.is_empty() {
+                div.charts.one { figure.chart-box.failures[category == "error"] { (chart) } }
+                div.table-wrap {
+                    table.report {
+                        thead {
                             tr {
-                                td.name { (entry.type_) }
-                                td.name { (entry.name) }
-                                td.num { (format_count(entry.count)) }
-                                @if !durations.is_empty() { td.durations { (duration_chips(&entry.durations)) } }
-                                td.spark { (sparkline(&entry_series(std::slice::from_ref(entry), by_hour))) }
-                                td.links { (sample_links(&entry.sample_message_ids)) }
+                                th { "Type" }
+                                th { "Name" }
+                                th.num { "Count" }
+                                @if !durations.is_empty() { th title=(DURATIONS_HINT) { "Took" } }
+                                th { @if by_hour { "Per hour" } @else { "Per minute" } }
+                                th { "Samples" }
+                            }
+                        }
+                        tbody {
+                            @for entry in &entries {
+                                tr {
+                                    td.name { (entry.type_) }
+                                    td.name { (entry.name) }
+                                    td.num { (format_count(entry.count)) }
+                                    @if !durations.is_empty() { td.durations { (shown.chips(&entry.durations)) } }
+                                    td.spark { (sparkline(&entry_series(std::slice::from_ref(entry), by_hour))) }
+                                    td.links { (sample_links(&entry.sample_message_ids)) }
+                                }
                             }
                         }
                     }
@@ -279,12 +464,35 @@ fn category_durations(entries: &[&ProblemEntryView]) -> Vec<ProblemDurationView>
         .collect()
 }
 
-/// A long execution's buckets as chips: `≥1 s 12`, `≥2 s 3`, `≥5 s 1`.
-fn duration_chips(buckets: &[ProblemDurationView]) -> Markup {
+/// A long execution's buckets as chips: `≥1 s 12`, `≥2 s 3`, `≥5 s 1`, each a link to
+/// the board with its bound as the category's threshold (`url_of(ms)`; a plain chip when
+/// `None`). Under a `raised` threshold, the chips below it are marked as not counted and
+/// the one it starts at as the current one.
+fn duration_chips(
+    buckets: &[ProblemDurationView],
+    url_of: impl Fn(u64) -> Option<String>,
+    raised: Option<&Raised>,
+) -> Markup {
     html! {
         @for b in buckets {
-            span.bucket title={ (format_count(b.count)) " took " (bucket_bound(b.ms)) " or more, less than the next bucket" } {
-                span.bound { "≥" (bucket_bound(b.ms)) } " " (format_count(b.count))
+            @let under = raised.is_some_and(|r| b.ms < r.asked_ms);
+            @let current = raised.is_some_and(|r| r.from_ms == Some(b.ms));
+            @let title = html! {
+                (format_count(b.count)) " took " (bucket_bound(b.ms)) " or more, less than the next bucket"
+                @if under { " (under the threshold: not counted)" }
+            };
+            @match url_of(b.ms) {
+                Some(url) => {
+                    a.bucket.under[under] href=(url) aria-current=[current.then_some("true")]
+                        title={ (title) "; show only executions of " (bucket_bound(b.ms)) " or more" } {
+                        span.bound { "≥" (bucket_bound(b.ms)) } " " (format_count(b.count))
+                    }
+                }
+                None => {
+                    span.bucket.under[under] title=(title) {
+                        span.bound { "≥" (bucket_bound(b.ms)) } " " (format_count(b.count))
+                    }
+                }
             }
         }
     }
@@ -355,18 +563,48 @@ mod tests {
     fn long_categories_name_their_threshold_in_ms() {
         let thresholds = LongThresholds::default();
         assert_eq!(
-            category_hint("long-sql", &thresholds),
+            category_hint("long-sql", &thresholds, None),
             "SQL transactions that took 100 ms or longer"
         );
         assert_eq!(
-            category_hint("long-url", &thresholds),
+            category_hint("long-url", &thresholds, None),
             "URL transactions that took 1,000 ms or longer"
         );
         let custom = LongThresholds {
             service_ms: 250,
             ..LongThresholds::default()
         };
-        assert!(category_hint("long-service", &custom).contains("250 ms"));
-        assert_eq!(category_hint("something-else", &thresholds), "");
+        assert!(category_hint("long-service", &custom, None).contains("250 ms"));
+        assert_eq!(category_hint("something-else", &thresholds, None), "");
+    }
+
+    #[test]
+    fn a_raised_threshold_names_the_bucket_bound_its_counts_are_exact_for() {
+        let thresholds = LongThresholds::default();
+        let raised = |asked_ms, from_ms, highest_ms| Raised {
+            asked_ms,
+            from_ms,
+            highest_ms,
+            hidden: 0,
+        };
+        let hint = |r: &Raised| category_hint("long-url", &thresholds, Some(r));
+        assert_eq!(
+            hint(&raised(3_000, Some(3_000), Some(5_000))),
+            "URL transactions that took 3 s or longer"
+        );
+        assert_eq!(
+            hint(&raised(2_500, Some(3_000), Some(5_000))),
+            "URL transactions that took 3 s or longer (the first bucket at or over the 2.5 s \
+             asked for)"
+        );
+        let none = hint(&raised(10_000, None, Some(5_000)));
+        assert!(
+            none.contains("10 s or over: none") && none.contains("≥5 s"),
+            "{none}"
+        );
+        assert_eq!(
+            category_hint("error", &thresholds, Some(&raised(1, None, None))),
+            "Failed transactions and Error/Exception events"
+        );
     }
 }

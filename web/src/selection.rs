@@ -1,8 +1,11 @@
 //! What a report request selects, shared by the JSON API and the boards: the query
-//! parameters (`domain`, `hour`, `ip`, `type`, `name`, `sort`, `limit`) and their checks.
+//! parameters (`domain`, `hour`, `ip`, `type`, `name`, `sort`, `limit`, `long_ms`) and their
+//! checks.
 //!
 //! Every parameter arrives as an optional string, so deserializing a query never fails on
 //! a value; each is then checked here and a bad one is named in the 400 answer.
+
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
@@ -33,6 +36,9 @@ pub(crate) struct ReportParams {
     pub(crate) sort: Option<String>,
     /// At most this many names per type in a transaction or event answer of the JSON API.
     pub(crate) limit: Option<String>,
+    /// Raised long-execution thresholds of the problem board: `long-url:3000,long-sql:500`
+    /// ([`LongMinimums`]).
+    pub(crate) long_ms: Option<String>,
 }
 
 /// Names per type the JSON API lists without a `limit=`: as many as a board's table shows
@@ -71,6 +77,11 @@ impl ReportParams {
         present(self.sort.as_ref())
     }
 
+    /// The `long_ms=` as given, unchecked: see [`ReportParams::long_minimums`].
+    pub(crate) fn long_ms(&self) -> Option<&str> {
+        present(self.long_ms.as_ref())
+    }
+
     /// The names per type a JSON answer lists (`limit=`): [`DEFAULT_NAME_LIMIT`] when
     /// absent, else a whole number from 1 to [`MAX_NAME_LIMIT`].
     pub(crate) fn name_limit(&self) -> Result<usize, BadParam> {
@@ -89,6 +100,44 @@ impl ReportParams {
             })
     }
 
+    /// The raised long-execution thresholds (`long_ms=`): comma-separated
+    /// `<category>:<ms>` pairs, each category one of [`LONG_CATEGORIES`] at most once, each
+    /// threshold a whole number of ms; absent or empty, none.
+    pub(crate) fn long_minimums(&self) -> Result<LongMinimums, BadParam> {
+        let mut minimums = LongMinimums::default();
+        let Some(raw) = present(self.long_ms.as_ref()) else {
+            return Ok(minimums);
+        };
+        let bad = |detail: String| BadParam {
+            param: "long_ms",
+            detail,
+        };
+        for pair in raw.split(',') {
+            let Some((category, ms)) = pair.split_once(':') else {
+                return Err(bad(format!(
+                    "“{pair}” is not a category and a threshold: write <category>:<ms>, \
+                     e.g. long-url:3000, several separated by commas."
+                )));
+            };
+            let Some(category) = LONG_CATEGORIES.iter().find(|c| **c == category) else {
+                return Err(bad(format!(
+                    "“{category}” is not a long-execution category; use one of {}.",
+                    LONG_CATEGORIES.join(", ")
+                )));
+            };
+            let Ok(ms) = ms.parse::<u64>() else {
+                return Err(bad(format!(
+                    "“{ms}” is not a number of milliseconds for {category}: write a whole \
+                     number, 0 or more (e.g. {category}:3000)."
+                )));
+            };
+            if minimums.0.insert(category, ms).is_some() {
+                return Err(bad(format!("{category} is given twice.")));
+            }
+        }
+        Ok(minimums)
+    }
+
     /// The hour selected: absent means `current` when `default_current`, else an error.
     pub(crate) fn hour(&self, now_ms: u64, default_current: bool) -> Result<u64, BadParam> {
         match present(self.hour.as_ref()) {
@@ -102,6 +151,50 @@ impl ReportParams {
             None if default_current => Ok(now_ms / ocelot_protocol::MILLIS_PER_HOUR),
             None => Err(BadParam::missing("hour")),
         }
+    }
+}
+
+/// The problem categories of long executions, whose entries count per duration bucket.
+pub(crate) const LONG_CATEGORIES: [&str; 5] = [
+    "long-url",
+    "long-service",
+    "long-call",
+    "long-sql",
+    "long-cache",
+];
+
+/// The problem board's raised long-execution thresholds (`long_ms=`), in ms per category:
+/// an entry of a category with one counts only its duration buckets at or over it (CAT's
+/// Problem page has `urlThreshold`, `sqlThreshold`, ... for this).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct LongMinimums(BTreeMap<&'static str, u64>);
+
+impl LongMinimums {
+    /// The threshold raised for `category`, if any.
+    pub(crate) fn get(&self, category: &str) -> Option<u64> {
+        self.0.get(category).copied()
+    }
+
+    /// The `long_ms=` value of these thresholds with `category`'s set to `ms`.
+    pub(crate) fn with(&self, category: &'static str, ms: u64) -> String {
+        let mut changed = self.clone();
+        changed.0.insert(category, ms);
+        changed.to_param()
+    }
+
+    /// The `long_ms=` value of these thresholds without `category`'s: `""` when none is
+    /// left (URL builders leave empty values out).
+    pub(crate) fn without(&self, category: &str) -> String {
+        let mut changed = self.clone();
+        changed.0.remove(category);
+        changed.to_param()
+    }
+
+    fn to_param(&self) -> String {
+        let pairs: Vec<String> = (self.0.iter())
+            .map(|(category, ms)| format!("{category}:{ms}"))
+            .collect();
+        pairs.join(",")
     }
 }
 
@@ -266,5 +359,51 @@ mod tests {
             "day"
         );
         assert_eq!(Period::Day(1).hours(), 24..48);
+    }
+
+    #[test]
+    fn long_thresholds_are_category_ms_pairs_and_keep_each_other() {
+        assert_eq!(params("").long_minimums(), Ok(LongMinimums::default()));
+        assert_eq!(
+            params("long_ms=").long_minimums(),
+            Ok(LongMinimums::default())
+        );
+        let two = params("long_ms=long-url:3000,long-sql:0")
+            .long_minimums()
+            .unwrap();
+        assert_eq!(two.get("long-url"), Some(3_000));
+        assert_eq!(two.get("long-sql"), Some(0));
+        assert_eq!(two.get("long-call"), None);
+        assert_eq!(
+            two.with("long-url", 5_000),
+            "long-sql:0,long-url:5000",
+            "one category changed, the other kept"
+        );
+        assert_eq!(two.without("long-sql"), "long-url:3000");
+        assert_eq!(two.without("long-url").as_str(), "long-sql:0");
+        assert_eq!(LongMinimums::default().without("long-url"), "");
+    }
+
+    #[test]
+    fn bad_long_thresholds_name_the_parameter_and_the_value() {
+        for (bad, quoted) in [
+            ("long-url:3s", "3s"),
+            ("long-url:-1", "-1"),
+            ("long-url:", "“”"),
+            ("error:100", "error"),
+            ("long-urls:100", "long-urls"),
+            ("3000", "3000"),
+            ("long-url:1000,long-url:2000", "twice"),
+            (
+                "long-url:99999999999999999999999",
+                "99999999999999999999999",
+            ),
+        ] {
+            let err = params(&format!("long_ms={bad}"))
+                .long_minimums()
+                .unwrap_err();
+            assert_eq!(err.param, "long_ms", "{bad}");
+            assert!(err.message().contains(quoted), "{bad}: {}", err.message());
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The problem board shows a long-execution entry's count per duration bucket (CAT's
 //! `duration` elements), per entry and per category, in the hour and the day; error
-//! entries have none.
+//! entries have none. `long_ms=` raises a long category's threshold: its entries count their
+//! buckets at or over it, and the chips link it.
 
 mod common;
 
@@ -85,7 +86,19 @@ fn row<'a>(section: &'a str, name: &str) -> &'a str {
 
 /// A chip of a bucket: its bound and count as shown.
 fn chip(bound: &str, count: &str) -> String {
-    format!("<span class=\"bound\">≥{bound}</span> {count}</span>")
+    format!("<span class=\"bound\">≥{bound}</span> {count}</a>")
+}
+
+/// The subtitle of a category section.
+fn hint(section: &str) -> &str {
+    let hint = &section[section.find("<p class=\"hint\">").unwrap()..];
+    &hint[..hint.find("</p>").unwrap()]
+}
+
+/// The count cell of a row.
+fn count(row: &str) -> &str {
+    let cell = &row[row.find("<td class=\"num\">").unwrap() + "<td class=\"num\">".len()..];
+    &cell[..cell.find("</td>").unwrap()]
 }
 
 #[tokio::test]
@@ -108,8 +121,7 @@ async fn long_entries_show_their_count_per_duration_bucket_and_errors_none() {
     assert!(!search.contains("≥3 s"), "no empty bucket: {search}");
     assert!(row(long, "/report").contains(&chip("3 s", "1")));
     // The category's buckets, all its entries together, beside what it means.
-    let hint = &long[long.find("<p class=\"hint\">").unwrap()..];
-    let hint = &hint[..hint.find("</p>").unwrap()];
+    let hint = hint(long);
     for (bound, count) in [("1 s", "3"), ("2 s", "2"), ("3 s", "1"), ("5 s", "1")] {
         assert!(hint.contains(&chip(bound, count)), "{bound}: {hint}");
     }
@@ -157,4 +169,95 @@ async fn a_configured_threshold_is_the_first_bucket_and_the_categorys_hint() {
     let search = row(long, "/search");
     assert!(search.contains(&chip("1.5 s", "1")), "{search}");
     assert!(search.contains(&chip("2 s", "2")), "{search}");
+}
+
+#[tokio::test]
+async fn a_raised_threshold_counts_the_buckets_at_or_over_it_and_hides_the_rest() {
+    let mut reports = MemoryReports::new(LATER_MS);
+    reports.add_trees(&trees(HOUR));
+    let board = format!("/p?domain=shop&hour={HOUR_LABEL}");
+    let html = page(app_of(reports), &format!("{board}&long_ms=long-url:3000")).await;
+
+    let long = category(&html, "long-url");
+    assert!(
+        hint(long).starts_with("<p class=\"hint\">URL transactions that took 3 s or longer"),
+        "{long}"
+    );
+    // /search: 6 000 ms only; /report: 3 100 ms.
+    assert_eq!(count(row(long, "/search")), "1");
+    assert_eq!(count(row(long, "/report")), "1");
+    assert!(long.contains("<h2><span class=\"badge neutral\">long-url</span> 2<span"));
+    assert!(
+        html.contains("long-url <span class=\"count\">2</span>"),
+        "the pill"
+    );
+    // What the counts cannot split, said rather than shown wrong.
+    assert!(
+        long.contains("are of all long executions of the entries shown"),
+        "{long}"
+    );
+    assert!(long.contains("long-url per minute, all long executions of the entries shown"));
+    // Errors keep their count; the hour's total adds the raised counts.
+    assert_eq!(count(row(category(&html, "error"), "/pay")), "2");
+    assert!(html.contains("4 problems in all"), "2 long + 2 errors");
+
+    // Chips link the threshold; the way back drops it; both keep the board.
+    let search = row(long, "/search");
+    let href = board.replace('&', "&amp;");
+    let to_five = format!("href=\"{href}&amp;long_ms=long-url%3A5000#long-url\"");
+    assert!(search.contains(&to_five), "{search}");
+    assert!(
+        long.contains(&format!(
+            "class=\"clear-threshold\" href=\"{href}#long-url\""
+        )),
+        "{long}"
+    );
+    assert!(
+        search.contains("class=\"bucket under\""),
+        "1 s and 2 s not counted"
+    );
+    // The hour navigation and the selector form keep it.
+    assert!(html.contains("&amp;long_ms=long-url%3A3000\" rel=\"next\">"));
+    assert!(html.contains("<input type=\"hidden\" name=\"long_ms\" value=\"long-url:3000\">"));
+
+    // A threshold above every execution of an entry hides it, and says how many.
+    let mut reports = MemoryReports::new(LATER_MS);
+    reports.add_trees(&trees(HOUR));
+    let html = page(app_of(reports), &format!("{board}&long_ms=long-url:5000")).await;
+    let long = category(&html, "long-url");
+    assert!(!long.contains("<td class=\"name\">/report</td>"), "{long}");
+    assert!(
+        long.contains("1 entry with none that long is hidden."),
+        "{long}"
+    );
+}
+
+#[tokio::test]
+async fn the_day_board_raises_the_threshold_over_the_summed_buckets() {
+    let mut reports = MemoryReports::new(LATER_MS);
+    reports.add_trees(&trees(HOUR));
+    reports.add_trees(&trees(HOUR + 2));
+    let html = page(
+        app_of(reports),
+        &format!("/p?domain=shop&day={DAY_LABEL}&long_ms=long-url:2000"),
+    )
+    .await;
+    let long = category(&html, "long-url");
+    // 2 000-2 999 ms twice an hour and 6 000 ms once, in two hours.
+    assert_eq!(count(row(long, "/search")), "6");
+    assert_eq!(count(row(long, "/report")), "2");
+    assert!(long.contains("the per-hour shapes"), "{long}");
+}
+
+#[tokio::test]
+async fn a_bad_long_threshold_is_a_400_naming_the_parameter() {
+    for bad in ["long-url:3s", "long-url:-1", "error:100", "nonsense"] {
+        let mut reports = MemoryReports::new(LATER_MS);
+        reports.add_trees(&trees(HOUR));
+        let uri = format!("/p?domain=shop&hour={HOUR_LABEL}&long_ms={bad}");
+        let response = get(app_of(reports), &uri).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
+        let html = text(response).await;
+        assert!(html.contains("“long_ms”"), "{uri}: {html}");
+    }
 }
