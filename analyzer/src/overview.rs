@@ -1,5 +1,6 @@
 //! What an overview of many domains (the web UI's home page) reads of each: the part of its
-//! Transaction report about its entry transactions, and how many problems it had. A live
+//! Transaction report about its entry transactions, how many of its transactions were
+//! folded into `OTHERS` by a cap, and how many problems it had. A live
 //! report is queried on the analyzer thread that holds it, which takes no tree meanwhile;
 //! this copies a tenth of a busy domain's reports where the whole copies took tens of
 //! milliseconds.
@@ -17,6 +18,10 @@ pub struct DomainOverview {
     /// The Transaction report scoped to the entry type ([`TransactionReport::entry_type`]):
     /// every machine listed, only that type's names kept. `None` without transactions.
     pub entry: Option<TransactionReport>,
+    /// [`TransactionReport::folded`] of the whole report (of every type, not only the
+    /// entry type): transactions counted under `OTHERS` because a cap was reached; 0
+    /// without transactions.
+    pub folded: u64,
     /// [`ProblemReport::total_count`]; 0 without problems.
     pub problems: u64,
 }
@@ -32,6 +37,7 @@ impl DomainOverview {
                 let type_ = report.entry_type()?;
                 Some(report.scoped(None, Some(&type_)))
             }),
+            folded: transactions.map_or(0, TransactionReport::folded),
             problems: problems.map_or(0, ProblemReport::total_count),
         }
     }
@@ -83,7 +89,11 @@ mod tests {
     }
 
     fn report(trees: &[MessageTree]) -> TransactionReport {
-        let mut analyzer = TransactionAnalyzer::new(HOUR, Arc::new(AnalyzerConfig::default()));
+        report_with(AnalyzerConfig::default(), trees)
+    }
+
+    fn report_with(config: AnalyzerConfig, trees: &[MessageTree]) -> TransactionReport {
+        let mut analyzer = TransactionAnalyzer::new(HOUR, Arc::new(config));
         for t in trees {
             analyzer.process(t);
         }
@@ -146,5 +156,33 @@ mod tests {
         assert_eq!(entry.type_counts().keys().collect::<Vec<_>>(), ["URL"]);
         assert_eq!(entry.view(&ViewQuery::default()).ips.len(), 2);
         assert_eq!(DomainOverview::of(None, None), DomainOverview::default());
+    }
+
+    #[test]
+    fn the_overview_counts_the_transactions_folded_by_any_type() {
+        // Two names a type: the third URL and the third SQL statement fold into `OTHERS`.
+        let config = AnalyzerConfig {
+            max_names_per_type: 2,
+            ..AnalyzerConfig::default()
+        };
+        let mut trees: Vec<_> = ["/a", "/b", "/c"]
+            .into_iter()
+            .map(|name| tree("10.0.0.1", "URL", name, "0"))
+            .collect();
+        trees.extend(
+            ["select", "update", "delete"]
+                .into_iter()
+                .map(|name| tree("10.0.0.1", "SQL", name, "0")),
+        );
+        let whole = report_with(config.clone(), &trees);
+        assert_eq!(whole.folded(), 2);
+        let overview = DomainOverview::of(Some(&whole), None);
+        assert_eq!(
+            overview.folded, 2,
+            "the SQL name too, not only the entry type's"
+        );
+
+        let kept = report_with(config, &trees[..2]);
+        assert_eq!(DomainOverview::of(Some(&kept), None).folded, 0);
     }
 }

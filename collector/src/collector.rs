@@ -898,8 +898,8 @@ impl Collector {
 
     /// What an overview of every domain (the web UI's home page) shows of `domain` in
     /// `hour` ([`DomainOverview`]). Of a live hour the analyzer thread holding the domain
-    /// copies only its entry type's part of the Transaction report and counts its problems,
-    /// both in one round trip, where whole copies of a domain on many machines kept it from
+    /// copies only its entry type's part of the Transaction report, reads its `folded` and
+    /// counts its problems, all in one round trip, where whole copies of a domain on many machines kept it from
     /// its trees for a tenth of a second; a sealed hour's come from the stored reports.
     pub async fn domain_overview(&self, domain: &str, hour: u64) -> DomainOverview {
         let inner = &*self.inner;

@@ -551,6 +551,69 @@ fn pt1_frames_are_decoded_on_arrival_and_counted_like_nt1() {
     store.shutdown();
 }
 
+/// A `URL` transaction of `domain` named `/order/o<seq>`, as a client that puts IDs into
+/// names sends them.
+fn named_tree(domain: &str, seq: u64) -> bytes::Bytes {
+    use ocelot_protocol::{nt1, Header, Message, MessageTree, Transaction};
+    let mut t = Transaction::new("URL", format!("/order/o{seq}"), NOW_MS);
+    t.duration_us = 5_000;
+    let header = Header {
+        domain: domain.into(),
+        ip_address: "10.0.0.1".into(),
+        message_id: format!("{domain}-0a000001-{HOUR}-{seq}"),
+        ..Header::default()
+    };
+    nt1::encode_to_bytes(&MessageTree::new(header, Message::Transaction(t)))
+}
+
+#[test]
+fn the_home_overview_counts_folded_transactions_live_and_once_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let config = CollectorConfig {
+        analyzer_threads: 2,
+        analyzer: Arc::new(ocelot_analyzer::AnalyzerConfig {
+            max_names_per_type: 2,
+            ..ocelot_analyzer::AnalyzerConfig::default()
+        }),
+        ..manual_config()
+    };
+    let collector = Collector::start(config, Some(store.clone()), clock.clone());
+    // `ids`: five names, three past the cap of two; `fine`: two.
+    for seq in 0..5 {
+        collector.ingest(named_tree("ids", seq)).unwrap();
+    }
+    for seq in 0..2 {
+        collector.ingest(named_tree("fine", seq)).unwrap();
+    }
+    wait_for("the trees to be counted", || {
+        collector.stats().queued_bytes == 0
+    });
+    let folded = |domain| block_on(collector.domain_overview(domain, HOUR)).folded;
+    // Live: from the analyzer thread holding each domain.
+    assert_eq!(folded("ids"), 3);
+    assert_eq!(folded("fine"), 0);
+    // Sealed: from the stored Transaction report.
+    collector.checkpoint_now();
+    clock.set((HOUR + 1) * 3_600_000 + 3 * 60_000 + 500);
+    collector.tick();
+    collector.checkpoint_now();
+    assert_eq!(collector.stats().hours_sealed, 1);
+    let stored: ocelot_analyzer::TransactionReport = serde_json::from_slice(
+        &store
+            .read_report(HOUR, "ids", "transaction")
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stored.folded(), 3, "the stored report says so");
+    assert_eq!(folded("ids"), 3);
+    assert_eq!(folded("fine"), 0);
+    collector.shutdown();
+    store.shutdown();
+}
+
 #[test]
 fn domains_past_the_hours_cap_fold_into_one_others_report_across_analyzer_threads() {
     domains_past_the_cap_fold_into_others(false);

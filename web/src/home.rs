@@ -5,6 +5,10 @@
 //! "Requests" are the domain's entry transactions: type `URL` when it has one (a web
 //! app), else `Service` (an RPC server), else its busiest type. The P95 is that type's,
 //! exact over the hour; P95s of two types cannot be added up.
+//!
+//! A domain whose transactions were folded into `OTHERS` by a cap (its report's `folded`)
+//! is marked, linking to its Transaction board, whose note says which caps and where: an
+//! operator sees which domains fold names without opening every board.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +18,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use ocelot_analyzer::{DomainOverview, TransactionTypeView, ViewQuery};
+use ocelot_analyzer::{DomainOverview, TransactionTypeView, ViewQuery, OTHERS};
 
 use crate::board::{
     build_url, format_count, format_ms, format_percent, per_minute, Board, MINUTES,
@@ -62,6 +66,8 @@ struct DomainHealth {
     fail_percent: f64,
     p95_ms: f64,
     problems: u64,
+    /// Transactions counted under `OTHERS` because a cap was reached.
+    folded: u64,
     per_minute: Vec<f64>,
 }
 
@@ -103,6 +109,7 @@ fn domain_health(
         fail_percent: entry.map_or(0.0, |t| t.figures.fail_percent),
         p95_ms: entry.map_or(0.0, |t| t.figures.p95),
         problems: overview.problems,
+        folded: overview.folded,
         per_minute: entry.map_or_else(Vec::new, |t| {
             let mut values = per_minute(
                 t.names
@@ -217,6 +224,7 @@ async fn home(
                                     td.name {
                                         a href=(build_url("/t", &[("domain", &row.domain), ("hour", &label), ("type", &row.entry_type)])) { (row.domain) }
                                         @if row.unhealthy() { " " span.badge.fail { "failing" } }
+                                        @if row.folded > 0 { " " (folded_badge(row, &label)) }
                                     }
                                     td { @if !row.entry_type.is_empty() { span.badge.neutral { (row.entry_type) } } }
                                     td.num { (format_count(row.requests)) }
@@ -247,6 +255,36 @@ async fn home(
         }
     };
     Ok((StatusCode::OK, page("Home", PATH, body)))
+}
+
+/// The mark of a domain that folded transactions into `OTHERS`: how many in its tooltip, a
+/// link to its Transaction board of the hour, whose note names the caps and the `OTHERS`
+/// rows. The domain `OTHERS` holds the domains past the cap, so it is domains it folded.
+fn folded_badge(row: &DomainHealth, hour_label: &str) -> Markup {
+    let count = format!(
+        "{} transaction{}",
+        format_count(row.folded),
+        if row.folded == 1 { "" } else { "s" }
+    );
+    let (what, title) = if row.domain == OTHERS {
+        (
+            "domains folded",
+            format!(
+                "{count} of this hour came from domains past the cap, counted under this domain"
+            ),
+        )
+    } else {
+        let were = if row.folded == 1 { "was" } else { "were" };
+        (
+            "names folded",
+            format!("{count} of this hour {were} counted under OTHERS: a cap on machines, types, names or status codes was reached"),
+        )
+    };
+    html! {
+        a.badge.warn.folded href=(build_url("/t", &[("domain", &row.domain), ("hour", hour_label)])) title=(title) {
+            (what)
+        }
+    }
 }
 
 #[cfg(test)]

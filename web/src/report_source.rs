@@ -44,8 +44,8 @@ pub trait ReportSource: Send + Sync {
         let _ = (ip, type_);
         self.transaction(domain, hour)
     }
-    /// What the home page shows of `domain` in `hour`: its entry transactions and problem
-    /// count ([`DomainOverview`]). By default built from the whole reports; the collector's
+    /// What the home page shows of `domain` in `hour`: its entry transactions, how many
+    /// transactions were folded into `OTHERS` and its problem count ([`DomainOverview`]). By default built from the whole reports; the collector's
     /// live reports copy only that much.
     fn overview(&self, domain: String, hour: u64) -> BoxFuture<'_, DomainOverview> {
         Box::pin(async move {
