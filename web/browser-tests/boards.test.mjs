@@ -118,6 +118,28 @@ test('the problem board groups problems by category with sample links', async ()
   assertNoProblems();
 });
 
+test('a long category\'s bucket chip raises its threshold, and the note clears it', async () => {
+  await open(`/p?domain=${DOMAIN}`);
+  const category = page.locator('section.problem-category#long-call');
+  assert.equal(await category.count(), 1, 'the fixture has slow calls');
+  const chips = category.locator('p.hint a.bucket');
+  assert.ok((await chips.count()) >= 2, 'slow calls in two buckets or more');
+  const top = chips.last();
+  const inTop = (await top.innerText()).trim().split(/\s+/).pop();
+  await clickAndWait(top);
+  assert.match(decodeURIComponent(page.url()), /long_ms=long-call:\d+/);
+  const raised = page.locator('section.problem-category#long-call');
+  const heading = (await raised.locator('h2').innerText()).trim().split(/\s+/);
+  assert.equal(heading[1], inTop, 'the category counts only the top bucket');
+  assert.ok(await raised.locator('p.threshold-note').isVisible(), 'the page says what the counts are');
+  assert.equal(await raised.locator('p.hint a.bucket[aria-current="true"]').count(), 1);
+  await shot('problems-raised');
+  await clickAndWait(raised.locator('a.clear-threshold'));
+  assert.ok(!page.url().includes('long_ms'), 'cleared');
+  assert.equal(await page.locator('section.problem-category#long-call p.threshold-note').count(), 0);
+  assertNoProblems();
+});
+
 test('the event board lists types and a type its names', async () => {
   await open(`/e?domain=${DOMAIN}`);
   assert.ok((await page.locator('table.report tbody tr').count()) >= 3);
