@@ -554,16 +554,7 @@ fn pt1_frames_are_decoded_on_arrival_and_counted_like_nt1() {
 /// A `URL` transaction of `domain` named `/order/o<seq>`, as a client that puts IDs into
 /// names sends them.
 fn named_tree(domain: &str, seq: u64) -> bytes::Bytes {
-    use ocelot_protocol::{nt1, Header, Message, MessageTree, Transaction};
-    let mut t = Transaction::new("URL", format!("/order/o{seq}"), NOW_MS);
-    t.duration_us = 5_000;
-    let header = Header {
-        domain: domain.into(),
-        ip_address: "10.0.0.1".into(),
-        message_id: format!("{domain}-0a000001-{HOUR}-{seq}"),
-        ..Header::default()
-    };
-    nt1::encode_to_bytes(&MessageTree::new(header, Message::Transaction(t)))
+    url_tree(domain, &format!("/order/o{seq}"), seq)
 }
 
 #[test]
@@ -893,8 +884,13 @@ fn a_process_started_in_a_new_hour_plans_it_from_the_sealed_hour_before() {
 
 /// A tree of `domain` in [`HOUR`], its message ID that domain's.
 fn tree_of_domain(domain: &str, seq: u64) -> bytes::Bytes {
+    url_tree(domain, "/home", seq)
+}
+
+/// A 5 ms `URL` transaction `name` of `domain` in [`HOUR`], its message ID that domain's.
+fn url_tree(domain: &str, name: &str, seq: u64) -> bytes::Bytes {
     use ocelot_protocol::{nt1, Header, Message, MessageTree, Transaction};
-    let mut t = Transaction::new("URL", "/home", NOW_MS);
+    let mut t = Transaction::new("URL", name, NOW_MS);
     t.duration_us = 5_000;
     let header = Header {
         domain: domain.into(),

@@ -747,14 +747,6 @@ fn tree_of(domain: &str, seq: u64, root: ocelot_protocol::Message) -> ocelot_pro
     )
 }
 
-fn app_of(reports: ocelot_web::MemoryReports) -> axum::Router {
-    use std::sync::Arc;
-    ocelot_web::router(
-        ocelot_web::AppState::new(Arc::new(ocelot_web::MemoryLookup::new()))
-            .with_reports(Arc::new(reports)),
-    )
-}
-
 #[tokio::test]
 async fn client_values_too_small_to_chart_still_give_metric_and_heartbeat_pages() {
     use ocelot_protocol::{Leaf, Message, Transaction};

@@ -5,14 +5,10 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use axum::http::StatusCode;
-use axum::Router;
-use common::{get, get_json, report_app, text};
+use common::{app_of, get_json, ok_page as page, report_app};
 use ocelot_analyzer::AnalyzerConfig;
 use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
-use ocelot_web::{router, AppState, MemoryLookup, MemoryReports};
+use ocelot_web::MemoryReports;
 
 /// 2026-11-22 07:00 UTC.
 const HOUR: u64 = 498_703;
@@ -79,16 +75,6 @@ fn ids_reports() -> MemoryReports {
         reports.add_tree(&tree(n, "10.0.0.1"));
     }
     reports
-}
-
-fn app_of(reports: MemoryReports) -> Router {
-    router(AppState::new(Arc::new(MemoryLookup::new())).with_reports(Arc::new(reports)))
-}
-
-async fn page(app: Router, uri: &str) -> String {
-    let response = get(app, uri).await;
-    assert_eq!(response.status(), StatusCode::OK, "GET {uri}");
-    text(response).await
 }
 
 /// The note's markup, which must be there.

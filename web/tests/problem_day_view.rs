@@ -3,13 +3,11 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use axum::http::StatusCode;
 use axum::Router;
-use common::{get, get_json, header, text};
+use common::{app_of, get_json, html_page as page};
 use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
-use ocelot_web::{router, AppState, MemoryLookup, MemoryReports};
+use ocelot_web::MemoryReports;
 use serde_json::{json, Value};
 
 /// 2026-11-22 UTC.
@@ -123,23 +121,12 @@ fn day_reports() -> MemoryReports {
     reports
 }
 
-fn app_of(reports: MemoryReports) -> Router {
-    router(AppState::new(Arc::new(MemoryLookup::new())).with_reports(Arc::new(reports)))
-}
-
 fn day_app() -> Router {
     app_of(day_reports())
 }
 
 fn hour_label(hour_of_day: u64) -> String {
     format!("{DAY_LABEL}{hour_of_day:02}")
-}
-
-async fn page(app: Router, uri: &str, status: StatusCode) -> String {
-    let response = get(app, uri).await;
-    assert_eq!(response.status(), status, "GET {uri}");
-    assert!(header(&response, "content-type").starts_with("text/html"));
-    text(response).await
 }
 
 /// `(category, type, name, count)` of every entry of a view.

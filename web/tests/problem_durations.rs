@@ -5,14 +5,11 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use axum::http::StatusCode;
-use axum::Router;
-use common::{get, text};
+use common::{app_of, get, ok_page as page, text};
 use ocelot_analyzer::{AnalyzerConfig, LongThresholds};
 use ocelot_protocol::{Header, Message, MessageTree, Transaction};
-use ocelot_web::{router, AppState, MemoryLookup, MemoryReports};
+use ocelot_web::MemoryReports;
 
 /// 2026-11-22 UTC, hour 07:00 and the day.
 const HOUR: u64 = 498_703;
@@ -53,16 +50,6 @@ fn trees(hour: u64) -> Vec<MessageTree> {
             )
         })
         .collect()
-}
-
-fn app_of(reports: MemoryReports) -> Router {
-    router(AppState::new(Arc::new(MemoryLookup::new())).with_reports(Arc::new(reports)))
-}
-
-async fn page(app: Router, uri: &str) -> String {
-    let response = get(app, uri).await;
-    assert_eq!(response.status(), StatusCode::OK, "GET {uri}");
-    text(response).await
 }
 
 /// The markup of the problem category section `id`, up to the next section.

@@ -135,6 +135,24 @@ pub async fn text(response: Response<Body>) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
+/// The web app over `reports`, with no stored trees.
+pub fn app_of(reports: MemoryReports) -> Router {
+    router(AppState::new(Arc::new(MemoryLookup::new())).with_reports(Arc::new(reports)))
+}
+
+/// The HTML page at `uri`, which must answer `status`.
+pub async fn html_page(app: Router, uri: &str, status: axum::http::StatusCode) -> String {
+    let response = get(app, uri).await;
+    assert_eq!(response.status(), status, "GET {uri}");
+    assert!(header(&response, "content-type").starts_with("text/html"));
+    text(response).await
+}
+
+/// The HTML page at `uri`, which must answer 200.
+pub async fn ok_page(app: Router, uri: &str) -> String {
+    html_page(app, uri, axum::http::StatusCode::OK).await
+}
+
 /// A header's value as text, or "" when absent.
 pub fn header(response: &Response<Body>, name: &str) -> String {
     response
