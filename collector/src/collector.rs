@@ -815,10 +815,17 @@ impl Collector {
         self.inner.store.as_ref()
     }
 
-    /// Domains with any report in `hour`, live or stored, sorted.
+    /// Domains with any report in `hour`, live or stored, sorted. When an analyzer thread
+    /// does not answer in time (busy writing a checkpoint, say), the domains the collector
+    /// placed in the hour stand in for its answer, so that a busy thread's domains do not
+    /// drop out of the list (a domain whose every tree was dropped so far may then be
+    /// listed without a report yet).
     pub async fn domains(&self, hour: u64) -> Vec<String> {
         let inner = &*self.inner;
-        let (mut all, _) = self.live_domains_within(hour, QUERY_TIMEOUT).await;
+        let (mut all, every) = self.live_domains_within(hour, QUERY_TIMEOUT).await;
+        if !every {
+            all.extend(inner.domain_shards.placed(hour));
+        }
         if let Some(store) = &inner.store {
             if let Ok(stored) = store.report_domains(hour) {
                 all.extend(
@@ -860,9 +867,11 @@ impl Collector {
                 Some(answer)
             })
             .collect();
+        // One deadline for every thread: waited in turn, each its own `wait` would add up.
+        let deadline = tokio::time::Instant::now() + wait;
         for answer in asked {
             match answer {
-                Some(answer) => match tokio::time::timeout(wait, answer).await {
+                Some(answer) => match tokio::time::timeout_at(deadline, answer).await {
                     Ok(Ok(domains)) => all.extend(domains),
                     Ok(Err(_)) | Err(_) => every = false,
                 },

@@ -117,6 +117,15 @@ impl DomainShards {
         state.domains.get(domain).map(|p| p.shard)
     }
 
+    /// Every domain placed in `hour` while it is open (`OTHERS` too, once a domain folded).
+    pub(crate) fn placed(&self, hour: u64) -> Vec<String> {
+        let hours = self.lock();
+        match hours.get(&hour).filter(|state| !state.sealed) {
+            Some(state) => state.domains.keys().cloned().collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// Remembers what each domain sent in `hour`, an hour already sealed (read back from
     /// its State report at start), so that the hour after it is planned from those loads
     /// even when this process never saw it. Does nothing if the hour is known already.

@@ -931,6 +931,36 @@ fn a_client_domain_spelled_like_the_collectors_own_is_listed_live_and_after_a_re
 }
 
 #[test]
+fn domains_of_a_busy_analyzer_thread_stay_listed_and_the_wait_is_shared() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(two_analyzer_threads(), Some(store.clone()), clock);
+    for domain in ["cart", "shop"] {
+        collector.ingest(tree_of_domain(domain, 1)).unwrap();
+    }
+    wait_for("both trees", || {
+        block_on(collector.transaction_report("cart", HOUR)).is_some()
+            && block_on(collector.transaction_report("shop", HOUR)).is_some()
+    });
+    let both = vec!["cart".to_owned(), "shop".to_owned()];
+    assert_eq!(block_on(collector.domains(HOUR)), both);
+    // Every thread busy (a long checkpoint), nothing checkpointed yet: the domains the
+    // collector placed this hour answer for them, after one wait, not one per thread.
+    collector.with_workers_held_for_tests(|| {
+        let started = Instant::now();
+        assert_eq!(block_on(collector.domains(HOUR)), both);
+        let waited = started.elapsed();
+        assert!(
+            waited < Duration::from_secs(8),
+            "three threads waited for in turn: {waited:?}"
+        );
+    });
+    collector.shutdown();
+    store.shutdown();
+}
+
+#[test]
 fn without_client_trees_the_collectors_own_domain_is_not_listed() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path());
