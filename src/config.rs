@@ -97,6 +97,9 @@ pub(crate) struct WebSection {
     pub(crate) router_sample: f64,
     /// Whether `/cat/s/router` tells clients to send nothing.
     pub(crate) router_block: bool,
+    /// How much the web server's threads yield to the collector's (Linux nice, 0 to 19):
+    /// pages are built at this niceness, so a CPU that cannot serve both takes trees first.
+    pub(crate) nice: i32,
 }
 
 impl Default for WebSection {
@@ -109,9 +112,14 @@ impl Default for WebSection {
             password: String::new(),
             router_sample: 1.0,
             router_block: false,
+            nice: DEFAULT_WEB_NICE,
         }
     }
 }
+
+/// The kernel weighs a nice-10 thread 110 against a nice-0 one's 1024: against busy collector
+/// threads a page gets a small share of the CPU; with a core to spare, all it needs.
+const DEFAULT_WEB_NICE: i32 = 10;
 
 /// The store's queue: 150 000 frames (about 100 MiB of ~600-byte frames, shared with the
 /// analyzers' queues) is half a second at 300 k trees/s, enough to ride out a writer that
@@ -280,6 +288,11 @@ impl Config {
         if !(sample > 0.0 && sample <= 1.0) {
             anyhow::bail!("web.router_sample = {sample}: it takes a number above 0, at most 1");
         }
+        // A negative nice would need privileges, and would put pages before trees.
+        let nice = self.web.nice;
+        if !(0..=19).contains(&nice) {
+            anyhow::bail!("web.nice = {nice}: it takes 0 to 19");
+        }
         // Half a login is no login: a password alone would be ignored (pages open), a user
         // name alone would let in whoever knows it.
         match (self.web.username.is_empty(), self.web.password.is_empty()) {
@@ -334,6 +347,8 @@ mod tests {
                 "store.compression_level = 42: it takes 0 to 9",
             ),
             ("[store]\nwriter_threads = 0", "store.writer_threads"),
+            ("[web]\nnice = -5", "web.nice = -5: it takes 0 to 19"),
+            ("[web]\nnice = 20", "web.nice = 20"),
             (
                 "[web]\nrouter_sample = 0.0",
                 "web.router_sample = 0: it takes",

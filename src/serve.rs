@@ -50,16 +50,52 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         .thread_name("ocelot-io")
         .build()
         .context("starting the async runtime")?;
-    let served = runtime.block_on(serve(config, args.demo));
+    let web_runtime = web_runtime(config.web.nice)?;
+    let served = runtime.block_on(serve(config, args.demo, web_runtime.handle().clone()));
     // Not dropped: a drop waits for every blocking task, for good. Past `SHUTDOWN_BOUND`
     // the final flush may still be on one (a disk that does not answer), and with the
     // runtime's tasks gone (the second Ctrl-C's listener among them) nothing would end
     // the process.
     runtime.shutdown_background();
+    web_runtime.shutdown_background();
     served
 }
 
-async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
+/// The web server's own runtime, its threads (workers and blocking ones) at niceness
+/// `nice`: a page is tens of milliseconds of CPU (merging a report's machines, rendering),
+/// and on a machine the collector keeps busy, pages requested back to back took the CPU
+/// that the analyzers and the store writer needed, and trees were dropped. At a higher
+/// niceness the pages wait instead; with a core to spare they run as fast as before. The
+/// collector's sockets stay on the main runtime at the process's own niceness.
+fn web_runtime(nice: i32) -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ocelot-web")
+        .on_thread_start(move || lower_this_threads_priority(nice))
+        .build()
+        .context("starting the web server's runtime")
+}
+
+/// Adds `nice` to the calling thread's niceness (Linux: niceness is per thread). Raising
+/// it needs no privilege; a failure (a seccomp profile, say) is logged and the thread runs
+/// at the process's niceness.
+fn lower_this_threads_priority(nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let thread = Some(rustix::thread::gettid());
+        let result = getpriority_process(thread)
+            .and_then(|now| setpriority_process(thread, now.saturating_add(nice).min(19)));
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not lower a web thread's priority (web.nice)");
+        }
+    }
+}
+
+async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> anyhow::Result<()> {
     let dir = &config.store.dir;
     if dir.exists() && !dir.is_dir() {
         anyhow::bail!("the data directory {} is not a directory", dir.display());
@@ -105,9 +141,11 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding the collector port {}", config.collector.listen))?;
     let collector_addr = collector_listener.local_addr()?;
+    // Bound here (so a taken port fails the start), served on the web runtime.
     let web_listener = TcpListener::bind(config.web.listen)
         .await
-        .with_context(|| format!("binding the web port {}", config.web.listen))?;
+        .with_context(|| format!("binding the web port {}", config.web.listen))?
+        .into_std()?;
     let web_addr = web_listener.local_addr()?;
 
     let state = web_state(
@@ -171,7 +209,9 @@ async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         .merge(telemetry::routes(telemetry))
         .into_make_service_with_connect_info::<ocelot_web::ClientAddrs>();
     let web_stop = stopped(stop_rx.clone());
-    let web_task = tokio::spawn(async move {
+    let web_task = web.spawn(async move {
+        // Registered with the web runtime's reactor, which then drives its connections.
+        let web_listener = TcpListener::from_std(web_listener)?;
         axum::serve(web_listener, app)
             .with_graceful_shutdown(web_stop)
             .await

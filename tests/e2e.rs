@@ -313,6 +313,54 @@ fn metrics_alerts_and_status_are_served_beside_the_ui() {
     assert!(server.stop().success());
 }
 
+/// Niceness of each of `pid`'s threads, by thread name (Linux `/proc`).
+#[cfg(target_os = "linux")]
+fn thread_niceness(pid: u32) -> Vec<(String, i64)> {
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let Ok(stat) = std::fs::read_to_string(task.unwrap().path().join("stat")) else {
+            continue; // a thread that ended meanwhile
+        };
+        // `tid (name) state ...`: the name may hold spaces; nice is field 19.
+        let (head, rest) = stat.rsplit_once(") ").unwrap();
+        let name = head.split_once(" (").unwrap().1.to_owned();
+        let nice = rest.split(' ').nth(16).unwrap().parse().unwrap();
+        threads.push((name, nice));
+    }
+    threads
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn pages_are_built_on_threads_that_yield_the_cpu_to_the_collector() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), free_port(), free_port(), false);
+    assert_eq!(server.get("/").0, 200);
+    let threads = thread_niceness(server.child.id());
+    let of = |prefix: &str| -> Vec<i64> {
+        threads
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|&(_, nice)| nice)
+            .collect()
+    };
+    // The web runtime's threads 10 (the default `web.nice`) above the process's niceness
+    // (the test may run niced), the collector's at the process's.
+    let process = threads.iter().find(|(name, _)| name == "ocelot").unwrap().1;
+    let web = of("ocelot-web");
+    assert!(!web.is_empty(), "{threads:?}");
+    assert!(
+        web.iter().all(|&nice| nice == (process + 10).min(19)),
+        "{threads:?}"
+    );
+    let io = of("ocelot-io");
+    assert!(!io.is_empty(), "{threads:?}");
+    assert!(io.iter().all(|&nice| nice == process), "{threads:?}");
+    let analyzers = of("ocelot-analyzer");
+    assert!(analyzers.iter().all(|&nice| nice == process), "{threads:?}");
+    assert!(server.stop().success());
+}
+
 #[test]
 fn a_second_server_on_the_same_data_directory_refuses_to_start_and_touches_nothing() {
     let dir = tempfile::tempdir().unwrap();
