@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 
 use crate::clock::Clock;
 use crate::config::CollectorConfig;
+use crate::copies::ReusedCopies;
 use crate::domain_shards::{DomainShards, Placement};
 use crate::period::accept_hour;
 use crate::rate_limited_log::RateLimitedLog;
@@ -155,6 +156,8 @@ struct Inner {
     controls: Vec<Sender<Control>>,
     /// Trees and bytes per domain for the State worker, counted here at dispatch.
     received: Arc<ReceivedCounts>,
+    /// Live reports' copies that took long, for the next readers of the same view.
+    copies: ReusedCopies,
     threads: Mutex<Vec<JoinHandle<()>>>,
     ticks: Mutex<TickState>,
     stopped: std::sync::atomic::AtomicBool,
@@ -264,6 +267,7 @@ impl Collector {
                 trees,
                 controls,
                 received,
+                copies: ReusedCopies::new(config.copy_reuse),
                 threads: Mutex::new(threads),
                 ticks: Mutex::new(TickState {
                     last_tick_ms: now,
@@ -980,7 +984,10 @@ impl Collector {
 
     /// [`Collector::report`] of which the analyzer thread copies only `scope`.
     async fn report_scoped<R: Report>(&self, domain: &str, hour: u64, scope: Scope) -> Option<R> {
-        match self.report_within(domain, hour, QUERY_TIMEOUT, scope).await {
+        match self
+            .report_within(domain, hour, QUERY_TIMEOUT, scope, true)
+            .await
+        {
             Ok(report) => report,
             // The last checkpoint: up to a minute old, better than nothing to look at.
             Err(Unanswered) => {
@@ -993,13 +1000,16 @@ impl Collector {
     /// The report as the analyzer thread holding its hour has it now, or the stored one
     /// when no analyzer holds the hour; `Err(Unanswered)` when the analyzer did not answer
     /// within `wait` (busy writing a checkpoint, say), counted in
-    /// [`StatsSnapshot::report_queries_unanswered`].
+    /// [`StatsSnapshot::report_queries_unanswered`]. With `reuse`, a copy of the same view
+    /// made a moment ago may answer instead ([`crate::CopyReuse`]), and a new copy that
+    /// took long is kept for the next readers.
     async fn report_within<R: Report>(
         &self,
         domain: &str,
         hour: u64,
         wait: Duration,
         scope: Scope,
+        reuse: bool,
     ) -> Result<Option<R>, Unanswered> {
         let inner = &*self.inner;
         let Some(worker) = inner.worker_of(R::KIND, hour, domain) else {
@@ -1008,6 +1018,12 @@ impl Collector {
                 stored.and_then(|store| read_stored::<R>(store, hour, domain, R::KIND.name()))
             );
         };
+        let reused_scope = reuse.then(|| scope.clone());
+        if let Some(scope) = &reused_scope {
+            if let Some(copy) = inner.copies.get(R::KIND, hour, domain, scope) {
+                return Ok(R::from_any(copy));
+            }
+        }
         let (reply, answer) = tokio::sync::oneshot::channel();
         let query = Control::Query {
             hour,
@@ -1018,9 +1034,15 @@ impl Collector {
         };
         if inner.controls[worker].try_send(query).is_ok() {
             match tokio::time::timeout(wait, answer).await {
-                Ok(Ok(Some(report))) => return Ok(R::from_any(report)),
+                Ok(Ok((Some(report), cost))) => {
+                    if let Some(scope) = &reused_scope {
+                        let copies = &inner.copies;
+                        copies.offer(R::KIND, hour, domain, scope, &report, cost);
+                    }
+                    return Ok(R::from_any(report));
+                }
                 // The analyzer has no such report: whatever a checkpoint or seal wrote.
-                Ok(Ok(None)) => {
+                Ok(Ok((None, _))) => {
                     let stored = inner.store.as_ref();
                     return Ok(stored
                         .and_then(|store| read_stored::<R>(store, hour, domain, R::KIND.name())));
@@ -1042,7 +1064,7 @@ impl Collector {
         hour: u64,
         wait: Duration,
     ) -> Result<Option<TransactionReport>, Unanswered> {
-        self.report_within(domain, hour, wait, Scope::default())
+        self.report_within(domain, hour, wait, Scope::default(), false)
             .await
     }
 
@@ -1054,7 +1076,7 @@ impl Collector {
         hour: u64,
         wait: Duration,
     ) -> Result<Option<EventReport>, Unanswered> {
-        self.report_within(domain, hour, wait, Scope::default())
+        self.report_within(domain, hour, wait, Scope::default(), false)
             .await
     }
 
@@ -1066,7 +1088,7 @@ impl Collector {
         hour: u64,
         wait: Duration,
     ) -> Result<Option<ProblemReport>, Unanswered> {
-        self.report_within(domain, hour, wait, Scope::default())
+        self.report_within(domain, hour, wait, Scope::default(), false)
             .await
     }
 
@@ -1078,7 +1100,7 @@ impl Collector {
         hour: u64,
         wait: Duration,
     ) -> Result<Option<MetricReport>, Unanswered> {
-        self.report_within(domain, hour, wait, Scope::default())
+        self.report_within(domain, hour, wait, Scope::default(), false)
             .await
     }
 }

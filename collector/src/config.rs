@@ -6,6 +6,8 @@ use std::time::Duration;
 use ocelot_analyzer::AnalyzerConfig;
 use ocelot_protocol::{DecodeOptions, DEFAULT_MAX_FRAME_BYTES};
 
+pub use crate::copies::CopyReuse;
+
 /// Collector settings; `Default` gives CAT's behaviour.
 #[derive(Debug, Clone)]
 pub struct CollectorConfig {
@@ -46,6 +48,8 @@ pub struct CollectorConfig {
     pub decode: DecodeOptions,
     /// Analyzer caps and thresholds.
     pub analyzer: Arc<AnalyzerConfig>,
+    /// When a live report copied for a reader is kept for the next ones.
+    pub copy_reuse: CopyReuse,
 }
 
 /// Default worker queue: half a second at 300 k trees/s, so a worker that loses its core
@@ -95,6 +99,7 @@ impl Default for CollectorConfig {
             background_ticks: true,
             decode: DecodeOptions::default(),
             analyzer: Arc::new(AnalyzerConfig::default()),
+            copy_reuse: CopyReuse::default(),
         }
     }
 }

@@ -35,6 +35,7 @@
 mod clock;
 mod collector;
 mod config;
+mod copies;
 mod domain_shards;
 mod period;
 mod rate_limited_log;
@@ -48,7 +49,7 @@ pub use collector::{
     Collector, Unanswered, MAX_ANALYZER_THREADS, MAX_UNWRITTEN_SEALED_HOURS, STATE_DOMAIN,
 };
 pub use config::{
-    default_analyzer_threads, CollectorConfig, DEFAULT_MAX_CONNECTIONS,
+    default_analyzer_threads, CollectorConfig, CopyReuse, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_PARTIAL_FRAME_BYTES, DEFAULT_WORKER_QUEUE_BYTES, DEFAULT_WORKER_QUEUE_TREES,
 };
 pub use period::{accept_hour, OutOfWindow};

@@ -111,7 +111,7 @@ pub(crate) struct StateSample {
 }
 
 /// The report kinds; their names are the reports' names in the store and the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum ReportKind {
     Transaction,
     Event,
@@ -239,15 +239,26 @@ pub(crate) struct Scope {
     pub(crate) type_: Option<String>,
 }
 
+/// The CPU time the calling thread has run: what a step cost it, without the time another
+/// thread had its core meanwhile (wall time on a busy machine would make a cheap step look
+/// costly).
+fn thread_cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        t.tv_sec.max(0) as u64,
+        t.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
+}
+
 /// What a worker is asked besides processing trees.
 pub(crate) enum Control {
-    /// One domain's report of an open hour.
+    /// One domain's report of an open hour, with the time its copy took.
     Query {
         hour: u64,
         kind: ReportKind,
         domain: String,
         scope: Scope,
-        reply: tokio::sync::oneshot::Sender<Option<AnyReport>>,
+        reply: tokio::sync::oneshot::Sender<(Option<AnyReport>, Duration)>,
     },
     /// What an overview of domains reads of one domain in an open hour
     /// ([`DomainOverview`]), `None` when the worker holds none of its reports.
@@ -801,8 +812,9 @@ pub(crate) fn run<W: Worker>(
                 }
                 match message {
                     Ok(Control::Query { hour, kind, domain, scope, reply }) => {
+                        let copying = thread_cpu_time();
                         let report = open.get(&hour).and_then(|state| W::query(state, kind, &domain, &scope));
-                        let _ = reply.send(report);
+                        let _ = reply.send((report, thread_cpu_time().saturating_sub(copying)));
                     }
                     Ok(Control::Overview { hour, domain, reply }) => {
                         let overview = open.get(&hour).and_then(|state| W::overview(state, &domain));

@@ -961,6 +961,47 @@ fn domains_of_a_busy_analyzer_thread_stay_listed_and_the_wait_is_shared() {
 }
 
 #[test]
+fn a_copy_that_took_its_analyzer_long_answers_the_next_readers_of_that_view_only() {
+    // Every copy counts as long here (kept for a million times what it took): in a real
+    // server only copies of 2 ms or more are kept, for 50 times that.
+    let config = CollectorConfig {
+        copy_reuse: ocelot_collector::CopyReuse {
+            from: Duration::ZERO,
+            factor: 1_000_000,
+        },
+        ..manual_config()
+    };
+    let collector = Collector::start(config, None, Arc::new(ManualClock::new(NOW_MS)));
+    let counted = |expected: u64| {
+        wait_for("the trees to be counted", || {
+            let stats = collector.stats();
+            let analyzers = stats
+                .workers
+                .iter()
+                .filter(|(name, _)| name.starts_with("analyzer-"));
+            analyzers.map(|(_, w)| w.processed).sum::<u64>() == expected
+        })
+    };
+    collector.ingest(tree_of_domain("shop", 1)).unwrap();
+    counted(1);
+    let first = block_on(collector.transaction_report("shop", HOUR)).unwrap();
+    assert_eq!(url_count(&first), 1);
+    collector.ingest(tree_of_domain("shop", 2)).unwrap();
+    counted(2);
+    // The same view: the kept copy, made off the analyzer thread.
+    let again = block_on(collector.transaction_report("shop", HOUR)).unwrap();
+    assert_eq!(url_count(&again), 1);
+    // Another view of the domain (one machine), and readers that must see it now
+    // (alert rules): copied afresh.
+    let machine = block_on(collector.transaction_report_for("shop", HOUR, Some("10.0.0.1"), None));
+    assert_eq!(url_count(&machine.unwrap()), 2);
+    let wait = Duration::from_secs(3);
+    let now = block_on(collector.transaction_report_now("shop", HOUR, wait));
+    assert_eq!(url_count(&now.unwrap().unwrap()), 2);
+    collector.shutdown();
+}
+
+#[test]
 fn without_client_trees_the_collectors_own_domain_is_not_listed() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path());
