@@ -124,7 +124,10 @@ impl DomainHour {
             dir,
             data_path,
             data_len,
-            block: Vec::with_capacity(BLOCK_SIZE_BYTES),
+            // Grown as frames arrive (see `close_block`): domain-hours are opened by
+            // message IDs, which are untrusted, and a whole block each from the start made
+            // a thousand one-tree domains cost 64 MiB.
+            block: Vec::new(),
             pending: Vec::new(),
             pending_ids: PendingIds::default(),
             unindexed: Vec::new(),
@@ -148,6 +151,11 @@ impl DomainHour {
 /// Entries waiting for their index writes before a domain-hour writes them without waiting
 /// for the tick (bounds the memory and the work of one tick).
 const UNINDEXED_MAX: usize = 16 * 1024;
+
+/// Most block capacity a domain-hour keeps between blocks: a shared block, grown by
+/// doubling, ends below twice [`BLOCK_SIZE_BYTES`]; only a frame larger than a block makes
+/// more, and that is given back once its block is written.
+const BLOCK_SIZE_BYTES_KEPT: usize = 2 * BLOCK_SIZE_BYTES;
 
 /// Entries of one client at most this far apart are written together (see `write_span`).
 const SPAN_GAP_BYTES: u64 = 4096;
@@ -489,6 +497,10 @@ impl Writer {
             write_index(shared, index_files, dh);
         }
         dh.block.clear();
+        if dh.block.capacity() > BLOCK_SIZE_BYTES_KEPT {
+            // A lone giant frame's block: not kept for the 64 KiB blocks that follow.
+            dh.block = Vec::new();
+        }
         dh.block_opened = None;
     }
 
@@ -831,6 +843,89 @@ mod tests {
                 "{writers} writers: {open}"
             );
         }
+    }
+
+    /// A frame as the collector stores it: `NT1`, a header naming `id`, one event.
+    fn frame_of(id: &str, data_bytes: usize) -> Bytes {
+        let header = ocelot_protocol::Header {
+            domain: "app".into(),
+            message_id: id.into(),
+            ..Default::default()
+        };
+        let event = ocelot_protocol::Leaf::new("E", "n", "0", 1, "x".repeat(data_bytes));
+        let tree =
+            ocelot_protocol::MessageTree::new(header, ocelot_protocol::Message::Event(event));
+        ocelot_protocol::nt1::encode_to_bytes(&tree)
+    }
+
+    fn writer_in(dir: &std::path::Path) -> Writer {
+        let shared = Arc::new(Shared::new(crate::StoreConfig::new(dir)));
+        Writer::new(shared, Arc::new(AtomicUsize::new(0)))
+    }
+
+    fn append_id(writer: &mut Writer, id: &str, frame: &Bytes) {
+        let parsed: MessageId = id.parse().unwrap();
+        let key = FrameKey::from(parsed);
+        writer.append(&key, frame, IdSource::Caller, Instant::now());
+    }
+
+    fn held_block_bytes(writer: &Writer) -> usize {
+        writer.files.values().map(|dh| dh.block.capacity()).sum()
+    }
+
+    #[test]
+    fn a_domain_hour_holds_no_more_block_memory_than_its_frames_need() {
+        // Message IDs are untrusted: a client (or a relay) whose IDs name a thousand
+        // domains opens a thousand domain-hours in the writer, each kept for `idle_close`.
+        // Each held a whole 64 KiB block from the start: 20 000 trees of 80 bytes made the
+        // server grow by 1.4 GB (`ocelot serve`, measured). A domain-hour's block should
+        // cost what its frames do.
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = writer_in(dir.path());
+        let domains = 200;
+        let mut frame_bytes = 0;
+        for i in 0..domains {
+            let id = format!("d{i}-0a000001-498703-1");
+            let frame = frame_of(&id, 10);
+            frame_bytes += frame.len();
+            append_id(&mut writer, &id, &frame);
+        }
+        assert_eq!(writer.files.len(), domains);
+        let held = held_block_bytes(&writer);
+        assert!(
+            held <= 4 * frame_bytes,
+            "{domains} domain-hours of one small frame each hold {held} bytes of blocks \
+             ({frame_bytes} bytes of frames)"
+        );
+    }
+
+    #[test]
+    fn a_large_frame_does_not_leave_its_block_memory_behind() {
+        // A tree far over a block (2000 messages with large data) gets a block of its own;
+        // once written, the domain-hour should not keep that much memory for its next
+        // 64 KiB blocks, for as long as the domain keeps sending.
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = writer_in(dir.path());
+        let id = "app-0a000001-498703-1";
+        append_id(&mut writer, id, &frame_of(id, 4 << 20));
+        assert_eq!(
+            writer
+                .shared
+                .counters
+                .drops()
+                .iter()
+                .map(|(_, n)| n)
+                .sum::<u64>(),
+            0
+        );
+        let small = "app-0a000001-498703-2";
+        append_id(&mut writer, small, &frame_of(small, 10));
+        writer.flush_all();
+        let held = held_block_bytes(&writer);
+        assert!(
+            held <= 2 * BLOCK_SIZE_BYTES,
+            "a domain-hour holds {held} bytes of block after a 4 MiB tree was written"
+        );
     }
 
     #[test]
