@@ -458,10 +458,20 @@ impl Store {
         let hour_dir = self.inner.shared.layout.hour_dir(hour);
         let mut domains = Vec::new();
         for domain in read_dir(&hour_dir)? {
-            if validate_name("domain", &domain).is_ok()
-                && !self.report_names(hour, &domain)?.is_empty()
-            {
-                domains.push(domain);
+            if validate_name("domain", &domain).is_err() {
+                continue;
+            }
+            // One entry whose reports cannot be listed (a damaged or unreadable folder, a
+            // symlink loop) is left out, counted: failing the whole listing made the
+            // collector restart every domain of the hour from zero, and its next checkpoint
+            // overwrote what they had counted.
+            match self.report_names(hour, &domain) {
+                Ok(names) if !names.is_empty() => domains.push(domain),
+                Ok(_) => {}
+                Err(e) => {
+                    add(&self.inner.shared.counters.io_errors, 1);
+                    tracing::warn!(target: "ocelot_store", hour, domain = domain.as_str(), error = %e, "cannot list a domain's reports; leaving it out");
+                }
             }
         }
         Ok(domains)
