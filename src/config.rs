@@ -140,6 +140,8 @@ pub(crate) struct StoreSection {
     pub(crate) queue_frames: usize,
     /// Store writer threads (domains are spread over them).
     pub(crate) writer_threads: usize,
+    /// Domains whose trees are stored per hour (by the message ID's domain).
+    pub(crate) max_domains_per_hour: usize,
 }
 
 impl Default for StoreSection {
@@ -150,6 +152,7 @@ impl Default for StoreSection {
             retention_days: 7,
             queue_frames: DEFAULT_QUEUE_FRAMES,
             writer_threads: 1,
+            max_domains_per_hour: ocelot_store::DEFAULT_MAX_DOMAINS_PER_HOUR,
         }
     }
 }
@@ -203,7 +206,7 @@ impl Config {
         let c = &self.collector;
         let s = &self.store;
         let max_threads = ocelot_collector::MAX_ANALYZER_THREADS as u64;
-        let ranges: [(&str, u64, u64, u64); 13] = [
+        let ranges: [(&str, u64, u64, u64); 14] = [
             (
                 "collector.max_frame_bytes",
                 c.max_frame_bytes as u64,
@@ -272,6 +275,12 @@ impl Config {
             ),
             ("store.queue_frames", s.queue_frames as u64, 1, u64::MAX),
             ("store.writer_threads", s.writer_threads as u64, 1, 64),
+            (
+                "store.max_domains_per_hour",
+                s.max_domains_per_hour as u64,
+                1,
+                u64::MAX,
+            ),
         ];
         for (name, value, min, max) in ranges {
             if !(min..=max).contains(&value) {

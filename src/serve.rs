@@ -110,6 +110,7 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
     store_config.retention_days = config.store.retention_days;
     store_config.queue_capacity = config.store.queue_frames;
     store_config.writer_threads = config.store.writer_threads;
+    store_config.max_domains_per_hour = config.store.max_domains_per_hour;
     let store = Store::open(store_config)
         .with_context(|| format!("opening the store in {}", config.store.dir.display()))?;
 

@@ -42,9 +42,18 @@ pub struct StoreConfig {
     pub idle_close: Duration,
     /// How often retention runs (default 10 minutes; it also runs at open).
     pub retention_interval: Duration,
+    /// Domains given files per hour (default [`DEFAULT_MAX_DOMAINS_PER_HOUR`]). A tree is
+    /// filed under its message ID's domain, which the sending client chooses; a tree of a
+    /// domain past the cap is dropped, counted as `too_many_domains`.
+    pub max_domains_per_hour: usize,
     /// Where writes go; tests inject failures here (default [`OsFiles`]).
     pub file_layer: Arc<dyn FileLayer>,
 }
+
+/// Four times the analyzers' cap on domains with reports of their own: a message ID may
+/// name another domain than its tree's (CAT's clients give a remote call's callee an ID
+/// made by the caller), so IDs name more domains than headers do, but not without bound.
+pub const DEFAULT_MAX_DOMAINS_PER_HOUR: usize = 4_000;
 
 impl StoreConfig {
     /// The defaults, storing under `dir`.
@@ -61,6 +70,7 @@ impl StoreConfig {
             block_cache_blocks: 64,
             idle_close: Duration::from_secs(60),
             retention_interval: Duration::from_secs(600),
+            max_domains_per_hour: DEFAULT_MAX_DOMAINS_PER_HOUR,
             file_layer: Arc::new(OsFiles),
         }
     }

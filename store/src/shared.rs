@@ -1,6 +1,8 @@
 //! State shared by the store handle, its writer threads and its retention thread.
 
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::config::StoreConfig;
@@ -19,7 +21,14 @@ pub(crate) struct Shared {
     log_after: [AtomicU64; Warned::COUNT],
     /// Per problem, the occurrences not logged since it last was.
     unlogged: [AtomicU64; Warned::COUNT],
+    /// The domains given files in each recent hour, against `max_domains_per_hour` (all
+    /// writer threads together; asked only when a writer opens a domain-hour).
+    domains: Mutex<BTreeMap<u64, HashSet<String>>>,
 }
+
+/// Hours whose domains [`Shared::admit_domain`] remembers: the collector stores the
+/// current hour, the previous one in its grace period and the next one from :57.
+const DOMAIN_HOURS_KEPT: usize = 4;
 
 /// Between two warnings of the same problem: often enough that the log says a disk is still
 /// full, rarely enough that a failing disk does not flood it.
@@ -35,10 +44,11 @@ pub(crate) enum Warned {
     CorruptRead,
     RecoveryFailed,
     RetentionFailed,
+    DomainCap,
 }
 
 impl Warned {
-    const COUNT: usize = 7;
+    const COUNT: usize = 8;
 }
 
 impl Shared {
@@ -51,7 +61,24 @@ impl Shared {
             opened: Instant::now(),
             log_after: Default::default(),
             unlogged: Default::default(),
+            domains: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Whether `domain` may have files in `hour`: it has already, or the hour has fewer
+    /// than `max_domains_per_hour` domains. Message IDs name the domain a tree is filed
+    /// under, and a client chooses them: without a cap, IDs naming a new domain each would
+    /// make a folder and files each, until the disk ran out of inodes.
+    pub(crate) fn admit_domain(&self, hour: u64, domain: &str) -> bool {
+        let mut hours = self.domains.lock().unwrap_or_else(|e| e.into_inner());
+        let domains = hours.entry(hour).or_default();
+        let admitted = domains.contains(domain)
+            || (domains.len() < self.config.max_domains_per_hour
+                && domains.insert(domain.to_owned()));
+        while hours.len() > DOMAIN_HOURS_KEPT {
+            hours.pop_first();
+        }
+        admitted
     }
 
     pub(crate) fn oldest_hour(&self) -> u64 {

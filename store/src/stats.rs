@@ -23,13 +23,16 @@ pub enum DropReason {
     DataFileFull,
     /// Writing failed (disk full, I/O error).
     IoError,
+    /// The ID's domain would pass the hour's cap on domains with files
+    /// ([`crate::StoreConfig::max_domains_per_hour`]).
+    TooManyDomains,
     /// The store was shut down.
     Closed,
 }
 
 impl DropReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [DropReason; 10] = [
+    pub const ALL: [DropReason; 11] = [
         DropReason::QueueFull,
         DropReason::InvalidDomain,
         DropReason::SeqTooLarge,
@@ -39,6 +42,7 @@ impl DropReason {
         DropReason::IdMismatch,
         DropReason::DataFileFull,
         DropReason::IoError,
+        DropReason::TooManyDomains,
         DropReason::Closed,
     ];
 
@@ -54,6 +58,7 @@ impl DropReason {
             DropReason::IdMismatch => "id_mismatch",
             DropReason::DataFileFull => "data_file_full",
             DropReason::IoError => "io_error",
+            DropReason::TooManyDomains => "too_many_domains",
             DropReason::Closed => "closed",
         }
     }

@@ -320,6 +320,14 @@ impl Writer {
                     return;
                 }
                 self.failed_opens.remove(&key);
+                if !self.shared.admit_domain(hour, domain) {
+                    counters.drop_frames(DropReason::TooManyDomains, 1);
+                    let cap = self.shared.config.max_domains_per_hour;
+                    self.shared.warn_throttled(Warned::DomainCap, || {
+                        format!("message IDs named more than {cap} domains in hour {hour}: trees of the others are not stored (store.max_domains_per_hour)")
+                    });
+                    return;
+                }
                 self.next_serial += 1;
                 let started = Instant::now();
                 match self.open_domain_hour(hour, domain, self.next_serial) {

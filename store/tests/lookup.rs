@@ -219,6 +219,44 @@ fn a_frame_whose_header_carries_another_id_is_refused() {
 }
 
 #[test]
+fn message_ids_naming_more_domains_than_an_hour_takes_are_refused_counted_and_make_no_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.max_domains_per_hour = 3;
+    let store = Store::open(config).unwrap();
+    let ids: Vec<MessageId> = (0..10).map(|n| id(&format!("d{n}"), 1, 1)).collect();
+    for i in &ids {
+        store.append(i, frame(i, 10)).unwrap();
+    }
+    // An admitted domain takes more trees; so does the next hour, with its own cap.
+    let more = id("d0", 1, 2);
+    store.append(&more, frame(&more, 10)).unwrap();
+    let next_hour = MessageId {
+        hour: HOUR + 1,
+        ..id("d9", 1, 1)
+    };
+    store.append(&next_hour, frame(&next_hour, 10)).unwrap();
+    store.flush().unwrap();
+    for (n, i) in ids.iter().enumerate() {
+        assert_eq!(store.lookup(i).unwrap().is_some(), n < 3, "{i}");
+    }
+    assert!(store.lookup(&more).unwrap().is_some());
+    assert!(store.lookup(&next_hour).unwrap().is_some());
+    assert_eq!(store.stats().dropped(DropReason::TooManyDomains), 7);
+    let folders = std::fs::read_dir(dir.path().join(HOUR.to_string()))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('d')
+        })
+        .count();
+    assert_eq!(folders, 3);
+}
+
+#[test]
 fn a_huge_sequence_number_is_refused_before_it_makes_a_huge_sparse_file() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
