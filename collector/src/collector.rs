@@ -381,13 +381,16 @@ impl Collector {
                             bytes,
                         }),
                         Ok(None) => {}
-                        Err(e) => tracing::warn!(
-                            hour,
-                            domain = domain.as_str(),
-                            report = kind.name(),
-                            error = %e,
-                            "cannot read a checkpoint; this report starts from zero"
-                        ),
+                        Err(e) => {
+                            tracing::warn!(
+                                hour,
+                                domain = domain.as_str(),
+                                report = kind.name(),
+                                error = %e,
+                                "cannot read a checkpoint; this report starts from zero"
+                            );
+                            crate::worker::set_aside(Some(store), hour, domain, kind);
+                        }
                     }
                 }
             }

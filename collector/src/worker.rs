@@ -213,6 +213,32 @@ pub(crate) fn parse_stored(
         .ok()
 }
 
+/// Moves a checkpoint that could not be read or parsed out of the way of the next one
+/// ([`Store::set_report_aside`]): the report starts from zero, and its next checkpoint
+/// would otherwise replace the file.
+pub(crate) fn set_aside(store: Option<&Store>, hour: u64, domain: &str, kind: ReportKind) {
+    let Some(store) = store else {
+        return;
+    };
+    match store.set_report_aside(hour, domain, kind.name()) {
+        Ok(Some(aside)) => tracing::warn!(
+            report = kind.name(),
+            hour,
+            domain,
+            aside = %aside.display(),
+            "the report starts from zero; the checkpoint that could not be used is kept aside"
+        ),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(
+            report = kind.name(),
+            hour,
+            domain,
+            error = %e,
+            "the report starts from zero, and the checkpoint that could not be used cannot be moved aside: the next checkpoint replaces it"
+        ),
+    }
+}
+
 /// Adds the `live` reports (counted since the start, before the checkpoint was parsed) to
 /// the `restored` ones, domain by domain.
 fn add_live<R>(
@@ -828,7 +854,10 @@ pub(crate) fn run<W: Worker>(
                         let reports = reports
                             .into_iter()
                             .filter_map(|r| {
-                                let report = parse_stored(hour, &r.domain, r.kind, &r.bytes)?;
+                                let Some(report) = parse_stored(hour, &r.domain, r.kind, &r.bytes) else {
+                                    set_aside(ctx.store.as_ref(), hour, &r.domain, r.kind);
+                                    return None;
+                                };
                                 Some((r.domain, report))
                             })
                             .collect();

@@ -318,6 +318,57 @@ fn a_restart_mid_hour_continues_counting_from_the_last_checkpoint() {
     store.shutdown();
 }
 
+#[test]
+fn a_checkpoint_that_does_not_parse_is_kept_aside_not_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir
+        .path()
+        .join(HOUR.to_string())
+        .join("shop")
+        .join("reports");
+    {
+        let store = open_store(dir.path());
+        let clock = Arc::new(ManualClock::new(NOW_MS));
+        let collector = Collector::start(manual_config(), Some(store.clone()), clock);
+        collector.ingest(tree_of_domain("shop", 1)).unwrap();
+        collector.checkpoint_now();
+        collector.shutdown();
+        store.shutdown();
+    }
+    // Damaged between two runs (a bad disk block, a hand edit).
+    let damaged = b"{\"not a transaction report\"".to_vec();
+    std::fs::write(reports.join("transaction.report"), &damaged).unwrap();
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock);
+    collector.ingest(tree_of_domain("shop", 2)).unwrap();
+    wait_for("the new tree", || {
+        block_on(collector.transaction_report("shop", HOUR)).is_some_and(|r| url_count(&r) == 1)
+    });
+    collector.checkpoint_now();
+    // The report started from zero (the damaged one counted nothing it can give back), and
+    // the damaged bytes are still there, beside the new checkpoint and out of its listing.
+    let aside: Vec<_> = std::fs::read_dir(&reports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.to_string_lossy()
+                .contains("transaction.report.unreadable-")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(std::fs::read(&aside[0]).unwrap(), damaged);
+    assert_eq!(
+        store.report_names(HOUR, "shop").unwrap(),
+        ["event", "heartbeat", "metric", "problem", "transaction"]
+            .into_iter()
+            .filter(|name| reports.join(format!("{name}.report")).exists())
+            .collect::<Vec<_>>()
+    );
+    collector.shutdown();
+    store.shutdown();
+}
+
 /// Sends the 29 captured frames 20 times over one connection to a collector with `config`,
 /// waits until every worker has processed or dropped (and counted) every accepted tree and
 /// `settled` holds, and returns the collector and the server's last figures.

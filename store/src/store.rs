@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -448,6 +449,31 @@ impl Store {
         let path = self.inner.shared.layout.report_path(hour, domain, name);
         match fs::read(&path) {
             Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io(path, e)),
+        }
+    }
+
+    /// Moves the report `name` of `domain` in `hour` aside, out of the reports' listing
+    /// (`<name>.report.unreadable-<unix seconds>` beside it), and returns where it went,
+    /// `None` if there was none. For a report that cannot be read or parsed: the collector
+    /// starts such a report from zero, and its next checkpoint would replace the file, so
+    /// whatever it still held would be lost to a later look (or a fixed parser).
+    pub fn set_report_aside(
+        &self,
+        hour: u64,
+        domain: &str,
+        name: &str,
+    ) -> Result<Option<PathBuf>, StoreError> {
+        validate_name("domain", domain)?;
+        validate_name("report name", name)?;
+        let path = self.inner.shared.layout.report_path(hour, domain, name);
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let aside = path.with_file_name(format!("{name}.{REPORT_EXT}.unreadable-{secs}"));
+        match fs::rename(&path, &aside) {
+            Ok(()) => Ok(Some(aside)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::io(path, e)),
         }
