@@ -32,7 +32,8 @@ const READ_BUFFER_BYTES: usize = 64 * 1024;
 /// [`Collector::shutdown`] to drain the workers and write the open hours.
 ///
 /// At most `max_connections` are served at once. A client connecting when every slot is
-/// taken gets the slot of the connection silent the longest (10 s at least), which is
+/// taken gets the slot of the connection silent the longest (no whole frame for 10 s at
+/// least, so a client trickling bytes counts as silent), which is
 /// closed and counted (`connections_evicted`); if none is that quiet and no slot frees within
 /// a second, the newcomer is closed and counted (`connections_refused`), so it fails over
 /// instead of waiting.
@@ -91,7 +92,7 @@ pub async fn run(
         next_id += 1;
         let id = next_id;
         let served = Arc::new(Served {
-            last_read_ms: AtomicU64::new(open.now_ms()),
+            last_frame_ms: AtomicU64::new(open.now_ms()),
             close: Notify::new(),
         });
         open.served
@@ -125,11 +126,12 @@ const EVICTABLE_AFTER: Duration = Duration::from_secs(10);
 /// How long a new connection waits for a slot when every one is taken.
 const ROOM_WAIT: Duration = Duration::from_secs(1);
 
-/// One served connection as the accept loop sees it: when it last read, and how to tell it
-/// to close.
+/// One served connection as the accept loop sees it: when it last finished a frame, and
+/// how to tell it to close.
 struct Served {
-    /// Milliseconds since the server started, at its last read.
-    last_read_ms: AtomicU64,
+    /// Milliseconds since the server started, when its last frame was whole (or it
+    /// connected).
+    last_frame_ms: AtomicU64,
     close: Notify,
 }
 
@@ -159,7 +161,8 @@ impl Open {
         self.started.map_or(0, |s| s.elapsed().as_millis() as u64)
     }
 
-    /// Tells the connection silent the longest, if silent for [`EVICTABLE_AFTER`], to close;
+    /// Tells the connection silent the longest (by its last whole frame), if silent for
+    /// [`EVICTABLE_AFTER`], to close;
     /// whether one was. Clients that connect and send nothing (idle CAT clients of a big
     /// fleet, port scanners, health checks) would otherwise hold every slot while a client
     /// with trees to send waits in the listen backlog, uncounted.
@@ -169,12 +172,12 @@ impl Open {
         let quiet_enough = EVICTABLE_AFTER.as_millis() as u64;
         let silent = served
             .values()
-            .min_by_key(|c| c.last_read_ms.load(Relaxed))
-            .filter(|c| now.saturating_sub(c.last_read_ms.load(Relaxed)) >= quiet_enough);
+            .min_by_key(|c| c.last_frame_ms.load(Relaxed))
+            .filter(|c| now.saturating_sub(c.last_frame_ms.load(Relaxed)) >= quiet_enough);
         match silent {
             Some(connection) => {
                 // Not picked again by the next newcomer while it closes.
-                connection.last_read_ms.store(now, Relaxed);
+                connection.last_frame_ms.store(now, Relaxed);
                 connection.close.notify_one();
                 true
             }
@@ -207,7 +210,6 @@ async fn serve_connection(
             // Closed to make room for a new connection (see `Open::make_room`).
             () = served.close.notified() => break,
         };
-        served.last_read_ms.store(open.now_ms(), Relaxed);
         match read {
             Ok(0) if !buf.is_empty() => {
                 // The client closed (or died) inside a frame: that tree is lost, say so.
@@ -224,10 +226,14 @@ async fn serve_connection(
                 break;
             }
         }
+        // Whether this read finished a frame: a connection is as quiet as its last whole
+        // frame, so a client trickling a byte now and then holds no slot it would not lose.
+        let mut finished = false;
         loop {
             let offset = decoder.offset();
             match decoder.decode(&mut buf) {
                 Ok(Some(frame)) => {
+                    finished = true;
                     if let Err(e) = collector.accept(frame, &mut batch) {
                         BAD_FRAME_LOG.log(|suppressed| {
                             tracing::warn!(%peer, offset, error = %e, suppressed, "malformed frame; closing the connection");
@@ -255,6 +261,9 @@ async fn serve_connection(
                     break 'read;
                 }
             }
+        }
+        if finished {
+            served.last_frame_ms.store(open.now_ms(), Relaxed);
         }
         // What is left in the buffer is an unfinished frame, held until it is whole.
         let held = buf.len() as u64;

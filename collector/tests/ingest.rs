@@ -1600,9 +1600,10 @@ fn a_restart_at_minute_58_keeps_the_next_hours_checkpointed_early_trees() {
 }
 
 /// Clients that connect and send nothing (idle clients of a big fleet, port scanners,
-/// health checks) used to hold every slot while a client with trees waited in the listen
-/// backlog, uncounted. A newcomer now takes the slot of a connection silent for 10 s, or is
-/// closed at once and counted when every connection spoke more recently.
+/// health checks), or trickle a byte now and then, used to hold every slot while a client
+/// with trees waited in the listen backlog, uncounted. A newcomer now takes the slot of a
+/// connection without a whole frame for 10 s, or is closed at once and counted when every
+/// connection finished one (or connected) more recently.
 #[test]
 fn silent_connections_make_room_for_a_sending_client_and_busy_slots_refuse_one() {
     let (collector, server) = serve_without_store(CollectorConfig {
@@ -1623,8 +1624,15 @@ fn silent_connections_make_room_for_a_sending_client_and_busy_slots_refuse_one()
     let mut byte = [0u8; 1];
     assert!(matches!(refused.read(&mut byte), Ok(0) | Err(_)), "closed");
     assert_eq!(collector.stats().connections_refused, 1);
-    // Ten seconds later they are silent: a sending client takes one's slot.
-    std::thread::sleep(Duration::from_millis(10_500));
+    // Ten seconds later they are silent, though both trickle a frame's first bytes, one
+    // every two seconds (a slow-loris client): a sending client takes one's slot.
+    let mut idle = idle;
+    for step in 0..5 {
+        std::thread::sleep(Duration::from_millis(2_100));
+        for connection in &mut idle {
+            connection.write_all(&[[0, 0, 1, 0, b'N'][step]]).unwrap();
+        }
+    }
     let mut client = TcpStream::connect(server.addr).unwrap();
     client.write_all(&binary_frames()[0]).unwrap();
     wait_for("the sending client's tree", || {
