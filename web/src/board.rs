@@ -726,17 +726,31 @@ fn period_title(period: Period) -> String {
     }
 }
 
-/// `path?k=v&..` with values percent-encoded and empty values left out.
+/// `path?k=v&..` with values percent-encoded and empty values left out, except a `type` or
+/// `name` (an empty one is a selection: see [`crate::selection::ReportParams`]).
 pub(crate) fn build_url(path: &str, params: &[(&str, &str)]) -> String {
     let query: Vec<String> = params
         .iter()
-        .filter(|(_, v)| !v.is_empty())
+        .filter(|(k, v)| !v.is_empty() || matches!(*k, "type" | "name"))
         .map(|(k, v)| format!("{k}={}", encode_component(v)))
         .collect();
     if query.is_empty() {
         path.to_owned()
     } else {
         format!("{path}?{}", query.join("&"))
+    }
+}
+
+/// A type or name as a board shows it: an empty one (CAT's clients log the `RemoteCall`
+/// event of every remote call with an empty name) as a visible "(empty)", so its row has
+/// something to click.
+pub(crate) fn label(text: &str) -> Markup {
+    html! {
+        @if text.is_empty() {
+            em.empty title="logged with an empty string" { "(empty)" }
+        } @else {
+            (text)
+        }
     }
 }
 
@@ -1105,10 +1119,15 @@ mod tests {
     #[test]
     fn build_url_encodes_values_and_drops_empty_ones() {
         assert_eq!(
-            build_url("/t", &[("domain", "a b&c"), ("type", ""), ("name", "/x?y")]),
+            build_url("/t", &[("domain", "a b&c"), ("ip", ""), ("name", "/x?y")]),
             "/t?domain=a%20b%26c&name=%2Fx%3Fy"
         );
-        assert_eq!(build_url("/t", &[("type", "")]), "/t");
+        assert_eq!(build_url("/t", &[("sort", "")]), "/t");
+        // The empty type and name are selections (CAT's `RemoteCall` events have no name).
+        assert_eq!(
+            build_url("/e", &[("type", "RemoteCall"), ("name", "")]),
+            "/e?type=RemoteCall&name="
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use maud::{html, Markup};
 use ocelot_analyzer::{EventHourView, EventMinuteView, EventNameView, EventTypeView, ViewQuery};
 
 use crate::board::{
-    failed_heading, failed_label, format_count, format_percent, format_rate, message_link,
+    failed_heading, failed_label, format_count, format_percent, format_rate, label, message_link,
     per_hour, per_minute, rows_left_out, sort_key, sortable_header, stat, stat_with_hint,
     type_columns, Board, Column, FormOrigin, FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
 };
@@ -234,7 +234,7 @@ fn types_section(board: &Board, types: &[EventTypeView], sort: &str) -> Markup {
                     tbody {
                         @for t in &rows {
                             tr.unhealthy[t.fail_percent > UNHEALTHY_FAIL_PERCENT] {
-                                td.name { a href=(board.url(&[("type", &t.type_), ("sort", board.sort_param())])) { (t.type_) } }
+                                td.name { a href=(board.url(&[("type", &t.type_), ("sort", board.sort_param())])) { (label(&t.type_)) } }
                                 (counts(t.count, t.fail, t.fail_percent, t.tps))
                             }
                         }
@@ -289,16 +289,16 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
             a href=(board.url(&kept_sort)) { "All types" }
             span.sep { "›" }
             @if let Some(n) = name {
-                a href=(type_url(&kept_sort)) { (t.type_) }
+                a href=(type_url(&kept_sort)) { (label(&t.type_)) }
                 span.sep { "›" }
-                span.current { (n.name) }
+                span.current { (label(&n.name)) }
             } @else {
-                span.current { (t.type_) }
+                span.current { (label(&t.type_)) }
             }
         }
         section.panel.detail {
             @if let Some(n) = name {
-                h2 { (n.name) }
+                h2 { (label(&n.name)) }
                 div.stats {
                     (stat("Count", &format_count(n.count), false))
                     (stat("Failures", &format!("{} ({})", format_count(n.fail), format_percent(n.fail_percent)), n.fail_percent > UNHEALTHY_FAIL_PERCENT))
@@ -322,7 +322,7 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
                     }
                 }
             } @else {
-                h2 { "Type " (t.type_) }
+                h2 { "Type " (label(&t.type_)) }
                 div.stats {
                     (stat("Count", &format_count(t.count), false))
                     (stat("Failures", &format!("{} ({})", format_count(t.fail), format_percent(t.fail_percent)), t.fail_percent > UNHEALTHY_FAIL_PERCENT))
@@ -336,7 +336,7 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
             }
         }
         section.panel {
-            h2 { "Names of " (t.type_) span.count { (t.names.len()) } }
+            h2 { "Names of " (label(&t.type_)) span.count { (t.names.len()) } }
             div.table-wrap {
                 table.report.sortable {
                     thead { tr {
@@ -346,7 +346,7 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
                     tbody {
                         @for n in &rows {
                             tr.unhealthy[n.fail_percent > UNHEALTHY_FAIL_PERCENT].selected[Some(n.name.as_str()) == chosen] {
-                                td.name { a href=(type_url(&[("name", &n.name), ("sort", board.sort_param())])) { (n.name) } }
+                                td.name { a href=(type_url(&[("name", &n.name), ("sort", board.sort_param())])) { (label(&n.name)) } }
                                 (counts(n.count, n.fail, n.fail_percent, n.tps))
                                 td.links {
                                     @if !n.sample_message_id.is_empty() { (message_link(&n.sample_message_id, "sample", "sample")) }

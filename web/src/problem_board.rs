@@ -21,7 +21,9 @@ use axum::Router;
 use maud::{html, Markup};
 use ocelot_analyzer::{LongThresholds, ProblemDurationView, ProblemEntryView, ViewQuery, OTHERS};
 
-use crate::board::{format_count, message_link, per_hour, per_minute, rows_cut, Board, FormOrigin};
+use crate::board::{
+    format_count, label, message_link, per_hour, per_minute, rows_cut, Board, FormOrigin,
+};
 use crate::chart::{bar_chart, hourly_bar_chart, sparkline};
 use crate::cpu::heavy;
 use crate::day::problem_day;
@@ -432,8 +434,8 @@ fn category_section(shown: &CategoryShown<'_>) -> Markup {
                         tbody {
                             @for entry in &entries {
                                 tr {
-                                    td.name { (entry.type_) }
-                                    td.name { (entry.name) }
+                                    td.name { (label(&entry.type_)) }
+                                    td.name { (label(&entry.name)) }
                                     td.num { (format_count(entry.count)) }
                                     @if !durations.is_empty() { td.durations { (shown.chips(&entry.durations)) } }
                                     td.spark { (sparkline(&entry_series(std::slice::from_ref(entry), by_hour))) }

@@ -16,7 +16,9 @@ use crate::hour::{hours_of_day, parse_day_label, parse_hour, CURRENT};
 pub(crate) const ALL_MACHINES: &str = "All";
 
 /// The query parameters of the report endpoints and boards, unchecked. An empty value
-/// counts as absent.
+/// counts as absent, except for `type` and `name`: CAT's clients log messages with an empty
+/// name (the Java client's `RemoteCall` event of every remote call) and sometimes an empty
+/// type, and `type=`/`name=` select those.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct ReportParams {
     /// The application.
@@ -65,12 +67,14 @@ impl ReportParams {
         present(self.ip.as_ref()).filter(|ip| !ip.eq_ignore_ascii_case(ALL_MACHINES))
     }
 
+    /// The type, `Some("")` for the empty type (see [`ReportParams`]).
     pub(crate) fn type_(&self) -> Option<&str> {
-        present(self.type_.as_ref())
+        self.type_.as_deref()
     }
 
+    /// The name, `Some("")` for the empty name (see [`ReportParams`]).
     pub(crate) fn name(&self) -> Option<&str> {
-        present(self.name.as_ref())
+        self.name.as_deref()
     }
 
     pub(crate) fn sort(&self) -> Option<&str> {

@@ -23,9 +23,9 @@ use ocelot_analyzer::{
 
 use crate::board::{
     failed_heading, failed_label, format_count, format_ms, format_percent, format_rate, hour_slot,
-    message_link, per_minute, rows_left_out, sort_key, sortable_header, stat, stat_with_hint,
-    type_columns, Board, Column, Count, FormOrigin, Ms, Percent, Rate, FAILED_SAMPLE_HINT,
-    NAME_KEY, UNHEALTHY_FAIL_PERCENT,
+    label, message_link, per_minute, rows_left_out, sort_key, sortable_header, stat,
+    stat_with_hint, type_columns, Board, Column, Count, FormOrigin, Ms, Percent, Rate,
+    FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
 };
 use crate::chart::{
     bar_chart, hourly_bar_chart, hourly_line_chart, line_chart, Series, HOURS, MINUTES,
@@ -409,7 +409,7 @@ fn types_section(board: &Board, types: &[TransactionTypeView], sort: &str) -> Ma
                     tbody {
                         @for t in &types {
                             tr.unhealthy[t.figures.fail_percent > UNHEALTHY_FAIL_PERCENT] {
-                                td.name { a href=(board.url(&[("type", &t.type_), ("sort", board.sort_param())])) { (t.type_) } }
+                                td.name { a href=(board.url(&[("type", &t.type_), ("sort", board.sort_param())])) { (label(&t.type_)) } }
                                 (figure_cells(&t.figures))
                             }
                         }
@@ -446,24 +446,24 @@ fn type_section(
             a href=(board.url(&kept_sort)) { "All types" }
             span.sep { "›" }
             @if name.is_some() {
-                a href=(type_url(&kept_sort)) { (t.type_) }
+                a href=(type_url(&kept_sort)) { (label(&t.type_)) }
                 span.sep { "›" }
                 span.current { (chosen.unwrap_or_default()) }
             } @else {
-                span.current { (t.type_) }
+                span.current { (label(&t.type_)) }
             }
         }
         @match (chosen, name) {
             (Some(_), Some(n)) => { (name_detail(board, n)) }
             (Some(wanted), None) => {
                 section.empty-state {
-                    h2 { "No name “" (wanted) "” in type “" (t.type_) "”" }
+                    h2 { "No name “" (wanted) "” in type “" (label(&t.type_)) "”" }
                 }
             }
             (None, _) => { (type_detail(board, t)) }
         }
         section.panel {
-            h2 { "Names of " (t.type_) span.count { (t.names.len()) } }
+            h2 { "Names of " (label(&t.type_)) span.count { (t.names.len()) } }
             p.hint {
                 "Durations in milliseconds. Pick a name for its "
                 @if board.day.is_some() { "hourly" } @else { "per-minute" }
@@ -479,7 +479,7 @@ fn type_section(
                         @for n in &names {
                             @let selected = Some(n.name.as_str()) == chosen;
                             tr.unhealthy[n.figures.fail_percent > UNHEALTHY_FAIL_PERCENT].selected[selected] {
-                                td.name { a href={ (name_url_prefix) (Encoded(&n.name)) } { (n.name) } }
+                                td.name { a href={ (name_url_prefix) (Encoded(&n.name)) } { (label(&n.name)) } }
                                 (figure_cells(&n.figures))
                                 td.links { (message_links(n)) }
                             }
@@ -623,7 +623,7 @@ fn type_detail(board: &Board, t: &TransactionTypeView) -> Markup {
     let names: Vec<&TransactionNameView> = t.names.iter().collect();
     html! {
         section.panel.detail {
-            h2 { "Type " (t.type_) }
+            h2 { "Type " (label(&t.type_)) }
             (stats(board, &t.figures))
             @if board.day.is_some() {
                 (hourly_charts(&series_of_hours(&t.hours)))
@@ -640,7 +640,7 @@ fn type_detail(board: &Board, t: &TransactionTypeView) -> Markup {
 fn name_detail(board: &Board, n: &TransactionNameView) -> Markup {
     html! {
         section.panel.detail #name-detail {
-            h2 { (n.name) }
+            h2 { (label(&n.name)) }
             (stats(board, &n.figures))
             @if board.day.is_some() {
                 (hourly_charts(&series_of_hours(&n.hours)))

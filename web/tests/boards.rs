@@ -1117,3 +1117,58 @@ async fn a_duration_metric_has_no_mean_in_minutes_without_a_sample() {
         "no bar says a minute without samples took 0 ms"
     );
 }
+
+/// CAT's Java client logs a `RemoteCall` event with an empty name on every remote call, and
+/// a tree may carry an empty transaction type: their rows show "(empty)", and their links
+/// (`name=`, `type=`) open them instead of leading back to the list.
+#[tokio::test]
+async fn messages_logged_with_an_empty_name_or_type_have_rows_that_open() {
+    use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
+    let mut reports = ocelot_web::MemoryReports::new(NOW_MS);
+    let mut root = Transaction::new("URL", "/pay", NOW_MS - 60_000);
+    root.duration_us = 3_000;
+    root.children.push(Message::Event(Leaf::new(
+        "RemoteCall",
+        "",
+        "0",
+        NOW_MS - 60_000,
+        "shop-0a000001-498703-2",
+    )));
+    let mut untyped = Transaction::new("", "job", NOW_MS - 60_000);
+    untyped.duration_us = 1_000;
+    root.children.push(Message::Transaction(untyped));
+    let header = Header {
+        domain: "shop".into(),
+        ip_address: "10.0.0.1".into(),
+        message_id: "shop-0a000001-498703-1".into(),
+        ..Header::default()
+    };
+    reports.add_tree(&MessageTree::new(header, Message::Transaction(root)));
+
+    let types = ok_page(app_of(reports.clone()), "/e?domain=shop&hour=current").await;
+    assert!(types.contains(">RemoteCall</a>"), "{types}");
+    let names = ok_page(
+        app_of(reports.clone()),
+        "/e?domain=shop&hour=current&type=RemoteCall",
+    )
+    .await;
+    assert!(names.contains("(empty)</em></a>"), "{names}");
+    assert!(
+        names.contains("type=RemoteCall&amp;name=\""),
+        "the empty name's link keeps name=: {names}"
+    );
+    let name = ok_page(
+        app_of(reports.clone()),
+        "/e?domain=shop&hour=current&type=RemoteCall&name=",
+    )
+    .await;
+    assert!(
+        name.contains(r#"<span class="current"><em class="empty""#),
+        "the name's own section: {name}"
+    );
+
+    let types = ok_page(app_of(reports.clone()), "/t?domain=shop&hour=current").await;
+    assert!(types.contains("&amp;type=\""), "the empty type's link: {types}");
+    let untyped = ok_page(app_of(reports), "/t?domain=shop&hour=current&type=").await;
+    assert!(untyped.contains(">job</a>"), "the empty type's names: {untyped}");
+}
