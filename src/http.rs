@@ -3,7 +3,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
@@ -25,8 +25,12 @@ pub(crate) fn get(base: &str, path: &str) -> anyhow::Result<String> {
     stream.write_all(
         format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
     )?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
+    let response = read_answer(
+        &mut stream,
+        Instant::now() + ANSWER_WITHIN,
+        ANSWER_BYTES_MAX,
+    )
+    .with_context(|| format!("reading the answer of http://{host}{path}"))?;
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text
         .split_once("\r\n\r\n")
@@ -36,6 +40,35 @@ pub(crate) fn get(base: &str, path: &str) -> anyhow::Result<String> {
         bail!("http://{host}{path} answered {status}");
     }
     Ok(body.to_owned())
+}
+
+/// The whole answer arrives within this long, or the call fails: a per-read timeout alone
+/// let a server that sends a byte every few seconds hold the caller for good.
+const ANSWER_WITHIN: Duration = Duration::from_secs(15);
+
+/// Larger answers fail the call instead of filling memory (what the CLI reads, `/metrics`
+/// and the JSON API's summaries, is kilobytes to a few megabytes).
+const ANSWER_BYTES_MAX: usize = 64 << 20;
+
+/// Reads `stream` to its end, failing past `deadline` or `max` bytes.
+fn read_answer(stream: &mut TcpStream, deadline: Instant, max: usize) -> anyhow::Result<Vec<u8>> {
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            bail!("no whole answer within {ANSWER_WITHIN:?}");
+        }
+        stream.set_read_timeout(Some(left))?;
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(answer);
+        }
+        if answer.len() + n > max {
+            bail!("the answer is over {max} bytes");
+        }
+        answer.extend_from_slice(&chunk[..n]);
+    }
 }
 
 /// The parts of a base URL.
@@ -133,5 +166,37 @@ mod tests {
         });
         assert_eq!(get(&base, "/metrics").unwrap(), "ok");
         assert_eq!(server.join().unwrap(), "GET /ocelot/metrics HTTP/1.0\r\n");
+    }
+
+    /// A server that trickles its answer, or sends without end, fails the call at the
+    /// deadline or the size cap instead of holding the caller (each read was only timed
+    /// alone).
+    #[test]
+    fn an_answer_that_trickles_or_never_ends_fails_at_its_deadline_or_size() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            for _ in 0..2 {
+                let (mut stream, _) = listener.accept().unwrap();
+                std::thread::spawn(move || {
+                    for _ in 0..40 {
+                        if stream.write_all(&[b'x'; 1000]).is_err() {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                });
+            }
+        });
+        let started = Instant::now();
+        let mut stream = TcpStream::connect(addr).unwrap();
+        let deadline = Instant::now() + Duration::from_millis(300);
+        let err = read_answer(&mut stream, deadline, 1 << 20).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(1), "{err}");
+        let mut stream = TcpStream::connect(addr).unwrap();
+        let far = Instant::now() + Duration::from_secs(10);
+        let err = read_answer(&mut stream, far, 5_000).unwrap_err();
+        assert!(err.to_string().contains("over 5000 bytes"), "{err}");
+        server.join().unwrap();
     }
 }

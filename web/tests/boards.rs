@@ -1168,7 +1168,13 @@ async fn messages_logged_with_an_empty_name_or_type_have_rows_that_open() {
     );
 
     let types = ok_page(app_of(reports.clone()), "/t?domain=shop&hour=current").await;
-    assert!(types.contains("&amp;type=\""), "the empty type's link: {types}");
+    assert!(
+        types.contains("&amp;type=\""),
+        "the empty type's link: {types}"
+    );
     let untyped = ok_page(app_of(reports), "/t?domain=shop&hour=current&type=").await;
-    assert!(untyped.contains(">job</a>"), "the empty type's names: {untyped}");
+    assert!(
+        untyped.contains(">job</a>"),
+        "the empty type's names: {untyped}"
+    );
 }
