@@ -47,7 +47,7 @@ pub(crate) fn check_header(file: &File, path: &Path) -> Result<(), StoreError> {
     if &header[..6] != DATA_MAGIC {
         return Err(StoreError::BadFormat {
             path: path.into(),
-            reason: "bad magic".into(),
+            reason: BAD_MAGIC.into(),
         });
     }
     let version = u16::from_be_bytes([header[6], header[7]]);
@@ -59,6 +59,44 @@ pub(crate) fn check_header(file: &File, path: &Path) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// [`check_header`], mending a header whose magic is damaged when a sound block record
+/// follows it (or nothing does): the records, and the index entries pointing at them, are
+/// intact, and a file that fails its check takes no new tree for the rest of its hour.
+/// Another format version is never mended (a newer build's file). Returns whether it
+/// mended the header.
+pub(crate) fn check_or_mend_header(
+    file: &File,
+    path: &Path,
+    len: u64,
+    layer: &dyn crate::file_layer::FileLayer,
+) -> Result<bool, StoreError> {
+    let damaged = match check_header(file, path) {
+        Ok(()) => return Ok(false),
+        Err(StoreError::BadFormat { reason, .. }) if reason == BAD_MAGIC => reason,
+        Err(e) => return Err(e),
+    };
+    let sound = len == DATA_HEADER_BYTES
+        || matches!(
+            read_record(file, path, DATA_HEADER_BYTES)?,
+            Record::Block(..)
+        );
+    if !sound {
+        return Err(StoreError::BadFormat {
+            path: path.into(),
+            reason: format!("{damaged}, and no block record follows it"),
+        });
+    }
+    layer
+        .write_all_at(file, path, 0, &header_bytes())
+        .map_err(|e| StoreError::io(path, e))?;
+    tracing::warn!(target: "ocelot_store", path = %path.display(), "mended a data file header with a damaged magic (its first block record is sound)");
+    Ok(true)
+}
+
+/// [`StoreError::BadFormat`]'s reason for a data file that does not start with
+/// [`DATA_MAGIC`].
+const BAD_MAGIC: &str = "bad magic";
 
 /// What reading a record found.
 pub(crate) enum Record {

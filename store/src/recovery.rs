@@ -132,7 +132,7 @@ pub(crate) fn recover_domain_hour(
             .write_all_at(&data, &data_path, 0, &data_file::header_bytes())
             .map_err(|e| StoreError::io(&data_path, e))?;
     } else {
-        data_file::check_header(&data, &data_path)?;
+        data_file::check_or_mend_header(&data, &data_path, len, &**layer)?;
     }
 
     // 1. Scan the good records and collect the entries they imply.

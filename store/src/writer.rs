@@ -430,7 +430,10 @@ impl Writer {
                 .map_err(|e| StoreError::io(&data_path, e))?;
             DATA_HEADER_BYTES
         } else {
-            data_file::check_header(&data, &data_path)?;
+            let layer = &*self.shared.config.file_layer;
+            if data_file::check_or_mend_header(&data, &data_path, len, layer)? {
+                add(&self.shared.counters.recovered_files, 1);
+            }
             len
         };
         Ok((DomainHour::new(serial, dir, data_path, data_len), data))

@@ -94,3 +94,55 @@ fn an_index_entry_pointing_at_garbage_is_an_error_not_a_wrong_tree() {
         assert!(store.lookup(&id("shop", 1, seq)).is_err(), "seq {seq}");
     }
 }
+
+/// A data file whose magic was damaged (a bad sector, a stray write) took no new tree for
+/// the rest of its hour, every one dropped as an I/O error. Its records and their index
+/// entries are intact, so the header is mended when a sound record follows it; a header of
+/// another format version (a newer build's file) is left alone.
+#[test]
+fn a_damaged_magic_is_mended_and_the_hour_takes_trees_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir
+        .path()
+        .join(HOUR.to_string())
+        .join("shop")
+        .join("messages.dat");
+    let before: Vec<_> = (0..10).map(|s| id("shop", 1, s)).collect();
+    let store = open(dir.path());
+    for i in &before {
+        store.append(i, frame(i, 200)).unwrap();
+    }
+    store.shutdown();
+    drop(store);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&data)
+        .unwrap();
+    file.write_all_at(b"\0\0\0", 0).unwrap();
+
+    let store = open(dir.path());
+    let after: Vec<_> = (10..15).map(|s| id("shop", 1, s)).collect();
+    for i in &after {
+        store.append(i, frame(i, 200)).unwrap();
+    }
+    store.flush().unwrap();
+    for i in before.iter().chain(&after) {
+        assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 200)), "{i}");
+    }
+    assert_eq!(store.stats().recovered_files, 1);
+    store.shutdown();
+    drop(store);
+
+    // Another format version: not ours to rewrite; new trees are refused, counted.
+    file.write_all_at(&[0xff, 0xff], 6).unwrap();
+    let store = open(dir.path());
+    let newer = id("shop", 1, 20);
+    store.append(&newer, frame(&newer, 200)).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.lookup(&newer).unwrap(), None);
+    assert_eq!(store.stats().dropped(ocelot_store::DropReason::IoError), 1);
+    let mut version = [0u8; 2];
+    std::os::unix::fs::FileExt::read_exact_at(&file, &mut version, 6).unwrap();
+    assert_eq!(version, [0xff, 0xff]);
+}
