@@ -54,6 +54,13 @@ impl AnalyzerConfig {
     pub fn domain_key<'a>(&self, domain: &'a str) -> &'a str {
         crate::cardinality::truncate_chars(domain, self.max_key_chars)
     }
+
+    /// The key a report files a type or name under (a transaction's, an event's, a problem
+    /// entry's): cut to [`AnalyzerConfig::max_key_chars`] characters, as the analyzers cut
+    /// it. LogView links a tree's rows to the board under it.
+    pub fn name_key<'a>(&self, name: &'a str) -> &'a str {
+        crate::cardinality::truncate_chars(name, self.max_key_chars)
+    }
 }
 
 impl Default for AnalyzerConfig {

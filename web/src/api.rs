@@ -102,7 +102,7 @@ async fn domains(
     params.hours_only()?;
     let source = &state.reports;
     let now_ms = source.now_ms();
-    let domains = if params.hour.as_deref().is_some_and(|h| !h.is_empty()) {
+    let domains = if params.has_hour() {
         source.domains(params.hour(now_ms, false)?).await
     } else {
         let current = now_ms / ocelot_protocol::MILLIS_PER_HOUR;

@@ -13,7 +13,10 @@
 //!   heartbeats, `/metric`, `/d` dependencies, `/state`, `/alerts`; LogView `/m/{id}`.
 //!   Transactions, events and problems also show a whole UTC day (`day=YYYYMMDD`, on their
 //!   boards and API). JSON: `/api/{hours, domains, transaction, event, problem, heartbeat,
-//!   metric, dependency, state, alerts}` and `/api/message/{id}`.
+//!   metric, dependency, state, alerts}` and `/api/message/{id}`. CAT's addresses
+//!   redirect to ours: its report pages (`/cat/r/t`, `/cat/r/e`, `/cat/r/p`, `/cat/r/h`)
+//!   and its LogView (`/cat/r/m/{id}`); the boards and the API also take CAT's `date=` for
+//!   `hour=`.
 //! * Every page shares one layout with a message-ID search box; CSS, icons and the one
 //!   optional script are compiled into the binary (no CDN, works offline).
 //! * Every string from a message is HTML-escaped (maud escapes all `(..)` splices).
@@ -32,6 +35,7 @@ mod alerts_page;
 mod api;
 mod auth;
 mod board;
+mod cat_report_urls;
 mod cat_router;
 mod chart;
 mod cpu;

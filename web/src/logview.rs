@@ -3,8 +3,9 @@
 //! * `GET /m/{id}`: the tree as a page: nesting, a waterfall bar per transaction on a
 //!   shared time axis, statuses coloured, data shown (long data folded), links to the
 //!   parent, root, callee and continuation trees, and from each transaction to its row on
-//!   the transaction board. A tree of more than [`MAX_TREE_ROWS`] messages shows its first
-//!   ones and links the raw JSON for the rest.
+//!   the transaction board (under the name the report files it under; a truncated
+//!   fragment's root, which no report counts, has none). A tree of more than
+//!   [`MAX_TREE_ROWS`] messages shows its first ones and links the raw JSON for the rest.
 //! * `GET /api/message/{id}`: the tree as JSON (`{"header":..,"root":..}`).
 //! * `GET /cat/r/m/{id}`, `GET /cat/r/m?messageId={id}` and CAT's model form
 //!   `GET /cat/r/model/logview/{domain}/{period}?messageId={id}`: CAT's LogView addresses,
@@ -23,6 +24,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use maud::{html, Markup, PreEscaped};
+use ocelot_analyzer::AnalyzerConfig;
 use ocelot_protocol::{hour_of, Message, MessageId, MessageIdError, MessageTree};
 use serde::Deserialize;
 
@@ -31,6 +33,7 @@ use crate::error::{ApiError, PageError, PageQuery};
 use crate::hour::hour_title;
 use crate::layout::page_with_search;
 use crate::links::{api_message_url, logview_url};
+use crate::metric_page::kind_name;
 use crate::state::AppState;
 use crate::time::{format_duration_us, format_utc_ms};
 
@@ -95,7 +98,7 @@ async fn logview_page(
         search: raw.clone(),
     })?;
     match find_tree(&state, id.clone()).await {
-        Ok(Some(tree)) => Ok(render_page(&raw, &tree)),
+        Ok(Some(tree)) => Ok(render_page(&raw, &tree, state.reports.analyzer_config())),
         Ok(None) => Err(PageError::NotFound {
             title: "No such message".to_owned(),
             detail: unknown_id_detail(&id),
@@ -313,16 +316,11 @@ impl TimeAxis {
     }
 
     /// Labels at 0, 25, 50, 75 and 100 % of the axis, skipping ones that would repeat the
-    /// previous label (a 2 µs tree would otherwise read `0 µs 0 µs 1 µs 1 µs 2 µs`).
+    /// previous label (a 2 µs tree would otherwise read `0 0 1 µs 1 µs 2 µs`).
     fn labels(&self) -> Vec<(u64, String)> {
         let mut labels: Vec<(u64, String)> = Vec::new();
         for quarter in 0..=4u64 {
-            let us = self.span_us * quarter / 4;
-            let label = if us == 0 {
-                "0".to_owned()
-            } else {
-                format_duration_us(us)
-            };
+            let label = format_duration_us(self.span_us * quarter / 4);
             if labels.last().is_none_or(|(_, previous)| *previous != label) {
                 labels.push((quarter * 25, label));
             }
@@ -370,23 +368,25 @@ fn kind_letter(message: &Message) -> &'static str {
     }
 }
 
-fn render_page(raw_id: &str, tree: &MessageTree) -> Markup {
+fn render_page(raw_id: &str, tree: &MessageTree, config: &AnalyzerConfig) -> Markup {
     let root = &tree.root;
     let title = format!("{} {}", root.type_(), root.name());
-    page_with_search(&title, "", raw_id, render_tree(raw_id, tree))
+    page_with_search(&title, "", raw_id, render_tree(raw_id, tree, config))
 }
 
-/// The page body for one tree (public to the crate for snapshot-style tests).
-pub(crate) fn render_tree(raw_id: &str, tree: &MessageTree) -> Markup {
+/// The page body for one tree (public to the crate for snapshot-style tests). `config` is
+/// what the reports were counted under: the board links cut names as its analyzers do.
+pub(crate) fn render_tree(raw_id: &str, tree: &MessageTree, config: &AnalyzerConfig) -> Markup {
     let header = &tree.header;
     let root = &tree.root;
     let axis = TimeAxis::of(root);
     let failed = is_failure(root);
-    let board = BoardLinks::of(tree);
+    let board = BoardLinks::of(tree, config);
+    let fragment = is_truncated_fragment(root);
     let mut rows = rows(root);
     let message_count = rows.len();
     rows.truncate(MAX_TREE_ROWS);
-    let report_names = report_names(&rows);
+    let report_names = report_names(&rows, fragment, config);
     html! {
         section.tree-summary {
             div.summary-title {
@@ -419,6 +419,10 @@ pub(crate) fn render_tree(raw_id: &str, tree: &MessageTree) -> Markup {
                             title={ "Transaction board, hour of " (hour_title(board.hour)) } {
                             (root.type_()) " " (name)
                         }
+                    } }
+                } @else if board.is_some() && fragment {
+                    div { dt { "Board row" } dd.muted {
+                        "not counted: a fragment of a longer tree (it ends in RemoteCall/Next)"
                     } }
                 }
             }
@@ -477,10 +481,16 @@ fn id_link(id: Option<&str>, class: &str) -> Markup {
     }
 }
 
+/// A metric's status is its kind (cat-design 1.8), not a success or a failure: it is shown
+/// as what it means (`kind: count` for `C`), the status text in the tooltip.
 fn status_badge(message: &Message) -> Markup {
     let status = message.status();
     html! {
-        @if is_failure(message) {
+        @if let (Message::Metric(_), false) = (message, status.is_empty()) {
+            span.badge.neutral.metric-kind title={ "Metric kind (status “" (status) "”)" } {
+                "kind: " (kind_name(status).unwrap_or(status))
+            }
+        } @else if is_failure(message) {
             span.badge.fail title="failure" { @if status.is_empty() { "(empty)" } @else { (status) } }
         } @else if message.is_success() {
             span.badge.ok title="success" { "OK" }
@@ -564,45 +574,72 @@ struct BoardLinks<'a> {
     domain: &'a str,
     hour: u64,
     hour_label: String,
+    config: &'a AnalyzerConfig,
 }
 
 impl<'a> BoardLinks<'a> {
     /// `None` for a tree without a domain, or whose root is not a transaction (no report
     /// counts its messages).
-    fn of(tree: &'a MessageTree) -> Option<Self> {
+    fn of(tree: &'a MessageTree, config: &'a AnalyzerConfig) -> Option<Self> {
         if tree.header.domain.is_empty() || tree.root.as_transaction().is_none() {
             return None;
         }
         let hour = hour_of(tree.root.timestamp_ms());
         Some(BoardLinks {
-            domain: &tree.header.domain,
+            domain: config.domain_key(&tree.header.domain),
             hour,
             hour_label: ocelot_analyzer::hour_label(hour),
+            config,
         })
     }
 
-    /// `/t?domain=..&hour=..&type=..&name=..`.
+    /// `/t?domain=..&hour=..&type=..&name=..`, the type cut as the report cuts it (`name`
+    /// comes from [`report_names`], already cut).
     fn url(&self, type_: &str, name: &str) -> String {
         build_url(
             "/t",
             &[
                 ("domain", self.domain),
                 ("hour", &self.hour_label),
-                ("type", type_),
+                ("type", self.config.name_key(type_)),
                 ("name", name),
             ],
         )
     }
 }
 
-/// The name each row's transaction has in the transaction report (`None` for other
-/// messages), as the analyzer renames them ([`ocelot_analyzer::ReportNames`]).
-fn report_names<'a>(rows: &[(&'a Message, usize)]) -> Vec<Option<Cow<'a, str>>> {
+/// Whether `root` is a truncated fragment: a transaction whose last child is the event
+/// `RemoteCall/Next` (the client split a long tree and this part continues in the next).
+/// The analyzer counts its children but not the root, whose duration covers only part of
+/// the work (cat-design 1.4; `ocelot_analyzer`'s transaction walk applies the same rule).
+fn is_truncated_fragment(root: &Message) -> bool {
+    let last = root.as_transaction().and_then(|t| t.children.last());
+    matches!(last, Some(Message::Event(e)) if e.type_ == REMOTE_CALL_TYPE && e.name == "Next")
+}
+
+/// The name each row's transaction has in the transaction report, as the analyzer renames
+/// ([`ocelot_analyzer::ReportNames`]) and cuts ([`AnalyzerConfig::name_key`]) them; `None`
+/// for other messages, and for the root of a truncated fragment (`fragment`), which is not
+/// counted.
+fn report_names<'a>(
+    rows: &[(&'a Message, usize)],
+    fragment: bool,
+    config: &AnalyzerConfig,
+) -> Vec<Option<Cow<'a, str>>> {
     let mut names = ocelot_analyzer::ReportNames::default();
     rows.iter()
-        .map(|(message, _)| {
+        .enumerate()
+        .map(|(i, (message, _))| {
             let t = message.as_transaction()?;
-            Some(names.name(&t.type_, &t.name))
+            // Asked for the root too: it is the first URL transaction the analyzer renames.
+            let name = names.name(&t.type_, &t.name);
+            if i == 0 && fragment {
+                return None;
+            }
+            Some(match name {
+                Cow::Borrowed(name) => Cow::Borrowed(config.name_key(name)),
+                Cow::Owned(name) => Cow::Owned(config.name_key(&name).to_owned()),
+            })
         })
         .collect()
 }
@@ -711,10 +748,17 @@ mod tests {
         root.status = "ERROR".to_owned();
         root.children
             .push(Message::Metric(Leaf::new("", "order.count", "C", 1, "5")));
-        let html =
-            render_tree("shop-7f000001-498703-1", &tree(Message::Transaction(root))).into_string();
+        let html = render_tree(
+            "shop-7f000001-498703-1",
+            &tree(Message::Transaction(root)),
+            &AnalyzerConfig::default(),
+        )
+        .into_string();
         assert!(html.contains(r#"<span class="badge fail" title="failure">ERROR</span>"#));
-        assert!(html.contains(r#"<span class="badge neutral">C</span>"#));
+        assert!(
+            html.contains(r#"title="Metric kind (status “C”)">kind: count</span>"#),
+            "{html}"
+        );
         assert!(html.contains(r#"class="row transaction failed""#));
     }
 
@@ -797,7 +841,8 @@ mod tests {
         )));
         let mut tree = tree(Message::Transaction(root));
         tree.header.domain = "shop".to_owned();
-        let html = render_tree("shop-7f000001-498703-1", &tree).into_string();
+        let html =
+            render_tree("shop-7f000001-498703-1", &tree, &AnalyzerConfig::default()).into_string();
         let hour = ocelot_analyzer::hour_label(hour_of(1_795_331_315_581));
         assert!(
             html.contains(&format!(
@@ -821,9 +866,11 @@ mod tests {
     fn a_tree_without_a_transaction_root_has_no_board_links() {
         let mut tree = tree(Message::Event(Leaf::new("E", "n", "0", 1, "")));
         tree.header.domain = "shop".to_owned();
-        assert!(!render_tree("shop-7f000001-498703-1", &tree)
-            .into_string()
-            .contains("/t?"));
+        assert!(
+            !render_tree("shop-7f000001-498703-1", &tree, &AnalyzerConfig::default())
+                .into_string()
+                .contains("/t?")
+        );
     }
 
     #[test]

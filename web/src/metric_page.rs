@@ -119,12 +119,17 @@ fn unit_of(kind: &str) -> &'static str {
 }
 
 fn kind_label(kind: &str) -> &'static str {
+    kind_name(kind).unwrap_or("other")
+}
+
+/// What a metric's kind (its status, cat-design 1.8) means, if it is one of CAT's.
+pub(crate) fn kind_name(kind: &str) -> Option<&'static str> {
     match kind {
-        "C" => "count",
-        "T" => "duration",
-        "S" => "sum",
-        "S,C" => "sum and count",
-        _ => "other",
+        "C" => Some("count"),
+        "T" => Some("duration"),
+        "S" => Some("sum"),
+        "S,C" => Some("sum and count"),
+        _ => None,
     }
 }
 

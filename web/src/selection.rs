@@ -1,6 +1,6 @@
 //! What a report request selects, shared by the JSON API and the boards: the query
-//! parameters (`domain`, `hour`, `ip`, `type`, `name`, `sort`, `limit`, `long_ms`) and their
-//! checks.
+//! parameters (`domain`, `hour` or CAT's `date`, `ip`, `type`, `name`, `sort`, `limit`,
+//! `long_ms`) and their checks.
 //!
 //! Every parameter arrives as an optional string, so deserializing a query never fails on
 //! a value; each is then checked here and a bad one is named in the 400 answer.
@@ -25,6 +25,8 @@ pub(crate) struct ReportParams {
     pub(crate) domain: Option<String>,
     /// `YYYYMMDDHH` (UTC) or `current`.
     pub(crate) hour: Option<String>,
+    /// CAT's name for `hour` (its report URLs say `date=2026112207`), taken as `hour` is.
+    pub(crate) date: Option<String>,
     /// `YYYYMMDD` (UTC): a whole day instead of an hour (transactions, events and problems).
     pub(crate) day: Option<String>,
     /// A machine IP or `All`.
@@ -142,11 +144,12 @@ impl ReportParams {
         Ok(minimums)
     }
 
-    /// The hour selected: absent means `current` when `default_current`, else an error.
+    /// The hour selected (`hour=`, or CAT's `date=`): absent means `current` when
+    /// `default_current`, else an error.
     pub(crate) fn hour(&self, now_ms: u64, default_current: bool) -> Result<u64, BadParam> {
-        match present(self.hour.as_ref()) {
-            Some(raw) => parse_hour(raw, now_ms).ok_or_else(|| BadParam {
-                param: "hour",
+        match self.hour_param()? {
+            Some((param, raw)) => parse_hour(raw, now_ms).ok_or_else(|| BadParam {
+                param,
                 detail: format!(
                     "“{raw}” is not an hour: write YYYYMMDDHH in UTC (e.g. 2026112207) or \
                      “{CURRENT}”."
@@ -154,6 +157,24 @@ impl ReportParams {
             }),
             None if default_current => Ok(now_ms / ocelot_protocol::MILLIS_PER_HOUR),
             None => Err(BadParam::missing("hour")),
+        }
+    }
+
+    /// Whether an hour is given, as `hour=` or `date=`.
+    pub(crate) fn has_hour(&self) -> bool {
+        present(self.hour.as_ref()).is_some() || present(self.date.as_ref()).is_some()
+    }
+
+    /// The parameter giving the hour and its value: `hour=`, or CAT's `date=`; both is a 400.
+    fn hour_param(&self) -> Result<Option<(&'static str, &str)>, BadParam> {
+        match (present(self.hour.as_ref()), present(self.date.as_ref())) {
+            (Some(_), Some(_)) => Err(BadParam {
+                param: "date",
+                detail: "“date” is CAT's name for “hour”: give one of them, not both.".to_owned(),
+            }),
+            (Some(hour), None) => Ok(Some(("hour", hour))),
+            (None, Some(date)) => Ok(Some(("date", date))),
+            (None, None) => Ok(None),
         }
     }
 }
@@ -228,10 +249,10 @@ impl ReportParams {
         let Some(raw) = present(self.day.as_ref()) else {
             return self.hour(now_ms, default_current).map(Period::Hour);
         };
-        if present(self.hour.as_ref()).is_some() {
+        if let Some((param, _)) = self.hour_param()? {
             return Err(BadParam {
                 param: "day",
-                detail: "give “hour” (one hour) or “day” (a whole day), not both.".to_owned(),
+                detail: format!("give “{param}” (one hour) or “day” (a whole day), not both."),
             });
         }
         parse_day_label(raw)
@@ -325,6 +346,31 @@ mod tests {
         assert!(err.message().contains("yesterday"));
         assert_eq!(params("").hour(0, false).unwrap_err().param, "hour");
         assert_eq!(params("").hour(7_200_000, true), Ok(2));
+    }
+
+    #[test]
+    fn date_is_cats_name_for_the_hour() {
+        assert_eq!(params("date=2026112207").hour(0, false), Ok(498_703));
+        assert_eq!(
+            params("date=2026112207").period(0, true),
+            Ok(Period::Hour(498_703))
+        );
+        assert!(params("date=2026112207").has_hour());
+        let bad = params("date=20261122").hour(0, true).unwrap_err();
+        assert_eq!(bad.param, "date", "the parameter as given is named");
+        assert!(bad.message().contains("20261122"));
+        let both = params("hour=2026112207&date=2026112206")
+            .hour(0, true)
+            .unwrap_err();
+        assert_eq!(both.param, "date");
+        let with_day = params("date=2026112207&day=20261122")
+            .period(0, true)
+            .unwrap_err();
+        assert!(
+            with_day.message().contains("“date”"),
+            "{}",
+            with_day.message()
+        );
     }
 
     #[test]

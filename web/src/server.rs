@@ -15,8 +15,8 @@ use crate::error::{api_not_found, method_not_allowed, not_found_page};
 use crate::security_headers::add_security_headers;
 use crate::state::AppState;
 use crate::{
-    alerts_page, api, cat_router, dependency_page, event_board, heartbeat_page, home, layout,
-    logview, metric_page, problem_board, state_page, transaction_board,
+    alerts_page, api, cat_report_urls, cat_router, dependency_page, event_board, heartbeat_page,
+    home, layout, logview, metric_page, problem_board, state_page, transaction_board,
 };
 
 /// Both ends of a client's TCP connection, available to handlers as
@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(home::routes())
         .merge(logview::routes())
+        .merge(cat_report_urls::routes())
         .merge(api::routes())
         .merge(transaction_board::routes())
         .merge(event_board::routes())

@@ -32,16 +32,22 @@ pub(crate) fn format_utc_ms(timestamp_ms: u64) -> String {
 }
 
 /// A duration in microseconds, in the largest unit that keeps it readable:
-/// `850 µs`, `12.3 ms`, `3.50 s`, `2 min 5 s`.
+/// `850 µs`, `12.3 ms`, `3.50 s`, `2 min 5 s`, `2 h 0 min`; nothing is `0`, as LogView's
+/// start offsets and time axis write it, since a zero needs no unit.
 pub(crate) fn format_duration_us(duration_us: u64) -> String {
     match duration_us {
-        0..=999 => format!("{duration_us} µs"),
+        0 => "0".to_owned(),
+        1..=999 => format!("{duration_us} µs"),
         1_000..=99_999 => format!("{:.1} ms", duration_us as f64 / 1e3),
         100_000..=999_999 => format!("{} ms", duration_us / 1000),
         1_000_000..=59_999_999 => format!("{:.2} s", duration_us as f64 / 1e6),
-        _ => {
+        60_000_000..=3_599_999_999 => {
             let seconds = duration_us / 1_000_000;
             format!("{} min {} s", seconds / 60, seconds % 60)
+        }
+        _ => {
+            let minutes = duration_us / 60_000_000;
+            format!("{} h {} min", minutes / 60, minutes % 60)
         }
     }
 }
@@ -70,10 +76,15 @@ mod tests {
 
     #[test]
     fn format_duration_us_picks_a_readable_unit() {
+        assert_eq!(format_duration_us(0), "0");
         assert_eq!(format_duration_us(850), "850 µs");
         assert_eq!(format_duration_us(12_345), "12.3 ms");
         assert_eq!(format_duration_us(200_000), "200 ms");
         assert_eq!(format_duration_us(3_500_000), "3.50 s");
         assert_eq!(format_duration_us(125_000_000), "2 min 5 s");
+        assert_eq!(format_duration_us(3_599_999_999), "59 min 59 s");
+        assert_eq!(format_duration_us(3_600_000_000), "1 h 0 min");
+        assert_eq!(format_duration_us(7_200_000_000), "2 h 0 min");
+        assert_eq!(format_duration_us(7_265_000_000), "2 h 1 min");
     }
 }

@@ -312,3 +312,138 @@ async fn logview_of_a_huge_tree_draws_its_first_rows_and_links_the_raw_json() {
     let html = text(get(common::app(), &format!("/m/{FAILED_ID}")).await).await;
     assert!(!html.contains("left-out"));
 }
+
+/// The web app over `trees`, both stored (LogView) and counted (boards).
+fn app_over(trees: &[ocelot_protocol::MessageTree]) -> axum::Router {
+    use std::sync::Arc;
+
+    use ocelot_web::{router, AppState, MemoryLookup, MemoryReports};
+    let mut reports = MemoryReports::new(NOW_MS);
+    reports.add_trees(trees);
+    let lookup = MemoryLookup::from_trees(trees.iter().cloned());
+    router(AppState::new(Arc::new(lookup)).with_reports(Arc::new(reports)))
+}
+
+/// A tree of domain `shop` in [`HOUR`] with the ID `shop-7f000001-498703-{seq}`.
+fn shop_tree(seq: u32, root: ocelot_protocol::Transaction) -> ocelot_protocol::MessageTree {
+    use ocelot_protocol::{Header, Message, MessageTree};
+    let header = Header {
+        domain: "shop".into(),
+        message_id: format!("shop-7f000001-498703-{seq}"),
+        ..Header::default()
+    };
+    MessageTree::new(header, Message::Transaction(root))
+}
+
+/// The `href`s of the page's board-row links, `&amp;` unescaped.
+fn board_links(html: &str) -> Vec<String> {
+    html.split(r#"class="board-link" href=""#)
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().replace("&amp;", "&"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_name_longer_than_the_analyzer_keeps_links_to_the_row_it_is_counted_under() {
+    use ocelot_protocol::Transaction;
+    let long = "Q".repeat(300);
+    let mut root = Transaction::new("Service", long.clone(), HOUR * 3_600_000 + 1_000);
+    root.duration_us = 5_000;
+    let app = app_over(&[shop_tree(1, root)]);
+    let html = ok_page(app.clone(), "/m/shop-7f000001-498703-1").await;
+    let links = board_links(&html);
+    assert!(!links.is_empty(), "{html}");
+    for link in links {
+        assert!(
+            link.contains(&format!("name={}&", "Q".repeat(256)))
+                || link.ends_with(&"Q".repeat(256)),
+            "{link}"
+        );
+        assert!(!link.contains(&"Q".repeat(257)), "{link}");
+        let board = ok_page(app.clone(), &link).await;
+        assert!(!board.contains("No name"), "{link}: {board}");
+        assert!(board.contains(&"Q".repeat(256)), "{link}");
+    }
+}
+
+#[tokio::test]
+async fn the_root_of_a_truncated_fragment_is_not_linked_to_a_board_row_it_does_not_have() {
+    use ocelot_protocol::{Leaf, Message, Transaction};
+    let ts = HOUR * 3_600_000 + 1_000;
+    let mut root = Transaction::new("Job", "bulk-import", ts);
+    let mut sql = Transaction::new("SQL", "ImportDao.insert", ts + 1);
+    sql.duration_us = 2_000;
+    root.children.push(Message::Transaction(sql));
+    root.children.push(Message::Event(Leaf::new(
+        "RemoteCall",
+        "Next",
+        "0",
+        ts + 5,
+        "shop-7f000001-498703-3",
+    )));
+    let app = app_over(&[shop_tree(2, root)]);
+    let html = ok_page(app.clone(), "/m/shop-7f000001-498703-2").await;
+    let links = board_links(&html);
+    assert_eq!(
+        links,
+        ["/t?domain=shop&hour=2026112207&type=SQL&name=ImportDao.insert"],
+        "the counted child only: {html}"
+    );
+    assert!(
+        html.contains("not counted: a fragment of a longer tree"),
+        "says why the root has no row: {html}"
+    );
+    let board = ok_page(app, &links[0]).await;
+    assert!(!board.contains("No name"), "{board}");
+}
+
+#[tokio::test]
+async fn logview_shows_durations_of_hours_in_hours_and_zeros_alike() {
+    use ocelot_protocol::{Message, Transaction};
+    let ts = HOUR * 3_600_000 + 1_000;
+    let mut root = Transaction::new("Job", "nightly", ts);
+    root.duration_us = 2 * 3_600_000_000;
+    root.children
+        .push(Message::Transaction(Transaction::new("Cache", "get", ts)));
+    let app = app_over(&[shop_tree(4, root)]);
+    let html = ok_page(app, "/m/shop-7f000001-498703-4").await;
+    assert!(
+        html.contains(r#"<span class="duration-big">2 h 0 min</span>"#),
+        "{html}"
+    );
+    assert!(!html.contains("120 min"), "{html}");
+    // The zero-duration row writes its zeros one way: start and duration alike.
+    let zero_row = html
+        .split(r#"<tr class="row transaction">"#)
+        .find(|row| row.contains(">get</span>"))
+        .unwrap();
+    assert!(
+        zero_row.contains(r#"<td class="col-start">+0</td><td class="col-duration">0</td>"#),
+        "{zero_row}"
+    );
+    assert!(zero_row.contains(r#"title="Cache get: 0""#), "{zero_row}");
+}
+
+#[tokio::test]
+async fn a_metrics_kind_is_labelled_not_shown_as_a_status() {
+    use ocelot_protocol::{Leaf, Message, Transaction};
+    let ts = HOUR * 3_600_000 + 1_000;
+    let mut root = Transaction::new("URL", "/pay", ts);
+    root.children
+        .push(Message::Metric(Leaf::new("", "order.count", "C", ts, "1")));
+    root.children.push(Message::Metric(Leaf::new(
+        "",
+        "order.amount",
+        "S,C",
+        ts,
+        "1,20",
+    )));
+    let app = app_over(&[shop_tree(5, root)]);
+    let html = ok_page(app, "/m/shop-7f000001-498703-5").await;
+    assert!(
+        !html.contains(r#"<span class="badge neutral">C</span>"#),
+        "{html}"
+    );
+    assert!(html.contains(">kind: count</span>"), "{html}");
+    assert!(html.contains(">kind: sum and count</span>"), "{html}");
+}
