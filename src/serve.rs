@@ -413,10 +413,7 @@ fn web_state(
         store: store.clone(),
         decode,
     });
-    let reports = Arc::new(CollectorReports {
-        collector: collector.clone(),
-        analyzer,
-    });
+    let reports = Arc::new(CollectorReports::new(collector.clone(), analyzer));
     Ok(AppState::new(lookup)
         .with_reports(reports)
         .with_cat_router(CatRouterConfig {

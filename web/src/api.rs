@@ -24,12 +24,15 @@
 //!   threshold would no longer be the sum of its `minutes`, which cannot be split by
 //!   bucket; each long entry lists its `durations` to add up from any bound)
 //! * `GET /api/heartbeat?domain=&hour=[&ip=]` (no `ip`: the first machine)
-//! * `GET /api/metric?domain=&hour=`, `GET /api/state?hour=`
-//! * `GET /api/dependency?domain=&hour=[&type=]` (databases, services called, callers)
+//! * `GET /api/metric?domain=&hour=` (a domain's metrics are not kept per machine: an `ip`
+//!   other than `All` is a 400), `GET /api/state?hour=`
+//! * `GET /api/dependency?domain=&hour=[&ip=][&type=]` (databases, services called, callers)
 //!
 //! An hour (a day) without data, a domain without a report in the hour (the day) or an
 //! unknown machine is a 404 `{"error":".."}`; a missing or malformed parameter a 400 naming
-//! it, and so is a `day=` on the endpoints that answer for an hour only.
+//! it, and so is a `day=` on the endpoints that answer for an hour only and a `limit=` on
+//! those that list everything (all but transaction and event). `/api` itself and any other
+//! path under it is a JSON 404.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -115,6 +118,22 @@ async fn domains(
         domains
     };
     Ok(Json(DomainsView { domains }))
+}
+
+/// A 400 for a `limit=` on an endpoint that lists every entry (it bounds the names per
+/// type of the transaction and event views only): a limit silently ignored would look
+/// applied, and a malformed one would pass here and fail there.
+fn takes_no_limit(params: &ReportParams) -> Result<(), BadParam> {
+    match params.limit.as_deref().filter(|raw| !raw.is_empty()) {
+        Some(raw) => Err(BadParam {
+            param: "limit",
+            detail: format!(
+                "“{raw}” is not taken here: this report lists every entry; “limit” bounds \
+                 the names per type of /api/transaction and /api/event."
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// A checked `domain` + `hour` pair that has data.
@@ -363,6 +382,7 @@ async fn event_of_hour(
 
 async fn problem(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     let params = checked(params)?;
+    takes_no_limit(&params)?;
     match day_of(&state, &params)? {
         Some(day) => problem_of_day(&state, &params, day).await,
         None => problem_of_hour(&state, params)
@@ -413,6 +433,7 @@ async fn heartbeat(
     params: Params,
 ) -> Result<Json<HeartbeatView>, ApiError> {
     let params = checked(params)?;
+    takes_no_limit(&params)?;
     let target = target(&state, &params).await?;
     let report = state
         .reports
@@ -430,6 +451,19 @@ async fn metric(
     params: Params,
 ) -> Result<Json<MetricView>, ApiError> {
     let params = checked(params)?;
+    takes_no_limit(&params)?;
+    // Business metrics are a domain's, summed over its machines (CAT's Business report):
+    // the report keeps no machine to pick.
+    if let Some(ip) = params.ip() {
+        return Err(BadParam {
+            param: "ip",
+            detail: format!(
+                "a metric report is of the whole domain, not per machine: leave out “ip” \
+                 (or give “All”) instead of “{ip}”."
+            ),
+        }
+        .into());
+    }
     let target = target(&state, &params).await?;
     let report = state
         .reports
@@ -446,8 +480,12 @@ async fn dependency(
     params: Params,
 ) -> Result<Json<DependencyView>, ApiError> {
     let params = checked(params)?;
+    takes_no_limit(&params)?;
     let target = target(&state, &params).await?;
     let report = event_report(&state, &target).await;
+    // The edges are the Event report's, kept per machine: a machine it does not have is a
+    // 404, as on /api/event, not an empty list.
+    check_machine(params.ip(), report.ips(), &target)?;
     Ok(Json(heavy(move || {
         report.dependencies(&view_query(&params, &target))
     })))
@@ -455,6 +493,7 @@ async fn dependency(
 
 async fn state(State(state): State<AppState>, params: Params) -> Result<Json<StateView>, ApiError> {
     let params = checked(params)?;
+    takes_no_limit(&params)?;
     let hour = hour_with_data(&state, &params).await?;
     let report = state
         .reports

@@ -327,11 +327,19 @@ impl Board {
     }
 
     /// The URL of this board as shown (domain, period, machine and what [`Board::kept`]
-    /// keeps) with `key` set to `value`, or left out when `value` is empty.
+    /// keeps) with `key` set to `value`, or left out when `value` is empty (but for `type`
+    /// and `name`, see [`build_url`]).
     pub(crate) fn url_keeping(&self, key: &str, value: &str) -> String {
         let mut params: Vec<(&str, &str)> = self.kept();
         params.retain(|(kept, _)| *kept != key);
         params.push((key, value));
+        self.url(&params)
+    }
+
+    /// The URL of this board as shown, without `key` (e.g. every type again).
+    pub(crate) fn url_without(&self, key: &str) -> String {
+        let mut params: Vec<(&str, &str)> = self.kept();
+        params.retain(|(kept, _)| *kept != key);
         self.url(&params)
     }
 

@@ -1,6 +1,7 @@
 //! The home page, `GET /[?hour=]`: every domain of the hour (default: the current one)
 //! with its request count, failure rate, P95 and problem count, and a sparkline of
-//! requests per minute. Unhealthy domains come first.
+//! requests per minute. Unhealthy domains come first. The current hour without data says
+//! how to send some; a past or future hour without data is a 404, as on every board.
 //!
 //! "Requests" are the domain's entry transactions: type `URL` when it has one (a web
 //! app), else `Service` (an RPC server), else its busiest type. The P95 is that type's,
@@ -173,6 +174,13 @@ async fn home(
     let mut board = Board::resolve(&state, &params, PATH).await?;
     // Home lists every domain; the selector offers only the hour.
     board.domain.clear();
+    // An hour no domain sent data in: only the live one is still to be sent to (the page
+    // says how). A past hour without data, or one that has not begun, is what every board
+    // says it is, with the same 404 and the links to hours that have data.
+    if board.domains.is_empty() && board.hour != board.current_hour {
+        let (status, body) = board.empty(HEADING);
+        return Ok((status, page("Home", PATH, body)));
+    }
     let domains = std::mem::take(&mut board.domains);
     let rows = {
         let mut cached = state.home_rows.0.lock().await;
@@ -203,6 +211,7 @@ async fn home(
     let body = html! {
         (board.controls(HEADING, None, false))
         @if rows.is_empty() {
+            // Only the current hour gets here empty (see above).
             section.empty-state {
                 h2 { "No data in this hour" }
                 p { "No client sent a tree in this hour yet. Point a CAT client or the Ocelot SDK at the collector (see "

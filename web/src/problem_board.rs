@@ -1,7 +1,9 @@
-//! The problem board, `GET /p?domain=&hour=&ip=`: CAT's Problem report. Problems grouped
-//! by category (error, long-url, long-sql, ...), each category with a per-minute chart,
-//! each entry with its count, per-minute shape and links to sample trees; a long-execution
-//! entry also with its count per duration bucket (CAT's `duration` elements). With
+//! The problem board, `GET /p?domain=&hour=&ip=&type=`: CAT's Problem report. Problems
+//! grouped by category (error, long-url, long-sql, ...), each category with a per-minute
+//! chart, each entry with its count, per-minute shape and links to sample trees; a
+//! long-execution entry also with its count per duration bucket (CAT's `duration`
+//! elements). An entry's type links the board showing that type only (`type=`), which
+//! names the type with a link back to every type, as the Transaction and Event boards do. With
 //! `day=YYYYMMDD` instead of `hour=`, the whole UTC day ([`crate::day`]): the day's counts,
 //! charts and shapes hour by hour, the day's first samples.
 //!
@@ -239,13 +241,28 @@ async fn problem_board(
     let config = state.reports.analyzer_config();
     let thresholds = config.long_thresholds_for(&board.domain);
     let others = others_rows(&board, &ips, &categories);
+    // A type asked for filters every category: the page names it, with the way back.
+    let every_type = board.url_without("type");
     let body = html! {
         (board.controls(HEADING, Some(&ips), true))
         (folded_note(&board, config, FoldedReport::Problems, folded, &others))
+        @if let Some(type_) = params.type_().filter(|_| !categories.is_empty()) {
+            nav.crumbs aria-label="Breadcrumb" {
+                a href=(every_type) { "All types" }
+                span.sep { "›" }
+                span.current { (type_) }
+            }
+        }
         @if categories.is_empty() {
             section.empty-state {
-                h2 { "No problems" }
-                p { "Nothing failed and nothing was slow in " (board.period_phrase()) "." }
+                @if let Some(type_) = params.type_() {
+                    h2 { "No problems of type “" (type_) "”" }
+                    p { "No " (type_) " message failed or was slow in " (board.period_phrase()) "." }
+                    p { a href=(every_type) { "Show every type" } }
+                } @else {
+                    h2 { "No problems" }
+                    p { "Nothing failed and nothing was slow in " (board.period_phrase()) "." }
+                }
             }
         } @else {
             nav.category-nav aria-label="Categories" {
@@ -345,6 +362,12 @@ impl CategoryShown<'_> {
         format!("{url}#{}", anchor_id("", self.category))
     }
 
+    /// The board showing only the problems of type `type_`, at this category's section.
+    fn type_url(&self, type_: &str) -> String {
+        let url = self.board.url_keeping("type", type_);
+        format!("{url}#{}", anchor_id("", self.category))
+    }
+
     /// The bucket chips of `buckets`, each a link raising the threshold to its bound.
     fn chips(&self, buckets: &[ProblemDurationView]) -> Markup {
         duration_chips(buckets, |ms| self.threshold_url(ms), self.raised)
@@ -434,7 +457,7 @@ fn category_section(shown: &CategoryShown<'_>) -> Markup {
                         tbody {
                             @for entry in &entries {
                                 tr {
-                                    td.name { (label(&entry.type_)) }
+                                    td.name { a href=(shown.type_url(&entry.type_)) { (label(&entry.type_)) } }
                                     td.name { (label(&entry.name)) }
                                     td.num { (format_count(entry.count)) }
                                     @if !durations.is_empty() { td.durations { (shown.chips(&entry.durations)) } }

@@ -24,7 +24,10 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait ReportSource: Send + Sync {
     /// Now, epoch ms (the current hour and tps of the current hour derive from it).
     fn now_ms(&self) -> u64;
-    /// Hours with any data (stored or open), ascending.
+    /// Hours with a report (stored or open), and the current hour, ascending: the hours
+    /// the boards' hour lists and `/api/hours` offer. An hour the store holds messages of
+    /// but no report (a tree is filed under its message ID's hour, counted in its
+    /// timestamp's) is not one: every board and API would answer 404 for it.
     fn hours(&self) -> BoxFuture<'_, Vec<u64>>;
     /// Domains with a report in `hour`, sorted.
     fn domains(&self, hour: u64) -> BoxFuture<'_, Vec<String>>;

@@ -63,6 +63,9 @@ pub fn router(state: AppState) -> Router {
         .merge(alerts_page::routes())
         // Unknown API paths answer JSON; more specific `/api/...` routes win over this.
         .route("/api/{*path}", any(api_not_found))
+        // The wildcard takes no empty path: the API's root is unknown as well, in JSON.
+        .route("/api", any(api_not_found))
+        .route("/api/", any(api_not_found))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_auth,

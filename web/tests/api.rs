@@ -171,6 +171,14 @@ async fn metric_and_state_reports_answer_for_the_hour() {
         "{metric}"
     );
     assert_eq!(metric["folded"], 0, "no cap reached: {metric}");
+    // "All" machines is what a metric report is of.
+    let all = get_json(
+        report_app(),
+        "/api/metric?domain=catgen&hour=current&ip=All",
+        200,
+    )
+    .await;
+    assert_eq!(all, metric);
     let state = get_json(report_app(), "/api/state?hour=current", 200).await;
     // 27 real frames, the script tree and the generated ones fall into this hour.
     assert_eq!(state["trees"], 27 + 1 + SAMPLE_TREES);
@@ -210,6 +218,14 @@ async fn the_dependency_report_lists_databases_and_callers_with_their_calls() {
         .unwrap()
         .iter()
         .all(|e| e["type"] == "Database"));
+    // The machine the edges were seen on has them, as the report does.
+    let machine = get_json(
+        report_app(),
+        "/api/dependency?domain=catgen&hour=current&ip=192.0.2.2",
+        200,
+    )
+    .await;
+    assert_eq!(machine["dependencies"], json["dependencies"], "one machine");
     get_json(
         report_app(),
         "/api/dependency?domain=nosuch&hour=current",
@@ -246,6 +262,14 @@ async fn unknown_domains_hours_and_machines_are_json_404s() {
         "/api/transaction?domain=catgen&hour=current&ip=10.9.9.9",
         "/api/metric?domain=nosuch&hour=current",
         "/api/state?hour=2026112205",
+        // Every report that has machines says so for one it does not have.
+        "/api/event?domain=catgen&hour=current&ip=unknown",
+        "/api/problem?domain=catgen&hour=current&ip=unknown",
+        "/api/dependency?domain=catgen&hour=current&ip=unknown",
+        // The API's root is an unknown path under it like any other, not the HTML page.
+        "/api",
+        "/api/",
+        "/api/nosuch",
     ] {
         let json = get_json(report_app(), uri, 404).await;
         assert!(
@@ -265,6 +289,17 @@ async fn malformed_or_missing_parameters_are_400s_naming_the_parameter() {
         ("/api/event?hour=current&domain=", "domain"),
         ("/api/state", "hour"),
         ("/api/domains?hour=26", "hour"),
+        // `limit` bounds names per type of transactions and events only: elsewhere it is
+        // not silently ignored, malformed (as /api/transaction says) or not.
+        ("/api/problem?domain=catgen&hour=current&limit=abc", "limit"),
+        ("/api/problem?domain=catgen&day=20261122&limit=5", "limit"),
+        ("/api/heartbeat?domain=catgen&hour=current&limit=5", "limit"),
+        (
+            "/api/dependency?domain=catgen&hour=current&limit=5",
+            "limit",
+        ),
+        // A metric report has no machines to pick.
+        ("/api/metric?domain=catgen&hour=current&ip=192.0.2.2", "ip"),
     ] {
         let json = get_json(report_app(), uri, 400).await;
         let error = json["error"].as_str().unwrap();

@@ -268,6 +268,43 @@ async fn an_empty_past_hour_says_it_has_no_data_and_links_the_hours_around_it_th
 }
 
 #[tokio::test]
+async fn home_of_a_past_or_future_hour_without_data_says_so_as_the_boards_do() {
+    let app = app_with_gaps();
+    let gap = html_page(app.clone(), "/?hour=2026112204", StatusCode::NOT_FOUND).await;
+    assert!(gap.contains("No data in this hour"), "{gap}");
+    assert!(
+        gap.contains("No domain sent data in the hour of 2026-11-22 04:00 UTC."),
+        "{gap}"
+    );
+    assert!(!gap.contains("Point a CAT client"), "no onboarding: {gap}");
+    assert!(
+        gap.contains(r#"<a href="/?hour=2026112203">← 2026-11-22 03:00 UTC</a>"#),
+        "{gap}"
+    );
+    assert!(
+        gap.contains(r#"<a href="/?hour=2026112205">2026-11-22 05:00 UTC →</a>"#),
+        "{gap}"
+    );
+    let future = html_page(app.clone(), "/?hour=2030010100", StatusCode::NOT_FOUND).await;
+    assert!(future.contains("This hour has not begun"), "{future}");
+    assert!(!future.contains("Point a CAT client"), "{future}");
+    // The boards answer the same for those hours.
+    let board = html_page(app.clone(), "/state?hour=2026112204", StatusCode::NOT_FOUND).await;
+    assert!(board.contains("No data in this hour"), "{board}");
+    let board = html_page(app.clone(), "/t?hour=2030010100", StatusCode::NOT_FOUND).await;
+    assert!(board.contains("This hour has not begun"), "{board}");
+    // An hour with data is listed as before, and the live hour without any invites clients.
+    let past = ok_page(app, "/?hour=2026112205").await;
+    assert!(past.contains("Health"), "{past}");
+    let live = ok_page(
+        app_of(ocelot_web::MemoryReports::new(NOW_MS)),
+        "/?hour=current",
+    )
+    .await;
+    assert!(live.contains("Point a CAT client"), "{live}");
+}
+
+#[tokio::test]
 async fn event_board_lists_types_then_names_with_sample_links() {
     let html = page("/e?domain=catgen&hour=current", StatusCode::OK).await;
     assert!(html.contains(">Error</a>"));
@@ -552,6 +589,47 @@ async fn a_domain_without_metrics_or_events_says_so_and_links_those_with_some() 
     )
     .await;
     assert!(html.contains("go to the current hour"));
+}
+
+#[tokio::test]
+async fn a_problem_type_filter_is_shown_with_a_link_back_and_an_empty_one_names_it() {
+    let all = gateway_page("/p?domain=gateway", StatusCode::OK).await;
+    // Each entry's type opens the board filtered to it, at its category.
+    assert!(
+        all.contains(&format!(
+            r#"<td class="name"><a href="/p?domain=gateway&amp;hour={HOUR_LABEL}&amp;type=URL#error">URL</a></td>"#
+        )),
+        "{all}"
+    );
+    assert!(all.contains(">Error</a></td>"), "{all}");
+    assert!(!all.contains("All types"), "no filter, no crumb: {all}");
+
+    let url = gateway_page("/p?domain=gateway&type=URL", StatusCode::OK).await;
+    assert!(
+        url.contains(&format!(
+            r#"<a href="/p?domain=gateway&amp;hour={HOUR_LABEL}">All types</a><span class="sep">›</span><span class="current">URL</span>"#
+        )),
+        "the filter is named, with the way back: {url}"
+    );
+    assert!(!url.contains(">Error</a></td>"), "only URL entries: {url}");
+
+    // A type the domain has no problem of: named, not "nothing failed in the hour".
+    let none = gateway_page(
+        "/p?domain=gateway&type=nosuch&long_ms=long-url:3000",
+        StatusCode::OK,
+    )
+    .await;
+    assert!(none.contains("No problems of type “nosuch”"), "{none}");
+    assert!(!none.contains("Nothing failed"), "{none}");
+    let before = &none[..at(&none, "\">Show every type")];
+    let back = &before[before.rfind("<a href=").unwrap()..];
+    assert!(
+        back.contains(&format!(
+            r#"href="/p?domain=gateway&amp;hour={HOUR_LABEL}&amp;long_ms="#
+        )),
+        "the way back keeps the thresholds and drops the type: {back}"
+    );
+    assert!(!back.contains("type="), "{back}");
 }
 
 #[tokio::test]
