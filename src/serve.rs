@@ -68,28 +68,46 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// niceness the pages wait instead; with a core to spare they run as fast as before. The
 /// collector's sockets stay on the main runtime at the process's own niceness.
 fn web_runtime(nice: i32) -> anyhow::Result<tokio::runtime::Runtime> {
+    let niceness = web_niceness(nice);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ocelot-web")
-        .on_thread_start(move || lower_this_threads_priority(nice))
+        .on_thread_start(move || set_this_threads_niceness(niceness))
         .build()
         .context("starting the web server's runtime")
 }
 
-/// Adds `nice` to the calling thread's niceness (Linux: niceness is per thread). Raising
-/// it needs no privilege; a failure (a seccomp profile, say) is logged and the thread runs
-/// at the process's niceness.
-fn lower_this_threads_priority(nice: i32) {
+/// The niceness of the web threads: `nice` above the calling thread's (the process's),
+/// at most 19; `None` when `nice` is 0 or the platform has no per-thread niceness. Taken
+/// once, as an absolute value: a thread inherits its creator's niceness, and the runtime
+/// starts its blocking threads from its (already niced) workers, so "`nice` more" on each
+/// thread's start would push those to 19.
+fn web_niceness(nice: i32) -> Option<i32> {
     if nice == 0 {
-        return;
+        return None;
     }
     #[cfg(target_os = "linux")]
     {
-        use rustix::process::{getpriority_process, setpriority_process};
+        let process = rustix::process::getpriority_process(Some(rustix::thread::gettid()));
+        Some(process.unwrap_or(0).saturating_add(nice).min(19))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// Sets the calling thread's niceness (Linux: niceness is per thread). Raising it needs no
+/// privilege; a failure (a seccomp profile, say) is logged and the thread runs at the
+/// niceness it has.
+fn set_this_threads_niceness(niceness: Option<i32>) {
+    let Some(_niceness) = niceness else {
+        return;
+    };
+    #[cfg(target_os = "linux")]
+    {
         let thread = Some(rustix::thread::gettid());
-        let result = getpriority_process(thread)
-            .and_then(|now| setpriority_process(thread, now.saturating_add(nice).min(19)));
-        if let Err(e) = result {
+        if let Err(e) = rustix::process::setpriority_process(thread, _niceness) {
             tracing::warn!(error = %e, "could not lower a web thread's priority (web.nice)");
         }
     }

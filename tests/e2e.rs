@@ -336,6 +336,9 @@ fn pages_are_built_on_threads_that_yield_the_cpu_to_the_collector() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("data"), free_port(), free_port(), false);
     assert_eq!(server.get("/").0, 200);
+    // A LogView lookup runs on the web runtime's blocking threads, which its (niced)
+    // workers start: they must not end up niced twice.
+    assert_eq!(server.get("/m/shop-0a000001-498703-1").0, 404);
     let threads = thread_niceness(server.child.id());
     let of = |prefix: &str| -> Vec<i64> {
         threads
