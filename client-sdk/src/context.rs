@@ -68,6 +68,9 @@ impl Context {
     ) -> Option<Context> {
         with_state(|s| {
             let client = s.client()?.clone();
+            // With no tree open, the `RemoteCall` event is a tree of its own, which takes IDs
+            // adopted from our caller: the context must name that tree, not a fresh ID.
+            s.adopt_pending_for_leaf();
             let (own, root) = s.current_ids()?;
             let child = client.message_id_for(callee_domain).to_string();
             s.log(

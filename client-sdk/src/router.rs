@@ -8,7 +8,7 @@
 //! client expects.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, TcpStream, ToSocketAddrs};
+use std::net::{Ipv4Addr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 /// Router answers are a few hundred bytes; anything past this is not a router.
@@ -31,10 +31,12 @@ pub(crate) struct RouterAnswer {
 
 /// The router at `address` (`host:port`)'s answer, or `None` if it could not be asked or
 /// answered nonsense. Blocks for at most about twice [`QUERY_TIMEOUT`] after name
-/// resolution, so it runs on a helper thread, never on the sender thread.
+/// resolution (more for a name whose first addresses do not answer: each is given the connect
+/// timeout), so it runs on a helper thread, never on the sender thread.
 pub(crate) fn query(address: &str, domain: &str, ip: Ipv4Addr) -> Option<RouterAnswer> {
-    let addr = address.to_socket_addrs().ok()?.next()?;
-    let mut stream = TcpStream::connect_timeout(&addr, QUERY_TIMEOUT).ok()?;
+    // Every address of the name, as for collectors (`localhost` is `::1` first on most hosts).
+    let addrs = address.to_socket_addrs().ok()?;
+    let mut stream = crate::transport::connect_first(addrs, QUERY_TIMEOUT)?;
     let deadline = Instant::now() + QUERY_TIMEOUT;
     stream.set_write_timeout(Some(QUERY_TIMEOUT)).ok()?;
     let request = format!(

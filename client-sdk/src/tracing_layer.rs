@@ -124,7 +124,10 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut fields = Fields::default();
         attrs.record(&mut fields);
-        span.extensions_mut().insert(SpanData { data: fields.data });
+        // `replace`, not `insert`: a second `OcelotLayer` on the same registry sees the span too,
+        // and `insert` asserts that the slot is empty (a panic in the host's thread).
+        span.extensions_mut()
+            .replace(SpanData { data: fields.data });
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {

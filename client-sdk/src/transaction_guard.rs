@@ -48,11 +48,7 @@ impl TransactionGuard {
     /// Sets the status: `"0"` is success, anything else a failure.
     pub fn set_status(&self, status: impl Into<Cow<'static, str>>) {
         let Some(open) = self.open else { return };
-        with_state(|s| {
-            if let Some(record) = s.transaction_mut(open) {
-                record.status = status.into();
-            }
-        });
+        with_state(|s| s.set_status(open, status.into()));
     }
 
     /// Appends `key=value` to the data (pairs joined with `&`, as CAT clients do).
@@ -66,11 +62,7 @@ impl TransactionGuard {
     pub fn fail<E: Error + ?Sized>(&self, err: &E) {
         let Some(open) = self.open else { return };
         crate::macros::log_error(err);
-        with_state(|s| {
-            if let Some(record) = s.transaction_mut(open) {
-                record.status = crate::macros::error_name(err);
-            }
-        });
+        with_state(|s| s.set_status(open, crate::macros::error_name(err)));
     }
 }
 

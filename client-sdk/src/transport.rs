@@ -302,10 +302,10 @@ impl TcpTransport {
     /// after a round where none was, the next starts from the top after the backoff.
     fn connect(&mut self) -> bool {
         for address in self.collectors.iter().skip(self.first) {
-            let Some(addr) = resolve(address) else {
+            let Ok(addrs) = address.to_socket_addrs() else {
                 continue;
             };
-            if let Ok(stream) = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+            if let Some(stream) = connect_first(addrs, CONNECT_TIMEOUT) {
                 let _ = stream.set_nodelay(true);
                 let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
                 self.stream = Some((address.clone(), stream));
@@ -351,8 +351,21 @@ impl TcpTransport {
     }
 }
 
-fn resolve(address: &str) -> Option<SocketAddr> {
-    address.to_socket_addrs().ok()?.next()
+/// Addresses of one name tried at most: each costs up to a connect timeout.
+const MAX_ADDRESSES_PER_NAME: usize = 4;
+
+/// The first of `addrs` (a name's addresses, as resolved) that accepts a connection within
+/// `timeout`. Not only the first address: `localhost` resolves to `::1` before `127.0.0.1` on
+/// most Linux hosts, and a dual-stack name to its IPv6 address first, while a collector
+/// listening on `0.0.0.0` takes IPv4 only.
+pub(crate) fn connect_first(
+    addrs: impl IntoIterator<Item = SocketAddr>,
+    timeout: Duration,
+) -> Option<TcpStream> {
+    addrs
+        .into_iter()
+        .take(MAX_ADDRESSES_PER_NAME)
+        .find_map(|addr| TcpStream::connect_timeout(&addr, timeout).ok())
 }
 
 /// `address` with `:port` added if it names no port. CAT's `client.xml` gives a server's IP
@@ -550,6 +563,21 @@ mod tests {
         assert!(transport.router_answer.is_none());
         assert!(transport.next_router_query > Instant::now() + Duration::from_secs(3600));
         drop(collector);
+    }
+
+    /// A name that resolves to several addresses (`localhost`: `::1`, then `127.0.0.1` on most
+    /// Linux hosts) is reached on whichever of them accepts. Only the first address used to be
+    /// tried, so a collector listening on `0.0.0.0` was never reached as `localhost`.
+    #[test]
+    fn a_name_whose_first_address_refuses_is_reached_on_the_next() {
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead_address = dead.local_addr().unwrap();
+        drop(dead);
+        let live = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let live_address = live.local_addr().unwrap();
+        let stream = connect_first([dead_address, live_address], CONNECT_TIMEOUT)
+            .expect("the second address accepts");
+        assert_eq!(stream.peer_addr().unwrap(), live_address);
     }
 
     /// It used to connect to the first collector again and again, never trying the second.

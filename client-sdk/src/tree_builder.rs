@@ -363,6 +363,17 @@ impl ThreadState {
         self.tree.estimated_bytes += grown;
     }
 
+    /// Sets the status of the transaction `open`, keeping the tree's size (the queue's byte
+    /// bound) up to date: a status is the application's string, of any length.
+    pub(crate) fn set_status(&mut self, open: OpenRef, status: Text) {
+        let Some(record) = self.transaction_mut(open) else {
+            return;
+        };
+        let before = std::mem::replace(&mut record.status, status).len();
+        let after = record.status.len();
+        self.tree.estimated_bytes = (self.tree.estimated_bytes + after).saturating_sub(before);
+    }
+
     /// Marks the transaction `open` failed with `status`, unless the application already gave
     /// it a failure status (which says more than the generic one).
     pub(crate) fn fail_transaction(&mut self, open: OpenRef, status: Text) {
@@ -432,6 +443,16 @@ impl ThreadState {
     /// whichever thread polls it first.
     pub(crate) fn take_pending(&mut self) -> Option<Context> {
         self.pending.take().map(|(_, ctx)| ctx)
+    }
+
+    /// With no tree open, gives the IDs adopted for the next root to the tree about to start
+    /// (a leaf logged now is that root), so that its ID can be read before it is logged.
+    pub(crate) fn adopt_pending_for_leaf(&mut self) {
+        if self.tree.open.is_empty() {
+            if let Some((_, ctx)) = self.pending.take() {
+                self.adopt_now(ctx);
+            }
+        }
     }
 
     /// Gives the current tree the IDs `ctx` carries.
@@ -544,8 +565,14 @@ impl ThreadState {
         // Sampling (see `sampling.rs`): a discardable tree that is not a hit is added to the
         // client's tree aggregator instead of sent, and needs no message ID. This thread's
         // buffer keeps its capacity, so that path allocates nothing for names seen before. The
-        // last part of a cut tree is always sent: its root's duration comes from its event.
-        if total_us == 0 && client.sampling_decision(records) == Decision::Aggregate {
+        // last part of a cut tree is always sent: its root's duration comes from its event. So
+        // is a tree whose ID has already left it (adopted from a caller, given to a callee as
+        // the parent of a `RemoteCall`, or read by `current_message_id` for a log line): that
+        // ID must name a tree the collector has.
+        if total_us == 0
+            && message_id.is_none()
+            && client.sampling_decision(records) == Decision::Aggregate
+        {
             let thread = thread_number(&mut self.thread);
             if client.aggregate_tree(thread, records) {
                 records.clear();

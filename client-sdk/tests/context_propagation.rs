@@ -186,3 +186,24 @@ fn the_current_message_id_is_the_id_the_tree_is_sent_with() {
     let id: MessageId = inside.parse().unwrap();
     assert_eq!(id.domain, "order-service");
 }
+
+/// A server that adopts the caller's headers before it starts any transaction, then calls a
+/// further service: the event that records the call is a tree of its own, and it takes the
+/// adopted IDs. The context handed on must name that tree as the parent, and the caller's root
+/// as the root. It used to name a fresh ID that no tree was sent under.
+#[test]
+fn a_call_made_before_any_transaction_with_adopted_ids_names_the_tree_that_records_it() {
+    let ((_order, _), (payment, payment_sink), ctx) = order_calls_payment();
+    let (_stock, _) = memory_client("stock-service");
+    let onward = with_client(&payment, || {
+        let _adopted = ctx.clone().adopt();
+        Context::for_remote_call("stock-service", "StockService.reserve").unwrap()
+    });
+    let trees = sent_trees(&payment, &payment_sink);
+    assert_eq!(trees.len(), 1);
+    let tree = &trees[0];
+    assert_eq!(tree.header.message_id, ctx.child_id, "the adopted ID");
+    assert_eq!(tree.root.data(), onward.child_id);
+    assert_eq!(onward.parent_id, tree.header.message_id);
+    assert_eq!(onward.root_id, ctx.root_id);
+}

@@ -306,3 +306,46 @@ fn a_routers_sample_overrides_the_local_ratio() {
     assert_eq!(stats.produced, stats.sent + stats.aggregated);
     assert!(received.load(Ordering::Relaxed) > 0 || stats.sent > 0);
 }
+
+/// A tree whose ID has left the tree before it ended (given to a callee in a `RemoteCall`,
+/// adopted from a caller, or read with `current_message_id` for the app's own log lines) must
+/// be sent whatever the sample: otherwise that ID names no tree, the callee's parent link and
+/// the caller's `RemoteCall` point nowhere, and the log line's LogView link is dead. It used
+/// to be aggregated like any discardable tree, as long as it had no failure in it.
+#[test]
+fn a_tree_whose_id_was_handed_out_is_sent_whatever_the_sample() {
+    let (client, sink) = sampled_client("sampled-ids", 0.01);
+    let (callee, callee_sink) = sampled_client("sampled-ids-callee", 0.01);
+    let mut handed_out = Vec::new();
+    let mut adopted = Vec::new();
+    for _ in 0..5 {
+        let ctx = with_client(&client, || {
+            let _t = transaction!("URL", "/logged");
+            handed_out.push(ocelot_client::current_message_id().unwrap());
+            drop(_t);
+            let _t = transaction!("URL", "/calls");
+            let ctx = ocelot_client::Context::for_remote_call("sampled-ids-callee", "pay").unwrap();
+            handed_out.push(ctx.parent_id.clone());
+            ctx
+        });
+        with_client(&callee, || {
+            adopted.push(ctx.child_id.clone());
+            let _adopted = ctx.adopt();
+            let _t = transaction!("Service", "pay");
+        });
+    }
+    let sent: Vec<String> = sent_trees(&client, &sink)
+        .into_iter()
+        .map(|t| t.header.message_id)
+        .collect();
+    for id in &handed_out {
+        assert!(sent.contains(id), "{id} was handed out but never sent");
+    }
+    let callee_sent: Vec<String> = sent_trees(&callee, &callee_sink)
+        .into_iter()
+        .map(|t| t.header.message_id)
+        .collect();
+    for id in &adopted {
+        assert!(callee_sent.contains(id), "adopted {id} never sent");
+    }
+}

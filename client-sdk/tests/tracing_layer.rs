@@ -283,3 +283,25 @@ fn span_guards_dropped_out_of_order_end_the_tree_at_the_outer_exit() {
     assert_eq!(trees[1].root.data(), "message=between the exits");
     assert_eq!(trees[2].root.data(), "message=after both");
 }
+
+/// Two `OcelotLayer`s on one registry (one per filter, or added by two libraries) both see
+/// each span: the second used to panic in the host on every new span (`tracing-subscriber`'s
+/// `extensions_mut().insert` asserts the slot is empty). Each layer records, nothing panics.
+#[test]
+fn a_second_layer_on_the_same_registry_does_not_panic_the_host() {
+    let (client, sink) = memory_client("traced-twice");
+    let subscriber = tracing_subscriber::registry()
+        .with(OcelotLayer::new())
+        .with(OcelotLayer::new());
+    tracing::subscriber::with_default(subscriber, || {
+        with_client(&client, || {
+            let span = tracing::info_span!("twice", id = 7);
+            let _s = span.enter();
+            tracing::info!("inside");
+        });
+    });
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees.len(), 1);
+    let root = trees[0].root.as_transaction().unwrap();
+    assert_eq!((root.name.as_str(), root.data.as_str()), ("twice", "id=7"));
+}
