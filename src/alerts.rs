@@ -147,7 +147,7 @@ fn log_stopped(stopped: Stopped) {
         tracing::warn!(
             unsent,
             still_sending,
-            "alert notifications not sent before the stop (recorded as given up on the Alerts page)"
+            "alert notifications not sent before the stop (kept in the state file: sent at the next start)"
         );
     }
     log_saved(saved);

@@ -91,8 +91,12 @@ struct LogState {
     counters: AlertCounters,
     events: VecDeque<AlertEvent>,
     attempts: VecDeque<NotificationAttempt>,
-    /// Bumped by every change to `events` or `attempts`: the state file is written again
-    /// only when it moved.
+    /// Events handed to the notification thread and not yet through all their attempts,
+    /// oldest first: the state file keeps them, so a crash or a stop before they were sent
+    /// does not lose the page (they are queued again at the next start).
+    unsent: Vec<AlertEvent>,
+    /// Bumped by every change to `events`, `attempts` or `unsent`: the state file is
+    /// written again only when it moved.
     changes: u64,
 }
 
@@ -178,8 +182,12 @@ impl AlertLog {
         &self,
         events: Vec<AlertEvent>,
         attempts: Vec<NotificationAttempt>,
+        unsent: Vec<AlertEvent>,
     ) {
         self.with(|s| {
+            let mut all = unsent;
+            all.append(&mut s.unsent);
+            s.unsent = all;
             let mut all: VecDeque<AlertEvent> = events.into();
             all.extend(s.events.drain(..));
             all.drain(..all.len().saturating_sub(MAX_LOGGED_EVENTS));
@@ -190,6 +198,40 @@ impl AlertLog {
             s.attempts = all;
             s.changes += 1;
         });
+    }
+
+    /// Notes `event` as handed to the notification thread, not sent yet.
+    pub(crate) fn add_unsent(&self, event: &AlertEvent) {
+        self.with(|s| {
+            s.unsent.push(event.clone());
+            s.changes += 1;
+        });
+    }
+
+    /// Notes `event` as through all its attempts (delivered or given up), or as not
+    /// queued after all.
+    pub(crate) fn remove_unsent(&self, event: &AlertEvent) {
+        self.with(|s| {
+            if let Some(i) = s.unsent.iter().position(|e| e == event) {
+                s.unsent.remove(i);
+                s.changes += 1;
+            }
+        });
+    }
+
+    /// The events not sent yet, oldest first (what the state file keeps of them).
+    pub(crate) fn unsent(&self) -> Vec<AlertEvent> {
+        self.with(|s| s.unsent.clone())
+    }
+
+    /// Takes the events not sent yet, oldest first (to queue again at a start).
+    pub(crate) fn take_unsent(&self) -> Vec<AlertEvent> {
+        self.with(|s| {
+            if !s.unsent.is_empty() {
+                s.changes += 1;
+            }
+            std::mem::take(&mut s.unsent)
+        })
     }
 
     /// Replaces the rule states shown.

@@ -24,14 +24,16 @@ use crate::state_file::{Restored, Saved, StateFile};
 /// 1.5 minutes, as many as the log keeps: past it, a target has been failing for long.
 pub const MAX_QUEUED_NOTIFICATIONS: usize = 1_000;
 
-/// The error recorded for an event still queued when [`Alerting::stop`] gave up waiting.
-pub const NOT_SENT_AT_STOP: &str = "not sent: alerting stopped";
+/// The error recorded for an event still queued when [`Alerting::stop`] gave up waiting
+/// (the state file keeps it: it is sent at the next start).
+pub const NOT_SENT_AT_STOP: &str = "not sent: alerting stopped, sent at the next start";
 
 /// What [`Alerting::stop`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stopped {
-    /// Events still queued when the wait ended, recorded as given up
-    /// ([`NOT_SENT_AT_STOP`]) for each of their targets.
+    /// Events still queued when the wait ended, recorded as not sent
+    /// ([`NOT_SENT_AT_STOP`]) for each of their targets and kept in the state file for
+    /// the next start.
     pub unsent: usize,
     /// An event was still being sent when the wait ended: its further attempts are not
     /// recorded.
@@ -112,6 +114,7 @@ impl Alerting {
         let waiting = Arc::new(Mutex::new(waiting));
         let sender = notifier.clone();
         let receiver = waiting.clone();
+        let sent = log.clone();
         let sending = std::thread::Builder::new()
             .name("ocelot-alert-notify".to_owned())
             .spawn(move || loop {
@@ -124,6 +127,7 @@ impl Alerting {
                 match next {
                     Ok(event) => {
                         sender.notify(&event);
+                        sent.remove_unsent(&event);
                     }
                     Err(_) => return,
                 }
@@ -144,10 +148,11 @@ impl Alerting {
 
     /// Stops alerting, as a server does at a clean shutdown: waits up to `wait` for the
     /// notification thread to send the queued events, records each event still queued
-    /// then as given up ([`NOT_SENT_AT_STOP`], attempt 0) for its targets, and writes the
-    /// state file a last time (as [`Alerting::save_state`] at `now_ms`). Without it the
-    /// queued events would end with the process unsent and unrecorded, while the saved
-    /// state says their alert fired: restored as firing, it would never be notified.
+    /// then as not sent ([`NOT_SENT_AT_STOP`], attempt 0) for its targets, and writes the
+    /// state file a last time (as [`Alerting::save_state`] at `now_ms`), which keeps the
+    /// events not sent (queued, or the one being sent) for the next start to send: a
+    /// rule restored as firing is not notified again, so a page dropped here would never
+    /// go out.
     pub fn stop(self, now_ms: u64, wait: Duration) -> Stopped {
         let Alerting {
             engine,
@@ -170,7 +175,8 @@ impl Alerting {
             // Busy with an event (the lock is free then): take the rest.
             let queued = waiting.lock().unwrap_or_else(PoisonError::into_inner);
             while let Ok(event) = queued.try_recv() {
-                notifier.record_undelivered(&event, NOT_SENT_AT_STOP);
+                // Still noted as not sent: the state file keeps it for the next start.
+                notifier.record_undelivered(&event, NOT_SENT_AT_STOP, false);
                 unsent += 1;
             }
         }
@@ -188,8 +194,9 @@ impl Alerting {
     /// Takes up the state saved in `path` by an earlier process ([`Alerting::save_state`]):
     /// each rule's firing incident, suppression window and last minute, if the rule is
     /// still the same rule (same id and definition), and the log's events and attempts.
-    /// From then on [`Alerting::save_state`] writes there. Call it once, before the first
-    /// tick. A missing file is a fresh start; an unreadable one is moved aside to
+    /// Events the earlier process had not sent are queued again. From then on
+    /// [`Alerting::save_state`] writes there. Call it once, before the first tick. A
+    /// missing file is a fresh start; an unreadable one is moved aside to
     /// `<path>.corrupt` and alerting starts fresh (the result says which, for the log).
     /// Without a call nothing is persisted.
     ///
@@ -199,6 +206,11 @@ impl Alerting {
         let (file, restored) = StateFile::restore(path.into(), &mut self.engine, &self.log);
         self.state = Some(file);
         self.log.set_rules(self.engine.statuses());
+        // Notifications the last run had not sent (it stopped or crashed first): sent now.
+        // One that was delivered just before a crash may arrive twice; none is lost.
+        for event in self.log.take_unsent() {
+            self.send(&event);
+        }
         restored
     }
 
@@ -253,13 +265,22 @@ impl Alerting {
             if event.suppressed || event.notify.is_empty() {
                 continue;
             }
-            let why = match self.queue.try_send(event.clone()) {
-                Ok(()) => continue,
-                Err(TrySendError::Full(_)) => "notification queue full",
-                Err(TrySendError::Disconnected(_)) => "notification thread stopped",
-            };
-            self.notifier.record_undelivered(event, why);
+            self.send(event);
         }
         events
+    }
+
+    /// Hands `event` to the notification thread, noted as not sent until it is through
+    /// (so the state file keeps it); recorded as not delivered if the queue is full.
+    fn send(&self, event: &AlertEvent) {
+        // Noted first: the thread may be done with it before `try_send` returns.
+        self.log.add_unsent(event);
+        let why = match self.queue.try_send(event.clone()) {
+            Ok(()) => return,
+            Err(TrySendError::Full(_)) => "notification queue full",
+            Err(TrySendError::Disconnected(_)) => "notification thread stopped",
+        };
+        self.log.remove_unsent(event);
+        self.notifier.record_undelivered(event, why, true);
     }
 }

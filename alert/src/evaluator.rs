@@ -10,7 +10,9 @@
 //! One incident gives one `Fired` and one `Resolved` event. The suppression window stops a
 //! flapping series from paging repeatedly: an incident that fires within
 //! `suppress_minutes` of the last *notified* one is recorded with `suppressed = true`, and
-//! so is its resolution; notifiers skip suppressed events. Time is an input: the evaluator
+//! so is its resolution; notifiers skip suppressed events. A suppressed incident still
+//! firing when the window ends is notified then (a `Fired` event of that minute), and its
+//! resolution with it. Time is an input: the evaluator
 //! never reads a clock, it is told which minute each value belongs to.
 
 use std::fmt;
@@ -240,12 +242,7 @@ impl Evaluator {
                 }
                 let minutes = std::mem::take(&mut self.bad_run);
                 let started_minute = minutes[0].minute;
-                // The window runs from the notified fire on. One after this minute can only
-                // come from a restored state written while the clock was ahead (or a
-                // hand-edited file): it must not silence the rule until that time comes.
-                let suppressed = self.last_notified_minute.is_some_and(|at| {
-                    (at..at.saturating_add(u64::from(self.rule.suppress_minutes))).contains(&minute)
-                });
+                let suppressed = self.in_suppression_window(minute);
                 if !suppressed {
                     self.last_notified_minute = Some(minute);
                 }
@@ -263,7 +260,18 @@ impl Evaluator {
             }
             (AlertPhase::Firing, true) => {
                 self.good_run.clear();
-                None
+                // A suppressed incident still going on when the window ends is notified
+                // then: the last notification the on-call had may be the `resolved` of
+                // the incident before, and the outage could go on for hours unpaged.
+                let suppressed = self.incident.as_ref().is_some_and(|i| i.suppressed);
+                if !suppressed || self.in_suppression_window(minute) {
+                    return None;
+                }
+                self.last_notified_minute = Some(minute);
+                if let Some(incident) = &mut self.incident {
+                    incident.suppressed = false;
+                }
+                Some(self.event(AlertKind::Fired, vec![point], link()))
             }
             (AlertPhase::Firing, false) => {
                 self.good_run.push(point);
@@ -275,6 +283,16 @@ impl Evaluator {
                 Some(self.event(AlertKind::Resolved, minutes, link()))
             }
         }
+    }
+
+    /// Whether a fire at `minute` falls in the suppression window of the last notified
+    /// one. The window runs from the notified fire on: one after `minute` can only come
+    /// from a restored state written while the clock was ahead (or a hand-edited file),
+    /// and must not silence the rule until that time comes.
+    fn in_suppression_window(&self, minute: u64) -> bool {
+        self.last_notified_minute.is_some_and(|at| {
+            (at..at.saturating_add(u64::from(self.rule.suppress_minutes))).contains(&minute)
+        })
     }
 
     fn event(&mut self, kind: AlertKind, minutes: Vec<MinutePoint>, link: String) -> AlertEvent {
@@ -494,6 +512,36 @@ mod tests {
             .feed(1_002, Some(20.0), None, String::new)
             .unwrap();
         assert!(again.suppressed);
+    }
+
+    #[test]
+    fn a_suppressed_incident_still_firing_when_the_window_ends_is_notified() {
+        // Fires at 0 (notified) and resolves at 1, so the on-call reads "resolved"; the
+        // re-fire at 2 is inside the 5-minute window and suppressed. The outage then goes
+        // on: once the window is over (minute 5) it must page, not stay silent for hours.
+        let mut evaluator = Evaluator::new(rule(1, 1, 5));
+        let mut values = vec![20.0, 1.0];
+        values.extend([20.0; 60]);
+        let events = run(&mut evaluator, &values);
+        assert_eq!(
+            events[..3],
+            [
+                (AlertKind::Fired, 0, false),
+                (AlertKind::Resolved, 1, false),
+                (AlertKind::Fired, 2, true),
+            ]
+        );
+        assert_eq!(
+            events[3..],
+            [(AlertKind::Fired, 5, false)],
+            "the outage still going on when the window ends is paged, once"
+        );
+        // Its resolution is sent too, as the incident's.
+        let resolved = evaluator.feed(62, Some(1.0), None, String::new).unwrap();
+        assert_eq!(
+            (resolved.kind, resolved.started_minute, resolved.suppressed),
+            (AlertKind::Resolved, 2, false)
+        );
     }
 
     #[test]

@@ -332,9 +332,10 @@ impl Notifier {
         delivered
     }
 
-    /// Records `event` as given up for each of its targets without trying (attempt 0),
-    /// `why` as the error: it could not be queued for sending.
-    pub(crate) fn record_undelivered(&self, event: &AlertEvent, why: &str) {
+    /// Records `event` as not tried for each of its targets (attempt 0), `why` as the
+    /// error: it could not be queued for sending (`gave_up`), or it was still queued at a
+    /// stop (kept for the next start).
+    pub(crate) fn record_undelivered(&self, event: &AlertEvent, why: &str, gave_up: bool) {
         for target in &event.notify {
             let channel = if self.emails.contains_key(target) {
                 "email"
@@ -353,7 +354,7 @@ impl Notifier {
                 status: None,
                 error: Some(why.to_owned()),
                 elapsed_ms: 0,
-                gave_up: true,
+                gave_up,
             });
         }
     }

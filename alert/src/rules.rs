@@ -687,6 +687,17 @@ fn validate_rule(
                 &fail,
                 "margins must be finite and not negative",
             )?;
+            // `baseline - value > baseline * margin_percent / 100` needs a negative value
+            // once the margin is 100% or more: a drop to 0 is a drop of 100%, not more.
+            if direction == Direction::Below
+                && margin_percent >= 100.0
+                && never_negative(report, measure)
+            {
+                return Err(fail(format!(
+                    "`baseline = \"below\"` with `margin_percent = {margin_percent}` can never fire: \
+                     {measure} is never negative, and a drop to 0 is 100% below the baseline, not more"
+                )));
+            }
             Condition::Baseline {
                 direction,
                 margin_percent,
@@ -760,13 +771,7 @@ fn check_reachable(
     above: Option<f64>,
     below: Option<f64>,
 ) -> Result<(), String> {
-    // Metric sums, means and values may be negative; everything else is a count, a
-    // duration or a percentage.
-    let never_negative = match measure {
-        Measure::Count | Measure::Fail | Measure::FailPercent | Measure::P95 => true,
-        Measure::Avg => report != ReportKind::Metric,
-        Measure::Sum | Measure::Value => false,
-    };
+    let never_negative = never_negative(report, measure);
     if let Some(limit) = below.filter(|&b| never_negative && b <= 0.0) {
         let hint = if matches!(measure, Measure::Count | Measure::Fail) {
             " (`below = 1` fires on a minute with none)"
@@ -783,6 +788,16 @@ fn check_reachable(
         ));
     }
     Ok(())
+}
+
+/// Whether `measure` of `report` is never below 0. Metric sums, means and values may be
+/// negative; everything else is a count, a duration or a percentage.
+fn never_negative(report: ReportKind, measure: Measure) -> bool {
+    match measure {
+        Measure::Count | Measure::Fail | Measure::FailPercent | Measure::P95 => true,
+        Measure::Avg => report != ReportKind::Metric,
+        Measure::Sum | Measure::Value => false,
+    }
 }
 
 fn valid_margin(margin: f64) -> bool {
@@ -1009,6 +1024,28 @@ mod tests {
         assert!(RuleSet::from_toml_str(metric, None).is_ok());
         let count = metric.replace("\"sum\"", "\"count\"");
         assert!(error_of(&count, None).contains("count is never negative"));
+    }
+
+    #[test]
+    fn a_drop_of_100_percent_or_more_below_the_baseline_is_rejected() {
+        // "Traffic drops by 100%" is a drop to 0, which is not *more* than 100% below the
+        // baseline: such a rule loaded and could never fire.
+        let drop = |measure: &str, margin: &str| {
+            RULE.replace("failPercent", measure).replace(
+                "above = 5.0",
+                &format!("baseline = \"below\"\nmargin_percent = {margin}"),
+            )
+        };
+        assert_eq!(
+            error_of(&drop("count", "100.0"), None),
+            "rule \"pay-errors\": `baseline = \"below\"` with `margin_percent = 100` can never \
+             fire: count is never negative, and a drop to 0 is 100% below the baseline, not more"
+        );
+        assert!(error_of(&drop("p95", "150.0"), None).contains("can never fire"));
+        assert!(RuleSet::from_toml_str(&drop("count", "99.0"), None).is_ok());
+        // Above (or either side) a margin of 100% or more is a spike to more than double.
+        let both = drop("count", "100.0").replace("\"below\"", "\"both\"");
+        assert!(RuleSet::from_toml_str(&both, None).is_ok());
     }
 
     #[test]

@@ -50,6 +50,10 @@ struct StateDocument {
     events: Vec<AlertEvent>,
     /// The log's notification attempts, oldest first.
     attempts: Vec<NotificationAttempt>,
+    /// Events not sent yet when written (queued, or being sent), oldest first: queued
+    /// again at the next start. Absent from files of builds before it: none.
+    #[serde(default)]
+    unsent: Vec<AlertEvent>,
 }
 
 /// Just the version, read before the rest.
@@ -137,7 +141,7 @@ impl StateFile {
                 let saved_rules = document.rules.len();
                 let rules = engine.restore_rules(document.rules);
                 let (events, attempts) = (document.events.len(), document.attempts.len());
-                log.restore_history(document.events, document.attempts);
+                log.restore_history(document.events, document.attempts, document.unsent);
                 Restored::Loaded {
                     rules,
                     rules_dropped: saved_rules - rules,
@@ -185,6 +189,7 @@ impl StateFile {
             rules,
             events,
             attempts,
+            unsent: log.unsent(),
         };
         let written = serde_json::to_vec_pretty(&document)
             .map_err(io::Error::other)

@@ -431,7 +431,11 @@ fn stopping_records_the_notifications_it_cannot_wait_for_as_not_sent() {
     assert!(stopped.still_sending);
     assert!(matches!(stopped.saved, ocelot_alert::Saved::Written { .. }));
 
-    // After the restart the Alerts page says which notifications were never sent.
+    // After the restart the Alerts page says which notifications were not sent at the
+    // stop, and they are sent now (the webhook answers again), the one that was being
+    // sent first: a rule restored as firing is not notified again, so a page dropped at
+    // the stop would never go out.
+    let (url, bodies) = receiver(3);
     let mut after = Alerting::new(silent_shop_rules(&url, 0));
     after.restore_state(&state);
     let unsent: Vec<_> = after
@@ -444,7 +448,62 @@ fn stopping_records_the_notifications_it_cannot_wait_for_as_not_sent() {
         .collect();
     assert_eq!(
         unsent,
-        vec![(AlertKind::Fired, 0, true), (AlertKind::Resolved, 0, true)],
+        vec![
+            (AlertKind::Fired, 0, false),
+            (AlertKind::Resolved, 0, false)
+        ],
         "newest first"
     );
+    let kinds: Vec<_> = (0..3)
+        .map(|_| bodies.recv_timeout(Duration::from_secs(5)).unwrap())
+        .map(|body| (body["kind"].clone(), body["minute"].clone()))
+        .collect();
+    let at = |minute| minute_at(NORMAL_DAY, 10, minute);
+    assert_eq!(
+        kinds,
+        vec![
+            ("fired".into(), at(1).into()),
+            ("resolved".into(), at(2).into()),
+            ("fired".into(), at(3).into()),
+        ]
+    );
+    wait_for(&after.log(), |s| s.counters.notifications_sent == 3);
+}
+
+#[test]
+fn a_page_not_yet_sent_when_the_process_dies_is_sent_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("alerts").join("state.json");
+    let (dead_url, _open) = hanging_receiver();
+    let hour = hour_at(NORMAL_DAY, 10);
+    let mut silent = MemoryHistory::new();
+    silent.cover(hour);
+    let now_ms = (minute_at(NORMAL_DAY, 10, 5) * 60 + 75) * 1000;
+    // Fired and saved as the serve loop does after each tick; the webhook is slow, and
+    // the process is killed (OOM, kill -9) before the page went out.
+    let mut before = Alerting::new(silent_shop_rules(&dead_url, 30));
+    before.restore_state(&state);
+    assert_eq!(before.tick(now_ms, &silent).len(), 1);
+    assert!(matches!(
+        before.save_state(now_ms),
+        ocelot_alert::Saved::Written { .. }
+    ));
+    std::mem::forget(before);
+
+    // Restarted: the rule is restored as firing, so only the saved page can tell anyone.
+    let (url, bodies) = receiver(1);
+    let mut after = Alerting::new(silent_shop_rules(&url, 30));
+    after.restore_state(&state);
+    assert_eq!(after.log().snapshot().rules[0].phase, AlertPhase::Firing);
+    let fired = bodies
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the page that never went out is sent after the restart");
+    assert_eq!(fired["kind"], "fired");
+    assert_eq!(fired["minute"], minute_at(NORMAL_DAY, 10, 5));
+    wait_for(&after.log(), |s| s.counters.notifications_sent == 1);
+    // Sent: the next state file has nothing left to send.
+    after.save_state(now_ms + 60_000);
+    let text = std::fs::read_to_string(&state).unwrap();
+    let saved: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(saved["unsent"], serde_json::json!([]), "{text}");
 }
