@@ -80,6 +80,7 @@ pub(crate) fn start(
         let mut waited = 0;
         let started = collector.now_ms();
         let mut domains_checked = false;
+        let mut names_checked = false;
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             tokio::select! {
@@ -88,8 +89,14 @@ pub(crate) fn start(
                 _ = every.tick() => {}
             }
             let now = collector.now_ms();
-            if !domains_checked && now.saturating_sub(started) >= DOMAIN_CHECK_AFTER_MS {
-                domains_checked = warn_of_unheard_domains(&alerting, &collector, &store, now).await;
+            if now.saturating_sub(started) >= DOMAIN_CHECK_AFTER_MS {
+                if !domains_checked {
+                    domains_checked =
+                        warn_of_unheard_domains(&alerting, &collector, &store, now).await;
+                }
+                if domains_checked && !names_checked {
+                    names_checked = warn_of_unseen_names(&alerting, &collector, now).await;
+                }
             }
             let Ok(live) = current_reports(&collector, &alerting, now, QUERY_WAIT).await else {
                 // An analyzer thread is busy (writing a checkpoint, say): evaluated at the
@@ -247,6 +254,92 @@ async fn warn_of_unheard_domains(
         );
     }
     true
+}
+
+/// The rules on a transaction or event type (and name) that their domain's report shows
+/// neither in the hour of `now` nor in the hour before, as `(rule id, what was not seen)`;
+/// `Err` while an analyzer thread is too busy to answer. A misspelt type or name (or one
+/// written before the analyzer's renaming, `/order/42` for `/order/{num}`) never matches:
+/// its counts read 0, so `below` rules fire and `above` rules never do. Rules of other
+/// reports, and of domains with no report in either hour (warned about as unheard), are
+/// not checked.
+async fn rules_with_unseen_names(
+    alerting: &Alerting,
+    collector: &Collector,
+    now: u64,
+) -> Result<Vec<(String, String)>, Unanswered> {
+    let hour = ocelot_protocol::hour_of(now);
+    let mut unseen = Vec::new();
+    for rule in alerting.engine().rules().rules() {
+        let scope = &rule.scope;
+        let Some(type_) = scope.type_.as_deref() else {
+            continue;
+        };
+        let name = scope.name.as_deref();
+        let query = |hour_seconds| ocelot_analyzer::ViewQuery {
+            type_: Some(type_),
+            elapsed_seconds: hour_seconds,
+            max_names: Some(0),
+            keep_name: name,
+            ..Default::default()
+        };
+        // Per hour: `None` without a report, else whether the type and name are in it.
+        let mut seen = Vec::new();
+        for h in [hour.saturating_sub(1), hour] {
+            let found = match scope.report {
+                ReportKind::Transaction => {
+                    let report =
+                        collector.transaction_report_now(scope.domain.as_str(), h, QUERY_WAIT);
+                    report.await?.map(|r| {
+                        let view = r.view(&query(3600.0));
+                        view.types.iter().any(|t| {
+                            t.type_ == type_
+                                && name.is_none_or(|n| t.names.iter().any(|x| x.name == n))
+                        })
+                    })
+                }
+                ReportKind::Event => {
+                    let report = collector.event_report_now(scope.domain.as_str(), h, QUERY_WAIT);
+                    report.await?.map(|r| {
+                        let view = r.view(&query(3600.0));
+                        view.types.iter().any(|t| {
+                            t.type_ == type_
+                                && name.is_none_or(|n| t.names.iter().any(|x| x.name == n))
+                        })
+                    })
+                }
+                ReportKind::Problem | ReportKind::Metric => break,
+            };
+            seen.push(found);
+        }
+        let any_report = seen.iter().any(Option::is_some);
+        if any_report && !seen.contains(&Some(true)) {
+            let what = match name {
+                Some(name) => format!("{type_} {name}"),
+                None => type_.to_owned(),
+            };
+            unseen.push((rule.id.clone(), what));
+        }
+    }
+    Ok(unseen)
+}
+
+/// Warns about each rule of [`rules_with_unseen_names`]; whether the check is done (not
+/// while an analyzer thread is too busy to answer: tried again at the next tick).
+async fn warn_of_unseen_names(alerting: &Alerting, collector: &Collector, now: u64) -> bool {
+    match rules_with_unseen_names(alerting, collector, now).await {
+        Ok(unseen) => {
+            for (rule, what) in unseen {
+                tracing::warn!(
+                    rule = %rule,
+                    watched = %what,
+                    "an alert rule watches a type or name its domain's report did not have this hour or the hour before: misspelt, or not as the board shows it (e.g. /order/{{num}})? (its counts read 0, so below rules fire)"
+                );
+            }
+            true
+        }
+        Err(Unanswered) => false,
+    }
 }
 
 /// Why the domains heard of lately are not known: with either, every domain could look
@@ -487,6 +580,90 @@ mod tests {
         assert_eq!(unheard, ["typo"]);
         collector.shutdown();
         store.shutdown();
+    }
+
+    #[tokio::test]
+    async fn a_rule_on_a_type_or_name_its_domain_did_not_have_lately_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, collector) = started(dir.path());
+        // `shop` sends `URL /pay` this hour.
+        shop_sends(&collector);
+        let rules = RuleSet::from_toml_str(
+            r#"
+            [[rule]]
+            id = "pay"
+            domain = "shop"
+            report = "transaction"
+            type = "URL"
+            name = "/pay"
+            measure = "count"
+            below = 1.0
+            [[rule]]
+            id = "all-urls"
+            domain = "shop"
+            report = "transaction"
+            type = "URL"
+            measure = "count"
+            below = 1.0
+            [[rule]]
+            id = "name-typo"
+            domain = "shop"
+            report = "transaction"
+            type = "URL"
+            name = "/pya"
+            measure = "count"
+            below = 1.0
+            [[rule]]
+            id = "type-typo"
+            domain = "shop"
+            report = "event"
+            type = "Exceptoin"
+            measure = "count"
+            above = 10.0
+            [[rule]]
+            id = "unheard-domain"
+            domain = "shpo"
+            report = "transaction"
+            type = "URL"
+            measure = "count"
+            below = 1.0
+            "#,
+            None,
+        )
+        .unwrap();
+        let alerting = Alerting::new(rules);
+        let unseen = eventually_unseen(&alerting, &collector).await;
+        assert_eq!(
+            unseen,
+            [
+                ("name-typo".to_owned(), "URL /pya".to_owned()),
+                ("type-typo".to_owned(), "Exceptoin".to_owned()),
+            ]
+        );
+        collector.shutdown();
+        store.shutdown();
+    }
+
+    /// [`rules_with_unseen_names`] once the tree sent is counted.
+    async fn eventually_unseen(
+        alerting: &Alerting,
+        collector: &Collector,
+    ) -> Vec<(String, String)> {
+        for _ in 0..200 {
+            let counted = collector
+                .transaction_report_now("shop", HOUR, QUERY_WAIT)
+                .await
+                .ok()
+                .flatten()
+                .is_some();
+            if counted {
+                return rules_with_unseen_names(alerting, collector, NOW)
+                    .await
+                    .unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the tree was never counted");
     }
 
     /// An analyzer thread too busy to say which domains it holds (a long checkpoint) used
