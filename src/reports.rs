@@ -86,7 +86,11 @@ impl ReportSource for CollectorReports {
         Box::pin(self.collector.domains(hour))
     }
 
-    fn transaction(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<TransactionReport>> {
+    fn transaction(
+        &self,
+        domain: String,
+        hour: u64,
+    ) -> BoxFuture<'_, Option<Arc<TransactionReport>>> {
         Box::pin(async move { self.collector.transaction_report(&domain, hour).await })
     }
 
@@ -96,7 +100,7 @@ impl ReportSource for CollectorReports {
         hour: u64,
         ip: Option<String>,
         type_: Option<String>,
-    ) -> BoxFuture<'_, Option<TransactionReport>> {
+    ) -> BoxFuture<'_, Option<Arc<TransactionReport>>> {
         Box::pin(async move {
             self.collector
                 .transaction_report_for(&domain, hour, ip.as_deref(), type_.as_deref())
@@ -108,23 +112,23 @@ impl ReportSource for CollectorReports {
         Box::pin(async move { self.collector.domain_overview(&domain, hour).await })
     }
 
-    fn event(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<EventReport>> {
+    fn event(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<EventReport>>> {
         Box::pin(async move { self.collector.event_report(&domain, hour).await })
     }
 
-    fn problem(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<ProblemReport>> {
+    fn problem(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<ProblemReport>>> {
         Box::pin(async move { self.collector.problem_report(&domain, hour).await })
     }
 
-    fn heartbeat(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<HeartbeatReport>> {
+    fn heartbeat(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<HeartbeatReport>>> {
         Box::pin(async move { self.collector.heartbeat_report(&domain, hour).await })
     }
 
-    fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<MetricReport>> {
+    fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<MetricReport>>> {
         Box::pin(async move { self.collector.metric_report(&domain, hour).await })
     }
 
-    fn state(&self, hour: u64) -> BoxFuture<'_, Option<StateReport>> {
+    fn state(&self, hour: u64) -> BoxFuture<'_, Option<Arc<StateReport>>> {
         Box::pin(self.collector.state_report(hour))
     }
 

@@ -889,7 +889,11 @@ impl Collector {
     }
 
     /// A domain's Transaction report for an hour: live if the hour is open, else stored.
-    pub async fn transaction_report(&self, domain: &str, hour: u64) -> Option<TransactionReport> {
+    pub async fn transaction_report(
+        &self,
+        domain: &str,
+        hour: u64,
+    ) -> Option<Arc<TransactionReport>> {
         self.report(domain, hour).await
     }
 
@@ -904,7 +908,7 @@ impl Collector {
         hour: u64,
         ip: Option<&str>,
         type_: Option<&str>,
-    ) -> Option<TransactionReport> {
+    ) -> Option<Arc<TransactionReport>> {
         let scope = Scope {
             ip: ip.map(str::to_owned),
             type_: type_.map(str::to_owned),
@@ -949,27 +953,27 @@ impl Collector {
     }
 
     /// A domain's Event report for an hour.
-    pub async fn event_report(&self, domain: &str, hour: u64) -> Option<EventReport> {
+    pub async fn event_report(&self, domain: &str, hour: u64) -> Option<Arc<EventReport>> {
         self.report(domain, hour).await
     }
 
     /// A domain's Problem report for an hour.
-    pub async fn problem_report(&self, domain: &str, hour: u64) -> Option<ProblemReport> {
+    pub async fn problem_report(&self, domain: &str, hour: u64) -> Option<Arc<ProblemReport>> {
         self.report(domain, hour).await
     }
 
     /// A domain's Heartbeat report for an hour.
-    pub async fn heartbeat_report(&self, domain: &str, hour: u64) -> Option<HeartbeatReport> {
+    pub async fn heartbeat_report(&self, domain: &str, hour: u64) -> Option<Arc<HeartbeatReport>> {
         self.report(domain, hour).await
     }
 
     /// A domain's Metric report for an hour.
-    pub async fn metric_report(&self, domain: &str, hour: u64) -> Option<MetricReport> {
+    pub async fn metric_report(&self, domain: &str, hour: u64) -> Option<Arc<MetricReport>> {
         self.report(domain, hour).await
     }
 
     /// The collector's own State report for an hour.
-    pub async fn state_report(&self, hour: u64) -> Option<StateReport> {
+    pub async fn state_report(&self, hour: u64) -> Option<Arc<StateReport>> {
         // Drops, decode errors and the like reach the report by samples (every
         // `state_interval`). Sample now, so a reader sees them up to this moment rather than
         // up to ten seconds late; the State worker takes the sample before the query.
@@ -981,12 +985,17 @@ impl Collector {
         self.report(STATE_DOMAIN, hour).await
     }
 
-    async fn report<R: Report>(&self, domain: &str, hour: u64) -> Option<R> {
+    async fn report<R: Report>(&self, domain: &str, hour: u64) -> Option<Arc<R>> {
         self.report_scoped(domain, hour, Scope::default()).await
     }
 
     /// [`Collector::report`] of which the analyzer thread copies only `scope`.
-    async fn report_scoped<R: Report>(&self, domain: &str, hour: u64, scope: Scope) -> Option<R> {
+    async fn report_scoped<R: Report>(
+        &self,
+        domain: &str,
+        hour: u64,
+        scope: Scope,
+    ) -> Option<Arc<R>> {
         match self
             .report_within(domain, hour, QUERY_TIMEOUT, scope, true)
             .await
@@ -995,7 +1004,7 @@ impl Collector {
             // The last checkpoint: up to a minute old, better than nothing to look at.
             Err(Unanswered) => {
                 let store = self.inner.store.as_ref()?;
-                read_stored::<R>(store, hour, domain, R::KIND.name())
+                read_stored::<R>(store, hour, domain, R::KIND.name()).map(Arc::new)
             }
         }
     }
@@ -1013,18 +1022,19 @@ impl Collector {
         wait: Duration,
         scope: Scope,
         reuse: bool,
-    ) -> Result<Option<R>, Unanswered> {
+    ) -> Result<Option<Arc<R>>, Unanswered> {
         let inner = &*self.inner;
+        let stored = || {
+            let store = inner.store.as_ref()?;
+            read_stored::<R>(store, hour, domain, R::KIND.name()).map(Arc::new)
+        };
         let Some(worker) = inner.worker_of(R::KIND, hour, domain) else {
-            let stored = inner.store.as_ref();
-            return Ok(
-                stored.and_then(|store| read_stored::<R>(store, hour, domain, R::KIND.name()))
-            );
+            return Ok(stored());
         };
         let reused_scope = reuse.then(|| scope.clone());
         if let Some(scope) = &reused_scope {
-            if let Some(copy) = inner.copies.get(R::KIND, hour, domain, scope) {
-                return Ok(R::from_any(copy));
+            if let Some(copy) = inner.copies.get::<R>(R::KIND, hour, domain, scope) {
+                return Ok(Some(copy));
             }
         }
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -1038,18 +1048,15 @@ impl Collector {
         if inner.controls[worker].try_send(query).is_ok() {
             match tokio::time::timeout(wait, answer).await {
                 Ok(Ok((Some(report), cost))) => {
-                    if let Some(scope) = &reused_scope {
+                    let report = R::from_any(report).map(Arc::new);
+                    if let (Some(scope), Some(report)) = (&reused_scope, &report) {
                         let copies = &inner.copies;
-                        copies.offer(R::KIND, hour, domain, scope, &report, cost);
+                        copies.offer(R::KIND, hour, domain, scope, report, cost);
                     }
-                    return Ok(R::from_any(report));
+                    return Ok(report);
                 }
                 // The analyzer has no such report: whatever a checkpoint or seal wrote.
-                Ok(Ok((None, _))) => {
-                    let stored = inner.store.as_ref();
-                    return Ok(stored
-                        .and_then(|store| read_stored::<R>(store, hour, domain, R::KIND.name())));
-                }
+                Ok(Ok((None, _))) => return Ok(stored()),
                 Ok(Err(_)) | Err(_) => {}
             }
         }
@@ -1067,8 +1074,8 @@ impl Collector {
         hour: u64,
         wait: Duration,
     ) -> Result<Option<TransactionReport>, Unanswered> {
-        self.report_within(domain, hour, wait, Scope::default(), false)
-            .await
+        let report = self.report_within(domain, hour, wait, Scope::default(), false);
+        Ok(report.await?.map(Arc::unwrap_or_clone))
     }
 
     /// [`Collector::event_report`], or `Err(Unanswered)` (see
@@ -1079,8 +1086,8 @@ impl Collector {
         hour: u64,
         wait: Duration,
     ) -> Result<Option<EventReport>, Unanswered> {
-        self.report_within(domain, hour, wait, Scope::default(), false)
-            .await
+        let report = self.report_within(domain, hour, wait, Scope::default(), false);
+        Ok(report.await?.map(Arc::unwrap_or_clone))
     }
 
     /// [`Collector::problem_report`], or `Err(Unanswered)` (see
@@ -1091,8 +1098,8 @@ impl Collector {
         hour: u64,
         wait: Duration,
     ) -> Result<Option<ProblemReport>, Unanswered> {
-        self.report_within(domain, hour, wait, Scope::default(), false)
-            .await
+        let report = self.report_within(domain, hour, wait, Scope::default(), false);
+        Ok(report.await?.map(Arc::unwrap_or_clone))
     }
 
     /// [`Collector::metric_report`], or `Err(Unanswered)` (see
@@ -1103,8 +1110,8 @@ impl Collector {
         hour: u64,
         wait: Duration,
     ) -> Result<Option<MetricReport>, Unanswered> {
-        self.report_within(domain, hour, wait, Scope::default(), false)
-            .await
+        let report = self.report_within(domain, hour, wait, Scope::default(), false);
+        Ok(report.await?.map(Arc::unwrap_or_clone))
     }
 }
 

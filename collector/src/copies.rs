@@ -7,17 +7,19 @@
 //! milliseconds, and a dashboard reloaded by several people (or a script) would keep the
 //! thread from its trees long enough for its queue to fill. So a copy that took at least
 //! [`CopyReuse::from`] is kept for [`CopyReuse::factor`] times what it took, and readers of
-//! the same view meanwhile get it: copying then takes at most one part in `factor` of the
-//! thread's time per view, however often the view is asked for. The cost is staleness in
+//! the same view meanwhile share it (an `Arc`, not another copy): copying then takes at
+//! most one part in `factor` of the thread's time per view, however often the view is asked
+//! for. The cost is staleness in
 //! proportion: a view that took 80 ms to copy may be up to 4 s old (at the default 50), on
 //! boards whose finest step is a minute. Cheap copies are never reused, so a small domain's
 //! board is always current.
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::worker::{AnyReport, ReportKind, Scope};
+use crate::worker::{ReportKind, Scope};
 
 /// When a live report's copy is reused (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +60,8 @@ struct ViewKey {
 }
 
 struct Kept {
-    report: AnyReport,
+    /// The report, shared with every reader it answered (an `Arc<R>` of the view's kind).
+    report: Arc<dyn Any + Send + Sync>,
     until: Instant,
 }
 
@@ -86,28 +89,30 @@ impl ReusedCopies {
         }
     }
 
-    /// A kept copy of the view, if one is still fresh (a clone: made on the reader's
-    /// thread, not the analyzer's).
-    pub(crate) fn get(
+    /// A kept copy of the view, if one is still fresh: shared, not copied again.
+    pub(crate) fn get<R: Any + Send + Sync>(
         &self,
         kind: ReportKind,
         hour: u64,
         domain: &str,
         scope: &Scope,
-    ) -> Option<AnyReport> {
+    ) -> Option<Arc<R>> {
         let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         let copy = kept.get(&Self::key(kind, hour, domain, scope))?;
-        (Instant::now() < copy.until).then(|| copy.report.clone())
+        if Instant::now() >= copy.until {
+            return None;
+        }
+        copy.report.clone().downcast::<R>().ok()
     }
 
     /// Keeps `report`, a copy that took its analyzer thread `cost`, if that was long enough.
-    pub(crate) fn offer(
+    pub(crate) fn offer<R: Any + Send + Sync>(
         &self,
         kind: ReportKind,
         hour: u64,
         domain: &str,
         scope: &Scope,
-        report: &AnyReport,
+        report: &Arc<R>,
         cost: Duration,
     ) {
         let Some(keep_for) = self.reuse.keep_for(cost) else {

@@ -155,7 +155,7 @@ pub(crate) enum AnyReport {
 }
 
 /// A report type the collector serves: its kind, and how to take it out of an [`AnyReport`].
-pub(crate) trait Report: DeserializeOwned + Sized {
+pub(crate) trait Report: DeserializeOwned + Clone + Send + Sync + 'static {
     const KIND: ReportKind;
     fn from_any(report: AnyReport) -> Option<Self>;
 }

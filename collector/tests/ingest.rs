@@ -152,11 +152,11 @@ fn real_client_frames_over_tcp_show_up_in_every_report_and_in_the_store() {
     assert_eq!((service.figures.count, service.figures.fail), (2, 1));
 
     let events = block_on(collector.event_report("catgen", HOUR)).unwrap();
-    assert!(serde_json::to_string(&events)
+    assert!(serde_json::to_string(&*events)
         .unwrap()
         .contains("RemoteCall"));
     let problems = block_on(collector.problem_report("catgen", HOUR)).unwrap();
-    assert!(serde_json::to_string(&problems)
+    assert!(serde_json::to_string(&*problems)
         .unwrap()
         .contains("RuntimeException"));
     assert!(block_on(collector.heartbeat_report("catgen", HOUR)).is_some());
@@ -263,7 +263,7 @@ fn an_hour_is_sealed_into_the_store_after_its_grace_period_and_stays_readable() 
     )
     .unwrap();
     assert_eq!(
-        serde_json::to_value(&report).unwrap(),
+        serde_json::to_value(&*report).unwrap(),
         serde_json::to_value(&stored).unwrap()
     );
     // The home page's overview of the sealed hour: from the stored reports.
@@ -271,7 +271,7 @@ fn an_hour_is_sealed_into_the_store_after_its_grace_period_and_stays_readable() 
     let problems = block_on(collector.problem_report("catgen", HOUR));
     assert_eq!(
         overview,
-        ocelot_analyzer::DomainOverview::of(Some(&stored), problems.as_ref())
+        ocelot_analyzer::DomainOverview::of(Some(&stored), problems.as_deref())
     );
     assert!(overview.entry.is_some());
     // A late tree of the sealed hour is now out of window.
@@ -504,7 +504,7 @@ fn domains_spread_over_analyzer_threads_give_the_same_reports_as_one_analyzer() 
     for (domain, want) in reference.reports().iter() {
         let got = block_on(collector.transaction_report(domain, HOUR)).unwrap();
         assert_eq!(
-            serde_json::to_value(&got).unwrap(),
+            serde_json::to_value(&*got).unwrap(),
             serde_json::to_value(want).unwrap(),
             "{domain}"
         );
@@ -514,7 +514,7 @@ fn domains_spread_over_analyzer_threads_give_the_same_reports_as_one_analyzer() 
         let overview = block_on(collector.domain_overview(domain, HOUR));
         assert_eq!(
             overview,
-            ocelot_analyzer::DomainOverview::of(Some(&got), problems.as_ref()),
+            ocelot_analyzer::DomainOverview::of(Some(&got), problems.as_deref()),
             "{domain}"
         );
         assert!(overview.entry.is_some(), "{domain}");
@@ -595,7 +595,7 @@ fn pt1_frames_are_decoded_on_arrival_and_counted_like_nt1() {
     assert_eq!(collector.stats().trees_accepted, accepted);
     let got = block_on(collector.transaction_report("catgen", HOUR)).unwrap();
     assert_eq!(
-        serde_json::to_value(&got).unwrap(),
+        serde_json::to_value(&*got).unwrap(),
         serde_json::to_value(&reference.reports()["catgen"]).unwrap()
     );
     collector.shutdown();
@@ -766,7 +766,7 @@ fn a_name_that_is_not_utf8_is_counted_with_its_bytes_replaced() {
     collector.ingest(bad.into()).unwrap();
     collector.checkpoint_now();
     let report = block_on(collector.transaction_report("shop", HOUR)).unwrap();
-    let json = serde_json::to_value(&report).unwrap().to_string();
+    let json = serde_json::to_value(&*report).unwrap().to_string();
     assert!(json.contains("/caf\u{e9}"), "{json}");
     assert!(json.contains("/caf\u{fffd}!"), "{json}");
     assert_eq!(collector.stats().trees_accepted, 2);

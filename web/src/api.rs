@@ -34,6 +34,8 @@
 //! those that list everything (all but transaction and event). `/api` itself and any other
 //! path under it is a JSON 404.
 
+use std::sync::Arc;
+
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -318,7 +320,7 @@ async fn transaction_of_hour(
         .reports
         .transaction_for(target.domain.clone(), target.hour, ip, type_)
         .await
-        .unwrap_or_else(|| TransactionReport::new(&target.domain, target.hour));
+        .unwrap_or_else(|| Arc::new(TransactionReport::new(&target.domain, target.hour)));
     check_machine(params.ip(), report.ips(), &target)?;
     Ok(Json(heavy(move || {
         report.view(&ViewQuery {
@@ -330,12 +332,12 @@ async fn transaction_of_hour(
 
 /// The Event report of the target (an empty one for a domain without events): the event
 /// view's, and the dependency view's, whose edges live in it.
-async fn event_report(state: &AppState, target: &Target) -> EventReport {
+async fn event_report(state: &AppState, target: &Target) -> Arc<EventReport> {
     state
         .reports
         .event(target.domain.clone(), target.hour)
         .await
-        .unwrap_or_else(|| EventReport::new(&target.domain, target.hour))
+        .unwrap_or_else(|| Arc::new(EventReport::new(&target.domain, target.hour)))
 }
 
 async fn event(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
@@ -421,7 +423,7 @@ async fn problem_of_hour(
         .reports
         .problem(target.domain.clone(), target.hour)
         .await
-        .unwrap_or_else(|| ProblemReport::new(&target.domain, target.hour));
+        .unwrap_or_else(|| Arc::new(ProblemReport::new(&target.domain, target.hour)));
     check_machine(params.ip(), report.ips(), &target)?;
     Ok(Json(heavy(move || {
         report.view(&view_query(&params, &target))
@@ -439,7 +441,7 @@ async fn heartbeat(
         .reports
         .heartbeat(target.domain.clone(), target.hour)
         .await
-        .unwrap_or_else(|| HeartbeatReport::new(&target.domain, target.hour));
+        .unwrap_or_else(|| Arc::new(HeartbeatReport::new(&target.domain, target.hour)));
     check_machine(params.ip(), report.ips(), &target)?;
     Ok(Json(heavy(move || {
         report.view(&view_query(&params, &target))
@@ -469,7 +471,7 @@ async fn metric(
         .reports
         .metric(target.domain.clone(), target.hour)
         .await
-        .unwrap_or_else(|| MetricReport::new(&target.domain, target.hour));
+        .unwrap_or_else(|| Arc::new(MetricReport::new(&target.domain, target.hour)));
     Ok(Json(heavy(move || {
         report.view(&view_query(&params, &target))
     })))
@@ -499,7 +501,7 @@ async fn state(State(state): State<AppState>, params: Params) -> Result<Json<Sta
         .reports
         .state(hour)
         .await
-        .unwrap_or_else(|| StateReport::new(hour));
+        .unwrap_or_else(|| Arc::new(StateReport::new(hour)));
     let elapsed_seconds = elapsed_seconds(hour, state.reports.now_ms());
     Ok(Json(heavy(move || {
         report.view(&ViewQuery {

@@ -117,7 +117,7 @@ async fn add_hours<D, R, F>(
     add_hour: fn(&mut D, &R) -> bool,
     hour_of: fn(&R) -> u64,
 ) where
-    F: Future<Output = Option<R>>,
+    F: Future<Output = Option<std::sync::Arc<R>>>,
 {
     for &hour in hours {
         if let Some(report) = fetch(hour).await {

@@ -32,7 +32,11 @@ pub trait ReportSource: Send + Sync {
     /// Domains with a report in `hour`, sorted.
     fn domains(&self, hour: u64) -> BoxFuture<'_, Vec<String>>;
     /// The transaction report of `domain` in `hour`, if any.
-    fn transaction(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<TransactionReport>>;
+    fn transaction(
+        &self,
+        domain: String,
+        hour: u64,
+    ) -> BoxFuture<'_, Option<Arc<TransactionReport>>>;
     /// The transaction report of `domain` in `hour` for a view of machine `ip` (`None`:
     /// every machine) and type `type_` (`None`: every type). A source may leave out what
     /// that view does not read (the collector's live reports do: the analyzer thread then
@@ -43,7 +47,7 @@ pub trait ReportSource: Send + Sync {
         hour: u64,
         ip: Option<String>,
         type_: Option<String>,
-    ) -> BoxFuture<'_, Option<TransactionReport>> {
+    ) -> BoxFuture<'_, Option<Arc<TransactionReport>>> {
         let _ = (ip, type_);
         self.transaction(domain, hour)
     }
@@ -54,19 +58,19 @@ pub trait ReportSource: Send + Sync {
         Box::pin(async move {
             let transactions = self.transaction(domain.clone(), hour).await;
             let problems = self.problem(domain, hour).await;
-            DomainOverview::of(transactions.as_ref(), problems.as_ref())
+            DomainOverview::of(transactions.as_deref(), problems.as_deref())
         })
     }
     /// The event report of `domain` in `hour`, if any.
-    fn event(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<EventReport>>;
+    fn event(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<EventReport>>>;
     /// The problem report of `domain` in `hour`, if any.
-    fn problem(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<ProblemReport>>;
+    fn problem(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<ProblemReport>>>;
     /// The heartbeat report of `domain` in `hour`, if any.
-    fn heartbeat(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<HeartbeatReport>>;
+    fn heartbeat(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<HeartbeatReport>>>;
     /// The metric report of `domain` in `hour`, if any.
-    fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<MetricReport>>;
+    fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<MetricReport>>>;
     /// The collector's own report of `hour`, if any.
-    fn state(&self, hour: u64) -> BoxFuture<'_, Option<StateReport>>;
+    fn state(&self, hour: u64) -> BoxFuture<'_, Option<Arc<StateReport>>>;
     /// The caps and long-execution thresholds the reports are counted under: the boards
     /// name them (how many names a type keeps before the rest fold into `OTHERS`, where a
     /// long execution starts). By default CAT's, [`AnalyzerConfig::default`].
@@ -212,43 +216,67 @@ impl ReportSource for MemoryReports {
         )
     }
 
-    fn transaction(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<TransactionReport>> {
-        ready(
-            self.hour(hour)
-                .and_then(|h| h.analyzers.transaction.reports().get(&domain).cloned()),
-        )
+    fn transaction(
+        &self,
+        domain: String,
+        hour: u64,
+    ) -> BoxFuture<'_, Option<Arc<TransactionReport>>> {
+        ready(self.hour(hour).and_then(|h| {
+            h.analyzers
+                .transaction
+                .reports()
+                .get(&domain)
+                .cloned()
+                .map(Arc::new)
+        }))
     }
 
-    fn event(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<EventReport>> {
-        ready(
-            self.hour(hour)
-                .and_then(|h| h.analyzers.event.reports().get(&domain).cloned()),
-        )
+    fn event(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<EventReport>>> {
+        ready(self.hour(hour).and_then(|h| {
+            h.analyzers
+                .event
+                .reports()
+                .get(&domain)
+                .cloned()
+                .map(Arc::new)
+        }))
     }
 
-    fn problem(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<ProblemReport>> {
-        ready(
-            self.hour(hour)
-                .and_then(|h| h.analyzers.problem.reports().get(&domain).cloned()),
-        )
+    fn problem(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<ProblemReport>>> {
+        ready(self.hour(hour).and_then(|h| {
+            h.analyzers
+                .problem
+                .reports()
+                .get(&domain)
+                .cloned()
+                .map(Arc::new)
+        }))
     }
 
-    fn heartbeat(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<HeartbeatReport>> {
-        ready(
-            self.hour(hour)
-                .and_then(|h| h.analyzers.heartbeat.reports().get(&domain).cloned()),
-        )
+    fn heartbeat(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<HeartbeatReport>>> {
+        ready(self.hour(hour).and_then(|h| {
+            h.analyzers
+                .heartbeat
+                .reports()
+                .get(&domain)
+                .cloned()
+                .map(Arc::new)
+        }))
     }
 
-    fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<MetricReport>> {
-        ready(
-            self.hour(hour)
-                .and_then(|h| h.analyzers.metric.reports().get(&domain).cloned()),
-        )
+    fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<MetricReport>>> {
+        ready(self.hour(hour).and_then(|h| {
+            h.analyzers
+                .metric
+                .reports()
+                .get(&domain)
+                .cloned()
+                .map(Arc::new)
+        }))
     }
 
-    fn state(&self, hour: u64) -> BoxFuture<'_, Option<StateReport>> {
-        ready(self.hour(hour).and_then(|h| h.state.clone()))
+    fn state(&self, hour: u64) -> BoxFuture<'_, Option<Arc<StateReport>>> {
+        ready(self.hour(hour).and_then(|h| h.state.clone().map(Arc::new)))
     }
 
     fn analyzer_config(&self) -> &AnalyzerConfig {

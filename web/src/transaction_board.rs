@@ -179,7 +179,7 @@ async fn transaction_board(
         (None, true) => lacks_transactions(&state, &board, &params).await?,
         _ => heavy(|| {
             let config = state.reports.analyzer_config();
-            render(&board, &params, config, report.as_ref())
+            render(&board, &params, config, report.as_deref())
         })?,
     };
     Ok((status, page(&board.title(HEADING), PATH, body)))

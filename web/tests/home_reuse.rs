@@ -30,26 +30,46 @@ impl ReportSource for Counting {
     fn domains(&self, hour: u64) -> BoxFuture<'_, Vec<String>> {
         self.inner.domains(hour)
     }
-    fn transaction(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<TransactionReport>> {
+    fn transaction(
+        &self,
+        domain: String,
+        hour: u64,
+    ) -> BoxFuture<'_, Option<std::sync::Arc<TransactionReport>>> {
         self.inner.transaction(domain, hour)
     }
     fn overview(&self, domain: String, hour: u64) -> BoxFuture<'_, DomainOverview> {
         self.overviews.fetch_add(1, Ordering::Relaxed);
         self.inner.overview(domain, hour)
     }
-    fn event(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<EventReport>> {
+    fn event(
+        &self,
+        domain: String,
+        hour: u64,
+    ) -> BoxFuture<'_, Option<std::sync::Arc<EventReport>>> {
         self.inner.event(domain, hour)
     }
-    fn problem(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<ProblemReport>> {
+    fn problem(
+        &self,
+        domain: String,
+        hour: u64,
+    ) -> BoxFuture<'_, Option<std::sync::Arc<ProblemReport>>> {
         self.inner.problem(domain, hour)
     }
-    fn heartbeat(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<HeartbeatReport>> {
+    fn heartbeat(
+        &self,
+        domain: String,
+        hour: u64,
+    ) -> BoxFuture<'_, Option<std::sync::Arc<HeartbeatReport>>> {
         self.inner.heartbeat(domain, hour)
     }
-    fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<MetricReport>> {
+    fn metric(
+        &self,
+        domain: String,
+        hour: u64,
+    ) -> BoxFuture<'_, Option<std::sync::Arc<MetricReport>>> {
         self.inner.metric(domain, hour)
     }
-    fn state(&self, hour: u64) -> BoxFuture<'_, Option<StateReport>> {
+    fn state(&self, hour: u64) -> BoxFuture<'_, Option<std::sync::Arc<StateReport>>> {
         self.inner.state(hour)
     }
 }
