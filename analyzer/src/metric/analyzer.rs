@@ -28,17 +28,24 @@ fn parse_value(status: &str, data: &str) -> Option<(MetricKind, u64, f64)> {
     let kind = MetricKind::of_status(status)?;
     let (count, sum) = match kind {
         MetricKind::Count => {
+            // CAT: `(int) Double.parseDouble(data)`, so `2.0` counts 2 and `3.7` counts 3.
+            // A negative count (which CAT would subtract) has no place in a `u64`.
             let count = if data.is_empty() {
                 1
             } else {
-                data.parse().ok()?
+                data.parse::<u64>()
+                    .ok()
+                    .or_else(|| number(data).filter(|v| *v >= 0.0).map(|v| v as u64))?
             };
             (count, count as f64)
         }
         MetricKind::Duration | MetricKind::Sum => (1, number(data)?),
         MetricKind::SumAndCount => {
-            let (count, sum) = data.split_once(',')?;
-            (count.trim().parse().ok()?, number(sum)?)
+            // CAT: `data.split(",")`, the count from `[0]` and the sum from `[1]`; fields
+            // after those are ignored.
+            let mut fields = data.split(',');
+            let count = fields.next()?.trim().parse().ok()?;
+            (count, number(fields.next()?)?)
         }
         MetricKind::None => return None,
     };

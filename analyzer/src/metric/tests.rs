@@ -306,3 +306,24 @@ fn a_metrics_hour_count_saturates_where_its_minutes_do() {
     let view = analyzer.reports()["shop"].view(&ViewQuery::default());
     assert_eq!(view.metrics[0].count, u64::MAX);
 }
+
+#[test]
+fn counts_and_sums_are_read_as_cats_business_analyzer_reads_them() {
+    // CAT 3.1.0 `BusinessAnalyzer#parseValue`: a `C` count is `(int) Double.parseDouble`
+    // (so `2.0` and `3.7` count 2 and 3), and `S,C` takes the first two of the
+    // comma-separated fields (`data.split(",")`, `[0]` and `[1]`), ignoring any more.
+    let reports = run(&[
+        metric("shop", "", "orders", "C", "2.0"),
+        metric("shop", "", "orders", "C", "3.7"),
+        metric("shop", "", "latency", "S,C", "2,400,extra"),
+    ]);
+    let report = &reports["shop"];
+    let view = report.view(&ViewQuery::default());
+    let figures: Vec<(&str, u64, f64)> = view
+        .metrics
+        .iter()
+        .map(|m| (m.name.as_str(), m.count, m.sum))
+        .collect();
+    assert_eq!(figures, [("latency", 2, 400.0), ("orders", 5, 5.0)]);
+    assert_eq!(report.ignored(), 0);
+}
