@@ -320,7 +320,10 @@ impl Writer {
                     return;
                 }
                 self.failed_opens.remove(&key);
-                if !self.shared.admit_domain(hour, domain) {
+                // A domain with files in the hour already (from before a restart, which
+                // the cap's count does not survive) is never refused.
+                let on_disk = || self.shared.layout.domain_dir(hour, domain).is_dir();
+                if !self.shared.admit_domain(hour, domain) && !on_disk() {
                     counters.drop_frames(DropReason::TooManyDomains, 1);
                     let cap = self.shared.config.max_domains_per_hour;
                     self.shared.warn_throttled(Warned::DomainCap, || {

@@ -254,6 +254,23 @@ fn message_ids_naming_more_domains_than_an_hour_takes_are_refused_counted_and_ma
         })
         .count();
     assert_eq!(folders, 3);
+    store.shutdown();
+    drop(store);
+
+    // After a restart the count starts again, but a domain with files in the hour is never
+    // refused, even when the hour is full of new ones.
+    let mut config = common::config(dir.path());
+    config.max_domains_per_hour = 3;
+    let store = Store::open(config).unwrap();
+    let new: Vec<MessageId> = (10..13).map(|n| id(&format!("d{n}"), 1, 1)).collect();
+    let again = id("d1", 1, 2);
+    for i in new.iter().chain([&again]) {
+        store.append(i, frame(i, 10)).unwrap();
+    }
+    store.flush().unwrap();
+    for i in new.iter().chain([&again]) {
+        assert!(store.lookup(i).unwrap().is_some(), "{i}");
+    }
 }
 
 #[test]
