@@ -137,9 +137,10 @@ enum Command {
         /// Data directory (overrides store.dir; default ./ocelot-data).
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Zone of PT1 wall-clock times.
-        #[arg(long, default_value = "+08:00", value_parser = decode::parse_utc_offset)]
-        pt1_timezone: i32,
+        /// Zone of PT1 wall-clock times (default: the config's collector.pt1_utc_offset_seconds,
+        /// +08:00 unless set).
+        #[arg(long, value_parser = decode::parse_utc_offset)]
+        pt1_timezone: Option<i32>,
     },
 }
 
@@ -252,12 +253,14 @@ fn main() -> ExitCode {
             config,
             data,
             pt1_timezone,
-        } => data_dir(config.as_deref(), data).and_then(|data| {
+        } => config::Config::load(config.as_deref()).and_then(|config| {
+            // The server's own zone, so that the times printed are the ones its pages show.
+            let zone = pt1_timezone.unwrap_or(config.collector.pt1_utc_offset_seconds);
             lookup::run(
                 &id,
-                &data,
+                &data.unwrap_or(config.store.dir),
                 ocelot_protocol::DecodeOptions {
-                    pt1_utc_offset_seconds: pt1_timezone,
+                    pt1_utc_offset_seconds: zone,
                 },
             )
         }),
