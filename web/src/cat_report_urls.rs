@@ -4,8 +4,11 @@
 //!
 //! CAT's parameters become ours where one means the same:
 //!
-//! * `domain`, `ip` (CAT's `All` is ours too), `type` and `name` (transactions and events;
-//!   a problem's `type` is its category, as on our board) are kept as they are.
+//! * `domain`, `ip` (CAT's `All` is ours too), `type` and `name` (transactions and events)
+//!   are kept as they are. On CAT's Problem page `type` is a category (`error`,
+//!   `long-url`, ...), which our board shows as a section: it becomes the section's anchor
+//!   (`#long-url`), where our `type=` (the failed or slow transaction's type) would have
+//!   shown nothing.
 //! * `date=YYYYMMDDHH` becomes `hour=`; CAT reads a bare `YYYYMMDD` as the day's first hour.
 //! * CAT's history mode (`op=history..`, or a `reportType` of `day`, `week` or `month`)
 //!   becomes our day view, `day=YYYYMMDD` of the date (today without one), on the boards
@@ -59,7 +62,7 @@ const EVENT: CatPage = CatPage {
 };
 const PROBLEM: CatPage = CatPage {
     board: "/p",
-    kept: &["domain", "ip", "type"],
+    kept: &["domain", "ip"],
     days: true,
     thresholds: true,
 };
@@ -120,9 +123,36 @@ fn board_url(page: CatPage, query: &CatQuery, today: u64) -> Result<String, BadP
             .collect();
         params.push(("long_ms", raised.join(",")));
     }
+    // CAT's Problem `type` is a category: our board's section of it. Another value is
+    // taken as a transaction or event type, as our `type=` is.
+    let mut section = None;
+    if page.thresholds {
+        match value(query, "type") {
+            Some(category) if PROBLEM_CATEGORIES.contains(&category) => section = Some(category),
+            Some(type_) => params.push(("type", type_.to_owned())),
+            None => {}
+        }
+    }
     let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    Ok(build_url(page.board, &params))
+    let url = build_url(page.board, &params);
+    Ok(match section {
+        Some(category) => format!("{url}#{}", crate::links::anchor_id("", category)),
+        None => url,
+    })
 }
+
+/// CAT's problem types (`ProblemType.java`): the categories CAT's Problem page's `type`
+/// names.
+const PROBLEM_CATEGORIES: [&str; 8] = [
+    "error",
+    "failure",
+    "heartbeat",
+    "long-url",
+    "long-sql",
+    "long-call",
+    "long-service",
+    "long-cache",
+];
 
 /// The period a CAT query selects, as our parameter and its value; `None` for the current
 /// hour.

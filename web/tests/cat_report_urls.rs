@@ -27,8 +27,12 @@ async fn cat_report_pages_redirect_to_our_boards_with_the_date_as_the_hour() {
         ),
         (
             "/cat/r/p?domain=gateway&ip=All&date=2026120619&type=error&status=NullPointerException",
-            "/p?domain=gateway&ip=All&type=error&hour=2026120619",
+            "/p?domain=gateway&ip=All&hour=2026120619#error",
         ),
+        // CAT's problem type is a category, our board's section of it; another value is
+        // a transaction or event type, as our `type=` is.
+        ("/cat/r/p?domain=gateway&type=long-url", "/p?domain=gateway#long-url"),
+        ("/cat/r/p?domain=gateway&type=URL", "/p?domain=gateway&type=URL"),
         (
             "/cat/r/h?domain=gateway&ip=10.1.2.3&date=2026120619",
             "/h?domain=gateway&ip=10.1.2.3&hour=2026120619",
