@@ -11,8 +11,8 @@
 //! Restarts: like CAT's mark file, each domain has `<mark_dir>/<domain>.mark` holding
 //! `hour reserved`, where `reserved` is a sequence number not yet handed out. A starting
 //! process begins at `reserved` if the file's hour is the current hour, and at once writes a
-//! new reservation. Background threads (the sender, every tick) call
-//! [`MessageIdFactory::persist`], which moves the reservation ahead of the counter by
+//! new reservation. Background threads (a mark keeper of the process's, and the sender,
+//! every tick) call [`MessageIdFactory::persist`], which moves the reservation ahead of the counter by
 //! `max(MIN_RESERVE, 2 x IDs drawn since the last persist)`. An ID repeats after a crash only
 //! if a process drew more IDs between two persists than that margin, i.e. more than double its
 //! previous tick's rate, and at least [`MIN_RESERVE`]. Sequence numbers stay small (CAT's
@@ -241,7 +241,46 @@ impl Registry {
 
 /// The process-wide factory for `domain`, created on first use.
 pub(crate) fn factory_for(domain: &str, mark_dir: Option<&Path>) -> Arc<MessageIdFactory> {
-    factory_of_process(&REGISTRY, std::process::id(), domain, mark_dir)
+    let factory = factory_of_process(&REGISTRY, std::process::id(), domain, mark_dir);
+    if factory.mark.is_some() {
+        keep_marks_ahead();
+    }
+    factory
+}
+
+/// How often the mark keeper moves the reservations ahead of the counters.
+#[cfg(not(loom))]
+const KEEP_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The pid whose mark keeper runs (0: none yet). A child forked from a process has none of
+/// its threads, so it starts its own.
+#[cfg(not(loom))]
+static KEEPER_OF: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Starts this process's mark keeper if it has none: a thread that calls [`persist_all`]
+/// every [`KEEP_EVERY`] for as long as the process lives. The sender thread persists too,
+/// but it can be held for seconds (name lookups, connects to collectors that do not
+/// answer, a write timeout), and a process that drew IDs past its reservation meanwhile
+/// and then crashed would repeat them after its restart.
+fn keep_marks_ahead() {
+    #[cfg(not(loom))]
+    {
+        let pid = std::process::id();
+        let previous = KEEPER_OF.swap(pid, std::sync::atomic::Ordering::AcqRel);
+        if previous == pid {
+            return;
+        }
+        let started = std::thread::Builder::new()
+            .name("ocelot-mark".to_owned())
+            .spawn(|| loop {
+                std::thread::sleep(KEEP_EVERY);
+                persist_all();
+            });
+        if started.is_err() {
+            // The sender's own persisting still runs; try again with the next factory.
+            KEEPER_OF.store(0, std::sync::atomic::Ordering::Release);
+        }
+    }
 }
 
 fn factory_of_process(
