@@ -634,13 +634,15 @@ impl Collector {
         let sealing = hour_of(now.saturating_sub(grace_ms))
             > hour_of(ticks.last_tick_ms.saturating_sub(grace_ms));
         ticks.last_tick_ms = now;
-        if now.saturating_sub(ticks.last_sample_ms)
-            >= inner.config.state_interval.as_millis() as u64
-        {
+        // Due once `interval` has passed since `last`, or at once when the clock stepped
+        // back past `last` (NTP): waiting until it is past `last` again held off the
+        // checkpoints for as long as the step, and a crash then lost all of that.
+        let due =
+            |last: u64, interval: Duration| now < last || now - last >= interval.as_millis() as u64;
+        if due(ticks.last_sample_ms, inner.config.state_interval) {
             self.send_sample(&mut ticks, now);
         }
-        let checkpoint_due = now.saturating_sub(ticks.last_checkpoint_ms)
-            >= inner.config.checkpoint_interval.as_millis() as u64;
+        let checkpoint_due = due(ticks.last_checkpoint_ms, inner.config.checkpoint_interval);
         if sealing || checkpoint_due {
             ticks.last_checkpoint_ms = now;
             drop(ticks);
@@ -784,11 +786,25 @@ impl Collector {
         if inner.stopped.swap(true, Relaxed) {
             return;
         }
-        for control in &inner.controls {
+        // The analyzer threads first: what they drop while they drain their queues goes
+        // into the State report's last sample, taken once they are done, before the State
+        // worker writes it (without that sample the report missed up to `state_interval`
+        // of drops, decode errors and trees out of the window).
+        let mut threads = std::mem::take(&mut *inner.threads.lock().expect("threads lock"));
+        let state_thread = threads.split_off(inner.shards);
+        for control in &inner.controls[..inner.shards] {
             let _ = control.send(Control::Shutdown);
         }
-        let threads = std::mem::take(&mut *inner.threads.lock().expect("threads lock"));
         for thread in threads {
+            let _ = thread.join();
+        }
+        {
+            let mut ticks = inner.ticks.lock().expect("tick state lock");
+            let now = inner.clock.now_ms();
+            self.send_sample(&mut ticks, now);
+        }
+        let _ = inner.controls[inner.state_worker()].send(Control::Shutdown);
+        for thread in state_thread {
             let _ = thread.join();
         }
     }

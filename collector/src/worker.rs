@@ -837,6 +837,10 @@ pub(crate) fn run<W: Worker>(
                     counters.dropped_hour_sealed.fetch_add(too_late, Relaxed);
                 }
                 match message {
+                    // A reader that gave up waiting (3 s, behind a slow checkpoint) gets no
+                    // copy: queries piled up then would cost the thread that is behind.
+                    Ok(Control::Query { reply, .. }) if reply.is_closed() => {}
+                    Ok(Control::Overview { reply, .. }) if reply.is_closed() => {}
                     Ok(Control::Query { hour, kind, domain, scope, reply }) => {
                         let copying = thread_cpu_time();
                         let report = open.get(&hour).and_then(|state| W::query(state, kind, &domain, &scope));
@@ -942,7 +946,11 @@ pub(crate) fn run<W: Worker>(
                         }
                     }
                     Ok(Control::Sample(sample)) => {
-                        let hour = ocelot_protocol::hour_of(sample.now_ms);
+                        // Never into a sealed hour (a clock stepped back into it): its report
+                        // is written, and a new one would replace it at the next seal or at
+                        // shutdown. The figures go to the first hour still open instead.
+                        let hour = ocelot_protocol::hour_of(sample.now_ms)
+                            .max(sealed_through.map_or(0, |sealed| sealed + 1));
                         let state = open.entry(hour).or_insert_with(|| worker.new_hour(hour));
                         W::sample(state, &sample);
                     }

@@ -1728,3 +1728,121 @@ fn an_hours_entry_budget_holds_with_every_tree_counted_and_is_reported_once() {
     assert_eq!(collector.stats().entry_budgets_spent, 3);
     collector.shutdown();
 }
+
+/// The State report of `hour` as stored: its view's trees and out-of-window count.
+fn stored_state(store: &Store, hour: u64) -> Option<(u64, u64)> {
+    let bytes = store
+        .read_report(hour, ocelot_collector::STATE_DOMAIN, "state")
+        .unwrap()?;
+    let state: ocelot_analyzer::StateReport = serde_json::from_slice(&bytes).unwrap();
+    let view = state.view(&ViewQuery::default());
+    Some((view.trees, view.out_of_window))
+}
+
+/// An NTP step backwards used to hold off the periodic checkpoints (and State samples)
+/// until the clock was past the last one again: a clock stepped back five minutes wrote
+/// nothing for six, and a kill -9 then lost all of them, not one interval.
+#[test]
+fn checkpoints_go_on_every_interval_after_the_clock_steps_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let stored = |store: &Store| {
+        store
+            .read_report(HOUR, "shop", "transaction")
+            .unwrap()
+            .map(|bytes| url_count(&serde_json::from_slice(&bytes).unwrap()))
+    };
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock.clone());
+    collector.ingest(tree_of_domain("shop", 1)).unwrap();
+    clock.set(NOW_MS + 60_000);
+    collector.tick();
+    wait_for("the periodic checkpoint", || stored(&store) == Some(1));
+    // Stepped back five minutes; the clock thread goes on ticking every second.
+    let stepped = NOW_MS + 60_000 - 5 * 60_000;
+    clock.set(stepped);
+    collector.tick();
+    collector.ingest(tree_of_domain("shop", 2)).unwrap();
+    for second in 1..=61 {
+        clock.set(stepped + second * 1_000);
+        collector.tick();
+    }
+    wait_for("a checkpoint a minute after the step", || {
+        stored(&store) == Some(2)
+    });
+    collector.shutdown();
+    store.shutdown();
+}
+
+/// The State worker filed a sample under the hour of its time even when that hour was
+/// sealed: a clock stepped back into the sealed hour opened a new, empty State report for
+/// it, which the next seal (or the shutdown) wrote over the sealed one.
+#[test]
+fn a_sealed_hours_state_report_survives_the_clock_stepping_back_into_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock.clone());
+    for seq in 1..=3 {
+        collector.ingest(tree_of_domain("shop", seq)).unwrap();
+    }
+    clock.set((HOUR + 1) * 3_600_000 + 3 * 60_000 + 500);
+    collector.tick();
+    collector.checkpoint_now();
+    assert_eq!(stored_state(&store, HOUR), Some((3, 0)));
+    // NTP steps the clock back five minutes, into the sealed hour.
+    clock.set(HOUR * 3_600_000 + 58 * 60_000 + 500);
+    let state = block_on(collector.state_report(HOUR)).unwrap();
+    assert_eq!(state.view(&ViewQuery::default()).trees, 3);
+    collector.tick();
+    collector.shutdown();
+    assert_eq!(stored_state(&store, HOUR), Some((3, 0)));
+    store.shutdown();
+}
+
+/// A Ctrl-C wrote the State report without the figures since its last sample (up to
+/// `state_interval`): trees out of the window, decode errors and drops of the last seconds.
+#[test]
+fn a_shutdown_writes_the_collectors_last_figures_into_the_state_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock);
+    collector.ingest(tree_of_domain("shop", 1)).unwrap();
+    let long_ago = NOW_MS - 5 * 3_600_000;
+    collector.ingest(tree_at("shop", 2, long_ago)).unwrap();
+    assert_eq!(collector.stats().out_of_window, 1);
+    collector.shutdown();
+    assert_eq!(stored_state(&store, HOUR), Some((1, 1)));
+    store.shutdown();
+}
+
+/// Not fixed: a clock set hours ahead and corrected again (a wrong date, a VM restored
+/// from a snapshot) seals the current hour while it is ahead; once corrected, every tree of
+/// the rest of that hour is accepted by the window and then dropped as `hour_sealed` by
+/// every worker, where a restart would have continued the hour from its sealed reports.
+#[test]
+#[ignore = "finding: a forward-and-back clock step drops the rest of the hour"]
+fn an_hour_sealed_while_the_clock_was_ahead_goes_on_once_it_is_corrected() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock.clone());
+    for seq in 1..=2 {
+        collector.ingest(tree_of_domain("shop", seq)).unwrap();
+    }
+    clock.set(NOW_MS + 2 * 3_600_000);
+    collector.tick();
+    collector.checkpoint_now();
+    clock.set(NOW_MS + 2 * 60_000);
+    for seq in 3..=5 {
+        let ts = NOW_MS + 2 * 60_000;
+        collector.ingest(tree_at("shop", seq, ts)).unwrap();
+    }
+    collector.checkpoint_now();
+    assert_eq!(collector.stats().dropped_total(), 0);
+    let report = block_on(collector.transaction_report("shop", HOUR)).unwrap();
+    assert_eq!(url_count(&report), 5);
+    collector.shutdown();
+    store.shutdown();
+}
