@@ -134,7 +134,7 @@ fn render(s: &AlertSnapshot) -> Markup {
         .count() as u64;
     let c = &s.counters;
     html! {
-        h1 { "Alerts" }
+        header.board-head { div.board-title { h1 { "Alerts" } } }
         section.panel {
             div.stats {
                 (stat("Rules", &format_count(s.rules.len() as u64), false))
@@ -172,7 +172,11 @@ fn render(s: &AlertSnapshot) -> Markup {
                                 @if let Some(text) = suppression_text(r) { div.muted { (text) } }
                                 @if let Some(text) = missing_baseline_text(r) { div.muted { (text) } }
                             }
-                            td { (format!("{:?}", r.phase).to_lowercase()) }
+                            td {
+                                @let phase = format!("{:?}", r.phase).to_lowercase();
+                                @if r.phase == AlertPhase::Firing { span.badge.fail { (phase) } }
+                                @else { span.badge.neutral { (phase) } }
+                            }
                             td { (minute_title(&r.last_time)) }
                             td.num { (value(r.last_value, r.measure, r.scope.report)) }
                             td.num { (value(r.last_baseline, r.measure, r.scope.report)) }

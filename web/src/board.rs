@@ -393,7 +393,7 @@ impl Board {
                         // Pages do not update themselves: say which hour, and how to see more.
                         @match self.day {
                             Some(day) => {
-                                (day_title(day)) " · " span.badge { "whole day" }
+                                (day_title(day)) " · " span.badge.neutral { "whole day" }
                                 @if day == self.current_hour / HOURS_PER_DAY { " · today so far · reload for newer" }
                             }
                             None => {
