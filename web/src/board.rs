@@ -931,6 +931,11 @@ impl Render for Ms {
                 out.push('0');
                 Ok(())
             }
+            // Not "0.00" beside an exact "0" in the same row: a duration, however short.
+            _ if ms > 0.0 && ms < 0.005 => {
+                out.push_str("<0.01");
+                Ok(())
+            }
             v if v < 10.0 => write!(out, "{ms:.2}"),
             v if v < 100.0 => write!(out, "{ms:.1}"),
             _ => {
@@ -1141,6 +1146,8 @@ mod tests {
     #[test]
     fn numbers_are_formatted_for_tables() {
         assert_eq!(format_ms(0.0), "0");
+        assert_eq!(format_ms(0.001), "<0.01");
+        assert_eq!(format_ms(0.005), "0.01");
         assert_eq!(format_ms(1.234), "1.23");
         assert_eq!(format_ms(12.34), "12.3");
         assert_eq!(format_ms(1234.4), "1,234");
