@@ -132,7 +132,7 @@ pub(crate) fn nice_ticks(max: f64) -> Vec<f64> {
     (0..=count).map(|i| i as f64 * step).collect()
 }
 
-/// A tick or tooltip number: `0`, `0.25`, `12`, `1.5k`, `2M`.
+/// A tick or tooltip number: `0`, `0.25`, `12`, `1,500`, `15k`, `2M`.
 pub(crate) fn format_number(value: f64) -> String {
     let abs = value.abs();
     let (scaled, suffix) = if abs >= 1e9 {
@@ -144,7 +144,15 @@ pub(crate) fn format_number(value: f64) -> String {
     } else {
         (value, "")
     };
-    let text = if scaled == scaled.trunc() {
+    let text = if scaled == scaled.trunc() && scaled.abs() >= 1000.0 {
+        // `1,500`, grouped as the tables group counts.
+        let grouped = crate::board::format_count(scaled.abs() as u64);
+        if scaled < 0.0 {
+            format!("-{grouped}")
+        } else {
+            grouped
+        }
+    } else if scaled == scaled.trunc() {
         format!("{scaled:.0}")
     } else if scaled.abs() >= 10.0 {
         format!("{scaled:.1}")
@@ -492,7 +500,8 @@ mod tests {
         assert_eq!(format_number(0.25), "0.25");
         assert_eq!(format_number(12.0), "12");
         assert_eq!(format_number(12.5), "12.5");
-        assert_eq!(format_number(1500.0), "1500");
+        assert_eq!(format_number(1500.0), "1,500");
+        assert_eq!(format_number(-2500.0), "-2,500");
         assert_eq!(format_number(15_000.0), "15k");
         assert_eq!(format_number(2_000_000.0), "2M");
     }
