@@ -23,7 +23,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use maud::{html, Markup, PreEscaped};
+use maud::{html, Markup, PreEscaped, Render};
 use ocelot_analyzer::AnalyzerConfig;
 use ocelot_protocol::{hour_of, Message, MessageId, MessageIdError, MessageTree};
 use serde::Deserialize;
@@ -549,11 +549,30 @@ fn render_row(message: &Message, depth: usize, axis: &TimeAxis, board_url: Optio
 
 fn type_and_name(message: &Message) -> Markup {
     html! {
-        span.type { (message.type_()) }
+        span.type { (Breakable(message.type_())) }
         @if !message.type_().is_empty() && !message.name().is_empty() {
             span.sep { " / " }
         }
-        span.name { (message.name()) }
+        span.name { (Breakable(message.name())) }
+    }
+}
+
+/// Text that a narrow screen may break after `.`, `/`, `-`, `_` or `:` (`<wbr>`), so
+/// `OrderService.create` wraps as `OrderService.` and `create`, not mid-word.
+struct Breakable<'a>(&'a str);
+
+impl Render for Breakable<'_> {
+    fn render_to(&self, out: &mut String) {
+        let mut rest = self.0;
+        while let Some(at) = rest.find(['.', '/', '-', '_', ':']) {
+            let (piece, tail) = rest.split_at(at + 1);
+            piece.render_to(out);
+            if !tail.is_empty() {
+                out.push_str("<wbr>");
+            }
+            rest = tail;
+        }
+        rest.render_to(out);
     }
 }
 
@@ -810,6 +829,15 @@ mod tests {
         assert_eq!(id_in_link("/m/x%zz-7f000001-1-2"), None, "a broken escape");
         assert_eq!(id_in_link("/cat/r/m?messageId=nope"), None);
         assert_eq!(id_in_link("/cat/r/m?messageId=a%zz-7f000001-1-2"), None);
+    }
+
+    #[test]
+    fn names_may_break_after_separators_and_stay_escaped() {
+        let html = |text| Breakable(text).render().into_string();
+        assert_eq!(html("OrderService.create"), "OrderService.<wbr>create");
+        assert_eq!(html("/api/<x>"), "/<wbr>api/<wbr>&lt;x&gt;");
+        assert_eq!(html("plain"), "plain");
+        assert_eq!(html("end."), "end.");
     }
 
     #[test]
