@@ -145,6 +145,7 @@ fn render(s: &AlertSnapshot) -> Markup {
                 (stat("Notifications sent", &format_count(c.notifications_sent), false))
                 (stat("Notification failures", &format_count(c.notification_failures), c.notification_failures > 0))
             }
+            p.hint { "Fired, resolved, suppressed and the notifications count since this server started; the rules' state and the lists below carry over restarts." }
         }
         section.panel {
             h2 { "Rules" span.count { (s.rules.len()) } }
@@ -283,6 +284,10 @@ mod tests {
         assert!(!page.contains("<b>silent</b>"));
         assert!(page.contains("firing"));
         assert!(page.contains("/t?domain=shop"), "links to the board");
+        assert!(
+            page.contains("count since this server started"),
+            "the counters say they start with the process, the lists do not: {page}"
+        );
 
         let (status, json) = get(router(state), "/api/alerts").await;
         assert_eq!(status, StatusCode::OK);
