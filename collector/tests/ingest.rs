@@ -35,6 +35,15 @@ fn open_store(dir: &std::path::Path) -> Store {
     .unwrap()
 }
 
+/// A store in `dir` and a collector writing to it, on a manual clock at [`NOW_MS`] (the
+/// clock returned, for tests that move it).
+fn started_at_now(dir: &std::path::Path) -> (Store, Arc<ManualClock>, Collector) {
+    let store = open_store(dir);
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock.clone());
+    (store, clock, collector)
+}
+
 fn manual_config() -> CollectorConfig {
     CollectorConfig {
         background_ticks: false,
@@ -238,9 +247,7 @@ fn a_bad_connection_never_disturbs_a_good_one() {
 #[test]
 fn an_hour_is_sealed_into_the_store_after_its_grace_period_and_stays_readable() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open_store(dir.path());
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let collector = Collector::start(manual_config(), Some(store.clone()), clock.clone());
+    let (store, clock, collector) = started_at_now(dir.path());
     for frame in binary_frames() {
         let _ = collector.ingest(frame.into());
     }
@@ -1284,9 +1291,7 @@ fn a_checkpoint_that_fails_to_write_does_not_count_as_the_last_checkpoint() {
 #[test]
 fn an_hour_whose_seal_fails_to_write_is_kept_and_written_at_the_next_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open_store(dir.path());
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let collector = Collector::start(manual_config(), Some(store.clone()), clock.clone());
+    let (store, clock, collector) = started_at_now(dir.path());
     for seq in 1..=3 {
         collector.ingest(tree_of_domain("shop", seq)).unwrap();
     }
@@ -1324,9 +1329,7 @@ fn an_hour_whose_seal_fails_to_write_is_kept_and_written_at_the_next_checkpoint(
 #[test]
 fn sealed_hours_that_never_get_written_are_given_up_past_a_few_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open_store(dir.path());
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let collector = Collector::start(manual_config(), Some(store.clone()), clock.clone());
+    let (store, clock, collector) = started_at_now(dir.path());
     let hours = ocelot_collector::MAX_UNWRITTEN_SEALED_HOURS as u64 + 2;
     for h in HOUR..HOUR + hours {
         // A file where the domain's reports folder goes: every write of the hour fails.
@@ -1751,9 +1754,7 @@ fn checkpoints_go_on_every_interval_after_the_clock_steps_back() {
             .unwrap()
             .map(|bytes| url_count(&serde_json::from_slice(&bytes).unwrap()))
     };
-    let store = open_store(dir.path());
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let collector = Collector::start(manual_config(), Some(store.clone()), clock.clone());
+    let (store, clock, collector) = started_at_now(dir.path());
     collector.ingest(tree_of_domain("shop", 1)).unwrap();
     clock.set(NOW_MS + 60_000);
     collector.tick();
@@ -1780,9 +1781,7 @@ fn checkpoints_go_on_every_interval_after_the_clock_steps_back() {
 #[test]
 fn a_sealed_hours_state_report_survives_the_clock_stepping_back_into_it() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open_store(dir.path());
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let collector = Collector::start(manual_config(), Some(store.clone()), clock.clone());
+    let (store, clock, collector) = started_at_now(dir.path());
     for seq in 1..=3 {
         collector.ingest(tree_of_domain("shop", seq)).unwrap();
     }
@@ -1825,9 +1824,7 @@ fn a_shutdown_writes_the_collectors_last_figures_into_the_state_report() {
 #[ignore = "finding: a forward-and-back clock step drops the rest of the hour"]
 fn an_hour_sealed_while_the_clock_was_ahead_goes_on_once_it_is_corrected() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open_store(dir.path());
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let collector = Collector::start(manual_config(), Some(store.clone()), clock.clone());
+    let (store, clock, collector) = started_at_now(dir.path());
     for seq in 1..=2 {
         collector.ingest(tree_of_domain("shop", seq)).unwrap();
     }
