@@ -60,6 +60,12 @@ impl<R> DomainReports<R> {
         self.0.len() == 0
     }
 
+    /// Adds `report` as `domain`'s, merged into the one there is: a stored report read back
+    /// into a live hour. Never folds.
+    pub(crate) fn add(&mut self, domain: &str, report: R, merge: impl FnOnce(&mut R, &R)) {
+        self.0.insert_or_merge(domain, report, merge);
+    }
+
     /// The reports as an owned map (sealing an hour, writing a checkpoint).
     pub fn into_map(self) -> BTreeMap<String, R> {
         self.0

@@ -182,6 +182,17 @@ impl HourAnalyzers {
         }
     }
 
+    /// Adds reports read back from the store into the hour, each merged into its domain's
+    /// live report of the same kind: a sealed hour opened again because the clock went
+    /// back into it continues from what it had (see the collector's workers).
+    pub fn add_reports(&mut self, reports: HourReports) {
+        self.transaction.add_reports(reports.transaction);
+        self.event.add_reports(reports.event);
+        self.problem.add_reports(reports.problem);
+        self.heartbeat.add_reports(reports.heartbeat);
+        self.metric.add_reports(reports.metric);
+    }
+
     /// The domains with a report of any kind, sorted.
     pub fn domains(&self) -> Vec<String> {
         let mut domains = BTreeSet::new();
@@ -227,6 +238,48 @@ mod tests {
             restored.transaction.reports(),
             analyzers.transaction.reports()
         );
+    }
+
+    /// A sealed hour opened again reads its stored reports back into the live hour: the
+    /// trees counted before the seal and after it make the reports of all of them.
+    #[test]
+    fn stored_reports_added_to_a_live_hour_make_the_reports_of_all_its_trees() {
+        let hour = 498_703;
+        let config = Arc::new(AnalyzerConfig::default());
+        let mut samples =
+            ocelot_protocol::sample::SampleTrees::new(5, 3, 10, hour * 3_600_000 + 60_000);
+        let trees: Vec<MessageTree> = (0..400).map(|_| samples.tree()).collect();
+        let mut all = HourAnalyzers::new(hour, &config);
+        let (mut sealed, mut live) = (all.clone(), all.clone());
+        for (i, tree) in trees.iter().enumerate() {
+            all.process(tree);
+            if i < 250 { &mut sealed } else { &mut live }.process(tree);
+        }
+        live.add_reports(HourReports {
+            transaction: sealed.transaction.reports().clone().into_map(),
+            event: sealed.event.reports().clone().into_map(),
+            problem: sealed.problem.reports().clone().into_map(),
+            heartbeat: sealed.heartbeat.reports().clone().into_map(),
+            metric: sealed.metric.reports().clone().into_map(),
+        });
+        assert_eq!(live.domains(), all.domains());
+        let counts = |a: &HourAnalyzers| -> Vec<(String, u64, u64)> {
+            a.transaction
+                .reports()
+                .iter()
+                .map(|(domain, report)| {
+                    let view = report.view(&crate::ViewQuery::default());
+                    let events = a.event.reports().get(domain).map_or(0, |r| {
+                        let view = r.view(&crate::ViewQuery::default());
+                        view.types.iter().map(|t| t.count).sum()
+                    });
+                    let count = view.types.iter().map(|t| t.figures.count).sum();
+                    (domain.to_owned(), count, events)
+                })
+                .collect()
+        };
+        assert_eq!(counts(&live), counts(&all));
+        assert!(counts(&all).iter().all(|(_, count, _)| *count > 0));
     }
 
     #[test]

@@ -289,6 +289,17 @@ impl<V> SortedMap<V> {
         self.capped_entry_with(key, max_len, max_chars, folded, |_| V::default())
     }
 
+    /// Inserts `value` under `key`, or merges it into the value there is. Never folds (the
+    /// caps were applied when `value` was made).
+    pub(crate) fn insert_or_merge(&mut self, key: &str, value: V, merge: impl FnOnce(&mut V, &V)) {
+        match self.position(key) {
+            Some(pos) => merge(&mut self.entries[pos].1, &value),
+            None => {
+                self.insert(key, value);
+            }
+        }
+    }
+
     /// Merges `other` key by key with `merge_value`, copying missing keys. Never folds.
     pub(crate) fn merge_with(
         &mut self,

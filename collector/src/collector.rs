@@ -237,6 +237,7 @@ impl Collector {
                 store: store.clone(),
                 stats: stats.clone(),
                 previous_hour_grace_minutes: config.previous_hour_grace_minutes,
+                clock: clock.clone(),
             };
             let (tree_tx, control_tx) = if index < shards {
                 let worker = ShardWorker {

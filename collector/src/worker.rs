@@ -5,7 +5,7 @@
 //! bounded in trees (full = dropped and counted); queries, checkpoints and seals come
 //! through a small control channel.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -22,6 +22,7 @@ use ocelot_store::Store;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::clock::Clock;
 use crate::domain_shards::DomainShards;
 use crate::period::is_due_for_sealing;
 use crate::rate_limited_log::RateLimitedLog;
@@ -347,6 +348,19 @@ pub(crate) trait Worker: Send + 'static {
     fn takes(&self, _item: &TreeItem) -> bool {
         true
     }
+    /// The report kinds this worker keeps and writes.
+    const KINDS: &'static [ReportKind];
+    /// The domain `item`'s reports are filed under (`None`: the worker takes no trees).
+    fn report_domain(&self, _item: &TreeItem) -> Option<String> {
+        None
+    }
+    /// The domains whose stored reports a sealed hour opened again reads back at once;
+    /// the others are read back with their first tree (see [`admit`]).
+    fn own_domains(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Merges reports read back from the store into an open hour.
+    fn add_stored(&self, hour: &mut Self::Hour, reports: Vec<(String, AnyReport)>);
     fn process(&self, hour: &mut Self::Hour, item: &TreeItem);
     fn query(hour: &Self::Hour, kind: ReportKind, domain: &str, scope: &Scope)
         -> Option<AnyReport>;
@@ -366,11 +380,44 @@ pub(crate) trait Worker: Send + 'static {
     ) -> Option<ReportWriter<'h>>;
     fn sample(_hour: &mut Self::Hour, _sample: &StateSample) {}
     /// Brings the open hours up to date with what the worker learns other than through
-    /// trees; called before every control message is handled. Figures of an hour sealed
-    /// through `sealed_through` are dropped, and how many trees they were is returned.
-    fn catch_up(&self, _open: &mut BTreeMap<u64, Self::Hour>, _sealed_through: Option<u64>) -> u64 {
+    /// trees; called before every control message is handled. Figures of an hour that
+    /// `admit` refuses (a sealed one) are dropped, and how many trees they were is returned.
+    fn catch_up(
+        &self,
+        _open: &mut BTreeMap<u64, Self::Hour>,
+        _admit: Admit<'_, Self::Hour>,
+    ) -> u64 {
         0
     }
+}
+
+/// Whether an hour takes figures: [`admit`], as [`Worker::catch_up`] is given it.
+pub(crate) type Admit<'a, H> = &'a mut dyn FnMut(&mut BTreeMap<u64, H>, u64) -> bool;
+
+/// Stored reports grouped by kind (the State report, not a shard's, left out).
+fn by_kind(reports: Vec<(String, AnyReport)>) -> HourReports {
+    let mut by_kind = HourReports::default();
+    for (domain, report) in reports {
+        match report {
+            AnyReport::Transaction(r) => {
+                by_kind.transaction.insert(domain, r);
+            }
+            AnyReport::Event(r) => {
+                by_kind.event.insert(domain, r);
+            }
+            AnyReport::Problem(r) => {
+                by_kind.problem.insert(domain, r);
+            }
+            AnyReport::Heartbeat(r) => {
+                by_kind.heartbeat.insert(domain, r);
+            }
+            AnyReport::Metric(r) => {
+                by_kind.metric.insert(domain, r);
+            }
+            AnyReport::State(_) => {}
+        }
+    }
+    by_kind
 }
 
 /// Every domain-keyed report of one shard's domains for one hour.
@@ -433,27 +480,7 @@ impl Worker for ShardWorker {
         live: Option<ShardHour>,
         reports: Vec<(String, AnyReport)>,
     ) -> ShardHour {
-        let mut by_kind = HourReports::default();
-        for (domain, report) in reports {
-            match report {
-                AnyReport::Transaction(r) => {
-                    by_kind.transaction.insert(domain, r);
-                }
-                AnyReport::Event(r) => {
-                    by_kind.event.insert(domain, r);
-                }
-                AnyReport::Problem(r) => {
-                    by_kind.problem.insert(domain, r);
-                }
-                AnyReport::Heartbeat(r) => {
-                    by_kind.heartbeat.insert(domain, r);
-                }
-                AnyReport::Metric(r) => {
-                    by_kind.metric.insert(domain, r);
-                }
-                AnyReport::State(_) => {}
-            }
-        }
+        let mut by_kind = by_kind(reports);
         // A budget spent before the checkpoint was parsed was said already.
         let budget_noted = live.as_ref().map_or([false; 3], |live| live.budget_noted);
         if let Some(live) = live {
@@ -494,6 +521,26 @@ impl Worker for ShardWorker {
 
     fn takes(&self, item: &TreeItem) -> bool {
         item.shard == self.shard
+    }
+
+    const KINDS: &'static [ReportKind] = &[
+        ReportKind::Transaction,
+        ReportKind::Event,
+        ReportKind::Problem,
+        ReportKind::Heartbeat,
+        ReportKind::Metric,
+    ];
+
+    fn report_domain(&self, item: &TreeItem) -> Option<String> {
+        if item.fold_domain {
+            return Some(OTHERS.to_owned());
+        }
+        let domain = item.scan.domain(&item.frame);
+        Some(self.config.domain_key(&domain).to_owned())
+    }
+
+    fn add_stored(&self, hour: &mut ShardHour, reports: Vec<(String, AnyReport)>) {
+        hour.analyzers.add_reports(by_kind(reports));
     }
 
     fn process(&self, hour: &mut ShardHour, item: &TreeItem) {
@@ -686,12 +733,32 @@ impl Worker for StateWorker {
         false
     }
 
+    const KINDS: &'static [ReportKind] = &[ReportKind::State];
+
+    fn own_domains(&self) -> &'static [&'static str] {
+        &[crate::STATE_DOMAIN]
+    }
+
+    fn add_stored(&self, report: &mut StateReport, reports: Vec<(String, AnyReport)>) {
+        for (domain, stored) in reports {
+            if let AnyReport::State(stored) = stored {
+                if domain == crate::STATE_DOMAIN {
+                    report.merge(&stored);
+                }
+            }
+        }
+    }
+
     fn process(&self, _report: &mut StateReport, _item: &TreeItem) {}
 
-    fn catch_up(&self, open: &mut BTreeMap<u64, StateReport>, sealed_through: Option<u64>) -> u64 {
+    fn catch_up(
+        &self,
+        open: &mut BTreeMap<u64, StateReport>,
+        admit: Admit<'_, StateReport>,
+    ) -> u64 {
         let mut too_late = 0;
         for ((hour, minute_ms), domains) in self.received.take() {
-            if sealed_through.is_some_and(|sealed| hour <= sealed) {
+            if !admit(open, hour) {
                 too_late += domains.values().map(|&(trees, _)| trees).sum::<u64>();
                 continue;
             }
@@ -757,6 +824,112 @@ pub(crate) struct WorkerContext {
     pub(crate) store: Option<Store>,
     pub(crate) stats: Arc<CollectorStats>,
     pub(crate) previous_hour_grace_minutes: u64,
+    /// Read when a tree of a sealed hour comes: has the clock gone back into the hour?
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// The hours a worker sealed, and those of them it opened again.
+#[derive(Debug, Default)]
+struct SealedHours {
+    /// The last hour sealed: a tree of it or an earlier one, admitted just before the hour
+    /// closed and queued past the seal, is counted as dropped instead of opening the hour
+    /// again (whose next checkpoint would write over the sealed reports with its few trees).
+    through: Option<u64>,
+    /// Sealed hours open again because the clock went back into them, each with the
+    /// domains whose stored reports were read back into it.
+    reopened: BTreeMap<u64, HashSet<String>>,
+}
+
+impl SealedHours {
+    /// Whether `hour` was sealed and is not open again.
+    fn is_closed(&self, hour: u64) -> bool {
+        self.through.is_some_and(|sealed| hour <= sealed) && !self.reopened.contains_key(&hour)
+    }
+
+    fn seal(&mut self, hour: u64) {
+        self.through = self.through.max(Some(hour));
+        self.reopened.remove(&hour);
+    }
+}
+
+/// Whether figures of `hour` may go into it: it is not sealed, or it is and the clock has
+/// gone back into it. A clock set ahead and corrected (a wrong date, a VM restored from a
+/// snapshot, a bad NTP source) seals an hour that is then current again: its reports are
+/// read back from the store (this worker's own at once, a domain's with the domain's first
+/// tree, whichever thread wrote them) and the hour goes on, to be sealed again when it
+/// ends. A tree merely queued past its hour's seal finds the clock past the hour and is
+/// refused, as is a tree of a sealed hour kept in memory because its files failed to write.
+fn admit<W: Worker>(
+    worker: &W,
+    ctx: &WorkerContext,
+    open: &mut BTreeMap<u64, W::Hour>,
+    sealed: &mut SealedHours,
+    hour: u64,
+) -> bool {
+    if !sealed.is_closed(hour) {
+        return true;
+    }
+    if ctx.store.is_none()
+        || open.contains_key(&hour)
+        || is_due_for_sealing(hour, ctx.clock.now_ms(), ctx.previous_hour_grace_minutes)
+    {
+        return false;
+    }
+    tracing::warn!(
+        worker = ctx.name,
+        hour,
+        "the clock went back into an hour this thread had sealed: its reports are read back \
+         from the store and the hour goes on"
+    );
+    open.insert(hour, worker.new_hour(hour));
+    sealed.reopened.insert(hour, HashSet::new());
+    for domain in worker.own_domains() {
+        read_back(worker, ctx, open, sealed, hour, domain);
+    }
+    true
+}
+
+/// Reads `domain`'s stored reports of the reopened `hour` back into it, the first time only.
+/// A report that cannot be parsed is set aside (see [`set_aside`]); one that cannot be read
+/// is said, and the next checkpoint writes over it with what the hour has.
+fn read_back<W: Worker>(
+    worker: &W,
+    ctx: &WorkerContext,
+    open: &mut BTreeMap<u64, W::Hour>,
+    sealed: &mut SealedHours,
+    hour: u64,
+    domain: &str,
+) {
+    let Some(read) = sealed.reopened.get_mut(&hour) else {
+        return;
+    };
+    if read.contains(domain) {
+        return;
+    }
+    read.insert(domain.to_owned());
+    let (Some(store), Some(state)) = (&ctx.store, open.get_mut(&hour)) else {
+        return;
+    };
+    let mut reports = Vec::new();
+    for &kind in W::KINDS {
+        match store.read_report(hour, domain, kind.name()) {
+            Ok(Some(bytes)) => match parse_stored(hour, domain, kind, &bytes) {
+                Some(report) => reports.push((domain.to_owned(), report)),
+                None => set_aside(Some(store), hour, domain, kind),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::warn!(
+                worker = ctx.name,
+                hour,
+                domain,
+                report = kind.name(),
+                error = %e,
+                "cannot read back a sealed report of an hour opened again; its next checkpoint \
+                 replaces it"
+            ),
+        }
+    }
+    worker.add_stored(state, reports);
 }
 
 /// The worker loop: returns on `Shutdown` after writing every open hour, or when the
@@ -789,21 +962,24 @@ pub(crate) fn run<W: Worker>(
         }
         true
     };
-    // The last hour this worker sealed: a tree of it or an earlier one, admitted just
-    // before the hour closed and queued past the seal, is counted as dropped instead of
-    // opening the hour again (whose next checkpoint would overwrite the sealed reports).
-    let mut sealed_through: Option<u64> = None;
+    let mut sealed = SealedHours::default();
+    let ctx = &ctx;
     let process =
-        |open: &mut BTreeMap<u64, W::Hour>, sealed_through: &mut Option<u64>, batch: TreeBatch| {
+        |open: &mut BTreeMap<u64, W::Hour>, sealed: &mut SealedHours, batch: TreeBatch| {
             let started = Instant::now();
             let mut tree_started = started;
             let mut max_us = 0;
             let mut n = 0u64;
             let mut too_late = 0u64;
             for item in batch.iter().filter(|item| worker.takes(item)) {
-                if sealed_through.is_some_and(|sealed| item.hour <= sealed) {
+                if !admit(&worker, ctx, open, sealed, item.hour) {
                     too_late += 1;
                     continue;
+                }
+                if sealed.reopened.contains_key(&item.hour) {
+                    if let Some(domain) = worker.report_domain(item) {
+                        read_back(&worker, ctx, open, sealed, item.hour, &domain);
+                    }
                 }
                 let state = open
                     .entry(item.hour)
@@ -828,11 +1004,13 @@ pub(crate) fn run<W: Worker>(
     loop {
         select! {
             recv(trees) -> item => match item {
-                Ok(item) => process(&mut open, &mut sealed_through, item),
+                Ok(item) => process(&mut open, &mut sealed, item),
                 Err(_) => break,
             },
             recv(control) -> message => {
-                let too_late = worker.catch_up(&mut open, sealed_through);
+                let too_late = worker.catch_up(&mut open, &mut |open, hour| {
+                    admit(&worker, ctx, open, &mut sealed, hour)
+                });
                 if too_late > 0 {
                     counters.dropped_hour_sealed.fetch_add(too_late, Relaxed);
                 }
@@ -872,7 +1050,7 @@ pub(crate) fn run<W: Worker>(
                         let failed_before = counters.report_write_errors.load(Relaxed);
                         // Work through what is queued first, so a checkpoint taken after a
                         // burst includes it.
-                        take_queued(&trees, |item| process(&mut open, &mut sealed_through, item));
+                        take_queued(&trees, |item| process(&mut open, &mut sealed, item));
                         counters.queue_depth.store(counters.queued.load(Relaxed), Relaxed);
                         // Hours past their grace period: every file, then the hour is gone,
                         // with no tree taken in between (it would be counted and then lost).
@@ -895,14 +1073,14 @@ pub(crate) fn run<W: Worker>(
                                     open.insert(hour, state);
                                 }
                             }
-                            sealed_through = sealed_through.max(Some(hour));
+                            sealed.seal(hour);
                         }
                         // A disk that stays full would keep an hour of reports in memory for
                         // every hour it lasts: past a few, the oldest is given up, counted.
                         let unwritten: Vec<u64> = open
                             .keys()
                             .copied()
-                            .filter(|&h| sealed_through.is_some_and(|sealed| h <= sealed))
+                            .filter(|&h| sealed.is_closed(h))
                             .collect();
                         let excess = unwritten
                             .len()
@@ -925,7 +1103,7 @@ pub(crate) fn run<W: Worker>(
                         let hours: Vec<u64> = open
                             .keys()
                             .copied()
-                            .filter(|&h| sealed_through.is_none_or(|sealed| h > sealed))
+                            .filter(|&h| !sealed.is_closed(h))
                             .collect();
                         for hour in hours {
                             let keys = open.get(&hour).map(W::report_keys).unwrap_or_default();
@@ -934,7 +1112,7 @@ pub(crate) fn run<W: Worker>(
                                     write_report(hour, state, *kind, domain);
                                 }
                                 if keys.get(i + 1).is_some_and(|(_, next)| next != domain) {
-                                    take_queued(&trees, |item| process(&mut open, &mut sealed_through, item));
+                                    take_queued(&trees, |item| process(&mut open, &mut sealed, item));
                                 }
                             }
                         }
@@ -946,11 +1124,16 @@ pub(crate) fn run<W: Worker>(
                         }
                     }
                     Ok(Control::Sample(sample)) => {
-                        // Never into a sealed hour (a clock stepped back into it): its report
-                        // is written, and a new one would replace it at the next seal or at
-                        // shutdown. The figures go to the first hour still open instead.
-                        let hour = ocelot_protocol::hour_of(sample.now_ms)
-                            .max(sealed_through.map_or(0, |sealed| sealed + 1));
+                        // A clock stepped back into a sealed hour opens it again, its report
+                        // read back (`admit`). Where it cannot (no store to read from), the
+                        // figures go to the first hour still open: a new report of the sealed
+                        // hour would replace the written one at shutdown.
+                        let now_hour = ocelot_protocol::hour_of(sample.now_ms);
+                        let hour = if admit(&worker, ctx, &mut open, &mut sealed, now_hour) {
+                            now_hour
+                        } else {
+                            now_hour.max(sealed.through.map_or(0, |through| through + 1))
+                        };
                         let state = open.entry(hour).or_insert_with(|| worker.new_hour(hour));
                         W::sample(state, &sample);
                     }
@@ -961,7 +1144,7 @@ pub(crate) fn run<W: Worker>(
                     Ok(Control::Shutdown) => {
                         // The sockets are closed by now: this queue only empties.
                         while let Ok(item) = trees.try_recv() {
-                            process(&mut open, &mut sealed_through, item);
+                            process(&mut open, &mut sealed, item);
                         }
                         for (hour, state) in &open {
                             for (kind, domain) in W::report_keys(state) {
@@ -1030,18 +1213,19 @@ mod tests {
         let (before, late) = (batch_of(5, &shard_worker), batch_of(3, &shard_worker));
         let (tree_tx, tree_rx) = crossbeam_channel::unbounded();
         let (control_tx, control_rx) = crossbeam_channel::unbounded();
+        let past_grace_ms = (HOUR + 1) * 3_600_000 + 3 * 60_000;
         let ctx = WorkerContext {
             name: "analyzer-0",
             index: 0,
             store: None,
             stats: stats.clone(),
             previous_hour_grace_minutes: 3,
+            clock: Arc::new(crate::ManualClock::new(past_grace_ms)),
         };
         stats.worker(0).queued.store(8, Relaxed);
         let thread = std::thread::spawn(move || run(shard_worker, tree_rx, control_rx, ctx));
         tree_tx.send(before).unwrap();
         let (done, sealed) = std::sync::mpsc::channel();
-        let past_grace_ms = (HOUR + 1) * 3_600_000 + 3 * 60_000;
         control_tx
             .send(Control::Checkpoint {
                 now_ms: past_grace_ms,

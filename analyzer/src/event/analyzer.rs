@@ -54,6 +54,15 @@ impl EventAnalyzer {
         self.entries_left == 0
     }
 
+    /// Adds reports read back from the store (a sealed hour opened again), each merged
+    /// into its domain's live report; their entries count against the hour's budget.
+    pub fn add_reports(&mut self, reports: BTreeMap<String, EventReport>) {
+        for (domain, report) in reports {
+            self.entries_left = self.entries_left.saturating_sub(report.entry_count());
+            self.reports.add(&domain, report, EventReport::merge);
+        }
+    }
+
     /// The hour this analyzer covers.
     pub fn hour(&self) -> u64 {
         self.hour

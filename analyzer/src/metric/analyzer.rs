@@ -71,6 +71,14 @@ impl MetricAnalyzer {
         }
     }
 
+    /// Adds reports read back from the store (a sealed hour opened again), each merged
+    /// into its domain's live report.
+    pub fn add_reports(&mut self, reports: BTreeMap<String, MetricReport>) {
+        for (domain, report) in reports {
+            self.reports.add(&domain, report, MetricReport::merge);
+        }
+    }
+
     /// The hour this analyzer covers.
     pub fn hour(&self) -> u64 {
         self.hour

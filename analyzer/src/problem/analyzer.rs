@@ -122,6 +122,15 @@ impl ProblemAnalyzer {
         self.entries_left == 0
     }
 
+    /// Adds reports read back from the store (a sealed hour opened again), each merged
+    /// into its domain's live report; their entries count against the hour's budget.
+    pub fn add_reports(&mut self, reports: BTreeMap<String, ProblemReport>) {
+        for (domain, report) in reports {
+            self.entries_left = self.entries_left.saturating_sub(report.entry_count());
+            self.reports.add(&domain, report, ProblemReport::merge);
+        }
+    }
+
     /// The hour this analyzer covers.
     pub fn hour(&self) -> u64 {
         self.hour
