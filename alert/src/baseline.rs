@@ -9,6 +9,16 @@
 //! the mean of the points of a window around it that lie within `[median/3, 3*median]` of
 //! the window, which removes the odd spike of a past day.
 //!
+//! A minute of a past day the collector was not running in has no data either, though the
+//! hour's report exists (and reads 0 for it): its State report tells (`up_minutes.rs`), so
+//! an outage of 40 minutes on one look-back day drops that day's weight for those minutes
+//! instead of pulling them toward 0. An hour stored without a State report counts as
+//! running throughout.
+//!
+//! A metric's `value` depends on the metric's kind (`series.rs`); a look-back hour whose
+//! report lacks the metric takes the kind from the latest look-back hour that has it (with
+//! none, no data).
+//!
 //! Design constraint: a baseline only depends on days at least one day back, so once built
 //! it never changes during its day. [`BaselineCache`] keeps one day per domain and builds
 //! the next when the evaluated day changes (the previous day is then sealed), reading each
@@ -19,10 +29,11 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AlertError;
-use crate::report_history::ReportHistory;
+use crate::report_history::{Report, ReportHistory};
 use crate::rules::{Measure, ReportKind, Scope};
-use crate::series::minute_series;
+use crate::series::scope_series;
 use crate::time::{MINUTES_PER_DAY, MINUTES_PER_HOUR};
+use crate::up_minutes::UpMinutes;
 
 /// CAT's look-back days, relative to the day evaluated.
 pub const DEFAULT_DAYS_BACK: [u32; 4] = [28, 21, 14, 7];
@@ -105,6 +116,9 @@ struct DomainDay {
 pub(crate) struct BaselineCache {
     config: BaselineConfig,
     domains: HashMap<String, DomainDay>,
+    /// The minutes the collector was up on each look-back day (epoch day): its State
+    /// reports are the collector's, not a domain's, so they are read once for all domains.
+    up_days: HashMap<u64, UpMinutes>,
     builds: u64,
 }
 
@@ -113,6 +127,7 @@ impl BaselineCache {
         BaselineCache {
             config,
             domains: HashMap::new(),
+            up_days: HashMap::new(),
             builds: 0,
         }
     }
@@ -147,7 +162,16 @@ impl BaselineCache {
             return;
         }
         self.builds += 1;
-        let built = build(&self.config, history, domain, day, &missing);
+        let past_days: Vec<u64> = (self.config.days_back.iter())
+            .filter_map(|&back| day.checked_sub(u64::from(back)))
+            .collect();
+        self.up_days.retain(|d, _| past_days.contains(d));
+        for &past_day in &past_days {
+            self.up_days
+                .entry(past_day)
+                .or_insert_with(|| UpMinutes::read(history, past_day * 24, past_day * 24 + 23));
+        }
+        let built = build(&self.config, history, &self.up_days, domain, day, &missing);
         entry.series.extend(built);
     }
 
@@ -174,10 +198,12 @@ impl BaselineCache {
     }
 }
 
-/// Builds the baselines of `keys` (all of `domain`) for `day`.
+/// Builds the baselines of `keys` (all of `domain`) for `day`, with `up_days` the minutes
+/// the collector was up on each look-back day.
 fn build(
     config: &BaselineConfig,
     history: &dyn ReportHistory,
+    up_days: &HashMap<u64, UpMinutes>,
     domain: &str,
     day: u64,
     keys: &[&SeriesKey],
@@ -186,6 +212,10 @@ fn build(
     // inputs[key][look-back index][minute of day]
     let mut inputs =
         vec![vec![vec![None; MINUTES_PER_DAY as usize]; config.days_back.len()]; keys.len()];
+    // Per key, the latest hour whose report had the metric, and its kind; and the
+    // (look-back index, hour) of reports without it, filled in once that kind is known.
+    let mut metric_kinds: Vec<Option<(u64, String)>> = vec![None; keys.len()];
+    let mut without_metric: Vec<Vec<(usize, u64)>> = vec![Vec::new(); keys.len()];
     for (back, &days_back) in config.days_back.iter().enumerate() {
         let Some(past_day) = day.checked_sub(u64::from(days_back)) else {
             continue;
@@ -201,9 +231,46 @@ fn build(
                     .enumerate()
                     .filter(|(_, k)| k.scope.report == kind)
                 {
-                    let series = minute_series(&report, &key.scope, key.measure);
+                    let series = scope_series(&report, &key.scope, key.measure, None);
+                    match series.metric_kind {
+                        Some(kind) if metric_kinds[k].as_ref().is_none_or(|(h, _)| *h < hour) => {
+                            metric_kinds[k] = Some((hour, kind));
+                        }
+                        Some(_) => {}
+                        None if needs_metric_kind(key) => without_metric[k].push((back, hour)),
+                        None => {}
+                    }
                     let start = (hour_of_day * MINUTES_PER_HOUR) as usize;
-                    inputs[k][back][start..start + series.len()].copy_from_slice(&series);
+                    inputs[k][back][start..start + series.values.len()]
+                        .copy_from_slice(&series.values);
+                }
+            }
+        }
+    }
+    for (k, key) in keys.iter().enumerate() {
+        let Some((_, kind)) = &metric_kinds[k] else {
+            continue;
+        };
+        for &(back, hour) in &without_metric[k] {
+            // No record of the metric in the hour: its empty report, of the known kind.
+            let empty = Report::empty(ReportKind::Metric, domain, hour);
+            let series = scope_series(&empty, &key.scope, key.measure, Some(kind));
+            let start = ((hour % 24) * MINUTES_PER_HOUR) as usize;
+            inputs[k][back][start..start + series.values.len()].copy_from_slice(&series.values);
+        }
+    }
+    // Minutes the collector was down are no data, whatever the report says.
+    for (back, &days_back) in config.days_back.iter().enumerate() {
+        let Some(past_day) = day.checked_sub(u64::from(days_back)) else {
+            continue;
+        };
+        let Some(up) = up_days.get(&past_day) else {
+            continue;
+        };
+        for days in &mut inputs {
+            for (i, value) in days[back].iter_mut().enumerate() {
+                if !up.contains(past_day * MINUTES_PER_DAY + i as u64) {
+                    *value = None;
                 }
             }
         }
@@ -224,6 +291,11 @@ fn build(
             )
         })
         .collect()
+}
+
+/// Whether `key`'s values depend on the kind of its metric (see `series.rs`).
+fn needs_metric_kind(key: &SeriesKey) -> bool {
+    key.scope.report == ReportKind::Metric && key.measure == Measure::Value
 }
 
 /// Per point, the weighted mean of the inputs that have a value there.
@@ -296,6 +368,66 @@ mod tests {
         assert_eq!(smoothed[5], None);
         assert_eq!(smoothed[30], Some(10.0));
         assert_eq!(smooth(&raw, 1), raw);
+    }
+
+    #[test]
+    fn a_metric_absent_from_a_look_back_hour_reads_by_its_kind_in_another() {
+        use std::sync::Arc;
+
+        use ocelot_analyzer::{AnalyzerConfig, MetricAnalyzer};
+        use ocelot_protocol::{Header, Leaf, Message, MessageTree};
+
+        use crate::report_history::MemoryHistory;
+
+        let day = 20_755;
+        let hour_of = |day: u64| day * 24 + 10;
+        // `latency` (a duration, 10 ms) and `orders` (a count, 10 a minute) in every minute
+        // of 10:00 two weeks back; a week back, that hour has neither.
+        let report = |hour: u64, metrics: &[(&str, &str)]| {
+            let config = Arc::new(AnalyzerConfig::default());
+            let mut analyzer = MetricAnalyzer::new(hour, config);
+            for minute in 0..60 {
+                for (name, status) in metrics {
+                    let at = hour * 3_600_000 + minute * 60_000;
+                    let metric = Leaf::new("", *name, *status, at, "10");
+                    let header = Header {
+                        domain: "shop".into(),
+                        ..Header::default()
+                    };
+                    analyzer.process(&MessageTree::new(header, Message::Metric(metric)));
+                }
+            }
+            Report::Metric(analyzer.reports()["shop"].clone())
+        };
+        let mut history = MemoryHistory::new();
+        let both = [("latency", "T"), ("orders", "C")];
+        history.insert("shop", hour_of(day - 14), report(hour_of(day - 14), &both));
+        history.insert(
+            "shop",
+            hour_of(day - 7),
+            report(hour_of(day - 7), &[("x", "S")]),
+        );
+        let key = |name: &str| SeriesKey {
+            scope: Scope {
+                domain: "shop".into(),
+                report: ReportKind::Metric,
+                type_: None,
+                name: Some(name.into()),
+            },
+            measure: Measure::Value,
+        };
+        let keys = [key("latency"), key("orders")];
+        let mut cache = BaselineCache::new(BaselineConfig {
+            days_back: vec![14, 7],
+            weights: vec![1.0, 1.0],
+            smoothing_window_minutes: 0,
+        });
+        cache.prepare(&history, "shop", day, &keys);
+        let minute = day * MINUTES_PER_DAY + 10 * 60 + 30;
+        // A week back there was no duration to take a mean of: 10 ms alone, not (10 + 0) / 2.
+        assert_eq!(cache.value("shop", &keys[0], minute), Some(10.0));
+        // But no order was a count of 0.
+        assert_eq!(cache.value("shop", &keys[1], minute), Some(5.0));
     }
 
     #[test]

@@ -5,6 +5,11 @@
 //!
 //! A minute is evaluated once it is complete and `settle_ms` have passed. Each report is
 //! read once per hour of minutes evaluated, each baseline once per domain and day.
+//!
+//! Minutes the collector was not running in (by its State report, see `up_minutes.rs`)
+//! are not evaluated: live, nothing evaluated them either (the server was down), so a
+//! replay must not fire `below` rules on them. Live, the open hours come from the running
+//! collector, which was up (see `Overlay`'s `state`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -15,13 +20,20 @@ use crate::baseline::{BaselineCache, SeriesKey};
 use crate::evaluator::{AlertEvent, AlertPhase, Evaluator, EvaluatorState};
 use crate::report_history::{Report, ReportHistory};
 use crate::rules::{Measure, ReportKind, Rule, RuleSet, Scope};
-use crate::series::minute_series;
+use crate::series::{minute_series, scope_series};
 use crate::time::{minute_label, MILLIS_PER_MINUTE, MINUTES_PER_DAY, MINUTES_PER_HOUR};
+use crate::up_minutes::UpMinutes;
 
 /// Live evaluation catches up at most this many minutes after a stall (a paused process,
 /// a slow webhook): older minutes are skipped rather than paging about the past. The
 /// collector keeps the open and the previous hour in memory, so 60 minutes are readable.
 pub const MAX_CATCH_UP_MINUTES: u64 = 60;
+
+/// How far back the engine looks, once per metric, for the metric's kind when the first
+/// report it reads does not have the metric (`value` depends on the kind; see
+/// `series.rs`): a week of hourly reports. A metric silent for longer has no `value`
+/// until it is sent again.
+const METRIC_KIND_LOOK_BACK_HOURS: u64 = 7 * 24;
 
 /// A report the next [`Engine::evaluate`] will read.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -77,6 +89,9 @@ pub struct Engine {
     baselines: BaselineCache,
     /// Per domain, the baseline series its rules need.
     baseline_keys: HashMap<String, Vec<SeriesKey>>,
+    /// Per metric scope of a `value` rule, the metric's kind as last seen (`None`: looked
+    /// for and not found).
+    metric_kinds: HashMap<Scope, Option<String>>,
     next_minute: Option<u64>,
 }
 
@@ -98,6 +113,7 @@ impl Engine {
             evaluators: rules.rules().iter().cloned().map(Evaluator::new).collect(),
             baselines: BaselineCache::new(rules.baseline().clone()),
             baseline_keys,
+            metric_kinds: HashMap::new(),
             next_minute: None,
             rules,
         }
@@ -164,7 +180,9 @@ impl Engine {
     }
 
     /// Evaluates the epoch minutes `first..=last` in order (replay; tests). Minutes before
-    /// one already evaluated are skipped: the state machines only move forward.
+    /// one already evaluated are skipped: the state machines only move forward. So are
+    /// minutes the collector was not running in, by its State reports
+    /// ([`ReportHistory::state`]).
     pub fn evaluate_minutes(
         &mut self,
         first: u64,
@@ -173,12 +191,15 @@ impl Engine {
     ) -> Vec<AlertEvent> {
         let first = first.max(self.next_minute.unwrap_or(0));
         let mut events = Vec::new();
-        let mut hour_start = first;
-        while hour_start <= last {
-            let hour = hour_start / MINUTES_PER_HOUR;
-            let hour_end = ((hour + 1) * MINUTES_PER_HOUR - 1).min(last);
-            self.evaluate_hour(hour, hour_start, hour_end, history, &mut events);
-            hour_start = hour_end + 1;
+        if first <= last {
+            let up = UpMinutes::read(history, first / MINUTES_PER_HOUR, last / MINUTES_PER_HOUR);
+            let mut hour_start = first;
+            while hour_start <= last {
+                let hour = hour_start / MINUTES_PER_HOUR;
+                let hour_end = ((hour + 1) * MINUTES_PER_HOUR - 1).min(last);
+                self.evaluate_hour(hour, hour_start, hour_end, history, &up, &mut events);
+                hour_start = hour_end + 1;
+            }
         }
         self.next_minute = Some(self.next_minute.unwrap_or(0).max(last + 1));
         events
@@ -190,6 +211,7 @@ impl Engine {
         first: u64,
         last: u64,
         history: &dyn ReportHistory,
+        up: &UpMinutes,
         events: &mut Vec<AlertEvent>,
     ) {
         let day = hour * MINUTES_PER_HOUR / MINUTES_PER_DAY;
@@ -211,12 +233,12 @@ impl Engine {
             });
             let series = report
                 .as_deref()
-                .map(|r| minute_series(r, &rule.scope, rule.measure));
+                .map(|r| rule_series(&rule, r, hour, history, &mut self.metric_kinds));
             let key = SeriesKey {
                 scope: rule.scope.clone(),
                 measure: rule.measure,
             };
-            for minute in first..=last {
+            for minute in (first..=last).filter(|&m| up.contains(m)) {
                 let value = series.and_then(|s| s[(minute % MINUTES_PER_HOUR) as usize]);
                 let baseline = if rule.condition.uses_baseline() {
                     self.baselines.value(&rule.scope.domain, &key, minute)
@@ -230,6 +252,12 @@ impl Engine {
         // Events of different rules in the same minute keep file order; across minutes,
         // time order.
         events[start..].sort_by_key(|e| e.minute);
+    }
+
+    /// How many metric kinds the engine knows (tests check the look-back is made once).
+    #[cfg(test)]
+    fn metric_kinds_known(&self) -> usize {
+        self.metric_kinds.values().flatten().count()
     }
 
     /// Every rule's state as a restart keeps it, with the rule's definition.
@@ -305,6 +333,48 @@ impl Engine {
     /// How many times baselines were built from history (tests check the cache).
     pub fn baseline_builds(&self) -> u64 {
         self.baselines.builds()
+    }
+}
+
+/// `rule`'s series in `report`, of `hour`. A metric's `value` depends on the metric's kind:
+/// taken from `report`, else from `kinds` (as the engine last saw it), else from the latest
+/// report of the [`METRIC_KIND_LOOK_BACK_HOURS`] before `hour` that has the metric (looked
+/// for once per scope; what is found, or not, is kept in `kinds`).
+fn rule_series(
+    rule: &Rule,
+    report: &Report,
+    hour: u64,
+    history: &dyn ReportHistory,
+    kinds: &mut HashMap<Scope, Option<String>>,
+) -> [Option<f64>; MINUTES_PER_HOUR as usize] {
+    let scope = &rule.scope;
+    if scope.report != ReportKind::Metric || rule.measure != Measure::Value {
+        return minute_series(report, scope, rule.measure);
+    }
+    let known = kinds.get(scope).cloned();
+    let series = scope_series(
+        report,
+        scope,
+        rule.measure,
+        known.clone().flatten().as_deref(),
+    );
+    if let Some(kind) = series.metric_kind {
+        kinds.insert(scope.clone(), Some(kind));
+        return series.values;
+    }
+    if known.is_some() {
+        return series.values;
+    }
+    let found = (1..=METRIC_KIND_LOOK_BACK_HOURS)
+        .filter_map(|back| hour.checked_sub(back))
+        .find_map(|past| {
+            let past = history.report(&scope.domain, ReportKind::Metric, past)?;
+            scope_series(&past, scope, rule.measure, None).metric_kind
+        });
+    kinds.insert(scope.clone(), found.clone());
+    match found {
+        Some(kind) => scope_series(report, scope, rule.measure, Some(&kind)).values,
+        None => series.values,
     }
 }
 
@@ -480,6 +550,98 @@ mod tests {
                 hour: 10
             }]
         );
+    }
+
+    /// The metric report of `hour` with `(name, status, minutes)` recorded, one record of
+    /// data 10 in each minute.
+    fn metric_report(hour: u64, metrics: &[(&str, &str, std::ops::Range<u64>)]) -> Report {
+        use ocelot_protocol::{Header, Leaf, Message, MessageTree};
+        let config = std::sync::Arc::new(ocelot_analyzer::AnalyzerConfig::default());
+        let mut analyzer = ocelot_analyzer::MetricAnalyzer::new(hour, config);
+        for (name, status, minutes) in metrics {
+            for minute in minutes.clone() {
+                let at = hour * 3_600_000 + minute * 60_000;
+                let metric = Leaf::new("", *name, *status, at, "10");
+                let header = Header {
+                    domain: "shop".into(),
+                    ..Header::default()
+                };
+                analyzer.process(&MessageTree::new(header, Message::Metric(metric)));
+            }
+        }
+        Report::Metric(analyzer.reports()["shop"].clone())
+    }
+
+    #[test]
+    fn a_metric_absent_from_an_hour_reads_by_its_kind_seen_before() {
+        let set = RuleSet::from_toml_str(
+            "[[rule]]\nid=\"latency\"\ndomain=\"shop\"\nreport=\"metric\"\nname=\"latency\"\n\
+             measure=\"value\"\nbelow=5.0\n\
+             [[rule]]\nid=\"orders\"\ndomain=\"shop\"\nreport=\"metric\"\nname=\"orders\"\n\
+             measure=\"value\"\nbelow=1.0",
+            None,
+        )
+        .unwrap();
+        let hour = 498_703;
+        // Hour 0 has a duration (`T`) and a count (`C`) metric in every minute; the next
+        // hour, watched, has neither (only another metric).
+        let mut history = crate::MemoryHistory::new();
+        let both = [("latency", "T", 0..60), ("orders", "C", 0..60)];
+        history.insert("shop", hour, metric_report(hour, &both));
+        history.insert(
+            "shop",
+            hour + 1,
+            metric_report(hour + 1, &[("x", "S", 0..1)]),
+        );
+        history.cover(hour);
+        history.cover(hour + 1);
+        let fired = |events: Vec<AlertEvent>| -> Vec<(String, u64)> {
+            events.into_iter().map(|e| (e.rule, e.minute)).collect()
+        };
+        // No duration is no value, not 0 ms below the floor; no order is a count of 0.
+        let mut engine = Engine::new(set.clone());
+        let events = engine.evaluate_minutes(hour * 60, hour * 60 + 119, &history);
+        assert_eq!(fired(events), [("orders".to_owned(), (hour + 1) * 60)]);
+        // Evaluated from the silent hour on, the kinds come from the hour before, looked
+        // up once.
+        let mut engine = Engine::new(set.clone());
+        let events = engine.evaluate_minutes((hour + 1) * 60, hour * 60 + 119, &history);
+        assert_eq!(fired(events), [("orders".to_owned(), (hour + 1) * 60)]);
+        assert_eq!(engine.metric_kinds_known(), 2);
+        // With no report of either metric in the week before, neither has a value.
+        history.insert("shop", hour, metric_report(hour, &[("x", "S", 0..1)]));
+        let mut engine = Engine::new(set);
+        let events = engine.evaluate_minutes((hour + 1) * 60, hour * 60 + 119, &history);
+        assert_eq!(fired(events), []);
+        assert_eq!(engine.statuses()[1].last_value, None);
+        assert_eq!(engine.metric_kinds_known(), 0);
+    }
+
+    #[test]
+    fn live_minutes_are_evaluated_though_the_stores_checkpoint_of_the_open_hour_lacks_them() {
+        let set = RuleSet::from_toml_str(
+            "[[rule]]\nid=\"floor\"\ndomain=\"shop\"\nreport=\"metric\"\nname=\"orders\"\n\
+             measure=\"count\"\nbelow=1.0",
+            None,
+        )
+        .unwrap();
+        let hour = 498_703;
+        // The store's checkpoint of the open hour, written at 00:10: samples up to 00:09.
+        let mut stored = crate::MemoryHistory::new();
+        let mut state = ocelot_analyzer::StateReport::new(hour);
+        for minute in 0..10 {
+            state.record_queue_depth(hour * 3_600_000 + minute * 60_000, "analyzer-0", 0);
+        }
+        stored.insert_state(state);
+        // The running collector's open hour: no order in 00:12.
+        let mut live = crate::MemoryHistory::new();
+        live.insert("shop", hour, metric_report(hour, &[("orders", "C", 0..12)]));
+        live.cover(hour);
+        let history = crate::Overlay(live, stored);
+        let mut engine = Engine::new(set);
+        let minute = hour * 60 + 12;
+        let events = engine.evaluate_minutes(minute, minute, &history);
+        assert_eq!(events.len(), 1, "the collector was up: it is running now");
     }
 
     #[test]

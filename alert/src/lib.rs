@@ -4,10 +4,11 @@
 //! and replay of rules over stored reports.
 //!
 //! Where it sits: it reads the analyzer's reports (the open hours from the collector, past
-//! hours from the store) through [`ReportHistory`], and gives the web server an
-//! [`AlertSnapshot`] to show. It depends on neither the collector nor the web crate, and
-//! never reads the clock for evaluation: callers pass `now_ms`. The rule file format is in
-//! docs/alerting.md.
+//! hours from the store) through [`ReportHistory`], with the collector's State reports
+//! (which minutes it was running in: the others are no data for baselines and replay),
+//! and gives the web server an [`AlertSnapshot`] to show. It depends on neither the
+//! collector nor the web crate, and never reads the clock for evaluation: callers pass
+//! `now_ms`. The rule file format is in docs/alerting.md.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -60,6 +61,7 @@ mod rules;
 mod series;
 mod state_file;
 mod time;
+mod up_minutes;
 
 pub use alert_log::{
     AlertCounters, AlertLog, AlertSnapshot, NotificationAttempt, MAX_LOGGED_ATTEMPTS,

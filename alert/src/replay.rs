@@ -1,6 +1,8 @@
 //! [`replay`]: what rules would have fired on stored reports, and when, so they can be
 //! tuned before they page anyone. Runs the live [`Engine`] over past minutes; nothing is
-//! sent.
+//! sent. Minutes the collector was not running in, by its stored State reports, are not
+//! evaluated: the live server, down, did not evaluate them either, and their empty counts
+//! would fire every `below` rule.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -13,7 +15,8 @@ use crate::rules::RuleSet;
 use crate::time::{parse_hour_label, MinuteLabel, MINUTES_PER_HOUR};
 
 /// Evaluates `rules` over every minute of the hours `from_hour..=to_hour` (hour indexes,
-/// see [`crate::parse_hour_label`]) and returns the events in time order.
+/// see [`crate::parse_hour_label`]) that the collector was running in
+/// ([`ReportHistory::state`]) and returns the events in time order.
 pub fn replay(
     rules: &RuleSet,
     history: &dyn ReportHistory,

@@ -1,14 +1,18 @@
 //! [`ReportHistory`]: where the evaluator and the baseline read a domain's report of an
-//! hour. The last stage is a trait with a real implementation ([`StoreHistory`], sealed
-//! reports on disk) and an in-memory one ([`MemoryHistory`]: tests, and the collector's
-//! live reports of the open hours, layered over the store with [`Overlay`]).
+//! hour, and the collector's State report of an hour (which minutes it was running in).
+//! The last stage is a trait with a real implementation ([`StoreHistory`], sealed reports
+//! on disk) and an in-memory one ([`MemoryHistory`]: tests, and the collector's live
+//! reports of the open hours, layered over the store with [`Overlay`]).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use ocelot_analyzer::{EventReport, MetricReport, ProblemReport, TransactionReport};
+use ocelot_analyzer::{
+    EventReport, MetricReport, ProblemReport, StateReport, TransactionReport, STATE_DOMAIN,
+    STATE_REPORT_NAME,
+};
 use ocelot_store::{validate_name, Store};
 
 use crate::error::AlertError;
@@ -85,12 +89,23 @@ pub trait ReportHistory: Send + Sync {
         let _ = hour;
         false
     }
+
+    /// The collector's State report of `hour`, if there is one: its sampled minutes are
+    /// the minutes the collector was running (see [`StateReport::sampled_minutes`]).
+    /// Baselines take the minutes it was not running as no data and replay does not
+    /// evaluate them; an hour without a State report (stored before the collector kept
+    /// one, or a source that keeps none) counts as running throughout. Default: `None`.
+    fn state(&self, hour: u64) -> Option<Arc<StateReport>> {
+        let _ = hour;
+        None
+    }
 }
 
 /// Reports held in memory: the collector's live reports of the open hour, or test data.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryHistory {
     reports: HashMap<(String, ReportKind, u64), Arc<Report>>,
+    states: HashMap<u64, Arc<StateReport>>,
     covered: HashSet<u64>,
 }
 
@@ -104,6 +119,11 @@ impl MemoryHistory {
     pub fn insert(&mut self, domain: impl Into<String>, hour: u64, report: Report) {
         self.reports
             .insert((domain.into(), report.kind(), hour), Arc::new(report));
+    }
+
+    /// Adds (or replaces) the collector's State report of its hour.
+    pub fn insert_state(&mut self, state: StateReport) {
+        self.states.insert(state.hour(), Arc::new(state));
     }
 
     /// Marks `hour` as watched: a domain without a report in it had no traffic (see
@@ -131,11 +151,17 @@ impl ReportHistory for MemoryHistory {
     fn covers(&self, hour: u64) -> bool {
         self.covered.contains(&hour)
     }
+
+    fn state(&self, hour: u64) -> Option<Arc<StateReport>> {
+        self.states.get(&hour).cloned()
+    }
 }
 
 /// Sealed reports, from a running [`ocelot_store::Store`] ([`StoreHistory::new`], what
 /// `ocelot serve` uses) or read-only from a store folder ([`StoreHistory::open`], what
-/// replay uses). A report that fails to parse counts as no data and is counted in
+/// replay uses), and the collector's State reports (filed under the domain
+/// [`STATE_DOMAIN`]). A report that fails to parse counts as no data (a State report: as
+/// none, so the hour counts as running throughout) and is counted in
 /// [`StoreHistory::read_errors`].
 ///
 /// The store deletes hours older than its `retention_days` (default 7): baselines look
@@ -208,11 +234,10 @@ impl StoreHistory {
         self.read_errors.load(Ordering::Relaxed)
     }
 
-    fn bytes(&self, domain: &str, kind: ReportKind, hour: u64) -> Result<Option<Vec<u8>>, ()> {
+    /// The stored bytes of `domain`'s report `name` (`transaction`, ..., or `state`).
+    fn bytes(&self, domain: &str, name: &str, hour: u64) -> Result<Option<Vec<u8>>, ()> {
         match &self.source {
-            Source::Store(store) => store
-                .read_report(hour, domain, kind.as_str())
-                .map_err(|_| ()),
+            Source::Store(store) => store.read_report(hour, domain, name).map_err(|_| ()),
             Source::Folder(dir) => {
                 // Rule domains are config, not trusted paths.
                 validate_name("domain", domain).map_err(|_| ())?;
@@ -220,7 +245,7 @@ impl StoreHistory {
                     .join(hour.to_string())
                     .join(domain)
                     .join(REPORTS_DIR)
-                    .join(format!("{}.{REPORT_EXT}", kind.as_str()));
+                    .join(format!("{name}.{REPORT_EXT}"));
                 match std::fs::read(path) {
                     Ok(bytes) => Ok(Some(bytes)),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -228,6 +253,14 @@ impl StoreHistory {
                 }
             }
         }
+    }
+
+    /// [`StoreHistory::bytes`], with a failed read counted and taken as no report.
+    fn read(&self, domain: &str, name: &str, hour: u64) -> Option<Vec<u8>> {
+        self.bytes(domain, name, hour).unwrap_or_else(|()| {
+            self.read_errors.fetch_add(1, Ordering::Relaxed);
+            None
+        })
     }
 }
 
@@ -265,14 +298,7 @@ fn folder_domains(dir: &Path, hour: u64) -> Vec<String> {
 
 impl ReportHistory for StoreHistory {
     fn report(&self, domain: &str, kind: ReportKind, hour: u64) -> Option<Arc<Report>> {
-        let bytes = match self.bytes(domain, kind, hour) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => return None,
-            Err(()) => {
-                self.read_errors.fetch_add(1, Ordering::Relaxed);
-                return None;
-            }
-        };
+        let bytes = self.read(domain, kind.as_str(), hour)?;
         match Report::from_json(kind, &bytes) {
             Ok(report) => Some(Arc::new(report)),
             Err(_) => {
@@ -291,6 +317,18 @@ impl ReportHistory for StoreHistory {
             Source::Folder(dir) => !folder_domains(dir, hour).is_empty(),
         }
     }
+
+    /// The State report the collector files under [`STATE_DOMAIN`].
+    fn state(&self, hour: u64) -> Option<Arc<StateReport>> {
+        let bytes = self.read(STATE_DOMAIN, STATE_REPORT_NAME, hour)?;
+        match serde_json::from_slice(&bytes) {
+            Ok(state) => Some(Arc::new(state)),
+            Err(_) => {
+                self.read_errors.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
 }
 
 /// `first`'s report where it has one, else `second`'s: the live hours over the store.
@@ -307,6 +345,18 @@ impl<A: ReportHistory, B: ReportHistory> ReportHistory for Overlay<A, B> {
     fn covers(&self, hour: u64) -> bool {
         self.0.covers(hour) || self.1.covers(hour)
     }
+
+    /// `first`'s State report where it has one; else, for an hour `first` watched (the
+    /// open hours of a running collector), none: the store's checkpoint of the open hour
+    /// is up to a minute old and lacks the newest minutes, which would read as minutes
+    /// the collector was not running.
+    fn state(&self, hour: u64) -> Option<Arc<StateReport>> {
+        match self.0.state(hour) {
+            Some(state) => Some(state),
+            None if self.0.covers(hour) => None,
+            None => self.1.state(hour),
+        }
+    }
 }
 
 impl<T: ReportHistory + ?Sized> ReportHistory for &T {
@@ -317,6 +367,10 @@ impl<T: ReportHistory + ?Sized> ReportHistory for &T {
     fn covers(&self, hour: u64) -> bool {
         (**self).covers(hour)
     }
+
+    fn state(&self, hour: u64) -> Option<Arc<StateReport>> {
+        (**self).state(hour)
+    }
 }
 
 impl<T: ReportHistory + ?Sized> ReportHistory for Arc<T> {
@@ -326,5 +380,9 @@ impl<T: ReportHistory + ?Sized> ReportHistory for Arc<T> {
 
     fn covers(&self, hour: u64) -> bool {
         (**self).covers(hour)
+    }
+
+    fn state(&self, hour: u64) -> Option<Arc<StateReport>> {
+        (**self).state(hour)
     }
 }

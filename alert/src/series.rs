@@ -16,7 +16,15 @@
 //!
 //! Counts of a minute without messages are 0 (the report exists, nothing happened);
 //! ratios and means of such a minute have no value. Without a report there is no value at
-//! all.
+//! all. Whether a minute without messages is a quiet minute or one the collector was down
+//! is not in the report: the baseline and replay ask the State report (`up_minutes.rs`).
+//!
+//! A metric's `value` is what CAT's business report plots, by the metric's kind: the count
+//! of a `C` metric, the mean of a `T` one, the sum of an `S` or `S,C` one. In a minute
+//! without records that is 0, no value, and 0. A report without the metric does not say
+//! its kind, so there `value` needs the kind from another report (the engine keeps the one
+//! it last saw, the baseline takes it from its other look-back hours); with none known it
+//! has no value. (`count`, `sum` and `avg` do not depend on the kind: 0, 0, no value.)
 
 use ocelot_analyzer::ViewQuery;
 
@@ -41,7 +49,29 @@ struct MinuteTotals {
 }
 
 /// The value of `measure` in each minute (0..60) of `report`, for `scope`'s type and name.
+/// A metric's `value` takes the metric's kind from `report`: without the metric there it
+/// has no value (see the module docs).
 pub fn minute_series(report: &Report, scope: &Scope, measure: Measure) -> [Option<f64>; MINUTES] {
+    scope_series(report, scope, measure, None).values
+}
+
+/// [`minute_series`], and the kind of `scope`'s metric in `report`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ScopeSeries {
+    pub(crate) values: [Option<f64>; MINUTES],
+    /// The kind (`C`, `T`, `S`, `S,C`) of the metric `scope` names, if `report` is a metric
+    /// report that has it.
+    pub(crate) metric_kind: Option<String>,
+}
+
+/// [`minute_series`], with `known_kind` the kind of `scope`'s metric from another report,
+/// for when `report` does not have the metric.
+pub(crate) fn scope_series(
+    report: &Report,
+    scope: &Scope,
+    measure: Measure,
+    known_kind: Option<&str>,
+) -> ScopeSeries {
     let query = ViewQuery {
         ip: None,
         type_: scope.type_.as_deref(),
@@ -51,7 +81,7 @@ pub fn minute_series(report: &Report, scope: &Scope, measure: Measure) -> [Optio
     };
     let wanted = |name: &str| scope.name.as_deref().is_none_or(|n| n == name);
     let mut totals = [MinuteTotals::default(); MINUTES];
-    let mut metric_kind = String::new();
+    let mut metric_kind = None;
     match report {
         Report::Transaction(r) => {
             let view = r.view(&query);
@@ -101,7 +131,7 @@ pub fn minute_series(report: &Report, scope: &Scope, measure: Measure) -> [Optio
             };
             let view = r.view(&query);
             for item in view.metrics.iter().filter(|i| wanted(&i.name)) {
-                metric_kind.clone_from(&item.kind);
+                metric_kind = Some(item.kind.clone());
                 for m in &item.minutes {
                     let t = &mut totals[usize::from(m.minute) % MINUTES];
                     t.count += m.count;
@@ -110,10 +140,15 @@ pub fn minute_series(report: &Report, scope: &Scope, measure: Measure) -> [Optio
             }
         }
     }
-    totals.map(|t| value_of(&t, measure, &metric_kind))
+    let kind = metric_kind.as_deref().or(known_kind);
+    ScopeSeries {
+        values: totals.map(|t| value_of(&t, measure, kind)),
+        metric_kind,
+    }
 }
 
-fn value_of(t: &MinuteTotals, measure: Measure, metric_kind: &str) -> Option<f64> {
+/// `metric_kind`: the kind of the metric, if known (only `value` needs it).
+fn value_of(t: &MinuteTotals, measure: Measure, metric_kind: Option<&str>) -> Option<f64> {
     let mean = || (t.count > 0).then(|| t.sum / t.count as f64);
     match measure {
         Measure::Count => Some(t.count as f64),
@@ -122,11 +157,15 @@ fn value_of(t: &MinuteTotals, measure: Measure, metric_kind: &str) -> Option<f64
         Measure::Avg => mean(),
         Measure::P95 => t.p95.filter(|_| t.count > 0),
         Measure::Sum => Some(t.sum),
-        // CAT's business report plots counts for `C`, means for `T`, sums otherwise.
-        Measure::Value => match metric_kind {
+        // CAT's business report plots counts for `C`, means for `T`, sums for `S` and
+        // `S,C`. An unknown kind (no report read had the metric) has no value: 0 is a
+        // count's or sum's, and would read as a `T` metric dropping to 0 ms.
+        Measure::Value => match metric_kind? {
             "C" => Some(t.count as f64),
             "T" => mean(),
-            _ => Some(t.sum),
+            // "": a metric whose records named no kind (sums, as CAT plots them).
+            "S" | "S,C" | "" => Some(t.sum),
+            _ => None,
         },
     }
 }
@@ -253,5 +292,49 @@ mod tests {
             minute_series(&report, &latency, Measure::Count)[7],
             Some(2.0)
         );
+        // A minute without records: a count of 0, a mean without value.
+        assert_eq!(
+            minute_series(&report, &orders, Measure::Value)[8],
+            Some(0.0)
+        );
+        assert_eq!(minute_series(&report, &latency, Measure::Value)[8], None);
+    }
+
+    #[test]
+    fn a_metric_absent_from_the_report_has_a_value_only_by_a_kind_known_elsewhere() {
+        let mut analyzer = MetricAnalyzer::new(HOUR, Arc::new(AnalyzerConfig::default()));
+        let at = HOUR * 3_600_000 + 7 * 60_000;
+        let metric = Leaf::new("", "orders", "C", at, "2");
+        analyzer.process(&tree(Message::Metric(metric)));
+        let report = Report::Metric(analyzer.reports()["shop"].clone());
+        let latency = scope(ReportKind::Metric, None, Some("latency"));
+        // Its kind unknown, `value` may be a count (0) or a mean (none): it has none.
+        let unknown = scope_series(&report, &latency, Measure::Value, None);
+        assert_eq!(
+            (unknown.values, unknown.metric_kind),
+            ([None; MINUTES], None)
+        );
+        // A duration absent from the hour has no mean: no value, not 0 ms.
+        let known = scope_series(&report, &latency, Measure::Value, Some("T"));
+        assert_eq!(known.values, [None; MINUTES]);
+        // A count absent from the hour counted 0, as a sum summed 0.
+        let known = scope_series(&report, &latency, Measure::Value, Some("C"));
+        assert_eq!(known.values, [Some(0.0); MINUTES]);
+        let known = scope_series(&report, &latency, Measure::Value, Some("S,C"));
+        assert_eq!(known.values, [Some(0.0); MINUTES]);
+        // Measures that do not depend on the kind.
+        assert_eq!(
+            minute_series(&report, &latency, Measure::Count),
+            [Some(0.0); MINUTES]
+        );
+        assert_eq!(
+            minute_series(&report, &latency, Measure::Avg),
+            [None; MINUTES]
+        );
+        // The report's own kind wins over one known elsewhere.
+        let orders = scope(ReportKind::Metric, None, Some("orders"));
+        let series = scope_series(&report, &orders, Measure::Value, Some("T"));
+        assert_eq!(series.metric_kind.as_deref(), Some("C"));
+        assert_eq!((series.values[7], series.values[8]), (Some(2.0), Some(0.0)));
     }
 }

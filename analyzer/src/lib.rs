@@ -74,6 +74,7 @@ pub use problem::{
 pub use sample_id::ParsedId;
 pub use state::{
     ProcessingView, ReceivedView, StateMinuteView, StateReport, StateView, MAX_STATE_KEYS,
+    STATE_DOMAIN, STATE_REPORT_NAME,
 };
 pub use transaction::{
     DurationFigures, TransactionAnalyzer, TransactionDay, TransactionDayView, TransactionHourView,

@@ -96,8 +96,10 @@ struct BatchCounts {
     trees_folded_domain: u64,
 }
 
-/// The domain under which the collector files its own State report.
-pub const STATE_DOMAIN: &str = "ocelot";
+/// The domain under which the collector files its own State report (defined by the
+/// analyzer, so that readers of the store such as the alert crate need not depend on the
+/// collector).
+pub const STATE_DOMAIN: &str = ocelot_analyzer::STATE_DOMAIN;
 
 /// The most analyzer threads a collector starts (their names are fixed labels).
 pub const MAX_ANALYZER_THREADS: usize = 16;
@@ -733,6 +735,8 @@ impl Collector {
                 .worker(index)
                 .queue_depth
                 .store(depth, Relaxed);
+            // Every queue, empty ones too: the minutes with queue depths are the minutes
+            // the collector ran (`StateReport::sampled_minutes`, read by alerting).
             sample.queue_depths.push((name, depth));
         }
         sample

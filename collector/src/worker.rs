@@ -139,7 +139,7 @@ impl ReportKind {
             ReportKind::Problem => "problem",
             ReportKind::Heartbeat => "heartbeat",
             ReportKind::Metric => "metric",
-            ReportKind::State => "state",
+            ReportKind::State => ocelot_analyzer::STATE_REPORT_NAME,
         }
     }
 }

@@ -7,4 +7,5 @@ mod tests;
 
 pub use report::{
     ProcessingView, ReceivedView, StateMinuteView, StateReport, StateView, MAX_STATE_KEYS,
+    STATE_DOMAIN, STATE_REPORT_NAME,
 };

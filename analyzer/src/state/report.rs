@@ -19,6 +19,12 @@ use ocelot_protocol::MILLIS_PER_HOUR;
 /// Keys per map per minute (domains sending, decode-error reasons, ...).
 pub const MAX_STATE_KEYS: usize = 1_000;
 
+/// The domain under which the collector files its own State report in the store.
+pub const STATE_DOMAIN: &str = "ocelot";
+
+/// The State report's name in the store (`<hour>/ocelot/reports/state.report`).
+pub const STATE_REPORT_NAME: &str = "state";
+
 /// Longest key kept (longer ones are cut).
 const MAX_KEY_CHARS: usize = 256;
 
@@ -124,6 +130,18 @@ impl StateReport {
         trees
     }
 
+    /// The minutes of the hour in which the collector took a sample of its own figures,
+    /// ascending. The collector samples every few seconds while it runs and each sample
+    /// records every queue's depth, 0 included, so a minute missing here is one it was not
+    /// running in. Trees alone do not mark a minute: a tree of this hour received early in
+    /// the next one is recorded at this hour's last minute (see `minute`).
+    pub fn sampled_minutes(&self) -> impl Iterator<Item = u8> + '_ {
+        self.minutes
+            .iter()
+            .filter(|(_, m)| !m.queue_depths.is_empty())
+            .map(|(minute, _)| *minute)
+    }
+
     /// The minute `now_ms` falls in, or the edge of this hour nearest to it: a tree of this
     /// hour received in the next one's first minutes (its grace) or the last minutes of the
     /// one before (from :57) is shown at the hour's last or first minute, not at the same
@@ -166,7 +184,8 @@ impl StateReport {
         add(reasons, reason, n);
     }
 
-    /// `queue` held `depth` items; the minute keeps the deepest.
+    /// `queue` held `depth` items; the minute keeps the deepest. Record every queue at each
+    /// sample, empty ones too: [`StateReport::sampled_minutes`] goes by them.
     pub fn record_queue_depth(&mut self, now_ms: u64, queue: &str, depth: u64) {
         let mut folded = 0;
         let deepest = capped_entry(

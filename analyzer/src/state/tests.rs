@@ -113,3 +113,16 @@ fn trees_received_outside_their_hour_are_shown_at_its_nearest_edge() {
     let minutes: Vec<_> = view.minutes.iter().map(|m| (m.minute, m.trees)).collect();
     assert_eq!(minutes, [(0, 2), (7, 1), (59, 3)]);
 }
+
+#[test]
+fn sampled_minutes_are_those_with_queue_depths_not_those_with_trees_alone() {
+    let mut report = StateReport::new(498_703);
+    report.record_queue_depth(at(3), "transaction", 0);
+    report.record_queue_depth(at(4), "transaction", 2);
+    // A tree of this hour received in the next one's grace minutes: shown at minute 59,
+    // but the collector took no sample in it.
+    report.record_trees(at(60) + 30_000, "late", 1, 100);
+    report.record_trees(at(4), "shop", 1, 100);
+    assert_eq!(report.sampled_minutes().collect::<Vec<_>>(), [3, 4]);
+    assert_eq!(StateReport::new(498_703).sampled_minutes().count(), 0);
+}
