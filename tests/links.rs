@@ -1,0 +1,136 @@
+//! Every link the pages offer leads to a page: a crawl of a running `ocelot serve --demo`
+//! from its home page, as a user clicking through would go, over every kind of page.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use common::{eventually, free_port, Server};
+
+/// Pages fetched at most (the crawl goes breadth first, so every kind of page the home
+/// page leads to within a few clicks is among them).
+const MAX_PAGES: usize = 400;
+
+/// URLs fetched per shape (path and parameter names): a board sorted ten ways is one
+/// kind of page.
+const PER_SHAPE: usize = 8;
+
+/// The value of each `href="..."` and `src="..."` in `html`, HTML entities decoded.
+fn links(html: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for attribute in ["href=\"", "src=\""] {
+        let mut rest = html;
+        while let Some(at) = rest.find(attribute) {
+            rest = &rest[at + attribute.len()..];
+            let Some(end) = rest.find('"') else { break };
+            found.push(
+                rest[..end]
+                    .replace("&quot;", "\"")
+                    .replace("&#39;", "'")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&amp;", "&"),
+            );
+            rest = &rest[end..];
+        }
+    }
+    found
+}
+
+/// `path` and the sorted names of its query parameters (a message ID in the path, as in
+/// LogView's, makes one shape of all IDs).
+fn shape(url: &str) -> String {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let path = match path {
+        p if p.starts_with("/m/") => "/m/*",
+        p if p.starts_with("/api/message/") => "/api/message/*",
+        p => p,
+    };
+    let names: BTreeSet<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').map_or(p, |(name, _)| name))
+        .collect();
+    format!("{path}?{}", names.into_iter().collect::<Vec<_>>().join("&"))
+}
+
+#[test]
+fn every_link_on_the_demo_pages_leads_to_a_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), free_port(), free_port(), true);
+    // The demo's traffic has reached the boards: a domain with transactions, a tree whose
+    // LogView the boards link to, and heartbeats (the demo sends its first at once).
+    let ready = eventually(Duration::from_secs(60), || {
+        let domains = server.json("/api/domains")?;
+        let domain = domains["domains"].as_array()?.first()?.as_str()?.to_owned();
+        let report = server.json(&format!("/api/transaction?domain={domain}&hour=current"))?;
+        let names = report["types"].as_array()?.first()?["names"]
+            .as_array()?
+            .clone();
+        let heartbeats = server.json(&format!("/api/heartbeat?domain={domain}&hour=current"))?;
+        (names.iter().any(|n| n["sampleMessageId"].is_string())
+            && !heartbeats["ips"].as_array()?.is_empty())
+        .then_some(())
+    });
+    assert!(ready.is_some(), "the demo sent no traffic within 60 s");
+
+    let started = Instant::now();
+    let mut queue = VecDeque::from(["/".to_owned()]);
+    let mut seen = BTreeSet::from(["/".to_owned()]);
+    let mut per_shape: HashMap<String, usize> = HashMap::new();
+    let mut broken = Vec::new();
+    let mut fetched = 0;
+    while let Some(url) = queue.pop_front() {
+        if fetched == MAX_PAGES {
+            break;
+        }
+        fetched += 1;
+        let (status, body) = server.get(&url);
+        if !(200..400).contains(&status) {
+            broken.push(format!("{status} {url}"));
+            continue;
+        }
+        for link in links(&body) {
+            // Same-origin paths only; a fragment is the same page.
+            let Some(link) = link.strip_prefix('/').map(|l| format!("/{l}")) else {
+                continue;
+            };
+            if link.starts_with("//") {
+                continue;
+            }
+            let link = link.split('#').next().unwrap_or_default().to_owned();
+            if link.is_empty() || !seen.insert(link.clone()) {
+                continue;
+            }
+            let count = per_shape.entry(shape(&link)).or_default();
+            if *count < PER_SHAPE {
+                *count += 1;
+                queue.push_back(link);
+            }
+        }
+    }
+    let kinds: BTreeSet<&str> = per_shape
+        .keys()
+        .map(|s| s.split('?').next().unwrap_or_default())
+        .collect();
+    eprintln!(
+        "crawled {fetched} pages of {} shapes in {:.1} s; paths: {kinds:?}",
+        per_shape.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        broken.is_empty(),
+        "links that lead nowhere:\n{}",
+        broken.join("\n")
+    );
+    // The crawl reached the pages a user reaches from the home page.
+    for path in [
+        "/t", "/e", "/p", "/h", "/d", "/metric", "/m/", "/alerts", "/state",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k.starts_with(path)),
+            "no link to {path}: {kinds:?}"
+        );
+    }
+}
