@@ -91,6 +91,14 @@ fn every_link_on_the_demo_pages_leads_to_a_page() {
             broken.push(format!("{status} {url}"));
             continue;
         }
+        // Figures a page should never print: a division by zero or a missing value shown
+        // as a number.
+        let page = body.contains("<html");
+        for bad in ["NaN", "inf ms", "Infinity", "undefined"] {
+            if page && body.contains(bad) {
+                broken.push(format!("{status} {url}: shows {bad:?}"));
+            }
+        }
         for link in links(&body) {
             // Same-origin paths only; a fragment is the same page.
             let Some(link) = link.strip_prefix('/').map(|l| format!("/{l}")) else {
