@@ -16,6 +16,22 @@ const MAX_PAGES: usize = 400;
 /// kind of page.
 const PER_SHAPE: usize = 8;
 
+/// What the spoiled parameters are set to (percent-encoded as a browser sends them): empty,
+/// a word, negative, too large for any integer, invalid UTF-8, a NUL, an hour that is
+/// not one, a path climbing out, a right-to-left override, and 4 000 characters.
+const BAD_VALUES: [&str; 10] = [
+    "",
+    "x",
+    "-1",
+    "99999999999999999999999",
+    "%FF%FE",
+    "%00",
+    "2026133199",
+    "..%2F..%2Fetc",
+    "%E2%80%AE",
+    "LONG",
+];
+
 /// The value of each `href="..."` and `src="..."` in `html`, HTML entities decoded.
 fn links(html: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -71,14 +87,16 @@ fn every_link_on_the_demo_pages_leads_to_a_page() {
         let heartbeats = server.json(&format!("/api/heartbeat?domain={domain}&hour=current"))?;
         (names.iter().any(|n| n["sampleMessageId"].is_string())
             && !heartbeats["ips"].as_array()?.is_empty())
-        .then_some(())
+        .then_some(domain)
     });
-    assert!(ready.is_some(), "the demo sent no traffic within 60 s");
+    let domain = ready.expect("the demo sent no traffic within 60 s");
 
     let started = Instant::now();
     let mut queue = VecDeque::from(["/".to_owned()]);
     let mut seen = BTreeSet::from(["/".to_owned()]);
     let mut per_shape: HashMap<String, usize> = HashMap::new();
+    // The first URL of each shape.
+    let mut examples: HashMap<String, String> = HashMap::new();
     let mut broken = Vec::new();
     let mut fetched = 0;
     while let Some(url) = queue.pop_front() {
@@ -112,6 +130,7 @@ fn every_link_on_the_demo_pages_leads_to_a_page() {
                 continue;
             }
             let count = per_shape.entry(shape(&link)).or_default();
+            examples.entry(shape(&link)).or_insert_with(|| link.clone());
             if *count < PER_SHAPE {
                 *count += 1;
                 queue.push_back(link);
@@ -141,4 +160,60 @@ fn every_link_on_the_demo_pages_leads_to_a_page() {
             "no link to {path}: {kinds:?}"
         );
     }
+
+    // The JSON API, which pages do not link to, with every parameter it takes.
+    for api in [
+        "transaction?hour=current&ip=All&type=URL&limit=10",
+        "event?hour=current&ip=All&type=RemoteCall",
+        "problem?hour=current&ip=All",
+        "heartbeat?hour=current&ip=10.0.1.1",
+        "metric?hour=current&ip=All",
+        "dependency?hour=current&ip=All",
+        "transaction?day=current",
+    ] {
+        let url = format!("/api/{api}&domain={domain}");
+        assert_eq!(server.get(&url).0, 200, "{url}");
+        examples.insert(url.clone(), url);
+    }
+    examples.insert("state".into(), "/api/state?hour=current".into());
+    examples.insert("hours".into(), format!("/api/hours?domain={domain}"));
+    // Every parameter of every kind of page, spoiled one at a time: a wrong value is
+    // answered (a 400 or 404 that says why, or a page that ignores it), never with a 500,
+    // and the server stays up.
+    let long = "a".repeat(4_000);
+    let mut failures = Vec::new();
+    let mut asked = 0;
+    for url in examples.values() {
+        let Some((path, query)) = url.split_once('?') else {
+            continue;
+        };
+        let params: Vec<(&str, &str)> =
+            query.split('&').filter_map(|p| p.split_once('=')).collect();
+        for spoiled_at in 0..params.len() {
+            for bad in BAD_VALUES {
+                let bad = if bad == "LONG" { long.as_str() } else { bad };
+                let query: Vec<String> = params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, value))| {
+                        let value = if i == spoiled_at { bad } else { value };
+                        format!("{name}={value}")
+                    })
+                    .collect();
+                let spoiled = format!("{path}?{}", query.join("&"));
+                let (status, _) = server.get(&spoiled);
+                asked += 1;
+                if !(200..500).contains(&status) {
+                    failures.push(format!("{status} {spoiled:.200}"));
+                }
+            }
+        }
+    }
+    eprintln!("asked {asked} spoiled URLs");
+    assert!(asked > 100, "too few parameters to spoil: {asked}");
+    assert!(
+        failures.is_empty(),
+        "spoiled parameters that failed the server:\n{}",
+        failures.join("\n")
+    );
 }

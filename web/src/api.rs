@@ -12,7 +12,7 @@
 //!   still cover every name. The names are picked before their figures are built, so a
 //!   domain's "All machines" view of hundreds of thousands of names costs what its kept
 //!   names do, not hundreds of megabytes of JSON
-//! * `GET /api/transaction?domain=&day=YYYYMMDD[&ip=][&type=][&limit=]`, `/api/event?..&day=`: the
+//! * `GET /api/transaction?domain=&day=YYYYMMDD|current[&ip=][&type=][&limit=]`, `/api/event?..&day=`: the
 //!   whole UTC day, `{"domain","day","hours":[..],"ips":[..],"types":[..]}`, each type and
 //!   name with its day's figures (percentiles of the union of the hours' durations, `tps`
 //!   over the seconds of the day that have run) and `hours` rows (its hourly series) in

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use ocelot_analyzer::HOURS_PER_DAY;
+use ocelot_protocol::MILLIS_PER_HOUR;
 use serde::Deserialize;
 
 use crate::error::{ApiError, PageError};
@@ -255,11 +257,16 @@ impl ReportParams {
                 detail: format!("give “{param}” (one hour) or “day” (a whole day), not both."),
             });
         }
+        if raw == CURRENT {
+            return Ok(Period::Day(now_ms / MILLIS_PER_HOUR / HOURS_PER_DAY));
+        }
         parse_day_label(raw)
             .map(Period::Day)
             .ok_or_else(|| BadParam {
                 param: "day",
-                detail: format!("“{raw}” is not a day: write YYYYMMDD in UTC (e.g. 20261122)."),
+                detail: format!(
+                    "“{raw}” is not a day: write YYYYMMDD in UTC (e.g. 20261122), or current."
+                ),
             })
     }
 

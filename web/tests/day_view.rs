@@ -199,6 +199,11 @@ async fn today_counts_tps_over_the_seconds_it_has_run() {
     let uri = format!("/api/event?domain=shop&day={DAY_LABEL}");
     let json = get_json(app_of(day_reports(now_ms)), &uri, 200).await;
     assert_eq!(json["types"][0]["tps"].as_f64().unwrap(), 330.0 / 64_800.0);
+    // `day=current` is today, as `hour=current` is this hour.
+    let uri = "/api/transaction?domain=shop&day=current";
+    let json = get_json(app_of(day_reports(now_ms)), uri, 200).await;
+    assert_eq!(json["day"], DAY_LABEL);
+    assert_eq!(json["types"][0]["count"], 330);
 }
 
 #[tokio::test]
