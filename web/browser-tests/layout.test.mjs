@@ -1,6 +1,7 @@
 // Browser test of keyboard use and page layout: the board selectors can be browsed with the
 // arrow keys without reloading the page, every page fits a 420 px phone without scrolling
-// sideways, and chart text in a grid of charts is drawn at a readable size. Run through
+// sideways, chart text is drawn at a readable size on a desktop and on a phone, and a table
+// that scrolls sideways shows a shadow on the side with more. Run through
 // scripts/browser-test against the browser fixture (web/examples/browser_fixture.rs).
 // Screenshots go to target/browser-screenshots/ (prefix "layout-").
 
@@ -62,6 +63,7 @@ test('every page fits a 420 px wide screen', async () => {
       ['transactions', `/t?domain=${DOMAIN}&type=URL&name=${encodeURIComponent('/api/order/create/{num}')}`],
       ['heartbeats', `/h?domain=${DOMAIN}`],
       ['state', '/state'],
+      ['alerts', '/alerts'],
       ['logview', `/m/${FAILING_ID}`],
     ];
     for (const [name, path] of pages) {
@@ -83,6 +85,116 @@ test('every page fits a 420 px wide screen', async () => {
     const lines = await page.locator('table.report td.name a').first().evaluate(
       (a) => a.getClientRects().length);
     assert.equal(lines, 1, 'a type name stays on one line');
+  } finally {
+    await page.setViewportSize({ width: 1360, height: 900 });
+  }
+  assertNoProblems();
+});
+
+/** The sizes, in px, that the text of the charts on screen is drawn at: the font size times
+ * the chart's scale. */
+async function chartTextSizes() {
+  return page.locator('svg.chart:visible text').evaluateAll(
+    (texts) => texts.map((t) => t.getScreenCTM().a * parseFloat(getComputedStyle(t).fontSize)));
+}
+
+test('chart text is drawn 10 px or larger on a 420 px phone, wide charts in their narrow drawing', async () => {
+  const pages = [
+    ['transactions', `/t?domain=${DOMAIN}&type=URL`],
+    ['transactions-day', `/t?domain=${DOMAIN}&type=URL&day=20261122`],
+    ['problems', `/p?domain=${DOMAIN}`],
+    ['heartbeats', `/h?domain=${DOMAIN}`],
+    ['dependencies', `/d?domain=${DOMAIN}`],
+    ['state', '/state'],
+  ];
+  await open(pages[0][1]);
+  assert.ok(await page.locator('svg.chart.wide').first().isVisible(), 'a desktop shows the wide drawing');
+  assert.equal(await page.locator('svg.chart.narrow:visible').count(), 0);
+  await page.setViewportSize({ width: 420, height: 900 });
+  try {
+    for (const [name, path] of pages) {
+      await open(path);
+      const sizes = await chartTextSizes();
+      assert.ok(sizes.length > 0, `${path}: charts`);
+      assert.ok(Math.min(...sizes) >= 10, `${path}: chart text drawn at ${Math.min(...sizes).toFixed(1)} px`);
+      assert.equal(await page.locator('svg.chart.wide:visible').count(), 0, `${path}: no wide drawing on a phone`);
+      await shot(`charts-${name}-420`);
+    }
+  } finally {
+    await page.setViewportSize({ width: 1360, height: 900 });
+  }
+  assertNoProblems();
+});
+
+/** The median brightness (0-255) of the outermost 3 px of each side of `locator`'s box, as
+ * drawn: text crosses an edge in a few rows, a shadow darkens most of them. */
+async function edgeBrightness(locator) {
+  const png = (await locator.screenshot()).toString('base64');
+  // Decoded on a blank page: the pages' Content-Security-Policy allows no data: images.
+  const blank = await page.context().newPage();
+  try {
+    return await blank.evaluate(async (data) => {
+      const img = new Image();
+      img.src = `data:image/png;base64,${data}`;
+      await img.decode();
+      const canvas = document.createElement('canvas');
+      canvas.width = img.width;
+      canvas.height = img.height;
+      const ctx = canvas.getContext('2d');
+      ctx.drawImage(img, 0, 0);
+      const median = (x0) => {
+        const { data: px } = ctx.getImageData(x0, 0, 3, img.height);
+        const values = [];
+        for (let i = 0; i < px.length; i += 4) values.push((px[i] + px[i + 1] + px[i + 2]) / 3);
+        values.sort((a, b) => a - b);
+        return values[values.length >> 1];
+      };
+      return { left: median(0), right: median(img.width - 3) };
+    }, png);
+  } finally {
+    await blank.close();
+  }
+}
+
+test('a table that scrolls sideways on a phone shows a shadow on the side with more', async () => {
+  await page.setViewportSize({ width: 420, height: 900 });
+  try {
+    for (const path of [`/t?domain=${DOMAIN}&type=URL`, '/alerts']) {
+      await open(path);
+      const wrap = page.locator('.table-wrap').first();
+      const { scroll, client } = await wrap.evaluate((w) => ({ scroll: w.scrollWidth, client: w.clientWidth }));
+      assert.ok(scroll > client + 100, `${path}: the table scrolls (${scroll} px in ${client} px)`);
+      const start = await edgeBrightness(wrap);
+      await wrap.evaluate((w) => { w.scrollLeft = w.scrollWidth; });
+      const end = await edgeBrightness(wrap);
+      assert.ok(start.right < end.right - 15, `${path}: a shadow on the right before scrolling (${start.right} vs ${end.right})`);
+      assert.ok(end.left < start.left - 15, `${path}: a shadow on the left once scrolled (${end.left} vs ${start.left})`);
+      assert.ok(start.left > 240 && end.right > 240, `${path}: none where the table ends`);
+    }
+    await shot('alerts-scrolled-420');
+  } finally {
+    await page.setViewportSize({ width: 1360, height: 900 });
+  }
+  assertNoProblems();
+});
+
+test('the alert rules\' conditions keep a readable width on a phone', async () => {
+  await page.setViewportSize({ width: 420, height: 900 });
+  try {
+    await open('/alerts');
+    const widths = await page.locator('table.report td.condition').evaluateAll(
+      (cells) => cells.map((c) => c.getBoundingClientRect().width));
+    assert.ok(widths.length >= 2, 'the fixture has rules');
+    const rem = await page.evaluate(() => parseFloat(getComputedStyle(document.documentElement).fontSize));
+    assert.ok(Math.min(...widths) >= 13 * rem - 1, `conditions ${widths.map(Math.round)} px wide`);
+    // The longest condition wraps into lines of a few words, not a word or two.
+    const lines = await page.locator('table.report td.condition').last().evaluate((c) => {
+      const range = document.createRange();
+      range.selectNodeContents(c.firstChild);
+      return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+    });
+    assert.ok(lines <= 3, `the condition takes ${lines} lines`);
+    await shot('alerts-420');
   } finally {
     await page.setViewportSize({ width: 1360, height: 900 });
   }

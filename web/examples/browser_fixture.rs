@@ -4,9 +4,9 @@
 //! hold the same trees: every real CAT C client frame (hour 498703, 2026-11-22 07:00 UTC),
 //! a failing checkout tree whose parent is a real tree, a tree typed
 //! `<script>alert(1)</script>`, generated traffic of three domains over the first 40
-//! minutes of that hour and the hour before, and per-minute heartbeats of their machines.
-//! The clock stands at 07:40, inside the hour. Prints the base URL on the first line of
-//! stdout, then serves until killed.
+//! minutes of that hour and the hour before, and per-minute heartbeats of their machines;
+//! and two alert rules, evaluated once. The clock stands at 07:40, inside the hour. Prints
+//! the base URL on the first line of stdout, then serves until killed.
 //!
 //! ```sh
 //! cargo run -p ocelot-web --example browser_fixture
@@ -15,6 +15,7 @@
 use std::io::Write as _;
 use std::sync::Arc;
 
+use ocelot_alert::{AlertLog, Alerting, MemoryHistory, RuleSet};
 use ocelot_protocol::sample::SampleTrees;
 use ocelot_protocol::{
     decode_frame, DecodeOptions, Header, Leaf, Message, MessageTree, Transaction,
@@ -186,6 +187,43 @@ fn heartbeat(domain: &str, n: u32, minute: u64) -> MessageTree {
     )
 }
 
+/// The Alerts page's rules: a threshold rule with a suppression window, and a baseline
+/// rule, which has no baseline in the fixture and says so: the longest condition the page
+/// writes.
+const ALERT_RULES: &str = r#"
+[[rule]]
+id = "order-create-p95"
+domain = "app-0"
+report = "transaction"
+type = "URL"
+name = "/api/order/create/{num}"
+measure = "p95"
+above = 200.0
+for_minutes = 3
+resolve_minutes = 2
+suppress_minutes = 45
+
+[[rule]]
+id = "app-0-traffic-drop"
+domain = "app-0"
+report = "transaction"
+type = "URL"
+measure = "count"
+baseline = "below"
+"#;
+
+/// The alert log after one evaluation of [`ALERT_RULES`] at the fixture's clock.
+fn alerts() -> AlertLog {
+    let rules = RuleSet::from_toml_str(ALERT_RULES, None).expect("the fixture's rules parse");
+    let mut alerting = Alerting::new(rules);
+    let mut live = MemoryHistory::new();
+    for wanted in alerting.wanted_reports(NOW_MS) {
+        live.cover(wanted.hour);
+    }
+    alerting.tick(NOW_MS, &live);
+    alerting.log()
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let mut trees: Vec<MessageTree> = REAL_FRAMES
@@ -221,7 +259,9 @@ async fn main() -> std::io::Result<()> {
     writeln!(stdout, "http://{addr}")?;
     stdout.flush()?;
     drop(stdout);
-    let state = AppState::new(Arc::new(lookup)).with_reports(Arc::new(reports));
+    let state = AppState::new(Arc::new(lookup))
+        .with_reports(Arc::new(reports))
+        .with_alerts(alerts());
     run(listener, state, async {
         tokio::signal::ctrl_c().await.ok();
     })

@@ -168,7 +168,7 @@ fn render(s: &AlertSnapshot) -> Markup {
                             td.name { (r.id) }
                             td { (r.scope.to_string()) }
                             td { (measure_label(r.measure, r.scope.report)) }
-                            td {
+                            td.condition {
                                 (condition_text(r))
                                 @if let Some(text) = suppression_text(r) { div.muted { (text) } }
                                 @if let Some(text) = missing_baseline_text(r) { div.muted { (text) } }
@@ -319,14 +319,14 @@ mod tests {
         let (status, page) = get(router(state.clone()), "/alerts").await;
         assert_eq!(status, StatusCode::OK);
         assert!(
-            page.contains("<td>above 200 for 3 min, resolves after 2 min<div class=\"muted\">re-fires within 45 min not notified</div></td>"),
+            page.contains("<td class=\"condition\">above 200 for 3 min, resolves after 2 min<div class=\"muted\">re-fires within 45 min not notified</div></td>"),
             "{page}"
         );
         // No stored history: the baseline rule says why it cannot fire, and no
         // suppression line for a rule without a window.
         assert!(
             page.contains(
-                "<td>below baseline by more than 0% and 0 for 1 min, resolves after 1 min\
+                "<td class=\"condition\">below baseline by more than 0% and 0 for 1 min, resolves after 1 min\
                  <div class=\"muted\">no baseline yet: cannot fire until the same minute \
                  7, 14, 21 or 28 days back has data</div></td>"
             ),

@@ -993,19 +993,21 @@ impl Render for Rate {
 
 /// `1.5 KiB`, `12.0 MiB`.
 pub(crate) fn format_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
+    while value >= 1024.0 && unit < BYTE_UNITS.len() - 1 {
         value /= 1024.0;
         unit += 1;
     }
     if unit == 0 {
         format!("{bytes} B")
     } else {
-        format!("{value:.1} {}", UNITS[unit])
+        format!("{value:.1} {}", BYTE_UNITS[unit])
     }
 }
+
+/// The units bytes are written in, each 1024 times the one before.
+pub(crate) const BYTE_UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
 
 /// A value per minute of the hour from `(minute, value)` pairs (later pairs add up).
 pub(crate) fn per_minute(pairs: impl IntoIterator<Item = (u8, f64)>) -> Vec<f64> {

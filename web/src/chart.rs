@@ -11,7 +11,13 @@
 //! shown 380 px wide has 6.5 px text. Each chart is therefore drawn about as wide as the page
 //! shows it: [`line_chart`] and [`bar_chart`] for a chart alone or two abreast (`.charts`,
 //! `.charts.one`), [`grid_line_chart`] and [`grid_bar_chart`] for a grid of small charts
-//! (`.charts.grid`).
+//! (`.charts.grid`). A phone shows a chart of the first kind as narrow as a grid's, so those
+//! come drawn twice, wide (`svg.chart.wide`) and narrow with fewer hour ticks
+//! (`svg.chart.narrow`), and the stylesheet shows the one that fits the width of the
+//! `.chart-box` around them (a container query). The trade-off is page weight: a wide chart
+//! is a few kilobytes (up to about 15 with two series of 60 points) and a page has a few;
+//! grid charts, which a page may have a hundred of, are drawn once, at a size that reads
+//! in a desktop's grid and on a phone alike.
 
 use maud::{html, Markup};
 
@@ -39,13 +45,8 @@ impl Axis {
         }
     }
 
-    /// The slots that get a tick label: every tenth minute and the last, every third hour
-    /// and the last.
-    fn ticks(self) -> impl Iterator<Item = usize> {
-        let step = match self {
-            Axis::Minutes => 10,
-            Axis::Hours => 3,
-        };
+    /// The slots that get a tick label: every `step`th and the last.
+    fn ticks(self, step: usize) -> impl Iterator<Item = usize> {
         (0..self.slots()).step_by(step).chain([self.slots() - 1])
     }
 
@@ -64,26 +65,61 @@ struct Canvas {
     width: f64,
     height: f64,
     axis: Axis,
+    /// Every how many slots the x axis has a tick label (and the last slot has one).
+    tick_step: usize,
 }
 
-/// A chart alone or two abreast: shown 420-640 px wide on a desktop (`.charts`).
+/// A chart alone or two abreast: shown 560-640 px wide on a desktop (`.charts`; narrower
+/// boxes show its [`SMALL`] drawing), so its text stays about 10-11 px.
 const WIDE: Canvas = Canvas {
     width: 640.0,
     height: 220.0,
     axis: Axis::Minutes,
+    tick_step: 10,
 };
-/// [`WIDE`] with an hour of the day per slot.
+/// [`WIDE`] with an hour of the day per slot, every third labelled.
 const WIDE_HOURS: Canvas = Canvas {
     axis: Axis::Hours,
+    tick_step: 3,
     ..WIDE
 };
-/// A chart in a grid of small charts: shown 360-500 px wide on a desktop (`.charts.grid`,
-/// whose columns are at least 360 px), so its text stays within about 10-14 px.
+/// A chart in a grid of small charts, shown 360-500 px wide on a desktop (`.charts.grid`,
+/// whose columns are at least 360 px), or a wide chart in a box narrower than 560 px: 350 px
+/// on a 420 px phone. Text stays within about 10-15 px.
 const SMALL: Canvas = Canvas {
-    width: 400.0,
+    width: 380.0,
     height: 180.0,
     axis: Axis::Minutes,
+    tick_step: 10,
 };
+/// [`SMALL`] with an hour of the day per slot: every sixth labelled, as `21:00` and
+/// `23:00` would overlap.
+const SMALL_HOURS: Canvas = Canvas {
+    axis: Axis::Hours,
+    tick_step: 6,
+    ..SMALL
+};
+
+/// Which drawing of a chart an SVG is: the only one (a grid chart), or the wide or narrow
+/// one of a chart drawn twice, of which the stylesheet shows the one that fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drawing {
+    Only,
+    Wide,
+    Narrow,
+}
+
+impl Drawing {
+    /// The SVG's classes, which the stylesheet picks the drawing by.
+    fn class(self) -> &'static str {
+        match self {
+            Drawing::Only => "chart",
+            Drawing::Wide => "chart wide",
+            Drawing::Narrow => "chart narrow",
+        }
+    }
+}
+
 const MARGIN_LEFT: f64 = 52.0;
 const MARGIN_RIGHT: f64 = 14.0;
 const MARGIN_TOP: f64 = 30.0;
@@ -167,6 +203,15 @@ pub(crate) fn format_number(value: f64) -> String {
     format!("{text}{suffix}")
 }
 
+/// What follows a chart's title: ` (ms)`, ` (%)`; nothing for no unit.
+fn unit_label(unit: &str) -> String {
+    if unit.is_empty() {
+        String::new()
+    } else {
+        format!(" ({unit})")
+    }
+}
+
 /// `12 ms`, `3 count`, `45%`.
 fn with_unit(value: f64, unit: &str) -> String {
     match unit {
@@ -233,9 +278,10 @@ fn cut_to(text: &str, max: usize) -> (String, bool) {
     }
 }
 
-/// Axes, grid, tick labels and the title: what line and bar charts share.
+/// Axes, grid, tick labels and the title with its unit: what line and bar charts share.
 fn frame(
     canvas: Canvas,
+    drawing: Drawing,
     title: &str,
     unit: &str,
     ticks: &[f64],
@@ -246,22 +292,24 @@ fn frame(
     let (width, height) = (canvas.width, canvas.height);
     let bottom = canvas.plot_bottom();
     // A title wider than the chart is cut; the whole one is in the tooltip and aria-label.
-    let (shown_title, cut) = cut_to(title, title_room(canvas));
+    // The unit follows it, never cut: it says what the y axis counts.
+    let (shown_title, cut) = cut_to(title, title_room(canvas, unit));
+    let unit_label = unit_label(unit);
     html! {
-        svg.chart xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (width) " " (height) }
+        svg class=(drawing.class()) xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (width) " " (height) }
             role="img" aria-label=(title) {
             text.chart-title x=(MARGIN_LEFT) y="16" {
                 @if cut { title { (title) } }
                 (shown_title)
+                @if !unit_label.is_empty() { tspan.chart-unit { (unit_label) } }
             }
             (legend)
-            text.chart-unit x=(MARGIN_LEFT - 8.0) y=(MARGIN_TOP - 8.0) text-anchor="end" { (unit) }
             @for tick in ticks {
                 @let y = canvas.y_of(*tick, top);
                 line.grid x1=(MARGIN_LEFT) x2=(width - MARGIN_RIGHT) y1=(y) y2=(y) {}
                 text.tick x=(MARGIN_LEFT - 6.0) y=(y + 4.0) text-anchor="end" { (format_number(*tick)) }
             }
-            @for minute in canvas.axis.ticks() {
+            @for minute in canvas.axis.ticks(canvas.tick_step) {
                 @let x = canvas.x_of_minute(minute);
                 line.axis x1=(x) x2=(x) y1=(bottom) y2=(bottom + 4.0) {}
                 text.tick x=(x) y=(height - 12.0) text-anchor="middle" { (canvas.axis.label(minute)) }
@@ -305,28 +353,40 @@ fn is_defined(values: &[f64], m: usize, slots: usize) -> bool {
 
 /// A line chart of one or more per-minute series sharing a y axis in `unit` (`ms`,
 /// `count`, `%`, or `""` for none). NaN values are gaps. Drawn for a chart alone or two
-/// abreast (`.charts`); see [`grid_line_chart`] for a grid.
+/// abreast (`.charts`), and narrow for a phone; see [`grid_line_chart`] for a grid.
 pub(crate) fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
-    line_chart_on(WIDE, title, unit, series)
+    html! {
+        (line_chart_on(WIDE, Drawing::Wide, title, unit, series))
+        (line_chart_on(SMALL, Drawing::Narrow, title, unit, series))
+    }
 }
 
 /// [`line_chart`] of series with one value per hour of a day (index = hour, 0-23).
 pub(crate) fn hourly_line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
-    line_chart_on(WIDE_HOURS, title, unit, series)
+    html! {
+        (line_chart_on(WIDE_HOURS, Drawing::Wide, title, unit, series))
+        (line_chart_on(SMALL_HOURS, Drawing::Narrow, title, unit, series))
+    }
 }
 
-/// [`line_chart`] drawn for a grid of small charts (`.charts.grid`).
+/// [`line_chart`] drawn once, for a grid of small charts (`.charts.grid`).
 pub(crate) fn grid_line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
-    line_chart_on(SMALL, title, unit, series)
+    line_chart_on(SMALL, Drawing::Only, title, unit, series)
 }
 
-fn line_chart_on(canvas: Canvas, title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
+fn line_chart_on(
+    canvas: Canvas,
+    drawing: Drawing,
+    title: &str,
+    unit: &str,
+    series: &[Series<'_>],
+) -> Markup {
     let slots = canvas.axis.slots();
     let ticks = nice_ticks(max_of(
         series.iter().flat_map(|s| s.values.iter().take(slots)),
     ));
     let top = ticks.last().copied().unwrap_or(1.0);
-    let legend = legend(canvas, title, series);
+    let legend = legend(canvas, title, unit, series);
     let body = html! {
         @for (i, s) in series.iter().enumerate() {
             @let color = PALETTE[i % PALETTE.len()];
@@ -344,22 +404,23 @@ fn line_chart_on(canvas: Canvas, title: &str, unit: &str, series: &[Series<'_>])
             }
         }
     };
-    frame(canvas, title, unit, &ticks, body, legend)
+    frame(canvas, drawing, title, unit, &ticks, body, legend)
 }
 
 /// Width of a legend character and of a title character (11 and 13 px text), estimated.
 const LEGEND_CHAR: f64 = 6.2;
 const TITLE_CHAR: f64 = 7.4;
 
-/// The most title characters that fit on `canvas`.
-fn title_room(canvas: Canvas) -> usize {
-    ((canvas.width - MARGIN_LEFT - MARGIN_RIGHT) / TITLE_CHAR) as usize
+/// The most title characters that fit on `canvas` beside the unit that follows the title.
+fn title_room(canvas: Canvas, unit: &str) -> usize {
+    let chars = ((canvas.width - MARGIN_LEFT - MARGIN_RIGHT) / TITLE_CHAR) as usize;
+    chars.saturating_sub(unit_label(unit).chars().count())
 }
 
-/// The legend: right-aligned in the room the title leaves, each label cut with `…` (the
-/// whole one in a tooltip) when they do not fit. A single series named like the chart
-/// needs none.
-fn legend(canvas: Canvas, title: &str, series: &[Series<'_>]) -> Markup {
+/// The legend: right-aligned in the room the title and its unit leave, each label cut with
+/// `…` (the whole one in a tooltip) when they do not fit. A single series named like the
+/// chart needs none.
+fn legend(canvas: Canvas, title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
     if let [only] = series {
         if only.label == title {
             return html! {};
@@ -367,7 +428,8 @@ fn legend(canvas: Canvas, title: &str, series: &[Series<'_>]) -> Markup {
     }
     let swatch = 14.0;
     let gap = 12.0;
-    let title_chars = title.chars().count().min(title_room(canvas));
+    let title_chars =
+        title.chars().count().min(title_room(canvas, unit)) + unit_label(unit).chars().count();
     let room =
         (canvas.width - MARGIN_RIGHT) - (MARGIN_LEFT + title_chars as f64 * TITLE_CHAR + 16.0);
     let share = (room / series.len().max(1) as f64 - swatch - gap).max(3.0 * LEGEND_CHAR);
@@ -395,23 +457,35 @@ fn legend(canvas: Canvas, title: &str, series: &[Series<'_>]) -> Markup {
 }
 
 /// A bar chart of one per-minute series in `unit`; a NaN (a minute without data, which has
-/// no mean) draws no bar. Drawn for a chart alone or two abreast (`.charts`); see
-/// [`grid_bar_chart`] for a grid.
+/// no mean) draws no bar. Drawn for a chart alone or two abreast (`.charts`), and narrow
+/// for a phone; see [`grid_bar_chart`] for a grid.
 pub(crate) fn bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
-    bar_chart_on(WIDE, title, unit, values)
+    html! {
+        (bar_chart_on(WIDE, Drawing::Wide, title, unit, values))
+        (bar_chart_on(SMALL, Drawing::Narrow, title, unit, values))
+    }
 }
 
 /// [`bar_chart`] of one value per hour of a day (index = hour, 0-23).
 pub(crate) fn hourly_bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
-    bar_chart_on(WIDE_HOURS, title, unit, values)
+    html! {
+        (bar_chart_on(WIDE_HOURS, Drawing::Wide, title, unit, values))
+        (bar_chart_on(SMALL_HOURS, Drawing::Narrow, title, unit, values))
+    }
 }
 
-/// [`bar_chart`] drawn for a grid of small charts (`.charts.grid`).
+/// [`bar_chart`] drawn once, for a grid of small charts (`.charts.grid`).
 pub(crate) fn grid_bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
-    bar_chart_on(SMALL, title, unit, values)
+    bar_chart_on(SMALL, Drawing::Only, title, unit, values)
 }
 
-fn bar_chart_on(canvas: Canvas, title: &str, unit: &str, values: &[f64]) -> Markup {
+fn bar_chart_on(
+    canvas: Canvas,
+    drawing: Drawing,
+    title: &str,
+    unit: &str,
+    values: &[f64],
+) -> Markup {
     let slots = canvas.axis.slots();
     let ticks = nice_ticks(max_of(values.iter().take(slots)));
     let top = ticks.last().copied().unwrap_or(1.0);
@@ -427,7 +501,7 @@ fn bar_chart_on(canvas: Canvas, title: &str, unit: &str, values: &[f64]) -> Mark
             }
         }
     };
-    frame(canvas, title, unit, &ticks, body, html! {})
+    frame(canvas, drawing, title, unit, &ticks, body, html! {})
 }
 
 /// A small axis-less line of `values` (for tables): its shape, not its numbers.
@@ -468,6 +542,40 @@ pub(crate) fn sparkline(values: &[f64]) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The SVGs of a chart, in order.
+    fn drawings(chart: Markup) -> Vec<String> {
+        let html = chart.into_string();
+        html.split("<svg ")
+            .skip(1)
+            .map(|svg| format!("<svg {svg}"))
+            .collect()
+    }
+
+    /// The wide drawing of a chart drawn twice.
+    fn wide(chart: Markup) -> String {
+        let [wide, _] = <[String; 2]>::try_from(drawings(chart)).expect("two drawings");
+        assert!(wide.starts_with(r#"<svg class="chart wide""#), "{wide}");
+        wide
+    }
+
+    /// The narrow drawing of a chart drawn twice.
+    fn narrow(chart: Markup) -> String {
+        let [_, narrow] = <[String; 2]>::try_from(drawings(chart)).expect("two drawings");
+        assert!(
+            narrow.starts_with(r#"<svg class="chart narrow""#),
+            "{narrow}"
+        );
+        narrow
+    }
+
+    /// The `x` attributes of the elements of class `class` in `svg`.
+    fn xs_of(svg: &str, class: &str) -> Vec<f64> {
+        svg.split(&format!("class=\"{class}\" x=\""))
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+            .collect()
+    }
 
     #[test]
     fn nice_ticks_are_round_and_cover_the_maximum() {
@@ -510,34 +618,31 @@ mod tests {
     fn legends_fit_beside_the_title_and_cut_long_labels_keeping_them_in_a_tooltip() {
         let values = [1.0; 60];
         let long = "ocelot.client.bytes.sent.to.the.collector.per.minute";
-        let svg = line_chart(
-            "Client traffic",
-            "",
-            &[
-                Series {
-                    label: long,
-                    values: &values,
-                },
-                Series {
-                    label: "dropped",
-                    values: &values,
-                },
-            ],
-        )
-        .into_string();
-        assert!(svg.contains(&format!("<title>{long}</title>")), "{svg}");
-        assert!(svg.contains('…'));
-        assert!(svg.contains(">dropped</text>"));
-        let xs: Vec<f64> = svg
-            .split("class=\"legend\" x=\"")
-            .skip(1)
-            .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
-            .collect();
-        assert_eq!(xs.len(), 2);
-        assert!(
-            xs.iter().all(|&x| x > MARGIN_LEFT && x < WIDE.width),
-            "{xs:?}"
-        );
+        let series = [
+            Series {
+                label: long,
+                values: &values,
+            },
+            Series {
+                label: "dropped",
+                values: &values,
+            },
+        ];
+        let chart = || line_chart("Client traffic", "KiB", &series);
+        for (svg, canvas) in [(wide(chart()), WIDE), (narrow(chart()), SMALL)] {
+            assert!(svg.contains(&format!("<title>{long}</title>")), "{svg}");
+            assert!(svg.contains('…'));
+            assert!(svg.contains(">dropped</text>"));
+            let xs = xs_of(&svg, "legend");
+            assert_eq!(xs.len(), 2);
+            // Right of the title and its unit: 14 characters and " (KiB)".
+            let title_end = MARGIN_LEFT + 20.0 * TITLE_CHAR;
+            assert!(
+                xs.iter().all(|&x| x > title_end && x < canvas.width),
+                "{xs:?} on {}",
+                canvas.width
+            );
+        }
         // One series named like its chart (a heartbeat's): the title says it all.
         let single = line_chart(
             long,
@@ -555,7 +660,7 @@ mod tests {
     fn line_chart_draws_every_series_with_labelled_axes() {
         let count: Vec<f64> = (0..60).map(f64::from).collect();
         let p95 = [10.0; 60];
-        let svg = line_chart(
+        let svg = wide(line_chart(
             "Requests",
             "ms",
             &[
@@ -568,11 +673,10 @@ mod tests {
                     values: &p95,
                 },
             ],
-        )
-        .into_string();
+        ));
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert_eq!(svg.matches("<circle").count(), 120);
-        assert!(svg.contains(">ms</text>"));
+        assert!(svg.contains(r#"<tspan class="chart-unit"> (ms)</tspan>"#));
         assert!(
             svg.contains(">:00</text>")
                 && svg.contains(">:30</text>")
@@ -590,15 +694,14 @@ mod tests {
         let mut values = [1.0; 60];
         values[10] = f64::NAN;
         values[11] = f64::NAN;
-        let svg = line_chart(
+        let svg = wide(line_chart(
             "t",
             "ms",
             &[Series {
                 label: "a",
                 values: &values,
             }],
-        )
-        .into_string();
+        ));
         assert_eq!(
             svg.matches("<polyline").count(),
             2,
@@ -609,15 +712,14 @@ mod tests {
         assert!(!svg.contains("lone"));
         let mut alone = [f64::NAN; 60];
         alone[7] = 3.0;
-        let svg = line_chart(
+        let svg = wide(line_chart(
             "t",
             "ms",
             &[Series {
                 label: "a",
                 values: &alone,
             }],
-        )
-        .into_string();
+        ));
         assert_eq!(
             svg.matches(r#"class="point lone""#).count(),
             1,
@@ -629,7 +731,7 @@ mod tests {
     fn bar_chart_has_a_bar_per_minute_with_a_tooltip() {
         let mut values = [0.0; 60];
         values[5] = 40.0;
-        let svg = bar_chart("Failures", "count", &values).into_string();
+        let svg = wide(bar_chart("Failures", "count", &values));
         assert_eq!(svg.matches("<rect").count(), 60);
         assert!(svg.contains("<title>:05: 40 count</title>"));
     }
@@ -638,7 +740,7 @@ mod tests {
     fn hourly_charts_have_a_slot_per_hour_of_the_day() {
         let mut values = [0.0; HOURS];
         values[17] = 30.0;
-        let svg = hourly_bar_chart("Per hour", "count", &values).into_string();
+        let svg = wide(hourly_bar_chart("Per hour", "count", &values));
         assert_eq!(svg.matches("<rect").count(), HOURS);
         assert!(svg.contains("<title>17:00: 30 count</title>"));
         assert!(svg.contains(">21:00<") && svg.contains(">23:00<"), "{svg}");
@@ -648,7 +750,7 @@ mod tests {
             label: "P95",
             values: &p95,
         }];
-        let svg = hourly_line_chart("Duration", "ms", &series).into_string();
+        let svg = wide(hourly_line_chart("Duration", "ms", &series));
         assert!(svg.contains("P95 at 03:00: 12 ms"), "{svg}");
         assert!(
             svg.contains("point lone"),
@@ -676,7 +778,7 @@ mod tests {
         );
         let bars = bar_chart("t", "ms", &[1.0]);
         for svg in [line, bars, sparkline(&[1.0, 2.0])].map(Markup::into_string) {
-            for tag in ["line", "rect", "circle", "polyline", "text"] {
+            for tag in ["line", "rect", "circle", "polyline", "text", "tspan"] {
                 assert_eq!(
                     svg.matches(&format!("<{tag} ")).count(),
                     svg.matches(&format!("</{tag}>")).count(),
@@ -725,7 +827,7 @@ mod tests {
             label: "a",
             values: &values,
         }];
-        let wide = line_chart("t", "ms", &series).into_string();
+        let wide = wide(line_chart("t", "ms", &series));
         assert!(wide.contains(r#"viewBox="0 0 640 220""#), "{wide}");
         for small in [
             grid_line_chart("t", "ms", &series),
@@ -733,7 +835,8 @@ mod tests {
         ]
         .map(Markup::into_string)
         {
-            assert!(small.contains(r#"viewBox="0 0 400 180""#), "{small}");
+            assert!(small.starts_with(r#"<svg class="chart" "#), "{small}");
+            assert!(small.contains(r#"viewBox="0 0 380 180""#), "{small}");
             assert!(small.contains(">:59</text>"));
             // Every x stays inside the canvas.
             for x in small.split(" x=\"").skip(1) {
@@ -752,5 +855,82 @@ mod tests {
         assert!(svg.contains(&format!(r#"aria-label="{long}""#)));
         let short = grid_bar_chart("threads", "", &[1.0]).into_string();
         assert!(!short.contains('…') && short.contains(">threads</text>"));
+    }
+
+    #[test]
+    fn wide_charts_have_a_narrow_drawing_for_phones_with_room_between_its_ticks() {
+        let minutes = [1.0; MINUTES];
+        let hours = [1.0; HOURS];
+        let series = [Series {
+            label: "avg",
+            values: &minutes,
+        }];
+        let hourly = [Series {
+            label: "avg",
+            values: &hours,
+        }];
+        for chart in [
+            line_chart("t", "ms", &series),
+            bar_chart("t", "count", &minutes),
+            hourly_line_chart("t", "ms", &hourly),
+            hourly_bar_chart("t", "count", &hours),
+        ] {
+            let wide = wide(chart.clone());
+            let narrow = narrow(chart);
+            assert!(wide.contains(r#"viewBox="0 0 640 220""#), "{wide}");
+            // 380 units shown 350 px wide on a 420 px phone: 11-unit ticks are 10 px.
+            assert!(narrow.contains(r#"viewBox="0 0 380 180""#), "{narrow}");
+            // The same points, the same tooltips.
+            assert_eq!(
+                wide.matches("<title>").count(),
+                narrow.matches("<title>").count()
+            );
+            let ticks = xs_of(&narrow, "tick");
+            assert!(
+                ticks.iter().all(|x| (0.0..=SMALL.width).contains(x)),
+                "{narrow}"
+            );
+        }
+        // Hour labels are 5 characters: every third hour would crowd a narrow axis.
+        let narrow = narrow(hourly_bar_chart("t", "count", &hours));
+        let labels: Vec<&str> = narrow
+            .split("text-anchor=\"middle\">")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('<').unwrap()])
+            .collect();
+        assert_eq!(labels, ["00:00", "06:00", "12:00", "18:00", "23:00"]);
+        let label_width = 5.0 * LEGEND_CHAR;
+        let x_of = |hour: usize| SMALL_HOURS.x_of_minute(hour);
+        assert!(x_of(23) - x_of(18) > label_width + 8.0);
+        // Grid charts are drawn once.
+        assert_eq!(drawings(grid_bar_chart("t", "count", &minutes)).len(), 1);
+    }
+
+    #[test]
+    fn the_unit_follows_the_title() {
+        let svg = wide(bar_chart("Transactions per minute", "count", &[1.0]));
+        assert!(
+            svg.contains(
+                r#"<text class="chart-title" x="52" y="16">Transactions per minute<tspan class="chart-unit"> (count)</tspan></text>"#
+            ),
+            "{svg}"
+        );
+        assert_eq!(svg.matches("(count)").count(), 1, "said once: {svg}");
+        // No unit, nothing after the title.
+        let svg = wide(bar_chart("Calls", "", &[1.0]));
+        assert!(svg.contains(r#"y="16">Calls</text>"#), "{svg}");
+        // A cut title keeps its unit whole.
+        let long = "ocelot.client.trees.dropped.queue_full.of.a.very.long.heartbeat.name";
+        let svg = grid_bar_chart(long, "MiB", &[1.0]).into_string();
+        assert!(
+            svg.contains("…<tspan class=\"chart-unit\"> (MiB)</tspan>"),
+            "{svg}"
+        );
+        let shown = svg.split("</title>").nth(1).unwrap();
+        let shown = &shown[..shown.find('<').unwrap()];
+        assert_eq!(
+            shown.chars().count() + " (MiB)".len(),
+            ((SMALL.width - MARGIN_LEFT - MARGIN_RIGHT) / TITLE_CHAR) as usize
+        );
     }
 }

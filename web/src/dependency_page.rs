@@ -86,20 +86,23 @@ async fn dependency_page(
         } @else {
             (edge_table("Depends on", "Target", &calls, &board))
             (edge_table("Called by", "Caller", &callers, &board))
-            @if charted.len() < edges.len() {
-                p.hint.left-out {
-                    "Charts of the " (format_count(charted.len() as u64)) " busiest of "
-                    (format_count(edges.len() as u64)) " edges. " (ALL_EDGES_TIP)
+            section.panel.edge-charts {
+                h2 { "Calls per minute" span.count { (charted.len()) } }
+                @if charted.len() < edges.len() {
+                    p.hint.left-out {
+                        "Charts of the " (format_count(charted.len() as u64)) " busiest of "
+                        (format_count(edges.len() as u64)) " edges. " (ALL_EDGES_TIP)
+                    }
                 }
-            }
-            div.charts.grid {
-                @for e in &charted {
-                    figure.chart-box {
-                        (grid_bar_chart(
-                            &format!("{} {} (calls per minute)", e.type_, e.target),
-                            "count",
-                            &per_minute(e.minutes.iter().map(|m| (m.minute, m.count as f64))),
-                        ))
+                div.charts.grid {
+                    @for e in &charted {
+                        figure.chart-box {
+                            (grid_bar_chart(
+                                &format!("{} {}", e.type_, e.target),
+                                "calls",
+                                &per_minute(e.minutes.iter().map(|m| (m.minute, m.count as f64))),
+                            ))
+                        }
                     }
                 }
             }

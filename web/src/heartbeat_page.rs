@@ -6,8 +6,10 @@
 //! time) alike, without saying which is which. A total drawn as is would be a ramp that
 //! says nothing, so a series that never goes down in the hour, and whose name does not say
 //! it is a level, is drawn as its increase per minute ("/min"); CPU time in milliseconds
-//! becomes the CPU % of one core. System series (CPU, memory, threads, GC, disk) come
-//! first; series that are 0 all hour are listed in a line instead of charted.
+//! becomes the CPU % of one core. Series in bytes (memory, disk space, anything named
+//! `bytes`) are charted in the binary unit their largest value reaches (KiB, MiB, GiB).
+//! System series (CPU, memory, threads, GC, disk) come first; series that are 0 all hour
+//! are listed in a line instead of charted.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +20,7 @@ use axum::Router;
 use maud::{html, Markup};
 use ocelot_analyzer::ViewQuery;
 
-use crate::board::{Board, FormOrigin};
+use crate::board::{Board, FormOrigin, BYTE_UNITS};
 use crate::chart::{grid_line_chart, Series, MINUTES};
 use crate::cpu::heavy;
 use crate::error::{PageError, PageQuery};
@@ -127,7 +129,8 @@ struct Chart {
 }
 
 /// The charts of a machine's series (name -> value per minute, NaN for no heartbeat):
-/// system series first, totals as their increase per minute, all-zero series left out.
+/// system series first, totals as their increase per minute, bytes in KiB, MiB or GiB,
+/// all-zero series left out.
 fn charts_of(series: &BTreeMap<&str, Vec<f64>>) -> Vec<Chart> {
     let mut shown: Vec<(&str, &Vec<f64>)> = series
         .iter()
@@ -139,30 +142,75 @@ fn charts_of(series: &BTreeMap<&str, Vec<f64>>) -> Vec<Chart> {
     shown
         .into_iter()
         .map(|(name, values)| {
-            if !is_total(name, values) {
-                Chart {
-                    title: name.to_owned(),
-                    unit: "",
-                    values: values.clone(),
-                }
-            } else if name.ends_with(CPU_TIME_MS) {
-                Chart {
-                    title: format!("{name} as CPU %"),
-                    unit: "%",
-                    values: increase_per_minute(values)
-                        .into_iter()
-                        .map(|ms| ms * 100.0 / MILLIS_PER_MINUTE)
-                        .collect(),
-                }
-            } else {
-                Chart {
-                    title: format!("{name} /min"),
-                    unit: "",
-                    values: increase_per_minute(values),
-                }
+            let mut chart = chart_of(name, values);
+            if counts_bytes(name) {
+                (chart.unit, chart.values) = in_byte_unit(&chart.values);
             }
+            chart
         })
         .collect()
+}
+
+/// The chart of one series: a level as it is, a total as its increase per minute.
+fn chart_of(name: &str, values: &[f64]) -> Chart {
+    if !is_total(name, values) {
+        Chart {
+            title: name.to_owned(),
+            unit: "",
+            values: values.to_vec(),
+        }
+    } else if name.ends_with(CPU_TIME_MS) {
+        Chart {
+            // The unit, %, follows the title.
+            title: format!("{name} as CPU"),
+            unit: "%",
+            values: increase_per_minute(values)
+                .into_iter()
+                .map(|ms| ms * 100.0 / MILLIS_PER_MINUTE)
+                .collect(),
+        }
+    } else {
+        Chart {
+            title: format!("{name} /min"),
+            unit: "",
+            values: increase_per_minute(values),
+        }
+    }
+}
+
+/// Whether a series counts bytes: its name says so (`system.process.memory.rss.bytes`,
+/// `ocelot.client.bytes.sent`), or it is a memory level or a disk volume's space, which
+/// CAT's Java client reports in bytes (`memory.heap-usage`, `disk.disk-volume[/].free`).
+/// A memory series named as a count or a share (`memory.pool.count`, `mem.used.percent`)
+/// is not.
+fn counts_bytes(name: &str) -> bool {
+    let words: Vec<String> = words(name).collect();
+    let has = |wanted: &[&str]| words.iter().any(|w| wanted.contains(&w.as_str()));
+    if has(&["bytes"]) {
+        return true;
+    }
+    let memory = has(&["memory", "mem", "rss", "heap", "swap"])
+        // The Java client reports GC counts and times under `memory.gc[...]`.
+        && !has(&["gc", "count", "percent", "pct", "ratio"]);
+    let disk_space = has(&["disk"]) && has(&["total", "free", "usable", "used"]);
+    memory || disk_space
+}
+
+/// `values` (bytes) in the largest unit of [`BYTE_UNITS`] their largest value has a whole
+/// one of, and that unit: a heap of 400 000 000 bytes is charted as 381.5 MiB, on ticks
+/// of 100 MiB rather than of `100M` bytes.
+fn in_byte_unit(values: &[f64]) -> (&'static str, Vec<f64>) {
+    let max = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(0.0, |max: f64, v| max.max(v.abs()));
+    let mut unit = 0;
+    let mut scale = 1.0;
+    while max >= scale * 1024.0 && unit < BYTE_UNITS.len() - 1 {
+        scale *= 1024.0;
+        unit += 1;
+    }
+    (BYTE_UNITS[unit], values.iter().map(|v| v / scale).collect())
 }
 
 /// The suffix of a CPU time total in milliseconds (our SDK's `system.process.cpu.time.ms`):
@@ -310,9 +358,55 @@ mod tests {
         )]);
         let charts = charts_of(&series);
         assert_eq!(charts.len(), 1);
-        assert_eq!(charts[0].title, "system.process.cpu.time.ms as CPU %");
+        assert_eq!(charts[0].title, "system.process.cpu.time.ms as CPU");
         assert_eq!(charts[0].unit, "%");
         assert_eq!(&charts[0].values[1..], [10.0, 50.0]);
+    }
+
+    #[test]
+    fn memory_and_other_byte_series_are_charted_in_a_binary_unit() {
+        for name in [
+            "system.process.memory.rss.bytes",
+            "memory.heap-usage",
+            "memory.max",
+            "memory.free",
+            "disk.disk-volume[/].free",
+            "ocelot.client.bytes.sent",
+            "ocelot.client.queue.bytes",
+        ] {
+            assert!(counts_bytes(name), "{name}");
+        }
+        for name in [
+            "memory.gc[ParNew].count",
+            "memory.gc[ParNew].time",
+            "mem.used.percent",
+            "system.process.threads",
+            "system.process.fds.open",
+            "os.available-processors",
+        ] {
+            assert!(!counts_bytes(name), "{name}");
+        }
+        let series = BTreeMap::from([
+            ("memory.heap-usage", vec![NAN, 314_572_800.0, 419_430_400.0]),
+            ("memory.max", vec![2_147_483_648.0; 3]),
+            ("ocelot.client.bytes.sent", vec![0.0, 1_000.0, 3_048.0]),
+            ("memory.gc[ParNew].count", vec![1.0, 2.0, 3.0]),
+        ]);
+        let charts = charts_of(&series);
+        let chart = |title: &str| charts.iter().find(|c| c.title == title).unwrap();
+        let heap = chart("memory.heap-usage");
+        assert_eq!(heap.unit, "MiB");
+        assert!(heap.values[0].is_nan(), "a gap stays a gap");
+        assert_eq!(&heap.values[1..], [300.0, 400.0]);
+        let max = chart("memory.max");
+        assert_eq!((max.unit, max.values[0]), ("GiB", 2.0));
+        let sent = chart("ocelot.client.bytes.sent /min");
+        assert_eq!(
+            (sent.unit, &sent.values[1..]),
+            ("KiB", &[1000.0 / 1024.0, 2.0][..])
+        );
+        assert_eq!(chart("memory.gc[ParNew].count /min").unit, "");
+        assert_eq!(in_byte_unit(&[12.0, NAN]).0, "B");
     }
 
     #[test]
@@ -334,7 +428,7 @@ mod tests {
         assert_eq!(
             names(&charts_of(&series)),
             [
-                "system.process.cpu.time.ms as CPU %",
+                "system.process.cpu.time.ms as CPU",
                 "system.process.memory.rss.bytes",
                 "system.process.threads",
                 "memory.gc[ParNew].count /min",

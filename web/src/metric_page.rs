@@ -147,18 +147,19 @@ fn means_per_minute(minutes: &[MetricMinuteView]) -> Vec<f64> {
 
 fn metric_chart(m: &MetricItemView) -> Markup {
     let minutes = m.minutes.iter();
+    // The unit follows the title: a count's title says it all.
     let (what, unit, values) = match m.kind.as_str() {
         "T" => ("mean", "ms", means_per_minute(&m.minutes)),
         "C" => (
             "count",
-            "count",
+            "",
             per_minute(minutes.map(|x| (x.minute, x.count as f64))),
         ),
         _ => ("sum", "", per_minute(minutes.map(|x| (x.minute, x.sum)))),
     };
     html! {
         figure.chart-box id=(chart_id(&m.name)) {
-            (grid_bar_chart(&format!("{} ({what} per minute)", m.name), unit, &values))
+            (grid_bar_chart(&format!("{}: {what} per minute", m.name), unit, &values))
         }
     }
 }

@@ -67,7 +67,9 @@ async fn a_failing_name_links_its_failed_message_to_logview_and_charts_its_minut
     .await;
     assert!(html.contains(r#"id="name-detail""#));
     assert!(html.contains(&format!(r#"href="/m/{FAILED_ID}""#)));
-    assert_eq!(html.matches("<svg class=\"chart\"").count(), 3);
+    // Each drawn wide and narrow; the stylesheet shows the one that fits.
+    assert_eq!(html.matches("<svg class=\"chart wide\"").count(), 3);
+    assert_eq!(html.matches("<svg class=\"chart narrow\"").count(), 3);
     assert!(html.contains("Transactions per minute") && html.contains("Failures per minute"));
     assert!(
         html.contains(">P95</text>"),
@@ -367,10 +369,25 @@ async fn the_dependency_page_lists_what_a_domain_calls_and_who_calls_it() {
         "jdbc:mysql://db1:3306/orders",
         "Called by",
         "payment-gateway",
-        "calls per minute",
     ] {
         assert!(html.contains(text), "{text}");
     }
+    // The charts have a panel and a heading, as on the other pages.
+    let charts = html
+        .split("<section class=\"panel edge-charts\">")
+        .nth(1)
+        .expect("a panel of charts");
+    let charts = &charts[..charts.find("</section>").unwrap()];
+    assert!(
+        charts.starts_with("<h2>Calls per minute<span class=\"count\">"),
+        "{charts}"
+    );
+    assert_eq!(
+        charts.matches("<figure class=\"chart-box\">").count(),
+        html.matches("<figure").count(),
+        "every chart in it"
+    );
+    assert!(charts.contains("<tspan class=\"chart-unit\"> (calls)</tspan>"));
     // A domain without edges (the hand-made markup tree's) says where edges come from.
     let html = page(
         "/d?domain=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
@@ -876,8 +893,8 @@ async fn a_domain_with_more_edges_than_a_page_holds_charts_the_busiest_and_cuts_
     assert!(html.len() < 20_000_000, "{} bytes", html.len());
     assert_eq!(html.matches("<svg class=\"chart\"").count(), 100);
     assert!(html.contains("Charts of the 100 busiest of 10,200 edges."));
-    assert!(html.contains("t0-099 (calls per minute)"));
-    assert!(!html.contains("t0-100 (calls per minute)"));
+    assert!(html.contains(r#"aria-label="K0 t0-099""#));
+    assert!(!html.contains(r#"aria-label="K0 t0-100""#));
     assert_eq!(html.matches("<td class=\"name\">").count(), 10_000);
     assert!(html.contains("The first 10,000 edges in this order; 200 more are left out."));
     assert!(html.contains("<h2>Depends on<span class=\"count\">10200</span>"));
@@ -1095,7 +1112,7 @@ async fn metric_links_reach_their_own_chart_whatever_the_name_holds() {
         let target = indicated(&url_fragment(fragment), &ids)
             .unwrap_or_else(|| panic!("the link of {name:?} ({href:?}) reaches no chart"));
         let (id, chart) = &charts[target];
-        let title = maud::html! { (name) " (count per minute)" }.into_string();
+        let title = maud::html! { (name) ": count per minute" }.into_string();
         assert!(
             chart.contains(&title),
             "the link of {name:?} reaches the chart {id:?}"
@@ -1188,7 +1205,10 @@ async fn home_cards_of_a_past_hour_open_that_hour() {
 #[tokio::test]
 async fn a_duration_metric_has_no_mean_in_minutes_without_a_sample() {
     let html = gateway_page("/metric?domain=gateway&hour=current", StatusCode::OK).await;
-    assert!(html.contains("order.render (mean per minute)"), "{html}");
+    assert!(
+        html.contains("order.render: mean per minute<tspan class=\"chart-unit\"> (ms)</tspan>"),
+        "{html}"
+    );
     assert!(html.contains("<title>:00: 12.5 ms</title>"), "{html}");
     assert!(
         !html.contains("<title>:01: 0 ms</title>"),

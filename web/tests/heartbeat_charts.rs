@@ -80,7 +80,7 @@ async fn sdk_heartbeats_chart_system_series_first_and_totals_per_minute() {
     assert_eq!(
         titles(&html),
         [
-            "system.process.cpu.time.ms as CPU %",
+            "system.process.cpu.time.ms as CPU",
             "system.process.memory.rss.bytes",
             "system.process.threads",
             "system.process.fds.open",
@@ -89,9 +89,36 @@ async fn sdk_heartbeats_chart_system_series_first_and_totals_per_minute() {
             "ocelot.client.trees.sent /min",
         ]
     );
-    // 6 000 ms of CPU a minute is 10 % of a core; 70 000 bytes a minute is 70k.
-    assert!(html.contains("as CPU % at :07: 10%</title>"), "{html}");
-    assert!(html.contains("bytes.sent /min at :07: 70k</title>"));
+    // 6 000 ms of CPU a minute is 10 % of a core; 70 000 bytes a minute is 68.4 KiB.
+    assert!(html.contains("as CPU at :07: 10%</title>"), "{html}");
+    assert!(html.contains("bytes.sent /min at :07: 68.4 KiB</title>"));
+}
+
+/// The unit a chart's title is followed by.
+fn unit_of<'a>(html: &'a str, title: &str) -> &'a str {
+    let svg = html
+        .split("<svg class=\"chart\"")
+        .find(|svg| svg.contains(&format!("aria-label=\"{title}\"")))
+        .unwrap_or_else(|| panic!("a chart of {title}"));
+    let unit = svg
+        .split("<tspan class=\"chart-unit\">")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no unit on {title}: {svg}"));
+    &unit[..unit.find('<').unwrap()]
+}
+
+#[tokio::test]
+async fn memory_is_charted_in_mib_and_other_charts_say_their_unit() {
+    let html = heartbeat_page().await;
+    // 41 000 000 bytes of RSS at minute 7 (7 % 3 = 1): 39.1 MiB.
+    assert_eq!(unit_of(&html, "system.process.memory.rss.bytes"), " (MiB)");
+    assert!(
+        html.contains("system.process.memory.rss.bytes at :07: 39.1 MiB</title>"),
+        "{html}"
+    );
+    assert!(html.contains(">40</text>"), "a round tick of MiB");
+    assert_eq!(unit_of(&html, "system.process.cpu.time.ms as CPU"), " (%)");
+    assert_eq!(unit_of(&html, "ocelot.client.bytes.sent /min"), " (KiB)");
 }
 
 #[tokio::test]
@@ -121,7 +148,7 @@ async fn heartbeat_charts_are_drawn_at_grid_size() {
     let html = heartbeat_page().await;
     assert!(html.contains("<div class=\"charts grid\">"));
     assert_eq!(
-        html.matches("viewBox=\"0 0 400 180\"").count(),
+        html.matches("viewBox=\"0 0 380 180\"").count(),
         titles(&html).len()
     );
 }
