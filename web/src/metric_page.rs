@@ -98,8 +98,11 @@ async fn metric_page(
                 }
             }
         }
-        div.charts.grid {
-            @for m in metrics { (metric_chart(m)) }
+        section.panel.metric-charts {
+            h2 { "Per minute" span.count { (metrics.len()) } }
+            div.charts.grid {
+                @for m in metrics { (metric_chart(m)) }
+            }
         }
     };
     Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)))

@@ -341,6 +341,11 @@ async fn heartbeat_page_charts_every_series_of_the_machine() {
 async fn metric_and_state_pages_show_their_figures() {
     let html = page("/metric?domain=catgen", StatusCode::OK).await;
     assert!(html.contains("<table class=\"report\""));
+    // The charts sit in a panel under a heading, as on every other page.
+    let (_, charts) = html
+        .split_once("<section class=\"panel metric-charts\"><h2>Per minute")
+        .expect("a panel of the metrics' charts");
+    assert!(charts.contains("<svg class=\"chart"), "{charts}");
     let html = page("/state", StatusCode::OK).await;
     assert!(html.contains("Trees received per minute"));
     assert!(html.contains(&format!(">{}</span>", 27 + 1 + SAMPLE_TREES)));
