@@ -850,6 +850,17 @@ impl SealedHours {
         self.through = self.through.max(Some(hour));
         self.reopened.remove(&hour);
     }
+
+    /// Every hour past its grace period at `now_ms` is sealed, by every thread alike, also
+    /// one this thread held nothing of: a domain placed on this thread once the clock goes
+    /// back into such an hour (its placement forgotten, or the process restarted while the
+    /// clock was ahead) has sealed reports, written by another thread or process, that are
+    /// to be read back, not written over.
+    fn seal_due(&mut self, now_ms: u64, previous_hour_grace_minutes: u64) {
+        let grace_ms = previous_hour_grace_minutes.saturating_mul(60_000);
+        let last_due = ocelot_protocol::hour_of(now_ms.saturating_sub(grace_ms)).checked_sub(1);
+        self.through = self.through.max(last_due);
+    }
 }
 
 /// Whether figures of `hour` may go into it: it is not sealed, or it is and the clock has
@@ -1075,6 +1086,7 @@ pub(crate) fn run<W: Worker>(
                             }
                             sealed.seal(hour);
                         }
+                        sealed.seal_due(now_ms, ctx.previous_hour_grace_minutes);
                         // A disk that stays full would keep an hour of reports in memory for
                         // every hour it lasts: past a few, the oldest is given up, counted.
                         let unwritten: Vec<u64> = open
@@ -1200,6 +1212,18 @@ mod tests {
             })
             .collect();
         Arc::new(QueuedTrees::uncounted(items))
+    }
+
+    #[test]
+    fn every_hour_past_its_grace_is_sealed_whether_the_thread_held_it_or_not() {
+        let mut sealed = SealedHours::default();
+        sealed.seal_due((HOUR + 1) * 3_600_000 + 2 * 60_000, 3);
+        assert!(sealed.is_closed(HOUR - 1) && !sealed.is_closed(HOUR));
+        sealed.seal_due((HOUR + 1) * 3_600_000 + 3 * 60_000, 3);
+        assert!(sealed.is_closed(HOUR) && !sealed.is_closed(HOUR + 1));
+        // A clock gone back seals nothing new and opens nothing.
+        sealed.seal_due(HOUR * 3_600_000, 3);
+        assert!(sealed.is_closed(HOUR));
     }
 
     #[test]

@@ -1861,3 +1861,84 @@ fn an_hour_sealed_while_the_clock_was_ahead_goes_on_once_it_is_corrected() {
     collector.shutdown();
     store.shutdown();
 }
+
+/// The stored Transaction report of `domain` in [`HOUR`]: its URL count.
+fn stored_url_count(store: &Store, domain: &str) -> Option<u64> {
+    let bytes = store.read_report(HOUR, domain, "transaction").unwrap()?;
+    Some(url_count(&serde_json::from_slice(&bytes).unwrap()))
+}
+
+/// A clock more than two hours ahead (a bad NTP source for the collector and the clients
+/// alike) seals the hour and lets the collector forget where its domains were placed. Once
+/// corrected, a domain of the sealed hour may land on an analyzer thread that never held
+/// that hour: that thread must still go on from the domain's sealed reports, not replace
+/// them with the few trees it counts.
+#[test]
+fn a_domain_moved_to_another_thread_in_a_reopened_hour_keeps_its_sealed_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(two_analyzer_threads(), Some(store.clone()), clock.clone());
+    for seq in 1..=2 {
+        collector.ingest(tree_of_domain("shop", seq)).unwrap();
+    }
+    // Three hours ahead, and a client as far ahead: the hour is sealed, and its placements
+    // are forgotten.
+    let ahead_ms = NOW_MS + 3 * 3_600_000;
+    clock.set(ahead_ms);
+    collector.tick();
+    collector.checkpoint_now();
+    collector.ingest(tree_at("ahead", 1, ahead_ms)).unwrap();
+    collector.checkpoint_now();
+    assert_eq!(stored_url_count(&store, "shop"), Some(2));
+    // Corrected: another domain comes first and takes the thread that held `shop`.
+    let back_ms = NOW_MS + 2 * 60_000;
+    clock.set(back_ms);
+    collector.tick();
+    collector.ingest(tree_at("cart", 1, back_ms)).unwrap();
+    collector.ingest(tree_at("shop", 3, back_ms)).unwrap();
+    collector.checkpoint_now();
+    assert_eq!(collector.stats().dropped_total(), 0);
+    let report = block_on(collector.transaction_report("shop", HOUR)).unwrap();
+    assert_eq!(url_count(&report), 3, "live");
+    assert_eq!(stored_url_count(&store, "shop"), Some(3), "checkpointed");
+    collector.shutdown();
+    store.shutdown();
+}
+
+/// A restart while the clock is ahead, then the clock corrected back into the hour sealed
+/// while it was ahead: the new process never sealed that hour itself, but its first tree
+/// must still go on from the sealed reports rather than write over them.
+#[test]
+fn an_hour_sealed_before_a_restart_while_the_clock_was_ahead_keeps_its_reports_once_corrected() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (store, clock, collector) = started_at_now(dir.path());
+        for seq in 1..=2 {
+            collector.ingest(tree_of_domain("shop", seq)).unwrap();
+        }
+        clock.set(NOW_MS + 2 * 3_600_000);
+        collector.tick();
+        collector.checkpoint_now();
+        collector.shutdown();
+        store.shutdown();
+    }
+    let store = open_store(dir.path());
+    assert_eq!(stored_url_count(&store, "shop"), Some(2));
+    let clock = Arc::new(ManualClock::new(NOW_MS + 2 * 3_600_000 + 60_000));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock.clone());
+    collector.tick();
+    collector.checkpoint_now();
+    let back_ms = NOW_MS + 2 * 60_000;
+    clock.set(back_ms);
+    collector.tick();
+    collector.ingest(tree_at("shop", 3, back_ms)).unwrap();
+    collector.checkpoint_now();
+    assert_eq!(collector.stats().dropped_total(), 0);
+    let report = block_on(collector.transaction_report("shop", HOUR)).unwrap();
+    assert_eq!(url_count(&report), 3, "live");
+    assert_eq!(stored_url_count(&store, "shop"), Some(3), "checkpointed");
+    assert_eq!(stored_state(&store, HOUR).map(|(trees, _)| trees), Some(3));
+    collector.shutdown();
+    store.shutdown();
+}
