@@ -838,6 +838,8 @@ struct SealedHours {
     /// Sealed hours open again because the clock went back into them, each with the
     /// domains whose stored reports were read back into it.
     reopened: BTreeMap<u64, HashSet<String>>,
+    /// The reopened hours' domains whose reports could not be read back, said once each.
+    unreadable: HashSet<(u64, String)>,
 }
 
 impl SealedHours {
@@ -849,6 +851,7 @@ impl SealedHours {
     fn seal(&mut self, hour: u64) {
         self.through = self.through.max(Some(hour));
         self.reopened.remove(&hour);
+        self.unreadable.retain(|(h, _)| *h != hour);
     }
 
     /// Every hour past its grace period at `now_ms` is sealed, by every thread alike, also
@@ -895,14 +898,20 @@ fn admit<W: Worker>(
     open.insert(hour, worker.new_hour(hour));
     sealed.reopened.insert(hour, HashSet::new());
     for domain in worker.own_domains() {
-        read_back(worker, ctx, open, sealed, hour, domain);
+        if !read_back(worker, ctx, open, sealed, hour, domain) {
+            open.remove(&hour);
+            sealed.reopened.remove(&hour);
+            return false;
+        }
     }
     true
 }
 
 /// Reads `domain`'s stored reports of the reopened `hour` back into it, the first time only.
-/// A report that cannot be parsed is set aside (see [`set_aside`]); one that cannot be read
-/// is said, and the next checkpoint writes over it with what the hour has.
+/// A report that cannot be parsed is set aside (see [`set_aside`]). When one cannot be read
+/// (an I/O error), nothing is taken and `false` returned: the caller drops the figures,
+/// counted, rather than let the next checkpoint write the few it has over the stored
+/// report; the next tree of the domain tries again.
 fn read_back<W: Worker>(
     worker: &W,
     ctx: &WorkerContext,
@@ -910,16 +919,15 @@ fn read_back<W: Worker>(
     sealed: &mut SealedHours,
     hour: u64,
     domain: &str,
-) {
-    let Some(read) = sealed.reopened.get_mut(&hour) else {
-        return;
+) -> bool {
+    let Some(read) = sealed.reopened.get(&hour) else {
+        return true;
     };
     if read.contains(domain) {
-        return;
+        return true;
     }
-    read.insert(domain.to_owned());
     let (Some(store), Some(state)) = (&ctx.store, open.get_mut(&hour)) else {
-        return;
+        return true;
     };
     let mut reports = Vec::new();
     for &kind in W::KINDS {
@@ -929,18 +937,28 @@ fn read_back<W: Worker>(
                 None => set_aside(Some(store), hour, domain, kind),
             },
             Ok(None) => {}
-            Err(e) => tracing::warn!(
-                worker = ctx.name,
-                hour,
-                domain,
-                report = kind.name(),
-                error = %e,
-                "cannot read back a sealed report of an hour opened again; its next checkpoint \
-                 replaces it"
-            ),
+            Err(e) => {
+                if sealed.unreadable.insert((hour, domain.to_owned())) {
+                    tracing::warn!(
+                        worker = ctx.name,
+                        hour,
+                        domain,
+                        report = kind.name(),
+                        error = %e,
+                        "cannot read back a sealed report of an hour opened again; the \
+                         domain's trees of the hour are dropped (counted as hour_sealed) \
+                         until it can"
+                    );
+                }
+                return false;
+            }
         }
     }
     worker.add_stored(state, reports);
+    if let Some(read) = sealed.reopened.get_mut(&hour) {
+        read.insert(domain.to_owned());
+    }
+    true
 }
 
 /// The worker loop: returns on `Shutdown` after writing every open hour, or when the
@@ -989,7 +1007,10 @@ pub(crate) fn run<W: Worker>(
                 }
                 if sealed.reopened.contains_key(&item.hour) {
                     if let Some(domain) = worker.report_domain(item) {
-                        read_back(&worker, ctx, open, sealed, item.hour, &domain);
+                        if !read_back(&worker, ctx, open, sealed, item.hour, &domain) {
+                            too_late += 1;
+                            continue;
+                        }
                     }
                 }
                 let state = open

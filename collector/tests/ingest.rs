@@ -1816,6 +1816,51 @@ fn a_shutdown_writes_the_collectors_last_figures_into_the_state_report() {
     store.shutdown();
 }
 
+/// A sealed report that cannot be read back (an I/O error) is not written over with the
+/// few trees that came after the clock went back: those are dropped, counted, until it can
+/// be read, and then the hour goes on from all of it.
+#[test]
+fn a_sealed_report_that_cannot_be_read_back_is_not_written_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, clock, collector) = started_at_now(dir.path());
+    for seq in 1..=3 {
+        collector.ingest(tree_of_domain("shop", seq)).unwrap();
+    }
+    clock.set(NOW_MS + 2 * 3_600_000);
+    collector.tick();
+    collector.checkpoint_now();
+    let file = dir
+        .path()
+        .join(HOUR.to_string())
+        .join("shop/reports/transaction.report");
+    let sealed = std::fs::read(&file).unwrap();
+    // A directory in the file's place: reading it fails, as a failing disk would.
+    std::fs::remove_file(&file).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    clock.set(NOW_MS + 2 * 60_000);
+    collector
+        .ingest(tree_at("shop", 4, NOW_MS + 2 * 60_000))
+        .unwrap();
+    collector.checkpoint_now();
+    assert_eq!(collector.stats().dropped_total(), 1);
+    std::fs::remove_dir(&file).unwrap();
+    std::fs::write(&file, &sealed).unwrap();
+    collector
+        .ingest(tree_at("shop", 5, NOW_MS + 2 * 60_000))
+        .unwrap();
+    collector.checkpoint_now();
+    let report = block_on(collector.transaction_report("shop", HOUR)).unwrap();
+    assert_eq!(url_count(&report), 4);
+    let stored = store
+        .read_report(HOUR, "shop", "transaction")
+        .unwrap()
+        .unwrap();
+    let stored: ocelot_analyzer::TransactionReport = serde_json::from_slice(&stored).unwrap();
+    assert_eq!(url_count(&stored), 4);
+    collector.shutdown();
+    store.shutdown();
+}
+
 /// A clock set hours ahead and corrected again (a wrong date, a VM restored from a
 /// snapshot) seals the current hour while it is ahead. Once corrected, the rest of the hour
 /// goes on from the sealed reports, as a restart would have: before, every tree of it was
