@@ -255,10 +255,19 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
         web_addr.port()
     );
     say(&format!("Ocelot is running: open {url}"));
+    let port = web_addr.port();
     say(&format!(
-        "  collector on {collector_addr} (CAT clients: point client.xml at this host, http-port {})",
-        web_addr.port()
+        "  collector on {collector_addr} (CAT clients: point client.xml at this host, http-port {port})"
     ));
+    if web_addr.ip().is_loopback() {
+        // Clients ask the router on the web port for the collectors: on a loopback address
+        // only applications on this machine can.
+        say(&format!(
+            "  the web port listens on {} only: for CAT clients on other machines set web.listen \
+             (--web-listen 0.0.0.0:{port}) and credentials",
+            web_addr.ip()
+        ));
+    }
     say(&format!(
         "  data in {} (blocks: gzip level {}, {})",
         config.store.dir.display(),

@@ -211,19 +211,37 @@ impl StoreHistory {
     }
 
     /// Every domain with a report in any stored hour, sorted: the known domains rules
-    /// are checked against.
+    /// are checked against. The collector's own folder ([`STATE_DOMAIN`]) counts only
+    /// where an application of that name sent something a rule can read.
     pub fn known_domains(&self) -> Result<Vec<String>, AlertError> {
         let mut domains = BTreeSet::new();
-        match &self.source {
+        let hours = match &self.source {
             Source::Store(store) => {
-                for hour in store.hours()? {
+                let hours = store.hours()?;
+                for &hour in &hours {
                     domains.extend(store.report_domains(hour)?);
                 }
+                hours
             }
             Source::Folder(dir) => {
-                for hour in list(dir).into_iter().filter_map(|n| parse_hour(&n)) {
+                let hours: Vec<u64> = list(dir)
+                    .into_iter()
+                    .filter_map(|n| parse_hour(&n))
+                    .collect();
+                for &hour in &hours {
                     domains.extend(folder_domains(dir, hour));
                 }
+                hours
+            }
+        };
+        if domains.contains(STATE_DOMAIN) {
+            let sent = hours.iter().any(|&hour| {
+                ReportKind::ALL.iter().any(|kind| {
+                    matches!(self.bytes(STATE_DOMAIN, kind.as_str(), hour), Ok(Some(_)))
+                })
+            });
+            if !sent {
+                domains.remove(STATE_DOMAIN);
             }
         }
         Ok(domains.into_iter().collect())
@@ -384,5 +402,34 @@ impl<T: ReportHistory + ?Sized> ReportHistory for Arc<T> {
 
     fn state(&self, hour: u64) -> Option<Arc<StateReport>> {
         (**self).state(hour)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `alert replay` checks rule domains against the stored ones: the collector's own
+    /// State folder is not an application a rule could watch, unless one of that name sent
+    /// something.
+    #[test]
+    fn the_collectors_own_folder_is_not_a_known_domain_unless_an_application_used_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let hour = 499_054;
+        let report = |domain: &str, name: &str| {
+            let reports = dir
+                .path()
+                .join(hour.to_string())
+                .join(domain)
+                .join(REPORTS_DIR);
+            std::fs::create_dir_all(&reports).unwrap();
+            std::fs::write(reports.join(format!("{name}.{REPORT_EXT}")), "{}").unwrap();
+        };
+        report("shop", "transaction");
+        report(STATE_DOMAIN, STATE_REPORT_NAME);
+        let history = StoreHistory::open(dir.path()).unwrap();
+        assert_eq!(history.known_domains().unwrap(), ["shop"]);
+        report(STATE_DOMAIN, "event");
+        assert_eq!(history.known_domains().unwrap(), [STATE_DOMAIN, "shop"]);
     }
 }
