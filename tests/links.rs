@@ -163,7 +163,7 @@ fn every_link_on_the_demo_pages_leads_to_a_page() {
 
     // The JSON API, which pages do not link to, with every parameter it takes.
     for api in [
-        "transaction?hour=current&ip=All&type=URL&limit=10",
+        "transaction?hour=current&ip=All&type=URL&name=%2F&limit=10",
         "event?hour=current&ip=All&type=RemoteCall",
         "problem?hour=current&ip=All",
         "heartbeat?hour=current&ip=10.0.1.1",

@@ -215,6 +215,31 @@ impl DurationHistogram {
         }
         self.buckets.last().map(|&(index, _)| value_of(index))
     }
+
+    /// How many values lie at or below each of `bounds` (ascending) and above the bound
+    /// before it, then how many lie above the last bound: `bounds.len() + 1` counts that add
+    /// up to [`DurationHistogram::count`].
+    ///
+    /// A bucket counts whole under the first bound at or above its own values, its bucket
+    /// index being what decides: the bucket that holds a bound's value counts under that
+    /// bound, with the values a little above the bound that share it. So no value at or
+    /// below a bound counts above it, exactly, and a value counts under a bound it exceeds
+    /// only when it shares the bound's bucket: less than one bucket's width (`GAMMA - 1`,
+    /// 1.92 %) above it. The other choice, a bucket by its reported value, would count a
+    /// value of exactly the bound above it whenever the bucket's midpoint lies above the
+    /// bound, and values of exactly a bound are common: batch data and millisecond clocks
+    /// report whole milliseconds.
+    pub fn counts_up_to(&self, bounds: &[u64]) -> Vec<u64> {
+        let bound_indices: Vec<u16> = bounds.iter().map(|&bound| index_of(bound)).collect();
+        let mut counts = vec![0u64; bounds.len() + 1];
+        for &(index, count) in &self.buckets {
+            // The first bound whose bucket is this one or a later one; past every bound,
+            // the last count.
+            let slot = bound_indices.partition_point(|&bound| bound < index);
+            counts[slot] = counts[slot].saturating_add(count);
+        }
+        counts
+    }
 }
 
 /// The per-minute histograms of one name, in one sorted list of `(minute, bucket index,
@@ -1314,6 +1339,43 @@ mod tests {
     #[test]
     fn every_bucket_index_fits_the_packed_entry() {
         assert!(u32::from(index_of(u64::MAX)) < 1 << INDEX_BITS);
+    }
+
+    #[test]
+    fn counts_up_to_bounds_keep_every_value_at_or_below_a_bound_under_it() {
+        let bounds = [1_000u64, 2_000, 4_000];
+        let mut h = DurationHistogram::new();
+        assert_eq!(h.counts_up_to(&bounds), [0, 0, 0, 0]);
+        // Exactly a bound (a batch's whole milliseconds) and just below it: under it.
+        for value in [0, 1, 999, 1_000, 1_999, 2_000, 3_999, 4_000] {
+            h.record(value);
+        }
+        // Just past a bound's bucket, and far past the last bound: above.
+        let past_2000 = (2_000.0 * GAMMA).ceil() as u64;
+        h.record(past_2000);
+        h.record_n(1_000_000, 3);
+        assert_eq!(h.counts_up_to(&bounds), [4, 2, 3, 3]);
+        assert_eq!(h.counts_up_to(&bounds).iter().sum::<u64>(), h.count());
+        assert_eq!(h.counts_up_to(&[]), [h.count()]);
+    }
+
+    #[test]
+    fn a_value_counts_under_a_bound_it_exceeds_only_within_the_bounds_bucket() {
+        for bound in [1_000u64, 2_000, 65_536_000] {
+            let mut above = bound + 1;
+            while index_of(above) == index_of(bound) {
+                above += 1;
+            }
+            // The first value of the next bucket is less than one bucket's width above.
+            assert!(
+                (above as f64) < bound as f64 * GAMMA + 1.0,
+                "{bound}: {above}"
+            );
+            let mut h = DurationHistogram::new();
+            h.record(above - 1);
+            h.record(above);
+            assert_eq!(h.counts_up_to(&[bound]), [1, 1], "{bound}");
+        }
     }
 
     #[test]

@@ -77,9 +77,9 @@ pub use state::{
     STATE_DOMAIN, STATE_REPORT_NAME,
 };
 pub use transaction::{
-    DurationFigures, TransactionAnalyzer, TransactionDay, TransactionDayView, TransactionHourView,
-    TransactionMinuteView, TransactionNameView, TransactionReport, TransactionTypeView,
-    TransactionView,
+    DurationBucketView, DurationFigures, TransactionAnalyzer, TransactionDay, TransactionDayView,
+    TransactionHourView, TransactionMinuteView, TransactionNameView, TransactionReport,
+    TransactionTypeView, TransactionView,
 };
 pub use transaction_walk::ReportNames;
 pub use view_query::{day_label, hour_label, tps, ViewQuery, HOURS_PER_DAY};

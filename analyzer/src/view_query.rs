@@ -17,8 +17,10 @@ pub struct ViewQuery<'a> {
     /// left-out names cost no view and no JSON (merging the machines, which the counts
     /// need, still costs what it does).
     pub max_names: Option<usize>,
-    /// A name listed even past `max_names` (one asked for by name, which may not be among
-    /// the busiest), or `None`. Not a filter: the view lists it besides the busiest.
+    /// A name asked for by name, or `None`: listed even past `max_names` (it may not be
+    /// among the busiest), and in a transaction view the one name whose view carries its
+    /// duration distribution ([`crate::TransactionNameView::distribution`]), which no other
+    /// name's does. Not a filter: the view lists it besides the busiest.
     pub keep_name: Option<&'a str>,
 }
 

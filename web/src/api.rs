@@ -5,18 +5,29 @@
 //! * `GET /api/domains[?hour=]` -> `{"domains":[..]}` (without `hour`: the current and the
 //!   previous hour's, so a domain does not vanish at the top of the hour; an hour without
 //!   data lists none: the list is the answer, not a report that could be missing)
-//! * `GET /api/transaction?domain=&hour=[&ip=][&type=][&limit=]`, `/api/event?..` (same
-//!   shape). `limit` (default 10 000, at most 100 000) bounds the names listed per type:
-//!   a type with more lists its busiest (by count; ties by name), still sorted by name, and
-//!   says how many it left out in `namesLeftOut` (absent when none were); its own figures
-//!   still cover every name. The names are picked before their figures are built, so a
-//!   domain's "All machines" view of hundreds of thousands of names costs what its kept
-//!   names do, not hundreds of megabytes of JSON
-//! * `GET /api/transaction?domain=&day=YYYYMMDD|current[&ip=][&type=][&limit=]`, `/api/event?..&day=`: the
-//!   whole UTC day, `{"domain","day","hours":[..],"ips":[..],"types":[..]}`, each type and
-//!   name with its day's figures (percentiles of the union of the hours' durations, `tps`
-//!   over the seconds of the day that have run) and `hours` rows (its hourly series) in
-//!   place of `minutes`; `hour` and `day` together are a 400
+//! * `GET /api/transaction?domain=&hour=[&ip=][&type=[&name=]][&limit=]`, `/api/event?..`
+//!   (same shape). `limit` (default 10 000, at most 100 000) bounds the names listed per
+//!   type: a type with more lists its busiest (by count; ties by name), still sorted by
+//!   name, and says how many it left out in `namesLeftOut` (absent when none were); its own
+//!   figures still cover every name. The names are picked before their figures are built,
+//!   so a domain's "All machines" view of hundreds of thousands of names costs what its
+//!   kept names do, not hundreds of megabytes of JSON
+//! * `name=` (with `type=`: a name without its type is a 400) lists that name even past
+//!   `limit` (not a filter: the busiest are listed too; `limit=1` keeps the answer small),
+//!   and on `/api/transaction` gives that name, and no other, its duration distribution:
+//!   `"distribution":[{"upToMs":1,"count":n},{"upToMs":2,"count":n},..,
+//!   {"upToMs":65536,"count":n},{"upToMs":null,"count":n}]`, CAT's 18 power-of-two
+//!   buckets, empty ones included: the transactions that took more than the bucket before's
+//!   bound and at most `upToMs`, the last one those slower than 65 536 ms. The counts come
+//!   from the name's duration histogram, over the machines (and hours) viewed: every
+//!   duration at or below a bound counts under it, and one less than 1.92 % above a bound
+//!   may too; they add up to the name's count (batch data may carry fewer durations)
+//! * `GET /api/transaction?domain=&day=YYYYMMDD|current[&ip=][&type=[&name=]][&limit=]`,
+//!   `/api/event?..&day=`: the whole UTC day, `{"domain","day","hours":[..],"ips":[..],
+//!   "types":[..]}`, each type and name with its day's figures (percentiles of the union
+//!   of the hours' durations, `tps` over the seconds of the day that have run, a named
+//!   name's distribution over the day) and `hours` rows (its hourly series) in place of
+//!   `minutes`; `hour` and `day` together are a 400
 //! * `GET /api/problem?domain=&hour=[&ip=][&type=]`, or `&day=YYYYMMDD` for the whole UTC
 //!   day: `{"domain","day","hours":[..],"ips":[..],"problems":[..]}`, each entry with the
 //!   day's count, `hours` rows in place of `minutes` and the day's first sample IDs
@@ -138,6 +149,20 @@ fn takes_no_limit(params: &ReportParams) -> Result<(), BadParam> {
     }
 }
 
+/// A 400 for a `name=` without a `type=`: names are per type, and a name alone would be
+/// looked for in every type.
+fn name_needs_type(params: &ReportParams) -> Result<(), BadParam> {
+    match (params.name(), params.type_()) {
+        (Some(name), None) => Err(BadParam {
+            param: "name",
+            detail: format!(
+                "“{name}” is a name of which type? Give “type” too: names are per type."
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// A checked `domain` + `hour` pair that has data.
 struct Target {
     domain: String,
@@ -245,14 +270,14 @@ async fn day_target(
 }
 
 /// What a day view of `target` shows: `params`' machine and type, at most `limit` names
-/// per type.
+/// per type, and the name asked for.
 fn day_query<'a>(params: &'a ReportParams, target: &DayTarget, limit: usize) -> ViewQuery<'a> {
     ViewQuery {
         ip: params.ip(),
         type_: params.type_(),
         elapsed_seconds: target.elapsed_seconds,
         max_names: Some(limit),
-        keep_name: None,
+        keep_name: params.name(),
     }
 }
 
@@ -275,6 +300,7 @@ fn check_day_machine<'a>(
 async fn transaction(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     let params = checked(params)?;
     let limit = params.name_limit()?;
+    name_needs_type(&params)?;
     match day_of(&state, &params)? {
         Some(day) => transaction_of_day(&state, &params, day, limit).await,
         None => transaction_of_hour(&state, params, limit)
@@ -325,6 +351,7 @@ async fn transaction_of_hour(
     Ok(Json(heavy(move || {
         report.view(&ViewQuery {
             max_names: Some(limit),
+            keep_name: params.name(),
             ..view_query(&params, &target)
         })
     })))
@@ -343,6 +370,7 @@ async fn event_report(state: &AppState, target: &Target) -> Arc<EventReport> {
 async fn event(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     let params = checked(params)?;
     let limit = params.name_limit()?;
+    name_needs_type(&params)?;
     match day_of(&state, &params)? {
         Some(day) => event_of_day(&state, &params, day, limit).await,
         None => event_of_hour(&state, params, limit)
@@ -377,6 +405,7 @@ async fn event_of_hour(
     Ok(Json(heavy(move || {
         report.view(&ViewQuery {
             max_names: Some(limit),
+            keep_name: params.name(),
             ..view_query(&params, &target)
         })
     })))

@@ -1,7 +1,8 @@
 //! Server-side SVG charts of per-minute series: one value per minute of an hour, x = minute
 //! 0-59 (and, for the day boards, [`hourly_bar_chart`] and [`hourly_line_chart`]: one value
-//! per hour of a UTC day, x = hour 0-23). Pure functions from numbers to [`Markup`]; no
-//! JavaScript, no external library.
+//! per hour of a UTC day, x = hour 0-23; and [`labelled_bar_chart`]: one bar per labelled
+//! category, such as a duration distribution's buckets). Pure functions from numbers to
+//! [`Markup`]; no JavaScript, no external library.
 //!
 //! Design constraints: readable axes (round tick values, a unit label), a tooltip
 //! (`<title>`) on every point, sizes in a `viewBox` so charts scale with the page. Labels are
@@ -28,57 +29,84 @@ pub(crate) const MINUTES: usize = 60;
 pub(crate) const HOURS: usize = 24;
 
 /// What the x axis counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Axis {
+#[derive(Debug, Clone, Copy)]
+enum Axis<'a> {
     /// Minutes of an hour, `:00` to `:59`.
     Minutes,
     /// Hours of a UTC day, `00:00` to `23:00`.
     Hours,
+    /// The bars of a [`labelled_bar_chart`], each slot labelled with its bar's label.
+    Labels(&'a [Bar<'a>]),
 }
 
-impl Axis {
-    /// Slots on the axis: one value each.
+impl Axis<'_> {
+    /// Slots on the axis: one value each (at least one, so a chart of no bars still has
+    /// an axis to draw).
     fn slots(self) -> usize {
         match self {
             Axis::Minutes => MINUTES,
             Axis::Hours => HOURS,
+            Axis::Labels(bars) => bars.len().max(1),
         }
     }
 
-    /// The slots that get a tick label: every `step`th and the last.
-    fn ticks(self, step: usize) -> impl Iterator<Item = usize> {
-        (0..self.slots()).step_by(step).chain([self.slots() - 1])
+    /// The slots that get a tick label: every `step`th and the last; of labelled bars,
+    /// every `step`th counted back from the last (the slowest of a distribution), so no
+    /// two labels crowd each other.
+    fn ticks(self, step: usize) -> Vec<usize> {
+        let last = self.slots() - 1;
+        match self {
+            Axis::Minutes | Axis::Hours => (0..=last).step_by(step).chain([last]).collect(),
+            Axis::Labels(_) => {
+                let mut ticks: Vec<usize> = (0..=last).rev().step_by(step).collect();
+                ticks.reverse();
+                ticks
+            }
+        }
     }
 
-    /// `:05` for a minute, `05:00` for an hour.
+    /// `:05` for a minute, `05:00` for an hour, a bar's label.
     fn label(self, slot: usize) -> String {
         match self {
             Axis::Minutes => format!(":{slot:02}"),
             Axis::Hours => format!("{slot:02}:00"),
+            Axis::Labels(bars) => bars
+                .get(slot)
+                .map_or_else(String::new, |b| b.label.to_owned()),
+        }
+    }
+
+    /// What a value's tooltip calls its slot: its tick label, or a bar's own tooltip.
+    fn tooltip(self, slot: usize) -> String {
+        match self {
+            Axis::Labels(bars) => bars
+                .get(slot)
+                .map_or_else(String::new, |b| b.tooltip.to_owned()),
+            Axis::Minutes | Axis::Hours => self.label(slot),
         }
     }
 }
 
 /// A chart canvas in SVG user units; the page scales it to its container.
 #[derive(Debug, Clone, Copy)]
-struct Canvas {
+struct Canvas<'a> {
     width: f64,
     height: f64,
-    axis: Axis,
+    axis: Axis<'a>,
     /// Every how many slots the x axis has a tick label (and the last slot has one).
     tick_step: usize,
 }
 
 /// A chart alone or two abreast: shown 560-640 px wide on a desktop (`.charts`; narrower
 /// boxes show its [`SMALL`] drawing), so its text stays about 10-11 px.
-const WIDE: Canvas = Canvas {
+const WIDE: Canvas<'static> = Canvas {
     width: 640.0,
     height: 220.0,
     axis: Axis::Minutes,
     tick_step: 10,
 };
 /// [`WIDE`] with an hour of the day per slot, every third labelled.
-const WIDE_HOURS: Canvas = Canvas {
+const WIDE_HOURS: Canvas<'static> = Canvas {
     axis: Axis::Hours,
     tick_step: 3,
     ..WIDE
@@ -86,7 +114,7 @@ const WIDE_HOURS: Canvas = Canvas {
 /// A chart in a grid of small charts, shown 360-500 px wide on a desktop (`.charts.grid`,
 /// whose columns are at least 360 px), or a wide chart in a box narrower than 560 px: 350 px
 /// on a 420 px phone. Text stays within about 10-15 px.
-const SMALL: Canvas = Canvas {
+const SMALL: Canvas<'static> = Canvas {
     width: 380.0,
     height: 180.0,
     axis: Axis::Minutes,
@@ -94,7 +122,7 @@ const SMALL: Canvas = Canvas {
 };
 /// [`SMALL`] with an hour of the day per slot: every sixth labelled, as `21:00` and
 /// `23:00` would overlap.
-const SMALL_HOURS: Canvas = Canvas {
+const SMALL_HOURS: Canvas<'static> = Canvas {
     axis: Axis::Hours,
     tick_step: 6,
     ..SMALL
@@ -126,6 +154,11 @@ const MARGIN_TOP: f64 = 30.0;
 const MARGIN_BOTTOM: f64 = 30.0;
 /// About this many horizontal grid lines; [`nice_ticks`] rounds to 1/2/2.5/5 steps.
 const TARGET_TICKS: f64 = 4.0;
+
+/// The widest bar: a distribution of one or two bars would otherwise fill the plot.
+const MAX_BAR_WIDTH: f64 = 64.0;
+/// The least room between two tick labels of a labelled axis.
+const LABEL_GAP: f64 = 8.0;
 
 /// Sparkline size.
 const SPARK_WIDTH: f64 = 120.0;
@@ -229,7 +262,7 @@ fn max_of<'a>(values: impl IntoIterator<Item = &'a f64>) -> f64 {
         .fold(0.0, f64::max)
 }
 
-impl Canvas {
+impl Canvas<'_> {
     fn plot_width(self) -> f64 {
         self.width - MARGIN_LEFT - MARGIN_RIGHT
     }
@@ -257,9 +290,17 @@ impl Canvas {
         self.plot_width() / self.axis.slots() as f64 / 2.0
     }
 
-    /// The distance between two minutes (hours).
+    /// The distance between two minutes (hours, bars); a lone bar has the whole plot.
     fn slot(self) -> f64 {
-        (self.plot_width() - 2.0 * self.x_inset()) / (self.axis.slots() - 1) as f64
+        match self.axis.slots() {
+            0 | 1 => self.plot_width(),
+            slots => (self.plot_width() - 2.0 * self.x_inset()) / (slots - 1) as f64,
+        }
+    }
+
+    /// A bar's width: most of its slot, at most [`MAX_BAR_WIDTH`].
+    fn bar_width(self) -> f64 {
+        (self.slot() * 0.8).min(MAX_BAR_WIDTH)
     }
 
     fn x_of_minute(self, minute: usize) -> f64 {
@@ -280,7 +321,7 @@ fn cut_to(text: &str, max: usize) -> (String, bool) {
 
 /// Axes, grid, tick labels and the title with its unit: what line and bar charts share.
 fn frame(
-    canvas: Canvas,
+    canvas: Canvas<'_>,
     drawing: Drawing,
     title: &str,
     unit: &str,
@@ -323,7 +364,7 @@ fn frame(
 /// The polyline point lists of a series: one per run of finite values, so a NaN (a minute
 /// without data, such as a minute without heartbeats) leaves a gap instead of a drop to 0.
 /// Missing minutes at the end count as 0.
-fn segments(canvas: Canvas, values: &[f64], top: f64) -> Vec<String> {
+fn segments(canvas: Canvas<'_>, values: &[f64], top: f64) -> Vec<String> {
     let mut segments = Vec::new();
     let mut current: Vec<String> = Vec::new();
     for m in 0..canvas.axis.slots() {
@@ -375,7 +416,7 @@ pub(crate) fn grid_line_chart(title: &str, unit: &str, series: &[Series<'_>]) ->
 }
 
 fn line_chart_on(
-    canvas: Canvas,
+    canvas: Canvas<'_>,
     drawing: Drawing,
     title: &str,
     unit: &str,
@@ -412,7 +453,7 @@ const LEGEND_CHAR: f64 = 6.2;
 const TITLE_CHAR: f64 = 7.4;
 
 /// The most title characters that fit on `canvas` beside the unit that follows the title.
-fn title_room(canvas: Canvas, unit: &str) -> usize {
+fn title_room(canvas: Canvas<'_>, unit: &str) -> usize {
     let chars = ((canvas.width - MARGIN_LEFT - MARGIN_RIGHT) / TITLE_CHAR) as usize;
     chars.saturating_sub(unit_label(unit).chars().count())
 }
@@ -420,7 +461,7 @@ fn title_room(canvas: Canvas, unit: &str) -> usize {
 /// The legend: right-aligned in the room the title and its unit leave, each label cut with
 /// `…` (the whole one in a tooltip) when they do not fit. A single series named like the
 /// chart needs none.
-fn legend(canvas: Canvas, title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
+fn legend(canvas: Canvas<'_>, title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
     if let [only] = series {
         if only.label == title {
             return html! {};
@@ -480,7 +521,7 @@ pub(crate) fn grid_bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup 
 }
 
 fn bar_chart_on(
-    canvas: Canvas,
+    canvas: Canvas<'_>,
     drawing: Drawing,
     title: &str,
     unit: &str,
@@ -489,19 +530,63 @@ fn bar_chart_on(
     let slots = canvas.axis.slots();
     let ticks = nice_ticks(max_of(values.iter().take(slots)));
     let top = ticks.last().copied().unwrap_or(1.0);
-    let slot = canvas.slot();
+    let width = canvas.bar_width();
     let body = html! {
         @for (m, v) in values.iter().take(slots).enumerate().filter(|(_, v)| v.is_finite()) {
             @let y = canvas.y_of(*v, top);
             // Centre each bar on its minute's x so bars line up with line charts.
-            @let x = canvas.x_of_minute(m) - slot * 0.4;
-            rect.chart-bar x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{:.1}", slot * 0.8))
+            @let x = canvas.x_of_minute(m) - width / 2.0;
+            rect.chart-bar x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{width:.1}"))
                 height=(format!("{:.1}", canvas.plot_bottom() - y)) fill=(PALETTE[0]) {
-                title { (canvas.axis.label(m)) ": " (with_unit(*v, unit)) }
+                title { (canvas.axis.tooltip(m)) ": " (with_unit(*v, unit)) }
             }
         }
     };
     frame(canvas, drawing, title, unit, &ticks, body, html! {})
+}
+
+/// One bar of a [`labelled_bar_chart`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bar<'a> {
+    /// Its tick label on the x axis (short: the axis labels every bar it has room for).
+    pub(crate) label: &'a str,
+    /// What its tooltip calls it, before the value (may say more than the label).
+    pub(crate) tooltip: &'a str,
+    /// Its height, in the chart's unit.
+    pub(crate) value: f64,
+}
+
+/// A bar chart of labelled categories in `unit`, one bar each, in order: a distribution's
+/// buckets, say. The x axis labels every bar it has room for, counted back from the last;
+/// each bar's tooltip says what it is. Drawn for a chart alone or two abreast (`.charts`),
+/// and narrow for a phone, as [`bar_chart`] is.
+pub(crate) fn labelled_bar_chart(title: &str, unit: &str, bars: &[Bar<'_>]) -> Markup {
+    let values: Vec<f64> = bars.iter().map(|b| b.value).collect();
+    html! {
+        @for (canvas, drawing) in [(WIDE, Drawing::Wide), (SMALL, Drawing::Narrow)] {
+            (bar_chart_on(labelled(canvas, bars), drawing, title, unit, &values))
+        }
+    }
+}
+
+/// `canvas` with a slot per bar of `bars`, labelling every bar its widest label leaves
+/// room for.
+fn labelled<'a>(canvas: Canvas<'static>, bars: &'a [Bar<'a>]) -> Canvas<'a> {
+    let canvas = Canvas {
+        axis: Axis::Labels(bars),
+        tick_step: 1,
+        ..canvas
+    };
+    let widest = bars
+        .iter()
+        .map(|b| b.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let room = widest as f64 * LEGEND_CHAR + LABEL_GAP;
+    Canvas {
+        tick_step: ((room / canvas.slot()).ceil() as usize).max(1),
+        ..canvas
+    }
 }
 
 /// A small axis-less line of `values` (for tables): its shape, not its numbers.
@@ -904,6 +989,97 @@ mod tests {
         assert!(x_of(23) - x_of(18) > label_width + 8.0);
         // Grid charts are drawn once.
         assert_eq!(drawings(grid_bar_chart("t", "count", &minutes)).len(), 1);
+    }
+
+    /// Bars labelled like a duration distribution's: `≤1` ... `≤65,536`, `>65,536`.
+    fn distribution_labels() -> Vec<(String, String)> {
+        let mut labels: Vec<(String, String)> = (0..=16)
+            .map(|k| {
+                let ms = crate::board::format_count(1 << k);
+                (format!("≤{ms}"), format!("up to {ms} ms"))
+            })
+            .collect();
+        labels.push((">65,536".to_owned(), "over 65,536 ms".to_owned()));
+        labels
+    }
+
+    fn bars_of(labels: &[(String, String)]) -> Vec<Bar<'_>> {
+        labels
+            .iter()
+            .enumerate()
+            .map(|(i, (label, tooltip))| Bar {
+                label,
+                tooltip,
+                value: i as f64,
+            })
+            .collect()
+    }
+
+    /// The tick labels of a labelled axis and their x, in order.
+    fn x_labels(svg: &str) -> Vec<(f64, String)> {
+        svg.split(r#"<text class="tick" x=""#)
+            .skip(1)
+            .filter(|rest| rest.contains(r#"text-anchor="middle">"#))
+            .map(|rest| {
+                let x = rest.split('"').next().unwrap().parse().unwrap();
+                let label = rest.split(r#"text-anchor="middle">"#).nth(1).unwrap();
+                (x, label[..label.find('<').unwrap()].replace("&gt;", ">"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_labelled_bar_chart_has_a_bar_per_label_and_labels_that_do_not_crowd() {
+        let labels = distribution_labels();
+        let bars = bars_of(&labels);
+        let chart = || labelled_bar_chart("Transactions by duration in ms", "count", &bars);
+        for (svg, canvas) in [(wide(chart()), WIDE), (narrow(chart()), SMALL)] {
+            assert_eq!(svg.matches("<rect").count(), 18, "{svg}");
+            assert!(svg.contains("<title>up to 1 ms: 0 count</title>"));
+            assert!(svg.contains("<title>over 65,536 ms: 17 count</title>"));
+            let ticks = x_labels(&svg);
+            assert_eq!(
+                ticks.last().map(|(_, label)| label.as_str()),
+                Some(">65,536"),
+                "the last bar is labelled"
+            );
+            assert!(ticks.len() >= 18 / 4, "{ticks:?}");
+            for pair in ticks.windows(2) {
+                let ((a, label_a), (b, label_b)) = (&pair[0], &pair[1]);
+                let half_widths =
+                    (label_a.chars().count() + label_b.chars().count()) as f64 * LEGEND_CHAR / 2.0;
+                assert!(b - a >= half_widths, "{label_a} and {label_b} overlap");
+            }
+            for x in svg.split(" x=\"").skip(1) {
+                let x: f64 = x.split('"').next().unwrap().parse().unwrap();
+                assert!((0.0..=canvas.width).contains(&x), "{x} in {svg}");
+            }
+        }
+        // Few bars: each labelled, none wider than a bar should be.
+        let few = bars_of(&labels[2..5]);
+        let svg = wide(labelled_bar_chart("t", "count", &few));
+        let shown: Vec<String> = x_labels(&svg).into_iter().map(|(_, l)| l).collect();
+        assert_eq!(shown, ["≤4", "≤8", "≤16"]);
+        assert_eq!(
+            svg.matches(&format!(r#"width="{MAX_BAR_WIDTH:.1}""#))
+                .count(),
+            3
+        );
+    }
+
+    #[test]
+    fn a_labelled_bar_chart_of_one_bar_or_none_is_drawn_whole() {
+        let labels = distribution_labels();
+        let one = bars_of(&labels[3..4]);
+        let svg = wide(labelled_bar_chart("t", "count", &one));
+        assert_eq!(svg.matches("<rect").count(), 1);
+        assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
+        // Centred in the plot.
+        let middle = MARGIN_LEFT + WIDE.plot_width() / 2.0;
+        assert_eq!(x_labels(&svg), [(middle, "≤8".to_owned())]);
+        let none = labelled_bar_chart("t", "count", &[]).into_string();
+        assert_eq!(none.matches("<svg ").count(), 2);
+        assert!(!none.contains("<rect") && !none.contains("NaN"), "{none}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The transaction board, `GET /t?domain=&hour=&ip=&type=&name=&sort=`: CAT's
 //! Transaction report. First the types of a domain, then the names of a type, then one
-//! name: count, failures, durations and percentiles, per-minute charts and links from
-//! sample, slowest and failed message IDs to LogView.
+//! name: count, failures, durations and percentiles, per-minute charts, its duration
+//! distribution (CAT's power-of-two buckets) and links from sample, slowest and failed
+//! message IDs to LogView.
 //!
 //! With `day=YYYYMMDD` instead of `hour=` it shows the whole UTC day (CAT's history mode,
 //! [`crate::day`]): the same tables with the day's figures (percentiles of the union of
@@ -17,8 +18,8 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use ocelot_analyzer::{
-    AnalyzerConfig, DurationFigures, TransactionDay, TransactionHourView, TransactionNameView,
-    TransactionReport, TransactionTypeView, ViewQuery,
+    AnalyzerConfig, DurationBucketView, DurationFigures, TransactionDay, TransactionHourView,
+    TransactionNameView, TransactionReport, TransactionTypeView, ViewQuery,
 };
 
 use crate::board::{
@@ -28,7 +29,8 @@ use crate::board::{
     FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
 };
 use crate::chart::{
-    bar_chart, hourly_bar_chart, hourly_line_chart, line_chart, Series, HOURS, MINUTES,
+    bar_chart, hourly_bar_chart, hourly_line_chart, labelled_bar_chart, line_chart, Bar, Series,
+    HOURS, MINUTES,
 };
 use crate::cpu::heavy;
 use crate::day::transaction_day;
@@ -282,12 +284,14 @@ pub(crate) fn render(
 }
 
 /// What a board views of a report or a day: its machine and type, every name (a board
-/// sorted by another column shows the top of that column).
+/// sorted by another column shows the top of that column), and the distribution of the
+/// name picked.
 fn board_query<'a>(board: &'a Board, params: &'a ReportParams) -> ViewQuery<'a> {
     ViewQuery {
         ip: board.ip.as_deref(),
         type_: params.type_(),
         elapsed_seconds: board.elapsed_seconds,
+        keep_name: params.name(),
         ..ViewQuery::default()
     }
 }
@@ -454,7 +458,7 @@ fn type_section(
             }
         }
         @match (chosen, name) {
-            (Some(_), Some(n)) => { (name_detail(board, n)) }
+            (Some(_), Some(n)) => { (name_detail(board, n)) (distribution_panel(board, n)) }
             (Some(wanted), None) => {
                 section.empty-state {
                     h2 { "No name “" (wanted) "” in type “" (label(&t.type_)) "”" }
@@ -632,6 +636,67 @@ fn type_detail(board: &Board, t: &TransactionTypeView) -> Markup {
             }
             @if names.len() > 1 && board.day.is_none() {
                 p.hint { "Per-minute P95 is shown per name: pick a name below." }
+            }
+        }
+    }
+}
+
+/// The bars of a distribution from its first to its last bucket with transactions: tick
+/// labels `≤1` ... `≤65,536`, `>65,536` (ms), and tooltips that say the whole range.
+fn distribution_bars(buckets: &[DurationBucketView]) -> Vec<(String, String, f64)> {
+    let first = buckets.iter().position(|b| b.count > 0);
+    let last = buckets.iter().rposition(|b| b.count > 0);
+    let (Some(first), Some(last)) = (first, last) else {
+        return Vec::new();
+    };
+    // The bound of the bucket before: what a bucket's durations are over.
+    let mut below: Option<u64> = first
+        .checked_sub(1)
+        .and_then(|before| buckets[before].up_to_ms);
+    let mut bars = Vec::with_capacity(last + 1 - first);
+    for bucket in &buckets[first..=last] {
+        let ms = |bound: Option<u64>| format_count(bound.unwrap_or(0));
+        let (label, tooltip) = match (below, bucket.up_to_ms) {
+            (None, up_to @ Some(_)) => {
+                (format!("≤{}", ms(up_to)), format!("up to {} ms", ms(up_to)))
+            }
+            (Some(_), up_to @ Some(_)) => (
+                format!("≤{}", ms(up_to)),
+                format!("over {} ms, up to {} ms", ms(below), ms(up_to)),
+            ),
+            (_, None) => (format!(">{}", ms(below)), format!("over {} ms", ms(below))),
+        };
+        bars.push((label, tooltip, bucket.count as f64));
+        below = bucket.up_to_ms.or(below);
+    }
+    bars
+}
+
+/// CAT's duration distribution of the name picked: a bar per power-of-two bucket, from
+/// the first to the last one with transactions.
+fn distribution_panel(board: &Board, n: &TransactionNameView) -> Markup {
+    let bars = distribution_bars(&n.distribution);
+    let bars: Vec<Bar<'_>> = bars
+        .iter()
+        .map(|(label, tooltip, value)| Bar {
+            label,
+            tooltip,
+            value: *value,
+        })
+        .collect();
+    html! {
+        section.panel #duration-distribution {
+            h2 { "Duration distribution" }
+            @if bars.is_empty() {
+                p.hint { "No durations recorded " @if board.day.is_some() { "this day." } @else { "this hour." } }
+            } @else {
+                p.hint {
+                    "Transactions by how long they took, in CAT's buckets: ≤4 counts those over 2 ms and up to 4 ms, >65,536 those over 65,536 ms. "
+                    "Counted from the duration histogram (1 % buckets): one less than 2 % over a bound may count under it."
+                }
+                div.charts.one {
+                    figure.chart-box { (labelled_bar_chart("Transactions by duration in ms", "count", &bars)) }
+                }
             }
         }
     }

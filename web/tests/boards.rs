@@ -67,9 +67,10 @@ async fn a_failing_name_links_its_failed_message_to_logview_and_charts_its_minut
     .await;
     assert!(html.contains(r#"id="name-detail""#));
     assert!(html.contains(&format!(r#"href="/m/{FAILED_ID}""#)));
-    // Each drawn wide and narrow; the stylesheet shows the one that fits.
-    assert_eq!(html.matches("<svg class=\"chart wide\"").count(), 3);
-    assert_eq!(html.matches("<svg class=\"chart narrow\"").count(), 3);
+    // Each drawn wide and narrow; the stylesheet shows the one that fits. Three charts of
+    // the minutes and the duration distribution.
+    assert_eq!(html.matches("<svg class=\"chart wide\"").count(), 4);
+    assert_eq!(html.matches("<svg class=\"chart narrow\"").count(), 4);
     assert!(html.contains("Transactions per minute") && html.contains("Failures per minute"));
     assert!(
         html.contains(">P95</text>"),

@@ -284,6 +284,48 @@ mod tests {
     }
 
     #[test]
+    fn a_days_distribution_adds_up_its_hours_and_machines() {
+        let mut day = TransactionDay::new("shop", DAY);
+        day.add_hour(&hour_report(
+            DAY_START + 1,
+            "10.0.0.1",
+            &[500, 3_000],
+            false,
+        ));
+        day.add_hour(&hour_report(DAY_START + 1, "10.0.0.2", &[3_000], false));
+        day.add_hour(&hour_report(
+            DAY_START + 9,
+            "10.0.0.1",
+            &[100_000, 70_000_000],
+            false,
+        ));
+        let query = |ip| ViewQuery {
+            ip,
+            type_: Some("URL"),
+            keep_name: Some("/pay"),
+            ..whole_day()
+        };
+        let counts = |ip| -> Vec<(Option<u64>, u64)> {
+            let view = day.view(&query(ip));
+            let name = &view.types[0].names[0];
+            assert_eq!(name.distribution.len(), 18);
+            name.distribution
+                .iter()
+                .filter(|b| b.count > 0)
+                .map(|b| (b.up_to_ms, b.count))
+                .collect()
+        };
+        assert_eq!(
+            counts(None),
+            [(Some(1), 1), (Some(4), 2), (Some(128), 1), (None, 1)]
+        );
+        assert_eq!(counts(Some("10.0.0.2")), [(Some(4), 1)]);
+        assert!(day.view(&whole_day()).types[0].names[0]
+            .distribution
+            .is_empty());
+    }
+
+    #[test]
     fn reports_of_other_days_are_left_out() {
         let mut day = TransactionDay::new("shop", DAY);
         assert!(!day.add_hour(&hour_report(DAY_START - 1, "10.0.0.1", &[1_000], false)));

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::distribution::{distribution, DurationBucketView};
 use super::status_counts::StatusCounts;
 use crate::histogram::{DurationHistogram, MinuteHistograms};
 use crate::message_ids::{merge_newest, texts, FailIds};
@@ -597,6 +598,7 @@ impl TransactionName {
                 })
                 .collect(),
             hours: Vec::new(),
+            distribution: Vec::new(),
         }
     }
 
@@ -822,6 +824,9 @@ impl TransactionReport {
                     totals.add(n.totals());
                     total_histogram.merge(&histogram);
                     let mut view = n.view(name, &histogram, query.elapsed_seconds);
+                    if query.keep_name == Some(name) {
+                        view.distribution = distribution(&histogram);
+                    }
                     if let Some(day_start) = day_start {
                         view.hours = std::mem::take(&mut view.minutes)
                             .into_iter()
@@ -1038,6 +1043,12 @@ pub struct TransactionNameView {
     /// an hour's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hours: Vec<TransactionHourView>,
+    /// For the name the query names ([`ViewQuery::keep_name`]) only: its transactions per
+    /// CAT power-of-two duration bucket, all 18 (up to 1 ms, 2, 4, ... 65 536 ms, then
+    /// slower), from its histogram over the view's machines and hours. Empty (and not
+    /// serialized) for every other name, so views of many names do not grow.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub distribution: Vec<DurationBucketView>,
 }
 
 /// One minute of one name.

@@ -799,3 +799,131 @@ fn the_failure_links_are_the_newest_by_time_over_machines_and_late_trees() {
     let all = report.view(&all_hour());
     assert_eq!(name(&all, "URL", "/pay").fail_message_ids, expected);
 }
+
+/// `(upToMs, count)` of a name's distribution buckets with a count.
+fn non_empty_buckets(n: &TransactionNameView) -> Vec<(Option<u64>, u64)> {
+    n.distribution
+        .iter()
+        .filter(|b| b.count > 0)
+        .map(|b| (b.up_to_ms, b.count))
+        .collect()
+}
+
+/// A view of type `URL` with `name` asked for.
+fn asking_for(name: &str) -> ViewQuery<'_> {
+    ViewQuery {
+        type_: Some("URL"),
+        keep_name: Some(name),
+        ..all_hour()
+    }
+}
+
+#[test]
+fn a_named_names_distribution_counts_its_durations_per_power_of_two_milliseconds() {
+    let mut analyzer = analyzer();
+    // 0.5, 3, 3, 100 and 70 000 ms; a batch's whole milliseconds exactly on bounds.
+    for (i, duration_us) in [500, 3_000, 3_000, 100_000, 70_000_000]
+        .into_iter()
+        .enumerate()
+    {
+        let root = transaction("URL", "/pay", HOUR_START_MS + i as u64, duration_us, "0");
+        analyzer.process(&tree("shop", "10.0.0.1", "id", root));
+    }
+    let mut root = transaction("System", "TransactionAggregator", HOUR_START_MS, 0, "0");
+    let mut batch = transaction("URL", "/batch", HOUR_START_MS, 0, "0");
+    batch.data = "@7;0;201;1,1|2,2|4,1|64,3".into();
+    root.children.push(Message::Transaction(batch));
+    analyzer.process(&tree("shop", "10.0.0.1", "id", root));
+    let other = transaction("URL", "/other", HOUR_START_MS, 2_000, "0");
+    analyzer.process(&tree("shop", "10.0.0.1", "id", other));
+    let report = &analyzer.reports()["shop"];
+
+    let view = report.view(&asking_for("/pay"));
+    let pay = name(&view, "URL", "/pay");
+    assert_eq!(
+        non_empty_buckets(pay),
+        [(Some(1), 1), (Some(4), 2), (Some(128), 1), (None, 1)]
+    );
+    // All 18 buckets, fastest first, the last one open.
+    let bounds: Vec<Option<u64>> = pay.distribution.iter().map(|b| b.up_to_ms).collect();
+    let mut expected: Vec<Option<u64>> = (0..=16).map(|k| Some(1 << k)).collect();
+    expected.push(None);
+    assert_eq!(bounds, expected);
+    // Only the name asked for has one.
+    assert!(name(&view, "URL", "/other").distribution.is_empty());
+    assert!(name(&view, "URL", "/batch").distribution.is_empty());
+    assert!(report
+        .view(&all_hour())
+        .types
+        .iter()
+        .flat_map(|t| &t.names)
+        .all(|n| n.distribution.is_empty()));
+
+    // A duration of exactly a bound counts under it.
+    let batch = report.view(&asking_for("/batch"));
+    assert_eq!(
+        non_empty_buckets(name(&batch, "URL", "/batch")),
+        [(Some(1), 1), (Some(2), 2), (Some(4), 1), (Some(64), 3)]
+    );
+
+    let json = serde_json::to_value(&view).unwrap();
+    let names = json["types"][0]["names"].as_array().unwrap();
+    let pay = names.iter().find(|n| n["name"] == "/pay").unwrap();
+    assert_eq!(
+        pay["distribution"][0],
+        serde_json::json!({"upToMs": 1, "count": 1})
+    );
+    assert_eq!(
+        pay["distribution"][17],
+        serde_json::json!({"upToMs": null, "count": 1})
+    );
+    let other = names.iter().find(|n| n["name"] == "/other").unwrap();
+    assert!(other.get("distribution").is_none(), "{other}");
+}
+
+#[test]
+fn the_distribution_of_all_machines_is_the_sum_of_each_machines() {
+    let mut analyzer = analyzer();
+    let durations_ms: [(&str, &[u64]); 2] = [
+        ("10.0.0.1", &[1, 3, 3, 900, 100_000]),
+        ("10.0.0.2", &[3, 7, 900, 901, 2_000]),
+    ];
+    for (ip, durations) in durations_ms {
+        for &ms in durations {
+            let root = transaction("URL", "/pay", HOUR_START_MS + ms, ms * 1_000, "0");
+            analyzer.process(&tree("shop", ip, "id", root));
+        }
+    }
+    let report = &analyzer.reports()["shop"];
+    let counts = |ip: Option<&str>| -> Vec<u64> {
+        let view = report.view(&ViewQuery {
+            ip,
+            ..asking_for("/pay")
+        });
+        let pay = name(&view, "URL", "/pay");
+        pay.distribution.iter().map(|b| b.count).collect()
+    };
+    let (one, two, all) = (
+        counts(Some("10.0.0.1")),
+        counts(Some("10.0.0.2")),
+        counts(None),
+    );
+    let summed: Vec<u64> = one.iter().zip(&two).map(|(a, b)| a + b).collect();
+    assert_eq!(all, summed);
+    assert_eq!(all.iter().sum::<u64>(), 10);
+    let view = report.view(&asking_for("/pay"));
+    assert_eq!(
+        non_empty_buckets(name(&view, "URL", "/pay")),
+        [
+            (Some(1), 1),
+            (Some(4), 3),
+            (Some(8), 1),
+            (Some(1_024), 3),
+            (Some(2_048), 1),
+            (None, 1)
+        ]
+    );
+    // What a report query copies gives the same.
+    let scoped = report.scoped(None, Some("URL")).view(&asking_for("/pay"));
+    assert_eq!(scoped, view);
+}
