@@ -122,7 +122,7 @@ enum Command {
     /// Summarise a running server's health; exit 1 when it is dropping data or not saving reports,
     /// 2 when unreachable.
     Status {
-        /// The server's web address, http://host[:port][/path] (the path when a reverse proxy
+        /// The server's web address: http://host, with a :port and a /path if needed (the path when a reverse proxy
         /// serves it under one).
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,

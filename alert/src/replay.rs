@@ -38,7 +38,7 @@ pub fn replay(
 /// the store folder's reports without opening the store ([`StoreHistory::open`]: safe next
 /// to a running server), loads the rules checking their domains against every domain the
 /// folder has reports for, replays and returns the text to print: a header line, then
-/// [`format_events`]. Minutes not stored whole yet (see [`last_stored_minute`]) are left
+/// [`format_events`]. Minutes not stored whole yet (see `last_stored_minute`) are left
 /// out of the range.
 pub fn replay_command(
     rules_file: &Path,

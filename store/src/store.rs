@@ -580,7 +580,7 @@ impl Store {
     }
 
     /// The counters, plus disk use per hour and domain: a walk of the store folder at most
-    /// [`DISK_USE_MAX_AGE`] old (retention deleting hours starts a new one).
+    /// `DISK_USE_MAX_AGE` old (retention deleting hours starts a new one).
     pub fn stats(&self) -> StoreStats {
         let mut cached = self
             .inner
