@@ -9,8 +9,9 @@
 //! domain that sent data but none of a board's kind (no metric, no event) is not an error:
 //! that board says so with a 200 and links the domains that have some.
 //!
-//! The selector form keeps what the board shows: type, name, sort and the problem board's
-//! raised long thresholds (`long_ms`) ride along as hidden fields, so picking another hour or machine shows the same name. Types, names and
+//! The selector form keeps what the board shows: type, name, sort, the problem board's
+//! raised long thresholds (`long_ms`) and the comparison with earlier hours (`compare`)
+//! ride along as hidden fields, so picking another hour or machine shows the same name. Types, names and
 //! machines belong to a domain, so the form also sends the domain they were picked in
 //! ([`FROM_PARAM`]); a handler passes its query through [`FormOrigin::apply`], which drops
 //! them when the domain changed.
@@ -87,8 +88,9 @@ pub(crate) struct Board {
     pub(crate) domain: String,
     /// The machine, `None` for all.
     pub(crate) ip: Option<String>,
-    /// The type, name, sort and long thresholds shown, kept by the hour navigation (the same
-    /// name an hour earlier is what "Previous hour" is for) and by the selector form.
+    /// The type, name, sort, long thresholds and comparison shown, kept by the hour
+    /// navigation (the same name an hour earlier is what "Previous hour" is for) and by the
+    /// selector form.
     selected: Vec<(&'static str, String)>,
     /// Seconds the hour (the day) has run, for rates.
     pub(crate) elapsed_seconds: f64,
@@ -180,6 +182,7 @@ impl Board {
                 ("name", params.name()),
                 ("sort", params.sort()),
                 ("long_ms", params.long_ms()),
+                ("compare", params.compare_param()),
             ]
             .into_iter()
             .filter_map(|(key, value)| Some((key, value?.to_owned())))
@@ -320,9 +323,19 @@ impl Board {
     /// into a type or a name carry it, as the hour navigation does: a table sorted by P95
     /// stays sorted by P95 after a click on its slowest row.
     pub(crate) fn sort_param(&self) -> &str {
+        self.selected_param("sort")
+    }
+
+    /// The `compare=` asked for, `""` when none: links into a type or a name carry it, as
+    /// they carry the sort, so a comparison stays on from one name to the next.
+    pub(crate) fn compare_param(&self) -> &str {
+        self.selected_param("compare")
+    }
+
+    fn selected_param(&self, key: &str) -> &str {
         self.selected
             .iter()
-            .find(|(key, _)| *key == "sort")
+            .find(|(kept, _)| *kept == key)
             .map_or("", |(_, value)| value.as_str())
     }
 
@@ -343,7 +356,7 @@ impl Board {
         self.url(&params)
     }
 
-    /// The type, name, sort and long thresholds shown, as URL parameters.
+    /// The type, name, sort, long thresholds and comparison shown, as URL parameters.
     fn kept(&self) -> Vec<(&str, &str)> {
         self.selected
             .iter()

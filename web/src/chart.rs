@@ -95,6 +95,9 @@ struct Canvas<'a> {
     axis: Axis<'a>,
     /// Every how many slots the x axis has a tick label (and the last slot has one).
     tick_step: usize,
+    /// Room above the plot: the title's line, and a second line for the legend of
+    /// earlier hours when a chart has some ([`Canvas::with_earlier_legend`]).
+    margin_top: f64,
 }
 
 /// A chart alone or two abreast: shown 560-640 px wide on a desktop (`.charts`; narrower
@@ -104,6 +107,7 @@ const WIDE: Canvas<'static> = Canvas {
     height: 220.0,
     axis: Axis::Minutes,
     tick_step: 10,
+    margin_top: MARGIN_TOP,
 };
 /// [`WIDE`] with an hour of the day per slot, every third labelled.
 const WIDE_HOURS: Canvas<'static> = Canvas {
@@ -119,6 +123,7 @@ const SMALL: Canvas<'static> = Canvas {
     height: 180.0,
     axis: Axis::Minutes,
     tick_step: 10,
+    margin_top: MARGIN_TOP,
 };
 /// [`SMALL`] with an hour of the day per slot: every sixth labelled, as `21:00` and
 /// `23:00` would overlap.
@@ -168,6 +173,18 @@ const SPARK_HEIGHT: f64 = 28.0;
 const PALETTE: [&str; 6] = [
     "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9",
 ];
+
+/// Earlier hours' lines ([`line_chart`], [`bar_chart_compared`]) are thinner than
+/// the hour's own series and grey, so the hour shown stays in front; each has its own dash
+/// pattern (the first dashed, the second dotted), which its legend sample shows.
+const EARLIER_COLOR: &str = "#667085";
+const EARLIER_DASHES: [&str; 2] = ["6 4", "1.5 3"];
+/// The legend of earlier hours is a second line under the title's, this much lower: a
+/// phone's narrow drawing has no room for it beside the title.
+const EARLIER_LEGEND_ROW: f64 = 14.0;
+/// The sample of a dashed line in that legend, and the room before its label.
+const EARLIER_SAMPLE: f64 = 18.0;
+const EARLIER_SAMPLE_ROOM: f64 = 22.0;
 
 /// One line of a chart: a label for the legend and a value per minute (index = minute;
 /// missing minutes count as 0, extra values are ignored).
@@ -263,12 +280,25 @@ fn max_of<'a>(values: impl IntoIterator<Item = &'a f64>) -> f64 {
 }
 
 impl Canvas<'_> {
+    /// This canvas with room above the plot for the legend of `earlier` hours, if any. The
+    /// plot gives the room up, so the chart keeps its size beside the charts without one.
+    fn with_earlier_legend(self, earlier: &[Series<'_>]) -> Self {
+        if earlier.is_empty() {
+            self
+        } else {
+            Canvas {
+                margin_top: MARGIN_TOP + EARLIER_LEGEND_ROW,
+                ..self
+            }
+        }
+    }
+
     fn plot_width(self) -> f64 {
         self.width - MARGIN_LEFT - MARGIN_RIGHT
     }
 
     fn plot_height(self) -> f64 {
-        self.height - MARGIN_TOP - MARGIN_BOTTOM
+        self.height - self.margin_top - MARGIN_BOTTOM
     }
 
     /// The bottom of the plot: the x axis.
@@ -282,7 +312,7 @@ impl Canvas<'_> {
         } else {
             0.0
         };
-        MARGIN_TOP + self.plot_height() * (1.0 - clamped / top)
+        self.margin_top + self.plot_height() * (1.0 - clamped / top)
     }
 
     /// Half a bar's slot on each side keeps the bars of minutes 0 and 59 inside the plot.
@@ -395,24 +425,33 @@ fn is_defined(values: &[f64], m: usize, slots: usize) -> bool {
 /// A line chart of one or more per-minute series sharing a y axis in `unit` (`ms`,
 /// `count`, `%`, or `""` for none). NaN values are gaps. Drawn for a chart alone or two
 /// abreast (`.charts`), and narrow for a phone; see [`grid_line_chart`] for a grid.
-pub(crate) fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
+///
+/// The series of `earlier` hours (the same minutes a day or a week before; two are told
+/// apart by their dashes) are drawn behind the hour's own: thin, grey and dashed, in a
+/// legend line of their own under the title's. The y axis covers them too.
+pub(crate) fn line_chart(
+    title: &str,
+    unit: &str,
+    series: &[Series<'_>],
+    earlier: &[Series<'_>],
+) -> Markup {
     html! {
-        (line_chart_on(WIDE, Drawing::Wide, title, unit, series))
-        (line_chart_on(SMALL, Drawing::Narrow, title, unit, series))
+        (line_chart_on(WIDE, Drawing::Wide, title, unit, series, earlier))
+        (line_chart_on(SMALL, Drawing::Narrow, title, unit, series, earlier))
     }
 }
 
 /// [`line_chart`] of series with one value per hour of a day (index = hour, 0-23).
 pub(crate) fn hourly_line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
     html! {
-        (line_chart_on(WIDE_HOURS, Drawing::Wide, title, unit, series))
-        (line_chart_on(SMALL_HOURS, Drawing::Narrow, title, unit, series))
+        (line_chart_on(WIDE_HOURS, Drawing::Wide, title, unit, series, &[]))
+        (line_chart_on(SMALL_HOURS, Drawing::Narrow, title, unit, series, &[]))
     }
 }
 
 /// [`line_chart`] drawn once, for a grid of small charts (`.charts.grid`).
 pub(crate) fn grid_line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
-    line_chart_on(SMALL, Drawing::Only, title, unit, series)
+    line_chart_on(SMALL, Drawing::Only, title, unit, series, &[])
 }
 
 fn line_chart_on(
@@ -421,31 +460,104 @@ fn line_chart_on(
     title: &str,
     unit: &str,
     series: &[Series<'_>],
+    earlier: &[Series<'_>],
 ) -> Markup {
+    let canvas = canvas.with_earlier_legend(earlier);
     let slots = canvas.axis.slots();
     let ticks = nice_ticks(max_of(
-        series.iter().flat_map(|s| s.values.iter().take(slots)),
+        (series.iter().chain(earlier)).flat_map(|s| s.values.iter().take(slots)),
     ));
     let top = ticks.last().copied().unwrap_or(1.0);
-    let legend = legend(canvas, title, unit, series);
+    let legend = html! {
+        (legend(canvas, title, unit, series))
+        (earlier_legend(canvas, earlier))
+    };
     let body = html! {
+        // Earlier hours first: the hour's own series are drawn over them.
+        (earlier_lines(canvas, earlier, top, unit))
         @for (i, s) in series.iter().enumerate() {
-            @let color = PALETTE[i % PALETTE.len()];
-            @for segment in segments(canvas, s.values, top) {
-                polyline.series points=(segment) fill="none" stroke=(color) stroke-width="2"
-                    stroke-linejoin="round" {}
-            }
-            @for (m, v) in s.values.iter().take(slots).enumerate().filter(|(_, v)| v.is_finite()) {
-                // A minute between two gaps has no line to show it: draw its point.
-                @let lone = !is_defined(s.values, m.wrapping_sub(1), slots) && !is_defined(s.values, m + 1, slots);
-                circle.point.lone[lone] cx=(format!("{:.1}", canvas.x_of_minute(m)))
-                    cy=(format!("{:.1}", canvas.y_of(*v, top))) r="2.5" fill=(color) {
-                    title { (s.label) " at " (canvas.axis.label(m)) ": " (with_unit(*v, unit)) }
-                }
-            }
+            (series_line(canvas, s, top, unit, Stroke::Own(PALETTE[i % PALETTE.len()])))
         }
     };
     frame(canvas, drawing, title, unit, &ticks, body, legend)
+}
+
+/// How a series is drawn: the hour's own in a palette colour, an earlier hour's with a
+/// dash pattern of [`EARLIER_DASHES`].
+#[derive(Debug, Clone, Copy)]
+enum Stroke {
+    Own(&'static str),
+    Earlier(&'static str),
+}
+
+/// The line of one series, a run of finite values at a time, and a point per value with
+/// its tooltip (shown on hover; alone between two gaps, always).
+fn series_line(canvas: Canvas<'_>, s: &Series<'_>, top: f64, unit: &str, stroke: Stroke) -> Markup {
+    let slots = canvas.axis.slots();
+    let (color, width, radius, dash) = match stroke {
+        Stroke::Own(color) => (color, "2", "2.5", None),
+        Stroke::Earlier(dash) => (EARLIER_COLOR, "1.5", "2", Some(dash)),
+    };
+    let earlier = dash.is_some();
+    html! {
+        @for segment in segments(canvas, s.values, top) {
+            polyline.series.earlier[earlier] points=(segment) fill="none" stroke=(color)
+                stroke-width=(width) stroke-dasharray=[dash] stroke-linejoin="round" {}
+        }
+        @for (m, v) in s.values.iter().take(slots).enumerate().filter(|(_, v)| v.is_finite()) {
+            // A minute between two gaps has no line to show it: draw its point.
+            @let lone = !is_defined(s.values, m.wrapping_sub(1), slots) && !is_defined(s.values, m + 1, slots);
+            circle.point.lone[lone].earlier[earlier] cx=(format!("{:.1}", canvas.x_of_minute(m)))
+                cy=(format!("{:.1}", canvas.y_of(*v, top))) r=(radius) fill=(color) {
+                title { (s.label) " at " (canvas.axis.label(m)) ": " (with_unit(*v, unit)) }
+            }
+        }
+    }
+}
+
+/// The lines of earlier hours, each with its dash pattern.
+fn earlier_lines(canvas: Canvas<'_>, earlier: &[Series<'_>], top: f64, unit: &str) -> Markup {
+    html! {
+        @for (s, dash) in earlier.iter().zip(EARLIER_DASHES.iter().cycle()) {
+            (series_line(canvas, s, top, unit, Stroke::Earlier(dash)))
+        }
+    }
+}
+
+/// The legend of earlier hours: a sample of each one's dashed line and its label, right-
+/// aligned on the line under the title's. Labels are cut with `…` (the whole one in a
+/// tooltip) when they do not fit; none for no earlier hour.
+fn earlier_legend(canvas: Canvas<'_>, earlier: &[Series<'_>]) -> Markup {
+    if earlier.is_empty() {
+        return html! {};
+    }
+    let gap = 12.0;
+    let share = canvas.plot_width() / earlier.len() as f64 - EARLIER_SAMPLE_ROOM - gap;
+    let max = (share.max(3.0 * LEGEND_CHAR) / LEGEND_CHAR) as usize;
+    let labels: Vec<(String, bool)> = earlier.iter().map(|s| cut_to(s.label, max)).collect();
+    let widths: Vec<f64> = labels
+        .iter()
+        .map(|(text, _)| EARLIER_SAMPLE_ROOM + text.chars().count() as f64 * LEGEND_CHAR + gap)
+        .collect();
+    let start = canvas.width - MARGIN_RIGHT - widths.iter().sum::<f64>() + gap;
+    let xs = widths.iter().scan(start, |x, w| {
+        let at = *x;
+        *x += w;
+        Some(at)
+    });
+    // The title's legend has its baseline at 17: this line's is a row lower.
+    let baseline = 17.0 + EARLIER_LEGEND_ROW;
+    html! {
+        @for (((s, (text, cut)), x), dash) in earlier.iter().zip(&labels).zip(xs).zip(EARLIER_DASHES.iter().cycle()) {
+            line.legend-sample x1=(format!("{x:.1}")) x2=(format!("{:.1}", x + EARLIER_SAMPLE))
+                y1=(baseline - 4.0) y2=(baseline - 4.0) stroke=(EARLIER_COLOR) stroke-width="1.5"
+                stroke-dasharray=(dash) {}
+            text.legend x=(format!("{:.1}", x + EARLIER_SAMPLE_ROOM)) y=(baseline) {
+                @if *cut { title { (s.label) } }
+                (text)
+            }
+        }
+    }
 }
 
 /// Width of a legend character and of a title character (11 and 13 px text), estimated.
@@ -501,23 +613,34 @@ fn legend(canvas: Canvas<'_>, title: &str, unit: &str, series: &[Series<'_>]) ->
 /// no mean) draws no bar. Drawn for a chart alone or two abreast (`.charts`), and narrow
 /// for a phone; see [`grid_bar_chart`] for a grid.
 pub(crate) fn bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
+    bar_chart_compared(title, unit, values, &[])
+}
+
+/// [`bar_chart`] with the series of `earlier` hours drawn over the bars as thin, grey,
+/// dashed lines (as [`line_chart`] draws them); the y axis covers them too.
+pub(crate) fn bar_chart_compared(
+    title: &str,
+    unit: &str,
+    values: &[f64],
+    earlier: &[Series<'_>],
+) -> Markup {
     html! {
-        (bar_chart_on(WIDE, Drawing::Wide, title, unit, values))
-        (bar_chart_on(SMALL, Drawing::Narrow, title, unit, values))
+        (bar_chart_on(WIDE, Drawing::Wide, title, unit, values, earlier))
+        (bar_chart_on(SMALL, Drawing::Narrow, title, unit, values, earlier))
     }
 }
 
 /// [`bar_chart`] of one value per hour of a day (index = hour, 0-23).
 pub(crate) fn hourly_bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
     html! {
-        (bar_chart_on(WIDE_HOURS, Drawing::Wide, title, unit, values))
-        (bar_chart_on(SMALL_HOURS, Drawing::Narrow, title, unit, values))
+        (bar_chart_on(WIDE_HOURS, Drawing::Wide, title, unit, values, &[]))
+        (bar_chart_on(SMALL_HOURS, Drawing::Narrow, title, unit, values, &[]))
     }
 }
 
 /// [`bar_chart`] drawn once, for a grid of small charts (`.charts.grid`).
 pub(crate) fn grid_bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
-    bar_chart_on(SMALL, Drawing::Only, title, unit, values)
+    bar_chart_on(SMALL, Drawing::Only, title, unit, values, &[])
 }
 
 fn bar_chart_on(
@@ -526,9 +649,12 @@ fn bar_chart_on(
     title: &str,
     unit: &str,
     values: &[f64],
+    earlier: &[Series<'_>],
 ) -> Markup {
+    let canvas = canvas.with_earlier_legend(earlier);
     let slots = canvas.axis.slots();
-    let ticks = nice_ticks(max_of(values.iter().take(slots)));
+    let earlier_values = earlier.iter().flat_map(|s| s.values.iter().take(slots));
+    let ticks = nice_ticks(max_of(values.iter().take(slots).chain(earlier_values)));
     let top = ticks.last().copied().unwrap_or(1.0);
     let width = canvas.bar_width();
     let body = html! {
@@ -541,8 +667,18 @@ fn bar_chart_on(
                 title { (canvas.axis.tooltip(m)) ": " (with_unit(*v, unit)) }
             }
         }
+        // Over the bars, which would hide them; thin and dashed, they leave the bars in front.
+        (earlier_lines(canvas, earlier, top, unit))
     };
-    frame(canvas, drawing, title, unit, &ticks, body, html! {})
+    frame(
+        canvas,
+        drawing,
+        title,
+        unit,
+        &ticks,
+        body,
+        earlier_legend(canvas, earlier),
+    )
 }
 
 /// One bar of a [`labelled_bar_chart`].
@@ -564,7 +700,7 @@ pub(crate) fn labelled_bar_chart(title: &str, unit: &str, bars: &[Bar<'_>]) -> M
     let values: Vec<f64> = bars.iter().map(|b| b.value).collect();
     html! {
         @for (canvas, drawing) in [(WIDE, Drawing::Wide), (SMALL, Drawing::Narrow)] {
-            (bar_chart_on(labelled(canvas, bars), drawing, title, unit, &values))
+            (bar_chart_on(labelled(canvas, bars), drawing, title, unit, &values, &[]))
         }
     }
 }
@@ -627,6 +763,11 @@ pub(crate) fn sparkline(values: &[f64]) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`super::line_chart`] without earlier hours.
+    fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
+        super::line_chart(title, unit, series, &[])
+    }
 
     /// The SVGs of a chart, in order.
     fn drawings(chart: Markup) -> Vec<String> {
@@ -810,6 +951,69 @@ mod tests {
             1,
             "an isolated minute stays visible"
         );
+    }
+
+    #[test]
+    fn earlier_hours_are_drawn_dashed_behind_the_hours_own_with_a_legend_line_of_their_own() {
+        let own = [10.0; MINUTES];
+        let mut yesterday = [f64::NAN; MINUTES];
+        yesterday[..30].fill(40.0);
+        let week = [5.0; MINUTES];
+        let earlier = [
+            Series {
+                label: "avg yesterday",
+                values: &yesterday,
+            },
+            Series {
+                label: "avg a week ago",
+                values: &week,
+            },
+        ];
+        let series = [Series {
+            label: "avg",
+            values: &own,
+        }];
+        let lines = super::line_chart("Duration per minute", "ms", &series, &earlier);
+        let bars = bar_chart_compared("Transactions per minute", "count", &own, &earlier);
+        for chart in [lines, bars] {
+            for (svg, canvas) in [(wide(chart.clone()), WIDE), (narrow(chart.clone()), SMALL)] {
+                // The same size as a chart without them: the plot gives up the room.
+                let view_box = format!(r#"viewBox="0 0 {} {}""#, canvas.width, canvas.height);
+                assert!(svg.contains(&view_box), "{svg}");
+                assert!(svg.contains("<title>avg yesterday at :29: 40"), "{svg}");
+                assert!(!svg.contains("avg yesterday at :30"), "a gap: {svg}");
+                assert!(svg.contains("<title>avg a week ago at :59: 5"));
+                assert_eq!(svg.matches(r#"stroke-dasharray="6 4""#).count(), 2);
+                assert_eq!(svg.matches(r#"stroke-dasharray="1.5 3""#).count(), 2);
+                // The legend line sits under the title's, inside the canvas, uncut.
+                let xs = xs_of(&svg, "legend");
+                let samples = svg.matches(r#"class="legend-sample""#).count();
+                assert_eq!(samples, 2);
+                assert!(
+                    xs.iter().all(|&x| x > MARGIN_LEFT && x < canvas.width),
+                    "{xs:?}"
+                );
+                assert!(!svg.contains('…'), "{svg}");
+                assert!(svg.contains(&format!(
+                    r#"y="{}">avg yesterday</text>"#,
+                    17.0 + EARLIER_LEGEND_ROW
+                )));
+                // The top of the y axis is under that line, and covers the earlier values.
+                let plot_top = MARGIN_TOP + EARLIER_LEGEND_ROW;
+                assert!(
+                    svg.contains(&format!(r#"y1="{plot_top}" y2="{plot_top}""#)),
+                    "{svg}"
+                );
+                assert!(svg.contains(">40</text>"), "{svg}");
+            }
+        }
+        // On a line chart, the hour's own line is drawn last, over the earlier ones.
+        let svg = wide(super::line_chart("t", "ms", &series, &earlier));
+        let own_at = svg.find(r#"<polyline class="series" "#).unwrap();
+        assert!(svg.rfind(r#"<polyline class="series earlier""#).unwrap() < own_at);
+        // Without earlier hours, nothing of this.
+        let svg = wide(bar_chart("t", "count", &own));
+        assert!(!svg.contains("dasharray") && !svg.contains("legend-sample"));
     }
 
     #[test]

@@ -1,21 +1,26 @@
 //! The event board, `GET /e?domain=&hour=&ip=&type=&name=&sort=`: CAT's Event report.
 //! Types, then the names of a type, with count, failures and rate, per-minute charts and
 //! links from sample and failed message IDs to LogView. With `day=YYYYMMDD` instead of
-//! `hour=`, the whole UTC day ([`crate::day`]), charted hour by hour.
+//! `hour=`, the whole UTC day ([`crate::day`]), charted hour by hour. With `compare=on` the
+//! hour view of a type or a name also charts the same minutes a day and a week earlier
+//! ([`crate::comparison`]).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use ocelot_analyzer::{EventHourView, EventMinuteView, EventNameView, EventTypeView, ViewQuery};
+use ocelot_analyzer::{
+    EventHourView, EventMinuteView, EventNameView, EventReport, EventTypeView, ViewQuery,
+};
 
 use crate::board::{
     failed_heading, failed_label, format_count, format_percent, format_rate, label, message_link,
     per_hour, per_minute, rows_left_out, sort_key, sortable_header, stat, stat_with_hint,
     type_columns, Board, Column, FormOrigin, FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
 };
-use crate::chart::{bar_chart, hourly_bar_chart};
+use crate::chart::{bar_chart, bar_chart_compared, hourly_bar_chart, Series};
+use crate::comparison::{self, earlier_reports, EarlierHour};
 use crate::cpu::heavy;
 use crate::day::event_day;
 use crate::error::{PageError, PageQuery};
@@ -126,6 +131,7 @@ async fn event_board(
     let params = origin.apply(params);
     let board = Board::resolve_with_days(&state, &params, PATH).await?;
     let sort = sort_key(&params, &COLUMNS, "count")?;
+    let compare = params.compare()?;
     if !board.has_domain() {
         let (status, body) = board.empty(HEADING);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
@@ -136,6 +142,10 @@ async fn event_board(
         elapsed_seconds: board.elapsed_seconds,
         // Every name: a board sorted by another column shows the top of that column.
         ..ViewQuery::default()
+    };
+    let mut earlier = Comparison {
+        on: compare,
+        earlier: Vec::new(),
     };
     let view = match board.day {
         Some(day) => {
@@ -157,6 +167,12 @@ async fn event_board(
         }
         None => {
             let report = state.reports.event(board.domain.clone(), board.hour).await;
+            // Only a type's or a name's charts compare.
+            if compare && report.is_some() && params.type_().is_some() {
+                let reports =
+                    earlier_reports(&board, |domain, hour| state.reports.event(domain, hour)).await;
+                earlier.earlier = heavy(|| earlier_counts(&query, params.name(), &reports));
+            }
             report.as_ref().map(|report| heavy(|| report.view(&query)))
         }
     };
@@ -196,7 +212,7 @@ async fn event_board(
         (folded_note(&board, config, FoldedReport::Events, view.folded, &rows))
         @match (params.type_(), view.types.first()) {
             (None, _) => { (types_section(&board, &view.types, sort)) }
-            (Some(_), Some(t)) => { (type_section(&board, t, params.name(), sort)) }
+            (Some(_), Some(t)) => { (type_section(&board, t, params.name(), sort, &earlier)) }
             (Some(type_), None) => {
                 section.empty-state {
                     h2 { "No events of type “" (type_) "”" }
@@ -234,7 +250,7 @@ fn types_section(board: &Board, types: &[EventTypeView], sort: &str) -> Markup {
                     tbody {
                         @for t in &rows {
                             tr.unhealthy[t.fail_percent > UNHEALTHY_FAIL_PERCENT] {
-                                td.name { a href=(board.url(&[("type", &t.type_), ("sort", board.sort_param())])) { (label(&t.type_)) } }
+                                td.name { a href=(board.url(&[("type", &t.type_), ("sort", board.sort_param()), ("compare", board.compare_param())])) { (label(&t.type_)) } }
                                 (counts(t.count, t.fail, t.fail_percent, t.tps))
                             }
                         }
@@ -258,18 +274,83 @@ fn hourly_charts(rows: &[EventHourView]) -> Markup {
     }
 }
 
-fn charts<'a>(minutes: impl Iterator<Item = &'a EventMinuteView> + Clone) -> Markup {
+/// What the count chart of a type or a name compares the hour with
+/// ([`crate::comparison`]): whether the comparison is on, and the events per minute of each
+/// earlier hour that has the type (and name) on the machine shown.
+struct Comparison {
+    on: bool,
+    earlier: Vec<(EarlierHour, Vec<f64>)>,
+}
+
+/// The events per minute of the type (and `name`) `query` views in each earlier hour's
+/// report that has them.
+fn earlier_counts(
+    query: &ViewQuery<'_>,
+    name: Option<&str>,
+    reports: &[(EarlierHour, Option<std::sync::Arc<EventReport>>)],
+) -> Vec<(EarlierHour, Vec<f64>)> {
+    // Only the name shown gets a view of its own: the others are added up into the type's
+    // minutes, which the chart of a type reads.
+    let query = ViewQuery {
+        max_names: Some(0),
+        keep_name: name,
+        ..*query
+    };
+    let counts = |minutes: &mut dyn Iterator<Item = &EventMinuteView>| {
+        per_minute(minutes.map(|m| (m.minute, m.count as f64)))
+    };
+    let mut found = Vec::new();
+    for (hour, report) in reports {
+        let Some(report) = report else { continue };
+        let view = report.view(&query);
+        let Some(t) = view.types.first() else {
+            continue;
+        };
+        let count = match name {
+            Some(name) => match t.names.iter().find(|n| n.name == name) {
+                Some(n) => counts(&mut n.minutes.iter()),
+                None => continue,
+            },
+            // Names left out add up in the type's minutes; none left out, its names add up.
+            None if t.names_left_out > 0 => counts(&mut t.minutes.iter()),
+            None => counts(&mut t.names.iter().flat_map(|n| n.minutes.iter())),
+        };
+        found.push((*hour, count));
+    }
+    found
+}
+
+/// The charts of an hour, with the earlier hours of a comparison behind the counts, and
+/// the comparison's link.
+fn charts<'a>(
+    board: &Board,
+    minutes: impl Iterator<Item = &'a EventMinuteView> + Clone,
+    earlier: &Comparison,
+) -> Markup {
     let count = per_minute(minutes.clone().map(|m| (m.minute, m.count as f64)));
     let fail = per_minute(minutes.map(|m| (m.minute, m.fail as f64)));
+    let earlier_counts: Vec<Series<'_>> = (earlier.earlier.iter())
+        .map(|(hour, count)| Series {
+            label: hour.label,
+            values: count,
+        })
+        .collect();
     html! {
         div.charts {
-            figure.chart-box { (bar_chart("Events per minute", "count", &count)) }
+            figure.chart-box { (bar_chart_compared("Events per minute", "count", &count, &earlier_counts)) }
             figure.chart-box.failures { (bar_chart("Failed events per minute", "count", &fail)) }
         }
+        (comparison::toggle(board, earlier.on, earlier.earlier.len()))
     }
 }
 
-fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &str) -> Markup {
+fn type_section(
+    board: &Board,
+    t: &EventTypeView,
+    chosen: Option<&str>,
+    sort: &str,
+    earlier: &Comparison,
+) -> Markup {
     let type_url = |extra: &[(&str, &str)]| {
         let mut params = vec![("type", t.type_.as_str())];
         params.extend_from_slice(extra);
@@ -282,8 +363,12 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
     });
     let left_out = rows_left_out(&mut rows, "names");
     let (rate_label, rate_hint) = rate_label(board);
-    // Picking a name keeps the table's order, and sorting keeps the name picked.
-    let kept_sort = [("sort", board.sort_param())];
+    // Picking a name keeps the table's order and the comparison, and sorting keeps the
+    // name picked.
+    let kept_sort = [
+        ("sort", board.sort_param()),
+        ("compare", board.compare_param()),
+    ];
     html! {
         nav.crumbs aria-label="Breadcrumb" {
             a href=(board.url(&kept_sort)) { "All types" }
@@ -307,7 +392,7 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
                 @if board.day.is_some() {
                     (hourly_charts(&n.hours))
                 } @else {
-                    (charts(n.minutes.iter()))
+                    (charts(board, n.minutes.iter(), earlier))
                 }
                 div.message-lists {
                     @if !n.sample_message_id.is_empty() {
@@ -331,7 +416,7 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
                 @if board.day.is_some() {
                     (hourly_charts(&t.hours))
                 } @else {
-                    (charts(t.names.iter().flat_map(|n| n.minutes.iter())))
+                    (charts(board, t.names.iter().flat_map(|n| n.minutes.iter()), earlier))
                 }
             }
         }
@@ -340,13 +425,13 @@ fn type_section(board: &Board, t: &EventTypeView, chosen: Option<&str>, sort: &s
             div.table-wrap {
                 table.report.sortable {
                     thead { tr {
-                        (sortable_header(&columns(board), sort, |key| type_url(&[("name", chosen.unwrap_or_default()), ("sort", key)])))
+                        (sortable_header(&columns(board), sort, |key| type_url(&[("name", chosen.unwrap_or_default()), ("sort", key), ("compare", board.compare_param())])))
                         th title="a sample and failed messages, in LogView" { "Messages" }
                     } }
                     tbody {
                         @for n in &rows {
                             tr.unhealthy[n.fail_percent > UNHEALTHY_FAIL_PERCENT].selected[Some(n.name.as_str()) == chosen] {
-                                td.name { a href=(type_url(&[("name", &n.name), ("sort", board.sort_param())])) { (label(&n.name)) } }
+                                td.name { a href=(type_url(&[("name", &n.name), ("sort", board.sort_param()), ("compare", board.compare_param())])) { (label(&n.name)) } }
                                 (counts(n.count, n.fail, n.fail_percent, n.tps))
                                 td.links {
                                     @if !n.sample_message_id.is_empty() { (message_link(&n.sample_message_id, "sample", "sample")) }

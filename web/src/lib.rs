@@ -38,6 +38,7 @@ mod board;
 mod cat_report_urls;
 mod cat_router;
 mod chart;
+mod comparison;
 mod cpu;
 mod day;
 mod dependency_page;

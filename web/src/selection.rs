@@ -45,7 +45,13 @@ pub(crate) struct ReportParams {
     /// Raised long-execution thresholds of the problem board: `long-url:3000,long-sql:500`
     /// ([`LongMinimums`]).
     pub(crate) long_ms: Option<String>,
+    /// `on`: the transaction and event boards' per-minute charts of a type or a name also
+    /// draw the same minutes a day and a week earlier ([`ReportParams::compare`]).
+    pub(crate) compare: Option<String>,
 }
+
+/// The `compare=` value that turns the comparison with earlier hours on.
+pub(crate) const COMPARE_ON: &str = "on";
 
 /// Names per type the JSON API lists without a `limit=`: as many as a board's table shows
 /// ([`crate::board::MAX_TABLE_ROWS`]). A domain on a thousand machines can have hundreds of
@@ -83,6 +89,28 @@ impl ReportParams {
 
     pub(crate) fn sort(&self) -> Option<&str> {
         present(self.sort.as_ref())
+    }
+
+    /// The `compare=` as given, unchecked: see [`ReportParams::compare`].
+    pub(crate) fn compare_param(&self) -> Option<&str> {
+        present(self.compare.as_ref())
+    }
+
+    /// Whether the charts compare the hour with the same hour a day and a week earlier
+    /// (`compare=on`); absent, empty or `off`, they do not. Off by default: each earlier
+    /// hour is one more report to read (from the store, parsed whole, for a sealed hour).
+    pub(crate) fn compare(&self) -> Result<bool, BadParam> {
+        match self.compare_param() {
+            None | Some("off") => Ok(false),
+            Some(COMPARE_ON) => Ok(true),
+            Some(raw) => Err(BadParam {
+                param: "compare",
+                detail: format!(
+                    "“{raw}” is not a comparison setting: write “{COMPARE_ON}” to draw the same \
+                     hour a day and a week earlier, or “off”."
+                ),
+            }),
+        }
     }
 
     /// The `long_ms=` as given, unchecked: see [`ReportParams::long_minimums`].
@@ -378,6 +406,19 @@ mod tests {
             "{}",
             with_day.message()
         );
+    }
+
+    #[test]
+    fn the_comparison_is_off_unless_asked_for_and_rejects_other_values() {
+        assert_eq!(params("").compare(), Ok(false));
+        assert_eq!(params("compare=").compare(), Ok(false));
+        assert_eq!(params("compare=off").compare(), Ok(false));
+        assert_eq!(params("compare=on").compare(), Ok(true));
+        for bad in ["1", "ON", "yes", "x"] {
+            let err = params(&format!("compare={bad}")).compare().unwrap_err();
+            assert_eq!(err.param, "compare");
+            assert!(err.message().contains(bad), "{}", err.message());
+        }
     }
 
     #[test]

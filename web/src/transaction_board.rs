@@ -8,9 +8,14 @@
 //! [`crate::day`]): the same tables with the day's figures (percentiles of the union of
 //! the hours, TPS over the day), and charts hour by hour instead of minute by minute.
 //!
+//! With `compare=on` the hour view of a type or a name also charts the same minutes a day
+//! and a week earlier ([`crate::comparison`]).
+//!
 //! Columns sort on the server (`sort=`), so sorting needs no JavaScript. A type's
 //! per-minute P95 is shown only when the type has one name: percentiles of different
 //! names do not add up, and the view keeps only per-name histograms.
+
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,7 +24,7 @@ use axum::Router;
 use maud::{html, Markup};
 use ocelot_analyzer::{
     AnalyzerConfig, DurationBucketView, DurationFigures, TransactionDay, TransactionHourView,
-    TransactionNameView, TransactionReport, TransactionTypeView, ViewQuery,
+    TransactionMinuteView, TransactionNameView, TransactionReport, TransactionTypeView, ViewQuery,
 };
 
 use crate::board::{
@@ -29,9 +34,10 @@ use crate::board::{
     FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
 };
 use crate::chart::{
-    bar_chart, hourly_bar_chart, hourly_line_chart, labelled_bar_chart, line_chart, Bar, Series,
-    HOURS, MINUTES,
+    bar_chart, bar_chart_compared, hourly_bar_chart, hourly_line_chart, labelled_bar_chart,
+    line_chart, Bar, Series, HOURS, MINUTES,
 };
+use crate::comparison::{self, earlier_reports, EarlierHour};
 use crate::cpu::heavy;
 use crate::day::transaction_day;
 use crate::error::{PageError, PageQuery};
@@ -164,24 +170,32 @@ async fn transaction_board(
 ) -> Result<(StatusCode, Markup), PageError> {
     let params = origin.apply(params);
     let board = Board::resolve_with_days(&state, &params, PATH).await?;
+    let compare = params.compare()?;
     if let Some(day) = board.day {
         return day_board(&state, &board, &params, day).await;
     }
-    let report = if board.has_domain() {
-        // Only what this page shows (one machine, one type) is copied from a live report.
+    // Only what this page shows (one machine, one type) is copied from a live report.
+    let fetch = |domain: String, hour: u64| {
         let (ip, type_) = (board.ip.clone(), params.type_().map(str::to_owned));
-        state
-            .reports
-            .transaction_for(board.domain.clone(), board.hour, ip, type_)
-            .await
+        state.reports.transaction_for(domain, hour, ip, type_)
+    };
+    let report = if board.has_domain() {
+        fetch(board.domain.clone(), board.hour).await
     } else {
         None
+    };
+    // Only a type's or a name's charts compare.
+    let earlier = if compare && report.is_some() && params.type_().is_some() {
+        earlier_reports(&board, fetch).await
+    } else {
+        Vec::new()
     };
     let (status, body) = match (report.as_ref(), board.has_domain()) {
         (None, true) => lacks_transactions(&state, &board, &params).await?,
         _ => heavy(|| {
             let config = state.reports.analyzer_config();
-            render(&board, &params, config, report.as_deref())
+            let earlier = Comparison::of(&board, &params, compare, &earlier);
+            render(&board, &params, config, report.as_deref(), &earlier)
         })?,
     };
     Ok((status, page(&board.title(HEADING), PATH, body)))
@@ -257,15 +271,18 @@ pub(crate) fn render_day(
         view.folded,
         &view.ips,
         &view.types,
+        &Comparison::default(),
     ))
 }
 
-/// The board's body (status and markup), for the handler and the render benchmark.
+/// The board's body (status and markup), for the handler and the render benchmark; the
+/// charts of a type or a name draw the `earlier` hours' series too.
 pub(crate) fn render(
     board: &Board,
     params: &ReportParams,
     config: &AnalyzerConfig,
     report: Option<&TransactionReport>,
+    earlier: &Comparison,
 ) -> Result<(StatusCode, Markup), PageError> {
     let sort = sort_key(params, &COLUMNS, "count")?;
     let Some(report) = report.filter(|_| board.has_domain()) else {
@@ -280,6 +297,7 @@ pub(crate) fn render(
         view.folded,
         &view.ips,
         &view.types,
+        earlier,
     ))
 }
 
@@ -298,6 +316,10 @@ fn board_query<'a>(board: &'a Board, params: &'a ReportParams) -> ViewQuery<'a> 
 
 /// An hour's or a day's board from its view's machines and types, and its count of
 /// transactions folded into `OTHERS` with the caps they were counted under.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of one page, each used once"
+)]
 fn body_of(
     board: &Board,
     params: &ReportParams,
@@ -306,6 +328,7 @@ fn body_of(
     folded: u64,
     ips: &[String],
     types: &[TransactionTypeView],
+    earlier: &Comparison,
 ) -> (StatusCode, Markup) {
     if !board.knows_machine(ips) {
         return board.unknown_machine(HEADING, ips, true);
@@ -318,7 +341,7 @@ fn body_of(
         |n| &n.name,
     );
     let note = folded_note(board, config, FoldedReport::Transactions, folded, &rows);
-    let body = types_or_type(board, params, types, sort);
+    let body = types_or_type(board, params, types, sort, earlier);
     (StatusCode::OK, html! { (controls) (note) (body) })
 }
 
@@ -328,11 +351,12 @@ fn types_or_type(
     params: &ReportParams,
     types: &[TransactionTypeView],
     sort: &str,
+    earlier: &Comparison,
 ) -> Markup {
     match (params.type_(), params.name()) {
         (None, _) => types_section(board, types, sort),
         (Some(type_), name) => match types.first() {
-            Some(t) => type_section(board, t, name, sort),
+            Some(t) => type_section(board, t, name, sort, earlier),
             None => html! {
                 section.empty-state {
                     h2 { "No transactions of type “" (type_) "”" }
@@ -413,7 +437,7 @@ fn types_section(board: &Board, types: &[TransactionTypeView], sort: &str) -> Ma
                     tbody {
                         @for t in &types {
                             tr.unhealthy[t.figures.fail_percent > UNHEALTHY_FAIL_PERCENT] {
-                                td.name { a href=(board.url(&[("type", &t.type_), ("sort", board.sort_param())])) { (label(&t.type_)) } }
+                                td.name { a href=(board.url(&[("type", &t.type_), ("sort", board.sort_param()), ("compare", board.compare_param())])) { (label(&t.type_)) } }
                                 (figure_cells(&t.figures))
                             }
                         }
@@ -430,6 +454,7 @@ fn type_section(
     t: &TransactionTypeView,
     chosen: Option<&str>,
     sort: &str,
+    earlier: &Comparison,
 ) -> Markup {
     let type_url = |extra: &[(&str, &str)]| {
         let mut params = vec![("type", t.type_.as_str())];
@@ -437,8 +462,12 @@ fn type_section(
         board.url(&params)
     };
     let name = chosen.and_then(|wanted| t.names.iter().find(|n| n.name == wanted));
-    // Picking a name keeps the table's order, and sorting keeps the name picked.
-    let kept_sort = [("sort", board.sort_param())];
+    // Picking a name keeps the table's order and the comparison, and sorting keeps the
+    // name picked.
+    let kept_sort = [
+        ("sort", board.sort_param()),
+        ("compare", board.compare_param()),
+    ];
     // One prefix for every row's link: `type_url` per row would re-encode the same domain,
     // hour and type 10 000 times on a big board.
     let name_url_prefix = format!("{}&name=", type_url(&kept_sort));
@@ -458,13 +487,13 @@ fn type_section(
             }
         }
         @match (chosen, name) {
-            (Some(_), Some(n)) => { (name_detail(board, n)) (distribution_panel(board, n)) }
+            (Some(_), Some(n)) => { (name_detail(board, n, earlier)) (distribution_panel(board, n)) }
             (Some(wanted), None) => {
                 section.empty-state {
                     h2 { "No name “" (wanted) "” in type “" (label(&t.type_)) "”" }
                 }
             }
-            (None, _) => { (type_detail(board, t)) }
+            (None, _) => { (type_detail(board, t, earlier)) }
         }
         section.panel {
             h2 { "Names of " (label(&t.type_)) span.count { (t.names.len()) } }
@@ -476,7 +505,7 @@ fn type_section(
             div.table-wrap {
                 table.report.sortable {
                     thead { tr {
-                        (sortable_header(&columns(board), sort, |key| type_url(&[("name", chosen.unwrap_or_default()), ("sort", key)])))
+                        (sortable_header(&columns(board), sort, |key| type_url(&[("name", chosen.unwrap_or_default()), ("sort", key), ("compare", board.compare_param())])))
                         th title="a sample, the slowest and failed messages, in LogView" { "Messages" }
                     } }
                     tbody {
@@ -530,17 +559,8 @@ struct MinuteSeries {
 }
 
 fn series_of(names: &[&TransactionNameView]) -> MinuteSeries {
-    let minutes = || names.iter().flat_map(|n| n.minutes.iter());
-    let count = per_minute(minutes().map(|m| (m.minute, m.count as f64)));
-    let fail = per_minute(minutes().map(|m| (m.minute, m.fail as f64)));
-    let total_ms = per_minute(minutes().map(|m| (m.minute, m.avg * m.count as f64)));
-    // A minute without transactions has no duration: a gap in the line, not a 0.
-    let avg = total_ms
-        .iter()
-        .zip(&count)
-        .map(|(sum, n)| if *n > 0.0 { sum / n } else { f64::NAN })
-        .collect();
-    let p95 = match names {
+    let mut series = minute_series(names.iter().flat_map(|n| n.minutes.iter()));
+    series.p95 = match names {
         [one] => {
             let mut p95 = vec![f64::NAN; MINUTES];
             for m in &one.minutes {
@@ -552,11 +572,79 @@ fn series_of(names: &[&TransactionNameView]) -> MinuteSeries {
         }
         _ => None,
     };
+    series
+}
+
+/// Per-minute count, failures and mean of minute rows (rows of one minute add up), no P95.
+fn minute_series<'a>(
+    minutes: impl Iterator<Item = &'a TransactionMinuteView> + Clone,
+) -> MinuteSeries {
+    let count = per_minute(minutes.clone().map(|m| (m.minute, m.count as f64)));
+    let fail = per_minute(minutes.clone().map(|m| (m.minute, m.fail as f64)));
+    let total_ms = per_minute(minutes.map(|m| (m.minute, m.avg * m.count as f64)));
+    // A minute without transactions has no duration: a gap in the line, not a 0.
+    let avg = total_ms
+        .iter()
+        .zip(&count)
+        .map(|(sum, n)| if *n > 0.0 { sum / n } else { f64::NAN })
+        .collect();
     MinuteSeries {
         count,
         fail,
         avg,
-        p95,
+        p95: None,
+    }
+}
+
+/// What the charts of a type or a name compare the hour with ([`crate::comparison`]):
+/// whether the comparison is on, and the series of each earlier hour that has the type
+/// (and name) on the machine shown.
+#[derive(Default)]
+pub(crate) struct Comparison {
+    on: bool,
+    earlier: Vec<(EarlierHour, MinuteSeries)>,
+}
+
+impl Comparison {
+    /// The comparison of `board`'s type or name with the `earlier` hours' reports (fetched
+    /// as the hour's, for the same machine and type); off unless `on`.
+    fn of(
+        board: &Board,
+        params: &ReportParams,
+        on: bool,
+        earlier: &[(EarlierHour, Option<Arc<TransactionReport>>)],
+    ) -> Comparison {
+        let earlier = (earlier.iter())
+            .filter_map(|(hour, report)| {
+                Some((*hour, earlier_series(board, params, report.as_deref()?)?))
+            })
+            .collect();
+        Comparison { on, earlier }
+    }
+}
+
+/// The series of the type (and name) `board` shows in an earlier hour's `report`, if it
+/// has them.
+fn earlier_series(
+    board: &Board,
+    params: &ReportParams,
+    report: &TransactionReport,
+) -> Option<MinuteSeries> {
+    // Only the name shown gets a view of its own: the others are added up into the type's
+    // minutes, which the charts of a type read.
+    let query = ViewQuery {
+        max_names: Some(0),
+        ..board_query(board, params)
+    };
+    let view = report.view(&query);
+    let t = view.types.first()?;
+    match params.name() {
+        Some(name) => (t.names.iter())
+            .find(|n| n.name == name)
+            .map(|n| minute_series(n.minutes.iter())),
+        // Names left out add up in the type's minutes; none left out, its names add up.
+        None if t.names_left_out > 0 => Some(minute_series(t.minutes.iter())),
+        None => Some(minute_series(t.names.iter().flat_map(|n| n.minutes.iter()))),
     }
 }
 
@@ -603,7 +691,9 @@ fn hourly_charts(series: &MinuteSeries) -> Markup {
     }
 }
 
-fn charts(series: &MinuteSeries) -> Markup {
+/// The charts of an hour, with the earlier hours of a comparison: their counts behind
+/// the counts, their means behind the durations (their P95 would crowd the chart).
+fn charts(series: &MinuteSeries, earlier: &Comparison) -> Markup {
     let mut durations = vec![Series {
         label: "avg",
         values: &series.avg,
@@ -614,16 +704,39 @@ fn charts(series: &MinuteSeries) -> Markup {
             values: p95,
         });
     }
+    let earlier_counts: Vec<Series<'_>> = (earlier.earlier.iter())
+        .map(|(hour, series)| Series {
+            label: hour.label,
+            values: &series.count,
+        })
+        .collect();
+    let avg_labels: Vec<String> = (earlier.earlier.iter())
+        .map(|(hour, _)| format!("avg {}", hour.label))
+        .collect();
+    let earlier_avgs: Vec<Series<'_>> = (earlier.earlier.iter().zip(&avg_labels))
+        .map(|((_, series), label)| Series {
+            label,
+            values: &series.avg,
+        })
+        .collect();
     html! {
         div.charts {
-            figure.chart-box { (bar_chart("Transactions per minute", "count", &series.count)) }
-            figure.chart-box { (line_chart("Duration per minute", "ms", &durations)) }
+            figure.chart-box { (bar_chart_compared("Transactions per minute", "count", &series.count, &earlier_counts)) }
+            figure.chart-box { (line_chart("Duration per minute", "ms", &durations, &earlier_avgs)) }
             figure.chart-box.failures { (bar_chart("Failures per minute", "count", &series.fail)) }
         }
     }
 }
 
-fn type_detail(board: &Board, t: &TransactionTypeView) -> Markup {
+/// The comparison's link under an hour's charts; nothing on a day's.
+fn compare_toggle(board: &Board, earlier: &Comparison) -> Markup {
+    if board.day.is_some() {
+        return html! {};
+    }
+    comparison::toggle(board, earlier.on, earlier.earlier.len())
+}
+
+fn type_detail(board: &Board, t: &TransactionTypeView, earlier: &Comparison) -> Markup {
     let names: Vec<&TransactionNameView> = t.names.iter().collect();
     html! {
         section.panel.detail {
@@ -632,8 +745,9 @@ fn type_detail(board: &Board, t: &TransactionTypeView) -> Markup {
             @if board.day.is_some() {
                 (hourly_charts(&series_of_hours(&t.hours)))
             } @else {
-                (charts(&series_of(&names)))
+                (charts(&series_of(&names), earlier))
             }
+            (compare_toggle(board, earlier))
             @if names.len() > 1 && board.day.is_none() {
                 p.hint { "Per-minute P95 is shown per name: pick a name below." }
             }
@@ -702,7 +816,7 @@ fn distribution_panel(board: &Board, n: &TransactionNameView) -> Markup {
     }
 }
 
-fn name_detail(board: &Board, n: &TransactionNameView) -> Markup {
+fn name_detail(board: &Board, n: &TransactionNameView, earlier: &Comparison) -> Markup {
     html! {
         section.panel.detail #name-detail {
             h2 { (label(&n.name)) }
@@ -710,8 +824,9 @@ fn name_detail(board: &Board, n: &TransactionNameView) -> Markup {
             @if board.day.is_some() {
                 (hourly_charts(&series_of_hours(&n.hours)))
             } @else {
-                (charts(&series_of(&[n])))
+                (charts(&series_of(&[n]), earlier))
             }
+            (compare_toggle(board, earlier))
             div.message-lists {
                 @if !n.sample_message_id.is_empty() {
                     div { h3 { "Sample" } (message_link(&n.sample_message_id, &n.sample_message_id, "sample")) }
