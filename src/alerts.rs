@@ -13,7 +13,8 @@ use ocelot_alert::{
     AlertLog, AlertPhase, Alerting, MemoryHistory, Overlay, Report, ReportKind, Restored, RuleSet,
     Saved, Stopped, StoreHistory,
 };
-use ocelot_collector::{Collector, Unanswered};
+use ocelot_analyzer::STATE_REPORT_NAME;
+use ocelot_collector::{Collector, Unanswered, STATE_DOMAIN};
 use ocelot_store::Store;
 use prometheus_client::collector::Collector as PromCollector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
@@ -366,7 +367,11 @@ async fn heard_domains(
         .map_err(|Unanswered| Unheard::Busy)?;
     for past in hour.saturating_sub(24)..=hour {
         match store.report_domains(past) {
-            Ok(domains) => known.extend(domains),
+            Ok(domains) => known.extend(
+                domains
+                    .into_iter()
+                    .filter(|domain| is_application(store, past, domain)),
+            ),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list the stored domains of an hour; the alert rules' domains go unchecked");
                 return Err(Unheard::StoreFailed);
@@ -374,6 +379,16 @@ async fn heard_domains(
         }
     }
     Ok(known)
+}
+
+/// Whether `domain`'s stored reports of `hour` are an application's: any but the State
+/// report, which the collector files under its own folder ([`STATE_DOMAIN`]). A rule on that
+/// folder reads nothing, so it must not pass for a domain heard from.
+fn is_application(store: &Store, hour: u64, domain: &str) -> bool {
+    domain != STATE_DOMAIN
+        || store
+            .report_names(hour, domain)
+            .is_ok_and(|names| names.iter().any(|name| name != STATE_REPORT_NAME))
 }
 
 /// Ticks in a row without every analyzer's answer before the loop says so (a minute).
@@ -578,6 +593,32 @@ mod tests {
             .map(|r| r.id.as_str())
             .collect();
         assert_eq!(unheard, ["typo"]);
+        collector.shutdown();
+        store.shutdown();
+    }
+
+    #[tokio::test]
+    async fn the_collectors_own_state_folder_is_not_a_domain_heard_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, collector) = started(dir.path());
+        shop_sends(&collector);
+        collector.checkpoint_now();
+        // The State report the collector files every hour under its own folder.
+        store
+            .write_report(HOUR - 1, STATE_DOMAIN, STATE_REPORT_NAME, b"{}")
+            .unwrap();
+        let known = heard_domains(&collector, &store, NOW).await.unwrap();
+        assert!(known.iter().any(|d| d == "shop"), "{known:?}");
+        assert!(
+            !known.iter().any(|d| d == STATE_DOMAIN),
+            "a rule on domain 'ocelot' reads 0 and is not warned about: {known:?}"
+        );
+        // An application of that name is heard from.
+        store
+            .write_report(HOUR - 2, STATE_DOMAIN, "transaction", b"{}")
+            .unwrap();
+        let known = heard_domains(&collector, &store, NOW).await.unwrap();
+        assert!(known.iter().any(|d| d == STATE_DOMAIN), "{known:?}");
         collector.shutdown();
         store.shutdown();
     }

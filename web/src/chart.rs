@@ -363,12 +363,13 @@ fn frame(
     let (width, height) = (canvas.width, canvas.height);
     let bottom = canvas.plot_bottom();
     // A title wider than the chart is cut; the whole one is in the tooltip and aria-label.
-    // The unit follows it, never cut: it says what the y axis counts.
+    // The unit follows it, never cut: it says what the y axis counts. The aria-label says
+    // it too: role="img" hides the drawn title's tspan from screen readers.
     let (shown_title, cut) = cut_to(title, title_room(canvas, unit));
     let unit_label = unit_label(unit);
     html! {
         svg class=(drawing.class()) xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (width) " " (height) }
-            role="img" aria-label=(title) {
+            role="img" aria-label={ (title) (unit_label) } {
             text.chart-title x=(MARGIN_LEFT) y="16" {
                 @if cut { title { (title) } }
                 (shown_title)
@@ -1287,6 +1288,24 @@ mod tests {
     }
 
     #[test]
+    fn a_screen_reader_hears_the_unit_with_the_title() {
+        // The unit moved out of titles ("... as CPU %", "... (calls per minute)") into the
+        // drawn title's tspan, which role="img" hides: the label must keep it.
+        for svg in [
+            wide(bar_chart("Transactions per minute", "count", &[1.0])),
+            narrow(bar_chart("Transactions per minute", "count", &[1.0])),
+            grid_bar_chart("Transactions per minute", "count", &[1.0]).into_string(),
+        ] {
+            assert!(
+                svg.contains(r#"aria-label="Transactions per minute (count)""#),
+                "{svg}"
+            );
+        }
+        let svg = grid_bar_chart("threads", "", &[1.0]).into_string();
+        assert!(svg.contains(r#"aria-label="threads""#), "{svg}");
+    }
+
+    #[test]
     fn the_unit_follows_the_title() {
         let svg = wide(bar_chart("Transactions per minute", "count", &[1.0]));
         assert!(
@@ -1295,7 +1314,13 @@ mod tests {
             ),
             "{svg}"
         );
-        assert_eq!(svg.matches("(count)").count(), 1, "said once: {svg}");
+        // Drawn once (and said in the aria-label, which screen readers read instead).
+        assert_eq!(svg.matches("(count)").count(), 2, "{svg}");
+        assert_eq!(
+            svg.matches("> (count)</tspan>").count(),
+            1,
+            "drawn once: {svg}"
+        );
         // No unit, nothing after the title.
         let svg = wide(bar_chart("Calls", "", &[1.0]));
         assert!(svg.contains(r#"y="16">Calls</text>"#), "{svg}");

@@ -181,17 +181,20 @@ fn chart_of(name: &str, values: &[f64]) -> Chart {
 /// Whether a series counts bytes: its name says so (`system.process.memory.rss.bytes`,
 /// `ocelot.client.bytes.sent`), or it is a memory level or a disk volume's space, which
 /// CAT's Java client reports in bytes (`memory.heap-usage`, `disk.disk-volume[/].free`).
-/// A memory series named as a count or a share (`memory.pool.count`, `mem.used.percent`)
-/// is not.
+/// A memory or disk series named as a count or a share (`memory.pool.count`,
+/// `mem.used.percent`, `disk.used.percent`, `disk.inodes.free`) is not.
 fn counts_bytes(name: &str) -> bool {
     let words: Vec<String> = words(name).collect();
     let has = |wanted: &[&str]| words.iter().any(|w| wanted.contains(&w.as_str()));
     if has(&["bytes"]) {
         return true;
     }
-    let memory = has(&["memory", "mem", "rss", "heap", "swap"])
-        // The Java client reports GC counts and times under `memory.gc[...]`.
-        && !has(&["gc", "count", "percent", "pct", "ratio"]);
+    // Counts and shares of memory or disk, not bytes: the Java client reports GC counts and
+    // times under `memory.gc[...]`, and a disk's used share or its inodes are no space.
+    if has(&["gc", "count", "percent", "pct", "ratio", "inodes"]) {
+        return false;
+    }
+    let memory = has(&["memory", "mem", "rss", "heap", "swap"]);
     let disk_space = has(&["disk"]) && has(&["total", "free", "usable", "used"]);
     memory || disk_space
 }
@@ -361,6 +364,27 @@ mod tests {
         assert_eq!(charts[0].title, "system.process.cpu.time.ms as CPU");
         assert_eq!(charts[0].unit, "%");
         assert_eq!(&charts[0].values[1..], [10.0, 50.0]);
+    }
+
+    #[test]
+    fn disk_shares_and_inode_counts_are_not_charted_as_bytes() {
+        // A disk's used share (0-100) would read "85 B"; five million free inodes "4.8 MiB".
+        for name in [
+            "disk.used.percent",
+            "disk.disk-volume[/].used.pct",
+            "system.disk.free.ratio",
+            "disk.inodes.free",
+            "disk.inodes.total",
+        ] {
+            assert!(!counts_bytes(name), "{name}");
+        }
+        let series = BTreeMap::from([("disk.inodes.free", vec![5_000_000.0; 3])]);
+        let charts = charts_of(&series);
+        assert_eq!(charts[0].unit, "");
+        assert_eq!(charts[0].values[0], 5_000_000.0);
+        // Disk space stays in bytes.
+        assert!(counts_bytes("disk.disk-volume[/].free"));
+        assert!(counts_bytes("system.disk.used"));
     }
 
     #[test]

@@ -285,7 +285,7 @@ impl ReportParams {
                 detail: format!("give “{param}” (one hour) or “day” (a whole day), not both."),
             });
         }
-        if raw == CURRENT {
+        if raw.eq_ignore_ascii_case(CURRENT) {
             return Ok(Period::Day(now_ms / MILLIS_PER_HOUR / HOURS_PER_DAY));
         }
         parse_day_label(raw)
@@ -431,6 +431,23 @@ mod tests {
             let err = params(&format!("limit={bad}")).name_limit().unwrap_err();
             assert_eq!(err.param, "limit");
             assert!(err.message().contains(bad), "{}", err.message());
+        }
+    }
+
+    #[test]
+    fn current_is_today_in_any_case_as_it_is_this_hour() {
+        let now_ms = 498_703 * MILLIS_PER_HOUR + 60_000;
+        for current in ["current", "CURRENT", "Current"] {
+            assert_eq!(
+                params(&format!("hour={current}")).period(now_ms, false),
+                Ok(Period::Hour(498_703)),
+                "{current}"
+            );
+            assert_eq!(
+                params(&format!("day={current}")).period(now_ms, false),
+                Ok(Period::Day(498_703 / 24)),
+                "{current}"
+            );
         }
     }
 

@@ -899,8 +899,8 @@ async fn a_domain_with_more_edges_than_a_page_holds_charts_the_busiest_and_cuts_
     assert!(html.len() < 20_000_000, "{} bytes", html.len());
     assert_eq!(html.matches("<svg class=\"chart\"").count(), 100);
     assert!(html.contains("Charts of the 100 busiest of 10,200 edges."));
-    assert!(html.contains(r#"aria-label="K0 t0-099""#));
-    assert!(!html.contains(r#"aria-label="K0 t0-100""#));
+    assert!(html.contains(r#"aria-label="K0 t0-099 (calls)""#));
+    assert!(!html.contains(r#"aria-label="K0 t0-100 (calls)""#));
     assert_eq!(html.matches("<td class=\"name\">").count(), 10_000);
     assert!(html.contains("The first 10,000 edges in this order; 200 more are left out."));
     assert!(html.contains("<h2>Depends on<span class=\"count\">10200</span>"));

@@ -68,7 +68,7 @@ fn drawings(page: &str, title: &str) -> [String; 2] {
     let svgs: Vec<String> = page
         .split("<svg ")
         .skip(1)
-        .filter(|svg| svg.contains(&format!(r#"aria-label="{title}""#)))
+        .filter(|svg| svg.contains(&format!(r#"aria-label="{title} ("#)))
         .map(|svg| format!("<svg {}", &svg[..svg.find("</svg>").unwrap()]))
         .collect();
     let [wide, narrow] = <[String; 2]>::try_from(svgs).expect("two drawings");

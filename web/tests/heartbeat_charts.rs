@@ -69,7 +69,14 @@ fn titles(html: &str) -> Vec<&str> {
         .skip(1)
         .map(|svg| {
             let label = svg.split("aria-label=\"").nth(1).unwrap();
-            &label[..label.find('"').unwrap()]
+            let label = &label[..label.find('"').unwrap()];
+            // The label ends with the unit the drawn title is followed by.
+            match svg.split("<tspan class=\"chart-unit\">").nth(1) {
+                Some(unit) => label
+                    .strip_suffix(&unit[..unit.find('<').unwrap()])
+                    .unwrap_or(label),
+                None => label,
+            }
         })
         .collect()
 }
@@ -98,7 +105,7 @@ async fn sdk_heartbeats_chart_system_series_first_and_totals_per_minute() {
 fn unit_of<'a>(html: &'a str, title: &str) -> &'a str {
     let svg = html
         .split("<svg class=\"chart\"")
-        .find(|svg| svg.contains(&format!("aria-label=\"{title}\"")))
+        .find(|svg| svg.contains(&format!("aria-label=\"{title} (")))
         .unwrap_or_else(|| panic!("a chart of {title}"));
     let unit = svg
         .split("<tspan class=\"chart-unit\">")
