@@ -150,10 +150,11 @@ fn takes_no_limit(params: &ReportParams) -> Result<(), BadParam> {
 }
 
 /// A 400 for a `name=` without a `type=`: names are per type, and a name alone would be
-/// looked for in every type.
+/// looked for in every type. An empty `name=` without a type is taken as absent, as the
+/// API took every `name=` before it read one (a form's empty field).
 fn name_needs_type(params: &ReportParams) -> Result<(), BadParam> {
     match (params.name(), params.type_()) {
-        (Some(name), None) => Err(BadParam {
+        (Some(name), None) if !name.is_empty() => Err(BadParam {
             param: "name",
             detail: format!(
                 "“{name}” is a name of which type? Give “type” too: names are per type."

@@ -199,4 +199,8 @@ async fn a_name_without_its_type_is_a_400_naming_the_name() {
         let error = json["error"].as_str().unwrap();
         assert!(error.contains("“name”"), "{uri}: {error}");
     }
+    // An empty one without a type is no name, as every `name=` was before the API read it.
+    let uri = format!("/api/transaction?domain=shop&hour={HOUR_LABEL}&name=");
+    let json = get_json(app(), &uri, 200).await;
+    assert!(json["types"].as_array().is_some_and(|t| !t.is_empty()));
 }
