@@ -29,6 +29,11 @@ use crate::tree_builder;
 
 /// Default queue bound in trees (CAT's Java client queues 5000).
 pub const DEFAULT_QUEUE_TREES: usize = 5000;
+/// The largest queue bound in trees. The queue allocates (and writes) a slot of about
+/// 160 bytes per tree when the client is built, so a larger bound would take memory the byte
+/// bound never lets trees use (a tree costs at least 32 estimated bytes: 16 MiB holds at most
+/// 2^19 of them), and `usize::MAX` made the channel panic in `build`.
+pub const MAX_QUEUE_TREES: usize = 1 << 20;
 /// Default queue bound in estimated bytes: 16 MiB keeps a dead collector from growing the host.
 pub const DEFAULT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 /// CAT clients send a heartbeat once a minute.
@@ -113,9 +118,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Queue bound in trees. Default [`DEFAULT_QUEUE_TREES`].
+    /// Queue bound in trees. Default [`DEFAULT_QUEUE_TREES`]; at most [`MAX_QUEUE_TREES`]
+    /// (the queue allocates a slot per tree up front).
     pub fn queue_trees(mut self, trees: usize) -> Self {
-        self.queue_trees = trees.max(1);
+        self.queue_trees = trees.clamp(1, MAX_QUEUE_TREES);
         self
     }
 
@@ -575,10 +581,7 @@ impl Client {
             // them to the queue, and do not finish while any still wait.
             let held = self.inner.retry_held();
             let s = self.stats();
-            if held == 0
-                && s.produced <= s.sent + s.dropped_total() + s.aggregated
-                && s.queue_depth == 0
-            {
+            if held == 0 && s.all_accounted_for() && s.queue_depth == 0 {
                 return true;
             }
             if Instant::now() >= deadline {
@@ -696,9 +699,7 @@ impl Client {
         if !self.inner.trees.add(thread, records) {
             return false;
         }
-        let counters = &self.inner.shared.counters;
-        counters.produced.fetch_add(1, Ordering::Relaxed);
-        counters.aggregated.fetch_add(1, Ordering::Relaxed);
+        self.inner.shared.counters.count_aggregated();
         true
     }
 

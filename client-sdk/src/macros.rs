@@ -143,6 +143,10 @@ pub fn log_event(
     });
 }
 
+/// Causes of an error written into its `Error` event's data. Real chains are a handful
+/// deep; the bound only stops a `source()` chain that loops.
+const MAX_ERROR_CAUSES: usize = 32;
+
 /// Logs an `Error` event and fails the enclosing transaction (`error!`).
 pub fn log_error<E: Error + ?Sized>(err: &E) {
     with_state(|s| {
@@ -150,11 +154,20 @@ pub fn log_error<E: Error + ?Sized>(err: &E) {
             return;
         }
         let mut data = err.to_string();
+        // At most `MAX_ERROR_CAUSES`: a `source()` chain that loops (an error that names
+        // itself, or two that name each other) would otherwise never end, and grow `data`
+        // until the host runs out of memory.
         let mut source = err.source();
+        let mut causes = 0;
         while let Some(cause) = source {
+            if causes == MAX_ERROR_CAUSES {
+                data.push_str("\nCaused by: ...");
+                break;
+            }
             data.push_str("\nCaused by: ");
             data.push_str(&cause.to_string());
             source = cause.source();
+            causes += 1;
         }
         s.log(
             Kind::Event,

@@ -26,6 +26,7 @@
 //! So does a process without a writable mark directory, which could tell neither a restart
 //! nor a sibling apart.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -304,13 +305,30 @@ fn factory_of_process(
 }
 
 /// Persists every factory's reservation; background threads call it once per tick. It
-/// allocates nothing (a list of the factories every tick was the one allocation an idle
-/// sender made), and writes a file only when a reservation must move.
+/// writes a file only when a reservation must move, and allocates nothing once its thread's
+/// list of factories has grown (a fresh list every tick was the one allocation an idle sender
+/// made).
+///
+/// The files are written with the registry unlocked: application threads take that lock to
+/// make a `RemoteCall` ID ([`crate::Client::message_id_for`]), and a mark directory on a slow
+/// or hung file system would hold them for as long as a write takes.
 pub(crate) fn persist_all() {
-    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    for factory in registry.of_process(std::process::id()).values() {
-        factory.persist();
+    thread_local! {
+        static FACTORIES: RefCell<Vec<Arc<MessageIdFactory>>> = const { RefCell::new(Vec::new()) };
     }
+    let _ = FACTORIES.try_with(|factories| {
+        let Ok(mut factories) = factories.try_borrow_mut() else {
+            return;
+        };
+        {
+            let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+            factories.extend(registry.of_process(std::process::id()).values().cloned());
+        }
+        for factory in factories.iter() {
+            factory.persist();
+        }
+        factories.clear();
+    });
 }
 
 #[cfg(all(test, loom))]

@@ -191,7 +191,7 @@ impl SenderThread {
         let counters = &self.shared.counters;
         match self.transport.send(&self.buf) {
             Ok(()) => {
-                counters.sent.fetch_add(self.batch_trees, Ordering::Relaxed);
+                counters.count_sent(self.batch_trees);
                 counters
                     .sent_bytes
                     .fetch_add(self.buf.len() as u64, Ordering::Relaxed);

@@ -7,7 +7,9 @@
 //! [`DropReason`] that counts trees) or aggregated (folded by sampling into the transaction
 //! and event aggregators, whose own trees are produced and sent like any other).
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+
+use crate::sync::AtomicU64;
 
 /// Why a tree (or, for [`DropReason::MetricNamesFull`], a metric) was dropped instead of sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -115,6 +117,12 @@ impl Stats {
         }
     }
 
+    /// Whether every tree produced is accounted for: sent, dropped or aggregated. With an
+    /// empty queue, [`crate::Client::flush`] is done then.
+    pub(crate) fn all_accounted_for(&self) -> bool {
+        self.produced <= self.sent + self.dropped_total() + self.aggregated
+    }
+
     /// Trees dropped for any reason. Metrics dropped by the aggregator are not trees and are
     /// left out, so `produced == sent + dropped_total() + aggregated` once everything is
     /// flushed.
@@ -148,27 +156,76 @@ impl Counters {
             .iter()
             .position(|r| *r == reason)
             .expect("ALL lists every reason");
-        self.dropped[slot].fetch_add(n, Relaxed);
+        // Release: see `snapshot`.
+        self.dropped[slot].fetch_add(n, Release);
     }
 
+    /// Counts `n` trees written to the transport.
+    pub(crate) fn count_sent(&self, n: u64) {
+        // Release: see `snapshot`.
+        self.sent.fetch_add(n, Release);
+    }
+
+    /// Counts a tree that sampling folded into the tree aggregator: produced and done at once.
+    pub(crate) fn count_aggregated(&self) {
+        self.produced.fetch_add(1, Relaxed);
+        // Release: see `snapshot`.
+        self.aggregated.fetch_add(1, Release);
+    }
+
+    /// A snapshot whose `produced` covers every tree its `sent`, `dropped_*` and `aggregated`
+    /// count, as [`Stats::all_accounted_for`] needs: a tree is counted produced before it is
+    /// counted done (those adds are `Release`), and here the done counters are read first
+    /// (`Acquire`), `produced` last. Read the other way round, another thread's tree could be
+    /// missing from `produced` but present in `aggregated`, standing in for a tree of ours the
+    /// sender has not written yet, and `Client::flush` would finish too early.
     pub(crate) fn snapshot(&self, queue_depth: usize) -> Stats {
-        let d = |i: usize| self.dropped[i].load(Relaxed);
+        let d = |i: usize| self.dropped[i].load(Acquire);
+        let sent = self.sent.load(Acquire);
+        let aggregated = self.aggregated.load(Acquire);
+        let dropped = [d(0), d(1), d(2), d(3), d(4), d(5), d(6)];
         Stats {
             produced: self.produced.load(Relaxed),
-            sent: self.sent.load(Relaxed),
-            dropped_queue_full: d(0),
-            dropped_queue_bytes: d(1),
-            dropped_send_failed: d(2),
-            dropped_shutdown: d(3),
-            dropped_metric_names_full: d(4),
-            dropped_blocked: d(5),
-            dropped_too_large: d(6),
-            aggregated: self.aggregated.load(Relaxed),
+            sent,
+            dropped_queue_full: dropped[0],
+            dropped_queue_bytes: dropped[1],
+            dropped_send_failed: dropped[2],
+            dropped_shutdown: dropped[3],
+            dropped_metric_names_full: dropped[4],
+            dropped_blocked: dropped[5],
+            dropped_too_large: dropped[6],
+            aggregated,
             queue_depth: queue_depth as u64,
             queued_bytes: self.queued_bytes.load(Relaxed),
             sent_bytes: self.sent_bytes.load(Relaxed),
             send_failures: self.send_failures.load(Relaxed),
             connects: self.connects.load(Relaxed),
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+
+    /// What `Client::flush` relies on: while a tree counted as produced is still in the
+    /// sender's hands (taken from the queue, not yet written), no snapshot may say that every
+    /// tree is accounted for, whatever other threads count meanwhile. Here another thread
+    /// finishes a tree that sampling aggregates (produced and done at once).
+    #[test]
+    fn loom_a_tree_in_flight_is_never_accounted_for_by_another_threads_tree() {
+        loom::model(|| {
+            let counters = loom::sync::Arc::new(Counters::default());
+            // Produced, queued, and taken by the sender: the queue is empty.
+            counters.produced.fetch_add(1, Relaxed);
+            let other = counters.clone();
+            let t = loom::thread::spawn(move || other.count_aggregated());
+            let stats = counters.snapshot(0);
+            assert!(
+                !stats.all_accounted_for(),
+                "flush would finish with a tree unsent: {stats:?}"
+            );
+            t.join().unwrap();
+        });
     }
 }
