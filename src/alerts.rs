@@ -13,8 +13,7 @@ use ocelot_alert::{
     AlertLog, AlertPhase, Alerting, MemoryHistory, Overlay, Report, ReportKind, Restored, RuleSet,
     Saved, Stopped, StoreHistory,
 };
-use ocelot_analyzer::STATE_REPORT_NAME;
-use ocelot_collector::{Collector, Unanswered, STATE_DOMAIN};
+use ocelot_collector::{Collector, Unanswered};
 use ocelot_store::Store;
 use prometheus_client::collector::Collector as PromCollector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
@@ -370,7 +369,8 @@ async fn heard_domains(
             Ok(domains) => known.extend(
                 domains
                     .into_iter()
-                    .filter(|domain| is_application(store, past, domain)),
+                    // A rule on the collector's own folder reads nothing: not heard from.
+                    .filter(|domain| ocelot_collector::is_client_domain(store, past, domain)),
             ),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list the stored domains of an hour; the alert rules' domains go unchecked");
@@ -379,16 +379,6 @@ async fn heard_domains(
         }
     }
     Ok(known)
-}
-
-/// Whether `domain`'s stored reports of `hour` are an application's: any but the State
-/// report, which the collector files under its own folder ([`STATE_DOMAIN`]). A rule on that
-/// folder reads nothing, so it must not pass for a domain heard from.
-fn is_application(store: &Store, hour: u64, domain: &str) -> bool {
-    domain != STATE_DOMAIN
-        || store
-            .report_names(hour, domain)
-            .is_ok_and(|names| names.iter().any(|name| name != STATE_REPORT_NAME))
 }
 
 /// Ticks in a row without every analyzer's answer before the loop says so (a minute).
@@ -512,6 +502,8 @@ mod tests {
     use ocelot_store::StoreConfig;
 
     use super::*;
+    use ocelot_analyzer::STATE_REPORT_NAME;
+    use ocelot_collector::STATE_DOMAIN;
 
     const HOUR: u64 = 498_703;
     /// Ten minutes into `HOUR`.

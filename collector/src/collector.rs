@@ -1165,8 +1165,9 @@ fn read_stored_any(store: &Store, hour: u64, domain: &str, kind: ReportKind) -> 
 
 /// Whether the stored reports of `domain` in `hour` are a client domain's: any but the
 /// State report, which the collector files under [`STATE_DOMAIN`] (a client may send that
-/// name too, and its reports then sit beside the State report).
-fn is_client_domain(store: &Store, hour: u64, domain: &str) -> bool {
+/// name too, and its reports then sit beside the State report). Readers of the store that
+/// list applications (restoring an hour, alert rules' domains heard from) skip the others.
+pub fn is_client_domain(store: &Store, hour: u64, domain: &str) -> bool {
     domain != STATE_DOMAIN
         || store
             .report_names(hour, domain)
