@@ -167,9 +167,9 @@ impl BaselineCache {
             .collect();
         self.up_days.retain(|d, _| past_days.contains(d));
         for &past_day in &past_days {
-            self.up_days
-                .entry(past_day)
-                .or_insert_with(|| UpMinutes::read(history, past_day * 24, past_day * 24 + 23));
+            self.up_days.entry(past_day).or_insert_with(|| {
+                UpMinutes::read(history, past_day * 24, past_day * 24 + 23, None)
+            });
         }
         let built = build(&self.config, history, &self.up_days, domain, day, &missing);
         entry.series.extend(built);

@@ -4,7 +4,8 @@
 //! replay shows exactly what the live engine would have done.
 //!
 //! A minute is evaluated once it is complete and `settle_ms` have passed. Each report is
-//! read once per hour of minutes evaluated, each baseline once per domain and day.
+//! read once per hour of minutes evaluated, each baseline once per domain and day, and the
+//! kinds of a domain's metrics missing from the first report read in one look-back.
 //!
 //! Minutes the collector was not running in (by its State report, see `up_minutes.rs`)
 //! are not evaluated: live, nothing evaluated them either (the server was down), so a
@@ -29,10 +30,10 @@ use crate::up_minutes::UpMinutes;
 /// collector keeps the open and the previous hour in memory, so 60 minutes are readable.
 pub const MAX_CATCH_UP_MINUTES: u64 = 60;
 
-/// How far back the engine looks, once per metric, for the metric's kind when the first
-/// report it reads does not have the metric (`value` depends on the kind; see
-/// `series.rs`): a week of hourly reports. A metric silent for longer has no `value`
-/// until it is sent again.
+/// How far back the engine looks for a metric's kind when the first report it reads does
+/// not have the metric (`value` depends on the kind; see `series.rs`): a week of hourly
+/// reports. A metric silent for longer has no `value` until it is sent again. The look-back
+/// is one walk per domain, for all the metrics its rules read ([`look_back_metric_kinds`]).
 const METRIC_KIND_LOOK_BACK_HOURS: u64 = 7 * 24;
 
 /// A report the next [`Engine::evaluate`] will read.
@@ -174,7 +175,8 @@ impl Engine {
     /// [`MAX_CATCH_UP_MINUTES`]; the first call evaluates just the last complete minute).
     pub fn evaluate(&mut self, now_ms: u64, history: &dyn ReportHistory) -> Vec<AlertEvent> {
         match self.due(now_ms) {
-            Some((first, last)) => self.evaluate_minutes(first, last, history),
+            // No minute after `last` is complete yet.
+            Some((first, last)) => self.evaluate_until(first, last, Some(last), history),
             None => Vec::new(),
         }
     }
@@ -189,10 +191,30 @@ impl Engine {
         last: u64,
         history: &dyn ReportHistory,
     ) -> Vec<AlertEvent> {
+        self.evaluate_until(first, last, None, history)
+    }
+
+    /// [`Engine::evaluate_minutes`], with `newest_minute` the newest minute that can have a
+    /// sample: the last complete one live, the last stored whole in a replay up to now
+    /// (`None`: every minute is in the past and stored). A later minute has no sample yet,
+    /// so it does not make the minute before it read as one the collector stopped in
+    /// (`up_minutes.rs`): a replay up to now evaluates its last minute.
+    pub(crate) fn evaluate_until(
+        &mut self,
+        first: u64,
+        last: u64,
+        newest_minute: Option<u64>,
+        history: &dyn ReportHistory,
+    ) -> Vec<AlertEvent> {
         let first = first.max(self.next_minute.unwrap_or(0));
         let mut events = Vec::new();
         if first <= last {
-            let up = UpMinutes::read(history, first / MINUTES_PER_HOUR, last / MINUTES_PER_HOUR);
+            let up = UpMinutes::read(
+                history,
+                first / MINUTES_PER_HOUR,
+                last / MINUTES_PER_HOUR,
+                newest_minute,
+            );
             let mut hour_start = first;
             while hour_start <= last {
                 let hour = hour_start / MINUTES_PER_HOUR;
@@ -231,9 +253,10 @@ impl Engine {
                     covered.then(|| Arc::new(Report::empty(kind, domain, hour)))
                 })
             });
-            let series = report
-                .as_deref()
-                .map(|r| rule_series(&rule, r, hour, history, &mut self.metric_kinds));
+            let series = report.as_deref().map(|r| {
+                let rules = self.rules.rules();
+                rule_series(&rule, rules, r, hour, history, &mut self.metric_kinds)
+            });
             let key = SeriesKey {
                 scope: rule.scope.clone(),
                 measure: rule.measure,
@@ -337,18 +360,19 @@ impl Engine {
 }
 
 /// `rule`'s series in `report`, of `hour`. A metric's `value` depends on the metric's kind:
-/// taken from `report`, else from `kinds` (as the engine last saw it), else from the latest
-/// report of the [`METRIC_KIND_LOOK_BACK_HOURS`] before `hour` that has the metric (looked
-/// for once per scope; what is found, or not, is kept in `kinds`).
+/// taken from `report`, else from `kinds` (as the engine last saw it), else from a look-back
+/// through the week before `hour` ([`look_back_metric_kinds`], made once for all of the
+/// domain's `rules`; what is found, or not, is kept in `kinds`).
 fn rule_series(
     rule: &Rule,
+    rules: &[Rule],
     report: &Report,
     hour: u64,
     history: &dyn ReportHistory,
     kinds: &mut HashMap<Scope, Option<String>>,
 ) -> [Option<f64>; MINUTES_PER_HOUR as usize] {
     let scope = &rule.scope;
-    if scope.report != ReportKind::Metric || rule.measure != Measure::Value {
+    if !reads_metric_kind(rule) {
         return minute_series(report, scope, rule.measure);
     }
     let known = kinds.get(scope).cloned();
@@ -365,16 +389,68 @@ fn rule_series(
     if known.is_some() {
         return series.values;
     }
-    let found = (1..=METRIC_KIND_LOOK_BACK_HOURS)
-        .filter_map(|back| hour.checked_sub(back))
-        .find_map(|past| {
-            let past = history.report(&scope.domain, ReportKind::Metric, past)?;
-            scope_series(&past, scope, rule.measure, None).metric_kind
-        });
-    kinds.insert(scope.clone(), found.clone());
-    match found {
+    look_back_metric_kinds(rules, &scope.domain, report, hour, history, kinds);
+    match kinds.get(scope).cloned().flatten() {
         Some(kind) => scope_series(report, scope, rule.measure, Some(&kind)).values,
         None => series.values,
+    }
+}
+
+/// Whether `rule`'s values depend on the kind of its metric (see `series.rs`).
+fn reads_metric_kind(rule: &Rule) -> bool {
+    rule.scope.report == ReportKind::Metric && rule.measure == Measure::Value
+}
+
+/// Finds the kinds of the metrics that `domain`'s `value` rules (among `rules`) read and
+/// that neither `kinds` nor `report` (`domain`'s metric report of `hour`) knows: one walk
+/// back through `domain`'s metric reports of the [`METRIC_KIND_LOOK_BACK_HOURS`] before
+/// `hour`, latest first, each read once, ending when every such metric is found. Several
+/// rules on one domain's metrics thus share one walk instead of each reading up to a week
+/// of reports. Each metric's kind goes into `kinds`: the latest one found, or `None` (found
+/// in none of those reports), so the walk is not made again for it.
+fn look_back_metric_kinds(
+    rules: &[Rule],
+    domain: &str,
+    report: &Report,
+    hour: u64,
+    history: &dyn ReportHistory,
+    kinds: &mut HashMap<Scope, Option<String>>,
+) {
+    let mut missing: Vec<&Scope> = Vec::new();
+    for rule in rules
+        .iter()
+        .filter(|r| r.scope.domain == domain && reads_metric_kind(r))
+    {
+        let scope = &rule.scope;
+        if kinds.contains_key(scope) || missing.contains(&scope) {
+            continue;
+        }
+        match scope_series(report, scope, rule.measure, None).metric_kind {
+            Some(kind) => {
+                kinds.insert(scope.clone(), Some(kind));
+            }
+            None => missing.push(scope),
+        }
+    }
+    for past in (1..=METRIC_KIND_LOOK_BACK_HOURS).filter_map(|back| hour.checked_sub(back)) {
+        if missing.is_empty() {
+            break;
+        }
+        let Some(past) = history.report(domain, ReportKind::Metric, past) else {
+            continue;
+        };
+        missing.retain(|&scope| {
+            match scope_series(&past, scope, Measure::Value, None).metric_kind {
+                Some(kind) => {
+                    kinds.insert(scope.clone(), Some(kind));
+                    false
+                }
+                None => true,
+            }
+        });
+    }
+    for scope in missing {
+        kinds.insert(scope.clone(), None);
     }
 }
 
@@ -617,6 +693,74 @@ mod tests {
         assert_eq!(engine.metric_kinds_known(), 0);
     }
 
+    /// A history that counts the reads of each report (domain, kind, hour).
+    #[derive(Default)]
+    struct CountingHistory {
+        inner: crate::MemoryHistory,
+        reads: std::sync::Mutex<HashMap<(String, ReportKind, u64), u32>>,
+    }
+
+    impl ReportHistory for CountingHistory {
+        fn report(&self, domain: &str, kind: ReportKind, hour: u64) -> Option<Arc<Report>> {
+            let key = (domain.to_owned(), kind, hour);
+            *self.reads.lock().unwrap().entry(key).or_default() += 1;
+            self.inner.report(domain, kind, hour)
+        }
+
+        fn covers(&self, hour: u64) -> bool {
+            self.inner.covers(hour)
+        }
+    }
+
+    #[test]
+    fn the_metric_kind_look_back_reads_each_past_report_once_for_all_of_a_domains_rules() {
+        let rule = |id: &str, name: &str, condition: &str| {
+            format!(
+                "[[rule]]\nid=\"{id}\"\ndomain=\"shop\"\nreport=\"metric\"\nname=\"{name}\"\n\
+                 measure=\"value\"\n{condition}\n"
+            )
+        };
+        let rules = [
+            rule("latency", "latency", "below=5.0"),
+            rule("latency-high", "latency", "above=50.0"),
+            rule("orders", "orders", "below=1.0"),
+            rule("refunds", "refunds", "above=100.0"),
+        ]
+        .concat();
+        let set = RuleSet::from_toml_str(&rules, None).unwrap();
+        let hour = 498_703;
+        // `latency` (T) and `orders` (C) were last sent five hours before the evaluated
+        // hour, `refunds` not in the week before; the evaluated hour, watched, has none.
+        let mut history = CountingHistory::default();
+        let both = [("latency", "T", 0..60), ("orders", "C", 0..60)];
+        history
+            .inner
+            .insert("shop", hour - 5, metric_report(hour - 5, &both));
+        history.inner.cover(hour);
+        let mut engine = Engine::new(set);
+        let events = engine.evaluate_minutes(hour * 60, hour * 60 + 59, &history);
+        // No duration is no value (not 0 ms); no order is a count of 0.
+        let fired: Vec<_> = events.iter().map(|e| (e.rule.as_str(), e.minute)).collect();
+        assert_eq!(fired, [("orders", hour * 60)]);
+        assert_eq!(engine.metric_kinds_known(), 2);
+        let reads = history.reads.lock().unwrap();
+        // One walk for the domain: each hour of the week before read once, though four
+        // rules (three metrics) needed a kind, and the walk went on for `refunds`.
+        let past: Vec<u32> = (1..=METRIC_KIND_LOOK_BACK_HOURS)
+            .map(|back| reads[&("shop".to_owned(), ReportKind::Metric, hour - back)])
+            .collect();
+        assert_eq!(past, vec![1; METRIC_KIND_LOOK_BACK_HOURS as usize]);
+        assert_eq!(reads[&("shop".to_owned(), ReportKind::Metric, hour)], 1);
+        assert_eq!(reads.len(), METRIC_KIND_LOOK_BACK_HOURS as usize + 1);
+        drop(reads);
+        // The next evaluation knows every kind (or that there is none): no look-back.
+        history.reads.lock().unwrap().clear();
+        history.inner.cover(hour + 1);
+        engine.evaluate_minutes(hour * 60 + 60, hour * 60 + 119, &history);
+        let reads = history.reads.lock().unwrap();
+        assert_eq!(reads.keys().map(|k| k.2).collect::<Vec<_>>(), [hour + 1]);
+    }
+
     #[test]
     fn live_minutes_are_evaluated_though_the_stores_checkpoint_of_the_open_hour_lacks_them() {
         let set = RuleSet::from_toml_str(
@@ -642,6 +786,51 @@ mod tests {
         let minute = hour * 60 + 12;
         let events = engine.evaluate_minutes(minute, minute, &history);
         assert_eq!(events.len(), 1, "the collector was up: it is running now");
+    }
+
+    #[test]
+    fn a_one_day_baseline_reads_2359_though_the_next_minute_is_in_the_open_hour_at_midnight() {
+        let set = RuleSet::from_toml_str(
+            "[baseline]\ndays_back = [1]\nweights = [1]\nsmoothing_window_minutes = 0\n\
+             [[rule]]\nid=\"drop\"\ndomain=\"shop\"\nreport=\"metric\"\nname=\"orders\"\n\
+             measure=\"count\"\nbaseline=\"below\"\nmargin_percent=30.0",
+            None,
+        )
+        .unwrap();
+        let day = 20_755;
+        let midnight = day * 24;
+        // Yesterday's last hours, stored with their State reports: ten orders a minute, the
+        // collector up throughout.
+        let mut stored = crate::MemoryHistory::new();
+        for hour in midnight - 2..midnight {
+            stored.insert("shop", hour, metric_report(hour, &[("orders", "C", 0..60)]));
+            let mut state = ocelot_analyzer::StateReport::new(hour);
+            for minute in 0..60 {
+                state.record_queue_depth(hour * 3_600_000 + minute * 60_000, "analyzer-0", 0);
+            }
+            stored.insert_state(state);
+        }
+        // Live at 00:00:10: today's first hour is the running collector's open hour, whose
+        // State report the live source does not hand over. The baseline of the day is
+        // built now, and kept all day.
+        let live_hour = |hour: u64| {
+            let mut live = crate::MemoryHistory::new();
+            let orders = metric_report(hour, &[("orders", "C", 0..60)]);
+            live.insert("shop", hour, orders);
+            live.cover(hour);
+            live
+        };
+        let mut engine = Engine::new(set);
+        let first = midnight * 60;
+        engine.evaluate_minutes(first, first, &crate::Overlay(live_hour(midnight), &stored));
+        assert_eq!(engine.baseline_builds(), 1);
+        let last = first + MINUTES_PER_DAY - 1;
+        let history = crate::Overlay(live_hour(midnight + 23), &stored);
+        engine.evaluate_minutes(last, last, &history);
+        assert_eq!(engine.baseline_builds(), 1);
+        let status = &engine.statuses()[0];
+        assert_eq!(status.last_time, minute_label(last));
+        assert_eq!(status.last_baseline, Some(10.0), "yesterday 23:59 was up");
     }
 
     #[test]

@@ -46,6 +46,17 @@ pub fn replay_command(
     from: &str,
     to: &str,
 ) -> Result<String, AlertError> {
+    replay_command_at(rules_file, data_dir, from, to, now_minute())
+}
+
+/// [`replay_command`] at `now_minute` (epoch minutes).
+fn replay_command_at(
+    rules_file: &Path,
+    data_dir: &Path,
+    from: &str,
+    to: &str,
+    now_minute: u64,
+) -> Result<String, AlertError> {
     let from_hour = parse_hour_label(from)?;
     let to_hour = parse_hour_label(to)?;
     if to_hour < from_hour {
@@ -58,12 +69,12 @@ pub fn replay_command(
     let rules = RuleSet::load(rules_file, Some(&known))?;
     let first = from_hour * MINUTES_PER_HOUR;
     let asked_last = (to_hour + 1) * MINUTES_PER_HOUR - 1;
-    let stored = last_stored_minute(now_minute());
+    let stored = last_stored_minute(now_minute);
     let last = asked_last.min(stored);
     let events = if last < first {
         Vec::new()
     } else {
-        Engine::new(rules.clone()).evaluate_minutes(first, last, &history)
+        Engine::new(rules.clone()).evaluate_until(first, last, Some(stored), &history)
     };
     let mut out = format!(
         "{} rules over {} to {} (UTC), {} events\n",
@@ -144,4 +155,75 @@ pub fn format_events(events: &[AlertEvent]) -> String {
         out.push_str("no alerts\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ocelot_analyzer::{
+        hour_label, AnalyzerConfig, StateReport, TransactionAnalyzer, STATE_DOMAIN,
+        STATE_REPORT_NAME,
+    };
+    use ocelot_protocol::{Header, Message, MessageTree, Transaction};
+    use ocelot_store::{Store, StoreConfig};
+
+    use super::*;
+    use crate::report_history::Report;
+
+    const HOUR: u64 = 498_703;
+
+    #[test]
+    fn a_replay_up_to_now_evaluates_the_newest_minute_stored_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let store = Store::open(StoreConfig {
+            retention_days: 0,
+            ..StoreConfig::new(&data)
+        })
+        .unwrap();
+        // Now is 00:32 of HOUR. /pay was requested 6 times a minute up to 00:29, then not.
+        let mut analyzer = TransactionAnalyzer::new(HOUR, Arc::new(AnalyzerConfig::default()));
+        for minute in 0..30 {
+            for i in 0..6 {
+                let t = Transaction::new("URL", "/pay", HOUR * 3_600_000 + minute * 60_000 + i);
+                let header = Header {
+                    domain: "shop".into(),
+                    ip_address: "10.0.0.1".into(),
+                    ..Header::default()
+                };
+                analyzer.process(&MessageTree::new(header, Message::Transaction(t)));
+            }
+        }
+        let report = Report::Transaction(analyzer.reports()["shop"].clone());
+        store
+            .write_report(HOUR, "shop", "transaction", &report.to_json())
+            .unwrap();
+        // The collector ran throughout; its last checkpoint has samples up to 00:30 (the
+        // newest minute stored whole), not yet 00:31's.
+        for (hour, minutes) in [(HOUR - 1, 0..60), (HOUR, 0..31)] {
+            let mut state = StateReport::new(hour);
+            for minute in minutes {
+                state.record_queue_depth(hour * 3_600_000 + minute * 60_000, "analyzer-0", 0);
+            }
+            let bytes = serde_json::to_vec(&state).unwrap();
+            store
+                .write_report(hour, STATE_DOMAIN, STATE_REPORT_NAME, &bytes)
+                .unwrap();
+        }
+        drop(store);
+        let rules = dir.path().join("rules.toml");
+        std::fs::write(
+            &rules,
+            "[[rule]]\nid = \"floor\"\ndomain = \"shop\"\nreport = \"transaction\"\n\
+             measure = \"count\"\nbelow = 1.0\n",
+        )
+        .unwrap();
+        let label = hour_label(HOUR);
+        let out = replay_command_at(&rules, &data, &label, &label, HOUR * 60 + 32).unwrap();
+        // 00:30 is the newest minute stored whole, sampled: up, and without a request.
+        let fired = format!("{}  FIRED", MinuteLabel(HOUR * 60 + 30));
+        assert!(out.contains(&fired), "{out}");
+        assert!(out.contains("not stored whole yet"), "{out}");
+    }
 }

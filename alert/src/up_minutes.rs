@@ -8,8 +8,22 @@
 //! as up when it and the minutes either side have one: the first and last minute of a run
 //! are partial (a server started at 03:24:09 counted 51 s of 03:24, which would read as a
 //! drop), and the live engine never evaluates them either (it starts at the next whole
-//! minute, and a stopped one evaluates nothing). A neighbouring minute in an hour without a
-//! State report had no sample (the collector was not running then).
+//! minute, and a stopped one evaluates nothing).
+//!
+//! A neighbour that cannot be known does not count against a minute, which is then judged
+//! by its own sample (and its other neighbour's):
+//! - a minute after the newest one that can have a sample (`newest_minute`: in a replay up
+//!   to now the last minute stored whole, live the last complete minute): the newest minute
+//!   is not partial for lack of a later one, whose sample is not stored yet because it is
+//!   now;
+//! - a minute of an hour without a State report that the source watched
+//!   ([`ReportHistory::covers`]): an hour stored before the collector kept State reports
+//!   (which counts as up throughout), or an open hour read from the running collector, whose
+//!   State report the live source does not hand over (see `Overlay`'s `state`). So 23:59 of
+//!   a look-back day is not down because the next day's 00:00 is the open hour.
+//!
+//! A minute of an hour the source did not watch at all, in the past, had no sample: the
+//! collector was not running then.
 //!
 //! Non-goal: telling down minutes in data stored before the collector kept a State report.
 //! An hour without one counts as up throughout, as every hour did before.
@@ -28,10 +42,27 @@ pub(crate) struct UpMinutes {
 /// A State report's sampled minutes, bit `m` for minute `m` of the hour.
 type Sampled = u64;
 
+/// What is known of a minute's sample, as the neighbour of a minute being judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sample {
+    Taken,
+    Missing,
+    /// Not known: the minute has not been stored whole yet, or its hour was watched but its
+    /// State report is not at hand. It does not count against its neighbour.
+    Unknown,
+}
+
 impl UpMinutes {
     /// Reads the State reports of the hours `first_hour..=last_hour` (and, where the edge
-    /// hours have one, of the hours either side), each once.
-    pub(crate) fn read(history: &dyn ReportHistory, first_hour: u64, last_hour: u64) -> Self {
+    /// hours have one, of the hours either side), each once. `newest_minute` is the newest
+    /// minute that can have a sample (`None`: all minutes read are in the past and stored):
+    /// later minutes do not count against their neighbours (see the module docs).
+    pub(crate) fn read(
+        history: &dyn ReportHistory,
+        first_hour: u64,
+        last_hour: u64,
+        newest_minute: Option<u64>,
+    ) -> Self {
         let sampled = |hour: u64| -> Option<Sampled> {
             let state = history.state(hour)?;
             Some(
@@ -41,37 +72,71 @@ impl UpMinutes {
                     .fold(0, |bits, m| bits | 1 << m),
             )
         };
-        let hours: Vec<Option<Sampled>> = (first_hour..=last_hour).map(sampled).collect();
-        // The hours either side matter only next to an hour that has a State report.
-        let before = match hours.first() {
-            Some(Some(_)) => first_hour.checked_sub(1).and_then(sampled),
-            _ => None,
-        };
-        let after = match hours.last() {
-            Some(Some(_)) => last_hour.checked_add(1).and_then(sampled),
-            _ => None,
-        };
-        let minutes = MINUTES_PER_HOUR as usize;
-        // Sampled or not, per minute, with one minute of the hour before and after; a
-        // minute of an hour without a State report reads as not sampled.
-        let mut flags = Vec::with_capacity(hours.len() * minutes + 2);
-        let sampled_at = |bits: Option<Sampled>, m: usize| bits.is_some_and(|b| (b >> m) & 1 == 1);
-        flags.push(sampled_at(before, minutes - 1));
-        for &bits in &hours {
-            flags.extend((0..minutes).map(|m| sampled_at(bits, m)));
+        // The hours read with one either side (`None`: there is no hour before hour 0).
+        let hours: Vec<Option<u64>> = std::iter::once(first_hour.checked_sub(1))
+            .chain((first_hour..=last_hour).map(Some))
+            .chain(std::iter::once(last_hour.checked_add(1)))
+            .collect();
+        let last = hours.len() - 1;
+        let mut states: Vec<Option<Sampled>> = vec![None; hours.len()];
+        for (i, hour) in hours.iter().enumerate().take(last).skip(1) {
+            states[i] = hour.and_then(sampled);
         }
-        flags.push(sampled_at(after, 0));
-        let up = hours
-            .iter()
-            .enumerate()
-            .flat_map(|(h, bits)| {
-                let flags = &flags;
-                (0..minutes).map(move |m| {
-                    let i = 1 + h * minutes + m;
-                    bits.is_none() || (flags[i - 1] && flags[i] && flags[i + 1])
-                })
+        // The hours either side matter only next to an hour that has a State report.
+        if states[1].is_some() {
+            states[0] = hours[0].and_then(sampled);
+        }
+        if states[last - 1].is_some() {
+            states[last] = hours[last].and_then(sampled);
+        }
+        // Per hour without a State report next to one that has it, whether the source
+        // watched it (its minutes' samples are then unknown, not missing).
+        let watched: Vec<bool> = (0..hours.len())
+            .map(|i| {
+                let beside_state = (i > 0 && states[i - 1].is_some())
+                    || states.get(i + 1).is_some_and(Option::is_some);
+                states[i].is_none()
+                    && beside_state
+                    && hours[i].is_some_and(|hour| history.covers(hour))
             })
             .collect();
+        let minutes = MINUTES_PER_HOUR as usize;
+        // The sample of minute `m` of `hours[i]`.
+        let sample = |i: usize, m: usize| -> Sample {
+            let Some(hour) = hours[i] else {
+                return Sample::Missing;
+            };
+            let minute = hour * MINUTES_PER_HOUR + m as u64;
+            match states[i] {
+                _ if newest_minute.is_some_and(|newest| minute > newest) => Sample::Unknown,
+                Some(bits) if (bits >> m) & 1 == 1 => Sample::Taken,
+                Some(_) => Sample::Missing,
+                None if watched[i] => Sample::Unknown,
+                None => Sample::Missing,
+            }
+        };
+        let mut up = Vec::with_capacity((last - 1) * minutes);
+        for (i, &state) in states.iter().enumerate().take(last).skip(1) {
+            for m in 0..minutes {
+                let Some(bits) = state else {
+                    up.push(true);
+                    continue;
+                };
+                let before = if m == 0 {
+                    sample(i - 1, minutes - 1)
+                } else {
+                    sample(i, m - 1)
+                };
+                let after = if m == minutes - 1 {
+                    sample(i + 1, 0)
+                } else {
+                    sample(i, m + 1)
+                };
+                up.push(
+                    (bits >> m) & 1 == 1 && before != Sample::Missing && after != Sample::Missing,
+                );
+            }
+        }
         UpMinutes {
             first_minute: first_hour * MINUTES_PER_HOUR,
             up,
@@ -118,7 +183,7 @@ mod tests {
         history.insert_state(state(HOUR, (0..10).chain(50..60)));
         history.insert_state(state(HOUR - 1, 0..60));
         history.insert_state(state(HOUR + 1, 0..60));
-        let up = UpMinutes::read(&history, HOUR, HOUR);
+        let up = UpMinutes::read(&history, HOUR, HOUR, None);
         assert_eq!(up_list(&up, HOUR), (0..9).chain(51..60).collect::<Vec<_>>());
     }
 
@@ -129,7 +194,7 @@ mod tests {
         // during minute 59 of HOUR + 1, before HOUR + 2 had one.
         history.insert_state(state(HOUR, 0..60));
         history.insert_state(state(HOUR + 1, 0..60));
-        let up = UpMinutes::read(&history, HOUR - 1, HOUR + 2);
+        let up = UpMinutes::read(&history, HOUR - 1, HOUR + 2, None);
         assert_eq!(
             up_list(&up, HOUR - 1),
             (0..60).collect::<Vec<_>>(),
@@ -143,8 +208,49 @@ mod tests {
             "unknown"
         );
         // Read one hour at a time, the neighbours are read all the same.
-        let alone = UpMinutes::read(&history, HOUR, HOUR);
+        let alone = UpMinutes::read(&history, HOUR, HOUR, None);
         assert_eq!(up_list(&alone, HOUR), (1..60).collect::<Vec<_>>());
         assert!(alone.contains(HOUR * 60 - 1) && alone.contains((HOUR + 1) * 60));
+    }
+
+    #[test]
+    fn the_newest_minute_stored_is_up_though_the_next_has_no_sample_yet() {
+        let mut history = MemoryHistory::new();
+        history.insert_state(state(HOUR - 1, 0..60));
+        // Now is 00:32: the store's State report has samples up to 00:30 (stored whole),
+        // 00:31's is not written yet.
+        history.insert_state(state(HOUR, 0..31));
+        let now = UpMinutes::read(&history, HOUR, HOUR, Some(HOUR * 60 + 30));
+        assert_eq!(up_list(&now, HOUR), (0..31).collect::<Vec<_>>());
+        // Read later, with the minutes after it stored, the collector stopped during 00:30.
+        let later = UpMinutes::read(&history, HOUR, HOUR, None);
+        assert_eq!(up_list(&later, HOUR), (0..30).collect::<Vec<_>>());
+        // At 00:59 the next minute is the next hour's, not stored yet either.
+        history.insert_state(state(HOUR, 0..60));
+        let now = UpMinutes::read(&history, HOUR, HOUR, Some(HOUR * 60 + 59));
+        assert_eq!(up_list(&now, HOUR), (0..60).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_minute_beside_a_watched_hour_without_a_state_report_is_judged_by_its_own_sample() {
+        let mut history = MemoryHistory::new();
+        history.insert_state(state(HOUR, 0..60));
+        // HOUR - 1 and HOUR + 1 have no State report. Not watched, the collector was not
+        // running then: 00:00 and 00:59 are partial.
+        let up = UpMinutes::read(&history, HOUR, HOUR, None);
+        assert_eq!(up_list(&up, HOUR), (1..59).collect::<Vec<_>>());
+        // Watched (stored before State reports were kept, or the open hour of a running
+        // collector): their samples are unknown, not missing.
+        history.cover(HOUR - 1);
+        history.cover(HOUR + 1);
+        let up = UpMinutes::read(&history, HOUR, HOUR, None);
+        assert_eq!(up_list(&up, HOUR), (0..60).collect::<Vec<_>>());
+        // Inside the hours read too.
+        let up = UpMinutes::read(&history, HOUR - 1, HOUR + 1, None);
+        assert_eq!(up_list(&up, HOUR), (0..60).collect::<Vec<_>>());
+        // A watched hour's State report, where there is one, is read all the same.
+        history.insert_state(state(HOUR + 1, 1..60));
+        let up = UpMinutes::read(&history, HOUR, HOUR, None);
+        assert_eq!(up_list(&up, HOUR), (0..59).collect::<Vec<_>>());
     }
 }
