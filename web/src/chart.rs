@@ -626,29 +626,39 @@ pub(crate) fn bar_chart_compared(
     earlier: &[Series<'_>],
 ) -> Markup {
     html! {
-        (bar_chart_on(WIDE, Drawing::Wide, title, unit, values, earlier))
-        (bar_chart_on(SMALL, Drawing::Narrow, title, unit, values, earlier))
+        (bar_chart_on(WIDE, Drawing::Wide, title, unit, &|v| with_unit(v, unit), values, earlier))
+        (bar_chart_on(SMALL, Drawing::Narrow, title, unit, &|v| with_unit(v, unit), values, earlier))
     }
 }
 
 /// [`bar_chart`] of one value per hour of a day (index = hour, 0-23).
 pub(crate) fn hourly_bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
     html! {
-        (bar_chart_on(WIDE_HOURS, Drawing::Wide, title, unit, values, &[]))
-        (bar_chart_on(SMALL_HOURS, Drawing::Narrow, title, unit, values, &[]))
+        (bar_chart_on(WIDE_HOURS, Drawing::Wide, title, unit, &|v| with_unit(v, unit), values, &[]))
+        (bar_chart_on(SMALL_HOURS, Drawing::Narrow, title, unit, &|v| with_unit(v, unit), values, &[]))
     }
 }
 
 /// [`bar_chart`] drawn once, for a grid of small charts (`.charts.grid`).
 pub(crate) fn grid_bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
-    bar_chart_on(SMALL, Drawing::Only, title, unit, values, &[])
+    bar_chart_on(
+        SMALL,
+        Drawing::Only,
+        title,
+        unit,
+        &|v| with_unit(v, unit),
+        values,
+        &[],
+    )
 }
 
+/// `value_text` is what a bar's tooltip says of its value (`3 ms`, `2 transactions`).
 fn bar_chart_on(
     canvas: Canvas<'_>,
     drawing: Drawing,
     title: &str,
     unit: &str,
+    value_text: &dyn Fn(f64) -> String,
     values: &[f64],
     earlier: &[Series<'_>],
 ) -> Markup {
@@ -665,7 +675,7 @@ fn bar_chart_on(
             @let x = canvas.x_of_minute(m) - width / 2.0;
             rect.chart-bar x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{width:.1}"))
                 height=(format!("{:.1}", canvas.plot_bottom() - y)) fill=(PALETTE[0]) {
-                title { (canvas.axis.tooltip(m)) ": " (with_unit(*v, unit)) }
+                title { (canvas.axis.tooltip(m)) ": " (value_text(*v)) }
             }
         }
         // Over the bars, which would hide them; thin and dashed, they leave the bars in front.
@@ -693,15 +703,41 @@ pub(crate) struct Bar<'a> {
     pub(crate) value: f64,
 }
 
-/// A bar chart of labelled categories in `unit`, one bar each, in order: a distribution's
-/// buckets, say. The x axis labels every bar it has room for, counted back from the last;
-/// each bar's tooltip says what it is. Drawn for a chart alone or two abreast (`.charts`),
-/// and narrow for a phone, as [`bar_chart`] is.
-pub(crate) fn labelled_bar_chart(title: &str, unit: &str, bars: &[Bar<'_>]) -> Markup {
+/// What a chart's bars count, as its tooltips name it: `1 transaction`, `2 transactions`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Counted {
+    /// The name of one: `transaction`.
+    pub(crate) one: &'static str,
+    /// The name of any other number: `transactions`.
+    pub(crate) many: &'static str,
+}
+
+impl Counted {
+    /// Transactions, as a distribution counts them.
+    pub(crate) const TRANSACTIONS: Counted = Counted {
+        one: "transaction",
+        many: "transactions",
+    };
+
+    /// `value` of these, named: `1 transaction`, `0 transactions`, `1,200 transactions`.
+    fn of(self, value: f64) -> String {
+        let name = if value == 1.0 { self.one } else { self.many };
+        format!("{} {name}", format_number(value))
+    }
+}
+
+/// A bar chart of labelled categories, one bar each, in order, each bar a number of
+/// `counted`: a distribution's buckets, say. The title says what is counted (no unit
+/// follows it); each bar's tooltip says what it is and how many (`over 2 ms, up to 4 ms:
+/// 2 transactions`). The x axis labels every bar it has room for, counted back from the
+/// last. Drawn for a chart alone or two abreast (`.charts`), and narrow for a phone, as
+/// [`bar_chart`] is.
+pub(crate) fn labelled_bar_chart(title: &str, counted: Counted, bars: &[Bar<'_>]) -> Markup {
     let values: Vec<f64> = bars.iter().map(|b| b.value).collect();
+    let value_text = |v: f64| counted.of(v);
     html! {
         @for (canvas, drawing) in [(WIDE, Drawing::Wide), (SMALL, Drawing::Narrow)] {
-            (bar_chart_on(labelled(canvas, bars), drawing, title, unit, &values, &[]))
+            (bar_chart_on(labelled(canvas, bars), drawing, title, "", &value_text, &values, &[]))
         }
     }
 }
@@ -726,33 +762,49 @@ fn labelled<'a>(canvas: Canvas<'static>, bars: &'a [Bar<'a>]) -> Canvas<'a> {
     }
 }
 
-/// A small axis-less line of `values` (for tables): its shape, not its numbers.
+/// A small axis-less line of `values` (for tables): its shape, not its numbers. A value
+/// that is not finite (NaN: a minute without data, such as one before the collector
+/// started) leaves a gap rather than a drop to 0, and a value alone between gaps is a dot.
+/// The last value is marked, when it is finite.
 pub(crate) fn sparkline(values: &[f64]) -> Markup {
     let top = max_of(values.iter());
     let top = if top > 0.0 { top } else { 1.0 };
     let n = values.len().max(2) - 1;
     let point = |i: usize, v: f64| {
-        let v = if v.is_finite() { v.max(0.0) } else { 0.0 };
         (
             1.0 + (SPARK_WIDTH - 2.0) * i as f64 / n as f64,
-            1.0 + (SPARK_HEIGHT - 2.0) * (1.0 - v / top),
+            1.0 + (SPARK_HEIGHT - 2.0) * (1.0 - v.max(0.0) / top),
         )
     };
-    let points: Vec<String> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let (x, y) = point(i, *v);
-            format!("{x:.1},{y:.1}")
-        })
-        .collect();
-    let last = values.last().map(|v| point(values.len() - 1, *v));
+    // The runs of finite values, each drawn on its own.
+    let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut run = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        if v.is_finite() {
+            run.push(point(i, *v));
+        } else if !run.is_empty() {
+            runs.push(std::mem::take(&mut run));
+        }
+    }
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    let last = values
+        .last()
+        .filter(|v| v.is_finite())
+        .map(|v| point(values.len() - 1, *v));
+    let xy = |(x, y): (f64, f64)| format!("{x:.1},{y:.1}");
     html! {
         svg.sparkline xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (SPARK_WIDTH) " " (SPARK_HEIGHT) }
             width=(SPARK_WIDTH) height=(SPARK_HEIGHT) aria-hidden="true" {
-            // One value is a dot, not a line.
-            @if points.len() >= 2 {
-                polyline points=(points.join(" ")) fill="none" stroke=(PALETTE[0]) stroke-width="1.5" {}
+            @for run in &runs {
+                @if run.len() >= 2 {
+                    @let points: Vec<String> = run.iter().copied().map(xy).collect();
+                    polyline points=(points.join(" ")) fill="none" stroke=(PALETTE[0]) stroke-width="1.5" {}
+                } @else if last != Some(run[0]) {
+                    // One value between gaps is a dot, not a line; the last has its own.
+                    circle cx=(format!("{:.1}", run[0].0)) cy=(format!("{:.1}", run[0].1)) r="1" fill=(PALETTE[0]) {}
+                }
             }
             @if let Some((x, y)) = last {
                 circle cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="2" fill=(PALETTE[0]) {}
@@ -1111,6 +1163,30 @@ mod tests {
     }
 
     #[test]
+    fn a_sparkline_leaves_values_that_are_not_numbers_out_as_gaps() {
+        let nan = f64::NAN;
+        let svg = sparkline(&[nan, nan, 4.0, 8.0, nan, 2.0, nan, 6.0, 8.0]).into_string();
+        // x = 1 + 118 * i / 8: minutes 2-3 and 7-8 are lines, minute 5 a dot, 0-1 nothing.
+        let lines: Vec<&str> = svg
+            .split(r#"points=""#)
+            .skip(1)
+            .map(|p| &p[..p.find('"').unwrap()])
+            .collect();
+        assert_eq!(
+            lines,
+            ["30.5,14.0 45.2,1.0", "104.2,7.5 119.0,1.0"],
+            "{svg}"
+        );
+        assert!(
+            svg.contains(r#"<circle cx="74.8" cy="20.5" r="1""#),
+            "{svg}"
+        );
+        assert_eq!(svg.matches("<circle").count(), 2, "the dot and the last");
+        let none = sparkline(&[nan, nan]).into_string();
+        assert!(!none.contains("<polyline") && !none.contains("<circle"));
+    }
+
+    #[test]
     fn grid_charts_are_drawn_at_the_size_a_grid_shows_them_so_text_keeps_its_size() {
         let values = [1.0; 60];
         let series = [Series {
@@ -1237,11 +1313,24 @@ mod tests {
     fn a_labelled_bar_chart_has_a_bar_per_label_and_labels_that_do_not_crowd() {
         let labels = distribution_labels();
         let bars = bars_of(&labels);
-        let chart = || labelled_bar_chart("Transactions by duration in ms", "count", &bars);
+        let chart = || {
+            labelled_bar_chart(
+                "Transactions by duration in ms",
+                Counted::TRANSACTIONS,
+                &bars,
+            )
+        };
         for (svg, canvas) in [(wide(chart()), WIDE), (narrow(chart()), SMALL)] {
             assert_eq!(svg.matches("<rect").count(), 18, "{svg}");
-            assert!(svg.contains("<title>up to 1 ms: 0 count</title>"));
-            assert!(svg.contains("<title>over 65,536 ms: 17 count</title>"));
+            // Counted by name, one or many; the title says what, with no unit after it.
+            assert!(svg.contains("<title>up to 1 ms: 0 transactions</title>"));
+            assert!(svg.contains("<title>up to 2 ms: 1 transaction</title>"));
+            assert!(svg.contains("<title>over 65,536 ms: 17 transactions</title>"));
+            assert!(svg.contains(r#"aria-label="Transactions by duration in ms""#));
+            assert!(
+                !svg.contains("chart-unit") && !svg.contains("count"),
+                "{svg}"
+            );
             let ticks = x_labels(&svg);
             assert_eq!(
                 ticks.last().map(|(_, label)| label.as_str()),
@@ -1262,7 +1351,7 @@ mod tests {
         }
         // Few bars: each labelled, none wider than a bar should be.
         let few = bars_of(&labels[2..5]);
-        let svg = wide(labelled_bar_chart("t", "count", &few));
+        let svg = wide(labelled_bar_chart("t", Counted::TRANSACTIONS, &few));
         let shown: Vec<String> = x_labels(&svg).into_iter().map(|(_, l)| l).collect();
         assert_eq!(shown, ["≤4", "≤8", "≤16"]);
         assert_eq!(
@@ -1276,13 +1365,13 @@ mod tests {
     fn a_labelled_bar_chart_of_one_bar_or_none_is_drawn_whole() {
         let labels = distribution_labels();
         let one = bars_of(&labels[3..4]);
-        let svg = wide(labelled_bar_chart("t", "count", &one));
+        let svg = wide(labelled_bar_chart("t", Counted::TRANSACTIONS, &one));
         assert_eq!(svg.matches("<rect").count(), 1);
         assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
         // Centred in the plot.
         let middle = MARGIN_LEFT + WIDE.plot_width() / 2.0;
         assert_eq!(x_labels(&svg), [(middle, "≤8".to_owned())]);
-        let none = labelled_bar_chart("t", "count", &[]).into_string();
+        let none = labelled_bar_chart("t", Counted::TRANSACTIONS, &[]).into_string();
         assert_eq!(none.matches("<svg ").count(), 2);
         assert!(!none.contains("<rect") && !none.contains("NaN"), "{none}");
     }

@@ -86,14 +86,38 @@ fn complete_minutes(elapsed_seconds: f64) -> usize {
     ((elapsed_seconds / 60.0).floor() as usize).min(MINUTES)
 }
 
+/// The first minute of `hour` the collector ran in, by its State report's samples (taken
+/// every few seconds while it runs); `None` when the hour has no State report or it holds
+/// no sample (stored before the collector recorded them, or a source that does not run).
+async fn first_running_minute(state: &AppState, hour: u64) -> Option<usize> {
+    let report = state.reports.state(hour).await?;
+    report.sampled_minutes().min().map(usize::from)
+}
+
+/// `per_minute` with the minutes before `first_running` that counted nothing made NaN, so
+/// the sparkline leaves them out: a server started at 03:20 has no data for 03:00-03:19,
+/// which is not the same as no traffic. A minute before it that did count something
+/// (clients sending trees they had queued while it was down) is still drawn.
+fn absent_before(mut per_minute: Vec<f64>, first_running: Option<usize>) -> Vec<f64> {
+    let first = first_running.unwrap_or(0).min(per_minute.len());
+    for value in &mut per_minute[..first] {
+        if *value == 0.0 {
+            *value = f64::NAN;
+        }
+    }
+    per_minute
+}
+
 /// One domain's row. Only the entry type is in the overview: a domain on a thousand
 /// machines merges one type of theirs instead of every type. The report is dropped in here
-/// too (freeing a large one takes a while).
+/// too (freeing a large one takes a while). The sparkline leaves out the minutes before
+/// `first_running` (see [`absent_before`]).
 fn domain_health(
     domain: String,
     overview: DomainOverview,
     query: ViewQuery<'static>,
     minutes_shown: usize,
+    first_running: Option<usize>,
 ) -> DomainHealth {
     let view = overview.entry.as_ref().and_then(|r| {
         let type_ = r.entry_type()?;
@@ -119,7 +143,7 @@ fn domain_health(
                     .map(|m| (m.minute, m.count as f64)),
             );
             values.truncate(minutes_shown);
-            values
+            absent_before(values, first_running)
         }),
     }
 }
@@ -127,6 +151,7 @@ fn domain_health(
 /// Every domain's row, unhealthy ones first.
 async fn domain_rows(state: &AppState, board: &Board, domains: Vec<String>) -> Vec<DomainHealth> {
     let minutes_shown = complete_minutes(board.elapsed_seconds);
+    let first_running = first_running_minute(state, board.hour).await;
     let query = ViewQuery {
         elapsed_seconds: board.elapsed_seconds,
         ..ViewQuery::default()
@@ -142,7 +167,7 @@ async fn domain_rows(state: &AppState, board: &Board, domains: Vec<String>) -> V
         let state = state.clone();
         tasks.spawn(async move {
             let overview = state.reports.overview(domain.clone(), hour).await;
-            heavy(move || domain_health(domain, overview, query, minutes_shown))
+            heavy(move || domain_health(domain, overview, query, minutes_shown, first_running))
         });
     };
     for _ in 0..ROWS_AT_ONCE {
@@ -245,6 +270,8 @@ async fn home(
                                     td.spark {
                                         @if row.per_minute.is_empty() && board.hour == board.current_hour {
                                             span.muted title="The hour's first minute is still under way" { "—" }
+                                        } @else if !row.per_minute.is_empty() && row.per_minute.iter().all(|v| v.is_nan()) {
+                                            span.muted title="The collector was not running yet in the minutes shown" { "—" }
                                         } @else {
                                             (sparkline(&row.per_minute))
                                         }
@@ -313,5 +340,23 @@ mod tests {
     #[test]
     fn sparklines_of_a_past_hour_show_all_of_it() {
         assert_eq!(complete_minutes(3600.0), MINUTES);
+    }
+
+    #[test]
+    fn minutes_before_the_collector_ran_are_absent_unless_they_counted_something() {
+        let shown = |values: Vec<f64>, first| -> Vec<String> {
+            let values = absent_before(values, first);
+            values.iter().map(|v| format!("{v}")).collect()
+        };
+        assert_eq!(
+            shown(vec![0.0, 3.0, 0.0, 0.0, 5.0], Some(3)),
+            ["NaN", "3", "NaN", "0", "5"]
+        );
+        assert_eq!(shown(vec![0.0, 1.0], None), ["0", "1"], "no State report");
+        assert_eq!(
+            shown(vec![0.0, 0.0], Some(40)),
+            ["NaN", "NaN"],
+            "past the line"
+        );
     }
 }

@@ -35,7 +35,7 @@ use crate::board::{
 };
 use crate::chart::{
     bar_chart, bar_chart_compared, hourly_bar_chart, hourly_line_chart, labelled_bar_chart,
-    line_chart, Bar, Series, HOURS, MINUTES,
+    line_chart, Bar, Counted, Series, HOURS, MINUTES,
 };
 use crate::comparison::{self, earlier_reports, EarlierHour};
 use crate::cpu::heavy;
@@ -809,7 +809,7 @@ fn distribution_panel(board: &Board, n: &TransactionNameView) -> Markup {
                     "Counted from the duration histogram (1 % buckets): one less than 2 % over a bound may count under it."
                 }
                 div.charts.one {
-                    figure.chart-box { (labelled_bar_chart("Transactions by duration in ms", "count", &bars)) }
+                    figure.chart-box { (labelled_bar_chart("Transactions by duration in ms", Counted::TRANSACTIONS, &bars)) }
                 }
             }
         }

@@ -65,19 +65,27 @@ async fn a_names_board_charts_its_distribution_from_its_first_to_its_last_bucket
     let html = ok_page(app(), &uri).await;
     let panel = distribution_panel(&html);
     assert!(panel.contains("<h2>Duration distribution</h2>"), "{panel}");
-    // Drawn wide and narrow (for phones), the unit after the title.
+    // Drawn wide and narrow (for phones); the title says what the bars count.
     assert_eq!(panel.matches(r#"<svg class="chart wide""#).count(), 1);
     assert_eq!(panel.matches(r#"<svg class="chart narrow""#).count(), 1);
-    assert!(panel
-        .contains(r#"Transactions by duration in ms<tspan class="chart-unit"> (count)</tspan>"#));
+    assert_eq!(
+        panel
+            .matches(r#"aria-label="Transactions by duration in ms""#)
+            .count(),
+        2
+    );
+    assert!(
+        !panel.contains("(count)") && !panel.contains(" count<"),
+        "{panel}"
+    );
     // Up to 1 ms through slower than 65 536 ms: all 18 buckets, in each drawing.
     assert_eq!(panel.matches(r#"class="chart-bar""#).count(), 2 * 18);
     for tooltip in [
-        "<title>up to 1 ms: 1 count</title>",
-        "<title>over 2 ms, up to 4 ms: 2 count</title>",
-        "<title>over 4 ms, up to 8 ms: 0 count</title>",
-        "<title>over 64 ms, up to 128 ms: 1 count</title>",
-        "<title>over 65,536 ms: 1 count</title>",
+        "<title>up to 1 ms: 1 transaction</title>",
+        "<title>over 2 ms, up to 4 ms: 2 transactions</title>",
+        "<title>over 4 ms, up to 8 ms: 0 transactions</title>",
+        "<title>over 64 ms, up to 128 ms: 1 transaction</title>",
+        "<title>over 65,536 ms: 1 transaction</title>",
     ] {
         assert_eq!(panel.matches(tooltip).count(), 2, "{tooltip} in {panel}");
     }
@@ -91,10 +99,12 @@ async fn a_names_board_charts_its_distribution_from_its_first_to_its_last_bucket
     let panel = distribution_panel(&html);
     assert_eq!(panel.matches(r#"class="chart-bar""#).count(), 2 * 3);
     assert_eq!(
-        panel.matches("<title>up to 1 ms: 1 count</title>").count(),
+        panel
+            .matches("<title>up to 1 ms: 1 transaction</title>")
+            .count(),
         2
     );
-    assert_eq!(panel.matches("up to 4 ms: 2 count").count(), 2);
+    assert_eq!(panel.matches("up to 4 ms: 2 transactions").count(), 2);
     assert!(!panel.contains("over 65,536 ms:"), "{panel}");
 
     // A type's view has none.
@@ -109,7 +119,9 @@ async fn a_names_day_board_charts_the_distribution_of_the_whole_day() {
     let panel = distribution_panel(&html);
     // The earlier hour's 3 ms with the two of this hour.
     assert_eq!(
-        panel.matches("over 2 ms, up to 4 ms: 3 count").count(),
+        panel
+            .matches("over 2 ms, up to 4 ms: 3 transactions")
+            .count(),
         2,
         "{panel}"
     );
