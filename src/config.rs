@@ -100,6 +100,8 @@ pub(crate) struct WebSection {
     /// How much the web server's threads yield to the collector's (Linux nice, 0 to 19):
     /// pages are built at this niceness, so a CPU that cannot serve both takes trees first.
     pub(crate) nice: i32,
+    /// MiB of parsed sealed reports kept for pages (estimated heap size; 0: none).
+    pub(crate) sealed_report_cache_mib: u64,
 }
 
 impl Default for WebSection {
@@ -113,6 +115,7 @@ impl Default for WebSection {
             router_sample: 1.0,
             router_block: false,
             nice: DEFAULT_WEB_NICE,
+            sealed_report_cache_mib: ocelot_collector::DEFAULT_SEALED_REPORT_CACHE_BYTES >> 20,
         }
     }
 }

@@ -140,6 +140,7 @@ impl ReportSource for CollectorReports {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ocelot_analyzer::AnalyzerConfig;
     use ocelot_collector::{CollectorConfig, ManualClock};
     use ocelot_protocol::{Header, Message, MessageId, MessageTree, Transaction};
     use ocelot_store::{Store, StoreConfig};
@@ -211,5 +212,173 @@ mod tests {
         );
         // Asked again, the stored hour is known and still listed.
         assert_eq!(runtime.block_on(reports.hours()), [HOUR - 2, HOUR]);
+    }
+
+    /// A UTC day of `app-0` on `machines` machines with about `names` root names, `trees`
+    /// trees an hour, as sealed reports in a store in `dir` and as a [`MemoryReports`] of
+    /// the same trees, both at [`NOW_MS`] (the next day): (store, memory, day). Hours
+    /// `before` hour 12 of the day are stored too (for a comparison).
+    fn sealed_day(
+        dir: &std::path::Path,
+        machines: u32,
+        names: u64,
+        trees: u64,
+        before: &[u64],
+    ) -> (Store, ocelot_web::MemoryReports, u64) {
+        let store = Store::open(StoreConfig {
+            retention_days: 0,
+            ..StoreConfig::new(dir)
+        })
+        .unwrap();
+        let day = HOUR / 24 - 1;
+        let mut memory = ocelot_web::MemoryReports::new(NOW_MS);
+        let config = Arc::new(AnalyzerConfig::default());
+        let earlier = before.iter().map(|b| day * 24 + 12 - b);
+        for hour in (day * 24..(day + 1) * 24).chain(earlier) {
+            let start_ms = hour * 3_600_000;
+            let mut samples = ocelot_protocol::sample::SampleTrees::new(hour, 1, names, start_ms)
+                .machine_share(0, 1, machines)
+                .distinct_names();
+            let mut analyzers = ocelot_analyzer::HourAnalyzers::new(hour, &config);
+            for i in 0..trees {
+                samples.now_ms = start_ms + i * 3_500_000 / trees;
+                let tree = samples.tree();
+                analyzers.process(&tree);
+                memory.add_tree(&tree);
+            }
+            fn write<R: serde::Serialize>(
+                store: &Store,
+                hour: u64,
+                kind: &str,
+                reports: &ocelot_analyzer::DomainReports<R>,
+            ) {
+                for (domain, report) in reports.iter() {
+                    let json = serde_json::to_vec(report).unwrap();
+                    store.write_report(hour, domain, kind, &json).unwrap();
+                }
+            }
+            write(&store, hour, "transaction", analyzers.transaction.reports());
+            write(&store, hour, "event", analyzers.event.reports());
+            write(&store, hour, "problem", analyzers.problem.reports());
+        }
+        (store, memory, day)
+    }
+
+    /// Serves `reports` on a port of 127.0.0.1; returns its base address.
+    async fn serve(reports: Arc<dyn ocelot_web::ReportSource>) -> String {
+        let state = ocelot_web::AppState::new(Arc::new(ocelot_web::MemoryLookup::new()))
+            .with_reports(reports);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, ocelot_web::router(state))
+                .await
+                .unwrap();
+        });
+        format!("http://{addr}")
+    }
+
+    /// GETs `path` from `base` off the async workers (the client blocks).
+    async fn get(base: &str, path: &str) -> String {
+        let (base, path) = (base.to_owned(), path.to_owned());
+        tokio::task::spawn_blocking(move || crate::http::get(&base, &path).unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// A collector over `store` at [`NOW_MS`] keeping `cache_bytes` of sealed reports.
+    fn collector_reports(store: Store, cache_bytes: u64) -> CollectorReports {
+        let config = CollectorConfig {
+            background_ticks: false,
+            sealed_report_cache_bytes: cache_bytes,
+            ..CollectorConfig::default()
+        };
+        let clock = Arc::new(ManualClock::new(NOW_MS));
+        CollectorReports::new(Collector::start(config, Some(store), clock), Arc::default())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_day_of_sealed_reports_answers_as_the_trees_do_and_again_from_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, memory, day) = sealed_day(dir.path(), 2, 20, 200, &[]);
+        let reports = Arc::new(collector_reports(store, 32 << 20));
+        let collector = reports.collector.clone();
+        let stored = serve(reports).await;
+        let expected = serve(Arc::new(memory)).await;
+        let day = ocelot_analyzer::day_label(day);
+        for path in [
+            format!("/api/transaction?domain=app-0&day={day}"),
+            format!("/api/event?domain=app-0&day={day}"),
+            format!("/api/problem?domain=app-0&day={day}"),
+        ] {
+            let want: serde_json::Value =
+                serde_json::from_str(&get(&expected, &path).await).unwrap();
+            for read in ["from the store", "from the cache"] {
+                let got = get(&stored, &path).await;
+                let got: serde_json::Value = serde_json::from_str(&got).unwrap();
+                assert_eq!(got, want, "{path} {read}");
+            }
+        }
+        let stats = collector.stats().sealed_reports;
+        // 24 hours of three kinds, each read once.
+        assert_eq!(stats.loads, 72);
+        assert!(stats.hits >= 72, "{stats:?}");
+        // The board of the day too.
+        let page = get(&stored, &format!("/t?domain=app-0&day={day}")).await;
+        assert!(page.contains("URL"), "{page}");
+        collector.shutdown();
+    }
+
+    /// What the cache saves a day view and an hour's comparison, in a release build:
+    /// `cargo test --release -p ocelot --bin ocelot sealed_report_timings -- --ignored --nocapture`
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "a timing, not a test"]
+    async fn sealed_report_timings() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _, day) = sealed_day(dir.path(), 8, 400, 20_000, &[24, 7 * 24]);
+        let bytes: u64 = ["transaction", "event", "problem"]
+            .iter()
+            .map(|kind| {
+                store
+                    .read_report(day * 24, "app-0", kind)
+                    .unwrap()
+                    .unwrap()
+                    .len() as u64
+            })
+            .sum();
+        println!(
+            "one hour of app-0: {:.2} MiB of stored reports",
+            bytes as f64 / 1048576.0
+        );
+        let label = ocelot_analyzer::day_label(day);
+        let hour = ocelot_analyzer::hour_label(day * 24 + 12);
+        let paths = [
+            format!("/api/transaction?domain=app-0&day={label}"),
+            format!("/t?domain=app-0&day={label}"),
+            format!("/p?domain=app-0&day={label}"),
+            format!("/t?domain=app-0&hour={hour}&type=URL"),
+            format!("/t?domain=app-0&hour={hour}&type=URL&compare=on"),
+        ];
+        for (cache, budget) in [("no cache", 0), ("32 MiB cache", 32 << 20)] {
+            let reports = Arc::new(collector_reports(store.clone(), budget));
+            let collector = reports.collector.clone();
+            let base = serve(reports).await;
+            for path in &paths {
+                let mut times = Vec::new();
+                for _ in 0..5 {
+                    let started = std::time::Instant::now();
+                    get(&base, path).await;
+                    times.push(started.elapsed().as_secs_f64() * 1000.0);
+                }
+                let first = times[0];
+                times.sort_by(f64::total_cmp);
+                println!(
+                    "{cache}: {path}: first {first:.1} ms, median of 5 {:.1} ms",
+                    times[2]
+                );
+            }
+            println!("{cache}: {:?}", collector.stats().sealed_reports);
+            collector.shutdown();
+        }
     }
 }

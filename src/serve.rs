@@ -152,6 +152,7 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
         checkpoint_interval: Duration::from_secs(config.collector.checkpoint_interval_secs.max(1)),
         analyzer: analyzer.clone(),
         decode,
+        sealed_report_cache_bytes: config.web.sealed_report_cache_mib.saturating_mul(1 << 20),
         ..CollectorConfig::default()
     };
     let collector = Collector::start(collector_config, Some(store.clone()), Arc::new(SystemClock));

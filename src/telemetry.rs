@@ -72,6 +72,12 @@ pub(crate) const CONNECTIONS_EVICTED: &str = "ocelot_connections_evicted";
 pub(crate) const HOURS_SEALED: &str = "ocelot_hours_sealed";
 pub(crate) const REPORT_QUERIES_UNANSWERED: &str = "ocelot_report_queries_unanswered";
 pub(crate) const ENTRY_BUDGETS_SPENT: &str = "ocelot_report_entry_budgets_spent";
+/// Requests for a sealed hour's report answered from the parsed ones kept (counter).
+pub(crate) const SEALED_REPORT_HITS: &str = "ocelot_sealed_report_cache_hits";
+/// Sealed hours' reports read from the store and parsed (counter).
+pub(crate) const SEALED_REPORT_LOADS: &str = "ocelot_sealed_report_cache_loads";
+/// Estimated heap bytes of the parsed sealed reports kept (gauge).
+pub(crate) const SEALED_REPORT_BYTES: &str = "ocelot_sealed_report_cache_bytes";
 /// The collector's current hour index, `epoch_ms / 3_600_000` (gauge).
 pub(crate) const OPEN_HOUR: &str = "ocelot_open_hour";
 /// When the open hours were last checkpointed, epoch seconds (gauge; absent before the first).
@@ -308,6 +314,24 @@ impl OcelotFigures {
             ENTRY_BUDGETS_SPENT,
             "Reports (kind, hour, analyzer thread) that reached their share of collector.max_report_entries_per_hour; their new keys fold into OTHERS.",
             c.entry_budgets_spent,
+        )?;
+        counter(
+            e,
+            SEALED_REPORT_HITS,
+            "Requests for a sealed hour's report answered by a parsed one kept (web.sealed_report_cache_mib).",
+            c.sealed_reports.hits,
+        )?;
+        counter(
+            e,
+            SEALED_REPORT_LOADS,
+            "Sealed hours' reports read from the store and parsed, for pages and the API.",
+            c.sealed_reports.loads,
+        )?;
+        gauge(
+            e,
+            SEALED_REPORT_BYTES,
+            "Estimated heap bytes of the parsed sealed reports kept (at most web.sealed_report_cache_mib).",
+            c.sealed_reports.bytes as f64,
         )?;
         gauge(
             e,

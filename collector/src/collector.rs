@@ -21,9 +21,10 @@ use crate::clock::Clock;
 use crate::config::CollectorConfig;
 use crate::copies::ReusedCopies;
 use crate::domain_shards::{DomainShards, Placement};
-use crate::period::accept_hour;
+use crate::period::{accept_hour, is_due_for_sealing};
 use crate::rate_limited_log::RateLimitedLog;
 use crate::received::ReceivedCounts;
+use crate::sealed_reports::SealedReports;
 use crate::stats::{decode_error_reason, CollectorStats, StatsSnapshot, DECODE_REASONS};
 use crate::worker::{
     self, AnyReport, Control, QueuedTrees, Report, ReportKind, Scope, ShardWorker, StateSample,
@@ -160,6 +161,8 @@ struct Inner {
     received: Arc<ReceivedCounts>,
     /// Live reports' copies that took long, for the next readers of the same view.
     copies: ReusedCopies,
+    /// Parsed reports of sealed hours, for the next readers of the same report.
+    sealed_reports: SealedReports,
     threads: Mutex<Vec<JoinHandle<()>>>,
     ticks: Mutex<TickState>,
     stopped: std::sync::atomic::AtomicBool,
@@ -271,6 +274,7 @@ impl Collector {
                 controls,
                 received,
                 copies: ReusedCopies::new(config.copy_reuse),
+                sealed_reports: SealedReports::new(config.sealed_report_cache_bytes),
                 threads: Mutex::new(threads),
                 ticks: Mutex::new(TickState {
                     last_tick_ms: now,
@@ -817,6 +821,7 @@ impl Collector {
     /// Every counter, now.
     pub fn stats(&self) -> StatsSnapshot {
         let mut stats = self.inner.stats.snapshot();
+        stats.sealed_reports = self.inner.sealed_reports.stats();
         if let Some(store) = &self.inner.store {
             stats.store_drops = store
                 .drops()
@@ -963,14 +968,9 @@ impl Collector {
                 inner.stats.report_queries_unanswered.fetch_add(1, Relaxed);
             }
         }
-        let Some(store) = inner.store.as_ref() else {
-            return DomainOverview::default();
-        };
-        let transactions: Option<TransactionReport> =
-            read_stored(store, hour, domain, ReportKind::Transaction.name());
-        let problems: Option<ProblemReport> =
-            read_stored(store, hour, domain, ReportKind::Problem.name());
-        DomainOverview::of(transactions.as_ref(), problems.as_ref())
+        let transactions = self.stored::<TransactionReport>(domain, hour).await;
+        let problems = self.stored::<ProblemReport>(domain, hour).await;
+        DomainOverview::of(transactions.as_deref(), problems.as_deref())
     }
 
     /// A domain's Event report for an hour.
@@ -1023,10 +1023,21 @@ impl Collector {
         {
             Ok(report) => report,
             // The last checkpoint: up to a minute old, better than nothing to look at.
-            Err(Unanswered) => {
-                let store = self.inner.store.as_ref()?;
-                read_stored::<R>(store, hour, domain, R::KIND.name()).map(Arc::new)
-            }
+            Err(Unanswered) => self.stored(domain, hour).await,
+        }
+    }
+
+    /// The stored report `R` of `domain` in `hour`: of a sealed hour (past its seal time by
+    /// the collector's clock), kept parsed for the next readers ([`SealedReports`]); of an
+    /// open hour (its last checkpoint), read and parsed each time.
+    async fn stored<R: Report>(&self, domain: &str, hour: u64) -> Option<Arc<R>> {
+        let inner = &*self.inner;
+        let store = inner.store.as_ref()?;
+        let now_ms = inner.clock.now_ms();
+        if is_due_for_sealing(hour, now_ms, inner.config.previous_hour_grace_minutes) {
+            inner.sealed_reports.get::<R>(store, hour, domain).await
+        } else {
+            read_stored::<R>(store, hour, domain, R::KIND.name()).map(Arc::new)
         }
     }
 
@@ -1045,12 +1056,8 @@ impl Collector {
         reuse: bool,
     ) -> Result<Option<Arc<R>>, Unanswered> {
         let inner = &*self.inner;
-        let stored = || {
-            let store = inner.store.as_ref()?;
-            read_stored::<R>(store, hour, domain, R::KIND.name()).map(Arc::new)
-        };
         let Some(worker) = inner.worker_of(R::KIND, hour, domain) else {
-            return Ok(stored());
+            return Ok(self.stored(domain, hour).await);
         };
         let reused_scope = reuse.then(|| scope.clone());
         if let Some(scope) = &reused_scope {
@@ -1077,7 +1084,7 @@ impl Collector {
                     return Ok(report);
                 }
                 // The analyzer has no such report: whatever a checkpoint or seal wrote.
-                Ok(Ok((None, _))) => return Ok(stored()),
+                Ok(Ok((None, _))) => return Ok(self.stored(domain, hour).await),
                 Ok(Err(_)) | Err(_) => {}
             }
         }

@@ -50,6 +50,9 @@ pub struct CollectorConfig {
     pub analyzer: Arc<AnalyzerConfig>,
     /// When a live report copied for a reader is kept for the next ones.
     pub copy_reuse: CopyReuse,
+    /// Estimated heap bytes of parsed sealed reports kept for the next readers (0: none
+    /// kept; see [`crate::DEFAULT_SEALED_REPORT_CACHE_BYTES`]).
+    pub sealed_report_cache_bytes: u64,
 }
 
 /// Default worker queue: half a second at 300 k trees/s, so a worker that loses its core
@@ -100,6 +103,7 @@ impl Default for CollectorConfig {
             decode: DecodeOptions::default(),
             analyzer: Arc::new(AnalyzerConfig::default()),
             copy_reuse: CopyReuse::default(),
+            sealed_report_cache_bytes: crate::DEFAULT_SEALED_REPORT_CACHE_BYTES,
         }
     }
 }

@@ -40,6 +40,7 @@ mod domain_shards;
 mod period;
 mod rate_limited_log;
 mod received;
+mod sealed_reports;
 mod server;
 mod stats;
 mod worker;
@@ -54,5 +55,6 @@ pub use config::{
     DEFAULT_PARTIAL_FRAME_BYTES, DEFAULT_WORKER_QUEUE_BYTES, DEFAULT_WORKER_QUEUE_TREES,
 };
 pub use period::{accept_hour, OutOfWindow};
+pub use sealed_reports::{SealedReportStats, DEFAULT_SEALED_REPORT_CACHE_BYTES};
 pub use server::run;
 pub use stats::{CollectorStats, StatsSnapshot, WorkerSnapshot};

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use ocelot_protocol::{DecodeError, FrameError};
 use serde::Serialize;
 
+use crate::sealed_reports::SealedReportStats;
+
 /// Why a frame could not be used, as a short label.
 pub(crate) fn decode_error_reason(e: &DecodeError) -> &'static str {
     match e {
@@ -168,6 +170,8 @@ impl CollectorStats {
                 .min()
                 .unwrap_or(0),
             queued_bytes: self.queued_bytes.load(Relaxed),
+            // Filled by `Collector::stats`, which has the cache.
+            sealed_reports: SealedReportStats::default(),
             workers: self
                 .workers
                 .iter()
@@ -262,6 +266,8 @@ pub struct StatsSnapshot {
     pub last_checkpoint_ms: u64,
     /// Frame bytes queued for the report workers now (each frame once).
     pub queued_bytes: u64,
+    /// The parsed reports of sealed hours kept for the web server.
+    pub sealed_reports: SealedReportStats,
     /// Per report worker.
     pub workers: BTreeMap<String, WorkerSnapshot>,
 }

@@ -41,6 +41,7 @@ mod layout;
 mod pending_ids;
 mod reader;
 mod recovery;
+mod report_generations;
 mod shared;
 mod stats;
 mod store;

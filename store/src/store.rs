@@ -19,6 +19,7 @@ use crate::frame_key::FrameKey;
 use crate::layout::{parse_hour, validate_name, REPORTS_DIR, REPORT_EXT};
 use crate::reader::Reader;
 use crate::recovery::{read_dir, recover_all};
+use crate::report_generations::ReportGenerations;
 use crate::shared::{Shared, Warned};
 use crate::stats::{add, DiskUse, DropReason, StoreStats};
 use crate::writer::{Command, IdSource, Writer};
@@ -61,6 +62,8 @@ struct Inner {
     closed: AtomicBool,
     /// The last walk of the store folder for [`Store::stats`], and when it was made.
     disk_use: Mutex<Option<(Instant, Vec<DiskUse>)>>,
+    /// Changed whenever an hour's reports change ([`Store::report_generation`]).
+    report_generations: ReportGenerations,
 }
 
 /// How long a walk of the store folder answers [`Store::stats`]: a week of a hundred domains
@@ -106,6 +109,7 @@ impl Store {
             stop_retention: Mutex::new(None),
             closed: AtomicBool::new(false),
             disk_use: Mutex::new(None),
+            report_generations: ReportGenerations::new(),
         });
         let store = Store { inner };
         if store.inner.shared.config.retention_days > 0 {
@@ -153,6 +157,7 @@ impl Store {
             stop_retention: Mutex::new(None),
             closed: AtomicBool::new(true),
             disk_use: Mutex::new(None),
+            report_generations: ReportGenerations::new(),
         };
         Ok(Store {
             inner: Arc::new(inner),
@@ -430,11 +435,23 @@ impl Store {
             }
             Ok(())
         })();
+        // Also after a failure: the rename may have happened before it.
+        self.inner.report_generations.bump(hour);
         result.map_err(|e| {
             add(&self.inner.shared.counters.io_errors, 1);
             let _ = fs::remove_file(&tmp);
             StoreError::io(&path, e)
         })
+    }
+
+    /// A number that changes whenever a report of `hour` is written, set aside or deleted
+    /// through this store (or a clone of it): a reader that keeps parsed reports reads
+    /// this before [`Store::read_report`], and may reuse what it read only while the
+    /// number is the same. It may also change when `hour`'s reports did not (hours share
+    /// counters), never the other way round. A store opened with
+    /// [`Store::open_read_only`] does not see another process's writes: its number stays.
+    pub fn report_generation(&self, hour: u64) -> u64 {
+        self.inner.report_generations.of(hour)
     }
 
     /// A stored report, `None` if there is none.
@@ -472,7 +489,9 @@ impl Store {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let aside = path.with_file_name(format!("{name}.{REPORT_EXT}.unreadable-{secs}"));
-        match fs::rename(&path, &aside) {
+        let renamed = fs::rename(&path, &aside);
+        self.inner.report_generations.bump(hour);
+        match renamed {
             Ok(()) => Ok(Some(aside)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::io(path, e)),
@@ -556,7 +575,10 @@ impl Store {
             if !dir.is_dir() {
                 continue;
             }
-            match fs::remove_dir_all(&dir) {
+            let removed = fs::remove_dir_all(&dir);
+            // Even when it failed: part of the folder may be gone.
+            self.inner.report_generations.bump(hour);
+            match removed {
                 Ok(()) => deleted += 1,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => {

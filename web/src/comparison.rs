@@ -5,10 +5,13 @@
 //! with that machine, type and name ([`crate::chart::line_chart`]).
 //!
 //! Design constraints: off by default, on by a link beside the charts that keeps the rest
-//! of the selection. Each earlier hour is one more report read per page, and a sealed hour's
-//! comes from the store whole, parsed, uncached, whatever the view asks for (about 7 ms an
-//! hour of a domain on 8 machines with 400 names, web/BENCHMARKS.md; a domain on a thousand
-//! machines writes some 100 MB of reports an hour): drawn on every page, it would triple
+//! of the selection. Each earlier hour is one more report per page, and a sealed hour's
+//! comes from the store whole, parsed, whatever the view asks for (about 7 ms an hour of a
+//! domain on 8 machines with 400 names, web/BENCHMARKS.md; a domain on a thousand machines
+//! writes some 100 MB of reports an hour). The collector keeps parsed sealed reports within
+//! a byte budget (`web.sealed_report_cache_mib`), so a second look costs the view, not
+//! the parse, but the first look at each earlier hour still pays for it, and a busy
+//! domain's reports may not fit the budget at all: drawn on every page, it could triple
 //! the cost of a busy domain's board for a chart most visits do not look at. An earlier
 //! hour without data draws nothing; the page says so only when neither has any. Not on the
 //! day view, whose charts are hour by hour.

@@ -8,7 +8,9 @@
 //! merged day plus one hour, never 24 hours at once; each hour is folded and merged off the
 //! async workers ([`heavy`]); a transaction hour is asked for as the view needs it
 //! ([`ReportSource::transaction_for`]: one machine, one type), so a live hour copies only
-//! that. Non-goal: caching. A day is merged again on every request, as an hour is viewed.
+//! that. Non-goal: caching the merged day. A day is merged again on every request, as an
+//! hour is viewed; the sealed hours' parsed reports are what the source may keep (the
+//! collector does, within a byte budget), so a day viewed again reads no stored report.
 
 use std::future::Future;
 
