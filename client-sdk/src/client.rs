@@ -17,8 +17,9 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use ocelot_protocol::{hour_of, MessageId};
 
 use crate::heartbeat;
-use crate::message_id_factory::{factory_for, MessageIdFactory};
+use crate::message_id_factory::{factory_for, factory_without_disk, MessageIdFactory};
 use crate::metric_aggregator::{self, Amount, MetricAggregator, Refused};
+use crate::process::{current_pid, PerProcess};
 use crate::record::{FinishedTree, HeaderTemplate, Record, Text, TreeIds};
 use crate::sampling::{Decision, Sampling};
 use crate::sender;
@@ -169,14 +170,7 @@ impl ClientBuilder {
         let mark_dir = self
             .mark_dir
             .unwrap_or_else(|| std::env::temp_dir().join("ocelot-client"));
-        let ids = factory_for(&self.domain, Some(&mark_dir));
-        let template = HeaderTemplate {
-            domain: self.domain.clone(),
-            ip: u32::from(ip),
-            pid: ids.pid(),
-            hostname,
-            ip_address: ip.to_string(),
-        };
+        let ids = factory_for(&self.domain, &mark_dir);
         let sampling = Arc::new(Sampling::new(self.sample_ratio));
         let transport = self.transport.unwrap_or_else(|| {
             Box::new(
@@ -190,45 +184,32 @@ impl ClientBuilder {
                 .with_sampling(sampling.clone()),
             )
         });
-        let (tx, rx) = crossbeam_channel::bounded(self.queue_trees);
-        let shared = Arc::new(Shared {
-            counters: Counters::default(),
-            closing: AtomicBool::new(false),
-            stop_now: AtomicBool::new(false),
-            abandoned: AtomicBool::new(false),
-        });
-        let (done_tx, done_rx) = crossbeam_channel::bounded(1);
         let inner = Arc::new(Inner {
-            ids,
-            mark_dir,
-            template: template.clone(),
-            ip,
-            queue: tx,
-            queue_rx: rx.clone(),
-            queue_bytes: self.queue_bytes as u64,
-            shared: shared.clone(),
-            metrics: MetricAggregator::default(),
+            config: Config {
+                domain: self.domain,
+                ip,
+                hostname,
+                mark_dir,
+                queue_trees: self.queue_trees,
+                queue_bytes: self.queue_bytes as u64,
+            },
             sampling,
-            trees: TreeAggregator::default(),
-            aggregators_flush: Mutex::new(VecDeque::new()),
-            sender_thread: Mutex::new(None),
-            sender_done: done_rx,
-            heartbeat_stop: Mutex::new(None),
+            pipelines: PerProcess::new(),
         });
         let client = Client { inner };
-        // The sender thread flushes the metric aggregator through a weak handle, so that it
-        // does not keep the client alive.
-        let sender_thread =
-            sender::spawn(rx, transport, shared, template, client.downgrade(), done_tx);
-        *client
-            .inner
-            .sender_thread
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = sender_thread;
+        let pid = current_pid();
+        let pipeline = client.inner.pipelines.get_or_make(pid, |_| {
+            Pipeline::start(
+                &client.inner.config,
+                &client.inner.sampling,
+                pid,
+                ids,
+                Some(transport),
+            )
+        });
         if let Some(every) = self.heartbeat_interval {
             let stop = heartbeat::spawn(&client, every);
-            *client
-                .inner
+            *pipeline
                 .heartbeat_stop
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()) = stop;
@@ -250,10 +231,35 @@ pub(crate) struct Shared {
 }
 
 struct Inner {
-    template: HeaderTemplate,
+    config: Config,
+    /// `block` and `sample`: the router's (the transport updates them) or the builder's.
+    sampling: Arc<Sampling>,
+    /// The queue, sender thread, ID factory and aggregators of each process the client is
+    /// used in: the one that built it, and each process forked from it after that, whose
+    /// own are made on first use there (see `process.rs`).
+    pipelines: PerProcess<Arc<Pipeline>>,
+}
+
+/// What the builder said, the same in every process.
+struct Config {
+    domain: String,
     ip: Ipv4Addr,
-    ids: Arc<MessageIdFactory>,
+    hostname: String,
     mark_dir: PathBuf,
+    queue_trees: usize,
+    queue_bytes: u64,
+}
+
+/// A client's state in one process: the queue, the sender thread that empties it, the ID
+/// factory and the aggregators. A process forked from the one that built the client makes
+/// its own on first use, and never touches the parent's copy.
+pub(crate) struct Pipeline {
+    /// The process this pipeline belongs to.
+    pid: u32,
+    template: HeaderTemplate,
+    ids: Arc<MessageIdFactory>,
+    /// The client's (shared by its pipelines).
+    sampling: Arc<Sampling>,
     queue: Sender<FinishedTree>,
     /// Kept to read the depth; only the sender thread receives.
     queue_rx: Receiver<FinishedTree>,
@@ -261,8 +267,6 @@ struct Inner {
     shared: Arc<Shared>,
     /// Metrics logged outside any transaction, until the next flush.
     metrics: MetricAggregator,
-    /// `block` and `sample`: the router's (the transport updates them) or the builder's.
-    sampling: Arc<Sampling>,
     /// Trees that sampling did not send, until the next flush.
     trees: TreeAggregator,
     /// Held from draining the aggregators until their trees are queued, so that
@@ -276,6 +280,100 @@ struct Inner {
     sender_thread: Mutex<Option<JoinHandle<()>>>,
     sender_done: Receiver<()>,
     heartbeat_stop: Mutex<Option<Sender<()>>>,
+    /// No transport in this process (forked, and the parent's transport made none for it):
+    /// every tree is dropped ([`DropReason::ForkedWithoutTransport`]).
+    without_transport: bool,
+    /// The transport of the first process forked from this one, taken there
+    /// ([`Transport::for_forked_process`]). Nobody locks it in this process.
+    transport_for_fork: Mutex<Option<Box<dyn Transport>>>,
+}
+
+impl Pipeline {
+    /// Starts the pipeline of process `pid`, with its sender thread if there is a
+    /// `transport`.
+    fn start(
+        config: &Config,
+        sampling: &Arc<Sampling>,
+        pid: u32,
+        ids: Arc<MessageIdFactory>,
+        transport: Option<Box<dyn Transport>>,
+    ) -> Arc<Pipeline> {
+        let template = HeaderTemplate {
+            domain: config.domain.clone(),
+            ip: u32::from(config.ip),
+            pid: ids.pid(),
+            hostname: config.hostname.clone(),
+            ip_address: config.ip.to_string(),
+        };
+        let (tx, rx) = crossbeam_channel::bounded(config.queue_trees);
+        let shared = Arc::new(Shared {
+            counters: Counters::default(),
+            closing: AtomicBool::new(false),
+            stop_now: AtomicBool::new(false),
+            abandoned: AtomicBool::new(false),
+        });
+        let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+        let pipeline = Arc::new(Pipeline {
+            pid,
+            template: template.clone(),
+            ids,
+            sampling: sampling.clone(),
+            queue: tx,
+            queue_rx: rx.clone(),
+            queue_bytes: config.queue_bytes,
+            shared: shared.clone(),
+            metrics: MetricAggregator::default(),
+            trees: TreeAggregator::default(),
+            aggregators_flush: Mutex::new(VecDeque::new()),
+            sender_thread: Mutex::new(None),
+            sender_done: done_rx,
+            heartbeat_stop: Mutex::new(None),
+            without_transport: transport.is_none(),
+            transport_for_fork: Mutex::new(transport.as_ref().and_then(|t| t.for_forked_process())),
+        });
+        if let Some(transport) = transport {
+            // The sender thread flushes the aggregators through a weak handle, so that it
+            // does not keep the pipeline (and the queue's sending side) alive.
+            let sender_thread = sender::spawn(
+                rx,
+                transport,
+                shared,
+                template,
+                Arc::downgrade(&pipeline),
+                done_tx,
+            );
+            *pipeline
+                .sender_thread
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = sender_thread;
+        }
+        pipeline
+    }
+
+    /// The pipeline of process `pid`, forked from the one whose pipeline is `parent`: a
+    /// factory of its own, made without the disk (the parent holds the domain's mark, so its
+    /// IDs carry the child's pid), its own queue, and a sender thread with the transport the
+    /// parent's made for it. No heartbeat thread: the parent's heartbeats stand for the
+    /// machine.
+    fn forked(
+        config: &Config,
+        sampling: &Arc<Sampling>,
+        pid: u32,
+        parent: Option<&Arc<Pipeline>>,
+    ) -> Arc<Pipeline> {
+        let ids =
+            factory_without_disk(&config.domain, &config.mark_dir, pid).unwrap_or_else(|| {
+                Arc::new(MessageIdFactory::with_pid(
+                    pid,
+                    hour_of(crate::clock::now_ms()),
+                ))
+            });
+        // Only ever locked in a child, by the one thread making that child's pipeline.
+        let transport = parent
+            .and_then(|p| p.transport_for_fork.try_lock().ok())
+            .and_then(|mut t| t.take());
+        Pipeline::start(config, sampling, pid, ids, transport)
+    }
 }
 
 /// An aggregator tree waiting for room in the queue.
@@ -288,19 +386,22 @@ struct HeldTree {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // The last handle is gone: queue what the aggregators hold, stop accepting, and
-        // let the sender drain the queue and exit on its own (it sees the channel disconnect).
-        // Nothing here blocks.
-        self.flush_aggregators(true);
-        self.shared.closing.store(true, Ordering::Relaxed);
-        self.shared.abandoned.store(true, Ordering::Relaxed);
+        // The last handle is gone: queue what this process's aggregators hold, stop
+        // accepting, and let the sender drain the queue and exit on its own (it sees the
+        // channel disconnect). Nothing here blocks. The pipelines of other processes (copies
+        // in a forked child) are left alone, and not dropped (see `process.rs`).
+        if let Some(pipeline) = self.pipelines.get(current_pid()) {
+            pipeline.flush_aggregators(true);
+            pipeline.shared.closing.store(true, Ordering::Relaxed);
+            pipeline.shared.abandoned.store(true, Ordering::Relaxed);
+        }
     }
 }
 
-impl Inner {
+impl Pipeline {
     /// Hands a finished tree to the sender; never blocks. Drops (and counts) it when the queue
     /// is full in trees or bytes, the client is closing, or the router says `block=true`.
-    fn submit(&self, tree: FinishedTree) {
+    pub(crate) fn submit(&self, tree: FinishedTree) {
         if let Err((_, reason)) = self.try_submit(tree) {
             self.count_dropped(reason);
         }
@@ -316,6 +417,9 @@ impl Inner {
         let counters = &shared.counters;
         if shared.closing.load(Ordering::Relaxed) {
             return Err((tree, DropReason::Shutdown));
+        }
+        if self.without_transport {
+            return Err((tree, DropReason::ForkedWithoutTransport));
         }
         if self.sampling.is_blocked() {
             return Err((tree, DropReason::Blocked));
@@ -347,14 +451,14 @@ impl Inner {
     /// Trees held back by an earlier full queue go first, in order, and new trees wait behind
     /// them. With `close` nothing is held any longer: what the queue still refuses is dropped
     /// and counted.
-    fn flush_aggregators(&self, close: bool) {
+    pub(crate) fn flush_aggregators(&self, close: bool) {
         self.drain_aggregators(close);
         if close {
             self.drop_held();
         }
     }
 
-    /// [`Inner::flush_aggregators`] without the dropping: what the queue refuses is held
+    /// [`Pipeline::flush_aggregators`] without the dropping: what the queue refuses is held
     /// back, even with `close`.
     fn drain_aggregators(&self, close: bool) {
         let mut held = self
@@ -485,8 +589,8 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("domain", &self.inner.template.domain)
-            .field("ip", &self.inner.ip)
+            .field("domain", &self.inner.config.domain)
+            .field("ip", &self.inner.config.ip)
             .finish_non_exhaustive()
     }
 }
@@ -512,53 +616,72 @@ impl Client {
 
     /// The domain trees are sent under.
     pub fn domain(&self) -> &str {
-        &self.inner.template.domain
+        &self.inner.config.domain
     }
 
     /// The IPv4 address in headers and IDs.
     pub fn ip(&self) -> Ipv4Addr {
-        self.inner.ip
+        self.inner.config.ip
     }
 
-    /// A snapshot of the counters.
+    /// This client's pipeline in process `pid` (a pid the caller read: see `process.rs`),
+    /// made now if `pid` is a process forked from the one that built the client and this is
+    /// the client's first use there.
+    pub(crate) fn pipeline(&self, pid: u32) -> &Arc<Pipeline> {
+        let inner = &*self.inner;
+        inner.pipelines.get_or_make(pid, |parent| {
+            Pipeline::forked(&inner.config, &inner.sampling, pid, parent)
+        })
+    }
+
+    /// This client's pipeline in this process, by a fresh reading of the pid: for the paths
+    /// that are not per tree, and those where an ID leaves the tree.
+    fn here(&self) -> &Arc<Pipeline> {
+        self.pipeline(current_pid())
+    }
+
+    /// A snapshot of the counters (of this process: a process forked from the one that
+    /// built the client counts its own, from 0).
     pub fn stats(&self) -> Stats {
-        self.inner
-            .shared
-            .counters
-            .snapshot(self.inner.queue_rx.len())
+        let pipeline = self.here();
+        pipeline.shared.counters.snapshot(pipeline.queue_rx.len())
     }
 
     /// A fresh message ID of this client's domain.
     pub fn next_message_id(&self) -> MessageId {
-        self.message_id_with(&self.inner.ids, self.domain())
-    }
-
-    /// `(hour, seq)` of a fresh ID of this client's domain at `hour`.
-    pub(crate) fn next_id_parts(&self, hour: u64) -> (u64, u64) {
-        self.inner.ids.next(hour)
+        self.message_id_with(&self.here().ids, self.domain())
     }
 
     /// [`Client::next_message_id`] formatted, with one allocation.
     pub(crate) fn next_message_id_string(&self) -> String {
-        let (hour, seq) = self.inner.ids.next(hour_of(crate::clock::now_ms()));
+        let pipeline = self.here();
+        let (hour, seq) = pipeline.ids.next(hour_of(crate::clock::now_ms()));
         let mut id = String::with_capacity(self.domain().len() + 48);
-        let _ = self.inner.template.write_id(&mut id, hour, seq);
+        let _ = pipeline.template.write_id(&mut id, hour, seq);
         id
     }
 
     /// A fresh message ID for another domain with this client's IP, as a CAT caller makes for
-    /// its callee (reference 1.3).
+    /// its callee (reference 1.3). Never waits for the disk: the first ID for a domain comes
+    /// from a factory made without it (see `message_id_factory.rs`).
     pub fn message_id_for(&self, domain: &str) -> MessageId {
         if domain == self.domain() {
             return self.next_message_id();
         }
-        let factory = factory_for(domain, Some(&self.inner.mark_dir));
+        let pid = current_pid();
+        let factory = factory_without_disk(domain, &self.inner.config.mark_dir, pid)
+            .unwrap_or_else(|| {
+                Arc::new(MessageIdFactory::with_pid(
+                    pid,
+                    hour_of(crate::clock::now_ms()),
+                ))
+            });
         self.message_id_with(&factory, domain)
     }
 
     fn message_id_with(&self, factory: &MessageIdFactory, domain: &str) -> MessageId {
         let (hour, seq) = factory.next(hour_of(crate::clock::now_ms()));
-        let mut id = MessageId::new(domain, u32::from(self.inner.ip), hour, seq);
+        let mut id = MessageId::new(domain, u32::from(self.inner.config.ip), hour, seq);
         id.pid = factory.pid();
         id
     }
@@ -575,11 +698,12 @@ impl Client {
     /// offered to the queue again while it waits.
     pub fn flush(&self, timeout: Duration) -> bool {
         let deadline = crate::clock::instant_after(Instant::now(), timeout);
-        self.flush_aggregators();
+        let pipeline = self.here();
+        pipeline.flush_aggregators(false);
         loop {
             // Aggregator trees held back by a full queue are not counted yet: keep offering
             // them to the queue, and do not finish while any still wait.
-            let held = self.inner.retry_held();
+            let held = pipeline.retry_held();
             let s = self.stats();
             if held == 0 && s.all_accounted_for() && s.queue_depth == 0 {
                 return true;
@@ -611,10 +735,13 @@ impl Client {
     /// ([`DropReason::QueueFull`] or [`DropReason::QueueBytes`]). Returns whether everything queued was sent. Later trees from
     /// any handle are dropped and counted, and later metrics are no longer aggregated: each is
     /// a tree of its own, dropped and counted the same way.
+    ///
+    /// In a process forked from the one that built the client, this shuts down that
+    /// process's pipeline only.
     pub fn shutdown(&self, timeout: Duration) -> bool {
         let deadline = crate::clock::instant_after(Instant::now(), timeout);
-        if let Some(stop) = self
-            .inner
+        let pipeline = self.here();
+        if let Some(stop) = pipeline
             .heartbeat_stop
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -625,20 +752,19 @@ impl Client {
         // Before `closing`: the aggregators' last trees must still be accepted. Those that
         // meet a full queue (each may carry the counts of thousands of trees) wait for room
         // as long as the timeout allows, as queued trees wait for the sender.
-        self.inner.drain_aggregators(true);
-        while self.inner.retry_held() > 0 && Instant::now() < deadline {
+        pipeline.drain_aggregators(true);
+        while pipeline.retry_held() > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
-        self.inner.drop_held();
-        self.inner.shared.closing.store(true, Ordering::Relaxed);
+        pipeline.drop_held();
+        pipeline.shared.closing.store(true, Ordering::Relaxed);
         let flushed = self.flush(deadline.saturating_duration_since(Instant::now()));
-        self.inner.shared.stop_now.store(true, Ordering::Relaxed);
+        pipeline.shared.stop_now.store(true, Ordering::Relaxed);
         let grace = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(100));
-        if self.inner.sender_done.recv_timeout(grace).is_ok() {
-            if let Some(handle) = self
-                .inner
+        if pipeline.sender_done.recv_timeout(grace).is_ok() {
+            if let Some(handle) = pipeline
                 .sender_thread
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -650,10 +776,26 @@ impl Client {
         flushed
     }
 
-    /// Hands a finished tree to the sender; never blocks. Drops (and counts) it when the queue
-    /// is full in trees or bytes, or the client is closing.
-    pub(crate) fn submit(&self, tree: FinishedTree) {
-        self.inner.submit(tree);
+    /// Whether sampling sends the finished tree `records` or aggregates it.
+    pub(crate) fn sampling_decision(&self, records: &[Record]) -> Decision {
+        self.inner.sampling.decide(records)
+    }
+
+    /// A weak handle for background threads that must not keep the client alive.
+    pub(crate) fn downgrade(&self) -> WeakClient {
+        WeakClient(Arc::downgrade(&self.inner))
+    }
+
+    /// Whether `other` is a handle to the same client.
+    pub(crate) fn is(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Pipeline {
+    /// `(hour, seq)` of a fresh ID of the client's domain at `hour`.
+    pub(crate) fn next_id_parts(&self, hour: u64) -> (u64, u64) {
+        self.ids.next(hour)
     }
 
     /// Adds a metric logged outside any transaction, made at `now_ms` on thread number
@@ -667,11 +809,10 @@ impl Client {
         amount: Amount,
         now_ms: u64,
     ) -> Result<(), Text> {
-        match self.inner.metrics.add(thread, name, amount, now_ms) {
+        match self.metrics.add(self.pid, thread, name, amount, now_ms) {
             Ok(()) => Ok(()),
             Err(Refused::Full) => {
-                self.inner
-                    .shared
+                self.shared
                     .counters
                     .drop_trees(DropReason::MetricNamesFull, 1);
                 Ok(())
@@ -680,32 +821,15 @@ impl Client {
         }
     }
 
-    /// Queues what the aggregators hold as `System/MetricAggregator`,
-    /// `System/TransactionAggregator` and `System/EventAggregator` trees (the sender thread
-    /// calls this about once a second).
-    pub(crate) fn flush_aggregators(&self) {
-        self.inner.flush_aggregators(false);
-    }
-
-    /// Whether sampling sends the finished tree `records` or aggregates it.
-    pub(crate) fn sampling_decision(&self, records: &[Record]) -> Decision {
-        self.inner.sampling.decide(records)
-    }
-
     /// Adds a finished tree that sampling did not send to the tree aggregator, in the shard of
     /// thread number `thread`, and counts it. Returns `false`, leaving `records` as they were,
     /// when the aggregator refused it: the caller sends it instead.
     pub(crate) fn aggregate_tree(&self, thread: u64, records: &mut [Record]) -> bool {
-        if !self.inner.trees.add(thread, records) {
+        if !self.trees.add(self.pid, thread, records) {
             return false;
         }
-        self.inner.shared.counters.count_aggregated();
+        self.shared.counters.count_aggregated();
         true
-    }
-
-    /// A weak handle for background threads that must not keep the client alive.
-    pub(crate) fn downgrade(&self) -> WeakClient {
-        WeakClient(Arc::downgrade(&self.inner))
     }
 }
 
@@ -746,17 +870,15 @@ pub fn global() -> Option<&'static Client> {
 }
 
 /// Runs `f` with `client` bound to the current thread, then restores the previous binding.
+///
+/// A tree belongs to the client that started its root. Called inside a transaction of
+/// another client, `f` records into trees of `client`'s own (its first transaction or event
+/// starts one), and the outer tree is neither given to `client` nor split: it goes on after
+/// `f` as if `f` had recorded nothing. A transaction `f` leaves open (a guard kept past it)
+/// ends, with its tree, when `with_client` returns. Called inside a transaction of the same
+/// client, `f` records into that transaction's tree, as nested code does.
 pub fn with_client<R>(client: &Client, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<Option<Client>>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            if let Some(previous) = self.0.take() {
-                tree_builder::bind(previous);
-            }
-        }
-    }
-    let _restore = Restore(Some(tree_builder::bind(Some(client.clone()))));
-    f()
+    tree_builder::with_bound(client, f)
 }
 
 /// The address of the interface that routes to the outside world: connecting a UDP socket
@@ -782,4 +904,121 @@ fn local_hostname(ip: Ipv4Addr) -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| ip.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::tests::{another_pid, pretend_pid};
+    use crate::{metric_count, transaction, Context, MemorySink, MemoryTransport};
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    fn forkable_client(domain: &str, marks: &std::path::Path) -> (Client, MemorySink) {
+        let (transport, sink) = MemoryTransport::new();
+        let client = Client::builder()
+            .domain(domain)
+            .heartbeat_interval(None)
+            .mark_dir(marks)
+            .transport(transport)
+            .build();
+        (client, sink)
+    }
+
+    /// What a child forked after `build` (a prefork server's worker) sees, the pid aside: the
+    /// parent's counters and queue, and no sender thread. It must count IDs of its own and
+    /// ship its trees through a sender of its own.
+    #[test]
+    fn a_forked_child_gets_its_own_ids_queue_and_sender_thread() {
+        let marks = tempfile::tempdir().unwrap();
+        let (client, sink) = forkable_client("forked-client", marks.path());
+        with_client(&client, || drop(transaction!("URL", "/parent")));
+        assert!(client.flush(WAIT));
+        let parent = Arc::clone(client.here());
+
+        let child_pid = another_pid(3);
+        pretend_pid(Some(child_pid));
+        with_client(&client, || {
+            for _ in 0..3 {
+                drop(transaction!("URL", "/child"));
+            }
+        });
+        let child = Arc::clone(client.here());
+        let child_flushed = client.flush(WAIT);
+        let child_stats = client.stats();
+        let child_had_sender = child.sender_thread.lock().unwrap().is_some();
+        let child_shut_down = client.shutdown(WAIT);
+        pretend_pid(None);
+
+        assert!(
+            !Arc::ptr_eq(&parent, &child),
+            "the parent's pipeline reused"
+        );
+        assert!(child_had_sender, "no sender thread in the child");
+        assert!(child_flushed && child_shut_down, "{child_stats:?}");
+        assert_eq!((child_stats.produced, child_stats.sent), (3, 3));
+        assert_eq!(
+            client.stats().produced,
+            1,
+            "the child counted in the parent"
+        );
+
+        // The parent goes on drawing IDs where the child's copy of its counter would have.
+        let parent_ids: Vec<String> = (0..5)
+            .map(|_| client.next_message_id().to_string())
+            .collect();
+        let trees = sink.trees();
+        assert_eq!(trees.len(), 4);
+        let ids: Vec<MessageId> = trees
+            .iter()
+            .map(|t| t.header.message_id.parse().unwrap())
+            .collect();
+        assert_eq!(ids[0].pid, None);
+        for id in &ids[1..] {
+            assert_eq!(id.pid, Some(child_pid), "{id}");
+        }
+        let mut all: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        all.extend(parent_ids);
+        let count = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), count, "parent and child made the same ID");
+    }
+
+    /// A thread of the parent held the registry's lock and the aggregators' flush lock when
+    /// the process forked: in the child nobody ever releases them, and nothing may wait for
+    /// them.
+    #[test]
+    fn a_forked_child_never_waits_for_locks_the_parents_threads_held() {
+        let marks = tempfile::tempdir().unwrap();
+        let (client, sink) = forkable_client("forked-locks", marks.path());
+        let parent = Arc::clone(client.here());
+        let child_pid = another_pid(4);
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let held_registry = crate::message_id_factory::tests::lock_registry();
+        let held_flush = parent.aggregators_flush.lock().unwrap();
+        let child = {
+            let client = client.clone();
+            std::thread::spawn(move || {
+                pretend_pid(Some(child_pid));
+                let ctx = with_client(&client, || {
+                    let _t = transaction!("URL", "/child");
+                    Context::for_remote_call("forked-locks-callee", "Callee.call")
+                });
+                with_client(&client, || metric_count!("child.metric"));
+                let flushed = client.flush(WAIT);
+                let _ = done_tx.send((ctx, flushed));
+                client.shutdown(WAIT);
+            })
+        };
+        let answered = done_rx.recv_timeout(WAIT);
+        drop(held_flush);
+        drop(held_registry);
+        let _ = child.join();
+        let (ctx, flushed) = answered.expect("the child waited for a lock of the parent's");
+        assert!(ctx.is_some() && flushed);
+        let trees = sink.trees();
+        assert_eq!(trees.len(), 2, "the child's tree and its metric aggregate");
+        assert!(client.flush(WAIT), "the parent's pipeline goes on");
+    }
 }

@@ -44,6 +44,12 @@
 //! accuracy), counted in [`Stats::aggregated`]. The router's `block=true` drops every tree
 //! ([`DropReason::Blocked`]).
 //!
+//! A process forked after the client was built (a prefork server's worker) gets its own
+//! queue, sender thread, aggregators and message IDs (with its pid) on first use there, and
+//! never waits for a lock a thread of its parent held (see [`Transport::for_forked_process`]).
+//! A tree belongs to the client whose root started it: [`with_client`] for another client
+//! inside it records into trees of that client's own.
+//!
 //! With heartbeats on (the default), the heartbeat thread logs `Reboot/<ip>` when it starts,
 //! as CAT's Java client does.
 //!
@@ -78,6 +84,7 @@ mod in_transaction;
 mod macros;
 mod message_id_factory;
 mod metric_aggregator;
+mod process;
 mod record;
 mod router;
 mod sampling;

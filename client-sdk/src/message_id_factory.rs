@@ -25,15 +25,24 @@
 //! (`domain-hexip.pid-hour-seq`, as CAT's C client does), counting from 0 without a mark.
 //! So does a process without a writable mark directory, which could tell neither a restart
 //! nor a sibling apart.
+//!
+//! Application threads never touch the disk: the first `RemoteCall` ID for a domain (and the
+//! first tree of a process forked after its client was built) takes a factory made without
+//! it, with the pid in its IDs ([`factory_without_disk`]), and the mark keeper thread opens
+//! the domain's lock and mark afterwards; if this process gets them, later IDs count from
+//! the mark without the pid. Only building a client opens its own domain's mark on the
+//! calling thread (with the registry unlocked). Each process has its own registry (see
+//! `process.rs`): a child never waits for a lock a thread of its parent held.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 
 use ocelot_protocol::hour_of;
 
+use crate::process::{current_pid, lock_in, PerProcess};
 use crate::sync::AtomicU64;
 
 /// The least distance between the counter and the persisted reservation. CAT's C client jumps
@@ -79,14 +88,27 @@ impl MessageIdFactory {
     /// one making IDs with this process's pid, from 0.
     pub(crate) fn open(mark_dir: Option<&Path>, domain: &str, now_hour: u64) -> Self {
         let lock = mark_dir.and_then(|dir| lock_domain(dir, domain));
-        let (Some(dir), Some(lock)) = (mark_dir, lock) else {
-            return MessageIdFactory {
-                next: AtomicU64::new(pack(now_hour, 0)),
-                mark: None,
-                pid: Some(std::process::id()),
-                _lock: None,
-            };
-        };
+        match (mark_dir, lock) {
+            (Some(dir), Some(lock)) => Self::open_locked(dir, domain, lock, now_hour),
+            _ => Self::with_pid(current_pid(), now_hour),
+        }
+    }
+
+    /// A factory making IDs with `pid` after the IP, from 0, without a mark: what a process
+    /// makes that does not own the domain's mark, and what is made without touching the disk
+    /// until the mark has been opened (see [`factory_without_disk`]).
+    pub(crate) fn with_pid(pid: u32, now_hour: u64) -> Self {
+        MessageIdFactory {
+            next: AtomicU64::new(pack(now_hour, 0)),
+            mark: None,
+            pid: Some(pid),
+            _lock: None,
+        }
+    }
+
+    /// The factory of the process holding the domain's `lock`: it starts at the mark's
+    /// reservation for `now_hour` (or 0) and at once writes a new one.
+    fn open_locked(dir: &Path, domain: &str, lock: std::fs::File, now_hour: u64) -> Self {
         let path = dir.join(format!("{}.mark", sanitize(domain)));
         let start = match read_mark(&path) {
             Some((hour, reserved)) if hour == now_hour => reserved,
@@ -212,41 +234,104 @@ fn write_mark(path: &Path, packed: u64) -> bool {
 
 /// One factory per domain for the whole process: two clients of one domain (or a caller
 /// making `RemoteCall` IDs for a callee in the same process) must not hand out the same ID.
-/// Tagged with the pid that made them: a child forked after a client was built inherits the
-/// parent's factories (their counters, and a share of the parent's mark lock), and drawing
-/// from them would repeat the parent's IDs.
-static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(|| {
-    Mutex::new(Registry {
-        pid: std::process::id(),
-        factories: HashMap::new(),
-    })
-});
+/// Per process ([`PerProcess`]): a child forked after a client was built makes its own, and
+/// never takes the lock of the parent's copy, which a thread of the parent may have held when
+/// it forked. The parent's factories (their counters, and a share of the parent's mark lock)
+/// would repeat the parent's IDs; the child's are made anew, and as the parent holds the
+/// domain's lock, they make multi-instance IDs with the child's pid.
+static REGISTRY: PerProcess<Mutex<Registry>> = PerProcess::new();
 
+#[derive(Default)]
 struct Registry {
-    pid: u32,
     factories: HashMap<String, Arc<MessageIdFactory>>,
+    /// Domains whose factory was made without touching the disk, with their mark directory:
+    /// the mark keeper opens their marks.
+    to_open: Vec<(String, PathBuf)>,
 }
 
-impl Registry {
-    /// The factories of process `pid`: none yet if they were made by another (the parent of
-    /// a fork). The child's own are made anew: the parent holds the domain's lock, so they
-    /// make multi-instance IDs with the child's pid, and persist no mark of the parent's.
-    fn of_process(&mut self, pid: u32) -> &mut HashMap<String, Arc<MessageIdFactory>> {
-        if self.pid != pid {
-            self.pid = pid;
-            self.factories.clear();
-        }
-        &mut self.factories
+/// Process `pid`'s registry.
+fn registry(pid: u32) -> &'static Mutex<Registry> {
+    REGISTRY.get_or_make(pid, |_| Mutex::default())
+}
+
+/// The process-wide factory for `domain`, opened now if there is none: the mark is read and
+/// written on this thread, but with the registry unlocked. For building a client.
+pub(crate) fn factory_for(domain: &str, mark_dir: &Path) -> Arc<MessageIdFactory> {
+    let pid = current_pid();
+    let registry = registry(pid);
+    if let Some(factory) = lock_in(registry, pid).and_then(|r| r.factories.get(domain).cloned()) {
+        return factory;
     }
-}
-
-/// The process-wide factory for `domain`, created on first use.
-pub(crate) fn factory_for(domain: &str, mark_dir: Option<&Path>) -> Arc<MessageIdFactory> {
-    let factory = factory_of_process(&REGISTRY, std::process::id(), domain, mark_dir);
+    let opened = Arc::new(MessageIdFactory::open(
+        Some(mark_dir),
+        domain,
+        hour_of(crate::clock::now_ms()),
+    ));
+    // Another thread may have made one meanwhile: one factory per domain, so theirs wins
+    // (and ours, dropped, lets go of the domain's lock).
+    let factory = match lock_in(registry, pid) {
+        Some(mut registry) => registry
+            .factories
+            .entry(domain.to_owned())
+            .or_insert(opened)
+            .clone(),
+        None => opened,
+    };
     if factory.mark.is_some() {
-        keep_marks_ahead();
+        keep_marks_ahead(pid);
     }
     factory
+}
+
+/// Process `pid`'s factory for `domain`, made without touching the disk if there is none
+/// (`None` only if `pid` is not this process). Application threads call this: the first
+/// `RemoteCall` to a domain, the first tree of a forked child. A factory made here makes
+/// IDs with the pid after the IP (which never collide with those of another live process)
+/// until the mark keeper has opened the domain's mark: if this process then owns the mark,
+/// the registry's factory is replaced by one counting from the mark's reservation, whose IDs
+/// carry no pid; if another process owns it, this one stays.
+pub(crate) fn factory_without_disk(
+    domain: &str,
+    mark_dir: &Path,
+    pid: u32,
+) -> Option<Arc<MessageIdFactory>> {
+    let registry = registry(pid);
+    let mut locked = lock_in(registry, pid)?;
+    if let Some(factory) = locked.factories.get(domain) {
+        return Some(factory.clone());
+    }
+    let factory = Arc::new(MessageIdFactory::with_pid(
+        pid,
+        hour_of(crate::clock::now_ms()),
+    ));
+    locked.factories.insert(domain.to_owned(), factory.clone());
+    locked
+        .to_open
+        .push((domain.to_owned(), mark_dir.to_owned()));
+    drop(locked);
+    keep_marks_ahead(pid);
+    Some(factory)
+}
+
+/// Opens the marks of the domains [`factory_without_disk`] made factories for, with the
+/// registry unlocked; background threads only.
+fn open_marks(pid: u32) {
+    let registry = registry(pid);
+    let to_open = match lock_in(registry, pid) {
+        Some(mut registry) if !registry.to_open.is_empty() => std::mem::take(&mut registry.to_open),
+        _ => return,
+    };
+    for (domain, dir) in to_open {
+        // Owned by another process (or no writable directory): the pid IDs go on.
+        let Some(lock) = lock_domain(&dir, &domain) else {
+            continue;
+        };
+        let opened =
+            MessageIdFactory::open_locked(&dir, &domain, lock, hour_of(crate::clock::now_ms()));
+        if let Some(mut registry) = lock_in(registry, pid) {
+            registry.factories.insert(domain, Arc::new(opened));
+        }
+    }
 }
 
 /// How often the mark keeper moves the reservations ahead of the counters.
@@ -258,50 +343,36 @@ const KEEP_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 #[cfg(not(loom))]
 static KEEPER_OF: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
-/// Starts this process's mark keeper if it has none: a thread that calls [`persist_all`]
-/// every [`KEEP_EVERY`] for as long as the process lives. The sender thread persists too,
-/// but it can be held for seconds (name lookups, connects to collectors that do not
-/// answer, a write timeout), and a process that drew IDs past its reservation meanwhile
-/// and then crashed would repeat them after its restart.
-fn keep_marks_ahead() {
+/// Starts process `pid`'s mark keeper if it has none: a thread that opens the marks of
+/// factories made without the disk and calls [`persist_all`] every [`KEEP_EVERY`] for as
+/// long as the process lives. The sender thread persists too, but it can be held for
+/// seconds (name lookups, connects to collectors that do not answer, a write timeout), and a
+/// process that drew IDs past its reservation meanwhile and then crashed would repeat them
+/// after its restart.
+fn keep_marks_ahead(pid: u32) {
     #[cfg(not(loom))]
     {
-        let pid = std::process::id();
         let previous = KEEPER_OF.swap(pid, std::sync::atomic::Ordering::AcqRel);
         if previous == pid {
             return;
         }
         let started = std::thread::Builder::new()
             .name("ocelot-mark".to_owned())
-            .spawn(|| loop {
-                std::thread::sleep(KEEP_EVERY);
-                persist_all();
+            .spawn(move || {
+                open_marks(pid);
+                loop {
+                    std::thread::sleep(KEEP_EVERY);
+                    open_marks(pid);
+                    persist_all_of(pid);
+                }
             });
         if started.is_err() {
             // The sender's own persisting still runs; try again with the next factory.
             KEEPER_OF.store(0, std::sync::atomic::Ordering::Release);
         }
     }
-}
-
-fn factory_of_process(
-    registry: &Mutex<Registry>,
-    pid: u32,
-    domain: &str,
-    mark_dir: Option<&Path>,
-) -> Arc<MessageIdFactory> {
-    let mut registry = registry.lock().unwrap_or_else(|e| e.into_inner());
-    registry
-        .of_process(pid)
-        .entry(domain.to_owned())
-        .or_insert_with(|| {
-            Arc::new(MessageIdFactory::open(
-                mark_dir,
-                domain,
-                hour_of(crate::clock::now_ms()),
-            ))
-        })
-        .clone()
+    #[cfg(loom)]
+    let _ = pid;
 }
 
 /// Persists every factory's reservation; background threads call it once per tick. It
@@ -313,6 +384,10 @@ fn factory_of_process(
 /// make a `RemoteCall` ID ([`crate::Client::message_id_for`]), and a mark directory on a slow
 /// or hung file system would hold them for as long as a write takes.
 pub(crate) fn persist_all() {
+    persist_all_of(current_pid());
+}
+
+fn persist_all_of(pid: u32) {
     thread_local! {
         static FACTORIES: RefCell<Vec<Arc<MessageIdFactory>>> = const { RefCell::new(Vec::new()) };
     }
@@ -320,9 +395,8 @@ pub(crate) fn persist_all() {
         let Ok(mut factories) = factories.try_borrow_mut() else {
             return;
         };
-        {
-            let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-            factories.extend(registry.of_process(std::process::id()).values().cloned());
+        if let Some(registry) = lock_in(registry(pid), pid) {
+            factories.extend(registry.factories.values().cloned());
         }
         for factory in factories.iter() {
             factory.persist();
@@ -352,32 +426,73 @@ mod loom_tests {
 }
 
 #[cfg(all(test, not(loom)))]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// What a child forked after a client was built sees: a registry made by another pid.
+    /// Locks this process's registry, as a thread of a parent held it when it forked.
+    pub(crate) fn lock_registry() -> std::sync::MutexGuard<'static, impl Sized> {
+        registry(std::process::id()).lock().unwrap()
+    }
+
+    use crate::process::tests::{another_pid, pretend_pid};
+
+    /// What a child forked after a client was built sees: the parent's registry, copied.
     /// Its factories must not be reused: same counter as the parent's, so repeated IDs.
     #[test]
     fn a_forked_child_makes_its_own_factory_with_pid_ids_not_the_parents() {
         let dir = tempfile::tempdir().unwrap();
-        let registry = Mutex::new(Registry {
-            pid: std::process::id(),
-            factories: HashMap::new(),
-        });
-        let parent = factory_of_process(&registry, std::process::id(), "forked", Some(dir.path()));
+        let parent = factory_for("forked", dir.path());
         assert_eq!(parent.pid(), None, "the first process owns the mark");
-        let child_pid = std::process::id() ^ 1;
-        let child = factory_of_process(&registry, child_pid, "forked", Some(dir.path()));
+        let child_pid = another_pid(1);
+        pretend_pid(Some(child_pid));
+        let child = factory_without_disk("forked", dir.path(), child_pid);
+        let again = factory_without_disk("forked", dir.path(), child_pid);
+        pretend_pid(None);
+        let (child, again) = (child.unwrap(), again.unwrap());
         assert!(!Arc::ptr_eq(&parent, &child));
-        assert!(
-            child.pid().is_some(),
-            "the parent still holds the lock: pid IDs"
-        );
-        let again = factory_of_process(&registry, child_pid, "forked", Some(dir.path()));
+        assert_eq!(child.pid(), Some(child_pid), "the child says who it is");
         assert!(
             Arc::ptr_eq(&child, &again),
             "one factory per domain in the child too"
         );
+    }
+
+    /// A thread of the parent held the registry's lock when the process forked: in the
+    /// child nobody ever releases it.
+    #[test]
+    fn a_child_never_waits_for_the_registry_lock_a_parent_thread_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let parent = factory_for("held-registry", dir.path());
+        let held = registry(std::process::id()).lock().unwrap();
+        let child_pid = another_pid(2);
+        pretend_pid(Some(child_pid));
+        let child = factory_without_disk("held-registry", dir.path(), child_pid);
+        pretend_pid(None);
+        drop(held);
+        let child = child.expect("the child's own registry");
+        assert!(!Arc::ptr_eq(&parent, &child));
+    }
+
+    /// The first `RemoteCall` to a domain makes its factory without the disk (pid IDs); the
+    /// mark keeper then opens the mark, and once this process owns it the domain's IDs
+    /// count from the mark, without the pid.
+    #[test]
+    fn a_factory_made_without_the_disk_gives_way_to_the_mark_once_it_is_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid = std::process::id();
+        let interim = factory_without_disk("callee-opened", dir.path(), pid).unwrap();
+        assert_eq!(interim.pid(), Some(pid));
+        open_marks(pid);
+        let started = std::time::Instant::now();
+        let opened = loop {
+            let factory = factory_without_disk("callee-opened", dir.path(), pid).unwrap();
+            if factory.pid().is_none() || started.elapsed() > std::time::Duration::from_secs(2) {
+                break factory;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        assert_eq!(opened.pid(), None, "the mark was opened: no pid");
+        assert!(dir.path().join("callee-opened.mark").exists());
     }
 
     #[test]

@@ -45,6 +45,7 @@ use std::sync::{Mutex, PoisonError};
 
 use ocelot_protocol::{hour_of, SUCCESS};
 
+use crate::process::lock_in;
 use crate::record::{Kind, Record, Text};
 
 /// At most this many distinct metric names per shard and per tree: a client that makes names
@@ -247,8 +248,11 @@ pub(crate) struct Drained {
 
 impl MetricAggregator {
     /// Adds `amount` under `name`, made at `now_ms`, in the shard of thread number `thread`.
+    /// `pid` is the process the aggregator belongs to: a shard locked by a thread that did
+    /// not survive a fork is not waited for (the metric is refused as `Full`).
     pub(crate) fn add(
         &self,
+        pid: u32,
         thread: u64,
         name: Text,
         amount: Amount,
@@ -256,10 +260,9 @@ impl MetricAggregator {
     ) -> Result<(), Refused> {
         let minute = now_ms / MILLIS_PER_MINUTE;
         let index = (thread % self.shards.len() as u64) as usize;
-        let mut shard = self.shards[index]
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let Some(mut shard) = lock_in(&self.shards[index].0, pid) else {
+            return Err(Refused::Full);
+        };
         if shard.closed {
             return Err(Refused::Closed(name));
         }
@@ -442,10 +445,17 @@ mod tests {
         let at = HOUR_MS + 5 * MILLIS_PER_MINUTE + 1_000;
         for thread in 0..40 {
             aggregator
-                .add(thread, Text::Borrowed("hits"), count(2), at + thread)
+                .add(
+                    std::process::id(),
+                    thread,
+                    Text::Borrowed("hits"),
+                    count(2),
+                    at + thread,
+                )
                 .unwrap();
             aggregator
                 .add(
+                    std::process::id(),
                     thread,
                     Text::Owned(String::from("amount")),
                     Amount::sum(&1.5).unwrap(),
@@ -455,7 +465,13 @@ mod tests {
         }
         // The next minute is a tally of its own.
         aggregator
-            .add(1, Text::Borrowed("hits"), count(1), at + MILLIS_PER_MINUTE)
+            .add(
+                std::process::id(),
+                1,
+                Text::Borrowed("hits"),
+                count(1),
+                at + MILLIS_PER_MINUTE,
+            )
             .unwrap();
         let drained = aggregator.drain(false);
         assert_eq!(drained.trees.len(), 1);
@@ -483,10 +499,22 @@ mod tests {
         let aggregator = MetricAggregator::default();
         let before = HOUR_MS - 1_000;
         aggregator
-            .add(1, Text::Borrowed("hits"), count(1), before)
+            .add(
+                std::process::id(),
+                1,
+                Text::Borrowed("hits"),
+                count(1),
+                before,
+            )
             .unwrap();
         aggregator
-            .add(1, Text::Borrowed("hits"), count(1), HOUR_MS + 1)
+            .add(
+                std::process::id(),
+                1,
+                Text::Borrowed("hits"),
+                count(1),
+                HOUR_MS + 1,
+            )
             .unwrap();
         let drained = aggregator.drain(false);
         let roots: Vec<u64> = drained
@@ -502,26 +530,56 @@ mod tests {
         let aggregator = MetricAggregator::default();
         for i in 0..MAX_METRIC_NAMES {
             aggregator
-                .add(1, Text::Owned(format!("m{i}")), count(1), HOUR_MS)
+                .add(
+                    std::process::id(),
+                    1,
+                    Text::Owned(format!("m{i}")),
+                    count(1),
+                    HOUR_MS,
+                )
                 .unwrap();
         }
         assert!(matches!(
-            aggregator.add(1, Text::Borrowed("one-too-many"), count(1), HOUR_MS),
+            aggregator.add(
+                std::process::id(),
+                1,
+                Text::Borrowed("one-too-many"),
+                count(1),
+                HOUR_MS
+            ),
             Err(Refused::Full)
         ));
         // A known name still adds up; another shard has room of its own.
         aggregator
-            .add(1, Text::Borrowed("m0"), count(1), HOUR_MS)
+            .add(
+                std::process::id(),
+                1,
+                Text::Borrowed("m0"),
+                count(1),
+                HOUR_MS,
+            )
             .unwrap();
         aggregator
-            .add(2, Text::Borrowed("other-shard"), count(1), HOUR_MS)
+            .add(
+                std::process::id(),
+                2,
+                Text::Borrowed("other-shard"),
+                count(1),
+                HOUR_MS,
+            )
             .unwrap();
         let drained = aggregator.drain(true);
         // Every name taken is sent, in trees of at most METRICS_PER_TREE metrics.
         let sizes: Vec<usize> = drained.trees.iter().map(|t| t.len() - 1).collect();
         assert_eq!(sizes.iter().sum::<usize>(), MAX_METRIC_NAMES + 1);
         assert!(sizes.iter().all(|&n| n <= METRICS_PER_TREE), "{sizes:?}");
-        match aggregator.add(1, Text::Borrowed("late"), count(1), HOUR_MS) {
+        match aggregator.add(
+            std::process::id(),
+            1,
+            Text::Borrowed("late"),
+            count(1),
+            HOUR_MS,
+        ) {
             Err(Refused::Closed(name)) => assert_eq!(name, "late"),
             other => panic!("closed aggregator took a metric: {other:?}"),
         }
@@ -554,7 +612,13 @@ mod tests {
                 _ => unreachable!(),
             };
             aggregator
-                .add(i as u64, Text::Borrowed(name), amount, *at)
+                .add(
+                    std::process::id(),
+                    i as u64,
+                    Text::Borrowed(name),
+                    amount,
+                    *at,
+                )
                 .unwrap();
         }
         let template = HeaderTemplate::for_tests();
@@ -625,6 +689,7 @@ mod tests {
         for minute in 0..MAX_TALLIES_PER_NAME as u64 {
             aggregator
                 .add(
+                    std::process::id(),
                     1,
                     Text::Borrowed("hits"),
                     count(1),
@@ -634,7 +699,13 @@ mod tests {
         }
         let late = HOUR_MS + 10 * MILLIS_PER_MINUTE;
         assert!(matches!(
-            aggregator.add(1, Text::Borrowed("hits"), count(1), late),
+            aggregator.add(
+                std::process::id(),
+                1,
+                Text::Borrowed("hits"),
+                count(1),
+                late
+            ),
             Err(Refused::Full)
         ));
     }

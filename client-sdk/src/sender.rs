@@ -12,18 +12,19 @@
 //! is needed for them).
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use ocelot_protocol::{DEFAULT_MAX_FRAME_BYTES, LENGTH_PREFIX_BYTES};
 
-use crate::client::{Shared, WeakClient};
+use crate::client::{Pipeline, Shared};
 use crate::message_id_factory;
 use crate::record::{EncodeScratch, FinishedTree, HeaderTemplate};
 use crate::stats::DropReason;
 use crate::transport::Transport;
+use crate::tree_builder;
 
 /// A batch is written once it reaches this size (or the queue is empty). 16 KiB amortises a
 /// syscall over ~100 small trees without delaying a quiet app's trees.
@@ -47,7 +48,7 @@ pub(crate) fn spawn(
     transport: Box<dyn Transport>,
     shared: Arc<Shared>,
     template: HeaderTemplate,
-    client: WeakClient,
+    pipeline: Weak<Pipeline>,
     done: Sender<()>,
 ) -> Option<JoinHandle<()>> {
     let worker = SenderThread {
@@ -55,7 +56,7 @@ pub(crate) fn spawn(
         transport,
         shared,
         template,
-        client,
+        pipeline,
         buf: Vec::with_capacity(BATCH_BYTES * 2),
         scratch: EncodeScratch::default(),
         batch_trees: 0,
@@ -64,6 +65,9 @@ pub(crate) fn spawn(
     std::thread::Builder::new()
         .name("ocelot-sender".to_owned())
         .spawn(move || {
+            // Whatever the transport records (a `tracing` event through `OcelotLayer`, a
+            // macro) would be a tree sent through it again, and so on for ever.
+            tree_builder::mark_sdk_thread();
             worker.run();
             let _ = done.send(());
         })
@@ -75,8 +79,9 @@ struct SenderThread {
     transport: Box<dyn Transport>,
     shared: Arc<Shared>,
     template: HeaderTemplate,
-    /// For the aggregators; weak, so the sender does not keep the client alive.
-    client: WeakClient,
+    /// For the aggregators; weak, so the sender does not keep the pipeline (and the queue's
+    /// sending side) alive.
+    pipeline: Weak<Pipeline>,
     buf: Vec<u8>,
     scratch: EncodeScratch,
     batch_trees: u64,
@@ -99,8 +104,8 @@ impl SenderThread {
             }
             if last_metric_flush.elapsed() >= METRIC_FLUSH_INTERVAL {
                 // Into the queue, like any tree; this loop sends it with the next batch.
-                if let Some(client) = self.client.upgrade() {
-                    client.flush_aggregators();
+                if let Some(pipeline) = self.pipeline.upgrade() {
+                    pipeline.flush_aggregators(false);
                 }
                 last_metric_flush = Instant::now();
             }

@@ -33,11 +33,14 @@ pub enum DropReason {
     /// ([`ocelot_protocol::DEFAULT_MAX_FRAME_BYTES`], 16 MiB): sent, the collector would
     /// only drop it (counted as `frame_too_long`) after reading all of it.
     TooLarge,
+    /// The tree was recorded in a process forked from the one that built the client, and the
+    /// client's transport made none for that process ([`crate::Transport::for_forked_process`]).
+    ForkedWithoutTransport,
 }
 
 impl DropReason {
     /// Every reason, in a stable order.
-    pub const ALL: [DropReason; 7] = [
+    pub const ALL: [DropReason; 8] = [
         DropReason::QueueFull,
         DropReason::QueueBytes,
         DropReason::SendFailed,
@@ -45,6 +48,7 @@ impl DropReason {
         DropReason::MetricNamesFull,
         DropReason::Blocked,
         DropReason::TooLarge,
+        DropReason::ForkedWithoutTransport,
     ];
 
     /// A short snake-case name, used in heartbeat XML.
@@ -57,6 +61,7 @@ impl DropReason {
             DropReason::MetricNamesFull => "metric_names_full",
             DropReason::Blocked => "blocked",
             DropReason::TooLarge => "too_large",
+            DropReason::ForkedWithoutTransport => "forked_without_transport",
         }
     }
 
@@ -88,6 +93,8 @@ pub struct Stats {
     pub dropped_blocked: u64,
     /// Trees dropped because their frame was longer than a collector takes.
     pub dropped_too_large: u64,
+    /// Trees dropped because they were recorded in a forked process without a transport.
+    pub dropped_forked_without_transport: u64,
     /// Trees not sent because sampling folded them into the transaction and event
     /// aggregators (the router's `sample` below 1, or [`crate::ClientBuilder::sample_ratio`]).
     pub aggregated: u64,
@@ -114,6 +121,7 @@ impl Stats {
             DropReason::MetricNamesFull => self.dropped_metric_names_full,
             DropReason::Blocked => self.dropped_blocked,
             DropReason::TooLarge => self.dropped_too_large,
+            DropReason::ForkedWithoutTransport => self.dropped_forked_without_transport,
         }
     }
 
@@ -183,7 +191,7 @@ impl Counters {
         let d = |i: usize| self.dropped[i].load(Acquire);
         let sent = self.sent.load(Acquire);
         let aggregated = self.aggregated.load(Acquire);
-        let dropped = [d(0), d(1), d(2), d(3), d(4), d(5), d(6)];
+        let dropped = [d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7)];
         Stats {
             produced: self.produced.load(Relaxed),
             sent,
@@ -194,6 +202,7 @@ impl Counters {
             dropped_metric_names_full: dropped[4],
             dropped_blocked: dropped[5],
             dropped_too_large: dropped[6],
+            dropped_forked_without_transport: dropped[7],
             aggregated,
             queue_depth: queue_depth as u64,
             queued_bytes: self.queued_bytes.load(Relaxed),

@@ -28,6 +28,10 @@
 //! `info!("order {} loaded", id)` must not make one name per `id`. An `ERROR`-level event
 //! becomes an `Error` event (same name and data) and fails the enclosing transaction, as
 //! `error!` does.
+//!
+//! Spans and events on the SDK's sender thread are not recorded: that is where the
+//! [`crate::Transport`] runs, and a transport that logs through `tracing` would otherwise
+//! feed itself (its log line a tree, sent through it, which logs again).
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -41,7 +45,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 use crate::record::Kind;
-use crate::tree_builder::{with_state, OpenRef, ERROR_STATUS};
+use crate::tree_builder::{on_sdk_thread, with_state, OpenRef, ERROR_STATUS};
 
 /// The layer; see the module docs.
 #[derive(Debug, Default, Clone, Copy)]
@@ -197,6 +201,11 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        // Logged by the SDK's own sending (a transport that logs): recorded, it would be a
+        // tree sent through that transport, which logs again, and so on.
+        if on_sdk_thread() {
+            return;
+        }
         let meta = event.metadata();
         let mut fields = Fields::default();
         event.record(&mut fields);

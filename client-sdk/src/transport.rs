@@ -41,6 +41,16 @@ pub trait Transport: Send + 'static {
     fn connects(&self) -> u64 {
         0
     }
+
+    /// A transport for a process forked from this one after the client was built: threads do
+    /// not survive `fork`, so the child starts a sender thread of its own, which must not
+    /// write into this transport's connection (the child shares it with the parent). Called
+    /// once when the client's pipeline starts in a process (the child takes the one its parent
+    /// made). `None`, the default, leaves such a child without a transport: its trees are
+    /// dropped and counted ([`crate::DropReason::ForkedWithoutTransport`]).
+    fn for_forked_process(&self) -> Option<Box<dyn Transport>> {
+        None
+    }
 }
 
 /// Frames kept in memory, shared with a [`MemorySink`].
@@ -83,6 +93,11 @@ impl Transport for MemoryTransport {
         state.bytes.extend_from_slice(frames);
         state.writes += 1;
         Ok(())
+    }
+
+    /// The same sink (in a real child, the child's copy of it).
+    fn for_forked_process(&self) -> Option<Box<dyn Transport>> {
+        Some(Box::new(self.clone()))
     }
 }
 
@@ -420,6 +435,19 @@ impl Transport for TcpTransport {
 
     fn connects(&self) -> u64 {
         self.connects
+    }
+
+    /// The same collectors and router, unconnected: the child connects on its own.
+    fn for_forked_process(&self) -> Option<Box<dyn Transport>> {
+        let mut fresh = TcpTransport::new(
+            self.collectors.clone(),
+            self.router.clone(),
+            self.router_refresh,
+            self.domain.clone(),
+            self.ip,
+        );
+        fresh.sampling.clone_from(&self.sampling);
+        Some(Box::new(fresh))
     }
 }
 

@@ -36,6 +36,7 @@ use ocelot_protocol::names::normalize_url;
 use ocelot_protocol::{hour_of, MILLIS_PER_HOUR, SUCCESS};
 
 use crate::metric_aggregator::{hour_of_minute, MILLIS_PER_MINUTE, SHARDS};
+use crate::process::lock_in;
 use crate::record::{Kind, Record, Text};
 
 /// Type/name pairs per shard (transactions and events together). CAT's collector keeps 200
@@ -176,16 +177,18 @@ impl TreeAggregator {
     /// number `thread`, moving its names out. Returns `false`, having changed nothing, when the
     /// tree is refused: the shard is full or closed, or the tree holds what the aggregator
     /// does not aggregate. The caller then sends it as it is.
-    pub(crate) fn add(&self, thread: u64, records: &mut [Record]) -> bool {
+    ///
+    /// `pid` is the process the aggregator belongs to: a shard locked by a thread that did
+    /// not survive a fork is not waited for (the tree is refused).
+    pub(crate) fn add(&self, pid: u32, thread: u64, records: &mut [Record]) -> bool {
         let Some(root) = records.first() else {
             return false;
         };
         let hour_start_ms = hour_of(root.timestamp_us / 1000) * MILLIS_PER_HOUR;
         let index = (thread % self.shards.len() as u64) as usize;
-        let mut shard = self.shards[index]
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let Some(mut shard) = lock_in(&self.shards[index].0, pid) else {
+            return false;
+        };
         if shard.closed || !fits(&shard, records, hour_start_ms) {
             return false;
         }
@@ -490,7 +493,7 @@ mod tests {
             sql.end = 3;
             let event = record(Kind::Event, "Cache", "hit", at, 0);
             let mut tree = vec![root, sql, event];
-            assert!(aggregator.add(thread, &mut tree));
+            assert!(aggregator.add(std::process::id(), thread, &mut tree));
         }
         let trees = aggregator.drain(false);
         assert_eq!(trees.len(), 2);
@@ -525,24 +528,27 @@ mod tests {
         root.end = 2;
         let inner = record(Kind::Transaction, "URL", "/b/2", HOUR_MS, 1);
         let mut tree = vec![root, inner];
-        assert!(!aggregator.add(1, &mut tree));
+        assert!(!aggregator.add(std::process::id(), 1, &mut tree));
         assert_eq!(tree[1].name, "/b/2", "a refused tree is left as it was");
 
         for i in 0..MAX_NAMES {
             let mut tree = vec![record(Kind::Event, "E", &format!("e{i}"), HOUR_MS, 0)];
-            assert!(aggregator.add(1, &mut tree));
+            assert!(aggregator.add(std::process::id(), 1, &mut tree));
         }
         let mut one_more = vec![record(Kind::Event, "E", "new", HOUR_MS, 0)];
-        assert!(!aggregator.add(1, &mut one_more));
+        assert!(!aggregator.add(std::process::id(), 1, &mut one_more));
         let mut known = vec![record(Kind::Event, "E", "e0", HOUR_MS, 0)];
-        assert!(aggregator.add(1, &mut known));
-        assert!(aggregator.add(2, &mut one_more), "another shard has room");
+        assert!(aggregator.add(std::process::id(), 1, &mut known));
+        assert!(
+            aggregator.add(std::process::id(), 2, &mut one_more),
+            "another shard has room"
+        );
         let trees = aggregator.drain(true);
         assert_eq!(trees.len(), 2, "split at MAX_CHILDREN_PER_TREE");
         assert_eq!(trees[0].len() - 1, MAX_CHILDREN_PER_TREE);
         assert_eq!(trees[1].len() - 1, 1);
         let mut late = vec![record(Kind::Event, "E", "late", HOUR_MS, 0)];
-        assert!(!aggregator.add(1, &mut late), "closed");
+        assert!(!aggregator.add(std::process::id(), 1, &mut late), "closed");
     }
 
     #[test]
@@ -553,8 +559,8 @@ mod tests {
         let mut inner = record(Kind::Transaction, "Job", "step", HOUR_MS + 1_000, 1);
         inner.end = 2;
         let mut next_hour = vec![record(Kind::Event, "E", "x", HOUR_MS + 5, 0)];
-        assert!(aggregator.add(1, &mut [root, inner]));
-        assert!(aggregator.add(1, &mut next_hour));
+        assert!(aggregator.add(std::process::id(), 1, &mut [root, inner]));
+        assert!(aggregator.add(std::process::id(), 1, &mut next_hour));
         let trees = aggregator.drain(false);
         let roots: Vec<(&str, u64)> = trees
             .iter()
@@ -600,7 +606,7 @@ mod tests {
             )];
             tree[0].duration_us = 400;
             tree[0].end = 1;
-            assert!(aggregator.add(1, &mut tree));
+            assert!(aggregator.add(std::process::id(), 1, &mut tree));
             for tree in aggregator.drain(false) {
                 for (_, _, data) in children(&tree) {
                     let sum: u64 = data.split(';').nth(2).unwrap().parse().unwrap();
@@ -622,12 +628,12 @@ mod tests {
             let at = HOUR_MS + second * 1000;
             let mut busy = vec![record(Kind::Transaction, "Job", "busy", at, 1)];
             busy[0].end = 1;
-            assert!(aggregator.add(1, &mut busy));
+            assert!(aggregator.add(std::process::id(), 1, &mut busy));
             if second % 2 == 0 {
                 let mut tree = vec![record(Kind::Transaction, "Cache.redis", "get", at, 0)];
                 tree[0].duration_us = 900;
                 tree[0].end = 1;
-                assert!(aggregator.add(1, &mut tree));
+                assert!(aggregator.add(std::process::id(), 1, &mut tree));
             }
             for tree in aggregator.drain(false) {
                 for (_, name, data) in children(&tree) {
@@ -716,7 +722,7 @@ mod tests {
         for (i, tree) in trees.iter().enumerate() {
             let mut copy = tree.clone();
             if sampling.decide(&copy) == Decision::Aggregate
-                && aggregator.add(1 + i as u64 % 3, &mut copy)
+                && aggregator.add(std::process::id(), 1 + i as u64 % 3, &mut copy)
             {
                 aggregated += 1;
                 continue;

@@ -26,6 +26,7 @@ use crate::client::{global, Client};
 use crate::clock::Clock;
 use crate::context::Context;
 use crate::metric_aggregator::Amount;
+use crate::process::{current_pid, PidCache};
 use crate::record::{FinishedTree, Kind, Record, Text, TreeIds};
 use crate::sampling::Decision;
 
@@ -146,6 +147,11 @@ pub(crate) struct ThreadState {
     thread: Option<(u64, Arc<str>)>,
     /// Transactions started on this thread (the low bits of their serials).
     started: u64,
+    /// The pid this thread read last (which process's pipeline its trees go to).
+    pid: PidCache,
+    /// One of the SDK's own sending threads: nothing is recorded on it (see
+    /// [`mark_sdk_thread`]).
+    sdk_thread: bool,
 }
 
 thread_local! {
@@ -157,6 +163,8 @@ thread_local! {
             clock: Clock::new(),
             thread: None,
             started: 0,
+            pid: PidCache::new(),
+            sdk_thread: false,
         })
     };
 }
@@ -176,7 +184,60 @@ pub(crate) fn bind(client: Option<Client>) -> Option<Client> {
     with_state(|s| std::mem::replace(&mut s.bound, client)).flatten()
 }
 
-fn resolve<'a>(pinned: &'a Option<Client>, bound: &'a Option<Client>) -> Option<&'a Client> {
+/// Makes this thread one of the SDK's own (the sender thread): nothing it records, through
+/// the macros or the `tracing` layer, becomes a tree. A transport that logs would otherwise
+/// feed itself: its log line a tree, sent through it, which logs again.
+pub(crate) fn mark_sdk_thread() {
+    with_state(|s| s.sdk_thread = true);
+}
+
+/// Whether this thread is one of the SDK's own (see [`mark_sdk_thread`]).
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))] // Only the tracing layer asks.
+pub(crate) fn on_sdk_thread() -> bool {
+    // Busy state: re-entered from inside the SDK, which records nothing then either.
+    with_state(|s| s.sdk_thread).unwrap_or(true)
+}
+
+/// Runs `f` with `client` bound to this thread (see [`crate::with_client`]). A tree open on
+/// this thread that goes to another client is set aside while `f` runs: `f` records into
+/// trees of `client`'s own, and the tree goes on, whole, after it. A tree `f` leaves open
+/// (a guard that outlived it) is ended when it returns, under `client`.
+pub(crate) fn with_bound<R>(client: &Client, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<(Option<Client>, Option<TreeBuilder>)>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let Some((previous, outer)) = self.0.take() else {
+                return;
+            };
+            with_state(|s| {
+                if let Some(mut outer) = outer {
+                    s.end_root();
+                    s.swap_tree(&mut outer);
+                }
+                s.bound = previous;
+            });
+        }
+    }
+    let saved = with_state(|s| {
+        let outer = (s.tree.depth() > 0 && !s.client().is_some_and(|c| c.is(client))).then(|| {
+            let mut outer = TreeBuilder::new();
+            s.swap_tree(&mut outer);
+            outer
+        });
+        (s.bound.replace(client.clone()), outer)
+    });
+    let _restore = Restore(saved);
+    f()
+}
+
+fn resolve<'a>(
+    sdk_thread: bool,
+    pinned: &'a Option<Client>,
+    bound: &'a Option<Client>,
+) -> Option<&'a Client> {
+    if sdk_thread {
+        return None;
+    }
     pinned.as_ref().or(bound.as_ref()).or_else(|| global())
 }
 
@@ -185,7 +246,7 @@ static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
 impl ThreadState {
     /// The client this thread's current or next tree goes to.
     pub(crate) fn client(&self) -> Option<&Client> {
-        resolve(&self.tree.pinned, &self.bound)
+        resolve(self.sdk_thread, &self.tree.pinned, &self.bound)
     }
 
     /// Opens a transaction; returns its handle, or `None` when nothing is recorded (no client,
@@ -324,8 +385,11 @@ impl ThreadState {
         self.clock.refresh();
         let now_ms = self.clock.now_us() / 1000;
         let thread = thread_number(&mut self.thread);
-        match resolve(&self.tree.pinned, &self.bound) {
-            Some(client) => client.aggregate_metric(thread, name, amount, now_ms),
+        let pid = self.pid.pid(now_ms * 1000);
+        match resolve(self.sdk_thread, &self.tree.pinned, &self.bound) {
+            Some(client) => client
+                .pipeline(pid)
+                .aggregate_metric(thread, name, amount, now_ms),
             None => Ok(()),
         }
     }
@@ -552,7 +616,7 @@ impl ThreadState {
             pinned,
             ..
         } = &mut self.tree;
-        let client = resolve(pinned, &self.bound);
+        let client = resolve(self.sdk_thread, pinned, &self.bound);
         let total_us = std::mem::take(truncated_total_us);
         let bytes = std::mem::take(estimated_bytes);
         *children_in_part = 0;
@@ -562,6 +626,7 @@ impl ThreadState {
             records.clear();
             return;
         };
+        let pipeline = client.pipeline(self.pid.pid(now_us));
         // Sampling (see `sampling.rs`): a discardable tree that is not a hit is added to the
         // client's tree aggregator instead of sent, and needs no message ID. This thread's
         // buffer keeps its capacity, so that path allocates nothing for names seen before. The
@@ -574,7 +639,7 @@ impl ThreadState {
             && client.sampling_decision(records) == Decision::Aggregate
         {
             let thread = thread_number(&mut self.thread);
-            if client.aggregate_tree(thread, records) {
+            if pipeline.aggregate_tree(thread, records) {
                 records.clear();
                 return;
             }
@@ -597,7 +662,7 @@ impl ThreadState {
             Some(id) => (id, None),
             None => (
                 String::new(),
-                Some(client.next_id_parts(hour_of(now_us / 1000))),
+                Some(pipeline.next_id_parts(hour_of(now_us / 1000))),
             ),
         };
         let ids = TreeIds {
@@ -612,7 +677,7 @@ impl ThreadState {
         out.append(records);
         let records = out;
         let (thread_id, thread_name) = thread_identity(&mut self.thread);
-        client.submit(FinishedTree {
+        pipeline.submit(FinishedTree {
             records,
             ids,
             thread_id,
@@ -623,7 +688,8 @@ impl ThreadState {
 
     fn submit(&mut self, client: &Client, records: Vec<Record>, ids: TreeIds, bytes: usize) {
         let (thread_id, thread_name) = thread_identity(&mut self.thread);
-        client.submit(FinishedTree {
+        // A cut is rare: a fresh reading of the pid.
+        client.pipeline(current_pid()).submit(FinishedTree {
             records,
             ids,
             thread_id,

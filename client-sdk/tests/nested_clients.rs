@@ -1,0 +1,87 @@
+//! A tree belongs to the client whose root started it: `with_client` for another client
+//! inside that tree records into trees of that client's own, and the outer tree goes on whole.
+
+mod support;
+
+use ocelot_client::{current_message_id, event, transaction, with_client, Context};
+use support::{memory_client, sent_trees};
+
+fn names(tree: &ocelot_protocol::MessageTree) -> Vec<String> {
+    tree.root
+        .children()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect()
+}
+
+#[test]
+fn with_client_inside_another_clients_transaction_starts_its_own_tree() {
+    let (order, order_sink) = memory_client("nested-order");
+    let (audit, audit_sink) = memory_client("nested-audit");
+    let (outer_id, inner_id, ctx) = with_client(&order, || {
+        let _t = transaction!("URL", "/order");
+        event!("Order", "before");
+        let outer_id = current_message_id().unwrap();
+        let (inner_id, ctx) = with_client(&audit, || {
+            let _a = transaction!("Audit", "record");
+            event!("Audit", "inside");
+            (
+                current_message_id().unwrap(),
+                Context::for_remote_call("nested-payment", "Pay").unwrap(),
+            )
+        });
+        event!("Order", "after");
+        assert_eq!(current_message_id().unwrap(), outer_id);
+        (outer_id, inner_id, ctx)
+    });
+    let orders = sent_trees(&order, &order_sink);
+    let audits = sent_trees(&audit, &audit_sink);
+    assert_eq!(orders.len(), 1, "the order tree was split");
+    assert_eq!(orders[0].root.name(), "/order");
+    assert_eq!(names(&orders[0]), ["before", "after"]);
+    assert_eq!(orders[0].header.message_id, outer_id);
+    assert!(outer_id.starts_with("nested-order-"), "{outer_id}");
+
+    assert_eq!(audits.len(), 1);
+    assert_eq!(audits[0].root.name(), "record");
+    assert_eq!(names(&audits[0]), ["inside", "Pay"]);
+    assert_eq!(audits[0].header.message_id, inner_id);
+    assert!(inner_id.starts_with("nested-audit-"), "{inner_id}");
+    assert_eq!(
+        ctx.parent_id, inner_id,
+        "the call was made from the audit tree"
+    );
+}
+
+/// A transaction kept past the inner `with_client` ends when it returns, in the inner
+/// client's tree; the outer tree is not touched by it.
+#[test]
+fn a_guard_kept_past_a_nested_with_client_ends_with_it() {
+    let (order, order_sink) = memory_client("nested-kept-order");
+    let (audit, audit_sink) = memory_client("nested-kept-audit");
+    with_client(&order, || {
+        let _t = transaction!("URL", "/order");
+        let kept = with_client(&audit, || transaction!("Audit", "kept"));
+        event!("Order", "after");
+        drop(kept);
+    });
+    let orders = sent_trees(&order, &order_sink);
+    let audits = sent_trees(&audit, &audit_sink);
+    assert_eq!(orders.len(), 1);
+    assert_eq!(names(&orders[0]), ["after"]);
+    assert_eq!(audits.len(), 1);
+    assert_eq!(audits[0].root.name(), "kept");
+}
+
+/// The same client nested: one tree, as nested code makes.
+#[test]
+fn with_client_of_the_same_client_records_into_the_open_tree() {
+    let (order, sink) = memory_client("nested-same");
+    with_client(&order, || {
+        let _t = transaction!("URL", "/order");
+        with_client(&order, || event!("Order", "inside"));
+    });
+    let trees = sent_trees(&order, &sink);
+    assert_eq!(trees.len(), 1);
+    assert_eq!(names(&trees[0]), ["inside"]);
+}
