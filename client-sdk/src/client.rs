@@ -906,11 +906,14 @@ fn local_hostname(ip: Ipv4Addr) -> String {
         .unwrap_or_else(|| ip.to_string())
 }
 
-#[cfg(test)]
+// Not in the loom model's build: these use the factory's test helpers, which it leaves out.
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::process::tests::{another_pid, pretend_pid};
-    use crate::{metric_count, transaction, Context, MemorySink, MemoryTransport};
+    use crate::{
+        current_message_id, metric_count, transaction, Context, MemorySink, MemoryTransport,
+    };
 
     const WAIT: Duration = Duration::from_secs(5);
 
@@ -983,6 +986,36 @@ mod tests {
         all.sort();
         all.dedup();
         assert_eq!(all.len(), count, "parent and child made the same ID");
+    }
+
+    /// A tree open on the forking thread ends in both processes. If its ID had already left
+    /// it in the parent (read for a log line, given to a callee as the parent of a
+    /// `RemoteCall`, a cut tree's continuation), the parent's copy is sent under that ID: the
+    /// child's copy must not be sent under it too.
+    #[test]
+    fn a_tree_open_at_the_fork_whose_id_was_drawn_ends_in_the_child_under_its_own_id() {
+        let marks = tempfile::tempdir().unwrap();
+        let (client, sink) = forkable_client("forked-open-tree", marks.path());
+        let child_pid = another_pid(5);
+        let drawn_in_parent = with_client(&client, || {
+            let t = transaction!("URL", "/open-at-fork");
+            let id = current_message_id().expect("an open tree");
+            pretend_pid(Some(child_pid));
+            drop(t);
+            id
+        });
+        let child_flushed = client.flush(WAIT);
+        pretend_pid(None);
+        assert!(child_flushed);
+        let trees = sink.trees();
+        assert_eq!(trees.len(), 1);
+        let id: MessageId = trees[0].header.message_id.parse().unwrap();
+        assert_ne!(
+            id.to_string(),
+            drawn_in_parent,
+            "the child sent its copy under the parent's ID"
+        );
+        assert_eq!(id.pid, Some(child_pid), "{id}");
     }
 
     /// A thread of the parent held the registry's lock and the aggregators' flush lock when

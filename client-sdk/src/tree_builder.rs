@@ -72,6 +72,10 @@ pub(crate) struct TreeBuilder {
     /// The open transactions, root first.
     open: Vec<Open>,
     message_id: Option<String>,
+    /// The process `message_id` was drawn or adopted in: a copy of the tree in a process
+    /// forked since (the tree was open on the forking thread) is sent under an ID of its own,
+    /// as the parent's copy is sent under this one.
+    id_pid: u32,
     parent_id: Option<String>,
     root_id: Option<String>,
     /// Messages below the root in this part.
@@ -90,6 +94,7 @@ impl TreeBuilder {
             records: Vec::new(),
             open: Vec::new(),
             message_id: None,
+            id_pid: 0,
             parent_id: None,
             root_id: None,
             children_in_part: 0,
@@ -152,6 +157,9 @@ pub(crate) struct ThreadState {
     /// One of the SDK's own sending threads: nothing is recorded on it (see
     /// [`mark_sdk_thread`]).
     sdk_thread: bool,
+    /// Trees of other clients that [`with_bound`] set aside while its closure runs, innermost
+    /// last, each with the binding its client was resolved through.
+    set_aside: Vec<(TreeBuilder, Option<Client>)>,
 }
 
 thread_local! {
@@ -165,6 +173,7 @@ thread_local! {
             started: 0,
             pid: PidCache::new(),
             sdk_thread: false,
+            set_aside: Vec::new(),
         })
     };
 }
@@ -203,28 +212,31 @@ pub(crate) fn on_sdk_thread() -> bool {
 /// trees of `client`'s own, and the tree goes on, whole, after it. A tree `f` leaves open
 /// (a guard that outlived it) is ended when it returns, under `client`.
 pub(crate) fn with_bound<R>(client: &Client, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<(Option<Client>, Option<TreeBuilder>)>);
+    struct Restore(Option<(Option<Client>, bool)>);
     impl Drop for Restore {
         fn drop(&mut self) {
-            let Some((previous, outer)) = self.0.take() else {
+            let Some((previous, set_aside)) = self.0.take() else {
                 return;
             };
             with_state(|s| {
-                if let Some(mut outer) = outer {
+                if set_aside {
                     s.end_root();
-                    s.swap_tree(&mut outer);
+                    if let Some((mut outer, _)) = s.set_aside.pop() {
+                        s.swap_tree(&mut outer);
+                    }
                 }
                 s.bound = previous;
             });
         }
     }
     let saved = with_state(|s| {
-        let outer = (s.tree.depth() > 0 && !s.client().is_some_and(|c| c.is(client))).then(|| {
-            let mut outer = TreeBuilder::new();
-            s.swap_tree(&mut outer);
-            outer
-        });
-        (s.bound.replace(client.clone()), outer)
+        let set_aside = s.tree.depth() > 0 && !s.client().is_some_and(|c| c.is(client));
+        let previous = s.bound.replace(client.clone());
+        if set_aside {
+            let outer = std::mem::replace(&mut s.tree, TreeBuilder::new());
+            s.set_aside.push((outer, previous.clone()));
+        }
+        (previous, set_aside)
     });
     let _restore = Restore(saved);
     f()
@@ -311,6 +323,7 @@ impl ThreadState {
     /// it has already ended or is not in this thread's current tree.
     pub(crate) fn end_transaction(&mut self, open: OpenRef) {
         if !self.is_open(open) {
+            self.end_set_aside(open);
             return;
         }
         let depth = open.depth;
@@ -325,6 +338,25 @@ impl ThreadState {
         if depth == 0 {
             self.finish_tree(now);
         }
+    }
+
+    /// Ends `open` in a tree [`with_bound`] set aside, if it is open there (its guard was
+    /// moved into the closure and dropped there): ended under its own client, or the tree
+    /// would stay open on this thread after the closure, and every later tree nest in it.
+    fn end_set_aside(&mut self, open: OpenRef) {
+        let Some(i) = self.set_aside.iter().rposition(|(tree, _)| {
+            tree.open
+                .get(open.depth)
+                .is_some_and(|o| o.serial == open.serial)
+        }) else {
+            return;
+        };
+        let bound = self.set_aside[i].1.clone();
+        let inner_bound = std::mem::replace(&mut self.bound, bound);
+        std::mem::swap(&mut self.tree, &mut self.set_aside[i].0);
+        self.end_transaction(open);
+        std::mem::swap(&mut self.tree, &mut self.set_aside[i].0);
+        self.bound = inner_bound;
     }
 
     /// The root of this thread's current tree, if one is open.
@@ -462,11 +494,13 @@ impl ThreadState {
     /// This tree's own ID and its root's ID, allocating the own ID if needed. `None` without a
     /// client.
     pub(crate) fn current_ids(&mut self) -> Option<(String, String)> {
+        let pid = current_pid();
         let id = match &self.tree.message_id {
-            Some(id) => id.clone(),
-            None => {
+            Some(id) if self.tree.id_pid == pid => id.clone(),
+            _ => {
                 let id = self.client()?.next_message_id_string();
                 self.tree.message_id = Some(id.clone());
+                self.tree.id_pid = pid;
                 id
             }
         };
@@ -521,6 +555,8 @@ impl ThreadState {
 
     /// Gives the current tree the IDs `ctx` carries.
     fn adopt_now(&mut self, ctx: Context) {
+        let now_us = self.clock.now_us();
+        self.tree.id_pid = self.pid.pid(now_us);
         self.tree.message_id = Some(ctx.child_id);
         self.tree.parent_id = Some(ctx.parent_id);
         self.tree.root_id = Some(ctx.root_id);
@@ -596,6 +632,7 @@ impl ThreadState {
         };
         let part_bytes = std::mem::take(&mut tree.estimated_bytes);
         tree.message_id = Some(continuation_id);
+        tree.id_pid = current_pid();
         tree.parent_id = Some(part_id);
         tree.root_id = Some(root_id);
         tree.continue_with(continuation);
@@ -608,6 +645,7 @@ impl ThreadState {
         let TreeBuilder {
             records,
             message_id,
+            id_pid,
             parent_id,
             root_id,
             estimated_bytes,
@@ -626,7 +664,11 @@ impl ThreadState {
             records.clear();
             return;
         };
-        let pipeline = client.pipeline(self.pid.pid(now_us));
+        let pid = self.pid.pid(now_us);
+        let pipeline = client.pipeline(pid);
+        // Drawn or adopted in the process this one was forked from, which sends its own copy
+        // of the tree under it: this copy gets an ID of its own.
+        let message_id = message_id.filter(|_| *id_pid == pid);
         // Sampling (see `sampling.rs`): a discardable tree that is not a hit is added to the
         // client's tree aggregator instead of sent, and needs no message ID. This thread's
         // buffer keeps its capacity, so that path allocates nothing for names seen before. The

@@ -85,3 +85,28 @@ fn with_client_of_the_same_client_records_into_the_open_tree() {
     assert_eq!(trees.len(), 1);
     assert_eq!(names(&trees[0]), ["inside"]);
 }
+
+/// A guard of the outer tree moved into the closure and dropped there ends the outer
+/// transaction, in the outer client's tree: the tree is sent, and the thread's later trees
+/// are trees of their own, not nested in one that never ends.
+#[test]
+fn an_outer_guard_dropped_inside_another_clients_with_client_ends_the_outer_tree() {
+    let (order, order_sink) = memory_client("nested-moved-order");
+    let (audit, audit_sink) = memory_client("nested-moved-audit");
+    with_client(&order, || {
+        let t = transaction!("URL", "/order");
+        event!("Order", "before");
+        with_client(&audit, move || {
+            event!("Audit", "inside");
+            drop(t);
+        });
+        drop(transaction!("URL", "/next"));
+    });
+    let orders = sent_trees(&order, &order_sink);
+    let audits = sent_trees(&audit, &audit_sink);
+    let roots: Vec<&str> = orders.iter().map(|t| t.root.name()).collect();
+    assert_eq!(roots, ["/order", "/next"], "the outer tree never ended");
+    assert_eq!(names(&orders[0]), ["before"]);
+    assert_eq!(audits.len(), 1);
+    assert_eq!(audits[0].root.name(), "inside");
+}
