@@ -76,6 +76,8 @@ pub(crate) const ENTRY_BUDGETS_SPENT: &str = "ocelot_report_entry_budgets_spent"
 pub(crate) const SEALED_REPORT_HITS: &str = "ocelot_sealed_report_cache_hits";
 /// Sealed hours' reports read from the store and parsed (counter).
 pub(crate) const SEALED_REPORT_LOADS: &str = "ocelot_sealed_report_cache_loads";
+/// Parsed sealed reports dropped to stay within the budget (counter).
+pub(crate) const SEALED_REPORT_EVICTIONS: &str = "ocelot_sealed_report_cache_evictions";
 /// Estimated heap bytes of the parsed sealed reports kept (gauge).
 pub(crate) const SEALED_REPORT_BYTES: &str = "ocelot_sealed_report_cache_bytes";
 /// The collector's current hour index, `epoch_ms / 3_600_000` (gauge).
@@ -326,6 +328,12 @@ impl OcelotFigures {
             SEALED_REPORT_LOADS,
             "Sealed hours' reports read from the store and parsed, for pages and the API.",
             c.sealed_reports.loads,
+        )?;
+        counter(
+            e,
+            SEALED_REPORT_EVICTIONS,
+            "Parsed sealed reports dropped to stay within web.sealed_report_cache_mib: many while pages are read, and the budget is too small for the hours viewed.",
+            c.sealed_reports.evictions,
         )?;
         gauge(
             e,

@@ -874,9 +874,11 @@ pub fn global() -> Option<&'static Client> {
 /// A tree belongs to the client that started its root. Called inside a transaction of
 /// another client, `f` records into trees of `client`'s own (its first transaction or event
 /// starts one), and the outer tree is neither given to `client` nor split: it goes on after
-/// `f` as if `f` had recorded nothing. A transaction `f` leaves open (a guard kept past it)
-/// ends, with its tree, when `with_client` returns. Called inside a transaction of the same
-/// client, `f` records into that transaction's tree, as nested code does.
+/// `f` as if `f` had recorded nothing; in that case a transaction `f` leaves open (a guard
+/// kept past it) ends, with its tree, when `with_client` returns, and a guard of the outer
+/// tree moved into `f` and dropped there ends its transaction in the outer tree. Called
+/// inside a transaction of the same client, or outside any, `f` records as code without
+/// `with_client` would, into the thread's tree.
 pub fn with_client<R>(client: &Client, f: impl FnOnce() -> R) -> R {
     tree_builder::with_bound(client, f)
 }
