@@ -263,10 +263,12 @@ fn unit_label(unit: &str) -> String {
 }
 
 /// `12 ms`, `3 count`, `45%`.
+/// `value` as a tooltip says it: with its unit, except a count's, which the chart's title
+/// names ("Transactions per minute": `:05: 40`, not `:05: 40 count`).
 fn with_unit(value: f64, unit: &str) -> String {
     match unit {
         "%" => format!("{}%", format_number(value)),
-        "" => format_number(value),
+        "" | "count" => format_number(value),
         _ => format!("{} {unit}", format_number(value)),
     }
 }
@@ -1075,7 +1077,7 @@ mod tests {
         values[5] = 40.0;
         let svg = wide(bar_chart("Failures", "count", &values));
         assert_eq!(svg.matches("<rect").count(), 60);
-        assert!(svg.contains("<title>:05: 40 count</title>"));
+        assert!(svg.contains("<title>:05: 40</title>"));
     }
 
     #[test]
@@ -1084,7 +1086,7 @@ mod tests {
         values[17] = 30.0;
         let svg = wide(hourly_bar_chart("Per hour", "count", &values));
         assert_eq!(svg.matches("<rect").count(), HOURS);
-        assert!(svg.contains("<title>17:00: 30 count</title>"));
+        assert!(svg.contains("<title>17:00: 30</title>"));
         assert!(svg.contains(">21:00<") && svg.contains(">23:00<"), "{svg}");
         let mut p95 = [f64::NAN; HOURS];
         p95[3] = 12.0;

@@ -97,14 +97,11 @@ async fn a_names_charts_draw_yesterday_and_a_week_ago_in_both_drawings() {
     let page = ok_page(app(), &uri("type=URL&name=/pay&compare=on")).await;
     for svg in drawings(&page, "Transactions per minute") {
         let tips = tooltips(&svg);
-        assert!(
-            tips.contains(&":05: 3 count"),
-            "the hour's own bar: {tips:?}"
-        );
-        assert!(tips.contains(&"yesterday at :05: 7 count"), "{tips:?}");
-        assert!(tips.contains(&"yesterday at :06: 2 count"), "{tips:?}");
-        assert!(tips.contains(&"a week ago at :05: 11 count"), "{tips:?}");
-        assert!(tips.contains(&"a week ago at :06: 0 count"), "{tips:?}");
+        assert!(tips.contains(&":05: 3"), "the hour's own bar: {tips:?}");
+        assert!(tips.contains(&"yesterday at :05: 7"), "{tips:?}");
+        assert!(tips.contains(&"yesterday at :06: 2"), "{tips:?}");
+        assert!(tips.contains(&"a week ago at :05: 11"), "{tips:?}");
+        assert!(tips.contains(&"a week ago at :06: 0"), "{tips:?}");
         // Dashed, in the legend, and drawn once each.
         assert_eq!(svg.matches(r#"class="legend-sample""#).count(), 2, "{svg}");
         assert!(svg.contains(">yesterday</text>") && svg.contains(">a week ago</text>"));
@@ -130,7 +127,7 @@ async fn a_names_charts_draw_yesterday_and_a_week_ago_in_both_drawings() {
     // Failures are not compared; two days before is never drawn.
     let [failures, _] = drawings(&page, "Failures per minute");
     assert!(!failures.contains("yesterday"));
-    assert!(!page.contains(": 5 count") && !page.contains(" 90 ms"));
+    assert!(!page.contains(": 5</title>") && !page.contains(" 90 ms"));
 }
 
 #[tokio::test]
@@ -139,9 +136,9 @@ async fn a_types_charts_add_up_its_names_in_the_earlier_hours() {
     let [wide, narrow] = drawings(&page, "Transactions per minute");
     for svg in [&wide, &narrow] {
         let tips = tooltips(svg);
-        assert!(tips.contains(&":05: 4 count"), "{tips:?}");
-        assert!(tips.contains(&"yesterday at :05: 7 count"), "{tips:?}");
-        assert!(tips.contains(&"a week ago at :05: 11 count"), "{tips:?}");
+        assert!(tips.contains(&":05: 4"), "{tips:?}");
+        assert!(tips.contains(&"yesterday at :05: 7"), "{tips:?}");
+        assert!(tips.contains(&"a week ago at :05: 11"), "{tips:?}");
     }
     let [durations, _] = drawings(&page, "Duration per minute");
     assert!(tooltips(&durations).contains(&"avg yesterday at :05: 40 ms"));
@@ -162,7 +159,7 @@ async fn earlier_hours_without_the_selection_draw_nothing() {
     let page = ok_page(app(), &uri("ip=10.0.0.1&type=URL&name=/pay&compare=on")).await;
     let [wide, _] = drawings(&page, "Transactions per minute");
     let tips = tooltips(&wide);
-    assert!(tips.contains(&"yesterday at :05: 7 count"), "{tips:?}");
+    assert!(tips.contains(&"yesterday at :05: 7"), "{tips:?}");
     assert!(!tips
         .iter()
         .any(|tip| tip.starts_with("yesterday at :06: 2")));
@@ -170,10 +167,7 @@ async fn earlier_hours_without_the_selection_draw_nothing() {
     assert!(!page.contains("no data the same hour"));
     // A week before, the domain has no reports a day or a week earlier.
     let page = ok_page(app(), "/t?domain=shop&hour=2026111507&type=URL&compare=on").await;
-    assert!(
-        page.contains(">:05: 11 count<"),
-        "the week before's own bars"
-    );
+    assert!(page.contains(">:05: 11<"), "the week before's own bars");
     assert!(!page.contains("legend-sample"));
     assert!(page.contains("no data the same hour yesterday or a week ago"));
 }
@@ -231,9 +225,9 @@ async fn the_event_board_compares_its_counts() {
     let page = ok_page(app(), &uri).await;
     for svg in drawings(&page, "Events per minute") {
         let tips = tooltips(&svg);
-        assert!(tips.contains(&":05: 3 count"), "{tips:?}");
-        assert!(tips.contains(&"yesterday at :05: 7 count"), "{tips:?}");
-        assert!(tips.contains(&"a week ago at :05: 11 count"), "{tips:?}");
+        assert!(tips.contains(&":05: 3"), "{tips:?}");
+        assert!(tips.contains(&"yesterday at :05: 7"), "{tips:?}");
+        assert!(tips.contains(&"a week ago at :05: 11"), "{tips:?}");
         assert_eq!(svg.matches(r#"class="legend-sample""#).count(), 2);
     }
     let [failures, _] = drawings(&page, "Failed events per minute");
@@ -242,8 +236,8 @@ async fn the_event_board_compares_its_counts() {
     // A type adds up its names; off by default, with the link to turn it on.
     let uri = format!("/e?domain=shop&hour={HOUR_LABEL}&type=Cache&compare=on");
     let [wide, _] = drawings(&ok_page(app(), &uri).await, "Events per minute");
-    assert!(tooltips(&wide).contains(&":05: 4 count"));
-    assert!(tooltips(&wide).contains(&"yesterday at :05: 7 count"));
+    assert!(tooltips(&wide).contains(&":05: 4"));
+    assert!(tooltips(&wide).contains(&"yesterday at :05: 7"));
     let page = ok_page(app(), &uri.replace("&compare=on", "&sort=fail")).await;
     assert!(!page.contains("legend-sample"));
     assert!(

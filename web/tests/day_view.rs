@@ -313,7 +313,7 @@ async fn the_day_board_shows_the_day_and_its_links_keep_the_day() {
     assert!(html.contains("Transactions per hour"));
     assert!(html.contains("Duration per hour"));
     assert!(!html.contains("per minute"));
-    assert!(html.contains("17:00: 30 count"), "hour 17's bar");
+    assert!(html.contains("17:00: 30</title>"), "hour 17's bar");
     assert!(html.contains(&format!(
         r#"href="/t?domain=shop&amp;day={DAY_LABEL}&amp;ip=10.0.0.1&amp;type=URL&amp;sort=p95&amp;name=%2Fpay""#
     )));

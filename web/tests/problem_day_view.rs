@@ -410,8 +410,8 @@ async fn the_day_board_charts_each_category_by_hour_and_keeps_the_day() {
     assert!(!html.contains("per minute"), "{html}");
     assert!(html.contains("<th>Per hour</th>"));
     // Hour 1's errors: 50 failed /pay; hour 17's long SQL: 7.
-    assert!(html.contains("<title>01:00: 50 count</title>"), "{html}");
-    assert!(html.contains("<title>17:00: 7 count</title>"), "{html}");
+    assert!(html.contains("<title>01:00: 50</title>"), "{html}");
+    assert!(html.contains("<title>17:00: 7</title>"), "{html}");
     assert!(html.contains(">100<"), "the day's /pay count");
     assert!(html.contains("116 problems in all"), "{html}");
     assert!(html.contains(&format!(r#"href="/m/shop-0a000001-{}-1""#, DAY * 24 + 1)));
