@@ -86,22 +86,31 @@ fn complete_minutes(elapsed_seconds: f64) -> usize {
     ((elapsed_seconds / 60.0).floor() as usize).min(MINUTES)
 }
 
-/// The first minute of `hour` the collector ran in, by its State report's samples (taken
-/// every few seconds while it runs); `None` when the hour has no State report or it holds
-/// no sample (stored before the collector recorded them, or a source that does not run).
-async fn first_running_minute(state: &AppState, hour: u64) -> Option<usize> {
+/// The minutes of `hour` the collector ran in (bit `m` for minute `m`), by its State
+/// report's samples (taken every few seconds while it runs); `None` when the hour has no
+/// State report or it holds no sample (stored before the collector recorded them, or a
+/// source that does not run).
+async fn running_minutes(state: &AppState, hour: u64) -> Option<u64> {
     let report = state.reports.state(hour).await?;
-    report.sampled_minutes().min().map(usize::from)
+    let bits = report
+        .sampled_minutes()
+        .filter(|&m| m < 64)
+        .fold(0u64, |bits, m| bits | 1 << m);
+    (bits != 0).then_some(bits)
 }
 
-/// `per_minute` with the minutes before `first_running` that counted nothing made NaN, so
-/// the sparkline leaves them out: a server started at 03:20 has no data for 03:00-03:19,
-/// which is not the same as no traffic. A minute before it that did count something
-/// (clients sending trees they had queued while it was down) is still drawn.
-fn absent_before(mut per_minute: Vec<f64>, first_running: Option<usize>) -> Vec<f64> {
-    let first = first_running.unwrap_or(0).min(per_minute.len());
-    for value in &mut per_minute[..first] {
-        if *value == 0.0 {
+/// `per_minute` with the minutes the collector did not run in (`running`, see
+/// [`running_minutes`]) that counted nothing made NaN, so the sparkline leaves them out: a
+/// server started at 03:20, or down from 03:05 to 03:19, has no data for those minutes,
+/// which is not the same as no traffic. Such a minute that did count something (clients
+/// sending trees they had queued while it was down) is still drawn.
+fn absent_while_down(mut per_minute: Vec<f64>, running: Option<u64>) -> Vec<f64> {
+    let Some(running) = running else {
+        return per_minute;
+    };
+    for (m, value) in per_minute.iter_mut().enumerate() {
+        let ran = m < 64 && (running >> m) & 1 == 1;
+        if !ran && *value == 0.0 {
             *value = f64::NAN;
         }
     }
@@ -111,13 +120,13 @@ fn absent_before(mut per_minute: Vec<f64>, first_running: Option<usize>) -> Vec<
 /// One domain's row. Only the entry type is in the overview: a domain on a thousand
 /// machines merges one type of theirs instead of every type. The report is dropped in here
 /// too (freeing a large one takes a while). The sparkline leaves out the minutes before
-/// `first_running` (see [`absent_before`]).
+/// minutes the collector did not run in (see [`absent_while_down`]).
 fn domain_health(
     domain: String,
     overview: DomainOverview,
     query: ViewQuery<'static>,
     minutes_shown: usize,
-    first_running: Option<usize>,
+    running: Option<u64>,
 ) -> DomainHealth {
     let view = overview.entry.as_ref().and_then(|r| {
         let type_ = r.entry_type()?;
@@ -143,7 +152,7 @@ fn domain_health(
                     .map(|m| (m.minute, m.count as f64)),
             );
             values.truncate(minutes_shown);
-            absent_before(values, first_running)
+            absent_while_down(values, running)
         }),
     }
 }
@@ -151,7 +160,7 @@ fn domain_health(
 /// Every domain's row, unhealthy ones first.
 async fn domain_rows(state: &AppState, board: &Board, domains: Vec<String>) -> Vec<DomainHealth> {
     let minutes_shown = complete_minutes(board.elapsed_seconds);
-    let first_running = first_running_minute(state, board.hour).await;
+    let running = running_minutes(state, board.hour).await;
     let query = ViewQuery {
         elapsed_seconds: board.elapsed_seconds,
         ..ViewQuery::default()
@@ -167,7 +176,7 @@ async fn domain_rows(state: &AppState, board: &Board, domains: Vec<String>) -> V
         let state = state.clone();
         tasks.spawn(async move {
             let overview = state.reports.overview(domain.clone(), hour).await;
-            heavy(move || domain_health(domain, overview, query, minutes_shown, first_running))
+            heavy(move || domain_health(domain, overview, query, minutes_shown, running))
         });
     };
     for _ in 0..ROWS_AT_ONCE {
@@ -271,7 +280,7 @@ async fn home(
                                         @if row.per_minute.is_empty() && board.hour == board.current_hour {
                                             span.muted title="The hour's first minute is still under way" { "—" }
                                         } @else if !row.per_minute.is_empty() && row.per_minute.iter().all(|v| v.is_nan()) {
-                                            span.muted title="The collector was not running yet in the minutes shown" { "—" }
+                                            span.muted title="The collector was not running in the minutes shown" { "—" }
                                         } @else {
                                             (sparkline(&row.per_minute))
                                         }
@@ -343,20 +352,26 @@ mod tests {
     }
 
     #[test]
-    fn minutes_before_the_collector_ran_are_absent_unless_they_counted_something() {
-        let shown = |values: Vec<f64>, first| -> Vec<String> {
-            let values = absent_before(values, first);
+    fn minutes_the_collector_did_not_run_in_are_absent_unless_they_counted_something() {
+        let shown = |values: Vec<f64>, running| -> Vec<String> {
+            let values = absent_while_down(values, running);
             values.iter().map(|v| format!("{v}")).collect()
         };
+        // Started in minute 3.
         assert_eq!(
-            shown(vec![0.0, 3.0, 0.0, 0.0, 5.0], Some(3)),
+            shown(vec![0.0, 3.0, 0.0, 0.0, 5.0], Some(!0b111)),
             ["NaN", "3", "NaN", "0", "5"]
+        );
+        // Down in minutes 1 and 2, back in 3.
+        assert_eq!(
+            shown(vec![4.0, 0.0, 2.0, 0.0, 1.0], Some(!0b110)),
+            ["4", "NaN", "2", "0", "1"]
         );
         assert_eq!(shown(vec![0.0, 1.0], None), ["0", "1"], "no State report");
         assert_eq!(
-            shown(vec![0.0, 0.0], Some(40)),
+            shown(vec![0.0, 0.0], Some(1 << 40)),
             ["NaN", "NaN"],
-            "past the line"
+            "before the start"
         );
     }
 }

@@ -99,5 +99,5 @@ async fn a_collector_started_after_the_minutes_shown_draws_no_line() {
     let app = router(AppState::new(Arc::new(common::lookup())).with_reports(Arc::new(reports)));
     let html = common::text(common::get(app, "/").await).await;
     assert_eq!(sparkline_points(&html), None);
-    assert!(html.contains("not running yet"), "{html}");
+    assert!(html.contains("not running in the minutes shown"), "{html}");
 }
