@@ -876,9 +876,10 @@ pub fn global() -> Option<&'static Client> {
 /// starts one), and the outer tree is neither given to `client` nor split: it goes on after
 /// `f` as if `f` had recorded nothing; in that case a transaction `f` leaves open (a guard
 /// kept past it) ends, with its tree, when `with_client` returns, and a guard of the outer
-/// tree moved into `f` and dropped there ends its transaction in the outer tree. Called
-/// inside a transaction of the same client, or outside any, `f` records as code without
-/// `with_client` would, into the thread's tree.
+/// tree moved into `f` acts on the outer tree there: its data, status, `fail` (and the
+/// `Error` event it logs) and its end go to its own transaction. Called inside a transaction
+/// of the same client, or outside any, `f` records as code without `with_client` would, into
+/// the thread's tree.
 pub fn with_client<R>(client: &Client, f: impl FnOnce() -> R) -> R {
     tree_builder::with_bound(client, f)
 }
@@ -914,7 +915,8 @@ mod tests {
     use super::*;
     use crate::process::tests::{another_pid, pretend_pid};
     use crate::{
-        current_message_id, metric_count, transaction, Context, MemorySink, MemoryTransport,
+        current_message_id, event, in_transaction, metric_count, transaction, Context, MemorySink,
+        MemoryTransport,
     };
 
     const WAIT: Duration = Duration::from_secs(5);
@@ -1018,6 +1020,64 @@ mod tests {
             "the child sent its copy under the parent's ID"
         );
         assert_eq!(id.pid, Some(child_pid), "{id}");
+    }
+
+    /// IDs adopted from a caller for the next root (`ctx.adopt()` before the request's root
+    /// starts) wait on the forking thread in both processes, or in a future made before the
+    /// fork. The parent's root is sent under the adopted ID; the child's, whichever way it
+    /// takes the IDs, must be sent under one of its own, still linked to the caller.
+    #[test]
+    fn ids_adopted_for_the_next_root_before_a_fork_name_no_tree_of_the_child() {
+        let marks = tempfile::tempdir().unwrap();
+        let (client, sink) = forkable_client("forked-pending", marks.path());
+        let caller = Context {
+            root_id: "caller-0a000001-490000-1".to_owned(),
+            parent_id: "caller-0a000001-490000-2".to_owned(),
+            child_id: client.next_message_id().to_string(),
+        };
+        let child_pid = another_pid(6);
+        let roots: [fn(); 3] = [
+            || drop(transaction!("URL", "/callee")),
+            || event!("Callee", "leaf"),
+            || drop(Context::for_remote_call("forked-pending-next", "Next.call")),
+        ];
+        for root in roots {
+            with_client(&client, || {
+                let _adopted = caller.clone().adopt();
+                pretend_pid(Some(child_pid));
+                root();
+                pretend_pid(None);
+            });
+        }
+        // A future made in the parent takes the pending IDs with it; the child polls it.
+        let mut future = with_client(&client, || {
+            let _adopted = caller.clone().adopt();
+            Box::pin(in_transaction("URL", "/callee-future", async {}))
+        });
+        pretend_pid(Some(child_pid));
+        let polled = std::future::Future::poll(
+            future.as_mut(),
+            &mut std::task::Context::from_waker(std::task::Waker::noop()),
+        );
+        let child_flushed = client.flush(WAIT);
+        pretend_pid(None);
+        assert!(polled.is_ready() && child_flushed);
+
+        let trees = sink.trees();
+        assert_eq!(trees.len(), 4);
+        for tree in &trees {
+            let header = &tree.header;
+            assert_ne!(
+                header.message_id,
+                caller.child_id,
+                "the child sent {} under the ID its parent adopted",
+                tree.root.name()
+            );
+            let id: MessageId = header.message_id.parse().unwrap();
+            assert_eq!(id.pid, Some(child_pid), "{id}");
+            assert_eq!(header.parent_message_id, caller.parent_id);
+            assert_eq!(header.root_message_id, caller.root_id);
+        }
     }
 
     /// A thread of the parent held the registry's lock and the aggregators' flush lock when

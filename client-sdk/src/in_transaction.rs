@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::client::Client;
-use crate::tree_builder::{with_state, OpenRef, TreeBuilder, PANIC_STATUS};
+use crate::tree_builder::{with_state, AdoptedIds, OpenRef, TreeBuilder, PANIC_STATUS};
 
 /// Runs `future` inside a transaction `type_`/`name`; the transaction ends when the future
 /// completes, with status `Cancelled` if the future is dropped first (for example by
@@ -74,7 +74,7 @@ enum State {
         name: Cow<'static, str>,
         client: Option<Client>,
         /// IDs from [`crate::Context::adopt`] for our root.
-        adopted: Option<crate::Context>,
+        adopted: Option<AdoptedIds>,
     },
     /// The future owns a root tree, swapped in for each poll.
     Root(Box<TreeBuilder>),

@@ -10,7 +10,7 @@ use std::fmt::{self, Debug, Display, Write as _};
 
 use crate::metric_aggregator::Amount;
 use crate::record::Kind;
-use crate::tree_builder::{with_state, ERROR_STATUS};
+use crate::tree_builder::{with_state, ThreadState, ERROR_STATUS};
 
 /// Opens a transaction and returns its [`TransactionGuard`](crate::TransactionGuard); the
 /// transaction ends when the guard drops.
@@ -149,35 +149,38 @@ const MAX_ERROR_CAUSES: usize = 32;
 
 /// Logs an `Error` event and fails the enclosing transaction (`error!`).
 pub fn log_error<E: Error + ?Sized>(err: &E) {
-    with_state(|s| {
-        if s.tree.depth() == 0 && s.client().is_none() {
-            return;
+    with_state(|s| log_error_in(s, err));
+}
+
+/// [`log_error`] on this thread's state `s`, already borrowed.
+pub(crate) fn log_error_in<E: Error + ?Sized>(s: &mut ThreadState, err: &E) {
+    if s.tree.depth() == 0 && s.client().is_none() {
+        return;
+    }
+    let mut data = err.to_string();
+    // At most `MAX_ERROR_CAUSES`: a `source()` chain that loops (an error that names
+    // itself, or two that name each other) would otherwise never end, and grow `data`
+    // until the host runs out of memory.
+    let mut source = err.source();
+    let mut causes = 0;
+    while let Some(cause) = source {
+        if causes == MAX_ERROR_CAUSES {
+            data.push_str("\nCaused by: ...");
+            break;
         }
-        let mut data = err.to_string();
-        // At most `MAX_ERROR_CAUSES`: a `source()` chain that loops (an error that names
-        // itself, or two that name each other) would otherwise never end, and grow `data`
-        // until the host runs out of memory.
-        let mut source = err.source();
-        let mut causes = 0;
-        while let Some(cause) = source {
-            if causes == MAX_ERROR_CAUSES {
-                data.push_str("\nCaused by: ...");
-                break;
-            }
-            data.push_str("\nCaused by: ");
-            data.push_str(&cause.to_string());
-            source = cause.source();
-            causes += 1;
-        }
-        s.log(
-            Kind::Event,
-            Cow::Borrowed("Error"),
-            error_name(err),
-            Cow::Borrowed(ERROR_STATUS),
-            data,
-        );
-        s.fail_innermost(Cow::Borrowed(ERROR_STATUS));
-    });
+        data.push_str("\nCaused by: ");
+        data.push_str(&cause.to_string());
+        source = cause.source();
+        causes += 1;
+    }
+    s.log(
+        Kind::Event,
+        Cow::Borrowed("Error"),
+        error_name(err),
+        Cow::Borrowed(ERROR_STATUS),
+        data,
+    );
+    s.fail_innermost(Cow::Borrowed(ERROR_STATUS));
 }
 
 /// Logs a metric with the given CAT status (`metric_count!`, `metric_duration!`, `metric_sum!`).

@@ -315,6 +315,7 @@ pub(crate) fn factory_without_disk(
 
 /// Opens the marks of the domains [`factory_without_disk`] made factories for, with the
 /// registry unlocked; background threads only.
+#[cfg_attr(loom, allow(dead_code))] // The loom model runs no mark keeper thread.
 fn open_marks(pid: u32) {
     let registry = registry(pid);
     let to_open = match lock_in(registry, pid) {

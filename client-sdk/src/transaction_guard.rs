@@ -5,7 +5,7 @@ use std::error::Error;
 use std::fmt::Display;
 use std::marker::PhantomData;
 
-use crate::tree_builder::{with_state, OpenRef, PANIC_STATUS};
+use crate::tree_builder::{with_state, OpenRef, ThreadState, PANIC_STATUS};
 
 /// An open transaction. Dropping the guard ends it (status success unless set); guards
 /// opened inside it end with it at the latest. A panic unwinding through the guard ends the
@@ -61,8 +61,18 @@ impl TransactionGuard {
     /// event with the error and its `source()` chain.
     pub fn fail<E: Error + ?Sized>(&self, err: &E) {
         let Some(open) = self.open else { return };
-        crate::macros::log_error(err);
-        with_state(|s| s.set_status(open, crate::macros::error_name(err)));
+        let fail = |s: &mut ThreadState| {
+            crate::macros::log_error_in(s, err);
+            s.set_status(open, crate::macros::error_name(err));
+        };
+        with_state(|s| {
+            // The event goes to the tree that holds this transaction, which `with_client`
+            // may have set aside while the guard is used inside it. A transaction that has
+            // ended still logs its error where the thread records now.
+            if s.in_tree_of(open, fail).is_none() {
+                fail(s);
+            }
+        });
     }
 }
 

@@ -109,6 +109,13 @@ impl TreeBuilder {
         self.open.len()
     }
 
+    /// Whether `open` is still open in this tree.
+    fn holds(&self, open: OpenRef) -> bool {
+        self.open
+            .get(open.depth)
+            .is_some_and(|o| o.serial == open.serial)
+    }
+
     /// Fresh copies of the open transactions, starting at `now_us`, with the status and data
     /// the application gave them: how they go on in the next part of a cut tree.
     fn continuation(&self, now_us: u64) -> Vec<Record> {
@@ -142,12 +149,21 @@ impl TreeBuilder {
     }
 }
 
+/// IDs adopted from a caller for a root not started yet, and the process that adopted them.
+/// A process forked before the root starts holds a copy: the parent's root is sent under
+/// the adopted ID, and the child's copy takes an ID of its own (see `TreeBuilder::id_pid`).
+#[derive(Debug)]
+pub(crate) struct AdoptedIds {
+    ctx: Context,
+    pid: u32,
+}
+
 pub(crate) struct ThreadState {
     bound: Option<Client>,
     pub(crate) tree: TreeBuilder,
     /// IDs adopted from a caller for the next root, tagged with the serial the
     /// [`crate::AdoptionGuard`] that withdraws them holds.
-    pending: Option<(u64, Context)>,
+    pending: Option<(u64, AdoptedIds)>,
     pub(crate) clock: Clock,
     thread: Option<(u64, Arc<str>)>,
     /// Transactions started on this thread (the low bits of their serials).
@@ -268,8 +284,8 @@ impl ThreadState {
         if depth == 0 {
             self.client()?;
             self.clock.refresh();
-            if let Some((_, ctx)) = self.pending.take() {
-                self.adopt_now(ctx);
+            if let Some((_, adopted)) = self.pending.take() {
+                self.adopt_now(adopted);
             }
         } else if depth >= MAX_NESTING {
             return None;
@@ -289,16 +305,16 @@ impl ThreadState {
         &mut self,
         type_: Text,
         name: Text,
-        adopted: Option<Context>,
+        adopted: Option<AdoptedIds>,
     ) -> Option<OpenRef> {
-        let Some(ctx) = adopted else {
+        let Some(adopted) = adopted else {
             return self.start_transaction(type_, name);
         };
         // The thread's own pending IDs stay for the thread's own next root.
         let thread_pending = self.pending.take();
         let open = self.start_transaction(type_, name);
         if open.is_some() {
-            self.adopt_now(ctx);
+            self.adopt_now(adopted);
         }
         self.pending = thread_pending;
         open
@@ -313,17 +329,18 @@ impl ThreadState {
 
     /// Whether `open` is still open in the tree this thread holds now.
     pub(crate) fn is_open(&self, open: OpenRef) -> bool {
-        self.tree
-            .open
-            .get(open.depth)
-            .is_some_and(|o| o.serial == open.serial)
+        self.tree.holds(open)
     }
 
     /// Ends the transaction `open` and every one opened inside it and still open; nothing if
-    /// it has already ended or is not in this thread's current tree.
+    /// it has already ended or is in neither this thread's current tree nor one that
+    /// [`with_bound`] set aside.
     pub(crate) fn end_transaction(&mut self, open: OpenRef) {
         if !self.is_open(open) {
-            self.end_set_aside(open);
+            // Its guard was moved into a `with_bound` closure and dropped there: ended under
+            // its own client, or its tree would stay open on this thread after the closure,
+            // and every later tree nest in it.
+            self.in_set_aside(open, |s| s.end_transaction(open));
             return;
         }
         let depth = open.depth;
@@ -340,23 +357,36 @@ impl ThreadState {
         }
     }
 
-    /// Ends `open` in a tree [`with_bound`] set aside, if it is open there (its guard was
-    /// moved into the closure and dropped there): ended under its own client, or the tree
-    /// would stay open on this thread after the closure, and every later tree nest in it.
-    fn end_set_aside(&mut self, open: OpenRef) {
-        let Some(i) = self.set_aside.iter().rposition(|(tree, _)| {
-            tree.open
-                .get(open.depth)
-                .is_some_and(|o| o.serial == open.serial)
-        }) else {
-            return;
-        };
+    /// Runs `f` with the tree that holds the open transaction `open` as this thread's tree:
+    /// the current tree, or else one that [`with_bound`] set aside (a guard of it was moved
+    /// into the closure). A set-aside tree is swapped in with the binding its client was
+    /// resolved through, so that what `f` records goes to that tree, and its cuts and its end
+    /// to that client. `None` (and `f` not run) if `open` is open in neither.
+    pub(crate) fn in_tree_of<R>(
+        &mut self,
+        open: OpenRef,
+        f: impl FnOnce(&mut Self) -> R,
+    ) -> Option<R> {
+        if self.is_open(open) {
+            return Some(f(self));
+        }
+        self.in_set_aside(open, f)
+    }
+
+    /// [`ThreadState::in_tree_of`] for a tree that [`with_bound`] set aside only. `f` must not
+    /// set trees aside or restore them: the tree goes back to the slot it was taken from.
+    fn in_set_aside<R>(&mut self, open: OpenRef, f: impl FnOnce(&mut Self) -> R) -> Option<R> {
+        let i = self
+            .set_aside
+            .iter()
+            .rposition(|(tree, _)| tree.holds(open))?;
         let bound = self.set_aside[i].1.clone();
         let inner_bound = std::mem::replace(&mut self.bound, bound);
         std::mem::swap(&mut self.tree, &mut self.set_aside[i].0);
-        self.end_transaction(open);
+        let result = f(self);
         std::mem::swap(&mut self.tree, &mut self.set_aside[i].0);
         self.bound = inner_bound;
+        Some(result)
     }
 
     /// The root of this thread's current tree, if one is open.
@@ -397,8 +427,8 @@ impl ThreadState {
         let mut record = Record::new(kind, type_, name, status, now);
         record.data = data;
         if self.tree.open.is_empty() {
-            if let Some((_, ctx)) = self.pending.take() {
-                self.adopt_now(ctx);
+            if let Some((_, adopted)) = self.pending.take() {
+                self.adopt_now(adopted);
             }
             self.push(record, now);
             self.finish_tree(now);
@@ -426,13 +456,23 @@ impl ThreadState {
         }
     }
 
-    /// The transaction `open`, if it is still open in this thread's current tree.
-    pub(crate) fn transaction_mut(&mut self, open: OpenRef) -> Option<&mut Record> {
-        if !self.is_open(open) {
-            return None;
-        }
-        let index = self.tree.open[open.depth].index;
-        self.tree.records.get_mut(index)
+    /// The tree that holds the open transaction `open`, and the index of its record: this
+    /// thread's current tree, or else one that [`with_bound`] set aside while its closure
+    /// runs (a guard of the outer tree moved into the closure edits its own transaction, not
+    /// one of the closure's client). `None` if it has ended.
+    fn tree_of(&mut self, open: OpenRef) -> Option<(&mut TreeBuilder, usize)> {
+        let tree = if self.tree.holds(open) {
+            &mut self.tree
+        } else {
+            let (tree, _) = self
+                .set_aside
+                .iter_mut()
+                .rev()
+                .find(|(tree, _)| tree.holds(open))?;
+            tree
+        };
+        let index = tree.open[open.depth].index;
+        Some((tree, index))
     }
 
     /// Appends `key=value` (joined with `&`) to the data of the transaction `open`.
@@ -443,9 +483,10 @@ impl ThreadState {
     /// Appends `pairs` (already `k=v&k=v`, joined to existing data with `&`) to the data of
     /// the transaction `open`.
     pub(crate) fn append_data(&mut self, open: OpenRef, pairs: std::fmt::Arguments<'_>) {
-        let Some(record) = self.transaction_mut(open) else {
+        let Some((tree, index)) = self.tree_of(open) else {
             return;
         };
+        let record = &mut tree.records[index];
         let before = record.data.len();
         if before > 0 {
             record.data.push('&');
@@ -456,24 +497,26 @@ impl ThreadState {
             record.data.truncate(before);
         }
         let grown = record.data.len() - before;
-        self.tree.estimated_bytes += grown;
+        tree.estimated_bytes += grown;
     }
 
     /// Sets the status of the transaction `open`, keeping the tree's size (the queue's byte
     /// bound) up to date: a status is the application's string, of any length.
     pub(crate) fn set_status(&mut self, open: OpenRef, status: Text) {
-        let Some(record) = self.transaction_mut(open) else {
+        let Some((tree, index)) = self.tree_of(open) else {
             return;
         };
+        let record = &mut tree.records[index];
         let before = std::mem::replace(&mut record.status, status).len();
         let after = record.status.len();
-        self.tree.estimated_bytes = (self.tree.estimated_bytes + after).saturating_sub(before);
+        tree.estimated_bytes = (tree.estimated_bytes + after).saturating_sub(before);
     }
 
     /// Marks the transaction `open` failed with `status`, unless the application already gave
     /// it a failure status (which says more than the generic one).
     pub(crate) fn fail_transaction(&mut self, open: OpenRef, status: Text) {
-        if let Some(record) = self.transaction_mut(open) {
+        if let Some((tree, index)) = self.tree_of(open) {
+            let record = &mut tree.records[index];
             if record.status == SUCCESS {
                 record.status = status;
             }
@@ -520,12 +563,17 @@ impl ThreadState {
     /// Takes the caller's IDs: now if a tree is open (returns `None`), else for the next root
     /// (returns the serial that [`ThreadState::withdraw_pending`] needs).
     pub(crate) fn adopt(&mut self, ctx: Context) -> Option<u64> {
+        let now_us = self.clock.now_us();
+        let adopted = AdoptedIds {
+            ctx,
+            pid: self.pid.pid(now_us),
+        };
         if self.tree.open.is_empty() {
             let serial = self.next_serial();
-            self.pending = Some((serial, ctx));
+            self.pending = Some((serial, adopted));
             Some(serial)
         } else {
-            self.adopt_now(ctx);
+            self.adopt_now(adopted);
             None
         }
     }
@@ -539,24 +587,28 @@ impl ThreadState {
 
     /// Takes IDs adopted for the next root, for a future that will start that root on
     /// whichever thread polls it first.
-    pub(crate) fn take_pending(&mut self) -> Option<Context> {
-        self.pending.take().map(|(_, ctx)| ctx)
+    pub(crate) fn take_pending(&mut self) -> Option<AdoptedIds> {
+        self.pending.take().map(|(_, adopted)| adopted)
     }
 
     /// With no tree open, gives the IDs adopted for the next root to the tree about to start
     /// (a leaf logged now is that root), so that its ID can be read before it is logged.
     pub(crate) fn adopt_pending_for_leaf(&mut self) {
         if self.tree.open.is_empty() {
-            if let Some((_, ctx)) = self.pending.take() {
-                self.adopt_now(ctx);
+            if let Some((_, adopted)) = self.pending.take() {
+                self.adopt_now(adopted);
             }
         }
     }
 
-    /// Gives the current tree the IDs `ctx` carries.
-    fn adopt_now(&mut self, ctx: Context) {
-        let now_us = self.clock.now_us();
-        self.tree.id_pid = self.pid.pid(now_us);
+    /// Gives the current tree the IDs `adopted` carries. The tree keeps the pid of the
+    /// process that adopted them, not this one's: IDs adopted for the next root before a fork
+    /// name the root the parent starts, and the root a child starts with its copy of them
+    /// gets an ID of its own when it is sent (keeping the caller's parent and root IDs), as a
+    /// tree open at the fork does.
+    fn adopt_now(&mut self, adopted: AdoptedIds) {
+        let AdoptedIds { ctx, pid } = adopted;
+        self.tree.id_pid = pid;
         self.tree.message_id = Some(ctx.child_id);
         self.tree.parent_id = Some(ctx.parent_id);
         self.tree.root_id = Some(ctx.root_id);

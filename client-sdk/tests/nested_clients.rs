@@ -110,3 +110,84 @@ fn an_outer_guard_dropped_inside_another_clients_with_client_ends_the_outer_tree
     assert_eq!(audits.len(), 1);
     assert_eq!(audits[0].root.name(), "inside");
 }
+
+/// A guard of the outer tree moved into the closure edits its own transaction there: its
+/// data and status go to the outer tree, neither lost nor given to the inner client's tree.
+#[test]
+fn an_outer_guard_used_inside_another_clients_with_client_edits_the_outer_transaction() {
+    let (order, order_sink) = memory_client("nested-edit-order");
+    let (audit, audit_sink) = memory_client("nested-edit-audit");
+    with_client(&order, || {
+        let t = transaction!("URL", "/order");
+        let t = with_client(&audit, move || {
+            let _a = transaction!("Audit", "record");
+            t.add_data("order", 42);
+            t.set_status("Declined");
+            t
+        });
+        t.add_data("after", 1);
+    });
+    let orders = sent_trees(&order, &order_sink);
+    let audits = sent_trees(&audit, &audit_sink);
+    assert_eq!(orders.len(), 1);
+    let root = orders[0].root.as_transaction().unwrap();
+    assert_eq!(root.status, "Declined");
+    assert_eq!(root.data, "order=42&after=1");
+    assert_eq!(audits.len(), 1);
+    let audit_root = audits[0].root.as_transaction().unwrap();
+    assert_eq!(
+        (audit_root.status.as_str(), audit_root.data.as_str()),
+        ("0", "")
+    );
+}
+
+/// `fail` on a guard of the outer tree, inside another client's `with_client`, fails the
+/// outer transaction and logs its `Error` event there; the inner client's transaction,
+/// which did not fail, keeps its success status.
+#[test]
+fn an_outer_guard_failed_inside_another_clients_with_client_fails_the_outer_tree() {
+    let (order, order_sink) = memory_client("nested-fail-order");
+    let (audit, audit_sink) = memory_client("nested-fail-audit");
+    with_client(&order, || {
+        let t = transaction!("URL", "/order");
+        with_client(&audit, move || {
+            let _a = transaction!("Audit", "record");
+            event!("Audit", "inside");
+            t.fail(&std::io::Error::other("declined"));
+            drop(t);
+        });
+    });
+    let orders = sent_trees(&order, &order_sink);
+    let audits = sent_trees(&audit, &audit_sink);
+    assert_eq!(orders.len(), 1);
+    let root = orders[0].root.as_transaction().unwrap();
+    assert_eq!(
+        root.status, "std::io::error::Error",
+        "the outer transaction did not fail"
+    );
+    assert_eq!(names(&orders[0]), ["std::io::error::Error"]);
+    assert_eq!(audits.len(), 1);
+    assert_eq!(audits[0].root.as_transaction().unwrap().status, "0");
+    assert_eq!(names(&audits[0]), ["inside"]);
+}
+
+/// A panic unwinding through a guard of the outer tree moved into the closure ends the outer
+/// transaction with status `panic`, as it would outside `with_client`.
+#[test]
+fn an_outer_guard_unwound_inside_another_clients_with_client_ends_the_outer_tree_failed() {
+    let (order, order_sink) = memory_client("nested-panic-order");
+    let (audit, _audit_sink) = memory_client("nested-panic-audit");
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        with_client(&order, || {
+            let t = transaction!("URL", "/order");
+            with_client(&audit, move || {
+                let _t = t;
+                panic!("inside the audit client");
+            });
+        });
+    }));
+    assert!(unwound.is_err());
+    let orders = sent_trees(&order, &order_sink);
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].root.as_transaction().unwrap().status, "panic");
+}
