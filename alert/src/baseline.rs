@@ -109,7 +109,18 @@ pub(crate) struct SeriesKey {
 struct DomainDay {
     day: u64,
     series: HashMap<SeriesKey, Vec<Option<f64>>>,
+    /// Built before the day before was sealed (see [`SEALED_AFTER_MINUTES`]): built again,
+    /// once, when it is.
+    provisional: bool,
 }
+
+/// How long after midnight the day before is taken as sealed. The collector seals an hour
+/// a few minutes after it ends (3 by default, `collector.previous_hour_grace_minutes`);
+/// until then the store holds the last hour's checkpoint, up to a minute short. A baseline
+/// that reads the day before (`days_back` holds 1) and is built earlier, live, is built
+/// again at the first evaluation past this, so that the day's 23:xx minutes are compared
+/// with the whole of yesterday's, as the day's other minutes are.
+pub(crate) const SEALED_AFTER_MINUTES: u64 = 10;
 
 /// Baselines per domain for the day being evaluated.
 #[derive(Debug)]
@@ -134,24 +145,38 @@ impl BaselineCache {
 
     /// Makes sure `domain`'s baselines of `day` exist for every key; builds the missing ones
     /// in one pass over the look-back reports.
+    ///
+    /// `newest_minute` is the newest minute that can have data (live: the last complete
+    /// one; `None` in a replay of the past, whose days are all sealed): a baseline built
+    /// before the day before is sealed is built again once it is ([`SEALED_AFTER_MINUTES`]).
     pub(crate) fn prepare(
         &mut self,
         history: &dyn ReportHistory,
         domain: &str,
         day: u64,
         keys: &[SeriesKey],
+        newest_minute: Option<u64>,
     ) {
+        let provisional = self.config.days_back.contains(&1)
+            && newest_minute.is_some_and(|m| m < day * MINUTES_PER_DAY + SEALED_AFTER_MINUTES);
         let entry = self
             .domains
             .entry(domain.to_owned())
             .or_insert_with(|| DomainDay {
                 day,
                 series: HashMap::new(),
+                provisional,
             });
-        if entry.day != day {
+        if entry.day != day || (entry.provisional && !provisional) {
+            if entry.day == day {
+                // The day before is sealed now: its last hour (and the collector's State
+                // report of it) as written at the seal, not as checkpointed.
+                self.up_days.remove(&day.saturating_sub(1));
+            }
             *entry = DomainDay {
                 day,
                 series: HashMap::new(),
+                provisional,
             };
         }
         let missing: Vec<&SeriesKey> = keys
@@ -422,7 +447,7 @@ mod tests {
             weights: vec![1.0, 1.0],
             smoothing_window_minutes: 0,
         });
-        cache.prepare(&history, "shop", day, &keys);
+        cache.prepare(&history, "shop", day, &keys, None);
         let minute = day * MINUTES_PER_DAY + 10 * 60 + 30;
         // A week back there was no duration to take a mean of: 10 ms alone, not (10 + 0) / 2.
         assert_eq!(cache.value("shop", &keys[0], minute), Some(10.0));

@@ -4,7 +4,8 @@
 //! replay shows exactly what the live engine would have done.
 //!
 //! A minute is evaluated once it is complete and `settle_ms` have passed. Each report is
-//! read once per hour of minutes evaluated, each baseline once per domain and day, and the
+//! read once per hour of minutes evaluated, each baseline once per domain and day (twice
+//! when it reads the day before and was built before that was sealed), and the
 //! kinds of a domain's metrics missing from the first report read in one look-back.
 //!
 //! Minutes the collector was not running in (by its State report, see `up_minutes.rs`)
@@ -219,7 +220,15 @@ impl Engine {
             while hour_start <= last {
                 let hour = hour_start / MINUTES_PER_HOUR;
                 let hour_end = ((hour + 1) * MINUTES_PER_HOUR - 1).min(last);
-                self.evaluate_hour(hour, hour_start, hour_end, history, &up, &mut events);
+                self.evaluate_hour(
+                    hour,
+                    hour_start,
+                    hour_end,
+                    newest_minute,
+                    history,
+                    &up,
+                    &mut events,
+                );
                 hour_start = hour_end + 1;
             }
         }
@@ -227,18 +236,21 @@ impl Engine {
         events
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn evaluate_hour(
         &mut self,
         hour: u64,
         first: u64,
         last: u64,
+        newest_minute: Option<u64>,
         history: &dyn ReportHistory,
         up: &UpMinutes,
         events: &mut Vec<AlertEvent>,
     ) {
         let day = hour * MINUTES_PER_HOUR / MINUTES_PER_DAY;
         for (domain, keys) in &self.baseline_keys {
-            self.baselines.prepare(history, domain, day, keys);
+            self.baselines
+                .prepare(history, domain, day, keys, newest_minute);
         }
         let start = events.len();
         let mut reports: HashMap<(String, ReportKind), Option<Arc<Report>>> = HashMap::new();
@@ -526,6 +538,7 @@ fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ops::Range;
 
     #[test]
     fn a_rule_is_the_same_rule_whatever_the_order_of_its_targets() {
@@ -831,6 +844,69 @@ mod tests {
         let status = &engine.statuses()[0];
         assert_eq!(status.last_time, minute_label(last));
         assert_eq!(status.last_baseline, Some(10.0), "yesterday 23:59 was up");
+    }
+
+    #[test]
+    fn a_baseline_built_before_yesterday_was_sealed_is_built_again_once_it_is() {
+        let set = RuleSet::from_toml_str(
+            "[baseline]\ndays_back = [1]\nweights = [1]\nsmoothing_window_minutes = 0\n\
+             [[rule]]\nid=\"drop\"\ndomain=\"shop\"\nreport=\"metric\"\nname=\"orders\"\n\
+             measure=\"count\"\nbaseline=\"below\"\nmargin_percent=30.0",
+            None,
+        )
+        .unwrap();
+        let day = 20_755;
+        let midnight = day * 24;
+        // Ten orders a minute, the collector up, in `minutes` of `hour`.
+        let store_hour = |stored: &mut crate::MemoryHistory, hour: u64, minutes: Range<u64>| {
+            let orders = metric_report(hour, &[("orders", "C", minutes.clone())]);
+            stored.insert("shop", hour, orders);
+            let mut state = ocelot_analyzer::StateReport::new(hour);
+            for minute in minutes {
+                state.record_queue_depth(hour * 3_600_000 + minute * 60_000, "analyzer-0", 0);
+            }
+            stored.insert_state(state);
+        };
+        let live_hour = |hour: u64| {
+            let mut live = crate::MemoryHistory::new();
+            live.insert("shop", hour, metric_report(hour, &[("orders", "C", 0..60)]));
+            live.cover(hour);
+            live
+        };
+        let mut stored = crate::MemoryHistory::new();
+        store_hour(&mut stored, midnight - 2, 0..60);
+        // Yesterday's last hour as its last checkpoint has it: up to 23:58.
+        store_hour(&mut stored, midnight - 1, 0..59);
+        let mut engine = Engine::new(set);
+        let at = |minute: u64| (midnight * 60 + minute) * 60_000 + 10_000;
+        engine.evaluate(at(1), &crate::Overlay(live_hour(midnight), &stored));
+        assert_eq!(engine.baseline_builds(), 1, "00:01: built for today");
+        // 00:03: the collector seals yesterday's last hour, whole.
+        store_hour(&mut stored, midnight - 1, 0..60);
+        engine.evaluate(at(9), &crate::Overlay(live_hour(midnight), &stored));
+        assert_eq!(engine.baseline_builds(), 1);
+        engine.evaluate(at(11), &crate::Overlay(live_hour(midnight), &stored));
+        assert_eq!(
+            engine.baseline_builds(),
+            2,
+            "built again once yesterday is sealed"
+        );
+        engine.evaluate(at(12), &crate::Overlay(live_hour(midnight), &stored));
+        assert_eq!(engine.baseline_builds(), 2, "and only once");
+        let last = midnight * 60 + MINUTES_PER_DAY - 1;
+        engine.evaluate_minutes(
+            last,
+            last,
+            &crate::Overlay(live_hour(midnight + 23), &stored),
+        );
+        assert_eq!(engine.baseline_builds(), 2);
+        let status = &engine.statuses()[0];
+        assert_eq!(status.last_time, minute_label(last));
+        assert_eq!(
+            status.last_baseline,
+            Some(10.0),
+            "yesterday's 23:59 as sealed, not as checkpointed"
+        );
     }
 
     #[test]
