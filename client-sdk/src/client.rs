@@ -884,6 +884,16 @@ pub fn with_client<R>(client: &Client, f: impl FnOnce() -> R) -> R {
     tree_builder::with_bound(client, f)
 }
 
+/// Makes the current thread one that records nothing: transactions, events and metrics
+/// started on it, through the macros or the `tracing` layer, become no tree (and cost no
+/// message ID). The sender thread is such a thread already. Call it first thing on a
+/// thread a [`Transport`](crate::Transport) starts for itself (an I/O worker, a reconnect
+/// loop) if anything on it may log through `tracing` while `OcelotLayer` is installed:
+/// otherwise each batch it sends would make the next one. It cannot be undone.
+pub fn record_nothing_on_this_thread() {
+    tree_builder::mark_sdk_thread();
+}
+
 /// The address of the interface that routes to the outside world: connecting a UDP socket
 /// sends nothing but makes the kernel pick the source address.
 fn outbound_ipv4() -> Ipv4Addr {

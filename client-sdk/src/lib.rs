@@ -99,9 +99,9 @@ mod tree_aggregator;
 mod tree_builder;
 
 pub use client::{
-    global, init, with_client, Client, ClientBuilder, ShutdownOnDrop, DEFAULT_COLLECTOR_PORT,
-    DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_TREES, DEFAULT_ROUTER_REFRESH,
-    MAX_QUEUE_TREES,
+    global, init, record_nothing_on_this_thread, with_client, Client, ClientBuilder,
+    ShutdownOnDrop, DEFAULT_COLLECTOR_PORT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_QUEUE_BYTES,
+    DEFAULT_QUEUE_TREES, DEFAULT_ROUTER_REFRESH, MAX_QUEUE_TREES,
 };
 pub use context::{
     current_message_id, AdoptionGuard, Context, HEADER_CHILD_ID, HEADER_PARENT_ID, HEADER_ROOT_ID,

@@ -26,6 +26,10 @@ use crate::sampling::Sampling;
 ///
 /// Called only from the sender thread, so implementations may block (briefly: shutdown waits
 /// for the current call).
+///
+/// Nothing the sender thread records becomes a tree, so a transport may log through
+/// `tracing` while `OcelotLayer` is installed; a thread it starts for itself should call
+/// [`crate::record_nothing_on_this_thread`] first.
 pub trait Transport: Send + 'static {
     /// Whether a batch can be sent now, connecting if needed. While this says `false`, trees
     /// stay in the queue (which is bounded; callers drop when it is full).
