@@ -641,6 +641,42 @@ mod tests {
         );
     }
 
+    /// A baseline of the day before alone (weight 1, no smoothing) under a rule on shop's
+    /// `orders` count.
+    fn one_day_baseline_rules() -> RuleSet {
+        RuleSet::from_toml_str(
+            "[baseline]\ndays_back = [1]\nweights = [1]\nsmoothing_window_minutes = 0\n\
+             [[rule]]\nid=\"drop\"\ndomain=\"shop\"\nreport=\"metric\"\nname=\"orders\"\n\
+             measure=\"count\"\nbaseline=\"below\"\nmargin_percent=30.0",
+            None,
+        )
+        .unwrap()
+    }
+
+    /// Stores ten orders a minute of shop's in `minutes` of `hour`, with a State report
+    /// that has the collector up in those minutes.
+    fn store_orders_hour(stored: &mut crate::MemoryHistory, hour: u64, minutes: Range<u64>) {
+        stored.insert(
+            "shop",
+            hour,
+            metric_report(hour, &[("orders", "C", minutes.clone())]),
+        );
+        let mut state = ocelot_analyzer::StateReport::new(hour);
+        for minute in minutes {
+            state.record_queue_depth(hour * 3_600_000 + minute * 60_000, "analyzer-0", 0);
+        }
+        stored.insert_state(state);
+    }
+
+    /// The running collector's open `hour`, watched, with ten orders a minute (no State
+    /// report: the live source hands none over).
+    fn live_orders_hour(hour: u64) -> crate::MemoryHistory {
+        let mut live = crate::MemoryHistory::new();
+        live.insert("shop", hour, metric_report(hour, &[("orders", "C", 0..60)]));
+        live.cover(hour);
+        live
+    }
+
     /// The metric report of `hour` with `(name, status, minutes)` recorded, one record of
     /// data 10 in each minute.
     fn metric_report(hour: u64, metrics: &[(&str, &str, std::ops::Range<u64>)]) -> Report {
@@ -803,42 +839,28 @@ mod tests {
 
     #[test]
     fn a_one_day_baseline_reads_2359_though_the_next_minute_is_in_the_open_hour_at_midnight() {
-        let set = RuleSet::from_toml_str(
-            "[baseline]\ndays_back = [1]\nweights = [1]\nsmoothing_window_minutes = 0\n\
-             [[rule]]\nid=\"drop\"\ndomain=\"shop\"\nreport=\"metric\"\nname=\"orders\"\n\
-             measure=\"count\"\nbaseline=\"below\"\nmargin_percent=30.0",
-            None,
-        )
-        .unwrap();
+        let set = one_day_baseline_rules();
         let day = 20_755;
         let midnight = day * 24;
         // Yesterday's last hours, stored with their State reports: ten orders a minute, the
         // collector up throughout.
         let mut stored = crate::MemoryHistory::new();
         for hour in midnight - 2..midnight {
-            stored.insert("shop", hour, metric_report(hour, &[("orders", "C", 0..60)]));
-            let mut state = ocelot_analyzer::StateReport::new(hour);
-            for minute in 0..60 {
-                state.record_queue_depth(hour * 3_600_000 + minute * 60_000, "analyzer-0", 0);
-            }
-            stored.insert_state(state);
+            store_orders_hour(&mut stored, hour, 0..60);
         }
         // Live at 00:00:10: today's first hour is the running collector's open hour, whose
         // State report the live source does not hand over. The baseline of the day is
         // built now, and kept all day.
-        let live_hour = |hour: u64| {
-            let mut live = crate::MemoryHistory::new();
-            let orders = metric_report(hour, &[("orders", "C", 0..60)]);
-            live.insert("shop", hour, orders);
-            live.cover(hour);
-            live
-        };
         let mut engine = Engine::new(set);
         let first = midnight * 60;
-        engine.evaluate_minutes(first, first, &crate::Overlay(live_hour(midnight), &stored));
+        engine.evaluate_minutes(
+            first,
+            first,
+            &crate::Overlay(live_orders_hour(midnight), &stored),
+        );
         assert_eq!(engine.baseline_builds(), 1);
         let last = first + MINUTES_PER_DAY - 1;
-        let history = crate::Overlay(live_hour(midnight + 23), &stored);
+        let history = crate::Overlay(live_orders_hour(midnight + 23), &stored);
         engine.evaluate_minutes(last, last, &history);
         assert_eq!(engine.baseline_builds(), 1);
         let status = &engine.statuses()[0];
@@ -848,56 +870,34 @@ mod tests {
 
     #[test]
     fn a_baseline_built_before_yesterday_was_sealed_is_built_again_once_it_is() {
-        let set = RuleSet::from_toml_str(
-            "[baseline]\ndays_back = [1]\nweights = [1]\nsmoothing_window_minutes = 0\n\
-             [[rule]]\nid=\"drop\"\ndomain=\"shop\"\nreport=\"metric\"\nname=\"orders\"\n\
-             measure=\"count\"\nbaseline=\"below\"\nmargin_percent=30.0",
-            None,
-        )
-        .unwrap();
+        let set = one_day_baseline_rules();
         let day = 20_755;
         let midnight = day * 24;
-        // Ten orders a minute, the collector up, in `minutes` of `hour`.
-        let store_hour = |stored: &mut crate::MemoryHistory, hour: u64, minutes: Range<u64>| {
-            let orders = metric_report(hour, &[("orders", "C", minutes.clone())]);
-            stored.insert("shop", hour, orders);
-            let mut state = ocelot_analyzer::StateReport::new(hour);
-            for minute in minutes {
-                state.record_queue_depth(hour * 3_600_000 + minute * 60_000, "analyzer-0", 0);
-            }
-            stored.insert_state(state);
-        };
-        let live_hour = |hour: u64| {
-            let mut live = crate::MemoryHistory::new();
-            live.insert("shop", hour, metric_report(hour, &[("orders", "C", 0..60)]));
-            live.cover(hour);
-            live
-        };
         let mut stored = crate::MemoryHistory::new();
-        store_hour(&mut stored, midnight - 2, 0..60);
+        store_orders_hour(&mut stored, midnight - 2, 0..60);
         // Yesterday's last hour as its last checkpoint has it: up to 23:58.
-        store_hour(&mut stored, midnight - 1, 0..59);
+        store_orders_hour(&mut stored, midnight - 1, 0..59);
         let mut engine = Engine::new(set);
         let at = |minute: u64| (midnight * 60 + minute) * 60_000 + 10_000;
-        engine.evaluate(at(1), &crate::Overlay(live_hour(midnight), &stored));
+        engine.evaluate(at(1), &crate::Overlay(live_orders_hour(midnight), &stored));
         assert_eq!(engine.baseline_builds(), 1, "00:01: built for today");
         // 00:03: the collector seals yesterday's last hour, whole.
-        store_hour(&mut stored, midnight - 1, 0..60);
-        engine.evaluate(at(9), &crate::Overlay(live_hour(midnight), &stored));
+        store_orders_hour(&mut stored, midnight - 1, 0..60);
+        engine.evaluate(at(9), &crate::Overlay(live_orders_hour(midnight), &stored));
         assert_eq!(engine.baseline_builds(), 1);
-        engine.evaluate(at(11), &crate::Overlay(live_hour(midnight), &stored));
+        engine.evaluate(at(11), &crate::Overlay(live_orders_hour(midnight), &stored));
         assert_eq!(
             engine.baseline_builds(),
             2,
             "built again once yesterday is sealed"
         );
-        engine.evaluate(at(12), &crate::Overlay(live_hour(midnight), &stored));
+        engine.evaluate(at(12), &crate::Overlay(live_orders_hour(midnight), &stored));
         assert_eq!(engine.baseline_builds(), 2, "and only once");
         let last = midnight * 60 + MINUTES_PER_DAY - 1;
         engine.evaluate_minutes(
             last,
             last,
-            &crate::Overlay(live_hour(midnight + 23), &stored),
+            &crate::Overlay(live_orders_hour(midnight + 23), &stored),
         );
         assert_eq!(engine.baseline_builds(), 2);
         let status = &engine.statuses()[0];
