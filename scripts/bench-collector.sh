@@ -33,7 +33,7 @@ for _ in $(seq 50); do
     sleep 0.2
 done
 "$loadgen" loadgen --target "127.0.0.1:$port" --trees "$trees" --rate "$rate" \
-    --connections "$connections" --domains 50 --names 400 --web "http://127.0.0.1:$web" "$@"
+    --connections "$connections" --domains ${DOMAINS:-50} --names ${NAMES:-400} --web "http://127.0.0.1:$web" "$@"
 echo "dropped (nonzero counters):"
 metrics=$(curl -s "127.0.0.1:$web/metrics")
 echo "$metrics" | grep -E '^ocelot_dropped_trees_total' | grep -v ' 0$' || echo "  none"
