@@ -205,10 +205,21 @@ async fn serve_connection(
     let mut partial = 0u64;
     'read: loop {
         let read = tokio::select! {
-            read = stream.read_buf(&mut buf) => read,
-            _ = stop.changed() => break,
+            read = stream.read_buf(&mut buf) => Some(read),
+            _ = stop.changed() => None,
             // Closed to make room for a new connection (see `Open::make_room`).
-            () = served.close.notified() => break,
+            () = served.close.notified() => None,
+        };
+        let Some(read) = read else {
+            if !buf.is_empty() {
+                // Closed by the server inside a frame (a shutdown, or a slot given to a
+                // newcomer): that tree is lost as surely as when the client closes.
+                collector.count_frame_error("truncated");
+                BAD_FRAME_LOG.log(|suppressed| {
+                    tracing::warn!(%peer, offset = decoder.offset(), bytes = buf.len(), suppressed, "closing a connection inside a frame; its partial tree is dropped");
+                });
+            }
+            break;
         };
         match read {
             Ok(0) if !buf.is_empty() => {

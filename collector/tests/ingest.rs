@@ -1130,6 +1130,25 @@ fn a_connection_closed_inside_a_frame_counts_the_lost_tree() {
     server.stop().shutdown();
 }
 
+/// The server closing a connection inside a frame (a shutdown here; a slot given to a
+/// newcomer alike) loses the partial tree as surely as the client closing: counted too.
+#[test]
+fn a_connection_the_server_closes_inside_a_frame_counts_the_lost_tree() {
+    let (collector, server) = serve_without_store(manual_config());
+    let frames = binary_frames();
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    let mut bytes = frames[0].clone();
+    bytes.extend_from_slice(&frames[1][..frames[1].len() / 2]);
+    stream.write_all(&bytes).unwrap();
+    wait_for("the whole tree", || collector.stats().trees_accepted == 1);
+    std::thread::sleep(Duration::from_millis(100));
+    let collector = server.stop();
+    assert_eq!(collector.stats().connections_open, 0);
+    assert_eq!(collector.stats().decode_errors.get("truncated"), Some(&1));
+    drop(stream);
+    collector.shutdown();
+}
+
 #[test]
 fn a_message_id_naming_an_hour_past_the_next_is_analysed_but_not_stored() {
     use ocelot_protocol::{nt1, Header, Message, MessageTree, Transaction};
@@ -1643,6 +1662,8 @@ fn silent_connections_make_room_for_a_sending_client_and_busy_slots_refuse_one()
     });
     assert_eq!(collector.stats().connections_evicted, 1);
     assert_eq!(collector.stats().connections_open, 2);
+    // The evicted connection was inside a frame: that tree is lost, and counted.
+    assert_eq!(collector.stats().decode_errors.get("truncated"), Some(&1));
     drop(idle);
     drop(server.stop());
 }
