@@ -53,6 +53,10 @@ pub(crate) struct IngestBatch {
     /// domains are only ever added to, and a full hour stays full). Bounded by
     /// [`ADMISSIONS_KEPT`].
     admissions: hashbrown::HashMap<(u64, String), Option<Placement>>,
+    /// [`DomainShards::forgotten`] when `admissions` were got: an hour forgotten and
+    /// entered again (a clock set hours ahead, then back) is placed afresh, and answers
+    /// kept from before would send its domains to another thread than the new placement.
+    admissions_forgotten: u64,
 }
 
 /// Frames [`Collector::accept`] counts and skips without closing the connection: `NM1`
@@ -461,6 +465,11 @@ impl Collector {
         // Shard and cap by the key the analyzers file the domain under (`DomainShards`).
         let domain = scan.domain(&frame);
         let key = inner.config.analyzer.domain_key(&domain);
+        let forgotten = inner.domain_shards.forgotten();
+        if forgotten != batch.admissions_forgotten {
+            batch.admissions.clear();
+            batch.admissions_forgotten = forgotten;
+        }
         let admission = match batch.admissions.get(&HourDomain(hour, key)) {
             Some(&admission) => admission,
             None => {
@@ -1209,6 +1218,51 @@ fn over_budget(queued: &AtomicU64, bytes: u64, budget: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ManualClock;
+    use ocelot_protocol::{Header, Message, MessageTree, Transaction};
+
+    #[test]
+    fn a_connection_drops_its_kept_placements_when_a_forgotten_hour_is_placed_afresh() {
+        const HOUR_MS: u64 = 498_703 * 3_600_000;
+        let at = HOUR_MS + 10 * 60_000;
+        let clock = Arc::new(ManualClock::new(at));
+        let config = CollectorConfig {
+            background_ticks: false,
+            analyzer_threads: 2,
+            ..CollectorConfig::default()
+        };
+        let collector = Collector::start(config, None, clock.clone());
+        let frame = |domain: &str, at_ms: u64| {
+            let header = Header {
+                domain: domain.to_owned(),
+                ..Header::default()
+            };
+            let root = Message::Transaction(Transaction::new("URL", "/", at_ms));
+            let mut out = Vec::new();
+            ocelot_protocol::nt1::encode(&MessageTree::new(header, root), &mut out);
+            Bytes::from(out)
+        };
+        // A connection keeps the placement it got for `a`: the hour's first domain.
+        let mut connection = IngestBatch::default();
+        collector.accept(frame("a", at), &mut connection).unwrap();
+        let first = connection.trees[0].shard;
+        collector.dispatch(&mut connection);
+        // The clock is set three hours ahead (the collector forgets the hour), then back:
+        // the hour is placed afresh, another domain first, on the thread `a` had.
+        clock.set(at + 3 * 3_600_000);
+        collector.ingest(frame("b", at + 3 * 3_600_000)).unwrap();
+        clock.set(at);
+        collector.ingest(frame("x", at)).unwrap();
+        collector.accept(frame("a", at), &mut connection).unwrap();
+        let placed = collector.inner.domain_shards.shard_of(498_703, "a");
+        assert_ne!(placed, Some(first), "the hour was placed afresh");
+        assert_eq!(
+            Some(connection.trees[0].shard),
+            placed,
+            "the connection's tree goes where the hour's reports of `a` now are"
+        );
+        collector.dispatch(&mut connection);
+    }
 
     #[test]
     fn the_queue_budget_counts_each_batch_until_the_last_worker_lets_go() {

@@ -21,6 +21,7 @@
 //! a process started after the hour before was sealed plans from that hour's State report.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
 use ocelot_analyzer::OTHERS;
@@ -40,6 +41,10 @@ pub(crate) struct DomainShards {
     max_domains: usize,
     shards: usize,
     hours: Mutex<BTreeMap<u64, HourShards>>,
+    /// How many times hours were forgotten: a connection that keeps the answers it got
+    /// ([`DomainShards::admit`]) drops them when this changes, since a forgotten hour the
+    /// clock goes back into is placed afresh.
+    forgotten: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -74,6 +79,7 @@ impl DomainShards {
             max_domains,
             shards: shards.max(1),
             hours: Mutex::new(BTreeMap::new()),
+            forgotten: AtomicU64::new(0),
         }
     }
 
@@ -108,6 +114,13 @@ impl DomainShards {
             shard,
             folded: domain != OTHERS,
         }
+    }
+
+    /// Changes whenever hours are forgotten: the answers of [`DomainShards::admit`] hold
+    /// until then. (Hours are forgotten when the clock moves past them, long before it
+    /// could come back into one, so a relaxed read sees the change in time.)
+    pub(crate) fn forgotten(&self) -> u64 {
+        self.forgotten.load(Relaxed)
     }
 
     /// The shard that keeps `domain`'s reports in `hour`, if the domain has any there.
@@ -202,7 +215,11 @@ impl DomainShards {
     ) -> &'h mut HourShards {
         if !hours.contains_key(&hour) {
             // A new hour: forget the ones no tree can reach any more.
+            let before = hours.len();
             hours.retain(|h, _| h + HOURS_KEPT > hour);
+            if hours.len() < before {
+                self.forgotten.fetch_add(1, Relaxed);
+            }
             let previous = hour.checked_sub(1).and_then(|h| hours.get(&h));
             let state = HourShards::planned_from(previous, self.shards);
             hours.insert(hour, state);
