@@ -44,6 +44,8 @@ pub(crate) struct CollectorSection {
     pub(crate) worker_queue_mib: u64,
     /// Analyzer threads (domains are spread over them).
     pub(crate) analyzer_threads: usize,
+    /// Threads reading the collector's connections (the async runtime's workers).
+    pub(crate) io_threads: usize,
     /// Seconds between checkpoints of the open hour's reports.
     pub(crate) checkpoint_interval_secs: u64,
     /// Minutes after the hour during which the previous hour still accepts trees.
@@ -67,6 +69,7 @@ impl Default for CollectorSection {
             worker_queue_trees: ocelot_collector::DEFAULT_WORKER_QUEUE_TREES,
             worker_queue_mib: ocelot_collector::DEFAULT_WORKER_QUEUE_BYTES >> 20,
             analyzer_threads: ocelot_collector::default_analyzer_threads(),
+            io_threads: default_io_threads(),
             checkpoint_interval_secs: 60,
             previous_hour_grace_minutes: 3,
             next_hour_early_minutes: 3,
@@ -75,6 +78,17 @@ impl Default for CollectorSection {
                 .max_entries_per_hour,
         }
     }
+}
+
+/// Default `collector.io_threads`: one per four cores, at least one. Reading sockets and
+/// checking frames is about a fifth of what a tree costs the collector (BENCHMARKS.md), so
+/// one thread keeps up with the analyzers of four cores; on two cores a second one only
+/// competed with the analyzers and the store writer for the CPU (more trees dropped at
+/// 300 k/s in four alternated runs of four, twenty-third session).
+pub(crate) fn default_io_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .div_ceil(4)
 }
 
 /// `[web]`
@@ -209,7 +223,7 @@ impl Config {
         let c = &self.collector;
         let s = &self.store;
         let max_threads = ocelot_collector::MAX_ANALYZER_THREADS as u64;
-        let ranges: [(&str, u64, u64, u64); 14] = [
+        let ranges: [(&str, u64, u64, u64); 15] = [
             (
                 "collector.max_frame_bytes",
                 c.max_frame_bytes as u64,
@@ -246,6 +260,7 @@ impl Config {
                 1,
                 max_threads,
             ),
+            ("collector.io_threads", c.io_threads as u64, 1, 64),
             (
                 "collector.checkpoint_interval_secs",
                 c.checkpoint_interval_secs,
@@ -345,6 +360,10 @@ mod tests {
             (
                 "[collector]\nanalyzer_threads = 0",
                 "collector.analyzer_threads = 0: it takes 1 to 16",
+            ),
+            (
+                "[collector]\nio_threads = 0",
+                "collector.io_threads = 0: it takes 1 to 64",
             ),
             (
                 "[collector]\nmax_connections = 0",

@@ -46,6 +46,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.web.listen = addr;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.collector.io_threads)
         .enable_all()
         .thread_name("ocelot-io")
         .build()
