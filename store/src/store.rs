@@ -1,10 +1,11 @@
 //! [`Store`]: the cheap, cloneable handle the collector and the web server share.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -64,6 +65,8 @@ struct Inner {
     disk_use: Mutex<Option<(Instant, Vec<DiskUse>)>>,
     /// Changed whenever an hour's reports change ([`Store::report_generation`]).
     report_generations: ReportGenerations,
+    /// Reports being written now (see [`ReportWriting`]).
+    reports_writing: (Mutex<HashSet<PathBuf>>, Condvar),
 }
 
 /// How long a walk of the store folder answers [`Store::stats`]: a week of a hundred domains
@@ -110,6 +113,7 @@ impl Store {
             closed: AtomicBool::new(false),
             disk_use: Mutex::new(None),
             report_generations: ReportGenerations::new(),
+            reports_writing: Default::default(),
         });
         let store = Store { inner };
         if store.inner.shared.config.retention_days > 0 {
@@ -158,6 +162,7 @@ impl Store {
             closed: AtomicBool::new(true),
             disk_use: Mutex::new(None),
             report_generations: ReportGenerations::new(),
+            reports_writing: Default::default(),
         };
         Ok(Store {
             inner: Arc::new(inner),
@@ -417,6 +422,7 @@ impl Store {
         fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         // Valid names never start with '.', so the temporary name cannot clash.
         let tmp = dir.join(format!(".{name}.{REPORT_EXT}.tmp"));
+        let _writing = ReportWriting::wait(&self.inner.reports_writing, &path);
         let result = (|| -> io::Result<()> {
             let mut out =
                 io::BufWriter::with_capacity(REPORT_WRITE_BUFFER, fs::File::create(&tmp)?);
@@ -657,6 +663,41 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+/// The right to write one report: writers of the same report (clones share a store) take
+/// turns. Sharing its temporary file, the second one's `create` emptied the file the first
+/// was still writing, and both renamed a mix of their bytes into place.
+struct ReportWriting<'a> {
+    writing: &'a (Mutex<HashSet<PathBuf>>, Condvar),
+    path: PathBuf,
+}
+
+impl<'a> ReportWriting<'a> {
+    /// Waits until no one else writes the report at `path`.
+    fn wait(writing: &'a (Mutex<HashSet<PathBuf>>, Condvar), path: &std::path::Path) -> Self {
+        let (paths, turn) = writing;
+        let mut paths = paths.lock().unwrap_or_else(|e| e.into_inner());
+        while paths.contains(path) {
+            paths = turn.wait(paths).unwrap_or_else(|e| e.into_inner());
+        }
+        paths.insert(path.to_path_buf());
+        ReportWriting {
+            writing,
+            path: path.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for ReportWriting<'_> {
+    fn drop(&mut self) {
+        let (paths, turn) = self.writing;
+        paths
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.path);
+        turn.notify_all();
+    }
 }
 
 impl Inner {

@@ -338,3 +338,44 @@ fn an_unreadable_entry_beside_the_domains_does_not_fail_the_listing() {
         "the unreadable entry is counted"
     );
 }
+
+/// Two writers of one report (clones of a store are shared between threads) used the same
+/// temporary file: the second's `create` emptied the file the first was still writing, and
+/// each rename put the other's bytes in place, so a reader saw a mix of both versions.
+#[test]
+fn two_writers_of_one_report_never_leave_a_mix_of_both_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let first: Vec<u8> = vec![b'a'; 100_000];
+    let second: Vec<u8> = vec![b'b'; 100_000];
+    let (halfway_tx, halfway_rx) = std::sync::mpsc::channel();
+    let other = store.clone();
+    let slow = std::thread::spawn({
+        let first = first.clone();
+        move || {
+            other.write_report_with(HOUR, "shop", "transaction", |out| {
+                out.write_all(&first[..50_000])?;
+                out.flush()?;
+                // The other writer comes while this one is halfway.
+                halfway_tx.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                out.write_all(&first[50_000..])
+            })
+        }
+    });
+    halfway_rx.recv().unwrap();
+    store
+        .write_report(HOUR, "shop", "transaction", &second)
+        .unwrap();
+    let slow = slow.join().unwrap();
+    let read = store.read_report(HOUR, "shop", "transaction").unwrap();
+    assert!(
+        read.as_ref() == Some(&first) || read.as_ref() == Some(&second),
+        "a mix of both versions: {} bytes, {} of them 'a'",
+        read.as_ref().map_or(0, Vec::len),
+        read.as_ref()
+            .map_or(0, |r| r.iter().filter(|&&b| b == b'a').count())
+    );
+    slow.unwrap();
+    store.shutdown();
+}
