@@ -24,11 +24,17 @@ pub(crate) struct Shared {
     /// The domains given files in each recent hour, against `max_domains_per_hour` (all
     /// writer threads together; asked only when a writer opens a domain-hour).
     domains: Mutex<BTreeMap<u64, HashSet<String>>>,
+    /// The newest hour whose domains [`Shared::admit_domain`] has forgotten, if any: such
+    /// an hour is counted again from its folder.
+    forgotten_through: AtomicU64,
 }
 
 /// Hours whose domains [`Shared::admit_domain`] remembers: the collector stores the
 /// current hour, the previous one in its grace period and the next one from :57.
 const DOMAIN_HOURS_KEPT: usize = 4;
+
+/// [`Shared::forgotten_through`] while no hour has been forgotten.
+const NOTHING_FORGOTTEN: u64 = u64::MAX;
 
 /// Between two warnings of the same problem: often enough that the log says a disk is still
 /// full, rarely enough that a failing disk does not flood it.
@@ -62,6 +68,7 @@ impl Shared {
             log_after: Default::default(),
             unlogged: Default::default(),
             domains: Mutex::new(BTreeMap::new()),
+            forgotten_through: AtomicU64::new(NOTHING_FORGOTTEN),
         }
     }
 
@@ -71,12 +78,35 @@ impl Shared {
     /// make a folder and files each, until the disk ran out of inodes.
     pub(crate) fn admit_domain(&self, hour: u64, domain: &str) -> bool {
         let mut hours = self.domains.lock().unwrap_or_else(|e| e.into_inner());
-        let domains = hours.entry(hour).or_default();
+        let forgotten = self.forgotten_through.load(Ordering::Relaxed);
+        // An hour forgotten before (an older one than those kept, which IDs may name) is
+        // counted from the domain folders it has, or each time it came back it would take
+        // a whole cap of new domains again.
+        let domains = hours.entry(hour).or_insert_with(|| {
+            if forgotten == NOTHING_FORGOTTEN || hour > forgotten {
+                return HashSet::new();
+            }
+            crate::recovery::read_dir(&self.layout.hour_dir(hour))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|name| crate::layout::validate_name("domain", name).is_ok())
+                .collect()
+        });
         let admitted = domains.contains(domain)
             || (domains.len() < self.config.max_domains_per_hour
                 && domains.insert(domain.to_owned()));
-        while hours.len() > DOMAIN_HOURS_KEPT {
-            hours.pop_first();
+        // The oldest other than `hour`: an old hour that IDs keep naming stays while they do,
+        // rather than having its folders listed again for each of them.
+        while let Some(oldest) = (hours.len() > DOMAIN_HOURS_KEPT)
+            .then(|| hours.keys().copied().find(|&h| h != hour))
+            .flatten()
+        {
+            hours.remove(&oldest);
+            let through = match self.forgotten_through.load(Ordering::Relaxed) {
+                NOTHING_FORGOTTEN => oldest,
+                forgotten => forgotten.max(oldest),
+            };
+            self.forgotten_through.store(through, Ordering::Relaxed);
         }
         admitted
     }

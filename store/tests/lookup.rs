@@ -597,3 +597,49 @@ fn a_duplicate_is_refused_whatever_the_block_and_index_writes_between() {
         assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 40)));
     }
 }
+
+/// The cap remembers the domains of the four newest hours only, and an hour older than
+/// those was forgotten as soon as it was counted: IDs naming past hours (the collector
+/// takes any within retention) could open any number of domains in them.
+#[test]
+fn the_domain_cap_holds_in_an_hour_older_than_the_ones_it_remembers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.max_domains_per_hour = 3;
+    let store = Store::open(config).unwrap();
+    for later in 1..=4 {
+        let i = MessageId {
+            hour: HOUR + later,
+            ..id("d0", 1, 1)
+        };
+        store.append(&i, frame(&i, 10)).unwrap();
+    }
+    let ids: Vec<MessageId> = (0..10).map(|n| id(&format!("d{n}"), 1, 1)).collect();
+    for i in &ids {
+        store.append(i, frame(i, 10)).unwrap();
+    }
+    store.flush().unwrap();
+    let folders = std::fs::read_dir(dir.path().join(HOUR.to_string()))
+        .unwrap()
+        .count();
+    assert_eq!(folders, 3);
+    assert_eq!(store.stats().dropped(DropReason::TooManyDomains), 7);
+    // The newer hours come back and push it out of what the cap remembers; IDs naming it
+    // again find it counted from its folders.
+    for later in 1..=4 {
+        let i = MessageId {
+            hour: HOUR + later,
+            ..id("e0", 1, 1)
+        };
+        store.append(&i, frame(&i, 10)).unwrap();
+    }
+    let late = id("d9", 1, 2);
+    store.append(&late, frame(&late, 10)).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.stats().dropped(DropReason::TooManyDomains), 8);
+    // A domain it took still takes trees.
+    let more = id("d1", 1, 2);
+    store.append(&more, frame(&more, 10)).unwrap();
+    store.flush().unwrap();
+    assert!(store.lookup(&more).unwrap().is_some());
+}
