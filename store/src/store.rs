@@ -571,7 +571,10 @@ impl Store {
             return Ok(0);
         }
         let oldest = now_hour.saturating_sub(days * HOURS_PER_DAY);
-        shared.oldest_hour.fetch_max(oldest, Ordering::Relaxed);
+        // Set, not raised: after a clock set days ahead and corrected, the hours of the
+        // real time are taken again at the next pass instead of refused as expired until a
+        // restart. (What the wrong clock deleted is gone either way.)
+        shared.oldest_hour.store(oldest, Ordering::Relaxed);
         let mut deleted = 0;
         for hour in self.hours()? {
             if hour >= oldest {

@@ -214,6 +214,9 @@ pub(crate) struct Writer {
     next_serial: u64,
     /// Frames queued for this writer (`Store::append` adds, this thread takes off).
     queued: Arc<AtomicUsize>,
+    /// The store's count of hours retention deleted, when this thread last looked for
+    /// domain-hours it holds whose folder is gone (see [`Writer::close_deleted`]).
+    deletions_seen: u64,
 }
 
 impl Writer {
@@ -230,6 +233,7 @@ impl Writer {
             record: Vec::new(),
             next_serial: 0,
             queued,
+            deletions_seen: 0,
         }
     }
 
@@ -252,6 +256,7 @@ impl Writer {
             match received {
                 Ok(Command::Append(frames, source)) => {
                     self.queued.fetch_sub(frames.len(), Ordering::Relaxed);
+                    self.close_deleted();
                     let now = Instant::now();
                     for (id, frame) in &frames {
                         self.append(id, frame, source, now);
@@ -560,6 +565,34 @@ impl Writer {
             self.index_files.forget(dh.serial);
             self.data_files.forget(dh.serial);
             mark_clean(&dh);
+        }
+    }
+
+    /// Forgets the domain-hours this thread holds whose folder retention deleted, once
+    /// after each pass that deleted any. Frames of those hours are refused while the hour
+    /// is past the horizon (and such domain-hours closed at the next tick), but a clock
+    /// set ahead and corrected moves the horizon back, and a frame of the hour then has to
+    /// go to a new folder, not to files that no longer have a name.
+    fn close_deleted(&mut self) {
+        let deletions = self.shared.counters.hours_deleted.load(Ordering::Relaxed);
+        if deletions == self.deletions_seen {
+            return;
+        }
+        self.deletions_seen = deletions;
+        let gone: Vec<_> = self
+            .files
+            .iter()
+            .filter(|(_, dh)| !dh.data_path.exists())
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in gone {
+            if let Some(dh) = self.files.remove(&key) {
+                self.shared
+                    .counters
+                    .drop_frames(DropReason::Expired, dh.pending.len() as u64);
+                self.index_files.forget(dh.serial);
+                self.data_files.forget(dh.serial);
+            }
         }
     }
 
