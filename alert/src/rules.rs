@@ -513,7 +513,11 @@ impl RuleSet {
     /// below this deletes the history baselines need; warn or raise it at start.
     pub fn history_days_needed(&self) -> u32 {
         if self.rules.iter().any(|r| r.condition.uses_baseline()) {
-            self.baseline.days_back.iter().max().map_or(0, |d| d + 1)
+            self.baseline
+                .days_back
+                .iter()
+                .max()
+                .map_or(0, |d| d.saturating_add(1))
         } else {
             0
         }
@@ -887,6 +891,14 @@ mod tests {
         assert_eq!(set.history_days_needed(), 29);
         let unknown = set.rules_with_unknown_domains(&["billing".to_owned()]);
         assert_eq!(unknown[0].id, "pay-errors");
+        // The farthest look-back day a `u32` holds: more history than any store keeps, not
+        // an overflow (nor, wrapped, none at all).
+        let text = format!(
+            "[baseline]\ndays_back = [{}]\nweights = [1]\n{text}",
+            u32::MAX
+        );
+        let set = RuleSet::from_toml_str(&text, None).unwrap();
+        assert_eq!(set.history_days_needed(), u32::MAX);
     }
 
     #[test]
