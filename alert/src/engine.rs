@@ -265,16 +265,20 @@ impl Engine {
                     covered.then(|| Arc::new(Report::empty(kind, domain, hour)))
                 })
             });
-            let series = report.as_deref().map(|r| {
-                let rules = self.rules.rules();
-                rule_series(&rule, rules, r, hour, history, &mut self.metric_kinds)
-            });
+            // No report in an hour nobody watched: Ocelot was down, and its minutes are not
+            // evaluated, as those its State report says it was down in are not (a firing
+            // alert neither resolves over the outage nor fires again after it).
+            let Some(report) = report.as_deref() else {
+                continue;
+            };
+            let rules = self.rules.rules();
+            let series = rule_series(&rule, rules, report, hour, history, &mut self.metric_kinds);
             let key = SeriesKey {
                 scope: rule.scope.clone(),
                 measure: rule.measure,
             };
             for minute in (first..=last).filter(|&m| up.contains(m)) {
-                let value = series.and_then(|s| s[(minute % MINUTES_PER_HOUR) as usize]);
+                let value = series[(minute % MINUTES_PER_HOUR) as usize];
                 let baseline = if rule.condition.uses_baseline() {
                     self.baselines.value(&rule.scope.domain, &key, minute)
                 } else {
@@ -907,6 +911,29 @@ mod tests {
             Some(10.0),
             "yesterday's 23:59 as sealed, not as checkpointed"
         );
+    }
+
+    #[test]
+    fn a_firing_alert_stays_firing_over_an_hour_nobody_watched() {
+        let set = RuleSet::from_toml_str(
+            "[[rule]]\nid=\"surge\"\ndomain=\"shop\"\nreport=\"metric\"\nname=\"orders\"\n\
+             measure=\"sum\"\nabove=5.0",
+            None,
+        )
+        .unwrap();
+        let hour = 498_703;
+        // Orders surge through `hour`; Ocelot is down the whole next hour (nothing stored,
+        // not even a State report) and back for the one after, the surge still on.
+        let mut stored = crate::MemoryHistory::new();
+        store_orders_hour(&mut stored, hour, 0..60);
+        store_orders_hour(&mut stored, hour + 2, 0..60);
+        let mut engine = Engine::new(set);
+        let events = engine.evaluate_minutes(hour * 60, hour * 60 + 179, &stored);
+        let seen: Vec<_> = events.iter().map(|e| (e.kind, e.minute)).collect();
+        // As live, where the restarted server never evaluated the outage: one incident,
+        // still firing; not resolved over the hour without values, then paged again.
+        assert_eq!(seen, [(crate::AlertKind::Fired, hour * 60 + 1)]);
+        assert_eq!(engine.statuses()[0].phase, AlertPhase::Firing);
     }
 
     #[test]

@@ -82,9 +82,9 @@ pub trait ReportHistory: Send + Sync {
 
     /// Whether this source watched `hour`, so that a missing report means *no traffic*
     /// rather than *no data*. Without a report the evaluator then sees counts of 0 (a
-    /// domain that went silent fires its drop rules); otherwise it sees no values (an
-    /// hour Ocelot was not running fires nothing). Baselines skip missing reports either
-    /// way. Default: `false`.
+    /// domain that went silent fires its drop rules); otherwise the hour is not evaluated
+    /// (an hour Ocelot was not running neither fires nor resolves anything). Baselines skip
+    /// missing reports either way. Default: `false`.
     fn covers(&self, hour: u64) -> bool {
         let _ = hour;
         false

@@ -330,6 +330,24 @@ mod tests {
         history
     }
 
+    /// A watched hour in which `shop` has one request, in minute `minute`.
+    fn shop_sends(minute: u64) -> MemoryHistory {
+        use ocelot_protocol::{Header, Message, MessageTree, Transaction};
+        let config = std::sync::Arc::new(ocelot_analyzer::AnalyzerConfig::default());
+        let mut analyzer = ocelot_analyzer::TransactionAnalyzer::new(HOUR, config);
+        let header = Header {
+            domain: "shop".into(),
+            ..Header::default()
+        };
+        let at = HOUR * 3_600_000 + minute * MILLIS_PER_MINUTE;
+        let request = Transaction::new("URL", "/pay", at);
+        analyzer.process(&MessageTree::new(header, Message::Transaction(request)));
+        let mut history = silent();
+        let report = analyzer.reports()["shop"].clone();
+        history.insert("shop", HOUR, crate::Report::Transaction(report));
+        history
+    }
+
     /// Fires `shop-silent` at minute 10 (and leaves `cart-silent` pending), then saves.
     fn fired_and_saved(path: &Path) -> Alerting {
         let mut alerting = Alerting::new(rules(1.0));
@@ -507,9 +525,9 @@ mod tests {
         assert_eq!(alerting.tick(settled(15), &silent()), vec![]);
         assert_eq!(alerting.engine().statuses()[0].phase, AlertPhase::Firing);
 
-        // Traffic is back (the hour unwatched: no value, which counts as good): resolved,
-        // with the incident's start from before the restart, and notified.
-        let events = alerting.tick(settled(16), &MemoryHistory::new());
+        // Traffic is back: resolved, with the incident's start from before the restart, and
+        // notified.
+        let events = alerting.tick(settled(16), &shop_sends(16));
         assert_eq!(events.len(), 1);
         let resolved = &events[0];
         assert_eq!(resolved.kind, crate::AlertKind::Resolved);
