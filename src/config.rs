@@ -84,7 +84,7 @@ impl Default for CollectorSection {
 /// checking frames is about a fifth of what a tree costs the collector (BENCHMARKS.md), so
 /// one thread keeps up with the analyzers of four cores; on two cores a second one only
 /// competed with the analyzers and the store writer for the CPU (more trees dropped at
-/// 300 k/s in four alternated runs of four, twenty-third session).
+/// 300 k/s in six alternated pairs of eight, twenty-third session).
 pub(crate) fn default_io_threads() -> usize {
     std::thread::available_parallelism()
         .map_or(1, usize::from)
