@@ -607,13 +607,17 @@ fn the_domain_cap_holds_in_an_hour_older_than_the_ones_it_remembers() {
     let mut config = common::config(dir.path());
     config.max_domains_per_hour = 3;
     let store = Store::open(config).unwrap();
-    for later in 1..=4 {
-        let i = MessageId {
-            hour: HOUR + later,
-            ..id("d0", 1, 1)
-        };
-        store.append(&i, frame(&i, 10)).unwrap();
-    }
+    // A tree of `domain` in each of the four hours after HOUR.
+    let later_hours = |domain: &str| {
+        for later in 1..=4 {
+            let i = MessageId {
+                hour: HOUR + later,
+                ..id(domain, 1, 1)
+            };
+            store.append(&i, frame(&i, 10)).unwrap();
+        }
+    };
+    later_hours("d0");
     let ids: Vec<MessageId> = (0..10).map(|n| id(&format!("d{n}"), 1, 1)).collect();
     for i in &ids {
         store.append(i, frame(i, 10)).unwrap();
@@ -626,13 +630,7 @@ fn the_domain_cap_holds_in_an_hour_older_than_the_ones_it_remembers() {
     assert_eq!(store.stats().dropped(DropReason::TooManyDomains), 7);
     // The newer hours come back and push it out of what the cap remembers; IDs naming it
     // again find it counted from its folders.
-    for later in 1..=4 {
-        let i = MessageId {
-            hour: HOUR + later,
-            ..id("e0", 1, 1)
-        };
-        store.append(&i, frame(&i, 10)).unwrap();
-    }
+    later_hours("e0");
     let late = id("d9", 1, 2);
     store.append(&late, frame(&late, 10)).unwrap();
     store.flush().unwrap();
