@@ -260,9 +260,11 @@ impl Engine {
             let (domain, kind) = (rule.scope.domain.as_str(), rule.scope.report);
             let report = reports.entry((domain.to_owned(), kind)).or_insert_with(|| {
                 history.report(domain, kind, hour).or_else(|| {
-                    // No report: no traffic if the source watched the hour, else no data.
+                    // No report: no traffic if the source watched the hour, else no data
+                    // (as for a report that is there but cannot be read).
                     let covered = *covered.get_or_insert_with(|| history.covers(hour));
-                    covered.then(|| Arc::new(Report::empty(kind, domain, hour)))
+                    (covered && !history.unreadable(domain, kind, hour))
+                        .then(|| Arc::new(Report::empty(kind, domain, hour)))
                 })
             });
             // No report in an hour nobody watched: Ocelot was down, and its minutes are not

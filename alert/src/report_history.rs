@@ -90,6 +90,14 @@ pub trait ReportHistory: Send + Sync {
         false
     }
 
+    /// Whether the report of `kind` of `domain` in `hour` is there but cannot be read (an
+    /// I/O error, or bytes that do not parse): its figures are unknown, so a watched hour
+    /// does not make it an hour without traffic. Default: `false`.
+    fn unreadable(&self, domain: &str, kind: ReportKind, hour: u64) -> bool {
+        let _ = (domain, kind, hour);
+        false
+    }
+
     /// The collector's State report of `hour`, if there is one: its sampled minutes are
     /// the minutes the collector was running (see [`StateReport::sampled_minutes`]).
     /// Baselines take the minutes it was not running as no data and replay does not
@@ -326,6 +334,16 @@ impl ReportHistory for StoreHistory {
         }
     }
 
+    /// Read again, and not counted again in [`StoreHistory::read_errors`]: asked only of a
+    /// report that [`ReportHistory::report`] did not give, in a watched hour.
+    fn unreadable(&self, domain: &str, kind: ReportKind, hour: u64) -> bool {
+        match self.bytes(domain, kind.as_str(), hour) {
+            Ok(Some(bytes)) => Report::from_json(kind, &bytes).is_err(),
+            Ok(None) => false,
+            Err(()) => true,
+        }
+    }
+
     /// An hour with any domain's report was watched by a collector.
     fn covers(&self, hour: u64) -> bool {
         match &self.source {
@@ -364,6 +382,10 @@ impl<A: ReportHistory, B: ReportHistory> ReportHistory for Overlay<A, B> {
         self.0.covers(hour) || self.1.covers(hour)
     }
 
+    fn unreadable(&self, domain: &str, kind: ReportKind, hour: u64) -> bool {
+        self.0.unreadable(domain, kind, hour) || self.1.unreadable(domain, kind, hour)
+    }
+
     /// `first`'s State report where it has one; else, for an hour `first` watched (the
     /// open hours of a running collector), none: the store's checkpoint of the open hour
     /// is up to a minute old and lacks the newest minutes, which would read as minutes
@@ -386,6 +408,10 @@ impl<T: ReportHistory + ?Sized> ReportHistory for &T {
         (**self).covers(hour)
     }
 
+    fn unreadable(&self, domain: &str, kind: ReportKind, hour: u64) -> bool {
+        (**self).unreadable(domain, kind, hour)
+    }
+
     fn state(&self, hour: u64) -> Option<Arc<StateReport>> {
         (**self).state(hour)
     }
@@ -398,6 +424,10 @@ impl<T: ReportHistory + ?Sized> ReportHistory for Arc<T> {
 
     fn covers(&self, hour: u64) -> bool {
         (**self).covers(hour)
+    }
+
+    fn unreadable(&self, domain: &str, kind: ReportKind, hour: u64) -> bool {
+        (**self).unreadable(domain, kind, hour)
     }
 
     fn state(&self, hour: u64) -> Option<Arc<StateReport>> {

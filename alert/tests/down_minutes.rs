@@ -234,3 +234,18 @@ fn a_state_report_that_does_not_parse_is_a_read_error_and_counts_as_none() {
     );
     assert_eq!(history.read_errors(), 1);
 }
+
+#[test]
+fn a_report_that_does_not_parse_is_no_data_not_an_hour_without_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), true);
+    // The hour is watched (the collector's State report is there), but the domain's own
+    // report is damaged: its figures are unknown, not zero.
+    store
+        .write_report(hour_of(DAY), "shop", "transaction", b"{not json")
+        .unwrap();
+    let history = StoreHistory::new(store);
+    let events = replay(&rules(), &history, hour_of(DAY), hour_of(DAY));
+    assert!(events.is_empty(), "{events:?}");
+    assert_eq!(history.read_errors(), 1);
+}
