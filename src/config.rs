@@ -230,11 +230,12 @@ impl Config {
                 1,
                 u64::MAX,
             ),
+            // The connection slots are a semaphore, which cannot hold more permits.
             (
                 "collector.max_connections",
                 c.max_connections as u64,
                 1,
-                u64::MAX,
+                tokio::sync::Semaphore::MAX_PERMITS as u64,
             ),
             (
                 "collector.partial_frame_mib",
@@ -315,6 +316,15 @@ impl Config {
         if !(sample > 0.0 && sample <= 1.0) {
             anyhow::bail!("web.router_sample = {sample}: it takes a number above 0, at most 1");
         }
+        // Zones run from UTC-12 to UTC+14 (taken as 14 hours either way): seconds outside
+        // (milliseconds, say) would put every PT1 tree months away, out of the hour window,
+        // and drop it.
+        let offset = self.collector.pt1_utc_offset_seconds;
+        if !(-50_400..=50_400).contains(&offset) {
+            anyhow::bail!(
+                "collector.pt1_utc_offset_seconds = {offset}: it takes -50400 to 50400 (UTC-14:00 to UTC+14:00)"
+            );
+        }
         // A negative nice would need privileges, and would put pages before trees.
         let nice = self.web.nice;
         if !(0..=19).contains(&nice) {
@@ -394,6 +404,10 @@ mod tests {
                 "web.username is set but web.password is empty",
             ),
             (
+                "[collector]\npt1_utc_offset_seconds = 28800000",
+                "collector.pt1_utc_offset_seconds = 28800000: it takes -50400 to 50400",
+            ),
+            (
                 "[collector]\nmax_report_entries_per_hour = 10",
                 "collector.max_report_entries_per_hour = 10: it takes at least 1000",
             ),
@@ -402,6 +416,24 @@ mod tests {
             let err = config.check().unwrap_err().to_string();
             assert!(err.contains(named), "{text}: {err}");
         }
+    }
+
+    /// The collector's connection slots are a tokio semaphore, which panics when made with
+    /// more than `Semaphore::MAX_PERMITS`: in the accept task, after the server said it runs,
+    /// so the collector port took connections and never served one.
+    #[test]
+    fn max_connections_is_refused_above_what_the_collector_can_serve() {
+        let config: Config =
+            toml::from_str("[collector]\nmax_connections = 9223372036854775807").unwrap();
+        let err = config.check().unwrap_err().to_string();
+        assert!(
+            err.contains("collector.max_connections = 9223372036854775807: it takes 1 to"),
+            "{err}"
+        );
+        let mut config = Config::default();
+        config.collector.max_connections = tokio::sync::Semaphore::MAX_PERMITS;
+        config.check().unwrap();
+        let _ = tokio::sync::Semaphore::new(config.collector.max_connections.max(1));
     }
 
     #[test]

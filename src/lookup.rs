@@ -30,7 +30,8 @@ pub(crate) fn run(id: &str, data: &Path, decode: DecodeOptions) -> anyhow::Resul
     let id: MessageId = match id.parse() {
         Ok(id) => id,
         Err(e) => {
-            eprintln!("ocelot lookup: {e}");
+            // Not `eprintln!`, which panics when stderr is a closed pipe.
+            let _ = writeln!(std::io::stderr(), "ocelot lookup: {e}");
             return Ok(ExitCode::from(2));
         }
     };
@@ -46,7 +47,11 @@ pub(crate) fn run(id: &str, data: &Path, decode: DecodeOptions) -> anyhow::Resul
     let frame = store.lookup(&id).context("looking up the message")?;
     store.shutdown();
     let Some(frame) = frame else {
-        eprintln!("ocelot lookup: no message {id} in {}", data.display());
+        let _ = writeln!(
+            std::io::stderr(),
+            "ocelot lookup: no message {id} in {}",
+            data.display()
+        );
         return Ok(ExitCode::FAILURE);
     };
     let format = WireFormat::of_body(&frame[4..]).context("stored frame")?;

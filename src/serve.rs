@@ -178,6 +178,16 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
         collector_addr,
     )?;
 
+    // Before the collector serves: a start that fails here must not have read trees that
+    // its clients then count as sent.
+    let rules = if !config.alert.rules.as_os_str().is_empty() {
+        Some(alerts::load_rules(&config.alert.rules)?)
+    } else if with_demo {
+        // So the demo's Alerts page shows rules at work; a rules file replaces them.
+        Some(demo::alert_rules())
+    } else {
+        None
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -187,14 +197,6 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
         collector.clone(),
         stopped(stop_rx.clone()),
     ));
-    let rules = if !config.alert.rules.as_os_str().is_empty() {
-        Some(alerts::load_rules(&config.alert.rules)?)
-    } else if with_demo {
-        // So the demo's Alerts page shows rules at work; a rules file replaces them.
-        Some(demo::alert_rules())
-    } else {
-        None
-    };
     let (alert_log, alert_task) = match rules {
         Some(rules) => {
             let (log, task) = alerts::start(

@@ -40,11 +40,12 @@ const CHECKPOINT_SLACK_S: f64 = 30.0;
 /// Runs `ocelot status` against `url` (`http://host:port`), printing the summary on stdout
 /// (or why the server could not be checked on stderr).
 pub(crate) fn run(url: &str) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
     let status = check(url, SCRAPE_GAP);
     if status.code == EXIT_UNREACHABLE {
-        eprint!("{}", status.text);
+        // Not `eprint!`, which panics (exit 101, not 2) when stderr is a closed pipe.
+        let _ = std::io::stderr().write_all(status.text.as_bytes());
     } else {
-        use std::io::Write as _;
         // Not `print!`, which panics when the reader has gone (`ocelot status | head -3`).
         let mut out = std::io::stdout().lock();
         out.write_all(status.text.as_bytes())?;

@@ -403,6 +403,52 @@ fn a_second_server_on_the_same_data_directory_refuses_to_start_and_touches_nothi
     assert!(stderr.contains("is not a directory"), "{stderr}");
 }
 
+/// A start that fails on its alert rules has taken no tree: the collector served clients
+/// while the rules were read, and the trees it read were lost with the process, though their
+/// clients had sent them. Never accepted, a connection is reset and its client sends again.
+#[test]
+fn a_start_that_fails_on_its_rules_file_has_read_no_tree() {
+    use std::io::Read as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // A pipe: the server reads the rules file when the test writes it, not before.
+    let rules = dir.path().join("rules.toml");
+    let made = std::process::Command::new("mkfifo").arg(&rules).status();
+    assert!(made.unwrap().success());
+    let collector_port = free_port();
+    let config = format!("[alert]\nrules = {:?}\n", rules.display().to_string());
+    let server = common::serve_command(&data, collector_port, free_port(), &config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Opens once the server opens the file to read it.
+    let mut writer = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&rules)
+        .unwrap();
+    let mut client = TcpStream::connect(("127.0.0.1", collector_port)).unwrap();
+    client
+        .write_all(&captured_frames_moved_to_now()[0])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    writer.write_all(b"not [rules\n").unwrap();
+    drop(writer);
+    let out = server.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("loading alert rules"), "{stderr}");
+    // Read by the server, the frame would end in a clean close (EOF) here.
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let read = client.read(&mut [0u8; 16]);
+    assert!(
+        matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "{read:?}"
+    );
+}
+
 #[test]
 fn a_hangup_stops_the_server_cleanly_with_a_final_checkpoint() {
     let dir = tempfile::tempdir().unwrap();

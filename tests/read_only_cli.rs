@@ -97,3 +97,28 @@ fn lookup_reads_pt1_times_at_the_configured_zone_unless_told_otherwise() {
     let beijing = root_ms(&["lookup", id, "--pt1-timezone", "+08:00"]);
     assert_eq!(configured - beijing, 8 * 3_600_000);
 }
+
+/// A stderr nobody reads any more (a closed pipe) is no reason to panic (exit 101): the exit
+/// code still says what went wrong, as scripts and cron read it.
+#[test]
+fn status_and_lookup_keep_their_exit_codes_when_stderr_is_a_closed_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    for (args, code) in [
+        (vec!["status", "--url", url.as_str()], 2),
+        (vec!["lookup", "not-an-id", "--data", "."], 2),
+        (vec!["lookup", "shop-0a000001-498703-1", "--data", "."], 1),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ocelot"))
+            .args(&args)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stderr.take());
+        assert_eq!(child.wait().unwrap().code(), Some(code), "{args:?}");
+    }
+}
