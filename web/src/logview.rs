@@ -320,7 +320,9 @@ impl TimeAxis {
     fn labels(&self) -> Vec<(u64, String)> {
         let mut labels: Vec<(u64, String)> = Vec::new();
         for quarter in 0..=4u64 {
-            let label = format_duration_us(self.span_us * quarter / 4);
+            // In u128: a span near `u64::MAX` µs (a client's duration) times 4 overflows.
+            let us = u128::from(self.span_us) * u128::from(quarter) / 4;
+            let label = format_duration_us(u64::try_from(us).unwrap_or(u64::MAX));
             if labels.last().is_none_or(|(_, previous)| *previous != label) {
                 labels.push((quarter * 25, label));
             }
@@ -729,6 +731,28 @@ mod tests {
             tiny.labels(),
             [(0, "0".to_owned()), (100, "1 µs".to_owned())]
         );
+    }
+
+    /// Durations are client data, up to `u64::MAX` µs: the quarters of such an axis are
+    /// still its quarters.
+    #[test]
+    fn time_axis_labels_of_a_huge_duration_are_its_quarters() {
+        let mut root = Transaction::new("URL", "/", 1_000);
+        root.duration_us = u64::MAX;
+        let axis = TimeAxis::of(&Message::Transaction(root.clone()));
+        // Labels are whole minutes at this size: the µs a quarter rounds off do not show.
+        let quarter = axis.span_us / 4;
+        let quarters: Vec<(u64, String)> = (0..=4u64)
+            .map(|q| (q * 25, format_duration_us(quarter * q)))
+            .collect();
+        assert_eq!(axis.labels(), quarters);
+        let html = render_tree(
+            "shop-7f000001-498703-1",
+            &tree(Message::Transaction(root)),
+            &AnalyzerConfig::default(),
+        )
+        .into_string();
+        assert!(html.contains(&quarters[4].1), "{html}");
     }
 
     #[test]
