@@ -9,11 +9,16 @@
 //! loop; a new hour restarts the sequence at 0, as CAT does.
 //!
 //! Restarts: like CAT's mark file, each domain has `<mark_dir>/<domain>.mark` holding
-//! `hour reserved`, where `reserved` is a sequence number not yet handed out. A starting
-//! process begins at `reserved` if the file's hour is the current hour, and at once writes a
-//! new reservation. Background threads (a mark keeper of the process's, and the sender,
-//! every tick) call [`MessageIdFactory::persist`], which moves the reservation ahead of the counter by
-//! `max(MIN_RESERVE, 2 x IDs drawn since the last persist)`. An ID repeats after a crash only
+//! `hour reserved margin`, where `reserved` is a sequence number not yet handed out and
+//! `margin` how far ahead of the counter it was written. A starting process begins at
+//! `reserved` if the file's hour is the current hour, and at once writes a new reservation.
+//! A file of the hour before reserves nothing in the current one, yet the process before may
+//! have drawn IDs of this hour and died before its next persist: a start there begins at
+//! `margin` (as a mark written before `margin` was, at [`MIN_RESERVE`]), past what the
+//! process before could have drawn in that time. A file of an older hour starts at 0. Background threads (a mark keeper of the
+//! process's, and the sender, every tick) call [`MessageIdFactory::persist`], which moves the
+//! reservation ahead of the counter by `max(MIN_RESERVE, 2 x IDs drawn since the last
+//! persist)`. An ID repeats after a crash only
 //! if a process drew more IDs between two persists than that margin, i.e. more than double its
 //! previous tick's rate, and at least [`MIN_RESERVE`]. Sequence numbers stay small (CAT's
 //! store indexes by sequence number), growing by about the reserve per restart.
@@ -111,7 +116,11 @@ impl MessageIdFactory {
     fn open_locked(dir: &Path, domain: &str, lock: std::fs::File, now_hour: u64) -> Self {
         let path = dir.join(format!("{}.mark", sanitize(domain)));
         let start = match read_mark(&path) {
-            Some((hour, reserved)) if hour == now_hour => reserved,
+            Some((hour, reserved, _)) if hour == now_hour => reserved,
+            // The mark of the hour before: the process before may have drawn IDs of this
+            // hour after the turn and died before its next persist. (One that wrote no
+            // mark in all of the hour before was gone before this hour began.)
+            Some((hour, _, margin)) if hour + 1 == now_hour => margin,
             _ => 0,
         };
         let next = pack(now_hour, start);
@@ -121,7 +130,7 @@ impl MessageIdFactory {
             last_seen: next,
         };
         let reservation = pack(now_hour, start + MIN_RESERVE);
-        if write_mark(&mark.path, reservation) {
+        if write_mark(&mark.path, reservation, MIN_RESERVE) {
             mark.reserved = reservation;
         }
         MessageIdFactory {
@@ -182,7 +191,7 @@ impl MessageIdFactory {
             return;
         }
         let reservation = pack(hour, seq + margin);
-        if write_mark(&mark.path, reservation) {
+        if write_mark(&mark.path, reservation, margin) {
             mark.reserved = reservation;
         }
     }
@@ -216,20 +225,25 @@ fn lock_domain(dir: &Path, domain: &str) -> Option<std::fs::File> {
     Some(file)
 }
 
-fn read_mark(path: &Path) -> Option<(u64, u64)> {
+/// `(hour, reserved, margin)`; a mark without a margin (an older SDK's) says [`MIN_RESERVE`].
+fn read_mark(path: &Path) -> Option<(u64, u64, u64)> {
     let text = std::fs::read_to_string(path).ok()?;
     let mut parts = text.split_whitespace();
     let hour = parts.next()?.parse().ok()?;
     let seq = parts.next()?.parse().ok()?;
-    Some((hour, seq))
+    let margin = (parts.next().and_then(|m| m.parse().ok()))
+        .filter(|&m| m <= SEQ_MASK)
+        .unwrap_or(MIN_RESERVE);
+    Some((hour, seq, margin))
 }
 
-/// Writes `hour seq` through a temporary file and a rename, so a crash never leaves half a
-/// mark behind.
-fn write_mark(path: &Path, packed: u64) -> bool {
+/// Writes `hour seq margin` through a temporary file and a rename, so a crash never leaves
+/// half a mark behind.
+fn write_mark(path: &Path, packed: u64, margin: u64) -> bool {
     let (hour, seq) = unpack(packed);
     let tmp = path.with_extension("mark.tmp");
-    std::fs::write(&tmp, format!("{hour} {seq}\n")).is_ok() && std::fs::rename(&tmp, path).is_ok()
+    std::fs::write(&tmp, format!("{hour} {seq} {margin}\n")).is_ok()
+        && std::fs::rename(&tmp, path).is_ok()
 }
 
 /// One factory per domain for the whole process: two clients of one domain (or a caller
@@ -529,14 +543,52 @@ pub(crate) mod tests {
         }
     }
 
+    /// The hour turns and the process draws IDs of the new hour, then dies before the next
+    /// persist moves the mark into that hour: the mark still names the hour before. Its
+    /// restart in the new hour used to count from 0 again, repeating those IDs.
     #[test]
-    fn a_restart_in_a_later_hour_starts_at_zero() {
+    fn a_restart_just_after_the_hour_turned_never_repeats_an_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = MessageIdFactory::open(Some(dir.path()), "order-service", 500);
+        for i in 1..=60_000 {
+            first.next(500);
+            if i % 20_000 == 0 {
+                first.persist();
+            }
+        }
+        // More than `MIN_RESERVE` in the new hour, fewer than the last tick's margin.
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..25_000 {
+            seen.insert(first.next(501));
+        }
+        // The process dies here, before a persist in hour 501.
+        drop(first);
+        let second = MessageIdFactory::open(Some(dir.path()), "order-service", 501);
+        for _ in 0..1000 {
+            assert!(
+                seen.insert(second.next(501)),
+                "an ID repeated after the restart"
+            );
+        }
+    }
+
+    /// The mark of the hour before reserves nothing in this one: a restart there begins one
+    /// margin in (the process before may have drawn that many before it died). A mark of
+    /// an older hour is of a process gone before this hour began: a restart starts at 0.
+    #[test]
+    fn a_restart_in_the_next_hour_starts_one_margin_in_and_later_at_zero() {
         let dir = tempfile::tempdir().unwrap();
         let first = MessageIdFactory::open(Some(dir.path()), "d", 500);
         first.next(500);
         first.persist();
+        drop(first);
         let second = MessageIdFactory::open(Some(dir.path()), "d", 501);
-        assert_eq!(second.next(501), (501, 0));
+        assert_eq!(second.pid(), None, "the restart owns the mark");
+        assert_eq!(second.next(501), (501, MIN_RESERVE));
+        second.persist();
+        drop(second);
+        let third = MessageIdFactory::open(Some(dir.path()), "d", 503);
+        assert_eq!(third.next(503), (503, 0));
     }
 
     /// Two processes of one app on one host (same domain, IP and mark directory), each
