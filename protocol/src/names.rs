@@ -4,8 +4,9 @@
 
 use std::borrow::Cow;
 
-/// `/order/123/x` -> `/order/{num}/x`: every `/`-separated segment made only of
+/// `/order/123/x` -> `/order/{num}/x`: every segment after a `/` made only of
 /// `0-9 . - ,` becomes `{num}` (the report does this to a tree's first URL transaction).
+/// As in CAT's `UrlParser.format`, the text before the first `/` is kept as it is.
 #[inline]
 pub fn normalize_url(name: &str) -> Cow<'_, str> {
     let numeric_byte = |b: &u8| matches!(b, b'0'..=b'9' | b'.' | b'-' | b',');
@@ -16,13 +17,15 @@ pub fn normalize_url(name: &str) -> Cow<'_, str> {
     let any_numeric = name
         .as_bytes()
         .split(|&b| b == b'/')
+        .skip(1)
         .any(|segment| !segment.is_empty() && segment.iter().all(numeric_byte));
     if !any_numeric {
         return Cow::Borrowed(name);
     }
     let segments: Vec<&str> = name
         .split('/')
-        .map(|s| if numeric(s) { "{num}" } else { s })
+        .enumerate()
+        .map(|(i, s)| if i > 0 && numeric(s) { "{num}" } else { s })
         .collect();
     Cow::Owned(segments.join("/"))
 }
@@ -36,7 +39,7 @@ mod tests {
         assert_eq!(normalize_url("/order/123/x"), "/order/{num}/x");
         assert_eq!(normalize_url("/a/1.5,2-3/b/"), "/a/{num}/b/");
         assert_eq!(normalize_url("/api/v2/order"), "/api/v2/order");
-        assert_eq!(normalize_url("7"), "{num}");
+        assert_eq!(normalize_url("/7"), "/{num}");
         assert_eq!(normalize_url("/-/"), "/{num}/");
         assert_eq!(normalize_url("//a1"), "//a1");
         assert!(matches!(normalize_url("/plain"), Cow::Borrowed(_)));
@@ -44,5 +47,14 @@ mod tests {
             normalize_url("/api/endpoint-17"),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn the_text_before_the_first_slash_is_kept_as_cat_keeps_it() {
+        // CAT's `UrlParser.format` rewrites only a segment that follows a `/`: a name
+        // without a leading slash (a host, a bare number) keeps its first segment.
+        assert_eq!(normalize_url("7"), "7");
+        assert_eq!(normalize_url("10.0.0.1/api/42"), "10.0.0.1/api/{num}");
+        assert!(matches!(normalize_url("10.0.0.1/api"), Cow::Borrowed(_)));
     }
 }

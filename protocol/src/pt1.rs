@@ -72,8 +72,9 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     fn time(&mut self, timestamp_ms: u64) {
-        let local =
-            i64::try_from(timestamp_ms).unwrap_or(i64::MAX - self.offset_ms.abs()) + self.offset_ms;
+        let local = i64::try_from(timestamp_ms)
+            .unwrap_or(i64::MAX)
+            .saturating_add(self.offset_ms);
         self.out.extend_from_slice(format_time(local).as_bytes());
         self.out.push(b'\t');
     }
@@ -462,5 +463,19 @@ mod tests {
         assert_eq!(out, b"a\\tb\\nc\\\\d\\re");
         assert_eq!(unescape(&out), "a\tb\nc\\d\re");
         assert_eq!(unescape(b"C:\\x"), "C:\\x");
+    }
+
+    #[test]
+    fn the_latest_timestamp_encodes_in_a_zone_east_of_utc() {
+        // NT1 carries any u64; a tree decoded from it must encode as PT1 without
+        // overflowing (a panic in debug builds) when the zone is added.
+        for ts in [i64::MAX as u64, u64::MAX] {
+            let tree = MessageTree::new(
+                Header::default(),
+                Message::Event(Leaf::new("E", "n", "0", ts, "")),
+            );
+            let frame = encode_to_bytes(&tree, 8 * 3600);
+            assert!(frame.len() > 4);
+        }
     }
 }
