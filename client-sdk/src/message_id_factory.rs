@@ -230,7 +230,9 @@ fn read_mark(path: &Path) -> Option<(u64, u64, u64)> {
     let text = std::fs::read_to_string(path).ok()?;
     let mut parts = text.split_whitespace();
     let hour = parts.next()?.parse().ok()?;
-    let seq = parts.next()?.parse().ok()?;
+    // A number no counter reaches is a damaged file, read as no mark (`start + MIN_RESERVE`
+    // would overflow on it, in the application's `Client::build`).
+    let seq = parts.next()?.parse().ok().filter(|&s| s <= SEQ_MASK)?;
     let margin = (parts.next().and_then(|m| m.parse().ok()))
         .filter(|&m| m <= SEQ_MASK)
         .unwrap_or(MIN_RESERVE);
@@ -570,6 +572,15 @@ pub(crate) mod tests {
                 "an ID repeated after the restart"
             );
         }
+    }
+
+    #[test]
+    fn a_damaged_mark_naming_a_sequence_past_any_counter_reads_as_no_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("d.mark"), format!("500 {}\n", u64::MAX)).unwrap();
+        let factory = MessageIdFactory::open(Some(dir.path()), "d", 500);
+        assert_eq!(factory.pid(), None, "the mark's owner");
+        assert_eq!(factory.next(500), (500, 0));
     }
 
     /// The mark of the hour before reserves nothing in this one: a restart there begins one
