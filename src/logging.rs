@@ -6,7 +6,7 @@
 //! interval; the rest are counted, and the next line logged says how many were suppressed.
 //! The counters in `/metrics` stay exact either way: logs explain, metrics count.
 
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
@@ -29,7 +29,11 @@ pub(crate) enum LogFormat {
 pub(crate) fn init(format: LogFormat) {
     let filter = match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|err| {
-            eprintln!("ocelot: ignoring RUST_LOG={spec:?} ({err}); using {DEFAULT_FILTER:?}");
+            // Not `eprintln!`, which panics (exit 101) when stderr is a closed pipe.
+            let _ = writeln!(
+                std::io::stderr(),
+                "ocelot: ignoring RUST_LOG={spec:?} ({err}); using {DEFAULT_FILTER:?}"
+            );
             EnvFilter::new(DEFAULT_FILTER)
         }),
         _ => EnvFilter::new(DEFAULT_FILTER),

@@ -113,6 +113,8 @@ fn status_and_lookup_keep_their_exit_codes_when_stderr_is_a_closed_pipe() {
     ] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ocelot"))
             .args(&args)
+            // A filter that does not parse is said on stderr too.
+            .env("RUST_LOG", "shop=[")
             .current_dir(dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
