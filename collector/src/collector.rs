@@ -452,7 +452,19 @@ impl Collector {
                 return if is_skipped(&e) { Ok(()) } else { Err(e) };
             }
         };
-        let now_ms = *batch.now_ms.get_or_insert_with(|| inner.clock.now_ms());
+        let now_ms = match batch.now_ms {
+            Some(now_ms) => now_ms,
+            None => {
+                // Once per read, with the clock: the kept placements hold until hours are
+                // forgotten.
+                let forgotten = inner.domain_shards.forgotten();
+                if forgotten != batch.admissions_forgotten {
+                    batch.admissions.clear();
+                    batch.admissions_forgotten = forgotten;
+                }
+                *batch.now_ms.insert(inner.clock.now_ms())
+            }
+        };
         let Ok(hour) = accept_hour(
             now_ms,
             scan.root_timestamp_ms(),
@@ -465,11 +477,6 @@ impl Collector {
         // Shard and cap by the key the analyzers file the domain under (`DomainShards`).
         let domain = scan.domain(&frame);
         let key = inner.config.analyzer.domain_key(&domain);
-        let forgotten = inner.domain_shards.forgotten();
-        if forgotten != batch.admissions_forgotten {
-            batch.admissions.clear();
-            batch.admissions_forgotten = forgotten;
-        }
         let admission = match batch.admissions.get(&HourDomain(hour, key)) {
             Some(&admission) => admission,
             None => {
