@@ -5,11 +5,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::file_layer::{FileLayer, OsFiles};
+use crate::index_entry::ENTRY_BYTES;
 
 /// CAT's dump analyzer discards sequence numbers above 50 000 000 (reference 2.3). Their
 /// index entries would sit at up to 300 MB into a sparse index file; anything larger could
 /// make a file of terabytes from one hostile ID.
 pub const DEFAULT_MAX_SEQ: u64 = 50_000_000;
+
+/// The largest [`StoreConfig::max_seq`] a store takes; a larger one is lowered to it. The
+/// index entry of every sequence number up to it ends within the largest file offset
+/// (`i64::MAX`), so index positions never overflow. (No file system holds an index file that
+/// large: such entries fail to write, counted as I/O errors.)
+pub const MAX_SEQ_LIMIT: u64 = i64::MAX as u64 / ENTRY_BYTES - 1;
 
 /// Block addresses are 32 bits, so a data file may grow to 4 GiB.
 pub const MAX_DATA_FILE_BYTES: u64 = 1 << 32;
@@ -31,7 +38,8 @@ pub struct StoreConfig {
     pub queue_capacity: usize,
     /// Writer threads; domains are spread over them by a hash (default 1).
     pub writer_threads: usize,
-    /// Largest sequence number stored (default [`DEFAULT_MAX_SEQ`]).
+    /// Largest sequence number stored (default [`DEFAULT_MAX_SEQ`]), at most
+    /// [`MAX_SEQ_LIMIT`] (a larger value is lowered to it).
     pub max_seq: u64,
     /// Largest data file per domain-hour, at most [`MAX_DATA_FILE_BYTES`] (the default).
     pub max_data_file_bytes: u64,

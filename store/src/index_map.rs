@@ -38,6 +38,14 @@ impl IndexMaps {
         self.maps.lock().expect("index map cache poisoned").clear();
     }
 
+    /// Forgets the map of the index file at `path`: the file may have been deleted since.
+    pub(crate) fn forget(&self, path: &Path) {
+        self.maps
+            .lock()
+            .expect("index map cache poisoned")
+            .pop(path);
+    }
+
     /// The entry for `seq` in the index file at `path`; `None` if the file or entry is absent.
     pub(crate) fn entry(&self, path: &Path, seq: u64) -> Result<Option<IndexEntry>, StoreError> {
         let Some(start) = entry_position(seq) else {

@@ -51,7 +51,9 @@ pub use block::{
     decompress_member, deflate_engine, BLOCK_SIZE_BYTES, MAX_BLOCK_BYTES, MAX_FRAME_BYTES,
     RECORD_HEADER_BYTES,
 };
-pub use config::{StoreConfig, DEFAULT_MAX_DOMAINS_PER_HOUR, DEFAULT_MAX_SEQ, MAX_DATA_FILE_BYTES};
+pub use config::{
+    StoreConfig, DEFAULT_MAX_DOMAINS_PER_HOUR, DEFAULT_MAX_SEQ, MAX_DATA_FILE_BYTES, MAX_SEQ_LIMIT,
+};
 pub use data_file::{DATA_HEADER_BYTES, DATA_MAGIC, FORMAT_VERSION};
 pub use error::{AppendError, StoreError};
 pub use file_layer::{FileLayer, OsFiles};

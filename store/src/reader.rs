@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io;
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -15,6 +15,7 @@ use crate::block::{frame_at, BLOCK_SIZE_BYTES};
 use crate::data_file::{self, Record};
 use crate::error::StoreError;
 use crate::frame_id::message_id_of;
+use crate::index_entry::IndexEntry;
 use crate::index_map::IndexMaps;
 use crate::layout::{validate_name, ClientKey, DATA_FILE};
 use crate::shared::{Shared, Warned};
@@ -55,32 +56,47 @@ impl Reader {
             return Ok(None);
         };
         let data_path = dir.join(DATA_FILE);
-        let result = self
-            .block(data_path.clone(), entry.block_address)
-            .and_then(|block| {
-                let corrupt = |reason: String| StoreError::CorruptEntry {
-                    id: id.to_string(),
-                    path: data_path.clone(),
-                    reason,
-                };
-                let range =
-                    frame_at(&block, usize::from(entry.offset_in_block)).map_err(corrupt)?;
-                let frame = block.slice(range);
-                if message_id_of(&frame).as_ref() != Some(id) {
-                    return Err(corrupt(
-                        "the frame there carries another message ID".to_owned(),
-                    ));
-                }
-                Ok(Some(frame))
-            });
-        if let Err(e @ (StoreError::CorruptBlock { .. } | StoreError::CorruptEntry { .. })) =
-            &result
-        {
+        let mut result = self.frame(id, &data_path, entry);
+        if result.as_ref().is_err_and(is_corrupt) {
+            // The map may be of an index file deleted since: retention deletes whole hours,
+            // and a read-only store (`ocelot lookup` beside the server) is never told. Ask
+            // the index file as it is now; only an entry it still holds is corrupt.
+            self.maps.forget(&index_path);
+            match self.maps.entry(&index_path, id.seq)? {
+                None => return Ok(None),
+                Some(now) if now != entry => result = self.frame(id, &data_path, now),
+                Some(_) => {}
+            }
+        }
+        if let Some(e) = result.as_ref().err().filter(|e| is_corrupt(e)) {
             add(&self.shared.counters.corrupt_reads, 1);
             self.shared
                 .warn_throttled(Warned::CorruptRead, || format!("store read failed: {e}"));
         }
         result
+    }
+
+    /// The frame of `id` that `entry` points at in the data file at `data_path`.
+    fn frame(
+        &self,
+        id: &MessageId,
+        data_path: &Path,
+        entry: IndexEntry,
+    ) -> Result<Option<Bytes>, StoreError> {
+        let block = self.block(data_path.to_path_buf(), entry.block_address)?;
+        let corrupt = |reason: String| StoreError::CorruptEntry {
+            id: id.to_string(),
+            path: data_path.to_path_buf(),
+            reason,
+        };
+        let range = frame_at(&block, usize::from(entry.offset_in_block)).map_err(corrupt)?;
+        let frame = block.slice(range);
+        if message_id_of(&frame).as_ref() != Some(id) {
+            return Err(corrupt(
+                "the frame there carries another message ID".to_owned(),
+            ));
+        }
+        Ok(Some(frame))
     }
 
     fn block(&self, path: PathBuf, address: u32) -> Result<Bytes, StoreError> {
@@ -127,4 +143,13 @@ impl Reader {
         }
         Ok(block)
     }
+}
+
+/// Whether `e` says the files do not hold what the index promised (rather than that they
+/// could not be read).
+fn is_corrupt(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::CorruptBlock { .. } | StoreError::CorruptEntry { .. }
+    )
 }

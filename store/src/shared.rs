@@ -58,7 +58,9 @@ impl Warned {
 }
 
 impl Shared {
-    pub(crate) fn new(config: StoreConfig) -> Shared {
+    pub(crate) fn new(mut config: StoreConfig) -> Shared {
+        // Index positions are `seq * 6`: past the limit they overflow.
+        config.max_seq = config.max_seq.min(crate::config::MAX_SEQ_LIMIT);
         Shared {
             layout: Layout::new(config.dir.clone()),
             config,

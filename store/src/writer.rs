@@ -101,6 +101,11 @@ struct DomainHour {
     pending: Vec<(ClientKey, u64, u16)>,
     /// IDs accepted but not in an index file yet: the open block's frames and `unindexed`.
     pending_ids: PendingIds,
+    /// IDs whose index write failed: their trees are in the data file, but their entries
+    /// may be missing or torn until recovery rebuilds them. Still held for the duplicate
+    /// check: a second tree under such an ID would get an entry of its own, which recovery
+    /// keeps (it points at a tree of that ID), and the first tree would be lost.
+    index_failed: PendingIds,
     /// Entries of written blocks whose index writes are still to come: collected over the
     /// blocks of one writer tick, so each client's index file is opened and written once a
     /// tick rather than once per block (see `write_index`).
@@ -130,6 +135,7 @@ impl DomainHour {
             block: Vec::new(),
             pending: Vec::new(),
             pending_ids: PendingIds::default(),
+            index_failed: PendingIds::default(),
             unindexed: Vec::new(),
             index_lens: FastMap::default(),
             block_opened: None,
@@ -359,7 +365,9 @@ impl Writer {
         dh.last_used = now;
         // One probe of the set both checks and claims the ID: a check and then an insert
         // were two, together a fifth of this thread's time outside compression (perf).
-        if is_indexed(&mut self.index_files, dh, client, seq) || !dh.pending_ids.insert(client, seq)
+        if is_indexed(&mut self.index_files, dh, client, seq)
+            || (dh.index_incomplete && dh.index_failed.contains(client, seq))
+            || !dh.pending_ids.insert(client, seq)
         {
             self.shared.counters.drop_frames(DropReason::Duplicate, 1);
             return;
@@ -810,6 +818,9 @@ fn write_index(shared: &Shared, index_files: &mut IndexFiles, dh: &mut DomainHou
         if let Err(e) = write_span(shared, index_files, dh, &entries[i..j], &mut span) {
             add(&shared.counters.io_errors, 1);
             dh.index_incomplete = true;
+            for &(client, seq, _) in &entries[i..j] {
+                dh.index_failed.insert(client, seq);
+            }
             shared.warn_throttled(Warned::IndexWriteFailed, || {
                 format!("store index write failed (rebuilt at next start): {e}")
             });
@@ -818,8 +829,8 @@ fn write_index(shared: &Shared, index_files: &mut IndexFiles, dh: &mut DomainHou
     }
     entries.clear();
     dh.unindexed = entries;
-    // Every written entry leaves the duplicate check (a failed write's too: its tree stays
-    // in the data file, recovery indexes it). What is left is the open block's frames:
+    // Every written entry leaves this set (a failed write's goes to `index_failed`: its tree
+    // stays in the data file, recovery indexes it). What is left is the open block's frames:
     // emptying the set and adding those back is cheaper than a removal per entry.
     dh.pending_ids.clear();
     for &(client, seq, _) in &dh.pending {
@@ -849,9 +860,7 @@ fn write_span(
             .unwrap_or(usize::MAX)
             .min(span_len);
         if existing > 0 {
-            index
-                .file
-                .read_exact_at(&mut span[..existing], position)
+            read_up_to_end(&index.file, &mut span[..existing], position)
                 .map_err(|e| StoreError::io(&index.path, e))?;
         }
     }
@@ -866,6 +875,25 @@ fn write_span(
         .file_layer
         .write_all_at(&index.file, &index.path, position, span)
         .map_err(|e| StoreError::io(&index.path, e))
+}
+
+/// Reads `buf.len()` bytes at `position`, or as many as the file has there: `IndexFile::len`
+/// is past the file's end after a failed write, and the bytes missing past the end are no
+/// entries (`buf`'s zeros). A read that required them all failed every later write that
+/// reached there, until the next recovery.
+fn read_up_to_end(file: &File, mut buf: &mut [u8], mut position: u64) -> io::Result<()> {
+    while !buf.is_empty() {
+        match file.read_at(buf, position) {
+            Ok(0) => break,
+            Ok(n) => {
+                buf = &mut buf[n..];
+                position += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Writes the clean-close marker: the data file length, so the next open can skip the

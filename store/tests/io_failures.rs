@@ -317,3 +317,62 @@ fn a_domain_hour_whose_repair_fails_is_not_repaired_again_for_every_frame() {
     assert_eq!(store.lookup(&last).unwrap(), Some(frame(&last, 100)));
     assert_eq!(store.stats().recovered_files, 1);
 }
+
+/// After an index write failed, the duplicate check no longer held the IDs of that write
+/// and their entries were not (wholly) on disk: a second tree under such an ID was taken,
+/// its entry written fine, and recovery kept that entry (it points at a frame of the ID).
+/// So the second tree won over the first for good.
+#[test]
+fn a_duplicate_is_refused_after_its_first_trees_index_write_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FlakyDisk::default());
+    let store = open_with(dir.path(), &disk);
+    let ids = append_while_index_writes_fail(&store, &disk);
+    for i in &ids {
+        store.append(i, frame(i, 999)).unwrap();
+    }
+    store.flush().unwrap();
+    assert_eq!(store.stats().dropped(DropReason::Duplicate), 10);
+    for i in &ids {
+        assert_ne!(store.lookup(i).unwrap(), Some(frame(i, 999)), "{i}");
+    }
+    store.shutdown(); // not marked clean: the next start rebuilds the index
+    drop(store);
+    let store = open_with(dir.path(), &disk);
+    for i in &ids {
+        assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 100)), "{i}");
+    }
+}
+
+/// A failed index write leaves the writer's idea of the index file's length past its end.
+/// Entries that are not consecutive are written together with the bytes between them,
+/// read first; that read then ran into the end of the file, so every later write of such
+/// entries below the remembered length failed too, until the next recovery.
+#[test]
+fn one_failed_index_write_does_not_fail_later_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FlakyDisk::default());
+    let store = open_with(dir.path(), &disk);
+    disk.index_full.store(true, Ordering::SeqCst);
+    // Even numbers: one span of entries, of which half the bytes reach the file.
+    for s in (0..100).step_by(2) {
+        let i = id("shop", 1, s);
+        store.append(&i, frame(&i, 100)).unwrap();
+    }
+    store.flush().unwrap();
+    let io_errors = store.stats().io_errors;
+    assert!(io_errors >= 1);
+    disk.index_full.store(false, Ordering::SeqCst);
+    // Odd numbers past the written half, two apart: one span with a gap to read.
+    let later: Vec<_> = [61, 63, 71, 73].map(|s| id("shop", 1, s)).to_vec();
+    for pair in later.chunks(2) {
+        for i in pair {
+            store.append(i, frame(i, 100)).unwrap();
+        }
+        store.flush().unwrap();
+    }
+    assert_eq!(store.stats().io_errors, io_errors, "no more failed writes");
+    for i in &later {
+        assert_eq!(store.lookup(i).unwrap(), Some(frame(i, 100)), "{i}");
+    }
+}

@@ -641,3 +641,79 @@ fn the_domain_cap_holds_in_an_hour_older_than_the_ones_it_remembers() {
     store.flush().unwrap();
     assert!(store.lookup(&more).unwrap().is_some());
 }
+
+/// A read-only store keeps index files mapped, and retention in the owner's process does
+/// not tell it when it deletes them: a lookup of a tree of a deleted hour found its entry
+/// in the old map, no data file, and answered "corrupt block" instead of "not found".
+#[test]
+fn a_read_only_store_does_not_call_a_tree_of_a_deleted_hour_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.retention_days = 1;
+    let owner = Store::open(config).unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let hour = ocelot_protocol::hour_of(now_ms as u64);
+    let (a, b) = (
+        MessageId::new("shop", 1, hour, 1),
+        MessageId::new("shop", 1, hour, 2),
+    );
+    // Two blocks, so the reader caches the one of `a` only.
+    for i in [&a, &b] {
+        owner.append(i, frame(i, 10)).unwrap();
+        owner.flush().unwrap();
+    }
+    let reader = Store::open_read_only(common::config(dir.path())).unwrap();
+    assert_eq!(reader.lookup(&a).unwrap(), Some(frame(&a, 10)));
+    assert_eq!(owner.apply_retention(hour + 48).unwrap(), 1);
+    assert_eq!(reader.lookup(&b).unwrap(), None);
+    assert_eq!(reader.stats().corrupt_reads, 0);
+}
+
+/// Truly corrupt data is still reported: an index entry whose data file is gone.
+#[test]
+fn an_index_entry_without_its_data_file_is_still_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let owner = open(dir.path());
+    let i = id("shop", 1, 1);
+    owner.append(&i, frame(&i, 10)).unwrap();
+    owner.shutdown();
+    drop(owner);
+    let domain_dir = dir.path().join(HOUR.to_string()).join("shop");
+    std::fs::remove_file(domain_dir.join("messages.dat")).unwrap();
+    let reader = Store::open_read_only(common::config(dir.path())).unwrap();
+    let looked_up = reader.lookup(&i);
+    assert!(
+        matches!(looked_up, Err(StoreError::CorruptBlock { .. })),
+        "{looked_up:?}"
+    );
+}
+
+/// A `max_seq` near `u64::MAX` made the writer's index arithmetic overflow (a panic that
+/// stopped the writer thread) and the reader's too.
+#[test]
+fn a_max_seq_near_the_top_of_u64_is_lowered_instead_of_overflowing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.max_seq = u64::MAX;
+    let store = Store::open(config).unwrap();
+    for seq in [u64::MAX, u64::MAX - 1, ocelot_store::MAX_SEQ_LIMIT + 1] {
+        let i = id("shop", 1, seq);
+        assert_eq!(
+            store.append(&i, frame(&i, 0)),
+            Err(AppendError::SeqTooLarge {
+                seq,
+                max: ocelot_store::MAX_SEQ_LIMIT
+            })
+        );
+    }
+    let small = id("shop", 1, 5);
+    store.append(&small, frame(&small, 10)).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.lookup(&small).unwrap(), Some(frame(&small, 10)));
+    for seq in [u64::MAX, u64::MAX / 6, ocelot_store::MAX_SEQ_LIMIT] {
+        assert_eq!(store.lookup(&id("shop", 1, seq)).unwrap(), None, "{seq}");
+    }
+}
