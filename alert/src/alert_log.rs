@@ -93,11 +93,23 @@ struct LogState {
     attempts: VecDeque<NotificationAttempt>,
     /// Events handed to the notification thread and not yet through all their attempts,
     /// oldest first: the state file keeps them, so a crash or a stop before they were sent
-    /// does not lose the page (they are queued again at the next start).
-    unsent: Vec<AlertEvent>,
+    /// does not lose the page (they are queued again at the next start). Each has the
+    /// ticket [`AlertLog::add_unsent`] gave it: events are told apart by ticket, not by
+    /// `==`, which never holds for an event with a NaN value.
+    unsent: Vec<(u64, AlertEvent)>,
+    /// The ticket of the next event noted as unsent.
+    next_ticket: u64,
     /// Bumped by every change to `events`, `attempts` or `unsent`: the state file is
     /// written again only when it moved.
     changes: u64,
+}
+
+impl LogState {
+    fn take_ticket(&mut self) -> u64 {
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        ticket
+    }
 }
 
 /// The shared in-memory record. Cheap to clone; give one clone to the web server.
@@ -185,7 +197,10 @@ impl AlertLog {
         unsent: Vec<AlertEvent>,
     ) {
         self.with(|s| {
-            let mut all = unsent;
+            let mut all: Vec<(u64, AlertEvent)> = unsent
+                .into_iter()
+                .map(|event| (s.take_ticket(), event))
+                .collect();
             all.append(&mut s.unsent);
             s.unsent = all;
             let mut all: VecDeque<AlertEvent> = events.into();
@@ -200,19 +215,22 @@ impl AlertLog {
         });
     }
 
-    /// Notes `event` as handed to the notification thread, not sent yet.
-    pub(crate) fn add_unsent(&self, event: &AlertEvent) {
+    /// Notes `event` as handed to the notification thread, not sent yet. Returns its
+    /// ticket for [`AlertLog::remove_unsent`].
+    pub(crate) fn add_unsent(&self, event: &AlertEvent) -> u64 {
         self.with(|s| {
-            s.unsent.push(event.clone());
+            let ticket = s.take_ticket();
+            s.unsent.push((ticket, event.clone()));
             s.changes += 1;
-        });
+            ticket
+        })
     }
 
-    /// Notes `event` as through all its attempts (delivered or given up), or as not
-    /// queued after all.
-    pub(crate) fn remove_unsent(&self, event: &AlertEvent) {
+    /// Notes the event of `ticket` as through all its attempts (delivered or given up),
+    /// or as not queued after all.
+    pub(crate) fn remove_unsent(&self, ticket: u64) {
         self.with(|s| {
-            if let Some(i) = s.unsent.iter().position(|e| e == event) {
+            if let Some(i) = s.unsent.iter().position(|(t, _)| *t == ticket) {
                 s.unsent.remove(i);
                 s.changes += 1;
             }
@@ -221,7 +239,7 @@ impl AlertLog {
 
     /// The events not sent yet, oldest first (what the state file keeps of them).
     pub(crate) fn unsent(&self) -> Vec<AlertEvent> {
-        self.with(|s| s.unsent.clone())
+        self.with(|s| s.unsent.iter().map(|(_, e)| e.clone()).collect())
     }
 
     /// Takes the events not sent yet, oldest first (to queue again at a start).
@@ -230,7 +248,7 @@ impl AlertLog {
             if !s.unsent.is_empty() {
                 s.changes += 1;
             }
-            std::mem::take(&mut s.unsent)
+            s.unsent.drain(..).map(|(_, e)| e).collect()
         })
     }
 

@@ -85,10 +85,11 @@ pub struct Alerting {
     notifier: Notifier,
     /// To the notification thread, which ends when this is dropped (after sending what
     /// is queued).
-    queue: SyncSender<AlertEvent>,
+    /// Each event goes with its ticket in the log's unsent list.
+    queue: SyncSender<(u64, AlertEvent)>,
     /// The notification thread's end of `queue`, shared so [`Alerting::stop`] can take
     /// what the thread did not get to.
-    waiting: Arc<Mutex<Receiver<AlertEvent>>>,
+    waiting: Arc<Mutex<Receiver<(u64, AlertEvent)>>>,
     sending: JoinHandle<()>,
     log: AlertLog,
     /// Where the state outlives a restart, once [`Alerting::restore_state`] named it.
@@ -110,7 +111,7 @@ impl Alerting {
     pub fn with_notification_queue(rules: RuleSet, capacity: usize) -> Alerting {
         let log = AlertLog::new();
         let notifier = Notifier::for_rules(&rules, log.clone());
-        let (queue, waiting) = mpsc::sync_channel::<AlertEvent>(capacity.max(1));
+        let (queue, waiting) = mpsc::sync_channel::<(u64, AlertEvent)>(capacity.max(1));
         let waiting = Arc::new(Mutex::new(waiting));
         let sender = notifier.clone();
         let receiver = waiting.clone();
@@ -125,9 +126,9 @@ impl Alerting {
                     .unwrap_or_else(PoisonError::into_inner)
                     .recv();
                 match next {
-                    Ok(event) => {
+                    Ok((ticket, event)) => {
                         sender.notify(&event);
-                        sent.remove_unsent(&event);
+                        sent.remove_unsent(ticket);
                     }
                     Err(_) => return,
                 }
@@ -174,7 +175,7 @@ impl Alerting {
         if still_sending {
             // Busy with an event (the lock is free then): take the rest.
             let queued = waiting.lock().unwrap_or_else(PoisonError::into_inner);
-            while let Ok(event) = queued.try_recv() {
+            while let Ok((_, event)) = queued.try_recv() {
                 // Still noted as not sent: the state file keeps it for the next start.
                 notifier.record_undelivered(&event, NOT_SENT_AT_STOP, false);
                 unsent += 1;
@@ -274,13 +275,119 @@ impl Alerting {
     /// (so the state file keeps it); recorded as not delivered if the queue is full.
     fn send(&self, event: &AlertEvent) {
         // Noted first: the thread may be done with it before `try_send` returns.
-        self.log.add_unsent(event);
-        let why = match self.queue.try_send(event.clone()) {
+        let ticket = self.log.add_unsent(event);
+        let why = match self.queue.try_send((ticket, event.clone())) {
             Ok(()) => return,
             Err(TrySendError::Full(_)) => "notification queue full",
             Err(TrySendError::Disconnected(_)) => "notification thread stopped",
         };
-        self.log.remove_unsent(event);
+        self.log.remove_unsent(ticket);
         self.notifier.record_undelivered(event, why, true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::evaluator::{AlertKind, MinutePoint};
+    use crate::rules::{Measure, ReportKind, Scope};
+
+    /// A webhook receiver on 127.0.0.1 that answers 200 to one request and sends its body.
+    fn receiver() -> (String, mpsc::Receiver<serde_json::Value>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(&mut stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line.trim_end().is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+            tx.send(serde_json::from_slice(&body).unwrap()).unwrap();
+        });
+        (url, rx)
+    }
+
+    fn nan_event() -> AlertEvent {
+        let minute = 29_922_222;
+        AlertEvent {
+            rule: "shop-silent".into(),
+            kind: AlertKind::Fired,
+            minute,
+            time: crate::MinuteLabel(minute).to_string(),
+            scope: Scope {
+                domain: "shop".into(),
+                report: ReportKind::Transaction,
+                type_: None,
+                name: None,
+            },
+            measure: Measure::Count,
+            condition: "below 1".into(),
+            value: Some(f64::NAN),
+            baseline: Some(f64::NAN),
+            started_minute: minute,
+            minutes: vec![MinutePoint {
+                minute,
+                time: crate::MinuteLabel(minute).to_string(),
+                value: Some(f64::NAN),
+                baseline: None,
+            }],
+            suppressed: false,
+            link: String::new(),
+            notify: vec!["ops".into()],
+        }
+    }
+
+    #[test]
+    fn an_event_with_a_nan_value_is_sent_once_and_leaves_the_unsent_list() {
+        let (url, bodies) = receiver();
+        let rules = RuleSet::from_toml_str(
+            &format!(
+                "[[rule]]\nid = \"shop-silent\"\ndomain = \"shop\"\nreport = \"transaction\"\n\
+                 measure = \"count\"\nbelow = 1.0\nnotify = [\"ops\"]\n\n\
+                 [[webhook]]\nname = \"ops\"\nurl = \"{url}\"\nretries = 0\n"
+            ),
+            None,
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut alerting = Alerting::new(rules);
+        alerting.restore_state(&path);
+        let log = alerting.log();
+        alerting.send(&nan_event());
+
+        // Waits for the notification thread to be done with what is queued.
+        let stopped = alerting.stop(0, Duration::from_secs(30));
+        assert!(!stopped.still_sending);
+        let body = bodies.recv().unwrap();
+        assert_eq!(
+            body["value"],
+            serde_json::Value::Null,
+            "NaN goes out as null"
+        );
+        assert_eq!(body["minutes"][0]["value"], serde_json::Value::Null);
+        assert_eq!(log.snapshot().counters.notifications_sent, 1);
+        // Through its attempts: not kept for the next start, where it would be sent again.
+        assert!(log.unsent().is_empty());
+        let saved: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(saved["unsent"], serde_json::json!([]));
     }
 }

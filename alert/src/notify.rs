@@ -3,8 +3,10 @@
 //! attempt in the [`AlertLog`].
 //!
 //! The HTTP client is a few lines over `std::net::TcpStream` (HTTP/1.1, `Connection:
-//! close`, only the status line is read), so the whole attempt, connect included, is
-//! bounded by one deadline and no dependency is added. Non-goal: TLS. `https://` URLs are
+//! close`, only the status line is read), so the whole attempt, name lookup and connect
+//! included, is bounded by one deadline and no dependency is added. The system resolver
+//! has no timeout of its own, so a host name is looked up on a thread of its own that
+//! the attempt stops waiting for at the deadline. Non-goal: TLS. `https://` URLs are
 //! rejected at load; point the webhook at an HTTP relay on the same host until a `tls`
 //! feature exists.
 //!
@@ -13,8 +15,11 @@
 //! [`crate::Alerting`] gives it a thread of its own, so evaluation never waits for it.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +45,11 @@ pub const MAX_TIMEOUT_MS: u64 = 60_000;
 pub const MAX_RETRY_BACKOFF_MS: u64 = 60_000;
 /// The status line must arrive within this many bytes; anything longer is not HTTP.
 const MAX_STATUS_LINE_BYTES: usize = 8 * 1024;
+/// Name lookups still running, at most, before an attempt fails without starting one. A
+/// lookup cannot be cancelled: one the attempt stopped waiting for keeps its thread until
+/// the resolver answers. Sends are one at a time, so a few are already a resolver that
+/// hangs; without a cap each attempt would leave one more thread behind.
+const MAX_RUNNING_LOOKUPS: usize = 4;
 
 /// A `[[webhook]]` table: a named notification target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,8 +186,101 @@ impl HttpUrl {
     }
 }
 
+/// A blocking name lookup of `host:port`: the system resolver, or a stand-in in tests.
+type LookupFn = dyn Fn(&str) -> io::Result<Vec<SocketAddr>> + Send + Sync;
+
+/// Name lookups that give up at a deadline.
+#[derive(Clone)]
+struct Resolver {
+    lookup: Arc<LookupFn>,
+    /// Lookups whose thread has not ended, shared by the clones.
+    running: Arc<AtomicUsize>,
+}
+
+impl fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resolver")
+            .field("running", &self.running)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counts a lookup thread as running until dropped (when the thread ends, or when it
+/// could not be started).
+struct RunningLookup(Arc<AtomicUsize>);
+
+impl Drop for RunningLookup {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Resolver {
+    fn system() -> Self {
+        Resolver::new(Arc::new(|address: &str| {
+            address.to_socket_addrs().map(Iterator::collect)
+        }))
+    }
+
+    fn new(lookup: Arc<LookupFn>) -> Self {
+        Resolver {
+            lookup,
+            running: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// The addresses of `address` (`host:port`), or why there are none: the lookup
+    /// failed, or had not answered within `wait` (what is left of the attempt's
+    /// `timeout`, named in the error).
+    fn resolve(
+        &self,
+        address: &str,
+        wait: Duration,
+        timeout: Duration,
+    ) -> Result<Vec<SocketAddr>, String> {
+        // An IP address needs no lookup.
+        if let Ok(addr) = address.parse::<SocketAddr>() {
+            return Ok(vec![addr]);
+        }
+        let before = self.running.fetch_add(1, Ordering::Relaxed);
+        let running = RunningLookup(self.running.clone());
+        if before >= MAX_RUNNING_LOOKUPS {
+            return Err(format!(
+                "resolving {address}: {MAX_RUNNING_LOOKUPS} earlier lookups are still running"
+            ));
+        }
+        let (tx, rx) = mpsc::channel();
+        let lookup = self.lookup.clone();
+        let owned = address.to_owned();
+        std::thread::Builder::new()
+            .name("ocelot-alert-resolve".to_owned())
+            .spawn(move || {
+                let _running = running;
+                // The attempt may have stopped waiting: then nobody reads the answer.
+                let _ = tx.send(lookup(&owned));
+            })
+            .map_err(|e| format!("resolving {address}: cannot start a thread: {e}"))?;
+        match rx.recv_timeout(wait) {
+            Ok(Ok(addrs)) => Ok(addrs),
+            Ok(Err(e)) => Err(format!("resolving {address}: {e}")),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
+                "resolving {address}: timed out after {} ms",
+                timeout.as_millis()
+            )),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err(format!("resolving {address}: the lookup failed"))
+            }
+        }
+    }
+}
+
 /// POSTs `body` as JSON; `Ok(status)` for any HTTP answer, `Err` if none came in time.
-fn post_json(url: &HttpUrl, body: &[u8], timeout: Duration) -> Result<u16, String> {
+fn post_json(
+    url: &HttpUrl,
+    body: &[u8],
+    timeout: Duration,
+    resolver: &Resolver,
+) -> Result<u16, String> {
     let deadline = Instant::now() + timeout;
     let remaining = || {
         deadline
@@ -185,10 +288,7 @@ fn post_json(url: &HttpUrl, body: &[u8], timeout: Duration) -> Result<u16, Strin
             .filter(|d| !d.is_zero())
             .ok_or_else(|| format!("timed out after {} ms", timeout.as_millis()))
     };
-    let addrs = url
-        .address
-        .to_socket_addrs()
-        .map_err(|e| format!("resolving {}: {e}", url.address))?;
+    let addrs = resolver.resolve(&url.address, remaining()?, timeout)?;
     let mut stream = None;
     let mut last_error = format!("{}: no address", url.address);
     for addr in addrs {
@@ -262,6 +362,7 @@ pub struct Notifier {
     webhooks: HashMap<String, (WebhookConfig, HttpUrl)>,
     emails: HashMap<String, EmailConfig>,
     log: AlertLog,
+    resolver: Resolver,
 }
 
 impl Notifier {
@@ -276,7 +377,18 @@ impl Notifier {
             webhooks,
             emails: HashMap::new(),
             log,
+            resolver: Resolver::system(),
         }
+    }
+
+    /// Looks host names up with `lookup` instead of the system resolver.
+    #[cfg(test)]
+    fn with_lookup(
+        mut self,
+        lookup: impl Fn(&str) -> io::Result<Vec<SocketAddr>> + Send + Sync + 'static,
+    ) -> Self {
+        self.resolver = Resolver::new(Arc::new(lookup));
+        self
     }
 
     /// Adds email targets (sent only with the `smtp` feature; without it a
@@ -309,7 +421,7 @@ impl Notifier {
                     "webhook",
                     config.retries,
                     config.retry_backoff_ms,
-                    || match post_json(url, &body, timeout) {
+                    || match post_json(url, &body, timeout, &self.resolver) {
                         Ok(status) if (200..300).contains(&status) => Ok(Some(status)),
                         Ok(status) => Err(format!("HTTP {status}")),
                         Err(e) => Err(e),
@@ -415,7 +527,119 @@ fn send_email(_config: &EmailConfig, _event: &AlertEvent) -> Result<(), String> 
 
 #[cfg(test)]
 mod tests {
+    use std::net::TcpListener;
+    use std::sync::Mutex;
+
     use super::*;
+    use crate::evaluator::AlertKind;
+    use crate::rules::{Measure, ReportKind, Scope};
+
+    fn event() -> AlertEvent {
+        AlertEvent {
+            rule: "shop-silent".into(),
+            kind: AlertKind::Fired,
+            minute: 29_922_222,
+            time: "2026-11-22T07:42Z".into(),
+            scope: Scope {
+                domain: "shop".into(),
+                report: ReportKind::Transaction,
+                type_: None,
+                name: None,
+            },
+            measure: Measure::Count,
+            condition: "below 1".into(),
+            value: Some(0.0),
+            baseline: None,
+            started_minute: 29_922_222,
+            minutes: Vec::new(),
+            suppressed: false,
+            link: String::new(),
+            notify: vec!["ops".into()],
+        }
+    }
+
+    /// A webhook at a host name (never looked up for real: tests give their own lookup).
+    fn named_webhook(timeout_ms: u64, retries: u32) -> WebhookConfig {
+        WebhookConfig {
+            timeout_ms,
+            retries,
+            retry_backoff_ms: 1,
+            ..WebhookConfig::new("ops", "http://alerts.test:8080/hook")
+        }
+    }
+
+    /// Runs `f` on a thread of its own: a call that blocks fails the test instead of
+    /// hanging it.
+    fn without_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || tx.send(f()).unwrap());
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("blocked on the name lookup")
+    }
+
+    #[test]
+    fn a_hung_name_lookup_fails_the_attempt_at_its_timeout() {
+        // The lookup answers only once the test ends (`release` dropped).
+        let (release, hung) = mpsc::channel::<()>();
+        let hung = Mutex::new(hung);
+        let log = AlertLog::new();
+        let webhooks = [named_webhook(50, MAX_RUNNING_LOOKUPS as u32)];
+        let notifier = Notifier::new(&webhooks, log.clone()).with_lookup(move |_| {
+            let _ = hung.lock().unwrap().recv();
+            Err(io::Error::other("released"))
+        });
+
+        assert_eq!(without_blocking(move || notifier.notify(&event())), 0);
+        let snapshot = log.snapshot();
+        let errors: Vec<_> = snapshot
+            .attempts
+            .iter()
+            .rev()
+            .map(|a| a.error.clone().unwrap())
+            .collect();
+        // Each hung lookup keeps its thread: past the cap, no further one is started.
+        let mut expected = vec!["resolving alerts.test:8080: timed out after 50 ms"; 4];
+        expected.push("resolving alerts.test:8080: 4 earlier lookups are still running");
+        assert_eq!(errors, expected);
+        assert!(snapshot.attempts[0].gave_up);
+        drop(release);
+    }
+
+    #[test]
+    fn a_host_name_is_delivered_to_the_address_it_resolves_to() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let local = listener.local_addr().unwrap();
+        let answered = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).unwrap();
+                request.extend_from_slice(&buf[..n]);
+            }
+            stream
+                .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+                .unwrap();
+            String::from_utf8_lossy(&request).into_owned()
+        });
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let log = AlertLog::new();
+        let notifier = Notifier::new(&[named_webhook(5_000, 0)], log.clone()).with_lookup({
+            let asked = asked.clone();
+            move |address| {
+                asked.lock().unwrap().push(address.to_owned());
+                Ok(vec![local])
+            }
+        });
+
+        assert_eq!(notifier.notify(&event()), 1);
+        assert!(answered
+            .join()
+            .unwrap()
+            .contains("Host: alerts.test:8080\r\n"));
+        assert_eq!(*asked.lock().unwrap(), vec!["alerts.test:8080".to_owned()]);
+        assert_eq!(log.snapshot().attempts[0].status, Some(204));
+    }
 
     #[test]
     fn http_urls_parse_into_address_host_and_path() {

@@ -217,6 +217,14 @@ impl StateFile {
 /// The document in `path`: `None` if there is no file, `Err` (why, in words) if it cannot
 /// be read or is not a state file of a version this build knows.
 fn read(path: &Path) -> Result<Option<StateDocument>, String> {
+    // Looked at before opening: opening a FIFO blocks until something writes to it, and
+    // a device may never end. Only a regular file (or a link to one) is a state file.
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(meta) => return Err(not_a_regular_file(&meta)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read it: {e}")),
+    }
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -250,6 +258,35 @@ fn read(path: &Path) -> Result<Option<StateDocument>, String> {
         .map_err(|e| format!("not a state file: {e}"))
 }
 
+/// Why a path that is not a regular file is not read, naming what it is.
+fn not_a_regular_file(meta: &fs::Metadata) -> String {
+    let kind = if meta.is_dir() {
+        "a folder"
+    } else {
+        special_file_kind(&meta.file_type())
+    };
+    format!("not a regular file ({kind})")
+}
+
+#[cfg(unix)]
+fn special_file_kind(file_type: &fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_char_device() || file_type.is_block_device() {
+        "a device"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_file_kind(_file_type: &fs::FileType) -> &'static str {
+    "a special file"
+}
+
 /// `state.json` -> `state.json.corrupt`.
 fn corrupt_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -270,7 +307,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     tmp_name.push(".tmp");
     let tmp = PathBuf::from(tmp_name);
     let written = (|| {
-        let mut file = File::create(&tmp)?;
+        // A leftover temporary file (a crash between create and rename) is removed, and
+        // the new one must not exist: `create` would open a FIFO left there and block.
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut file = File::options().write(true).create_new(true).open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
@@ -510,6 +553,78 @@ mod tests {
         assert!(error.contains("too large"), "{error}");
         assert_eq!(moved_to, Some(dir.path().join("state.json.corrupt")));
         assert_eq!(alerting.engine().statuses()[0].phase, AlertPhase::Ok);
+    }
+
+    /// Makes a FIFO at `path` (no `unsafe` `mkfifo(3)` call: the coreutils command).
+    #[cfg(unix)]
+    fn make_fifo(path: &Path) {
+        let status = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .expect("running mkfifo");
+        assert!(status.success());
+    }
+
+    /// Runs `f` on a thread of its own: a call that blocks fails the test instead of
+    /// hanging it.
+    fn without_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(f()).unwrap());
+        rx.recv_timeout(std::time::Duration::from_secs(30))
+            .expect("blocked on the state file")
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_state_file_that_is_a_fifo_is_moved_aside_without_opening_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        make_fifo(&path);
+        let (alerting, restored) = without_blocking({
+            let path = path.clone();
+            move || {
+                let mut alerting = Alerting::new(rules(1.0));
+                let restored = alerting.restore_state(path);
+                (alerting, restored)
+            }
+        });
+        let Restored::Unreadable {
+            error, moved_to, ..
+        } = restored
+        else {
+            panic!("{restored:?}");
+        };
+        assert_eq!(error, "not a regular file (a FIFO)");
+        let aside = dir.path().join("state.json.corrupt");
+        assert_eq!(moved_to.as_deref(), Some(aside.as_path()));
+        assert!(!path.exists());
+        // The next write puts a regular file in its place.
+        let mut alerting = alerting;
+        alerting.tick(settled(10), &silent());
+        assert!(matches!(
+            alerting.save_state(settled(10)),
+            Saved::Written { .. }
+        ));
+        assert!(fs::metadata(&path).unwrap().is_file());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_left_at_the_temporary_path_does_not_block_the_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut alerting = Alerting::new(rules(1.0));
+        assert_eq!(alerting.restore_state(&path), Restored::Fresh);
+        make_fifo(&dir.path().join("state.json.tmp"));
+        alerting.tick(settled(10), &silent());
+        let saved = without_blocking(move || alerting.save_state(settled(10)));
+        assert_eq!(saved, Saved::Written { recovered: false });
+        assert!(fs::metadata(&path).unwrap().is_file());
+        assert!(!dir.path().join("state.json.tmp").exists());
+        assert!(matches!(
+            Alerting::new(rules(1.0)).restore_state(&path),
+            Restored::Loaded { events: 1, .. }
+        ));
     }
 
     #[test]
