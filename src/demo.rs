@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use ocelot_alert::RuleSet;
 use ocelot_client::{event, metric_count, metric_duration, transaction, Client, Context};
@@ -230,7 +231,8 @@ impl Demo {
         data_dir: &Path,
     ) -> anyhow::Result<Demo> {
         let marks = data_dir.join("demo-marks");
-        std::fs::create_dir_all(&marks)?;
+        std::fs::create_dir_all(&marks)
+            .with_context(|| format!("creating the demo's mark directory {}", marks.display()))?;
         let heartbeat = Duration::from_secs(config.heartbeat_secs.max(1));
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();

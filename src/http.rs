@@ -2,35 +2,44 @@
 //! plain std, a timeout, no dependency.
 
 use std::io::{Read as _, Write as _};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
 /// GETs `path` from `base` (`http://host[:port][/prefix]`) and returns the body of a 200
-/// answer.
+/// answer, all within [`ANSWER_WITHIN`].
 pub(crate) fn get(base: &str, path: &str) -> anyhow::Result<String> {
+    get_with(base, path, system_resolve, STEP_WITHIN)
+}
+
+/// The system's resolver: `/etc/hosts`, DNS, as `getaddrinfo` is set up.
+fn system_resolve(addr: &str) -> std::io::Result<Vec<SocketAddr>> {
+    addr.to_socket_addrs().map(Iterator::collect)
+}
+
+/// [`get`] with the resolver and the time for each step (resolving, connecting) given, so
+/// tests resolve no name through DNS.
+fn get_with(
+    base: &str,
+    path: &str,
+    resolve: impl FnOnce(&str) -> std::io::Result<Vec<SocketAddr>> + Send + 'static,
+    step: Duration,
+) -> anyhow::Result<String> {
+    let deadline = Instant::now() + ANSWER_WITHIN;
     let Base { addr, host, prefix } = Base::parse(base)?;
     let path = format!("{prefix}{path}");
-    let addr = addr
-        .to_socket_addrs()
-        .with_context(|| format!("resolving {addr}"))?
-        .next()
-        .with_context(|| format!("no address for {host}"))?;
-    let timeout = Duration::from_secs(5);
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)
+    let within = |step: Duration| step.min(deadline.saturating_duration_since(Instant::now()));
+    let addr = resolve_within(&addr, within(step), resolve)?;
+    let mut stream = TcpStream::connect_timeout(&addr, within(step))
         .with_context(|| format!("connecting to {base}"))?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(step))?;
     stream.write_all(
         format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
     )?;
-    let response = read_answer(
-        &mut stream,
-        Instant::now() + ANSWER_WITHIN,
-        ANSWER_BYTES_MAX,
-    )
-    .with_context(|| format!("reading the answer of http://{host}{path}"))?;
+    let response = read_answer(&mut stream, deadline, ANSWER_BYTES_MAX)
+        .with_context(|| format!("reading the answer of http://{host}{path}"))?;
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text
         .split_once("\r\n\r\n")
@@ -42,13 +51,49 @@ pub(crate) fn get(base: &str, path: &str) -> anyhow::Result<String> {
     Ok(body.to_owned())
 }
 
-/// The whole answer arrives within this long, or the call fails: a per-read timeout alone
-/// let a server that sends a byte every few seconds hold the caller for good.
+/// The whole call (resolving the host, connecting, the answer) finishes within this long,
+/// or fails: a per-read timeout alone let a server that sends a byte every few seconds hold
+/// the caller for good.
 const ANSWER_WITHIN: Duration = Duration::from_secs(15);
+
+/// Resolving the host and connecting each take at most this long.
+const STEP_WITHIN: Duration = Duration::from_secs(5);
 
 /// Larger answers fail the call instead of filling memory (what the CLI reads, `/metrics`
 /// and the JSON API's summaries, is kilobytes to a few megabytes).
 const ANSWER_BYTES_MAX: usize = 64 << 20;
+
+/// The first address of `addr` (`host:port`), looked up on a thread of its own and waited
+/// for at most `within`: the system's resolver takes no timeout, and a DNS server that does
+/// not answer held `ocelot status` for as long as the resolver's retries add up to. A lookup
+/// given up on ends on its thread by itself; the command does not wait for it.
+fn resolve_within(
+    addr: &str,
+    within: Duration,
+    resolve: impl FnOnce(&str) -> std::io::Result<Vec<SocketAddr>> + Send + 'static,
+) -> anyhow::Result<SocketAddr> {
+    // An address given as IP and port needs no lookup, and no thread.
+    if let Ok(addr) = addr.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let owned = addr.to_owned();
+    std::thread::Builder::new()
+        .name("resolve".to_owned())
+        .spawn(move || {
+            let _ = tx.send(resolve(&owned));
+        })
+        .context("starting a thread to resolve the host")?;
+    match rx.recv_timeout(within) {
+        Ok(resolved) => resolved
+            .with_context(|| format!("resolving {addr}"))?
+            .into_iter()
+            .next()
+            .with_context(|| format!("no address for {addr}")),
+        Err(RecvTimeoutError::Timeout) => bail!("resolving {addr}: no answer within {within:?}"),
+        Err(RecvTimeoutError::Disconnected) => bail!("resolving {addr}: the lookup failed"),
+    }
+}
 
 /// Reads `stream` to its end, failing past `deadline` or `max` bytes.
 fn read_answer(stream: &mut TcpStream, deadline: Instant, max: usize) -> anyhow::Result<Vec<u8>> {
@@ -147,6 +192,61 @@ mod tests {
             let err = Base::parse(bad).unwrap_err().to_string();
             assert!(err.contains("e.g. http://127.0.0.1:8080"), "{bad}: {err}");
         }
+    }
+
+    /// The system's resolver takes no timeout: a DNS server that did not answer held
+    /// `ocelot status` (and every CLI call) well past its timeout.
+    #[test]
+    fn a_lookup_that_does_not_answer_fails_the_call_at_its_timeout() {
+        let (answer, never) = std::sync::mpsc::channel::<()>();
+        // Answers only once the test lets go, well after the call gave up on it.
+        let hanging = move |_: &str| {
+            let _ = never.recv_timeout(Duration::from_secs(10));
+            Err(std::io::Error::other("the lookup was waited for"))
+        };
+        let err = get_with(
+            "http://ocelot.test:8080",
+            "/metrics",
+            hanging,
+            Duration::from_millis(100),
+        )
+        .unwrap_err();
+        drop(answer);
+        let err = format!("{err:#}");
+        assert!(
+            err.contains("resolving ocelot.test:8080: no answer within 100ms"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_host_name_is_looked_up_and_sent_as_the_host() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let local = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut reader = BufReader::new(&stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 2 {
+                head.push(std::mem::take(&mut line));
+            }
+            stream
+                .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .unwrap();
+            head
+        });
+        let resolve = move |addr: &str| {
+            assert_eq!(addr, "ocelot.test:80");
+            Ok(vec![local])
+        };
+        let body = get_with("http://ocelot.test", "/metrics", resolve, STEP_WITHIN).unwrap();
+        assert_eq!(body, "ok");
+        let head = server.join().unwrap();
+        assert!(
+            head.contains(&"Host: ocelot.test\r\n".to_owned()),
+            "{head:?}"
+        );
     }
 
     #[test]

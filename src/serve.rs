@@ -188,6 +188,16 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
     } else {
         None
     };
+    // The demo's services too: starting them can fail (its mark directory, its threads).
+    // Their trees wait in the listen backlog until the collector serves.
+    let demo = if with_demo {
+        let local = std::net::SocketAddr::from(([127, 0, 0, 1], collector_addr.port()));
+        Some(demo::Demo::start(local, &config.demo, &config.store.dir)?)
+    } else {
+        None
+    };
+    // And before the lines that say it runs: whoever reads them may stop it at once.
+    let mut signals = StopSignals::listen().context("listening for Ctrl-C, TERM and HUP")?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -240,15 +250,6 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
             .await
     });
 
-    let demo = if with_demo {
-        let local = std::net::SocketAddr::from(([127, 0, 0, 1], collector_addr.port()));
-        Some(demo::Demo::start(local, &config.demo, &config.store.dir)?)
-    } else {
-        None
-    };
-
-    // Before the lines that say it runs: whoever reads them may stop it at once.
-    let mut signals = StopSignals::listen().context("listening for Ctrl-C, TERM and HUP")?;
     let url = format!(
         "http://{}:{}",
         if web_addr.ip().is_unspecified() {

@@ -4,6 +4,8 @@
 //! reason, connections, the open hour, checkpoint age, disk use and (when the server reports
 //! them) alerts firing. For scripts and cron the exit code says it all: 0 healthy,
 //! [`EXIT_DROPPING`] when any drop or decode-error counter moved between the scrapes, or
+//! the collector refused or evicted a connection between them (every slot busy: its client
+//! may have lost trees, which no server counter sees), or
 //! a report write failed between them, or the last good checkpoint is overdue (reports not
 //! saved: a full disk, say; checkpoints come a minute apart, so the second scrape rarely
 //! sees one fail),
@@ -19,10 +21,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::telemetry::{
-    ALERTS_FIRING, CHECKPOINT_AGE, CHECKPOINT_INTERVAL, CONNECTIONS_OPEN, CPU_SECONDS,
-    DECODE_ERRORS, DROPPED_TREES, ENTRY_BUDGETS_SPENT, FRAMES_RECEIVED, HOURS_SEALED, OPEN_HOUR,
-    RECEIVED_BYTES, REPORT_WRITE_ERRORS, RESIDENT_MEMORY, SEALED_HOURS_ABANDONED,
-    STORE_COMPRESSION_RATIO, STORE_DISK_BYTES, STORE_HOURS, TREES_ACCEPTED, UPTIME,
+    ALERTS_FIRING, CHECKPOINT_AGE, CHECKPOINT_INTERVAL, CONNECTIONS_EVICTED, CONNECTIONS_OPEN,
+    CONNECTIONS_REFUSED, CPU_SECONDS, DECODE_ERRORS, DROPPED_TREES, ENTRY_BUDGETS_SPENT,
+    FRAMES_RECEIVED, HOURS_SEALED, OPEN_HOUR, RECEIVED_BYTES, REPORT_WRITE_ERRORS, RESIDENT_MEMORY,
+    SEALED_HOURS_ABANDONED, STORE_COMPRESSION_RATIO, STORE_DISK_BYTES, STORE_HOURS, TREES_ACCEPTED,
+    UPTIME,
 };
 
 /// Exit code when a drop or decode-error counter moved between the two scrapes.
@@ -221,6 +224,9 @@ struct Summary {
     cpu_percent: Option<f64>,
     alerts_firing: Option<f64>,
     drops: Vec<DropRow>,
+    /// Connections the collector closed, as rows of the drops table (`connection refused`,
+    /// `connection evicted`): counted in connections, not trees.
+    connections_closed: Vec<DropRow>,
     /// Failed report writes (checkpoints, seals): since start, and between the scrapes.
     report_write_errors: (f64, f64),
     /// Sealed hours given up unwritten (their reports lost) since start.
@@ -259,6 +265,23 @@ impl Summary {
                 });
             }
         }
+        // Refused at once (every slot busy) or evicted (silent, closed for a newcomer):
+        // what their clients had to send may be lost, or sent again; the server cannot tell.
+        let connections_closed = [
+            (CONNECTIONS_REFUSED, "refused"),
+            (CONNECTIONS_EVICTED, "evicted"),
+        ]
+        .into_iter()
+        .filter_map(|(family, reason)| {
+            let total = second.counter(family)?;
+            let before = first.counter(family).unwrap_or(0.0);
+            Some(DropRow {
+                what: format!("connection {reason}"),
+                total,
+                moved: (total - before).max(0.0),
+            })
+        })
+        .collect();
         let write_errors = |samples: &Samples| -> f64 {
             samples
                 .family(&format!("{REPORT_WRITE_ERRORS}_total"))
@@ -289,6 +312,7 @@ impl Summary {
                 .map(|(now, before)| (now - before).max(0.0) / seconds * 100.0),
             alerts_firing: second.value(ALERTS_FIRING, &[]),
             drops,
+            connections_closed,
             report_write_errors,
             sealed_hours_abandoned: second
                 .family(&format!("{SEALED_HOURS_ABANDONED}_total"))
@@ -301,6 +325,11 @@ impl Summary {
 
     fn dropping(&self) -> bool {
         self.drops.iter().any(|d| d.moved > 0.0)
+    }
+
+    /// Whether the collector refused or evicted a connection between the scrapes.
+    fn closing_connections(&self) -> bool {
+        self.connections_closed.iter().any(|d| d.moved > 0.0)
     }
 
     /// Whether a report write failed between the scrapes, or the last good checkpoint is
@@ -318,7 +347,7 @@ impl Summary {
     }
 
     fn exit_code(&self) -> u8 {
-        if self.dropping() || self.not_saving() {
+        if self.dropping() || self.closing_connections() || self.not_saving() {
             EXIT_DROPPING
         } else {
             0
@@ -371,7 +400,12 @@ impl Summary {
                 let _ = writeln!(out, "  alerts       not reported by this server");
             }
         }
-        let seen: Vec<&DropRow> = self.drops.iter().filter(|d| d.total > 0.0).collect();
+        let seen: Vec<&DropRow> = self
+            .drops
+            .iter()
+            .chain(&self.connections_closed)
+            .filter(|d| d.total > 0.0)
+            .collect();
         if seen.is_empty() {
             let _ = writeln!(out, "  drops        none");
         } else {
@@ -382,13 +416,20 @@ impl Summary {
                 "total",
                 format!("last {:.1}s", self.elapsed.as_secs_f64())
             );
-            for d in seen {
+            for d in &seen {
                 let _ = writeln!(
                     out,
                     "               {:<40} {:>12} {:>10}",
                     d.what,
                     d.total,
                     format!("+{}", d.moved)
+                );
+            }
+            if self.connections_closed.iter().any(|d| d.total > 0.0) {
+                let _ = writeln!(
+                    out,
+                    "               (connections, not trees: every slot was busy \
+                     (collector.max_connections); what their clients had to send may be lost)"
                 );
             }
         }
@@ -434,7 +475,14 @@ impl Summary {
                 out,
                 "DROPPING DATA: drop counters moved between the two scrapes"
             );
-        } else if !self.not_saving() {
+        }
+        if self.closing_connections() {
+            let _ = writeln!(
+                out,
+                "CONNECTIONS CLOSED: the collector refused or evicted connections between the two scrapes (every slot busy: raise collector.max_connections?); their clients may have lost trees"
+            );
+        }
+        if !self.dropping() && !self.closing_connections() && !self.not_saving() {
             let _ = writeln!(out, "OK: nothing dropped between the two scrapes");
         }
         out
@@ -712,6 +760,61 @@ ocelot_process_cpu_seconds_total 10.0
             Duration::from_secs(2),
         );
         assert_eq!(summary.exit_code(), 0, "{}", summary.render("http://x"));
+    }
+
+    /// A connection refused (every slot busy) or evicted loses what its client had to send,
+    /// which no tree counter sees: neither was among the drops, and a status with clients
+    /// turned away said "OK: nothing dropped".
+    #[test]
+    fn refused_and_evicted_connections_are_shown_with_the_drops_and_give_exit_code_one() {
+        let with = |refused: u32, evicted: u32| {
+            healthy_second().replace(
+                "# TYPE ocelot_dropped_trees",
+                &format!(
+                    "ocelot_connections_refused_total {refused}\n\
+                     ocelot_connections_evicted_total {evicted}\n# TYPE ocelot_dropped_trees"
+                ),
+            )
+        };
+        let summary = Summary::new(
+            &Samples::parse(&with(2, 1)),
+            &Samples::parse(&with(5, 1)),
+            Duration::from_secs(2),
+        );
+        assert_eq!(summary.exit_code(), EXIT_DROPPING);
+        let text = summary.render("http://x");
+        let row = |what: &str| {
+            text.lines()
+                .find(|line| line.trim_start().starts_with(what))
+                .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        };
+        assert_eq!(
+            row("connection refused"),
+            Some(vec!["connection", "refused", "5", "+3"]),
+            "{text}"
+        );
+        assert_eq!(
+            row("connection evicted"),
+            Some(vec!["connection", "evicted", "1", "+0"]),
+            "{text}"
+        );
+        assert!(text.contains("(connections, not trees"), "{text}");
+        assert!(text.contains("CONNECTIONS CLOSED"), "{text}");
+        assert!(
+            !text.contains("DROPPING DATA"),
+            "no tree counter moved: {text}"
+        );
+        assert!(!text.contains("OK: nothing dropped"), "{text}");
+        // Refusals long ago, none now: healthy, with the counts shown.
+        let settled = Summary::new(
+            &Samples::parse(&with(5, 1)),
+            &Samples::parse(&with(5, 1)),
+            Duration::from_secs(2),
+        );
+        assert_eq!(settled.exit_code(), 0);
+        let text = settled.render("http://x");
+        assert!(text.contains("connection refused"), "{text}");
+        assert!(text.contains("OK: nothing dropped"), "{text}");
     }
 
     #[test]

@@ -449,6 +449,81 @@ fn a_start_that_fails_on_its_rules_file_has_read_no_tree() {
     );
 }
 
+/// A start that fails on the demo (its mark directory is a file) has taken no tree either:
+/// the demo started after the collector served clients, and the trees it read were lost
+/// with the process. Never accepted, a connection is reset and its client sends again.
+#[test]
+fn a_start_that_fails_on_the_demo_has_read_no_tree() {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("alerts")).unwrap();
+    std::fs::write(data.join("demo-marks"), "a file, not a directory").unwrap();
+    // A pipe as the alerts' state (the demo has rules): a server that reads it once the
+    // collector serves waits there until the test lets it go on.
+    let state = data.join("alerts").join("state.json");
+    let made = std::process::Command::new("mkfifo").arg(&state).status();
+    assert!(made.unwrap().success());
+    let collector_port = free_port();
+    let mut server = common::serve_command(&data, collector_port, free_port(), "")
+        .arg("--demo")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // Connected once the collector port is bound, unless the server has failed by then.
+    let client = loop {
+        if let Ok(client) = TcpStream::connect(("127.0.0.1", collector_port)) {
+            break Some(client);
+        }
+        if server.try_wait().unwrap().is_some() {
+            break None;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the collector port was never bound"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Whether the frame went out whole: a server gone already resets the connection.
+    let sent = client.as_ref().is_some_and(|mut client| {
+        let sent = client.write_all(&captured_frames_moved_to_now()[0]).is_ok();
+        std::thread::sleep(Duration::from_millis(500));
+        sent
+    });
+    // A server waiting on the state file goes on (with none: the pipe says nothing).
+    while server.try_wait().unwrap().is_none() {
+        let nonblocking = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+        let writer = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(nonblocking)
+            .open(&state);
+        drop(writer);
+        assert!(
+            Instant::now() < deadline,
+            "the server neither failed nor waited"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = server.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    if let (Some(mut client), true) = (client, sent) {
+        // Read by the server, the frame would end in a clean close (EOF) here.
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let read = client.read(&mut [0u8; 16]);
+        assert!(
+            matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+            "{read:?}"
+        );
+    }
+    assert!(stderr.contains("demo's mark directory"), "{stderr}");
+}
+
 #[test]
 fn a_hangup_stops_the_server_cleanly_with_a_final_checkpoint() {
     let dir = tempfile::tempdir().unwrap();

@@ -21,7 +21,7 @@ use crate::clock::Clock;
 use crate::config::CollectorConfig;
 use crate::copies::ReusedCopies;
 use crate::domain_shards::{DomainShards, Placement};
-use crate::period::{accept_hour, is_due_for_sealing};
+use crate::period::{accept_hour, is_due_for_sealing, last_hour_due_for_sealing};
 use crate::rate_limited_log::RateLimitedLog;
 use crate::received::ReceivedCounts;
 use crate::sealed_reports::SealedReports;
@@ -174,7 +174,9 @@ struct Inner {
 
 #[derive(Default)]
 struct TickState {
-    last_tick_ms: u64,
+    /// The last hour counted in `hours_sealed`: every hour up to it is past its grace
+    /// period (`None` while none is).
+    sealed_through: Option<u64>,
     last_checkpoint_ms: u64,
     last_sample_ms: u64,
     previous: StatsSnapshot,
@@ -281,7 +283,12 @@ impl Collector {
                 sealed_reports: SealedReports::new(config.sealed_report_cache_bytes),
                 threads: Mutex::new(threads),
                 ticks: Mutex::new(TickState {
-                    last_tick_ms: now,
+                    // Hours past their grace period at the start are not counted as sealed
+                    // since the start.
+                    sealed_through: last_hour_due_for_sealing(
+                        now,
+                        config.previous_hour_grace_minutes,
+                    ),
                     last_checkpoint_ms: now,
                     last_sample_ms: now,
                     previous: StatsSnapshot::default(),
@@ -653,10 +660,20 @@ impl Collector {
         let inner = &*self.inner;
         let now = inner.clock.now_ms();
         let mut ticks = inner.ticks.lock().expect("tick state lock");
-        let grace_ms = inner.config.previous_hour_grace_minutes * 60_000;
-        let sealing = hour_of(now.saturating_sub(grace_ms))
-            > hour_of(ticks.last_tick_ms.saturating_sub(grace_ms));
-        ticks.last_tick_ms = now;
+        // The hours that passed their grace period since the last tick, each counted once:
+        // a clock that jumps hours ahead seals them all in one tick, and one stepped back
+        // and forward again seals no hour a second time (the workers seal the same way,
+        // `SealedHours::seal_due`).
+        let due = last_hour_due_for_sealing(now, inner.config.previous_hour_grace_minutes);
+        let newly_sealed = match (due, ticks.sealed_through) {
+            (Some(due), Some(through)) => due.saturating_sub(through),
+            (Some(due), None) => due + 1,
+            (None, _) => 0,
+        };
+        let sealing = newly_sealed > 0;
+        if sealing {
+            ticks.sealed_through = due;
+        }
         // Due once `interval` has passed since `last`, or at once when the clock stepped
         // back past `last` (NTP): waiting until it is past `last` again held off the
         // checkpoints for as long as the step, and a crash then lost all of that.
@@ -671,7 +688,7 @@ impl Collector {
             drop(ticks);
             self.send_checkpoint(now, None);
             if sealing {
-                inner.stats.hours_sealed.fetch_add(1, Relaxed);
+                inner.stats.hours_sealed.fetch_add(newly_sealed, Relaxed);
             }
         }
     }

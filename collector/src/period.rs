@@ -43,6 +43,13 @@ pub(crate) fn is_due_for_sealing(hour: u64, now_ms: u64, previous_grace_minutes:
     now_ms >= (hour + 1) * MILLIS_PER_HOUR + previous_grace_minutes * MILLIS_PER_MINUTE
 }
 
+/// The last hour past its grace period at `now_ms` (every hour up to it is due for
+/// sealing), if any is.
+pub(crate) fn last_hour_due_for_sealing(now_ms: u64, previous_grace_minutes: u64) -> Option<u64> {
+    let grace_ms = previous_grace_minutes.saturating_mul(MILLIS_PER_MINUTE);
+    hour_of(now_ms.saturating_sub(grace_ms)).checked_sub(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +94,16 @@ mod tests {
     fn an_hour_is_sealed_after_its_grace_period() {
         assert!(!is_due_for_sealing(H, at(H + 1, 2, 59), 3));
         assert!(is_due_for_sealing(H, at(H + 1, 3, 0), 3));
+    }
+
+    #[test]
+    fn the_last_hour_due_for_sealing_agrees_with_is_due_for_sealing() {
+        assert_eq!(last_hour_due_for_sealing(at(H + 1, 2, 59), 3), Some(H - 1));
+        assert_eq!(last_hour_due_for_sealing(at(H + 1, 3, 0), 3), Some(H));
+        assert_eq!(last_hour_due_for_sealing(at(0, 30, 0), 3), None);
+        for now in [at(H + 1, 2, 59), at(H + 1, 3, 0), at(H + 4, 0, 0)] {
+            let last = last_hour_due_for_sealing(now, 3).unwrap();
+            assert!(is_due_for_sealing(last, now, 3) && !is_due_for_sealing(last + 1, now, 3));
+        }
     }
 }

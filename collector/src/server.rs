@@ -68,14 +68,11 @@ pub async fn run(
         let permit = match limit.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
-                let made_room = open.make_room();
+                // The connection told to close counts itself as evicted (in
+                // `serve_connection`), whether or not this newcomer then gets its slot.
+                open.make_room();
                 match tokio::time::timeout(ROOM_WAIT, limit.clone().acquire_owned()).await {
-                    Ok(Ok(permit)) => {
-                        if made_room {
-                            stats.connections_evicted.fetch_add(1, Relaxed);
-                        }
-                        permit
-                    }
+                    Ok(Ok(permit)) => permit,
                     _ => {
                         stats.connections_refused.fetch_add(1, Relaxed);
                         FULL_LOG.log(|suppressed| {
@@ -207,8 +204,14 @@ async fn serve_connection(
         let read = tokio::select! {
             read = stream.read_buf(&mut buf) => Some(read),
             _ = stop.changed() => None,
-            // Closed to make room for a new connection (see `Open::make_room`).
-            () = served.close.notified() => None,
+            // Closed to make room for a new connection (see `Open::make_room`). Counted
+            // here, as it closes: counted by the newcomer, it was missed when the newcomer
+            // got no slot after all (refused once `ROOM_WAIT` passed), though this one was
+            // closed all the same.
+            () = served.close.notified() => {
+                stats.connections_evicted.fetch_add(1, Relaxed);
+                None
+            }
         };
         let Some(read) = read else {
             if !buf.is_empty() {
@@ -291,4 +294,55 @@ async fn serve_connection(
     // Trees decoded before a bad frame or a shutdown still count.
     collector.dispatch(&mut batch);
     stats.connections_open.fetch_sub(1, Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CollectorConfig, ManualClock};
+
+    /// The newcomer an eviction makes room for may get no slot after all (refused once
+    /// `ROOM_WAIT` passed on a busy runtime): the connection closed for it counts all the
+    /// same, as it is the one that lost its slot.
+    #[test]
+    fn a_connection_closed_to_make_room_counts_as_evicted_whoever_takes_its_slot() {
+        let config = CollectorConfig {
+            background_ticks: false,
+            ..CollectorConfig::default()
+        };
+        let collector = Collector::start(config, None, Arc::new(ManualClock::new(0)));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let client = TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (stream, peer) = listener.accept().await.unwrap();
+            // Served since longer than `EVICTABLE_AFTER` without a frame: evictable.
+            let open = Open {
+                started: Some(
+                    Instant::now()
+                        .checked_sub(EVICTABLE_AFTER * 2)
+                        .expect("the machine has been up for 20 s"),
+                ),
+                ..Open::default()
+            };
+            let served = Arc::new(Served {
+                last_frame_ms: AtomicU64::new(0),
+                close: Notify::new(),
+            });
+            open.served.lock().unwrap().insert(1, served.clone());
+            let (_stop, stop) = watch::channel(false);
+            // No newcomer here takes the slot.
+            assert!(open.make_room());
+            serve_connection(stream, peer, &collector, stop, &served, &open).await;
+            drop(client);
+        });
+        let stats = collector.stats();
+        assert_eq!((stats.connections_evicted, stats.connections_open), (1, 0));
+        collector.shutdown();
+    }
 }

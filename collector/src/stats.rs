@@ -252,7 +252,8 @@ pub struct StatsSnapshot {
     /// full data file, a duplicate ID), by reason: the store's own counters. Only reasons
     /// seen; empty without a store.
     pub store_drops: BTreeMap<&'static str, u64>,
-    /// Hours sealed since start.
+    /// Hours sealed (past their grace period) since start, each counted once: all the
+    /// hours a clock jump seals at once, none again when the clock crosses a seal twice.
     pub hours_sealed: u64,
     /// Report queries the analyzer thread holding the hour did not answer in time (busy
     /// with a checkpoint, say): readers got the last checkpoint, or nothing.

@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::domain_shards::DomainShards;
-use crate::period::is_due_for_sealing;
+use crate::period::{is_due_for_sealing, last_hour_due_for_sealing};
 use crate::rate_limited_log::RateLimitedLog;
 use crate::received::ReceivedCounts;
 use crate::stats::CollectorStats;
@@ -860,8 +860,7 @@ impl SealedHours {
     /// clock was ahead) has sealed reports, written by another thread or process, that are
     /// to be read back, not written over.
     fn seal_due(&mut self, now_ms: u64, previous_hour_grace_minutes: u64) {
-        let grace_ms = previous_hour_grace_minutes.saturating_mul(60_000);
-        let last_due = ocelot_protocol::hour_of(now_ms.saturating_sub(grace_ms)).checked_sub(1);
+        let last_due = last_hour_due_for_sealing(now_ms, previous_hour_grace_minutes);
         self.through = self.through.max(last_due);
     }
 }

@@ -244,6 +244,31 @@ fn a_bad_connection_never_disturbs_a_good_one() {
     server.stop().shutdown();
 }
 
+/// `hours_sealed` counted sealing ticks: a clock jumping hours ahead sealed them all in
+/// one tick and counted one, and a clock stepped back over an hour's seal and forward again
+/// counted that hour twice.
+#[test]
+fn hours_sealed_counts_each_hour_once_however_the_clock_moves() {
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(manual_config(), None, clock.clone());
+    let at = |hour: u64, minute: u64| hour * 3_600_000 + minute * 60_000;
+    // Three hours and a half ahead: HOUR, HOUR + 1 and HOUR + 2 are past their grace.
+    clock.set(at(HOUR + 3, 30));
+    collector.tick();
+    assert_eq!(collector.stats().hours_sealed, 3);
+    // Back before HOUR + 2's seal, then forward past it again: sealed already.
+    clock.set(at(HOUR + 3, 1));
+    collector.tick();
+    clock.set(at(HOUR + 3, 40));
+    collector.tick();
+    assert_eq!(collector.stats().hours_sealed, 3);
+    // The next hour's seal counts one.
+    clock.set(at(HOUR + 4, 3));
+    collector.tick();
+    assert_eq!(collector.stats().hours_sealed, 4);
+    collector.shutdown();
+}
+
 #[test]
 fn an_hour_is_sealed_into_the_store_after_its_grace_period_and_stays_readable() {
     let dir = tempfile::tempdir().unwrap();
