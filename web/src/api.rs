@@ -47,8 +47,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -61,7 +60,7 @@ use serde::Serialize;
 
 use crate::cpu::heavy;
 use crate::day::{event_day, hours_of_domain, problem_day, transaction_day};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiQuery};
 use crate::hour::{day_elapsed_seconds, elapsed_seconds};
 use crate::selection::{BadParam, Period, ReportParams};
 use crate::state::AppState;
@@ -80,13 +79,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/state", get(state))
 }
 
-type Params = Result<Query<ReportParams>, QueryRejection>;
-
-fn checked(params: Params) -> Result<ReportParams, ApiError> {
-    params.map(|Query(p)| p).map_err(|rejection| {
-        ApiError::BadRequest(format!("malformed query string: {}", rejection.body_text()))
-    })
-}
+type Params = ApiQuery<ReportParams>;
 
 /// `GET /api/hours`.
 #[derive(Debug, Serialize)]
@@ -112,9 +105,8 @@ struct DomainsView {
 
 async fn domains(
     State(state): State<AppState>,
-    params: Params,
+    ApiQuery(params): Params,
 ) -> Result<Json<DomainsView>, ApiError> {
-    let params = checked(params)?;
     params.hours_only()?;
     let source = &state.reports;
     let now_ms = source.now_ms();
@@ -298,8 +290,10 @@ fn check_day_machine<'a>(
     }
 }
 
-async fn transaction(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    let params = checked(params)?;
+async fn transaction(
+    State(state): State<AppState>,
+    ApiQuery(params): Params,
+) -> Result<Response, ApiError> {
     let limit = params.name_limit()?;
     name_needs_type(&params)?;
     match day_of(&state, &params)? {
@@ -368,8 +362,10 @@ async fn event_report(state: &AppState, target: &Target) -> Arc<EventReport> {
         .unwrap_or_else(|| Arc::new(EventReport::new(&target.domain, target.hour)))
 }
 
-async fn event(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    let params = checked(params)?;
+async fn event(
+    State(state): State<AppState>,
+    ApiQuery(params): Params,
+) -> Result<Response, ApiError> {
     let limit = params.name_limit()?;
     name_needs_type(&params)?;
     match day_of(&state, &params)? {
@@ -412,8 +408,10 @@ async fn event_of_hour(
     })))
 }
 
-async fn problem(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    let params = checked(params)?;
+async fn problem(
+    State(state): State<AppState>,
+    ApiQuery(params): Params,
+) -> Result<Response, ApiError> {
     takes_no_limit(&params)?;
     match day_of(&state, &params)? {
         Some(day) => problem_of_day(&state, &params, day).await,
@@ -462,9 +460,8 @@ async fn problem_of_hour(
 
 async fn heartbeat(
     State(state): State<AppState>,
-    params: Params,
+    ApiQuery(params): Params,
 ) -> Result<Json<HeartbeatView>, ApiError> {
-    let params = checked(params)?;
     takes_no_limit(&params)?;
     let target = target(&state, &params).await?;
     let report = state
@@ -480,9 +477,8 @@ async fn heartbeat(
 
 async fn metric(
     State(state): State<AppState>,
-    params: Params,
+    ApiQuery(params): Params,
 ) -> Result<Json<MetricView>, ApiError> {
-    let params = checked(params)?;
     takes_no_limit(&params)?;
     // Business metrics are a domain's, summed over its machines (CAT's Business report):
     // the report keeps no machine to pick.
@@ -509,9 +505,8 @@ async fn metric(
 
 async fn dependency(
     State(state): State<AppState>,
-    params: Params,
+    ApiQuery(params): Params,
 ) -> Result<Json<DependencyView>, ApiError> {
-    let params = checked(params)?;
     takes_no_limit(&params)?;
     let target = target(&state, &params).await?;
     let report = event_report(&state, &target).await;
@@ -523,8 +518,10 @@ async fn dependency(
     })))
 }
 
-async fn state(State(state): State<AppState>, params: Params) -> Result<Json<StateView>, ApiError> {
-    let params = checked(params)?;
+async fn state(
+    State(state): State<AppState>,
+    ApiQuery(params): Params,
+) -> Result<Json<StateView>, ApiError> {
     takes_no_limit(&params)?;
     let hour = hour_with_data(&state, &params).await?;
     let report = state

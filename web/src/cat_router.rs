@@ -19,7 +19,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use serde::Deserialize;
 
-use crate::error::PageQuery;
+use crate::error::LossyQuery;
 use crate::server::ClientAddrs;
 use crate::state::{AppState, CatRouterConfig};
 
@@ -68,7 +68,7 @@ async fn router_endpoint(
     State(state): State<AppState>,
     connect_info: Option<Extension<ConnectInfo<ClientAddrs>>>,
     headers: HeaderMap,
-    PageQuery(query): PageQuery<RouterQuery>,
+    LossyQuery(query): LossyQuery<RouterQuery>,
 ) -> Response {
     let addrs = connect_info.map(|Extension(ConnectInfo(addrs))| addrs);
     let host = headers

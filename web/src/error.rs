@@ -113,8 +113,8 @@ impl IntoResponse for PageError {
     }
 }
 
-/// `Query<T>` for pages: a query string that does not fit `T` gives a friendly 400 page
-/// instead of axum's plain-text rejection.
+/// `Query<T>` for pages: a query string that does not fit `T`, or whose text is not UTF-8
+/// ([`NotUtf8Param`]), gives a friendly 400 page instead of axum's plain-text rejection.
 #[derive(Debug, Clone)]
 pub(crate) struct PageQuery<T>(pub(crate) T);
 
@@ -126,8 +126,34 @@ where
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(bad) = NotUtf8Param::find(parts.uri.query().unwrap_or_default()) {
+            return Err(PageError::BadRequest {
+                title: format!("The “{}” parameter is not right", bad.param),
+                detail: bad.message(),
+                search: String::new(),
+            });
+        }
+        let LossyQuery(value) = LossyQuery::from_request_parts(parts, state).await?;
+        Ok(PageQuery(value))
+    }
+}
+
+/// [`PageQuery`] without the UTF-8 check: text that is not UTF-8 reads as U+FFFD. Only for
+/// CAT's router endpoint, whose answer depends on no parameter's text but `op`'s (clients
+/// send their domain along, and a client should get its routes whatever that holds).
+#[derive(Debug, Clone)]
+pub(crate) struct LossyQuery<T>(pub(crate) T);
+
+impl<T, S> FromRequestParts<S> for LossyQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match Query::<T>::from_request_parts(parts, state).await {
-            Ok(Query(value)) => Ok(PageQuery(value)),
+            Ok(Query(value)) => Ok(LossyQuery(value)),
             Err(rejection) => Err(PageError::bad_request(query_problem(&rejection))),
         }
     }
@@ -138,6 +164,91 @@ fn query_problem(rejection: &QueryRejection) -> String {
         "The query parameters are not valid: {}",
         rejection.body_text()
     )
+}
+
+/// `Query<T>` for the JSON API: as [`PageQuery`], answering a JSON 400.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiQuery<T>(pub(crate) T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(bad) = NotUtf8Param::find(parts.uri.query().unwrap_or_default()) {
+            return Err(ApiError::BadRequest(bad.message()));
+        }
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(ApiError::BadRequest(format!(
+                "malformed query string: {}",
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
+/// A query parameter whose name or value is not UTF-8 once percent-decoded (`domain=%FF`).
+///
+/// axum's `Query` decodes such bytes to U+FFFD without a word, so `domain=%FF` read as the
+/// domain "\u{FFFD}", which no report has: a 404 that hid what was wrong. The query is
+/// checked first, as `application/x-www-form-urlencoded` decodes it (`+` is a space, `%`
+/// not followed by two hex digits stays as it is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NotUtf8Param {
+    /// The parameter's name, decoded; as given when the name itself is not UTF-8.
+    pub(crate) param: String,
+}
+
+impl NotUtf8Param {
+    /// The first parameter of `query` (the part after `?`) that is not UTF-8 text.
+    pub(crate) fn find(query: &str) -> Option<Self> {
+        query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .find_map(|pair| {
+                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                let Ok(param) = form_decode(name) else {
+                    return Some(name.to_owned());
+                };
+                form_decode(value).is_err().then_some(param)
+            })
+            .map(|param| NotUtf8Param { param })
+    }
+
+    pub(crate) fn message(&self) -> String {
+        format!(
+            "bad parameter “{}”: its %XX escapes do not decode to UTF-8 text.",
+            self.param
+        )
+    }
+}
+
+/// One name or value of a form-encoded query, decoded; `Err` when the bytes are not UTF-8.
+fn form_decode(text: &str) -> Result<String, ()> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        let escaped = (byte == b'%')
+            .then(|| tail.get(..2))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(decoded) => {
+                bytes.push(decoded);
+                rest = &tail[2..];
+            }
+            None => {
+                bytes.push(if byte == b'+' { b' ' } else { byte });
+                rest = tail;
+            }
+        }
+    }
+    String::from_utf8(bytes).map_err(drop)
 }
 
 /// The fallback for every unknown path.
@@ -168,4 +279,36 @@ pub(crate) async fn method_not_allowed(
 /// The fallback for unknown paths under `/api/`: a JSON 404 rather than a page.
 pub(crate) async fn api_not_found() -> ApiError {
     ApiError::NotFound("no such API endpoint".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find(query: &str) -> Option<String> {
+        NotUtf8Param::find(query).map(|bad| bad.param)
+    }
+
+    #[test]
+    fn queries_of_utf8_text_pass() {
+        for query in [
+            "",
+            "domain=shop&hour=current",
+            "name=%2Forder%2F%7Bnum%7D",
+            "name=caf%C3%A9&type=URL+Call",
+            "a=50%&b=%zz&c=%F",
+            "&&flag&x=",
+        ] {
+            assert_eq!(find(query), None, "{query}");
+        }
+    }
+
+    #[test]
+    fn the_first_parameter_that_is_not_utf8_is_named() {
+        assert_eq!(find("domain=%FF").as_deref(), Some("domain"));
+        assert_eq!(find("hour=current&name=a%C3%28b").as_deref(), Some("name"));
+        assert_eq!(find("ip=%E0%80&domain=%FF").as_deref(), Some("ip"));
+        assert_eq!(find("my+type=%FF").as_deref(), Some("my type"));
+        assert_eq!(find("%FF=1").as_deref(), Some("%FF"), "a bad name as given");
+    }
 }

@@ -100,14 +100,18 @@ pub(crate) fn elapsed_seconds(hour: u64, now_ms: u64) -> f64 {
 }
 
 /// `2026-11-22 07:00 UTC`: an hour as people read it.
+///
+/// The label is cut from its end: month, day and hour are two digits each, the year is
+/// whatever comes before them. A year past 9999 (a client's timestamp, shown by LogView)
+/// has more than four digits and would otherwise shift every field.
 pub(crate) fn hour_title(hour: u64) -> String {
     let label = ocelot_analyzer::hour_label(hour);
+    let (year, rest) = label.split_at(label.len() - 6);
     format!(
-        "{}-{}-{} {}:00 UTC",
-        &label[0..4],
-        &label[4..6],
-        &label[6..8],
-        &label[8..10]
+        "{year}-{}-{} {}:00 UTC",
+        &rest[0..2],
+        &rest[2..4],
+        &rest[4..6]
     )
 }
 
@@ -192,5 +196,23 @@ mod tests {
     #[test]
     fn hour_title_spells_out_the_utc_hour() {
         assert_eq!(hour_title(498_703), "2026-11-22 07:00 UTC");
+        assert_eq!(hour_title(0), "1970-01-01 00:00 UTC");
+    }
+
+    /// Roots carry the client's timestamp, so LogView may name an hour past the year 9999:
+    /// its year gets a fifth digit and the rest stays in place.
+    #[test]
+    fn hour_title_of_a_year_past_9999_keeps_every_field_in_place() {
+        let year_10000 = parse_hour_label("9999123123").expect("a valid hour") + 1;
+        assert_eq!(hour_title(year_10000), "10000-01-01 00:00 UTC");
+        assert_eq!(
+            hour_title(year_10000 + 24 * 31 + 5),
+            "10000-02-01 05:00 UTC"
+        );
+        let last = hour_title(u64::MAX / MILLIS_PER_HOUR);
+        assert!(
+            last.ends_with(" UTC") && last.split('-').count() == 3,
+            "{last}"
+        );
     }
 }

@@ -914,6 +914,27 @@ mod tests {
         assert!(!html.contains("+42.0 ms"));
     }
 
+    /// The root's timestamp is the client's: past the year 9999 the board row's tooltip
+    /// still names the hour field by field (the year just has five digits).
+    #[test]
+    fn a_root_past_the_year_9999_gets_a_readable_board_row_tooltip() {
+        // 10000-01-01 00:00:00.000 UTC plus 2 h 30 min.
+        let timestamp_ms = 253_402_300_800_000 + 9_000_000;
+        let mut tree = tree(Message::Transaction(Transaction::new(
+            "Service",
+            "pay",
+            timestamp_ms,
+        )));
+        tree.header.domain = "shop".to_owned();
+        let html =
+            render_tree("shop-7f000001-498703-1", &tree, &AnalyzerConfig::default()).into_string();
+        assert!(
+            html.contains(r#"title="Transaction board, hour of 10000-01-01 02:00 UTC""#),
+            "{html}"
+        );
+        assert!(html.contains("10000-01-01 02:30:00.000 UTC"), "{html}");
+    }
+
     #[test]
     fn a_tree_without_a_transaction_root_has_no_board_links() {
         let mut tree = tree(Message::Event(Leaf::new("E", "n", "0", 1, "")));

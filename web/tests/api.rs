@@ -307,6 +307,31 @@ async fn malformed_or_missing_parameters_are_400s_naming_the_parameter() {
     }
 }
 
+/// A value that is not UTF-8 once percent-decoded is malformed, not an unknown name: it
+/// was read as "\u{FFFD}" and answered 404.
+#[tokio::test]
+async fn query_values_that_are_not_utf8_are_400s_naming_the_parameter() {
+    for (uri, param) in [
+        ("/api/transaction?domain=%FF&hour=current", "domain"),
+        ("/api/event?domain=catgen&hour=current&type=%FF", "type"),
+        ("/api/problem?domain=catgen&hour=current&ip=%FF", "ip"),
+        ("/api/heartbeat?domain=%FF&hour=current", "domain"),
+        ("/api/metric?domain=%FF&hour=current", "domain"),
+        ("/api/dependency?domain=%FF&hour=current", "domain"),
+        ("/api/state?hour=current&domain=%FF", "domain"),
+        (
+            "/api/transaction?domain=catgen&hour=current&type=URL&name=a%FFb",
+            "name",
+        ),
+        ("/api/transaction?domain=catgen&hour=current&%FF=1", "%FF"),
+    ] {
+        let json = get_json(report_app(), uri, 400).await;
+        let error = json["error"].as_str().unwrap();
+        assert!(error.contains(&format!("“{param}”")), "{uri}: {error}");
+        assert!(error.contains("UTF-8"), "{uri}: {error}");
+    }
+}
+
 #[tokio::test]
 async fn report_api_sits_behind_the_configured_api_token() {
     use axum::body::Body;

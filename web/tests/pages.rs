@@ -47,6 +47,40 @@ async fn undecodable_query_strings_give_400_not_500() {
     assert!(text(response).await.contains("<html"));
 }
 
+/// `%FF` decodes to a byte that is not UTF-8. Read lossily it became the domain "\u{FFFD}",
+/// which no report has: a 404 that hid the real problem. Every page taking a query names
+/// the parameter in a 400 instead.
+#[tokio::test]
+async fn query_values_that_are_not_utf8_are_a_400_naming_the_parameter() {
+    for (uri, param) in [
+        ("/?domain=%FF", "domain"),
+        ("/t?domain=%FF&hour=current", "domain"),
+        ("/t?domain=catgen&hour=current&type=URL&name=%C3%28", "name"),
+        ("/e?domain=catgen&hour=current&type=%FF", "type"),
+        ("/p?domain=%FF", "domain"),
+        ("/h?domain=catgen&ip=%FF", "ip"),
+        ("/metric?domain=%FF", "domain"),
+        ("/d?domain=%E0%80", "domain"),
+        ("/state?hour=%FF", "hour"),
+        ("/t?domain=catgen&from=%FF", "from"),
+        ("/cat/r/t?domain=%FF", "domain"),
+        ("/cat/r/m?messageId=%FF", "messageId"),
+        ("/search?id=shop%FF-7f000001-1-2", "id"),
+    ] {
+        let html = html_page(report_app(), uri, StatusCode::BAD_REQUEST).await;
+        assert!(html.contains(&format!("“{param}”")), "{uri}: {html}");
+        assert!(html.contains("UTF-8"), "{uri}: {html}");
+    }
+}
+
+/// CAT clients ask for routes with their domain, which the answer does not depend on: an
+/// odd byte in it is no reason to leave a client without a collector.
+#[tokio::test]
+async fn the_router_endpoint_ignores_a_domain_that_is_not_utf8() {
+    let response = get(app(), "/cat/s/router?op=api&domain=%FF").await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 async fn unknown_api_paths_answer_a_json_404() {
     let response = get(app(), "/api/nothing/here").await;
