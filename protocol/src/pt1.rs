@@ -311,7 +311,7 @@ pub fn decode_body(body: &[u8], options: &DecodeOptions) -> Result<MessageTree, 
             }
             b'T' | b'A' => {
                 let duration_us = parse_duration(parts[3])
-                    .ok_or_else(|| malformed(start, "duration is not <digits>us"))?;
+                    .ok_or_else(|| malformed(start, "duration is not <number>us"))?;
                 let mut t = if tag == b'T' {
                     stack
                         .pop()
@@ -366,10 +366,25 @@ fn malformed(offset: usize, reason: &str) -> DecodeError {
     }
 }
 
+/// `<digits>us`, signed as CAT reads it (`Long.parseLong`, so `-3us` and `+3us` too).
+///
+/// A negative duration comes from a client that timed with a clock that stepped back; CAT
+/// keeps the frame, so we do too, and count the transaction as taking 0 µs: our durations
+/// are unsigned, and 0 is as close to "less than nothing" as the reports can show (a
+/// wrapped value near `u64::MAX` would become a tree's longest duration instead).
 fn parse_duration(field: &[u8]) -> Option<u64> {
-    let digits = field.strip_suffix(b"us")?;
+    let signed = field.strip_suffix(b"us")?;
+    let (negative, digits) = match signed.split_first() {
+        Some((b'-', digits)) => (true, digits),
+        Some((b'+', digits)) => (false, digits),
+        _ => (false, signed),
+    };
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
+    }
+    if negative {
+        // Any magnitude: the value is 0 whatever it is.
+        return Some(0);
     }
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
@@ -453,6 +468,35 @@ mod tests {
         for ms in [0i64, 951_782_400_000, 4_102_444_800_123, 1_795_331_391_582] {
             let s = format_time(ms);
             assert_eq!(parse_time(s.as_bytes()), Some(ms), "{s}");
+        }
+    }
+
+    #[test]
+    fn pt1_durations_are_signed_digits_and_negative_ones_are_zero() {
+        assert_eq!(parse_duration(b"2500us"), Some(2_500));
+        assert_eq!(parse_duration(b"0us"), Some(0));
+        assert_eq!(parse_duration(b"+7us"), Some(7));
+        assert_eq!(parse_duration(b"18446744073709551615us"), Some(u64::MAX));
+        assert_eq!(parse_duration(b"-1us"), Some(0));
+        assert_eq!(parse_duration(b"-0us"), Some(0));
+        assert_eq!(parse_duration(b"-99999999999999999999999us"), Some(0));
+        for bad in [
+            &b"us"[..],
+            b"-us",
+            b"+us",
+            b"--1us",
+            b"+-1us",
+            b"1 us",
+            b"12",
+            b"1.5us",
+            b"18446744073709551616us",
+        ] {
+            assert_eq!(
+                parse_duration(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

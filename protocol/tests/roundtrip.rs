@@ -2,8 +2,8 @@
 //! arbitrary bytes never panics.
 
 use ocelot_protocol::{
-    decode_frame, nt1, pt1, DecodeOptions, FrameDecoder, Header, Leaf, Message, MessageTree,
-    Transaction,
+    decode_frame, nt1, pt1, scan_frame, DecodeOptions, FrameDecoder, Header, Leaf, Message,
+    MessageTree, Transaction,
 };
 use proptest::prelude::*;
 
@@ -153,4 +153,27 @@ fn a_java_ten_byte_negative_varint_is_accepted() {
     );
     let mut decoder = FrameDecoder::default();
     assert_eq!(decoder.next_frame_len(&frame).unwrap(), Some(frame.len()));
+}
+
+/// CAT reads a PT1 duration with `Long.parseLong` and keeps a negative one (a client whose
+/// clock stepped back); the frame is kept here too, each such transaction taking 0 µs.
+#[test]
+fn a_pt1_frame_with_negative_durations_decodes_with_them_at_zero() {
+    let body =
+        "PT1\tshop\thost1\t192.168.1.10\tmain\t1\tmain\tshop-c0a8010a-475544-0\tnull\tnull\tnull\n\
+                t2024-04-01 16:00:00.123\tURL\t/api/order\t\n\
+                A2024-04-01 16:00:00.128\tSQL\tOrder.select\t0\t-2500us\tSELECT 1\t\n\
+                E2024-04-01 16:00:00.132\tOrder\tCreated\t0\tid=42\t\n\
+                T2024-04-01 16:00:00.135\tURL\t/api/order\t0\t-1us\t\t\n";
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(body.as_bytes());
+    let tree = decode_frame(&frame, &DecodeOptions::default()).unwrap();
+    let root = tree.root.as_transaction().unwrap();
+    assert_eq!((root.name.as_str(), root.duration_us), ("/api/order", 0));
+    assert_eq!(root.children.len(), 2);
+    let sql = root.children[0].as_transaction().unwrap();
+    assert_eq!((sql.name.as_str(), sql.duration_us), ("Order.select", 0));
+    assert_eq!(sql.data, "SELECT 1");
+    // The scan the collector runs first agrees with the decoder.
+    assert!(scan_frame(&frame, &DecodeOptions::default()).is_ok());
 }
