@@ -5,7 +5,8 @@
 //!   children count, the root itself does not (its duration covers only part of the work).
 //! * If the tree's last event is `TruncatedTransaction/TotalDuration`, its data (µs)
 //!   becomes the root's duration.
-//! * The first `URL` transaction's name has numeric path segments replaced by `{num}`.
+//! * The first `URL` transaction's name has numeric path segments replaced by `{num}`,
+//!   unless a `System/UploadMetric*` transaction comes before it.
 //! * `System` transactions named `UploadMetric*` become `UploadMetric`.
 
 use std::borrow::Cow;
@@ -87,24 +88,31 @@ pub(crate) fn for_each_counted<'a>(tree: &'a TreeView<'a>, mut visit: impl FnMut
 }
 
 /// The names the Transaction report gives a tree's transactions, asked in wire order
-/// (depth first, the root first): the first `URL` transaction's numeric path segments
-/// become `{num}` ([`normalize_url`]), `System` transactions named `UploadMetric*` become
-/// `UploadMetric`, every other name is its own. LogView links a tree's rows to the board
-/// with it.
+/// (depth first, the root first): `System` transactions named `UploadMetric*` become
+/// `UploadMetric`, the first `URL` transaction's numeric path segments become `{num}`
+/// ([`normalize_url`]), every other name is its own. LogView links a tree's rows to the
+/// board with it.
+///
+/// CAT renames every `UploadMetric*` as it decodes, then walks the tree's transactions in
+/// this order and stops at the first that is either a `URL` one or a `System/UploadMetric*`
+/// one (`MessageTreeFormat.formatTransaction`): a `URL` transaction after an upload keeps
+/// its name as sent.
 #[derive(Debug, Default)]
 pub struct ReportNames {
-    url_seen: bool,
+    /// Whether the URL rule has had its one chance (a `URL` or an upload was seen).
+    url_rule_done: bool,
 }
 
 impl ReportNames {
     /// The report's name for the next transaction of the tree, of `type_` and `name`.
     #[inline]
     pub fn name<'a>(&mut self, type_: &str, name: &'a str) -> Cow<'a, str> {
-        if !self.url_seen && type_ == "URL" {
-            self.url_seen = true;
-            normalize_url(name)
-        } else if type_ == "System" && name.starts_with("UploadMetric") {
+        if type_ == "System" && name.starts_with("UploadMetric") {
+            self.url_rule_done = true;
             Cow::Borrowed("UploadMetric")
+        } else if !self.url_rule_done && type_ == "URL" {
+            self.url_rule_done = true;
+            normalize_url(name)
         } else {
             Cow::Borrowed(name)
         }
@@ -151,6 +159,41 @@ mod tests {
             names.push(t.name.into_owned())
         });
         assert_eq!(names, ["/b/2", "/a/{num}"]);
+    }
+
+    /// CAT's URL rule stops at the first `URL` or `System/UploadMetric*` transaction, so a
+    /// `URL` after an upload keeps its name; every upload is still renamed.
+    #[test]
+    fn a_url_transaction_after_an_upload_metric_one_is_not_normalised() {
+        let mut root = Transaction::new("Service", "pay", 0);
+        root.children.push(Message::Transaction(Transaction::new(
+            "System",
+            "UploadMetric-1",
+            0,
+        )));
+        root.children
+            .push(Message::Transaction(Transaction::new("URL", "/a/1", 0)));
+        root.children.push(Message::Transaction(Transaction::new(
+            "System",
+            "UploadMetric-2",
+            0,
+        )));
+        let mut names = Vec::new();
+        for_each_counted_transaction(&TreeView::of(&tree(root)), |t| {
+            names.push(t.name.into_owned())
+        });
+        assert_eq!(names, ["UploadMetric", "/a/1", "UploadMetric", "pay"]);
+
+        // An upload root comes before its URL children.
+        let mut names = ReportNames::default();
+        assert_eq!(names.name("System", "UploadMetric-3"), "UploadMetric");
+        assert_eq!(names.name("URL", "/b/2"), "/b/2");
+
+        // A URL before the upload is normalised as ever.
+        let mut names = ReportNames::default();
+        assert_eq!(names.name("URL", "/c/3"), "/c/{num}");
+        assert_eq!(names.name("System", "UploadMetric"), "UploadMetric");
+        assert_eq!(names.name("URL", "/d/4"), "/d/4");
     }
 
     #[test]

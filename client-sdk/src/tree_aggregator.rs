@@ -12,7 +12,8 @@
 //! To get there, a tree is added the way the Transaction report walks it
 //! (`analyzer/src/transaction_walk.rs`): every transaction, nested ones too, under the name the
 //! report gives it (the tree's first `URL` transaction has its numeric path segments replaced
-//! by `{num}`, `System/UploadMetric*` becomes `UploadMetric`). Tallies are kept per minute of
+//! by `{num}` unless a `System/UploadMetric*` one comes before it, `System/UploadMetric*`
+//! becomes `UploadMetric`). Tallies are kept per minute of
 //! each message, clamped into the hour of the tree's root as the analyzer clamps them, and a
 //! drain makes trees per hour. A tree the aggregator could not reproduce exactly (a later `URL`
 //! transaction whose name the report would leave alone but the aggregator tree's first `URL`
@@ -150,16 +151,19 @@ impl Default for TreeAggregator {
 }
 
 /// The name the Transaction report gives a transaction of `type_` and `name` (mirrors the
-/// analyzer's `ReportNames`): `None` when it is `name` itself.
+/// analyzer's `ReportNames`): `None` when it is `name` itself. `url_seen` says the URL rule
+/// is spent: set by the first `URL` transaction, or by a `System/UploadMetric*` one before
+/// it (CAT stops at the first of either).
 fn report_name(url_seen: &mut bool, type_: &str, name: &str) -> Option<Text> {
-    if !*url_seen && type_ == "URL" {
+    if type_ == "System" && name.starts_with("UploadMetric") {
+        *url_seen = true;
+        (name != "UploadMetric").then_some(Text::Borrowed("UploadMetric"))
+    } else if !*url_seen && type_ == "URL" {
         *url_seen = true;
         match normalize_url(name) {
             Cow::Owned(normalized) => Some(Text::Owned(normalized)),
             Cow::Borrowed(_) => None,
         }
-    } else if type_ == "System" && name.starts_with("UploadMetric") && name != "UploadMetric" {
-        Some(Text::Borrowed("UploadMetric"))
     } else {
         None
     }
@@ -549,6 +553,35 @@ mod tests {
         assert_eq!(trees[1].len() - 1, 1);
         let mut late = vec![record(Kind::Event, "E", "late", HOUR_MS, 0)];
         assert!(!aggregator.add(std::process::id(), 1, &mut late), "closed");
+    }
+
+    /// The report's URL rule stops at an upload that comes first, so a URL after one keeps
+    /// its name: the aggregator counts it so, and refuses the tree when that name would be
+    /// normalised as the first `URL` child of an aggregator tree.
+    #[test]
+    fn a_url_after_an_upload_metric_transaction_keeps_its_name() {
+        let aggregator = TreeAggregator::default();
+        let mut root = record(Kind::Transaction, "System", "UploadMetric-1", HOUR_MS, 1);
+        root.end = 2;
+        let inner = record(Kind::Transaction, "URL", "/b/2", HOUR_MS, 1);
+        let mut tree = vec![root.clone(), inner];
+        assert!(!aggregator.add(std::process::id(), 1, &mut tree));
+        assert_eq!(tree[1].name, "/b/2", "a refused tree is left as it was");
+
+        let plain = record(Kind::Transaction, "URL", "/plain", HOUR_MS, 1);
+        let mut tree = vec![root, plain];
+        assert!(aggregator.add(std::process::id(), 1, &mut tree));
+        let names: Vec<(String, String)> = children(&aggregator.drain(false)[0])
+            .into_iter()
+            .map(|(type_, name, _)| (type_, name))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("System".into(), "UploadMetric".into()),
+                ("URL".into(), "/plain".into())
+            ]
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use std::borrow::Cow;
 
 /// `/order/123/x` -> `/order/{num}/x`: every segment after a `/` made only of
-/// `0-9 . - ,` becomes `{num}` (the report does this to a tree's first URL transaction).
+/// `0-9 . - ,` becomes `{num}` (the report does this to a tree's first URL transaction,
+/// when no `System/UploadMetric*` transaction comes before it).
 /// As in CAT's `UrlParser.format`, the text before the first `/` is kept as it is.
 #[inline]
 pub fn normalize_url(name: &str) -> Cow<'_, str> {
