@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, UdpSocket};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -228,6 +228,24 @@ pub(crate) struct Shared {
     pub(crate) stop_now: AtomicBool,
     /// Every handle is gone: nobody waits for the queue, so a sender that cannot write quits.
     pub(crate) abandoned: AtomicBool,
+    /// The sender thread has stopped and taken its last look at the queue: a tree queued
+    /// after that is dropped by whoever queued it (see [`Pipeline::try_submit`]).
+    pub(crate) sender_gone: AtomicBool,
+}
+
+impl Shared {
+    /// Takes every tree left in `queue` and counts it dropped for [`DropReason::Shutdown`],
+    /// plus `in_hand` trees already taken from it and not sent.
+    pub(crate) fn drop_queued(&self, queue: &Receiver<FinishedTree>, in_hand: u64) {
+        let mut left = in_hand;
+        while let Ok(tree) = queue.try_recv() {
+            left += 1;
+            self.counters
+                .queued_bytes
+                .fetch_sub(tree.estimated_bytes as u64, Ordering::Relaxed);
+        }
+        self.counters.drop_trees(DropReason::Shutdown, left);
+    }
 }
 
 struct Inner {
@@ -311,6 +329,7 @@ impl Pipeline {
             closing: AtomicBool::new(false),
             stop_now: AtomicBool::new(false),
             abandoned: AtomicBool::new(false),
+            sender_gone: AtomicBool::new(false),
         });
         let (done_tx, done_rx) = crossbeam_channel::bounded(1);
         let pipeline = Arc::new(Pipeline {
@@ -418,6 +437,8 @@ impl Pipeline {
         if shared.closing.load(Ordering::Relaxed) {
             return Err((tree, DropReason::Shutdown));
         }
+        #[cfg(all(test, not(loom)))]
+        tests::after_closing_check();
         if self.without_transport {
             return Err((tree, DropReason::ForkedWithoutTransport));
         }
@@ -435,7 +456,18 @@ impl Pipeline {
         // if the queue refuses it.
         counters.produced.fetch_add(1, Ordering::Relaxed);
         let refused = match self.queue.try_send(tree) {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                // `closing` was clear when checked above, but a whole shutdown may have run
+                // since, and its sender thread left with its last look at the queue: nobody
+                // would send this tree or count it. The fences pair with the sender's (see
+                // `SenderThread::run`): either its last look finds the tree, or this finds
+                // it gone and drops what it left, this tree included.
+                fence(Ordering::SeqCst);
+                if shared.sender_gone.load(Ordering::Relaxed) {
+                    shared.drop_queued(&self.queue_rx, 0);
+                }
+                return Ok(());
+            }
             Err(TrySendError::Full(tree)) => (tree, DropReason::QueueFull),
             Err(TrySendError::Disconnected(tree)) => (tree, DropReason::Shutdown),
         };
@@ -930,6 +962,44 @@ mod tests {
     };
 
     const WAIT: Duration = Duration::from_secs(5);
+
+    thread_local! {
+        /// What [`after_closing_check`] runs next on this thread.
+        static AFTER_CLOSING_CHECK: std::cell::RefCell<Option<Box<dyn FnOnce()>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+
+    /// A seam in `Pipeline::try_submit`, between its `closing` check and the queue: runs, once,
+    /// what a test set on the submitting thread.
+    pub(super) fn after_closing_check() {
+        if let Some(hook) = AFTER_CLOSING_CHECK.with(|hook| hook.borrow_mut().take()) {
+            hook();
+        }
+    }
+
+    /// A tree that passed the `closing` check just before a shutdown, and reached the queue
+    /// only once the shutdown was over and its sender thread gone, was counted produced and
+    /// then never sent nor dropped: the counters stopped adding up. Its caller drops it now.
+    #[test]
+    fn a_tree_queued_after_a_whole_shutdown_is_counted_dropped() {
+        let marks = tempfile::tempdir().unwrap();
+        let (client, sink) = forkable_client("late-tree", marks.path());
+        let shutting_down = client.clone();
+        AFTER_CLOSING_CHECK.with(|hook| {
+            *hook.borrow_mut() = Some(Box::new(move || assert!(shutting_down.shutdown(WAIT))));
+        });
+        with_client(&client, || drop(transaction!("URL", "/late")));
+        let stats = client.stats();
+        assert_eq!(stats.produced, 1, "{stats:?}");
+        assert_eq!(
+            stats.sent + stats.dropped_total(),
+            stats.produced,
+            "{stats:?}"
+        );
+        assert_eq!(stats.dropped_shutdown, 1, "{stats:?}");
+        assert_eq!((stats.queue_depth, stats.queued_bytes), (0, 0), "{stats:?}");
+        assert!(sink.trees().is_empty());
+    }
 
     fn forkable_client(domain: &str, marks: &std::path::Path) -> (Client, MemorySink) {
         let (transport, sink) = MemoryTransport::new();

@@ -46,8 +46,10 @@ const BEAT_PHASE_MS: u64 = 20_000;
 /// How long from `now_ms` to the next heartbeat: on the wall clock's `every` grid shifted to
 /// second :20, as CAT's Java client sends them, so each minute's chart gets its heartbeat
 /// from the middle of the minute, one per minute, whatever second the process started at.
+/// An interval past `u64::MAX` ms (the app's "never", some 584 million years) counts as
+/// that many: cut to 64 bits instead, it could wrap to any interval, a minute or a millisecond.
 fn next_beat_in(now_ms: u64, every: Duration) -> Duration {
-    let every_ms = (every.as_millis() as u64).max(1);
+    let every_ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1);
     let into = now_ms.wrapping_add(every_ms - BEAT_PHASE_MS % every_ms) % every_ms;
     Duration::from_millis(every_ms - into)
 }
@@ -189,6 +191,27 @@ mod tests {
         let ten = Duration::from_secs(10);
         assert_eq!(next_beat_in(at(7, 3, 0), ten), Duration::from_secs(7));
         assert_eq!(next_beat_in(0, Duration::ZERO), Duration::from_millis(1));
+    }
+
+    /// Intervals whose milliseconds do not fit in 64 bits are as long as they can be, never
+    /// a wrapped short one: this one's milliseconds are 2^64 + 60 000, which `as u64` made a
+    /// heartbeat a minute.
+    #[test]
+    fn a_huge_interval_saturates_instead_of_wrapping() {
+        let now_ms = 498_703 * 3_600_000 + 7 * 60_000;
+        let a_century = Duration::from_secs(100 * 365 * 24 * 3600);
+        for every in [
+            Duration::new(18_446_744_073_709_611, 616_000_000),
+            Duration::from_secs(u64::MAX / 2),
+            Duration::from_secs(u64::MAX / 1000 + 1),
+            Duration::MAX,
+        ] {
+            let wait = next_beat_in(now_ms, every);
+            assert!(wait > a_century, "{every:?} waits {wait:?}");
+        }
+        // The largest interval that fits is kept as it is.
+        let fits = Duration::from_millis(u64::MAX);
+        assert!(next_beat_in(now_ms, fits) > a_century);
     }
 
     #[test]

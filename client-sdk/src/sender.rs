@@ -11,7 +11,7 @@
 //! [`METRIC_FLUSH_INTERVAL`] (drained into the same queue as trees, so no thread of their own
 //! is needed for them).
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{fence, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -151,18 +151,13 @@ impl SenderThread {
             }
             self.write_batch();
         }
+        // Said before the last look at the queue, with a fence that pairs with the one a
+        // caller passes after queueing (`Pipeline::try_submit`): a tree queued from now on
+        // is either found below or dropped by its caller, never left in the queue uncounted.
+        self.shared.sender_gone.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
         message_id_factory::persist_all();
-        let mut left = 0;
-        while let Ok(tree) = self.rx.try_recv() {
-            left += 1;
-            self.shared
-                .counters
-                .queued_bytes
-                .fetch_sub(tree.estimated_bytes as u64, Ordering::Relaxed);
-        }
-        self.shared
-            .counters
-            .drop_trees(DropReason::Shutdown, left + self.batch_trees);
+        self.shared.drop_queued(&self.rx, self.batch_trees);
     }
 
     fn note_connects(&self) {
