@@ -135,8 +135,18 @@ fn body(event: &AlertEvent) -> String {
 }
 
 /// Sends one mail; `Err` with the reason if the relay did not accept it in time.
+///
+/// The relay's name is looked up by `resolver`, within `timeout_ms`, and lettre is given
+/// its addresses: lettre looks names up with the system resolver, which has no timeout,
+/// and a DNS server that did not answer held the notification thread (and every event
+/// queued behind this one) for as long as the resolver's retries add up to. The addresses
+/// are tried in turn until one takes the connection, as lettre tries them.
 #[cfg(feature = "smtp")]
-pub(crate) fn send(config: &EmailConfig, event: &AlertEvent) -> Result<(), String> {
+pub(crate) fn send(
+    config: &EmailConfig,
+    event: &AlertEvent,
+    resolver: &crate::notify::Resolver,
+) -> Result<(), String> {
     use lettre::message::header::ContentType;
     use lettre::{Message, SmtpTransport, Transport};
 
@@ -149,15 +159,33 @@ pub(crate) fn send(config: &EmailConfig, event: &AlertEvent) -> Result<(), Strin
     }
     let message = message.body(body(event)).map_err(|e| e.to_string())?;
     let (host, port) = config.relay()?;
-    // `builder_dangerous`: plain SMTP, no TLS (see the module docs).
-    let transport = SmtpTransport::builder_dangerous(host)
-        .port(port)
-        .timeout(Some(std::time::Duration::from_millis(config.timeout_ms)))
-        .build();
-    transport
-        .send(&message)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    let timeout = std::time::Duration::from_millis(config.timeout_ms);
+    let address = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let addrs = resolver.resolve(&address, timeout, timeout)?;
+    let mut last_error = format!("{address}: no address");
+    for addr in addrs {
+        // `builder_dangerous`: plain SMTP, no TLS (see the module docs). An IP address
+        // needs no lookup; without TLS lettre uses the name for nothing else.
+        let transport = SmtpTransport::builder_dangerous(addr.ip().to_string())
+            .port(addr.port())
+            .timeout(Some(timeout))
+            .build();
+        match transport.send(&message) {
+            Ok(_) => return Ok(()),
+            // No connection to this address: the next may take it, as lettre would try
+            // it. lettre names the kind of an error only in its text. Once connected,
+            // whatever went wrong is the attempt's outcome: the mail may have gone out.
+            Err(e) if e.to_string().starts_with("Connection error") => {
+                last_error = format!("{addr}: {e}");
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Err(last_error)
 }
 
 #[cfg(test)]

@@ -189,9 +189,10 @@ impl HttpUrl {
 /// A blocking name lookup of `host:port`: the system resolver, or a stand-in in tests.
 type LookupFn = dyn Fn(&str) -> io::Result<Vec<SocketAddr>> + Send + Sync;
 
-/// Name lookups that give up at a deadline.
+/// Name lookups that give up at a deadline (webhooks, and the relays of `[[email]]`
+/// targets).
 #[derive(Clone)]
-struct Resolver {
+pub(crate) struct Resolver {
     lookup: Arc<LookupFn>,
     /// Lookups whose thread has not ended, shared by the clones.
     running: Arc<AtomicUsize>,
@@ -232,7 +233,7 @@ impl Resolver {
     /// The addresses of `address` (`host:port`), or why there are none: the lookup
     /// failed, or had not answered within `wait` (what is left of the attempt's
     /// `timeout`, named in the error).
-    fn resolve(
+    pub(crate) fn resolve(
         &self,
         address: &str,
         wait: Duration,
@@ -434,7 +435,7 @@ impl Notifier {
                     "email",
                     config.retries,
                     config.retry_backoff_ms,
-                    || send_email(config, event).map(|()| None),
+                    || send_email(config, event, &self.resolver).map(|()| None),
                 )
             } else {
                 false
@@ -516,12 +517,16 @@ impl Notifier {
 }
 
 #[cfg(feature = "smtp")]
-fn send_email(config: &EmailConfig, event: &AlertEvent) -> Result<(), String> {
-    crate::email::send(config, event)
+fn send_email(config: &EmailConfig, event: &AlertEvent, resolver: &Resolver) -> Result<(), String> {
+    crate::email::send(config, event, resolver)
 }
 
 #[cfg(not(feature = "smtp"))]
-fn send_email(_config: &EmailConfig, _event: &AlertEvent) -> Result<(), String> {
+fn send_email(
+    _config: &EmailConfig,
+    _event: &AlertEvent,
+    _resolver: &Resolver,
+) -> Result<(), String> {
     Err("built without the `smtp` feature".to_owned())
 }
 
@@ -639,6 +644,114 @@ mod tests {
             .contains("Host: alerts.test:8080\r\n"));
         assert_eq!(*asked.lock().unwrap(), vec!["alerts.test:8080".to_owned()]);
         assert_eq!(log.snapshot().attempts[0].status, Some(204));
+    }
+
+    /// A mail target whose relay is at a host name (never looked up for real: tests give
+    /// their own lookup).
+    #[cfg(feature = "smtp")]
+    fn named_relay(port: u16, timeout_ms: u64) -> EmailConfig {
+        EmailConfig {
+            name: "ops".into(),
+            smtp: format!("relay.test:{port}"),
+            from: "o@example.com".into(),
+            to: vec!["oncall@example.com".into()],
+            timeout_ms,
+            retries: 0,
+            retry_backoff_ms: 1,
+        }
+    }
+
+    /// Answers one SMTP session on `listener` as a relay that takes every message; returns
+    /// the message's data.
+    #[cfg(feature = "smtp")]
+    fn relay_once(listener: TcpListener) -> std::thread::JoinHandle<String> {
+        use std::io::BufRead as _;
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut writer = stream.try_clone().unwrap();
+            let mut reader = std::io::BufReader::new(stream);
+            writer.write_all(b"220 relay.test ESMTP\r\n").unwrap();
+            let mut data = String::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 0 {
+                let command = std::mem::take(&mut line).trim_end().to_ascii_uppercase();
+                if command == "DATA" {
+                    writer.write_all(b"354 go ahead\r\n").unwrap();
+                    while reader.read_line(&mut line).unwrap() > 0 && line != ".\r\n" {
+                        data.push_str(&std::mem::take(&mut line));
+                    }
+                    line.clear();
+                    writer.write_all(b"250 queued\r\n").unwrap();
+                } else if command == "QUIT" {
+                    writer.write_all(b"221 bye\r\n").unwrap();
+                    break;
+                } else {
+                    writer.write_all(b"250 relay.test\r\n").unwrap();
+                }
+            }
+            data
+        })
+    }
+
+    /// lettre looked the relay's name up with the system resolver, which has no timeout:
+    /// a DNS server that did not answer held the notification thread past the attempt's
+    /// timeout, for as long as the resolver's retries add up to.
+    #[cfg(feature = "smtp")]
+    #[test]
+    fn a_hung_name_lookup_of_a_mail_relay_fails_the_attempt_at_its_timeout() {
+        // The lookup answers only once the test ends (`release` dropped).
+        let (release, hung) = mpsc::channel::<()>();
+        let hung = Mutex::new(hung);
+        let log = AlertLog::new();
+        let notifier = Notifier::new(&[], log.clone())
+            .with_emails(&[named_relay(25, 50)])
+            .with_lookup(move |_| {
+                let _ = hung.lock().unwrap().recv();
+                Err(io::Error::other("released"))
+            });
+
+        assert_eq!(without_blocking(move || notifier.notify(&event())), 0);
+        let attempts = log.snapshot().attempts;
+        assert_eq!(attempts.len(), 1, "{attempts:?}");
+        assert_eq!(attempts[0].channel, "email");
+        assert_eq!(
+            attempts[0].error.as_deref(),
+            Some("resolving relay.test:25: timed out after 50 ms")
+        );
+        drop(release);
+    }
+
+    #[cfg(feature = "smtp")]
+    #[test]
+    fn a_mail_relay_is_looked_up_and_its_addresses_tried_in_turn() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let relay = listener.local_addr().unwrap();
+        // An address nothing listens on (its listener is gone), given first.
+        let closed = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let received = relay_once(listener);
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let log = AlertLog::new();
+        let notifier = Notifier::new(&[], log.clone())
+            .with_emails(&[named_relay(2525, 5_000)])
+            .with_lookup({
+                let asked = asked.clone();
+                move |address| {
+                    asked.lock().unwrap().push(address.to_owned());
+                    Ok(vec![closed, relay])
+                }
+            });
+
+        assert_eq!(
+            notifier.notify(&event()),
+            1,
+            "{:?}",
+            log.snapshot().attempts
+        );
+        assert!(received.join().unwrap().contains("shop-silent"));
+        assert_eq!(*asked.lock().unwrap(), vec!["relay.test:2525".to_owned()]);
     }
 
     #[test]

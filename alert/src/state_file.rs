@@ -118,8 +118,10 @@ pub enum Saved {
 #[derive(Debug)]
 pub(crate) struct StateFile {
     path: PathBuf,
-    /// The rules' state as last written (or restored): written again only when it moves.
-    written_rules: Option<Vec<SavedRule>>,
+    /// The rules' state as last written (or restored), serialized: written again only when
+    /// it moves. Compared as JSON, not with `==`: a NaN in a minute's value or baseline is
+    /// never equal to itself, which rewrote (and fsynced) the file at every tick.
+    written_rules: Option<Vec<u8>>,
     /// [`AlertLog::changes`] as last written.
     written_log: u64,
     /// Writes have failed since the last successful one.
@@ -165,7 +167,7 @@ impl StateFile {
         };
         // What the file holds now (or, fresh, what there is to hold): written again only
         // once it changes.
-        file.written_rules = Some(engine.saved_rules());
+        file.written_rules = rules_json(&engine.saved_rules());
         file.written_log = log.changes();
         (file, restored)
     }
@@ -178,8 +180,10 @@ impl StateFile {
     /// Writes the state of `engine` and `log` if it changed since the last write.
     pub(crate) fn save(&mut self, engine: &Engine, log: &AlertLog, now_ms: u64) -> Saved {
         let rules = engine.saved_rules();
+        let rules_now = rules_json(&rules);
         let log_changes = log.changes();
-        if self.written_rules.as_ref() == Some(&rules) && self.written_log == log_changes {
+        if rules_now.is_some() && self.written_rules == rules_now && self.written_log == log_changes
+        {
             return Saved::Unchanged;
         }
         let (events, attempts) = log.history();
@@ -196,7 +200,7 @@ impl StateFile {
             .and_then(|bytes| write_atomically(&self.path, &bytes));
         match written {
             Ok(()) => {
-                self.written_rules = Some(document.rules);
+                self.written_rules = rules_now;
                 self.written_log = log_changes;
                 let recovered = std::mem::replace(&mut self.failing, false);
                 Saved::Written { recovered }
@@ -212,6 +216,12 @@ impl StateFile {
             }
         }
     }
+}
+
+/// The rules' state as the file holds it (NaN as `null`), to tell whether it changed;
+/// `None` if it does not serialize (then the document does not either).
+fn rules_json(rules: &[SavedRule]) -> Option<Vec<u8>> {
+    serde_json::to_vec(rules).ok()
 }
 
 /// The document in `path`: `None` if there is no file, `Err` (why, in words) if it cannot
@@ -689,5 +699,67 @@ mod tests {
             Saved::Written { recovered: true }
         );
         assert!(path.exists());
+    }
+
+    /// The metric report of `hour` with `shop`'s `total` (a sum) recorded twice as `data`
+    /// in minute 10.
+    fn total_twice(hour: u64, data: &str) -> crate::Report {
+        use ocelot_protocol::{Header, Leaf, Message, MessageTree};
+        let config = std::sync::Arc::new(ocelot_analyzer::AnalyzerConfig::default());
+        let mut analyzer = ocelot_analyzer::MetricAnalyzer::new(hour, config);
+        let at = hour * 3_600_000 + 10 * MILLIS_PER_MINUTE;
+        for _ in 0..2 {
+            let header = Header {
+                domain: "shop".into(),
+                ..Header::default()
+            };
+            let metric = Leaf::new("", "total", "S", at, data);
+            analyzer.process(&MessageTree::new(header, Message::Metric(metric)));
+        }
+        crate::Report::Metric(analyzer.reports()["shop"].clone())
+    }
+
+    #[test]
+    fn a_rule_whose_last_minute_is_nan_is_not_written_again_every_tick() {
+        // Two look-back days whose sums saturated at +-f64::MAX: weighted by 2, they are
+        // +inf and -inf, and their mean, the minute's baseline, is NaN.
+        let rules = RuleSet::from_toml_str(
+            "[baseline]\ndays_back = [1, 2]\nweights = [2, 2]\nsmoothing_window_minutes = 0\n\
+             [[rule]]\nid = \"total\"\ndomain = \"shop\"\nreport = \"metric\"\n\
+             name = \"total\"\nmeasure = \"sum\"\nbaseline = \"above\"\nmargin_percent = 30.0\n",
+            None,
+        )
+        .unwrap();
+        let mut history = silent();
+        history.insert("shop", HOUR - 24, total_twice(HOUR - 24, "1e308"));
+        history.insert("shop", HOUR - 48, total_twice(HOUR - 48, "-1e308"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut alerting = Alerting::new(rules);
+        assert_eq!(alerting.restore_state(&path), Restored::Fresh);
+        alerting.tick(settled(10), &history);
+        let last = alerting.engine().saved_rules()[0].state.last.clone();
+        assert!(
+            last.as_ref()
+                .and_then(|p| p.baseline)
+                .is_some_and(f64::is_nan),
+            "{last:?}"
+        );
+        assert!(matches!(
+            alerting.save_state(settled(10)),
+            Saved::Written { .. }
+        ));
+        // Later ticks in the same minute change nothing: the file is not written (and
+        // fsynced) again each time just because NaN is not equal to itself.
+        for _ in 0..3 {
+            alerting.tick(settled(10) + 5_000, &history);
+            assert_eq!(alerting.save_state(settled(10) + 5_000), Saved::Unchanged);
+        }
+        // The next minute is a change again.
+        alerting.tick(settled(11), &history);
+        assert!(matches!(
+            alerting.save_state(settled(11)),
+            Saved::Written { .. }
+        ));
     }
 }
