@@ -3,7 +3,7 @@
 //! as fast as zlib-rs at level 1, to the same ratio (BENCHMARKS.md, tenth session): the store
 //! writer's CPU per tree fell by about 0.5 us, a tenth of the collector's.
 //!
-//! This module and `index_map` are the crate's only `unsafe`: calls into the C library
+//! This module is the crate's only `unsafe`: calls into the C library
 //! through `isal-sys`'s raw bindings, each with its contract spelled out where it is made.
 //! The stream is used statelessly: each call compresses one whole block into memory that is
 //! already reserved, so no pointer outlives the call that set it.

@@ -34,7 +34,7 @@ mod file_layer;
 mod frame_id;
 mod frame_key;
 mod index_entry;
-mod index_map;
+mod index_read;
 #[cfg(feature = "isal")]
 mod isal_deflate;
 mod layout;

@@ -1,4 +1,4 @@
-//! The read path: message ID -> index entry (memory-mapped) -> block (capped decompression,
+//! The read path: message ID -> index entry (`pread`) -> block (capped decompression,
 //! LRU-cached) -> the frame, checked to carry the requested ID.
 
 use std::fs::File;
@@ -16,14 +16,13 @@ use crate::data_file::{self, Record};
 use crate::error::StoreError;
 use crate::frame_id::message_id_of;
 use crate::index_entry::IndexEntry;
-use crate::index_map::IndexMaps;
+use crate::index_read;
 use crate::layout::{validate_name, ClientKey, DATA_FILE};
 use crate::shared::{Shared, Warned};
 use crate::stats::add;
 
 pub(crate) struct Reader {
     shared: Arc<Shared>,
-    maps: IndexMaps,
     blocks: Mutex<LruCache<(PathBuf, u32), Bytes>>,
 }
 
@@ -33,14 +32,12 @@ impl Reader {
             NonZeroUsize::new(shared.config.block_cache_blocks.max(1)).expect("at least 1");
         Reader {
             shared,
-            maps: IndexMaps::new(),
             blocks: Mutex::new(LruCache::new(blocks)),
         }
     }
 
-    /// Forgets cached maps and blocks (after retention deleted files).
+    /// Forgets cached blocks (after retention deleted files).
     pub(crate) fn clear_caches(&self) {
-        self.maps.clear();
         self.blocks.lock().expect("block cache poisoned").clear();
     }
 
@@ -52,17 +49,16 @@ impl Reader {
         }
         let dir = self.shared.layout.domain_dir(id.hour, &id.domain);
         let index_path = dir.join(ClientKey::of(id).file_name());
-        let Some(entry) = self.maps.entry(&index_path, id.seq)? else {
+        let Some(entry) = index_read::entry(&index_path, id.seq)? else {
             return Ok(None);
         };
         let data_path = dir.join(DATA_FILE);
         let mut result = self.frame(id, &data_path, entry);
         if result.as_ref().is_err_and(is_corrupt) {
-            // The map may be of an index file deleted since: retention deletes whole hours,
-            // and a read-only store (`ocelot lookup` beside the server) is never told. Ask
-            // the index file as it is now; only an entry it still holds is corrupt.
-            self.maps.forget(&index_path);
-            match self.maps.entry(&index_path, id.seq)? {
+            // Retention may have deleted the hour between the two reads (a read-only store,
+            // `ocelot lookup` beside the server, is never told). Ask the index file as it is
+            // now; only an entry it still holds is corrupt.
+            match index_read::entry(&index_path, id.seq)? {
                 None => return Ok(None),
                 Some(now) if now != entry => result = self.frame(id, &data_path, now),
                 Some(_) => {}

@@ -13,7 +13,7 @@
 //! 3. Add an index entry for every frame of every good block that has none (or one that
 //!    points at no frame of its ID: a torn entry), keyed by the message ID in the frame's
 //!    header (first tree under an ID wins).
-//! 4. Write the marker.
+//! 4. Write the marker (not when the writer is about to append: see [`Then`]).
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -53,7 +53,7 @@ pub(crate) fn recover_all(shared: &Shared) -> Result<(), StoreError> {
             if !dir.join(DATA_FILE).is_file() || is_clean(&dir) {
                 continue;
             }
-            match recover_domain_hour(shared, &dir, hour, &domain) {
+            match recover_domain_hour(shared, &dir, hour, &domain, Then::MarkClean) {
                 Ok(rebuilt) => {
                     add(&shared.counters.recovered_files, 1);
                     add(&shared.counters.recovered_entries, rebuilt);
@@ -109,6 +109,17 @@ pub(crate) fn is_clean(dir: &Path) -> bool {
     marker.as_slice() == len.to_be_bytes()
 }
 
+/// What a repaired domain-hour is left for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Then {
+    /// Nothing yet: mark it clean, so the next start does not scan it again.
+    MarkClean,
+    /// The writer appends to it at once, which deletes the marker: none is written. On a
+    /// full disk the marker, a new file, is often the one write that fails, and a repair
+    /// that failed was tried again every second, a scan of the whole data file each time.
+    Append,
+}
+
 /// Repairs one domain-hour folder; returns how many index entries it wrote. Its writer must
 /// not have it open.
 pub(crate) fn recover_domain_hour(
@@ -116,6 +127,7 @@ pub(crate) fn recover_domain_hour(
     dir: &Path,
     hour: u64,
     domain: &str,
+    then: Then,
 ) -> Result<u64, StoreError> {
     let layer = &shared.config.file_layer;
     let data_path = dir.join(DATA_FILE);
@@ -196,9 +208,15 @@ pub(crate) fn recover_domain_hour(
         rebuilt += fix_index(shared, &dir.join(client.file_name()), good_len, &entries)?;
     }
 
-    // 4. Mark clean.
-    fs::write(dir.join(CLEAN_FILE), good_len.to_be_bytes())
-        .map_err(|e| StoreError::io(dir.join(CLEAN_FILE), e))?;
+    // 4. Mark clean (through the file layer, as every other write here, so that a failing
+    // disk in the tests reaches it too).
+    if then == Then::MarkClean {
+        let marker = dir.join(CLEAN_FILE);
+        let file = File::create(&marker).map_err(|e| StoreError::io(&marker, e))?;
+        layer
+            .write_all_at(&file, &marker, 0, &good_len.to_be_bytes())
+            .map_err(|e| StoreError::io(&marker, e))?;
+    }
     Ok(rebuilt)
 }
 

@@ -417,7 +417,13 @@ impl Writer {
         // repaired everything else, so repair this one now, before appending: a later clean
         // close would otherwise hide the damage from the next start's recovery for good.
         if dir.join(DATA_FILE).is_file() && !recovery::is_clean(&dir) {
-            let rebuilt = recovery::recover_domain_hour(&self.shared, &dir, hour, domain)?;
+            let rebuilt = recovery::recover_domain_hour(
+                &self.shared,
+                &dir,
+                hour,
+                domain,
+                recovery::Then::Append,
+            )?;
             add(&self.shared.counters.recovered_files, 1);
             add(&self.shared.counters.recovered_entries, rebuilt);
             tracing::info!(target: "ocelot_store", dir = %dir.display(), rebuilt, "recovered an unclean domain-hour before appending to it again");
