@@ -330,6 +330,13 @@ impl Config {
         if !(0..=19).contains(&nice) {
             anyhow::bail!("web.nice = {nice}: it takes 0 to 19");
         }
+        // An empty path is the current directory to some calls and no path to others: the
+        // first checkpoint of every domain-hour failed to sync its new folders.
+        if self.store.dir.as_os_str().is_empty() {
+            anyhow::bail!(
+                "store.dir is empty: give the data directory, e.g. \"ocelot-data\" (\".\" for the current one)"
+            );
+        }
         // Half a login is no login: a password alone would be ignored (pages open), a user
         // name alone would let in whoever knows it.
         match (self.web.username.is_empty(), self.web.password.is_empty()) {
@@ -411,6 +418,7 @@ mod tests {
                 "[collector]\nmax_report_entries_per_hour = 10",
                 "collector.max_report_entries_per_hour = 10: it takes at least 1000",
             ),
+            ("[store]\ndir = \"\"", "store.dir is empty"),
         ] {
             let config: Config = toml::from_str(text).unwrap();
             let err = config.check().unwrap_err().to_string();
