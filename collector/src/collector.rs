@@ -740,6 +740,12 @@ impl Collector {
                     sample.drops.push(("store", reason, n));
                 }
             }
+            // Not the store's count: the collector keeps these trees from it. They are
+            // not stored all the same, so the State page lists them with the store's drops.
+            let no_id = delta(now.no_message_id, before.no_message_id);
+            if no_id > 0 {
+                sample.drops.push(("store", "no_message_id", no_id));
+            }
         } else {
             let store_drops = delta(now.store_dropped, before.store_dropped);
             if store_drops > 0 {

@@ -1206,6 +1206,39 @@ fn a_message_id_naming_an_hour_past_the_next_is_analysed_but_not_stored() {
     store.shutdown();
 }
 
+#[test]
+fn trees_without_a_usable_message_id_are_dropped_in_the_state_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock);
+    let mut tree = ocelot_protocol::MessageTree::new(
+        ocelot_protocol::Header {
+            domain: "shop".into(),
+            message_id: "not-an-id".into(),
+            ..Default::default()
+        },
+        ocelot_protocol::Message::Transaction(ocelot_protocol::Transaction::new(
+            "URL", "/home", NOW_MS,
+        )),
+    );
+    collector
+        .ingest(ocelot_protocol::nt1::encode_to_bytes(&tree))
+        .unwrap();
+    tree.header.message_id = String::new();
+    collector
+        .ingest(ocelot_protocol::nt1::encode_to_bytes(&tree))
+        .unwrap();
+    assert_eq!(collector.stats().no_message_id, 2);
+    // The State page lists every tree that is not stored, as /metrics does.
+    let state = block_on(collector.state_report(HOUR)).unwrap();
+    let view = state.view(&ViewQuery::default());
+    assert_eq!(view.drops, 2);
+    assert_eq!(view.minutes[0].drops["store"]["no_message_id"], 2);
+    collector.shutdown();
+    store.shutdown();
+}
+
 /// A disk that refuses every write to a data file (full, or read-only under us).
 #[derive(Debug)]
 struct FullDisk;
