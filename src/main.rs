@@ -272,10 +272,29 @@ fn main() -> ExitCode {
         Err(err) => {
             use std::io::Write as _;
             // Not `eprintln!`, which panics (exit 101) when stderr is a closed pipe.
-            let _ = writeln!(std::io::stderr(), "ocelot: {err:#}");
+            let _ = writeln!(std::io::stderr(), "ocelot: {}", error_text(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// `err` and its causes, joined by ": " as `{err:#}` joins them, but without a cause that
+/// the text so far already ends with: errors such as `StoreError::Io` print their source
+/// themselves (so that a log line has the reason) and also return it as their source, which
+/// would otherwise print "Permission denied (os error 13)" twice.
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let cause = cause.to_string();
+        if text.ends_with(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -290,4 +309,45 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
         };
         io.or_else(json) == Some(BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+
+    #[test]
+    fn an_error_that_prints_its_source_does_not_print_it_twice() {
+        /// Prints its source and returns it, as `StoreError::Io` does.
+        #[derive(Debug)]
+        struct Read {
+            path: &'static str,
+            source: std::io::Error,
+        }
+        impl std::fmt::Display for Read {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "reading {}: {}", self.path, self.source)
+            }
+        }
+        impl std::error::Error for Read {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.source)
+            }
+        }
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let reason = denied.to_string();
+        let err = anyhow::Error::new(Read {
+            path: "/data/x.idx",
+            source: denied,
+        })
+        .context("looking up the message");
+        assert_eq!(
+            error_text(&err),
+            format!("looking up the message: reading /data/x.idx: {reason}")
+        );
+        // Causes that do not repeat are all kept, as `{:#}` keeps them.
+        let plain = anyhow::anyhow!("no space")
+            .context("writing")
+            .context("saving");
+        assert_eq!(error_text(&plain), format!("{plain:#}"));
+    }
 }
