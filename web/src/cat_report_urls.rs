@@ -1,6 +1,8 @@
 //! CAT's report addresses, redirected to our boards so that CAT's alarm mails and people's
 //! bookmarks keep working: `/cat/r/t` (Transaction) to `/t`, `/cat/r/e` (Event) to `/e`,
-//! `/cat/r/p` (Problem) to `/p`, `/cat/r/h` (Heartbeat) to `/h` (reference section 9).
+//! `/cat/r/p` (Problem) to `/p`, `/cat/r/h` (Heartbeat) to `/h` (reference section 9),
+//! `/cat/r/dependency` to `/d`, `/cat/r/state` to `/state`, and `/cat/r/home` (or a bare
+//! `/cat` or `/cat/r`) to the home page.
 //!
 //! CAT's parameters become ours where one means the same:
 //!
@@ -72,6 +74,23 @@ const HEARTBEAT: CatPage = CatPage {
     days: false,
     thresholds: false,
 };
+/// CAT's home page, and a bare `/cat` or `/cat/r` (the server's address as people give it).
+const HOME: CatPage = CatPage {
+    board: "/",
+    kept: &[],
+    days: false,
+    thresholds: false,
+};
+/// CAT's State report of its own servers: ours of the collector.
+const STATE: CatPage = CatPage {
+    board: "/state",
+    ..HOME
+};
+const DEPENDENCY: CatPage = CatPage {
+    board: "/d",
+    kept: &["domain"],
+    ..HOME
+};
 
 /// CAT's Problem page thresholds (ms) and the long-execution categories they raise.
 const THRESHOLDS: [(&str, &str); 5] = [
@@ -92,6 +111,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/cat/r/e", get(|s, q| redirect(EVENT, s, q)))
         .route("/cat/r/p", get(|s, q| redirect(PROBLEM, s, q)))
         .route("/cat/r/h", get(|s, q| redirect(HEARTBEAT, s, q)))
+        .route("/cat/r/home", get(|s, q| redirect(HOME, s, q)))
+        .route("/cat/r/state", get(|s, q| redirect(STATE, s, q)))
+        .route("/cat/r/dependency", get(|s, q| redirect(DEPENDENCY, s, q)))
+        .route("/cat", get(|s, q| redirect(HOME, s, q)))
+        .route("/cat/", get(|s, q| redirect(HOME, s, q)))
+        .route("/cat/r", get(|s, q| redirect(HOME, s, q)))
+        .route("/cat/r/", get(|s, q| redirect(HOME, s, q)))
 }
 
 async fn redirect(

@@ -1,5 +1,6 @@
 //! CAT's report addresses (`/cat/r/t`, `/cat/r/e`, `/cat/r/p`, `/cat/r/h`, as in its alarm
-//! mails and people's bookmarks) redirect to our boards, and our boards and API take CAT's
+//! mails and people's bookmarks, and its home, state and dependency pages) redirect to our
+//! boards, and our boards and API take CAT's
 //! `date=` for `hour=`.
 
 mod common;
@@ -41,6 +42,31 @@ async fn cat_report_pages_redirect_to_our_boards_with_the_date_as_the_hour() {
         ("/cat/r/t", "/t"),
         // CAT reads a bare day as its first hour.
         ("/cat/r/t?domain=gateway&date=20261206", "/t?domain=gateway&hour=2026120600"),
+    ] {
+        assert_eq!(location(cat).await, ours, "{cat}");
+    }
+}
+
+/// CAT's home, state and dependency pages, and the server's bare address as people give
+/// it, land on ours rather than on a 404.
+#[tokio::test]
+async fn cat_home_state_and_dependency_pages_redirect_to_ours() {
+    for (cat, ours) in [
+        ("/cat", "/"),
+        ("/cat/", "/"),
+        ("/cat/r", "/"),
+        ("/cat/r/", "/"),
+        ("/cat/r/home?op=view&domain=gateway", "/"),
+        ("/cat/r/home?date=2026120619", "/?hour=2026120619"),
+        (
+            "/cat/r/state?domain=cat&date=2026120619",
+            "/state?hour=2026120619",
+        ),
+        (
+            "/cat/r/dependency?domain=gateway&date=2026120619",
+            "/d?domain=gateway&hour=2026120619",
+        ),
+        ("/cat/r/dependency?domain=gateway", "/d?domain=gateway"),
     ] {
         assert_eq!(location(cat).await, ours, "{cat}");
     }
