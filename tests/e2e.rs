@@ -947,3 +947,49 @@ fn a_stop_that_cannot_finish_ends_the_process_at_its_bound_with_an_error() {
         "{stderr}"
     );
 }
+
+/// A PT1 client in another zone than the one configured sends every tree hours off, all
+/// counted out of window: the log says so once, and names the setting that fixes it.
+#[test]
+fn pt1_trees_from_another_zone_are_logged_with_the_setting_to_fix() {
+    use ocelot_protocol::{Header, MessageTree, Transaction};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (collector_port, web_port) = (free_port(), free_port());
+    let stderr = dir.path().join("serve.err");
+    // The default reads PT1 times as UTC+8; this client writes UTC.
+    let mut child = common::serve_command(&data, collector_port, web_port, "")
+        .stdout(std::fs::File::create(dir.path().join("serve.log")).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let header = Header {
+        domain: "zoned".into(),
+        ip_address: "10.0.0.7".into(),
+        message_id: format!("zoned-0a000007-{}-1", hour_of(now_ms())),
+        ..Header::default()
+    };
+    let tree = MessageTree::new(
+        header,
+        Message::Transaction(Transaction::new("URL", "/z", now_ms())),
+    );
+    let frame = ocelot_protocol::pt1::encode_to_bytes(&tree, 0);
+    let collector = ("127.0.0.1", collector_port);
+    let mut client = eventually(Duration::from_secs(10), || {
+        TcpStream::connect(collector).ok()
+    })
+    .expect("the collector listens");
+    client.write_all(&frame).unwrap();
+    let web: std::net::SocketAddr = format!("127.0.0.1:{web_port}").parse().unwrap();
+    let counted = eventually(Duration::from_secs(10), || {
+        let (status, body) = common::http_get(web, "/metrics");
+        (status == 200 && body.contains("reason=\"out_of_window\"} 1")).then_some(())
+    });
+    assert!(common::signal_and_wait(&mut child, "-TERM").success());
+    let log = std::fs::read_to_string(&stderr).unwrap();
+    assert!(counted.is_some(), "{log}");
+    assert!(
+        log.contains("PT1") && log.contains("collector.pt1_utc_offset_seconds"),
+        "{log}"
+    );
+}

@@ -13,7 +13,9 @@ use ocelot_analyzer::{
     DomainOverview, EventReport, HeartbeatReport, MetricReport, ParsedId, ProblemReport,
     StateReport, TransactionReport,
 };
-use ocelot_protocol::{hour_of, scan_frame, DecodeError, MessageId, MessageIdRef, MILLIS_PER_HOUR};
+use ocelot_protocol::{
+    hour_of, scan_frame, DecodeError, MessageId, MessageIdRef, ScannedFrame, MILLIS_PER_HOUR,
+};
 use ocelot_store::{FrameKey, Store};
 use serde::de::DeserializeOwned;
 
@@ -77,6 +79,10 @@ const METRIC_BAG_MAGIC: &str = "NM1";
 /// domain, so this would otherwise log every tree.
 static INVALID_DOMAIN_LOG: RateLimitedLog =
     RateLimitedLog::new(5, std::time::Duration::from_secs(60));
+/// Trees outside the hour window: a client with a wrong clock, or PT1 from another zone,
+/// sends every tree so.
+static OUT_OF_WINDOW_LOG: RateLimitedLog =
+    RateLimitedLog::new(1, std::time::Duration::from_secs(300));
 
 /// Answers an [`IngestBatch`] keeps before it starts over: a connection carrying more
 /// domains than this asks the cap again, nothing worse.
@@ -479,6 +485,19 @@ impl Collector {
             inner.config.next_hour_early_minutes,
         ) else {
             stats.out_of_window.fetch_add(1, Relaxed);
+            OUT_OF_WINDOW_LOG.log(|suppressed| {
+                let off_hours = (scan.root_timestamp_ms() as f64 - now_ms as f64) / 3_600_000.0;
+                let domain = scan.domain(&frame);
+                if let ScannedFrame::Pt1(_) = scan {
+                    // PT1 stamps a client's local time, read in one configured zone: a client
+                    // in another zone is off by whole hours, every tree of it.
+                    let offset_hours =
+                        f64::from(inner.config.decode.pt1_utc_offset_seconds) / 3600.0;
+                    tracing::warn!(%domain, off_hours = format!("{off_hours:+.2}"), suppressed, "a PT1 (text) tree's time is outside the hour window (counted as out of window, not kept); PT1 times are read as UTC{offset_hours:+} (collector.pt1_utc_offset_seconds): a client in another zone needs that setting");
+                } else {
+                    tracing::warn!(%domain, off_hours = format!("{off_hours:+.2}"), suppressed, "a tree's time is outside the hour window (counted as out of window, not kept): is the client's clock right?");
+                }
+            });
             return Ok(());
         };
         // Shard and cap by the key the analyzers file the domain under (`DomainShards`).
