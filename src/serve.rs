@@ -230,7 +230,8 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
         )
         .with_alert_figures(Box::new(alerts::AlertFigures(alert_log.clone()))),
     );
-    if !web_addr.ip().is_loopback() && state.auth.basic.is_none() {
+    let has_login = state.auth.basic.is_some();
+    if !web_addr.ip().is_loopback() && !has_login {
         tracing::warn!(
             %web_addr,
             "the web UI is reachable from other machines without a login: set web.username and web.password"
@@ -269,8 +270,10 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
         // only applications on this machine can.
         say(&format!(
             "  the web port listens on {} only: for CAT clients on other machines set web.listen \
-             (--web-listen 0.0.0.0:{port}) and credentials",
-            web_addr.ip()
+             (--web-listen 0.0.0.0:{port}){}",
+            web_addr.ip(),
+            // Credentials are asked for only while there are none.
+            if has_login { "" } else { " and credentials" }
         ));
     }
     say(&format!(

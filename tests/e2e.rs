@@ -993,3 +993,33 @@ fn pt1_trees_from_another_zone_are_logged_with_the_setting_to_fix() {
         "{log}"
     );
 }
+
+/// The start-up lines ask for credentials only while there are none.
+#[test]
+fn the_start_up_lines_ask_for_credentials_only_without_a_login() {
+    for (config, asks) in [
+        ("", true),
+        ("[web]\nusername = \"ops\"\npassword = \"s3cret\"\n", false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let stdout = dir.path().join("serve.log");
+        let mut child =
+            common::serve_command(&dir.path().join("data"), free_port(), free_port(), config)
+                .stdout(std::fs::File::create(&stdout).unwrap())
+                .stderr(std::fs::File::create(dir.path().join("serve.err")).unwrap())
+                .spawn()
+                .unwrap();
+        let lines = eventually(Duration::from_secs(20), || {
+            let text = std::fs::read_to_string(&stdout).unwrap_or_default();
+            text.contains("data in").then_some(text)
+        });
+        assert!(common::signal_and_wait(&mut child, "-TERM").success());
+        let lines = lines.expect("the start-up lines are printed");
+        assert!(lines.contains("listens on 127.0.0.1 only"), "{lines}");
+        assert_eq!(
+            lines.contains("and credentials"),
+            asks,
+            "{config:?}: {lines}"
+        );
+    }
+}
