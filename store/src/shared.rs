@@ -1,7 +1,7 @@
 //! State shared by the store handle, its writer threads and its retention thread.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -21,6 +21,9 @@ pub(crate) struct Shared {
     log_after: [AtomicU64; Warned::COUNT],
     /// Per problem, the occurrences not logged since it last was.
     unlogged: [AtomicU64; Warned::COUNT],
+    /// Per problem, whether it was logged and has not been said to be over since
+    /// ([`Shared::went_well`]).
+    warned: [AtomicBool; Warned::COUNT],
     /// The domains given files in each recent hour, against `max_domains_per_hour` (all
     /// writer threads together; asked only when a writer opens a domain-hour).
     domains: Mutex<BTreeMap<u64, HashSet<String>>>,
@@ -39,6 +42,11 @@ const NOTHING_FORGOTTEN: u64 = u64::MAX;
 /// Between two warnings of the same problem: often enough that the log says a disk is still
 /// full, rarely enough that a failing disk does not flood it.
 const WARN_EVERY_SECS: u64 = 300;
+
+/// After a logged problem is over ([`Shared::went_well`]), the soonest it is logged again
+/// when it comes back: a disk that fills again a minute later is said so, and one that
+/// sits at the edge of full, failing and working in turn, logs two lines every half minute.
+const WARN_AGAIN_AFTER_OVER_SECS: u64 = 30;
 
 /// Problems logged at most once per [`WARN_EVERY_SECS`] each (they are counted every time).
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +77,7 @@ impl Shared {
             opened: Instant::now(),
             log_after: Default::default(),
             unlogged: Default::default(),
+            warned: Default::default(),
             domains: Mutex::new(BTreeMap::new()),
             forgotten_through: AtomicU64::new(NOTHING_FORGOTTEN),
         }
@@ -130,6 +139,29 @@ impl Shared {
         }
     }
 
+    /// Says that `what` is over (`message`, with the failures not logged since the last
+    /// warning) if it was logged and not said over since; then it may be logged again
+    /// [`WARN_AGAIN_AFTER_OVER_SECS`] from now instead of at the end of its
+    /// [`WARN_EVERY_SECS`]. One load when nothing was wrong: callers call it on success.
+    pub(crate) fn went_well(&self, what: Warned, message: impl FnOnce() -> String) {
+        let now_secs = self.opened.elapsed().as_secs();
+        if let Some(unlogged) = self.over(what, now_secs) {
+            tracing::info!(target: "ocelot_store", "{} ({unlogged} more failures since the last warning)", message());
+        }
+    }
+
+    /// Whether `what` was logged and is now over, at `now_secs`, and if so how many times it
+    /// happened unlogged since its last warning.
+    fn over(&self, what: Warned, now_secs: u64) -> Option<u64> {
+        let i = what as usize;
+        if !self.warned[i].load(Ordering::Relaxed) || !self.warned[i].swap(false, Ordering::Relaxed)
+        {
+            return None;
+        }
+        self.log_after[i].fetch_min(now_secs + WARN_AGAIN_AFTER_OVER_SECS, Ordering::Relaxed);
+        Some(self.unlogged[i].swap(0, Ordering::Relaxed))
+    }
+
     /// Whether `what`, happening at `now_secs`, is to be logged, and if so how many times it
     /// happened unlogged before; otherwise counts it as unlogged.
     fn may_warn(&self, what: Warned, now_secs: u64) -> Option<u64> {
@@ -146,6 +178,7 @@ impl Shared {
                 )
                 .is_ok()
         {
+            self.warned[i].store(true, Ordering::Relaxed);
             return Some(self.unlogged[i].swap(0, Ordering::Relaxed));
         }
         self.unlogged[i].fetch_add(1, Ordering::Relaxed);
@@ -174,5 +207,35 @@ mod tests {
         assert_eq!(shared.may_warn(what, WARN_EVERY_SECS + 1), None);
         // Another problem has its own clock.
         assert_eq!(shared.may_warn(Warned::OpenFailed, 7), Some(0));
+    }
+
+    /// A disk that fills again a minute after it worked again is said so then, not at the
+    /// end of the first warning's five minutes; and "over" is said once per warning.
+    #[test]
+    fn a_problem_that_was_over_is_logged_again_when_it_comes_back() {
+        let shared = Shared::new(StoreConfig::new("unused"));
+        let what = Warned::WriteFailed;
+        assert_eq!(shared.over(what, 0), None, "nothing was wrong");
+        assert_eq!(shared.may_warn(what, 10), Some(0));
+        assert_eq!(shared.may_warn(what, 11), None);
+        assert_eq!(
+            shared.over(what, 20),
+            Some(1),
+            "over, with the failure unlogged"
+        );
+        assert_eq!(shared.over(what, 21), None, "said once");
+        assert_eq!(
+            shared.may_warn(what, 40),
+            None,
+            "not at once: the edge of full"
+        );
+        assert_eq!(
+            shared.may_warn(what, 20 + WARN_AGAIN_AFTER_OVER_SECS),
+            Some(1)
+        );
+        // Without a warning since, a success says nothing.
+        assert_eq!(shared.over(what, 100), Some(0));
+        assert_eq!(shared.over(what, 101), None);
+        assert_eq!(shared.over(Warned::OpenFailed, 102), None);
     }
 }

@@ -495,6 +495,7 @@ impl Writer {
             counters.drop_frames(DropReason::IoError, frames);
             shared.warn_throttled(Warned::WriteFailed, || format!("store write failed: {e}"));
         } else {
+            shared.went_well(Warned::WriteFailed, || "store writes work again".to_owned());
             dh.data_len = end;
             add(&counters.blocks, 1);
             add(&counters.bytes_in, dh.block.len() as u64);
@@ -829,6 +830,10 @@ fn write_index(shared: &Shared, index_files: &mut IndexFiles, dh: &mut DomainHou
             }
             shared.warn_throttled(Warned::IndexWriteFailed, || {
                 format!("store index write failed (rebuilt at next start): {e}")
+            });
+        } else {
+            shared.went_well(Warned::IndexWriteFailed, || {
+                "store index writes work again".to_owned()
             });
         }
         i = j;
