@@ -1,12 +1,14 @@
-//! [`Day`]: what a day of one report kind holds, shared by [`crate::TransactionDay`],
-//! [`crate::EventDay`] and [`crate::ProblemDay`]: the UTC day, the hours added, and the
-//! hours' reports merged, each hour first folded into one row per entry keyed by its hour
-//! of the day ([`HourlyReport::folded_into_hour_of_day`]), twice: per machine, and with
-//! each hour's machines merged first, for the "All" view.
+//! [`Day`]: what a day, week or month ([`Span`]) of one report kind holds, shared by
+//! [`crate::TransactionDay`], [`crate::EventDay`] and [`crate::ProblemDay`]: the span, the
+//! hours added, and the hours' reports merged, each hour first folded into one row per
+//! entry keyed by its row of the span ([`Span::row_of`]: its hour of the day in a day, its
+//! day in a week or month), twice: per machine, and with each hour's machines merged
+//! first, for the "All" view.
 //!
 //! Why fold first: an hour's rows are its minutes, and minute rows of different hours
 //! would add up by minute of the hour, which means nothing; rows keyed by hour of the day
-//! add up into the day's hourly series, at most 24 per entry. Why merge each hour's
+//! add up into the day's hourly series, at most 24 per entry (and a week's or month's
+//! daily series, at most 31). Why merge each hour's
 //! machines first for "All": merging the machines' whole days instead would merge them in
 //! key order, so what keeps the newest (failures) or the first (samples) of something would
 //! follow the machines' keys, not the hours. Each kind's day adds its own view on top.
@@ -14,9 +16,11 @@
 //! A limit of folding: an hour of a transaction name becomes one row of the kind a minute
 //! has, whose count saturates at 4 294 967 295 and whose failures at 67 108 863. A name
 //! with more failures than that in one hour over all its machines (18 600 a second) shows
-//! that many in the day; the hour view, counted per minute, does not saturate there.
+//! that many in the day; the hour view, counted per minute, does not saturate there. A
+//! week's or month's row is a whole day, where the same caps hold per day.
 
-use crate::view_query::{day_label, hour_label, HOURS_PER_DAY};
+use crate::span::Span;
+use crate::view_query::{day_label, hour_label, Rows, HOURS_PER_DAY};
 
 /// A report kind a [`Day`] merges: one domain's report of one hour, kept per minute.
 pub(crate) trait HourlyReport {
@@ -24,9 +28,9 @@ pub(crate) trait HourlyReport {
     fn empty(domain: String, hour: u64) -> Self;
     /// The report's hour index.
     fn hour_index(&self) -> u64;
-    /// This report with each entry's minute rows folded into one row keyed by the hour of
-    /// the day (0..24) in place of a minute.
-    fn folded_into_hour_of_day(&self) -> Self;
+    /// This report with each entry's minute rows folded into one row keyed `row` (an hour
+    /// of the day, or a day of a week or month) in place of a minute.
+    fn folded_into_row(&self, row: u8) -> Self;
     /// Adds `other` (a report of the same domain) to this one.
     fn merge_from(&mut self, other: &Self);
     /// This report with every machine merged into one, as the hour's "All" view merges
@@ -34,8 +38,8 @@ pub(crate) trait HourlyReport {
     fn all_machines(&self) -> Self;
 }
 
-/// `impl HourlyReport` for a report with inherent `new`, `hour`, `by_hour_of_day`, `merge`
-/// and `machines_merged`.
+/// `impl HourlyReport` for a report with inherent `new`, `hour`, `in_row`, `merge` and
+/// `machines_merged`.
 macro_rules! hourly_report {
     ($report:ty) => {
         impl $crate::day::HourlyReport for $report {
@@ -45,8 +49,8 @@ macro_rules! hourly_report {
             fn hour_index(&self) -> u64 {
                 self.hour()
             }
-            fn folded_into_hour_of_day(&self) -> Self {
-                self.by_hour_of_day()
+            fn folded_into_row(&self, row: u8) -> Self {
+                self.in_row(row)
             }
             fn merge_from(&mut self, other: &Self) {
                 self.merge(other)
@@ -59,14 +63,14 @@ macro_rules! hourly_report {
 }
 pub(crate) use hourly_report;
 
-/// One domain's reports of kind `R` over one UTC day, merged hour by hour.
-#[derive(Debug, Clone, Default)]
+/// One domain's reports of kind `R` over one UTC day, week or month, merged hour by hour.
+#[derive(Debug, Clone)]
 pub(crate) struct Day<R> {
-    day: u64,
+    span: Span,
     /// The hours added, ascending.
     hours: Vec<u64>,
-    /// The hours merged per machine, rows keyed by hour of the day (its hour is the
-    /// day's first): what a view of one machine reads.
+    /// The hours merged per machine, rows keyed by [`Span::row_of`] (its hour is the
+    /// span's first): what a view of one machine reads.
     report: R,
     /// The same with each hour's machines merged (into one keyed by the empty string)
     /// before the hour joins the day: what a view of all machines reads.
@@ -74,27 +78,27 @@ pub(crate) struct Day<R> {
 }
 
 impl<R: HourlyReport> Day<R> {
-    /// No hour yet of `domain` on `day` (a day index: `hour / 24`).
-    pub(crate) fn new(domain: String, day: u64) -> Self {
-        let first_hour = day.saturating_mul(HOURS_PER_DAY);
+    /// No hour yet of `domain` in `span`.
+    pub(crate) fn new(domain: String, span: Span) -> Self {
+        let first_hour = span.hours().start;
         Day {
-            day,
+            span,
             hours: Vec::new(),
             all: R::empty(domain.clone(), first_hour),
             report: R::empty(domain, first_hour),
         }
     }
 
-    /// Adds the report of one hour of the day, or returns `false` and leaves out a report
-    /// of another day. A second report of an hour adds to the first. What keeps "the
-    /// first" of something (sample message IDs) keeps the day's first when the hours come
-    /// in order, as the web's day view adds them; what keeps the newest, the latest.
+    /// Adds the report of one hour of the span, or returns `false` and leaves out a report
+    /// of an hour outside it. A second report of an hour adds to the first. What keeps "the
+    /// first" of something (sample message IDs) keeps the span's first when the hours come
+    /// in order, as the web's views add them; what keeps the newest, the latest.
     pub(crate) fn add_hour(&mut self, report: &R) -> bool {
         let hour = report.hour_index();
-        if hour / HOURS_PER_DAY != self.day {
+        let Some(row) = self.span.row_of(hour) else {
             return false;
-        }
-        let folded = report.folded_into_hour_of_day();
+        };
+        let folded = report.folded_into_row(row);
         self.all.merge_from(&folded.all_machines());
         self.report.merge_from(&folded);
         if let Err(at) = self.hours.binary_search(&hour) {
@@ -108,8 +112,8 @@ impl<R: HourlyReport> Day<R> {
         &self.hours
     }
 
-    /// The merged report per machine, its rows keyed by hour of the day: its machines
-    /// are the day's.
+    /// The merged report per machine, its rows keyed by [`Span::row_of`]: its machines
+    /// are the span's.
     pub(crate) fn report(&self) -> &R {
         &self.report
     }
@@ -122,14 +126,29 @@ impl<R: HourlyReport> Day<R> {
         }
     }
 
-    /// The day's first hour index: a row keyed `h` is hour `first_hour() + h`.
-    pub(crate) fn first_hour(&self) -> u64 {
-        self.day.saturating_mul(HOURS_PER_DAY)
+    /// The span merged.
+    pub(crate) fn span(&self) -> Span {
+        self.span
     }
 
-    /// `YYYYMMDD` (UTC).
+    /// How the views label the rows: hours from the day's first, or days from the span's.
+    pub(crate) fn rows(&self) -> Rows {
+        match self.span {
+            Span::Day(_) => Rows::HoursFrom(self.span.hours().start),
+            Span::Week(first) | Span::Month(first) => Rows::DaysFrom(first),
+        }
+    }
+
+    /// `YYYYMMDD` of a day or a week's first day, `YYYYMM` of a month (UTC).
     pub(crate) fn label(&self) -> String {
-        day_label(self.day)
+        self.span.label()
+    }
+
+    /// The days of the span with an hour added, as `YYYYMMDD`.
+    pub(crate) fn day_labels(&self) -> Vec<String> {
+        let mut days: Vec<u64> = self.hours.iter().map(|h| h / HOURS_PER_DAY).collect();
+        days.dedup();
+        days.into_iter().map(day_label).collect()
     }
 
     /// The hours added as `YYYYMMDDHH`.

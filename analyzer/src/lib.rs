@@ -47,6 +47,7 @@ mod problem;
 mod sample_id;
 mod sample_ids;
 mod sorted_map;
+mod span;
 mod state;
 #[cfg(test)]
 mod test_support;
@@ -59,8 +60,8 @@ pub use config::{AnalyzerConfig, LongThresholds, OTHERS};
 pub use dependency::{DependencyEdgeView, DependencyMinuteView, DependencyView};
 pub use domain_reports::DomainReports;
 pub use event::{
-    EventAnalyzer, EventDay, EventDayView, EventHourView, EventMinuteView, EventNameView,
-    EventReport, EventTypeView, EventView,
+    EventAnalyzer, EventDateView, EventDay, EventDayView, EventHourView, EventMinuteView,
+    EventNameView, EventReport, EventSpanView, EventTypeView, EventView,
 };
 pub use heartbeat::{HeartbeatAnalyzer, HeartbeatMinuteView, HeartbeatReport, HeartbeatView};
 pub use histogram::{DurationHistogram, RELATIVE_ACCURACY};
@@ -68,18 +69,20 @@ pub use hour::{HourAnalyzers, HourReports};
 pub use metric::{MetricAnalyzer, MetricItemView, MetricMinuteView, MetricReport, MetricView};
 pub use overview::DomainOverview;
 pub use problem::{
-    ProblemAnalyzer, ProblemDay, ProblemDayView, ProblemDurationView, ProblemEntryView,
-    ProblemHourView, ProblemMinuteView, ProblemReport, ProblemView,
+    ProblemAnalyzer, ProblemDateView, ProblemDay, ProblemDayView, ProblemDurationView,
+    ProblemEntryView, ProblemHourView, ProblemMinuteView, ProblemReport, ProblemSpanView,
+    ProblemView,
 };
 pub use sample_id::ParsedId;
+pub use span::Span;
 pub use state::{
     ProcessingView, ReceivedView, StateMinuteView, StateReport, StateView, MAX_STATE_KEYS,
     STATE_DOMAIN, STATE_REPORT_NAME,
 };
 pub use transaction::{
-    DurationBucketView, DurationFigures, TransactionAnalyzer, TransactionDay, TransactionDayView,
-    TransactionHourView, TransactionMinuteView, TransactionNameView, TransactionReport,
-    TransactionTypeView, TransactionView,
+    DurationBucketView, DurationFigures, TransactionAnalyzer, TransactionDateView, TransactionDay,
+    TransactionDayView, TransactionHourView, TransactionMinuteView, TransactionNameView,
+    TransactionReport, TransactionSpanView, TransactionTypeView, TransactionView,
 };
 pub use transaction_walk::ReportNames;
 pub use view_query::{day_label, hour_label, tps, ViewQuery, HOURS_PER_DAY};

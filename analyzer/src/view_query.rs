@@ -67,6 +67,18 @@ pub(crate) fn keep_position<'n>(
     names.position(|n| n == name)
 }
 
+/// What a view's rows are: minutes of an hour (an hour's report), or, in a merged report
+/// whose rows [`crate::Span::row_of`] keyed, hours of a day or days of a week or month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rows {
+    /// Minutes of the hour.
+    Minutes,
+    /// Hours from this hour index (a day's first).
+    HoursFrom(u64),
+    /// Days from this day index (a week's or month's first).
+    DaysFrom(u64),
+}
+
 /// For `skip_serializing_if`: a count of names left out is written only when some were.
 pub(crate) fn is_zero(n: &u64) -> bool {
     *n == 0
@@ -109,7 +121,7 @@ pub fn day_label(day: u64) -> String {
 }
 
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

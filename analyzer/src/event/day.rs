@@ -1,14 +1,15 @@
 //! [`EventDay`]: one domain's event reports of a UTC day merged into one, CAT's daily
 //! Event report, and the [`EventDayView`] the JSON API returns of it. As for transactions
 //! ([`crate::TransactionDay`]), each hour joins the day as one row per name
-//! ([`EventReport::by_hour_of_day`]), so the day's rows are its hours, not minutes. The day
+//! ([`EventReport::in_row`]), so the day's rows are its hours, not minutes. The day
 //! keeps no dependency edges: the Dependency view is of one hour.
 
 use serde::Serialize;
 
 use super::report::{EventReport, EventTypeView};
 use crate::day::Day;
-use crate::view_query::ViewQuery;
+use crate::span::Span;
+use crate::view_query::{day_label, ViewQuery};
 
 /// The event reports of one domain over one UTC day, merged hour by hour.
 ///
@@ -22,13 +23,24 @@ use crate::view_query::ViewQuery;
 /// let view = merged.view(&ViewQuery { elapsed_seconds: 86_400.0, ..ViewQuery::default() });
 /// assert_eq!((view.day.as_str(), view.hours.len()), ("20261122", 1));
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EventDay(Day<EventReport>);
 
 impl EventDay {
     /// No hour yet of `domain` on `day` (a day index: `hour / 24`).
     pub fn new(domain: impl Into<String>, day: u64) -> Self {
-        EventDay(Day::new(domain.into(), day))
+        EventDay::over(domain, Span::Day(day))
+    }
+
+    /// No hour yet of `domain` in `span`: a day, or a week or month whose rows are days
+    /// (CAT's weekly and monthly reports).
+    pub fn over(domain: impl Into<String>, span: Span) -> Self {
+        EventDay(Day::new(domain.into(), span))
+    }
+
+    /// The span merged.
+    pub fn span(&self) -> Span {
+        self.0.span()
     }
 
     /// Adds the report of one hour of the day (its [`EventReport::hour`]), or returns
@@ -62,7 +74,29 @@ impl EventDay {
             types: self
                 .0
                 .report_of(query.machine())
-                .type_views(query, Some(self.0.first_hour())),
+                .type_views(query, self.0.rows()),
+            folded: report.folded(),
+        }
+    }
+
+    /// What `GET /api/event?week=` or `?month=` returns: the span's figures with `days` rows
+    /// (one per day with data) in place of `hours`. `query.elapsed_seconds` is the seconds
+    /// of the span that have run, so `tps` is its average rate.
+    pub fn span_view(&self, query: &ViewQuery<'_>) -> EventSpanView {
+        let report = self.0.report();
+        let span = self.0.span();
+        EventSpanView {
+            domain: report.domain().to_owned(),
+            period: span.kind(),
+            label: span.label(),
+            from: day_label(span.first_day()),
+            to: day_label(span.first_day() + span.day_count() - 1),
+            days: self.0.day_labels(),
+            ips: report.ips().map(str::to_owned).collect(),
+            types: self
+                .0
+                .report_of(query.machine())
+                .type_views(query, self.0.rows()),
             folded: report.folded(),
         }
     }
@@ -85,6 +119,33 @@ pub struct EventDayView {
     pub types: Vec<EventTypeView>,
     /// Events of the day's hours (every machine's, whatever `ip` picks) counted under an
     /// `OTHERS` key because a cap was reached, each once ([`EventReport::folded`]).
+    pub folded: u64,
+}
+
+/// `GET /api/event?week=` or `?month=`: `{"domain","period","label","from","to","days":[..],
+/// "ips":[..],"types":[..],"folded"}`, the types as in a day's view with `days` rows in
+/// place of `hours`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventSpanView {
+    /// The domain.
+    pub domain: String,
+    /// `week` or `month` (`day` for a day merged this way).
+    pub period: &'static str,
+    /// The week's first day `YYYYMMDD`, or the month `YYYYMM` (UTC).
+    pub label: String,
+    /// The span's first day, `YYYYMMDD`.
+    pub from: String,
+    /// The span's last day, `YYYYMMDD`.
+    pub to: String,
+    /// The days of the span merged (those with a report of the domain), `YYYYMMDD`.
+    pub days: Vec<String>,
+    /// Every machine seen in the span.
+    pub ips: Vec<String>,
+    /// As in a day's view, each one's rows its days.
+    pub types: Vec<EventTypeView>,
+    /// Events of the span's hours (every machine's, whatever `ip` picks) counted under an
+    /// `OTHERS` key because a cap was reached, each once.
     pub folded: u64,
 }
 
@@ -124,6 +185,28 @@ mod tests {
             ));
         }
         analyzer.into_reports().remove("shop").expect("a report")
+    }
+
+    #[test]
+    fn a_week_of_events_has_one_row_per_day() {
+        let week = Span::week_of(DAY);
+        let mut merged = EventDay::over("shop", week);
+        assert!(merged.add_hour(&hour_report(DAY_START + 2, 10, true)));
+        assert!(merged.add_hour(&hour_report(DAY_START + 30, 4, false)));
+        assert!(!merged.add_hour(&hour_report(week.hours().end, 4, false)));
+        let view = merged.span_view(&ViewQuery {
+            elapsed_seconds: week.seconds(),
+            ..ViewQuery::default()
+        });
+        assert_eq!(view.days, ["20261122", "20261123"]);
+        let t = &view.types[0];
+        let rows: Vec<(&str, u64, u64)> = (t.days.iter())
+            .map(|d| (d.day.as_str(), d.count, d.fail))
+            .collect();
+        assert_eq!(rows, [("20261122", 10, 5), ("20261123", 4, 0)]);
+        assert_eq!(t.names[0].days.len(), 2);
+        assert!(t.hours.is_empty() && t.names[0].minutes.is_empty());
+        assert_eq!((t.count, t.fail), (14, 5));
     }
 
     #[test]

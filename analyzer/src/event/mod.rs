@@ -8,7 +8,8 @@ mod report;
 mod tests;
 
 pub use analyzer::EventAnalyzer;
-pub use day::{EventDay, EventDayView};
+pub use day::{EventDay, EventDayView, EventSpanView};
 pub use report::{
-    EventHourView, EventMinuteView, EventNameView, EventReport, EventTypeView, EventView,
+    EventDateView, EventHourView, EventMinuteView, EventNameView, EventReport, EventTypeView,
+    EventView,
 };

@@ -11,7 +11,8 @@ use crate::open_minute::{MinuteFigures, MinuteList, OpenMinute, MINUTE_BITS};
 use crate::sample_id::SampleId;
 use crate::sorted_map::SortedMap;
 use crate::view_query::{
-    busiest_names, fail_percent, hour_label, is_zero, keep_position, tps, ViewQuery, HOURS_PER_DAY,
+    busiest_names, day_label, fail_percent, hour_label, is_zero, keep_position, tps, Rows,
+    ViewQuery,
 };
 
 /// Failure message IDs kept per name (as for transactions).
@@ -278,19 +279,15 @@ impl EventReport {
             domain: self.domain.clone(),
             hour: hour_label(self.hour),
             ips: self.machines.keys().map(str::to_owned).collect(),
-            types: self.type_views(query, None),
+            types: self.type_views(query, Rows::Minutes),
             folded: self.folded,
         }
     }
 
-    /// The types a view shows. With `day_start` (the first hour of a day, for a report of
-    /// [`EventReport::by_hour_of_day`] rows) a name's and a type's rows are hours of that
-    /// day, listed as `hours` instead of `minutes`.
-    pub(crate) fn type_views(
-        &self,
-        query: &ViewQuery<'_>,
-        day_start: Option<u64>,
-    ) -> Vec<EventTypeView> {
+    /// The types a view shows. For a report of [`EventReport::in_row`] rows, `rows` says
+    /// what they are: a name's and a type's rows are then listed as `hours` of a day or
+    /// `days` of a week or month instead of `minutes`.
+    pub(crate) fn type_views(&self, query: &ViewQuery<'_>, rows: Rows) -> Vec<EventTypeView> {
         let merged = self
             .machines
             .one_or_merged(query.machine(), EventMachine::merge);
@@ -321,15 +318,22 @@ impl EventReport {
                     .enumerate()
                     .filter(|&(i, _)| kept.as_ref().is_none_or(|kept| kept[i]))
                     .map(|(_, (name, n))| {
-                        let rows = n.minutes.iter().map(|m| EventMinuteView {
+                        let minute_rows = n.minutes.iter().map(|m| EventMinuteView {
                             minute: m.minute,
                             count: m.count,
                             fail: m.fail,
                         });
-                        let (minutes, hours) = match day_start {
-                            None => (rows.collect(), Vec::new()),
-                            Some(start) => (Vec::new(), rows.map(|m| m.in_day(start)).collect()),
-                        };
+                        let (mut minutes, mut hours, mut days) =
+                            (Vec::new(), Vec::new(), Vec::new());
+                        match rows {
+                            Rows::Minutes => minutes = minute_rows.collect(),
+                            Rows::HoursFrom(first_hour) => {
+                                hours = minute_rows.map(|m| m.in_day(first_hour)).collect();
+                            }
+                            Rows::DaysFrom(first_day) => {
+                                days = minute_rows.map(|m| m.in_span(first_day)).collect();
+                            }
+                        }
                         EventNameView {
                             name: name.to_owned(),
                             count: n.count,
@@ -340,6 +344,7 @@ impl EventReport {
                             fail_message_ids: texts(&n.fail_message_ids),
                             minutes,
                             hours,
+                            days,
                         }
                     })
                     .collect();
@@ -350,11 +355,22 @@ impl EventReport {
                     fail_percent: fail_percent(fail, count),
                     tps: tps(count, elapsed),
                     // Its names' rows add up to the type's unless some are left out.
-                    minutes: match day_start {
-                        None if names_left_out > 0 => t.minute_views(),
+                    minutes: match rows {
+                        Rows::Minutes if names_left_out > 0 => t.minute_views(),
                         _ => Vec::new(),
                     },
-                    hours: day_start.map_or_else(Vec::new, |start| t.hour_views(start)),
+                    hours: match rows {
+                        Rows::HoursFrom(first_hour) => (t.minute_views().into_iter())
+                            .map(|row| row.in_day(first_hour))
+                            .collect(),
+                        _ => Vec::new(),
+                    },
+                    days: match rows {
+                        Rows::DaysFrom(first_day) => (t.minute_views().into_iter())
+                            .map(|row| row.in_span(first_day))
+                            .collect(),
+                        _ => Vec::new(),
+                    },
                     names,
                     names_left_out,
                 }
@@ -362,12 +378,11 @@ impl EventReport {
             .collect()
     }
 
-    /// This report with each name's minutes folded into one row keyed by the hour of the
-    /// day (0..24) in place of a minute, and without dependency edges: what a day of
-    /// reports keeps of each hour ([`crate::EventDay`]; see
-    /// [`crate::TransactionReport`]'s twin for why).
-    pub(crate) fn by_hour_of_day(&self) -> EventReport {
-        let row = (self.hour % HOURS_PER_DAY) as u8;
+    /// This report with each name's minutes folded into one row keyed `row` (an hour of
+    /// the day, or a day of a week or month) in place of a minute, and without dependency
+    /// edges: what a day, week or month of reports keeps of each hour ([`crate::EventDay`];
+    /// see [`crate::TransactionReport`]'s twin for why).
+    pub(crate) fn in_row(&self, row: u8) -> EventReport {
         let machines = self.machines.map_values(|_, machine| EventMachine {
             types: machine.types.map_values(|_, t| EventType {
                 names: t.names.map_values(|_, n| {
@@ -413,15 +428,6 @@ impl EventReport {
 }
 
 impl EventType {
-    /// The type's rows, all its names added up, as hours of the day that starts at hour
-    /// `day_start`.
-    fn hour_views(&self, day_start: u64) -> Vec<EventHourView> {
-        self.minute_views()
-            .into_iter()
-            .map(|row| row.in_day(day_start))
-            .collect()
-    }
-
     /// The type's minute rows, all its names added up.
     fn minute_views(&self) -> Vec<EventMinuteView> {
         let mut rows: std::collections::BTreeMap<u8, (u64, u64)> = Default::default();
@@ -443,6 +449,15 @@ impl EventType {
 }
 
 impl EventMinuteView {
+    /// This row, read as day `minute` of the week or month that starts on `first_day`.
+    fn in_span(self, first_day: u64) -> EventDateView {
+        EventDateView {
+            day: day_label(first_day + u64::from(self.minute)),
+            count: self.count,
+            fail: self.fail,
+        }
+    }
+
     /// This row, read as hour `minute` of the day that starts at hour `day_start`.
     fn in_day(self, day_start: u64) -> EventHourView {
         EventHourView {
@@ -494,6 +509,10 @@ pub struct EventTypeView {
     /// serialized) in an hour's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hours: Vec<EventHourView>,
+    /// In a week's or month's view ([`crate::EventSpanView`]), the days with events;
+    /// empty (and not serialized) otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<EventDateView>,
     /// Per name, sorted by name: every name, or with [`ViewQuery::max_names`] the busiest.
     pub names: Vec<EventNameView>,
     /// Names not listed because of [`ViewQuery::max_names`] (counted in the type's figures
@@ -526,6 +545,10 @@ pub struct EventNameView {
     /// hour's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hours: Vec<EventHourView>,
+    /// In a week's or month's view, the days with events, ascending; empty (and not
+    /// serialized) otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<EventDateView>,
 }
 
 /// One minute of one event name.
@@ -534,6 +557,18 @@ pub struct EventNameView {
 pub struct EventMinuteView {
     /// Minute of the hour.
     pub minute: u8,
+    /// Events.
+    pub count: u64,
+    /// Failed events.
+    pub fail: u64,
+}
+
+/// One day of a week or month of an event type or name ([`crate::EventSpanView`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventDateView {
+    /// `YYYYMMDD` (UTC).
+    pub day: String,
     /// Events.
     pub count: u64,
     /// Failed events.

@@ -1,7 +1,7 @@
 //! [`ProblemDay`]: one domain's problem reports of a UTC day merged into one, CAT's daily
 //! Problem report, and the [`ProblemDayView`] the JSON API returns of it. As for
 //! transactions ([`crate::TransactionDay`]), each hour joins the day as one row per entry
-//! ([`ProblemReport::by_hour_of_day`]), so an entry's rows are its hours, not minutes.
+//! ([`ProblemReport::in_row`]), so an entry's rows are its hours, not minutes.
 //!
 //! Sample message IDs are picked as an hour picks them, the first ones, up to the 60 an
 //! hour keeps: with the hours added in order, the day's first 60 of each entry (of all
@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use super::report::{ProblemEntryView, ProblemReport};
 use crate::day::Day;
-use crate::view_query::ViewQuery;
+use crate::span::Span;
+use crate::view_query::{day_label, ViewQuery};
 
 /// The problem reports of one domain over one UTC day, merged hour by hour.
 ///
@@ -26,13 +27,24 @@ use crate::view_query::ViewQuery;
 /// let view = merged.view(&ViewQuery::default());
 /// assert_eq!((view.day.as_str(), view.hours.len()), ("20261122", 1));
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ProblemDay(Day<ProblemReport>);
 
 impl ProblemDay {
     /// No hour yet of `domain` on `day` (a day index: `hour / 24`).
     pub fn new(domain: impl Into<String>, day: u64) -> Self {
-        ProblemDay(Day::new(domain.into(), day))
+        ProblemDay::over(domain, Span::Day(day))
+    }
+
+    /// No hour yet of `domain` in `span`: a day, or a week or month whose rows are days
+    /// (CAT's weekly and monthly reports).
+    pub fn over(domain: impl Into<String>, span: Span) -> Self {
+        ProblemDay(Day::new(domain.into(), span))
+    }
+
+    /// The span merged.
+    pub fn span(&self) -> Span {
+        self.0.span()
     }
 
     /// Adds the report of one hour of the day (its [`ProblemReport::hour`]), or returns
@@ -67,7 +79,29 @@ impl ProblemDay {
             problems: self
                 .0
                 .report_of(query.machine())
-                .entry_views(query, Some(self.0.first_hour())),
+                .entry_views(query, self.0.rows()),
+            folded: report.folded(),
+        }
+    }
+
+    /// What `GET /api/problem?week=` or `?month=` returns: the span's figures with `days` rows
+    /// (one per day with data) in place of `hours`. `query.elapsed_seconds` is the seconds
+    /// of the span that have run, so `tps` is its average rate.
+    pub fn span_view(&self, query: &ViewQuery<'_>) -> ProblemSpanView {
+        let report = self.0.report();
+        let span = self.0.span();
+        ProblemSpanView {
+            domain: report.domain().to_owned(),
+            period: span.kind(),
+            label: span.label(),
+            from: day_label(span.first_day()),
+            to: day_label(span.first_day() + span.day_count() - 1),
+            days: self.0.day_labels(),
+            ips: report.ips().map(str::to_owned).collect(),
+            problems: self
+                .0
+                .report_of(query.machine())
+                .entry_views(query, self.0.rows()),
             folded: report.folded(),
         }
     }
@@ -91,6 +125,33 @@ pub struct ProblemDayView {
     pub problems: Vec<ProblemEntryView>,
     /// Problems of the day's hours (every machine's, whatever `ip` picks) counted under an
     /// `OTHERS` key because a cap was reached, each once ([`ProblemReport::folded`]).
+    pub folded: u64,
+}
+
+/// `GET /api/problem?week=` or `?month=`: `{"domain","period","label","from","to","days":[..],
+/// "ips":[..],"problems":[..],"folded"}`, the problems as in a day's view with `days` rows in
+/// place of `hours`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemSpanView {
+    /// The domain.
+    pub domain: String,
+    /// `week` or `month` (`day` for a day merged this way).
+    pub period: &'static str,
+    /// The week's first day `YYYYMMDD`, or the month `YYYYMM` (UTC).
+    pub label: String,
+    /// The span's first day, `YYYYMMDD`.
+    pub from: String,
+    /// The span's last day, `YYYYMMDD`.
+    pub to: String,
+    /// The days of the span merged (those with a report of the domain), `YYYYMMDD`.
+    pub days: Vec<String>,
+    /// Every machine seen in the span.
+    pub ips: Vec<String>,
+    /// As in a day's view, each one's rows its days.
+    pub problems: Vec<ProblemEntryView>,
+    /// Problems of the span's hours (every machine's, whatever `ip` picks) counted under an
+    /// `OTHERS` key because a cap was reached, each once.
     pub folded: u64,
 }
 
@@ -127,6 +188,24 @@ mod tests {
             .iter()
             .map(|h| (h.hour.as_str(), h.count))
             .collect()
+    }
+
+    #[test]
+    fn a_month_of_problems_has_one_row_per_day() {
+        let month = Span::month_of(DAY);
+        let mut merged = ProblemDay::over("shop", month);
+        assert!(merged.add_hour(&hour_report(DAY_START + 2, "10.0.0.1", 3)));
+        assert!(merged.add_hour(&hour_report(DAY_START + 3, "10.0.0.1", 2)));
+        assert!(merged.add_hour(&hour_report(DAY_START + 50, "10.0.0.2", 1)));
+        let view = merged.span_view(&ViewQuery::default());
+        assert_eq!((view.label.as_str(), view.days.len()), ("202611", 2));
+        let errors = &view.problems[0];
+        assert_eq!(errors.count, 6);
+        let rows: Vec<(&str, u64)> = (errors.days.iter())
+            .map(|d| (d.day.as_str(), d.count))
+            .collect();
+        assert_eq!(rows, [("20261122", 5), ("20261124", 1)]);
+        assert!(errors.hours.is_empty() && errors.minutes.is_empty());
     }
 
     #[test]

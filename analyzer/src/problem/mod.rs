@@ -19,8 +19,8 @@ mod report;
 mod tests;
 
 pub use analyzer::ProblemAnalyzer;
-pub use day::{ProblemDay, ProblemDayView};
+pub use day::{ProblemDay, ProblemDayView, ProblemSpanView};
 pub use report::{
-    ProblemDurationView, ProblemEntryView, ProblemHourView, ProblemMinuteView, ProblemReport,
-    ProblemView,
+    ProblemDateView, ProblemDurationView, ProblemEntryView, ProblemHourView, ProblemMinuteView,
+    ProblemReport, ProblemView,
 };

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::minute::minute_entry;
 use crate::sample_ids::SampleIds;
 use crate::sorted_map::SortedMap;
-use crate::view_query::{hour_label, ViewQuery, HOURS_PER_DAY};
+use crate::view_query::{day_label, hour_label, Rows, ViewQuery};
 
 /// Sample message IDs kept per problem entry (CAT: 60).
 pub(crate) const MAX_PROBLEM_MESSAGE_IDS: usize = 60;
@@ -272,19 +272,15 @@ impl ProblemReport {
             domain: self.domain.clone(),
             hour: hour_label(self.hour),
             ips: self.machines.keys().map(str::to_owned).collect(),
-            problems: self.entry_views(query, None),
+            problems: self.entry_views(query, Rows::Minutes),
             folded: self.folded,
         }
     }
 
-    /// The entries a view shows. With `day_start` (the first hour of a day, for a report of
-    /// [`ProblemReport::by_hour_of_day`] rows) an entry's rows are hours of that day,
-    /// listed as `hours` instead of `minutes`.
-    pub(crate) fn entry_views(
-        &self,
-        query: &ViewQuery<'_>,
-        day_start: Option<u64>,
-    ) -> Vec<ProblemEntryView> {
+    /// The entries a view shows. For a report of [`ProblemReport::in_row`] rows, `rows`
+    /// says what they are: an entry's rows are then listed as `hours` of a day or `days` of
+    /// a week or month instead of `minutes`.
+    pub(crate) fn entry_views(&self, query: &ViewQuery<'_>, rows: Rows) -> Vec<ProblemEntryView> {
         let merged = self
             .machines
             .one_or_merged(query.machine(), ProblemMachine::merge);
@@ -296,14 +292,20 @@ impl ProblemReport {
                     continue;
                 }
                 for (name, entry) in t.names.iter() {
-                    let rows = entry.minutes.iter().map(|m| ProblemMinuteView {
+                    let minute_rows = entry.minutes.iter().map(|m| ProblemMinuteView {
                         minute: m.minute(),
                         count: m.count(),
                     });
-                    let (minutes, hours) = match day_start {
-                        None => (rows.collect(), Vec::new()),
-                        Some(start) => (Vec::new(), rows.map(|m| m.in_day(start)).collect()),
-                    };
+                    let (mut minutes, mut hours, mut days) = (Vec::new(), Vec::new(), Vec::new());
+                    match rows {
+                        Rows::Minutes => minutes = minute_rows.collect(),
+                        Rows::HoursFrom(first_hour) => {
+                            hours = minute_rows.map(|m| m.in_day(first_hour)).collect();
+                        }
+                        Rows::DaysFrom(first_day) => {
+                            days = minute_rows.map(|m| m.in_span(first_day)).collect();
+                        }
+                    }
                     problems.push(ProblemEntryView {
                         category: category.to_owned(),
                         type_: type_.to_owned(),
@@ -311,6 +313,7 @@ impl ProblemReport {
                         count: entry.count(),
                         minutes,
                         hours,
+                        days,
                         durations: (entry.durations.iter())
                             .map(|b| ProblemDurationView {
                                 ms: b.ms,
@@ -325,12 +328,12 @@ impl ProblemReport {
         problems
     }
 
-    /// This report with each entry's minutes folded into one row keyed by the hour of the
-    /// day (0..24) in place of a minute: what a day of reports keeps of each hour
-    /// ([`crate::ProblemDay`]; see [`crate::TransactionReport`]'s twin for why). Sample
-    /// message IDs stay as the hour kept them (its first ones).
-    pub(crate) fn by_hour_of_day(&self) -> ProblemReport {
-        let row = (self.hour % HOURS_PER_DAY) as u8;
+    /// This report with each entry's minutes folded into one row keyed `row` (an hour of
+    /// the day, or a day of a week or month) in place of a minute: what a day, week or
+    /// month of reports keeps of each hour ([`crate::ProblemDay`]; see
+    /// [`crate::TransactionReport`]'s twin for why). Sample message IDs stay as the hour
+    /// kept them (its first ones).
+    pub(crate) fn in_row(&self, row: u8) -> ProblemReport {
         let machines = self.machines.map_values(|_, machine| ProblemMachine {
             categories: machine.categories.map_values(|_, c| ProblemCategory {
                 types: c.types.map_values(|_, t| ProblemType {
@@ -377,6 +380,14 @@ impl ProblemReport {
 }
 
 impl ProblemMinuteView {
+    /// This row, read as day `minute` of the week or month that starts on `first_day`.
+    fn in_span(self, first_day: u64) -> ProblemDateView {
+        ProblemDateView {
+            day: day_label(first_day + u64::from(self.minute)),
+            count: self.count,
+        }
+    }
+
     /// This row, read as hour `minute` of the day that starts at hour `day_start`.
     fn in_day(self, day_start: u64) -> ProblemHourView {
         ProblemHourView {
@@ -422,6 +433,10 @@ pub struct ProblemEntryView {
     /// empty (and not serialized) in an hour's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hours: Vec<ProblemHourView>,
+    /// In a week's or month's view ([`crate::ProblemSpanView`]), the days with
+    /// occurrences, ascending; empty (and not serialized) otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<ProblemDateView>,
     /// For a `long-*` entry, its occurrences per duration bucket, ascending (CAT's
     /// `duration` elements, which its Problem page filters with `urlThreshold` and the
     /// like); empty (and not serialized) for errors.
@@ -448,6 +463,16 @@ pub struct ProblemDurationView {
     /// The bucket's lower bound in ms: the entry's executions that took at least this long
     /// and less than the next bucket's bound (see [`crate::LongThresholds`]).
     pub ms: u64,
+    /// Occurrences.
+    pub count: u64,
+}
+
+/// One day of a week or month of one problem entry ([`crate::ProblemSpanView`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemDateView {
+    /// `YYYYMMDD` (UTC).
+    pub day: String,
     /// Occurrences.
     pub count: u64,
 }

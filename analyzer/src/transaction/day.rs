@@ -4,7 +4,7 @@
 //!
 //! Unlike CAT, which averages the hours' percentiles, a day's percentiles are those of the
 //! union of its durations: the hours' histograms add up. Each hour is folded into one row
-//! per name before it joins the day ([`TransactionReport::by_hour_of_day`]): minute rows of
+//! per name before it joins the day ([`TransactionReport::in_row`]): minute rows of
 //! different hours would add up by minute of the hour, so a day has no per-minute figures;
 //! its rows are its hours, the day's hourly series.
 
@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use super::report::{TransactionReport, TransactionTypeView};
 use crate::day::Day;
-use crate::view_query::ViewQuery;
+use crate::span::Span;
+use crate::view_query::{day_label, ViewQuery};
 
 /// The transaction reports of one domain over one UTC day, merged hour by hour.
 ///
@@ -26,13 +27,24 @@ use crate::view_query::ViewQuery;
 /// let view = merged.view(&ViewQuery { elapsed_seconds: 86_400.0, ..ViewQuery::default() });
 /// assert_eq!((view.day.as_str(), view.hours.len()), ("20261122", 1));
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TransactionDay(Day<TransactionReport>);
 
 impl TransactionDay {
     /// No hour yet of `domain` on `day` (a day index: `hour / 24`).
     pub fn new(domain: impl Into<String>, day: u64) -> Self {
-        TransactionDay(Day::new(domain.into(), day))
+        TransactionDay::over(domain, Span::Day(day))
+    }
+
+    /// No hour yet of `domain` in `span`: a day, or a week or month whose rows are days
+    /// (CAT's weekly and monthly reports).
+    pub fn over(domain: impl Into<String>, span: Span) -> Self {
+        TransactionDay(Day::new(domain.into(), span))
+    }
+
+    /// The span merged.
+    pub fn span(&self) -> Span {
+        self.0.span()
     }
 
     /// Adds the report of one hour of the day (its [`TransactionReport::hour`]), or returns
@@ -66,7 +78,29 @@ impl TransactionDay {
             types: self
                 .0
                 .report_of(query.machine())
-                .type_views(query, Some(self.0.first_hour())),
+                .type_views(query, self.0.rows()),
+            folded: report.folded(),
+        }
+    }
+
+    /// What `GET /api/transaction?week=` or `?month=` returns: the span's figures with `days` rows
+    /// (one per day with data) in place of `hours`. `query.elapsed_seconds` is the seconds
+    /// of the span that have run, so `tps` is its average rate.
+    pub fn span_view(&self, query: &ViewQuery<'_>) -> TransactionSpanView {
+        let report = self.0.report();
+        let span = self.0.span();
+        TransactionSpanView {
+            domain: report.domain().to_owned(),
+            period: span.kind(),
+            label: span.label(),
+            from: day_label(span.first_day()),
+            to: day_label(span.first_day() + span.day_count() - 1),
+            days: self.0.day_labels(),
+            ips: report.ips().map(str::to_owned).collect(),
+            types: self
+                .0
+                .report_of(query.machine())
+                .type_views(query, self.0.rows()),
             folded: report.folded(),
         }
     }
@@ -90,6 +124,33 @@ pub struct TransactionDayView {
     pub types: Vec<TransactionTypeView>,
     /// Transactions of the day's hours (every machine's, whatever `ip` picks) counted under an
     /// `OTHERS` key because a cap was reached, each once ([`TransactionReport::folded`]).
+    pub folded: u64,
+}
+
+/// `GET /api/transaction?week=` or `?month=`: `{"domain","period","label","from","to","days":[..],
+/// "ips":[..],"types":[..],"folded"}`, the types as in a day's view with `days` rows in
+/// place of `hours`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionSpanView {
+    /// The domain.
+    pub domain: String,
+    /// `week` or `month` (`day` for a day merged this way).
+    pub period: &'static str,
+    /// The week's first day `YYYYMMDD`, or the month `YYYYMM` (UTC).
+    pub label: String,
+    /// The span's first day, `YYYYMMDD`.
+    pub from: String,
+    /// The span's last day, `YYYYMMDD`.
+    pub to: String,
+    /// The days of the span merged (those with a report of the domain), `YYYYMMDD`.
+    pub days: Vec<String>,
+    /// Every machine seen in the span.
+    pub ips: Vec<String>,
+    /// As in a day's view, each one's rows its days.
+    pub types: Vec<TransactionTypeView>,
+    /// Transactions of the span's hours (every machine's, whatever `ip` picks) counted under an
+    /// `OTHERS` key because a cap was reached, each once.
     pub folded: u64,
 }
 
@@ -176,6 +237,93 @@ mod tests {
             / 860.0;
         assert!(weighted < 100.0, "{weighted}");
         assert_eq!(got.tps, 860.0 / 86_400.0);
+    }
+
+    #[test]
+    fn a_week_folds_its_hours_into_one_row_per_day_and_keeps_the_union_s_percentiles() {
+        // 2026-11-21 (Saturday) to 2026-11-27: hours on the Saturday, the Sunday (DAY)
+        // and the Friday; the next Saturday's hour is another week's.
+        let week = Span::week_of(DAY);
+        let mut merged = TransactionDay::over("shop", week);
+        let saturday = DAY_START - 24;
+        let friday = DAY_START + 5 * 24;
+        let hours = [
+            (saturday + 3, vec![1_000; 500]),
+            (DAY_START + 1, vec![10_000; 200]),
+            (DAY_START + 20, vec![10_000; 100]),
+            (friday + 23, vec![1_000_000; 60]),
+        ];
+        let mut union = Vec::new();
+        for (hour, values) in &hours {
+            assert!(merged.add_hour(&hour_report(*hour, "10.0.0.1", values, true)));
+            union.extend(values.iter().copied());
+        }
+        assert!(!merged.add_hour(&hour_report(friday + 24, "10.0.0.1", &[5], false)));
+        assert_eq!(merged.hours().len(), 4);
+        let query = ViewQuery {
+            elapsed_seconds: week.seconds(),
+            ..ViewQuery::default()
+        };
+        let view = merged.span_view(&query);
+        assert_eq!((view.period, view.label.as_str()), ("week", "20261121"));
+        assert_eq!(
+            (view.from.as_str(), view.to.as_str()),
+            ("20261121", "20261127")
+        );
+        assert_eq!(view.days, ["20261121", "20261122", "20261127"]);
+        let t = &view.types[0];
+        assert!(t.hours.is_empty() && t.names[0].hours.is_empty() && t.names[0].minutes.is_empty());
+        let rows: Vec<(&str, u64, u64)> = (t.days.iter())
+            .map(|d| (d.day.as_str(), d.count, d.fail))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("20261121", 500, 50),
+                ("20261122", 300, 30),
+                ("20261127", 60, 6)
+            ]
+        );
+        assert_eq!(t.names[0].days, t.days, "one name: its rows are the type's");
+        let sunday_p95 = t.days[1].p95;
+        assert!((sunday_p95 - 10.0).abs() / 10.0 < 0.01, "{sunday_p95}");
+        // The week's figures are those of one report of every tree.
+        let one = hour_report(DAY_START, "10.0.0.1", &union, true);
+        let one = one.view(&query).types[0].figures.clone();
+        assert_eq!(t.figures, one);
+        assert!((t.figures.p95 - 1000.0).abs() < 10.0, "{}", t.figures.p95);
+        assert_eq!(t.figures.tps, 860.0 / (7.0 * 86_400.0));
+        let json = serde_json::to_value(&view).expect("serializes");
+        assert_eq!(json["types"][0]["days"][0]["day"], "20261121");
+        assert!(json["types"][0].get("hours").is_none());
+    }
+
+    #[test]
+    fn a_month_has_a_row_for_each_day_of_the_month_it_holds() {
+        let month = Span::month_of(DAY);
+        let mut merged = TransactionDay::over("shop", month);
+        let first = month.first_day() * 24;
+        let last = month.hours().end - 1;
+        assert!(merged.add_hour(&hour_report(first, "10.0.0.1", &[1_000; 3], false)));
+        assert!(merged.add_hour(&hour_report(last, "10.0.0.2", &[2_000; 4], false)));
+        assert!(!merged.add_hour(&hour_report(last + 1, "10.0.0.1", &[1], false)));
+        assert!(!merged.add_hour(&hour_report(first - 1, "10.0.0.1", &[1], false)));
+        let view = merged.span_view(&whole_day());
+        assert_eq!((view.period, view.label.as_str()), ("month", "202611"));
+        assert_eq!(
+            (view.from.as_str(), view.to.as_str()),
+            ("20261101", "20261130")
+        );
+        assert_eq!(view.ips, ["10.0.0.1", "10.0.0.2"]);
+        let days: Vec<(&str, u64)> = (view.types[0].days.iter())
+            .map(|d| (d.day.as_str(), d.count))
+            .collect();
+        assert_eq!(days, [("20261101", 3), ("20261130", 4)]);
+        let one_machine = merged.span_view(&ViewQuery {
+            ip: Some("10.0.0.2"),
+            ..whole_day()
+        });
+        assert_eq!(one_machine.types[0].figures.count, 4);
     }
 
     #[test]

@@ -11,9 +11,9 @@ mod status_counts;
 mod tests;
 
 pub use analyzer::TransactionAnalyzer;
-pub use day::{TransactionDay, TransactionDayView};
+pub use day::{TransactionDay, TransactionDayView, TransactionSpanView};
 pub use distribution::DurationBucketView;
 pub use report::{
-    DurationFigures, TransactionHourView, TransactionMinuteView, TransactionNameView,
-    TransactionReport, TransactionTypeView, TransactionView,
+    DurationFigures, TransactionDateView, TransactionHourView, TransactionMinuteView,
+    TransactionNameView, TransactionReport, TransactionTypeView, TransactionView,
 };

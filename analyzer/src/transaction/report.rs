@@ -24,7 +24,8 @@ use crate::open_minute::{
 use crate::sample_id::SampleId;
 use crate::sorted_map::{merge_all, SortedMap};
 use crate::view_query::{
-    busiest_names, fail_percent, hour_label, is_zero, keep_position, tps, ViewQuery, HOURS_PER_DAY,
+    busiest_names, day_label, fail_percent, hour_label, is_zero, keep_position, tps, Rows,
+    ViewQuery,
 };
 
 /// Failure message IDs kept per name (issue 4).
@@ -598,12 +599,13 @@ impl TransactionName {
                 })
                 .collect(),
             hours: Vec::new(),
+            days: Vec::new(),
             distribution: Vec::new(),
         }
     }
 
     /// This name with its minutes folded into one row and one histogram of `row`: see
-    /// [`TransactionReport::by_hour_of_day`].
+    /// [`TransactionReport::in_row`].
     fn in_one_row(&self, row: u8) -> TransactionName {
         let totals = self.totals();
         let mut minutes = MinuteRows::default();
@@ -743,19 +745,15 @@ impl TransactionReport {
             domain: self.domain.clone(),
             hour: hour_label(self.hour),
             ips: self.machines.keys().map(str::to_owned).collect(),
-            types: self.type_views(query, None),
+            types: self.type_views(query, Rows::Minutes),
             folded: self.folded,
         }
     }
 
-    /// The types a view shows. With `day_start` (the first hour of a day, for a report of
-    /// [`TransactionReport::by_hour_of_day`] rows) a name's and a type's rows are hours of
-    /// that day, listed as `hours` instead of `minutes`.
-    pub(crate) fn type_views(
-        &self,
-        query: &ViewQuery<'_>,
-        day_start: Option<u64>,
-    ) -> Vec<TransactionTypeView> {
+    /// The types a view shows. For a report of [`TransactionReport::in_row`] rows, `rows`
+    /// says what they are: a name's and a type's rows are then listed as `hours` of a day
+    /// or `days` of a week or month instead of `minutes`.
+    pub(crate) fn type_views(&self, query: &ViewQuery<'_>, rows: Rows) -> Vec<TransactionTypeView> {
         let merged = match (query.machine(), query.type_) {
             // All machines, one type (a board always shows one): merge only that type.
             (None, Some(type_)) => {
@@ -827,11 +825,20 @@ impl TransactionReport {
                     if query.keep_name == Some(name) {
                         view.distribution = distribution(&histogram);
                     }
-                    if let Some(day_start) = day_start {
-                        view.hours = std::mem::take(&mut view.minutes)
-                            .into_iter()
-                            .map(|row| row.in_day(day_start))
-                            .collect();
+                    match rows {
+                        Rows::Minutes => {}
+                        Rows::HoursFrom(first_hour) => {
+                            view.hours = std::mem::take(&mut view.minutes)
+                                .into_iter()
+                                .map(|row| row.in_day(first_hour))
+                                .collect();
+                        }
+                        Rows::DaysFrom(first_day) => {
+                            view.days = std::mem::take(&mut view.minutes)
+                                .into_iter()
+                                .map(|row| row.in_span(first_day))
+                                .collect();
+                        }
                     }
                     names.push(view);
                 }
@@ -839,11 +846,22 @@ impl TransactionReport {
                     type_: type_.to_owned(),
                     figures: total.figures(totals, &total_histogram, query.elapsed_seconds),
                     // Its names' rows add up to the type's unless some are left out.
-                    minutes: match day_start {
-                        None if names_left_out > 0 => t.minute_views(),
+                    minutes: match rows {
+                        Rows::Minutes if names_left_out > 0 => t.minute_views(),
                         _ => Vec::new(),
                     },
-                    hours: day_start.map_or_else(Vec::new, |start| t.hour_views(start)),
+                    hours: match rows {
+                        Rows::HoursFrom(first_hour) => (t.minute_views().into_iter())
+                            .map(|row| row.in_day(first_hour))
+                            .collect(),
+                        _ => Vec::new(),
+                    },
+                    days: match rows {
+                        Rows::DaysFrom(first_day) => (t.minute_views().into_iter())
+                            .map(|row| row.in_span(first_day))
+                            .collect(),
+                        _ => Vec::new(),
+                    },
                     names,
                     names_left_out,
                 }
@@ -852,13 +870,13 @@ impl TransactionReport {
     }
 
     /// This report with each name's minutes folded into one row, and one histogram, keyed
-    /// by the hour of the day (0..24) in place of a minute: what a day of reports keeps of
-    /// each hour ([`crate::TransactionDay`]). Minute rows of different hours would add up
-    /// by minute of the hour, which means nothing; hour rows keep the day's hourly series,
+    /// `row` in place of a minute: what a day, week or month of reports keeps of each hour
+    /// ([`crate::TransactionDay`]; `row` is the hour of the day, or the day of the week or
+    /// month, [`crate::Span::row_of`]). Minute rows of different hours would add up by
+    /// minute of the hour, which means nothing; hour rows keep the day's hourly series,
     /// and a day costs at most 24 rows per name instead of 60. A row's count saturates at
     /// 4 billion per name, machine and hour (as a minute's does per minute).
-    pub(crate) fn by_hour_of_day(&self) -> TransactionReport {
-        let row = (self.hour % HOURS_PER_DAY) as u8;
+    pub(crate) fn in_row(&self, row: u8) -> TransactionReport {
         let machines = self.machines.map_values(|_, machine| TransactionMachine {
             types: machine.types.map_values(|_, t| TransactionType {
                 names: t.names.map_values(|_, n| n.in_one_row(row)),
@@ -892,15 +910,6 @@ impl TransactionReport {
 }
 
 impl TransactionType {
-    /// The type's rows (all its names added up; the P95 of the union of their durations)
-    /// as hours of the day that starts at hour `day_start`.
-    fn hour_views(&self, day_start: u64) -> Vec<TransactionHourView> {
-        self.minute_views()
-            .into_iter()
-            .map(|row| row.in_day(day_start))
-            .collect()
-    }
-
     /// The type's minute rows: all its names added up, the P95 of the union of their
     /// durations.
     fn minute_views(&self) -> Vec<TransactionMinuteView> {
@@ -931,6 +940,17 @@ impl TransactionType {
 }
 
 impl TransactionMinuteView {
+    /// This row, read as day `minute` of the week or month that starts on `first_day`.
+    fn in_span(self, first_day: u64) -> TransactionDateView {
+        TransactionDateView {
+            day: day_label(first_day + u64::from(self.minute)),
+            count: self.count,
+            fail: self.fail,
+            avg: self.avg,
+            p95: self.p95,
+        }
+    }
+
     /// This row, read as hour `minute` of the day that starts at hour `day_start`.
     fn in_day(self, day_start: u64) -> TransactionHourView {
         TransactionHourView {
@@ -979,6 +999,10 @@ pub struct TransactionTypeView {
     /// (and not serialized) in an hour's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hours: Vec<TransactionHourView>,
+    /// In a week's or month's view ([`crate::TransactionSpanView`]), the days with
+    /// messages; empty (and not serialized) otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<TransactionDateView>,
     /// Per name, sorted by name: every name, or with [`ViewQuery::max_names`] the busiest.
     pub names: Vec<TransactionNameView>,
     /// Names not listed because of [`ViewQuery::max_names`] (counted in the type's figures
@@ -1043,6 +1067,10 @@ pub struct TransactionNameView {
     /// an hour's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hours: Vec<TransactionHourView>,
+    /// In a week's or month's view, the days with messages, ascending; empty (and not
+    /// serialized) otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<TransactionDateView>,
     /// For the name the query names ([`ViewQuery::keep_name`]) only: its transactions per
     /// CAT power-of-two duration bucket, all 18 (up to 1 ms, 2, 4, ... 65 536 ms, then
     /// slower), from its histogram over the view's machines and hours. Empty (and not
@@ -1080,5 +1108,21 @@ pub struct TransactionHourView {
     /// Mean duration (ms).
     pub avg: f64,
     /// 95th percentile (ms) of the hour's durations, within 1 %.
+    pub p95: f64,
+}
+
+/// One day of a week or month of a type or name ([`crate::TransactionSpanView`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionDateView {
+    /// `YYYYMMDD` (UTC).
+    pub day: String,
+    /// Messages.
+    pub count: u64,
+    /// Failed messages.
+    pub fail: u64,
+    /// Mean duration (ms).
+    pub avg: f64,
+    /// 95th percentile (ms) of the day's durations, within 1 %.
     pub p95: f64,
 }
