@@ -52,8 +52,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use ocelot_analyzer::{
-    day_label, hour_label, DependencyView, EventReport, EventView, HeartbeatReport, HeartbeatView,
-    MetricReport, MetricView, ProblemReport, ProblemView, StateReport, StateView,
+    hour_label, DependencyView, EventReport, EventView, HeartbeatReport, HeartbeatView,
+    MetricReport, MetricView, ProblemReport, ProblemView, Span, StateReport, StateView,
     TransactionReport, TransactionView, ViewQuery,
 };
 use serde::Serialize;
@@ -61,8 +61,8 @@ use serde::Serialize;
 use crate::cpu::heavy;
 use crate::day::{event_day, hours_of_domain, problem_day, transaction_day};
 use crate::error::{ApiError, ApiQuery};
-use crate::hour::{day_elapsed_seconds, elapsed_seconds};
-use crate::selection::{BadParam, Period, ReportParams};
+use crate::hour::{elapsed_seconds, span_elapsed_seconds};
+use crate::selection::{BadParam, ReportParams};
 use crate::state::AppState;
 
 /// The routes of this module.
@@ -224,42 +224,52 @@ fn view_query<'a>(params: &'a ReportParams, target: &Target) -> ViewQuery<'a> {
     }
 }
 
-/// A checked `domain` + `day` pair that has data: the hours of the day with a report of
-/// the domain.
+/// A checked `domain` + day (week, month) pair that has data: the hours of the span with
+/// a report of the domain.
 struct DayTarget {
     domain: String,
-    day: u64,
+    span: Span,
     hours: Vec<u64>,
     elapsed_seconds: f64,
 }
 
-/// The day asked for (`day=`), or `None` for an hour.
-fn day_of(state: &AppState, params: &ReportParams) -> Result<Option<u64>, ApiError> {
-    match params.period(state.reports.now_ms(), false)? {
-        Period::Day(day) => Ok(Some(day)),
-        Period::Hour(_) => Ok(None),
+impl DayTarget {
+    /// `on day 20261122`, `in week 20261121`, `in month 202611`: for messages.
+    fn named(&self) -> String {
+        let preposition = if self.span.rows_are_hours() {
+            "on"
+        } else {
+            "in"
+        };
+        format!("{preposition} {} {}", self.span.kind(), self.span.label())
     }
+}
+
+/// The day, week or month asked for (`day=`, `week=`, `month=`), or `None` for an hour.
+fn day_of(state: &AppState, params: &ReportParams) -> Result<Option<Span>, ApiError> {
+    Ok(params.period(state.reports.now_ms(), false)?.span())
 }
 
 async fn day_target(
     state: &AppState,
     params: &ReportParams,
-    day: u64,
+    span: Span,
 ) -> Result<DayTarget, ApiError> {
     let domain = params.domain().ok_or(BadParam::missing("domain"))?;
-    let hours = hours_of_domain(state.reports.as_ref(), domain, day).await;
-    if hours.is_empty() {
+    let hours = hours_of_domain(state.reports.as_ref(), domain, span).await;
+    let target = DayTarget {
+        domain: domain.to_owned(),
+        span,
+        hours,
+        elapsed_seconds: span_elapsed_seconds(span, state.reports.now_ms()),
+    };
+    if target.hours.is_empty() {
         return Err(ApiError::NotFound(format!(
-            "no report for domain “{domain}” on day {}",
-            day_label(day)
+            "no report for domain “{domain}” {}",
+            target.named()
         )));
     }
-    Ok(DayTarget {
-        domain: domain.to_owned(),
-        day,
-        hours,
-        elapsed_seconds: day_elapsed_seconds(day, state.reports.now_ms()),
-    })
+    Ok(target)
 }
 
 /// What a day view of `target` shows: `params`' machine and type, at most `limit` names
@@ -282,9 +292,9 @@ fn check_day_machine<'a>(
 ) -> Result<(), ApiError> {
     match ip {
         Some(ip) if !ips.any(|known| known == ip) => Err(ApiError::NotFound(format!(
-            "no machine {ip} in domain “{}” on day {}",
+            "no machine {ip} in domain “{}” {}",
             target.domain,
-            day_label(target.day)
+            target.named()
         ))),
         _ => Ok(()),
     }
@@ -304,26 +314,29 @@ async fn transaction(
     }
 }
 
-/// `GET /api/transaction?day=`, at most `limit` names per type.
+/// `GET /api/transaction?day=` (`week=`, `month=`), at most `limit` names per type.
 async fn transaction_of_day(
     state: &AppState,
     params: &ReportParams,
-    day: u64,
+    span: Span,
     limit: usize,
 ) -> Result<Response, ApiError> {
-    let target = day_target(state, params, day).await?;
+    let target = day_target(state, params, span).await?;
     let merged = transaction_day(
         state.reports.as_ref(),
         &target.domain,
-        day,
+        span,
         &target.hours,
         params.ip(),
         params.type_(),
     )
     .await;
     check_day_machine(params.ip(), merged.ips(), &target)?;
-    let view = heavy(|| merged.view(&day_query(params, &target, limit)));
-    Ok(Json(view).into_response())
+    let query = day_query(params, &target, limit);
+    Ok(heavy(|| match span {
+        Span::Day(_) => Json(merged.view(&query)).into_response(),
+        _ => Json(merged.span_view(&query)).into_response(),
+    }))
 }
 
 /// `GET /api/transaction?hour=`, at most `limit` names per type.
@@ -376,18 +389,21 @@ async fn event(
     }
 }
 
-/// `GET /api/event?day=`, at most `limit` names per type.
+/// `GET /api/event?day=` (`week=`, `month=`), at most `limit` names per type.
 async fn event_of_day(
     state: &AppState,
     params: &ReportParams,
-    day: u64,
+    span: Span,
     limit: usize,
 ) -> Result<Response, ApiError> {
-    let target = day_target(state, params, day).await?;
-    let merged = event_day(state.reports.as_ref(), &target.domain, day, &target.hours).await;
+    let target = day_target(state, params, span).await?;
+    let merged = event_day(state.reports.as_ref(), &target.domain, span, &target.hours).await;
     check_day_machine(params.ip(), merged.ips(), &target)?;
-    let view = heavy(|| merged.view(&day_query(params, &target, limit)));
-    Ok(Json(view).into_response())
+    let query = day_query(params, &target, limit);
+    Ok(heavy(|| match span {
+        Span::Day(_) => Json(merged.view(&query)).into_response(),
+        _ => Json(merged.span_view(&query)).into_response(),
+    }))
 }
 
 /// `GET /api/event?hour=`, at most `limit` names per type.
@@ -421,25 +437,26 @@ async fn problem(
     }
 }
 
-/// `GET /api/problem?day=`.
+/// `GET /api/problem?day=` (`week=`, `month=`).
 async fn problem_of_day(
     state: &AppState,
     params: &ReportParams,
-    day: u64,
+    span: Span,
 ) -> Result<Response, ApiError> {
-    let target = day_target(state, params, day).await?;
-    let merged = problem_day(state.reports.as_ref(), &target.domain, day, &target.hours).await;
+    let target = day_target(state, params, span).await?;
+    let merged = problem_day(state.reports.as_ref(), &target.domain, span, &target.hours).await;
     check_day_machine(params.ip(), merged.ips(), &target)?;
-    let view = heavy(|| {
-        merged.view(&ViewQuery {
-            ip: params.ip(),
-            type_: params.type_(),
-            elapsed_seconds: target.elapsed_seconds,
-            max_names: None,
-            keep_name: None,
-        })
-    });
-    Ok(Json(view).into_response())
+    let query = ViewQuery {
+        ip: params.ip(),
+        type_: params.type_(),
+        elapsed_seconds: target.elapsed_seconds,
+        max_names: None,
+        keep_name: None,
+    };
+    Ok(heavy(|| match span {
+        Span::Day(_) => Json(merged.view(&query)).into_response(),
+        _ => Json(merged.span_view(&query)).into_response(),
+    }))
 }
 
 async fn problem_of_hour(

@@ -25,12 +25,12 @@ use serde::Deserialize;
 use crate::chart::HOURS;
 use crate::error::PageError;
 use crate::hour::{
-    day_elapsed_seconds, day_title, elapsed_seconds, hour_title, hours_of_day, CURRENT,
+    day_title, elapsed_seconds, hour_title, span_elapsed_seconds, span_title, CURRENT,
 };
 use crate::links::{encode_component, Encoded};
 use crate::selection::{Period, ReportParams, ALL_MACHINES};
 use crate::state::AppState;
-use ocelot_analyzer::{day_label, hour_label, HOURS_PER_DAY};
+use ocelot_analyzer::{day_label, hour_label, Span, HOURS_PER_DAY};
 use ocelot_protocol::MILLIS_PER_HOUR;
 
 /// A failure rate above this (percent) marks a row or domain as unhealthy.
@@ -72,8 +72,9 @@ pub(crate) struct Board {
     /// The hour shown; on a day board, the hour its "Hour view" link opens (the current
     /// hour today, else the day's last hour with data).
     pub(crate) hour: u64,
-    /// The day shown, on a board of a whole UTC day (`day=`: transactions, events, problems).
-    pub(crate) day: Option<u64>,
+    /// The days shown, on a board of a whole UTC day, week or month (`day=`, `week=`,
+    /// `month=`: transactions, events, problems).
+    pub(crate) span: Option<Span>,
     /// Whether this board offers a day view: its hour navigation links the day.
     days: bool,
     /// The hours with data the board covers, ascending: of the day on a day board.
@@ -137,21 +138,25 @@ impl Board {
             .copied()
             .filter(|h| period.hours().contains(h))
             .collect();
-        let (hour, day, elapsed_seconds) = match period {
-            Period::Hour(hour) => (hour, None, elapsed_seconds(hour, now_ms)),
-            Period::Day(day) => {
-                let in_day = hours_of_day(day);
-                let hour = if in_day.contains(&current_hour) {
+        let (hour, span, elapsed_seconds) = match period.span() {
+            None => (
+                period.hours().start,
+                None,
+                elapsed_seconds(period.hours().start, now_ms),
+            ),
+            Some(span) => {
+                let in_span = span.hours();
+                let hour = if in_span.contains(&current_hour) {
                     current_hour
                 } else {
-                    period_hours.last().copied().unwrap_or(in_day.end - 1)
+                    period_hours.last().copied().unwrap_or(in_span.end - 1)
                 };
-                (hour, Some(day), day_elapsed_seconds(day, now_ms))
+                (hour, Some(span), span_elapsed_seconds(span, now_ms))
             }
         };
         let mut domains = match period {
             Period::Hour(hour) => source.domains(hour).await,
-            Period::Day(_) => {
+            Period::Day(_) | Period::Span(_) => {
                 let mut domains = Vec::new();
                 for &hour in &period_hours {
                     domains.extend(source.domains(hour).await);
@@ -169,7 +174,7 @@ impl Board {
         Ok(Board {
             path,
             hour,
-            day,
+            span,
             days,
             period_hours,
             current_hour,
@@ -191,17 +196,43 @@ impl Board {
         })
     }
 
-    /// The period shown: the day on a day board, else the hour.
+    /// The period shown: the days on a day, week or month board, else the hour.
     pub(crate) fn period(&self) -> Period {
-        self.day.map_or(Period::Hour(self.hour), Period::Day)
+        self.span.map_or(Period::Hour(self.hour), period_of)
     }
 
-    /// "the hour of 2026-11-22 07:00 UTC", "the day of 2026-11-22 UTC": for sentences.
+    /// `hour`, `day`, `week` or `month`: what the board shows one of.
+    pub(crate) fn unit(&self) -> &'static str {
+        self.span.map_or("hour", Span::kind)
+    }
+
+    /// What the board's charts are per: `per-minute` (an hour), `hourly` (a day) or
+    /// `daily` (a week or a month).
+    pub(crate) fn series_word(&self) -> &'static str {
+        match self.span {
+            None => "per-minute",
+            Some(Span::Day(_)) => "hourly",
+            Some(_) => "daily",
+        }
+    }
+
+    /// The board of `day` (hour by hour) in this board's domain, machine and selection.
+    pub(crate) fn day_url(&self, day: u64) -> String {
+        self.url_in(Period::Day(day), &self.kept())
+    }
+
+    /// "the hour of 2026-11-22 07:00 UTC", "the day of 2026-11-22 UTC", "the week of ...",
+    /// "the month of November 2026 UTC": for sentences.
     pub(crate) fn period_phrase(&self) -> String {
-        match self.day {
-            Some(day) => format!("the day of {}", day_title(day)),
+        match self.span {
+            Some(span) => format!("the {} of {}", span.kind(), span_title(span)),
             None => format!("the hour of {}", hour_title(self.hour)),
         }
+    }
+
+    /// The span of `span`'s kind that holds today.
+    fn this_span(&self, span: Span) -> Span {
+        same_kind(span, self.current_hour / HOURS_PER_DAY)
     }
 
     /// For a board of a report only some domains have (heartbeats, metrics,
@@ -310,6 +341,7 @@ impl Board {
         let (key, label) = match period {
             Period::Hour(hour) => ("hour", hour_label(hour)),
             Period::Day(day) => ("day", day_label(day)),
+            Period::Span(span) => (span.kind(), span.label()),
         };
         let mut params: Vec<(&str, &str)> = vec![("domain", domain), (key, &label)];
         if let Some(ip) = ip {
@@ -404,10 +436,10 @@ impl Board {
                     h1 { (heading) @if !self.domain.is_empty() { " " span.domain { (self.domain) } } }
                     p.board-sub {
                         // Pages do not update themselves: say which hour, and how to see more.
-                        @match self.day {
-                            Some(day) => {
-                                (day_title(day)) " · " span.badge.neutral { "whole day" }
-                                @if day == self.current_hour / HOURS_PER_DAY { " · today so far · reload for newer" }
+                        @match self.span {
+                            Some(span) => {
+                                (span_title(span)) " · " span.badge.neutral { "whole " (span.kind()) }
+                                @if span == self.this_span(span) { " · so far · reload for newer" }
                             }
                             None => {
                                 (hour_title(self.hour))
@@ -417,8 +449,8 @@ impl Board {
                         @if let Some(ip) = &self.ip { " · machine " code { (ip) } }
                     }
                 }
-                @match self.day {
-                    Some(day) => { (self.day_navigation(day, &keep)) }
+                @match self.span {
+                    Some(span) => { (self.span_navigation(span, &keep)) }
                     None => { (self.hour_navigation(&keep)) }
                 }
             }
@@ -481,32 +513,56 @@ impl Board {
                     a.button href=(self.hour_url(next, keep)) rel="next" { "Next hour →" }
                 }
                 @if self.days {
-                    a.button.day-link href=(self.url_in(Period::Day(self.hour / HOURS_PER_DAY), keep))
+                    @let day = self.hour / HOURS_PER_DAY;
+                    a.button.day-link href=(self.url_in(Period::Day(day), keep))
                         title="this whole UTC day, hour by hour" { "Whole day" }
+                    a.button.day-link href=(self.url_in(Period::Span(Span::week_of(day)), keep))
+                        title="this week (Saturday to Friday, UTC), day by day" { "Week" }
+                    a.button.day-link href=(self.url_in(Period::Span(Span::month_of(day)), keep))
+                        title="this UTC month, day by day" { "Month" }
                 }
             }
         }
     }
 
-    /// Previous day, today and next day, and back to the hours.
-    fn day_navigation(&self, day: u64, keep: &[(&str, &str)]) -> Markup {
-        let today = self.current_hour / HOURS_PER_DAY;
-        let start = day.saturating_mul(HOURS_PER_DAY);
-        // Only back to the first day with data, and not from a future day, as for hours.
-        let previous = day
-            .checked_sub(1)
-            .filter(|_| day <= today && self.hours.iter().any(|&h| h < start));
-        let next = (day < today).then_some(day + 1);
+    /// Previous, this and next day (week, month), the other spans of the day shown, and
+    /// back to the hours.
+    fn span_navigation(&self, span: Span, keep: &[(&str, &str)]) -> Markup {
+        let now = self.this_span(span);
+        let start = span.hours().start;
+        // Only back to the first span with data, and not from a future one, as for hours.
+        let previous = span
+            .previous()
+            .filter(|_| start <= now.hours().start && self.hours.iter().any(|&h| h < start));
+        let next = (start < now.hours().start).then(|| span.next());
+        let (unit, this) = match span {
+            Span::Day(_) => ("day", "Today"),
+            Span::Week(_) => ("week", "This week"),
+            Span::Month(_) => ("month", "This month"),
+        };
+        let day = self.hour / HOURS_PER_DAY;
         html! {
-            nav.hour-nav aria-label="Days" {
+            nav.hour-nav aria-label={ (unit) "s" } {
                 @if let Some(previous) = previous {
-                    a.button href=(self.url_in(Period::Day(previous), keep)) rel="prev" { "← Previous day" }
+                    a.button href=(self.url_in(period_of(previous), keep)) rel="prev" { "← Previous " (unit) }
                 }
-                @if day != today {
-                    a.button href=(self.url_in(Period::Day(today), keep)) { "Today" }
+                @if span != now {
+                    a.button href=(self.url_in(period_of(now), keep)) { (this) }
                 }
                 @if let Some(next) = next {
-                    a.button href=(self.url_in(Period::Day(next), keep)) rel="next" { "Next day →" }
+                    a.button href=(self.url_in(period_of(next), keep)) rel="next" { "Next " (unit) " →" }
+                }
+                @if !matches!(span, Span::Day(_)) {
+                    a.button.day-link href=(self.url_in(Period::Day(day), keep))
+                        title={ "the whole UTC day of " (day_title(day)) ", hour by hour" } { "Day" }
+                }
+                @if !matches!(span, Span::Week(_)) {
+                    a.button.day-link href=(self.url_in(Period::Span(Span::week_of(day)), keep))
+                        title="the week (Saturday to Friday, UTC), day by day" { "Week" }
+                }
+                @if !matches!(span, Span::Month(_)) {
+                    a.button.day-link href=(self.url_in(Period::Span(Span::month_of(day)), keep))
+                        title="the UTC month, day by day" { "Month" }
                 }
                 a.button.hour-link href=(self.url_in(Period::Hour(self.hour), keep))
                     title={ "one hour at a time, from " (hour_title(self.hour)) } { "Hour view" }
@@ -514,9 +570,10 @@ impl Board {
         }
     }
 
-    /// The selector form's hour select, or on a day board its day select.
+    /// The selector form's hour select, or on a day (week, month) board its day (week,
+    /// month) select.
     fn period_select(&self) -> Markup {
-        let Some(shown) = self.day else {
+        let Some(shown) = self.span else {
             let mut hours = self.hours.clone();
             for hour in [self.hour, self.current_hour] {
                 if !hours.contains(&hour) {
@@ -538,19 +595,26 @@ impl Board {
                 }
             };
         };
-        let today = self.current_hour / HOURS_PER_DAY;
-        let mut days: Vec<u64> = self.hours.iter().map(|h| h / HOURS_PER_DAY).collect();
-        days.extend([shown, today]);
-        days.sort_unstable();
-        days.dedup();
+        let now = self.this_span(shown);
+        let mut spans: Vec<Span> = (self.hours.iter())
+            .map(|h| same_kind(shown, h / HOURS_PER_DAY))
+            .collect();
+        spans.extend([shown, now]);
+        spans.sort_unstable_by_key(|span| span.first_day());
+        spans.dedup();
+        let (label, current) = match shown {
+            Span::Day(_) => ("Day", " (today)"),
+            Span::Week(_) => ("Week", " (this week)"),
+            Span::Month(_) => ("Month", " (this month)"),
+        };
         html! {
             label {
-                span { "Day" }
-                select name="day" {
-                    @for day in days.iter().rev() {
-                        option value=(day_label(*day)) selected[*day == shown] {
-                            (day_title(*day))
-                            @if *day == today { " (today)" }
+                span { (label) }
+                select name=(shown.kind()) {
+                    @for span in spans.iter().rev() {
+                        option value=(span.label()) selected[*span == shown] {
+                            (span_title(*span))
+                            @if *span == now { (current) }
                         }
                     }
                 }
@@ -564,12 +628,12 @@ impl Board {
     /// and the current one; a period that has not begun says so.
     pub(crate) fn empty(&self, heading: &str) -> (StatusCode, Markup) {
         let today = self.current_hour / HOURS_PER_DAY;
-        let (unit, future) = match self.day {
-            Some(day) => ("day", day > today),
+        let (unit, future) = match self.span {
+            Some(span) => (span.kind(), span.first_day() > today),
             None => ("hour", self.hour > self.current_hour),
         };
         let body = if future && self.domains.is_empty() {
-            let now = match self.day {
+            let now = match self.span {
                 Some(_) => day_title(today),
                 None => hour_title(self.current_hour),
             };
@@ -580,8 +644,8 @@ impl Board {
             }
         } else if self.domains.is_empty() {
             let (earlier, later) = self.nearest_periods_with_data();
-            let is_current = match self.day {
-                Some(day) => day == today,
+            let is_current = match self.span {
+                Some(span) => span == self.this_span(span),
                 None => self.hour == self.current_hour,
             };
             html! {
@@ -607,8 +671,12 @@ impl Board {
                 }
             }
         } else {
-            let tip = if self.day.is_some() {
-                "Pick another domain or day above, or go to today."
+            let tip = if let Some(span) = self.span {
+                match span {
+                    Span::Day(_) => "Pick another domain or day above, or go to today.",
+                    Span::Week(_) => "Pick another domain or week above, or go to this week.",
+                    Span::Month(_) => "Pick another domain or month above, or go to this month.",
+                }
             } else if self.hour == self.current_hour {
                 "Pick another domain or hour above."
             } else {
@@ -636,15 +704,15 @@ impl Board {
         let shown = self.period().hours();
         let earlier = self.hours.iter().rev().find(|&&h| h < shown.start).copied();
         let later = self.hours.iter().find(|&&h| h >= shown.end).copied();
-        match self.day {
-            Some(_) => {
-                let today = self.current_hour / HOURS_PER_DAY;
+        match self.span {
+            Some(span) => {
+                let of = |hour: u64| same_kind(span, hour / HOURS_PER_DAY);
                 (
-                    earlier.map(|h| Period::Day(h / HOURS_PER_DAY)),
+                    earlier.map(|h| period_of(of(h))),
                     later
-                        .map(|h| h / HOURS_PER_DAY)
-                        .filter(|&day| day < today)
-                        .map(Period::Day),
+                        .map(of)
+                        .filter(|later| later.hours().end <= self.current_hour)
+                        .map(period_of),
                 )
             }
             None => (
@@ -654,18 +722,21 @@ impl Board {
         }
     }
 
-    /// The link to the current hour (today, on a day board) in this board's selection.
+    /// The link to the current hour (today, this week or month, on a board of days) in
+    /// this board's selection.
     fn current_url(&self) -> String {
-        match self.day {
-            Some(_) => self.url_in(Period::Day(self.current_hour / HOURS_PER_DAY), &self.kept()),
+        match self.span {
+            Some(span) => self.url_in(period_of(self.this_span(span)), &self.kept()),
             None => self.hour_url(self.current_hour, &self.kept()),
         }
     }
 
     /// What [`Board::current_url`] is called.
     fn current_label(&self) -> &'static str {
-        match self.day {
-            Some(_) => "Go to today",
+        match self.span {
+            Some(Span::Day(_)) => "Go to today",
+            Some(Span::Week(_)) => "Go to this week",
+            Some(Span::Month(_)) => "Go to this month",
             None => "Go to the current hour",
         }
     }
@@ -744,6 +815,24 @@ fn period_title(period: Period) -> String {
     match period {
         Period::Hour(hour) => hour_title(hour),
         Period::Day(day) => day_title(day),
+        Period::Span(span) => span_title(span),
+    }
+}
+
+/// The [`Period`] of a span: a day is [`Period::Day`].
+fn period_of(span: Span) -> Period {
+    match span {
+        Span::Day(day) => Period::Day(day),
+        span => Period::Span(span),
+    }
+}
+
+/// The span of `kind`'s kind (day, week, month) that holds `day`.
+fn same_kind(kind: Span, day: u64) -> Span {
+    match kind {
+        Span::Day(_) => Span::Day(day),
+        Span::Week(_) => Span::week_of(day),
+        Span::Month(_) => Span::month_of(day),
     }
 }
 

@@ -14,8 +14,8 @@
 //! * `date=YYYYMMDDHH` becomes `hour=`; CAT reads a bare `YYYYMMDD` as the day's first hour.
 //! * CAT's history mode (`op=history..`, or a `reportType` of `day`, `week` or `month`)
 //!   becomes our day view, `day=YYYYMMDD` of the date (today without one), on the boards
-//!   that have one (transactions, events, problems). A week or a month has no view here:
-//!   the day it starts on is the nearest, and the board's day navigation walks the rest.
+//!   that have one (transactions, events, problems); `reportType=week` becomes the week
+//!   that holds the date (`week=YYYYMMDD`), `reportType=month` its month (`month=YYYYMM`).
 //!   The heartbeat page shows hours only, so there it is the date's hour.
 //! * The Problem page's `urlThreshold`, `serviceThreshold`, `callThreshold`, `sqlThreshold`
 //!   and `cacheThreshold` become our `long_ms=long-url:..,..`.
@@ -187,12 +187,20 @@ fn period(
     query: &CatQuery,
     today: u64,
 ) -> Result<Option<(&'static str, String)>, BadParam> {
+    let report_type = value(query, "reportType").map(str::to_ascii_lowercase);
     let history = value(query, "op").is_some_and(|op| op.starts_with("history"))
-        || value(query, "reportType")
-            .is_some_and(|t| ["day", "week", "month"].contains(&t.to_ascii_lowercase().as_str()));
+        || report_type
+            .as_deref()
+            .is_some_and(|t| ["day", "week", "month"].contains(&t));
     let day_view = history && page.days;
+    // Our parameter for a history view of the day `YYYYMMDD`, and its value.
+    let days_of = |day: &str| match report_type.as_deref() {
+        Some("week") => ("week", day.to_owned()),
+        Some("month") => ("month", day[..6].to_owned()),
+        _ => ("day", day.to_owned()),
+    };
     let Some(date) = value(query, "date") else {
-        return Ok(day_view.then(|| ("day", day_label(today))));
+        return Ok(day_view.then(|| days_of(&day_label(today))));
     };
     // CAT's `yyyyMMddHH`, or `yyyyMMdd` for the day's first hour.
     let hour = match date.len() {
@@ -208,7 +216,7 @@ fn period(
         ),
     })?;
     Ok(Some(if day_view {
-        ("day", hour[..8].to_owned())
+        days_of(&hour[..8])
     } else {
         ("hour", hour)
     }))

@@ -11,7 +11,8 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use ocelot_analyzer::{
-    EventHourView, EventMinuteView, EventNameView, EventReport, EventTypeView, ViewQuery,
+    EventDateView, EventHourView, EventMinuteView, EventNameView, EventReport, EventTypeView, Span,
+    ViewQuery,
 };
 
 use crate::board::{
@@ -19,9 +20,10 @@ use crate::board::{
     per_hour, per_minute, rows_left_out, sort_key, sortable_header, stat, stat_with_hint,
     type_columns, Board, Column, FormOrigin, FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
 };
-use crate::chart::{bar_chart, bar_chart_compared, hourly_bar_chart, Series};
+use crate::chart::{bar_chart, bar_chart_compared, hourly_bar_chart, Counted, Series};
 use crate::comparison::{self, earlier_reports, EarlierHour};
 use crate::cpu::heavy;
+use crate::daily::{daily_section, DayRow};
 use crate::day::event_day;
 use crate::error::{PageError, PageQuery};
 use crate::folded_note::{folded_note, others_rows, FoldedReport};
@@ -71,12 +73,19 @@ const RATE_DAY_LABEL: &str = "Per second (day avg)";
 const RATE_DAY_HINT: &str =
     "events per second, averaged over the day (over the hours run so far today)";
 
+/// The same on a week's or a month's board.
+const RATE_WEEK_LABEL: &str = "Per second (week avg)";
+const RATE_MONTH_LABEL: &str = "Per second (month avg)";
+const RATE_DAYS_HINT: &str =
+    "events per second, averaged over the whole period (over the time run so far in the current one)";
+
 /// The rate's label and tooltip on `board`.
 fn rate_label(board: &Board) -> (&'static str, &'static str) {
-    if board.day.is_some() {
-        (RATE_DAY_LABEL, RATE_DAY_HINT)
-    } else {
-        (RATE_LABEL, RATE_HINT)
+    match board.span {
+        None => (RATE_LABEL, RATE_HINT),
+        Some(Span::Day(_)) => (RATE_DAY_LABEL, RATE_DAY_HINT),
+        Some(Span::Week(_)) => (RATE_WEEK_LABEL, RATE_DAYS_HINT),
+        Some(Span::Month(_)) => (RATE_MONTH_LABEL, RATE_DAYS_HINT),
     }
 }
 
@@ -147,20 +156,33 @@ async fn event_board(
         on: compare,
         earlier: Vec::new(),
     };
-    let view = match board.day {
-        Some(day) => {
+    let view = match board.span {
+        Some(span) => {
             let source = state.reports.as_ref();
-            let merged = event_day(source, &board.domain, day, &board.period_hours).await;
-            // The day's view has the hour view's shape, its rows in `hours`.
+            let merged = event_day(source, &board.domain, span, &board.period_hours).await;
+            // The day's view has the hour view's shape, its rows in `hours` (a week's or
+            // month's in `days`).
             (!merged.hours().is_empty()).then(|| {
-                heavy(|| {
-                    let view = merged.view(&query);
-                    ocelot_analyzer::EventView {
-                        domain: view.domain,
-                        hour: view.day,
-                        ips: view.ips,
-                        types: view.types,
-                        folded: view.folded,
+                heavy(|| match span {
+                    Span::Day(_) => {
+                        let view = merged.view(&query);
+                        ocelot_analyzer::EventView {
+                            domain: view.domain,
+                            hour: view.day,
+                            ips: view.ips,
+                            types: view.types,
+                            folded: view.folded,
+                        }
+                    }
+                    _ => {
+                        let view = merged.span_view(&query);
+                        ocelot_analyzer::EventView {
+                            domain: view.domain,
+                            hour: view.label,
+                            ips: view.ips,
+                            types: view.types,
+                            folded: view.folded,
+                        }
                     }
                 })
             })
@@ -260,6 +282,24 @@ fn types_section(board: &Board, types: &[EventTypeView], sort: &str) -> Markup {
             @if let Some(note) = left_out { (note) }
         }
     }
+}
+
+/// What a week's or month's bars count.
+const EVENTS: Counted = Counted {
+    one: "event",
+    many: "events",
+};
+
+/// A week's or month's rows as the daily section shows them.
+fn day_rows(days: &[EventDateView]) -> Vec<DayRow<'_>> {
+    days.iter()
+        .map(|d| DayRow {
+            day: &d.day,
+            count: d.count,
+            fail: Some(d.fail),
+            durations: None,
+        })
+        .collect()
 }
 
 /// A day's charts: events and failed events per hour of the day.
@@ -389,10 +429,10 @@ fn type_section(
                     (stat("Failures", &format!("{} ({})", format_count(n.fail), format_percent(n.fail_percent)), n.fail_percent > UNHEALTHY_FAIL_PERCENT))
                     (stat_with_hint(rate_label, &format_rate(n.tps), false, Some(rate_hint)))
                 }
-                @if board.day.is_some() {
-                    (hourly_charts(&n.hours))
-                } @else {
-                    (charts(board, n.minutes.iter(), earlier))
+                @match board.span {
+                    Some(Span::Day(_)) => { (hourly_charts(&n.hours)) }
+                    Some(_) => { (daily_section(board, EVENTS, &day_rows(&n.days))) }
+                    None => { (charts(board, n.minutes.iter(), earlier)) }
                 }
                 div.message-lists {
                     @if !n.sample_message_id.is_empty() {
@@ -413,10 +453,10 @@ fn type_section(
                     (stat("Failures", &format!("{} ({})", format_count(t.fail), format_percent(t.fail_percent)), t.fail_percent > UNHEALTHY_FAIL_PERCENT))
                     (stat_with_hint(rate_label, &format_rate(t.tps), false, Some(rate_hint)))
                 }
-                @if board.day.is_some() {
-                    (hourly_charts(&t.hours))
-                } @else {
-                    (charts(board, t.names.iter().flat_map(|n| n.minutes.iter()), earlier))
+                @match board.span {
+                    Some(Span::Day(_)) => { (hourly_charts(&t.hours)) }
+                    Some(_) => { (daily_section(board, EVENTS, &day_rows(&t.days))) }
+                    None => { (charts(board, t.names.iter().flat_map(|n| n.minutes.iter()), earlier)) }
                 }
             }
         }

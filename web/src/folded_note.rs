@@ -143,7 +143,7 @@ pub(crate) fn folded_note(
     if folded == 0 && !others_domain {
         return html! {};
     }
-    let period = if board.day.is_some() { "day" } else { "hour" };
+    let period = board.unit();
     html! {
         div.folded-note role="note" {
             @if folded > 0 {

@@ -2,15 +2,13 @@
 //! `current`. Internally an hour is an index, `epoch_ms / 3_600_000`. Days likewise:
 //! `YYYYMMDD` in UTC, a day index `hour / 24`.
 
-use ocelot_analyzer::{day_label, HOURS_PER_DAY};
+use ocelot_analyzer::{day_label, Span, HOURS_PER_DAY};
 use ocelot_protocol::MILLIS_PER_HOUR;
 
 /// The word for "the hour we are in" in `hour=` parameters.
 pub(crate) const CURRENT: &str = "current";
 /// Seconds in an hour: the elapsed time of every past hour.
 const SECONDS_PER_HOUR: f64 = 3600.0;
-/// Seconds in a day: the elapsed time of every past day.
-const SECONDS_PER_DAY: f64 = 86_400.0;
 
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's `days_from_civil`), for dates
 /// from 1970 on.
@@ -62,14 +60,58 @@ pub(crate) fn hours_of_day(day: u64) -> std::ops::Range<u64> {
     start..start.saturating_add(HOURS_PER_DAY)
 }
 
-/// Seconds `day` has run at `now_ms`: all 86 400 for past days, at least 1 for today (and
-/// a future day), as [`elapsed_seconds`] for an hour.
-pub(crate) fn day_elapsed_seconds(day: u64, now_ms: u64) -> f64 {
-    let start_ms = day.saturating_mul(HOURS_PER_DAY * MILLIS_PER_HOUR);
-    if now_ms >= start_ms.saturating_add(HOURS_PER_DAY * MILLIS_PER_HOUR) {
-        SECONDS_PER_DAY
+/// Seconds `span` (a day, week or month) has run at `now_ms`: the whole span once it is
+/// over, at least 1 while it runs (and for a future one), as [`elapsed_seconds`] for an
+/// hour.
+pub(crate) fn span_elapsed_seconds(span: Span, now_ms: u64) -> f64 {
+    let hours = span.hours();
+    let (start_ms, end_ms) = (
+        hours.start.saturating_mul(MILLIS_PER_HOUR),
+        hours.end.saturating_mul(MILLIS_PER_HOUR),
+    );
+    if now_ms >= end_ms {
+        span.seconds()
     } else {
         (now_ms.saturating_sub(start_ms) as f64 / 1000.0).max(1.0)
+    }
+}
+
+/// `2026-11-21 to 2026-11-27 UTC` of a week, `November 2026 UTC` of a month, the day's
+/// title of a day: a span as people read it.
+pub(crate) fn span_title(span: Span) -> String {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    match span {
+        Span::Day(day) => day_title(day),
+        Span::Week(first) => {
+            let (from, to) = (day_label(first), day_label(first + 6));
+            format!(
+                "{}-{}-{} to {}-{}-{} UTC",
+                &from[0..4],
+                &from[4..6],
+                &from[6..8],
+                &to[0..4],
+                &to[4..6],
+                &to[6..8]
+            )
+        }
+        Span::Month(first) => {
+            let label = day_label(first);
+            let month = label[4..6].parse::<usize>().unwrap_or(1);
+            format!("{} {} UTC", MONTHS[month.clamp(1, 12) - 1], &label[0..4])
+        }
     }
 }
 
@@ -188,9 +230,25 @@ mod tests {
     #[test]
     fn a_day_has_run_all_its_seconds_once_past_and_the_elapsed_ones_today() {
         let start_ms = 20_779 * 86_400_000;
-        assert_eq!(day_elapsed_seconds(20_778, start_ms), 86_400.0);
-        assert_eq!(day_elapsed_seconds(20_779, start_ms + 7_200_000), 7_200.0);
-        assert_eq!(day_elapsed_seconds(20_779, start_ms), 1.0);
+        assert_eq!(span_elapsed_seconds(Span::Day(20_778), start_ms), 86_400.0);
+        let today = Span::Day(20_779);
+        assert_eq!(span_elapsed_seconds(today, start_ms + 7_200_000), 7_200.0);
+        assert_eq!(span_elapsed_seconds(today, start_ms), 1.0);
+        // 2026-11-21 (a Saturday) to 27: a day and two hours run on Sunday 02:00.
+        let week = Span::week_of(20_779);
+        assert_eq!(
+            span_elapsed_seconds(week, start_ms + 7_200_000),
+            86_400.0 + 7_200.0
+        );
+        assert_eq!(
+            span_elapsed_seconds(week, start_ms + 30 * 86_400_000),
+            7.0 * 86_400.0
+        );
+        let november = Span::month_of(20_779);
+        assert_eq!(span_elapsed_seconds(november, u64::MAX), 30.0 * 86_400.0);
+        assert_eq!(span_title(week), "2026-11-21 to 2026-11-27 UTC");
+        assert_eq!(span_title(november), "November 2026 UTC");
+        assert_eq!(span_title(today), "2026-11-22 UTC");
     }
 
     #[test]

@@ -40,6 +40,7 @@ mod cat_router;
 mod chart;
 mod comparison;
 mod cpu;
+mod daily;
 mod day;
 mod dependency_page;
 mod error;

@@ -21,16 +21,19 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use ocelot_analyzer::{LongThresholds, ProblemDurationView, ProblemEntryView, ViewQuery, OTHERS};
+use ocelot_analyzer::{
+    day_label, LongThresholds, ProblemDurationView, ProblemEntryView, Span, ViewQuery, OTHERS,
+};
 
 use crate::board::{
     format_count, label, message_link, per_hour, per_minute, rows_cut, Board, FormOrigin,
 };
-use crate::chart::{bar_chart, hourly_bar_chart, sparkline};
+use crate::chart::{bar_chart, hourly_bar_chart, labelled_bar_chart, sparkline, Bar, Counted};
 use crate::cpu::heavy;
 use crate::day::problem_day;
 use crate::error::{PageError, PageQuery};
 use crate::folded_note::{folded_note, others_machine, FoldedReport, OthersRow};
+use crate::hour::parse_day_label;
 use crate::layout::page;
 use crate::links::anchor_id;
 use crate::selection::{LongMinimums, ReportParams, LONG_CATEGORIES};
@@ -178,13 +181,19 @@ async fn problem_board(
     // The machines and the entries shown: of the hour, or of the day's hours merged.
     let view = if !board.has_domain() {
         None
-    } else if let Some(day) = board.day {
+    } else if let Some(span) = board.span {
         let source = state.reports.as_ref();
-        let merged = problem_day(source, &board.domain, day, &board.period_hours).await;
+        let merged = problem_day(source, &board.domain, span, &board.period_hours).await;
         (!merged.hours().is_empty()).then(|| {
-            heavy(|| {
-                let view = merged.view(&query);
-                (view.ips, view.problems, view.folded)
+            heavy(|| match span {
+                Span::Day(_) => {
+                    let view = merged.view(&query);
+                    (view.ips, view.problems, view.folded)
+                }
+                _ => {
+                    let view = merged.span_view(&query);
+                    (view.ips, view.problems, view.folded)
+                }
             })
         })
     } else {
@@ -237,7 +246,11 @@ async fn problem_board(
         }
     }
     let total: u64 = problems.iter().map(|p| p.count).sum();
-    let by_hour = board.day.is_some();
+    let by_hour = match board.span {
+        None => Per::Minute,
+        Some(Span::Day(_)) => Per::Hour,
+        Some(span) => Per::Day(span),
+    };
     let config = state.reports.analyzer_config();
     let thresholds = config.long_thresholds_for(&board.domain);
     let others = others_rows(&board, &ips, &categories);
@@ -309,24 +322,80 @@ fn others_rows(
     rows
 }
 
-/// The entries' counts added up, one value per minute of the hour, or per hour of the day
-/// when `by_hour` (a day board's entries have hourly rows).
-fn entry_series(entries: &[&ProblemEntryView], by_hour: bool) -> Vec<f64> {
-    if by_hour {
-        per_hour(
+/// What a board's rows are per: minutes of an hour, hours of a day, or days of a week or
+/// month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Per {
+    Minute,
+    Hour,
+    Day(Span),
+}
+
+impl Per {
+    /// `minute`, `hour` or `day`.
+    fn unit(self) -> &'static str {
+        match self {
+            Per::Minute => "minute",
+            Per::Hour => "hour",
+            Per::Day(_) => "day",
+        }
+    }
+}
+
+/// The entries' counts added up, one value per minute of the hour, per hour of the day (a
+/// day board's entries have hourly rows), or per day of the week or month.
+fn entry_series(entries: &[&ProblemEntryView], by_hour: Per) -> Vec<f64> {
+    match by_hour {
+        Per::Hour => per_hour(
             entries
                 .iter()
                 .flat_map(|e| e.hours.iter())
                 .map(|h| (h.hour.as_str(), h.count as f64)),
-        )
-    } else {
-        per_minute(
+        ),
+        Per::Minute => per_minute(
             entries
                 .iter()
                 .flat_map(|e| e.minutes.iter())
                 .map(|m| (m.minute, m.count as f64)),
-        )
+        ),
+        Per::Day(span) => {
+            let mut series = vec![0.0; span.day_count() as usize];
+            for row in entries.iter().flat_map(|e| e.days.iter()) {
+                let slot = parse_day_label(&row.day)
+                    .and_then(|day| day.checked_sub(span.first_day()))
+                    .and_then(|slot| series.get_mut(slot as usize));
+                if let Some(slot) = slot {
+                    *slot += row.count as f64;
+                }
+            }
+            series
+        }
     }
+}
+
+/// A bar per day of `span` for `series` ([`entry_series`] of a week or month).
+fn daily_chart(title: &str, span: Span, series: &[f64]) -> Markup {
+    let labels: Vec<(String, String)> = (0..span.day_count())
+        .map(|i| {
+            let day = day_label(span.first_day() + i);
+            (
+                format!("{}-{}", &day[4..6], &day[6..8]),
+                format!("{}-{}-{}", &day[0..4], &day[4..6], &day[6..8]),
+            )
+        })
+        .collect();
+    let bars: Vec<Bar<'_>> = (labels.iter().zip(series))
+        .map(|((short, long), value)| Bar {
+            label: short,
+            tooltip: long,
+            value: *value,
+        })
+        .collect();
+    let counted = Counted {
+        one: "occurrence",
+        many: "occurrences",
+    };
+    labelled_bar_chart(title, counted, &bars)
 }
 
 /// What a category's section shows.
@@ -339,8 +408,8 @@ struct CategoryShown<'a> {
     durations: &'a [ProblemDurationView],
     /// The threshold `long_ms=` raised for it.
     raised: Option<&'a Raised>,
-    /// A day board: rows per hour.
-    by_hour: bool,
+    /// What the rows are per (a day board's are hours, a week's or month's days).
+    by_hour: Per,
     /// The thresholds the domain's report was counted with.
     thresholds: &'a LongThresholds,
     board: &'a Board,
@@ -392,10 +461,10 @@ fn category_section(shown: &CategoryShown<'_>) -> Markup {
     } else {
         ""
     };
-    let chart = if by_hour {
-        hourly_bar_chart(&format!("{category} per hour{all}"), "count", &series)
-    } else {
-        bar_chart(&format!("{category} per minute{all}"), "count", &series)
+    let chart = match by_hour {
+        Per::Hour => hourly_bar_chart(&format!("{category} per hour{all}"), "count", &series),
+        Per::Minute => bar_chart(&format!("{category} per minute{all}"), "count", &series),
+        Per::Day(span) => daily_chart(&format!("{category} per day{all}"), span, &series),
     };
     let total: u64 = entries.iter().map(|e| e.count).sum();
     let entry_count = entries.len();
@@ -432,9 +501,9 @@ fn category_section(shown: &CategoryShown<'_>) -> Markup {
                         (format_count(raised.hidden as u64)) " entries with none that long are hidden. "
                     }
                     @if !entries.is_empty() {
-                        "The chart, the " @if by_hour { "per-hour" } @else { "per-minute" }
+                        "The chart, the per-" (by_hour.unit())
                         " shapes and the samples are of all long executions of the entries shown: "
-                        "the report keeps " @if by_hour { "hours" } @else { "minutes" }
+                        "the report keeps " (by_hour.unit()) "s"
                         " and samples per entry, not per duration bucket. "
                     }
                     a.clear-threshold href=(shown.clear_url()) { "Show all long executions" }
@@ -450,7 +519,7 @@ fn category_section(shown: &CategoryShown<'_>) -> Markup {
                                 th { "Name" }
                                 th.num { "Count" }
                                 @if !durations.is_empty() { th title=(DURATIONS_HINT) { "Took" } }
-                                th { @if by_hour { "Per hour" } @else { "Per minute" } }
+                                th { "Per " (by_hour.unit()) }
                                 th { "Samples" }
                             }
                         }

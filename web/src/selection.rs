@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use ocelot_analyzer::HOURS_PER_DAY;
+use ocelot_analyzer::{Span, HOURS_PER_DAY};
 use ocelot_protocol::MILLIS_PER_HOUR;
 use serde::Deserialize;
 
@@ -31,6 +31,10 @@ pub(crate) struct ReportParams {
     pub(crate) date: Option<String>,
     /// `YYYYMMDD` (UTC): a whole day instead of an hour (transactions, events and problems).
     pub(crate) day: Option<String>,
+    /// `YYYYMMDD` (UTC), any day of the week: the week (Saturday to Friday) that holds it.
+    pub(crate) week: Option<String>,
+    /// `YYYYMM` (UTC): a calendar month.
+    pub(crate) month: Option<String>,
     /// A machine IP or `All`.
     pub(crate) ip: Option<String>,
     /// A transaction or event type.
@@ -253,13 +257,16 @@ impl LongMinimums {
     }
 }
 
-/// What a report request covers: one hour, or a whole UTC day (`day=`), as indices.
+/// What a report request covers: one hour, a whole UTC day (`day=`), or a week or month
+/// of days (`week=`, `month=`), as indices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Period {
     /// An hour index.
     Hour(u64),
     /// A day index (`hour / 24`).
     Day(u64),
+    /// A week or a month ([`Span::Week`], [`Span::Month`]; a day is [`Period::Day`]).
+    Span(Span),
 }
 
 impl Period {
@@ -268,43 +275,90 @@ impl Period {
         match self {
             Period::Hour(hour) => hour..hour + 1,
             Period::Day(day) => hours_of_day(day),
+            Period::Span(span) => span.hours(),
+        }
+    }
+
+    /// The days merged: `None` for an hour.
+    pub(crate) fn span(self) -> Option<Span> {
+        match self {
+            Period::Hour(_) => None,
+            Period::Day(day) => Some(Span::Day(day)),
+            Period::Span(span) => Some(span),
         }
     }
 }
 
+/// The parameters that select days instead of an hour, in the order a 400 names them.
+const DAY_PARAMS: [&str; 3] = ["day", "week", "month"];
+
 impl ReportParams {
-    /// The period selected: `day=` or `hour=` (absent: as [`ReportParams::hour`]); both
-    /// together are a 400.
+    /// The period selected: `day=`, `week=`, `month=` or `hour=` (absent: as
+    /// [`ReportParams::hour`]); two of them together are a 400.
     pub(crate) fn period(&self, now_ms: u64, default_current: bool) -> Result<Period, BadParam> {
-        let Some(raw) = present(self.day.as_ref()) else {
+        let given: Vec<(&'static str, &str)> = DAY_PARAMS
+            .into_iter()
+            .zip([&self.day, &self.week, &self.month])
+            .filter_map(|(param, value)| Some((param, present(value.as_ref())?)))
+            .collect();
+        let Some(&(param, raw)) = given.first() else {
             return self.hour(now_ms, default_current).map(Period::Hour);
         };
-        if let Some((param, _)) = self.hour_param()? {
+        if let Some(&(other, _)) = given.get(1) {
             return Err(BadParam {
-                param: "day",
-                detail: format!("give “{param}” (one hour) or “day” (a whole day), not both."),
+                param: other,
+                detail: format!("give one of “{param}” and “{other}”, not both."),
             });
         }
-        if raw.eq_ignore_ascii_case(CURRENT) {
-            return Ok(Period::Day(now_ms / MILLIS_PER_HOUR / HOURS_PER_DAY));
-        }
-        parse_day_label(raw)
-            .map(Period::Day)
-            .ok_or_else(|| BadParam {
-                param: "day",
+        if let Some((hour_param, _)) = self.hour_param()? {
+            return Err(BadParam {
+                param,
                 detail: format!(
+                    "give “{hour_param}” (one hour) or “{param}” (a whole {param}), not both."
+                ),
+            });
+        }
+        let today = now_ms / MILLIS_PER_HOUR / HOURS_PER_DAY;
+        let current = raw.eq_ignore_ascii_case(CURRENT);
+        let parsed = match param {
+            "day" if current => Some(Period::Day(today)),
+            "day" => parse_day_label(raw).map(Period::Day),
+            "week" if current => Some(Period::Span(Span::week_of(today))),
+            "week" => parse_day_label(raw).map(|day| Period::Span(Span::week_of(day))),
+            _ if current => Some(Period::Span(Span::month_of(today))),
+            _ => (raw.len() == 6)
+                .then(|| parse_day_label(&format!("{raw}01")))
+                .flatten()
+                .map(|day| Period::Span(Span::month_of(day))),
+        };
+        parsed.ok_or_else(|| BadParam {
+            param,
+            detail: match param {
+                "day" => format!(
                     "“{raw}” is not a day: write YYYYMMDD in UTC (e.g. 20261122), or current."
                 ),
-            })
+                "week" => format!(
+                    "“{raw}” is not a week: write any of its days as YYYYMMDD in UTC (weeks run \
+                     from Saturday to Friday, e.g. 20261121), or current."
+                ),
+                _ => format!(
+                    "“{raw}” is not a month: write YYYYMM in UTC (e.g. 202611), or current."
+                ),
+            },
+        })
     }
 
-    /// A 400 for a `day=` where only hours are offered.
+    /// A 400 for a `day=`, `week=` or `month=` where only hours are offered.
     pub(crate) fn hours_only(&self) -> Result<(), BadParam> {
-        match present(self.day.as_ref()) {
-            Some(_) => Err(BadParam {
-                param: "day",
-                detail: "this report is shown an hour at a time: give “hour”; the day view is \
-                         on transactions, events and problems."
+        let given = DAY_PARAMS
+            .into_iter()
+            .zip([&self.day, &self.week, &self.month])
+            .find(|(_, value)| present(value.as_ref()).is_some());
+        match given {
+            Some((param, _)) => Err(BadParam {
+                param,
+                detail: "this report is shown an hour at a time: give “hour”; the day, week \
+                         and month views are on transactions, events and problems."
                     .to_owned(),
             }),
             None => Ok(()),
@@ -474,6 +528,56 @@ mod tests {
             "day"
         );
         assert_eq!(Period::Day(1).hours(), 24..48);
+    }
+
+    #[test]
+    fn a_week_is_any_of_its_days_and_a_month_is_yyyymm() {
+        // 2026-11-22 is a Sunday: its week began on Saturday the 21st.
+        let week = Span::week_of(498_703 / 24);
+        assert_eq!(
+            params("week=20261122").period(0, true),
+            Ok(Period::Span(week))
+        );
+        assert_eq!(
+            params("week=20261121").period(0, true),
+            Ok(Period::Span(week))
+        );
+        let now_ms = 498_703 * MILLIS_PER_HOUR;
+        assert_eq!(
+            params("week=current").period(now_ms, true),
+            Ok(Period::Span(week))
+        );
+        let november = Span::month_of(498_703 / 24);
+        assert_eq!(
+            params("month=202611").period(0, true),
+            Ok(Period::Span(november))
+        );
+        assert_eq!(
+            params("month=Current").period(now_ms, true),
+            Ok(Period::Span(november))
+        );
+        assert_eq!(Period::Span(november).hours(), november.hours());
+        for (query, param, says) in [
+            ("month=20261122", "month", "20261122"),
+            ("month=202613", "month", "202613"),
+            ("week=2026-11-22", "week", "Saturday"),
+            ("day=20261122&week=20261122", "week", "“day”"),
+            ("week=20261122&month=202611", "month", "“week”"),
+            ("hour=2026112207&month=202611", "month", "“hour”"),
+            ("date=2026112207&week=20261122", "week", "“date”"),
+        ] {
+            let err = params(query).period(0, true).unwrap_err();
+            assert_eq!(err.param, param, "{query}");
+            assert!(err.message().contains(says), "{query}: {}", err.message());
+        }
+        assert_eq!(
+            params("month=202611").hours_only().unwrap_err().param,
+            "month"
+        );
+        assert_eq!(
+            params("week=20261122").hours_only().unwrap_err().param,
+            "week"
+        );
     }
 
     #[test]

@@ -23,8 +23,9 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use ocelot_analyzer::{
-    AnalyzerConfig, DurationBucketView, DurationFigures, TransactionDay, TransactionHourView,
-    TransactionMinuteView, TransactionNameView, TransactionReport, TransactionTypeView, ViewQuery,
+    AnalyzerConfig, DurationBucketView, DurationFigures, Span, TransactionDateView, TransactionDay,
+    TransactionHourView, TransactionMinuteView, TransactionNameView, TransactionReport,
+    TransactionTypeView, ViewQuery,
 };
 
 use crate::board::{
@@ -39,6 +40,7 @@ use crate::chart::{
 };
 use crate::comparison::{self, earlier_reports, EarlierHour};
 use crate::cpu::heavy;
+use crate::daily::{daily_section, DayRow};
 use crate::day::transaction_day;
 use crate::error::{PageError, PageQuery};
 use crate::folded_note::{folded_note, others_rows, FoldedReport};
@@ -134,13 +136,19 @@ const TPS_HINT: &str =
 const TPS_DAY_LABEL: &str = "TPS (day avg)";
 const TPS_DAY_HINT: &str =
     "transactions per second, averaged over the day (over the hours run so far today)";
+/// The same on a week's or a month's board.
+const TPS_WEEK_LABEL: &str = "TPS (week avg)";
+const TPS_MONTH_LABEL: &str = "TPS (month avg)";
+const TPS_DAYS_HINT: &str =
+    "transactions per second, averaged over the whole period (over the time run so far in the current one)";
 
 /// The rate's label and tooltip on `board`.
 fn tps_label(board: &Board) -> (&'static str, &'static str) {
-    if board.day.is_some() {
-        (TPS_DAY_LABEL, TPS_DAY_HINT)
-    } else {
-        (TPS_LABEL, TPS_HINT)
+    match board.span {
+        None => (TPS_LABEL, TPS_HINT),
+        Some(Span::Day(_)) => (TPS_DAY_LABEL, TPS_DAY_HINT),
+        Some(Span::Week(_)) => (TPS_WEEK_LABEL, TPS_DAYS_HINT),
+        Some(Span::Month(_)) => (TPS_MONTH_LABEL, TPS_DAYS_HINT),
     }
 }
 
@@ -171,8 +179,8 @@ async fn transaction_board(
     let params = origin.apply(params);
     let board = Board::resolve_with_days(&state, &params, PATH).await?;
     let compare = params.compare()?;
-    if let Some(day) = board.day {
-        return day_board(&state, &board, &params, day).await;
+    if let Some(span) = board.span {
+        return day_board(&state, &board, &params, span).await;
     }
     // Only what this page shows (one machine, one type) is copied from a live report.
     let fetch = |domain: String, hour: u64| {
@@ -218,20 +226,20 @@ async fn lacks_transactions(
     Ok((StatusCode::OK, body))
 }
 
-/// The board of a whole day: the day's hours merged, as the page shows them (one machine,
-/// one type).
+/// The board of a whole day (week, month): its hours merged, as the page shows them (one
+/// machine, one type).
 async fn day_board(
     state: &AppState,
     board: &Board,
     params: &ReportParams,
-    day: u64,
+    span: Span,
 ) -> Result<(StatusCode, Markup), PageError> {
     sort_key(params, &COLUMNS, "count")?;
     let merged = if board.has_domain() {
         let merged = transaction_day(
             state.reports.as_ref(),
             &board.domain,
-            day,
+            span,
             &board.period_hours,
             board.ip.as_deref(),
             params.type_(),
@@ -262,15 +270,25 @@ pub(crate) fn render_day(
     let Some(day) = day.filter(|_| board.has_domain()) else {
         return Ok(board.empty(HEADING));
     };
-    let view = day.view(&board_query(board, params));
+    let query = board_query(board, params);
+    let (folded, ips, types) = match day.span() {
+        Span::Day(_) => {
+            let view = day.view(&query);
+            (view.folded, view.ips, view.types)
+        }
+        _ => {
+            let view = day.span_view(&query);
+            (view.folded, view.ips, view.types)
+        }
+    };
     Ok(body_of(
         board,
         params,
         sort,
         config,
-        view.folded,
-        &view.ips,
-        &view.types,
+        folded,
+        &ips,
+        &types,
         &Comparison::default(),
     ))
 }
@@ -422,11 +440,7 @@ fn types_section(board: &Board, types: &[TransactionTypeView], sort: &str) -> Ma
     let type_count = types.len();
     let left_out = rows_left_out(&mut types, "types");
     let columns = type_columns(columns(board));
-    let per = if board.day.is_some() {
-        "hourly"
-    } else {
-        "per-minute"
-    };
+    let per = board.series_word();
     html! {
         section.panel {
             h2 { "Types" span.count { (type_count) } }
@@ -499,7 +513,7 @@ fn type_section(
             h2 { "Names of " (label(&t.type_)) span.count { (t.names.len()) } }
             p.hint {
                 "Durations in milliseconds. Pick a name for its "
-                @if board.day.is_some() { "hourly" } @else { "per-minute" }
+                (board.series_word())
                 " charts; message links open LogView."
             }
             div.table-wrap {
@@ -671,6 +685,18 @@ fn series_of_hours(rows: &[TransactionHourView]) -> MinuteSeries {
     series
 }
 
+/// A week's or month's rows as the daily section shows them.
+fn day_rows(days: &[TransactionDateView]) -> Vec<DayRow<'_>> {
+    days.iter()
+        .map(|d| DayRow {
+            day: &d.day,
+            count: d.count,
+            fail: Some(d.fail),
+            durations: Some((d.avg, d.p95)),
+        })
+        .collect()
+}
+
 /// The charts of a day: [`charts`] hour by hour.
 fn hourly_charts(series: &MinuteSeries) -> Markup {
     let durations: Vec<Series<'_>> = [("avg", Some(&series.avg)), ("P95", series.p95.as_ref())]
@@ -730,7 +756,7 @@ fn charts(series: &MinuteSeries, earlier: &Comparison) -> Markup {
 
 /// The comparison's link under an hour's charts; nothing on a day's.
 fn compare_toggle(board: &Board, earlier: &Comparison) -> Markup {
-    if board.day.is_some() {
+    if board.span.is_some() {
         return html! {};
     }
     comparison::toggle(board, earlier.on, earlier.earlier.len())
@@ -742,13 +768,13 @@ fn type_detail(board: &Board, t: &TransactionTypeView, earlier: &Comparison) -> 
         section.panel.detail {
             h2 { "Type " (label(&t.type_)) }
             (stats(board, &t.figures))
-            @if board.day.is_some() {
-                (hourly_charts(&series_of_hours(&t.hours)))
-            } @else {
-                (charts(&series_of(&names), earlier))
+            @match board.span {
+                Some(Span::Day(_)) => { (hourly_charts(&series_of_hours(&t.hours))) }
+                Some(_) => { (daily_section(board, Counted::TRANSACTIONS, &day_rows(&t.days))) }
+                None => { (charts(&series_of(&names), earlier)) }
             }
             (compare_toggle(board, earlier))
-            @if names.len() > 1 && board.day.is_none() {
+            @if names.len() > 1 && board.span.is_none() {
                 p.hint { "Per-minute P95 is shown per name: pick a name below." }
             }
         }
@@ -802,7 +828,7 @@ fn distribution_panel(board: &Board, n: &TransactionNameView) -> Markup {
         section.panel #duration-distribution {
             h2 { "Duration distribution" }
             @if bars.is_empty() {
-                p.hint { "No durations recorded " @if board.day.is_some() { "this day." } @else { "this hour." } }
+                p.hint { "No durations recorded this " (board.unit()) "." }
             } @else {
                 p.hint {
                     "Transactions by how long they took, in CAT's buckets: ≤4 counts those over 2 ms and up to 4 ms, >65,536 those over 65,536 ms. "
@@ -821,10 +847,10 @@ fn name_detail(board: &Board, n: &TransactionNameView, earlier: &Comparison) -> 
         section.panel.detail #name-detail {
             h2 { (label(&n.name)) }
             (stats(board, &n.figures))
-            @if board.day.is_some() {
-                (hourly_charts(&series_of_hours(&n.hours)))
-            } @else {
-                (charts(&series_of(&[n]), earlier))
+            @match board.span {
+                Some(Span::Day(_)) => { (hourly_charts(&series_of_hours(&n.hours))) }
+                Some(_) => { (daily_section(board, Counted::TRANSACTIONS, &day_rows(&n.days))) }
+                None => { (charts(&series_of(&[n]), earlier)) }
             }
             (compare_toggle(board, earlier))
             div.message-lists {

@@ -73,7 +73,7 @@ async fn cat_home_state_and_dependency_pages_redirect_to_ours() {
 }
 
 #[tokio::test]
-async fn cat_history_views_become_day_views_where_the_board_has_one() {
+async fn cat_history_views_become_day_week_and_month_views_where_the_board_has_them() {
     for (cat, ours) in [
         (
             "/cat/r/t?op=history&domain=gateway&date=2026120600&reportType=day",
@@ -87,10 +87,18 @@ async fn cat_history_views_become_day_views_where_the_board_has_one() {
             "/cat/r/p?op=history&domain=gateway&date=2026120600",
             "/p?domain=gateway&day=20261206",
         ),
-        // A week has no view of its own: its first day is the nearest.
+        // A week is the one that holds the date, a month the date's month.
         (
             "/cat/r/t?op=history&domain=gateway&date=2026113000&reportType=week",
-            "/t?domain=gateway&day=20261130",
+            "/t?domain=gateway&week=20261130",
+        ),
+        (
+            "/cat/r/e?domain=gateway&date=2026113000&reportType=MONTH",
+            "/e?domain=gateway&month=202611",
+        ),
+        (
+            "/cat/r/p?op=history&domain=gateway&reportType=month",
+            "/p?domain=gateway&month=202611",
         ),
         // No date: today (NOW_MS is in 2026-11-22).
         (

@@ -1,0 +1,234 @@
+//! The week and month views (`week=`, `month=`: CAT's weekly and monthly history reports)
+//! of the transaction, event and problem boards and their JSON API, over hours of several
+//! days.
+
+mod common;
+
+use axum::http::StatusCode;
+use axum::Router;
+use common::{app_of, get_json, html_page as page};
+use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
+use ocelot_web::MemoryReports;
+
+/// 2026-11-22 UTC, a Sunday: its week runs from Saturday 2026-11-21 to Friday the 27th.
+const DAY: u64 = 498_703 / 24;
+const DAY_START_MS: u64 = DAY * 86_400_000;
+const DAY_MS: u64 = 86_400_000;
+/// Now: 2026-12-02 10:00, after the week and the month of November.
+const LATER_MS: u64 = DAY_START_MS + 10 * DAY_MS + 10 * 3_600_000;
+
+/// `shop`'s traffic: `(days after DAY, hour of the day, transactions, duration µs)`. The
+/// Saturday, the Sunday twice, the Friday, and the next Saturday (the next week, the same
+/// month).
+const TRAFFIC: [(i64, u64, u64, u64); 5] = [
+    (-1, 3, 200, 2_000),
+    (0, 1, 100, 20_000),
+    (0, 20, 50, 20_000),
+    (5, 23, 30, 900_000),
+    (6, 0, 40, 5_000),
+];
+
+/// One `URL /pay` transaction holding a `Cache get` event; every tenth fails (both).
+fn tree(seq: u64, timestamp_ms: u64, duration_us: u64) -> MessageTree {
+    let failed = seq % 10 == 0;
+    let status = if failed { "ERROR" } else { "0" };
+    let mut root = Transaction::new("URL", "/pay", timestamp_ms);
+    root.duration_us = duration_us;
+    root.status = status.to_owned();
+    root.children.push(Message::Event(Leaf::new(
+        "Cache",
+        "get",
+        status,
+        timestamp_ms,
+        "",
+    )));
+    let hour = timestamp_ms / 3_600_000;
+    MessageTree::new(
+        Header {
+            domain: "shop".to_owned(),
+            ip_address: "10.0.0.1".to_owned(),
+            message_id: format!("shop-0a000001-{hour}-{seq}"),
+            ..Header::default()
+        },
+        Message::Transaction(root),
+    )
+}
+
+fn app() -> Router {
+    let mut reports = MemoryReports::new(LATER_MS);
+    let mut seq = 0;
+    for (day, hour, n, duration_us) in TRAFFIC {
+        let start = (DAY_START_MS as i64 + day * DAY_MS as i64) as u64 + hour * 3_600_000;
+        for i in 0..n {
+            seq += 1;
+            reports.add_tree(&tree(seq, start + i * 1_000, duration_us));
+        }
+    }
+    app_of(reports)
+}
+
+#[tokio::test]
+async fn the_week_api_has_one_row_per_day_and_the_percentiles_of_all_its_trees() {
+    let json = get_json(app(), "/api/transaction?domain=shop&week=20261122", 200).await;
+    assert_eq!(json["period"], "week");
+    assert_eq!(
+        (json["from"].as_str(), json["to"].as_str()),
+        (Some("20261121"), Some("20261127"))
+    );
+    assert_eq!(
+        json["days"],
+        serde_json::json!(["20261121", "20261122", "20261127"])
+    );
+    let url = &json["types"][0];
+    assert_eq!(
+        url["count"], 380,
+        "the next Saturday's 40 are another week's"
+    );
+    assert_eq!(url["tps"].as_f64(), Some(380.0 / (7.0 * 86_400.0)));
+    let days: Vec<(String, u64)> = (url["days"].as_array().unwrap().iter())
+        .map(|d| {
+            (
+                d["day"].as_str().unwrap().to_owned(),
+                d["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        days,
+        [
+            ("20261121".into(), 200),
+            ("20261122".into(), 150),
+            ("20261127".into(), 30)
+        ]
+    );
+    assert!(url.get("hours").is_none() && url["names"][0].get("hours").is_none());
+    // 30 of 380 (7.9 %) took 900 ms: the week's P95 is theirs, not an average of days'.
+    let p95 = url["p95"].as_f64().unwrap();
+    assert!((p95 - 900.0).abs() < 9.0, "{p95}");
+    let same = get_json(app(), "/api/transaction?domain=shop&week=20261127", 200).await;
+    assert_eq!(same["types"], json["types"], "any day of the week names it");
+}
+
+#[tokio::test]
+async fn the_month_api_covers_the_calendar_month_for_events_and_problems_too() {
+    let json = get_json(app(), "/api/event?domain=shop&month=202611", 200).await;
+    assert_eq!(json["period"], "month");
+    assert_eq!(json["label"], "202611");
+    assert_eq!(
+        (json["from"].as_str(), json["to"].as_str()),
+        (Some("20261101"), Some("20261130"))
+    );
+    let cache = &json["types"][0];
+    assert_eq!(
+        (cache["type"].as_str(), cache["count"].as_u64()),
+        (Some("Cache"), Some(420))
+    );
+    assert_eq!(cache["days"].as_array().unwrap().len(), 4);
+    assert_eq!(cache["days"][3]["day"], "20261128");
+    assert_eq!(cache["days"][3]["count"], 40);
+
+    // Now is in December, whose month has no data; this week began on Saturday the 28th.
+    let json = get_json(app(), "/api/problem?domain=shop&month=current", 404).await;
+    assert!(
+        json["error"].as_str().unwrap().contains("month 202612"),
+        "{json}"
+    );
+    let json = get_json(app(), "/api/problem?domain=shop&week=current", 200).await;
+    assert_eq!(json["days"], serde_json::json!(["20261128"]));
+    let json = get_json(app(), "/api/problem?domain=shop&week=20261121", 200).await;
+    let errors = (json["problems"].as_array().unwrap().iter())
+        .find(|p| p["category"] == "error" && p["type"] == "URL")
+        .expect("failed URLs");
+    assert_eq!(errors["count"], 38);
+    assert_eq!(errors["days"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn week_and_month_parameters_are_checked() {
+    for (uri, param) in [
+        ("/api/transaction?domain=shop&week=2026-11-22", "week"),
+        ("/api/transaction?domain=shop&month=20261122", "month"),
+        (
+            "/api/transaction?domain=shop&day=20261122&month=202611",
+            "month",
+        ),
+        (
+            "/api/event?domain=shop&hour=2026112201&week=20261122",
+            "week",
+        ),
+        ("/api/heartbeat?domain=shop&month=202611", "month"),
+    ] {
+        let json = get_json(app(), uri, 400).await;
+        assert!(
+            json["error"].as_str().unwrap().contains(param),
+            "{uri}: {json}"
+        );
+    }
+    let json = get_json(app(), "/api/transaction?domain=shop&month=202610", 404).await;
+    assert!(
+        json["error"].as_str().unwrap().contains("month 202610"),
+        "{json}"
+    );
+    let json = get_json(
+        app(),
+        "/api/transaction?domain=shop&week=20261122&ip=10.9.9.9",
+        404,
+    )
+    .await;
+    assert!(
+        json["error"].as_str().unwrap().contains("10.9.9.9"),
+        "{json}"
+    );
+}
+
+#[tokio::test]
+async fn the_week_board_charts_and_lists_the_days_and_walks_the_weeks() {
+    let html = page(
+        app(),
+        "/t?domain=shop&week=20261122&type=URL&name=/pay",
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        html.contains("2026-11-21 to 2026-11-27 UTC"),
+        "the week's title"
+    );
+    assert!(html.contains("whole week"));
+    assert!(html.contains("TPS (week avg)"));
+    assert!(html.contains("Transactions per day"), "the daily chart");
+    // Each day links to its own board, hour by hour.
+    assert!(html.contains("day=20261121"), "{html}");
+    assert!(html.contains("2026-11-27"));
+    // The next week has data and has ended: "Next week"; an earlier one has none.
+    assert!(html.contains("week=20261128") && html.contains("Next week"));
+    assert!(!html.contains("Previous week"));
+    assert!(html.contains("This week") && html.contains("month=202611"));
+    let html = page(app(), "/t?domain=shop&week=20261122", StatusCode::OK).await;
+    assert!(
+        html.contains("daily charts"),
+        "the types' hint says what a type shows"
+    );
+}
+
+#[tokio::test]
+async fn the_month_boards_of_events_and_problems_show_days() {
+    let html = page(
+        app(),
+        "/e?domain=shop&month=202611&type=Cache",
+        StatusCode::OK,
+    )
+    .await;
+    assert!(html.contains("November 2026 UTC") && html.contains("whole month"));
+    assert!(html.contains("Events per day") && html.contains("Per second (month avg)"));
+    let html = page(app(), "/p?domain=shop&month=202611", StatusCode::OK).await;
+    assert!(
+        html.contains("error per day") && html.contains("Per day"),
+        "{html}"
+    );
+    // A month with no data says so, with the way back.
+    let html = page(app(), "/t?domain=shop&month=202610", StatusCode::NOT_FOUND).await;
+    assert!(html.contains("No data in this month") && html.contains("November 2026 UTC"));
+    // The hour boards link the week and the month of their hour.
+    let html = page(app(), "/t?domain=shop&hour=2026112201", StatusCode::OK).await;
+    assert!(html.contains("week=20261121") && html.contains("month=202611"));
+}
