@@ -4,6 +4,7 @@
 //! its rows as [`DayRow`]s.
 
 use maud::{html, Markup};
+use ocelot_analyzer::{day_label, HOURS_PER_DAY};
 
 use crate::board::{Board, Count, Ms, Percent};
 use crate::chart::{labelled_bar_chart, Bar, Counted};
@@ -23,30 +24,31 @@ pub(crate) struct DayRow<'a> {
 }
 
 /// The chart and table of `rows` (ascending days with data). `counted` names what the
-/// bars count.
+/// bars count. The chart has a bar for every day of the board's span up to today, so that
+/// a day without data shows as one.
 pub(crate) fn daily_section(board: &Board, counted: Counted, rows: &[DayRow<'_>]) -> Markup {
-    // `11-21` under a bar, `2026-11-21` in its tooltip.
-    let labels: Vec<(String, String)> = rows
+    let labels: Vec<(String, String)> = rows.iter().map(|row| day_labels(row.day)).collect();
+    let days: Vec<u64> = match board.span {
+        Some(span) => {
+            let today = board.current_hour / HOURS_PER_DAY;
+            let last = (span.first_day() + span.day_count()).min(today.saturating_add(1));
+            (span.first_day()..last.max(span.first_day() + 1)).collect()
+        }
+        None => Vec::new(),
+    };
+    let bar_labels: Vec<(String, String)> = days
         .iter()
-        .map(|row| {
-            let d = row.day;
-            let short = d
-                .get(4..)
-                .map_or(d.to_owned(), |md| format!("{}-{}", &md[..2], &md[2..]));
-            let long = match (d.get(0..4), d.get(4..6), d.get(6..8)) {
-                (Some(y), Some(m), Some(day)) => format!("{y}-{m}-{day}"),
-                _ => d.to_owned(),
-            };
-            (short, long)
-        })
+        .map(|&day| day_labels(&day_label(day)))
         .collect();
-    let bars: Vec<Bar<'_>> = rows
+    let bars: Vec<Bar<'_>> = days
         .iter()
-        .zip(&labels)
-        .map(|(row, (short, long))| Bar {
+        .zip(&bar_labels)
+        .map(|(&day, (short, long))| Bar {
             label: short,
             tooltip: long,
-            value: row.count as f64,
+            value: (rows.iter())
+                .find(|row| parse_day_label(row.day) == Some(day))
+                .map_or(0.0, |row| row.count as f64),
         })
         .collect();
     let fails = rows.iter().any(|row| row.fail.is_some());
@@ -87,6 +89,14 @@ pub(crate) fn daily_section(board: &Board, counted: Counted, rows: &[DayRow<'_>]
                 }
             }
         }
+    }
+}
+
+/// `11-21` under a bar and `2026-11-21` in its tooltip and the table, of `YYYYMMDD`.
+fn day_labels(day: &str) -> (String, String) {
+    match (day.get(0..4), day.get(4..6), day.get(6..8)) {
+        (Some(y), Some(m), Some(d)) => (format!("{m}-{d}"), format!("{y}-{m}-{d}")),
+        _ => (day.to_owned(), day.to_owned()),
     }
 }
 
