@@ -7,6 +7,7 @@
 //! ```sh
 //! cargo bench -p ocelot-web --bench transaction_board -- --warm-up-time 2 --measurement-time 10
 //! cargo bench -p ocelot-web --bench transaction_board -- transaction_day_board
+//! cargo bench -p ocelot-web --bench transaction_board -- transaction_week_board
 //! ```
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
@@ -174,14 +175,19 @@ fn fetch_and_view(c: &mut Criterion) {
 /// `names` names as [`reports`] has them, in every hour of the day of [`HOUR`] (24
 /// hourly reports), with durations that shift from hour to hour; now is the next day.
 fn day_reports(names: u64) -> MemoryReports {
+    days_reports(names, HOUR / 24 * 24, 1)
+}
+
+/// [`day_reports`] over `days` days from the hour `first_hour`; now is ten hours after.
+fn days_reports(names: u64, first_hour: u64, days: u64) -> MemoryReports {
     let config = AnalyzerConfig {
         max_names_per_type: 20_000,
         ..AnalyzerConfig::default()
     };
-    let day_start = HOUR / 24 * 24;
-    let mut reports = MemoryReports::with_config((day_start + 34) * 3_600_000, config);
+    let end = first_hour + days * 24;
+    let mut reports = MemoryReports::with_config((end + 10) * 3_600_000, config);
     let mut seq = 0;
-    for hour in day_start..day_start + 24 {
+    for hour in first_hour..end {
         for n in 0..names {
             let name = format!("OrderService.method{n}");
             for i in 0..TREES_PER_NAME {
@@ -247,10 +253,53 @@ fn transaction_day_board(c: &mut Criterion) {
     group.finish();
 }
 
+/// A week's board (`week=`: 168 hourly reports, one row per day) against one day's of the
+/// same reports, in one run: the ratio is what a week costs.
+fn transaction_week_board(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let mut group = c.benchmark_group("transaction_week_board");
+    group.sample_size(10);
+    let week = ocelot_analyzer::Span::week_of(HOUR / 24);
+    let day = ocelot_analyzer::day_label(HOUR / 24);
+    for names in [100, 1_000] {
+        let reports = days_reports(names, week.hours().start, 7);
+        let app =
+            router(AppState::new(Arc::new(MemoryLookup::new())).with_reports(Arc::new(reports)));
+        for (period, uri) in [
+            ("day", format!("/t?domain=bench&day={day}&type=Service")),
+            (
+                "week",
+                format!("/t?domain=bench&week={}&type=Service", week.label()),
+            ),
+        ] {
+            let request = || Request::get(&uri).body(Body::empty()).expect("a request");
+            group.bench_with_input(BenchmarkId::new(period, names), &names, |b, _| {
+                b.iter(|| {
+                    runtime.block_on(async {
+                        let response = app.clone().oneshot(request()).await.expect("infallible");
+                        assert!(response.status().is_success());
+                        response
+                            .into_body()
+                            .collect()
+                            .await
+                            .expect("a body")
+                            .to_bytes()
+                            .len()
+                    })
+                });
+            });
+        }
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     transaction_board,
     fetch_and_view,
-    transaction_day_board
+    transaction_day_board,
+    transaction_week_board
 );
 criterion_main!(benches);
