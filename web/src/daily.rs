@@ -31,8 +31,9 @@ pub(crate) fn daily_section(board: &Board, counted: Counted, rows: &[DayRow<'_>]
     let days: Vec<u64> = match board.span {
         Some(span) => {
             let today = board.current_hour / HOURS_PER_DAY;
-            let last = (span.first_day() + span.day_count()).min(today.saturating_add(1));
-            (span.first_day()..last.max(span.first_day() + 1)).collect()
+            let last =
+                (span.first_day().saturating_add(span.day_count())).min(today.saturating_add(1));
+            (span.first_day()..last.max(span.first_day().saturating_add(1))).collect()
         }
         None => Vec::new(),
     };

@@ -377,7 +377,7 @@ fn entry_series(entries: &[&ProblemEntryView], by_hour: Per) -> Vec<f64> {
 fn daily_chart(title: &str, span: Span, series: &[f64]) -> Markup {
     let labels: Vec<(String, String)> = (0..span.day_count())
         .map(|i| {
-            let day = day_label(span.first_day() + i);
+            let day = day_label(span.first_day().saturating_add(i));
             (
                 format!("{}-{}", &day[4..6], &day[6..8]),
                 format!("{}-{}-{}", &day[0..4], &day[4..6], &day[6..8]),

@@ -90,7 +90,7 @@ impl EventDay {
             period: span.kind(),
             label: span.label(),
             from: day_label(span.first_day()),
-            to: day_label(span.first_day() + span.day_count() - 1),
+            to: day_label(span.first_day().saturating_add(span.day_count() - 1)),
             days: self.0.day_labels(),
             ips: report.ips().map(str::to_owned).collect(),
             types: self

@@ -452,7 +452,7 @@ impl EventMinuteView {
     /// This row, read as day `minute` of the week or month that starts on `first_day`.
     fn in_span(self, first_day: u64) -> EventDateView {
         EventDateView {
-            day: day_label(first_day + u64::from(self.minute)),
+            day: day_label(first_day.saturating_add(u64::from(self.minute))),
             count: self.count,
             fail: self.fail,
         }

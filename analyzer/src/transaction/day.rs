@@ -94,7 +94,7 @@ impl TransactionDay {
             period: span.kind(),
             label: span.label(),
             from: day_label(span.first_day()),
-            to: day_label(span.first_day() + span.day_count() - 1),
+            to: day_label(span.first_day().saturating_add(span.day_count() - 1)),
             days: self.0.day_labels(),
             ips: report.ips().map(str::to_owned).collect(),
             types: self
@@ -296,6 +296,17 @@ mod tests {
         let json = serde_json::to_value(&view).expect("serializes");
         assert_eq!(json["types"][0]["days"][0]["day"], "20261121");
         assert!(json["types"][0].get("hours").is_none());
+    }
+
+    #[test]
+    fn a_span_at_the_end_of_time_views_without_overflow() {
+        for span in [Span::Week(u64::MAX - 2), Span::Month(u64::MAX), Span::Day(u64::MAX)] {
+            let mut merged = TransactionDay::over("shop", span);
+            assert!(!merged.add_hour(&hour_report(DAY_START, "10.0.0.1", &[5], false)));
+            let view = merged.span_view(&whole_day());
+            assert!(view.types.is_empty() && view.days.is_empty(), "{span:?}");
+            assert!(span.row_of(u64::MAX).is_none() || span.hours().contains(&u64::MAX));
+        }
     }
 
     #[test]
