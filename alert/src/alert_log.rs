@@ -68,6 +68,9 @@ pub struct AlertCounters {
     pub notifications_given_up: u64,
     /// Writes of the alert state file that failed (alerting went on in memory).
     pub state_write_failures: u64,
+    /// Minutes a baseline rule was evaluated against a baseline that is not a finite
+    /// number: it cannot fire on them ([`crate::Engine::baselines_not_finite`]).
+    pub baselines_not_finite: u64,
 }
 
 /// What `GET /api/alerts` returns: rules with their state, then the newest events and
@@ -170,6 +173,12 @@ impl AlertLog {
     /// Counts a failed write of the state file.
     pub(crate) fn record_state_write_failure(&self) {
         self.with(|s| s.counters.state_write_failures += 1);
+    }
+
+    /// Sets the count of minutes evaluated against a baseline that is not finite (the
+    /// engine counts them).
+    pub(crate) fn set_baselines_not_finite(&self, minutes: u64) {
+        self.with(|s| s.counters.baselines_not_finite = minutes);
     }
 
     /// How many times the events or attempts changed (only ever grows).

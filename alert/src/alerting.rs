@@ -259,6 +259,8 @@ impl Alerting {
     pub fn tick(&mut self, now_ms: u64, history: &dyn ReportHistory) -> Vec<AlertEvent> {
         let events = self.engine.evaluate(now_ms, history);
         self.log.set_rules(self.engine.statuses());
+        self.log
+            .set_baselines_not_finite(self.engine.baselines_not_finite());
         for event in &events {
             self.log.record_event(event);
         }

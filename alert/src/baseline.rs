@@ -193,7 +193,7 @@ impl BaselineCache {
         self.up_days.retain(|d, _| past_days.contains(d));
         for &past_day in &past_days {
             self.up_days.entry(past_day).or_insert_with(|| {
-                UpMinutes::read(history, past_day * 24, past_day * 24 + 23, None)
+                UpMinutes::read_past(history, past_day * 24, past_day * 24 + 23)
             });
         }
         let built = build(&self.config, history, &self.up_days, domain, day, &missing);
@@ -210,6 +210,23 @@ impl BaselineCache {
             .series
             .get(key)?
             .get((minute % MINUTES_PER_DAY) as usize)?
+    }
+
+    /// Puts `series` as `domain`'s baseline of `key` for `day`, as if built.
+    #[cfg(test)]
+    pub(crate) fn insert(
+        &mut self,
+        domain: &str,
+        day: u64,
+        key: SeriesKey,
+        series: Vec<Option<f64>>,
+    ) {
+        let entry = (self.domains.entry(domain.to_owned())).or_insert_with(|| DomainDay {
+            day,
+            series: HashMap::new(),
+            provisional: false,
+        });
+        entry.series.insert(key, series);
     }
 
     /// Forgets `domain`'s baselines (e.g. after its reports were rewritten).
@@ -326,15 +343,49 @@ fn needs_metric_kind(key: &SeriesKey) -> bool {
 /// Per point, the weighted mean of the inputs that have a value there.
 pub(crate) fn weighted_mean(inputs: &[(f64, &[Option<f64>])]) -> Vec<Option<f64>> {
     let len = inputs.iter().map(|(_, s)| s.len()).max().unwrap_or(0);
+    let mut values = Vec::with_capacity(inputs.len());
     (0..len)
         .map(|i| {
-            let (sum, weight) = inputs
-                .iter()
-                .filter_map(|(w, s)| s.get(i).copied().flatten().map(|v| (w * v, *w)))
-                .fold((0.0, 0.0), |(s, ws), (v, w)| (s + v, ws + w));
-            (weight > 0.0).then(|| sum / weight)
+            values.clear();
+            values.extend(
+                (inputs.iter()).filter_map(|(w, s)| s.get(i).copied().flatten().map(|v| (*w, v))),
+            );
+            mean(&values)
         })
         .collect()
+}
+
+/// The weighted mean of `(weight, value)` pairs (weights above 0), `None` without any.
+///
+/// Finite for finite values and weights, however large: a metric's sums saturate at
+/// +-`f64::MAX`, and `4 * f64::MAX` or `f64::MAX + -f64::MAX` (inf, NaN) would make a
+/// baseline no value is ever off from, so the rule could never fire. Taken the plain way
+/// first, which keeps everyday figures exact; when a sum overflowed, it is taken again over
+/// weights and values scaled into `[-1, 1]`.
+fn mean(values: &[(f64, f64)]) -> Option<f64> {
+    let (sum, weight) = (values.iter()).fold((0.0, 0.0), |(s, ws), (w, v)| (s + w * v, ws + w));
+    let plain = sum / weight;
+    let finite_inputs = values.iter().all(|(w, v)| w.is_finite() && v.is_finite());
+    if values.is_empty() || (plain.is_finite() && weight.is_finite()) || !finite_inputs {
+        return (weight > 0.0).then_some(plain);
+    }
+    let largest = |f: fn(&(f64, f64)) -> f64| values.iter().map(f).fold(0.0, f64::max);
+    let (top_weight, top_value) = (largest(|(w, _)| *w), largest(|(_, v)| v.abs()));
+    if top_value == 0.0 {
+        return Some(0.0);
+    }
+    let (sum, weight) = (values.iter()).fold((0.0, 0.0), |(s, ws), (w, v)| {
+        let w = w / top_weight;
+        (s + w * (v / top_value), ws + w)
+    });
+    // A mean lies between the smallest and the largest value: held there against rounding
+    // at the edge of the range.
+    let low = values.iter().map(|(_, v)| *v).fold(f64::INFINITY, f64::min);
+    let high = values
+        .iter()
+        .map(|(_, v)| *v)
+        .fold(f64::NEG_INFINITY, f64::max);
+    Some((sum / weight * top_value).clamp(low, high))
 }
 
 /// CAT's smoothing: each point with a value becomes the mean of the window's values that
@@ -358,14 +409,15 @@ pub(crate) fn smooth(raw: &[Option<f64>], window: usize) -> Vec<Option<f64>> {
             } else {
                 (median * 3.0, median / 3.0)
             };
-            let kept: Vec<f64> = values
+            let kept: Vec<(f64, f64)> = values
                 .into_iter()
                 .filter(|v| (low..=high).contains(v))
+                .map(|v| (1.0, v))
                 .collect();
             if kept.is_empty() {
                 raw[i]
             } else {
-                Some(kept.iter().sum::<f64>() / kept.len() as f64)
+                mean(&kept)
             }
         })
         .collect()
@@ -381,6 +433,28 @@ mod tests {
         let b = [Some(20.0), None, None];
         let mean = weighted_mean(&[(1.0, &a), (3.0, &b)]);
         assert_eq!(mean, vec![Some(17.5), Some(10.0), None]);
+    }
+
+    #[test]
+    fn the_mean_of_sums_saturated_at_f64_max_stays_finite() {
+        let max = [Some(f64::MAX)];
+        let min = [Some(-f64::MAX)];
+        // 1 x MAX + 3 x MAX overflowed to inf; MAX + -MAX to NaN.
+        assert_eq!(weighted_mean(&[(1.0, &max), (3.0, &max)]), [Some(f64::MAX)]);
+        assert_eq!(weighted_mean(&[(2.0, &max), (2.0, &min)]), [Some(0.0)]);
+        let mean = weighted_mean(&[(1.0, &max), (3.0, &min)])[0].unwrap();
+        assert!((mean / f64::MAX + 0.5).abs() < 1e-12, "{mean}");
+        // Weights too large to add up, and a value too small to scale away.
+        let tiny = [Some(1e-300)];
+        let mean = weighted_mean(&[(f64::MAX, &tiny), (f64::MAX, &tiny)])[0].unwrap();
+        assert!((mean / 1e-300 - 1.0).abs() < 1e-12, "{mean}");
+        let zero = [Some(0.0)];
+        assert_eq!(
+            weighted_mean(&[(f64::MAX, &zero), (f64::MAX, &zero)]),
+            [Some(0.0)]
+        );
+        // The smoothing window's mean too.
+        assert_eq!(smooth(&[Some(f64::MAX); 40], 30), vec![Some(f64::MAX); 40]);
     }
 
     #[test]

@@ -95,6 +95,9 @@ pub struct Engine {
     /// for and not found).
     metric_kinds: HashMap<Scope, Option<String>>,
     next_minute: Option<u64>,
+    /// Minutes a baseline rule was evaluated against a baseline that is not a finite
+    /// number (see [`Engine::baselines_not_finite`]).
+    baselines_not_finite: u64,
 }
 
 impl Engine {
@@ -117,6 +120,7 @@ impl Engine {
             baseline_keys,
             metric_kinds: HashMap::new(),
             next_minute: None,
+            baselines_not_finite: 0,
             rules,
         }
     }
@@ -286,6 +290,9 @@ impl Engine {
                 } else {
                     None
                 };
+                if baseline.is_some_and(|b| !b.is_finite()) {
+                    self.baselines_not_finite += 1;
+                }
                 let link = || board_link(self.rules.board_url(), &rule, hour);
                 events.extend(evaluator.feed(minute, value, baseline, link));
             }
@@ -369,6 +376,15 @@ impl Engine {
     /// it if a past day's reports were rewritten; a new day rebuilds them anyway.
     pub fn invalidate_baselines(&mut self, domain: &str) {
         self.baselines.invalidate(domain);
+    }
+
+    /// Minutes a baseline rule was evaluated against a baseline that is not a finite
+    /// number, since start. No value is ever off from such a baseline, so the rule cannot
+    /// fire on them: counted (`baselinesNotFinite` in the log's counters) rather than left
+    /// silent. Baselines of finite history are finite, so this stays 0 unless something
+    /// upstream gives non-finite figures.
+    pub fn baselines_not_finite(&self) -> u64 {
+        self.baselines_not_finite
     }
 
     /// How many times baselines were built from history (tests check the cache).
@@ -913,6 +929,147 @@ mod tests {
             Some(10.0),
             "yesterday's 23:59 as sealed, not as checkpointed"
         );
+    }
+
+    /// A rule on shop's `total` sum, `below` by 30% a baseline of two look-back days of
+    /// weight 2 each, not smoothed.
+    fn total_below_baseline_rules() -> RuleSet {
+        RuleSet::from_toml_str(
+            "[baseline]\ndays_back = [1, 2]\nweights = [2, 2]\nsmoothing_window_minutes = 0\n\
+             [[rule]]\nid=\"total\"\ndomain=\"shop\"\nreport=\"metric\"\nname=\"total\"\n\
+             measure=\"sum\"\nbaseline=\"below\"\nmargin_percent=30.0",
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_drop_below_a_baseline_of_sums_saturated_at_f64_max_fires() {
+        use ocelot_protocol::{Header, Leaf, Message, MessageTree};
+        let hour = 498_703;
+        // On both look-back days, `total` summed past f64::MAX in minute 10 (held at MAX by
+        // the analyzer). Weighted by 2 and added, that was inf: no value was ever 30% below.
+        let mut history = crate::MemoryHistory::new();
+        for past in [hour - 24, hour - 48] {
+            let config = std::sync::Arc::new(ocelot_analyzer::AnalyzerConfig::default());
+            let mut analyzer = ocelot_analyzer::MetricAnalyzer::new(past, config);
+            for _ in 0..2 {
+                let at = past * 3_600_000 + 10 * MILLIS_PER_MINUTE;
+                let metric = Leaf::new("", "total", "S", at, "1e308");
+                let header = Header {
+                    domain: "shop".into(),
+                    ..Header::default()
+                };
+                analyzer.process(&MessageTree::new(header, Message::Metric(metric)));
+            }
+            history.insert(
+                "shop",
+                past,
+                Report::Metric(analyzer.reports()["shop"].clone()),
+            );
+        }
+        // Today nothing: a sum of 0, watched.
+        history.cover(hour);
+        let mut engine = Engine::new(total_below_baseline_rules());
+        let minute = hour * 60 + 10;
+        let events = engine.evaluate_minutes(minute, minute, &history);
+        assert_eq!(events.len(), 1, "{:?}", engine.statuses());
+        assert_eq!(events[0].baseline, Some(f64::MAX));
+        assert_eq!(engine.baselines_not_finite(), 0);
+    }
+
+    #[test]
+    fn minutes_evaluated_against_a_baseline_that_is_not_finite_are_counted() {
+        let hour = 498_703;
+        let mut history = crate::MemoryHistory::new();
+        history.cover(hour);
+        let mut alerting = crate::Alerting::new(total_below_baseline_rules());
+        let key = SeriesKey {
+            scope: alerting.engine().rules().rules()[0].scope.clone(),
+            measure: Measure::Sum,
+        };
+        let day = hour / 24;
+        let mut series = vec![Some(f64::NAN); MINUTES_PER_DAY as usize];
+        series[(hour % 24 * 60 + 11) as usize] = Some(f64::INFINITY);
+        series[(hour % 24 * 60 + 12) as usize] = Some(0.0);
+        let engine = alerting.engine_mut();
+        engine.baselines.insert("shop", day, key, series);
+        // Started during 00:09: the tick at 00:13:15 evaluates 00:10 to 00:12.
+        engine.start_after(hour * 3_600_000 + 9 * MILLIS_PER_MINUTE);
+        let now = hour * 3_600_000 + 13 * MILLIS_PER_MINUTE + 15_000;
+        assert!(alerting.tick(now, &history).is_empty());
+        let counters = alerting.log().snapshot().counters;
+        assert_eq!(
+            counters.baselines_not_finite, 2,
+            "00:10 and 00:11, not 00:12"
+        );
+        assert_eq!(alerting.engine().baselines_not_finite(), 2);
+    }
+
+    #[test]
+    fn live_and_replay_agree_on_a_one_day_baseline_after_a_stop_just_before_midnight() {
+        let day = 20_755;
+        let midnight = day * 24;
+        // Yesterday: ten orders a minute, the collector up until it stopped at 23:59:55 (its
+        // last sample in 23:59, a partial minute). Restarted at 00:04:20 today.
+        let mut stored = crate::MemoryHistory::new();
+        for hour in midnight - 2..midnight {
+            store_orders_hour(&mut stored, hour, 0..60);
+        }
+        // What the store holds of today's first hour at `minute`: checkpoints from 00:05.
+        let today = |stored: &crate::MemoryHistory, minute: u64| {
+            let mut stored = stored.clone();
+            store_orders_hour(&mut stored, midnight, 4..minute);
+            stored
+        };
+        // Today's 23:59 has no order (23:00 to 23:58 have ten each).
+        let last_hour = |stored: &mut crate::MemoryHistory| {
+            stored.insert(
+                "shop",
+                midnight + 23,
+                metric_report(midnight + 23, &[("orders", "C", 0..59)]),
+            );
+        };
+        let at = |minute: u64| (midnight * 60 + minute) * 60_000 + 15_000;
+
+        let mut engine = Engine::new(one_day_baseline_rules());
+        engine.start_after(at(4) + 5_000);
+        for minute in [6, 12] {
+            let history = crate::Overlay(live_orders_hour(midnight), today(&stored, minute));
+            engine.evaluate(at(minute), &history);
+        }
+        assert_eq!(
+            engine.baseline_builds(),
+            2,
+            "built again once yesterday is sealed"
+        );
+        let mut live = crate::MemoryHistory::new();
+        last_hour(&mut live);
+        live.cover(midnight + 23);
+        let live_events = engine.evaluate(
+            at(MINUTES_PER_DAY),
+            &crate::Overlay(live, today(&stored, 60)),
+        );
+        let live_baseline = engine.statuses()[0].last_baseline;
+
+        // Replayed later from the store, the collector up since the restart.
+        let mut stored = today(&stored, 60);
+        store_orders_hour(&mut stored, midnight + 23, 0..60);
+        last_hour(&mut stored);
+        store_orders_hour(&mut stored, midnight + 24, 0..60);
+        let mut replay = Engine::new(one_day_baseline_rules());
+        let last = (midnight + 24) * 60 - 1;
+        let replayed: Vec<_> = (replay
+            .evaluate_minutes(midnight * 60, last, &stored)
+            .into_iter())
+        .filter(|e| e.minute >= (midnight + 23) * 60)
+        .collect();
+        assert_eq!(replay.statuses()[0].last_time, minute_label(last));
+        // Yesterday's 23:59 was partial, so it is no data for today's 23:59: no baseline,
+        // no alert, live as in the replay.
+        assert_eq!(replay.statuses()[0].last_baseline, None);
+        assert_eq!(live_baseline, None);
+        assert_eq!(live_events, replayed);
     }
 
     #[test]

@@ -107,6 +107,17 @@ pub trait ReportHistory: Send + Sync {
         let _ = hour;
         None
     }
+
+    /// The collector's State report of `hour` as stored, to judge minutes that lie in the
+    /// past whatever the clock says (a baseline's look-back days, and the minute after the
+    /// last of them). Unlike [`ReportHistory::state`], an [`Overlay`] gives the store's
+    /// report even for an hour its first source watches: that checkpoint lacks the newest
+    /// minute or two, but holds the earlier ones whole, such as today's 00:00 beside
+    /// yesterday's 23:59 by the time a baseline reading yesterday is built for the day
+    /// (00:10). Default: [`ReportHistory::state`].
+    fn stored_state(&self, hour: u64) -> Option<Arc<StateReport>> {
+        self.state(hour)
+    }
 }
 
 /// Reports held in memory: the collector's live reports of the open hour, or test data.
@@ -397,6 +408,13 @@ impl<A: ReportHistory, B: ReportHistory> ReportHistory for Overlay<A, B> {
             None => self.1.state(hour),
         }
     }
+
+    /// `first`'s State report where it has one, else `second`'s, watched or not: live and
+    /// replay then judge a past minute next to the open hour alike (replay reads only the
+    /// store).
+    fn stored_state(&self, hour: u64) -> Option<Arc<StateReport>> {
+        (self.0.stored_state(hour)).or_else(|| self.1.stored_state(hour))
+    }
 }
 
 impl<T: ReportHistory + ?Sized> ReportHistory for &T {
@@ -415,6 +433,10 @@ impl<T: ReportHistory + ?Sized> ReportHistory for &T {
     fn state(&self, hour: u64) -> Option<Arc<StateReport>> {
         (**self).state(hour)
     }
+
+    fn stored_state(&self, hour: u64) -> Option<Arc<StateReport>> {
+        (**self).stored_state(hour)
+    }
 }
 
 impl<T: ReportHistory + ?Sized> ReportHistory for Arc<T> {
@@ -432,6 +454,10 @@ impl<T: ReportHistory + ?Sized> ReportHistory for Arc<T> {
 
     fn state(&self, hour: u64) -> Option<Arc<StateReport>> {
         (**self).state(hour)
+    }
+
+    fn stored_state(&self, hour: u64) -> Option<Arc<StateReport>> {
+        (**self).stored_state(hour)
     }
 }
 

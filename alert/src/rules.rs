@@ -225,9 +225,10 @@ impl Condition {
                 let Some(baseline) = baseline else {
                     return false;
                 };
-                let relative = baseline.abs() * margin_percent / 100.0;
-                let up = value - baseline > relative && value - baseline > margin_absolute;
-                let down = baseline - value > relative && baseline - value > margin_absolute;
+                let off = |high: f64, low: f64| {
+                    off_by_more(high, low, baseline, margin_percent, margin_absolute)
+                };
+                let (up, down) = (off(value, baseline), off(baseline, value));
                 match direction {
                     Direction::Above => up,
                     Direction::Below => down,
@@ -241,6 +242,28 @@ impl Condition {
     pub fn uses_baseline(&self) -> bool {
         matches!(self, Condition::Baseline { .. })
     }
+}
+
+/// Whether `high - low` is above both `|baseline| * margin_percent / 100` and
+/// `margin_absolute`. Near +-`f64::MAX` (a metric's sums saturate there) the difference or
+/// the relative margin overflows to infinity, and a baseline of `f64::MAX` is never off by
+/// "more than inf": then the comparison is made at half scale, where finite figures do not
+/// overflow. Everyday figures take the plain way, so their edge cases stay as they were.
+fn off_by_more(
+    high: f64,
+    low: f64,
+    baseline: f64,
+    margin_percent: f64,
+    margin_absolute: f64,
+) -> bool {
+    let difference = high - low;
+    let relative = baseline.abs() * margin_percent / 100.0;
+    if difference.is_finite() && relative.is_finite() {
+        return difference > relative && difference > margin_absolute;
+    }
+    let difference = high / 2.0 - low / 2.0;
+    let relative = baseline.abs() / 200.0 * margin_percent;
+    difference > relative && difference > margin_absolute / 2.0
 }
 
 impl fmt::Display for Condition {
@@ -840,6 +863,27 @@ mod tests {
         RuleSet::from_toml_str(text, domains)
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn a_baseline_near_f64_max_is_still_left_behind() {
+        let condition = |direction, margin_percent| Condition::Baseline {
+            direction,
+            margin_percent,
+            margin_absolute: 5.0,
+        };
+        let max = Some(f64::MAX);
+        // 30% of MAX is finite, but MAX x 30 overflowed to inf before the / 100.
+        let below = condition(Direction::Below, 30.0);
+        assert!(below.is_breached(Some(0.0), max));
+        assert!(!below.is_breached(Some(f64::MAX * 0.8), max));
+        // MAX - -MAX overflows: still far above.
+        let above = condition(Direction::Above, 150.0);
+        assert!(above.is_breached(max, Some(-f64::MAX)));
+        assert!(!above.is_breached(max, Some(f64::MAX / 2.0)));
+        assert!(condition(Direction::Both, 30.0).is_breached(Some(-f64::MAX), max));
+        // A relative margin past the whole range is never exceeded.
+        assert!(!condition(Direction::Above, 1e300).is_breached(max, Some(-f64::MAX)));
     }
 
     #[test]

@@ -19,14 +19,23 @@
 //! - a minute of an hour without a State report that the source watched
 //!   ([`ReportHistory::covers`]): an hour stored before the collector kept State reports
 //!   (which counts as up throughout), or an open hour read from the running collector, whose
-//!   State report the live source does not hand over (see `Overlay`'s `state`). So 23:59 of
-//!   a look-back day is not down because the next day's 00:00 is the open hour.
+//!   State report the live source does not hand over (see `Overlay`'s `state`).
+//!
+//! A baseline's look-back days lie in the past however recent they are, so they are read
+//! with the State reports as stored ([`UpMinutes::read_past`]), the open hour's checkpoint
+//! included: yesterday's 23:59 is judged by today's 00:00 sample, live as in a replay, and
+//! read as down when the collector stopped in its last seconds. Only without a checkpoint
+//! of today's first hour yet is 23:59 judged by its own sample.
 //!
 //! A minute of an hour the source did not watch at all, in the past, had no sample: the
 //! collector was not running then.
 //!
 //! Non-goal: telling down minutes in data stored before the collector kept a State report.
 //! An hour without one counts as up throughout, as every hour did before.
+
+use std::sync::Arc;
+
+use ocelot_analyzer::StateReport;
 
 use crate::report_history::ReportHistory;
 use crate::time::MINUTES_PER_HOUR;
@@ -63,8 +72,38 @@ impl UpMinutes {
         last_hour: u64,
         newest_minute: Option<u64>,
     ) -> Self {
+        Self::read_from(
+            history,
+            |hour| history.state(hour),
+            first_hour,
+            last_hour,
+            newest_minute,
+        )
+    }
+
+    /// [`UpMinutes::read`] for hours in the past (a baseline's look-back days): the State
+    /// reports as stored ([`ReportHistory::stored_state`]), also of the hour after them if
+    /// it is an open hour the live source watches, so that live and replay judge the last
+    /// minute of the day before alike.
+    pub(crate) fn read_past(history: &dyn ReportHistory, first_hour: u64, last_hour: u64) -> Self {
+        Self::read_from(
+            history,
+            |hour| history.stored_state(hour),
+            first_hour,
+            last_hour,
+            None,
+        )
+    }
+
+    fn read_from(
+        history: &dyn ReportHistory,
+        state_of: impl Fn(u64) -> Option<Arc<StateReport>>,
+        first_hour: u64,
+        last_hour: u64,
+        newest_minute: Option<u64>,
+    ) -> Self {
         let sampled = |hour: u64| -> Option<Sampled> {
-            let state = history.state(hour)?;
+            let state = state_of(hour)?;
             Some(
                 state
                     .sampled_minutes()
