@@ -90,6 +90,12 @@ impl<R: MinuteFigures, L: MinuteList<R>> OpenMinute<R, L> {
         }
     }
 
+    /// The newest row's minute, `None` for no rows.
+    pub(crate) fn last_minute(&self) -> Option<u8> {
+        let open = (self.open != 0).then(|| packed_minute(self.open));
+        open.max(self.list.last_minute())
+    }
+
     /// The rows in minute order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = R> + '_ {
         let mut open = (self.open != 0).then(|| R::unpack(self.open));

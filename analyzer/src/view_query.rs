@@ -7,8 +7,12 @@ pub struct ViewQuery<'a> {
     pub ip: Option<&'a str>,
     /// Only this type (transaction and event views), or `None` for every type.
     pub type_: Option<&'a str>,
-    /// Seconds the hour has run: elapsed seconds for the current hour, 3600 for a past
-    /// one, `days * 86400` for a merged daily report. `tps = count / elapsed_seconds`.
+    /// Seconds the hour has run by the server's clock: elapsed seconds for the current
+    /// hour, 0 for one that has not begun, 3600 for a past one, the seconds of the day
+    /// that have run for a merged daily report. `tps = count / elapsed_seconds`, except
+    /// that a view holding data dated in a minute that has not begun by then (the
+    /// collector takes the next hour's trees from :57) divides by the seconds through
+    /// that minute.
     pub elapsed_seconds: f64,
     /// At most this many names per type (transaction and event views), or `None` for every
     /// name. A type then lists its busiest names (by count; ties by name) in its usual
@@ -79,9 +83,44 @@ pub(crate) enum Rows {
     DaysFrom(u64),
 }
 
+impl Rows {
+    /// How long one row is: a minute, an hour or a day.
+    pub(crate) fn row_seconds(self) -> f64 {
+        match self {
+            Rows::Minutes => SECONDS_PER_MINUTE,
+            Rows::HoursFrom(_) => SECONDS_PER_HOUR,
+            Rows::DaysFrom(_) => SECONDS_PER_DAY,
+        }
+    }
+}
+
 /// For `skip_serializing_if`: a count of names left out is written only when some were.
 pub(crate) fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// Seconds in a minute: the least a row with data covers, and the length of an hour
+/// view's rows.
+pub(crate) const SECONDS_PER_MINUTE: f64 = 60.0;
+/// The length of a day view's rows, which are hours.
+pub(crate) const SECONDS_PER_HOUR: f64 = 3600.0;
+/// The length of a week's or month's rows, which are days.
+pub(crate) const SECONDS_PER_DAY: f64 = 86_400.0;
+
+/// The seconds a view's rates divide by: [`ViewQuery::elapsed_seconds`], or, when the
+/// view's newest row with data (`newest_row`: a minute, `row_seconds` 60, or an hour of a
+/// day's view, 3600) has not begun by then, the seconds through that row's first minute.
+///
+/// The collector takes the next hour's trees from :57, and a client's clock may run
+/// ahead: an hour that has not begun, or has run a second, may already hold trees. Divided
+/// by the second or less the clock gives it, a handful of trees read as thousands a
+/// second; they were made over a minute at least. Data of a row under way leaves the
+/// elapsed time as it is.
+pub(crate) fn rate_seconds(elapsed_seconds: f64, newest_row: Option<u8>, row_seconds: f64) -> f64 {
+    match newest_row.map(|row| f64::from(row) * row_seconds) {
+        Some(row_start) if row_start >= elapsed_seconds => row_start + SECONDS_PER_MINUTE,
+        _ => elapsed_seconds,
+    }
 }
 
 /// Count per second over `elapsed_seconds` (0 when nothing has elapsed).
@@ -178,6 +217,24 @@ mod tests {
             busiest_names(vec![3, 7, 3], Some(2), Some(1)),
             Some(vec![true, true, false])
         );
+    }
+
+    #[test]
+    fn rates_cover_at_least_the_minute_of_data_the_clock_has_not_reached() {
+        // An hour that has not begun, with trees of its first minute: one minute.
+        assert_eq!(rate_seconds(0.0, Some(0), SECONDS_PER_MINUTE), 60.0);
+        // Trees dated minutes ahead of the clock count through their minute.
+        assert_eq!(rate_seconds(1.0, Some(4), SECONDS_PER_MINUTE), 300.0);
+        assert_eq!(rate_seconds(2410.0, Some(41), SECONDS_PER_MINUTE), 2520.0);
+        // The minute under way, or an older one, leaves the clock's seconds as they are.
+        assert_eq!(rate_seconds(1.0, Some(0), SECONDS_PER_MINUTE), 1.0);
+        assert_eq!(rate_seconds(2410.0, Some(40), SECONDS_PER_MINUTE), 2410.0);
+        assert_eq!(rate_seconds(3600.0, Some(59), SECONDS_PER_MINUTE), 3600.0);
+        assert_eq!(rate_seconds(0.0, None, SECONDS_PER_MINUTE), 0.0);
+        // A day's rows are hours: a day that has not begun holds at least a minute.
+        assert_eq!(rate_seconds(0.0, Some(0), SECONDS_PER_HOUR), 60.0);
+        assert_eq!(rate_seconds(19_800.0, Some(6), SECONDS_PER_HOUR), 21_660.0);
+        assert_eq!(rate_seconds(19_800.0, Some(5), SECONDS_PER_HOUR), 19_800.0);
     }
 
     #[test]

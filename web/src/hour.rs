@@ -7,8 +7,6 @@ use ocelot_protocol::MILLIS_PER_HOUR;
 
 /// The word for "the hour we are in" in `hour=` parameters.
 pub(crate) const CURRENT: &str = "current";
-/// Seconds in an hour: the elapsed time of every past hour.
-const SECONDS_PER_HOUR: f64 = 3600.0;
 
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's `days_from_civil`), for dates
 /// from 1970 on.
@@ -61,18 +59,26 @@ pub(crate) fn hours_of_day(day: u64) -> std::ops::Range<u64> {
 }
 
 /// Seconds `span` (a day, week or month) has run at `now_ms`: the whole span once it is
-/// over, at least 1 while it runs (and for a future one), as [`elapsed_seconds`] for an
-/// hour.
+/// over, at least 1 once it has begun, 0 before, as [`elapsed_seconds`] for an hour.
 pub(crate) fn span_elapsed_seconds(span: Span, now_ms: u64) -> f64 {
     let hours = span.hours();
-    let (start_ms, end_ms) = (
-        hours.start.saturating_mul(MILLIS_PER_HOUR),
-        hours.end.saturating_mul(MILLIS_PER_HOUR),
-    );
-    if now_ms >= end_ms {
-        span.seconds()
+    let start_ms = hours.start.saturating_mul(MILLIS_PER_HOUR);
+    let length_ms = (hours.end - hours.start).saturating_mul(MILLIS_PER_HOUR);
+    seconds_run(start_ms, length_ms, now_ms)
+}
+
+/// Seconds of the period of `length_ms` from `start_ms` that have run at `now_ms`: all of
+/// them once it is past; at least 1 once it has begun, so a fresh period shows a rate
+/// instead of dividing by zero; 0 before it begins. A view's rates divide by this, or
+/// through the minute of its data when that runs ahead of the clock (the collector takes
+/// the next hour's trees from :57): see `ocelot_analyzer::ViewQuery::elapsed_seconds`.
+fn seconds_run(start_ms: u64, length_ms: u64, now_ms: u64) -> f64 {
+    if now_ms >= start_ms.saturating_add(length_ms) {
+        length_ms as f64 / 1000.0
+    } else if now_ms < start_ms {
+        0.0
     } else {
-        (now_ms.saturating_sub(start_ms) as f64 / 1000.0).max(1.0)
+        ((now_ms - start_ms) as f64 / 1000.0).max(1.0)
     }
 }
 
@@ -131,14 +137,13 @@ pub(crate) fn parse_hour(value: &str, now_ms: u64) -> Option<u64> {
 }
 
 /// Seconds `hour` has run at `now_ms`: all 3600 for past hours, at least 1 for the
-/// current (and a future) one, so a fresh hour shows a rate instead of dividing by zero.
+/// current one, 0 for one that has not begun ([`seconds_run`]).
 pub(crate) fn elapsed_seconds(hour: u64, now_ms: u64) -> f64 {
-    let start_ms = hour.saturating_mul(MILLIS_PER_HOUR);
-    if now_ms >= start_ms + MILLIS_PER_HOUR {
-        SECONDS_PER_HOUR
-    } else {
-        (now_ms.saturating_sub(start_ms) as f64 / 1000.0).max(1.0)
-    }
+    seconds_run(
+        hour.saturating_mul(MILLIS_PER_HOUR),
+        MILLIS_PER_HOUR,
+        now_ms,
+    )
 }
 
 /// `2026-11-22 07:00 UTC`: an hour as people read it.
@@ -206,7 +211,7 @@ mod tests {
         assert_eq!(elapsed_seconds(498_702, start_ms), 3600.0);
         assert_eq!(elapsed_seconds(498_703, start_ms + 90_000), 90.0);
         assert_eq!(elapsed_seconds(498_703, start_ms), 1.0);
-        assert_eq!(elapsed_seconds(498_704, start_ms), 1.0);
+        assert_eq!(elapsed_seconds(498_704, start_ms), 0.0, "not begun");
     }
 
     #[test]
@@ -234,6 +239,11 @@ mod tests {
         let today = Span::Day(20_779);
         assert_eq!(span_elapsed_seconds(today, start_ms + 7_200_000), 7_200.0);
         assert_eq!(span_elapsed_seconds(today, start_ms), 1.0);
+        assert_eq!(
+            span_elapsed_seconds(Span::Day(20_780), start_ms),
+            0.0,
+            "not begun"
+        );
         // 2026-11-21 (a Saturday) to 27: a day and two hours run on Sunday 02:00.
         let week = Span::week_of(20_779);
         assert_eq!(

@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::state::AppState;
 
@@ -86,7 +86,7 @@ pub(crate) fn page(title: &str, active: &str, content: Markup) -> Markup {
 
 /// Like [`page`], with `search` prefilled in the search box.
 pub(crate) fn page_with_search(title: &str, active: &str, search: &str, content: Markup) -> Markup {
-    html! {
+    let page = html! {
         (DOCTYPE)
         html lang="en" {
             head {
@@ -119,7 +119,38 @@ pub(crate) fn page_with_search(title: &str, active: &str, search: &str, content:
                 }
             }
         }
+    };
+    PreEscaped(show_control_characters(page.into_string()))
+}
+
+/// `html` with every control character but tab, line feed and carriage return written out
+/// as `\u{..}` (NUL as `\u{0}`).
+///
+/// Pages echo what they are given: a parameter (`type=%00`) in a heading, an error message,
+/// the search box or a form field, and a message's type, name or data. Raw, such a character
+/// shows as nothing (a browser drops NUL, or reads it as U+FFFD in an attribute), so
+/// `type=a%00b` read as "ab"; written out, the page says what it was asked. Our templates
+/// hold none and URLs are percent-encoded, so each one replaced came from such text, and
+/// `\u{..}` needs no escaping in text or in an attribute value. The trade-off: a hidden form
+/// field carrying one now carries its escape, so submitting the form asks for that text
+/// (HTML cannot carry a NUL back in any case).
+fn show_control_characters(html: String) -> String {
+    // Bytes first: control characters are bytes below 0x20, 0x7F, or U+0080..U+009F, whose
+    // UTF-8 starts with 0xC2 (as other Latin-1 letters' does: those only cost the slow path).
+    let suspect =
+        |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7F || b == 0xC2;
+    if !html.bytes().any(suspect) {
+        return html;
     }
+    let mut shown = String::with_capacity(html.len() + 16);
+    for c in html.chars() {
+        if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
+            shown.extend(c.escape_unicode());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
 }
 
 /// The message-ID search box (GET `/search?id=`).
@@ -173,6 +204,28 @@ mod tests {
     fn page_links_only_embedded_assets() {
         let html = page("x", "", html! {}).into_string();
         assert!(!html.contains("http://") && !html.contains("https://"));
+    }
+
+    #[test]
+    fn control_characters_are_written_out_and_other_text_is_kept() {
+        let shown = |text: &str| show_control_characters(text.to_owned());
+        assert_eq!(shown("a\0b"), "a\\u{0}b");
+        assert_eq!(shown("\u{1b}[31m\u{7f}\u{85}"), "\\u{1b}[31m\\u{7f}\\u{85}");
+        for kept in ["line\none\ttab\r", "café · ©\u{a0}€", "<p>plain</p>", ""] {
+            assert_eq!(shown(kept), kept);
+        }
+    }
+
+    #[test]
+    fn error_page_shows_control_characters_it_echoes() {
+        let html = error_page(400, "Bad \u{1}", "“a\0b” is bad", "a\0b").into_string();
+        assert!(!html.contains(['\0', '\u{1}']), "{html}");
+        assert!(
+            html.contains("<title>Bad \\u{1} · Ocelot</title>"),
+            "{html}"
+        );
+        assert!(html.contains("“a\\u{0}b” is bad"), "{html}");
+        assert!(html.contains(r#"value="a\u{0}b""#), "{html}");
     }
 
     #[test]

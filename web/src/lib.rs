@@ -19,7 +19,8 @@
 //!   `hour=`.
 //! * Every page shares one layout with a message-ID search box; CSS, icons and the one
 //!   optional script are compiled into the binary (no CDN, works offline).
-//! * Every string from a message is HTML-escaped (maud escapes all `(..)` splices).
+//! * Every string from a message is HTML-escaped (maud escapes all `(..)` splices), and a
+//!   page shows control characters (from a message or a parameter) written out as `\u{..}`.
 //!
 //! ```
 //! use std::sync::Arc;

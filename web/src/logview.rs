@@ -30,7 +30,7 @@ use serde::Deserialize;
 
 use crate::board::{build_url, format_count};
 use crate::error::{ApiError, PageError, PageQuery};
-use crate::hour::hour_title;
+use crate::hour::{hour_title, parse_hour_label};
 use crate::layout::page_with_search;
 use crate::links::{api_message_url, logview_url};
 use crate::metric_page::kind_name;
@@ -101,23 +101,83 @@ async fn logview_page(
         Ok(Some(tree)) => Ok(render_page(&raw, &tree, state.reports.analyzer_config())),
         Ok(None) => Err(PageError::NotFound {
             title: "No such message".to_owned(),
-            detail: unknown_id_detail(&id),
+            detail: unknown_id_detail(&id, why_missing(&state, &id).await.as_deref()),
             search: raw,
         }),
         Err(detail) => Err(PageError::Internal(detail)),
     }
 }
 
-/// What an unknown ID still tells: who made it and when, and why it may be missing.
-fn unknown_id_detail(id: &MessageId) -> String {
-    format!(
+/// What an unknown ID still tells: who made it and when, and why it may be missing (`why`,
+/// from [`why_missing`], when the server knows more than the usual suspects).
+fn unknown_id_detail(id: &MessageId, why: Option<&str>) -> String {
+    let made = format!(
         "No stored tree has the ID {id}. It was made for domain “{}” on {} in the hour \
-         starting {}. The tree may not have arrived yet (clients send within seconds), may \
-         have been sampled out by the client, or may be older than what is kept.",
+         starting {}.",
         id.domain,
         id.ip_dotted(),
         format_utc_ms(id.hour_start_ms()),
-    )
+    );
+    match why {
+        Some(why) => format!("{made} {why}"),
+        None => format!(
+            "{made} The tree may not have arrived yet (clients send within seconds), may have \
+             been sampled out by the client, or may be older than what is kept."
+        ),
+    }
+}
+
+/// The State report's key for the store's drops (the collector's analyzers have their own).
+const STORE_DROPS: &str = "store";
+/// Store drops that lose no tree under an ID: a duplicate's ID holds the first tree sent
+/// with it, and a tree without an ID is not what an ID is looked up for.
+const DROPS_LOSING_NO_ID: [&str; 2] = ["duplicate", "no_message_id"];
+
+/// Why `id`'s tree may be missing, when this server can say: its hour is older than every
+/// hour kept (retention deletes old hours), or the collector's State report of its hour
+/// counts trees the store dropped. Boards link sample IDs of trees the reports counted, so
+/// a tree the store then dropped (its queue full, a failed write) leads here. The State
+/// report does not say which domains or hours the dropped trees were of, so this says "may".
+async fn why_missing(state: &AppState, id: &MessageId) -> Option<String> {
+    let oldest = state.reports.hours().await.first().copied();
+    if let Some(oldest) = oldest.filter(|&oldest| id.hour < oldest) {
+        return Some(format!(
+            "That hour is older than every hour this server keeps (the oldest is {}): \
+             retention deletes old hours, so the tree is gone if it was stored here at all.",
+            hour_title(oldest)
+        ));
+    }
+    let report = state.reports.state(id.hour).await?;
+    let view = report.view(&ocelot_analyzer::ViewQuery::default());
+    let mut by_reason: std::collections::BTreeMap<String, u64> = Default::default();
+    for minute in &view.minutes {
+        let store = minute.drops.get(STORE_DROPS).into_iter().flatten();
+        for (reason, &n) in store.filter(|(r, _)| !DROPS_LOSING_NO_ID.contains(&r.as_str())) {
+            let sum = by_reason.entry(reason.clone()).or_default();
+            *sum = sum.saturating_add(n);
+        }
+    }
+    let dropped = by_reason.values().fold(0u64, |a, &n| a.saturating_add(n));
+    if dropped == 0 {
+        return None;
+    }
+    let mut by_reason: Vec<(String, u64)> = by_reason.into_iter().collect();
+    by_reason.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let reasons: Vec<String> = (by_reason.iter())
+        .map(|(reason, n)| format!("{} {reason}", format_count(*n)))
+        .collect();
+    let (trees, them) = if dropped == 1 {
+        ("tree", "it")
+    } else {
+        ("trees", "them")
+    };
+    Some(format!(
+        "The collector's State report counts {} {trees} of any domain that the store dropped \
+         in that hour without storing {them} ({}): this tree may be one of them. It may also \
+         not have arrived yet, or have been sampled out by the client.",
+        format_count(dropped),
+        reasons.join(", "),
+    ))
 }
 
 async fn message_json(
@@ -128,11 +188,12 @@ async fn message_json(
     let id: MessageId = raw
         .parse()
         .map_err(|err| ApiError::BadRequest(id_problem(&err)))?;
-    match find_tree(&state, id).await {
+    match find_tree(&state, id.clone()).await {
         Ok(Some(tree)) => Ok(Json(tree)),
-        Ok(None) => Err(ApiError::NotFound(format!(
-            "no stored tree has the ID {raw}"
-        ))),
+        Ok(None) => Err(ApiError::NotFound(match why_missing(&state, &id).await {
+            Some(why) => format!("no stored tree has the ID {raw}. {why}"),
+            None => format!("no stored tree has the ID {raw}"),
+        })),
         Err(detail) => Err(ApiError::Internal(detail)),
     }
 }
@@ -416,12 +477,18 @@ pub(crate) fn render_tree(raw_id: &str, tree: &MessageTree, config: &AnalyzerCon
                 div { dt { "Parent" } dd { (id_link(header.parent_id(), "parent-link")) } }
                 div { dt { "Root" } dd { (id_link(header.root_id(), "root-link")) } }
                 @if let (Some(board), Some(Some(name))) = (&board, report_names.first()) {
-                    div { dt { "Board row" } dd {
-                        a.board-link href=(board.url(root.type_(), name))
-                            title={ "Transaction board, hour of " (hour_title(board.hour)) } {
-                            (root.type_()) " " (name)
-                        }
-                    } }
+                    @match board.url(root.type_(), name) {
+                        Some(url) => div { dt { "Board row" } dd {
+                            a.board-link href=(url)
+                                title={ "Transaction board, hour of " (hour_title(board.hour)) } {
+                                (root.type_()) " " (name)
+                            }
+                        } },
+                        None => div { dt { "Board row" } dd.muted {
+                            "none: its root is dated in the hour of " (hour_title(board.hour))
+                            ", and the boards show hours up to the year 9999"
+                        } },
+                    }
                 } @else if board.is_some() && fragment {
                     div { dt { "Board row" } dd.muted {
                         "not counted: a fragment of a longer tree (it ends in RemoteCall/Next)"
@@ -452,7 +519,7 @@ pub(crate) fn render_tree(raw_id: &str, tree: &MessageTree, config: &AnalyzerCon
                 }
                 tbody {
                     @for ((message, depth), name) in rows.iter().zip(&report_names) {
-                        @let board_url = board.as_ref().zip(name.as_ref()).map(|(b, n)| b.url(message.type_(), n));
+                        @let board_url = board.as_ref().zip(name.as_ref()).and_then(|(b, n)| b.url(message.type_(), n));
                         (render_row(message, *depth, &axis, board_url.as_deref()))
                     }
                 }
@@ -594,7 +661,8 @@ fn format_offset(offset_us: u64) -> String {
 struct BoardLinks<'a> {
     domain: &'a str,
     hour: u64,
-    hour_label: String,
+    /// The board's `hour=`; `None` past the year 9999 (see [`BoardLinks::url`]).
+    hour_label: Option<String>,
     config: &'a AnalyzerConfig,
 }
 
@@ -606,26 +674,30 @@ impl<'a> BoardLinks<'a> {
             return None;
         }
         let hour = hour_of(tree.root.timestamp_ms());
+        let hour_label = ocelot_analyzer::hour_label(hour);
         Some(BoardLinks {
             domain: config.domain_key(&tree.header.domain),
             hour,
-            hour_label: ocelot_analyzer::hour_label(hour),
+            hour_label: (parse_hour_label(&hour_label) == Some(hour)).then_some(hour_label),
             config,
         })
     }
 
     /// `/t?domain=..&hour=..&type=..&name=..`, the type cut as the report cuts it (`name`
-    /// comes from [`report_names`], already cut).
-    fn url(&self, type_: &str, name: &str) -> String {
-        build_url(
+    /// comes from [`report_names`], already cut). `None` for an hour past the year 9999:
+    /// the root's timestamp is the client's, and a board's `hour=` is `YYYYMMDDHH`, so the
+    /// link would be a 400 (no collector counts such an hour anyway).
+    fn url(&self, type_: &str, name: &str) -> Option<String> {
+        let hour = self.hour_label.as_deref()?;
+        Some(build_url(
             "/t",
             &[
                 ("domain", self.domain),
-                ("hour", &self.hour_label),
+                ("hour", hour),
                 ("type", self.config.name_key(type_)),
                 ("name", name),
             ],
-        )
+        ))
     }
 }
 
@@ -914,25 +986,41 @@ mod tests {
         assert!(!html.contains("+42.0 ms"));
     }
 
-    /// The root's timestamp is the client's: past the year 9999 the board row's tooltip
-    /// still names the hour field by field (the year just has five digits).
+    /// The root's timestamp is the client's. Past the year 9999 its hour has an 11-digit
+    /// label, which a board's `hour=` refuses with a 400: no board link then, and the board
+    /// row says why, naming the hour field by field (the year just has five digits).
     #[test]
-    fn a_root_past_the_year_9999_gets_a_readable_board_row_tooltip() {
+    fn a_root_past_the_year_9999_gets_no_board_link_but_a_reason() {
         // 10000-01-01 00:00:00.000 UTC plus 2 h 30 min.
         let timestamp_ms = 253_402_300_800_000 + 9_000_000;
-        let mut tree = tree(Message::Transaction(Transaction::new(
-            "Service",
-            "pay",
+        let mut root = Transaction::new("Service", "pay", timestamp_ms);
+        root.children.push(Message::Transaction(Transaction::new(
+            "SQL",
+            "select",
             timestamp_ms,
         )));
+        let mut tree = tree(Message::Transaction(root));
         tree.header.domain = "shop".to_owned();
         let html =
             render_tree("shop-7f000001-498703-1", &tree, &AnalyzerConfig::default()).into_string();
+        assert!(!html.contains("/t?"), "no link to a board: {html}");
         assert!(
-            html.contains(r#"title="Transaction board, hour of 10000-01-01 02:00 UTC""#),
+            html.contains(
+                "none: its root is dated in the hour of 10000-01-01 02:00 UTC, and the boards \
+                 show hours up to the year 9999"
+            ),
             "{html}"
         );
         assert!(html.contains("10000-01-01 02:30:00.000 UTC"), "{html}");
+        // The last hour the boards name still links.
+        tree.root = Message::Transaction(Transaction::new(
+            "Service",
+            "pay",
+            timestamp_ms - 3 * 3_600_000,
+        ));
+        let html =
+            render_tree("shop-7f000001-498703-1", &tree, &AnalyzerConfig::default()).into_string();
+        assert!(html.contains("hour=9999123123"), "{html}");
     }
 
     #[test]

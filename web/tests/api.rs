@@ -474,3 +474,70 @@ async fn a_malformed_zero_or_too_large_limit_is_a_400_naming_it() {
         }
     }
 }
+
+/// A tree of `shop` dated `timestamp_ms`: a `URL` transaction holding an `E` event.
+fn shop_tree(seq: u64, timestamp_ms: u64) -> ocelot_protocol::MessageTree {
+    use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
+    let mut root = Transaction::new("URL", "/a", timestamp_ms);
+    root.children
+        .push(Message::Event(Leaf::new("E", "e", "0", timestamp_ms, "")));
+    MessageTree::new(
+        Header {
+            domain: "shop".to_owned(),
+            ip_address: "10.0.0.1".to_owned(),
+            message_id: format!("shop-0a000001-{HOUR}-{seq}"),
+            ..Header::default()
+        },
+        Message::Transaction(root),
+    )
+}
+
+/// The collector takes the next hour's trees from :57. At 06:58, hour 07 already holds
+/// trees dated 07:00, and its rates divided them by the 1 s the clock gave an hour that
+/// has not begun: 30 trees read as 30 a second. They are over their minute at least:
+/// through the end of the newest minute with data.
+#[tokio::test]
+async fn an_hour_that_has_not_begun_counts_tps_through_its_newest_minute_with_data() {
+    let start_ms = HOUR * 3_600_000;
+    let mut reports = ocelot_web::MemoryReports::new(start_ms - 2 * 60_000);
+    for seq in 0..30 {
+        reports.add_tree(&shop_tree(seq, start_ms + seq * 1_000));
+    }
+    let tps_of = |json: &Value, kind: &str| {
+        let t = find(&json["types"], "type", kind);
+        (
+            t["tps"].as_f64().unwrap(),
+            t["names"][0]["tps"].as_f64().unwrap(),
+        )
+    };
+    let app = || app_of(reports.clone());
+    let uri = format!("/api/transaction?domain=shop&hour={HOUR_LABEL}");
+    let json = get_json(app(), &uri, 200).await;
+    assert_eq!(tps_of(&json, "URL"), (0.5, 0.5), "30 over 60 s: {json}");
+    let json = get_json(
+        app(),
+        &format!("/api/event?domain=shop&hour={HOUR_LABEL}"),
+        200,
+    )
+    .await;
+    assert_eq!(tps_of(&json, "E"), (0.5, 0.5), "{json}");
+    let json = get_json(app(), &format!("/api/state?hour={HOUR_LABEL}"), 200).await;
+    assert_eq!(json["treesPerSecond"], 0.5, "{json}");
+    let html = ok_page(app(), &format!("/t?domain=shop&hour={HOUR_LABEL}&type=URL")).await;
+    assert!(
+        html.contains(
+            r#"<span class="stat-label">TPS (hour avg)</span><span class="stat-value">0.50</span>"#
+        ),
+        "{html}"
+    );
+
+    // A tree dated 07:04:30 (a clock ahead): 31 trees through 07:05.
+    reports.add_tree(&shop_tree(30, start_ms + 270_000));
+    let json = get_json(app_of(reports.clone()), &uri, 200).await;
+    assert_eq!(tps_of(&json, "URL").0, 31.0 / 300.0, "{json}");
+
+    // Once the hour runs, the clock's seconds count as before: 07:40:10 is 2410 s.
+    reports.set_now_ms(start_ms + 2_410_000);
+    let json = get_json(app_of(reports), &uri, 200).await;
+    assert_eq!(tps_of(&json, "URL").0, 31.0 / 2410.0, "{json}");
+}

@@ -355,3 +355,25 @@ async fn the_event_day_board_counts_the_day_and_charts_it_by_hour() {
     let json: Value = get_json(day_app(), "/api/hours", 200).await;
     assert_eq!(json["hours"].as_array().unwrap().len(), 4);
 }
+
+/// At 23:58 the collector already takes the next day's first trees: the day view of a
+/// day that has not begun counts its rates over the minute its data covers at least, not
+/// over the 1 s the clock gave it (which read 30 trees as 30 a second).
+#[tokio::test]
+async fn a_day_that_has_not_begun_counts_tps_over_its_first_minute_at_least() {
+    let mut reports = MemoryReports::new(DAY_START_MS - 2 * 60_000);
+    for seq in 1..=30 {
+        reports.add_tree(&tree(
+            "shop",
+            "10.0.0.1",
+            seq,
+            DAY_START_MS + seq * 1_000,
+            1_000,
+        ));
+    }
+    for kind in ["transaction", "event"] {
+        let uri = format!("/api/{kind}?domain=shop&day={DAY_LABEL}");
+        let json = get_json(app_of(reports.clone()), &uri, 200).await;
+        assert_eq!(json["types"][0]["tps"].as_f64().unwrap(), 0.5, "{json}");
+    }
+}

@@ -447,3 +447,82 @@ async fn a_metrics_kind_is_labelled_not_shown_as_a_status() {
     assert!(html.contains(">kind: count</span>"), "{html}");
     assert!(html.contains(">kind: sum and count</span>"), "{html}");
 }
+
+/// The app over the stored trees of [`lookup`] and `reports`.
+fn app_with_reports(reports: ocelot_web::MemoryReports) -> axum::Router {
+    use std::sync::Arc;
+    ocelot_web::router(
+        ocelot_web::AppState::new(Arc::new(lookup())).with_reports(Arc::new(reports)),
+    )
+}
+
+/// Boards link the sample IDs of trees the reports counted; a tree the store then dropped
+/// (its queue full, a failed write) is not found. The State report of the ID's hour counts
+/// those drops, so the 404 says the tree may be one of them, on the page and in the API.
+#[tokio::test]
+async fn an_unknown_id_in_an_hour_with_store_drops_says_the_store_may_have_dropped_it() {
+    let mut reports = reports();
+    let minute_ms = HOUR * 3_600_000 + 60_000;
+    let state = reports.state_mut(HOUR);
+    state.record_drops(minute_ms, "store", "queue_full", 7);
+    state.record_drops(minute_ms + 60_000, "store", "io_error", 2);
+    // Neither loses a tree under an ID, nor does an analyzer's drop.
+    state.record_drops(minute_ms, "store", "duplicate", 5);
+    state.record_drops(minute_ms, "store", "no_message_id", 4);
+    state.record_drops(minute_ms, "analyzer-0", "queue_full", 3);
+    let said = "The collector's State report counts 9 trees of any domain that the store \
+                dropped in that hour without storing them (7 queue_full, 2 io_error): this \
+                tree may be one of them.";
+    let html = html_page(
+        app_with_reports(reports.clone()),
+        &format!("/m/{UNKNOWN_ID}"),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert!(html.contains(said), "{html}");
+    let json = get_json(
+        app_with_reports(reports),
+        &format!("/api/message/{UNKNOWN_ID}"),
+        404,
+    )
+    .await;
+    let error = json["error"].as_str().unwrap();
+    assert!(error.starts_with("no stored tree has the ID"), "{error}");
+    assert!(error.contains(said), "{error}");
+}
+
+/// Without drops in its hour, the 404 gives the usual reasons; before every hour kept, it
+/// says retention deleted the hour.
+#[tokio::test]
+async fn an_unknown_id_says_when_its_hour_is_older_than_every_hour_kept() {
+    let html = html_page(
+        app_with_reports(reports()),
+        &format!("/m/{UNKNOWN_ID}"),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert!(html.contains("may have been sampled out"), "{html}");
+    assert!(!html.contains("dropped"), "{html}");
+    let old = "shop-0a000001-400000-7";
+    let html = html_page(
+        app_with_reports(reports()),
+        &format!("/m/{old}"),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert!(
+        html.contains("That hour is older than every hour this server keeps (the oldest is"),
+        "{html}"
+    );
+    assert!(html.contains("retention deletes old hours"), "{html}");
+    let json = get_json(
+        app_with_reports(reports()),
+        &format!("/api/message/{old}"),
+        404,
+    )
+    .await;
+    assert!(
+        json["error"].as_str().unwrap().contains("retention"),
+        "{json}"
+    );
+}

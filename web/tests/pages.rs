@@ -133,3 +133,69 @@ async fn the_current_hour_is_labelled_without_promising_live_updates() {
     );
     assert!(!html.contains(">live<"), "pages do not update themselves");
 }
+
+/// Whether `html` holds a control character a browser would not show (tab, line feed and
+/// carriage return are layout).
+fn has_raw_control(html: &str) -> bool {
+    html.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+/// A parameter holding a control character is echoed into headings, error messages, the
+/// search box and the selector's fields. Raw, a NUL showed as nothing (`type=a%00b` read
+/// as "ab"); every page writes it out as `\u{0}`, and the JSON API escapes it as JSON does.
+#[tokio::test]
+async fn control_characters_echoed_from_a_query_are_written_out() {
+    for (uri, status, echoed) in [
+        (
+            "/t?domain=gateway&type=%00",
+            StatusCode::NOT_FOUND,
+            r"\u{0}",
+        ),
+        (
+            "/t?domain=catgen&hour=2026112207&type=a%00b",
+            StatusCode::OK,
+            r"No transactions of type “a\u{0}b”",
+        ),
+        (
+            "/e?domain=catgen&hour=2026112207&type=E%1B",
+            StatusCode::OK,
+            r"No events of type “E\u{1b}”",
+        ),
+        (
+            "/t?domain=catgen&ip=%00",
+            StatusCode::NOT_FOUND,
+            r"No machine \u{0}",
+        ),
+        ("/?compare=%7F", StatusCode::OK, r#"value="\u{7f}""#),
+        (
+            "/p?domain=catgen&long_ms=%C2%85",
+            StatusCode::BAD_REQUEST,
+            r"“\u{85}” is not a category",
+        ),
+        (
+            "/m/a%00b",
+            StatusCode::BAD_REQUEST,
+            r"“a\u{0}b” is not a message ID",
+        ),
+        (
+            "/search?id=a%01b",
+            StatusCode::BAD_REQUEST,
+            r#"value="a\u{1}b""#,
+        ),
+    ] {
+        let html = html_page(report_app(), uri, status).await;
+        assert!(!has_raw_control(&html), "{uri}: {html}");
+        assert!(html.contains(echoed), "{uri}: {html}");
+    }
+    let json = get_json(
+        report_app(),
+        "/api/transaction?domain=catgen%00&hour=2026112207",
+        404,
+    )
+    .await;
+    assert!(
+        json["error"].as_str().unwrap().contains("catgen\0"),
+        "{json}"
+    );
+}

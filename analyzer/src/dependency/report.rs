@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::edge_kind;
 use crate::minute::minute_entry;
-use crate::view_query::{fail_percent, hour_label, tps, ViewQuery};
+use crate::view_query::{
+    fail_percent, hour_label, rate_seconds, tps, ViewQuery, SECONDS_PER_MINUTE,
+};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -83,6 +85,11 @@ pub(crate) fn view_of<'a>(
             sum_us as f64 / count as f64 / 1000.0
         }
     };
+    // One span of time for every rate the view shows (see `rate_seconds`).
+    let newest_row = (merged.values())
+        .filter_map(|edge| edge.minutes.last().map(DependencyMinute::minute))
+        .max();
+    let elapsed = rate_seconds(query.elapsed_seconds, newest_row, SECONDS_PER_MINUTE);
     let dependencies = merged
         .into_iter()
         .map(|((kind, target), edge)| {
@@ -105,7 +112,7 @@ pub(crate) fn view_of<'a>(
                 fail_percent: fail_percent(fail, count),
                 avg: avg_ms(count, sum_us),
                 max: edge.max_us as f64 / 1000.0,
-                tps: tps(count, query.elapsed_seconds),
+                tps: tps(count, elapsed),
                 minutes: edge
                     .minutes
                     .iter()

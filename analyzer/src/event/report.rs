@@ -11,8 +11,8 @@ use crate::open_minute::{MinuteFigures, MinuteList, OpenMinute, MINUTE_BITS};
 use crate::sample_id::SampleId;
 use crate::sorted_map::SortedMap;
 use crate::view_query::{
-    busiest_names, day_label, fail_percent, hour_label, is_zero, keep_position, tps, Rows,
-    ViewQuery,
+    busiest_names, day_label, fail_percent, hour_label, is_zero, keep_position, rate_seconds, tps,
+    Rows, ViewQuery,
 };
 
 /// Failure message IDs kept per name (as for transactions).
@@ -292,11 +292,17 @@ impl EventReport {
             .machines
             .one_or_merged(query.machine(), EventMachine::merge);
         let machine = merged.as_deref();
-        let elapsed = query.elapsed_seconds;
-        machine
-            .into_iter()
-            .flat_map(|m| m.types.iter())
-            .filter(|(type_, _)| query.type_.is_none_or(|wanted| wanted == *type_))
+        let shown = || {
+            (machine.into_iter())
+                .flat_map(|m| m.types.iter())
+                .filter(|(type_, _)| query.type_.is_none_or(|wanted| wanted == *type_))
+        };
+        // One span of time for every rate the view shows (see `rate_seconds`).
+        let newest_row = (shown().flat_map(|(_, t)| t.names.values()))
+            .filter_map(|n| n.minutes.last_minute())
+            .max();
+        let elapsed = rate_seconds(query.elapsed_seconds, newest_row, rows.row_seconds());
+        shown()
             .map(|(type_, t)| {
                 // Saturating, as each name's are: batch counts are the client's.
                 let count = t

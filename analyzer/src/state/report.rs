@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::cardinality::{capped_entry, merge_maps};
 use crate::minute::minute_of;
 use crate::sorted_map::SortedMap;
-use crate::view_query::{hour_label, tps, ViewQuery};
+use crate::view_query::{hour_label, rate_seconds, tps, ViewQuery, SECONDS_PER_MINUTE};
 use ocelot_protocol::MILLIS_PER_HOUR;
 
 /// Keys per map per minute (domains sending, decode-error reasons, ...).
@@ -247,7 +247,16 @@ impl StateReport {
             hour: hour_label(self.hour),
             trees,
             bytes: total.domains.values().map(|r| r.bytes).sum(),
-            trees_per_second: tps(trees, query.elapsed_seconds),
+            // Minutes are the collector's clock's: the trees of an hour that has not begun
+            // (taken from :57 of the one before) are filed at its first minute.
+            trees_per_second: tps(
+                trees,
+                rate_seconds(
+                    query.elapsed_seconds,
+                    self.minutes.keys().next_back().copied(),
+                    SECONDS_PER_MINUTE,
+                ),
+            ),
             decode_errors: total.decode_errors.values().sum(),
             drops: total.drops.values().flat_map(|r| r.values()).sum(),
             out_of_window: total.out_of_window,

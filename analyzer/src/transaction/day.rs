@@ -300,7 +300,11 @@ mod tests {
 
     #[test]
     fn a_span_at_the_end_of_time_views_without_overflow() {
-        for span in [Span::Week(u64::MAX - 2), Span::Month(u64::MAX), Span::Day(u64::MAX)] {
+        for span in [
+            Span::Week(u64::MAX - 2),
+            Span::Month(u64::MAX),
+            Span::Day(u64::MAX),
+        ] {
             let mut merged = TransactionDay::over("shop", span);
             assert!(!merged.add_hour(&hour_report(DAY_START, "10.0.0.1", &[5], false)));
             let view = merged.span_view(&whole_day());

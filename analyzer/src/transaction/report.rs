@@ -24,8 +24,8 @@ use crate::open_minute::{
 use crate::sample_id::SampleId;
 use crate::sorted_map::{merge_all, SortedMap};
 use crate::view_query::{
-    busiest_names, day_label, fail_percent, hour_label, is_zero, keep_position, tps, Rows,
-    ViewQuery,
+    busiest_names, day_label, fail_percent, hour_label, is_zero, keep_position, rate_seconds, tps,
+    Rows, ViewQuery,
 };
 
 /// Failure message IDs kept per name (issue 4).
@@ -775,10 +775,17 @@ impl TransactionReport {
                 .one_or_merged(machine, TransactionMachine::merge),
         };
         let machine = merged.as_deref();
-        machine
-            .into_iter()
-            .flat_map(|m| m.types.iter())
-            .filter(|(type_, _)| query.type_.is_none_or(|wanted| wanted == *type_))
+        let shown = || {
+            (machine.into_iter())
+                .flat_map(|m| m.types.iter())
+                .filter(|(type_, _)| query.type_.is_none_or(|wanted| wanted == *type_))
+        };
+        // One span of time for every rate the view shows (see `rate_seconds`).
+        let newest_row = (shown().flat_map(|(_, t)| t.names.values()))
+            .filter_map(|n| n.minutes.last_minute())
+            .max();
+        let elapsed = rate_seconds(query.elapsed_seconds, newest_row, rows.row_seconds());
+        shown()
             .map(|(type_, t)| {
                 let mut total = DurationStats::default();
                 let mut totals = Totals::default();
@@ -821,7 +828,7 @@ impl TransactionReport {
                     total.merge(&n.stats);
                     totals.add(n.totals());
                     total_histogram.merge(&histogram);
-                    let mut view = n.view(name, &histogram, query.elapsed_seconds);
+                    let mut view = n.view(name, &histogram, elapsed);
                     if query.keep_name == Some(name) {
                         view.distribution = distribution(&histogram);
                     }
@@ -844,7 +851,7 @@ impl TransactionReport {
                 }
                 TransactionTypeView {
                     type_: type_.to_owned(),
-                    figures: total.figures(totals, &total_histogram, query.elapsed_seconds),
+                    figures: total.figures(totals, &total_histogram, elapsed),
                     // Its names' rows add up to the type's unless some are left out.
                     minutes: match rows {
                         Rows::Minutes if names_left_out > 0 => t.minute_views(),
