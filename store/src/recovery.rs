@@ -27,15 +27,57 @@ use crate::error::StoreError;
 use crate::frame_id::message_id_of;
 use crate::index_entry::{entry_position, IndexEntry, ENTRY_BYTES};
 use crate::layout::{parse_hour, validate_name, ClientKey, CLEAN_FILE, DATA_FILE};
-use crate::shared::{Shared, Warned};
+use crate::shared::Shared;
 use crate::stats::add;
 
 /// Entries read at once when checking an index file (48 KiB).
 const ENTRIES_PER_CHUNK: u64 = 8192;
 
+/// Domain-hours named in the line that sums up failed repairs; the rest are counted.
+const FAILURES_NAMED_MAX: usize = 10;
+
 /// Recovers every dirty domain-hour under the store folder. Failures are counted and
-/// logged; the store still opens.
+/// logged, all of them in one line at the end; the store still opens.
 pub(crate) fn recover_all(shared: &Shared) -> Result<(), StoreError> {
+    let failed = recover_each(shared)?;
+    if let Some(line) = failure_summary(&failed) {
+        tracing::warn!(target: "ocelot_store", "{line}");
+    }
+    Ok(())
+}
+
+/// One line naming the domain-hours whose repair failed, each with its error (the first
+/// [`FAILURES_NAMED_MAX`], then how many more); `None` when none did. A warning per
+/// failure, throttled as the writer's are, named only the first: a disk that failed
+/// many repairs at start said so for one domain-hour.
+fn failure_summary(failed: &[(u64, String, StoreError)]) -> Option<String> {
+    if failed.is_empty() {
+        return None;
+    }
+    let named: Vec<String> = failed
+        .iter()
+        .take(FAILURES_NAMED_MAX)
+        .map(|(hour, domain, e)| format!("{hour}/{domain} ({e})"))
+        .collect();
+    let more = failed.len().saturating_sub(FAILURES_NAMED_MAX);
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "store recovery failed for {} domain-hours, left unrepaired (lookups may miss their \
+         trees until a later repair succeeds: the writer tries again before appending, and \
+         the next start): {}{more}",
+        failed.len(),
+        named.join("; ")
+    ))
+}
+
+/// Recovers every dirty domain-hour; returns those whose repair failed (hour, domain,
+/// why), each counted as an I/O error.
+fn recover_each(shared: &Shared) -> Result<Vec<(u64, String, StoreError)>, StoreError> {
+    let mut failed = Vec::new();
     let root = shared.layout.root();
     for hour_entry in read_dir(root)? {
         let Some(hour) = parse_hour(&hour_entry) else {
@@ -61,14 +103,12 @@ pub(crate) fn recover_all(shared: &Shared) -> Result<(), StoreError> {
                 }
                 Err(e) => {
                     add(&shared.counters.io_errors, 1);
-                    shared.warn_throttled(Warned::RecoveryFailed, || {
-                        format!("store recovery of {} failed: {e}", dir.display())
-                    });
+                    failed.push((hour, domain, e));
                 }
             }
         }
     }
-    Ok(())
+    Ok(failed)
 }
 
 /// The names in folder `dir`, sorted; none if there is no such folder (nothing there, or a
@@ -286,4 +326,65 @@ fn current(file: &File, at: u64) -> Option<IndexEntry> {
     let mut bytes = [0; 6];
     file.read_exact_at(&mut bytes, at).ok()?;
     IndexEntry::unpack(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StoreConfig;
+
+    /// Makes `hour/domain` a dirty domain-hour whose repair fails: an index file's name
+    /// taken by a folder, which cannot be opened as a file.
+    fn unrepairable(root: &Path, hour: u64, domain: &str) {
+        let dir = root.join(hour.to_string()).join(domain);
+        fs::create_dir_all(dir.join("0a000001.idx")).unwrap();
+        fs::write(dir.join(DATA_FILE), b"").unwrap();
+    }
+
+    /// A start on a damaged disk is told every domain-hour left unrepaired, not only the
+    /// first (the warning was throttled, and the others were silent).
+    #[test]
+    fn every_domain_hour_whose_repair_fails_at_start_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let failing = [(498_702, "cart"), (498_703, "cart"), (498_703, "shop")];
+        for (hour, domain) in failing {
+            unrepairable(dir.path(), hour, domain);
+        }
+        let shared = Shared::new(StoreConfig::new(dir.path()));
+        let failed = recover_each(&shared).unwrap();
+        let line = failure_summary(&failed).unwrap();
+        assert!(
+            line.starts_with("store recovery failed for 3 domain-hours"),
+            "{line}"
+        );
+        for (hour, domain) in failing {
+            assert!(
+                line.contains(&format!("{hour}/{domain} (I/O error on ")),
+                "{line}"
+            );
+        }
+        assert!(!line.contains(" more"), "{line}");
+        assert_eq!(
+            shared
+                .counters
+                .io_errors
+                .load(std::sync::atomic::Ordering::Relaxed),
+            3
+        );
+    }
+
+    #[test]
+    fn the_failed_repairs_line_names_ten_and_counts_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..13 {
+            unrepairable(dir.path(), 498_703, &format!("app-{i:02}"));
+        }
+        let shared = Shared::new(StoreConfig::new(dir.path()));
+        let line = failure_summary(&recover_each(&shared).unwrap()).unwrap();
+        assert!(line.contains("failed for 13 domain-hours"), "{line}");
+        assert!(line.contains("498703/app-09 ("), "{line}");
+        assert!(!line.contains("498703/app-10"), "{line}");
+        assert!(line.ends_with(" and 3 more"), "{line}");
+        assert_eq!(failure_summary(&[]), None);
+    }
 }

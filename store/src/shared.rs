@@ -56,13 +56,12 @@ pub(crate) enum Warned {
     OpenFailed,
     DataFileFull,
     CorruptRead,
-    RecoveryFailed,
     RetentionFailed,
     DomainCap,
 }
 
 impl Warned {
-    const COUNT: usize = 8;
+    const COUNT: usize = 7;
 }
 
 impl Shared {
