@@ -45,8 +45,8 @@ pub(crate) type FastSet<T> = std::collections::HashSet<T, lru::DefaultHasher>;
 /// The open domain-hours: hashbrown's, so that a frame finds its own with a borrowed
 /// domain (`HourDomain`), without making a `String` per frame.
 type DomainHours = hashbrown::HashMap<(u64, String), DomainHour, lru::DefaultHasher>;
-/// Domain-hours that failed to open, and when to try again (see [`OPEN_RETRY_MIN`]).
-type FailedOpens = hashbrown::HashMap<(u64, String), Instant, lru::DefaultHasher>;
+/// Domain-hours that failed to open, and when to try again (see [`FailedOpen`]).
+type FailedOpens = hashbrown::HashMap<(u64, String), FailedOpen, lru::DefaultHasher>;
 
 /// After a domain-hour failed to open, its frames are dropped (counted) without trying
 /// again for at least this long, and for ten times as long as the failed try took: opening
@@ -54,6 +54,45 @@ type FailedOpens = hashbrown::HashMap<(u64, String), Instant, lru::DefaultHasher
 /// one), and trying again for every frame while the disk is still full kept the writer from
 /// all its other domains.
 const OPEN_RETRY_MIN: Duration = Duration::from_secs(1);
+
+/// The longest wait between two tries of a domain-hour that keeps failing to open: the
+/// wait doubles with each failure in a row up to this, so a disk full for an hour costs a
+/// repair (a scan of the data file) a minute per domain-hour, not one a second (each
+/// about a tenth of the writer thread), and one with space again takes trees within a
+/// minute.
+const OPEN_RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// A domain-hour that failed to open.
+#[derive(Debug, Clone, Copy)]
+struct FailedOpen {
+    /// When it may be tried again.
+    retry: Instant,
+    /// Its failures in a row.
+    failures: u32,
+}
+
+impl FailedOpen {
+    /// After a try that `started` and failed, following `before` (the failure in a row
+    /// before it, if any): [`OPEN_RETRY_MIN`] or ten times the try, doubled for each
+    /// earlier failure in a row, at most [`OPEN_RETRY_MAX`].
+    fn after(before: Option<FailedOpen>, started: Instant, took: Duration) -> FailedOpen {
+        let failures = before.map_or(1, |b| b.failures.saturating_add(1));
+        let wait = OPEN_RETRY_MIN
+            .max(took.saturating_mul(10))
+            .saturating_mul(1 << (failures - 1).min(16))
+            .min(OPEN_RETRY_MAX);
+        FailedOpen {
+            retry: started + wait,
+            failures,
+        }
+    }
+
+    /// Whether it is forgotten at `now`: a domain-hour not tried again for a while after
+    /// its wait starts over from [`OPEN_RETRY_MIN`] when it next fails.
+    fn forgotten(&self, now: Instant) -> bool {
+        now >= self.retry + OPEN_RETRY_MAX
+    }
+}
 
 /// When the queue runs dry after frames, the writer naps this long before it blocks: the
 /// next look then finds many batches at once. Blocking right away costs a futex wait and a
@@ -322,15 +361,11 @@ impl Writer {
             Some(dh) => dh,
             None => {
                 let key = HourDomain(hour, domain);
-                if self
-                    .failed_opens
-                    .get(&key)
-                    .is_some_and(|&retry| now < retry)
-                {
+                let failed_before = self.failed_opens.get(&key).copied();
+                if failed_before.is_some_and(|f| now < f.retry) {
                     counters.drop_frames(DropReason::IoError, 1);
                     return;
                 }
-                self.failed_opens.remove(&key);
                 // A domain with files in the hour already (from before a restart, which
                 // the cap's count does not survive) is never refused.
                 let on_disk = || self.shared.layout.domain_dir(hour, domain).is_dir();
@@ -346,6 +381,9 @@ impl Writer {
                 let started = Instant::now();
                 match self.open_domain_hour(hour, domain, self.next_serial) {
                     Ok((dh, data)) => {
+                        if failed_before.is_some() {
+                            self.failed_opens.remove(&key);
+                        }
                         self.data_files.put(dh.serial, data);
                         self.files.entry((hour, domain.to_owned())).or_insert(dh)
                     }
@@ -355,8 +393,8 @@ impl Writer {
                         self.shared.warn_throttled(Warned::OpenFailed, || {
                             format!("store cannot open files: {e}")
                         });
-                        let retry = started + OPEN_RETRY_MIN.max(started.elapsed() * 10);
-                        self.failed_opens.insert((hour, domain.to_owned()), retry);
+                        let failed = FailedOpen::after(failed_before, started, started.elapsed());
+                        self.failed_opens.insert((hour, domain.to_owned()), failed);
                         return;
                     }
                 }
@@ -616,7 +654,7 @@ impl Writer {
         let idle_close = self.shared.config.idle_close;
         let oldest = self.shared.oldest_hour();
         let now = Instant::now();
-        self.failed_opens.retain(|_, &mut retry| now < retry);
+        self.failed_opens.retain(|_, failed| !failed.forgotten(now));
         let mut closed = Vec::new();
         for (key, dh) in &mut self.files {
             if key.0 < oldest {
@@ -953,6 +991,64 @@ mod tests {
         let parsed: MessageId = id.parse().unwrap();
         let key = FrameKey::from(parsed);
         writer.append(&key, frame, IdSource::Caller, Instant::now());
+    }
+
+    /// On a full disk, a domain-hour whose repair kept failing was repaired again every
+    /// second, a scan of its data file each time (about a tenth of the writer thread per
+    /// such domain-hour): failures in a row wait twice as long each time.
+    #[test]
+    fn a_repair_that_keeps_failing_is_tried_less_and_less_often() {
+        let dir = tempfile::tempdir().unwrap();
+        // Left unclean, with an index file's name taken by a folder: every repair fails.
+        let domain_dir = dir.path().join("498703").join("app");
+        fs::create_dir_all(domain_dir.join("0a000002.idx")).unwrap();
+        fs::write(domain_dir.join(DATA_FILE), b"").unwrap();
+        let mut writer = writer_in(dir.path());
+        let tries = |writer: &Writer| writer.shared.counters.io_errors.load(Ordering::Relaxed);
+        let mut seq = 0;
+        // A frame taken off the queue `after` from now (the writer's clock is an input).
+        let mut append_after = |writer: &mut Writer, after: Duration| {
+            seq += 1;
+            let id = format!("app-0a000001-498703-{seq}");
+            let key = FrameKey::from(id.parse::<MessageId>().unwrap());
+            let now = Instant::now() + after;
+            writer.append(&key, &frame_of(&id, 10), IdSource::Caller, now);
+        };
+        append_after(&mut writer, Duration::ZERO);
+        assert_eq!(tries(&writer), 1);
+        append_after(&mut writer, Duration::from_millis(500));
+        assert_eq!(tries(&writer), 1, "not before a second");
+        // (Offsets with room for a slow try: the wait is ten times the try if that is more.)
+        append_after(&mut writer, Duration::from_secs(3));
+        assert_eq!(tries(&writer), 2, "tried again after a second");
+        // The second failure in a row waits two seconds: a frame 1.9 s later is dropped
+        // untried (it was tried every second).
+        append_after(&mut writer, Duration::from_millis(1900));
+        assert_eq!(tries(&writer), 2, "the wait doubled");
+        append_after(&mut writer, Duration::from_secs(5));
+        assert_eq!(tries(&writer), 3);
+        // Every frame was dropped, counted.
+        let drops = writer.shared.counters.drops();
+        assert!(drops.contains(&(DropReason::IoError, 5)), "{drops:?}");
+    }
+
+    #[test]
+    fn the_wait_after_failed_opens_doubles_up_to_a_minute() {
+        let started = Instant::now();
+        let mut failed = None;
+        let mut waits = Vec::new();
+        for _ in 0..9 {
+            let next = FailedOpen::after(failed, started, Duration::from_millis(1));
+            waits.push(next.retry - started);
+            failed = Some(next);
+        }
+        let secs: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        // A slow try (a big data file scanned) waits ten times as long, doubled likewise.
+        let slow = FailedOpen::after(None, started, Duration::from_millis(300));
+        assert_eq!(slow.retry - started, Duration::from_secs(3));
+        let slow = FailedOpen::after(Some(slow), started, Duration::from_millis(300));
+        assert_eq!(slow.retry - started, Duration::from_secs(6));
     }
 
     fn held_block_bytes(writer: &Writer) -> usize {
