@@ -298,8 +298,8 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
         say("Stopped at once: the open hour's reports since its last checkpoint are lost; the store recovers at the next start.");
         std::process::exit(EXIT_STOPPED_AT_ONCE);
     });
-    // What failed to write before the stop, so the final flush's own failures can be told.
-    let failed_before = WriteFailures::of(&collector.stats());
+    // Trees that failed to store before the stop, so the final flush's own can be told.
+    let trees_failed_before = trees_not_stored(&collector.stats());
     let shutdown = async {
         if let Some(demo) = demo {
             tokio::task::spawn_blocking(move || demo.stop()).await.ok();
@@ -312,25 +312,25 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
                 let _ = task.await;
             }
         };
+        // The reports the collector's final write could not store, by hour and domain.
         let collector_stopped = async {
             let _ = collector_task.await;
             let c = collector.clone();
             let s = store.clone();
             tokio::task::spawn_blocking(move || {
-                c.shutdown();
+                let unwritten = c.shutdown();
                 s.shutdown();
+                unwritten
             })
             .await
-            .ok();
+            .unwrap_or_default()
         };
-        tokio::join!(alerts_stopped, collector_stopped);
+        let ((), unwritten) = tokio::join!(alerts_stopped, collector_stopped);
+        unwritten
     };
-    if tokio::time::timeout(SHUTDOWN_BOUND, shutdown)
-        .await
-        .is_err()
-    {
+    let Ok(unwritten) = tokio::time::timeout(SHUTDOWN_BOUND, shutdown).await else {
         anyhow::bail!("shutdown did not finish within {SHUTDOWN_BOUND:?}");
-    }
+    };
     // Every tree is on disk now. The web server finishes the requests in flight, but a
     // client that never completes its request must not hold the exit (or fail it).
     let web_abort = web_task.abort_handle();
@@ -342,10 +342,14 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
         tracing::warn!("closed web connections still open after {WEB_DRAIN_BOUND:?}");
     }
     let stats = collector.stats();
-    let final_failures = WriteFailures::of(&stats).since(failed_before);
+    let final_failures = WriteFailures {
+        unwritten,
+        trees: trees_not_stored(&stats).saturating_sub(trees_failed_before),
+    };
     if let Some(lost) = final_failures.describe() {
-        // Not "Stopped cleanly": what the open hour counted since its last good checkpoint
-        // is gone, and a supervisor (systemd, Kubernetes) should see a failed stop.
+        // Not "Stopped cleanly": reports the hours counted are gone (each named, so the
+        // operator knows which), and a supervisor (systemd, Kubernetes) should see a
+        // failed stop.
         anyhow::bail!(
             "stopped, but the final flush failed: {lost} (see the warnings above: a full or read-only disk?)"
         );
@@ -370,47 +374,72 @@ fn say(line: &str) {
     let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
-/// Writes that failed, from the counters: report writes (checkpoints, seals) and trees the
-/// store could not write (`io_error`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Trees the store could not write (`io_error`), since the start.
+fn trees_not_stored(stats: &ocelot_collector::StatsSnapshot) -> u64 {
+    stats
+        .store_drops
+        .get(ocelot_store::DropReason::IoError.as_str())
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Domains of one hour named, at most, in what the final flush lost; the rest are counted.
+const LOST_NAMED_MAX: usize = 10;
+
+/// What the final flush failed to write: the reports the collector's last write left
+/// unwritten (by hour and domain), and trees the store could not write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct WriteFailures {
-    report_writes: u64,
+    unwritten: Vec<ocelot_collector::UnwrittenReports>,
     trees: u64,
 }
 
 impl WriteFailures {
-    fn of(stats: &ocelot_collector::StatsSnapshot) -> WriteFailures {
-        WriteFailures {
-            report_writes: stats.workers.values().map(|w| w.report_write_errors).sum(),
-            trees: stats
-                .store_drops
-                .get(ocelot_store::DropReason::IoError.as_str())
-                .copied()
-                .unwrap_or(0),
-        }
-    }
-
-    /// The failures since `before`.
-    fn since(self, before: WriteFailures) -> WriteFailures {
-        WriteFailures {
-            report_writes: self.report_writes.saturating_sub(before.report_writes),
-            trees: self.trees.saturating_sub(before.trees),
-        }
-    }
-
-    /// What was lost, for the operator; `None` when nothing failed.
-    fn describe(self) -> Option<String> {
+    /// What was lost, for the operator, naming each hour (as the data directory and the
+    /// UTC clock name it) and its domains; `None` when nothing failed.
+    fn describe(&self) -> Option<String> {
         let mut lost = Vec::new();
-        if self.report_writes > 0 {
+        // Hour by hour, oldest first (the list comes sorted by hour).
+        let mut hours: Vec<(u64, bool, Vec<&str>)> = Vec::new();
+        for u in &self.unwritten {
+            match hours.last_mut() {
+                Some((hour, sealed, domains)) if *hour == u.hour && *sealed == u.sealed => {
+                    domains.push(&u.domain);
+                }
+                _ => hours.push((u.hour, u.sealed, vec![&u.domain])),
+            }
+        }
+        for (hour, sealed, domains) in &hours {
+            let what = if *sealed {
+                "the final reports of the sealed hour"
+            } else {
+                "the reports since the last checkpoint of the open hour"
+            };
+            let after = if *sealed {
+                " (the store keeps at most its last checkpoint)"
+            } else {
+                ""
+            };
             lost.push(format!(
-                "{} report writes failed, so the open hour's reports since its last checkpoint are lost",
-                self.report_writes
+                "{what} {hour} ({}) are lost for {}{after}",
+                crate::status::hour_utc(*hour),
+                bounded_list(domains, "domain", LOST_NAMED_MAX)
             ));
         }
         if self.trees > 0 {
             lost.push(format!("{} trees could not be stored", self.trees));
         }
         (!lost.is_empty()).then(|| lost.join("; "))
+    }
+}
+
+/// `domain a, b` or `domains a, b, c and 4 more`: at most `max` names.
+fn bounded_list(names: &[&str], what: &str, max: usize) -> String {
+    let plural = if names.len() == 1 { "" } else { "s" };
+    let named = names[..names.len().min(max)].join(", ");
+    match names.len().checked_sub(max).filter(|&more| more > 0) {
+        Some(more) => format!("{what}{plural} {named} and {more} more"),
+        None => format!("{what}{plural} {named}"),
     }
 }
 
@@ -608,6 +637,63 @@ fn board_url(listen: std::net::SocketAddr) -> Option<String> {
         ip => ip.to_string(),
     };
     Some(format!("http://{ip}:{}", listen.port()))
+}
+
+#[cfg(test)]
+mod write_failures_tests {
+    use ocelot_collector::UnwrittenReports;
+
+    use super::WriteFailures;
+
+    fn unwritten(hour: u64, domain: &str, sealed: bool) -> UnwrittenReports {
+        UnwrittenReports {
+            hour,
+            domain: domain.to_owned(),
+            sealed,
+        }
+    }
+
+    /// A failed stop names what is lost: each hour (as the data directory and the clock
+    /// name it) with its domains, a sealed hour apart from the open one. It used to say
+    /// only how many report writes failed, and "the open hour" even when a sealed hour's
+    /// final reports were the ones lost.
+    #[test]
+    fn a_failed_stop_names_the_hours_and_domains_whose_reports_are_lost() {
+        let failures = WriteFailures {
+            unwritten: vec![
+                unwritten(498_702, "cart", true),
+                unwritten(498_702, "shop", true),
+                unwritten(498_703, "shop", false),
+            ],
+            trees: 2,
+        };
+        assert_eq!(
+            failures.describe().unwrap(),
+            "the final reports of the sealed hour 498702 (2026-11-22 06:00 UTC) are lost for \
+             domains cart, shop (the store keeps at most its last checkpoint); the reports \
+             since the last checkpoint of the open hour 498703 (2026-11-22 07:00 UTC) are lost \
+             for domain shop; 2 trees could not be stored"
+        );
+        assert_eq!(WriteFailures::default().describe(), None);
+    }
+
+    #[test]
+    fn a_failed_stop_names_ten_domains_of_an_hour_and_counts_the_rest() {
+        let failures = WriteFailures {
+            unwritten: (0..13)
+                .map(|i| unwritten(498_703, &format!("app-{i:02}"), false))
+                .collect(),
+            trees: 0,
+        };
+        let text = failures.describe().unwrap();
+        assert!(
+            text.ends_with(
+                "for domains app-00, app-01, app-02, app-03, app-04, app-05, \
+                 app-06, app-07, app-08, app-09 and 3 more"
+            ),
+            "{text}"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //! reason, connections, the open hour, checkpoint age, disk use and (when the server reports
 //! them) alerts firing. For scripts and cron the exit code says it all: 0 healthy,
 //! [`EXIT_DROPPING`] when any drop or decode-error counter moved between the scrapes, or
+//! the server dropped trees within [`RECENT_DROP_S`] (its `ocelot_last_drop_age_seconds`:
+//! drops come in bursts, and a second between two scrapes mostly falls between them), or
 //! the collector refused or evicted a connection between them (every slot busy: its client
 //! may have lost trees, which no server counter sees), or
 //! a report write failed between them, or the last good checkpoint is overdue (reports not
@@ -23,9 +25,9 @@ use std::time::{Duration, Instant};
 use crate::telemetry::{
     ALERTS_FIRING, CHECKPOINT_AGE, CHECKPOINT_INTERVAL, CONNECTIONS_EVICTED, CONNECTIONS_OPEN,
     CONNECTIONS_REFUSED, CPU_SECONDS, DECODE_ERRORS, DROPPED_TREES, ENTRY_BUDGETS_SPENT,
-    FRAMES_RECEIVED, HOURS_SEALED, OPEN_HOUR, RECEIVED_BYTES, REPORT_WRITE_ERRORS, RESIDENT_MEMORY,
-    SEALED_HOURS_ABANDONED, STORE_COMPRESSION_RATIO, STORE_DISK_BYTES, STORE_HOURS, TREES_ACCEPTED,
-    UPTIME,
+    FRAMES_RECEIVED, HOURS_SEALED, LAST_DROP_AGE, OPEN_HOUR, RECEIVED_BYTES, REPORT_WRITE_ERRORS,
+    RESIDENT_MEMORY, SEALED_HOURS_ABANDONED, STORE_COMPRESSION_RATIO, STORE_DISK_BYTES,
+    STORE_HOURS, TREES_ACCEPTED, UPTIME,
 };
 
 /// Exit code when a drop or decode-error counter moved between the two scrapes.
@@ -35,6 +37,11 @@ pub(crate) const EXIT_UNREACHABLE: u8 = 2;
 
 /// Time between the two scrapes: long enough for a rate, short enough to wait for.
 const SCRAPE_GAP: Duration = Duration::from_secs(1);
+
+/// How recent a drop makes the status fail although no counter moved between the scrapes:
+/// longer than the gap between two runs from cron (every 5 to 15 minutes), so that each
+/// drop fails at least one of them.
+const RECENT_DROP_S: f64 = 900.0;
 
 /// Beyond two checkpoint intervals, how late the last good checkpoint may be before the
 /// reports count as not saved: room for a worker busy writing a large hour.
@@ -224,6 +231,9 @@ struct Summary {
     cpu_percent: Option<f64>,
     alerts_firing: Option<f64>,
     drops: Vec<DropRow>,
+    /// Seconds since the server last dropped a tree (absent: none since its start, or a
+    /// server that does not say).
+    last_drop_age_s: Option<f64>,
     /// Connections the collector closed, as rows of the drops table (`connection refused`,
     /// `connection evicted`): counted in connections, not trees.
     connections_closed: Vec<DropRow>,
@@ -312,6 +322,7 @@ impl Summary {
                 .map(|(now, before)| (now - before).max(0.0) / seconds * 100.0),
             alerts_firing: second.value(ALERTS_FIRING, &[]),
             drops,
+            last_drop_age_s: second.value(LAST_DROP_AGE, &[]),
             connections_closed,
             report_write_errors,
             sealed_hours_abandoned: second
@@ -325,6 +336,11 @@ impl Summary {
 
     fn dropping(&self) -> bool {
         self.drops.iter().any(|d| d.moved > 0.0)
+    }
+
+    /// Seconds since the server last dropped a tree, when that is within [`RECENT_DROP_S`].
+    fn dropped_recently(&self) -> Option<f64> {
+        self.last_drop_age_s.filter(|&age| age <= RECENT_DROP_S)
     }
 
     /// Whether the collector refused or evicted a connection between the scrapes.
@@ -347,7 +363,11 @@ impl Summary {
     }
 
     fn exit_code(&self) -> u8 {
-        if self.dropping() || self.closing_connections() || self.not_saving() {
+        if self.dropping()
+            || self.dropped_recently().is_some()
+            || self.closing_connections()
+            || self.not_saving()
+        {
             EXIT_DROPPING
         } else {
             0
@@ -433,6 +453,9 @@ impl Summary {
                 );
             }
         }
+        if let Some(age) = self.last_drop_age_s {
+            let _ = writeln!(out, "  last drop    {} ago", duration(age));
+        }
         if self.report_write_errors.0 > 0.0 {
             let _ = writeln!(
                 out,
@@ -475,6 +498,14 @@ impl Summary {
                 out,
                 "DROPPING DATA: drop counters moved between the two scrapes"
             );
+        } else if let Some(age) = self.dropped_recently() {
+            let _ = writeln!(
+                out,
+                "DROPPED DATA RECENTLY: trees were dropped {} ago (within the last {}; by stage \
+                 and reason, since the start: the totals above)",
+                duration(age),
+                duration(RECENT_DROP_S)
+            );
         }
         if self.closing_connections() {
             let _ = writeln!(
@@ -482,8 +513,12 @@ impl Summary {
                 "CONNECTIONS CLOSED: the collector refused or evicted connections between the two scrapes (every slot busy: raise collector.max_connections?); their clients may have lost trees"
             );
         }
-        if !self.dropping() && !self.closing_connections() && !self.not_saving() {
-            let _ = writeln!(out, "OK: nothing dropped between the two scrapes");
+        if self.exit_code() == 0 {
+            let recent = match self.last_drop_age_s {
+                Some(_) => format!(" or in the last {}", duration(RECENT_DROP_S)),
+                None => String::new(),
+            };
+            let _ = writeln!(out, "OK: nothing dropped between the two scrapes{recent}");
         }
         out
     }
@@ -517,7 +552,7 @@ fn bytes(n: f64) -> String {
 }
 
 /// Hour index -> `2026-11-22 07:00 UTC` (days to civil date: Howard Hinnant's algorithm).
-fn hour_utc(hour: u64) -> String {
+pub(crate) fn hour_utc(hour: u64) -> String {
     let days = (hour / 24) as i64;
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -817,6 +852,52 @@ ocelot_process_cpu_seconds_total 10.0
         assert!(text.contains("OK: nothing dropped"), "{text}");
     }
 
+    /// Drops come in bursts (a full queue for a few seconds, a disk full for a minute):
+    /// two scrapes a second apart mostly fall between them, and the status said OK while
+    /// the server was dropping. The server dates its last drop; a recent one fails the
+    /// status though no counter moved between the scrapes.
+    #[test]
+    fn a_recent_drop_gives_exit_code_one_though_no_counter_moved_between_the_scrapes() {
+        let dropped = |age_s: f64| {
+            let with_age = |text: String| {
+                text.replace(
+                    "queue_full\",worker=\"transaction\"} 0",
+                    "queue_full\",worker=\"transaction\"} 7",
+                )
+                .replace(
+                    "# TYPE ocelot_connections_open",
+                    &format!(
+                        "ocelot_last_drop_age_seconds {age_s}\n# TYPE ocelot_connections_open"
+                    ),
+                )
+            };
+            Summary::new(
+                &Samples::parse(&with_age(FIRST.to_owned())),
+                &Samples::parse(&with_age(healthy_second())),
+                Duration::from_secs(2),
+            )
+        };
+        let recent = dropped(42.0);
+        let text = recent.render("http://x");
+        assert_eq!(recent.exit_code(), EXIT_DROPPING, "{text}");
+        assert!(text.contains("  last drop    42s ago"), "{text}");
+        assert!(
+            text.contains("DROPPED DATA RECENTLY: trees were dropped 42s ago"),
+            "{text}"
+        );
+        assert!(text.contains("worker queue_full (transaction)"), "{text}");
+        assert!(!text.contains("OK: nothing dropped"), "{text}");
+        // Long ago: healthy, and the drop's age and totals still shown.
+        let settled = dropped(3600.0);
+        let text = settled.render("http://x");
+        assert_eq!(settled.exit_code(), 0, "{text}");
+        assert!(text.contains("  last drop    1h 00m 00s ago"), "{text}");
+        assert!(
+            text.contains("OK: nothing dropped between the two scrapes or in the last 15m 00s"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn a_spent_entry_budget_is_shown_and_is_not_a_drop() {
         let spent = healthy_second().replace(
@@ -893,13 +974,15 @@ Ocelot at http://127.0.0.1:8080
 
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        let now_ms = 498_703 * 3_600_000 + 600_000;
+        let clock = Arc::new(ManualClock::new(now_ms));
         let collector = Collector::start(
             CollectorConfig {
                 background_ticks: false,
                 ..Default::default()
             },
             Some(store.clone()),
-            Arc::new(ManualClock::new(498_703 * 3_600_000 + 600_000)),
+            clock.clone(),
         );
         let telemetry = Arc::new(crate::telemetry::Telemetry::new(
             collector.clone(),
@@ -952,6 +1035,34 @@ Ocelot at http://127.0.0.1:8080
             flooded.text.contains("decode unknown_magic"),
             "{}",
             flooded.text
+        );
+
+        // A drop over before status looks (a tree two hours old, out of the window), dated
+        // by the State sample that sees it: status still fails.
+        let old_ms = now_ms - 2 * 3_600_000;
+        let header = ocelot_protocol::Header {
+            domain: "shop".into(),
+            ip_address: "10.0.0.1".into(),
+            message_id: format!("shop-0a000001-{}-1", old_ms / 3_600_000),
+            ..Default::default()
+        };
+        let root = ocelot_protocol::Transaction::new("URL", "/", old_ms);
+        let tree =
+            ocelot_protocol::MessageTree::new(header, ocelot_protocol::Message::Transaction(root));
+        collector
+            .ingest(ocelot_protocol::nt1::encode_to_bytes(&tree))
+            .unwrap();
+        clock.set(now_ms + 30_000);
+        collector.tick();
+        clock.set(now_ms + 60_000);
+        let after = check(&url, Duration::from_millis(50));
+        assert_eq!(after.code, EXIT_DROPPING, "{}", after.text);
+        assert!(
+            after
+                .text
+                .contains("DROPPED DATA RECENTLY: trees were dropped 30s ago"),
+            "{}",
+            after.text
         );
 
         let _ = stop.send(());

@@ -62,6 +62,11 @@ pub(crate) const TREES_FOLDED_DOMAIN: &str = "ocelot_trees_folded_domain";
 pub(crate) const DECODE_ERRORS: &str = "ocelot_decode_errors";
 /// Trees lost after decoding, by `stage`, `reason` and (worker drops) `worker` (counter).
 pub(crate) const DROPPED_TREES: &str = "ocelot_dropped_trees";
+/// When trees were last dropped, epoch seconds (gauge; absent while none was).
+pub(crate) const LAST_DROP: &str = "ocelot_last_drop_timestamp_seconds";
+/// Seconds since trees were last dropped, by the collector's clock (gauge; absent while
+/// none was): what `ocelot status` reads to see drops its two scrapes fall between.
+pub(crate) const LAST_DROP_AGE: &str = "ocelot_last_drop_age_seconds";
 /// Client connections open now (gauge).
 pub(crate) const CONNECTIONS_OPEN: &str = "ocelot_connections_open";
 /// Client connections accepted since start (counter).
@@ -353,6 +358,21 @@ impl OcelotFigures {
             "Seconds between checkpoints of the open hours (collector.checkpoint_interval_secs).",
             self.checkpoint_interval.as_secs_f64(),
         )?;
+        if c.last_drop_ms > 0 {
+            gauge(
+                e,
+                LAST_DROP,
+                "When trees were last dropped (any stage or reason of ocelot_dropped_trees), epoch seconds, to within the State sample interval.",
+                c.last_drop_ms as f64 / 1000.0,
+            )?;
+            let age_ms = self.collector.now_ms().saturating_sub(c.last_drop_ms);
+            gauge(
+                e,
+                LAST_DROP_AGE,
+                "Seconds since trees were last dropped (any stage or reason of ocelot_dropped_trees).",
+                age_ms as f64 / 1000.0,
+            )?;
+        }
         if c.last_checkpoint_ms > 0 {
             gauge(
                 e,

@@ -17,7 +17,6 @@ use ocelot_protocol::{
     hour_of, scan_frame, DecodeError, MessageId, MessageIdRef, ScannedFrame, MILLIS_PER_HOUR,
 };
 use ocelot_store::{FrameKey, Store};
-use serde::de::DeserializeOwned;
 
 use crate::clock::Clock;
 use crate::config::CollectorConfig;
@@ -120,6 +119,21 @@ pub const MAX_ANALYZER_THREADS: usize = 16;
 /// [`WorkerSnapshot::sealed_hours_abandoned`](crate::WorkerSnapshot::sealed_hours_abandoned).
 pub const MAX_UNWRITTEN_SEALED_HOURS: usize = 2;
 
+/// One domain's reports of one hour that the final write at [`Collector::shutdown`] could
+/// not put on disk (a full or read-only disk): what the operator is told is lost.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UnwrittenReports {
+    /// The hour index (`epoch_ms / 3_600_000`), as the data directory names it.
+    pub hour: u64,
+    /// Whether the hour was sealed already (its seal failed to write, and it was kept to
+    /// write again): its final reports are lost, and the store keeps at most its last
+    /// checkpoint. Otherwise an open hour: what it counted since its last written
+    /// checkpoint is lost, and a restart within the hour goes on from that checkpoint.
+    pub sealed: bool,
+    /// The domain ([`STATE_DOMAIN`] for the collector's own State report).
+    pub domain: String,
+}
+
 /// The worker threads' names, as `/metrics` and the State report label them: the analyzer
 /// shards, then the State worker.
 const SHARD_NAMES: [&str; MAX_ANALYZER_THREADS] = [
@@ -186,6 +200,9 @@ struct TickState {
     last_checkpoint_ms: u64,
     last_sample_ms: u64,
     previous: StatsSnapshot,
+    /// [`StatsSnapshot::trees_lost`] at the last sample: more since means trees were
+    /// dropped in between (see [`StatsSnapshot::last_drop_ms`]).
+    trees_lost: u64,
 }
 
 impl Inner {
@@ -298,6 +315,7 @@ impl Collector {
                     last_checkpoint_ms: now,
                     last_sample_ms: now,
                     previous: StatsSnapshot::default(),
+                    trees_lost: 0,
                 }),
                 stopped: std::sync::atomic::AtomicBool::new(false),
                 config,
@@ -717,6 +735,13 @@ impl Collector {
         let inner = &*self.inner;
         ticks.last_sample_ms = now;
         let current = self.stats();
+        // Apart from the State worker's `previous`, which waits for the worker to take the
+        // sample: a drop is dated once, at the first sample that sees it.
+        let lost = current.trees_lost();
+        if lost > ticks.trees_lost {
+            ticks.trees_lost = lost;
+            inner.stats.last_drop_ms.store(now, Relaxed);
+        }
         let sample = self.state_sample(now, &ticks.previous, &current);
         // Moved on only once the State worker has the sample: when its queue is full, the
         // next sample carries these figures too, rather than the State report losing them.
@@ -846,13 +871,18 @@ impl Collector {
         f()
     }
 
-    /// Stops the workers after they processed what is queued and wrote every open hour.
-    /// Call it once the listener is closed; ingesting afterwards only counts drops.
-    pub fn shutdown(&self) {
+    /// Stops the workers after they processed what is queued and wrote every open hour
+    /// (and every sealed hour still waiting for its reports to be written). Call it once the
+    /// listener is closed; ingesting afterwards only counts drops.
+    ///
+    /// Returns the hours and domains whose reports that final write failed to store,
+    /// oldest hour first (empty when all were written, and on every call after the first).
+    pub fn shutdown(&self) -> Vec<UnwrittenReports> {
         let inner = &*self.inner;
         if inner.stopped.swap(true, Relaxed) {
-            return;
+            return Vec::new();
         }
+        let (unwritten_tx, unwritten) = std::sync::mpsc::channel();
         // The analyzer threads first: what they drop while they drain their queues goes
         // into the State report's last sample, taken once they are done, before the State
         // worker writes it (without that sample the report missed up to `state_interval`
@@ -860,7 +890,9 @@ impl Collector {
         let mut threads = std::mem::take(&mut *inner.threads.lock().expect("threads lock"));
         let state_thread = threads.split_off(inner.shards);
         for control in &inner.controls[..inner.shards] {
-            let _ = control.send(Control::Shutdown);
+            let _ = control.send(Control::Shutdown {
+                unwritten: unwritten_tx.clone(),
+            });
         }
         for thread in threads {
             let _ = thread.join();
@@ -870,10 +902,15 @@ impl Collector {
             let now = inner.clock.now_ms();
             self.send_sample(&mut ticks, now);
         }
-        let _ = inner.controls[inner.state_worker()].send(Control::Shutdown);
+        let _ = inner.controls[inner.state_worker()].send(Control::Shutdown {
+            unwritten: unwritten_tx,
+        });
         for thread in state_thread {
             let _ = thread.join();
         }
+        let mut unwritten: Vec<UnwrittenReports> = unwritten.try_iter().collect();
+        unwritten.sort();
+        unwritten
     }
 
     /// Every counter, now.
@@ -1095,7 +1132,7 @@ impl Collector {
         if is_due_for_sealing(hour, now_ms, inner.config.previous_hour_grace_minutes) {
             inner.sealed_reports.get::<R>(store, hour, domain).await
         } else {
-            read_stored::<R>(store, hour, domain, R::KIND.name()).map(Arc::new)
+            read_stored::<R>(store, hour, domain).map(Arc::new)
         }
     }
 
@@ -1206,15 +1243,13 @@ impl Collector {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unanswered;
 
-fn read_stored<R: DeserializeOwned>(
-    store: &Store,
-    hour: u64,
-    domain: &str,
-    name: &str,
-) -> Option<R> {
+fn read_stored<R: Report>(store: &Store, hour: u64, domain: &str) -> Option<R> {
+    let name = R::KIND.name();
     let bytes = store.read_report(hour, domain, name).ok()??;
-    match serde_json::from_slice(&bytes) {
-        Ok(report) => Some(report),
+    match serde_json::from_slice::<R>(&bytes) {
+        Ok(report) => {
+            worker::is_where_it_belongs(hour, domain, R::KIND, report.origin()).then_some(report)
+        }
         Err(e) => {
             tracing::warn!(report = name, hour, domain, error = %e, "stored report does not parse");
             None

@@ -35,7 +35,7 @@ use ocelot_store::Store;
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
-use crate::worker::{Report, ReportKind};
+use crate::worker::{is_where_it_belongs, Report, ReportKind};
 
 /// Default budget: 32 MiB of parsed reports, an eighth of the 256 MiB the whole collector
 /// aims to stay under. That keeps a day of a mid-sized domain's Transaction reports (a
@@ -317,7 +317,10 @@ fn load<R: Report>(store: &Store, hour: u64, domain: &str) -> Loaded {
         }
     };
     let report: Parsed = match serde_json::from_slice::<R>(&bytes) {
-        Ok(report) => Some(Arc::new(report)),
+        Ok(report) if is_where_it_belongs(hour, domain, R::KIND, report.origin()) => {
+            Some(Arc::new(report))
+        }
+        Ok(_) => None,
         Err(e) => {
             tracing::warn!(report = name, hour, domain, error = %e, "stored report does not parse");
             None

@@ -95,6 +95,8 @@ pub struct CollectorStats {
     pub(crate) hours_sealed: AtomicU64,
     pub(crate) report_queries_unanswered: AtomicU64,
     pub(crate) entry_budgets_spent: AtomicU64,
+    /// When a State sample last saw a tree dropped, epoch ms (0: none since start).
+    pub(crate) last_drop_ms: AtomicU64,
     /// Frame bytes of the batches some report worker still holds (see `QueuedTrees`).
     pub(crate) queued_bytes: Arc<AtomicU64>,
     pub(crate) workers: Vec<(&'static str, WorkerCounters)>,
@@ -118,6 +120,7 @@ impl CollectorStats {
             hours_sealed: AtomicU64::new(0),
             report_queries_unanswered: AtomicU64::new(0),
             entry_budgets_spent: AtomicU64::new(0),
+            last_drop_ms: AtomicU64::new(0),
             queued_bytes: Arc::new(AtomicU64::new(0)),
             workers: workers
                 .iter()
@@ -158,6 +161,7 @@ impl CollectorStats {
             store_dropped: self.store_dropped.load(Relaxed),
             report_queries_unanswered: self.report_queries_unanswered.load(Relaxed),
             entry_budgets_spent: self.entry_budgets_spent.load(Relaxed),
+            last_drop_ms: self.last_drop_ms.load(Relaxed),
             // Filled by `Collector::stats`, which has the store.
             store_drops: BTreeMap::new(),
             hours_sealed: self.hours_sealed.load(Relaxed),
@@ -262,6 +266,12 @@ pub struct StatsSnapshot {
     /// (`AnalyzerConfig::max_entries_per_hour`): from then on their new keys folded into
     /// `OTHERS`.
     pub entry_budgets_spent: u64,
+    /// When trees were last dropped (any stage and reason of [`StatsSnapshot::trees_lost`]),
+    /// epoch ms by the collector's clock, to within one State sample (`state_interval`,
+    /// 10 s by default); 0 while none was since start. Totals since start cannot tell a
+    /// drop an hour ago from one a minute ago, and comparing two of them a second apart
+    /// (`ocelot status`) misses drops that come in bursts.
+    pub last_drop_ms: u64,
     /// When every worker last checkpointed the open hours with every report written, epoch
     /// ms (0 = not yet): a checkpoint that failed to write does not move it.
     pub last_checkpoint_ms: u64,
@@ -294,5 +304,11 @@ impl StatsSnapshot {
                 .values()
                 .map(|w| w.dropped_queue_full + w.dropped_hour_sealed)
                 .sum::<u64>()
+    }
+
+    /// Trees lost after decoding, at any stage: [`StatsSnapshot::dropped_total`], and the
+    /// trees outside the hour window and those without a usable message ID (not stored).
+    pub fn trees_lost(&self) -> u64 {
+        self.dropped_total() + self.out_of_window + self.no_message_id
     }
 }

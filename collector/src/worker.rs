@@ -5,7 +5,7 @@
 //! bounded in trees (full = dropped and counted); queries, checkpoints and seals come
 //! through a small control channel.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::clock::Clock;
+use crate::collector::UnwrittenReports;
 use crate::domain_shards::DomainShards;
 use crate::period::{is_due_for_sealing, last_hour_due_for_sealing};
 use crate::rate_limited_log::RateLimitedLog;
@@ -155,14 +156,17 @@ pub(crate) enum AnyReport {
     State(StateReport),
 }
 
-/// A report type the collector serves: its kind, and how to take it out of an [`AnyReport`].
+/// A report type the collector serves: its kind, how to take it out of an [`AnyReport`],
+/// and the domain and hour it says it is of.
 pub(crate) trait Report: DeserializeOwned + Clone + Send + Sync + 'static {
     const KIND: ReportKind;
     fn from_any(report: AnyReport) -> Option<Self>;
+    /// The domain (`None` for the State report, which names none) and hour in the report.
+    fn origin(&self) -> (Option<&str>, u64);
 }
 
 macro_rules! report_type {
-    ($report:ty, $variant:ident) => {
+    ($report:ty, $variant:ident, $r:ident => $origin:expr) => {
         impl Report for $report {
             const KIND: ReportKind = ReportKind::$variant;
             fn from_any(report: AnyReport) -> Option<Self> {
@@ -171,16 +175,64 @@ macro_rules! report_type {
                     _ => None,
                 }
             }
+            fn origin(&self) -> (Option<&str>, u64) {
+                let $r = self;
+                $origin
+            }
         }
     };
 }
 
-report_type!(TransactionReport, Transaction);
-report_type!(EventReport, Event);
-report_type!(ProblemReport, Problem);
-report_type!(HeartbeatReport, Heartbeat);
-report_type!(MetricReport, Metric);
-report_type!(StateReport, State);
+report_type!(TransactionReport, Transaction, r => (Some(r.domain()), r.hour()));
+report_type!(EventReport, Event, r => (Some(r.domain()), r.hour()));
+report_type!(ProblemReport, Problem, r => (Some(r.domain()), r.hour()));
+report_type!(HeartbeatReport, Heartbeat, r => (Some(r.domain()), r.hour()));
+report_type!(MetricReport, Metric, r => (Some(r.domain()), r.hour()));
+report_type!(StateReport, State, r => (None, r.hour()));
+
+impl AnyReport {
+    /// [`Report::origin`] of the report inside.
+    fn origin(&self) -> (Option<&str>, u64) {
+        match self {
+            AnyReport::Transaction(r) => r.origin(),
+            AnyReport::Event(r) => r.origin(),
+            AnyReport::Problem(r) => r.origin(),
+            AnyReport::Heartbeat(r) => r.origin(),
+            AnyReport::Metric(r) => r.origin(),
+            AnyReport::State(r) => r.origin(),
+        }
+    }
+}
+
+/// Whether a stored report read from `domain`'s folder of `hour` says it is of that domain
+/// and hour. A report file copied into another domain's or hour's folder (by hand, a
+/// restore from a backup into the wrong place) would otherwise be served, and merged into
+/// checkpoints, as that folder's: a mismatch is logged and the report treated as one that
+/// does not parse. A report that names no domain or hour (fields missing: they default to
+/// empty and 0) cannot be checked, and is taken.
+pub(crate) fn is_where_it_belongs(
+    hour: u64,
+    domain: &str,
+    kind: ReportKind,
+    origin: (Option<&str>, u64),
+) -> bool {
+    let (says_domain, says_hour) = origin;
+    let domain_differs = says_domain.is_some_and(|d| !d.is_empty() && d != domain);
+    let hour_differs = says_hour != 0 && says_hour != hour;
+    if domain_differs || hour_differs {
+        tracing::warn!(
+            report = kind.name(),
+            hour,
+            domain,
+            report_hour = says_hour,
+            report_domain = says_domain.unwrap_or(""),
+            "a stored report is of another domain or hour than the folder it was found in \
+             (copied or moved there?); treated as corrupt, not served as this folder's"
+        );
+        return false;
+    }
+    true
+}
 
 /// One report of a checkpoint, as its file holds it (JSON).
 pub(crate) struct StoredReport {
@@ -189,7 +241,8 @@ pub(crate) struct StoredReport {
     pub(crate) bytes: Vec<u8>,
 }
 
-/// A stored report parsed, or `None` (logged) when it does not parse.
+/// A stored report parsed, or `None` (logged) when it does not parse or is of another
+/// domain or hour ([`is_where_it_belongs`]).
 pub(crate) fn parse_stored(
     hour: u64,
     domain: &str,
@@ -212,6 +265,7 @@ pub(crate) fn parse_stored(
             tracing::warn!(report = kind.name(), hour, domain, error = %e, "stored report does not parse");
         })
         .ok()
+        .filter(|report| is_where_it_belongs(hour, domain, kind, report.origin()))
 }
 
 /// Moves a checkpoint that could not be read or parsed out of the way of the next one
@@ -312,8 +366,11 @@ pub(crate) enum Control {
     },
     /// The collector's own figures (only the State worker uses them).
     Sample(StateSample),
-    /// Process what is queued, write every open hour, and stop.
-    Shutdown,
+    /// Process what is queued, write every open hour, and stop; each hour and domain whose
+    /// reports failed to write is sent on `unwritten`.
+    Shutdown {
+        unwritten: std::sync::mpsc::Sender<UnwrittenReports>,
+    },
     /// Do nothing until every sender of this channel is gone: a worker busy for as long as
     /// a test wants, as a long checkpoint would keep it (tests only).
     Hold(crossbeam_channel::Receiver<()>),
@@ -1173,14 +1230,27 @@ pub(crate) fn run<W: Worker>(
                         // Only ever closed, never sent on: `recv` returns once the test lets go.
                         let _ = released.recv();
                     }
-                    Ok(Control::Shutdown) => {
+                    Ok(Control::Shutdown { unwritten }) => {
                         // The sockets are closed by now: this queue only empties.
                         while let Ok(item) = trees.try_recv() {
                             process(&mut open, &mut sealed, item);
                         }
+                        // Sealed hours kept because their seal failed to write come first
+                        // (the oldest), then the open hours; each failure is told, so the
+                        // operator learns which hours and domains are lost.
                         for (hour, state) in &open {
+                            let mut failed = BTreeSet::new();
                             for (kind, domain) in W::report_keys(state) {
-                                write_report(*hour, state, kind, &domain);
+                                if !write_report(*hour, state, kind, &domain) {
+                                    failed.insert(domain);
+                                }
+                            }
+                            for domain in failed {
+                                let _ = unwritten.send(UnwrittenReports {
+                                    hour: *hour,
+                                    domain,
+                                    sealed: sealed.is_closed(*hour),
+                                });
                             }
                         }
                         return;
@@ -1286,7 +1356,8 @@ mod tests {
             domains.blocking_recv().unwrap().is_empty(),
             "a sealed hour stays closed"
         );
-        control_tx.send(Control::Shutdown).unwrap();
+        let (unwritten, _) = std::sync::mpsc::channel();
+        control_tx.send(Control::Shutdown { unwritten }).unwrap();
         thread.join().unwrap();
         let counters = stats.worker(0);
         assert_eq!(counters.processed.load(Relaxed), 5);

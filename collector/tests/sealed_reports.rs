@@ -225,3 +225,59 @@ async fn an_hour_sealed_again_after_the_clock_went_back_is_read_anew() {
     collector.shutdown();
     store.shutdown();
 }
+
+/// A report file copied into another domain's or another hour's folder (by hand, or a
+/// backup restored into the wrong place) says whose it is: it is not served as the
+/// folder's, sealed or a checkpoint of the open hour. It used to be, under the wrong name.
+#[tokio::test]
+async fn a_report_found_in_another_domains_or_hours_folder_is_not_served_as_that_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, collector) = collector(dir.path(), 32 << 20);
+    let sealed = HOUR - 2;
+    let shops = event_report(sealed, &["10.0.0.1"]);
+    store.write_report(sealed, "shop", "event", &shops).unwrap();
+    store.write_report(sealed, "cart", "event", &shops).unwrap();
+    store
+        .write_report(sealed - 1, "shop", "event", &shops)
+        .unwrap();
+    let open = event_report(HOUR, &["10.0.0.1"]);
+    store.write_report(HOUR, "cart", "event", &open).unwrap();
+    for _ in 0..2 {
+        assert!(collector.event_report("cart", sealed).await.is_none());
+        assert!(collector.event_report("shop", sealed - 1).await.is_none());
+        assert!(collector.event_report("cart", HOUR).await.is_none());
+    }
+    // The report where it belongs is served.
+    let served = collector.event_report("shop", sealed).await.unwrap();
+    assert_eq!(served.domain(), "shop");
+    collector.shutdown();
+}
+
+/// At start, a checkpoint of the open hour found in another domain's folder is not taken
+/// into that domain's report (and written back under its name at the next checkpoint): it
+/// is set aside as one that cannot be used.
+#[tokio::test]
+async fn a_checkpoint_found_in_another_domains_folder_is_not_restored_into_it() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(StoreConfig {
+            retention_days: 0,
+            ..StoreConfig::new(dir.path())
+        })
+        .unwrap();
+        let shops = event_report(HOUR, &["10.0.0.1"]);
+        store.write_report(HOUR, "cart", "event", &shops).unwrap();
+        store.shutdown();
+    }
+    let (store, collector) = collector(dir.path(), 32 << 20);
+    assert!(collector.event_report("cart", HOUR).await.is_none());
+    assert!(
+        !store
+            .report_names(HOUR, "cart")
+            .unwrap()
+            .contains(&"event".to_owned()),
+        "set aside"
+    );
+    collector.shutdown();
+    store.shutdown();
+}
