@@ -478,6 +478,11 @@ impl PromCollector for AlertFigures {
                 "Writes of the alert state file that failed.",
                 c.state_write_failures,
             ),
+            (
+                "ocelot_alert_baselines_not_finite",
+                "Minutes a baseline rule met a baseline that is not a finite number (it cannot fire on them).",
+                c.baselines_not_finite,
+            ),
         ] {
             let metric = e.encode_descriptor(name, help, None, MetricType::Counter)?;
             ConstCounter::new(value).encode(metric)?;

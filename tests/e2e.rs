@@ -299,6 +299,10 @@ fn metrics_alerts_and_status_are_served_beside_the_ui() {
     })
     .expect("the malformed frame is not counted on /metrics");
     assert!(metrics.contains("ocelot_alerts_firing 0"), "{metrics}");
+    assert!(
+        metrics.contains("ocelot_alert_baselines_not_finite_total 0"),
+        "{metrics}"
+    );
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_ocelot"))
         .args(["status", "--url", &format!("http://{}", server.web)])
         .output()
