@@ -12,6 +12,8 @@ use crate::view_query::{civil_from_days, day_label, HOURS_PER_DAY};
 
 /// Day index 2 (1970-01-03) was a Saturday: weeks start on days `2 + 7k`.
 const FIRST_SATURDAY: u64 = 2;
+/// 9999-12-31, the last day a label can name: later indices are taken as it.
+const LAST_DAY: u64 = 2_932_896;
 /// Seconds in a UTC day.
 const SECONDS_PER_DAY: f64 = 86_400.0;
 
@@ -37,14 +39,19 @@ pub enum Span {
 }
 
 impl Span {
-    /// The week (Saturday to Friday) that holds `day`.
+    /// The week (Saturday to Friday) that holds `day`. The first two days, 1970-01-01 and
+    /// 02 (a Thursday and a Friday), are the tail of a week that began before 1970: a week
+    /// of two days, `Week(0)`, whose next is the first whole one.
     pub fn week_of(day: u64) -> Span {
-        let since = (day + 7 - FIRST_SATURDAY) % 7;
-        Span::Week(day.saturating_sub(since))
+        match day.checked_sub(FIRST_SATURDAY) {
+            Some(since_first) => Span::Week(day - since_first % 7),
+            None => Span::Week(0),
+        }
     }
 
-    /// The calendar month that holds `day`.
+    /// The calendar month that holds `day` (days past the year 9999 are taken as its last).
     pub fn month_of(day: u64) -> Span {
+        let day = day.min(LAST_DAY);
         let (_, _, of_month) = civil_from_days(day as i64);
         Span::Month(day - u64::from(of_month - 1))
     }
@@ -60,9 +67,10 @@ impl Span {
     pub fn day_count(self) -> u64 {
         match self {
             Span::Day(_) => 1,
+            Span::Week(first) if first < FIRST_SATURDAY => FIRST_SATURDAY - first,
             Span::Week(_) => 7,
             Span::Month(first) => {
-                let (year, month, _) = civil_from_days(first as i64);
+                let (year, month, _) = civil_from_days(first.min(LAST_DAY) as i64);
                 days_in_month(year, month)
             }
         }
@@ -114,7 +122,7 @@ impl Span {
         let first = self.first_day();
         match self {
             Span::Day(_) => first.checked_sub(1).map(Span::Day),
-            Span::Week(_) => first.checked_sub(7).map(Span::Week),
+            Span::Week(_) => first.checked_sub(1).map(Span::week_of),
             Span::Month(_) => first.checked_sub(1).map(Span::month_of),
         }
     }
@@ -208,6 +216,18 @@ mod tests {
         assert_eq!(mar_2100.label(), "210003");
         assert_eq!(mar_2100.previous().map(Span::day_count), Some(28));
         assert_eq!(Span::Month(0).previous(), None);
+    }
+
+    #[test]
+    fn huge_indices_do_not_overflow() {
+        for day in [u64::MAX, u64::MAX - 1, i64::MAX as u64, i64::MAX as u64 + 5] {
+            for span in [Span::Day(day), Span::week_of(day), Span::month_of(day)] {
+                let _ = (span.hours(), span.label(), span.day_count(), span.seconds());
+                let _ = (span.next(), span.previous(), span.row_of(u64::MAX));
+            }
+        }
+        assert_eq!(Span::month_of(u64::MAX).label(), "999912");
+        assert_eq!(Span::Month(u64::MAX).day_count(), 31);
     }
 
     #[test]

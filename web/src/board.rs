@@ -516,9 +516,9 @@ impl Board {
                     @let day = self.hour / HOURS_PER_DAY;
                     a.button.day-link href=(self.url_in(Period::Day(day), keep))
                         title="this whole UTC day, hour by hour" { "Whole day" }
-                    a.button.day-link href=(self.url_in(Period::Span(Span::week_of(day)), keep))
+                    a.button.week-link href=(self.url_in(Period::Span(Span::week_of(day)), keep))
                         title="this week (Saturday to Friday, UTC), day by day" { "Week" }
-                    a.button.day-link href=(self.url_in(Period::Span(Span::month_of(day)), keep))
+                    a.button.month-link href=(self.url_in(Period::Span(Span::month_of(day)), keep))
                         title="this UTC month, day by day" { "Month" }
                 }
             }
@@ -546,7 +546,7 @@ impl Board {
                 @if let Some(previous) = previous {
                     a.button href=(self.url_in(period_of(previous), keep)) rel="prev" { "← Previous " (unit) }
                 }
-                @if span != now {
+                @if span != now && next != Some(now) {
                     a.button href=(self.url_in(period_of(now), keep)) { (this) }
                 }
                 @if let Some(next) = next {
@@ -557,11 +557,11 @@ impl Board {
                         title={ "the whole UTC day of " (day_title(day)) ", hour by hour" } { "Day" }
                 }
                 @if !matches!(span, Span::Week(_)) {
-                    a.button.day-link href=(self.url_in(Period::Span(Span::week_of(day)), keep))
+                    a.button.week-link href=(self.url_in(Period::Span(Span::week_of(day)), keep))
                         title="the week (Saturday to Friday, UTC), day by day" { "Week" }
                 }
                 @if !matches!(span, Span::Month(_)) {
-                    a.button.day-link href=(self.url_in(Period::Span(Span::month_of(day)), keep))
+                    a.button.month-link href=(self.url_in(Period::Span(Span::month_of(day)), keep))
                         title="the UTC month, day by day" { "Month" }
                 }
                 a.button.hour-link href=(self.url_in(Period::Hour(self.hour), keep))

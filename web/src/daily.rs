@@ -3,6 +3,8 @@
 //! its own board (hour by hour). Transactions, events and problems share it; each passes
 //! its rows as [`DayRow`]s.
 
+use std::ops::Range;
+
 use maud::{html, Markup};
 use ocelot_analyzer::{day_label, HOURS_PER_DAY};
 
@@ -28,15 +30,8 @@ pub(crate) struct DayRow<'a> {
 /// a day without data shows as one.
 pub(crate) fn daily_section(board: &Board, counted: Counted, rows: &[DayRow<'_>]) -> Markup {
     let labels: Vec<(String, String)> = rows.iter().map(|row| day_labels(row.day)).collect();
-    let days: Vec<u64> = match board.span {
-        Some(span) => {
-            let today = board.current_hour / HOURS_PER_DAY;
-            let last =
-                (span.first_day().saturating_add(span.day_count())).min(today.saturating_add(1));
-            (span.first_day()..last.max(span.first_day().saturating_add(1))).collect()
-        }
-        None => Vec::new(),
-    };
+    let data_days = rows.iter().filter_map(|row| parse_day_label(row.day));
+    let days: Vec<u64> = chart_days(board, data_days).collect();
     let bar_labels: Vec<(String, String)> = days
         .iter()
         .map(|&day| day_labels(&day_label(day)))
@@ -91,6 +86,20 @@ pub(crate) fn daily_section(board: &Board, counted: Counted, rows: &[DayRow<'_>]
             }
         }
     }
+}
+
+/// The days a week's or month's chart has a bar for: from its first day through today, or
+/// through the last day with data (`data_days`) when that is later (the collector takes the
+/// next day's first trees from 23:57), never past the span's end; at least its first day.
+pub(crate) fn chart_days(board: &Board, data_days: impl Iterator<Item = u64>) -> Range<u64> {
+    let Some(span) = board.span else {
+        return 0..0;
+    };
+    let first = span.first_day();
+    let end = first.saturating_add(span.day_count());
+    let today = board.current_hour / HOURS_PER_DAY;
+    let last = data_days.fold(today, u64::max);
+    first..last.saturating_add(1).min(end).max(first.saturating_add(1))
 }
 
 /// `11-21` under a bar and `2026-11-21` in its tooltip and the table, of `YYYYMMDD`.

@@ -102,7 +102,8 @@ pub(crate) fn span_title(span: Span) -> String {
     match span {
         Span::Day(day) => day_title(day),
         Span::Week(first) => {
-            let (from, to) = (day_label(first), day_label(first + 6));
+            let last = first.saturating_add(span.day_count() - 1);
+            let (from, to) = (day_label(first), day_label(last));
             format!(
                 "{}-{}-{} to {}-{}-{} UTC",
                 &from[0..4],

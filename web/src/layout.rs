@@ -136,10 +136,17 @@ pub(crate) fn page_with_search(title: &str, active: &str, search: &str, content:
 /// (HTML cannot carry a NUL back in any case).
 fn show_control_characters(html: String) -> String {
     // Bytes first: control characters are bytes below 0x20, 0x7F, or U+0080..U+009F, whose
-    // UTF-8 starts with 0xC2 (as other Latin-1 letters' does: those only cost the slow path).
-    let suspect =
-        |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7F || b == 0xC2;
-    if !html.bytes().any(suspect) {
+    // UTF-8 is 0xC2 then 0x80..0x9F (every page's "·" is 0xC2 0xB7, which is not one).
+    let bytes = html.as_bytes();
+    let suspect = |(i, &b): (usize, &u8)| {
+        (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+            || b == 0x7F
+            || (b == 0xC2
+                && bytes
+                    .get(i + 1)
+                    .is_some_and(|next| (0x80..0xA0).contains(next)))
+    };
+    if !bytes.iter().enumerate().any(suspect) {
         return html;
     }
     let mut shown = String::with_capacity(html.len() + 16);

@@ -30,6 +30,7 @@ use crate::board::{
 };
 use crate::chart::{bar_chart, hourly_bar_chart, labelled_bar_chart, sparkline, Bar, Counted};
 use crate::cpu::heavy;
+use crate::daily::chart_days;
 use crate::day::problem_day;
 use crate::error::{PageError, PageQuery};
 use crate::folded_note::{folded_note, others_machine, FoldedReport, OthersRow};
@@ -249,7 +250,12 @@ async fn problem_board(
     let by_hour = match board.span {
         None => Per::Minute,
         Some(Span::Day(_)) => Per::Hour,
-        Some(span) => Per::Day(span),
+        Some(_) => Per::Day(chart_days(
+            &board,
+            (problems.iter())
+                .flat_map(|p| p.days.iter())
+                .filter_map(|d| parse_day_label(&d.day)),
+        )),
     };
     let config = state.reports.analyzer_config();
     let thresholds = config.long_thresholds_for(&board.domain);
@@ -293,7 +299,7 @@ async fn problem_board(
                 entries,
                 durations: durations.get(*category).map_or(&[], Vec::as_slice),
                 raised: raised.get(*category),
-                by_hour,
+                by_hour: &by_hour,
                 thresholds,
                 board: &board,
                 minimums: &minimums,
@@ -323,17 +329,17 @@ fn others_rows(
 }
 
 /// What a board's rows are per: minutes of an hour, hours of a day, or days of a week or
-/// month.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// month (the days charted: [`chart_days`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Per {
     Minute,
     Hour,
-    Day(Span),
+    Day(std::ops::Range<u64>),
 }
 
 impl Per {
     /// `minute`, `hour` or `day`.
-    fn unit(self) -> &'static str {
+    fn unit(&self) -> &'static str {
         match self {
             Per::Minute => "minute",
             Per::Hour => "hour",
@@ -344,7 +350,7 @@ impl Per {
 
 /// The entries' counts added up, one value per minute of the hour, per hour of the day (a
 /// day board's entries have hourly rows), or per day of the week or month.
-fn entry_series(entries: &[&ProblemEntryView], by_hour: Per) -> Vec<f64> {
+fn entry_series(entries: &[&ProblemEntryView], by_hour: &Per) -> Vec<f64> {
     match by_hour {
         Per::Hour => per_hour(
             entries
@@ -358,11 +364,11 @@ fn entry_series(entries: &[&ProblemEntryView], by_hour: Per) -> Vec<f64> {
                 .flat_map(|e| e.minutes.iter())
                 .map(|m| (m.minute, m.count as f64)),
         ),
-        Per::Day(span) => {
-            let mut series = vec![0.0; span.day_count() as usize];
+        Per::Day(days) => {
+            let mut series = vec![0.0; (days.end - days.start) as usize];
             for row in entries.iter().flat_map(|e| e.days.iter()) {
                 let slot = parse_day_label(&row.day)
-                    .and_then(|day| day.checked_sub(span.first_day()))
+                    .and_then(|day| day.checked_sub(days.start))
                     .and_then(|slot| series.get_mut(slot as usize));
                 if let Some(slot) = slot {
                     *slot += row.count as f64;
@@ -373,11 +379,12 @@ fn entry_series(entries: &[&ProblemEntryView], by_hour: Per) -> Vec<f64> {
     }
 }
 
-/// A bar per day of `span` for `series` ([`entry_series`] of a week or month).
-fn daily_chart(title: &str, span: Span, series: &[f64]) -> Markup {
-    let labels: Vec<(String, String)> = (0..span.day_count())
-        .map(|i| {
-            let day = day_label(span.first_day().saturating_add(i));
+/// A bar per day of `days` for `series` ([`entry_series`] of a week or month).
+fn daily_chart(title: &str, days: &std::ops::Range<u64>, series: &[f64]) -> Markup {
+    let labels: Vec<(String, String)> = days
+        .clone()
+        .map(|day| {
+            let day = day_label(day);
             (
                 format!("{}-{}", &day[4..6], &day[6..8]),
                 format!("{}-{}-{}", &day[0..4], &day[4..6], &day[6..8]),
@@ -409,7 +416,7 @@ struct CategoryShown<'a> {
     /// The threshold `long_ms=` raised for it.
     raised: Option<&'a Raised>,
     /// What the rows are per (a day board's are hours, a week's or month's days).
-    by_hour: Per,
+    by_hour: &'a Per,
     /// The thresholds the domain's report was counted with.
     thresholds: &'a LongThresholds,
     board: &'a Board,
@@ -464,7 +471,7 @@ fn category_section(shown: &CategoryShown<'_>) -> Markup {
     let chart = match by_hour {
         Per::Hour => hourly_bar_chart(&format!("{category} per hour{all}"), "count", &series),
         Per::Minute => bar_chart(&format!("{category} per minute{all}"), "count", &series),
-        Per::Day(span) => daily_chart(&format!("{category} per day{all}"), span, &series),
+        Per::Day(days) => daily_chart(&format!("{category} per day{all}"), days, &series),
     };
     let total: u64 = entries.iter().map(|e| e.count).sum();
     let entry_count = entries.len();

@@ -202,7 +202,10 @@ async fn the_week_board_charts_and_lists_the_days_and_walks_the_weeks() {
     // The next week has data and has ended: "Next week"; an earlier one has none.
     assert!(html.contains("week=20261128") && html.contains("Next week"));
     assert!(!html.contains("Previous week"));
-    assert!(html.contains("This week") && html.contains("month=202611"));
+    // The next week is this week: one link to it, not two.
+    assert!(!html.contains("This week") && html.contains("month=202611"));
+    let html = page(app(), "/t?domain=shop&week=20261115", StatusCode::NOT_FOUND).await;
+    assert!(html.contains("This week") && html.contains("week=20261128"));
     let html = page(app(), "/t?domain=shop&week=20261122", StatusCode::OK).await;
     assert!(
         html.contains("daily charts"),
@@ -231,4 +234,26 @@ async fn the_month_boards_of_events_and_problems_show_days() {
     // The hour boards link the week and the month of their hour.
     let html = page(app(), "/t?domain=shop&hour=2026112201", StatusCode::OK).await;
     assert!(html.contains("week=20261121") && html.contains("month=202611"));
+}
+
+#[tokio::test]
+async fn a_charts_days_end_today_or_at_the_last_day_with_data() {
+    // This week began on Saturday 2026-11-28 (its data); now is Wednesday 2026-12-02.
+    let html = page(app(), "/p?domain=shop&week=current", StatusCode::OK).await;
+    let bar = |day: &str| format!(">{day}<");
+    assert!(
+        html.contains(&bar("11-28")) && html.contains(&bar("12-02")),
+        "{html}"
+    );
+    assert!(
+        !html.contains(&bar("12-03")) && !html.contains(&bar("12-04")),
+        "no future days"
+    );
+    let html = page(
+        app(),
+        "/t?domain=shop&week=current&type=URL",
+        StatusCode::OK,
+    )
+    .await;
+    assert!(html.contains(&bar("12-02")) && !html.contains(&bar("12-03")));
 }
