@@ -308,7 +308,10 @@ impl StatsSnapshot {
 
     /// Trees lost after decoding, at any stage: [`StatsSnapshot::dropped_total`], and the
     /// trees outside the hour window and those without a usable message ID (not stored).
+    /// A duplicate the store refused loses no tree (the first of its ID is stored), so a
+    /// client sending a tree again is not a loss here.
     pub fn trees_lost(&self) -> u64 {
-        self.dropped_total() + self.out_of_window + self.no_message_id
+        let duplicates = self.store_drops.get("duplicate").copied().unwrap_or(0);
+        self.dropped_total().saturating_sub(duplicates) + self.out_of_window + self.no_message_id
     }
 }

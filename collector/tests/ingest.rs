@@ -1430,6 +1430,25 @@ fn the_last_drop_is_dated_by_the_state_sample_that_first_sees_it() {
     store.shutdown();
 }
 
+/// A tree sent twice is refused by the store as a duplicate, which loses nothing (the first
+/// is stored): it must not make `ocelot status` report recent drops.
+#[test]
+fn a_duplicate_is_not_dated_as_a_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, clock, collector) = started_at_now(dir.path());
+    collector.ingest(tree_of_domain("shop", 1)).unwrap();
+    collector.ingest(tree_of_domain("shop", 1)).unwrap();
+    wait_for("the store to refuse the duplicate", || {
+        collector.stats().store_drops.get("duplicate") == Some(&1)
+    });
+    clock.set(NOW_MS + 10_000);
+    collector.tick();
+    let stats = collector.stats();
+    assert_eq!((stats.trees_lost(), stats.last_drop_ms), (0, 0));
+    collector.shutdown();
+    store.shutdown();
+}
+
 /// A stop on a full disk loses reports, and the operator must learn which: a sealed hour
 /// kept because its seal failed to write is lost whole (no restart picks it up again), the
 /// open hour since its last checkpoint. The stop used to say only how many writes failed.
