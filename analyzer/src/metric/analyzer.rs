@@ -19,9 +19,17 @@ pub struct MetricAnalyzer {
     reports: DomainReports<MetricReport>,
 }
 
+/// The largest count one record may carry: 2^53, past which a count is no longer a whole
+/// number as a sum (`f64`) holds it, and far past anything a client counts at once (CAT's
+/// own clients send an `int`). A larger one is a broken client's: `1e308` read as a count
+/// would hold the metric at the largest `u64` for the rest of the hour.
+const MAX_RECORD_COUNT: u64 = 1 << 53;
+
 /// The kind and `(count, sum)` of one record by CAT's status letters
 /// (`BusinessAnalyzer.java@3.1.0#parseValue`): `C` count (empty data = 1, sum = count),
-/// `T` a duration and `S` a sum (count 1 each), `S,C` data `count,sum`.
+/// `T` a duration and `S` a sum (count 1 each), `S,C` data `count,sum`. `None` for an
+/// unknown status, a value that is not a finite number, or a count that is negative or
+/// past [`MAX_RECORD_COUNT`].
 fn parse_value(status: &str, data: &str) -> Option<(MetricKind, u64, f64)> {
     let data = data.trim();
     let number = |text: &str| text.trim().parse::<f64>().ok().filter(|v| v.is_finite());
@@ -49,7 +57,8 @@ fn parse_value(status: &str, data: &str) -> Option<(MetricKind, u64, f64)> {
         }
         MetricKind::None => return None,
     };
-    Some((kind, count, sum))
+    // A count past the bound (`as` holds a larger float at `u64::MAX`) is refused whole.
+    (count <= MAX_RECORD_COUNT).then_some((kind, count, sum))
 }
 
 impl MetricAnalyzer {
@@ -158,6 +167,22 @@ mod tests {
         assert_eq!(parse_value("X", "1"), None);
         assert_eq!(parse_value("C", "x"), None);
         assert_eq!(parse_value("S,C", "2"), None);
+        assert_eq!(parse_value("T", "NaN"), None);
+        assert_eq!(parse_value("C", "abc"), None);
+        // Counts past 2^53, however written, are a broken client's.
+        assert_eq!(
+            parse_value("C", "9007199254740992"),
+            Some((1 << 53, 2f64.powi(53)))
+        );
+        for huge in [
+            "9007199254740993",
+            "1e308",
+            "99999999999999999999999",
+            "inf",
+        ] {
+            assert_eq!(parse_value("C", huge), None, "{huge}");
+        }
+        assert_eq!(parse_value("S,C", "18446744073709551615,1"), None);
         assert_eq!(
             super::parse_value("S,C", "2,400").map(|(kind, ..)| kind),
             Some(MetricKind::SumAndCount)

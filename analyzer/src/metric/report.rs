@@ -18,7 +18,8 @@ pub struct MetricReport {
     /// Metric records counted under an `OTHERS` domain or name because a cap was reached,
     /// each once.
     pub(crate) folded: u64,
-    /// Metric records with an unknown status or unparsable data (ignored, as in CAT).
+    /// Metric records with an unknown status or malformed data: not a finite number, or a
+    /// count that is negative or too large (ignored, as in CAT).
     pub(crate) ignored: u64,
 }
 
@@ -165,7 +166,7 @@ impl MetricReport {
         self.folded
     }
 
-    /// Records ignored for an unknown status or bad data.
+    /// Records ignored for an unknown status or malformed data (the view's `malformed`).
     pub fn ignored(&self) -> u64 {
         self.ignored
     }
@@ -218,12 +219,13 @@ impl MetricReport {
             hour: hour_label(self.hour),
             metrics,
             folded: self.folded,
+            malformed: self.ignored,
         }
     }
 }
 
 /// `GET /api/metric`: `{"domain","hour","metrics":[{"name","kind","count","sum","avg",
-/// "minutes":[{"minute","count","sum","avg"}]}],"folded"}`.
+/// "minutes":[{"minute","count","sum","avg"}]}],"folded","malformed"}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MetricView {
@@ -236,6 +238,9 @@ pub struct MetricView {
     /// Records of the hour counted under an `OTHERS` domain or name because a cap was
     /// reached, each once ([`MetricReport::folded`]).
     pub folded: u64,
+    /// Records of the hour ignored for an unknown status or malformed data
+    /// ([`MetricReport::ignored`]), as `/api/heartbeat` counts malformed heartbeats.
+    pub malformed: u64,
 }
 
 /// One metric over the hour.

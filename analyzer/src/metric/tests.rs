@@ -294,17 +294,52 @@ fn a_sum_past_the_largest_number_stays_finite_and_the_report_reads_back() {
 
 #[test]
 fn a_metrics_hour_count_saturates_where_its_minutes_do() {
+    // 1024 records of the largest count a record may have fill a minute to 2^63; two
+    // minutes of them are past a `u64`.
     let mut analyzer = MetricAnalyzer::new(HOUR, Arc::new(AnalyzerConfig::default()));
     for minute in 0..2 {
         let ts = HOUR_START_MS + minute * 60_000;
-        let metric = Leaf::new("", "orders", "C", ts, "18446744073709551615");
-        analyzer.process(&MessageTree::new(
-            header("shop", "10.0.0.1", ""),
-            Message::Metric(metric),
-        ));
+        for _ in 0..1024 {
+            let metric = Leaf::new("", "orders", "C", ts, "9007199254740992");
+            analyzer.process(&MessageTree::new(
+                header("shop", "10.0.0.1", ""),
+                Message::Metric(metric),
+            ));
+        }
     }
     let view = analyzer.reports()["shop"].view(&ViewQuery::default());
+    assert_eq!(view.metrics[0].minutes[0].count, 1 << 63);
     assert_eq!(view.metrics[0].count, u64::MAX);
+}
+
+#[test]
+fn huge_counts_and_malformed_values_are_counted_as_malformed_not_added() {
+    // A count of 1e308 held the metric at the largest u64 (and its sum at 1.8e19) for the
+    // rest of the hour; the records below were dropped with nothing in the API to say so.
+    let reports = run(&[
+        metric("shop", "", "bad5", "C", "1e308"),
+        metric("shop", "", "bad5", "C", "99999999999999999999999"),
+        metric("shop", "", "bad5", "C", "18446744073709551615"),
+        metric("shop", "", "bad", "C", "abc"),
+        metric("shop", "", "bad", "T", "NaN"),
+        metric("shop", "", "bad", "S,C", "1"),
+        metric("shop", "", "bad", "ZZ", "1"),
+        metric("shop", "", "good", "C", "3"),
+    ]);
+    let report = &reports["shop"];
+    assert_eq!(report.ignored(), 7);
+    let view = report.view(&ViewQuery::default());
+    let figures: Vec<(&str, u64, f64)> = (view.metrics.iter())
+        .map(|m| (m.name.as_str(), m.count, m.sum))
+        .collect();
+    assert_eq!(figures, [("good", 3, 3.0)]);
+    assert_eq!(view.malformed, 7);
+    let json = serde_json::to_value(&view).unwrap();
+    assert_eq!(json["malformed"], 7, "{json}");
+    // Merged, as every counter of the report is.
+    let mut merged = report.clone();
+    merged.merge(report);
+    assert_eq!(merged.view(&ViewQuery::default()).malformed, 14);
 }
 
 #[test]
