@@ -8,7 +8,9 @@
 //! * Any other element contributes its path: each element's name, with its `id` (or, below
 //!   the top level, `name`) attribute in brackets (`disk.disk-volume[/].free`,
 //!   `memory.gc[ParNew].count`);
-//!   every attribute that parses as a finite number becomes `path.attribute`.
+//!   every attribute that parses as a finite number becomes `path.attribute`, except
+//!   versions (`os version="5.10"`, `runtime java-version="17"`): a number there names a
+//!   release, it measures nothing, and as a float `5.10` would read `5.1`.
 //! * The `<status>` root adds no segment; text content (descriptions) is ignored.
 
 use quick_xml::events::{BytesStart, Event};
@@ -120,13 +122,23 @@ fn visit(
 
 fn numbers(attributes: &[(String, String)], skip: &[&str], mut found: impl FnMut(&str, f64)) {
     for (key, value) in attributes {
-        if skip.contains(&key.as_str()) {
+        if skip.contains(&key.as_str()) || is_version(key) {
             continue;
         }
         if let Some(v) = number(value) {
             found(key, v);
         }
     }
+}
+
+/// Whether an attribute names a version (`version`, `java-version`, any case): not a
+/// figure, though it may parse as one.
+fn is_version(key: &str) -> bool {
+    let tail = key
+        .len()
+        .checked_sub("version".len())
+        .and_then(|i| key.get(i..));
+    tail.is_some_and(|tail| tail.eq_ignore_ascii_case("version"))
 }
 
 fn number(text: &str) -> Option<f64> {
@@ -165,6 +177,7 @@ mod tests {
         let get = |name: &str| series.iter().find(|(n, _)| n == name).map(|&(_, v)| v);
         assert_eq!(get("runtime.up-time"), Some(15_000.0));
         assert_eq!(get("runtime.java-version"), None);
+        assert_eq!(get("os.version"), None);
         assert_eq!(get("os.available-processors"), Some(4.0));
         assert_eq!(get("disk.disk-volume[/].free"), Some(40.0));
         assert_eq!(get("memory.free"), Some(100.0));
@@ -172,6 +185,22 @@ mod tests {
         assert_eq!(get("thread.daemon-count"), Some(40.0));
         assert_eq!(get("message.produced"), Some(1000.0));
         assert_eq!(get("GC.ParNewCount"), Some(7.0));
+    }
+
+    #[test]
+    fn version_attributes_are_not_series() {
+        // CAT's own example has `java-version="17"`; a kernel `version="5.10"` read as a
+        // number would show as 5.1.
+        let xml = r#"<status version="2"><runtime java-version="17" up-time="373"/><os name="Linux" version="5.10" available-processors="4"/><extension id="App" Version="3" queued="7"><extensionDetail id="dropped" value="1"/></extension></status>"#;
+        assert_eq!(
+            parse_status(xml).unwrap(),
+            vec![
+                ("runtime.up-time".to_owned(), 373.0),
+                ("os.available-processors".to_owned(), 4.0),
+                ("App.queued".to_owned(), 7.0),
+                ("App.dropped".to_owned(), 1.0),
+            ]
+        );
     }
 
     #[test]
