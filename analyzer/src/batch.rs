@@ -12,14 +12,23 @@ pub(crate) struct TransactionBatch {
     pub(crate) durations: Vec<(u64, u64)>,
 }
 
+/// Batch data (it starts with `@`) that does not parse: a count that is not a whole
+/// number or does not fit 64 bits, a negative or missing field, a pair without its comma.
+/// The message is dropped and counted: CAT's batch path throws on it, and counting it as
+/// one plain transaction would add a made-up duration of 0 ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MalformedBatch;
+
 /// Parses `@count;fail;sum;d,c|d,c...` (Java appends a fifth `;long durations` field,
-/// ignored). `None` when `data` is not batch data or is malformed: the caller then counts
-/// the message as a plain one.
+/// ignored). `None` when `data` is not batch data (does not start with `@`), an error when
+/// it is but does not parse.
 #[inline]
-pub(crate) fn parse_transaction_batch(data: &str) -> Option<TransactionBatch> {
+pub(crate) fn parse_transaction_batch(
+    data: &str,
+) -> Option<Result<TransactionBatch, MalformedBatch>> {
     // Inlined so that the common case, data that is not batch data, costs one compare.
     let batch = data.strip_prefix('@')?;
-    parse_transaction_batch_fields(batch)
+    Some(parse_transaction_batch_fields(batch).ok_or(MalformedBatch))
 }
 
 fn parse_transaction_batch_fields(batch: &str) -> Option<TransactionBatch> {
@@ -47,10 +56,15 @@ impl TransactionBatch {
     /// An estimate of the sum of the squared durations (µs²) behind the bucketed ones, for
     /// the standard deviation. The keys are the floors of CAT's `computeDuration` buckets
     /// (up to 10 s wide), so their own squares, around the exact mean the sum gives, make
-    /// the variance far too low, often negative (CAT does not add them at all). Each bucket
-    /// is taken as spread evenly over its width: its mean at the middle, shifted so that all
-    /// together have the batch's exact sum, and its spread `width² / 12` added. Durations
-    /// spread over a bucket's width come out exact.
+    /// the variance far too low, often negative (CAT does not add them at all).
+    ///
+    /// Each bucket holds whole milliseconds ([`bucket_range_ms`]). Its durations are taken
+    /// as spread evenly over it around a mean: its middle, moved by one shift common to all
+    /// buckets so that together they have the batch's exact sum, but never out of its
+    /// bucket. A mean near an end of its bucket leaves little room to spread: at most
+    /// `(mean - low)(high - mean)` (no set of values in `low..=high` with that mean spreads
+    /// more), none at an end. So durations spread evenly over their buckets come out exact,
+    /// and so do durations all on their keys (ten calls of exactly 100 ms: std 0).
     pub(crate) fn sum_of_squares_us2(&self) -> u128 {
         // Saturating: the counts are the client's, and may add up past a `u64`.
         let n = self
@@ -60,45 +74,107 @@ impl TransactionBatch {
         if n == 0 {
             return 0;
         }
-        let middles: f64 = self
-            .durations
-            .iter()
-            .map(|&(key, c)| (key as f64 + bucket_width_ms(key) / 2.0) * c as f64)
-            .sum();
         // Only when the pairs account for the whole batch is its sum theirs to match.
-        let shift_ms = if n == self.count {
-            (self.sum_ms as f64 - middles) / n as f64
+        let shift = if n == self.count {
+            self.shift_to_sum_ms(n)
         } else {
-            0.0
+            Shift::Clamped(0.0)
         };
         let ms2: f64 = self
             .durations
             .iter()
             .map(|&(key, c)| {
-                let width = bucket_width_ms(key);
-                let mean = (key as f64 + width / 2.0 + shift_ms).max(0.0);
-                (mean * mean + width * width / 12.0) * c as f64
+                let (low, high) = bucket_range_ms(key);
+                let middle = (low + high) / 2.0;
+                let mean = match shift {
+                    Shift::Clamped(shift) => (middle + shift).clamp(low, high),
+                    Shift::Unclamped(shift) => (middle + shift).max(0.0),
+                };
+                let width = high - low + 1.0;
+                let even = (width * width - 1.0) / 12.0;
+                let room = ((mean - low) * (high - mean)).max(0.0);
+                (mean * mean + even.min(room)) * c as f64
             })
             .sum();
         // µs² = ms² × 10⁶; `as` saturates (and maps NaN to 0).
         (ms2 * 1e6) as u128
     }
-}
 
-/// The width (ms) of the `computeDuration` bucket whose key is `key` (cat-design §6.1): 1 ms
-/// below 20 ms, then 5, 20, 50, 500 and 10 000. Keys from 1 000 000 ms up are powers of two
-/// rounded up, not floors; they count as exact.
-fn bucket_width_ms(key: u64) -> f64 {
-    match key {
-        0..20 => 1.0,
-        20..200 => 5.0,
-        200..500 => 20.0,
-        500..2_000 => 50.0,
-        2_000..20_000 => 500.0,
-        20_000..1_000_000 => 10_000.0,
-        _ => 0.0,
+    /// The shift of the buckets' middles, each mean kept in its bucket, that gives the
+    /// batch's sum. That sum grows with the shift, linearly between the shifts at which a
+    /// bucket's mean reaches an end of its bucket (plus or minus half a bucket width), so
+    /// it is found between two of those. A sum the buckets cannot hold (a client's error)
+    /// gets the plain shift, means out of their buckets, so that they still add up to it.
+    fn shift_to_sum_ms(&self, n: u64) -> Shift {
+        let halves = KEYS_BY_WIDTH.map(|key| {
+            let (low, high) = bucket_range_ms(key);
+            (high - low) / 2.0
+        });
+        let ends = (halves.iter().rev().map(|half| -half))
+            .chain([0.0])
+            .chain(halves);
+        let target = self.sum_ms as f64;
+        let mut previous: Option<(f64, f64)> = None;
+        for shift in ends {
+            let sum = self.sum_at(shift, true);
+            if sum >= target {
+                match previous {
+                    Some((s0, sum0)) => {
+                        return Shift::Clamped(s0 + (shift - s0) * (target - sum0) / (sum - sum0))
+                    }
+                    None if sum == target => return Shift::Clamped(shift),
+                    None => break,
+                }
+            }
+            previous = Some((shift, sum));
+        }
+        Shift::Unclamped((target - self.sum_at(0.0, false)) / n as f64)
+    }
+
+    /// The sum (ms) of the buckets' middles moved by `shift_ms`, each kept in its bucket if
+    /// `clamped`.
+    fn sum_at(&self, shift_ms: f64, clamped: bool) -> f64 {
+        (self.durations.iter())
+            .map(|&(key, c)| {
+                let (low, high) = bucket_range_ms(key);
+                let mean = (low + high) / 2.0 + shift_ms;
+                let mean = if clamped { mean.clamp(low, high) } else { mean };
+                mean * c as f64
+            })
+            .sum()
     }
 }
+
+/// How [`TransactionBatch::shift_to_sum_ms`] moves the buckets' middles (ms).
+#[derive(Debug, Clone, Copy)]
+enum Shift {
+    /// Each mean kept inside its bucket.
+    Clamped(f64),
+    /// Means may leave their buckets (not below 0): the sum is out of the buckets' reach.
+    Unclamped(f64),
+}
+
+/// The whole milliseconds of the `computeDuration` bucket whose key is `key` (cat-design
+/// §6.1), lowest and highest: `key` alone below 20 ms (but `1` holds 0 ms too: durations
+/// under 1 ms count as 1), then buckets 5, 20, 50, 500 and 10 000 ms wide. Keys from
+/// 1 000 000 ms up are powers of two rounded up, not floors; they count as exact.
+fn bucket_range_ms(key: u64) -> (f64, f64) {
+    let width = match key {
+        0..20 => 1,
+        20..200 => 5,
+        200..500 => 20,
+        500..2_000 => 50,
+        2_000..20_000 => 500,
+        20_000..1_000_000 => 10_000,
+        _ => 1,
+    };
+    let low = if key == 1 { 0 } else { key };
+    (low as f64, (key + (width - 1)) as f64)
+}
+
+/// A key of each bucket width [`bucket_range_ms`] gives, narrowest first (the keys that
+/// hold one millisecond alone, and those from 1 000 000 ms up, have no width).
+const KEYS_BY_WIDTH: [u64; 6] = [1, 20, 200, 500, 2_000, 20_000];
 
 /// Parses `@count;fail`. `None` when `data` is not batch data or is malformed.
 #[inline]
@@ -132,44 +208,75 @@ fn parse_number(text: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
+    /// `data`, which must be well-formed batch data.
+    fn batch(data: &str) -> TransactionBatch {
+        parse_transaction_batch(data).unwrap().unwrap()
+    }
+
     #[test]
     fn the_squares_of_bucketed_durations_spread_each_bucket_over_its_width() {
-        // 5 durations of 20..=24 ms (one 5 ms bucket, sum 110): the bucket's middle shifted
-        // to the exact mean of 22, and a spread of 5² / 12 ms² each (the exact 2 430 ms²
-        // has a spread of 2: integer milliseconds).
-        let batch = parse_transaction_batch("@5;0;110;20,5").unwrap();
-        let expected = 5.0 * (22.0f64 * 22.0 + 25.0 / 12.0) * 1e6;
-        assert_eq!(batch.sum_of_squares_us2(), expected as u128);
-        // Pairs that do not account for the whole count: no shift to the batch's sum.
-        let partial = parse_transaction_batch("@9;0;999;20,5").unwrap();
-        let middle = 22.5f64;
-        let expected = 5.0 * (middle * middle + 25.0 / 12.0) * 1e6;
-        assert_eq!(partial.sum_of_squares_us2(), expected as u128);
-        // Keys past 1 000 s are powers of two, counted as exact; no pairs, nothing.
-        let huge = parse_transaction_batch("@1;0;1048576;1048576,1").unwrap();
+        // 5 durations of 20..=24 ms (one 5 ms bucket, sum 110): the bucket's middle, 22, is
+        // their mean, and whole milliseconds spread evenly over 5 have (5² - 1) / 12 = 2 ms²
+        // each: the exact 2 430 ms².
         assert_eq!(
-            huge.sum_of_squares_us2(),
+            batch("@5;0;110;20,5").sum_of_squares_us2(),
+            2_430 * 1_000_000
+        );
+        // Pairs that do not account for the whole count: no shift to the batch's sum.
+        assert_eq!(
+            batch("@9;0;999;20,5").sum_of_squares_us2(),
+            2_430 * 1_000_000
+        );
+        // Keys past 1 000 s are powers of two, counted as exact; no pairs, nothing.
+        assert_eq!(
+            batch("@1;0;1048576;1048576,1").sum_of_squares_us2(),
             1_048_576u128 * 1_048_576 * 1_000_000
         );
+        assert_eq!(batch("@3;0;30").sum_of_squares_us2(), 0);
+    }
+
+    #[test]
+    fn durations_on_their_keys_have_no_spread() {
+        // Ten calls of exactly 100 ms: the sum puts the bucket's mean at its low end, where
+        // there is no room to spread (it was 100² + 5² / 12 each, a std of 1.44 ms).
         assert_eq!(
-            parse_transaction_batch("@3;0;30")
-                .unwrap()
-                .sum_of_squares_us2(),
-            0
+            batch("@10;0;1000;100,10").sum_of_squares_us2(),
+            10 * 100 * 100 * 1_000_000
+        );
+        // Ten of 100 ms and ten of 200 ms: each mean stays in its bucket, so the 20 ms
+        // the even spreads would put too high come off the wider bucket (one common shift
+        // put the narrow one's mean below 100), and the squares are exact.
+        assert_eq!(
+            batch("@20;0;3000;100,10|200,10").sum_of_squares_us2(),
+            (10 * 100 * 100 + 10 * 200 * 200) * 1_000_000
+        );
+        // And at the top of the bucket: ten calls of 104 ms.
+        assert_eq!(
+            batch("@10;0;1040;100,10").sum_of_squares_us2(),
+            10 * 104 * 104 * 1_000_000
+        );
+    }
+
+    #[test]
+    fn a_sum_the_buckets_cannot_hold_still_gives_a_sum_of_squares() {
+        // 10 calls in the 100 ms bucket cannot add up to 500 ms: the means leave their
+        // buckets to match the sum (50 ms each), as before.
+        assert_eq!(
+            batch("@10;0;500;100,10").sum_of_squares_us2(),
+            10 * 50 * 50 * 1_000_000
         );
     }
 
     #[test]
     fn squares_of_counts_past_a_u64_do_not_overflow() {
-        let batch = parse_transaction_batch("@5;0;9;1,18446744073709551615|2,1").unwrap();
+        let batch = batch("@5;0;9;1,18446744073709551615|2,1");
         assert!(batch.sum_of_squares_us2() > 0);
     }
 
     #[test]
     fn transaction_batch_with_durations_parses() {
-        let batch = parse_transaction_batch("@10;2;345;1,3|20,5|300,2").unwrap();
         assert_eq!(
-            batch,
+            batch("@10;2;345;1,3|20,5|300,2"),
             TransactionBatch {
                 count: 10,
                 fail: 2,
@@ -181,15 +288,29 @@ mod tests {
 
     #[test]
     fn java_fifth_field_is_ignored() {
-        let batch = parse_transaction_batch("@2;0;30;10,1|20,1;20,1").unwrap();
+        let batch = batch("@2;0;30;10,1|20,1;20,1");
         assert_eq!(batch.durations, vec![(10, 1), (20, 1)]);
     }
 
     #[test]
-    fn plain_data_and_garbage_are_not_batches() {
+    fn plain_data_is_not_a_batch_and_garbage_is_a_malformed_one() {
         assert_eq!(parse_transaction_batch("k=v"), None);
-        assert_eq!(parse_transaction_batch("@x;1;2;"), None);
-        assert_eq!(parse_transaction_batch("@1;0;5;7"), None);
+        for garbage in [
+            "@",
+            "@x;1;2;",
+            "@1;0;5;7",
+            "@abc;;;",
+            "@-5;10;1",
+            "@3",
+            "@99999999999999999999999;0;1",
+            "@1;0;-4",
+        ] {
+            assert_eq!(
+                parse_transaction_batch(garbage),
+                Some(Err(MalformedBatch)),
+                "{garbage}"
+            );
+        }
         assert_eq!(parse_event_batch("@"), None);
     }
 

@@ -24,7 +24,11 @@ pub(crate) struct MachineCounter<'a, M> {
     /// What is left of the analyzer's entry budget for the hour
     /// ([`AnalyzerConfig::max_entries_per_hour`]).
     pub(crate) entries_left: &'a mut usize,
+    /// Batch messages (`@...`) of the tree dropped because their data did not parse.
+    pub(crate) malformed_batches: u64,
     report_folded: &'a mut u64,
+    /// The report's count of malformed batches, for a report that reads batch data.
+    report_malformed_batches: Option<&'a mut u64>,
 }
 
 /// A report kept per machine, as the Transaction, Event and Problem reports are: what
@@ -33,22 +37,29 @@ pub(crate) trait MachineReport {
     type Machine: Default;
     /// An empty report of `domain` and `hour`.
     fn new_report(domain: &str, hour: u64) -> Self;
-    /// The machines, and the report's count of messages folded into `OTHERS`.
-    fn machines_and_folded(&mut self) -> (&mut SortedMap<Self::Machine>, &mut u64);
+    /// The machines, the report's count of messages folded into `OTHERS`, and its count
+    /// of malformed batch messages if it has one.
+    fn machines_and_counts(&mut self) -> MachinesAndCounts<'_, Self::Machine>;
 }
 
-/// `impl MachineReport` for a report with `machines` and `folded` fields.
+/// What [`MachineReport::machines_and_counts`] lends.
+pub(crate) type MachinesAndCounts<'a, M> = (&'a mut SortedMap<M>, &'a mut u64, Option<&'a mut u64>);
+
+/// `impl MachineReport` for a report with `machines` and `folded` fields, and a third
+/// field, if named, that counts malformed batch messages.
 macro_rules! machine_report {
-    ($report:ty, $machine:ty) => {
+    ($report:ty, $machine:ty $(, $malformed:ident)?) => {
         impl $crate::tree_counter::MachineReport for $report {
             type Machine = $machine;
             fn new_report(domain: &str, hour: u64) -> Self {
                 <$report>::new(domain, hour)
             }
-            fn machines_and_folded(
+            fn machines_and_counts(
                 &mut self,
-            ) -> (&mut $crate::sorted_map::SortedMap<$machine>, &mut u64) {
-                (&mut self.machines, &mut self.folded)
+            ) -> $crate::tree_counter::MachinesAndCounts<'_, $machine> {
+                // `None`, or the named field when there is one.
+                let malformed: Option<&mut u64> = None $(.or(Some(&mut self.$malformed)))?;
+                (&mut self.machines, &mut self.folded, malformed)
             }
         }
     };
@@ -69,7 +80,7 @@ impl<'a, M: Default> MachineCounter<'a, M> {
         let report = reports.of_domain(tree.domain, config, &mut folded, |domain| {
             R::new_report(domain, hour)
         });
-        let (machines, report_folded) = report.machines_and_folded();
+        let (machines, report_folded, report_malformed_batches) = report.machines_and_counts();
         let machine = machines.budgeted_entry(
             tree.ip_address,
             config.max_machines_per_domain,
@@ -83,7 +94,9 @@ impl<'a, M: Default> MachineCounter<'a, M> {
             machine,
             folded: FoldedMessages::of_tree(tree.domain, folded),
             entries_left,
+            malformed_batches: 0,
             report_folded,
+            report_malformed_batches,
         }
     }
 }
@@ -127,5 +140,8 @@ impl FoldedMessages {
 impl<M> Drop for MachineCounter<'_, M> {
     fn drop(&mut self) {
         *self.report_folded += self.folded.messages;
+        if let Some(report) = self.report_malformed_batches.as_deref_mut() {
+            *report += self.malformed_batches;
+        }
     }
 }

@@ -85,6 +85,16 @@ fn the_std_of_slow_batched_calls_is_not_zero() {
     assert!((std - truth).abs() < 0.5, "std {std} vs true {truth}");
 }
 
+#[test]
+fn the_std_of_batched_calls_of_one_duration_is_zero() {
+    // Ten calls of exactly 100 ms (`@10;0;1000;100,10`): CAT shows 0; spreading the bucket
+    // over its 5 ms gave 1.44.
+    assert_eq!(batch_std(&[100; 10]), (0.0, 0.0));
+    // Two durations, each on its bucket's key: exact too.
+    let (std, truth) = batch_std(&[[100; 10], [200; 10]].concat());
+    assert_eq!((std, truth), (50.0, 50.0));
+}
+
 fn header(id: &str) -> Header {
     Header {
         domain: "shop".into(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ocelot_protocol::{MessageTree, TreeView};
 
 use super::report::{TransactionMachine, TransactionName, TransactionReport, MAX_FAIL_MESSAGE_IDS};
-use crate::batch::parse_transaction_batch;
+use crate::batch::{parse_transaction_batch, TransactionBatch};
 use crate::cardinality::type_name_entry;
 use crate::config::AnalyzerConfig;
 use crate::domain_reports::DomainReports;
@@ -125,8 +125,18 @@ impl TransactionAnalyzer {
 pub(crate) type TreeCounter<'a> = MachineCounter<'a, TransactionMachine>;
 
 impl TreeCounter<'_> {
-    /// Counts one transaction of the tree.
+    /// Counts one transaction of the tree; batch data that does not parse is dropped and
+    /// counted instead.
     pub(crate) fn count(&mut self, counted: &CountedTransaction<'_>, message_id: &TreeId<'_>) {
+        // Parsed before the name is looked up, so that a dropped batch leaves no empty name.
+        let batch = match parse_transaction_batch(counted.transaction.data) {
+            None => None,
+            Some(Ok(batch)) => Some(batch),
+            Some(Err(_)) => {
+                self.malformed_batches += 1;
+                return;
+            }
+        };
         let mut folds = 0;
         let name = type_name_entry(
             &mut self.machine.types,
@@ -137,9 +147,33 @@ impl TreeCounter<'_> {
             self.entries_left,
         );
         let minute = minute_in_hour(counted.transaction.timestamp_ms, self.hour_start_ms);
-        record(name, counted, minute, message_id, self.config, &mut folds);
+        match batch {
+            Some(batch) => record_batch(name, &batch, minute),
+            None => record(name, counted, minute, message_id, self.config, &mut folds),
+        }
         self.folded.note(folds);
     }
+}
+
+/// CAT's processBatchTransaction: totals as sent, the bucketed durations into the
+/// histogram. Unlike CAT we also estimate their sum of squares, so std is an estimate
+/// instead of wrong.
+fn record_batch(name: &mut TransactionName, batch: &TransactionBatch, minute: u8) {
+    name.minutes.add(
+        minute,
+        batch.count,
+        batch.fail,
+        batch.sum_ms.saturating_mul(1000),
+    );
+    for &(duration_ms, n) in &batch.durations {
+        let duration_us = duration_ms.saturating_mul(1000);
+        name.minute_durations.record_n(minute, duration_us, n);
+        name.stats.add_extremes(duration_us, n);
+    }
+    name.stats.add_sum2(batch.sum_of_squares_us2());
+    // No sample, failure or slowest link: the tree is the client's aggregator
+    // (`System/TransactionAggregator`), a summary of many requests, none of which it
+    // shows (CAT's batch path keeps no IDs either).
 }
 
 fn record(
@@ -151,27 +185,6 @@ fn record(
     folded: &mut u64,
 ) {
     let transaction = counted.transaction;
-    if let Some(batch) = parse_transaction_batch(transaction.data) {
-        // CAT's processBatchTransaction: totals as sent, the bucketed durations into the
-        // histogram. Unlike CAT we also estimate their sum of squares, so std is an
-        // estimate instead of wrong.
-        name.minutes.add(
-            minute,
-            batch.count,
-            batch.fail,
-            batch.sum_ms.saturating_mul(1000),
-        );
-        for &(duration_ms, n) in &batch.durations {
-            let duration_us = duration_ms.saturating_mul(1000);
-            name.minute_durations.record_n(minute, duration_us, n);
-            name.stats.add_extremes(duration_us, n);
-        }
-        name.stats.add_sum2(batch.sum_of_squares_us2());
-        // No sample, failure or slowest link: the tree is the client's aggregator
-        // (`System/TransactionAggregator`), a summary of many requests, none of which it
-        // shows (CAT's batch path keeps no IDs either).
-        return;
-    }
     let duration_us = counted.duration_us;
     let failed = !transaction.is_success();
     name.record(minute, duration_us, failed);

@@ -42,6 +42,10 @@ pub struct TransactionReport {
     /// Transactions counted under an `OTHERS` key because a cap was reached (domain,
     /// machine, type, name or status code), each once; a batch (`@...`) message is one.
     pub(crate) folded: u64,
+    /// Batch messages (`@...` data) dropped because their data did not parse. Not written
+    /// while 0, so checkpoints without any stay as they were.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub(crate) malformed_batches: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -637,7 +641,7 @@ impl TransactionMachine {
     }
 }
 
-crate::tree_counter::machine_report!(TransactionReport, TransactionMachine);
+crate::tree_counter::machine_report!(TransactionReport, TransactionMachine, malformed_batches);
 crate::day::hourly_report!(TransactionReport);
 
 impl TransactionReport {
@@ -672,6 +676,13 @@ impl TransactionReport {
         self.folded
     }
 
+    /// How many batch messages (`@count;fail;sum;...` data, from sampling clients) were
+    /// dropped because their data did not parse: neither counted as one plain transaction
+    /// nor expanded.
+    pub fn malformed_batches(&self) -> u64 {
+        self.malformed_batches
+    }
+
     /// Adds `other` (another machine's, hour's or collector's report) to this one. Counts,
     /// sums and histograms add, so merged percentiles are those of the union.
     pub fn merge(&mut self, other: &TransactionReport) {
@@ -682,6 +693,9 @@ impl TransactionReport {
             self.hour = other.hour;
         }
         self.folded = self.folded.saturating_add(other.folded);
+        self.malformed_batches = self
+            .malformed_batches
+            .saturating_add(other.malformed_batches);
         self.machines
             .merge_with(&other.machines, TransactionMachine::merge);
     }
@@ -728,6 +742,7 @@ impl TransactionReport {
             hour: self.hour,
             machines,
             folded: self.folded,
+            malformed_batches: self.malformed_batches,
         }
     }
 
@@ -747,6 +762,7 @@ impl TransactionReport {
             ips: self.machines.keys().map(str::to_owned).collect(),
             types: self.type_views(query, Rows::Minutes),
             folded: self.folded,
+            malformed_batches: self.malformed_batches,
         }
     }
 
@@ -894,6 +910,7 @@ impl TransactionReport {
             hour: self.hour,
             machines,
             folded: self.folded,
+            malformed_batches: self.malformed_batches,
         }
     }
 
@@ -912,6 +929,7 @@ impl TransactionReport {
             hour: self.hour,
             machines,
             folded: self.folded,
+            malformed_batches: self.malformed_batches,
         }
     }
 }
@@ -970,7 +988,8 @@ impl TransactionMinuteView {
     }
 }
 
-/// `GET /api/transaction`: `{"domain","hour","ips":[..],"types":[..],"folded"}`.
+/// `GET /api/transaction`: `{"domain","hour","ips":[..],"types":[..],"folded",
+/// "malformedBatches"}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TransactionView {
@@ -985,6 +1004,9 @@ pub struct TransactionView {
     /// Transactions of the hour (every machine's, whatever `ip` picks) counted under an
     /// `OTHERS` key because a cap was reached, each once ([`TransactionReport::folded`]).
     pub folded: u64,
+    /// Batch messages of the hour (every machine's) dropped because their data did not
+    /// parse ([`TransactionReport::malformed_batches`]).
+    pub malformed_batches: u64,
 }
 
 /// One type: its figures (all its names together) and its names.

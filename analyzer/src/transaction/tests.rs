@@ -184,6 +184,57 @@ fn batch_data_adds_counts_failures_and_bucketed_durations() {
 }
 
 #[test]
+fn malformed_batch_data_is_counted_not_taken_for_a_0_ms_transaction() {
+    // A sampling client's aggregator tree: one good batch, and batches whose data does not
+    // parse (each was counted as one transaction of 0 ms, with nothing to say so).
+    let aggregator = || {
+        let mut root = transaction("System", "TransactionAggregator", HOUR_START_MS, 0, "0");
+        for (name, data) in [
+            ("select", "@2;0;20;10,2"),
+            ("bad", "@abc;;;"),
+            ("bad", "@-5;10;1"),
+            ("bad", "@99999999999999999999999;0;1"),
+        ] {
+            let mut batch = transaction("SQL", name, HOUR_START_MS, 0, "0");
+            batch.data = data.into();
+            root.children.push(Message::Transaction(batch));
+        }
+        tree("shop", "10.0.0.1", "shop-0a000001-498703-1", root)
+    };
+    // Alone, and with the Event and Problem reports on one walk, as the collector runs it.
+    let mut alone = analyzer();
+    alone.process(&aggregator());
+    let mut hour = crate::HourAnalyzers::new(HOUR, &Arc::new(AnalyzerConfig::default()));
+    hour.process(&aggregator());
+    for report in [
+        &alone.reports()["shop"],
+        &hour.transaction.reports()["shop"],
+    ] {
+        assert_eq!(report.malformed_batches(), 3);
+        let view = report.view(&all_hour());
+        let sql = &view.types.iter().find(|t| t.type_ == "SQL").unwrap();
+        let names: Vec<(&str, u64)> = (sql.names.iter())
+            .map(|n| (n.name.as_str(), n.figures.count))
+            .collect();
+        assert_eq!(names, [("select", 2)], "no name of the dropped batches");
+        assert_eq!(sql.figures.min, 10.0, "no made-up 0 ms transaction");
+        assert_eq!(view.malformed_batches, 3);
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["malformedBatches"], 3, "{json}");
+    }
+    // Kept by checkpoints and merges; not written while there are none.
+    let report = alone.into_reports().remove("shop").unwrap();
+    let json = serde_json::to_string(&report).unwrap();
+    let back: TransactionReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, report);
+    let mut merged = back;
+    merged.merge(&report);
+    assert_eq!(merged.malformed_batches(), 6);
+    let clean = serde_json::to_string(&TransactionReport::new("shop", HOUR)).unwrap();
+    assert!(!clean.contains("malformed"), "{clean}");
+}
+
+#[test]
 fn types_and_names_past_the_caps_fold_into_others() {
     let config = AnalyzerConfig {
         max_types_per_machine: 3,
