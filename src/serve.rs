@@ -239,16 +239,18 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
     }
     // /metrics sits beside the pages, outside their login, as the router endpoint does:
     // scrapers and `ocelot status` send no credentials, and it names no domain or message.
-    let app = ocelot_web::router(state.with_alerts(alert_log))
-        .merge(telemetry::routes(telemetry))
-        .into_make_service_with_connect_info::<ocelot_web::ClientAddrs>();
+    let app = ocelot_web::router(state.with_alerts(alert_log)).merge(telemetry::routes(telemetry));
     let web_stop = stopped(stop_rx.clone());
     let web_task = web.spawn(async move {
         // Registered with the web runtime's reactor, which then drives its connections.
         let web_listener = TcpListener::from_std(web_listener)?;
-        axum::serve(web_listener, app)
-            .with_graceful_shutdown(web_stop)
-            .await
+        ocelot_web::serve(
+            web_listener,
+            app,
+            ocelot_web::ServeLimits::default(),
+            web_stop,
+        )
+        .await
     });
 
     let url = format!(

@@ -154,16 +154,69 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(value)) => Ok(LossyQuery(value)),
-            Err(rejection) => Err(PageError::bad_request(query_problem(&rejection))),
+            Err(rejection) => Err(QueryProblem::of(&rejection).into()),
         }
     }
 }
 
-fn query_problem(rejection: &QueryRejection) -> String {
-    format!(
-        "The query parameters are not valid: {}",
-        rejection.body_text()
-    )
+/// Why `Query<T>` could not read a query string, in our words rather than serde's.
+///
+/// Our query types are structs of optional strings (and one map), so the one way to fail
+/// is a parameter given twice (`domain=a&domain=b`): serde takes one value per field and
+/// does not pick one. Anything else gets serde's text, should a new type bring it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct QueryProblem {
+    /// The parameter at fault, when the failure names one.
+    param: Option<String>,
+    /// What is wrong.
+    message: String,
+}
+
+impl QueryProblem {
+    fn of(rejection: &QueryRejection) -> Self {
+        // serde's text is the rejection's source; its own text adds axum's "Failed to
+        // deserialize query string: " in front.
+        let serde_text = std::error::Error::source(rejection)
+            .map_or_else(|| rejection.body_text(), ToString::to_string);
+        Self::from_serde_text(&serde_text)
+    }
+
+    fn from_serde_text(serde_text: &str) -> Self {
+        // serde words a repeated field so (`de::Error::duplicate_field`), the same in
+        // every version of serde 1.
+        let twice = serde_text
+            .strip_prefix("duplicate field `")
+            .and_then(|rest| rest.strip_suffix('`'));
+        match twice {
+            Some(param) => QueryProblem {
+                param: Some(param.to_owned()),
+                message: format!("bad parameter “{param}”: it is given twice; give it once."),
+            },
+            None => QueryProblem {
+                param: None,
+                message: format!("the query parameters are not valid: {serde_text}"),
+            },
+        }
+    }
+}
+
+impl From<QueryProblem> for ApiError {
+    fn from(problem: QueryProblem) -> Self {
+        ApiError::BadRequest(problem.message)
+    }
+}
+
+impl From<QueryProblem> for PageError {
+    fn from(problem: QueryProblem) -> Self {
+        match problem.param {
+            Some(param) => PageError::BadRequest {
+                title: format!("The “{param}” parameter is not right"),
+                detail: problem.message,
+                search: String::new(),
+            },
+            None => PageError::bad_request(problem.message),
+        }
+    }
 }
 
 /// `Query<T>` for the JSON API: as [`PageQuery`], answering a JSON 400.
@@ -183,10 +236,7 @@ where
         }
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(value)) => Ok(ApiQuery(value)),
-            Err(rejection) => Err(ApiError::BadRequest(format!(
-                "malformed query string: {}",
-                rejection.body_text()
-            ))),
+            Err(rejection) => Err(QueryProblem::of(&rejection).into()),
         }
     }
 }
@@ -301,6 +351,16 @@ mod tests {
         ] {
             assert_eq!(find(query), None, "{query}");
         }
+    }
+
+    #[test]
+    fn query_problems_other_than_a_repeated_parameter_keep_serdes_text() {
+        let problem = QueryProblem::from_serde_text("limit: invalid digit found in string");
+        assert_eq!(problem.param, None);
+        assert_eq!(
+            problem.message,
+            "the query parameters are not valid: limit: invalid digit found in string"
+        );
     }
 
     #[test]

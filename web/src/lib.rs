@@ -8,7 +8,8 @@
 //! without a socket.
 //!
 //! * [`router`] builds the whole app from an [`AppState`]; [`run`] serves it on a listener
-//!   until a shutdown future resolves.
+//!   until a shutdown future resolves ([`serve`] serves any router, within [`ServeLimits`]:
+//!   a deadline on each request's headers and a cap on connections).
 //! * Boards: home `/` (domain health), `/t` transactions, `/e` events, `/p` problems, `/h`
 //!   heartbeats, `/metric`, `/d` dependencies, `/state`, `/alerts`; LogView `/m/{id}`.
 //!   Transactions, events and problems also show a whole UTC day (`day=YYYYMMDD`, on their
@@ -67,5 +68,8 @@ mod transaction_board;
 
 pub use lookup::{MemoryLookup, MessageLookup};
 pub use report_source::{BoxFuture, MemoryReports, ReportSource};
-pub use server::{router, run, ClientAddrs};
+pub use server::{
+    router, run, serve, ClientAddrs, ServeLimits, DEFAULT_HEADER_READ_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+};
 pub use state::{AppState, AuthConfig, BasicCredentials, CatRouterConfig, DEFAULT_COLLECTOR_PORT};

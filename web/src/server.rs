@@ -1,14 +1,26 @@
-//! Assembling the app ([`router`]) and serving it ([`run`]).
+//! Assembling the app ([`router`]) and serving it ([`run`], [`serve`]).
+//!
+//! We serve connections with hyper ourselves rather than with `axum::serve`, which sets no
+//! deadline on a request's headers: a client that sent half a request held its connection
+//! (and a file descriptor, shared with the collector) for good.
 
 use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::connect_info::Connected;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
 use axum::routing::any;
-use axum::serve::IncomingStream;
 use axum::Router;
-use tokio::net::TcpListener;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tower::ServiceExt;
 
 use crate::auth::{exposure_warning, require_auth};
 use crate::error::{api_not_found, method_not_allowed, not_found_page};
@@ -19,8 +31,43 @@ use crate::{
     home, layout, logview, metric_page, problem_board, state_page, transaction_board,
 };
 
+/// How long a client may take to send a request's headers. The clock also runs while a
+/// kept-alive connection waits for its next request, so an idle connection closes after it
+/// too. Browsers and CAT clients send their headers at once; ten seconds leaves room for a
+/// slow link and frees a slot held by a client that never finishes.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections served at once. A few people's browsers and the CAT clients' short router
+/// calls need far fewer; the cap keeps a flood of connections from taking the file
+/// descriptors the collector and the store need. Beyond it, new connections wait in the
+/// listen backlog until a slot frees.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// How long to wait before accepting again after a failed accept (out of file
+/// descriptors, say), instead of spinning.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
+
+/// Limits on the connections [`serve`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeLimits {
+    /// How long a client may take to send a request's headers, or to start its next
+    /// request on a kept-alive connection; then the connection is closed.
+    pub header_read_timeout: Duration,
+    /// Connections served at once (at least one).
+    pub max_connections: usize,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        ServeLimits {
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
 /// Both ends of a client's TCP connection, available to handlers as
-/// `ConnectInfo<ClientAddrs>` when served by [`run`].
+/// `ConnectInfo<ClientAddrs>` when served by [`run`] or [`serve`].
 ///
 /// The router endpoint needs the *local* end: it advertises the collector on the address
 /// the client reached this server on.
@@ -32,12 +79,12 @@ pub struct ClientAddrs {
     pub remote: SocketAddr,
 }
 
-impl Connected<IncomingStream<'_, TcpListener>> for ClientAddrs {
-    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
+impl ClientAddrs {
+    fn of(stream: &TcpStream, remote: SocketAddr) -> Self {
         let unknown = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
         ClientAddrs {
-            local: stream.io().local_addr().unwrap_or(unknown),
-            remote: *stream.remote_addr(),
+            local: stream.local_addr().unwrap_or(unknown),
+            remote,
         }
     }
 }
@@ -84,8 +131,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves [`router`] on `listener` until `shutdown` resolves, then finishes the requests in
-/// flight and returns.
+/// Serves [`router`] on `listener` with the [default limits](ServeLimits::default) until
+/// `shutdown` resolves, then finishes the requests in flight and returns.
 ///
 /// Warns loudly when the listener is reachable from other machines and no credentials
 /// are configured.
@@ -99,8 +146,103 @@ pub async fn run(
         tracing::warn!("{warning}");
     }
     tracing::info!(%addr, "web server listening");
-    let app = router(state).into_make_service_with_connect_info::<ClientAddrs>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve(listener, router(state), ServeLimits::default(), shutdown).await
+}
+
+/// Serves `app` (HTTP/1) on `listener` until `shutdown` resolves; then stops accepting,
+/// lets every connection finish the request it is on, and returns.
+///
+/// Handlers find the connection's addresses as `ConnectInfo<ClientAddrs>`. A client that
+/// has not sent a request's headers within `limits.header_read_timeout` is disconnected,
+/// and at most `limits.max_connections` are served at once.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ServeLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let slots = Arc::new(Semaphore::new(
+        limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        // A slot before the connection: while every slot is taken, newcomers wait in the
+        // listen backlog and hold no file descriptor of ours.
+        let slot = tokio::select! {
+            _ = &mut shutdown => break,
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+        };
+        let (stream, remote) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // A client gone before we took its connection is no trouble of ours.
+                    if !matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+                    ) {
+                        tracing::warn!(error = %e, "web server: accept failed");
+                        tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
+                    }
+                    continue;
+                }
+            },
+        };
+        connections.spawn(serve_connection(
+            stream,
+            remote,
+            app.clone(),
+            limits.header_read_timeout,
+            stop_rx.clone(),
+            slot,
+        ));
+        // Reap finished connection tasks so the set does not grow without bound.
+        while connections.try_join_next().is_some() {}
+    }
+    // New connections are refused from here on, while the open ones finish.
+    drop(listener);
+    let _ = stop_tx.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Serves one connection until the client closes it, it breaks, or `stop` turns true
+/// (then after the request in progress). `_slot` frees its place when this returns.
+async fn serve_connection(
+    stream: TcpStream,
+    remote: SocketAddr,
+    app: Router,
+    header_read_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+    _slot: OwnedSemaphorePermit,
+) {
+    let addrs = ClientAddrs::of(&stream, remote);
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(addrs));
+        app.clone().oneshot(request)
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    // The borrow `wait_for` returns must not live across an await: the task must be `Send`.
+    let stopped = async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+    };
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = stopped => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    // A client that went away or timed out is routine, not worth more than a debug line.
+    if let Err(e) = result {
+        tracing::debug!(%remote, error = %e, "web connection ended with an error");
+    }
 }

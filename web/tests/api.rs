@@ -332,6 +332,25 @@ async fn query_values_that_are_not_utf8_are_400s_naming_the_parameter() {
     }
 }
 
+/// serde said "Failed to deserialize query string: duplicate field `domain`".
+#[tokio::test]
+async fn a_parameter_given_twice_is_a_400_naming_it() {
+    for (uri, param) in [
+        ("/api/transaction?domain=a&domain=b&hour=current", "domain"),
+        ("/api/event?domain=catgen&hour=current&hour=current", "hour"),
+        ("/api/problem?domain=catgen&type=URL&type=SQL", "type"),
+        ("/api/state?hour=current&domain=&domain=catgen", "domain"),
+    ] {
+        let json = get_json(report_app(), uri, 400).await;
+        let error = json["error"].as_str().unwrap();
+        assert_eq!(
+            error,
+            format!("bad parameter “{param}”: it is given twice; give it once."),
+            "{uri}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn report_api_sits_behind_the_configured_api_token() {
     use axum::body::Body;

@@ -159,7 +159,7 @@ async fn cat_logview_links_without_a_valid_id_are_a_friendly_400() {
             "/cat/r/m?messageId=%3Cscript%3E-1-2-3",
             "is not a message ID",
         ),
-        ("/cat/r/m?messageId=a&messageId=b", "not valid"),
+        ("/cat/r/m?messageId=a&messageId=b", "is given twice"),
     ] {
         let response = get(app(), uri).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");

@@ -73,6 +73,25 @@ async fn query_values_that_are_not_utf8_are_a_400_naming_the_parameter() {
     }
 }
 
+#[tokio::test]
+async fn a_parameter_given_twice_is_a_400_page_naming_it() {
+    for (uri, param) in [
+        ("/t?domain=a&domain=b&hour=current", "domain"),
+        ("/?hour=current&hour=2026112207", "hour"),
+        ("/e?domain=catgen&from=a&from=b", "from"),
+        ("/cat/r/m?messageId=a&messageId=b", "messageId"),
+        ("/search?id=a&id=b", "id"),
+    ] {
+        let html = html_page(report_app(), uri, StatusCode::BAD_REQUEST).await;
+        assert!(
+            html.contains(&format!("The “{param}” parameter is not right")),
+            "{uri}: {html}"
+        );
+        assert!(html.contains("it is given twice"), "{uri}: {html}");
+        assert!(!html.contains("deserialize"), "{uri}: {html}");
+    }
+}
+
 /// CAT clients ask for routes with their domain, which the answer does not depend on: an
 /// odd byte in it is no reason to leave a client without a collector.
 #[tokio::test]

@@ -1,0 +1,170 @@
+//! The web server's connections over a real socket: a client that never finishes its
+//! request is disconnected, kept-alive connections still serve several requests, and no
+//! more connections than the cap are served at once.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ocelot_web::{router, serve, AppState, MemoryLookup, ServeLimits};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Short, so the tests that wait for it finish quickly.
+const TEST_HEADER_READ_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// Only a bound on a broken server: reads that should end do so well before it.
+const GIVE_UP: Duration = Duration::from_secs(10);
+
+/// A keep-alive request for a small JSON 404 (unknown API paths answer with a length).
+const KEEP_ALIVE_REQUEST: &[u8] = b"GET /api/nothing HTTP/1.1\r\nHost: x\r\n\r\n";
+
+struct Server {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    async fn start(limits: ServeLimits) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = router(AppState::new(Arc::new(MemoryLookup::new())));
+        let task = tokio::spawn(serve(listener, app, limits, async {
+            stopped.await.ok();
+        }));
+        Server { addr, stop, task }
+    }
+
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        tokio::time::timeout(GIVE_UP, self.task)
+            .await
+            .expect("the server stops")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+fn limits(max_connections: usize) -> ServeLimits {
+    ServeLimits {
+        header_read_timeout: TEST_HEADER_READ_TIMEOUT,
+        max_connections,
+    }
+}
+
+/// Reads one response (headers and a `Content-Length` body) off `stream`.
+async fn read_response(stream: &mut TcpStream) -> String {
+    let mut bytes = Vec::new();
+    let read = async {
+        loop {
+            let mut chunk = [0; 1024];
+            let n = stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed mid-response: {bytes:?}");
+            bytes.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&bytes);
+            let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                continue;
+            };
+            let length: usize = (head.lines())
+                .find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse().unwrap())
+                })
+                .expect("a Content-Length");
+            if body.len() >= length {
+                return text.into_owned();
+            }
+        }
+    };
+    tokio::time::timeout(GIVE_UP, read)
+        .await
+        .expect("a whole response")
+}
+
+/// Reads until the server closes the connection; what it sent before.
+async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    let mut rest = Vec::new();
+    tokio::time::timeout(GIVE_UP, stream.read_to_end(&mut rest))
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+    rest
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let server = Server::start(limits(16)).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    // The blank line that ends the headers never comes.
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+
+    let answer = read_until_closed(&mut stream).await;
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_sends_nothing_is_disconnected() {
+    let server = Server::start(limits(16)).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+
+    assert!(read_until_closed(&mut stream).await.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_serves_several_requests_then_closes_when_idle() {
+    let server = Server::start(limits(16)).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    for _ in 0..3 {
+        stream.write_all(KEEP_ALIVE_REQUEST).await.unwrap();
+        let response = read_response(&mut stream).await;
+        assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+        assert!(response.ends_with(r#"{"error":"no such API endpoint"}"#));
+    }
+
+    assert!(read_until_closed(&mut stream).await.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_cap_a_connection_waits_for_a_free_slot() {
+    let server = Server::start(ServeLimits {
+        // Long: the first client's slot must not free on its own during the test.
+        header_read_timeout: Duration::from_secs(60),
+        max_connections: 1,
+    })
+    .await;
+    let mut first = TcpStream::connect(server.addr).await.unwrap();
+    first.write_all(KEEP_ALIVE_REQUEST).await.unwrap();
+    read_response(&mut first).await;
+
+    // The kernel takes the second connection into the listen backlog; we do not yet.
+    let mut second = TcpStream::connect(server.addr).await.unwrap();
+    second.write_all(KEEP_ALIVE_REQUEST).await.unwrap();
+    // Round trips on the first connection give a server without the cap time to answer
+    // the second one.
+    for _ in 0..3 {
+        first.write_all(KEEP_ALIVE_REQUEST).await.unwrap();
+        read_response(&mut first).await;
+    }
+    let mut byte = [0; 1];
+    let early = second.try_read(&mut byte);
+    assert!(
+        matches!(&early, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the second connection was served while the first held the only slot: {early:?}"
+    );
+
+    drop(first);
+    let response = read_response(&mut second).await;
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    server.stop().await;
+}
