@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use ocelot_alert::{
-    AlertLog, AlertPhase, Alerting, MemoryHistory, Overlay, Report, ReportKind, Restored, RuleSet,
-    Saved, Stopped, StoreHistory,
+    AlertEvent, AlertKind, AlertLog, AlertPhase, Alerting, MemoryHistory, NotificationAttempt,
+    Overlay, Report, ReportKind, Restored, RuleSet, Saved, Stopped, StoreHistory,
 };
 use ocelot_collector::{Collector, Unanswered};
 use ocelot_store::Store;
@@ -69,6 +69,8 @@ pub(crate) fn start(
         );
     }
     let mut alerting = Alerting::new(rules);
+    // Before the restore, which sends again what the last run had not sent.
+    log_failed_notifications(&alerting.log());
     // Read once at start, before the loop (a few MB at most, like the rest of startup).
     log_restored(alerting.restore_state(state_path(data_dir)));
     alerting.engine_mut().start_after(collector.now_ms());
@@ -118,7 +120,9 @@ pub(crate) fn start(
             // The state file is written there too, on the same thread, only if something
             // changed.
             let ticked = tokio::task::spawn_blocking(move || {
-                alerting.tick(now, &Overlay(live, history));
+                for event in alerting.tick(now, &Overlay(live, history)) {
+                    log_event(&event);
+                }
                 let saved = alerting.save_state(now);
                 (alerting, saved)
             })
@@ -141,6 +145,69 @@ pub(crate) fn start(
         }
     });
     Ok((log, task))
+}
+
+/// Logs an alert fired or resolved, one info line: the server's log then tells an
+/// incident's story without the Alerts page. One suppressed (recorded, not notified) says
+/// so.
+fn log_event(event: &AlertEvent) {
+    let message = match event.kind {
+        AlertKind::Fired => "alert fired",
+        AlertKind::Resolved => "alert resolved",
+    };
+    tracing::info!(
+        rule = %event.rule,
+        domain = %event.scope.domain,
+        scope = %event.scope,
+        measure = %event.measure,
+        value = event.value,
+        baseline = event.baseline,
+        condition = %event.condition,
+        minute = %event.time,
+        suppressed = event.suppressed,
+        "{message}"
+    );
+}
+
+/// Logs the failed notification attempts of `log` from now on (see [`log_attempt`]).
+fn log_failed_notifications(log: &AlertLog) {
+    // Attempts are made on the alert crate's notification threads; they log to the
+    // subscriber current here (the global one in `ocelot serve`, a test's own in tests).
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
+    log.on_attempt(move |attempt| {
+        tracing::dispatcher::with_default(&dispatch, || log_attempt(attempt));
+    });
+}
+
+/// A notification given up (the last attempt failed, or the event found the target's
+/// queue full) is a warning: someone was not paged. An attempt that will be retried is
+/// only a debug line: a flapping target fails often, and `/metrics` counts every failure.
+/// Events not sent at a stop are said by [`log_stopped`].
+fn log_attempt(attempt: &NotificationAttempt) {
+    let error = attempt.error.as_deref().unwrap_or_default();
+    if attempt.gave_up {
+        tracing::warn!(
+            to = %attempt.target,
+            channel = %attempt.channel,
+            rule = %attempt.rule,
+            kind = %attempt.kind,
+            attempts = attempt.attempt,
+            status = attempt.status,
+            error,
+            "alert notification given up"
+        );
+    } else if !attempt.ok && attempt.attempt > 0 {
+        tracing::debug!(
+            to = %attempt.target,
+            channel = %attempt.channel,
+            rule = %attempt.rule,
+            kind = %attempt.kind,
+            attempt = attempt.attempt,
+            status = attempt.status,
+            error,
+            "alert notification attempt failed, to be retried"
+        );
+    }
 }
 
 /// Says what became of the notifications still queued at a stop.
@@ -702,6 +769,104 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("the tree was never counted");
+    }
+
+    /// The transaction report of `shop` for [`HOUR`], with one `URL /pay` in minute 1.
+    fn one_transaction_in_minute_1() -> Report {
+        let config = Arc::new(ocelot_analyzer::AnalyzerConfig::default());
+        let mut analyzer = ocelot_analyzer::TransactionAnalyzer::new(HOUR, config);
+        let header = Header {
+            domain: "shop".into(),
+            ..Header::default()
+        };
+        let root = Transaction::new("URL", "/pay", HOUR * 3_600_000 + 60_000);
+        analyzer.process(&MessageTree::new(header, Message::Transaction(root)));
+        Report::Transaction(analyzer.reports()["shop"].clone())
+    }
+
+    /// A QA run over a fire, its resolution and a suppressed re-fire, each notification
+    /// failing and given up, found not a line of it in the server's log.
+    #[test]
+    fn alerts_and_notifications_given_up_are_logged() {
+        // Nothing listens there (its listener is gone): each attempt fails at once.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let rules = RuleSet::from_toml_str(
+            &format!(
+                "[[webhook]]\nname = \"ops\"\nurl = \"http://{closed}/hook\"\nretries = 1\n\
+                 retry_backoff_ms = 1\n\n[[rule]]\nid = \"shop-silent\"\ndomain = \"shop\"\n\
+                 report = \"transaction\"\nmeasure = \"count\"\nbelow = 1.0\nnotify = [\"ops\"]\n"
+            ),
+            None,
+        )
+        .unwrap();
+        let mut silent = MemoryHistory::new();
+        silent.cover(HOUR);
+        let mut sending = MemoryHistory::new();
+        sending.cover(HOUR);
+        sending.insert("shop", HOUR, one_transaction_in_minute_1());
+        // 15 s into minute `mm` of `HOUR`: minute `mm - 1` is settled.
+        let at = |mm: u64| HOUR * 3_600_000 + mm * 60_000 + 15_000;
+
+        let logged =
+            crate::logging::tests::capture(crate::logging::LogFormat::Text, "debug", || {
+                let mut alerting = Alerting::new(rules);
+                let log = alerting.log();
+                log_failed_notifications(&log);
+                for (mm, history) in [(1, &silent), (2, &sending), (3, &silent)] {
+                    for event in alerting.tick(at(mm), history) {
+                        log_event(&event);
+                    }
+                }
+                // The fire and the resolution are sent (and given up); the re-fire is not.
+                for _ in 0..1_000 {
+                    if log.snapshot().counters.notifications_given_up == 2 {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                alerting.stop(0, Duration::from_secs(10));
+            });
+        let lines = |what: &str| -> Vec<&str> {
+            logged.lines().filter(|line| line.contains(what)).collect()
+        };
+        let fired = lines("alert fired");
+        assert_eq!(fired.len(), 2, "{logged}");
+        for part in [
+            " INFO ",
+            "rule=shop-silent",
+            "domain=shop",
+            "value=0",
+            "condition=below 1",
+            "suppressed=false",
+        ] {
+            assert!(fired[0].contains(part), "{part}: {logged}");
+        }
+        assert!(fired[1].contains("suppressed=true"), "{logged}");
+        let resolved = lines("alert resolved");
+        assert_eq!(resolved.len(), 1, "{logged}");
+        assert!(resolved[0].contains("value=1"), "{logged}");
+        let given_up = lines("alert notification given up");
+        assert_eq!(given_up.len(), 2, "{logged}");
+        for line in &given_up {
+            for part in [
+                " WARN ",
+                "to=ops",
+                "rule=shop-silent",
+                "attempts=2",
+                "error=\"connecting to",
+            ] {
+                assert!(line.contains(part), "{part}: {logged}");
+            }
+        }
+        let retried = lines("alert notification attempt failed");
+        assert_eq!(retried.len(), 2, "{logged}");
+        assert!(
+            retried.iter().all(|line| line.contains(" DEBUG ")),
+            "{logged}"
+        );
     }
 
     /// An analyzer thread too busy to say which domains it holds (a long checkpoint) used

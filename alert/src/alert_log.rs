@@ -7,6 +7,7 @@
 //! the counters do not (they are the process's, as Prometheus counters are).
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -40,7 +41,8 @@ pub struct NotificationAttempt {
     pub attempt: u32,
     /// Whether the target accepted it (webhook: a 2xx status; email: the relay took it).
     pub ok: bool,
-    /// The HTTP status of a webhook's answer.
+    /// The HTTP status of a webhook's answer, a failing one (`HTTP 500` in `error`)
+    /// included; none without an answer.
     pub status: Option<u16>,
     /// What went wrong.
     pub error: Option<String>,
@@ -105,6 +107,18 @@ struct LogState {
     /// Bumped by every change to `events`, `attempts` or `unsent`: the state file is
     /// written again only when it moved.
     changes: u64,
+    /// Given each attempt recorded ([`AlertLog::on_attempt`]).
+    attempt_hook: Option<AttemptHook>,
+}
+
+/// What [`AlertLog::on_attempt`] calls, shared by the clones of the log.
+#[derive(Clone)]
+struct AttemptHook(Arc<dyn Fn(&NotificationAttempt) + Send + Sync>);
+
+impl fmt::Debug for AttemptHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AttemptHook")
+    }
 }
 
 impl LogState {
@@ -151,8 +165,15 @@ impl AlertLog {
         });
     }
 
-    /// Records a notification attempt.
+    /// Records a notification attempt, and gives it to the hook of
+    /// [`AlertLog::on_attempt`] if there is one.
     pub fn record_attempt(&self, attempt: NotificationAttempt) {
+        let hook = self.with(|s| s.attempt_hook.clone());
+        // Before the attempt moves into the log (no copy needed), and outside the lock:
+        // the hook may read the log.
+        if let Some(AttemptHook(hook)) = hook {
+            hook(&attempt);
+        }
         self.with(|s| {
             if attempt.ok {
                 s.counters.notifications_sent += 1;
@@ -168,6 +189,14 @@ impl AlertLog {
             s.attempts.push_back(attempt);
             s.changes += 1;
         });
+    }
+
+    /// Calls `hook` with every notification attempt recorded from now on (not with those
+    /// restored from a state file), e.g. to write failures to the server's log. It runs on
+    /// the thread that made the attempt, a target's notification thread: keep it short, the
+    /// target's next delivery waits for it. Replaces an earlier hook.
+    pub fn on_attempt(&self, hook: impl Fn(&NotificationAttempt) + Send + Sync + 'static) {
+        self.with(|s| s.attempt_hook = Some(AttemptHook(Arc::new(hook))));
     }
 
     /// Counts a failed write of the state file.
@@ -235,14 +264,24 @@ impl AlertLog {
         })
     }
 
-    /// Notes the event of `ticket` as through all its attempts (delivered or given up),
-    /// or as not queued after all.
-    pub(crate) fn remove_unsent(&self, ticket: u64) {
+    /// Notes the event of `ticket` as through all its attempts to `target` (delivered or
+    /// given up), or as not queued for it after all: `target` leaves the event's `notify`,
+    /// so a next start sends it only to the targets still waiting for it. The event
+    /// leaves the list with its last target.
+    pub(crate) fn remove_unsent_target(&self, ticket: u64, target: &str) {
         self.with(|s| {
-            if let Some(i) = s.unsent.iter().position(|(t, _)| *t == ticket) {
+            let Some(i) = s.unsent.iter().position(|(t, _)| *t == ticket) else {
+                return;
+            };
+            let notify = &mut s.unsent[i].1.notify;
+            let Some(j) = notify.iter().position(|n| n == target) else {
+                return;
+            };
+            notify.remove(j);
+            if notify.is_empty() {
                 s.unsent.remove(i);
-                s.changes += 1;
             }
+            s.changes += 1;
         });
     }
 
@@ -274,5 +313,47 @@ impl AlertLog {
             events: s.events.iter().rev().cloned().collect(),
             attempts: s.attempts.iter().rev().cloned().collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(number: u32, ok: bool) -> NotificationAttempt {
+        NotificationAttempt {
+            at_ms: 0,
+            rule: "shop-silent".into(),
+            kind: AlertKind::Fired,
+            minute: 29_922_222,
+            target: "ops".into(),
+            channel: "webhook".into(),
+            attempt: number,
+            ok,
+            status: None,
+            error: (!ok).then(|| "connection refused".to_owned()),
+            elapsed_ms: 1,
+            gave_up: false,
+        }
+    }
+
+    #[test]
+    fn the_attempt_hook_sees_each_attempt_recorded_after_it_was_set() {
+        let log = AlertLog::new();
+        log.record_attempt(attempt(1, false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        log.on_attempt({
+            let seen = seen.clone();
+            let log = log.clone();
+            move |a| {
+                // The hook may read the log: it is not called under the log's lock.
+                let before = log.snapshot().attempts.len();
+                seen.lock().unwrap().push((a.attempt, a.ok, before));
+            }
+        });
+        log.record_attempt(attempt(2, false));
+        log.record_attempt(attempt(3, true));
+        assert_eq!(*seen.lock().unwrap(), [(2, false, 1), (3, true, 2)]);
+        assert_eq!(log.snapshot().attempts.len(), 3);
     }
 }

@@ -1,11 +1,15 @@
 //! [`Alerting`]: the engine, the notifier and the log together, what `ocelot serve` runs
 //! once per tick.
 //!
-//! Design constraint: a dead or slow target never holds up evaluation. Each event can take
-//! `(retries + 1) * timeout_ms` plus back-offs per target, so events are handed to a
-//! notification thread through a bounded queue; when it is full (a target has been dead
-//! for many events), further events are recorded as not delivered instead of waiting.
+//! Design constraint: a dead or slow target holds up neither evaluation nor the other
+//! targets. Each event can take `(retries + 1) * timeout_ms` plus back-offs per target, so
+//! each target has a notification thread of its own, fed through a bounded queue in the
+//! order the events happened; when a target's queue is full (it has been dead for many
+//! events), further events are recorded as not delivered to it instead of waiting. One
+//! thread per target (a handful) rather than a pool: a target's notifications stay in
+//! order, and a dead one can only ever hold its own thread.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,8 +24,8 @@ use crate::report_history::ReportHistory;
 use crate::rules::RuleSet;
 use crate::state_file::{Restored, Saved, StateFile};
 
-/// Events waiting for the notification thread, at most. A day of one incident every
-/// 1.5 minutes, as many as the log keeps: past it, a target has been failing for long.
+/// Events waiting for a target's notification thread, at most. A day of one incident every
+/// 1.5 minutes, as many as the log keeps: past it, the target has been failing for long.
 pub const MAX_QUEUED_NOTIFICATIONS: usize = 1_000;
 
 /// The error recorded for an event still queued when [`Alerting::stop`] gave up waiting
@@ -31,22 +35,22 @@ pub const NOT_SENT_AT_STOP: &str = "not sent: alerting stopped, sent at the next
 /// What [`Alerting::stop`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stopped {
-    /// Events still queued when the wait ended, recorded as not sent
-    /// ([`NOT_SENT_AT_STOP`]) for each of their targets and kept in the state file for
-    /// the next start.
+    /// Events still queued for some target when the wait ended, recorded as not sent
+    /// ([`NOT_SENT_AT_STOP`]) for each such target and kept in the state file for the next
+    /// start.
     pub unsent: usize,
-    /// An event was still being sent when the wait ended: its further attempts are not
-    /// recorded.
+    /// An event was still being sent to some target when the wait ended: its further
+    /// attempts are not recorded.
     pub still_sending: bool,
     /// The last write of the state file.
     pub saved: Saved,
 }
 
-/// How often [`Alerting::stop`] looks whether the notification thread is done.
+/// How often [`Alerting::stop`] looks whether the notification threads are done.
 const STOP_POLL: Duration = Duration::from_millis(10);
 
 /// Live alerting: call [`Alerting::tick`] every few seconds. Notifications are sent by a
-/// thread of their own, with timeouts and retries, so a tick does not wait for them.
+/// thread per target, with timeouts and retries, so a tick does not wait for them.
 ///
 /// One tick of `ocelot serve`'s loop, with the collector's reports replaced by an empty
 /// memory history (a real loop fetches each [`ReportRef`] with
@@ -83,39 +87,40 @@ const STOP_POLL: Duration = Duration::from_millis(10);
 pub struct Alerting {
     engine: Engine,
     notifier: Notifier,
-    /// To the notification thread, which ends when this is dropped (after sending what
-    /// is queued).
-    /// Each event goes with its ticket in the log's unsent list.
-    queue: SyncSender<(u64, AlertEvent)>,
-    /// The notification thread's end of `queue`, shared so [`Alerting::stop`] can take
-    /// what the thread did not get to.
-    waiting: Arc<Mutex<Receiver<(u64, AlertEvent)>>>,
-    sending: JoinHandle<()>,
+    /// A notification thread for each target, by name.
+    targets: BTreeMap<String, TargetQueue>,
     log: AlertLog,
     /// Where the state outlives a restart, once [`Alerting::restore_state`] named it.
     state: Option<StateFile>,
 }
 
-impl Alerting {
-    /// Alerting over `rules`, with an empty log.
-    pub fn new(rules: RuleSet) -> Alerting {
-        Alerting::with_notification_queue(rules, MAX_QUEUED_NOTIFICATIONS)
-    }
+/// An event in a target's queue, with its ticket in the log's unsent list (shared by the
+/// queues of the event's targets).
+type Queued = (u64, Arc<AlertEvent>);
 
-    /// Alerting whose notification thread holds at most `capacity` waiting events
-    /// (at least 1; [`Alerting::new`] uses [`MAX_QUEUED_NOTIFICATIONS`]).
+/// One target's notification thread and its queue.
+#[derive(Debug)]
+struct TargetQueue {
+    /// To the thread, which ends when this is dropped (after sending what is queued).
+    queue: SyncSender<Queued>,
+    /// The thread's end of `queue`, shared so [`Alerting::stop`] can take what the thread
+    /// did not get to.
+    waiting: Arc<Mutex<Receiver<Queued>>>,
+    sending: JoinHandle<()>,
+}
+
+impl TargetQueue {
+    /// Starts the thread that sends to `target`, one event at a time, in queue order.
     ///
     /// # Panics
     ///
-    /// If the notification thread cannot be started (the process is out of threads).
-    pub fn with_notification_queue(rules: RuleSet, capacity: usize) -> Alerting {
-        let log = AlertLog::new();
-        let notifier = Notifier::for_rules(&rules, log.clone());
-        let (queue, waiting) = mpsc::sync_channel::<(u64, AlertEvent)>(capacity.max(1));
+    /// If the thread cannot be started (the process is out of threads).
+    fn start(target: &str, notifier: Notifier, log: AlertLog, capacity: usize) -> TargetQueue {
+        let (queue, waiting) = mpsc::sync_channel::<Queued>(capacity.max(1));
         let waiting = Arc::new(Mutex::new(waiting));
-        let sender = notifier.clone();
         let receiver = waiting.clone();
-        let sent = log.clone();
+        let target = target.to_owned();
+        // Not named after the target: a name with a NUL byte would make `spawn` panic.
         let sending = std::thread::Builder::new()
             .name("ocelot-alert-notify".to_owned())
             .spawn(move || loop {
@@ -127,29 +132,68 @@ impl Alerting {
                     .recv();
                 match next {
                     Ok((ticket, event)) => {
-                        sender.notify(&event);
-                        sent.remove_unsent(ticket);
+                        notifier.notify_target(&event, &target);
+                        log.remove_unsent_target(ticket, &target);
                     }
                     Err(_) => return,
                 }
             })
-            .expect("starting the alert notification thread");
+            .expect("starting an alert notification thread");
+        TargetQueue {
+            queue,
+            waiting,
+            sending,
+        }
+    }
+}
+
+impl Alerting {
+    /// Alerting over `rules`, with an empty log.
+    pub fn new(rules: RuleSet) -> Alerting {
+        Alerting::with_notification_queue(rules, MAX_QUEUED_NOTIFICATIONS)
+    }
+
+    /// Alerting whose notification threads hold at most `capacity` waiting events each
+    /// (at least 1; [`Alerting::new`] uses [`MAX_QUEUED_NOTIFICATIONS`]).
+    ///
+    /// # Panics
+    ///
+    /// If a notification thread cannot be started (the process is out of threads).
+    pub fn with_notification_queue(rules: RuleSet, capacity: usize) -> Alerting {
+        let log = AlertLog::new();
+        let notifier = Notifier::for_rules(&rules, log.clone());
+        Alerting::with_notifier(rules, notifier, log, capacity)
+    }
+
+    /// Alerting sending through `notifier`, which records into `log`.
+    fn with_notifier(
+        rules: RuleSet,
+        notifier: Notifier,
+        log: AlertLog,
+        capacity: usize,
+    ) -> Alerting {
+        let targets = notifier
+            .targets()
+            .map(|target| {
+                let sender = notifier.with_own_lookups();
+                let queue = TargetQueue::start(target, sender, log.clone(), capacity);
+                (target.to_owned(), queue)
+            })
+            .collect();
         let engine = Engine::new(rules);
         log.set_rules(engine.statuses());
         Alerting {
             engine,
             notifier,
-            queue,
-            waiting,
-            sending,
+            targets,
             log,
             state: None,
         }
     }
 
     /// Stops alerting, as a server does at a clean shutdown: waits up to `wait` for the
-    /// notification thread to send the queued events, records each event still queued
-    /// then as not sent ([`NOT_SENT_AT_STOP`], attempt 0) for its targets, and writes the
+    /// notification threads to send the queued events, records each event still queued
+    /// then as not sent ([`NOT_SENT_AT_STOP`], attempt 0) for its target, and writes the
     /// state file a last time (as [`Alerting::save_state`] at `now_ms`), which keeps the
     /// events not sent (queued, or the one being sent) for the next start to send: a
     /// rule restored as firing is not notified again, so a page dropped here would never
@@ -158,36 +202,43 @@ impl Alerting {
         let Alerting {
             engine,
             notifier,
-            queue,
-            waiting,
-            sending,
+            targets,
             log,
             state,
         } = self;
-        // The thread sends what is queued, then ends.
-        drop(queue);
+        // Each thread sends what is queued for its target, then ends.
+        let threads: Vec<_> = targets
+            .into_iter()
+            .map(|(target, queue)| (target, queue.waiting, queue.sending))
+            .collect();
         let deadline = Instant::now() + wait;
-        while !sending.is_finished() && Instant::now() < deadline {
+        while threads.iter().any(|(_, _, sending)| !sending.is_finished())
+            && Instant::now() < deadline
+        {
             std::thread::sleep(STOP_POLL);
         }
-        let still_sending = !sending.is_finished();
-        let mut unsent = 0;
-        if still_sending {
+        let mut unsent = BTreeSet::new();
+        let mut still_sending = false;
+        for (target, waiting, sending) in &threads {
+            if sending.is_finished() {
+                continue;
+            }
             // Busy with an event (the lock is free then): take the rest.
             let queued = waiting.lock().unwrap_or_else(PoisonError::into_inner);
-            while let Ok((_, event)) = queued.try_recv() {
+            while let Ok((ticket, event)) = queued.try_recv() {
                 // Still noted as not sent: the state file keeps it for the next start.
-                notifier.record_undelivered(&event, NOT_SENT_AT_STOP, false);
-                unsent += 1;
+                notifier.record_undelivered(&event, target, NOT_SENT_AT_STOP, false);
+                unsent.insert(ticket);
             }
+            still_sending |= !sending.is_finished();
         }
         let saved = match state {
             Some(mut file) => file.save(&engine, &log, now_ms),
             None => Saved::Unchanged,
         };
         Stopped {
-            unsent,
-            still_sending: still_sending && !sending.is_finished(),
+            unsent: unsent.len(),
+            still_sending,
             saved,
         }
     }
@@ -273,18 +324,30 @@ impl Alerting {
         events
     }
 
-    /// Hands `event` to the notification thread, noted as not sent until it is through
-    /// (so the state file keeps it); recorded as not delivered if the queue is full.
+    /// Hands `event` to the notification thread of each of its targets, noted as not sent
+    /// until every one is through with it (so the state file keeps it); recorded as not
+    /// delivered to a target whose queue is full.
     fn send(&self, event: &AlertEvent) {
-        // Noted first: the thread may be done with it before `try_send` returns.
+        if event.notify.is_empty() {
+            return;
+        }
+        // Noted first: a thread may be done with it before the next target has it.
         let ticket = self.log.add_unsent(event);
-        let why = match self.queue.try_send((ticket, event.clone())) {
-            Ok(()) => return,
-            Err(TrySendError::Full(_)) => "notification queue full",
-            Err(TrySendError::Disconnected(_)) => "notification thread stopped",
-        };
-        self.log.remove_unsent(ticket);
-        self.notifier.record_undelivered(event, why, true);
+        let shared = Arc::new(event.clone());
+        for target in &event.notify {
+            let why = match self.targets.get(target) {
+                Some(thread) => match thread.queue.try_send((ticket, shared.clone())) {
+                    Ok(()) => continue,
+                    Err(TrySendError::Full(_)) => "notification queue full",
+                    Err(TrySendError::Disconnected(_)) => "notification thread stopped",
+                },
+                // An event saved by an earlier run, for a target removed from the rules
+                // since.
+                None => "no target of this name in the rules",
+            };
+            self.log.remove_unsent_target(ticket, target);
+            self.notifier.record_undelivered(event, target, why, true);
+        }
     }
 }
 
@@ -297,39 +360,93 @@ mod tests {
     use crate::evaluator::{AlertKind, MinutePoint};
     use crate::rules::{Measure, ReportKind, Scope};
 
-    /// A webhook receiver on 127.0.0.1 that answers 200 to one request and sends its body.
-    fn receiver() -> (String, mpsc::Receiver<serde_json::Value>) {
+    /// How long a test waits for what should happen at once.
+    const WAIT: Duration = Duration::from_secs(10);
+
+    /// A webhook receiver on 127.0.0.1 that answers 200 to `requests` requests and sends
+    /// each body.
+    fn receiver(requests: usize) -> (String, mpsc::Receiver<serde_json::Value>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
-            let mut reader = BufReader::new(&mut stream);
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if line.trim_end().is_empty() {
-                    break;
+            for _ in 0..requests {
+                let (mut stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(&mut stream);
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if line.trim_end().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
                 }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
-                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                    .unwrap();
+                tx.send(serde_json::from_slice(&body).unwrap()).unwrap();
             }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-                .unwrap();
-            tx.send(serde_json::from_slice(&body).unwrap()).unwrap();
         });
         (url, rx)
     }
 
-    fn nan_event() -> AlertEvent {
+    /// A webhook receiver on 127.0.0.1 that takes connections and never answers, until
+    /// `release` (the second value) is dropped: then it closes them and stops listening,
+    /// so later attempts fail at once.
+    fn hung_receiver() -> (String, mpsc::Sender<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        listener.set_nonblocking(true).unwrap();
+        let (release, released) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let mut open = Vec::new();
+            while let Err(mpsc::TryRecvError::Empty) = released.try_recv() {
+                if let Ok((stream, _)) = listener.accept() {
+                    open.push(stream);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        (url, release)
+    }
+
+    /// Waits up to [`WAIT`] for `done` to hold of the log's snapshot.
+    fn wait_for(log: &AlertLog, done: impl Fn(&crate::AlertSnapshot) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !done(&log.snapshot()) {
+            assert!(Instant::now() < deadline, "{:?}", log.snapshot().attempts);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Webhook `hole` (60 s per attempt, 3 attempts) and `ops2`; rule `a` notifies both,
+    /// rule `b` only `ops2`.
+    fn hole_and_ops2(hole: &str, ops2: &str) -> RuleSet {
+        let rule = |id: &str, notify: &str| {
+            format!(
+                "[[rule]]\nid = \"{id}\"\ndomain = \"shop\"\nreport = \"transaction\"\n\
+                 measure = \"count\"\nbelow = 1.0\nnotify = {notify}\n\n"
+            )
+        };
+        let text = format!(
+            "[[webhook]]\nname = \"hole\"\nurl = \"{hole}\"\ntimeout_ms = 60000\nretries = 2\n\
+             retry_backoff_ms = 1\n\n[[webhook]]\nname = \"ops2\"\nurl = \"{ops2}\"\nretries = 0\n\n{}{}",
+            rule("a", r#"["hole", "ops2"]"#),
+            rule("b", r#"["ops2"]"#),
+        );
+        RuleSet::from_toml_str(&text, None).unwrap()
+    }
+
+    /// A `fired` event of `rule` for `notify`.
+    fn event(rule: &str, notify: &[&str]) -> AlertEvent {
         let minute = 29_922_222;
         AlertEvent {
-            rule: "shop-silent".into(),
+            rule: rule.into(),
             kind: AlertKind::Fired,
             minute,
             time: crate::MinuteLabel(minute).to_string(),
@@ -341,24 +458,178 @@ mod tests {
             },
             measure: Measure::Count,
             condition: "below 1".into(),
+            value: Some(0.0),
+            baseline: None,
+            started_minute: minute,
+            minutes: Vec::new(),
+            suppressed: false,
+            link: String::new(),
+            notify: notify.iter().map(|n| (*n).to_owned()).collect(),
+        }
+    }
+
+    /// A QA run paged `ops2` 18 s late: the one notification thread was busy with `hole`'s
+    /// three attempts of 5 s, also for rule b's event, which never goes to `hole`.
+    #[test]
+    fn a_hung_target_delays_only_its_own_notifications() {
+        let (hole, release) = hung_receiver();
+        let (ops2, bodies) = receiver(2);
+        let alerting = Alerting::new(hole_and_ops2(&hole, &ops2));
+        let log = alerting.log();
+        alerting.send(&event("a", &["hole", "ops2"]));
+        alerting.send(&event("b", &["ops2"]));
+
+        // `hole` holds its first attempt until `release` is dropped: `ops2` gets both
+        // events meanwhile, in order.
+        let rules: Vec<_> = (0..2)
+            .map(|_| bodies.recv_timeout(WAIT).expect("ops2 waited for hole")["rule"].clone())
+            .collect();
+        assert_eq!(rules, ["a", "b"]);
+        wait_for(&log, |s| s.counters.notifications_sent == 2);
+        assert!(log.snapshot().attempts.iter().all(|a| a.target == "ops2"));
+        let unsent = log.unsent();
+        assert_eq!(unsent.len(), 1, "{unsent:?}");
+        assert_eq!(
+            (unsent[0].rule.as_str(), &unsent[0].notify[..]),
+            ("a", &["hole".to_owned()][..])
+        );
+
+        // Released, `hole` fails its attempts and is given up: counted for it alone.
+        drop(release);
+        let stopped = alerting.stop(0, WAIT);
+        assert_eq!((stopped.unsent, stopped.still_sending), (0, false));
+        let snapshot = log.snapshot();
+        let hole: Vec<_> = snapshot
+            .attempts
+            .iter()
+            .filter(|a| a.target == "hole")
+            .map(|a| (a.rule.as_str(), a.attempt, a.ok, a.gave_up))
+            .collect();
+        assert_eq!(
+            hole,
+            [
+                ("a", 3, false, true),
+                ("a", 2, false, false),
+                ("a", 1, false, false)
+            ]
+        );
+        let c = &snapshot.counters;
+        assert_eq!(
+            (
+                c.notifications_sent,
+                c.notification_failures,
+                c.notifications_given_up
+            ),
+            (2, 3, 1)
+        );
+        assert!(log.unsent().is_empty());
+    }
+
+    #[test]
+    fn a_stop_keeps_for_the_next_start_only_what_a_hung_target_did_not_get() {
+        let (hole, release) = hung_receiver();
+        let (ops2, bodies) = receiver(1);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut alerting = Alerting::new(hole_and_ops2(&hole, &ops2));
+        alerting.restore_state(&path);
+        let log = alerting.log();
+        alerting.send(&event("a", &["hole", "ops2"]));
+        alerting.send(&event("b", &["hole"]));
+        assert_eq!(bodies.recv_timeout(WAIT).unwrap()["rule"], "a");
+        wait_for(&log, |s| s.counters.notifications_sent == 1);
+
+        // `hole` is held by a's first attempt: the stop waits 100 ms, not for it.
+        let stopped = alerting.stop(0, Duration::from_millis(100));
+        assert_eq!((stopped.unsent, stopped.still_sending), (1, true));
+        let not_sent: Vec<_> = log
+            .snapshot()
+            .attempts
+            .into_iter()
+            .filter(|a| a.error.as_deref() == Some(NOT_SENT_AT_STOP))
+            .map(|a| (a.rule, a.target))
+            .collect();
+        assert_eq!(not_sent, [("b".to_owned(), "hole".to_owned())]);
+        // The next start sends a and b to `hole` alone: `ops2` has a already.
+        let saved: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let unsent: Vec<_> = saved["unsent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["rule"].clone(), e["notify"].clone()))
+            .collect();
+        assert_eq!(
+            unsent,
+            [
+                ("a".into(), serde_json::json!(["hole"])),
+                ("b".into(), serde_json::json!(["hole"]))
+            ]
+        );
+        drop(release);
+    }
+
+    #[test]
+    fn a_name_lookup_that_hangs_for_one_target_leaves_the_others_their_lookups() {
+        let (url, bodies) = receiver(1);
+        let live: std::net::SocketAddr = url
+            .trim_start_matches("http://")
+            .trim_end_matches("/hook")
+            .parse()
+            .unwrap();
+        // Lookups of `dead.test` answer only once the test ends (`release` dropped).
+        let (release, hung) = mpsc::channel::<()>();
+        let hung = Mutex::new(hung);
+        let log = AlertLog::new();
+        let webhooks = [
+            crate::WebhookConfig {
+                timeout_ms: 50,
+                retries: crate::notify::MAX_RUNNING_LOOKUPS as u32,
+                retry_backoff_ms: 1,
+                ..crate::WebhookConfig::new("dead", "http://dead.test/hook")
+            },
+            crate::WebhookConfig {
+                retries: 0,
+                ..crate::WebhookConfig::new("live", "http://live.test/hook")
+            },
+        ];
+        let notifier = Notifier::new(&webhooks, log.clone()).with_lookup(move |address| {
+            if address.starts_with("dead.test") {
+                let _ = hung.lock().unwrap().recv();
+                return Err(std::io::Error::other("released"));
+            }
+            Ok(vec![live])
+        });
+        let rules = hole_and_ops2("http://127.0.0.1:9/", "http://127.0.0.1:9/");
+        let alerting = Alerting::with_notifier(rules, notifier, log.clone(), 10);
+
+        // `dead` uses up its lookups: each one it stopped waiting for keeps its thread.
+        alerting.send(&event("a", &["dead"]));
+        wait_for(&log, |s| s.counters.notifications_given_up == 1);
+        alerting.send(&event("b", &["live"]));
+        assert_eq!(bodies.recv_timeout(WAIT).unwrap()["rule"], "b");
+        wait_for(&log, |s| s.counters.notifications_sent == 1);
+        drop(release);
+    }
+
+    fn nan_event() -> AlertEvent {
+        let minute = 29_922_222;
+        AlertEvent {
             value: Some(f64::NAN),
             baseline: Some(f64::NAN),
-            started_minute: minute,
             minutes: vec![MinutePoint {
                 minute,
                 time: crate::MinuteLabel(minute).to_string(),
                 value: Some(f64::NAN),
                 baseline: None,
             }],
-            suppressed: false,
-            link: String::new(),
-            notify: vec!["ops".into()],
+            ..event("shop-silent", &["ops"])
         }
     }
 
     #[test]
     fn an_event_with_a_nan_value_is_sent_once_and_leaves_the_unsent_list() {
-        let (url, bodies) = receiver();
+        let (url, bodies) = receiver(1);
         let rules = RuleSet::from_toml_str(
             &format!(
                 "[[rule]]\nid = \"shop-silent\"\ndomain = \"shop\"\nreport = \"transaction\"\n\

@@ -12,7 +12,8 @@
 //!
 //! Sending blocks for up to `(retries + 1) * timeout_ms` plus back-offs per target: call
 //! [`Notifier::notify`] from a thread that may block, never from an async task directly.
-//! [`crate::Alerting`] gives it a thread of its own, so evaluation never waits for it.
+//! [`crate::Alerting`] gives each target a thread of its own, so evaluation never waits
+//! for a target, nor does one target for another.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -37,7 +38,7 @@ pub const DEFAULT_RETRIES: u32 = 2;
 /// Default wait before the first retry; doubled before each further one.
 pub const DEFAULT_RETRY_BACKOFF_MS: u64 = 1_000;
 /// Most retries a target may ask for: with the longest timeout and back-off, one event
-/// then holds the notification thread for about 20 minutes, not for days.
+/// then holds its target's notification thread for about 20 minutes, not for days.
 pub const MAX_RETRIES: u32 = 10;
 /// Longest time allowed for one attempt.
 pub const MAX_TIMEOUT_MS: u64 = 60_000;
@@ -47,9 +48,11 @@ pub const MAX_RETRY_BACKOFF_MS: u64 = 60_000;
 const MAX_STATUS_LINE_BYTES: usize = 8 * 1024;
 /// Name lookups still running, at most, before an attempt fails without starting one. A
 /// lookup cannot be cancelled: one the attempt stopped waiting for keeps its thread until
-/// the resolver answers. Sends are one at a time, so a few are already a resolver that
-/// hangs; without a cap each attempt would leave one more thread behind.
-const MAX_RUNNING_LOOKUPS: usize = 4;
+/// the resolver answers. Sends to a target are one at a time, so a few are already a
+/// resolver that hangs; without a cap each attempt would leave one more thread behind.
+/// Counted per target's thread ([`Notifier::with_own_lookups`]), so targets that look up
+/// at the same moment do not fail each other.
+pub(crate) const MAX_RUNNING_LOOKUPS: usize = 4;
 
 /// A `[[webhook]]` table: a named notification target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -384,7 +387,7 @@ impl Notifier {
 
     /// Looks host names up with `lookup` instead of the system resolver.
     #[cfg(test)]
-    fn with_lookup(
+    pub(crate) fn with_lookup(
         mut self,
         lookup: impl Fn(&str) -> io::Result<Vec<SocketAddr>> + Send + Sync + 'static,
     ) -> Self {
@@ -405,74 +408,103 @@ impl Notifier {
         Notifier::new(rules.webhooks(), log).with_emails(rules.emails())
     }
 
-    /// Sends `event` to each of its targets, retrying as configured, and records each
-    /// attempt. Suppressed events are not sent. Returns how many targets accepted it.
+    /// Sends `event` to each of its targets in turn, retrying as configured, and records
+    /// each attempt. Suppressed events are not sent. Returns how many targets accepted it.
     pub fn notify(&self, event: &AlertEvent) -> usize {
         if event.suppressed {
             return 0;
         }
-        let body = serde_json::to_vec(event).expect("alert events serialize to JSON");
-        let mut delivered = 0;
-        for name in &event.notify {
-            let ok = if let Some((config, url)) = self.webhooks.get(name) {
-                let timeout = Duration::from_millis(config.timeout_ms);
-                self.deliver(
-                    event,
-                    name,
-                    "webhook",
-                    config.retries,
-                    config.retry_backoff_ms,
-                    || match post_json(url, &body, timeout, &self.resolver) {
-                        Ok(status) if (200..300).contains(&status) => Ok(Some(status)),
-                        Ok(status) => Err(format!("HTTP {status}")),
-                        Err(e) => Err(e),
-                    },
-                )
-            } else if let Some(config) = self.emails.get(name) {
-                self.deliver(
-                    event,
-                    name,
-                    "email",
-                    config.retries,
-                    config.retry_backoff_ms,
-                    || send_email(config, event, &self.resolver).map(|()| None),
-                )
-            } else {
-                false
-            };
-            delivered += usize::from(ok);
-        }
-        delivered
+        event
+            .notify
+            .iter()
+            .filter(|target| self.notify_target(event, target))
+            .count()
     }
 
-    /// Records `event` as not tried for each of its targets (attempt 0), `why` as the
-    /// error: it could not be queued for sending (`gave_up`), or it was still queued at a
-    /// stop (kept for the next start).
-    pub(crate) fn record_undelivered(&self, event: &AlertEvent, why: &str, gave_up: bool) {
-        for target in &event.notify {
-            let channel = if self.emails.contains_key(target) {
-                "email"
-            } else {
-                "webhook"
-            };
-            self.log.record_attempt(NotificationAttempt {
-                at_ms: now_ms(),
-                rule: event.rule.clone(),
-                kind: event.kind,
-                minute: event.minute,
-                target: target.clone(),
-                channel: channel.to_owned(),
-                attempt: 0,
-                ok: false,
-                status: None,
-                error: Some(why.to_owned()),
-                elapsed_ms: 0,
-                gave_up,
-            });
+    /// Sends `event` to `target` alone, retrying as configured, and records each attempt;
+    /// whether the target accepted it (`false` for a name that is not a target).
+    pub(crate) fn notify_target(&self, event: &AlertEvent, target: &str) -> bool {
+        if let Some((config, url)) = self.webhooks.get(target) {
+            let body = serde_json::to_vec(event).expect("alert events serialize to JSON");
+            let timeout = Duration::from_millis(config.timeout_ms);
+            self.deliver(
+                event,
+                target,
+                "webhook",
+                config.retries,
+                config.retry_backoff_ms,
+                || match post_json(url, &body, timeout, &self.resolver) {
+                    Ok(status) if (200..300).contains(&status) => (Some(status), Ok(())),
+                    // The status is kept with the error: `/api/alerts` shows both.
+                    Ok(status) => (Some(status), Err(format!("HTTP {status}"))),
+                    Err(e) => (None, Err(e)),
+                },
+            )
+        } else if let Some(config) = self.emails.get(target) {
+            self.deliver(
+                event,
+                target,
+                "email",
+                config.retries,
+                config.retry_backoff_ms,
+                || (None, send_email(config, event, &self.resolver)),
+            )
+        } else {
+            false
         }
     }
 
-    /// Runs `attempt` until it succeeds or `retries` retries failed, recording each try.
+    /// The names of every target, webhooks and email.
+    pub(crate) fn targets(&self) -> impl Iterator<Item = &str> {
+        self.webhooks
+            .keys()
+            .chain(self.emails.keys())
+            .map(String::as_str)
+    }
+
+    /// This notifier, counting its running name lookups apart from the other clones'. A
+    /// target's thread takes one: a resolver that hangs for one target's host name then
+    /// uses up that target's share of lookups ([`MAX_RUNNING_LOOKUPS`]), not every one's.
+    pub(crate) fn with_own_lookups(&self) -> Notifier {
+        Notifier {
+            resolver: Resolver::new(self.resolver.lookup.clone()),
+            ..self.clone()
+        }
+    }
+
+    /// Records `event` as not tried for `target` (attempt 0), `why` as the error: it
+    /// could not be queued for sending (`gave_up`), or it was still queued at a stop (kept
+    /// for the next start).
+    pub(crate) fn record_undelivered(
+        &self,
+        event: &AlertEvent,
+        target: &str,
+        why: &str,
+        gave_up: bool,
+    ) {
+        let channel = if self.emails.contains_key(target) {
+            "email"
+        } else {
+            "webhook"
+        };
+        self.log.record_attempt(NotificationAttempt {
+            at_ms: now_ms(),
+            rule: event.rule.clone(),
+            kind: event.kind,
+            minute: event.minute,
+            target: target.to_owned(),
+            channel: channel.to_owned(),
+            attempt: 0,
+            ok: false,
+            status: None,
+            error: Some(why.to_owned()),
+            elapsed_ms: 0,
+            gave_up,
+        });
+    }
+
+    /// Runs `attempt` until it succeeds or `retries` retries failed, recording each try
+    /// with the HTTP status it got, if any.
     fn deliver(
         &self,
         event: &AlertEvent,
@@ -480,12 +512,12 @@ impl Notifier {
         channel: &str,
         retries: u32,
         retry_backoff_ms: u64,
-        attempt: impl Fn() -> Result<Option<u16>, String>,
+        attempt: impl Fn() -> (Option<u16>, Result<(), String>),
     ) -> bool {
         let mut backoff = Duration::from_millis(retry_backoff_ms);
         for number in 1..=retries + 1 {
             let started = Instant::now();
-            let outcome = attempt();
+            let (status, outcome) = attempt();
             let ok = outcome.is_ok();
             let last = ok || number == retries + 1;
             self.log.record_attempt(NotificationAttempt {
@@ -497,7 +529,7 @@ impl Notifier {
                 channel: channel.to_owned(),
                 attempt: number,
                 ok,
-                status: outcome.as_ref().ok().copied().flatten(),
+                status,
                 error: outcome.err(),
                 elapsed_ms: started.elapsed().as_millis() as u64,
                 gave_up: !ok && last,

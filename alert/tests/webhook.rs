@@ -140,7 +140,7 @@ fn the_webhook_posts_the_alert_as_json_and_retries_after_a_server_error() {
         attempts,
         vec![
             (2, true, Some(204), None, false),
-            (1, false, None, Some("HTTP 500".into()), false),
+            (1, false, Some(500), Some("HTTP 500".into()), false),
         ],
         "newest first"
     );
