@@ -41,15 +41,40 @@ fn get_with(
     let response = read_answer(&mut stream, deadline, ANSWER_BYTES_MAX)
         .with_context(|| format!("reading the answer of http://{host}{path}"))?;
     let text = String::from_utf8_lossy(&response);
-    let (head, body) = text
+    let Some((head, body)) = text
         .split_once("\r\n\r\n")
-        .context("malformed HTTP answer")?;
+        .filter(|(head, _)| head.starts_with("HTTP/"))
+    else {
+        return Err(NotHttp {
+            bytes: response.len(),
+        }
+        .into());
+    };
     let status = head.lines().next().unwrap_or_default();
     if !status.contains(" 200 ") {
         bail!("http://{host}{path} answered {status}");
     }
     Ok(body.to_owned())
 }
+
+/// An answer that is not HTTP (no status line and headers), or none at all: the port is
+/// some other server's, e.g. the collector's, which reads and never answers.
+#[derive(Debug)]
+pub(crate) struct NotHttp {
+    /// Bytes the server sent before it closed.
+    pub(crate) bytes: usize,
+}
+
+impl std::fmt::Display for NotHttp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.bytes {
+            0 => f.write_str("the server closed the connection without an answer"),
+            n => write!(f, "the answer is not HTTP ({n} bytes)"),
+        }
+    }
+}
+
+impl std::error::Error for NotHttp {}
 
 /// The whole call (resolving the host, connecting, the answer) finishes within this long,
 /// or fails: a per-read timeout alone let a server that sends a byte every few seconds hold

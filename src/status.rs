@@ -91,11 +91,25 @@ fn check(url: &str, gap: Duration) -> Status {
 }
 
 fn unreachable(url: &str, err: &anyhow::Error) -> Status {
+    let mut text = format!(
+        "ocelot status: cannot read {}/metrics: {err:#}\n",
+        url.trim_end_matches('/')
+    );
+    // The collector's port reads the request as a frame, finds a bad length and closes:
+    // an easy port to mix up with the web port, where `/metrics` is.
+    let not_http = err.chain().any(|e| {
+        e.is::<crate::http::NotHttp>()
+            || e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset)
+    });
+    if not_http {
+        text.push_str(
+            "  Not an HTTP server: is this the collector's port (CAT clients' TCP port, 2280 by \
+             default)? /metrics is on the web port (web.listen, 8080 by default).\n",
+        );
+    }
     Status {
-        text: format!(
-            "ocelot status: cannot read {}/metrics: {err:#}\n",
-            url.trim_end_matches('/')
-        ),
+        text,
         code: EXIT_UNREACHABLE,
     }
 }
@@ -385,24 +399,26 @@ impl Summary {
         let _ = writeln!(out, "  open hour    {hour}");
         let _ = writeln!(
             out,
-            "  ingest       {:.1} frames/s, {:.1} trees/s, {}/s, {} connections open",
+            "  ingest       {:.1} frames/s, {:.1} trees/s, {}/s, {} open",
             self.frames_per_s,
             self.trees_per_s,
             bytes(self.bytes_per_s),
-            self.connections_open
+            count(self.connections_open, "connection")
         );
         let checkpoint = self
             .checkpoint_age_s
             .map_or_else(|| "not yet".to_owned(), |s| format!("{} ago", duration(s)));
         let _ = writeln!(
             out,
-            "  checkpoint   {checkpoint}, {} hours sealed",
-            self.hours_sealed
+            "  checkpoint   {checkpoint}, {} sealed",
+            count(self.hours_sealed, "hour")
         );
         if let Some(disk) = self.disk_bytes {
-            let _ = write!(out, "  disk         {}", bytes(disk));
+            // The files' lengths, sparse index files at full length: more than the blocks
+            // they take on disk (what `du` shows), so not called disk use.
+            let _ = write!(out, "  disk         files {} (apparent size)", bytes(disk));
             if let Some(hours) = self.disk_hours {
-                let _ = write!(out, " in {hours} hours");
+                let _ = write!(out, " in {}", count(hours, "hour"));
             }
             if let Some(ratio) = self.compression_ratio {
                 let _ = write!(out, ", compression {ratio:.1}x");
@@ -521,6 +537,15 @@ impl Summary {
             let _ = writeln!(out, "OK: nothing dropped between the two scrapes{recent}");
         }
         out
+    }
+}
+
+/// `1 hour`, `3 hours`: a count with its noun.
+fn count(n: f64, noun: &str) -> String {
+    if n == 1.0 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
@@ -956,13 +981,81 @@ Ocelot at http://127.0.0.1:8080
   open hour    498703 (2026-11-22 07:00 UTC)
   ingest       200.0 frames/s, 100.0 trees/s, 400.0 KiB/s, 3 connections open
   checkpoint   12s ago, 2 hours sealed
-  disk         50.0 MiB in 3 hours, compression 6.2x
+  disk         files 50.0 MiB (apparent size) in 3 hours, compression 6.2x
   process      100.0 MiB resident, 25.0% CPU
   alerts       not reported by this server
 ";
         assert!(text.starts_with(expected), "{text}");
         assert!(text.contains("decode unknown_magic"));
         assert!(text.ends_with("OK: nothing dropped between the two scrapes\n"));
+    }
+
+    /// "in 1 hours", "1 hours sealed", "1 connections open": counts of one are singular.
+    #[test]
+    fn counts_of_one_are_singular() {
+        let one = |text: &str| {
+            text.replace("ocelot_store_hours 3", "ocelot_store_hours 1")
+                .replace("ocelot_hours_sealed_total 2", "ocelot_hours_sealed_total 1")
+                .replace("ocelot_connections_open 3", "ocelot_connections_open 1")
+        };
+        let summary = Summary::new(
+            &Samples::parse(&one(FIRST)),
+            &Samples::parse(&one(&healthy_second())),
+            Duration::from_secs(2),
+        );
+        let text = summary.render("http://127.0.0.1:8080");
+        for part in [
+            ", 1 connection open\n",
+            ", 1 hour sealed\n",
+            "(apparent size) in 1 hour,",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+    }
+
+    /// `ocelot status` pointed at the collector's port said only "malformed HTTP answer":
+    /// the collector reads the request as a frame of a bad length and closes. It now asks
+    /// whether this is the collector's port, and names the web port.
+    #[test]
+    fn status_pointed_at_the_collector_port_says_which_port_it_may_be() {
+        use std::sync::Arc;
+
+        use ocelot_collector::{Collector, CollectorConfig, ManualClock};
+
+        let collector = Collector::start(
+            CollectorConfig {
+                background_ticks: false,
+                ..Default::default()
+            },
+            None,
+            Arc::new(ManualClock::new(498_703 * 3_600_000)),
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = collector.clone();
+        let server = std::thread::spawn(move || {
+            runtime.block_on(ocelot_collector::run(listener, served, async {
+                let _ = stopped.await;
+            }))
+        });
+        let status = check(&url, Duration::ZERO);
+        let _ = stop.send(());
+        server.join().unwrap().unwrap();
+        collector.shutdown();
+        assert_eq!(status.code, EXIT_UNREACHABLE, "{}", status.text);
+        assert!(
+            status.text.contains("is this the collector's port")
+                && status.text.contains("/metrics is on the web port"),
+            "{}",
+            status.text
+        );
     }
 
     #[test]
