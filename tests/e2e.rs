@@ -907,6 +907,47 @@ fn a_ctrl_c_stops_the_server_cleanly_with_a_final_checkpoint() {
     assert!(written, "the final checkpoint did not write the report");
 }
 
+/// Trees stamped five hours ago are dropped (out of the hour window) and counted on
+/// `/metrics`; a TERM then printed "Stopped cleanly.", and after other drops a count that
+/// left these out. The stop's count is what `/metrics` adds up to.
+#[test]
+fn a_stop_after_dropped_trees_says_how_many_as_metrics_does_and_not_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (collector_port, web_port) = (free_port(), free_port());
+    let stderr_path = dir.path().join("stderr");
+    let mut server = start_with_output(&data, collector_port, web_port, &stderr_path);
+    let old_ms = now_ms() - 5 * 3_600_000;
+    let mut conn = TcpStream::connect(("127.0.0.1", collector_port)).unwrap();
+    for seq in 0..3 {
+        let header = ocelot_protocol::Header {
+            domain: "late-app".into(),
+            ip_address: "10.0.0.1".into(),
+            message_id: format!("late-app-0a000001-{}-{seq}", hour_of(old_ms)),
+            ..Default::default()
+        };
+        let root = ocelot_protocol::Transaction::new("URL", "/late", old_ms);
+        let tree = ocelot_protocol::MessageTree::new(header, Message::Transaction(root));
+        conn.write_all(&nt1::encode_to_bytes(&tree)).unwrap();
+    }
+    let web = ([127, 0, 0, 1], web_port).into();
+    eventually(Duration::from_secs(5), || {
+        let (_, body) = common::http_get(web, "/metrics");
+        body.contains("ocelot_dropped_trees_total{stage=\"collector\",reason=\"out_of_window\"} 3")
+            .then_some(())
+    })
+    .expect("the three late trees are not counted on /metrics");
+    let status = common::signal_and_wait(&mut server.child, "-TERM");
+    let said: Vec<String> = server.stdout.take().unwrap().map(Result::unwrap).collect();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert_eq!(status.code(), Some(0), "{said:?} {stderr}");
+    let last = said.last().cloned().unwrap_or_default();
+    assert!(
+        last.starts_with("Stopped. ") && last.contains("but 3 trees were dropped since the start"),
+        "{said:?}"
+    );
+}
+
 #[test]
 fn a_second_ctrl_c_during_the_stop_ends_the_process_at_once_with_130() {
     let dir = tempfile::tempdir().unwrap();

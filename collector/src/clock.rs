@@ -47,3 +47,30 @@ impl Clock for ManualClock {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// `2026-11-22 07:42:05 UTC`: an epoch-milliseconds time as log lines show it.
+pub(crate) fn utc(timestamp_ms: u64) -> String {
+    let label = ocelot_analyzer::hour_label(timestamp_ms / 3_600_000);
+    // `YYYYMMDDHH`, the year as long as it takes.
+    let (date, hour) = label.split_at(label.len() - 2);
+    let (year, month_day) = date.split_at(date.len() - 4);
+    let (month, day) = month_day.split_at(2);
+    let seconds = timestamp_ms / 1000 % 3600;
+    format!(
+        "{year}-{month}-{day} {hour}:{:02}:{:02} UTC",
+        seconds / 60,
+        seconds % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_spells_out_date_and_time() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        let ms = 498_703 * 3_600_000 + 42 * 60_000 + 5_999;
+        assert_eq!(utc(ms), "2026-11-22 07:42:05 UTC");
+    }
+}

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use crossbeam_channel::{bounded, unbounded, Sender};
@@ -28,8 +28,8 @@ use crate::received::ReceivedCounts;
 use crate::sealed_reports::SealedReports;
 use crate::stats::{decode_error_reason, CollectorStats, StatsSnapshot, DECODE_REASONS};
 use crate::worker::{
-    self, AnyReport, Control, QueuedTrees, Report, ReportKind, Scope, ShardWorker, StateSample,
-    StateWorker, StoredReport, TreeBatch, TreeItem, Worker, WorkerContext,
+    self, AnyReport, Control, QueuedTrees, Report, ReportKind, Scope, SealLog, ShardWorker,
+    StateSample, StateWorker, StoredReport, TreeBatch, TreeItem, Worker, WorkerContext,
 };
 
 /// The trees scanned from one read of a connection, and their frames for the store, on
@@ -60,9 +60,9 @@ pub(crate) struct IngestBatch {
     admissions_forgotten: u64,
 }
 
-/// Frames [`Collector::accept`] counts and skips without closing the connection: `NM1`
-/// metric bags (CAT 4.0 clients, cat-design 3.8; not analysed), and NT1 or PT1 frames with a
-/// header and no message.
+/// Frames [`Collector::accept`] counts and skips as no error (they do not count towards
+/// closing a connection that sends nothing good): `NM1` metric bags (CAT 4.0 clients,
+/// cat-design 3.8; not analysed), and NT1 or PT1 frames with a header and no message.
 fn is_skipped(e: &DecodeError) -> bool {
     match e {
         DecodeError::Empty => true,
@@ -399,29 +399,42 @@ impl Collector {
             // The State report of the hour says what each domain sent so far: the restored
             // domains are placed by those loads, as a new hour is planned.
             let sent = stored_trees_by_domain(store, hour);
+            let client_domains: Vec<&str> = domains
+                .iter()
+                .filter(|d| is_client_domain(store, hour, d))
+                .map(String::as_str)
+                .collect();
             inner.domain_shards.admit_existing(
                 hour,
-                domains
+                client_domains
                     .iter()
-                    .filter(|d| is_client_domain(store, hour, d))
-                    .map(|d| (d.as_str(), sent.get(d).copied().unwrap_or(0))),
+                    .map(|&d| (d, sent.get(d).copied().unwrap_or(0))),
             );
             // Read here, parsed by each worker (in parallel, and while the collector already
             // takes trees: a restart with large checkpoints kept the port closed for
             // seconds while this thread parsed them all).
             let mut per_worker: Vec<Vec<StoredReport>> =
                 (0..inner.trees.len()).map(|_| Vec::new()).collect();
+            // When the oldest report read was written: trees after it are not in it.
+            let mut checkpoint: Option<SystemTime> = None;
             for kind in ReportKind::ALL {
                 for domain in &domains {
                     let Some(worker) = inner.worker_of(kind, hour, domain) else {
                         continue;
                     };
                     match store.read_report(hour, domain, kind.name()) {
-                        Ok(Some(bytes)) => per_worker[worker].push(StoredReport {
-                            domain: domain.clone(),
-                            kind,
-                            bytes,
-                        }),
+                        Ok(Some(bytes)) => {
+                            if let Ok(Some(written)) =
+                                store.report_written_at(hour, domain, kind.name())
+                            {
+                                checkpoint = Some(checkpoint.map_or(written, |c| c.min(written)));
+                            }
+                            per_worker[worker].push(StoredReport {
+                                domain: domain.clone(),
+                                kind,
+                                bytes,
+                            });
+                        }
                         Ok(None) => {}
                         Err(e) => {
                             tracing::warn!(
@@ -436,15 +449,14 @@ impl Collector {
                     }
                 }
             }
+            let reports: usize = per_worker.iter().map(Vec::len).sum();
             for (control, reports) in inner.controls.iter().zip(per_worker) {
                 if !reports.is_empty() {
-                    tracing::info!(
-                        hour,
-                        reports = reports.len(),
-                        "continuing the hour from its checkpoint"
-                    );
                     let _ = control.send(Control::Restore { hour, reports });
                 }
+            }
+            if reports > 0 {
+                log_restored(hour, client_domains.len(), reports, checkpoint);
             }
         }
     }
@@ -453,7 +465,8 @@ impl Collector {
     /// verdict, see `scan_frame`), checks its hour, stores the bytes under the tree's message
     /// ID and hands the frame to the analyzer thread of its domain (which decodes it), and
     /// counts it for the State report. Never blocks: a full queue drops (and counts) the tree for that
-    /// queue only. A decode error is counted and returned; the caller closes the connection.
+    /// queue only. A decode error is counted and returned; the frame is dropped, and the
+    /// caller may go on with the next frame (the server does, keeping the connection).
     pub fn ingest(&self, frame: Bytes) -> Result<(), DecodeError> {
         let mut batch = IngestBatch::default();
         let result = self.accept(frame, &mut batch);
@@ -470,16 +483,16 @@ impl Collector {
         let stats = &inner.stats;
         batch.counted.frames += 1;
         batch.counted.bytes += frame.len() as u64;
-        // Checked here, on the socket's thread, so a bad frame closes its connection;
-        // decoded by the analyzer thread that takes it (see `TreeItem`).
+        // Checked here, on the socket's thread, so a bad frame is dropped before it goes
+        // anywhere; decoded by the analyzer thread that takes it (see `TreeItem`).
         let scan = match scan_frame(&frame, &inner.config.decode) {
             Ok(scan) => scan,
             Err(e) => {
                 stats.count_decode_error(decode_error_reason(&e));
                 // Framed well, and no tree to lose: a CAT 4.0 client's metric bags come
                 // between its trees, and Java 3.x clients send a header without a message
-                // for a tree they have not got. Closing the connection would lose every
-                // tree queued behind them.
+                // for a tree they have not got. Not errors: a connection sending only
+                // these is a healthy one.
                 return if is_skipped(&e) { Ok(()) } else { Err(e) };
             }
         };
@@ -831,13 +844,18 @@ impl Collector {
 
     fn send_checkpoint(&self, now_ms: u64, done: Option<std::sync::mpsc::Sender<()>>) -> usize {
         let inner = &*self.inner;
+        // Logs the hours sealed once every worker is done with this checkpoint.
+        let sealing = Arc::new(SealLog::default());
         let sent = inner
             .controls
             .iter()
             .filter(|c| {
-                let done = done.clone();
-                c.send_timeout(Control::Checkpoint { now_ms, done }, QUERY_TIMEOUT)
-                    .is_ok()
+                let checkpoint = Control::Checkpoint {
+                    now_ms,
+                    done: done.clone(),
+                    sealing: sealing.clone(),
+                };
+                c.send_timeout(checkpoint, QUERY_TIMEOUT).is_ok()
             })
             .count();
         sent
@@ -1261,6 +1279,33 @@ fn read_stored<R: Report>(store: &Store, hour: u64, domain: &str) -> Option<R> {
 fn read_stored_any(store: &Store, hour: u64, domain: &str, kind: ReportKind) -> Option<AnyReport> {
     let bytes = store.read_report(hour, domain, kind.name()).ok()??;
     worker::parse_stored(hour, domain, kind, &bytes)
+}
+
+/// Says, once per hour restored at start, which checkpoint the hour continues from (its
+/// oldest report's write) and what that means: the trees received after it, up to the
+/// stop, are in the store but not in the reports. Without the time, an operator after a
+/// `kill -9` could not tell how much the reports lack.
+fn log_restored(hour: u64, domains: usize, reports: usize, checkpoint: Option<SystemTime>) {
+    let hour_utc = crate::clock::utc(hour.saturating_mul(MILLIS_PER_HOUR));
+    let Some(checkpoint) = checkpoint else {
+        tracing::info!(hour, %hour_utc, domains, reports, "continuing the hour from its checkpoint (its time unknown); trees received after the checkpoint, up to the stop, are in the store but not in the hour's reports");
+        return;
+    };
+    let checkpoint_ms = checkpoint
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let age_s = SystemTime::now()
+        .duration_since(checkpoint)
+        .map_or(0, |d| d.as_secs());
+    tracing::info!(
+        hour,
+        %hour_utc,
+        checkpoint = %crate::clock::utc(checkpoint_ms),
+        checkpoint_age_s = age_s,
+        domains,
+        reports,
+        "continuing the hour from its checkpoint; trees received after the checkpoint, up to the stop, are in the store but not in the hour's reports"
+    );
 }
 
 /// Whether the stored reports of `domain` in `hour` are a client domain's: any but the

@@ -16,9 +16,11 @@
 //! ```
 //!
 //! A bad frame is refused on the socket's thread (the scan gives the decoder's verdict
-//! without building the tree) and closes its connection; frames that hold no tree (CAT 4.0
-//! metric bags, a header without a message) and CAT frames over `max_frame_bytes` are
-//! counted and skipped, the connection kept. Each hour, domains are placed on the analyzer
+//! without building the tree), counted and dropped; the connection is kept, as the frame
+//! was whole and the next one starts right after it (closed only after
+//! [`MAX_BAD_FRAMES_IN_A_ROW`] with no good one, or on a bad length, which leaves nothing
+//! to trust). Frames that hold no tree (CAT 4.0 metric bags, a header without a message)
+//! and CAT frames over `max_frame_bytes` are counted and skipped. Each hour, domains are placed on the analyzer
 //! threads by load (planned from the hour before, see `DomainShards`); each thread owns
 //! every report of its domains for the open hours: no lock on the per-message path, a tree
 //! decoded, walked and freed by one core, and more cores analyse more domains at once. A
@@ -56,5 +58,5 @@ pub use config::{
 };
 pub use period::{accept_hour, OutOfWindow};
 pub use sealed_reports::{SealedReportStats, DEFAULT_SEALED_REPORT_CACHE_BYTES};
-pub use server::run;
+pub use server::{run, MAX_BAD_FRAMES_IN_A_ROW};
 pub use stats::{CollectorStats, StatsSnapshot, WorkerSnapshot};

@@ -116,6 +116,17 @@ pub async fn run(
 /// Lines about refused connections.
 static FULL_LOG: RateLimitedLog = RateLimitedLog::new(5, Duration::from_secs(60));
 
+/// Lines about connections closed to make room for a new one, limited as the refusals are.
+static EVICTED_LOG: RateLimitedLog = RateLimitedLog::new(5, Duration::from_secs(60));
+
+/// Well-framed frames that do not decode, in a row, after which a connection is closed.
+///
+/// One such frame costs only itself: it is counted and dropped, and the connection kept,
+/// so the trees behind it still count. A client whose codec is broken for good would
+/// otherwise be served forever for nothing; a thousand is far more than a client with an
+/// occasional bad tree sends between two good ones, and a handful of milliseconds of work.
+pub const MAX_BAD_FRAMES_IN_A_ROW: u32 = 1000;
+
 /// A connection silent for this long may be closed to make room for a new one when every
 /// slot is taken (see [`Open::make_room`]).
 const EVICTABLE_AFTER: Duration = Duration::from_secs(10);
@@ -200,6 +211,8 @@ async fn serve_connection(
     let mut batch = IngestBatch::default();
     // This connection's share of `open`'s bytes of unfinished frames.
     let mut partial = 0u64;
+    // Frames in a row that did not decode (see `MAX_BAD_FRAMES_IN_A_ROW`).
+    let mut bad_in_a_row = 0u32;
     'read: loop {
         let read = tokio::select! {
             read = stream.read_buf(&mut buf) => Some(read),
@@ -210,6 +223,9 @@ async fn serve_connection(
             // closed all the same.
             () = served.close.notified() => {
                 stats.connections_evicted.fetch_add(1, Relaxed);
+                EVICTED_LOG.log(|suppressed| {
+                    tracing::warn!(%peer, suppressed, "every connection slot is busy (collector.max_connections); closing the connection silent the longest to make room for a new one");
+                });
                 None
             }
         };
@@ -242,19 +258,33 @@ async fn serve_connection(
         }
         // Whether this read finished a frame: a connection is as quiet as its last whole
         // frame, so a client trickling a byte now and then holds no slot it would not lose.
+        // Frames that do not decode do not count: a client sending only those may lose
+        // its slot to one with trees.
         let mut finished = false;
         loop {
             let offset = decoder.offset();
             match decoder.decode(&mut buf) {
-                Ok(Some(frame)) => {
-                    finished = true;
-                    if let Err(e) = collector.accept(frame, &mut batch) {
-                        BAD_FRAME_LOG.log(|suppressed| {
-                            tracing::warn!(%peer, offset, error = %e, suppressed, "malformed frame; closing the connection");
-                        });
-                        break 'read;
+                Ok(Some(frame)) => match collector.accept(frame, &mut batch) {
+                    Ok(()) => {
+                        finished = true;
+                        bad_in_a_row = 0;
                     }
-                }
+                    Err(e) => {
+                        // Counted by `accept`. The frame was whole, so the next one starts
+                        // right after it: dropping only this one keeps the trees behind it,
+                        // as CAT's server does, where closing lost all of them.
+                        bad_in_a_row += 1;
+                        if bad_in_a_row >= MAX_BAD_FRAMES_IN_A_ROW {
+                            BAD_FRAME_LOG.log(|suppressed| {
+                                tracing::warn!(%peer, offset, error = %e, suppressed, bad_in_a_row, "malformed frame, and no good one among the last ones; closing the connection");
+                            });
+                            break 'read;
+                        }
+                        BAD_FRAME_LOG.log(|suppressed| {
+                            tracing::warn!(%peer, offset, error = %e, suppressed, "malformed frame; dropping it, keeping the connection");
+                        });
+                    }
+                },
                 Ok(None) => {
                     collector.dispatch(&mut batch);
                     break;
@@ -291,7 +321,7 @@ async fn serve_connection(
         }
     }
     open.hold_partial(&mut partial, 0);
-    // Trees decoded before a bad frame or a shutdown still count.
+    // Trees taken before the connection closed still count.
     collector.dispatch(&mut batch);
     stats.connections_open.fetch_sub(1, Relaxed);
 }
@@ -301,11 +331,9 @@ mod tests {
     use super::*;
     use crate::{CollectorConfig, ManualClock};
 
-    /// The newcomer an eviction makes room for may get no slot after all (refused once
-    /// `ROOM_WAIT` passed on a busy runtime): the connection closed for it counts all the
-    /// same, as it is the one that lost its slot.
-    #[test]
-    fn a_connection_closed_to_make_room_counts_as_evicted_whoever_takes_its_slot() {
+    /// Serves one connection that is then closed to make room (no newcomer takes its slot);
+    /// returns the collector's counters and the lines logged meanwhile, and the peer.
+    fn evict_one() -> (crate::StatsSnapshot, String, SocketAddr) {
         let config = CollectorConfig {
             background_ticks: false,
             ..CollectorConfig::default()
@@ -315,34 +343,86 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        runtime.block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let client = TcpStream::connect(listener.local_addr().unwrap())
-                .await
-                .unwrap();
-            let (stream, peer) = listener.accept().await.unwrap();
-            // Served since longer than `EVICTABLE_AFTER` without a frame: evictable.
-            let open = Open {
-                started: Some(
-                    Instant::now()
-                        .checked_sub(EVICTABLE_AFTER * 2)
-                        .expect("the machine has been up for 20 s"),
-                ),
-                ..Open::default()
-            };
-            let served = Arc::new(Served {
-                last_frame_ms: AtomicU64::new(0),
-                close: Notify::new(),
-            });
-            open.served.lock().unwrap().insert(1, served.clone());
-            let (_stop, stop) = watch::channel(false);
-            // No newcomer here takes the slot.
-            assert!(open.make_room());
-            serve_connection(stream, peer, &collector, stop, &served, &open).await;
-            drop(client);
+        // The connection is served on this thread: its lines go to this subscriber.
+        let logged = LogBuffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(logged.clone())
+            .finish();
+        let peer = tracing::subscriber::with_default(subscriber, || {
+            runtime.block_on(async {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let client = TcpStream::connect(listener.local_addr().unwrap())
+                    .await
+                    .unwrap();
+                let (stream, peer) = listener.accept().await.unwrap();
+                // Served since longer than `EVICTABLE_AFTER` without a frame: evictable.
+                let open = Open {
+                    started: Some(
+                        Instant::now()
+                            .checked_sub(EVICTABLE_AFTER * 2)
+                            .expect("the machine has been up for 20 s"),
+                    ),
+                    ..Open::default()
+                };
+                let served = Arc::new(Served {
+                    last_frame_ms: AtomicU64::new(0),
+                    close: Notify::new(),
+                });
+                open.served.lock().unwrap().insert(1, served.clone());
+                let (_stop, stop) = watch::channel(false);
+                // No newcomer here takes the slot.
+                assert!(open.make_room());
+                serve_connection(stream, peer, &collector, stop, &served, &open).await;
+                drop(client);
+                peer
+            })
         });
         let stats = collector.stats();
-        assert_eq!((stats.connections_evicted, stats.connections_open), (1, 0));
         collector.shutdown();
+        let text = String::from_utf8(logged.0.lock().unwrap().clone()).unwrap();
+        (stats, text, peer)
+    }
+
+    #[derive(Clone, Default)]
+    struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for LogBuffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for LogBuffer {
+        type Writer = LogBuffer;
+        fn make_writer(&'w self) -> LogBuffer {
+            self.clone()
+        }
+    }
+
+    /// The newcomer an eviction makes room for may get no slot after all (refused once
+    /// `ROOM_WAIT` passed on a busy runtime): the connection closed for it counts all the
+    /// same, as it is the one that lost its slot.
+    #[test]
+    fn a_connection_closed_to_make_room_counts_as_evicted_whoever_takes_its_slot() {
+        let (stats, _, _) = evict_one();
+        assert_eq!((stats.connections_evicted, stats.connections_open), (1, 0));
+    }
+
+    /// A newcomer refused was logged, a connection closed to make room only counted: the
+    /// log said nothing of a client that lost its slot.
+    #[test]
+    fn a_connection_closed_to_make_room_is_logged_with_its_peer() {
+        let (_, logged, peer) = evict_one();
+        let line = logged
+            .lines()
+            .find(|l| l.contains("closing the connection silent the longest"))
+            .unwrap_or_else(|| panic!("no eviction line in {logged:?}"));
+        assert!(line.contains(&format!("peer={peer}")), "{line}");
+        assert!(line.contains("collector.max_connections"), "{line}");
     }
 }

@@ -359,10 +359,12 @@ pub(crate) enum Control {
         hour: u64,
         reports: Vec<StoredReport>,
     },
-    /// Write every open hour's reports; seal (write, then forget) the hours that are due.
+    /// Write every open hour's reports; seal (write, then forget) the hours that are due,
+    /// telling `sealing` what was sealed.
     Checkpoint {
         now_ms: u64,
         done: Option<std::sync::mpsc::Sender<()>>,
+        sealing: Arc<SealLog>,
     },
     /// The collector's own figures (only the State worker uses them).
     Sample(StateSample),
@@ -374,6 +376,66 @@ pub(crate) enum Control {
     /// Do nothing until every sender of this channel is gone: a worker busy for as long as
     /// a test wants, as a long checkpoint would keep it (tests only).
     Hold(crossbeam_channel::Receiver<()>),
+}
+
+/// The hours one checkpoint sealed, as every worker tells it, logged one line an hour
+/// when the last worker is done with the checkpoint (and lets go of its share): each
+/// worker seals only its own domains, and a line from each would say little.
+#[derive(Debug, Default)]
+pub(crate) struct SealLog {
+    hours: std::sync::Mutex<BTreeMap<u64, SealedHour>>,
+}
+
+/// One hour of a [`SealLog`].
+#[derive(Debug, Default)]
+struct SealedHour {
+    /// Whether a worker sealed it now; else every worker only wrote again the final
+    /// reports that failed to write earlier.
+    first: bool,
+    domains: usize,
+    written: usize,
+    failed: usize,
+}
+
+impl SealLog {
+    /// One worker's part of sealing `hour`: its `domains`, and its reports written and
+    /// failed.
+    fn add(&self, hour: u64, first: bool, domains: usize, written: usize, failed: usize) {
+        let mut hours = self.hours.lock().unwrap_or_else(|e| e.into_inner());
+        let sealed = hours.entry(hour).or_default();
+        sealed.first |= first;
+        sealed.domains += domains;
+        sealed.written += written;
+        sealed.failed += failed;
+    }
+}
+
+impl Drop for SealLog {
+    fn drop(&mut self) {
+        let hours = std::mem::take(self.hours.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for (hour, sealed) in hours {
+            let SealedHour {
+                first,
+                domains,
+                written,
+                failed,
+            } = sealed;
+            let hour_utc = crate::clock::utc(hour.saturating_mul(ocelot_protocol::MILLIS_PER_HOUR));
+            match (first, failed) {
+                (true, 0) => {
+                    tracing::info!(hour, %hour_utc, domains, reports = written, "sealed an hour: its final reports are written")
+                }
+                (true, _) => {
+                    tracing::warn!(hour, %hour_utc, domains, reports = written, failed, "sealed an hour, but some of its final reports could not be written; they are kept and tried again at every checkpoint")
+                }
+                (false, 0) => {
+                    tracing::info!(hour, %hour_utc, reports = written, "the final reports of a sealed hour that had failed to write are written now")
+                }
+                // Said by the failed writes' own lines (rate-limited), not once a minute here.
+                (false, _) => {}
+            }
+        }
+    }
 }
 
 /// Writes one report as JSON into a report file (streamed: a busy domain's report is
@@ -1134,7 +1196,7 @@ pub(crate) fn run<W: Worker>(
                         let live = open.remove(&hour);
                         open.insert(hour, worker.restore(hour, live, reports));
                     }
-                    Ok(Control::Checkpoint { now_ms, done }) => {
+                    Ok(Control::Checkpoint { now_ms, done, sealing }) => {
                         let failed_before = counters.report_write_errors.load(Relaxed);
                         // Work through what is queued first, so a checkpoint taken after a
                         // burst includes it.
@@ -1153,11 +1215,17 @@ pub(crate) fn run<W: Worker>(
                             .collect();
                         for hour in due {
                             if let Some(state) = open.remove(&hour) {
-                                let mut written = true;
+                                let first = !sealed.is_closed(hour);
+                                let (mut written, mut failed) = (0, 0);
                                 for (kind, domain) in W::report_keys(&state) {
-                                    written &= write_report(hour, &state, kind, &domain);
+                                    if write_report(hour, &state, kind, &domain) {
+                                        written += 1;
+                                    } else {
+                                        failed += 1;
+                                    }
                                 }
-                                if !written {
+                                sealing.add(hour, first, W::domains(&state).len(), written, failed);
+                                if failed > 0 {
                                     open.insert(hour, state);
                                 }
                             }
@@ -1208,6 +1276,9 @@ pub(crate) fn run<W: Worker>(
                         if counters.report_write_errors.load(Relaxed) == failed_before {
                             counters.checkpointed_ms.store(now_ms, Relaxed);
                         }
+                        // Before `done`: whoever waits for the checkpoint finds the hours
+                        // sealed logged (by the last worker to let go).
+                        drop(sealing);
                         if let Some(done) = done {
                             let _ = done.send(());
                         }
@@ -1344,6 +1415,7 @@ mod tests {
             .send(Control::Checkpoint {
                 now_ms: past_grace_ms,
                 done: Some(done),
+                sealing: Arc::default(),
             })
             .unwrap();
         sealed.recv().unwrap();

@@ -477,6 +477,24 @@ impl Store {
         }
     }
 
+    /// When the report was last written (its file's modification time), `None` if there is
+    /// none: for a checkpoint, the moment after which trees are not in it.
+    pub fn report_written_at(
+        &self,
+        hour: u64,
+        domain: &str,
+        name: &str,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        validate_name("domain", domain)?;
+        validate_name("report name", name)?;
+        let path = self.inner.shared.layout.report_path(hour, domain, name);
+        match fs::metadata(&path).and_then(|m| m.modified()) {
+            Ok(written) => Ok(Some(written)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io(path, e)),
+        }
+    }
+
     /// Moves the report `name` of `domain` in `hour` aside, out of the reports' listing
     /// (`<name>.report.unreadable-<unix seconds>` beside it), and returns where it went,
     /// `None` if there was none. For a report that cannot be read or parsed: the collector

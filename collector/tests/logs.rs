@@ -1,0 +1,185 @@
+//! What the collector tells the operator in its log: a restart continuing an hour, an hour
+//! sealed. The workers log on their own threads, so this test binary installs one global
+//! subscriber that keeps every line; each test reads the lines of its own hour.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use ocelot_collector::{Collector, CollectorConfig, ManualClock};
+use ocelot_store::{Store, StoreConfig};
+
+/// Every line logged in this test binary so far.
+fn logged() -> &'static Buffer {
+    static LOGGED: OnceLock<Buffer> = OnceLock::new();
+    LOGGED.get_or_init(|| {
+        let buffer = Buffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(buffer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        buffer
+    })
+}
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Buffer {
+    type Writer = Buffer;
+    fn make_writer(&'w self) -> Buffer {
+        self.clone()
+    }
+}
+
+impl Buffer {
+    /// The lines holding `message` about `hour`.
+    fn lines(&self, message: &str, hour: u64) -> Vec<String> {
+        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .filter(|l| l.contains(message) && l.contains(&format!(" hour={hour} ")))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// A store in `dir` that keeps these tests' fixed hours: retention goes by the real clock.
+fn open_store(dir: &std::path::Path) -> Store {
+    Store::open(StoreConfig {
+        retention_days: 0,
+        ..StoreConfig::new(dir)
+    })
+    .unwrap()
+}
+
+/// Three analyzer threads, so an hour's domains are spread over several workers.
+fn config() -> CollectorConfig {
+    CollectorConfig {
+        background_ticks: false,
+        analyzer_threads: 3,
+        ..CollectorConfig::default()
+    }
+}
+
+/// A URL tree of `domain` stamped `ts_ms`, its message ID in the hour of `ts_ms`.
+fn tree_at(domain: &str, seq: u64, ts_ms: u64) -> bytes::Bytes {
+    use ocelot_protocol::{nt1, Header, Message, MessageTree, Transaction};
+    let mut t = Transaction::new("URL", "/home", ts_ms);
+    t.duration_us = 5_000;
+    let header = Header {
+        domain: domain.into(),
+        ip_address: "10.0.0.1".into(),
+        message_id: format!("{domain}-0a000001-{}-{seq}", ts_ms / 3_600_000),
+        ..Header::default()
+    };
+    nt1::encode_to_bytes(&MessageTree::new(header, Message::Transaction(t)))
+}
+
+const DOMAINS: [&str; 6] = ["cart", "shop", "pay", "search", "auth", "mail"];
+
+/// After a `kill -9`, the restart logged "continuing the hour from its checkpoint" once per
+/// worker (three lines, `reports=10/5/1`), with no time: nothing told which trees the
+/// reports lack. Now one line per hour says the checkpoint's time (UTC) and age, and that
+/// the trees after it are in the store, not in the reports.
+#[test]
+fn a_restart_logs_once_per_hour_which_checkpoint_it_continues_and_what_the_reports_lack() {
+    let logged = logged();
+    let hour = 498_650;
+    let now_ms = hour * 3_600_000 + 20 * 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open_store(dir.path());
+        let collector = Collector::start(
+            config(),
+            Some(store.clone()),
+            Arc::new(ManualClock::new(now_ms)),
+        );
+        for (seq, domain) in DOMAINS.iter().enumerate() {
+            collector
+                .ingest(tree_at(domain, seq as u64, now_ms))
+                .unwrap();
+        }
+        collector.checkpoint_now();
+        store.crash_for_tests();
+    }
+    let store = open_store(dir.path());
+    let collector = Collector::start(
+        config(),
+        Some(store.clone()),
+        Arc::new(ManualClock::new(now_ms + 60_000)),
+    );
+    let lines = logged.lines("continuing the hour from its checkpoint", hour);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let line = &lines[0];
+    for part in [
+        "hour_utc=2026-11-20 02:00:00 UTC",
+        "checkpoint_age_s=",
+        "domains=6",
+        "trees received after the checkpoint, up to the stop, are in the store but not in the hour's reports",
+    ] {
+        assert!(line.contains(part), "{part}: {line}");
+    }
+    // The checkpoint's time is when its files were written, by the real clock.
+    let checkpoint = line.split("checkpoint=").nth(1).unwrap();
+    assert!(
+        checkpoint.len() > 23 && checkpoint[..23].ends_with(" UTC"),
+        "{line}"
+    );
+    collector.shutdown();
+    store.shutdown();
+}
+
+/// Sealing an hour logged nothing: an operator could not tell from the log that an hour's
+/// final reports were written. Now one line per hour (not one per worker) says so, with
+/// its domains and reports.
+#[test]
+fn sealing_an_hour_logs_one_line_with_its_domains_and_reports() {
+    let logged = logged();
+    let hour = 498_660;
+    let now_ms = hour * 3_600_000 + 20 * 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(now_ms));
+    let collector = Collector::start(config(), Some(store.clone()), clock.clone());
+    for (seq, domain) in DOMAINS.iter().enumerate() {
+        collector
+            .ingest(tree_at(domain, seq as u64, now_ms))
+            .unwrap();
+    }
+    collector.checkpoint_now();
+    assert_eq!(logged.lines("sealed an hour", hour), Vec::<String>::new());
+    // Past the next hour's grace period: the hour is sealed.
+    clock.set((hour + 1) * 3_600_000 + 5 * 60_000);
+    collector.tick();
+    // Waits for the tick's checkpoint too: each worker takes them in order.
+    collector.checkpoint_now();
+    let lines = logged.lines("sealed an hour", hour);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let line = &lines[0];
+    assert!(line.contains("domains=6"), "{line}");
+    assert!(line.contains("hour_utc=2026-11-20 12:00:00 UTC"), "{line}");
+    let reports: usize = line
+        .split("reports=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    // At least each domain's Transaction report.
+    assert!(reports >= DOMAINS.len(), "{line}");
+    assert_eq!(collector.stats().hours_sealed, 1);
+    // Checkpoints after it say nothing more of it.
+    collector.checkpoint_now();
+    assert_eq!(logged.lines("sealed an hour", hour).len(), 1);
+    collector.shutdown();
+    store.shutdown();
+}
