@@ -22,6 +22,8 @@
 //! (49 700 a second) is where its week or month undercounts. Rows of 64-bit counts would
 //! lift that for every hour's report too (a minute row is 16 bytes), so they are not used.
 
+use serde::Serialize;
+
 use crate::span::Span;
 use crate::view_query::{day_label, hour_label, Rows, HOURS_PER_DAY};
 
@@ -39,6 +41,10 @@ pub(crate) trait HourlyReport {
     /// This report with every machine merged into one, as the hour's "All" view merges
     /// them.
     fn all_machines(&self) -> Self;
+    /// The report's domain.
+    fn domain_name(&self) -> &str;
+    /// The report's machines, in order.
+    fn machine_ips(&self) -> Vec<String>;
 }
 
 /// `impl HourlyReport` for a report with inherent `new`, `hour`, `in_row`, `merge` and
@@ -60,6 +66,12 @@ macro_rules! hourly_report {
             }
             fn all_machines(&self) -> Self {
                 self.machines_merged()
+            }
+            fn domain_name(&self) -> &str {
+                self.domain()
+            }
+            fn machine_ips(&self) -> Vec<String> {
+                self.ips().map(str::to_owned).collect()
             }
         }
     };
@@ -147,6 +159,20 @@ impl<R: HourlyReport> Day<R> {
         self.span.label()
     }
 
+    /// What every kind's week or month view starts with.
+    pub(crate) fn span_head(&self) -> SpanHead {
+        let span = self.span;
+        SpanHead {
+            domain: self.report.domain_name().to_owned(),
+            period: span.kind(),
+            label: span.label(),
+            from: day_label(span.first_day()),
+            to: day_label(span.first_day().saturating_add(span.day_count() - 1)),
+            days: self.day_labels(),
+            ips: self.report.machine_ips(),
+        }
+    }
+
     /// The days of the span with an hour added, as `YYYYMMDD`.
     pub(crate) fn day_labels(&self) -> Vec<String> {
         let mut days: Vec<u64> = self.hours.iter().map(|h| h / HOURS_PER_DAY).collect();
@@ -158,4 +184,26 @@ impl<R: HourlyReport> Day<R> {
     pub(crate) fn hour_labels(&self) -> Vec<String> {
         self.hours.iter().map(|&h| hour_label(h)).collect()
     }
+}
+
+/// The fields a week's or month's view of any kind starts with (`GET /api/transaction`,
+/// `/api/event` or `/api/problem` with `week=` or `month=`): `{"domain","period","label",
+/// "from","to","days":[..],"ips":[..]}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpanHead {
+    /// The domain.
+    pub domain: String,
+    /// `week` or `month` (`day` for a day merged this way).
+    pub period: &'static str,
+    /// The week's first day `YYYYMMDD`, or the month `YYYYMM` (UTC).
+    pub label: String,
+    /// The span's first day, `YYYYMMDD`.
+    pub from: String,
+    /// The span's last day, `YYYYMMDD`.
+    pub to: String,
+    /// The days of the span merged (those with a report of the domain), `YYYYMMDD`.
+    pub days: Vec<String>,
+    /// Every machine seen in the span.
+    pub ips: Vec<String>,
 }

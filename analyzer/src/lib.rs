@@ -57,6 +57,7 @@ mod tree_counter;
 mod view_query;
 
 pub use config::{AnalyzerConfig, LongThresholds, OTHERS};
+pub use day::SpanHead;
 pub use dependency::{DependencyEdgeView, DependencyMinuteView, DependencyView};
 pub use domain_reports::DomainReports;
 pub use event::{

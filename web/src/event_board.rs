@@ -177,9 +177,9 @@ async fn event_board(
                     _ => {
                         let view = merged.span_view(&query);
                         ocelot_analyzer::EventView {
-                            domain: view.domain,
-                            hour: view.label,
-                            ips: view.ips,
+                            domain: view.head.domain,
+                            hour: view.head.label,
+                            ips: view.head.ips,
                             types: view.types,
                             folded: view.folded,
                         }

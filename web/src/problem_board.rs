@@ -193,7 +193,7 @@ async fn problem_board(
                 }
                 _ => {
                     let view = merged.span_view(&query);
-                    (view.ips, view.problems, view.folded)
+                    (view.head.ips, view.problems, view.folded)
                 }
             })
         })

@@ -278,7 +278,7 @@ pub(crate) fn render_day(
         }
         _ => {
             let view = day.span_view(&query);
-            (view.folded, view.ips, view.types)
+            (view.folded, view.head.ips, view.types)
         }
     };
     Ok(body_of(

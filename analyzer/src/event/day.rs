@@ -7,9 +7,9 @@
 use serde::Serialize;
 
 use super::report::{EventReport, EventTypeView};
-use crate::day::Day;
+use crate::day::{Day, SpanHead};
 use crate::span::Span;
-use crate::view_query::{day_label, ViewQuery};
+use crate::view_query::ViewQuery;
 
 /// The event reports of one domain over one UTC day, merged hour by hour.
 ///
@@ -83,21 +83,13 @@ impl EventDay {
     /// (one per day with data) in place of `hours`. `query.elapsed_seconds` is the seconds
     /// of the span that have run, so `tps` is its average rate.
     pub fn span_view(&self, query: &ViewQuery<'_>) -> EventSpanView {
-        let report = self.0.report();
-        let span = self.0.span();
         EventSpanView {
-            domain: report.domain().to_owned(),
-            period: span.kind(),
-            label: span.label(),
-            from: day_label(span.first_day()),
-            to: day_label(span.first_day().saturating_add(span.day_count() - 1)),
-            days: self.0.day_labels(),
-            ips: report.ips().map(str::to_owned).collect(),
+            head: self.0.span_head(),
             types: self
                 .0
                 .report_of(query.machine())
                 .type_views(query, self.0.rows()),
-            folded: report.folded(),
+            folded: self.0.report().folded(),
         }
     }
 }
@@ -128,20 +120,9 @@ pub struct EventDayView {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventSpanView {
-    /// The domain.
-    pub domain: String,
-    /// `week` or `month` (`day` for a day merged this way).
-    pub period: &'static str,
-    /// The week's first day `YYYYMMDD`, or the month `YYYYMM` (UTC).
-    pub label: String,
-    /// The span's first day, `YYYYMMDD`.
-    pub from: String,
-    /// The span's last day, `YYYYMMDD`.
-    pub to: String,
-    /// The days of the span merged (those with a report of the domain), `YYYYMMDD`.
-    pub days: Vec<String>,
-    /// Every machine seen in the span.
-    pub ips: Vec<String>,
+    /// Domain, period, days and machines.
+    #[serde(flatten)]
+    pub head: SpanHead,
     /// As in a day's view, each one's rows its days.
     pub types: Vec<EventTypeView>,
     /// Events of the span's hours (every machine's, whatever `ip` picks) counted under an
@@ -198,7 +179,7 @@ mod tests {
             elapsed_seconds: week.seconds(),
             ..ViewQuery::default()
         });
-        assert_eq!(view.days, ["20261122", "20261123"]);
+        assert_eq!(view.head.days, ["20261122", "20261123"]);
         let t = &view.types[0];
         let rows: Vec<(&str, u64, u64)> = (t.days.iter())
             .map(|d| (d.day.as_str(), d.count, d.fail))

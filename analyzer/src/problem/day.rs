@@ -11,9 +11,9 @@
 use serde::Serialize;
 
 use super::report::{ProblemEntryView, ProblemReport};
-use crate::day::Day;
+use crate::day::{Day, SpanHead};
 use crate::span::Span;
-use crate::view_query::{day_label, ViewQuery};
+use crate::view_query::ViewQuery;
 
 /// The problem reports of one domain over one UTC day, merged hour by hour.
 ///
@@ -88,21 +88,13 @@ impl ProblemDay {
     /// (one per day with data) in place of `hours`. `query.elapsed_seconds` is the seconds
     /// of the span that have run, so `tps` is its average rate.
     pub fn span_view(&self, query: &ViewQuery<'_>) -> ProblemSpanView {
-        let report = self.0.report();
-        let span = self.0.span();
         ProblemSpanView {
-            domain: report.domain().to_owned(),
-            period: span.kind(),
-            label: span.label(),
-            from: day_label(span.first_day()),
-            to: day_label(span.first_day().saturating_add(span.day_count() - 1)),
-            days: self.0.day_labels(),
-            ips: report.ips().map(str::to_owned).collect(),
+            head: self.0.span_head(),
             problems: self
                 .0
                 .report_of(query.machine())
                 .entry_views(query, self.0.rows()),
-            folded: report.folded(),
+            folded: self.0.report().folded(),
         }
     }
 }
@@ -134,20 +126,9 @@ pub struct ProblemDayView {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProblemSpanView {
-    /// The domain.
-    pub domain: String,
-    /// `week` or `month` (`day` for a day merged this way).
-    pub period: &'static str,
-    /// The week's first day `YYYYMMDD`, or the month `YYYYMM` (UTC).
-    pub label: String,
-    /// The span's first day, `YYYYMMDD`.
-    pub from: String,
-    /// The span's last day, `YYYYMMDD`.
-    pub to: String,
-    /// The days of the span merged (those with a report of the domain), `YYYYMMDD`.
-    pub days: Vec<String>,
-    /// Every machine seen in the span.
-    pub ips: Vec<String>,
+    /// Domain, period, days and machines.
+    #[serde(flatten)]
+    pub head: SpanHead,
     /// As in a day's view, each one's rows its days.
     pub problems: Vec<ProblemEntryView>,
     /// Problems of the span's hours (every machine's, whatever `ip` picks) counted under an
@@ -198,7 +179,10 @@ mod tests {
         assert!(merged.add_hour(&hour_report(DAY_START + 3, "10.0.0.1", 2)));
         assert!(merged.add_hour(&hour_report(DAY_START + 50, "10.0.0.2", 1)));
         let view = merged.span_view(&ViewQuery::default());
-        assert_eq!((view.label.as_str(), view.days.len()), ("202611", 2));
+        assert_eq!(
+            (view.head.label.as_str(), view.head.days.len()),
+            ("202611", 2)
+        );
         let errors = &view.problems[0];
         assert_eq!(errors.count, 6);
         let rows: Vec<(&str, u64)> = (errors.days.iter())

@@ -11,9 +11,9 @@
 use serde::Serialize;
 
 use super::report::{TransactionReport, TransactionTypeView};
-use crate::day::Day;
+use crate::day::{Day, SpanHead};
 use crate::span::Span;
-use crate::view_query::{day_label, ViewQuery};
+use crate::view_query::ViewQuery;
 
 /// The transaction reports of one domain over one UTC day, merged hour by hour.
 ///
@@ -87,21 +87,13 @@ impl TransactionDay {
     /// (one per day with data) in place of `hours`. `query.elapsed_seconds` is the seconds
     /// of the span that have run, so `tps` is its average rate.
     pub fn span_view(&self, query: &ViewQuery<'_>) -> TransactionSpanView {
-        let report = self.0.report();
-        let span = self.0.span();
         TransactionSpanView {
-            domain: report.domain().to_owned(),
-            period: span.kind(),
-            label: span.label(),
-            from: day_label(span.first_day()),
-            to: day_label(span.first_day().saturating_add(span.day_count() - 1)),
-            days: self.0.day_labels(),
-            ips: report.ips().map(str::to_owned).collect(),
+            head: self.0.span_head(),
             types: self
                 .0
                 .report_of(query.machine())
                 .type_views(query, self.0.rows()),
-            folded: report.folded(),
+            folded: self.0.report().folded(),
         }
     }
 }
@@ -133,20 +125,9 @@ pub struct TransactionDayView {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TransactionSpanView {
-    /// The domain.
-    pub domain: String,
-    /// `week` or `month` (`day` for a day merged this way).
-    pub period: &'static str,
-    /// The week's first day `YYYYMMDD`, or the month `YYYYMM` (UTC).
-    pub label: String,
-    /// The span's first day, `YYYYMMDD`.
-    pub from: String,
-    /// The span's last day, `YYYYMMDD`.
-    pub to: String,
-    /// The days of the span merged (those with a report of the domain), `YYYYMMDD`.
-    pub days: Vec<String>,
-    /// Every machine seen in the span.
-    pub ips: Vec<String>,
+    /// Domain, period, days and machines.
+    #[serde(flatten)]
+    pub head: SpanHead,
     /// As in a day's view, each one's rows its days.
     pub types: Vec<TransactionTypeView>,
     /// Transactions of the span's hours (every machine's, whatever `ip` picks) counted under an
@@ -265,12 +246,15 @@ mod tests {
             ..ViewQuery::default()
         };
         let view = merged.span_view(&query);
-        assert_eq!((view.period, view.label.as_str()), ("week", "20261121"));
         assert_eq!(
-            (view.from.as_str(), view.to.as_str()),
+            (view.head.period, view.head.label.as_str()),
+            ("week", "20261121")
+        );
+        assert_eq!(
+            (view.head.from.as_str(), view.head.to.as_str()),
             ("20261121", "20261127")
         );
-        assert_eq!(view.days, ["20261121", "20261122", "20261127"]);
+        assert_eq!(view.head.days, ["20261121", "20261122", "20261127"]);
         let t = &view.types[0];
         assert!(t.hours.is_empty() && t.names[0].hours.is_empty() && t.names[0].minutes.is_empty());
         let rows: Vec<(&str, u64, u64)> = (t.days.iter())
@@ -308,7 +292,10 @@ mod tests {
             let mut merged = TransactionDay::over("shop", span);
             assert!(!merged.add_hour(&hour_report(DAY_START, "10.0.0.1", &[5], false)));
             let view = merged.span_view(&whole_day());
-            assert!(view.types.is_empty() && view.days.is_empty(), "{span:?}");
+            assert!(
+                view.types.is_empty() && view.head.days.is_empty(),
+                "{span:?}"
+            );
             assert!(span.row_of(u64::MAX).is_none() || span.hours().contains(&u64::MAX));
         }
     }
@@ -324,12 +311,15 @@ mod tests {
         assert!(!merged.add_hour(&hour_report(last + 1, "10.0.0.1", &[1], false)));
         assert!(!merged.add_hour(&hour_report(first - 1, "10.0.0.1", &[1], false)));
         let view = merged.span_view(&whole_day());
-        assert_eq!((view.period, view.label.as_str()), ("month", "202611"));
         assert_eq!(
-            (view.from.as_str(), view.to.as_str()),
+            (view.head.period, view.head.label.as_str()),
+            ("month", "202611")
+        );
+        assert_eq!(
+            (view.head.from.as_str(), view.head.to.as_str()),
             ("20261101", "20261130")
         );
-        assert_eq!(view.ips, ["10.0.0.1", "10.0.0.2"]);
+        assert_eq!(view.head.ips, ["10.0.0.1", "10.0.0.2"]);
         let days: Vec<(&str, u64)> = (view.types[0].days.iter())
             .map(|d| (d.day.as_str(), d.count))
             .collect();
