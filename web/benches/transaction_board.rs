@@ -101,36 +101,12 @@ fn transaction_board(c: &mut Criterion) {
         let app = router(
             AppState::new(Arc::new(MemoryLookup::new())).with_reports(Arc::new(reports(names))),
         );
-        let request = || {
-            Request::get("/t?domain=bench&hour=current&type=Service")
-                .body(Body::empty())
-                .expect("a request")
-        };
-        let html = runtime.block_on(async {
-            let response = app.clone().oneshot(request()).await.expect("infallible");
-            assert!(response.status().is_success());
-            response
-                .into_body()
-                .collect()
-                .await
-                .expect("a body")
-                .to_bytes()
-        });
-        assert!(html.len() > names as usize * 100, "every name is rendered");
-        eprintln!("{names} names: {} KiB of HTML", html.len() / 1024);
+        let uri = "/t?domain=bench&hour=current&type=Service";
+        let html_len = page_len(&runtime, &app, uri);
+        assert!(html_len > names as usize * 100, "every name is rendered");
+        eprintln!("{names} names: {} KiB of HTML", html_len / 1024);
         group.bench_with_input(BenchmarkId::new("names", names), &names, |b, _| {
-            b.iter(|| {
-                runtime.block_on(async {
-                    let response = app.clone().oneshot(request()).await.expect("infallible");
-                    response
-                        .into_body()
-                        .collect()
-                        .await
-                        .expect("a body")
-                        .to_bytes()
-                        .len()
-                })
-            });
+            b.iter(|| page_len(&runtime, &app, uri));
         });
     }
     group.finish();
@@ -219,35 +195,11 @@ fn transaction_day_board(c: &mut Criterion) {
             AppState::new(Arc::new(MemoryLookup::new())).with_reports(Arc::new(day_reports(names))),
         );
         let uri = format!("/t?domain=bench&day={day}&type=Service");
-        let request = || Request::get(&uri).body(Body::empty()).expect("a request");
-        let html = runtime.block_on(async {
-            let response = app.clone().oneshot(request()).await.expect("infallible");
-            assert!(response.status().is_success());
-            response
-                .into_body()
-                .collect()
-                .await
-                .expect("a body")
-                .to_bytes()
-        });
-        assert!(html.len() > names as usize * 100, "every name is rendered");
-        eprintln!(
-            "{names} names x 24 hours: {} KiB of HTML",
-            html.len() / 1024
-        );
+        let html_len = page_len(&runtime, &app, &uri);
+        assert!(html_len > names as usize * 100, "every name is rendered");
+        eprintln!("{names} names x 24 hours: {} KiB of HTML", html_len / 1024);
         group.bench_with_input(BenchmarkId::new("names", names), &names, |b, _| {
-            b.iter(|| {
-                runtime.block_on(async {
-                    let response = app.clone().oneshot(request()).await.expect("infallible");
-                    response
-                        .into_body()
-                        .collect()
-                        .await
-                        .expect("a body")
-                        .to_bytes()
-                        .len()
-                })
-            });
+            b.iter(|| page_len(&runtime, &app, &uri));
         });
     }
     group.finish();
@@ -274,25 +226,23 @@ fn transaction_week_board(c: &mut Criterion) {
                 format!("/t?domain=bench&week={}&type=Service", week.label()),
             ),
         ] {
-            let request = || Request::get(&uri).body(Body::empty()).expect("a request");
             group.bench_with_input(BenchmarkId::new(period, names), &names, |b, _| {
-                b.iter(|| {
-                    runtime.block_on(async {
-                        let response = app.clone().oneshot(request()).await.expect("infallible");
-                        assert!(response.status().is_success());
-                        response
-                            .into_body()
-                            .collect()
-                            .await
-                            .expect("a body")
-                            .to_bytes()
-                            .len()
-                    })
-                });
+                b.iter(|| page_len(&runtime, &app, &uri));
             });
         }
     }
     group.finish();
+}
+
+/// One request through the router: its body's length (a success asserted).
+fn page_len(runtime: &tokio::runtime::Runtime, app: &axum::Router, uri: &str) -> usize {
+    runtime.block_on(async {
+        let request = Request::get(uri).body(Body::empty()).expect("a request");
+        let response = app.clone().oneshot(request).await.expect("infallible");
+        assert!(response.status().is_success());
+        let body = response.into_body().collect().await.expect("a body");
+        body.to_bytes().len()
+    })
 }
 
 criterion_group!(
