@@ -371,8 +371,9 @@ fn stop_summary(stats: &ocelot_collector::StatsSnapshot) -> String {
         dropped => {
             format!(
             "Stopped. The final flush wrote everything, but {dropped} {} dropped since the start \
-             (ocelot_dropped_trees_total on /metrics, all stages and reasons: see it by stage and \
-             reason there; a tree the store and an analyzer both dropped counts twice).",
+             (ocelot_dropped_trees_total on /metrics, all stages and reasons but the store's \
+             duplicates, which lose no tree: see it by stage and reason there; a tree the store \
+             and an analyzer both dropped counts twice).",
             if dropped == 1 { "tree was" } else { "trees were" }
         )
         }

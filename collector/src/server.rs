@@ -275,9 +275,9 @@ async fn serve_connection(
                         // as CAT's server does, where closing lost all of them.
                         bad_in_a_row += 1;
                         if bad_in_a_row >= MAX_BAD_FRAMES_IN_A_ROW {
-                            BAD_FRAME_LOG.log(|suppressed| {
-                                tracing::warn!(%peer, offset, error = %e, suppressed, bad_in_a_row, "malformed frame, and no good one among the last ones; closing the connection");
-                            });
+                            // Not through `BAD_FRAME_LOG`: the frames before it spent that
+                            // limit, and this happens once per connection at most.
+                            tracing::warn!(%peer, offset, error = %e, bad_in_a_row, "malformed frame, and no good one among the last ones; closing the connection");
                             break 'read;
                         }
                         BAD_FRAME_LOG.log(|suppressed| {

@@ -44,8 +44,17 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// How long to wait before accepting again after a failed accept (out of file
-/// descriptors, say), instead of spinning.
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
+/// descriptors, say), instead of spinning; the warning is logged once per such wait.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// How long one connection is served at most, however busy. The header timeout only runs
+/// while a request is awaited: a client that sends requests and never reads the answers
+/// would otherwise hold its slot (and a stop) for as long as it likes. Pages and API
+/// answers take milliseconds; a browser simply opens a new connection after this.
+pub const DEFAULT_MAX_CONNECTION_LIFETIME: Duration = Duration::from_secs(300);
+
+/// How long a stop waits for the connections' requests in flight before it closes them.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Limits on the connections [`serve`] takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +64,10 @@ pub struct ServeLimits {
     pub header_read_timeout: Duration,
     /// Connections served at once (at least one).
     pub max_connections: usize,
+    /// How long one connection is served at most ([`DEFAULT_MAX_CONNECTION_LIFETIME`]).
+    pub max_connection_lifetime: Duration,
+    /// How long a stop lets requests in flight finish ([`DEFAULT_DRAIN_TIMEOUT`]).
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServeLimits {
@@ -62,6 +75,8 @@ impl Default for ServeLimits {
         ServeLimits {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connection_lifetime: DEFAULT_MAX_CONNECTION_LIFETIME,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
         }
     }
 }
@@ -191,21 +206,38 @@ pub async fn serve(
                 }
             },
         };
-        connections.spawn(serve_connection(
+        let connection = serve_connection(
             stream,
             remote,
             app.clone(),
             limits.header_read_timeout,
             stop_rx.clone(),
             slot,
-        ));
+        );
+        let lifetime = limits.max_connection_lifetime;
+        connections.spawn(async move {
+            if tokio::time::timeout(lifetime, connection).await.is_err() {
+                tracing::debug!(%remote, "web connection closed at its lifetime bound");
+            }
+        });
         // Reap finished connection tasks so the set does not grow without bound.
         while connections.try_join_next().is_some() {}
     }
-    // New connections are refused from here on, while the open ones finish.
+    // New connections are refused from here on, while the open ones finish their
+    // requests, for as long as the drain timeout allows.
     drop(listener);
     let _ = stop_tx.send(true);
-    while connections.join_next().await.is_some() {}
+    let drained = tokio::time::timeout(limits.drain_timeout, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            connections = connections.len(),
+            "web server: connections still busy at the end of the stop's drain time are closed"
+        );
+        connections.shutdown().await;
+    }
     Ok(())
 }
 

@@ -53,6 +53,7 @@ fn limits(max_connections: usize) -> ServeLimits {
     ServeLimits {
         header_read_timeout: TEST_HEADER_READ_TIMEOUT,
         max_connections,
+        ..ServeLimits::default()
     }
 }
 
@@ -141,6 +142,7 @@ async fn past_the_cap_a_connection_waits_for_a_free_slot() {
         // Long: the first client's slot must not free on its own during the test.
         header_read_timeout: Duration::from_secs(60),
         max_connections: 1,
+        ..ServeLimits::default()
     })
     .await;
     let mut first = TcpStream::connect(server.addr).await.unwrap();
@@ -167,4 +169,58 @@ async fn past_the_cap_a_connection_waits_for_a_free_slot() {
     let response = read_response(&mut second).await;
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");
     server.stop().await;
+}
+
+/// A client that pipelines requests and never reads the answers: the header timeout never
+/// runs (a request is always there), so only the connection's lifetime bound frees its
+/// slot, and a stop does not wait on it past the drain time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_its_answers_loses_its_slot_at_the_lifetime_bound() {
+    let server = Server::start(ServeLimits {
+        max_connection_lifetime: Duration::from_millis(800),
+        drain_timeout: Duration::from_millis(300),
+        ..limits(1)
+    })
+    .await;
+    let mut hog = TcpStream::connect(server.addr).await.unwrap();
+    let writer = tokio::spawn(async move {
+        let _ = hog.write_all(&KEEP_ALIVE_REQUEST.repeat(100_000)).await;
+        // Never reads; keeps the socket open.
+        tokio::time::sleep(GIVE_UP).await;
+        drop(hog);
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut second = TcpStream::connect(server.addr).await.unwrap();
+    second.write_all(KEEP_ALIVE_REQUEST).await.unwrap();
+    let response = tokio::time::timeout(GIVE_UP, read_response(&mut second))
+        .await
+        .expect("served once the hog's lifetime is up");
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    server.stop().await;
+    writer.abort();
+}
+
+/// A stop while a client holds an answer unread: the stop ends at the drain time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_does_not_wait_on_a_client_that_never_reads() {
+    let server = Server::start(ServeLimits {
+        drain_timeout: Duration::from_millis(300),
+        ..limits(4)
+    })
+    .await;
+    let mut hog = TcpStream::connect(server.addr).await.unwrap();
+    let writer = tokio::spawn(async move {
+        let _ = hog.write_all(&KEEP_ALIVE_REQUEST.repeat(100_000)).await;
+        tokio::time::sleep(GIVE_UP).await;
+        drop(hog);
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    server.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    writer.abort();
 }
