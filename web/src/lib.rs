@@ -69,7 +69,7 @@ mod transaction_board;
 pub use lookup::{MemoryLookup, MessageLookup};
 pub use report_source::{BoxFuture, MemoryReports, ReportSource};
 pub use server::{
-    router, run, serve, ClientAddrs, ServeLimits, DEFAULT_HEADER_READ_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS,
+    router, run, serve, ClientAddrs, ServeLimits, DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTION_LIFETIME,
 };
 pub use state::{AppState, AuthConfig, BasicCredentials, CatRouterConfig, DEFAULT_COLLECTOR_PORT};
