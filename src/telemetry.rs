@@ -358,35 +358,29 @@ impl OcelotFigures {
             "Seconds between checkpoints of the open hours (collector.checkpoint_interval_secs).",
             self.checkpoint_interval.as_secs_f64(),
         )?;
-        if c.last_drop_ms > 0 {
-            gauge(
-                e,
+        // A moment as two gauges, when and how long ago; neither before it first happens.
+        let now_ms = self.collector.now_ms();
+        for (at_ms, at, at_help, age, age_help) in [
+            (
+                c.last_drop_ms,
                 LAST_DROP,
                 "When trees were last dropped (any stage or reason of ocelot_dropped_trees), epoch seconds, to within the State sample interval.",
-                c.last_drop_ms as f64 / 1000.0,
-            )?;
-            let age_ms = self.collector.now_ms().saturating_sub(c.last_drop_ms);
-            gauge(
-                e,
                 LAST_DROP_AGE,
                 "Seconds since trees were last dropped (any stage or reason of ocelot_dropped_trees).",
-                age_ms as f64 / 1000.0,
-            )?;
-        }
-        if c.last_checkpoint_ms > 0 {
-            gauge(
-                e,
+            ),
+            (
+                c.last_checkpoint_ms,
                 LAST_CHECKPOINT,
                 "When the open hours were last checkpointed, epoch seconds.",
-                c.last_checkpoint_ms as f64 / 1000.0,
-            )?;
-            let age_ms = self.collector.now_ms().saturating_sub(c.last_checkpoint_ms);
-            gauge(
-                e,
                 CHECKPOINT_AGE,
                 "Seconds since the open hours were last checkpointed.",
-                age_ms as f64 / 1000.0,
-            )?;
+            ),
+        ] {
+            if at_ms > 0 {
+                gauge(e, at, at_help, at_ms as f64 / 1000.0)?;
+                let age_ms = now_ms.saturating_sub(at_ms);
+                gauge(e, age, age_help, age_ms as f64 / 1000.0)?;
+            }
         }
         Ok(())
     }

@@ -83,7 +83,35 @@ pub(crate) enum Rows {
     DaysFrom(u64),
 }
 
+/// A view's rows as [`Rows`] says they are: `(minutes, hours, days)`, two of them empty.
+pub(crate) type SplitRows<M, H, D> = (Vec<M>, Vec<H>, Vec<D>);
+
 impl Rows {
+    /// `minute_rows` (rows keyed as minutes) kept as minutes, or read as hours of the day
+    /// (`in_day`) or days of the week or month (`in_span`): every kind's views list them
+    /// under `minutes`, `hours` or `days`.
+    pub(crate) fn split<M, H, D>(
+        self,
+        minute_rows: impl IntoIterator<Item = M>,
+        in_day: impl Fn(M, u64) -> H,
+        in_span: impl Fn(M, u64) -> D,
+    ) -> SplitRows<M, H, D> {
+        let rows = minute_rows.into_iter();
+        match self {
+            Rows::Minutes => (rows.collect(), Vec::new(), Vec::new()),
+            Rows::HoursFrom(first_hour) => (
+                Vec::new(),
+                rows.map(|m| in_day(m, first_hour)).collect(),
+                Vec::new(),
+            ),
+            Rows::DaysFrom(first_day) => (
+                Vec::new(),
+                Vec::new(),
+                rows.map(|m| in_span(m, first_day)).collect(),
+            ),
+        }
+    }
+
     /// How long one row is: a minute, an hour or a day.
     pub(crate) fn row_seconds(self) -> f64 {
         match self {

@@ -329,17 +329,11 @@ impl EventReport {
                             count: m.count,
                             fail: m.fail,
                         });
-                        let (mut minutes, mut hours, mut days) =
-                            (Vec::new(), Vec::new(), Vec::new());
-                        match rows {
-                            Rows::Minutes => minutes = minute_rows.collect(),
-                            Rows::HoursFrom(first_hour) => {
-                                hours = minute_rows.map(|m| m.in_day(first_hour)).collect();
-                            }
-                            Rows::DaysFrom(first_day) => {
-                                days = minute_rows.map(|m| m.in_span(first_day)).collect();
-                            }
-                        }
+                        let (minutes, hours, days) = rows.split(
+                            minute_rows,
+                            EventMinuteView::in_day,
+                            EventMinuteView::in_span,
+                        );
                         EventNameView {
                             name: name.to_owned(),
                             count: n.count,
@@ -354,29 +348,24 @@ impl EventReport {
                         }
                     })
                     .collect();
+                // Its names' minutes add up to the type's unless some are left out.
+                let (minutes, hours, days) = match rows {
+                    Rows::Minutes if names_left_out == 0 => Default::default(),
+                    _ => rows.split(
+                        t.minute_views(),
+                        EventMinuteView::in_day,
+                        EventMinuteView::in_span,
+                    ),
+                };
                 EventTypeView {
                     type_: type_.to_owned(),
                     count,
                     fail,
                     fail_percent: fail_percent(fail, count),
                     tps: tps(count, elapsed),
-                    // Its names' rows add up to the type's unless some are left out.
-                    minutes: match rows {
-                        Rows::Minutes if names_left_out > 0 => t.minute_views(),
-                        _ => Vec::new(),
-                    },
-                    hours: match rows {
-                        Rows::HoursFrom(first_hour) => (t.minute_views().into_iter())
-                            .map(|row| row.in_day(first_hour))
-                            .collect(),
-                        _ => Vec::new(),
-                    },
-                    days: match rows {
-                        Rows::DaysFrom(first_day) => (t.minute_views().into_iter())
-                            .map(|row| row.in_span(first_day))
-                            .collect(),
-                        _ => Vec::new(),
-                    },
+                    minutes,
+                    hours,
+                    days,
                     names,
                     names_left_out,
                 }

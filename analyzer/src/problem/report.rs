@@ -296,16 +296,11 @@ impl ProblemReport {
                         minute: m.minute(),
                         count: m.count(),
                     });
-                    let (mut minutes, mut hours, mut days) = (Vec::new(), Vec::new(), Vec::new());
-                    match rows {
-                        Rows::Minutes => minutes = minute_rows.collect(),
-                        Rows::HoursFrom(first_hour) => {
-                            hours = minute_rows.map(|m| m.in_day(first_hour)).collect();
-                        }
-                        Rows::DaysFrom(first_day) => {
-                            days = minute_rows.map(|m| m.in_span(first_day)).collect();
-                        }
-                    }
+                    let (minutes, hours, days) = rows.split(
+                        minute_rows,
+                        ProblemMinuteView::in_day,
+                        ProblemMinuteView::in_span,
+                    );
                     problems.push(ProblemEntryView {
                         category: category.to_owned(),
                         type_: type_.to_owned(),

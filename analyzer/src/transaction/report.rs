@@ -848,43 +848,28 @@ impl TransactionReport {
                     if query.keep_name == Some(name) {
                         view.distribution = distribution(&histogram);
                     }
-                    match rows {
-                        Rows::Minutes => {}
-                        Rows::HoursFrom(first_hour) => {
-                            view.hours = std::mem::take(&mut view.minutes)
-                                .into_iter()
-                                .map(|row| row.in_day(first_hour))
-                                .collect();
-                        }
-                        Rows::DaysFrom(first_day) => {
-                            view.days = std::mem::take(&mut view.minutes)
-                                .into_iter()
-                                .map(|row| row.in_span(first_day))
-                                .collect();
-                        }
-                    }
+                    (view.minutes, view.hours, view.days) = rows.split(
+                        std::mem::take(&mut view.minutes),
+                        TransactionMinuteView::in_day,
+                        TransactionMinuteView::in_span,
+                    );
                     names.push(view);
                 }
+                // Its names' minutes add up to the type's unless some are left out.
+                let (minutes, hours, days) = match rows {
+                    Rows::Minutes if names_left_out == 0 => Default::default(),
+                    _ => rows.split(
+                        t.minute_views(),
+                        TransactionMinuteView::in_day,
+                        TransactionMinuteView::in_span,
+                    ),
+                };
                 TransactionTypeView {
                     type_: type_.to_owned(),
                     figures: total.figures(totals, &total_histogram, elapsed),
-                    // Its names' rows add up to the type's unless some are left out.
-                    minutes: match rows {
-                        Rows::Minutes if names_left_out > 0 => t.minute_views(),
-                        _ => Vec::new(),
-                    },
-                    hours: match rows {
-                        Rows::HoursFrom(first_hour) => (t.minute_views().into_iter())
-                            .map(|row| row.in_day(first_hour))
-                            .collect(),
-                        _ => Vec::new(),
-                    },
-                    days: match rows {
-                        Rows::DaysFrom(first_day) => (t.minute_views().into_iter())
-                            .map(|row| row.in_span(first_day))
-                            .collect(),
-                        _ => Vec::new(),
-                    },
+                    minutes,
+                    hours,
+                    days,
                     names,
                     names_left_out,
                 }
