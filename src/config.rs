@@ -116,6 +116,9 @@ pub(crate) struct WebSection {
     pub(crate) nice: i32,
     /// MiB of parsed sealed reports kept for pages (estimated heap size; 0: none).
     pub(crate) sealed_report_cache_mib: u64,
+    /// MiB of past days kept merged for the day, week and month views (estimated; 0:
+    /// none).
+    pub(crate) day_cache_mib: u64,
 }
 
 impl Default for WebSection {
@@ -130,9 +133,14 @@ impl Default for WebSection {
             router_block: false,
             nice: DEFAULT_WEB_NICE,
             sealed_report_cache_mib: ocelot_collector::DEFAULT_SEALED_REPORT_CACHE_BYTES >> 20,
+            day_cache_mib: DEFAULT_DAY_CACHE_MIB,
         }
     }
 }
+
+/// Past days kept merged: a domain of 8 machines and 400 names is about 3 MiB a day by
+/// the estimate, so a week of the twenty domains most looked at fits.
+const DEFAULT_DAY_CACHE_MIB: u64 = 64;
 
 /// The kernel weighs a nice-10 thread 110 against a nice-0 one's 1024: against busy collector
 /// threads a page gets a small share of the CPU; with a core to spare, all it needs.

@@ -495,6 +495,7 @@ fn web_state(
     let reports = Arc::new(CollectorReports::new(collector.clone(), analyzer));
     Ok(AppState::new(lookup)
         .with_reports(reports)
+        .with_day_cache_bytes(config.web.day_cache_mib.saturating_mul(1 << 20))
         .with_cat_router(CatRouterConfig {
             routers,
             collector_port,

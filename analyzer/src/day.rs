@@ -45,6 +45,9 @@ pub(crate) trait HourlyReport {
     fn domain_name(&self) -> &str;
     /// The report's machines, in order.
     fn machine_ips(&self) -> Vec<String>;
+    /// Machines, types and names (or categories) held: what a kept day's size is
+    /// estimated from.
+    fn entries(&self) -> usize;
 }
 
 /// `impl HourlyReport` for a report with inherent `new`, `hour`, `in_row`, `merge` and
@@ -72,6 +75,9 @@ macro_rules! hourly_report {
             }
             fn machine_ips(&self) -> Vec<String> {
                 self.ips().map(str::to_owned).collect()
+            }
+            fn entries(&self) -> usize {
+                self.entry_count()
             }
         }
     };
@@ -120,6 +126,35 @@ impl<R: HourlyReport> Day<R> {
             self.hours.insert(at, hour);
         }
         true
+    }
+
+    /// Adds `day`, one whole day of the same domain merged on its own (over
+    /// [`Span::Day`]), as that day's row of this week or month; or returns `false` and
+    /// leaves out a day outside the span, or anything when this is itself a day. The
+    /// same as adding that day's hours one by one: a row is the fold of the day's hours,
+    /// and folding the day's hourly rows sums the same figures. Add days (and any hours
+    /// added directly) in order, so what keeps the first or the newest keeps the span's.
+    /// What lets a week or month reuse days merged once (the web keeps past days).
+    pub(crate) fn add_day(&mut self, day: &Day<R>) -> bool {
+        let (Span::Day(_), Span::Week(_) | Span::Month(_)) = (day.span, self.span) else {
+            return false;
+        };
+        let Some(row) = self.span.row_of(day.span.hours().start) else {
+            return false;
+        };
+        self.report.merge_from(&day.report.folded_into_row(row));
+        self.all.merge_from(&day.all.folded_into_row(row));
+        for &hour in &day.hours {
+            if let Err(at) = self.hours.binary_search(&hour) {
+                self.hours.insert(at, hour);
+            }
+        }
+        true
+    }
+
+    /// Machines, types and names held, per machine and for "All" together.
+    pub(crate) fn entries(&self) -> usize {
+        self.report.entries() + self.all.entries()
     }
 
     /// The hours added, ascending.

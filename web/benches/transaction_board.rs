@@ -216,18 +216,29 @@ fn transaction_week_board(c: &mut Criterion) {
     let week = ocelot_analyzer::Span::week_of(HOUR / 24);
     let day = ocelot_analyzer::day_label(HOUR / 24);
     for names in [100, 1_000] {
-        let reports = days_reports(names, week.hours().start, 7);
+        let reports = Arc::new(days_reports(names, week.hours().start, 7));
         let app =
-            router(AppState::new(Arc::new(MemoryLookup::new())).with_reports(Arc::new(reports)));
-        for (period, uri) in [
-            ("day", format!("/t?domain=bench&day={day}&type=Service")),
+            router(AppState::new(Arc::new(MemoryLookup::new())).with_reports(reports.clone()));
+        // The same reports with past days kept (`web.day_cache_mib`): every day of the
+        // week is over at the reports' "now", so after the first request a week adds
+        // seven kept days.
+        let kept = router(
+            AppState::new(Arc::new(MemoryLookup::new()))
+                .with_reports(reports)
+                .with_day_cache_bytes(1 << 30),
+        );
+        let week_uri = format!("/t?domain=bench&week={}&type=Service", week.label());
+        for (period, app, uri) in [
             (
-                "week",
-                format!("/t?domain=bench&week={}&type=Service", week.label()),
+                "day",
+                &app,
+                format!("/t?domain=bench&day={day}&type=Service"),
             ),
+            ("week", &app, week_uri.clone()),
+            ("week_days_kept", &kept, week_uri.clone()),
         ] {
             group.bench_with_input(BenchmarkId::new(period, names), &names, |b, _| {
-                b.iter(|| page_len(&runtime, &app, &uri));
+                b.iter(|| page_len(&runtime, app, &uri));
             });
         }
     }

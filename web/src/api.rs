@@ -323,7 +323,7 @@ async fn transaction_of_day(
 ) -> Result<Response, ApiError> {
     let target = day_target(state, params, span).await?;
     let merged = transaction_day(
-        state.reports.as_ref(),
+        state,
         &target.domain,
         span,
         &target.hours,
@@ -397,7 +397,7 @@ async fn event_of_day(
     limit: usize,
 ) -> Result<Response, ApiError> {
     let target = day_target(state, params, span).await?;
-    let merged = event_day(state.reports.as_ref(), &target.domain, span, &target.hours).await;
+    let merged = event_day(state, &target.domain, span, &target.hours).await;
     check_day_machine(params.ip(), merged.ips(), &target)?;
     let query = day_query(params, &target, limit);
     Ok(heavy(|| match span {
@@ -444,7 +444,7 @@ async fn problem_of_day(
     span: Span,
 ) -> Result<Response, ApiError> {
     let target = day_target(state, params, span).await?;
-    let merged = problem_day(state.reports.as_ref(), &target.domain, span, &target.hours).await;
+    let merged = problem_day(state, &target.domain, span, &target.hours).await;
     check_day_machine(params.ip(), merged.ips(), &target)?;
     let query = ViewQuery {
         ip: params.ip(),

@@ -9,22 +9,25 @@
 //! days); each hour is folded and merged off the
 //! async workers ([`heavy`]); a transaction hour is asked for as the view needs it
 //! ([`ReportSource::transaction_for`]: one machine, one type), so a live hour copies only
-//! that. Non-goal: caching the merged day. A day is merged again on every request, as an
-//! hour is viewed; the sealed hours' parsed reports are what the source may keep (the
-//! collector does, within a byte budget), so a day viewed again reads no stored report.
-//! A week or month merges 168 to 744 hours per request, so it costs that many times an
-//! hour's merge (and reads what the cache does not hold); hours deleted by the store's
-//! retention (`store.retention_days`) are simply absent.
+//! that. A day over for good is merged once and kept ([`DayCache`], within
+//! `web.day_cache_mib`): a week or month adds its kept days whole and merges only the
+//! hours of the days still running, and a past day viewed again is the kept one. The
+//! sealed hours' parsed reports are what the source may keep besides (the collector does,
+//! within a byte budget), so a day merged again reads no stored report. Hours deleted by
+//! the store's retention (`store.retention_days`) are absent from days merged after.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use ocelot_analyzer::{
     hour_label, EventDay, EventReport, ProblemDay, ProblemReport, Span, TransactionDay,
-    TransactionReport,
+    TransactionReport, HOURS_PER_DAY,
 };
 
 use crate::cpu::heavy;
+use crate::day_cache::{day_is_final, DayCache, DayKey, KeptDay};
 use crate::report_source::ReportSource;
+use crate::AppState;
 
 /// The hours of `span` in which `domain` has a report of any kind, ascending.
 pub(crate) async fn hours_of_domain(
@@ -45,93 +48,148 @@ pub(crate) async fn hours_of_domain(
 /// The transactions of `domain` over `hours` of `span`, as a view of machine `ip` and type
 /// `type_` (`None`: all) reads them.
 pub(crate) async fn transaction_day(
-    source: &dyn ReportSource,
+    state: &AppState,
     domain: &str,
     span: Span,
     hours: &[u64],
     ip: Option<&str>,
     type_: Option<&str>,
-) -> TransactionDay {
-    let mut merged = TransactionDay::over(domain, span);
+) -> Arc<TransactionDay> {
+    let source = state.reports.as_ref();
     let fetch = |hour| {
         let (ip, type_) = (ip.map(str::to_owned), type_.map(str::to_owned));
         source.transaction_for(domain.to_owned(), hour, ip, type_)
     };
-    add_hours(
-        &mut merged,
-        "transaction",
-        span,
-        hours,
+    let merge = Merge {
+        domain,
+        scope: (ip, type_),
+        over: |span| TransactionDay::over(domain, span),
         fetch,
-        TransactionDay::add_hour,
-        TransactionReport::hour,
-    )
-    .await;
-    merged
+        add_hour: TransactionDay::add_hour,
+        add_day: TransactionDay::add_day,
+        hour_of: TransactionReport::hour,
+    };
+    merge.span(state, span, hours).await
 }
 
 /// The events of `domain` over `hours` of `span`.
 pub(crate) async fn event_day(
-    source: &dyn ReportSource,
+    state: &AppState,
     domain: &str,
     span: Span,
     hours: &[u64],
-) -> EventDay {
-    let mut merged = EventDay::over(domain, span);
-    let fetch = |hour| source.event(domain.to_owned(), hour);
-    add_hours(
-        &mut merged,
-        "event",
-        span,
-        hours,
-        fetch,
-        EventDay::add_hour,
-        EventReport::hour,
-    )
-    .await;
-    merged
+) -> Arc<EventDay> {
+    let source = state.reports.as_ref();
+    let merge = Merge {
+        domain,
+        scope: (None, None),
+        over: |span| EventDay::over(domain, span),
+        fetch: |hour| source.event(domain.to_owned(), hour),
+        add_hour: EventDay::add_hour,
+        add_day: EventDay::add_day,
+        hour_of: EventReport::hour,
+    };
+    merge.span(state, span, hours).await
 }
 
 /// The problems of `domain` over `hours` of `span`.
 pub(crate) async fn problem_day(
-    source: &dyn ReportSource,
+    state: &AppState,
     domain: &str,
     span: Span,
     hours: &[u64],
-) -> ProblemDay {
-    let mut merged = ProblemDay::over(domain, span);
-    let fetch = |hour| source.problem(domain.to_owned(), hour);
-    add_hours(
-        &mut merged,
-        "problem",
-        span,
-        hours,
-        fetch,
-        ProblemDay::add_hour,
-        ProblemReport::hour,
-    )
-    .await;
-    merged
+) -> Arc<ProblemDay> {
+    let source = state.reports.as_ref();
+    let merge = Merge {
+        domain,
+        scope: (None, None),
+        over: |span| ProblemDay::over(domain, span),
+        fetch: |hour| source.problem(domain.to_owned(), hour),
+        add_hour: ProblemDay::add_hour,
+        add_day: ProblemDay::add_day,
+        hour_of: ProblemReport::hour,
+    };
+    merge.span(state, span, hours).await
 }
 
-/// Adds each of `hours` (ascending, so what a span keeps "the first" of is its first)
-/// to `merged`: fetched (`fetch`), then added (`add_hour`) off the async workers and
-/// dropped before the next is fetched. `hour_of` names a report's hour for the log.
-async fn add_hours<D, R, F>(
-    merged: &mut D,
-    kind: &str,
-    span: Span,
-    hours: &[u64],
-    fetch: impl Fn(u64) -> F,
+/// How one kind's span is merged: its empty span (`over`), an hour's report (`fetch`), and
+/// how hours and kept days join it.
+struct Merge<'a, D, R, O, Fe> {
+    domain: &'a str,
+    /// The view's machine and type, part of a kept day's key.
+    scope: (Option<&'a str>, Option<&'a str>),
+    over: O,
+    fetch: Fe,
     add_hour: fn(&mut D, &R) -> bool,
+    add_day: fn(&mut D, &D) -> bool,
+    /// Names a report's hour for the log.
     hour_of: fn(&R) -> u64,
-) where
-    F: Future<Output = Option<std::sync::Arc<R>>>,
+}
+
+impl<D, R, O, Fe, F> Merge<'_, D, R, O, Fe>
+where
+    D: KeptDay,
+    O: Fn(Span) -> D,
+    Fe: Fn(u64) -> F,
+    F: Future<Output = Option<Arc<R>>>,
 {
-    for &hour in hours {
-        if let Some(report) = fetch(hour).await {
-            let added = heavy(|| add_hour(merged, &report));
-            warn_unless(added, kind, hour_of(&report), hour, span);
+    /// `hours` (ascending) of `span` merged: the days over for good taken from the
+    /// [`DayCache`] (merged and kept when missing), the others hour by hour.
+    async fn span(&self, state: &AppState, span: Span, hours: &[u64]) -> Arc<D> {
+        let cache = &state.days;
+        let now_ms = state.reports.now_ms();
+        let kept = |day: u64| cache.enabled() && day_is_final(day, now_ms);
+        if let Span::Day(day) = span {
+            if kept(day) && !hours.is_empty() {
+                return self.kept_day(cache, day, hours).await;
+            }
+        }
+        let mut merged = (self.over)(span);
+        let mut rest = hours;
+        while let Some(&first) = rest.first() {
+            let day = first / HOURS_PER_DAY;
+            let split = rest.partition_point(|&h| h / HOURS_PER_DAY == day);
+            let (day_hours, later) = rest.split_at(split);
+            if !matches!(span, Span::Day(_)) && kept(day) {
+                let whole = self.kept_day(cache, day, day_hours).await;
+                let added = heavy(|| (self.add_day)(&mut merged, &whole));
+                warn_unless(added, D::KIND.name(), day * HOURS_PER_DAY, first, span);
+            } else {
+                self.add_hours(&mut merged, span, day_hours).await;
+            }
+            rest = later;
+        }
+        Arc::new(merged)
+    }
+
+    /// Day `day` of the domain (its `hours`), kept or merged now and kept.
+    async fn kept_day(&self, cache: &DayCache, day: u64, hours: &[u64]) -> Arc<D> {
+        let key = DayKey {
+            kind: D::KIND,
+            domain: self.domain.to_owned(),
+            day,
+            ip: self.scope.0.map(str::to_owned),
+            type_: self.scope.1.map(str::to_owned),
+        };
+        if let Some(whole) = cache.get::<D>(&key) {
+            return whole;
+        }
+        let mut whole = (self.over)(Span::Day(day));
+        self.add_hours(&mut whole, Span::Day(day), hours).await;
+        let whole = Arc::new(whole);
+        cache.put(key, whole.clone());
+        whole
+    }
+
+    /// Adds each of `hours` (ascending, so what a span keeps "the first" of is its first)
+    /// to `merged`: fetched, then added off the async workers and dropped before the next
+    /// is fetched.
+    async fn add_hours(&self, merged: &mut D, span: Span, hours: &[u64]) {
+        for &hour in hours {
+            if let Some(report) = (self.fetch)(hour).await {
+                let added = heavy(|| (self.add_hour)(merged, &report));
+                warn_unless(added, D::KIND.name(), (self.hour_of)(&report), hour, span);
+            }
         }
     }
 }

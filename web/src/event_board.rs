@@ -158,8 +158,7 @@ async fn event_board(
     };
     let view = match board.span {
         Some(span) => {
-            let source = state.reports.as_ref();
-            let merged = event_day(source, &board.domain, span, &board.period_hours).await;
+            let merged = event_day(&state, &board.domain, span, &board.period_hours).await;
             // The day's view has the hour view's shape, its rows in `hours` (a week's or
             // month's in `days`).
             (!merged.hours().is_empty()).then(|| {

@@ -44,6 +44,7 @@ mod comparison;
 mod cpu;
 mod daily;
 mod day;
+mod day_cache;
 mod dependency_page;
 mod error;
 mod event_board;

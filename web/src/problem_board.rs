@@ -183,8 +183,7 @@ async fn problem_board(
     let view = if !board.has_domain() {
         None
     } else if let Some(span) = board.span {
-        let source = state.reports.as_ref();
-        let merged = problem_day(source, &board.domain, span, &board.period_hours).await;
+        let merged = problem_day(&state, &board.domain, span, &board.period_hours).await;
         (!merged.hours().is_empty()).then(|| {
             heavy(|| match span {
                 Span::Day(_) => {

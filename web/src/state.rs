@@ -28,6 +28,8 @@ pub struct AppState {
     pub alerts: ocelot_alert::AlertLog,
     /// The home page's rows, reused for a few seconds.
     pub(crate) home_rows: Arc<crate::home::HomeRows>,
+    /// Past days merged once, for the day, week and month views (none kept by default).
+    pub(crate) days: Arc<crate::day_cache::DayCache>,
 }
 
 impl AppState {
@@ -41,7 +43,18 @@ impl AppState {
             cat_router: Arc::new(CatRouterConfig::default()),
             auth: Arc::new(AuthConfig::default()),
             home_rows: Arc::default(),
+            days: Arc::default(),
         }
+    }
+
+    /// Keeps past days merged for the day, week and month views, within about `bytes`
+    /// (estimated from the entries they hold; 0 keeps none). A week or month then merges
+    /// its past days once, not their 24 hours on every request.
+    #[must_use]
+    pub fn with_day_cache_bytes(mut self, bytes: u64) -> Self {
+        let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+        self.days = Arc::new(crate::day_cache::DayCache::new(bytes));
+        self
     }
 
     /// Shows this alert log on `/alerts` and `GET /api/alerts`.

@@ -237,7 +237,7 @@ async fn day_board(
     sort_key(params, &COLUMNS, "count")?;
     let merged = if board.has_domain() {
         let merged = transaction_day(
-            state.reports.as_ref(),
+            state,
             &board.domain,
             span,
             &board.period_hours,
@@ -253,7 +253,7 @@ async fn day_board(
         (None, true) => lacks_transactions(state, board, params).await?,
         _ => heavy(|| {
             let config = state.reports.analyzer_config();
-            render_day(board, params, config, merged.as_ref())
+            render_day(board, params, config, merged.as_deref())
         })?,
     };
     Ok((status, page(&board.title(HEADING), PATH, body)))

@@ -50,6 +50,20 @@ impl EventDay {
         self.0.add_hour(report)
     }
 
+    /// Adds `day`, a whole day of the same domain (made with [`EventDay::new`] and its
+    /// hours), as that day's row of this week or month, as if its hours were added one by
+    /// one; or returns `false` and leaves it out when it is not a day of this span, or
+    /// this is itself a day. Add days and hours in order of time.
+    pub fn add_day(&mut self, day: &EventDay) -> bool {
+        self.0.add_day(&day.0)
+    }
+
+    /// A generous estimate of the heap bytes held, from the entries kept (a name keeps its counts, up to 24 rows and up to ten failure IDs): what
+    /// a cache of merged days budgets by.
+    pub fn approx_bytes(&self) -> usize {
+        self.0.entries().saturating_mul(512)
+    }
+
     /// The hours added, ascending.
     pub fn hours(&self) -> &[u64] {
         self.0.hours()
@@ -235,5 +249,37 @@ mod tests {
         let hours: Vec<u64> = name.fail_message_ids.iter().map(hour_of).collect();
         assert_eq!(hours, [DAY_START + 20; 10], "{:?}", name.fail_message_ids);
         assert_eq!((name.count, name.fail), (80, 40));
+    }
+
+    #[test]
+    fn a_week_of_days_merged_once_equals_the_week_of_their_hours() {
+        let week = Span::week_of(DAY);
+        let hours = [
+            (DAY_START + 2, "10.0.0.1", 10, true),
+            (DAY_START + 7, "10.0.0.2", 6, true),
+            (DAY_START + 30, "10.0.0.1", 4, false),
+        ];
+        let mut by_hours = EventDay::over("shop", week);
+        let mut by_days = EventDay::over("shop", week);
+        let mut days: Vec<EventDay> = Vec::new();
+        for &(hour, ip, n, failing) in &hours {
+            let report = machine_hour_report(hour, ip, n, failing);
+            assert!(by_hours.add_hour(&report));
+            if days.last().is_none_or(|d| d.span() != Span::Day(hour / 24)) {
+                days.push(EventDay::new("shop", hour / 24));
+            }
+            assert!(days.last_mut().expect("a day").add_hour(&report));
+        }
+        for day in &days {
+            assert!(by_days.add_day(day));
+        }
+        assert!(days[0].approx_bytes() > 0);
+        let query = ViewQuery {
+            elapsed_seconds: week.seconds(),
+            ..ViewQuery::default()
+        };
+        let json = |d: &EventDay| serde_json::to_value(d.span_view(&query)).expect("serializes");
+        assert_eq!(json(&by_days), json(&by_hours));
+        assert_eq!(json(&by_days)["types"][0]["count"], 20);
     }
 }

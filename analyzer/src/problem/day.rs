@@ -55,6 +55,20 @@ impl ProblemDay {
         self.0.add_hour(report)
     }
 
+    /// Adds `day`, a whole day of the same domain (made with [`ProblemDay::new`] and its
+    /// hours), as that day's row of this week or month, as if its hours were added one by
+    /// one; or returns `false` and leaves it out when it is not a day of this span, or
+    /// this is itself a day. Add days and hours in order of time.
+    pub fn add_day(&mut self, day: &ProblemDay) -> bool {
+        self.0.add_day(&day.0)
+    }
+
+    /// A generous estimate of the heap bytes held, from the entries kept (an entry keeps up to 60 sample message IDs of 32 bytes and up to 24 rows): what
+    /// a cache of merged days budgets by.
+    pub fn approx_bytes(&self) -> usize {
+        self.0.entries().saturating_mul(2560)
+    }
+
     /// The hours added, ascending.
     pub fn hours(&self) -> &[u64] {
         self.0.hours()
@@ -324,5 +338,37 @@ mod tests {
             ]
         );
         assert_eq!(json["hour"], "2026112202");
+    }
+
+    #[test]
+    fn a_week_of_days_merged_once_equals_the_week_of_their_hours() {
+        let week = Span::week_of(DAY);
+        let hours = [
+            (DAY_START + 2, "10.0.0.1", 70),
+            (DAY_START + 3, "10.0.0.2", 5),
+            (DAY_START + 48, "10.0.0.1", 9),
+        ];
+        let mut by_hours = ProblemDay::over("shop", week);
+        let mut by_days = ProblemDay::over("shop", week);
+        let mut days: Vec<ProblemDay> = Vec::new();
+        for &(hour, ip, n) in &hours {
+            let report = hour_report(hour, ip, n);
+            assert!(by_hours.add_hour(&report));
+            if days.last().is_none_or(|d| d.span() != Span::Day(hour / 24)) {
+                days.push(ProblemDay::new("shop", hour / 24));
+            }
+            assert!(days.last_mut().expect("a day").add_hour(&report));
+        }
+        for day in &days {
+            assert!(by_days.add_day(day));
+        }
+        assert!(days[0].approx_bytes() > 0);
+        let query = ViewQuery {
+            elapsed_seconds: week.seconds(),
+            ..ViewQuery::default()
+        };
+        let json = |d: &ProblemDay| serde_json::to_value(d.span_view(&query)).expect("serializes");
+        assert_eq!(json(&by_days), json(&by_hours));
+        assert_eq!(json(&by_days)["problems"][0]["count"], 84);
     }
 }

@@ -54,6 +54,20 @@ impl TransactionDay {
         self.0.add_hour(report)
     }
 
+    /// Adds `day`, a whole day of the same domain (made with [`TransactionDay::new`] and its
+    /// hours), as that day's row of this week or month, as if its hours were added one by
+    /// one; or returns `false` and leaves it out when it is not a day of this span, or
+    /// this is itself a day. Add days and hours in order of time.
+    pub fn add_day(&mut self, day: &TransactionDay) -> bool {
+        self.0.add_day(&day.0)
+    }
+
+    /// A generous estimate of the heap bytes held, from the entries kept (a name keeps its statistics, up to 24 hourly rows with their histograms, status codes and up to ten failure IDs: about 2 KiB at most): what
+    /// a cache of merged days budgets by.
+    pub fn approx_bytes(&self) -> usize {
+        self.0.entries().saturating_mul(2048)
+    }
+
     /// The hours added, ascending.
     pub fn hours(&self) -> &[u64] {
         self.0.hours()
@@ -508,5 +522,55 @@ mod tests {
         let hours: Vec<u64> = name.fail_message_ids.iter().map(hour_of).collect();
         assert_eq!(hours[..4], [DAY_START + 5; 4]);
         assert_eq!(hours[4..], [DAY_START + 13; 6]);
+    }
+
+    #[test]
+    fn a_week_of_days_merged_once_equals_the_week_of_their_hours() {
+        let week = Span::week_of(DAY);
+        let saturday = DAY_START - 24;
+        // Two machines, hours on three days, failures spread so that the newest
+        // failures and the samples depend on the order of the hours.
+        let hours = [
+            (saturday + 3, "10.0.0.2", vec![1_000; 50]),
+            (saturday + 9, "10.0.0.1", vec![3_000; 20]),
+            (DAY_START + 1, "10.0.0.1", vec![10_000; 30]),
+            (DAY_START + 20, "10.0.0.2", vec![20_000; 40]),
+            (DAY_START + 5 * 24 + 23, "10.0.0.1", vec![1_000_000; 12]),
+        ];
+        let mut by_hours = TransactionDay::over("shop", week);
+        let mut by_days = TransactionDay::over("shop", week);
+        let mut days: Vec<TransactionDay> = Vec::new();
+        for (hour, ip, values) in &hours {
+            let report = hour_report(*hour, ip, values, true);
+            assert!(by_hours.add_hour(&report));
+            let day = hour / 24;
+            if days.last().is_none_or(|d| d.span() != Span::Day(day)) {
+                days.push(TransactionDay::new("shop", day));
+            }
+            assert!(days.last_mut().expect("a day").add_hour(&report));
+        }
+        for day in &days {
+            assert!(by_days.add_day(day));
+            assert!(day.approx_bytes() > 0);
+        }
+        // A day of another week, a week, and a day into a day are left out.
+        assert!(!by_days.add_day(&TransactionDay::new("shop", DAY + 7)));
+        assert!(!by_days.add_day(&TransactionDay::over("shop", week)));
+        assert!(!days[0].clone().add_day(&days[0]));
+        assert_eq!(by_days.hours(), by_hours.hours());
+        let query = ViewQuery {
+            elapsed_seconds: week.seconds(),
+            ..ViewQuery::default()
+        };
+        let json = |d: &TransactionDay, q: &ViewQuery<'_>| {
+            serde_json::to_value(d.span_view(q)).expect("serializes")
+        };
+        assert_eq!(json(&by_days, &query), json(&by_hours, &query));
+        let one = ViewQuery {
+            ip: Some("10.0.0.1"),
+            ..query
+        };
+        assert_eq!(json(&by_days, &one), json(&by_hours, &one));
+        assert_eq!(json(&by_days, &query)["types"][0]["count"], 152);
     }
 }
