@@ -28,8 +28,9 @@ use crate::received::ReceivedCounts;
 use crate::sealed_reports::SealedReports;
 use crate::stats::{decode_error_reason, CollectorStats, StatsSnapshot, DECODE_REASONS};
 use crate::worker::{
-    self, AnyReport, Control, QueuedTrees, Report, ReportKind, Scope, SealLog, ShardWorker,
-    StateSample, StateWorker, StoredReport, TreeBatch, TreeItem, Worker, WorkerContext,
+    self, AnyReport, Control, QueuedTrees, Report, ReportKind, Scope, SealLog, SealsSaid,
+    ShardWorker, StateSample, StateWorker, StoredReport, TreeBatch, TreeItem, Worker,
+    WorkerContext,
 };
 
 /// The trees scanned from one read of a connection, and their frames for the store, on
@@ -189,6 +190,8 @@ struct Inner {
     sealed_reports: SealedReports,
     threads: Mutex<Vec<JoinHandle<()>>>,
     ticks: Mutex<TickState>,
+    /// The hours the log said were sealed, so each is said once (see [`SealLog`]).
+    seals_said: Arc<SealsSaid>,
     stopped: std::sync::atomic::AtomicBool,
 }
 
@@ -317,6 +320,7 @@ impl Collector {
                     previous: StatsSnapshot::default(),
                     trees_lost: 0,
                 }),
+                seals_said: Arc::default(),
                 stopped: std::sync::atomic::AtomicBool::new(false),
                 config,
                 clock,
@@ -845,7 +849,7 @@ impl Collector {
     fn send_checkpoint(&self, now_ms: u64, done: Option<std::sync::mpsc::Sender<()>>) -> usize {
         let inner = &*self.inner;
         // Logs the hours sealed once every worker is done with this checkpoint.
-        let sealing = Arc::new(SealLog::default());
+        let sealing = Arc::new(SealLog::new(inner.seals_said.clone()));
         let sent = inner
             .controls
             .iter()
@@ -1391,6 +1395,79 @@ mod tests {
             "the connection's tree goes where the hour's reports of `a` now are"
         );
         collector.dispatch(&mut connection);
+    }
+
+    /// A checkpoint that cannot reach a worker in time (its control queue full for
+    /// `QUERY_TIMEOUT`) seals that worker's part of an hour at the next checkpoint: the
+    /// hour was said "sealed" twice, the second time with that worker's domains alone.
+    #[test]
+    fn an_hour_one_worker_seals_a_checkpoint_late_is_said_sealed_once() {
+        const HOUR: u64 = 498_703;
+        let clock = Arc::new(ManualClock::new(HOUR * 3_600_000 + 10 * 60_000));
+        let config = CollectorConfig {
+            background_ticks: false,
+            analyzer_threads: 2,
+            ..CollectorConfig::default()
+        };
+        let collector = Collector::start(config, None, clock.clone());
+        for (seq, domain) in ["a", "b", "c", "d", "e", "f"].into_iter().enumerate() {
+            let header = Header {
+                domain: domain.to_owned(),
+                message_id: format!("{domain}-0a000001-{HOUR}-{seq}"),
+                ..Header::default()
+            };
+            let root = Message::Transaction(Transaction::new("URL", "/", clock.now_ms()));
+            let mut out = Vec::new();
+            ocelot_protocol::nt1::encode(&MessageTree::new(header, root), &mut out);
+            collector.ingest(Bytes::from(out)).unwrap();
+        }
+        let late = collector.inner.domain_shards.shard_of(HOUR, "a").unwrap();
+        let late_name = SHARD_NAMES[late];
+        clock.set((HOUR + 1) * 3_600_000 + 5 * 60_000);
+        // The last share of each checkpoint's log is the test's: the lines come on this
+        // thread, once every worker is done.
+        let logged = crate::log_buffer::LogBuffer::default();
+        let checkpoint = |reaches: &dyn Fn(usize) -> bool| {
+            let sealing = Arc::new(SealLog::new(collector.inner.seals_said.clone()));
+            let (done, finished) = std::sync::mpsc::channel();
+            let mut sent = 0;
+            for (index, control) in collector.inner.controls.iter().enumerate() {
+                if reaches(index) {
+                    let checkpoint = Control::Checkpoint {
+                        now_ms: clock.now_ms(),
+                        done: Some(done.clone()),
+                        sealing: sealing.clone(),
+                    };
+                    control.send(checkpoint).unwrap();
+                    sent += 1;
+                }
+            }
+            for _ in 0..sent {
+                finished.recv().unwrap();
+            }
+            tracing::subscriber::with_default(logged.subscriber(), || drop(sealing));
+        };
+        // The sealing checkpoint does not reach the worker of `a`; the next one does.
+        checkpoint(&|index| index != late);
+        checkpoint(&|_| true);
+        let text = logged.text();
+        let said: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("sealed an hour"))
+            .collect();
+        assert_eq!(said.len(), 1, "{text}");
+        assert!(said[0].contains(&format!("hour={HOUR} ")), "{text}");
+        let rest: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("did not reach in time"))
+            .collect();
+        assert_eq!(rest.len(), 1, "{text}");
+        assert!(
+            rest[0].contains(&format!("workers={late_name} ")),
+            "{}",
+            rest[0]
+        );
+        collector.shutdown();
     }
 
     #[test]

@@ -39,6 +39,8 @@ mod collector;
 mod config;
 mod copies;
 mod domain_shards;
+#[cfg(test)]
+mod log_buffer;
 mod period;
 mod rate_limited_log;
 mod received;

@@ -119,7 +119,8 @@ static FULL_LOG: RateLimitedLog = RateLimitedLog::new(5, Duration::from_secs(60)
 /// Lines about connections closed to make room for a new one, limited as the refusals are.
 static EVICTED_LOG: RateLimitedLog = RateLimitedLog::new(5, Duration::from_secs(60));
 
-/// Well-framed frames that do not decode, in a row, after which a connection is closed.
+/// Well-framed frames that do not decode, in a row, after which a connection is closed
+/// (once the other whole frames of the read that brought the last one are taken).
 ///
 /// One such frame costs only itself: it is counted and dropped, and the connection kept,
 /// so the trees behind it still count. A client whose codec is broken for good would
@@ -230,29 +231,20 @@ async fn serve_connection(
             }
         };
         let Some(read) = read else {
-            if !buf.is_empty() {
-                // Closed by the server inside a frame (a shutdown, or a slot given to a
-                // newcomer): that tree is lost as surely as when the client closes.
-                collector.count_frame_error("truncated");
-                BAD_FRAME_LOG.log(|suppressed| {
-                    tracing::warn!(%peer, offset = decoder.offset(), bytes = buf.len(), suppressed, "closing a connection inside a frame; its partial tree is dropped");
-                });
-            }
+            // Closed by the server (a shutdown, or a slot given to a newcomer).
+            drop_partial_frame(collector, peer, &decoder, &buf, "closing a connection");
             break;
         };
         match read {
-            Ok(0) if !buf.is_empty() => {
-                // The client closed (or died) inside a frame: that tree is lost, say so.
-                collector.count_frame_error("truncated");
-                BAD_FRAME_LOG.log(|suppressed| {
-                    tracing::warn!(%peer, offset = decoder.offset(), bytes = buf.len(), suppressed, "connection closed inside a frame; its partial tree is dropped");
-                });
+            Ok(0) => {
+                drop_partial_frame(collector, peer, &decoder, &buf, "connection closed");
                 break;
             }
-            Ok(0) => break,
             Ok(_) => {}
             Err(e) => {
+                // A reset, or a peer gone silent past the keepalive: as lost as a close.
                 tracing::debug!(%peer, error = %e, "connection read failed");
+                drop_partial_frame(collector, peer, &decoder, &buf, "connection failed");
                 break;
             }
         }
@@ -261,6 +253,10 @@ async fn serve_connection(
         // Frames that do not decode do not count: a client sending only those may lose
         // its slot to one with trees.
         let mut finished = false;
+        // Set when `MAX_BAD_FRAMES_IN_A_ROW` is reached. The frames this read brought are
+        // still taken, each accepted or counted, and the connection closed after them:
+        // left in the buffer, they were lost without a count.
+        let mut closing = false;
         loop {
             let offset = decoder.offset();
             match decoder.decode(&mut buf) {
@@ -274,15 +270,16 @@ async fn serve_connection(
                         // right after it: dropping only this one keeps the trees behind it,
                         // as CAT's server does, where closing lost all of them.
                         bad_in_a_row += 1;
-                        if bad_in_a_row >= MAX_BAD_FRAMES_IN_A_ROW {
+                        if bad_in_a_row == MAX_BAD_FRAMES_IN_A_ROW {
                             // Not through `BAD_FRAME_LOG`: the frames before it spent that
                             // limit, and this happens once per connection at most.
                             tracing::warn!(%peer, offset, error = %e, bad_in_a_row, "malformed frame, and no good one among the last ones; closing the connection");
-                            break 'read;
+                            closing = true;
+                        } else if !closing {
+                            BAD_FRAME_LOG.log(|suppressed| {
+                                tracing::warn!(%peer, offset, error = %e, suppressed, "malformed frame; dropping it, keeping the connection");
+                            });
                         }
-                        BAD_FRAME_LOG.log(|suppressed| {
-                            tracing::warn!(%peer, offset, error = %e, suppressed, "malformed frame; dropping it, keeping the connection");
-                        });
                     }
                 },
                 Ok(None) => {
@@ -298,6 +295,9 @@ async fn serve_connection(
                     });
                 }
                 Err(e) => {
+                    // Counted once: what is left in the buffer starts with this length and
+                    // has no frame boundary to trust, so there are no more frames to count
+                    // in it (nor any partial one: its end is not known either).
                     collector.count_frame_error(frame_error_reason(&e));
                     BAD_FRAME_LOG.log(|suppressed| {
                         tracing::warn!(%peer, offset, error = %e, suppressed, "bad frame length; closing the connection");
@@ -308,6 +308,10 @@ async fn serve_connection(
         }
         if finished {
             served.last_frame_ms.store(open.now_ms(), Relaxed);
+        }
+        if closing {
+            drop_partial_frame(collector, peer, &decoder, &buf, "closing a connection");
+            break;
         }
         // What is left in the buffer is an unfinished frame, held until it is whole.
         let held = buf.len() as u64;
@@ -326,9 +330,28 @@ async fn serve_connection(
     stats.connections_open.fetch_sub(1, Relaxed);
 }
 
+/// Counts and logs the unfinished frame left in `buf` as its connection closes (`closing`
+/// says how): that tree is lost whoever closes, and each lost tree is counted.
+fn drop_partial_frame(
+    collector: &Collector,
+    peer: SocketAddr,
+    decoder: &FrameDecoder,
+    buf: &BytesMut,
+    closing: &str,
+) {
+    if buf.is_empty() {
+        return;
+    }
+    collector.count_frame_error("truncated");
+    BAD_FRAME_LOG.log(|suppressed| {
+        tracing::warn!(%peer, offset = decoder.offset(), bytes = buf.len(), suppressed, "{closing} inside a frame; its partial tree is dropped");
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log_buffer::LogBuffer;
     use crate::{CollectorConfig, ManualClock};
 
     /// Serves one connection that is then closed to make room (no newcomer takes its slot);
@@ -345,10 +368,7 @@ mod tests {
             .unwrap();
         // The connection is served on this thread: its lines go to this subscriber.
         let logged = LogBuffer::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(logged.clone())
-            .finish();
+        let subscriber = logged.subscriber();
         let peer = tracing::subscriber::with_default(subscriber, || {
             runtime.block_on(async {
                 let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -380,28 +400,116 @@ mod tests {
         });
         let stats = collector.stats();
         collector.shutdown();
-        let text = String::from_utf8(logged.0.lock().unwrap().clone()).unwrap();
+        let text = logged.text();
         (stats, text, peer)
     }
 
-    #[derive(Clone, Default)]
-    struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for LogBuffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+    /// Serves one connection whose client sent `sent` and then, if `reset`, reset it (a
+    /// client killed, or a peer gone past the keepalive); returns the collector's counters
+    /// and the lines logged meanwhile. All of `sent` is in the socket before the server
+    /// reads, so it comes in one read.
+    fn serve_sent(sent: &[u8], reset: bool) -> (crate::StatsSnapshot, String) {
+        let config = CollectorConfig {
+            background_ticks: false,
+            ..CollectorConfig::default()
+        };
+        let collector = Collector::start(config, None, Arc::new(ManualClock::new(0)));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let logged = LogBuffer::default();
+        let subscriber = logged.subscriber();
+        tracing::subscriber::with_default(subscriber, || {
+            runtime.block_on(async {
+                use tokio::io::AsyncWriteExt;
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let mut client = TcpStream::connect(listener.local_addr().unwrap())
+                    .await
+                    .unwrap();
+                let (stream, peer) = listener.accept().await.unwrap();
+                client.write_all(sent).await.unwrap();
+                let mut peeked = vec![0; sent.len()];
+                while stream.peek(&mut peeked).await.unwrap() < sent.len() {}
+                // Else kept open until the server is done: closing is the server's to do.
+                let client = if reset {
+                    client.set_zero_linger().unwrap();
+                    drop(client);
+                    None
+                } else {
+                    Some(client)
+                };
+                let open = Open::default();
+                let served = Served {
+                    last_frame_ms: AtomicU64::new(0),
+                    close: Notify::new(),
+                };
+                let (_stop, stop) = watch::channel(false);
+                let serving = serve_connection(stream, peer, &collector, stop, &served, &open);
+                tokio::time::timeout(Duration::from_secs(10), serving)
+                    .await
+                    .expect("the server closes the connection");
+                drop(client);
+            });
+        });
+        let stats = collector.stats();
+        collector.shutdown();
+        (stats, logged.text())
     }
 
-    impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for LogBuffer {
-        type Writer = LogBuffer;
-        fn make_writer(&'w self) -> LogBuffer {
-            self.clone()
-        }
+    /// A whole frame holding one tree of the manual clock's hour.
+    fn good_frame() -> Vec<u8> {
+        use ocelot_protocol::{nt1, Header, Message, MessageTree, Transaction};
+        let header = Header {
+            domain: "shop".into(),
+            ..Header::default()
+        };
+        let root = Message::Transaction(Transaction::new("URL", "/home", 0));
+        let mut out = Vec::new();
+        nt1::encode(&MessageTree::new(header, root), &mut out);
+        out
+    }
+
+    /// A frame framed well whose body does not decode ("truncated").
+    const BAD_FRAME: &[u8] = &[0, 0, 0, 5, b'N', b'T', b'1', 0xff, 0xff];
+
+    /// The connection closed at the thousandth bad frame in a row dropped what else its
+    /// last read had brought, uncounted: the frames behind that one and the unfinished
+    /// frame after them. They are taken (the tree accepted, the bad frame counted), and the
+    /// unfinished one counted as truncated, as on every other close.
+    #[test]
+    fn a_connection_closed_after_a_thousand_bad_frames_counts_every_frame_it_had_read() {
+        let good = good_frame();
+        let mut sent = BAD_FRAME.repeat(MAX_BAD_FRAMES_IN_A_ROW as usize);
+        sent.extend_from_slice(&good);
+        sent.extend_from_slice(BAD_FRAME);
+        sent.extend_from_slice(&good[..good.len() / 2]);
+        let (stats, logged) = serve_sent(&sent, false);
+        assert_eq!(stats.connections_open, 0);
+        assert_eq!(stats.trees_accepted, 1);
+        let truncated = u64::from(MAX_BAD_FRAMES_IN_A_ROW) + 2;
+        assert_eq!(
+            stats.decode_errors.get("truncated"),
+            Some(&truncated),
+            "{:?}",
+            stats.decode_errors
+        );
+        assert_eq!(stats.decode_errors_total(), truncated);
+        // The partial frame's own line is rate-limited with the bad frames' (spent by now).
+        assert_eq!(logged.matches("no good one among the last ones").count(), 1);
+    }
+
+    /// A connection that failed (reset here) inside a frame dropped that tree uncounted,
+    /// where a close counted it.
+    #[test]
+    fn a_connection_reset_inside_a_frame_counts_the_lost_tree() {
+        let good = good_frame();
+        let mut sent = good.clone();
+        sent.extend_from_slice(&good[..good.len() / 2]);
+        let (stats, _) = serve_sent(&sent, true);
+        assert_eq!(stats.trees_accepted, 1);
+        assert_eq!(stats.decode_errors.get("truncated"), Some(&1));
+        assert_eq!(stats.decode_errors_total(), 1);
     }
 
     /// The newcomer an eviction makes room for may get no slot after all (refused once

@@ -384,6 +384,32 @@ pub(crate) enum Control {
 #[derive(Debug, Default)]
 pub(crate) struct SealLog {
     hours: std::sync::Mutex<BTreeMap<u64, SealedHour>>,
+    /// Shared by every checkpoint of the collector (see [`SealsSaid`]).
+    said: Arc<SealsSaid>,
+}
+
+/// The hours a collector's log said were sealed, the latest [`SEALS_SAID_KEPT`].
+///
+/// A checkpoint that could not reach a worker in time (its control queue full) seals that
+/// worker's part of the hour only at the next checkpoint: that is the rest of a seal
+/// already said, not a second one, and is logged as such.
+#[derive(Debug, Default)]
+pub(crate) struct SealsSaid(std::sync::Mutex<BTreeSet<u64>>);
+
+/// Hours [`SealsSaid`] remembers: two days. A worker is late by a checkpoint or a few,
+/// minutes; the set stays small whatever the clock does.
+const SEALS_SAID_KEPT: usize = 48;
+
+impl SealsSaid {
+    /// Remembers that `hour` was said sealed; whether it was not already.
+    fn say(&self, hour: u64) -> bool {
+        let mut said = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let new = said.insert(hour);
+        while said.len() > SEALS_SAID_KEPT {
+            said.pop_first();
+        }
+        new
+    }
 }
 
 /// One hour of a [`SealLog`].
@@ -392,21 +418,49 @@ struct SealedHour {
     /// Whether a worker sealed it now; else every worker only wrote again the final
     /// reports that failed to write earlier.
     first: bool,
+    /// Whether a worker sealed it again after the clock had gone back into it.
+    reopened: bool,
+    /// The workers that sealed it now.
+    workers: Vec<&'static str>,
+    domains: usize,
+    written: usize,
+    failed: usize,
+}
+
+/// One worker's part in sealing an hour, told to a [`SealLog`].
+struct SealPart {
+    worker: &'static str,
+    /// Whether the worker sealed the hour now (see [`SealedHour::first`]).
+    first: bool,
+    /// Whether it had sealed the hour before, and opened it again since.
+    reopened: bool,
     domains: usize,
     written: usize,
     failed: usize,
 }
 
 impl SealLog {
-    /// One worker's part of sealing `hour`: its `domains`, and its reports written and
-    /// failed.
-    fn add(&self, hour: u64, first: bool, domains: usize, written: usize, failed: usize) {
+    /// The log of one checkpoint; `said` is shared with the collector's other checkpoints,
+    /// so that each hour is said sealed once.
+    pub(crate) fn new(said: Arc<SealsSaid>) -> Self {
+        SealLog {
+            hours: Default::default(),
+            said,
+        }
+    }
+
+    /// One worker's part of sealing `hour`.
+    fn add(&self, hour: u64, part: SealPart) {
         let mut hours = self.hours.lock().unwrap_or_else(|e| e.into_inner());
         let sealed = hours.entry(hour).or_default();
-        sealed.first |= first;
-        sealed.domains += domains;
-        sealed.written += written;
-        sealed.failed += failed;
+        sealed.first |= part.first;
+        sealed.reopened |= part.reopened;
+        if part.first {
+            sealed.workers.push(part.worker);
+        }
+        sealed.domains += part.domains;
+        sealed.written += part.written;
+        sealed.failed += part.failed;
     }
 }
 
@@ -416,23 +470,36 @@ impl Drop for SealLog {
         for (hour, sealed) in hours {
             let SealedHour {
                 first,
+                reopened,
+                workers,
                 domains,
                 written,
                 failed,
             } = sealed;
             let hour_utc = crate::clock::utc(hour.saturating_mul(ocelot_protocol::MILLIS_PER_HOUR));
-            match (first, failed) {
-                (true, 0) => {
+            // Said sealed by an earlier checkpoint, and not opened again since: only the
+            // workers that checkpoint did not reach seal their part now. A reopened hour is
+            // sealed again, and said so again.
+            let late = first && !self.said.say(hour) && !reopened;
+            let workers = workers.join(",");
+            match (first, late, failed) {
+                (true, false, 0) => {
                     tracing::info!(hour, %hour_utc, domains, reports = written, "sealed an hour: its final reports are written")
                 }
-                (true, _) => {
+                (true, false, _) => {
                     tracing::warn!(hour, %hour_utc, domains, reports = written, failed, "sealed an hour, but some of its final reports could not be written; they are kept and tried again at every checkpoint")
                 }
-                (false, 0) => {
+                (true, true, 0) => {
+                    tracing::info!(hour, %hour_utc, %workers, domains, reports = written, "sealed the part of a sealed hour kept by workers the sealing checkpoint did not reach in time (their control queues were full): its final reports are written")
+                }
+                (true, true, _) => {
+                    tracing::warn!(hour, %hour_utc, %workers, domains, reports = written, failed, "sealed the part of a sealed hour kept by workers the sealing checkpoint did not reach in time (their control queues were full), but some of its final reports could not be written; they are kept and tried again at every checkpoint")
+                }
+                (false, _, 0) => {
                     tracing::info!(hour, %hour_utc, reports = written, "the final reports of a sealed hour that had failed to write are written now")
                 }
                 // Said by the failed writes' own lines (rate-limited), not once a minute here.
-                (false, _) => {}
+                (false, _, _) => {}
             }
         }
     }
@@ -1215,7 +1282,6 @@ pub(crate) fn run<W: Worker>(
                             .collect();
                         for hour in due {
                             if let Some(state) = open.remove(&hour) {
-                                let first = !sealed.is_closed(hour);
                                 let (mut written, mut failed) = (0, 0);
                                 for (kind, domain) in W::report_keys(&state) {
                                     if write_report(hour, &state, kind, &domain) {
@@ -1224,7 +1290,14 @@ pub(crate) fn run<W: Worker>(
                                         failed += 1;
                                     }
                                 }
-                                sealing.add(hour, first, W::domains(&state).len(), written, failed);
+                                sealing.add(hour, SealPart {
+                                    worker: ctx.name,
+                                    first: !sealed.is_closed(hour),
+                                    reopened: sealed.reopened.contains_key(&hour),
+                                    domains: W::domains(&state).len(),
+                                    written,
+                                    failed,
+                                });
                                 if failed > 0 {
                                     open.insert(hour, state);
                                 }
