@@ -176,11 +176,11 @@ fn bucket_range_ms(key: u64) -> (f64, f64) {
 /// hold one millisecond alone, and those from 1 000 000 ms up, have no width).
 const KEYS_BY_WIDTH: [u64; 6] = [1, 20, 200, 500, 2_000, 20_000];
 
-/// Parses `@count;fail`. `None` when `data` is not batch data or is malformed.
-#[inline]
-pub(crate) fn parse_event_batch(data: &str) -> Option<(u64, u64)> {
+/// Parses `@count;fail` (`@count` alone has no failures). `None` when `data` is not batch
+/// data (does not start with `@`), an error when it is but does not parse.
+pub(crate) fn parse_event_batch(data: &str) -> Option<Result<(u64, u64), MalformedBatch>> {
     let batch = data.strip_prefix('@')?;
-    parse_event_batch_fields(batch)
+    Some(parse_event_batch_fields(batch).ok_or(MalformedBatch))
 }
 
 fn parse_event_batch_fields(batch: &str) -> Option<(u64, u64)> {
@@ -311,12 +311,27 @@ mod tests {
                 "{garbage}"
             );
         }
-        assert_eq!(parse_event_batch("@"), None);
     }
 
     #[test]
-    fn event_batch_parses() {
-        assert_eq!(parse_event_batch("@12;3"), Some((12, 3)));
-        assert_eq!(parse_event_batch("@4"), Some((4, 0)));
+    fn event_batch_parses_and_garbage_is_a_malformed_one() {
+        assert_eq!(parse_event_batch("@12;3"), Some(Ok((12, 3))));
+        assert_eq!(parse_event_batch("@4"), Some(Ok((4, 0))));
+        assert_eq!(parse_event_batch("k=v"), None);
+        assert_eq!(parse_event_batch(""), None);
+        for garbage in [
+            "@",
+            "@x",
+            "@;1",
+            "@3;x",
+            "@-5;1",
+            "@99999999999999999999999;0",
+        ] {
+            assert_eq!(
+                parse_event_batch(garbage),
+                Some(Err(MalformedBatch)),
+                "{garbage}"
+            );
+        }
     }
 }

@@ -5,9 +5,7 @@ use ocelot_protocol::TreeView;
 
 use crate::config::{AnalyzerConfig, OTHERS};
 use crate::domain_reports::DomainReports;
-use crate::minute::hour_start_ms;
-#[cfg(doc)]
-use crate::minute::minute_in_hour;
+use crate::minute::{hour_start_ms, TreeMinutes};
 use crate::sorted_map::SortedMap;
 
 /// One tree's counting into the entries of its machine `M` (found once per tree), with
@@ -15,9 +13,8 @@ use crate::sorted_map::SortedMap;
 /// when dropped.
 pub(crate) struct MachineCounter<'a, M> {
     pub(crate) config: &'a AnalyzerConfig,
-    /// The report's hour's first millisecond: the tree's messages count in its minutes
-    /// ([`minute_in_hour`]).
-    pub(crate) hour_start_ms: u64,
+    /// Which minute of the report's hour each of the tree's messages counts in.
+    pub(crate) minutes: TreeMinutes,
     pub(crate) machine: &'a mut M,
     /// Messages of the tree counted under an `OTHERS` key so far.
     pub(crate) folded: FoldedMessages,
@@ -90,7 +87,10 @@ impl<'a, M: Default> MachineCounter<'a, M> {
         );
         MachineCounter {
             config,
-            hour_start_ms: hour_start_ms(hour),
+            minutes: TreeMinutes::of_root(
+                hour_start_ms(hour),
+                tree.root().map(|root| root.timestamp_ms),
+            ),
             machine,
             folded: FoldedMessages::of_tree(tree.domain, folded),
             entries_left,

@@ -171,6 +171,9 @@ async fn event_board(
                             ips: view.ips,
                             types: view.types,
                             folded: view.folded,
+                            // A day's views do not carry it (nor do the Transaction
+                            // report's), and the board does not show it.
+                            malformed_batches: 0,
                         }
                     }
                     _ => {
@@ -181,6 +184,8 @@ async fn event_board(
                             ips: view.head.ips,
                             types: view.types,
                             folded: view.folded,
+                            // As for a day.
+                            malformed_batches: 0,
                         }
                     }
                 })

@@ -12,7 +12,6 @@ use crate::config::AnalyzerConfig;
 use crate::dependency::edge_call;
 use crate::domain_reports::DomainReports;
 use crate::message_ids::push_newest;
-use crate::minute::minute_in_hour;
 use crate::sample_id::TreeId;
 use crate::transaction_walk::counted_duration;
 use crate::tree_counter::MachineCounter;
@@ -83,7 +82,9 @@ impl EventAnalyzer {
         self.reports.into_map()
     }
 
-    /// Counts every event of `tree` once; batch data `@count;fail` adds those counts.
+    /// Counts every event of `tree` once; batch data `@count;fail` adds those counts, and
+    /// batch data that does not parse is dropped and counted
+    /// ([`EventReport::malformed_batches`]).
     pub fn process(&mut self, tree: &MessageTree) {
         self.process_view(&TreeView::of(tree));
     }
@@ -129,14 +130,27 @@ pub(crate) type TreeCounter<'a> = MachineCounter<'a, EventMachine>;
 
 impl TreeCounter<'_> {
     /// Counts one event of the tree; `call` is the transaction it sat in when the event
-    /// names a dependency ([`edge_call`]), whose call the edge counts.
+    /// names a dependency ([`edge_call`]), whose call the edge counts. Batch data that does
+    /// not parse is dropped and counted instead.
     pub(crate) fn count(
         &mut self,
         event: &MessageView<'_>,
         message_id: &TreeId<'_>,
         call: Option<&MessageView<'_>>,
     ) {
-        let hour_start_ms = self.hour_start_ms;
+        // Batch data is rare (a client's aggregator tree): parsed out of line, and before
+        // the name is looked up, so that a dropped batch leaves no empty name.
+        let batch = match event.data.starts_with('@') {
+            false => None,
+            true => match parse_batch(event.data) {
+                Some(batch) => Some(batch),
+                None => {
+                    self.malformed_batches += 1;
+                    return;
+                }
+            },
+        };
+        let minutes = self.minutes;
         let mut folds = 0;
         let name = type_name_entry(
             &mut self.machine.types,
@@ -147,20 +161,15 @@ impl TreeCounter<'_> {
             self.entries_left,
         );
         self.folded.note(folds);
-        let batch = parse_event_batch(event.data);
         let (count, fail) = batch.unwrap_or((1, u64::from(!event.is_success())));
-        name.record(
-            minute_in_hour(event.timestamp_ms, hour_start_ms),
-            count,
-            fail,
-        );
+        name.record(minutes.of(event.timestamp_ms), count, fail);
         // A batch event (a client's `System/EventAggregator`) sits in no call of its own: its
         // enclosing transaction is the aggregator's root, of duration 0, so it would count
         // one call of 0 ms per tally as a dependency.
         if let Some(call) = call.filter(|_| batch.is_none()) {
             let duration_us = counted_duration(call.duration_us);
             name.edge.get_or_insert_with(Box::default).record_calls(
-                minute_in_hour(call.timestamp_ms, hour_start_ms),
+                minutes.of(call.timestamp_ms),
                 1,
                 u64::from(!call.is_success()),
                 duration_us,
@@ -183,4 +192,11 @@ impl TreeCounter<'_> {
             name.sample_message_id = message_id.sample().clone();
         }
     }
+}
+
+/// Batch data (`@count;fail`) parsed; `None` when it does not parse.
+#[cold]
+#[inline(never)]
+fn parse_batch(data: &str) -> Option<(u64, u64)> {
+    parse_event_batch(data)?.ok()
 }

@@ -29,6 +29,10 @@ pub struct EventReport {
     /// Events counted under an `OTHERS` key because a cap was reached (domain, machine,
     /// type or name), each once; a batch (`@...`) message is one.
     pub(crate) folded: u64,
+    /// Batch messages (`@...` data) dropped because their data did not parse. Not written
+    /// while 0, so checkpoints without any stay as they were.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub(crate) malformed_batches: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -199,7 +203,7 @@ impl EventMachine {
     }
 }
 
-crate::tree_counter::machine_report!(EventReport, EventMachine);
+crate::tree_counter::machine_report!(EventReport, EventMachine, malformed_batches);
 crate::day::hourly_report!(EventReport);
 
 impl EventReport {
@@ -234,6 +238,12 @@ impl EventReport {
         self.folded
     }
 
+    /// How many batch messages (`@count;fail` data, from sampling clients) were dropped
+    /// because their data did not parse: neither counted as one plain event nor expanded.
+    pub fn malformed_batches(&self) -> u64 {
+        self.malformed_batches
+    }
+
     /// Adds `other` to this report.
     pub fn merge(&mut self, other: &EventReport) {
         if self.domain.is_empty() {
@@ -243,6 +253,9 @@ impl EventReport {
             self.hour = other.hour;
         }
         self.folded = self.folded.saturating_add(other.folded);
+        self.malformed_batches = self
+            .malformed_batches
+            .saturating_add(other.malformed_batches);
         self.machines
             .merge_with(&other.machines, EventMachine::merge);
     }
@@ -281,6 +294,7 @@ impl EventReport {
             ips: self.machines.keys().map(str::to_owned).collect(),
             types: self.type_views(query, Rows::Minutes),
             folded: self.folded,
+            malformed_batches: self.malformed_batches,
         }
     }
 
@@ -401,6 +415,7 @@ impl EventReport {
             hour: self.hour,
             machines,
             folded: self.folded,
+            malformed_batches: self.malformed_batches,
         }
     }
 
@@ -418,6 +433,7 @@ impl EventReport {
             hour: self.hour,
             machines,
             folded: self.folded,
+            malformed_batches: self.malformed_batches,
         }
     }
 }
@@ -463,7 +479,8 @@ impl EventMinuteView {
     }
 }
 
-/// `GET /api/event`: `{"domain","hour","ips":[..],"types":[..],"folded"}`.
+/// `GET /api/event`: `{"domain","hour","ips":[..],"types":[..],"folded",
+/// "malformedBatches"}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView {
@@ -478,6 +495,9 @@ pub struct EventView {
     /// Events of the hour (every machine's, whatever `ip` picks) counted under an
     /// `OTHERS` key because a cap was reached, each once ([`EventReport::folded`]).
     pub folded: u64,
+    /// Batch messages of the hour (every machine's) dropped because their data did not
+    /// parse ([`EventReport::malformed_batches`]).
+    pub malformed_batches: u64,
 }
 
 /// One event type with its names.

@@ -1,12 +1,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ocelot_protocol::{Leaf, Message, MessageTree};
+use ocelot_protocol::{Leaf, Message, MessageTree, Transaction};
 use proptest::prelude::*;
 
 use super::*;
 use crate::config::{AnalyzerConfig, OTHERS};
-use crate::test_support::{binary_frames, header, samples, trees_of, HOUR_START_MS};
+use crate::test_support::{binary_frames, header, samples, tree, trees_of, HOUR_START_MS};
 use crate::view_query::ViewQuery;
 
 const HOUR: u64 = 498_703;
@@ -86,6 +86,58 @@ fn batch_data_adds_counts_and_failures() {
     let get = name(&view, "Cache", "get");
     assert_eq!((get.count, get.fail, get.fail_percent), (12, 3, 25.0));
     assert_eq!(get.tps, 12.0 / 3600.0);
+}
+
+#[test]
+fn malformed_batch_data_is_counted_not_taken_for_one_event() {
+    // A sampling client's aggregator tree: one good batch, and batches whose data does not
+    // parse (each was counted as one plain event, with nothing to say so).
+    let aggregator = || {
+        let mut root = Transaction::new("System", "EventAggregator", HOUR_START_MS);
+        for (name, data) in [
+            ("created", "@3;1"),
+            ("bad", "@"),
+            ("bad", "@abc;1"),
+            ("bad", "@2;x"),
+            ("bad", "@-5;1"),
+            ("bad", "@99999999999999999999999;0"),
+        ] {
+            let batch = Leaf::new("Order", name, "0", HOUR_START_MS, data);
+            root.children.push(Message::Event(batch));
+        }
+        tree("shop", "10.0.0.1", "shop-0a000001-498703-1", root)
+    };
+    // Alone, and with the Transaction and Problem reports on one walk, as the collector
+    // runs it.
+    let mut alone = EventAnalyzer::new(HOUR, Arc::new(AnalyzerConfig::default()));
+    alone.process(&aggregator());
+    let mut hour = crate::HourAnalyzers::new(HOUR, &Arc::new(AnalyzerConfig::default()));
+    hour.process(&aggregator());
+    for report in [&alone.reports()["shop"], &hour.event.reports()["shop"]] {
+        assert_eq!(report.malformed_batches(), 5);
+        let view = report.view(&all_hour());
+        let order = view.types.iter().find(|t| t.type_ == "Order").unwrap();
+        let names: Vec<(&str, u64, u64)> = (order.names.iter())
+            .map(|n| (n.name.as_str(), n.count, n.fail))
+            .collect();
+        assert_eq!(names, [("created", 3, 1)], "no name of the dropped batches");
+        assert_eq!((order.count, order.fail), (3, 1), "no made-up plain event");
+        assert_eq!(view.malformed_batches, 5);
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["malformedBatches"], 5, "{json}");
+    }
+    // Kept by checkpoints and merges; not written while there are none.
+    let report = alone.into_reports().remove("shop").unwrap();
+    let json = serde_json::to_string(&report).unwrap();
+    let back: EventReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, report);
+    let mut merged = back;
+    merged.merge(&report);
+    assert_eq!(merged.malformed_batches(), 10);
+    let clean = serde_json::to_string(&EventReport::new("shop", HOUR)).unwrap();
+    assert!(!clean.contains("malformed"), "{clean}");
+    let view = serde_json::to_value(EventReport::new("shop", HOUR).view(&all_hour())).unwrap();
+    assert_eq!(view["malformedBatches"], 0, "{view}");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use super::status_xml::parse_status;
 use crate::cardinality::capped_entry;
 use crate::config::AnalyzerConfig;
 use crate::domain_reports::DomainReports;
-use crate::minute::{hour_start_ms, minute_in_hour};
+use crate::minute::{hour_start_ms, TreeMinutes};
 use crate::tree_counter::FoldedMessages;
 
 /// The heartbeat reports of one hour, one per domain.
@@ -80,9 +80,10 @@ impl HeartbeatAnalyzer {
         let heartbeats = tree.messages.iter().filter(is_heartbeat);
         let config = &*self.config;
         let hour = self.hour;
-        // As the other reports count: a message past the hour of its tree's root (a long
-        // request's) at the hour's edge, not at the same minute of the hour before.
-        let hour_start = hour_start_ms(hour);
+        // As the other reports count: a heartbeat stamped outside the hour of its tree's
+        // root (a long request's, a skewed clock's) at the root's minute.
+        let minutes =
+            TreeMinutes::of_root(hour_start_ms(hour), tree.root().map(|r| r.timestamp_ms));
         let mut tree_folds = 0;
         let report = self
             .reports
@@ -106,7 +107,7 @@ impl HeartbeatAnalyzer {
             };
             let values = machine
                 .minutes
-                .entry(minute_in_hour(heartbeat.timestamp_ms, hour_start))
+                .entry(minutes.of(heartbeat.timestamp_ms))
                 .or_default();
             let mut left_out = 0;
             for (name, value) in series {

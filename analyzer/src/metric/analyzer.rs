@@ -8,7 +8,7 @@ use ocelot_protocol::{MessageKind, MessageTree, MessageView, TreeView};
 use super::report::{MetricKind, MetricReport};
 use crate::config::AnalyzerConfig;
 use crate::domain_reports::DomainReports;
-use crate::minute::{hour_start_ms, minute_in_hour};
+use crate::minute::{hour_start_ms, TreeMinutes};
 use crate::tree_counter::FoldedMessages;
 
 /// The metric reports of one hour, one per domain.
@@ -121,9 +121,10 @@ impl MetricAnalyzer {
         }
         let config = &*self.config;
         let hour = self.hour;
-        // As the other reports count: a message past the hour of its tree's root (a long
-        // request's) at the hour's edge, not at the same minute of the hour before.
-        let hour_start = hour_start_ms(hour);
+        // As the other reports count: a record stamped outside the hour of its tree's root
+        // (a long request's, a skewed clock's) at the root's minute.
+        let minutes =
+            TreeMinutes::of_root(hour_start_ms(hour), tree.root().map(|r| r.timestamp_ms));
         let mut domain_folds = 0;
         let report = self
             .reports
@@ -146,7 +147,7 @@ impl MetricAnalyzer {
             );
             folded.note(folds);
             item.note_kind(metric.timestamp_ms, kind);
-            item.record(minute_in_hour(metric.timestamp_ms, hour_start), count, sum);
+            item.record(minutes.of(metric.timestamp_ms), count, sum);
         }
         report.folded += folded.messages;
     }

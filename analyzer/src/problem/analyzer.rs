@@ -12,7 +12,6 @@ use super::report::{
 use crate::cardinality::type_name_entry;
 use crate::config::{AnalyzerConfig, LongThresholds};
 use crate::domain_reports::DomainReports;
-use crate::minute::minute_in_hour;
 use crate::sample_id::TreeId;
 use crate::transaction_walk::{for_each_counted, Counted, CountedTransaction};
 use crate::tree_counter::MachineCounter;
@@ -284,7 +283,7 @@ impl TreeCounter<'_> {
             &mut folds,
             counter.entries_left,
             key,
-            minute_in_hour(timestamp_ms, counter.hour_start_ms),
+            counter.minutes.of(timestamp_ms),
             message_id,
         );
         counter.folded.note(folds);

@@ -11,7 +11,6 @@ use crate::cardinality::type_name_entry;
 use crate::config::AnalyzerConfig;
 use crate::domain_reports::DomainReports;
 use crate::message_ids::push_newest;
-use crate::minute::minute_in_hour;
 use crate::sample_id::TreeId;
 use crate::transaction_walk::{for_each_counted_transaction, CountedTransaction};
 use crate::tree_counter::MachineCounter;
@@ -150,7 +149,7 @@ impl TreeCounter<'_> {
             &mut folds,
             self.entries_left,
         );
-        let minute = minute_in_hour(counted.transaction.timestamp_ms, self.hour_start_ms);
+        let minute = self.minutes.of(counted.transaction.timestamp_ms);
         match batch {
             None => record(name, counted, minute, message_id, self.config, &mut folds),
             Some(batch) => record_batch(name, &batch, minute),
