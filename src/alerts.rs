@@ -541,6 +541,11 @@ impl PromCollector for AlertFigures {
                 c.notifications_given_up,
             ),
             (
+                "ocelot_alert_notification_panics",
+                "Notifications whose sending panicked (given up for that target; its thread goes on).",
+                c.notification_panics,
+            ),
+            (
                 "ocelot_alert_state_write_failures",
                 "Writes of the alert state file that failed.",
                 c.state_write_failures,
@@ -782,6 +787,75 @@ mod tests {
         let root = Transaction::new("URL", "/pay", HOUR * 3_600_000 + 60_000);
         analyzer.process(&MessageTree::new(header, Message::Transaction(root)));
         Report::Transaction(analyzer.reports()["shop"].clone())
+    }
+
+    /// A panic while sending to a target ended its notification thread with a line on
+    /// stderr that named no target, and no counter on `/metrics` moved.
+    #[test]
+    fn a_panic_while_sending_is_a_warning_naming_the_target_and_counted_on_metrics() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        // Nothing listens there (its listener is gone): the attempt fails at once.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let rules = RuleSet::from_toml_str(
+            &format!(
+                "[[webhook]]\nname = \"boom\"\nurl = \"http://{closed}/hook\"\nretries = 0\n\n\
+                 [[rule]]\nid = \"shop-silent\"\ndomain = \"shop\"\nreport = \"transaction\"\n\
+                 measure = \"count\"\nbelow = 1.0\nnotify = [\"boom\"]\n"
+            ),
+            None,
+        )
+        .unwrap();
+        let mut silent = MemoryHistory::new();
+        silent.cover(HOUR);
+        let mut alerting = Alerting::new(rules);
+        let log = alerting.log();
+
+        let logged =
+            crate::logging::tests::capture(crate::logging::LogFormat::Text, "info", || {
+                // The server's hook, which panics at the first attempt: a stand-in for a bug in
+                // the sender, on the same thread.
+                let dispatch = tracing::dispatcher::get_default(Clone::clone);
+                let panicked = AtomicBool::new(false);
+                log.on_attempt(move |attempt| {
+                    if attempt.attempt > 0 && !panicked.swap(true, Ordering::Relaxed) {
+                        panic!("the sender broke");
+                    }
+                    tracing::dispatcher::with_default(&dispatch, || log_attempt(attempt));
+                });
+                assert_eq!(alerting.tick(HOUR * 3_600_000 + 75_000, &silent).len(), 1);
+                for _ in 0..1_000 {
+                    if log.snapshot().counters.notification_panics == 1 {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                alerting.stop(0, Duration::from_secs(10));
+            });
+        let given_up: Vec<_> = logged
+            .lines()
+            .filter(|line| line.contains("alert notification given up"))
+            .collect();
+        assert_eq!(given_up.len(), 1, "{logged}");
+        for part in [
+            " WARN ",
+            "to=boom",
+            "error=\"sending panicked: the sender broke\"",
+        ] {
+            assert!(given_up[0].contains(part), "{part}: {logged}");
+        }
+
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register_collector(Box::new(AlertFigures(log)));
+        let mut metrics = String::new();
+        prometheus_client::encoding::text::encode(&mut metrics, &registry).unwrap();
+        assert!(
+            metrics.contains("\nocelot_alert_notification_panics_total 1\n"),
+            "{metrics}"
+        );
     }
 
     /// A QA run over a fire, its resolution and a suppressed re-fire, each notification

@@ -36,8 +36,8 @@ pub struct NotificationAttempt {
     pub target: String,
     /// `webhook` or `email`.
     pub channel: String,
-    /// 1 for the first try; 0 when the event was not tried (the notification queue was
-    /// full).
+    /// 1 for the first try; 0 for a record that is not a try: the event found the
+    /// notification queue full, was still queued at a stop, or its sending panicked.
     pub attempt: u32,
     /// Whether the target accepted it (webhook: a 2xx status; email: the relay took it).
     pub ok: bool,
@@ -68,6 +68,9 @@ pub struct AlertCounters {
     pub notification_failures: u64,
     /// Deliveries abandoned after the last retry.
     pub notifications_given_up: u64,
+    /// Deliveries whose sending panicked (a bug): given up for that target, whose
+    /// notification thread goes on with its next event.
+    pub notification_panics: u64,
     /// Writes of the alert state file that failed (alerting went on in memory).
     pub state_write_failures: u64,
     /// Minutes a baseline rule was evaluated against a baseline that is not a finite
@@ -197,6 +200,11 @@ impl AlertLog {
     /// target's next delivery waits for it. Replaces an earlier hook.
     pub fn on_attempt(&self, hook: impl Fn(&NotificationAttempt) + Send + Sync + 'static) {
         self.with(|s| s.attempt_hook = Some(AttemptHook(Arc::new(hook))));
+    }
+
+    /// Counts a delivery whose sending panicked.
+    pub(crate) fn record_notification_panic(&self) {
+        self.with(|s| s.counters.notification_panics += 1);
     }
 
     /// Counts a failed write of the state file.

@@ -7,9 +7,12 @@
 //! order the events happened; when a target's queue is full (it has been dead for many
 //! events), further events are recorded as not delivered to it instead of waiting. One
 //! thread per target (a handful) rather than a pool: a target's notifications stay in
-//! order, and a dead one can only ever hold its own thread.
+//! order, and a dead one can only ever hold its own thread. A panic while sending ends
+//! neither the thread nor evaluation: that event is given up for the target, said and
+//! counted, and the thread goes on with the next.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -132,7 +135,7 @@ impl TargetQueue {
                     .recv();
                 match next {
                     Ok((ticket, event)) => {
-                        notifier.notify_target(&event, &target);
+                        notify_surviving_panics(&notifier, &log, &event, &target);
                         log.remove_unsent_target(ticket, &target);
                     }
                     Err(_) => return,
@@ -145,6 +148,32 @@ impl TargetQueue {
             sending,
         }
     }
+}
+
+/// Sends `event` to `target` on the target's thread. A panic while sending (a bug in the
+/// sender or a library it calls, or in the log's attempt hook, which runs here) would end
+/// the thread unseen: its queue would keep taking events that nobody sends, until full.
+/// Instead the event is given up for `target` (attempt 0, the panic's message as the
+/// error, counted in `notificationPanics`) and the thread goes on with the next event.
+/// Not sent again: the same event would most likely panic again, at every start.
+fn notify_surviving_panics(notifier: &Notifier, log: &AlertLog, event: &AlertEvent, target: &str) {
+    // The notifier is only read, and the log recovers its lock from a panic: nothing is
+    // left half-changed for the next event.
+    let sent = panic::catch_unwind(AssertUnwindSafe(|| notifier.notify_target(event, target)));
+    let Err(payload) = sent else {
+        return;
+    };
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message");
+    log.record_notification_panic();
+    // Recording calls the attempt hook again, which may be what panicked.
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+        let why = format!("sending panicked: {message}");
+        notifier.record_undelivered(event, target, &why, true);
+    }));
 }
 
 impl Alerting {
@@ -610,6 +639,80 @@ mod tests {
         assert_eq!(bodies.recv_timeout(WAIT).unwrap()["rule"], "b");
         wait_for(&log, |s| s.counters.notifications_sent == 1);
         drop(release);
+    }
+
+    /// A panic on a target's notification thread (here in the log's attempt hook, which
+    /// runs there: the server's writes its log) ended the thread unseen. Its queue kept
+    /// taking events, with nobody to send them, until 1000 had piled up; no log line named
+    /// the target and no counter moved.
+    #[test]
+    fn a_panic_while_sending_is_counted_and_the_target_thread_goes_on() {
+        let (url, bodies) = receiver(2);
+        let rules = RuleSet::from_toml_str(
+            &format!(
+                "[[rule]]\nid = \"a\"\ndomain = \"shop\"\nreport = \"transaction\"\n\
+                 measure = \"count\"\nbelow = 1.0\nnotify = [\"boom\"]\n\n\
+                 [[webhook]]\nname = \"boom\"\nurl = \"{url}\"\nretries = 0\n"
+            ),
+            None,
+        )
+        .unwrap();
+        let mut alerting = Alerting::new(rules);
+        let log = alerting.log();
+        let panicked = std::sync::atomic::AtomicBool::new(false);
+        log.on_attempt(move |attempt| {
+            if attempt.attempt > 0 && !panicked.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                panic!("the hook broke");
+            }
+        });
+        alerting.send(&event("a", &["boom"]));
+        assert_eq!(bodies.recv_timeout(WAIT).unwrap()["rule"], "a");
+
+        // Evaluation goes on, and its event reaches `boom` through the same thread.
+        let now_ms = 1_795_331_315_581;
+        let mut live = crate::MemoryHistory::new();
+        for wanted in alerting.wanted_reports(now_ms) {
+            live.cover(wanted.hour);
+        }
+        let events = alerting.tick(now_ms, &live);
+        assert_eq!(events.len(), 1, "{events:?}");
+        let body = bodies.recv_timeout(WAIT).expect("boom's thread is gone");
+        assert_eq!(body["minute"], events[0].minute);
+        wait_for(&log, |s| s.counters.notifications_sent == 1);
+
+        // The event being sent at the panic is given up for `boom`, said and counted once.
+        let snapshot = log.snapshot();
+        let records: Vec<_> = snapshot
+            .attempts
+            .iter()
+            .map(|a| {
+                (
+                    a.target.as_str(),
+                    a.attempt,
+                    a.ok,
+                    a.gave_up,
+                    a.error.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            records,
+            [
+                ("boom", 1, true, false, None),
+                (
+                    "boom",
+                    0,
+                    false,
+                    true,
+                    Some("sending panicked: the hook broke".to_owned())
+                ),
+            ]
+        );
+        let c = &snapshot.counters;
+        assert_eq!((c.notification_panics, c.notifications_given_up), (1, 1));
+        assert!(log.unsent().is_empty(), "{:?}", log.unsent());
+        let stopped = alerting.stop(now_ms, WAIT);
+        assert_eq!((stopped.unsent, stopped.still_sending), (0, false));
     }
 
     fn nan_event() -> AlertEvent {
