@@ -87,6 +87,8 @@ pub(crate) struct Board {
     pub(crate) domains: Vec<String>,
     /// The domain shown: the one asked for, else the first of `domains`; empty if none.
     pub(crate) domain: String,
+    /// The hours of the period in which `domain` has a report of any kind, ascending.
+    domain_hours: Vec<u64>,
     /// The machine, `None` for all.
     pub(crate) ip: Option<String>,
     /// The type, name, sort, long thresholds and comparison shown, kept by the hour
@@ -154,16 +156,17 @@ impl Board {
                 (hour, Some(span), span_elapsed_seconds(span, now_ms))
             }
         };
-        let mut domains = match period {
-            Period::Hour(hour) => source.domains(hour).await,
-            Period::Day(_) | Period::Span(_) => {
-                let mut domains = Vec::new();
-                for &hour in &period_hours {
-                    domains.extend(source.domains(hour).await);
-                }
-                domains
-            }
+        let asked_hours = match period {
+            Period::Hour(hour) => vec![hour],
+            Period::Day(_) | Period::Span(_) => period_hours.clone(),
         };
+        let mut domains_by_hour = Vec::with_capacity(asked_hours.len());
+        for hour in asked_hours {
+            domains_by_hour.push((hour, source.domains(hour).await));
+        }
+        let mut domains: Vec<String> = (domains_by_hour.iter())
+            .flat_map(|(_, domains)| domains.iter().cloned())
+            .collect();
         domains.sort();
         domains.dedup();
         let domain = params
@@ -171,6 +174,10 @@ impl Board {
             .map(str::to_owned)
             .or_else(|| domains.first().cloned())
             .unwrap_or_default();
+        let domain_hours = (domains_by_hour.iter())
+            .filter(|(_, domains)| domains.contains(&domain))
+            .map(|(hour, _)| *hour)
+            .collect();
         Ok(Board {
             path,
             hour,
@@ -181,6 +188,7 @@ impl Board {
             hours,
             domains,
             domain,
+            domain_hours,
             ip: params.ip().map(str::to_owned),
             selected: [
                 ("type", params.type_()),
@@ -447,7 +455,11 @@ impl Board {
                             }
                         }
                         @if let Some(ip) = &self.ip { " · machine " code { (ip) } }
+                        @if let Some((with_data, days)) = self.days_with_data() {
+                            " · " span.days-with-data { (with_data) " of " (days) " days with data" }
+                        }
                     }
+                    (self.store_begins_note())
                 }
                 @match self.span {
                     Some(span) => { (self.span_navigation(span, &keep)) }
@@ -487,6 +499,60 @@ impl Board {
                 }
                 button type="submit" { "Show" }
             }
+        }
+    }
+
+    /// On a week or month board of a domain with data: how many of the span's days so far
+    /// (through today, or through its last day with data) the domain has data in, and how
+    /// many those are. The daily table lists only days with data, so without this a month
+    /// of which the store keeps a day reads as a month with one busy day.
+    fn days_with_data(&self) -> Option<(usize, u64)> {
+        let span = self.span.filter(|span| !matches!(span, Span::Day(_)))?;
+        if self.domain_hours.is_empty() {
+            return None;
+        }
+        let mut days: Vec<u64> = (self.domain_hours.iter())
+            .map(|hour| hour / HOURS_PER_DAY)
+            .collect();
+        days.dedup();
+        let shown = crate::daily::chart_days(self, days.iter().copied());
+        Some((days.len(), shown.end.saturating_sub(span.first_day())))
+    }
+
+    /// Under a week's or month's title, when the store holds no hour of any domain from the
+    /// span's start until later in it: from when it does, and why earlier days are empty.
+    ///
+    /// The rates still divide by the whole span, as the JSON API's do: the analyzer's rates
+    /// count from the span's start (`ViewQuery::elapsed_seconds`), and a time the store
+    /// never had is not known to be quiet, nor known to be busy. So the note says the rates
+    /// count that time as without traffic rather than the page guessing.
+    fn store_begins_note(&self) -> Markup {
+        let first = self.hours.first().copied();
+        // Only a whole day or more: retention goes by the hour, and an hour or two missing
+        // from the span's first day is not worth a note.
+        let begins = match (self.days_with_data(), self.span, first) {
+            (Some(_), Some(span), Some(first)) if first / HOURS_PER_DAY > span.first_day() => first,
+            _ => return html! {},
+        };
+        html! {
+            p.hint.store-begins {
+                "The store holds no data before " (hour_title(begins)) ": older hours are past its retention ("
+                code { "store.retention_days" } ", 7 days by default) or were never collected. "
+                "Rates average over the whole " (self.unit()) ", counting the time before as without traffic."
+            }
+        }
+    }
+
+    /// The day and hour that the "Day" and "Hour view" links of a span board open: the
+    /// board's hour, or when the domain shown has no data on that hour's day (a week still
+    /// running, of a domain that sent only earlier in it), its last hour with data in the
+    /// span, so that the links do not lead to a page of nothing.
+    fn day_and_hour_linked(&self) -> (u64, u64) {
+        let day = self.hour / HOURS_PER_DAY;
+        let on_day = (self.domain_hours.iter()).any(|hour| hour / HOURS_PER_DAY == day);
+        match self.domain_hours.last() {
+            Some(&last) if !on_day => (last / HOURS_PER_DAY, last),
+            _ => (day, self.hour),
         }
     }
 
@@ -540,7 +606,7 @@ impl Board {
             Span::Week(_) => ("week", "This week"),
             Span::Month(_) => ("month", "This month"),
         };
-        let day = self.hour / HOURS_PER_DAY;
+        let (day, hour) = self.day_and_hour_linked();
         html! {
             nav.hour-nav aria-label={ (unit) "s" } {
                 @if let Some(previous) = previous {
@@ -564,8 +630,8 @@ impl Board {
                     a.button.month-link href=(self.url_in(Period::Span(Span::month_of(day)), keep))
                         title="the UTC month, day by day" { "Month" }
                 }
-                a.button.hour-link href=(self.url_in(Period::Hour(self.hour), keep))
-                    title={ "one hour at a time, from " (hour_title(self.hour)) } { "Hour view" }
+                a.button.hour-link href=(self.url_in(Period::Hour(hour), keep))
+                    title={ "one hour at a time, from " (hour_title(hour)) } { "Hour view" }
             }
         }
     }
@@ -934,9 +1000,12 @@ pub(crate) fn sortable_header(
     }
 }
 
-/// Milliseconds for a table: 3 significant digits, at most 2 decimals.
+/// Milliseconds for a table: 3 significant digits, at most 2 decimals; `<0.01` for a
+/// duration too short for them. Text, not markup: see [`Ms`] for the page's.
 pub(crate) fn format_ms(ms: f64) -> String {
-    Ms(ms).render().into_string()
+    let mut out = String::new();
+    write_ms(&mut out, ms, BELOW_HUNDREDTH);
+    out
 }
 
 /// `12,345`: digits grouped by thousands.
@@ -976,14 +1045,25 @@ pub(crate) fn format_percent(percent: f64) -> String {
     Percent(percent).render().into_string()
 }
 
-/// A rate per second: `0.42`, `12.3`, `1,250`.
+/// A rate per second with at least two significant digits: `0.42`, `12.3`, `1,250`,
+/// `0.015`, `0.0000066` (a handful of transactions over a week): a rate that is not zero
+/// never reads as one.
 pub(crate) fn format_rate(per_second: f64) -> String {
     Rate(per_second).render().into_string()
 }
 
 // Numbers are spliced into markup through these `Render` types, which write straight into
 // the page buffer: a 10 000-name board has 120 000 number cells, and a `String` per cell
-// was a measurable share of its render time. Digits, `.`, `,`, `%` and `-` need no escaping.
+// was a measurable share of its render time. What they write is not escaped after them:
+// digits, `.`, `,`, `%`, `-` and `e` need no escaping, and `<0.01` is written `&lt;0.01`.
+
+/// What a duration too short for two decimals shows.
+const BELOW_HUNDREDTH: &str = "<0.01";
+/// [`BELOW_HUNDREDTH`] escaped, for markup.
+const BELOW_HUNDREDTH_HTML: &str = "&lt;0.01";
+/// Most decimals a rate is written with: one transaction over a 31-day month is
+/// 0.00000037 a second, eight. A smaller rate is written in scientific notation.
+const MAX_RATE_DECIMALS: usize = 10;
 
 /// Milliseconds, rendered as [`format_ms`] describes.
 #[derive(Debug, Clone, Copy)]
@@ -1023,33 +1103,37 @@ fn write_grouped(out: &mut String, n: u64) {
 
 impl Render for Ms {
     fn render_to(&self, out: &mut String) {
-        let ms = self.0;
-        let written = match ms.abs() {
-            v if !v.is_finite() => {
-                out.push('-');
-                Ok(())
-            }
-            0.0 => {
-                out.push('0');
-                Ok(())
-            }
-            // Not "0.00" beside an exact "0" in the same row: a duration, however short.
-            _ if ms > 0.0 && ms < 0.005 => {
-                out.push_str("<0.01");
-                Ok(())
-            }
-            v if v < 10.0 => write!(out, "{ms:.2}"),
-            v if v < 100.0 => write!(out, "{ms:.1}"),
-            _ => {
-                if ms < 0.0 {
-                    out.push('-');
-                }
-                write_grouped(out, ms.abs().round() as u64);
-                Ok(())
-            }
-        };
-        written.expect("writing to a String cannot fail");
+        write_ms(out, self.0, BELOW_HUNDREDTH_HTML);
     }
+}
+
+/// Writes `ms` as [`format_ms`] describes, with `below` for a duration under 0.005 ms.
+fn write_ms(out: &mut String, ms: f64, below: &str) {
+    let written = match ms.abs() {
+        v if !v.is_finite() => {
+            out.push('-');
+            Ok(())
+        }
+        0.0 => {
+            out.push('0');
+            Ok(())
+        }
+        // Not "0.00" beside an exact "0" in the same row: a duration, however short.
+        _ if ms > 0.0 && ms < 0.005 => {
+            out.push_str(below);
+            Ok(())
+        }
+        v if v < 10.0 => write!(out, "{ms:.2}"),
+        v if v < 100.0 => write!(out, "{ms:.1}"),
+        _ => {
+            if ms < 0.0 {
+                out.push('-');
+            }
+            write_grouped(out, ms.abs().round() as u64);
+            Ok(())
+        }
+    };
+    written.expect("writing to a String cannot fail");
 }
 
 impl Render for Count {
@@ -1081,7 +1165,16 @@ impl Render for Rate {
                 out.push('0');
                 Ok(())
             }
-            v if v < 0.01 => write!(out, "{v:.4}"),
+            // Two significant digits: as many decimals as the first one's place, plus one.
+            v if v.abs() < 0.1 => {
+                let first_digit_place = -v.abs().log10().floor();
+                let decimals = first_digit_place as usize + 1;
+                if decimals <= MAX_RATE_DECIMALS {
+                    write!(out, "{v:.decimals$}")
+                } else {
+                    write!(out, "{v:.1e}")
+                }
+            }
             v if v < 10.0 => write!(out, "{v:.2}"),
             v if v < 100.0 => write!(out, "{v:.1}"),
             v => {
@@ -1269,6 +1362,40 @@ mod tests {
         assert_eq!(format_rate(0.25), "0.25");
         assert_eq!(format_bytes(1536), "1.5 KiB");
         assert_eq!(format_bytes(12), "12 B");
+    }
+
+    #[test]
+    fn rates_keep_two_significant_digits_and_never_read_as_zero() {
+        for (rate, text) in [
+            (0.0146, "0.015"),
+            (0.0088, "0.0088"),
+            (0.05, "0.050"),
+            (0.099, "0.099"),
+            (0.25, "0.25"),
+            (1.234, "1.23"),
+            // Four transactions over a week, and one over a month of 31 days.
+            (4.0 / (7.0 * 86_400.0), "0.0000066"),
+            (1.0 / (31.0 * 86_400.0), "0.00000037"),
+            (1e-12, "1.0e-12"),
+            (0.0, "0"),
+        ] {
+            assert_eq!(format_rate(rate), text, "{rate}");
+        }
+        for exponent in 1..=15 {
+            let rate = 10f64.powi(-exponent) * 1.5;
+            let text = format_rate(rate);
+            assert!(text.contains(['1', '2']), "{rate} reads {text}");
+        }
+    }
+
+    /// Number types write into the page unescaped: the one that writes a `<` escapes it.
+    #[test]
+    fn a_duration_under_a_hundredth_is_escaped_in_markup_and_plain_in_text() {
+        assert_eq!(format_ms(0.001), "<0.01");
+        assert_eq!(Ms(0.001).render().into_string(), "&lt;0.01");
+        let cell = html! { td.num { (Ms(0.001)) } }.into_string();
+        assert_eq!(cell, r#"<td class="num">&lt;0.01</td>"#);
+        assert_eq!(Ms(12.34).render().into_string(), "12.3");
     }
 
     #[test]

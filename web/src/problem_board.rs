@@ -12,7 +12,9 @@
 //! entries with none are hidden. A bucket chip links the board with its bound as the
 //! threshold. The report keeps minutes and samples per entry, not per bucket, so with a
 //! raised threshold the charts, shapes and samples stay those of all the entry's long
-//! executions, and the page says so.
+//! executions, and the page says so. A threshold under the one the collector records a
+//! category from cannot lower it (nothing shorter is in the report): the category's
+//! section says so, also when it has no entry.
 
 use std::collections::BTreeMap;
 
@@ -70,25 +72,29 @@ fn category_rank(category: &str) -> usize {
 /// long categories. `thresholds` are those the domain's report was counted with; `raised`,
 /// the threshold `long_ms=` raised for the category, which the subtitle names instead.
 fn category_hint(category: &str, thresholds: &LongThresholds, raised: Option<&Raised>) -> String {
-    let (what, threshold_ms) = match category {
+    let what = match category {
         "error" => return "Failed transactions and Error/Exception events".to_owned(),
-        "long-url" => ("URL transactions", thresholds.url_ms),
-        "long-service" => (
-            "Service and PigeonService transactions",
-            thresholds.service_ms,
-        ),
-        "long-call" => ("Call and PigeonCall transactions", thresholds.call_ms),
-        "long-sql" => ("SQL transactions", thresholds.sql_ms),
-        "long-cache" => ("Cache.* transactions", thresholds.cache_ms),
+        "long-url" => "URL transactions",
+        "long-service" => "Service and PigeonService transactions",
+        "long-call" => "Call and PigeonCall transactions",
+        "long-sql" => "SQL transactions",
+        "long-cache" => "Cache.* transactions",
         _ => return String::new(),
     };
+    let Some(threshold_ms) = recorded_from_ms(category, thresholds) else {
+        return String::new();
+    };
+    let took = format!(
+        "{what} that took {} ms or longer",
+        format_count(threshold_ms)
+    );
     let Some(raised) = raised else {
-        return format!(
-            "{what} that took {} ms or longer",
-            format_count(threshold_ms)
-        );
+        return took;
     };
     let asked = bucket_bound(raised.asked_ms);
+    if raised.asked_ms < threshold_ms {
+        return format!("{took} (none shorter is recorded: the {asked} asked for is under that)");
+    }
     match (raised.from_ms, raised.highest_ms) {
         (Some(from), _) if from == raised.asked_ms => {
             format!("{what} that took {} or longer", bucket_bound(from))
@@ -107,6 +113,20 @@ fn category_hint(category: &str, thresholds: &LongThresholds, raised: Option<&Ra
         (None, None) => {
             format!("{what} in a duration bucket of {asked} or over: none (no bucket was kept)")
         }
+    }
+}
+
+/// The threshold (ms) from which the collector records a long category's executions for
+/// a domain with `thresholds`; `None` for a category that is not a long one. Nothing
+/// shorter is in the report, so `long_ms=` can raise it but not lower it.
+fn recorded_from_ms(category: &str, thresholds: &LongThresholds) -> Option<u64> {
+    match category {
+        "long-url" => Some(thresholds.url_ms),
+        "long-service" => Some(thresholds.service_ms),
+        "long-call" => Some(thresholds.call_ms),
+        "long-sql" => Some(thresholds.sql_ms),
+        "long-cache" => Some(thresholds.cache_ms),
+        _ => None,
     }
 }
 
@@ -237,9 +257,15 @@ async fn problem_board(
             .or_default()
             .push(entry);
     }
-    // A category whose every entry the threshold hid stays, to say so and offer the others.
+    let config = state.reports.analyzer_config();
+    let thresholds = config.long_thresholds_for(&board.domain);
+    // A category whose every entry the threshold hid stays, to say so and offer the others;
+    // so does one asked for under the threshold its executions are recorded from (CAT's
+    // `urlThreshold=50`), to say that nothing shorter is known rather than show nothing.
     for (category, applied) in &raised {
-        if applied.hidden > 0 {
+        let lowered = recorded_from_ms(category, thresholds)
+            .is_some_and(|recorded_ms| applied.asked_ms < recorded_ms);
+        if applied.hidden > 0 || lowered {
             categories
                 .entry((category_rank(category), category))
                 .or_default();
@@ -256,8 +282,6 @@ async fn problem_board(
                 .filter_map(|d| parse_day_label(&d.day)),
         )),
     };
-    let config = state.reports.analyzer_config();
-    let thresholds = config.long_thresholds_for(&board.domain);
     let others = others_rows(&board, &ips, &categories);
     // A type asked for filters every category: the page names it, with the way back.
     let every_type = board.url_without("type");
@@ -460,9 +484,14 @@ fn category_section(shown: &CategoryShown<'_>) -> Markup {
     let mut entries = shown.entries.to_vec();
     entries.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
     let series = entry_series(&entries, by_hour);
+    // A threshold asked for under the one executions are recorded from counts them all, as
+    // none is asked for: the section says why, and nothing else changes.
+    let lowered = raised.and_then(|raised| {
+        recorded_from_ms(category, shown.thresholds).filter(|&ms| raised.asked_ms < ms)
+    });
     // Minutes (hours) are kept per entry, not per bucket: under a raised threshold the
     // chart is of every long execution of the entries shown, and its title says so.
-    let all = if raised.is_some() {
+    let all = if raised.is_some() && lowered.is_none() {
         ", all long executions of the entries shown"
     } else {
         ""
@@ -498,7 +527,14 @@ fn category_section(shown: &CategoryShown<'_>) -> Markup {
             }
             @if let Some(raised) = raised {
                 p.threshold-note {
-                    @if let Some(from) = raised.from_ms {
+                    @if let Some(recorded) = lowered {
+                        "The collector records " (category) " executions from " (bucket_bound(recorded))
+                        ", its threshold for this domain: none shorter is in the report, so nothing is known of those from the "
+                        (bucket_bound(raised.asked_ms)) " asked for up to " (bucket_bound(recorded)) ". "
+                        @if entries.is_empty() {
+                            "None took " (bucket_bound(recorded)) " or longer in " (shown.board.period_phrase()) ". "
+                        }
+                    } @else if let Some(from) = raised.from_ms {
                         "Counts are of the executions in the buckets from " (bucket_bound(from)) " up. "
                     }
                     @if raised.hidden == 1 {
@@ -506,7 +542,7 @@ fn category_section(shown: &CategoryShown<'_>) -> Markup {
                     } @else if raised.hidden > 1 {
                         (format_count(raised.hidden as u64)) " entries with none that long are hidden. "
                     }
-                    @if !entries.is_empty() {
+                    @if !entries.is_empty() && lowered.is_none() {
                         "The chart, the per-" (by_hour.unit())
                         " shapes and the samples are of all long executions of the entries shown: "
                         "the report keeps " (by_hour.unit()) "s"

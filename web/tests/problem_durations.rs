@@ -248,3 +248,43 @@ async fn a_bad_long_threshold_is_a_400_naming_the_parameter() {
         assert!(html.contains("“long_ms”"), "{uri}: {html}");
     }
 }
+
+#[tokio::test]
+async fn a_threshold_under_the_recorded_one_says_nothing_shorter_is_known() {
+    // What `/cat/r/p?...&urlThreshold=50` redirects to: URL executions are recorded from
+    // 1 000 ms (CAT's default), so the six long ones of /search count as without it.
+    let mut reports = MemoryReports::new(LATER_MS);
+    reports.add_trees(&trees(HOUR));
+    let board = format!("/p?domain=shop&hour={HOUR_LABEL}");
+    let html = page(app_of(reports), &format!("{board}&long_ms=long-url:50")).await;
+    let long = category(&html, "long-url");
+    assert!(
+        hint(long).contains("URL transactions that took 1,000 ms or longer (none shorter is recorded: the 50 ms asked for is under that)"),
+        "{long}"
+    );
+    assert!(
+        long.contains("nothing is known of those from the 50 ms asked for up to 1 s"),
+        "{long}"
+    );
+    assert_eq!(count(row(long, "/search")), "6");
+    assert!(!long.contains("all long executions of the entries shown"));
+
+    // An hour without long URLs still gets the section, to say so.
+    let mut reports = MemoryReports::new(LATER_MS);
+    let fast: Vec<MessageTree> = (trees(HOUR).into_iter())
+        .filter(|tree| matches!(&tree.root, Message::Transaction(t) if t.name == "/pay"))
+        .collect();
+    reports.add_trees(&fast);
+    let html = page(app_of(reports), &format!("{board}&long_ms=long-url:50")).await;
+    let long = category(&html, "long-url");
+    assert!(
+        long.contains("None took 1 s or longer in the hour of 2026-11-22 07:00 UTC."),
+        "{long}"
+    );
+    assert!(!long.contains("<table"), "{long}");
+    // Raising it over nothing says nothing: no section of an empty category.
+    let mut reports = MemoryReports::new(LATER_MS);
+    reports.add_trees(&fast);
+    let html = page(app_of(reports), &format!("{board}&long_ms=long-url:3000")).await;
+    assert!(!html.contains("id=\"long-url\""), "{html}");
+}

@@ -257,3 +257,71 @@ async fn a_charts_days_end_today_or_at_the_last_day_with_data() {
     .await;
     assert!(html.contains(&bar("12-02")) && !html.contains(&bar("12-03")));
 }
+
+#[tokio::test]
+async fn a_week_or_month_says_how_many_days_have_data_and_from_when_the_store_has_any() {
+    // Now is 2026-12-02; the store's first hour is 2026-11-21 03:00, as if retention had
+    // deleted the month's first twenty days.
+    let html = page(app(), "/t?domain=shop&month=202611", StatusCode::OK).await;
+    assert!(html.contains("4 of 30 days with data"), "{html}");
+    assert!(
+        html.contains("The store holds no data before 2026-11-21 03:00 UTC")
+            && html.contains("store.retention_days"),
+        "{html}"
+    );
+    assert!(html.contains("counting the time before as without traffic"));
+    // This week so far (Saturday 28th to Wednesday 2nd): the store has every day of it, so
+    // its empty days are the domain's quiet ones, and nothing is said of retention.
+    let html = page(app(), "/e?domain=shop&week=current", StatusCode::OK).await;
+    assert!(html.contains("1 of 5 days with data"), "{html}");
+    assert!(!html.contains("The store holds no data"), "{html}");
+    // Nor when the store begins an hour or two into the span.
+    let html = page(app(), "/t?domain=shop&week=20261121", StatusCode::OK).await;
+    assert!(html.contains("3 of 7 days with data"), "{html}");
+    assert!(!html.contains("The store holds no data"), "{html}");
+    // A day's board has its hours for that.
+    let html = page(app(), "/t?domain=shop&day=20261122", StatusCode::OK).await;
+    assert!(!html.contains("days with data"));
+}
+
+#[tokio::test]
+async fn a_weeks_day_and_hour_links_go_where_the_domain_has_data() {
+    // This week's data is all on Saturday the 28th; today (the 2nd) has none.
+    let html = page(app(), "/t?domain=shop&week=current", StatusCode::OK).await;
+    assert!(
+        html.contains(r#"class="button day-link" href="/t?domain=shop&amp;day=20261128""#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"class="button hour-link" href="/t?domain=shop&amp;hour=2026112800""#),
+        "{html}"
+    );
+    page(app(), "/t?domain=shop&day=20261128", StatusCode::OK).await;
+    // A past week keeps its last day with data.
+    let html = page(app(), "/p?domain=shop&week=20261121", StatusCode::OK).await;
+    assert!(
+        html.contains(r#"class="button day-link" href="/p?domain=shop&amp;day=20261127""#),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn short_durations_and_slow_rates_are_shown_escaped_and_never_as_zero() {
+    // Four transactions of a microsecond on Saturday 2026-11-28; now is Wednesday 10:00.
+    let mut reports = MemoryReports::new(LATER_MS);
+    let saturday_ms = DAY_START_MS + 6 * DAY_MS + 3_600_000;
+    for seq in 1..=4 {
+        reports.add_tree(&tree(seq, saturday_ms + seq * 1_000, 1));
+    }
+    let html = page(
+        app_of(reports),
+        "/t?domain=shop&week=current",
+        StatusCode::OK,
+    )
+    .await;
+    assert!(html.contains(r#"<td class="num">&lt;0.01</td>"#), "{html}");
+    assert!(!html.contains("<0."), "a raw '<' in the text: {html}");
+    // 4 over the 4 days and 10 hours run: 0.0000105 a second.
+    assert!(html.contains(r#"<td class="num">0.000010</td>"#), "{html}");
+    assert!(!html.contains(">0.0000<"), "{html}");
+}
