@@ -131,6 +131,10 @@ fn decode_input(
                 Ok(None) => break,
                 Err(e) => {
                     let (offset, length) = frame_error_at(&e);
+                    if offset == 0 && is_data_file_start(&buf) {
+                        report(name, DATA_FILE_GIVEN, out)?;
+                        return Ok(false);
+                    }
                     report(name, &format!("byte offset {offset}: {e}"), out)?;
                     if !e.is_recoverable() {
                         return Ok(false);
@@ -176,6 +180,18 @@ fn decode_input(
         return Ok(false);
     }
     Ok(fine)
+}
+
+/// What `decode` says of a store data file: its first bytes read as a length of about
+/// 1.3 GB, and "frame at offset 0 declares 1329810500 bytes" did not say what was wrong.
+const DATA_FILE_GIVEN: &str = "this is a store data file (messages.dat: compressed blocks), \
+    not captured frames; print a stored tree with `ocelot lookup <message id>`";
+
+/// Whether `buf`, the start of an input, starts like a store data file: its magic, or as
+/// much of it as has arrived (a length prefix's worth at least, since framing failed).
+fn is_data_file_start(buf: &[u8]) -> bool {
+    let n = buf.len().min(ocelot_store::DATA_MAGIC.len());
+    n >= LENGTH_PREFIX_BYTES && buf[..n] == ocelot_store::DATA_MAGIC[..n]
 }
 
 /// The stream offset of the frame a framing error is about, and the body length it

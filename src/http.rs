@@ -8,10 +8,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
-/// GETs `path` from `base` (`http://host[:port][/prefix]`) and returns the body of a 200
-/// answer, all within [`ANSWER_WITHIN`].
+/// GETs `path` from `base` (`[http://]host[:port][/prefix]`, a `?query` ignored) and
+/// returns the body of a 200 answer, all within [`ANSWER_WITHIN`].
 pub(crate) fn get(base: &str, path: &str) -> anyhow::Result<String> {
     get_with(base, path, system_resolve, STEP_WITHIN)
+}
+
+/// The URL [`get`] asks for `path` under `base`, for messages (`base` and `path` as given
+/// when `base` is not a URL [`get`] takes).
+pub(crate) fn url_of(base: &str, path: &str) -> String {
+    match Base::parse(base) {
+        Ok(Base { host, prefix, .. }) => format!("http://{host}{prefix}{path}"),
+        Err(_) => format!("{}{path}", base.trim_end_matches('/')),
+    }
 }
 
 /// The system's resolver: `/etc/hosts`, DNS, as `getaddrinfo` is set up.
@@ -154,10 +163,17 @@ struct Base<'a> {
 }
 
 impl<'a> Base<'a> {
+    /// Parses `[http://]host[:port][/prefix]`: no scheme means `http://` (`--url
+    /// 127.0.0.1:8080` was refused, and `ocelot status` then said the server was
+    /// unreachable), and a `?query` or `#fragment` is dropped (it was sent as part of the
+    /// prefix: `/t?x=1/metrics`).
     fn parse(base: &'a str) -> anyhow::Result<Base<'a>> {
-        let rest = base.strip_prefix("http://").with_context(|| {
-            format!("{base}: only http:// URLs are supported, e.g. http://127.0.0.1:8080")
-        })?;
+        let rest = match base.split_once("://") {
+            None => base,
+            Some(("http", rest)) => rest,
+            Some(_) => bail!("{base}: only http:// URLs are supported, e.g. http://127.0.0.1:8080"),
+        };
+        let rest = rest.find(['?', '#']).map_or(rest, |end| &rest[..end]);
         let (host, prefix) = match rest.find('/') {
             Some(slash) => (&rest[..slash], rest[slash..].trim_end_matches('/')),
             None => (rest, ""),
@@ -210,13 +226,44 @@ mod tests {
         );
         for bad in [
             "https://example.com",
-            "127.0.0.1:8080",
+            "ftp://127.0.0.1:8080",
             "http://",
             "http:///metrics",
+            "http://?x=1",
         ] {
             let err = Base::parse(bad).unwrap_err().to_string();
             assert!(err.contains("e.g. http://127.0.0.1:8080"), "{bad}: {err}");
         }
+    }
+
+    /// `--url 127.0.0.1:8080` was refused (and `ocelot status` said the server was
+    /// unreachable), and a query was sent as part of the path: `/t?x=1/metrics`.
+    #[test]
+    fn a_url_without_a_scheme_is_http_and_its_query_is_not_part_of_the_prefix() {
+        let parse = |base| {
+            let b = Base::parse(base).unwrap();
+            (b.addr, b.host, b.prefix)
+        };
+        assert_eq!(
+            parse("127.0.0.1:8080"),
+            ("127.0.0.1:8080".into(), "127.0.0.1:8080", "")
+        );
+        assert_eq!(
+            parse("mon.example/ocelot"),
+            ("mon.example:80".into(), "mon.example", "/ocelot")
+        );
+        assert_eq!(
+            parse("http://localhost:29991/t?x=1"),
+            ("localhost:29991".into(), "localhost:29991", "/t")
+        );
+        assert_eq!(
+            parse("http://localhost:29991?x=1#top"),
+            ("localhost:29991".into(), "localhost:29991", "")
+        );
+        assert_eq!(
+            parse("localhost:29991/t/#top"),
+            ("localhost:29991".into(), "localhost:29991", "/t")
+        );
     }
 
     /// The system's resolver takes no timeout: a DNS server that did not answer held

@@ -123,7 +123,7 @@ enum Command {
     /// 2 when unreachable.
     Status {
         /// The server's web address: http://host, with a :port and a /path if needed (the path when a reverse proxy
-        /// serves it under one).
+        /// serves it under one); without a scheme, http:// is meant, and a ?query is ignored.
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
     },

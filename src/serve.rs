@@ -115,14 +115,57 @@ fn set_this_threads_niceness(niceness: Option<i32>) {
 }
 
 async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> anyhow::Result<()> {
-    let dir = &config.store.dir;
+    let dir = config.store.dir.clone();
     if dir.exists() && !dir.is_dir() {
         anyhow::bail!("the data directory {} is not a directory", dir.display());
     }
-    std::fs::create_dir_all(dir)
+    let created = !dir.exists();
+    std::fs::create_dir_all(&dir)
         .with_context(|| format!("creating the data directory {}", dir.display()))?;
-    // Held until the process ends: before the store recovers or rewrites anything.
-    let _lock = lock_data_dir(dir)?;
+    // Taken before the store recovers or rewrites anything, held until the server stopped.
+    let lock = lock_data_dir(&dir)?;
+    let served = serve_locked(config, with_demo, web).await;
+    if served.is_err() && created {
+        // While the lock is held: no other server can have started on it meanwhile.
+        remove_unused_data_dir(&dir);
+    }
+    drop(lock);
+    served
+}
+
+/// Removes the data directory a failed `serve` made, when it holds nothing but the lock
+/// file: a start that failed (a collector port in use, say) left a new directory with only
+/// `.lock` in it at every try. Anything else in it (a report, the demo's marks) keeps it,
+/// and a directory that was there before the start is never removed.
+fn remove_unused_data_dir(dir: &Path) {
+    let only_lock = std::fs::read_dir(dir).is_ok_and(|mut entries| {
+        entries.all(|entry| entry.is_ok_and(|entry| entry.file_name() == LOCK_FILE))
+    });
+    if only_lock {
+        let _ = std::fs::remove_file(dir.join(LOCK_FILE));
+        // Not `remove_dir_all`: whatever appeared since the look keeps the directory.
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
+/// The data directory's lock file (see [`lock_data_dir`]).
+const LOCK_FILE: &str = ".lock";
+
+/// Left in the data directory by a stop whose final flush wrote every report: the open
+/// hours' checkpoints then hold every tree taken, and the next start tells the collector,
+/// so its log says the hours it continues miss nothing. A crash, a `kill -9` or a failed
+/// flush leaves none, and a start removes it before it takes a tree, so a crash after
+/// that is not taken for a clean stop.
+const CLEAN_STOP_MARKER: &str = ".clean-stop";
+
+/// Everything of `serve` once the data directory is taken.
+async fn serve_locked(
+    config: Config,
+    with_demo: bool,
+    web: tokio::runtime::Handle,
+) -> anyhow::Result<()> {
+    let dir = &config.store.dir;
+    let after_clean_stop = dir.join(CLEAN_STOP_MARKER).exists();
     raise_open_file_limit();
     let mut store_config = StoreConfig::new(&config.store.dir);
     store_config.compression_level = config.store.compression_level;
@@ -154,6 +197,7 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
         analyzer: analyzer.clone(),
         decode,
         sealed_report_cache_bytes: config.web.sealed_report_cache_mib.saturating_mul(1 << 20),
+        after_clean_stop,
         ..CollectorConfig::default()
     };
     let collector = Collector::start(collector_config, Some(store.clone()), Arc::new(SystemClock));
@@ -202,6 +246,14 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
+    // From here trees are taken, and the last stop's checkpoints no longer hold them all.
+    match std::fs::remove_file(dir.join(CLEAN_STOP_MARKER)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e)
+                .with_context(|| format!("removing {}", dir.join(CLEAN_STOP_MARKER).display()));
+        }
+        _ => {}
+    }
     let collector_task = tokio::spawn(ocelot_collector::run(
         collector_listener,
         collector.clone(),
@@ -356,6 +408,14 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
             "stopped, but the final flush failed: {lost} (see the warnings above: a full or read-only disk?)"
         );
     }
+    // Every open hour's reports now hold every tree taken: the next start may say so.
+    let marker = config.store.dir.join(CLEAN_STOP_MARKER);
+    if let Err(e) = std::fs::write(
+        &marker,
+        "ocelot serve stopped cleanly: its final checkpoint holds every tree it took\n",
+    ) {
+        tracing::warn!(path = %marker.display(), error = %e, "cannot mark the stop clean; the next start will say the reports may lack trees");
+    }
     say(&stop_summary(&stats));
     Ok(())
 }
@@ -364,20 +424,79 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
 /// was dropped since the start. The count is what `/metrics`' `ocelot_dropped_trees_total`
 /// adds up to over every stage and reason, trees outside the hour window and those without
 /// a message ID included: it once left those out, and a server that had dropped trees for
-/// a wrong client clock said "Stopped cleanly.".
+/// a wrong client clock said "Stopped cleanly.". The stages and reasons are named here:
+/// `/metrics` is gone once the server has stopped.
 fn stop_summary(stats: &ocelot_collector::StatsSnapshot) -> String {
-    match stats.trees_lost() {
-        0 => "Stopped cleanly.".to_owned(),
-        dropped => {
-            format!(
-            "Stopped. The final flush wrote everything, but {dropped} {} dropped since the start \
-             (ocelot_dropped_trees_total on /metrics, all stages and reasons but the store's \
-             duplicates, which lose no tree: see it by stage and reason there; a tree the store \
-             and an analyzer both dropped counts twice).",
-            if dropped == 1 { "tree was" } else { "trees were" }
+    let dropped = stats.trees_lost();
+    let mut summary = if dropped == 0 {
+        "Stopped cleanly.".to_owned()
+    } else {
+        let by_reason: Vec<String> = losses_by_reason(stats)
+            .into_iter()
+            .map(|(reason, n)| format!("{reason} {n}"))
+            .collect();
+        let trees = if dropped == 1 {
+            "tree was"
+        } else {
+            "trees were"
+        };
+        format!(
+            "Stopped. The final flush wrote everything, but {dropped} {trees} dropped since the \
+             start, by stage and reason: {} (a tree the store and an analyzer both dropped \
+             counts twice).",
+            by_reason.join(", ")
         )
+    };
+    let duplicates = stats
+        .store_drops
+        .get(ocelot_store::DropReason::Duplicate.as_str())
+        .copied()
+        .unwrap_or(0);
+    if duplicates > 0 {
+        // Not among the drops, since a client that sends a tree again loses nothing; but a
+        // different tree under an ID already used is not stored, so say what happens.
+        let trees = if duplicates == 1 { "tree" } else { "trees" };
+        summary.push_str(&format!(
+            " The store also refused {duplicates} {trees} sent under a message ID already \
+             stored: counted in the reports but not stored (that ID's LogView shows the first \
+             tree)."
+        ));
+    }
+    summary
+}
+
+/// The trees lost since the start, labelled as `/metrics`' `ocelot_dropped_trees_total`
+/// labels them (`stage reason`, and the worker for a worker's drops), only those that
+/// counted: they add up to [`ocelot_collector::StatsSnapshot::trees_lost`], so the store's
+/// duplicates are left out.
+fn losses_by_reason(stats: &ocelot_collector::StatsSnapshot) -> Vec<(String, u64)> {
+    let duplicate = ocelot_store::DropReason::Duplicate.as_str();
+    let mut losses = vec![("collector out_of_window".to_owned(), stats.out_of_window)];
+    for (worker, w) in &stats.workers {
+        losses.push((
+            format!("worker queue_full ({worker})"),
+            w.dropped_queue_full,
+        ));
+        losses.push((
+            format!("worker hour_sealed ({worker})"),
+            w.dropped_hour_sealed,
+        ));
+    }
+    losses.push(("store no_message_id".to_owned(), stats.no_message_id));
+    for (reason, n) in &stats.store_drops {
+        if *reason != duplicate {
+            losses.push((format!("store {reason}"), *n));
         }
     }
+    // The store counts its refusals by reason; the collector's own count of them is only
+    // larger without a store to ask.
+    let by_store: u64 = stats.store_drops.values().sum();
+    losses.push((
+        "store refused".to_owned(),
+        stats.store_dropped.saturating_sub(by_store),
+    ));
+    losses.retain(|(_, n)| *n > 0);
+    losses
 }
 
 /// Prints a line for the operator on stdout. A stdout nobody reads any more (`ocelot serve
@@ -609,7 +728,7 @@ fn raise_open_file_limit() {
 /// lock (`flock`) goes with the process, however it ends.
 fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
     use std::io::{Read as _, Seek as _, Write as _};
-    let path = dir.join(".lock");
+    let path = dir.join(LOCK_FILE);
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -779,6 +898,63 @@ mod stop_summary_tests {
         assert!(!summary.contains("cleanly"), "{summary}");
         assert!(
             summary.contains("but 3 trees were dropped since the start"),
+            "{summary}"
+        );
+        // `/metrics` is gone after the stop: the summary names the reasons itself.
+        assert!(
+            summary.contains("by stage and reason: collector out_of_window 3 ("),
+            "{summary}"
+        );
+        assert!(!summary.contains("/metrics"), "{summary}");
+    }
+
+    /// Two different trees sent under one message ID are both counted in the reports and
+    /// only the first is stored: the stop summary said the store's duplicates "lose no
+    /// tree".
+    #[test]
+    fn a_stop_after_duplicate_ids_says_the_second_tree_is_counted_but_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        // Retention goes by the real clock: keep the test's fixed hour.
+        let store = Store::open(StoreConfig {
+            retention_days: 0,
+            ..StoreConfig::new(dir.path())
+        })
+        .unwrap();
+        let now_ms = 498_703 * 3_600_000 + 600_000;
+        let collector = Collector::start(
+            CollectorConfig {
+                background_ticks: false,
+                ..Default::default()
+            },
+            Some(store.clone()),
+            Arc::new(ManualClock::new(now_ms)),
+        );
+        for name in ["/first", "/second"] {
+            let header = ocelot_protocol::Header {
+                domain: "shop".into(),
+                ip_address: "10.0.0.1".into(),
+                message_id: "shop-0a000001-498703-7".into(),
+                ..Default::default()
+            };
+            let root = ocelot_protocol::Transaction::new("URL", name, now_ms);
+            let tree = ocelot_protocol::MessageTree::new(
+                header,
+                ocelot_protocol::Message::Transaction(root),
+            );
+            collector
+                .ingest(ocelot_protocol::nt1::encode_to_bytes(&tree))
+                .unwrap();
+        }
+        collector.shutdown();
+        store.shutdown();
+        let summary = stop_summary(&collector.stats());
+        assert!(summary.starts_with("Stopped cleanly. "), "{summary}");
+        assert!(!summary.contains("lose no tree"), "{summary}");
+        assert!(
+            summary.contains(
+                "refused 1 tree sent under a message ID already stored: counted in the \
+                 reports but not stored (that ID's LogView shows the first tree)."
+            ),
             "{summary}"
         );
     }

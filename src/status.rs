@@ -92,8 +92,8 @@ fn check(url: &str, gap: Duration) -> Status {
 
 fn unreachable(url: &str, err: &anyhow::Error) -> Status {
     let mut text = format!(
-        "ocelot status: cannot read {}/metrics: {err:#}\n",
-        url.trim_end_matches('/')
+        "ocelot status: cannot read {}: {err:#}\n",
+        crate::http::url_of(url, "/metrics")
     );
     // The collector's port reads the request as a frame, finds a bad length and closes:
     // an easy port to mix up with the web port, where `/metrics` is.
@@ -941,6 +941,19 @@ ocelot_process_cpu_seconds_total 10.0
             "{text}"
         );
         assert!(text.contains("OK: nothing dropped"), "{text}");
+    }
+
+    /// `--url 127.0.0.1:PORT` exited 2 ("unreachable") with the server up, and
+    /// `--url http://HOST:PORT/?x=1` asked for `/?x=1/metrics`.
+    #[test]
+    fn a_url_without_a_scheme_or_with_a_query_reads_the_servers_metrics() {
+        let url = serve(vec![Some(FIRST.to_owned()), Some(healthy_second())]);
+        let bare = url.strip_prefix("http://").unwrap();
+        let status = check(bare, Duration::from_millis(10));
+        assert_eq!(status.code, 0, "{}", status.text);
+        let url = serve(vec![Some(FIRST.to_owned()), Some(healthy_second())]);
+        let status = check(&format!("{url}/?x=1"), Duration::from_millis(10));
+        assert_eq!(status.code, 0, "{}", status.text);
     }
 
     #[test]

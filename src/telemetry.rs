@@ -280,7 +280,7 @@ impl OcelotFigures {
         counter_family(
             e,
             DECODE_ERRORS,
-            "Frames refused: undecodable, oversize or empty, by reason.",
+            "Frames refused: undecodable, oversize, of an impossible length or empty, by reason.",
             c.decode_errors
                 .iter()
                 .map(|(reason, n)| (vec![("reason", reason.as_str())], *n)),

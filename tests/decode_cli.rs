@@ -278,3 +278,37 @@ fn a_cat_frame_over_the_size_cap_is_skipped_and_the_trees_after_it_decoded() {
     assert!(stdout.is_empty());
     assert!(stderr.contains("truncated frame"), "{stderr}");
 }
+
+/// A store data file given to `decode` was read as frames: "frame at offset 0 declares
+/// 1329810500 bytes" (its magic as a length) said nothing of what the file is.
+#[test]
+fn decode_of_a_store_data_file_says_what_it_is_and_points_at_lookup() {
+    use ocelot_protocol::{nt1, Header, Message, MessageId, MessageTree, Transaction};
+    let dir = tempfile::tempdir().unwrap();
+    let hour = 498_703;
+    let store = ocelot_store::Store::open(ocelot_store::StoreConfig {
+        retention_days: 0,
+        ..ocelot_store::StoreConfig::new(dir.path())
+    })
+    .unwrap();
+    let id = MessageId::new("shop", 0x0a00_0001, hour, 1);
+    let header = Header {
+        domain: "shop".into(),
+        message_id: id.to_string(),
+        ..Default::default()
+    };
+    let root = Transaction::new("URL", "/", hour * 3_600_000);
+    let tree = MessageTree::new(header, Message::Transaction(root));
+    store.append(&id, nt1::encode_to_bytes(&tree)).unwrap();
+    store.shutdown();
+    let data = dir.path().join(format!("{hour}/shop/messages.dat"));
+    let (code, stdout, stderr) = decode(&[data.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("messages.dat: this is a store data file"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ocelot lookup <message id>"), "{stderr}");
+    assert!(!stderr.contains("1329810500"), "{stderr}");
+}

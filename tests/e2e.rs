@@ -710,9 +710,21 @@ fn start_with_output(
     web_port: u16,
     stderr: &std::path::Path,
 ) -> Piped {
+    start_logging(data, collector_port, web_port, stderr, "warn")
+}
+
+/// [`start_with_output`] with `RUST_LOG` set to `log`.
+fn start_logging(
+    data: &std::path::Path,
+    collector_port: u16,
+    web_port: u16,
+    stderr: &std::path::Path,
+    log: &str,
+) -> Piped {
     use std::io::BufRead as _;
     let config = "[collector]\ncheckpoint_interval_secs = 3600\n";
     let mut child = common::serve_command(data, collector_port, web_port, config)
+        .env("RUST_LOG", log)
         .stdout(std::process::Stdio::piped())
         .stderr(std::fs::File::create(stderr).unwrap())
         .spawn()
@@ -1099,4 +1111,82 @@ fn the_start_up_lines_ask_for_credentials_only_without_a_login() {
             "{config:?}: {lines}"
         );
     }
+}
+
+/// After "Stopped cleanly." the next start logged that the trees after the checkpoint, up
+/// to the stop, were not in the hour's reports, though the stop had written a final
+/// checkpoint. A crash after that start must still say they may be missing.
+#[test]
+fn a_restart_after_a_clean_stop_says_nothing_is_missing_and_after_a_crash_it_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (collector_port, web_port) = (free_port(), free_port());
+    let stderr_path = dir.path().join("stderr");
+    let mut server = start_with_output(&data, collector_port, web_port, &stderr_path);
+    log_one_tree("clean-app", collector_port, web_port, dir.path());
+    let status = common::signal_and_wait(&mut server.child, "-TERM");
+    let said: Vec<String> = server.stdout.take().unwrap().map(Result::unwrap).collect();
+    assert!(status.success(), "{status}: {said:?}");
+    assert!(said.iter().any(|l| l == "Stopped cleanly."), "{said:?}");
+    assert!(data.join(".clean-stop").is_file());
+
+    let restarted = |name: &str| {
+        let path = dir.path().join(name);
+        let server = start_logging(&data, collector_port, web_port, &path, "info");
+        (server, std::fs::read_to_string(&path).unwrap())
+    };
+    let (mut server, log) = restarted("stderr-after-stop");
+    assert!(
+        log.contains("written by a clean stop: nothing is missing from the hour's reports"),
+        "{log}"
+    );
+    assert!(!log.contains("not in the hour's reports"), "{log}");
+    // Serving: a crash from here on is no clean stop.
+    assert!(!data.join(".clean-stop").exists());
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let (mut server, log) = restarted("stderr-after-crash");
+    assert!(
+        log.contains("are in the store but not in the hour's reports"),
+        "{log}"
+    );
+    assert!(!log.contains("clean stop"), "{log}");
+    assert!(common::signal_and_wait(&mut server.child, "-TERM").success());
+}
+
+/// A start that failed on a collector port in use left a new data directory holding only
+/// `.lock`; one that was there before is kept, as it was.
+#[test]
+fn a_start_that_fails_removes_the_data_directory_it_made_and_only_that() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let start = |data: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ocelot"))
+            .arg("serve")
+            .arg("--data")
+            .arg(data)
+            .arg("--collector-listen")
+            .arg(taken.local_addr().unwrap().to_string())
+            .arg("--web-listen")
+            .arg(format!("127.0.0.1:{}", free_port()))
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("binding the collector port"), "{stderr}");
+    };
+    let new = dir.path().join("new-data");
+    start(&new);
+    assert!(
+        !new.exists(),
+        "{:?}",
+        std::fs::read_dir(&new).unwrap().collect::<Vec<_>>()
+    );
+    // An empty directory that was there before stays (with the lock file it now has).
+    let existing = dir.path().join("existing-data");
+    std::fs::create_dir(&existing).unwrap();
+    start(&existing);
+    assert!(existing.is_dir());
 }

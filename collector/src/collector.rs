@@ -460,7 +460,8 @@ impl Collector {
                 }
             }
             if reports > 0 {
-                log_restored(hour, client_domains.len(), reports, checkpoint);
+                let clean = inner.config.after_clean_stop;
+                log_restored(hour, client_domains.len(), reports, checkpoint, clean);
             }
         }
     }
@@ -1286,11 +1287,23 @@ fn read_stored_any(store: &Store, hour: u64, domain: &str, kind: ReportKind) -> 
 }
 
 /// Says, once per hour restored at start, which checkpoint the hour continues from (its
-/// oldest report's write) and what that means: the trees received after it, up to the
-/// stop, are in the store but not in the reports. Without the time, an operator after a
-/// `kill -9` could not tell how much the reports lack.
-fn log_restored(hour: u64, domains: usize, reports: usize, checkpoint: Option<SystemTime>) {
+/// oldest report's write) and what that means. After a crash or `kill -9` the trees received
+/// after it, up to the stop, are in the store but not in the reports; without the time an
+/// operator could not tell how much the reports lack. A clean stop wrote its final
+/// checkpoint after the last tree (`after_clean_stop`): nothing is missing, and saying
+/// otherwise sent operators looking for a loss that was not there.
+fn log_restored(
+    hour: u64,
+    domains: usize,
+    reports: usize,
+    checkpoint: Option<SystemTime>,
+    after_clean_stop: bool,
+) {
     let hour_utc = crate::clock::utc(hour.saturating_mul(MILLIS_PER_HOUR));
+    if after_clean_stop {
+        tracing::info!(hour, %hour_utc, domains, reports, "continuing the hour from its checkpoint, written by a clean stop: nothing is missing from the hour's reports");
+        return;
+    }
     let Some(checkpoint) = checkpoint else {
         tracing::info!(hour, %hour_utc, domains, reports, "continuing the hour from its checkpoint (its time unknown); trees received after the checkpoint, up to the stop, are in the store but not in the hour's reports");
         return;

@@ -53,6 +53,10 @@ pub struct CollectorConfig {
     /// Estimated heap bytes of parsed sealed reports kept for the next readers (0: none
     /// kept; see [`crate::DEFAULT_SEALED_REPORT_CACHE_BYTES`]).
     pub sealed_report_cache_bytes: u64,
+    /// Whether the last run on this store stopped cleanly: its final checkpoint wrote every
+    /// open hour with every tree it had taken (`ocelot serve` knows from a marker its stop
+    /// leaves). Only what a restart logs of the hours it continues depends on it.
+    pub after_clean_stop: bool,
 }
 
 /// Default worker queue: half a second at 300 k trees/s, so a worker that loses its core
@@ -104,6 +108,7 @@ impl Default for CollectorConfig {
             analyzer: Arc::new(AnalyzerConfig::default()),
             copy_reuse: CopyReuse::default(),
             sealed_report_cache_bytes: crate::DEFAULT_SEALED_REPORT_CACHE_BYTES,
+            after_clean_stop: false,
         }
     }
 }

@@ -32,12 +32,16 @@ pub(crate) fn decode_error_reason(e: &DecodeError) -> &'static str {
 pub(crate) fn frame_error_reason(e: &FrameError) -> &'static str {
     match e {
         FrameError::ZeroLength { .. } => "zero_length",
-        FrameError::TooLong { .. } | FrameError::Skipped { .. } => "frame_too_long",
+        // A length no client writes (an HTTP request read as a frame, the ASCII `0000` of a
+        // crashing client): the connection is closed. Not `frame_too_long`, which is a real
+        // client's tree over the cap, skipped with the connection kept.
+        FrameError::TooLong { .. } => "bad_length",
+        FrameError::Skipped { .. } => "frame_too_long",
     }
 }
 
 /// All decode and framing error labels, so counters are fixed and bounded.
-pub(crate) const DECODE_REASONS: [&str; 16] = [
+pub(crate) const DECODE_REASONS: [&str; 17] = [
     "length_mismatch",
     "unknown_magic",
     // CAT 4.0's metric bags: skipped, the connection kept (see `Collector::accept`).
@@ -52,7 +56,10 @@ pub(crate) const DECODE_REASONS: [&str; 16] = [
     "trailing_data",
     "malformed_text",
     "zero_length",
+    // A CAT frame over `max_frame_bytes`: skipped, the connection kept.
     "frame_too_long",
+    // Any other length over the cap: not a CAT client (an HTTP request, garbage); closed.
+    "bad_length",
     // Well formed, but its domain cannot name a report (see `Collector::accept`).
     "invalid_domain",
     // A connection closed inside a large unfinished frame while frames still arriving held
@@ -308,10 +315,42 @@ impl StatsSnapshot {
 
     /// Trees lost after decoding, at any stage: [`StatsSnapshot::dropped_total`], and the
     /// trees outside the hour window and those without a usable message ID (not stored).
-    /// A duplicate the store refused loses no tree (the first of its ID is stored), so a
-    /// client sending a tree again is not a loss here.
+    /// A duplicate the store refused is left out: the first tree of its ID is stored, and a
+    /// client sending a tree again loses nothing. (A different tree sent under an ID already
+    /// used is counted in the reports but not stored: its ID finds the first.)
     pub fn trees_lost(&self) -> u64 {
         let duplicates = self.store_drops.get("duplicate").copied().unwrap_or(0);
         self.dropped_total().saturating_sub(duplicates) + self.out_of_window + self.no_message_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+    use ocelot_protocol::FrameDecoder;
+
+    use super::*;
+
+    /// The reason a stream's first frame error is counted under.
+    fn reason_of(stream: &[u8], max_frame_bytes: usize) -> &'static str {
+        let mut buf = BytesMut::from(stream);
+        let e = FrameDecoder::new(max_frame_bytes)
+            .decode(&mut buf)
+            .expect_err("a framing error");
+        let reason = frame_error_reason(&e);
+        assert!(DECODE_REASONS.contains(&reason), "{reason}");
+        reason
+    }
+
+    /// An HTTP request sent to the collector port by mistake was counted as
+    /// `frame_too_long`, which reads as a client's tree over 16 MiB.
+    #[test]
+    fn an_impossible_length_is_a_bad_length_and_an_oversized_cat_frame_is_too_long() {
+        let http = b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+        assert_eq!(reason_of(http, 16 << 20), "bad_length");
+        assert_eq!(reason_of(b"0000NT1 garbage", 16 << 20), "bad_length");
+        let mut big = 100u32.to_be_bytes().to_vec();
+        big.extend_from_slice(b"NT1");
+        assert_eq!(reason_of(&big, 50), "frame_too_long");
     }
 }

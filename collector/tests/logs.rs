@@ -139,6 +139,50 @@ fn a_restart_logs_once_per_hour_which_checkpoint_it_continues_and_what_the_repor
     store.shutdown();
 }
 
+/// After a clean stop (its final checkpoint written after the last tree), the restart said
+/// all the same that trees after the checkpoint were not in the hour's reports.
+#[test]
+fn a_restart_after_a_clean_stop_says_nothing_is_missing() {
+    let logged = logged();
+    let hour = 498_655;
+    let now_ms = hour * 3_600_000 + 20 * 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open_store(dir.path());
+        let collector = Collector::start(
+            config(),
+            Some(store.clone()),
+            Arc::new(ManualClock::new(now_ms)),
+        );
+        for (seq, domain) in DOMAINS.iter().enumerate() {
+            collector
+                .ingest(tree_at(domain, seq as u64, now_ms))
+                .unwrap();
+        }
+        assert_eq!(collector.shutdown(), Vec::new());
+        store.shutdown();
+    }
+    let store = open_store(dir.path());
+    let collector = Collector::start(
+        CollectorConfig {
+            after_clean_stop: true,
+            ..config()
+        },
+        Some(store.clone()),
+        Arc::new(ManualClock::new(now_ms + 60_000)),
+    );
+    let lines = logged.lines("continuing the hour from its checkpoint", hour);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let line = &lines[0];
+    assert!(
+        line.contains("written by a clean stop: nothing is missing from the hour's reports"),
+        "{line}"
+    );
+    assert!(!line.contains("not in the hour's reports"), "{line}");
+    collector.shutdown();
+    store.shutdown();
+}
+
 /// Sealing an hour logged nothing: an operator could not tell from the log that an hour's
 /// final reports were written. Now one line per hour (not one per worker) says so, with
 /// its domains and reports.
