@@ -615,6 +615,8 @@ fn web_state(
     Ok(AppState::new(lookup)
         .with_reports(reports)
         .with_day_cache_bytes(config.web.day_cache_mib.saturating_mul(1 << 20))
+        // CAT writes its report addresses' dates in the zone its clients write PT1 times in.
+        .with_cat_utc_offset_seconds(config.collector.pt1_utc_offset_seconds)
         .with_cat_router(CatRouterConfig {
             routers,
             collector_port,
@@ -956,6 +958,71 @@ mod stop_summary_tests {
                  reports but not stored (that ID's LogView shows the first tree)."
             ),
             "{summary}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod web_state_tests {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+
+    use ocelot_collector::{Collector, CollectorConfig, ManualClock};
+    use ocelot_protocol::DecodeOptions;
+    use ocelot_store::{Store, StoreConfig};
+
+    use super::web_state;
+    use crate::config::Config;
+
+    /// A CAT alarm mail's link names its server's local hour: the web server reads it in
+    /// the zone the collector reads CAT's PT1 times in, not in UTC.
+    #[tokio::test]
+    async fn cat_report_addresses_are_read_in_the_pt1_zone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        let collector = Collector::start(
+            CollectorConfig {
+                background_ticks: false,
+                ..Default::default()
+            },
+            Some(store.clone()),
+            Arc::new(ManualClock::new(498_703 * 3_600_000)),
+        );
+        let mut config = Config::default();
+        config.collector.pt1_utc_offset_seconds = 28_800;
+        let state = web_state(
+            &config,
+            &store,
+            &collector,
+            Arc::default(),
+            DecodeOptions::default(),
+            "127.0.0.1:2280".parse().unwrap(),
+        )
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = ocelot_web::router(state);
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let response = tokio::task::spawn_blocking(move || {
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            stream
+                .write_all(
+                    b"GET /cat/r/t?domain=gateway&date=2026120719 HTTP/1.1\r\n\
+                      Host: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                )
+                .unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).unwrap();
+            response
+        })
+        .await
+        .unwrap();
+        server.abort();
+        collector.shutdown();
+        store.shutdown();
+        assert!(
+            response.contains("location: /t?domain=gateway&hour=2026120711\r\n"),
+            "{response}"
         );
     }
 }

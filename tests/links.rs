@@ -158,23 +158,31 @@ fn every_link_on_the_demo_pages_leads_to_a_page() {
         let domains = server.json("/api/domains")?;
         let domain = domains["domains"].as_array()?.first()?.as_str()?.to_owned();
         let report = server.json(&format!("/api/transaction?domain={domain}&hour={hour}"))?;
-        let names = report["types"].as_array()?.first()?["names"]
-            .as_array()?
-            .clone();
+        let first_type = report["types"].as_array()?.first()?;
+        let sampled = first_type["names"].as_array()?.iter().find(|n| {
+            n["sampleMessageId"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty())
+        })?;
+        // A type and a name the API has (one it has not is a 404).
+        let transaction = (
+            first_type["type"].as_str()?.to_owned(),
+            sampled["name"].as_str()?.to_owned(),
+        );
+        let events = server.json(&format!("/api/event?domain={domain}&hour={hour}"))?;
+        let event_type = events["types"].as_array()?.first()?["type"]
+            .as_str()?
+            .to_owned();
         let heartbeats = server.json(&format!("/api/heartbeat?domain={domain}&hour={hour}"))?;
         let heard = |ip: &str| {
             heartbeats["ips"]
                 .as_array()
                 .is_some_and(|ips| ips.iter().any(|i| i == ip))
         };
-        (names.iter().any(|n| {
-            n["sampleMessageId"]
-                .as_str()
-                .is_some_and(|id| !id.is_empty())
-        }) && heard("10.0.1.1"))
-        .then_some((domain, hour))
+        heard("10.0.1.1").then_some((domain, hour, transaction, event_type))
     });
-    let (domain, hour) = ready.expect("the demo sent no traffic within 60 s");
+    let (domain, hour, (type_, name), event_type) =
+        ready.expect("the demo sent no traffic within 60 s");
 
     // A crawl across the turn of an hour may follow a link of the old hour to a page of
     // the new one, which has no data yet: crawled again then.
@@ -214,14 +222,25 @@ fn every_link_on_the_demo_pages_leads_to_a_page() {
     }
 
     // The JSON API, which pages do not link to, with every parameter it takes.
+    let encode = |text: &str| -> String {
+        (text.bytes())
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    char::from(b).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let (type_, name, event_type) = (encode(&type_), encode(&name), encode(&event_type));
     for api in [
-        "transaction?hour=HOUR&ip=All&type=URL&name=%2F&limit=10",
-        "event?hour=HOUR&ip=All&type=RemoteCall",
-        "problem?hour=HOUR&ip=All",
-        "heartbeat?hour=HOUR&ip=10.0.1.1",
-        "metric?hour=HOUR&ip=All",
-        "dependency?hour=HOUR&ip=All",
-        "transaction?day=current",
+        format!("transaction?hour=HOUR&ip=All&type={type_}&name={name}&limit=10"),
+        format!("event?hour=HOUR&ip=All&type={event_type}"),
+        "problem?hour=HOUR&ip=All".to_owned(),
+        "heartbeat?hour=HOUR&ip=10.0.1.1".to_owned(),
+        "metric?hour=HOUR&ip=All".to_owned(),
+        "dependency?hour=HOUR&ip=All".to_owned(),
+        "transaction?day=current".to_owned(),
     ] {
         let url = format!("/api/{}&domain={domain}", api.replace("HOUR", &hour));
         assert_eq!(server.get(&url).0, 200, "{url}");

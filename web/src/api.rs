@@ -12,9 +12,10 @@
 //!   figures still cover every name. The names are picked before their figures are built,
 //!   so a domain's "All machines" view of hundreds of thousands of names costs what its
 //!   kept names do, not hundreds of megabytes of JSON
-//! * `name=` (with `type=`: a name without its type is a 400) lists that name even past
-//!   `limit` (not a filter: the busiest are listed too; `limit=1` keeps the answer small),
-//!   and on `/api/transaction` gives that name, and no other, its duration distribution:
+//! * `name=` (with `type=`: a name without its type is a 400) lists that name alone (as
+//!   CAT's report of a type and a name shows that name): the type's figures still cover
+//!   every name, `namesLeftOut` counts the others and `limit` does not apply. On
+//!   `/api/transaction` it also gives the name its duration distribution:
 //!   `"distribution":[{"upToMs":1,"count":n},{"upToMs":2,"count":n},..,
 //!   {"upToMs":65536,"count":n},{"upToMs":null,"count":n}]`, CAT's 18 power-of-two
 //!   buckets, empty ones included: the transactions that took more than the bucket before's
@@ -39,11 +40,12 @@
 //!   other than `All` is a 400), `GET /api/state?hour=`
 //! * `GET /api/dependency?domain=&hour=[&ip=][&type=]` (databases, services called, callers)
 //!
-//! An hour (a day) without data, a domain without a report in the hour (the day) or an
-//! unknown machine is a 404 `{"error":".."}`; a missing or malformed parameter a 400 naming
-//! it, and so is a `day=` on the endpoints that answer for an hour only and a `limit=` on
-//! those that list everything (all but transaction and event). `/api` itself and any other
-//! path under it is a JSON 404.
+//! An hour (a day) without data, a domain without a report in the hour (the day), an
+//! unknown machine, and on `/api/transaction` and `/api/event` a `type=` or `name=` the
+//! report does not have (the empty type or name included) is a 404 `{"error":".."}` naming
+//! it; a missing, empty or malformed parameter a 400 naming it, and so is a `day=` on the
+//! endpoints that answer for an hour only and a `limit=` on those that list everything (all
+//! but transaction and event). `/api` itself and any other path under it is a JSON 404.
 
 use std::sync::Arc;
 
@@ -52,9 +54,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use ocelot_analyzer::{
-    hour_label, DependencyView, EventReport, EventView, HeartbeatReport, HeartbeatView,
-    MetricReport, MetricView, ProblemReport, ProblemView, Span, StateReport, StateView,
-    TransactionReport, TransactionView, ViewQuery,
+    hour_label, DependencyView, EventReport, EventTypeView, EventView, HeartbeatReport,
+    HeartbeatView, MetricReport, MetricView, ProblemReport, ProblemView, Span, StateReport,
+    StateView, TransactionReport, TransactionTypeView, TransactionView, ViewQuery,
 };
 use serde::Serialize;
 
@@ -156,6 +158,64 @@ fn name_needs_type(params: &ReportParams) -> Result<(), BadParam> {
     }
 }
 
+/// The name `name=` selects: only with a `type=` (an empty `name=` without one is taken as
+/// absent, see [`name_needs_type`]).
+fn selected_name(params: &ReportParams) -> Option<&str> {
+    params.type_().and(params.name())
+}
+
+/// The views' `max_names` and `keep_name` for `params`: `limit` names per type, or with a
+/// `name=` that name alone (the others are left out and counted as such).
+fn names_shown(params: &ReportParams, limit: usize) -> (Option<usize>, Option<&str>) {
+    match selected_name(params) {
+        Some(name) => (Some(0), Some(name)),
+        None => (Some(limit), None),
+    }
+}
+
+/// A 404 when the `type=` or `name=` asked for is not in the view, whose types (with
+/// their numbers of names listed) are `types`; `place` says where it was looked for
+/// (`in domain “shop” in hour 2026112207`). An empty answer would read as "none this
+/// hour" when the type or name was mistyped.
+fn check_selection<'v>(
+    params: &ReportParams,
+    mut types: impl Iterator<Item = (&'v str, usize)>,
+    place: impl FnOnce() -> String,
+) -> Result<(), ApiError> {
+    let Some(type_) = params.type_() else {
+        return Ok(());
+    };
+    let quoted = |what: &str, value: &str| match value {
+        "" => format!("empty {what} (“”)"),
+        _ => format!("{what} “{value}”"),
+    };
+    let missing = match (types.find(|(t, _)| *t == type_), selected_name(params)) {
+        (None, _) => quoted("type", type_),
+        (Some((_, 0)), Some(name)) => {
+            format!("{} of {}", quoted("name", name), quoted("type", type_))
+        }
+        _ => return Ok(()),
+    };
+    let on_machine = params
+        .ip()
+        .map(|ip| format!(" on machine {ip}"))
+        .unwrap_or_default();
+    Err(ApiError::NotFound(format!(
+        "no {missing} {}{on_machine}",
+        place()
+    )))
+}
+
+/// A transaction type's name and the number of its names listed, for [`check_selection`].
+fn transaction_names(t: &TransactionTypeView) -> (&str, usize) {
+    (t.type_.as_str(), t.names.len())
+}
+
+/// An event type's name and the number of its names listed, for [`check_selection`].
+fn event_names(t: &EventTypeView) -> (&str, usize) {
+    (t.type_.as_str(), t.names.len())
+}
+
 /// A checked `domain` + `hour` pair that has data.
 struct Target {
     domain: String,
@@ -211,6 +271,17 @@ fn check_machine<'a>(
             hour_label(target.hour)
         ))),
         _ => Ok(()),
+    }
+}
+
+impl Target {
+    /// `in domain “shop” in hour 2026112207`: for messages.
+    fn place(&self) -> String {
+        format!(
+            "in domain “{}” in hour {}",
+            self.domain,
+            hour_label(self.hour)
+        )
     }
 }
 
@@ -272,15 +343,23 @@ async fn day_target(
     Ok(target)
 }
 
-/// What a day view of `target` shows: `params`' machine and type, at most `limit` names
-/// per type, and the name asked for.
+/// What a day view of `target` shows: `params`' machine and type, and at most `limit`
+/// names per type or the name asked for ([`names_shown`]).
 fn day_query<'a>(params: &'a ReportParams, target: &DayTarget, limit: usize) -> ViewQuery<'a> {
+    let (max_names, keep_name) = names_shown(params, limit);
     ViewQuery {
         ip: params.ip(),
         type_: params.type_(),
         elapsed_seconds: target.elapsed_seconds,
-        max_names: Some(limit),
-        keep_name: params.name(),
+        max_names,
+        keep_name,
+    }
+}
+
+impl DayTarget {
+    /// `in domain “shop” on day 20261122`: for messages.
+    fn place(&self) -> String {
+        format!("in domain “{}” {}", self.domain, self.named())
     }
 }
 
@@ -333,10 +412,20 @@ async fn transaction_of_day(
     .await;
     check_day_machine(params.ip(), merged.ips(), &target)?;
     let query = day_query(params, &target, limit);
-    Ok(heavy(|| match span {
-        Span::Day(_) => Json(merged.view(&query)).into_response(),
-        _ => Json(merged.span_view(&query)).into_response(),
-    }))
+    let names = transaction_names;
+    let place = || target.place();
+    match span {
+        Span::Day(_) => {
+            let view = heavy(|| merged.view(&query));
+            check_selection(params, view.types.iter().map(names), place)?;
+            Ok(Json(view).into_response())
+        }
+        _ => {
+            let view = heavy(|| merged.span_view(&query));
+            check_selection(params, view.types.iter().map(names), place)?;
+            Ok(Json(view).into_response())
+        }
+    }
 }
 
 /// `GET /api/transaction?hour=`, at most `limit` names per type.
@@ -356,13 +445,18 @@ async fn transaction_of_hour(
         .await
         .unwrap_or_else(|| Arc::new(TransactionReport::new(&target.domain, target.hour)));
     check_machine(params.ip(), report.ips(), &target)?;
-    Ok(Json(heavy(move || {
+    let (max_names, keep_name) = names_shown(&params, limit);
+    let view = heavy(|| {
         report.view(&ViewQuery {
-            max_names: Some(limit),
-            keep_name: params.name(),
+            max_names,
+            keep_name,
             ..view_query(&params, &target)
         })
-    })))
+    });
+    check_selection(&params, view.types.iter().map(transaction_names), || {
+        target.place()
+    })?;
+    Ok(Json(view))
 }
 
 /// The Event report of the target (an empty one for a domain without events): the event
@@ -400,10 +494,20 @@ async fn event_of_day(
     let merged = event_day(state, &target.domain, span, &target.hours).await;
     check_day_machine(params.ip(), merged.ips(), &target)?;
     let query = day_query(params, &target, limit);
-    Ok(heavy(|| match span {
-        Span::Day(_) => Json(merged.view(&query)).into_response(),
-        _ => Json(merged.span_view(&query)).into_response(),
-    }))
+    let names = event_names;
+    let place = || target.place();
+    match span {
+        Span::Day(_) => {
+            let view = heavy(|| merged.view(&query));
+            check_selection(params, view.types.iter().map(names), place)?;
+            Ok(Json(view).into_response())
+        }
+        _ => {
+            let view = heavy(|| merged.span_view(&query));
+            check_selection(params, view.types.iter().map(names), place)?;
+            Ok(Json(view).into_response())
+        }
+    }
 }
 
 /// `GET /api/event?hour=`, at most `limit` names per type.
@@ -415,13 +519,18 @@ async fn event_of_hour(
     let target = target(state, &params).await?;
     let report = event_report(state, &target).await;
     check_machine(params.ip(), report.ips(), &target)?;
-    Ok(Json(heavy(move || {
+    let (max_names, keep_name) = names_shown(&params, limit);
+    let view = heavy(|| {
         report.view(&ViewQuery {
-            max_names: Some(limit),
-            keep_name: params.name(),
+            max_names,
+            keep_name,
             ..view_query(&params, &target)
         })
-    })))
+    });
+    check_selection(&params, view.types.iter().map(event_names), || {
+        target.place()
+    })?;
+    Ok(Json(view))
 }
 
 async fn problem(

@@ -12,17 +12,30 @@
 //!   (`#long-url`), where our `type=` (the failed or slow transaction's type) would have
 //!   shown nothing.
 //! * `date=YYYYMMDDHH` becomes `hour=`; CAT reads a bare `YYYYMMDD` as the day's first hour.
+//!   CAT writes its dates in its server's local time (+08:00 in most deployments) and our
+//!   hours are UTC: the date is read at [`AppState::with_cat_utc_offset_seconds`] (`ocelot
+//!   serve`: `collector.pt1_utc_offset_seconds`, the zone of CAT's clients too), so
+//!   `date=2026120719` at +08:00 is `hour=2026120711`. An offset of a part of an hour
+//!   (+05:30) gives the UTC hour the local hour starts in.
 //! * CAT's history mode (`op=history..`, or a `reportType` of `day`, `week` or `month`)
 //!   becomes our day view, `day=YYYYMMDD` of the date (today without one), on the boards
 //!   that have one (transactions, events, problems); `reportType=week` becomes the week
 //!   that holds the date (`week=YYYYMMDD`), `reportType=month` its month (`month=YYYYMM`).
-//!   The heartbeat page shows hours only, so there it is the date's hour.
+//!   The date's calendar day is kept as written, whatever its hour: our UTC day of the same
+//!   date is the one that shares most hours with CAT's local day (all but the offset's,
+//!   for offsets up to 12 hours). The heartbeat page shows hours only, so there it is the
+//!   date's hour.
+//! * `step=N` (CAT's ← and → arrows) moves the date by N hours, or in history mode by N
+//!   days, weeks or months; without a date, from now.
 //! * The Problem page's `urlThreshold`, `serviceThreshold`, `callThreshold`, `sqlThreshold`
 //!   and `cacheThreshold` become our `long_ms=long-url:..,..`.
+//! * `xml=true` (CAT's report as XML, for scripts) is a 400 that names our JSON API's
+//!   address of the report: a script must not get an HTML board with a 200.
 //!
 //! The others (`op`'s graph and group views, `sort`, `queryname`, `show`, `group`,
-//! `status`, `xml`, `step`, `startDate`/`endDate`) have no equivalent and are dropped: the
-//! board shows its default view. A `date` that is no date is a 400 naming it.
+//! `status`, `startDate`/`endDate`) have no equivalent and are dropped: the board shows its
+//! default view. A `date` that is no date, or a `step` that is no whole number, is a 400
+//! naming it.
 
 use std::collections::BTreeMap;
 
@@ -30,12 +43,12 @@ use axum::extract::State;
 use axum::response::Redirect;
 use axum::routing::get;
 use axum::Router;
-use ocelot_analyzer::{day_label, HOURS_PER_DAY};
+use ocelot_analyzer::{day_label, hour_label, HOURS_PER_DAY};
 use ocelot_protocol::MILLIS_PER_HOUR;
 
 use crate::board::build_url;
 use crate::error::{PageError, PageQuery};
-use crate::hour::{parse_day_label, parse_hour_label};
+use crate::hour::{parse_day_label, parse_hour_label, CURRENT};
 use crate::selection::BadParam;
 use crate::state::AppState;
 
@@ -44,6 +57,8 @@ use crate::state::AppState;
 struct CatPage {
     /// Our board's path.
     board: &'static str,
+    /// The JSON API's path of the same report, named when XML is asked for.
+    api: &'static str,
     /// The parameters kept as they are.
     kept: &'static [&'static str],
     /// Whether the board has a day view (`day=`).
@@ -54,22 +69,26 @@ struct CatPage {
 
 const TRANSACTION: CatPage = CatPage {
     board: "/t",
+    api: "/api/transaction",
     kept: &["domain", "ip", "type", "name"],
     days: true,
     thresholds: false,
 };
 const EVENT: CatPage = CatPage {
     board: "/e",
+    api: "/api/event",
     ..TRANSACTION
 };
 const PROBLEM: CatPage = CatPage {
     board: "/p",
+    api: "/api/problem",
     kept: &["domain", "ip"],
     days: true,
     thresholds: true,
 };
 const HEARTBEAT: CatPage = CatPage {
     board: "/h",
+    api: "/api/heartbeat",
     kept: &["domain", "ip"],
     days: false,
     thresholds: false,
@@ -77,6 +96,7 @@ const HEARTBEAT: CatPage = CatPage {
 /// CAT's home page, and a bare `/cat` or `/cat/r` (the server's address as people give it).
 const HOME: CatPage = CatPage {
     board: "/",
+    api: "/api/domains",
     kept: &[],
     days: false,
     thresholds: false,
@@ -84,10 +104,12 @@ const HOME: CatPage = CatPage {
 /// CAT's State report of its own servers: ours of the collector.
 const STATE: CatPage = CatPage {
     board: "/state",
+    api: "/api/state",
     ..HOME
 };
 const DEPENDENCY: CatPage = CatPage {
     board: "/d",
+    api: "/api/dependency",
     kept: &["domain"],
     ..HOME
 };
@@ -125,8 +147,11 @@ async fn redirect(
     State(state): State<AppState>,
     PageQuery(query): PageQuery<CatQuery>,
 ) -> Result<Redirect, PageError> {
-    let today = state.reports.now_ms() / MILLIS_PER_HOUR / HOURS_PER_DAY;
-    let url = board_url(page, &query, today)?;
+    let clock = CatClock {
+        now_hour: state.reports.now_ms() / MILLIS_PER_HOUR,
+        utc_offset_seconds: state.cat_utc_offset_seconds,
+    };
+    let url = board_url(page, &query, clock)?;
     // Temporary: a history address without a date names today's day, which a browser
     // would otherwise keep for good.
     Ok(Redirect::temporary(&url))
@@ -137,12 +162,22 @@ fn value<'q>(query: &'q CatQuery, key: &str) -> Option<&'q str> {
     query.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
-/// Our board's address for a CAT report page's query; `today` is the day index of now.
-fn board_url(page: CatPage, query: &CatQuery, today: u64) -> Result<String, BadParam> {
+/// Now, and the zone CAT's dates are written in.
+#[derive(Debug, Clone, Copy)]
+struct CatClock {
+    /// The hour index of now.
+    now_hour: u64,
+    /// CAT's zone, seconds east of UTC.
+    utc_offset_seconds: i32,
+}
+
+/// Our board's address for a CAT report page's query.
+fn board_url(page: CatPage, query: &CatQuery, clock: CatClock) -> Result<String, BadParam> {
     let mut params: Vec<(&str, String)> = (page.kept.iter())
         .filter_map(|&key| Some((key, value(query, key)?.to_owned())))
         .collect();
-    params.extend(period(page, query, today)?);
+    params.extend(period(page, query, clock)?);
+    refuse_xml(page, query, &params)?;
     if page.thresholds {
         let raised: Vec<String> = (THRESHOLDS.iter())
             .filter_map(|(cat, ours)| Some(format!("{ours}:{}", value(query, cat)?)))
@@ -180,44 +215,152 @@ const PROBLEM_CATEGORIES: [&str; 8] = [
     "long-cache",
 ];
 
+/// A 400 for CAT's `xml=true`: we serve no XML, and the board's HTML with a 200 would
+/// look like an answer to a script. It names the JSON API's address of the report, with
+/// the parameters the board would get (`params`) and `hour=current` for the current hour
+/// (the API has no default hour).
+fn refuse_xml(page: CatPage, query: &CatQuery, params: &[(&str, String)]) -> Result<(), BadParam> {
+    match value(query, "xml") {
+        Some(xml) if !xml.eq_ignore_ascii_case("false") => {
+            let mut params: Vec<(&str, &str)> =
+                params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let periods = ["hour", "day", "week", "month"];
+            if !params.iter().any(|(k, _)| periods.contains(k)) {
+                params.push(("hour", CURRENT));
+            }
+            Err(BadParam {
+                param: "xml",
+                detail: format!(
+                    "Ocelot serves no XML reports: this one is JSON at {}",
+                    build_url(page.api, &params)
+                ),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// CAT's `step`: how many hours (days, weeks, months in history mode) to move the date by;
+/// 0 when absent.
+fn step(query: &CatQuery) -> Result<i64, BadParam> {
+    let Some(raw) = value(query, "step") else {
+        return Ok(0);
+    };
+    // An i32 of steps, even of weeks (7 days), added to a day or hour index stays well
+    // inside an i64.
+    raw.parse::<i32>().map(i64::from).map_err(|_| BadParam {
+        param: "step",
+        detail: format!(
+            "“{raw}” is not a number of periods to move by: write a whole number, e.g. -1 or 1."
+        ),
+    })
+}
+
+/// `UTC+08:00`, `UTC-05:30`, or `UTC` of an offset in seconds east of UTC.
+fn zone_name(utc_offset_seconds: i32) -> String {
+    if utc_offset_seconds == 0 {
+        return "UTC".to_owned();
+    }
+    let sign = if utc_offset_seconds < 0 { '-' } else { '+' };
+    let minutes = utc_offset_seconds.unsigned_abs() / 60;
+    format!("UTC{sign}{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
 /// The period a CAT query selects, as our parameter and its value; `None` for the current
 /// hour.
 fn period(
     page: CatPage,
     query: &CatQuery,
-    today: u64,
+    clock: CatClock,
 ) -> Result<Option<(&'static str, String)>, BadParam> {
     let report_type = value(query, "reportType").map(str::to_ascii_lowercase);
     let history = value(query, "op").is_some_and(|op| op.starts_with("history"))
         || report_type
             .as_deref()
             .is_some_and(|t| ["day", "week", "month"].contains(&t));
-    let day_view = history && page.days;
-    // Our parameter for a history view of the day `YYYYMMDD`, and its value.
-    let days_of = |day: &str| match report_type.as_deref() {
-        Some("week") => ("week", day.to_owned()),
-        Some("month") => ("month", day[..6].to_owned()),
-        _ => ("day", day.to_owned()),
+    let step = step(query)?;
+    // The date's hour index as if its local time were UTC.
+    let local_hour = value(query, "date")
+        .map(|date| parse_cat_date(date, clock.utc_offset_seconds))
+        .transpose()?;
+    let moved_out = || BadParam {
+        param: "step",
+        detail: format!("{step} moves the date out of the years we show (1970 on)."),
     };
-    let Some(date) = value(query, "date") else {
-        return Ok(day_view.then(|| days_of(&day_label(today))));
+    if history && page.days {
+        // History views keep CAT's calendar date; without one, our (UTC) today.
+        let day = local_hour.unwrap_or(clock.now_hour) / HOURS_PER_DAY;
+        let moved = match report_type.as_deref() {
+            Some("week") => ("week", step_days(day, step.checked_mul(7))),
+            Some("month") => ("month", step_month(day, step)),
+            _ => ("day", step_days(day, Some(step))),
+        };
+        return match moved {
+            (param, Some(label)) => Ok(Some((param, label))),
+            (_, None) => Err(moved_out()),
+        };
+    }
+    let hour = match local_hour {
+        Some(local) => Some(
+            utc_hour(local, clock.utc_offset_seconds).ok_or_else(|| BadParam {
+                param: "date",
+                detail: format!(
+                    "it is before 1970 in UTC ({} here).",
+                    zone_name(clock.utc_offset_seconds)
+                ),
+            })?,
+        ),
+        None => (step != 0).then_some(clock.now_hour),
     };
-    // CAT's `yyyyMMddHH`, or `yyyyMMdd` for the day's first hour.
-    let hour = match date.len() {
-        10 => parse_hour_label(date).map(|_| date.to_owned()),
-        8 => parse_day_label(date).map(|_| format!("{date}00")),
+    hour.map(|hour| {
+        let moved = hour.checked_add_signed(step).ok_or_else(moved_out)?;
+        Ok(("hour", hour_label(moved)))
+    })
+    .transpose()
+}
+
+/// CAT's `yyyyMMddHH`, or `yyyyMMdd` for the day's first hour: its hour index as if the
+/// local time were UTC.
+fn parse_cat_date(date: &str, utc_offset_seconds: i32) -> Result<u64, BadParam> {
+    match date.len() {
+        10 => parse_hour_label(date),
+        8 => parse_day_label(date).map(|day| day * HOURS_PER_DAY),
         _ => None,
     }
     .ok_or_else(|| BadParam {
         param: "date",
         detail: format!(
-            "“{date}” is not one of CAT's dates: write YYYYMMDDHH in UTC (e.g. 2026112207), \
-             or YYYYMMDD for a day."
+            "“{date}” is not one of CAT's dates: write YYYYMMDDHH in CAT's zone, {} \
+             (e.g. 2026112207), or YYYYMMDD for a day.",
+            zone_name(utc_offset_seconds)
         ),
-    })?;
-    Ok(Some(if day_view {
-        days_of(&hour[..8])
-    } else {
-        ("hour", hour)
-    }))
+    })
+}
+
+/// The UTC hour index of the local hour `local_hour` (its index as if local time were UTC)
+/// at `utc_offset_seconds`: the hour its start falls in; `None` before 1970.
+fn utc_hour(local_hour: u64, utc_offset_seconds: i32) -> Option<u64> {
+    const SECONDS_PER_HOUR: i64 = 3600;
+    let local_seconds = i64::try_from(local_hour)
+        .ok()?
+        .checked_mul(SECONDS_PER_HOUR)?;
+    let utc_seconds = local_seconds.checked_sub(i64::from(utc_offset_seconds))?;
+    u64::try_from(utc_seconds.div_euclid(SECONDS_PER_HOUR)).ok()
+}
+
+/// The label of the day `days` after `day`; `None` when that is before 1970 or `days`
+/// overflowed.
+fn step_days(day: u64, days: Option<i64>) -> Option<String> {
+    day.checked_add_signed(days?).map(day_label)
+}
+
+/// The `YYYYMM` label of the month `months` after the one holding `day`; `None` before
+/// 1970.
+fn step_month(day: u64, months: i64) -> Option<String> {
+    let label = day_label(day);
+    let year: i64 = label[..4].parse().ok()?;
+    let month: i64 = label[4..6].parse().ok()?;
+    let index = (year * 12 + month - 1).checked_add(months)?;
+    let (year, month) = (index.div_euclid(12), index.rem_euclid(12) + 1);
+    (year >= 1970).then(|| format!("{year:04}{month:02}"))
 }

@@ -15,9 +15,10 @@
 //!   Transactions, events and problems also show a whole UTC day (`day=YYYYMMDD`, on their
 //!   boards and API). JSON: `/api/{hours, domains, transaction, event, problem, heartbeat,
 //!   metric, dependency, state, alerts}` and `/api/message/{id}`. CAT's addresses
-//!   redirect to ours: its report pages (`/cat/r/t`, `/cat/r/e`, `/cat/r/p`, `/cat/r/h`)
-//!   and its LogView (`/cat/r/m/{id}`); the boards and the API also take CAT's `date=` for
-//!   `hour=`.
+//!   redirect to ours: its report pages (`/cat/r/t`, `/cat/r/e`, `/cat/r/p`, `/cat/r/h`,
+//!   their dates read in CAT's zone: [`AppState::with_cat_utc_offset_seconds`]) and its
+//!   LogView (`/cat/r/m/{id}`); the boards and the API also take CAT's `date=` for `hour=`
+//!   (in UTC, as `hour=`).
 //! * Every page shares one layout with a message-ID search box; CSS, icons and the one
 //!   optional script are compiled into the binary (no CDN, works offline).
 //! * Every string from a message is HTML-escaped (maud escapes all `(..)` splices), and a

@@ -20,7 +20,10 @@ pub(crate) const ALL_MACHINES: &str = "All";
 /// The query parameters of the report endpoints and boards, unchecked. An empty value
 /// counts as absent, except for `type` and `name`: CAT's clients log messages with an empty
 /// name (the Java client's `RemoteCall` event of every remote call) and sometimes an empty
-/// type, and `type=`/`name=` select those.
+/// type, and `type=`/`name=` select those. And except for the period (`hour`, `date`,
+/// `day`, `week`, `month`): an empty one is a 400 naming it, since taking it as absent
+/// would show another period than the one a script meant (or ask for `hour` when `week=`
+/// was given).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct ReportParams {
     /// The application.
@@ -69,6 +72,22 @@ pub(crate) const MAX_NAME_LIMIT: usize = 100_000;
 
 fn present(value: Option<&String>) -> Option<&str> {
     value.map(String::as_str).filter(|v| !v.is_empty())
+}
+
+/// A period parameter's value: `None` when absent, a 400 naming `param` when empty.
+fn period_value<'v>(
+    param: &'static str,
+    value: Option<&'v String>,
+) -> Result<Option<&'v str>, BadParam> {
+    match value.map(String::as_str) {
+        Some("") => Err(BadParam {
+            param,
+            detail: format!(
+                "“{param}” is empty: give a value, or leave the parameter out for the default."
+            ),
+        }),
+        value => Ok(value),
+    }
 }
 
 impl ReportParams {
@@ -194,14 +213,18 @@ impl ReportParams {
         }
     }
 
-    /// Whether an hour is given, as `hour=` or `date=`.
+    /// Whether an hour is given, as `hour=` or `date=` (an empty one too: reading it is a
+    /// 400).
     pub(crate) fn has_hour(&self) -> bool {
-        present(self.hour.as_ref()).is_some() || present(self.date.as_ref()).is_some()
+        self.hour.is_some() || self.date.is_some()
     }
 
-    /// The parameter giving the hour and its value: `hour=`, or CAT's `date=`; both is a 400.
+    /// The parameter giving the hour and its value: `hour=`, or CAT's `date=`; both, or an
+    /// empty one, is a 400.
     fn hour_param(&self) -> Result<Option<(&'static str, &str)>, BadParam> {
-        match (present(self.hour.as_ref()), present(self.date.as_ref())) {
+        let hour = period_value("hour", self.hour.as_ref())?;
+        let date = period_value("date", self.date.as_ref())?;
+        match (hour, date) {
             (Some(_), Some(_)) => Err(BadParam {
                 param: "date",
                 detail: "“date” is CAT's name for “hour”: give one of them, not both.".to_owned(),
@@ -296,11 +319,15 @@ impl ReportParams {
     /// The period selected: `day=`, `week=`, `month=` or `hour=` (absent: as
     /// [`ReportParams::hour`]); two of them together are a 400.
     pub(crate) fn period(&self, now_ms: u64, default_current: bool) -> Result<Period, BadParam> {
-        let given: Vec<(&'static str, &str)> = DAY_PARAMS
+        let mut given: Vec<(&'static str, &str)> = Vec::new();
+        for (param, value) in DAY_PARAMS
             .into_iter()
             .zip([&self.day, &self.week, &self.month])
-            .filter_map(|(param, value)| Some((param, present(value.as_ref())?)))
-            .collect();
+        {
+            if let Some(value) = period_value(param, value.as_ref())? {
+                given.push((param, value));
+            }
+        }
         let Some(&(param, raw)) = given.first() else {
             return self.hour(now_ms, default_current).map(Period::Hour);
         };
@@ -348,12 +375,13 @@ impl ReportParams {
         })
     }
 
-    /// A 400 for a `day=`, `week=` or `month=` where only hours are offered.
+    /// A 400 for a `day=`, `week=` or `month=` (an empty one too) where only hours are
+    /// offered.
     pub(crate) fn hours_only(&self) -> Result<(), BadParam> {
         let given = DAY_PARAMS
             .into_iter()
             .zip([&self.day, &self.week, &self.month])
-            .find(|(_, value)| present(value.as_ref()).is_some());
+            .find(|(_, value)| value.is_some());
         match given {
             Some((param, _)) => Err(BadParam {
                 param,
@@ -515,7 +543,6 @@ mod tests {
             params("hour=2026112207").period(0, true),
             Ok(Period::Hour(498_703))
         );
-        assert_eq!(params("day=").period(7_200_000, true), Ok(Period::Hour(2)));
         let both = params("hour=2026112207&day=20261122")
             .period(0, true)
             .unwrap_err();
@@ -528,6 +555,32 @@ mod tests {
             "day"
         );
         assert_eq!(Period::Day(1).hours(), 24..48);
+    }
+
+    #[test]
+    fn an_empty_period_parameter_is_a_400_naming_it_not_an_absent_one() {
+        for param in ["hour", "date", "day", "week", "month"] {
+            let query = format!("{param}=");
+            for default_current in [true, false] {
+                let err = params(&query)
+                    .period(7_200_000, default_current)
+                    .unwrap_err();
+                assert_eq!(err.param, param, "{query}");
+                assert!(
+                    err.message().contains("empty"),
+                    "{query}: {}",
+                    err.message()
+                );
+            }
+        }
+        // The hour alone, as the hour-only endpoints read it.
+        assert_eq!(params("hour=").hour(0, true).unwrap_err().param, "hour");
+        assert_eq!(params("date=").hour(0, true).unwrap_err().param, "date");
+        assert!(params("hour=").has_hour());
+        assert_eq!(params("week=").hours_only().unwrap_err().param, "week");
+        // Beside a good one, the empty one is named too.
+        let err = params("day=20261122&week=").period(0, true).unwrap_err();
+        assert_eq!(err.param, "week");
     }
 
     #[test]

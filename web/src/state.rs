@@ -30,6 +30,9 @@ pub struct AppState {
     pub(crate) home_rows: Arc<crate::home::HomeRows>,
     /// Past days merged once, for the day, week and month views (none kept by default).
     pub(crate) days: Arc<crate::day_cache::DayCache>,
+    /// The zone of the dates in CAT's report addresses (`/cat/r/t?date=..`), seconds east
+    /// of UTC: 0 (UTC) by default.
+    pub(crate) cat_utc_offset_seconds: i32,
 }
 
 impl AppState {
@@ -44,7 +47,17 @@ impl AppState {
             auth: Arc::new(AuthConfig::default()),
             home_rows: Arc::default(),
             days: Arc::default(),
+            cat_utc_offset_seconds: 0,
         }
+    }
+
+    /// Reads the dates of CAT's report addresses (`/cat/r/t?date=2026120719`, from CAT's
+    /// alarm mails and bookmarks) in this zone, seconds east of UTC: a CAT server writes
+    /// them in its local time (+08:00, 28800, in most deployments), our boards take UTC.
+    #[must_use]
+    pub fn with_cat_utc_offset_seconds(mut self, seconds: i32) -> Self {
+        self.cat_utc_offset_seconds = seconds;
+        self
     }
 
     /// Keeps past days merged for the day, week and month views, within about `bytes`
@@ -91,6 +104,7 @@ impl fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("cat_router", &self.cat_router)
             .field("auth", &self.auth)
+            .field("cat_utc_offset_seconds", &self.cat_utc_offset_seconds)
             .finish_non_exhaustive()
     }
 }

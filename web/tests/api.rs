@@ -2,6 +2,7 @@
 
 mod common;
 
+use axum::http::StatusCode;
 use common::*;
 use serde_json::Value;
 
@@ -279,6 +280,72 @@ async fn unknown_domains_hours_and_machines_are_json_404s() {
     }
 }
 
+/// `name=` was no filter: a name the type does not have answered 200 with every name
+/// listed, and a type the report does not have `"types":[]`, as if none were sent.
+#[tokio::test]
+async fn types_and_names_not_in_the_report_are_404s_naming_them() {
+    for (uri, says) in [
+        (
+            "/api/transaction?domain=catgen&hour=current&type=URL&name=X",
+            "no name “X” of type “URL” in domain “catgen” in hour 2026112207",
+        ),
+        (
+            "/api/event?domain=catgen&hour=current&type=RemoteCall&name=X",
+            "no name “X” of type “RemoteCall”",
+        ),
+        (
+            "/api/transaction?domain=catgen&hour=current&type=NoSuchType",
+            "no type “NoSuchType” in domain “catgen”",
+        ),
+        (
+            "/api/event?domain=catgen&hour=current&type=NoSuchType&name=X",
+            "no type “NoSuchType”",
+        ),
+        // The empty type is a type like any other (CAT's clients log some), here absent.
+        (
+            "/api/transaction?domain=catgen&hour=current&type=",
+            "no empty type (“”)",
+        ),
+        (
+            "/api/transaction?domain=catgen&day=20261122&type=URL&name=X",
+            "no name “X” of type “URL” in domain “catgen” on day 20261122",
+        ),
+        (
+            "/api/event?domain=catgen&week=20261122&type=NoSuchType",
+            "no type “NoSuchType” in domain “catgen” in week 20261121",
+        ),
+        (
+            "/api/transaction?domain=catgen&hour=current&ip=192.0.2.2&type=URL&name=X",
+            "on machine 192.0.2.2",
+        ),
+    ] {
+        let json = get_json(report_app(), uri, 404).await;
+        let error = json["error"].as_str().unwrap();
+        assert!(error.contains(says), "{uri}: {error}");
+    }
+}
+
+/// `name=` listed every name besides the one asked for.
+#[tokio::test]
+async fn a_name_asked_for_is_listed_alone_in_its_type() {
+    let names_of = |json: &Value| -> Vec<String> {
+        let types = json["types"].as_array().unwrap();
+        assert_eq!(types.len(), 1, "{json}");
+        (types[0]["names"].as_array().unwrap().iter())
+            .map(|n| n["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for period in ["hour=current", "day=current", "week=current"] {
+        let base = format!("/api/transaction?domain=app-0&{period}&type=URL");
+        let all = names_of(&get_json(report_app(), &base, 200).await);
+        assert!(all.len() > 1, "{period}: {all:?}");
+        let uri = format!("{base}&name={}", all[1]);
+        let json = get_json(report_app(), &uri, 200).await;
+        assert_eq!(names_of(&json), [all[1].clone()], "{uri}");
+        assert_eq!(json["types"][0]["namesLeftOut"], all.len() - 1, "{uri}");
+    }
+}
+
 #[tokio::test]
 async fn malformed_or_missing_parameters_are_400s_naming_the_parameter() {
     for (uri, param) in [
@@ -305,6 +372,37 @@ async fn malformed_or_missing_parameters_are_400s_naming_the_parameter() {
         let error = json["error"].as_str().unwrap();
         assert!(error.contains(&format!("“{param}”")), "{uri}: {error}");
     }
+}
+
+/// An empty period was taken as absent: `week=` then asked for “hour”, and `day=` showed
+/// the current hour instead of a day.
+#[tokio::test]
+async fn an_empty_period_is_a_400_naming_it() {
+    for (uri, param) in [
+        ("/api/transaction?domain=catgen&week=", "week"),
+        ("/api/transaction?domain=catgen&hour=current&day=", "day"),
+        ("/api/event?domain=catgen&month=", "month"),
+        ("/api/problem?domain=catgen&hour=", "hour"),
+        ("/api/heartbeat?domain=catgen&date=", "date"),
+        ("/api/domains?hour=", "hour"),
+    ] {
+        let json = get_json(report_app(), uri, 400).await;
+        let error = json["error"].as_str().unwrap();
+        assert!(
+            error.contains(&format!("“{param}” is empty")),
+            "{uri}: {error}"
+        );
+    }
+    // Where only hours are shown, a day (empty or not) is refused as such.
+    let json = get_json(report_app(), "/api/state?day=", 400).await;
+    assert!(json["error"].as_str().unwrap().contains("“day”"), "{json}");
+    let html = html_page(
+        report_app(),
+        "/t?domain=catgen&week=",
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(html.contains("“week” is empty"), "{html}");
 }
 
 /// A value that is not UTF-8 once percent-decoded is malformed, not an unknown name: it

@@ -5,14 +5,30 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
 use common::*;
+use ocelot_web::{router, AppState};
 
 /// Where `uri` redirects to, asserting that it does.
 async fn location(uri: &str) -> String {
-    let response = get(report_app(), uri).await;
+    location_in(report_app(), uri).await
+}
+
+/// Where `uri` redirects to in `app`, asserting that it does.
+async fn location_in(app: axum::Router, uri: &str) -> String {
+    let response = get(app, uri).await;
     assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT, "{uri}");
     header(&response, "location")
+}
+
+/// The app over [`reports`] reading CAT's dates at `utc_offset_seconds`.
+fn app_in_zone(utc_offset_seconds: i32) -> axum::Router {
+    let state = AppState::new(Arc::new(lookup()))
+        .with_reports(Arc::new(reports()))
+        .with_cat_utc_offset_seconds(utc_offset_seconds);
+    router(state)
 }
 
 #[tokio::test]
@@ -113,6 +129,142 @@ async fn cat_history_views_become_day_week_and_month_views_where_the_board_has_t
     ] {
         assert_eq!(location(cat).await, ours, "{cat}");
     }
+}
+
+/// A CAT server writes its dates in its local time (+08:00 in most deployments): read as
+/// UTC, every alarm mail's link landed 8 hours off.
+#[tokio::test]
+async fn cat_dates_are_read_in_the_cat_servers_zone() {
+    let uri = "/cat/r/t?domain=gateway&date=2026120719&ip=All&type=URL";
+    for (offset, hour) in [
+        (28_800, "2026120711"),
+        (0, "2026120719"),
+        // A part of an hour: the UTC hour the local hour starts in.
+        (19_800, "2026120713"),
+        (-19_800, "2026120800"),
+    ] {
+        assert_eq!(
+            location_in(app_in_zone(offset), uri).await,
+            format!("/t?domain=gateway&ip=All&type=URL&hour={hour}"),
+            "{offset}"
+        );
+    }
+    let app = || app_in_zone(28_800);
+    for (cat, ours) in [
+        // A bare day is its first local hour.
+        (
+            "/cat/r/e?domain=gateway&date=20261206",
+            "/e?domain=gateway&hour=2026120516",
+        ),
+        (
+            "/cat/r/h?domain=gateway&date=2026120701",
+            "/h?domain=gateway&hour=2026120617",
+        ),
+        // A history view keeps CAT's calendar date, whatever its hour.
+        (
+            "/cat/r/t?domain=gateway&date=2026120603&reportType=day",
+            "/t?domain=gateway&day=20261206",
+        ),
+        (
+            "/cat/r/p?op=history&domain=gateway&date=2026120100&reportType=month",
+            "/p?domain=gateway&month=202612",
+        ),
+    ] {
+        assert_eq!(location_in(app(), cat).await, ours, "{cat}");
+    }
+    // The 400 for a bad date names the zone it is read in.
+    let response = get(app(), "/cat/r/t?domain=gateway&date=2026-12-06").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let html = text(response).await;
+    assert!(html.contains("UTC+08:00"), "{html}");
+}
+
+/// CAT's ← and → arrows add `step=-1` or `step=1`; it was dropped, so both showed the
+/// date itself.
+#[tokio::test]
+async fn cat_steps_move_the_date_by_hours_days_weeks_or_months() {
+    for (cat, ours) in [
+        (
+            "/cat/r/t?domain=gateway&date=2026120619&step=1",
+            "/t?domain=gateway&hour=2026120620",
+        ),
+        (
+            "/cat/r/t?domain=gateway&date=2026120700&step=-1",
+            "/t?domain=gateway&hour=2026120623",
+        ),
+        // Without a date, from now (NOW_MS is in 2026112207).
+        (
+            "/cat/r/e?domain=gateway&step=-2",
+            "/e?domain=gateway&hour=2026112205",
+        ),
+        ("/cat/r/t?domain=gateway&step=0", "/t?domain=gateway"),
+        (
+            "/cat/r/t?domain=gateway&date=2026120600&reportType=day&step=-1",
+            "/t?domain=gateway&day=20261205",
+        ),
+        (
+            "/cat/r/e?domain=gateway&date=2026113000&reportType=week&step=1",
+            "/e?domain=gateway&week=20261207",
+        ),
+        (
+            "/cat/r/p?domain=gateway&date=2026011500&reportType=month&step=-1",
+            "/p?domain=gateway&month=202512",
+        ),
+        (
+            "/cat/r/p?op=history&domain=gateway&reportType=month&step=2",
+            "/p?domain=gateway&month=202701",
+        ),
+    ] {
+        assert_eq!(location(cat).await, ours, "{cat}");
+    }
+    for (uri, says) in [
+        ("/cat/r/t?domain=gateway&step=next", "next"),
+        ("/cat/r/t?domain=gateway&date=1970010100&step=-1", "1970"),
+        (
+            "/cat/r/t?domain=gateway&reportType=day&date=19700101&step=-1",
+            "1970",
+        ),
+    ] {
+        let response = get(report_app(), uri).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
+        let html = text(response).await;
+        assert!(
+            html.contains("“step”") && html.contains(says),
+            "{uri}: {html}"
+        );
+    }
+}
+
+/// `xml=true` got the board's HTML with a 200, which a script would take for its answer.
+#[tokio::test]
+async fn cat_xml_is_a_400_naming_the_json_api_address() {
+    for (uri, api) in [
+        (
+            "/cat/r/t?domain=gateway&date=2026120619&type=URL&xml=true",
+            "/api/transaction?domain=gateway&amp;type=URL&amp;hour=2026120619",
+        ),
+        (
+            "/cat/r/p?op=history&domain=gateway&date=2026120600&xml=true",
+            "/api/problem?domain=gateway&amp;day=20261206",
+        ),
+        (
+            "/cat/r/h?domain=gateway&xml=1",
+            "/api/heartbeat?domain=gateway&amp;hour=current",
+        ),
+    ] {
+        let response = get(report_app(), uri).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
+        let html = text(response).await;
+        assert!(
+            html.contains("“xml”") && html.contains("no XML"),
+            "{uri}: {html}"
+        );
+        assert!(html.contains(api), "{uri}: {api} in {html}");
+    }
+    assert_eq!(
+        location("/cat/r/t?domain=gateway&xml=false").await,
+        "/t?domain=gateway"
+    );
 }
 
 #[tokio::test]
