@@ -14,8 +14,8 @@
 //! report gives it (the tree's first `URL` transaction has its numeric path segments replaced
 //! by `{num}` unless a `System/UploadMetric*` one comes before it, `System/UploadMetric*`
 //! becomes `UploadMetric`). Tallies are kept per minute of
-//! each message, clamped into the hour of the tree's root as the analyzer clamps them, and a
-//! drain makes trees per hour. A tree the aggregator could not reproduce exactly (a later `URL`
+//! each message (a message stamped outside the hour of the tree's root counts at the root's
+//! minute, as the analyzer counts it), and a drain makes trees per hour. A tree the aggregator could not reproduce exactly (a later `URL`
 //! transaction whose name the report would leave alone but the aggregator tree's first `URL`
 //! child would have normalised) is refused and sent as it is.
 //!
@@ -169,11 +169,35 @@ fn report_name(url_seen: &mut bool, type_: &str, name: &str) -> Option<Text> {
     }
 }
 
-/// The minute (since the epoch) a message at `timestamp_us` counts in, in the tree of the
-/// hour starting at `hour_start_ms`: clamped into that hour, as the analyzer clamps it.
-fn minute_in(timestamp_us: u64, hour_start_ms: u64) -> (u64, u64) {
-    let ms = (timestamp_us / 1000).clamp(hour_start_ms, hour_start_ms + MILLIS_PER_HOUR - 1);
-    (ms / MILLIS_PER_MINUTE, ms)
+/// Where a message of one tree counts: the hour of its root, and the root's time.
+#[derive(Clone, Copy)]
+struct TreeHour {
+    start_ms: u64,
+    root_ms: u64,
+}
+
+impl TreeHour {
+    /// The hour of the tree whose root is `root`.
+    fn of(root: &Record) -> Self {
+        let root_ms = root.timestamp_us / 1000;
+        TreeHour {
+            start_ms: hour_of(root_ms) * MILLIS_PER_HOUR,
+            root_ms,
+        }
+    }
+
+    /// The minute (since the epoch) a message at `timestamp_us` counts in, and the time
+    /// it is tallied at: its own inside the root's hour, the root's outside it (a call that
+    /// ran past the hour's end, a clock hours off), as the analyzer counts it.
+    fn minute_of(self, timestamp_us: u64) -> (u64, u64) {
+        let ms = timestamp_us / 1000;
+        let ms = if ms.wrapping_sub(self.start_ms) < MILLIS_PER_HOUR {
+            ms
+        } else {
+            self.root_ms
+        };
+        (ms / MILLIS_PER_MINUTE, ms)
+    }
 }
 
 impl TreeAggregator {
@@ -188,12 +212,12 @@ impl TreeAggregator {
         let Some(root) = records.first() else {
             return false;
         };
-        let hour_start_ms = hour_of(root.timestamp_us / 1000) * MILLIS_PER_HOUR;
+        let hour = TreeHour::of(root);
         let index = (thread % self.shards.len() as u64) as usize;
         let Some(mut shard) = lock_in(&self.shards[index].0, pid) else {
             return false;
         };
-        if shard.closed || !fits(&shard, records, hour_start_ms) {
+        if shard.closed || !fits(&shard, records, hour) {
             return false;
         }
         let Shard {
@@ -204,7 +228,7 @@ impl TreeAggregator {
         } = &mut *shard;
         let mut url_seen = false;
         for record in records.iter_mut() {
-            let (minute, at_ms) = minute_in(record.timestamp_us, hour_start_ms);
+            let (minute, at_ms) = hour.minute_of(record.timestamp_us);
             let names = match record.kind {
                 Kind::Transaction => &mut *transactions,
                 _ => &mut *events,
@@ -277,7 +301,7 @@ impl TreeAggregator {
 /// `URL` transaction after the first named as the report would leave it, and room for every
 /// name and minute it brings (counted generously: a name new to the shard counts once per
 /// message).
-fn fits(shard: &Shard, records: &[Record], hour_start_ms: u64) -> bool {
+fn fits(shard: &Shard, records: &[Record], hour: TreeHour) -> bool {
     let mut new_names = 0;
     let mut url_seen = false;
     for record in records {
@@ -302,7 +326,7 @@ fn fits(shard: &Shard, records: &[Record], hour_start_ms: u64) -> bool {
             Kind::Event => (&shard.events, Cow::Borrowed(record.name.as_ref())),
             Kind::Heartbeat | Kind::Metric => return false,
         };
-        let (minute, _) = minute_in(record.timestamp_us, hour_start_ms);
+        let (minute, _) = hour.minute_of(record.timestamp_us);
         match names
             .get(record.type_.as_ref())
             .and_then(|by_name| by_name.get(name.as_ref()))
@@ -585,14 +609,23 @@ mod tests {
     }
 
     #[test]
-    fn messages_past_the_hour_count_in_the_roots_hour_at_its_last_minute() {
+    fn messages_outside_the_roots_hour_count_at_the_roots_minute() {
         let aggregator = TreeAggregator::default();
         let mut root = record(Kind::Transaction, "Job", "run", HOUR_MS - 1_000, 3_000);
-        root.end = 2;
+        root.end = 3;
         let mut inner = record(Kind::Transaction, "Job", "step", HOUR_MS + 1_000, 1);
         inner.end = 2;
+        // A child whose clock is three hours behind: not at the hour's first minute.
+        let mut skewed = record(
+            Kind::Transaction,
+            "Job",
+            "skewed",
+            HOUR_MS - 3 * 3_600_000,
+            1,
+        );
+        skewed.end = 3;
         let mut next_hour = vec![record(Kind::Event, "E", "x", HOUR_MS + 5, 0)];
-        assert!(aggregator.add(std::process::id(), 1, &mut [root, inner]));
+        assert!(aggregator.add(std::process::id(), 1, &mut [root, inner, skewed]));
         assert!(aggregator.add(std::process::id(), 1, &mut next_hour));
         let trees = aggregator.drain(false);
         let roots: Vec<(&str, u64)> = trees
@@ -606,8 +639,13 @@ mod tests {
                 ("EventAggregator", HOUR_MS + 5)
             ]
         );
-        assert_eq!(trees[0][2].name, "step");
-        assert_eq!(trees[0][2].timestamp_us / 1000, HOUR_MS - 1);
+        let at: Vec<(&str, u64)> = trees[0][1..]
+            .iter()
+            .filter(|r| r.kind == Kind::Transaction)
+            .map(|r| (r.name.as_ref(), r.timestamp_us / 1000))
+            .collect();
+        assert!(at.contains(&("step", HOUR_MS - 1_000)), "{at:?}");
+        assert!(at.contains(&("skewed", HOUR_MS - 1_000)), "{at:?}");
     }
 
     /// The width (ms) of the `computeDuration` bucket holding `ms`.
