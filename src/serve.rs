@@ -280,7 +280,8 @@ async fn serve_locked(
             store.clone(),
             Duration::from_secs(config.collector.checkpoint_interval_secs.max(1)),
         )
-        .with_alert_figures(Box::new(alerts::AlertFigures(alert_log.clone()))),
+        .with_alert_figures(Box::new(alerts::AlertFigures(alert_log.clone())))
+        .with_day_cache(state.days.clone()),
     );
     let has_login = state.auth.basic.is_some();
     if !web_addr.ip().is_loopback() && !has_login {

@@ -191,6 +191,13 @@ impl Telemetry {
         self
     }
 
+    /// Adds what the web's kept days did (`ocelot_day_cache_*`) to every scrape.
+    pub(crate) fn with_day_cache(mut self, days: Arc<ocelot_web::DayCache>) -> Telemetry {
+        self.registry
+            .register_collector(Box::new(DayCacheFigures(days)));
+        self
+    }
+
     /// The whole `/metrics` body (see [`CONTENT_TYPE`]).
     ///
     /// Not free: the store's disk use walks the data folder, so call it off the async
@@ -637,6 +644,52 @@ fn per_worker<W>(
         .map(move |(worker, w)| (vec![("worker", worker.as_str())], pick(w)))
 }
 
+/// The web's kept days ([`ocelot_web::DayCache`]).
+struct DayCacheFigures(Arc<ocelot_web::DayCache>);
+
+impl fmt::Debug for DayCacheFigures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DayCacheFigures")
+    }
+}
+
+impl PromCollector for DayCacheFigures {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+        let s = self.0.stats();
+        let e = &mut e;
+        counter(
+            e,
+            "ocelot_day_cache_hits",
+            "Past days a day, week or month view found kept merged (web.day_cache_mib).",
+            s.hits,
+        )?;
+        counter(
+            e,
+            "ocelot_day_cache_kept",
+            "Past days merged from their hours and kept.",
+            s.kept,
+        )?;
+        counter(
+            e,
+            "ocelot_day_cache_evictions",
+            "Kept days dropped to stay within web.day_cache_mib: many while weeks are read, and the budget is too small for the days viewed.",
+            s.evictions,
+        )?;
+        gauge(
+            e,
+            "ocelot_day_cache_days",
+            "Past days kept merged.",
+            to_i64(s.days),
+        )?;
+        gauge(
+            e,
+            "ocelot_day_cache_bytes",
+            "Estimated heap bytes of the days kept (at most web.day_cache_mib).",
+            to_i64(s.bytes),
+        )
+    }
+}
+
 /// Gauges take signed integers; our counts never reach `i64::MAX`, but saturate if they do.
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -924,6 +977,27 @@ mod tests {
                     && labels.iter().all(|(k, v)| s.labels[*k] == *v)
             });
             assert_eq!(mine.map(|s| s.value), theirs, "{}", sample.metric);
+        }
+    }
+
+    #[test]
+    fn the_kept_days_are_on_every_scrape() {
+        let running = start();
+        let telemetry = Telemetry::new(
+            running.collector.clone(),
+            running.store.clone(),
+            Duration::from_secs(60),
+        )
+        .with_day_cache(Arc::new(ocelot_web::DayCache::default()));
+        let scrape = parse(&telemetry.render());
+        for name in [
+            "ocelot_day_cache_hits_total",
+            "ocelot_day_cache_kept_total",
+            "ocelot_day_cache_evictions_total",
+            "ocelot_day_cache_days",
+            "ocelot_day_cache_bytes",
+        ] {
+            assert_eq!(value(&scrape, name, &[]), Some(0.0), "{name}");
         }
     }
 

@@ -117,11 +117,27 @@ struct Inner {
     entries: HashMap<DayKey, Entry>,
     bytes: usize,
     clock: u64,
+    stats: DayCacheStats,
+}
+
+/// What a [`DayCache`] did since start, and holds (`/metrics`: `ocelot_day_cache_*`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayCacheStats {
+    /// Days asked for and found kept.
+    pub hits: u64,
+    /// Days merged from their hours and kept.
+    pub kept: u64,
+    /// Kept days dropped to stay within the budget.
+    pub evictions: u64,
+    /// Days kept now.
+    pub days: u64,
+    /// Their estimated heap bytes.
+    pub bytes: u64,
 }
 
 /// Past days kept merged, within a byte budget (0: none kept).
 #[derive(Default)]
-pub(crate) struct DayCache {
+pub struct DayCache {
     budget: usize,
     inner: Mutex<Inner>,
 }
@@ -147,7 +163,9 @@ impl DayCache {
         let clock = inner.clock;
         let entry = inner.entries.get_mut(key)?;
         entry.used = clock;
-        D::unwrap(&entry.day)
+        let day = D::unwrap(&entry.day)?;
+        inner.stats.hits += 1;
+        Some(day)
     }
 
     /// Keeps `day` as `key`'s, dropping the days used least recently past the budget. A
@@ -169,6 +187,7 @@ impl DayCache {
             inner.bytes -= old.bytes;
         }
         inner.bytes += bytes;
+        inner.stats.kept += 1;
         while inner.bytes > self.budget {
             let Some(oldest) = (inner.entries.iter())
                 .min_by_key(|(_, e)| e.used)
@@ -178,7 +197,18 @@ impl DayCache {
             };
             if let Some(gone) = inner.entries.remove(&oldest) {
                 inner.bytes -= gone.bytes;
+                inner.stats.evictions += 1;
             }
+        }
+    }
+
+    /// What it did since start, and holds.
+    pub fn stats(&self) -> DayCacheStats {
+        let inner = self.lock();
+        DayCacheStats {
+            days: inner.entries.len() as u64,
+            bytes: inner.bytes as u64,
+            ..inner.stats
         }
     }
 
@@ -274,6 +304,9 @@ mod tests {
         assert!(cache.get::<EventDay>(&key(1)).is_some());
         assert!(cache.get::<EventDay>(&key(3)).is_some());
         assert_eq!(cache.held(), (2, size * 2));
+        let stats = cache.stats();
+        assert_eq!((stats.kept, stats.evictions, stats.days), (3, 1, 2));
+        assert_eq!((stats.hits, stats.bytes), (3, (size * 2) as u64));
         // Another kind under the same key is not this one.
         assert!(cache.get::<ProblemDay>(&key(1)).is_none());
         // Larger than the budget: not kept, nothing evicted for it.

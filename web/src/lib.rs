@@ -68,6 +68,7 @@ mod state_page;
 mod time;
 mod transaction_board;
 
+pub use day_cache::{DayCache, DayCacheStats};
 pub use lookup::{MemoryLookup, MessageLookup};
 pub use report_source::{BoxFuture, MemoryReports, ReportSource};
 pub use server::{

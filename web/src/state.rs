@@ -29,7 +29,7 @@ pub struct AppState {
     /// The home page's rows, reused for a few seconds.
     pub(crate) home_rows: Arc<crate::home::HomeRows>,
     /// Past days merged once, for the day, week and month views (none kept by default).
-    pub(crate) days: Arc<crate::day_cache::DayCache>,
+    pub days: Arc<crate::day_cache::DayCache>,
     /// The zone of the dates in CAT's report addresses (`/cat/r/t?date=..`), seconds east
     /// of UTC: 0 (UTC) by default.
     pub(crate) cat_utc_offset_seconds: i32,
