@@ -173,7 +173,8 @@ fn heartbeat(domain: &str, n: u32, minute: u64) -> MessageTree {
         r#"<status><os available-processors="2" system-load-average="{load:.2}"/><memory heap-usage="{heap}" max="2147483648"/><thread count="{threads}" daemon-count="{daemon}"/><extension id="CatUsage"><extensionDetail id="Produced" value="{produced}"/><extensionDetail id="Dropped" value="0"/></extension></status>"#,
         heap = heap_mb * 1024 * 1024,
         daemon = threads - 20,
-        produced = 900 + minute * 13 % 200,
+        // A running total, as CAT's client sends it: drawn per minute.
+        produced = 900 + minute * 200 + minute * 37 % 50,
     );
     let ts = HOUR_START_MS + minute * 60_000 + 5_000;
     MessageTree::new(

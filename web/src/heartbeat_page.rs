@@ -2,14 +2,26 @@
 //! chart for every series its clients report (CPU, memory, threads, the SDK's own
 //! counters). Heartbeats of different machines do not add up, so there is no "All".
 //!
-//! Clients report levels (memory, threads) and running totals (bytes sent, GC count, CPU
-//! time) alike, without saying which is which. A total drawn as is would be a ramp that
-//! says nothing, so a series that never goes down in the hour, and whose name does not say
-//! it is a level, is drawn as its increase per minute ("/min"); CPU time in milliseconds
-//! becomes the CPU % of one core. Series in bytes (memory, disk space, anything named
-//! `bytes`) are charted in the binary unit their largest value reaches (KiB, MiB, GiB).
-//! System series (CPU, memory, threads, GC, disk) come first; series that are 0 all hour
-//! are listed in a line instead of charted.
+//! Clients report levels (memory, threads) and running totals (GC count, CPU time, bytes
+//! sent) alike, without saying which is which. A total drawn as is would be a ramp that
+//! says nothing, so the totals CAT's clients and ours are known to send (GC counts and
+//! times, threads started, process CPU time, messages produced, our SDK's counters: see
+//! [`kind_of`]) are drawn as their increase per minute ("/min"), and CPU time as the CPU %
+//! of one core. Every other series is drawn as it is. The trend is no guide: a heap or a
+//! disk may well only grow for an hour and is still a level, and drawn as a rate it would
+//! hide how full it is. CAT's server decides the same way, from a list of the metrics to
+//! take the delta of, and shows the rest as reported. The process's start time and uptime
+//! are not charted (a date, and a line that rises by a minute every minute); the start
+//! time is written as a date instead.
+//!
+//! Series in bytes (memory, disk space, anything named `bytes`) are charted in the binary
+//! unit their largest value reaches (KiB, MiB, GiB). System series (CPU, memory, threads,
+//! GC, disk) come first; series that are 0 all hour are listed in a line instead of
+//! charted. In the current hour, "/min" charts leave out the running minute: its increase
+//! so far is a part of a minute's and would read as a drop.
+//!
+//! A machine whose heartbeats could not be read (XML that is not well-formed) says how
+//! many, rather than that it sent none.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +31,7 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use ocelot_analyzer::ViewQuery;
+use ocelot_protocol::MILLIS_PER_HOUR;
 
 use crate::board::{Board, FormOrigin, BYTE_UNITS};
 use crate::chart::{grid_line_chart, Series, MINUTES};
@@ -27,6 +40,7 @@ use crate::error::{PageError, PageQuery};
 use crate::layout::page;
 use crate::selection::ReportParams;
 use crate::state::AppState;
+use crate::time::format_utc_ms;
 
 const PATH: &str = "/h";
 const HEADING: &str = "Heartbeats";
@@ -77,25 +91,49 @@ async fn heartbeat_page(
             }
         }
     }
-    let charts = charts_of(&series);
+    let running = running_minute(board.hour, state.reports.now_ms());
+    let charts = charts_of(&series, running);
     let zero: Vec<&str> = series
         .iter()
-        .filter(|(_, values)| is_all_zero(values))
+        .filter(|(name, values)| is_all_zero(values) && kind_of(name) != Kind::Hidden)
         .map(|(name, _)| *name)
         .collect();
+    let started_ms = series.get(RUNTIME_START_TIME).and_then(|v| last_value(v));
+    let malformed = report.malformed_of(&view.ip);
     let body = html! {
         (board.controls(HEADING, Some(&view.ips), false))
         @if series.is_empty() {
             section.empty-state {
-                h2 { "No heartbeats" }
-                p { "The machine " code { (view.ip) } " sent no heartbeat in this hour." }
+                @if malformed > 0 {
+                    h2 { "Heartbeats not read" }
+                    p { (malformed_note(malformed)) }
+                } @else if !view.minutes.is_empty() {
+                    h2 { "No numbers" }
+                    p {
+                        "The heartbeats of the machine " code { (view.ip) }
+                        " in this hour hold no number to chart."
+                    }
+                } @else {
+                    h2 { "No heartbeats" }
+                    p { "The machine " code { (view.ip) } " sent no heartbeat in this hour." }
+                }
             }
         } @else {
             section.panel {
                 h2 { "Machine " code { (view.ip) } span.count { (series.len()) " series" } }
+                @if let Some(started_ms) = started_ms {
+                    p.hint.started { "Process started " (format_utc_ms(started_ms)) "." }
+                }
+                @if malformed > 0 {
+                    p.hint.malformed { (malformed_note(malformed)) }
+                }
                 p.hint {
                     "The last value each minute; minutes without a heartbeat are gaps. "
-                    "Totals that only grow are shown as their increase per minute (/min)."
+                    "Running totals (GC, threads started, CPU time, messages sent) are shown "
+                    "as their increase per minute (/min), other series as reported."
+                    @if running.is_some() {
+                        " The running minute is left out of /min charts until it ends."
+                    }
                 }
                 @if !zero.is_empty() {
                     p.hint.zero-series {
@@ -120,6 +158,33 @@ async fn heartbeat_page(
     Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)))
 }
 
+/// What the page says of `count` heartbeats of its machine that could not be read.
+fn malformed_note(count: u64) -> String {
+    let (heartbeats, their) = if count == 1 {
+        ("heartbeat", "its")
+    } else {
+        ("heartbeats", "their")
+    };
+    format!(
+        "{count} {heartbeats} from this machine could not be read in this hour: {their} XML \
+         is not well-formed, so it is not CAT's <status> layout. /api/heartbeat counts such \
+         heartbeats as malformed."
+    )
+}
+
+/// The minute of `hour` that is still running at `now_ms`, if `hour` is the current one.
+fn running_minute(hour: u64, now_ms: u64) -> Option<usize> {
+    (now_ms / MILLIS_PER_HOUR == hour).then_some((now_ms % MILLIS_PER_HOUR) as usize / 60_000)
+}
+
+/// The last value of a series, as a timestamp in milliseconds: `None` if it has none, or
+/// none a date can be made of.
+fn last_value(values: &[f64]) -> Option<u64> {
+    let last = values.iter().rev().find(|v| v.is_finite())?;
+    // `as` saturates; 0 or less is no start time.
+    (*last >= 1.0).then_some(*last as u64)
+}
+
 /// One chart of the page.
 #[derive(Debug, PartialEq)]
 struct Chart {
@@ -130,8 +195,9 @@ struct Chart {
 
 /// The charts of a machine's series (name -> value per minute, NaN for no heartbeat):
 /// system series first, totals as their increase per minute, bytes in KiB, MiB or GiB,
-/// all-zero series left out.
-fn charts_of(series: &BTreeMap<&str, Vec<f64>>) -> Vec<Chart> {
+/// all-zero and hidden series left out. `running` is the minute still running, which has
+/// no whole increase yet.
+fn charts_of(series: &BTreeMap<&str, Vec<f64>>, running: Option<usize>) -> Vec<Chart> {
     let mut shown: Vec<(&str, &Vec<f64>)> = series
         .iter()
         .filter(|(_, values)| !is_all_zero(values))
@@ -141,41 +207,48 @@ fn charts_of(series: &BTreeMap<&str, Vec<f64>>) -> Vec<Chart> {
     shown.sort_by_key(|(name, _)| group(name));
     shown
         .into_iter()
-        .map(|(name, values)| {
-            let mut chart = chart_of(name, values);
+        .filter_map(|(name, values)| {
+            let mut chart = chart_of(name, values, running)?;
             if counts_bytes(name) {
                 (chart.unit, chart.values) = in_byte_unit(&chart.values);
             }
-            chart
+            Some(chart)
         })
         .collect()
 }
 
-/// The chart of one series: a level as it is, a total as its increase per minute.
-fn chart_of(name: &str, values: &[f64]) -> Chart {
-    if !is_total(name, values) {
-        Chart {
+/// The chart of one series: a level as it is, a total as its increase per minute without
+/// the `running` minute, CPU time as CPU %; `None` for a series not charted.
+fn chart_of(name: &str, values: &[f64], running: Option<usize>) -> Option<Chart> {
+    let rate = |scale: f64| {
+        let mut rates: Vec<f64> = increase_per_minute(values)
+            .into_iter()
+            .map(|v| v * scale)
+            .collect();
+        if let Some(slot) = running.and_then(|m| rates.get_mut(m)) {
+            *slot = f64::NAN;
+        }
+        rates
+    };
+    Some(match kind_of(name) {
+        Kind::Hidden => return None,
+        Kind::Level => Chart {
             title: name.to_owned(),
             unit: "",
             values: values.to_vec(),
-        }
-    } else if name.ends_with(CPU_TIME_MS) {
-        Chart {
+        },
+        Kind::Total { unit } => Chart {
+            title: format!("{name} /min"),
+            unit,
+            values: rate(1.0),
+        },
+        Kind::CpuTime { per_minute } => Chart {
             // The unit, %, follows the title.
             title: format!("{name} as CPU"),
             unit: "%",
-            values: increase_per_minute(values)
-                .into_iter()
-                .map(|ms| ms * 100.0 / MILLIS_PER_MINUTE)
-                .collect(),
-        }
-    } else {
-        Chart {
-            title: format!("{name} /min"),
-            unit: "",
-            values: increase_per_minute(values),
-        }
-    }
+            values: rate(100.0 / per_minute),
+        },
+    })
 }
 
 /// Whether a series counts bytes: its name says so (`system.process.memory.rss.bytes`,
@@ -194,7 +267,8 @@ fn counts_bytes(name: &str) -> bool {
     if has(&["gc", "count", "percent", "pct", "ratio", "inodes"]) {
         return false;
     }
-    let memory = has(&["memory", "mem", "rss", "heap", "swap"]);
+    // CAT's `JVMHeap` extension reports its pools (`Eden Space`, `Old Gen`) in bytes.
+    let memory = has(&["memory", "mem", "rss", "heap", "swap", "jvmheap"]);
     let disk_space = has(&["disk"]) && has(&["total", "free", "usable", "used"]);
     memory || disk_space
 }
@@ -220,6 +294,11 @@ fn in_byte_unit(values: &[f64]) -> (&'static str, Vec<f64>) {
 /// its increase per minute over the minute's 60 000 ms is the CPU % of one core.
 const CPU_TIME_MS: &str = "cpu.time.ms";
 const MILLIS_PER_MINUTE: f64 = 60_000.0;
+/// The Java client's `os.process-time` is CPU time in nanoseconds.
+const NANOS_PER_MINUTE: f64 = 60_000_000_000.0;
+
+/// When the Java client's process started (ms since the epoch): a date, not a figure.
+const RUNTIME_START_TIME: &str = "runtime.start-time";
 
 /// Whether every value of a series is 0 (or missing).
 fn is_all_zero(values: &[f64]) -> bool {
@@ -234,46 +313,96 @@ fn words(name: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_ascii_lowercase)
 }
 
-/// Words that name a level, which may well only grow for an hour (a heap filling up, a
-/// thread pool starting) and must still be drawn as is.
-const LEVEL_WORDS: [&str; 20] = [
-    "available",
-    "daemon",
-    "depth",
-    "fds",
-    "free",
-    "heap",
-    "load",
-    "max",
-    "memfree",
-    "memtotal",
-    "memused",
-    "percent",
-    "queue",
-    "rss",
-    "running",
-    "thread",
-    "threads",
-    "total",
-    "usable",
-    "usage",
+/// How a series is drawn, by what it measures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    /// A value at the time of the heartbeat (memory, threads, load, an app's gauge): as is.
+    Level,
+    /// A running total since the process started, in `unit`: its increase per minute.
+    Total { unit: &'static str },
+    /// CPU time as a running total, `per_minute` of it being one core busy for a minute:
+    /// the CPU % of one core.
+    CpuTime { per_minute: f64 },
+    /// A date or the time since start: not charted.
+    Hidden,
+}
+
+/// Running totals by name: the Java client's `<status>` layout (`message` counts what the
+/// client sent since it started), the totals CAT's heartbeat display policy takes the delta
+/// of (extensions `FrameworkThread` and `CatUsage`), the newer Java client's started-thread
+/// and class-loading totals (`classingloading` is its spelling), and our SDK's own. GC
+/// totals are matched in [`kind_of`]. The newer client's `jvm.gc` times and counts and its
+/// `jvm.process.cputime` are sent as each minute's increase already: levels here.
+const TOTALS: [&str; 13] = [
+    "thread.total-started-count",
+    "message.produced",
+    "message.overflowed",
+    "message.bytes",
+    "FrameworkThread.StartedThread",
+    "CatUsage.Produced",
+    "CatUsage.Overflowed",
+    "CatUsage.Bytes",
+    "jvm.thread.jvm.thread.totalstarted.count",
+    "jvm.classingloading.jvm.classloading.totalloaded.count",
+    "jvm.classingloading.jvm.classloading.unloaded.count",
+    "ocelot.client.bytes.sent",
+    "ocelot.client.send.failures",
 ];
 
-/// Whether a series is a running total: it rises at least once and never falls in the
-/// hour, and its name does not say it is a level. A total that restarts (its process did)
-/// falls, so it is drawn as is.
-fn is_total(name: &str, values: &[f64]) -> bool {
-    if words(name).any(|w| LEVEL_WORDS.contains(&w.as_str())) {
-        return false;
+/// Prefixes of our SDK's running totals: trees produced, sent, aggregated and dropped,
+/// metrics dropped (its `queue.*` are levels).
+const TOTAL_PREFIXES: [&str; 2] = ["ocelot.client.trees.", "ocelot.client.metrics.dropped."];
+
+/// What a series measures, from its name alone: the series CAT's clients and ours are
+/// known to send as running totals, and a level for everything else. A series of an app's
+/// own extension is drawn as it is reported, as CAT's server draws one it has no policy
+/// for: a total then reads as a ramp, where guessing from the trend would turn a level
+/// that rises for an hour (a heap, a disk filling up) into a rate and hide the level.
+fn kind_of(name: &str) -> Kind {
+    const TOTAL: Kind = Kind::Total { unit: "" };
+    const TOTAL_MS: Kind = Kind::Total { unit: "ms" };
+    match name {
+        RUNTIME_START_TIME | "runtime.up-time" => return Kind::Hidden,
+        "os.process-time" => {
+            return Kind::CpuTime {
+                per_minute: NANOS_PER_MINUTE,
+            }
+        }
+        _ if name.ends_with(CPU_TIME_MS) => {
+            return Kind::CpuTime {
+                per_minute: MILLIS_PER_MINUTE,
+            }
+        }
+        _ if TOTALS.contains(&name) || TOTAL_PREFIXES.iter().any(|p| name.starts_with(p)) => {
+            return TOTAL
+        }
+        _ => {}
     }
-    let defined: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    let steps = || defined.windows(2).map(|pair| pair[1] - pair[0]);
-    steps().all(|step| step >= 0.0) && steps().any(|step| step > 0.0)
+    // Collections and their time in ms: the Java client's `memory.gc[ParNew].count` and
+    // `.time`, and the `GC` extension's `ParNewCount` and `ParNewTime`.
+    if let Some(gc) = name.strip_prefix("memory.gc[") {
+        if gc.ends_with("].count") {
+            return TOTAL;
+        }
+        if gc.ends_with("].time") {
+            return TOTAL_MS;
+        }
+    }
+    if let Some(detail) = name.strip_prefix("GC.") {
+        if detail.ends_with("Count") {
+            return TOTAL;
+        }
+        if detail.ends_with("Time") {
+            return TOTAL_MS;
+        }
+    }
+    Kind::Level
 }
 
 /// The increase of a total per minute: at each minute with a value, the rise since the
 /// previous minute with one, spread over the minutes between. The first value has nothing
-/// to rise from, so it is a gap (NaN) like a minute without a heartbeat.
+/// to rise from, so it is a gap (NaN) like a minute without a heartbeat; so is a fall (the
+/// process restarted and counts from 0 again: its increase over the minute is unknown).
 fn increase_per_minute(values: &[f64]) -> Vec<f64> {
     let mut previous: Option<(usize, f64)> = None;
     values
@@ -287,7 +416,11 @@ fn increase_per_minute(values: &[f64]) -> Vec<f64> {
                 (value - before) / (minute - at) as f64
             });
             previous = Some((minute, *value));
-            increase
+            if increase < 0.0 {
+                f64::NAN
+            } else {
+                increase
+            }
         })
         .collect()
 }
@@ -297,12 +430,12 @@ fn increase_per_minute(values: &[f64]) -> Vec<f64> {
 fn group(name: &str) -> u8 {
     let words: Vec<String> = words(name).collect();
     let has = |wanted: &[&str]| words.iter().any(|w| wanted.contains(&w.as_str()));
-    if has(&["cpu", "load"]) {
+    if has(&["cpu", "load"]) || matches!(kind_of(name), Kind::CpuTime { .. }) {
         0
     } else if has(&["gc"]) {
         // Before memory: the Java client reports GC under `memory.gc[...]`.
         3
-    } else if has(&["memory", "mem", "rss", "heap", "swap"]) {
+    } else if has(&["memory", "mem", "rss", "heap", "swap", "jvmheap"]) {
         1
     } else if has(&["thread", "threads"]) {
         2
@@ -329,28 +462,133 @@ mod tests {
     }
 
     #[test]
-    fn totals_that_only_grow_are_drawn_as_their_increase_per_minute() {
+    fn totals_are_drawn_as_their_increase_per_minute() {
         let sent = [NAN, 100.0, 250.0, NAN, 450.0, 450.0];
-        assert!(is_total("ocelot.client.bytes.sent", &sent));
+        assert_eq!(
+            kind_of("ocelot.client.bytes.sent"),
+            Kind::Total { unit: "" }
+        );
         let increase = increase_per_minute(&sent);
         assert!(increase[0].is_nan() && increase[1].is_nan() && increase[3].is_nan());
         assert_eq!([increase[2], increase[4], increase[5]], [150.0, 100.0, 0.0]);
     }
 
     #[test]
-    fn levels_are_drawn_as_they_are_even_when_they_only_grow() {
-        let rising = [10.0, 20.0, 30.0];
-        assert!(!is_total("system.process.memory.rss.bytes", &rising));
-        assert!(!is_total("memory.heap-usage", &rising));
-        assert!(!is_total("thread.count", &rising));
-        assert!(!is_total("ocelot.client.queue.bytes", &rising));
-        assert!(is_total("memory.gc[ParNew].count", &rising));
-        assert!(
-            !is_total("ocelot.client.trees.sent", &[5.0, 9.0, 2.0]),
-            "it fell"
+    fn a_total_that_restarts_has_a_gap_where_it_fell() {
+        let increase = increase_per_minute(&[5.0, 9.0, 2.0, 6.0]);
+        assert!(increase[2].is_nan(), "not -7: the process restarted");
+        assert_eq!(increase[3], 4.0);
+    }
+
+    #[test]
+    fn cat_and_sdk_running_totals_are_known_by_name() {
+        for name in [
+            "thread.total-started-count",
+            "memory.gc[ParNew].count",
+            "memory.gc[PS MarkSweep].count",
+            "GC.ParNewCount",
+            "message.produced",
+            "message.bytes",
+            "FrameworkThread.StartedThread",
+            "CatUsage.Produced",
+            "ocelot.client.trees.sent",
+            "ocelot.client.trees.dropped.queue_full",
+            "ocelot.client.metrics.dropped.queue_full",
+            "ocelot.client.send.failures",
+        ] {
+            assert_eq!(kind_of(name), Kind::Total { unit: "" }, "{name}");
+        }
+        for name in ["memory.gc[ParNew].time", "GC.G1 Young GenerationTime"] {
+            assert_eq!(kind_of(name), Kind::Total { unit: "ms" }, "{name}");
+        }
+        assert_eq!(
+            kind_of("os.process-time"),
+            Kind::CpuTime {
+                per_minute: 60_000_000_000.0
+            }
         );
-        assert!(!is_total("os.available-processors", &[2.0, 2.0]), "flat");
-        assert!(!is_total("x.sent", &[NAN, 3.0, NAN]), "one value");
+        assert_eq!(kind_of("runtime.start-time"), Kind::Hidden);
+        assert_eq!(kind_of("runtime.up-time"), Kind::Hidden);
+    }
+
+    #[test]
+    fn levels_and_unknown_series_are_drawn_as_they_are_even_when_they_only_grow() {
+        for name in [
+            "JVMHeap.Eden Space",
+            "JVMHeap.PS Old Gen",
+            "memory.heap-usage",
+            "memory.non-heap-usage",
+            "disk.disk-volume[/].free",
+            "Disk./data Free",
+            "thread.count",
+            "thread.peek-count",
+            "system.process.memory.rss.bytes",
+            "ocelot.client.queue.bytes",
+            "ocelot.client.queue.depth",
+            "App.orders",
+        ] {
+            assert_eq!(kind_of(name), Kind::Level, "{name}");
+        }
+        let series = BTreeMap::from([("JVMHeap.Eden Space", vec![1_048_576.0, 2_097_152.0])]);
+        let charts = charts_of(&series, None);
+        assert_eq!(names(&charts), ["JVMHeap.Eden Space"]);
+        assert_eq!(
+            (charts[0].unit, &charts[0].values[..]),
+            ("MiB", &[1.0, 2.0][..])
+        );
+    }
+
+    #[test]
+    fn rate_charts_leave_out_the_running_minute_and_levels_keep_it() {
+        let series = BTreeMap::from([
+            (
+                "thread.total-started-count",
+                vec![100.0, 109.0, 118.0, 124.0],
+            ),
+            ("thread.count", vec![30.0, 31.0, 32.0, 33.0]),
+        ]);
+        let charts = charts_of(&series, Some(3));
+        let chart = |title: &str| charts.iter().find(|c| c.title == title).unwrap();
+        let started = chart("thread.total-started-count /min");
+        assert_eq!(&started.values[1..3], [9.0, 9.0]);
+        assert!(started.values[3].is_nan(), "6 so far is no drop");
+        assert_eq!(chart("thread.count").values[3], 33.0);
+        // A past hour has no running minute.
+        let charts = charts_of(&series, None);
+        assert_eq!(charts[1].values[3], 6.0);
+        assert_eq!(
+            running_minute(7, 7 * MILLIS_PER_HOUR + 40 * 60_000 + 5),
+            Some(40)
+        );
+        assert_eq!(running_minute(6, 7 * MILLIS_PER_HOUR), None);
+    }
+
+    #[test]
+    fn process_time_in_nanoseconds_is_cpu_percent_and_gc_time_is_in_ms() {
+        let series = BTreeMap::from([
+            ("os.process-time", vec![0.0, 30e9, 90e9]),
+            ("memory.gc[ParNew].time", vec![10.0, 25.0, 45.0]),
+            ("runtime.start-time", vec![1_796_600_000_000.0; 3]),
+            ("runtime.up-time", vec![60_000.0, 120_000.0, 180_000.0]),
+        ]);
+        let charts = charts_of(&series, None);
+        assert_eq!(
+            names(&charts),
+            ["os.process-time as CPU", "memory.gc[ParNew].time /min"]
+        );
+        assert_eq!(
+            (charts[0].unit, &charts[0].values[1..]),
+            ("%", &[50.0, 100.0][..])
+        );
+        assert_eq!(
+            (charts[1].unit, &charts[1].values[1..]),
+            ("ms", &[15.0, 20.0][..])
+        );
+        assert_eq!(
+            last_value(&series["runtime.start-time"]),
+            Some(1_796_600_000_000)
+        );
+        assert_eq!(last_value(&[NAN, -3.0, NAN]), None);
     }
 
     #[test]
@@ -359,7 +597,7 @@ mod tests {
             "system.process.cpu.time.ms",
             vec![1_000.0, 7_000.0, 37_000.0],
         )]);
-        let charts = charts_of(&series);
+        let charts = charts_of(&series, None);
         assert_eq!(charts.len(), 1);
         assert_eq!(charts[0].title, "system.process.cpu.time.ms as CPU");
         assert_eq!(charts[0].unit, "%");
@@ -379,7 +617,7 @@ mod tests {
             assert!(!counts_bytes(name), "{name}");
         }
         let series = BTreeMap::from([("disk.inodes.free", vec![5_000_000.0; 3])]);
-        let charts = charts_of(&series);
+        let charts = charts_of(&series, None);
         assert_eq!(charts[0].unit, "");
         assert_eq!(charts[0].values[0], 5_000_000.0);
         // Disk space stays in bytes.
@@ -416,7 +654,7 @@ mod tests {
             ("ocelot.client.bytes.sent", vec![0.0, 1_000.0, 3_048.0]),
             ("memory.gc[ParNew].count", vec![1.0, 2.0, 3.0]),
         ]);
-        let charts = charts_of(&series);
+        let charts = charts_of(&series, None);
         let chart = |title: &str| charts.iter().find(|c| c.title == title).unwrap();
         let heap = chart("memory.heap-usage");
         assert_eq!(heap.unit, "MiB");
@@ -450,7 +688,7 @@ mod tests {
             ("system.process.threads", level),
         ]);
         assert_eq!(
-            names(&charts_of(&series)),
+            names(&charts_of(&series, None)),
             [
                 "system.process.cpu.time.ms as CPU",
                 "system.process.memory.rss.bytes",

@@ -176,3 +176,175 @@ async fn an_unknown_machine_is_a_404_with_a_link_to_the_domains_machines() {
         "{html}"
     );
 }
+
+/// What the QA pass's Java client sends (CAT's `status.xml` layout, cat-client's
+/// `StatusInfoCollector`, plus the `JVMHeap` and `CatUsage` extensions) every 20 s, at
+/// `second` of the hour: a process started at 06:12 that runs 3 threads and half a core's
+/// CPU a minute, and an Eden space that only fills during the hour.
+fn java_status(second: u64) -> String {
+    let minutes = second as f64 / 60.0;
+    let started_ms = HOUR_START_MS - 48 * 60_000;
+    let up_ms = HOUR_START_MS + second * 1000 - started_ms;
+    let started_threads = 100 + second / 20 * 3;
+    let cpu_ns = 5_000_000_000 + second * 500_000_000;
+    let eden = 50_000_000 + second * 10_000;
+    let gc_count = 10 + second / 60;
+    let gc_time = 200 + second / 60 * 15;
+    let produced = 1_000 + second * 10;
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<status timestamp="2026-11-22 07:{minutes:02.0}:00.000">
+   <runtime start-time="{started_ms}" up-time="{up_ms}" java-version="1.8.0_292" user-name="app"/>
+   <os name="Linux" arch="amd64" version="5.10" available-processors="4" system-load-average="0.75" process-time="{cpu_ns}" total-physical-memory="8589934592" free-physical-memory="2147483648" committed-virtual-memory="4294967296" total-swap-space="0" free-swap-space="0"/>
+   <disk><disk-volume id="/" total="107374182400" free="53687091200" usable="53687091200"/></disk>
+   <memory max="1073741824" total="536870912" free="268435456" heap-usage="268435456" non-heap-usage="67108864">
+      <gc name="ParNew" count="{gc_count}" time="{gc_time}"/>
+   </memory>
+   <thread count="60" daemon-count="40" peek-count="64" total-started-count="{started_threads}" cat-thread-count="5" http-thread-count="10"><dump>...</dump></thread>
+   <message produced="{produced}" overflowed="0" bytes="{bytes}"/>
+   <extension id="JVMHeap"><extensionDetail id="Eden Space" value="{eden}"/></extension>
+   <extension id="CatUsage"><extensionDetail id="Produced" value="{produced}"/></extension>
+</status>"#,
+        bytes = produced * 300,
+    )
+}
+
+/// The page of a Java client's machine 30 s into minute 40 of the current hour, with its
+/// heartbeats of minutes 30 to 39 and the two of minute 40 so far (at :05 and :25).
+async fn java_heartbeat_page() -> String {
+    let now_ms = HOUR_START_MS + 40 * 60_000 + 30_000;
+    let mut reports = MemoryReports::new(now_ms);
+    for second in (30 * 60 + 5..=40 * 60 + 25).step_by(20) {
+        let ts = HOUR_START_MS + second * 1000;
+        reports.add_tree(&MessageTree::new(
+            Header {
+                domain: "java-app".to_owned(),
+                hostname: "java-1".to_owned(),
+                ip_address: "10.9.9.3".to_owned(),
+                ..Header::default()
+            },
+            Message::Heartbeat(Leaf::new(
+                "Heartbeat",
+                "10.9.9.3",
+                "0",
+                ts,
+                java_status(second),
+            )),
+        ));
+    }
+    let app = router(AppState::new(Arc::new(common::lookup())).with_reports(Arc::new(reports)));
+    let response = common::get(app, "/h?domain=java-app").await;
+    assert_eq!(response.status(), 200);
+    common::text(response).await
+}
+
+/// The QA pass's first finding: which of a CAT Java client's series are running totals is
+/// known by name, not guessed from the trend or from words like "thread".
+#[tokio::test]
+async fn java_client_totals_are_rates_and_its_levels_stay_levels() {
+    let html = java_heartbeat_page().await;
+    let titles = titles(&html);
+    // Threads started: 3 every 20 s, 9 a minute (was drawn as a ramp, "thread" being a
+    // level word).
+    assert!(
+        titles.contains(&"thread.total-started-count /min"),
+        "{titles:?}"
+    );
+    assert!(html.contains("thread.total-started-count /min at :39: 9</title>"));
+    // An Eden space that only grows is still a level (was drawn /min), in MiB.
+    assert!(titles.contains(&"JVMHeap.Eden Space"), "{titles:?}");
+    assert_eq!(unit_of(&html, "JVMHeap.Eden Space"), " (MiB)");
+    // 30 s of CPU (in ns) a minute is half a core (was a unitless "30G").
+    assert_eq!(unit_of(&html, "os.process-time as CPU"), " (%)");
+    assert!(html.contains("os.process-time as CPU at :39: 50%</title>"));
+    // 15 ms of GC a minute.
+    assert_eq!(unit_of(&html, "memory.gc[ParNew].time /min"), " (ms)");
+    assert!(html.contains("memory.gc[ParNew].time /min at :39: 15 ms</title>"));
+    assert!(titles.contains(&"memory.gc[ParNew].count /min"));
+    assert!(titles.contains(&"message.produced /min"));
+    assert!(titles.contains(&"CatUsage.Produced /min"));
+    // Levels that never move are levels too.
+    assert!(titles.contains(&"thread.count"));
+    assert!(titles.contains(&"memory.heap-usage"));
+    // Start time (epoch ms, "1796.6G") and uptime ("60k" a minute) are no charts; the
+    // start time is a date.
+    assert!(
+        !titles.iter().any(|t| t.starts_with("runtime.")),
+        "{titles:?}"
+    );
+    assert!(
+        html.contains("Process started 2026-11-22 06:12:00.000 UTC."),
+        "{html}"
+    );
+}
+
+/// The QA pass's second finding: the running minute's increase so far (6 threads started
+/// by :25) read as a sharp drop from 9 a minute.
+#[tokio::test]
+async fn rate_charts_leave_out_the_running_minute() {
+    let html = java_heartbeat_page().await;
+    assert!(html.contains("thread.total-started-count /min at :39: 9</title>"));
+    assert!(
+        !html.contains("thread.total-started-count /min at :40:"),
+        "{html}"
+    );
+    assert!(!html.contains("os.process-time as CPU at :40:"));
+    // A level's last heartbeat is as good as any.
+    assert!(html.contains("thread.count at :40: 60</title>"));
+    assert!(html.contains("The running minute is left out of /min charts until it ends."));
+}
+
+/// The QA pass's third finding: a machine whose heartbeats were all malformed was "a
+/// machine that sent no heartbeat".
+#[tokio::test]
+async fn a_machine_whose_heartbeats_could_not_be_read_says_how_many() {
+    let mut reports = MemoryReports::new(common::NOW_MS);
+    for minute in [3, 4] {
+        let mut tree = sdk_heartbeat(minute);
+        tree.header.ip_address = "10.9.9.3".to_owned();
+        if let Message::Heartbeat(heartbeat) = &mut tree.root {
+            heartbeat.data = "<status><extension id=\"x\"></status>".to_owned();
+        }
+        reports.add_tree(&tree);
+    }
+    // Another machine of the domain, read well, with one bad heartbeat of its own.
+    for minute in [3, 4] {
+        reports.add_tree(&sdk_heartbeat(minute));
+    }
+    // A third machine whose heartbeats hold no number.
+    let mut empty = sdk_heartbeat(3);
+    empty.header.ip_address = "10.9.9.4".to_owned();
+    if let Message::Heartbeat(heartbeat) = &mut empty.root {
+        heartbeat.data = "<status/>".to_owned();
+    }
+    reports.add_tree(&empty);
+    let mut bad = sdk_heartbeat(5);
+    if let Message::Heartbeat(heartbeat) = &mut bad.root {
+        heartbeat.data = "<status".to_owned();
+    }
+    reports.add_tree(&bad);
+    let app = router(AppState::new(Arc::new(common::lookup())).with_reports(Arc::new(reports)));
+
+    let response = common::get(app.clone(), "/h?domain=sdk-app&ip=10.9.9.3").await;
+    assert_eq!(response.status(), 200);
+    let html = common::text(response).await;
+    assert!(!html.contains("sent no heartbeat"), "{html}");
+    assert!(
+        html.contains("2 heartbeats from this machine could not be read in this hour"),
+        "{html}"
+    );
+    assert!(html.contains("their XML is not well-formed, so it is not CAT's &lt;status&gt; layout"));
+
+    let html = common::text(common::get(app.clone(), "/h?domain=sdk-app&ip=10.9.9.4").await).await;
+    assert!(
+        html.contains("in this hour hold no number to chart"),
+        "{html}"
+    );
+
+    let html = common::text(common::get(app, "/h?domain=sdk-app&ip=10.0.9.1").await).await;
+    assert!(
+        html.contains("1 heartbeat from this machine could not be read in this hour"),
+        "{html}"
+    );
+    assert!(!titles(&html).is_empty(), "its charts are still drawn");
+}

@@ -103,6 +103,7 @@ impl HeartbeatAnalyzer {
         for heartbeat in heartbeats {
             let Some(series) = parse_status(heartbeat.data) else {
                 report.malformed += 1;
+                machine.malformed += 1;
                 continue;
             };
             let values = machine

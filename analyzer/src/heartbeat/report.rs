@@ -27,10 +27,14 @@ pub struct HeartbeatReport {
 pub(crate) struct HeartbeatMachine {
     /// Minute -> series name -> value (the minute's last heartbeat wins).
     pub(crate) minutes: BTreeMap<u8, BTreeMap<String, f64>>,
+    /// This machine's heartbeats whose XML was not well-formed (dropped), so its page can
+    /// say why it has nothing to show. Reports from before it was kept read as 0.
+    pub(crate) malformed: u64,
 }
 
 impl HeartbeatMachine {
     fn merge(&mut self, other: &HeartbeatMachine) {
+        self.malformed = self.malformed.saturating_add(other.malformed);
         for (minute, values) in &other.minutes {
             let mine = self.minutes.entry(*minute).or_default();
             for (name, value) in values {
@@ -68,6 +72,12 @@ impl HeartbeatReport {
     /// Heartbeats dropped because their XML was malformed.
     pub fn malformed(&self) -> u64 {
         self.malformed
+    }
+
+    /// Heartbeats from machine `ip` dropped because their XML was malformed (0 for a
+    /// machine not seen).
+    pub fn malformed_of(&self, ip: &str) -> u64 {
+        self.machines.get(ip).map_or(0, |m| m.malformed)
     }
 
     /// Adds `other` to this report; where both have a value for the same machine, minute

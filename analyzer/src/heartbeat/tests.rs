@@ -109,6 +109,38 @@ fn malformed_xml_is_counted_and_dropped() {
 }
 
 #[test]
+fn malformed_heartbeats_are_counted_per_machine_too() {
+    let broken = "<status><broken></status>";
+    let good =
+        r#"<status><extension id="e"><extensionDetail id="v" value="1"/></extension></status>"#;
+    let trees = [
+        heartbeat("10.0.0.1", 0, broken),
+        heartbeat("10.0.0.1", 1, broken),
+        heartbeat("10.0.0.2", 1, good),
+    ];
+    let reports = run_with(AnalyzerConfig::default(), &trees);
+    let report = &reports["shop"];
+    assert_eq!(report.malformed(), 2);
+    assert_eq!(
+        report.malformed_of("10.0.0.1"),
+        2,
+        "its page can say why it is empty"
+    );
+    assert_eq!(report.malformed_of("10.0.0.2"), 0);
+    assert_eq!(report.malformed_of("10.0.0.9"), 0, "a machine not seen");
+
+    let mut merged = report.clone();
+    merged.merge(report);
+    assert_eq!(merged.malformed_of("10.0.0.1"), 4);
+
+    // A machine stored before the count was kept reads as none dropped.
+    let old: HeartbeatReport =
+        serde_json::from_str(r#"{"domain":"shop","machines":{"10.0.0.1":{"minutes":{}}}}"#)
+            .unwrap();
+    assert_eq!(old.malformed_of("10.0.0.1"), 0);
+}
+
+#[test]
 fn series_past_the_cap_are_dropped_and_counted() {
     let config = AnalyzerConfig {
         max_heartbeat_series: 5,
