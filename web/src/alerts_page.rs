@@ -9,7 +9,7 @@ use ocelot_alert::{AlertEvent, AlertPhase, AlertSnapshot, Measure, ReportKind, R
 use ocelot_analyzer::hour_label;
 
 use crate::board::{build_url, format_amount, format_count, format_ms, format_percent, stat};
-use crate::layout::page;
+use crate::layout::{page, PageTitle};
 use crate::links::anchor_id;
 use crate::state::AppState;
 use crate::time::format_utc_ms;
@@ -30,7 +30,11 @@ async fn alerts_json(State(state): State<AppState>) -> Json<AlertSnapshot> {
 }
 
 async fn alerts_page(State(state): State<AppState>) -> Markup {
-    page("Alerts", PATH, render(&state.alerts.snapshot()))
+    page(
+        &PageTitle::plain("Alerts"),
+        PATH,
+        render(&state.alerts.snapshot()),
+    )
 }
 
 /// The unit of a measure's values, `None` for plain numbers (counts, metric values).

@@ -27,6 +27,7 @@ use crate::error::PageError;
 use crate::hour::{
     day_title, elapsed_seconds, hour_title, span_elapsed_seconds, span_title, CURRENT,
 };
+use crate::layout::{PageTitle, Shown};
 use crate::links::{encode_component, Encoded};
 use crate::selection::{Period, ReportParams, ALL_MACHINES};
 use crate::state::AppState;
@@ -404,12 +405,25 @@ impl Board {
             .collect()
     }
 
-    /// `Transactions · shop`: the page title.
-    pub(crate) fn title(&self, board: &str) -> String {
-        if self.domain.is_empty() {
-            board.to_owned()
+    /// `Transactions · shop · 2026-11-22 07:00`: the page title, with what the board shows
+    /// for the nav links to keep. The period is in it so that the tabs of one board at two
+    /// hours tell apart; the zone is left out for the tab's width (the page says UTC).
+    pub(crate) fn title(&self, board: &str) -> PageTitle {
+        let period = period_title(self.period());
+        let period = period.strip_suffix(" UTC").unwrap_or(&period);
+        let text = if self.domain.is_empty() {
+            format!("{board} · {period}")
         } else {
-            format!("{board} · {}", self.domain)
+            format!("{board} · {} · {period}", self.domain)
+        };
+        PageTitle {
+            text,
+            shows: Shown {
+                domain: self.domain.clone(),
+                hour: (self.hour != self.current_hour).then_some(self.hour),
+                span: self.span,
+                ip: self.ip.clone(),
+            },
         }
     }
 
@@ -818,11 +832,20 @@ impl Board {
         explain: Markup,
         others: &[String],
     ) -> Markup {
+        let said = html! {
+            p { (self.domain) " logged no " (what) " in " (self.period_phrase()) "." }
+            (explain)
+        };
+        self.lacks_saying(title, said, others)
+    }
+
+    /// [`Board::lacks`] in other words: `said` says why the domain has nothing to show
+    /// (it sent records that could not be read, say).
+    pub(crate) fn lacks_saying(&self, title: &str, said: Markup, others: &[String]) -> Markup {
         html! {
             section.empty-state {
                 h2 { (title) }
-                p { (self.domain) " logged no " (what) " in " (self.period_phrase()) "." }
-                (explain)
+                (said)
                 @if others.is_empty() {
                     p.muted { "No domain did." }
                 } @else {

@@ -208,12 +208,13 @@ async fn home(
     let mut board = Board::resolve(&state, &params, PATH).await?;
     // Home lists every domain; the selector offers only the hour.
     board.domain.clear();
+    board.ip = None;
     // An hour no domain sent data in: only the live one is still to be sent to (the page
     // says how). A past hour without data, or one that has not begun, is what every board
     // says it is, with the same 404 and the links to hours that have data.
     if board.domains.is_empty() && board.hour != board.current_hour {
         let (status, body) = board.empty(HEADING);
-        return Ok((status, page("Home", PATH, body)));
+        return Ok((status, page(&board.title("Home"), PATH, body)));
     }
     let domains = std::mem::take(&mut board.domains);
     let rows = {
@@ -294,12 +295,15 @@ async fn home(
         }
         section.cards {
             a.card href=(card("/t")) { h2 { "Transactions" } p { "Counts, failures and percentiles per type and name." } }
+            a.card href=(card("/e")) { h2 { "Events" } p { "Counts and failures per event type and name." } }
             a.card href=(card("/p")) { h2 { "Problems" } p { "Errors, long URLs, long SQL, grouped by category." } }
             a.card href=(card("/h")) { h2 { "Heartbeats" } p { "CPU, memory and threads of every machine." } }
+            a.card href=(card("/metric")) { h2 { "Metrics" } p { "Business metrics (M records) per minute." } }
+            a.card href=(card("/d")) { h2 { "Dependencies" } p { "Databases and services each domain calls, and its callers." } }
             a.card href=(card("/state")) { h2 { "Collector state" } p { "Trees received, drops and malformed frames." } }
         }
     };
-    Ok((StatusCode::OK, page("Home", PATH, body)))
+    Ok((StatusCode::OK, page(&board.title("Home"), PATH, body)))
 }
 
 /// The mark of a domain that folded transactions into `OTHERS`: how many in its tooltip, a

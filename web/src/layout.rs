@@ -10,6 +10,9 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
+use ocelot_analyzer::{hour_label, Span};
+
+use crate::board::build_url;
 use crate::state::AppState;
 
 /// The stylesheet, compiled into the binary.
@@ -27,18 +30,99 @@ const FAVICON_PATH: &str = "/assets/favicon.svg";
 /// Assets never change within one binary; a day of caching spares repeat requests.
 const ASSET_CACHE_CONTROL: &str = "public, max-age=86400";
 
-/// The main navigation: path and label. Pages pass their path to highlight it.
-pub(crate) const NAV: [(&str, &str); 9] = [
-    ("/", "Home"),
-    ("/t", "Transactions"),
-    ("/e", "Events"),
-    ("/p", "Problems"),
-    ("/h", "Heartbeats"),
-    ("/metric", "Metrics"),
-    ("/d", "Dependencies"),
-    ("/state", "State"),
-    ("/alerts", "Alerts"),
+/// The main navigation: path, label, and what the link keeps of the page it is on. Pages
+/// pass their path to highlight it.
+const NAV: [(&str, &str, Keeps); 9] = [
+    ("/", "Home", Keeps::Hour),
+    ("/t", "Transactions", Keeps::DomainPeriodAndMachine),
+    ("/e", "Events", Keeps::DomainPeriodAndMachine),
+    ("/p", "Problems", Keeps::DomainPeriodAndMachine),
+    ("/h", "Heartbeats", Keeps::DomainAndMachine),
+    // Metrics are the whole domain's: `/metric` answers a machine with a 400.
+    ("/metric", "Metrics", Keeps::Domain),
+    ("/d", "Dependencies", Keeps::Domain),
+    // The collector's, not a domain's; the domain rides along so that the way back to a
+    // board shows the same domain.
+    ("/state", "State", Keeps::Domain),
+    ("/alerts", "Alerts", Keeps::Nothing),
 ];
+
+/// What a nav link takes from the report page it is on, as CAT's navigation does: from a
+/// domain's transactions of an hour, "Heartbeats" opens that domain's heartbeats of that
+/// hour, not another domain's of the current hour. A target that shows hours only gets
+/// the hour of a board of days ([`Shown::hour`]).
+#[derive(Debug, Clone, Copy)]
+enum Keeps {
+    /// Nothing: the alerts are of no hour.
+    Nothing,
+    /// The hour: a page of every domain.
+    Hour,
+    /// The domain and the hour.
+    Domain,
+    /// The domain, the hour and the machine: a board with a machine selector.
+    DomainAndMachine,
+    /// The domain, the period (the hour, or the day, week or month) and the machine.
+    DomainPeriodAndMachine,
+}
+
+/// A page's title, and on a report page what it shows, which the nav links keep
+/// ([`Keeps`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PageTitle {
+    /// The text of `<title>`, before " · Ocelot".
+    pub(crate) text: String,
+    /// What the page shows, for the nav links.
+    pub(crate) shows: Shown,
+}
+
+impl PageTitle {
+    /// A title of a page that shows no domain or period: its nav links are bare.
+    pub(crate) fn plain(text: &str) -> Self {
+        PageTitle {
+            text: text.to_owned(),
+            shows: Shown::default(),
+        }
+    }
+}
+
+/// The domain, period and machine a report page shows. Empty, the nav links are bare.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Shown {
+    /// The domain, `""` for none.
+    pub(crate) domain: String,
+    /// The hour, `None` for the current one: links leave it out, so that a page left open
+    /// past the top of the hour still leads to the live hour, as its home cards do. On a
+    /// board of days, the hour its "Hour view" opens, for the boards of hours only.
+    pub(crate) hour: Option<u64>,
+    /// The days shown, on a board of a day, week or month.
+    pub(crate) span: Option<Span>,
+    /// The machine, `None` for all.
+    pub(crate) ip: Option<String>,
+}
+
+impl Shown {
+    /// The nav link to `path`, keeping what `keeps` says of this page.
+    fn link(&self, path: &str, keeps: Keeps) -> String {
+        let hour = self.hour.map(hour_label).unwrap_or_default();
+        let (days, machine) = match keeps {
+            Keeps::Nothing => return path.to_owned(),
+            Keeps::Hour => return build_url(path, &[("hour", &hour)]),
+            Keeps::Domain => (false, false),
+            Keeps::DomainAndMachine => (false, true),
+            Keeps::DomainPeriodAndMachine => (true, true),
+        };
+        let (period, label) = match self.span {
+            Some(span) if days => (span.kind(), span.label()),
+            _ => ("hour", hour),
+        };
+        let ip = self.ip.as_deref().filter(|_| machine).unwrap_or_default();
+        // Empty values (no domain, the current hour, all machines) are left out.
+        build_url(
+            path,
+            &[("domain", &self.domain), (period, &label), ("ip", ip)],
+        )
+    }
+}
 
 /// Routes for the embedded assets.
 pub(crate) fn routes() -> Router<AppState> {
@@ -78,21 +162,27 @@ async fn favicon() -> impl IntoResponse {
     )
 }
 
-/// A whole HTML page: `title` goes into `<title>` and the heading, `active` is the nav
-/// path to highlight (`""` for none), `content` is the page body.
-pub(crate) fn page(title: &str, active: &str, content: Markup) -> Markup {
-    page_with_search(title, active, "", content)
+/// A whole HTML page: `title` goes into `<title>` and its nav links keep what it shows,
+/// `active` is the nav path to highlight (`""` for none), `content` is the page body.
+pub(crate) fn page(title: &PageTitle, active: &str, content: Markup) -> Markup {
+    page_of(title, active, "", content)
 }
 
-/// Like [`page`], with `search` prefilled in the search box.
+/// A page that shows no domain or period ([`PageTitle::plain`]), with `search` prefilled
+/// in the search box.
 pub(crate) fn page_with_search(title: &str, active: &str, search: &str, content: Markup) -> Markup {
+    page_of(&PageTitle::plain(title), active, search, content)
+}
+
+fn page_of(title: &PageTitle, active: &str, search: &str, content: Markup) -> Markup {
+    let shows = &title.shows;
     let page = html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · Ocelot" }
+                title { (title.text) " · Ocelot" }
                 link rel="stylesheet" href=(STYLESHEET_PATH);
                 link rel="icon" type="image/svg+xml" href=(FAVICON_PATH);
                 script src=(BOARD_SCRIPT_PATH) defer {}
@@ -104,8 +194,8 @@ pub(crate) fn page_with_search(title: &str, active: &str, search: &str, content:
                         span { "Ocelot" }
                     }
                     nav.mainnav aria-label="Reports" {
-                        @for (path, label) in NAV {
-                            a href=(path) class=[(path == active).then_some("active")] { (label) }
+                        @for (path, label, keeps) in NAV {
+                            a href=(shows.link(path, keeps)) class=[(path == active).then_some("active")] { (label) }
                         }
                     }
                     (search_form(search))
@@ -200,7 +290,7 @@ mod tests {
 
     #[test]
     fn page_highlights_the_active_nav_entry_and_has_a_search_box() {
-        let html = page("Events", "/e", html! { p { "hi" } }).into_string();
+        let html = page(&PageTitle::plain("Events"), "/e", html! { p { "hi" } }).into_string();
         assert!(html.contains(r#"<a href="/e" class="active">Events</a>"#));
         assert!(html.contains(r#"<a href="/t">Transactions</a>"#));
         assert!(html.contains(r#"action="/search""#));
@@ -208,8 +298,44 @@ mod tests {
     }
 
     #[test]
+    fn nav_links_keep_what_each_target_shows_of_the_page() {
+        let shows = |span, ip: Option<&str>| Shown {
+            domain: "a b".to_owned(),
+            hour: Some(498_703),
+            span,
+            ip: ip.map(str::to_owned),
+        };
+        let hour = shows(None, Some("10.0.0.1"));
+        let links: Vec<String> = (NAV.iter())
+            .map(|(path, _, keeps)| hour.link(path, *keeps))
+            .collect();
+        assert_eq!(
+            links,
+            [
+                "/?hour=2026112207",
+                "/t?domain=a%20b&hour=2026112207&ip=10.0.0.1",
+                "/e?domain=a%20b&hour=2026112207&ip=10.0.0.1",
+                "/p?domain=a%20b&hour=2026112207&ip=10.0.0.1",
+                "/h?domain=a%20b&hour=2026112207&ip=10.0.0.1",
+                "/metric?domain=a%20b&hour=2026112207",
+                "/d?domain=a%20b&hour=2026112207",
+                "/state?domain=a%20b&hour=2026112207",
+                "/alerts",
+            ]
+        );
+        // A week: the boards of days keep it, the others open its "Hour view" hour.
+        let week = shows(Some(Span::week_of(498_703 / 24)), None);
+        assert_eq!(week.link("/e", NAV[2].2), "/e?domain=a%20b&week=20261121");
+        assert_eq!(week.link("/h", NAV[4].2), "/h?domain=a%20b&hour=2026112207");
+        // The current hour is left out; a page of no domain keeps none.
+        let current = Shown::default();
+        assert_eq!(current.link("/", NAV[0].2), "/");
+        assert_eq!(current.link("/t", NAV[1].2), "/t");
+    }
+
+    #[test]
     fn page_links_only_embedded_assets() {
-        let html = page("x", "", html! {}).into_string();
+        let html = page(&PageTitle::plain("x"), "", html! {}).into_string();
         assert!(!html.contains("http://") && !html.contains("https://"));
     }
 

@@ -19,7 +19,8 @@
 //!   their dates read in CAT's zone: [`AppState::with_cat_utc_offset_seconds`]) and its
 //!   LogView (`/cat/r/m/{id}`); the boards and the API also take CAT's `date=` for `hour=`
 //!   (in UTC, as `hour=`).
-//! * Every page shares one layout with a message-ID search box; CSS, icons and the one
+//! * Every page shares one layout with a message-ID search box and a nav bar whose links
+//!   keep the domain, period and machine shown, as CAT's do; CSS, icons and the one
 //!   optional script are compiled into the binary (no CDN, works offline).
 //! * Every string from a message is HTML-escaped (maud escapes all `(..)` splices), and a
 //!   page shows control characters (from a message or a parameter) written out as `\u{..}`.

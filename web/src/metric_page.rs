@@ -1,7 +1,12 @@
 //! The metric page, `GET /metric?domain=&hour=`: CAT's business metrics of a domain
 //! (`M` records), each with its totals and a per-minute chart of what its kind measures:
 //! counts for `C`, the mean for `T` (durations), sums for `S` and `S,C`. A note says how
-//! many records were counted under `OTHERS` when the domain had more names than the cap.
+//! many records were counted under `OTHERS` when the domain had more names than the cap,
+//! and another how many could not be read (the API's `malformed`): without it, a domain
+//! whose records all had a kind we do not read looked like one that logged none.
+//!
+//! Metrics are the whole domain's (CAT's Business report keeps no machine): a machine
+//! (`ip=`) is a 400, as on `/api/metric`, rather than whole-domain figures under its name.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -32,6 +37,7 @@ async fn metric_page(
     State(state): State<AppState>,
     PageQuery(params): PageQuery<ReportParams>,
 ) -> Result<(StatusCode, Markup), PageError> {
+    params.whole_domain()?;
     let mut board = Board::resolve(&state, &params, PATH).await?;
     if !board.has_domain() {
         let (status, body) = board.empty(HEADING);
@@ -55,12 +61,34 @@ async fn metric_page(
         .await;
     let view = match metrics {
         Ok(view) => view,
-        // The domain sent data, only no `M` record: not an error (a 200), and the domains
-        // that did are a click away.
+        // The domain sent data, only no `M` record we could read: not an error (a 200), and
+        // the domains that did are a click away.
         Err(others) => {
+            let unread = match state.reports.metric(board.domain.clone(), board.hour).await {
+                Some(report) => report.ignored(),
+                None => 0,
+            };
+            let lacks = if unread == 0 {
+                board.lacks(
+                    "No business metrics",
+                    "business metrics (M records)",
+                    html! {},
+                    &others,
+                )
+            } else {
+                let said = html! {
+                    p {
+                        (board.domain) " logged business metrics (M records) in "
+                        (board.period_phrase()) ", but none could be read."
+                    }
+                    p { (unread_records(unread)) "." }
+                    p.hint { (READABLE) }
+                };
+                board.lacks_saying("No readable business metrics", said, &others)
+            };
             let body = html! {
                 (board.controls(HEADING, None, false))
-                (board.lacks("No business metrics", "business metrics (M records)", html! {}, &others))
+                (lacks)
             };
             return Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)));
         }
@@ -77,6 +105,7 @@ async fn metric_page(
     let body = html! {
         (board.controls(HEADING, None, false))
         (folded_note(&board, config, FoldedReport::Metrics, view.folded, &others))
+        (unread_note(view.malformed))
         section.panel {
             h2 { "Metrics" span.count { (metrics.len()) } }
             p.hint { "Duration metrics are in milliseconds." }
@@ -108,6 +137,39 @@ async fn metric_page(
     Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)))
 }
 
+/// "3 metric records could not be read (malformed or of a kind not supported: ...)".
+fn unread_records(count: u64) -> String {
+    let records = if count == 1 { "record" } else { "records" };
+    let kinds: Vec<String> = (KINDS.iter())
+        .map(|kind| format!("{kind} ({})", kind_label(kind)))
+        .collect();
+    let (last, first) = kinds.split_last().expect("KINDS is not empty");
+    format!(
+        "{} metric {records} could not be read (malformed or of a kind not supported: \
+         the kinds read are {} and {last})",
+        format_count(count),
+        first.join(", "),
+    )
+}
+
+/// What makes a record readable, for the notes about those that were not.
+const READABLE: &str = "A record is read when its status is one of these kinds and its data a \
+                        finite number, not negative for a count. Check what the client sends.";
+
+/// The note over the table when some of the hour's records could not be read: the table
+/// shows only the others, and the count says they were sent.
+fn unread_note(count: u64) -> Markup {
+    if count == 0 {
+        return html! {};
+    }
+    html! {
+        div.folded-note.unread-note role="note" {
+            p { (unread_records(count)) ": the table leaves them out." }
+            p.hint { (READABLE) }
+        }
+    }
+}
+
 /// The id of a metric's chart, which its row in the table links to.
 fn chart_id(name: &str) -> String {
     anchor_id("metric-", name)
@@ -120,6 +182,9 @@ fn unit_of(kind: &str) -> &'static str {
         _ => "",
     }
 }
+
+/// CAT's metric kinds (statuses), the ones we read.
+const KINDS: [&str; 4] = ["C", "T", "S", "S,C"];
 
 fn kind_label(kind: &str) -> &'static str {
     kind_name(kind).unwrap_or("other")

@@ -100,6 +100,23 @@ impl ReportParams {
         present(self.ip.as_ref()).filter(|ip| !ip.eq_ignore_ascii_case(ALL_MACHINES))
     }
 
+    /// A 400 for a machine (an `ip=` other than `All`) where a report is of the whole
+    /// domain: business metrics are summed over the domain's machines (CAT's Business
+    /// report) and keep none to pick. Figures of the whole domain under a machine's name
+    /// would read as that machine's.
+    pub(crate) fn whole_domain(&self) -> Result<(), BadParam> {
+        match self.ip() {
+            Some(ip) => Err(BadParam {
+                param: "ip",
+                detail: format!(
+                    "a metric report is of the whole domain, not per machine: leave out “ip” \
+                     (or give “All”) instead of “{ip}”."
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The type, `Some("")` for the empty type (see [`ReportParams`]).
     pub(crate) fn type_(&self) -> Option<&str> {
         self.type_.as_deref()

@@ -36,9 +36,13 @@ async fn state_page(
     // The collector's report is not per domain.
     board.domains.clear();
     board.domain.clear();
+    // The state is the collector's, but the nav links keep the domain the page was opened
+    // from, so that going back to a board shows that domain again.
+    let mut title = board.title(HEADING);
+    title.shows.domain = params.domain().unwrap_or_default().to_owned();
     let Some(report) = state.reports.state(board.hour).await else {
         let (status, body) = board.empty(HEADING);
-        return Ok((status, page(HEADING, PATH, body)));
+        return Ok((status, page(&title, PATH, body)));
     };
     let view = report.view(&ViewQuery {
         elapsed_seconds: board.elapsed_seconds,
@@ -48,7 +52,7 @@ async fn state_page(
         (board.controls(HEADING, None, false))
         (render(&view, last_complete_minute(board.hour, board.current_hour, board.elapsed_seconds)))
     };
-    Ok((StatusCode::OK, page(HEADING, PATH, body)))
+    Ok((StatusCode::OK, page(&title, PATH, body)))
 }
 
 /// Sums a per-minute map of counts over the hour.

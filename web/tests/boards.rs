@@ -1193,9 +1193,10 @@ async fn picking_a_type_or_name_keeps_the_sort_and_sorting_keeps_the_name() {
 }
 
 #[tokio::test]
-async fn home_cards_of_a_past_hour_open_that_hour() {
+async fn home_cards_open_every_board_at_the_hour_shown() {
     let past = page(&format!("/?hour={PAST_HOUR_LABEL}"), StatusCode::OK).await;
-    for board in ["/t", "/p", "/h", "/state"] {
+    // A card for each board of the nav bar but the alerts, which are of no hour.
+    for board in ["/t", "/e", "/p", "/h", "/metric", "/d", "/state"] {
         assert!(
             past.contains(&format!(
                 r#"<a class="card" href="{board}?hour={PAST_HOUR_LABEL}">"#
