@@ -5,7 +5,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use ocelot_protocol::{decode_frame, DecodeOptions, MessageId, MessageTree, TreeJson, WireFormat};
+use ocelot_protocol::{
+    decode_frame, DecodeOptions, MessageId, TreeJson, WireFormat, LENGTH_PREFIX_BYTES,
+};
 use ocelot_store::{Store, StoreConfig};
 
 /// [`ocelot_web::MessageLookup`] over the store: find the frame, decode it.
@@ -15,13 +17,15 @@ pub(crate) struct StoreLookup {
 }
 
 impl ocelot_web::MessageLookup for StoreLookup {
-    fn lookup(&self, id: &MessageId) -> Result<Option<MessageTree>, String> {
+    fn lookup(&self, id: &MessageId) -> Result<Option<ocelot_web::StoredTree>, String> {
         let Some(frame) = self.store.lookup(id).map_err(|e| e.to_string())? else {
             return Ok(None);
         };
-        decode_frame(&frame, &self.decode)
-            .map(Some)
-            .map_err(|e| format!("stored frame of {id} does not decode: {e}"))
+        let bad = |e| format!("stored frame of {id} does not decode: {e}");
+        let format = WireFormat::of_body(frame.get(LENGTH_PREFIX_BYTES..).unwrap_or_default())
+            .map_err(bad)?;
+        let tree = decode_frame(&frame, &self.decode).map_err(bad)?;
+        Ok(Some(ocelot_web::StoredTree { format, tree }))
     }
 }
 
@@ -45,16 +49,24 @@ pub(crate) fn run(id: &str, data: &Path, decode: DecodeOptions) -> anyhow::Resul
     let store = Store::open_read_only(StoreConfig::new(data))
         .with_context(|| format!("opening the store at {}", data.display()))?;
     let frame = store.lookup(&id).context("looking up the message")?;
+    // Said as LogView's 404 says it: a tree of an hour retention deleted is gone for good.
+    let why = match &frame {
+        Some(_) => None,
+        None => (store.hours().ok().and_then(|hours| hours.first().copied()))
+            .and_then(|oldest| ocelot_web::older_than_kept(id.hour, oldest, "this store keeps")),
+    };
     store.shutdown();
     let Some(frame) = frame else {
+        let why = why.map(|why| format!(" {why}")).unwrap_or_default();
         let _ = writeln!(
             std::io::stderr(),
-            "ocelot lookup: no message {id} in {}",
+            "ocelot lookup: no message {id} in {}.{why}",
             data.display()
         );
         return Ok(ExitCode::FAILURE);
     };
-    let format = WireFormat::of_body(&frame[4..]).context("stored frame")?;
+    let body = frame.get(LENGTH_PREFIX_BYTES..).unwrap_or_default();
+    let format = WireFormat::of_body(body).context("stored frame")?;
     let tree = decode_frame(&frame, &decode).context("decoding the stored frame")?;
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(

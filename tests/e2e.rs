@@ -54,6 +54,7 @@ fn a_tree_logged_with_the_sdk_is_in_the_report_and_findable_by_id_within_two_sec
     )
     .expect("the tree is not findable by its ID within 2 s of logging");
     assert_eq!(tree["root"]["name"], "/e2e/checkout");
+    assert_eq!(tree["format"], "NT1", "as `ocelot lookup` prints it");
     assert_eq!(tree["root"]["children"][0]["type"], "Checkout");
     assert!(logged.elapsed() < Duration::from_secs(2));
     // IDs of domains nothing can be stored under are simply not found.

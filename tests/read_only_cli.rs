@@ -93,9 +93,59 @@ fn lookup_reads_pt1_times_at_the_configured_zone_unless_told_otherwise() {
             .as_i64()
             .unwrap_or_else(|| panic!("{tree}"))
     };
+    let out = Command::new(env!("CARGO_BIN_EXE_ocelot"))
+        .args(["lookup", id])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let tree: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The same JSON as /api/message: the format, and an absent ID as "" (PT1 wrote `null`).
+    assert_eq!(tree["format"], "PT1", "{tree}");
+    assert_eq!(tree["header"]["parentMessageId"], "", "{tree}");
+    assert_eq!(tree["header"]["sessionToken"], "", "{tree}");
     let configured = root_ms(&["lookup", id]);
     let beijing = root_ms(&["lookup", id, "--pt1-timezone", "+08:00"]);
     assert_eq!(configured - beijing, 8 * 3_600_000);
+}
+
+/// An ID of an hour older than every hour the store keeps is gone for good: `lookup` says
+/// retention deleted it, as LogView's 404 does, not only that the ID is not there.
+#[test]
+fn lookup_of_an_id_older_than_every_hour_kept_says_retention_deleted_it() {
+    let vectors = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("protocol/tests/data/cat-c-client");
+    let frame = std::fs::read(vectors.join("text/0001.bin")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = ocelot_store::Store::open(ocelot_store::StoreConfig {
+        retention_days: 0,
+        ..ocelot_store::StoreConfig::new(&data)
+    })
+    .unwrap();
+    let kept = "catgen-c0000202-498703-70121";
+    store.append(&kept.parse().unwrap(), frame.into()).unwrap();
+    store.shutdown();
+    drop(store);
+    let (code, stderr) = run(
+        &["lookup", "catgen-c0000202-400000-1", "--data", "data"],
+        dir.path(),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "ocelot lookup: no message catgen-c0000202-400000-1 in data. That hour is older \
+             than every hour this store keeps (the oldest is 2026-11-22 07:00 UTC): retention \
+             deletes old hours"
+        ),
+        "{stderr}"
+    );
+    // An ID of a kept hour that is not there is just not there.
+    let (code, stderr) = run(
+        &["lookup", "catgen-c0000202-498703-1", "--data", "data"],
+        dir.path(),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(!stderr.contains("retention"), "{stderr}");
 }
 
 /// A stderr nobody reads any more (a closed pipe) is no reason to panic (exit 101): the exit

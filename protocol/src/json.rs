@@ -7,6 +7,10 @@
 //!  "root":{"kind":"transaction","type":..,"name":..,"status":..,"data":..,"timestamp":ms,
 //!          "durationMicros":us,"children":[..]}}
 //! ```
+//!
+//! An absent message ID, parent or root ID and session token is `""` whichever format the
+//! tree came in: NT1 writes them empty, PT1 as the word `null` (kept in [`Header`], so a
+//! tree re-encodes as it arrived), and a script reading the JSON should not need to know.
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
@@ -51,10 +55,10 @@ impl Serialize for Header {
         map.serialize_entry("threadGroupName", &self.thread_group_name)?;
         map.serialize_entry("threadId", &self.thread_id)?;
         map.serialize_entry("threadName", &self.thread_name)?;
-        map.serialize_entry("messageId", &self.message_id)?;
-        map.serialize_entry("parentMessageId", &self.parent_message_id)?;
-        map.serialize_entry("rootMessageId", &self.root_message_id)?;
-        map.serialize_entry("sessionToken", &self.session_token)?;
+        map.serialize_entry("messageId", self.message_id().unwrap_or_default())?;
+        map.serialize_entry("parentMessageId", self.parent_id().unwrap_or_default())?;
+        map.serialize_entry("rootMessageId", self.root_id().unwrap_or_default())?;
+        map.serialize_entry("sessionToken", self.session_token().unwrap_or_default())?;
         map.end()
     }
 }

@@ -93,6 +93,10 @@ impl Header {
     pub fn root_id(&self) -> Option<&str> {
         present(&self.root_message_id)
     }
+    /// The session token, if set (empty and `null` mean absent).
+    pub fn session_token(&self) -> Option<&str> {
+        present(&self.session_token)
+    }
 }
 
 /// What kind of message a node is.

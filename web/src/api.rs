@@ -29,21 +29,25 @@
 //!   of the hours' durations, `tps` over the seconds of the day that have run, a named
 //!   name's distribution over the day) and `hours` rows (its hourly series) in place of
 //!   `minutes`; `hour` and `day` together are a 400
-//! * `GET /api/problem?domain=&hour=[&ip=][&type=]`, or `&day=YYYYMMDD` for the whole UTC
-//!   day: `{"domain","day","hours":[..],"ips":[..],"problems":[..]}`, each entry with the
+//! * `GET /api/problem?domain=&hour=[&ip=][&type=]` (`type` is the transaction or event type
+//!   of the entries, such as `URL`; their category, such as `error`, is not filtered by), or
+//!   `&day=YYYYMMDD` for the whole UTC day: `{"domain","day","hours":[..],"ips":[..],"problems":[..]}`, each entry with the
 //!   day's count, `hours` rows in place of `minutes` and the day's first sample IDs
 //!   (the problem board's `long_ms=` is not taken here: an entry's count raised to a
 //!   threshold would no longer be the sum of its `minutes`, which cannot be split by
 //!   bucket; each long entry lists its `durations` to add up from any bound)
-//! * `GET /api/heartbeat?domain=&hour=[&ip=]` (no `ip`: the first machine)
-//! * `GET /api/metric?domain=&hour=` (a domain's metrics are not kept per machine: an `ip`
-//!   other than `All` is a 400), `GET /api/state?hour=`
+//! * `GET /api/heartbeat?domain=&hour=[&ip=]` (no `ip`: the first machine; `ip=All` is a
+//!   400 naming the machines, since heartbeats of different machines do not add up)
+//! * `GET /api/metric?domain=&hour=[&name=]` (`name` lists that metric alone; a domain's
+//!   metrics are not kept per machine: an `ip` other than `All` is a 400, and metrics have
+//!   no types: a `type` is one too), `GET /api/state?hour=`
 //! * `GET /api/dependency?domain=&hour=[&ip=][&type=]` (databases, services called, callers)
 //!
-//! An hour (a day) without data, a domain without a report in the hour (the day), an
-//! unknown machine, and on `/api/transaction` and `/api/event` a `type=` or `name=` the
-//! report does not have (the empty type or name included) is a 404 `{"error":".."}` naming
-//! it; a missing, empty or malformed parameter a 400 naming it, and so is a `day=` on the
+//! An hour (a day) without data (one that has not begun says so), a domain without a report
+//! in the hour (the day), an unknown machine, on `/api/transaction` and `/api/event` a
+//! `type=` or `name=` the report does not have (the empty type or name included), on
+//! `/api/problem` and `/api/dependency` a `type=` that selects nothing, and on `/api/metric`
+//! a `name=` the report does not have is a 404 `{"error":".."}` naming it; a missing, empty or malformed parameter a 400 naming it, and so is a `day=` on the
 //! endpoints that answer for an hour only and a `limit=` on those that list everything (all
 //! but transaction and event). `/api` itself and any other path under it is a JSON 404.
 
@@ -54,9 +58,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use ocelot_analyzer::{
-    hour_label, DependencyView, EventReport, EventTypeView, EventView, HeartbeatReport,
-    HeartbeatView, MetricReport, MetricView, ProblemReport, ProblemView, Span, StateReport,
-    StateView, TransactionReport, TransactionTypeView, TransactionView, ViewQuery,
+    day_label, hour_label, DependencyView, EventReport, EventTypeView, EventView, HeartbeatReport,
+    HeartbeatView, MetricReport, MetricView, ProblemEntryView, ProblemReport, ProblemView, Span,
+    StateReport, StateView, TransactionReport, TransactionTypeView, TransactionView, ViewQuery,
+    HOURS_PER_DAY,
 };
 use serde::Serialize;
 
@@ -64,7 +69,7 @@ use crate::cpu::heavy;
 use crate::day::{event_day, hours_of_domain, problem_day, transaction_day};
 use crate::error::{ApiError, ApiQuery};
 use crate::hour::{elapsed_seconds, span_elapsed_seconds};
-use crate::selection::{BadParam, ReportParams};
+use crate::selection::{BadParam, ReportParams, ALL_MACHINES, LONG_CATEGORIES};
 use crate::state::AppState;
 
 /// The routes of this module.
@@ -185,10 +190,6 @@ fn check_selection<'v>(
     let Some(type_) = params.type_() else {
         return Ok(());
     };
-    let quoted = |what: &str, value: &str| match value {
-        "" => format!("empty {what} (“”)"),
-        _ => format!("{what} “{value}”"),
-    };
     let missing = match (types.find(|(t, _)| *t == type_), selected_name(params)) {
         (None, _) => quoted("type", type_),
         (Some((_, 0)), Some(name)) => {
@@ -196,13 +197,61 @@ fn check_selection<'v>(
         }
         _ => return Ok(()),
     };
-    let on_machine = params
+    Err(ApiError::NotFound(format!(
+        "no {missing} {}{}",
+        place(),
+        on_machine(params)
+    )))
+}
+
+/// `type “URL”`, or `empty type (“”)` for the empty value, which would read as nothing.
+fn quoted(what: &str, value: &str) -> String {
+    match value {
+        "" => format!("empty {what} (“”)"),
+        _ => format!("{what} “{value}”"),
+    }
+}
+
+/// ` on machine 10.0.0.1` when `ip=` picks one, for messages.
+fn on_machine(params: &ReportParams) -> String {
+    params
         .ip()
         .map(|ip| format!(" on machine {ip}"))
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The problem categories, which CAT's Problem page calls types (see [`check_listed_type`]).
+fn is_problem_category(value: &str) -> bool {
+    value == "error" || LONG_CATEGORIES.contains(&value)
+}
+
+/// A 404 for a `type=` that selected nothing of a flat list (problems, dependency edges;
+/// `found` says whether anything is left), as [`check_selection`] answers for the reports
+/// listed by type: an empty list would read as "none this hour" when the type was mistyped.
+/// `what` names the list (`problems`); for a problem category given as the type (CAT's
+/// Problem page calls them types) the answer says what `type` filters instead.
+fn check_listed_type(
+    params: &ReportParams,
+    found: bool,
+    what: &str,
+    place: impl FnOnce() -> String,
+) -> Result<(), ApiError> {
+    let Some(type_) = params.type_().filter(|_| !found) else {
+        return Ok(());
+    };
+    let hint = if what == "problems" && is_problem_category(type_) {
+        format!(
+            ": “{type_}” is a problem category, and “type” picks the transaction or event type \
+             (URL, SQL, ...); leave it out and read each entry's “category”"
+        )
+    } else {
+        String::new()
+    };
     Err(ApiError::NotFound(format!(
-        "no {missing} {}{on_machine}",
-        place()
+        "no {what} of {} {}{}{hint}",
+        quoted("type", type_),
+        place(),
+        on_machine(params)
     )))
 }
 
@@ -225,15 +274,24 @@ struct Target {
 
 async fn hour_with_data(state: &AppState, params: &ReportParams) -> Result<u64, ApiError> {
     params.hours_only()?;
-    let hour = params.hour(state.reports.now_ms(), false)?;
+    let now_ms = state.reports.now_ms();
+    let hour = params.hour(now_ms, false)?;
     if state.reports.hours().await.contains(&hour) {
-        Ok(hour)
-    } else {
-        Err(ApiError::NotFound(format!(
-            "no data for hour {}",
-            hour_label(hour)
-        )))
+        return Ok(hour);
     }
+    // A client whose clock runs ahead can send data into an hour yet to come, so only an
+    // hour without data is said to have not begun (as the boards say it).
+    let current = now_ms / ocelot_protocol::MILLIS_PER_HOUR;
+    Err(ApiError::NotFound(if hour > current {
+        format!(
+            "hour {} has not begun: nothing can have been sent in it yet (the current hour \
+             is {})",
+            hour_label(hour),
+            hour_label(current)
+        )
+    } else {
+        format!("no data for hour {}", hour_label(hour))
+    }))
 }
 
 async fn target(state: &AppState, params: &ReportParams) -> Result<Target, ApiError> {
@@ -335,6 +393,15 @@ async fn day_target(
         elapsed_seconds: span_elapsed_seconds(span, state.reports.now_ms()),
     };
     if target.hours.is_empty() {
+        let today = state.reports.now_ms() / ocelot_protocol::MILLIS_PER_HOUR / HOURS_PER_DAY;
+        if span.first_day() > today {
+            return Err(ApiError::NotFound(format!(
+                "{} {} has not begun: nothing can have been sent in it yet (today is {})",
+                span.kind(),
+                span.label(),
+                day_label(today)
+            )));
+        }
         return Err(ApiError::NotFound(format!(
             "no report for domain “{domain}” {}",
             target.named()
@@ -562,10 +629,20 @@ async fn problem_of_day(
         max_names: None,
         keep_name: None,
     };
-    Ok(heavy(|| match span {
-        Span::Day(_) => Json(merged.view(&query)).into_response(),
-        _ => Json(merged.span_view(&query)).into_response(),
-    }))
+    let found = |problems: &[ProblemEntryView]| !problems.is_empty();
+    let place = || target.place();
+    match span {
+        Span::Day(_) => {
+            let view = heavy(|| merged.view(&query));
+            check_listed_type(params, found(&view.problems), "problems", place)?;
+            Ok(Json(view).into_response())
+        }
+        _ => {
+            let view = heavy(|| merged.span_view(&query));
+            check_listed_type(params, found(&view.problems), "problems", place)?;
+            Ok(Json(view).into_response())
+        }
+    }
 }
 
 async fn problem_of_hour(
@@ -579,9 +656,46 @@ async fn problem_of_hour(
         .await
         .unwrap_or_else(|| Arc::new(ProblemReport::new(&target.domain, target.hour)));
     check_machine(params.ip(), report.ips(), &target)?;
-    Ok(Json(heavy(move || {
-        report.view(&view_query(&params, &target))
-    })))
+    let view = heavy(|| report.view(&view_query(&params, &target)));
+    check_listed_type(&params, !view.problems.is_empty(), "problems", || {
+        target.place()
+    })?;
+    Ok(Json(view))
+}
+
+/// Machines a 400 about `ip=All` on `/api/heartbeat` names, at most: the 200 answer lists
+/// them all (`ips`), and a domain may have a thousand.
+const MACHINES_NAMED: usize = 10;
+
+/// A 400 for `ip=All` on `/api/heartbeat`: heartbeats (memory, load, threads) of
+/// different machines do not add up, so there is no "All" to show, and the first machine's
+/// answered for it would pass as every machine's. Without an `ip` the API answers the first
+/// machine, as documented; `All` names the whole domain, which it cannot answer.
+fn heartbeat_of_all<'a>(
+    params: &ReportParams,
+    ips: impl Iterator<Item = &'a str>,
+) -> Result<(), BadParam> {
+    let all = (params.ip.as_deref()).filter(|ip| ip.eq_ignore_ascii_case(ALL_MACHINES));
+    let Some(all) = all else {
+        return Ok(());
+    };
+    let ips: Vec<&str> = ips.collect();
+    let machines = match ips.len() {
+        0 => "this domain has none in this hour".to_owned(),
+        n if n <= MACHINES_NAMED => format!("this domain's are {}", ips.join(", ")),
+        n => format!(
+            "this domain's are {} and {} more (“ips” of the answer without “ip” lists them)",
+            ips[..MACHINES_NAMED].join(", "),
+            n - MACHINES_NAMED
+        ),
+    };
+    Err(BadParam {
+        param: "ip",
+        detail: format!(
+            "“{all}” is not a machine: heartbeats are per machine (they do not add up), so \
+             give one machine's IP, or leave “ip” out for the first; {machines}."
+        ),
+    })
 }
 
 async fn heartbeat(
@@ -595,10 +709,26 @@ async fn heartbeat(
         .heartbeat(target.domain.clone(), target.hour)
         .await
         .unwrap_or_else(|| Arc::new(HeartbeatReport::new(&target.domain, target.hour)));
+    heartbeat_of_all(&params, report.ips())?;
     check_machine(params.ip(), report.ips(), &target)?;
     Ok(Json(heavy(move || {
         report.view(&view_query(&params, &target))
     })))
+}
+
+/// The metric `name=` selects (an empty `name=` is taken as absent, as a `name=` without
+/// `type=` is on the other endpoints); a 400 for `type=`: metrics have names, no types.
+fn selected_metric(params: &ReportParams) -> Result<Option<&str>, BadParam> {
+    if let Some(type_) = params.type_() {
+        return Err(BadParam {
+            param: "type",
+            detail: format!(
+                "“{type_}” is not taken here: metrics have names, not types; pick one \
+                 metric with “name”."
+            ),
+        });
+    }
+    Ok(params.name().filter(|name| !name.is_empty()))
 }
 
 async fn metric(
@@ -618,15 +748,27 @@ async fn metric(
         }
         .into());
     }
+    let name = selected_metric(&params)?;
     let target = target(&state, &params).await?;
     let report = state
         .reports
         .metric(target.domain.clone(), target.hour)
         .await
         .unwrap_or_else(|| Arc::new(MetricReport::new(&target.domain, target.hour)));
-    Ok(Json(heavy(move || {
-        report.view(&view_query(&params, &target))
-    })))
+    // The report selects one metric by the query's type (it has no other use for one).
+    let view = heavy(|| {
+        report.view(&ViewQuery {
+            type_: name,
+            ..view_query(&params, &target)
+        })
+    });
+    if let Some(name) = name.filter(|_| view.metrics.is_empty()) {
+        return Err(ApiError::NotFound(format!(
+            "no metric “{name}” {}",
+            target.place()
+        )));
+    }
+    Ok(Json(view))
 }
 
 async fn dependency(
@@ -639,9 +781,14 @@ async fn dependency(
     // The edges are the Event report's, kept per machine: a machine it does not have is a
     // 404, as on /api/event, not an empty list.
     check_machine(params.ip(), report.ips(), &target)?;
-    Ok(Json(heavy(move || {
-        report.dependencies(&view_query(&params, &target))
-    })))
+    let view = heavy(|| report.dependencies(&view_query(&params, &target)));
+    check_listed_type(
+        &params,
+        !view.dependencies.is_empty(),
+        "dependencies",
+        || target.place(),
+    )?;
+    Ok(Json(view))
 }
 
 async fn state(

@@ -70,7 +70,8 @@ mod time;
 mod transaction_board;
 
 pub use day_cache::{DayCache, DayCacheStats};
-pub use lookup::{MemoryLookup, MessageLookup};
+pub use logview::older_than_kept;
+pub use lookup::{MemoryLookup, MessageLookup, StoredTree};
 pub use report_source::{BoxFuture, MemoryReports, ReportSource};
 pub use server::{
     router, run, serve, ClientAddrs, ServeLimits, DEFAULT_DRAIN_TIMEOUT,

@@ -3,10 +3,13 @@
 //! * `GET /m/{id}`: the tree as a page: nesting, a waterfall bar per transaction on a
 //!   shared time axis, statuses coloured, data shown (long data folded), links to the
 //!   parent, root, callee and continuation trees, and from each transaction to its row on
-//!   the transaction board (under the name the report files it under; a truncated
-//!   fragment's root, which no report counts, has none). A tree of more than
-//!   [`MAX_TREE_ROWS`] messages shows its first ones and links the raw JSON for the rest.
-//! * `GET /api/message/{id}`: the tree as JSON (`{"header":..,"root":..}`).
+//!   the transaction board (under the name the report files it under: renamed and cut as
+//!   the analyzer does, and `OTHERS` where the hour's report of the tree's machine shows a
+//!   cap folded it; a truncated fragment's root, which no report counts, has none). A tree
+//!   of more than [`MAX_TREE_ROWS`] messages shows its first ones and links the raw JSON
+//!   for the rest.
+//! * `GET /api/message/{id}`: the tree as JSON, as `ocelot lookup` prints it
+//!   (`{"format":"NT1","header":..,"root":..}`, [`ocelot_protocol::TreeJson`]).
 //! * `GET /cat/r/m/{id}`, `GET /cat/r/m?messageId={id}` and CAT's model form
 //!   `GET /cat/r/model/logview/{domain}/{period}?messageId={id}`: CAT's LogView addresses,
 //!   redirected so existing links keep working.
@@ -17,6 +20,8 @@
 //! error) saying which. Lookups run on a blocking thread: the store reads files.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -24,8 +29,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use maud::{html, Markup, PreEscaped, Render};
-use ocelot_analyzer::AnalyzerConfig;
-use ocelot_protocol::{hour_of, Message, MessageId, MessageIdError, MessageTree};
+use ocelot_analyzer::{AnalyzerConfig, TransactionReport, OTHERS};
+use ocelot_protocol::{hour_of, Message, MessageId, MessageIdError, MessageTree, TreeJson};
 use serde::Deserialize;
 
 use crate::board::{build_url, format_count};
@@ -33,6 +38,7 @@ use crate::error::{ApiError, PageError, PageQuery};
 use crate::hour::{hour_title, parse_hour_label};
 use crate::layout::page_with_search;
 use crate::links::{api_message_url, logview_url};
+use crate::lookup::StoredTree;
 use crate::metric_page::kind_name;
 use crate::state::AppState;
 use crate::time::{format_duration_us, format_utc_ms};
@@ -49,6 +55,11 @@ const REMOTE_CALL_TYPE: &str = "RemoteCall";
 /// at most, about 12 bytes each), which drawn whole made a page of over 400 MB; the raw
 /// JSON still has every message.
 const MAX_TREE_ROWS: usize = 10_000;
+/// Most transaction types of one tree whose rows are looked up in the hour's report (see
+/// [`FiledRows`]). Each is one type of one machine's report, copied on the collector's
+/// analyzer thread for an open hour; a tree of thousands of types links the rest under the
+/// names it predicts.
+const MAX_TYPES_LOOKED_UP: usize = 32;
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {
@@ -80,7 +91,7 @@ fn path_problem(rejection: &PathRejection) -> String {
     )
 }
 
-async fn find_tree(state: &AppState, id: MessageId) -> Result<Option<MessageTree>, String> {
+async fn find_tree(state: &AppState, id: MessageId) -> Result<Option<StoredTree>, String> {
     let lookup = state.lookup.clone();
     tokio::task::spawn_blocking(move || lookup.lookup(&id))
         .await
@@ -98,7 +109,11 @@ async fn logview_page(
         search: raw.clone(),
     })?;
     match find_tree(&state, id.clone()).await {
-        Ok(Some(tree)) => Ok(render_page(&raw, &tree, state.reports.analyzer_config())),
+        Ok(Some(StoredTree { tree, .. })) => {
+            let config = state.reports.analyzer_config();
+            let filed = FiledRows::of(&state, &tree, config).await;
+            Ok(render_page(&raw, &tree, config, &filed))
+        }
         Ok(None) => Err(PageError::NotFound {
             title: "No such message".to_owned(),
             detail: unknown_id_detail(&id, why_missing(&state, &id).await.as_deref()),
@@ -127,6 +142,25 @@ fn unknown_id_detail(id: &MessageId, why: Option<&str>) -> String {
     }
 }
 
+/// Why a tree filed under `hour` is missing when that hour is older than `oldest_kept`,
+/// the oldest hour kept (`keeper` says by whom: "this server keeps"): retention deleted it.
+/// `None` for a later hour. LogView's 404 and `ocelot lookup` say it alike.
+///
+/// ```
+/// let why = ocelot_web::older_than_kept(400_000, 498_703, "this store keeps").unwrap();
+/// assert!(why.starts_with("That hour is older than every hour this store keeps"));
+/// assert_eq!(ocelot_web::older_than_kept(498_703, 498_703, "this store keeps"), None);
+/// ```
+pub fn older_than_kept(hour: u64, oldest_kept: u64, keeper: &str) -> Option<String> {
+    (hour < oldest_kept).then(|| {
+        format!(
+            "That hour is older than every hour {keeper} (the oldest is {}): retention \
+             deletes old hours, so the tree is gone if it was stored here at all.",
+            hour_title(oldest_kept)
+        )
+    })
+}
+
 /// The State report's key for the store's drops (the collector's analyzers have their own).
 const STORE_DROPS: &str = "store";
 /// Store drops that lose no tree under an ID: a duplicate's ID holds the first tree sent
@@ -139,13 +173,10 @@ const DROPS_LOSING_NO_ID: [&str; 2] = ["duplicate", "no_message_id"];
 /// a tree the store then dropped (its queue full, a failed write) leads here. The State
 /// report does not say which domains or hours the dropped trees were of, so this says "may".
 async fn why_missing(state: &AppState, id: &MessageId) -> Option<String> {
-    let oldest = state.reports.hours().await.first().copied();
-    if let Some(oldest) = oldest.filter(|&oldest| id.hour < oldest) {
-        return Some(format!(
-            "That hour is older than every hour this server keeps (the oldest is {}): \
-             retention deletes old hours, so the tree is gone if it was stored here at all.",
-            hour_title(oldest)
-        ));
+    if let Some(oldest) = state.reports.hours().await.first() {
+        if let Some(why) = older_than_kept(id.hour, *oldest, "this server keeps") {
+            return Some(why);
+        }
     }
     let report = state.reports.state(id.hour).await?;
     let view = report.view(&ocelot_analyzer::ViewQuery::default());
@@ -183,13 +214,17 @@ async fn why_missing(state: &AppState, id: &MessageId) -> Option<String> {
 async fn message_json(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-) -> Result<Json<MessageTree>, ApiError> {
+) -> Result<Response, ApiError> {
     let Path(raw) = path.map_err(|r| ApiError::BadRequest(path_problem(&r)))?;
     let id: MessageId = raw
         .parse()
         .map_err(|err| ApiError::BadRequest(id_problem(&err)))?;
     match find_tree(&state, id.clone()).await {
-        Ok(Some(tree)) => Ok(Json(tree)),
+        Ok(Some(StoredTree { format, tree })) => Ok(Json(TreeJson {
+            format,
+            tree: &tree,
+        })
+        .into_response()),
         Ok(None) => Err(ApiError::NotFound(match why_missing(&state, &id).await {
             Some(why) => format!("no stored tree has the ID {raw}. {why}"),
             None => format!("no stored tree has the ID {raw}"),
@@ -431,15 +466,26 @@ fn kind_letter(message: &Message) -> &'static str {
     }
 }
 
-fn render_page(raw_id: &str, tree: &MessageTree, config: &AnalyzerConfig) -> Markup {
+fn render_page(
+    raw_id: &str,
+    tree: &MessageTree,
+    config: &AnalyzerConfig,
+    filed: &FiledRows,
+) -> Markup {
     let root = &tree.root;
     let title = format!("{} {}", root.type_(), root.name());
-    page_with_search(&title, "", raw_id, render_tree(raw_id, tree, config))
+    page_with_search(&title, "", raw_id, render_tree(raw_id, tree, config, filed))
 }
 
 /// The page body for one tree (public to the crate for snapshot-style tests). `config` is
-/// what the reports were counted under: the board links cut names as its analyzers do.
-pub(crate) fn render_tree(raw_id: &str, tree: &MessageTree, config: &AnalyzerConfig) -> Markup {
+/// what the reports were counted under: the board links cut names as its analyzers do;
+/// `filed` says which of them a cap folded into `OTHERS`.
+pub(crate) fn render_tree(
+    raw_id: &str,
+    tree: &MessageTree,
+    config: &AnalyzerConfig,
+    filed: &FiledRows,
+) -> Markup {
     let header = &tree.header;
     let root = &tree.root;
     let axis = TimeAxis::of(root);
@@ -449,7 +495,10 @@ pub(crate) fn render_tree(raw_id: &str, tree: &MessageTree, config: &AnalyzerCon
     let mut rows = rows(root);
     let message_count = rows.len();
     rows.truncate(MAX_TREE_ROWS);
-    let report_names = report_names(&rows, fragment, config);
+    let row_keys: Vec<Option<RowKey<'_>>> = report_keys(&rows, fragment, config)
+        .into_iter()
+        .map(|key| key.map(|key| filed.resolve(key)))
+        .collect();
     html! {
         section.tree-summary {
             div.summary-title {
@@ -476,12 +525,15 @@ pub(crate) fn render_tree(raw_id: &str, tree: &MessageTree, config: &AnalyzerCon
                 div { dt { "Messages" } dd { (tree.message_count()) } }
                 div { dt { "Parent" } dd { (id_link(header.parent_id(), "parent-link")) } }
                 div { dt { "Root" } dd { (id_link(header.root_id(), "root-link")) } }
-                @if let (Some(board), Some(Some(name))) = (&board, report_names.first()) {
-                    @match board.url(root.type_(), name) {
+                @if let (Some(board), Some(Some(key))) = (&board, row_keys.first()) {
+                    @match board.url(key) {
                         Some(url) => div { dt { "Board row" } dd {
                             a.board-link href=(url)
                                 title={ "Transaction board, hour of " (hour_title(board.hour)) } {
-                                (root.type_()) " " (name)
+                                (key.type_) " " (key.name)
+                            }
+                            @if key.folded {
+                                " " span.muted { "(counted there: a cap was reached when it arrived)" }
                             }
                         } },
                         None => div { dt { "Board row" } dd.muted {
@@ -518,9 +570,10 @@ pub(crate) fn render_tree(raw_id: &str, tree: &MessageTree, config: &AnalyzerCon
                     }
                 }
                 tbody {
-                    @for ((message, depth), name) in rows.iter().zip(&report_names) {
-                        @let board_url = board.as_ref().zip(name.as_ref()).and_then(|(b, n)| b.url(message.type_(), n));
-                        (render_row(message, *depth, &axis, board_url.as_deref()))
+                    @for ((message, depth), key) in rows.iter().zip(&row_keys) {
+                        @let board_url = board.as_ref().zip(key.as_ref()).and_then(|(b, k)| b.url(k));
+                        @let folded = key.as_ref().is_some_and(|k| k.folded);
+                        (render_row(message, *depth, &axis, board_url.as_deref(), folded))
                     }
                 }
             }
@@ -569,8 +622,15 @@ fn status_badge(message: &Message) -> Markup {
     }
 }
 
-/// `board_url`: the row's entry on the transaction board, for transactions.
-fn render_row(message: &Message, depth: usize, axis: &TimeAxis, board_url: Option<&str>) -> Markup {
+/// `board_url`: the row's entry on the transaction board, for transactions; `folded`:
+/// whether that is an `OTHERS` row a cap folded the transaction into.
+fn render_row(
+    message: &Message,
+    depth: usize,
+    axis: &TimeAxis,
+    board_url: Option<&str>,
+    folded: bool,
+) -> Markup {
     let offset_us = axis.offset_us(message.timestamp_ms());
     let left = axis.percent(offset_us);
     let failed = is_failure(message);
@@ -581,7 +641,12 @@ fn render_row(message: &Message, depth: usize, axis: &TimeAxis, board_url: Optio
             td.col-message style={ "--depth:" (depth) } {
                 span.kind title=(kind) { (kind_letter(message)) }
                 @if let Some(url) = board_url {
-                    a.board-link href=(url) title="This name on the transaction board" {
+                    a.board-link href=(url) title=(if folded {
+                        "Counted under OTHERS on the transaction board: a cap (of names, \
+                         types or machines) was reached when it arrived"
+                    } else {
+                        "This name on the transaction board"
+                    }) {
                         (type_and_name(message))
                     }
                 } @else {
@@ -663,7 +728,6 @@ struct BoardLinks<'a> {
     hour: u64,
     /// The board's `hour=`; `None` past the year 9999 (see [`BoardLinks::url`]).
     hour_label: Option<String>,
-    config: &'a AnalyzerConfig,
 }
 
 impl<'a> BoardLinks<'a> {
@@ -679,25 +743,146 @@ impl<'a> BoardLinks<'a> {
             domain: config.domain_key(&tree.header.domain),
             hour,
             hour_label: (parse_hour_label(&hour_label) == Some(hour)).then_some(hour_label),
-            config,
         })
     }
 
-    /// `/t?domain=..&hour=..&type=..&name=..`, the type cut as the report cuts it (`name`
-    /// comes from [`report_names`], already cut). `None` for an hour past the year 9999:
-    /// the root's timestamp is the client's, and a board's `hour=` is `YYYYMMDDHH`, so the
-    /// link would be a 400 (no collector counts such an hour anyway).
-    fn url(&self, type_: &str, name: &str) -> Option<String> {
+    /// `/t?domain=..&hour=..&type=..&name=..` of a row's key (from [`report_keys`], cut as
+    /// the report cuts it). `None` for an hour past the year 9999: the root's timestamp is
+    /// the client's, and a board's `hour=` is `YYYYMMDDHH`, so the link would be a 400 (no
+    /// collector counts such an hour anyway).
+    fn url(&self, key: &RowKey<'_>) -> Option<String> {
         let hour = self.hour_label.as_deref()?;
         Some(build_url(
             "/t",
             &[
                 ("domain", self.domain),
                 ("hour", hour),
-                ("type", self.config.name_key(type_)),
-                ("name", name),
+                ("type", &key.type_),
+                ("name", &key.name),
             ],
         ))
+    }
+}
+
+/// The type and name a transaction is counted under in the transaction report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RowKey<'a> {
+    type_: Cow<'a, str>,
+    name: Cow<'a, str>,
+    /// Whether a cap folded the type or the name into `OTHERS` ([`FiledRows::resolve`]).
+    folded: bool,
+}
+
+/// What the hour's transaction report holds of the tree's machine, for the tree's types:
+/// which of its transactions a cap folded into `OTHERS`. The caps count per machine, type
+/// and hour in arrival order (200 names a type by default), so the tree alone cannot tell
+/// whether its 250th name made it. Empty when the report does not have the tree's machine
+/// (the tree not counted yet, no report source): links then use the names the tree gives,
+/// renamed and cut as the analyzer does, which is right unless a cap was reached.
+#[derive(Debug, Default)]
+pub(crate) struct FiledRows {
+    /// The machine the tree was counted under: its IP, or `OTHERS` if the machines folded.
+    machine: String,
+    /// Per type key looked up, a report holding that type's part of the machine's entries
+    /// ([`crate::ReportSource::transaction_for`]); `OTHERS` too when a type is missing.
+    reports: HashMap<String, Arc<TransactionReport>>,
+}
+
+impl FiledRows {
+    /// Looks up the rows of `tree`'s transaction types (at most [`MAX_TYPES_LOOKED_UP`]) in
+    /// the report of its domain, hour and machine.
+    async fn of(state: &AppState, tree: &MessageTree, config: &AnalyzerConfig) -> FiledRows {
+        let mut filed = FiledRows::default();
+        let Some(board) = BoardLinks::of(tree, config).filter(|b| b.hour_label.is_some()) else {
+            return filed;
+        };
+        let mut rows = rows(&tree.root);
+        rows.truncate(MAX_TREE_ROWS);
+        let mut types: Vec<String> = Vec::new();
+        for key in report_keys(&rows, is_truncated_fragment(&tree.root), config)
+            .into_iter()
+            .flatten()
+        {
+            if types.len() == MAX_TYPES_LOOKED_UP {
+                break;
+            }
+            if !types.iter().any(|t| *t == key.type_) {
+                types.push(key.type_.into_owned());
+            }
+        }
+        let fetch = |machine: &str, type_: &str| {
+            state.reports.transaction_for(
+                board.domain.to_owned(),
+                board.hour,
+                Some(machine.to_owned()),
+                Some(type_.to_owned()),
+            )
+        };
+        let Some(first) = types.first() else {
+            return filed;
+        };
+        // The machine is cut as names are; past the machines cap it is `OTHERS`.
+        let ip = config.name_key(&tree.header.ip_address);
+        let Some(report) = fetch(ip, first).await else {
+            return filed;
+        };
+        let report = if report.ips().any(|known| known == ip) {
+            filed.machine = ip.to_owned();
+            report
+        } else if report.ips().any(|known| known == OTHERS) {
+            filed.machine = OTHERS.to_owned();
+            match fetch(OTHERS, first).await {
+                Some(report) => report,
+                None => return FiledRows::default(),
+            }
+        } else {
+            return filed;
+        };
+        filed.reports.insert(first.clone(), report);
+        for type_ in &types[1..] {
+            if let Some(report) = fetch(&filed.machine, type_).await {
+                filed.reports.insert(type_.clone(), report);
+            }
+        }
+        // A type missing from the machine was folded, if the machine has an `OTHERS` type.
+        let type_missing = (filed.reports.iter()).any(|(t, r)| !r.has_type(&filed.machine, t));
+        if type_missing && !filed.reports.contains_key(OTHERS) {
+            if let Some(report) = fetch(&filed.machine, OTHERS).await {
+                filed.reports.insert(OTHERS.to_owned(), report);
+            }
+        }
+        filed
+    }
+
+    /// The row `key` (as the tree names it) is counted under: `OTHERS` for its type or its
+    /// name when the machine does not have them but has an `OTHERS` entry where they would
+    /// be (the cap was reached, so they folded). Unchanged when its type was not looked up.
+    fn resolve<'a>(&self, key: RowKey<'a>) -> RowKey<'a> {
+        let machine = self.machine.as_str();
+        let Some(report) = self.reports.get(&*key.type_) else {
+            return key;
+        };
+        let (report, type_, folded_type) = if report.has_type(machine, &key.type_) {
+            (report, key.type_, false)
+        } else {
+            match self.reports.get(OTHERS) {
+                Some(others) if others.has_type(machine, OTHERS) => {
+                    (others, Cow::Borrowed(OTHERS), true)
+                }
+                _ => return key,
+            }
+        };
+        let folded_name = !report.has_name(machine, &type_, &key.name)
+            && report.has_name(machine, &type_, OTHERS);
+        RowKey {
+            name: if folded_name {
+                Cow::Borrowed(OTHERS)
+            } else {
+                key.name
+            },
+            type_,
+            folded: folded_type || folded_name,
+        }
     }
 }
 
@@ -710,15 +895,15 @@ fn is_truncated_fragment(root: &Message) -> bool {
     matches!(last, Some(Message::Event(e)) if e.type_ == REMOTE_CALL_TYPE && e.name == "Next")
 }
 
-/// The name each row's transaction has in the transaction report, as the analyzer renames
-/// ([`ocelot_analyzer::ReportNames`]) and cuts ([`AnalyzerConfig::name_key`]) them; `None`
-/// for other messages, and for the root of a truncated fragment (`fragment`), which is not
-/// counted.
-fn report_names<'a>(
+/// The type and name each row's transaction has in the transaction report, as the analyzer
+/// renames ([`ocelot_analyzer::ReportNames`]) and cuts ([`AnalyzerConfig::name_key`]) them
+/// (the caps, which depend on what else arrived, are [`FiledRows`]'); `None` for other
+/// messages, and for the root of a truncated fragment (`fragment`), which is not counted.
+fn report_keys<'a>(
     rows: &[(&'a Message, usize)],
     fragment: bool,
     config: &AnalyzerConfig,
-) -> Vec<Option<Cow<'a, str>>> {
+) -> Vec<Option<RowKey<'a>>> {
     let mut names = ocelot_analyzer::ReportNames::default();
     rows.iter()
         .enumerate()
@@ -729,9 +914,14 @@ fn report_names<'a>(
             if i == 0 && fragment {
                 return None;
             }
-            Some(match name {
+            let name = match name {
                 Cow::Borrowed(name) => Cow::Borrowed(config.name_key(name)),
                 Cow::Owned(name) => Cow::Owned(config.name_key(&name).to_owned()),
+            };
+            Some(RowKey {
+                type_: Cow::Borrowed(config.name_key(&t.type_)),
+                name,
+                folded: false,
             })
         })
         .collect()
@@ -822,6 +1012,7 @@ mod tests {
             "shop-7f000001-498703-1",
             &tree(Message::Transaction(root)),
             &AnalyzerConfig::default(),
+            &FiledRows::default(),
         )
         .into_string();
         assert!(html.contains(&quarters[4].1), "{html}");
@@ -867,6 +1058,7 @@ mod tests {
             "shop-7f000001-498703-1",
             &tree(Message::Transaction(root)),
             &AnalyzerConfig::default(),
+            &FiledRows::default(),
         )
         .into_string();
         assert!(html.contains(r#"<span class="badge fail" title="failure">ERROR</span>"#));
@@ -965,8 +1157,13 @@ mod tests {
         )));
         let mut tree = tree(Message::Transaction(root));
         tree.header.domain = "shop".to_owned();
-        let html =
-            render_tree("shop-7f000001-498703-1", &tree, &AnalyzerConfig::default()).into_string();
+        let html = render_tree(
+            "shop-7f000001-498703-1",
+            &tree,
+            &AnalyzerConfig::default(),
+            &FiledRows::default(),
+        )
+        .into_string();
         let hour = ocelot_analyzer::hour_label(hour_of(1_795_331_315_581));
         assert!(
             html.contains(&format!(
@@ -1001,8 +1198,13 @@ mod tests {
         )));
         let mut tree = tree(Message::Transaction(root));
         tree.header.domain = "shop".to_owned();
-        let html =
-            render_tree("shop-7f000001-498703-1", &tree, &AnalyzerConfig::default()).into_string();
+        let html = render_tree(
+            "shop-7f000001-498703-1",
+            &tree,
+            &AnalyzerConfig::default(),
+            &FiledRows::default(),
+        )
+        .into_string();
         assert!(!html.contains("/t?"), "no link to a board: {html}");
         assert!(
             html.contains(
@@ -1018,8 +1220,13 @@ mod tests {
             "pay",
             timestamp_ms - 3 * 3_600_000,
         ));
-        let html =
-            render_tree("shop-7f000001-498703-1", &tree, &AnalyzerConfig::default()).into_string();
+        let html = render_tree(
+            "shop-7f000001-498703-1",
+            &tree,
+            &AnalyzerConfig::default(),
+            &FiledRows::default(),
+        )
+        .into_string();
         assert!(html.contains("hour=9999123123"), "{html}");
     }
 
@@ -1027,11 +1234,14 @@ mod tests {
     fn a_tree_without_a_transaction_root_has_no_board_links() {
         let mut tree = tree(Message::Event(Leaf::new("E", "n", "0", 1, "")));
         tree.header.domain = "shop".to_owned();
-        assert!(
-            !render_tree("shop-7f000001-498703-1", &tree, &AnalyzerConfig::default())
-                .into_string()
-                .contains("/t?")
-        );
+        assert!(!render_tree(
+            "shop-7f000001-498703-1",
+            &tree,
+            &AnalyzerConfig::default(),
+            &FiledRows::default(),
+        )
+        .into_string()
+        .contains("/t?"));
     }
 
     #[test]

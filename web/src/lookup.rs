@@ -4,7 +4,17 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use ocelot_protocol::{MessageId, MessageTree};
+use ocelot_protocol::{MessageId, MessageTree, WireFormat};
+
+/// A stored tree and the wire format it arrived in: `/api/message/{id}` answers both, as
+/// `ocelot lookup` prints them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTree {
+    /// The format of the stored frame.
+    pub format: WireFormat,
+    /// The tree decoded from it.
+    pub tree: MessageTree,
+}
 
 /// Finds a stored tree by its message ID.
 ///
@@ -12,13 +22,14 @@ use ocelot_protocol::{MessageId, MessageTree};
 pub trait MessageLookup: Send + Sync {
     /// `Ok(None)` when no tree with this ID is stored; `Err` with a description when the
     /// lookup itself failed (the detail is logged, the user sees a generic message).
-    fn lookup(&self, id: &MessageId) -> Result<Option<MessageTree>, String>;
+    fn lookup(&self, id: &MessageId) -> Result<Option<StoredTree>, String>;
 }
 
-/// An in-memory [`MessageLookup`]: a map from message ID to tree.
+/// An in-memory [`MessageLookup`]: a map from message ID to tree. Trees inserted without a
+/// format count as NT1, the format Ocelot's SDK sends.
 #[derive(Debug, Default)]
 pub struct MemoryLookup {
-    trees: RwLock<HashMap<MessageId, MessageTree>>,
+    trees: RwLock<HashMap<MessageId, StoredTree>>,
 }
 
 impl MemoryLookup {
@@ -36,16 +47,21 @@ impl MemoryLookup {
         lookup
     }
 
-    /// Stores `tree` under its header message ID. Returns `false` (and stores nothing) when
-    /// the header has no valid message ID.
+    /// Stores `tree` under its header message ID, as arrived in NT1. Returns `false` (and
+    /// stores nothing) when the header has no valid message ID.
     pub fn insert(&self, tree: MessageTree) -> bool {
+        self.insert_as(WireFormat::Nt1, tree)
+    }
+
+    /// [`MemoryLookup::insert`] for a tree that arrived in `format`.
+    pub fn insert_as(&self, format: WireFormat, tree: MessageTree) -> bool {
         let Some(Ok(id)) = tree.header.message_id().map(str::parse::<MessageId>) else {
             return false;
         };
         self.trees
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(id, tree);
+            .insert(id, StoredTree { format, tree });
         true
     }
 
@@ -64,7 +80,7 @@ impl MemoryLookup {
 }
 
 impl MessageLookup for MemoryLookup {
-    fn lookup(&self, id: &MessageId) -> Result<Option<MessageTree>, String> {
+    fn lookup(&self, id: &MessageId) -> Result<Option<StoredTree>, String> {
         Ok(self
             .trees
             .read()

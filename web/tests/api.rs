@@ -658,3 +658,146 @@ async fn an_hour_that_has_not_begun_counts_tps_through_its_newest_minute_with_da
     let json = get_json(app_of(reports), &uri, 200).await;
     assert_eq!(tps_of(&json, "URL").0, 31.0 / 2410.0, "{json}");
 }
+
+/// `type=` on problems and dependencies answered 200 with an empty list for a type the
+/// report does not have, as if there were none this hour; transactions and events said so.
+#[tokio::test]
+async fn a_problem_or_dependency_type_that_selects_nothing_is_a_404_naming_it() {
+    for (uri, says) in [
+        (
+            "/api/problem?domain=catgen&hour=current&type=NoSuchType",
+            "no problems of type “NoSuchType” in domain “catgen” in hour 2026112207",
+        ),
+        (
+            "/api/problem?domain=catgen&hour=current&ip=192.0.2.2&type=NoSuchType",
+            "in hour 2026112207 on machine 192.0.2.2",
+        ),
+        (
+            "/api/problem?domain=catgen&day=20261122&type=NoSuchType",
+            "no problems of type “NoSuchType” in domain “catgen” on day 20261122",
+        ),
+        (
+            "/api/problem?domain=catgen&week=20261122&type=",
+            "no problems of empty type (“”)",
+        ),
+        // CAT's Problem page calls the categories types: say what `type` picks here.
+        (
+            "/api/problem?domain=catgen&hour=current&type=error",
+            "“error” is a problem category, and “type” picks the transaction or event type",
+        ),
+        (
+            "/api/dependency?domain=catgen&hour=current&type=NoSuchType",
+            "no dependencies of type “NoSuchType” in domain “catgen” in hour 2026112207",
+        ),
+    ] {
+        let json = get_json(report_app(), uri, 404).await;
+        let error = json["error"].as_str().unwrap();
+        assert!(error.contains(says), "{uri}: {error}");
+    }
+    // A type the report has still lists its entries, and only them.
+    let all = get_json(report_app(), "/api/problem?domain=catgen&hour=current", 200).await;
+    let type_ = all["problems"][0]["type"].as_str().unwrap().to_owned();
+    for period in ["hour=current", "day=20261122"] {
+        let uri = format!("/api/problem?domain=catgen&{period}&type={type_}");
+        let json = get_json(report_app(), &uri, 200).await;
+        let problems = json["problems"].as_array().unwrap();
+        assert!(!problems.is_empty() && problems.iter().all(|p| p["type"] == type_.as_str()));
+    }
+    get_json(
+        report_app(),
+        "/api/dependency?domain=catgen&hour=current&type=Database",
+        200,
+    )
+    .await;
+}
+
+/// `ip=All` on /api/heartbeat answered the first machine's heartbeats, as if they were
+/// every machine's; heartbeats do not add up, so it is a 400 naming the machines.
+#[tokio::test]
+async fn heartbeats_of_all_machines_are_a_400_naming_the_machines() {
+    for all in ["All", "all"] {
+        let uri = format!("/api/heartbeat?domain=catgen&hour=current&ip={all}");
+        let json = get_json(report_app(), &uri, 400).await;
+        let error = json["error"].as_str().unwrap();
+        assert!(
+            error.starts_with(&format!("bad parameter “ip”: “{all}” is not a machine")),
+            "{error}"
+        );
+        assert!(error.contains("heartbeats are per machine"), "{error}");
+        assert!(error.contains("this domain's are 192.0.2.2."), "{error}");
+    }
+    // Without `ip`, the first machine, as documented.
+    let first = get_json(
+        report_app(),
+        "/api/heartbeat?domain=catgen&hour=current",
+        200,
+    )
+    .await;
+    assert_eq!(first["ip"], "192.0.2.2", "{first}");
+}
+
+/// `name=` on /api/metric was ignored (every metric listed), while /api/transaction lists
+/// the name asked for alone; `type=` picked a metric by name, undocumented.
+#[tokio::test]
+async fn a_metric_name_lists_that_metric_alone_or_is_a_404() {
+    let all = get_json(report_app(), "/api/metric?domain=catgen&hour=current", 200).await;
+    let metrics = all["metrics"].as_array().unwrap();
+    assert!(metrics.len() > 1, "{all}");
+    let name = metrics[1]["name"].as_str().unwrap();
+    let uri = format!("/api/metric?domain=catgen&hour=current&name={name}");
+    let one = get_json(report_app(), &uri, 200).await;
+    assert_eq!(one["metrics"], serde_json::json!([metrics[1]]), "{one}");
+    let missing = get_json(
+        report_app(),
+        "/api/metric?domain=catgen&hour=current&name=no.such.metric",
+        404,
+    )
+    .await;
+    assert_eq!(
+        missing["error"],
+        "no metric “no.such.metric” in domain “catgen” in hour 2026112207"
+    );
+    let typed = get_json(
+        report_app(),
+        &format!("/api/metric?domain=catgen&hour=current&type={name}"),
+        400,
+    )
+    .await;
+    let error = typed["error"].as_str().unwrap();
+    assert!(error.starts_with("bad parameter “type”"), "{error}");
+    assert!(error.contains("metrics have names, not types"), "{error}");
+}
+
+/// The API said "no data" for an hour yet to come, where the boards say it has not begun.
+#[tokio::test]
+async fn an_hour_or_day_that_has_not_begun_says_so() {
+    for (uri, says) in [
+        (
+            "/api/transaction?domain=catgen&hour=2027010100",
+            "hour 2027010100 has not begun: nothing can have been sent in it yet (the current \
+             hour is 2026112207)",
+        ),
+        (
+            "/api/state?hour=2026112208",
+            "hour 2026112208 has not begun",
+        ),
+        (
+            "/api/problem?domain=catgen&day=20261123",
+            "day 20261123 has not begun: nothing can have been sent in it yet (today is \
+             20261122)",
+        ),
+        (
+            "/api/event?domain=catgen&month=202612",
+            "month 202612 has not begun",
+        ),
+        // A past hour without data has no data.
+        (
+            "/api/transaction?domain=catgen&hour=2026112205",
+            "no data for hour 2026112205",
+        ),
+    ] {
+        let json = get_json(report_app(), uri, 404).await;
+        let error = json["error"].as_str().unwrap();
+        assert!(error.contains(says), "{uri}: {error}");
+    }
+}

@@ -105,6 +105,44 @@ async fn api_message_returns_the_tree_as_json() {
     assert_eq!(json["root"]["children"][1]["data"], CALLEE_ID);
 }
 
+/// `/api/message` answers the JSON `ocelot lookup` prints: with the tree's format, and an
+/// absent parent, root or session token as "" whichever format wrote it (PT1 writes the
+/// word `null`, NT1 nothing).
+#[tokio::test]
+async fn api_message_gives_the_format_and_absent_ids_as_empty_in_either_format() {
+    use std::sync::Arc;
+
+    use ocelot_protocol::{decode_frame, DecodeOptions, WireFormat};
+    use ocelot_web::{router, AppState, MemoryLookup};
+    let path = format!(
+        "{}/../protocol/tests/data/cat-c-client/text/0001.bin",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let pt1 = decode_frame(&std::fs::read(path).unwrap(), &DecodeOptions::default()).unwrap();
+    assert_eq!(
+        pt1.header.parent_message_id, "null",
+        "as the C client wrote it"
+    );
+    let pt1_id = pt1.header.message_id.clone();
+    let lookup = MemoryLookup::from_trees([real_tree(2)]);
+    lookup.insert_as(WireFormat::Pt1, pt1);
+    let app = router(AppState::new(Arc::new(lookup)));
+    for (id, format) in [(pt1_id.as_str(), "PT1"), (FAILED_ID, "NT1")] {
+        let json = get_json(app.clone(), &format!("/api/message/{id}"), 200).await;
+        assert_eq!(json["format"], format, "{json}");
+        let header = &json["header"];
+        assert_eq!(header["messageId"], id, "{json}");
+        for key in ["parentMessageId", "rootMessageId", "sessionToken"] {
+            assert_eq!(header[key], "", "{format} {key}: {json}");
+        }
+    }
+    let html = ok_page(app, &format!("/m/{pt1_id}")).await;
+    assert!(
+        html.contains(r#"<dt>Parent</dt><dd><span class="muted">none</span>"#),
+        "{html}"
+    );
+}
+
 #[tokio::test]
 async fn api_message_answers_json_errors_for_unknown_and_malformed_ids() {
     let unknown = get(app(), &format!("/api/message/{UNKNOWN_ID}")).await;
@@ -257,7 +295,7 @@ impl ocelot_web::MessageLookup for BrokenStore {
     fn lookup(
         &self,
         _id: &ocelot_protocol::MessageId,
-    ) -> Result<Option<ocelot_protocol::MessageTree>, String> {
+    ) -> Result<Option<ocelot_web::StoredTree>, String> {
         Err("index file /data/secret/path is corrupt".to_owned())
     }
 }
@@ -525,4 +563,132 @@ async fn an_unknown_id_says_when_its_hour_is_older_than_every_hour_kept() {
         json["error"].as_str().unwrap().contains("retention"),
         "{json}"
     );
+}
+
+/// A type keeps 200 names an hour on each machine (CAT's cap): later names are counted
+/// under `OTHERS`, in arrival order, which the tree alone cannot tell. LogView links each
+/// transaction to the row the hour's report of its machine has it under.
+#[tokio::test]
+async fn a_name_past_the_names_cap_links_to_the_others_row_it_is_counted_under() {
+    use ocelot_protocol::{Header, Message, MessageTree, Transaction};
+    let ts = HOUR * 3_600_000 + 1_000;
+    // Nest/n0 holds n1, which holds n2, and so on: the analyzer meets them in that order.
+    let mut inner: Option<Transaction> = None;
+    for n in (0..300).rev() {
+        let mut t = Transaction::new("Nest", format!("n{n}"), ts);
+        t.children.extend(inner.take().map(Message::Transaction));
+        inner = Some(t);
+    }
+    let header = Header {
+        domain: "shop".into(),
+        ip_address: "10.0.0.7".into(),
+        message_id: "shop-0a000007-498703-1".into(),
+        ..Header::default()
+    };
+    let tree = MessageTree::new(header, Message::Transaction(inner.unwrap()));
+    let app = app_over(&[tree]);
+    let html = ok_page(app.clone(), "/m/shop-0a000007-498703-1").await;
+    let links = board_links(&html);
+    let row = |name: &str| format!("/t?domain=shop&hour=2026112207&type=Nest&name={name}");
+    // The summary's board row, then one link per transaction. The analyzer counts the
+    // root last (its duration may come from the tree's last event), so n1 to n200 take the
+    // 200 names and n201 to n299, then n0, fold.
+    assert_eq!(links.len(), 301, "{html}");
+    assert_eq!(links[0], row("OTHERS"), "the root, n0");
+    assert_eq!(links[1], row("OTHERS"), "the root's row");
+    for n in [1, 199, 200] {
+        assert_eq!(links[1 + n], row(&format!("n{n}")));
+    }
+    for n in [201, 250, 299] {
+        assert_eq!(links[1 + n], row("OTHERS"), "n{n}");
+    }
+    assert!(
+        html.contains("Counted under OTHERS on the transaction board"),
+        "the folded rows say why: {html}"
+    );
+    for link in [row("n200"), row("OTHERS")] {
+        let board = ok_page(app.clone(), &link).await;
+        assert!(!board.contains("No name"), "{link}: {board}");
+    }
+}
+
+/// The types and machines caps fold too: a type past the cap is counted under the type
+/// `OTHERS` (its names kept there, up to the names cap), and a machine past the machines cap
+/// under the machine `OTHERS`, whose rows then decide.
+#[tokio::test]
+async fn types_and_machines_past_their_caps_link_to_the_rows_they_are_counted_under() {
+    use std::sync::Arc;
+
+    use ocelot_analyzer::AnalyzerConfig;
+    use ocelot_protocol::{Header, Message, MessageTree, Transaction};
+    use ocelot_web::{router, AppState, MemoryLookup, MemoryReports};
+    let ts = HOUR * 3_600_000 + 1_000;
+    let tree = |ip: &str, seq: u32, root: &str, children: &[(&str, &str)]| {
+        let mut root = Transaction::new("Job", root, ts);
+        for (type_, name) in children {
+            root.children
+                .push(Message::Transaction(Transaction::new(*type_, *name, ts)));
+        }
+        let header = Header {
+            domain: "shop".into(),
+            ip_address: ip.into(),
+            message_id: format!("shop-0a000001-498703-{seq}"),
+            ..Header::default()
+        };
+        MessageTree::new(header, Message::Transaction(root))
+    };
+    let trees = [
+        // SQL and Cache take the machine's two types; the root's Job folds (roots count last).
+        tree(
+            "10.0.0.1",
+            1,
+            "a",
+            &[
+                ("SQL", "q1"),
+                ("SQL", "q2"),
+                ("SQL", "q3"),
+                ("Cache", "get"),
+            ],
+        ),
+        // Two more machines: both fold into the machine OTHERS, whose SQL fills with x and y.
+        tree("10.0.0.2", 2, "b", &[("SQL", "x"), ("SQL", "y")]),
+        tree("10.0.0.3", 3, "c", &[("SQL", "z")]),
+    ];
+    let config = AnalyzerConfig {
+        max_machines_per_domain: 1,
+        max_types_per_machine: 2,
+        max_names_per_type: 2,
+        ..AnalyzerConfig::default()
+    };
+    let mut reports = MemoryReports::with_config(NOW_MS, config);
+    reports.add_trees(&trees);
+    let lookup = MemoryLookup::from_trees(trees.iter().cloned());
+    let app = router(AppState::new(Arc::new(lookup)).with_reports(Arc::new(reports)));
+    let row = |type_: &str, name: &str| {
+        format!("/t?domain=shop&hour=2026112207&type={type_}&name={name}")
+    };
+    let html = ok_page(app.clone(), "/m/shop-0a000001-498703-1").await;
+    let links = board_links(&html);
+    assert_eq!(
+        links[1..],
+        [
+            row("OTHERS", "a"),
+            row("SQL", "q1"),
+            row("SQL", "q2"),
+            row("SQL", "OTHERS"),
+            row("Cache", "get"),
+        ],
+        "{html}"
+    );
+    let html = ok_page(app.clone(), "/m/shop-0a000001-498703-3").await;
+    let links = board_links(&html);
+    assert_eq!(
+        links[1..],
+        [row("Job", "c"), row("SQL", "OTHERS")],
+        "{html}"
+    );
+    for link in [row("OTHERS", "a"), row("SQL", "OTHERS"), row("Job", "c")] {
+        let board = ok_page(app.clone(), &link).await;
+        assert!(!board.contains("No name"), "{link}: {board}");
+    }
 }

@@ -700,6 +700,24 @@ impl TransactionReport {
             .merge_with(&other.machines, TransactionMachine::merge);
     }
 
+    /// Whether machine `ip` has an entry for type `type_` (keys as filed: cut, and `OTHERS`
+    /// for what a cap folded).
+    pub fn has_type(&self, ip: &str, type_: &str) -> bool {
+        self.machines
+            .get(ip)
+            .is_some_and(|m| m.types.get(type_).is_some())
+    }
+
+    /// Whether machine `ip` has an entry for `name` under type `type_`. LogView asks before
+    /// linking a transaction to its row: past [`AnalyzerConfig::max_names_per_type`]
+    /// names arrive under `OTHERS`, in arrival order, which the tree alone cannot tell.
+    ///
+    /// [`AnalyzerConfig::max_names_per_type`]: crate::AnalyzerConfig::max_names_per_type
+    pub fn has_name(&self, ip: &str, type_: &str, name: &str) -> bool {
+        let type_ = self.machines.get(ip).and_then(|m| m.types.get(type_));
+        type_.is_some_and(|t| t.names.get(name).is_some())
+    }
+
     /// Each type's transactions over every machine, by type: what picks a domain's busiest
     /// type without building its view.
     pub fn type_counts(&self) -> BTreeMap<String, u64> {

@@ -261,6 +261,14 @@ fn types_and_names_past_the_caps_fold_into_others() {
         .map(|n| (n.name.as_str(), n.figures.count))
         .collect();
     assert_eq!(t0, [("OTHERS", 4), ("n", 1), ("n0", 1)]);
+    assert!(report.has_type("10.0.0.1", "T2") && !report.has_type("10.0.0.1", "T3"));
+    assert!(report.has_type("10.0.0.1", OTHERS) && !report.has_type("10.0.0.2", "T0"));
+    assert!(report.has_name("10.0.0.1", "T0", "n0") && report.has_name("10.0.0.1", "T0", OTHERS));
+    assert!(
+        !report.has_name("10.0.0.1", "T0", "n1"),
+        "folded into OTHERS"
+    );
+    assert!(report.has_name("10.0.0.1", OTHERS, "n") && !report.has_name("10.0.0.1", "T9", "n"));
     assert_eq!(report.folded(), 7 + 4);
     let total: u64 = view.types.iter().map(|t| t.figures.count).sum();
     assert_eq!(total, 15, "folding loses no message");
