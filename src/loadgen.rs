@@ -2,7 +2,11 @@
 //!
 //! Frames are encoded before the clock starts (one pool per connection), so the figures
 //! measure the collector, not the generator.
+//!
+//! Message IDs: each run numbers its clients' trees after those of earlier runs in the same
+//! hour (see [`SeqStart`]), since the store keeps only the first tree of an ID.
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +16,8 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use ocelot_protocol::nt1;
 use ocelot_protocol::sample::SampleTrees;
+
+use crate::status::Samples;
 
 /// What `loadgen` was asked.
 #[derive(Debug, Clone)]
@@ -47,6 +53,15 @@ const ASSUMED_FLAT_OUT_RATE: u64 = 200_000;
 /// than one write per tree (which measures syscalls, not the collector).
 const PACE_TICK: Duration = Duration::from_millis(1);
 
+/// How long to wait, after the last tree is written, for the collector to count them all.
+/// What is left then is at most what the sockets buffer (a few MiB a connection), which the
+/// collector reads in well under a second; if 30 s is not enough, something else is wrong,
+/// and a script should hear so instead of waiting for good.
+const COLLECTOR_WAIT: Duration = Duration::from_secs(30);
+
+/// Time between two reads of the collector's frame counter while waiting.
+const COLLECTOR_POLL: Duration = Duration::from_millis(100);
+
 pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     let connections = args.connections.max(1);
     let per_connection = args.trees.div_ceil(connections as u64);
@@ -61,6 +76,7 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis() as u64;
+    let seq_start = SeqStart::ask(args.web.as_deref(), now_ms);
     eprintln!(
         "encoding {} trees for {connections} connection(s)...",
         args.trees
@@ -78,7 +94,8 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     let encode_pool = |c: usize| {
         // Each connection is its own group of client machines (10.0.<c>.x).
         let mut samples = SampleTrees::new(c as u64 + 1, args.domains, args.names, now_ms)
-            .domain_skew(args.domain_skew);
+            .domain_skew(args.domain_skew)
+            .seqs_after(|domain| seq_start.after(domain));
         if args.full_data {
             samples = samples.full_data();
         }
@@ -126,10 +143,9 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let per_connection_rate = (args.rate > 0).then(|| args.rate as f64 / connections as f64);
-    let trees_before = args
-        .web
-        .as_deref()
-        .map(|w| state_field(w, "trees").unwrap_or(0));
+    // Read just before sending: what the collector counts from here on is ours, plus any
+    // other clients' (the demo's, or production traffic).
+    let frames_before = args.web.as_deref().map(frames_received);
     let started = Instant::now();
     // Scoped senders borrow the pools, which stay for the gzip yardstick (a copy of them
     // made before sending doubled the memory the run touched).
@@ -161,27 +177,8 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         trees as f64 / elapsed,
         total_bytes as f64 / 1_048_576.0 / elapsed
     );
-    if let (Some(web), Some(before)) = (&args.web, trees_before) {
-        // Wait until the collector stops counting, then report its own rate.
-        let mut last = before;
-        let mut last_change = Instant::now();
-        while last_change.elapsed() < Duration::from_secs(2) {
-            std::thread::sleep(Duration::from_millis(100));
-            if let Some(now) = state_field(web, "trees") {
-                if now != last {
-                    last = now;
-                    last_change = Instant::now();
-                }
-            }
-        }
-        let busy = last_change.duration_since(started).as_secs_f64();
-        println!(
-            "collector processed {} trees in {busy:.2} s: {:.0} trees/s",
-            last - before,
-            (last - before) as f64 / busy
-        );
-    }
     if let Some(web) = &args.web {
+        wait_for_collector(web, frames_before.flatten(), trees, started);
         match crate::http::get(web, "/api/state?hour=current") {
             Ok(body) => report_collector_view(&body),
             Err(e) => println!("could not ask the collector for its figures: {e:#}"),
@@ -242,12 +239,198 @@ pub(crate) fn parse_skew(text: &str) -> Result<f64, String> {
     }
 }
 
-fn state_field(web: &str, field: &str) -> Option<u64> {
-    let body = crate::http::get(web, "/api/state?hour=current").ok()?;
-    serde_json::from_str::<serde_json::Value>(&body)
-        .ok()?
-        .get(field)?
-        .as_u64()
+/// Where each domain's sequence numbers start, so that a run's message IDs differ from
+/// those of earlier runs in the same hour: the store keeps the first tree of an ID and
+/// drops later ones as duplicates, which lost whole runs while every run counted from 1.
+///
+/// Kept small on purpose: an index file is `seq × 6` bytes long (mostly holes, but
+/// `DiskUse` shows the length and recovery reads it), and the store drops sequence numbers
+/// over 50 M. A random start, or seconds into the hour times the run's size, would make
+/// index files hundreds of MB long or pass that cap.
+#[derive(Debug, Clone, PartialEq)]
+enum SeqStart {
+    /// With `--web`: after the trees the collector received for the domain this hour (its
+    /// State report), plus those it counted under `OTHERS` (where a domain past the cap is
+    /// counted). An earlier run numbered after the count of its time, which has since grown
+    /// by every tree of it that arrived, so its stored IDs all lie at or below today's
+    /// count; and a fresh server still sees 1, 2, 3... as before (benchmarks unchanged).
+    Received {
+        by_domain: HashMap<String, u64>,
+        others: u64,
+    },
+    /// Without a count: after the milliseconds into the hour. Runs then collide only if a
+    /// client sent more than 1 000 trees a second since the previous run began, and the
+    /// start stays below 3.6 M (index files under 22 MB).
+    Clock(u64),
+}
+
+impl SeqStart {
+    /// From the collector's counts if `web` is given and answers, else from the clock.
+    fn ask(web: Option<&str>, now_ms: u64) -> SeqStart {
+        if let Some(web) = web {
+            match crate::http::get(web, "/api/state?hour=current") {
+                Ok(body) => match SeqStart::from_state(&body) {
+                    Some(start) => return start,
+                    None => eprintln!(
+                        "the collector's /api/state has no per-domain counts: numbering \
+                         trees after the milliseconds into the hour"
+                    ),
+                },
+                Err(e) => eprintln!(
+                    "could not ask the collector for this hour's counts ({e:#}): numbering \
+                     trees after the milliseconds into the hour"
+                ),
+            }
+        }
+        SeqStart::from_clock(now_ms)
+    }
+
+    /// From an `/api/state` answer; `None` if it has no `domains`.
+    fn from_state(body: &str) -> Option<SeqStart> {
+        let state: serde_json::Value = serde_json::from_str(body).ok()?;
+        let mut by_domain: HashMap<String, u64> = state
+            .get("domains")?
+            .as_object()?
+            .iter()
+            .map(|(domain, received)| {
+                let trees = received.get("trees").and_then(serde_json::Value::as_u64);
+                (domain.clone(), trees.unwrap_or(0))
+            })
+            .collect();
+        let others = by_domain.remove(ocelot_analyzer::OTHERS).unwrap_or(0);
+        Some(SeqStart::Received { by_domain, others })
+    }
+
+    fn from_clock(now_ms: u64) -> SeqStart {
+        SeqStart::Clock(now_ms % 3_600_000)
+    }
+
+    /// The number `domain`'s clients count up from: their first tree gets the next one.
+    fn after(&self, domain: &str) -> u64 {
+        match self {
+            SeqStart::Received { by_domain, others } => by_domain
+                .get(domain)
+                .copied()
+                .unwrap_or(0)
+                .saturating_add(*others),
+            SeqStart::Clock(ms_into_hour) => *ms_into_hour,
+        }
+    }
+}
+
+/// The collector's count of frames read, good or bad, from its `/metrics`. Every frame is
+/// counted whatever later becomes of its tree (dropped, a duplicate, out of window), so
+/// drops do not keep the count short of what was sent.
+fn frames_received(web: &str) -> Option<u64> {
+    let body = crate::http::get(web, "/metrics").ok()?;
+    frames_in(&body)
+}
+
+fn frames_in(metrics: &str) -> Option<u64> {
+    let name = format!("{}_total", crate::telemetry::FRAMES_RECEIVED);
+    Samples::parse(metrics)
+        .0
+        .into_iter()
+        .find(|s| s.name == name)
+        .map(|s| s.value as u64)
+}
+
+/// What the wait for the collector does after a read of its frame counter.
+#[derive(Debug, PartialEq)]
+enum WaitStep {
+    /// Keep waiting.
+    Wait,
+    /// The counter moved by at least the trees sent (by `taken`: more if other clients
+    /// sent too).
+    Done { taken: u64 },
+    /// Still short after [`COLLECTOR_WAIT`]: the counter moved by `taken` (`None`: it could
+    /// not be read).
+    GiveUp { taken: Option<u64> },
+    /// The counter went back below where it was before sending: the server restarted.
+    Restarted { now: u64 },
+}
+
+/// The wait's decision, given the counter `before` sending, the trees `sent`, the latest
+/// counter read (`None`: none could be read yet) and how long the wait has lasted.
+///
+/// It waits for `before + sent`, not for the counter to stand still: other clients keep a
+/// live server's counter moving, and waiting for quiet hung for good beside `serve --demo`.
+fn wait_step(before: u64, sent: u64, latest: Option<u64>, waited: Duration) -> WaitStep {
+    match latest {
+        Some(now) if now < before => WaitStep::Restarted { now },
+        Some(now) if now - before >= sent => WaitStep::Done {
+            taken: now - before,
+        },
+        _ if waited >= COLLECTOR_WAIT => WaitStep::GiveUp {
+            taken: latest.map(|now| now - before),
+        },
+        _ => WaitStep::Wait,
+    }
+}
+
+/// Waits until the collector has read the run's frames, then prints its rate: from the
+/// start of sending to then. Gives up after [`COLLECTOR_WAIT`], saying what is missing.
+fn wait_for_collector(web: &str, before: Option<u64>, sent: u64, started: Instant) {
+    let metrics_url = crate::http::url_of(web, "/metrics");
+    let Some(before) = before else {
+        println!(
+            "could not read {} from {metrics_url}: not waiting for the collector",
+            crate::telemetry::FRAMES_RECEIVED
+        );
+        return;
+    };
+    let waiting = Instant::now();
+    let mut latest = None;
+    loop {
+        if let Some(now) = frames_received(web) {
+            latest = Some(now);
+        }
+        match wait_step(before, sent, latest, waiting.elapsed()) {
+            WaitStep::Wait => std::thread::sleep(COLLECTOR_POLL),
+            WaitStep::Done { taken } => {
+                let busy = started.elapsed().as_secs_f64();
+                println!(
+                    "collector processed {sent} trees in {busy:.2} s: {:.0} trees/s",
+                    sent as f64 / busy
+                );
+                if taken > sent {
+                    println!(
+                        "(it also read {} frames from other clients meanwhile, so it may have \
+                         reached this count before the last of ours)",
+                        taken - sent
+                    );
+                }
+                return;
+            }
+            WaitStep::GiveUp { taken: Some(taken) } => {
+                println!(
+                    "gave up waiting for the collector after {} s: it read {taken} of the \
+                     {sent} trees sent, {} still unread. It counts every frame it reads, \
+                     dropped or not, so the rest is still in its sockets or was lost with a \
+                     connection it closed (see ocelot_connections_evicted_total at \
+                     {metrics_url} and its log); no rate given",
+                    COLLECTOR_WAIT.as_secs(),
+                    sent - taken
+                );
+                return;
+            }
+            WaitStep::GiveUp { taken: None } => {
+                println!(
+                    "gave up waiting for the collector after {} s: could not read \
+                     {metrics_url}; no rate given",
+                    COLLECTOR_WAIT.as_secs()
+                );
+                return;
+            }
+            WaitStep::Restarted { now } => {
+                println!(
+                    "the collector's frame count went back from {before} to {now}: the server \
+                     restarted during the run; no rate given"
+                );
+                return;
+            }
+        }
+    }
 }
 
 fn report_collector_view(body: &str) {
@@ -325,7 +508,192 @@ fn send_pool(
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_message_range, parse_skew};
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use ocelot_protocol::nt1;
+    use ocelot_protocol::sample::SampleTrees;
+    use ocelot_protocol::MessageId;
+
+    use super::{
+        frames_in, parse_message_range, parse_skew, run, wait_step, LoadgenArgs, SeqStart,
+        WaitStep, COLLECTOR_WAIT,
+    };
+
+    const HOUR_START_MS: u64 = 1_795_330_800_000;
+
+    #[test]
+    fn each_domain_continues_after_the_trees_the_collector_received_for_it_this_hour() {
+        let state = r#"{"hour":"2026111208","trees":2105,"domains":{
+            "app-0":{"trees":2000,"bytes":1},"app-1":{"trees":100,"bytes":1},
+            "OTHERS":{"trees":5,"bytes":1}}}"#;
+        let start = SeqStart::from_state(state).unwrap();
+        // A domain folded into OTHERS may have its trees counted there.
+        assert_eq!(start.after("app-0"), 2005);
+        assert_eq!(start.after("app-1"), 105);
+        assert_eq!(start.after("app-7"), 5);
+        // A fresh server's hour: numbering from 1, as before.
+        let fresh = SeqStart::from_state(r#"{"trees":0,"domains":{}}"#).unwrap();
+        assert_eq!(fresh.after("app-0"), 0);
+        assert_eq!(SeqStart::from_state(r#"{"trees":0}"#), None);
+        assert_eq!(SeqStart::from_state("not json"), None);
+    }
+
+    #[test]
+    fn runs_that_continue_after_the_collectors_counts_repeat_no_message_id() {
+        // What the collector's State report counts: every tree received, by domain.
+        let mut received = std::collections::HashMap::<String, u64>::new();
+        let mut seen = std::collections::HashSet::new();
+        for (run, trees, skew) in [(1u64, 2_000, 0.0), (2, 2_000, 1.0), (3, 500, 2.0)] {
+            let start = SeqStart::Received {
+                by_domain: received.clone(),
+                others: 0,
+            };
+            let mut samples = SampleTrees::new(1, 3, 10, HOUR_START_MS + run * 60_000)
+                .domain_skew(skew)
+                .seqs_after(|domain| start.after(domain));
+            for _ in 0..trees {
+                let tree = samples.tree();
+                let id = tree.header.message_id.parse::<MessageId>().unwrap();
+                assert_eq!(id.to_string(), tree.header.message_id, "canonical");
+                assert!(seen.insert(id), "run {run} repeated an ID");
+                *received.entry(tree.header.domain).or_default() += 1;
+            }
+        }
+        // The numbers stay as small as the hour's traffic.
+        assert!(seen.iter().all(|id| id.seq <= 4_500));
+    }
+
+    #[test]
+    fn without_counts_the_start_is_the_milliseconds_into_the_hour() {
+        let start = SeqStart::from_clock(HOUR_START_MS + 754_321);
+        assert_eq!(start.after("app-0"), 754_321);
+        assert_eq!(
+            SeqStart::from_clock(HOUR_START_MS - 1).after("x"),
+            3_599_999
+        );
+    }
+
+    #[test]
+    fn the_wait_ends_once_the_counter_moved_by_what_was_sent_whatever_else_moves_it() {
+        let soon = Duration::from_millis(100);
+        assert_eq!(wait_step(1_000, 500, Some(1_499), soon), WaitStep::Wait);
+        assert_eq!(
+            wait_step(1_000, 500, Some(1_500), soon),
+            WaitStep::Done { taken: 500 }
+        );
+        // Other clients keep the counter moving: the wait still ends.
+        assert_eq!(
+            wait_step(1_000, 500, Some(9_000), soon),
+            WaitStep::Done { taken: 8_000 }
+        );
+        assert_eq!(wait_step(1_000, 500, None, soon), WaitStep::Wait);
+    }
+
+    #[test]
+    fn the_wait_gives_up_when_short_after_its_time_or_when_the_counter_went_back() {
+        assert_eq!(
+            wait_step(1_000, 500, Some(1_200), COLLECTOR_WAIT),
+            WaitStep::GiveUp { taken: Some(200) }
+        );
+        assert_eq!(
+            wait_step(1_000, 500, None, COLLECTOR_WAIT),
+            WaitStep::GiveUp { taken: None }
+        );
+        // Done wins over the time, so a run that just made it is not reported short.
+        assert_eq!(
+            wait_step(1_000, 500, Some(1_500), COLLECTOR_WAIT),
+            WaitStep::Done { taken: 500 }
+        );
+        assert_eq!(
+            wait_step(1_000, 500, Some(40), Duration::ZERO),
+            WaitStep::Restarted { now: 40 }
+        );
+    }
+
+    #[test]
+    fn the_frame_counter_is_read_from_the_metrics_text() {
+        let metrics = "# TYPE ocelot_frames_received counter\n\
+                       ocelot_frames_received_total 1234\n\
+                       ocelot_frames_received_created 1.7e9\n# EOF\n";
+        assert_eq!(frames_in(metrics), Some(1234));
+        assert_eq!(frames_in("ocelot_trees_accepted_total 5\n"), None);
+    }
+
+    /// Answers the web port as a busy server would: `/metrics` counts 1 000 more frames at
+    /// every read (other clients' traffic), `/api/state` grows the same way and says `app-0`
+    /// had 2 000 trees this hour. Runs until the test process ends.
+    fn busy_web_server() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let reads = AtomicU64::new(0);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = String::new();
+                let mut reader = BufReader::new(&mut stream);
+                let _ = reader.read_line(&mut request);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let frames = 10_000 + 1_000 * reads.fetch_add(1, Ordering::Relaxed);
+                let body = if request.contains("/metrics") {
+                    format!("ocelot_frames_received_total {frames}\n# EOF\n")
+                } else {
+                    format!(
+                        r#"{{"trees":{frames},"drops":0,"domains":{{"app-0":{{"trees":2000,"bytes":9}}}}}}"#
+                    )
+                };
+                let _ = write!(stream, "HTTP/1.0 200 OK\r\n\r\n{body}");
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[test]
+    fn loadgen_beside_other_traffic_finishes_and_numbers_after_the_hours_trees() {
+        let web = busy_web_server();
+        let collector = TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = collector.local_addr().unwrap();
+        let (bytes_tx, bytes_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut stream, _) = collector.accept().unwrap();
+            let mut bytes = Vec::new();
+            stream.read_to_end(&mut bytes).unwrap();
+            bytes_tx.send(bytes).unwrap();
+        });
+        run(LoadgenArgs {
+            target,
+            rate: 0,
+            trees: 50,
+            connections: 1,
+            domains: 1,
+            names: 10,
+            machines: None,
+            full_data: false,
+            messages: None,
+            web: Some(web),
+            gzip_baseline: false,
+            spread_minutes: 0,
+            domain_skew: 0.0,
+        })
+        .unwrap();
+        let bytes = bytes_rx.recv().unwrap();
+        let mut rest = &bytes[..];
+        let mut seqs = Vec::new();
+        while !rest.is_empty() {
+            let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+            let tree = nt1::decode_body(&rest[4..4 + len]).unwrap();
+            seqs.push(tree.header.message_id.parse::<MessageId>().unwrap().seq);
+            rest = &rest[4 + len..];
+        }
+        assert_eq!(seqs.len(), 50);
+        assert!(seqs.iter().all(|&seq| seq > 2_000), "{seqs:?}");
+        assert!(seqs.contains(&2_001), "{seqs:?}");
+    }
 
     #[test]
     fn a_skew_is_a_number_from_0_to_10() {

@@ -98,7 +98,9 @@ enum Command {
         /// 30 with most near 9.
         #[arg(long, value_parser = loadgen::parse_message_range)]
         messages: Option<(u64, u64)>,
-        /// Web address of the server, to print what the collector says it received and dropped.
+        /// Web address of the server: the run waits (up to 30 s) until the collector has read
+        /// what it sent and prints what it says it received and dropped, and each domain's
+        /// message IDs continue after the trees the collector already has this hour.
         #[arg(long)]
         web: Option<String>,
         /// Also time gzip level 1 of the same bytes on one core (the benchmark's yardstick).

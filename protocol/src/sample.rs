@@ -11,8 +11,11 @@ use crate::message_id::{hour_of, MessageId};
 #[derive(Debug, Clone)]
 pub struct SampleTrees {
     state: u64,
-    /// Each simulated client (domain, IP) numbers its own trees from 1, as CAT clients do.
+    /// Each simulated client (domain, IP) numbers its own trees from 1, as CAT clients do
+    /// (or from after [`SampleTrees::seqs_after`]).
     seqs: std::collections::HashMap<(usize, u32), u64>,
+    /// The number each domain's clients count up from, by domain index (none: 0).
+    seqs_after: Vec<u64>,
     /// The simulated machines' IPs (by default `10.0.0.1..=8`), one picked per tree.
     ips: Vec<u32>,
     domains: Vec<String>,
@@ -92,6 +95,7 @@ impl SampleTrees {
         SampleTrees {
             state: seed | 1,
             seqs: std::collections::HashMap::new(),
+            seqs_after: Vec::new(),
             ips: (1..=8).map(|i| 0x0a00_0000 | i).collect(),
             domains: (0..domains.max(1)).map(|i| format!("app-{i}")).collect(),
             names: names.max(1),
@@ -168,6 +172,15 @@ impl SampleTrees {
         self
     }
 
+    /// Clients of `domain` number their trees from `taken(domain) + 1` instead of 1, so that
+    /// trees made after others of the same hour (an earlier load generator run) get message
+    /// IDs of their own: the store keeps the first tree of an ID and drops the rest.
+    #[must_use]
+    pub fn seqs_after(mut self, taken: impl Fn(&str) -> u64) -> Self {
+        self.seqs_after = self.domains.iter().map(|d| taken(d)).collect();
+        self
+    }
+
     /// Root names `/api/cart/v17` instead of `/api/cart/17`: the analyzers fold numeric URL
     /// segments into `{num}`, which leaves 8 URL names however many were asked for; with
     /// this, `names` distinct names per domain reach the reports (the load generator's
@@ -216,8 +229,9 @@ impl SampleTrees {
         self.now_ms += self.below(3);
         let ts = self.now_ms;
         let seq = {
-            let next = self.seqs.entry((pick, ip)).or_insert(0);
-            *next += 1;
+            let first = self.seqs_after.get(pick).copied().unwrap_or(0);
+            let next = self.seqs.entry((pick, ip)).or_insert(first);
+            *next = next.saturating_add(1);
             *next
         };
         let id = MessageId::new(domain.clone(), ip, hour_of(ts), seq);
@@ -434,6 +448,30 @@ mod tests {
             let id: MessageId = tree.header.message_id.parse().unwrap();
             assert_eq!(id.domain, tree.header.domain);
         }
+    }
+
+    #[test]
+    fn clients_number_their_trees_after_the_count_given_for_their_domain() {
+        let ids = |taken: fn(&str) -> u64| {
+            let mut samples = SampleTrees::new(7, 2, 10, 1_795_331_315_581).seqs_after(taken);
+            (0..200)
+                .map(|_| {
+                    samples
+                        .tree()
+                        .header
+                        .message_id
+                        .parse::<MessageId>()
+                        .unwrap()
+                })
+                .collect::<Vec<_>>()
+        };
+        let from_one = ids(|_| 0);
+        let after = ids(|d| if d == "app-0" { 5_000 } else { 70 });
+        for (a, b) in from_one.iter().zip(&after) {
+            let shift = if a.domain == "app-0" { 5_000 } else { 70 };
+            assert_eq!((&b.domain, b.ip, b.seq), (&a.domain, a.ip, a.seq + shift));
+        }
+        assert!(from_one.iter().any(|id| id.seq == 1));
     }
 
     #[test]
