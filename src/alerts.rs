@@ -2,6 +2,7 @@
 //! over the stored history) and the alert figures on `/metrics`. The web crate shows the log
 //! (`/alerts`, `GET /api/alerts`).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -11,15 +12,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use ocelot_alert::{
     AlertEvent, AlertKind, AlertLog, AlertPhase, Alerting, MemoryHistory, NotificationAttempt,
-    Overlay, Report, ReportKind, Restored, RuleSet, Saved, Stopped, StoreHistory,
+    Overlay, Report, ReportKind, Restored, RuleSet, Saved, Stopped, StoreHistory, TargetCounters,
 };
 use ocelot_collector::{Collector, Unanswered};
 use ocelot_store::Store;
 use prometheus_client::collector::Collector as PromCollector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
-use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::MetricType;
+use prometheus_client::encoding::DescriptorEncoder;
 
 /// How often the rules are evaluated. Rules look at whole minutes, so a few ticks a minute
 /// notice a breached minute soon after it ends.
@@ -502,6 +500,11 @@ impl fmt::Debug for AlertFigures {
 
 impl PromCollector for AlertFigures {
     fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+        use crate::telemetry::{
+            counter, counter_family, gauge, ALERT_LAST_GIVEN_UP_AGE, ALERT_NOTIFICATIONS_GIVEN_UP,
+            ALERT_NOTIFICATION_FAILURES, ALERT_NOTIFICATION_PANICS,
+            ALERT_TARGET_NOTIFICATIONS_GIVEN_UP,
+        };
         let snapshot = self.0.snapshot();
         let c = &snapshot.counters;
         let firing = snapshot
@@ -531,17 +534,17 @@ impl PromCollector for AlertFigures {
                 c.notifications_sent,
             ),
             (
-                "ocelot_alert_notification_failures",
+                ALERT_NOTIFICATION_FAILURES,
                 "Notification attempts that failed.",
                 c.notification_failures,
             ),
             (
-                "ocelot_alert_notifications_given_up",
+                ALERT_NOTIFICATIONS_GIVEN_UP,
                 "Notifications abandoned after every retry.",
                 c.notifications_given_up,
             ),
             (
-                "ocelot_alert_notification_panics",
+                ALERT_NOTIFICATION_PANICS,
                 "Notifications whose sending panicked (given up for that target; its thread goes on).",
                 c.notification_panics,
             ),
@@ -556,18 +559,91 @@ impl PromCollector for AlertFigures {
                 c.baselines_not_finite,
             ),
         ] {
-            let metric = e.encode_descriptor(name, help, None, MetricType::Counter)?;
-            ConstCounter::new(value).encode(metric)?;
+            counter(&mut e, name, help, value)?;
         }
-        let metric = e.encode_descriptor(
+        // The same notification counters per target, beside the totals above (kept as they
+        // were for the dashboards that read them): which webhook is dead. A family of its
+        // own, as a total and its parts under one name would be summed twice.
+        let targets: Vec<(Cow<'_, str>, &TargetCounters)> = c
+            .targets
+            .iter()
+            .map(|(target, t)| (escaped_label_value(target), t))
+            .collect();
+        for (name, help, pick) in [
+            (
+                "ocelot_alert_target_notifications_sent",
+                "Notifications delivered, by target.",
+                (|t| t.notifications_sent) as fn(&TargetCounters) -> u64,
+            ),
+            (
+                "ocelot_alert_target_notification_failures",
+                "Notification attempts that failed, by target.",
+                |t| t.notification_failures,
+            ),
+            (
+                ALERT_TARGET_NOTIFICATIONS_GIVEN_UP,
+                "Notifications abandoned after every retry, by target.",
+                |t| t.notifications_given_up,
+            ),
+            (
+                "ocelot_alert_target_notification_panics",
+                "Notifications whose sending panicked, by target.",
+                |t| t.notification_panics,
+            ),
+        ] {
+            let rows = targets.iter().map(|(target, t)| {
+                (
+                    vec![("target", target.as_ref()), ("channel", t.channel.as_str())],
+                    pick(t),
+                )
+            });
+            counter_family(&mut e, name, help, rows)?;
+        }
+        // The newest attempt given up, those restored from before a restart included: a
+        // page missed a few minutes before a restart was still missed.
+        if let Some(at_ms) = snapshot
+            .attempts
+            .iter()
+            .filter(|a| a.gave_up)
+            .map(|a| a.at_ms)
+            .max()
+        {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            gauge(
+                &mut e,
+                ALERT_LAST_GIVEN_UP_AGE,
+                "Seconds since an alert notification was last given up (its target was not told).",
+                now_ms.saturating_sub(at_ms) as f64 / 1000.0,
+            )?;
+        }
+        gauge(
+            &mut e,
             crate::telemetry::ALERTS_FIRING,
             "Rules firing now.",
-            None,
-            MetricType::Gauge,
-        )?;
-        ConstGauge::new(firing as i64).encode(metric)?;
-        Ok(())
+            firing as i64,
+        )
     }
+}
+
+/// `value` as the exposition format needs a label value: `\`, `"` and newlines escaped.
+/// A target's name is whatever the rules file says, and prometheus-client (0.22) writes
+/// label values as given: one quote in a name would break the whole scrape.
+fn escaped_label_value(value: &str) -> Cow<'_, str> {
+    if !value.contains(['\\', '"', '\n']) {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 2);
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -856,6 +932,67 @@ mod tests {
             metrics.contains("\nocelot_alert_notification_panics_total 1\n"),
             "{metrics}"
         );
+    }
+
+    /// The notification counters on `/metrics` were totals only: a scraper could not tell
+    /// which webhook was dead. They are kept per target too (the totals stay), with a
+    /// target's name escaped as a label value, and the last given up is dated.
+    #[test]
+    fn notification_figures_are_per_target_beside_the_totals() {
+        let log = AlertLog::new();
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let attempt = |target: &str, ok: bool, gave_up: bool| NotificationAttempt {
+            at_ms: now_ms - 5_000,
+            rule: "shop-silent".into(),
+            kind: AlertKind::Fired,
+            minute: now_ms / 60_000,
+            target: target.into(),
+            channel: "webhook".into(),
+            attempt: 1,
+            ok,
+            status: None,
+            error: (!ok).then(|| "connection refused".to_owned()),
+            elapsed_ms: 1,
+            gave_up,
+        };
+        log.record_attempt(attempt("ops", true, false));
+        log.record_attempt(attempt("dead \"east\"", false, false));
+        log.record_attempt(attempt("dead \"east\"", false, true));
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register_collector(Box::new(AlertFigures(log)));
+        let mut metrics = String::new();
+        prometheus_client::encoding::text::encode(&mut metrics, &registry).unwrap();
+        for line in [
+            "\nocelot_alert_notifications_given_up_total 1\n",
+            "\nocelot_alert_notification_failures_total 2\n",
+            "\nocelot_alert_notifications_sent_total 1\n",
+            "\nocelot_alert_target_notifications_given_up_total{target=\"dead \\\"east\\\"\",channel=\"webhook\"} 1\n",
+            "\nocelot_alert_target_notification_failures_total{target=\"dead \\\"east\\\"\",channel=\"webhook\"} 2\n",
+            "\nocelot_alert_target_notifications_sent_total{target=\"ops\",channel=\"webhook\"} 1\n",
+            "\nocelot_alert_target_notification_panics_total{target=\"ops\",channel=\"webhook\"} 0\n",
+        ] {
+            assert!(metrics.contains(line), "{line}: {metrics}");
+        }
+        // Read back as a scraper reads it.
+        let samples = crate::status::Samples::parse(&metrics);
+        let dead = samples
+            .0
+            .iter()
+            .find(|s| {
+                s.name == "ocelot_alert_target_notifications_given_up_total" && s.value == 1.0
+            })
+            .expect("the dead target's sample");
+        assert_eq!(dead.labels["target"], "dead \"east\"");
+        let age = samples
+            .0
+            .iter()
+            .find(|s| s.name == "ocelot_alert_last_notification_given_up_age_seconds")
+            .expect("the last given up is dated")
+            .value;
+        assert!((5.0..60.0).contains(&age), "{age}");
     }
 
     /// A QA run over a fire, its resolution and a suppressed re-fire, each notification

@@ -121,8 +121,8 @@ enum Command {
         #[command(subcommand)]
         command: AlertCommand,
     },
-    /// Summarise a running server's health; exit 1 when it is dropping data or not saving reports,
-    /// 2 when unreachable.
+    /// Summarise a running server's health; exit 1 when it is dropping data, turning
+    /// connections away, not saving reports or not delivering alerts, 2 when unreachable.
     Status {
         /// The server's web address: http://host, with a :port and a /path if needed (the path when a reverse proxy
         /// serves it under one); without a scheme, http:// is meant, and a ?query is ignored.

@@ -2,16 +2,24 @@
 //!
 //! Scrapes `/metrics` twice, [`SCRAPE_GAP`] apart, and prints uptime, rates, drops by
 //! reason, connections, the open hour, checkpoint age, disk use and (when the server reports
-//! them) alerts firing. For scripts and cron the exit code says it all: 0 healthy,
-//! [`EXIT_DROPPING`] when any drop or decode-error counter moved between the scrapes, or
-//! the server dropped trees within [`RECENT_DROP_S`] (its `ocelot_last_drop_age_seconds`:
-//! drops come in bursts, and a second between two scrapes mostly falls between them), or
-//! the collector refused or evicted a connection between them (every slot busy: its client
-//! may have lost trees, which no server counter sees), or
-//! a report write failed between them, or the last good checkpoint is overdue (reports not
-//! saved: a full disk, say; checkpoints come a minute apart, so the second scrape rarely
-//! sees one fail),
-//! [`EXIT_UNREACHABLE`] when there is no Ocelot answering at the URL.
+//! them) alerts firing and notifications given up. For scripts and cron the exit code says
+//! it all:
+//! - 0: healthy.
+//! - [`EXIT_UNHEALTHY`] (1) when any drop or decode-error counter moved between the scrapes,
+//!   or the server dropped trees within [`RECENT_S`] (its `ocelot_last_drop_age_seconds`:
+//!   drops come in bursts, and a second between two scrapes mostly falls between them); or
+//!   the collector refused or evicted a connection between them (every slot busy: its
+//!   client may have lost trees, which no server counter sees); or a report write failed
+//!   between them, or the last good checkpoint is overdue (reports not saved: a full disk,
+//!   say; checkpoints come a minute apart, so the second scrape rarely sees one fail); or an
+//!   alert notification was given up (or its sending panicked) between them or within
+//!   [`RECENT_S`] (someone was not paged).
+//! - [`EXIT_UNREACHABLE`] (2) when there is no Ocelot answering at the URL.
+//!
+//! "Dropped" means lost, as on `/metrics` (`ocelot_dropped_trees`) and the State page: out
+//! of the hour window, dropped by a worker, or not stored. A tree the store refused for a
+//! duplicate ID is not lost (the reports count it, the ID finds the first tree): it is
+//! shown apart, as "not stored", and never fails the status.
 //!
 //! It reads the exposition text with a small parser of its own (sample lines only: names,
 //! labels, values), cross-checked in tests against `prometheus-parse` on real `/metrics`
@@ -23,25 +31,28 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::telemetry::{
-    ALERTS_FIRING, CHECKPOINT_AGE, CHECKPOINT_INTERVAL, CONNECTIONS_EVICTED, CONNECTIONS_OPEN,
-    CONNECTIONS_REFUSED, CPU_SECONDS, DECODE_ERRORS, DROPPED_TREES, ENTRY_BUDGETS_SPENT,
-    FRAMES_RECEIVED, HOURS_SEALED, LAST_DROP_AGE, OPEN_HOUR, RECEIVED_BYTES, REPORT_WRITE_ERRORS,
-    RESIDENT_MEMORY, SEALED_HOURS_ABANDONED, STORE_COMPRESSION_RATIO, STORE_DISK_BYTES,
-    STORE_HOURS, TREES_ACCEPTED, UPTIME,
+    ALERTS_FIRING, ALERT_LAST_GIVEN_UP_AGE, ALERT_NOTIFICATIONS_GIVEN_UP,
+    ALERT_NOTIFICATION_FAILURES, ALERT_NOTIFICATION_PANICS, ALERT_TARGET_NOTIFICATIONS_GIVEN_UP,
+    CHECKPOINT_AGE, CHECKPOINT_INTERVAL, CONNECTIONS_EVICTED, CONNECTIONS_OPEN,
+    CONNECTIONS_REFUSED, CPU_SECONDS, DECODE_ERRORS, DROPPED_TREES, DUPLICATE_TREES,
+    ENTRY_BUDGETS_SPENT, FRAMES_RECEIVED, HOURS_SEALED, LAST_DROP_AGE, OPEN_HOUR, RECEIVED_BYTES,
+    REPORT_WRITE_ERRORS, RESIDENT_MEMORY, SEALED_HOURS_ABANDONED, STORE_COMPRESSION_RATIO,
+    STORE_DISK_BYTES, STORE_HOURS, TREES_ACCEPTED, UPTIME,
 };
 
-/// Exit code when a drop or decode-error counter moved between the two scrapes.
-pub(crate) const EXIT_DROPPING: u8 = 1;
+/// Exit code of an unhealthy server: dropping data, turning connections away, not saving
+/// its reports, or not delivering alert notifications (the module docs list each case).
+pub(crate) const EXIT_UNHEALTHY: u8 = 1;
 /// Exit code when the URL does not answer with Ocelot's `/metrics`.
 pub(crate) const EXIT_UNREACHABLE: u8 = 2;
 
 /// Time between the two scrapes: long enough for a rate, short enough to wait for.
 const SCRAPE_GAP: Duration = Duration::from_secs(1);
 
-/// How recent a drop makes the status fail although no counter moved between the scrapes:
-/// longer than the gap between two runs from cron (every 5 to 15 minutes), so that each
-/// drop fails at least one of them.
-const RECENT_DROP_S: f64 = 900.0;
+/// How recent a drop (or a notification given up) makes the status fail although no
+/// counter moved between the scrapes: longer than the gap between two runs from cron
+/// (every 5 to 15 minutes), so that each one fails at least one of them.
+const RECENT_S: f64 = 900.0;
 
 /// Beyond two checkpoint intervals, how late the last good checkpoint may be before the
 /// reports count as not saved: room for a worker busy writing a large hour.
@@ -244,7 +255,11 @@ struct Summary {
     resident_bytes: Option<f64>,
     cpu_percent: Option<f64>,
     alerts_firing: Option<f64>,
+    /// Alert notifications (absent from servers that do not report alerts).
+    notifications: Option<Notifications>,
     drops: Vec<DropRow>,
+    /// Trees the store refused for a duplicate ID since start: not lost, not among `drops`.
+    duplicates: f64,
     /// Seconds since the server last dropped a tree (absent: none since its start, or a
     /// server that does not say).
     last_drop_age_s: Option<f64>,
@@ -260,6 +275,55 @@ struct Summary {
     elapsed: Duration,
 }
 
+/// Alert notifications that did not reach their target, from the alert figures.
+#[derive(Debug, Default)]
+struct Notifications {
+    /// Given up after the last retry (panics included): since start, and between the
+    /// scrapes.
+    given_up: (f64, f64),
+    /// Whose sending panicked: since start, and between the scrapes.
+    panics: (f64, f64),
+    /// Failed attempts, each retry counted, since start.
+    failures: f64,
+    /// The targets with notifications given up since start, and how many.
+    given_up_by_target: Vec<(String, f64)>,
+    /// Seconds since a notification was last given up (absent: none).
+    last_given_up_age_s: Option<f64>,
+}
+
+impl Notifications {
+    /// `None` when the server does not report alert notifications.
+    fn new(first: &Samples, second: &Samples) -> Option<Notifications> {
+        let since_start_and_moved = |family: &str| {
+            let now = second.counter(family).unwrap_or(0.0);
+            let before = first.counter(family).unwrap_or(0.0);
+            (now, (now - before).max(0.0))
+        };
+        second.counter(ALERT_NOTIFICATIONS_GIVEN_UP)?;
+        Some(Notifications {
+            given_up: since_start_and_moved(ALERT_NOTIFICATIONS_GIVEN_UP),
+            panics: since_start_and_moved(ALERT_NOTIFICATION_PANICS),
+            failures: second.counter(ALERT_NOTIFICATION_FAILURES).unwrap_or(0.0),
+            given_up_by_target: second
+                .family(&format!("{ALERT_TARGET_NOTIFICATIONS_GIVEN_UP}_total"))
+                .filter(|s| s.value > 0.0)
+                .filter_map(|s| Some((s.labels.get("target")?.clone(), s.value)))
+                .collect(),
+            last_given_up_age_s: second.value(ALERT_LAST_GIVEN_UP_AGE, &[]),
+        })
+    }
+
+    /// Whether a notification was given up (or panicked) between the scrapes.
+    fn failing_now(&self) -> bool {
+        self.given_up.1 > 0.0 || self.panics.1 > 0.0
+    }
+
+    /// Seconds since a notification was last given up, when within [`RECENT_S`].
+    fn given_up_recently(&self) -> Option<f64> {
+        self.last_given_up_age_s.filter(|&age| age <= RECENT_S)
+    }
+}
+
 impl Summary {
     fn new(first: &Samples, second: &Samples, elapsed: Duration) -> Summary {
         let seconds = elapsed.as_secs_f64().max(1e-3);
@@ -269,14 +333,21 @@ impl Summary {
             (now - before).max(0.0) / seconds
         };
         let mut drops = Vec::new();
+        // Servers before `ocelot_duplicate_trees` counted duplicates among the drops.
+        let mut duplicates = second.counter(DUPLICATE_TREES).unwrap_or(0.0);
         for (family, stage_of) in [(DROPPED_TREES, None), (DECODE_ERRORS, Some("decode"))] {
             let name = format!("{family}_total");
             for sample in second.family(&name) {
+                let label = |k: &str| sample.labels.get(k).map_or("", String::as_str);
+                if stage_of.is_none() && (label("stage"), label("reason")) == ("store", "duplicate")
+                {
+                    duplicates += sample.value;
+                    continue;
+                }
                 let before = first
                     .family(&name)
                     .find(|s| s.labels == sample.labels)
                     .map_or(0.0, |s| s.value);
-                let label = |k: &str| sample.labels.get(k).map_or("", String::as_str);
                 let mut what =
                     format!("{} {}", stage_of.unwrap_or(label("stage")), label("reason"));
                 if let Some(worker) = sample.labels.get("worker") {
@@ -335,7 +406,9 @@ impl Summary {
                 .zip(first.counter(CPU_SECONDS))
                 .map(|(now, before)| (now - before).max(0.0) / seconds * 100.0),
             alerts_firing: second.value(ALERTS_FIRING, &[]),
+            notifications: Notifications::new(first, second),
             drops,
+            duplicates,
             last_drop_age_s: second.value(LAST_DROP_AGE, &[]),
             connections_closed,
             report_write_errors,
@@ -352,9 +425,9 @@ impl Summary {
         self.drops.iter().any(|d| d.moved > 0.0)
     }
 
-    /// Seconds since the server last dropped a tree, when that is within [`RECENT_DROP_S`].
+    /// Seconds since the server last dropped a tree, when that is within [`RECENT_S`].
     fn dropped_recently(&self) -> Option<f64> {
-        self.last_drop_age_s.filter(|&age| age <= RECENT_DROP_S)
+        self.last_drop_age_s.filter(|&age| age <= RECENT_S)
     }
 
     /// Whether the collector refused or evicted a connection between the scrapes.
@@ -376,13 +449,21 @@ impl Summary {
         (age > 2.0 * interval + CHECKPOINT_SLACK_S).then_some(age)
     }
 
+    /// Whether an alert notification was given up between the scrapes or recently.
+    fn not_notifying(&self) -> bool {
+        self.notifications
+            .as_ref()
+            .is_some_and(|n| n.failing_now() || n.given_up_recently().is_some())
+    }
+
     fn exit_code(&self) -> u8 {
         if self.dropping()
             || self.dropped_recently().is_some()
             || self.closing_connections()
             || self.not_saving()
+            || self.not_notifying()
         {
-            EXIT_DROPPING
+            EXIT_UNHEALTHY
         } else {
             0
         }
@@ -436,6 +517,31 @@ impl Summary {
                 let _ = writeln!(out, "  alerts       not reported by this server");
             }
         }
+        if let Some(n) = &self.notifications {
+            if n.given_up.0 > 0.0 || n.failures > 0.0 || n.last_given_up_age_s.is_some() {
+                let _ = write!(
+                    out,
+                    "  notify       {} given up since start (+{} between the scrapes)",
+                    n.given_up.0, n.given_up.1
+                );
+                if !n.given_up_by_target.is_empty() {
+                    let targets: Vec<String> = n
+                        .given_up_by_target
+                        .iter()
+                        .map(|(target, count)| format!("{target} {count}"))
+                        .collect();
+                    let _ = write!(out, ", to {}", targets.join(", "));
+                }
+                if n.panics.0 > 0.0 {
+                    let _ = write!(out, "; {} panicked while sending", n.panics.0);
+                }
+                let _ = write!(out, "; {} failed attempts", n.failures);
+                if let Some(age) = n.last_given_up_age_s {
+                    let _ = write!(out, "; last given up {} ago", duration(age));
+                }
+                out.push('\n');
+            }
+        }
         let seen: Vec<&DropRow> = self
             .drops
             .iter()
@@ -471,6 +577,15 @@ impl Summary {
         }
         if let Some(age) = self.last_drop_age_s {
             let _ = writeln!(out, "  last drop    {} ago", duration(age));
+        }
+        if self.duplicates > 0.0 {
+            // Not a drop: nothing is lost, as on /metrics and the State page.
+            let _ = writeln!(
+                out,
+                "  not stored   {} sent under a message ID already stored (duplicate ID): \
+                 counted in the reports, not stored; the ID finds the first tree",
+                count(self.duplicates, "tree")
+            );
         }
         if self.report_write_errors.0 > 0.0 {
             let _ = writeln!(
@@ -520,7 +635,7 @@ impl Summary {
                 "DROPPED DATA RECENTLY: trees were dropped {} ago (within the last {}; by stage \
                  and reason, since the start: the totals above)",
                 duration(age),
-                duration(RECENT_DROP_S)
+                duration(RECENT_S)
             );
         }
         if self.closing_connections() {
@@ -529,9 +644,36 @@ impl Summary {
                 "CONNECTIONS CLOSED: the collector refused or evicted connections between the two scrapes (every slot busy: raise collector.max_connections?); their clients may have lost trees"
             );
         }
+        if let Some(n) = self.notifications.as_ref().filter(|_| self.not_notifying()) {
+            let targets: Vec<&str> = n
+                .given_up_by_target
+                .iter()
+                .map(|(target, _)| target.as_str())
+                .collect();
+            let to = if targets.is_empty() {
+                String::new()
+            } else {
+                format!(" (to {})", targets.join(", "))
+            };
+            let when = match n.given_up_recently() {
+                Some(age) if !n.failing_now() => {
+                    format!(
+                        "{} ago (within the last {})",
+                        duration(age),
+                        duration(RECENT_S)
+                    )
+                }
+                _ => "between the two scrapes".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "ALERTS NOT DELIVERED: notifications were given up {when}{to}: their targets were \
+                 not told (see the Alerts page and the server's log)"
+            );
+        }
         if self.exit_code() == 0 {
             let recent = match self.last_drop_age_s {
-                Some(_) => format!(" or in the last {}", duration(RECENT_DROP_S)),
+                Some(_) => format!(" or in the last {}", duration(RECENT_S)),
                 None => String::new(),
             };
             let _ = writeln!(out, "OK: nothing dropped between the two scrapes{recent}");
@@ -703,7 +845,7 @@ ocelot_process_cpu_seconds_total 10.0
     fn a_drop_counter_that_moved_gives_exit_code_one() {
         let url = serve(vec![Some(FIRST.to_owned()), Some(dropping_second())]);
         let status = check(&url, Duration::from_millis(10));
-        assert_eq!(status.code, EXIT_DROPPING, "{}", status.text);
+        assert_eq!(status.code, EXIT_UNHEALTHY, "{}", status.text);
         assert!(status.text.contains("worker queue_full (transaction)"));
         assert!(status.text.contains("+7"), "{}", status.text);
         assert!(status.text.contains("DROPPING DATA"));
@@ -720,7 +862,7 @@ ocelot_process_cpu_seconds_total 10.0
             &Samples::parse(&second),
             Duration::from_secs(2),
         );
-        assert_eq!(summary.exit_code(), EXIT_DROPPING);
+        assert_eq!(summary.exit_code(), EXIT_UNHEALTHY);
     }
 
     #[test]
@@ -737,7 +879,7 @@ ocelot_process_cpu_seconds_total 10.0
             &Samples::parse(&failing(5)),
             Duration::from_secs(2),
         );
-        assert_eq!(summary.exit_code(), EXIT_DROPPING);
+        assert_eq!(summary.exit_code(), EXIT_UNHEALTHY);
         let text = summary.render("http://x");
         assert!(
             text.contains("5 report writes failed since start (+2"),
@@ -793,7 +935,7 @@ ocelot_process_cpu_seconds_total 10.0
             let summary = with(figures);
             let text = summary.render("http://x");
             assert_eq!(
-                summary.exit_code() == EXIT_DROPPING,
+                summary.exit_code() == EXIT_UNHEALTHY,
                 overdue,
                 "{figures}: {text}"
             );
@@ -841,7 +983,7 @@ ocelot_process_cpu_seconds_total 10.0
             &Samples::parse(&with(5, 1)),
             Duration::from_secs(2),
         );
-        assert_eq!(summary.exit_code(), EXIT_DROPPING);
+        assert_eq!(summary.exit_code(), EXIT_UNHEALTHY);
         let text = summary.render("http://x");
         let row = |what: &str| {
             text.lines()
@@ -904,7 +1046,7 @@ ocelot_process_cpu_seconds_total 10.0
         };
         let recent = dropped(42.0);
         let text = recent.render("http://x");
-        assert_eq!(recent.exit_code(), EXIT_DROPPING, "{text}");
+        assert_eq!(recent.exit_code(), EXIT_UNHEALTHY, "{text}");
         assert!(text.contains("  last drop    42s ago"), "{text}");
         assert!(
             text.contains("DROPPED DATA RECENTLY: trees were dropped 42s ago"),
@@ -921,6 +1063,199 @@ ocelot_process_cpu_seconds_total 10.0
             text.contains("OK: nothing dropped between the two scrapes or in the last 15m 00s"),
             "{text}"
         );
+    }
+
+    /// Alert figures of a server whose webhook `dead` gave up `given_up` notifications,
+    /// `panics` of them by a panic, the last `age_s` seconds ago; `None`: none given up.
+    fn with_notifications(text: &str, given_up: u32, panics: u32, age_s: Option<f64>) -> String {
+        let age = age_s.map_or_else(String::new, |age| {
+            format!("ocelot_alert_last_notification_given_up_age_seconds {age}\n")
+        });
+        text.replace(
+            "# EOF",
+            &format!(
+                "ocelot_alerts_firing 1\n\
+                 ocelot_alert_notification_failures_total {failures}\n\
+                 ocelot_alert_notifications_given_up_total {given_up}\n\
+                 ocelot_alert_notification_panics_total {panics}\n\
+                 ocelot_alert_target_notifications_given_up_total{{target=\"dead\",channel=\"webhook\"}} {given_up}\n\
+                 ocelot_alert_target_notifications_given_up_total{{target=\"ops\",channel=\"webhook\"}} 0\n\
+                 {age}# EOF",
+                failures = 2 * given_up,
+            ),
+        )
+    }
+
+    /// After webhooks were given up, status printed only "alerts 1 firing" and "OK:
+    /// nothing dropped", and exited 0: nobody was paged, and the status said all was well.
+    #[test]
+    fn notifications_given_up_are_shown_by_target_and_give_exit_code_one() {
+        let summary = |first: String, second: String| {
+            Summary::new(
+                &Samples::parse(&first),
+                &Samples::parse(&second),
+                Duration::from_secs(2),
+            )
+        };
+        // Given up between the scrapes.
+        let now = summary(
+            with_notifications(FIRST, 0, 0, None),
+            with_notifications(&healthy_second(), 1, 0, Some(0.5)),
+        );
+        let text = now.render("http://x");
+        assert_eq!(now.exit_code(), EXIT_UNHEALTHY, "{text}");
+        assert!(
+            text.contains(
+                "  notify       1 given up since start (+1 between the scrapes), to dead 1; \
+                 2 failed attempts; last given up 0s ago\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "ALERTS NOT DELIVERED: notifications were given up between the two scrapes (to dead)"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("OK:"), "{text}");
+        // Given up five minutes ago: no counter moves, the status still fails.
+        let recent = summary(
+            with_notifications(FIRST, 1, 0, Some(298.0)),
+            with_notifications(&healthy_second(), 1, 0, Some(300.0)),
+        );
+        let text = recent.render("http://x");
+        assert_eq!(recent.exit_code(), EXIT_UNHEALTHY, "{text}");
+        assert!(
+            text.contains("given up 5m 00s ago (within the last 15m 00s) (to dead)"),
+            "{text}"
+        );
+        // A panic while sending is given up too, and said.
+        let panicked = summary(
+            with_notifications(FIRST, 1, 0, Some(3600.0)),
+            with_notifications(&healthy_second(), 2, 1, Some(0.0)),
+        );
+        let text = panicked.render("http://x");
+        assert_eq!(panicked.exit_code(), EXIT_UNHEALTHY, "{text}");
+        assert!(text.contains("; 1 panicked while sending;"), "{text}");
+        // Long ago: healthy, the totals still shown.
+        let settled = summary(
+            with_notifications(FIRST, 1, 0, Some(3600.0)),
+            with_notifications(&healthy_second(), 1, 0, Some(3602.0)),
+        );
+        let text = settled.render("http://x");
+        assert_eq!(settled.exit_code(), 0, "{text}");
+        assert!(text.contains("last given up 1h 00m 02s ago"), "{text}");
+        assert!(text.contains("OK: nothing dropped"), "{text}");
+        // None given up: no line.
+        let quiet = summary(
+            with_notifications(FIRST, 0, 0, None),
+            with_notifications(&healthy_second(), 0, 0, None),
+        );
+        let text = quiet.render("http://x");
+        assert_eq!(quiet.exit_code(), 0, "{text}");
+        assert!(!text.contains("notify"), "{text}");
+    }
+
+    /// What the alert figures write on `/metrics` is what status reads: a log with a
+    /// webhook given up, through `AlertFigures`, fails the status and names the webhook.
+    #[test]
+    fn status_reads_the_alert_figures_a_server_writes() {
+        use ocelot_alert::{AlertKind, AlertLog, NotificationAttempt};
+
+        let log = AlertLog::new();
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        for (attempt, gave_up) in [(1, false), (2, true)] {
+            log.record_attempt(NotificationAttempt {
+                at_ms: now_ms,
+                rule: "shop-silent".into(),
+                kind: AlertKind::Fired,
+                minute: now_ms / 60_000,
+                target: "pager \"east\"".into(),
+                channel: "webhook".into(),
+                attempt,
+                ok: false,
+                status: Some(500),
+                error: Some("HTTP 500".into()),
+                elapsed_ms: 1,
+                gave_up,
+            });
+        }
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register_collector(Box::new(crate::alerts::AlertFigures(log)));
+        let mut figures = String::new();
+        prometheus_client::encoding::text::encode(&mut figures, &registry).unwrap();
+        let second = healthy_second().replace("# EOF\n", &figures);
+        let summary = Summary::new(
+            &Samples::parse(FIRST),
+            &Samples::parse(&second),
+            Duration::from_secs(2),
+        );
+        let text = summary.render("http://x");
+        assert_eq!(summary.exit_code(), EXIT_UNHEALTHY, "{text}");
+        assert!(
+            text.contains("1 given up since start (+1 between the scrapes), to pager \"east\" 1; 2 failed attempts"),
+            "{text}"
+        );
+    }
+
+    /// The same run told three stories: `/metrics` counted 2 500 duplicates among the
+    /// dropped trees, status listed them with the drops. Out-of-window trees are dropped
+    /// (lost); duplicates are not stored but not lost: shown apart, never failing.
+    #[test]
+    fn out_of_window_trees_are_drops_and_duplicates_are_shown_apart_as_not_stored() {
+        let with = |text: &str, out_of_window: u32, duplicates: u32| {
+            text.replace(
+                "reason=\"out_of_window\"} 0",
+                &format!("reason=\"out_of_window\"}} {out_of_window}"),
+            )
+            .replace(
+                "# TYPE ocelot_connections_open",
+                &format!(
+                    "ocelot_duplicate_trees_total {duplicates}\n# TYPE ocelot_connections_open"
+                ),
+            )
+        };
+        let summary = Summary::new(
+            &Samples::parse(&with(FIRST, 31, 1000)),
+            &Samples::parse(&with(&healthy_second(), 31, 2500)),
+            Duration::from_secs(2),
+        );
+        let text = summary.render("http://x");
+        assert_eq!(
+            summary.exit_code(),
+            0,
+            "duplicates moved, nothing lost: {text}"
+        );
+        assert!(text.contains("collector out_of_window"), "{text}");
+        assert!(!text.contains("store duplicate"), "{text}");
+        assert!(
+            text.contains(
+                "  not stored   2500 trees sent under a message ID already stored (duplicate ID)"
+            ),
+            "{text}"
+        );
+        // A server from before `ocelot_duplicate_trees` counted them among the drops.
+        let old = |n: u32| {
+            healthy_second().replace(
+                "# TYPE ocelot_connections_open",
+                &format!(
+                    "ocelot_dropped_trees_total{{stage=\"store\",reason=\"duplicate\"}} {n}\n\
+                     # TYPE ocelot_connections_open"
+                ),
+            )
+        };
+        let summary = Summary::new(
+            &Samples::parse(&old(1)),
+            &Samples::parse(&old(2)),
+            Duration::from_secs(2),
+        );
+        let text = summary.render("http://x");
+        assert_eq!(summary.exit_code(), 0, "{text}");
+        assert!(text.contains("  not stored   2 trees sent under"), "{text}");
+        assert!(!text.contains("store duplicate"), "{text}");
     }
 
     #[test]
@@ -1136,7 +1471,7 @@ Ocelot at http://127.0.0.1:8080
         let flooded = check(&url, Duration::from_millis(50));
         flooding.store(false, std::sync::atomic::Ordering::Relaxed);
         flood.join().unwrap();
-        assert_eq!(flooded.code, EXIT_DROPPING, "{}", flooded.text);
+        assert_eq!(flooded.code, EXIT_UNHEALTHY, "{}", flooded.text);
         assert!(
             flooded.text.contains("decode unknown_magic"),
             "{}",
@@ -1162,13 +1497,31 @@ Ocelot at http://127.0.0.1:8080
         collector.tick();
         clock.set(now_ms + 60_000);
         let after = check(&url, Duration::from_millis(50));
-        assert_eq!(after.code, EXIT_DROPPING, "{}", after.text);
+        assert_eq!(after.code, EXIT_UNHEALTHY, "{}", after.text);
         assert!(
             after
                 .text
                 .contains("DROPPED DATA RECENTLY: trees were dropped 30s ago"),
             "{}",
             after.text
+        );
+
+        // A drop just before status looks, which no State sample has dated yet (they come
+        // every 10 s): status said "OK: nothing dropped". Its first scrape dates it.
+        let mut again = tree;
+        again.header.message_id = format!("shop-0a000001-{}-2", old_ms / 3_600_000);
+        collector
+            .ingest(ocelot_protocol::nt1::encode_to_bytes(&again))
+            .unwrap();
+        clock.set(now_ms + 65_000);
+        let just_after = check(&url, Duration::from_millis(50));
+        assert_eq!(just_after.code, EXIT_UNHEALTHY, "{}", just_after.text);
+        assert!(
+            just_after
+                .text
+                .contains("DROPPED DATA RECENTLY: trees were dropped 0s ago"),
+            "{}",
+            just_after.text
         );
 
         let _ = stop.send(());

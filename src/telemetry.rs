@@ -13,7 +13,10 @@
 //! - Label cardinality is bounded: labels are reasons and worker names from fixed lists,
 //!   never message IDs, domains or hours.
 //! - Trees lost after decoding are one family, [`DROPPED_TREES`], labelled by `stage` and
-//!   `reason` (plus `worker` for a worker's drops), so one query shows all losses.
+//!   `reason` (plus `worker` for a worker's drops), so one query shows all losses; they add
+//!   up to [`StatsSnapshot::trees_lost`], what dates the last drop. A tree the store refused
+//!   for a duplicate ID is not lost (the reports count it, the ID finds the first tree): it
+//!   is [`DUPLICATE_TREES`], as `ocelot status` and the State page show it apart.
 //!   Frames refused before decoding are [`DECODE_ERRORS`] by `reason`.
 //! - The collector's own `store_dropped` count is not exported: every such refusal is also
 //!   in the store's drops by reason, and exporting both would count one loss twice.
@@ -60,8 +63,12 @@ pub(crate) const TREES_ACCEPTED: &str = "ocelot_trees_accepted";
 pub(crate) const TREES_FOLDED_DOMAIN: &str = "ocelot_trees_folded_domain";
 /// Frames refused before decoding completed, by `reason` (counter).
 pub(crate) const DECODE_ERRORS: &str = "ocelot_decode_errors";
-/// Trees lost after decoding, by `stage`, `reason` and (worker drops) `worker` (counter).
+/// Trees lost after decoding, by `stage`, `reason` and (worker drops) `worker` (counter):
+/// out of the hour window, dropped by a worker, or not stored; not the duplicates.
 pub(crate) const DROPPED_TREES: &str = "ocelot_dropped_trees";
+/// Trees the store did not write because their message ID was stored before (counter):
+/// counted in the reports, and the ID finds the first tree, so not among the drops.
+pub(crate) const DUPLICATE_TREES: &str = "ocelot_duplicate_trees";
 /// When trees were last dropped, epoch seconds (gauge; absent while none was).
 pub(crate) const LAST_DROP: &str = "ocelot_last_drop_timestamp_seconds";
 /// Seconds since trees were last dropped, by the collector's clock (gauge; absent while
@@ -150,6 +157,19 @@ pub(crate) const THREADS: &str = "ocelot_process_threads";
 /// Alerts firing now (gauge). Reserved for the alert evaluator's figures, which come through
 /// [`Telemetry::with_alert_figures`]; `ocelot status` shows it when present.
 pub(crate) const ALERTS_FIRING: &str = "ocelot_alerts_firing";
+/// Notification attempts that failed, each retry counted (counter; alert figures).
+pub(crate) const ALERT_NOTIFICATION_FAILURES: &str = "ocelot_alert_notification_failures";
+/// Notifications abandoned after every retry, panics included (counter; alert figures).
+pub(crate) const ALERT_NOTIFICATIONS_GIVEN_UP: &str = "ocelot_alert_notifications_given_up";
+/// Notifications whose sending panicked (counter; alert figures).
+pub(crate) const ALERT_NOTIFICATION_PANICS: &str = "ocelot_alert_notification_panics";
+/// [`ALERT_NOTIFICATIONS_GIVEN_UP`] by `target` and `channel` (counter; alert figures).
+pub(crate) const ALERT_TARGET_NOTIFICATIONS_GIVEN_UP: &str =
+    "ocelot_alert_target_notifications_given_up";
+/// Seconds since a notification was last given up (gauge; alert figures; absent while
+/// none was): what `ocelot status` reads to see one its two scrapes fall between.
+pub(crate) const ALERT_LAST_GIVEN_UP_AGE: &str =
+    "ocelot_alert_last_notification_given_up_age_seconds";
 
 /// `/proc/<pid>/stat` counts CPU time in USER_HZ ticks, which the kernel fixes at 100 per
 /// second in its user-space ABI whatever its internal tick rate (no libc call needed).
@@ -456,14 +476,25 @@ fn encode_drops(e: &mut DescriptorEncoder<'_>, c: &StatsSnapshot, s: &StoreStats
         vec![("stage", "store"), ("reason", "no_message_id")],
         c.no_message_id,
     ));
+    let mut duplicates = 0;
     for (reason, n) in &s.drops {
-        drops.push((vec![("stage", "store"), ("reason", reason.as_str())], *n));
+        if *reason == ocelot_store::DropReason::Duplicate {
+            duplicates = *n;
+        } else {
+            drops.push((vec![("stage", "store"), ("reason", reason.as_str())], *n));
+        }
     }
     counter_family(
         e,
         DROPPED_TREES,
-        "Trees lost after decoding, by stage and reason (and worker for worker drops).",
+        "Trees lost after decoding, by stage and reason (and worker for worker drops); trees not stored for a duplicate ID are ocelot_duplicate_trees.",
         drops,
+    )?;
+    counter(
+        e,
+        DUPLICATE_TREES,
+        "Trees the store did not write because their message ID was stored before: counted in the reports, and the ID finds the first tree, so not lost (not in ocelot_dropped_trees).",
+        duplicates,
     )
 }
 
@@ -696,7 +727,12 @@ fn to_i64(n: u64) -> i64 {
 }
 
 /// One unlabelled counter.
-fn counter<N>(e: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: N) -> fmt::Result
+pub(crate) fn counter<N>(
+    e: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    value: N,
+) -> fmt::Result
 where
     N: EncodeCounterValue,
 {
@@ -705,7 +741,12 @@ where
 }
 
 /// One unlabelled gauge.
-fn gauge<N>(e: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: N) -> fmt::Result
+pub(crate) fn gauge<N>(
+    e: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    value: N,
+) -> fmt::Result
 where
     N: EncodeGaugeValue,
 {
@@ -714,7 +755,7 @@ where
 }
 
 /// A counter family: one sample per label set.
-fn counter_family<'a, N>(
+pub(crate) fn counter_family<'a, N>(
     e: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
@@ -927,6 +968,41 @@ mod tests {
                 Some(0.0)
             );
         }
+    }
+
+    /// `ocelot_dropped_trees_total` counted a tree refused for a duplicate ID among the
+    /// losses, which `ocelot status` and the State page did not: the same run told three
+    /// stories. A duplicate is counted apart, and the drops add up to `trees_lost`.
+    #[test]
+    fn a_duplicate_is_counted_apart_from_the_dropped_trees() {
+        let running = start();
+        running.collector.ingest(good_frame()).unwrap();
+        running.collector.ingest(good_frame()).unwrap();
+        running.store.flush().unwrap();
+        let scrape = parse(&running.telemetry.render());
+        assert_eq!(
+            value(&scrape, "ocelot_duplicate_trees_total", &[]),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(
+                &scrape,
+                "ocelot_dropped_trees_total",
+                &[("stage", "store"), ("reason", "duplicate")]
+            ),
+            None
+        );
+        let dropped: f64 = scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == "ocelot_dropped_trees_total")
+            .filter_map(|s| match s.value {
+                Value::Counter(v) | Value::Untyped(v) => Some(v),
+                _ => None,
+            })
+            .sum();
+        assert_eq!(dropped, running.collector.stats().trees_lost() as f64);
+        assert_eq!(dropped, 0.0);
     }
 
     #[test]

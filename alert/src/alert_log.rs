@@ -6,7 +6,7 @@
 //! file ([`crate::Alerting::restore_state`]) the events and attempts outlive a restart;
 //! the counters do not (they are the process's, as Prometheus counters are).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -76,6 +76,26 @@ pub struct AlertCounters {
     /// Minutes a baseline rule was evaluated against a baseline that is not a finite
     /// number: it cannot fire on them ([`crate::Engine::baselines_not_finite`]).
     pub baselines_not_finite: u64,
+    /// The notification counters of each target (a `[[webhook]]` or `[[email]]` name) that
+    /// had an attempt or a panic: they add up to the totals above, and tell which target
+    /// is failing. Targets come from the rules file, so there are few.
+    pub targets: BTreeMap<String, TargetCounters>,
+}
+
+/// One target's notification counters since start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetCounters {
+    /// `webhook` or `email`.
+    pub channel: String,
+    /// Deliveries the target accepted.
+    pub notifications_sent: u64,
+    /// Attempts that failed (each retry counts).
+    pub notification_failures: u64,
+    /// Deliveries abandoned after the last retry (panics included).
+    pub notifications_given_up: u64,
+    /// Deliveries whose sending panicked.
+    pub notification_panics: u64,
 }
 
 /// What `GET /api/alerts` returns: rules with their state, then the newest events and
@@ -178,13 +198,24 @@ impl AlertLog {
             hook(&attempt);
         }
         self.with(|s| {
+            let target = s
+                .counters
+                .targets
+                .entry(attempt.target.clone())
+                .or_default();
+            if target.channel != attempt.channel {
+                target.channel.clone_from(&attempt.channel);
+            }
             if attempt.ok {
                 s.counters.notifications_sent += 1;
+                target.notifications_sent += 1;
             } else {
                 s.counters.notification_failures += 1;
+                target.notification_failures += 1;
             }
             if attempt.gave_up {
                 s.counters.notifications_given_up += 1;
+                target.notifications_given_up += 1;
             }
             if s.attempts.len() == MAX_LOGGED_ATTEMPTS {
                 s.attempts.pop_front();
@@ -202,9 +233,16 @@ impl AlertLog {
         self.with(|s| s.attempt_hook = Some(AttemptHook(Arc::new(hook))));
     }
 
-    /// Counts a delivery whose sending panicked.
-    pub(crate) fn record_notification_panic(&self) {
-        self.with(|s| s.counters.notification_panics += 1);
+    /// Counts a delivery to `target` whose sending panicked.
+    pub(crate) fn record_notification_panic(&self, target: &str) {
+        self.with(|s| {
+            s.counters.notification_panics += 1;
+            s.counters
+                .targets
+                .entry(target.to_owned())
+                .or_default()
+                .notification_panics += 1;
+        });
     }
 
     /// Counts a failed write of the state file.
@@ -363,5 +401,46 @@ mod tests {
         log.record_attempt(attempt(3, true));
         assert_eq!(*seen.lock().unwrap(), [(2, false, 1), (3, true, 2)]);
         assert_eq!(log.snapshot().attempts.len(), 3);
+    }
+
+    /// `/metrics` had only totals: a scraper could not tell which webhook was dead.
+    #[test]
+    fn notification_counters_are_kept_per_target_and_add_up_to_the_totals() {
+        let log = AlertLog::new();
+        let to = |target: &str, channel: &str, ok: bool, gave_up: bool| NotificationAttempt {
+            target: target.into(),
+            channel: channel.into(),
+            gave_up,
+            ..attempt(1, ok)
+        };
+        log.record_attempt(to("ops", "webhook", true, false));
+        log.record_attempt(to("dead", "webhook", false, false));
+        log.record_attempt(to("dead", "webhook", false, true));
+        log.record_attempt(to("mail", "email", false, true));
+        log.record_notification_panic("mail");
+        let c = log.snapshot().counters;
+        let row = |t: &str| {
+            let t = &c.targets[t];
+            (
+                t.channel.as_str(),
+                t.notifications_sent,
+                t.notification_failures,
+                t.notifications_given_up,
+                t.notification_panics,
+            )
+        };
+        assert_eq!(row("ops"), ("webhook", 1, 0, 0, 0));
+        assert_eq!(row("dead"), ("webhook", 0, 2, 1, 0));
+        assert_eq!(row("mail"), ("email", 0, 1, 1, 1));
+        assert_eq!(c.targets.len(), 3);
+        assert_eq!(
+            (
+                c.notifications_sent,
+                c.notification_failures,
+                c.notifications_given_up,
+                c.notification_panics
+            ),
+            (1, 3, 2, 1)
+        );
     }
 }

@@ -168,7 +168,7 @@ fn notify_surviving_panics(notifier: &Notifier, log: &AlertLog, event: &AlertEve
         .copied()
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("no message");
-    log.record_notification_panic();
+    log.record_notification_panic(target);
     // Recording calls the attempt hook again, which may be what panicked.
     let _ = panic::catch_unwind(AssertUnwindSafe(|| {
         let why = format!("sending panicked: {message}");
@@ -710,6 +710,15 @@ mod tests {
         );
         let c = &snapshot.counters;
         assert_eq!((c.notification_panics, c.notifications_given_up), (1, 1));
+        let boom = &c.targets["boom"];
+        assert_eq!(
+            (
+                boom.channel.as_str(),
+                boom.notification_panics,
+                boom.notifications_given_up
+            ),
+            ("webhook", 1, 1)
+        );
         assert!(log.unsent().is_empty(), "{:?}", log.unsent());
         let stopped = alerting.stop(now_ms, WAIT);
         assert_eq!((stopped.unsent, stopped.still_sending), (0, false));

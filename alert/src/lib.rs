@@ -64,8 +64,8 @@ mod time;
 mod up_minutes;
 
 pub use alert_log::{
-    AlertCounters, AlertLog, AlertSnapshot, NotificationAttempt, MAX_LOGGED_ATTEMPTS,
-    MAX_LOGGED_EVENTS,
+    AlertCounters, AlertLog, AlertSnapshot, NotificationAttempt, TargetCounters,
+    MAX_LOGGED_ATTEMPTS, MAX_LOGGED_EVENTS,
 };
 pub use alerting::{Alerting, Stopped, MAX_QUEUED_NOTIFICATIONS, NOT_SENT_AT_STOP};
 pub use baseline::{

@@ -146,7 +146,7 @@ struct HttpUrl {
     address: String,
     /// The `Host` header.
     host_header: String,
-    /// Path and query, at least `/`.
+    /// Path and query, at least `/`, percent-encoded as a request line needs them.
     path: String,
 }
 
@@ -160,9 +160,11 @@ impl HttpUrl {
         let rest = url
             .strip_prefix("http://")
             .ok_or_else(|| format!("{url}: not an http:// URL"))?;
+        // A fragment is the client's own; it is never sent.
+        let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
         let (authority, path) = match rest.find(['/', '?']) {
-            Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_owned()),
-            Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+            Some(i) if rest[i..].starts_with('/') => (&rest[..i], encode_path(&rest[i..])),
+            Some(i) => (&rest[..i], format!("/{}", encode_path(&rest[i..]))),
             None => (rest, "/".to_owned()),
         };
         if authority.is_empty() || authority.contains('@') {
@@ -173,10 +175,17 @@ impl HttpUrl {
             Some(i) => !authority[i..].contains(']'),
             None => false,
         };
-        let address = if has_port {
-            let port = &authority[authority.rfind(':').expect("has a colon") + 1..];
+        let host = if has_port {
+            let colon = authority.rfind(':').expect("has a colon");
+            let port = &authority[colon + 1..];
             port.parse::<u16>()
                 .map_err(|_| format!("{url}: bad port {port:?}"))?;
+            &authority[..colon]
+        } else {
+            authority
+        };
+        check_host(host).map_err(|why| format!("{url}: {why}"))?;
+        let address = if has_port {
             authority.to_owned()
         } else {
             format!("{authority}:80")
@@ -187,6 +196,56 @@ impl HttpUrl {
             path,
         })
     }
+}
+
+/// A host is an IPv6 address in brackets, or a name or IPv4 address of ASCII letters,
+/// digits, `-`, `.` and `_`: anything else (a space, a non-ASCII letter) would be sent raw
+/// in the `Host` header and looked up as is, and no server would answer it.
+fn check_host(host: &str) -> Result<(), String> {
+    if let Some(inside) = host.strip_prefix('[') {
+        return match inside.strip_suffix(']') {
+            Some(ip) if ip.parse::<std::net::Ipv6Addr>().is_ok() => Ok(()),
+            _ => Err(format!("bad IPv6 host {host:?}")),
+        };
+    }
+    if host.is_empty() {
+        return Err("no host".to_owned());
+    }
+    match host
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
+    {
+        None => Ok(()),
+        Some(c) if !c.is_ascii() => Err(format!(
+            "host {host:?} is not ASCII: write an international name in its xn-- (punycode) form"
+        )),
+        Some(c) => Err(format!(
+            "host {host:?} holds {c:?}, which a host name cannot"
+        )),
+    }
+}
+
+/// `path` (and query) with every byte a request line cannot carry percent-encoded: spaces,
+/// control characters, non-ASCII (as UTF-8 bytes) and the few ASCII characters RFC 3986
+/// leaves out (`"`, `<`, `>`, `\`, `^`, `` ` ``, `{`, `|`, `}`, `[`, `]`). A `%` that
+/// starts an escape is kept, so a URL already encoded is sent as written; a lone one is
+/// encoded.
+fn encode_path(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    for (i, &b) in bytes.iter().enumerate() {
+        let kept = b.is_ascii_alphanumeric()
+            || b"-._~!$&'()*+,;=:@/?".contains(&b)
+            || (b == b'%'
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit));
+        if kept {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// A blocking name lookup of `host:port`: the system resolver, or a stand-in in tests.
@@ -815,6 +874,31 @@ mod tests {
             .unwrap_err()
             .contains("bad port"));
         assert!(HttpUrl::parse("http:///x").unwrap_err().contains("no host"));
+    }
+
+    /// `http://a b/` was accepted and looked up as `a b`; a path with a space or a
+    /// non-ASCII letter was sent raw (`POST /my hook/ü HTTP/1.1`), which servers refuse.
+    #[test]
+    fn hosts_with_bad_characters_are_rejected_and_paths_are_percent_encoded() {
+        for (url, why) in [
+            ("http://a b/", "holds ' '"),
+            ("http://a%20b/", "holds '%'"),
+            ("http://h\u{e9}te.example/x", "xn-- (punycode)"),
+            ("http://[not-ip]:80/", "bad IPv6 host"),
+            ("http://:80/", "no host"),
+            ("http://host\r\nX/", "holds '\\r'"),
+        ] {
+            let err = HttpUrl::parse(url).unwrap_err();
+            assert!(err.contains(why), "{url}: {err}");
+        }
+        let url = HttpUrl::parse("http://127.0.0.1:29994/my hook/\u{fc}?q=a b&r=%2F#top").unwrap();
+        assert_eq!(url.path, "/my%20hook/%C3%BC?q=a%20b&r=%2F");
+        assert_eq!(url.host_header, "127.0.0.1:29994");
+        let url = HttpUrl::parse("http://hooks_1.example?x=\"<50%>\"").unwrap();
+        assert_eq!(url.path, "/?x=%22%3C50%25%3E%22");
+        assert_eq!(url.address, "hooks_1.example:80");
+        let url = HttpUrl::parse("http://h/a\r\nHost: evil").unwrap();
+        assert_eq!(url.path, "/a%0D%0AHost:%20evil");
     }
 
     #[test]

@@ -1172,6 +1172,22 @@ mod tests {
         );
     }
 
+    /// `url = "http://a b/"` loaded, and the webhook was looked up as `a b` at every
+    /// alert: a host that cannot be is refused at load, naming the webhook.
+    #[test]
+    fn a_webhook_host_with_a_space_or_a_non_ascii_letter_is_rejected_at_load() {
+        let hook = |url: &str| format!("[[webhook]]\nname = \"ops\"\nurl = \"{url}\"\n{RULE}");
+        assert_eq!(
+            error_of(&hook("http://a b/"), None),
+            "webhook \"ops\": http://a b/: host \"a b\" holds ' ', which a host name cannot"
+        );
+        assert!(error_of(&hook("http://h\u{e9}te.example/"), None).contains("xn-- (punycode)"));
+        // A path with a space or a non-ASCII letter loads: it is percent-encoded when sent.
+        assert!(
+            RuleSet::from_toml_str(&hook("http://127.0.0.1:29994/my hook/\u{fc}"), None).is_ok()
+        );
+    }
+
     #[test]
     fn a_settle_time_past_an_hour_is_rejected_not_overflowed() {
         let text = format!("settle_seconds = 9223372036854775807\n{RULE}");

@@ -149,6 +149,20 @@ fn the_webhook_posts_the_alert_as_json_and_retries_after_a_server_error() {
     assert_eq!(snapshot.counters.notifications_given_up, 0);
 }
 
+/// `url = "http://127.0.0.1:PORT/my hook/ü"` was sent raw (`POST /my hook/ü HTTP/1.1`),
+/// which servers refuse as a bad request line.
+#[test]
+fn a_path_with_a_space_and_a_non_ascii_letter_is_sent_percent_encoded() {
+    let (url, requests) = receiver(vec![204]);
+    let url = url.replace("/hooks/ocelot", "/my hook/\u{fc}?team=on call");
+    let log = AlertLog::new();
+    let notifier = Notifier::new(&[webhook(&url, 2_000, 0)], log.clone());
+    assert_eq!(notifier.notify(&event("ops")), 1);
+    let (line, _, _) = requests.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(line, "POST /my%20hook/%C3%BC?team=on%20call HTTP/1.1");
+    assert_eq!(log.snapshot().attempts[0].status, Some(204));
+}
+
 #[test]
 fn a_receiver_that_never_answers_times_out_and_is_given_up_after_the_retries() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -203,9 +203,6 @@ struct TickState {
     last_checkpoint_ms: u64,
     last_sample_ms: u64,
     previous: StatsSnapshot,
-    /// [`StatsSnapshot::trees_lost`] at the last sample: more since means trees were
-    /// dropped in between (see [`StatsSnapshot::last_drop_ms`]).
-    trees_lost: u64,
 }
 
 impl Inner {
@@ -318,7 +315,6 @@ impl Collector {
                     last_checkpoint_ms: now,
                     last_sample_ms: now,
                     previous: StatsSnapshot::default(),
-                    trees_lost: 0,
                 }),
                 seals_said: Arc::default(),
                 stopped: std::sync::atomic::AtomicBool::new(false),
@@ -752,14 +748,8 @@ impl Collector {
     fn send_sample(&self, ticks: &mut TickState, now: u64) {
         let inner = &*self.inner;
         ticks.last_sample_ms = now;
+        // Dates a drop not dated yet (`stats` does).
         let current = self.stats();
-        // Apart from the State worker's `previous`, which waits for the worker to take the
-        // sample: a drop is dated once, at the first sample that sees it.
-        let lost = current.trees_lost();
-        if lost > ticks.trees_lost {
-            ticks.trees_lost = lost;
-            inner.stats.last_drop_ms.store(now, Relaxed);
-        }
         let sample = self.state_sample(now, &ticks.previous, &current);
         // Moved on only once the State worker has the sample: when its queue is full, the
         // next sample carries these figures too, rather than the State report losing them.
@@ -936,17 +926,28 @@ impl Collector {
         unwritten
     }
 
-    /// Every counter, now.
+    /// Every counter, now. A loss no read has seen yet is dated now
+    /// ([`StatsSnapshot::last_drop_ms`]): by the State sample every `state_interval`, or
+    /// sooner by a reader such as a `/metrics` scrape, so that `ocelot status` run just
+    /// after a drop sees it as recent, not as nothing.
     pub fn stats(&self) -> StatsSnapshot {
-        let mut stats = self.inner.stats.snapshot();
-        stats.sealed_reports = self.inner.sealed_reports.stats();
-        if let Some(store) = &self.inner.store {
+        let inner = &*self.inner;
+        let mut stats = inner.stats.snapshot();
+        stats.sealed_reports = inner.sealed_reports.stats();
+        if let Some(store) = &inner.store {
             stats.store_drops = store
                 .drops()
                 .into_iter()
                 .filter(|&(_, n)| n > 0)
                 .map(|(reason, n)| (reason.as_str(), n))
                 .collect();
+        }
+        // Each loss is dated once, by whichever read sees it first.
+        let lost = stats.trees_lost();
+        if inner.stats.lost_dated.fetch_max(lost, Relaxed) < lost {
+            let now = inner.clock.now_ms();
+            inner.stats.last_drop_ms.store(now, Relaxed);
+            stats.last_drop_ms = now;
         }
         stats
     }

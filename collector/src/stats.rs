@@ -102,8 +102,12 @@ pub struct CollectorStats {
     pub(crate) hours_sealed: AtomicU64,
     pub(crate) report_queries_unanswered: AtomicU64,
     pub(crate) entry_budgets_spent: AtomicU64,
-    /// When a State sample last saw a tree dropped, epoch ms (0: none since start).
+    /// When a State sample or a stats read last saw a tree dropped, epoch ms (0: none
+    /// since start).
     pub(crate) last_drop_ms: AtomicU64,
+    /// [`StatsSnapshot::trees_lost`] when a drop was last dated: more since means trees
+    /// were dropped after that.
+    pub(crate) lost_dated: AtomicU64,
     /// Frame bytes of the batches some report worker still holds (see `QueuedTrees`).
     pub(crate) queued_bytes: Arc<AtomicU64>,
     pub(crate) workers: Vec<(&'static str, WorkerCounters)>,
@@ -128,6 +132,7 @@ impl CollectorStats {
             report_queries_unanswered: AtomicU64::new(0),
             entry_budgets_spent: AtomicU64::new(0),
             last_drop_ms: AtomicU64::new(0),
+            lost_dated: AtomicU64::new(0),
             queued_bytes: Arc::new(AtomicU64::new(0)),
             workers: workers
                 .iter()
@@ -274,10 +279,11 @@ pub struct StatsSnapshot {
     /// `OTHERS`.
     pub entry_budgets_spent: u64,
     /// When trees were last dropped (any stage and reason of [`StatsSnapshot::trees_lost`]),
-    /// epoch ms by the collector's clock, to within one State sample (`state_interval`,
-    /// 10 s by default); 0 while none was since start. Totals since start cannot tell a
-    /// drop an hour ago from one a minute ago, and comparing two of them a second apart
-    /// (`ocelot status`) misses drops that come in bursts.
+    /// epoch ms by the collector's clock: dated by the first State sample (every
+    /// `state_interval`, 10 s by default) or stats read (a `/metrics` scrape) that sees the
+    /// loss; 0 while none was since start. Totals since start cannot tell a drop an hour
+    /// ago from one a minute ago, and comparing two of them a second apart (`ocelot
+    /// status`) misses drops that come in bursts.
     pub last_drop_ms: u64,
     /// When every worker last checkpointed the open hours with every report written, epoch
     /// ms (0 = not yet): a checkpoint that failed to write does not move it.

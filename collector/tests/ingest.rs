@@ -1533,6 +1533,27 @@ fn the_last_drop_is_dated_by_the_state_sample_that_first_sees_it() {
     store.shutdown();
 }
 
+/// A drop was dated only by the next State sample, up to 10 s later: `ocelot status` run
+/// in between scraped no recent drop and no counter moving, and said "OK: nothing dropped".
+/// A read of the counters (a `/metrics` scrape) dates it as well.
+#[test]
+fn a_drop_is_dated_by_the_first_stats_read_that_sees_it_before_any_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, clock, collector) = started_at_now(dir.path());
+    let two_hours_ago = NOW_MS - 2 * 3_600_000;
+    collector.ingest(tree_at("shop", 2, two_hours_ago)).unwrap();
+    let read_at = NOW_MS + 3_000;
+    clock.set(read_at);
+    assert_eq!(collector.stats().last_drop_ms, read_at, "no sample yet");
+    // Neither a later read nor the next sample dates it again.
+    clock.set(NOW_MS + 10_000);
+    assert_eq!(collector.stats().last_drop_ms, read_at);
+    collector.tick();
+    assert_eq!(collector.stats().last_drop_ms, read_at);
+    collector.shutdown();
+    store.shutdown();
+}
+
 /// A tree sent twice is refused by the store as a duplicate, which loses nothing (the first
 /// is stored): it must not make `ocelot status` report recent drops.
 #[test]

@@ -1,6 +1,11 @@
 //! The state page, `GET /state?hour=`: the collector's own health in an hour. Trees and
-//! bytes received, drops by analyzer and reason, malformed frames, out-of-window trees,
-//! queue depths, processing time and memory, per minute where it helps.
+//! bytes received, drops by stage and reason, malformed frames, queue depths, processing
+//! time and memory, per minute where it helps.
+//!
+//! "Dropped" means lost, as on `/metrics` (`ocelot_dropped_trees_total`) and in `ocelot
+//! status`: trees out of the hour window (never counted) among them. A tree the store
+//! refused for a duplicate message ID is not lost (the reports count it, the ID finds the
+//! first tree): it is shown apart, as not stored.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +14,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use ocelot_analyzer::{StateView, ViewQuery};
+use ocelot_analyzer::{StateMinuteView, StateView, ViewQuery};
 
 use crate::board::{
     format_bytes, format_count, format_ms, format_rate, per_minute, stat, stat_with_hint, Board,
@@ -92,27 +97,69 @@ fn minute_rate(view: &StateView, minute: u8) -> (String, f64) {
     )
 }
 
+/// The store's drop of a tree whose message ID was stored before: not a lost tree.
+const DUPLICATE: DropKey<'static> = ("store", "duplicate");
+/// How the out-of-window trees (counted apart in the State report) are listed among the
+/// drops: their stage and reason on `/metrics`.
+const OUT_OF_WINDOW: DropKey<'static> = ("collector", "out_of_window");
+
+/// A drop's stage (`collector`, `store` or a report worker's name) and reason.
+type DropKey<'a> = (&'a str, &'a str);
+
+/// The trees `minute` lost, by stage and reason, out-of-window ones included, and apart
+/// from them the trees not stored for a duplicate ID.
+fn minute_drops(minute: &StateMinuteView) -> (Vec<(DropKey<'_>, u64)>, u64) {
+    let mut lost = Vec::new();
+    let mut duplicates = 0;
+    if minute.out_of_window > 0 {
+        lost.push((OUT_OF_WINDOW, minute.out_of_window));
+    }
+    for (stage, reasons) in &minute.drops {
+        for (reason, n) in reasons {
+            let key = (stage.as_str(), reason.as_str());
+            if key == DUPLICATE {
+                duplicates += n;
+            } else {
+                lost.push((key, *n));
+            }
+        }
+    }
+    (lost, duplicates)
+}
+
+/// The stage of a drop as `ocelot status` names it: `collector`, `store`, or a report
+/// worker as `worker (name)`.
+fn stage_label(stage: &str) -> String {
+    match stage {
+        "collector" | "store" => stage.to_owned(),
+        worker => format!("worker ({worker})"),
+    }
+}
+
 const SECONDS_PER_MINUTE: f64 = 60.0;
 const HOUR_RATE_HINT: &str =
     "trees received per second, averaged over the hour (over the minutes run so far in the current hour)";
 const MINUTE_RATE_HINT: &str = "trees received per second in the last minute that has ended";
+const DROPPED_HINT: &str = "trees lost: out of the hour window (never counted), dropped by a report worker (not counted), or not stored (counted, not findable by ID); by stage and reason under Drops";
+const DUPLICATE_HINT: &str = "trees sent under a message ID already stored: counted in the reports, not stored; the ID finds the first tree, so none is lost";
 
 fn render(view: &StateView, last_minute: Option<u8>) -> Markup {
     let minutes = &view.minutes;
     let last_minute = last_minute.map(|minute| minute_rate(view, minute));
     let trees = per_minute(minutes.iter().map(|m| (m.minute, m.trees as f64)));
-    let drops_per_minute = per_minute(minutes.iter().map(|m| {
-        let n: u64 = m.drops.values().flat_map(|r| r.values()).sum();
-        (m.minute, n as f64)
-    }));
-    let mut drops: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    let mut drops: BTreeMap<DropKey<'_>, u64> = BTreeMap::new();
+    let mut duplicates = 0;
+    let mut lost_per_minute = Vec::with_capacity(minutes.len());
     for m in minutes {
-        for (analyzer, reasons) in &m.drops {
-            for (reason, n) in reasons {
-                *drops.entry((analyzer, reason)).or_default() += n;
-            }
+        let (lost, not_stored) = minute_drops(m);
+        lost_per_minute.push((m.minute, lost.iter().map(|(_, n)| *n).sum::<u64>() as f64));
+        for (key, n) in lost {
+            *drops.entry(key).or_default() += n;
         }
+        duplicates += not_stored;
     }
+    let drops_per_minute = per_minute(lost_per_minute);
+    let dropped: u64 = drops.values().sum();
     let decode_errors = totals(minutes.iter().map(|m| &m.decode_errors));
     let mut queues: BTreeMap<&str, u64> = BTreeMap::new();
     for m in minutes {
@@ -139,9 +186,11 @@ fn render(view: &StateView, last_minute: Option<u8>) -> Markup {
                     (stat_with_hint(label, &format_rate(*rate), false, Some(MINUTE_RATE_HINT)))
                 }
                 (stat("Bytes", &format_bytes(view.bytes), false))
-                (stat("Dropped", &format_count(view.drops), view.drops > 0))
+                (stat_with_hint("Dropped", &format_count(dropped), dropped > 0, Some(DROPPED_HINT)))
                 (stat("Malformed frames", &format_count(view.decode_errors), view.decode_errors > 0))
-                (stat("Out of window", &format_count(view.out_of_window), view.out_of_window > 0))
+                @if duplicates > 0 {
+                    (stat_with_hint("Not stored (duplicate ID)", &format_count(duplicates), false, Some(DUPLICATE_HINT)))
+                }
                 (stat("Peak RSS", &format_bytes(view.rss_bytes), false))
             }
             div.charts {
@@ -154,10 +203,15 @@ fn render(view: &StateView, last_minute: Option<u8>) -> Markup {
                 h2 { "Drops" }
                 @if drops.is_empty() { p.muted { "No tree was dropped." } } @else {
                     table.report {
-                        thead { tr { th { "Analyzer" } th { "Reason" } th.num { "Trees" } } }
-                        tbody { @for ((analyzer, reason), n) in &drops {
-                            tr.unhealthy { td { (analyzer) } td { (reason) } td.num { (format_count(*n)) } }
+                        thead { tr { th { "Stage" } th { "Reason" } th.num { "Trees" } } }
+                        tbody { @for ((stage, reason), n) in &drops {
+                            tr.unhealthy { td { (stage_label(stage)) } td { (reason) } td.num { (format_count(*n)) } }
                         } }
+                    }
+                }
+                @if duplicates > 0 {
+                    p.muted {
+                        (format_count(duplicates)) " not stored (duplicate ID): " (DUPLICATE_HINT)
                     }
                 }
             }
