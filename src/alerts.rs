@@ -66,12 +66,7 @@ pub(crate) fn start(
             "baseline rules look {needed} days back but store.retention_days is {retention_days}: raise it, or they cannot fire"
         );
     }
-    let mut alerting = Alerting::new(rules);
-    // Before the restore, which sends again what the last run had not sent.
-    log_failed_notifications(&alerting.log());
-    // Read once at start, before the loop (a few MB at most, like the rest of startup).
-    log_restored(alerting.restore_state(state_path(data_dir)));
-    alerting.engine_mut().start_after(collector.now_ms());
+    let mut alerting = start_alerting(rules, &collector, data_dir);
     let log = alerting.log();
     let history = Arc::new(StoreHistory::new(store.clone()));
     let task = tokio::spawn(async move {
@@ -143,6 +138,20 @@ pub(crate) fn start(
         }
     });
     Ok((log, task))
+}
+
+/// Alerting over `rules` as the loop starts it: logging failed notifications, with the
+/// state the last run saved in `data_dir`, evaluating from the minute after the one
+/// `collector` started in. That minute is marked as a start in the collector's State
+/// report, so a replay over the stored reports leaves out exactly the minutes this skips.
+fn start_alerting(rules: RuleSet, collector: &Collector, data_dir: &Path) -> Alerting {
+    let mut alerting = Alerting::new(rules);
+    // Before the restore, which sends again what the last run had not sent.
+    log_failed_notifications(&alerting.log());
+    // Read once at start, before the loop (a few MB at most, like the rest of startup).
+    log_restored(alerting.restore_state(state_path(data_dir)));
+    alerting.engine_mut().start_after(collector.started_ms());
+    alerting
 }
 
 /// Logs an alert fired or resolved, one info line: the server's log then tells an
@@ -231,7 +240,7 @@ fn log_restored(restored: Restored) {
         Restored::Fresh => tracing::info!("no saved alert state: every rule starts ok"),
         Restored::Loaded {
             rules,
-            rules_dropped,
+            rules_set_aside,
             events,
             attempts,
         } => {
@@ -241,10 +250,10 @@ fn log_restored(restored: Restored) {
                 attempts,
                 "alert state restored from the last run"
             );
-            if rules_dropped > 0 {
+            if rules_set_aside > 0 {
                 tracing::info!(
-                    rules_dropped,
-                    "saved alert state of rules changed or removed since was dropped: they start ok"
+                    rules_set_aside,
+                    "saved alert state of rules changed or removed since is kept aside for a day (taken up if they come back unchanged): as they are now, they start ok"
                 );
             }
         }
@@ -863,6 +872,126 @@ mod tests {
         let root = Transaction::new("URL", "/pay", HOUR * 3_600_000 + 60_000);
         analyzer.process(&MessageTree::new(header, Message::Transaction(root)));
         Report::Transaction(analyzer.reports()["shop"].clone())
+    }
+
+    /// A floor under `shop`'s traffic, and a rule firing while it has any: together they
+    /// tell which minutes were evaluated.
+    fn floor_and_busy() -> RuleSet {
+        RuleSet::from_toml_str(
+            "[[rule]]\nid = \"floor\"\ndomain = \"shop\"\nreport = \"transaction\"\n\
+             measure = \"count\"\nbelow = 1.0\n\n\
+             [[rule]]\nid = \"busy\"\ndomain = \"shop\"\nreport = \"transaction\"\n\
+             measure = \"count\"\nabove = 0.0\n",
+            None,
+        )
+        .unwrap()
+    }
+
+    /// A run of `ocelot serve` over the data folder `dir` from `start_ms` to `stop_ms` (a
+    /// clean stop), as its loops run: the collector's clock and the alert loop tick every
+    /// 10 s; `shop` sends a tree in every minute but the `quiet` ones (minutes of
+    /// [`HOUR`]). Returns the alerts fired and resolved, as (rule, kind, epoch minute).
+    fn serve_for_a_while(
+        dir: &std::path::Path,
+        start_ms: u64,
+        stop_ms: u64,
+        quiet: &[u64],
+    ) -> Vec<(String, AlertKind, u64)> {
+        let store = Store::open(StoreConfig {
+            retention_days: 0,
+            ..StoreConfig::new(dir)
+        })
+        .unwrap();
+        let clock = Arc::new(ManualClock::new(start_ms));
+        let config = CollectorConfig {
+            background_ticks: false,
+            ..Default::default()
+        };
+        let collector = Collector::start(config, Some(store.clone()), clock.clone());
+        let mut alerting = start_alerting(floor_and_busy(), &collector, dir);
+        let history = Arc::new(StoreHistory::new(store.clone()));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut events = Vec::new();
+        let mut sent_in = None;
+        for now in (start_ms..stop_ms).step_by(10_000) {
+            clock.set(now);
+            collector.tick();
+            let minute = now / 60_000;
+            if sent_in != Some(minute) && !quiet.contains(&(minute % 60)) {
+                sent_in = Some(minute);
+                let header = Header {
+                    domain: "shop".into(),
+                    ip_address: "10.0.0.1".into(),
+                    message_id: format!("shop-0a000001-{HOUR}-{minute}"),
+                    ..Header::default()
+                };
+                let root = Transaction::new("URL", "/pay", now);
+                let tree = MessageTree::new(header, Message::Transaction(root));
+                collector
+                    .ingest(ocelot_protocol::nt1::encode_to_bytes(&tree))
+                    .unwrap();
+                // Analysed before the alert loop asks, whichever thread runs first.
+                collector.checkpoint_now();
+            }
+            let live = runtime
+                .block_on(current_reports(&collector, &alerting, now, QUERY_WAIT))
+                .unwrap();
+            let ticked = alerting.tick(now, &Overlay(live, history.clone()));
+            events.extend(ticked.into_iter().map(|e| (e.rule, e.kind, e.minute)));
+            alerting.save_state(now);
+        }
+        clock.set(stop_ms);
+        alerting.stop(stop_ms, Duration::ZERO);
+        collector.shutdown();
+        store.shutdown();
+        events
+    }
+
+    /// What `ocelot alert replay` finds in `dir` over [`HOUR`].
+    fn replayed(dir: &std::path::Path) -> Vec<(String, AlertKind, u64)> {
+        let history = StoreHistory::open(dir).unwrap();
+        let events = ocelot_alert::replay(&floor_and_busy(), &history, HOUR, HOUR);
+        assert_eq!(history.read_errors(), 0);
+        events
+            .into_iter()
+            .map(|e| (e.rule, e.kind, e.minute))
+            .collect()
+    }
+
+    /// `serve` started at 11:59:58 fired at 12:00; a replay of what it stored fired a
+    /// minute later: the collector's first State sample came 10 s after the start, so
+    /// 11:59 had none and 12:00 read as the partial minute of a start.
+    #[test]
+    fn live_and_replay_agree_on_the_first_minute_after_a_start_late_in_a_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |mm: u64, ss: u64| HOUR * 3_600_000 + mm * 60_000 + ss * 1_000;
+        let live = serve_for_a_while(dir.path(), at(9, 58), at(14, 30), &[10]);
+        let minute = |mm: u64| HOUR * 60 + mm;
+        let expected = [
+            ("floor".to_owned(), AlertKind::Fired, minute(10)),
+            ("floor".to_owned(), AlertKind::Resolved, minute(11)),
+            ("busy".to_owned(), AlertKind::Fired, minute(11)),
+        ];
+        assert_eq!(live, expected, "live evaluates from 12:00");
+        assert_eq!(replayed(dir.path()), live);
+    }
+
+    /// A stop and a restart within one minute: both runs sampled it, so replay evaluated
+    /// it, though neither run had (the first stopped before it ended, the second
+    /// evaluated from the minute after its start).
+    #[test]
+    fn live_and_replay_agree_on_a_restart_within_one_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |mm: u64, ss: u64| HOUR * 3_600_000 + mm * 60_000 + ss * 1_000;
+        // `shop` is quiet in 00:18, the minute of the restart.
+        let mut live = serve_for_a_while(dir.path(), at(5, 30), at(18, 40), &[18]);
+        live.extend(serve_for_a_while(dir.path(), at(18, 50), at(25, 30), &[18]));
+        // `busy` fired at the first minute evaluated and, restored as firing, stays so.
+        assert_eq!(live, [("busy".to_owned(), AlertKind::Fired, HOUR * 60 + 6)]);
+        assert_eq!(replayed(dir.path()), live);
     }
 
     /// A panic while sending to a target ended its notification thread with a line on

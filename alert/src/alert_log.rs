@@ -127,6 +127,8 @@ struct LogState {
     unsent: Vec<(u64, AlertEvent)>,
     /// The ticket of the next event noted as unsent.
     next_ticket: u64,
+    /// Set at a stop ([`AlertLog::freeze_unsent`]): `unsent` no longer changes.
+    unsent_frozen: bool,
     /// Bumped by every change to `events`, `attempts` or `unsent`: the state file is
     /// written again only when it moved.
     changes: u64,
@@ -316,6 +318,9 @@ impl AlertLog {
     /// leaves the list with its last target.
     pub(crate) fn remove_unsent_target(&self, ticket: u64, target: &str) {
         self.with(|s| {
+            if s.unsent_frozen {
+                return;
+            }
             let Some(i) = s.unsent.iter().position(|(t, _)| *t == ticket) else {
                 return;
             };
@@ -329,6 +334,14 @@ impl AlertLog {
             }
             s.changes += 1;
         });
+    }
+
+    /// Stops the unsent list from changing, as alerting stops: what it holds then is what
+    /// the stop reports, records as not sent and writes to the state file, all alike. A
+    /// notification thread still sending cannot take its event off the list after that
+    /// (it is sent again at the next start, rather than counted as unsent and not saved).
+    pub(crate) fn freeze_unsent(&self) {
+        self.with(|s| s.unsent_frozen = true);
     }
 
     /// The events not sent yet, oldest first (what the state file keeps of them).

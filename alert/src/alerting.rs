@@ -11,7 +11,7 @@
 //! neither the thread nor evaluation: that event is given up for the target, said and
 //! counted, and the thread goes on with the next.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -38,12 +38,12 @@ pub const NOT_SENT_AT_STOP: &str = "not sent: alerting stopped, sent at the next
 /// What [`Alerting::stop`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stopped {
-    /// Events still queued for some target when the wait ended, recorded as not sent
-    /// ([`NOT_SENT_AT_STOP`]) for each such target and kept in the state file for the next
-    /// start.
+    /// Events not through their attempts to some target when the wait ended (still
+    /// queued, or being sent): recorded as not sent ([`NOT_SENT_AT_STOP`]) for each such
+    /// target and kept in the state file, which has exactly these, for the next start.
     pub unsent: usize,
-    /// An event was still being sent to some target when the wait ended: its further
-    /// attempts are not recorded.
+    /// An event was still being sent to some target when the wait ended: it counts as
+    /// unsent, and its further attempts are not saved.
     pub still_sending: bool,
     /// The last write of the state file.
     pub saved: Saved,
@@ -221,12 +221,12 @@ impl Alerting {
     }
 
     /// Stops alerting, as a server does at a clean shutdown: waits up to `wait` for the
-    /// notification threads to send the queued events, records each event still queued
-    /// then as not sent ([`NOT_SENT_AT_STOP`], attempt 0) for its target, and writes the
-    /// state file a last time (as [`Alerting::save_state`] at `now_ms`), which keeps the
-    /// events not sent (queued, or the one being sent) for the next start to send: a
-    /// rule restored as firing is not notified again, so a page dropped here would never
-    /// go out.
+    /// notification threads to send the queued events, records each event not sent then
+    /// (still queued, or being sent) as not sent ([`NOT_SENT_AT_STOP`], attempt 0) for
+    /// each target waiting for it, and writes the state file a last time (as
+    /// [`Alerting::save_state`] at `now_ms`), which keeps those events for the next start
+    /// to send: a rule restored as firing is not notified again, so a page dropped here
+    /// would never go out.
     pub fn stop(self, now_ms: u64, wait: Duration) -> Stopped {
         let Alerting {
             engine,
@@ -246,20 +246,27 @@ impl Alerting {
         {
             std::thread::sleep(STOP_POLL);
         }
-        let mut unsent = BTreeSet::new();
+        // From here the unsent list holds still: an event whose sending ends during the
+        // stop is not taken off it after it was counted, nor after the file was written.
+        log.freeze_unsent();
         let mut still_sending = false;
-        for (target, waiting, sending) in &threads {
+        for (_, waiting, sending) in &threads {
             if sending.is_finished() {
                 continue;
             }
-            // Busy with an event (the lock is free then): take the rest.
+            // Busy with an event (the lock is free then): take the rest, which stays on
+            // the unsent list for the next start.
             let queued = waiting.lock().unwrap_or_else(PoisonError::into_inner);
-            while let Ok((ticket, event)) = queued.try_recv() {
-                // Still noted as not sent: the state file keeps it for the next start.
-                notifier.record_undelivered(&event, target, NOT_SENT_AT_STOP, false);
-                unsent.insert(ticket);
-            }
+            while queued.try_recv().is_ok() {}
             still_sending |= !sending.is_finished();
+        }
+        // Every event on the list, queued or being sent, for each target still waiting
+        // for it: the attempts log says what the state file keeps.
+        let unsent = log.unsent();
+        for event in &unsent {
+            for target in &event.notify {
+                notifier.record_undelivered(event, target, NOT_SENT_AT_STOP, false);
+            }
         }
         let saved = match state {
             Some(mut file) => file.save(&engine, &log, now_ms),
@@ -568,17 +575,26 @@ mod tests {
         assert_eq!(bodies.recv_timeout(WAIT).unwrap()["rule"], "a");
         wait_for(&log, |s| s.counters.notifications_sent == 1);
 
-        // `hole` is held by a's first attempt: the stop waits 100 ms, not for it.
+        // `hole` is held by a's first attempt: the stop waits 100 ms, not for it. Both a
+        // (being sent) and b (queued) are unsent, as the file keeps them, and each has its
+        // record in the attempts log (the one being sent had none, and the stop's log line
+        // said `unsent=1`).
         let stopped = alerting.stop(0, Duration::from_millis(100));
-        assert_eq!((stopped.unsent, stopped.still_sending), (1, true));
+        assert_eq!((stopped.unsent, stopped.still_sending), (2, true));
         let not_sent: Vec<_> = log
             .snapshot()
             .attempts
             .into_iter()
             .filter(|a| a.error.as_deref() == Some(NOT_SENT_AT_STOP))
-            .map(|a| (a.rule, a.target))
+            .map(|a| (a.rule, a.target, a.attempt))
             .collect();
-        assert_eq!(not_sent, [("b".to_owned(), "hole".to_owned())]);
+        assert_eq!(
+            not_sent,
+            [
+                ("b".to_owned(), "hole".to_owned(), 0),
+                ("a".to_owned(), "hole".to_owned(), 0)
+            ]
+        );
         // The next start sends a and b to `hole` alone: `ops2` has a already.
         let saved: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();

@@ -127,7 +127,9 @@ impl Engine {
 
     /// Evaluates only minutes that start after `now_ms`: a server starting at 03:24:09
     /// watched nothing of 03:23, and a `below` rule must not fire on a minute it never saw
-    /// (every deploy would page). Minutes already due later are unaffected.
+    /// (every deploy would page). Minutes already due later are unaffected. A server passes
+    /// its collector's start, the minute the collector's State report marks as a start:
+    /// replay skips that minute, and so evaluates the same minutes (`up_minutes.rs`).
     pub fn start_after(&mut self, now_ms: u64) {
         let first = now_ms / MILLIS_PER_MINUTE + 1;
         self.next_minute = Some(self.next_minute.unwrap_or(0).max(first));
@@ -321,23 +323,26 @@ impl Engine {
     }
 
     /// Takes up the saved state of each rule that is still the same rule: the same id and
-    /// the same definition (scope, measure, condition, minutes, targets). A rule edited
-    /// since starts `ok`, so a changed threshold does not inherit a firing state it never
-    /// had; saved rules that are gone are dropped. Returns how many rules were restored.
-    pub(crate) fn restore_rules(&mut self, saved: Vec<SavedRule>) -> usize {
-        let mut saved: HashMap<String, SavedRule> =
-            saved.into_iter().map(|s| (s.id.clone(), s)).collect();
-        let mut restored = 0;
+    /// the same definition (scope, measure, condition, minutes, targets), from the first
+    /// entry of `saved` that has both. A rule edited since starts `ok`, so a changed
+    /// threshold does not inherit a firing state it never had. Returns, per entry of
+    /// `saved`, whether a rule took it up (the state file keeps the others a while, in
+    /// case their rule comes back).
+    pub(crate) fn restore_rules(&mut self, saved: &[SavedRule]) -> Vec<bool> {
+        let mut taken = vec![false; saved.len()];
         for evaluator in &mut self.evaluators {
-            let Some(state) = saved.remove(&evaluator.rule().id) else {
-                continue;
-            };
-            if state.definition == definition(evaluator.rule()) {
-                evaluator.restore(state.state);
-                restored += 1;
+            let id = &evaluator.rule().id;
+            let same = definition(evaluator.rule());
+            let found = saved
+                .iter()
+                .enumerate()
+                .find(|(i, s)| !taken[*i] && s.id == *id && s.definition == same);
+            if let Some((i, state)) = found {
+                evaluator.restore(state.state.clone());
+                taken[i] = true;
             }
         }
-        restored
+        taken
     }
 
     /// Every rule's state, in file order.

@@ -285,10 +285,19 @@ impl fmt::Display for Condition {
                     Direction::Below => "below",
                     Direction::Both => "off",
                 };
-                write!(
-                    f,
-                    "{side} baseline by more than {margin_percent}% and {margin_absolute}"
-                )
+                // A margin left at 0 is no margin: not said (`and 0` read as a second
+                // condition).
+                match (margin_percent > 0.0, margin_absolute > 0.0) {
+                    (true, true) => write!(
+                        f,
+                        "{side} baseline by more than {margin_percent}% and {margin_absolute}"
+                    ),
+                    (true, false) => {
+                        write!(f, "{side} baseline by more than {margin_percent}%")
+                    }
+                    (false, true) => write!(f, "{side} baseline by more than {margin_absolute}"),
+                    (false, false) => write!(f, "{side} baseline"),
+                }
             }
         }
     }
@@ -789,9 +798,10 @@ fn is_blank(text: &str) -> bool {
     text.trim().is_empty()
 }
 
-/// Checks that each threshold can be crossed by the measure: counts, durations and
-/// percentages are never negative, and a percentage never exceeds 100, so `below = 0` or a
-/// failPercent `above = 100` would be a rule that never fires.
+/// Checks that each threshold can be crossed by the measure, and not always crossed:
+/// counts, durations and percentages are never negative, and a percentage never exceeds
+/// 100, so `below = 0` or a failPercent `above = 100` would be a rule that never fires,
+/// and `above = -1` (or a failPercent `below = 101`) one that fires on every value.
 fn check_reachable(
     report: ReportKind,
     measure: Measure,
@@ -812,6 +822,16 @@ fn check_reachable(
     if let Some(limit) = above.filter(|&a| measure == Measure::FailPercent && a >= 100.0) {
         return Err(format!(
             "`above = {limit}` can never fire: failPercent is at most 100"
+        ));
+    }
+    if let Some(limit) = above.filter(|&a| never_negative && a < 0.0) {
+        return Err(format!(
+            "`above = {limit}` always fires: {measure} is never negative (`above = 0` fires on any)"
+        ));
+    }
+    if let Some(limit) = below.filter(|&b| measure == Measure::FailPercent && b > 100.0) {
+        return Err(format!(
+            "`below = {limit}` always fires: failPercent is at most 100"
         ));
     }
     Ok(())
@@ -1080,6 +1100,52 @@ mod tests {
         assert!(RuleSet::from_toml_str(metric, None).is_ok());
         let count = metric.replace("\"sum\"", "\"count\"");
         assert!(error_of(&count, None).contains("count is never negative"));
+    }
+
+    #[test]
+    fn thresholds_every_value_of_the_measure_crosses_are_rejected() {
+        let above = |measure: &str, limit: &str| {
+            RULE.replace("failPercent", measure)
+                .replace("above = 5.0", &format!("above = {limit}"))
+        };
+        // A count is never below 0: `above = -1` fired on every minute, 0 included.
+        assert_eq!(
+            error_of(&above("count", "-1.0"), None),
+            "rule \"pay-errors\": `above = -1` always fires: count is never negative \
+             (`above = 0` fires on any)"
+        );
+        assert!(error_of(&above("p95", "-0.5"), None).contains("p95 is never negative"));
+        assert!(RuleSet::from_toml_str(&above("count", "0.0"), None).is_ok());
+        let below = RULE.replace("above = 5.0", "below = 100.5");
+        assert_eq!(
+            error_of(&below, None),
+            "rule \"pay-errors\": `below = 100.5` always fires: failPercent is at most 100"
+        );
+        assert!(
+            RuleSet::from_toml_str(&RULE.replace("above = 5.0", "below = 100.0"), None).is_ok()
+        );
+        // A metric's sum may be negative: a limit below 0 can be crossed or not.
+        let metric = "[[rule]]\nid = \"m\"\ndomain = \"shop\"\nreport = \"metric\"\nname = \"balance\"\nmeasure = \"sum\"\nabove = -1.0";
+        assert!(RuleSet::from_toml_str(metric, None).is_ok());
+    }
+
+    #[test]
+    fn a_baseline_condition_says_only_the_margins_it_has() {
+        let condition = |percent: f64, absolute: f64| {
+            Condition::Baseline {
+                direction: Direction::Above,
+                margin_percent: percent,
+                margin_absolute: absolute,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            condition(50.0, 5.0),
+            "above baseline by more than 50% and 5"
+        );
+        assert_eq!(condition(50.0, 0.0), "above baseline by more than 50%");
+        assert_eq!(condition(0.0, 5.0), "above baseline by more than 5");
+        assert_eq!(condition(0.0, 0.0), "above baseline");
     }
 
     #[test]

@@ -13,7 +13,10 @@
 //!   format version this build does not know) is moved aside to `state.json.corrupt` and
 //!   alerting starts fresh. Never a panic.
 //! - State is restored only into the same rule: same id and same definition. An edited
-//!   rule starts `ok`; a rule that is gone is dropped.
+//!   rule starts `ok`. The state of a rule that is gone (or edited) is kept aside for
+//!   [`ABSENT_RULE_KEEP_MS`], at most [`MAX_ABSENT_RULES`] of them: one start with a wrong
+//!   rules file must not make every incident still going on page again once the file is
+//!   fixed.
 //!
 //! Non-goals: the counters (they count what this process saw, as Prometheus counters do)
 //! and a pending run (the minutes the process was down break it anyway).
@@ -37,6 +40,27 @@ pub const STATE_FORMAT_VERSION: u32 = 1;
 /// at start could take the memory the collector needs.
 pub(crate) const MAX_STATE_FILE_BYTES: u64 = 64 << 20;
 
+/// How long the state of a rule no longer in the rule set is kept: a day, long enough to
+/// notice a wrong rules file and fix it; a rule removed on purpose does not come back
+/// weeks later with a stale incident.
+pub(crate) const ABSENT_RULE_KEEP_MS: u64 = 24 * 3_600_000;
+
+/// At most this many absent rules are kept (the newest absences): a few per rule of a
+/// large rule set, so the file stays small however often the rules change.
+pub(crate) const MAX_ABSENT_RULES: usize = 1_000;
+
+/// The saved state of a rule not in the current rule set (gone, or edited), kept in case
+/// it comes back unchanged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AbsentRule {
+    /// Since when it has been absent, epoch ms: stamped at the first write after the start
+    /// it went missing at (a start has no clock of its own here), so `None` until then.
+    absent_since_ms: Option<u64>,
+    /// Its state as last saved.
+    rule: SavedRule,
+}
+
 /// The file as written: `version` first, so a reader can tell the format before the rest.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -54,6 +78,10 @@ struct StateDocument {
     /// again at the next start. Absent from files of builds before it: none.
     #[serde(default)]
     unsent: Vec<AlertEvent>,
+    /// Saved rules not in the rule set when written, newest absence first (see
+    /// [`AbsentRule`]). Absent from files of builds before it: none.
+    #[serde(default)]
+    absent_rules: Vec<AbsentRule>,
 }
 
 /// Just the version, read before the rest.
@@ -71,8 +99,9 @@ pub enum Restored {
     Loaded {
         /// Rules whose state was restored (same id and definition).
         rules: usize,
-        /// Saved rules not restored: changed since, or gone from the rule set.
-        rules_dropped: usize,
+        /// Saved rules not restored, changed since or gone from the rule set: their state is
+        /// kept aside (for a day) and taken up if they come back unchanged.
+        rules_set_aside: usize,
         /// Events put back in the log.
         events: usize,
         /// Notification attempts put back in the log.
@@ -124,6 +153,8 @@ pub(crate) struct StateFile {
     written_rules: Option<Vec<u8>>,
     /// [`AlertLog::changes`] as last written.
     written_log: u64,
+    /// Saved rules not in the rule set, newest absence first, kept in case they come back.
+    absent: Vec<AbsentRule>,
     /// Writes have failed since the last successful one.
     failing: bool,
 }
@@ -135,18 +166,37 @@ impl StateFile {
             path,
             written_rules: None,
             written_log: 0,
+            absent: Vec::new(),
             failing: false,
         };
         let restored = match read(&file.path) {
             Ok(None) => Restored::Fresh,
             Ok(Some(document)) => {
-                let saved_rules = document.rules.len();
-                let rules = engine.restore_rules(document.rules);
+                // The rules of the last run first, then those absent from it: a rule that
+                // is back takes up its latest state.
+                let saved: Vec<AbsentRule> = (document.rules.into_iter())
+                    .map(|rule| AbsentRule {
+                        absent_since_ms: None,
+                        rule,
+                    })
+                    .chain(document.absent_rules)
+                    .collect();
+                let rules: Vec<SavedRule> = saved.iter().map(|a| a.rule.clone()).collect();
+                let taken = engine.restore_rules(&rules);
+                for (absent, taken) in saved.into_iter().zip(&taken) {
+                    let known = file.absent.iter().any(|a| {
+                        a.rule.id == absent.rule.id && a.rule.definition == absent.rule.definition
+                    });
+                    if !taken && !known {
+                        file.absent.push(absent);
+                    }
+                }
+                file.absent.truncate(MAX_ABSENT_RULES);
                 let (events, attempts) = (document.events.len(), document.attempts.len());
                 log.restore_history(document.events, document.attempts, document.unsent);
                 Restored::Loaded {
-                    rules,
-                    rules_dropped: saved_rules - rules,
+                    rules: taken.iter().filter(|&&t| t).count(),
+                    rules_set_aside: file.absent.len(),
                     events,
                     attempts,
                 }
@@ -167,7 +217,7 @@ impl StateFile {
         };
         // What the file holds now (or, fresh, what there is to hold): written again only
         // once it changes.
-        file.written_rules = rules_json(&engine.saved_rules());
+        file.written_rules = rules_json(&engine.saved_rules(), &file.absent);
         file.written_log = log.changes();
         (file, restored)
     }
@@ -179,8 +229,16 @@ impl StateFile {
 
     /// Writes the state of `engine` and `log` if it changed since the last write.
     pub(crate) fn save(&mut self, engine: &Engine, log: &AlertLog, now_ms: u64) -> Saved {
+        // Absent since this run started, if not before; forgotten a day after that.
+        for absent in &mut self.absent {
+            absent.absent_since_ms.get_or_insert(now_ms);
+        }
+        self.absent.retain(|a| {
+            a.absent_since_ms
+                .is_none_or(|since| now_ms < since.saturating_add(ABSENT_RULE_KEEP_MS))
+        });
         let rules = engine.saved_rules();
-        let rules_now = rules_json(&rules);
+        let rules_now = rules_json(&rules, &self.absent);
         let log_changes = log.changes();
         if rules_now.is_some() && self.written_rules == rules_now && self.written_log == log_changes
         {
@@ -194,6 +252,7 @@ impl StateFile {
             events,
             attempts,
             unsent: log.unsent(),
+            absent_rules: self.absent.clone(),
         };
         let written = serde_json::to_vec_pretty(&document)
             .map_err(io::Error::other)
@@ -218,10 +277,10 @@ impl StateFile {
     }
 }
 
-/// The rules' state as the file holds it (NaN as `null`), to tell whether it changed;
-/// `None` if it does not serialize (then the document does not either).
-fn rules_json(rules: &[SavedRule]) -> Option<Vec<u8>> {
-    serde_json::to_vec(rules).ok()
+/// The rules' state as the file holds it (NaN as `null`), absent rules included, to tell
+/// whether it changed; `None` if it does not serialize (then the document does not either).
+fn rules_json(rules: &[SavedRule], absent: &[AbsentRule]) -> Option<Vec<u8>> {
+    serde_json::to_vec(&(rules, absent)).ok()
 }
 
 /// The document in `path`: `None` if there is no file, `Err` (why, in words) if it cannot
@@ -428,7 +487,7 @@ mod tests {
             restored,
             Restored::Loaded {
                 rules: 2,
-                rules_dropped: 0,
+                rules_set_aside: 0,
                 events: 1,
                 attempts: 0
             }
@@ -459,7 +518,7 @@ mod tests {
             after.restore_state(&path),
             Restored::Loaded {
                 rules: 1,
-                rules_dropped: 1,
+                rules_set_aside: 1,
                 events: 1,
                 attempts: 0
             }
@@ -473,19 +532,141 @@ mod tests {
         assert_eq!(events.len(), 1);
         assert!(!events[0].suppressed);
 
-        // A rule that is gone is dropped with it.
-        let only_cart = RuleSet::from_toml_str(
-            "[[rule]]\nid = \"cart-silent\"\ndomain = \"cart\"\nreport = \"event\"\n\
-             measure = \"count\"\nbelow = 1.0\nfor_minutes = 5\n",
-            None,
-        )
-        .unwrap();
-        let mut after = Alerting::new(only_cart);
+        // A rule that is gone is set aside with it.
+        let mut after = Alerting::new(only_cart());
         assert!(matches!(
             after.restore_state(&path),
             Restored::Loaded {
                 rules: 1,
-                rules_dropped: 1,
+                rules_set_aside: 1,
+                ..
+            }
+        ));
+    }
+
+    /// `cart-silent` alone, as in [`rules`].
+    fn only_cart() -> RuleSet {
+        RuleSet::from_toml_str(
+            "[[rule]]\nid = \"cart-silent\"\ndomain = \"cart\"\nreport = \"event\"\n\
+             measure = \"count\"\nbelow = 1.0\nfor_minutes = 5\n",
+            None,
+        )
+        .unwrap()
+    }
+
+    /// One start with a wrong rules file (five real rules missing from it) dropped their
+    /// saved state: once the file was fixed, incidents still going on fired and paged
+    /// again as new ones.
+    #[test]
+    fn a_rule_missing_from_one_start_takes_up_its_state_when_it_is_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        fired_and_saved(&path);
+
+        // Started with a file that lacks `shop-silent`, which runs a few minutes.
+        let mut wrong = Alerting::new(only_cart());
+        assert!(matches!(
+            wrong.restore_state(&path),
+            Restored::Loaded {
+                rules: 1,
+                rules_set_aside: 1,
+                ..
+            }
+        ));
+        wrong.engine_mut().start_after(settled(11));
+        for minute in 12..15 {
+            wrong.tick(settled(minute), &silent());
+            assert!(!matches!(
+                wrong.save_state(settled(minute)),
+                Saved::Failed { .. }
+            ));
+        }
+        wrong.stop(settled(14), std::time::Duration::ZERO);
+
+        // The file fixed: `shop-silent` is firing still, as saved before the wrong start,
+        // and its incident goes on without a new event.
+        let mut fixed = Alerting::new(rules(1.0));
+        assert!(matches!(
+            fixed.restore_state(&path),
+            Restored::Loaded {
+                rules: 2,
+                rules_set_aside: 0,
+                ..
+            }
+        ));
+        assert_eq!(fixed.engine().statuses()[0].phase, AlertPhase::Firing);
+        fixed.engine_mut().start_after(settled(15));
+        assert_eq!(fixed.tick(settled(17), &silent()), vec![]);
+        assert_eq!(fixed.engine().statuses()[0].phase, AlertPhase::Firing);
+    }
+
+    #[test]
+    fn a_rule_absent_for_a_day_is_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        fired_and_saved(&path);
+        let mut wrong = Alerting::new(only_cart());
+        wrong.restore_state(&path);
+        // Absent since the first write after the start.
+        wrong.save_state(settled(12));
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains(&format!("\"absentSinceMs\": {}", settled(12))),
+            "{text}"
+        );
+        let restored = || {
+            let mut fixed = Alerting::new(rules(1.0));
+            let restored = fixed.restore_state(&path);
+            (restored, fixed.engine().statuses()[0].phase)
+        };
+        // Kept until a day has passed.
+        let day_later = settled(12) + ABSENT_RULE_KEEP_MS;
+        assert_eq!(wrong.save_state(day_later - 1), Saved::Unchanged);
+        assert!(matches!(
+            restored(),
+            (Restored::Loaded { rules: 2, .. }, AlertPhase::Firing)
+        ));
+        assert!(matches!(wrong.save_state(day_later), Saved::Written { .. }));
+        assert!(matches!(
+            restored(),
+            (
+                Restored::Loaded {
+                    rules: 1,
+                    rules_set_aside: 0,
+                    ..
+                },
+                AlertPhase::Ok
+            )
+        ));
+    }
+
+    #[test]
+    fn at_most_so_many_absent_rules_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut alerting = fired_and_saved(&path);
+        let shop = alerting.engine().saved_rules()[0].clone();
+        // A file with more absent rules than are kept, e.g. written by hand.
+        let absent: Vec<AbsentRule> = (0..MAX_ABSENT_RULES + 5)
+            .map(|i| AbsentRule {
+                absent_since_ms: Some(settled(10)),
+                rule: SavedRule {
+                    id: format!("old-{i}"),
+                    ..shop.clone()
+                },
+            })
+            .collect();
+        let mut document: StateDocument =
+            serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        document.absent_rules = absent;
+        fs::write(&path, serde_json::to_vec(&document).unwrap()).unwrap();
+        drop(alerting);
+        alerting = Alerting::new(rules(1.0));
+        assert!(matches!(
+            alerting.restore_state(&path),
+            Restored::Loaded {
+                rules: 2,
+                rules_set_aside: MAX_ABSENT_RULES,
                 ..
             }
         ));
@@ -532,7 +713,7 @@ mod tests {
                 Alerting::new(rules(1.0)).restore_state(&path),
                 Restored::Loaded {
                     rules: 2,
-                    rules_dropped: 0,
+                    rules_set_aside: 0,
                     events: 1,
                     attempts: 0
                 }
@@ -715,7 +896,7 @@ mod tests {
         let mut saved = engine.saved_rules();
         let last = saved[0].state.last.as_mut().unwrap();
         (last.value, last.baseline) = (Some(f64::NAN), Some(f64::NAN));
-        assert_eq!(engine.restore_rules(saved), 2);
+        assert_eq!(engine.restore_rules(&saved), [true, true]);
         assert!(matches!(
             alerting.save_state(settled(10)),
             Saved::Written { .. }

@@ -4,11 +4,18 @@
 //! apart: both have no records.
 //!
 //! The collector samples its own figures every few seconds while it runs, so a minute it
-//! ran in has a sample ([`ocelot_analyzer::StateReport::sampled_minutes`]). A minute counts
-//! as up when it and the minutes either side have one: the first and last minute of a run
-//! are partial (a server started at 03:24:09 counted 51 s of 03:24, which would read as a
-//! drop), and the live engine never evaluates them either (it starts at the next whole
-//! minute, and a stopped one evaluates nothing).
+//! ran in has a sample ([`ocelot_analyzer::StateReport::sampled_minutes`]), and it takes
+//! one as it starts, marking that minute as a start
+//! ([`ocelot_analyzer::StateReport::started_minutes`]). A minute counts as up when it and
+//! the minutes either side have a sample and it is not a start: the first and last minute
+//! of a run are partial (a server started at 03:24:09 counted 51 s of 03:24, which would
+//! read as a drop), and the live engine never evaluates them either. Live evaluation
+//! starts at the minute after the collector's start (`Engine::start_after`), which is
+//! exactly the minute after the one marked: a start at 11:59:58 evaluates 12:00, and a
+//! stop and restart within 12:08 evaluates neither run's 12:08, though both sampled it.
+//! Reports written before starts were marked have none: there the minute before the
+//! first sample tells the start, and a start in a minute's last seconds (its first sample
+//! in the next minute) reads one minute late.
 //!
 //! A neighbour that cannot be known does not count against a minute, which is then judged
 //! by its own sample (and its other neighbour's):
@@ -48,8 +55,14 @@ pub(crate) struct UpMinutes {
     up: Vec<bool>,
 }
 
-/// A State report's sampled minutes, bit `m` for minute `m` of the hour.
-type Sampled = u64;
+/// A State report's minutes, bit `m` for minute `m` of the hour.
+#[derive(Debug, Clone, Copy)]
+struct Sampled {
+    /// Minutes with a sample.
+    taken: u64,
+    /// Minutes the collector started in.
+    started: u64,
+}
 
 /// What is known of a minute's sample, as the neighbour of a minute being judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,12 +117,10 @@ impl UpMinutes {
     ) -> Self {
         let sampled = |hour: u64| -> Option<Sampled> {
             let state = state_of(hour)?;
-            Some(
-                state
-                    .sampled_minutes()
-                    .filter(|&m| u64::from(m) < MINUTES_PER_HOUR)
-                    .fold(0, |bits, m| bits | 1 << m),
-            )
+            Some(Sampled {
+                taken: minute_bits(state.sampled_minutes()),
+                started: minute_bits(state.started_minutes()),
+            })
         };
         // The hours read with one either side (`None`: there is no hour before hour 0).
         let hours: Vec<Option<u64>> = std::iter::once(first_hour.checked_sub(1))
@@ -148,7 +159,7 @@ impl UpMinutes {
             let minute = hour * MINUTES_PER_HOUR + m as u64;
             match states[i] {
                 _ if newest_minute.is_some_and(|newest| minute > newest) => Sample::Unknown,
-                Some(bits) if (bits >> m) & 1 == 1 => Sample::Taken,
+                Some(bits) if (bits.taken >> m) & 1 == 1 => Sample::Taken,
                 Some(_) => Sample::Missing,
                 None if watched[i] => Sample::Unknown,
                 None => Sample::Missing,
@@ -172,7 +183,10 @@ impl UpMinutes {
                     sample(i, m + 1)
                 };
                 up.push(
-                    (bits >> m) & 1 == 1 && before != Sample::Missing && after != Sample::Missing,
+                    (bits.taken >> m) & 1 == 1
+                        && (bits.started >> m) & 1 == 0
+                        && before != Sample::Missing
+                        && after != Sample::Missing,
                 );
             }
         }
@@ -191,6 +205,13 @@ impl UpMinutes {
             .copied()
             .unwrap_or(true)
     }
+}
+
+/// Minutes of an hour as bits, bit `m` for minute `m`.
+fn minute_bits(minutes: impl Iterator<Item = u8>) -> u64 {
+    minutes
+        .filter(|&m| u64::from(m) < MINUTES_PER_HOUR)
+        .fold(0, |bits, m| bits | 1 << m)
 }
 
 #[cfg(test)]
@@ -224,6 +245,32 @@ mod tests {
         history.insert_state(state(HOUR + 1, 0..60));
         let up = UpMinutes::read(&history, HOUR, HOUR, None);
         assert_eq!(up_list(&up, HOUR), (0..9).chain(51..60).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_start_minute_is_down_and_the_minute_after_it_up_however_late_the_start() {
+        let mut history = MemoryHistory::new();
+        history.insert_state(state(HOUR + 1, 0..60));
+        // Started at 00:09:58: its first sample, taken at once, is in 00:09.
+        let mut started = state(HOUR, 9..60);
+        started.record_start(HOUR * 3_600_000 + 9 * 60_000 + 58_000);
+        history.insert_state(started);
+        let up = UpMinutes::read(&history, HOUR, HOUR, None);
+        assert_eq!(up_list(&up, HOUR), (10..60).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_minute_sampled_by_a_run_that_stopped_in_it_and_the_next_run_is_down() {
+        let mut history = MemoryHistory::new();
+        history.insert_state(state(HOUR - 1, 0..60));
+        history.insert_state(state(HOUR + 1, 0..60));
+        // Stopped at 00:08:40 (its last sample then), started again at 00:08:50.
+        let mut restarted = state(HOUR, 0..60);
+        restarted.record_start(HOUR * 3_600_000 + 8 * 60_000 + 50_000);
+        history.insert_state(restarted);
+        let up = UpMinutes::read(&history, HOUR, HOUR, None);
+        let expected: Vec<u64> = (0..60).filter(|&m| m != 8).collect();
+        assert_eq!(up_list(&up, HOUR), expected);
     }
 
     #[test]

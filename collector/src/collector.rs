@@ -193,6 +193,8 @@ struct Inner {
     /// The hours the log said were sealed, so each is said once (see [`SealLog`]).
     seals_said: Arc<SealsSaid>,
     stopped: std::sync::atomic::AtomicBool,
+    /// When [`Collector::start`] ran, by the clock (see [`Collector::started_ms`]).
+    started_ms: u64,
 }
 
 #[derive(Default)]
@@ -318,6 +320,7 @@ impl Collector {
                 }),
                 seals_said: Arc::default(),
                 stopped: std::sync::atomic::AtomicBool::new(false),
+                started_ms: now,
                 config,
                 clock,
                 store,
@@ -325,6 +328,13 @@ impl Collector {
             }),
         };
         collector.restore_open_hours(now);
+        // A sample at once, not `state_interval` later: the minute it starts in then has a
+        // sample, marked as a start. Without it, a start at 11:59:58 left 11:59 without
+        // one, and replay took 12:00 for a partial minute that the live engine evaluated.
+        {
+            let mut ticks = collector.inner.ticks.lock().expect("tick state lock");
+            collector.send_sample(&mut ticks, now, true);
+        }
         if collector.inner.config.background_ticks {
             let weak = Arc::downgrade(&collector.inner);
             std::thread::Builder::new()
@@ -731,7 +741,7 @@ impl Collector {
         let due =
             |last: u64, interval: Duration| now < last || now - last >= interval.as_millis() as u64;
         if due(ticks.last_sample_ms, inner.config.state_interval) {
-            self.send_sample(&mut ticks, now);
+            self.send_sample(&mut ticks, now, false);
         }
         let checkpoint_due = due(ticks.last_checkpoint_ms, inner.config.checkpoint_interval);
         if sealing || checkpoint_due {
@@ -744,19 +754,27 @@ impl Collector {
         }
     }
 
-    /// Sends the State worker what the counters did since the last sample.
-    fn send_sample(&self, ticks: &mut TickState, now: u64) {
+    /// Sends the State worker what the counters did since the last sample; `started` for
+    /// the first, taken at start, which marks its minute as a start and waits for room in
+    /// the queue rather than be lost (the queue is all but empty then).
+    fn send_sample(&self, ticks: &mut TickState, now: u64, started: bool) {
         let inner = &*self.inner;
         ticks.last_sample_ms = now;
         // Dates a drop not dated yet (`stats` does).
         let current = self.stats();
-        let sample = self.state_sample(now, &ticks.previous, &current);
+        let sample = StateSample {
+            started,
+            ..self.state_sample(now, &ticks.previous, &current)
+        };
         // Moved on only once the State worker has the sample: when its queue is full, the
         // next sample carries these figures too, rather than the State report losing them.
-        if inner.controls[inner.state_worker()]
-            .try_send(Control::Sample(sample))
-            .is_ok()
-        {
+        let control = &inner.controls[inner.state_worker()];
+        let sent = if started {
+            control.send(Control::Sample(sample)).is_ok()
+        } else {
+            control.try_send(Control::Sample(sample)).is_ok()
+        };
+        if sent {
             ticks.previous = current;
         }
     }
@@ -913,7 +931,7 @@ impl Collector {
         {
             let mut ticks = inner.ticks.lock().expect("tick state lock");
             let now = inner.clock.now_ms();
-            self.send_sample(&mut ticks, now);
+            self.send_sample(&mut ticks, now, false);
         }
         let _ = inner.controls[inner.state_worker()].send(Control::Shutdown {
             unwritten: unwritten_tx,
@@ -950,6 +968,13 @@ impl Collector {
             stats.last_drop_ms = now;
         }
         stats
+    }
+
+    /// When this collector started, epoch ms by its clock. Its State report marks that
+    /// minute as a start (`StateReport::started_minutes`): live alerting evaluates from the
+    /// minute after it, as a replay over the stored State reports does.
+    pub fn started_ms(&self) -> u64 {
+        self.inner.started_ms
     }
 
     /// "Now" by the collector's clock, epoch ms.
@@ -1120,7 +1145,7 @@ impl Collector {
         let now = self.inner.clock.now_ms();
         if hour == hour_of(now) {
             let mut ticks = self.inner.ticks.lock().expect("tick state lock");
-            self.send_sample(&mut ticks, now);
+            self.send_sample(&mut ticks, now, false);
         }
         self.report(STATE_DOMAIN, hour).await
     }

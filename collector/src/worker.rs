@@ -110,6 +110,9 @@ pub(crate) struct StateSample {
     pub(crate) out_of_window: u64,
     pub(crate) processing: Vec<(&'static str, u64, u64)>,
     pub(crate) rss_bytes: u64,
+    /// The collector's first sample, taken as it starts: its minute is marked as a start
+    /// (`StateReport::record_start`).
+    pub(crate) started: bool,
 }
 
 /// The report kinds; their names are the reports' names in the store and the API.
@@ -999,6 +1002,9 @@ impl Worker for StateWorker {
         }
         if s.rss_bytes > 0 {
             report.record_rss(s.now_ms, s.rss_bytes);
+        }
+        if s.started {
+            report.record_start(s.now_ms);
         }
     }
 }

@@ -2090,6 +2090,39 @@ fn a_sealed_hours_state_report_survives_the_clock_stepping_back_into_it() {
     store.shutdown();
 }
 
+/// The first State sample came `state_interval` after the start: a collector started at
+/// 00:09:58 had none in 00:09, and alert replay read 00:10 as the partial minute of a
+/// start, though the live alerts (evaluating from the minute after the start) had
+/// evaluated it. A stop and a restart within one minute left no trace of the restart.
+#[test]
+fn the_minute_a_collector_starts_in_is_sampled_at_once_and_marked_as_a_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let at = |mm: u64, ss: u64| HOUR * 3_600_000 + mm * 60_000 + ss * 1_000;
+    let clock = Arc::new(ManualClock::new(at(9, 58)));
+    let collector = Collector::start(manual_config(), Some(store.clone()), clock.clone());
+    assert_eq!(collector.started_ms(), at(9, 58));
+    let state = block_on(collector.state_report(HOUR)).unwrap();
+    assert_eq!(state.sampled_minutes().collect::<Vec<_>>(), [9]);
+    assert_eq!(state.started_minutes().collect::<Vec<_>>(), [9]);
+    // Stopped at 00:12:05 (its last sample), started again at 00:12:50.
+    clock.set(at(12, 5));
+    collector.shutdown();
+    let clock = Arc::new(ManualClock::new(at(12, 50)));
+    let again = Collector::start(manual_config(), Some(store.clone()), clock.clone());
+    clock.set(at(13, 0));
+    again.tick();
+    again.shutdown();
+    let bytes = store
+        .read_report(HOUR, ocelot_collector::STATE_DOMAIN, "state")
+        .unwrap()
+        .unwrap();
+    let state: ocelot_analyzer::StateReport = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(state.started_minutes().collect::<Vec<_>>(), [9, 12]);
+    assert_eq!(state.sampled_minutes().collect::<Vec<_>>(), [9, 12, 13]);
+    store.shutdown();
+}
+
 /// A Ctrl-C wrote the State report without the figures since its last sample (up to
 /// `state_interval`): trees out of the window, decode errors and drops of the last seconds.
 #[test]

@@ -8,7 +8,9 @@ use maud::{html, Markup};
 use ocelot_alert::{AlertEvent, AlertPhase, AlertSnapshot, Measure, ReportKind, RuleStatus};
 use ocelot_analyzer::hour_label;
 
-use crate::board::{build_url, format_amount, format_count, format_ms, format_percent, stat};
+use crate::board::{
+    build_url, format_amount, format_count, format_ms, format_percent, stat, stat_with_hint,
+};
 use crate::layout::{page, PageTitle};
 use crate::links::anchor_id;
 use crate::state::AppState;
@@ -147,7 +149,15 @@ fn render(s: &AlertSnapshot) -> Markup {
                 (stat("Resolved", &format_count(c.resolved), false))
                 (stat("Suppressed", &format_count(c.suppressed), false))
                 (stat("Notifications sent", &format_count(c.notifications_sent), false))
-                (stat("Notification failures", &format_count(c.notification_failures), c.notification_failures > 0))
+                // Attempts, not notifications: each retry counts (as on /metrics); those
+                // that never got through are the given-up ones.
+                (stat_with_hint(
+                    "Failed notification attempts",
+                    &format_count(c.notification_failures),
+                    c.notification_failures > 0,
+                    Some("Every failed try counts, retries included; a notification that never got through is counted as given up"),
+                ))
+                (stat("Notifications given up", &format_count(c.notifications_given_up), c.notifications_given_up > 0))
             }
             p.hint { "Fired, resolved, suppressed and the notifications count since this server started; the rules' state and the lists below carry over restarts." }
         }
@@ -330,7 +340,7 @@ mod tests {
         // suppression line for a rule without a window.
         assert!(
             page.contains(
-                "<td class=\"condition\">below baseline by more than 0% and 0 for 1 min, resolves after 1 min\
+                "<td class=\"condition\">below baseline for 1 min, resolves after 1 min\
                  <div class=\"muted\">no baseline yet: cannot fire until the same minute \
                  7, 14, 21 or 28 days back has data</div></td>"
             ),
@@ -470,6 +480,29 @@ mod tests {
             attempts: vec![attempt],
             ..AlertSnapshot::default()
         }
+    }
+
+    #[test]
+    fn the_counters_tell_failed_attempts_from_notifications_given_up() {
+        let mut s = snapshot();
+        s.counters.notifications_sent = 4;
+        s.counters.notification_failures = 3;
+        s.counters.notifications_given_up = 1;
+        let html = render(&s).into_string();
+        let card = |label: &str, value: &str| {
+            format!(
+                "<span class=\"stat-label\">{label}</span><span class=\"stat-value\">{value}</span>"
+            )
+        };
+        assert!(
+            html.contains(&card("Failed notification attempts", "3")),
+            "{html}"
+        );
+        assert!(
+            html.contains(&card("Notifications given up", "1")),
+            "{html}"
+        );
+        assert!(!html.contains("Notification failures"), "{html}");
     }
 
     #[test]

@@ -55,6 +55,14 @@ pub(crate) struct StateMinute {
     pub(crate) processing: BTreeMap<String, Processing>,
     /// Largest resident set size seen.
     pub(crate) rss_bytes: u64,
+    /// The collector started in this minute ([`StateReport::record_start`]). Left out of
+    /// the JSON when false, as in reports written before it was kept.
+    #[serde(skip_serializing_if = "is_false")]
+    pub(crate) started: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -100,6 +108,7 @@ impl StateMinute {
             a.max_us = a.max_us.max(b.max_us);
         });
         self.rss_bytes = self.rss_bytes.max(other.rss_bytes);
+        self.started |= other.started;
     }
 }
 
@@ -139,6 +148,16 @@ impl StateReport {
         self.minutes
             .iter()
             .filter(|(_, m)| !m.queue_depths.is_empty())
+            .map(|(minute, _)| *minute)
+    }
+
+    /// The minutes of the hour in which the collector started, ascending: it watched only
+    /// part of them (see [`StateReport::record_start`]). Reports written before starts
+    /// were kept have none.
+    pub fn started_minutes(&self) -> impl Iterator<Item = u8> + '_ {
+        self.minutes
+            .iter()
+            .filter(|(_, m)| m.started)
             .map(|(minute, _)| *minute)
     }
 
@@ -196,6 +215,14 @@ impl StateReport {
             &mut folded,
         );
         *deepest = (*deepest).max(depth);
+    }
+
+    /// The collector started at `now_ms`: its minute was watched only in part. Alerting
+    /// evaluates from the minute after it, live and in replay alike (a minute sampled by a
+    /// process that stopped in it and by the one that started next is still partial).
+    /// Record it with the start's own sample, so the start minute has a sample too.
+    pub fn record_start(&mut self, now_ms: u64) {
+        self.minute(now_ms).started = true;
     }
 
     /// `n` trees fell outside the accepted hours.

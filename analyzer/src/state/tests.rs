@@ -126,3 +126,25 @@ fn sampled_minutes_are_those_with_queue_depths_not_those_with_trees_alone() {
     assert_eq!(report.sampled_minutes().collect::<Vec<_>>(), [3, 4]);
     assert_eq!(StateReport::new(498_703).sampled_minutes().count(), 0);
 }
+
+#[test]
+fn start_minutes_survive_the_store_and_a_merge_and_older_reports_have_none() {
+    let mut report = StateReport::new(498_703);
+    report.record_queue_depth(at(5), "transaction", 0);
+    report.record_start(at(5));
+    report.record_queue_depth(at(6), "transaction", 0);
+    let json = serde_json::to_string(&report).unwrap();
+    let read: StateReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(read.started_minutes().collect::<Vec<_>>(), [5]);
+    // A checkpoint of another run of the same hour, merged: both starts are kept.
+    let mut other = StateReport::new(498_703);
+    other.record_start(at(40));
+    let mut merged = read;
+    merged.merge(&other);
+    assert_eq!(merged.started_minutes().collect::<Vec<_>>(), [5, 40]);
+    // Minutes without a start say nothing of it in the JSON, as before starts were kept.
+    let quiet = serde_json::to_string(&sample_report()).unwrap();
+    assert!(!quiet.contains("started"), "{quiet}");
+    let old: StateReport = serde_json::from_str(&quiet).unwrap();
+    assert_eq!(old.started_minutes().count(), 0);
+}
