@@ -473,7 +473,8 @@ fn render_page(
     filed: &FiledRows,
 ) -> Markup {
     let root = &tree.root;
-    let title = format!("{} {}", root.type_(), root.name());
+    // The ID too: tabs of two trees of one endpoint tell apart.
+    let title = format!("{} {} · {raw_id}", root.type_(), root.name());
     page_with_search(&title, "", raw_id, render_tree(raw_id, tree, config, filed))
 }
 

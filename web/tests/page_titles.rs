@@ -69,3 +69,12 @@ async fn a_board_of_an_hour_without_data_still_names_the_hour() {
         "Transactions · catgen · 2026-11-22 01:00 · Ocelot"
     );
 }
+
+#[tokio::test]
+async fn a_logview_title_names_the_tree_and_its_message_id() {
+    let html = ok_page(app(), &format!("/m/{FAILED_ID}")).await;
+    assert_eq!(
+        title(&html),
+        format!("Service PaymentService.pay · {FAILED_ID} · Ocelot")
+    );
+}
