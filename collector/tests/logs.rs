@@ -87,6 +87,22 @@ fn tree_at(domain: &str, seq: u64, ts_ms: u64) -> bytes::Bytes {
 
 const DOMAINS: [&str; 6] = ["cart", "shop", "pay", "search", "auth", "mail"];
 
+/// A collector and store on `dir` at `now_ms`, with one tree of each of [`DOMAINS`] taken.
+fn started_with_a_tree_per_domain(dir: &std::path::Path, now_ms: u64) -> (Collector, Store) {
+    let store = open_store(dir);
+    let collector = Collector::start(
+        config(),
+        Some(store.clone()),
+        Arc::new(ManualClock::new(now_ms)),
+    );
+    for (seq, domain) in DOMAINS.iter().enumerate() {
+        collector
+            .ingest(tree_at(domain, seq as u64, now_ms))
+            .unwrap();
+    }
+    (collector, store)
+}
+
 /// After a `kill -9`, the restart logged "continuing the hour from its checkpoint" once per
 /// worker (three lines, `reports=10/5/1`), with no time: nothing told which trees the
 /// reports lack. Now one line per hour says the checkpoint's time (UTC) and age, and that
@@ -98,17 +114,7 @@ fn a_restart_logs_once_per_hour_which_checkpoint_it_continues_and_what_the_repor
     let now_ms = hour * 3_600_000 + 20 * 60_000;
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = open_store(dir.path());
-        let collector = Collector::start(
-            config(),
-            Some(store.clone()),
-            Arc::new(ManualClock::new(now_ms)),
-        );
-        for (seq, domain) in DOMAINS.iter().enumerate() {
-            collector
-                .ingest(tree_at(domain, seq as u64, now_ms))
-                .unwrap();
-        }
+        let (collector, store) = started_with_a_tree_per_domain(dir.path(), now_ms);
         collector.checkpoint_now();
         store.crash_for_tests();
     }
@@ -148,17 +154,7 @@ fn a_restart_after_a_clean_stop_says_nothing_is_missing() {
     let now_ms = hour * 3_600_000 + 20 * 60_000;
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = open_store(dir.path());
-        let collector = Collector::start(
-            config(),
-            Some(store.clone()),
-            Arc::new(ManualClock::new(now_ms)),
-        );
-        for (seq, domain) in DOMAINS.iter().enumerate() {
-            collector
-                .ingest(tree_at(domain, seq as u64, now_ms))
-                .unwrap();
-        }
+        let (collector, store) = started_with_a_tree_per_domain(dir.path(), now_ms);
         assert_eq!(collector.shutdown(), Vec::new());
         store.shutdown();
     }
