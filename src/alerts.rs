@@ -12,7 +12,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use ocelot_alert::{
     AlertEvent, AlertKind, AlertLog, AlertPhase, Alerting, MemoryHistory, NotificationAttempt,
-    Overlay, Report, ReportKind, Restored, RuleSet, Saved, Stopped, StoreHistory, TargetCounters,
+    Overlay, Report, ReportHistory, ReportKind, Restored, RuleSet, Saved, Stopped, StoreHistory,
+    TargetCounters,
 };
 use ocelot_collector::{Collector, Unanswered};
 use ocelot_store::Store;
@@ -25,9 +26,9 @@ const EVALUATE_EVERY: Duration = Duration::from_secs(10);
 
 /// How long a stopping server waits for the queued notifications to be sent. A target that
 /// answers sends a burst well within it; a dead one (three attempts of 5 s by default)
-/// would hold the stop for minutes, so what is left is recorded as not sent instead. Below
-/// the serve loop's shutdown bound, with room for the collector's flush.
-const NOTIFY_AT_STOP_WAIT: Duration = Duration::from_secs(5);
+/// would hold the stop for minutes, so what is left is recorded as not sent instead. With
+/// [`FLUSH_WAIT_AT_STOP`] before it, below the serve loop's shutdown bound.
+pub(crate) const NOTIFY_AT_STOP_WAIT: Duration = Duration::from_secs(5);
 
 /// Reads and checks the rules file (docs/alerting.md).
 pub(crate) fn load_rules(rules_file: &Path) -> anyhow::Result<RuleSet> {
@@ -41,11 +42,21 @@ pub(crate) fn state_path(data_dir: &Path) -> PathBuf {
     data_dir.join("alerts").join("state.json")
 }
 
-/// Starts the loop over `rules`, with the state saved in `data_dir` by the last run, until
-/// `shutdown`: then it sends the queued notifications (for at most
+/// How long a stopping server's alert loop waits for the collector's final write before
+/// it evaluates the minutes left: with [`NOTIFY_AT_STOP_WAIT`], below the serve loop's
+/// shutdown bound. A flush that takes longer (a disk that does not answer) leaves them
+/// to the next start, which evaluates them from what was stored.
+pub(crate) const FLUSH_WAIT_AT_STOP: Duration = Duration::from_secs(12);
+
+/// Starts the loop over `rules`, with the state saved in `data_dir` by the last run (first
+/// evaluating, from the store, the minutes that run left), until `shutdown`. Then it
+/// waits for `flushed` (the collector's final reports are written, at most
+/// [`FLUSH_WAIT_AT_STOP`]), evaluates from the store the complete minutes not evaluated
+/// yet, as a replay does, sends the queued notifications (for at most
 /// [`NOTIFY_AT_STOP_WAIT`]) and writes the state a last time; the task ends after that.
 /// Returns the log the web server shows and the task. `board_url` (where the web UI
 /// listens) is what notifications link to unless the rules set theirs.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn start(
     mut rules: RuleSet,
     collector: Collector,
@@ -54,6 +65,7 @@ pub(crate) fn start(
     retention_days: u32,
     board_url: Option<&str>,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    flushed: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<(AlertLog, tokio::task::JoinHandle<()>)> {
     if let Some(url) = board_url {
         rules = rules.default_board_url(url);
@@ -66,9 +78,9 @@ pub(crate) fn start(
             "baseline rules look {needed} days back but store.retention_days is {retention_days}: raise it, or they cannot fire"
         );
     }
-    let mut alerting = start_alerting(rules, &collector, data_dir);
-    let log = alerting.log();
     let history = Arc::new(StoreHistory::new(store.clone()));
+    let (mut alerting, _) = start_alerting(rules, &collector, data_dir, &*history);
+    let log = alerting.log();
     let task = tokio::spawn(async move {
         let mut every = tokio::time::interval(EVALUATE_EVERY);
         // Ticks in a row without an answer from every analyzer.
@@ -131,9 +143,23 @@ pub(crate) fn start(
                 }
             }
         }
+        // The minutes before the stop's are evaluated from the collector's final reports,
+        // as a replay reads them; without them (a flush past the wait), at the next start.
+        let flushed = tokio::time::timeout(FLUSH_WAIT_AT_STOP, flushed)
+            .await
+            .is_ok();
+        if !flushed {
+            tracing::warn!(
+                "the collector's final write is taking long: the alert minutes left are evaluated at the next start"
+            );
+        }
         let now = collector.now_ms();
-        match tokio::task::spawn_blocking(move || alerting.stop(now, NOTIFY_AT_STOP_WAIT)).await {
-            Ok(stopped) => log_stopped(stopped),
+        let stopped = tokio::task::spawn_blocking(move || {
+            let stored: &dyn ReportHistory = &*history;
+            stop_alerting(alerting, now, flushed.then_some(stored))
+        });
+        match stopped.await {
+            Ok((stopped, _)) => log_stopped(stopped),
             Err(e) => tracing::error!(error = %e, "stopping alerting failed"),
         }
     });
@@ -144,14 +170,45 @@ pub(crate) fn start(
 /// state the last run saved in `data_dir`, evaluating from the minute after the one
 /// `collector` started in. That minute is marked as a start in the collector's State
 /// report, so a replay over the stored reports leaves out exactly the minutes this skips.
-fn start_alerting(rules: RuleSet, collector: &Collector, data_dir: &Path) -> Alerting {
+/// The minutes before it that the last run left (killed before it evaluated them) are
+/// evaluated first, from `stored`, as a replay does. Returns it with the events of those
+/// minutes.
+fn start_alerting(
+    rules: RuleSet,
+    collector: &Collector,
+    data_dir: &Path,
+    stored: &dyn ReportHistory,
+) -> (Alerting, Vec<AlertEvent>) {
     let mut alerting = Alerting::new(rules);
     // Before the restore, which sends again what the last run had not sent.
     log_failed_notifications(&alerting.log());
     // Read once at start, before the loop (a few MB at most, like the rest of startup).
     log_restored(alerting.restore_state(state_path(data_dir)));
-    alerting.engine_mut().start_after(collector.started_ms());
-    alerting
+    let events = alerting.start_after(collector.started_ms(), stored);
+    for event in &events {
+        log_event(event);
+    }
+    (alerting, events)
+}
+
+/// Stops `alerting` at `now_ms`, as the loop does at a clean stop: first, with `stored`
+/// (the store once the collector has written its final reports), evaluates the complete
+/// minutes not evaluated yet, so that a stop early in a minute evaluates the minute before
+/// it, as a replay of the store does; then sends the queued notifications and writes the
+/// state a last time. Returns what the stop did, and the events of those minutes.
+fn stop_alerting(
+    mut alerting: Alerting,
+    now_ms: u64,
+    stored: Option<&dyn ReportHistory>,
+) -> (Stopped, Vec<AlertEvent>) {
+    let events = match stored {
+        Some(stored) => alerting.evaluate_left(now_ms, stored),
+        None => Vec::new(),
+    };
+    for event in &events {
+        log_event(event);
+    }
+    (alerting.stop(now_ms, NOTIFY_AT_STOP_WAIT), events)
 }
 
 /// Logs an alert fired or resolved, one info line: the server's log then tells an
@@ -887,6 +944,15 @@ mod tests {
         .unwrap()
     }
 
+    /// How a run of [`serve_for_a_while`] ends.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum End {
+        /// Ctrl-C: the collector writes its final reports, then alerting stops.
+        Stop,
+        /// `kill -9`: nothing more is written.
+        Kill,
+    }
+
     /// A run of `ocelot serve` over the data folder `dir` from `start_ms` to `stop_ms` (a
     /// clean stop), as its loops run: the collector's clock and the alert loop tick every
     /// 10 s; `shop` sends a tree in every minute but the `quiet` ones (minutes of
@@ -896,6 +962,24 @@ mod tests {
         start_ms: u64,
         stop_ms: u64,
         quiet: &[u64],
+    ) -> Vec<(String, AlertKind, u64)> {
+        serve_until(
+            dir,
+            &floor_and_busy(),
+            (start_ms, stop_ms),
+            quiet,
+            End::Stop,
+        )
+    }
+
+    /// [`serve_for_a_while`] with `rules`, from the first time to the second, ended by
+    /// `end`.
+    fn serve_until(
+        dir: &std::path::Path,
+        rules: &RuleSet,
+        (start_ms, stop_ms): (u64, u64),
+        quiet: &[u64],
+        end: End,
     ) -> Vec<(String, AlertKind, u64)> {
         let store = Store::open(StoreConfig {
             retention_days: 0,
@@ -908,13 +992,15 @@ mod tests {
             ..Default::default()
         };
         let collector = Collector::start(config, Some(store.clone()), clock.clone());
-        let mut alerting = start_alerting(floor_and_busy(), &collector, dir);
         let history = Arc::new(StoreHistory::new(store.clone()));
+        let (mut alerting, started) = start_alerting(rules.clone(), &collector, dir, &*history);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let mut events = Vec::new();
+        let mut events: Vec<_> = (started.into_iter())
+            .map(|e| (e.rule, e.kind, e.minute))
+            .collect();
         let mut sent_in = None;
         for now in (start_ms..stop_ms).step_by(10_000) {
             clock.set(now);
@@ -944,16 +1030,33 @@ mod tests {
             alerting.save_state(now);
         }
         clock.set(stop_ms);
-        alerting.stop(stop_ms, Duration::ZERO);
-        collector.shutdown();
-        store.shutdown();
+        match end {
+            End::Stop => {
+                // As `ocelot serve` stops: the collector's final write, then alerting.
+                collector.shutdown();
+                let (_, left) = stop_alerting(alerting, stop_ms, Some(&*history));
+                events.extend(left.into_iter().map(|e| (e.rule, e.kind, e.minute)));
+                store.shutdown();
+            }
+            End::Kill => {
+                // Nothing is written: not the collector's final reports, nor the alert
+                // state beyond the last tick's.
+                drop((collector, alerting));
+                store.crash_for_tests();
+            }
+        }
         events
     }
 
     /// What `ocelot alert replay` finds in `dir` over [`HOUR`].
     fn replayed(dir: &std::path::Path) -> Vec<(String, AlertKind, u64)> {
+        replayed_rules(dir, &floor_and_busy())
+    }
+
+    /// [`replayed`] with `rules`.
+    fn replayed_rules(dir: &std::path::Path, rules: &RuleSet) -> Vec<(String, AlertKind, u64)> {
         let history = StoreHistory::open(dir).unwrap();
-        let events = ocelot_alert::replay(&floor_and_busy(), &history, HOUR, HOUR);
+        let events = ocelot_alert::replay(rules, &history, HOUR, HOUR);
         assert_eq!(history.read_errors(), 0);
         events
             .into_iter()
@@ -992,6 +1095,109 @@ mod tests {
         // `busy` fired at the first minute evaluated and, restored as firing, stays so.
         assert_eq!(live, [("busy".to_owned(), AlertKind::Fired, HOUR * 60 + 6)]);
         assert_eq!(replayed(dir.path()), live);
+    }
+
+    /// A stop 5 s into 00:09 came before the tick that evaluates 00:08 (00:09:10, once it
+    /// settled), so live never evaluated it; its neighbours had samples, so replay did:
+    /// `floor` fired and `busy` resolved in replay alone.
+    #[test]
+    fn live_and_replay_agree_on_a_stop_early_in_a_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |mm: u64, ss: u64| HOUR * 3_600_000 + mm * 60_000 + ss * 1_000;
+        // `shop` is quiet in 00:08, the minute before the stop.
+        let mut live = serve_for_a_while(dir.path(), at(5, 30), at(9, 5), &[8]);
+        let minute = |mm: u64| HOUR * 60 + mm;
+        assert_eq!(
+            live,
+            [
+                ("busy".to_owned(), AlertKind::Fired, minute(6)),
+                ("floor".to_owned(), AlertKind::Fired, minute(8)),
+                ("busy".to_owned(), AlertKind::Resolved, minute(8)),
+            ],
+            "the stop evaluates 00:08 from the final reports"
+        );
+        // The next start goes on from 00:10 (00:09 is the stop's and the start's), without
+        // evaluating 00:08 again.
+        live.extend(serve_for_a_while(dir.path(), at(9, 20), at(12, 30), &[8]));
+        assert_eq!(
+            live[3..],
+            [
+                ("floor".to_owned(), AlertKind::Resolved, minute(10)),
+                ("busy".to_owned(), AlertKind::Fired, minute(10)),
+            ]
+        );
+        assert_eq!(replayed(dir.path()), live);
+    }
+
+    /// A stop late in 00:08 and a start early in 00:09: each minute has a sample and the
+    /// start is marked in 00:09, so replay evaluates 00:08, which neither run saw whole.
+    /// The start evaluates it from what the stop stored.
+    #[test]
+    fn live_and_replay_agree_on_a_stop_late_in_a_minute_and_a_start_early_in_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |mm: u64, ss: u64| HOUR * 3_600_000 + mm * 60_000 + ss * 1_000;
+        let mut live = serve_for_a_while(dir.path(), at(5, 30), at(8, 50), &[8]);
+        live.extend(serve_for_a_while(dir.path(), at(9, 5), at(12, 30), &[8]));
+        let minute = |mm: u64| HOUR * 60 + mm;
+        assert_eq!(
+            live,
+            [
+                ("busy".to_owned(), AlertKind::Fired, minute(6)),
+                ("floor".to_owned(), AlertKind::Fired, minute(8)),
+                ("busy".to_owned(), AlertKind::Resolved, minute(8)),
+                ("floor".to_owned(), AlertKind::Resolved, minute(10)),
+                ("busy".to_owned(), AlertKind::Fired, minute(10)),
+            ]
+        );
+        assert_eq!(replayed(dir.path()), live);
+    }
+
+    /// `kill -9` at 00:18:05, before the tick that evaluates 00:17: no stop hook runs.
+    /// The state file says 00:17 was not evaluated, and the next start evaluates it from
+    /// the last checkpoint (taken at 00:18:00), as replay does, before going on. `floor`
+    /// needs two bad minutes and `busy` two good ones to resolve, so the runs that 00:16
+    /// began outlive the kill.
+    #[test]
+    fn live_and_replay_agree_on_the_minute_a_killed_server_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |mm: u64, ss: u64| HOUR * 3_600_000 + mm * 60_000 + ss * 1_000;
+        let rules = RuleSet::from_toml_str(
+            "[[rule]]\nid = \"floor\"\ndomain = \"shop\"\nreport = \"transaction\"\n\
+             measure = \"count\"\nbelow = 1.0\nfor_minutes = 2\nresolve_minutes = 2\n\n\
+             [[rule]]\nid = \"busy\"\ndomain = \"shop\"\nreport = \"transaction\"\n\
+             measure = \"count\"\nabove = 0.0\nfor_minutes = 2\nresolve_minutes = 2\n",
+            None,
+        )
+        .unwrap();
+        // `shop` is quiet in 00:16 and 00:17.
+        let quiet = [16, 17];
+        let mut live = serve_until(
+            dir.path(),
+            &rules,
+            (at(5, 30), at(18, 5)),
+            &quiet,
+            End::Kill,
+        );
+        let minute = |mm: u64| HOUR * 60 + mm;
+        assert_eq!(live, [("busy".to_owned(), AlertKind::Fired, minute(7))]);
+        live.extend(serve_until(
+            dir.path(),
+            &rules,
+            (at(18, 30), at(22, 30)),
+            &quiet,
+            End::Stop,
+        ));
+        assert_eq!(
+            live[1..],
+            [
+                ("floor".to_owned(), AlertKind::Fired, minute(17)),
+                ("busy".to_owned(), AlertKind::Resolved, minute(17)),
+                ("floor".to_owned(), AlertKind::Resolved, minute(20)),
+                ("busy".to_owned(), AlertKind::Fired, minute(20)),
+            ],
+            "the start evaluates 00:17 first, going on with the runs of 00:16"
+        );
+        assert_eq!(replayed_rules(dir.path(), &rules), live);
     }
 
     /// A panic while sending to a target ended its notification thread with a line on

@@ -21,6 +21,11 @@ use crate::telemetry::{self, Telemetry};
 
 /// Longest a clean shutdown may take before the process exits anyway.
 const SHUTDOWN_BOUND: Duration = Duration::from_secs(20);
+// Alerting waits for the collector's final write, then for its notifications: both fit.
+const _: () = assert!(
+    alerts::FLUSH_WAIT_AT_STOP.as_secs() + alerts::NOTIFY_AT_STOP_WAIT.as_secs()
+        < SHUTDOWN_BOUND.as_secs()
+);
 /// How long the web server may take to finish its requests once the data is safe.
 const WEB_DRAIN_BOUND: Duration = Duration::from_secs(3);
 
@@ -259,6 +264,9 @@ async fn serve_locked(
         collector.clone(),
         stopped(stop_rx.clone()),
     ));
+    // Sent once the collector's final reports are written: alerting then evaluates the
+    // minutes it had not yet from them.
+    let (flushed_tx, flushed_rx) = tokio::sync::oneshot::channel::<()>();
     let (alert_log, alert_task) = match rules {
         Some(rules) => {
             let (log, task) = alerts::start(
@@ -269,6 +277,10 @@ async fn serve_locked(
                 config.store.retention_days,
                 board_url(config.web.listen).as_deref(),
                 stopped(stop_rx.clone()),
+                async move {
+                    // A dropped sender (the collector's stop failed) ends the wait too.
+                    let _ = flushed_rx.await;
+                },
             )?;
             (log, Some(task))
         }
@@ -360,8 +372,8 @@ async fn serve_locked(
             tokio::task::spawn_blocking(move || demo.stop()).await.ok();
         }
         let _ = stop_tx.send(true);
-        // Alerting sends its queued notifications and writes its state while the
-        // collector flushes.
+        // Alerting sends its queued notifications while the collector flushes, then
+        // evaluates the minutes left from its final reports and writes its state.
         let alerts_stopped = async {
             if let Some(task) = alert_task {
                 let _ = task.await;
@@ -374,6 +386,7 @@ async fn serve_locked(
             let s = store.clone();
             tokio::task::spawn_blocking(move || {
                 let unwritten = c.shutdown();
+                let _ = flushed_tx.send(());
                 s.shutdown();
                 unwritten
             })

@@ -26,6 +26,7 @@ use crate::notify::Notifier;
 use crate::report_history::ReportHistory;
 use crate::rules::RuleSet;
 use crate::state_file::{Restored, Saved, StateFile};
+use crate::time::MILLIS_PER_MINUTE;
 
 /// Events waiting for a target's notification thread, at most. A day of one incident every
 /// 1.5 minutes, as many as the log keeps: past it, the target has been failing for long.
@@ -345,6 +346,55 @@ impl Alerting {
     /// the events.
     pub fn tick(&mut self, now_ms: u64, history: &dyn ReportHistory) -> Vec<AlertEvent> {
         let events = self.engine.evaluate(now_ms, history);
+        self.record_and_send(events)
+    }
+
+    /// Starts live evaluation after `started_ms`, the start of the collector whose reports
+    /// the ticks read: its State report marks that minute as a start, and replay leaves
+    /// out the same minutes ([`Engine::start_after`]). First, if the state file read by
+    /// [`Alerting::restore_state`] says the last run had not evaluated every minute before
+    /// this one (it was killed, or stopped late in a minute and this start is early in the
+    /// next), evaluates them from `stored`, the store as that run left it, as a replay
+    /// does: the minutes it was not running in are left out. Records and sends the events
+    /// as [`Alerting::tick`] does, and returns them. Call it once, after `restore_state`
+    /// and before the first tick.
+    pub fn start_after(&mut self, started_ms: u64, stored: &dyn ReportHistory) -> Vec<AlertEvent> {
+        let left_from = self
+            .state
+            .as_ref()
+            .and_then(StateFile::restored_next_minute);
+        let start_minute = started_ms / MILLIS_PER_MINUTE;
+        let events = match (left_from, start_minute.checked_sub(1)) {
+            // The start's own minute has a sample (taken as the collector started), not
+            // stored yet: it does not make the minute before it read as a stop.
+            (Some(first), Some(last)) => self.engine.evaluate_left(first, last, Some(last), stored),
+            _ => Vec::new(),
+        };
+        self.engine.start_after(started_ms);
+        self.record_and_send(events)
+    }
+
+    /// Evaluates the minutes complete at `now_ms` that the ticks have not evaluated yet
+    /// (not settled yet, or due at a tick that did not come), from `stored`, as a replay of
+    /// it does: call it at a clean stop once the collector has written its final reports
+    /// and State sample, then [`Alerting::stop`], which sends their notifications. A stop
+    /// early in a minute thus evaluates the minute before it, as replay does. Records and
+    /// sends the events as [`Alerting::tick`] does, and returns them.
+    pub fn evaluate_left(&mut self, now_ms: u64, stored: &dyn ReportHistory) -> Vec<AlertEvent> {
+        let events = match (
+            self.engine.next_minute(),
+            (now_ms / MILLIS_PER_MINUTE).checked_sub(1),
+        ) {
+            // Every minute read is stored whole, the stop's last sample included.
+            (Some(first), Some(last)) => self.engine.evaluate_left(first, last, None, stored),
+            _ => Vec::new(),
+        };
+        self.record_and_send(events)
+    }
+
+    /// Records `events`, just evaluated, queues them for their targets and updates the
+    /// rule states shown. Returns them.
+    fn record_and_send(&mut self, events: Vec<AlertEvent>) -> Vec<AlertEvent> {
         self.log.set_rules(self.engine.statuses());
         self.log
             .set_baselines_not_finite(self.engine.baselines_not_finite());

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::baseline::{BaselineCache, SeriesKey};
 use crate::evaluator::{AlertEvent, AlertPhase, Evaluator, EvaluatorState};
 use crate::report_history::{Report, ReportHistory};
-use crate::rules::{Measure, ReportKind, Rule, RuleSet, Scope};
+use crate::rules::{Measure, ReportKind, Rule, RuleSet, Scope, MAX_SETTLE_SECONDS};
 use crate::series::{minute_series, scope_series};
 use crate::time::{minute_label, MILLIS_PER_MINUTE, MINUTES_PER_DAY, MINUTES_PER_HOUR};
 use crate::up_minutes::UpMinutes;
@@ -30,6 +30,13 @@ use crate::up_minutes::UpMinutes;
 /// a slow webhook): older minutes are skipped rather than paging about the past. The
 /// collector keeps the open and the previous hour in memory, so 60 minutes are readable.
 pub const MAX_CATCH_UP_MINUTES: u64 = 60;
+
+/// The most minutes [`Engine::evaluate_left`] evaluates: live evaluation is at most
+/// [`MAX_CATCH_UP_MINUTES`] behind the last settled minute, which is at most
+/// [`MAX_SETTLE_SECONDS`] (and the minute in progress) behind the clock. More can only be
+/// left after a stall, whose minutes the live loop skips anyway; the bound keeps a start
+/// after a long outage from reading days of hours.
+pub(crate) const MAX_LEFT_MINUTES: u64 = MAX_CATCH_UP_MINUTES + MAX_SETTLE_SECONDS / 60 + 1;
 
 /// How far back the engine looks for a metric's kind when the first report it reads does
 /// not have the metric (`value` depends on the kind; see `series.rs`): a week of hourly
@@ -132,7 +139,41 @@ impl Engine {
     /// replay skips that minute, and so evaluates the same minutes (`up_minutes.rs`).
     pub fn start_after(&mut self, now_ms: u64) {
         let first = now_ms / MILLIS_PER_MINUTE + 1;
-        self.next_minute = Some(self.next_minute.unwrap_or(0).max(first));
+        let next = self.next_minute.unwrap_or(0).max(first);
+        self.next_minute = Some(next);
+        // A run restored from before the start cannot go on past the minute not evaluated:
+        // broken now rather than at the next minute, so the Alerts page does not show it
+        // pending meanwhile.
+        for evaluator in &mut self.evaluators {
+            evaluator.break_run_unless_next(next);
+        }
+    }
+
+    /// The first minute not evaluated yet (`None` before the first evaluation or
+    /// [`Engine::start_after`]): what the state file keeps, so that the next start can
+    /// evaluate the minutes a process that was killed had left.
+    pub(crate) fn next_minute(&self) -> Option<u64> {
+        self.next_minute
+    }
+
+    /// Evaluates the minutes from `first` (or the first not evaluated yet, if later)
+    /// through `last`, at most [`MAX_LEFT_MINUTES`] of them, without waiting for them to
+    /// settle: the minutes live evaluation left when it stopped (its collector's final
+    /// reports are written) or was killed (read at the next start), as a replay of the
+    /// same store evaluates them. `newest_minute` as for [`Engine::evaluate_until`].
+    pub(crate) fn evaluate_left(
+        &mut self,
+        first: u64,
+        last: u64,
+        newest_minute: Option<u64>,
+        history: &dyn ReportHistory,
+    ) -> Vec<AlertEvent> {
+        let first = first.max(self.next_minute.unwrap_or(0));
+        let last = last.min(first.saturating_add(MAX_LEFT_MINUTES - 1));
+        if last < first {
+            return Vec::new();
+        }
+        self.evaluate_until(first, last, newest_minute, history)
     }
 
     /// The rules.

@@ -112,13 +112,16 @@ pub(crate) struct Incident {
     pub(crate) suppressed: bool,
 }
 
-/// What of an [`Evaluator`] outlives a restart (`state_file.rs`): the phase when firing
-/// and its incident, the suppression window, the last minute evaluated. A pending run is
-/// not kept: the minutes the process was down break it anyway.
+/// What of an [`Evaluator`] outlives a restart (`state_file.rs`): the phase and the firing
+/// incident, the suppression window, the last minute evaluated, and the run of bad (pending)
+/// or good (firing) minutes. The run goes on only if the next minute evaluated is the one
+/// after `last`: the minutes a killed process left unevaluated, which the next start
+/// evaluates first (`Alerting::start_after`), as a replay does; the minute a start is in
+/// is never evaluated, so after that the run is broken, as after any gap.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EvaluatorState {
-    /// `ok` or `firing` (a pending rule is saved as `ok`).
+    /// `ok`, `pending` or `firing`.
     pub(crate) phase: AlertPhase,
     /// The incident of a firing rule.
     pub(crate) incident: Option<Incident>,
@@ -126,6 +129,10 @@ pub(crate) struct EvaluatorState {
     pub(crate) last_notified_minute: Option<u64>,
     /// The last minute evaluated, as the Alerts page shows it.
     pub(crate) last: Option<MinutePoint>,
+    /// A pending rule's bad minutes so far, or a firing rule's good ones, ending at
+    /// `last`. Absent from files of builds before it: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) run: Vec<MinutePoint>,
 }
 
 /// One rule's state.
@@ -170,37 +177,75 @@ impl Evaluator {
     /// What a restart keeps of this rule's state.
     pub(crate) fn state(&self) -> EvaluatorState {
         let firing = self.phase == AlertPhase::Firing;
+        let run = match self.phase {
+            AlertPhase::Ok => &[][..],
+            AlertPhase::Pending => &self.bad_run[..],
+            AlertPhase::Firing => &self.good_run[..],
+        };
         EvaluatorState {
-            phase: if firing {
-                AlertPhase::Firing
-            } else {
-                AlertPhase::Ok
-            },
+            phase: self.phase,
             incident: self.incident.clone().filter(|_| firing),
             last_notified_minute: self.last_notified_minute,
             last: self.last.clone(),
+            run: run.to_vec(),
         }
     }
 
     /// Takes up a saved state, as after [`Evaluator::new`] with the same rule. The state
     /// comes from a file, so it is made consistent rather than trusted: a rule is firing
-    /// exactly when it has an incident (resolving needs one), pending becomes `ok` (its
-    /// run is gone), and labels are recomputed from the minutes.
+    /// exactly when it has an incident (resolving needs one), a run is taken up only as
+    /// evaluation could have left it (consecutive minutes ending at the last one, fewer
+    /// than end it; else a pending rule is `ok`), and labels are recomputed from the
+    /// minutes.
     pub(crate) fn restore(&mut self, state: EvaluatorState) {
         let firing = state.phase == AlertPhase::Firing && state.incident.is_some();
-        self.phase = if firing {
-            AlertPhase::Firing
+        let last_minute = state.last.as_ref().map(|p| p.minute);
+        let could_be = |limit: u32| {
+            let run = &state.run;
+            !run.is_empty()
+                && run.len() < limit as usize
+                && run.last().map(|p| p.minute) == last_minute
+                && run
+                    .windows(2)
+                    .all(|w| w[0].minute.checked_add(1) == Some(w[1].minute))
+        };
+        let pending =
+            !firing && state.phase == AlertPhase::Pending && could_be(self.rule.for_minutes);
+        let resolving = firing && could_be(self.rule.resolve_minutes);
+        self.phase = match (firing, pending) {
+            (true, _) => AlertPhase::Firing,
+            (false, true) => AlertPhase::Pending,
+            (false, false) => AlertPhase::Ok,
+        };
+        let run: Vec<MinutePoint> = if pending || resolving {
+            state.run.into_iter().map(relabelled).collect()
         } else {
-            AlertPhase::Ok
+            Vec::new()
+        };
+        (self.bad_run, self.good_run) = if pending {
+            (run, Vec::new())
+        } else {
+            (Vec::new(), run)
         };
         self.incident = state.incident.filter(|_| firing);
-        self.bad_run.clear();
-        self.good_run.clear();
         self.last_notified_minute = state.last_notified_minute;
-        self.last = state.last.map(|p| MinutePoint {
-            time: minute_label(p.minute),
-            ..p
-        });
+        self.last = state.last.map(relabelled);
+    }
+
+    /// Breaks the run of bad or good minutes (a pending rule becomes `ok`) unless `minute`
+    /// is the one after the last evaluated: runs are of consecutive minutes.
+    pub(crate) fn break_run_unless_next(&mut self, minute: u64) {
+        if self
+            .last
+            .as_ref()
+            .is_some_and(|p| p.minute.checked_add(1) != Some(minute))
+        {
+            self.bad_run.clear();
+            self.good_run.clear();
+            if self.phase == AlertPhase::Pending {
+                self.phase = AlertPhase::Ok;
+            }
+        }
     }
 
     /// Feeds the next minute; minutes must come in ascending order (a gap restarts the run
@@ -220,17 +265,7 @@ impl Evaluator {
         };
         // Runs are of consecutive minutes: after minutes were skipped (the live loop
         // catches up at most an hour after a stall), a run starts again.
-        if self
-            .last
-            .as_ref()
-            .is_some_and(|p| p.minute.checked_add(1) != Some(minute))
-        {
-            self.bad_run.clear();
-            self.good_run.clear();
-            if self.phase == AlertPhase::Pending {
-                self.phase = AlertPhase::Ok;
-            }
-        }
+        self.break_run_unless_next(minute);
         self.last = Some(point.clone());
         let bad = self.rule.condition.is_breached(value, baseline);
         match (self.phase, bad) {
@@ -322,6 +357,14 @@ impl Evaluator {
             link,
             notify: rule.notify.clone(),
         }
+    }
+}
+
+/// `point` with its label recomputed from its minute (a saved one is not trusted).
+fn relabelled(point: MinutePoint) -> MinutePoint {
+    MinutePoint {
+        time: minute_label(point.minute),
+        ..point
     }
 }
 
@@ -479,6 +522,7 @@ mod tests {
                 value: Some(20.0),
                 baseline: None,
             }),
+            run: Vec::new(),
         });
         assert_eq!(evaluator.phase(), AlertPhase::Ok);
         assert_eq!(evaluator.last().unwrap().time, minute_label(u64::MAX));
@@ -487,6 +531,45 @@ mod tests {
         // before it.
         let fired = evaluator.feed(6, Some(20.0), None, String::new).unwrap();
         assert!(!fired.suppressed);
+    }
+
+    #[test]
+    fn a_restored_run_goes_on_at_the_next_minute_and_only_as_evaluation_could_leave_it() {
+        let point = |minute: u64| MinutePoint {
+            minute,
+            time: String::new(),
+            value: Some(20.0),
+            baseline: None,
+        };
+        let pending = |run: Vec<MinutePoint>| EvaluatorState {
+            phase: AlertPhase::Pending,
+            incident: None,
+            last_notified_minute: None,
+            last: Some(point(11)),
+            run,
+        };
+        // Two bad minutes of three, saved: the third fires, started at the first.
+        let mut evaluator = Evaluator::new(rule(3, 1, 30));
+        evaluator.restore(pending(vec![point(10), point(11)]));
+        assert_eq!(evaluator.phase(), AlertPhase::Pending);
+        let fired = evaluator.feed(12, Some(20.0), None, String::new).unwrap();
+        assert_eq!((fired.started_minute, fired.minutes.len()), (10, 3));
+        // A run that does not end at the last minute, has a gap, or is long enough to have
+        // fired already (a hand-edited file) is dropped: the rule is ok.
+        for run in [
+            vec![point(9), point(10)],
+            vec![point(9), point(11)],
+            vec![point(9), point(10), point(11)],
+        ] {
+            let mut evaluator = Evaluator::new(rule(3, 1, 30));
+            evaluator.restore(pending(run));
+            assert_eq!(evaluator.phase(), AlertPhase::Ok);
+            assert!(evaluator.feed(12, Some(20.0), None, String::new).is_none());
+        }
+        // A minute after a gap breaks a restored run, as any run.
+        let mut evaluator = Evaluator::new(rule(2, 1, 30));
+        evaluator.restore(pending(vec![point(11)]));
+        assert!(evaluator.feed(13, Some(20.0), None, String::new).is_none());
     }
 
     #[test]
@@ -499,6 +582,7 @@ mod tests {
             incident: None,
             last_notified_minute: Some(1_000 + 1_440),
             last: None,
+            run: Vec::new(),
         });
         let fired = evaluator
             .feed(1_000, Some(20.0), None, String::new)

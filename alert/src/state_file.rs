@@ -18,8 +18,7 @@
 //!   rules file must not make every incident still going on page again once the file is
 //!   fixed.
 //!
-//! Non-goals: the counters (they count what this process saw, as Prometheus counters do)
-//! and a pending run (the minutes the process was down break it anyway).
+//! Non-goal: the counters (they count what this process saw, as Prometheus counters do).
 
 use std::fs::{self, File};
 use std::io::{self, Read as _, Write as _};
@@ -82,6 +81,12 @@ struct StateDocument {
     /// [`AbsentRule`]). Absent from files of builds before it: none.
     #[serde(default)]
     absent_rules: Vec<AbsentRule>,
+    /// The first minute not evaluated when written (epoch minutes): the next start
+    /// evaluates the minutes from it that the process left when it was killed
+    /// (`Alerting::start_after`). Absent from files of builds before it: none, nothing to
+    /// evaluate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next_minute: Option<u64>,
 }
 
 /// Just the version, read before the rest.
@@ -157,6 +162,8 @@ pub(crate) struct StateFile {
     absent: Vec<AbsentRule>,
     /// Writes have failed since the last successful one.
     failing: bool,
+    /// The first minute not evaluated, as the restored file said.
+    restored_next_minute: Option<u64>,
 }
 
 impl StateFile {
@@ -168,10 +175,12 @@ impl StateFile {
             written_log: 0,
             absent: Vec::new(),
             failing: false,
+            restored_next_minute: None,
         };
         let restored = match read(&file.path) {
             Ok(None) => Restored::Fresh,
             Ok(Some(document)) => {
+                file.restored_next_minute = document.next_minute;
                 // The rules of the last run first, then those absent from it: a rule that
                 // is back takes up its latest state.
                 let saved: Vec<AbsentRule> = (document.rules.into_iter())
@@ -217,9 +226,25 @@ impl StateFile {
         };
         // What the file holds now (or, fresh, what there is to hold): written again only
         // once it changes.
-        file.written_rules = rules_json(&engine.saved_rules(), &file.absent);
+        file.written_rules = rules_json(
+            &engine.saved_rules(),
+            &file.absent,
+            file.next_minute(engine),
+        );
         file.written_log = log.changes();
         (file, restored)
+    }
+
+    /// The first minute not evaluated, as the file read at start said (`None`: no file,
+    /// or one written before it was kept).
+    pub(crate) fn restored_next_minute(&self) -> Option<u64> {
+        self.restored_next_minute
+    }
+
+    /// The first minute not evaluated, to write: the engine's, or until it has one (before
+    /// `Alerting::start_after`) the file's, which a write then must not lose.
+    fn next_minute(&self, engine: &Engine) -> Option<u64> {
+        engine.next_minute().or(self.restored_next_minute)
     }
 
     /// The file's path.
@@ -238,7 +263,8 @@ impl StateFile {
                 .is_none_or(|since| now_ms < since.saturating_add(ABSENT_RULE_KEEP_MS))
         });
         let rules = engine.saved_rules();
-        let rules_now = rules_json(&rules, &self.absent);
+        let next_minute = self.next_minute(engine);
+        let rules_now = rules_json(&rules, &self.absent, next_minute);
         let log_changes = log.changes();
         if rules_now.is_some() && self.written_rules == rules_now && self.written_log == log_changes
         {
@@ -253,6 +279,7 @@ impl StateFile {
             attempts,
             unsent: log.unsent(),
             absent_rules: self.absent.clone(),
+            next_minute,
         };
         let written = serde_json::to_vec_pretty(&document)
             .map_err(io::Error::other)
@@ -277,10 +304,15 @@ impl StateFile {
     }
 }
 
-/// The rules' state as the file holds it (NaN as `null`), absent rules included, to tell
-/// whether it changed; `None` if it does not serialize (then the document does not either).
-fn rules_json(rules: &[SavedRule], absent: &[AbsentRule]) -> Option<Vec<u8>> {
-    serde_json::to_vec(&(rules, absent)).ok()
+/// The rules' state as the file holds it (NaN as `null`), absent rules and the first
+/// minute not evaluated included, to tell whether it changed; `None` if it does not
+/// serialize (then the document does not either).
+fn rules_json(
+    rules: &[SavedRule],
+    absent: &[AbsentRule],
+    next_minute: Option<u64>,
+) -> Option<Vec<u8>> {
+    serde_json::to_vec(&(rules, absent, next_minute)).ok()
 }
 
 /// The document in `path`: `None` if there is no file, `Err` (why, in words) if it cannot
@@ -493,11 +525,12 @@ mod tests {
             }
         );
         let (old, new) = (before.engine().saved_rules(), after.engine().saved_rules());
-        // The pending rule comes back `ok`, without its run; the rest is the same.
+        // The pending rule comes back with its run too.
         assert_eq!(old, new);
         assert_eq!(old[0].state.phase, AlertPhase::Firing);
         assert_eq!(before.engine().statuses()[1].phase, AlertPhase::Pending);
-        assert_eq!(after.engine().statuses()[1].phase, AlertPhase::Ok);
+        assert_eq!(after.engine().statuses()[1].phase, AlertPhase::Pending);
+        assert_eq!(new[1].state.run.len(), 1);
         assert!(new[1].state.last.is_some());
         let (snap_old, snap_new) = (before.log().snapshot(), after.log().snapshot());
         assert_eq!(snap_old.events, snap_new.events);
@@ -505,6 +538,46 @@ mod tests {
         assert_eq!(snap_new.rules[0].last_value, Some(0.0));
         // Nothing changed since it was read: not written again.
         assert_eq!(after.save_state(settled(10)), Saved::Unchanged);
+    }
+
+    /// A process killed before it evaluated 00:11 and 00:12: the next start, in 00:13,
+    /// evaluates them first, the pending run going on, then breaks the run (00:13 itself
+    /// is never evaluated).
+    #[test]
+    fn a_start_evaluates_the_minutes_the_last_run_left_then_breaks_the_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        drop(fired_and_saved(&path));
+        let saved: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(saved["nextMinute"], HOUR * 60 + 11);
+
+        let mut after = Alerting::new(rules(1.0));
+        after.restore_state(&path);
+        let start_ms = (HOUR * 60 + 13) * MILLIS_PER_MINUTE + 5_000;
+        let events = after.start_after(start_ms, &silent());
+        assert!(events.is_empty(), "{events:?}");
+        let statuses = after.engine().statuses();
+        assert_eq!(statuses[1].last_time, "2026-11-22T07:12Z");
+        assert_eq!(
+            after.engine().saved_rules()[1].state.run.len(),
+            0,
+            "00:13 is not evaluated: the run of 00:10 to 00:12 is broken"
+        );
+        assert_eq!(statuses[1].phase, AlertPhase::Ok);
+        assert!(matches!(after.save_state(start_ms), Saved::Written { .. }));
+        let saved: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(saved["nextMinute"], HOUR * 60 + 14);
+
+        // A file without it (a build before it) starts as before: nothing to evaluate.
+        let mut older = Alerting::new(rules(1.0));
+        let mut document = saved;
+        document.as_object_mut().unwrap().remove("nextMinute");
+        fs::write(&path, serde_json::to_vec(&document).unwrap()).unwrap();
+        older.restore_state(&path);
+        assert!(older
+            .start_after(start_ms + 3_600_000, &silent())
+            .is_empty());
+        assert_eq!(older.engine().statuses()[1].last_time, "2026-11-22T07:12Z");
     }
 
     #[test]
