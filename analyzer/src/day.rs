@@ -25,7 +25,9 @@
 use serde::Serialize;
 
 use crate::span::Span;
-use crate::view_query::{day_label, hour_label, Rows, HOURS_PER_DAY};
+use crate::view_query::{
+    day_label, hour_label, Rows, ViewQuery, HOURS_PER_DAY, SECONDS_PER_DAY, SECONDS_PER_MINUTE,
+};
 
 /// A report kind a [`Day`] merges: one domain's report of one hour, kept per minute.
 pub(crate) trait HourlyReport {
@@ -150,6 +152,42 @@ impl<R: HourlyReport> Day<R> {
             }
         }
         true
+    }
+
+    /// `query` as a week's or month's view reads it: its rates over the days with data
+    /// ([`Day::rate_seconds`]) instead of the whole span. A day's view divides by the
+    /// seconds of the day that have run, as the query gives them.
+    pub(crate) fn rate_query<'q>(&self, query: &ViewQuery<'q>) -> ViewQuery<'q> {
+        match self.span {
+            Span::Day(_) => *query,
+            Span::Week(_) | Span::Month(_) => ViewQuery {
+                elapsed_seconds: self.rate_seconds(query.elapsed_seconds),
+                ..*query
+            },
+        }
+    }
+
+    /// The seconds a week's or month's rates divide by, given `elapsed_seconds`, the
+    /// seconds of the span that have run: those of its days with data (an hour added), each
+    /// as far as it has run. A past day counts whole, today up to now, a day not begun (the
+    /// collector takes the next day's first trees from 23:57) by its first minute, as
+    /// [`crate::view_query::rate_seconds`] counts a row not begun, and a day without data
+    /// not at all: a service deployed on a Wednesday has its week's rate over the days it
+    /// ran, not diluted by the days before it (nor by days past the store's retention).
+    pub(crate) fn rate_seconds(&self, elapsed_seconds: f64) -> f64 {
+        let first = self.span.first_day();
+        let mut days: Vec<u64> = self.hours.iter().map(|h| h / HOURS_PER_DAY).collect();
+        days.dedup();
+        days.into_iter()
+            .map(|day| {
+                let run = elapsed_seconds - day.saturating_sub(first) as f64 * SECONDS_PER_DAY;
+                if run > 0.0 {
+                    run.min(SECONDS_PER_DAY)
+                } else {
+                    SECONDS_PER_MINUTE
+                }
+            })
+            .sum()
     }
 
     /// Machines, types and names held, per machine and for "All" together.

@@ -77,8 +77,8 @@ pub use problem::{
 pub use sample_id::ParsedId;
 pub use span::Span;
 pub use state::{
-    ProcessingView, ReceivedView, StateMinuteView, StateReport, StateView, MAX_STATE_KEYS,
-    STATE_DOMAIN, STATE_REPORT_NAME,
+    DropKey, ProcessingView, ReceivedView, StateMinuteView, StateReport, StateView, DUPLICATE_DROP,
+    MAX_STATE_KEYS, OUT_OF_WINDOW_DROP, STATE_DOMAIN, STATE_REPORT_NAME,
 };
 pub use transaction::{
     DurationBucketView, DurationFigures, TransactionAnalyzer, TransactionDateView, TransactionDay,

@@ -9,7 +9,9 @@ pub struct ViewQuery<'a> {
     pub type_: Option<&'a str>,
     /// Seconds the hour has run by the server's clock: elapsed seconds for the current
     /// hour, 0 for one that has not begun, 3600 for a past one, the seconds of the day
-    /// that have run for a merged daily report. `tps = count / elapsed_seconds`, except
+    /// that have run for a merged daily report (of the week or month for one of those,
+    /// whose views divide by the part of it on days with data instead: see
+    /// `TransactionDay::span_view`). `tps = count / elapsed_seconds`, except
     /// that a view holding data dated in a minute that has not begun by then (the
     /// collector takes the next hour's trees from :57) divides by the seconds through
     /// that minute.
@@ -109,6 +111,18 @@ impl Rows {
                 Vec::new(),
                 rows.map(|m| in_span(m, first_day)).collect(),
             ),
+        }
+    }
+
+    /// The seconds a view of these rows divides its rates by, given
+    /// [`ViewQuery::elapsed_seconds`] and its newest row with data: see [`rate_seconds`]. A
+    /// week's or month's `elapsed_seconds` are already those of its days with data
+    /// (`Day::rate_seconds`, which counts a day not begun by its first minute), taken as
+    /// they are: a row's place in the span says nothing of them.
+    pub(crate) fn rate_seconds(self, elapsed_seconds: f64, newest_row: Option<u8>) -> f64 {
+        match self {
+            Rows::DaysFrom(_) => elapsed_seconds,
+            rows => rate_seconds(elapsed_seconds, newest_row, rows.row_seconds()),
         }
     }
 

@@ -29,6 +29,11 @@
 //!   of the hours' durations, `tps` over the seconds of the day that have run, a named
 //!   name's distribution over the day) and `hours` rows (its hourly series) in place of
 //!   `minutes`; `hour` and `day` together are a 400
+//! * `week=YYYYMMDD` (any day of the week, Saturday to Friday) or `month=YYYYMM` (either
+//!   `current`) in place of `day=`: the span day by day, `{"domain","period","label","from",
+//!   "to","days":[..],"ips":[..],"types":[..]}`, `days` rows in place of `hours`, and `tps`
+//!   over the days with data (those in `days`, today's up to now), not the whole span: a
+//!   domain that began sending mid-week is not diluted by the days before
 //! * `GET /api/problem?domain=&hour=[&ip=][&type=]` (`type` is the transaction or event type
 //!   of the entries, such as `URL`; their category, such as `error`, is not filtered by), or
 //!   `&day=YYYYMMDD` for the whole UTC day: `{"domain","day","hours":[..],"ips":[..],"problems":[..]}`, each entry with the
@@ -40,8 +45,17 @@
 //!   400 naming the machines, since heartbeats of different machines do not add up)
 //! * `GET /api/metric?domain=&hour=[&name=]` (`name` lists that metric alone; a domain's
 //!   metrics are not kept per machine: an `ip` other than `All` is a 400, and metrics have
-//!   no types: a `type` is one too), `GET /api/state?hour=`
-//! * `GET /api/dependency?domain=&hour=[&ip=][&type=]` (databases, services called, callers)
+//!   no types: a `type` is one too)
+//! * `GET /api/state?hour=`: the collector's own figures. `drops` counts the trees a report
+//!   worker or the store dropped, those the store refused for a duplicate message ID among
+//!   them (as it always has); `lost` and `duplicates` tell them apart: `lost` is what the
+//!   State page, `/metrics` (`ocelot_dropped_trees_total`) and `ocelot status` call dropped
+//!   (the `outOfWindow` trees and every drop but the duplicates), `duplicates` the trees not
+//!   stored again for an ID stored before (`ocelot_duplicate_trees_total`: counted in the
+//!   reports and found by their ID, so not lost). Each of `minutes` has its own `lost` and
+//!   `duplicates` beside its `drops` by stage and reason
+//! * `GET /api/dependency?domain=&hour=[&ip=][&type=]` (databases, services called, callers;
+//!   the edges are kept per machine, so `ip` gives that machine's)
 //!
 //! An hour (a day) without data (one that has not begun says so), a domain without a report
 //! in the hour (the day), an unknown machine, on `/api/transaction` and `/api/event` a

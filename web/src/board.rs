@@ -470,7 +470,9 @@ impl Board {
                         }
                         @if let Some(ip) = &self.ip { " · machine " code { (ip) } }
                         @if let Some((with_data, days)) = self.days_with_data() {
-                            " · " span.days-with-data { (with_data) " of " (days) " days with data" }
+                            " · " span.days-with-data
+                                title="rates average over these days (today up to now), not the whole span"
+                                { (with_data) " of " (days) " days with data" }
                         }
                     }
                     (self.store_begins_note())
@@ -536,10 +538,9 @@ impl Board {
     /// Under a week's or month's title, when the store holds no hour of any domain from the
     /// span's start until later in it: from when it does, and why earlier days are empty.
     ///
-    /// The rates still divide by the whole span, as the JSON API's do: the analyzer's rates
-    /// count from the span's start (`ViewQuery::elapsed_seconds`), and a time the store
-    /// never had is not known to be quiet, nor known to be busy. So the note says the rates
-    /// count that time as without traffic rather than the page guessing.
+    /// The rates leave those days out, as they leave out every day without data of the
+    /// domain (`ocelot_analyzer::TransactionDay::span_view`), and the JSON API's do the same:
+    /// a time the store never had is not known to be quiet.
     fn store_begins_note(&self) -> Markup {
         let first = self.hours.first().copied();
         // Only a whole day or more: retention goes by the hour, and an hour or two missing
@@ -552,7 +553,7 @@ impl Board {
             p.hint.store-begins {
                 "The store holds no data before " (hour_title(begins)) ": older hours are past its retention ("
                 code { "store.retention_days" } ", 7 days by default) or were never collected. "
-                "Rates average over the whole " (self.unit()) ", counting the time before as without traffic."
+                "Rates average over the days with data, so the days before do not dilute them."
             }
         }
     }
@@ -887,10 +888,16 @@ impl Board {
                         "No machine " code { (ip) } " sent data of “" (self.domain) "” in "
                         (self.period_phrase()) "."
                     }
-                    p { a href=(self.url_of(&self.domain, self.period(), None, &self.kept())) { (other) } }
+                    p { a href=(self.all_machines_url()) { (other) } }
                 }
             },
         )
+    }
+
+    /// The URL of this board as shown, but of every machine (or, on a board without an "All
+    /// machines" view, its first).
+    pub(crate) fn all_machines_url(&self) -> String {
+        self.url_of(&self.domain, self.period(), None, &self.kept())
     }
 
     /// Whether the machine asked for is one of `machines` (or none was asked for).

@@ -3,6 +3,10 @@
 //! durations, and a per-minute chart of each edge's calls (of the busiest
 //! [`MAX_EDGE_CHARTS`], when there are more). A target that is a domain this
 //! hour links to its own dependencies, so a request's path can be followed service by service.
+//!
+//! The edges are kept per machine, so `ip=` shows that machine's (as `/api/dependency`
+//! does), with a machine selector; without it, or with `ip=All`, every machine's added up.
+//! A machine the domain does not have is a 404 naming it, as on the other boards.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -18,6 +22,7 @@ use crate::chart::grid_bar_chart;
 use crate::cpu::heavy;
 use crate::error::{PageError, PageQuery};
 use crate::layout::page;
+use crate::report_source::BoxFuture;
 use crate::selection::ReportParams;
 use crate::state::AppState;
 
@@ -49,32 +54,53 @@ async fn dependency_page(
         let (status, body) = board.empty(HEADING);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
     }
-    let query = ViewQuery {
-        elapsed_seconds: board.elapsed_seconds,
-        ..ViewQuery::default()
-    };
-    // The edges live in the Event report (see `EventReport::dependencies`): a domain "has
-    // the report" here when its events name any.
-    let edges_of = |domain: String, hour: u64| {
-        let reports = state.reports.clone();
-        async move {
-            let report = reports.event(domain, hour).await?;
-            let view = heavy(move || report.dependencies(&query));
-            (!view.dependencies.is_empty()).then_some(view.dependencies)
+    // The edges are kept per machine (in the Event report, see `EventReport::dependencies`):
+    // a machine asked for (`ip=`, from the selector or an old link) gets its own edges,
+    // never the whole domain's under its name.
+    let asked = params.domain().is_some();
+    let found = board
+        .report_of_first_with(
+            asked,
+            edges_of(&state, board.ip.clone(), board.elapsed_seconds),
+        )
+        .await;
+    let (machines, edges, others) = match found {
+        Some((machines, edges)) => (Some(machines), edges, Vec::new()),
+        None => {
+            let report = state.reports.event(board.domain.clone(), board.hour).await;
+            let machines = report.map(|r| r.ips().map(str::to_owned).collect::<Vec<_>>());
+            // Where else to look: the domains with edges. Without a domain asked for, the
+            // search above already looked at them all; a machine asked for gets a link to
+            // all of its domain's machines instead.
+            let others = if asked && board.ip.is_none() {
+                board
+                    .domains_with(edges_of(&state, None, board.elapsed_seconds))
+                    .await
+            } else {
+                Vec::new()
+            };
+            (machines, Vec::new(), others)
         }
     };
-    let (edges, others) = match board
-        .report_or_others(params.domain().is_some(), edges_of)
-        .await
-    {
-        Ok(edges) => (edges, Vec::new()),
-        Err(others) => (Vec::new(), others),
-    };
+    // A domain without events has no machines to check against (and no edges to show).
+    if let Some(machines) = machines.as_ref().filter(|m| !board.knows_machine(m)) {
+        let (status, body) = board.unknown_machine(HEADING, machines, true);
+        return Ok((status, page(&board.title(HEADING), PATH, body)));
+    }
     let (calls, callers): (Vec<_>, Vec<_>) = edges.iter().partition(|e| e.role == "caller");
     let charted = busiest(&edges, MAX_EDGE_CHARTS);
     let body = html! {
-        (board.controls(HEADING, None, false))
-        @if edges.is_empty() {
+        (board.controls(HEADING, machines.as_deref(), true))
+        @if let (true, Some(ip)) = (edges.is_empty(), &board.ip) {
+            section.empty-state {
+                h2 { "No dependencies" }
+                p {
+                    "Machine " code { (ip) } " of " (board.domain) " logged no event naming a "
+                    "database or another service in " (board.period_phrase()) "."
+                }
+                p { a href=(board.all_machines_url()) { "Show all machines" } }
+            }
+        } @else if edges.is_empty() {
             (board.lacks("No dependencies", "event naming a database or another service", html! {
                 p {
                     "Edges come from the events clients log inside a call: "
@@ -109,6 +135,35 @@ async fn dependency_page(
         }
     };
     Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)))
+}
+
+/// The machines of a domain's Event report in an hour, and the edges of the machine asked
+/// for (or of all of them).
+type MachinesAndEdges = (Vec<String>, Vec<DependencyEdgeView>);
+
+/// The machines of a domain's Event report in an hour and the edges of machine `ip` (`None`:
+/// all of them), when it has any, for [`Board::report_of_first_with`]: a domain "has the
+/// report" here when its events name an edge.
+fn edges_of(
+    state: &AppState,
+    ip: Option<String>,
+    elapsed_seconds: f64,
+) -> impl Fn(String, u64) -> BoxFuture<'static, Option<MachinesAndEdges>> {
+    let reports = state.reports.clone();
+    move |domain, hour| {
+        let (reports, ip) = (reports.clone(), ip.clone());
+        Box::pin(async move {
+            let report = reports.event(domain, hour).await?;
+            let query = ViewQuery {
+                ip: ip.as_deref(),
+                elapsed_seconds,
+                ..ViewQuery::default()
+            };
+            let view = heavy(|| report.dependencies(&query));
+            let machines = report.ips().map(str::to_owned).collect();
+            (!view.dependencies.is_empty()).then_some((machines, view.dependencies))
+        })
+    }
 }
 
 /// The `max` edges with the most calls, in their order in `edges`.

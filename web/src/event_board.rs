@@ -73,19 +73,18 @@ const RATE_DAY_LABEL: &str = "Per second (day avg)";
 const RATE_DAY_HINT: &str =
     "events per second, averaged over the day (over the hours run so far today)";
 
-/// The same on a week's or a month's board.
-const RATE_WEEK_LABEL: &str = "Per second (week avg)";
-const RATE_MONTH_LABEL: &str = "Per second (month avg)";
+/// The same on a week's or a month's board, whose rate is over the days with data only
+/// (`ocelot_analyzer::EventDay::span_view`).
+const RATE_DAYS_LABEL: &str = "Per second (avg over days with data)";
 const RATE_DAYS_HINT: &str =
-    "events per second, averaged over the whole period (over the time run so far in the current one)";
+    "events per second, averaged over the days with data (today up to now): days without any, before the domain began sending or past the store's retention, are left out";
 
 /// The rate's label and tooltip on `board`.
 fn rate_label(board: &Board) -> (&'static str, &'static str) {
     match board.span {
         None => (RATE_LABEL, RATE_HINT),
         Some(Span::Day(_)) => (RATE_DAY_LABEL, RATE_DAY_HINT),
-        Some(Span::Week(_)) => (RATE_WEEK_LABEL, RATE_DAYS_HINT),
-        Some(Span::Month(_)) => (RATE_MONTH_LABEL, RATE_DAYS_HINT),
+        Some(Span::Week(_) | Span::Month(_)) => (RATE_DAYS_LABEL, RATE_DAYS_HINT),
     }
 }
 

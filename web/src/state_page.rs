@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use ocelot_analyzer::{StateMinuteView, StateView, ViewQuery};
+use ocelot_analyzer::{DropKey, StateView, ViewQuery};
 
 use crate::board::{
     format_bytes, format_count, format_ms, format_rate, per_minute, stat, stat_with_hint, Board,
@@ -97,36 +97,6 @@ fn minute_rate(view: &StateView, minute: u8) -> (String, f64) {
     )
 }
 
-/// The store's drop of a tree whose message ID was stored before: not a lost tree.
-const DUPLICATE: DropKey<'static> = ("store", "duplicate");
-/// How the out-of-window trees (counted apart in the State report) are listed among the
-/// drops: their stage and reason on `/metrics`.
-const OUT_OF_WINDOW: DropKey<'static> = ("collector", "out_of_window");
-
-/// A drop's stage (`collector`, `store` or a report worker's name) and reason.
-type DropKey<'a> = (&'a str, &'a str);
-
-/// The trees `minute` lost, by stage and reason, out-of-window ones included, and apart
-/// from them the trees not stored for a duplicate ID.
-fn minute_drops(minute: &StateMinuteView) -> (Vec<(DropKey<'_>, u64)>, u64) {
-    let mut lost = Vec::new();
-    let mut duplicates = 0;
-    if minute.out_of_window > 0 {
-        lost.push((OUT_OF_WINDOW, minute.out_of_window));
-    }
-    for (stage, reasons) in &minute.drops {
-        for (reason, n) in reasons {
-            let key = (stage.as_str(), reason.as_str());
-            if key == DUPLICATE {
-                duplicates += n;
-            } else {
-                lost.push((key, *n));
-            }
-        }
-    }
-    (lost, duplicates)
-}
-
 /// The stage of a drop as `ocelot status` names it: `collector`, `store`, or a report
 /// worker as `worker (name)`.
 fn stage_label(stage: &str) -> String {
@@ -147,19 +117,15 @@ fn render(view: &StateView, last_minute: Option<u8>) -> Markup {
     let minutes = &view.minutes;
     let last_minute = last_minute.map(|minute| minute_rate(view, minute));
     let trees = per_minute(minutes.iter().map(|m| (m.minute, m.trees as f64)));
+    // Lost and not stored as the view (and so `/api/state`) tells them apart.
     let mut drops: BTreeMap<DropKey<'_>, u64> = BTreeMap::new();
-    let mut duplicates = 0;
-    let mut lost_per_minute = Vec::with_capacity(minutes.len());
     for m in minutes {
-        let (lost, not_stored) = minute_drops(m);
-        lost_per_minute.push((m.minute, lost.iter().map(|(_, n)| *n).sum::<u64>() as f64));
-        for (key, n) in lost {
+        for (key, n) in m.lost_by_reason() {
             *drops.entry(key).or_default() += n;
         }
-        duplicates += not_stored;
     }
-    let drops_per_minute = per_minute(lost_per_minute);
-    let dropped: u64 = drops.values().sum();
+    let drops_per_minute = per_minute(minutes.iter().map(|m| (m.minute, m.lost as f64)));
+    let (dropped, duplicates) = (view.lost, view.duplicates);
     let decode_errors = totals(minutes.iter().map(|m| &m.decode_errors));
     let mut queues: BTreeMap<&str, u64> = BTreeMap::new();
     for m in minutes {

@@ -136,19 +136,19 @@ const TPS_HINT: &str =
 const TPS_DAY_LABEL: &str = "TPS (day avg)";
 const TPS_DAY_HINT: &str =
     "transactions per second, averaged over the day (over the hours run so far today)";
-/// The same on a week's or a month's board.
-const TPS_WEEK_LABEL: &str = "TPS (week avg)";
-const TPS_MONTH_LABEL: &str = "TPS (month avg)";
+/// The same on a week's or a month's board, whose rate is over the days with data only
+/// (`ocelot_analyzer::TransactionDay::span_view`): the label says so, since "week avg"
+/// would read as over all seven days.
+const TPS_DAYS_LABEL: &str = "TPS (avg over days with data)";
 const TPS_DAYS_HINT: &str =
-    "transactions per second, averaged over the whole period (over the time run so far in the current one)";
+    "transactions per second, averaged over the days with data (today up to now): days without any, before the domain began sending or past the store's retention, are left out";
 
 /// The rate's label and tooltip on `board`.
 fn tps_label(board: &Board) -> (&'static str, &'static str) {
     match board.span {
         None => (TPS_LABEL, TPS_HINT),
         Some(Span::Day(_)) => (TPS_DAY_LABEL, TPS_DAY_HINT),
-        Some(Span::Week(_)) => (TPS_WEEK_LABEL, TPS_DAYS_HINT),
-        Some(Span::Month(_)) => (TPS_MONTH_LABEL, TPS_DAYS_HINT),
+        Some(Span::Week(_) | Span::Month(_)) => (TPS_DAYS_LABEL, TPS_DAYS_HINT),
     }
 }
 

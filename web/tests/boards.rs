@@ -403,6 +403,87 @@ async fn the_dependency_page_lists_what_a_domain_calls_and_who_calls_it() {
     assert!(html.contains("No dependencies") && html.contains("SQL.Database"));
 }
 
+/// `shop` in [`HOUR`]: machine 10.0.0.1 queries one database, 10.0.0.2 another, and
+/// 10.0.0.3 logs an event that names none.
+fn machines_with_their_own_edges() -> ocelot_web::MemoryReports {
+    use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
+    let ts = HOUR * 3_600_000 + 60_000;
+    let tree = |ip: &str, seq: u64, event: Leaf| {
+        let mut call = Transaction::new("SQL", "select", ts);
+        call.children.push(Message::Event(event));
+        let mut root = Transaction::new("URL", "/orders", ts);
+        root.children.push(Message::Transaction(call));
+        let header = Header {
+            domain: "shop".into(),
+            ip_address: ip.into(),
+            message_id: format!("shop-0a000001-{HOUR}-{seq}"),
+            ..Header::default()
+        };
+        MessageTree::new(header, Message::Transaction(root))
+    };
+    let mut reports = ocelot_web::MemoryReports::new(NOW_MS);
+    for (seq, (ip, type_, name)) in [
+        ("10.0.0.1", "SQL.Database", "jdbc:mysql://one/orders"),
+        ("10.0.0.2", "SQL.Database", "jdbc:mysql://two/orders"),
+        ("10.0.0.3", "Cache", "get"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let event = Leaf::new(type_, name, "0", ts, "");
+        reports.add_tree(&tree(ip, seq as u64, event));
+    }
+    reports
+}
+
+/// `/d?domain=shop&ip=10.0.0.2` (a CAT-style link, or an old one) showed every machine's
+/// edges under "machine 10.0.0.2". The edges are kept per machine: the page shows that
+/// machine's, as `/api/dependency` does, and says so when it has none.
+#[tokio::test]
+async fn the_dependency_page_of_a_machine_shows_that_machines_edges() {
+    let page = |uri: &str, status| {
+        let app = app_of(machines_with_their_own_edges());
+        let uri = uri.to_owned();
+        async move { html_page(app, &uri, status).await }
+    };
+    let html = page("/d?domain=shop&ip=10.0.0.2", StatusCode::OK).await;
+    assert!(html.contains("jdbc:mysql://two/orders"), "{html}");
+    assert!(!html.contains("jdbc:mysql://one/orders"), "{html}");
+    assert!(
+        html.contains(r#"<option value="10.0.0.2" selected>10.0.0.2</option>"#),
+        "a machine selector: {html}"
+    );
+    for uri in ["/d?domain=shop", "/d?domain=shop&ip=All"] {
+        let html = page(uri, StatusCode::OK).await;
+        assert!(
+            html.contains("jdbc:mysql://one/orders") && html.contains("jdbc:mysql://two/orders"),
+            "{uri}"
+        );
+    }
+    let html = page("/d?domain=shop&ip=10.0.0.3", StatusCode::OK).await;
+    assert!(
+        html.contains("Machine <code>10.0.0.3</code> of shop logged no event naming"),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<a href="/d?domain=shop&amp;hour=2026112207">Show all machines</a>"#),
+        "{html}"
+    );
+    let html = page("/d?domain=shop&ip=10.9.9.9", StatusCode::NOT_FOUND).await;
+    assert!(html.contains("No machine 10.9.9.9"), "{html}");
+    // The JSON API answers the same.
+    let json = get_json(
+        app_of(machines_with_their_own_edges()),
+        "/api/dependency?domain=shop&hour=current&ip=10.0.0.2",
+        200,
+    )
+    .await;
+    let targets: Vec<&str> = (json["dependencies"].as_array().unwrap().iter())
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["jdbc:mysql://two/orders"]);
+}
+
 #[tokio::test]
 async fn domains_and_names_with_markup_are_escaped_on_every_board() {
     let evil = "%3Cscript%3Ealert(1)%3C%2Fscript%3E";

@@ -84,7 +84,8 @@ async fn the_week_api_has_one_row_per_day_and_the_percentiles_of_all_its_trees()
         url["count"], 380,
         "the next Saturday's 40 are another week's"
     );
-    assert_eq!(url["tps"].as_f64(), Some(380.0 / (7.0 * 86_400.0)));
+    // Over the three days with data, not the seven of the week.
+    assert_eq!(url["tps"].as_f64(), Some(380.0 / (3.0 * 86_400.0)));
     let days: Vec<(String, u64)> = (url["days"].as_array().unwrap().iter())
         .map(|d| {
             (
@@ -194,7 +195,7 @@ async fn the_week_board_charts_and_lists_the_days_and_walks_the_weeks() {
         "the week's title"
     );
     assert!(html.contains("whole week"));
-    assert!(html.contains("TPS (week avg)"));
+    assert!(html.contains("TPS (avg over days with data)"));
     assert!(html.contains("Transactions per day"), "the daily chart");
     // Each day links to its own board, hour by hour.
     assert!(html.contains("day=20261121"), "{html}");
@@ -222,7 +223,9 @@ async fn the_month_boards_of_events_and_problems_show_days() {
     )
     .await;
     assert!(html.contains("November 2026 UTC") && html.contains("whole month"));
-    assert!(html.contains("Events per day") && html.contains("Per second (month avg)"));
+    assert!(
+        html.contains("Events per day") && html.contains("Per second (avg over days with data)")
+    );
     let html = page(app(), "/p?domain=shop&month=202611", StatusCode::OK).await;
     assert!(
         html.contains("error per day") && html.contains("Per day"),
@@ -269,7 +272,7 @@ async fn a_week_or_month_says_how_many_days_have_data_and_from_when_the_store_ha
             && html.contains("store.retention_days"),
         "{html}"
     );
-    assert!(html.contains("counting the time before as without traffic"));
+    assert!(html.contains("Rates average over the days with data"));
     // This week so far (Saturday 28th to Wednesday 2nd): the store has every day of it, so
     // its empty days are the domain's quiet ones, and nothing is said of retention.
     let html = page(app(), "/e?domain=shop&week=current", StatusCode::OK).await;
@@ -321,7 +324,61 @@ async fn short_durations_and_slow_rates_are_shown_escaped_and_never_as_zero() {
     .await;
     assert!(html.contains(r#"<td class="num">&lt;0.01</td>"#), "{html}");
     assert!(!html.contains("<0."), "a raw '<' in the text: {html}");
-    // 4 over the 4 days and 10 hours run: 0.0000105 a second.
-    assert!(html.contains(r#"<td class="num">0.000010</td>"#), "{html}");
+    // 4 over the one day with data: 0.0000463 a second.
+    assert!(html.contains(r#"<td class="num">0.000046</td>"#), "{html}");
     assert!(!html.contains(">0.0000<"), "{html}");
+}
+
+/// A domain that began sending in a week or month still running had its rate divided by
+/// every second since the span began: a service deployed on the Monday read as a fraction of
+/// its traffic all week. The rate is over the days with data, today up to now, on the
+/// boards and in the JSON API alike.
+#[tokio::test]
+async fn a_running_week_or_month_rates_over_its_days_with_data_today_up_to_now() {
+    // Now is Wednesday 2026-12-02 10:00; this week began on Saturday the 28th. `shop` sent
+    // 30 transactions on Monday the 30th and 72 today from 08:00.
+    let mut reports = MemoryReports::new(LATER_MS);
+    let monday_ms = DAY_START_MS + 8 * DAY_MS + 5 * 3_600_000;
+    let today_ms = DAY_START_MS + 10 * DAY_MS + 8 * 3_600_000;
+    let mut seq = 0;
+    for (start_ms, n) in [(monday_ms, 30), (today_ms, 72)] {
+        for i in 0..n {
+            seq += 1;
+            reports.add_tree(&tree(seq, start_ms + i * 1_000, 5_000));
+        }
+    }
+    let app = || app_of(reports.clone());
+    // Monday whole and today's ten hours, not the four days and ten hours since Saturday.
+    let week_seconds = 86_400.0 + 10.0 * 3600.0;
+    for uri in [
+        "/api/transaction?domain=shop&week=current",
+        "/api/event?domain=shop&week=current",
+    ] {
+        let json = get_json(app(), uri, 200).await;
+        assert_eq!(
+            json["days"],
+            serde_json::json!(["20261130", "20261202"]),
+            "{uri}"
+        );
+        let tps = json["types"][0]["tps"].as_f64();
+        assert_eq!(tps, Some(102.0 / week_seconds), "{uri}: {json}");
+    }
+    // December so far has data today only: ten hours, not the day and ten hours since the 1st.
+    let json = get_json(app(), "/api/transaction?domain=shop&month=current", 200).await;
+    assert_eq!(
+        json["types"][0]["tps"].as_f64(),
+        Some(72.0 / 36_000.0),
+        "{json}"
+    );
+    // The board shows the same rate (0.00083 a second) and says what it is over.
+    let html = page(app(), "/t?domain=shop&week=current", StatusCode::OK).await;
+    assert!(html.contains(r#"<td class="num">0.00083</td>"#), "{html}");
+    assert!(html.contains("TPS (avg over days with data)"), "{html}");
+    assert!(html.contains("2 of 5 days with data"), "{html}");
+    let html = page(app(), "/e?domain=shop&month=current", StatusCode::OK).await;
+    assert!(html.contains(r#"<td class="num">0.0020</td>"#), "{html}");
+    assert!(
+        html.contains("Per second (avg over days with data)"),
+        "{html}"
+    );
 }

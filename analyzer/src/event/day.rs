@@ -95,14 +95,16 @@ impl EventDay {
 
     /// What `GET /api/event?week=` or `?month=` returns: the span's figures with `days` rows
     /// (one per day with data) in place of `hours`. `query.elapsed_seconds` is the seconds
-    /// of the span that have run, so `tps` is its average rate.
+    /// of the span that have run; `tps` is the average rate over the days with data
+    /// (`days`), today's up to now: a domain that began sending mid-week is not diluted by
+    /// the days before.
     pub fn span_view(&self, query: &ViewQuery<'_>) -> EventSpanView {
         EventSpanView {
             head: self.0.span_head(),
             types: self
                 .0
                 .report_of(query.machine())
-                .type_views(query, self.0.rows()),
+                .type_views(&self.0.rate_query(query), self.0.rows()),
             folded: self.0.report().folded(),
         }
     }

@@ -11,8 +11,8 @@ use crate::open_minute::{MinuteFigures, MinuteList, OpenMinute, MINUTE_BITS};
 use crate::sample_id::SampleId;
 use crate::sorted_map::SortedMap;
 use crate::view_query::{
-    busiest_names, day_label, fail_percent, hour_label, is_zero, keep_position, rate_seconds, tps,
-    Rows, ViewQuery,
+    busiest_names, day_label, fail_percent, hour_label, is_zero, keep_position, tps, Rows,
+    ViewQuery,
 };
 
 /// Failure message IDs kept per name (as for transactions).
@@ -315,7 +315,7 @@ impl EventReport {
         let newest_row = (shown().flat_map(|(_, t)| t.names.values()))
             .filter_map(|n| n.minutes.last_minute())
             .max();
-        let elapsed = rate_seconds(query.elapsed_seconds, newest_row, rows.row_seconds());
+        let elapsed = rows.rate_seconds(query.elapsed_seconds, newest_row);
         shown()
             .map(|(type_, t)| {
                 // Saturating, as each name's are: batch counts are the client's.

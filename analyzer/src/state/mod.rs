@@ -6,6 +6,6 @@ mod report;
 mod tests;
 
 pub use report::{
-    ProcessingView, ReceivedView, StateMinuteView, StateReport, StateView, MAX_STATE_KEYS,
-    STATE_DOMAIN, STATE_REPORT_NAME,
+    DropKey, ProcessingView, ReceivedView, StateMinuteView, StateReport, StateView, DUPLICATE_DROP,
+    MAX_STATE_KEYS, OUT_OF_WINDOW_DROP, STATE_DOMAIN, STATE_REPORT_NAME,
 };

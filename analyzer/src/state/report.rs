@@ -28,6 +28,50 @@ pub const STATE_REPORT_NAME: &str = "state";
 /// Longest key kept (longer ones are cut).
 const MAX_KEY_CHARS: usize = 256;
 
+/// The stage and reason the store records a tree under when it refuses it for a message ID
+/// stored before (`ocelot_store::DropReason::Duplicate`). Such a tree is not lost: the
+/// reports counted it and its ID finds the first tree; it is only not stored again. So the
+/// State page, `/metrics` (`ocelot_duplicate_trees_total`), `ocelot status` and the view's
+/// `lost` count it apart.
+pub const DUPLICATE_DROP: DropKey<'static> = ("store", "duplicate");
+
+/// The stage and reason the out-of-window trees (counted apart in the report) are listed
+/// under among the lost ones, as `/metrics` labels them.
+pub const OUT_OF_WINDOW_DROP: DropKey<'static> = ("collector", "out_of_window");
+
+/// A drop's stage (`collector`, `store` or a report worker's name) and reason.
+pub type DropKey<'a> = (&'a str, &'a str);
+
+/// The trees lost by stage and reason (the out-of-window ones first, as
+/// [`OUT_OF_WINDOW_DROP`]), and apart from them the trees not stored for a duplicate ID
+/// ([`DUPLICATE_DROP`]): what every figure of lost trees is added up from.
+fn split_drops(
+    drops: &BTreeMap<String, BTreeMap<String, u64>>,
+    out_of_window: u64,
+) -> (Vec<(DropKey<'_>, u64)>, u64) {
+    let mut lost = Vec::new();
+    let mut duplicates = 0u64;
+    if out_of_window > 0 {
+        lost.push((OUT_OF_WINDOW_DROP, out_of_window));
+    }
+    for (stage, reasons) in drops {
+        for (reason, n) in reasons {
+            let key = (stage.as_str(), reason.as_str());
+            if key == DUPLICATE_DROP {
+                duplicates = duplicates.saturating_add(*n);
+            } else {
+                lost.push((key, *n));
+            }
+        }
+    }
+    (lost, duplicates)
+}
+
+/// The sum of `split_drops`' lost trees.
+fn lost_total(lost: &[(DropKey<'_>, u64)]) -> u64 {
+    lost.iter().fold(0u64, |sum, (_, n)| sum.saturating_add(*n))
+}
+
 /// The collector's figures for one hour.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -270,6 +314,7 @@ impl StateReport {
             total.merge(minute);
         }
         let trees = total.domains.values().map(|r| r.trees).sum();
+        let (lost, duplicates) = split_drops(&total.drops, total.out_of_window);
         StateView {
             hour: hour_label(self.hour),
             trees,
@@ -286,6 +331,8 @@ impl StateReport {
             ),
             decode_errors: total.decode_errors.values().sum(),
             drops: total.drops.values().flat_map(|r| r.values()).sum(),
+            lost: lost_total(&lost),
+            duplicates,
             out_of_window: total.out_of_window,
             rss_bytes: total.rss_bytes,
             domains: total
@@ -296,32 +343,37 @@ impl StateReport {
             minutes: self
                 .minutes
                 .iter()
-                .map(|(minute, m)| StateMinuteView {
-                    minute: *minute,
-                    trees: m.domains.values().map(|r| r.trees).sum(),
-                    bytes: m.domains.values().map(|r| r.bytes).sum(),
-                    domains: m
-                        .domains
-                        .iter()
-                        .map(|(d, r)| (d.to_owned(), received_view(r)))
-                        .collect(),
-                    decode_errors: m.decode_errors.clone(),
-                    drops: m.drops.clone(),
-                    queue_depths: m.queue_depths.clone(),
-                    out_of_window: m.out_of_window,
-                    processing: m
-                        .processing
-                        .iter()
-                        .map(|(a, p)| {
-                            let view = ProcessingView {
-                                trees: p.count,
-                                avg_ms: p.total_us as f64 / p.count.max(1) as f64 / 1000.0,
-                                max_ms: p.max_us as f64 / 1000.0,
-                            };
-                            (a.clone(), view)
-                        })
-                        .collect(),
-                    rss_bytes: m.rss_bytes,
+                .map(|(minute, m)| {
+                    let (lost, duplicates) = split_drops(&m.drops, m.out_of_window);
+                    StateMinuteView {
+                        minute: *minute,
+                        trees: m.domains.values().map(|r| r.trees).sum(),
+                        bytes: m.domains.values().map(|r| r.bytes).sum(),
+                        domains: m
+                            .domains
+                            .iter()
+                            .map(|(d, r)| (d.to_owned(), received_view(r)))
+                            .collect(),
+                        decode_errors: m.decode_errors.clone(),
+                        drops: m.drops.clone(),
+                        lost: lost_total(&lost),
+                        duplicates,
+                        queue_depths: m.queue_depths.clone(),
+                        out_of_window: m.out_of_window,
+                        processing: m
+                            .processing
+                            .iter()
+                            .map(|(a, p)| {
+                                let view = ProcessingView {
+                                    trees: p.count,
+                                    avg_ms: p.total_us as f64 / p.count.max(1) as f64 / 1000.0,
+                                    max_ms: p.max_us as f64 / 1000.0,
+                                };
+                                (a.clone(), view)
+                            })
+                            .collect(),
+                        rss_bytes: m.rss_bytes,
+                    }
                 })
                 .collect(),
         }
@@ -349,8 +401,16 @@ pub struct StateView {
     pub trees_per_second: f64,
     /// Malformed frames.
     pub decode_errors: u64,
-    /// Trees dropped by any analyzer or the store.
+    /// Trees dropped by any report worker or the store, the store's duplicates among them
+    /// (kept as it was for existing readers: `lost` and `duplicates` tell them apart).
     pub drops: u64,
+    /// Trees lost: out of the hour window, or dropped by a report worker or the store for
+    /// any reason but a duplicate ID. What the State page, `/metrics`
+    /// (`ocelot_dropped_trees_total`) and `ocelot status` call dropped.
+    pub lost: u64,
+    /// Trees the store refused for a message ID stored before ([`DUPLICATE_DROP`]):
+    /// counted in the reports and findable by the ID, only not stored again; not lost.
+    pub duplicates: u64,
     /// Trees outside the accepted hours.
     pub out_of_window: u64,
     /// Largest resident set size seen.
@@ -385,8 +445,13 @@ pub struct StateMinuteView {
     pub domains: BTreeMap<String, ReceivedView>,
     /// Reason -> malformed frames.
     pub decode_errors: BTreeMap<String, u64>,
-    /// Analyzer -> reason -> dropped trees.
+    /// Report worker (or `store`) -> reason -> dropped trees, the store's duplicates among
+    /// them.
     pub drops: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Trees lost in the minute, as [`StateView::lost`].
+    pub lost: u64,
+    /// Trees not stored for a duplicate ID in the minute, as [`StateView::duplicates`].
+    pub duplicates: u64,
     /// Queue -> deepest depth.
     pub queue_depths: BTreeMap<String, u64>,
     /// Trees outside the accepted hours.
@@ -395,6 +460,15 @@ pub struct StateMinuteView {
     pub processing: BTreeMap<String, ProcessingView>,
     /// Largest resident set size.
     pub rss_bytes: u64,
+}
+
+impl StateMinuteView {
+    /// The trees this minute lost, by stage and reason, the out-of-window ones first (as
+    /// [`OUT_OF_WINDOW_DROP`]) and the duplicates left out: they add up to
+    /// [`StateMinuteView::lost`].
+    pub fn lost_by_reason(&self) -> Vec<(DropKey<'_>, u64)> {
+        split_drops(&self.drops, self.out_of_window).0
+    }
 }
 
 /// How long an analyzer took.

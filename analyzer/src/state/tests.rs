@@ -60,6 +60,27 @@ fn recorded_figures_add_up_per_minute_and_hour() {
     assert_eq!(second.decode_errors["frame_too_large"], 1);
 }
 
+/// A tree the store refused for a duplicate ID is counted apart from the lost ones, as the
+/// State page, `/metrics` and `ocelot status` count it; out-of-window trees are lost.
+#[test]
+fn duplicates_are_not_lost_and_out_of_window_trees_are() {
+    let mut report = sample_report();
+    report.record_drops(at(1), "store", "duplicate", 5);
+    let view = report.view(&ViewQuery::default());
+    assert_eq!((view.drops, view.lost, view.duplicates), (9, 6, 5));
+    let second = &view.minutes[1];
+    assert_eq!((second.lost, second.duplicates), (6, 5));
+    assert_eq!(
+        second.lost_by_reason(),
+        [
+            (OUT_OF_WINDOW_DROP, 2),
+            (("store", "queue_full"), 1),
+            (("transaction", "queue_full"), 3)
+        ]
+    );
+    assert_eq!((view.minutes[0].lost, view.minutes[0].duplicates), (0, 0));
+}
+
 #[test]
 fn merge_adds_counts_and_keeps_maxima() {
     let mut merged = sample_report();
@@ -94,6 +115,8 @@ fn report_roundtrips_through_json() {
         "treesPerSecond",
         "decodeErrors",
         "drops",
+        "lost",
+        "duplicates",
         "outOfWindow",
         "rssBytes",
         "domains",

@@ -99,14 +99,16 @@ impl TransactionDay {
 
     /// What `GET /api/transaction?week=` or `?month=` returns: the span's figures with `days` rows
     /// (one per day with data) in place of `hours`. `query.elapsed_seconds` is the seconds
-    /// of the span that have run, so `tps` is its average rate.
+    /// of the span that have run; `tps` is the average rate over the days with data
+    /// (`days`), today's up to now: a domain that began sending mid-week is not diluted by
+    /// the days before.
     pub fn span_view(&self, query: &ViewQuery<'_>) -> TransactionSpanView {
         TransactionSpanView {
             head: self.0.span_head(),
             types: self
                 .0
                 .report_of(query.machine())
-                .type_views(query, self.0.rows()),
+                .type_views(&self.0.rate_query(query), self.0.rows()),
             folded: self.0.report().folded(),
         }
     }
@@ -286,14 +288,64 @@ mod tests {
         let sunday_p95 = t.days[1].p95;
         assert!((sunday_p95 - 10.0).abs() / 10.0 < 0.01, "{sunday_p95}");
         // The week's figures are those of one report of every tree.
+        // Its rate is over the three days with data.
+        let three_days = ViewQuery {
+            elapsed_seconds: 3.0 * 86_400.0,
+            ..query
+        };
         let one = hour_report(DAY_START, "10.0.0.1", &union, true);
-        let one = one.view(&query).types[0].figures.clone();
+        let one = one.view(&three_days).types[0].figures.clone();
         assert_eq!(t.figures, one);
         assert!((t.figures.p95 - 1000.0).abs() < 10.0, "{}", t.figures.p95);
-        assert_eq!(t.figures.tps, 860.0 / (7.0 * 86_400.0));
+        assert_eq!(t.figures.tps, 860.0 / (3.0 * 86_400.0));
         let json = serde_json::to_value(&view).expect("serializes");
         assert_eq!(json["types"][0]["days"][0]["day"], "20261121");
         assert!(json["types"][0].get("hours").is_none());
+    }
+
+    /// A service deployed on the Wednesday of a week had its week's rate divided by every
+    /// second since Saturday. It is over the days with data: each past one whole, today up
+    /// to now, a day not begun (its first trees taken from 23:57) by its first minute.
+    #[test]
+    fn a_weeks_rate_is_over_its_days_with_data_today_up_to_now() {
+        // 2026-11-21 (Saturday) to 2026-11-27; DAY is the Sunday.
+        let week = Span::week_of(DAY);
+        let (wednesday, thursday, friday) =
+            (DAY_START + 3 * 24, DAY_START + 4 * 24, DAY_START + 5 * 24);
+        let tps = |hours: &[(u64, usize)], elapsed_seconds: f64| {
+            let mut merged = TransactionDay::over("shop", week);
+            for &(hour, n) in hours {
+                assert!(merged.add_hour(&hour_report(hour, "10.0.0.1", &vec![1_000; n], false)));
+            }
+            let query = ViewQuery {
+                elapsed_seconds,
+                ..ViewQuery::default()
+            };
+            merged.span_view(&query).types[0].figures.tps
+        };
+        let since_saturday = |days: u64, seconds: u64| (days * 86_400 + seconds) as f64;
+        // Friday 06:00: Wednesday and Thursday whole, Friday's six hours.
+        let running = [(wednesday + 10, 100), (thursday + 5, 100), (friday + 2, 50)];
+        assert_eq!(
+            tps(&running, since_saturday(6, 6 * 3600)),
+            250.0 / (2.0 * 86_400.0 + 6.0 * 3600.0)
+        );
+        // Thursday 23:58, with Friday's first trees in: its first minute counts.
+        let early = [(wednesday + 10, 100), (thursday + 5, 100), (friday, 10)];
+        assert_eq!(
+            tps(&early, since_saturday(5, 86_280)),
+            210.0 / (86_400.0 + 86_280.0 + 60.0)
+        );
+        // Once the week is over: the three days.
+        assert_eq!(tps(&running, week.seconds()), 250.0 / (3.0 * 86_400.0));
+        // A day's rate is over the seconds of the day run, as before: a day has its hours.
+        let mut day = TransactionDay::new("shop", DAY);
+        assert!(day.add_hour(&hour_report(DAY_START + 5, "10.0.0.1", &[1_000; 60], false)));
+        let query = ViewQuery {
+            elapsed_seconds: 7.0 * 3600.0,
+            ..ViewQuery::default()
+        };
+        assert_eq!(day.view(&query).types[0].figures.tps, 60.0 / (7.0 * 3600.0));
     }
 
     #[test]
