@@ -180,7 +180,7 @@ pub(crate) fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     if let Some(web) = &args.web {
         wait_for_collector(web, frames_before.flatten(), trees, started);
         match crate::http::get(web, "/api/state?hour=current") {
-            Ok(body) => report_collector_view(&body),
+            Ok(body) => println!("{}", collector_view(&body)),
             Err(e) => println!("could not ask the collector for its figures: {e:#}"),
         }
     }
@@ -433,10 +433,10 @@ fn wait_for_collector(web: &str, before: Option<u64>, sent: u64, started: Instan
     }
 }
 
-fn report_collector_view(body: &str) {
+/// The line saying what the collector counted this hour, from its `/api/state` answer.
+fn collector_view(body: &str) -> String {
     let Ok(state) = serde_json::from_str::<serde_json::Value>(body) else {
-        println!("collector answered something that is not JSON");
-        return;
+        return "collector answered something that is not JSON".to_owned();
     };
     let get = |k: &str| {
         state
@@ -444,13 +444,21 @@ fn report_collector_view(body: &str) {
             .and_then(serde_json::Value::as_u64)
             .unwrap_or(0)
     };
-    println!(
-        "collector this hour: {} trees received, {} dropped, {} decode errors, {} out of window",
+    // `drops` counts trees the store refused as duplicate IDs too; servers that tell them
+    // apart say how many in `duplicates` (counted by the reports, found by their ID).
+    let duplicates = get("duplicates");
+    let duplicates_note = if duplicates > 0 {
+        format!(", {duplicates} not stored again (duplicate message ID)")
+    } else {
+        String::new()
+    };
+    format!(
+        "collector this hour: {} trees received, {} dropped{duplicates_note}, {} decode errors, {} out of window",
         get("trees"),
-        get("drops"),
+        get("drops").saturating_sub(duplicates),
         get("decodeErrors"),
         get("outOfWindow")
-    );
+    )
 }
 
 /// One connection's frames, encoded before sending, and where each frame ends.
@@ -518,11 +526,33 @@ mod tests {
     use ocelot_protocol::MessageId;
 
     use super::{
-        frames_in, parse_message_range, parse_skew, run, wait_step, LoadgenArgs, SeqStart,
-        WaitStep, COLLECTOR_WAIT,
+        collector_view, frames_in, parse_message_range, parse_skew, run, wait_step, LoadgenArgs,
+        SeqStart, WaitStep, COLLECTOR_WAIT,
     };
 
     const HOUR_START_MS: u64 = 1_795_330_800_000;
+
+    #[test]
+    fn the_collector_view_leaves_duplicate_ids_out_of_the_dropped_trees() {
+        let line = collector_view(
+            r#"{"trees":5000,"drops":2300,"duplicates":2000,"decodeErrors":1,"outOfWindow":4}"#,
+        );
+        assert_eq!(
+            line,
+            "collector this hour: 5000 trees received, 300 dropped, 2000 not stored again \
+             (duplicate message ID), 1 decode errors, 4 out of window"
+        );
+        // An older server, without `duplicates`: its drops as they are.
+        let line = collector_view(r#"{"trees":10,"drops":3}"#);
+        assert!(
+            line.contains("10 trees received, 3 dropped, 0 decode errors"),
+            "{line}"
+        );
+        assert_eq!(
+            collector_view("<html>"),
+            "collector answered something that is not JSON"
+        );
+    }
 
     #[test]
     fn each_domain_continues_after_the_trees_the_collector_received_for_it_this_hour() {
