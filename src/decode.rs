@@ -10,6 +10,7 @@ use std::io::{BufWriter, IsTerminal as _, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use bytes::BytesMut;
 use ocelot_protocol::{
     decode_frame, DecodeOptions, FrameDecoder, FrameError, TreeJson, WireFormat,
@@ -66,21 +67,20 @@ pub(crate) fn run(files: &[PathBuf], pt1_utc_offset_seconds: i32) -> anyhow::Res
     let mut out = BufWriter::new(stdout.lock());
     let mut failed = false;
     for input in inputs {
+        // The errors here are all failures to write the output.
         let fine = if input.as_os_str() == STDIN_ARG {
-            decode_input(std::io::stdin().lock(), "stdin", &options, &mut out)?
+            decode_input(std::io::stdin().lock(), "stdin", &options, &mut out)
         } else {
             let name = input.display().to_string();
             match File::open(input) {
-                Ok(file) => decode_input(file, &name, &options, &mut out)?,
-                Err(e) => {
-                    report(&name, &e.to_string(), &mut out)?;
-                    false
-                }
+                Ok(file) => decode_input(file, &name, &options, &mut out),
+                Err(e) => report(&name, &e.to_string(), &mut out).map(|()| false),
             }
-        };
+        }
+        .context(crate::WritingStdout)?;
         failed |= !fine;
     }
-    out.flush()?;
+    out.flush().context(crate::WritingStdout)?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {

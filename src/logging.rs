@@ -5,10 +5,16 @@
 //! drive. A client sending garbage 1000 times a second gets its first few lines logged per
 //! interval; the rest are counted, and the next line logged says how many were suppressed.
 //! The counters in `/metrics` stay exact either way: logs explain, metrics count.
+//!
+//! One event is one line: in the text format, control characters in messages and field
+//! values (a newline in a rule ID from the rules file, say) are written escaped, as `\n`.
 
+use std::fmt;
 use std::io::{IsTerminal as _, Write as _};
 
-use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::field::{RecordFields, VisitOutput as _};
+use tracing_subscriber::fmt::format::{DefaultVisitor, Writer};
+use tracing_subscriber::fmt::{FormatFields, MakeWriter};
 use tracing_subscriber::EnvFilter;
 
 /// The filter when `RUST_LOG` is unset: our own info lines, no dependency chatter below warn.
@@ -57,7 +63,7 @@ where
         .with_env_filter(filter)
         .with_writer(writer);
     match format {
-        LogFormat::Text => Box::new(builder.with_ansi(ansi).finish()),
+        LogFormat::Text => Box::new(builder.with_ansi(ansi).fmt_fields(OneLineFields).finish()),
         LogFormat::Json => Box::new(
             builder
                 .json()
@@ -66,6 +72,41 @@ where
                 .with_span_list(false)
                 .finish(),
         ),
+    }
+}
+
+/// The text format's fields, as tracing writes them, with control characters escaped. A
+/// `%` field (Display) was written raw, so a value with a newline split the event over two
+/// lines, the second one looking like an event of its own. Field names are no longer in
+/// italics on a terminal: the escaping would escape the terminal's codes too.
+struct OneLineFields;
+
+impl<'writer> FormatFields<'writer> for OneLineFields {
+    fn format_fields<R: RecordFields>(
+        &self,
+        mut writer: Writer<'writer>,
+        fields: R,
+    ) -> fmt::Result {
+        let mut escaped = EscapeControl(&mut writer);
+        let mut visitor = DefaultVisitor::new(Writer::new(&mut escaped), true);
+        fields.record(&mut visitor);
+        visitor.finish()
+    }
+}
+
+/// Writes to the inner writer with control characters escaped (`\n`, `\u{1b}`).
+struct EscapeControl<'a, W>(&'a mut W);
+
+impl<W: fmt::Write> fmt::Write for EscapeControl<'_, W> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let mut rest = text;
+        while let Some(at) = rest.find(char::is_control) {
+            self.0.write_str(&rest[..at])?;
+            let control = rest[at..].chars().next().expect("found at this index");
+            write!(self.0, "{}", control.escape_default())?;
+            rest = &rest[at + control.len_utf8()..];
+        }
+        self.0.write_str(rest)
     }
 }
 
@@ -126,6 +167,20 @@ pub(crate) mod tests {
         assert_eq!(first["suppressed"], 3);
         let second: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
         assert_eq!(second["message"], "second\nline");
+    }
+
+    #[test]
+    fn text_format_escapes_control_characters_so_an_event_stays_one_line() {
+        let out = capture(LogFormat::Text, "info", || {
+            let rule = "r\"1\nWARN forged";
+            tracing::info!(rule = %rule, to = ?"a\tb", "alert fired\r\n\u{1b}[2J");
+        });
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert!(
+            // tracing writes an escape in a message as \x1b itself.
+            out.contains(r#"alert fired\r\n\x1b[2J rule=r"1\nWARN forged to="a\tb""#),
+            "{out}"
+        );
     }
 
     #[test]

@@ -75,7 +75,9 @@ pub(crate) fn run(id: &str, data: &Path, decode: DecodeOptions) -> anyhow::Resul
             format,
             tree: &tree,
         },
-    )?;
-    out.write_all(b"\n")?;
+    )
+    .map_err(std::io::Error::from)
+    .and_then(|()| out.write_all(b"\n"))
+    .context(crate::WritingStdout)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::logging::LogFormat;
@@ -60,7 +61,13 @@ enum Command {
     /// as JSON, one per line, each as soon as its frame has been read.
     Decode {
         /// Zone of PT1 wall-clock times, as +HH:MM or -HH:MM (CAT servers assume +08:00).
-        #[arg(long, default_value = "+08:00", value_parser = decode::parse_utc_offset)]
+        // Hyphen values: `-05:00` is a zone west of UTC, not a flag.
+        #[arg(
+            long,
+            default_value = "+08:00",
+            value_parser = decode::parse_utc_offset,
+            allow_hyphen_values = true
+        )]
         pt1_timezone: i32,
         /// Files holding one or more frames back to back; `-`, or no file, reads standard
         /// input (e.g. `nc -l 2280 | ocelot decode`).
@@ -139,9 +146,10 @@ enum Command {
         /// Data directory (overrides store.dir; default ./ocelot-data).
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Zone of PT1 wall-clock times (default: the config's collector.pt1_utc_offset_seconds,
-        /// +08:00 unless set).
-        #[arg(long, value_parser = decode::parse_utc_offset)]
+        /// Zone of PT1 wall-clock times, as +HH:MM or -HH:MM (default: the config's
+        /// collector.pt1_utc_offset_seconds, +08:00 unless set).
+        // Hyphen values: `-05:00` is a zone west of UTC, not a flag.
+        #[arg(long, value_parser = decode::parse_utc_offset, allow_hyphen_values = true)]
         pt1_timezone: Option<i32>,
     },
 }
@@ -246,8 +254,9 @@ fn main() -> ExitCode {
             .and_then(|text| {
                 use std::io::Write as _;
                 let mut out = std::io::stdout().lock();
-                out.write_all(text.as_bytes())?;
-                out.flush()?;
+                out.write_all(text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .context(WritingStdout)?;
                 Ok(ExitCode::SUCCESS)
             }),
         Command::Lookup {
@@ -270,7 +279,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         // The reader of our output went away (`ocelot lookup ... | head`): not an error.
-        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if is_stdout_closed(&err) => ExitCode::SUCCESS,
         Err(err) => {
             use std::io::Write as _;
             // Not `eprintln!`, which panics (exit 101) when stderr is a closed pipe.
@@ -297,6 +306,24 @@ fn error_text(err: &anyhow::Error) -> String {
         text.push_str(&cause);
     }
     text
+}
+
+/// The context of a failed write to standard output. [`is_stdout_closed`] looks for it: a
+/// broken pipe is quiet only there, where it means the reader of our output went away.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WritingStdout;
+
+impl std::fmt::Display for WritingStdout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("writing to standard output")
+    }
+}
+
+/// Whether `err` is a write to standard output that found the reader gone. Only then: a
+/// broken pipe elsewhere, such as loadgen's connection that a stopping collector closed, is
+/// an error to say (it exited 0 and said nothing).
+fn is_stdout_closed(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<WritingStdout>().is_some() && is_broken_pipe(err)
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -343,23 +343,39 @@ async fn serve_locked(
             if has_login { "" } else { " and credentials" }
         ));
     }
+    // Absolute: relative paths in the configuration are taken from the working directory,
+    // not the file's, and a service started without one writes where an operator may not
+    // look.
+    let data_dir = absolute(&config.store.dir);
     say(&format!(
         "  data in {} (blocks: gzip level {}, {})",
-        config.store.dir.display(),
+        data_dir.display(),
         config.store.compression_level,
         ocelot_store::deflate_engine(config.store.compression_level)
     ));
+    let rules_file =
+        (!config.alert.rules.as_os_str().is_empty()).then(|| absolute(&config.alert.rules));
+    if let Some(rules_file) = &rules_file {
+        say(&format!("  alert rules from {}", rules_file.display()));
+    }
     if with_demo {
         say("  demo services are sending traffic; dashboards fill within a minute");
     }
     say("  Ctrl-C to stop");
-    tracing::info!(%collector_addr, %web_addr, "ocelot serving");
+    let rules_file = rules_file.map_or_else(|| "none".to_owned(), |p| p.display().to_string());
+    tracing::info!(
+        %collector_addr,
+        %web_addr,
+        data_dir = %data_dir.display(),
+        %rules_file,
+        "ocelot serving"
+    );
 
     signals.stop().await;
-    say("Stopping: draining queues, flushing blocks, checkpointing the open hour... (again to stop at once)");
-    // A second Ctrl-C (or TERM) ends the process without waiting for the flush, as a
-    // kill -9 would: the store recovers at the next start, and the open hour continues from
-    // its last checkpoint.
+    say("Stopping: draining queues, flushing blocks, checkpointing the open hour... (Ctrl-C again to stop at once)");
+    // A second Ctrl-C ends the process without waiting for the flush, as a kill -9 would:
+    // the store recovers at the next start, and the open hour continues from its last
+    // checkpoint.
     tokio::spawn(async move {
         signals.stop_at_once().await;
         say("Stopped at once: the open hour's reports since its last checkpoint are lost; the store recovers at the next start.");
@@ -513,6 +529,12 @@ fn losses_by_reason(stats: &ocelot_collector::StatsSnapshot) -> Vec<(String, u64
     losses
 }
 
+/// `path` made absolute against the working directory, as the process resolves it (symbolic
+/// links kept); as given if the working directory cannot be read.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
 /// Prints a line for the operator on stdout. A stdout nobody reads any more (`ocelot serve
 /// | tee log` where Ctrl-C also ended `tee`, a closed terminal) is no reason to stop: with
 /// `println!` that panic came just before the final checkpoint, and the open hour was lost.
@@ -641,54 +663,73 @@ fn web_state(
         .with_auth(auth))
 }
 
-/// Exit code after a second stop signal (128 + SIGINT, as a shell reports an interrupt).
+/// Exit code after a second Ctrl-C (128 + SIGINT, as a shell reports an interrupt).
 const EXIT_STOPPED_AT_ONCE: i32 = 130;
 
-/// The signals that stop the server: Ctrl-C (SIGINT), TERM and HUP, listened for from
-/// before it says it runs until it exits. Listening all along, rather than from each wait
-/// on, means no signal falls between two listeners: one sent right after the "running"
-/// lines does not meet the default action (the process ended without its final
-/// checkpoint), and a second Ctrl-C counts however soon it follows the first.
+/// The signals that stop the server: Ctrl-C (SIGINT), TERM, and HUP when it runs in a
+/// terminal, listened for from before it says it runs until it exits. Listening all along,
+/// rather than from each wait on, means no signal falls between two listeners: one sent
+/// right after the "running" lines does not meet the default action (the process ended
+/// without its final checkpoint), and a second Ctrl-C counts however soon it follows the
+/// first.
 #[cfg(unix)]
 struct StopSignals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
     hangup: tokio::signal::unix::Signal,
+    /// Whether a HUP stops the server: in a terminal it means the terminal closed. Without
+    /// one (systemd, `nohup`, a container) it is a request to reload, and a stop there looked
+    /// like a success to the service manager (exit 0), which did not restart it.
+    hangup_stops: bool,
 }
 
 #[cfg(unix)]
 impl StopSignals {
     fn listen() -> std::io::Result<StopSignals> {
+        use std::io::IsTerminal as _;
         use tokio::signal::unix::{signal, SignalKind};
         Ok(StopSignals {
             interrupt: signal(SignalKind::interrupt())?,
             terminate: signal(SignalKind::terminate())?,
             hangup: signal(SignalKind::hangup())?,
+            hangup_stops: std::io::stdin().is_terminal()
+                || std::io::stdout().is_terminal()
+                || std::io::stderr().is_terminal(),
         })
     }
 
-    /// Resolves on Ctrl-C, TERM or HUP. HUP too (a closed terminal, `nohup`-less
-    /// sessions): without a handler it would end the process before the final checkpoint.
+    /// Resolves on Ctrl-C, TERM, or HUP in a terminal. HUP there (a closed terminal):
+    /// without a handler it would end the process before the final checkpoint.
     async fn stop(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-            _ = self.hangup.recv() => {}
-        }
-    }
-
-    /// Resolves on the next Ctrl-C or TERM: an operator's "now". Not on HUP: a closed
-    /// terminal may send it twice (the kernel to the foreground job, and the shell to its
-    /// jobs), and the stop it began is what keeps the open hour.
-    async fn stop_at_once(&mut self) {
         loop {
             tokio::select! {
                 _ = self.interrupt.recv() => return,
                 _ = self.terminate.recv() => return,
                 Some(()) = self.hangup.recv() => {
-                    say("A hangup does not stop at once: still stopping (Ctrl-C or TERM to stop at once).");
+                    if self.hangup_stops {
+                        return;
+                    }
+                    tracing::warn!("SIGHUP ignored: Ocelot has nothing to reload (restart it to read its configuration again; TERM stops it)");
                 }
             }
+        }
+    }
+
+    /// Resolves on the next Ctrl-C: a person's "now". Not on TERM: `timeout`, and
+    /// supervisors that signal the process and then its group, send it twice, and a second
+    /// one stopped at once without the final checkpoint (a service manager that will not
+    /// wait sends SIGKILL). Not on HUP: a closed terminal may send it twice (the kernel to
+    /// the foreground job, and the shell to its jobs).
+    async fn stop_at_once(&mut self) {
+        loop {
+            let signal = tokio::select! {
+                _ = self.interrupt.recv() => return,
+                Some(()) = self.terminate.recv() => "A TERM",
+                Some(()) = self.hangup.recv() => "A hangup",
+            };
+            say(&format!(
+                "{signal} does not stop at once: still stopping (Ctrl-C to stop at once)."
+            ));
         }
     }
 }

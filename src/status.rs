@@ -30,6 +30,8 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
+
 use crate::telemetry::{
     ALERTS_FIRING, ALERT_LAST_GIVEN_UP_AGE, ALERT_NOTIFICATIONS_GIVEN_UP,
     ALERT_NOTIFICATION_FAILURES, ALERT_NOTIFICATION_PANICS, ALERT_TARGET_NOTIFICATIONS_GIVEN_UP,
@@ -69,8 +71,9 @@ pub(crate) fn run(url: &str) -> anyhow::Result<ExitCode> {
     } else {
         // Not `print!`, which panics when the reader has gone (`ocelot status | head -3`).
         let mut out = std::io::stdout().lock();
-        out.write_all(status.text.as_bytes())?;
-        out.flush()?;
+        out.write_all(status.text.as_bytes())
+            .and_then(|()| out.flush())
+            .context(crate::WritingStdout)?;
     }
     Ok(ExitCode::from(status.code))
 }

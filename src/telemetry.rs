@@ -609,7 +609,7 @@ fn encode_store(e: &mut DescriptorEncoder<'_>, s: &StoreStats) -> fmt::Result {
     gauge(
         e,
         STORE_DISK_BYTES,
-        "Bytes of the store's data and index files (sparse index files at full length).",
+        "Bytes of the store's data and index files (sparse index files at full length; up to a minute old in a store of 1000 files or more).",
         to_i64(s.disk_use.iter().map(|d| d.bytes).sum()),
     )?;
     let mut hours: Vec<u64> = s.disk_use.iter().map(|d| d.hour).collect();
@@ -618,7 +618,7 @@ fn encode_store(e: &mut DescriptorEncoder<'_>, s: &StoreStats) -> fmt::Result {
     gauge(
         e,
         STORE_HOURS,
-        "Hours with data on disk.",
+        "Hours with data on disk (from the walk ocelot_store_disk_bytes comes from).",
         to_i64(hours.len() as u64),
     )
 }

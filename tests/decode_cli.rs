@@ -70,6 +70,24 @@ fn decode_prints_the_expected_json_for_every_captured_frame() {
     }
 }
 
+/// A zone west of UTC, `-05:00`, was taken for a flag ("unexpected argument '-0'"); only
+/// `--pt1-timezone=-05:00` worked.
+#[test]
+fn a_negative_pt1_timezone_is_read_as_given_either_way() {
+    let file = vectors().join("text/0001.bin");
+    let file = file.to_str().unwrap();
+    let root_ms = |args: &[&str]| -> i64 {
+        let (code, stdout, stderr) = decode(args);
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        let tree: Value = serde_json::from_str(stdout.trim()).unwrap();
+        tree["root"]["timestamp"].as_i64().unwrap()
+    };
+    let utc = root_ms(&["--pt1-timezone", "+00:00", file]);
+    let apart = root_ms(&["--pt1-timezone", "-05:00", file]);
+    assert_eq!(apart - utc, 5 * 3_600_000);
+    assert_eq!(root_ms(&["--pt1-timezone=-05:00", file]), apart);
+}
+
 #[test]
 fn decode_reads_a_whole_stream_one_line_per_tree() {
     let stream = vectors().join("streams/binary.stream");

@@ -509,30 +509,77 @@ fn a_start_that_fails_on_the_demo_has_read_no_tree() {
     assert!(stderr.contains("demo's mark directory"), "{stderr}");
 }
 
+/// Closing the terminal a server runs in hangs it up: it stops cleanly, with a final
+/// checkpoint, rather than dying mid-hour. `script` (util-linux) gives it the terminal, and
+/// killing `script` closes it.
 #[test]
-fn a_hangup_stops_the_server_cleanly_with_a_final_checkpoint() {
+fn a_hangup_in_a_terminal_stops_the_server_cleanly_with_a_final_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(&data, free_port(), free_port(), false);
-    let sent_ms = now_ms();
-    let mut samples = SampleTrees::new(3, 1, 5, sent_ms);
-    let mut conn = TcpStream::connect(server.collector).unwrap();
-    conn.write_all(&nt1::encode_to_bytes(&samples.tree()))
-        .unwrap();
-    eventually(Duration::from_secs(5), || {
-        let r = server.json("/api/transaction?domain=app-0&hour=current")?;
-        (transaction_count(&r, "URL", None) > 0).then_some(())
-    })
-    .expect("the tree is counted");
-    assert!(server.stop_with("-HUP").success());
-    let report = data
-        .join(hour_of(sent_ms).to_string())
-        .join("app-0/reports/transaction.report");
+    let (collector_port, web_port) = (free_port(), free_port());
+    let config = "[collector]\ncheckpoint_interval_secs = 3600\n";
+    let serve = common::serve_command(&data, collector_port, web_port, config);
+    let words: Vec<String> = std::iter::once(serve.get_program())
+        .chain(serve.get_args())
+        .map(|word| format!("'{}'", word.to_str().unwrap()))
+        .collect();
+    let mut terminal = std::process::Command::new("script")
+        .args(["-qec", &format!("exec {}", words.join(" ")), "/dev/null"])
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("script (util-linux) runs the server in a terminal");
+    let web = ([127, 0, 0, 1], web_port).into();
+    let up = eventually(Duration::from_secs(30), || {
+        (common::http_get(web, "/api/domains").0 == 200).then_some(())
+    });
+    if up.is_none() {
+        let _ = terminal.kill();
+        panic!("the server in a terminal did not start within 30 s");
+    }
+    log_one_tree("tty-app", collector_port, web_port, dir.path());
+    terminal.kill().unwrap();
+    terminal.wait().unwrap();
+    let stopped = eventually(Duration::from_secs(30), || {
+        data.join(".clean-stop").is_file().then_some(())
+    });
+    assert!(stopped.is_some(), "no clean stop after the terminal closed");
+    let hour = hour_of(now_ms());
+    let written = [hour - 1, hour].iter().any(|h| {
+        data.join(format!("{h}/tty-app/reports/transaction.report"))
+            .is_file()
+    });
+    assert!(written, "the final checkpoint did not write the report");
+}
+
+/// Without a terminal (systemd, `nohup`, a container), a HUP asks for a reload, as for most
+/// servers: it stopped the server with exit 0, which a service manager does not restart.
+#[test]
+fn a_hangup_without_a_terminal_is_logged_and_does_not_stop_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (collector_port, web_port) = (free_port(), free_port());
+    let stderr_path = dir.path().join("stderr");
+    let mut server = start_with_output(&data, collector_port, web_port, &stderr_path);
+    send(&server.child, "-HUP");
+    let logged = eventually(Duration::from_secs(10), || {
+        let log = std::fs::read_to_string(&stderr_path).ok()?;
+        log.contains("SIGHUP ignored: Ocelot has nothing to reload")
+            .then_some(())
+    });
     assert!(
-        report.exists(),
-        "no final checkpoint at {}",
-        report.display()
+        logged.is_some(),
+        "{}",
+        std::fs::read_to_string(&stderr_path).unwrap()
     );
+    log_one_tree("hup-app", collector_port, web_port, dir.path());
+    assert!(server.child.try_wait().unwrap().is_none());
+    let status = common::signal_and_wait(&mut server.child, "-TERM");
+    let said: Vec<String> = server.stdout.take().unwrap().map(Result::unwrap).collect();
+    assert!(status.success(), "{status}: {said:?}");
+    assert_eq!(said.last().map(String::as_str), Some("Stopped cleanly."));
 }
 
 #[test]
@@ -983,8 +1030,10 @@ fn a_second_ctrl_c_during_the_stop_ends_the_process_at_once_with_130() {
     assert!(said.starts_with("Stopped at once: "), "{said}");
 }
 
+/// `timeout` and supervisors that signal the process and then its group send two TERMs:
+/// the second stopped at once (exit 130, no final checkpoint). Only a second Ctrl-C does.
 #[test]
-fn a_hangup_during_the_stop_does_not_stop_at_once_and_a_term_does() {
+fn a_term_or_hangup_during_the_stop_does_not_stop_at_once_and_a_ctrl_c_does() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     hold_the_final_checkpoint(&data, "hup-app");
@@ -993,13 +1042,15 @@ fn a_hangup_during_the_stop_does_not_stop_at_once_and_a_term_does() {
     let mut server = start_with_output(&data, collector_port, web_port, &stderr_path);
     log_one_tree("hup-app", collector_port, web_port, dir.path());
     let lines = lines_of(&mut server);
-    send(&server.child, "-INT");
+    send(&server.child, "-TERM");
     line_starting(&lines, "Stopping: ");
+    send(&server.child, "-TERM");
+    line_starting(&lines, "A TERM does not stop at once");
     // A closed terminal may send HUP twice: the stop goes on.
     send(&server.child, "-HUP");
     line_starting(&lines, "A hangup does not stop at once");
     assert!(server.child.try_wait().unwrap().is_none());
-    let status = common::signal_and_wait(&mut server.child, "-TERM");
+    let status = common::signal_and_wait(&mut server.child, "-INT");
     let stderr = std::fs::read_to_string(&stderr_path).unwrap();
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(line_starting(&lines, "Stopped").starts_with("Stopped at once: "));
@@ -1112,6 +1163,61 @@ fn the_start_up_lines_ask_for_credentials_only_without_a_login() {
             "{config:?}: {lines}"
         );
     }
+}
+
+/// Relative paths in the configuration are taken from the working directory, not the
+/// file's: the start-up lines and the log give the data directory and the rules file as
+/// absolute paths, so an operator sees where the data goes.
+#[test]
+fn the_start_up_lines_name_the_data_directory_and_rules_file_as_absolute_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::write(work.join("rules.toml"), "").unwrap();
+    let config = dir.path().join("ocelot.toml");
+    std::fs::write(
+        &config,
+        "[store]\ndir = \"reldata\"\n\n[alert]\nrules = \"rules.toml\"\n",
+    )
+    .unwrap();
+    let (stdout, stderr) = (dir.path().join("serve.log"), dir.path().join("serve.err"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ocelot"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .args(["--collector-listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--web-listen", &format!("127.0.0.1:{}", free_port())])
+        .current_dir(&work)
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let lines = eventually(Duration::from_secs(20), || {
+        let text = std::fs::read_to_string(&stdout).unwrap_or_default();
+        text.contains("Ctrl-C to stop").then_some(text)
+    });
+    assert!(common::signal_and_wait(&mut child, "-TERM").success());
+    let lines = lines.expect("the start-up lines are printed");
+    let log = std::fs::read_to_string(&stderr).unwrap();
+    // The working directory as the process sees it (symbolic links resolved).
+    let work = work.canonicalize().unwrap();
+    let (data, rules) = (work.join("reldata"), work.join("rules.toml"));
+    assert!(data.is_dir());
+    assert!(
+        lines.contains(&format!("  data in {} (", data.display())),
+        "{lines}"
+    );
+    assert!(
+        lines.contains(&format!("  alert rules from {}\n", rules.display())),
+        "{lines}"
+    );
+    assert!(
+        log.contains(&format!("data_dir={} ", data.display()))
+            && log.contains(&format!("rules_file={}", rules.display())),
+        "{log}"
+    );
 }
 
 /// After "Stopped cleanly." the next start logged that the trees after the checkpoint, up

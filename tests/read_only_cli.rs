@@ -106,6 +106,10 @@ fn lookup_reads_pt1_times_at_the_configured_zone_unless_told_otherwise() {
     let configured = root_ms(&["lookup", id]);
     let beijing = root_ms(&["lookup", id, "--pt1-timezone", "+08:00"]);
     assert_eq!(configured - beijing, 8 * 3_600_000);
+    // A zone west of UTC, as a separate argument too (it was taken for a flag).
+    let new_york = root_ms(&["lookup", "--pt1-timezone", "-05:00", id]);
+    assert_eq!(new_york - configured, 5 * 3_600_000);
+    assert_eq!(root_ms(&["lookup", id, "--pt1-timezone=-05:00"]), new_york);
 }
 
 /// An ID of an hour older than every hour the store keeps is gone for good: `lookup` says

@@ -74,6 +74,11 @@ struct Inner {
 /// `/metrics` is scraped every 15 s or so.
 const DISK_USE_MAX_AGE: Duration = Duration::from_secs(60);
 
+/// A walk that found fewer files than this is not kept: it took a millisecond or so. A store
+/// that started empty showed "0 B in 0 hours" for a minute after its first trees were
+/// written; now the figure is up to a minute old only in a store that large.
+const DISK_USE_CACHED_FROM_FILES: u64 = 1_000;
+
 impl Store {
     /// Opens (or creates) the store in `config.dir`: repairs domain-hours left unclean by a
     /// crash, applies retention, then starts the writer and retention threads.
@@ -628,8 +633,9 @@ impl Store {
         Ok(deleted)
     }
 
-    /// The counters, plus disk use per hour and domain: a walk of the store folder at most
-    /// `DISK_USE_MAX_AGE` old (retention deleting hours starts a new one).
+    /// The counters, plus disk use per hour and domain: a walk of the store folder, at most
+    /// `DISK_USE_MAX_AGE` old once the store holds `DISK_USE_CACHED_FROM_FILES` files or
+    /// more, else new (retention deleting hours starts a new one).
     pub fn stats(&self) -> StoreStats {
         let mut cached = self
             .inner
@@ -641,8 +647,8 @@ impl Store {
             .filter(|(at, _)| at.elapsed() < DISK_USE_MAX_AGE)
             .map(|(_, uses)| uses.clone());
         let uses = fresh.unwrap_or_else(|| {
-            let uses = self.disk_use();
-            *cached = Some((Instant::now(), uses.clone()));
+            let (uses, files) = self.disk_use();
+            *cached = (files >= DISK_USE_CACHED_FROM_FILES).then(|| (Instant::now(), uses.clone()));
             uses
         });
         drop(cached);
@@ -655,12 +661,14 @@ impl Store {
         self.inner.shared.counters.drops()
     }
 
-    fn disk_use(&self) -> Vec<DiskUse> {
+    /// Disk use per hour and domain, and the files and folders walked to find it.
+    fn disk_use(&self) -> (Vec<DiskUse>, u64) {
         let mut uses = Vec::new();
+        let mut files = 0;
         let layout = &self.inner.shared.layout;
         for hour in self.hours().unwrap_or_default() {
             for domain in read_dir(&layout.hour_dir(hour)).unwrap_or_default() {
-                let bytes = dir_bytes(&layout.domain_dir(hour, &domain));
+                let bytes = dir_bytes(&layout.domain_dir(hour, &domain), &mut files);
                 uses.push(DiskUse {
                     hour,
                     domain,
@@ -668,20 +676,24 @@ impl Store {
                 });
             }
         }
-        uses
+        (uses, files)
     }
 }
 
-fn dir_bytes(dir: &std::path::Path) -> u64 {
+/// The bytes of the files under `dir`; `files` counts the entries walked.
+fn dir_bytes(dir: &std::path::Path, files: &mut u64) -> u64 {
     let Ok(entries) = fs::read_dir(dir) else {
         return 0;
     };
     entries
         .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
+        .map(|e| {
+            *files += 1;
+            match e.metadata() {
+                Ok(m) if m.is_dir() => dir_bytes(&e.path(), files),
+                Ok(m) => m.len(),
+                Err(_) => 0,
+            }
         })
         .sum()
 }

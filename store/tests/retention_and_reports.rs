@@ -154,8 +154,21 @@ fn domains_with_only_messages_are_not_report_domains() {
     assert!(stats.disk_use[0].bytes > 8);
 }
 
+/// A store that started empty said "0 B in 0 hours" for a minute after its first trees
+/// were written: a walk that found nothing was kept as long as one of a large store.
 #[test]
-fn disk_use_is_walked_once_a_minute_and_again_after_retention_deletes() {
+fn disk_use_of_a_small_store_is_walked_at_each_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert!(store.stats().disk_use.is_empty());
+    let i = MessageId::new("shop", 1, HOUR, 1);
+    store.append(&i, frame(&i, 10)).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.stats().disk_use.len(), 1);
+}
+
+#[test]
+fn disk_use_of_a_large_store_is_walked_once_a_minute_and_again_after_retention_deletes() {
     let dir = tempfile::tempdir().unwrap();
     let now = clock_hour();
     let mut config = common::config(dir.path());
@@ -164,6 +177,12 @@ fn disk_use_is_walked_once_a_minute_and_again_after_retention_deletes() {
     let old = MessageId::new("shop", 1, now - 24, 1);
     store.append(&old, frame(&old, 10)).unwrap();
     store.flush().unwrap();
+    // Enough files that a walk is worth keeping.
+    let filler = dir.path().join(format!("{}/shop/filler", now - 24));
+    std::fs::create_dir(&filler).unwrap();
+    for n in 0..1_000 {
+        std::fs::write(filler.join(n.to_string()), b"").unwrap();
+    }
     assert_eq!(store.stats().disk_use.len(), 1);
     // A scrape a few seconds later does not walk the folder again...
     let new = MessageId::new("cart", 1, now, 1);

@@ -19,7 +19,8 @@ pub(crate) fn free_port() -> u16 {
 }
 
 /// `ocelot serve` on `data` and the given 127.0.0.1 ports, with `config` as its config file
-/// (written in `data`), and `RUST_LOG=warn`. The caller sets stdout and stderr.
+/// (written in `data`), `RUST_LOG=warn` and no standard input. The caller sets stdout and
+/// stderr.
 pub(crate) fn serve_command(
     data: &Path,
     collector_port: u16,
@@ -40,7 +41,9 @@ pub(crate) fn serve_command(
         .arg(format!("127.0.0.1:{collector_port}"))
         .arg("--web-listen")
         .arg(format!("127.0.0.1:{web_port}"))
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "warn")
+        // Not the test's terminal, where a HUP would stop the server.
+        .stdin(Stdio::null());
     command
 }
 
