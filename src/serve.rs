@@ -129,6 +129,9 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
         .with_context(|| format!("creating the data directory {}", dir.display()))?;
     // Taken before the store recovers or rewrites anything, held until the server stopped.
     let lock = lock_data_dir(&dir)?;
+    if !created {
+        warn_about_foreign_entries(&dir);
+    }
     let served = serve_locked(config, with_demo, web).await;
     if served.is_err() && created {
         // While the lock is held: no other server can have started on it meanwhile.
@@ -151,6 +154,44 @@ fn remove_unused_data_dir(dir: &Path) {
         // Not `remove_dir_all`: whatever appeared since the look keeps the directory.
         let _ = std::fs::remove_dir(dir);
     }
+}
+
+/// What Ocelot writes in a data directory besides the store's hour folders: the lock, the
+/// clean-stop marker, the alert state (`alerts::state_path`) and the demo's marks.
+const OWN_ENTRIES: [&str; 4] = [LOCK_FILE, CLEAN_STOP_MARKER, "alerts", "demo-marks"];
+
+/// Warns when a data directory that was there before the start holds what Ocelot does not
+/// write there: `--data` (or `store.dir`, "." say) naming a folder used for something
+/// else. Not refused: Ocelot leaves such entries alone (retention deletes only the hour
+/// folders the store wrote), but the operator should know.
+fn warn_about_foreign_entries(dir: &Path) {
+    let foreign = foreign_entries(dir);
+    if let Some(first) = foreign.first() {
+        tracing::warn!(
+            dir = %dir.display(),
+            entries = foreign.len(),
+            "the data directory holds files or folders Ocelot did not write (\"{first}\"{}): \
+             is --data (store.dir) the right directory? Ocelot leaves them alone",
+            if foreign.len() > 1 { ", ..." } else { "" }
+        );
+    }
+}
+
+/// The entries of `dir` that are neither [`OWN_ENTRIES`] nor named like the store's hour
+/// folders, sorted.
+fn foreign_entries(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut foreign: Vec<String> = entries
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| {
+            !OWN_ENTRIES.contains(&name.as_str()) && ocelot_store::parse_hour_folder(name).is_none()
+        })
+        .collect();
+    foreign.sort();
+    foreign
 }
 
 /// The data directory's lock file (see [`lock_data_dir`]).
@@ -434,9 +475,9 @@ async fn serve_locked(
         // Not "Stopped cleanly": reports the hours counted are gone (each named, so the
         // operator knows which), and a supervisor (systemd, Kubernetes) should see a
         // failed stop.
-        anyhow::bail!(
-            "stopped, but the final flush failed: {lost} (see the warnings above: a full or read-only disk?)"
-        );
+        // Says why too: the warnings about failed writes are held back for minutes at a
+        // time, so those above may be of an earlier, already resolved failure.
+        anyhow::bail!("stopped, but the final flush failed: {lost}");
     }
     // Every open hour's reports now hold every tree taken: the next start may say so.
     let marker = config.store.dir.join(CLEAN_STOP_MARKER);
@@ -596,8 +637,17 @@ impl WriteFailures {
                 bounded_list(domains, "domain", LOST_NAMED_MAX)
             ));
         }
+        if let Some(first) = self.unwritten.first() {
+            lost.push(format!(
+                "the first report write failed with: {}",
+                first.error
+            ));
+        }
         if self.trees > 0 {
-            lost.push(format!("{} trees could not be stored", self.trees));
+            lost.push(format!(
+                "{} trees could not be stored (store write errors: a full or read-only disk?)",
+                self.trees
+            ));
         }
         (!lost.is_empty()).then(|| lost.join("; "))
     }
@@ -842,6 +892,7 @@ mod write_failures_tests {
             hour,
             domain: domain.to_owned(),
             sealed,
+            error: format!("I/O error on /data/{hour}/{domain}/reports: No space left on device"),
         }
     }
 
@@ -864,7 +915,9 @@ mod write_failures_tests {
             "the final reports of the sealed hour 498702 (2026-11-22 06:00 UTC) are lost for \
              domains cart, shop (the store keeps at most its last checkpoint); the reports \
              since the last checkpoint of the open hour 498703 (2026-11-22 07:00 UTC) are lost \
-             for domain shop; 2 trees could not be stored"
+             for domain shop; the first report write failed with: I/O error on \
+             /data/498702/cart/reports: No space left on device; 2 trees could not be stored \
+             (store write errors: a full or read-only disk?)"
         );
         assert_eq!(WriteFailures::default().describe(), None);
     }
@@ -879,7 +932,7 @@ mod write_failures_tests {
         };
         let text = failures.describe().unwrap();
         assert!(
-            text.ends_with(
+            text.contains(
                 "for domains app-00, app-01, app-02, app-03, app-04, app-05, \
                  app-06, app-07, app-08, app-09 and 3 more"
             ),
@@ -1103,5 +1156,31 @@ mod board_url_tests {
             Some("http://[fd00::5]:8080")
         );
         assert_eq!(url("127.0.0.1:0"), None);
+    }
+}
+
+#[cfg(test)]
+mod data_dir_tests {
+    use super::foreign_entries;
+
+    /// `--data` naming a reused folder: its first start deleted the user's numbered
+    /// folders, and nothing said the folder held anything else. The start now warns,
+    /// naming what Ocelot does not write there.
+    #[test]
+    fn what_ocelot_does_not_write_in_the_data_directory_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        for ours in ["alerts", "demo-marks", "498703"] {
+            std::fs::create_dir(path.join(ours)).unwrap();
+        }
+        for ours in [".lock", ".clean-stop"] {
+            std::fs::write(path.join(ours), "").unwrap();
+        }
+        assert!(foreign_entries(path).is_empty());
+        assert!(crate::alerts::state_path(path).starts_with(path.join("alerts")));
+        std::fs::create_dir(path.join("photos")).unwrap();
+        std::fs::write(path.join("readme.txt"), "").unwrap();
+        std::fs::create_dir(path.join("0123")).unwrap();
+        assert_eq!(foreign_entries(path), ["0123", "photos", "readme.txt"]);
     }
 }

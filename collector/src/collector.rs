@@ -1,8 +1,8 @@
 //! [`Collector`]: the ingest path, the report workers, and the clock-driven checkpoints.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,6 +23,7 @@ use crate::config::CollectorConfig;
 use crate::copies::ReusedCopies;
 use crate::domain_shards::{DomainShards, Placement};
 use crate::period::{accept_hour, is_due_for_sealing, last_hour_due_for_sealing};
+use crate::queue_full_log::{QueueFullLog, STORE_QUEUE};
 use crate::rate_limited_log::RateLimitedLog;
 use crate::received::ReceivedCounts;
 use crate::sealed_reports::SealedReports;
@@ -133,6 +134,8 @@ pub struct UnwrittenReports {
     pub sealed: bool,
     /// The domain ([`STATE_DOMAIN`] for the collector's own State report).
     pub domain: String,
+    /// Why the first of its reports failed to write (the store's error).
+    pub error: String,
 }
 
 /// The worker threads' names, as `/metrics` and the State report label them: the analyzer
@@ -205,6 +208,8 @@ struct TickState {
     last_checkpoint_ms: u64,
     last_sample_ms: u64,
     previous: StatsSnapshot,
+    /// The warnings about trees dropped at full queues.
+    queue_full: QueueFullLog,
 }
 
 impl Inner {
@@ -317,6 +322,7 @@ impl Collector {
                     last_checkpoint_ms: now,
                     last_sample_ms: now,
                     previous: StatsSnapshot::default(),
+                    queue_full: QueueFullLog::default(),
                 }),
                 seals_said: Arc::default(),
                 stopped: std::sync::atomic::AtomicBool::new(false),
@@ -403,6 +409,7 @@ impl Collector {
                     // The hour starts again from zero, and its next checkpoint replaces
                     // what could not be read: say so.
                     tracing::warn!(hour, error = %e, "cannot list the checkpoints of an open hour; it starts from zero");
+                    inner.stats.hours_restored_incomplete.fetch_add(1, Relaxed);
                     continue;
                 }
             };
@@ -427,6 +434,8 @@ impl Collector {
                 (0..inner.trees.len()).map(|_| Vec::new()).collect();
             // When the oldest report read was written: trees after it are not in it.
             let mut checkpoint: Option<SystemTime> = None;
+            // Reports that cannot be used start from zero: told by the hour's line.
+            let mut unreadable = Vec::new();
             for kind in ReportKind::ALL {
                 for domain in &domains {
                     let Some(worker) = inner.worker_of(kind, hour, domain) else {
@@ -455,19 +464,35 @@ impl Collector {
                                 "cannot read a checkpoint; this report starts from zero"
                             );
                             crate::worker::set_aside(Some(store), hour, domain, kind);
+                            unreadable.push(format!("{domain}/{}", kind.name()));
                         }
                     }
                 }
             }
             let reports: usize = per_worker.iter().map(Vec::len).sum();
+            if reports == 0 && unreadable.is_empty() {
+                continue;
+            }
+            // Logged once every worker has parsed its part (and let go of the log): only
+            // then is it known which reports could be used.
+            let log = Arc::new(RestoreLog {
+                hour,
+                domains: client_domains.len(),
+                reports,
+                checkpoint,
+                after_clean_stop: inner.config.after_clean_stop,
+                unusable: Mutex::new(unreadable),
+                unparsed: AtomicUsize::new(0),
+                stats: inner.stats.clone(),
+            });
             for (control, reports) in inner.controls.iter().zip(per_worker) {
                 if !reports.is_empty() {
-                    let _ = control.send(Control::Restore { hour, reports });
+                    let _ = control.send(Control::Restore {
+                        hour,
+                        reports,
+                        log: log.clone(),
+                    });
                 }
-            }
-            if reports > 0 {
-                let clean = inner.config.after_clean_stop;
-                log_restored(hour, client_domains.len(), reports, checkpoint, clean);
             }
         }
     }
@@ -694,8 +719,19 @@ impl Collector {
         drop(trees);
     }
 
-    pub(crate) fn count_frame_error(&self, reason: &'static str) {
-        self.inner.stats.count_decode_error(reason);
+    /// Counts a frame refused before it was whole or by its length (`reason`), as received
+    /// with the `bytes` of it read (good frames are counted by [`Collector::accept`]).
+    pub(crate) fn count_bad_frame(&self, reason: &'static str, bytes: u64) {
+        let stats = &self.inner.stats;
+        stats.count_decode_error(reason);
+        stats.frames.fetch_add(1, Relaxed);
+        stats.bytes.fetch_add(bytes, Relaxed);
+    }
+
+    /// Counts `bytes` of an oversize frame as received, as they are stepped over (the frame
+    /// itself is counted once, by [`Collector::count_bad_frame`]).
+    pub(crate) fn count_stepped_over(&self, bytes: u64) {
+        self.inner.stats.bytes.fetch_add(bytes, Relaxed);
     }
 
     pub(crate) fn max_connections(&self) -> usize {
@@ -743,6 +779,8 @@ impl Collector {
         if due(ticks.last_sample_ms, inner.config.state_interval) {
             self.send_sample(&mut ticks, now, false);
         }
+        let dropped = self.queue_full_drops();
+        ticks.queue_full.tick(now, &dropped);
         let checkpoint_due = due(ticks.last_checkpoint_ms, inner.config.checkpoint_interval);
         if sealing || checkpoint_due {
             ticks.last_checkpoint_ms = now;
@@ -752,6 +790,24 @@ impl Collector {
                 inner.stats.hours_sealed.fetch_add(newly_sealed, Relaxed);
             }
         }
+    }
+
+    /// Trees dropped so far at a full queue, per analyzer thread and the store's writers.
+    fn queue_full_drops(&self) -> Vec<(&'static str, u64)> {
+        let inner = &*self.inner;
+        let mut dropped: Vec<(&'static str, u64)> = inner.stats.workers[..inner.shards]
+            .iter()
+            .map(|(name, w)| (*name, w.dropped_queue_full.load(Relaxed)))
+            .collect();
+        if let Some(store) = &inner.store {
+            let n = store
+                .drops()
+                .into_iter()
+                .find(|(reason, _)| *reason == ocelot_store::DropReason::QueueFull)
+                .map_or(0, |(_, n)| n);
+            dropped.push((STORE_QUEUE, n));
+        }
+        dropped
     }
 
     /// Sends the State worker what the counters did since the last sample; `started` for
@@ -1313,42 +1369,104 @@ fn read_stored_any(store: &Store, hour: u64, domain: &str, kind: ReportKind) -> 
 }
 
 /// Says, once per hour restored at start, which checkpoint the hour continues from (its
-/// oldest report's write) and what that means. After a crash or `kill -9` the trees received
-/// after it, up to the stop, are in the store but not in the reports; without the time an
-/// operator could not tell how much the reports lack. A clean stop wrote its final
-/// checkpoint after the last tree (`after_clean_stop`): nothing is missing, and saying
-/// otherwise sent operators looking for a loss that was not there.
-fn log_restored(
+/// oldest report's write) and what its reports lack; counts the hours whose reports lack
+/// something in [`StatsSnapshot::hours_restored_incomplete`]. Logged when the last holder
+/// lets go: the workers that parse the hour's reports, so the line knows which could be
+/// used. It once said "nothing is missing" before a worker found a checkpoint that did
+/// not parse and started that report from zero.
+///
+/// After a crash or `kill -9` the trees received after the checkpoint, up to the stop, are
+/// in the store but not in the reports: a warning, with the checkpoint's time, so an
+/// operator can tell how much they lack. A clean stop wrote its final checkpoint after the
+/// last tree (`after_clean_stop`): nothing is missing, and saying otherwise sent operators
+/// looking for a loss that was not there.
+pub(crate) struct RestoreLog {
     hour: u64,
+    /// Client domains with checkpoints in the hour.
     domains: usize,
+    /// Reports read, to be parsed by the workers.
     reports: usize,
     checkpoint: Option<SystemTime>,
     after_clean_stop: bool,
-) {
-    let hour_utc = crate::clock::utc(hour.saturating_mul(MILLIS_PER_HOUR));
-    if after_clean_stop {
-        tracing::info!(hour, %hour_utc, domains, reports, "continuing the hour from its checkpoint, written by a clean stop: nothing is missing from the hour's reports");
-        return;
+    /// `domain/report` of each checkpoint that could not be read or parsed.
+    unusable: Mutex<Vec<String>>,
+    /// Of `reports`, those a worker could not parse.
+    unparsed: AtomicUsize,
+    stats: Arc<CollectorStats>,
+}
+
+/// Reports named in a restore's line; the rest are counted.
+const UNUSABLE_NAMED_MAX: usize = 10;
+
+impl RestoreLog {
+    /// A report whose checkpoint a worker could not parse: it starts from zero.
+    pub(crate) fn unparsed(&self, domain: &str, kind: ReportKind) {
+        let mut unusable = self.unusable.lock().unwrap_or_else(|e| e.into_inner());
+        unusable.push(format!("{domain}/{}", kind.name()));
+        self.unparsed.fetch_add(1, Relaxed);
     }
-    let Some(checkpoint) = checkpoint else {
-        tracing::info!(hour, %hour_utc, domains, reports, "continuing the hour from its checkpoint (its time unknown); trees received after the checkpoint, up to the stop, are in the store but not in the hour's reports");
-        return;
-    };
-    let checkpoint_ms = checkpoint
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let age_s = SystemTime::now()
-        .duration_since(checkpoint)
-        .map_or(0, |d| d.as_secs());
-    tracing::info!(
-        hour,
-        %hour_utc,
-        checkpoint = %crate::clock::utc(checkpoint_ms),
-        checkpoint_age_s = age_s,
-        domains,
-        reports,
-        "continuing the hour from its checkpoint; trees received after the checkpoint, up to the stop, are in the store but not in the hour's reports"
-    );
+}
+
+impl Drop for RestoreLog {
+    fn drop(&mut self) {
+        let mut unusable =
+            std::mem::take(self.unusable.get_mut().unwrap_or_else(|e| e.into_inner()));
+        unusable.sort_unstable();
+        let (hour, domains) = (self.hour, self.domains);
+        let reports = self.reports.saturating_sub(*self.unparsed.get_mut());
+        let hour_utc = crate::clock::utc(hour.saturating_mul(MILLIS_PER_HOUR));
+        if self.after_clean_stop && unusable.is_empty() {
+            tracing::info!(hour, %hour_utc, domains, reports, "continuing the hour from its checkpoint, written by a clean stop: nothing is missing from the hour's reports");
+            return;
+        }
+        self.stats.hours_restored_incomplete.fetch_add(1, Relaxed);
+        let named: Vec<&str> = unusable
+            .iter()
+            .take(UNUSABLE_NAMED_MAX)
+            .map(String::as_str)
+            .collect();
+        let more = unusable.len().saturating_sub(UNUSABLE_NAMED_MAX);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        let unusable_list = format!("{}{more}", named.join(", "));
+        let from_zero = if unusable.is_empty() {
+            String::new()
+        } else {
+            let n = unusable.len();
+            format!(
+                "; {n} report{} could not be used and start{} from zero, without the hour's \
+                 trees before the start ({unusable_list}; kept aside: see the lines above)",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "s" } else { "" },
+            )
+        };
+        if self.after_clean_stop {
+            tracing::warn!(hour, %hour_utc, domains, reports, "continuing the hour from its checkpoint, written by a clean stop: the reports used miss nothing{from_zero}");
+            return;
+        }
+        let Some(checkpoint) = self.checkpoint else {
+            tracing::warn!(hour, %hour_utc, domains, reports, "continuing the hour from its checkpoint (its time unknown); trees received after the checkpoint, up to the stop, are in the store but not in the hour's reports{from_zero}");
+            return;
+        };
+        let checkpoint_ms = checkpoint
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let age_s = SystemTime::now()
+            .duration_since(checkpoint)
+            .map_or(0, |d| d.as_secs());
+        tracing::warn!(
+            hour,
+            %hour_utc,
+            checkpoint = %crate::clock::utc(checkpoint_ms),
+            checkpoint_age_s = age_s,
+            domains,
+            reports,
+            "continuing the hour from its checkpoint; trees received after the checkpoint, up to the stop, are in the store but not in the hour's reports{from_zero}"
+        );
+    }
 }
 
 /// Whether the stored reports of `domain` in `hour` are a client domain's: any but the

@@ -42,6 +42,7 @@ mod domain_shards;
 #[cfg(test)]
 mod log_buffer;
 mod period;
+mod queue_full_log;
 mod rate_limited_log;
 mod received;
 mod sealed_reports;

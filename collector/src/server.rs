@@ -259,7 +259,17 @@ async fn serve_connection(
         let mut closing = false;
         loop {
             let offset = decoder.offset();
-            match decoder.decode(&mut buf) {
+            let decoded = decoder.decode(&mut buf);
+            // The bytes of an oversize frame the decoder stepped over in this call (it drops
+            // them as they arrive, over as many reads as they take): received all the same.
+            let whole = decoded
+                .as_ref()
+                .map_or(0, |f| f.as_ref().map_or(0, |f| f.len()));
+            let stepped = decoder.offset() - offset - whole as u64;
+            if stepped > 0 {
+                collector.count_stepped_over(stepped);
+            }
+            match decoded {
                 Ok(Some(frame)) => match collector.accept(frame, &mut batch) {
                     Ok(()) => {
                         finished = true;
@@ -289,7 +299,8 @@ async fn serve_connection(
                 Err(e) if e.is_recoverable() => {
                     // A CAT frame over `max_frame_bytes`: only that tree is lost, as on
                     // CAT's server; the decoder steps over it and the trees behind it count.
-                    collector.count_frame_error(frame_error_reason(&e));
+                    // Its bytes are counted as they are stepped over (above).
+                    collector.count_bad_frame(frame_error_reason(&e), 0);
                     BAD_FRAME_LOG.log(|suppressed| {
                         tracing::warn!(%peer, offset, error = %e, suppressed, "frame over collector.max_frame_bytes; dropping it, keeping the connection");
                     });
@@ -298,7 +309,7 @@ async fn serve_connection(
                     // Counted once: what is left in the buffer starts with this length and
                     // has no frame boundary to trust, so there are no more frames to count
                     // in it (nor any partial one: its end is not known either).
-                    collector.count_frame_error(frame_error_reason(&e));
+                    collector.count_bad_frame(frame_error_reason(&e), buf.len() as u64);
                     BAD_FRAME_LOG.log(|suppressed| {
                         tracing::warn!(%peer, offset, error = %e, suppressed, "bad frame length; closing the connection");
                     });
@@ -317,7 +328,7 @@ async fn serve_connection(
         let held = buf.len() as u64;
         let all = open.hold_partial(&mut partial, held);
         if held > READ_BUFFER_BYTES as u64 && all > collector.partial_frame_bytes() {
-            collector.count_frame_error("over_memory_budget");
+            collector.count_bad_frame("over_memory_budget", held);
             BAD_FRAME_LOG.log(|suppressed| {
                 tracing::warn!(%peer, bytes = held, all, suppressed, "frames still arriving hold more than collector.partial_frame_mib; closing a connection inside a large one");
             });
@@ -342,7 +353,7 @@ fn drop_partial_frame(
     if buf.is_empty() {
         return;
     }
-    collector.count_frame_error("truncated");
+    collector.count_bad_frame("truncated", buf.len() as u64);
     BAD_FRAME_LOG.log(|suppressed| {
         tracing::warn!(%peer, offset = decoder.offset(), bytes = buf.len(), suppressed, "{closing} inside a frame; its partial tree is dropped");
     });

@@ -100,6 +100,7 @@ pub struct CollectorStats {
     pub(crate) trees_folded_domain: AtomicU64,
     pub(crate) store_dropped: AtomicU64,
     pub(crate) hours_sealed: AtomicU64,
+    pub(crate) hours_restored_incomplete: AtomicU64,
     pub(crate) report_queries_unanswered: AtomicU64,
     pub(crate) entry_budgets_spent: AtomicU64,
     /// When a State sample or a stats read last saw a tree dropped, epoch ms (0: none
@@ -129,6 +130,7 @@ impl CollectorStats {
             trees_folded_domain: AtomicU64::new(0),
             store_dropped: AtomicU64::new(0),
             hours_sealed: AtomicU64::new(0),
+            hours_restored_incomplete: AtomicU64::new(0),
             report_queries_unanswered: AtomicU64::new(0),
             entry_budgets_spent: AtomicU64::new(0),
             last_drop_ms: AtomicU64::new(0),
@@ -177,6 +179,7 @@ impl CollectorStats {
             // Filled by `Collector::stats`, which has the store.
             store_drops: BTreeMap::new(),
             hours_sealed: self.hours_sealed.load(Relaxed),
+            hours_restored_incomplete: self.hours_restored_incomplete.load(Relaxed),
             // The oldest of the workers' last good checkpoints: the open hour is safe on
             // disk up to there (0 while any worker has none).
             last_checkpoint_ms: self
@@ -247,9 +250,12 @@ pub struct StatsSnapshot {
     pub connections_refused: u64,
     /// Silent connections closed to make room for a new one when every slot was taken.
     pub connections_evicted: u64,
-    /// Frames received (good or bad).
+    /// Frames received, good or bad: one over the size cap (stepped over), one of a length
+    /// that closes the connection, and one cut short by a close count once each, as every
+    /// frame in [`StatsSnapshot::decode_errors`] does.
     pub frames: u64,
-    /// Bytes of frames received, length prefixes included.
+    /// Bytes of frames received, good or bad, length prefixes included: those read of a
+    /// frame that was not whole, and an oversize frame's as they arrive and are stepped over.
     pub bytes: u64,
     /// Trees decoded and inside the hour window.
     pub trees_accepted: u64,
@@ -271,6 +277,12 @@ pub struct StatsSnapshot {
     /// Hours sealed (past their grace period) since start, each counted once: all the
     /// hours a clock jump seals at once, none again when the clock crosses a seal twice.
     pub hours_sealed: u64,
+    /// Open hours this start continued from checkpoints that lack trees the hour took
+    /// before the start: after a crash (`kill -9`, a failed final flush) the trees taken
+    /// after the last checkpoint, or with a checkpoint that could not be read or parsed
+    /// (its report started from zero), or whose checkpoints could not be listed. Those
+    /// hours' reports count less than was received; the trees are in the store.
+    pub hours_restored_incomplete: u64,
     /// Report queries the analyzer thread holding the hour did not answer in time (busy
     /// with a checkpoint, say): readers got the last checkpoint, or nothing.
     pub report_queries_unanswered: u64,

@@ -361,6 +361,9 @@ pub(crate) enum Control {
     Restore {
         hour: u64,
         reports: Vec<StoredReport>,
+        /// Told of each report that does not parse; logs the restore once every worker
+        /// is done with it.
+        log: Arc<crate::collector::RestoreLog>,
     },
     /// Write every open hour's reports; seal (write, then forget) the hours that are due,
     /// telling `sealing` what was sealed.
@@ -1163,24 +1166,33 @@ pub(crate) fn run<W: Worker>(
     let mut open: BTreeMap<u64, W::Hour> = BTreeMap::new();
     let counters = ctx.stats.worker(ctx.index);
     // The first failure, then one line per five minutes while writes keep failing (a disk
-    // still full), with how many failed in between.
+    // still full), with how many failed in between; and one line when a checkpoint writes
+    // every report again, as the store says of its own writes.
     let write_error_log = RateLimitedLog::new(1, Duration::from_secs(300));
-    // Whether the report is on disk (or there is nothing to write it to).
+    let write_errors = WriteErrors::default();
+    // The report on disk (or nothing to write it to), or why not.
     let write_report = |hour: u64, state: &W::Hour, kind: ReportKind, domain: &str| {
-        let Some(store) = &ctx.store else { return true };
+        let Some(store) = &ctx.store else {
+            return Ok(());
+        };
         let Some(write) = W::report_writer(state, kind, domain) else {
-            return true;
+            return Ok(());
         };
         let kind = kind.name();
         let result = store.write_report_with(hour, domain, kind, write);
-        if let Err(e) = result {
-            counters.report_write_errors.fetch_add(1, Relaxed);
-            write_error_log.log(|unlogged| {
-                tracing::warn!(worker = ctx.name, report = kind, hour, domain, error = %e, unlogged, "writing a report failed (counted; said again at most every 5 minutes, with the failures in between)");
-            });
-            return false;
+        match &result {
+            Ok(()) => write_errors.written.set(write_errors.written.get() + 1),
+            Err(e) => {
+                counters.report_write_errors.fetch_add(1, Relaxed);
+                write_errors.unsaid.set(write_errors.unsaid.get() + 1);
+                write_error_log.log(|unlogged| {
+                    write_errors.warned.set(true);
+                    write_errors.unsaid.set(0);
+                    tracing::warn!(worker = ctx.name, report = kind, hour, domain, error = %e, unlogged, "writing a report failed (counted; said again at most every 5 minutes, with the failures in between)");
+                });
+            }
         }
-        true
+        result
     };
     let mut sealed = SealedHours::default();
     let ctx = &ctx;
@@ -1255,12 +1267,13 @@ pub(crate) fn run<W: Worker>(
                         let domains = open.get(&hour).map(W::domains).unwrap_or_default();
                         let _ = reply.send(domains);
                     }
-                    Ok(Control::Restore { hour, reports }) => {
+                    Ok(Control::Restore { hour, reports, log }) => {
                         let reports = reports
                             .into_iter()
                             .filter_map(|r| {
                                 let Some(report) = parse_stored(hour, &r.domain, r.kind, &r.bytes) else {
                                     set_aside(ctx.store.as_ref(), hour, &r.domain, r.kind);
+                                    log.unparsed(&r.domain, r.kind);
                                     return None;
                                 };
                                 Some((r.domain, report))
@@ -1271,6 +1284,7 @@ pub(crate) fn run<W: Worker>(
                     }
                     Ok(Control::Checkpoint { now_ms, done, sealing }) => {
                         let failed_before = counters.report_write_errors.load(Relaxed);
+                        write_errors.written.set(0);
                         // Work through what is queued first, so a checkpoint taken after a
                         // burst includes it.
                         take_queued(&trees, |item| process(&mut open, &mut sealed, item));
@@ -1290,7 +1304,7 @@ pub(crate) fn run<W: Worker>(
                             if let Some(state) = open.remove(&hour) {
                                 let (mut written, mut failed) = (0, 0);
                                 for (kind, domain) in W::report_keys(&state) {
-                                    if write_report(hour, &state, kind, &domain) {
+                                    if write_report(hour, &state, kind, &domain).is_ok() {
                                         written += 1;
                                     } else {
                                         failed += 1;
@@ -1345,7 +1359,7 @@ pub(crate) fn run<W: Worker>(
                             let keys = open.get(&hour).map(W::report_keys).unwrap_or_default();
                             for (i, (kind, domain)) in keys.iter().enumerate() {
                                 if let Some(state) = open.get(&hour) {
-                                    write_report(hour, state, *kind, domain);
+                                    let _ = write_report(hour, state, *kind, domain);
                                 }
                                 if keys.get(i + 1).is_some_and(|(_, next)| next != domain) {
                                     take_queued(&trees, |item| process(&mut open, &mut sealed, item));
@@ -1354,6 +1368,12 @@ pub(crate) fn run<W: Worker>(
                         }
                         if counters.report_write_errors.load(Relaxed) == failed_before {
                             counters.checkpointed_ms.store(now_ms, Relaxed);
+                            // Said after a warning only, and only by a checkpoint that wrote
+                            // something: one with nothing to write proves nothing.
+                            if write_errors.written.get() > 0 && write_errors.warned.replace(false) {
+                                let failed_unlogged = write_errors.unsaid.replace(0);
+                                tracing::info!(worker = ctx.name, reports = write_errors.written.get(), failed_unlogged, "report writes work again: a checkpoint wrote every report");
+                            }
                         }
                         // Before `done`: whoever waits for the checkpoint finds the hours
                         // sealed logged (by the last worker to let go).
@@ -1389,17 +1409,20 @@ pub(crate) fn run<W: Worker>(
                         // (the oldest), then the open hours; each failure is told, so the
                         // operator learns which hours and domains are lost.
                         for (hour, state) in &open {
-                            let mut failed = BTreeSet::new();
+                            // Per domain, the first failure: the stop's message says why,
+                            // as the warnings about it may have been held back for minutes.
+                            let mut failed = BTreeMap::new();
                             for (kind, domain) in W::report_keys(state) {
-                                if !write_report(*hour, state, kind, &domain) {
-                                    failed.insert(domain);
+                                if let Err(e) = write_report(*hour, state, kind, &domain) {
+                                    failed.entry(domain).or_insert_with(|| e.to_string());
                                 }
                             }
-                            for domain in failed {
+                            for (domain, error) in failed {
                                 let _ = unwritten.send(UnwrittenReports {
                                     hour: *hour,
                                     domain,
                                     sealed: sealed.is_closed(*hour),
+                                    error,
                                 });
                             }
                         }
@@ -1412,6 +1435,17 @@ pub(crate) fn run<W: Worker>(
             }
         }
     }
+}
+
+/// A worker's report write failures, for its log lines (one thread: cells).
+#[derive(Default)]
+struct WriteErrors {
+    /// Whether a failure was logged and no checkpoint has written every report since.
+    warned: std::cell::Cell<bool>,
+    /// Failures since the last one logged.
+    unsaid: std::cell::Cell<u64>,
+    /// Reports written by the checkpoint under way.
+    written: std::cell::Cell<u64>,
 }
 
 /// Hands `take` the batches queued now, and no more: under overload the queue never

@@ -1598,12 +1598,24 @@ fn shutdown_names_the_sealed_and_open_hours_whose_reports_it_could_not_write() {
             .unwrap();
     }
     let unwritten = collector.shutdown();
-    let lost = |hour, sealed| ocelot_collector::UnwrittenReports {
-        hour,
-        domain: "shop".to_owned(),
-        sealed,
-    };
-    assert_eq!(unwritten, [lost(HOUR, true), lost(HOUR + 1, false)]);
+    let lost: Vec<(u64, &str, bool)> = unwritten
+        .iter()
+        .map(|u| (u.hour, u.domain.as_str(), u.sealed))
+        .collect();
+    assert_eq!(lost, [(HOUR, "shop", true), (HOUR + 1, "shop", false)]);
+    // With why: the warnings about the failures may have been held back for minutes.
+    for u in &unwritten {
+        let reports = dir
+            .path()
+            .join(u.hour.to_string())
+            .join("shop")
+            .join("reports");
+        assert!(
+            u.error.contains(&reports.display().to_string()),
+            "{}",
+            u.error
+        );
+    }
     // `cart` was written: nothing of it is named.
     assert!(store
         .read_report(HOUR + 1, "cart", "transaction")
@@ -1826,12 +1838,21 @@ fn a_tree_over_the_frame_cap_is_dropped_and_the_trees_behind_it_still_count() {
         collector.stats().trees_accepted == 2
     });
     assert_eq!(collector.stats().decode_errors["frame_too_long"], 1);
+    // Received all the same: the frame and its bytes count, as "good or bad" says (they
+    // were left out, so frame_too_long of 20 MiB frames showed neither).
+    let stats = collector.stats();
+    assert_eq!((stats.frames, stats.bytes), (3, write.len() as u64));
     // The connection stays usable.
     conn.write_all(small[2]).unwrap();
     wait_for("a third tree on the same connection", || {
         collector.stats().trees_accepted == 3
     });
     assert_eq!(collector.stats().decode_errors_total(), 1);
+    let stats = collector.stats();
+    assert_eq!(
+        (stats.frames, stats.bytes),
+        (4, (write.len() + small[2].len()) as u64)
+    );
     server.stop().shutdown();
 }
 

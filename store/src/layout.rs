@@ -141,8 +141,9 @@ impl Layout {
     }
 }
 
-/// Parses an hour folder name (decimal digits only, canonical form).
-pub(crate) fn parse_hour(name: &str) -> Option<u64> {
+/// Parses an hour folder name (decimal digits only, canonical form): the hour a folder of
+/// the store folder would hold, `None` for any other name.
+pub fn parse_hour(name: &str) -> Option<u64> {
     let hour: u64 = name.parse().ok()?;
     (hour.to_string() == name).then_some(hour)
 }

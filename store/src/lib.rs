@@ -42,6 +42,7 @@ mod pending_ids;
 mod reader;
 mod recovery;
 mod report_generations;
+mod retention;
 mod shared;
 mod stats;
 mod store;
@@ -59,7 +60,7 @@ pub use error::{AppendError, StoreError};
 pub use file_layer::{FileLayer, OsFiles};
 pub use frame_key::FrameKey;
 pub use index_entry::{IndexEntry, ENTRY_BYTES};
-pub use layout::{validate_name, MAX_NAME_BYTES};
+pub use layout::{parse_hour as parse_hour_folder, validate_name, MAX_NAME_BYTES};
 pub use stats::{DiskUse, DropReason, StoreStats};
 pub use store::Store;
 

@@ -21,6 +21,7 @@ use crate::layout::{parse_hour, validate_name, REPORTS_DIR, REPORT_EXT};
 use crate::reader::Reader;
 use crate::recovery::{read_dir, recover_all};
 use crate::report_generations::ReportGenerations;
+use crate::retention::{self, HourSwept};
 use crate::shared::{Shared, Warned};
 use crate::stats::{add, DiskUse, DropReason, StoreStats};
 use crate::writer::{Command, IdSource, Writer};
@@ -30,6 +31,10 @@ const REPORT_WRITE_BUFFER: usize = 64 * 1024;
 
 /// Hours in a day, for retention.
 const HOURS_PER_DAY: u64 = 24;
+
+/// Hours named in a retention log line; the rest are counted. A start after a long stop
+/// deletes a week of hours at once.
+const HOURS_NAMED_MAX: usize = 10;
 
 /// The message store. Clones share one store; it is `Send + Sync`.
 ///
@@ -67,6 +72,8 @@ struct Inner {
     report_generations: ReportGenerations,
     /// Reports being written now (see [`ReportWriting`]).
     reports_writing: (Mutex<HashSet<PathBuf>>, Condvar),
+    /// The expired hours retention last warned it left (see [`Store::warn_kept`]).
+    retention_kept_told: Mutex<Vec<u64>>,
 }
 
 /// How long a walk of the store folder answers [`Store::stats`]: a week of a hundred domains
@@ -119,6 +126,7 @@ impl Store {
             disk_use: Mutex::new(None),
             report_generations: ReportGenerations::new(),
             reports_writing: Default::default(),
+            retention_kept_told: Mutex::new(Vec::new()),
         });
         let store = Store { inner };
         if store.inner.shared.config.retention_days > 0 {
@@ -168,6 +176,7 @@ impl Store {
             disk_use: Mutex::new(None),
             report_generations: ReportGenerations::new(),
             reports_writing: Default::default(),
+            retention_kept_told: Mutex::new(Vec::new()),
         };
         Ok(Store {
             inner: Arc::new(inner),
@@ -584,9 +593,14 @@ impl Store {
     /// Deletes every hour older than the retention period as seen at `now_hour`, and refuses
     /// appends and lookups for them from now on. Returns how many hour folders were deleted.
     /// The retention thread calls this with the clock's hour; tests call it with any hour.
-    /// An hour folder that cannot be deleted (permissions, an immutable file, a mount) is
-    /// counted as an I/O error and logged, and the newer expired hours are deleted all the
-    /// same; anything named like an hour that is not a folder is left alone.
+    ///
+    /// Only what the store wrote goes (see `retention.rs`): an hour folder loses its domain
+    /// folders that hold nothing but the store's files, and goes itself once empty. Whatever
+    /// else it holds (the store folder may be a reused directory) is left, with the folder,
+    /// and said in one warning. The hours deleted are logged, one line per pass. An hour
+    /// folder that cannot be deleted (permissions, an immutable file, a mount) is counted as
+    /// an I/O error and logged, and the newer expired hours are deleted all the same;
+    /// anything named like an hour that is not a folder is left alone.
     pub fn apply_retention(&self, now_hour: u64) -> Result<u64, StoreError> {
         let shared = &self.inner.shared;
         let days = u64::from(shared.config.retention_days);
@@ -598,21 +612,20 @@ impl Store {
         // real time are taken again at the next pass instead of refused as expired until a
         // restart. (What the wrong clock deleted is gone either way.)
         shared.oldest_hour.store(oldest, Ordering::Relaxed);
-        let mut deleted = 0;
+        let mut deleted = Vec::new();
+        let mut kept = Vec::new();
         for hour in self.hours()? {
             if hour >= oldest {
                 continue;
             }
             let dir = shared.layout.hour_dir(hour);
-            if !dir.is_dir() {
-                continue;
-            }
-            let removed = fs::remove_dir_all(&dir);
+            let swept = retention::sweep_hour(&dir);
             // Even when it failed: part of the folder may be gone.
             self.inner.report_generations.bump(hour);
-            match removed {
-                Ok(()) => deleted += 1,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            match swept {
+                Ok(HourSwept::Deleted) => deleted.push(hour),
+                Ok(HourSwept::Gone) => {}
+                Ok(HourSwept::Kept(foreign)) => kept.push((hour, foreign)),
                 Err(e) => {
                     add(&shared.counters.io_errors, 1);
                     shared.warn_throttled(Warned::RetentionFailed, || {
@@ -621,6 +634,17 @@ impl Store {
                 }
             }
         }
+        if !deleted.is_empty() {
+            tracing::info!(
+                target: "ocelot_store",
+                dir = %shared.layout.root().display(),
+                "retention deleted {} older than {days} days: {}",
+                plural(deleted.len(), "hour folder"),
+                bounded_list(&deleted, HOURS_NAMED_MAX)
+            );
+        }
+        self.warn_kept(&kept);
+        let deleted = deleted.len() as u64;
         if deleted > 0 {
             add(&shared.counters.hours_deleted, deleted);
             self.inner.reader.clear_caches();
@@ -631,6 +655,38 @@ impl Store {
                 .unwrap_or_else(|e| e.into_inner()) = None;
         }
         Ok(deleted)
+    }
+
+    /// Warns about the expired hour folders retention left because they hold what the store
+    /// did not write (`kept`: each hour with those entries), once per set of hours: every
+    /// pass finds them again, and a warning every ten minutes would say nothing new.
+    fn warn_kept(&self, kept: &[(u64, Vec<String>)]) {
+        let hours: Vec<u64> = kept.iter().map(|(hour, _)| *hour).collect();
+        let mut told = self
+            .inner
+            .retention_kept_told
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if *told == hours {
+            return;
+        }
+        told.clone_from(&hours);
+        drop(told);
+        let Some((first_hour, first)) = kept.first() else {
+            return;
+        };
+        let named = first.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+        let more = if first.len() > 3 { ", ..." } else { "" };
+        tracing::warn!(
+            target: "ocelot_store",
+            dir = %self.inner.shared.layout.root().display(),
+            hours = %bounded_list(&hours, HOURS_NAMED_MAX),
+            "retention left {}: {} files or folders the store did not write, left as they \
+             are (in {first_hour}: {named}{more}). Is the data directory used for something \
+             else too? Move them out of it, or delete them yourself",
+            plural(hours.len(), "expired hour folder"),
+            if hours.len() == 1 { "it holds" } else { "they hold" },
+        );
     }
 
     /// The counters, plus disk use per hour and domain: a walk of the store folder, at most
@@ -677,6 +733,24 @@ impl Store {
             }
         }
         (uses, files)
+    }
+}
+
+/// `1 hour folder`, `3 hour folders`.
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// `498700, 498701` or `498700, ... (the first `max`) and 4 more`.
+fn bounded_list(hours: &[u64], max: usize) -> String {
+    let named: Vec<String> = hours.iter().take(max).map(u64::to_string).collect();
+    match hours.len().saturating_sub(max) {
+        0 => named.join(", "),
+        more => format!("{} and {more} more", named.join(", ")),
     }
 }
 

@@ -2,6 +2,9 @@
 //! a friendly HTML page. Bad input maps to 4xx with a message saying what was wrong;
 //! internal failures map to 500 with a generic message while the detail goes to the log.
 
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
@@ -14,6 +17,45 @@ use crate::layout::error_page;
 
 /// What the user sees instead of the detail of an internal failure.
 const INTERNAL_MESSAGE: &str = "Something went wrong on the server; the details are in its log.";
+
+/// Lines about internal failures let through per [`INTERNAL_LOG_INTERVAL`], pages and API
+/// together; the rest are counted, and the next line says how many were held back. A
+/// damaged stored tree fails every lookup of it: a crawler or a page reloading it logged
+/// an ERROR line per request (110 lookups, 110 lines), and the store warns of the damage
+/// itself, throttled.
+const INTERNAL_LOG_BURST: u64 = 5;
+/// See [`INTERNAL_LOG_BURST`].
+const INTERNAL_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The current interval of [`log_internal`]: when it began, lines let through, lines held
+/// back since the last one let through. The collector's `RateLimitedLog` does the same for
+/// its warnings; this crate does not depend on the collector.
+static INTERNAL_LOG: Mutex<(Option<Instant>, u64, u64)> = Mutex::new((None, 0, 0));
+
+/// Calls `emit(suppressed)` if an internal failure may be logged now (see
+/// [`INTERNAL_LOG_BURST`]), else counts it.
+fn log_internal(emit: impl FnOnce(u64)) {
+    let now = Instant::now();
+    let allowed = {
+        // Poisoned only by a panic between two counter updates: a count off by one.
+        let mut window = INTERNAL_LOG.lock().unwrap_or_else(|e| e.into_inner());
+        let (started, logged, suppressed) = &mut *window;
+        if started.is_none_or(|s| now.saturating_duration_since(s) >= INTERNAL_LOG_INTERVAL) {
+            *started = Some(now);
+            *logged = 0;
+        }
+        if *logged < INTERNAL_LOG_BURST {
+            *logged += 1;
+            Some(std::mem::take(suppressed))
+        } else {
+            *suppressed += 1;
+            None
+        }
+    };
+    if let Some(suppressed) = allowed {
+        emit(suppressed);
+    }
+}
 
 /// A failed JSON API request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +77,9 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             ApiError::MethodNotAllowed(m) => (StatusCode::METHOD_NOT_ALLOWED, m),
             ApiError::Internal(detail) => {
-                tracing::error!(%detail, "API request failed");
+                log_internal(|suppressed| {
+                    tracing::error!(%detail, suppressed, "API request failed");
+                });
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     INTERNAL_MESSAGE.to_owned(),
@@ -102,7 +146,9 @@ impl IntoResponse for PageError {
                 error_page(404, &title, &detail, &search),
             ),
             PageError::Internal(detail) => {
-                tracing::error!(%detail, "page request failed");
+                log_internal(|suppressed| {
+                    tracing::error!(%detail, suppressed, "page request failed");
+                });
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     error_page(500, "Server error", INTERNAL_MESSAGE, ""),
@@ -334,6 +380,48 @@ pub(crate) async fn api_not_found() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts the ERROR events of the thread it is the default of.
+    struct CountErrors(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl tracing::Subscriber for CountErrors {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if *event.metadata().level() == tracing::Level::ERROR {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    /// 110 lookups of trees in a damaged block answered 110 times 500 and logged 110 ERROR
+    /// lines. The answers stay; the lines are a few a minute.
+    #[test]
+    fn internal_failures_answer_every_time_and_log_a_few_lines_a_minute() {
+        let errors = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let subscriber = CountErrors(errors.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            for i in 0..110 {
+                let error = if i % 2 == 0 {
+                    ApiError::Internal("corrupt block at address 48".to_owned()).into_response()
+                } else {
+                    PageError::Internal("corrupt block at address 48".to_owned()).into_response()
+                };
+                assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            }
+        });
+        // Other tests of this binary may have taken some of the minute's lines.
+        let logged = errors.load(std::sync::atomic::Ordering::Relaxed) as u64;
+        assert!(logged <= INTERNAL_LOG_BURST, "{logged} lines");
+    }
 
     fn find(query: &str) -> Option<String> {
         NotUtf8Param::find(query).map(|bad| bad.param)
