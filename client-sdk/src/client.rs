@@ -24,7 +24,7 @@ use crate::record::{FinishedTree, HeaderTemplate, Record, Text, TreeIds};
 use crate::sampling::{Decision, Sampling};
 use crate::sender;
 use crate::stats::{Counters, DropReason, Stats};
-use crate::transport::{TcpTransport, Transport};
+use crate::transport::{check_address, TcpTransport, Transport};
 use crate::tree_aggregator::{self, TreeAggregator};
 use crate::tree_builder;
 
@@ -163,8 +163,59 @@ impl ClientBuilder {
         self
     }
 
-    /// Starts the sender (and heartbeat) thread and returns the client.
-    pub fn build(self) -> Client {
+    /// Starts the sender (and heartbeat) thread and returns the client, or says which
+    /// collector or router address can never be connected to (a port over 65535, a URL, a
+    /// host name with a space). Whether a host resolves is only learnt when connecting: see
+    /// [`Client::last_transport_error`].
+    pub fn try_build(self) -> Result<Client, BuildError> {
+        self.bad_address().map_or_else(|| Ok(self.start()), Err)
+    }
+
+    /// Starts the sender (and heartbeat) thread and returns the client. Never fails: an
+    /// address [`ClientBuilder::try_build`] would refuse is left out, and said so on stderr
+    /// and in [`Client::last_transport_error`].
+    pub fn build(mut self) -> Client {
+        let mut refused = None;
+        while let Some(error) = self.bad_address() {
+            eprintln!("ocelot-client: {error}; left out (try_build returns this as an error)");
+            if error.router {
+                self.router = None;
+            } else {
+                self.collectors.retain(|a| *a != error.address);
+            }
+            refused = Some(error);
+        }
+        let client = self.start();
+        if let Some(error) = refused {
+            *client
+                .here()
+                .shared
+                .transport_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
+        }
+        client
+    }
+
+    /// The first collector or router address that can never be connected to. Not checked
+    /// with a custom transport, which does not use them.
+    fn bad_address(&self) -> Option<BuildError> {
+        if self.transport.is_some() {
+            return None;
+        }
+        let collectors = self.collectors.iter().map(|a| (a, false));
+        collectors
+            .chain(self.router.iter().map(|a| (a, true)))
+            .find_map(|(address, router)| {
+                check_address(address).err().map(|reason| BuildError {
+                    address: address.clone(),
+                    router,
+                    reason,
+                })
+            })
+    }
+
+    fn start(self) -> Client {
         let ip = self.ip.unwrap_or_else(outbound_ipv4);
         let hostname = self.hostname.unwrap_or_else(|| local_hostname(ip));
         let mark_dir = self
@@ -218,6 +269,31 @@ impl ClientBuilder {
     }
 }
 
+/// Why [`ClientBuilder::try_build`] refused to build a client: an address that can never be
+/// connected to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildError {
+    address: String,
+    router: bool,
+    reason: String,
+}
+
+impl BuildError {
+    /// The address as it was given.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.router { "router" } else { "collector" };
+        write!(f, "bad {what} address {:?}: {}", self.address, self.reason)
+    }
+}
+
+impl std::error::Error for BuildError {}
+
 /// State shared by the client handles and the sender thread.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -231,6 +307,8 @@ pub(crate) struct Shared {
     /// The sender thread has stopped and taken its last look at the queue: a tree queued
     /// after that is dropped by whoever queued it (see [`Pipeline::try_submit`]).
     pub(crate) sender_gone: AtomicBool,
+    /// The transport's last problem reaching a collector ([`Client::last_transport_error`]).
+    pub(crate) transport_error: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -330,6 +408,7 @@ impl Pipeline {
             stop_now: AtomicBool::new(false),
             abandoned: AtomicBool::new(false),
             sender_gone: AtomicBool::new(false),
+            transport_error: Mutex::new(None),
         });
         let (done_tx, done_rx) = crossbeam_channel::bounded(1);
         let pipeline = Arc::new(Pipeline {
@@ -679,6 +758,21 @@ impl Client {
         pipeline.shared.counters.snapshot(pipeline.queue_rx.len())
     }
 
+    /// The last problem the transport met reaching a collector, if any: an address that does
+    /// not resolve or refuses connections, or one that answered like some other service (the
+    /// web port, say). It stays after the transport recovers; read [`Client::stats`] for
+    /// whether trees are arriving. The same problems are written to stderr, at most once a
+    /// minute each. A custom [`Transport`] reports its own through
+    /// [`Transport::last_error`].
+    pub fn last_transport_error(&self) -> Option<String> {
+        self.here()
+            .shared
+            .transport_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// A fresh message ID of this client's domain.
     pub fn next_message_id(&self) -> MessageId {
         self.message_id_with(&self.here().ids, self.domain())
@@ -749,9 +843,14 @@ impl Client {
 
     /// A guard that calls [`Client::shutdown`] with `timeout` when it is dropped: keep it in
     /// `main` (`let _shutdown = client.shutdown_on_drop(Duration::from_secs(2));`) and the
-    /// trees queued when `main` returns (or unwinds) are sent, not lost, whichever way it
-    /// ends. The global client ([`init`]) is never dropped, so without an explicit
-    /// `shutdown` or this guard its last trees die with the process.
+    /// trees queued when `main` returns (or unwinds) are sent, not lost. The global client
+    /// ([`init`]) is never dropped, so without an explicit `shutdown` or this guard its last
+    /// trees die with the process.
+    ///
+    /// Not covered, because no destructor runs: `std::process::exit`, a panic with
+    /// `panic = "abort"`, and a signal's default action, notably the SIGTERM that systemd,
+    /// Kubernetes and Docker send to stop a service. A service should handle SIGTERM and
+    /// call [`Client::shutdown`] there (or return from `main`).
     #[must_use = "the client shuts down when the guard is dropped: keep it until the end of main"]
     pub fn shutdown_on_drop(&self, timeout: Duration) -> ShutdownOnDrop {
         ShutdownOnDrop {
@@ -768,18 +867,30 @@ impl Client {
     /// any handle are dropped and counted, and later metrics are no longer aggregated: each is
     /// a tree of its own, dropped and counted the same way.
     ///
+    /// With heartbeats on, and anything dropped so far, it first queues one last heartbeat:
+    /// drop counters travel only in heartbeats, and a process that lives less than a minute
+    /// would otherwise never report its losses.
+    ///
     /// In a process forked from the one that built the client, this shuts down that
     /// process's pipeline only.
     pub fn shutdown(&self, timeout: Duration) -> bool {
         let deadline = crate::clock::instant_after(Instant::now(), timeout);
         let pipeline = self.here();
-        if let Some(stop) = pipeline
+        let heartbeats = pipeline
             .heartbeat_stop
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
-        {
-            drop(stop);
+            .is_some();
+        let stats = self.stats();
+        if heartbeats && stats.dropped_total() + stats.dropped_metric_names_full > 0 {
+            // Drop counters reach the server only in heartbeats, once a minute: a process that
+            // ends sooner would take its losses with it. One last heartbeat tells them. What
+            // dropped them was often a full queue, so give it room first.
+            while pipeline.queue.is_full() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            heartbeat::send_heartbeat(self);
         }
         // Before `closing`: the aggregators' last trees must still be accepted. Those that
         // meet a full queue (each may carry the counts of thousands of trees) wait for room

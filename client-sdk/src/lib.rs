@@ -85,6 +85,7 @@ mod macros;
 mod message_id_factory;
 mod metric_aggregator;
 mod process;
+mod rate_limited_log;
 mod record;
 mod router;
 mod sampling;
@@ -99,7 +100,7 @@ mod tree_aggregator;
 mod tree_builder;
 
 pub use client::{
-    global, init, record_nothing_on_this_thread, with_client, Client, ClientBuilder,
+    global, init, record_nothing_on_this_thread, with_client, BuildError, Client, ClientBuilder,
     ShutdownOnDrop, DEFAULT_COLLECTOR_PORT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_QUEUE_BYTES,
     DEFAULT_QUEUE_TREES, DEFAULT_ROUTER_REFRESH, MAX_QUEUE_TREES,
 };
@@ -127,6 +128,6 @@ pub mod attr {
 pub mod __private {
     pub use crate::macros::{
         fail_innermost, log_error, log_event, log_metric, log_metric_sum_count, DebugResultStatus,
-        NoStatus, ResultStatus, StatusOf,
+        ErrorArg, LogError, LogErrorBehind, NoStatus, ResultStatus, StatusOf,
     };
 }

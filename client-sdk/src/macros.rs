@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::error::Error;
 use std::fmt::{self, Debug, Display, Write as _};
+use std::ops::Deref;
 
 use crate::metric_aggregator::Amount;
 use crate::record::Kind;
@@ -51,17 +52,33 @@ macro_rules! event {
 }
 
 /// Logs an `Error` event for `&err` (data: the error and its `source()` chain; name: its
-/// type) and marks the enclosing transaction failed.
+/// type's short name, see below) and marks the enclosing transaction failed.
+///
+/// `err` is a reference to an error, or to a pointer to one: `Box<dyn Error>` (with or
+/// without `+ Send + Sync`), `Arc<dyn Error>`, `anyhow::Error`.
 ///
 /// ```
+/// use std::error::Error;
+///
 /// let err = std::io::Error::other("disk full");
 /// ocelot_client::error!(&err);
+/// let boxed: Box<dyn Error + Send + Sync> = "x".parse::<u32>().unwrap_err().into();
+/// ocelot_client::error!(&boxed); // or &*boxed: the same
 /// ```
+///
+/// The name is the error type without module path or generic arguments (`ParseIntError`,
+/// `io::Error` for `std::io::Error`), whether the error came concrete or boxed: a boxed
+/// error's type is read from its `Debug` output, which holds no more than that. A boxed
+/// error that prints only a message (`"Order 17 not found".into()`) is named by its box
+/// (`Box<dyn Error>`, `anyhow::Error`). `TransactionGuard::fail` and the
+/// `#[attr::transaction]` status use the same name.
 #[macro_export]
 macro_rules! error {
-    ($err:expr $(,)?) => {
-        $crate::__private::log_error($err)
-    };
+    ($err:expr $(,)?) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::{LogError as _, LogErrorBehind as _};
+        (&&$crate::__private::ErrorArg($err)).__ocelot_log_error()
+    }};
 }
 
 /// Counts a business metric: `metric_count!(name)` adds 1, `metric_count!(name, n)` adds n
@@ -152,8 +169,52 @@ pub fn log_error<E: Error + ?Sized>(err: &E) {
     with_state(|s| log_error_in(s, err));
 }
 
+/// What `error!` is given: `&E` for an error `E`, or for a pointer to one. `error!` calls
+/// `(&&ErrorArg(err)).__ocelot_log_error()`, and method resolution takes [`LogError`] when
+/// `E` is an error, else [`LogErrorBehind`] when it points to one. `Box<dyn Error>` is not
+/// an `Error` itself, so `error!(&boxed)` would not compile through [`log_error`] alone.
+#[doc(hidden)]
+pub struct ErrorArg<'a, E: ?Sized>(pub &'a E);
+
+/// See [`ErrorArg`].
+#[doc(hidden)]
+pub trait LogError {
+    fn __ocelot_log_error(&self);
+}
+
+impl<E: Error + ?Sized> LogError for &ErrorArg<'_, E> {
+    fn __ocelot_log_error(&self) {
+        log_error(self.0);
+    }
+}
+
+/// See [`ErrorArg`].
+#[doc(hidden)]
+pub trait LogErrorBehind {
+    fn __ocelot_log_error(&self);
+}
+
+impl<P, E> LogErrorBehind for ErrorArg<'_, P>
+where
+    P: Deref<Target = E> + ?Sized,
+    E: Error + ?Sized,
+{
+    fn __ocelot_log_error(&self) {
+        let err: &E = self.0;
+        // Named by the pointer's type, so that a message-only error keeps its wrapper's name
+        // (`anyhow::Error`), read through to the error inside.
+        let name = name_for(std::any::type_name::<P>(), err);
+        with_state(|s| log_error_named(s, err, name));
+    }
+}
+
 /// [`log_error`] on this thread's state `s`, already borrowed.
 pub(crate) fn log_error_in<E: Error + ?Sized>(s: &mut ThreadState, err: &E) {
+    log_error_named(s, err, error_name(err));
+}
+
+/// [`log_error_in`] with the event's name given.
+fn log_error_named<E: Error + ?Sized>(s: &mut ThreadState, err: &E, name: Cow<'static, str>) {
     if s.tree.depth() == 0 && s.client().is_none() {
         return;
     }
@@ -176,7 +237,7 @@ pub(crate) fn log_error_in<E: Error + ?Sized>(s: &mut ThreadState, err: &E) {
     s.log(
         Kind::Event,
         Cow::Borrowed("Error"),
-        error_name(err),
+        name,
         Cow::Borrowed(ERROR_STATUS),
         data,
     );
@@ -247,18 +308,81 @@ pub fn log_metric_sum_count(
 /// `Box<dyn Error>`, `anyhow::Error`, `eyre::Report`) is named by the value instead: the
 /// type its `Debug` output starts with (`ParseIntError { kind: InvalidDigit }` names
 /// `ParseIntError`), as Sentry names such errors; otherwise the type's own name.
+///
+/// Always the short name, without module path or generic arguments (`ParseIntError`, not
+/// `core::num::error::ParseIntError`; `Error` for `my_crate::Error<String>`), because a
+/// boxed error's `Debug` output gives no more: one error type then has one name however
+/// the code passed it along. `std::io::Error`, the commonest `Error`, is `io::Error` both
+/// ways.
 pub(crate) fn error_name<E: Debug + ?Sized>(err: &E) -> Cow<'static, str> {
-    let type_name = std::any::type_name::<E>();
-    if !names_no_type(type_name) {
-        return Cow::Borrowed(type_name);
+    name_for(std::any::type_name::<E>(), err)
+}
+
+/// [`error_name`] of `err`, reached through a value of type `type_name` (its own, or a
+/// pointer's to it).
+fn name_for<E: Debug + ?Sized>(type_name: &'static str, err: &E) -> Cow<'static, str> {
+    let inner = pointee(type_name);
+    if !names_no_type(inner) {
+        return Cow::Borrowed(short_type_name(inner));
     }
     let mut debug = Bounded(String::new());
     // Cut off once it is longer than any name: the rest of the value is not needed.
     let _ = write!(debug, "{err:?}");
     match type_in_debug(&debug.0) {
-        Some(name) => Cow::Owned(name.to_owned()),
-        None => Cow::Borrowed(type_name),
+        Some(IO_ERROR) => Cow::Borrowed(short_type_name(IO_ERROR)),
+        Some(name) => Cow::Owned(short_type_name(name).to_owned()),
+        None if matches!(inner, "anyhow::Error" | "eyre::Report") => Cow::Borrowed(inner),
+        // Nothing to match it with, so the wrapper itself, its paths shortened alike.
+        None => Cow::Owned(without_paths(type_name)),
     }
+}
+
+/// The type behind references, `Box`, `Arc` and `Rc` in `type_name`: `Box<MyError>` is named
+/// `MyError`, as its `Debug` output would say.
+fn pointee(mut type_name: &'static str) -> &'static str {
+    const POINTERS: [&str; 3] = ["alloc::boxed::Box<", "alloc::sync::Arc<", "alloc::rc::Rc<"];
+    loop {
+        let inner = type_name
+            .strip_prefix("&mut ")
+            .or_else(|| type_name.strip_prefix('&'))
+            .or_else(|| {
+                POINTERS.iter().find_map(|p| {
+                    type_name
+                        .strip_prefix(p)
+                        .and_then(|rest| rest.strip_suffix('>'))
+                })
+            });
+        match inner {
+            Some(inner) => type_name = inner,
+            None => return type_name,
+        }
+    }
+}
+
+/// `type_name` without its module path and generic arguments (see [`error_name`]).
+fn short_type_name(type_name: &str) -> &str {
+    if type_name == IO_ERROR {
+        return "io::Error";
+    }
+    let base = type_name.split('<').next().unwrap_or(type_name);
+    base.rsplit("::").next().unwrap_or(base)
+}
+
+/// `type_name` with every path cut to its last segment:
+/// `alloc::boxed::Box<dyn core::error::Error>` becomes `Box<dyn Error>`.
+fn without_paths(type_name: &str) -> String {
+    let mut out = String::with_capacity(type_name.len());
+    let mut rest = type_name;
+    while let Some(at) = rest.find("::") {
+        out.push_str(&rest[..at]);
+        let segment_start = out
+            .trim_end_matches(|c: char| c.is_alphanumeric() || c == '_')
+            .len();
+        out.truncate(segment_start);
+        rest = &rest[at + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Whether `type_name` is a wrapper whose type says nothing of the error it holds.
@@ -348,7 +472,7 @@ impl<T, E> ResultStatus for &StatusOf<'_, Result<T, E>> {
         self.0
             .as_ref()
             .err()
-            .map(|_| Cow::Borrowed(std::any::type_name::<E>()))
+            .map(|_| Cow::Borrowed(short_type_name(pointee(std::any::type_name::<E>()))))
     }
 }
 
@@ -391,12 +515,39 @@ mod tests {
     fn a_concrete_error_is_named_by_its_type() {
         assert_eq!(
             error_name(&"x".parse::<u32>().unwrap_err()),
-            "core::num::error::ParseIntError"
+            "ParseIntError"
         );
+        assert_eq!(error_name(&Timeout { after_ms: 5 }), "Timeout");
+    }
+
+    /// `error!(&concrete)` named the Error event `core::num::error::ParseIntError` and
+    /// `error!(&*boxed)` named it `ParseIntError`: one failure, two rows in the reports.
+    #[test]
+    fn an_error_has_the_same_name_boxed_or_not() {
+        let concrete = "x".parse::<u32>().unwrap_err();
+        let boxed: Box<dyn Error + Send + Sync> = Box::new(concrete.clone());
+        assert_eq!(error_name(&concrete), error_name(&*boxed));
+        let io = || std::io::Error::other("disk on fire");
+        let boxed_io: Box<dyn Error> = Box::new(io());
+        assert_eq!(error_name(&io()), "io::Error");
+        assert_eq!(error_name(&*boxed_io), "io::Error");
+
+        #[derive(Debug)]
+        struct Generic<T>(#[allow(dead_code)] T);
+        let boxed_generic: Box<dyn Debug> = Box::new(Generic(1u8));
+        assert_eq!(error_name(&Generic(String::new())), "Generic");
+        assert_eq!(error_name(&*boxed_generic), "Generic");
+        assert_eq!(error_name(&Box::new(Generic(2u8))), "Generic");
+        assert_eq!(error_name(&&concrete), "ParseIntError");
+    }
+
+    #[test]
+    fn paths_are_cut_to_their_last_segment() {
         assert_eq!(
-            error_name(&Timeout { after_ms: 5 }),
-            "ocelot_client::macros::tests::Timeout"
+            without_paths("alloc::boxed::Box<dyn core::error::Error + core::marker::Send>"),
+            "Box<dyn Error + Send>"
         );
+        assert_eq!(without_paths("Plain"), "Plain");
     }
 
     #[test]
@@ -412,7 +563,7 @@ mod tests {
             std::io::Error::from_raw_os_error(2),
         ] {
             let boxed: Box<dyn Error> = Box::new(io);
-            assert_eq!(error_name(&boxed), "std::io::error::Error", "{boxed:?}");
+            assert_eq!(error_name(&boxed), "io::Error", "{boxed:?}");
         }
     }
 
@@ -420,10 +571,7 @@ mod tests {
     fn a_boxed_message_keeps_the_wrapper_type() {
         // A `Box<dyn Error>` made from a string prints the quoted text: no type to name.
         let message: Box<dyn Error> = "Order 17 not found".into();
-        assert_eq!(
-            error_name(&message),
-            std::any::type_name::<Box<dyn Error>>()
-        );
+        assert_eq!(error_name(&message), "Box<dyn Error>");
     }
 
     #[test]

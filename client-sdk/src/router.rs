@@ -36,7 +36,7 @@ pub(crate) struct RouterAnswer {
 pub(crate) fn query(address: &str, domain: &str, ip: Ipv4Addr) -> Option<RouterAnswer> {
     // Every address of the name, as for collectors (`localhost` is `::1` first on most hosts).
     let addrs = address.to_socket_addrs().ok()?;
-    let mut stream = crate::transport::connect_first(addrs, QUERY_TIMEOUT)?;
+    let mut stream = crate::transport::connect_first(addrs, QUERY_TIMEOUT).ok()?;
     let deadline = Instant::now() + QUERY_TIMEOUT;
     stream.set_write_timeout(Some(QUERY_TIMEOUT)).ok()?;
     let request = format!(

@@ -40,6 +40,10 @@ pub(crate) const METRIC_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// Empty polls (of [`BUSY_POLL_PAUSE`] each) before the thread blocks: 100 ms of quiet.
 const BUSY_POLLS: u32 = 100;
 const BUSY_POLL_PAUSE: Duration = Duration::from_millis(1);
+/// How long the stopping sender waits for a sign that its last writes went to a peer that is
+/// not a collector ([`Transport::last_check`]): a local service answers within a millisecond,
+/// one across a network within a few. The transport waits only on a fresh connection.
+const LAST_CHECK_WAIT: Duration = Duration::from_millis(50);
 /// Pause between readiness checks while the transport is down.
 const NOT_READY_PAUSE: Duration = Duration::from_millis(10);
 
@@ -61,6 +65,9 @@ pub(crate) fn spawn(
         scratch: EncodeScratch::default(),
         batch_trees: 0,
         idle_polls: 0,
+        on_connection: (0, 0),
+        connects_seen: 0,
+        last_error: None,
     };
     std::thread::Builder::new()
         .name("ocelot-sender".to_owned())
@@ -87,6 +94,13 @@ struct SenderThread {
     batch_trees: u64,
     /// Consecutive empty polls; past [`BUSY_POLLS`] the thread blocks instead of polling.
     idle_polls: u32,
+    /// Trees and bytes written on the transport's current connection: lost, and moved from
+    /// sent to dropped, if that connection turns out not to be a collector's.
+    on_connection: (u64, u64),
+    /// The transport's connect count when `on_connection` was last reset.
+    connects_seen: u64,
+    /// The transport's last error as last passed on to `Shared::transport_error`.
+    last_error: Option<String>,
 }
 
 impl SenderThread {
@@ -109,8 +123,9 @@ impl SenderThread {
                 }
                 last_metric_flush = Instant::now();
             }
-            if !self.transport.ready() {
-                self.note_connects();
+            let ready = self.transport.ready();
+            self.after_ready();
+            if !ready {
                 let closing = self.shared.closing.load(Ordering::Relaxed);
                 if closing && (self.rx.is_empty() || self.shared.abandoned.load(Ordering::Relaxed))
                 {
@@ -119,7 +134,6 @@ impl SenderThread {
                 std::thread::sleep(NOT_READY_PAUSE);
                 continue;
             }
-            self.note_connects();
             // While trees keep coming, poll with short sleeps instead of blocking: a blocked
             // receiver makes every caller's `try_send` pay a futex wake-up (a syscall), which is
             // the largest cost a caller could see. After a quiet spell, block to stay idle.
@@ -151,6 +165,12 @@ impl SenderThread {
             }
             self.write_batch();
         }
+        if self.on_connection.0 > 0 {
+            // The last batches were counted as sent when written; a peer that is not a
+            // collector has not had a chance to say so yet.
+            self.transport.last_check(LAST_CHECK_WAIT);
+            self.after_ready();
+        }
         // Said before the last look at the queue, with a fence that pairs with the one a
         // caller passes after queueing (`Pipeline::try_submit`): a tree queued from now on
         // is either found below or dropped by its caller, never left in the queue uncounted.
@@ -160,11 +180,30 @@ impl SenderThread {
         self.shared.drop_queued(&self.rx, self.batch_trees);
     }
 
-    fn note_connects(&self) {
-        self.shared
-            .counters
-            .connects
-            .store(self.transport.connects(), Ordering::Relaxed);
+    /// Takes in what the transport's `ready` found: a connection that was not a
+    /// collector's, a new connection, a new problem.
+    fn after_ready(&mut self) {
+        let counters = &self.shared.counters;
+        if self.transport.take_not_collector() {
+            let (trees, bytes) = std::mem::take(&mut self.on_connection);
+            counters.unsend(DropReason::NotCollector, trees, bytes);
+        }
+        let connects = self.transport.connects();
+        if connects != self.connects_seen {
+            self.connects_seen = connects;
+            self.on_connection = (0, 0);
+            counters.connects.store(connects, Ordering::Relaxed);
+        }
+        // Compared with our own copy, so the shared one is locked only when it changes.
+        let error = self.transport.last_error();
+        if error.is_some() && error != self.last_error.as_deref() {
+            self.last_error = error.map(str::to_owned);
+            *self
+                .shared
+                .transport_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = self.last_error.clone();
+        }
     }
 
     fn encode(&mut self, tree: FinishedTree) {
@@ -195,6 +234,8 @@ impl SenderThread {
                 counters
                     .sent_bytes
                     .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+                self.on_connection.0 += self.batch_trees;
+                self.on_connection.1 += self.buf.len() as u64;
             }
             Err(_) => {
                 counters.send_failures.fetch_add(1, Ordering::Relaxed);

@@ -36,11 +36,16 @@ pub enum DropReason {
     /// The tree was recorded in a process forked from the one that built the client, and the
     /// client's transport made none for that process ([`crate::Transport::for_forked_process`]).
     ForkedWithoutTransport,
+    /// The tree was written on a connection whose peer then wrote back (a collector never
+    /// does): the address leads to some other service, such as a web server that answered
+    /// HTTP 400 and closed. Counted when the answer is seen, so these trees first show as
+    /// sent and then move from [`Stats::sent`] to here.
+    NotCollector,
 }
 
 impl DropReason {
     /// Every reason, in a stable order.
-    pub const ALL: [DropReason; 8] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::QueueFull,
         DropReason::QueueBytes,
         DropReason::SendFailed,
@@ -49,6 +54,7 @@ impl DropReason {
         DropReason::Blocked,
         DropReason::TooLarge,
         DropReason::ForkedWithoutTransport,
+        DropReason::NotCollector,
     ];
 
     /// A short snake-case name, used in heartbeat XML.
@@ -62,6 +68,7 @@ impl DropReason {
             DropReason::Blocked => "blocked",
             DropReason::TooLarge => "too_large",
             DropReason::ForkedWithoutTransport => "forked_without_transport",
+            DropReason::NotCollector => "not_collector",
         }
     }
 
@@ -77,7 +84,8 @@ impl DropReason {
 pub struct Stats {
     /// Trees finished by the application (and the heartbeat thread).
     pub produced: u64,
-    /// Trees written to the transport.
+    /// Trees written to the transport. Goes down when trees written on a connection are
+    /// found lost after all ([`DropReason::NotCollector`]).
     pub sent: u64,
     /// Trees dropped because the queue was full of trees.
     pub dropped_queue_full: u64,
@@ -95,6 +103,8 @@ pub struct Stats {
     pub dropped_too_large: u64,
     /// Trees dropped because they were recorded in a forked process without a transport.
     pub dropped_forked_without_transport: u64,
+    /// Trees written to an address that turned out not to be a collector's.
+    pub dropped_not_collector: u64,
     /// Trees not sent because sampling folded them into the transaction and event
     /// aggregators (the router's `sample` below 1, or [`crate::ClientBuilder::sample_ratio`]).
     pub aggregated: u64,
@@ -122,6 +132,7 @@ impl Stats {
             DropReason::Blocked => self.dropped_blocked,
             DropReason::TooLarge => self.dropped_too_large,
             DropReason::ForkedWithoutTransport => self.dropped_forked_without_transport,
+            DropReason::NotCollector => self.dropped_not_collector,
         }
     }
 
@@ -174,6 +185,19 @@ impl Counters {
         self.sent.fetch_add(n, Release);
     }
 
+    /// Moves `trees` (of `bytes` frame bytes) already counted as sent to the dropped ones for
+    /// `reason`: they were written on a connection that turned out to lose them.
+    pub(crate) fn unsend(&self, reason: DropReason, trees: u64, bytes: u64) {
+        // `sent` down first, then the drop with `Release`; `snapshot` reads the drops first,
+        // with `Acquire`. A snapshot that sees the drop then sees the lower `sent` too, so it
+        // never counts these trees twice (which could end a `flush` while another tree is
+        // still unsent); one that does not see it undercounts for a moment, which only makes
+        // a `flush` look again.
+        self.sent.fetch_sub(trees, Relaxed);
+        self.sent_bytes.fetch_sub(bytes, Relaxed);
+        self.drop_trees(reason, trees);
+    }
+
     /// Counts a tree that sampling folded into the tree aggregator: produced and done at once.
     pub(crate) fn count_aggregated(&self) {
         self.produced.fetch_add(1, Relaxed);
@@ -188,10 +212,11 @@ impl Counters {
     /// missing from `produced` but present in `aggregated`, standing in for a tree of ours the
     /// sender has not written yet, and `Client::flush` would finish too early.
     pub(crate) fn snapshot(&self, queue_depth: usize) -> Stats {
+        // The drops before `sent`: see `unsend`.
         let d = |i: usize| self.dropped[i].load(Acquire);
+        let dropped = [d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7), d(8)];
         let sent = self.sent.load(Acquire);
         let aggregated = self.aggregated.load(Acquire);
-        let dropped = [d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7)];
         Stats {
             produced: self.produced.load(Relaxed),
             sent,
@@ -203,6 +228,7 @@ impl Counters {
             dropped_blocked: dropped[5],
             dropped_too_large: dropped[6],
             dropped_forked_without_transport: dropped[7],
+            dropped_not_collector: dropped[8],
             aggregated,
             queue_depth: queue_depth as u64,
             queued_bytes: self.queued_bytes.load(Relaxed),
@@ -229,6 +255,27 @@ mod loom_tests {
             counters.produced.fetch_add(1, Relaxed);
             let other = counters.clone();
             let t = loom::thread::spawn(move || other.count_aggregated());
+            let stats = counters.snapshot(0);
+            assert!(
+                !stats.all_accounted_for(),
+                "flush would finish with a tree unsent: {stats:?}"
+            );
+            t.join().unwrap();
+        });
+    }
+
+    /// Trees moved from sent to dropped (`unsend`, a connection that was not a collector's)
+    /// must never be counted twice by a snapshot taken meanwhile: that could end a `flush`
+    /// while another tree is still in the sender's hands.
+    #[test]
+    fn loom_trees_moved_from_sent_to_dropped_are_never_counted_twice() {
+        loom::model(|| {
+            let counters = loom::sync::Arc::new(Counters::default());
+            // Two trees produced: one sent, the other taken by the sender and not written.
+            counters.produced.fetch_add(2, Relaxed);
+            counters.count_sent(1);
+            let other = counters.clone();
+            let t = loom::thread::spawn(move || other.unsend(DropReason::NotCollector, 1, 0));
             let stats = counters.snapshot(0);
             assert!(
                 !stats.all_accounted_for(),

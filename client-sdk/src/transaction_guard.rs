@@ -40,9 +40,12 @@ impl TransactionGuard {
         }
     }
 
-    /// Whether this transaction is being recorded (a client is configured).
+    /// Whether this transaction is being recorded: a client is configured, and the
+    /// transaction has not ended with a transaction around it (whose guard was dropped
+    /// first). Once it says `false`, `set_status`, `add_data` and `fail` change nothing.
     pub fn is_recording(&self) -> bool {
-        self.open.is_some()
+        let Some(open) = self.open else { return false };
+        with_state(|s| s.is_recording(open)).unwrap_or(false)
     }
 
     /// Sets the status: `"0"` is success, anything else a failure.
@@ -57,8 +60,10 @@ impl TransactionGuard {
         with_state(|s| s.add_data(open, &key, &value));
     }
 
-    /// Marks the transaction failed with the error's type name as status, and logs an `Error`
-    /// event with the error and its `source()` chain.
+    /// Marks the transaction failed with the error's type name as status (its short name, as
+    /// for [`crate::error!`]), and logs an `Error` event with the error and its `source()`
+    /// chain. For a `Box<dyn Error>` or an `anyhow::Error`, pass the error inside:
+    /// `guard.fail(&*boxed)`.
     pub fn fail<E: Error + ?Sized>(&self, err: &E) {
         let Some(open) = self.open else { return };
         let fail = |s: &mut ThreadState| {

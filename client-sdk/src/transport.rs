@@ -19,6 +19,7 @@ use ocelot_protocol::{decode_frame, DecodeOptions, MessageTree, LENGTH_PREFIX_BY
 
 use crate::client::DEFAULT_COLLECTOR_PORT;
 use crate::clock::instant_after;
+use crate::rate_limited_log::RateLimitedLog;
 use crate::router::{self, RouterAnswer};
 use crate::sampling::Sampling;
 
@@ -53,6 +54,30 @@ pub trait Transport: Send + 'static {
     /// made). `None`, the default, leaves such a child without a transport: its trees are
     /// dropped and counted ([`crate::DropReason::ForkedWithoutTransport`]).
     fn for_forked_process(&self) -> Option<Box<dyn Transport>> {
+        None
+    }
+
+    /// Whether the last connection [`Transport::ready`] let go of turned out not to lead to a
+    /// collector, so that every batch written on it since it was made is lost (the sender
+    /// then counts their trees as dropped, [`crate::DropReason::NotCollector`], not sent).
+    /// Says `true` once per such connection. The default, for transports without
+    /// connections, is `false`.
+    fn take_not_collector(&mut self) -> bool {
+        false
+    }
+
+    /// Called once when the sender stops, after its last write, if anything was written on
+    /// the current connection: a transport that can tell late that writes were lost (see
+    /// [`Transport::take_not_collector`]) looks now, waiting at most `wait` for the sign.
+    /// The default does nothing.
+    fn last_check(&mut self, wait: Duration) {
+        let _ = wait;
+    }
+
+    /// The last problem the transport met reaching a collector (an address that does not
+    /// resolve or refuses, a peer that is not a collector), for
+    /// [`crate::Client::last_transport_error`]. Kept after the transport recovers.
+    fn last_error(&self) -> Option<&str> {
         None
     }
 }
@@ -205,6 +230,12 @@ pub struct TcpTransport {
     backoff: Duration,
     next_attempt: Instant,
     connects: u64,
+    /// The connection just let go of was not a collector's (see `take_not_collector`).
+    not_collector: bool,
+    last_error: Option<String>,
+    /// Rate limits for the two kinds of problem worth a line on stderr.
+    not_collector_log: RateLimitedLog,
+    connect_log: RateLimitedLog,
 }
 
 impl TcpTransport {
@@ -238,6 +269,10 @@ impl TcpTransport {
             backoff: BACKOFF_START,
             next_attempt: now,
             connects: 0,
+            not_collector: false,
+            last_error: None,
+            not_collector_log: RateLimitedLog::default(),
+            connect_log: RateLimitedLog::default(),
         }
     }
 
@@ -320,22 +355,55 @@ impl TcpTransport {
     /// One connect round: the collectors from `first` on, in order, first reachable wins;
     /// after a round where none was, the next starts from the top after the backoff.
     fn connect(&mut self) -> bool {
+        let mut failure = None;
         for address in self.collectors.iter().skip(self.first) {
-            let Ok(addrs) = address.to_socket_addrs() else {
-                continue;
-            };
-            if let Some(stream) = connect_first(addrs, CONNECT_TIMEOUT) {
-                let _ = stream.set_nodelay(true);
-                let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-                self.stream = Some((address.clone(), stream));
-                self.connected_at = Instant::now();
-                self.connects += 1;
-                return true;
+            let connected = address
+                .to_socket_addrs()
+                .map_err(|e| format!("cannot resolve collector address {address}: {e}"))
+                .and_then(|addrs| {
+                    connect_first(addrs, CONNECT_TIMEOUT)
+                        .map_err(|e| format!("cannot connect to collector {address}: {e}"))
+                });
+            match connected {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+                    self.stream = Some((address.clone(), stream));
+                    self.connected_at = Instant::now();
+                    self.connects += 1;
+                    return true;
+                }
+                Err(e) => failure = Some(e),
             }
+        }
+        if let Some(failure) = failure {
+            // Trees wait in the queue meanwhile; say why, so a typo does not look like a
+            // collector that is down for a while.
+            self.connect_log
+                .log(|| format!("{failure} (trees wait in the queue; retrying)"));
+            self.last_error = Some(failure);
         }
         self.first = 0;
         self.back_off();
         false
+    }
+
+    /// The peer of the current connection wrote `answer` (quoted): some other service (a web
+    /// port, say) that read our frames as garbage and answered, so nothing written on the
+    /// connection reached a collector. Treated as a collector that refuses, however long the
+    /// connection was up, so the transport backs off instead of losing a batch per reconnect.
+    fn not_a_collector(&mut self, answer: &str) {
+        let Some((address, _)) = &self.stream else {
+            return;
+        };
+        let problem = format!(
+            "{address} is not a CAT collector: it answered {answer}; the trees written to it \
+             are lost (counted as dropped, not_collector)"
+        );
+        self.not_collector_log.log(|| problem.clone());
+        self.last_error = Some(problem);
+        self.not_collector = true;
+        self.disconnect_after(Duration::ZERO);
     }
 
     fn back_off(&mut self) {
@@ -349,10 +417,15 @@ impl TcpTransport {
     /// that collector refusing: the round goes on with the next one, and backs off after the
     /// last, as when no collector accepts.
     fn disconnect(&mut self) {
+        self.disconnect_after(self.connected_at.elapsed());
+    }
+
+    /// [`TcpTransport::disconnect`] of a connection that was up for `up_for`.
+    fn disconnect_after(&mut self, up_for: Duration) {
         let Some((address, _)) = self.stream.take() else {
             return;
         };
-        if self.connected_at.elapsed() >= STABLE_AFTER {
+        if up_for >= STABLE_AFTER {
             self.backoff = BACKOFF_START;
             self.first = 0;
             self.next_attempt = Instant::now();
@@ -374,17 +447,83 @@ impl TcpTransport {
 const MAX_ADDRESSES_PER_NAME: usize = 4;
 
 /// The first of `addrs` (a name's addresses, as resolved) that accepts a connection within
-/// `timeout`. Not only the first address: `localhost` resolves to `::1` before `127.0.0.1` on
-/// most Linux hosts, and a dual-stack name to its IPv6 address first, while a collector
-/// listening on `0.0.0.0` takes IPv4 only.
+/// `timeout`, or the last error. Not only the first address: `localhost` resolves to `::1`
+/// before `127.0.0.1` on most Linux hosts, and a dual-stack name to its IPv6 address first,
+/// while a collector listening on `0.0.0.0` takes IPv4 only.
 pub(crate) fn connect_first(
     addrs: impl IntoIterator<Item = SocketAddr>,
     timeout: Duration,
-) -> Option<TcpStream> {
-    addrs
-        .into_iter()
-        .take(MAX_ADDRESSES_PER_NAME)
-        .find_map(|addr| TcpStream::connect_timeout(&addr, timeout).ok())
+) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the name has no address");
+    for addr in addrs.into_iter().take(MAX_ADDRESSES_PER_NAME) {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Why `address` (`host:port`, `host`, an IP address, `[IPv6]:port`) can never be connected
+/// to, or `Ok` if it may be. Only its form is checked: whether the host resolves is learnt
+/// when connecting. Without this, `127.0.0.1:99999` became `127.0.0.1:99999:2280` (see
+/// [`with_default_port`]) and failed for ever like a collector that is down.
+pub(crate) fn check_address(address: &str) -> Result<(), String> {
+    let address = address.trim();
+    if address.is_empty() {
+        return Err("it is empty".to_owned());
+    }
+    if address.contains("://") {
+        return Err("give host:port, not a URL".to_owned());
+    }
+    if let Ok(socket) = address.parse::<SocketAddr>() {
+        return check_port(socket.port());
+    }
+    if address.parse::<IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let (host, port) = match address.strip_prefix('[') {
+        Some(rest) => {
+            let (ip, after) = rest
+                .split_once(']')
+                .ok_or("an IPv6 address opened with '[' is never closed with ']'")?;
+            if ip.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(format!("{ip:?} is not an IPv6 address"));
+            }
+            match after.strip_prefix(':') {
+                Some(port) => (None, Some(port)),
+                None if after.is_empty() => (None, None),
+                None => return Err(format!("{after:?} after the IPv6 address")),
+            }
+        }
+        None => match address.rsplit_once(':') {
+            Some((host, _)) if host.contains(':') => {
+                return Err("an IPv6 address with a port goes in brackets: [::1]:2280".to_owned())
+            }
+            Some((host, port)) => (Some(host), Some(port)),
+            None => (Some(address), None),
+        },
+    };
+    if let Some(host) = host {
+        let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+        if host.is_empty() || !host.chars().all(fits) {
+            return Err(format!("{host:?} is not a host name"));
+        }
+    }
+    match port {
+        Some(port) => match port.parse::<u16>() {
+            Ok(port) => check_port(port),
+            Err(_) => Err(format!("port {port:?} is not a number from 1 to 65535")),
+        },
+        None => Ok(()),
+    }
+}
+
+fn check_port(port: u16) -> Result<(), String> {
+    if port == 0 {
+        return Err("port 0 cannot be connected to".to_owned());
+    }
+    Ok(())
 }
 
 /// `address` with `:port` added if it names no port. CAT's `client.xml` gives a server's IP
@@ -412,12 +551,13 @@ impl Transport for TcpTransport {
     fn ready(&mut self) -> bool {
         self.refresh_router();
         if let Some((_, stream)) = &self.stream {
-            if !peer_closed(stream) {
-                return true;
+            match peer_state(stream) {
+                PeerState::Open => return true,
+                // The collector restarted, or something between dropped the idle connection:
+                // writing into it would succeed and lose the batch. Connect again instead.
+                PeerState::Closed => self.disconnect(),
+                PeerState::Wrote(answer) => self.not_a_collector(&answer),
             }
-            // The collector restarted, or something between dropped the idle connection:
-            // writing into it would succeed and lose the batch. Connect again instead.
-            self.disconnect();
         }
         if Instant::now() < self.next_attempt {
             return false;
@@ -441,6 +581,34 @@ impl Transport for TcpTransport {
         self.connects
     }
 
+    fn take_not_collector(&mut self) -> bool {
+        std::mem::take(&mut self.not_collector)
+    }
+
+    /// Waits for an answer only on a connection younger than a second: a service
+    /// that is not a collector answers the first batch and closes, so a connection that has
+    /// lasted longer is a collector's, and a healthy app's shutdown waits for nothing.
+    fn last_check(&mut self, wait: Duration) {
+        let deadline = Instant::now() + wait;
+        while let Some((_, stream)) = &self.stream {
+            if self.connected_at.elapsed() >= STABLE_AFTER {
+                return;
+            }
+            match peer_state(stream) {
+                PeerState::Open if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                PeerState::Open => return,
+                PeerState::Closed => self.stream = None,
+                PeerState::Wrote(answer) => self.not_a_collector(&answer),
+            }
+        }
+    }
+
+    fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+
     /// The same collectors and router, unconnected: the child connects on its own.
     fn for_forked_process(&self) -> Option<Box<dyn Transport>> {
         let mut fresh = TcpTransport::new(
@@ -455,16 +623,44 @@ impl Transport for TcpTransport {
     }
 }
 
-/// Whether the collector closed (or reset) `stream`. Collectors never write on it, so
-/// anything to read, the end of the stream, or an error means the connection is gone; one
-/// `recv` that peeks without waiting tells.
-fn peer_closed(stream: &TcpStream) -> bool {
+/// What the far end of a collector connection has done.
+#[derive(Debug, PartialEq)]
+enum PeerState {
+    /// Nothing: still open.
+    Open,
+    /// Closed or reset it.
+    Closed,
+    /// Wrote to it (quoted for a log line): a collector never does, so the peer is not one.
+    Wrote(String),
+}
+
+/// Bytes of an unexpected answer quoted in the log line: enough for an HTTP status line.
+const ANSWER_QUOTE_BYTES: usize = 64;
+
+/// What the peer of `stream` did, found with one `recv` that peeks without waiting.
+fn peer_state(stream: &TcpStream) -> PeerState {
     use rustix::net::{recv, RecvFlags};
-    let mut byte = [0u8; 1];
-    !matches!(
-        recv(stream, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT),
-        Err(e) if e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::INTR
-    )
+    let mut answer = [0u8; ANSWER_QUOTE_BYTES];
+    match recv(stream, &mut answer, RecvFlags::PEEK | RecvFlags::DONTWAIT) {
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::INTR => {
+            PeerState::Open
+        }
+        Ok((n, _)) if n > 0 => PeerState::Wrote(quote_answer(&answer[..n.min(answer.len())])),
+        _ => PeerState::Closed,
+    }
+}
+
+/// The first line of `bytes` in quotes if it is printable text, else its length.
+fn quote_answer(bytes: &[u8]) -> String {
+    let line = bytes
+        .split(|b| *b == b'\r' || *b == b'\n')
+        .next()
+        .unwrap_or(bytes);
+    if !line.is_empty() && line.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        format!("{:?}", String::from_utf8_lossy(line))
+    } else {
+        format!("{} bytes that are not text", bytes.len())
+    }
 }
 
 #[cfg(test)]
@@ -485,6 +681,43 @@ mod tests {
         ];
         for (given, expected) in cases {
             assert_eq!(with_default_port(given, 2280), expected, "{given}");
+        }
+    }
+
+    /// `127.0.0.1:99999` used to be taken, made `127.0.0.1:99999:2280`, and never work.
+    #[test]
+    fn an_address_that_can_never_be_connected_to_is_told_apart() {
+        for good in [
+            "127.0.0.1",
+            "127.0.0.1:2280",
+            " collector.local ",
+            "collector-1.local:9",
+            "::1",
+            "[::1]",
+            "[::1]:2280",
+            "fe80::1",
+        ] {
+            assert_eq!(check_address(good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            (
+                "127.0.0.1:99999",
+                "port \"99999\" is not a number from 1 to 65535",
+            ),
+            ("host:", "port \"\" is not a number from 1 to 65535"),
+            ("127.0.0.1:0", "port 0 cannot be connected to"),
+            ("", "it is empty"),
+            ("http://host:8080", "give host:port, not a URL"),
+            ("my host:2280", "\"my host\" is not a host name"),
+            (":2280", "\"\" is not a host name"),
+            (
+                "[::1",
+                "an IPv6 address opened with '[' is never closed with ']'",
+            ),
+            ("[::1]x", "\"x\" after the IPv6 address"),
+            ("[nope]:1", "\"nope\" is not an IPv6 address"),
+        ] {
+            assert_eq!(check_address(bad), Err(why.to_owned()), "{bad}");
         }
     }
 
@@ -630,5 +863,46 @@ mod tests {
             transport.connects
         );
         drop(healthy);
+    }
+
+    /// The web port (or any service that answers) read as a collector: its answer must be
+    /// taken as "not a collector", the batch as lost, and the address backed off from, not
+    /// as a collector that closed the connection.
+    #[test]
+    fn a_peer_that_answers_is_not_a_collector_and_is_backed_off_from() {
+        use std::io::Read as _;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut request = [0u8; 64];
+                let _ = conn.read(&mut request);
+                let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+            }
+        });
+        let mut transport = transport_to(vec![address.clone()]);
+        assert!(transport.ready(), "it accepts");
+        transport.send(b"\0\0\0\x01x").unwrap();
+        assert!(poll_ready_until(&mut transport, |ready, _| !ready));
+        assert!(transport.take_not_collector());
+        assert!(!transport.take_not_collector(), "said once per connection");
+        assert!(transport.next_attempt > Instant::now(), "backs off");
+        let error = transport.last_error().unwrap();
+        assert!(
+            error.starts_with(&format!(
+                "{address} is not a CAT collector: it answered \"HTTP/1.1 400 Bad Request\""
+            )),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_answer_is_quoted_when_it_is_text_and_measured_when_not() {
+        assert_eq!(
+            quote_answer(b"HTTP/1.1 400 Bad Request\r\n"),
+            "\"HTTP/1.1 400 Bad Request\""
+        );
+        assert_eq!(quote_answer(b"\x00\x01\x02"), "3 bytes that are not text");
     }
 }

@@ -332,6 +332,12 @@ impl ThreadState {
         self.tree.holds(open)
     }
 
+    /// Whether `open` is still open in this thread's current tree or in one that
+    /// [`with_bound`] set aside: whether edits through it still land anywhere.
+    pub(crate) fn is_recording(&self, open: OpenRef) -> bool {
+        self.is_open(open) || self.set_aside.iter().any(|(tree, _)| tree.holds(open))
+    }
+
     /// Ends the transaction `open` and every one opened inside it and still open; nothing if
     /// it has already ended or is in neither this thread's current tree nor one that
     /// [`with_bound`] set aside.

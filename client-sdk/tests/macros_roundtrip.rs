@@ -142,6 +142,49 @@ fn error_logs_the_source_chain_and_fails_the_enclosing_transaction() {
     assert_eq!(err.data, "query failed\nCaused by: socket timed out");
 }
 
+/// `error!(&boxed)` with a `Box<dyn Error + Send + Sync>` did not compile (E0277 inside
+/// `__private::log_error`), and a concrete error was named by its full path while the same
+/// error boxed was named by its short one.
+#[test]
+fn error_takes_boxed_and_anyhow_errors_and_names_them_as_the_concrete_one() {
+    let parse = || "x".parse::<u32>().unwrap_err();
+    let (client, sink) = memory_client("error-names");
+    with_client(&client, || {
+        let _t = transaction!("Service", "names");
+        let boxed_sync: Box<dyn Error + Send + Sync> = Box::new(parse());
+        let boxed: Box<dyn Error> = Box::new(parse());
+        let shared: std::sync::Arc<dyn Error> = std::sync::Arc::new(parse());
+        let any = anyhow::Error::new(parse());
+        error!(&parse());
+        error!(&boxed_sync);
+        error!(&*boxed_sync);
+        error!(&boxed);
+        error!(&shared);
+        error!(&any);
+        error!(&Box::new(QueryFailed(Timeout)));
+        error!(&anyhow::anyhow!("Order 17 not found"));
+    });
+    let trees = sent_trees(&client, &sink);
+    let root = trees[0].root.as_transaction().unwrap();
+    let names: Vec<&str> = root.children.iter().map(|m| m.name()).collect();
+    let parse_int = "ParseIntError";
+    assert_eq!(
+        names,
+        [
+            parse_int,
+            parse_int,
+            parse_int,
+            parse_int,
+            parse_int,
+            parse_int,
+            "QueryFailed",
+            "anyhow::Error"
+        ]
+    );
+    assert!(root.children.iter().all(|m| m.type_() == "Error"));
+    assert_eq!(root.status, "ERROR");
+}
+
 #[test]
 fn a_message_outside_any_transaction_is_a_tree_of_its_own() {
     // Counts and sums outside a transaction are aggregated instead (tests/metric_aggregator.rs);
@@ -178,6 +221,23 @@ fn guards_dropped_out_of_order_still_give_a_well_nested_tree() {
     assert_eq!(trees.len(), 2);
     assert_eq!(trees[0].root.children()[0].name(), "inner");
     assert_eq!(trees[1].root.name(), "after");
+}
+
+/// A guard whose transaction ended with its parent's said `is_recording() == true`, while
+/// its `set_status` and `add_data` went nowhere.
+#[test]
+fn a_guard_ended_by_its_parent_says_it_is_no_longer_recording() {
+    let (client, _sink) = memory_client("order-service");
+    with_client(&client, || {
+        let outer = transaction!("A", "outer");
+        let inner = transaction!("B", "inner");
+        assert!(outer.is_recording() && inner.is_recording());
+        drop(outer);
+        assert!(!inner.is_recording());
+        // A later transaction at the same depth is not mistaken for the ended one.
+        let next = transaction!("A", "next");
+        assert!(next.is_recording() && !inner.is_recording());
+    });
 }
 
 #[test]

@@ -162,10 +162,10 @@ fn an_outer_guard_failed_inside_another_clients_with_client_fails_the_outer_tree
     assert_eq!(orders.len(), 1);
     let root = orders[0].root.as_transaction().unwrap();
     assert_eq!(
-        root.status, "std::io::error::Error",
+        root.status, "io::Error",
         "the outer transaction did not fail"
     );
-    assert_eq!(names(&orders[0]), ["std::io::error::Error"]);
+    assert_eq!(names(&orders[0]), ["io::Error"]);
     assert_eq!(audits.len(), 1);
     assert_eq!(audits[0].root.as_transaction().unwrap().status, "0");
     assert_eq!(names(&audits[0]), ["inside"]);

@@ -490,3 +490,128 @@ fn the_shutdown_guard_sends_what_is_queued_when_it_drops() {
     with_client(&client, || drop(transaction!("URL", "/after")));
     assert_eq!(client.stats().sent, 50);
 }
+
+/// A service that is not a collector, as the web port is: it reads what comes, answers
+/// HTTP 400 and closes. Returns its address.
+fn http_server_answering_400() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut request = [0u8; 64 * 1024];
+            let _ = conn.read(&mut request);
+            let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+        }
+    });
+    address
+}
+
+/// Pointed at the web port by mistake, every tree was lost while `stats()` counted it sent,
+/// and nothing said why.
+#[test]
+fn trees_written_to_a_service_that_answers_are_dropped_as_not_collector_not_sent() {
+    let address = http_server_answering_400();
+    let client = Client::builder()
+        .domain("wrong-port")
+        .ip(Ipv4Addr::LOCALHOST)
+        .collectors([address.clone()])
+        .heartbeat_interval(None)
+        .build();
+    with_client(&client, || {
+        for _ in 0..5 {
+            drop(transaction!("URL", "/lost"));
+        }
+    });
+    let counted = wait_for(
+        || client.stats().dropped_not_collector == 5,
+        Duration::from_secs(5),
+    );
+    let stats = client.stats();
+    assert!(counted, "{stats:?}");
+    assert_eq!((stats.sent, stats.sent_bytes), (0, 0), "{stats:?}");
+    assert_eq!(stats.dropped_total(), 5, "{stats:?}");
+    let error = client.last_transport_error().expect("the problem is kept");
+    assert!(
+        error.contains(&address)
+            && error.contains("not a CAT collector")
+            && error.contains("\"HTTP/1.1 400 Bad Request\""),
+        "{error}"
+    );
+    client.shutdown(Duration::from_millis(100));
+}
+
+/// `127.0.0.1:99999` was taken without a word and became `127.0.0.1:99999:2280`, which
+/// looked exactly like a collector that is down.
+#[test]
+fn an_address_that_can_never_work_is_refused_at_build() {
+    let builder = || {
+        Client::builder()
+            .domain("typo")
+            .ip(Ipv4Addr::LOCALHOST)
+            .heartbeat_interval(None)
+    };
+    let error = builder()
+        .collectors(["127.0.0.1:99999"])
+        .try_build()
+        .unwrap_err();
+    assert_eq!(error.address(), "127.0.0.1:99999");
+    assert_eq!(
+        error.to_string(),
+        "bad collector address \"127.0.0.1:99999\": port \"99999\" is not a number from 1 to 65535"
+    );
+    let error = builder().router("http://web:8080").try_build().unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "bad router address \"http://web:8080\": give host:port, not a URL"
+    );
+    // `build` never fails: it leaves the address out and says why.
+    let client = builder().collectors(["127.0.0.1:99999"]).build();
+    let said = client.last_transport_error().expect("the refusal is kept");
+    assert!(said.contains("127.0.0.1:99999"), "{said}");
+    client.shutdown(Duration::from_millis(10));
+}
+
+/// A collector that cannot be reached used to leave no trace of why.
+#[test]
+fn the_last_connect_error_is_kept() {
+    let address = format!("127.0.0.1:{}", free_port());
+    let client = Client::builder()
+        .domain("unreachable")
+        .ip(Ipv4Addr::LOCALHOST)
+        .collectors([address.clone()])
+        .heartbeat_interval(None)
+        .build();
+    assert!(wait_for(
+        || client.last_transport_error().is_some(),
+        Duration::from_secs(5)
+    ));
+    let error = client.last_transport_error().unwrap();
+    assert!(
+        error.starts_with(&format!("cannot connect to collector {address}: ")),
+        "{error}"
+    );
+    client.shutdown(Duration::from_millis(10));
+}
+
+/// A short-lived process pointed at the web port: its trees were written during `shutdown`,
+/// counted as sent, and the answer that gave the peer away came after the sender stopped.
+#[test]
+fn trees_written_to_a_service_that_answers_during_shutdown_are_not_counted_sent() {
+    let address = http_server_answering_400();
+    let client = Client::builder()
+        .domain("wrong-port-short-lived")
+        .ip(Ipv4Addr::LOCALHOST)
+        .collectors([address])
+        .heartbeat_interval(None)
+        .build();
+    with_client(&client, || {
+        for _ in 0..5 {
+            drop(transaction!("URL", "/lost"));
+        }
+    });
+    client.shutdown(Duration::from_secs(5));
+    let stats = client.stats();
+    assert_eq!(stats.sent, 0, "{stats:?}");
+    assert_eq!(stats.dropped_total(), 5, "{stats:?}");
+}

@@ -15,7 +15,8 @@
 //! moving between threads; no guard is ever held across an `.await`.
 //!
 //! A function that returns an `Err` (from `return`, `?` or its tail) ends its transaction
-//! failed, the error type's name as status, as a Java method that throws fails CAT's
+//! failed, the error type's short name as status (`ParseIntError`: no module path or generic
+//! arguments, the same name `error!` gives), as a Java method that throws fails CAT's
 //! transaction; a status the body set itself is kept. (Not for `-> impl Trait`, whose type
 //! the attribute cannot name.)
 

@@ -1,0 +1,59 @@
+//! [`RateLimitedLog`]: the SDK's few warnings about its own setup, written to stderr.
+//!
+//! The SDK has no logger of its own and must not pull one into the host, yet some problems
+//! would otherwise be invisible: an address that is not a collector's, a host name that does
+//! not resolve. Those go to stderr, prefixed `ocelot-client:`, the first time and then at most
+//! once per [`LOG_EVERY`] per kind, with a count of what was held back, so a collector that
+//! stays down cannot flood the host's logs.
+
+use std::time::{Duration, Instant};
+
+/// At most one line per kind of problem this often.
+pub(crate) const LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// One kind of problem's log line, rate-limited.
+#[derive(Debug, Default)]
+pub(crate) struct RateLimitedLog {
+    last: Option<Instant>,
+    held_back: u64,
+}
+
+impl RateLimitedLog {
+    /// Writes `line` to stderr unless a line of this kind was written less than
+    /// [`LOG_EVERY`] ago. Returns whether it was written.
+    pub(crate) fn log(&mut self, line: impl FnOnce() -> String) -> bool {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|last| now.duration_since(last) < LOG_EVERY)
+        {
+            self.held_back += 1;
+            return false;
+        }
+        let line = line();
+        if self.held_back > 0 {
+            eprintln!(
+                "ocelot-client: {line} ({} more like it in the last minute)",
+                self.held_back
+            );
+        } else {
+            eprintln!("ocelot-client: {line}");
+        }
+        self.last = Some(now);
+        self.held_back = 0;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_line_within_the_interval_is_held_back() {
+        let mut log = RateLimitedLog::default();
+        assert!(log.log(|| "first".to_owned()));
+        assert!(!log.log(|| unreachable!("not even formatted")));
+        assert_eq!(log.held_back, 1);
+    }
+}
