@@ -158,20 +158,17 @@ fn a_restart_logs_once_per_hour_which_checkpoint_it_continues_and_what_the_repor
     store.shutdown();
 }
 
-/// After a clean stop (its final checkpoint written after the last tree), the restart said
-/// all the same that trees after the checkpoint were not in the hour's reports.
-#[test]
-fn a_restart_after_a_clean_stop_says_nothing_is_missing() {
-    let logged = logged();
-    let hour = 498_655;
-    let now_ms = hour * 3_600_000 + 20 * 60_000;
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let (collector, store) = started_with_a_tree_per_domain(dir.path(), now_ms);
-        assert_eq!(collector.shutdown(), Vec::new());
-        store.shutdown();
-    }
-    let store = open_store(dir.path());
+/// A collector started at `now_ms` on `dir`, given a tree per domain, and stopped cleanly.
+fn stop_cleanly(dir: &std::path::Path, now_ms: u64) {
+    let (collector, store) = started_with_a_tree_per_domain(dir, now_ms);
+    assert_eq!(collector.shutdown(), Vec::new());
+    store.shutdown();
+}
+
+/// The collector started again on `dir` a minute after [`stop_cleanly`], told the stop was
+/// clean, once it has parsed its checkpoints.
+fn restart_after_a_clean_stop(dir: &std::path::Path, now_ms: u64) -> (Collector, Store) {
+    let store = open_store(dir);
     let collector = Collector::start(
         CollectorConfig {
             after_clean_stop: true,
@@ -181,6 +178,19 @@ fn a_restart_after_a_clean_stop_says_nothing_is_missing() {
         Arc::new(ManualClock::new(now_ms + 60_000)),
     );
     collector.checkpoint_now();
+    (collector, store)
+}
+
+/// After a clean stop (its final checkpoint written after the last tree), the restart said
+/// all the same that trees after the checkpoint were not in the hour's reports.
+#[test]
+fn a_restart_after_a_clean_stop_says_nothing_is_missing() {
+    let logged = logged();
+    let hour = 498_655;
+    let now_ms = hour * 3_600_000 + 20 * 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    stop_cleanly(dir.path(), now_ms);
+    let (collector, store) = restart_after_a_clean_stop(dir.path(), now_ms);
     let lines = logged.lines("continuing the hour from its checkpoint", hour);
     assert_eq!(lines.len(), 1, "{lines:#?}");
     let line = &lines[0];
@@ -288,11 +298,7 @@ fn a_restart_after_a_clean_stop_with_a_damaged_checkpoint_says_what_starts_from_
     let hour = 498_670;
     let now_ms = hour * 3_600_000 + 20 * 60_000;
     let dir = tempfile::tempdir().unwrap();
-    {
-        let (collector, store) = started_with_a_tree_per_domain(dir.path(), now_ms);
-        assert_eq!(collector.shutdown(), Vec::new());
-        store.shutdown();
-    }
+    stop_cleanly(dir.path(), now_ms);
     let report = dir
         .path()
         .join(hour.to_string())
@@ -300,16 +306,7 @@ fn a_restart_after_a_clean_stop_with_a_damaged_checkpoint_says_what_starts_from_
         .join("reports")
         .join("transaction.report");
     std::fs::write(&report, "{not json").unwrap();
-    let store = open_store(dir.path());
-    let collector = Collector::start(
-        CollectorConfig {
-            after_clean_stop: true,
-            ..config()
-        },
-        Some(store.clone()),
-        Arc::new(ManualClock::new(now_ms + 60_000)),
-    );
-    collector.checkpoint_now();
+    let (collector, store) = restart_after_a_clean_stop(dir.path(), now_ms);
     let lines = logged.lines("continuing the hour from its checkpoint", hour);
     assert_eq!(lines.len(), 1, "{lines:#?}");
     let line = &lines[0];
