@@ -26,6 +26,23 @@ pub(crate) enum HourSwept {
     Kept(Vec<String>),
 }
 
+/// Whether the hour folder `hour_dir` holds something the store wrote: a domain folder with
+/// its data file or its reports folder. A user's folder named like an hour (`2024`) does
+/// not, and is not one of the store's hours.
+pub(crate) fn holds_store_data(hour_dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(hour_dir) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let domain = entry.path();
+        entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| validate_name("domain", n).is_ok())
+            && (domain.join(DATA_FILE).is_file() || domain.join(REPORTS_DIR).is_dir())
+    })
+}
+
 /// Deletes the store's domain folders in the hour folder `hour_dir`, then the folder if
 /// nothing else is left in it. A symlink named like the hour is left alone (it is not a
 /// folder the store made). Stops at the first error; what it deleted until then is gone.

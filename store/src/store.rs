@@ -74,6 +74,9 @@ struct Inner {
     reports_writing: (Mutex<HashSet<PathBuf>>, Condvar),
     /// The expired hours retention last warned it left (see [`Store::warn_kept`]).
     retention_kept_told: Mutex<Vec<u64>>,
+    /// Folders named like an hour found to hold the store's data ([`Store::hours`]): each is
+    /// looked into once, not at every call.
+    store_hours: Mutex<HashSet<u64>>,
 }
 
 /// How long a walk of the store folder answers [`Store::stats`]: a week of a hundred domains
@@ -127,6 +130,7 @@ impl Store {
             report_generations: ReportGenerations::new(),
             reports_writing: Default::default(),
             retention_kept_told: Mutex::new(Vec::new()),
+            store_hours: Mutex::default(),
         });
         let store = Store { inner };
         if store.inner.shared.config.retention_days > 0 {
@@ -177,6 +181,7 @@ impl Store {
             report_generations: ReportGenerations::new(),
             reports_writing: Default::default(),
             retention_kept_told: Mutex::new(Vec::new()),
+            store_hours: Mutex::default(),
         };
         Ok(Store {
             inner: Arc::new(inner),
@@ -578,14 +583,26 @@ impl Store {
     }
 
     /// Hours with anything stored (messages or reports), ascending: the store folder's
-    /// folders named like an hour.
+    /// folders named like an hour that hold a domain's data file or reports (a user's
+    /// `2024` folder in a reused directory is no hour of 1970).
     pub fn hours(&self) -> Result<Vec<u64>, StoreError> {
         let layout = &self.inner.shared.layout;
+        let mut known = self
+            .inner
+            .store_hours
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let mut hours: Vec<u64> = read_dir(layout.root())?
             .iter()
             .filter_map(|n| parse_hour(n))
-            .filter(|&hour| layout.hour_dir(hour).is_dir())
+            .filter(|&hour| {
+                let dir = layout.hour_dir(hour);
+                dir.is_dir()
+                    && (known.contains(&hour)
+                        || (retention::holds_store_data(&dir) && known.insert(hour)))
+            })
             .collect();
+        drop(known);
         hours.sort_unstable();
         Ok(hours)
     }
