@@ -1097,6 +1097,19 @@ mod tests {
         assert_eq!(replayed(dir.path()), live);
     }
 
+    /// What `busy` and `floor` do when `shop` is quiet in 00:08 alone, evaluated from 00:06
+    /// through 00:11.
+    fn around_a_quiet_00_08() -> [(String, AlertKind, u64); 5] {
+        let minute = |mm: u64| HOUR * 60 + mm;
+        [
+            ("busy".to_owned(), AlertKind::Fired, minute(6)),
+            ("floor".to_owned(), AlertKind::Fired, minute(8)),
+            ("busy".to_owned(), AlertKind::Resolved, minute(8)),
+            ("floor".to_owned(), AlertKind::Resolved, minute(10)),
+            ("busy".to_owned(), AlertKind::Fired, minute(10)),
+        ]
+    }
+
     /// A stop 5 s into 00:09 came before the tick that evaluates 00:08 (00:09:10, once it
     /// settled), so live never evaluated it; its neighbours had samples, so replay did:
     /// `floor` fired and `busy` resolved in replay alone.
@@ -1106,26 +1119,16 @@ mod tests {
         let at = |mm: u64, ss: u64| HOUR * 3_600_000 + mm * 60_000 + ss * 1_000;
         // `shop` is quiet in 00:08, the minute before the stop.
         let mut live = serve_for_a_while(dir.path(), at(5, 30), at(9, 5), &[8]);
-        let minute = |mm: u64| HOUR * 60 + mm;
+        let expected = around_a_quiet_00_08();
         assert_eq!(
             live,
-            [
-                ("busy".to_owned(), AlertKind::Fired, minute(6)),
-                ("floor".to_owned(), AlertKind::Fired, minute(8)),
-                ("busy".to_owned(), AlertKind::Resolved, minute(8)),
-            ],
+            expected[..3],
             "the stop evaluates 00:08 from the final reports"
         );
         // The next start goes on from 00:10 (00:09 is the stop's and the start's), without
         // evaluating 00:08 again.
         live.extend(serve_for_a_while(dir.path(), at(9, 20), at(12, 30), &[8]));
-        assert_eq!(
-            live[3..],
-            [
-                ("floor".to_owned(), AlertKind::Resolved, minute(10)),
-                ("busy".to_owned(), AlertKind::Fired, minute(10)),
-            ]
-        );
+        assert_eq!(live, expected);
         assert_eq!(replayed(dir.path()), live);
     }
 
@@ -1138,17 +1141,7 @@ mod tests {
         let at = |mm: u64, ss: u64| HOUR * 3_600_000 + mm * 60_000 + ss * 1_000;
         let mut live = serve_for_a_while(dir.path(), at(5, 30), at(8, 50), &[8]);
         live.extend(serve_for_a_while(dir.path(), at(9, 5), at(12, 30), &[8]));
-        let minute = |mm: u64| HOUR * 60 + mm;
-        assert_eq!(
-            live,
-            [
-                ("busy".to_owned(), AlertKind::Fired, minute(6)),
-                ("floor".to_owned(), AlertKind::Fired, minute(8)),
-                ("busy".to_owned(), AlertKind::Resolved, minute(8)),
-                ("floor".to_owned(), AlertKind::Resolved, minute(10)),
-                ("busy".to_owned(), AlertKind::Fired, minute(10)),
-            ]
-        );
+        assert_eq!(live, around_a_quiet_00_08());
         assert_eq!(replayed(dir.path()), live);
     }
 
