@@ -423,7 +423,12 @@ fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    let value = tracing::subscriber::with_default(subscriber, f);
+    let value = tracing::subscriber::with_default(subscriber, || {
+        // Another test's thread may have met a callsite first, while no subscriber wanted
+        // it, and cached it as never logged: CI lost "retention deleted" so.
+        tracing::callsite::rebuild_interest_cache();
+        f()
+    });
     let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
     (value, text)
 }

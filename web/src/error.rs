@@ -409,6 +409,9 @@ mod tests {
         let errors = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let subscriber = CountErrors(errors.clone());
         tracing::subscriber::with_default(subscriber, || {
+            // Another test's thread may have cached the callsites as never logged before
+            // this subscriber existed.
+            tracing::callsite::rebuild_interest_cache();
             for i in 0..110 {
                 let error = if i % 2 == 0 {
                     ApiError::Internal("corrupt block at address 48".to_owned()).into_response()
