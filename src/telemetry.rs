@@ -880,6 +880,19 @@ mod tests {
         }
     }
 
+    /// `ocelot_dropped_trees_total` summed over all its labels.
+    fn dropped_trees(scrape: &Scrape) -> f64 {
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == "ocelot_dropped_trees_total")
+            .filter_map(|s| match s.value {
+                Value::Counter(v) | Value::Untyped(v) => Some(v),
+                _ => None,
+            })
+            .sum()
+    }
+
     #[test]
     fn a_malformed_frame_moves_the_decode_error_counter_and_a_good_tree_the_accepted_counter() {
         let running = start();
@@ -924,15 +937,7 @@ mod tests {
             value(&after, "ocelot_store_frames_stored_total", &[]),
             Some(1.0)
         );
-        let dropped: f64 = after
-            .samples
-            .iter()
-            .filter(|s| s.metric == "ocelot_dropped_trees_total")
-            .filter_map(|s| match s.value {
-                Value::Counter(v) | Value::Untyped(v) => Some(v),
-                _ => None,
-            })
-            .sum();
+        let dropped = dropped_trees(&after);
         assert_eq!(dropped, 0.0, "a good tree in the open hour is not dropped");
         assert_eq!(value(&after, OPEN_HOUR, &[]), Some(HOUR as f64));
         // What `ocelot status` compares the checkpoint's age with.
@@ -1000,15 +1005,7 @@ mod tests {
             ),
             None
         );
-        let dropped: f64 = scrape
-            .samples
-            .iter()
-            .filter(|s| s.metric == "ocelot_dropped_trees_total")
-            .filter_map(|s| match s.value {
-                Value::Counter(v) | Value::Untyped(v) => Some(v),
-                _ => None,
-            })
-            .sum();
+        let dropped = dropped_trees(&scrape);
         assert_eq!(dropped, running.collector.stats().trees_lost() as f64);
         assert_eq!(dropped, 0.0);
     }
