@@ -7,6 +7,15 @@ use bytes::Bytes;
 use ocelot_protocol::{nt1, Header, Leaf, Message, MessageId, MessageTree, Transaction};
 use ocelot_store::{Store, StoreConfig};
 
+/// The hour of the clock now.
+pub fn clock_hour() -> u64 {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    ocelot_protocol::hour_of(ms as u64)
+}
+
 /// The hour of the real client captures; tests set retention off or use recent hours.
 pub const HOUR: u64 = 498_703;
 
