@@ -108,7 +108,7 @@ fn stage_label(stage: &str) -> String {
 
 const SECONDS_PER_MINUTE: f64 = 60.0;
 const HOUR_RATE_HINT: &str =
-    "trees received per second, averaged over the hour (over the minutes run so far in the current hour)";
+    "trees received per second, averaged over the minutes of the hour the collector has run (from its first minute in the hour)";
 const MINUTE_RATE_HINT: &str = "trees received per second in the last minute that has ended";
 const DROPPED_HINT: &str = "trees lost: out of the hour window (never counted), dropped by a report worker (not counted), or not stored (counted, not findable by ID); by stage and reason under Drops";
 const DUPLICATE_HINT: &str = "trees sent under a message ID already stored: counted in the reports, not stored; the ID finds the first tree, so none is lost";

@@ -306,6 +306,22 @@ impl StateReport {
         }
     }
 
+    /// The seconds of the hour the collector has run, given the seconds of it that have
+    /// elapsed: from its first minute with a sample on, so a collector started at :58 has
+    /// its two minutes' trees over two minutes, not over the hour. Minutes are the
+    /// collector's clock's: the trees of an hour that has not begun (taken from :57 of the
+    /// one before) are filed at its first minute. A stop and restart within the hour is
+    /// counted as run.
+    fn running_seconds(&self, elapsed_seconds: f64) -> f64 {
+        let seconds = rate_seconds(
+            elapsed_seconds,
+            self.minutes.keys().next_back().copied(),
+            SECONDS_PER_MINUTE,
+        );
+        let first = self.minutes.keys().next().copied().unwrap_or(0);
+        (seconds - f64::from(first) * SECONDS_PER_MINUTE).max(SECONDS_PER_MINUTE)
+    }
+
     /// What `GET /api/state` returns. `query.elapsed_seconds` gives `treesPerSecond`; `ip`
     /// and `type_` are ignored.
     pub fn view(&self, query: &ViewQuery<'_>) -> StateView {
@@ -319,16 +335,7 @@ impl StateReport {
             hour: hour_label(self.hour),
             trees,
             bytes: total.domains.values().map(|r| r.bytes).sum(),
-            // Minutes are the collector's clock's: the trees of an hour that has not begun
-            // (taken from :57 of the one before) are filed at its first minute.
-            trees_per_second: tps(
-                trees,
-                rate_seconds(
-                    query.elapsed_seconds,
-                    self.minutes.keys().next_back().copied(),
-                    SECONDS_PER_MINUTE,
-                ),
-            ),
+            trees_per_second: tps(trees, self.running_seconds(query.elapsed_seconds)),
             decode_errors: total.decode_errors.values().sum(),
             drops: total.drops.values().flat_map(|r| r.values()).sum(),
             lost: lost_total(&lost),
@@ -397,7 +404,8 @@ pub struct StateView {
     pub trees: u64,
     /// Frame bytes received.
     pub bytes: u64,
-    /// `trees / elapsed seconds`.
+    /// Trees per second over the seconds of the hour the collector has run (from its first
+    /// minute with a sample).
     pub trees_per_second: f64,
     /// Malformed frames.
     pub decode_errors: u64,

@@ -26,6 +26,33 @@ fn sample_report() -> StateReport {
 }
 
 #[test]
+fn the_rate_is_over_the_minutes_the_collector_ran() {
+    // Started at :58: two minutes of trees are over two minutes, not the hour's 59.
+    let mut report = StateReport::new(498_703);
+    report.record_start(at(58));
+    report.record_trees(at(58), "shop", 60, 6_000);
+    report.record_trees(at(59), "shop", 60, 6_000);
+    let rate = |elapsed_seconds| {
+        report
+            .view(&ViewQuery {
+                elapsed_seconds,
+                ..ViewQuery::default()
+            })
+            .trees_per_second
+    };
+    assert_eq!(rate(3_600.0), 1.0);
+
+    // Ten seconds in: over a minute at least.
+    let mut report = StateReport::new(498_703);
+    report.record_trees(at(58), "shop", 30, 3_000);
+    let view = report.view(&ViewQuery {
+        elapsed_seconds: 58.0 * 60.0 + 10.0,
+        ..ViewQuery::default()
+    });
+    assert_eq!(view.trees_per_second, 0.5);
+}
+
+#[test]
 fn recorded_figures_add_up_per_minute_and_hour() {
     let view = sample_report().view(&ViewQuery {
         elapsed_seconds: 120.0,
