@@ -37,9 +37,9 @@ use crate::telemetry::{
     ALERT_NOTIFICATION_FAILURES, ALERT_NOTIFICATION_PANICS, ALERT_TARGET_NOTIFICATIONS_GIVEN_UP,
     CHECKPOINT_AGE, CHECKPOINT_INTERVAL, CONNECTIONS_EVICTED, CONNECTIONS_OPEN,
     CONNECTIONS_REFUSED, CPU_SECONDS, DECODE_ERRORS, DROPPED_TREES, DUPLICATE_TREES,
-    ENTRY_BUDGETS_SPENT, FRAMES_RECEIVED, HOURS_SEALED, LAST_DROP_AGE, OPEN_HOUR, RECEIVED_BYTES,
-    REPORT_WRITE_ERRORS, RESIDENT_MEMORY, SEALED_HOURS_ABANDONED, STORE_COMPRESSION_RATIO,
-    STORE_DISK_BYTES, STORE_HOURS, TREES_ACCEPTED, UPTIME,
+    ENTRY_BUDGETS_SPENT, FRAMES_RECEIVED, HOURS_RESTORED_INCOMPLETE, HOURS_SEALED, LAST_DROP_AGE,
+    OPEN_HOUR, RECEIVED_BYTES, REPORT_WRITE_ERRORS, RESIDENT_MEMORY, SEALED_HOURS_ABANDONED,
+    STORE_COMPRESSION_RATIO, STORE_DISK_BYTES, STORE_HOURS, TREES_ACCEPTED, UPTIME,
 };
 
 /// Exit code of an unhealthy server: dropping data, turning connections away, not saving
@@ -273,6 +273,8 @@ struct Summary {
     report_write_errors: (f64, f64),
     /// Sealed hours given up unwritten (their reports lost) since start.
     sealed_hours_abandoned: f64,
+    /// Open hours this start continued from checkpoints lacking trees (after a kill -9).
+    hours_restored_incomplete: f64,
     /// Reports that spent their hour's entry budget since start (new keys fold into OTHERS).
     entry_budgets_spent: f64,
     elapsed: Duration,
@@ -420,6 +422,7 @@ impl Summary {
                 .map(|s| s.value)
                 .sum(),
             entry_budgets_spent: second.counter(ENTRY_BUDGETS_SPENT).unwrap_or(0.0),
+            hours_restored_incomplete: second.counter(HOURS_RESTORED_INCOMPLETE).unwrap_or(0.0),
             elapsed,
         }
     }
@@ -603,6 +606,16 @@ impl Summary {
                 "  reports      {} sealed hours given up unwritten since start: their reports \
                  since the last checkpoint are lost",
                 self.sealed_hours_abandoned
+            );
+        }
+        if self.hours_restored_incomplete > 0.0 {
+            // Past, not failing now: no effect on the exit code.
+            let _ = writeln!(
+                out,
+                "  reports      {} continued at start from checkpoints lacking trees (a crash or \
+                 kill -9 before): their reports count less than was received; the trees are \
+                 in the store",
+                count(self.hours_restored_incomplete, "open hour")
             );
         }
         if self.entry_budgets_spent > 0.0 {
@@ -842,6 +855,29 @@ ocelot_process_cpu_seconds_total 10.0
             status.text
         );
         assert!(status.text.contains("OK: nothing dropped"));
+    }
+
+    #[test]
+    fn hours_restored_without_some_trees_are_said_but_do_not_fail_the_check() {
+        let restored = |body: &str| {
+            body.replace(
+                "ocelot_hours_sealed_total 2",
+                "ocelot_hours_sealed_total 2\nocelot_hours_restored_incomplete_total 1",
+            )
+        };
+        let url = serve(vec![
+            Some(restored(FIRST)),
+            Some(restored(&healthy_second())),
+        ]);
+        let status = check(&url, Duration::from_millis(10));
+        assert_eq!(status.code, 0, "{}", status.text);
+        assert!(
+            status.text.contains(
+                "reports      1 open hour continued at start from checkpoints lacking trees"
+            ),
+            "{}",
+            status.text
+        );
     }
 
     #[test]

@@ -845,6 +845,10 @@ impl Collector {
         let mut sample = StateSample {
             now_ms,
             out_of_window: delta(now.out_of_window, before.out_of_window),
+            restored_incomplete: delta(
+                now.hours_restored_incomplete,
+                before.hours_restored_incomplete,
+            ),
             rss_bytes: rss_bytes(),
             ..StateSample::default()
         };

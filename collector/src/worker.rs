@@ -113,6 +113,8 @@ pub(crate) struct StateSample {
     /// The collector's first sample, taken as it starts: its minute is marked as a start
     /// (`StateReport::record_start`).
     pub(crate) started: bool,
+    /// Open hours continued from checkpoints lacking trees since the last sample.
+    pub(crate) restored_incomplete: u64,
 }
 
 /// The report kinds; their names are the reports' names in the store and the API.
@@ -1008,6 +1010,9 @@ impl Worker for StateWorker {
         }
         if s.started {
             report.record_start(s.now_ms);
+        }
+        if s.restored_incomplete > 0 {
+            report.record_restored_incomplete(s.now_ms, s.restored_incomplete);
         }
     }
 }

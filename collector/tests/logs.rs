@@ -94,6 +94,14 @@ fn tree_at(domain: &str, seq: u64, ts_ms: u64) -> bytes::Bytes {
     nt1::encode_to_bytes(&MessageTree::new(header, Message::Transaction(t)))
 }
 
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
 const DOMAINS: [&str; 6] = ["cart", "shop", "pay", "search", "auth", "mail"];
 
 /// A collector and store on `dir` at `now_ms`, with one tree of each of [`DOMAINS`] taken.
@@ -128,11 +136,8 @@ fn a_restart_logs_once_per_hour_which_checkpoint_it_continues_and_what_the_repor
         store.crash_for_tests();
     }
     let store = open_store(dir.path());
-    let collector = Collector::start(
-        config(),
-        Some(store.clone()),
-        Arc::new(ManualClock::new(now_ms + 60_000)),
-    );
+    let clock = Arc::new(ManualClock::new(now_ms + 60_000));
+    let collector = Collector::start(config(), Some(store.clone()), clock.clone());
     // The line comes once every worker has parsed its part of the checkpoint.
     collector.checkpoint_now();
     let lines = logged.lines("continuing the hour from its checkpoint", hour);
@@ -153,6 +158,15 @@ fn a_restart_logs_once_per_hour_which_checkpoint_it_continues_and_what_the_repor
     assert!(
         checkpoint.len() > 23 && checkpoint[..23].ends_with(" UTC"),
         "{line}"
+    );
+    // The hour's State report says so too, for the State page: the start at :21.
+    clock.set(now_ms + 2 * 60_000);
+    collector.tick();
+    let state = block_on(collector.state_report(hour)).unwrap();
+    let view = state.view(&Default::default());
+    assert_eq!(
+        (view.started_minutes, view.restored_incomplete),
+        (vec![20, 21], 1)
     );
     collector.shutdown();
     store.shutdown();

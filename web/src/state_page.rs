@@ -113,6 +113,32 @@ const MINUTE_RATE_HINT: &str = "trees received per second in the last minute tha
 const DROPPED_HINT: &str = "trees lost: out of the hour window (never counted), dropped by a report worker (not counted), or not stored (counted, not findable by ID); by stage and reason under Drops";
 const DUPLICATE_HINT: &str = "trees sent under a message ID already stored: counted in the reports, not stored; the ID finds the first tree, so none is lost";
 
+/// When the collector started in the hour, and whether a start continued it from a
+/// checkpoint lacking trees: the reports then count less than the store holds, which the
+/// boards cannot show.
+fn starts(view: &StateView) -> Markup {
+    let at = view
+        .started_minutes
+        .iter()
+        .map(|m| format!(":{m:02}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    html! {
+        @if view.restored_incomplete > 0 {
+            div.folded-note role="note" {
+                p {
+                    strong { "Reports incomplete. " }
+                    "A start of the collector in this hour (at " (at) ") followed a crash or kill -9 and continued the hour from its last checkpoint: "
+                    "the hour's reports lack the trees received between that checkpoint and the stop. "
+                    "Those trees are in the store (their message IDs find them); the server's log says when the checkpoint was written."
+                }
+            }
+        } @else if !at.is_empty() {
+            p.hint { "The collector started at " (at) " in this hour: trees sent before then were counted by an earlier run, or not at all." }
+        }
+    }
+}
+
 fn render(view: &StateView, last_minute: Option<u8>) -> Markup {
     let minutes = &view.minutes;
     let last_minute = last_minute.map(|minute| minute_rate(view, minute));
@@ -144,6 +170,7 @@ fn render(view: &StateView, last_minute: Option<u8>) -> Markup {
         }
     }
     html! {
+        (starts(view))
         section.panel {
             div.stats {
                 (stat("Trees", &format_count(view.trees), false))
@@ -243,5 +270,26 @@ mod tests {
         assert_eq!(last_complete_minute(7, 7, 60.0), Some(0));
         assert_eq!(last_complete_minute(7, 7, 46.0 * 60.0 + 5.0), Some(45));
         assert_eq!(last_complete_minute(6, 7, 3600.0), None, "a past hour");
+    }
+
+    #[test]
+    fn a_start_is_noted_and_one_from_a_checkpoint_lacking_trees_is_a_warning() {
+        let minute = |m: u64| 498_703 * 3_600_000 + m * 60_000;
+        let mut report = ocelot_analyzer::StateReport::new(498_703);
+        report.record_trees(minute(1), "shop", 3, 300);
+        let html = starts(&report.view(&ViewQuery::default())).into_string();
+        assert!(html.is_empty(), "no start in the hour: {html}");
+        report.record_start(minute(5));
+        let html = starts(&report.view(&ViewQuery::default())).into_string();
+        assert!(html.contains("started at :05 in this hour"), "{html}");
+        assert!(!html.contains("incomplete"), "{html}");
+        report.record_start(minute(40));
+        report.record_restored_incomplete(minute(40), 1);
+        let html = starts(&report.view(&ViewQuery::default())).into_string();
+        assert!(html.contains("Reports incomplete"), "{html}");
+        assert!(
+            html.contains("in this hour (at :05, :40) followed a crash"),
+            "{html}"
+        );
     }
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::cardinality::{capped_entry, merge_maps};
 use crate::minute::minute_of;
 use crate::sorted_map::SortedMap;
-use crate::view_query::{hour_label, rate_seconds, tps, ViewQuery, SECONDS_PER_MINUTE};
+use crate::view_query::{hour_label, is_zero, rate_seconds, tps, ViewQuery, SECONDS_PER_MINUTE};
 use ocelot_protocol::MILLIS_PER_HOUR;
 
 /// Keys per map per minute (domains sending, decode-error reasons, ...).
@@ -103,6 +103,10 @@ pub(crate) struct StateMinute {
     /// the JSON when false, as in reports written before it was kept.
     #[serde(skip_serializing_if = "is_false")]
     pub(crate) started: bool,
+    /// Open hours the collector continued from checkpoints lacking trees (after a crash or
+    /// kill -9), counted once their reports were parsed: in a start's minute or just after.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub(crate) restored_incomplete: u64,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -153,6 +157,9 @@ impl StateMinute {
         });
         self.rss_bytes = self.rss_bytes.max(other.rss_bytes);
         self.started |= other.started;
+        self.restored_incomplete = self
+            .restored_incomplete
+            .saturating_add(other.restored_incomplete);
     }
 }
 
@@ -269,6 +276,12 @@ impl StateReport {
         self.minute(now_ms).started = true;
     }
 
+    /// The collector continued `n` open hours from checkpoints lacking trees.
+    pub fn record_restored_incomplete(&mut self, now_ms: u64, n: u64) {
+        let minute = self.minute(now_ms);
+        minute.restored_incomplete = minute.restored_incomplete.saturating_add(n);
+    }
+
     /// `n` trees fell outside the accepted hours.
     pub fn record_out_of_window(&mut self, now_ms: u64, n: u64) {
         let minute = self.minute(now_ms);
@@ -342,6 +355,8 @@ impl StateReport {
             duplicates,
             out_of_window: total.out_of_window,
             rss_bytes: total.rss_bytes,
+            started_minutes: self.started_minutes().collect(),
+            restored_incomplete: total.restored_incomplete,
             domains: total
                 .domains
                 .iter()
@@ -423,6 +438,12 @@ pub struct StateView {
     pub out_of_window: u64,
     /// Largest resident set size seen.
     pub rss_bytes: u64,
+    /// The minutes in which the collector started, ascending: it watched the hour from
+    /// the first.
+    pub started_minutes: Vec<u8>,
+    /// Open hours the collector continued at a start from checkpoints lacking trees (after
+    /// a crash or kill -9): the reports count less than was received.
+    pub restored_incomplete: u64,
     /// Per domain over the hour.
     pub domains: BTreeMap<String, ReceivedView>,
     /// Minutes with any figure, ascending.

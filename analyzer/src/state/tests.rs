@@ -146,6 +146,8 @@ fn report_roundtrips_through_json() {
         "duplicates",
         "outOfWindow",
         "rssBytes",
+        "startedMinutes",
+        "restoredIncomplete",
         "domains",
         "minutes",
     ] {
@@ -192,9 +194,20 @@ fn start_minutes_survive_the_store_and_a_merge_and_older_reports_have_none() {
     let mut merged = read;
     merged.merge(&other);
     assert_eq!(merged.started_minutes().collect::<Vec<_>>(), [5, 40]);
+    // The second start continued the hour from a checkpoint lacking trees.
+    let mut restored = StateReport::new(498_703);
+    restored.record_restored_incomplete(at(41), 1);
+    let json = serde_json::to_string(&restored).unwrap();
+    merged.merge(&serde_json::from_str(&json).unwrap());
+    let view = merged.view(&ViewQuery::default());
+    assert_eq!(
+        (view.started_minutes, view.restored_incomplete),
+        (vec![5, 40], 1)
+    );
     // Minutes without a start say nothing of it in the JSON, as before starts were kept.
     let quiet = serde_json::to_string(&sample_report()).unwrap();
     assert!(!quiet.contains("started"), "{quiet}");
+    assert!(!quiet.contains("restored"), "{quiet}");
     let old: StateReport = serde_json::from_str(&quiet).unwrap();
     assert_eq!(old.started_minutes().count(), 0);
 }
