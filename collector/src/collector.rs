@@ -471,6 +471,15 @@ impl Collector {
             }
             let reports: usize = per_worker.iter().map(Vec::len).sum();
             if reports == 0 && unreadable.is_empty() {
+                // Trees stored and no checkpoint: the last run stopped (a crash, kill -9)
+                // before the hour's first checkpoint. A clean stop writes one.
+                if !inner.config.after_clean_stop
+                    && store.hours().is_ok_and(|stored| stored.contains(&hour))
+                {
+                    let hour_utc = crate::clock::utc(hour.saturating_mul(MILLIS_PER_HOUR));
+                    tracing::warn!(hour, %hour_utc, "the hour has trees in the store but no checkpoint: the last run stopped before writing one (a crash or kill -9); its reports start from zero and lack those trees, which are in the store");
+                    inner.stats.hours_restored_incomplete.fetch_add(1, Relaxed);
+                }
                 continue;
             }
             // Logged once every worker has parsed its part (and let go of the log): only

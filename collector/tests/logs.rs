@@ -172,6 +172,45 @@ fn a_restart_logs_once_per_hour_which_checkpoint_it_continues_and_what_the_repor
     store.shutdown();
 }
 
+/// A `kill -9` before the hour's first checkpoint: the restart found no checkpoint, said
+/// nothing and counted nothing, though the stored trees are not in the reports.
+#[test]
+fn a_restart_after_a_crash_before_the_hours_first_checkpoint_says_its_reports_lack_trees() {
+    let logged = logged();
+    let hour = 498_660;
+    let now_ms = hour * 3_600_000 + 20 * 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (_collector, store) = started_with_a_tree_per_domain(dir.path(), now_ms);
+        store.flush().unwrap();
+        store.crash_for_tests();
+    }
+    let store = open_store(dir.path());
+    let collector = Collector::start(
+        config(),
+        Some(store.clone()),
+        Arc::new(ManualClock::new(now_ms + 60_000)),
+    );
+    let lines = logged.lines("no checkpoint", hour);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].contains(" WARN "), "{}", lines[0]);
+    assert_eq!(collector.stats().hours_restored_incomplete, 1);
+    collector.shutdown();
+    store.shutdown();
+
+    // A start in an hour without trees has nothing to say.
+    let empty = tempfile::tempdir().unwrap();
+    let store = open_store(empty.path());
+    let collector = Collector::start(
+        config(),
+        Some(store.clone()),
+        Arc::new(ManualClock::new(now_ms)),
+    );
+    assert_eq!(collector.stats().hours_restored_incomplete, 0);
+    collector.shutdown();
+    store.shutdown();
+}
+
 /// A collector started at `now_ms` on `dir`, given a tree per domain, and stopped cleanly.
 fn stop_cleanly(dir: &std::path::Path, now_ms: u64) {
     let (collector, store) = started_with_a_tree_per_domain(dir, now_ms);
