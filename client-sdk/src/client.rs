@@ -177,7 +177,9 @@ impl ClientBuilder {
     pub fn build(mut self) -> Client {
         let mut refused = None;
         while let Some(error) = self.bad_address() {
-            eprintln!("ocelot-client: {error}; left out (try_build returns this as an error)");
+            crate::rate_limited_log::warn(&format!(
+                "{error}; left out (try_build returns this as an error)"
+            ));
             if error.router {
                 self.router = None;
             } else {
@@ -761,8 +763,8 @@ impl Client {
     /// The last problem the transport met reaching a collector, if any: an address that does
     /// not resolve or refuses connections, or one that answered like some other service (the
     /// web port, say). It stays after the transport recovers; read [`Client::stats`] for
-    /// whether trees are arriving. The same problems are written to stderr, at most once a
-    /// minute each. A custom [`Transport`] reports its own through
+    /// whether trees are arriving. The same problems are written to stderr (or `tracing`, see
+    /// the `tracing` feature), at most once a minute each. A custom [`Transport`] reports its own through
     /// [`Transport::last_error`].
     pub fn last_transport_error(&self) -> Option<String> {
         self.here()

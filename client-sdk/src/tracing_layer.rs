@@ -203,10 +203,11 @@ where
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         // Logged by the SDK's own sending (a transport that logs): recorded, it would be a
         // tree sent through that transport, which logs again, and so on.
-        if on_sdk_thread() {
+        let meta = event.metadata();
+        // The SDK's own warnings (`rate_limited_log::warn`), for the host's logs only.
+        if on_sdk_thread() || meta.target() == crate::rate_limited_log::TARGET {
             return;
         }
-        let meta = event.metadata();
         let mut fields = Fields::default();
         event.record(&mut fields);
         let data = match fields.message {

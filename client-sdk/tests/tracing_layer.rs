@@ -305,3 +305,65 @@ fn a_second_layer_on_the_same_registry_does_not_panic_the_host() {
     let root = trees[0].root.as_transaction().unwrap();
     assert_eq!((root.name.as_str(), root.data.as_str()), ("twice", "id=7"));
 }
+
+/// The SDK's own warnings (here: a collector address `build` leaves out) went to stderr
+/// even for a host that logs through `tracing`. They are `tracing` warnings of target
+/// `ocelot_client` when a subscriber is set, and not recorded as CAT events.
+#[test]
+fn the_sdks_warnings_go_to_the_hosts_subscriber_not_into_its_trees() {
+    use std::sync::{Arc, Mutex};
+
+    /// Keeps each event's target and message.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<(String, String)>>>);
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            struct Message(String);
+            impl tracing::field::Visit for Message {
+                fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                    if f.name() == "message" {
+                        self.0 = format!("{v:?}");
+                    }
+                }
+            }
+            let mut message = Message(String::new());
+            event.record(&mut message);
+            let target = event.metadata().target().to_owned();
+            self.0.lock().unwrap().push((target, message.0));
+        }
+    }
+
+    let (client, sink) = memory_client("warned");
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(OcelotLayer::new())
+        .with(capture.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        with_client(&client, || {
+            let _span = tracing::info_span!("setup").entered();
+            let other = ocelot_client::Client::builder()
+                .domain("other")
+                .collectors(["127.0.0.1:99999"])
+                .heartbeat_interval(None)
+                .build();
+            other.shutdown(std::time::Duration::from_secs(1));
+        });
+    });
+    let events = capture.0.lock().unwrap().clone();
+    assert!(
+        events
+            .iter()
+            .any(|(target, message)| target == "ocelot_client"
+                && message.contains("127.0.0.1:99999")
+                && message.contains("left out")),
+        "{events:?}"
+    );
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees.len(), 1);
+    let root = trees[0].root.as_transaction().unwrap();
+    assert!(root.children.is_empty(), "{:?}", root.children);
+}
