@@ -214,8 +214,8 @@ impl Config {
                 default
             }
         };
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading config {}", path.display()))?;
+        let text =
+            read_small_file(&path).with_context(|| format!("reading config {}", path.display()))?;
         let config: Config =
             toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))?;
         config
@@ -360,6 +360,27 @@ impl Config {
     }
 }
 
+/// The most a configuration file may hold: far more than any real one.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// Reads a configuration file as UTF-8 text, refusing what is not a regular file or is
+/// over [`MAX_CONFIG_BYTES`]: a mistyped `--config /dev/zero` (or a disk) grew until memory
+/// ran out, and `/dev/urandom` was read for ever.
+fn read_small_file(path: &Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    anyhow::ensure!(meta.is_file(), "not a regular file");
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes)?;
+    anyhow::ensure!(
+        bytes.len() as u64 <= MAX_CONFIG_BYTES,
+        "larger than {} MiB: not a configuration file",
+        MAX_CONFIG_BYTES >> 20
+    );
+    Ok(String::from_utf8(bytes)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,6 +471,19 @@ mod tests {
         config.collector.max_connections = tokio::sync::Semaphore::MAX_PERMITS;
         config.check().unwrap();
         let _ = tokio::sync::Semaphore::new(config.collector.max_connections.max(1));
+    }
+
+    #[test]
+    fn what_is_not_a_small_regular_file_is_refused_at_once() {
+        let err = Config::load(Some(Path::new("/dev/zero"))).unwrap_err();
+        assert!(format!("{err:#}").contains("not a regular file"), "{err:#}");
+        let dir = tempfile::tempdir().unwrap();
+        let err = Config::load(Some(dir.path())).unwrap_err();
+        assert!(format!("{err:#}").contains("reading config"), "{err:#}");
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, vec![b'#'; (MAX_CONFIG_BYTES + 1) as usize]).unwrap();
+        let err = Config::load(Some(&big)).unwrap_err();
+        assert!(format!("{err:#}").contains("larger than 1 MiB"), "{err:#}");
     }
 
     #[test]

@@ -181,6 +181,13 @@ impl<'a> Base<'a> {
         if host.is_empty() {
             bail!("{base}: no host, e.g. http://127.0.0.1:8080");
         }
+        // `user:password@host` was taken for a host name, and the error quoted the password.
+        if let Some((_, after)) = host.rsplit_once('@') {
+            bail!(
+                "http://...@{after}: credentials in the URL are not supported (and not needed: \
+                 /metrics, which it reads, needs no login); give http://{after}"
+            );
+        }
         // `[::1]` has colons but no port; `[::1]:8080` and `host:8080` have one.
         let has_port = host
             .rsplit_once(':')
@@ -200,6 +207,17 @@ mod tests {
     use std::net::TcpListener;
 
     use super::*;
+
+    #[test]
+    fn credentials_in_a_url_are_refused_without_repeating_them() {
+        let err = Base::parse("http://admin:s3cret@127.0.0.1:8080/").unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            !text.contains("s3cret") && !text.contains("admin"),
+            "{text}"
+        );
+        assert!(text.contains("give http://127.0.0.1:8080"), "{text}");
+    }
 
     #[test]
     fn a_url_without_a_port_means_port_80_and_a_path_is_the_prefix_of_every_request() {

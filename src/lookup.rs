@@ -40,8 +40,13 @@ pub(crate) fn run(id: &str, data: &Path, decode: DecodeOptions) -> anyhow::Resul
         }
     };
     if !data.is_dir() {
+        let what = if data.exists() {
+            "not a directory"
+        } else {
+            "no data directory"
+        };
         anyhow::bail!(
-            "no data directory at {} (give the server's with --data, or its configuration with --config)",
+            "{what}: {} (give the server's data directory with --data, or its configuration with --config)",
             data.display()
         );
     }

@@ -23,7 +23,7 @@ fn lookup_and_replay_open_the_configured_store_dir_unless_data_is_given() {
     let (code, stderr) = run(&["lookup", id, "--config", config], dir.path());
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains("no data directory at /srv/nowhere/ocelot (give"),
+        stderr.contains("no data directory: /srv/nowhere/ocelot (give"),
         "{stderr}"
     );
     // --data wins over the configuration.
@@ -31,7 +31,10 @@ fn lookup_and_replay_open_the_configured_store_dir_unless_data_is_given() {
         &["lookup", id, "--config", config, "--data", "other"],
         dir.path(),
     );
-    assert!(stderr.contains("no data directory at other "), "{stderr}");
+    assert!(stderr.contains("no data directory: other "), "{stderr}");
+    // A file is there, but is no directory.
+    let (_, stderr) = run(&["lookup", id, "--data", "prod.toml"], dir.path());
+    assert!(stderr.contains("not a directory: prod.toml "), "{stderr}");
     let replay = [
         "alert",
         "replay",
