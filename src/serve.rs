@@ -833,8 +833,31 @@ fn raise_open_file_limit() {
 /// Opening the lock file for writing also proves the directory writable, so a server that
 /// could store nothing says so at once instead of running and dropping every tree. The
 /// lock (`flock`) goes with the process, however it ends.
-fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+///
+/// The directory itself is locked too: a cleanup that deleted `.lock` let a second server
+/// lock a new file of that name and run on the first one's files.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<(std::fs::File, std::fs::File)> {
     use std::io::{Read as _, Seek as _, Write as _};
+    let folder = std::fs::File::open(dir)
+        .with_context(|| format!("opening the data directory {}", dir.display()))?;
+    if let Err(e) = rustix::fs::flock(
+        &folder,
+        rustix::fs::FlockOperation::NonBlockingLockExclusive,
+    ) {
+        if e == rustix::io::Errno::WOULDBLOCK {
+            let holder = std::fs::read_to_string(dir.join(LOCK_FILE)).unwrap_or_default();
+            let holder = match holder.trim() {
+                "" => "its .lock file is gone or empty".to_owned(),
+                pid => format!("pid {pid}"),
+            };
+            anyhow::bail!(
+                "the data directory {} is in use by another ocelot serve ({holder}); give each server its own --data",
+                dir.display()
+            );
+        }
+        return Err(std::io::Error::from(e))
+            .with_context(|| format!("locking the data directory {}", dir.display()));
+    }
     let path = dir.join(LOCK_FILE);
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -862,7 +885,7 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
         writeln!(file, "{pid}")
     })()
     .with_context(|| format!("the data directory {} is not writable", dir.display()))?;
-    Ok(file)
+    Ok((folder, file))
 }
 
 /// The web UI's address for links in notifications, from where it listens: a wildcard

@@ -374,16 +374,19 @@ fn a_second_server_on_the_same_data_directory_refuses_to_start_and_touches_nothi
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Server::start(&data, free_port(), free_port(), false);
-    let second = std::process::Command::new(env!("CARGO_BIN_EXE_ocelot"))
-        .arg("serve")
-        .arg("--data")
-        .arg(&data)
-        .arg("--collector-listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .arg("--web-listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .output()
-        .unwrap();
+    let start_second = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ocelot"))
+            .arg("serve")
+            .arg("--data")
+            .arg(&data)
+            .arg("--collector-listen")
+            .arg(format!("127.0.0.1:{}", free_port()))
+            .arg("--web-listen")
+            .arg(format!("127.0.0.1:{}", free_port()))
+            .output()
+            .unwrap()
+    };
+    let second = start_second();
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "{stderr}");
     assert!(
@@ -391,6 +394,16 @@ fn a_second_server_on_the_same_data_directory_refuses_to_start_and_touches_nothi
         "{stderr}"
     );
     // The first one still serves.
+    assert!(server.json("/api/domains").is_some());
+    // Nor does a cleanup that deleted the lock file let a second one in.
+    std::fs::remove_file(data.join(".lock")).unwrap();
+    let second = start_second();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("in use by another ocelot serve (its .lock file is gone or empty)"),
+        "{stderr}"
+    );
     assert!(server.json("/api/domains").is_some());
     assert!(server.stop().success());
 
