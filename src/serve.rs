@@ -128,7 +128,16 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("creating the data directory {}", dir.display()))?;
     // Taken before the store recovers or rewrites anything, held until the server stopped.
-    let lock = lock_data_dir(&dir)?;
+    let lock = match lock_data_dir(&dir) {
+        Ok(lock) => lock,
+        Err(e) => {
+            // A full disk fails the lock file's write: the new directory goes again.
+            if created {
+                remove_unused_data_dir(&dir);
+            }
+            return Err(e);
+        }
+    };
     if !created {
         warn_about_foreign_entries(&dir);
     }
