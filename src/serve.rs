@@ -486,7 +486,7 @@ async fn serve_locked(
         // failed stop.
         // Says why too: the warnings about failed writes are held back for minutes at a
         // time, so those above may be of an earlier, already resolved failure.
-        anyhow::bail!("stopped, but the final flush failed: {lost}");
+        anyhow::bail!("{}", failed_stop(&lost, &stats));
     }
     // Every open hour's reports now hold every tree taken: the next start may say so.
     let marker = config.store.dir.join(CLEAN_STOP_MARKER);
@@ -507,25 +507,9 @@ async fn serve_locked(
 /// a wrong client clock said "Stopped cleanly.". The stages and reasons are named here:
 /// `/metrics` is gone once the server has stopped.
 fn stop_summary(stats: &ocelot_collector::StatsSnapshot) -> String {
-    let dropped = stats.trees_lost();
-    let mut summary = if dropped == 0 {
-        "Stopped cleanly.".to_owned()
-    } else {
-        let by_reason: Vec<String> = losses_by_reason(stats)
-            .into_iter()
-            .map(|(reason, n)| format!("{reason} {n}"))
-            .collect();
-        let trees = if dropped == 1 {
-            "tree was"
-        } else {
-            "trees were"
-        };
-        format!(
-            "Stopped. The final flush wrote everything, but {dropped} {trees} dropped since the \
-             start, by stage and reason: {} (a tree the store and an analyzer both dropped \
-             counts twice).",
-            by_reason.join(", ")
-        )
+    let mut summary = match drops_since_start(stats) {
+        None => "Stopped cleanly.".to_owned(),
+        Some(drops) => format!("Stopped. The final flush wrote everything, but {drops}."),
     };
     let duplicates = stats
         .store_drops
@@ -543,6 +527,37 @@ fn stop_summary(stats: &ocelot_collector::StatsSnapshot) -> String {
         ));
     }
     summary
+}
+
+/// The error of a stop whose final flush lost `lost`, with the run's losses, as a clean
+/// stop gives them (the flush's own are a part): it once gave only the flush's.
+fn failed_stop(lost: &str, stats: &ocelot_collector::StatsSnapshot) -> String {
+    match drops_since_start(stats) {
+        Some(drops) => format!("stopped, but the final flush failed: {lost}. In all, {drops}."),
+        None => format!("stopped, but the final flush failed: {lost}."),
+    }
+}
+
+/// `N trees were dropped since the start, by stage and reason: ...`; `None` for none.
+fn drops_since_start(stats: &ocelot_collector::StatsSnapshot) -> Option<String> {
+    let dropped = stats.trees_lost();
+    if dropped == 0 {
+        return None;
+    }
+    let by_reason: Vec<String> = losses_by_reason(stats)
+        .into_iter()
+        .map(|(reason, n)| format!("{reason} {n}"))
+        .collect();
+    let trees = if dropped == 1 {
+        "tree was"
+    } else {
+        "trees were"
+    };
+    Some(format!(
+        "{dropped} {trees} dropped since the start, by stage and reason: {} (a tree the store \
+         and an analyzer both dropped counts twice)",
+        by_reason.join(", ")
+    ))
 }
 
 /// The trees lost since the start, labelled as `/metrics`' `ocelot_dropped_trees_total`
@@ -980,7 +995,7 @@ mod stop_summary_tests {
     use ocelot_collector::{Collector, CollectorConfig, ManualClock};
     use ocelot_store::{Store, StoreConfig};
 
-    use super::stop_summary;
+    use super::{failed_stop, stop_summary};
     use crate::telemetry::Telemetry;
 
     /// Trees stamped five hours ago are dropped (out of the hour window) and counted on
@@ -1048,6 +1063,12 @@ mod stop_summary_tests {
             "{summary}"
         );
         assert!(!summary.contains("/metrics"), "{summary}");
+        // A stop whose final flush failed gives the run's losses too, not only the flush's.
+        let failed = failed_stop("2 trees could not be stored", &collector.stats());
+        assert!(
+            failed.starts_with("stopped, but the final flush failed: 2 trees could not be stored. In all, 3 trees were dropped since the start, by stage and reason: collector out_of_window 3 ("),
+            "{failed}"
+        );
     }
 
     /// Two different trees sent under one message ID are both counted in the reports and
