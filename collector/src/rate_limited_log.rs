@@ -77,6 +77,15 @@ impl RateLimitedLog {
             None
         }
     }
+
+    /// Starts afresh, as before the first event: for a problem that went away (and was said
+    /// to), so that its return is logged at once, not when the interval ends.
+    pub(crate) fn reset(&self) {
+        let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        w.started = None;
+        w.logged = 0;
+        w.suppressed = 0;
+    }
 }
 
 #[cfg(test)]
@@ -97,6 +106,9 @@ mod tests {
         assert_eq!(limit.check_at(t0 + Duration::from_secs(9)), None);
         // The next interval: the first line carries everything held back so far.
         assert_eq!(limit.check_at(t0 + Duration::from_secs(10)), Some(998));
+        assert_eq!(limit.check_at(t0 + Duration::from_secs(11)), Some(0));
+        // Reset (the problem went away): the next event is logged at once.
+        limit.reset();
         assert_eq!(limit.check_at(t0 + Duration::from_secs(11)), Some(0));
     }
 

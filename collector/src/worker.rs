@@ -1377,6 +1377,8 @@ pub(crate) fn run<W: Worker>(
                             // something: one with nothing to write proves nothing.
                             if write_errors.written.get() > 0 && write_errors.warned.replace(false) {
                                 let failed_unlogged = write_errors.unsaid.replace(0);
+                                // A new failure is a new problem: said at once.
+                                write_error_log.reset();
                                 tracing::info!(worker = ctx.name, reports = write_errors.written.get(), failed_unlogged, "report writes work again: a checkpoint wrote every report");
                             }
                         }

@@ -418,6 +418,15 @@ fn report_writes_that_work_again_are_said_to() {
     // Said once, not at every checkpoint after.
     collector.checkpoint_now();
     assert_eq!(logged.lines_with("report writes work again").len(), 1);
+    // Failing again is said at once: the five minutes' limit began anew with the recovery
+    // (the log's last word stayed "work again" for minutes while every checkpoint failed).
+    std::fs::remove_dir_all(domain_dir.join("reports")).unwrap();
+    std::fs::write(domain_dir.join("reports"), b"in the way").unwrap();
+    collector.checkpoint_now();
+    assert_eq!(
+        logged.lines("writing a report failed", hour).len(),
+        failed.len() + 1
+    );
     collector.shutdown();
     store.shutdown();
 }
