@@ -94,14 +94,6 @@ fn tree_at(domain: &str, seq: u64, ts_ms: u64) -> bytes::Bytes {
     nt1::encode_to_bytes(&MessageTree::new(header, Message::Transaction(t)))
 }
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
 const DOMAINS: [&str; 6] = ["cart", "shop", "pay", "search", "auth", "mail"];
 
 /// A collector and store on `dir` at `now_ms`, with one tree of each of [`DOMAINS`] taken.
@@ -162,7 +154,12 @@ fn a_restart_logs_once_per_hour_which_checkpoint_it_continues_and_what_the_repor
     // The hour's State report says so too, for the State page: the start at :21.
     clock.set(now_ms + 2 * 60_000);
     collector.tick();
-    let state = block_on(collector.state_report(hour)).unwrap();
+    collector.checkpoint_now();
+    let state = store
+        .read_report(hour, ocelot_collector::STATE_DOMAIN, "state")
+        .unwrap()
+        .unwrap();
+    let state: ocelot_analyzer::StateReport = serde_json::from_slice(&state).unwrap();
     let view = state.view(&Default::default());
     assert_eq!(
         (view.started_minutes, view.restored_incomplete),
