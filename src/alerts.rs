@@ -391,7 +391,8 @@ async fn warn_of_unheard_domains(
 /// neither in the hour of `now` nor in the hour before, as `(rule id, what was not seen)`;
 /// `Err` while an analyzer thread is too busy to answer. A misspelt type or name (or one
 /// written before the analyzer's renaming, `/order/42` for `/order/{num}`) never matches:
-/// its counts read 0, so `below` rules fire and `above` rules never do. Rules of other
+/// its counts read 0, so `below` rules fire and `above` rules never do. Heartbeat rules
+/// are checked for their machine and figure ([`unseen_heartbeat_figure`]). Rules of other
 /// reports, and of domains with no report in either hour (warned about as unheard), are
 /// not checked.
 async fn rules_with_unseen_names(
@@ -403,6 +404,12 @@ async fn rules_with_unseen_names(
     let mut unseen = Vec::new();
     for rule in alerting.engine().rules().rules() {
         let scope = &rule.scope;
+        if scope.report == ReportKind::Heartbeat {
+            if let Some(what) = unseen_heartbeat_figure(collector, scope, hour).await? {
+                unseen.push((rule.id.clone(), what));
+            }
+            continue;
+        }
         let Some(type_) = scope.type_.as_deref() else {
             continue;
         };
@@ -439,7 +446,7 @@ async fn rules_with_unseen_names(
                         })
                     })
                 }
-                ReportKind::Problem | ReportKind::Metric => break,
+                ReportKind::Problem | ReportKind::Metric | ReportKind::Heartbeat => break,
             };
             seen.push(found);
         }
@@ -455,6 +462,47 @@ async fn rules_with_unseen_names(
     Ok(unseen)
 }
 
+/// What a heartbeat rule on `scope` watches that its domain's heartbeat report had
+/// neither in `hour` nor in the hour before: its machine (`ip`), or its figure (`name`) on
+/// that machine or, without `ip`, on any. `None` when seen, or without a report in either
+/// hour (a domain unheard of, warned about as such).
+async fn unseen_heartbeat_figure(
+    collector: &Collector,
+    scope: &ocelot_alert::Scope,
+    hour: u64,
+) -> Result<Option<String>, Unanswered> {
+    let (ip, name) = (scope.ip.as_deref(), scope.name.as_deref());
+    if ip.is_none() && name.is_none() {
+        return Ok(None);
+    }
+    let mut any_report = false;
+    for h in [hour.saturating_sub(1), hour] {
+        let domain = scope.domain.as_str();
+        let Some(report) = collector
+            .heartbeat_report_now(domain, h, QUERY_WAIT)
+            .await?
+        else {
+            continue;
+        };
+        any_report = true;
+        let machines: Vec<&str> = match ip {
+            Some(ip) => report.ips().filter(|m| *m == ip).collect(),
+            None => report.ips().collect(),
+        };
+        let seen = machines.iter().any(|m| {
+            name.is_none_or(|name| report.minutes_of(m).any(|(_, v)| v.contains_key(name)))
+        });
+        if seen {
+            return Ok(None);
+        }
+    }
+    Ok(any_report.then(|| match (ip, name) {
+        (Some(ip), Some(name)) => format!("{name} on machine {ip}"),
+        (Some(ip), None) => format!("machine {ip}"),
+        (None, name) => name.unwrap_or_default().to_owned(),
+    }))
+}
+
 /// Warns about each rule of [`rules_with_unseen_names`]; whether the check is done (not
 /// while an analyzer thread is too busy to answer: tried again at the next tick).
 async fn warn_of_unseen_names(alerting: &Alerting, collector: &Collector, now: u64) -> bool {
@@ -464,7 +512,7 @@ async fn warn_of_unseen_names(alerting: &Alerting, collector: &Collector, now: u
                 tracing::warn!(
                     rule = %rule,
                     watched = %what,
-                    "an alert rule watches a type or name its domain's report did not have this hour or the hour before: misspelt, or not as the board shows it (e.g. /order/{{num}})? (its counts read 0, so below rules fire)"
+                    "an alert rule watches a type or name (or a heartbeat machine or figure) its domain's report did not have this hour or the hour before: misspelt, or not as the board shows it (e.g. /order/{{num}})? (its counts read 0, so below rules fire)"
                 );
             }
             true
@@ -546,11 +594,17 @@ async fn current_reports(
                 .metric_report_now(domain, hour, wait)
                 .await?
                 .map(Report::Metric),
+            ReportKind::Heartbeat => collector
+                .heartbeat_report_now(domain, hour, wait)
+                .await?
+                .map(Report::Heartbeat),
         };
         if let Some(report) = report {
             live.insert(domain, hour, report);
         }
-        live.cover(hour);
+        if wanted.watched {
+            live.cover(hour);
+        }
     }
     Ok(live)
 }
@@ -890,6 +944,123 @@ mod tests {
             [
                 ("name-typo".to_owned(), "URL /pya".to_owned()),
                 ("type-typo".to_owned(), "Exceptoin".to_owned()),
+            ]
+        );
+        collector.shutdown();
+        store.shutdown();
+    }
+
+    /// A heartbeat of `shop`'s machine `ip` a second ago, with `thread.count`.
+    fn heartbeat_sent(collector: &Collector, ip: &str, seq: u32) {
+        let header = Header {
+            domain: "shop".into(),
+            ip_address: ip.into(),
+            message_id: format!("shop-0a000002-{HOUR}-{seq}"),
+            ..Header::default()
+        };
+        let xml = "<status><thread count=\"42\"/></status>";
+        let heartbeat = ocelot_protocol::Leaf::new("Heartbeat", ip, "0", NOW - 1_000, xml);
+        let tree = MessageTree::new(header, Message::Heartbeat(heartbeat));
+        collector
+            .ingest(ocelot_protocol::nt1::encode_to_bytes(&tree))
+            .unwrap();
+    }
+
+    /// A heartbeat rule without `ip` watches the machines heard from this hour or the hour
+    /// before: the loop fetches both heartbeat reports, and marks only the evaluated hour as
+    /// watched. A misspelt machine or figure is found like a misspelt type.
+    #[tokio::test]
+    async fn the_loop_reads_the_heartbeats_of_the_hour_and_the_hour_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, collector) = started(dir.path());
+        // 10.0.0.9 sent in the hour before (sealed); 10.0.0.2 sends now.
+        let mut before = ocelot_analyzer::HeartbeatAnalyzer::new(
+            HOUR - 1,
+            Arc::new(ocelot_analyzer::AnalyzerConfig::default()),
+        );
+        let header = Header {
+            domain: "shop".into(),
+            ip_address: "10.0.0.9".into(),
+            ..Header::default()
+        };
+        let xml = "<status><thread count=\"7\"/></status>";
+        let at = (HOUR - 1) * 3_600_000 + 59 * 60_000;
+        let heartbeat = ocelot_protocol::Leaf::new("Heartbeat", "10.0.0.9", "0", at, xml);
+        before.process(&MessageTree::new(header, Message::Heartbeat(heartbeat)));
+        let sealed = serde_json::to_vec(&before.reports()["shop"]).unwrap();
+        store
+            .write_report(HOUR - 1, "shop", "heartbeat", &sealed)
+            .unwrap();
+        heartbeat_sent(&collector, "10.0.0.2", 1);
+        let rules = RuleSet::from_toml_str(
+            r#"
+            [[rule]]
+            id = "silent"
+            domain = "shop"
+            report = "heartbeat"
+            measure = "heartbeats"
+            below = 1.0
+            [[rule]]
+            id = "ip-typo"
+            domain = "shop"
+            report = "heartbeat"
+            ip = "10.0.0.22"
+            measure = "heartbeats"
+            below = 1.0
+            [[rule]]
+            id = "figure-typo"
+            domain = "shop"
+            report = "heartbeat"
+            name = "thread.cuont"
+            measure = "value"
+            above = 500.0
+            [[rule]]
+            id = "threads"
+            domain = "shop"
+            report = "heartbeat"
+            ip = "10.0.0.2"
+            name = "thread.count"
+            measure = "value"
+            above = 500.0
+            "#,
+            None,
+        )
+        .unwrap();
+        let alerting = Alerting::new(rules);
+        let mut live = None;
+        for _ in 0..200 {
+            let history = current_reports(&collector, &alerting, NOW, QUERY_WAIT)
+                .await
+                .unwrap();
+            if history
+                .report("shop", ReportKind::Heartbeat, HOUR)
+                .is_some()
+            {
+                live = Some(history);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let live = live.expect("the heartbeat was never counted");
+        let machines = |hour| match live.report("shop", ReportKind::Heartbeat, hour).as_deref() {
+            Some(Report::Heartbeat(r)) => r.ips().map(str::to_owned).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(machines(HOUR), ["10.0.0.2"]);
+        assert_eq!(machines(HOUR - 1), ["10.0.0.9"]);
+        assert!(live.covers(HOUR));
+        assert!(
+            !live.covers(HOUR - 1),
+            "read for its machines, not evaluated"
+        );
+        let unseen = rules_with_unseen_names(&alerting, &collector, NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            unseen,
+            [
+                ("ip-typo".to_owned(), "machine 10.0.0.22".to_owned()),
+                ("figure-typo".to_owned(), "thread.cuont".to_owned()),
             ]
         );
         collector.shutdown();

@@ -79,8 +79,10 @@ const STOP_POLL: Duration = Duration::from_millis(10);
 /// let mut live = MemoryHistory::new();
 /// for wanted in alerting.wanted_reports(now_ms) {
 ///     // live.insert(&wanted.domain, wanted.hour, Report::Transaction(report)) for each
-///     // report the collector has; then mark the hour as watched:
-///     live.cover(wanted.hour);
+///     // report the collector has; then mark the hour as watched, if it is evaluated:
+///     if wanted.watched {
+///         live.cover(wanted.hour);
+///     }
 /// }
 /// let events = alerting.tick(now_ms, &live);
 /// assert_eq!(events[0].rule, "shop-silent", "a watched hour without shop's report: count 0");
@@ -555,6 +557,7 @@ mod tests {
                 report: ReportKind::Transaction,
                 type_: None,
                 name: None,
+                ip: None,
             },
             measure: Measure::Count,
             condition: "below 1".into(),

@@ -512,6 +512,7 @@ mod tests {
                 report: ReportKind::Metric,
                 type_: None,
                 name: Some(name.into()),
+                ip: None,
             },
             measure: Measure::Value,
         };

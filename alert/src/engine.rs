@@ -12,8 +12,15 @@
 //! are not evaluated: live, nothing evaluated them either (the server was down), so a
 //! replay must not fire `below` rules on them. Live, the open hours come from the running
 //! collector, which was up (see `Overlay`'s `state`).
+//!
+//! A heartbeat rule without `ip` is one evaluator per machine ([`Rule::per_machine`]):
+//! heartbeats do not add up across machines. Its machines are those heard from in the hour
+//! evaluated or the hour before (so one gone silent is evaluated, and fires), each from its
+//! first heartbeat when that is later; a machine heard from in neither is forgotten. This
+//! keeps the rest of the engine as it was: a machine's evaluator is an ordinary one whose
+//! rule names the machine (`scope.ip`), so its events, status and saved state do too.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +51,59 @@ pub(crate) const MAX_LEFT_MINUTES: u64 = MAX_CATCH_UP_MINUTES + MAX_SETTLE_SECON
 /// is one walk per domain, for all the metrics its rules read ([`look_back_metric_kinds`]).
 const METRIC_KIND_LOOK_BACK_HOURS: u64 = 7 * 24;
 
+/// The evaluators of one rule: one, or for a rule [`Rule::per_machine`] one per machine
+/// watched (keyed by IP), each with its own pending/firing state, added as machines are
+/// heard from and dropped when they are no longer watched.
+#[derive(Debug)]
+enum RuleEvaluators {
+    One(Evaluator),
+    PerMachine {
+        rule: Rule,
+        machines: BTreeMap<String, Evaluator>,
+    },
+}
+
+impl RuleEvaluators {
+    fn new(rule: Rule) -> RuleEvaluators {
+        if rule.per_machine() {
+            RuleEvaluators::PerMachine {
+                rule,
+                machines: BTreeMap::new(),
+            }
+        } else {
+            RuleEvaluators::One(Evaluator::new(rule))
+        }
+    }
+
+    /// The rule as written.
+    fn rule(&self) -> &Rule {
+        match self {
+            RuleEvaluators::One(evaluator) => evaluator.rule(),
+            RuleEvaluators::PerMachine { rule, .. } => rule,
+        }
+    }
+
+    /// Each evaluator, machines in IP order.
+    fn each(&self) -> impl Iterator<Item = &Evaluator> {
+        let (one, machines) = match self {
+            RuleEvaluators::One(evaluator) => (Some(evaluator), None),
+            RuleEvaluators::PerMachine { machines, .. } => (None, Some(machines)),
+        };
+        one.into_iter()
+            .chain(machines.into_iter().flat_map(BTreeMap::values))
+    }
+
+    /// [`RuleEvaluators::each`], to change.
+    fn each_mut(&mut self) -> impl Iterator<Item = &mut Evaluator> {
+        let (one, machines) = match self {
+            RuleEvaluators::One(evaluator) => (Some(evaluator), None),
+            RuleEvaluators::PerMachine { machines, .. } => (None, Some(machines)),
+        };
+        one.into_iter()
+            .chain(machines.into_iter().flat_map(BTreeMap::values_mut))
+    }
+}
+
 /// A report the next [`Engine::evaluate`] will read.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ReportRef {
@@ -53,6 +113,11 @@ pub struct ReportRef {
     pub kind: ReportKind,
     /// The hour index.
     pub hour: u64,
+    /// Whether minutes of the hour are evaluated: once fetched, mark it watched
+    /// ([`crate::MemoryHistory::cover`]), so that no report there means no traffic. `false`
+    /// for the hour before the first one evaluated, which heartbeat rules without `ip` read
+    /// only for the machines heard from in it.
+    pub watched: bool,
 }
 
 /// One rule as the Alerts page shows it.
@@ -94,7 +159,8 @@ pub struct RuleStatus {
 #[derive(Debug)]
 pub struct Engine {
     rules: RuleSet,
-    evaluators: Vec<Evaluator>,
+    /// Per rule, in file order.
+    evaluators: Vec<RuleEvaluators>,
     baselines: BaselineCache,
     /// Per domain, the baseline series its rules need.
     baseline_keys: HashMap<String, Vec<SeriesKey>>,
@@ -122,7 +188,12 @@ impl Engine {
             }
         }
         Engine {
-            evaluators: rules.rules().iter().cloned().map(Evaluator::new).collect(),
+            evaluators: rules
+                .rules()
+                .iter()
+                .cloned()
+                .map(RuleEvaluators::new)
+                .collect(),
             baselines: BaselineCache::new(rules.baseline().clone()),
             baseline_keys,
             metric_kinds: HashMap::new(),
@@ -144,7 +215,11 @@ impl Engine {
         // A run restored from before the start cannot go on past the minute not evaluated:
         // broken now rather than at the next minute, so the Alerts page does not show it
         // pending meanwhile.
-        for evaluator in &mut self.evaluators {
+        for evaluator in self
+            .evaluators
+            .iter_mut()
+            .flat_map(RuleEvaluators::each_mut)
+        {
             evaluator.break_run_unless_next(next);
         }
     }
@@ -208,15 +283,31 @@ impl Engine {
             .iter()
             .map(|r| (r.scope.domain.clone(), r.scope.report))
             .collect();
-        (first / MINUTES_PER_HOUR..=last / MINUTES_PER_HOUR)
-            .flat_map(|hour| {
-                kinds.iter().map(move |(domain, kind)| ReportRef {
-                    domain: domain.clone(),
-                    kind: *kind,
-                    hour,
-                })
+        let first_hour = first / MINUTES_PER_HOUR;
+        // The open hours of the collector: the hour before the first one evaluated is still
+        // open until the collector seals it, and its machines must be known then as they
+        // will be once it is stored (as replay reads it).
+        let machines_before: BTreeSet<&str> = (self.rules.rules().iter())
+            .filter(|r| r.per_machine())
+            .map(|r| r.scope.domain.as_str())
+            .collect();
+        let before = first_hour.checked_sub(1).into_iter().flat_map(|hour| {
+            machines_before.iter().map(move |domain| ReportRef {
+                domain: (*domain).to_owned(),
+                kind: ReportKind::Heartbeat,
+                hour,
+                watched: false,
             })
-            .collect()
+        });
+        let evaluated = (first_hour..=last / MINUTES_PER_HOUR).flat_map(|hour| {
+            kinds.iter().map(move |(domain, kind)| ReportRef {
+                domain: domain.clone(),
+                kind: *kind,
+                hour,
+                watched: true,
+            })
+        });
+        before.chain(evaluated).collect()
     }
 
     /// Evaluates every minute completed since the last call (at most
@@ -301,9 +392,11 @@ impl Engine {
         }
         let start = events.len();
         let mut reports: HashMap<(String, ReportKind), Option<Arc<Report>>> = HashMap::new();
+        // Per domain, the machines with a heartbeat in the hour before (per-machine rules).
+        let mut heard_before: HashMap<String, Vec<String>> = HashMap::new();
         let mut covered = None;
-        for evaluator in &mut self.evaluators {
-            let rule = evaluator.rule().clone();
+        for slot in &mut self.evaluators {
+            let rule = slot.rule().clone();
             let (domain, kind) = (rule.scope.domain.as_str(), rule.scope.report);
             let report = reports.entry((domain.to_owned(), kind)).or_insert_with(|| {
                 history.report(domain, kind, hour).or_else(|| {
@@ -320,24 +413,55 @@ impl Engine {
             let Some(report) = report.as_deref() else {
                 continue;
             };
-            let rules = self.rules.rules();
-            let series = rule_series(&rule, rules, report, hour, history, &mut self.metric_kinds);
-            let key = SeriesKey {
-                scope: rule.scope.clone(),
-                measure: rule.measure,
-            };
-            for minute in (first..=last).filter(|&m| up.contains(m)) {
-                let value = series[(minute % MINUTES_PER_HOUR) as usize];
-                let baseline = if rule.condition.uses_baseline() {
-                    self.baselines.value(&rule.scope.domain, &key, minute)
-                } else {
-                    None
+            let mut feed = |evaluator: &mut Evaluator, from: u64| {
+                let rule = evaluator.rule().clone();
+                let rules = self.rules.rules();
+                let series =
+                    rule_series(&rule, rules, report, hour, history, &mut self.metric_kinds);
+                let key = SeriesKey {
+                    scope: rule.scope.clone(),
+                    measure: rule.measure,
                 };
-                if baseline.is_some_and(|b| !b.is_finite()) {
-                    self.baselines_not_finite += 1;
+                for minute in (from.max(first)..=last).filter(|&m| up.contains(m)) {
+                    let value = series[(minute % MINUTES_PER_HOUR) as usize];
+                    let baseline = if rule.condition.uses_baseline() {
+                        self.baselines.value(&rule.scope.domain, &key, minute)
+                    } else {
+                        None
+                    };
+                    if baseline.is_some_and(|b| !b.is_finite()) {
+                        self.baselines_not_finite += 1;
+                    }
+                    let link = || board_link(self.rules.board_url(), &rule, hour);
+                    events.extend(evaluator.feed(minute, value, baseline, link));
                 }
-                let link = || board_link(self.rules.board_url(), &rule, hour);
-                events.extend(evaluator.feed(minute, value, baseline, link));
+            };
+            match slot {
+                RuleEvaluators::One(evaluator) => feed(evaluator, first),
+                RuleEvaluators::PerMachine { rule, machines } => {
+                    let before = heard_before.entry(domain.to_owned()).or_insert_with(|| {
+                        let past = hour
+                            .checked_sub(1)
+                            .and_then(|h| history.report(domain, ReportKind::Heartbeat, h));
+                        past.map_or_else(Vec::new, |r| machines_heard(&r, 0).into_keys().collect())
+                    });
+                    let watched = watched_machines(before, report, hour);
+                    for (ip, from) in &watched {
+                        // A machine first heard later in the hour is not evaluated before
+                        // that: it had not started, and must not read as one gone silent.
+                        if (*from).max(first) > last {
+                            continue;
+                        }
+                        let evaluator = machines
+                            .entry(ip.clone())
+                            .or_insert_with(|| Evaluator::new(machine_rule(rule, ip)));
+                        feed(evaluator, *from);
+                    }
+                    // A machine silent for the hour and the hour before is no longer
+                    // watched: its state goes (a retired machine does not stay firing
+                    // forever, nor does its state pile up).
+                    machines.retain(|ip, _| watched.contains_key(ip));
+                }
             }
         }
         // Events of different rules in the same minute keep file order; across minutes,
@@ -355,6 +479,7 @@ impl Engine {
     pub(crate) fn saved_rules(&self) -> Vec<SavedRule> {
         self.evaluators
             .iter()
+            .flat_map(RuleEvaluators::each)
             .map(|e| SavedRule {
                 id: e.rule().id.clone(),
                 definition: definition(e.rule()),
@@ -368,54 +493,64 @@ impl Engine {
     /// entry of `saved` that has both. A rule edited since starts `ok`, so a changed
     /// threshold does not inherit a firing state it never had. Returns, per entry of
     /// `saved`, whether a rule took it up (the state file keeps the others a while, in
-    /// case their rule comes back).
+    /// case their rule comes back). A per-machine rule takes up the state of each machine
+    /// saved under the same rule.
     pub(crate) fn restore_rules(&mut self, saved: &[SavedRule]) -> Vec<bool> {
         let mut taken = vec![false; saved.len()];
-        for evaluator in &mut self.evaluators {
-            let id = &evaluator.rule().id;
-            let same = definition(evaluator.rule());
-            let found = saved
-                .iter()
-                .enumerate()
-                .find(|(i, s)| !taken[*i] && s.id == *id && s.definition == same);
-            if let Some((i, state)) = found {
-                evaluator.restore(state.state.clone());
-                taken[i] = true;
+        for slot in &mut self.evaluators {
+            match slot {
+                RuleEvaluators::One(evaluator) => {
+                    let id = &evaluator.rule().id;
+                    let same = definition(evaluator.rule());
+                    let found = saved
+                        .iter()
+                        .enumerate()
+                        .find(|(i, s)| !taken[*i] && s.id == *id && s.definition == same);
+                    if let Some((i, state)) = found {
+                        evaluator.restore(state.state.clone());
+                        taken[i] = true;
+                    }
+                }
+                RuleEvaluators::PerMachine { rule, machines } => {
+                    for (i, state) in saved.iter().enumerate() {
+                        let ip = state.definition["scope"]["ip"].as_str();
+                        let Some(ip) = ip.filter(|_| state.id == rule.id && !taken[i]) else {
+                            continue;
+                        };
+                        if machines.contains_key(ip) {
+                            continue;
+                        }
+                        let machine = machine_rule(rule, ip);
+                        if definition(&machine) != state.definition {
+                            continue;
+                        }
+                        let mut evaluator = Evaluator::new(machine);
+                        evaluator.restore(state.state.clone());
+                        machines.insert(ip.to_owned(), evaluator);
+                        taken[i] = true;
+                    }
+                }
             }
         }
         taken
     }
 
-    /// Every rule's state, in file order.
+    /// Every rule's state, in file order; a per-machine rule's, per machine (by IP), or
+    /// its own, `ok`, before any machine is watched.
     pub fn statuses(&self) -> Vec<RuleStatus> {
         let mut days_back = self.rules.baseline().days_back.clone();
         days_back.sort_unstable();
-        self.evaluators
-            .iter()
-            .map(|e| {
-                let rule = e.rule();
-                let last = e.last();
-                RuleStatus {
-                    id: rule.id.clone(),
-                    scope: rule.scope.clone(),
-                    measure: rule.measure,
-                    condition: rule.condition.to_string(),
-                    phase: e.phase(),
-                    last_time: last.map(|p| minute_label(p.minute)).unwrap_or_default(),
-                    last_value: last.and_then(|p| p.value),
-                    last_baseline: last.and_then(|p| p.baseline),
-                    uses_baseline: rule.condition.uses_baseline(),
-                    for_minutes: rule.for_minutes,
-                    resolve_minutes: rule.resolve_minutes,
-                    suppress_minutes: rule.suppress_minutes,
-                    baseline_days_back: if rule.condition.uses_baseline() {
-                        days_back.clone()
-                    } else {
-                        Vec::new()
-                    },
+        let mut statuses = Vec::with_capacity(self.evaluators.len());
+        for slot in &self.evaluators {
+            match slot {
+                RuleEvaluators::PerMachine { rule, machines } if machines.is_empty() => {
+                    let unwatched = Evaluator::new(rule.clone());
+                    statuses.push(status(&unwatched, &days_back));
                 }
-            })
-            .collect()
+                _ => statuses.extend(slot.each().map(|e| status(e, &days_back))),
+            }
+        }
+        statuses
     }
 
     /// Forgets `domain`'s baselines so they are rebuilt from the store on next use. Call
@@ -474,6 +609,68 @@ fn rule_series(
         Some(kind) => scope_series(report, scope, rule.measure, Some(&kind)).values,
         None => series.values,
     }
+}
+
+/// `evaluator`'s rule and state as the Alerts page shows them; `days_back` ascending.
+fn status(evaluator: &Evaluator, days_back: &[u32]) -> RuleStatus {
+    let rule = evaluator.rule();
+    let last = evaluator.last();
+    RuleStatus {
+        id: rule.id.clone(),
+        scope: rule.scope.clone(),
+        measure: rule.measure,
+        condition: rule.condition.to_string(),
+        phase: evaluator.phase(),
+        last_time: last.map(|p| minute_label(p.minute)).unwrap_or_default(),
+        last_value: last.and_then(|p| p.value),
+        last_baseline: last.and_then(|p| p.baseline),
+        uses_baseline: rule.condition.uses_baseline(),
+        for_minutes: rule.for_minutes,
+        resolve_minutes: rule.resolve_minutes,
+        suppress_minutes: rule.suppress_minutes,
+        baseline_days_back: if rule.condition.uses_baseline() {
+            days_back.to_vec()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// The machines a per-machine rule watches in `hour`, each with the first minute (epoch
+/// minutes) to evaluate: those with a heartbeat in the hour before (`before`) from the
+/// hour's start, the others from their first heartbeat in `report` (the hour's). Not
+/// `OTHERS`, where the machines past the analyzer's cap are folded together.
+fn watched_machines(before: &[String], report: &Report, hour: u64) -> BTreeMap<String, u64> {
+    let start = hour * MINUTES_PER_HOUR;
+    let mut watched = machines_heard(report, start);
+    for ip in before {
+        watched.insert(ip.clone(), start);
+    }
+    watched
+}
+
+/// The machines of a heartbeat `report` with a well-formed heartbeat, each with the
+/// minute of its first one (`start` plus its minute of the hour); none for another kind.
+fn machines_heard(report: &Report, start: u64) -> BTreeMap<String, u64> {
+    let Report::Heartbeat(report) = report else {
+        return BTreeMap::new();
+    };
+    report
+        .ips()
+        .filter(|ip| *ip != ocelot_analyzer::OTHERS)
+        .filter_map(|ip| {
+            let (minute, _) = report.minutes_of(ip).next()?;
+            Some((ip.to_owned(), start + u64::from(minute)))
+        })
+        .collect()
+}
+
+/// `rule` (a per-machine rule) for machine `ip`: what that machine's evaluator watches,
+/// so its events, status and saved state name the machine.
+fn machine_rule(rule: &Rule, ip: &str) -> Rule {
+    let mut machine = rule.clone();
+    machine.scope.ip = Some(ip.to_owned());
+    machine
 }
 
 /// Whether `rule`'s values depend on the kind of its metric (see `series.rs`).
@@ -560,27 +757,36 @@ fn definition(rule: &Rule) -> serde_json::Value {
     value
 }
 
-/// `{board_url}/{t,e,p,metric}?domain=..&hour=YYYYMMDDHH[&type=..][&name=..]`: the web boards.
+/// `{board_url}/{t,e,p,metric,h}?domain=..&hour=YYYYMMDDHH[&..]`: the web boards.
 fn board_link(board_url: &str, rule: &Rule, hour: u64) -> String {
     format!("{board_url}{}", board_path(&rule.scope, hour))
 }
 
 /// The path and query of the web board that `scope` watches at `hour`:
-/// `/{t,e,p,metric}?domain=..&hour=YYYYMMDDHH[&type=..][&name=..]`. Notifications prefix
-/// it with `board_url`; the web UI's own Alerts page links to it on its own server.
+/// `/{t,e,p,metric}?domain=..&hour=YYYYMMDDHH[&type=..][&name=..]`, or for heartbeats
+/// `/h?domain=..&hour=..[&ip=..]`. Notifications prefix it with `board_url`; the web UI's
+/// own Alerts page links to it on its own server.
 pub fn board_path(scope: &Scope, hour: u64) -> String {
-    // The web UI's boards: /t, /e, /p and /metric, with `hour=YYYYMMDDHH`.
+    // The web UI's boards: /t, /e, /p, /metric and /h, with `hour=YYYYMMDDHH`.
     let board = match scope.report {
         ReportKind::Transaction => "t",
         ReportKind::Event => "e",
         ReportKind::Problem => "p",
         ReportKind::Metric => "metric",
+        ReportKind::Heartbeat => "h",
     };
     let mut path = format!(
         "/{board}?domain={}&hour={}",
         percent_encode(&scope.domain),
         ocelot_analyzer::hour_label(hour)
     );
+    if scope.report == ReportKind::Heartbeat {
+        // The heartbeat board shows one machine's figures, all of them: no name to pick.
+        if let Some(ip) = &scope.ip {
+            path.push_str(&format!("&ip={}", percent_encode(ip)));
+        }
+        return path;
+    }
     if let Some(type_) = &scope.type_ {
         path.push_str(&format!("&type={}", percent_encode(type_)));
     }
@@ -704,7 +910,8 @@ mod tests {
             vec![ReportRef {
                 domain: "shop".into(),
                 kind: ReportKind::Event,
-                hour: 10
+                hour: 10,
+                watched: true,
             }]
         );
     }

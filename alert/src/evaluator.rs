@@ -389,6 +389,7 @@ mod tests {
                 report: ReportKind::Transaction,
                 type_: None,
                 name: None,
+                ip: None,
             },
             measure: Measure::Count,
             condition: Condition::Threshold {

@@ -641,6 +641,7 @@ mod tests {
                 report: ReportKind::Transaction,
                 type_: None,
                 name: None,
+                ip: None,
             },
             measure: Measure::Count,
             condition: "below 1".into(),

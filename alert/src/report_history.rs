@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ocelot_analyzer::{
-    EventReport, MetricReport, ProblemReport, StateReport, TransactionReport, STATE_DOMAIN,
-    STATE_REPORT_NAME,
+    EventReport, HeartbeatReport, MetricReport, ProblemReport, StateReport, TransactionReport,
+    STATE_DOMAIN, STATE_REPORT_NAME,
 };
 use ocelot_store::{validate_name, Store};
 
@@ -30,6 +30,8 @@ pub enum Report {
     Problem(ProblemReport),
     /// A metric report.
     Metric(MetricReport),
+    /// A heartbeat report.
+    Heartbeat(HeartbeatReport),
 }
 
 impl Report {
@@ -40,6 +42,7 @@ impl Report {
             Report::Event(_) => ReportKind::Event,
             Report::Problem(_) => ReportKind::Problem,
             Report::Metric(_) => ReportKind::Metric,
+            Report::Heartbeat(_) => ReportKind::Heartbeat,
         }
     }
 
@@ -50,6 +53,7 @@ impl Report {
             ReportKind::Event => Report::Event(serde_json::from_slice(bytes)?),
             ReportKind::Problem => Report::Problem(serde_json::from_slice(bytes)?),
             ReportKind::Metric => Report::Metric(serde_json::from_slice(bytes)?),
+            ReportKind::Heartbeat => Report::Heartbeat(serde_json::from_slice(bytes)?),
         })
     }
 
@@ -60,6 +64,7 @@ impl Report {
             ReportKind::Event => Report::Event(EventReport::new(domain, hour)),
             ReportKind::Problem => Report::Problem(ProblemReport::new(domain, hour)),
             ReportKind::Metric => Report::Metric(MetricReport::new(domain, hour)),
+            ReportKind::Heartbeat => Report::Heartbeat(HeartbeatReport::new(domain, hour)),
         }
     }
 
@@ -70,6 +75,7 @@ impl Report {
             Report::Event(r) => serde_json::to_vec(r),
             Report::Problem(r) => serde_json::to_vec(r),
             Report::Metric(r) => serde_json::to_vec(r),
+            Report::Heartbeat(r) => serde_json::to_vec(r),
         };
         bytes.expect("reports have string keys and serialize to JSON")
     }

@@ -44,15 +44,18 @@ pub enum ReportKind {
     Problem,
     /// `MetricReport`.
     Metric,
+    /// `HeartbeatReport`: per machine, not added up across machines.
+    Heartbeat,
 }
 
 impl ReportKind {
     /// Every kind, in the order shown in messages.
-    pub const ALL: [ReportKind; 4] = [
+    pub const ALL: [ReportKind; 5] = [
         ReportKind::Transaction,
         ReportKind::Event,
         ReportKind::Problem,
         ReportKind::Metric,
+        ReportKind::Heartbeat,
     ];
 
     /// The name in rule files and in the store (`transaction`, ...).
@@ -62,6 +65,7 @@ impl ReportKind {
             ReportKind::Event => "event",
             ReportKind::Problem => "problem",
             ReportKind::Metric => "metric",
+            ReportKind::Heartbeat => "heartbeat",
         }
     }
 
@@ -78,6 +82,7 @@ impl ReportKind {
             ReportKind::Event => &[Measure::Count, Measure::Fail, Measure::FailPercent],
             ReportKind::Problem => &[Measure::Count],
             ReportKind::Metric => &[Measure::Value, Measure::Count, Measure::Sum, Measure::Avg],
+            ReportKind::Heartbeat => &[Measure::Value, Measure::Heartbeats],
         }
     }
 
@@ -109,8 +114,11 @@ pub enum Measure {
     /// A metric's sum.
     Sum,
     /// A metric's value as CAT plots it: the count of `C` metrics, the mean of `T`
-    /// (durations), the sum of `S` and `S,C`.
+    /// (durations), the sum of `S` and `S,C`. A heartbeat figure's value, as sent.
     Value,
+    /// Whether a machine sent a heartbeat in the minute: 1, else 0 (CAT's clients send
+    /// one a minute).
+    Heartbeats,
 }
 
 impl Measure {
@@ -124,6 +132,7 @@ impl Measure {
             Measure::P95 => "p95",
             Measure::Sum => "sum",
             Measure::Value => "value",
+            Measure::Heartbeats => "heartbeats",
         }
     }
 }
@@ -135,7 +144,9 @@ impl fmt::Display for Measure {
 }
 
 /// What a rule watches: one series per rule. Without `type`, every type of the report is
-/// added up; without `name`, every name of the type.
+/// added up; without `name`, every name of the type. Heartbeats do not add up across
+/// machines: a heartbeat rule without `ip` watches each machine as a series of its own,
+/// whose scope names the machine.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Scope {
@@ -147,14 +158,21 @@ pub struct Scope {
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
     /// Transaction, event or problem name as the report shows it (after the analyzer's
-    /// normalization, e.g. `/order/{num}`); the metric key for metric rules.
+    /// normalization, e.g. `/order/{num}`); the metric key for metric rules; the
+    /// heartbeat figure's key for heartbeat rules (`memory.heap-usage`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The machine (client IP) of a heartbeat rule's series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
 }
 
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.domain, self.report)?;
+        if let Some(ip) = &self.ip {
+            write!(f, " {ip}")?;
+        }
         if let Some(type_) = &self.type_ {
             write!(f, " {type_}")?;
         }
@@ -326,6 +344,15 @@ pub struct Rule {
     pub notify: Vec<String>,
 }
 
+impl Rule {
+    /// Whether the rule watches each machine of its domain as a series of its own, with a
+    /// state of its own: a heartbeat rule without `ip` (heartbeats do not add up across
+    /// machines).
+    pub fn per_machine(&self) -> bool {
+        self.scope.report == ReportKind::Heartbeat && self.scope.ip.is_none()
+    }
+}
+
 /// The rule file as written (see docs/alerting.md). Embeddable as a section of a larger
 /// config file; [`RuleSet::from_config`] validates it.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -363,9 +390,12 @@ pub struct RuleConfig {
     /// Optional type.
     #[serde(rename = "type")]
     pub type_: Option<String>,
-    /// Optional name (the metric key for metric rules).
+    /// Optional name (the metric key for metric rules, the figure's key for heartbeat
+    /// rules).
     pub name: Option<String>,
-    /// `count`, `fail`, `failPercent`, `avg`, `p95`, `sum`, `value`.
+    /// Heartbeat rules: the one machine (client IP) to watch; without it, each machine.
+    pub ip: Option<String>,
+    /// `count`, `fail`, `failPercent`, `avg`, `p95`, `sum`, `value`, `heartbeats`.
     pub measure: Option<String>,
     /// Static threshold: bad above this.
     pub above: Option<f64>,
@@ -614,11 +644,11 @@ fn validate_rule(
         }
     }
     let report_text = raw.report.ok_or_else(|| {
-        fail("missing `report` (one of transaction, event, problem, metric)".to_owned())
+        fail("missing `report` (one of transaction, event, problem, metric, heartbeat)".to_owned())
     })?;
     let report = ReportKind::parse(&report_text).ok_or_else(|| {
         fail(format!(
-            "unknown report \"{report_text}\" (expected one of transaction, event, problem, metric)"
+            "unknown report \"{report_text}\" (expected one of transaction, event, problem, metric, heartbeat)"
         ))
     })?;
     let measure_text = raw
@@ -654,6 +684,9 @@ fn validate_rule(
     if raw.name.as_deref().is_some_and(is_blank) {
         return Err(fail(if report == ReportKind::Metric {
             "`name` is empty: metric rules need the metric key".to_owned()
+        } else if report == ReportKind::Heartbeat {
+            "`name` is empty: heartbeat rules name the figure's key as the heartbeat board shows it"
+                .to_owned()
         } else {
             "`name` is empty: it would match no name; leave it out to add up every name".to_owned()
         }));
@@ -675,6 +708,21 @@ fn validate_rule(
             raw.name.is_none(),
             &fail,
             "metric rules need `name`, the metric key",
+        )?;
+    }
+    if report == ReportKind::Heartbeat {
+        check_heartbeat_scope(
+            measure,
+            raw.type_.is_some(),
+            raw.name.is_some(),
+            raw.ip.as_deref(),
+        )
+        .map_err(&fail)?;
+    } else {
+        fail_if(
+            raw.ip.is_some(),
+            &fail,
+            "`ip` picks the machine of heartbeat rules only (the other reports add up every machine)",
         )?;
     }
     let condition = match (raw.above, raw.below, raw.baseline) {
@@ -706,6 +754,9 @@ fn validate_rule(
             Condition::Threshold { above, below }
         }
         (None, None, Some(direction)) => {
+            if report == ReportKind::Heartbeat {
+                check_heartbeat_baseline(measure, raw.ip.is_some()).map_err(&fail)?;
+            }
             let direction = match direction.as_str() {
                 "above" => Direction::Above,
                 "below" => Direction::Below,
@@ -782,6 +833,7 @@ fn validate_rule(
             report,
             type_: raw.type_,
             name: raw.name,
+            ip: raw.ip,
         },
         measure,
         condition,
@@ -791,6 +843,63 @@ fn validate_rule(
         notify: raw.notify,
         id,
     })
+}
+
+/// Checks a heartbeat rule's `type`, `name` and `ip`: heartbeats have no type; `value`
+/// reads one figure (`name`, its key), `heartbeats` none; `ip`, if set, is one machine.
+fn check_heartbeat_scope(
+    measure: Measure,
+    has_type: bool,
+    has_name: bool,
+    ip: Option<&str>,
+) -> Result<(), String> {
+    if has_type {
+        return Err("heartbeat rules take no `type`; the figure's key is `name`".to_owned());
+    }
+    match measure {
+        Measure::Heartbeats if has_name => {
+            return Err(
+                "`measure = \"heartbeats\"` counts a machine's heartbeats, not a figure: leave out `name`"
+                    .to_owned(),
+            )
+        }
+        Measure::Value if !has_name => {
+            return Err(
+                "heartbeat rules on `value` need `name`, the figure's key as the heartbeat board shows it (e.g. `memory.heap-usage`)"
+                    .to_owned(),
+            )
+        }
+        _ => {}
+    }
+    match ip {
+        Some(ip) if is_blank(ip) => {
+            Err("`ip` is empty: leave it out to watch every machine".to_owned())
+        }
+        Some(ip) if ip.eq_ignore_ascii_case("all") || ip == ocelot_analyzer::OTHERS => Err(format!(
+            "`ip = \"{ip}\"` is not a machine: leave out `ip` to watch every machine, each on its own"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that a heartbeat rule can take a baseline: a figure of one named machine. A
+/// baseline is built per rule from past days, and the machines of a domain come and go;
+/// `heartbeats` is 1 in every minute a machine is up, so a baseline says nothing a
+/// threshold does not.
+fn check_heartbeat_baseline(measure: Measure, has_ip: bool) -> Result<(), String> {
+    if measure == Measure::Heartbeats {
+        return Err(
+            "`measure = \"heartbeats\"` takes a threshold, not a baseline: `below = 1` fires on a minute without a heartbeat"
+                .to_owned(),
+        );
+    }
+    if !has_ip {
+        return Err(
+            "baseline heartbeat rules need `ip`: a baseline is built per rule, not per machine; use `above`/`below` to watch every machine"
+                .to_owned(),
+        );
+    }
+    Ok(())
 }
 
 /// Whether a `type` or `name` is empty (or only spaces): no report entry is keyed so.
@@ -810,7 +919,10 @@ fn check_reachable(
 ) -> Result<(), String> {
     let never_negative = never_negative(report, measure);
     if let Some(limit) = below.filter(|&b| never_negative && b <= 0.0) {
-        let hint = if matches!(measure, Measure::Count | Measure::Fail) {
+        let hint = if matches!(
+            measure,
+            Measure::Count | Measure::Fail | Measure::Heartbeats
+        ) {
             " (`below = 1` fires on a minute with none)"
         } else {
             ""
@@ -818,6 +930,19 @@ fn check_reachable(
         return Err(format!(
             "`below = {limit}` can never fire: {measure} is never negative{hint}"
         ));
+    }
+    if measure == Measure::Heartbeats {
+        if let Some(limit) = above {
+            return Err(format!(
+                "`above = {limit}` does not apply to heartbeats: a machine counts 1 in a minute \
+                 with a heartbeat and 0 without (`below = 1` fires on a silent one)"
+            ));
+        }
+        if let Some(limit) = below.filter(|&b| b > 1.0) {
+            return Err(format!(
+                "`below = {limit}` always fires: heartbeats is at most 1 (`below = 1` fires on a minute without one)"
+            ));
+        }
     }
     if let Some(limit) = above.filter(|&a| measure == Measure::FailPercent && a >= 100.0) {
         return Err(format!(
@@ -841,7 +966,11 @@ fn check_reachable(
 /// negative; everything else is a count, a duration or a percentage.
 fn never_negative(report: ReportKind, measure: Measure) -> bool {
     match measure {
-        Measure::Count | Measure::Fail | Measure::FailPercent | Measure::P95 => true,
+        Measure::Count
+        | Measure::Fail
+        | Measure::FailPercent
+        | Measure::P95
+        | Measure::Heartbeats => true,
         Measure::Avg => report != ReportKind::Metric,
         Measure::Sum | Measure::Value => false,
     }
@@ -998,7 +1127,7 @@ mod tests {
         assert_eq!(
             error_of(&text, None),
             "rule \"pay-errors\": unknown report \"transactions\" \
-             (expected one of transaction, event, problem, metric)"
+             (expected one of transaction, event, problem, metric, heartbeat)"
         );
     }
 

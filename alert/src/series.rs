@@ -9,6 +9,7 @@
 //! | event | count, fail | count, fail, failPercent |
 //! | problem | count | count |
 //! | metric | count, sum, avg | value, count, sum, avg |
+//! | heartbeat | per machine: each figure's last value | value, heartbeats |
 //!
 //! p99 (and p50, p90, p999, min, max, std) exist per hour only, so they are not
 //! measures. A transaction p95 needs one name: each name keeps its own per-minute
@@ -25,8 +26,14 @@
 //! its kind, so there `value` needs the kind from another report (the engine keeps the one
 //! it last saw, the baseline takes it from its other look-back hours); with none known it
 //! has no value. (`count`, `sum` and `avg` do not depend on the kind: 0, 0, no value.)
+//!
+//! A heartbeat scope names one machine (`ip`): heartbeats do not add up across machines.
+//! Its `value` is the figure as the machine's last heartbeat of the minute sent it, no
+//! value in a minute without one; `heartbeats` is 1 in a minute with a heartbeat, 0
+//! without (the report keeps a minute's last heartbeat, not how many came). A scope
+//! without `ip` has no value: the engine gives each machine a scope of its own.
 
-use ocelot_analyzer::ViewQuery;
+use ocelot_analyzer::{HeartbeatReport, ViewQuery};
 
 use crate::report_history::Report;
 use crate::rules::{Measure, Scope};
@@ -124,6 +131,8 @@ pub(crate) fn scope_series(
                 }
             }
         }
+        // Per machine, not totals: see `heartbeat_series`.
+        Report::Heartbeat(_) => {}
         Report::Metric(r) => {
             let query = ViewQuery {
                 type_: scope.name.as_deref(),
@@ -140,11 +149,40 @@ pub(crate) fn scope_series(
             }
         }
     }
+    if let Report::Heartbeat(r) = report {
+        return ScopeSeries {
+            values: heartbeat_series(r, scope, measure),
+            metric_kind: None,
+        };
+    }
     let kind = metric_kind.as_deref().or(known_kind);
     ScopeSeries {
         values: totals.map(|t| value_of(&t, measure, kind)),
         metric_kind,
     }
+}
+
+/// The minutes of `scope`'s machine in a heartbeat report (see the module docs).
+fn heartbeat_series(
+    report: &HeartbeatReport,
+    scope: &Scope,
+    measure: Measure,
+) -> [Option<f64>; MINUTES] {
+    let Some(ip) = scope.ip.as_deref() else {
+        return [None; MINUTES];
+    };
+    let mut values = [None; MINUTES];
+    if measure == Measure::Heartbeats {
+        values = [Some(0.0); MINUTES];
+    }
+    for (minute, figures) in report.minutes_of(ip) {
+        let at = usize::from(minute) % MINUTES;
+        values[at] = match measure {
+            Measure::Heartbeats => Some(1.0),
+            _ => scope.name.as_deref().and_then(|n| figures.get(n).copied()),
+        };
+    }
+    values
 }
 
 /// `metric_kind`: the kind of the metric, if known (only `value` needs it).
@@ -167,6 +205,8 @@ fn value_of(t: &MinuteTotals, measure: Measure, metric_kind: Option<&str>) -> Op
             "S" | "S,C" | "" => Some(t.sum),
             _ => None,
         },
+        // Heartbeat reports only (`heartbeat_series`).
+        Measure::Heartbeats => None,
     }
 }
 
@@ -212,6 +252,7 @@ mod tests {
             report,
             type_: type_.map(str::to_owned),
             name: name.map(str::to_owned),
+            ip: None,
         }
     }
 

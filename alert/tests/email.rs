@@ -120,6 +120,7 @@ fn fired_template() -> ocelot_alert::AlertEvent {
             report: ocelot_alert::ReportKind::Event,
             type_: Some("Login".into()),
             name: None,
+            ip: None,
         },
         measure: ocelot_alert::Measure::Fail,
         condition: "above 2".into(),

@@ -75,6 +75,7 @@ fn event(notify: &str) -> AlertEvent {
             report: ReportKind::Transaction,
             type_: Some("URL".into()),
             name: Some("/pay".into()),
+            ip: None,
         },
         measure: Measure::Count,
         condition: "above baseline by more than 100% and 5 for 2 minutes".into(),

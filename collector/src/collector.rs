@@ -1354,6 +1354,18 @@ impl Collector {
         let report = self.report_within(domain, hour, wait, Scope::default(), false);
         Ok(report.await?.map(Arc::unwrap_or_clone))
     }
+
+    /// [`Collector::heartbeat_report`], or `Err(Unanswered)` (see
+    /// [`Collector::transaction_report_now`]).
+    pub async fn heartbeat_report_now(
+        &self,
+        domain: &str,
+        hour: u64,
+        wait: Duration,
+    ) -> Result<Option<HeartbeatReport>, Unanswered> {
+        let report = self.report_within(domain, hour, wait, Scope::default(), false);
+        Ok(report.await?.map(Arc::unwrap_or_clone))
+    }
 }
 
 /// The analyzer thread holding a report's open hour did not answer in time (see

@@ -405,6 +405,7 @@ mod tests {
             report,
             type_: Some(type_.to_owned()),
             name: name.map(str::to_owned),
+            ip: None,
         }
     }
 

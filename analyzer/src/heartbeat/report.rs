@@ -69,6 +69,15 @@ impl HeartbeatReport {
         self.machines.keys().map(String::as_str)
     }
 
+    /// Machine `ip`'s minutes with a well-formed heartbeat, ascending, each with its series
+    /// (name -> value; the minute's last heartbeat wins). None for a machine not seen.
+    pub fn minutes_of(&self, ip: &str) -> impl Iterator<Item = (u8, &BTreeMap<String, f64>)> {
+        self.machines
+            .get(ip)
+            .into_iter()
+            .flat_map(|m| m.minutes.iter().map(|(minute, values)| (*minute, values)))
+    }
+
     /// Heartbeats dropped because their XML was malformed.
     pub fn malformed(&self) -> u64 {
         self.malformed
