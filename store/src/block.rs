@@ -36,7 +36,7 @@ pub(crate) const MAX_COMPRESSED_BYTES: usize = MAX_BLOCK_BYTES + MAX_BLOCK_BYTES
 /// Bytes of a block record's header (the two lengths).
 pub const RECORD_HEADER_BYTES: usize = 8;
 
-const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff];
+pub(crate) const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff];
 const GZIP_TRAILER_BYTES: usize = 8;
 
 /// Which deflate implementation compresses blocks at `level`: `"isa-l"` at level 1 when the

@@ -61,7 +61,8 @@ pub(crate) fn check_header(file: &File, path: &Path) -> Result<(), StoreError> {
 }
 
 /// [`check_header`], mending a header whose magic is damaged when a sound block record
-/// follows it (or nothing does): the records, and the index entries pointing at them, are
+/// follows it (or nothing does, or the header is all zeros and a sound record follows
+/// a damaged stretch): the records, and the index entries pointing at them, are
 /// intact, and a file that fails its check takes no new tree for the rest of its hour.
 /// Another format version is never mended (a newer build's file). Returns whether it
 /// mended the header.
@@ -80,7 +81,9 @@ pub(crate) fn check_or_mend_header(
         || matches!(
             read_record(file, path, DATA_HEADER_BYTES)?,
             Record::Block(..)
-        );
+        )
+        || (zeroed_header(file, path)?
+            && next_record(file, path, DATA_HEADER_BYTES, len, len)?.is_some());
     if !sound {
         return Err(StoreError::BadFormat {
             path: path.into(),
@@ -92,6 +95,15 @@ pub(crate) fn check_or_mend_header(
         .map_err(|e| StoreError::io(path, e))?;
     tracing::warn!(target: "ocelot_store", path = %path.display(), "mended a data file header with a damaged magic (its first block record is sound)");
     Ok(true)
+}
+
+/// Whether the header is all zeros: a file cut to nothing while the writer had it open,
+/// and written on at the writer's offset, starts so (a foreign file hardly does).
+fn zeroed_header(file: &File, path: &Path) -> Result<bool, StoreError> {
+    let mut header = [0; DATA_HEADER_BYTES as usize];
+    file.read_exact_at(&mut header, 0)
+        .map_err(|e| StoreError::io(path, e))?;
+    Ok(header == [0; DATA_HEADER_BYTES as usize])
 }
 
 /// [`StoreError::BadFormat`]'s reason for a data file that does not start with
@@ -133,4 +145,63 @@ pub(crate) fn read_record(file: &File, path: &Path, address: u64) -> Result<Reco
         Ok(block) => Record::Block(block, (RECORD_HEADER_BYTES + compressed) as u64),
         Err(reason) => Record::Corrupt(reason, Some((RECORD_HEADER_BYTES + compressed) as u64)),
     })
+}
+
+/// Bytes searched per read by [`next_record`].
+const SEARCH_CHUNK_BYTES: usize = 64 * 1024;
+
+/// The address of the first sound block record (one that decompresses and passes its
+/// checks) starting at or after `from` and before `to`, in a file of `len` bytes: where a
+/// repair goes on after a damaged stretch instead of cutting everything after it. A file
+/// cut while the writer had it open, and written on at the writer's offset, has such a
+/// stretch of zeros with sound blocks after it. Candidates are found by the fixed GZIP
+/// header each member starts with; the full check of the member rules out look-alikes.
+pub(crate) fn next_record(
+    file: &File,
+    path: &Path,
+    from: u64,
+    to: u64,
+    len: u64,
+) -> Result<Option<u64>, StoreError> {
+    let magic = &crate::block::GZIP_HEADER;
+    let skip = RECORD_HEADER_BYTES as u64;
+    let mut buf = vec![0; SEARCH_CHUNK_BYTES + magic.len() - 1];
+    // `start` and the positions below are where a candidate's GZIP header would sit.
+    let mut start = from + skip;
+    let end = to.saturating_add(skip).min(len);
+    while start < end {
+        let want = usize::try_from(len - start)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let got = read_up_to(file, &mut buf[..want], start).map_err(|e| StoreError::io(path, e))?;
+        let window = &buf[..got];
+        let candidates = (0..got.min(SEARCH_CHUNK_BYTES))
+            .take_while(|&i| start + (i as u64) < end)
+            .filter(|&i| window[i] == magic[0] && window[i..].starts_with(magic));
+        for i in candidates {
+            let address = start + i as u64 - skip;
+            if let Record::Block(..) = read_record(file, path, address)? {
+                return Ok(Some(address));
+            }
+        }
+        if got < want {
+            break;
+        }
+        start += SEARCH_CHUNK_BYTES as u64;
+    }
+    Ok(None)
+}
+
+/// Reads into `buf` at `position` until it is full or the file ends; returns the bytes read.
+fn read_up_to(file: &File, buf: &mut [u8], position: u64) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], position + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
 }

@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -24,6 +25,8 @@ use crate::stats::add;
 pub(crate) struct Reader {
     shared: Arc<Shared>,
     blocks: Mutex<LruCache<(PathBuf, u32), Bytes>>,
+    /// [`Shared::files_changed_count`] when the cache was last cleared for it.
+    files_changed_seen: AtomicU64,
 }
 
 impl Reader {
@@ -33,6 +36,7 @@ impl Reader {
         Reader {
             shared,
             blocks: Mutex::new(LruCache::new(blocks)),
+            files_changed_seen: AtomicU64::new(0),
         }
     }
 
@@ -44,6 +48,10 @@ impl Reader {
     pub(crate) fn lookup(&self, id: &MessageId) -> Result<Option<Bytes>, StoreError> {
         add(&self.shared.counters.lookups, 1);
         validate_name("domain", &id.domain)?;
+        let changed = self.shared.files_changed_count();
+        if self.files_changed_seen.swap(changed, Ordering::Relaxed) != changed {
+            self.clear_caches();
+        }
         if id.seq > self.shared.config.max_seq || id.hour < self.shared.oldest_hour() {
             return Ok(None);
         }

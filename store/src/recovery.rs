@@ -6,14 +6,24 @@
 //! deletes the marker before it appends, so any domain-hour written to when the process
 //! died is rescanned:
 //!
-//! 1. Walk the block records from the header on; stop at the first record that is torn
-//!    (or whose length header is unreadable) and cut the file there: the only data lost is
-//!    what was not fully written. A whole record with corrupt contents is stepped over.
-//! 2. Zero index entries that point at or past that cut: new blocks will be written there.
+//! 1. Walk the block records from the header on. At a record that is torn (or whose length
+//!    header is unreadable), look for the next sound record after it: a file cut while the
+//!    writer had it open and written on past the cut has a stretch of zeros with sound
+//!    blocks after it, which are kept. Without one, cut the file there: the only data lost
+//!    is what was not fully written. A whole record with corrupt contents is stepped over.
+//! 2. Zero index entries that point at no record the walk found (past the cut, or into a
+//!    damaged stretch): new blocks will be written past the cut, and those trees are gone.
+//!    Such entries mean the files were changed from outside (a crash leaves none): the
+//!    repair then warns with their count.
 //! 3. Add an index entry for every frame of every good block that has none (or one that
 //!    points at no frame of its ID: a torn entry), keyed by the message ID in the frame's
 //!    header (first tree under an ID wins).
 //! 4. Write the marker (not when the writer is about to append: see [`Then`]).
+//!
+//! The marker also holds the number and total length of the index files at the clean close,
+//! so an index file deleted or emptied while the store was stopped makes the domain-hour
+//! unclean, and its entries are rebuilt from the data file, rather than its trees staying
+//! unfindable.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -92,14 +102,18 @@ fn recover_each(shared: &Shared) -> Result<Vec<(u64, String, StoreError)>, Store
                 continue;
             }
             let dir = hour_dir.join(&domain);
-            if !dir.join(DATA_FILE).is_file() || is_clean(&dir) {
+            if !dir.join(DATA_FILE).is_file() {
+                continue;
+            }
+            let marker = marker_state(&dir);
+            if marker == Marker::Clean {
                 continue;
             }
             match recover_domain_hour(shared, &dir, hour, &domain, Then::MarkClean) {
-                Ok(rebuilt) => {
+                Ok(repaired) => {
                     add(&shared.counters.recovered_files, 1);
-                    add(&shared.counters.recovered_entries, rebuilt);
-                    tracing::info!(target: "ocelot_store", dir = %dir.display(), rebuilt, "recovered an unclean domain-hour");
+                    add(&shared.counters.recovered_entries, repaired.rebuilt);
+                    repaired.log(&dir, marker, "recovered an unclean domain-hour");
                 }
                 Err(e) => {
                     add(&shared.counters.io_errors, 1);
@@ -138,15 +152,108 @@ pub(crate) fn read_dir(dir: &Path) -> Result<Vec<String>, StoreError> {
     Ok(names)
 }
 
-/// Whether `dir`'s marker says its data file was closed cleanly at its current length.
-pub(crate) fn is_clean(dir: &Path) -> bool {
+/// What a domain-hour's marker says about its files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Marker {
+    /// Closed cleanly, and the files are as they were then.
+    Clean,
+    /// No marker: the writer had the domain-hour open (a crash), or could not mark it.
+    Missing,
+    /// A marker the files disagree with: they were changed after the clean close, from
+    /// outside (a file cut, deleted or emptied).
+    Disagrees,
+}
+
+/// Bytes of a marker written before it held the index files' summary: the data file's
+/// length only. Still taken as clean when that agrees.
+const MARKER_V1_BYTES: usize = 8;
+
+/// What `dir`'s marker says (see [`Marker`]).
+pub(crate) fn marker_state(dir: &Path) -> Marker {
     let Ok(marker) = fs::read(dir.join(CLEAN_FILE)) else {
-        return false;
+        return Marker::Missing;
     };
     let Ok(len) = fs::metadata(dir.join(DATA_FILE)).map(|m| m.len()) else {
-        return false;
+        return Marker::Disagrees;
     };
-    marker.as_slice() == len.to_be_bytes()
+    let agrees = match marker.len() {
+        MARKER_V1_BYTES => marker.as_slice() == len.to_be_bytes(),
+        _ => marker_bytes(dir, len).is_ok_and(|now| now == marker),
+    };
+    if agrees {
+        Marker::Clean
+    } else {
+        Marker::Disagrees
+    }
+}
+
+/// The marker for `dir` with a data file of `data_len` bytes: that length, then the number
+/// of index files and the sum of their lengths (all `u64`, big-endian).
+pub(crate) fn marker_bytes(dir: &Path, data_len: u64) -> Result<Vec<u8>, StoreError> {
+    let (mut files, mut bytes) = (0u64, 0u64);
+    for name in read_dir(dir)? {
+        if ClientKey::parse_file_name(&name).is_some() {
+            let path = dir.join(&name);
+            let meta = fs::metadata(&path).map_err(|e| StoreError::io(&path, e))?;
+            files += 1;
+            bytes += meta.len();
+        }
+    }
+    let mut marker = Vec::with_capacity(24);
+    for n in [data_len, files, bytes] {
+        marker.extend_from_slice(&n.to_be_bytes());
+    }
+    Ok(marker)
+}
+
+/// Writes `dir`'s marker for a data file of `data_len` bytes, through the file layer.
+pub(crate) fn write_marker(shared: &Shared, dir: &Path, data_len: u64) -> Result<(), StoreError> {
+    let bytes = marker_bytes(dir, data_len)?;
+    let marker = dir.join(CLEAN_FILE);
+    let file = File::create(&marker).map_err(|e| StoreError::io(&marker, e))?;
+    shared
+        .config
+        .file_layer
+        .write_all_at(&file, &marker, 0, &bytes)
+        .map_err(|e| StoreError::io(&marker, e))
+}
+
+/// What a repair did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Repaired {
+    /// Index entries written from the data file (missing or torn ones).
+    pub(crate) rebuilt: u64,
+    /// Index entries zeroed because they pointed at no record left in the data file: the
+    /// trees of those IDs are lost.
+    pub(crate) lost: u64,
+    /// Bytes cut off the end of the data file.
+    pub(crate) cut_bytes: u64,
+    /// Bytes of damaged stretches stepped over, with sound records after them.
+    pub(crate) skipped_bytes: u64,
+}
+
+impl Repaired {
+    /// Logs the repair of `dir` (`what` says when it ran): at warn level when trees were
+    /// lost, damage was stepped over or the marker disagreed with the files (all damage
+    /// from outside: a crash leaves none of it), else at info level.
+    pub(crate) fn log(&self, dir: &Path, marker: Marker, what: &str) {
+        let Repaired {
+            rebuilt,
+            lost,
+            cut_bytes,
+            skipped_bytes,
+        } = *self;
+        if lost > 0 || skipped_bytes > 0 || marker == Marker::Disagrees {
+            let why = if marker == Marker::Disagrees {
+                "its files were changed after it was closed cleanly (a file cut, deleted or emptied?)"
+            } else {
+                "its files were damaged (cut or overwritten while Ocelot had them open?)"
+            };
+            tracing::warn!(target: "ocelot_store", dir = %dir.display(), rebuilt, lost, cut_bytes, skipped_bytes, "{what}: {why}; {lost} stored trees are lost (their index entries pointed at no block left in the data file), {rebuilt} index entries were rebuilt from the data file");
+        } else {
+            tracing::info!(target: "ocelot_store", dir = %dir.display(), rebuilt, cut_bytes, "{what}");
+        }
+    }
 }
 
 /// What a repaired domain-hour is left for.
@@ -160,15 +267,14 @@ pub(crate) enum Then {
     Append,
 }
 
-/// Repairs one domain-hour folder; returns how many index entries it wrote. Its writer must
-/// not have it open.
+/// Repairs one domain-hour folder; returns what it did. Its writer must not have it open.
 pub(crate) fn recover_domain_hour(
     shared: &Shared,
     dir: &Path,
     hour: u64,
     domain: &str,
     then: Then,
-) -> Result<u64, StoreError> {
+) -> Result<Repaired, StoreError> {
     let layer = &shared.config.file_layer;
     let data_path = dir.join(DATA_FILE);
     let data = data_file::open_rw(&data_path)?;
@@ -188,7 +294,10 @@ pub(crate) fn recover_domain_hour(
     }
 
     // 1. Scan the good records and collect the entries they imply.
+    let mut repaired = Repaired::default();
     let mut found: HashMap<ClientKey, Vec<(u64, IndexEntry)>> = HashMap::new();
+    // Addresses of the whole records found, ascending: index entries may point only there.
+    let mut records: Vec<u32> = Vec::new();
     let mut good_len = DATA_HEADER_BYTES;
     while good_len < len {
         let Ok(block_address) = u32::try_from(good_len) else {
@@ -196,17 +305,39 @@ pub(crate) fn recover_domain_hour(
         };
         let block = match data_file::read_record(&data, &data_path, good_len)? {
             Record::Block(block, record_len) => {
+                records.push(block_address);
                 good_len += record_len;
                 block
             }
             // A whole record with bad contents (a flipped bit) is kept and stepped over: only
-            // the lookups into it fail. A torn or unreadable header ends the good part.
+            // the lookups into it fail. Unless a sound record starts inside it: then it is a
+            // torn record that later ones were written over (a file cut while open, written
+            // on past the cut), and the walk goes on from there.
             Record::Corrupt(reason, Some(record_len)) => {
+                let end = (good_len + record_len).min(len);
+                if let Some(next) =
+                    data_file::next_record(&data, &data_path, good_len + 1, end, len)?
+                {
+                    step_over(&data_path, good_len, next, &mut repaired);
+                    good_len = next;
+                    continue;
+                }
                 tracing::warn!(target: "ocelot_store", file = %data_path.display(), address = good_len, "{reason}");
+                records.push(block_address);
                 good_len += record_len;
                 continue;
             }
-            Record::Truncated | Record::Corrupt(_, None) => break,
+            // A torn or unreadable header ends the good part, unless a sound record follows.
+            Record::Truncated | Record::Corrupt(_, None) => {
+                match data_file::next_record(&data, &data_path, good_len + 1, len, len)? {
+                    Some(next) => {
+                        step_over(&data_path, good_len, next, &mut repaired);
+                        good_len = next;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
         };
         for frame in frames(&block) {
             let Ok((offset, range)) = frame else { break };
@@ -233,39 +364,50 @@ pub(crate) fn recover_domain_hour(
         layer
             .set_len(&data, &data_path, good_len)
             .map_err(|e| StoreError::io(&data_path, e))?;
-        tracing::info!(target: "ocelot_store", file = %data_path.display(), cut = len - good_len, "cut a torn data file tail");
+        repaired.cut_bytes = len - good_len;
+        tracing::info!(target: "ocelot_store", file = %data_path.display(), at = good_len, cut_bytes = len - good_len, "cut a torn data file tail");
     }
 
     // 2 and 3. Fix every index file, existing or needed.
-    let mut rebuilt = 0;
     for name in read_dir(dir)? {
         if let Some(client) = ClientKey::parse_file_name(&name) {
             let entries = found.remove(&client).unwrap_or_default();
-            rebuilt += fix_index(shared, &dir.join(name), good_len, &entries)?;
+            fix_index(shared, &dir.join(name), &records, &entries, &mut repaired)?;
         }
     }
     for (client, entries) in found {
-        rebuilt += fix_index(shared, &dir.join(client.file_name()), good_len, &entries)?;
+        fix_index(
+            shared,
+            &dir.join(client.file_name()),
+            &records,
+            &entries,
+            &mut repaired,
+        )?;
     }
 
     // 4. Mark clean (through the file layer, as every other write here, so that a failing
     // disk in the tests reaches it too).
     if then == Then::MarkClean {
-        let marker = dir.join(CLEAN_FILE);
-        let file = File::create(&marker).map_err(|e| StoreError::io(&marker, e))?;
-        layer
-            .write_all_at(&file, &marker, 0, &good_len.to_be_bytes())
-            .map_err(|e| StoreError::io(&marker, e))?;
+        write_marker(shared, dir, good_len)?;
     }
-    Ok(rebuilt)
+    Ok(repaired)
 }
 
+/// Notes and logs a damaged stretch from `from` to `next`, where a sound record starts.
+fn step_over(data_path: &Path, from: u64, next: u64, repaired: &mut Repaired) {
+    repaired.skipped_bytes += next - from;
+    tracing::warn!(target: "ocelot_store", file = %data_path.display(), address = from, bytes = next - from, "stepped over a damaged stretch of a data file (zeros: the file was cut while Ocelot wrote it?); the sound blocks after it are kept");
+}
+
+/// Fixes one index file: zeroes entries that point at no record in `records`, and writes
+/// the entries of `entries` (the frames found for this client) it lacks.
 fn fix_index(
     shared: &Shared,
     path: &Path,
-    good_len: u64,
+    records: &[u32],
     entries: &[(u64, IndexEntry)],
-) -> Result<u64, StoreError> {
+    repaired: &mut Repaired,
+) -> Result<(), StoreError> {
     let layer = &shared.config.file_layer;
     let file = data_file::open_rw(path)?;
     let mut len = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
@@ -279,7 +421,10 @@ fn fix_index(
             .map_err(|e| StoreError::io(path, e))?;
         len = whole;
     }
-    // Zero entries pointing at or past the cut.
+    let mut by_seq = entries.to_vec();
+    by_seq.sort_by_key(|&(seq, _)| seq); // stable: the first found stays first
+                                         // Zero entries pointing at no record: past the cut, or into a damaged stretch. Those
+                                         // whose sequence number has a frame found get it below; the others are lost.
     let chunk_bytes = ENTRIES_PER_CHUNK * ENTRY_BYTES;
     let mut chunk = vec![0; chunk_bytes as usize];
     let mut start = 0;
@@ -290,11 +435,15 @@ fn fix_index(
             .map_err(|e| StoreError::io(path, e))?;
         for (i, bytes) in buf.chunks_exact(ENTRY_BYTES as usize).enumerate() {
             let entry = IndexEntry::unpack(bytes.try_into().expect("six bytes"));
-            if entry.is_some_and(|e| u64::from(e.block_address) >= good_len) {
+            if entry.is_some_and(|e| records.binary_search(&e.block_address).is_err()) {
                 let at = start + i as u64 * ENTRY_BYTES;
                 layer
                     .write_all_at(&file, path, at, &[0; 6])
                     .map_err(|e| StoreError::io(path, e))?;
+                let seq = at / ENTRY_BYTES;
+                if by_seq.binary_search_by_key(&seq, |&(s, _)| s).is_err() {
+                    repaired.lost += 1;
+                }
             }
         }
         start += n;
@@ -303,9 +452,6 @@ fn fix_index(
     // gets the first one found. An entry that points elsewhere is not a tree's: an index
     // write cut short leaves an entry's first bytes, which a later entry's write completes
     // with zeros into an address inside the data file.
-    let mut by_seq = entries.to_vec();
-    by_seq.sort_by_key(|&(seq, _)| seq); // stable: the first found stays first
-    let mut rebuilt = 0;
     for found in by_seq.chunk_by(|a, b| a.0 == b.0) {
         let (seq, first) = found[0];
         let Some(at) = entry_position(seq) else {
@@ -316,10 +462,10 @@ fn fix_index(
             layer
                 .write_all_at(&file, path, at, &first.pack())
                 .map_err(|e| StoreError::io(path, e))?;
-            rebuilt += 1;
+            repaired.rebuilt += 1;
         }
     }
-    Ok(rebuilt)
+    Ok(())
 }
 
 fn current(file: &File, at: u64) -> Option<IndexEntry> {

@@ -24,6 +24,12 @@ pub(crate) struct Shared {
     /// Per problem, whether it was logged and has not been said to be over since
     /// ([`Shared::went_well`]).
     warned: [AtomicBool; Warned::COUNT],
+    /// Per problem, how many files (or domain-hours) it holds failing now, all writers
+    /// together: a success elsewhere says "work again" only when none is left.
+    failing: [AtomicU64; Warned::COUNT],
+    /// Bumped when a writer finds a data file changed from outside and starts it again
+    /// (see [`Shared::files_changed`]).
+    files_changed: AtomicU64,
     /// The domains given files in each recent hour, against `max_domains_per_hour` (all
     /// writer threads together; asked only when a writer opens a domain-hour).
     domains: Mutex<BTreeMap<u64, HashSet<String>>>,
@@ -77,6 +83,8 @@ impl Shared {
             log_after: Default::default(),
             unlogged: Default::default(),
             warned: Default::default(),
+            failing: Default::default(),
+            files_changed: AtomicU64::new(0),
             domains: Mutex::new(BTreeMap::new()),
             forgotten_through: AtomicU64::new(NOTHING_FORGOTTEN),
         }
@@ -146,6 +154,39 @@ impl Shared {
         let now_secs = self.opened.elapsed().as_secs();
         if let Some(unlogged) = self.over(what, now_secs) {
             tracing::info!(target: "ocelot_store", "{} ({unlogged} more failures since the last warning)", message());
+        }
+    }
+
+    /// Notes that a data file was deleted, replaced or cut from outside and is written
+    /// again from an address the reader may hold a block of the old file for: the reader
+    /// forgets its cached blocks at its next lookup.
+    pub(crate) fn files_changed(&self) {
+        self.files_changed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many times [`Shared::files_changed`] was called.
+    pub(crate) fn files_changed_count(&self) -> u64 {
+        self.files_changed.load(Ordering::Relaxed)
+    }
+
+    /// Notes that one more file (or domain-hour) fails with `what`.
+    pub(crate) fn start_failing(&self, what: Warned) {
+        self.failing[what as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Notes that a file (or domain-hour) noted by [`Shared::start_failing`] no longer
+    /// fails, or is no longer kept.
+    pub(crate) fn stop_failing(&self, what: Warned) {
+        let _ =
+            self.failing[what as usize]
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// [`Shared::went_well`], but only when no file noted as failing with `what` is left:
+    /// one index file that writes again while another still fails is no recovery.
+    pub(crate) fn went_well_everywhere(&self, what: Warned, message: impl FnOnce() -> String) {
+        if self.failing[what as usize].load(Ordering::Relaxed) == 0 {
+            self.went_well(what, message);
         }
     }
 

@@ -14,8 +14,8 @@
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,7 +32,7 @@ use crate::frame_key::FrameKey;
 use crate::index_entry::{entry_position, IndexEntry};
 use crate::layout::{ClientKey, CLEAN_FILE, DATA_FILE};
 use crate::pending_ids::PendingIds;
-use crate::recovery;
+use crate::recovery::{self, Marker, Repaired};
 use crate::shared::{Shared, Warned};
 use crate::stats::{add, DropReason};
 
@@ -130,11 +130,22 @@ pub(crate) enum Command {
 struct DomainHour {
     /// Tells this domain-hour's index files apart in [`IndexFiles`] (unique per writer).
     serial: u64,
+    hour: u64,
+    domain: String,
     dir: PathBuf,
     /// Opened through [`DataFiles`] when a block is written.
     data_path: PathBuf,
+    /// The data file this writer opened (device and inode): a file at `data_path` that is
+    /// not this one was deleted or replaced from outside.
+    data_file_id: (u64, u64),
     /// End of the last good block record.
     data_len: u64,
+    /// The data file's length when this writer opened it.
+    opened_len: u64,
+    /// Trees this writer wrote to the data file since it opened it.
+    written: u64,
+    /// The data file changed from outside and opening it again failed: when to try again.
+    reopen_after: Option<Instant>,
     block: Vec<u8>,
     /// Frames in the open block: client, seq, offset in block.
     pending: Vec<(ClientKey, u64, u16)>,
@@ -160,14 +171,26 @@ struct DomainHour {
 }
 
 impl DomainHour {
-    /// A domain-hour whose data file is open and valid up to `data_len`, with nothing
-    /// pending.
-    fn new(serial: u64, dir: PathBuf, data_path: PathBuf, data_len: u64) -> Self {
+    /// A domain-hour whose data file (of id `data_file_id`) is open and valid up to
+    /// `data_len`, with nothing pending.
+    fn new(
+        serial: u64,
+        (hour, domain): (u64, &str),
+        dir: PathBuf,
+        (data_path, data_file_id): (PathBuf, (u64, u64)),
+        data_len: u64,
+    ) -> Self {
         DomainHour {
             serial,
+            hour,
+            domain: domain.to_owned(),
             dir,
             data_path,
+            data_file_id,
             data_len,
+            opened_len: data_len,
+            written: 0,
+            reopen_after: None,
             // Grown as frames arrive (see `close_block`): domain-hours are opened by
             // message IDs, which are untrusted, and a whole block each from the start made
             // a thousand one-tree domains cost 64 MiB.
@@ -379,11 +402,22 @@ impl Writer {
                 }
                 self.next_serial += 1;
                 let started = Instant::now();
-                match self.open_domain_hour(hour, domain, self.next_serial) {
-                    Ok((dh, data)) => {
+                match open_domain_hour(&self.shared, hour, domain, self.next_serial) {
+                    Ok((dh, data, repaired)) => {
+                        if let Some((marker, repaired)) = repaired {
+                            repaired.log(
+                                &dh.dir,
+                                marker,
+                                "recovered an unclean domain-hour before appending to it again",
+                            );
+                        }
                         if failed_before.is_some() {
                             self.failed_opens.remove(&key);
+                            self.shared.stop_failing(Warned::OpenFailed);
                         }
+                        self.shared.went_well_everywhere(Warned::OpenFailed, || {
+                            "store file opens work again".to_owned()
+                        });
                         self.data_files.put(dh.serial, data);
                         self.files.entry((hour, domain.to_owned())).or_insert(dh)
                     }
@@ -393,6 +427,9 @@ impl Writer {
                         self.shared.warn_throttled(Warned::OpenFailed, || {
                             format!("store cannot open files: {e}")
                         });
+                        if failed_before.is_none() {
+                            self.shared.start_failing(Warned::OpenFailed);
+                        }
                         let failed = FailedOpen::after(failed_before, started, started.elapsed());
                         self.failed_opens.insert((hour, domain.to_owned()), failed);
                         return;
@@ -441,64 +478,6 @@ impl Writer {
         }
     }
 
-    /// Opens (or creates) a domain-hour for appending: its state, and its data file.
-    fn open_domain_hour(
-        &self,
-        hour: u64,
-        domain: &str,
-        serial: u64,
-    ) -> Result<(DomainHour, File), StoreError> {
-        let dir = self.shared.layout.domain_dir(hour, domain);
-        fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        // A domain-hour closed earlier in this run may have been left unclean on purpose: an
-        // index write failed, or a torn record could not be cut off. The store's start
-        // repaired everything else, so repair this one now, before appending: a later clean
-        // close would otherwise hide the damage from the next start's recovery for good.
-        if dir.join(DATA_FILE).is_file() && !recovery::is_clean(&dir) {
-            let rebuilt = recovery::recover_domain_hour(
-                &self.shared,
-                &dir,
-                hour,
-                domain,
-                recovery::Then::Append,
-            )?;
-            add(&self.shared.counters.recovered_files, 1);
-            add(&self.shared.counters.recovered_entries, rebuilt);
-            tracing::info!(target: "ocelot_store", dir = %dir.display(), rebuilt, "recovered an unclean domain-hour before appending to it again");
-        }
-        // Appending makes the file dirty: without the marker, the next open rescans it.
-        match fs::remove_file(dir.join(CLEAN_FILE)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                return Err(StoreError::io(dir.join(CLEAN_FILE), e))
-            }
-            _ => {}
-        }
-        let data_path = dir.join(DATA_FILE);
-        let data = data_file::open_rw(&data_path)?;
-        let len = data
-            .metadata()
-            .map_err(|e| StoreError::io(&data_path, e))?
-            .len();
-        let data_len = if len < DATA_HEADER_BYTES {
-            // New, or torn while its header was being written: start it over.
-            let layer = &self.shared.config.file_layer;
-            layer
-                .set_len(&data, &data_path, 0)
-                .map_err(|e| StoreError::io(&data_path, e))?;
-            layer
-                .write_all_at(&data, &data_path, 0, &data_file::header_bytes())
-                .map_err(|e| StoreError::io(&data_path, e))?;
-            DATA_HEADER_BYTES
-        } else {
-            let layer = &*self.shared.config.file_layer;
-            if data_file::check_or_mend_header(&data, &data_path, len, layer)? {
-                add(&self.shared.counters.recovered_files, 1);
-            }
-            len
-        };
-        Ok((DomainHour::new(serial, dir, data_path, data_len), data))
-    }
-
     fn close_block(
         shared: &Shared,
         compressor: &mut BlockCompressor,
@@ -513,9 +492,12 @@ impl Writer {
         let counters = &shared.counters;
         let frames = dh.pending.len() as u64;
         compressor.compress_record(&dh.block, record);
+        let checked = check_data_file(shared, index_files, data_files, dh);
         let address = dh.data_len;
         let end = address + record.len() as u64;
-        if end
+        if let Err(reason) = checked {
+            counters.drop_frames(reason, frames);
+        } else if end
             > shared
                 .config
                 .max_data_file_bytes
@@ -535,6 +517,7 @@ impl Writer {
         } else {
             shared.went_well(Warned::WriteFailed, || "store writes work again".to_owned());
             dh.data_len = end;
+            dh.written += frames;
             add(&counters.blocks, 1);
             add(&counters.bytes_in, dh.block.len() as u64);
             add(&counters.bytes_out, record.len() as u64);
@@ -615,9 +598,13 @@ impl Writer {
     fn close_all(&mut self) {
         self.flush_all();
         for (_, dh) in self.files.drain() {
-            self.index_files.forget(dh.serial);
-            self.data_files.forget(dh.serial);
-            mark_clean(&dh);
+            close_files(
+                &self.shared,
+                &mut self.index_files,
+                &mut self.data_files,
+                dh,
+                true,
+            );
         }
     }
 
@@ -643,8 +630,13 @@ impl Writer {
                 self.shared
                     .counters
                     .drop_frames(DropReason::Expired, dh.pending.len() as u64);
-                self.index_files.forget(dh.serial);
-                self.data_files.forget(dh.serial);
+                close_files(
+                    &self.shared,
+                    &mut self.index_files,
+                    &mut self.data_files,
+                    dh,
+                    false,
+                );
             }
         }
     }
@@ -654,7 +646,14 @@ impl Writer {
         let idle_close = self.shared.config.idle_close;
         let oldest = self.shared.oldest_hour();
         let now = Instant::now();
-        self.failed_opens.retain(|_, failed| !failed.forgotten(now));
+        let shared = &self.shared;
+        self.failed_opens.retain(|_, failed| {
+            let keep = !failed.forgotten(now);
+            if !keep {
+                shared.stop_failing(Warned::OpenFailed);
+            }
+            keep
+        });
         let mut closed = Vec::new();
         for (key, dh) in &mut self.files {
             if key.0 < oldest {
@@ -687,13 +686,307 @@ impl Writer {
         }
         for (key, clean) in closed {
             if let Some(dh) = self.files.remove(&key) {
-                self.index_files.forget(dh.serial);
-                self.data_files.forget(dh.serial);
-                if clean {
-                    mark_clean(&dh);
-                }
+                close_files(
+                    &self.shared,
+                    &mut self.index_files,
+                    &mut self.data_files,
+                    dh,
+                    clean,
+                );
             }
         }
+    }
+}
+
+/// A domain-hour opened for appending, its data file, and the repair it needed first (with
+/// what its marker said), if any.
+type Opened = (DomainHour, File, Option<(Marker, Repaired)>);
+
+/// Opens (or creates) a domain-hour for appending: its state, its data file, and what the
+/// repair it needed first found (with what its marker said), if it needed one.
+fn open_domain_hour(
+    shared: &Shared,
+    hour: u64,
+    domain: &str,
+    serial: u64,
+) -> Result<Opened, StoreError> {
+    let dir = shared.layout.domain_dir(hour, domain);
+    fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+    // A domain-hour closed earlier in this run may have been left unclean on purpose: an
+    // index write failed, or a torn record could not be cut off. The store's start
+    // repaired everything else, so repair this one now, before appending: a later clean
+    // close would otherwise hide the damage from the next start's recovery for good.
+    let mut repair = None;
+    let marker = recovery::marker_state(&dir);
+    if dir.join(DATA_FILE).is_file() && marker != Marker::Clean {
+        let repaired =
+            recovery::recover_domain_hour(shared, &dir, hour, domain, recovery::Then::Append)?;
+        add(&shared.counters.recovered_files, 1);
+        add(&shared.counters.recovered_entries, repaired.rebuilt);
+        repair = Some((marker, repaired));
+    }
+    // Appending makes the file dirty: without the marker, the next open rescans it.
+    match fs::remove_file(dir.join(CLEAN_FILE)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            return Err(StoreError::io(dir.join(CLEAN_FILE), e))
+        }
+        _ => {}
+    }
+    let data_path = dir.join(DATA_FILE);
+    let data = data_file::open_rw(&data_path)?;
+    let meta = data.metadata().map_err(|e| StoreError::io(&data_path, e))?;
+    let len = meta.len();
+    let data_len = if len < DATA_HEADER_BYTES {
+        // New, or torn while its header was being written: start it over.
+        let layer = &shared.config.file_layer;
+        layer
+            .set_len(&data, &data_path, 0)
+            .map_err(|e| StoreError::io(&data_path, e))?;
+        layer
+            .write_all_at(&data, &data_path, 0, &data_file::header_bytes())
+            .map_err(|e| StoreError::io(&data_path, e))?;
+        DATA_HEADER_BYTES
+    } else {
+        let layer = &*shared.config.file_layer;
+        if data_file::check_or_mend_header(&data, &data_path, len, layer)? {
+            add(&shared.counters.recovered_files, 1);
+        }
+        len
+    };
+    let id = (meta.dev(), meta.ino());
+    let dh = DomainHour::new(serial, (hour, domain), dir, (data_path, id), data_len);
+    Ok((dh, data, repair))
+}
+
+/// What became of a domain-hour's data file behind the writer's back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outside {
+    /// Nothing: it is the file the writer opened, at least as long as the writer wrote it.
+    Unchanged,
+    /// Deleted (with its folder, if `folder_gone`).
+    Deleted { folder_gone: bool },
+    /// Another file has its name.
+    Replaced,
+    /// Cut to this length, below what the writer wrote.
+    Cut(u64),
+}
+
+/// Looks at `dh`'s data file by its name: one `stat` per block written, next to a block's
+/// compression nothing. A cleanup script that deletes or cuts a file the writer has open
+/// leaves the writer writing into a file without a name (every later tree of the
+/// domain-hour lost) or past the file's end (a gap of zeros).
+fn outside_change(dh: &DomainHour) -> Outside {
+    match fs::metadata(&dh.data_path) {
+        Ok(meta) if (meta.dev(), meta.ino()) != dh.data_file_id => Outside::Replaced,
+        Ok(meta) if meta.len() < dh.data_len => Outside::Cut(meta.len()),
+        Ok(_) => Outside::Unchanged,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Outside::Deleted {
+            folder_gone: !dh.dir.is_dir(),
+        },
+        // Not known: the write that follows fails and says why, if anything is wrong.
+        Err(_) => Outside::Unchanged,
+    }
+}
+
+/// Before a block is written: makes sure `dh`'s data file is still the one at its name and
+/// as long as written; if it was deleted, replaced or cut from outside, says so (once),
+/// counts it, and opens the domain-hour again (a new file, or the cut one repaired), so that
+/// this block and later ones are stored and findable. `Err` gives the reason the block's
+/// frames are dropped for: the hour is past retention, or opening it again failed (tried
+/// again after [`OPEN_RETRY_MIN`]).
+fn check_data_file(
+    shared: &Shared,
+    index_files: &mut IndexFiles,
+    data_files: &mut DataFiles,
+    dh: &mut DomainHour,
+) -> Result<(), DropReason> {
+    if let Some(retry) = dh.reopen_after {
+        if Instant::now() < retry {
+            return Err(DropReason::IoError);
+        }
+    } else {
+        let change = outside_change(dh);
+        if change == Outside::Unchanged {
+            return Ok(());
+        }
+        if dh.hour < shared.oldest_hour() {
+            return Err(DropReason::Expired); // retention deleted it
+        }
+        if let Outside::Cut(len) = change {
+            // Their entries go in first, so that the repair counts those it must zero; the
+            // cut is said with that count once the domain-hour is open again.
+            write_index(shared, index_files, dh);
+            forget_changed(shared, index_files, data_files, dh, change);
+            return reopen(shared, data_files, dh, Some(len));
+        }
+        let lost = forget_changed(shared, index_files, data_files, dh, change);
+        add(&shared.counters.io_errors, 1);
+        shared.counters.drop_frames(DropReason::IoError, lost);
+    }
+    reopen(shared, data_files, dh, None)
+}
+
+/// Says and counts that `dh`'s data file changed from outside (`change`), and forgets what
+/// points into the old file: its open files, the entries still to write, and, when the data
+/// file was deleted but its folder kept, its index files (whose entries would point into
+/// the next file). Returns the trees known lost (the ones this writer wrote to a deleted or
+/// replaced file; for a cut file the repair counts them).
+fn forget_changed(
+    shared: &Shared,
+    index_files: &mut IndexFiles,
+    data_files: &mut DataFiles,
+    dh: &mut DomainHour,
+    change: Outside,
+) -> u64 {
+    index_files.forget(shared, dh.serial);
+    data_files.forget(dh.serial);
+    let path = dh.data_path.display();
+    // A cut file's losses are counted by its repair.
+    let lost = if matches!(change, Outside::Cut(_)) {
+        0
+    } else {
+        dh.written
+    };
+    let before = if dh.opened_len > DATA_HEADER_BYTES {
+        format!(
+            ", and so are the trees it held before (it had {} bytes then)",
+            dh.opened_len
+        )
+    } else {
+        String::new()
+    };
+    let opened = "since Ocelot opened it";
+    match change {
+        Outside::Unchanged | Outside::Cut(_) => {}
+        Outside::Deleted { folder_gone: true } => {
+            tracing::warn!(target: "ocelot_store", dir = %dh.dir.display(), lost, "the folder {} was deleted while Ocelot had its files open (a cleanup script?): the {lost} trees written to {path} {opened} are lost{before}; later trees go to new files", dh.dir.display())
+        }
+        Outside::Deleted { folder_gone: false } => {
+            tracing::warn!(target: "ocelot_store", file = %path, lost, "{path} was deleted while Ocelot had it open (a cleanup script?): the {lost} trees written to it {opened} are lost{before}; its index files are deleted too (they point into it), and later trees go to a new file")
+        }
+        Outside::Replaced => {
+            tracing::warn!(target: "ocelot_store", file = %path, lost, "{path} was replaced by another file while Ocelot had it open (a cleanup script?): the {lost} trees written to it {opened} are lost{before}; later trees go to the file now there")
+        }
+    }
+    if change == (Outside::Deleted { folder_gone: false }) {
+        remove_index_files(&dh.dir);
+    }
+    // Entries still to write point into the old file; the IDs held for the duplicate check
+    // are those of the open block, which goes to the file opened next.
+    dh.unindexed.clear();
+    dh.index_failed = PendingIds::default();
+    dh.index_incomplete = false;
+    dh.index_lens.clear();
+    dh.pending_ids.clear();
+    for &(client, seq, _) in &dh.pending {
+        dh.pending_ids.insert(client, seq);
+    }
+    lost
+}
+
+/// Deletes the index files in `dir` (best effort: a file left makes the next repair zero
+/// its entries, which point at no block).
+fn remove_index_files(dir: &Path) {
+    for name in recovery::read_dir(dir).unwrap_or_default() {
+        if ClientKey::parse_file_name(&name).is_some() {
+            let _ = fs::remove_file(dir.join(name));
+        }
+    }
+}
+
+/// Opens `dh`'s domain-hour again after its data file changed from outside, keeping its
+/// open block; `cut` is the length a cut file was found at (the repair then says how many
+/// trees the cut took). On failure the block's frames are dropped as `io_error` and it is
+/// tried again after [`OPEN_RETRY_MIN`].
+fn reopen(
+    shared: &Shared,
+    data_files: &mut DataFiles,
+    dh: &mut DomainHour,
+    cut: Option<u64>,
+) -> Result<(), DropReason> {
+    let was_failing = dh.reopen_after.is_some();
+    match open_domain_hour(shared, dh.hour, &dh.domain, dh.serial) {
+        Ok((mut fresh, file, repaired)) => {
+            if let Some(len) = cut {
+                let lost = repaired.map_or(0, |(_, r)| r.lost);
+                add(&shared.counters.io_errors, 1);
+                shared.counters.drop_frames(DropReason::IoError, lost);
+                tracing::warn!(target: "ocelot_store", file = %dh.data_path.display(), lost, "{} was cut to {len} bytes while Ocelot had it open, written up to {} (a cleanup script?): {lost} stored trees are lost; the file was repaired, and later trees go after its last sound block", dh.data_path.display(), dh.data_len);
+            } else if let Some((marker, repaired)) = repaired {
+                shared
+                    .counters
+                    .drop_frames(DropReason::IoError, repaired.lost);
+                repaired.log(
+                    &fresh.dir,
+                    marker,
+                    "recovered a domain-hour changed from outside",
+                );
+            }
+            // Blocks go to addresses the reader may hold blocks of the old file for.
+            shared.files_changed();
+            if was_failing {
+                shared.stop_failing(Warned::OpenFailed);
+            }
+            shared.went_well_everywhere(Warned::OpenFailed, || {
+                "store file opens work again".to_owned()
+            });
+            fresh.block = std::mem::take(&mut dh.block);
+            fresh.pending = std::mem::take(&mut dh.pending);
+            fresh.pending_ids = std::mem::take(&mut dh.pending_ids);
+            fresh.block_opened = dh.block_opened;
+            fresh.last_used = dh.last_used;
+            *dh = fresh;
+            data_files.put(dh.serial, file);
+            Ok(())
+        }
+        Err(e) => {
+            add(&shared.counters.io_errors, 1);
+            shared.warn_throttled(Warned::OpenFailed, || {
+                format!("store cannot open files: {e}")
+            });
+            if !was_failing {
+                shared.start_failing(Warned::OpenFailed);
+            }
+            dh.reopen_after = Some(Instant::now() + OPEN_RETRY_MIN);
+            Err(DropReason::IoError)
+        }
+    }
+}
+
+/// Closes `dh`'s files; with `clean`, marks the domain-hour clean (best effort: without the
+/// marker the next open just rescans). Not when its data file changed from outside (said
+/// and counted here, and left to the next open's repair) or an index write failed.
+fn close_files(
+    shared: &Shared,
+    index_files: &mut IndexFiles,
+    data_files: &mut DataFiles,
+    mut dh: DomainHour,
+    clean: bool,
+) {
+    index_files.forget(shared, dh.serial);
+    data_files.forget(dh.serial);
+    if dh.reopen_after.is_some() {
+        shared.stop_failing(Warned::OpenFailed);
+        return;
+    }
+    if !clean {
+        return;
+    }
+    let change = outside_change(&dh);
+    if change != Outside::Unchanged {
+        if dh.hour >= shared.oldest_hour() {
+            let lost = forget_changed(shared, index_files, data_files, &mut dh, change);
+            add(&shared.counters.io_errors, 1);
+            shared.counters.drop_frames(DropReason::IoError, lost);
+            shared.files_changed();
+            if let Outside::Cut(len) = change {
+                tracing::warn!(target: "ocelot_store", file = %dh.data_path.display(), "{} was cut to {len} bytes while Ocelot had it open, written up to {} (a cleanup script?): the trees past the cut are lost; the file is repaired when it is next opened", dh.data_path.display(), dh.data_len);
+            }
+        }
+        return;
+    }
+    if !dh.index_incomplete {
+        let _ = recovery::write_marker(shared, &dh.dir, dh.data_len);
     }
 }
 
@@ -789,6 +1082,8 @@ fn is_indexed(
 /// An LRU of open index files, by domain-hour serial and client: a hit needs no path.
 struct IndexFiles {
     open: lru::LruCache<(u64, ClientKey), IndexFile>,
+    /// Index files whose last write failed (each noted in [`Shared::start_failing`]).
+    failing: FastSet<(u64, ClientKey)>,
 }
 
 struct IndexFile {
@@ -804,6 +1099,7 @@ impl IndexFiles {
         let cap = std::num::NonZeroUsize::new(open.max(1)).expect("non-zero");
         IndexFiles {
             open: lru::LruCache::new(cap),
+            failing: FastSet::default(),
         }
     }
 
@@ -824,8 +1120,27 @@ impl IndexFiles {
         Ok(self.open.get_mut(&key).expect("just inserted"))
     }
 
+    /// Notes whether the last write to `client`'s index file in domain-hour `serial`
+    /// worked.
+    fn note_write(&mut self, shared: &Shared, serial: u64, client: ClientKey, ok: bool) {
+        let key = (serial, client);
+        if ok {
+            // Nearly always empty: no hash per write then.
+            if !self.failing.is_empty() && self.failing.remove(&key) {
+                shared.stop_failing(Warned::IndexWriteFailed);
+            }
+        } else if self.failing.insert(key) {
+            shared.start_failing(Warned::IndexWriteFailed);
+        }
+    }
+
     /// Closes the index files of a domain-hour that is closed.
-    fn forget(&mut self, serial: u64) {
+    fn forget(&mut self, shared: &Shared, serial: u64) {
+        let failing = self.failing.len();
+        self.failing.retain(|key| key.0 != serial);
+        for _ in self.failing.len()..failing {
+            shared.stop_failing(Warned::IndexWriteFailed);
+        }
         let keys: Vec<_> = self
             .open
             .iter()
@@ -860,7 +1175,9 @@ fn write_index(shared: &Shared, index_files: &mut IndexFiles, dh: &mut DomainHou
         {
             j += 1;
         }
-        if let Err(e) = write_span(shared, index_files, dh, &entries[i..j], &mut span) {
+        let written = write_span(shared, index_files, dh, &entries[i..j], &mut span);
+        index_files.note_write(shared, dh.serial, client, written.is_ok());
+        if let Err(e) = written {
             add(&shared.counters.io_errors, 1);
             dh.index_incomplete = true;
             for &(client, seq, _) in &entries[i..j] {
@@ -870,7 +1187,7 @@ fn write_index(shared: &Shared, index_files: &mut IndexFiles, dh: &mut DomainHou
                 format!("store index write failed (rebuilt at next start): {e}")
             });
         } else {
-            shared.went_well(Warned::IndexWriteFailed, || {
+            shared.went_well_everywhere(Warned::IndexWriteFailed, || {
                 "store index writes work again".to_owned()
             });
         }
@@ -943,15 +1260,6 @@ fn read_up_to_end(file: &File, mut buf: &mut [u8], mut position: u64) -> io::Res
         }
     }
     Ok(())
-}
-
-/// Writes the clean-close marker: the data file length, so the next open can skip the
-/// rescan. Best effort: without it the next open just rescans.
-fn mark_clean(dh: &DomainHour) {
-    if dh.index_incomplete {
-        return;
-    }
-    let _ = fs::write(dh.dir.join(CLEAN_FILE), dh.data_len.to_be_bytes());
 }
 
 #[cfg(test)]
@@ -1118,7 +1426,13 @@ mod tests {
             let dir = dir.path().join(serial.to_string());
             fs::create_dir_all(&dir).unwrap();
             let data_path = dir.join(DATA_FILE);
-            DomainHour::new(serial, dir, data_path, DATA_HEADER_BYTES)
+            DomainHour::new(
+                serial,
+                (1, "app"),
+                dir,
+                (data_path, (0, 0)),
+                DATA_HEADER_BYTES,
+            )
         };
         let (a, b) = (domain_hour(1), domain_hour(2));
         for ip in 0..3 {
@@ -1127,7 +1441,7 @@ mod tests {
             files.get(&b, client).unwrap();
         }
         assert_eq!(files.open.len(), 6);
-        files.forget(1);
+        files.forget(&Shared::new(crate::StoreConfig::new(dir.path())), 1);
         assert_eq!(files.open.len(), 3);
         assert!(files.open.iter().all(|((serial, _), _)| *serial == 2));
     }

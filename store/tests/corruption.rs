@@ -75,6 +75,10 @@ fn an_index_entry_pointing_at_garbage_is_an_error_not_a_wrong_tree() {
     let b = id("shop", 1, 2);
     store.append(&a, frame(&a, 10)).unwrap();
     store.append(&b, frame(&b, 10)).unwrap();
+    // A later tree makes the index file long enough for the damage below, so that it
+    // keeps the file's length (a changed length makes the next start rebuild the index).
+    let c = id("shop", 1, 5);
+    store.append(&c, frame(&c, 10)).unwrap();
     store.shutdown();
     drop(store);
     let idx = dir
@@ -85,7 +89,7 @@ fn an_index_entry_pointing_at_garbage_is_an_error_not_a_wrong_tree() {
     let file = std::fs::OpenOptions::new().write(true).open(&idx).unwrap();
     // b's entry now says: a's frame (block 8, offset 0).
     file.write_all_at(&[0, 0, 0, 8, 0, 0], 12).unwrap();
-    // And an entry for seq 3 pointing inside a frame, and one far past the file's end.
+    // And an entry for seq 3 pointing inside a frame, and one far past the data file's end.
     file.write_all_at(&[0, 0, 0, 8, 0, 3], 18).unwrap();
     file.write_all_at(&[0, 0xff, 0, 8, 0, 0], 24).unwrap();
     let store = open(dir.path());
