@@ -432,7 +432,8 @@ impl Engine {
                     if baseline.is_some_and(|b| !b.is_finite()) {
                         self.baselines_not_finite += 1;
                     }
-                    let link = || board_link(self.rules.board_url(), &rule, hour);
+                    let link =
+                        |at: u64| board_link(self.rules.board_url(), &rule, at / MINUTES_PER_HOUR);
                     events.extend(evaluator.feed(minute, value, baseline, link));
                 }
             };

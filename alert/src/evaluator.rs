@@ -249,13 +249,16 @@ impl Evaluator {
     }
 
     /// Feeds the next minute; minutes must come in ascending order (a gap restarts the run
-    /// of bad or good minutes). `link` is the board link an event would carry.
+    /// of bad or good minutes). `link(minute)` is the board link an event would carry, to
+    /// the board of that minute's hour: a fire's first bad minute (an alert that fired at
+    /// 17:00 for a run from 16:58 linked to the 17:00 board, a minute of data), a
+    /// resolution's last good one.
     pub(crate) fn feed(
         &mut self,
         minute: u64,
         value: Option<f64>,
         baseline: Option<f64>,
-        link: impl FnOnce() -> String,
+        link: impl FnOnce(u64) -> String,
     ) -> Option<AlertEvent> {
         let point = MinutePoint {
             minute,
@@ -286,7 +289,7 @@ impl Evaluator {
                     suppressed,
                 });
                 self.phase = AlertPhase::Firing;
-                Some(self.event(AlertKind::Fired, minutes, link()))
+                Some(self.event(AlertKind::Fired, minutes, link(started_minute)))
             }
             (AlertPhase::Ok | AlertPhase::Pending, false) => {
                 self.bad_run.clear();
@@ -303,10 +306,12 @@ impl Evaluator {
                     return None;
                 }
                 self.last_notified_minute = Some(minute);
+                let mut started_minute = minute;
                 if let Some(incident) = &mut self.incident {
                     incident.suppressed = false;
+                    started_minute = incident.started_minute;
                 }
-                Some(self.event(AlertKind::Fired, vec![point], link()))
+                Some(self.event(AlertKind::Fired, vec![point], link(started_minute)))
             }
             (AlertPhase::Firing, false) => {
                 self.good_run.push(point);
@@ -315,7 +320,7 @@ impl Evaluator {
                 }
                 let minutes = std::mem::take(&mut self.good_run);
                 self.phase = AlertPhase::Ok;
-                Some(self.event(AlertKind::Resolved, minutes, link()))
+                Some(self.event(AlertKind::Resolved, minutes, link(minute)))
             }
         }
     }
@@ -408,7 +413,9 @@ mod tests {
         values
             .iter()
             .enumerate()
-            .filter_map(|(minute, v)| evaluator.feed(minute as u64, Some(*v), None, String::new))
+            .filter_map(|(minute, v)| {
+                evaluator.feed(minute as u64, Some(*v), None, |_| String::new())
+            })
             .map(|e| (e.kind, e.minute, e.suppressed))
             .collect()
     }
@@ -442,7 +449,7 @@ mod tests {
             (104, 1.0),
             (105, 1.0),
         ] {
-            events.extend(evaluator.feed(minute, Some(v), None, || "link".into()));
+            events.extend(evaluator.feed(minute, Some(v), None, |_| "link".into()));
         }
         let fired = &events[0];
         assert_eq!(
@@ -482,27 +489,59 @@ mod tests {
     }
 
     #[test]
+    fn a_fire_links_to_the_hour_its_run_began_and_a_resolution_to_its_own() {
+        // Bad from 16:58 (minute 1018), fired at 17:00: the 16:00 board shows the run.
+        let mut evaluator = Evaluator::new(rule(3, 1, 30));
+        let hour_of = |at: u64| format!("hour {}", at / 60);
+        for minute in [1018, 1019] {
+            assert!(evaluator.feed(minute, Some(20.0), None, hour_of).is_none());
+        }
+        let fired = evaluator.feed(1020, Some(20.0), None, hour_of).unwrap();
+        assert_eq!(
+            (fired.kind, fired.link.as_str()),
+            (AlertKind::Fired, "hour 16")
+        );
+        let resolved = evaluator.feed(1021, Some(1.0), None, hour_of).unwrap();
+        assert_eq!(
+            (resolved.kind, resolved.link.as_str()),
+            (AlertKind::Resolved, "hour 17")
+        );
+    }
+
+    #[test]
     fn minutes_skipped_after_a_stall_break_the_run_of_bad_or_good_minutes() {
         // Two bad minutes, then the live loop stalls and skips to minute 100: three bad
         // minutes in a row were never seen, so `for 3 minutes` has not held.
         let mut evaluator = Evaluator::new(rule(3, 2, 30));
         for minute in [0, 1] {
             assert!(evaluator
-                .feed(minute, Some(20.0), None, String::new)
+                .feed(minute, Some(20.0), None, |_| String::new())
                 .is_none());
         }
-        assert!(evaluator.feed(100, Some(20.0), None, String::new).is_none());
+        assert!(evaluator
+            .feed(100, Some(20.0), None, |_| String::new())
+            .is_none());
         assert_eq!(evaluator.phase(), AlertPhase::Pending);
-        let fired = evaluator.feed(102, Some(20.0), None, String::new);
+        let fired = evaluator.feed(102, Some(20.0), None, |_| String::new());
         assert!(fired.is_none(), "100 and 102 are not consecutive");
-        assert!(evaluator.feed(103, Some(20.0), None, String::new).is_none());
-        let fired = evaluator.feed(104, Some(20.0), None, String::new).unwrap();
+        assert!(evaluator
+            .feed(103, Some(20.0), None, |_| String::new())
+            .is_none());
+        let fired = evaluator
+            .feed(104, Some(20.0), None, |_| String::new())
+            .unwrap();
         assert_eq!((fired.kind, fired.started_minute), (AlertKind::Fired, 102));
         // Resolving needs `resolve_minutes` good minutes in a row too.
-        assert!(evaluator.feed(105, Some(1.0), None, String::new).is_none());
-        assert!(evaluator.feed(200, Some(1.0), None, String::new).is_none());
+        assert!(evaluator
+            .feed(105, Some(1.0), None, |_| String::new())
+            .is_none());
+        assert!(evaluator
+            .feed(200, Some(1.0), None, |_| String::new())
+            .is_none());
         assert_eq!(evaluator.phase(), AlertPhase::Firing);
-        let resolved = evaluator.feed(201, Some(1.0), None, String::new).unwrap();
+        let resolved = evaluator
+            .feed(201, Some(1.0), None, |_| String::new())
+            .unwrap();
         assert_eq!(resolved.kind, AlertKind::Resolved);
         let minutes: Vec<u64> = resolved.minutes.iter().map(|p| p.minute).collect();
         assert_eq!(minutes, vec![200, 201]);
@@ -527,10 +566,14 @@ mod tests {
         });
         assert_eq!(evaluator.phase(), AlertPhase::Ok);
         assert_eq!(evaluator.last().unwrap().time, minute_label(u64::MAX));
-        assert!(evaluator.feed(5, Some(1.0), None, String::new).is_none());
+        assert!(evaluator
+            .feed(5, Some(1.0), None, |_| String::new())
+            .is_none());
         // A notified fire at the end of the range neither overflows nor silences the rule
         // before it.
-        let fired = evaluator.feed(6, Some(20.0), None, String::new).unwrap();
+        let fired = evaluator
+            .feed(6, Some(20.0), None, |_| String::new())
+            .unwrap();
         assert!(!fired.suppressed);
     }
 
@@ -553,7 +596,9 @@ mod tests {
         let mut evaluator = Evaluator::new(rule(3, 1, 30));
         evaluator.restore(pending(vec![point(10), point(11)]));
         assert_eq!(evaluator.phase(), AlertPhase::Pending);
-        let fired = evaluator.feed(12, Some(20.0), None, String::new).unwrap();
+        let fired = evaluator
+            .feed(12, Some(20.0), None, |_| String::new())
+            .unwrap();
         assert_eq!((fired.started_minute, fired.minutes.len()), (10, 3));
         // A run that does not end at the last minute, has a gap, or is long enough to have
         // fired already (a hand-edited file) is dropped: the rule is ok.
@@ -565,12 +610,16 @@ mod tests {
             let mut evaluator = Evaluator::new(rule(3, 1, 30));
             evaluator.restore(pending(run));
             assert_eq!(evaluator.phase(), AlertPhase::Ok);
-            assert!(evaluator.feed(12, Some(20.0), None, String::new).is_none());
+            assert!(evaluator
+                .feed(12, Some(20.0), None, |_| String::new())
+                .is_none());
         }
         // A minute after a gap breaks a restored run, as any run.
         let mut evaluator = Evaluator::new(rule(2, 1, 30));
         evaluator.restore(pending(vec![point(11)]));
-        assert!(evaluator.feed(13, Some(20.0), None, String::new).is_none());
+        assert!(evaluator
+            .feed(13, Some(20.0), None, |_| String::new())
+            .is_none());
     }
 
     #[test]
@@ -586,15 +635,15 @@ mod tests {
             run: Vec::new(),
         });
         let fired = evaluator
-            .feed(1_000, Some(20.0), None, String::new)
+            .feed(1_000, Some(20.0), None, |_| String::new())
             .unwrap();
         assert!(!fired.suppressed, "a new incident is paged");
         // Its own fire starts the window as usual.
         assert!(evaluator
-            .feed(1_001, Some(1.0), None, String::new)
+            .feed(1_001, Some(1.0), None, |_| String::new())
             .is_some());
         let again = evaluator
-            .feed(1_002, Some(20.0), None, String::new)
+            .feed(1_002, Some(20.0), None, |_| String::new())
             .unwrap();
         assert!(again.suppressed);
     }
@@ -622,7 +671,9 @@ mod tests {
             "the outage still going on when the window ends is paged, once"
         );
         // Its resolution is sent too, as the incident's.
-        let resolved = evaluator.feed(62, Some(1.0), None, String::new).unwrap();
+        let resolved = evaluator
+            .feed(62, Some(1.0), None, |_| String::new())
+            .unwrap();
         assert_eq!(
             (resolved.kind, resolved.started_minute, resolved.suppressed),
             (AlertKind::Resolved, 2, false)
@@ -632,9 +683,13 @@ mod tests {
     #[test]
     fn minutes_without_a_value_are_good() {
         let mut evaluator = Evaluator::new(rule(2, 1, 30));
-        assert!(evaluator.feed(0, Some(20.0), None, String::new).is_none());
-        assert!(evaluator.feed(1, None, None, String::new).is_none());
-        assert!(evaluator.feed(2, Some(20.0), None, String::new).is_none());
+        assert!(evaluator
+            .feed(0, Some(20.0), None, |_| String::new())
+            .is_none());
+        assert!(evaluator.feed(1, None, None, |_| String::new()).is_none());
+        assert!(evaluator
+            .feed(2, Some(20.0), None, |_| String::new())
+            .is_none());
         assert_eq!(evaluator.phase(), AlertPhase::Pending);
     }
 }
