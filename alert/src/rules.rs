@@ -418,6 +418,26 @@ pub struct RuleConfig {
     pub notify: Vec<String>,
 }
 
+/// The most a rule file may hold: thousands of rules fit in far less.
+const MAX_RULE_FILE_BYTES: u64 = 4 << 20;
+
+/// Reads a rule file as UTF-8 text, refusing one over [`MAX_RULE_FILE_BYTES`]: a mistyped
+/// `--rules /dev/zero` grew until memory ran out, and `/dev/urandom` was read for ever.
+fn read_rule_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_RULE_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_RULE_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {} MiB: not a rule file",
+            MAX_RULE_FILE_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// Validated rules plus the settings they are evaluated with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleSet {
@@ -448,7 +468,7 @@ impl RuleSet {
 
     /// Reads, parses and validates a rule file.
     pub fn load(path: &Path, known_domains: Option<&[String]>) -> Result<RuleSet, AlertError> {
-        let text = std::fs::read_to_string(path).map_err(|source| AlertError::Read {
+        let text = read_rule_file(path).map_err(|source| AlertError::Read {
             path: path.to_owned(),
             source,
         })?;
@@ -1033,6 +1053,12 @@ mod tests {
         assert!(condition(Direction::Both, 30.0).is_breached(Some(-f64::MAX), max));
         // A relative margin past the whole range is never exceeded.
         assert!(!condition(Direction::Above, 1e300).is_breached(max, Some(-f64::MAX)));
+    }
+
+    #[test]
+    fn a_rule_file_too_large_is_refused_at_once() {
+        let err = RuleSet::load(Path::new("/dev/zero"), None).unwrap_err();
+        assert!(err.to_string().contains("larger than 4 MiB"), "{err}");
     }
 
     #[test]
