@@ -167,6 +167,8 @@ pub(crate) struct StoreSection {
     pub(crate) writer_threads: usize,
     /// Domains whose trees are stored per hour (by the message ID's domain).
     pub(crate) max_domains_per_hour: usize,
+    /// Index files (clients: IP, or IP and pid) per domain-hour.
+    pub(crate) max_index_files_per_domain_hour: usize,
 }
 
 impl Default for StoreSection {
@@ -178,6 +180,7 @@ impl Default for StoreSection {
             queue_frames: DEFAULT_QUEUE_FRAMES,
             writer_threads: 1,
             max_domains_per_hour: ocelot_store::DEFAULT_MAX_DOMAINS_PER_HOUR,
+            max_index_files_per_domain_hour: ocelot_store::DEFAULT_MAX_INDEX_FILES_PER_DOMAIN_HOUR,
         }
     }
 }
@@ -231,7 +234,7 @@ impl Config {
         let c = &self.collector;
         let s = &self.store;
         let max_threads = ocelot_collector::MAX_ANALYZER_THREADS as u64;
-        let ranges: [(&str, u64, u64, u64); 15] = [
+        let ranges: [(&str, u64, u64, u64); 16] = [
             (
                 "collector.max_frame_bytes",
                 c.max_frame_bytes as u64,
@@ -305,6 +308,12 @@ impl Config {
             (
                 "store.max_domains_per_hour",
                 s.max_domains_per_hour as u64,
+                1,
+                u64::MAX,
+            ),
+            (
+                "store.max_index_files_per_domain_hour",
+                s.max_index_files_per_domain_hour as u64,
                 1,
                 u64::MAX,
             ),

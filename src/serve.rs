@@ -228,6 +228,7 @@ async fn serve_locked(
     store_config.queue_capacity = config.store.queue_frames;
     store_config.writer_threads = config.store.writer_threads;
     store_config.max_domains_per_hour = config.store.max_domains_per_hour;
+    store_config.max_index_files_per_domain_hour = config.store.max_index_files_per_domain_hour;
     let store = Store::open(store_config)
         .with_context(|| format!("opening the store in {}", config.store.dir.display()))?;
 

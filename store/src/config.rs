@@ -54,6 +54,11 @@ pub struct StoreConfig {
     /// filed under its message ID's domain, which the sending client chooses; a tree of a
     /// domain past the cap is dropped, counted as `too_many_domains`.
     pub max_domains_per_hour: usize,
+    /// Index files per domain-hour: clients (IP, or IP and pid) whose trees are stored in
+    /// it (default [`DEFAULT_MAX_INDEX_FILES_PER_DOMAIN_HOUR`]). The client in a message ID
+    /// is the sender's to choose, and each new one makes a file; a tree of a client past
+    /// the cap is dropped, counted as `too_many_index_files`.
+    pub max_index_files_per_domain_hour: usize,
     /// Where writes go; tests inject failures here (default [`OsFiles`]).
     pub file_layer: Arc<dyn FileLayer>,
 }
@@ -62,6 +67,12 @@ pub struct StoreConfig {
 /// name another domain than its tree's (CAT's clients give a remote call's callee an ID
 /// made by the caller), so IDs name more domains than headers do, but not without bound.
 pub const DEFAULT_MAX_DOMAINS_PER_HOUR: usize = 4_000;
+
+/// Far more processes than one application runs in an hour, even one restarted on new
+/// hosts a few times: each is one client (IP and pid). A client sending IDs with a new IP or
+/// pid each made one file per tree (20 000 trees, 20 000 files, 80 MB), and a domain-hour
+/// full of files makes every repair of it read them all.
+pub const DEFAULT_MAX_INDEX_FILES_PER_DOMAIN_HOUR: usize = 4_000;
 
 impl StoreConfig {
     /// The defaults, storing under `dir`.
@@ -79,6 +90,7 @@ impl StoreConfig {
             idle_close: Duration::from_secs(60),
             retention_interval: Duration::from_secs(600),
             max_domains_per_hour: DEFAULT_MAX_DOMAINS_PER_HOUR,
+            max_index_files_per_domain_hour: DEFAULT_MAX_INDEX_FILES_PER_DOMAIN_HOUR,
             file_layer: Arc::new(OsFiles),
         }
     }

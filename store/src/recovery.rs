@@ -30,6 +30,7 @@ use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::block::frames;
 use crate::data_file::{self, Record, DATA_HEADER_BYTES};
@@ -45,6 +46,13 @@ const ENTRIES_PER_CHUNK: u64 = 8192;
 
 /// Domain-hours named in the line that sums up failed repairs; the rest are counted.
 const FAILURES_NAMED_MAX: usize = 10;
+
+/// A start whose recovery takes longer than this says how far it is: the store (and the
+/// server's ports) open only when it is done, and a silent minute looks like a hang.
+const PROGRESS_AFTER: Duration = Duration::from_secs(3);
+
+/// Between two progress lines of a long recovery.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// Recovers every dirty domain-hour under the store folder. Failures are counted and
 /// logged, all of them in one line at the end; the store still opens.
@@ -87,7 +95,8 @@ fn failure_summary(failed: &[(u64, String, StoreError)]) -> Option<String> {
 /// Recovers every dirty domain-hour; returns those whose repair failed (hour, domain,
 /// why), each counted as an I/O error.
 fn recover_each(shared: &Shared) -> Result<Vec<(u64, String, StoreError)>, StoreError> {
-    let mut failed = Vec::new();
+    // Listed first, so that a long recovery can say how many are left.
+    let mut dirty = Vec::new();
     let root = shared.layout.root();
     for hour_entry in read_dir(root)? {
         let Some(hour) = parse_hour(&hour_entry) else {
@@ -106,23 +115,100 @@ fn recover_each(shared: &Shared) -> Result<Vec<(u64, String, StoreError)>, Store
                 continue;
             }
             let marker = marker_state(&dir);
-            if marker == Marker::Clean {
-                continue;
-            }
-            match recover_domain_hour(shared, &dir, hour, &domain, Then::MarkClean) {
-                Ok(repaired) => {
-                    add(&shared.counters.recovered_files, 1);
-                    add(&shared.counters.recovered_entries, repaired.rebuilt);
-                    repaired.log(&dir, marker, "recovered an unclean domain-hour");
-                }
-                Err(e) => {
-                    add(&shared.counters.io_errors, 1);
-                    failed.push((hour, domain, e));
-                }
+            if marker != Marker::Clean {
+                dirty.push((hour, domain, marker));
             }
         }
     }
+    let mut progress = Progress::new(dirty.len(), Instant::now());
+    let mut failed = Vec::new();
+    for (hour, domain, marker) in dirty {
+        let dir = shared.layout.domain_dir(hour, &domain);
+        progress.at(&dir);
+        match recover_domain_hour(shared, &dir, hour, &domain, Then::MarkClean, &mut progress) {
+            Ok(repaired) => {
+                add(&shared.counters.recovered_files, 1);
+                add(&shared.counters.recovered_entries, repaired.rebuilt);
+                repaired.log(&dir, marker, "recovered an unclean domain-hour");
+            }
+            Err(e) => {
+                add(&shared.counters.io_errors, 1);
+                failed.push((hour, domain, e));
+            }
+        }
+        progress.done += 1;
+    }
     Ok(failed)
+}
+
+/// How far a start's recovery is, said in the log once it has taken [`PROGRESS_AFTER`], and
+/// again every [`PROGRESS_EVERY`]. Checked between records and index chunks: one big or
+/// damaged domain-hour can take long on its own.
+pub(crate) struct Progress {
+    started: Instant,
+    /// When the next line is due; `None`: never (a writer's repair of one domain-hour).
+    next_line: Option<Instant>,
+    /// Domain-hours to repair, and repaired (or failed) so far.
+    total: usize,
+    done: usize,
+    /// The domain-hour being repaired.
+    dir: String,
+}
+
+impl Progress {
+    /// A start's recovery of `total` domain-hours, begun at `now`.
+    fn new(total: usize, now: Instant) -> Progress {
+        Progress {
+            started: now,
+            next_line: Some(now + PROGRESS_AFTER),
+            total,
+            done: 0,
+            dir: String::new(),
+        }
+    }
+
+    /// One that never logs.
+    pub(crate) fn silent() -> Progress {
+        Progress {
+            next_line: None,
+            ..Progress::new(1, Instant::now())
+        }
+    }
+
+    /// Notes the domain-hour now being repaired.
+    fn at(&mut self, dir: &Path) {
+        if self.next_line.is_some() {
+            self.dir = dir.display().to_string();
+        }
+        self.tick();
+    }
+
+    /// Logs the progress line if it is due.
+    fn tick(&mut self) {
+        if self.next_line.is_none() {
+            return;
+        }
+        if let Some(line) = self.line_at(Instant::now()) {
+            tracing::info!(target: "ocelot_store", done = self.done, total = self.total, "{line}");
+        }
+    }
+
+    /// The progress line if one is due at `now` (then the next is due [`PROGRESS_EVERY`]
+    /// later).
+    fn line_at(&mut self, now: Instant) -> Option<String> {
+        let due = self.next_line?;
+        if now < due {
+            return None;
+        }
+        self.next_line = Some(now + PROGRESS_EVERY);
+        Some(format!(
+            "store recovery is repairing {} domain-hours left unclean, for {} s so far: {} done, now {} (the store opens when it is done)",
+            self.total,
+            now.duration_since(self.started).as_secs(),
+            self.done,
+            self.dir
+        ))
+    }
 }
 
 /// The names in folder `dir`, sorted; none if there is no such folder (nothing there, or a
@@ -230,6 +316,9 @@ pub(crate) struct Repaired {
     pub(crate) cut_bytes: u64,
     /// Bytes of damaged stretches stepped over, with sound records after them.
     pub(crate) skipped_bytes: u64,
+    /// Bytes of index files past the longest an index file can be (see
+    /// [`index_file_max_bytes`]): not read, each file named in a warning.
+    pub(crate) ignored_index_bytes: u64,
 }
 
 impl Repaired {
@@ -242,6 +331,8 @@ impl Repaired {
             lost,
             cut_bytes,
             skipped_bytes,
+            // Said per file, as it was found.
+            ignored_index_bytes: _,
         } = *self;
         if lost > 0 || skipped_bytes > 0 || marker == Marker::Disagrees {
             let why = if marker == Marker::Disagrees {
@@ -268,12 +359,14 @@ pub(crate) enum Then {
 }
 
 /// Repairs one domain-hour folder; returns what it did. Its writer must not have it open.
+/// `progress` is told as the work goes on.
 pub(crate) fn recover_domain_hour(
     shared: &Shared,
     dir: &Path,
     hour: u64,
     domain: &str,
     then: Then,
+    progress: &mut Progress,
 ) -> Result<Repaired, StoreError> {
     let layer = &shared.config.file_layer;
     let data_path = dir.join(DATA_FILE);
@@ -300,6 +393,7 @@ pub(crate) fn recover_domain_hour(
     let mut records: Vec<u32> = Vec::new();
     let mut good_len = DATA_HEADER_BYTES;
     while good_len < len {
+        progress.tick();
         let Ok(block_address) = u32::try_from(good_len) else {
             break;
         };
@@ -372,7 +466,8 @@ pub(crate) fn recover_domain_hour(
     for name in read_dir(dir)? {
         if let Some(client) = ClientKey::parse_file_name(&name) {
             let entries = found.remove(&client).unwrap_or_default();
-            fix_index(shared, &dir.join(name), &records, &entries, &mut repaired)?;
+            let path = dir.join(name);
+            fix_index(shared, &path, &records, &entries, &mut repaired, progress)?;
         }
     }
     for (client, entries) in found {
@@ -382,6 +477,7 @@ pub(crate) fn recover_domain_hour(
             &records,
             &entries,
             &mut repaired,
+            progress,
         )?;
     }
 
@@ -399,18 +495,39 @@ fn step_over(data_path: &Path, from: u64, next: u64, repaired: &mut Repaired) {
     tracing::warn!(target: "ocelot_store", file = %data_path.display(), address = from, bytes = next - from, "stepped over a damaged stretch of a data file (zeros: the file was cut while Ocelot wrote it?); the sound blocks after it are kept");
 }
 
+/// The longest an index file can be: the end of the entry of the largest sequence number
+/// stored (`max_seq`, at most [`crate::MAX_SEQ_LIMIT`], so this cannot overflow). A longer
+/// one was made so from outside (`truncate -s 1T`); recovery reads no further.
+pub(crate) fn index_file_max_bytes(max_seq: u64) -> u64 {
+    max_seq.saturating_add(1).saturating_mul(ENTRY_BYTES)
+}
+
 /// Fixes one index file: zeroes entries that point at no record in `records`, and writes
-/// the entries of `entries` (the frames found for this client) it lacks.
+/// the entries of `entries` (the frames found for this client) it lacks. Reads at most
+/// [`index_file_max_bytes`] of it: a damaged file of a terabyte of holes was read to its
+/// end (nine minutes) before the store opened.
 fn fix_index(
     shared: &Shared,
     path: &Path,
     records: &[u32],
     entries: &[(u64, IndexEntry)],
     repaired: &mut Repaired,
+    progress: &mut Progress,
 ) -> Result<(), StoreError> {
     let layer = &shared.config.file_layer;
     let file = data_file::open_rw(path)?;
     let mut len = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
+    // Entries past the largest sequence number are never looked up nor written: a file
+    // longer than that is damaged. Its tail is left as it is (a `max_seq` raised again
+    // finds those entries) but not read. The bound is whole entries, so no half entry is left
+    // to drop below.
+    let max_len = index_file_max_bytes(shared.config.max_seq);
+    if len > max_len {
+        let ignored = len - max_len;
+        repaired.ignored_index_bytes += ignored;
+        tracing::warn!(target: "ocelot_store", file = %path.display(), len, ignored, "{} is {len} bytes long, longer than an index file can be ({max_len} bytes: entries up to max_seq {}); it was damaged or made longer from outside (truncate?): the {ignored} bytes past that are ignored, not read", path.display(), shared.config.max_seq);
+        len = max_len;
+    }
     // A file cut inside an entry keeps that entry's first bytes. Drop them: once a later
     // entry extends the file again, the zero-filled remainder would make them look like a
     // whole entry pointing at the wrong frame (found by the model test).
@@ -423,12 +540,14 @@ fn fix_index(
     }
     let mut by_seq = entries.to_vec();
     by_seq.sort_by_key(|&(seq, _)| seq); // stable: the first found stays first
-                                         // Zero entries pointing at no record: past the cut, or into a damaged stretch. Those
-                                         // whose sequence number has a frame found get it below; the others are lost.
+
+    // Zero entries pointing at no record: past the cut, or into a damaged stretch. Those
+    // whose sequence number has a frame found get it below; the others are lost.
     let chunk_bytes = ENTRIES_PER_CHUNK * ENTRY_BYTES;
     let mut chunk = vec![0; chunk_bytes as usize];
     let mut start = 0;
     while start + ENTRY_BYTES <= len {
+        progress.tick();
         let n = chunk_bytes.min(len - start) / ENTRY_BYTES * ENTRY_BYTES;
         let buf = &mut chunk[..n as usize];
         file.read_exact_at(buf, start)
@@ -517,6 +636,29 @@ mod tests {
                 .load(std::sync::atomic::Ordering::Relaxed),
             3
         );
+    }
+
+    /// A start that repairs for long says so (it said nothing for nine minutes once), first
+    /// after a few seconds, then every few more; a writer's repair of one domain-hour never.
+    #[test]
+    fn a_long_recovery_says_how_far_it_is_every_few_seconds() {
+        let started = Instant::now();
+        let mut progress = Progress::new(5, started);
+        progress.done = 2;
+        progress.dir = "/data/498703/shop".to_owned();
+        assert_eq!(progress.line_at(started + Duration::from_secs(1)), None);
+        let line = progress
+            .line_at(started + PROGRESS_AFTER)
+            .expect("due after a few seconds");
+        assert!(
+            line.contains("repairing 5 domain-hours left unclean, for 3 s so far: 2 done, now /data/498703/shop"),
+            "{line}"
+        );
+        let next = started + PROGRESS_AFTER + PROGRESS_EVERY;
+        assert_eq!(progress.line_at(next - Duration::from_secs(1)), None);
+        assert!(progress.line_at(next).is_some());
+        let mut silent = Progress::silent();
+        assert_eq!(silent.line_at(started + Duration::from_secs(3600)), None);
     }
 
     #[test]

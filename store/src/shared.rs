@@ -64,10 +64,11 @@ pub(crate) enum Warned {
     CorruptRead,
     RetentionFailed,
     DomainCap,
+    IndexFileCap,
 }
 
 impl Warned {
-    const COUNT: usize = 7;
+    const COUNT: usize = 8;
 }
 
 impl Shared {

@@ -26,13 +26,16 @@ pub enum DropReason {
     /// The ID's domain would pass the hour's cap on domains with files
     /// ([`crate::StoreConfig::max_domains_per_hour`]).
     TooManyDomains,
+    /// The ID's client (IP and pid) would pass its domain-hour's cap on index files
+    /// ([`crate::StoreConfig::max_index_files_per_domain_hour`]).
+    TooManyIndexFiles,
     /// The store was shut down.
     Closed,
 }
 
 impl DropReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [DropReason; 11] = [
+    pub const ALL: [DropReason; 12] = [
         DropReason::QueueFull,
         DropReason::InvalidDomain,
         DropReason::SeqTooLarge,
@@ -43,6 +46,7 @@ impl DropReason {
         DropReason::DataFileFull,
         DropReason::IoError,
         DropReason::TooManyDomains,
+        DropReason::TooManyIndexFiles,
         DropReason::Closed,
     ];
 
@@ -59,6 +63,7 @@ impl DropReason {
             DropReason::DataFileFull => "data_file_full",
             DropReason::IoError => "io_error",
             DropReason::TooManyDomains => "too_many_domains",
+            DropReason::TooManyIndexFiles => "too_many_index_files",
             DropReason::Closed => "closed",
         }
     }

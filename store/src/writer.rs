@@ -11,6 +11,7 @@
 //! * A failed write never damages what is already written: the data file is cut back to its
 //!   last good length and the failed block's frames are counted as dropped.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io;
@@ -164,6 +165,14 @@ struct DomainHour {
     /// writing them): a sequence number at or past it has no entry yet, without a path
     /// or a file lookup per frame.
     index_lens: FastMap<ClientKey, u64>,
+    /// The clients with an index file here, against `max_index_files_per_domain_hour`:
+    /// those that had one when the domain-hour was opened (`true`) and those taken since.
+    clients: FastMap<ClientKey, bool>,
+    /// A tree of a client past that cap was refused (said once per domain-hour).
+    client_cap_reached: bool,
+    /// Clients whose index file was found shorter than this writer wrote it when opened
+    /// again (deleted or cut from outside since): rebuilt when the domain-hour closes.
+    index_changed: Vec<ClientKey>,
     block_opened: Option<Instant>,
     last_used: Instant,
     /// An index write failed: don't mark the files clean, so the next open rebuilds.
@@ -200,6 +209,9 @@ impl DomainHour {
             index_failed: PendingIds::default(),
             unindexed: Vec::new(),
             index_lens: FastMap::default(),
+            clients: FastMap::default(),
+            client_cap_reached: false,
+            index_changed: Vec::new(),
             block_opened: None,
             last_used: Instant::now(),
             index_incomplete: false,
@@ -438,6 +450,9 @@ impl Writer {
             }
         };
         dh.last_used = now;
+        if !admit_client(&self.shared, dh, client) {
+            return;
+        }
         // One probe of the set both checks and claims the ID: a check and then an insert
         // were two, together a fifth of this thread's time outside compression (perf).
         if is_indexed(&mut self.index_files, dh, client, seq)
@@ -719,8 +734,14 @@ fn open_domain_hour(
     let mut repair = None;
     let marker = recovery::marker_state(&dir);
     if dir.join(DATA_FILE).is_file() && marker != Marker::Clean {
-        let repaired =
-            recovery::recover_domain_hour(shared, &dir, hour, domain, recovery::Then::Append)?;
+        let repaired = recovery::recover_domain_hour(
+            shared,
+            &dir,
+            hour,
+            domain,
+            recovery::Then::Append,
+            &mut recovery::Progress::silent(),
+        )?;
         add(&shared.counters.recovered_files, 1);
         add(&shared.counters.recovered_entries, repaired.rebuilt);
         repair = Some((marker, repaired));
@@ -754,7 +775,13 @@ fn open_domain_hour(
         len
     };
     let id = (meta.dev(), meta.ino());
-    let dh = DomainHour::new(serial, (hour, domain), dir, (data_path, id), data_len);
+    let mut dh = DomainHour::new(serial, (hour, domain), dir, (data_path, id), data_len);
+    // The cap on index files counts those from before (a restart) too.
+    for name in recovery::read_dir(&dh.dir)? {
+        if let Some(client) = ClientKey::parse_file_name(&name) {
+            dh.clients.insert(client, true);
+        }
+    }
     Ok((dh, data, repair))
 }
 
@@ -933,6 +960,10 @@ fn reopen(
             fresh.block = std::mem::take(&mut dh.block);
             fresh.pending = std::mem::take(&mut dh.pending);
             fresh.pending_ids = std::mem::take(&mut dh.pending_ids);
+            for &(client, _, _) in &fresh.pending {
+                fresh.clients.entry(client).or_insert(false);
+            }
+            fresh.client_cap_reached = dh.client_cap_reached;
             fresh.block_opened = dh.block_opened;
             fresh.last_used = dh.last_used;
             *dh = fresh;
@@ -985,8 +1016,107 @@ fn close_files(
         }
         return;
     }
-    if !dh.index_incomplete {
+    if dh.index_incomplete {
+        return;
+    }
+    let changed = index_files_changed(&dh);
+    if changed.is_empty() {
         let _ = recovery::write_marker(shared, &dh.dir, dh.data_len);
+    } else {
+        rebuild_index(shared, &dh, &changed);
+    }
+}
+
+/// Whether `client` may have trees stored in `dh`: it has an index file there already,
+/// or the domain-hour has fewer than `max_index_files_per_domain_hour`. Otherwise the tree
+/// is counted as dropped, and the first refusal in the domain-hour is logged (throttled
+/// with the other domain-hours'). The client in a message ID is the sender's to choose:
+/// without a cap, IDs naming a new IP or pid each made a file each.
+fn admit_client(shared: &Shared, dh: &mut DomainHour, client: ClientKey) -> bool {
+    let full = dh.clients.len() >= shared.config.max_index_files_per_domain_hour;
+    match dh.clients.entry(client) {
+        Entry::Occupied(_) => return true,
+        Entry::Vacant(vacant) if !full => {
+            vacant.insert(false);
+            return true;
+        }
+        Entry::Vacant(_) => {}
+    }
+    shared
+        .counters
+        .drop_frames(DropReason::TooManyIndexFiles, 1);
+    if !dh.client_cap_reached {
+        dh.client_cap_reached = true;
+        let cap = shared.config.max_index_files_per_domain_hour;
+        shared.warn_throttled(Warned::IndexFileCap, || {
+            format!("message IDs named more than {cap} clients (IP and pid) in {}: trees of the others are not stored, counted as too_many_index_files (store.max_index_files_per_domain_hour)", dh.dir.display())
+        });
+    }
+    false
+}
+
+/// The index files of `dh` that were deleted or cut from outside while it was open (names,
+/// sorted): those of clients that had one when it was opened or that this writer wrote,
+/// now missing or shorter than written, or found so when opened again. One listing of the
+/// folder and a `stat` per index file, once per close (the marker written next costs as
+/// much): a check per block write would cost a `stat` per client. None when the folder
+/// cannot be listed (the marker, written from a listing too, fails then).
+fn index_files_changed(dh: &DomainHour) -> Vec<String> {
+    let Ok(names) = recovery::read_dir(&dh.dir) else {
+        return Vec::new();
+    };
+    let on_disk: FastSet<ClientKey> = names
+        .iter()
+        .filter_map(|name| ClientKey::parse_file_name(name))
+        .collect();
+    let mut changed: Vec<String> = dh
+        .clients
+        .iter()
+        .filter(|&(client, &at_open)| at_open || dh.index_lens.contains_key(client))
+        .map(|(&client, _)| client)
+        .filter(|client| {
+            if dh.index_changed.contains(client) {
+                return true;
+            }
+            if !on_disk.contains(client) {
+                return true;
+            }
+            let written = dh.index_lens.get(client).copied().unwrap_or(0);
+            written > 0
+                && fs::metadata(dh.dir.join(client.file_name()))
+                    .is_ok_and(|meta| meta.len() < written)
+        })
+        .map(|client| client.file_name())
+        .collect();
+    changed.sort();
+    changed
+}
+
+/// Rebuilds the index files of `dh` (closed, its data file unchanged) from its data file
+/// after `changed` were found deleted or cut from outside, and marks it clean; says so and
+/// counts it. Without this the marker, written from the files as they are, hid the loss
+/// from the next start for good. If the repair fails, no marker: the next start tries.
+fn rebuild_index(shared: &Shared, dh: &DomainHour, changed: &[String]) {
+    add(&shared.counters.io_errors, 1);
+    let files = changed.join(", ");
+    let repaired = recovery::recover_domain_hour(
+        shared,
+        &dh.dir,
+        dh.hour,
+        &dh.domain,
+        recovery::Then::MarkClean,
+        &mut recovery::Progress::silent(),
+    );
+    match repaired {
+        Ok(repaired) => {
+            add(&shared.counters.recovered_files, 1);
+            add(&shared.counters.recovered_entries, repaired.rebuilt);
+            let rebuilt = repaired.rebuilt;
+            tracing::warn!(target: "ocelot_store", dir = %dh.dir.display(), rebuilt, "index files of {} were deleted or cut while Ocelot had them open (a cleanup script?): {files}; {rebuilt} index entries were rebuilt from the data file", dh.dir.display());
+        }
+        Err(e) => {
+            tracing::warn!(target: "ocelot_store", dir = %dh.dir.display(), "index files of {} were deleted or cut while Ocelot had them open (a cleanup script?): {files}; rebuilding them failed ({e}), the next start tries again", dh.dir.display());
+        }
     }
 }
 
@@ -1104,16 +1234,29 @@ impl IndexFiles {
     }
 
     /// `client`'s index file in `dh`, opened (and created) if need be. When it was open
-    /// before and fell out of the LRU, the length this writer knows saves asking the file
-    /// system.
-    fn get(&mut self, dh: &DomainHour, client: ClientKey) -> Result<&mut IndexFile, StoreError> {
+    /// before and fell out of the LRU, its length is the one this writer knows (after a
+    /// failed write the file system's may be shorter), and a file shorter than that was
+    /// deleted or cut from outside (an `fstat` per open, beside the open itself).
+    fn get(
+        &mut self,
+        dh: &mut DomainHour,
+        client: ClientKey,
+    ) -> Result<&mut IndexFile, StoreError> {
         let key = (dh.serial, client);
         if !self.open.contains(&key) {
             let path = dh.dir.join(client.file_name());
             let file = data_file::open_rw(&path)?;
+            let on_disk = file.metadata().map_err(|e| StoreError::io(&path, e))?.len();
             let len = match dh.known_index_len(client) {
-                Some(len) => len,
-                None => file.metadata().map_err(|e| StoreError::io(&path, e))?.len(),
+                Some(known) => {
+                    // Shorter than written: deleted (this open made it again) or cut from
+                    // outside since its handle was closed. Rebuilt at the close.
+                    if on_disk < known && !dh.index_changed.contains(&client) {
+                        dh.index_changed.push(client);
+                    }
+                    known
+                }
+                None => on_disk,
             };
             self.open.put(key, IndexFile { file, path, len });
         }
@@ -1418,6 +1561,42 @@ mod tests {
         );
     }
 
+    /// An index file deleted after the writer had closed its handle (more clients than it
+    /// keeps open) was made again by the next write, holding only the newer entries: the
+    /// close found it as long as written and marked the domain-hour clean, and the older
+    /// trees were unfindable for good.
+    #[test]
+    fn an_index_file_deleted_after_its_handle_was_closed_is_rebuilt_at_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = writer_in(dir.path());
+        writer.index_files = IndexFiles::new(1);
+        for id in ["app-0a000001-498703-1", "app-0a000002-498703-1"] {
+            append_id(&mut writer, id, &frame_of(id, 10));
+            writer.flush_all();
+        }
+        let path = dir.path().join("498703").join("app").join("0a000001.idx");
+        fs::remove_file(&path).unwrap();
+        let late = "app-0a000001-498703-2";
+        append_id(&mut writer, late, &frame_of(late, 10));
+        writer.flush_all();
+        assert_eq!(crate::index_read::entry(&path, 1).unwrap(), None);
+        writer.close_all();
+        for seq in [1, 2] {
+            assert!(
+                crate::index_read::entry(&path, seq).unwrap().is_some(),
+                "seq {seq}"
+            );
+        }
+        assert_eq!(
+            writer
+                .shared
+                .counters
+                .recovered_entries
+                .load(Ordering::Relaxed),
+            1
+        );
+    }
+
     #[test]
     fn a_closed_domain_hour_closes_its_index_files() {
         let dir = tempfile::tempdir().unwrap();
@@ -1435,10 +1614,11 @@ mod tests {
             )
         };
         let (a, b) = (domain_hour(1), domain_hour(2));
+        let (mut a, mut b) = (a, b);
         for ip in 0..3 {
             let client = ClientKey { ip, pid: None };
-            files.get(&a, client).unwrap();
-            files.get(&b, client).unwrap();
+            files.get(&mut a, client).unwrap();
+            files.get(&mut b, client).unwrap();
         }
         assert_eq!(files.open.len(), 6);
         files.forget(&Shared::new(crate::StoreConfig::new(dir.path())), 1);

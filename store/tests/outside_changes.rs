@@ -1,54 +1,20 @@
 //! Files changed from outside (a cleanup script deleting or cutting them, while the store
 //! runs or is stopped), and what the store says in its log. A test binary of its own: its
 //! log lines come from the writer threads, so they are caught by a global subscriber, and
-//! its tests run one at a time to tell their lines apart.
+//! its tests run one at a time to tell their lines apart (see `common::log`).
 
 mod common;
 
 use std::fs::{self, OpenOptions};
 use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::Arc;
 
+use common::log::{logged, start};
 use common::{frame, id, open, HOUR};
 use ocelot_protocol::MessageId;
 use ocelot_store::{DropReason, FileLayer, OsFiles, Store};
-
-/// The lines logged since the running test started.
-static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-#[derive(Clone, Copy)]
-struct LogWriter;
-
-impl io::Write for LogWriter {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        LOG.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Starts a test: the log captured from here on, the other tests of this binary held off.
-fn start() -> MutexGuard<'static, ()> {
-    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-    static SUBSCRIBER: OnceLock<()> = OnceLock::new();
-    SUBSCRIBER.get_or_init(|| {
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(|| LogWriter)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-    });
-    let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    LOG.lock().unwrap().clear();
-    guard
-}
-
-fn logged() -> String {
-    String::from_utf8(LOG.lock().unwrap().clone()).unwrap()
-}
 
 fn domain_dir(root: &Path, domain: &str) -> PathBuf {
     root.join(HOUR.to_string()).join(domain)
@@ -264,7 +230,7 @@ fn a_repair_steps_over_a_zeroed_stretch_and_keeps_the_blocks_after_it() {
     // The second block and part of the third are zeros.
     let (from, to) = (written[0].1, (written[1].1 + written[2].1) / 2);
     let file = OpenOptions::new().write(true).open(&data).unwrap();
-    std::os::unix::fs::FileExt::write_all_at(&file, &vec![0; (to - from) as usize], from).unwrap();
+    FileExt::write_all_at(&file, &vec![0; (to - from) as usize], from).unwrap();
 
     let store = open(dir.path());
     assert_found(&store, &written[0].0, "before the zeros");
@@ -437,4 +403,97 @@ fn file_opens_are_said_to_work_again() {
     store.flush().unwrap();
     assert!(store.lookup(&taken).unwrap().is_some());
     assert_eq!(logged().matches("store file opens work again").count(), 1);
+}
+
+/// An index file made a terabyte long (`truncate -s 1T`) while the store was stopped was
+/// read to its end by the next start's repair: nine minutes without a log line before
+/// either port opened. No index file can be longer than the entry of `max_seq` ends; the
+/// repair reads no further, and says what it left unread. The test's file is sparse, a few
+/// GiB long that cost no disk, with one stray entry past the bound.
+#[test]
+fn a_repair_reads_an_index_file_no_further_than_its_last_possible_entry() {
+    let _test = start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.max_seq = 10_000;
+    let store = Store::open(config.clone()).unwrap();
+    let ids = append(&store, 0..20);
+    store.shutdown();
+    drop(store);
+    let folder = domain_dir(dir.path(), "shop");
+    let index = folder.join("00000001.idx");
+    let max_len = (config.max_seq + 1) * 6;
+    let long = max_len + (3 << 30);
+    let file = OpenOptions::new().write(true).open(&index).unwrap();
+    file.set_len(long).unwrap();
+    // An entry pointing at no block, which a repair reading it would zero (and count lost).
+    let stray_at = max_len + (1 << 30);
+    file.write_all_at(&[0xff; 6], stray_at).unwrap();
+    drop(file);
+    fs::remove_file(folder.join("messages.clean")).unwrap();
+
+    let store = Store::open(config).unwrap();
+    assert_found(&store, &ids, "after the start");
+    let log = logged();
+    let line = log
+        .lines()
+        .find(|l| l.contains("longer than an index file can be"))
+        .unwrap_or_else(|| panic!("no warning:\n{log}"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains(&index.display().to_string()), "{line}");
+    assert!(
+        line.contains(&format!(
+            "the {} bytes past that are ignored",
+            long - max_len
+        )),
+        "{line}"
+    );
+    assert!(!log.contains("stored trees are lost"), "{log}");
+    let mut stray = [0; 6];
+    fs::File::open(&index)
+        .unwrap()
+        .read_exact_at(&mut stray, stray_at)
+        .unwrap();
+    assert_eq!(stray, [0xff; 6], "the part past the bound was not read");
+    assert_eq!(fs::metadata(&index).unwrap().len(), long, "nor changed");
+}
+
+/// An index file deleted while the store ran, its data file kept: the writer wrote on into
+/// the deleted file, the close marked the domain-hour clean without it, and the next start
+/// saw nothing to repair: the client's trees were unfindable for good.
+#[test]
+fn an_index_file_deleted_while_open_is_rebuilt_when_its_domain_hour_closes() {
+    let _test = start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let ids: Vec<_> = (0..30).map(|s| id("shop", (s % 3) as u32, s)).collect();
+    for i in &ids {
+        store.append(i, frame(i, 300)).unwrap();
+    }
+    store.flush().unwrap();
+    let index = domain_dir(dir.path(), "shop").join("00000001.idx");
+    fs::remove_file(&index).unwrap();
+    let after: Vec<_> = (30..36).map(|s| id("shop", 1, s)).collect();
+    for i in &after {
+        store.append(i, frame(i, 300)).unwrap();
+    }
+    store.flush().unwrap();
+    store.shutdown();
+    let stats = store.stats();
+    drop(store);
+    // Client 1's ten trees from before the deletion and six after it.
+    assert_eq!(stats.recovered_entries, 16);
+    assert!(stats.io_errors >= 1);
+    let log = logged();
+    let line = log
+        .lines()
+        .find(|l| l.contains("deleted or cut while Ocelot had them open"))
+        .unwrap_or_else(|| panic!("no warning:\n{log}"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("00000001.idx"), "{line}");
+    assert!(line.contains("16 index entries were rebuilt"), "{line}");
+
+    let store = open(dir.path());
+    assert_found(&store, &ids, "after a restart");
+    assert_found(&store, &after, "after a restart");
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the store's integration tests.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod log;
+
 use std::time::Duration;
 
 use bytes::Bytes;
