@@ -38,6 +38,8 @@ pub(crate) struct CollectorSection {
     /// MiB of frames still arriving, all connections together, before one holding a large
     /// unfinished frame is closed.
     pub(crate) partial_frame_mib: u64,
+    /// Seconds a connection inside a frame may go without finishing one or bringing 64 KiB.
+    pub(crate) partial_frame_timeout_secs: u64,
     /// Trees queued per report worker before drops.
     pub(crate) worker_queue_trees: usize,
     /// MiB of frames queued for all report workers together before drops.
@@ -66,6 +68,7 @@ impl Default for CollectorSection {
             max_frame_bytes: ocelot_protocol::DEFAULT_MAX_FRAME_BYTES,
             max_connections: ocelot_collector::DEFAULT_MAX_CONNECTIONS,
             partial_frame_mib: ocelot_collector::DEFAULT_PARTIAL_FRAME_BYTES >> 20,
+            partial_frame_timeout_secs: ocelot_collector::DEFAULT_PARTIAL_FRAME_TIMEOUT.as_secs(),
             worker_queue_trees: ocelot_collector::DEFAULT_WORKER_QUEUE_TREES,
             worker_queue_mib: ocelot_collector::DEFAULT_WORKER_QUEUE_BYTES >> 20,
             analyzer_threads: ocelot_collector::default_analyzer_threads(),
@@ -119,6 +122,12 @@ pub(crate) struct WebSection {
     /// MiB of past days kept merged for the day, week and month views (estimated; 0:
     /// none).
     pub(crate) day_cache_mib: u64,
+    /// Connections the web server serves at once.
+    pub(crate) max_connections: usize,
+    /// Seconds a client may read nothing of its answer before it is disconnected.
+    pub(crate) write_timeout_secs: u64,
+    /// MiB of answers being sent at once before large ones are refused with 503.
+    pub(crate) answer_mib_in_flight: u64,
 }
 
 impl Default for WebSection {
@@ -134,6 +143,9 @@ impl Default for WebSection {
             nice: DEFAULT_WEB_NICE,
             sealed_report_cache_mib: ocelot_collector::DEFAULT_SEALED_REPORT_CACHE_BYTES >> 20,
             day_cache_mib: DEFAULT_DAY_CACHE_MIB,
+            max_connections: ocelot_web::DEFAULT_MAX_CONNECTIONS,
+            write_timeout_secs: ocelot_web::DEFAULT_WRITE_TIMEOUT.as_secs(),
+            answer_mib_in_flight: (ocelot_web::DEFAULT_MAX_ANSWER_BYTES_IN_FLIGHT >> 20) as u64,
         }
     }
 }
@@ -234,7 +246,8 @@ impl Config {
         let c = &self.collector;
         let s = &self.store;
         let max_threads = ocelot_collector::MAX_ANALYZER_THREADS as u64;
-        let ranges: [(&str, u64, u64, u64); 16] = [
+        let w = &self.web;
+        let ranges: [(&str, u64, u64, u64); 20] = [
             (
                 "collector.max_frame_bytes",
                 c.max_frame_bytes as u64,
@@ -253,6 +266,26 @@ impl Config {
                 c.partial_frame_mib,
                 1,
                 u64::MAX >> 20,
+            ),
+            (
+                "collector.partial_frame_timeout_secs",
+                c.partial_frame_timeout_secs,
+                1,
+                3600,
+            ),
+            (
+                "web.max_connections",
+                w.max_connections as u64,
+                1,
+                tokio::sync::Semaphore::MAX_PERMITS as u64,
+            ),
+            ("web.write_timeout_secs", w.write_timeout_secs, 1, 3600),
+            // The budget counts KiB in a semaphore: at most u32::MAX of them at once.
+            (
+                "web.answer_mib_in_flight",
+                w.answer_mib_in_flight,
+                1,
+                u64::from(u32::MAX) >> 10,
             ),
             (
                 "collector.worker_queue_trees",
@@ -431,6 +464,19 @@ mod tests {
                 "store.compression_level = 42: it takes 0 to 9",
             ),
             ("[store]\nwriter_threads = 0", "store.writer_threads"),
+            (
+                "[collector]\npartial_frame_timeout_secs = 0",
+                "collector.partial_frame_timeout_secs = 0: it takes 1 to 3600",
+            ),
+            ("[web]\nmax_connections = 0", "web.max_connections"),
+            (
+                "[web]\nwrite_timeout_secs = 0",
+                "web.write_timeout_secs = 0: it takes 1 to 3600",
+            ),
+            (
+                "[web]\nanswer_mib_in_flight = 0",
+                "web.answer_mib_in_flight",
+            ),
             ("[web]\nnice = -5", "web.nice = -5: it takes 0 to 19"),
             ("[web]\nnice = 20", "web.nice = 20"),
             (

@@ -246,6 +246,7 @@ async fn serve_locked(
         worker_queue_trees: config.collector.worker_queue_trees,
         worker_queue_bytes: config.collector.worker_queue_mib.saturating_mul(1 << 20),
         partial_frame_bytes: config.collector.partial_frame_mib.saturating_mul(1 << 20),
+        partial_frame_timeout: Duration::from_secs(config.collector.partial_frame_timeout_secs),
         analyzer_threads: config.collector.analyzer_threads,
         previous_hour_grace_minutes: config.collector.previous_hour_grace_minutes,
         next_hour_early_minutes: config.collector.next_hour_early_minutes,
@@ -337,6 +338,16 @@ async fn serve_locked(
         }
         None => (ocelot_alert::AlertLog::new(), None),
     };
+    let web_stats = Arc::new(ocelot_web::ServeStats::default());
+    let web_limits = ocelot_web::ServeLimits {
+        max_connections: config.web.max_connections,
+        write_timeout: Duration::from_secs(config.web.write_timeout_secs),
+        max_answer_bytes_in_flight: usize::try_from(
+            config.web.answer_mib_in_flight.saturating_mul(1 << 20),
+        )
+        .unwrap_or(usize::MAX),
+        ..ocelot_web::ServeLimits::default()
+    };
     let telemetry = Arc::new(
         Telemetry::new(
             collector.clone(),
@@ -344,7 +355,8 @@ async fn serve_locked(
             Duration::from_secs(config.collector.checkpoint_interval_secs.max(1)),
         )
         .with_alert_figures(Box::new(alerts::AlertFigures(alert_log.clone())))
-        .with_day_cache(state.days.clone()),
+        .with_day_cache(state.days.clone())
+        .with_web_server(web_stats.clone()),
     );
     let has_login = state.auth.basic.is_some();
     if !web_addr.ip().is_loopback() && !has_login {
@@ -360,13 +372,7 @@ async fn serve_locked(
     let web_task = web.spawn(async move {
         // Registered with the web runtime's reactor, which then drives its connections.
         let web_listener = TcpListener::from_std(web_listener)?;
-        ocelot_web::serve(
-            web_listener,
-            app,
-            ocelot_web::ServeLimits::default(),
-            web_stop,
-        )
-        .await
+        ocelot_web::serve_counted(web_listener, app, web_limits, web_stats, web_stop).await
     });
 
     let url = format!(

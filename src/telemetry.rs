@@ -220,6 +220,13 @@ impl Telemetry {
         self
     }
 
+    /// Adds what the web server did with its connections (`ocelot_web_*`) to every scrape.
+    pub(crate) fn with_web_server(mut self, stats: Arc<ocelot_web::ServeStats>) -> Telemetry {
+        self.registry
+            .register_collector(Box::new(WebServerFigures(stats)));
+        self
+    }
+
     /// The whole `/metrics` body (see [`CONTENT_TYPE`]).
     ///
     /// Not free: the store's disk use walks the data folder, so call it off the async
@@ -729,6 +736,53 @@ impl PromCollector for DayCacheFigures {
     }
 }
 
+/// The web server's connection figures.
+#[derive(Debug)]
+struct WebServerFigures(Arc<ocelot_web::ServeStats>);
+
+impl PromCollector for WebServerFigures {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+        let s = self.0.snapshot();
+        let e = &mut e;
+        gauge(
+            e,
+            "ocelot_web_connections_open",
+            "Web connections being served (at most web.max_connections).",
+            to_i64(s.connections_open),
+        )?;
+        counter(
+            e,
+            "ocelot_web_connections",
+            "Web connections served since start.",
+            s.connections_total,
+        )?;
+        counter(
+            e,
+            "ocelot_web_slots_full",
+            "Times every web connection slot (web.max_connections) was taken, so new connections waited for one to free.",
+            s.slots_full,
+        )?;
+        counter(
+            e,
+            "ocelot_web_write_timeouts",
+            "Web connections closed because the client read nothing of its answer for web.write_timeout_secs.",
+            s.write_timeouts,
+        )?;
+        counter(
+            e,
+            "ocelot_web_answers_refused",
+            "Answers replaced by 503 because the answers being sent held web.answer_mib_in_flight.",
+            s.answers_refused,
+        )?;
+        gauge(
+            e,
+            "ocelot_web_answer_bytes_in_flight",
+            "Bytes of large answers being sent (at most web.answer_mib_in_flight).",
+            to_i64(s.answer_bytes_held),
+        )
+    }
+}
+
 /// Gauges take signed integers; our counts never reach `i64::MAX`, but saturate if they do.
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -1113,6 +1167,30 @@ mod tests {
             "ocelot_day_cache_evictions_total",
             "ocelot_day_cache_days",
             "ocelot_day_cache_bytes",
+        ] {
+            assert_eq!(value(&scrape, name, &[]), Some(0.0), "{name}");
+        }
+    }
+
+    /// The web server's connections were not on /metrics: slow clients filling every slot,
+    /// or holding answers, went unseen.
+    #[test]
+    fn the_web_servers_connection_figures_are_on_every_scrape() {
+        let running = start();
+        let telemetry = Telemetry::new(
+            running.collector.clone(),
+            running.store.clone(),
+            Duration::from_secs(60),
+        )
+        .with_web_server(Arc::new(ocelot_web::ServeStats::default()));
+        let scrape = parse(&telemetry.render());
+        for name in [
+            "ocelot_web_connections_open",
+            "ocelot_web_connections_total",
+            "ocelot_web_slots_full_total",
+            "ocelot_web_write_timeouts_total",
+            "ocelot_web_answers_refused_total",
+            "ocelot_web_answer_bytes_in_flight",
         ] {
             assert_eq!(value(&scrape, name, &[]), Some(0.0), "{name}");
         }

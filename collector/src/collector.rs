@@ -755,6 +755,10 @@ impl Collector {
         self.inner.config.partial_frame_bytes
     }
 
+    pub(crate) fn partial_frame_timeout(&self) -> Duration {
+        self.inner.config.partial_frame_timeout
+    }
+
     pub(crate) fn stats_handle(&self) -> &CollectorStats {
         &self.inner.stats
     }

@@ -22,6 +22,12 @@ pub struct CollectorConfig {
     /// the decode error `over_memory_budget`): clients that start large frames and stall
     /// would otherwise hold up to `max_connections` x `max_frame_bytes`.
     pub partial_frame_bytes: u64,
+    /// How long a connection inside a frame may go without finishing one or bringing
+    /// 64 KiB more; then it is closed (counted as the decode error `stalled`), and its
+    /// share of `partial_frame_bytes` freed. Without it, clients that start large frames
+    /// and stall held that budget for good, and honest clients sending large frames were
+    /// closed instead.
+    pub partial_frame_timeout: Duration,
     /// Trees queued per report worker before trees are dropped (counted) for that worker.
     pub worker_queue_trees: usize,
     /// Frame bytes queued for the report workers together (a frame counts once however
@@ -90,12 +96,17 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// largest frames at once.
 pub const DEFAULT_PARTIAL_FRAME_BYTES: u64 = 256 << 20;
 
+/// Default for [`CollectorConfig::partial_frame_timeout`]: a CAT client writes a frame in one
+/// go, so a frame 30 s without progress is a client that stopped, not a slow one.
+pub const DEFAULT_PARTIAL_FRAME_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Default for CollectorConfig {
     fn default() -> Self {
         CollectorConfig {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             partial_frame_bytes: DEFAULT_PARTIAL_FRAME_BYTES,
+            partial_frame_timeout: DEFAULT_PARTIAL_FRAME_TIMEOUT,
             worker_queue_trees: DEFAULT_WORKER_QUEUE_TREES,
             worker_queue_bytes: DEFAULT_WORKER_QUEUE_BYTES,
             analyzer_threads: default_analyzer_threads(),

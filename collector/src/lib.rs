@@ -41,6 +41,7 @@ mod copies;
 mod domain_shards;
 #[cfg(test)]
 mod log_buffer;
+mod peer_log;
 mod period;
 mod queue_full_log;
 mod rate_limited_log;
@@ -57,7 +58,8 @@ pub use collector::{
 };
 pub use config::{
     default_analyzer_threads, CollectorConfig, CopyReuse, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_PARTIAL_FRAME_BYTES, DEFAULT_WORKER_QUEUE_BYTES, DEFAULT_WORKER_QUEUE_TREES,
+    DEFAULT_PARTIAL_FRAME_BYTES, DEFAULT_PARTIAL_FRAME_TIMEOUT, DEFAULT_WORKER_QUEUE_BYTES,
+    DEFAULT_WORKER_QUEUE_TREES,
 };
 pub use period::{accept_hour, OutOfWindow};
 pub use sealed_reports::{SealedReportStats, DEFAULT_SEALED_REPORT_CACHE_BYTES};

@@ -23,14 +23,47 @@ pub(crate) struct RateLimitedLog {
     window: Mutex<Window>,
 }
 
-#[derive(Debug)]
-struct Window {
+/// One limiter's state: the current interval and what it let through and held back.
+#[derive(Debug, Default)]
+pub(crate) struct Window {
     /// When the current interval began (`None` before the first event).
     started: Option<Instant>,
     /// Events let through in this interval.
     logged: u64,
     /// Events held back since the last one let through.
     suppressed: u64,
+}
+
+impl Window {
+    /// The decision for an event at `now`, at most `burst` per `interval`: `Some(suppressed)`
+    /// to log it, `None` to hold it back (counted).
+    pub(crate) fn check(&mut self, now: Instant, burst: u64, interval: Duration) -> Option<u64> {
+        let expired = self
+            .started
+            .is_none_or(|started| now.saturating_duration_since(started) >= interval);
+        if expired {
+            self.started = Some(now);
+            self.logged = 0;
+        }
+        if self.logged < burst {
+            self.logged += 1;
+            Some(std::mem::take(&mut self.suppressed))
+        } else {
+            self.suppressed += 1;
+            None
+        }
+    }
+
+    /// Whether the interval begun by the last event let through has passed at `now`.
+    pub(crate) fn is_over(&self, now: Instant, interval: Duration) -> bool {
+        self.started
+            .is_none_or(|started| now.saturating_duration_since(started) >= interval)
+    }
+
+    /// Takes the count of events held back so far (then reported elsewhere).
+    pub(crate) fn take_suppressed(&mut self) -> u64 {
+        std::mem::take(&mut self.suppressed)
+    }
 }
 
 impl RateLimitedLog {
@@ -62,20 +95,7 @@ impl RateLimitedLog {
         // A poisoned lock only means another thread panicked mid-update of two counters:
         // the counts may be off by one, which is fine for a log limiter.
         let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        let expired = w
-            .started
-            .is_none_or(|started| now.saturating_duration_since(started) >= self.interval);
-        if expired {
-            w.started = Some(now);
-            w.logged = 0;
-        }
-        if w.logged < self.burst {
-            w.logged += 1;
-            Some(std::mem::take(&mut w.suppressed))
-        } else {
-            w.suppressed += 1;
-            None
-        }
+        w.check(now, self.burst, self.interval)
     }
 
     /// Starts afresh, as before the first event: for a problem that went away (and was said

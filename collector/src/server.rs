@@ -17,12 +17,25 @@ use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::collector::{Collector, IngestBatch};
+use crate::peer_log::PeerLog;
 use crate::rate_limited_log::RateLimitedLog;
 use crate::stats::frame_error_reason;
 
-/// Bad-frame warnings across all connections: a client sending garbage a thousand times a
-/// second gets a few lines, then one line a minute with the count held back.
-static BAD_FRAME_LOG: RateLimitedLog = RateLimitedLog::new(10, std::time::Duration::from_secs(60));
+/// Bad-frame warnings per client address: a client sending garbage a thousand times a
+/// second gets a few lines, then one a minute with the count held back; another client's
+/// first bad frame is still logged. What is held back is also summed up once a minute
+/// ([`BAD_FRAME_SUMMARY_INTERVAL`]), so a client that goes quiet is not left unsaid.
+const BAD_FRAME_LINES_PER_PEER: u64 = 10;
+
+/// The interval of [`BAD_FRAME_LINES_PER_PEER`], and how often the lines held back are
+/// summed up.
+const BAD_FRAME_SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Bytes a connection inside a frame must bring, unless it finishes a frame, within
+/// `partial_frame_timeout` to keep it: a client that sends a large frame's start and then a
+/// byte now and then holds that memory, from `partial_frame_bytes`, as long as one that sent
+/// nothing more. 64 KiB in 30 s is 2 KiB/s, far below any link a CAT client sends on.
+const PARTIAL_FRAME_PROGRESS_BYTES: u64 = READ_BUFFER_BYTES as u64;
 
 /// Initial read buffer per connection: C clients write up to ~60 KiB at a time.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
@@ -33,10 +46,14 @@ const READ_BUFFER_BYTES: usize = 64 * 1024;
 ///
 /// At most `max_connections` are served at once. A client connecting when every slot is
 /// taken gets the slot of the connection silent the longest (no whole frame for 10 s at
-/// least, so a client trickling bytes counts as silent), which is
-/// closed and counted (`connections_evicted`); if none is that quiet and no slot frees within
-/// a second, the newcomer is closed and counted (`connections_refused`), so it fails over
-/// instead of waiting.
+/// least, so a client trickling bytes counts as silent), which is closed and counted
+/// (`connections_evicted`); the newcomer waits for that slot (a second at most) in a task
+/// of its own. If no connection is that quiet, the newcomer is closed at once and counted
+/// (`connections_refused`), so it fails over instead of waiting.
+///
+/// A connection inside a frame that neither finishes one nor brings 64 KiB within
+/// `partial_frame_timeout` is closed and counted (the decode error `stalled`): it would
+/// otherwise hold its share of `partial_frame_bytes` for good.
 pub async fn run(
     listener: TcpListener,
     collector: Collector,
@@ -51,10 +68,18 @@ pub async fn run(
     let stats = collector.stats_handle();
     let mut connections = JoinSet::new();
     let mut next_id = 0u64;
+    let mut summary = tokio::time::interval_at(
+        tokio::time::Instant::now() + BAD_FRAME_SUMMARY_INTERVAL,
+        BAD_FRAME_SUMMARY_INTERVAL,
+    );
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
+            _ = summary.tick() => {
+                open.log_held_back();
+                continue;
+            }
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -66,38 +91,47 @@ pub async fn run(
             },
         };
         let permit = match limit.clone().try_acquire_owned() {
-            Ok(permit) => permit,
+            Ok(permit) => Some(permit),
+            // A silent connection was told to close: the newcomer waits for its slot in its
+            // own task, so the accept loop goes on answering the ones behind it. The
+            // connection told to close counts itself as evicted (in `serve_connection`),
+            // whether or not this newcomer then gets its slot.
+            Err(_) if open.make_room() => None,
             Err(_) => {
-                // The connection told to close counts itself as evicted (in
-                // `serve_connection`), whether or not this newcomer then gets its slot.
-                open.make_room();
-                match tokio::time::timeout(ROOM_WAIT, limit.clone().acquire_owned()).await {
-                    Ok(Ok(permit)) => permit,
-                    _ => {
-                        stats.connections_refused.fetch_add(1, Relaxed);
-                        FULL_LOG.log(|suppressed| {
-                            tracing::warn!(%peer, suppressed, "every connection slot is busy (collector.max_connections); closing the new connection");
-                        });
-                        continue;
-                    }
-                }
+                // Closed before a byte is read: the client sees the close (a reset once it
+                // has written) at once, and fails over with its trees.
+                drop(stream);
+                refuse(stats, peer);
+                continue;
             }
         };
         let _ = stream.set_nodelay(true);
         let collector = collector.clone();
         let stop = stop_rx.clone();
+        let limit = limit.clone();
         next_id += 1;
         let id = next_id;
-        let served = Arc::new(Served {
-            last_frame_ms: AtomicU64::new(open.now_ms()),
-            close: Notify::new(),
-        });
-        open.served
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, served.clone());
         let open = open.clone();
         connections.spawn(async move {
+            let permit = match permit {
+                Some(permit) => permit,
+                None => match tokio::time::timeout(ROOM_WAIT, limit.acquire_owned()).await {
+                    Ok(Ok(permit)) => permit,
+                    _ => {
+                        drop(stream);
+                        refuse(collector.stats_handle(), peer);
+                        return;
+                    }
+                },
+            };
+            let served = Arc::new(Served {
+                last_frame_ms: AtomicU64::new(open.now_ms()),
+                close: Notify::new(),
+            });
+            open.served
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id, served.clone());
             serve_connection(stream, peer, &collector, stop, &served, &open).await;
             open.served
                 .lock()
@@ -110,7 +144,16 @@ pub async fn run(
     }
     let _ = stop_tx.send(true);
     while connections.join_next().await.is_some() {}
+    open.log_held_back();
     Ok(())
+}
+
+/// Counts and logs a newcomer closed because every slot is busy.
+fn refuse(stats: &crate::stats::CollectorStats, peer: SocketAddr) {
+    stats.connections_refused.fetch_add(1, Relaxed);
+    FULL_LOG.log(|suppressed| {
+        tracing::warn!(%peer, suppressed, "every connection slot is busy (collector.max_connections); closing the new connection");
+    });
 }
 
 /// Lines about refused connections.
@@ -132,7 +175,7 @@ pub const MAX_BAD_FRAMES_IN_A_ROW: u32 = 1000;
 /// slot is taken (see [`Open::make_room`]).
 const EVICTABLE_AFTER: Duration = Duration::from_secs(10);
 
-/// How long a new connection waits for a slot when every one is taken.
+/// How long a new connection waits for the slot of a connection closed to make room for it.
 const ROOM_WAIT: Duration = Duration::from_secs(1);
 
 /// One served connection as the accept loop sees it: when it last finished a frame, and
@@ -145,15 +188,39 @@ struct Served {
 }
 
 /// The connections being served, to find the longest silent one when every slot is taken,
-/// and the bytes of the frames they are still receiving.
-#[derive(Default)]
+/// the bytes of the frames they are still receiving, and their bad-frame lines.
 struct Open {
     started: Option<Instant>,
     served: Mutex<HashMap<u64, Arc<Served>>>,
     partial_bytes: AtomicU64,
+    /// See [`BAD_FRAME_LINES_PER_PEER`].
+    bad_frames: PeerLog,
+}
+
+impl Default for Open {
+    fn default() -> Self {
+        Open {
+            started: None,
+            served: Mutex::default(),
+            partial_bytes: AtomicU64::new(0),
+            bad_frames: PeerLog::new(BAD_FRAME_LINES_PER_PEER, BAD_FRAME_SUMMARY_INTERVAL),
+        }
+    }
 }
 
 impl Open {
+    /// One line for the bad-frame lines held back since the last one, if any.
+    fn log_held_back(&self) {
+        let held = self.bad_frames.take_held_back(Instant::now());
+        if held.lines > 0 {
+            tracing::warn!(
+                lines = held.lines,
+                peers = held.peers,
+                "bad-frame lines held back in the last minute (each client logs at most {BAD_FRAME_LINES_PER_PEER} a minute)"
+            );
+        }
+    }
+
     /// Sets one connection's bytes of unfinished frames (`share`) to `held`; returns every
     /// connection's together.
     fn hold_partial(&self, share: &mut u64, held: u64) -> u64 {
@@ -214,7 +281,14 @@ async fn serve_connection(
     let mut partial = 0u64;
     // Frames in a row that did not decode (see `MAX_BAD_FRAMES_IN_A_ROW`).
     let mut bad_in_a_row = 0u32;
+    // When a connection inside a frame is closed as stalled, and the bytes received since
+    // that deadline was set (see `PARTIAL_FRAME_PROGRESS_BYTES`).
+    let stall_timeout = collector.partial_frame_timeout();
+    let stall = tokio::time::sleep(stall_timeout);
+    tokio::pin!(stall);
+    let mut progress = 0u64;
     'read: loop {
+        let was_empty = buf.is_empty();
         let read = tokio::select! {
             read = stream.read_buf(&mut buf) => Some(read),
             _ = stop.changed() => None,
@@ -229,22 +303,39 @@ async fn serve_connection(
                 });
                 None
             }
+            // Inside a frame and stalled: its bytes count against `partial_frame_bytes`,
+            // which stalled connections would otherwise hold for good, closing an honest
+            // client's connection inside a large frame instead.
+            () = &mut stall, if !buf.is_empty() => {
+                collector.count_bad_frame("stalled", buf.len() as u64);
+                open.bad_frames.log(peer.ip(), |suppressed| {
+                    tracing::warn!(%peer, offset = decoder.offset(), bytes = buf.len(), timeout = ?stall_timeout, suppressed, "no frame finished and under 64 KiB received inside one in collector.partial_frame_timeout_secs; closing the connection, its partial tree is dropped");
+                });
+                break 'read;
+            }
         };
         let Some(read) = read else {
             // Closed by the server (a shutdown, or a slot given to a newcomer).
-            drop_partial_frame(collector, peer, &decoder, &buf, "closing a connection");
+            drop_partial_frame(
+                collector,
+                peer,
+                &decoder,
+                &buf,
+                open,
+                "closing a connection",
+            );
             break;
         };
         match read {
             Ok(0) => {
-                drop_partial_frame(collector, peer, &decoder, &buf, "connection closed");
+                drop_partial_frame(collector, peer, &decoder, &buf, open, "connection closed");
                 break;
             }
-            Ok(_) => {}
+            Ok(n) => progress += n as u64,
             Err(e) => {
                 // A reset, or a peer gone silent past the keepalive: as lost as a close.
                 tracing::debug!(%peer, error = %e, "connection read failed");
-                drop_partial_frame(collector, peer, &decoder, &buf, "connection failed");
+                drop_partial_frame(collector, peer, &decoder, &buf, open, "connection failed");
                 break;
             }
         }
@@ -281,12 +372,12 @@ async fn serve_connection(
                         // as CAT's server does, where closing lost all of them.
                         bad_in_a_row += 1;
                         if bad_in_a_row == MAX_BAD_FRAMES_IN_A_ROW {
-                            // Not through `BAD_FRAME_LOG`: the frames before it spent that
-                            // limit, and this happens once per connection at most.
+                            // Not through `open.bad_frames`: the frames before it spent
+                            // that limit, and this happens once per connection at most.
                             tracing::warn!(%peer, offset, error = %e, bad_in_a_row, "malformed frame, and no good one among the last ones; closing the connection");
                             closing = true;
                         } else if !closing {
-                            BAD_FRAME_LOG.log(|suppressed| {
+                            open.bad_frames.log(peer.ip(), |suppressed| {
                                 tracing::warn!(%peer, offset, error = %e, suppressed, "malformed frame; dropping it, keeping the connection");
                             });
                         }
@@ -301,7 +392,7 @@ async fn serve_connection(
                     // CAT's server; the decoder steps over it and the trees behind it count.
                     // Its bytes are counted as they are stepped over (above).
                     collector.count_bad_frame(frame_error_reason(&e), 0);
-                    BAD_FRAME_LOG.log(|suppressed| {
+                    open.bad_frames.log(peer.ip(), |suppressed| {
                         tracing::warn!(%peer, offset, error = %e, suppressed, "frame over collector.max_frame_bytes; dropping it, keeping the connection");
                     });
                 }
@@ -310,7 +401,7 @@ async fn serve_connection(
                     // has no frame boundary to trust, so there are no more frames to count
                     // in it (nor any partial one: its end is not known either).
                     collector.count_bad_frame(frame_error_reason(&e), buf.len() as u64);
-                    BAD_FRAME_LOG.log(|suppressed| {
+                    open.bad_frames.log(peer.ip(), |suppressed| {
                         tracing::warn!(%peer, offset, error = %e, suppressed, "bad frame length; closing the connection");
                     });
                     break 'read;
@@ -320,8 +411,21 @@ async fn serve_connection(
         if finished {
             served.last_frame_ms.store(open.now_ms(), Relaxed);
         }
+        if was_empty || finished || progress >= PARTIAL_FRAME_PROGRESS_BYTES {
+            stall
+                .as_mut()
+                .reset(tokio::time::Instant::now() + stall_timeout);
+            progress = 0;
+        }
         if closing {
-            drop_partial_frame(collector, peer, &decoder, &buf, "closing a connection");
+            drop_partial_frame(
+                collector,
+                peer,
+                &decoder,
+                &buf,
+                open,
+                "closing a connection",
+            );
             break;
         }
         // What is left in the buffer is an unfinished frame, held until it is whole.
@@ -329,7 +433,7 @@ async fn serve_connection(
         let all = open.hold_partial(&mut partial, held);
         if held > READ_BUFFER_BYTES as u64 && all > collector.partial_frame_bytes() {
             collector.count_bad_frame("over_memory_budget", held);
-            BAD_FRAME_LOG.log(|suppressed| {
+            open.bad_frames.log(peer.ip(), |suppressed| {
                 tracing::warn!(%peer, bytes = held, all, suppressed, "frames still arriving hold more than collector.partial_frame_mib; closing a connection inside a large one");
             });
             break;
@@ -348,13 +452,14 @@ fn drop_partial_frame(
     peer: SocketAddr,
     decoder: &FrameDecoder,
     buf: &BytesMut,
+    open: &Open,
     closing: &str,
 ) {
     if buf.is_empty() {
         return;
     }
     collector.count_bad_frame("truncated", buf.len() as u64);
-    BAD_FRAME_LOG.log(|suppressed| {
+    open.bad_frames.log(peer.ip(), |suppressed| {
         tracing::warn!(%peer, offset = decoder.offset(), bytes = buf.len(), suppressed, "{closing} inside a frame; its partial tree is dropped");
     });
 }
@@ -420,9 +525,18 @@ mod tests {
     /// and the lines logged meanwhile. All of `sent` is in the socket before the server
     /// reads, so it comes in one read.
     fn serve_sent(sent: &[u8], reset: bool) -> (crate::StatsSnapshot, String) {
+        serve_sent_with(CollectorConfig::default(), sent, reset)
+    }
+
+    /// [`serve_sent`] with the collector configured by `config`.
+    fn serve_sent_with(
+        config: CollectorConfig,
+        sent: &[u8],
+        reset: bool,
+    ) -> (crate::StatsSnapshot, String) {
         let config = CollectorConfig {
             background_ticks: false,
-            ..CollectorConfig::default()
+            ..config
         };
         let collector = Collector::start(config, None, Arc::new(ManualClock::new(0)));
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -521,6 +635,31 @@ mod tests {
         assert_eq!(stats.trees_accepted, 1);
         assert_eq!(stats.decode_errors.get("truncated"), Some(&1));
         assert_eq!(stats.decode_errors_total(), 1);
+    }
+
+    /// A connection inside a frame that sends nothing more held its bytes (a share of
+    /// `partial_frame_bytes`) until a newcomer evicted it, which might be never. It is now
+    /// closed after `partial_frame_timeout`, counted as `stalled` and logged with its peer.
+    #[test]
+    fn a_connection_stalled_inside_a_frame_is_closed_counted_and_logged() {
+        let good = good_frame();
+        let mut sent = good.clone();
+        sent.extend_from_slice(&good[..good.len() / 2]);
+        let config = CollectorConfig {
+            partial_frame_timeout: Duration::from_millis(200),
+            ..CollectorConfig::default()
+        };
+        // The client stays connected: only the timeout closes the connection.
+        let (stats, logged) = serve_sent_with(config, &sent, false);
+        assert_eq!(stats.trees_accepted, 1);
+        assert_eq!(stats.decode_errors.get("stalled"), Some(&1));
+        assert_eq!(stats.decode_errors_total(), 1);
+        assert_eq!(stats.connections_open, 0);
+        let line = logged
+            .lines()
+            .find(|l| l.contains("collector.partial_frame_timeout_secs"))
+            .unwrap_or_else(|| panic!("no stall line in {logged:?}"));
+        assert!(line.contains("peer=127.0.0.1:"), "{line}");
     }
 
     /// The newcomer an eviction makes room for may get no slot after all (refused once

@@ -41,7 +41,7 @@ pub(crate) fn frame_error_reason(e: &FrameError) -> &'static str {
 }
 
 /// All decode and framing error labels, so counters are fixed and bounded.
-pub(crate) const DECODE_REASONS: [&str; 17] = [
+pub(crate) const DECODE_REASONS: [&str; 18] = [
     "length_mismatch",
     "unknown_magic",
     // CAT 4.0's metric bags: skipped, the connection kept (see `Collector::accept`).
@@ -65,6 +65,9 @@ pub(crate) const DECODE_REASONS: [&str; 17] = [
     // A connection closed inside a large unfinished frame while frames still arriving held
     // more than `partial_frame_bytes` (see `server.rs`).
     "over_memory_budget",
+    // A connection closed inside a frame that made no progress for `partial_frame_timeout`
+    // (see `server.rs`).
+    "stalled",
 ];
 
 /// Counters of one report worker.

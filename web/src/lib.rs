@@ -9,7 +9,8 @@
 //!
 //! * [`router`] builds the whole app from an [`AppState`]; [`run`] serves it on a listener
 //!   until a shutdown future resolves ([`serve`] serves any router, within [`ServeLimits`]:
-//!   a deadline on each request's headers and a cap on connections).
+//!   a deadline on each request's headers and on each write of an answer, a cap on
+//!   connections and on the bytes of the answers being sent).
 //! * Boards: home `/` (domain health), `/t` transactions, `/e` events, `/p` problems, `/h`
 //!   heartbeats, `/metric`, `/d` dependencies, `/state`, `/alerts`; LogView `/m/{id}`.
 //!   Transactions, events and problems also show a whole UTC day (`day=YYYYMMDD`, on their
@@ -68,13 +69,15 @@ mod state;
 mod state_page;
 mod time;
 mod transaction_board;
+mod write_deadline;
 
 pub use day_cache::{DayCache, DayCacheStats};
 pub use logview::older_than_kept;
 pub use lookup::{MemoryLookup, MessageLookup, StoredTree};
 pub use report_source::{BoxFuture, MemoryReports, ReportSource};
 pub use server::{
-    router, run, serve, ClientAddrs, ServeLimits, DEFAULT_DRAIN_TIMEOUT,
-    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTION_LIFETIME,
+    router, run, serve, serve_counted, ClientAddrs, ServeLimits, ServeStats, ServeStatsSnapshot,
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_ANSWER_BYTES_IN_FLIGHT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTION_LIFETIME, DEFAULT_WRITE_TIMEOUT,
 };
 pub use state::{AppState, AuthConfig, BasicCredentials, CatRouterConfig, DEFAULT_COLLECTOR_PORT};
