@@ -13,6 +13,7 @@ mod alerts;
 mod config;
 mod decode;
 mod demo;
+mod health;
 mod http;
 mod loadgen;
 mod logging;

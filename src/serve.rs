@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use crate::alerts;
 use crate::config::Config;
 use crate::demo;
+use crate::health;
 use crate::lookup::StoreLookup;
 use crate::reports::CollectorReports;
 use crate::telemetry::{self, Telemetry};
@@ -367,7 +368,17 @@ async fn serve_locked(
     }
     // /metrics sits beside the pages, outside their login, as the router endpoint does:
     // scrapers and `ocelot status` send no credentials, and it names no domain or message.
-    let app = ocelot_web::router(state.with_alerts(alert_log)).merge(telemetry::routes(telemetry));
+    // The banner on every page and the State page's "Saving now" read what this samples.
+    let health = ocelot_web::SharedHealth::new();
+    tokio::spawn(health::sample_until(
+        health.clone(),
+        collector.clone(),
+        alert_log.clone(),
+        Duration::from_secs(config.collector.checkpoint_interval_secs.max(1)),
+        stopped(stop_rx.clone()),
+    ));
+    let state = state.with_alerts(alert_log).with_health(health);
+    let app = ocelot_web::router(state).merge(telemetry::routes(telemetry));
     let web_stop = stopped(stop_rx.clone());
     let web_task = web.spawn(async move {
         // Registered with the web runtime's reactor, which then drives its connections.

@@ -727,6 +727,17 @@ fn a_firing_alert_is_not_notified_again_after_a_crash_and_restart() {
     let server = Server::start_with(&data, collector_port, web_port, false, &config);
     let rule = rule_of(&server).unwrap();
     assert_eq!(rule["phase"], "firing", "{rule}");
+    // Every page says so, not only the Alerts page.
+    let home = eventually(Duration::from_secs(15), || {
+        let (status, body) = server.get("/");
+        (status == 200 && body.contains("1 alert firing")).then_some(body)
+    })
+    .expect("Home does not say that a rule is firing");
+    assert!(
+        home.contains(r#"<span class="rule">quiet-silent</span>"#)
+            && home.contains(">Alerts (1)</a>"),
+        "{home}"
+    );
     let alerts = server.json("/api/alerts").unwrap();
     assert_eq!(alerts["events"][0]["minute"], fired_minute, "{alerts}");
     // A minute evaluated since the restart, the condition still holding: still firing,

@@ -5,12 +5,15 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use maud::{html, Markup};
-use ocelot_alert::{AlertEvent, AlertPhase, AlertSnapshot, Measure, ReportKind, RuleStatus};
+use ocelot_alert::{
+    AlertEvent, AlertKind, AlertPhase, AlertSnapshot, Measure, ReportKind, RuleStatus, Scope,
+};
 use ocelot_analyzer::hour_label;
 
 use crate::board::{
     build_url, format_amount, format_count, format_ms, format_percent, stat, stat_with_hint,
 };
+use crate::hour::parse_hour_label;
 use crate::layout::{page, PageTitle};
 use crate::links::anchor_id;
 use crate::state::AppState;
@@ -85,8 +88,11 @@ fn minute_title(label: &str) -> String {
 /// address the web UI listens on (`127.0.0.1` when it listens on every address), so here it
 /// would send a user on another machine to their own computer.
 fn board_link(e: &AlertEvent) -> String {
-    let scope = &e.scope;
-    let hour = e.minute / MINUTES_PER_HOUR;
+    scope_link(&e.scope, e.minute / MINUTES_PER_HOUR)
+}
+
+/// The board of `scope` at `hour` on this server (see [`board_link`]).
+fn scope_link(scope: &Scope, hour: u64) -> String {
     match (&scope.report, &scope.name) {
         // The metric page shows every metric of the domain: jump to this one's chart.
         (ReportKind::Metric, name) => {
@@ -99,6 +105,70 @@ fn board_link(e: &AlertEvent) -> String {
         }
         _ => ocelot_alert::board_path(scope, hour),
     }
+}
+
+/// The firing of a rule now firing: its newest `fired` event (the log lists the newest
+/// first). `None` when the log no longer holds it.
+fn current_firing<'a>(r: &RuleStatus, events: &'a [AlertEvent]) -> Option<&'a AlertEvent> {
+    if r.phase != AlertPhase::Firing {
+        return None;
+    }
+    events
+        .iter()
+        .find(|e| e.rule == r.id && e.kind == AlertKind::Fired)
+}
+
+/// `2026-12-07 16:59 UTC` of a minute since the epoch.
+fn minute_of_epoch_title(minute: u64) -> String {
+    let text = format_utc_ms(minute.saturating_mul(60_000));
+    // `2026-12-07 16:59:00.000 UTC`: the seconds are always zero.
+    match text.get(..16) {
+        Some(head) => format!("{head} UTC"),
+        None => text,
+    }
+}
+
+/// The hour of the alert crate's `2026-11-22T08:15Z`, `None` for anything else.
+fn hour_of_minute_label(label: &str) -> Option<u64> {
+    let digits: String = label
+        .get(..13)?
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    parse_hour_label(&digits)
+}
+
+/// Where a rule's name leads: its board at the hour its current firing's condition began
+/// (so the minutes before the alert are on it, not a new hour that had barely started),
+/// else at the hour of its last minute evaluated, else the current hour.
+fn rule_link(r: &RuleStatus, firing: Option<&AlertEvent>) -> String {
+    let hour = match firing {
+        Some(e) => Some(e.started_minute / MINUTES_PER_HOUR),
+        None => hour_of_minute_label(&r.last_time),
+    };
+    if let Some(hour) = hour {
+        return scope_link(&r.scope, hour);
+    }
+    // Never evaluated: the board of the current hour (no `hour=`).
+    let scope = &r.scope;
+    let path = match scope.report {
+        ReportKind::Transaction => "/t",
+        ReportKind::Event => "/e",
+        ReportKind::Problem => "/p",
+        ReportKind::Metric => "/metric",
+        ReportKind::Heartbeat => "/h",
+    };
+    let mut params = vec![("domain", scope.domain.as_str())];
+    match scope.report {
+        ReportKind::Metric => {}
+        // One machine's figures, all of them: no type or name to pick.
+        ReportKind::Heartbeat => params.extend(scope.ip.as_deref().map(|ip| ("ip", ip))),
+        _ => {
+            params.extend(scope.type_.as_deref().map(|t| ("type", t)));
+            params.extend(scope.name.as_deref().map(|n| ("name", n)));
+        }
+    }
+    build_url(path, &params)
 }
 
 /// The condition with how long it must hold: `above 200 for 3 min, resolves after 2 min`.
@@ -178,8 +248,9 @@ fn render(s: &AlertSnapshot) -> Markup {
                         th { "Last minute" } th.num { "Value" } th.num { "Baseline" }
                     } }
                     tbody { @for r in &s.rules {
+                        @let firing = current_firing(r, &s.events);
                         tr.unhealthy[r.phase == AlertPhase::Firing] {
-                            td.name { (r.id) }
+                            td.name { a href=(rule_link(r, firing)) title="The board this rule watches" { (r.id) } }
                             td { (r.scope.to_string()) }
                             td { (measure_label(r.measure, r.scope.report)) }
                             td.condition {
@@ -191,6 +262,14 @@ fn render(s: &AlertSnapshot) -> Markup {
                                 @let phase = format!("{:?}", r.phase).to_lowercase();
                                 @if r.phase == AlertPhase::Firing { span.badge.fail { (phase) } }
                                 @else { span.badge.neutral { (phase) } }
+                                @if let Some(e) = firing {
+                                    div.muted.since {
+                                        "since " (minute_title(&e.time))
+                                        @if e.started_minute < e.minute {
+                                            ", its condition since " (minute_of_epoch_title(e.started_minute))
+                                        }
+                                    }
+                                }
                             }
                             td { (minute_title(&r.last_time)) }
                             td.num { (value(r.last_value, r.measure, r.scope.report)) }
@@ -582,6 +661,51 @@ mod tests {
         assert!(
             html.contains(r#"href="/metric?domain=payment-service&amp;hour=2026120605#metric-payment.declined">open<"#),
             "the metric's chart: {html}"
+        );
+    }
+
+    /// The rules had no link to their board, and a firing rule did not say since when.
+    #[test]
+    fn rules_link_their_board_and_a_firing_rule_says_since_when() {
+        let mut s = snapshot();
+        // Fired at 05:53, its condition bad since 04:58: the board of the hour it began.
+        s.events[0].started_minute = 29_942_218;
+        let html = render(&s).into_string();
+        let rules = &html[..html.find("Recent alerts").unwrap()];
+        assert!(
+            rules.contains(
+                r#"<td class="name"><a href="/t?domain=payment-service&amp;hour=2026120604&amp;type=Service" title="The board this rule watches">payment-errors</a></td>"#
+            ),
+            "{rules}"
+        );
+        assert!(
+            rules.contains(
+                r#"<div class="muted since">since 2026-12-06 05:53 UTC, its condition since 2026-12-06 04:58 UTC</div>"#
+            ),
+            "{rules}"
+        );
+        // Rules with no firing in the log: their last minute's hour, and no "since".
+        assert!(
+            rules.contains(r#"href="/t?domain=payment-service&amp;hour=2026120605&amp;type=URL&amp;name=%2Fapi%2Forder%2Fcreate""#),
+            "{rules}"
+        );
+        assert!(
+            rules.contains(r##"href="/metric?domain=payment-service&amp;hour=2026120605#metric-payment.declined""##),
+            "{rules}"
+        );
+        assert_eq!(
+            rules.matches(r#"class="muted since""#).count(),
+            1,
+            "{rules}"
+        );
+        // Resolved: no "since"; never evaluated: the board of the current hour.
+        s.rules[0].phase = AlertPhase::Ok;
+        s.rules[0].last_time.clear();
+        let html = render(&s).into_string();
+        assert!(!html.contains("class=\"muted since\""), "{html}");
+        assert!(
+            html.contains(r#"<a href="/t?domain=payment-service&amp;type=Service" title="The board this rule watches">"#),
+            "{html}"
         );
     }
 

@@ -44,8 +44,21 @@ const NAV: [(&str, &str, Keeps); 9] = [
     // The collector's, not a domain's; the domain rides along so that the way back to a
     // board shows the same domain.
     ("/state", "State", Keeps::Domain),
-    ("/alerts", "Alerts", Keeps::Nothing),
+    (ALERTS_PATH, "Alerts", Keeps::Nothing),
 ];
+
+/// The Alerts page: its nav link counts the rules firing.
+const ALERTS_PATH: &str = "/alerts";
+
+/// The class of the nav's Alerts link: `active` on its page, `firing` while rules fire.
+fn nav_class(active: bool, firing: bool) -> Option<&'static str> {
+    match (active, firing) {
+        (true, true) => Some("active firing"),
+        (true, false) => Some("active"),
+        (false, true) => Some("firing"),
+        (false, false) => None,
+    }
+}
 
 /// What a nav link takes from the report page it is on, as CAT's navigation does: from a
 /// domain's transactions of an hour, "Heartbeats" opens that domain's heartbeats of that
@@ -168,14 +181,21 @@ pub(crate) fn page(title: &PageTitle, active: &str, content: Markup) -> Markup {
     page_of(title, active, "", content)
 }
 
-/// A page that shows no domain or period ([`PageTitle::plain`]), with `search` prefilled
-/// in the search box.
-pub(crate) fn page_with_search(title: &str, active: &str, search: &str, content: Markup) -> Markup {
-    page_of(&PageTitle::plain(title), active, search, content)
+/// A page with `search` prefilled in the search box.
+pub(crate) fn page_with_search(
+    title: &PageTitle,
+    active: &str,
+    search: &str,
+    content: Markup,
+) -> Markup {
+    page_of(title, active, search, content)
 }
 
 fn page_of(title: &PageTitle, active: &str, search: &str, content: Markup) -> Markup {
     let shows = &title.shows;
+    // The server's health as last sampled (none outside a request, or never sampled).
+    let health = crate::health::page_health();
+    let health = health.as_deref();
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -195,10 +215,20 @@ fn page_of(title: &PageTitle, active: &str, search: &str, content: Markup) -> Ma
                     }
                     nav.mainnav aria-label="Reports" {
                         @for (path, label, keeps) in NAV {
-                            a href=(shows.link(path, keeps)) class=[(path == active).then_some("active")] { (label) }
+                            @if path == ALERTS_PATH {
+                                a href=(shows.link(path, keeps))
+                                    class=[nav_class(path == active, health.is_some_and(|h| !h.firing.is_empty()))] {
+                                    (crate::health::alerts_label(health))
+                                }
+                            } @else {
+                                a href=(shows.link(path, keeps)) class=[(path == active).then_some("active")] { (label) }
+                            }
                         }
                     }
                     (search_form(search))
+                }
+                @if let Some(health) = health {
+                    (crate::health::banner(health))
                 }
                 main.content {
                     (content)
@@ -267,7 +297,7 @@ fn search_form(value: &str) -> Markup {
 /// where to go next.
 pub(crate) fn error_page(status: u16, title: &str, detail: &str, search: &str) -> Markup {
     page_with_search(
-        title,
+        &PageTitle::plain(title),
         "",
         search,
         html! {

@@ -22,7 +22,9 @@
 //!   (in UTC, as `hour=`).
 //! * Every page shares one layout with a message-ID search box and a nav bar whose links
 //!   keep the domain, period and machine shown, as CAT's do; CSS, icons and the one
-//!   optional script are compiled into the binary (no CDN, works offline).
+//!   optional script are compiled into the binary (no CDN, works offline). Under the nav,
+//!   a banner says when alerts fire or the server is not saving what it receives, from a
+//!   [`SharedHealth`] sample the server's runner fills (none: no banner).
 //! * Every string from a message is HTML-escaped (maud escapes all `(..)` splices), and a
 //!   page shows control characters (from a message or a parameter) written out as `\u{..}`.
 //!
@@ -52,6 +54,7 @@ mod dependency_page;
 mod error;
 mod event_board;
 mod folded_note;
+mod health;
 mod heartbeat_page;
 mod home;
 mod hour;
@@ -72,6 +75,7 @@ mod transaction_board;
 mod write_deadline;
 
 pub use day_cache::{DayCache, DayCacheStats};
+pub use health::{ServerHealth, SharedHealth};
 pub use logview::older_than_kept;
 pub use lookup::{MemoryLookup, MessageLookup, StoredTree};
 pub use report_source::{BoxFuture, MemoryReports, ReportSource};

@@ -36,7 +36,7 @@ use serde::Deserialize;
 use crate::board::{build_url, format_count};
 use crate::error::{ApiError, PageError, PageQuery};
 use crate::hour::{hour_title, parse_hour_label};
-use crate::layout::page_with_search;
+use crate::layout::{page_with_search, PageTitle};
 use crate::links::{api_message_url, logview_url};
 use crate::lookup::StoredTree;
 use crate::metric_page::kind_name;
@@ -474,7 +474,13 @@ fn render_page(
 ) -> Markup {
     let root = &tree.root;
     // The ID too: tabs of two trees of one endpoint tell apart.
-    let title = format!("{} {} · {raw_id}", root.type_(), root.name());
+    let mut title = PageTitle::plain(&format!("{} {} · {raw_id}", root.type_(), root.name()));
+    // The nav opens the tree's domain at its hour: "Heartbeats" from a tree of
+    // payment-service opened the first domain's, of the current hour.
+    if let Some(board) = BoardLinks::of(tree, config).filter(|b| b.hour_label.is_some()) {
+        title.shows.domain = board.domain.to_owned();
+        title.shows.hour = Some(board.hour);
+    }
     page_with_search(&title, "", raw_id, render_tree(raw_id, tree, config, filed))
 }
 
@@ -517,7 +523,19 @@ pub(crate) fn render_tree(
             dl.facts {
                 div { dt { "Message ID" } dd { code { (raw_id) } } }
                 div { dt { "Domain" } dd { (header.domain) } }
-                div { dt { "Host" } dd { (header.hostname) " " span.muted { (header.ip_address) } } }
+                div { dt { "Host" } dd {
+                    (header.hostname) " "
+                    @match board.as_ref().and_then(|b| Some((b.hour, b.machine_urls(&header.ip_address)?))) {
+                        Some((hour, (heartbeat, transactions))) => {
+                            a.machine-link href=(heartbeat) title={ "Heartbeats of this machine, hour of " (hour_title(hour)) } {
+                                (header.ip_address)
+                            }
+                            " "
+                            a.msg-link href=(transactions) title="Transactions of this machine in the hour" { "transactions" }
+                        }
+                        None => span.muted { (header.ip_address) },
+                    }
+                } }
                 div { dt { "Thread" } dd {
                     (header.thread_name)
                     @if !header.thread_id.is_empty() { " " span.muted { "#" (header.thread_id) } }
@@ -532,6 +550,9 @@ pub(crate) fn render_tree(
                             a.board-link href=(url)
                                 title={ "Transaction board, hour of " (hour_title(board.hour)) } {
                                 (key.type_) " " (key.name)
+                            }
+                            @if let Some(url) = board.machine_url(key, &header.ip_address) {
+                                " " a.msg-link href=(url) title="The same row, of this machine only" { "this machine" }
                             }
                             @if key.folded {
                                 " " span.muted { "(counted there: a cap was reached when it arrived)" }
@@ -762,6 +783,31 @@ impl<'a> BoardLinks<'a> {
                 ("name", &key.name),
             ],
         ))
+    }
+}
+
+impl BoardLinks<'_> {
+    /// [`BoardLinks::url`] of the tree's machine `ip` only. `None` as there, or without an
+    /// IP.
+    fn machine_url(&self, key: &RowKey<'_>, ip: &str) -> Option<String> {
+        let hour = self.hour_label.as_deref().filter(|_| !ip.is_empty())?;
+        Some(build_url(
+            "/t",
+            &[
+                ("domain", self.domain),
+                ("hour", hour),
+                ("ip", ip),
+                ("type", &key.type_),
+                ("name", &key.name),
+            ],
+        ))
+    }
+
+    /// The heartbeats and the transaction board of the machine `ip` in the tree's hour.
+    fn machine_urls(&self, ip: &str) -> Option<(String, String)> {
+        let hour = self.hour_label.as_deref().filter(|_| !ip.is_empty())?;
+        let params = [("domain", self.domain), ("hour", hour), ("ip", ip)];
+        Some((build_url("/h", &params), build_url("/t", &params)))
     }
 }
 

@@ -363,6 +363,11 @@ pub fn router(state: AppState) -> Router {
         // The wildcard takes no empty path: the API's root is unknown as well, in JSON.
         .route("/api", any(api_not_found))
         .route("/api/", any(api_not_found))
+        // Inside the login: a page asking for credentials says nothing of the server.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::health::with_health,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_auth,

@@ -33,6 +33,9 @@ pub struct AppState {
     /// The zone of the dates in CAT's report addresses (`/cat/r/t?date=..`), seconds east
     /// of UTC: 0 (UTC) by default.
     pub(crate) cat_utc_offset_seconds: i32,
+    /// The server's own health, as last sampled by whoever runs the collector: the banner
+    /// on every page and the State page's "Saving now" (nothing while never sampled).
+    pub health: crate::health::SharedHealth,
 }
 
 impl AppState {
@@ -48,6 +51,7 @@ impl AppState {
             home_rows: Arc::default(),
             days: Arc::default(),
             cat_utc_offset_seconds: 0,
+            health: crate::health::SharedHealth::default(),
         }
     }
 
@@ -67,6 +71,15 @@ impl AppState {
     pub fn with_day_cache_bytes(mut self, bytes: u64) -> Self {
         let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
         self.days = Arc::new(crate::day_cache::DayCache::new(bytes));
+        self
+    }
+
+    /// Shows the health samples put into `health` ([`SharedHealth::set`]) on every page.
+    ///
+    /// [`SharedHealth::set`]: crate::SharedHealth::set
+    #[must_use]
+    pub fn with_health(mut self, health: crate::health::SharedHealth) -> Self {
+        self.health = health;
         self
     }
 

@@ -21,6 +21,7 @@ use crate::board::{
 };
 use crate::chart::bar_chart;
 use crate::error::{PageError, PageQuery};
+use crate::health::saving_facts;
 use crate::layout::page;
 use crate::selection::ReportParams;
 use crate::state::AppState;
@@ -45,8 +46,16 @@ async fn state_page(
     // from, so that going back to a board shows that domain again.
     let mut title = board.title(HEADING);
     title.shows.domain = params.domain().unwrap_or_default().to_owned();
+    // Whether the server saves what it takes now: on the current hour's page, which is
+    // where someone checking on it looks (none without a health sample).
+    let health = state
+        .health
+        .get()
+        .filter(|_| board.hour == board.current_hour);
+    let saving = saving_facts(health.as_deref());
     let Some(report) = state.reports.state(board.hour).await else {
         let (status, body) = board.empty(HEADING);
+        let body = html! { (body) (saving) };
         return Ok((status, page(&title, PATH, body)));
     };
     let view = report.view(&ViewQuery {
@@ -55,6 +64,7 @@ async fn state_page(
     });
     let body = html! {
         (board.controls(HEADING, None, false))
+        (saving)
         (render(&view, last_complete_minute(board.hour, board.current_hour, board.elapsed_seconds)))
     };
     Ok((StatusCode::OK, page(&title, PATH, body)))

@@ -692,3 +692,53 @@ async fn types_and_machines_past_their_caps_link_to_the_rows_they_are_counted_un
         assert!(!board.contains("No name"), "{link}: {board}");
     }
 }
+
+/// The `href` of the nav link labelled `label` in `html`, `&amp;` read as `&`.
+fn nav_href(html: &str, label: &str) -> String {
+    let nav = html.split_once(r#"<nav class="mainnav""#).unwrap().1;
+    let nav = nav.split_once("</nav>").unwrap().0;
+    let end = nav.find(&format!(">{label}</a>")).unwrap();
+    let start = nav[..end].rfind("href=\"").unwrap() + "href=\"".len();
+    nav[start..end]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&")
+}
+
+/// From LogView, "Heartbeats" and "Dependencies" opened the first domain of the current
+/// hour, the host's IP was plain text, and the board row had no machine: "which machine,
+/// and is it healthy?" took a detour through a board.
+#[tokio::test]
+async fn logview_keeps_the_trees_domain_and_hour_and_links_its_machine() {
+    let html = text(get(app(), &format!("/m/{FAILED_ID}")).await).await;
+    for (label, path) in [
+        ("Transactions", "/t"),
+        ("Heartbeats", "/h"),
+        ("Dependencies", "/d"),
+    ] {
+        assert_eq!(
+            nav_href(&html, label),
+            format!("{path}?domain=catgen&hour=2026112207"),
+            "{label}"
+        );
+    }
+    let host = html.split_once("<dt>Host</dt>").unwrap().1;
+    let host = &host[..host.find("</dd>").unwrap()].replace("&amp;", "&");
+    assert!(
+        host.contains(
+            r#"<a class="machine-link" href="/h?domain=catgen&hour=2026112207&ip=192.0.2.2""#
+        ),
+        "the IP opens its heartbeats of the hour: {host}"
+    );
+    assert!(
+        host.contains(r#"href="/t?domain=catgen&hour=2026112207&ip=192.0.2.2" title="Transactions of this machine in the hour">transactions</a>"#),
+        "{host}"
+    );
+    let row = html.split_once("<dt>Board row</dt>").unwrap().1;
+    let row = &row[..row.find("</dd>").unwrap()].replace("&amp;", "&");
+    assert!(
+        row.contains(r#"href="/t?domain=catgen&hour=2026112207&ip=192.0.2.2&type=Service&name=PaymentService.pay" title="The same row, of this machine only">this machine</a>"#),
+        "{row}"
+    );
+}
