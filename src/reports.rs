@@ -132,6 +132,15 @@ impl ReportSource for CollectorReports {
         Box::pin(self.collector.state_report(hour))
     }
 
+    fn unreadable(
+        &self,
+        kind: &'static str,
+        domain: String,
+        hour: u64,
+    ) -> BoxFuture<'_, Option<String>> {
+        Box::pin(async move { self.collector.unreadable_report(kind, &domain, hour).await })
+    }
+
     fn analyzer_config(&self) -> &AnalyzerConfig {
         &self.analyzer
     }

@@ -92,6 +92,8 @@ pub(crate) const SEALED_REPORT_HITS: &str = "ocelot_sealed_report_cache_hits";
 pub(crate) const SEALED_REPORT_LOADS: &str = "ocelot_sealed_report_cache_loads";
 /// Parsed sealed reports dropped to stay within the budget (counter).
 pub(crate) const SEALED_REPORT_EVICTIONS: &str = "ocelot_sealed_report_cache_evictions";
+/// Reads of a sealed hour's report that found it damaged or missing (counter).
+pub(crate) const SEALED_REPORTS_UNREADABLE: &str = "ocelot_sealed_reports_unreadable";
 /// Estimated heap bytes of the parsed sealed reports kept (gauge).
 pub(crate) const SEALED_REPORT_BYTES: &str = "ocelot_sealed_report_cache_bytes";
 /// The collector's current hour index, `epoch_ms / 3_600_000` (gauge).
@@ -381,6 +383,12 @@ impl OcelotFigures {
             SEALED_REPORT_EVICTIONS,
             "Parsed sealed reports dropped to stay within web.sealed_report_cache_mib: many while pages are read, and the budget is too small for the hours viewed.",
             c.sealed_reports.evictions,
+        )?;
+        counter(
+            e,
+            SEALED_REPORTS_UNREADABLE,
+            "Reads of a sealed hour's stored report that found it damaged, of another domain or hour, or missing while the domain's other reports of the hour are there; its pages and API say it cannot be read.",
+            c.sealed_reports.unreadable,
         )?;
         gauge(
             e,

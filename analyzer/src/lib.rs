@@ -70,9 +70,9 @@ pub use hour::{HourAnalyzers, HourReports};
 pub use metric::{MetricAnalyzer, MetricItemView, MetricMinuteView, MetricReport, MetricView};
 pub use overview::DomainOverview;
 pub use problem::{
-    ProblemAnalyzer, ProblemDateView, ProblemDay, ProblemDayView, ProblemDurationView,
-    ProblemEntryView, ProblemHourView, ProblemMinuteView, ProblemReport, ProblemSpanView,
-    ProblemView,
+    long_buckets_ms, ProblemAnalyzer, ProblemDateView, ProblemDay, ProblemDayView,
+    ProblemDurationView, ProblemEntryView, ProblemHourView, ProblemMinuteView, ProblemReport,
+    ProblemSpanView, ProblemView,
 };
 pub use sample_id::ParsedId;
 pub use span::Span;

@@ -1252,10 +1252,49 @@ impl Collector {
         let store = inner.store.as_ref()?;
         let now_ms = inner.clock.now_ms();
         if is_due_for_sealing(hour, now_ms, inner.config.previous_hour_grace_minutes) {
-            inner.sealed_reports.get::<R>(store, hour, domain).await
+            // Unreadable ones are logged and counted there; readers that must tell them from
+            // absent ones ask [`Collector::unreadable_report`].
+            inner
+                .sealed_reports
+                .get::<R>(store, hour, domain)
+                .await
+                .ok()?
         } else {
             read_stored::<R>(store, hour, domain).map(Arc::new)
         }
+    }
+
+    /// Why the stored report `kind` (its name: `transaction`, `event`, `problem`,
+    /// `heartbeat`, `metric`) of `domain` in the sealed `hour` cannot be read: its file does
+    /// not parse, names another domain or hour (or none), cannot be read from disk, or is
+    /// missing while the domain's other reports of the hour are there (a domain's
+    /// Transaction, Event and Problem reports are made together). `None` when it reads,
+    /// when the domain has none and need not, and for hours not sealed yet. For readers
+    /// that got no report and must not call that "no data"; counted in
+    /// [`SealedReportStats::unreadable`](crate::SealedReportStats::unreadable).
+    pub async fn unreadable_report(&self, kind: &str, domain: &str, hour: u64) -> Option<String> {
+        let inner = &*self.inner;
+        let store = inner.store.as_ref()?;
+        let now_ms = inner.clock.now_ms();
+        if !is_due_for_sealing(hour, now_ms, inner.config.previous_hour_grace_minutes) {
+            return None;
+        }
+        let cache = &inner.sealed_reports;
+        let why = match kind {
+            "transaction" => cache
+                .get::<TransactionReport>(store, hour, domain)
+                .await
+                .err(),
+            "event" => cache.get::<EventReport>(store, hour, domain).await.err(),
+            "problem" => cache.get::<ProblemReport>(store, hour, domain).await.err(),
+            "heartbeat" => cache
+                .get::<HeartbeatReport>(store, hour, domain)
+                .await
+                .err(),
+            "metric" => cache.get::<MetricReport>(store, hour, domain).await.err(),
+            _ => None,
+        };
+        why.map(|why| why.to_string())
     }
 
     /// The report as the analyzer thread holding its hour has it now, or the stored one

@@ -18,6 +18,10 @@
 //! - **Bounded in bytes.** Each kept report counts an estimate of its heap size (see
 //!   [`heap_estimate`]); past the budget the least recently used go. A report estimated
 //!   above the whole budget is handed out but not kept.
+//! - **Damage is said, not hidden.** A report that does not parse, that names another
+//!   domain or hour than its folder (or none), or that is missing while the domain's other
+//!   reports of the hour are there, is kept as unreadable with the reason: the pages and
+//!   the API say so instead of "no data", and [`SealedReportStats::unreadable`] counts it.
 //! - **No lock across I/O or parsing.** The lock is held to look up, insert and evict.
 //!   Readers that miss the same report at once share one read and parse (a
 //!   [`tokio::sync::OnceCell`] per report and generation; if the reader doing it gives up,
@@ -35,7 +39,7 @@ use ocelot_store::Store;
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
-use crate::worker::{is_where_it_belongs, Report, ReportKind};
+use crate::worker::{Report, ReportKind};
 
 /// Default budget: 32 MiB of parsed reports, an eighth of the 256 MiB the whole collector
 /// aims to stay under. That keeps a day of a mid-sized domain's Transaction reports (a
@@ -79,9 +83,20 @@ struct Key {
     domain: String,
 }
 
-/// A report as read from the store: `None` when there is none (or it does not parse),
-/// which is kept too (a board asks for every kind of a domain that has only some).
-type Parsed = Option<Arc<dyn Any + Send + Sync>>;
+/// A report as read from the store. Each outcome is kept (a board asks for every kind of
+/// a domain that has only some).
+#[derive(Clone)]
+enum Parsed {
+    /// There is none, and none is expected: the domain logged nothing of this kind.
+    Absent,
+    Report(Arc<dyn Any + Send + Sync>),
+    /// There is one that cannot be read, or none where one should be: why, in words
+    /// without paths (the pages show it; the log has the detail).
+    Unreadable(Arc<str>),
+}
+
+/// Reads of sealed reports by their outcome, for a reader of one kind.
+type Read<R> = Result<Option<Arc<R>>, Arc<str>>;
 
 /// What one read of the store gave.
 #[derive(Clone)]
@@ -188,6 +203,12 @@ pub struct SealedReportStats {
     pub evictions: u64,
     /// Reports (and absent reports) kept now.
     pub entries: u64,
+    /// Reads of a sealed hour's report that found it unreadable: it does not parse, names
+    /// another domain or hour than its folder (or none), cannot be read from disk, or is
+    /// missing while the domain's other reports of the hour are there. Pages and the API
+    /// say so for that hour; each damaged report counts once per read of its file (once,
+    /// while its hour's reports are unchanged; every request, when the disk fails).
+    pub unreadable: u64,
     /// Their estimated heap size now.
     pub bytes: u64,
 }
@@ -199,6 +220,7 @@ pub(crate) struct SealedReports {
     hits: AtomicU64,
     loads: AtomicU64,
     evictions: AtomicU64,
+    unreadable: AtomicU64,
 }
 
 impl SealedReports {
@@ -210,6 +232,7 @@ impl SealedReports {
             hits: AtomicU64::new(0),
             loads: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
+            unreadable: AtomicU64::new(0),
         }
     }
 
@@ -219,16 +242,16 @@ impl SealedReports {
 
     /// The report `R` of `domain` in the sealed `hour`: a kept one if its hour's reports
     /// have not changed since it was read, else read from `store`, parsed and kept.
-    pub(crate) async fn get<R: Report>(
-        &self,
-        store: &Store,
-        hour: u64,
-        domain: &str,
-    ) -> Option<Arc<R>> {
+    /// `Ok(None)` when the domain has none (and need not); `Err` with the reason when the
+    /// report cannot be read or is missing while it should be there.
+    pub(crate) async fn get<R: Report>(&self, store: &Store, hour: u64, domain: &str) -> Read<R> {
         let load = || load::<R>(store, hour, domain);
-        self.get_with(R::KIND, store.report_generation(hour), hour, domain, load)
-            .await
-            .and_then(|report| report.downcast::<R>().ok())
+        let parsed = self.get_with(R::KIND, store.report_generation(hour), hour, domain, load);
+        match parsed.await {
+            Parsed::Absent => Ok(None),
+            Parsed::Report(report) => Ok(report.downcast::<R>().ok()),
+            Parsed::Unreadable(why) => Err(why),
+        }
     }
 
     /// [`SealedReports::get`] with the store's generation of `hour` read by the caller
@@ -261,7 +284,11 @@ impl SealedReports {
         let loaded = cell
             .get_or_init(|| async {
                 self.loads.fetch_add(1, Relaxed);
-                load()
+                let loaded = load();
+                if matches!(loaded.report, Parsed::Unreadable(_)) {
+                    self.unreadable.fetch_add(1, Relaxed);
+                }
+                loaded
             })
             .await
             .clone();
@@ -291,45 +318,110 @@ impl SealedReports {
             evictions: self.evictions.load(Relaxed),
             entries: kept.entries.len() as u64,
             bytes: kept.bytes,
+            unreadable: self.unreadable.load(Relaxed),
         }
     }
 }
 
+/// The kinds a domain has a report of as soon as it sends a tree: a tree makes its
+/// domain's Transaction, Event and Problem reports together (even one without events or
+/// problems), while Heartbeat and Metric reports come only from trees holding those.
+const WRITTEN_TOGETHER: [ReportKind; 3] = [
+    ReportKind::Transaction,
+    ReportKind::Event,
+    ReportKind::Problem,
+];
+
 /// Reads and parses the stored report `R` of `domain` in `hour`.
 fn load<R: Report>(store: &Store, hour: u64, domain: &str) -> Loaded {
     let name = R::KIND.name();
+    let unreadable = |why: String, keep: bool| Loaded {
+        report: Parsed::Unreadable(why.into()),
+        bytes: ENTRY_OVERHEAD_BYTES,
+        keep,
+    };
     let bytes = match store.read_report(hour, domain, name) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => {
-            return Loaded {
-                report: None,
-                bytes: ENTRY_OVERHEAD_BYTES,
-                keep: true,
-            }
+            return match missing_beside(store, hour, domain, R::KIND) {
+                Some(others) => {
+                    tracing::warn!(report = name, hour, domain, others = %others, "a stored report of a sealed hour is missing while the domain's other reports of the hour are there; pages and the API say it cannot be read");
+                    unreadable(
+                        format!("there is no file of it, while the domain's {others} there"),
+                        true,
+                    )
+                }
+                None => Loaded {
+                    report: Parsed::Absent,
+                    bytes: ENTRY_OVERHEAD_BYTES,
+                    keep: true,
+                },
+            };
         }
         Err(e) => {
             tracing::warn!(report = name, hour, domain, error = %e, "cannot read a stored report");
-            return Loaded {
-                report: None,
-                bytes: 0,
-                keep: false,
-            };
+            // Not kept: the next reader tries again.
+            return unreadable(
+                format!("reading its file failed: {}", without_path(&e)),
+                false,
+            );
         }
     };
-    let report: Parsed = match serde_json::from_slice::<R>(&bytes) {
-        Ok(report) if is_where_it_belongs(hour, domain, R::KIND, report.origin()) => {
-            Some(Arc::new(report))
-        }
-        Ok(_) => None,
+    let report = match serde_json::from_slice::<R>(&bytes) {
+        Ok(report) => match report.origin() {
+            (says_domain, says_hour)
+                if says_hour == hour && says_domain.is_none_or(|d| d == domain) =>
+            {
+                Parsed::Report(Arc::new(report))
+            }
+            (says_domain, says_hour) => {
+                let says_domain = says_domain.unwrap_or_default();
+                tracing::warn!(report = name, hour, domain, report_hour = says_hour, report_domain = says_domain, "a stored report of a sealed hour names another domain or hour than its folder (or none: not a report?); not served as this folder's");
+                Parsed::Unreadable(
+                    format!(
+                        "its file names domain “{says_domain}” and hour {}, not this one's",
+                        ocelot_analyzer::hour_label(says_hour)
+                    )
+                    .into(),
+                )
+            }
+        },
         Err(e) => {
             tracing::warn!(report = name, hour, domain, error = %e, "stored report does not parse");
-            None
+            Parsed::Unreadable(format!("its file does not parse: {e}").into())
         }
     };
     Loaded {
         report,
         bytes: heap_estimate(R::KIND, bytes.len()),
         keep: true,
+    }
+}
+
+/// When `domain` has no stored report of `kind` in `hour`: the names of its reports of the
+/// hour that say it should have one ("event and problem reports of the hour are"), if any.
+fn missing_beside(store: &Store, hour: u64, domain: &str, kind: ReportKind) -> Option<String> {
+    if !WRITTEN_TOGETHER.contains(&kind) {
+        return None;
+    }
+    let names = store.report_names(hour, domain).ok()?;
+    let others: Vec<&str> = (WRITTEN_TOGETHER.iter())
+        .map(|k| k.name())
+        .filter(|n| names.iter().any(|have| have == n))
+        .collect();
+    match others.as_slice() {
+        [] => None,
+        [one] => Some(format!("{one} report of the hour is")),
+        many => Some(format!("{} reports of the hour are", many.join(" and "))),
+    }
+}
+
+/// A store error as the pages may show it: an I/O error's OS message without the path
+/// (the log has it).
+fn without_path(error: &ocelot_store::StoreError) -> String {
+    match error {
+        ocelot_store::StoreError::Io { source, .. } => source.to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -341,14 +433,17 @@ mod tests {
 
     fn loaded(value: u32, bytes: u64) -> Loaded {
         Loaded {
-            report: Some(Arc::new(value)),
+            report: Parsed::Report(Arc::new(value)),
             bytes,
             keep: true,
         }
     }
 
     fn value(parsed: Parsed) -> Option<u32> {
-        parsed.and_then(|p| p.downcast::<u32>().ok()).map(|v| *v)
+        match parsed {
+            Parsed::Report(p) => p.downcast::<u32>().ok().map(|v| *v),
+            Parsed::Absent | Parsed::Unreadable(_) => None,
+        }
     }
 
     #[tokio::test]
@@ -406,7 +501,7 @@ mod tests {
     async fn a_failed_read_is_not_kept() {
         let cache = SealedReports::new(1000);
         let failed = Loaded {
-            report: None,
+            report: Parsed::Unreadable("reading its file failed".into()),
             bytes: 0,
             keep: false,
         };

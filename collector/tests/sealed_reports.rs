@@ -281,3 +281,96 @@ async fn a_checkpoint_found_in_another_domains_folder_is_not_restored_into_it() 
     collector.shutdown();
     store.shutdown();
 }
+
+/// A damaged or wrong report of a sealed hour used to read as "no report": the pages said
+/// the domain logged nothing and nothing counted it. Now the collector says why it cannot
+/// be read, once per file read, and keeps saying it without reading the file again.
+#[tokio::test]
+async fn a_damaged_or_foreign_sealed_report_is_unreadable_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, collector) = collector(dir.path(), 32 << 20);
+    let sealed = HOUR - 2;
+    let json = event_report(sealed, &["10.0.0.1"]);
+    store
+        .write_report(sealed, "shop", "event", &json[..json.len() / 2])
+        .unwrap();
+    // Well-formed JSON that is no report: it names no domain and no hour.
+    store
+        .write_report(sealed, "cart", "event", br#"{"not":"a report"}"#)
+        .unwrap();
+    for _ in 0..2 {
+        assert!(collector.event_report("shop", sealed).await.is_none());
+        let why = collector.unreadable_report("event", "shop", sealed).await;
+        assert!(
+            why.as_deref().unwrap().contains("does not parse"),
+            "{why:?}"
+        );
+        assert!(collector.event_report("cart", sealed).await.is_none());
+        let why = collector.unreadable_report("event", "cart", sealed).await;
+        assert!(
+            why.as_deref().unwrap().contains("names domain “”"),
+            "{why:?}"
+        );
+    }
+    let stats = collector.stats().sealed_reports;
+    assert_eq!((stats.unreadable, stats.loads), (2, 2), "{stats:?}");
+
+    // Written again whole: read, no longer unreadable.
+    store.write_report(sealed, "shop", "event", &json).unwrap();
+    assert!(collector.event_report("shop", sealed).await.is_some());
+    assert_eq!(
+        collector.unreadable_report("event", "shop", sealed).await,
+        None
+    );
+    collector.shutdown();
+}
+
+/// A domain's Transaction, Event and Problem reports are written together: one missing
+/// beside the others was deleted or lost, not "no transactions". A domain with no report
+/// at all, or without a Heartbeat report (only trees holding heartbeats make one), is just
+/// without data.
+#[tokio::test]
+async fn a_report_missing_beside_its_siblings_is_unreadable_and_an_absent_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, collector) = collector(dir.path(), 32 << 20);
+    let sealed = HOUR - 3;
+    store
+        .write_report(
+            sealed,
+            "shop",
+            "event",
+            &event_report(sealed, &["10.0.0.1"]),
+        )
+        .unwrap();
+    assert!(collector.transaction_report("shop", sealed).await.is_none());
+    let why = collector
+        .unreadable_report("transaction", "shop", sealed)
+        .await;
+    assert!(
+        why.as_deref()
+            .unwrap()
+            .contains("while the domain's event report of the hour is there"),
+        "{why:?}"
+    );
+    assert_eq!(
+        collector
+            .unreadable_report("heartbeat", "shop", sealed)
+            .await,
+        None
+    );
+    assert_eq!(
+        collector
+            .unreadable_report("transaction", "cart", sealed)
+            .await,
+        None
+    );
+    // The open hour's reports are live: never said to be unreadable.
+    assert_eq!(
+        collector
+            .unreadable_report("transaction", "shop", HOUR)
+            .await,
+        None
+    );
+    assert_eq!(collector.stats().sealed_reports.unreadable, 1);
+    collector.shutdown();
+}

@@ -80,9 +80,10 @@ use ocelot_analyzer::{
 use serde::Serialize;
 
 use crate::cpu::heavy;
-use crate::day::{event_day, hours_of_domain, problem_day, transaction_day};
+use crate::day::{event_day, hours_of_domain, problem_day, transaction_day, Merged, SpanHours};
 use crate::error::{ApiError, ApiQuery};
 use crate::hour::{elapsed_seconds, span_elapsed_seconds};
+use crate::report_source::unreadable_message;
 use crate::selection::{BadParam, ReportParams, ALL_MACHINES, LONG_CATEGORIES};
 use crate::state::AppState;
 
@@ -426,6 +427,55 @@ async fn day_target(
 
 /// What a day view of `target` shows: `params`' machine and type, and at most `limit`
 /// names per type or the name asked for ([`names_shown`]).
+/// The hours of a day, week or month view whose stored report cannot be read, left out of
+/// its figures: the answer lists them in `unreadableHours`, so a gap is not read as no
+/// traffic.
+struct UnreadableHours(Vec<String>);
+
+/// A span's view with [`UnreadableHours`] beside its own fields (left out when there are
+/// none).
+#[derive(Serialize)]
+struct WithUnreadableHours<V> {
+    #[serde(flatten)]
+    view: V,
+    #[serde(rename = "unreadableHours", skip_serializing_if = "Vec::is_empty")]
+    unreadable_hours: Vec<String>,
+}
+
+impl UnreadableHours {
+    fn with<V>(self, view: V) -> WithUnreadableHours<V> {
+        WithUnreadableHours {
+            view,
+            unreadable_hours: self.0,
+        }
+    }
+}
+
+/// The hours `merged` left out for reports that cannot be read; a 500 saying so when they
+/// are all the span had.
+fn unreadable_hours<D: SpanHours>(
+    target: &DayTarget,
+    kind: &str,
+    merged: &Merged<D>,
+) -> Result<UnreadableHours, ApiError> {
+    let lost = &merged.unreadable_hours;
+    if !lost.is_empty() && merged.day.span_hours().is_empty() {
+        return Err(ApiError::Unreadable(format!(
+            "The stored {kind} reports of {} {} cannot be read (damaged or missing; see the \
+             server's log): hours {}.",
+            target.domain,
+            target.named(),
+            lost.iter()
+                .map(|&h| hour_label(h))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(UnreadableHours(
+        lost.iter().map(|&h| hour_label(h)).collect(),
+    ))
+}
+
 fn day_query<'a>(params: &'a ReportParams, target: &DayTarget, limit: usize) -> ViewQuery<'a> {
     let (max_names, keep_name) = names_shown(params, limit);
     ViewQuery {
@@ -491,6 +541,8 @@ async fn transaction_of_day(
         params.type_(),
     )
     .await;
+    let lost = unreadable_hours(&target, "transaction", &merged)?;
+    let merged = merged.day;
     check_day_machine(params.ip(), merged.ips(), &target)?;
     let query = day_query(params, &target, limit);
     let names = transaction_names;
@@ -499,12 +551,12 @@ async fn transaction_of_day(
         Span::Day(_) => {
             let view = heavy(|| merged.view(&query));
             check_selection(params, view.types.iter().map(names), place)?;
-            Ok(Json(view).into_response())
+            Ok(Json(lost.with(view)).into_response())
         }
         _ => {
             let view = heavy(|| merged.span_view(&query));
             check_selection(params, view.types.iter().map(names), place)?;
-            Ok(Json(view).into_response())
+            Ok(Json(lost.with(view)).into_response())
         }
     }
 }
@@ -523,8 +575,11 @@ async fn transaction_of_hour(
     let report = state
         .reports
         .transaction_for(target.domain.clone(), target.hour, ip, type_)
-        .await
-        .unwrap_or_else(|| Arc::new(TransactionReport::new(&target.domain, target.hour)));
+        .await;
+    let report = or_unreadable(state, &target, "transaction", report, || {
+        TransactionReport::new(&target.domain, target.hour)
+    })
+    .await?;
     check_machine(params.ip(), report.ips(), &target)?;
     let (max_names, keep_name) = names_shown(&params, limit);
     let view = heavy(|| {
@@ -542,12 +597,36 @@ async fn transaction_of_hour(
 
 /// The Event report of the target (an empty one for a domain without events): the event
 /// view's, and the dependency view's, whose edges live in it.
-async fn event_report(state: &AppState, target: &Target) -> Arc<EventReport> {
-    state
-        .reports
-        .event(target.domain.clone(), target.hour)
-        .await
-        .unwrap_or_else(|| Arc::new(EventReport::new(&target.domain, target.hour)))
+async fn event_report(state: &AppState, target: &Target) -> Result<Arc<EventReport>, ApiError> {
+    let report = (state.reports.event(target.domain.clone(), target.hour)).await;
+    or_unreadable(state, target, "event", report, || {
+        EventReport::new(&target.domain, target.hour)
+    })
+    .await
+}
+
+/// The `kind` report `fetched` for `target`, or when there is none: an `empty` one if the
+/// domain just logged nothing of the kind, a 500 saying so if its stored report cannot be
+/// read (an empty answer read as "no traffic").
+async fn or_unreadable<R>(
+    state: &AppState,
+    target: &Target,
+    kind: &'static str,
+    fetched: Option<Arc<R>>,
+    empty: impl FnOnce() -> R,
+) -> Result<Arc<R>, ApiError> {
+    if let Some(report) = fetched {
+        return Ok(report);
+    }
+    let domain = target.domain.clone();
+    match state.reports.unreadable(kind, domain, target.hour).await {
+        Some(why) => {
+            let hour = format!("hour {}", hour_label(target.hour));
+            let message = unreadable_message(kind, &target.domain, &hour, &why);
+            Err(ApiError::Unreadable(message))
+        }
+        None => Ok(Arc::new(empty())),
+    }
 }
 
 async fn event(
@@ -573,6 +652,8 @@ async fn event_of_day(
 ) -> Result<Response, ApiError> {
     let target = day_target(state, params, span).await?;
     let merged = event_day(state, &target.domain, span, &target.hours).await;
+    let lost = unreadable_hours(&target, "event", &merged)?;
+    let merged = merged.day;
     check_day_machine(params.ip(), merged.ips(), &target)?;
     let query = day_query(params, &target, limit);
     let names = event_names;
@@ -581,12 +662,12 @@ async fn event_of_day(
         Span::Day(_) => {
             let view = heavy(|| merged.view(&query));
             check_selection(params, view.types.iter().map(names), place)?;
-            Ok(Json(view).into_response())
+            Ok(Json(lost.with(view)).into_response())
         }
         _ => {
             let view = heavy(|| merged.span_view(&query));
             check_selection(params, view.types.iter().map(names), place)?;
-            Ok(Json(view).into_response())
+            Ok(Json(lost.with(view)).into_response())
         }
     }
 }
@@ -598,7 +679,7 @@ async fn event_of_hour(
     limit: usize,
 ) -> Result<Json<EventView>, ApiError> {
     let target = target(state, &params).await?;
-    let report = event_report(state, &target).await;
+    let report = event_report(state, &target).await?;
     check_machine(params.ip(), report.ips(), &target)?;
     let (max_names, keep_name) = names_shown(&params, limit);
     let view = heavy(|| {
@@ -635,6 +716,8 @@ async fn problem_of_day(
 ) -> Result<Response, ApiError> {
     let target = day_target(state, params, span).await?;
     let merged = problem_day(state, &target.domain, span, &target.hours).await;
+    let lost = unreadable_hours(&target, "problem", &merged)?;
+    let merged = merged.day;
     check_day_machine(params.ip(), merged.ips(), &target)?;
     let query = ViewQuery {
         ip: params.ip(),
@@ -649,12 +732,12 @@ async fn problem_of_day(
         Span::Day(_) => {
             let view = heavy(|| merged.view(&query));
             check_listed_type(params, found(&view.problems), "problems", place)?;
-            Ok(Json(view).into_response())
+            Ok(Json(lost.with(view)).into_response())
         }
         _ => {
             let view = heavy(|| merged.span_view(&query));
             check_listed_type(params, found(&view.problems), "problems", place)?;
-            Ok(Json(view).into_response())
+            Ok(Json(lost.with(view)).into_response())
         }
     }
 }
@@ -664,11 +747,11 @@ async fn problem_of_hour(
     params: ReportParams,
 ) -> Result<Json<ProblemView>, ApiError> {
     let target = target(state, &params).await?;
-    let report = state
-        .reports
-        .problem(target.domain.clone(), target.hour)
-        .await
-        .unwrap_or_else(|| Arc::new(ProblemReport::new(&target.domain, target.hour)));
+    let report = (state.reports.problem(target.domain.clone(), target.hour)).await;
+    let report = or_unreadable(state, &target, "problem", report, || {
+        ProblemReport::new(&target.domain, target.hour)
+    })
+    .await?;
     check_machine(params.ip(), report.ips(), &target)?;
     let view = heavy(|| report.view(&view_query(&params, &target)));
     check_listed_type(&params, !view.problems.is_empty(), "problems", || {
@@ -718,11 +801,11 @@ async fn heartbeat(
 ) -> Result<Json<HeartbeatView>, ApiError> {
     takes_no_limit(&params)?;
     let target = target(&state, &params).await?;
-    let report = state
-        .reports
-        .heartbeat(target.domain.clone(), target.hour)
-        .await
-        .unwrap_or_else(|| Arc::new(HeartbeatReport::new(&target.domain, target.hour)));
+    let report = (state.reports.heartbeat(target.domain.clone(), target.hour)).await;
+    let report = or_unreadable(&state, &target, "heartbeat", report, || {
+        HeartbeatReport::new(&target.domain, target.hour)
+    })
+    .await?;
     heartbeat_of_all(&params, report.ips())?;
     check_machine(params.ip(), report.ips(), &target)?;
     Ok(Json(heavy(move || {
@@ -764,11 +847,11 @@ async fn metric(
     }
     let name = selected_metric(&params)?;
     let target = target(&state, &params).await?;
-    let report = state
-        .reports
-        .metric(target.domain.clone(), target.hour)
-        .await
-        .unwrap_or_else(|| Arc::new(MetricReport::new(&target.domain, target.hour)));
+    let report = (state.reports.metric(target.domain.clone(), target.hour)).await;
+    let report = or_unreadable(&state, &target, "metric", report, || {
+        MetricReport::new(&target.domain, target.hour)
+    })
+    .await?;
     // The report selects one metric by the query's type (it has no other use for one).
     let view = heavy(|| {
         report.view(&ViewQuery {
@@ -791,7 +874,7 @@ async fn dependency(
 ) -> Result<Json<DependencyView>, ApiError> {
     takes_no_limit(&params)?;
     let target = target(&state, &params).await?;
-    let report = event_report(&state, &target).await;
+    let report = event_report(&state, &target).await?;
     // The edges are the Event report's, kept per machine: a machine it does not have is a
     // 404, as on /api/event, not an empty list.
     check_machine(params.ip(), report.ips(), &target)?;

@@ -57,15 +57,13 @@ fn check(auth: &AuthConfig, is_api: bool, headers: &HeaderMap) -> Result<(), ()>
         .and_then(|value| value.to_str().ok());
     let basic_ok = |creds: &BasicCredentials| {
         given
-            .and_then(|g| g.strip_prefix("Basic "))
-            .is_some_and(|b64| {
-                constant_time_eq(b64.trim().as_bytes(), basic_token(creds).as_bytes())
-            })
+            .and_then(|g| credentials_of(g, "Basic"))
+            .is_some_and(|b64| constant_time_eq(b64.as_bytes(), basic_token(creds).as_bytes()))
     };
     let bearer_ok = |token: &str| {
         given
-            .and_then(|g| g.strip_prefix("Bearer "))
-            .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), token.as_bytes()))
+            .and_then(|g| credentials_of(g, "Bearer"))
+            .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()))
     };
     let allowed = if is_api {
         match (&auth.api_token, &auth.basic) {
@@ -82,6 +80,17 @@ fn check(auth: &AuthConfig, is_api: bool, headers: &HeaderMap) -> Result<(), ()>
     } else {
         Err(())
     }
+}
+
+/// The credentials of an `Authorization` value of `scheme`: the scheme is matched without
+/// regard to case (RFC 9110 §11.1: some clients and proxies send `bearer`), then one or
+/// more spaces, then the credentials (trimmed).
+fn credentials_of<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
+    let (given, rest) = value.split_once(' ')?;
+    given
+        .eq_ignore_ascii_case(scheme)
+        .then(|| rest.trim())
+        .filter(|credentials| !credentials.is_empty())
 }
 
 /// Equal-length inputs take the same time whatever their content, so response timing does

@@ -29,6 +29,7 @@ use crate::hour::{
 };
 use crate::layout::{PageTitle, Shown};
 use crate::links::{encode_component, Encoded};
+use crate::report_source::unreadable_message;
 use crate::selection::{Period, ReportParams, ALL_MACHINES};
 use crate::state::AppState;
 use ocelot_analyzer::{day_label, hour_label, Span, HOURS_PER_DAY};
@@ -308,6 +309,13 @@ impl Board {
             None if asked => Err(self.domains_with(&fetch).await),
             None => Err(Vec::new()),
         }
+    }
+
+    /// The minute of the hour shown that is still running, on an hour board of the current
+    /// hour: per-minute charts draw it apart and nothing after it ([`crate::chart`]).
+    pub(crate) fn running_minute(&self) -> Option<usize> {
+        let current = self.span.is_none() && self.hour == self.current_hour;
+        current.then(|| ((self.elapsed_seconds / 60.0) as usize).min(MINUTES - 1))
     }
 
     /// Whether the domain shown has a report in the hour.
@@ -838,6 +846,82 @@ impl Board {
             (explain)
         };
         self.lacks_saying(title, said, others)
+    }
+
+    /// When the board's domain got no `kind` report for the hour shown: the status and body
+    /// saying it cannot be read (damaged or missing, [`ReportSource::unreadable`]), a 500
+    /// under the board's own controls, or `None` when the domain just has no such report
+    /// (the friendly "logged no ..." of [`Board::lacks`]).
+    ///
+    /// [`ReportSource::unreadable`]: crate::ReportSource::unreadable
+    pub(crate) async fn unreadable(
+        &self,
+        state: &AppState,
+        heading: &str,
+        kind: &'static str,
+    ) -> Option<(StatusCode, Markup)> {
+        let reports = &state.reports;
+        let why = (reports.unreadable(kind, self.domain.clone(), self.hour)).await?;
+        let period = hour_title(self.hour);
+        let message = unreadable_message(kind, &self.domain, &period, &why);
+        Some((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            html! {
+                (self.controls(heading, None, false))
+                section.empty-state.unreadable {
+                    h2 { "This hour's " (kind) " report cannot be read" }
+                    p { (message) }
+                }
+            },
+        ))
+    }
+
+    /// The note over a day, week or month board whose `hours` were left out because their
+    /// stored `kind` report cannot be read; nothing when there are none.
+    pub(crate) fn unreadable_hours_note(&self, kind: &str, hours: &[u64]) -> Markup {
+        let Some(&last) = hours.last() else {
+            return html! {};
+        };
+        let more = hours.len() > 1;
+        html! {
+            p.notice.unreadable role="alert" {
+                @if more {
+                    "The stored " (kind) " reports of " (self.domain) " for " (hours.len())
+                    " hours cannot be read (damaged or missing; see the server's log), and are left out of this "
+                    (self.span.map_or("hour", Span::kind)) ": "
+                } @else {
+                    "The stored " (kind) " report of " (self.domain) " for "
+                    (hour_title(last))
+                    " cannot be read (damaged or missing; see the server's log), and is left out of this "
+                    (self.span.map_or("hour", Span::kind)) "."
+                }
+                @if more {
+                    @for (i, &hour) in hours.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        a href=(self.hour_url(hour, &self.kept())) { (hour_title(hour)) }
+                    }
+                    "."
+                }
+            }
+        }
+    }
+
+    /// The status and body of a day, week or month board whose every hour with data was
+    /// left out because its stored `kind` report cannot be read: a 500 that says so,
+    /// rather than "logged no ...".
+    pub(crate) fn unreadable_span(
+        &self,
+        heading: &str,
+        kind: &str,
+        hours: &[u64],
+    ) -> (StatusCode, Markup) {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            html! {
+                (self.controls(heading, None, false))
+                (self.unreadable_hours_note(kind, hours))
+            },
+        )
     }
 
     /// [`Board::lacks`] in other words: `said` says why the domain has nothing to show

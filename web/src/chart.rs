@@ -98,6 +98,11 @@ struct Canvas<'a> {
     /// Room above the plot: the title's line, and a second line for the legend of
     /// earlier hours when a chart has some ([`Canvas::with_earlier_legend`]).
     margin_top: f64,
+    /// Of a per-minute chart of the current hour, the minute running now: drawn apart
+    /// (lighter, its tooltip says "minute in progress"), and no later minute is drawn, so
+    /// a minute a few seconds old does not read as traffic falling off and a minute not
+    /// begun does not read as 0. `None` for a past hour.
+    running: Option<usize>,
 }
 
 /// A chart alone or two abreast: shown 560-640 px wide on a desktop (`.charts`; narrower
@@ -108,6 +113,7 @@ const WIDE: Canvas<'static> = Canvas {
     axis: Axis::Minutes,
     tick_step: 10,
     margin_top: MARGIN_TOP,
+    running: None,
 };
 /// [`WIDE`] with an hour of the day per slot, every third labelled.
 const WIDE_HOURS: Canvas<'static> = Canvas {
@@ -124,6 +130,7 @@ const SMALL: Canvas<'static> = Canvas {
     axis: Axis::Minutes,
     tick_step: 10,
     margin_top: MARGIN_TOP,
+    running: None,
 };
 /// [`SMALL`] with an hour of the day per slot: every sixth labelled, as `21:00` and
 /// `23:00` would overlap.
@@ -282,6 +289,12 @@ fn max_of<'a>(values: impl IntoIterator<Item = &'a f64>) -> f64 {
 }
 
 impl Canvas<'_> {
+    /// The slots the chart's own series are drawn in: up to the running minute, if any.
+    fn own_slots(self) -> usize {
+        let slots = self.axis.slots();
+        self.running.map_or(slots, |m| (m + 1).min(slots))
+    }
+
     /// This canvas with room above the plot for the legend of `earlier` hours, if any. The
     /// plot gives the room up, so the chart keeps its size beside the charts without one.
     fn with_earlier_legend(self, earlier: &[Series<'_>]) -> Self {
@@ -397,10 +410,10 @@ fn frame(
 /// The polyline point lists of a series: one per run of finite values, so a NaN (a minute
 /// without data, such as a minute without heartbeats) leaves a gap instead of a drop to 0.
 /// Missing minutes at the end count as 0.
-fn segments(canvas: Canvas<'_>, values: &[f64], top: f64) -> Vec<String> {
+fn segments(canvas: Canvas<'_>, values: &[f64], top: f64, slots: usize) -> Vec<String> {
     let mut segments = Vec::new();
     let mut current: Vec<String> = Vec::new();
-    for m in 0..canvas.axis.slots() {
+    for m in 0..slots {
         let value = values.get(m).copied().unwrap_or(0.0);
         if value.is_finite() {
             current.push(format!(
@@ -432,15 +445,20 @@ fn is_defined(values: &[f64], m: usize, slots: usize) -> bool {
 /// The series of `earlier` hours (the same minutes a day or a week before; two are told
 /// apart by their dashes) are drawn behind the hour's own: thin, grey and dashed, in a
 /// legend line of their own under the title's. The y axis covers them too.
+///
+/// `running` is the minute running now in the current hour ([`Canvas::running`]): its
+/// points are drawn hollow and none after it.
 pub(crate) fn line_chart(
     title: &str,
     unit: &str,
     series: &[Series<'_>],
     earlier: &[Series<'_>],
+    running: Option<usize>,
 ) -> Markup {
+    let (wide, small) = (Canvas { running, ..WIDE }, Canvas { running, ..SMALL });
     html! {
-        (line_chart_on(WIDE, Drawing::Wide, title, unit, series, earlier))
-        (line_chart_on(SMALL, Drawing::Narrow, title, unit, series, earlier))
+        (line_chart_on(wide, Drawing::Wide, title, unit, series, earlier))
+        (line_chart_on(small, Drawing::Narrow, title, unit, series, earlier))
     }
 }
 
@@ -467,8 +485,10 @@ fn line_chart_on(
 ) -> Markup {
     let canvas = canvas.with_earlier_legend(earlier);
     let slots = canvas.axis.slots();
+    let own = canvas.own_slots();
     let ticks = nice_ticks(max_of(
-        (series.iter().chain(earlier)).flat_map(|s| s.values.iter().take(slots)),
+        (series.iter().flat_map(|s| s.values.iter().take(own)))
+            .chain(earlier.iter().flat_map(|s| s.values.iter().take(slots))),
     ));
     let top = ticks.last().copied().unwrap_or(1.0);
     let legend = html! {
@@ -496,23 +516,35 @@ enum Stroke {
 /// The line of one series, a run of finite values at a time, and a point per value with
 /// its tooltip (shown on hover; alone between two gaps, always).
 fn series_line(canvas: Canvas<'_>, s: &Series<'_>, top: f64, unit: &str, stroke: Stroke) -> Markup {
-    let slots = canvas.axis.slots();
     let (color, width, radius, dash) = match stroke {
         Stroke::Own(color) => (color, "2", "2.5", None),
         Stroke::Earlier(dash) => (EARLIER_COLOR, "1.5", "2", Some(dash)),
     };
     let earlier = dash.is_some();
+    // An earlier hour is whole: only the hour's own series stop at the running minute.
+    let slots = if earlier {
+        canvas.axis.slots()
+    } else {
+        canvas.own_slots()
+    };
+    let running = canvas.running.filter(|_| !earlier);
     html! {
-        @for segment in segments(canvas, s.values, top) {
+        @for segment in segments(canvas, s.values, top, slots) {
             polyline.series.earlier[earlier] points=(segment) fill="none" stroke=(color)
                 stroke-width=(width) stroke-dasharray=[dash] stroke-linejoin="round" {}
         }
         @for (m, v) in s.values.iter().take(slots).enumerate().filter(|(_, v)| v.is_finite()) {
             // A minute between two gaps has no line to show it: draw its point.
             @let lone = !is_defined(s.values, m.wrapping_sub(1), slots) && !is_defined(s.values, m + 1, slots);
-            circle.point.lone[lone].earlier[earlier] cx=(format!("{:.1}", canvas.x_of_minute(m)))
+            @let in_progress = running == Some(m);
+            circle.point.lone[lone].earlier[earlier].running[in_progress] cx=(format!("{:.1}", canvas.x_of_minute(m)))
                 cy=(format!("{:.1}", canvas.y_of(*v, top))) r=(radius) fill=(color) {
-                title { (s.label) " at " (canvas.axis.label(m)) ": " (with_unit(*v, unit)) }
+                title {
+                    (s.label) " at " (canvas.axis.label(m))
+                    @if in_progress { " (minute in progress)" }
+                    ": " (with_unit(*v, unit))
+                    @if in_progress { " so far" }
+                }
             }
         }
     }
@@ -616,20 +648,33 @@ fn legend(canvas: Canvas<'_>, title: &str, unit: &str, series: &[Series<'_>]) ->
 /// no mean) draws no bar. Drawn for a chart alone or two abreast (`.charts`), and narrow
 /// for a phone; see [`grid_bar_chart`] for a grid.
 pub(crate) fn bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
-    bar_chart_compared(title, unit, values, &[])
+    bar_chart_compared(title, unit, values, &[], None)
 }
 
-/// [`bar_chart`] with the series of `earlier` hours drawn over the bars as thin, grey,
-/// dashed lines (as [`line_chart`] draws them); the y axis covers them too.
+/// [`bar_chart`] of the current hour, whose minute `running` is drawn lighter, its
+/// tooltip saying "minute in progress", and no bar after it ([`Canvas::running`]).
+pub(crate) fn bar_chart_running(
+    title: &str,
+    unit: &str,
+    values: &[f64],
+    running: Option<usize>,
+) -> Markup {
+    bar_chart_compared(title, unit, values, &[], running)
+}
+
+/// [`bar_chart_running`] with the series of `earlier` hours drawn over the bars as thin,
+/// grey, dashed lines (as [`line_chart`] draws them); the y axis covers them too.
 pub(crate) fn bar_chart_compared(
     title: &str,
     unit: &str,
     values: &[f64],
     earlier: &[Series<'_>],
+    running: Option<usize>,
 ) -> Markup {
+    let (wide, small) = (Canvas { running, ..WIDE }, Canvas { running, ..SMALL });
     html! {
-        (bar_chart_on(WIDE, Drawing::Wide, title, unit, &|v| with_unit(v, unit), values, earlier))
-        (bar_chart_on(SMALL, Drawing::Narrow, title, unit, &|v| with_unit(v, unit), values, earlier))
+        (bar_chart_on(wide, Drawing::Wide, title, unit, &|v| with_unit(v, unit), values, earlier))
+        (bar_chart_on(small, Drawing::Narrow, title, unit, &|v| with_unit(v, unit), values, earlier))
     }
 }
 
@@ -641,10 +686,15 @@ pub(crate) fn hourly_bar_chart(title: &str, unit: &str, values: &[f64]) -> Marku
     }
 }
 
-/// [`bar_chart`] drawn once, for a grid of small charts (`.charts.grid`).
-pub(crate) fn grid_bar_chart(title: &str, unit: &str, values: &[f64]) -> Markup {
+/// [`bar_chart_running`] drawn once, for a grid of small charts (`.charts.grid`).
+pub(crate) fn grid_bar_chart(
+    title: &str,
+    unit: &str,
+    values: &[f64],
+    running: Option<usize>,
+) -> Markup {
     bar_chart_on(
-        SMALL,
+        Canvas { running, ..SMALL },
         Drawing::Only,
         title,
         unit,
@@ -666,18 +716,25 @@ fn bar_chart_on(
 ) -> Markup {
     let canvas = canvas.with_earlier_legend(earlier);
     let slots = canvas.axis.slots();
+    let own = canvas.own_slots();
     let earlier_values = earlier.iter().flat_map(|s| s.values.iter().take(slots));
-    let ticks = nice_ticks(max_of(values.iter().take(slots).chain(earlier_values)));
+    let ticks = nice_ticks(max_of(values.iter().take(own).chain(earlier_values)));
     let top = ticks.last().copied().unwrap_or(1.0);
     let width = canvas.bar_width();
     let body = html! {
-        @for (m, v) in values.iter().take(slots).enumerate().filter(|(_, v)| v.is_finite()) {
+        @for (m, v) in values.iter().take(own).enumerate().filter(|(_, v)| v.is_finite()) {
             @let y = canvas.y_of(*v, top);
             // Centre each bar on its minute's x so bars line up with line charts.
             @let x = canvas.x_of_minute(m) - width / 2.0;
-            rect.chart-bar x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{width:.1}"))
+            @let in_progress = canvas.running == Some(m);
+            rect.chart-bar.running[in_progress] x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{width:.1}"))
                 height=(format!("{:.1}", canvas.plot_bottom() - y)) fill=(PALETTE[0]) {
-                title { (canvas.axis.tooltip(m)) ": " (value_text(*v)) }
+                title {
+                    (canvas.axis.tooltip(m))
+                    @if in_progress { " (minute in progress)" }
+                    ": " (value_text(*v))
+                    @if in_progress { " so far" }
+                }
             }
         }
         // Over the bars, which would hide them; thin and dashed, they leave the bars in front.
@@ -821,7 +878,39 @@ mod tests {
 
     /// [`super::line_chart`] without earlier hours.
     fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> Markup {
-        super::line_chart(title, unit, series, &[])
+        super::line_chart(title, unit, series, &[], None)
+    }
+
+    /// The running minute of the current hour looked like traffic falling off (a full bar
+    /// of a few seconds' count), and minutes not begun had "0" tooltips.
+    #[test]
+    fn the_running_minute_is_drawn_apart_and_minutes_not_begun_not_at_all() {
+        let values = vec![10.0; MINUTES];
+        for svg in drawings(bar_chart_running(
+            "Transactions per minute",
+            "count",
+            &values,
+            Some(5),
+        )) {
+            assert_eq!(svg.matches("<rect class=\"chart-bar").count(), 6, "{svg}");
+            assert_eq!(svg.matches("chart-bar running").count(), 1, "{svg}");
+            assert!(svg.contains(":05 (minute in progress): 10 so far"), "{svg}");
+            assert!(!svg.contains(":06: ") && !svg.contains(":30: "), "{svg}");
+        }
+        let series = [Series {
+            label: "avg",
+            values: &values,
+        }];
+        for svg in drawings(super::line_chart("Duration", "ms", &series, &[], Some(5))) {
+            assert_eq!(svg.matches("<circle").count(), 6, "{svg}");
+            assert!(
+                svg.contains("avg at :05 (minute in progress): 10 ms so far"),
+                "{svg}"
+            );
+        }
+        // A past hour: every minute, none apart.
+        let past = bar_chart("Transactions per minute", "count", &values).into_string();
+        assert!(!past.contains("running") && past.contains(":59: 10"));
     }
 
     /// The SVGs of a chart, in order.
@@ -1028,8 +1117,8 @@ mod tests {
             label: "avg",
             values: &own,
         }];
-        let lines = super::line_chart("Duration per minute", "ms", &series, &earlier);
-        let bars = bar_chart_compared("Transactions per minute", "count", &own, &earlier);
+        let lines = super::line_chart("Duration per minute", "ms", &series, &earlier, None);
+        let bars = bar_chart_compared("Transactions per minute", "count", &own, &earlier, None);
         for chart in [lines, bars] {
             for (svg, canvas) in [(wide(chart.clone()), WIDE), (narrow(chart.clone()), SMALL)] {
                 // The same size as a chart without them: the plot gives up the room.
@@ -1063,7 +1152,7 @@ mod tests {
             }
         }
         // On a line chart, the hour's own line is drawn last, over the earlier ones.
-        let svg = wide(super::line_chart("t", "ms", &series, &earlier));
+        let svg = wide(super::line_chart("t", "ms", &series, &earlier, None));
         let own_at = svg.find(r#"<polyline class="series" "#).unwrap();
         assert!(svg.rfind(r#"<polyline class="series earlier""#).unwrap() < own_at);
         // Without earlier hours, nothing of this.
@@ -1199,7 +1288,7 @@ mod tests {
         assert!(wide.contains(r#"viewBox="0 0 640 220""#), "{wide}");
         for small in [
             grid_line_chart("t", "ms", &series),
-            grid_bar_chart("t", "ms", &values),
+            grid_bar_chart("t", "ms", &values, None),
         ]
         .map(Markup::into_string)
         {
@@ -1217,11 +1306,11 @@ mod tests {
     #[test]
     fn a_title_wider_than_its_chart_is_cut_and_whole_in_its_tooltip() {
         let long = "ocelot.client.trees.dropped.queue_full.of.a.very.long.heartbeat.name";
-        let svg = grid_bar_chart(long, "", &[1.0]).into_string();
+        let svg = grid_bar_chart(long, "", &[1.0], None).into_string();
         assert!(svg.contains(&format!("<title>{long}</title>")), "{svg}");
         assert!(svg.contains('…'));
         assert!(svg.contains(&format!(r#"aria-label="{long}""#)));
-        let short = grid_bar_chart("threads", "", &[1.0]).into_string();
+        let short = grid_bar_chart("threads", "", &[1.0], None).into_string();
         assert!(!short.contains('…') && short.contains(">threads</text>"));
     }
 
@@ -1271,7 +1360,10 @@ mod tests {
         let x_of = |hour: usize| SMALL_HOURS.x_of_minute(hour);
         assert!(x_of(23) - x_of(18) > label_width + 8.0);
         // Grid charts are drawn once.
-        assert_eq!(drawings(grid_bar_chart("t", "count", &minutes)).len(), 1);
+        assert_eq!(
+            drawings(grid_bar_chart("t", "count", &minutes, None)).len(),
+            1
+        );
     }
 
     /// Bars labelled like a duration distribution's: `≤1` ... `≤65,536`, `>65,536`.
@@ -1385,14 +1477,14 @@ mod tests {
         for svg in [
             wide(bar_chart("Transactions per minute", "count", &[1.0])),
             narrow(bar_chart("Transactions per minute", "count", &[1.0])),
-            grid_bar_chart("Transactions per minute", "count", &[1.0]).into_string(),
+            grid_bar_chart("Transactions per minute", "count", &[1.0], None).into_string(),
         ] {
             assert!(
                 svg.contains(r#"aria-label="Transactions per minute (count)""#),
                 "{svg}"
             );
         }
-        let svg = grid_bar_chart("threads", "", &[1.0]).into_string();
+        let svg = grid_bar_chart("threads", "", &[1.0], None).into_string();
         assert!(svg.contains(r#"aria-label="threads""#), "{svg}");
     }
 
@@ -1417,7 +1509,7 @@ mod tests {
         assert!(svg.contains(r#"y="16">Calls</text>"#), "{svg}");
         // A cut title keeps its unit whole.
         let long = "ocelot.client.trees.dropped.queue_full.of.a.very.long.heartbeat.name";
-        let svg = grid_bar_chart(long, "MiB", &[1.0]).into_string();
+        let svg = grid_bar_chart(long, "MiB", &[1.0], None).into_string();
         assert!(
             svg.contains("…<tspan class=\"chart-unit\"> (MiB)</tspan>"),
             "{svg}"

@@ -14,7 +14,10 @@
 //! hours of the days still running, and a past day viewed again is the kept one. The
 //! sealed hours' parsed reports are what the source may keep besides (the collector does,
 //! within a byte budget), so a day merged again reads no stored report. Hours deleted by
-//! the store's retention (`store.retention_days`) are absent from days merged after.
+//! the store's retention (`store.retention_days`) are absent from days merged after. An
+//! hour whose stored report cannot be read ([`ReportSource::unreadable`]) is left out and
+//! named ([`Merged::unreadable_hours`]), so the views can say so rather than show less
+//! traffic; a day missing one is not kept, so a report repaired later is seen.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,9 +28,40 @@ use ocelot_analyzer::{
 };
 
 use crate::cpu::heavy;
-use crate::day_cache::{day_is_final, DayCache, DayKey, KeptDay};
+use crate::day_cache::{day_is_final, DayKey, KeptDay};
 use crate::report_source::ReportSource;
 use crate::AppState;
+
+/// A span merged, and the hours left out of it because their stored report cannot be
+/// read.
+pub(crate) struct Merged<D> {
+    pub(crate) day: Arc<D>,
+    /// Ascending.
+    pub(crate) unreadable_hours: Vec<u64>,
+}
+
+/// The hours a merged span holds, of any kind.
+pub(crate) trait SpanHours {
+    fn span_hours(&self) -> &[u64];
+}
+
+impl SpanHours for TransactionDay {
+    fn span_hours(&self) -> &[u64] {
+        self.hours()
+    }
+}
+
+impl SpanHours for EventDay {
+    fn span_hours(&self) -> &[u64] {
+        self.hours()
+    }
+}
+
+impl SpanHours for ProblemDay {
+    fn span_hours(&self) -> &[u64] {
+        self.hours()
+    }
+}
 
 /// The hours of `span` in which `domain` has a report of any kind, ascending.
 pub(crate) async fn hours_of_domain(
@@ -54,7 +88,7 @@ pub(crate) async fn transaction_day(
     hours: &[u64],
     ip: Option<&str>,
     type_: Option<&str>,
-) -> Arc<TransactionDay> {
+) -> Merged<TransactionDay> {
     let source = state.reports.as_ref();
     let fetch = |hour| {
         let (ip, type_) = (ip.map(str::to_owned), type_.map(str::to_owned));
@@ -78,7 +112,7 @@ pub(crate) async fn event_day(
     domain: &str,
     span: Span,
     hours: &[u64],
-) -> Arc<EventDay> {
+) -> Merged<EventDay> {
     let source = state.reports.as_ref();
     let merge = Merge {
         domain,
@@ -98,7 +132,7 @@ pub(crate) async fn problem_day(
     domain: &str,
     span: Span,
     hours: &[u64],
-) -> Arc<ProblemDay> {
+) -> Merged<ProblemDay> {
     let source = state.reports.as_ref();
     let merge = Merge {
         domain,
@@ -135,13 +169,18 @@ where
 {
     /// `hours` (ascending) of `span` merged: the days over for good taken from the
     /// [`DayCache`] (merged and kept when missing), the others hour by hour.
-    async fn span(&self, state: &AppState, span: Span, hours: &[u64]) -> Arc<D> {
+    async fn span(&self, state: &AppState, span: Span, hours: &[u64]) -> Merged<D> {
         let cache = &state.days;
         let now_ms = state.reports.now_ms();
         let kept = |day: u64| cache.enabled() && day_is_final(day, now_ms);
+        let mut unreadable_hours = Vec::new();
         if let Span::Day(day) = span {
             if kept(day) && !hours.is_empty() {
-                return self.kept_day(cache, day, hours).await;
+                let day = self.kept_day(state, day, hours, &mut unreadable_hours);
+                return Merged {
+                    day: day.await,
+                    unreadable_hours,
+                };
             }
         }
         let mut merged = (self.over)(span);
@@ -151,19 +190,32 @@ where
             let split = rest.partition_point(|&h| h / HOURS_PER_DAY == day);
             let (day_hours, later) = rest.split_at(split);
             if !matches!(span, Span::Day(_)) && kept(day) {
-                let whole = self.kept_day(cache, day, day_hours).await;
+                let whole = self.kept_day(state, day, day_hours, &mut unreadable_hours);
+                let whole = whole.await;
                 let added = heavy(|| (self.add_day)(&mut merged, &whole));
                 warn_unless(added, D::KIND.name(), day * HOURS_PER_DAY, first, span);
             } else {
-                self.add_hours(&mut merged, span, day_hours).await;
+                let unreadable = self.add_hours(state, &mut merged, span, day_hours).await;
+                unreadable_hours.extend(unreadable);
             }
             rest = later;
         }
-        Arc::new(merged)
+        Merged {
+            day: Arc::new(merged),
+            unreadable_hours,
+        }
     }
 
-    /// Day `day` of the domain (its `hours`), kept or merged now and kept.
-    async fn kept_day(&self, cache: &DayCache, day: u64, hours: &[u64]) -> Arc<D> {
+    /// Day `day` of the domain (its `hours`), kept or merged now and kept; the hours whose
+    /// report cannot be read go to `unreadable` (and the day is not kept).
+    async fn kept_day(
+        &self,
+        state: &AppState,
+        day: u64,
+        hours: &[u64],
+        unreadable: &mut Vec<u64>,
+    ) -> Arc<D> {
+        let cache = &state.days;
         let key = DayKey {
             kind: D::KIND,
             domain: self.domain.to_owned(),
@@ -175,22 +227,44 @@ where
             return whole;
         }
         let mut whole = (self.over)(Span::Day(day));
-        self.add_hours(&mut whole, Span::Day(day), hours).await;
+        let lost = self
+            .add_hours(state, &mut whole, Span::Day(day), hours)
+            .await;
         let whole = Arc::new(whole);
-        cache.put(key, whole.clone());
+        if lost.is_empty() {
+            cache.put(key, whole.clone());
+        }
+        unreadable.extend(lost);
         whole
     }
 
     /// Adds each of `hours` (ascending, so what a span keeps "the first" of is its first)
     /// to `merged`: fetched, then added off the async workers and dropped before the next
-    /// is fetched.
-    async fn add_hours(&self, merged: &mut D, span: Span, hours: &[u64]) {
+    /// is fetched. Returns the hours whose stored report cannot be read.
+    async fn add_hours(
+        &self,
+        state: &AppState,
+        merged: &mut D,
+        span: Span,
+        hours: &[u64],
+    ) -> Vec<u64> {
+        let mut unreadable = Vec::new();
         for &hour in hours {
-            if let Some(report) = (self.fetch)(hour).await {
-                let added = heavy(|| (self.add_hour)(merged, &report));
-                warn_unless(added, D::KIND.name(), (self.hour_of)(&report), hour, span);
+            match (self.fetch)(hour).await {
+                Some(report) => {
+                    let added = heavy(|| (self.add_hour)(merged, &report));
+                    warn_unless(added, D::KIND.name(), (self.hour_of)(&report), hour, span);
+                }
+                None => {
+                    let kind = D::KIND.name();
+                    let domain = self.domain.to_owned();
+                    if state.reports.unreadable(kind, domain, hour).await.is_some() {
+                        unreadable.push(hour);
+                    }
+                }
             }
         }
+        unreadable
     }
 }
 

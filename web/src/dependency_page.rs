@@ -127,6 +127,7 @@ async fn dependency_page(
                                 &format!("{} {}", e.type_, e.target),
                                 "calls",
                                 &per_minute(e.minutes.iter().map(|m| (m.minute, m.count as f64))),
+                                board.running_minute(),
                             ))
                         }
                     }

@@ -1,6 +1,9 @@
 //! How handlers fail: [`ApiError`] answers JSON (`{"error":".."}`), [`PageError`] answers
 //! a friendly HTML page. Bad input maps to 4xx with a message saying what was wrong;
-//! internal failures map to 500 with a generic message while the detail goes to the log.
+//! internal failures map to 500 with a generic message while the detail goes to the log,
+//! except damaged data (a stored report or tree that cannot be read), a 500 that says so:
+//! "something went wrong" sent people looking for a bug, and an empty answer read as "no
+//! traffic".
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -68,6 +71,8 @@ pub(crate) enum ApiError {
     MethodNotAllowed(String),
     /// The server failed; the string is logged, never sent (500).
     Internal(String),
+    /// Stored data cannot be read (damaged or missing): 500, the string is sent and logged.
+    Unreadable(String),
 }
 
 impl IntoResponse for ApiError {
@@ -84,6 +89,12 @@ impl IntoResponse for ApiError {
                     StatusCode::INTERNAL_SERVER_ERROR,
                     INTERNAL_MESSAGE.to_owned(),
                 )
+            }
+            ApiError::Unreadable(message) => {
+                log_internal(|suppressed| {
+                    tracing::error!(detail = %message, suppressed, "API request failed");
+                });
+                (StatusCode::INTERNAL_SERVER_ERROR, message)
             }
         };
         (status, Json(serde_json::json!({ "error": message }))).into_response()
@@ -113,6 +124,15 @@ pub(crate) enum PageError {
     },
     /// The server failed; the string is logged, never shown (500).
     Internal(String),
+    /// Stored data cannot be read (damaged or missing): 500, the detail shown and logged.
+    Unreadable {
+        /// Headline.
+        title: String,
+        /// What cannot be read, and why.
+        detail: String,
+        /// Text to put back into the search box.
+        search: String,
+    },
 }
 
 impl PageError {
@@ -152,6 +172,19 @@ impl IntoResponse for PageError {
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     error_page(500, "Server error", INTERNAL_MESSAGE, ""),
+                )
+            }
+            PageError::Unreadable {
+                title,
+                detail,
+                search,
+            } => {
+                log_internal(|suppressed| {
+                    tracing::error!(%detail, suppressed, "page request failed");
+                });
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    error_page(500, &title, &detail, &search),
                 )
             }
         };
@@ -357,7 +390,8 @@ pub(crate) async fn not_found_page() -> PageError {
 }
 
 /// The fallback for a known path asked with a method it does not take: under `/api/` a
-/// JSON 405 like every other API error, elsewhere the bare status.
+/// JSON 405 like every other API error, elsewhere a short page saying so (an empty body
+/// left a client guessing).
 pub(crate) async fn method_not_allowed(
     method: axum::http::Method,
     uri: axum::http::Uri,
@@ -368,7 +402,9 @@ pub(crate) async fn method_not_allowed(
         ))
         .into_response()
     } else {
-        StatusCode::METHOD_NOT_ALLOWED.into_response()
+        let detail = format!("{method} is not allowed here: this address is read with GET.");
+        let markup = error_page(405, "Method not allowed", &detail, "");
+        (StatusCode::METHOD_NOT_ALLOWED, markup).into_response()
     }
 }
 

@@ -20,7 +20,7 @@ use crate::board::{
     per_hour, per_minute, rows_left_out, sort_key, sortable_header, stat, stat_with_hint,
     type_columns, Board, Column, FormOrigin, FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
 };
-use crate::chart::{bar_chart, bar_chart_compared, hourly_bar_chart, Counted, Series};
+use crate::chart::{bar_chart_compared, bar_chart_running, hourly_bar_chart, Counted, Series};
 use crate::comparison::{self, earlier_reports, EarlierHour};
 use crate::cpu::heavy;
 use crate::daily::{daily_section, DayRow};
@@ -155,9 +155,16 @@ async fn event_board(
         on: compare,
         earlier: Vec::new(),
     };
+    let mut unreadable = Vec::new();
     let view = match board.span {
         Some(span) => {
             let merged = event_day(&state, &board.domain, span, &board.period_hours).await;
+            unreadable = merged.unreadable_hours;
+            let merged = merged.day;
+            if merged.hours().is_empty() && !unreadable.is_empty() {
+                let (status, body) = board.unreadable_span(HEADING, "event", &unreadable);
+                return Ok((status, page(&board.title(HEADING), PATH, body)));
+            }
             // The day's view has the hour view's shape, its rows in `hours` (a week's or
             // month's in `days`).
             (!merged.hours().is_empty()).then(|| {
@@ -192,6 +199,11 @@ async fn event_board(
         }
         None => {
             let report = state.reports.event(board.domain.clone(), board.hour).await;
+            if report.is_none() {
+                if let Some((status, body)) = board.unreadable(&state, HEADING, "event").await {
+                    return Ok((status, page(&board.title(HEADING), PATH, body)));
+                }
+            }
             // Only a type's or a name's charts compare.
             if compare && report.is_some() && params.type_().is_some() {
                 let reports =
@@ -233,6 +245,7 @@ async fn event_board(
     );
     let config = state.reports.analyzer_config();
     let body = html! {
+        (board.unreadable_hours_note("event", &unreadable))
         (board.controls(HEADING, Some(&view.ips), true))
         (folded_note(&board, config, FoldedReport::Events, view.folded, &rows))
         @match (params.type_(), view.types.first()) {
@@ -372,6 +385,7 @@ fn charts<'a>(
 ) -> Markup {
     let count = per_minute(minutes.clone().map(|m| (m.minute, m.count as f64)));
     let fail = per_minute(minutes.map(|m| (m.minute, m.fail as f64)));
+    let running = board.running_minute();
     let earlier_counts: Vec<Series<'_>> = (earlier.earlier.iter())
         .map(|(hour, count)| Series {
             label: hour.label,
@@ -380,8 +394,8 @@ fn charts<'a>(
         .collect();
     html! {
         div.charts {
-            figure.chart-box { (bar_chart_compared("Events per minute", "count", &count, &earlier_counts)) }
-            figure.chart-box.failures { (bar_chart("Failed events per minute", "count", &fail)) }
+            figure.chart-box { (bar_chart_compared("Events per minute", "count", &count, &earlier_counts, running)) }
+            figure.chart-box.failures { (bar_chart_running("Failed events per minute", "count", &fail, running)) }
         }
         (comparison::toggle(board, earlier.on, earlier.earlier.len()))
     }

@@ -34,6 +34,9 @@ use crate::state::AppState;
 
 const PATH: &str = "/";
 const HEADING: &str = "Domains";
+/// What the problems column counts: the Problem report's entries added up, errors and long
+/// executions together, where "Problems 609" read as 609 failures when most were slow calls.
+const PROBLEMS_HINT: &str = "Problems counted in the hour: failed transactions and Error/Exception events (a failed request that logged an Error event counts twice) plus long executions (slow URLs, SQL, calls, services, caches). The Problems board splits them by category.";
 /// Domains whose rows are built at once.
 const ROWS_AT_ONCE: usize = 8;
 /// How long an hour's rows serve every request for that hour. Each build asks the analyzer
@@ -260,7 +263,7 @@ async fn home(
                     table.report.domains {
                         thead { tr {
                             th { "Domain" } th { "Requests" } th.num { "Count" } th.num { "Fail %" }
-                            th.num { "P95 ms" } th.num { "Problems" } th { "Per minute" }
+                            th.num { "P95 ms" } th.num title=(PROBLEMS_HINT) { "Errors + long" } th { "Per minute" }
                         } }
                         tbody {
                             @for row in rows.iter() {

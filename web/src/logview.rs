@@ -38,7 +38,7 @@ use crate::error::{ApiError, PageError, PageQuery};
 use crate::hour::{hour_title, parse_hour_label};
 use crate::layout::{page_with_search, PageTitle};
 use crate::links::{api_message_url, logview_url};
-use crate::lookup::StoredTree;
+use crate::lookup::{LookupFailed, StoredTree};
 use crate::metric_page::kind_name;
 use crate::state::AppState;
 use crate::time::{format_duration_us, format_utc_ms};
@@ -91,11 +91,12 @@ fn path_problem(rejection: &PathRejection) -> String {
     )
 }
 
-async fn find_tree(state: &AppState, id: MessageId) -> Result<Option<StoredTree>, String> {
+async fn find_tree(state: &AppState, id: MessageId) -> Result<Option<StoredTree>, LookupFailed> {
     let lookup = state.lookup.clone();
     tokio::task::spawn_blocking(move || lookup.lookup(&id))
         .await
-        .map_err(|join| format!("message lookup task failed: {join}"))?
+        .map_err(|join| LookupFailed::Task(format!("message lookup task failed: {join}")))?
+        .map_err(LookupFailed::Store)
 }
 
 async fn logview_page(
@@ -119,7 +120,7 @@ async fn logview_page(
             detail: unknown_id_detail(&id, why_missing(&state, &id).await.as_deref()),
             search: raw,
         }),
-        Err(detail) => Err(PageError::Internal(detail)),
+        Err(failed) => Err(failed.page(raw)),
     }
 }
 
@@ -229,7 +230,7 @@ async fn message_json(
             Some(why) => format!("no stored tree has the ID {raw}. {why}"),
             None => format!("no stored tree has the ID {raw}"),
         })),
-        Err(detail) => Err(ApiError::Internal(detail)),
+        Err(failed) => Err(failed.api(&raw)),
     }
 }
 

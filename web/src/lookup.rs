@@ -6,6 +6,8 @@ use std::sync::RwLock;
 
 use ocelot_protocol::{MessageId, MessageTree, WireFormat};
 
+use crate::error::{ApiError, PageError};
+
 /// A stored tree and the wire format it arrived in: `/api/message/{id}` answers both, as
 /// `ocelot lookup` prints them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,8 +23,77 @@ pub struct StoredTree {
 /// Called from a blocking thread (`spawn_blocking`), so implementations may read files.
 pub trait MessageLookup: Send + Sync {
     /// `Ok(None)` when no tree with this ID is stored; `Err` with a description when the
-    /// lookup itself failed (the detail is logged, the user sees a generic message).
+    /// lookup itself failed, such as the store's error naming the damaged file and block.
+    /// It is logged, and LogView and the API show it (a 500) with the paths in it cut to
+    /// their last three parts (hour, domain, file), which say where without showing the
+    /// server's folders.
     fn lookup(&self, id: &MessageId) -> Result<Option<StoredTree>, String>;
+}
+
+/// Why a lookup gave no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LookupFailed {
+    /// [`MessageLookup::lookup`] failed: the store's error, said to the user.
+    Store(String),
+    /// The task running it failed (a panic): logged, the user sees a generic message.
+    Task(String),
+}
+
+impl LookupFailed {
+    /// LogView's answer for the ID `raw`.
+    pub(crate) fn page(self, raw: String) -> PageError {
+        match self {
+            LookupFailed::Store(detail) => PageError::Unreadable {
+                title: "This tree cannot be read".to_owned(),
+                detail: lookup_failure(&raw, &detail),
+                search: raw,
+            },
+            LookupFailed::Task(detail) => PageError::Internal(detail),
+        }
+    }
+
+    /// `/api/message/{id}`'s answer for the ID `raw`.
+    pub(crate) fn api(self, raw: &str) -> ApiError {
+        match self {
+            LookupFailed::Store(detail) => ApiError::Unreadable(lookup_failure(raw, &detail)),
+            LookupFailed::Task(detail) => ApiError::Internal(detail),
+        }
+    }
+}
+
+/// What LogView and `/api/message/{id}` say when the lookup of `id` failed with `detail`
+/// ([`MessageLookup::lookup`]'s error): a damaged store said as such, where "something went
+/// wrong" sent people looking for a bug.
+fn lookup_failure(id: &str, detail: &str) -> String {
+    format!(
+        "The stored tree {id} cannot be read: the store's files holding it are damaged or \
+         missing (see the server's log): {}.",
+        short_paths(detail).trim_end_matches('.')
+    )
+}
+
+/// `text` with each absolute path in it (a word starting with `/`) cut to its last three
+/// parts: `…/499073/app-1/messages.dat`.
+fn short_paths(text: &str) -> String {
+    const KEPT_PARTS: usize = 3;
+    let mut out = String::with_capacity(text.len());
+    for (i, word) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let parts: Vec<&str> = word.split('/').collect();
+        // "/a/b/c/d" splits into "", "a", "b", "c", "d".
+        if word.starts_with('/') && parts.len() > KEPT_PARTS + 1 {
+            out.push('…');
+            for part in &parts[parts.len() - KEPT_PARTS..] {
+                out.push('/');
+                out.push_str(part);
+            }
+        } else {
+            out.push_str(word);
+        }
+    }
+    out
 }
 
 /// An in-memory [`MessageLookup`]: a map from message ID to tree. Trees inserted without a
@@ -112,6 +183,23 @@ mod tests {
         assert!(lookup.lookup(&id).unwrap().is_some());
         let other: MessageId = "shop-7f000001-498703-2".parse().unwrap();
         assert!(lookup.lookup(&other).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_failed_lookup_names_the_damage_without_the_servers_folders() {
+        let detail = "corrupt block at address 8 of /srv/ocelot/data/499073/app-1/messages.dat: \
+                      block inflates to 1678 bytes, header says 65395";
+        assert_eq!(
+            lookup_failure("app-1-0a000001-499073-5", detail),
+            "The stored tree app-1-0a000001-499073-5 cannot be read: the store's files holding \
+             it are damaged or missing (see the server's log): corrupt block at address 8 of \
+             …/499073/app-1/messages.dat: block inflates to 1678 bytes, header says 65395."
+        );
+        assert_eq!(
+            short_paths("the store has been shut down"),
+            "the store has been shut down"
+        );
+        assert_eq!(short_paths("/a/b/c"), "/a/b/c", "short paths stay");
     }
 
     #[test]

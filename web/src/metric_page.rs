@@ -227,7 +227,7 @@ fn metric_chart(m: &MetricItemView) -> Markup {
     };
     html! {
         figure.chart-box id=(chart_id(&m.name)) {
-            (grid_bar_chart(&format!("{}: {what} per minute", m.name), unit, &values))
+            (grid_bar_chart(&format!("{}: {what} per minute", m.name), unit, &values, None))
         }
     }
 }

@@ -24,13 +24,16 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 use ocelot_analyzer::{
-    day_label, LongThresholds, ProblemDurationView, ProblemEntryView, Span, ViewQuery, OTHERS,
+    day_label, long_buckets_ms, LongThresholds, ProblemDurationView, ProblemEntryView, Span,
+    ViewQuery, OTHERS,
 };
 
 use crate::board::{
     format_count, label, message_link, per_hour, per_minute, rows_cut, Board, FormOrigin,
 };
-use crate::chart::{bar_chart, hourly_bar_chart, labelled_bar_chart, sparkline, Bar, Counted};
+use crate::chart::{
+    bar_chart_running, hourly_bar_chart, labelled_bar_chart, sparkline, Bar, Counted,
+};
 use crate::cpu::heavy;
 use crate::daily::chart_days;
 use crate::day::problem_day;
@@ -73,7 +76,12 @@ fn category_rank(category: &str) -> usize {
 /// the threshold `long_ms=` raised for the category, which the subtitle names instead.
 fn category_hint(category: &str, thresholds: &LongThresholds, raised: Option<&Raised>) -> String {
     let what = match category {
-        "error" => return "Failed transactions and Error/Exception events".to_owned(),
+        "error" => {
+            return "Failed transactions and Error/Exception events, each counted: a failed \
+                    request that logged an Error event counts twice, once as its transaction \
+                    and once as its event"
+                .to_owned()
+        }
         "long-url" => "URL transactions",
         "long-service" => "Service and PigeonService transactions",
         "long-call" => "Call and PigeonCall transactions",
@@ -200,10 +208,17 @@ async fn problem_board(
         keep_name: None,
     };
     // The machines and the entries shown: of the hour, or of the day's hours merged.
+    let mut unreadable = Vec::new();
     let view = if !board.has_domain() {
         None
     } else if let Some(span) = board.span {
         let merged = problem_day(&state, &board.domain, span, &board.period_hours).await;
+        unreadable = merged.unreadable_hours;
+        let merged = merged.day;
+        if merged.hours().is_empty() && !unreadable.is_empty() {
+            let (status, body) = board.unreadable_span(HEADING, "problem", &unreadable);
+            return Ok((status, page(&board.title(HEADING), PATH, body)));
+        }
         (!merged.hours().is_empty()).then(|| {
             heavy(|| match span {
                 Span::Day(_) => {
@@ -221,6 +236,11 @@ async fn problem_board(
             .reports
             .problem(board.domain.clone(), board.hour)
             .await;
+        if report.is_none() {
+            if let Some((status, body)) = board.unreadable(&state, HEADING, "problem").await {
+                return Ok((status, page(&board.title(HEADING), PATH, body)));
+            }
+        }
         report.map(|report| {
             heavy(|| {
                 let view = report.view(&query);
@@ -286,6 +306,7 @@ async fn problem_board(
     // A type asked for filters every category: the page names it, with the way back.
     let every_type = board.url_without("type");
     let body = html! {
+        (board.unreadable_hours_note("problem", &unreadable))
         (board.controls(HEADING, Some(&ips), true))
         (folded_note(&board, config, FoldedReport::Problems, folded, &others))
         @if let Some(type_) = params.type_().filter(|_| !categories.is_empty()) {
@@ -313,7 +334,7 @@ async fn problem_board(
                         (category) " " span.count { (format_count(entries.iter().map(|e| e.count).sum())) }
                     }
                 }
-                span.muted { (format_count(total)) @if total == 1 { " problem" } @else { " problems" } " in all" }
+                span.muted title=(TOTAL_HINT) { (format_count(total)) @if total == 1 { " problem" } @else { " problems" } " in all" }
             }
         }
         @for ((_, category), entries) in &categories {
@@ -469,7 +490,18 @@ impl CategoryShown<'_> {
 
     /// The bucket chips of `buckets`, each a link raising the threshold to its bound.
     fn chips(&self, buckets: &[ProblemDurationView]) -> Markup {
-        duration_chips(buckets, |ms| self.threshold_url(ms), self.raised)
+        let bounds = self.bucket_bounds();
+        duration_chips(buckets, &bounds, |ms| self.threshold_url(ms), self.raised)
+    }
+
+    /// The lower bounds of the category's buckets, ascending: those it is counted in now,
+    /// and any its entries hold besides (a day over hours counted with other thresholds).
+    fn bucket_bounds(&self) -> Vec<u64> {
+        let mut bounds = long_buckets_ms(self.category, self.thresholds).unwrap_or_default();
+        bounds.extend(self.durations.iter().map(|b| b.ms));
+        bounds.sort_unstable();
+        bounds.dedup();
+        bounds
     }
 }
 
@@ -498,7 +530,12 @@ fn category_section(shown: &CategoryShown<'_>) -> Markup {
     };
     let chart = match by_hour {
         Per::Hour => hourly_bar_chart(&format!("{category} per hour{all}"), "count", &series),
-        Per::Minute => bar_chart(&format!("{category} per minute{all}"), "count", &series),
+        Per::Minute => bar_chart_running(
+            &format!("{category} per minute{all}"),
+            "count",
+            &series,
+            shown.board.running_minute(),
+        ),
         Per::Day(days) => daily_chart(&format!("{category} per day{all}"), days, &series),
     };
     let total: u64 = entries.iter().map(|e| e.count).sum();
@@ -585,8 +622,11 @@ fn category_section(shown: &CategoryShown<'_>) -> Markup {
     }
 }
 
+/// What the total over the categories counts.
+const TOTAL_HINT: &str = "Failed transactions, Error/Exception events and long executions, each counted: a failed request that logged an Error event counts twice under error, and a slow one once more as a long execution";
+
 /// What the duration column and its chips mean.
-const DURATIONS_HINT: &str = "executions per duration bucket (CAT's): ≥1 s counts those that took 1 s or more and less than the next bucket's bound";
+const DURATIONS_HINT: &str = "executions per duration bucket (CAT's): 1–2 s counts those that took 1 s or more and less than 2 s; a bucket's link shows only the executions from its lower bound up";
 
 /// The buckets of a category's entries added up, ascending.
 fn category_durations(entries: &[&ProblemEntryView]) -> Vec<ProblemDurationView> {
@@ -600,37 +640,59 @@ fn category_durations(entries: &[&ProblemEntryView]) -> Vec<ProblemDurationView>
         .collect()
 }
 
-/// A long execution's buckets as chips: `≥1 s 12`, `≥2 s 3`, `≥5 s 1`, each a link to
-/// the board with its bound as the category's threshold (`url_of(ms)`; a plain chip when
-/// `None`). Under a `raised` threshold, the chips below it are marked as not counted and
-/// the one it starts at as the current one.
+/// A long execution's buckets as chips of the ranges they count: `1–2 s 12`, `2–3 s 3`,
+/// `≥5 s 1` (`bounds` are every bucket's lower bound, so a range ends where the next bucket
+/// begins even when no execution fell in it). Each links the board with its lower bound as
+/// the category's threshold (`url_of(ms)`; a plain chip when `None`), which counts that
+/// bucket and every one above it. Under a `raised` threshold, the chips below it are
+/// marked as not counted and the one it starts at as the current one.
 fn duration_chips(
     buckets: &[ProblemDurationView],
+    bounds: &[u64],
     url_of: impl Fn(u64) -> Option<String>,
     raised: Option<&Raised>,
 ) -> Markup {
     html! {
         @for b in buckets {
+            @let next = bounds.iter().copied().find(|&ms| ms > b.ms);
+            @let range = bucket_range(b.ms, next);
             @let under = raised.is_some_and(|r| b.ms < r.asked_ms);
             @let current = raised.is_some_and(|r| r.from_ms == Some(b.ms));
             @let title = html! {
-                (format_count(b.count)) " took " (bucket_bound(b.ms)) " or more, less than the next bucket"
+                (format_count(b.count)) " took "
+                @match next {
+                    Some(next) => { (bucket_bound(b.ms)) " or more, less than " (bucket_bound(next)) }
+                    None => { (bucket_bound(b.ms)) " or more" }
+                }
                 @if under { " (under the threshold: not counted)" }
             };
             @match url_of(b.ms) {
                 Some(url) => {
                     a.bucket.under[under] href=(url) aria-current=[current.then_some("true")]
-                        title={ (title) "; show only executions of " (bucket_bound(b.ms)) " or more" } {
-                        span.bound { "≥" (bucket_bound(b.ms)) } " " (format_count(b.count))
+                        title={ (title) "; show only executions of " (bucket_bound(b.ms)) " or more (this bucket and those above)" } {
+                        span.bound { (range) } " " (format_count(b.count))
                     }
                 }
                 None => {
                     span.bucket.under[under] title=(title) {
-                        span.bound { "≥" (bucket_bound(b.ms)) } " " (format_count(b.count))
+                        span.bound { (range) } " " (format_count(b.count))
                     }
                 }
             }
         }
+    }
+}
+
+/// A bucket as the range it counts, from its lower bound `ms` to the `next` bucket's:
+/// `50–100 ms`, `500 ms–1 s`, `1–3 s`; the last, without a next, `≥5 s`.
+fn bucket_range(ms: u64, next: Option<u64>) -> String {
+    match next {
+        None => format!("≥{}", bucket_bound(ms)),
+        Some(next) if next < 1_000 => format!("{ms}–{next} ms"),
+        Some(next) if ms >= 1_000 => {
+            format!("{}–{} s", ms as f64 / 1_000.0, next as f64 / 1_000.0)
+        }
+        Some(next) => format!("{}–{}", bucket_bound(ms), bucket_bound(next)),
     }
 }
 
@@ -695,6 +757,18 @@ mod tests {
         assert_eq!(bucket_bound(60_000), "60 s");
     }
 
+    /// "≥50 ms 453" read as cumulative (453 took 50 ms or more) while it counts a range.
+    #[test]
+    fn buckets_read_as_the_ranges_they_count() {
+        assert_eq!(bucket_range(50, Some(100)), "50–100 ms");
+        assert_eq!(bucket_range(100, Some(500)), "100–500 ms");
+        assert_eq!(bucket_range(500, Some(1_000)), "500 ms–1 s");
+        assert_eq!(bucket_range(1_000, Some(3_000)), "1–3 s");
+        assert_eq!(bucket_range(1_500, Some(2_000)), "1.5–2 s");
+        assert_eq!(bucket_range(5_000, None), "≥5 s");
+        assert_eq!(bucket_range(500, None), "≥500 ms");
+    }
+
     #[test]
     fn long_categories_name_their_threshold_in_ms() {
         let thresholds = LongThresholds::default();
@@ -738,9 +812,9 @@ mod tests {
             none.contains("10 s or over: none") && none.contains("≥5 s"),
             "{none}"
         );
-        assert_eq!(
-            category_hint("error", &thresholds, Some(&raised(1, None, None))),
-            "Failed transactions and Error/Exception events"
+        assert!(
+            category_hint("error", &thresholds, Some(&raised(1, None, None)))
+                .starts_with("Failed transactions and Error/Exception events, each counted")
         );
     }
 }

@@ -71,6 +71,21 @@ pub trait ReportSource: Send + Sync {
     fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<MetricReport>>>;
     /// The collector's own report of `hour`, if any.
     fn state(&self, hour: u64) -> BoxFuture<'_, Option<Arc<StateReport>>>;
+    /// Why the stored `kind` report (its name: `transaction`, `event`, `problem`,
+    /// `heartbeat` or `metric`) of `domain` in `hour` cannot be read, asked by a page or
+    /// the API that got no report: its file is damaged, names another domain or hour, or
+    /// is missing while the domain's other reports of the hour are there. `None` when the
+    /// domain just has no such report (it logged nothing of the kind), which the pages
+    /// call "no data". By default `None`: a source that cannot lose a report.
+    fn unreadable(
+        &self,
+        kind: &'static str,
+        domain: String,
+        hour: u64,
+    ) -> BoxFuture<'_, Option<String>> {
+        let _ = (kind, domain, hour);
+        ready(None)
+    }
     /// The caps and long-execution thresholds the reports are counted under: the boards
     /// name them (how many names a type keeps before the rest fold into `OTHERS`, where a
     /// long execution starts). By default CAT's, [`AnalyzerConfig::default`].
@@ -119,6 +134,8 @@ pub struct MemoryReports {
     now_ms: u64,
     config: Arc<AnalyzerConfig>,
     hours: BTreeMap<u64, Hour>,
+    /// Reports that cannot be read, by hour, domain and kind: why.
+    unreadable: BTreeMap<(u64, String, &'static str), String>,
 }
 
 impl Default for MemoryReports {
@@ -143,6 +160,7 @@ impl MemoryReports {
             now_ms,
             config: Arc::new(config),
             hours: BTreeMap::new(),
+            unreadable: BTreeMap::new(),
         }
     }
 
@@ -189,8 +207,35 @@ impl MemoryReports {
             .get_or_insert_with(|| StateReport::new(hour))
     }
 
+    /// Makes the `kind` report of `domain` in `hour` one that cannot be read (`why`), as a
+    /// damaged stored report is: the report methods answer `None` for it and
+    /// [`ReportSource::unreadable`] answers `why`. The domain is listed in the hour.
+    pub fn set_unreadable(&mut self, hour: u64, domain: &str, kind: &'static str, why: &str) {
+        let config = &self.config;
+        self.hours
+            .entry(hour)
+            .or_insert_with(|| Hour::new(hour, config));
+        let key = (hour, domain.to_owned(), kind);
+        self.unreadable.insert(key, why.to_owned());
+    }
+
     fn hour(&self, hour: u64) -> Option<&Hour> {
         self.hours.get(&hour)
+    }
+
+    /// The `kind` report of `domain` in `hour` unless it is set unreadable.
+    fn readable<R: Clone>(
+        &self,
+        kind: &'static str,
+        domain: &str,
+        hour: u64,
+        reports: impl FnOnce(&HourAnalyzers) -> &ocelot_analyzer::DomainReports<R>,
+    ) -> Option<Arc<R>> {
+        if (self.unreadable).contains_key(&(hour, domain.to_owned(), kind)) {
+            return None;
+        }
+        let analyzers = &self.hour(hour)?.analyzers;
+        reports(analyzers).get(domain).cloned().map(Arc::new)
     }
 }
 
@@ -209,11 +254,14 @@ impl ReportSource for MemoryReports {
     }
 
     fn domains(&self, hour: u64) -> BoxFuture<'_, Vec<String>> {
-        ready(
-            self.hour(hour)
-                .map(|h| h.analyzers.domains())
-                .unwrap_or_default(),
-        )
+        let mut domains = (self.hour(hour))
+            .map(|h| h.analyzers.domains())
+            .unwrap_or_default();
+        let lost = (self.unreadable.keys()).filter(|(h, _, _)| *h == hour);
+        domains.extend(lost.map(|(_, domain, _)| domain.clone()));
+        domains.sort();
+        domains.dedup();
+        ready(domains)
     }
 
     fn transaction(
@@ -221,67 +269,50 @@ impl ReportSource for MemoryReports {
         domain: String,
         hour: u64,
     ) -> BoxFuture<'_, Option<Arc<TransactionReport>>> {
-        ready(self.hour(hour).and_then(|h| {
-            h.analyzers
-                .transaction
-                .reports()
-                .get(&domain)
-                .cloned()
-                .map(Arc::new)
-        }))
+        ready(self.readable("transaction", &domain, hour, |a| a.transaction.reports()))
     }
 
     fn event(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<EventReport>>> {
-        ready(self.hour(hour).and_then(|h| {
-            h.analyzers
-                .event
-                .reports()
-                .get(&domain)
-                .cloned()
-                .map(Arc::new)
-        }))
+        ready(self.readable("event", &domain, hour, |a| a.event.reports()))
     }
 
     fn problem(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<ProblemReport>>> {
-        ready(self.hour(hour).and_then(|h| {
-            h.analyzers
-                .problem
-                .reports()
-                .get(&domain)
-                .cloned()
-                .map(Arc::new)
-        }))
+        ready(self.readable("problem", &domain, hour, |a| a.problem.reports()))
     }
 
     fn heartbeat(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<HeartbeatReport>>> {
-        ready(self.hour(hour).and_then(|h| {
-            h.analyzers
-                .heartbeat
-                .reports()
-                .get(&domain)
-                .cloned()
-                .map(Arc::new)
-        }))
+        ready(self.readable("heartbeat", &domain, hour, |a| a.heartbeat.reports()))
     }
 
     fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<MetricReport>>> {
-        ready(self.hour(hour).and_then(|h| {
-            h.analyzers
-                .metric
-                .reports()
-                .get(&domain)
-                .cloned()
-                .map(Arc::new)
-        }))
+        ready(self.readable("metric", &domain, hour, |a| a.metric.reports()))
     }
 
     fn state(&self, hour: u64) -> BoxFuture<'_, Option<Arc<StateReport>>> {
         ready(self.hour(hour).and_then(|h| h.state.clone().map(Arc::new)))
     }
 
+    fn unreadable(
+        &self,
+        kind: &'static str,
+        domain: String,
+        hour: u64,
+    ) -> BoxFuture<'_, Option<String>> {
+        ready(self.unreadable.get(&(hour, domain, kind)).cloned())
+    }
+
     fn analyzer_config(&self) -> &AnalyzerConfig {
         &self.config
     }
+}
+
+/// What a page or the API says of a stored report that cannot be read (`why`, from
+/// [`ReportSource::unreadable`]), in place of "no data".
+pub(crate) fn unreadable_message(kind: &str, domain: &str, period: &str, why: &str) -> String {
+    format!(
+        "The stored {kind} report of {domain} for {period} cannot be read (damaged or \
+         missing; see the server's log): {why}."
+    )
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ use crate::board::{
     FAILED_SAMPLE_HINT, NAME_KEY, UNHEALTHY_FAIL_PERCENT,
 };
 use crate::chart::{
-    bar_chart, bar_chart_compared, hourly_bar_chart, hourly_line_chart, labelled_bar_chart,
+    bar_chart_compared, bar_chart_running, hourly_bar_chart, hourly_line_chart, labelled_bar_chart,
     line_chart, Bar, Counted, Series, HOURS, MINUTES,
 };
 use crate::comparison::{self, earlier_reports, EarlierHour};
@@ -199,7 +199,10 @@ async fn transaction_board(
         Vec::new()
     };
     let (status, body) = match (report.as_ref(), board.has_domain()) {
-        (None, true) => lacks_transactions(&state, &board, &params).await?,
+        (None, true) => match board.unreadable(&state, HEADING, "transaction").await {
+            Some(unreadable) => unreadable,
+            None => lacks_transactions(&state, &board, &params).await?,
+        },
         _ => heavy(|| {
             let config = state.reports.analyzer_config();
             let earlier = Comparison::of(&board, &params, compare, &earlier);
@@ -235,7 +238,7 @@ async fn day_board(
     span: Span,
 ) -> Result<(StatusCode, Markup), PageError> {
     sort_key(params, &COLUMNS, "count")?;
-    let merged = if board.has_domain() {
+    let (merged, unreadable) = if board.has_domain() {
         let merged = transaction_day(
             state,
             &board.domain,
@@ -245,10 +248,15 @@ async fn day_board(
             params.type_(),
         )
         .await;
-        Some(merged).filter(|merged| !merged.hours().is_empty())
+        let day = Some(merged.day).filter(|merged| !merged.hours().is_empty());
+        (day, merged.unreadable_hours)
     } else {
-        None
+        (None, Vec::new())
     };
+    if merged.is_none() && !unreadable.is_empty() {
+        let (status, body) = board.unreadable_span(HEADING, "transaction", &unreadable);
+        return Ok((status, page(&board.title(HEADING), PATH, body)));
+    }
     let (status, body) = match (merged.as_ref(), board.has_domain()) {
         (None, true) => lacks_transactions(state, board, params).await?,
         _ => heavy(|| {
@@ -256,6 +264,8 @@ async fn day_board(
             render_day(board, params, config, merged.as_deref())
         })?,
     };
+    let note = board.unreadable_hours_note("transaction", &unreadable);
+    let body = html! { (note) (body) };
     Ok((status, page(&board.title(HEADING), PATH, body)))
 }
 
@@ -719,7 +729,7 @@ fn hourly_charts(series: &MinuteSeries) -> Markup {
 
 /// The charts of an hour, with the earlier hours of a comparison: their counts behind
 /// the counts, their means behind the durations (their P95 would crowd the chart).
-fn charts(series: &MinuteSeries, earlier: &Comparison) -> Markup {
+fn charts(series: &MinuteSeries, earlier: &Comparison, running: Option<usize>) -> Markup {
     let mut durations = vec![Series {
         label: "avg",
         values: &series.avg,
@@ -747,9 +757,9 @@ fn charts(series: &MinuteSeries, earlier: &Comparison) -> Markup {
         .collect();
     html! {
         div.charts {
-            figure.chart-box { (bar_chart_compared("Transactions per minute", "count", &series.count, &earlier_counts)) }
-            figure.chart-box { (line_chart("Duration per minute", "ms", &durations, &earlier_avgs)) }
-            figure.chart-box.failures { (bar_chart("Failures per minute", "count", &series.fail)) }
+            figure.chart-box { (bar_chart_compared("Transactions per minute", "count", &series.count, &earlier_counts, running)) }
+            figure.chart-box { (line_chart("Duration per minute", "ms", &durations, &earlier_avgs, running)) }
+            figure.chart-box.failures { (bar_chart_running("Failures per minute", "count", &series.fail, running)) }
         }
     }
 }
@@ -771,7 +781,7 @@ fn type_detail(board: &Board, t: &TransactionTypeView, earlier: &Comparison) -> 
             @match board.span {
                 Some(Span::Day(_)) => { (hourly_charts(&series_of_hours(&t.hours))) }
                 Some(_) => { (daily_section(board, Counted::TRANSACTIONS, &day_rows(&t.days))) }
-                None => { (charts(&series_of(&names), earlier)) }
+                None => { (charts(&series_of(&names), earlier, board.running_minute())) }
             }
             (compare_toggle(board, earlier))
             @if names.len() > 1 && board.span.is_none() {
@@ -850,7 +860,7 @@ fn name_detail(board: &Board, n: &TransactionNameView, earlier: &Comparison) -> 
             @match board.span {
                 Some(Span::Day(_)) => { (hourly_charts(&series_of_hours(&n.hours))) }
                 Some(_) => { (daily_section(board, Counted::TRANSACTIONS, &day_rows(&n.days))) }
-                None => { (charts(&series_of(&[n]), earlier)) }
+                None => { (charts(&series_of(&[n]), earlier, board.running_minute())) }
             }
             (compare_toggle(board, earlier))
             div.message-lists {

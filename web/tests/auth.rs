@@ -75,6 +75,32 @@ async fn api_accepts_the_bearer_token_or_basic_credentials() {
     );
 }
 
+/// Auth schemes are case-insensitive (RFC 9110 §11.1): `bearer` from a client or proxy
+/// that lowercases it was a 401.
+#[tokio::test]
+async fn auth_schemes_are_matched_without_regard_to_case() {
+    let api = format!("/api/message/{FAILED_ID}");
+    for authorization in ["bearer s3cret", "BEARER s3cret", "basic YWRtaW46cHc="] {
+        assert_eq!(
+            get_with(locked_app(), &api, authorization).await,
+            StatusCode::OK,
+            "{authorization}"
+        );
+    }
+    let page = format!("/m/{FAILED_ID}");
+    assert_eq!(
+        get_with(locked_app(), &page, "BASIC YWRtaW46cHc=").await,
+        StatusCode::OK
+    );
+    for wrong in ["bearers3cret", "bearer", "Bearerx s3cret"] {
+        assert_eq!(
+            get_with(locked_app(), &api, wrong).await,
+            StatusCode::UNAUTHORIZED,
+            "{wrong}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn api_rejects_missing_credentials_with_a_json_error() {
     let response = get(locked_app(), &format!("/api/message/{FAILED_ID}")).await;

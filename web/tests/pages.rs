@@ -122,6 +122,37 @@ async fn api_endpoints_asked_with_another_method_answer_a_json_405() {
     assert!(json["error"].as_str().unwrap().contains("POST"), "{json}");
 }
 
+/// A page or an asset asked with another method answered a 405 with
+/// an empty body.
+#[tokio::test]
+async fn pages_asked_with_another_method_answer_a_405_page_saying_so() {
+    use tower::ServiceExt as _;
+    for (method, uri) in [
+        ("POST", "/"),
+        ("DELETE", "/t"),
+        ("PUT", "/assets/ocelot.css"),
+    ] {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{uri}");
+        assert!(header(&response, "allow").contains("GET"), "{uri}");
+        let content_type = header(&response, "content-type");
+        let html = text(response).await;
+        assert!(
+            content_type.starts_with("text/html"),
+            "{uri}: {content_type} {html}"
+        );
+        assert!(
+            html.contains(&format!("{method} is not allowed here")),
+            "{uri}: {html}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn pages_forbid_inline_scripts_and_framing() {
     for uri in ["/", "/no/such/page", &format!("/m/{FAILED_ID}")] {

@@ -71,9 +71,9 @@ fn row<'a>(section: &'a str, name: &str) -> &'a str {
     &rest[..rest.find("</tr>").unwrap()]
 }
 
-/// A chip of a bucket: its bound and count as shown.
-fn chip(bound: &str, count: &str) -> String {
-    format!("<span class=\"bound\">≥{bound}</span> {count}</a>")
+/// A chip of a bucket: the range it counts and its count, as shown.
+fn chip(range: &str, count: &str) -> String {
+    format!("<span class=\"bound\">{range}</span> {count}</a>")
 }
 
 /// The subtitle of a category section.
@@ -100,21 +100,36 @@ async fn long_entries_show_their_count_per_duration_bucket_and_errors_none() {
 
     let long = category(&html, "long-url");
     assert!(long.contains(">Took</th>"), "a duration column: {long}");
-    // 1 000-1 999 ms: three; 2 000-2 999 ms: two; 5 000 ms and over: one.
+    // 1 000-1 999 ms: three; 2 000-2 999 ms: two; 5 000 ms and over: one. The chips say
+    // so as ranges: "≥1 s 3" read as "three took 1 s or more", while six did.
     let search = row(long, "/search");
-    for (bound, count) in [("1 s", "3"), ("2 s", "2"), ("5 s", "1")] {
-        assert!(search.contains(&chip(bound, count)), "{bound}: {search}");
+    for (range, count) in [("1–2 s", "3"), ("2–3 s", "2"), ("≥5 s", "1")] {
+        assert!(search.contains(&chip(range, count)), "{range}: {search}");
     }
-    assert!(!search.contains("≥3 s"), "no empty bucket: {search}");
-    assert!(row(long, "/report").contains(&chip("3 s", "1")));
+    assert!(!search.contains("3–5 s"), "no empty bucket: {search}");
+    assert!(row(long, "/report").contains(&chip("3–5 s", "1")));
+    assert!(
+        search.contains("3 took 1 s or more, less than 2 s"),
+        "{search}"
+    );
     // The category's buckets, all its entries together, beside what it means.
     let hint = hint(long);
-    for (bound, count) in [("1 s", "3"), ("2 s", "2"), ("3 s", "1"), ("5 s", "1")] {
-        assert!(hint.contains(&chip(bound, count)), "{bound}: {hint}");
+    for (range, count) in [
+        ("1–2 s", "3"),
+        ("2–3 s", "2"),
+        ("3–5 s", "1"),
+        ("≥5 s", "1"),
+    ] {
+        assert!(hint.contains(&chip(range, count)), "{range}: {hint}");
     }
 
-    // Errors take no time bucket: no column, no chip.
+    // Errors take no time bucket: no column, no chip. The hint says a failed request with
+    // an Error event counts twice ("error 116" read as 116 failures, for 58).
     let errors = category(&html, "error");
+    assert!(
+        errors.contains("counts twice, once as its transaction and once as its event"),
+        "{errors}"
+    );
     assert!(errors.contains("<td class=\"name\">/pay</td>"), "{errors}");
     assert!(!errors.contains(">Took</th>") && !errors.contains("class=\"bucket\""));
 }
@@ -126,8 +141,8 @@ async fn the_day_board_adds_up_each_bucket_over_the_hours() {
     reports.add_trees(&trees(HOUR + 2));
     let html = page(app_of(reports), &format!("/p?domain=shop&day={DAY_LABEL}")).await;
     let search = row(category(&html, "long-url"), "/search");
-    for (bound, count) in [("1 s", "6"), ("2 s", "4"), ("5 s", "2")] {
-        assert!(search.contains(&chip(bound, count)), "{bound}: {search}");
+    for (range, count) in [("1–2 s", "6"), ("2–3 s", "4"), ("≥5 s", "2")] {
+        assert!(search.contains(&chip(range, count)), "{range}: {search}");
     }
 }
 
@@ -154,8 +169,8 @@ async fn a_configured_threshold_is_the_first_bucket_and_the_categorys_hint() {
     );
     // 1 000 and 1 200 ms are not long any more; 1 900 ms is in the first bucket, 1.5 s.
     let search = row(long, "/search");
-    assert!(search.contains(&chip("1.5 s", "1")), "{search}");
-    assert!(search.contains(&chip("2 s", "2")), "{search}");
+    assert!(search.contains(&chip("1.5–2 s", "1")), "{search}");
+    assert!(search.contains(&chip("2–3 s", "2")), "{search}");
 }
 
 #[tokio::test]
@@ -287,4 +302,15 @@ async fn a_threshold_under_the_recorded_one_says_nothing_shorter_is_known() {
     reports.add_trees(&fast);
     let html = page(app_of(reports), &format!("{board}&long_ms=long-url:3000")).await;
     assert!(!html.contains("id=\"long-url\""), "{html}");
+}
+
+/// Home's "Problems 609" read as 609 errors while most were long executions: the column
+/// says it counts errors and long executions together, and its tooltip how.
+#[tokio::test]
+async fn home_labels_the_problem_column_for_what_it_counts() {
+    let mut reports = MemoryReports::new(LATER_MS);
+    reports.add_trees(&trees(HOUR));
+    let html = page(app_of(reports), &format!("/?hour={HOUR_LABEL}")).await;
+    assert!(html.contains(">Errors + long</th>"), "{html}");
+    assert!(html.contains("plus long executions"), "{html}");
 }

@@ -85,6 +85,27 @@ impl LongCategory {
     }
 }
 
+/// The lower bounds (ms) of the duration buckets of the long category named `category`
+/// (`long-url`, ...) for a domain counted with `thresholds`, ascending: its threshold, then
+/// CAT's default buckets over it. A bucket holds the executions from its bound up to the
+/// next one's, so a view can name each as a range. `None` for no long category.
+pub fn long_buckets_ms(category: &str, thresholds: &LongThresholds) -> Option<Vec<u64>> {
+    let all = [
+        LongCategory::Url,
+        LongCategory::Sql,
+        LongCategory::Call,
+        LongCategory::Service,
+        LongCategory::Cache,
+    ];
+    let long = all
+        .into_iter()
+        .find(|c| c.name_and_buckets_ms().0 == category)?;
+    let threshold_ms = long.threshold_ms(thresholds);
+    let defaults = long.name_and_buckets_ms().1;
+    let over = defaults.iter().copied().filter(|&ms| ms > threshold_ms);
+    Some(std::iter::once(threshold_ms).chain(over).collect())
+}
+
 /// The bucket (its lower bound in ms) of a long execution of `duration_ms` (at or over
 /// `threshold_ms`): CAT's `computeLongDuration`, the largest of its default buckets at or
 /// under the duration, with the threshold as the first bucket ([`LongThresholds`]).

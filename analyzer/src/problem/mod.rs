@@ -18,7 +18,7 @@ mod report;
 #[cfg(test)]
 mod tests;
 
-pub use analyzer::ProblemAnalyzer;
+pub use analyzer::{long_buckets_ms, ProblemAnalyzer};
 pub use day::{ProblemDay, ProblemDayView, ProblemSpanView};
 pub use report::{
     ProblemDateView, ProblemDurationView, ProblemEntryView, ProblemHourView, ProblemMinuteView,

@@ -190,6 +190,26 @@ fn long_executions_count_in_cats_duration_buckets() {
     assert_eq!(json["problems"][4]["durations"][1]["ms"], 2_000);
 }
 
+/// The buckets a view names as ranges are those the analyzer counts in: the threshold,
+/// then CAT's defaults over it.
+#[test]
+fn long_buckets_are_the_threshold_and_the_defaults_over_it() {
+    let defaults = LongThresholds::default();
+    assert_eq!(
+        long_buckets_ms("long-service", &defaults).unwrap(),
+        [50, 100, 500, 1_000, 3_000, 5_000]
+    );
+    let lower = LongThresholds {
+        url_ms: 1_500,
+        ..LongThresholds::default()
+    };
+    assert_eq!(
+        long_buckets_ms(LONG_URL, &lower).unwrap(),
+        [1_500, 2_000, 3_000, 5_000]
+    );
+    assert_eq!(long_buckets_ms(ERROR, &defaults), None);
+}
+
 #[test]
 fn a_domain_threshold_is_the_first_bucket_under_or_over_cats_defaults() {
     let mut config = AnalyzerConfig::default();
