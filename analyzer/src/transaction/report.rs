@@ -201,6 +201,17 @@ impl From<TransactionMinute> for MinuteRow {
 }
 
 impl DurationStats {
+    /// `us` within the durations' [min, max] (as it is when there are none): a percentile
+    /// of them lies there, and a histogram bucket's value may not (a minute of calls that
+    /// all took 1.5 ms read 1.4887 ms, under the name's min).
+    pub(crate) fn clamp_us(&self, us: f64) -> f64 {
+        if self.durations == 0 {
+            us
+        } else {
+            us.clamp(self.min_us as f64, self.max_us as f64)
+        }
+    }
+
     /// Adds `n` durations of `duration_us` (the messages themselves are counted in the
     /// name's minute rows).
     pub(crate) fn add_durations(&mut self, duration_us: u64, n: u64) {
@@ -599,7 +610,7 @@ impl TransactionName {
                     p95: self
                         .minute_durations
                         .quantile(m.minute(), 0.95)
-                        .map_or(0.0, |v| v / 1000.0),
+                        .map_or(0.0, |v| self.stats.clamp_us(v) / 1000.0),
                 })
                 .collect(),
             hours: Vec::new(),
@@ -955,13 +966,26 @@ impl TransactionType {
             self.names.values().map(|n| &n.minute_durations),
             MinuteHistograms::merge,
         );
+        // The type's [min, max]: its names' together.
+        let mut stats = DurationStats::default();
+        for n in self.names.values().filter(|n| n.stats.durations > 0) {
+            stats.min_us = if stats.durations == 0 {
+                n.stats.min_us
+            } else {
+                stats.min_us.min(n.stats.min_us)
+            };
+            stats.max_us = stats.max_us.max(n.stats.max_us);
+            stats.durations = stats.durations.saturating_add(n.stats.durations);
+        }
         rows.into_iter()
             .map(|(minute, totals)| TransactionMinuteView {
                 minute,
                 count: totals.count,
                 fail: totals.fail,
                 avg: totals.sum_us as f64 / totals.count.max(1) as f64 / 1000.0,
-                p95: durations.quantile(minute, 0.95).map_or(0.0, |v| v / 1000.0),
+                p95: durations
+                    .quantile(minute, 0.95)
+                    .map_or(0.0, |v| stats.clamp_us(v) / 1000.0),
             })
             .collect()
     }

@@ -44,6 +44,38 @@ fn within_one_percent(got: f64, exact: f64) -> bool {
 }
 
 #[test]
+fn minute_rows_p95_lies_within_the_durations_range() {
+    // Every call took 1.5 ms: the bucket's value is 1.4887, under the min, and the
+    // type and name figures read 1.5 where their minute rows read 1.4887.
+    let ts = HOUR_START_MS + 60_000;
+    let mut analyzer = analyzer();
+    for seq in 0..15 {
+        let root = transaction("URL", "/same", ts, 1_500, "0");
+        analyzer.process(&tree(
+            "shop",
+            "10.0.0.1",
+            &format!("shop-0a000001-498703-{seq}"),
+            root,
+        ));
+    }
+    let view = analyzer.reports()["shop"].view(&ViewQuery {
+        type_: Some("URL"),
+        ..all_hour()
+    });
+    let url = name(&view, "URL", "/same");
+    assert_eq!((url.figures.min, url.figures.p95), (1.5, 1.5));
+    assert_eq!(url.minutes[0].p95, 1.5);
+    // The type's own rows, as a view with names left out gives them.
+    let view = analyzer.reports()["shop"].view(&ViewQuery {
+        type_: Some("URL"),
+        max_names: Some(0),
+        ..all_hour()
+    });
+    let type_rows = &view.types[0].minutes;
+    assert_eq!(type_rows[0].p95, 1.5, "{type_rows:?}");
+}
+
+#[test]
 fn a_negative_java_duration_counts_as_zero() {
     let ts = HOUR_START_MS + 60_000;
     let mut analyzer = analyzer();
