@@ -284,7 +284,10 @@ async fn serve_connection(
     // When a connection inside a frame is closed as stalled, and the bytes received since
     // that deadline was set (see `PARTIAL_FRAME_PROGRESS_BYTES`).
     let stall_timeout = collector.partial_frame_timeout();
-    let stall = tokio::time::sleep(stall_timeout);
+    // The deadline moves at almost every read; the timer is moved only when it fires
+    // early (a reset per read is a trip to the timer wheel's lock).
+    let mut deadline = tokio::time::Instant::now() + stall_timeout;
+    let stall = tokio::time::sleep_until(deadline);
     tokio::pin!(stall);
     let mut progress = 0u64;
     'read: loop {
@@ -307,6 +310,10 @@ async fn serve_connection(
             // which stalled connections would otherwise hold for good, closing an honest
             // client's connection inside a large frame instead.
             () = &mut stall, if !buf.is_empty() => {
+                if tokio::time::Instant::now() < deadline {
+                    stall.as_mut().reset(deadline);
+                    continue 'read;
+                }
                 collector.count_bad_frame("stalled", buf.len() as u64);
                 open.bad_frames.log(peer.ip(), |suppressed| {
                     tracing::warn!(%peer, offset = decoder.offset(), bytes = buf.len(), timeout = ?stall_timeout, suppressed, "no frame finished and under 64 KiB received inside one in collector.partial_frame_timeout_secs; closing the connection, its partial tree is dropped");
@@ -412,9 +419,7 @@ async fn serve_connection(
             served.last_frame_ms.store(open.now_ms(), Relaxed);
         }
         if was_empty || finished || progress >= PARTIAL_FRAME_PROGRESS_BYTES {
-            stall
-                .as_mut()
-                .reset(tokio::time::Instant::now() + stall_timeout);
+            deadline = tokio::time::Instant::now() + stall_timeout;
             progress = 0;
         }
         if closing {
