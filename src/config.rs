@@ -106,6 +106,8 @@ pub(crate) struct WebSection {
     pub(crate) advertise: Vec<String>,
     /// Bearer token required by `/api/*` (empty: none).
     pub(crate) api_token: String,
+    /// Origins whose browser pages may read `/api/*` (CORS), `"*"` for any (empty: none).
+    pub(crate) cors_allow_origin: Vec<String>,
     /// Basic-auth user for pages (empty: none).
     pub(crate) username: String,
     /// Basic-auth password for pages.
@@ -136,6 +138,7 @@ impl Default for WebSection {
             listen: "127.0.0.1:8080".parse().expect("valid literal"),
             advertise: Vec::new(),
             api_token: String::new(),
+            cors_allow_origin: Vec::new(),
             username: String::new(),
             password: String::new(),
             router_sample: 1.0,
@@ -387,6 +390,18 @@ impl Config {
                 "store.dir is empty: give the data directory, e.g. \"ocelot-data\" (\".\" for the current one)"
             );
         }
+        // An origin is scheme://host[:port]: a path or a trailing slash never matches what
+        // browsers send, and would leave the setting silently doing nothing.
+        for origin in &self.web.cors_allow_origin {
+            let host = (origin.strip_prefix("https://"))
+                .or_else(|| origin.strip_prefix("http://"))
+                .filter(|host| !host.is_empty() && !host.contains('/'));
+            if origin != "*" && host.is_none() {
+                anyhow::bail!(
+                    "web.cors_allow_origin has \"{origin}\": give origins as http(s)://host[:port] (no path), or \"*\" for any"
+                );
+            }
+        }
         // Half a login is no login: a password alone would be ignored (pages open), a user
         // name alone would let in whoever knows it.
         match (self.web.username.is_empty(), self.web.password.is_empty()) {
@@ -484,6 +499,14 @@ mod tests {
                 "web.router_sample = 0: it takes",
             ),
             ("[web]\nrouter_sample = 1.5", "web.router_sample = 1.5"),
+            (
+                "[web]\ncors_allow_origin = [\"grafana.local\"]",
+                "web.cors_allow_origin has \"grafana.local\"",
+            ),
+            (
+                "[web]\ncors_allow_origin = [\"https://grafana.local/\"]",
+                "give origins as http(s)://host[:port]",
+            ),
             (
                 "[web]\npassword = \"s3cret\"",
                 "web.password is set but web.username is empty",

@@ -752,6 +752,7 @@ fn web_state(
             block: config.web.router_block,
             ..CatRouterConfig::default()
         })
+        .with_cors_allow_origins(config.web.cors_allow_origin.iter().cloned())
         .with_auth(auth))
 }
 

@@ -1,5 +1,18 @@
 //! The Alerts page, `GET /alerts`, and `GET /api/alerts`: every rule with its state, the
 //! recent alerts, and every notification attempt (from the alert crate's log).
+//!
+//! `/api/alerts` gives each event an `id`, `"<minute>-<n>"`: its epoch minute and its place
+//! among that minute's events in the log (0 first). The log keeps events in the order
+//! they were recorded, and that order is minute order (the engine evaluates each minute
+//! once, in order; a restart restores the log from the state file in the same order), so
+//! an id names the same event across polls and restarts, and ids grow in log order:
+//! `?since=<id>` lists only the events after it, the cursor of a poller (a bot posting
+//! each event once). The one exception: when the log is full (1 000 events) and drops the
+//! oldest, a minute whose events are only partly kept numbers them from the first kept.
+//! Events are the dedupe unit; a rule that re-fires inside its suppression window logs a
+//! second `fired` event (`suppressed: true`), with its own id.
+
+use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::routing::get;
@@ -9,13 +22,16 @@ use ocelot_alert::{
     AlertEvent, AlertKind, AlertPhase, AlertSnapshot, Measure, ReportKind, RuleStatus, Scope,
 };
 use ocelot_analyzer::hour_label;
+use serde::{Deserialize, Serialize};
 
 use crate::board::{
     build_url, format_amount, format_count, format_ms, format_percent, stat, stat_with_hint,
 };
+use crate::error::{ApiError, ApiQuery};
 use crate::hour::parse_hour_label;
 use crate::layout::{page, PageTitle};
 use crate::links::anchor_id;
+use crate::selection::BadParam;
 use crate::state::AppState;
 use crate::time::format_utc_ms;
 
@@ -30,8 +46,92 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/alerts", get(alerts_json))
 }
 
-async fn alerts_json(State(state): State<AppState>) -> Json<AlertSnapshot> {
-    Json(state.alerts.snapshot())
+/// `GET /api/alerts`: the log's snapshot, each event with its id (see the module docs).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AlertsView {
+    rules: Vec<RuleStatus>,
+    counters: ocelot_alert::AlertCounters,
+    /// Newest first; after the `since=` event only, when given.
+    events: Vec<IdentifiedEvent>,
+    /// Newest first, all of them (`since=` picks events only).
+    attempts: Vec<ocelot_alert::NotificationAttempt>,
+}
+
+/// An alert event and its id.
+#[derive(Debug, Serialize)]
+struct IdentifiedEvent {
+    id: String,
+    #[serde(flatten)]
+    event: AlertEvent,
+}
+
+/// The query of `GET /api/alerts`.
+#[derive(Debug, Deserialize)]
+struct AlertsQuery {
+    /// An event's id: only later events are listed.
+    since: Option<String>,
+}
+
+/// An event's place in the log: its minute and its place among that minute's events.
+type EventId = (u64, u64);
+
+/// `since=`'s id, `None` when absent or empty.
+fn parse_since(raw: Option<&str>) -> Result<Option<EventId>, BadParam> {
+    let Some(raw) = raw.filter(|raw| !raw.is_empty()) else {
+        return Ok(None);
+    };
+    raw.split_once('-')
+        .and_then(|(minute, n)| Some((minute.parse().ok()?, n.parse().ok()?)))
+        .map(Some)
+        .ok_or_else(|| BadParam {
+            param: "since",
+            detail: format!(
+                "“{raw}” is not an event id: give the “id” of an event of this list \
+                 (<minute>-<n>, e.g. 29944406-0)."
+            ),
+        })
+}
+
+/// The events of `snapshot` (newest first) with their ids, those after `since` only.
+fn identified(events: Vec<AlertEvent>, since: Option<EventId>) -> Vec<IdentifiedEvent> {
+    let mut seen: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut listed: Vec<IdentifiedEvent> = events
+        .into_iter()
+        .rev()
+        .filter_map(|event| {
+            let n = seen.entry(event.minute).or_insert(0);
+            let id = (event.minute, *n);
+            *n += 1;
+            since
+                .is_none_or(|since| id > since)
+                .then(|| IdentifiedEvent {
+                    id: format!("{}-{}", id.0, id.1),
+                    event,
+                })
+        })
+        .collect();
+    listed.reverse();
+    listed
+}
+
+async fn alerts_json(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<AlertsQuery>,
+) -> Result<Json<AlertsView>, ApiError> {
+    let since = parse_since(query.since.as_deref())?;
+    let AlertSnapshot {
+        rules,
+        counters,
+        events,
+        attempts,
+    } = state.alerts.snapshot();
+    Ok(Json(AlertsView {
+        rules,
+        counters,
+        events: identified(events, since),
+        attempts,
+    }))
 }
 
 async fn alerts_page(State(state): State<AppState>) -> Markup {

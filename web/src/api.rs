@@ -63,7 +63,9 @@
 //! `/api/problem` and `/api/dependency` a `type=` that selects nothing, and on `/api/metric`
 //! a `name=` the report does not have is a 404 `{"error":".."}` naming it; a missing, empty or malformed parameter a 400 naming it, and so is a `day=` on the
 //! endpoints that answer for an hour only and a `limit=` on those that list everything (all
-//! but transaction and event). `/api` itself and any other path under it is a JSON 404.
+//! but transaction and event). A parameter an endpoint does not take at all (`typ=`,
+//! `sort=`, CAT's `date=`) is a 400 before the handler runs (`api_params.rs`). `/api`
+//! itself and any other path under it is a JSON 404.
 
 use std::sync::Arc;
 
@@ -86,6 +88,12 @@ use crate::hour::{elapsed_seconds, span_elapsed_seconds};
 use crate::report_source::unreadable_message;
 use crate::selection::{BadParam, ReportParams, ALL_MACHINES, LONG_CATEGORIES};
 use crate::state::AppState;
+
+/// Whether `path` is the JSON API's: `/api` itself or under `/api/`. Its answers are JSON,
+/// errors (401, 404, 405) included.
+pub(crate) fn is_api_path(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {

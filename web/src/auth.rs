@@ -13,8 +13,6 @@ use axum::Json;
 use crate::layout::error_page;
 use crate::state::{AppState, AuthConfig, BasicCredentials};
 
-/// Paths under this prefix are the JSON API.
-const API_PREFIX: &str = "/api/";
 /// The realm browsers show in their login prompt.
 const BASIC_CHALLENGE: &str = "Basic realm=\"Ocelot\", charset=\"UTF-8\"";
 
@@ -24,7 +22,8 @@ pub(crate) async fn require_auth(
     request: Request,
     next: Next,
 ) -> Response {
-    let is_api = request.uri().path().starts_with(API_PREFIX);
+    // `/api` itself too: it got the pages' HTML 401 and Basic challenge.
+    let is_api = crate::api::is_api_path(request.uri().path());
     match check(&state.auth, is_api, request.headers()) {
         Ok(()) => next.run(request).await,
         Err(()) if is_api => (

@@ -29,8 +29,10 @@
 //!   days, weeks or months; without a date, from now.
 //! * The Problem page's `urlThreshold`, `serviceThreshold`, `callThreshold`, `sqlThreshold`
 //!   and `cacheThreshold` become our `long_ms=long-url:..,..`.
-//! * `xml=true` (CAT's report as XML, for scripts) is a 400 that names our JSON API's
-//!   address of the report: a script must not get an HTML board with a 200.
+//! * CAT's switches for a report as data, for scripts (`xml=true`, `op=xml`, `op=json`,
+//!   `forceDownload=xml`), are a 400 that names our JSON API's address of the report (in
+//!   the body and a `Link` header): a script must not get an HTML board with a 200. The
+//!   body is JSON (`{"error","api"}`) when the client accepts JSON, else the error page.
 //!
 //! The others (`op`'s graph and group views, `sort`, `queryname`, `show`, `group`,
 //! `status`, `startDate`/`endDate`) have no equivalent and are dropped: the board shows its
@@ -40,8 +42,10 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::response::Redirect;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use axum::Json;
 use axum::Router;
 use ocelot_analyzer::{day_label, hour_label, HOURS_PER_DAY};
 use ocelot_protocol::MILLIS_PER_HOUR;
@@ -129,32 +133,85 @@ type CatQuery = BTreeMap<String, String>;
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/cat/r/t", get(|s, q| redirect(TRANSACTION, s, q)))
-        .route("/cat/r/e", get(|s, q| redirect(EVENT, s, q)))
-        .route("/cat/r/p", get(|s, q| redirect(PROBLEM, s, q)))
-        .route("/cat/r/h", get(|s, q| redirect(HEARTBEAT, s, q)))
-        .route("/cat/r/home", get(|s, q| redirect(HOME, s, q)))
-        .route("/cat/r/state", get(|s, q| redirect(STATE, s, q)))
-        .route("/cat/r/dependency", get(|s, q| redirect(DEPENDENCY, s, q)))
-        .route("/cat", get(|s, q| redirect(HOME, s, q)))
-        .route("/cat/", get(|s, q| redirect(HOME, s, q)))
-        .route("/cat/r", get(|s, q| redirect(HOME, s, q)))
-        .route("/cat/r/", get(|s, q| redirect(HOME, s, q)))
+        .route("/cat/r/t", get(|s, h, q| redirect(TRANSACTION, s, h, q)))
+        .route("/cat/r/e", get(|s, h, q| redirect(EVENT, s, h, q)))
+        .route("/cat/r/p", get(|s, h, q| redirect(PROBLEM, s, h, q)))
+        .route("/cat/r/h", get(|s, h, q| redirect(HEARTBEAT, s, h, q)))
+        .route("/cat/r/home", get(|s, h, q| redirect(HOME, s, h, q)))
+        .route("/cat/r/state", get(|s, h, q| redirect(STATE, s, h, q)))
+        .route(
+            "/cat/r/dependency",
+            get(|s, h, q| redirect(DEPENDENCY, s, h, q)),
+        )
+        .route("/cat", get(|s, h, q| redirect(HOME, s, h, q)))
+        .route("/cat/", get(|s, h, q| redirect(HOME, s, h, q)))
+        .route("/cat/r", get(|s, h, q| redirect(HOME, s, h, q)))
+        .route("/cat/r/", get(|s, h, q| redirect(HOME, s, h, q)))
 }
 
 async fn redirect(
     page: CatPage,
     State(state): State<AppState>,
+    headers: HeaderMap,
     PageQuery(query): PageQuery<CatQuery>,
-) -> Result<Redirect, PageError> {
+) -> Result<Response, PageError> {
     let clock = CatClock {
         now_hour: state.reports.now_ms() / MILLIS_PER_HOUR,
         utc_offset_seconds: state.cat_utc_offset_seconds,
     };
-    let url = board_url(page, &query, clock)?;
-    // Temporary: a history address without a date names today's day, which a browser
-    // would otherwise keep for good.
-    Ok(Redirect::temporary(&url))
+    match board_url(page, &query, clock) {
+        // Temporary: a history address without a date names today's day, which a browser
+        // would otherwise keep for good.
+        Ok(url) => Ok(Redirect::temporary(&url).into_response()),
+        Err(CatRefusal::Param(bad)) => Err(bad.into()),
+        Err(CatRefusal::Format(refused)) => Ok(refused.answer(&headers)),
+    }
+}
+
+/// Why a CAT address is not redirected: a bad parameter, or a report asked for as data.
+enum CatRefusal {
+    Param(BadParam),
+    Format(DataFormat),
+}
+
+impl From<BadParam> for CatRefusal {
+    fn from(bad: BadParam) -> Self {
+        CatRefusal::Param(bad)
+    }
+}
+
+/// A CAT report asked for as data (`xml=true`, `op=xml`, ...), and our JSON API's address
+/// of it.
+struct DataFormat {
+    /// The 400 naming the switch and the address.
+    bad: BadParam,
+    /// The JSON API's address of the report.
+    api: String,
+}
+
+impl DataFormat {
+    /// The 400: JSON when the client accepts JSON (a script), else the error page; the
+    /// API's address also in a `Link` header, for a client that reads neither.
+    fn answer(self, headers: &HeaderMap) -> Response {
+        let wants_json = (headers.get_all(header::ACCEPT).iter())
+            .filter_map(|value| value.to_str().ok())
+            .any(|accept| accept.to_ascii_lowercase().contains("json"));
+        let link = HeaderValue::from_str(&format!(
+            "<{}>; rel=\"alternate\"; type=\"application/json\"",
+            self.api
+        ))
+        .ok();
+        let mut response = if wants_json {
+            let body = serde_json::json!({ "error": self.bad.message(), "api": self.api });
+            (StatusCode::BAD_REQUEST, Json(body)).into_response()
+        } else {
+            PageError::from(self.bad).into_response()
+        };
+        if let Some(link) = link {
+            response.headers_mut().insert(header::LINK, link);
+        }
+        response
+    }
 }
 
 /// A parameter's value, `None` when absent or blank.
@@ -172,12 +229,12 @@ struct CatClock {
 }
 
 /// Our board's address for a CAT report page's query.
-fn board_url(page: CatPage, query: &CatQuery, clock: CatClock) -> Result<String, BadParam> {
+fn board_url(page: CatPage, query: &CatQuery, clock: CatClock) -> Result<String, CatRefusal> {
     let mut params: Vec<(&str, String)> = (page.kept.iter())
         .filter_map(|&key| Some((key, value(query, key)?.to_owned())))
         .collect();
     params.extend(period(page, query, clock)?);
-    refuse_xml(page, query, &params)?;
+    refuse_data_format(page, query, &params).map_err(CatRefusal::Format)?;
     if page.thresholds {
         let raised: Vec<String> = (THRESHOLDS.iter())
             .filter_map(|(cat, ours)| Some(format!("{ours}:{}", value(query, cat)?)))
@@ -215,29 +272,49 @@ const PROBLEM_CATEGORIES: [&str; 8] = [
     "long-cache",
 ];
 
-/// A 400 for CAT's `xml=true`: we serve no XML, and the board's HTML with a 200 would
-/// look like an answer to a script. It names the JSON API's address of the report, with
-/// the parameters the board would get (`params`) and `hour=current` for the current hour
-/// (the API has no default hour).
-fn refuse_xml(page: CatPage, query: &CatQuery, params: &[(&str, String)]) -> Result<(), BadParam> {
-    match value(query, "xml") {
-        Some(xml) if !xml.eq_ignore_ascii_case("false") => {
-            let mut params: Vec<(&str, &str)> =
-                params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let periods = ["hour", "day", "week", "month"];
-            if !params.iter().any(|(k, _)| periods.contains(k)) {
-                params.push(("hour", CURRENT));
-            }
-            Err(BadParam {
-                param: "xml",
-                detail: format!(
-                    "Ocelot serves no XML reports: this one is JSON at {}",
-                    build_url(page.api, &params)
-                ),
-            })
-        }
-        _ => Ok(()),
+/// CAT's switches for a report as data: `xml=true` (any value but `false`), `op=xml`,
+/// `op=json`, `forceDownload=xml` (any value but `false`).
+fn data_format_switch(query: &CatQuery) -> Option<(&'static str, &str)> {
+    let on = |param: &'static str| {
+        value(query, param)
+            .filter(|v| !v.eq_ignore_ascii_case("false"))
+            .map(|v| (param, v))
+    };
+    on("xml").or_else(|| on("forceDownload")).or_else(|| {
+        value(query, "op")
+            .filter(|op| op.eq_ignore_ascii_case("xml") || op.eq_ignore_ascii_case("json"))
+            .map(|op| ("op", op))
+    })
+}
+
+/// A 400 for CAT's report as data ([`data_format_switch`]): we serve neither XML nor CAT's
+/// JSON here, and the board's HTML with a 200 would look like an answer to a script. It
+/// names the JSON API's address of the report, with the parameters the board would get
+/// (`params`) and `hour=current` for the current hour (the API has no default hour).
+fn refuse_data_format(
+    page: CatPage,
+    query: &CatQuery,
+    params: &[(&str, String)],
+) -> Result<(), DataFormat> {
+    let Some((param, switch)) = data_format_switch(query) else {
+        return Ok(());
+    };
+    let mut params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let periods = ["hour", "day", "week", "month"];
+    if !params.iter().any(|(k, _)| periods.contains(k)) {
+        params.push(("hour", CURRENT));
     }
+    let api = build_url(page.api, &params);
+    Err(DataFormat {
+        bad: BadParam {
+            param,
+            detail: format!(
+                "{param}={switch} asks for the report as data; Ocelot serves no XML reports \
+                 (nor CAT's JSON) at /cat/r/...: this one is JSON at {api}"
+            ),
+        },
+        api,
+    })
 }
 
 /// CAT's `step`: how many hours (days, weeks, months in history mode) to move the date by;
@@ -335,6 +412,15 @@ fn parse_cat_date(date: &str, utc_offset_seconds: i32) -> Result<u64, BadParam> 
             zone_name(utc_offset_seconds)
         ),
     })
+}
+
+/// CAT's `date=` as `/cat/r/...` reads it at `utc_offset_seconds`: the zone's name and
+/// the UTC hour's label (`UTC+08:00`, `2026120709` for `2026120717`); `None` when it is no
+/// CAT date. For the API's 400 about `date=`, which names the `hour=` to give instead.
+pub(crate) fn cat_date_as_hour(date: &str, utc_offset_seconds: i32) -> Option<(String, String)> {
+    let local = parse_cat_date(date.trim(), utc_offset_seconds).ok()?;
+    let hour = utc_hour(local, utc_offset_seconds)?;
+    Some((zone_name(utc_offset_seconds), hour_label(hour)))
 }
 
 /// The UTC hour index of the local hour `local_hour` (its index as if local time were UTC)

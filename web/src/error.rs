@@ -357,7 +357,7 @@ impl NotUtf8Param {
 }
 
 /// One name or value of a form-encoded query, decoded; `Err` when the bytes are not UTF-8.
-fn form_decode(text: &str) -> Result<String, ()> {
+pub(crate) fn form_decode(text: &str) -> Result<String, ()> {
     let mut bytes = Vec::with_capacity(text.len());
     let mut rest = text.as_bytes();
     while let Some((&byte, tail)) = rest.split_first() {
@@ -396,7 +396,7 @@ pub(crate) async fn method_not_allowed(
     method: axum::http::Method,
     uri: axum::http::Uri,
 ) -> Response {
-    if uri.path().starts_with("/api/") {
+    if crate::api::is_api_path(uri.path()) {
         ApiError::MethodNotAllowed(format!(
             "{method} is not allowed here; the API reads with GET"
         ))

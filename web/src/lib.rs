@@ -18,8 +18,8 @@
 //!   metric, dependency, state, alerts}` and `/api/message/{id}`. CAT's addresses
 //!   redirect to ours: its report pages (`/cat/r/t`, `/cat/r/e`, `/cat/r/p`, `/cat/r/h`,
 //!   their dates read in CAT's zone: [`AppState::with_cat_utc_offset_seconds`]) and its
-//!   LogView (`/cat/r/m/{id}`); the boards and the API also take CAT's `date=` for `hour=`
-//!   (in UTC, as `hour=`).
+//!   LogView (`/cat/r/m/{id}`); the boards and the API refuse CAT's `date=`, naming
+//!   `hour=` (UTC): the same value would name another hour than on `/cat/r/...`.
 //! * Every page shares one layout with a message-ID search box and a nav bar whose links
 //!   keep the domain, period and machine shown, as CAT's do; CSS, icons and the one
 //!   optional script are compiled into the binary (no CDN, works offline). Under the nav,
@@ -40,12 +40,15 @@
 
 mod alerts_page;
 mod api;
+mod api_cache;
+mod api_params;
 mod auth;
 mod board;
 mod cat_report_urls;
 mod cat_router;
 mod chart;
 mod comparison;
+mod cors;
 mod cpu;
 mod daily;
 mod day;

@@ -1,5 +1,5 @@
 //! What a report request selects, shared by the JSON API and the boards: the query
-//! parameters (`domain`, `hour` or CAT's `date`, `ip`, `type`, `name`, `sort`, `limit`,
+//! parameters (`domain`, `hour` (CAT's `date` is refused), `ip`, `type`, `name`, `sort`, `limit`,
 //! `long_ms`) and their checks.
 //!
 //! Every parameter arrives as an optional string, so deserializing a query never fails on
@@ -30,7 +30,8 @@ pub(crate) struct ReportParams {
     pub(crate) domain: Option<String>,
     /// `YYYYMMDDHH` (UTC) or `current`.
     pub(crate) hour: Option<String>,
-    /// CAT's name for `hour` (its report URLs say `date=2026112207`), taken as `hour` is.
+    /// CAT's name for `hour` (its report URLs say `date=2026112207`), in CAT's zone: a 400
+    /// here ([`date_refused`]), read only on `/cat/r/...`.
     pub(crate) date: Option<String>,
     /// `YYYYMMDD` (UTC): a whole day instead of an hour (transactions, events and problems).
     pub(crate) day: Option<String>,
@@ -214,8 +215,8 @@ impl ReportParams {
         Ok(minimums)
     }
 
-    /// The hour selected (`hour=`, or CAT's `date=`): absent means `current` when
-    /// `default_current`, else an error.
+    /// The hour selected (`hour=`): absent means `current` when `default_current`, else an
+    /// error.
     pub(crate) fn hour(&self, now_ms: u64, default_current: bool) -> Result<u64, BadParam> {
         match self.hour_param()? {
             Some((param, raw)) => parse_hour(raw, now_ms).ok_or_else(|| BadParam {
@@ -230,26 +231,19 @@ impl ReportParams {
         }
     }
 
-    /// Whether an hour is given, as `hour=` or `date=` (an empty one too: reading it is a
-    /// 400).
+    /// Whether an hour is given as `hour=` (an empty one too: reading it is a 400), or as
+    /// CAT's `date=` (a 400 too).
     pub(crate) fn has_hour(&self) -> bool {
         self.hour.is_some() || self.date.is_some()
     }
 
-    /// The parameter giving the hour and its value: `hour=`, or CAT's `date=`; both, or an
-    /// empty one, is a 400.
+    /// The parameter giving the hour and its value. An empty `hour=` is a 400, and so is
+    /// CAT's `date=` ([`date_refused`]).
     fn hour_param(&self) -> Result<Option<(&'static str, &str)>, BadParam> {
-        let hour = period_value("hour", self.hour.as_ref())?;
-        let date = period_value("date", self.date.as_ref())?;
-        match (hour, date) {
-            (Some(_), Some(_)) => Err(BadParam {
-                param: "date",
-                detail: "“date” is CAT's name for “hour”: give one of them, not both.".to_owned(),
-            }),
-            (Some(hour), None) => Ok(Some(("hour", hour))),
-            (None, Some(date)) => Ok(Some(("date", date))),
-            (None, None) => Ok(None),
+        if self.date.is_some() {
+            return Err(date_refused());
         }
+        Ok(period_value("hour", self.hour.as_ref())?.map(|hour| ("hour", hour)))
     }
 }
 
@@ -411,6 +405,21 @@ impl ReportParams {
     }
 }
 
+/// The 400 for CAT's `date=` on a board or the API. CAT's report addresses
+/// (`/cat/r/t?date=..`) write it in CAT's zone (+08:00 in most deployments) and are read
+/// so; our hours are UTC. Taking it as UTC here gave an hour 8 hours away from the one the
+/// same value names there, with a 200: a CAT script that swapped the path read the wrong
+/// hour. Refused rather than read in CAT's zone, so that nobody who relied on either
+/// reading gets another hour without a word.
+pub(crate) fn date_refused() -> BadParam {
+    BadParam {
+        param: "date",
+        detail: "date= is CAT's form, read in CAT's time zone on /cat/r/... (e.g. \
+                 /cat/r/t?domain=..&date=..); here use hour=YYYYMMDDHH (UTC)."
+            .to_owned(),
+    }
+}
+
 /// A parameter that is missing or malformed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BadParam {
@@ -483,27 +492,25 @@ mod tests {
     }
 
     #[test]
-    fn date_is_cats_name_for_the_hour() {
-        assert_eq!(params("date=2026112207").hour(0, false), Ok(498_703));
+    fn cats_date_is_refused_naming_hour_in_utc() {
+        for query in [
+            "date=2026112207",
+            "date=",
+            "hour=2026112207&date=2026112206",
+            "date=2026112207&day=20261122",
+        ] {
+            let err = params(query).period(0, true).unwrap_err();
+            assert_eq!(err.param, "date", "{query}");
+            assert!(
+                err.message().contains("hour=YYYYMMDDHH (UTC)")
+                    && err.message().contains("/cat/r/"),
+                "{query}: {}",
+                err.message()
+            );
+        }
         assert_eq!(
-            params("date=2026112207").period(0, true),
-            Ok(Period::Hour(498_703))
-        );
-        assert!(params("date=2026112207").has_hour());
-        let bad = params("date=20261122").hour(0, true).unwrap_err();
-        assert_eq!(bad.param, "date", "the parameter as given is named");
-        assert!(bad.message().contains("20261122"));
-        let both = params("hour=2026112207&date=2026112206")
-            .hour(0, true)
-            .unwrap_err();
-        assert_eq!(both.param, "date");
-        let with_day = params("date=2026112207&day=20261122")
-            .period(0, true)
-            .unwrap_err();
-        assert!(
-            with_day.message().contains("“date”"),
-            "{}",
-            with_day.message()
+            params("date=2026112207").hour(0, true).unwrap_err().param,
+            "date"
         );
     }
 
@@ -576,7 +583,7 @@ mod tests {
 
     #[test]
     fn an_empty_period_parameter_is_a_400_naming_it_not_an_absent_one() {
-        for param in ["hour", "date", "day", "week", "month"] {
+        for param in ["hour", "day", "week", "month"] {
             let query = format!("{param}=");
             for default_current in [true, false] {
                 let err = params(&query)
@@ -592,7 +599,6 @@ mod tests {
         }
         // The hour alone, as the hour-only endpoints read it.
         assert_eq!(params("hour=").hour(0, true).unwrap_err().param, "hour");
-        assert_eq!(params("date=").hour(0, true).unwrap_err().param, "date");
         assert!(params("hour=").has_hour());
         assert_eq!(params("week=").hours_only().unwrap_err().param, "week");
         // Beside a good one, the empty one is named too.
@@ -634,7 +640,7 @@ mod tests {
             ("day=20261122&week=20261122", "week", "“day”"),
             ("week=20261122&month=202611", "month", "“week”"),
             ("hour=2026112207&month=202611", "month", "“hour”"),
-            ("date=2026112207&week=20261122", "week", "“date”"),
+            ("date=2026112207&week=20261122", "date", "hour=YYYYMMDDHH"),
         ] {
             let err = params(query).period(0, true).unwrap_err();
             assert_eq!(err.param, param, "{query}");

@@ -363,6 +363,16 @@ pub fn router(state: AppState) -> Router {
         // The wildcard takes no empty path: the API's root is unknown as well, in JSON.
         .route("/api", any(api_not_found))
         .route("/api/", any(api_not_found))
+        // Sealed periods' API answers may be reused a while; the rest not.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::api_cache::api_cache_control,
+        ))
+        // A parameter an endpoint does not take is a 400 before its handler runs.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::api_params::check_api_params,
+        ))
         // Inside the login: a page asking for credentials says nothing of the server.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -378,6 +388,11 @@ pub fn router(state: AppState) -> Router {
         .merge(layout::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found_page)
+        // Outside the login: a browser's preflight carries no credentials.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::cors::api_cors,
+        ))
         .layer(axum::middleware::from_fn(add_security_headers));
     // The router endpoint stays bare: CAT clients read at most 2047 bytes of it.
     Router::new()

@@ -36,6 +36,9 @@ pub struct AppState {
     /// The server's own health, as last sampled by whoever runs the collector: the banner
     /// on every page and the State page's "Saving now" (nothing while never sampled).
     pub health: crate::health::SharedHealth,
+    /// The origins whose browser pages may read the JSON API (CORS), `*` for any; none
+    /// by default ([`AppState::with_cors_allow_origins`]).
+    pub(crate) cors_allow_origins: Arc<[String]>,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
             days: Arc::default(),
             cat_utc_offset_seconds: 0,
             health: crate::health::SharedHealth::default(),
+            cors_allow_origins: Arc::new([]),
         }
     }
 
@@ -61,6 +65,15 @@ impl AppState {
     #[must_use]
     pub fn with_cat_utc_offset_seconds(mut self, seconds: i32) -> Self {
         self.cat_utc_offset_seconds = seconds;
+        self
+    }
+
+    /// Lets browser pages of these origins (`https://grafana.example.com`, or `*` for any)
+    /// read the JSON API: preflights answered, `Access-Control-Allow-Origin` on its
+    /// answers (see the `cors` module). Empty, as by default: no cross-origin reads.
+    #[must_use]
+    pub fn with_cors_allow_origins(mut self, origins: impl IntoIterator<Item = String>) -> Self {
+        self.cors_allow_origins = origins.into_iter().collect();
         self
     }
 
@@ -118,6 +131,7 @@ impl fmt::Debug for AppState {
             .field("cat_router", &self.cat_router)
             .field("auth", &self.auth)
             .field("cat_utc_offset_seconds", &self.cat_utc_offset_seconds)
+            .field("cors_allow_origins", &self.cors_allow_origins)
             .finish_non_exhaustive()
     }
 }

@@ -383,7 +383,6 @@ async fn an_empty_period_is_a_400_naming_it() {
         ("/api/transaction?domain=catgen&hour=current&day=", "day"),
         ("/api/event?domain=catgen&month=", "month"),
         ("/api/problem?domain=catgen&hour=", "hour"),
-        ("/api/heartbeat?domain=catgen&date=", "date"),
         ("/api/domains?hour=", "hour"),
     ] {
         let json = get_json(report_app(), uri, 400).await;
@@ -437,7 +436,7 @@ async fn a_parameter_given_twice_is_a_400_naming_it() {
         ("/api/transaction?domain=a&domain=b&hour=current", "domain"),
         ("/api/event?domain=catgen&hour=current&hour=current", "hour"),
         ("/api/problem?domain=catgen&type=URL&type=SQL", "type"),
-        ("/api/state?hour=current&domain=&domain=catgen", "domain"),
+        ("/api/state?hour=&hour=current", "hour"),
     ] {
         let json = get_json(report_app(), uri, 400).await;
         let error = json["error"].as_str().unwrap();
@@ -800,4 +799,149 @@ async fn an_hour_or_day_that_has_not_begun_says_so() {
         let error = json["error"].as_str().unwrap();
         assert!(error.contains(says), "{uri}: {error}");
     }
+}
+
+/// A misspelled or irrelevant parameter was ignored: `typ=URL` gave every type with a 200,
+/// which a dashboard shows as URL's figures.
+#[tokio::test]
+async fn a_parameter_the_endpoint_does_not_take_is_a_400_naming_it_and_the_ones_it_takes() {
+    for (uri, param, says) in [
+        (
+            "/api/transaction?domain=catgen&hour=current&typ=URL",
+            "typ",
+            "takes domain, hour, day, week, month, ip, type, name, limit",
+        ),
+        (
+            "/api/problem?domain=catgen&hour=current&category=error",
+            "category",
+            "“category”",
+        ),
+        (
+            "/api/problem?domain=catgen&hour=current&long_ms=long-url:3000",
+            "long_ms",
+            "durations",
+        ),
+        (
+            "/api/transaction?domain=catgen&hour=current&sort=count",
+            "sort",
+            "by name",
+        ),
+        (
+            "/api/event?domain=catgen&hour=current&compare=on",
+            "compare",
+            "hour=",
+        ),
+        (
+            "/api/state?hour=current&domain=catgen",
+            "domain",
+            "takes hour",
+        ),
+        ("/api/hours?hour=abc", "hour", "takes no parameters"),
+        ("/api/domains?foo=bar", "foo", "takes hour"),
+        (
+            "/api/heartbeat?domain=catgen&hour=current&type=URL",
+            "type",
+            "takes domain, hour, ip",
+        ),
+        ("/api/message/x?raw=1", "raw", "takes no parameters"),
+    ] {
+        let json = get_json(report_app(), uri, 400).await;
+        let error = json["error"].as_str().unwrap();
+        assert!(error.contains(&format!("“{param}”")), "{uri}: {error}");
+        assert!(error.contains(says), "{uri}: {says} in {error}");
+        assert_eq!(json["param"], param, "{uri}");
+        assert!(json["takes"].is_array(), "{uri}: {json}");
+    }
+    // Refused in the handler's own words, as before.
+    let json = get_json(
+        report_app(),
+        "/api/problem?domain=catgen&hour=current&limit=3",
+        400,
+    )
+    .await;
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("lists every entry"),
+        "{json}"
+    );
+    // A cache-busting `_` passes.
+    let uri = format!("/api/transaction?domain=catgen&hour={HOUR_LABEL}&_=1700000000");
+    get_json(report_app(), &uri, 200).await;
+    // The pages stay lenient: a stale bookmark parameter still opens the board.
+    ok_page(report_app(), "/t?domain=catgen&typ=URL").await;
+}
+
+/// `date=` is CAT's, in CAT's zone (+08:00) on `/cat/r/...`: read as UTC here, a script
+/// that swapped `/cat/r/t` for `/api/transaction` got an hour 8 hours away with a 200.
+#[tokio::test]
+async fn cats_date_on_the_api_is_a_400_naming_hour_in_utc() {
+    let app = ocelot_web::router(
+        ocelot_web::AppState::new(std::sync::Arc::new(lookup()))
+            .with_reports(std::sync::Arc::new(reports()))
+            .with_cat_utc_offset_seconds(28_800),
+    );
+    let json = get_json(
+        app,
+        &format!("/api/transaction?domain=catgen&date={HOUR_LABEL}"),
+        400,
+    )
+    .await;
+    let error = json["error"].as_str().unwrap();
+    assert!(
+        error.contains("date= is CAT's form, read in CAT's time zone on /cat/r/")
+            && error.contains("here use hour=YYYYMMDDHH (UTC)")
+            && error.contains("at UTC+08:00 is hour=2026112123"),
+        "{error}"
+    );
+    for uri in [
+        "/api/domains?date=2026112207",
+        "/api/state?date=",
+        "/api/heartbeat?domain=catgen&date=x",
+    ] {
+        let json = get_json(report_app(), uri, 400).await;
+        assert_eq!(json["param"], "date", "{uri}: {json}");
+    }
+}
+
+/// A dashboard refreshing every few seconds rebuilt sealed hours, which never change: no
+/// caching header said they could be reused.
+#[tokio::test]
+async fn sealed_hours_may_be_reused_and_the_open_hour_may_not() {
+    // Now is 40 minutes into HOUR: the hour before it ended 40 minutes ago, within the
+    // collector's grace, and is not final yet; an hour later it is.
+    let later = {
+        let mut reports = reports();
+        reports.set_now_ms(NOW_MS + 3_600_000);
+        ocelot_web::router(
+            ocelot_web::AppState::new(std::sync::Arc::new(lookup()))
+                .with_reports(std::sync::Arc::new(reports)),
+        )
+    };
+    let past = format!("/api/transaction?domain=app-1&hour={PAST_HOUR_LABEL}");
+    for (app, uri, cache) in [
+        (later.clone(), past.clone(), "max-age=300"),
+        (
+            later.clone(),
+            "/api/problem?domain=app-1&day=20261121".to_owned(),
+            "no-cache",
+        ),
+        (report_app(), past.clone(), "no-cache"),
+        (
+            later.clone(),
+            "/api/transaction?domain=app-1&hour=current".to_owned(),
+            "no-cache",
+        ),
+        (later.clone(), "/api/hours".to_owned(), "no-cache"),
+        (later.clone(), format!("{past}&type=Nope"), "no-cache"),
+    ] {
+        let response = get(app, &uri).await;
+        assert_eq!(header(&response, "cache-control"), cache, "{uri}");
+    }
+    assert_eq!(
+        header(&get(later, "/t?domain=app-1").await, "cache-control"),
+        "",
+        "pages untouched"
+    );
 }

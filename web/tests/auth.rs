@@ -125,3 +125,91 @@ async fn the_stylesheet_stays_open_so_the_login_page_is_styled() {
     let response = get(locked_app(), "/assets/ocelot.css").await;
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+/// `/api` (no slash) got the pages' HTML 401 and Basic challenge; `/api/` got JSON.
+#[tokio::test]
+async fn the_api_root_answers_a_json_401_too() {
+    for uri in ["/api", "/api/", "/api/hours"] {
+        let response = get(locked_app(), uri).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(header(&response, "www-authenticate"), "Bearer", "{uri}");
+        assert!(
+            header(&response, "content-type").starts_with("application/json"),
+            "{uri}"
+        );
+    }
+}
+
+async fn send(app: axum::Router, request: Request<Body>) -> axum::http::Response<Body> {
+    app.oneshot(request).await.unwrap()
+}
+
+/// A Grafana datasource in browser mode could not call the API: its preflight got a 405
+/// and the answers no `Access-Control-Allow-Origin`.
+#[tokio::test]
+async fn listed_origins_may_read_the_api_from_a_browser_and_others_may_not() {
+    let grafana = "http://grafana.local:3000";
+    let app = || {
+        let auth = AuthConfig {
+            api_token: Some("s3cret".into()),
+            basic: None,
+        };
+        router(
+            AppState::new(Arc::new(lookup()))
+                .with_auth(auth)
+                .with_cors_allow_origins([grafana.to_owned()]),
+        )
+    };
+    let preflight = |origin: &str| {
+        Request::options("/api/hours")
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .body(Body::empty())
+            .unwrap()
+    };
+    // The preflight carries no credentials, and is answered before the login.
+    let response = send(app(), preflight(grafana)).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&response, "access-control-allow-origin"), grafana);
+    assert_eq!(
+        header(&response, "access-control-allow-headers"),
+        "Authorization"
+    );
+    assert!(header(&response, "access-control-allow-methods").contains("GET"));
+    // The answers, 401 included, name the origin.
+    for (authorization, status) in [
+        ("Bearer s3cret", StatusCode::OK),
+        ("Bearer no", StatusCode::UNAUTHORIZED),
+    ] {
+        let request = Request::get("/api/hours")
+            .header("origin", grafana)
+            .header("authorization", authorization)
+            .body(Body::empty())
+            .unwrap();
+        let response = send(app(), request).await;
+        assert_eq!(response.status(), status);
+        assert_eq!(header(&response, "access-control-allow-origin"), grafana);
+        assert!(header(&response, "vary").contains("Origin"));
+    }
+    // Another origin, the pages, and a server without the setting: as before.
+    let response = send(app(), preflight("http://evil.example")).await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(header(&response, "access-control-allow-origin"), "");
+    let page = Request::get("/")
+        .header("origin", grafana)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        header(&send(app(), page).await, "access-control-allow-origin"),
+        ""
+    );
+    let response = send(locked_app(), preflight(grafana)).await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(header(&response, "access-control-allow-origin"), "");
+    // `*` allows any origin.
+    let any = router(AppState::new(Arc::new(lookup())).with_cors_allow_origins(["*".to_owned()]));
+    let response = send(any, preflight("http://elsewhere.example")).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&response, "access-control-allow-origin"), "*");
+}

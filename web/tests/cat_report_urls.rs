@@ -1,7 +1,6 @@
 //! CAT's report addresses (`/cat/r/t`, `/cat/r/e`, `/cat/r/p`, `/cat/r/h`, as in its alarm
 //! mails and people's bookmarks, and its home, state and dependency pages) redirect to our
-//! boards, and our boards and API take CAT's
-//! `date=` for `hour=`.
+//! boards; our boards and API refuse CAT's `date=` (in CAT's zone) and name `hour=` (UTC).
 
 mod common;
 
@@ -267,6 +266,52 @@ async fn cat_xml_is_a_400_naming_the_json_api_address() {
     );
 }
 
+/// `op=xml`, `op=json` and `forceDownload=xml` redirected to the board, whose HTML came
+/// with a 200; and the 400 for `xml=true` was HTML even to a client asking for JSON.
+#[tokio::test]
+async fn every_cat_data_format_switch_is_a_400_in_json_when_json_is_accepted() {
+    let api = "/api/transaction?domain=gateway&type=URL&hour=2026120619";
+    for switch in [
+        "op=xml",
+        "op=json",
+        "forceDownload=xml",
+        "xml=true",
+        "op=XML",
+    ] {
+        let uri = format!("/cat/r/t?domain=gateway&date=2026120619&type=URL&{switch}");
+        let request = axum::http::Request::get(&uri)
+            .header("accept", "application/json")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(report_app(), request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
+        assert!(
+            header(&response, "link").contains(&format!("<{api}>")),
+            "{uri}: {}",
+            header(&response, "link")
+        );
+        assert!(header(&response, "content-type").starts_with("application/json"));
+        let json: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+        assert_eq!(json["api"], api, "{uri}");
+        let param = switch.split('=').next().unwrap();
+        let error = json["error"].as_str().unwrap();
+        assert!(
+            error.contains(&format!("“{param}”")) && error.contains(api),
+            "{uri}: {error}"
+        );
+        // Without JSON in Accept: the error page, naming the same address.
+        let html = html_page(report_app(), &uri, StatusCode::BAD_REQUEST).await;
+        assert!(html.contains("no XML"), "{uri}: {html}");
+    }
+    // CAT's other views are not data: they still redirect.
+    assert_eq!(
+        location("/cat/r/t?domain=gateway&op=graphs").await,
+        "/t?domain=gateway"
+    );
+}
+
 #[tokio::test]
 async fn cat_problem_thresholds_become_raised_long_thresholds() {
     assert_eq!(
@@ -295,61 +340,20 @@ async fn a_redirected_cat_address_shows_the_hour_it_names() {
     );
 }
 
+/// The boards took `date=` as UTC while `/cat/r/...` reads it in CAT's zone: the same
+/// value named hours 8 hours apart. They refuse it, naming `hour=` (UTC), as the API does.
 #[tokio::test]
-async fn boards_take_cats_date_for_the_hour() {
+async fn boards_refuse_cats_date_naming_hour_in_utc() {
     for path in ["/t", "/e", "/p", "/"] {
-        let html = ok_page(
+        let html = html_page(
             report_app(),
             &format!("{path}?domain=app-1&date={PAST_HOUR_LABEL}"),
+            StatusCode::BAD_REQUEST,
         )
         .await;
         assert!(
-            html.contains(r#"rel="next""#),
-            "{path}: the past hour, not the current one: {html}"
+            html.contains("“date”") && html.contains("hour=YYYYMMDDHH (UTC)"),
+            "{path}: {html}"
         );
     }
-    let html = html_page(
-        report_app(),
-        &format!("/t?domain=app-1&hour={HOUR_LABEL}&date={PAST_HOUR_LABEL}"),
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
-    assert!(
-        html.contains("“date”") && html.contains("not both"),
-        "{html}"
-    );
-    let html = html_page(
-        report_app(),
-        "/t?domain=app-1&date=yesterday",
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
-    assert!(
-        html.contains("“date”") && html.contains("yesterday"),
-        "{html}"
-    );
-}
-
-#[tokio::test]
-async fn the_api_takes_cats_date_for_the_hour() {
-    let json = get_json(
-        report_app(),
-        &format!("/api/transaction?domain=app-1&date={PAST_HOUR_LABEL}"),
-        200,
-    )
-    .await;
-    assert_eq!(json["hour"], PAST_HOUR_LABEL);
-    let json = get_json(
-        report_app(),
-        &format!("/api/domains?date={PAST_HOUR_LABEL}"),
-        200,
-    )
-    .await;
-    assert!(!json["domains"].as_array().unwrap().is_empty(), "{json}");
-    let json = get_json(report_app(), "/api/domains?date=2020010100", 200).await;
-    assert_eq!(
-        json["domains"],
-        serde_json::json!([]),
-        "the hour asked for, not the current ones"
-    );
 }
