@@ -99,9 +99,10 @@ pub async fn run(
             Err(_) if open.make_room() => None,
             Err(_) => {
                 // Closed before a byte is read: the client sees the close (a reset once it
-                // has written) at once, and fails over with its trees.
-                drop(stream);
+                // has written) at once, and fails over with its trees. Counted first: a
+                // client that saw the close may look at the count.
                 refuse(stats, peer);
+                drop(stream);
                 continue;
             }
         };
@@ -118,8 +119,8 @@ pub async fn run(
                 None => match tokio::time::timeout(ROOM_WAIT, limit.acquire_owned()).await {
                     Ok(Ok(permit)) => permit,
                     _ => {
-                        drop(stream);
                         refuse(collector.stats_handle(), peer);
+                        drop(stream);
                         return;
                     }
                 },
