@@ -6,8 +6,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use ocelot_alert::{
-    format_events, replay, AlertKind, AlertPhase, Alerting, Engine, MemoryHistory, Overlay, Report,
-    ReportKind, RuleSet,
+    format_events, replay, AlertError, AlertKind, AlertPhase, Alerting, Engine, MemoryHistory,
+    Overlay, Report, ReportKind, RuleSet,
 };
 use ocelot_analyzer::{AnalyzerConfig, HeartbeatAnalyzer, StateReport};
 use ocelot_protocol::{Header, Leaf, Message, MessageTree};
@@ -27,6 +27,18 @@ fn steady(_: u64) -> u64 {
     40
 }
 
+/// A heartbeat of machine `ip` of shop, sent at `at_ms`, with its `thread.count`.
+fn heartbeat(ip: &str, at_ms: u64, threads: u64) -> MessageTree {
+    let xml = format!("<status><thread count=\"{threads}\"/></status>");
+    let header = Header {
+        domain: "shop".into(),
+        ip_address: ip.into(),
+        ..Header::default()
+    };
+    let heartbeat = Leaf::new("Heartbeat", ip, "0", at_ms, &xml);
+    MessageTree::new(header, Message::Heartbeat(heartbeat))
+}
+
 /// shop's heartbeat report of `hour`: each machine's heartbeats, sent 5 s into each of its
 /// minutes, those sent by `until_ms` only (what a running collector holds then); an empty
 /// report if none was.
@@ -38,17 +50,7 @@ fn heartbeats(hour: u64, machines: &[Machine<'_>], until_ms: u64) -> Report {
             if at > until_ms {
                 continue;
             }
-            let xml = format!(
-                "<status><thread count=\"{}\"/></status>",
-                (machine.threads)(minute)
-            );
-            let heartbeat = Leaf::new("Heartbeat", machine.ip, "0", at, &xml);
-            let header = Header {
-                domain: "shop".into(),
-                ip_address: machine.ip.into(),
-                ..Header::default()
-            };
-            analyzer.process(&MessageTree::new(header, Message::Heartbeat(heartbeat)));
+            analyzer.process(&heartbeat(machine.ip, at, (machine.threads)(minute)));
         }
     }
     match analyzer.reports().get("shop") {
@@ -57,14 +59,18 @@ fn heartbeats(hour: u64, machines: &[Machine<'_>], until_ms: u64) -> Report {
     }
 }
 
-fn rules(rule: &str) -> RuleSet {
+/// A rule set of one heartbeat rule of shop, `r`, with the lines of `rule`.
+fn rule_set(rule: &str) -> Result<RuleSet, AlertError> {
     let text = format!("[[rule]]\nid = \"r\"\ndomain = \"shop\"\nreport = \"heartbeat\"\n{rule}");
-    RuleSet::from_toml_str(&text, None).unwrap()
+    RuleSet::from_toml_str(&text, None)
+}
+
+fn rules(rule: &str) -> RuleSet {
+    rule_set(rule).unwrap()
 }
 
 fn error_of(rule: &str) -> String {
-    let text = format!("[[rule]]\nid = \"r\"\ndomain = \"shop\"\nreport = \"heartbeat\"\n{rule}");
-    RuleSet::from_toml_str(&text, None).unwrap_err().to_string()
+    rule_set(rule).unwrap_err().to_string()
 }
 
 /// `(kind, minute of the hour HOUR, machine)` of each event.
@@ -289,19 +295,7 @@ fn heartbeats_when(hour: u64, ip: &str, sent: impl Fn(u64) -> bool) -> Report {
     let mut analyzer = HeartbeatAnalyzer::new(hour, Arc::new(AnalyzerConfig::default()));
     for minute in (0..60).filter(|&m| sent(m)) {
         let at = hour * 3_600_000 + minute * 60_000 + 5_000;
-        let heartbeat = Leaf::new(
-            "Heartbeat",
-            ip,
-            "0",
-            at,
-            "<status><thread count=\"1\"/></status>",
-        );
-        let header = Header {
-            domain: "shop".into(),
-            ip_address: ip.into(),
-            ..Header::default()
-        };
-        analyzer.process(&MessageTree::new(header, Message::Heartbeat(heartbeat)));
+        analyzer.process(&heartbeat(ip, at, 1));
     }
     Report::Heartbeat(analyzer.reports()["shop"].clone())
 }

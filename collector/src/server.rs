@@ -324,14 +324,7 @@ async fn serve_connection(
         };
         let Some(read) = read else {
             // Closed by the server (a shutdown, or a slot given to a newcomer).
-            drop_partial_frame(
-                collector,
-                peer,
-                &decoder,
-                &buf,
-                open,
-                "closing a connection",
-            );
+            drop_partial_frame(collector, peer, &decoder, &buf, open, CLOSED_BY_SERVER);
             break;
         };
         match read {
@@ -424,14 +417,7 @@ async fn serve_connection(
             progress = 0;
         }
         if closing {
-            drop_partial_frame(
-                collector,
-                peer,
-                &decoder,
-                &buf,
-                open,
-                "closing a connection",
-            );
+            drop_partial_frame(collector, peer, &decoder, &buf, open, CLOSED_BY_SERVER);
             break;
         }
         // What is left in the buffer is an unfinished frame, held until it is whole.
@@ -450,6 +436,10 @@ async fn serve_connection(
     collector.dispatch(&mut batch);
     stats.connections_open.fetch_sub(1, Relaxed);
 }
+
+/// How [`drop_partial_frame`] says that the server itself closed the connection: at a
+/// shutdown, to give its slot to a newcomer, or after too many bad frames in a row.
+const CLOSED_BY_SERVER: &str = "closing a connection";
 
 /// Counts and logs the unfinished frame left in `buf` as its connection closes (`closing`
 /// says how): that tree is lost whoever closes, and each lost tree is counted.

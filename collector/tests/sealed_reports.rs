@@ -42,14 +42,25 @@ fn event_report(hour: u64, ips: &[&str]) -> Vec<u8> {
     serde_json::to_vec(report).unwrap()
 }
 
-/// A collector at [`NOW_MS`] over a store in `dir`, keeping `cache_bytes` of sealed reports.
-fn collector(dir: &std::path::Path, cache_bytes: u64) -> (Store, Collector) {
-    // Retention goes by the real clock: off, so the fixed hours stay.
-    let store = Store::open(StoreConfig {
+/// Writes `shop`'s Event report of `hour` (see [`event_report`]) to `store`.
+fn write_event_report(store: &Store, hour: u64, ips: &[&str]) {
+    store
+        .write_report(hour, "shop", "event", &event_report(hour, ips))
+        .unwrap();
+}
+
+/// A store in `dir`. Retention goes by the real clock: off, so the fixed hours stay.
+fn open_store(dir: &std::path::Path) -> Store {
+    Store::open(StoreConfig {
         retention_days: 0,
         ..StoreConfig::new(dir)
     })
-    .unwrap();
+    .unwrap()
+}
+
+/// A collector at [`NOW_MS`] over a store in `dir`, keeping `cache_bytes` of sealed reports.
+fn collector(dir: &std::path::Path, cache_bytes: u64) -> (Store, Collector) {
+    let store = open_store(dir);
     let config = CollectorConfig {
         background_ticks: false,
         analyzer_threads: 1,
@@ -70,14 +81,7 @@ async fn a_sealed_report_is_read_once_and_a_rewritten_one_is_read_again() {
     let dir = tempfile::tempdir().unwrap();
     let (store, collector) = collector(dir.path(), 32 << 20);
     let sealed = HOUR - 5;
-    store
-        .write_report(
-            sealed,
-            "shop",
-            "event",
-            &event_report(sealed, &["10.0.0.1"]),
-        )
-        .unwrap();
+    write_event_report(&store, sealed, &["10.0.0.1"]);
 
     let first = collector.event_report("shop", sealed).await.unwrap();
     let again = collector.event_report("shop", sealed).await.unwrap();
@@ -97,9 +101,7 @@ async fn a_sealed_report_is_read_once_and_a_rewritten_one_is_read_again() {
 
     // Written again through the store (a reopened hour sealed again): the new one.
     let both = ["10.0.0.1", "10.0.0.2"];
-    store
-        .write_report(sealed, "shop", "event", &event_report(sealed, &both))
-        .unwrap();
+    write_event_report(&store, sealed, &both);
     let rewritten = collector.event_report("shop", sealed).await.unwrap();
     assert_eq!(ips(&rewritten), both);
     assert_eq!(collector.stats().sealed_reports.loads, 2);
@@ -152,9 +154,7 @@ async fn checkpoints_of_open_hours_and_absent_reports_are_not_served_stale() {
     let (store, collector) = collector(dir.path(), 32 << 20);
     // A checkpoint of the open hour that no analyzer thread holds (the collector started
     // after it was written and no tree of the domain came since): read every time.
-    store
-        .write_report(HOUR, "shop", "event", &event_report(HOUR, &["10.0.0.1"]))
-        .unwrap();
+    write_event_report(&store, HOUR, &["10.0.0.1"]);
     for _ in 0..2 {
         assert!(collector.event_report("shop", HOUR).await.is_some());
     }
@@ -165,14 +165,7 @@ async fn checkpoints_of_open_hours_and_absent_reports_are_not_served_stale() {
     assert!(collector.event_report("shop", sealed).await.is_none());
     assert!(collector.event_report("shop", sealed).await.is_none());
     assert_eq!(collector.stats().sealed_reports.loads, 1);
-    store
-        .write_report(
-            sealed,
-            "shop",
-            "event",
-            &event_report(sealed, &["10.0.0.1"]),
-        )
-        .unwrap();
+    write_event_report(&store, sealed, &["10.0.0.1"]);
     assert!(collector.event_report("shop", sealed).await.is_some());
     collector.shutdown();
 }
@@ -183,11 +176,7 @@ async fn checkpoints_of_open_hours_and_absent_reports_are_not_served_stale() {
 #[tokio::test]
 async fn an_hour_sealed_again_after_the_clock_went_back_is_read_anew() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        retention_days: 0,
-        ..StoreConfig::new(dir.path())
-    })
-    .unwrap();
+    let store = open_store(dir.path());
     let config = CollectorConfig {
         background_ticks: false,
         ..CollectorConfig::default()
@@ -260,11 +249,7 @@ async fn a_report_found_in_another_domains_or_hours_folder_is_not_served_as_that
 async fn a_checkpoint_found_in_another_domains_folder_is_not_restored_into_it() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = Store::open(StoreConfig {
-            retention_days: 0,
-            ..StoreConfig::new(dir.path())
-        })
-        .unwrap();
+        let store = open_store(dir.path());
         let shops = event_report(HOUR, &["10.0.0.1"]);
         store.write_report(HOUR, "cart", "event", &shops).unwrap();
         store.shutdown();
@@ -334,14 +319,7 @@ async fn a_report_missing_beside_its_siblings_is_unreadable_and_an_absent_one_is
     let dir = tempfile::tempdir().unwrap();
     let (store, collector) = collector(dir.path(), 32 << 20);
     let sealed = HOUR - 3;
-    store
-        .write_report(
-            sealed,
-            "shop",
-            "event",
-            &event_report(sealed, &["10.0.0.1"]),
-        )
-        .unwrap();
+    write_event_report(&store, sealed, &["10.0.0.1"]);
     assert!(collector.transaction_report("shop", sealed).await.is_none());
     let why = collector
         .unreadable_report("transaction", "shop", sealed)

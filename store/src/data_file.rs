@@ -39,6 +39,21 @@ pub(crate) fn open_rw(path: &Path) -> Result<File, StoreError> {
         .map_err(|e| StoreError::io(path, e))
 }
 
+/// Starts a data file too short to hold its header (new, or torn while its header was
+/// being written) over: cut to nothing, then the header.
+pub(crate) fn start_over(
+    file: &File,
+    path: &Path,
+    layer: &dyn crate::file_layer::FileLayer,
+) -> Result<(), StoreError> {
+    layer
+        .set_len(file, path, 0)
+        .map_err(|e| StoreError::io(path, e))?;
+    layer
+        .write_all_at(file, path, 0, &header_bytes())
+        .map_err(|e| StoreError::io(path, e))
+}
+
 /// Checks the header of an existing data file.
 pub(crate) fn check_header(file: &File, path: &Path) -> Result<(), StoreError> {
     let mut header = [0; DATA_HEADER_BYTES as usize];

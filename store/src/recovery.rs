@@ -376,12 +376,7 @@ pub(crate) fn recover_domain_hour(
         .map_err(|e| StoreError::io(&data_path, e))?
         .len();
     if len < DATA_HEADER_BYTES {
-        layer
-            .set_len(&data, &data_path, 0)
-            .map_err(|e| StoreError::io(&data_path, e))?;
-        layer
-            .write_all_at(&data, &data_path, 0, &data_file::header_bytes())
-            .map_err(|e| StoreError::io(&data_path, e))?;
+        data_file::start_over(&data, &data_path, &**layer)?;
     } else {
         data_file::check_or_mend_header(&data, &data_path, len, &**layer)?;
     }

@@ -759,13 +759,7 @@ fn open_domain_hour(
     let len = meta.len();
     let data_len = if len < DATA_HEADER_BYTES {
         // New, or torn while its header was being written: start it over.
-        let layer = &shared.config.file_layer;
-        layer
-            .set_len(&data, &data_path, 0)
-            .map_err(|e| StoreError::io(&data_path, e))?;
-        layer
-            .write_all_at(&data, &data_path, 0, &data_file::header_bytes())
-            .map_err(|e| StoreError::io(&data_path, e))?;
+        data_file::start_over(&data, &data_path, &*shared.config.file_layer)?;
         DATA_HEADER_BYTES
     } else {
         let layer = &*shared.config.file_layer;

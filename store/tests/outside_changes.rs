@@ -42,6 +42,42 @@ fn assert_gone(store: &Store, ids: &[MessageId], when: &str) {
     }
 }
 
+/// The line of `log` that says `what`, which must be a warning.
+fn warning<'a>(log: &'a str, what: &str) -> &'a str {
+    let line = log
+        .lines()
+        .find(|l| l.contains(what))
+        .unwrap_or_else(|| panic!("no line with {what:?}:\n{log}"));
+    assert!(line.contains("WARN"), "{line}");
+    line
+}
+
+/// A clean stop, then a start over the same folder.
+fn restart(store: Store, root: &Path) -> Store {
+    store.shutdown();
+    drop(store);
+    open(root)
+}
+
+/// Cuts the file at `path` to `len` bytes, as `truncate -s` does.
+fn cut(path: &Path, len: u64) {
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}
+
+/// Appends 30 trees of "shop", ten each from clients 0, 1 and 2, and writes no block.
+fn append_three_clients(store: &Store) -> Vec<MessageId> {
+    let ids: Vec<_> = (0..30).map(|s| id("shop", (s % 3) as u32, s)).collect();
+    for i in &ids {
+        store.append(i, frame(i, 300)).unwrap();
+    }
+    ids
+}
+
 /// A cleanup script deleted `messages.dat` while the server ran: the writer kept writing
 /// into the deleted file, so every later tree of the domain-hour was lost, counted as
 /// stored, and nothing was logged.
@@ -64,18 +100,12 @@ fn a_data_file_deleted_while_open_is_said_counted_and_started_again() {
     assert_eq!(stats.dropped(DropReason::IoError), 20, "the trees lost");
     assert!(stats.io_errors >= 1);
     let log = logged();
-    let line = log
-        .lines()
-        .find(|l| l.contains("deleted while Ocelot had it open"))
-        .unwrap_or_else(|| panic!("no warning:\n{log}"));
-    assert!(line.contains("WARN"), "{line}");
+    let line = warning(&log, "deleted while Ocelot had it open");
     assert!(line.contains(&data.display().to_string()), "{line}");
     assert!(line.contains("the 20 trees written to it"), "{line}");
 
     // The next start agrees: what was written after the deletion is there.
-    store.shutdown();
-    drop(store);
-    let store = open(dir.path());
+    let store = restart(store, dir.path());
     assert_found(&store, &after, "after a restart");
     assert_gone(&store, &before, "after a restart");
 }
@@ -101,9 +131,7 @@ fn a_domain_folder_deleted_while_open_is_made_again() {
         )),
         "{log}"
     );
-    store.shutdown();
-    drop(store);
-    let store = open(dir.path());
+    let store = restart(store, dir.path());
     assert_found(&store, &after, "after a restart");
 }
 
@@ -154,13 +182,7 @@ fn a_data_file_cut_while_open_keeps_the_trees_written_after_the_cut() {
     let data = domain_dir(dir.path(), "shop").join("messages.dat");
     let written = blocks(&store, &[0..10, 10..20, 20..30], &data);
     // Cut inside the second block: it and the third are lost.
-    let cut = (written[0].1 + written[1].1) / 2;
-    OpenOptions::new()
-        .write(true)
-        .open(&data)
-        .unwrap()
-        .set_len(cut)
-        .unwrap();
+    cut(&data, (written[0].1 + written[1].1) / 2);
 
     let after = append(&store, 30..40);
     assert_found(&store, &written[0].0, "before the cut");
@@ -170,11 +192,7 @@ fn a_data_file_cut_while_open_keeps_the_trees_written_after_the_cut() {
     }
     assert_eq!(store.stats().dropped(DropReason::IoError), 20);
     let log = logged();
-    let line = log
-        .lines()
-        .find(|l| l.contains("was cut to"))
-        .unwrap_or_else(|| panic!("no warning:\n{log}"));
-    assert!(line.contains("WARN"), "{line}");
+    let line = warning(&log, "was cut to");
     assert!(line.contains(&data.display().to_string()), "{line}");
     assert!(line.contains("20 stored trees are lost"), "{line}");
 
@@ -195,19 +213,11 @@ fn a_data_file_cut_to_nothing_while_open_takes_trees_again() {
     let store = open(dir.path());
     let data = domain_dir(dir.path(), "shop").join("messages.dat");
     let before = append(&store, 0..20);
-    OpenOptions::new()
-        .write(true)
-        .open(&data)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    cut(&data, 0);
     let after = append(&store, 20..30);
     assert_found(&store, &after, "after the cut");
     assert_gone(&store, &before, "cut off");
-    store.shutdown();
-    drop(store);
-
-    let store = open(dir.path());
+    let store = restart(store, dir.path());
     let later = append(&store, 30..40);
     assert_found(&store, &after, "after a restart");
     assert_found(&store, &later, "after a restart");
@@ -245,11 +255,7 @@ fn a_repair_steps_over_a_zeroed_stretch_and_keeps_the_blocks_after_it() {
     );
     let log = logged();
     assert!(log.contains("stepped over a damaged stretch"), "{log}");
-    let line = log
-        .lines()
-        .find(|l| l.contains("recovered an unclean domain-hour"))
-        .unwrap_or_else(|| panic!("no repair line:\n{log}"));
-    assert!(line.contains("WARN"), "{line}");
+    let line = warning(&log, "recovered an unclean domain-hour");
     assert!(line.contains("20 stored trees are lost"), "{line}");
 }
 
@@ -264,22 +270,13 @@ fn damage_found_after_a_clean_close_is_a_warning_with_the_trees_lost() {
     let written = blocks(&store, &[0..10, 10..25], &data);
     store.shutdown();
     drop(store);
-    OpenOptions::new()
-        .write(true)
-        .open(&data)
-        .unwrap()
-        .set_len((written[0].1 + written[1].1) / 2)
-        .unwrap();
+    cut(&data, (written[0].1 + written[1].1) / 2);
 
     let store = open(dir.path());
     assert_found(&store, &written[0].0, "before the cut");
     assert_gone(&store, &written[1].0, "cut off");
     let log = logged();
-    let line = log
-        .lines()
-        .find(|l| l.contains("recovered an unclean domain-hour"))
-        .unwrap_or_else(|| panic!("no repair line:\n{log}"));
-    assert!(line.contains("WARN"), "{line}");
+    let line = warning(&log, "recovered an unclean domain-hour");
     assert!(line.contains("15 stored trees are lost"), "{line}");
     assert!(
         line.contains("changed after it was closed cleanly"),
@@ -294,10 +291,7 @@ fn an_index_file_emptied_or_deleted_while_stopped_is_rebuilt_at_the_next_start()
     let _test = start();
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let ids: Vec<_> = (0..30).map(|s| id("shop", (s % 3) as u32, s)).collect();
-    for i in &ids {
-        store.append(i, frame(i, 300)).unwrap();
-    }
+    let ids = append_three_clients(&store);
     store.shutdown();
     drop(store);
     let folder = domain_dir(dir.path(), "shop");
@@ -308,11 +302,7 @@ fn an_index_file_emptied_or_deleted_while_stopped_is_rebuilt_at_the_next_start()
     assert_found(&store, &ids, "after the start");
     assert_eq!(store.stats().recovered_entries, 20);
     let log = logged();
-    let line = log
-        .lines()
-        .find(|l| l.contains("recovered an unclean domain-hour"))
-        .unwrap_or_else(|| panic!("no repair line:\n{log}"));
-    assert!(line.contains("WARN"), "{line}");
+    let line = warning(&log, "recovered an unclean domain-hour");
     assert!(line.contains("20 index entries were rebuilt"), "{line}");
 }
 
@@ -435,11 +425,7 @@ fn a_repair_reads_an_index_file_no_further_than_its_last_possible_entry() {
     let store = Store::open(config).unwrap();
     assert_found(&store, &ids, "after the start");
     let log = logged();
-    let line = log
-        .lines()
-        .find(|l| l.contains("longer than an index file can be"))
-        .unwrap_or_else(|| panic!("no warning:\n{log}"));
-    assert!(line.contains("WARN"), "{line}");
+    let line = warning(&log, "longer than an index file can be");
     assert!(line.contains(&index.display().to_string()), "{line}");
     assert!(
         line.contains(&format!(
@@ -466,10 +452,7 @@ fn an_index_file_deleted_while_open_is_rebuilt_when_its_domain_hour_closes() {
     let _test = start();
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let ids: Vec<_> = (0..30).map(|s| id("shop", (s % 3) as u32, s)).collect();
-    for i in &ids {
-        store.append(i, frame(i, 300)).unwrap();
-    }
+    let ids = append_three_clients(&store);
     store.flush().unwrap();
     let index = domain_dir(dir.path(), "shop").join("00000001.idx");
     fs::remove_file(&index).unwrap();
@@ -485,11 +468,7 @@ fn an_index_file_deleted_while_open_is_rebuilt_when_its_domain_hour_closes() {
     assert_eq!(stats.recovered_entries, 16);
     assert!(stats.io_errors >= 1);
     let log = logged();
-    let line = log
-        .lines()
-        .find(|l| l.contains("deleted or cut while Ocelot had them open"))
-        .unwrap_or_else(|| panic!("no warning:\n{log}"));
-    assert!(line.contains("WARN"), "{line}");
+    let line = warning(&log, "deleted or cut while Ocelot had them open");
     assert!(line.contains("00000001.idx"), "{line}");
     assert!(line.contains("16 index entries were rebuilt"), "{line}");
 

@@ -184,6 +184,17 @@ async fn past_the_cap_a_connection_waits_for_a_free_slot() {
     server.stop().await;
 }
 
+/// Connects a client that pipelines requests and never reads the answers, keeping its
+/// socket open until [`GIVE_UP`] or until the returned task is aborted.
+async fn connect_a_client_that_never_reads(addr: SocketAddr) -> JoinHandle<()> {
+    let mut hog = TcpStream::connect(addr).await.unwrap();
+    tokio::spawn(async move {
+        let _ = hog.write_all(&KEEP_ALIVE_REQUEST.repeat(100_000)).await;
+        tokio::time::sleep(GIVE_UP).await;
+        drop(hog);
+    })
+}
+
 /// A client that pipelines requests and never reads the answers: the header timeout never
 /// runs (a request is always there), so only the connection's lifetime bound frees its
 /// slot, and a stop does not wait on it past the drain time.
@@ -195,13 +206,7 @@ async fn a_client_that_never_reads_its_answers_loses_its_slot_at_the_lifetime_bo
         ..limits(1)
     })
     .await;
-    let mut hog = TcpStream::connect(server.addr).await.unwrap();
-    let writer = tokio::spawn(async move {
-        let _ = hog.write_all(&KEEP_ALIVE_REQUEST.repeat(100_000)).await;
-        // Never reads; keeps the socket open.
-        tokio::time::sleep(GIVE_UP).await;
-        drop(hog);
-    });
+    let writer = connect_a_client_that_never_reads(server.addr).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut second = TcpStream::connect(server.addr).await.unwrap();
     second.write_all(KEEP_ALIVE_REQUEST).await.unwrap();
@@ -221,12 +226,7 @@ async fn a_stop_does_not_wait_on_a_client_that_never_reads() {
         ..limits(4)
     })
     .await;
-    let mut hog = TcpStream::connect(server.addr).await.unwrap();
-    let writer = tokio::spawn(async move {
-        let _ = hog.write_all(&KEEP_ALIVE_REQUEST.repeat(100_000)).await;
-        tokio::time::sleep(GIVE_UP).await;
-        drop(hog);
-    });
+    let writer = connect_a_client_that_never_reads(server.addr).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = std::time::Instant::now();
     server.stop().await;
@@ -291,13 +291,7 @@ async fn a_client_that_reads_nothing_is_closed_at_the_write_timeout() {
         ..limits(1)
     })
     .await;
-    let mut hog = TcpStream::connect(server.addr).await.unwrap();
-    let writer = tokio::spawn(async move {
-        let _ = hog.write_all(&KEEP_ALIVE_REQUEST.repeat(100_000)).await;
-        // Never reads; keeps the socket open.
-        tokio::time::sleep(GIVE_UP).await;
-        drop(hog);
-    });
+    let writer = connect_a_client_that_never_reads(server.addr).await;
     wait_for("the hog closed at the write timeout", || {
         server.stats.snapshot().write_timeouts == 1
     })
@@ -321,6 +315,20 @@ fn big_app() -> Router {
 
 const BIG_REQUEST: &[u8] = b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 
+/// Connects a client that asks for [`big_app`]'s `/big`, reads nothing, and takes little
+/// into its own buffer; returns it once the server holds its whole answer.
+async fn connect_a_client_holding_a_big_answer(server: &Server) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut hog = socket.connect(server.addr).await.unwrap();
+    hog.write_all(BIG_REQUEST).await.unwrap();
+    wait_for("the hog's answer held", || {
+        server.stats.snapshot().answer_bytes_held == BIG_ANSWER_BYTES as u64
+    })
+    .await;
+    hog
+}
+
 /// Each client that asked for a page and never read it held the page: 300 of them held
 /// 2.8 GB. Past the budget for answers being sent, a large answer is now refused with 503
 /// and `Retry-After`, counted; once the answers in flight are gone, it is served again.
@@ -335,15 +343,7 @@ async fn past_the_answer_budget_a_large_answer_is_refused_until_the_budget_frees
         },
     )
     .await;
-    // Asks, reads nothing, and takes little into its own buffer.
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut hog = socket.connect(server.addr).await.unwrap();
-    hog.write_all(BIG_REQUEST).await.unwrap();
-    wait_for("the hog's answer held", || {
-        server.stats.snapshot().answer_bytes_held == BIG_ANSWER_BYTES as u64
-    })
-    .await;
+    let hog = connect_a_client_holding_a_big_answer(&server).await;
 
     let mut refused = TcpStream::connect(server.addr).await.unwrap();
     refused.write_all(BIG_REQUEST).await.unwrap();
@@ -379,14 +379,7 @@ async fn small_answers_go_while_the_answer_budget_is_spent() {
         },
     )
     .await;
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut hog = socket.connect(server.addr).await.unwrap();
-    hog.write_all(BIG_REQUEST).await.unwrap();
-    wait_for("the hog's answer held", || {
-        server.stats.snapshot().answer_bytes_held == BIG_ANSWER_BYTES as u64
-    })
-    .await;
+    let hog = connect_a_client_holding_a_big_answer(&server).await;
     let mut small = TcpStream::connect(server.addr).await.unwrap();
     small
         .write_all(b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
