@@ -68,6 +68,12 @@ async fn dependency_page(
         Some((machines, edges)) => (Some(machines), edges, Vec::new()),
         None => {
             let report = state.reports.event(board.domain.clone(), board.hour).await;
+            // The edges are in the Event report: one that cannot be read is said to be.
+            if report.is_none() {
+                if let Some((status, body)) = board.unreadable(&state, HEADING, "event").await {
+                    return Ok((status, page(&board.title(HEADING), PATH, body)));
+                }
+            }
             let machines = report.map(|r| r.ips().map(str::to_owned).collect::<Vec<_>>());
             // Where else to look: the domains with edges. Without a domain asked for, the
             // search above already looked at them all; a machine asked for gets a link to

@@ -63,7 +63,12 @@ async fn heartbeat_page(
         })
         .await;
     let Some(report) = report else {
-        let (status, body) = board.empty(HEADING);
+        // A stored report that cannot be read is said to be, not shown as no data.
+        let unreadable = match board.has_domain() {
+            true => board.unreadable(&state, HEADING, "heartbeat").await,
+            false => None,
+        };
+        let (status, body) = unreadable.unwrap_or_else(|| board.empty(HEADING));
         return Ok((status, page(&board.title(HEADING), PATH, body)));
     };
     let view = heavy(|| {

@@ -66,7 +66,14 @@ async fn metric_page(
         Err(others) => {
             let unread = match state.reports.metric(board.domain.clone(), board.hour).await {
                 Some(report) => report.ignored(),
-                None => 0,
+                None => {
+                    // A stored report that cannot be read is said to be, not "no metrics".
+                    if let Some((status, body)) = board.unreadable(&state, HEADING, "metric").await
+                    {
+                        return Ok((status, page(&board.title(HEADING), PATH, body)));
+                    }
+                    0
+                }
             };
             let lacks = if unread == 0 {
                 board.lacks(

@@ -25,7 +25,15 @@ async fn an_unreadable_report_is_a_500_that_says_so_on_its_board_and_api() {
     let app = app_of(with_unreadable(&kinds));
     let said = "report of app-0 for 2026-11-22 06:00 UTC cannot be read (damaged or missing; \
                 see the server's log): its file does not parse";
-    for (path, kind) in [("/t", "transaction"), ("/e", "event"), ("/p", "problem")] {
+    for (path, kind) in [
+        ("/t", "transaction"),
+        ("/e", "event"),
+        ("/p", "problem"),
+        ("/h", "heartbeat"),
+        ("/metric", "metric"),
+        // The dependency page reads the Event report's edges.
+        ("/d", "event"),
+    ] {
         let uri = format!("{path}?domain=app-0&hour={PAST_HOUR_LABEL}");
         let html = html_page(app.clone(), &uri, StatusCode::INTERNAL_SERVER_ERROR).await;
         assert!(
