@@ -129,6 +129,13 @@ async fn heartbeat_page(
                 @if let Some(started_ms) = started_ms {
                     p.hint.started { "Process started " (format_utc_ms(started_ms)) "." }
                 }
+                @if let Some(silent) = silence(&view.minutes, running) {
+                    p.notice.unreadable.silent role="alert" {
+                        "No heartbeat since " (format!("{:02}:{:02}", board.hour % 24, silent.last_minute))
+                        " UTC (" (silent.minutes) " minutes): the machine may be down, or its client stopped sending. "
+                        "A CAT client sends one a minute."
+                    }
+                }
                 @if malformed > 0 {
                     p.hint.malformed { (malformed_note(malformed)) }
                 }
@@ -178,6 +185,29 @@ fn malformed_note(count: u64) -> String {
 }
 
 /// The minute of `hour` that is still running at `now_ms`, if `hour` is the current one.
+/// A machine silent since its last heartbeat of the current hour.
+#[derive(Debug, PartialEq)]
+struct Silence {
+    last_minute: u8,
+    /// Whole minutes since then without one.
+    minutes: usize,
+}
+
+/// Whether the machine shown stopped sending: in the current hour (`running`, the minute
+/// under way), two whole minutes or more have ended since its last heartbeat. The charts
+/// end with gaps either way; this says it in words, as "is it alive?" is the first question.
+fn silence(
+    minutes: &[ocelot_analyzer::HeartbeatMinuteView],
+    running: Option<usize>,
+) -> Option<Silence> {
+    let last = minutes.last()?.minute;
+    let ended_since = running?.checked_sub(usize::from(last) + 1)?;
+    (ended_since >= 2).then_some(Silence {
+        last_minute: last,
+        minutes: ended_since,
+    })
+}
+
 fn running_minute(hour: u64, now_ms: u64) -> Option<usize> {
     (now_ms / MILLIS_PER_HOUR == hour).then_some((now_ms % MILLIS_PER_HOUR) as usize / 60_000)
 }
@@ -464,6 +494,32 @@ mod tests {
 
     fn names(charts: &[Chart]) -> Vec<&str> {
         charts.iter().map(|c| c.title.as_str()).collect()
+    }
+
+    #[test]
+    fn a_machine_is_silent_once_two_whole_minutes_passed_without_a_heartbeat() {
+        let at = |minutes: &[u8]| -> Vec<ocelot_analyzer::HeartbeatMinuteView> {
+            minutes
+                .iter()
+                .map(|&minute| ocelot_analyzer::HeartbeatMinuteView {
+                    minute,
+                    values: BTreeMap::new(),
+                })
+                .collect()
+        };
+        // Last at :10, :12 under way: only :11 ended without one (a late heartbeat).
+        assert_eq!(silence(&at(&[9, 10]), Some(12)), None);
+        // :13 under way: :11 and :12 ended without one.
+        assert_eq!(
+            silence(&at(&[9, 10]), Some(13)),
+            Some(Silence {
+                last_minute: 10,
+                minutes: 2
+            })
+        );
+        // A past hour, or no heartbeat at all: nothing to say here.
+        assert_eq!(silence(&at(&[9, 10]), None), None);
+        assert_eq!(silence(&at(&[]), Some(40)), None);
     }
 
     #[test]

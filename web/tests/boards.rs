@@ -336,6 +336,12 @@ async fn heartbeat_page_charts_every_series_of_the_machine() {
     assert!(html.contains("system.process.load.1min"));
     assert!(html.matches("<svg class=\"chart\"").count() >= 5);
     assert!(!html.contains("All machines"), "heartbeats do not add up");
+    // The captured heartbeat is at 07:08, the fixture's clock at 07:40: the machine is
+    // said to be silent, not only drawn with gaps.
+    assert!(
+        html.contains("No heartbeat since 07:08 UTC (31 minutes): the machine may be down"),
+        "{html}"
+    );
 }
 
 #[tokio::test]
