@@ -149,8 +149,11 @@ test('the event board lists types and a type its names', async () => {
   assertNoProblems();
 });
 
-test('the heartbeat page charts every series and switches machines', async () => {
+test('the heartbeat page lists the machines, charts every series of one and switches machines', async () => {
   await open(`/h?domain=${DOMAIN}`);
+  assert.equal(await page.locator('table.machines tbody tr').count(), 3, 'a row per machine');
+  await shot('heartbeat-machines');
+  await clickAndWait(page.locator('table.machines td.name a', { hasText: /^10\.0\.0\.1$/ }));
   assert.ok((await page.locator('.charts svg.chart:visible').count()) >= 5, 'a chart per series');
   const select = page.locator('form.selectors select[name=ip]');
   await Promise.all([page.waitForURL(/ip=10\.0\.0\.2/), select.selectOption('10.0.0.2')]);

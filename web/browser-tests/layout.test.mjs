@@ -45,7 +45,7 @@ test('a selector changed with the pointer shows the choice at once', async () =>
 });
 
 test('chart text in a grid of charts is drawn 10 px or larger', async () => {
-  await open(`/h?domain=${DOMAIN}`);
+  await open(`/h?domain=${DOMAIN}&ip=10.0.0.1`);
   // The font size times the chart's scale: the size the text is drawn at.
   const sizes = await page.locator('.charts.grid svg.chart text.tick').evaluateAll(
     (texts) => texts.map((t) => t.getScreenCTM().a * parseFloat(getComputedStyle(t).fontSize)));
@@ -62,6 +62,7 @@ test('every page fits a 420 px wide screen', async () => {
       ['home', '/'],
       ['transactions', `/t?domain=${DOMAIN}&type=URL&name=${encodeURIComponent('/api/order/create/{num}')}`],
       ['heartbeats', `/h?domain=${DOMAIN}`],
+      ['heartbeats-machine', `/h?domain=${DOMAIN}&ip=10.0.0.1`],
       ['state', '/state'],
       ['alerts', '/alerts'],
       ['logview', `/m/${FAILING_ID}`],
@@ -103,7 +104,7 @@ test('chart text is drawn 10 px or larger on a 420 px phone, wide charts in thei
     ['transactions', `/t?domain=${DOMAIN}&type=URL`],
     ['transactions-day', `/t?domain=${DOMAIN}&type=URL&day=20261122`],
     ['problems', `/p?domain=${DOMAIN}`],
-    ['heartbeats', `/h?domain=${DOMAIN}`],
+    ['heartbeats', `/h?domain=${DOMAIN}&ip=10.0.0.1`],
     ['dependencies', `/d?domain=${DOMAIN}`],
     ['state', '/state'],
   ];

@@ -1,6 +1,7 @@
 //! The heartbeat page, `GET /h?domain=&hour=&ip=`: one machine's heartbeats, a per-minute
 //! chart for every series its clients report (CPU, memory, threads, the SDK's own
-//! counters). Heartbeats of different machines do not add up, so there is no "All".
+//! counters). Heartbeats of different machines do not add up, so "All machines" is not a
+//! merged chart but a table of the machines (below).
 //!
 //! Clients report levels (memory, threads) and running totals (GC count, CPU time, bytes
 //! sent) alike, without saying which is which. A total drawn as is would be a ramp that
@@ -22,6 +23,12 @@
 //!
 //! A machine whose heartbeats could not be read (XML that is not well-formed) says how
 //! many, rather than that it sent none.
+//!
+//! Without `ip`, a domain of more than one machine gets a table of its machines instead:
+//! when each was last heard, whether it went silent, and its latest CPU, memory, threads
+//! and GC time, silent machines first, each linking to its own charts. An on-call engineer
+//! with twenty machines asks "which one is down?" before "what did this one do?". A domain
+//! of one machine shows its charts at once, as there is nothing to pick.
 
 use std::collections::BTreeMap;
 
@@ -33,7 +40,7 @@ use maud::{html, Markup};
 use ocelot_analyzer::ViewQuery;
 use ocelot_protocol::MILLIS_PER_HOUR;
 
-use crate::board::{Board, FormOrigin, BYTE_UNITS};
+use crate::board::{format_amount, Board, FormOrigin, BYTE_UNITS};
 use crate::chart::{grid_line_chart, Series, MINUTES};
 use crate::cpu::heavy;
 use crate::error::{PageError, PageQuery};
@@ -80,23 +87,22 @@ async fn heartbeat_page(
             keep_name: None,
         })
     });
+    // More than one machine: the picker offers them all at once, the overview.
+    let many = view.ips.len() > 1;
     if !board.knows_machine(&view.ips) {
-        let (status, body) = board.unknown_machine(HEADING, &view.ips, false);
+        let (status, body) = board.unknown_machine(HEADING, &view.ips, many);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
     }
-    // Series name -> value per minute; minutes without a heartbeat are gaps (NaN).
-    let mut series: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-    for minute in &view.minutes {
-        for (name, value) in &minute.values {
-            let values = series
-                .entry(name)
-                .or_insert_with(|| vec![f64::NAN; MINUTES]);
-            if let Some(slot) = values.get_mut(usize::from(minute.minute)) {
-                *slot = *value;
-            }
-        }
-    }
     let running = running_minute(board.hour, state.reports.now_ms());
+    if many && board.ip.is_none() {
+        let rows = heavy(|| machine_rows(&report, running));
+        let body = html! {
+            (board.controls(HEADING, Some(&view.ips), true))
+            (machines_table(&board, &rows, running))
+        };
+        return Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)));
+    }
+    let series = series_of(view.minutes.iter().map(|m| (m.minute, &m.values)));
     let charts = charts_of(&series, running);
     let zero: Vec<&str> = series
         .iter()
@@ -106,7 +112,7 @@ async fn heartbeat_page(
     let started_ms = series.get(RUNTIME_START_TIME).and_then(|v| last_value(v));
     let malformed = report.malformed_of(&view.ip);
     let body = html! {
-        (board.controls(HEADING, Some(&view.ips), false))
+        (board.controls(HEADING, Some(&view.ips), many))
         @if series.is_empty() {
             section.empty-state {
                 @if malformed > 0 {
@@ -129,7 +135,7 @@ async fn heartbeat_page(
                 @if let Some(started_ms) = started_ms {
                     p.hint.started { "Process started " (format_utc_ms(started_ms)) "." }
                 }
-                @if let Some(silent) = silence(&view.minutes, running) {
+                @if let Some(silent) = silence(view.minutes.last().map(|m| m.minute), running) {
                     p.notice.unreadable.silent role="alert" {
                         "No heartbeat since " (format!("{:02}:{:02}", board.hour % 24, silent.last_minute))
                         " UTC (" (silent.minutes) " minutes): the machine may be down, or its client stopped sending. "
@@ -184,7 +190,25 @@ fn malformed_note(count: u64) -> String {
     )
 }
 
-/// The minute of `hour` that is still running at `now_ms`, if `hour` is the current one.
+/// A machine's series, name -> value per minute, from its minutes with a heartbeat (each
+/// with its values); minutes without a heartbeat are gaps (NaN).
+fn series_of<'a>(
+    minutes: impl IntoIterator<Item = (u8, &'a BTreeMap<String, f64>)>,
+) -> BTreeMap<&'a str, Vec<f64>> {
+    let mut series: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for (minute, values) in minutes {
+        for (name, value) in values {
+            let values = series
+                .entry(name)
+                .or_insert_with(|| vec![f64::NAN; MINUTES]);
+            if let Some(slot) = values.get_mut(usize::from(minute)) {
+                *slot = *value;
+            }
+        }
+    }
+    series
+}
+
 /// A machine silent since its last heartbeat of the current hour.
 #[derive(Debug, PartialEq)]
 struct Silence {
@@ -193,14 +217,12 @@ struct Silence {
     minutes: usize,
 }
 
-/// Whether the machine shown stopped sending: in the current hour (`running`, the minute
-/// under way), two whole minutes or more have ended since its last heartbeat. The charts
-/// end with gaps either way; this says it in words, as "is it alive?" is the first question.
-fn silence(
-    minutes: &[ocelot_analyzer::HeartbeatMinuteView],
-    running: Option<usize>,
-) -> Option<Silence> {
-    let last = minutes.last()?.minute;
+/// Whether a machine stopped sending: in the current hour (`running`, the minute under
+/// way), two whole minutes or more have ended since its last heartbeat (`last_minute`).
+/// The charts end with gaps either way; this says it in words, as "is it alive?" is the
+/// first question.
+fn silence(last_minute: Option<u8>, running: Option<usize>) -> Option<Silence> {
+    let last = last_minute?;
     let ended_since = running?.checked_sub(usize::from(last) + 1)?;
     (ended_since >= 2).then_some(Silence {
         last_minute: last,
@@ -208,6 +230,239 @@ fn silence(
     })
 }
 
+/// One machine of the overview.
+#[derive(Debug)]
+struct MachineRow {
+    ip: String,
+    /// The minute of its last well-formed heartbeat; `None` if every one was malformed.
+    last_minute: Option<u8>,
+    silence: Option<Silence>,
+    /// Its heartbeats that could not be read.
+    malformed: u64,
+    /// One per [`FIGURE_COLUMNS`]: `None` when no series of the machine gives it.
+    figures: [Option<Figure>; 4],
+}
+
+/// A machine's latest value of one key figure, as written in the table, and the chart it
+/// comes from (its tooltip: clients name their series differently).
+#[derive(Debug, PartialEq)]
+struct Figure {
+    text: String,
+    from: String,
+}
+
+/// The key figures of the overview: its heading and tooltip.
+const FIGURE_COLUMNS: [(&str, &str); 4] = [
+    (
+        "CPU",
+        "The process's CPU time as the % of one core, else the load average",
+    ),
+    (
+        "Memory",
+        "Heap used (Java), else the process's resident memory, else the system's memory used",
+    ),
+    ("Threads", "Live threads"),
+    (
+        "GC time",
+        "Time spent in garbage collection per minute, every collector added up",
+    ),
+];
+
+/// Series that give the CPU figure, best first: CPU time (drawn as CPU %), then a load
+/// average (the Java client's, the C client's).
+const CPU_SERIES: [&str; 5] = [
+    "system.process.cpu.time.ms",
+    "os.process-time",
+    "os.system-load-average",
+    "system.process.load.1min",
+    "system.process.system.load.average",
+];
+/// Series that give the memory figure, best first: the Java heap used, our SDK's resident
+/// memory, the C client's share of the system's memory used.
+const MEMORY_SERIES: [&str; 3] = [
+    "memory.heap-usage",
+    "system.process.memory.rss.bytes",
+    "system.process.mem.memused.percent",
+];
+/// Series that give the threads figure, best first: the Java client's, our SDK's.
+const THREAD_SERIES: [&str; 2] = ["thread.count", "system.process.threads"];
+
+/// The overview's rows: every machine of `report`, silent ones first (see [`silence`]),
+/// then by IP (numerically: `10.0.0.9` before `10.0.0.10`).
+fn machine_rows(
+    report: &ocelot_analyzer::HeartbeatReport,
+    running: Option<usize>,
+) -> Vec<MachineRow> {
+    let mut rows: Vec<MachineRow> = report
+        .ips()
+        .map(|ip| {
+            let series = series_of(report.minutes_of(ip));
+            let last_minute = report.minutes_of(ip).last().map(|(minute, _)| minute);
+            MachineRow {
+                ip: ip.to_owned(),
+                last_minute,
+                silence: silence(last_minute, running),
+                malformed: report.malformed_of(ip),
+                figures: figures_of(&series, running),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (b.silence.is_some().cmp(&a.silence.is_some())).then_with(|| ip_order(&a.ip, &b.ip))
+    });
+    rows
+}
+
+/// IPs in numeric order, IPv4 before IPv6; anything else (`OTHERS`, where machines past
+/// the cap are folded) after them, by text.
+fn ip_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let parsed = |ip: &str| ip.parse::<std::net::IpAddr>().ok();
+    match (parsed(a), parsed(b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.cmp(b),
+    }
+}
+
+/// A machine's key figures, in the order of [`FIGURE_COLUMNS`]: each the latest value of
+/// the first of its series the machine sends (else of the first level series of its group
+/// on the page, by name), drawn as its chart draws it; GC time is every collector's.
+fn figures_of(series: &BTreeMap<&str, Vec<f64>>, running: Option<usize>) -> [Option<Figure>; 4] {
+    let first = |preferred: &[&str], group_of: u8| {
+        let fallback = series
+            .keys()
+            .filter(|name| group(name) == group_of && kind_of(name) == Kind::Level);
+        preferred
+            .iter()
+            .filter(|name| series.contains_key(*name))
+            .chain(fallback)
+            .find_map(|name| latest(name, &series[name], running))
+    };
+    [
+        first(&CPU_SERIES, 0),
+        first(&MEMORY_SERIES, 1),
+        first(&THREAD_SERIES, 2),
+        gc_time(series, running),
+    ]
+}
+
+/// The latest value of a series as its chart draws it (CPU time as CPU %, a total as its
+/// increase per minute, bytes in a binary unit), with the chart's title; `None` for a
+/// series not charted or without a value.
+fn latest(name: &str, values: &[f64], running: Option<usize>) -> Option<Figure> {
+    let chart = chart_of(name, values, running)?;
+    let value = *chart.values.iter().rev().find(|v| v.is_finite())?;
+    let (unit, value) = if counts_bytes(name) {
+        let (unit, scaled) = in_byte_unit(&[value]);
+        (unit, scaled[0])
+    } else if chart.unit.is_empty() && words(name).any(|w| w == "percent") {
+        ("%", value)
+    } else {
+        (chart.unit, value)
+    };
+    Some(Figure {
+        text: with_unit(value, unit),
+        from: chart.title,
+    })
+}
+
+/// `10%`, `381.47 MiB`, `1.79`.
+fn with_unit(value: f64, unit: &str) -> String {
+    match unit {
+        "" => format_amount(value),
+        "%" => format!("{}%", format_amount(value)),
+        unit => format!("{} {unit}", format_amount(value)),
+    }
+}
+
+/// The time spent in GC per minute at the latest minute known, of every collector the
+/// machine reports (the Java client's `memory.gc[ParNew].time` and
+/// `memory.gc[ConcurrentMarkSweep].time`, the `GC` extension's `ParNewTime`) added up:
+/// one collector alone would hide the others' pauses.
+fn gc_time(series: &BTreeMap<&str, Vec<f64>>, running: Option<usize>) -> Option<Figure> {
+    let mut total = None;
+    let mut from = Vec::new();
+    for (name, values) in series {
+        if group(name) != 3 || kind_of(name) != (Kind::Total { unit: "ms" }) {
+            continue;
+        }
+        if let Some(chart) = chart_of(name, values, running) {
+            if let Some(value) = chart.values.iter().rev().find(|v| v.is_finite()) {
+                total = Some(total.unwrap_or(0.0) + value);
+                from.push(chart.title);
+            }
+        }
+    }
+    Some(Figure {
+        text: format!("{}/min", with_unit(total?, "ms")),
+        from: from.join(" + "),
+    })
+}
+
+/// The overview of a domain's machines: one row each, linking to its charts.
+fn machines_table(board: &Board, rows: &[MachineRow], running: Option<usize>) -> Markup {
+    let silent = rows.iter().filter(|r| r.silence.is_some()).count();
+    let hour = board.hour % 24;
+    html! {
+        section.panel {
+            h2 {
+                "Machines" span.count { (rows.len()) " machines" }
+                @if silent > 0 { " " span.badge.fail.silent-count { (silent) " silent" } }
+            }
+            p.hint {
+                "Each machine's latest figures in this hour; open one for its charts. "
+                @if running.is_some() {
+                    "A machine is silent when two whole minutes have ended without a heartbeat from it "
+                    "(a CAT client sends one a minute); silent machines come first."
+                } @else {
+                    "Silence is told in the current hour only."
+                }
+            }
+            div.table-wrap {
+                table.report.machines {
+                    thead { tr {
+                        th { "Machine" } th { "Last heard" } th { "State" }
+                        @for (heading, hint) in FIGURE_COLUMNS {
+                            th.num title=(hint) { (heading) }
+                        }
+                    } }
+                    tbody {
+                        @for row in rows {
+                            tr.unhealthy[row.silence.is_some()] {
+                                td.name { a href=(board.url(&[("ip", &row.ip)])) { (row.ip) } }
+                                td.last-heard {
+                                    @match row.last_minute {
+                                        Some(minute) => { (format!("{hour:02}:{minute:02}")) " UTC" }
+                                        None => { span.muted { "—" } }
+                                    }
+                                }
+                                td.state {
+                                    @if let Some(silence) = &row.silence {
+                                        span.badge.fail title={ "No heartbeat for " (silence.minutes) " minutes: the machine may be down, or its client stopped sending" } { "silent" }
+                                    } @else if running.is_some() && row.last_minute.is_some() {
+                                        span.badge.ok { "sending" }
+                                    }
+                                    @if row.malformed > 0 {
+                                        " " span.badge.warn title=(malformed_note(row.malformed)) { (row.malformed) " not read" }
+                                    }
+                                }
+                                @for figure in &row.figures {
+                                    @match figure {
+                                        Some(figure) => { td.num title=(figure.from) { (figure.text) } }
+                                        None => { td.num { span.muted { "—" } } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The minute of `hour` that is still running at `now_ms`, if `hour` is the current one.
 fn running_minute(hour: u64, now_ms: u64) -> Option<usize> {
     (now_ms / MILLIS_PER_HOUR == hour).then_some((now_ms % MILLIS_PER_HOUR) as usize / 60_000)
 }
@@ -498,28 +753,76 @@ mod tests {
 
     #[test]
     fn a_machine_is_silent_once_two_whole_minutes_passed_without_a_heartbeat() {
-        let at = |minutes: &[u8]| -> Vec<ocelot_analyzer::HeartbeatMinuteView> {
-            minutes
-                .iter()
-                .map(|&minute| ocelot_analyzer::HeartbeatMinuteView {
-                    minute,
-                    values: BTreeMap::new(),
-                })
-                .collect()
-        };
+        let at = |minutes: &[u8]| minutes.last().copied();
         // Last at :10, :12 under way: only :11 ended without one (a late heartbeat).
-        assert_eq!(silence(&at(&[9, 10]), Some(12)), None);
+        assert_eq!(silence(at(&[9, 10]), Some(12)), None);
         // :13 under way: :11 and :12 ended without one.
         assert_eq!(
-            silence(&at(&[9, 10]), Some(13)),
+            silence(at(&[9, 10]), Some(13)),
             Some(Silence {
                 last_minute: 10,
                 minutes: 2
             })
         );
         // A past hour, or no heartbeat at all: nothing to say here.
-        assert_eq!(silence(&at(&[9, 10]), None), None);
-        assert_eq!(silence(&at(&[]), Some(40)), None);
+        assert_eq!(silence(at(&[9, 10]), None), None);
+        assert_eq!(silence(at(&[]), Some(40)), None);
+    }
+
+    #[test]
+    fn overview_figures_read_the_series_of_java_c_and_other_clients() {
+        let texts = |figures: [Option<Figure>; 4]| figures.map(|f| f.map(|f| f.text));
+        let some = |text: &str| Some(text.to_owned());
+        // Java: CPU time as CPU %, the heap in MiB, live threads, GC time of both
+        // collectors added up (15 + 5 ms in the last minute).
+        let java = BTreeMap::from([
+            ("os.process-time", vec![0.0, 30e9, 60e9]),
+            ("os.system-load-average", vec![0.75; 3]),
+            ("memory.heap-usage", vec![268_435_456.0; 3]),
+            ("memory.gc[ParNew].time", vec![10.0, 25.0, 40.0]),
+            (
+                "memory.gc[ConcurrentMarkSweep].time",
+                vec![100.0, 100.0, 105.0],
+            ),
+            ("memory.gc[ParNew].count", vec![1.0, 2.0, 3.0]),
+            ("thread.count", vec![60.0, 61.0, NAN]),
+            ("thread.total-started-count", vec![100.0, 109.0, 118.0]),
+        ]);
+        let figures = figures_of(&java, None);
+        assert_eq!(
+            figures[3].as_ref().unwrap().from,
+            "memory.gc[ConcurrentMarkSweep].time /min + memory.gc[ParNew].time /min"
+        );
+        assert_eq!(
+            texts(figures),
+            [some("50%"), some("256 MiB"), some("61"), some("20 ms/min")]
+        );
+        // C client: the load average and the share of memory used; no threads, no GC.
+        let c = BTreeMap::from([
+            ("system.process.load.1min", vec![1.79]),
+            ("system.process.mem.memtotal", vec![25_276_502_016.0]),
+            ("system.process.mem.memused.percent", vec![5.832_195]),
+        ]);
+        assert_eq!(
+            texts(figures_of(&c, None)),
+            [some("1.79"), some("5.83%"), None, None]
+        );
+        // A client of its own: the first level of each group.
+        let other = BTreeMap::from([
+            ("app.cpu.busy.percent", vec![12.5]),
+            ("app.threads.live", vec![7.0]),
+        ]);
+        assert_eq!(
+            texts(figures_of(&other, None)),
+            [some("12.5%"), None, some("7"), None]
+        );
+    }
+
+    #[test]
+    fn machines_sort_by_ip_as_numbers_and_other_keys_last() {
+        let mut ips = ["OTHERS", "10.0.0.10", "::1", "10.0.0.9", "9.1.1.1"];
+        ips.sort_by(|a, b| ip_order(a, b));
+        assert_eq!(ips, ["9.1.1.1", "10.0.0.9", "10.0.0.10", "::1", "OTHERS"]);
     }
 
     #[test]

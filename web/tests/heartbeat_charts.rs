@@ -14,6 +14,11 @@ const HOUR_START_MS: u64 = HOUR * 3_600_000;
 /// The heartbeat our SDK sends (client-sdk/src/heartbeat.rs) at `minute`: CPU time, bytes
 /// and trees sent only grow; memory and threads go up and down; drops stay 0.
 fn sdk_heartbeat(minute: u64) -> MessageTree {
+    sdk_heartbeat_of("10.0.9.1", minute)
+}
+
+/// [`sdk_heartbeat`] of the machine `ip`.
+fn sdk_heartbeat_of(ip: &str, minute: u64) -> MessageTree {
     let details = [
         ("system.process", "cpu.time.ms", 5_000 + minute * 6_000),
         (
@@ -45,10 +50,10 @@ fn sdk_heartbeat(minute: u64) -> MessageTree {
         Header {
             domain: "sdk-app".to_owned(),
             hostname: "sdk-1".to_owned(),
-            ip_address: "10.0.9.1".to_owned(),
+            ip_address: ip.to_owned(),
             ..Header::default()
         },
-        Message::Heartbeat(Leaf::new("Heartbeat", "10.0.9.1", "0", ts, xml)),
+        Message::Heartbeat(Leaf::new("Heartbeat", ip, "0", ts, xml)),
     )
 }
 
@@ -347,4 +352,153 @@ async fn a_machine_whose_heartbeats_could_not_be_read_says_how_many() {
         "{html}"
     );
     assert!(!titles(&html).is_empty(), "its charts are still drawn");
+}
+
+/// The machines table of a domain of three SDK machines, 40 minutes into the hour:
+/// `10.0.0.10` sends every minute, `10.0.0.2` last at :38 (one minute late, not silent
+/// yet), `10.0.0.9` last at :29 (silent for ten minutes).
+fn three_machines() -> axum::Router {
+    let mut reports = MemoryReports::new(common::NOW_MS);
+    for (ip, last) in [("10.0.0.10", 39), ("10.0.0.2", 38), ("10.0.0.9", 29)] {
+        for minute in 0..=last {
+            reports.add_tree(&sdk_heartbeat_of(ip, minute));
+        }
+    }
+    router(AppState::new(Arc::new(common::lookup())).with_reports(Arc::new(reports)))
+}
+
+/// The rows of the machines table, each as its cells' text (tags dropped).
+fn machine_rows(html: &str) -> Vec<Vec<String>> {
+    let table = html
+        .split("<table class=\"report machines\">")
+        .nth(1)
+        .unwrap_or_else(|| panic!("a machines table: {html}"));
+    let body = &table[table.find("<tbody>").unwrap()..table.find("</tbody>").unwrap()];
+    body.split("<tr")
+        .skip(1)
+        .map(|row| {
+            row.split("<td")
+                .skip(1)
+                .map(|cell| {
+                    let cell = &cell[cell.find('>').unwrap() + 1..cell.find("</td>").unwrap()];
+                    let mut text = String::new();
+                    let mut in_tag = false;
+                    for c in cell.chars() {
+                        match c {
+                            '<' => in_tag = true,
+                            '>' => in_tag = false,
+                            c if !in_tag => text.push(c),
+                            _ => {}
+                        }
+                    }
+                    text
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Heartbeats had no view of all machines: `/h` without `ip` showed the first machine's
+/// charts, so an engineer with twenty machines opened twenty pages to find the one down.
+#[tokio::test]
+async fn without_a_machine_a_domain_of_several_lists_them_silent_first() {
+    let response = common::get(three_machines(), "/h?domain=sdk-app").await;
+    assert_eq!(response.status(), 200);
+    let html = common::text(response).await;
+    assert_eq!(titles(&html), Vec::<&str>::new(), "no machine's charts");
+    let rows = machine_rows(&html);
+    // Silent first, then by IP as numbers (10.0.0.2 before 10.0.0.10). At :29 and :38 the
+    // RSS is 42 000 000 bytes (40.05 MiB), at :39 40 000 000 (38.15 MiB); threads are 31 at
+    // odd minutes, 30 at even ones. 6 000 ms of CPU a minute is 10 % of a core. No GC.
+    assert_eq!(
+        rows,
+        [
+            [
+                "10.0.0.9",
+                "07:29 UTC",
+                "silent",
+                "10%",
+                "40.05 MiB",
+                "31",
+                "—"
+            ],
+            [
+                "10.0.0.2",
+                "07:38 UTC",
+                "sending",
+                "10%",
+                "40.05 MiB",
+                "30",
+                "—"
+            ],
+            [
+                "10.0.0.10",
+                "07:39 UTC",
+                "sending",
+                "10%",
+                "38.15 MiB",
+                "31",
+                "—"
+            ],
+        ],
+        "{html}"
+    );
+    assert!(html.contains("1 silent"), "{html}");
+    // Each row opens that machine's charts.
+    for ip in ["10.0.0.9", "10.0.0.2", "10.0.0.10"] {
+        assert!(
+            html.contains(&format!(
+                r#"<td class="name"><a href="/h?domain=sdk-app&amp;hour=2026112207&amp;ip={ip}">{ip}</a></td>"#
+            )),
+            "{ip}: {html}"
+        );
+    }
+    // The figures say which series they are.
+    assert!(html.contains(r#"title="system.process.cpu.time.ms as CPU">10%<"#));
+    assert!(html.contains(r#"title="system.process.memory.rss.bytes">38.15 MiB<"#));
+    // The picker stays, with every machine at once as its choice.
+    assert!(
+        html.contains(r#"<option value="All" selected>All machines</option>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"<option value="10.0.0.9">10.0.0.9</option>"#));
+}
+
+#[tokio::test]
+async fn a_machine_picked_from_several_shows_its_charts_and_the_way_back() {
+    let response = common::get(three_machines(), "/h?domain=sdk-app&ip=10.0.0.9").await;
+    assert_eq!(response.status(), 200);
+    let html = common::text(response).await;
+    assert!(!html.contains("report machines"), "{html}");
+    assert!(titles(&html).contains(&"system.process.threads"));
+    assert!(html.contains("No heartbeat since 07:29 UTC (10 minutes)"));
+    assert!(
+        html.contains(r#"<option value="All">All machines</option>"#),
+        "{html}"
+    );
+    // `ip=All` is the overview too.
+    let html = common::text(common::get(three_machines(), "/h?domain=sdk-app&ip=All").await).await;
+    assert_eq!(machine_rows(&html).len(), 3);
+}
+
+#[tokio::test]
+async fn a_past_hour_lists_its_machines_without_calling_any_silent() {
+    let mut reports = MemoryReports::new(common::NOW_MS + 3_600_000);
+    for (ip, last) in [("10.0.0.1", 59), ("10.0.0.2", 20)] {
+        for minute in 0..=last {
+            reports.add_tree(&sdk_heartbeat_of(ip, minute));
+        }
+    }
+    let app = router(AppState::new(Arc::new(common::lookup())).with_reports(Arc::new(reports)));
+    let uri = format!("/h?domain=sdk-app&hour={}", common::HOUR_LABEL);
+    let html = common::text(common::get(app, &uri).await).await;
+    let rows = machine_rows(&html);
+    let states: Vec<(&str, &str, &str)> = (rows.iter())
+        .map(|r| (r[0].as_str(), r[1].as_str(), r[2].as_str()))
+        .collect();
+    assert_eq!(
+        states,
+        [("10.0.0.1", "07:59 UTC", ""), ("10.0.0.2", "07:20 UTC", "")],
+        "{html}"
+    );
 }
