@@ -145,6 +145,11 @@ pub struct RuleStatus {
     pub uses_baseline: bool,
     /// Consecutive bad minutes before the alert fires (a pending rule has had fewer).
     pub for_minutes: u32,
+    /// A pending rule's first bad minute of its run (`2026-11-22T08:15Z`): since when its
+    /// condition has held. `null` unless pending.
+    pub pending_since: Option<String>,
+    /// A pending rule's consecutive bad minutes so far, of `for_minutes`; 0 unless pending.
+    pub pending_minutes: u32,
     /// Consecutive good minutes before a firing alert resolves.
     pub resolve_minutes: u32,
     /// A re-fire within this many minutes of the last notified one is recorded, not sent.
@@ -616,6 +621,7 @@ fn rule_series(
 fn status(evaluator: &Evaluator, days_back: &[u32]) -> RuleStatus {
     let rule = evaluator.rule();
     let last = evaluator.last();
+    let pending = evaluator.pending_run();
     RuleStatus {
         id: rule.id.clone(),
         scope: rule.scope.clone(),
@@ -627,6 +633,9 @@ fn status(evaluator: &Evaluator, days_back: &[u32]) -> RuleStatus {
         last_baseline: last.and_then(|p| p.baseline),
         uses_baseline: rule.condition.uses_baseline(),
         for_minutes: rule.for_minutes,
+        pending_since: pending.first().map(|p| minute_label(p.minute)),
+        // Fewer than `for_minutes`, a u32.
+        pending_minutes: u32::try_from(pending.len()).unwrap_or(u32::MAX),
         resolve_minutes: rule.resolve_minutes,
         suppress_minutes: rule.suppress_minutes,
         baseline_days_back: if rule.condition.uses_baseline() {
@@ -1084,6 +1093,58 @@ mod tests {
         engine.evaluate_minutes(hour * 60 + 60, hour * 60 + 119, &history);
         let reads = history.reads.lock().unwrap();
         assert_eq!(reads.keys().map(|k| k.2).collect::<Vec<_>>(), [hour + 1]);
+    }
+
+    /// The Alerts page said "pending" without since when, nor how long it still waits.
+    #[test]
+    fn a_pending_rule_says_since_which_minute_and_how_many_bad_minutes_it_has() {
+        let set = RuleSet::from_toml_str(
+            "[[rule]]\nid=\"floor\"\ndomain=\"shop\"\nreport=\"metric\"\nname=\"orders\"\n\
+             measure=\"count\"\nbelow=1.0\nfor_minutes=3",
+            None,
+        )
+        .unwrap();
+        let hour = 498_703;
+        // Orders up to 07:09, none from 07:10.
+        let mut history = crate::MemoryHistory::new();
+        history.insert("shop", hour, metric_report(hour, &[("orders", "C", 0..10)]));
+        history.cover(hour);
+        let mut engine = Engine::new(set);
+        let first = hour * 60;
+        engine.evaluate_minutes(first, first + 9, &history);
+        let status = &engine.statuses()[0];
+        assert_eq!(status.phase, AlertPhase::Ok);
+        assert_eq!(
+            (status.pending_since.as_deref(), status.pending_minutes),
+            (None, 0)
+        );
+
+        assert!(engine
+            .evaluate_minutes(first + 10, first + 11, &history)
+            .is_empty());
+        let status = &engine.statuses()[0];
+        assert_eq!(status.phase, AlertPhase::Pending);
+        assert_eq!(
+            (status.pending_since.as_deref(), status.pending_minutes),
+            (Some("2026-11-22T07:10Z"), 2)
+        );
+        let json = serde_json::to_value(status).unwrap();
+        assert_eq!(json["pendingSince"], "2026-11-22T07:10Z");
+        assert_eq!(json["pendingMinutes"], 2);
+
+        // The third bad minute fires it: no longer pending.
+        assert_eq!(
+            engine
+                .evaluate_minutes(first + 12, first + 12, &history)
+                .len(),
+            1
+        );
+        let status = &engine.statuses()[0];
+        assert_eq!(status.phase, AlertPhase::Firing);
+        assert_eq!(
+            (status.pending_since.as_deref(), status.pending_minutes),
+            (None, 0)
+        );
     }
 
     #[test]

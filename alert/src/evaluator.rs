@@ -174,6 +174,15 @@ impl Evaluator {
         self.last.as_ref()
     }
 
+    /// A pending rule's bad minutes so far (consecutive, ending at the last one evaluated,
+    /// fewer than `for_minutes`); empty unless pending.
+    pub(crate) fn pending_run(&self) -> &[MinutePoint] {
+        match self.phase {
+            AlertPhase::Pending => &self.bad_run,
+            AlertPhase::Ok | AlertPhase::Firing => &[],
+        }
+    }
+
     /// What a restart keeps of this rule's state.
     pub(crate) fn state(&self) -> EvaluatorState {
         let firing = self.phase == AlertPhase::Firing;

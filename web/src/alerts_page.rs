@@ -271,6 +271,21 @@ fn rule_link(r: &RuleStatus, firing: Option<&AlertEvent>) -> String {
     build_url(path, &params)
 }
 
+/// A pending rule's wait: `since 2026-11-22 14:32 UTC, 2 of 3 minutes` (its condition has
+/// held since then, and fires when it has for all of them). `None` unless pending.
+fn pending_text(r: &RuleStatus) -> Option<String> {
+    if r.phase != AlertPhase::Pending {
+        return None;
+    }
+    let since = r.pending_since.as_deref()?;
+    Some(format!(
+        "since {}, {} of {} minutes",
+        minute_title(since),
+        r.pending_minutes,
+        r.for_minutes
+    ))
+}
+
 /// The condition with how long it must hold: `above 200 for 3 min, resolves after 2 min`.
 fn condition_text(r: &RuleStatus) -> String {
     format!(
@@ -369,6 +384,9 @@ fn render(s: &AlertSnapshot) -> Markup {
                                             ", its condition since " (minute_of_epoch_title(e.started_minute))
                                         }
                                     }
+                                }
+                                @if let Some(text) = pending_text(r) {
+                                    div.muted.since { (text) }
                                 }
                             }
                             td { (minute_title(&r.last_time)) }
@@ -544,6 +562,69 @@ mod tests {
         assert_eq!(drop["baselineDaysBack"], serde_json::json!([7, 14, 21, 28]));
     }
 
+    /// A pending rule said "pending" and nothing more: not since when, nor how many of the
+    /// minutes it needs to fire had passed.
+    #[tokio::test]
+    async fn a_pending_rule_says_since_when_and_how_many_of_its_minutes_passed() {
+        let rules = RuleSet::from_toml_str(
+            "[[rule]]\nid = \"quiet\"\ndomain = \"shop\"\nreport = \"transaction\"\n\
+             measure = \"count\"\nbelow = 1.0\nfor_minutes = 3\n",
+            None,
+        )
+        .unwrap();
+        let mut alerting = Alerting::new(rules);
+        // 07:08:35 and a minute later: 07:07 and 07:08 are evaluated, no transaction in
+        // either.
+        let now_ms = 1_795_331_315_581;
+        let mut live = MemoryHistory::new();
+        for now_ms in [now_ms, now_ms + 60_000] {
+            for wanted in alerting.wanted_reports(now_ms) {
+                live.cover(wanted.hour);
+            }
+            alerting.tick(now_ms, &live);
+        }
+        let state = AppState::new(Arc::new(MemoryLookup::new())).with_alerts(alerting.log());
+
+        let (status, page) = get(router(state.clone()), "/alerts").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            page.contains(
+                r#"<span class="badge neutral">pending</span><div class="muted since">since 2026-11-22 07:07 UTC, 2 of 3 minutes</div>"#
+            ),
+            "{page}"
+        );
+
+        let (status, json) = get(router(state), "/api/alerts").await;
+        assert_eq!(status, StatusCode::OK);
+        let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let quiet = &json["rules"][0];
+        assert_eq!(quiet["phase"], "pending");
+        assert_eq!(quiet["pendingSince"], "2026-11-22T07:07Z");
+        assert_eq!(quiet["pendingMinutes"], 2);
+        assert_eq!(quiet["forMinutes"], 3);
+    }
+
+    #[test]
+    fn only_a_pending_rule_says_how_long_it_has_been_pending() {
+        let mut r = rule(
+            "quiet",
+            scope(ReportKind::Transaction, "URL", None),
+            Measure::Count,
+            0.0,
+        );
+        r.for_minutes = 5;
+        r.pending_since = Some("2026-12-06T14:32Z".to_owned());
+        r.pending_minutes = 4;
+        assert_eq!(pending_text(&r), None, "firing");
+        r.phase = AlertPhase::Pending;
+        assert_eq!(
+            pending_text(&r).as_deref(),
+            Some("since 2026-12-06 14:32 UTC, 4 of 5 minutes")
+        );
+        r.pending_since = None;
+        assert_eq!(pending_text(&r), None, "nothing to say");
+    }
+
     #[test]
     fn the_missing_baseline_hint_waits_for_an_evaluated_minute_and_names_the_days() {
         let mut r = rule(
@@ -600,6 +681,8 @@ mod tests {
             last_baseline: None,
             uses_baseline: false,
             for_minutes: 1,
+            pending_since: None,
+            pending_minutes: 0,
             resolve_minutes: 1,
             suppress_minutes: 30,
             baseline_days_back: Vec::new(),
