@@ -1,6 +1,7 @@
 //! What an overview of many domains (the web UI's home page) reads of each: the part of its
 //! Transaction report about its entry transactions, how many of its transactions were
-//! folded into `OTHERS` by a cap, and how many problems it had. A live
+//! folded into `OTHERS` by a cap, and how many problems it had, errors and long executions
+//! apart (500 slow requests are not 500 failures). A live
 //! report is queried on the analyzer thread that holds it, which takes no tree meanwhile;
 //! this copies a tenth of a busy domain's reports where the whole copies took tens of
 //! milliseconds.
@@ -22,8 +23,14 @@ pub struct DomainOverview {
     /// entry type): transactions counted under `OTHERS` because a cap was reached; 0
     /// without transactions.
     pub folded: u64,
-    /// [`ProblemReport::total_count`]; 0 without problems.
+    /// [`ProblemReport::total_count`]: errors and long executions together (and any other
+    /// category a stored report holds); 0 without problems.
     pub problems: u64,
+    /// [`ProblemReport::error_count`]: of `problems`, the errors; 0 without problems.
+    pub errors: u64,
+    /// [`ProblemReport::long_count`]: of `problems`, the long executions, which did not
+    /// fail; 0 without problems.
+    pub long_executions: u64,
 }
 
 impl DomainOverview {
@@ -39,6 +46,8 @@ impl DomainOverview {
             }),
             folded: transactions.map_or(0, TransactionReport::folded),
             problems: problems.map_or(0, ProblemReport::total_count),
+            errors: problems.map_or(0, ProblemReport::error_count),
+            long_executions: problems.map_or(0, ProblemReport::long_count),
         }
     }
 }
@@ -156,6 +165,30 @@ mod tests {
         assert_eq!(entry.type_counts().keys().collect::<Vec<_>>(), ["URL"]);
         assert_eq!(entry.view(&ViewQuery::default()).ips.len(), 2);
         assert_eq!(DomainOverview::of(None, None), DomainOverview::default());
+    }
+
+    /// Home showed one problem count, so 500 slow requests read as 500 failures.
+    #[test]
+    fn the_overview_counts_errors_apart_from_long_executions() {
+        let mut slow = tree("10.0.0.1", "URL", "/search", "0");
+        if let Message::Transaction(t) = &mut slow.root {
+            t.duration_us = 5_000_000;
+        }
+        let mut trees = vec![slow.clone(), slow.clone(), slow];
+        trees.push(tree("10.0.0.2", "URL", "/pay", "timeout"));
+        let mut problems = ProblemAnalyzer::new(HOUR, Arc::new(AnalyzerConfig::default()));
+        for t in &trees {
+            problems.process(t);
+        }
+        let problem_report = &problems.reports()["shop"];
+        let overview = DomainOverview::of(Some(&report(&trees)), Some(problem_report));
+        assert_eq!(
+            (overview.problems, overview.errors, overview.long_executions),
+            (4, 1, 3)
+        );
+        let only_slow = DomainOverview::of(None, Some(problem_report)).long_executions;
+        assert_eq!(only_slow, 3);
+        assert_eq!(DomainOverview::of(None, None).errors, 0);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The home page, `GET /[?hour=]`: every domain of the hour (default: the current one)
-//! with its request count, failure rate, P95 and problem count, and a sparkline of
-//! requests per minute. Unhealthy domains come first. The current hour without data says
+//! with its request count, failure rate, P95, errors and long executions (apart: a domain
+//! with no error and 500 slow requests is slow, not failing), and a sparkline of requests
+//! per minute. Unhealthy domains come first. The current hour without data says
 //! how to send some; a past or future hour without data is a 404, as on every board.
 //!
 //! "Requests" are the domain's entry transactions: type `URL` when it has one (a web
@@ -34,9 +35,12 @@ use crate::state::AppState;
 
 const PATH: &str = "/";
 const HEADING: &str = "Domains";
-/// What the problems column counts: the Problem report's entries added up, errors and long
-/// executions together, where "Problems 609" read as 609 failures when most were slow calls.
-const PROBLEMS_HINT: &str = "Problems counted in the hour: failed transactions and Error/Exception events (a failed request that logged an Error event counts twice) plus long executions (slow URLs, SQL, calls, services, caches). The Problems board splits them by category.";
+/// What the errors column counts: the Problem report's `error` category. Errors and long
+/// executions were one "Errors + long" column, where 609 read as 609 failures when most
+/// were slow calls.
+const ERRORS_HINT: &str = "Errors counted in the hour: failed transactions and Error/Exception events (a failed request that logged an Error event counts twice). The Problems board lists them under “error”.";
+/// What the long executions column counts: the Problem report's `long-*` categories.
+const LONG_HINT: &str = "Long executions counted in the hour: URLs, SQL, calls, services and caches slower than their thresholds. They did not fail. The Problems board splits them by category.";
 /// Domains whose rows are built at once.
 const ROWS_AT_ONCE: usize = 8;
 /// How long an hour's rows serve every request for that hour. Each build asks the analyzer
@@ -69,7 +73,10 @@ struct DomainHealth {
     requests: u64,
     fail_percent: f64,
     p95_ms: f64,
-    problems: u64,
+    /// Problems of the `error` category.
+    errors: u64,
+    /// Problems of the `long-*` categories: slow, not failed.
+    long_executions: u64,
     /// Transactions counted under `OTHERS` because a cap was reached.
     folded: u64,
     per_minute: Vec<f64>,
@@ -145,7 +152,8 @@ fn domain_health(
         requests: entry.map_or(0, |t| t.figures.count),
         fail_percent: entry.map_or(0.0, |t| t.figures.fail_percent),
         p95_ms: entry.map_or(0.0, |t| t.figures.p95),
-        problems: overview.problems,
+        errors: overview.errors,
+        long_executions: overview.long_executions,
         folded: overview.folded,
         per_minute: entry.map_or_else(Vec::new, |t| {
             let mut values = per_minute(
@@ -198,7 +206,8 @@ async fn domain_rows(state: &AppState, board: &Board, domains: Vec<String>) -> V
         b.unhealthy()
             .cmp(&a.unhealthy())
             .then(b.fail_percent.total_cmp(&a.fail_percent))
-            .then(b.problems.cmp(&a.problems))
+            .then(b.errors.cmp(&a.errors))
+            .then(b.long_executions.cmp(&a.long_executions))
             .then_with(|| a.domain.cmp(&b.domain))
     });
     rows
@@ -263,7 +272,7 @@ async fn home(
                     table.report.domains {
                         thead { tr {
                             th { "Domain" } th { "Requests" } th.num { "Count" } th.num { "Fail %" }
-                            th.num { "P95 ms" } th.num title=(PROBLEMS_HINT) { "Errors + long" } th { "Per minute" }
+                            th.num { "P95 ms" } th.num title=(ERRORS_HINT) { "Errors" } th.num title=(LONG_HINT) { "Long executions" } th { "Per minute" }
                         } }
                         tbody {
                             @for row in rows.iter() {
@@ -277,8 +286,12 @@ async fn home(
                                     td.num { (format_count(row.requests)) }
                                     td.num.fail[row.unhealthy()] { (format_percent(row.fail_percent)) }
                                     td.num { (format_ms(row.p95_ms)) }
-                                    td.num {
-                                        a href=(build_url("/p", &[("domain", &row.domain), ("hour", &label)])) { (format_count(row.problems)) }
+                                    @let problems = build_url("/p", &[("domain", &row.domain), ("hour", &label)]);
+                                    td.num.errors {
+                                        a href={ (problems) "#error" } { (format_count(row.errors)) }
+                                    }
+                                    td.num.long {
+                                        a href=(problems) { (format_count(row.long_executions)) }
                                     }
                                     td.spark {
                                         @if row.per_minute.is_empty() && board.hour == board.current_hour {

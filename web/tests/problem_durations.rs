@@ -304,13 +304,20 @@ async fn a_threshold_under_the_recorded_one_says_nothing_shorter_is_known() {
     assert!(!html.contains("id=\"long-url\""), "{html}");
 }
 
-/// Home's "Problems 609" read as 609 errors while most were long executions: the column
-/// says it counts errors and long executions together, and its tooltip how.
+/// Home's "Problems 609" read as 609 errors while most were long executions: errors and
+/// long executions are columns of their own, each saying in its tooltip what it counts.
 #[tokio::test]
-async fn home_labels_the_problem_column_for_what_it_counts() {
+async fn home_labels_the_error_and_long_columns_for_what_they_count() {
     let mut reports = MemoryReports::new(LATER_MS);
     reports.add_trees(&trees(HOUR));
     let html = page(app_of(reports), &format!("/?hour={HOUR_LABEL}")).await;
-    assert!(html.contains(">Errors + long</th>"), "{html}");
-    assert!(html.contains("plus long executions"), "{html}");
+    assert!(html.contains(">Errors</th>"), "{html}");
+    assert!(html.contains(">Long executions</th>"), "{html}");
+    assert!(html.contains("They did not fail."), "{html}");
+    // Two failed /pay, seven slow /search and /report.
+    assert!(html.contains("#error\">2</a>"), "{html}");
+    assert!(
+        html.contains(&format!("hour={HOUR_LABEL}\">7</a>")),
+        "{html}"
+    );
 }

@@ -24,6 +24,8 @@ pub(crate) const LONG_CALL: &str = "long-call";
 pub(crate) const LONG_SERVICE: &str = "long-service";
 /// `Cache.*` transactions over the long-cache threshold.
 pub(crate) const LONG_CACHE: &str = "long-cache";
+/// What the names of the long-execution categories start with.
+const LONG_PREFIX: &str = "long-";
 
 /// All problems of one domain in one hour.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -253,9 +255,26 @@ impl ProblemReport {
     /// Problems of every machine, category, type and name: the view's counts summed,
     /// without building the view.
     pub fn total_count(&self) -> u64 {
+        self.count_of(|_| true)
+    }
+
+    /// Errors ([`ProblemReport::total_count`] of the `error` category): failed
+    /// transactions and failed `Error`/`Exception`/`RuntimeException` events.
+    pub fn error_count(&self) -> u64 {
+        self.count_of(|category| category == ERROR)
+    }
+
+    /// Long executions ([`ProblemReport::total_count`] of the `long-*` categories): slow
+    /// URLs, SQL, calls, services and caches. These did not fail; they took long.
+    pub fn long_count(&self) -> u64 {
+        self.count_of(|category| category.starts_with(LONG_PREFIX))
+    }
+
+    /// Problems of the categories `wanted` takes, every machine, type and name.
+    fn count_of(&self, wanted: impl Fn(&str) -> bool) -> u64 {
         let mut total = 0u64;
         for machine in self.machines.values() {
-            for category in machine.categories.values() {
+            for (_, category) in machine.categories.iter().filter(|(name, _)| wanted(name)) {
                 for t in category.types.values() {
                     for entry in t.names.values() {
                         total = total.saturating_add(entry.count());
