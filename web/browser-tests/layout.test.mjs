@@ -66,6 +66,7 @@ test('every page fits a 420 px wide screen', async () => {
       ['state', '/state'],
       ['alerts', '/alerts'],
       ['logview', `/m/${FAILING_ID}`],
+      ['trace', `/trace/${FAILING_ID}`],
     ];
     for (const [name, path] of pages) {
       await open(path);

@@ -93,6 +93,11 @@ const ENDPOINTS: &[Endpoint] = &[
         takes: &[],
         refuses: &[],
     },
+    Endpoint {
+        path: "/api/trace",
+        takes: &["id"],
+        refuses: &[],
+    },
 ];
 
 /// The parameter every endpoint lets pass (see the module docs).

@@ -12,11 +12,12 @@
 //!   a deadline on each request's headers and on each write of an answer, a cap on
 //!   connections and on the bytes of the answers being sent).
 //! * Boards: home `/` (domain health), `/t` transactions, `/e` events, `/p` problems, `/h`
-//!   heartbeats, `/metric`, `/d` dependencies, `/state`, `/alerts`; LogView `/m/{id}`.
+//!   heartbeats, `/metric`, `/d` dependencies, `/state`, `/alerts`; LogView `/m/{id}` and
+//!   the trace page `/trace/{id}` (the trees of a request across services on one waterfall).
 //!   Transactions, events and problems also show a whole UTC day (`day=YYYYMMDD`, on their
 //!   boards and API). JSON: `/api/{hours, domains, transaction, event, problem, heartbeat,
-//!   metric, dependency, state, alerts}` and `/api/message/{id}`. CAT's addresses
-//!   redirect to ours: its report pages (`/cat/r/t`, `/cat/r/e`, `/cat/r/p`, `/cat/r/h`,
+//!   metric, dependency, state, alerts}`, `/api/message/{id}` and `/api/trace?id=`. CAT's
+//!   addresses redirect to ours: its report pages (`/cat/r/t`, `/cat/r/e`, `/cat/r/p`, `/cat/r/h`,
 //!   their dates read in CAT's zone: [`AppState::with_cat_utc_offset_seconds`]) and its
 //!   LogView (`/cat/r/m/{id}`); the boards and the API refuse CAT's `date=`, naming
 //!   `hour=` (UTC): the same value would name another hour than on `/cat/r/...`.
@@ -74,6 +75,7 @@ mod server;
 mod state;
 mod state_page;
 mod time;
+mod trace;
 mod transaction_board;
 mod write_deadline;
 

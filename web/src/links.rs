@@ -54,6 +54,16 @@ pub(crate) fn logview_url(id: &str) -> String {
     format!("/m/{}", encode_component(id))
 }
 
+/// The trace page of a message ID: its tree with the trees linked to it.
+pub(crate) fn trace_url(id: &str) -> String {
+    format!("/trace/{}", encode_component(id))
+}
+
+/// The JSON of the trace of a message ID.
+pub(crate) fn api_trace_url(id: &str) -> String {
+    format!("/api/trace?id={}", encode_component(id))
+}
+
 /// The JSON of a message ID's tree.
 pub(crate) fn api_message_url(id: &str) -> String {
     format!("/api/message/{}", encode_component(id))

@@ -2,7 +2,8 @@
 //!
 //! * `GET /m/{id}`: the tree as a page: nesting, a waterfall bar per transaction on a
 //!   shared time axis, statuses coloured, data shown (long data folded), links to the
-//!   parent, root, callee and continuation trees, and from each transaction to its row on
+//!   parent, root, callee and continuation trees (and to the whole trace on one page,
+//!   `crate::trace`, when it has any), and from each transaction to its row on
 //!   the transaction board (under the name the report files it under: renamed and cut as
 //!   the analyzer does, and `OTHERS` where the hour's report of the tree's machine shows a
 //!   cap folded it; a truncated fragment's root, which no report counts, has none). A tree
@@ -37,7 +38,7 @@ use crate::board::{build_url, format_count};
 use crate::error::{ApiError, PageError, PageQuery};
 use crate::hour::{hour_title, parse_hour_label};
 use crate::layout::{page_with_search, PageTitle};
-use crate::links::{api_message_url, logview_url};
+use crate::links::{api_message_url, logview_url, trace_url};
 use crate::lookup::{LookupFailed, StoredTree};
 use crate::metric_page::kind_name;
 use crate::state::AppState;
@@ -54,7 +55,7 @@ const REMOTE_CALL_TYPE: &str = "RemoteCall";
 /// Most messages the page draws a row for. A frame may hold a million empty events (16 MiB
 /// at most, about 12 bytes each), which drawn whole made a page of over 400 MB; the raw
 /// JSON still has every message.
-const MAX_TREE_ROWS: usize = 10_000;
+pub(crate) const MAX_TREE_ROWS: usize = 10_000;
 /// Most transaction types of one tree whose rows are looked up in the hour's report (see
 /// [`FiledRows`]). Each is one type of one machine's report, copied on the collector's
 /// analyzer thread for an open hour; a tree of thousands of types links the rest under the
@@ -76,7 +77,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// Why an ID string could not be used, for pages and the API alike.
-fn id_problem(err: &MessageIdError) -> String {
+pub(crate) fn id_problem(err: &MessageIdError) -> String {
     format!(
         "“{}” is not a message ID: the {} {}. Message IDs look like domain-hexip-hour-seq, \
          e.g. shop-0a000001-498703-42.",
@@ -84,14 +85,18 @@ fn id_problem(err: &MessageIdError) -> String {
     )
 }
 
-fn path_problem(rejection: &PathRejection) -> String {
+pub(crate) fn path_problem(rejection: &PathRejection) -> String {
     format!(
         "The message ID in the address is not valid: {}",
         rejection.body_text()
     )
 }
 
-async fn find_tree(state: &AppState, id: MessageId) -> Result<Option<StoredTree>, LookupFailed> {
+/// The stored tree of `id`, looked up on a blocking thread (the store reads files).
+pub(crate) async fn find_tree(
+    state: &AppState,
+    id: MessageId,
+) -> Result<Option<StoredTree>, LookupFailed> {
     let lookup = state.lookup.clone();
     tokio::task::spawn_blocking(move || lookup.lookup(&id))
         .await
@@ -126,7 +131,7 @@ async fn logview_page(
 
 /// What an unknown ID still tells: who made it and when, and why it may be missing (`why`,
 /// from [`why_missing`], when the server knows more than the usual suspects).
-fn unknown_id_detail(id: &MessageId, why: Option<&str>) -> String {
+pub(crate) fn unknown_id_detail(id: &MessageId, why: Option<&str>) -> String {
     let made = format!(
         "No stored tree has the ID {id}. It was made for domain “{}” on {} in the hour \
          starting {}.",
@@ -136,12 +141,15 @@ fn unknown_id_detail(id: &MessageId, why: Option<&str>) -> String {
     );
     match why {
         Some(why) => format!("{made} {why}"),
-        None => format!(
-            "{made} The tree may not have arrived yet (clients send within seconds), may have \
-             been sampled out by the client, or may be older than what is kept."
-        ),
+        None => format!("{made} {USUAL_REASONS}"),
     }
 }
+
+/// Why a tree may be missing when the server knows nothing more ([`why_missing`] is
+/// `None`).
+pub(crate) const USUAL_REASONS: &str = "The tree may not have arrived yet (clients send \
+     within seconds), may have been sampled out by the client, or may be older than what is \
+     kept.";
 
 /// Why a tree filed under `hour` is missing when that hour is older than `oldest_kept`,
 /// the oldest hour kept (`keeper` says by whom: "this server keeps"): retention deleted it.
@@ -173,7 +181,7 @@ const DROPS_LOSING_NO_ID: [&str; 2] = ["duplicate", "no_message_id"];
 /// counts trees the store dropped. Boards link sample IDs of trees the reports counted, so
 /// a tree the store then dropped (its queue full, a failed write) leads here. The State
 /// report does not say which domains or hours the dropped trees were of, so this says "may".
-async fn why_missing(state: &AppState, id: &MessageId) -> Option<String> {
+pub(crate) async fn why_missing(state: &AppState, id: &MessageId) -> Option<String> {
     if let Some(oldest) = state.reports.hours().await.first() {
         if let Some(why) = older_than_kept(id.hour, *oldest, "this server keeps") {
             return Some(why);
@@ -384,13 +392,13 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// The time axis shared by every row: from the earliest start to the latest end, in µs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct TimeAxis {
+pub(crate) struct TimeAxis {
     start_us: u64,
     span_us: u64,
 }
 
 impl TimeAxis {
-    fn of(root: &Message) -> Self {
+    pub(crate) fn of(root: &Message) -> Self {
         let mut start_us = u64::MAX;
         let mut end_us = 0;
         root.walk(|message, _| {
@@ -414,7 +422,7 @@ impl TimeAxis {
 
     /// Labels at 0, 25, 50, 75 and 100 % of the axis, skipping ones that would repeat the
     /// previous label (a 2 µs tree would otherwise read `0 0 1 µs 1 µs 2 µs`).
-    fn labels(&self) -> Vec<(u64, String)> {
+    pub(crate) fn labels(&self) -> Vec<(u64, String)> {
         let mut labels: Vec<(u64, String)> = Vec::new();
         for quarter in 0..=4u64 {
             // In u128: a span near `u64::MAX` µs (a client's duration) times 4 overflows.
@@ -430,10 +438,61 @@ impl TimeAxis {
     fn percent(&self, us: u64) -> f64 {
         (us as f64 / self.span_us as f64 * 100.0).min(100.0)
     }
+
+    /// The axis covering every one of `axes`, from the earliest start to the latest end:
+    /// the trace page draws several trees on one. `None` for no axes.
+    pub(crate) fn covering(axes: impl IntoIterator<Item = TimeAxis>) -> Option<TimeAxis> {
+        let mut axes = axes.into_iter();
+        let first = axes.next()?;
+        let end = |a: &TimeAxis| a.start_us.saturating_add(a.span_us);
+        let (start_us, end_us) = axes.fold((first.start_us, end(&first)), |(s, e), a| {
+            (s.min(a.start_us), e.max(end(&a)))
+        });
+        Some(TimeAxis {
+            start_us,
+            span_us: end_us.saturating_sub(start_us).max(1),
+        })
+    }
+
+    /// How long the axis is, in µs.
+    pub(crate) fn span_us(&self) -> u64 {
+        self.span_us
+    }
+}
+
+/// What a `RemoteCall` event links to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RemoteLinkKind {
+    /// The tree of the service called (an RPC).
+    Callee,
+    /// The next part of a tree the client split (`RemoteCall/Next`).
+    Continuation,
+    /// A thread the transaction started and did not wait for (`RemoteCall/RunAway`).
+    DetachedThread,
+}
+
+impl RemoteLinkKind {
+    /// The words on the link.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            RemoteLinkKind::Callee => "callee",
+            RemoteLinkKind::Continuation => "continued in",
+            RemoteLinkKind::DetachedThread => "detached thread",
+        }
+    }
+
+    /// Its name in JSON.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            RemoteLinkKind::Callee => "callee",
+            RemoteLinkKind::Continuation => "continuation",
+            RemoteLinkKind::DetachedThread => "detachedThread",
+        }
+    }
 }
 
 /// A linked tree found in a `RemoteCall` event: what it is and its ID.
-fn remote_link(message: &Message) -> Option<(&'static str, &str)> {
+pub(crate) fn remote_link(message: &Message) -> Option<(RemoteLinkKind, &str)> {
     let Message::Event(leaf) = message else {
         return None;
     };
@@ -443,17 +502,17 @@ fn remote_link(message: &Message) -> Option<(&'static str, &str)> {
     // Detached threads write `<childId>=System:ChildThread`; the rest just the ID.
     let id = leaf.data.split('=').next().unwrap_or_default().trim();
     id.parse::<MessageId>().ok()?;
-    let label = match leaf.name.as_str() {
-        "Next" => "continued in",
-        "RunAway" => "detached thread",
-        _ => "callee",
+    let kind = match leaf.name.as_str() {
+        "Next" => RemoteLinkKind::Continuation,
+        "RunAway" => RemoteLinkKind::DetachedThread,
+        _ => RemoteLinkKind::Callee,
     };
-    Some((label, id))
+    Some((kind, id))
 }
 
 /// Whether a status should be coloured as a failure: only transactions and events have
 /// success/failure statuses; a metric's status is its kind, a heartbeat's often empty.
-fn is_failure(message: &Message) -> bool {
+pub(crate) fn is_failure(message: &Message) -> bool {
     matches!(message, Message::Transaction(_) | Message::Event(_)) && !message.is_success()
 }
 
@@ -502,6 +561,12 @@ pub(crate) fn render_tree(
     let fragment = is_truncated_fragment(root);
     let mut rows = rows(root);
     let message_count = rows.len();
+    // Linked to other trees: the trace page shows them together.
+    let in_trace = header.parent_id().is_some()
+        || header.root_id().is_some()
+        || rows
+            .iter()
+            .any(|(message, _)| remote_link(message).is_some());
     rows.truncate(MAX_TREE_ROWS);
     let row_keys: Vec<Option<RowKey<'_>>> = report_keys(&rows, fragment, config)
         .into_iter()
@@ -572,6 +637,12 @@ pub(crate) fn render_tree(
             }
             p.tree-actions {
                 a href=(api_message_url(raw_id)) { "Raw JSON" }
+                @if in_trace {
+                    a.trace-link href=(trace_url(raw_id))
+                        title="This tree with its parent, root and callee trees on one waterfall" {
+                        "Whole trace"
+                    }
+                }
                 @if failed { span.badge.fail { "This request failed" } }
             }
         }
@@ -611,7 +682,8 @@ pub(crate) fn render_tree(
     }
 }
 
-fn rows(root: &Message) -> Vec<(&Message, usize)> {
+/// Every message of the tree under `root` with its depth, in the order the page draws them.
+pub(crate) fn rows(root: &Message) -> Vec<(&Message, usize)> {
     let mut rows = Vec::new();
     root.walk(|message, depth| rows.push((message, depth)));
     rows
@@ -647,7 +719,7 @@ fn status_badge(message: &Message) -> Markup {
 
 /// `board_url`: the row's entry on the transaction board, for transactions; `folded`:
 /// whether that is an `OTHERS` row a cap folded the transaction into.
-fn render_row(
+pub(crate) fn render_row(
     message: &Message,
     depth: usize,
     axis: &TimeAxis,
@@ -675,9 +747,9 @@ fn render_row(
                 } @else {
                     (type_and_name(message))
                 }
-                @if let Some((label, id)) = remote_link(message) {
+                @if let Some((kind, id)) = remote_link(message) {
                     " "
-                    a.remote-link href=(logview_url(id)) { (label) " →" }
+                    a.remote-link href=(logview_url(id)) { (kind.label()) " →" }
                 }
                 @if !data.is_empty() {
                     (render_data(data))
@@ -1025,6 +1097,18 @@ mod tests {
         );
     }
 
+    /// The trace page's axis: trees of other machines may start before the root (a clock
+    /// behind) or end after it; the axis takes them all in.
+    #[test]
+    fn an_axis_covering_several_trees_runs_from_the_first_start_to_the_last_end() {
+        let axis = |start_us, span_us| TimeAxis { start_us, span_us };
+        assert_eq!(
+            TimeAxis::covering([axis(1_000, 50), axis(900, 20), axis(1_010, 100)]),
+            Some(axis(900, 210))
+        );
+        assert_eq!(TimeAxis::covering([]), None);
+    }
+
     #[test]
     fn time_axis_labels_quarters_without_repeating_themselves() {
         let axis = TimeAxis {
@@ -1077,10 +1161,13 @@ mod tests {
         ));
         assert_eq!(
             remote_link(&call),
-            Some(("callee", "order-service-c0000202-498703-1"))
+            Some((RemoteLinkKind::Callee, "order-service-c0000202-498703-1"))
         );
         let next = Message::Event(Leaf::new("RemoteCall", "Next", "0", 1, "a-7f000001-1-2"));
-        assert_eq!(remote_link(&next), Some(("continued in", "a-7f000001-1-2")));
+        assert_eq!(
+            remote_link(&next),
+            Some((RemoteLinkKind::Continuation, "a-7f000001-1-2"))
+        );
         let runaway = Message::Event(Leaf::new(
             "RemoteCall",
             "RunAway",
@@ -1090,7 +1177,7 @@ mod tests {
         ));
         assert_eq!(
             remote_link(&runaway),
-            Some(("detached thread", "a-7f000001-1-3"))
+            Some((RemoteLinkKind::DetachedThread, "a-7f000001-1-3"))
         );
         let junk = Message::Event(Leaf::new("RemoteCall", "x", "0", 1, "not an id"));
         assert_eq!(remote_link(&junk), None);

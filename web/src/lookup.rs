@@ -64,7 +64,7 @@ impl LookupFailed {
 /// What LogView and `/api/message/{id}` say when the lookup of `id` failed with `detail`
 /// ([`MessageLookup::lookup`]'s error): a damaged store said as such, where "something went
 /// wrong" sent people looking for a bug.
-fn lookup_failure(id: &str, detail: &str) -> String {
+pub(crate) fn lookup_failure(id: &str, detail: &str) -> String {
     format!(
         "The stored tree {id} cannot be read: the store's files holding it are damaged or \
          missing (see the server's log): {}.",

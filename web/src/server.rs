@@ -41,7 +41,7 @@ use crate::security_headers::add_security_headers;
 use crate::state::AppState;
 use crate::{
     alerts_page, api, cat_report_urls, cat_router, dependency_page, event_board, heartbeat_page,
-    home, layout, logview, metric_page, problem_board, state_page, transaction_board,
+    home, layout, logview, metric_page, problem_board, state_page, trace, transaction_board,
 };
 
 /// How long a client may take to send a request's headers. The clock also runs while a
@@ -348,6 +348,7 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(home::routes())
         .merge(logview::routes())
+        .merge(trace::routes())
         .merge(cat_report_urls::routes())
         .merge(api::routes())
         .merge(transaction_board::routes())
