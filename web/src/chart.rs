@@ -164,7 +164,7 @@ const MARGIN_LEFT: f64 = 52.0;
 const MARGIN_RIGHT: f64 = 14.0;
 const MARGIN_TOP: f64 = 30.0;
 const MARGIN_BOTTOM: f64 = 30.0;
-/// About this many horizontal grid lines; [`nice_ticks`] rounds to 1/2/2.5/5 steps.
+/// About this many horizontal grid lines; [`nice_ticks_between`] rounds to 1/2/2.5/5 steps.
 const TARGET_TICKS: f64 = 4.0;
 
 /// The widest bar: a distribution of one or two bars would otherwise fill the plot.
@@ -203,26 +203,40 @@ pub(crate) struct Series<'a> {
     pub(crate) values: &'a [f64],
 }
 
-/// Round tick values from 0 to at least `max`, about [`TARGET_TICKS`] steps of 1, 2, 2.5
-/// or 5 times a power of ten.
+/// Round tick values from at most `min` (or 0) to at least `max` (or 0), about
+/// [`TARGET_TICKS`] steps of 1, 2, 2.5 or 5 times a power of ten, one of them 0: a value
+/// below 0 (a heartbeat figure or a metric can be) is drawn below 0 rather than on it.
 ///
-/// A maximum below the smallest normal `f64` (a client can report `5e-324`) counts as none:
+/// A value below the smallest normal `f64` (a client can report `5e-324`) counts as 0:
 /// its step would round to 0 and the tick count to `usize::MAX`.
-pub(crate) fn nice_ticks(max: f64) -> Vec<f64> {
-    let max = if max.is_finite() && max >= f64::MIN_POSITIVE {
-        max
+pub(crate) fn nice_ticks_between(min: f64, max: f64) -> Vec<f64> {
+    let usable = |v: f64| v.is_finite() && v.abs() >= f64::MIN_POSITIVE;
+    let max = if usable(max) { max.max(0.0) } else { 0.0 };
+    let min = if usable(min) { min.min(0.0) } else { 0.0 };
+    // Each part divided first: `max - min` of two huge values would overflow.
+    let raw_step = max / TARGET_TICKS - min / TARGET_TICKS;
+    let raw_step = if raw_step >= f64::MIN_POSITIVE {
+        raw_step
     } else {
-        1.0
+        1.0 / TARGET_TICKS
     };
-    let raw_step = max / TARGET_TICKS;
     let magnitude = 10f64.powf(raw_step.log10().floor());
     let step = [1.0, 2.0, 2.5, 5.0, 10.0]
         .iter()
         .map(|m| m * magnitude)
         .find(|s| *s >= raw_step)
         .unwrap_or(10.0 * magnitude);
-    let count = (max / step - 1e-9).ceil() as usize;
-    (0..=count).map(|i| i as f64 * step).collect()
+    let below = (-min / step - 1e-9).ceil().max(0.0) as usize;
+    let above = (max / step - 1e-9).ceil().max(0.0) as usize;
+    // Nothing at all still draws an axis of four steps.
+    let above = if below == 0 && above == 0 {
+        TARGET_TICKS as usize
+    } else {
+        above
+    };
+    (0..=below + above)
+        .map(|i| (i as f64 - below as f64) * step)
+        .collect()
 }
 
 /// A tick or tooltip number: `0`, `0.25`, `12`, `1,500`, `15k`, `2M`.
@@ -288,6 +302,40 @@ fn max_of<'a>(values: impl IntoIterator<Item = &'a f64>) -> f64 {
         .fold(0.0, f64::max)
 }
 
+fn min_of<'a>(values: impl IntoIterator<Item = &'a f64>) -> f64 {
+    values
+        .into_iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::min)
+}
+
+/// The values a chart's y axis spans: its lowest and highest tick.
+#[derive(Debug, Clone, Copy)]
+struct Scale {
+    low: f64,
+    high: f64,
+}
+
+impl Scale {
+    /// The scale of `ticks` (as [`nice_ticks_between`] gives them), covering `values`.
+    fn of(ticks: &[f64]) -> Self {
+        let low = ticks.first().copied().unwrap_or(0.0);
+        let high = ticks.last().copied().unwrap_or(1.0);
+        Scale {
+            low,
+            high: if high > low { high } else { low + 1.0 },
+        }
+    }
+
+    /// The ticks covering `values` and their scale.
+    fn covering<'a>(values: impl IntoIterator<Item = &'a f64> + Clone) -> (Vec<f64>, Self) {
+        let ticks = nice_ticks_between(min_of(values.clone()), max_of(values));
+        let scale = Scale::of(&ticks);
+        (ticks, scale)
+    }
+}
+
 impl Canvas<'_> {
     /// The slots the chart's own series are drawn in: up to the running minute, if any.
     fn own_slots(self) -> usize {
@@ -321,13 +369,14 @@ impl Canvas<'_> {
         self.height - MARGIN_BOTTOM
     }
 
-    fn y_of(self, value: f64, top: f64) -> f64 {
+    fn y_of(self, value: f64, scale: Scale) -> f64 {
         let clamped = if value.is_finite() {
-            value.max(0.0)
+            value.clamp(scale.low, scale.high)
         } else {
             0.0
         };
-        self.margin_top + self.plot_height() * (1.0 - clamped / top)
+        self.margin_top
+            + self.plot_height() * (1.0 - (clamped - scale.low) / (scale.high - scale.low))
     }
 
     /// Half a bar's slot on each side keeps the bars of minutes 0 and 59 inside the plot.
@@ -374,7 +423,7 @@ fn frame(
     body: Markup,
     legend: Markup,
 ) -> Markup {
-    let top = ticks.last().copied().unwrap_or(1.0);
+    let scale = Scale::of(ticks);
     let (width, height) = (canvas.width, canvas.height);
     let bottom = canvas.plot_bottom();
     // A title wider than the chart is cut; the whole one is in the tooltip and aria-label.
@@ -392,7 +441,7 @@ fn frame(
             }
             (legend)
             @for tick in ticks {
-                @let y = canvas.y_of(*tick, top);
+                @let y = canvas.y_of(*tick, scale);
                 line.grid x1=(MARGIN_LEFT) x2=(width - MARGIN_RIGHT) y1=(y) y2=(y) {}
                 text.tick x=(MARGIN_LEFT - 6.0) y=(y + 4.0) text-anchor="end" { (format_number(*tick)) }
             }
@@ -410,7 +459,7 @@ fn frame(
 /// The polyline point lists of a series: one per run of finite values, so a NaN (a minute
 /// without data, such as a minute without heartbeats) leaves a gap instead of a drop to 0.
 /// Missing minutes at the end count as 0.
-fn segments(canvas: Canvas<'_>, values: &[f64], top: f64, slots: usize) -> Vec<String> {
+fn segments(canvas: Canvas<'_>, values: &[f64], scale: Scale, slots: usize) -> Vec<String> {
     let mut segments = Vec::new();
     let mut current: Vec<String> = Vec::new();
     for m in 0..slots {
@@ -419,7 +468,7 @@ fn segments(canvas: Canvas<'_>, values: &[f64], top: f64, slots: usize) -> Vec<S
             current.push(format!(
                 "{:.1},{:.1}",
                 canvas.x_of_minute(m),
-                canvas.y_of(value, top)
+                canvas.y_of(value, scale)
             ));
         } else if !current.is_empty() {
             segments.push(current.join(" "));
@@ -486,20 +535,19 @@ fn line_chart_on(
     let canvas = canvas.with_earlier_legend(earlier);
     let slots = canvas.axis.slots();
     let own = canvas.own_slots();
-    let ticks = nice_ticks(max_of(
+    let (ticks, scale) = Scale::covering(
         (series.iter().flat_map(|s| s.values.iter().take(own)))
             .chain(earlier.iter().flat_map(|s| s.values.iter().take(slots))),
-    ));
-    let top = ticks.last().copied().unwrap_or(1.0);
+    );
     let legend = html! {
         (legend(canvas, title, unit, series))
         (earlier_legend(canvas, earlier))
     };
     let body = html! {
         // Earlier hours first: the hour's own series are drawn over them.
-        (earlier_lines(canvas, earlier, top, unit))
+        (earlier_lines(canvas, earlier, scale, unit))
         @for (i, s) in series.iter().enumerate() {
-            (series_line(canvas, s, top, unit, Stroke::Own(PALETTE[i % PALETTE.len()])))
+            (series_line(canvas, s, scale, unit, Stroke::Own(PALETTE[i % PALETTE.len()])))
         }
     };
     frame(canvas, drawing, title, unit, &ticks, body, legend)
@@ -515,7 +563,13 @@ enum Stroke {
 
 /// The line of one series, a run of finite values at a time, and a point per value with
 /// its tooltip (shown on hover; alone between two gaps, always).
-fn series_line(canvas: Canvas<'_>, s: &Series<'_>, top: f64, unit: &str, stroke: Stroke) -> Markup {
+fn series_line(
+    canvas: Canvas<'_>,
+    s: &Series<'_>,
+    scale: Scale,
+    unit: &str,
+    stroke: Stroke,
+) -> Markup {
     let (color, width, radius, dash) = match stroke {
         Stroke::Own(color) => (color, "2", "2.5", None),
         Stroke::Earlier(dash) => (EARLIER_COLOR, "1.5", "2", Some(dash)),
@@ -529,7 +583,7 @@ fn series_line(canvas: Canvas<'_>, s: &Series<'_>, top: f64, unit: &str, stroke:
     };
     let running = canvas.running.filter(|_| !earlier);
     html! {
-        @for segment in segments(canvas, s.values, top, slots) {
+        @for segment in segments(canvas, s.values, scale, slots) {
             polyline.series.earlier[earlier] points=(segment) fill="none" stroke=(color)
                 stroke-width=(width) stroke-dasharray=[dash] stroke-linejoin="round" {}
         }
@@ -538,7 +592,7 @@ fn series_line(canvas: Canvas<'_>, s: &Series<'_>, top: f64, unit: &str, stroke:
             @let lone = !is_defined(s.values, m.wrapping_sub(1), slots) && !is_defined(s.values, m + 1, slots);
             @let in_progress = running == Some(m);
             circle.point.lone[lone].earlier[earlier].running[in_progress] cx=(format!("{:.1}", canvas.x_of_minute(m)))
-                cy=(format!("{:.1}", canvas.y_of(*v, top))) r=(radius) fill=(color) {
+                cy=(format!("{:.1}", canvas.y_of(*v, scale))) r=(radius) fill=(color) {
                 title {
                     (s.label) " at " (canvas.axis.label(m))
                     @if in_progress { " (minute in progress)" }
@@ -551,10 +605,10 @@ fn series_line(canvas: Canvas<'_>, s: &Series<'_>, top: f64, unit: &str, stroke:
 }
 
 /// The lines of earlier hours, each with its dash pattern.
-fn earlier_lines(canvas: Canvas<'_>, earlier: &[Series<'_>], top: f64, unit: &str) -> Markup {
+fn earlier_lines(canvas: Canvas<'_>, earlier: &[Series<'_>], scale: Scale, unit: &str) -> Markup {
     html! {
         @for (s, dash) in earlier.iter().zip(EARLIER_DASHES.iter().cycle()) {
-            (series_line(canvas, s, top, unit, Stroke::Earlier(dash)))
+            (series_line(canvas, s, scale, unit, Stroke::Earlier(dash)))
         }
     }
 }
@@ -718,17 +772,19 @@ fn bar_chart_on(
     let slots = canvas.axis.slots();
     let own = canvas.own_slots();
     let earlier_values = earlier.iter().flat_map(|s| s.values.iter().take(slots));
-    let ticks = nice_ticks(max_of(values.iter().take(own).chain(earlier_values)));
-    let top = ticks.last().copied().unwrap_or(1.0);
+    let (ticks, scale) = Scale::covering(values.iter().take(own).chain(earlier_values));
     let width = canvas.bar_width();
+    // Bars stand on 0 (a negative one hangs from it), which is a tick of the scale.
+    let zero = canvas.y_of(0.0, scale);
     let body = html! {
         @for (m, v) in values.iter().take(own).enumerate().filter(|(_, v)| v.is_finite()) {
-            @let y = canvas.y_of(*v, top);
+            @let end = canvas.y_of(*v, scale);
+            @let (y, height) = (end.min(zero), (end - zero).abs());
             // Centre each bar on its minute's x so bars line up with line charts.
             @let x = canvas.x_of_minute(m) - width / 2.0;
             @let in_progress = canvas.running == Some(m);
             rect.chart-bar.running[in_progress] x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{width:.1}"))
-                height=(format!("{:.1}", canvas.plot_bottom() - y)) fill=(PALETTE[0]) {
+                height=(format!("{height:.1}")) fill=(PALETTE[0]) {
                 title {
                     (canvas.axis.tooltip(m))
                     @if in_progress { " (minute in progress)" }
@@ -738,7 +794,7 @@ fn bar_chart_on(
             }
         }
         // Over the bars, which would hide them; thin and dashed, they leave the bars in front.
-        (earlier_lines(canvas, earlier, top, unit))
+        (earlier_lines(canvas, earlier, scale, unit))
     };
     frame(
         canvas,
@@ -826,13 +882,15 @@ fn labelled<'a>(canvas: Canvas<'static>, bars: &'a [Bar<'a>]) -> Canvas<'a> {
 /// started) leaves a gap rather than a drop to 0, and a value alone between gaps is a dot.
 /// The last value is marked, when it is finite.
 pub(crate) fn sparkline(values: &[f64]) -> Markup {
+    // From 0, or from the lowest value when one is below 0.
+    let low = min_of(values.iter());
     let top = max_of(values.iter());
-    let top = if top > 0.0 { top } else { 1.0 };
+    let span = if top - low > 0.0 { top - low } else { 1.0 };
     let n = values.len().max(2) - 1;
     let point = |i: usize, v: f64| {
         (
             1.0 + (SPARK_WIDTH - 2.0) * i as f64 / n as f64,
-            1.0 + (SPARK_HEIGHT - 2.0) * (1.0 - v.max(0.0) / top),
+            1.0 + (SPARK_HEIGHT - 2.0) * (1.0 - (v - low) / span),
         )
     };
     // The runs of finite values, each drawn on its own.
@@ -947,6 +1005,10 @@ mod tests {
             .collect()
     }
 
+    fn nice_ticks(max: f64) -> Vec<f64> {
+        nice_ticks_between(0.0, max)
+    }
+
     #[test]
     fn nice_ticks_are_round_and_cover_the_maximum() {
         assert_eq!(nice_ticks(100.0), vec![0.0, 25.0, 50.0, 75.0, 100.0]);
@@ -970,6 +1032,60 @@ mod tests {
         for edge in [f64::MIN_POSITIVE, f64::MAX] {
             assert!((2..=6).contains(&nice_ticks(edge).len()), "{edge:e}");
         }
+    }
+
+    #[test]
+    fn ticks_of_negative_values_reach_below_zero_and_keep_zero() {
+        assert_eq!(
+            nice_ticks_between(-33.5, 0.0),
+            vec![-40.0, -30.0, -20.0, -10.0, 0.0]
+        );
+        assert_eq!(
+            nice_ticks_between(-20.0, 20.0),
+            vec![-20.0, -10.0, 0.0, 10.0, 20.0]
+        );
+        assert_eq!(
+            nice_ticks_between(3.0, 7.0),
+            nice_ticks(7.0),
+            "0 stays the floor"
+        );
+        for (min, max) in [(-f64::MAX, f64::MAX), (-f64::MAX, 0.0), (-5e-324, 0.0)] {
+            let ticks = nice_ticks_between(min, max);
+            assert!(
+                (2..=8).contains(&ticks.len()),
+                "{min:e}..{max:e}: {ticks:?}"
+            );
+            assert!(ticks.contains(&0.0), "{ticks:?}");
+        }
+    }
+
+    #[test]
+    fn negative_values_are_drawn_below_the_zero_line() {
+        let values = [5.0, -20.0, 10.0];
+        let svg = bar_chart("Change", "", &values).into_string();
+        // The y axis is labelled below 0, and the bar of -20 hangs from the 0 line.
+        assert!(svg.contains(">-20<"), "{svg}");
+        let canvas = WIDE;
+        let (_, scale) = Scale::covering(values.iter());
+        let zero = canvas.y_of(0.0, scale);
+        assert!(canvas.y_of(-20.0, scale) > zero + 1.0);
+        assert!(
+            svg.contains(&format!(r#"y="{zero:.1}""#)),
+            "a bar starts at the 0 line: {svg}"
+        );
+        let line = line_chart(
+            "Heap",
+            "",
+            &[Series {
+                label: "Heap",
+                values: &values,
+            }],
+        )
+        .into_string();
+        assert!(
+            line.contains(&format!(r#"cy="{:.1}""#, canvas.y_of(-20.0, scale))),
+            "the point of -20 is below 0: {line}"
+        );
     }
 
     #[test]
