@@ -214,7 +214,11 @@ pub(crate) fn log_error_in<E: Error + ?Sized>(s: &mut ThreadState, err: &E) {
 }
 
 /// [`log_error_in`] with the event's name given.
-fn log_error_named<E: Error + ?Sized>(s: &mut ThreadState, err: &E, name: Cow<'static, str>) {
+pub(crate) fn log_error_named<E: Error + ?Sized>(
+    s: &mut ThreadState,
+    err: &E,
+    name: Cow<'static, str>,
+) {
     if s.tree.depth() == 0 && s.client().is_none() {
         return;
     }
@@ -316,6 +320,24 @@ pub fn log_metric_sum_count(
 /// ways.
 pub(crate) fn error_name<E: Debug + ?Sized>(err: &E) -> Cow<'static, str> {
     name_for(std::any::type_name::<E>(), err)
+}
+
+/// [`error_name`] of the error behind a pointer of type `P` (`TransactionGuard::fail`):
+/// named by the pointer's type as `error!(&pointer)` names it (a message-only error in a
+/// `Box<dyn Error>` is `Box<dyn Error>`), a reference as what it refers to (`&*boxed` names
+/// as `error!(&*boxed)` does).
+pub(crate) fn error_name_behind<P>(err: &P::Target) -> Cow<'static, str>
+where
+    P: Deref,
+    P::Target: Error,
+{
+    let mut type_name = std::any::type_name::<P>();
+    while let Some(inner) =
+        (type_name.strip_prefix("&mut ")).or_else(|| type_name.strip_prefix('&'))
+    {
+        type_name = inner;
+    }
+    name_for(type_name, err)
 }
 
 /// [`error_name`] of `err`, reached through a value of type `type_name` (its own, or a

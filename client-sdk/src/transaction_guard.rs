@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::error::Error;
 use std::fmt::Display;
 use std::marker::PhantomData;
+use std::ops::Deref;
 
 use crate::tree_builder::{with_state, OpenRef, ThreadState, PANIC_STATUS};
 
@@ -62,13 +63,41 @@ impl TransactionGuard {
 
     /// Marks the transaction failed with the error's type name as status (its short name, as
     /// for [`crate::error!`]), and logs an `Error` event with the error and its `source()`
-    /// chain. For a `Box<dyn Error>` or an `anyhow::Error`, pass the error inside:
-    /// `guard.fail(&*boxed)`.
-    pub fn fail<E: Error + ?Sized>(&self, err: &E) {
+    /// chain.
+    ///
+    /// `err` is a reference to an error, or an owning pointer to one, given away: a
+    /// `Box<dyn Error>` (with or without `+ Send + Sync`), an `Arc<dyn Error>`, an
+    /// `anyhow::Error`. To keep a boxed error (to return it after), pass the error inside it,
+    /// `guard.fail(&*boxed)`: Rust cannot take `&boxed` here, because `Box<dyn Error>` is no
+    /// `Error` itself and a method cannot choose between "an error" and "a pointer to one" by
+    /// type (the [`crate::error!`] macro can, and takes `&boxed`).
+    ///
+    /// ```
+    /// use std::error::Error;
+    /// use ocelot_client::transaction;
+    ///
+    /// fn place_order() -> Result<(), Box<dyn Error + Send + Sync>> {
+    ///     Err("card declined".into())
+    /// }
+    ///
+    /// let t = transaction!("URL", "/api/order");
+    /// if let Err(err) = place_order() {
+    ///     t.fail(err); // or, to keep `err`: t.fail(&*err)
+    /// }
+    /// let io = std::io::Error::other("disk full");
+    /// t.fail(&io);
+    /// ```
+    pub fn fail<P>(&self, err: P)
+    where
+        P: Deref,
+        P::Target: Error,
+    {
         let Some(open) = self.open else { return };
+        let err = &*err;
         let fail = |s: &mut ThreadState| {
-            crate::macros::log_error_in(s, err);
-            s.set_status(open, crate::macros::error_name(err));
+            let name = crate::macros::error_name_behind::<P>(err);
+            crate::macros::log_error_named(s, err, name.clone());
+            s.set_status(open, name);
         };
         with_state(|s| {
             // The event goes to the tree that holds this transaction, which `with_client`

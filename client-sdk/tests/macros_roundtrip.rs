@@ -185,6 +185,64 @@ fn error_takes_boxed_and_anyhow_errors_and_names_them_as_the_concrete_one() {
     assert_eq!(root.status, "ERROR");
 }
 
+/// `TransactionGuard::fail` took only `&E` for an error `E`: a `Box<dyn Error + Send + Sync>`,
+/// an `Arc<dyn Error>` or an `anyhow::Error` had to be written `&*boxed`. It now takes them
+/// as they are (given away), and names them as `error!` does.
+#[test]
+fn fail_takes_boxed_and_anyhow_errors_as_they_are_and_names_them_as_error_does() {
+    let parse = || "x".parse::<u32>().unwrap_err();
+    let (client, sink) = memory_client("fail-names");
+    with_client(&client, || {
+        let _t = transaction!("Service", "names");
+        // Each call in a transaction of its own, which it fails.
+        let call = || transaction!("Call", "one");
+        call().fail(&parse());
+        let boxed: Box<dyn Error + Send + Sync> = Box::new(parse());
+        call().fail(boxed);
+        let boxed: Box<dyn Error + Send + Sync> = Box::new(parse());
+        call().fail(&*boxed);
+        let boxed: Box<dyn Error> = Box::new(parse());
+        call().fail(boxed);
+        let shared: std::sync::Arc<dyn Error> = std::sync::Arc::new(parse());
+        call().fail(shared);
+        call().fail(anyhow::Error::new(parse()));
+        call().fail(Box::new(QueryFailed(Timeout)));
+        call().fail(anyhow::anyhow!("Order 17 not found"));
+    });
+    let trees = sent_trees(&client, &sink);
+    let root = trees[0].root.as_transaction().unwrap();
+    let named: Vec<(&str, &str)> = root
+        .children
+        .iter()
+        .map(|m| {
+            let t = m.as_transaction().unwrap();
+            (t.status.as_str(), t.children[0].name())
+        })
+        .collect();
+    let parse_int = ("ParseIntError", "ParseIntError");
+    assert_eq!(
+        named,
+        [
+            parse_int,
+            parse_int,
+            parse_int,
+            parse_int,
+            parse_int,
+            parse_int,
+            ("QueryFailed", "QueryFailed"),
+            ("anyhow::Error", "anyhow::Error"),
+        ]
+    );
+    let last = root.children[7].as_transaction().unwrap();
+    let Message::Event(event) = &last.children[0] else {
+        panic!("an Error event")
+    };
+    assert_eq!(
+        (event.type_.as_str(), event.data.as_str()),
+        ("Error", "Order 17 not found")
+    );
+}
+
 #[test]
 fn a_message_outside_any_transaction_is_a_tree_of_its_own() {
     // Counts and sums outside a transaction are aggregated instead (tests/metric_aggregator.rs);
