@@ -15,7 +15,8 @@
 //! A file of the hour before reserves nothing in the current one, yet the process before may
 //! have drawn IDs of this hour and died before its next persist: a start there begins at
 //! `margin` (as a mark written before `margin` was, at [`MIN_RESERVE`]), past what the
-//! process before could have drawn in that time. A file of an older hour starts at 0. Background threads (a mark keeper of the
+//! process before could have drawn in that time, or at the fresh start if that is further.
+//! A file of an older hour is a fresh start. Background threads (a mark keeper of the
 //! process's, and the sender, every tick) call [`MessageIdFactory::persist`], which moves the
 //! reservation ahead of the counter by `max(MIN_RESERVE, 2 x IDs drawn since the last
 //! persist)`. An ID repeats after a crash only
@@ -23,11 +24,22 @@
 //! previous tick's rate, and at least [`MIN_RESERVE`]. Sequence numbers stay small (CAT's
 //! store indexes by sequence number), growing by about the reserve per restart.
 //!
+//! Fresh starts: a process that no mark tells where to start (none, or one of an older hour:
+//! a container's `$TMPDIR` is new at each start, and its process is pid 1 every time) starts
+//! at the milliseconds into the hour ([`fresh_start`]), not at 0. A process before it on the
+//! same IP, dead or alive, started earlier in the hour at a smaller number (or at 0 when the
+//! hour turned), so the two never share an ID unless that one drew more than
+//! [`FRESH_START_IDS_PER_MS`] a millisecond on average since. Only the clock is read for it,
+//! nothing is written. The start is at most 3.6 M, far below the 50 M past which CAT's store
+//! and ours drop IDs, and keeps the store's index files (6 bytes a sequence number, sparse)
+//! within about 22 MB. A process running when the hour turns starts the new hour at 0: it
+//! began that hour before any other.
+//!
 //! Several processes of one domain on one host (workers, a blue/green pair) would count
 //! through the same sequence numbers: the first process holds `<domain>.lock` (an `flock`,
 //! released when the process ends, however it ends) and owns the mark file; a process that
 //! finds the lock taken makes CAT's multi-instance IDs instead, its pid after the IP
-//! (`domain-hexip.pid-hour-seq`, as CAT's C client does), counting from 0 without a mark.
+//! (`domain-hexip.pid-hour-seq`, as CAT's C client does), from a fresh start without a mark.
 //! So does a process without a writable mark directory, which could tell neither a restart
 //! nor a sibling apart.
 //!
@@ -45,7 +57,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use ocelot_protocol::hour_of;
+use ocelot_protocol::{hour_of, MILLIS_PER_HOUR};
 
 use crate::process::{current_pid, lock_in, PerProcess};
 use crate::sync::AtomicU64;
@@ -53,6 +65,19 @@ use crate::sync::AtomicU64;
 /// The least distance between the counter and the persisted reservation. CAT's C client jumps
 /// 10000 per restart; so do we at low rates.
 pub(crate) const MIN_RESERVE: u64 = 10_000;
+
+/// Sequence numbers a fresh start moves on per millisecond into the hour: a process that no
+/// mark tells where to start never repeats an ID of one before it on its IP that drew up to
+/// 1000 a second (on average, since it started or the hour turned). Larger would cover
+/// busier processes but make longer index files in the store, and, past 13 a millisecond,
+/// pass the 50 M cap on sequence numbers late in the hour. `ocelot loadgen` numbers its
+/// runs the same way.
+pub(crate) const FRESH_START_IDS_PER_MS: u64 = 1;
+
+/// Where the sequence starts at `now_ms` when no mark says: see the module docs.
+fn fresh_start(now_ms: u64) -> u64 {
+    (now_ms % MILLIS_PER_HOUR) * FRESH_START_IDS_PER_MS
+}
 
 const SEQ_BITS: u32 = 40;
 const SEQ_MASK: u64 = (1 << SEQ_BITS) - 1;
@@ -88,23 +113,25 @@ struct MarkFile {
 }
 
 impl MessageIdFactory {
-    /// A factory starting at the mark file's reservation for `now_hour` (or 0), or, when
-    /// another live process owns the domain's mark (or there is no writable mark directory),
-    /// one making IDs with this process's pid, from 0.
-    pub(crate) fn open(mark_dir: Option<&Path>, domain: &str, now_hour: u64) -> Self {
+    /// A factory starting at the mark file's reservation for the hour of `now_ms` (or a
+    /// fresh start), or, when another live process owns the domain's mark (or there is no
+    /// writable mark directory), one making IDs with this process's pid, from a fresh start.
+    pub(crate) fn open(mark_dir: Option<&Path>, domain: &str, now_ms: u64) -> Self {
         let lock = mark_dir.and_then(|dir| lock_domain(dir, domain));
         match (mark_dir, lock) {
-            (Some(dir), Some(lock)) => Self::open_locked(dir, domain, lock, now_hour),
-            _ => Self::with_pid(current_pid(), now_hour),
+            (Some(dir), Some(lock)) => Self::open_locked(dir, domain, lock, now_ms),
+            _ => Self::with_pid(current_pid(), now_ms),
         }
     }
 
-    /// A factory making IDs with `pid` after the IP, from 0, without a mark: what a process
-    /// makes that does not own the domain's mark, and what is made without touching the disk
-    /// until the mark has been opened (see [`factory_without_disk`]).
-    pub(crate) fn with_pid(pid: u32, now_hour: u64) -> Self {
+    /// A factory making IDs with `pid` after the IP, from a fresh start at `now_ms`, without
+    /// a mark: what a process makes that does not own the domain's mark, and what is made
+    /// without touching the disk until the mark has been opened (see
+    /// [`factory_without_disk`]). The fresh start, not 0: a pid says nothing across restarts
+    /// (in a container it is 1 every time).
+    pub(crate) fn with_pid(pid: u32, now_ms: u64) -> Self {
         MessageIdFactory {
-            next: AtomicU64::new(pack(now_hour, 0)),
+            next: AtomicU64::new(pack(hour_of(now_ms), fresh_start(now_ms))),
             mark: None,
             pid: Some(pid),
             _lock: None,
@@ -112,16 +139,20 @@ impl MessageIdFactory {
     }
 
     /// The factory of the process holding the domain's `lock`: it starts at the mark's
-    /// reservation for `now_hour` (or 0) and at once writes a new one.
-    fn open_locked(dir: &Path, domain: &str, lock: std::fs::File, now_hour: u64) -> Self {
+    /// reservation for the hour of `now_ms` (or a fresh start) and at once writes a new one.
+    fn open_locked(dir: &Path, domain: &str, lock: std::fs::File, now_ms: u64) -> Self {
         let path = dir.join(format!("{}.mark", sanitize(domain)));
+        let now_hour = hour_of(now_ms);
+        let fresh = fresh_start(now_ms);
         let start = match read_mark(&path) {
             Some((hour, reserved, _)) if hour == now_hour => reserved,
             // The mark of the hour before: the process before may have drawn IDs of this
             // hour after the turn and died before its next persist. (One that wrote no
             // mark in all of the hour before was gone before this hour began.)
-            Some((hour, _, margin)) if hour + 1 == now_hour => margin,
-            _ => 0,
+            Some((hour, _, margin)) if hour + 1 == now_hour => margin.max(fresh),
+            // No mark, or an old one: it may have been lost with the container the
+            // process before ran in.
+            _ => fresh,
         };
         let next = pack(now_hour, start);
         let mut mark = MarkFile {
@@ -281,7 +312,7 @@ pub(crate) fn factory_for(domain: &str, mark_dir: &Path) -> Arc<MessageIdFactory
     let opened = Arc::new(MessageIdFactory::open(
         Some(mark_dir),
         domain,
-        hour_of(crate::clock::now_ms()),
+        crate::clock::now_ms(),
     ));
     // Another thread may have made one meanwhile: one factory per domain, so theirs wins
     // (and ours, dropped, lets go of the domain's lock).
@@ -316,10 +347,7 @@ pub(crate) fn factory_without_disk(
     if let Some(factory) = locked.factories.get(domain) {
         return Some(factory.clone());
     }
-    let factory = Arc::new(MessageIdFactory::with_pid(
-        pid,
-        hour_of(crate::clock::now_ms()),
-    ));
+    let factory = Arc::new(MessageIdFactory::with_pid(pid, crate::clock::now_ms()));
     locked.factories.insert(domain.to_owned(), factory.clone());
     locked
         .to_open
@@ -343,8 +371,7 @@ fn open_marks(pid: u32) {
         let Some(lock) = lock_domain(&dir, &domain) else {
             continue;
         };
-        let opened =
-            MessageIdFactory::open_locked(&dir, &domain, lock, hour_of(crate::clock::now_ms()));
+        let opened = MessageIdFactory::open_locked(&dir, &domain, lock, crate::clock::now_ms());
         if let Some(mut registry) = lock_in(registry, pid) {
             registry.factories.insert(domain, Arc::new(opened));
         }
@@ -426,10 +453,14 @@ fn persist_all_of(pid: u32) {
 mod loom_tests {
     use super::*;
 
+    fn at_hour(hour: u64) -> u64 {
+        hour * MILLIS_PER_HOUR
+    }
+
     #[test]
     fn loom_concurrent_draws_across_an_hour_change_never_repeat() {
         loom::model(|| {
-            let f = loom::sync::Arc::new(MessageIdFactory::open(None, "d", 1));
+            let f = loom::sync::Arc::new(MessageIdFactory::open(None, "d", at_hour(1)));
             let other = f.clone();
             let t = loom::thread::spawn(move || [other.next(1), other.next(2)]);
             let mine = [f.next(2), f.next(1)];
@@ -445,6 +476,11 @@ mod loom_tests {
 #[cfg(all(test, not(loom)))]
 pub(crate) mod tests {
     use super::*;
+
+    /// The first millisecond of `hour`: a fresh start there is 0.
+    fn at_hour(hour: u64) -> u64 {
+        hour * MILLIS_PER_HOUR
+    }
 
     /// Locks this process's registry, as a thread of a parent held it when it forked.
     pub(crate) fn lock_registry() -> std::sync::MutexGuard<'static, impl Sized> {
@@ -514,7 +550,7 @@ pub(crate) mod tests {
 
     #[test]
     fn sequence_restarts_at_zero_in_a_new_hour() {
-        let f = MessageIdFactory::open(None, "d", 10);
+        let f = MessageIdFactory::open(None, "d", at_hour(10));
         assert_eq!(f.next(10), (10, 0));
         assert_eq!(f.next(10), (10, 1));
         assert_eq!(f.next(11), (11, 0));
@@ -526,7 +562,7 @@ pub(crate) mod tests {
     #[test]
     fn a_restart_within_the_hour_never_repeats_an_id() {
         let dir = tempfile::tempdir().unwrap();
-        let first = MessageIdFactory::open(Some(dir.path()), "order-service", 500);
+        let first = MessageIdFactory::open(Some(dir.path()), "order-service", at_hour(500));
         let mut seen = std::collections::HashSet::new();
         for _ in 0..25_000 {
             assert!(seen.insert(first.next(500)));
@@ -536,7 +572,7 @@ pub(crate) mod tests {
         }
         // The process dies here without a final persist.
         drop(first);
-        let second = MessageIdFactory::open(Some(dir.path()), "order-service", 500);
+        let second = MessageIdFactory::open(Some(dir.path()), "order-service", at_hour(500));
         for _ in 0..1000 {
             assert!(
                 seen.insert(second.next(500)),
@@ -551,7 +587,7 @@ pub(crate) mod tests {
     #[test]
     fn a_restart_just_after_the_hour_turned_never_repeats_an_id() {
         let dir = tempfile::tempdir().unwrap();
-        let first = MessageIdFactory::open(Some(dir.path()), "order-service", 500);
+        let first = MessageIdFactory::open(Some(dir.path()), "order-service", at_hour(500));
         for i in 1..=60_000 {
             first.next(500);
             if i % 20_000 == 0 {
@@ -565,7 +601,7 @@ pub(crate) mod tests {
         }
         // The process dies here, before a persist in hour 501.
         drop(first);
-        let second = MessageIdFactory::open(Some(dir.path()), "order-service", 501);
+        let second = MessageIdFactory::open(Some(dir.path()), "order-service", at_hour(501));
         for _ in 0..1000 {
             assert!(
                 seen.insert(second.next(501)),
@@ -578,28 +614,80 @@ pub(crate) mod tests {
     fn a_damaged_mark_naming_a_sequence_past_any_counter_reads_as_no_mark() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("d.mark"), format!("500 {}\n", u64::MAX)).unwrap();
-        let factory = MessageIdFactory::open(Some(dir.path()), "d", 500);
+        let factory = MessageIdFactory::open(Some(dir.path()), "d", at_hour(500));
         assert_eq!(factory.pid(), None, "the mark's owner");
         assert_eq!(factory.next(500), (500, 0));
     }
 
     /// The mark of the hour before reserves nothing in this one: a restart there begins one
     /// margin in (the process before may have drawn that many before it died). A mark of
-    /// an older hour is of a process gone before this hour began: a restart starts at 0.
+    /// an older hour is of a process gone before this hour began: a restart starts afresh,
+    /// at 0 on the hour.
     #[test]
     fn a_restart_in_the_next_hour_starts_one_margin_in_and_later_at_zero() {
         let dir = tempfile::tempdir().unwrap();
-        let first = MessageIdFactory::open(Some(dir.path()), "d", 500);
+        let first = MessageIdFactory::open(Some(dir.path()), "d", at_hour(500));
         first.next(500);
         first.persist();
         drop(first);
-        let second = MessageIdFactory::open(Some(dir.path()), "d", 501);
+        let second = MessageIdFactory::open(Some(dir.path()), "d", at_hour(501));
         assert_eq!(second.pid(), None, "the restart owns the mark");
         assert_eq!(second.next(501), (501, MIN_RESERVE));
         second.persist();
         drop(second);
-        let third = MessageIdFactory::open(Some(dir.path()), "d", 503);
+        let third = MessageIdFactory::open(Some(dir.path()), "d", at_hour(503));
         assert_eq!(third.next(503), (503, 0));
+    }
+
+    /// A container restarted on the same IP within the hour: its `$TMPDIR` (and mark) is
+    /// new, and its process is pid 1 again. Both processes counted from 0, so the second
+    /// repeated the first one's IDs, and the store kept only the first tree of each.
+    #[test]
+    fn a_restart_that_lost_its_mark_never_repeats_an_id_of_the_process_before() {
+        let one_second_ms = 1_000;
+        for mark_dirs in [
+            [tempfile::tempdir().ok(), tempfile::tempdir().ok()],
+            // No writable mark directory: IDs with the pid, the same pid both times.
+            [None, None],
+        ] {
+            let open = |dir: &Option<tempfile::TempDir>, at_ms| {
+                MessageIdFactory::open(dir.as_ref().map(|d| d.path()), "restarted", at_ms)
+            };
+            // Started a second into hour 500; 50 000 IDs in its first minute (833 a second).
+            let first = open(&mark_dirs[0], at_hour(500) + one_second_ms);
+            let mut seen = std::collections::HashSet::new();
+            for _ in 0..50_000 {
+                seen.insert((first.pid(), first.next(500)));
+            }
+            drop(first);
+            let second = open(&mark_dirs[1], at_hour(500) + 61 * one_second_ms);
+            for _ in 0..1000 {
+                let id = (second.pid(), second.next(500));
+                assert!(seen.insert(id), "{id:?} repeated after the restart");
+            }
+        }
+    }
+
+    /// The process before ran since the hour before: it counted this hour from 0 when the
+    /// hour turned, and a restart without its mark starts past what it drew since.
+    #[test]
+    fn a_restart_that_lost_its_mark_never_repeats_ids_drawn_since_the_hour_turned() {
+        let first = MessageIdFactory::open(None, "turned", at_hour(500) - 5_000);
+        assert_eq!(first.next(499), (499, MILLIS_PER_HOUR - 5_000));
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..20_000 {
+            seen.insert(first.next(500));
+        }
+        assert!(seen.contains(&(500, 0)));
+        drop(first);
+        let second = MessageIdFactory::open(None, "turned", at_hour(500) + 30_000);
+        let id = second.next(500);
+        assert_eq!(
+            id,
+            (500, 30_000),
+            "a fresh start: the milliseconds into the hour"
+        );
+        assert!(!seen.contains(&id));
     }
 
     /// Two processes of one app on one host (same domain, IP and mark directory), each
@@ -608,8 +696,8 @@ pub(crate) mod tests {
     #[test]
     fn two_processes_of_one_domain_on_one_host_never_share_an_id() {
         let dir = tempfile::tempdir().unwrap();
-        let first = MessageIdFactory::open(Some(dir.path()), "order-service", 500);
-        let second = MessageIdFactory::open(Some(dir.path()), "order-service", 500);
+        let first = MessageIdFactory::open(Some(dir.path()), "order-service", at_hour(500));
+        let second = MessageIdFactory::open(Some(dir.path()), "order-service", at_hour(500));
         assert_eq!(first.pid(), None, "the first owns the mark");
         assert_eq!(
             second.pid(),
@@ -634,7 +722,7 @@ pub(crate) mod tests {
         let last = first.next(500);
         first.persist();
         drop(first);
-        let restarted = MessageIdFactory::open(Some(dir.path()), "order-service", 500);
+        let restarted = MessageIdFactory::open(Some(dir.path()), "order-service", at_hour(500));
         assert_eq!(restarted.pid(), None);
         assert!(restarted.next(500) > last);
     }
@@ -643,16 +731,16 @@ pub(crate) mod tests {
     fn without_a_writable_mark_directory_ids_carry_the_pid() {
         let file = tempfile::NamedTempFile::new().unwrap();
         // A file where the directory should be: nothing can be created under it.
-        let f = MessageIdFactory::open(Some(file.path()), "d", 7);
+        let f = MessageIdFactory::open(Some(file.path()), "d", at_hour(7));
         assert_eq!(f.pid(), Some(std::process::id()));
         assert_eq!(f.next(7), (7, 0));
-        let none = MessageIdFactory::open(None, "d", 7);
+        let none = MessageIdFactory::open(None, "d", at_hour(7));
         assert_eq!(none.pid(), Some(std::process::id()));
     }
 
     #[test]
     fn concurrent_draws_hand_out_distinct_ids() {
-        let f = Arc::new(MessageIdFactory::open(None, "d", 1));
+        let f = Arc::new(MessageIdFactory::open(None, "d", at_hour(1)));
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 let f = f.clone();
