@@ -40,13 +40,20 @@ impl std::fmt::Display for CardDeclined {
 
 impl std::error::Error for CardDeclined {}
 
+/// A client for `domain`. `try_build`, not `build`: the collector address comes from the
+/// command line, and a typo in it (a port past 65535, a URL) should stop the demo with a
+/// clear message rather than leave it running with nowhere to send.
 fn client(domain: &str, collector: &str, ip: Ipv4Addr) -> Client {
-    Client::builder()
+    let built = Client::builder()
         .domain(domain)
         .ip(ip)
         .collectors([collector.to_owned()])
         .heartbeat_interval(Some(Duration::from_secs(60)))
-        .build()
+        .try_build();
+    built.unwrap_or_else(|e| {
+        eprintln!("demo_app: {e}");
+        std::process::exit(2)
+    })
 }
 
 fn busy(micros: u64) {

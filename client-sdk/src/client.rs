@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use ocelot_protocol::{hour_of, MessageId};
 
+use crate::build_error::{check_domain, usable_domain, BuildError};
 use crate::heartbeat;
 use crate::message_id_factory::{factory_for, factory_without_disk, MessageIdFactory};
 use crate::metric_aggregator::{self, Amount, MetricAggregator, Refused};
@@ -120,13 +121,15 @@ impl ClientBuilder {
     }
 
     /// Queue bound in trees. Default [`DEFAULT_QUEUE_TREES`]; at most [`MAX_QUEUE_TREES`]
-    /// (the queue allocates a slot per tree up front).
+    /// (the queue allocates a slot per tree up front). 0 is a configuration error (see
+    /// [`ClientBuilder::try_build`]).
     pub fn queue_trees(mut self, trees: usize) -> Self {
-        self.queue_trees = trees.clamp(1, MAX_QUEUE_TREES);
+        self.queue_trees = trees.min(MAX_QUEUE_TREES);
         self
     }
 
-    /// Queue bound in estimated bytes. Default [`DEFAULT_QUEUE_BYTES`].
+    /// Queue bound in estimated bytes. Default [`DEFAULT_QUEUE_BYTES`]. 0 is a configuration
+    /// error (see [`ClientBuilder::try_build`]).
     pub fn queue_bytes(mut self, bytes: usize) -> Self {
         self.queue_bytes = bytes;
         self
@@ -163,58 +166,137 @@ impl ClientBuilder {
         self
     }
 
-    /// Starts the sender (and heartbeat) thread and returns the client, or says which
-    /// collector or router address can never be connected to (a port over 65535, a URL, a
-    /// host name with a space). Whether a host resolves is only learnt when connecting: see
-    /// [`Client::last_transport_error`].
+    /// Starts the sender (and heartbeat) thread and returns the client, or says what in the
+    /// configuration would keep trees from arriving as meant ([`BuildError`]): a domain the
+    /// collector refuses, a collector or router address that can never be connected to (a
+    /// port over 65535, a URL, a host name with a space), no collector and no router, a
+    /// queue bound of 0. For applications that would rather not start with such a typo.
+    ///
+    /// Only the form of the settings is checked: whether a host resolves, or a collector is
+    /// up, is learnt when connecting, and retried while the application runs (see
+    /// [`Client::last_transport_error`]).
+    ///
+    /// ```
+    /// use ocelot_client::{BuildError, Client};
+    ///
+    /// let refused = Client::builder()
+    ///     .domain("order-service")
+    ///     .collectors(["127.0.0.1:99999"])
+    ///     .try_build()
+    ///     .unwrap_err();
+    /// assert!(matches!(refused, BuildError::Address { .. }));
+    /// assert_eq!(
+    ///     refused.to_string(),
+    ///     "bad collector address \"127.0.0.1:99999\": port \"99999\" is not a number from 1 to 65535"
+    /// );
+    /// ```
     pub fn try_build(self) -> Result<Client, BuildError> {
-        self.bad_address().map_or_else(|| Ok(self.start()), Err)
+        match self.problem() {
+            Some(error) => Err(error),
+            None => Ok(self.start()),
+        }
     }
 
-    /// Starts the sender (and heartbeat) thread and returns the client. Never fails: an
-    /// address [`ClientBuilder::try_build`] would refuse is left out, and said so on stderr
-    /// and in [`Client::last_transport_error`].
+    /// Starts the sender (and heartbeat) thread and returns the client. Never fails, so that
+    /// a mistake in the telemetry settings cannot stop the application: each problem
+    /// [`ClientBuilder::try_build`] would refuse is worked around, and said on stderr (or
+    /// `tracing`) and in [`Client::last_transport_error`]:
+    ///
+    /// * a domain the collector refuses is sent as one it takes: `unknown` for an empty one,
+    ///   else each refused character as `_`, cut to 128 bytes;
+    /// * an address that can never be connected to is left out;
+    /// * with no collector and no router, trees wait in the queue and are dropped once it
+    ///   is full ([`DropReason::QueueFull`](crate::DropReason::QueueFull));
+    /// * a queue bound of 0 means the default.
     pub fn build(mut self) -> Client {
-        let mut refused = None;
-        while let Some(error) = self.bad_address() {
-            crate::rate_limited_log::warn(&format!(
-                "{error}; left out (try_build returns this as an error)"
-            ));
-            if error.router {
-                self.router = None;
-            } else {
-                self.collectors.retain(|a| *a != error.address);
+        let mut said = Vec::new();
+        while let Some(error) = self.problem() {
+            let workaround = match &error {
+                BuildError::Domain { .. } => {
+                    self.domain = usable_domain(&self.domain);
+                    format!("sending as {:?}", self.domain)
+                }
+                BuildError::Address {
+                    address, router, ..
+                } => {
+                    if *router {
+                        self.router = None;
+                    } else {
+                        self.collectors.retain(|a| a != address);
+                    }
+                    "left out".to_owned()
+                }
+                BuildError::NoCollector => "trees are dropped once the queue is full".to_owned(),
+                BuildError::ZeroQueue { setting } => {
+                    if *setting == "queue_trees" {
+                        self.queue_trees = DEFAULT_QUEUE_TREES;
+                        format!("using the default, {DEFAULT_QUEUE_TREES}")
+                    } else {
+                        self.queue_bytes = DEFAULT_QUEUE_BYTES;
+                        format!("using the default, {DEFAULT_QUEUE_BYTES}")
+                    }
+                }
+            };
+            let line = format!("{error}; {workaround}");
+            crate::rate_limited_log::warn(&format!("{line} (try_build returns this as an error)"));
+            said.push(line);
+            if error == BuildError::NoCollector {
+                // The last check, and nothing to change: the client is built as it is.
+                break;
             }
-            refused = Some(error);
         }
         let client = self.start();
-        if let Some(error) = refused {
+        if !said.is_empty() {
             *client
                 .here()
                 .shared
                 .transport_error
                 .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
+                .unwrap_or_else(|e| e.into_inner()) = Some(said.join("; "));
         }
         client
     }
 
-    /// The first collector or router address that can never be connected to. Not checked
-    /// with a custom transport, which does not use them.
-    fn bad_address(&self) -> Option<BuildError> {
+    /// The first problem [`ClientBuilder::try_build`] refuses, in the order `build` works
+    /// around them. An address, and the lack of one, is not checked with a custom transport,
+    /// which does not use them.
+    fn problem(&self) -> Option<BuildError> {
+        if let Err(reason) = check_domain(&self.domain) {
+            return Some(BuildError::Domain {
+                domain: self.domain.clone(),
+                reason,
+            });
+        }
+        if self.queue_trees == 0 {
+            return Some(BuildError::ZeroQueue {
+                setting: "queue_trees",
+            });
+        }
+        if self.queue_bytes == 0 {
+            return Some(BuildError::ZeroQueue {
+                setting: "queue_bytes",
+            });
+        }
         if self.transport.is_some() {
             return None;
         }
         let collectors = self.collectors.iter().map(|a| (a, false));
-        collectors
+        let bad_address = collectors
             .chain(self.router.iter().map(|a| (a, true)))
             .find_map(|(address, router)| {
-                check_address(address).err().map(|reason| BuildError {
-                    address: address.clone(),
-                    router,
-                    reason,
-                })
-            })
+                check_address(address)
+                    .err()
+                    .map(|reason| BuildError::Address {
+                        address: address.clone(),
+                        router,
+                        reason,
+                    })
+            });
+        if bad_address.is_some() {
+            return bad_address;
+        }
+        let nowhere = self.collectors.is_empty() && self.router.is_none();
+        nowhere.then_some(BuildError::NoCollector)
     }
 
     fn start(self) -> Client {
@@ -270,31 +352,6 @@ impl ClientBuilder {
         client
     }
 }
-
-/// Why [`ClientBuilder::try_build`] refused to build a client: an address that can never be
-/// connected to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuildError {
-    address: String,
-    router: bool,
-    reason: String,
-}
-
-impl BuildError {
-    /// The address as it was given.
-    pub fn address(&self) -> &str {
-        &self.address
-    }
-}
-
-impl std::fmt::Display for BuildError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let what = if self.router { "router" } else { "collector" };
-        write!(f, "bad {what} address {:?}: {}", self.address, self.reason)
-    }
-}
-
-impl std::error::Error for BuildError {}
 
 /// State shared by the client handles and the sender thread.
 #[derive(Debug)]
@@ -461,13 +518,8 @@ impl Pipeline {
         pid: u32,
         parent: Option<&Arc<Pipeline>>,
     ) -> Arc<Pipeline> {
-        let ids =
-            factory_without_disk(&config.domain, &config.mark_dir, pid).unwrap_or_else(|| {
-                Arc::new(MessageIdFactory::with_pid(
-                    pid,
-                    hour_of(crate::clock::now_ms()),
-                ))
-            });
+        let ids = factory_without_disk(&config.domain, &config.mark_dir, pid)
+            .unwrap_or_else(|| Arc::new(MessageIdFactory::with_pid(pid, crate::clock::now_ms())));
         // Only ever locked in a child, by the one thread making that child's pipeline.
         let transport = parent
             .and_then(|p| p.transport_for_fork.try_lock().ok())
@@ -798,12 +850,7 @@ impl Client {
         }
         let pid = current_pid();
         let factory = factory_without_disk(domain, &self.inner.config.mark_dir, pid)
-            .unwrap_or_else(|| {
-                Arc::new(MessageIdFactory::with_pid(
-                    pid,
-                    hour_of(crate::clock::now_ms()),
-                ))
-            });
+            .unwrap_or_else(|| Arc::new(MessageIdFactory::with_pid(pid, crate::clock::now_ms())));
         self.message_id_with(&factory, domain)
     }
 

@@ -12,9 +12,10 @@
 //! ```
 //!
 //! * [`Client`] (built with [`Client::builder`]) holds the configuration, the queue and the
-//!   sender thread. [`init`] makes one the process default; [`Client::bind_to_current_thread`]
-//!   and [`with_client`] let one process act as several services. Without any client every
-//!   macro is a no-op.
+//!   sender thread. [`ClientBuilder::build`] never fails (it works around a bad setting and
+//!   says so); [`ClientBuilder::try_build`] returns it as a [`BuildError`]. [`init`] makes
+//!   one the process default; [`Client::bind_to_current_thread`] and [`with_client`] let
+//!   one process act as several services. Without any client every macro is a no-op.
 //! * [`transaction!`], [`event!`], [`error!`], [`metric_count!`], [`metric_duration!`],
 //!   [`metric_sum!`] record; [`TransactionGuard`] ends a transaction when dropped.
 //! * [`in_transaction`] and [`attr::transaction`] (`#[ocelot_client::attr::transaction]`)
@@ -76,6 +77,7 @@
 //! assert_eq!(trees[0].root.children()[0].name(), "created");
 //! ```
 
+mod build_error;
 mod client;
 mod clock;
 mod context;
@@ -99,8 +101,9 @@ mod transport;
 mod tree_aggregator;
 mod tree_builder;
 
+pub use build_error::BuildError;
 pub use client::{
-    global, init, record_nothing_on_this_thread, with_client, BuildError, Client, ClientBuilder,
+    global, init, record_nothing_on_this_thread, with_client, Client, ClientBuilder,
     ShutdownOnDrop, DEFAULT_COLLECTOR_PORT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_QUEUE_BYTES,
     DEFAULT_QUEUE_TREES, DEFAULT_ROUTER_REFRESH, MAX_QUEUE_TREES,
 };
