@@ -5,9 +5,17 @@
 //! are kept; counters count everything since start. Clones share one log. With a state
 //! file ([`crate::Alerting::restore_state`]) the events and attempts outlive a restart;
 //! the counters do not (they are the process's, as Prometheus counters are).
+//!
+//! Each event has an id ([`AlertLog::snapshot_with_event_ids`]): its number in the log,
+//! counted from the log's first event and kept with the events in the state file. An event
+//! keeps its id when older ones are dropped, and a newer event always has a larger one, so
+//! a poller's "events after id N" means the same thing from one poll to the next. (Ids
+//! were once positions, which moved down as the oldest events were dropped.) The ids of
+//! the events kept run without a gap: the oldest's, then one more for each newer event.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -118,6 +126,9 @@ struct LogState {
     rules: Vec<RuleStatus>,
     counters: AlertCounters,
     events: VecDeque<AlertEvent>,
+    /// The id of `events[0]` (of the next event, when there is none): each later event's
+    /// is one more. Dropping the oldest event moves it up by one.
+    first_event_id: u64,
     attempts: VecDeque<NotificationAttempt>,
     /// Events handed to the notification thread and not yet through all their attempts,
     /// oldest first: the state file keeps them, so a crash or a stop before they were sent
@@ -147,6 +158,21 @@ impl fmt::Debug for AttemptHook {
 }
 
 impl LogState {
+    fn snapshot(&self) -> AlertSnapshot {
+        AlertSnapshot {
+            rules: self.rules.clone(),
+            counters: self.counters.clone(),
+            events: self.events.iter().rev().cloned().collect(),
+            attempts: self.attempts.iter().rev().cloned().collect(),
+        }
+    }
+
+    /// The ids of `events`, oldest first.
+    fn event_ids(&self) -> Range<u64> {
+        // Saturating: a state file is input, and may hold any number.
+        self.first_event_id..self.first_event_id.saturating_add(self.events.len() as u64)
+    }
+
     fn take_ticket(&mut self) -> u64 {
         let ticket = self.next_ticket;
         self.next_ticket += 1;
@@ -184,6 +210,7 @@ impl AlertLog {
             }
             if s.events.len() == MAX_LOGGED_EVENTS {
                 s.events.pop_front();
+                s.first_event_id = s.first_event_id.saturating_add(1);
             }
             s.events.push_back(event.clone());
             s.changes += 1;
@@ -263,10 +290,12 @@ impl AlertLog {
         self.with(|s| s.changes)
     }
 
-    /// The events and attempts kept, oldest first (what the state file holds).
-    pub(crate) fn history(&self) -> (Vec<AlertEvent>, Vec<NotificationAttempt>) {
+    /// The events and attempts kept, oldest first, and the id of the first event (what the
+    /// state file holds).
+    pub(crate) fn history(&self) -> (u64, Vec<AlertEvent>, Vec<NotificationAttempt>) {
         self.with(|s| {
             (
+                s.first_event_id,
                 s.events.iter().cloned().collect(),
                 s.attempts.iter().cloned().collect(),
             )
@@ -274,10 +303,12 @@ impl AlertLog {
     }
 
     /// Puts saved events and attempts (oldest first) before the ones recorded since,
-    /// keeping the newest within the bounds. Counters are not touched: they count what
-    /// this process saw.
+    /// keeping the newest within the bounds. The saved events keep their ids (the first's
+    /// is `first_event_id`), and those recorded since are numbered after them. Counters
+    /// are not touched: they count what this process saw.
     pub(crate) fn restore_history(
         &self,
+        first_event_id: u64,
         events: Vec<AlertEvent>,
         attempts: Vec<NotificationAttempt>,
         unsent: Vec<AlertEvent>,
@@ -291,8 +322,10 @@ impl AlertLog {
             s.unsent = all;
             let mut all: VecDeque<AlertEvent> = events.into();
             all.extend(s.events.drain(..));
-            all.drain(..all.len().saturating_sub(MAX_LOGGED_EVENTS));
+            let dropped = all.len().saturating_sub(MAX_LOGGED_EVENTS);
+            all.drain(..dropped);
             s.events = all;
+            s.first_event_id = first_event_id.saturating_add(dropped as u64);
             let mut all: VecDeque<NotificationAttempt> = attempts.into();
             all.extend(s.attempts.drain(..));
             all.drain(..all.len().saturating_sub(MAX_LOGGED_ATTEMPTS));
@@ -366,18 +399,105 @@ impl AlertLog {
 
     /// A copy of everything, newest events and attempts first.
     pub fn snapshot(&self) -> AlertSnapshot {
-        self.with(|s| AlertSnapshot {
-            rules: s.rules.clone(),
-            counters: s.counters.clone(),
-            events: s.events.iter().rev().cloned().collect(),
-            attempts: s.attempts.iter().rev().cloned().collect(),
-        })
+        self.with(|s| s.snapshot())
+    }
+
+    /// [`AlertLog::snapshot`] and its events' ids, taken together: `ids.start` is the id
+    /// of the oldest event (the last of `events`), each newer one's is one more, and
+    /// `ids.end` is the id the next event will get. Every id below `ids.end` was given
+    /// (those below `ids.start` to events dropped since); none at or above it was.
+    pub fn snapshot_with_event_ids(&self) -> (AlertSnapshot, Range<u64>) {
+        self.with(|s| (s.snapshot(), s.event_ids()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::{Measure, ReportKind, Scope};
+
+    /// An event told apart from the others by its minute.
+    fn event(minute: u64) -> AlertEvent {
+        AlertEvent {
+            rule: "shop-silent".into(),
+            kind: AlertKind::Fired,
+            minute,
+            time: String::new(),
+            scope: Scope {
+                domain: "shop".into(),
+                report: ReportKind::Transaction,
+                type_: None,
+                name: None,
+                ip: None,
+            },
+            measure: Measure::Count,
+            condition: "below 1".into(),
+            value: Some(0.0),
+            baseline: None,
+            started_minute: minute,
+            minutes: Vec::new(),
+            suppressed: false,
+            link: String::new(),
+            notify: Vec::new(),
+        }
+    }
+
+    /// Each event kept and its id, newest first, as `/api/alerts` lists them.
+    fn ids(log: &AlertLog) -> Vec<(u64, u64)> {
+        let (snapshot, ids) = log.snapshot_with_event_ids();
+        assert_eq!(snapshot.events.len() as u64, ids.end - ids.start);
+        ids.rev()
+            .zip(&snapshot.events)
+            .map(|(id, e)| (id, e.minute))
+            .collect()
+    }
+
+    /// Ids were positions: once the log was full, each new event moved every other id
+    /// down by one, so "the events after id N" skipped or repeated events.
+    #[test]
+    fn event_ids_stay_with_their_events_when_the_oldest_are_dropped() {
+        let log = AlertLog::new();
+        assert_eq!(log.snapshot_with_event_ids().1, 0..0);
+        for minute in 0..MAX_LOGGED_EVENTS as u64 {
+            log.record_event(&event(minute));
+        }
+        let full = ids(&log);
+        assert_eq!(full[0], (999, 999));
+        assert_eq!(full[999], (0, 0));
+        for minute in 1_000..1_003 {
+            log.record_event(&event(minute));
+        }
+        let trimmed = ids(&log);
+        assert_eq!(trimmed.len(), MAX_LOGGED_EVENTS);
+        // The three oldest are gone; every event kept has the id it had.
+        assert_eq!(trimmed[3..], full[..997]);
+        assert_eq!(
+            trimmed[..3],
+            [(1_002, 1_002), (1_001, 1_001), (1_000, 1_000)]
+        );
+        assert_eq!(log.snapshot_with_event_ids().1, 3..1_003);
+    }
+
+    /// At a start, the saved events keep their ids and an event recorded before the
+    /// restore (none, at a real start) is numbered after them.
+    #[test]
+    fn restored_events_keep_their_ids_and_later_ones_follow() {
+        let log = AlertLog::new();
+        log.record_event(&event(50));
+        log.restore_history(
+            1_998,
+            (0..MAX_LOGGED_EVENTS as u64).map(event).collect(),
+            Vec::new(),
+            Vec::new(),
+        );
+        // 1001 events: the oldest saved one is dropped.
+        assert_eq!(log.snapshot_with_event_ids().1, 1_999..2_999);
+        let listed = ids(&log);
+        assert_eq!(listed[0], (2_998, 50));
+        assert_eq!(listed[1], (2_997, 999));
+        assert_eq!(listed[999], (1_999, 1));
+        assert_eq!(log.history().0, 1_999);
+    }
 
     fn attempt(number: u32, ok: bool) -> NotificationAttempt {
         NotificationAttempt {

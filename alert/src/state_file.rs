@@ -71,6 +71,10 @@ struct StateDocument {
     rules: Vec<SavedRule>,
     /// The log's events, oldest first.
     events: Vec<AlertEvent>,
+    /// The id of the first of `events` (the next event's when there are none): the
+    /// others' follow one by one. Absent from files of builds before it: 0.
+    #[serde(default)]
+    first_event_id: u64,
     /// The log's notification attempts, oldest first.
     attempts: Vec<NotificationAttempt>,
     /// Events not sent yet when written (queued, or being sent), oldest first: queued
@@ -202,7 +206,12 @@ impl StateFile {
                 }
                 file.absent.truncate(MAX_ABSENT_RULES);
                 let (events, attempts) = (document.events.len(), document.attempts.len());
-                log.restore_history(document.events, document.attempts, document.unsent);
+                log.restore_history(
+                    document.first_event_id,
+                    document.events,
+                    document.attempts,
+                    document.unsent,
+                );
                 Restored::Loaded {
                     rules: taken.iter().filter(|&&t| t).count(),
                     rules_set_aside: file.absent.len(),
@@ -270,12 +279,13 @@ impl StateFile {
         {
             return Saved::Unchanged;
         }
-        let (events, attempts) = log.history();
+        let (first_event_id, events, attempts) = log.history();
         let document = StateDocument {
             version: STATE_FORMAT_VERSION,
             saved_at_ms: now_ms,
             rules,
             events,
+            first_event_id,
             attempts,
             unsent: log.unsent(),
             absent_rules: self.absent.clone(),
@@ -538,6 +548,46 @@ mod tests {
         assert_eq!(snap_new.rules[0].last_value, Some(0.0));
         // Nothing changed since it was read: not written again.
         assert_eq!(after.save_state(settled(10)), Saved::Unchanged);
+    }
+
+    /// `/api/alerts?since=<id>` must mean the same events after a restart, also once the
+    /// log has dropped its oldest ones.
+    #[test]
+    fn event_ids_survive_a_restart_after_the_log_dropped_its_oldest_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut before = fired_and_saved(&path);
+        let fired = before.log().snapshot().events[0].clone();
+        for _ in 0..crate::MAX_LOGGED_EVENTS {
+            before.log().record_event(&fired);
+        }
+        assert!(matches!(
+            before.save_state(settled(10)),
+            Saved::Written { .. }
+        ));
+        assert_eq!(before.log().snapshot_with_event_ids().1, 1..1_001);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"firstEventId\": 1,"), "{text}");
+
+        let mut after = Alerting::new(rules(1.0));
+        assert!(matches!(
+            after.restore_state(&path),
+            Restored::Loaded { .. }
+        ));
+        assert_eq!(after.log().snapshot_with_event_ids().1, 1..1_001);
+        after.log().record_event(&fired);
+        assert_eq!(after.log().snapshot_with_event_ids().1, 2..1_002);
+
+        // A file of a build before ids numbers its events from 0.
+        let mut old: serde_json::Value = serde_json::from_str(&text).unwrap();
+        old.as_object_mut().unwrap().remove("firstEventId");
+        fs::write(&path, old.to_string()).unwrap();
+        let mut older = Alerting::new(rules(1.0));
+        assert!(matches!(
+            older.restore_state(&path),
+            Restored::Loaded { .. }
+        ));
+        assert_eq!(older.log().snapshot_with_event_ids().1, 0..1_000);
     }
 
     /// A process killed before it evaluated 00:11 and 00:12: the next start, in 00:13,

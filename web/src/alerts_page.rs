@@ -1,18 +1,19 @@
 //! The Alerts page, `GET /alerts`, and `GET /api/alerts`: every rule with its state, the
 //! recent alerts, and every notification attempt (from the alert crate's log).
 //!
-//! `/api/alerts` gives each event an `id`, `"<minute>-<n>"`: its epoch minute and its place
-//! among that minute's events in the log (0 first). The log keeps events in the order
-//! they were recorded, and that order is minute order (the engine evaluates each minute
-//! once, in order; a restart restores the log from the state file in the same order), so
-//! an id names the same event across polls and restarts, and ids grow in log order:
-//! `?since=<id>` lists only the events after it, the cursor of a poller (a bot posting
-//! each event once). The one exception: when the log is full (1 000 events) and drops the
-//! oldest, a minute whose events are only partly kept numbers them from the first kept.
-//! Events are the dedupe unit; a rule that re-fires inside its suppression window logs a
-//! second `fired` event (`suppressed: true`), with its own id.
+//! `/api/alerts` gives each event an `id`, its number in the alert log as a string
+//! (`"1742"`; the log's, see `ocelot_alert::AlertLog::snapshot_with_event_ids`): an id
+//! names the same event across polls, as the log drops its oldest events, and across
+//! restarts with the state file, and a newer event always has a larger id. `?since=<id>`
+//! lists only the events after it, the cursor of a poller (a bot posting each event once).
+//! A `since` the log never gave (past its newest id: a log started anew, its state file
+//! lost) is a 404 `unknown_id`, so a poller starts over instead of waiting for ids to catch
+//! up. Ids were once `"<minute>-<n>"`, a place among the minute's events kept, which moved
+//! as the log dropped events; such a `since` is a 400 saying so. Events are the dedupe
+//! unit; a rule that re-fires inside its suppression window logs a second `fired` event
+//! (`suppressed: true`), with its own id.
 
-use std::collections::BTreeMap;
+use std::ops::Range;
 
 use axum::extract::State;
 use axum::routing::get;
@@ -73,46 +74,46 @@ struct AlertsQuery {
     since: Option<String>,
 }
 
-/// An event's place in the log: its minute and its place among that minute's events.
-type EventId = (u64, u64);
-
 /// `since=`'s id, `None` when absent or empty.
-fn parse_since(raw: Option<&str>) -> Result<Option<EventId>, BadParam> {
+fn parse_since(raw: Option<&str>) -> Result<Option<u64>, BadParam> {
     let Some(raw) = raw.filter(|raw| !raw.is_empty()) else {
         return Ok(None);
     };
-    raw.split_once('-')
-        .and_then(|(minute, n)| Some((minute.parse().ok()?, n.parse().ok()?)))
-        .map(Some)
-        .ok_or_else(|| BadParam {
+    raw.parse().map(Some).map_err(|_| {
+        let old = raw
+            .split_once('-')
+            .is_some_and(|(m, n)| [m, n].iter().all(|p| p.parse::<u64>().is_ok()));
+        let hint = if old {
+            " Ids are numbers now (“<minute>-<n>” moved as the log dropped old events): ask \
+             once without “since” and go on from the newest event's id."
+        } else {
+            ""
+        };
+        BadParam {
             param: "since",
             detail: format!(
-                "“{raw}” is not an event id: give the “id” of an event of this list \
-                 (<minute>-<n>, e.g. 29944406-0)."
+                "“{raw}” is not an event id: give the “id” of an event of this list (a \
+                 number, e.g. 1742).{hint}"
             ),
-        })
+        }
+    })
 }
 
-/// The events of `snapshot` (newest first) with their ids, those after `since` only.
-fn identified(events: Vec<AlertEvent>, since: Option<EventId>) -> Vec<IdentifiedEvent> {
-    let mut seen: BTreeMap<u64, u64> = BTreeMap::new();
-    let mut listed: Vec<IdentifiedEvent> = events
-        .into_iter()
-        .rev()
-        .filter_map(|event| {
-            let n = seen.entry(event.minute).or_insert(0);
-            let id = (event.minute, *n);
-            *n += 1;
-            since
-                .is_none_or(|since| id > since)
-                .then(|| IdentifiedEvent {
-                    id: format!("{}-{}", id.0, id.1),
-                    event,
-                })
+/// The events of a snapshot (newest first) with their ids (`ids`, oldest first), those
+/// after `since` only.
+fn identified(
+    events: Vec<AlertEvent>,
+    ids: Range<u64>,
+    since: Option<u64>,
+) -> Vec<IdentifiedEvent> {
+    ids.rev()
+        .zip(events)
+        .take_while(|(id, _)| since.is_none_or(|since| *id > since))
+        .map(|(id, event)| IdentifiedEvent {
+            id: id.to_string(),
+            event,
         })
-        .collect();
-    listed.reverse();
-    listed
+        .collect()
 }
 
 async fn alerts_json(
@@ -120,16 +121,30 @@ async fn alerts_json(
     ApiQuery(query): ApiQuery<AlertsQuery>,
 ) -> Result<Json<AlertsView>, ApiError> {
     let since = parse_since(query.since.as_deref())?;
-    let AlertSnapshot {
-        rules,
-        counters,
-        events,
-        attempts,
-    } = state.alerts.snapshot();
+    let (
+        AlertSnapshot {
+            rules,
+            counters,
+            events,
+            attempts,
+        },
+        ids,
+    ) = state.alerts.snapshot_with_event_ids();
+    if let Some(since) = since.filter(|&since| since >= ids.end) {
+        let newest = match ids.end.checked_sub(1) {
+            Some(newest) => format!("the newest is {newest}"),
+            None => "it has none yet".to_owned(),
+        };
+        return Err(ApiError::UnknownId(format!(
+            "no event of the log has the id {since} ({newest}): the log was started anew \
+             (its state file was not kept); ask without “since” and go on from the newest \
+             event's id."
+        )));
+    }
     Ok(Json(AlertsView {
         rules,
         counters,
-        events: identified(events, since),
+        events: identified(events, ids, since),
         attempts,
     }))
 }
