@@ -58,6 +58,7 @@ mod dependency_page;
 mod error;
 mod event_board;
 mod folded_note;
+mod gzip;
 mod health;
 mod heartbeat_page;
 mod home;

@@ -36,7 +36,7 @@ use tower::ServiceExt;
 use crate::write_deadline::WriteDeadline;
 
 use crate::auth::{exposure_warning, require_auth};
-use crate::error::{api_not_found, method_not_allowed, not_found_page};
+use crate::error::{api_not_found, method_not_allowed, not_found_page, ApiError};
 use crate::security_headers::add_security_headers;
 use crate::state::AppState;
 use crate::{
@@ -264,9 +264,10 @@ impl AnswerBudget {
     }
 
     /// `response` holding its share of the budget until its last byte is sent or its
-    /// connection dropped; or a 503 if the budget is spent. Answers of unknown length
-    /// (streamed) and small ones go as they are.
-    async fn hold(&self, response: Response, remote: SocketAddr) -> Response {
+    /// connection dropped; or a 503 if the budget is spent (JSON for an `api` path). Answers
+    /// of unknown length (streamed) and small ones go as they are. A gzipped answer
+    /// (`gzip.rs`) is whole and of known length, so its compressed bytes are counted.
+    async fn hold(&self, response: Response, remote: SocketAddr, api: bool) -> Response {
         let Some(bytes) = response.body().size_hint().exact() else {
             return response;
         };
@@ -280,7 +281,7 @@ impl AnswerBudget {
             // Dropped now: waiting for room would hold it all the same.
             drop(response);
             self.stats.note_answer_refused(remote, bytes);
-            return busy();
+            return busy(api);
         };
         let (parts, body) = response.into_parts();
         let body = match axum::body::to_bytes(body, usize::MAX).await {
@@ -326,14 +327,16 @@ impl Drop for HeldAnswer {
     }
 }
 
-/// The answer when the answer budget is spent.
-fn busy() -> Response {
+/// The answer when the answer budget is spent: JSON on the API, as its other errors.
+fn busy(api: bool) -> Response {
+    let retry = [(header::RETRY_AFTER, BUSY_RETRY_AFTER_SECS)];
+    if api {
+        return (retry, ApiError::Busy).into_response();
+    }
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        [
-            (header::RETRY_AFTER, BUSY_RETRY_AFTER_SECS),
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-        ],
+        retry,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         "The server is busy sending other large answers; try again in a few seconds.\n",
     )
         .into_response()
@@ -394,8 +397,11 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::cors::api_cors,
         ))
-        .layer(axum::middleware::from_fn(add_security_headers));
-    // The router endpoint stays bare: CAT clients read at most 2047 bytes of it.
+        .layer(axum::middleware::from_fn(add_security_headers))
+        // Outermost, so it compresses the final answer, which the budget then counts.
+        .layer(axum::middleware::from_fn(crate::gzip::gzip_answers));
+    // The router endpoint stays bare (and never gzipped): CAT clients read at most 2047
+    // bytes of it.
     Router::new()
         .merge(pages)
         .merge(cat_router::routes())
@@ -539,8 +545,9 @@ async fn serve_connection(
         let app = app.clone();
         let budget = budget.clone();
         async move {
+            let api = crate::api::is_api_path(request.uri().path());
             let response = app.oneshot(request).await?;
-            Ok::<_, Infallible>(budget.hold(response, remote).await)
+            Ok::<_, Infallible>(budget.hold(response, remote, api).await)
         }
     });
     let mut builder = http1::Builder::new();
