@@ -61,11 +61,33 @@
 //! in the hour (the day), an unknown machine, on `/api/transaction` and `/api/event` a
 //! `type=` or `name=` the report does not have (the empty type or name included), on
 //! `/api/problem` and `/api/dependency` a `type=` that selects nothing, and on `/api/metric`
-//! a `name=` the report does not have is a 404 `{"error":".."}` naming it; a missing, empty or malformed parameter a 400 naming it, and so is a `day=` on the
-//! endpoints that answer for an hour only and a `limit=` on those that list everything (all
-//! but transaction and event). A parameter an endpoint does not take at all (`typ=`,
-//! `sort=`, CAT's `date=`) is a 400 before the handler runs (`api_params.rs`). `/api`
-//! itself and any other path under it is a JSON 404.
+//! a `name=` the report does not have is a 404 naming it; a missing, empty or malformed
+//! parameter a 400 naming it, and so is a `day=` on the endpoints that answer for an hour
+//! only and a `limit=` on those that list everything (all but transaction and event). A
+//! parameter an endpoint does not take at all (`typ=`, `sort=`, CAT's `date=`) is a 400
+//! before the handler runs (`api_params.rs`). `/api` itself and any other path under it is
+//! a JSON 404.
+//!
+//! Every error is JSON, `{"error":"..","code":"..","message":".."}`: `code` is for programs
+//! and does not change; `message` is for people, and `error` holds the same text (it was
+//! the only field before, and clients read it). The codes (`error.rs`, `ApiError`):
+//!
+//! | status | `code` | when |
+//! |---|---|---|
+//! | 400 | `bad_parameter` | a parameter missing, empty, malformed, given twice or not taken by the endpoint (this one adds `param` and `takes`) |
+//! | 401 | `unauthorized` | the API token is missing or wrong |
+//! | 404 | `no_data` | an hour or day without data (or not begun yet), a domain without a report in it |
+//! | 404 | `not_found` | a machine, type, name or metric the report does not have |
+//! | 404 | `unknown_id` | a message ID with no stored tree; on `/api/alerts`, a `since=` past the newest event id (the log was started anew) |
+//! | 404 | `unknown_endpoint` | no endpoint at this path |
+//! | 405 | `method_not_allowed` | a method other than GET |
+//! | 500 | `unreadable_report` | the stored report cannot be read (damaged or missing) |
+//! | 500 | `unreadable_tree` | the stored tree cannot be read (damaged or missing) |
+//! | 500 | `internal` | anything else; the detail is in the server's log |
+//! | 503 | `busy` | large answers being sent hold the server's budget; `Retry-After` says when to retry |
+//!
+//! Answers (and pages) over 1 KiB are gzip-compressed for a client that sends
+//! `Accept-Encoding: gzip` (`gzip.rs`).
 
 use std::sync::Arc;
 
@@ -305,7 +327,7 @@ async fn hour_with_data(state: &AppState, params: &ReportParams) -> Result<u64, 
     // A client whose clock runs ahead can send data into an hour yet to come, so only an
     // hour without data is said to have not begun (as the boards say it).
     let current = now_ms / ocelot_protocol::MILLIS_PER_HOUR;
-    Err(ApiError::NotFound(if hour > current {
+    Err(ApiError::NoData(if hour > current {
         format!(
             "hour {} has not begun: nothing can have been sent in it yet (the current hour \
              is {})",
@@ -327,7 +349,7 @@ async fn target(state: &AppState, params: &ReportParams) -> Result<Target, ApiEr
         .iter()
         .any(|d| d == domain)
     {
-        return Err(ApiError::NotFound(format!(
+        return Err(ApiError::NoData(format!(
             "no report for domain “{domain}” in hour {}",
             hour_label(hour)
         )));
@@ -418,14 +440,14 @@ async fn day_target(
     if target.hours.is_empty() {
         let today = state.reports.now_ms() / ocelot_protocol::MILLIS_PER_HOUR / HOURS_PER_DAY;
         if span.first_day() > today {
-            return Err(ApiError::NotFound(format!(
+            return Err(ApiError::NoData(format!(
                 "{} {} has not begun: nothing can have been sent in it yet (today is {})",
                 span.kind(),
                 span.label(),
                 day_label(today)
             )));
         }
-        return Err(ApiError::NotFound(format!(
+        return Err(ApiError::NoData(format!(
             "no report for domain “{domain}” {}",
             target.named()
         )));
@@ -468,7 +490,7 @@ fn unreadable_hours<D: SpanHours>(
 ) -> Result<UnreadableHours, ApiError> {
     let lost = &merged.unreadable_hours;
     if !lost.is_empty() && merged.day.span_hours().is_empty() {
-        return Err(ApiError::Unreadable(format!(
+        return Err(ApiError::UnreadableReport(format!(
             "The stored {kind} reports of {} {} cannot be read (damaged or missing; see the \
              server's log): hours {}.",
             target.domain,
@@ -631,7 +653,7 @@ async fn or_unreadable<R>(
         Some(why) => {
             let hour = format!("hour {}", hour_label(target.hour));
             let message = unreadable_message(kind, &target.domain, &hour, &why);
-            Err(ApiError::Unreadable(message))
+            Err(ApiError::UnreadableReport(message))
         }
         None => Ok(Arc::new(empty())),
     }

@@ -10,13 +10,11 @@
 //! parameter some HTTP clients add on their own.
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 use crate::cat_report_urls::cat_date_as_hour;
-use crate::error::form_decode;
+use crate::error::{form_decode, ApiError};
 use crate::state::AppState;
 
 /// The parameters the transaction and event views take.
@@ -142,7 +140,7 @@ fn first_not_taken(endpoint: &Endpoint, query: &str) -> Option<(String, String)>
         })
 }
 
-/// The 400 for `param` (given as `value`) on `endpoint`: `{"error","param","takes"}`,
+/// The 400 for `param` (given as `value`) on `endpoint`, naming it and those it takes,
 /// with a hint for the parameters other pages take.
 fn refusal(state: &AppState, endpoint: &Endpoint, param: &str, value: &str) -> Response {
     let path = endpoint.path.trim_end_matches('/');
@@ -177,8 +175,12 @@ fn refusal(state: &AppState, endpoint: &Endpoint, param: &str, value: &str) -> R
         Some(hint) => format!("bad parameter “{param}”: {hint} {path} {takes}."),
         None => format!("bad parameter “{param}”: {path} does not take it; it {takes}."),
     };
-    let body = serde_json::json!({ "error": error, "param": param, "takes": endpoint.takes });
-    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    ApiError::NotTaken {
+        message: error,
+        param: param.to_owned(),
+        takes: endpoint.takes,
+    }
+    .into_response()
 }
 
 /// Why `date=` is refused: CAT's report addresses write it in CAT's zone, and the API's

@@ -8,8 +8,8 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
+use crate::error::ApiError;
 use crate::layout::error_page;
 use crate::state::{AppState, AuthConfig, BasicCredentials};
 
@@ -27,9 +27,8 @@ pub(crate) async fn require_auth(
     match check(&state.auth, is_api, request.headers()) {
         Ok(()) => next.run(request).await,
         Err(()) if is_api => (
-            StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
-            Json(serde_json::json!({ "error": "missing or wrong credentials" })),
+            ApiError::Unauthorized,
         )
             .into_response(),
         Err(()) => (

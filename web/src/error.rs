@@ -1,9 +1,14 @@
-//! How handlers fail: [`ApiError`] answers JSON (`{"error":".."}`), [`PageError`] answers
-//! a friendly HTML page. Bad input maps to 4xx with a message saying what was wrong;
-//! internal failures map to 500 with a generic message while the detail goes to the log,
-//! except damaged data (a stored report or tree that cannot be read), a 500 that says so:
-//! "something went wrong" sent people looking for a bug, and an empty answer read as "no
-//! traffic".
+//! How handlers fail: [`ApiError`] answers JSON (`{"error":"..","code":"..","message":".."}`),
+//! [`PageError`] answers a friendly HTML page. Bad input maps to 4xx with a message saying
+//! what was wrong; internal failures map to 500 with a generic message while the detail
+//! goes to the log, except damaged data (a stored report or tree that cannot be read), a
+//! 500 that says so: "something went wrong" sent people looking for a bug, and an empty
+//! answer read as "no traffic".
+//!
+//! An API error's `code` is for programs, and stays as it is: a client tells "nothing was
+//! sent that hour" (`no_data`) from a typo (`not_found`, `bad_parameter`) without parsing
+//! English. `message` is for people and may be reworded. `error` holds the same text as
+//! `message`: it was the only field before the other two, and clients read it.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -15,6 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::layout::error_page;
 
@@ -60,44 +66,122 @@ fn log_internal(emit: impl FnOnce(u64)) {
     }
 }
 
-/// A failed JSON API request.
+/// A failed JSON API request. Each variant answers one status and one `code`
+/// ([`ApiError::code`]); README.md lists the codes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ApiError {
-    /// The request was malformed (400).
+    /// The request was malformed (400, `bad_parameter`).
     BadRequest(String),
-    /// Nothing there (404).
+    /// A parameter the endpoint does not take (400, `bad_parameter`): the body also names
+    /// it (`param`) and lists those it takes (`takes`).
+    NotTaken {
+        /// What was wrong, for people.
+        message: String,
+        /// The parameter refused.
+        param: String,
+        /// The parameters the endpoint takes.
+        takes: &'static [&'static str],
+    },
+    /// The credentials are missing or wrong (401, `unauthorized`).
+    Unauthorized,
+    /// Nothing was recorded for what was asked: an hour or day without data (or not begun),
+    /// a domain without a report in it (404, `no_data`).
+    NoData(String),
+    /// Something the request names is not there: a machine, type, name or metric of a
+    /// report (404, `not_found`).
     NotFound(String),
-    /// The endpoint exists, not for this method (405).
+    /// An id names nothing this server has: a message ID with no stored tree, an alert
+    /// event id (`since=`) past the newest the log gave (404, `unknown_id`).
+    UnknownId(String),
+    /// No API endpoint has this path (404, `unknown_endpoint`).
+    UnknownEndpoint,
+    /// The endpoint exists, not for this method (405, `method_not_allowed`).
     MethodNotAllowed(String),
-    /// The server failed; the string is logged, never sent (500).
+    /// The server failed; the string is logged, never sent (500, `internal`).
     Internal(String),
-    /// Stored data cannot be read (damaged or missing): 500, the string is sent and logged.
-    Unreadable(String),
+    /// A stored report cannot be read (damaged or missing): 500, `unreadable_report`; the
+    /// string is sent and logged.
+    UnreadableReport(String),
+    /// A stored tree cannot be read (damaged or missing): 500, `unreadable_tree`; the
+    /// string is sent and logged.
+    UnreadableTree(String),
+    /// The answers being sent hold the server's whole answer budget (503, `busy`): try
+    /// again in a few seconds.
+    Busy,
+}
+
+impl ApiError {
+    /// The machine-readable `code` of the answer: stable, unlike the message.
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) | ApiError::NotTaken { .. } => "bad_parameter",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::NoData(_) => "no_data",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::UnknownId(_) => "unknown_id",
+            ApiError::UnknownEndpoint => "unknown_endpoint",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::Internal(_) => "internal",
+            ApiError::UnreadableReport(_) => "unreadable_report",
+            ApiError::UnreadableTree(_) => "unreadable_tree",
+            ApiError::Busy => "busy",
+        }
+    }
+}
+
+/// An API error's body. `error` repeats `message` (see the module docs).
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    code: &'static str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    param: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    takes: Option<&'static [&'static str]>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, message) = match self {
-            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
-            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
-            ApiError::MethodNotAllowed(m) => (StatusCode::METHOD_NOT_ALLOWED, m),
+        let code = self.code();
+        let (status, message) = match &self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.as_str()),
+            ApiError::NotTaken { message, .. } => (StatusCode::BAD_REQUEST, message.as_str()),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "missing or wrong credentials"),
+            ApiError::NoData(m) | ApiError::NotFound(m) | ApiError::UnknownId(m) => {
+                (StatusCode::NOT_FOUND, m.as_str())
+            }
+            ApiError::UnknownEndpoint => (StatusCode::NOT_FOUND, "no such API endpoint"),
+            ApiError::MethodNotAllowed(m) => (StatusCode::METHOD_NOT_ALLOWED, m.as_str()),
             ApiError::Internal(detail) => {
                 log_internal(|suppressed| {
                     tracing::error!(%detail, suppressed, "API request failed");
                 });
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    INTERNAL_MESSAGE.to_owned(),
-                )
+                (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_MESSAGE)
             }
-            ApiError::Unreadable(message) => {
+            ApiError::UnreadableReport(message) | ApiError::UnreadableTree(message) => {
                 log_internal(|suppressed| {
                     tracing::error!(detail = %message, suppressed, "API request failed");
                 });
-                (StatusCode::INTERNAL_SERVER_ERROR, message)
+                (StatusCode::INTERNAL_SERVER_ERROR, message.as_str())
             }
+            ApiError::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server is busy sending other large answers; try again in a few seconds.",
+            ),
         };
-        (status, Json(serde_json::json!({ "error": message }))).into_response()
+        let (param, takes) = match &self {
+            ApiError::NotTaken { param, takes, .. } => (Some(param.as_str()), Some(*takes)),
+            _ => (None, None),
+        };
+        let body = ErrorBody {
+            error: message,
+            code,
+            message,
+            param,
+            takes,
+        };
+        (status, Json(body)).into_response()
     }
 }
 
@@ -410,7 +494,7 @@ pub(crate) async fn method_not_allowed(
 
 /// The fallback for unknown paths under `/api/`: a JSON 404 rather than a page.
 pub(crate) async fn api_not_found() -> ApiError {
-    ApiError::NotFound("no such API endpoint".to_owned())
+    ApiError::UnknownEndpoint
 }
 
 #[cfg(test)]

@@ -234,7 +234,7 @@ async fn message_json(
             tree: &tree,
         })
         .into_response()),
-        Ok(None) => Err(ApiError::NotFound(match why_missing(&state, &id).await {
+        Ok(None) => Err(ApiError::UnknownId(match why_missing(&state, &id).await {
             Some(why) => format!("no stored tree has the ID {raw}. {why}"),
             None => format!("no stored tree has the ID {raw}"),
         })),

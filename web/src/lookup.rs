@@ -55,7 +55,7 @@ impl LookupFailed {
     /// `/api/message/{id}`'s answer for the ID `raw`.
     pub(crate) fn api(self, raw: &str) -> ApiError {
         match self {
-            LookupFailed::Store(detail) => ApiError::Unreadable(lookup_failure(raw, &detail)),
+            LookupFailed::Store(detail) => ApiError::UnreadableTree(lookup_failure(raw, &detail)),
             LookupFailed::Task(detail) => ApiError::Internal(detail),
         }
     }

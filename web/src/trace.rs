@@ -592,7 +592,7 @@ async fn trace_json(
                 .map_err(|e| ApiError::Internal(format!("trace JSON: {e}")))?;
             Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
         }
-        Ok(None) => Err(ApiError::NotFound(match why_missing(&state, &id).await {
+        Ok(None) => Err(ApiError::UnknownId(match why_missing(&state, &id).await {
             Some(why) => format!("no stored tree has the ID {raw}. {why}"),
             None => format!("no stored tree has the ID {raw}"),
         })),

@@ -945,3 +945,217 @@ async fn sealed_hours_may_be_reused_and_the_open_hour_may_not() {
         "pages untouched"
     );
 }
+
+/// A lookup whose store cannot read anything.
+struct BrokenStore;
+
+impl ocelot_web::MessageLookup for BrokenStore {
+    fn lookup(
+        &self,
+        _: &ocelot_protocol::MessageId,
+    ) -> Result<Option<ocelot_web::StoredTree>, String> {
+        Err("corrupt block at offset 48".to_owned())
+    }
+}
+
+/// "No data" and a typo were both a 404 with English text: a client told them apart by
+/// parsing the message. Every API error now has a stable `code` and a `message`; `error`,
+/// which clients read, keeps the text.
+#[tokio::test]
+async fn every_api_error_has_a_stable_code_and_a_message() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use std::sync::Arc;
+    use tower::ServiceExt;
+
+    let unreadable = {
+        let mut reports = reports();
+        let why = "its file does not parse: EOF while parsing a value at line 1 column 1000";
+        reports.set_unreadable(HOUR - 1, "app-0", "transaction", why);
+        app_of(reports)
+    };
+    let broken_store = ocelot_web::router(ocelot_web::AppState::new(Arc::new(BrokenStore)));
+    let cases = [
+        (
+            report_app(),
+            "/api/transaction?domain=catgen&hour=nonsense",
+            400,
+            "bad_parameter",
+        ),
+        (
+            report_app(),
+            "/api/transaction?hour=current",
+            400,
+            "bad_parameter",
+        ),
+        (
+            report_app(),
+            "/api/transaction?domain=a&domain=b&hour=current",
+            400,
+            "bad_parameter",
+        ),
+        (
+            report_app(),
+            "/api/state?hour=current&typ=URL",
+            400,
+            "bad_parameter",
+        ),
+        (
+            report_app(),
+            "/api/transaction?domain=catgen&hour=2026112205",
+            404,
+            "no_data",
+        ),
+        (
+            report_app(),
+            "/api/transaction?domain=catgen&hour=2030010100",
+            404,
+            "no_data",
+        ),
+        (
+            report_app(),
+            "/api/transaction?domain=nosuch&hour=current",
+            404,
+            "no_data",
+        ),
+        (
+            report_app(),
+            "/api/problem?domain=nosuch&day=20261122",
+            404,
+            "no_data",
+        ),
+        (report_app(), "/api/state?hour=2026112205", 404, "no_data"),
+        (
+            report_app(),
+            "/api/transaction?domain=catgen&hour=current&ip=10.9.9.9",
+            404,
+            "not_found",
+        ),
+        (
+            report_app(),
+            "/api/event?domain=catgen&hour=current&type=Nope",
+            404,
+            "not_found",
+        ),
+        (
+            report_app(),
+            "/api/metric?domain=catgen&hour=current&name=nope",
+            404,
+            "not_found",
+        ),
+        (
+            report_app(),
+            &format!("/api/message/{UNKNOWN_ID}"),
+            404,
+            "unknown_id",
+        ),
+        (report_app(), "/api/nosuch", 404, "unknown_endpoint"),
+        (report_app(), "/api", 404, "unknown_endpoint"),
+        (
+            unreadable,
+            "/api/transaction?domain=app-0&hour=2026112206",
+            500,
+            "unreadable_report",
+        ),
+        (
+            broken_store,
+            &format!("/api/message/{UNKNOWN_ID}"),
+            500,
+            "unreadable_tree",
+        ),
+    ];
+    for (app, uri, status, code) in cases {
+        let json = get_json(app, uri, status).await;
+        assert_eq!(json["code"], code, "{uri}: {json}");
+        let message = json["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{uri}: {json}");
+        assert_eq!(json["error"], message, "{uri}: the text clients read stays");
+    }
+    // A parameter not taken keeps naming it and those the endpoint takes.
+    let json = get_json(report_app(), "/api/state?hour=current&typ=URL", 400).await;
+    assert_eq!(json["param"], "typ");
+    assert_eq!(json["takes"], serde_json::json!(["hour"]));
+
+    let request = Request::post("/api/hours").body(Body::empty()).unwrap();
+    let response = report_app().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let json: Value = serde_json::from_str(&text(response).await).unwrap();
+    assert_eq!(json["code"], "method_not_allowed");
+
+    let guarded = ocelot_web::router(ocelot_web::AppState::new(Arc::new(lookup())).with_auth(
+        ocelot_web::AuthConfig {
+            api_token: Some("s3cret".into()),
+            basic: None,
+        },
+    ));
+    let response = get(guarded, "/api/hours").await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(header(&response, "www-authenticate"), "Bearer");
+    let json: Value = serde_json::from_str(&text(response).await).unwrap();
+    assert_eq!(json["code"], "unauthorized");
+    assert_eq!(json["error"], "missing or wrong credentials");
+}
+
+/// Past the server's answer budget the API answered a text/plain 503: the one API error
+/// that was not JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_answer_budget_the_api_answers_a_json_503() {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use axum::routing::get;
+    use ocelot_web::{serve_counted, ServeLimits, ServeStats};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const BIG: usize = 16 << 20;
+    let app = axum::Router::new()
+        .route("/big", get(|| async { "x".repeat(BIG) }))
+        .route("/api/big", get(|| async { "x".repeat(BIG) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stats = Arc::new(ServeStats::default());
+    let limits = ServeLimits {
+        // One big answer fits, two do not.
+        max_answer_bytes_in_flight: BIG * 3 / 2,
+        ..ServeLimits::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_counted(listener, app, limits, stats.clone(), async {
+        stopped.await.ok();
+    }));
+
+    // A client that asks for a big page and reads none of it holds the budget.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut hog = socket.connect(addr).await.unwrap();
+    hog.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stats.snapshot().answer_bytes_held != BIG as u64 {
+        assert!(Instant::now() < deadline, "the hog's answer is never held");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let mut refused = tokio::net::TcpStream::connect(addr).await.unwrap();
+    refused
+        .write_all(b"GET /api/big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), refused.read_to_end(&mut answer))
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    assert!(head.contains("retry-after: 2\r\n"), "{head}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let json: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(json["code"], "busy", "{json}");
+
+    drop(hog);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}

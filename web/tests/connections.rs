@@ -142,7 +142,10 @@ async fn a_kept_alive_connection_serves_several_requests_then_closes_when_idle()
         stream.write_all(KEEP_ALIVE_REQUEST).await.unwrap();
         let response = read_response(&mut stream).await;
         assert!(response.starts_with("HTTP/1.1 404"), "{response}");
-        assert!(response.ends_with(r#"{"error":"no such API endpoint"}"#));
+        assert!(
+            response.ends_with(r#""code":"unknown_endpoint","message":"no such API endpoint"}"#),
+            "{response}"
+        );
     }
 
     assert!(read_until_closed(&mut stream).await.is_empty());

@@ -306,6 +306,10 @@ async fn api_trace_refuses_bad_ids_and_unknown_params_and_404s_unknown_ids() {
         json["error"].as_str().unwrap().contains(UNKNOWN_ID),
         "{json}"
     );
+    assert_eq!(
+        json["code"], "unknown_id",
+        "as /api/message says it: {json}"
+    );
     let json = get_json(
         app.clone(),
         &format!("/api/trace?id={ORDER_ID}&depth=3"),
