@@ -4,7 +4,8 @@
 //!
 //! The figures are those `/metrics` exports and `ocelot status` judges (telemetry.rs): the
 //! collector's counters (store drops by reason included, without the store's walk of its
-//! folder for disk use) and the rules firing in the alert log. The judgements follow
+//! folder for disk use), the store's last failure (so the pages name the file and the
+//! error), and the rules firing in the alert log. The judgements follow
 //! `ocelot status`: reports are not saved when a report write failed since the last good
 //! checkpoint, or that checkpoint is overdue.
 
@@ -105,6 +106,8 @@ impl HealthSampler {
             store_failing,
             trees_dropped_lately: other_lost.saturating_sub(lost_before),
             lately_ms: LATELY_MS,
+            last_store_error: stats.store_last_error.as_ref().map(ToString::to_string),
+            last_store_error_ms: stats.store_last_error.as_ref().map_or(0, |e| e.at_ms),
         }
     }
 }
@@ -185,6 +188,27 @@ mod tests {
         assert!(!h.reports_not_saved, "{h:?}");
         let h = sampler.sample(START_MS + 150_001, &stats(0, 0), Vec::new());
         assert!(h.reports_not_saved, "{h:?}");
+    }
+
+    /// The banner said "see the log": the sample now carries the store's last failure.
+    #[test]
+    fn the_sample_carries_the_stores_last_error() {
+        let mut sampler = HealthSampler::new(START_MS, Duration::from_secs(60));
+        let mut s = stats(START_MS, 0);
+        let h = sampler.sample(START_MS + MINUTE_MS, &s, Vec::new());
+        assert_eq!((h.last_store_error, h.last_store_error_ms), (None, 0));
+        s.store_last_error = Some(ocelot_store::LastError {
+            what: "writing a block to",
+            path: "/data/498703/shop/messages.dat".to_owned(),
+            error: "No space left on device (os error 28)".to_owned(),
+            at_ms: START_MS + 30_000,
+        });
+        let h = sampler.sample(START_MS + MINUTE_MS, &s, Vec::new());
+        assert_eq!(
+            h.last_store_error.as_deref(),
+            Some("writing a block to /data/498703/shop/messages.dat: No space left on device (os error 28)")
+        );
+        assert_eq!(h.last_store_error_ms, START_MS + 30_000);
     }
 
     #[test]

@@ -19,7 +19,9 @@
 //! "Dropped" means lost, as on `/metrics` (`ocelot_dropped_trees`) and the State page: out
 //! of the hour window, dropped by a worker, or not stored. A tree the store refused for a
 //! duplicate ID is not lost (the reports count it, the ID finds the first tree): it is
-//! shown apart, as "not stored", and never fails the status.
+//! shown apart, as "not stored", and never fails the status. Nor does a connection gone
+//! before a whole length prefix (the decode error `closed_in_length_prefix`: a port scan,
+//! a health check), shown apart as a probe.
 //!
 //! It reads the exposition text with a small parser of its own (sample lines only: names,
 //! labels, values), cross-checked in tests against `prometheus-parse` on real `/metrics`
@@ -31,6 +33,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use ocelot_collector::HARMLESS_DECODE_REASONS;
 
 use crate::telemetry::{
     ALERTS_FIRING, ALERT_LAST_GIVEN_UP_AGE, ALERT_NOTIFICATIONS_GIVEN_UP,
@@ -263,6 +266,9 @@ struct Summary {
     drops: Vec<DropRow>,
     /// Trees the store refused for a duplicate ID since start: not lost, not among `drops`.
     duplicates: f64,
+    /// Connections gone before a whole length prefix since start (port scans, health
+    /// checks; [`HARMLESS_DECODE_REASONS`]): nothing lost, not among `drops`.
+    harmless_closes: f64,
     /// Seconds since the server last dropped a tree (absent: none since its start, or a
     /// server that does not say).
     last_drop_age_s: Option<f64>,
@@ -340,6 +346,7 @@ impl Summary {
         let mut drops = Vec::new();
         // Servers before `ocelot_duplicate_trees` counted duplicates among the drops.
         let mut duplicates = second.counter(DUPLICATE_TREES).unwrap_or(0.0);
+        let mut harmless_closes = 0.0;
         for (family, stage_of) in [(DROPPED_TREES, None), (DECODE_ERRORS, Some("decode"))] {
             let name = format!("{family}_total");
             for sample in second.family(&name) {
@@ -347,6 +354,10 @@ impl Summary {
                 if stage_of.is_none() && (label("stage"), label("reason")) == ("store", "duplicate")
                 {
                     duplicates += sample.value;
+                    continue;
+                }
+                if stage_of.is_some() && HARMLESS_DECODE_REASONS.contains(&label("reason")) {
+                    harmless_closes += sample.value;
                     continue;
                 }
                 let before = first
@@ -414,6 +425,7 @@ impl Summary {
             notifications: Notifications::new(first, second),
             drops,
             duplicates,
+            harmless_closes,
             last_drop_age_s: second.value(LAST_DROP_AGE, &[]),
             connections_closed,
             report_write_errors,
@@ -591,6 +603,15 @@ impl Summary {
                 "  not stored   {} sent under a message ID already stored (duplicate ID): \
                  counted in the reports, not stored; the ID finds the first tree",
                 count(self.duplicates, "tree")
+            );
+        }
+        if self.harmless_closes > 0.0 {
+            // Not a drop: no client sent a tree there.
+            let _ = writeln!(
+                out,
+                "  probes       {} closed before a whole length prefix since start (port scans, \
+                 health checks): nothing lost",
+                count(self.harmless_closes, "connection")
             );
         }
         if self.report_write_errors.0 > 0.0 {
@@ -902,6 +923,42 @@ ocelot_process_cpu_seconds_total 10.0
             Duration::from_secs(2),
         );
         assert_eq!(summary.exit_code(), EXIT_UNHEALTHY);
+    }
+
+    /// A port scan or a TCP health check that wrote a byte or two and closed made `ocelot
+    /// status` say "DROPPING DATA": nothing a client sent as a tree was lost. It is shown
+    /// apart; a connection closed inside a frame still fails the check.
+    #[test]
+    fn a_connection_gone_before_a_length_prefix_is_shown_apart_and_is_not_a_drop() {
+        let with = |body: &str, reason: &str, n: u32| {
+            body.replace(
+                "# TYPE ocelot_dropped_trees",
+                &format!(
+                    "ocelot_decode_errors_total{{reason=\"{reason}\"}} {n}\n# TYPE ocelot_dropped_trees"
+                ),
+            )
+        };
+        let summary = Summary::new(
+            &Samples::parse(&with(FIRST, "closed_in_length_prefix", 1)),
+            &Samples::parse(&with(&healthy_second(), "closed_in_length_prefix", 3)),
+            Duration::from_secs(2),
+        );
+        let text = summary.render("http://x");
+        assert_eq!(summary.exit_code(), 0, "{text}");
+        assert!(
+            text.contains("probes       3 connections closed before a whole length prefix"),
+            "{text}"
+        );
+        assert!(!text.contains("decode closed_in_length_prefix"), "{text}");
+        assert!(text.contains("OK: nothing dropped"), "{text}");
+        let summary = Summary::new(
+            &Samples::parse(FIRST),
+            &Samples::parse(&with(&healthy_second(), "closed_mid_frame", 1)),
+            Duration::from_secs(2),
+        );
+        let text = summary.render("http://x");
+        assert_eq!(summary.exit_code(), EXIT_UNHEALTHY, "{text}");
+        assert!(text.contains("decode closed_mid_frame"), "{text}");
     }
 
     #[test]

@@ -76,6 +76,21 @@ fn is_skipped(e: &DecodeError) -> bool {
 /// The magic of CAT 4.0's metric bag frames.
 const METRIC_BAG_MAGIC: &str = "NM1";
 
+/// Most messages a tree may hold; a tree with more is dropped, counted as the decode error
+/// `too_many_messages`, its connection kept.
+///
+/// An analyzer thread decodes a tree into a list of its messages (`TreeView`, about 90
+/// bytes a message), which exists only while the thread walks it, so it is no part of the
+/// queued bytes `worker_queue_bytes` bounds. A message can take as few as 6 bytes on the
+/// wire: one 16 MiB frame of tiny events decoded to about 20 times its size, on every
+/// analyzer thread that took one. The cap bounds that to about 10 MiB a thread. Real
+/// clients cut a tree at 2000 messages, so this is 50 times what they send.
+pub const MAX_MESSAGES_PER_TREE: usize = 100_000;
+
+/// Lines about trees over [`MAX_MESSAGES_PER_TREE`].
+static TOO_MANY_MESSAGES_LOG: RateLimitedLog =
+    RateLimitedLog::new(5, std::time::Duration::from_secs(60));
+
 /// Lines about refused domains (see [`Collector::accept`]): a client keeps sending its
 /// domain, so this would otherwise log every tree.
 static INVALID_DOMAIN_LOG: RateLimitedLog =
@@ -541,6 +556,17 @@ impl Collector {
                 return if is_skipped(&e) { Ok(()) } else { Err(e) };
             }
         };
+        // The scan counted the messages as it went: no walk of its own. Like a frame over
+        // `max_frame_bytes`, only this tree is lost; it is no sign of a broken stream.
+        let messages = scan.message_count();
+        if messages > MAX_MESSAGES_PER_TREE {
+            stats.count_decode_error("too_many_messages");
+            TOO_MANY_MESSAGES_LOG.log(|suppressed| {
+                let domain = scan.domain(&frame);
+                tracing::warn!(%domain, messages, suppressed, "dropping a tree of more than {MAX_MESSAGES_PER_TREE} messages (counted as decode errors, reason too_many_messages): clients cut trees at 2000");
+            });
+            return Ok(());
+        }
         let now_ms = match batch.now_ms {
             Some(now_ms) => now_ms,
             None => {
@@ -1032,6 +1058,7 @@ impl Collector {
                 .filter(|&(_, n)| n > 0)
                 .map(|(reason, n)| (reason.as_str(), n))
                 .collect();
+            stats.store_last_error = store.last_error();
         }
         // Each loss is dated once, by whichever read sees it first.
         let lost = stats.trees_lost();

@@ -20,7 +20,8 @@
 //! was whole and the next one starts right after it (closed only after
 //! [`MAX_BAD_FRAMES_IN_A_ROW`] with no good one, or on a bad length, which leaves nothing
 //! to trust). Frames that hold no tree (CAT 4.0 metric bags, a header without a message)
-//! and CAT frames over `max_frame_bytes` are counted and skipped. Each hour, domains are placed on the analyzer
+//! and CAT frames over `max_frame_bytes` or trees over [`MAX_MESSAGES_PER_TREE`] are
+//! counted and skipped. Each hour, domains are placed on the analyzer
 //! threads by load (planned from the hour before, see `DomainShards`); each thread owns
 //! every report of its domains for the open hours: no lock on the per-message path, a tree
 //! decoded, walked and freed by one core, and more cores analyse more domains at once. A
@@ -54,7 +55,7 @@ mod worker;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use collector::{
     is_client_domain, Collector, Unanswered, UnwrittenReports, MAX_ANALYZER_THREADS,
-    MAX_UNWRITTEN_SEALED_HOURS, STATE_DOMAIN,
+    MAX_MESSAGES_PER_TREE, MAX_UNWRITTEN_SEALED_HOURS, STATE_DOMAIN,
 };
 pub use config::{
     default_analyzer_threads, CollectorConfig, CopyReuse, DEFAULT_MAX_CONNECTIONS,
@@ -64,4 +65,4 @@ pub use config::{
 pub use period::{accept_hour, OutOfWindow};
 pub use sealed_reports::{SealedReportStats, DEFAULT_SEALED_REPORT_CACHE_BYTES};
 pub use server::{run, MAX_BAD_FRAMES_IN_A_ROW};
-pub use stats::{CollectorStats, StatsSnapshot, WorkerSnapshot};
+pub use stats::{CollectorStats, StatsSnapshot, WorkerSnapshot, HARMLESS_DECODE_REASONS};

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use ocelot_protocol::FrameDecoder;
+use ocelot_protocol::{FrameDecoder, LENGTH_PREFIX_BYTES};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify, Semaphore};
@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 use crate::collector::{Collector, IngestBatch};
 use crate::peer_log::PeerLog;
 use crate::rate_limited_log::RateLimitedLog;
-use crate::stats::frame_error_reason;
+use crate::stats::{frame_error_reason, HARMLESS_DECODE_REASONS};
 
 /// Bad-frame warnings per client address: a client sending garbage a thousand times a
 /// second gets a few lines, then one a minute with the count held back; another client's
@@ -315,10 +315,13 @@ async fn serve_connection(
                     stall.as_mut().reset(deadline);
                     continue 'read;
                 }
-                collector.count_bad_frame("stalled", buf.len() as u64);
-                open.bad_frames.log(peer.ip(), |suppressed| {
-                    tracing::warn!(%peer, offset = decoder.offset(), bytes = buf.len(), timeout = ?stall_timeout, suppressed, "no frame finished and under 64 KiB received inside one in collector.partial_frame_timeout_secs; closing the connection, its partial tree is dropped");
-                });
+                let reason = partial_frame_reason(&decoder, &buf, "stalled");
+                collector.count_bad_frame(reason, buf.len() as u64);
+                if !HARMLESS_DECODE_REASONS.contains(&reason) {
+                    open.bad_frames.log(peer.ip(), |suppressed| {
+                        tracing::warn!(%peer, offset = decoder.offset(), bytes = buf.len(), timeout = ?stall_timeout, suppressed, "no frame finished and under 64 KiB received inside one in collector.partial_frame_timeout_secs; closing the connection, its partial tree is dropped");
+                    });
+                }
                 break 'read;
             }
         };
@@ -454,10 +457,33 @@ fn drop_partial_frame(
     if buf.is_empty() {
         return;
     }
-    collector.count_bad_frame("truncated", buf.len() as u64);
+    let reason = partial_frame_reason(decoder, buf, "closed_mid_frame");
+    collector.count_bad_frame(reason, buf.len() as u64);
+    if HARMLESS_DECODE_REASONS.contains(&reason) {
+        // A port scan or a health check: not worth a warning per probe.
+        tracing::debug!(%peer, bytes = buf.len(), "{closing} before a whole length prefix");
+        return;
+    }
     open.bad_frames.log(peer.ip(), |suppressed| {
         tracing::warn!(%peer, offset = decoder.offset(), bytes = buf.len(), suppressed, "{closing} inside a frame; its partial tree is dropped");
     });
+}
+
+/// The reason a connection ending with `buf` unfinished is counted under: `lost` (how it
+/// ended), unless it never sent a whole length prefix. Such a connection (a port scan, a
+/// TCP health check that writes a byte or two) held nothing that could be a tree, and
+/// counted as a lost tree it made `ocelot status` report dropped data. A client that sent
+/// frames before is not one: its next frame may have been cut after a byte or two.
+fn partial_frame_reason(
+    decoder: &FrameDecoder,
+    buf: &BytesMut,
+    lost: &'static str,
+) -> &'static str {
+    if decoder.offset() == 0 && buf.len() < LENGTH_PREFIX_BYTES {
+        "closed_in_length_prefix"
+    } else {
+        lost
+    }
 }
 
 #[cfg(test)]
@@ -597,7 +623,7 @@ mod tests {
     /// The connection closed at the thousandth bad frame in a row dropped what else its
     /// last read had brought, uncounted: the frames behind that one and the unfinished
     /// frame after them. They are taken (the tree accepted, the bad frame counted), and the
-    /// unfinished one counted as truncated, as on every other close.
+    /// unfinished one counted as closed mid-frame, as on every other close.
     #[test]
     fn a_connection_closed_after_a_thousand_bad_frames_counts_every_frame_it_had_read() {
         let good = good_frame();
@@ -608,14 +634,15 @@ mod tests {
         let (stats, logged) = serve_sent(&sent, false);
         assert_eq!(stats.connections_open, 0);
         assert_eq!(stats.trees_accepted, 1);
-        let truncated = u64::from(MAX_BAD_FRAMES_IN_A_ROW) + 2;
+        let truncated = u64::from(MAX_BAD_FRAMES_IN_A_ROW) + 1;
         assert_eq!(
             stats.decode_errors.get("truncated"),
             Some(&truncated),
             "{:?}",
             stats.decode_errors
         );
-        assert_eq!(stats.decode_errors_total(), truncated);
+        assert_eq!(stats.decode_errors.get("closed_mid_frame"), Some(&1));
+        assert_eq!(stats.decode_errors_total(), truncated + 1);
         // The partial frame's own line is rate-limited with the bad frames' (spent by now).
         assert_eq!(logged.matches("no good one among the last ones").count(), 1);
     }
@@ -629,8 +656,45 @@ mod tests {
         sent.extend_from_slice(&good[..good.len() / 2]);
         let (stats, _) = serve_sent(&sent, true);
         assert_eq!(stats.trees_accepted, 1);
-        assert_eq!(stats.decode_errors.get("truncated"), Some(&1));
+        assert_eq!(stats.decode_errors.get("closed_mid_frame"), Some(&1));
         assert_eq!(stats.decode_errors_total(), 1);
+    }
+
+    /// A port scan or a health check that wrote a byte or two and went counted as a
+    /// `truncated` tree, and `ocelot status` called it dropped data. It held nothing that
+    /// could be a tree: counted apart, as harmless, and not logged as a lost tree.
+    #[test]
+    fn a_connection_gone_before_a_whole_length_prefix_is_counted_as_harmless() {
+        let (stats, logged) = serve_sent(&[0, 0], true);
+        assert_eq!(
+            stats.decode_errors.get("closed_in_length_prefix"),
+            Some(&1),
+            "{:?}",
+            stats.decode_errors
+        );
+        assert_eq!(stats.decode_errors_total(), 1);
+        assert!(HARMLESS_DECODE_REASONS.contains(&"closed_in_length_prefix"));
+        assert!(!logged.contains("partial tree"), "{logged}");
+        // After a whole frame the same two bytes are the start of a tree that was lost.
+        let mut sent = good_frame();
+        sent.extend_from_slice(&[0, 0]);
+        let (stats, _) = serve_sent(&sent, true);
+        assert_eq!(stats.trees_accepted, 1);
+        assert_eq!(stats.decode_errors.get("closed_mid_frame"), Some(&1));
+        assert_eq!(stats.decode_errors_total(), 1);
+    }
+
+    /// The same when such a connection stays open and stalls: nothing that could be a tree.
+    #[test]
+    fn a_connection_stalled_before_a_whole_length_prefix_is_counted_as_harmless() {
+        let config = CollectorConfig {
+            partial_frame_timeout: Duration::from_millis(100),
+            ..CollectorConfig::default()
+        };
+        let (stats, logged) = serve_sent_with(config, &[0], false);
+        assert_eq!(stats.decode_errors.get("closed_in_length_prefix"), Some(&1));
+        assert_eq!(stats.decode_errors_total(), 1);
+        assert!(!logged.contains("partial tree"), "{logged}");
     }
 
     /// A connection inside a frame that sends nothing more held its bytes (a share of

@@ -41,7 +41,7 @@ pub(crate) fn frame_error_reason(e: &FrameError) -> &'static str {
 }
 
 /// All decode and framing error labels, so counters are fixed and bounded.
-pub(crate) const DECODE_REASONS: [&str; 18] = [
+pub(crate) const DECODE_REASONS: [&str; 21] = [
     "length_mismatch",
     "unknown_magic",
     // CAT 4.0's metric bags: skipped, the connection kept (see `Collector::accept`).
@@ -58,6 +58,8 @@ pub(crate) const DECODE_REASONS: [&str; 18] = [
     "zero_length",
     // A CAT frame over `max_frame_bytes`: skipped, the connection kept.
     "frame_too_long",
+    // A tree of more than `MAX_MESSAGES_PER_TREE` messages: skipped, the connection kept.
+    "too_many_messages",
     // Any other length over the cap: not a CAT client (an HTTP request, garbage); closed.
     "bad_length",
     // Well formed, but its domain cannot name a report (see `Collector::accept`).
@@ -68,7 +70,19 @@ pub(crate) const DECODE_REASONS: [&str; 18] = [
     // A connection closed inside a frame that made no progress for `partial_frame_timeout`
     // (see `server.rs`).
     "stalled",
+    // A connection closed (by either side) inside a frame: its partial tree is lost. Apart
+    // from `truncated`, a whole frame whose body is cut short (a client's encoder bug).
+    "closed_mid_frame",
+    // A connection that ended before its first length prefix was whole: a port scan or a
+    // health check, nothing that could be a tree. See [`HARMLESS_DECODE_REASONS`].
+    "closed_in_length_prefix",
 ];
+
+/// The decode-error reasons ([`StatsSnapshot::decode_errors`]) that lose nothing a client
+/// sent as a tree: counted to be seen, never called dropped data (`ocelot status`, the
+/// State page). A connection that sends two bytes and closes is how a port scan or a TCP
+/// health check looks.
+pub const HARMLESS_DECODE_REASONS: [&str; 1] = ["closed_in_length_prefix"];
 
 /// Counters of one report worker.
 #[derive(Debug, Default)]
@@ -181,6 +195,7 @@ impl CollectorStats {
             last_drop_ms: self.last_drop_ms.load(Relaxed),
             // Filled by `Collector::stats`, which has the store.
             store_drops: BTreeMap::new(),
+            store_last_error: None,
             hours_sealed: self.hours_sealed.load(Relaxed),
             hours_restored_incomplete: self.hours_restored_incomplete.load(Relaxed),
             // The oldest of the workers' last good checkpoints: the open hour is safe on
@@ -277,6 +292,11 @@ pub struct StatsSnapshot {
     /// full data file, a duplicate ID), by reason: the store's own counters. Only reasons
     /// seen; empty without a store.
     pub store_drops: BTreeMap<&'static str, u64>,
+    /// The store's last failure (what, which file, the OS error, when), so that the pages
+    /// can name what failed; `None` without a store or while none happened. Not serialized:
+    /// the store's type is plain, and nothing reads this snapshot as JSON.
+    #[serde(skip)]
+    pub store_last_error: Option<ocelot_store::LastError>,
     /// Hours sealed (past their grace period) since start, each counted once: all the
     /// hours a clock jump seals at once, none again when the clock crosses a seal twice.
     pub hours_sealed: u64,

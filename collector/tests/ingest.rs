@@ -1258,7 +1258,41 @@ fn a_connection_closed_inside_a_frame_counts_the_lost_tree() {
         let s = collector.stats();
         s.trees_accepted == 2 && s.connections_open == 0 && s.decode_errors_total() == 1
     });
-    assert_eq!(collector.stats().decode_errors["truncated"], 1);
+    assert_eq!(collector.stats().decode_errors["closed_mid_frame"], 1);
+    server.stop().shutdown();
+}
+
+/// A port scan or a TCP health check that connects, writes a byte or two and closes was
+/// counted as a `truncated` tree, and `ocelot status` said "DROPPING DATA". It is counted
+/// apart, under a reason that loses nothing; a connection closed after that much of a
+/// frame still counts its lost tree.
+#[test]
+fn a_connection_closed_before_a_whole_length_prefix_is_no_lost_tree() {
+    let (collector, server) = serve_without_store(manual_config());
+    let frames = binary_frames();
+    let mut probe = TcpStream::connect(server.addr).unwrap();
+    probe.write_all(&[0, 0, 1]).unwrap();
+    drop(probe);
+    // Connected and gone without a byte: not counted at all.
+    drop(TcpStream::connect(server.addr).unwrap());
+    let mut cut = TcpStream::connect(server.addr).unwrap();
+    cut.write_all(&frames[0][..5]).unwrap();
+    drop(cut);
+    wait_for("both closes counted", || {
+        let s = collector.stats();
+        s.connections_total == 3 && s.connections_open == 0 && s.decode_errors_total() == 2
+    });
+    let errors = collector.stats().decode_errors;
+    assert_eq!(
+        errors.get("closed_in_length_prefix"),
+        Some(&1),
+        "{errors:?}"
+    );
+    assert_eq!(errors.get("closed_mid_frame"), Some(&1), "{errors:?}");
+    assert_eq!(
+        ocelot_collector::HARMLESS_DECODE_REASONS,
+        ["closed_in_length_prefix"]
+    );
     server.stop().shutdown();
 }
 
@@ -1276,7 +1310,10 @@ fn a_connection_the_server_closes_inside_a_frame_counts_the_lost_tree() {
     std::thread::sleep(Duration::from_millis(100));
     let collector = server.stop();
     assert_eq!(collector.stats().connections_open, 0);
-    assert_eq!(collector.stats().decode_errors.get("truncated"), Some(&1));
+    assert_eq!(
+        collector.stats().decode_errors.get("closed_mid_frame"),
+        Some(&1)
+    );
     drop(stream);
     collector.shutdown();
 }
@@ -1954,7 +1991,10 @@ fn silent_connections_make_room_for_a_sending_client_and_busy_slots_refuse_one()
     assert_eq!(collector.stats().connections_evicted, 1);
     assert_eq!(collector.stats().connections_open, 2);
     // The evicted connection was inside a frame: that tree is lost, and counted.
-    assert_eq!(collector.stats().decode_errors.get("truncated"), Some(&1));
+    assert_eq!(
+        collector.stats().decode_errors.get("closed_mid_frame"),
+        Some(&1)
+    );
     drop(idle);
     drop(server.stop());
 }
@@ -2331,4 +2371,35 @@ fn an_hour_sealed_before_a_restart_while_the_clock_was_ahead_keeps_its_reports_o
     assert_eq!(stored_state(&store, HOUR).map(|(trees, _)| trees), Some(3));
     collector.shutdown();
     store.shutdown();
+}
+
+/// A 16 MiB frame of a million tiny events (a message takes as few as 6 bytes on the
+/// wire) was decoded on its analyzer thread into about 20 times its size, which the queue
+/// budget (`worker_queue_bytes`, frame bytes) never saw. A tree over
+/// `MAX_MESSAGES_PER_TREE` is dropped and counted; a tree at the cap is taken.
+#[test]
+fn a_tree_of_more_messages_than_the_cap_is_dropped_and_counted() {
+    use ocelot_collector::MAX_MESSAGES_PER_TREE;
+    use ocelot_protocol::{nt1, Header, Leaf, Message, MessageTree, Transaction};
+
+    let collector = Collector::start(manual_config(), None, Arc::new(ManualClock::new(NOW_MS)));
+    // The root and `events` events below it.
+    let frame = |events: usize| {
+        let header = Header {
+            domain: "shop".into(),
+            ..Header::default()
+        };
+        let mut root = Transaction::new("URL", "/bulk", NOW_MS);
+        root.children = vec![Message::Event(Leaf::new("E", "e", "0", NOW_MS, "")); events];
+        nt1::encode_to_bytes(&MessageTree::new(header, Message::Transaction(root)))
+    };
+    collector.ingest(frame(MAX_MESSAGES_PER_TREE)).unwrap();
+    let stats = collector.stats();
+    assert_eq!(stats.decode_errors.get("too_many_messages"), Some(&1));
+    assert_eq!(stats.trees_accepted, 0);
+    collector.ingest(frame(MAX_MESSAGES_PER_TREE - 1)).unwrap();
+    let stats = collector.stats();
+    assert_eq!(stats.trees_accepted, 1, "a tree at the cap is taken");
+    assert_eq!(stats.decode_errors_total(), 1);
+    collector.shutdown();
 }

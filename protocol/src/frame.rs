@@ -96,6 +96,14 @@ impl ScannedFrame {
             ScannedFrame::Pt1(tree) => tree.root.timestamp_ms(),
         }
     }
+
+    /// How many messages the tree holds, the root included.
+    pub fn message_count(&self) -> usize {
+        match self {
+            ScannedFrame::Nt1(scan) => scan.messages,
+            ScannedFrame::Pt1(tree) => tree.message_count(),
+        }
+    }
 }
 
 /// Checks one whole frame (length prefix included) as [`decode_frame`] does, with the same

@@ -538,6 +538,10 @@ pub struct BodyScan {
     pub message_id: std::ops::Range<usize>,
     /// The root message's timestamp, epoch milliseconds.
     pub root_timestamp_ms: u64,
+    /// How many messages the tree holds (transactions and leaves, the root included):
+    /// counted as they are stepped over, so that a collector can refuse a tree too large to
+    /// decode without a walk of its own.
+    pub messages: usize,
 }
 
 /// A message's timestamp in [`scan_body`]: only the first message's (the root's) is kept,
@@ -578,6 +582,7 @@ pub fn scan_body(body: &[u8]) -> Result<BodyScan, DecodeError> {
     }
     let mut root_timestamp_ms = None;
     let mut depth = 0usize;
+    let mut messages = 0usize;
     loop {
         if r.is_empty() {
             return Err(if depth == 0 {
@@ -595,6 +600,7 @@ pub fn scan_body(body: &[u8]) -> Result<BodyScan, DecodeError> {
                 r.string_range("type")?;
                 r.string_range("name")?;
                 depth += 1;
+                messages += 1;
                 continue;
             }
             TAG_END => {
@@ -611,6 +617,7 @@ pub fn scan_body(body: &[u8]) -> Result<BodyScan, DecodeError> {
                 for what in ["type", "name", "status", "data"] {
                     r.string_range(what)?;
                 }
+                messages += 1;
             }
             _ => return Err(DecodeError::UnknownTag { tag, offset }),
         }
@@ -622,6 +629,7 @@ pub fn scan_body(body: &[u8]) -> Result<BodyScan, DecodeError> {
                 domain,
                 message_id,
                 root_timestamp_ms: root_timestamp_ms.unwrap_or_default(),
+                messages,
             });
         }
     }

@@ -117,6 +117,7 @@ fn agree(body: &[u8]) -> Result<(), TestCaseError> {
                 tree.header.message_id.as_str()
             );
             prop_assert_eq!(scan.root_timestamp_ms, tree.root.timestamp_ms());
+            prop_assert_eq!(scan.messages, tree.message_count());
         }
         (Err(a), Err(b)) => prop_assert_eq!(a, b),
         _ => prop_assert!(

@@ -132,7 +132,7 @@ fn recover_each(shared: &Shared) -> Result<Vec<(u64, String, StoreError)>, Store
                 repaired.log(&dir, marker, "recovered an unclean domain-hour");
             }
             Err(e) => {
-                add(&shared.counters.io_errors, 1);
+                shared.counters.io_error("repairing", &e);
                 failed.push((hour, domain, e));
             }
         }

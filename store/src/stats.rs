@@ -1,6 +1,12 @@
-//! Counters the State report shows: what was stored, what was dropped and why, disk use.
+//! Counters the State report shows: what was stored, what was dropped and why, disk use,
+//! and the last failure, so that a page can say what failed without the log.
 
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::error::StoreError;
 
 /// Why a frame was not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,6 +87,47 @@ pub struct DiskUse {
     pub bytes: u64,
 }
 
+/// The last store operation that failed (a write, an open, a repair) or file found changed
+/// from outside: what, on which file, why, and when. Each of its texts is cut to
+/// [`LAST_ERROR_TEXT_MAX_BYTES`], so keeping it costs a bounded few hundred bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastError {
+    /// What the store was doing, e.g. `writing a block`.
+    pub what: &'static str,
+    /// The file or folder (empty when the failure names none).
+    pub path: String,
+    /// The OS error's text (`No space left on device (os error 28)`), or what was found.
+    pub error: String,
+    /// When, epoch ms by the system clock.
+    pub at_ms: u64,
+}
+
+impl fmt::Display for LastError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}: {}", self.what, self.error)
+        } else {
+            write!(f, "{} {}: {}", self.what, self.path, self.error)
+        }
+    }
+}
+
+/// Longest [`LastError::path`] and [`LastError::error`] kept, in bytes: a path in the data
+/// directory and an OS error's text are far shorter.
+pub const LAST_ERROR_TEXT_MAX_BYTES: usize = 512;
+
+/// `text` cut to [`LAST_ERROR_TEXT_MAX_BYTES`] at a character boundary.
+fn bounded(mut text: String) -> String {
+    if text.len() > LAST_ERROR_TEXT_MAX_BYTES {
+        let mut end = LAST_ERROR_TEXT_MAX_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
 /// A snapshot of the store's counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -98,6 +145,8 @@ pub struct StoreStats {
     pub drops: Vec<(DropReason, u64)>,
     /// Failed writes, truncations or file opens.
     pub io_errors: u64,
+    /// The last of them (`None` while none happened since the store opened).
+    pub last_error: Option<LastError>,
     /// Lookups served.
     pub lookups: u64,
     /// Lookups that hit a corrupt block or entry.
@@ -141,6 +190,7 @@ pub(crate) struct Counters {
     pub(crate) recovered_files: AtomicU64,
     pub(crate) recovered_entries: AtomicU64,
     pub(crate) hours_deleted: AtomicU64,
+    last_error: Mutex<Option<LastError>>,
 }
 
 pub(crate) fn add(counter: &AtomicU64, n: u64) {
@@ -148,6 +198,46 @@ pub(crate) fn add(counter: &AtomicU64, n: u64) {
 }
 
 impl Counters {
+    /// Counts an I/O error (see [`StoreStats::io_errors`]) and keeps it as the last one:
+    /// `what` the store was doing when `error` happened.
+    pub(crate) fn io_error(&self, what: &'static str, error: &StoreError) {
+        let (path, text) = match error {
+            StoreError::Io { path, source } => (path.display().to_string(), source.to_string()),
+            StoreError::BadFormat { path, reason } => (path.display().to_string(), reason.clone()),
+            StoreError::CorruptBlock { path, .. } | StoreError::CorruptEntry { path, .. } => {
+                (path.display().to_string(), error.to_string())
+            }
+            StoreError::InvalidName { .. } | StoreError::Closed => {
+                (String::new(), error.to_string())
+            }
+        };
+        self.io_error_at(what, path, text);
+    }
+
+    /// Counts an I/O error and keeps it as the last one, given as the file (`path`) and
+    /// what was wrong with it (`error`): a file changed from outside, say.
+    pub(crate) fn io_error_at(&self, what: &'static str, path: String, error: String) {
+        add(&self.io_errors, 1);
+        let at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let last = LastError {
+            what,
+            path: bounded(path),
+            error: bounded(error),
+            at_ms,
+        };
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(last);
+    }
+
+    /// The last I/O error, if any.
+    pub(crate) fn last_error(&self) -> Option<LastError> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     pub(crate) fn drop_frames(&self, reason: DropReason, n: u64) {
         let i = DropReason::ALL
             .iter()
@@ -178,6 +268,7 @@ impl Counters {
                 .map(|(r, c)| (*r, get(c)))
                 .collect(),
             io_errors: get(&self.io_errors),
+            last_error: self.last_error(),
             lookups: get(&self.lookups),
             corrupt_reads: get(&self.corrupt_reads),
             recovered_files: get(&self.recovered_files),
@@ -185,5 +276,41 @@ impl Counters {
             hours_deleted: get(&self.hours_deleted),
             disk_use,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_error_names_the_file_and_the_os_error_and_stays_small() {
+        let counters = Counters::default();
+        assert_eq!(counters.snapshot(Vec::new()).last_error, None);
+        let full = std::io::Error::from_raw_os_error(28);
+        let e = StoreError::io("/data/498703/shop/messages.dat", full);
+        counters.io_error("writing a block to", &e);
+        let stats = counters.snapshot(Vec::new());
+        assert_eq!(stats.io_errors, 1);
+        let last = stats.last_error.expect("kept");
+        assert_eq!(last.path, "/data/498703/shop/messages.dat");
+        assert!(
+            last.error.starts_with("No space left on device"),
+            "{last:?}"
+        );
+        assert!(last.at_ms > 1_700_000_000_000, "{last:?}");
+        assert_eq!(
+            last.to_string(),
+            format!(
+                "writing a block to /data/498703/shop/messages.dat: {}",
+                last.error
+            )
+        );
+        // A later one replaces it; a long text is cut (at a character boundary).
+        counters.io_error_at("reading", "é".repeat(1000), "x".to_owned());
+        let last = counters.last_error().expect("kept");
+        assert_eq!(last.what, "reading");
+        assert_eq!(last.path.len(), LAST_ERROR_TEXT_MAX_BYTES);
+        assert_eq!(counters.snapshot(Vec::new()).io_errors, 2);
     }
 }

@@ -23,8 +23,11 @@ use crate::recovery::{read_dir, recover_all};
 use crate::report_generations::ReportGenerations;
 use crate::retention::{self, HourSwept};
 use crate::shared::{Shared, Warned};
-use crate::stats::{add, DiskUse, DropReason, StoreStats};
+use crate::stats::{add, DiskUse, DropReason, LastError, StoreStats};
 use crate::writer::{Command, IdSource, Writer};
+
+/// What [`LastError::what`](crate::LastError) says of a failed report write.
+const WRITING_REPORT: &str = "writing a report to";
 
 /// Buffer between a report's serializer and its file: large writes, little memory.
 const REPORT_WRITE_BUFFER: usize = 64 * 1024;
@@ -438,7 +441,11 @@ impl Store {
             .expect("report path has a folder")
             .to_path_buf();
         let created = !dir.is_dir();
-        fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        if let Err(e) = fs::create_dir_all(&dir) {
+            let e = StoreError::io(&dir, e);
+            self.inner.shared.counters.io_error(WRITING_REPORT, &e);
+            return Err(e);
+        }
         // Valid names never start with '.', so the temporary name cannot clash.
         let tmp = dir.join(format!(".{name}.{REPORT_EXT}.tmp"));
         let _writing = ReportWriting::wait(&self.inner.reports_writing, &path);
@@ -463,9 +470,10 @@ impl Store {
         // Also after a failure: the rename may have happened before it.
         self.inner.report_generations.bump(hour);
         result.map_err(|e| {
-            add(&self.inner.shared.counters.io_errors, 1);
             let _ = fs::remove_file(&tmp);
-            StoreError::io(&path, e)
+            let e = StoreError::io(&path, e);
+            self.inner.shared.counters.io_error(WRITING_REPORT, &e);
+            e
         })
     }
 
@@ -557,7 +565,10 @@ impl Store {
                 Ok(names) if !names.is_empty() => domains.push(domain),
                 Ok(_) => {}
                 Err(e) => {
-                    add(&self.inner.shared.counters.io_errors, 1);
+                    self.inner
+                        .shared
+                        .counters
+                        .io_error("listing the reports of", &e);
                     tracing::warn!(target: "ocelot_store", hour, domain = domain.as_str(), error = %e, "cannot list a domain's reports; leaving it out");
                 }
             }
@@ -644,7 +655,11 @@ impl Store {
                 Ok(HourSwept::Gone) => {}
                 Ok(HourSwept::Kept(foreign)) => kept.push((hour, foreign)),
                 Err(e) => {
-                    add(&shared.counters.io_errors, 1);
+                    shared.counters.io_error_at(
+                        "deleting the expired hour",
+                        dir.display().to_string(),
+                        e.to_string(),
+                    );
                     shared.warn_throttled(Warned::RetentionFailed, || {
                         format!("retention cannot delete {}: {e}", dir.display())
                     });
@@ -726,6 +741,12 @@ impl Store {
         });
         drop(cached);
         self.inner.shared.counters.snapshot(uses)
+    }
+
+    /// The last failure of the store (see [`StoreStats::last_error`]), without walking the
+    /// data directory for its disk use as [`Store::stats`] does.
+    pub fn last_error(&self) -> Option<LastError> {
+        self.inner.shared.counters.last_error()
     }
 
     /// Frames dropped so far, by reason (every reason, zeros included): [`Store::stats`]'s

@@ -168,6 +168,11 @@ struct DomainHour {
     /// The clients with an index file here, against `max_index_files_per_domain_hour`:
     /// those that had one when the domain-hour was opened (`true`) and those taken since.
     clients: FastMap<ClientKey, bool>,
+    /// The keys of `clients` in the order they came, for [`check_index_files`] to take a
+    /// few in turn at each block.
+    client_order: Vec<ClientKey>,
+    /// Where in `client_order` the next block's check of index files starts.
+    next_index_check: usize,
     /// A tree of a client past that cap was refused (said once per domain-hour).
     client_cap_reached: bool,
     /// Clients whose index file was found shorter than this writer wrote it when opened
@@ -210,11 +215,22 @@ impl DomainHour {
             unindexed: Vec::new(),
             index_lens: FastMap::default(),
             clients: FastMap::default(),
+            client_order: Vec::new(),
+            next_index_check: 0,
             client_cap_reached: false,
             index_changed: Vec::new(),
             block_opened: None,
             last_used: Instant::now(),
             index_incomplete: false,
+        }
+    }
+
+    /// Notes `client` among those with an index file here (`at_open`: it had one when the
+    /// domain-hour was opened), unless it is already.
+    fn add_client(&mut self, client: ClientKey, at_open: bool) {
+        if let Entry::Vacant(vacant) = self.clients.entry(client) {
+            vacant.insert(at_open);
+            self.client_order.push(client);
         }
     }
 
@@ -434,7 +450,7 @@ impl Writer {
                         self.files.entry((hour, domain.to_owned())).or_insert(dh)
                     }
                     Err(e) => {
-                        add(&counters.io_errors, 1);
+                        counters.io_error("opening", &e);
                         counters.drop_frames(DropReason::IoError, 1);
                         self.shared.warn_throttled(Warned::OpenFailed, || {
                             format!("store cannot open files: {e}")
@@ -508,6 +524,9 @@ impl Writer {
         let frames = dh.pending.len() as u64;
         compressor.compress_record(&dh.block, record);
         let checked = check_data_file(shared, index_files, data_files, dh);
+        if checked.is_ok() {
+            check_index_files(shared, index_files, dh);
+        }
         let address = dh.data_len;
         let end = address + record.len() as u64;
         if let Err(reason) = checked {
@@ -526,7 +545,7 @@ impl Writer {
                 )
             });
         } else if let Err(e) = write_record(shared, data_files, dh, address, record) {
-            add(&counters.io_errors, 1);
+            counters.io_error("writing a block to", &e);
             counters.drop_frames(DropReason::IoError, frames);
             shared.warn_throttled(Warned::WriteFailed, || format!("store write failed: {e}"));
         } else {
@@ -773,7 +792,7 @@ fn open_domain_hour(
     // The cap on index files counts those from before (a restart) too.
     for name in recovery::read_dir(&dh.dir)? {
         if let Some(client) = ClientKey::parse_file_name(&name) {
-            dh.clients.insert(client, true);
+            dh.add_client(client, true);
         }
     }
     Ok((dh, data, repair))
@@ -841,10 +860,36 @@ fn check_data_file(
             return reopen(shared, data_files, dh, Some(len));
         }
         let lost = forget_changed(shared, index_files, data_files, dh, change);
-        add(&shared.counters.io_errors, 1);
+        note_outside_change(shared, dh, change);
         shared.counters.drop_frames(DropReason::IoError, lost);
     }
     reopen(shared, data_files, dh, None)
+}
+
+/// What [`LastError::what`](crate::LastError) says of a file changed from outside.
+const OUTSIDE: &str = "checking";
+
+/// Counts `change` to `dh`'s data file as an I/O error, kept as the last one.
+fn note_outside_change(shared: &Shared, dh: &DomainHour, change: Outside) {
+    let found = match change {
+        Outside::Unchanged => return,
+        Outside::Deleted { folder_gone: true } => {
+            "its folder was deleted while Ocelot had it open (a cleanup script?)".to_owned()
+        }
+        Outside::Deleted { folder_gone: false } => {
+            "deleted while Ocelot had it open (a cleanup script?)".to_owned()
+        }
+        Outside::Replaced => {
+            "replaced by another file while Ocelot had it open (a cleanup script?)".to_owned()
+        }
+        Outside::Cut(len) => format!(
+            "cut to {len} bytes while Ocelot had it open, written up to {} (a cleanup script?)",
+            dh.data_len
+        ),
+    };
+    shared
+        .counters
+        .io_error_at(OUTSIDE, dh.data_path.display().to_string(), found);
 }
 
 /// Says and counts that `dh`'s data file changed from outside (`change`), and forgets what
@@ -930,7 +975,7 @@ fn reopen(
         Ok((mut fresh, file, repaired)) => {
             if let Some(len) = cut {
                 let lost = repaired.map_or(0, |(_, r)| r.lost);
-                add(&shared.counters.io_errors, 1);
+                note_outside_change(shared, dh, Outside::Cut(len));
                 shared.counters.drop_frames(DropReason::IoError, lost);
                 tracing::warn!(target: "ocelot_store", file = %dh.data_path.display(), lost, "{} was cut to {len} bytes while Ocelot had it open, written up to {} (a cleanup script?): {lost} stored trees are lost; the file was repaired, and later trees go after its last sound block", dh.data_path.display(), dh.data_len);
             } else if let Some((marker, repaired)) = repaired {
@@ -952,11 +997,11 @@ fn reopen(
                 "store file opens work again".to_owned()
             });
             fresh.block = std::mem::take(&mut dh.block);
-            fresh.pending = std::mem::take(&mut dh.pending);
             fresh.pending_ids = std::mem::take(&mut dh.pending_ids);
-            for &(client, _, _) in &fresh.pending {
-                fresh.clients.entry(client).or_insert(false);
+            for &(client, _, _) in &dh.pending {
+                fresh.add_client(client, false);
             }
+            fresh.pending = std::mem::take(&mut dh.pending);
             fresh.client_cap_reached = dh.client_cap_reached;
             fresh.block_opened = dh.block_opened;
             fresh.last_used = dh.last_used;
@@ -965,7 +1010,7 @@ fn reopen(
             Ok(())
         }
         Err(e) => {
-            add(&shared.counters.io_errors, 1);
+            shared.counters.io_error("opening again", &e);
             shared.warn_throttled(Warned::OpenFailed, || {
                 format!("store cannot open files: {e}")
             });
@@ -1001,7 +1046,7 @@ fn close_files(
     if change != Outside::Unchanged {
         if dh.hour >= shared.oldest_hour() {
             let lost = forget_changed(shared, index_files, data_files, &mut dh, change);
-            add(&shared.counters.io_errors, 1);
+            note_outside_change(shared, &dh, change);
             shared.counters.drop_frames(DropReason::IoError, lost);
             shared.files_changed();
             if let Outside::Cut(len) = change {
@@ -1017,7 +1062,75 @@ fn close_files(
     if changed.is_empty() {
         let _ = recovery::write_marker(shared, &dh.dir, dh.data_len);
     } else {
-        rebuild_index(shared, &dh, &changed);
+        rebuild_index(shared, &dh, &changed, recovery::Then::MarkClean);
+    }
+}
+
+/// Index files [`check_index_files`] looks at per block written: a deleted or cut one is
+/// found within as many blocks as its domain-hour has clients, divided by this.
+const INDEX_FILES_CHECKED_PER_BLOCK: usize = 8;
+
+/// Before a block is written, as [`check_data_file`] does for the data file: looks at a few
+/// of `dh`'s index files in turn ([`INDEX_FILES_CHECKED_PER_BLOCK`], an `fstat` of the open
+/// handle each, or a `stat` when it is closed: next to a block's compression nothing). One
+/// deleted or cut from outside (a cleanup script) was found only when the domain-hour
+/// closed, and until then the trees it indexed could not be found, and its new entries
+/// went into a file without a name. Such files are said, counted and rebuilt from the data
+/// file at once.
+fn check_index_files(shared: &Shared, index_files: &mut IndexFiles, dh: &mut DomainHour) {
+    // After a failed index write the lengths this writer knows may be guesses; the next
+    // open repairs that domain-hour anyway.
+    let n = dh.client_order.len();
+    if dh.index_incomplete || n == 0 {
+        return;
+    }
+    let mut found = None;
+    for _ in 0..INDEX_FILES_CHECKED_PER_BLOCK.min(n) {
+        let client = dh.client_order[dh.next_index_check % n];
+        dh.next_index_check = (dh.next_index_check + 1) % n;
+        if index_file_changed(index_files, dh, client) {
+            found = Some(client);
+            break;
+        }
+    }
+    let Some(found) = found else {
+        return;
+    };
+    // The entries of written blocks first, so that the repair's count covers them, then
+    // the handles go: those of deleted files write into files without a name.
+    write_index(shared, index_files, dh);
+    // Every file changed, to name them (the one found was deleted and made again by
+    // someone else, say, if the listing does not show it).
+    let mut changed = index_files_changed(dh);
+    if !changed.contains(&found.file_name()) {
+        changed.push(found.file_name());
+    }
+    index_files.forget(shared, dh.serial);
+    if !rebuild_index(shared, dh, &changed, recovery::Then::Append) {
+        // Not marked clean at the close: the next open repairs it.
+        dh.index_incomplete = true;
+        return;
+    }
+    // The files are as the repair wrote them: their lengths are read again when opened.
+    dh.index_lens.clear();
+    dh.index_changed.clear();
+}
+
+/// Whether `client`'s index file in `dh` was deleted or cut from outside: its open handle
+/// names no file any more, or it is shorter than this writer wrote it, or (handle closed) no
+/// file has its name. Only for a client whose file this writer wrote or found at the open.
+fn index_file_changed(index_files: &IndexFiles, dh: &DomainHour, client: ClientKey) -> bool {
+    let known = dh.index_lens.get(&client).copied();
+    if known.is_none() && dh.clients.get(&client) != Some(&true) {
+        return false;
+    }
+    let meta = match index_files.open.peek(&(dh.serial, client)) {
+        Some(open) => open.file.metadata(),
+        None => fs::metadata(dh.dir.join(client.file_name())),
+    };
+    match meta {
+        Ok(meta) => meta.nlink() == 0 || known.is_some_and(|len| meta.len() < len),
+        Err(e) => e.kind() == io::ErrorKind::NotFound,
     }
 }
 
@@ -1027,14 +1140,12 @@ fn close_files(
 /// with the other domain-hours'). The client in a message ID is the sender's to choose:
 /// without a cap, IDs naming a new IP or pid each made a file each.
 fn admit_client(shared: &Shared, dh: &mut DomainHour, client: ClientKey) -> bool {
-    let full = dh.clients.len() >= shared.config.max_index_files_per_domain_hour;
-    match dh.clients.entry(client) {
-        Entry::Occupied(_) => return true,
-        Entry::Vacant(vacant) if !full => {
-            vacant.insert(false);
-            return true;
-        }
-        Entry::Vacant(_) => {}
+    if dh.clients.contains_key(&client) {
+        return true;
+    }
+    if dh.clients.len() < shared.config.max_index_files_per_domain_hour {
+        dh.add_client(client, false);
+        return true;
     }
     shared
         .counters
@@ -1086,19 +1197,32 @@ fn index_files_changed(dh: &DomainHour) -> Vec<String> {
     changed
 }
 
-/// Rebuilds the index files of `dh` (closed, its data file unchanged) from its data file
-/// after `changed` were found deleted or cut from outside, and marks it clean; says so and
-/// counts it. Without this the marker, written from the files as they are, hid the loss
-/// from the next start for good. If the repair fails, no marker: the next start tries.
-fn rebuild_index(shared: &Shared, dh: &DomainHour, changed: &[String]) {
-    add(&shared.counters.io_errors, 1);
+/// Rebuilds the index files of `dh` (its index files closed, its data file unchanged) from
+/// its data file after `changed` were found deleted or cut from outside; says so and counts
+/// it; returns whether the repair worked. At the close (`then` marks it clean) a marker
+/// written from the files as they are hid the loss from the next start for good; while it
+/// is open (`then` appends) its trees could not be found until then. If the repair fails,
+/// no marker: the next start (or open) tries.
+fn rebuild_index(
+    shared: &Shared,
+    dh: &DomainHour,
+    changed: &[String],
+    then: recovery::Then,
+) -> bool {
     let files = changed.join(", ");
+    shared.counters.io_error_at(
+        OUTSIDE,
+        dh.dir.display().to_string(),
+        format!(
+            "index files deleted or cut while Ocelot had them open (a cleanup script?): {files}"
+        ),
+    );
     let repaired = recovery::recover_domain_hour(
         shared,
         &dh.dir,
         dh.hour,
         &dh.domain,
-        recovery::Then::MarkClean,
+        then,
         &mut recovery::Progress::silent(),
     );
     match repaired {
@@ -1107,9 +1231,11 @@ fn rebuild_index(shared: &Shared, dh: &DomainHour, changed: &[String]) {
             add(&shared.counters.recovered_entries, repaired.rebuilt);
             let rebuilt = repaired.rebuilt;
             tracing::warn!(target: "ocelot_store", dir = %dh.dir.display(), rebuilt, "index files of {} were deleted or cut while Ocelot had them open (a cleanup script?): {files}; {rebuilt} index entries were rebuilt from the data file", dh.dir.display());
+            true
         }
         Err(e) => {
             tracing::warn!(target: "ocelot_store", dir = %dh.dir.display(), "index files of {} were deleted or cut while Ocelot had them open (a cleanup script?): {files}; rebuilding them failed ({e}), the next start tries again", dh.dir.display());
+            false
         }
     }
 }
@@ -1130,8 +1256,9 @@ fn write_record(
     layer
         .write_all_at(data, &dh.data_path, address, record)
         .map_err(|e| {
-            if layer.set_len(data, &dh.data_path, address).is_err() {
-                add(&shared.counters.io_errors, 1);
+            if let Err(cut) = layer.set_len(data, &dh.data_path, address) {
+                let cut = StoreError::io(&dh.data_path, cut);
+                shared.counters.io_error("cutting a torn block off", &cut);
             }
             StoreError::io(&dh.data_path, e)
         })
@@ -1315,7 +1442,7 @@ fn write_index(shared: &Shared, index_files: &mut IndexFiles, dh: &mut DomainHou
         let written = write_span(shared, index_files, dh, &entries[i..j], &mut span);
         index_files.note_write(shared, dh.serial, client, written.is_ok());
         if let Err(e) = written {
-            add(&shared.counters.io_errors, 1);
+            shared.counters.io_error("writing index entries to", &e);
             dh.index_incomplete = true;
             for &(client, seq, _) in &entries[i..j] {
                 dh.index_failed.insert(client, seq);
@@ -1558,9 +1685,9 @@ mod tests {
     /// An index file deleted after the writer had closed its handle (more clients than it
     /// keeps open) was made again by the next write, holding only the newer entries: the
     /// close found it as long as written and marked the domain-hour clean, and the older
-    /// trees were unfindable for good.
+    /// trees were unfindable for good. It is rebuilt as the next block is written.
     #[test]
-    fn an_index_file_deleted_after_its_handle_was_closed_is_rebuilt_at_close() {
+    fn an_index_file_deleted_after_its_handle_was_closed_is_rebuilt_at_the_next_block() {
         let dir = tempfile::tempdir().unwrap();
         let mut writer = writer_in(dir.path());
         writer.index_files = IndexFiles::new(1);
@@ -1573,7 +1700,12 @@ mod tests {
         let late = "app-0a000001-498703-2";
         append_id(&mut writer, late, &frame_of(late, 10));
         writer.flush_all();
-        assert_eq!(crate::index_read::entry(&path, 1).unwrap(), None);
+        for seq in [1, 2] {
+            assert!(
+                crate::index_read::entry(&path, seq).unwrap().is_some(),
+                "seq {seq} before the close"
+            );
+        }
         writer.close_all();
         for seq in [1, 2] {
             assert!(

@@ -454,3 +454,48 @@ fn a_domain_hour_reopened_on_a_full_disk_is_repaired_without_writing_its_marker(
         assert_eq!(store.lookup(&i).unwrap(), Some(frame(&i, 100)), "{i}");
     }
 }
+
+/// The banner and the State page said "the server's log names the file and the error": the
+/// store kept counts only. It keeps its last failure: what it was doing, on which file, the
+/// OS error's text, and when.
+#[test]
+fn the_last_failure_is_kept_with_its_file_and_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FlakyDisk::default());
+    let store = open_with(dir.path(), &disk);
+    for seq in 0..2 {
+        if seq == 1 {
+            assert_eq!(store.last_error(), None);
+            disk.full.store(true, Ordering::SeqCst);
+        }
+        let i = id("shop", 1, seq);
+        store.append(&i, frame(&i, 300)).unwrap();
+        store.flush().unwrap();
+    }
+    let hour_dir = dir.path().join(common::HOUR.to_string());
+    let last = store.last_error().expect("the failed write is kept");
+    assert_eq!(last.what, "writing a block to");
+    let data = hour_dir.join("shop").join("messages.dat");
+    assert_eq!(last.path, data.display().to_string());
+    assert_eq!(last.error, "no space left on device");
+    assert!(last.at_ms > 1_700_000_000_000, "{last:?}");
+    assert_eq!(store.stats().last_error, Some(last));
+    disk.full.store(false, Ordering::SeqCst);
+
+    // A report whose folder cannot be made (a file has its name): failed, counted, kept.
+    std::fs::write(hour_dir.join("other"), b"not a folder").unwrap();
+    let errors = store.stats().io_errors;
+    assert!(store
+        .write_report(common::HOUR, "other", "transaction", b"{}")
+        .is_err());
+    assert_eq!(store.stats().io_errors, errors + 1);
+    let last = store.last_error().expect("the failed report write is kept");
+    assert_eq!(last.what, "writing a report to");
+    assert!(
+        last.path
+            .starts_with(&hour_dir.join("other").display().to_string()),
+        "{last:?}"
+    );
+    assert!(!last.error.is_empty(), "{last:?}");
+    store.shutdown();
+}

@@ -54,6 +54,12 @@ pub struct ServerHealth {
     pub trees_dropped_lately: u64,
     /// How far back "lately" reaches, in ms.
     pub lately_ms: u64,
+    /// The store's last failure, as one line: what it was doing, the file, the OS error
+    /// (`writing a block to /data/498703/shop/messages.dat: No space left on device (os
+    /// error 28)`); `None` while none happened since the start.
+    pub last_store_error: Option<String>,
+    /// When [`ServerHealth::last_store_error`] happened, epoch ms.
+    pub last_store_error_ms: u64,
 }
 
 impl ServerHealth {
@@ -141,6 +147,21 @@ pub(crate) fn format_age(ms: u64) -> String {
     }
 }
 
+/// The store's last failure and when, e.g. `at 17:02 UTC (40 s ago): writing a block to
+/// ...`; `None` when there was none.
+fn last_store_error(health: &ServerHealth) -> Option<String> {
+    let error = health.last_store_error.as_deref()?;
+    let at = health.last_store_error_ms;
+    Some(format!(
+        "at {} ({} ago): {error}",
+        clock_minute(at),
+        format_age(health.at_ms.saturating_sub(at))
+    ))
+}
+
+/// Where a banner line about saving sends the reader for the file and the error.
+const SEE_THE_LOG: &str = "The server's log names the file and the error";
+
 /// The banner: one line per trouble, each linking where to look. Empty when all is well.
 pub(crate) fn banner(health: &ServerHealth) -> Markup {
     if !health.is_troubled() {
@@ -151,6 +172,14 @@ pub(crate) fn banner(health: &ServerHealth) -> Markup {
     let more = firing.len().saturating_sub(NAMED_RULES_MAX);
     let saved = health.saved_until_ms();
     let lately = format_age(health.lately_ms);
+    let saving_trouble = health.reports_not_saved || !health.store_failing.is_empty();
+    let last_error = last_store_error(health).filter(|_| saving_trouble);
+    // The file and the error are named on a line of their own when the store kept them.
+    let see_the_log = if last_error.is_some() {
+        ""
+    } else {
+        SEE_THE_LOG
+    };
     html! {
         div.health-banner role="status" {
             @if !firing.is_empty() {
@@ -172,7 +201,7 @@ pub(crate) fn banner(health: &ServerHealth) -> Markup {
                     " (" (format_age(health.at_ms.saturating_sub(saved))) " ago"
                     @if health.last_checkpoint_ms == 0 { ": no good checkpoint since the start" }
                     "; " (format_count(health.report_write_errors)) " report writes failed since the start). "
-                    "The server's log names the file and the error; "
+                    @if !see_the_log.is_empty() { (see_the_log) "; " }
                     a href="/state" { "State" } " has more."
                 }
             }
@@ -183,7 +212,13 @@ pub(crate) fn banner(health: &ServerHealth) -> Markup {
                         @if i > 0 { ", " }
                         (format_count(*n)) " trees not written (" (reason) ")"
                     }
-                    " in the last " (lately) ". The server's log names the file and the error."
+                    " in the last " (lately) "."
+                    @if !see_the_log.is_empty() { " " (see_the_log) "." }
+                }
+            }
+            @if let Some(last_error) = &last_error {
+                p.health-trouble {
+                    strong { "Last store error " } (last_error)
                 }
             }
             @if health.trees_dropped_lately > 0 {
@@ -203,6 +238,8 @@ pub(crate) fn saving_facts(health: Option<&ServerHealth>) -> Markup {
     let Some(h) = health else {
         return html! {};
     };
+    let saving_trouble =
+        h.last_store_error.is_some() && (h.reports_not_saved || !h.store_failing.is_empty());
     let checkpoint = if h.last_checkpoint_ms > 0 {
         format!(
             "{} ago ({})",
@@ -234,8 +271,17 @@ pub(crate) fn saving_facts(health: Option<&ServerHealth>) -> Markup {
                         " in the last " (format_age(h.lately_ms))
                     }
                 } }
+                div { dt { "Last store error" } dd class=[saving_trouble.then_some("fail")] {
+                    @match &h.last_store_error {
+                        Some(error) => {
+                            (error) " (" (format_age(h.at_ms.saturating_sub(h.last_store_error_ms))) " ago, "
+                            (format_utc_ms(h.last_store_error_ms)) ")"
+                        }
+                        None => { "none since the start" }
+                    }
+                } }
             }
-            p.hint { "The server as it is now, whatever hour is shown; sampled every few seconds. Failures are in the server's log, with the file and the error." }
+            p.hint { "The server as it is now, whatever hour is shown; sampled every few seconds. The store keeps its last failure; the server's log has every one." }
         }
     }
 }
@@ -328,6 +374,47 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("<dd>writing</dd>"), "{html}");
+    }
+
+    /// The banner said "the server's log names the file and the error": whoever reads the
+    /// page may not have the log. It names the store's last failure itself.
+    #[test]
+    fn the_banner_and_the_state_page_name_the_stores_last_error() {
+        let mut h = healthy();
+        h.last_store_error = Some(
+            "writing a block to /data/498703/shop/messages.dat: No space left on device (os error 28)"
+                .to_owned(),
+        );
+        // 17:27 UTC. An old error while all is well: no banner, but the State page has it.
+        h.last_store_error_ms = h.at_ms - 40_000;
+        assert_eq!(banner(&h).into_string(), "");
+        let html = saving_facts(Some(&h)).into_string();
+        assert!(
+            html.contains("<dd>writing a block to /data/498703/shop/messages.dat: No space left on device (os error 28) (40 s ago, 2026-12-07 17:27:20.000 UTC)</dd>"),
+            "{html}"
+        );
+        h.store_failing = vec![("io_error".to_owned(), 12)];
+        h.reports_not_saved = true;
+        let html = banner(&h).into_string();
+        assert!(
+            html.contains("<strong>Last store error </strong>at 17:27 UTC (40 s ago): writing a block to /data/498703/shop/messages.dat: No space left on device (os error 28)"),
+            "{html}"
+        );
+        assert!(!html.contains("log names the file"), "{html}");
+        assert!(saving_facts(Some(&h))
+            .into_string()
+            .contains(r#"<dd class="fail">writing a block to"#));
+        // Nothing kept (an older server, say): the log it is.
+        h.last_store_error = None;
+        let html = banner(&h).into_string();
+        assert!(
+            html.contains("The server's log names the file and the error"),
+            "{html}"
+        );
+        assert!(!html.contains("Last store error"), "{html}");
+        assert!(saving_facts(Some(&h))
+            .into_string()
+            .contains("<dd>none since the start</dd>"));
     }
 
     #[test]

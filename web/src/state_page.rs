@@ -121,6 +121,12 @@ const HOUR_RATE_HINT: &str =
     "trees received per second, averaged over the minutes of the hour the collector has run (from its first minute in the hour)";
 const MINUTE_RATE_HINT: &str = "trees received per second in the last minute that has ended";
 const DROPPED_HINT: &str = "trees lost: out of the hour window (never counted), dropped by a report worker (not counted), or not stored (counted, not findable by ID); by stage and reason under Drops";
+const PROBE_HINT: &str = "port scans and health checks that connect, send a byte or two and go; nothing that could be a tree, so nothing lost";
+
+/// The collector's `HARMLESS_DECODE_REASONS` (this crate does not depend on the
+/// collector): decode errors that lose nothing, shown apart from the malformed frames, as
+/// `ocelot status` shows them apart from the drops.
+const HARMLESS_DECODE_REASONS: [&str; 1] = ["closed_in_length_prefix"];
 const DUPLICATE_HINT: &str = "trees sent under a message ID already stored: counted in the reports, not stored; the ID finds the first tree, so none is lost";
 
 /// When the collector started in the hour, and whether a start continued it from a
@@ -162,7 +168,12 @@ fn render(view: &StateView, last_minute: Option<u8>) -> Markup {
     }
     let drops_per_minute = per_minute(minutes.iter().map(|m| (m.minute, m.lost as f64)));
     let (dropped, duplicates) = (view.lost, view.duplicates);
-    let decode_errors = totals(minutes.iter().map(|m| &m.decode_errors));
+    let mut decode_errors = totals(minutes.iter().map(|m| &m.decode_errors));
+    let probes: u64 = HARMLESS_DECODE_REASONS
+        .iter()
+        .filter_map(|reason| decode_errors.remove(reason))
+        .sum();
+    let malformed = view.decode_errors.saturating_sub(probes);
     let mut queues: BTreeMap<&str, u64> = BTreeMap::new();
     for m in minutes {
         for (queue, depth) in &m.queue_depths {
@@ -190,7 +201,7 @@ fn render(view: &StateView, last_minute: Option<u8>) -> Markup {
                 }
                 (stat("Bytes", &format_bytes(view.bytes), false))
                 (stat_with_hint("Dropped", &format_count(dropped), dropped > 0, Some(DROPPED_HINT)))
-                (stat("Malformed frames", &format_count(view.decode_errors), view.decode_errors > 0))
+                (stat("Malformed frames", &format_count(malformed), malformed > 0))
                 @if duplicates > 0 {
                     (stat_with_hint("Not stored (duplicate ID)", &format_count(duplicates), false, Some(DUPLICATE_HINT)))
                 }
@@ -226,6 +237,11 @@ fn render(view: &StateView, last_minute: Option<u8>) -> Markup {
                         tbody { @for (reason, n) in &decode_errors {
                             tr.unhealthy { td { (reason) } td.num { (format_count(*n)) } }
                         } }
+                    }
+                }
+                @if probes > 0 {
+                    p.muted {
+                        (format_count(probes)) " connections closed before a whole length prefix (closed_in_length_prefix): " (PROBE_HINT)
                     }
                 }
             }
@@ -280,6 +296,29 @@ mod tests {
         assert_eq!(last_complete_minute(7, 7, 60.0), Some(0));
         assert_eq!(last_complete_minute(7, 7, 46.0 * 60.0 + 5.0), Some(45));
         assert_eq!(last_complete_minute(6, 7, 3600.0), None, "a past hour");
+    }
+
+    /// A port scan's connection (a byte or two, then gone) is no malformed frame.
+    #[test]
+    fn connections_gone_before_a_length_prefix_are_not_malformed_frames() {
+        let minute = |m: u64| 498_703 * 3_600_000 + m * 60_000;
+        let mut report = ocelot_analyzer::StateReport::new(498_703);
+        report.record_trees(minute(1), "shop", 3, 300);
+        report.record_decode_errors(minute(1), "closed_in_length_prefix", 4);
+        let html = render(&report.view(&ViewQuery::default()), None).into_string();
+        assert!(html.contains("Every frame decoded."), "{html}");
+        assert!(
+            html.contains(r#"<div class="stat"><span class="stat-label">Malformed frames</span><span class="stat-value">0</span>"#),
+            "{html}"
+        );
+        assert!(
+            html.contains("4 connections closed before a whole length prefix"),
+            "{html}"
+        );
+        report.record_decode_errors(minute(2), "closed_mid_frame", 1);
+        let html = render(&report.view(&ViewQuery::default()), None).into_string();
+        assert!(!html.contains("Every frame decoded."), "{html}");
+        assert!(html.contains("<td>closed_mid_frame</td>"), "{html}");
     }
 
     #[test]

@@ -25,6 +25,11 @@ fn troubled() -> ServerHealth {
         store_failing: vec![("io_error".to_owned(), 6_339)],
         trees_dropped_lately: 0,
         lately_ms: 300_000,
+        last_store_error: Some(
+            "writing a block to /data/498703/catgen/messages.dat: No space left on device (os error 28)"
+                .to_owned(),
+        ),
+        last_store_error_ms: NOW_MS - 60_000,
     }
 }
 
@@ -65,6 +70,10 @@ async fn every_page_shows_firing_alerts_and_a_server_not_saving_its_reports() {
         );
         assert!(
             banner.contains("6,339 trees not written (io_error) in the last 5 min"),
+            "{uri}: {banner}"
+        );
+        assert!(
+            banner.contains("Last store error </strong>at 07:39 UTC (60 s ago): writing a block to /data/498703/catgen/messages.dat: No space left on device"),
             "{uri}: {banner}"
         );
         assert!(
