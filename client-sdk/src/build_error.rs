@@ -9,9 +9,7 @@
 
 use std::fmt;
 
-/// The longest domain a collector takes, in bytes: the store names a folder after it
-/// (`ocelot_store::MAX_NAME_BYTES`).
-pub(crate) const MAX_DOMAIN_BYTES: usize = 128;
+use ocelot_protocol::names::{domain_problem, MAX_DOMAIN_BYTES};
 
 /// Why [`crate::ClientBuilder::try_build`] refused to build a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,26 +71,10 @@ impl fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
-/// Why the collector would refuse `domain`, or `Ok`. The store's rule for a name that
-/// becomes a folder (`ocelot_store::validate_name`), which the collector applies to every
-/// tree's domain; the SDK does not depend on the store, so it is written again here.
+/// Why the collector would refuse `domain`, or `Ok`: the protocol's rule, which the
+/// collector applies to every tree's domain.
 pub(crate) fn check_domain(domain: &str) -> Result<(), &'static str> {
-    if domain.is_empty() {
-        return Err("is empty");
-    }
-    if domain.len() > MAX_DOMAIN_BYTES {
-        return Err("is longer than 128 bytes");
-    }
-    if domain.starts_with('.') {
-        return Err("starts with '.'");
-    }
-    if domain.bytes().any(|b| b == b'/' || b == b'\\') {
-        return Err("contains '/' or '\\'");
-    }
-    if domain.bytes().any(|b| !(0x20..=0x7e).contains(&b)) {
-        return Err("contains a character outside printable ASCII");
-    }
-    Ok(())
+    domain_problem(domain).map_or(Ok(()), Err)
 }
 
 /// A domain the collector takes, made from one it refuses: `unknown` (CAT's default) for an
@@ -138,13 +120,10 @@ mod tests {
             (&"d".repeat(129), "is longer than 128 bytes"),
             (".hidden", "starts with '.'"),
             ("..", "starts with '.'"),
-            ("a/b", "contains '/' or '\\'"),
-            ("a\\b", "contains '/' or '\\'"),
-            (
-                "order\tservice",
-                "contains a character outside printable ASCII",
-            ),
-            ("订单服务", "contains a character outside printable ASCII"),
+            ("a/b", "contains a path separator"),
+            ("a\\b", "contains a path separator"),
+            ("order\tservice", "contains a byte outside printable ASCII"),
+            ("订单服务", "contains a byte outside printable ASCII"),
         ] {
             assert_eq!(check_domain(bad), Err(reason), "{bad:?}");
         }

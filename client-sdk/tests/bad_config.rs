@@ -32,7 +32,7 @@ fn try_build_refuses_a_configuration_that_would_lose_every_tree() {
     );
     assert_eq!(
         domain("订单服务").to_string(),
-        "bad domain \"订单服务\": it contains a character outside printable ASCII"
+        "bad domain \"订单服务\": it contains a byte outside printable ASCII"
     );
     assert!(matches!(domain("a/b"), BuildError::Domain { .. }));
     assert!(matches!(

@@ -4,6 +4,31 @@
 
 use std::borrow::Cow;
 
+/// The longest domain a collector takes, in bytes. The store names a folder after it; real
+/// CAT domains are short app names, and 128 stays far below file system limits (255).
+pub const MAX_DOMAIN_BYTES: usize = 128;
+
+/// What is wrong with `domain` as a collector takes it, or `None`: 1 to
+/// [`MAX_DOMAIN_BYTES`] bytes of printable ASCII (0x20..=0x7e, CAT's `DomainValidator`
+/// range) except `/` and `\`, not starting with `.` (no `.`, `..`, hidden or temporary
+/// folder names). The collector refuses a tree whose domain fails it; the SDK checks its
+/// own domain with it, so the two cannot disagree.
+pub fn domain_problem(domain: &str) -> Option<&'static str> {
+    if domain.is_empty() {
+        Some("is empty")
+    } else if domain.len() > MAX_DOMAIN_BYTES {
+        Some("is longer than 128 bytes")
+    } else if domain.starts_with('.') {
+        Some("starts with '.'")
+    } else if domain.bytes().any(|b| b == b'/' || b == b'\\') {
+        Some("contains a path separator")
+    } else if domain.bytes().any(|b| !(0x20..=0x7e).contains(&b)) {
+        Some("contains a byte outside printable ASCII")
+    } else {
+        None
+    }
+}
+
 /// `/order/123/x` -> `/order/{num}/x`: every segment after a `/` made only of
 /// `0-9 . - ,` becomes `{num}` (the report does this to a tree's first URL transaction,
 /// when no `System/UploadMetric*` transaction comes before it).

@@ -14,9 +14,8 @@ use ocelot_protocol::MessageId;
 
 use crate::error::StoreError;
 
-/// Longest domain or report name accepted, in bytes. Real CAT domains are short app names;
-/// 128 leaves room while staying far below file system name limits (255).
-pub const MAX_NAME_BYTES: usize = 128;
+/// Longest domain or report name accepted, in bytes (the protocol's rule for domains).
+pub const MAX_NAME_BYTES: usize = ocelot_protocol::names::MAX_DOMAIN_BYTES;
 
 /// File name of a domain-hour's data file.
 pub(crate) const DATA_FILE: &str = "messages.dat";
@@ -29,40 +28,24 @@ pub(crate) const REPORTS_DIR: &str = "reports";
 /// Extension of report files.
 pub(crate) const REPORT_EXT: &str = "report";
 
-/// Checks that `value` can be used as one path component.
-///
-/// Accepted: 1 to [`MAX_NAME_BYTES`] bytes of printable ASCII (0x20..=0x7e, CAT's
-/// `DomainValidator` range) except `/` and `\`, not starting with `.` (so no `.`, `..`,
-/// hidden or temporary names). Everything else, NUL and other control bytes included, is
-/// refused.
+/// Checks that `value` can be used as one path component: the protocol's rule for
+/// domains ([`ocelot_protocol::names::domain_problem`]), so NUL and other control bytes,
+/// path separators and names starting with `.` are refused.
 pub fn validate_name(what: &'static str, value: &str) -> Result<(), StoreError> {
-    let refuse = |reason| {
-        let mut end = value.len().min(200);
-        while !value.is_char_boundary(end) {
-            end -= 1;
+    match ocelot_protocol::names::domain_problem(value) {
+        None => Ok(()),
+        Some(reason) => {
+            let mut end = value.len().min(200);
+            while !value.is_char_boundary(end) {
+                end -= 1;
+            }
+            Err(StoreError::InvalidName {
+                what,
+                value: value[..end].to_owned(),
+                reason,
+            })
         }
-        Err(StoreError::InvalidName {
-            what,
-            value: value[..end].to_owned(),
-            reason,
-        })
-    };
-    if value.is_empty() {
-        return refuse("is empty");
     }
-    if value.len() > MAX_NAME_BYTES {
-        return refuse("is longer than 128 bytes");
-    }
-    if value.starts_with('.') {
-        return refuse("starts with '.'");
-    }
-    if value.bytes().any(|b| b == b'/' || b == b'\\') {
-        return refuse("contains a path separator");
-    }
-    if value.bytes().any(|b| !(0x20..=0x7e).contains(&b)) {
-        return refuse("contains a byte outside printable ASCII");
-    }
-    Ok(())
 }
 
 /// The client key of an index file: IP and optional pid, both numbers, so always safe.
