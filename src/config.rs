@@ -220,17 +220,19 @@ impl Default for DemoSection {
 }
 
 impl Config {
+    /// The file [`Config::load`] reads: `path`, else `./ocelot.toml` when it exists; `None`
+    /// for the defaults.
+    pub(crate) fn source(path: Option<&Path>) -> Option<PathBuf> {
+        match path {
+            Some(p) => Some(p.to_owned()),
+            None => Some(PathBuf::from("ocelot.toml")).filter(|default| default.exists()),
+        }
+    }
+
     /// Reads `path`, or `./ocelot.toml` when it exists, or the defaults.
     pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<Config> {
-        let path = match path {
-            Some(p) => p.to_owned(),
-            None => {
-                let default = PathBuf::from("ocelot.toml");
-                if !default.exists() {
-                    return Ok(Config::default());
-                }
-                default
-            }
+        let Some(path) = Config::source(path) else {
+            return Ok(Config::default());
         };
         let text =
             read_small_file(&path).with_context(|| format!("reading config {}", path.display()))?;

@@ -49,6 +49,20 @@ pub(crate) fn init(format: LogFormat) {
         tracing::subscriber::set_global_default(subscriber(format, filter, std::io::stderr, ansi));
 }
 
+/// Says why a command failed, its last word on stderr. In the text format `ocelot: <why>`,
+/// for a person; with `--log-format json` an ERROR event like every other line, so a log
+/// system reading the JSON sees why the server did not start, or did not stop cleanly (a
+/// plain line there was not an event). A `RUST_LOG` that hides errors does not hide this:
+/// the plain line is written then.
+pub(crate) fn fatal(format: LogFormat, why: &str) {
+    if format == LogFormat::Json && tracing::enabled!(tracing::Level::ERROR) {
+        tracing::error!("{why}");
+        return;
+    }
+    // Not `eprintln!`, which panics (exit 101) when stderr is a closed pipe.
+    let _ = writeln!(std::io::stderr(), "ocelot: {why}");
+}
+
 /// The subscriber [`init`] installs, writing to `writer` (tests pass a buffer).
 fn subscriber<W>(
     format: LogFormat,
@@ -167,6 +181,20 @@ pub(crate) mod tests {
         assert_eq!(first["suppressed"], 3);
         let second: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
         assert_eq!(second["message"], "second\nline");
+    }
+
+    /// With `--log-format json`, a failed start (or stop) was a plain `ocelot: ..` line
+    /// among the JSON ones.
+    #[test]
+    fn a_fatal_error_is_a_json_error_event_in_the_json_format() {
+        let why = "binding the collector port 127.0.0.1:2280: Address already in use";
+        let out = capture(LogFormat::Json, "info", || fatal(LogFormat::Json, why));
+        let event: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(event["level"], "ERROR");
+        assert_eq!(event["message"], why);
+        // In the text format it stays the plain line for a person, not a log event.
+        let out = capture(LogFormat::Text, "info", || fatal(LogFormat::Text, why));
+        assert_eq!(out, "");
     }
 
     #[test]

@@ -23,13 +23,23 @@ mod serve;
 mod status;
 mod telemetry;
 
+/// The package's version (Cargo.toml).
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The git commit the binary was built from: a short hash, `+dirty` when tracked files
+/// differed from it, `unknown` when built without git (build.rs).
+pub(crate) const COMMIT: &str = env!("OCELOT_COMMIT");
+/// What `--version` prints after the name, and the start-up log line and `ocelot status`
+/// show: builds of one version told apart by their commit.
+pub(crate) const LONG_VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (", env!("OCELOT_COMMIT"), ")");
+
 /// See the `mimalloc` line in Cargo.toml for why the binary does not use the system allocator.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Ocelot: real-time application monitoring, wire-compatible with CAT clients.
 #[derive(Debug, Parser)]
-#[command(name = "ocelot", version, about, long_about = None)]
+#[command(name = "ocelot", version = LONG_VERSION, about, long_about = None)]
 struct Cli {
     /// Log format on stderr (filter with RUST_LOG, e.g. RUST_LOG=ocelot=debug).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -42,13 +52,20 @@ struct Cli {
 enum Command {
     /// Run the collector (:2280), the web UI (:8080) and the store in one process.
     Serve {
-        /// Also run simulated services sending traffic, so the dashboards fill at once.
+        /// Also run simulated services sending traffic, so the dashboards fill at once. Their
+        /// data goes to ./ocelot-demo-data (not store.dir) unless --data is given.
         #[arg(long)]
         demo: bool,
+        /// Check the configuration and the alert rules as a start would, print what the
+        /// server would use and warn about, and exit: 0 when it would start, 1 (with the
+        /// start's message) when not. Opens no port and does not touch the data directory.
+        #[arg(long)]
+        check_config: bool,
         /// Configuration file (default: ./ocelot.toml if present; see ocelot.example.toml).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Data directory (overrides store.dir; default ./ocelot-data).
+        /// Data directory (overrides store.dir; default ./ocelot-data, ./ocelot-demo-data
+        /// with --demo).
         #[arg(long)]
         data: Option<PathBuf>,
         /// Collector address (overrides collector.listen; default 0.0.0.0:2280).
@@ -192,18 +209,26 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve {
             demo,
+            check_config,
             config,
             data,
             collector_listen,
             web_listen,
-        } => serve::run(serve::ServeArgs {
-            config,
-            data,
-            collector_listen,
-            web_listen,
-            demo,
-        })
-        .map(|()| ExitCode::SUCCESS),
+        } => {
+            let args = serve::ServeArgs {
+                config,
+                data,
+                collector_listen,
+                web_listen,
+                demo,
+            };
+            if check_config {
+                serve::check_config(args)
+            } else {
+                serve::run(args)
+            }
+            .map(|()| ExitCode::SUCCESS)
+        }
         Command::Decode {
             pt1_timezone,
             files,
@@ -282,9 +307,7 @@ fn main() -> ExitCode {
         // The reader of our output went away (`ocelot lookup ... | head`): not an error.
         Err(err) if is_stdout_closed(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            use std::io::Write as _;
-            // Not `eprintln!`, which panics (exit 101) when stderr is a closed pipe.
-            let _ = writeln!(std::io::stderr(), "ocelot: {}", error_text(&err));
+            logging::fatal(cli.log_format, &error_text(&err));
             ExitCode::FAILURE
         }
     }

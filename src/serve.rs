@@ -3,7 +3,7 @@
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use ocelot_collector::{Collector, CollectorConfig, SystemClock};
@@ -40,17 +40,82 @@ pub(crate) struct ServeArgs {
     pub(crate) demo: bool,
 }
 
+/// Where `--demo` keeps its data unless `--data` is given: not the production default
+/// (nor `store.dir`), so that a later `ocelot serve` in the same folder does not show the
+/// demo's services for days.
+pub(crate) const DEMO_DATA_DIR: &str = "ocelot-demo-data";
+
+impl ServeArgs {
+    /// The configuration a start uses: the file (`--config`, else `./ocelot.toml` when
+    /// present), then the flags over it; `--demo` without `--data` keeps its data in
+    /// [`DEMO_DATA_DIR`].
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut config = Config::load(self.config.as_deref())?;
+        match &self.data {
+            Some(dir) => config.store.dir = dir.clone(),
+            None if self.demo => config.store.dir = PathBuf::from(DEMO_DATA_DIR),
+            None => {}
+        }
+        if let Some(addr) = self.collector_listen {
+            config.collector.listen = addr;
+        }
+        if let Some(addr) = self.web_listen {
+            config.web.listen = addr;
+        }
+        Ok(config)
+    }
+}
+
+/// `ocelot serve --check-config`: everything a start checks before it opens a port or the
+/// data directory (the configuration, `web.advertise`, the alert rules), with the start's
+/// own messages and warnings, then what the server would use. An error is the start's
+/// error (exit 1); nothing is bound, created or written.
+pub(crate) fn check_config(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.config()?;
+    let dir = &config.store.dir;
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!("the data directory {} is not a directory", dir.display());
+    }
+    let routers = advertised_collectors(&config, config.collector.listen)?;
+    let rules = active_rules(&config, args.demo)?;
+    for warning in router_warnings(
+        &routers,
+        config.collector.listen,
+        config.web.listen,
+        is_this_hosts,
+    ) {
+        tracing::warn!("{warning}");
+    }
+    let source = Config::source(args.config.as_deref()).map_or_else(
+        || "none (the defaults)".to_owned(),
+        |p| absolute(&p).display().to_string(),
+    );
+    let router = if routers.is_empty() {
+        format!(
+            "the collector port {} on the address each client reached the web port on",
+            config.collector.listen.port()
+        )
+    } else {
+        routers.iter().map(|r| format!("{r};")).collect()
+    };
+    say(&format!(
+        "The configuration is valid: ocelot {}",
+        crate::LONG_VERSION
+    ));
+    say(&format!("  config file  {source}"));
+    say(&format!("  collector    {}", config.collector.listen));
+    say(&format!("  web          {}", config.web.listen));
+    say(&format!("  router       {router}"));
+    say(&format!("  data in      {}", absolute(dir).display()));
+    say(&format!(
+        "  alert rules  {}",
+        rules_text(&config, args.demo, rules.as_ref())
+    ));
+    Ok(())
+}
+
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = Config::load(args.config.as_deref())?;
-    if let Some(dir) = args.data {
-        config.store.dir = dir;
-    }
-    if let Some(addr) = args.collector_listen {
-        config.collector.listen = addr;
-    }
-    if let Some(addr) = args.web_listen {
-        config.web.listen = addr;
-    }
+    let config = args.config()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.collector.io_threads)
         .enable_all()
@@ -142,7 +207,8 @@ async fn serve(config: Config, with_demo: bool, web: tokio::runtime::Handle) -> 
     if !created {
         warn_about_foreign_entries(&dir);
     }
-    let served = serve_locked(config, with_demo, web).await;
+    let after_clean_stop = after_clean_stop(&dir, lock.last_pid, lock.last_start);
+    let served = serve_locked(config, with_demo, after_clean_stop, web).await;
     if served.is_err() && created {
         // While the lock is held: no other server can have started on it meanwhile.
         remove_unused_data_dir(&dir);
@@ -211,17 +277,69 @@ const LOCK_FILE: &str = ".lock";
 /// hours' checkpoints then hold every tree taken, and the next start tells the collector,
 /// so its log says the hours it continues miss nothing. A crash, a `kill -9` or a failed
 /// flush leaves none, and a start removes it before it takes a tree, so a crash after
-/// that is not taken for a clean stop.
+/// that is not taken for a clean stop. It names the pid of the server that wrote it (see
+/// [`after_clean_stop`]) and its build, for whoever reads it.
 const CLEAN_STOP_MARKER: &str = ".clean-stop";
+
+/// The first line of [`CLEAN_STOP_MARKER`].
+const CLEAN_STOP_TEXT: &str =
+    "ocelot serve stopped cleanly: its final checkpoint holds every tree it took";
+
+/// The text of [`CLEAN_STOP_MARKER`] written by the server of process `pid`.
+fn clean_stop_text(pid: u32) -> String {
+    format!(
+        "{CLEAN_STOP_TEXT}\npid {pid}\nbuild {}\n",
+        crate::LONG_VERSION
+    )
+}
+
+/// Whether the last server on `dir` stopped cleanly: its [`CLEAN_STOP_MARKER`] is there,
+/// written by the server that last took the directory. A build older than the marker
+/// neither removes nor writes it: after a rollback to one, the marker of the newer build's
+/// stop stayed, and if the older build was then killed, the next start trusted it and said
+/// nothing was missing. Every build since the lock writes its pid in `.lock` at its start,
+/// so a later start shows as a lock file written after the marker (`last_start`, its
+/// modification time before this start), or holding another pid than the marker names
+/// (`last_pid`; a container's server is pid 1 at every start, hence the time too). A
+/// marker naming no pid (written before markers named one) is judged by the time alone.
+fn after_clean_stop(dir: &Path, last_pid: Option<u32>, last_start: Option<SystemTime>) -> bool {
+    let path = dir.join(CLEAN_STOP_MARKER);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return false;
+    };
+    let stopped = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+    let pid = text
+        .lines()
+        .find_map(|line| line.strip_prefix("pid "))
+        .and_then(|pid| pid.trim().parse::<u32>().ok());
+    let started_since = matches!((last_start, stopped), (Some(start), Some(stop)) if start > stop);
+    let other_pid = pid.is_some() && last_pid != pid;
+    if !started_since && !other_pid {
+        return true;
+    }
+    let stopped_by = pid.map_or_else(String::new, |pid| format!(" (pid {pid})"));
+    let since = last_pid.map_or_else(
+        || "a server".to_owned(),
+        |pid| format!("a server (pid {pid})"),
+    );
+    tracing::warn!(
+        path = %path.display(),
+        "the marker of the last clean stop{stopped_by} is still in the data directory, but \
+         {since} took the directory after it without removing it (a build older than the \
+         marker, after a rollback?): how that server stopped is unknown, so the open hours \
+         are continued as after a crash"
+    );
+    false
+}
 
 /// Everything of `serve` once the data directory is taken.
 async fn serve_locked(
     config: Config,
     with_demo: bool,
+    after_clean_stop: bool,
     web: tokio::runtime::Handle,
 ) -> anyhow::Result<()> {
     let dir = &config.store.dir;
-    let after_clean_stop = dir.join(CLEAN_STOP_MARKER).exists();
     raise_open_file_limit();
     let mut store_config = StoreConfig::new(&config.store.dir);
     store_config.compression_level = config.store.compression_level;
@@ -282,14 +400,8 @@ async fn serve_locked(
 
     // Before the collector serves: a start that fails here must not have read trees that
     // its clients then count as sent.
-    let rules = if !config.alert.rules.as_os_str().is_empty() {
-        Some(alerts::load_rules(&config.alert.rules)?)
-    } else if with_demo {
-        // So the demo's Alerts page shows rules at work; a rules file replaces them.
-        Some(demo::alert_rules())
-    } else {
-        None
-    };
+    let rules = active_rules(&config, with_demo)?;
+    let rules_text = rules_text(&config, with_demo, rules.as_ref());
     // The demo's services too: starting them can fail (its mark directory, its threads).
     // Their trees wait in the listen backlog until the collector serves.
     let demo = if with_demo {
@@ -366,6 +478,14 @@ async fn serve_locked(
             "the web UI is reachable from other machines without a login: set web.username and web.password"
         );
     }
+    for warning in router_warnings(
+        &state.cat_router.routers,
+        collector_addr,
+        web_addr,
+        is_this_hosts,
+    ) {
+        tracing::warn!("{warning}");
+    }
     // /metrics sits beside the pages, outside their login, as the router endpoint does:
     // scrapers and `ocelot status` send no credentials, and it names no domain or message.
     // The banner on every page and the State page's "Saving now" read what this samples.
@@ -421,32 +541,45 @@ async fn serve_locked(
         config.store.compression_level,
         ocelot_store::deflate_engine(config.store.compression_level)
     ));
-    let rules_file =
-        (!config.alert.rules.as_os_str().is_empty()).then(|| absolute(&config.alert.rules));
-    if let Some(rules_file) = &rules_file {
-        say(&format!("  alert rules from {}", rules_file.display()));
+    if !config.alert.rules.as_os_str().is_empty() {
+        say(&format!(
+            "  alert rules from {}",
+            absolute(&config.alert.rules).display()
+        ));
     }
     if with_demo {
         say("  demo services are sending traffic; dashboards fill within a minute");
+        if config.alert.rules.as_os_str().is_empty() {
+            say(&format!(
+                "  alert rules: {rules_text}, tuned to the demo's traffic (alert.rules replaces them)"
+            ));
+        }
     }
     say("  Ctrl-C to stop");
-    let rules_file = rules_file.map_or_else(|| "none".to_owned(), |p| p.display().to_string());
     tracing::info!(
+        version = crate::VERSION,
+        commit = crate::COMMIT,
         %collector_addr,
         %web_addr,
         data_dir = %data_dir.display(),
-        %rules_file,
+        rules = %rules_text,
         "ocelot serving"
     );
 
     signals.stop().await;
-    say("Stopping: draining queues, flushing blocks, checkpointing the open hour... (Ctrl-C again to stop at once)");
+    say_and_log(
+        tracing::Level::INFO,
+        "Stopping: draining queues, flushing blocks, checkpointing the open hour... (Ctrl-C again to stop at once)",
+    );
     // A second Ctrl-C ends the process without waiting for the flush, as a kill -9 would:
     // the store recovers at the next start, and the open hour continues from its last
     // checkpoint.
     tokio::spawn(async move {
         signals.stop_at_once().await;
-        say("Stopped at once: the open hour's reports since its last checkpoint are lost; the store recovers at the next start.");
+        say_and_log(
+            tracing::Level::WARN,
+            "Stopped at once: the open hour's reports since its last checkpoint are lost; the store recovers at the next start.",
+        );
         std::process::exit(EXIT_STOPPED_AT_ONCE);
     });
     // Trees that failed to store before the stop, so the final flush's own can be told.
@@ -508,14 +641,46 @@ async fn serve_locked(
     }
     // Every open hour's reports now hold every tree taken: the next start may say so.
     let marker = config.store.dir.join(CLEAN_STOP_MARKER);
-    if let Err(e) = std::fs::write(
-        &marker,
-        "ocelot serve stopped cleanly: its final checkpoint holds every tree it took\n",
-    ) {
+    if let Err(e) = std::fs::write(&marker, clean_stop_text(std::process::id())) {
         tracing::warn!(path = %marker.display(), error = %e, "cannot mark the stop clean; the next start will say the reports may lack trees");
     }
-    say(&stop_summary(&stats));
+    let level = if stats.trees_lost() == 0 {
+        tracing::Level::INFO
+    } else {
+        tracing::Level::WARN
+    };
+    say_and_log(level, &stop_summary(&stats));
     Ok(())
+}
+
+/// The alert rules a start runs: the rules file's, else the demo's built-in ones with
+/// `--demo` (so its Alerts page shows rules at work), else none.
+fn active_rules(config: &Config, with_demo: bool) -> anyhow::Result<Option<ocelot_alert::RuleSet>> {
+    Ok(if !config.alert.rules.as_os_str().is_empty() {
+        Some(alerts::load_rules(&config.alert.rules)?)
+    } else if with_demo {
+        Some(demo::alert_rules())
+    } else {
+        None
+    })
+}
+
+/// The rules [`active_rules`] gave, for the log: `/abs/rules.toml (3 rules)`,
+/// `demo (4 built in)` or `none`. The demo's log said `rules_file=none` while its rules
+/// fired.
+fn rules_text(config: &Config, with_demo: bool, rules: Option<&ocelot_alert::RuleSet>) -> String {
+    let count = rules.map_or(0, |r| r.rules().len());
+    if !config.alert.rules.as_os_str().is_empty() {
+        let plural = if count == 1 { "" } else { "s" };
+        format!(
+            "{} ({count} rule{plural})",
+            absolute(&config.alert.rules).display()
+        )
+    } else if with_demo {
+        format!("demo ({count} built in)")
+    } else {
+        "none".to_owned()
+    }
 }
 
 /// The last line of a stop whose final flush wrote everything: "cleanly" only when no tree
@@ -627,6 +792,18 @@ fn say(line: &str) {
     let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
+/// A line of the stop: said on stdout for a person, as the start-up lines are, and logged
+/// at `level`, so a log system reading stderr (`--log-format json`) sees when and how the
+/// server stopped; it only saw the server go quiet.
+fn say_and_log(level: tracing::Level, line: &str) {
+    say(line);
+    match level {
+        tracing::Level::ERROR => tracing::error!("{line}"),
+        tracing::Level::WARN => tracing::warn!("{line}"),
+        _ => tracing::info!("{line}"),
+    }
+}
+
 /// Trees the store could not write (`io_error`), since the start.
 fn trees_not_stored(stats: &ocelot_collector::StatsSnapshot) -> u64 {
     stats
@@ -714,22 +891,7 @@ fn web_state(
     collector_addr: std::net::SocketAddr,
 ) -> anyhow::Result<AppState> {
     let collector_port = collector_addr.port();
-    let mut routers = config
-        .web
-        .advertise
-        .iter()
-        .map(|a| {
-            a.parse::<SocketAddrV4>()
-                .with_context(|| format!("web.advertise: {a:?} is not an IPv4 ip:port"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    // A collector bound to one IPv4 address is only reachable there: advertise it rather
-    // than the address the client reached the web server on.
-    if let (true, std::net::SocketAddr::V4(addr)) = (routers.is_empty(), collector_addr) {
-        if !addr.ip().is_unspecified() {
-            routers.push(addr);
-        }
-    }
+    let routers = advertised_collectors(config, collector_addr)?;
     let auth = AuthConfig {
         api_token: Some(config.web.api_token.clone()).filter(|t| !t.is_empty()),
         basic: (!config.web.username.is_empty())
@@ -754,6 +916,108 @@ fn web_state(
         })
         .with_cors_allow_origins(config.web.cors_allow_origin.iter().cloned())
         .with_auth(auth))
+}
+
+/// The collectors `/cat/s/router` advertises, in order: `web.advertise`, else the
+/// collector's own address when it listens on one IPv4 address; empty when the router
+/// answers with the collector port on the address each client reached the web port on.
+fn advertised_collectors(
+    config: &Config,
+    collector_addr: std::net::SocketAddr,
+) -> anyhow::Result<Vec<SocketAddrV4>> {
+    let mut routers = config
+        .web
+        .advertise
+        .iter()
+        .map(|a| {
+            a.parse::<SocketAddrV4>()
+                .with_context(|| format!("web.advertise: {a:?} is not an IPv4 ip:port"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // A collector bound to one IPv4 address is only reachable there: advertise it rather
+    // than the address the client reached the web server on.
+    if let (true, std::net::SocketAddr::V4(addr)) = (routers.is_empty(), collector_addr) {
+        if !addr.ip().is_unspecified() {
+            routers.push(addr);
+        }
+    }
+    Ok(routers)
+}
+
+/// What a start (and `--check-config`) warns about where the router sends CAT clients,
+/// given the `routers` it advertises ([`advertised_collectors`]), where the collector and
+/// the web port listen, and which IPv4 addresses are this host's (`is_this_hosts`).
+///
+/// Ocelot is one node: CAT clients (Java, C, and our SDK) send to the first collector of
+/// the list they can reach, so further entries are standbys, not load sharing, and nodes
+/// share nothing, so what another node takes is shown on its pages only. And a web port
+/// other machines reach that advertises a loopback collector tells their clients to send
+/// to themselves.
+fn router_warnings(
+    routers: &[SocketAddrV4],
+    collector: std::net::SocketAddr,
+    web: std::net::SocketAddr,
+    is_this_hosts: impl Fn(std::net::Ipv4Addr) -> bool,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if !web.ip().is_loopback() {
+        if let Some(loopback) = routers.iter().find(|r| r.ip().is_loopback()) {
+            warnings.push(format!(
+                "the web port {web} is reachable from other machines, but its router tells CAT \
+                 clients to send to {loopback}, a loopback address: a client on another machine \
+                 would send its trees to itself. Give the collector a routable address \
+                 (collector.listen, e.g. 0.0.0.0:{}) or list one in web.advertise",
+                collector.port()
+            ));
+        }
+    }
+    // Which entries are this node's collector: its port, and its address (any of this
+    // host's when it listens on all). Unknown with an ephemeral port.
+    if routers.is_empty() || collector.port() == 0 {
+        return warnings;
+    }
+    let ours = |r: &SocketAddrV4| {
+        r.port() == collector.port()
+            && match collector.ip() {
+                std::net::IpAddr::V4(ip) if !ip.is_unspecified() => *r.ip() == ip,
+                ip if ip.is_unspecified() => is_this_hosts(*r.ip()),
+                _ => false,
+            }
+    };
+    let list: String = routers.iter().map(|r| format!("{r};")).collect();
+    const SEE: &str = "every node needs the same web.advertise and the same web port \
+                       (docs/operations.md, \"One node or several\")";
+    match routers.iter().position(ours) {
+        Some(0) if routers.len() > 1 => {
+            let others: Vec<String> = routers[1..].iter().map(ToString::to_string).collect();
+            warnings.push(format!(
+                "web.advertise also lists {}: CAT clients send to the first collector they can \
+                 reach, this one, so the others take trees only while it is unreachable \
+                 (failover, not load sharing), and what they take is not shown on this node's \
+                 pages; {SEE}",
+                others.join(", ")
+            ));
+        }
+        Some(0) => {}
+        Some(_) => warnings.push(format!(
+            "this node's collector is not first in web.advertise ({list}): CAT clients send \
+             to {} while they can reach it, so this node takes trees only while it is \
+             unreachable (a standby), and each node's pages show only what it took; {SEE}",
+            routers[0]
+        )),
+        None => warnings.push(format!(
+            "web.advertise ({list}) does not list this node's collector ({collector}): CAT \
+             clients that ask this node's router send their trees to those collectors, and \
+             this node's pages do not show them; {SEE}"
+        )),
+    }
+    warnings
+}
+
+/// Whether `ip` is one of this host's addresses: only those can be bound (a UDP socket on
+/// an ephemeral port, closed at once; nothing listens).
+fn is_this_hosts(ip: std::net::Ipv4Addr) -> bool {
+    ip.is_loopback() || std::net::UdpSocket::bind((ip, 0)).is_ok()
 }
 
 /// Exit code after a second Ctrl-C (128 + SIGINT, as a shell reports an interrupt).
@@ -820,9 +1084,12 @@ impl StopSignals {
                 Some(()) = self.terminate.recv() => "A TERM",
                 Some(()) = self.hangup.recv() => "A hangup",
             };
-            say(&format!(
-                "{signal} does not stop at once: still stopping (Ctrl-C to stop at once)."
-            ));
+            say_and_log(
+                tracing::Level::INFO,
+                &format!(
+                    "{signal} does not stop at once: still stopping (Ctrl-C to stop at once)."
+                ),
+            );
         }
     }
 }
@@ -879,7 +1146,7 @@ fn raise_open_file_limit() {
 ///
 /// The directory itself is locked too: a cleanup that deleted `.lock` let a second server
 /// lock a new file of that name and run on the first one's files.
-fn lock_data_dir(dir: &Path) -> anyhow::Result<(std::fs::File, std::fs::File)> {
+fn lock_data_dir(dir: &Path) -> anyhow::Result<DataDirLock> {
     use std::io::{Read as _, Seek as _, Write as _};
     let folder = std::fs::File::open(dir)
         .with_context(|| format!("opening the data directory {}", dir.display()))?;
@@ -921,6 +1188,11 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<(std::fs::File, std::fs::File)> {
         }
         return Err(std::io::Error::from(e)).with_context(|| format!("locking {}", path.display()));
     }
+    // The server that took the directory last, and when, before this start writes over it.
+    let mut last = String::new();
+    let _ = file.read_to_string(&mut last);
+    let last_pid = last.trim().parse().ok();
+    let last_start = file.metadata().and_then(|m| m.modified()).ok();
     let pid = std::process::id();
     (|| {
         file.set_len(0)?;
@@ -928,7 +1200,22 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<(std::fs::File, std::fs::File)> {
         writeln!(file, "{pid}")
     })()
     .with_context(|| format!("the data directory {} is not writable", dir.display()))?;
-    Ok((folder, file))
+    Ok(DataDirLock {
+        _folder: folder,
+        _file: file,
+        last_pid,
+        last_start,
+    })
+}
+
+/// The data directory taken by this process ([`lock_data_dir`]) until dropped.
+struct DataDirLock {
+    _folder: std::fs::File,
+    _file: std::fs::File,
+    /// The pid the lock file held before this start: the last server to take the directory.
+    last_pid: Option<u32>,
+    /// When that server took it (the lock file's modification time before this start).
+    last_start: Option<SystemTime>,
 }
 
 /// The web UI's address for links in notifications, from where it listens: a wildcard
@@ -1254,5 +1541,184 @@ mod data_dir_tests {
         std::fs::write(path.join("readme.txt"), "").unwrap();
         std::fs::create_dir(path.join("0123")).unwrap();
         assert_eq!(foreign_entries(path), ["0123", "photos", "readme.txt"]);
+    }
+}
+
+#[cfg(test)]
+mod router_warnings_tests {
+    use std::net::{Ipv4Addr, SocketAddrV4};
+
+    use super::router_warnings;
+
+    fn addrs(list: &[&str]) -> Vec<SocketAddrV4> {
+        list.iter().map(|a| a.parse().unwrap()).collect()
+    }
+
+    /// This host's addresses, for the tests: loopback and 10.0.0.5.
+    fn here(ip: Ipv4Addr) -> bool {
+        ip.is_loopback() || ip == Ipv4Addr::new(10, 0, 0, 5)
+    }
+
+    fn warnings(routers: &[&str], collector: &str, web: &str) -> Vec<String> {
+        router_warnings(
+            &addrs(routers),
+            collector.parse().unwrap(),
+            web.parse().unwrap(),
+            here,
+        )
+    }
+
+    /// A CAT operator lists every node in `web.advertise` as CAT's router lists its
+    /// consumers, expecting the load shared: clients take the first they reach, so the
+    /// others are standbys whose trees this node never shows.
+    #[test]
+    fn other_nodes_in_web_advertise_are_said_to_be_standbys_not_shares() {
+        let list = ["10.0.0.5:2280", "10.0.0.6:2280", "10.0.0.7:2280"];
+        let first = warnings(&list, "0.0.0.0:2280", "0.0.0.0:8080");
+        assert_eq!(first.len(), 1, "{first:?}");
+        assert!(
+            first[0].starts_with(
+                "web.advertise also lists 10.0.0.6:2280, 10.0.0.7:2280: CAT clients send to \
+                 the first collector they can reach, this one, so the others take trees only \
+                 while it is unreachable (failover, not load sharing)"
+            ),
+            "{first:?}"
+        );
+        assert!(
+            first[0].contains("every node needs the same web.advertise and the same web port"),
+            "{first:?}"
+        );
+        // On the second node of the same list: a standby.
+        let second = warnings(&list, "10.0.0.6:2280", "10.0.0.6:8080");
+        assert_eq!(second.len(), 1, "{second:?}");
+        assert!(
+            second[0].starts_with(
+                "this node's collector is not first in web.advertise \
+                 (10.0.0.5:2280;10.0.0.6:2280;10.0.0.7:2280;): CAT clients send to \
+                 10.0.0.5:2280 while they can reach it"
+            ),
+            "{second:?}"
+        );
+        // A list without this node sends its clients elsewhere.
+        let none = warnings(&["10.0.0.9:2280"], "0.0.0.0:2280", "127.0.0.1:8080");
+        assert_eq!(none.len(), 1, "{none:?}");
+        assert!(
+            none[0].contains("does not list this node's collector (0.0.0.0:2280)"),
+            "{none:?}"
+        );
+        // This node alone, by any of its addresses, or no list: nothing to say.
+        for (list, collector) in [
+            (&["10.0.0.5:2280"][..], "0.0.0.0:2280"),
+            (&["127.0.0.1:2280"][..], "127.0.0.1:2280"),
+            (&[][..], "0.0.0.0:2280"),
+        ] {
+            assert!(
+                warnings(list, collector, "127.0.0.1:8080").is_empty(),
+                "{list:?}"
+            );
+        }
+    }
+
+    /// Finding: `--collector-listen 127.0.0.1:2280 --web-listen 0.0.0.0:8080` advertised
+    /// 127.0.0.1 to remote clients, which then send to themselves, with no warning.
+    #[test]
+    fn a_web_port_others_reach_advertising_a_loopback_collector_is_warned() {
+        let loopback = warnings(&["127.0.0.1:2280"], "127.0.0.1:2280", "0.0.0.0:8080");
+        assert_eq!(loopback.len(), 1, "{loopback:?}");
+        assert!(
+            loopback[0].starts_with(
+                "the web port 0.0.0.0:8080 is reachable from other machines, but its router \
+                 tells CAT clients to send to 127.0.0.1:2280, a loopback address"
+            ),
+            "{loopback:?}"
+        );
+        // Only this machine's clients ask a loopback web port: they can reach loopback.
+        assert!(warnings(&["127.0.0.1:2280"], "127.0.0.1:2280", "127.0.0.1:8080").is_empty());
+        assert!(warnings(&["10.0.0.5:2280"], "0.0.0.0:2280", "0.0.0.0:8080").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod clean_stop_tests {
+    use super::{after_clean_stop, clean_stop_text, CLEAN_STOP_MARKER};
+
+    /// A rollback to a build that neither removes nor writes `.clean-stop` left the newer
+    /// build's marker in place; after that build was killed, the next start trusted it and
+    /// said nothing was missing. The marker names its writer's pid, which must be the last
+    /// one to take the directory.
+    #[test]
+    fn a_clean_stop_marker_counts_only_if_no_other_server_ran_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let hour = std::time::Duration::from_secs(3600);
+        let stopped = std::time::SystemTime::now() - hour;
+        let (before, after) = (Some(stopped - hour), Some(stopped + hour));
+        assert!(!after_clean_stop(dir.path(), Some(41), before));
+        let marker = dir.path().join(CLEAN_STOP_MARKER);
+        let write = |text: &str| {
+            std::fs::write(&marker, text).unwrap();
+            let file = std::fs::File::options().write(true).open(&marker).unwrap();
+            file.set_modified(stopped).unwrap();
+        };
+        write(&clean_stop_text(41));
+        // The stopping server took the directory before it stopped.
+        assert!(after_clean_stop(dir.path(), Some(41), before));
+        // Another server took it since and left the marker: an older build.
+        assert!(!after_clean_stop(dir.path(), Some(97), before));
+        // A container's server is pid 1 at every start: the time tells.
+        assert!(!after_clean_stop(dir.path(), Some(41), after));
+        // A marker of a build that named no pid is judged by the time alone.
+        write("ocelot serve stopped cleanly: its final checkpoint holds every tree it took\n");
+        assert!(after_clean_stop(dir.path(), Some(97), before));
+        assert!(!after_clean_stop(dir.path(), Some(97), after));
+        assert!(clean_stop_text(41).contains(&format!("build {}\n", crate::LONG_VERSION)));
+    }
+}
+
+#[cfg(test)]
+mod serve_args_tests {
+    use std::path::PathBuf;
+
+    use super::{rules_text, ServeArgs, DEMO_DATA_DIR};
+    use crate::config::Config;
+
+    /// The demo wrote into `./ocelot-data`, production's default, and a later `ocelot
+    /// serve` there showed the demo's services for a week.
+    #[test]
+    fn the_demo_keeps_its_data_apart_unless_data_is_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("ocelot.toml");
+        std::fs::write(&config, "[store]\ndir = \"/srv/ocelot\"\n").unwrap();
+        let args = |demo: bool, data: Option<&str>| ServeArgs {
+            config: Some(config.clone()),
+            data: data.map(PathBuf::from),
+            demo,
+            ..ServeArgs::default()
+        };
+        let dir_of = |args: ServeArgs| args.config().unwrap().store.dir;
+        assert_eq!(dir_of(args(true, None)), PathBuf::from(DEMO_DATA_DIR));
+        assert_eq!(dir_of(args(true, Some("d"))), PathBuf::from("d"));
+        assert_eq!(dir_of(args(false, None)), PathBuf::from("/srv/ocelot"));
+        assert_eq!(dir_of(args(false, Some("d"))), PathBuf::from("d"));
+        assert_ne!(DEMO_DATA_DIR, Config::default().store.dir.to_str().unwrap());
+    }
+
+    /// The demo logged `rules_file=none` while its four built-in rules fired.
+    #[test]
+    fn the_log_names_the_rules_at_work() {
+        let config = Config::default();
+        let demo = crate::demo::alert_rules();
+        let n = demo.rules().len();
+        assert!(n > 0);
+        assert_eq!(
+            rules_text(&config, true, Some(&demo)),
+            format!("demo ({n} built in)")
+        );
+        assert_eq!(rules_text(&config, false, None), "none");
+        let mut with_file = Config::default();
+        with_file.alert.rules = PathBuf::from("/etc/ocelot/rules.toml");
+        assert_eq!(
+            rules_text(&with_file, true, Some(&demo)),
+            format!("/etc/ocelot/rules.toml ({n} rules)")
+        );
     }
 }

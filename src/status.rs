@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use ocelot_collector::HARMLESS_DECODE_REASONS;
 
+use crate::telemetry::BUILD_INFO;
 use crate::telemetry::{
     ALERTS_FIRING, ALERT_LAST_GIVEN_UP_AGE, ALERT_NOTIFICATIONS_GIVEN_UP,
     ALERT_NOTIFICATION_FAILURES, ALERT_NOTIFICATION_PANICS, ALERT_TARGET_NOTIFICATIONS_GIVEN_UP,
@@ -245,6 +246,8 @@ struct DropRow {
 /// The figures `ocelot status` shows, from two scrapes `elapsed` apart.
 #[derive(Debug)]
 struct Summary {
+    /// `0.1.0 (abc1234)`, from `ocelot_build_info` (absent from servers that do not say).
+    build: Option<String>,
     uptime_s: f64,
     open_hour: Option<u64>,
     frames_per_s: f64,
@@ -403,7 +406,12 @@ impl Summary {
             write_errors(second),
             (write_errors(second) - write_errors(first)).max(0.0),
         );
+        let build = second.family(BUILD_INFO).next().map(|s| {
+            let label = |k: &str| s.labels.get(k).map_or("unknown", String::as_str);
+            format!("{} ({})", label("version"), label("commit"))
+        });
         Summary {
+            build,
             uptime_s: second.value(UPTIME, &[]).unwrap_or(0.0),
             open_hour: second.value(OPEN_HOUR, &[]).map(|h| h as u64),
             frames_per_s: rate(FRAMES_RECEIVED),
@@ -494,6 +502,11 @@ impl Summary {
             |h| format!("{h} ({})", hour_utc(h)),
         );
         let _ = writeln!(out, "Ocelot at {url}");
+        let build = self
+            .build
+            .as_deref()
+            .unwrap_or("not reported by this server");
+        let _ = writeln!(out, "  build        {build}");
         let _ = writeln!(out, "  uptime       {}", duration(self.uptime_s));
         let _ = writeln!(out, "  open hour    {hour}");
         let _ = writeln!(
@@ -801,6 +814,7 @@ ocelot_store_disk_bytes 52428800
 ocelot_store_hours 3
 ocelot_store_compression_ratio 6.25
 ocelot_uptime_seconds 7390.2
+ocelot_build_info{version="0.1.0",commit="6c61f69"} 1
 ocelot_process_resident_memory_bytes 104857600
 ocelot_process_cpu_seconds_total 10.0
 # EOF
@@ -1421,6 +1435,7 @@ ocelot_process_cpu_seconds_total 10.0
         let text = summary.render("http://127.0.0.1:8080");
         let expected = "\
 Ocelot at http://127.0.0.1:8080
+  build        0.1.0 (6c61f69)
   uptime       2h 03m 12s
   open hour    498703 (2026-11-22 07:00 UTC)
   ingest       200.0 frames/s, 100.0 trees/s, 400.0 KiB/s, 3 connections open
@@ -1550,6 +1565,9 @@ Ocelot at http://127.0.0.1:8080
         let quiet = check(&url, Duration::from_millis(50));
         assert_eq!(quiet.code, 0, "{}", quiet.text);
         assert!(quiet.text.contains("open hour    498703"), "{}", quiet.text);
+        // Which build answers: every build said 0.1.0, whatever its commit.
+        let build = format!("  build        {} ({})\n", crate::VERSION, crate::COMMIT);
+        assert!(quiet.text.contains(&build), "{}", quiet.text);
 
         // Garbage keeps arriving for as long as status watches.
         let flooding = Arc::new(std::sync::atomic::AtomicBool::new(true));

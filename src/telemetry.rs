@@ -10,8 +10,8 @@
 //! Design constraints:
 //! - Names follow Prometheus conventions: `ocelot_` prefix, base units (seconds, bytes) in
 //!   the name, `_total` on counters (added by the encoder).
-//! - Label cardinality is bounded: labels are reasons and worker names from fixed lists,
-//!   never message IDs, domains or hours.
+//! - Label cardinality is bounded: labels are reasons and worker names from fixed lists
+//!   (and the build's version and commit, one sample), never message IDs, domains or hours.
 //! - Trees lost after decoding are one family, [`DROPPED_TREES`], labelled by `stage` and
 //!   `reason` (plus `worker` for a worker's drops), so one query shows all losses; they add
 //!   up to [`StatsSnapshot::trees_lost`], what dates the last drop. A tree the store refused
@@ -150,6 +150,9 @@ pub(crate) const STORE_HOURS: &str = "ocelot_store_hours";
 pub(crate) const UPTIME: &str = "ocelot_uptime_seconds";
 /// When the server started, epoch seconds (gauge).
 pub(crate) const START_TIME: &str = "ocelot_process_start_time_seconds";
+/// The build, as labels `version` and `commit` of a gauge that is always 1 (the usual
+/// `*_build_info` shape): which binary runs where, after a rollout.
+pub(crate) const BUILD_INFO: &str = "ocelot_build_info";
 /// Resident memory of the process (gauge; Linux only).
 pub(crate) const RESIDENT_MEMORY: &str = "ocelot_process_resident_memory_bytes";
 /// User plus system CPU time of the process (counter; Linux only).
@@ -448,6 +451,15 @@ impl OcelotFigures {
             START_TIME,
             "When the server started, epoch seconds.",
             self.started_unix_s,
+        )?;
+        gauge_family(
+            e,
+            BUILD_INFO,
+            "The binary's version and the git commit it was built from (\"unknown\" when built without git; \"+dirty\" when its files differed from the commit). Always 1.",
+            [(
+                vec![("version", crate::VERSION), ("commit", crate::COMMIT)],
+                1i64,
+            )],
         )?;
         let Some(p) = ProcessFigures::read() else {
             return Ok(());
@@ -1118,14 +1130,28 @@ mod tests {
         assert!(!scrape.samples.is_empty());
         for sample in &scrape.samples {
             assert!(sample.metric.starts_with("ocelot_"), "{}", sample.metric);
+            let allowed: &[&str] = if sample.metric == BUILD_INFO {
+                &["version", "commit"]
+            } else {
+                &["reason", "stage", "worker"]
+            };
             for (key, _) in sample.labels.iter() {
                 assert!(
-                    ["reason", "stage", "worker"].contains(&key.as_str()),
+                    allowed.contains(&key.as_str()),
                     "{} has label {key}",
                     sample.metric
                 );
             }
         }
+        // Which build runs: one sample, always 1.
+        assert_eq!(
+            value(
+                &scrape,
+                BUILD_INFO,
+                &[("version", crate::VERSION), ("commit", crate::COMMIT)]
+            ),
+            Some(1.0)
+        );
         // Counters are typed as such in the `# TYPE` lines and their samples end in `_total`.
         for line in body.lines().filter(|l| l.ends_with(" counter")) {
             let family = line.split(' ').nth(2).unwrap();

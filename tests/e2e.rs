@@ -1239,7 +1239,7 @@ fn the_start_up_lines_name_the_data_directory_and_rules_file_as_absolute_paths()
     );
     assert!(
         log.contains(&format!("data_dir={} ", data.display()))
-            && log.contains(&format!("rules_file={}", rules.display())),
+            && log.contains(&format!("rules={} (0 rules)", rules.display())),
         "{log}"
     );
 }
@@ -1284,6 +1284,67 @@ fn a_restart_after_a_clean_stop_says_nothing_is_missing_and_after_a_crash_it_doe
     );
     assert!(!log.contains("clean stop"), "{log}");
     assert!(common::signal_and_wait(&mut server.child, "-TERM").success());
+}
+
+/// A rollback: an older build, which neither removes nor writes `.clean-stop`, ran on the
+/// data directory after a clean stop of this one (its start wrote its pid in `.lock`) and
+/// was killed. The marker it left is not the last server's: the next start said nothing
+/// was missing.
+#[test]
+fn a_clean_stop_marker_left_behind_by_an_older_build_is_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (collector_port, web_port) = (free_port(), free_port());
+    let stderr_path = dir.path().join("stderr");
+    let mut server = start_with_output(&data, collector_port, web_port, &stderr_path);
+    log_one_tree("rollback-app", collector_port, web_port, dir.path());
+    assert!(common::signal_and_wait(&mut server.child, "-TERM").success());
+    assert!(data.join(".clean-stop").is_file());
+    // The older build's start, as it takes the directory.
+    std::fs::write(data.join(".lock"), "4194305\n").unwrap();
+    let path = dir.path().join("stderr-after-rollback");
+    let mut server = start_logging(&data, collector_port, web_port, &path, "info");
+    let log = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        log.contains("the marker of the last clean stop (pid ")
+            && log.contains("but a server (pid 4194305) took the directory after it"),
+        "{log}"
+    );
+    assert!(!log.contains("written by a clean stop"), "{log}");
+    assert!(common::signal_and_wait(&mut server.child, "-TERM").success());
+}
+
+/// `web.advertise` listing other nodes, as CAT's router lists its consumers: the start
+/// says they are standbys, not shares of the load.
+#[test]
+fn a_start_warns_that_other_nodes_in_web_advertise_are_standbys() {
+    let dir = tempfile::tempdir().unwrap();
+    let (collector_port, web_port) = (free_port(), free_port());
+    let stderr = dir.path().join("serve.err");
+    let config = format!(
+        "[web]\nadvertise = [\"127.0.0.1:{collector_port}\", \"127.0.0.2:{collector_port}\"]\n"
+    );
+    let mut child =
+        common::serve_command(&dir.path().join("data"), collector_port, web_port, &config)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+    use std::io::BufRead as _;
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let running = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("Ctrl-C to stop"));
+    assert!(common::signal_and_wait(&mut child, "-TERM").success());
+    let log = std::fs::read_to_string(&stderr).unwrap();
+    assert!(running, "{log}");
+    assert!(
+        log.contains(&format!(
+            "web.advertise also lists 127.0.0.2:{collector_port}: "
+        )),
+        "{log}"
+    );
 }
 
 /// A start that failed on a collector port in use left a new data directory holding only

@@ -32,7 +32,9 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// Query parameters. `domain` and `ip` are accepted (clients send them) but do not change
-/// the answer: one Ocelot collector serves every domain.
+/// the answer, as they do in CAT's router: every client gets the same ordered list, and
+/// clients send to the first collector they reach, so a second node is a standby, not a
+/// share of the domains (docs/operations.md, "One node or several").
 #[derive(Debug, Deserialize)]
 struct RouterQuery {
     op: Option<String>,
@@ -76,11 +78,9 @@ async fn router_endpoint(
         .and_then(|value| value.to_str().ok());
     let routers = advertised_routers(&state.cat_router, addrs.map(|a| a.local.ip()), host);
     if let Some(addrs) = addrs.filter(|a| !a.remote.ip().is_loopback()) {
-        if routers.starts_with("127.0.0.1:") && state.cat_router.routers.is_empty() {
-            // An IPv6 connection with a host name: a remote client would send its trees to
-            // its own loopback.
+        if let Some(why) = loopback_for_remote(&state.cat_router, &routers) {
             LOOPBACK_ROUTER_WARNED.call_once(|| {
-                tracing::warn!(client = %addrs.remote, "told a remote CAT client to send to 127.0.0.1: its request shows no IPv4 address of this host; set web.advertise in the config (said once)");
+                tracing::warn!(client = %addrs.remote, %routers, "told a CAT client on another machine to send to a loopback address, that is to itself: {why} (said once)");
             });
         }
     }
@@ -111,6 +111,28 @@ async fn router_endpoint(
 
 /// Whether a remote client was told to use loopback (see [`router_endpoint`]).
 static LOOPBACK_ROUTER_WARNED: std::sync::Once = std::sync::Once::new();
+
+/// Why the answer `routers` sends a client on another machine to its own loopback, if it
+/// lists a loopback collector. Without `web.advertise` the answer falls back to loopback
+/// when the request shows no IPv4 address of this host (an IPv6 connection with a host
+/// name); with it, the list itself names one. That second case went unwarned: a collector
+/// listening on 127.0.0.1 is advertised as such (the binary warns at start too).
+fn loopback_for_remote(config: &CatRouterConfig, routers: &str) -> Option<&'static str> {
+    let loopback = routers
+        .split(';')
+        .filter_map(|addr| addr.parse::<SocketAddrV4>().ok())
+        .any(|addr| addr.ip().is_loopback());
+    match (loopback, config.routers.is_empty()) {
+        (false, _) => None,
+        (true, true) => {
+            Some("its request shows no IPv4 address of this host; set web.advertise in the config")
+        }
+        (true, false) => Some(
+            "the advertised collectors (web.advertise, else collector.listen) name a loopback \
+             address; give the collector a routable one",
+        ),
+    }
+}
 
 /// The `routers` value: `ip:port;` per collector, trailing `;` as CAT writes it.
 ///
@@ -284,6 +306,24 @@ mod tests {
             advertised_routers(&config, Some("0.0.0.0".parse().unwrap()), None),
             "127.0.0.1:2280;"
         );
+    }
+
+    /// A remote client told to send to 127.0.0.1 sends to itself: said whether the
+    /// loopback address came from the fallback or from the configured list (a collector
+    /// listening on 127.0.0.1 is advertised as such, and that went unwarned).
+    #[test]
+    fn a_loopback_answer_is_explained_whether_configured_or_fallen_back_to() {
+        let fallback = CatRouterConfig::default();
+        let why = loopback_for_remote(&fallback, "127.0.0.1:2280;").unwrap();
+        assert!(why.contains("set web.advertise"), "{why}");
+        assert_eq!(loopback_for_remote(&fallback, "10.0.0.5:2280;"), None);
+        let configured = CatRouterConfig {
+            routers: vec!["127.0.0.1:2280".parse().unwrap()],
+            ..CatRouterConfig::default()
+        };
+        let why = loopback_for_remote(&configured, "10.0.0.5:2280;127.0.0.1:2280;").unwrap();
+        assert!(why.contains("name a loopback address"), "{why}");
+        assert_eq!(loopback_for_remote(&configured, "10.0.0.5:2280;"), None);
     }
 
     /// Parsed as the Java 4.0 client parses it (`ServerConfigureSource#parseMap`: pairs at
