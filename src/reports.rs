@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ocelot_analyzer::{
-    AnalyzerConfig, DomainOverview, EventReport, HeartbeatReport, MetricReport, ProblemReport,
-    StateReport, TransactionReport,
+    AnalyzerConfig, DomainOverview, EventReport, HeartbeatReport, MatrixReport, MetricReport,
+    ProblemReport, StateReport, TransactionReport,
 };
 use ocelot_collector::Collector;
 use ocelot_web::{BoxFuture, ReportSource};
@@ -126,6 +126,10 @@ impl ReportSource for CollectorReports {
 
     fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<MetricReport>>> {
         Box::pin(async move { self.collector.metric_report(&domain, hour).await })
+    }
+
+    fn matrix(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<MatrixReport>>> {
+        Box::pin(async move { self.collector.matrix_report(&domain, hour).await })
     }
 
     fn state(&self, hour: u64) -> BoxFuture<'_, Option<Arc<StateReport>>> {

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Wall-clock figures swing 2x on a busy machine. For a figure that does not, count
-//! instructions: `OCELOT_BENCH_PASSES=<kind>` (transaction, event, problem, metric,
+//! instructions: `OCELOT_BENCH_PASSES=<kind>` (transaction, event, problem, metric, matrix,
 //! all_five, all_five_unparsed; `<kind>_live` counts trees of the hour's newest minute, as live traffic is) skips criterion, warms the analyzer with one pass, then runs 10 passes of
 //! 1 000 trees inside `counted_passes`, which callgrind can count alone:
 //!
@@ -29,7 +29,7 @@ use std::time::Instant;
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use ocelot_analyzer::{
     AnalyzerConfig, DomainOverview, EventAnalyzer, HeartbeatAnalyzer, HourAnalyzers,
-    MetricAnalyzer, ParsedId, ProblemAnalyzer, TransactionAnalyzer, ViewQuery,
+    MatrixAnalyzer, MetricAnalyzer, ParsedId, ProblemAnalyzer, TransactionAnalyzer, ViewQuery,
 };
 use ocelot_protocol::{Header, Leaf, Message, MessageIdRef, MessageTree, Transaction, TreeView};
 
@@ -214,6 +214,9 @@ fn bench_analyzers(c: &mut Criterion) {
     bench_kind!("event", EventAnalyzer, &trees);
     bench_kind!("problem", ProblemAnalyzer, &trees);
     bench_kind!("metric", MetricAnalyzer, &trees);
+    // Every tree here is a URL request with SQL, cache and remote calls: the Matrix
+    // report's busiest case.
+    bench_kind!("matrix", MatrixAnalyzer, &trees);
 
     let mut transaction = TransactionAnalyzer::new(HOUR, config.clone());
     let mut event = EventAnalyzer::new(HOUR, config.clone());
@@ -355,6 +358,7 @@ fn instruction_probe(kind: &str) {
     let mut event = EventAnalyzer::new(HOUR, config.clone());
     let mut problem = ProblemAnalyzer::new(HOUR, config.clone());
     let mut metric = MetricAnalyzer::new(HOUR, config.clone());
+    let mut matrix = MatrixAnalyzer::new(HOUR, config.clone());
     let mut hour = HourAnalyzers::new(HOUR, &config);
     if kind == "all_five" || kind == "all_five_unparsed" {
         // What the collector's analyzer threads run: the five reports fed trees as views
@@ -389,6 +393,7 @@ fn instruction_probe(kind: &str) {
         "event" => Box::new(|t| event.process(t)),
         "problem" => Box::new(|t| problem.process(t)),
         "metric" => Box::new(|t| metric.process(t)),
+        "matrix" => Box::new(|t| matrix.process(t)),
         other => panic!("OCELOT_BENCH_PASSES={other}: not an analyzer kind"),
     };
     for tree in &trees {

@@ -1,7 +1,7 @@
-//! [`HourAnalyzers`]: the five domain-keyed analyzers of one hour, fed the same trees.
+//! [`HourAnalyzers`]: the six domain-keyed analyzers of one hour, fed the same trees.
 //!
 //! The collector keeps one per analyzer thread and open hour, the web crate's in-memory
-//! source one per hour; both feed every tree to all five and list the domains of any.
+//! source one per hour; both feed every tree to all six and list the domains of any.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -10,15 +10,17 @@ use ocelot_protocol::nt1::{Keep, HEADER_DOMAIN, HEADER_IP_ADDRESS, HEADER_MESSAG
 use ocelot_protocol::{MessageKind, MessageTree, TreeView};
 
 use crate::dependency::{edge_call, is_edge_event};
+use crate::matrix::{is_entry_type, RequestCalls};
 use crate::sample_id::{ParsedId, TreeId};
 use crate::transaction_walk::{for_each_counted, Counted};
 use crate::{
-    AnalyzerConfig, EventAnalyzer, EventReport, HeartbeatAnalyzer, HeartbeatReport, MetricAnalyzer,
-    MetricReport, ProblemAnalyzer, ProblemReport, TransactionAnalyzer, TransactionReport,
+    AnalyzerConfig, EventAnalyzer, EventReport, HeartbeatAnalyzer, HeartbeatReport, MatrixAnalyzer,
+    MatrixReport, MetricAnalyzer, MetricReport, ProblemAnalyzer, ProblemReport,
+    TransactionAnalyzer, TransactionReport,
 };
 
-/// The Transaction, Event, Problem, Heartbeat and Metric analyzers of one hour (the Event
-/// report keeps the dependency edges too).
+/// The Transaction, Event, Problem, Heartbeat, Metric and Matrix analyzers of one hour (the
+/// Event report keeps the dependency edges too).
 #[derive(Debug, Clone)]
 pub struct HourAnalyzers {
     /// Transactions by domain.
@@ -31,6 +33,8 @@ pub struct HourAnalyzers {
     pub heartbeat: HeartbeatAnalyzer,
     /// Business metrics by domain.
     pub metric: MetricAnalyzer,
+    /// Requests and the calls they made, by domain.
+    pub matrix: MatrixAnalyzer,
     /// The list [`Self::process`] views each tree in, kept for its allocation.
     view: TreeView<'static>,
 }
@@ -49,6 +53,8 @@ pub struct HourReports {
     pub heartbeat: BTreeMap<String, HeartbeatReport>,
     /// Metric reports by domain.
     pub metric: BTreeMap<String, MetricReport>,
+    /// Matrix reports by domain.
+    pub matrix: BTreeMap<String, MatrixReport>,
 }
 
 impl HourAnalyzers {
@@ -69,6 +75,7 @@ impl HourAnalyzers {
             problem: ProblemAnalyzer::from_reports(hour, config.clone(), reports.problem),
             heartbeat: HeartbeatAnalyzer::from_reports(hour, config.clone(), reports.heartbeat),
             metric: MetricAnalyzer::from_reports(hour, config.clone(), reports.metric),
+            matrix: MatrixAnalyzer::from_reports(hour, config.clone(), reports.matrix),
             view: TreeView::default(),
         }
     }
@@ -91,9 +98,11 @@ impl HourAnalyzers {
     /// One walk feeds the Transaction, Event and Problem reports (walking the tree once per
     /// report cost about as much as the counting), and they share the tree's parsed ID. The
     /// Heartbeat and Metric analyzers, which look only for messages of their kind, run when
-    /// the walk saw one: most trees hold neither. A tree with another root than a
-    /// transaction goes to each analyzer on its own. An event that may name a dependency
-    /// (`SQL.Database`, `<type>.app`) is counted with the transaction it sat in.
+    /// the walk saw one: most trees hold neither. The Matrix report adds up the calls of a
+    /// tree whose root is an entry transaction in the same walk (the root comes last). A
+    /// tree with another root than a transaction goes to each analyzer on its own. An event
+    /// that may name a dependency (`SQL.Database`, `<type>.app`) is counted with the
+    /// transaction it sat in.
     pub fn process(&mut self, tree: &MessageTree) {
         let mut view = std::mem::take(&mut self.view).recycle();
         view.fill(tree);
@@ -123,6 +132,8 @@ impl HourAnalyzers {
             return;
         }
         let (mut heartbeat, mut metric) = (false, false);
+        let request = tree.root().is_some_and(|root| is_entry_type(root.type_));
+        let mut calls = RequestCalls::default();
         self.transaction.count_tree(tree, |transactions| {
             self.event.count_tree(tree, |events| {
                 self.problem.count_tree(tree, |problems| {
@@ -130,6 +141,10 @@ impl HourAnalyzers {
                         Counted::Transaction(transaction) => {
                             transactions.count(&transaction, &message_id);
                             problems.count(&transaction, &message_id);
+                            if request {
+                                let domain = tree.domain;
+                                (self.matrix).count(domain, &transaction, &mut calls, &message_id);
+                            }
                         }
                         Counted::Event(event, index) => {
                             let call = if is_edge_event(event) {
@@ -191,6 +206,7 @@ impl HourAnalyzers {
         self.problem.add_reports(reports.problem);
         self.heartbeat.add_reports(reports.heartbeat);
         self.metric.add_reports(reports.metric);
+        self.matrix.add_reports(reports.matrix);
     }
 
     /// The domains with a report of any kind, sorted.
@@ -201,6 +217,7 @@ impl HourAnalyzers {
         domains.extend(self.problem.reports().keys());
         domains.extend(self.heartbeat.reports().keys());
         domains.extend(self.metric.reports().keys());
+        domains.extend(self.matrix.reports().keys());
         domains.into_iter().map(str::to_owned).collect()
     }
 }
@@ -261,6 +278,7 @@ mod tests {
             problem: sealed.problem.reports().clone().into_map(),
             heartbeat: sealed.heartbeat.reports().clone().into_map(),
             metric: sealed.metric.reports().clone().into_map(),
+            matrix: sealed.matrix.reports().clone().into_map(),
         });
         assert_eq!(live.domains(), all.domains());
         let counts = |a: &HourAnalyzers| -> Vec<(String, u64, u64)> {
@@ -280,6 +298,21 @@ mod tests {
         };
         assert_eq!(counts(&live), counts(&all));
         assert!(counts(&all).iter().all(|(_, count, _)| *count > 0));
+        // Figures alike; the sample IDs are the first of each half's trees, not the hour's.
+        let matrix = |a: &HourAnalyzers| -> Vec<String> {
+            let reports = a.matrix.reports();
+            (reports.values())
+                .flat_map(|r| r.view(&crate::ViewQuery::default()).names)
+                .map(|n| {
+                    let calls = n.calls.iter();
+                    let calls = calls.map(|c| (c.count, c.min_per_request, c.max_per_request));
+                    let calls: Vec<_> = calls.collect();
+                    format!("{} {} {} {calls:?}", n.type_, n.name, n.count)
+                })
+                .collect()
+        };
+        assert_eq!(matrix(&live), matrix(&all));
+        assert!(!matrix(&all).is_empty());
     }
 
     #[test]
@@ -499,6 +532,9 @@ mod tests {
         assert_eq!(viewed.problem.reports(), all.problem.reports());
         assert_eq!(viewed.heartbeat.reports(), all.heartbeat.reports());
         assert_eq!(viewed.metric.reports(), all.metric.reports());
+        assert_eq!(lean.matrix.reports(), all.matrix.reports());
+        assert_eq!(viewed.matrix.reports(), all.matrix.reports());
+        assert_eq!(parsed.matrix.reports(), all.matrix.reports());
         assert_eq!(parsed.transaction.reports(), all.transaction.reports());
         assert_eq!(parsed.event.reports(), all.event.reports());
         assert_eq!(parsed.problem.reports(), all.problem.reports());
@@ -561,12 +597,14 @@ mod tests {
             apart.problem.process(tree);
             apart.heartbeat.process(tree);
             apart.metric.process(tree);
+            apart.matrix.process(tree);
         }
         assert_eq!(together.transaction.reports(), apart.transaction.reports());
         assert_eq!(together.event.reports(), apart.event.reports());
         assert_eq!(together.problem.reports(), apart.problem.reports());
         assert_eq!(together.heartbeat.reports(), apart.heartbeat.reports());
         assert_eq!(together.metric.reports(), apart.metric.reports());
+        assert_eq!(together.matrix.reports(), apart.matrix.reports());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Ocelot's analyzers (`ocelot-analyzer`): pure report logic. Message trees in, mergeable
 //! hourly reports out. No I/O, no clock, no threads: each of the collector's analyzer
-//! threads owns one [`HourAnalyzers`] (the five domain reports) per open hour, feeds it
+//! threads owns one [`HourAnalyzers`] (the six domain reports) per open hour, feeds it
 //! trees, checkpoints its reports (serde) and seals them at the end of the hour; the web
 //! crate merges reports and renders their views as JSON.
 //!
@@ -37,6 +37,7 @@ mod frugal_vec;
 mod heartbeat;
 mod histogram;
 mod hour;
+mod matrix;
 mod message_ids;
 mod metric;
 mod minute;
@@ -67,6 +68,7 @@ pub use event::{
 pub use heartbeat::{HeartbeatAnalyzer, HeartbeatMinuteView, HeartbeatReport, HeartbeatView};
 pub use histogram::{DurationHistogram, RELATIVE_ACCURACY};
 pub use hour::{HourAnalyzers, HourReports};
+pub use matrix::{MatrixAnalyzer, MatrixCallsView, MatrixNameView, MatrixReport, MatrixView};
 pub use metric::{MetricAnalyzer, MetricItemView, MetricMinuteView, MetricReport, MetricView};
 pub use overview::DomainOverview;
 pub use problem::{

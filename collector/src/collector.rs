@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use crossbeam_channel::{bounded, unbounded, Sender};
+use ocelot_analyzer::MatrixReport;
 use ocelot_analyzer::{
     DomainOverview, EventReport, HeartbeatReport, MetricReport, ParsedId, ProblemReport,
     StateReport, TransactionReport,
@@ -1237,6 +1238,11 @@ impl Collector {
         self.report(domain, hour).await
     }
 
+    /// A domain's Matrix report for an hour.
+    pub async fn matrix_report(&self, domain: &str, hour: u64) -> Option<Arc<MatrixReport>> {
+        self.report(domain, hour).await
+    }
+
     /// The collector's own State report for an hour.
     pub async fn state_report(&self, hour: u64) -> Option<Arc<StateReport>> {
         // Drops, decode errors and the like reach the report by samples (every
@@ -1319,6 +1325,7 @@ impl Collector {
                 .await
                 .err(),
             "metric" => cache.get::<MetricReport>(store, hour, domain).await.err(),
+            "matrix" => cache.get::<MatrixReport>(store, hour, domain).await.err(),
             _ => None,
         };
         why.map(|why| why.to_string())

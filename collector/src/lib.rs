@@ -11,7 +11,8 @@
 //!                                                 └─ send one Arc of the read's trees to every analyzer thread
 //!                                                      that has some: analyzer-0..N (each decodes the trees of
 //!                                                      its domains and keeps their Transaction, Event,
-//!                                                      Problem, Heartbeat and Metric reports)
+//!                                                      Problem, Heartbeat, Metric and Matrix
+//!                                                      reports)
 //! clock thread: every second `Collector::tick`: checkpoint open hours, seal finished ones, sample the State report
 //! ```
 //!

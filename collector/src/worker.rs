@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{select, Receiver};
+use ocelot_analyzer::MatrixReport;
 use ocelot_analyzer::{
     AnalyzerConfig, DomainOverview, DomainReports, EventReport, HeartbeatReport, HourAnalyzers,
     HourReports, MetricReport, ParsedId, ProblemReport, StateReport, TransactionReport, OTHERS,
@@ -125,16 +126,18 @@ pub(crate) enum ReportKind {
     Problem,
     Heartbeat,
     Metric,
+    Matrix,
     State,
 }
 
 impl ReportKind {
-    pub(crate) const ALL: [ReportKind; 6] = [
+    pub(crate) const ALL: [ReportKind; 7] = [
         ReportKind::Transaction,
         ReportKind::Event,
         ReportKind::Problem,
         ReportKind::Heartbeat,
         ReportKind::Metric,
+        ReportKind::Matrix,
         ReportKind::State,
     ];
 
@@ -145,6 +148,7 @@ impl ReportKind {
             ReportKind::Problem => "problem",
             ReportKind::Heartbeat => "heartbeat",
             ReportKind::Metric => "metric",
+            ReportKind::Matrix => "matrix",
             ReportKind::State => ocelot_analyzer::STATE_REPORT_NAME,
         }
     }
@@ -158,6 +162,7 @@ pub(crate) enum AnyReport {
     Problem(ProblemReport),
     Heartbeat(HeartbeatReport),
     Metric(MetricReport),
+    Matrix(MatrixReport),
     State(StateReport),
 }
 
@@ -193,6 +198,7 @@ report_type!(EventReport, Event, r => (Some(r.domain()), r.hour()));
 report_type!(ProblemReport, Problem, r => (Some(r.domain()), r.hour()));
 report_type!(HeartbeatReport, Heartbeat, r => (Some(r.domain()), r.hour()));
 report_type!(MetricReport, Metric, r => (Some(r.domain()), r.hour()));
+report_type!(MatrixReport, Matrix, r => (Some(r.domain()), r.hour()));
 report_type!(StateReport, State, r => (None, r.hour()));
 
 impl AnyReport {
@@ -204,6 +210,7 @@ impl AnyReport {
             AnyReport::Problem(r) => r.origin(),
             AnyReport::Heartbeat(r) => r.origin(),
             AnyReport::Metric(r) => r.origin(),
+            AnyReport::Matrix(r) => r.origin(),
             AnyReport::State(r) => r.origin(),
         }
     }
@@ -263,6 +270,7 @@ pub(crate) fn parse_stored(
         ReportKind::Problem => parse(bytes).map(AnyReport::Problem),
         ReportKind::Heartbeat => parse(bytes).map(AnyReport::Heartbeat),
         ReportKind::Metric => parse(bytes).map(AnyReport::Metric),
+        ReportKind::Matrix => parse(bytes).map(AnyReport::Matrix),
         ReportKind::State => parse(bytes).map(AnyReport::State),
     };
     parsed
@@ -608,6 +616,9 @@ fn by_kind(reports: Vec<(String, AnyReport)>) -> HourReports {
             AnyReport::Metric(r) => {
                 by_kind.metric.insert(domain, r);
             }
+            AnyReport::Matrix(r) => {
+                by_kind.matrix.insert(domain, r);
+            }
             AnyReport::State(_) => {}
         }
     }
@@ -629,8 +640,8 @@ pub(crate) struct ShardHour {
     budget_noted: [bool; 3],
 }
 
-/// An analyzer thread: the Transaction, Event, Problem, Heartbeat and Metric reports of
-/// the domains `DomainShards` places on it.
+/// An analyzer thread: the Transaction, Event, Problem, Heartbeat, Metric and Matrix reports
+/// of the domains `DomainShards` places on it.
 pub(crate) struct ShardWorker {
     pub(crate) shard: usize,
     pub(crate) config: Arc<AnalyzerConfig>,
@@ -704,6 +715,11 @@ impl Worker for ShardWorker {
                 live.metric.into_reports(),
                 MetricReport::merge,
             );
+            add_live(
+                &mut by_kind.matrix,
+                live.matrix.into_reports(),
+                MatrixReport::merge,
+            );
         }
         ShardHour {
             view: TreeView::default(),
@@ -723,6 +739,7 @@ impl Worker for ShardWorker {
         ReportKind::Problem,
         ReportKind::Heartbeat,
         ReportKind::Metric,
+        ReportKind::Matrix,
     ];
 
     fn report_domain(&self, item: &TreeItem) -> Option<String> {
@@ -814,6 +831,9 @@ impl Worker for ShardWorker {
             ReportKind::Metric => {
                 AnyReport::Metric(hour.analyzers.metric.reports().get(domain)?.clone())
             }
+            ReportKind::Matrix => {
+                AnyReport::Matrix(hour.analyzers.matrix.reports().get(domain)?.clone())
+            }
             ReportKind::State => return None,
         })
     }
@@ -856,6 +876,10 @@ impl Worker for ShardWorker {
             ReportKind::Metric,
             &mut hour.analyzers.metric.reports().keys(),
         );
+        add(
+            ReportKind::Matrix,
+            &mut hour.analyzers.matrix.reports().keys(),
+        );
         // Domain by domain (the sort is stable: kinds stay in order within a domain).
         keys.sort_by(|a, b| a.1.cmp(&b.1));
         keys
@@ -878,6 +902,7 @@ impl Worker for ShardWorker {
             ReportKind::Problem => json(hour.analyzers.problem.reports(), domain),
             ReportKind::Heartbeat => json(hour.analyzers.heartbeat.reports(), domain),
             ReportKind::Metric => json(hour.analyzers.metric.reports(), domain),
+            ReportKind::Matrix => json(hour.analyzers.matrix.reports(), domain),
             ReportKind::State => None,
         }
     }

@@ -495,10 +495,17 @@ fn a_checkpoint_that_does_not_parse_is_kept_aside_not_overwritten() {
     assert_eq!(std::fs::read(&aside[0]).unwrap(), damaged);
     assert_eq!(
         store.report_names(HOUR, "shop").unwrap(),
-        ["event", "heartbeat", "metric", "problem", "transaction"]
-            .into_iter()
-            .filter(|name| reports.join(format!("{name}.report")).exists())
-            .collect::<Vec<_>>()
+        [
+            "event",
+            "heartbeat",
+            "matrix",
+            "metric",
+            "problem",
+            "transaction"
+        ]
+        .into_iter()
+        .filter(|name| reports.join(format!("{name}.report")).exists())
+        .collect::<Vec<_>>()
     );
     collector.shutdown();
     store.shutdown();

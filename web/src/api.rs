@@ -180,7 +180,7 @@ async fn domains(
 /// A 400 for a `limit=` on an endpoint that lists every entry (it bounds the names per
 /// type of the transaction and event views only): a limit silently ignored would look
 /// applied, and a malformed one would pass here and fail there.
-fn takes_no_limit(params: &ReportParams) -> Result<(), BadParam> {
+pub(crate) fn takes_no_limit(params: &ReportParams) -> Result<(), BadParam> {
     match params.limit.as_deref().filter(|raw| !raw.is_empty()) {
         Some(raw) => Err(BadParam {
             param: "limit",
@@ -311,9 +311,9 @@ fn event_names(t: &EventTypeView) -> (&str, usize) {
 }
 
 /// A checked `domain` + `hour` pair that has data.
-struct Target {
-    domain: String,
-    hour: u64,
+pub(crate) struct Target {
+    pub(crate) domain: String,
+    pub(crate) hour: u64,
     elapsed_seconds: f64,
 }
 
@@ -339,7 +339,7 @@ async fn hour_with_data(state: &AppState, params: &ReportParams) -> Result<u64, 
     }))
 }
 
-async fn target(state: &AppState, params: &ReportParams) -> Result<Target, ApiError> {
+pub(crate) async fn target(state: &AppState, params: &ReportParams) -> Result<Target, ApiError> {
     let domain = params.domain().ok_or(BadParam::missing("domain"))?;
     let hour = hour_with_data(state, params).await?;
     if !state
@@ -379,7 +379,7 @@ fn check_machine<'a>(
 
 impl Target {
     /// `in domain “shop” in hour 2026112207`: for messages.
-    fn place(&self) -> String {
+    pub(crate) fn place(&self) -> String {
         format!(
             "in domain “{}” in hour {}",
             self.domain,
@@ -638,7 +638,7 @@ async fn event_report(state: &AppState, target: &Target) -> Result<Arc<EventRepo
 /// The `kind` report `fetched` for `target`, or when there is none: an `empty` one if the
 /// domain just logged nothing of the kind, a 500 saying so if its stored report cannot be
 /// read (an empty answer read as "no traffic").
-async fn or_unreadable<R>(
+pub(crate) async fn or_unreadable<R>(
     state: &AppState,
     target: &Target,
     kind: &'static str,

@@ -77,6 +77,12 @@ const ENDPOINTS: &[Endpoint] = &[
         refuses: NOT_HOURS,
     },
     Endpoint {
+        path: "/api/matrix",
+        // `ip` only as `All`: the handler refuses a machine.
+        takes: &["domain", "hour", "type", "name", "ip"],
+        refuses: NOT_HOURS,
+    },
+    Endpoint {
         path: "/api/state",
         takes: &["hour"],
         refuses: NOT_HOURS,

@@ -1,8 +1,8 @@
 //! CAT's report addresses, redirected to our boards so that CAT's alarm mails and people's
 //! bookmarks keep working: `/cat/r/t` (Transaction) to `/t`, `/cat/r/e` (Event) to `/e`,
 //! `/cat/r/p` (Problem) to `/p`, `/cat/r/h` (Heartbeat) to `/h` (reference section 9),
-//! `/cat/r/dependency` to `/d`, `/cat/r/state` to `/state`, and `/cat/r/home` (or a bare
-//! `/cat` or `/cat/r`) to the home page.
+//! `/cat/r/dependency` to `/d`, `/cat/r/matrix` to `/matrix`, `/cat/r/state` to `/state`,
+//! and `/cat/r/home` (or a bare `/cat` or `/cat/r`) to the home page.
 //!
 //! CAT's parameters become ours where one means the same:
 //!
@@ -117,6 +117,13 @@ const DEPENDENCY: CatPage = CatPage {
     kept: &["domain"],
     ..HOME
 };
+/// The whole domain's, as CAT's: its `ip` has nothing to pick.
+const MATRIX: CatPage = CatPage {
+    board: "/matrix",
+    api: "/api/matrix",
+    kept: &["domain"],
+    ..HOME
+};
 
 /// CAT's Problem page thresholds (ms) and the long-execution categories they raise.
 const THRESHOLDS: [(&str, &str); 5] = [
@@ -143,6 +150,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/cat/r/dependency",
             get(|s, h, q| redirect(DEPENDENCY, s, h, q)),
         )
+        .route("/cat/r/matrix", get(|s, h, q| redirect(MATRIX, s, h, q)))
         .route("/cat", get(|s, h, q| redirect(HOME, s, h, q)))
         .route("/cat/", get(|s, h, q| redirect(HOME, s, h, q)))
         .route("/cat/r", get(|s, h, q| redirect(HOME, s, h, q)))

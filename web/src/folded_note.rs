@@ -21,6 +21,7 @@ pub(crate) enum FoldedReport {
     Events,
     Problems,
     Metrics,
+    Matrix,
 }
 
 impl FoldedReport {
@@ -31,6 +32,7 @@ impl FoldedReport {
             FoldedReport::Events => "event",
             FoldedReport::Problems => "problem",
             FoldedReport::Metrics => "metric record",
+            FoldedReport::Matrix => "request",
         }
     }
 
@@ -40,6 +42,7 @@ impl FoldedReport {
             FoldedReport::Transactions => "machine, type, name or status code",
             FoldedReport::Events | FoldedReport::Problems => "machine, type or name",
             FoldedReport::Metrics => "metric name",
+            FoldedReport::Matrix => "type or name",
         }
     }
 
@@ -65,6 +68,7 @@ impl FoldedReport {
                     counted(config.max_metric_names as u64, "metric name")
                 )
             }
+            FoldedReport::Matrix => format!("{names} a type"),
         }
     }
 

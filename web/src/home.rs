@@ -316,6 +316,7 @@ async fn home(
             a.card href=(card("/h")) { h2 { "Heartbeats" } p { "CPU, memory and threads of every machine." } }
             a.card href=(card("/metric")) { h2 { "Metrics" } p { "Business metrics (M records) per minute." } }
             a.card href=(card("/d")) { h2 { "Dependencies" } p { "Databases and services each domain calls, and its callers." } }
+            a.card href=(card("/matrix")) { h2 { "Matrix" } p { "Calls, SQL and cache per request: where N+1 queries show." } }
             a.card href=(card("/state")) { h2 { "Collector state" } p { "Trees received, drops and malformed frames." } }
         }
     };

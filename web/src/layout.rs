@@ -32,7 +32,7 @@ const ASSET_CACHE_CONTROL: &str = "public, max-age=86400";
 
 /// The main navigation: path, label, and what the link keeps of the page it is on. Pages
 /// pass their path to highlight it.
-const NAV: [(&str, &str, Keeps); 9] = [
+const NAV: [(&str, &str, Keeps); 10] = [
     ("/", "Home", Keeps::Hour),
     ("/t", "Transactions", Keeps::DomainPeriodAndMachine),
     ("/e", "Events", Keeps::DomainPeriodAndMachine),
@@ -41,6 +41,8 @@ const NAV: [(&str, &str, Keeps); 9] = [
     // Metrics are the whole domain's: `/metric` answers a machine with a 400.
     ("/metric", "Metrics", Keeps::Domain),
     ("/d", "Dependencies", Keeps::Domain),
+    // The whole domain's, as metrics are.
+    ("/matrix", "Matrix", Keeps::Domain),
     // The collector's, not a domain's; the domain rides along so that the way back to a
     // board shows the same domain.
     ("/state", "State", Keeps::Domain),
@@ -349,6 +351,7 @@ mod tests {
                 "/h?domain=a%20b&hour=2026112207&ip=10.0.0.1",
                 "/metric?domain=a%20b&hour=2026112207",
                 "/d?domain=a%20b&hour=2026112207",
+                "/matrix?domain=a%20b&hour=2026112207",
                 "/state?domain=a%20b&hour=2026112207",
                 "/alerts",
             ]

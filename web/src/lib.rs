@@ -12,15 +12,17 @@
 //!   a deadline on each request's headers and on each write of an answer, a cap on
 //!   connections and on the bytes of the answers being sent).
 //! * Boards: home `/` (domain health), `/t` transactions, `/e` events, `/p` problems, `/h`
-//!   heartbeats, `/metric`, `/d` dependencies, `/state`, `/alerts`; LogView `/m/{id}` and
-//!   the trace page `/trace/{id}` (the trees of a request across services on one waterfall).
+//!   heartbeats, `/metric`, `/d` dependencies, `/matrix` (the calls each request makes),
+//!   `/state`, `/alerts`; LogView `/m/{id}` and the trace page `/trace/{id}` (the trees of
+//!   a request across services on one waterfall).
 //!   Transactions, events and problems also show a whole UTC day (`day=YYYYMMDD`, on their
 //!   boards and API). JSON: `/api/{hours, domains, transaction, event, problem, heartbeat,
-//!   metric, dependency, state, alerts}`, `/api/message/{id}` and `/api/trace?id=`. CAT's
-//!   addresses redirect to ours: its report pages (`/cat/r/t`, `/cat/r/e`, `/cat/r/p`, `/cat/r/h`,
-//!   their dates read in CAT's zone: [`AppState::with_cat_utc_offset_seconds`]) and its
-//!   LogView (`/cat/r/m/{id}`); the boards and the API refuse CAT's `date=`, naming
-//!   `hour=` (UTC): the same value would name another hour than on `/cat/r/...`.
+//!   metric, dependency, matrix, state, alerts}`, `/api/message/{id}` and `/api/trace?id=`.
+//!   CAT's addresses redirect to ours: its report pages (`/cat/r/t`, `/cat/r/e`, `/cat/r/p`,
+//!   `/cat/r/h`, `/cat/r/matrix` and others, their dates read in CAT's zone:
+//!   [`AppState::with_cat_utc_offset_seconds`]) and its LogView (`/cat/r/m/{id}`); the
+//!   boards and the API refuse CAT's `date=`, naming `hour=` (UTC): the same value would
+//!   name another hour than on `/cat/r/...`.
 //! * Every page shares one layout with a message-ID search box and a nav bar whose links
 //!   keep the domain, period and machine shown, as CAT's do; CSS, icons and the one
 //!   optional script are compiled into the binary (no CDN, works offline). Under the nav,
@@ -67,6 +69,7 @@ mod layout;
 mod links;
 mod logview;
 mod lookup;
+mod matrix_page;
 mod metric_page;
 mod problem_board;
 mod report_source;

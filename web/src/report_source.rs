@@ -11,8 +11,8 @@ use std::pin::Pin;
 use std::sync::{Arc, LazyLock};
 
 use ocelot_analyzer::{
-    AnalyzerConfig, DomainOverview, EventReport, HeartbeatReport, HourAnalyzers, MetricReport,
-    ProblemReport, StateReport, TransactionReport,
+    AnalyzerConfig, DomainOverview, EventReport, HeartbeatReport, HourAnalyzers, MatrixReport,
+    MetricReport, ProblemReport, StateReport, TransactionReport,
 };
 use ocelot_protocol::{hour_of, nt1, MessageTree, LENGTH_PREFIX_BYTES};
 
@@ -69,10 +69,16 @@ pub trait ReportSource: Send + Sync {
     fn heartbeat(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<HeartbeatReport>>>;
     /// The metric report of `domain` in `hour`, if any.
     fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<MetricReport>>>;
+    /// The Matrix report of `domain` in `hour`, if any. By default none: a source that
+    /// keeps no Matrix reports.
+    fn matrix(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<MatrixReport>>> {
+        let _ = (domain, hour);
+        ready(None)
+    }
     /// The collector's own report of `hour`, if any.
     fn state(&self, hour: u64) -> BoxFuture<'_, Option<Arc<StateReport>>>;
     /// Why the stored `kind` report (its name: `transaction`, `event`, `problem`,
-    /// `heartbeat` or `metric`) of `domain` in `hour` cannot be read, asked by a page or
+    /// `heartbeat`, `metric` or `matrix`) of `domain` in `hour` cannot be read, asked by a page or
     /// the API that got no report: its file is damaged, names another domain or hour, or
     /// is missing while the domain's other reports of the hour are there. `None` when the
     /// domain just has no such report (it logged nothing of the kind), which the pages
@@ -286,6 +292,10 @@ impl ReportSource for MemoryReports {
 
     fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<MetricReport>>> {
         ready(self.readable("metric", &domain, hour, |a| a.metric.reports()))
+    }
+
+    fn matrix(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<MatrixReport>>> {
+        ready(self.readable("matrix", &domain, hour, |a| a.matrix.reports()))
     }
 
     fn state(&self, hour: u64) -> BoxFuture<'_, Option<Arc<StateReport>>> {

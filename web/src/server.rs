@@ -360,6 +360,7 @@ pub fn router(state: AppState) -> Router {
         .merge(heartbeat_page::routes())
         .merge(metric_page::routes())
         .merge(dependency_page::routes())
+        .merge(crate::matrix_page::routes())
         .merge(state_page::routes())
         .merge(alerts_page::routes())
         // Unknown API paths answer JSON; more specific `/api/...` routes win over this.

@@ -1,0 +1,181 @@
+//! [`MatrixAnalyzer`]: counts every request (a tree whose root is an entry transaction)
+//! and the calls made inside it into per-domain reports.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ocelot_protocol::{MessageKind, MessageTree, TreeView};
+
+use super::report::{CallKind, MatrixReport, RequestCounts};
+use crate::config::AnalyzerConfig;
+use crate::domain_reports::DomainReports;
+use crate::sample_id::TreeId;
+use crate::transaction_walk::{for_each_counted_transaction, CountedTransaction};
+use crate::tree_counter::FoldedMessages;
+
+/// Whether a root of `type_` is a request the Matrix report counts: `URL`, `Service` or
+/// `PigeonService` (CAT's `MatrixAnalyzer`), matched exactly.
+#[inline]
+pub(crate) fn is_entry_type(type_: &str) -> bool {
+    matches!(type_, "URL" | "Service" | "PigeonService")
+}
+
+/// The calls of one request, added up while its tree is walked (on the stack: nothing is
+/// allocated per message).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RequestCalls(RequestCounts);
+
+impl RequestCalls {
+    /// Notes a transaction of the request's tree, of `type_`, that took `duration_us`.
+    #[inline]
+    fn note(&mut self, type_: &str, duration_us: u64) {
+        if let Some(kind) = CallKind::of(type_) {
+            let (count, sum_us) = &mut self.0[kind as usize];
+            *count += 1;
+            *sum_us = sum_us.saturating_add(duration_us);
+        }
+    }
+}
+
+/// The Matrix reports of one hour, one per domain.
+#[derive(Debug, Clone)]
+pub struct MatrixAnalyzer {
+    hour: u64,
+    config: Arc<AnalyzerConfig>,
+    reports: DomainReports<MatrixReport>,
+    /// What is left of [`AnalyzerConfig::max_entries_per_hour`].
+    entries_left: usize,
+}
+
+impl MatrixAnalyzer {
+    /// An analyzer for `hour` with no data.
+    pub fn new(hour: u64, config: Arc<AnalyzerConfig>) -> Self {
+        Self::from_reports(hour, config, BTreeMap::new())
+    }
+
+    /// Continues an hour from checkpointed reports.
+    pub fn from_reports(
+        hour: u64,
+        config: Arc<AnalyzerConfig>,
+        reports: BTreeMap<String, MatrixReport>,
+    ) -> Self {
+        let held: usize = reports.values().map(MatrixReport::entry_count).sum();
+        MatrixAnalyzer {
+            hour,
+            entries_left: config.max_entries_per_hour.saturating_sub(held),
+            config,
+            reports: reports.into(),
+        }
+    }
+
+    /// Adds reports read back from the store (a sealed hour opened again), each merged
+    /// into its domain's live report; the entries they add count against the hour's budget.
+    pub fn add_reports(&mut self, reports: BTreeMap<String, MatrixReport>) {
+        for (domain, report) in reports {
+            let held = |r: &DomainReports<MatrixReport>| {
+                r.get(&domain).map_or(0, MatrixReport::entry_count)
+            };
+            let before = held(&self.reports);
+            self.reports.add(&domain, report, MatrixReport::merge);
+            let added = held(&self.reports).saturating_sub(before);
+            self.entries_left = self.entries_left.saturating_sub(added);
+        }
+    }
+
+    /// The hour this analyzer covers.
+    pub fn hour(&self) -> u64 {
+        self.hour
+    }
+
+    /// The reports so far, by domain.
+    pub fn reports(&self) -> &DomainReports<MatrixReport> {
+        &self.reports
+    }
+
+    /// Takes the reports out (sealing an hour).
+    pub fn into_reports(self) -> BTreeMap<String, MatrixReport> {
+        self.reports.into_map()
+    }
+
+    /// Counts `tree` if its root is an entry transaction (`URL`, `Service`,
+    /// `PigeonService`): one request, and the `Call`/`PigeonCall`, `SQL` and `Cache.*`
+    /// transactions at any depth below it.
+    pub fn process(&mut self, tree: &MessageTree) {
+        self.process_view(&TreeView::of(tree));
+    }
+
+    /// [`Self::process`] for a tree as a [`TreeView`].
+    pub fn process_view(&mut self, tree: &TreeView<'_>) {
+        self.process_with_id(tree, &TreeId::of(tree));
+    }
+
+    /// [`Self::process_view`] with the tree's ID, shared with the other reports.
+    pub(crate) fn process_with_id(&mut self, tree: &TreeView<'_>, message_id: &TreeId<'_>) {
+        let counts = tree
+            .root()
+            .is_some_and(|root| root.kind == MessageKind::Transaction && is_entry_type(root.type_));
+        if !counts {
+            return;
+        }
+        let mut calls = RequestCalls::default();
+        for_each_counted_transaction(tree, |counted| {
+            self.count(tree.domain, &counted, &mut calls, message_id);
+        });
+    }
+
+    /// Counts one transaction of a tree whose root is an entry transaction, as the walk
+    /// (`transaction_walk`) gives them: the calls first, then the root, with the calls
+    /// added up in `calls`.
+    #[inline]
+    pub(crate) fn count(
+        &mut self,
+        domain: &str,
+        counted: &CountedTransaction<'_>,
+        calls: &mut RequestCalls,
+        message_id: &TreeId<'_>,
+    ) {
+        if counted.transaction.depth > 0 {
+            calls.note(counted.transaction.type_, counted.duration_us);
+        } else {
+            self.record(domain, counted, calls, message_id);
+        }
+    }
+
+    /// Counts the request whose root is `root`, and its calls.
+    fn record(
+        &mut self,
+        domain: &str,
+        root: &CountedTransaction<'_>,
+        calls: &RequestCalls,
+        message_id: &TreeId<'_>,
+    ) {
+        let config = &*self.config;
+        let hour = self.hour;
+        let mut domain_folds = 0;
+        let report = self
+            .reports
+            .of_domain(domain, config, &mut domain_folds, |domain| {
+                MatrixReport::new(domain, hour)
+            });
+        let mut folds = 0;
+        let entries_left = &mut self.entries_left;
+        let type_ = report.types.budgeted_entry(
+            root.transaction.type_,
+            config.max_types_per_machine,
+            config.max_key_chars,
+            &mut folds,
+            entries_left,
+        );
+        let name = type_.names.budgeted_entry(
+            &root.name,
+            config.max_names_per_type,
+            config.max_key_chars,
+            &mut folds,
+            entries_left,
+        );
+        name.record(root.duration_us, &calls.0, message_id);
+        let mut folded = FoldedMessages::of_tree(domain, domain_folds);
+        folded.note(folds);
+        report.folded += folded.messages;
+    }
+}
