@@ -1,6 +1,25 @@
 //! `ocelot.toml`: every setting with its default. See ocelot.example.toml for the annotated file.
 
 use std::net::SocketAddr;
+
+/// The largest `collector.max_frame_bytes` taken: 256 MiB, what CAT's clients send at most.
+const MAX_FRAME_BYTES_SETTING: u64 = 256 << 20;
+
+/// What follows a parse error about an address: the form an address takes (a host name
+/// such as `localhost` reads as valid and is refused with only "invalid socket address").
+pub(crate) fn address_hint(error: &str) -> &'static str {
+    if error.contains("invalid socket address") {
+        " (an address is an IP and a port, such as 0.0.0.0:2280 or 127.0.0.1:8080: host names such as localhost are not taken)"
+    } else {
+        ""
+    }
+}
+
+/// Parses a `--collector-listen` or `--web-listen` address, saying what form it takes.
+pub(crate) fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    text.parse()
+        .map_err(|err: std::net::AddrParseError| format!("{err}{}", address_hint(&err.to_string())))
+}
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -236,8 +255,9 @@ impl Config {
         };
         let text =
             read_small_file(&path).with_context(|| format!("reading config {}", path.display()))?;
-        let config: Config =
-            toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))?;
+        let config: Config = toml::from_str(&text)
+            .map_err(|err| anyhow::anyhow!("{}{}", err, address_hint(&err.to_string())))
+            .with_context(|| format!("parsing config {}", path.display()))?;
         config
             .check()
             .with_context(|| format!("checking config {}", path.display()))?;
@@ -253,11 +273,12 @@ impl Config {
         let max_threads = ocelot_collector::MAX_ANALYZER_THREADS as u64;
         let w = &self.web;
         let ranges: [(&str, u64, u64, u64); 20] = [
+            // CAT's own clients send at most 256 MiB; the store keeps at most 16 MiB.
             (
                 "collector.max_frame_bytes",
                 c.max_frame_bytes as u64,
                 1,
-                u64::MAX,
+                MAX_FRAME_BYTES_SETTING,
             ),
             // The connection slots are a semaphore, which cannot hold more permits.
             (
@@ -358,8 +379,12 @@ impl Config {
         ];
         for (name, value, min, max) in ranges {
             if !(min..=max).contains(&value) {
-                let range = if max == u64::MAX {
+                // A bound no one would reach ("1 to 2305843009213693951") says less than
+                // the side the value fell off.
+                let range = if max >= 1 << 40 && value < min {
                     format!("at least {min}")
+                } else if max >= 1 << 40 {
+                    format!("at most {max}")
                 } else {
                     format!("{min} to {max}")
                 };
@@ -542,13 +567,57 @@ mod tests {
             toml::from_str("[collector]\nmax_connections = 9223372036854775807").unwrap();
         let err = config.check().unwrap_err().to_string();
         assert!(
-            err.contains("collector.max_connections = 9223372036854775807: it takes 1 to"),
+            err.contains("collector.max_connections = 9223372036854775807: it takes at most "),
             "{err}"
         );
         let mut config = Config::default();
         config.collector.max_connections = tokio::sync::Semaphore::MAX_PERMITS;
         config.check().unwrap();
         let _ = tokio::sync::Semaphore::new(config.collector.max_connections.max(1));
+    }
+
+    #[test]
+    fn a_bound_no_one_reaches_is_left_out_of_the_message() {
+        for (text, said) in [
+            (
+                "[collector]\nmax_connections = 0",
+                "collector.max_connections = 0: it takes at least 1",
+            ),
+            (
+                "[web]\nmax_connections = 0",
+                "web.max_connections = 0: it takes at least 1",
+            ),
+            (
+                "[collector]\npartial_frame_mib = 0",
+                "collector.partial_frame_mib = 0: it takes at least 1",
+            ),
+            (
+                "[collector]\nmax_frame_bytes = 4000000000",
+                "collector.max_frame_bytes = 4000000000: it takes 1 to 268435456",
+            ),
+        ] {
+            let config: Config = toml::from_str(text).unwrap();
+            let err = config.check().unwrap_err().to_string();
+            assert_eq!(err, said, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_host_name_for_an_address_is_refused_saying_what_an_address_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ocelot.toml");
+        std::fs::write(&path, "[collector]\nlisten = \"localhost:2280\"\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&path)).unwrap_err());
+        assert!(err.contains("an address is an IP and a port"), "{err}");
+        let err = parse_listen("localhost:29962").unwrap_err();
+        assert!(
+            err.contains("host names such as localhost are not taken"),
+            "{err}"
+        );
+        assert_eq!(
+            parse_listen("127.0.0.1:29962"),
+            Ok("127.0.0.1:29962".parse().unwrap())
+        );
     }
 
     #[test]

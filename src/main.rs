@@ -69,10 +69,10 @@ enum Command {
         #[arg(long)]
         data: Option<PathBuf>,
         /// Collector address (overrides collector.listen; default 0.0.0.0:2280).
-        #[arg(long)]
+        #[arg(long, value_parser = config::parse_listen)]
         collector_listen: Option<SocketAddr>,
         /// Web address (overrides web.listen; default 127.0.0.1:8080).
-        #[arg(long)]
+        #[arg(long, value_parser = config::parse_listen)]
         web_listen: Option<SocketAddr>,
     },
     /// Print the trees in files (or standard input) of length-prefixed CAT frames (NT1 or PT1)
