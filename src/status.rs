@@ -21,7 +21,8 @@
 //! duplicate ID is not lost (the reports count it, the ID finds the first tree): it is
 //! shown apart, as "not stored", and never fails the status. Nor does a connection gone
 //! before a whole length prefix (the decode error `closed_in_length_prefix`: a port scan,
-//! a health check), shown apart as a probe.
+//! a health check), shown apart as a probe, or a frame that holds no tree (`metric_bag`,
+//! `empty`: real clients send them), shown apart as skipped.
 //!
 //! It reads the exposition text with a small parser of its own (sample lines only: names,
 //! labels, values), cross-checked in tests against `prometheus-parse` on real `/metrics`
@@ -43,7 +44,8 @@ use crate::telemetry::{
     CONNECTIONS_REFUSED, CPU_SECONDS, DECODE_ERRORS, DROPPED_TREES, DUPLICATE_TREES,
     ENTRY_BUDGETS_SPENT, FRAMES_RECEIVED, HOURS_RESTORED_INCOMPLETE, HOURS_SEALED, LAST_DROP_AGE,
     OPEN_HOUR, RECEIVED_BYTES, REPORT_WRITE_ERRORS, RESIDENT_MEMORY, SEALED_HOURS_ABANDONED,
-    STORE_COMPRESSION_RATIO, STORE_DISK_BYTES, STORE_HOURS, TREES_ACCEPTED, UPTIME,
+    STORE_COMPRESSION_RATIO, STORE_DISK_BYTES, STORE_HOURS, STORE_LAST_ERROR,
+    STORE_LAST_ERROR_INFO, TREES_ACCEPTED, UPTIME,
 };
 
 /// Exit code of an unhealthy server: dropping data, turning connections away, not saving
@@ -260,6 +262,9 @@ struct Summary {
     hours_sealed: f64,
     disk_bytes: Option<f64>,
     disk_hours: Option<f64>,
+    /// The store's last failure since the server started, as `/metrics` gives it: when
+    /// (epoch seconds), and `what path: error`.
+    store_last_error: Option<(f64, String)>,
     compression_ratio: Option<f64>,
     resident_bytes: Option<f64>,
     cpu_percent: Option<f64>,
@@ -269,9 +274,11 @@ struct Summary {
     drops: Vec<DropRow>,
     /// Trees the store refused for a duplicate ID since start: not lost, not among `drops`.
     duplicates: f64,
-    /// Connections gone before a whole length prefix since start (port scans, health
-    /// checks; [`HARMLESS_DECODE_REASONS`]): nothing lost, not among `drops`.
-    harmless_closes: f64,
+    /// Decode errors that lose nothing, by reason, since start
+    /// ([`HARMLESS_DECODE_REASONS`]: connections gone before a whole length prefix, port
+    /// scans and health checks; frames that hold no tree, metric bags and header-only
+    /// frames): not among `drops`.
+    harmless: BTreeMap<String, f64>,
     /// Seconds since the server last dropped a tree (absent: none since its start, or a
     /// server that does not say).
     last_drop_age_s: Option<f64>,
@@ -349,7 +356,7 @@ impl Summary {
         let mut drops = Vec::new();
         // Servers before `ocelot_duplicate_trees` counted duplicates among the drops.
         let mut duplicates = second.counter(DUPLICATE_TREES).unwrap_or(0.0);
-        let mut harmless_closes = 0.0;
+        let mut harmless: BTreeMap<String, f64> = BTreeMap::new();
         for (family, stage_of) in [(DROPPED_TREES, None), (DECODE_ERRORS, Some("decode"))] {
             let name = format!("{family}_total");
             for sample in second.family(&name) {
@@ -360,7 +367,7 @@ impl Summary {
                     continue;
                 }
                 if stage_of.is_some() && HARMLESS_DECODE_REASONS.contains(&label("reason")) {
-                    harmless_closes += sample.value;
+                    *harmless.entry(label("reason").to_owned()).or_default() += sample.value;
                     continue;
                 }
                 let before = first
@@ -423,6 +430,19 @@ impl Summary {
             hours_sealed: second.counter(HOURS_SEALED).unwrap_or(0.0),
             disk_bytes: second.value(STORE_DISK_BYTES, &[]),
             disk_hours: second.value(STORE_HOURS, &[]),
+            store_last_error: second.value(STORE_LAST_ERROR, &[]).map(|at_s| {
+                let info = second.family(STORE_LAST_ERROR_INFO).next();
+                let label = |k: &str| {
+                    info.and_then(|s| s.labels.get(k))
+                        .map_or("", String::as_str)
+                };
+                let what = [label("what"), label("path")]
+                    .into_iter()
+                    .filter(|t| !t.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                (at_s, format!("{what}: {}", label("error")))
+            }),
             compression_ratio: second.value(STORE_COMPRESSION_RATIO, &[]),
             resident_bytes: second.value(RESIDENT_MEMORY, &[]),
             cpu_percent: second
@@ -433,7 +453,7 @@ impl Summary {
             notifications: Notifications::new(first, second),
             drops,
             duplicates,
-            harmless_closes,
+            harmless,
             last_drop_age_s: second.value(LAST_DROP_AGE, &[]),
             connections_closed,
             report_write_errors,
@@ -526,9 +546,9 @@ impl Summary {
             count(self.hours_sealed, "hour")
         );
         if let Some(disk) = self.disk_bytes {
-            // The files' lengths, sparse index files at full length: more than the blocks
-            // they take on disk (what `du` shows), so not called disk use.
-            let _ = write!(out, "  disk         files {} (apparent size)", bytes(disk));
+            // The blocks the files take, as `du` counts them: sparse index files' lengths
+            // once said 17.4 GiB where du said 40 MB.
+            let _ = write!(out, "  disk         {}", bytes(disk));
             if let Some(hours) = self.disk_hours {
                 let _ = write!(out, " in {}", count(hours, "hour"));
             }
@@ -536,6 +556,10 @@ impl Summary {
                 let _ = write!(out, ", compression {ratio:.1}x");
             }
             out.push('\n');
+        }
+        if let Some((at_s, what)) = &self.store_last_error {
+            // Past, not failing now: a failing store shows in the drops.
+            let _ = writeln!(out, "  store error  {what} (last, at {})", time_utc(*at_s));
         }
         if let (Some(rss), Some(cpu)) = (self.resident_bytes, self.cpu_percent) {
             let _ = writeln!(out, "  process      {} resident, {cpu:.1}% CPU", bytes(rss));
@@ -618,14 +642,35 @@ impl Summary {
                 count(self.duplicates, "tree")
             );
         }
-        if self.harmless_closes > 0.0 {
-            // Not a drop: no client sent a tree there.
-            let _ = writeln!(
-                out,
-                "  probes       {} closed before a whole length prefix since start (port scans, \
-                 health checks): nothing lost",
-                count(self.harmless_closes, "connection")
-            );
+        // Not drops: no client sent a tree there.
+        for (reason, &n) in &self.harmless {
+            if n <= 0.0 {
+                continue;
+            }
+            let _ = match reason.as_str() {
+                "closed_in_length_prefix" => writeln!(
+                    out,
+                    "  probes       {} closed before a whole length prefix since start (port \
+                     scans, health checks): nothing lost",
+                    count(n, "connection")
+                ),
+                "metric_bag" => writeln!(
+                    out,
+                    "  skipped      {} since start (CAT 4.0 clients send them between their \
+                     trees; not read): no tree in them, nothing lost",
+                    count(n, "metric bag")
+                ),
+                "empty" => writeln!(
+                    out,
+                    "  skipped      {} since start (Java 3.x clients send them for a tree they \
+                     have not got): nothing lost",
+                    count(n, "header-only frame")
+                ),
+                other => writeln!(
+                    out,
+                    "  skipped      {n} decode errors {other} since start: nothing lost"
+                ),
+            };
         }
         if self.report_write_errors.0 > 0.0 {
             let _ = writeln!(
@@ -646,10 +691,10 @@ impl Summary {
             // Past, not failing now: no effect on the exit code.
             let _ = writeln!(
                 out,
-                "  reports      {} continued at start from checkpoints lacking trees (a crash or \
-                 kill -9 before): their reports count less than was received; the trees are \
-                 in the store",
-                count(self.hours_restored_incomplete, "open hour")
+                "  reports      {} left by a crash or kill -9 with checkpoints lacking trees \
+                 (continued from them at start, or closed while the collector was down): their \
+                 reports count less than was received; the trees are in the store",
+                count(self.hours_restored_incomplete, "hour")
             );
         }
         if self.entry_budgets_spent > 0.0 {
@@ -766,6 +811,14 @@ fn bytes(n: f64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
+}
+
+/// Epoch seconds -> `2026-11-22 07:04:05 UTC`.
+fn time_utc(epoch_s: f64) -> String {
+    let s = epoch_s.max(0.0) as u64;
+    let hour = hour_utc(s / 3600);
+    let day_and_hour = hour.strip_suffix(":00 UTC").unwrap_or(&hour);
+    format!("{day_and_hour}:{:02}:{:02} UTC", s / 60 % 60, s % 60)
 }
 
 /// Hour index -> `2026-11-22 07:00 UTC` (days to civil date: Howard Hinnant's algorithm).
@@ -908,7 +961,7 @@ ocelot_process_cpu_seconds_total 10.0
         assert_eq!(status.code, 0, "{}", status.text);
         assert!(
             status.text.contains(
-                "reports      1 open hour continued at start from checkpoints lacking trees"
+                "reports      1 hour left by a crash or kill -9 with checkpoints lacking trees"
             ),
             "{}",
             status.text
@@ -923,6 +976,65 @@ ocelot_process_cpu_seconds_total 10.0
         assert!(status.text.contains("worker queue_full (transaction)"));
         assert!(status.text.contains("+7"), "{}", status.text);
         assert!(status.text.contains("DROPPING DATA"));
+    }
+
+    /// The store's last failure was on the pages only: `ocelot status` reads `/metrics`,
+    /// which had none of it.
+    #[test]
+    fn the_stores_last_error_is_shown() {
+        let second = healthy_second().replace(
+            "# TYPE ocelot_dropped_trees",
+            "ocelot_store_last_error_timestamp_seconds 1763795045.5\nocelot_store_last_error_info{what=\"writing a block\",path=\"/data/498703/shop/messages.dat\",error=\"No space left on device (os error 28)\"} 1\n# TYPE ocelot_dropped_trees",
+        );
+        let summary = Summary::new(
+            &Samples::parse(FIRST),
+            &Samples::parse(&second),
+            Duration::from_secs(2),
+        );
+        let text = summary.render("http://x");
+        assert_eq!(summary.exit_code(), 0, "{text}");
+        assert!(
+            text.contains("store error  writing a block /data/498703/shop/messages.dat: No space left on device (os error 28) (last, at 2025-11-22 07:04:05 UTC)"),
+            "{text}"
+        );
+        let text = Summary::new(
+            &Samples::parse(FIRST),
+            &Samples::parse(&healthy_second()),
+            Duration::from_secs(2),
+        )
+        .render("http://x");
+        assert!(!text.contains("store error"), "{text}");
+    }
+
+    /// Metric bags (CAT 4.0) and header-only frames (Java 3.x) hold no tree; the docs say
+    /// they are skipped, not errors, yet `ocelot status` said DROPPING DATA when their
+    /// counts moved.
+    #[test]
+    fn frames_that_hold_no_tree_are_shown_apart_and_are_not_drops() {
+        let with = |body: &str, n: u32| {
+            body.replace(
+                "# TYPE ocelot_dropped_trees",
+                &format!(
+                    "ocelot_decode_errors_total{{reason=\"metric_bag\"}} {n}\nocelot_decode_errors_total{{reason=\"empty\"}} {n}\n# TYPE ocelot_dropped_trees"
+                ),
+            )
+        };
+        let summary = Summary::new(
+            &Samples::parse(&with(FIRST, 1)),
+            &Samples::parse(&with(&healthy_second(), 5)),
+            Duration::from_secs(2),
+        );
+        let text = summary.render("http://x");
+        assert_eq!(summary.exit_code(), 0, "{text}");
+        assert!(
+            text.contains("skipped      5 metric bags since start"),
+            "{text}"
+        );
+        assert!(
+            text.contains("skipped      5 header-only frames since start"),
+            "{text}"
+        );
+        assert!(text.contains("OK: nothing dropped"), "{text}");
     }
 
     #[test]
@@ -1440,7 +1552,7 @@ Ocelot at http://127.0.0.1:8080
   open hour    498703 (2026-11-22 07:00 UTC)
   ingest       200.0 frames/s, 100.0 trees/s, 400.0 KiB/s, 3 connections open
   checkpoint   12s ago, 2 hours sealed
-  disk         files 50.0 MiB (apparent size) in 3 hours, compression 6.2x
+  disk         50.0 MiB in 3 hours, compression 6.2x
   process      100.0 MiB resident, 25.0% CPU
   alerts       not reported by this server
 ";
@@ -1466,7 +1578,7 @@ Ocelot at http://127.0.0.1:8080
         for part in [
             ", 1 connection open\n",
             ", 1 hour sealed\n",
-            "(apparent size) in 1 hour,",
+            "MiB in 1 hour,",
         ] {
             assert!(text.contains(part), "{part}: {text}");
         }

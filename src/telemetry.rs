@@ -18,6 +18,9 @@
 //!   for a duplicate ID is not lost (the reports count it, the ID finds the first tree): it
 //!   is [`DUPLICATE_TREES`], as `ocelot status` and the State page show it apart.
 //!   Frames refused before decoding are [`DECODE_ERRORS`] by `reason`.
+//! - One family carries free text in labels: [`STORE_LAST_ERROR_INFO`], the store's last
+//!   failure (what, path, OS error), one sample at a time, each value cut to
+//!   [`LAST_ERROR_LABEL_MAX_CHARS`]: `ocelot status` reads only `/metrics`.
 //! - The collector's own `store_dropped` count is not exported: every such refusal is also
 //!   in the store's drops by reason, and exporting both would count one loss twice.
 //!
@@ -69,6 +72,14 @@ pub(crate) const DROPPED_TREES: &str = "ocelot_dropped_trees";
 /// Trees the store did not write because their message ID was stored before (counter):
 /// counted in the reports, and the ID finds the first tree, so not among the drops.
 pub(crate) const DUPLICATE_TREES: &str = "ocelot_duplicate_trees";
+/// Trees the reports do not count: out of the hour window or dropped by a report worker
+/// (counter). With [`TREES_LOST_TO_STORE`], the trees lost, each once per part: a tree goes
+/// to the store and to its report worker, and one may drop it while the other keeps it, so
+/// the stages of [`DROPPED_TREES`] added up count a tree both dropped twice.
+pub(crate) const TREES_LOST_TO_REPORTS: &str = "ocelot_trees_lost_to_reports";
+/// Trees not stored, so not findable by ID: out of the hour window, without a message ID or
+/// dropped by the store, duplicates left out (counter).
+pub(crate) const TREES_LOST_TO_STORE: &str = "ocelot_trees_lost_to_store";
 /// When trees were last dropped, epoch seconds (gauge; absent while none was).
 pub(crate) const LAST_DROP: &str = "ocelot_last_drop_timestamp_seconds";
 /// Seconds since trees were last dropped, by the collector's clock (gauge; absent while
@@ -142,10 +153,19 @@ pub(crate) const STORE_RECOVERED_FILES: &str = "ocelot_store_recovered_files";
 pub(crate) const STORE_RECOVERED_ENTRIES: &str = "ocelot_store_recovered_entries";
 /// Hour folders deleted by retention (counter).
 pub(crate) const STORE_HOURS_DELETED: &str = "ocelot_store_hours_deleted";
-/// Bytes of the store's files on disk (gauge).
+/// Bytes the store's files take on disk, allocated blocks (gauge).
 pub(crate) const STORE_DISK_BYTES: &str = "ocelot_store_disk_bytes";
 /// Hours with data on disk (gauge).
 pub(crate) const STORE_HOURS: &str = "ocelot_store_hours";
+/// When the store last failed (a write, an open, a repair, a file changed under it), epoch
+/// seconds by the system clock (gauge; absent while it has not since start).
+pub(crate) const STORE_LAST_ERROR: &str = "ocelot_store_last_error_timestamp_seconds";
+/// The store's last failure as labels, value 1 (gauge; absent while none): `what` it was
+/// doing, the `path` and the OS `error`, each cut to [`LAST_ERROR_LABEL_MAX_CHARS`].
+pub(crate) const STORE_LAST_ERROR_INFO: &str = "ocelot_store_last_error_info";
+/// Longest label value of [`STORE_LAST_ERROR_INFO`], in characters: a path in the data
+/// directory and an OS error's text fit, and one odd name cannot make a huge series.
+pub(crate) const LAST_ERROR_LABEL_MAX_CHARS: usize = 160;
 /// Seconds since the telemetry (so the server) started (gauge).
 pub(crate) const UPTIME: &str = "ocelot_uptime_seconds";
 /// When the server started, epoch seconds (gauge).
@@ -354,7 +374,7 @@ impl OcelotFigures {
         counter(
             e,
             HOURS_RESTORED_INCOMPLETE,
-            "Open hours this start continued from checkpoints lacking trees the hour took before it: after a crash or kill -9 (the trees since the last checkpoint), or a checkpoint that could not be used (its report started from zero). Above zero: those hours' reports count less than was received; the trees are in the store.",
+            "Hours this start found with checkpoints lacking trees the hour took before it: open hours continued from them, or hours that closed while the collector was down, after a crash or kill -9 (the trees since the last checkpoint), or a checkpoint that could not be used (its report started from zero). Above zero: those hours' reports count less than was received; the trees are in the store.",
             c.hours_restored_incomplete,
         )?;
         counter(
@@ -522,8 +542,20 @@ fn encode_drops(e: &mut DescriptorEncoder<'_>, c: &StatsSnapshot, s: &StoreStats
     counter_family(
         e,
         DROPPED_TREES,
-        "Trees lost after decoding, by stage and reason (and worker for worker drops); trees not stored for a duplicate ID are ocelot_duplicate_trees.",
+        "Trees lost after decoding, by stage and reason (and worker for worker drops); trees not stored for a duplicate ID are ocelot_duplicate_trees. A tree dropped by both the store and its report worker is under each stage: for trees, each once, see ocelot_trees_lost_to_reports and ocelot_trees_lost_to_store.",
         drops,
+    )?;
+    counter(
+        e,
+        TREES_LOST_TO_REPORTS,
+        "Trees the reports do not count: out of the hour window, or dropped by a report worker (the store may hold them).",
+        c.trees_lost_to_reports(),
+    )?;
+    counter(
+        e,
+        TREES_LOST_TO_STORE,
+        "Trees not stored, so not findable by ID: out of the hour window, without a message ID, or dropped by the store (the reports may count them); duplicates are ocelot_duplicate_trees.",
+        c.trees_lost_to_store(),
     )?;
     counter(
         e,
@@ -644,9 +676,27 @@ fn encode_store(e: &mut DescriptorEncoder<'_>, s: &StoreStats) -> fmt::Result {
     gauge(
         e,
         STORE_DISK_BYTES,
-        "Bytes of the store's data and index files (sparse index files at full length; up to a minute old in a store of 1000 files or more).",
+        "Bytes the store's data and index files take on disk (allocated blocks, as du counts them: sparse index files count what they use, not their length; up to a minute old in a store of 1000 files or more).",
         to_i64(s.disk_use.iter().map(|d| d.bytes).sum()),
     )?;
+    if let Some(last) = &s.last_error {
+        gauge(
+            e,
+            STORE_LAST_ERROR,
+            "When the store last failed (a write, an open, a repair, a file changed under it), epoch seconds; absent while it has not since start.",
+            last.at_ms as f64 / 1000.0,
+        )?;
+        let (path, error) = (bounded_label(&last.path), bounded_label(&last.error));
+        gauge_family(
+            e,
+            STORE_LAST_ERROR_INFO,
+            "The store's last failure, value 1: what it was doing, on which file, and the OS error (label values cut to 160 characters).",
+            [(
+                vec![("what", last.what), ("path", path), ("error", error)],
+                1i64,
+            )],
+        )?;
+    }
     let mut hours: Vec<u64> = s.disk_use.iter().map(|d| d.hour).collect();
     hours.sort_unstable();
     hours.dedup();
@@ -656,6 +706,14 @@ fn encode_store(e: &mut DescriptorEncoder<'_>, s: &StoreStats) -> fmt::Result {
         "Hours with data on disk (from the walk ocelot_store_disk_bytes comes from).",
         to_i64(hours.len() as u64),
     )
+}
+
+/// `text` cut to [`LAST_ERROR_LABEL_MAX_CHARS`] characters.
+fn bounded_label(text: &str) -> &str {
+    match text.char_indices().nth(LAST_ERROR_LABEL_MAX_CHARS) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
 }
 
 /// What `/proc/self` says about this process.
@@ -1038,6 +1096,12 @@ mod tests {
                 "{stage}/{reason}"
             );
         }
+        for family in [
+            "ocelot_trees_lost_to_reports_total",
+            "ocelot_trees_lost_to_store_total",
+        ] {
+            assert_eq!(value(&scrape, family, &[]), Some(0.0), "{family}");
+        }
         let workers = running.collector.stats().workers;
         assert!(workers.contains_key("analyzer-0") && workers.contains_key("state"));
         for worker in workers.keys().map(String::as_str) {
@@ -1118,6 +1182,53 @@ mod tests {
         );
         collector.shutdown();
         store.shutdown();
+    }
+
+    /// `ocelot status` reads only `/metrics`, and the store's last failure was only on
+    /// the pages: now a timestamp and an info gauge, its labels bounded.
+    #[test]
+    fn the_stores_last_error_is_a_timestamp_and_an_info_gauge() {
+        let running = start();
+        let scrape = parse(&running.telemetry.render());
+        assert_eq!(value(&scrape, STORE_LAST_ERROR, &[]), None, "none yet");
+        let stats = StoreStats {
+            last_error: Some(ocelot_store::LastError {
+                what: "writing a block",
+                path: format!("/data/498703/shop/{}", "x".repeat(400)),
+                error: "No space left on device (os error 28)".to_owned(),
+                at_ms: 1_700_000_000_500,
+            }),
+            ..StoreStats::default()
+        };
+        let mut body = String::new();
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register_collector(Box::new(StoreOnly(stats)));
+        prometheus_client::encoding::text::encode(&mut body, &registry).unwrap();
+        let scrape = parse(&body);
+        assert_eq!(value(&scrape, STORE_LAST_ERROR, &[]), Some(1_700_000_000.5));
+        let info = scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == STORE_LAST_ERROR_INFO)
+            .unwrap();
+        assert_eq!(info.labels.get("what"), Some("writing a block"));
+        assert_eq!(
+            info.labels.get("error"),
+            Some("No space left on device (os error 28)")
+        );
+        let path = info.labels.get("path").unwrap();
+        assert_eq!(path.chars().count(), LAST_ERROR_LABEL_MAX_CHARS);
+        assert!(path.starts_with("/data/498703/shop/x"), "{path}");
+    }
+
+    /// [`encode_store`] alone, for a store figure a test cannot make happen.
+    #[derive(Debug)]
+    struct StoreOnly(StoreStats);
+
+    impl prometheus_client::collector::Collector for StoreOnly {
+        fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+            encode_store(&mut e, &self.0)
+        }
     }
 
     #[test]

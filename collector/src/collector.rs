@@ -410,6 +410,9 @@ impl Collector {
         // When the previous hour is sealed already, its State report says what it had.
         let mut hours = self.open_hours(now_ms);
         hours.sort_unstable();
+        if !inner.config.after_clean_stop {
+            self.mark_hours_closed_unsealed(store, hours[0]);
+        }
         if let Some(before) = hours[0].checked_sub(1) {
             let sent = stored_trees_by_domain(store, before);
             if !sent.is_empty() {
@@ -425,7 +428,7 @@ impl Collector {
                     // The hour starts again from zero, and its next checkpoint replaces
                     // what could not be read: say so.
                     tracing::warn!(hour, error = %e, "cannot list the checkpoints of an open hour; it starts from zero");
-                    inner.stats.hours_restored_incomplete.fetch_add(1, Relaxed);
+                    inner.stats.restored_incomplete(hour);
                     continue;
                 }
             };
@@ -494,7 +497,7 @@ impl Collector {
                 {
                     let hour_utc = crate::clock::utc(hour.saturating_mul(MILLIS_PER_HOUR));
                     tracing::warn!(hour, %hour_utc, "the hour has trees in the store but no checkpoint: the last run stopped before writing one (a crash or kill -9); its reports start from zero and lack those trees, which are in the store");
-                    inner.stats.hours_restored_incomplete.fetch_add(1, Relaxed);
+                    inner.stats.restored_incomplete(hour);
                 }
                 continue;
             }
@@ -518,6 +521,69 @@ impl Collector {
                         log: log.clone(),
                     });
                 }
+            }
+        }
+    }
+
+    /// Marks the hours the last run left at a checkpoint that closed while the collector was
+    /// down. After a crash or `kill -9` in an hour (or in the next one's grace), a restart
+    /// after the hour's grace finds its reports as the last checkpoint wrote them, and
+    /// nothing seals them again: the trees taken after that checkpoint are in the store but
+    /// not in the reports, as in an open hour continued from its checkpoint, and they are
+    /// told the same way (a warning, `hours_restored_incomplete`, the hour's State report).
+    ///
+    /// Only the newest two closed hours in the store can have been open at the last stop.
+    /// One of them was sealed if a State report shows the collector running at or after
+    /// its seal: a later hour's, or the next hour's with a sample at or past the grace
+    /// (a seal always comes with a sample, see [`Collector::tick`]). A clean stop writes
+    /// every open hour at the end, so the caller skips this after one.
+    fn mark_hours_closed_unsealed(&self, store: &Store, first_open: u64) {
+        let inner = &*self.inner;
+        let Ok(stored) = store.hours() else {
+            return;
+        };
+        let closed: Vec<u64> = stored.iter().copied().filter(|&h| h < first_open).collect();
+        let Some(&newest) = closed.last() else {
+            return;
+        };
+        let grace = inner.config.previous_hour_grace_minutes;
+        let sealed = |hour: u64| {
+            stored.iter().filter(|&&later| later > hour).any(|&later| {
+                match read_stored_any(store, later, STATE_DOMAIN, ReportKind::State) {
+                    Some(AnyReport::State(state)) => {
+                        later > hour + 1 || state.sampled_minutes().any(|m| u64::from(m) >= grace)
+                    }
+                    _ => false,
+                }
+            })
+        };
+        for hour in [newest.checked_sub(1), Some(newest)].into_iter().flatten() {
+            if !closed.contains(&hour) || sealed(hour) {
+                continue;
+            }
+            let hour_utc = crate::clock::utc(hour.saturating_mul(MILLIS_PER_HOUR));
+            let mut state = match read_stored_any(store, hour, STATE_DOMAIN, ReportKind::State) {
+                Some(AnyReport::State(state)) => state,
+                _ => StateReport::new(hour),
+            };
+            let last_sample = state
+                .sampled_minutes()
+                .last()
+                .map_or_else(|| "none".to_owned(), |m| format!(":{m:02}"));
+            tracing::warn!(hour, %hour_utc, last_sample, "the hour closed while the collector was down after a crash or kill -9 in it: its reports are its last checkpoint and lack the trees taken after that, which are in the store");
+            inner.stats.hours_restored_incomplete.fetch_add(1, Relaxed);
+            // Marked in its State report now: no thread holds the hour, and its seal will
+            // not come again.
+            state.record_restored_incomplete(inner.started_ms, 1);
+            let written = serde_json::to_vec(&state)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    store
+                        .write_report(hour, STATE_DOMAIN, ReportKind::State.name(), &bytes)
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(error) = written {
+                tracing::warn!(hour, %hour_utc, %error, "cannot mark the hour's State report as incomplete");
             }
         }
     }
@@ -816,7 +882,10 @@ impl Collector {
         // checkpoints for as long as the step, and a crash then lost all of that.
         let due =
             |last: u64, interval: Duration| now < last || now - last >= interval.as_millis() as u64;
-        if due(ticks.last_sample_ms, inner.config.state_interval) {
+        // With every seal too: the checkpoint that writes the sealed hour then writes the
+        // next hour's State report with a sample past the grace, which tells a later start
+        // that the hour was sealed (`mark_hours_closed_unsealed`).
+        if sealing || due(ticks.last_sample_ms, inner.config.state_interval) {
             self.send_sample(&mut ticks, now, false);
         }
         let dropped = self.queue_full_drops();
@@ -858,8 +927,12 @@ impl Collector {
         ticks.last_sample_ms = now;
         // Dates a drop not dated yet (`stats` does).
         let current = self.stats();
+        // Each marked in its own hour's State report, at the start: the hour a restart in
+        // the grace period continues is the previous one, not the hour of the start.
+        let restored = inner.stats.take_restored_incomplete();
         let sample = StateSample {
             started,
+            restored_incomplete: restored.iter().map(|&h| (h, inner.started_ms)).collect(),
             ..self.state_sample(now, &ticks.previous, &current)
         };
         // Moved on only once the State worker has the sample: when its queue is full, the
@@ -872,6 +945,13 @@ impl Collector {
         };
         if sent {
             ticks.previous = current;
+        } else {
+            let mut unmarked = inner
+                .stats
+                .restored_incomplete_unmarked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            unmarked.extend(restored);
         }
     }
 
@@ -885,10 +965,6 @@ impl Collector {
         let mut sample = StateSample {
             now_ms,
             out_of_window: delta(now.out_of_window, before.out_of_window),
-            restored_incomplete: delta(
-                now.hours_restored_incomplete,
-                before.hours_restored_incomplete,
-            ),
             rss_bytes: rss_bytes(),
             ..StateSample::default()
         };
@@ -1521,7 +1597,7 @@ impl Drop for RestoreLog {
             tracing::info!(hour, %hour_utc, domains, reports, "continuing the hour from its checkpoint, written by a clean stop: nothing is missing from the hour's reports");
             return;
         }
-        self.stats.hours_restored_incomplete.fetch_add(1, Relaxed);
+        self.stats.restored_incomplete(self.hour);
         let named: Vec<&str> = unusable
             .iter()
             .take(UNUSABLE_NAMED_MAX)

@@ -81,8 +81,10 @@ pub(crate) const DECODE_REASONS: [&str; 21] = [
 /// The decode-error reasons ([`StatsSnapshot::decode_errors`]) that lose nothing a client
 /// sent as a tree: counted to be seen, never called dropped data (`ocelot status`, the
 /// State page). A connection that sends two bytes and closes is how a port scan or a TCP
-/// health check looks.
-pub const HARMLESS_DECODE_REASONS: [&str; 1] = ["closed_in_length_prefix"];
+/// health check looks; CAT 4.0 clients write metric bags (`NM1`) between their trees, and
+/// Java 3.x clients a header without a message for a tree they have not got: frames that
+/// hold no tree, skipped as docs/wire-format.md says, "not as errors".
+pub const HARMLESS_DECODE_REASONS: [&str; 3] = ["closed_in_length_prefix", "metric_bag", "empty"];
 
 /// Counters of one report worker.
 #[derive(Debug, Default)]
@@ -118,6 +120,9 @@ pub struct CollectorStats {
     pub(crate) store_dropped: AtomicU64,
     pub(crate) hours_sealed: AtomicU64,
     pub(crate) hours_restored_incomplete: AtomicU64,
+    /// Open hours restored incomplete whose State report is not marked yet: the next State
+    /// sample marks each in its own hour's report (a restart at 15:01 continues 14:00).
+    pub(crate) restored_incomplete_unmarked: std::sync::Mutex<Vec<u64>>,
     pub(crate) report_queries_unanswered: AtomicU64,
     pub(crate) entry_budgets_spent: AtomicU64,
     /// When a State sample or a stats read last saw a tree dropped, epoch ms (0: none
@@ -132,6 +137,26 @@ pub struct CollectorStats {
 }
 
 impl CollectorStats {
+    /// An open hour was continued from checkpoints lacking trees: counted, and its State
+    /// report marked by the next sample.
+    pub(crate) fn restored_incomplete(&self, hour: u64) {
+        self.hours_restored_incomplete.fetch_add(1, Relaxed);
+        self.restored_incomplete_unmarked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(hour);
+    }
+
+    /// The hours [`CollectorStats::restored_incomplete`] counted since the last call.
+    pub(crate) fn take_restored_incomplete(&self) -> Vec<u64> {
+        std::mem::take(
+            &mut *self
+                .restored_incomplete_unmarked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
+    }
+
     pub(crate) fn new(workers: &[&'static str]) -> Self {
         CollectorStats {
             connections_open: AtomicU64::new(0),
@@ -148,6 +173,7 @@ impl CollectorStats {
             store_dropped: AtomicU64::new(0),
             hours_sealed: AtomicU64::new(0),
             hours_restored_incomplete: AtomicU64::new(0),
+            restored_incomplete_unmarked: std::sync::Mutex::default(),
             report_queries_unanswered: AtomicU64::new(0),
             entry_budgets_spent: AtomicU64::new(0),
             last_drop_ms: AtomicU64::new(0),
@@ -300,11 +326,13 @@ pub struct StatsSnapshot {
     /// Hours sealed (past their grace period) since start, each counted once: all the
     /// hours a clock jump seals at once, none again when the clock crosses a seal twice.
     pub hours_sealed: u64,
-    /// Open hours this start continued from checkpoints that lack trees the hour took
-    /// before the start: after a crash (`kill -9`, a failed final flush) the trees taken
-    /// after the last checkpoint, or with a checkpoint that could not be read or parsed
-    /// (its report started from zero), or whose checkpoints could not be listed. Those
-    /// hours' reports count less than was received; the trees are in the store.
+    /// Hours this start found with checkpoints that lack trees the hour took before the
+    /// start: after a crash (`kill -9`, a failed final flush) the trees taken after the
+    /// last checkpoint, or with a checkpoint that could not be read or parsed (its report
+    /// started from zero), or whose checkpoints could not be listed. Open hours continue
+    /// from those checkpoints; an hour that closed while the collector was down keeps its
+    /// last checkpoint as its reports. Those hours' reports count less than was received;
+    /// the trees are in the store.
     pub hours_restored_incomplete: u64,
     /// Report queries the analyzer thread holding the hour did not answer in time (busy
     /// with a checkpoint, say): readers got the last checkpoint, or nothing.
@@ -358,10 +386,40 @@ impl StatsSnapshot {
     /// trees outside the hour window and those without a usable message ID (not stored).
     /// A duplicate the store refused is left out: the first tree of its ID is stored, and a
     /// client sending a tree again loses nothing. (A different tree sent under an ID already
-    /// used is counted in the reports but not stored: its ID finds the first.)
+    /// used is counted in the reports but not stored: its ID finds the first.) Added up
+    /// over the stages, as `ocelot_dropped_trees_total` is labelled: a tree dropped by both
+    /// the store and its report worker counts twice, so this can pass the trees received.
+    /// Trees, each once per loss, are [`StatsSnapshot::trees_lost_to_reports`] and
+    /// [`StatsSnapshot::trees_lost_to_store`].
     pub fn trees_lost(&self) -> u64 {
         let duplicates = self.store_drops.get("duplicate").copied().unwrap_or(0);
         self.dropped_total().saturating_sub(duplicates) + self.out_of_window + self.no_message_id
+    }
+
+    /// Trees the reports do not count: outside the hour window, or dropped by a report
+    /// worker. Each tree goes to one report worker, so none counts twice here.
+    pub fn trees_lost_to_reports(&self) -> u64 {
+        self.out_of_window
+            + self
+                .workers
+                .values()
+                .map(|w| w.dropped_queue_full + w.dropped_hour_sealed)
+                .sum::<u64>()
+    }
+
+    /// Trees not stored, so not findable by their ID: outside the hour window, without a
+    /// usable message ID, or dropped by the store (a duplicate ID left out: the ID finds
+    /// the first tree). The store refuses a tree once, so none counts twice here; one may
+    /// be in [`StatsSnapshot::trees_lost_to_reports`] too.
+    pub fn trees_lost_to_store(&self) -> u64 {
+        let duplicates = self.store_drops.get("duplicate").copied().unwrap_or(0);
+        let store = self
+            .store_drops
+            .values()
+            .sum::<u64>()
+            .max(self.store_dropped)
+            .saturating_sub(duplicates);
+        store + self.out_of_window + self.no_message_id
     }
 }
 
@@ -371,6 +429,30 @@ mod tests {
     use ocelot_protocol::FrameDecoder;
 
     use super::*;
+
+    /// Tiny queues: 20,000 trees, most dropped by both the store and a report worker. The
+    /// stages added up to 34,796 "lost"; each part counts a tree once.
+    #[test]
+    fn the_lost_parts_count_a_tree_dropped_by_the_store_and_a_worker_once_each() {
+        let mut stats = StatsSnapshot {
+            trees_accepted: 20_000,
+            out_of_window: 4,
+            no_message_id: 1,
+            ..StatsSnapshot::default()
+        };
+        stats.store_drops.insert("queue_full", 19_764);
+        stats.store_drops.insert("duplicate", 30);
+        for (worker, n) in [("analyzer-0", 7_608), ("analyzer-1", 7_424)] {
+            let w = WorkerSnapshot {
+                dropped_queue_full: n,
+                ..WorkerSnapshot::default()
+            };
+            stats.workers.insert(worker.to_owned(), w);
+        }
+        assert_eq!(stats.trees_lost(), 34_801, "the stages added up");
+        assert_eq!(stats.trees_lost_to_reports(), 15_036);
+        assert_eq!(stats.trees_lost_to_store(), 19_769);
+    }
 
     /// The reason a stream's first frame error is counted under.
     fn reason_of(stream: &[u8], max_frame_bytes: usize) -> &'static str {

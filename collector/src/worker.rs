@@ -114,8 +114,9 @@ pub(crate) struct StateSample {
     /// The collector's first sample, taken as it starts: its minute is marked as a start
     /// (`StateReport::record_start`).
     pub(crate) started: bool,
-    /// Open hours continued from checkpoints lacking trees since the last sample.
-    pub(crate) restored_incomplete: u64,
+    /// Open hours continued from checkpoints lacking trees since the last sample, each
+    /// with the collector's start (epoch ms): marked in that hour's State report.
+    pub(crate) restored_incomplete: Vec<(u64, u64)>,
 }
 
 /// The report kinds; their names are the reports' names in the store and the API.
@@ -581,6 +582,8 @@ pub(crate) trait Worker: Send + 'static {
         domain: &str,
     ) -> Option<ReportWriter<'h>>;
     fn sample(_hour: &mut Self::Hour, _sample: &StateSample) {}
+    /// The hour was continued at the start (`started_ms`) from checkpoints lacking trees.
+    fn restored_incomplete(_hour: &mut Self::Hour, _started_ms: u64) {}
     /// Brings the open hours up to date with what the worker learns other than through
     /// trees; called before every control message is handled. Figures of an hour that
     /// `admit` refuses (a sealed one) are dropped, and how many trees they were is returned.
@@ -1036,9 +1039,10 @@ impl Worker for StateWorker {
         if s.started {
             report.record_start(s.now_ms);
         }
-        if s.restored_incomplete > 0 {
-            report.record_restored_incomplete(s.now_ms, s.restored_incomplete);
-        }
+    }
+
+    fn restored_incomplete(report: &mut StateReport, started_ms: u64) {
+        report.record_restored_incomplete(started_ms, 1);
     }
 }
 
@@ -1427,6 +1431,18 @@ pub(crate) fn run<W: Worker>(
                         };
                         let state = open.entry(hour).or_insert_with(|| worker.new_hour(hour));
                         W::sample(state, &sample);
+                        // In the hour restored, still open (a seal since then: the sample's
+                        // hour, so the mark is not lost).
+                        for &(restored, started_ms) in &sample.restored_incomplete {
+                            let hour = if sealed.is_closed(restored) {
+                                hour
+                            } else {
+                                restored
+                            };
+                            let state =
+                                open.entry(hour).or_insert_with(|| worker.new_hour(hour));
+                            W::restored_incomplete(state, started_ms);
+                        }
                     }
                     Ok(Control::Hold(released)) => {
                         // Only ever closed, never sent on: `recv` returns once the test lets go.

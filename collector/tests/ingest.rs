@@ -1296,10 +1296,8 @@ fn a_connection_closed_before_a_whole_length_prefix_is_no_lost_tree() {
         "{errors:?}"
     );
     assert_eq!(errors.get("closed_mid_frame"), Some(&1), "{errors:?}");
-    assert_eq!(
-        ocelot_collector::HARMLESS_DECODE_REASONS,
-        ["closed_in_length_prefix"]
-    );
+    assert!(ocelot_collector::HARMLESS_DECODE_REASONS.contains(&"closed_in_length_prefix"));
+    assert!(!ocelot_collector::HARMLESS_DECODE_REASONS.contains(&"closed_mid_frame"));
     server.stop().shutdown();
 }
 

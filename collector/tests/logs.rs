@@ -427,3 +427,132 @@ fn report_writes_that_work_again_are_said_to() {
     collector.shutdown();
     store.shutdown();
 }
+
+/// The State report of `hour` as stored, viewed (`None` without one).
+fn stored_state(store: &Store, hour: u64) -> Option<ocelot_analyzer::StateView> {
+    let bytes = store
+        .read_report(hour, ocelot_collector::STATE_DOMAIN, "state")
+        .unwrap()?;
+    let state: ocelot_analyzer::StateReport = serde_json::from_slice(&bytes).unwrap();
+    Some(state.view(&Default::default()))
+}
+
+/// A kill -9 after a checkpoint at :50, and a restart after the hour closed (at hh+1:10):
+/// the hour kept its checkpoint as its reports, short of the trees taken after it, and
+/// nothing said so (no warning, nothing counted, the State page without its note). It is
+/// now told as an open hour continued from its checkpoint is.
+#[test]
+fn a_restart_after_the_crashed_hour_closed_says_its_reports_lack_trees() {
+    let logged = logged();
+    let hour = 498_680;
+    let crash_ms = hour * 3_600_000 + 50 * 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (collector, store) = started_with_a_tree_per_domain(dir.path(), crash_ms);
+        collector.checkpoint_now();
+        store.crash_for_tests();
+    }
+    let store = open_store(dir.path());
+    let restart_ms = (hour + 1) * 3_600_000 + 10 * 60_000;
+    let collector = Collector::start(
+        config(),
+        Some(store.clone()),
+        Arc::new(ManualClock::new(restart_ms)),
+    );
+    let lines = logged.lines("the hour closed while the collector was down", hour);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].contains(" WARN "), "{}", lines[0]);
+    assert!(lines[0].contains(r#"last_sample=":50""#), "{}", lines[0]);
+    assert_eq!(collector.stats().hours_restored_incomplete, 1);
+    let view = stored_state(&store, hour).unwrap();
+    assert_eq!(view.restored_incomplete, 1);
+    assert_eq!(view.started_minutes, [50], "the crashed run's start only");
+    collector.shutdown();
+    store.shutdown();
+
+    // Once marked, a later start (the next hour's State report shows a run past the
+    // hour's grace) does not count it again.
+    let store = open_store(dir.path());
+    let collector = Collector::start(
+        config(),
+        Some(store.clone()),
+        Arc::new(ManualClock::new(restart_ms + 3_600_000)),
+    );
+    assert_eq!(
+        logged
+            .lines("the hour closed while the collector was down", hour)
+            .len(),
+        1
+    );
+    assert_eq!(stored_state(&store, hour).unwrap().restored_incomplete, 1);
+    collector.shutdown();
+    store.shutdown();
+}
+
+/// An hour sealed by the run that then crashed is complete: a restart after its grace says
+/// nothing of it, though the crash came seconds after the seal (before the next sample
+/// was due: the seal takes one of its own, so the next hour's State report shows it).
+#[test]
+fn a_restart_after_a_crash_says_nothing_of_an_hour_sealed_before_the_crash() {
+    let logged = logged();
+    let hour = 498_685;
+    let now_ms = hour * 3_600_000 + 50 * 60_000;
+    // Sampled at hh+1:02:58, sealed at hh+1:03:00 (no sample due), killed.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open_store(dir.path());
+        let clock = Arc::new(ManualClock::new(now_ms));
+        let collector = Collector::start(config(), Some(store.clone()), clock.clone());
+        collector.ingest(tree_at("shop", 1, now_ms)).unwrap();
+        let next = (hour + 1) * 3_600_000;
+        clock.set(next + 2 * 60_000 + 58_000);
+        collector.tick();
+        clock.set(next + 3 * 60_000);
+        collector.tick();
+        collector.checkpoint_now();
+        store.crash_for_tests();
+    }
+    let store = open_store(dir.path());
+    let collector = Collector::start(
+        config(),
+        Some(store.clone()),
+        Arc::new(ManualClock::new((hour + 2) * 3_600_000 + 10 * 60_000)),
+    );
+    assert!(logged
+        .lines("the hour closed while the collector was down", hour)
+        .is_empty());
+    assert_eq!(stored_state(&store, hour).unwrap().restored_incomplete, 0);
+    collector.shutdown();
+    store.shutdown();
+}
+
+/// A restart in the grace (hh+1:01) after a crash in the hour continues the hour from its
+/// checkpoint: the hour marked incomplete in its State report was the new one, complete,
+/// and the hour lacking trees showed nothing.
+#[test]
+fn a_restart_in_the_grace_marks_the_hour_it_continued_not_the_new_one() {
+    let hour = 498_690;
+    let crash_ms = hour * 3_600_000 + 50 * 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (collector, store) = started_with_a_tree_per_domain(dir.path(), crash_ms);
+        collector.checkpoint_now();
+        store.crash_for_tests();
+    }
+    let store = open_store(dir.path());
+    let restart_ms = (hour + 1) * 3_600_000 + 60_000;
+    let clock = Arc::new(ManualClock::new(restart_ms));
+    let collector = Collector::start(config(), Some(store.clone()), clock.clone());
+    // Parsed, then a sample carries the mark.
+    collector.checkpoint_now();
+    clock.set(restart_ms + 20_000);
+    collector.tick();
+    collector.checkpoint_now();
+    assert_eq!(collector.stats().hours_restored_incomplete, 1);
+    let crashed = stored_state(&store, hour).unwrap();
+    assert_eq!(crashed.restored_incomplete, 1);
+    let new = stored_state(&store, hour + 1).unwrap();
+    assert_eq!((new.started_minutes, new.restored_incomplete), (vec![1], 0));
+    collector.shutdown();
+    store.shutdown();
+}

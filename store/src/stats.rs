@@ -82,9 +82,26 @@ pub struct DiskUse {
     pub hour: u64,
     /// The domain.
     pub domain: String,
-    /// Bytes of all files in the folder (index files counted by their length, which for
-    /// sparse files is more than the blocks they use).
+    /// Bytes the folder's files take on disk: their allocated blocks, as `du` counts them
+    /// (sparse index files count the blocks they use, not their length; elsewhere than
+    /// Unix, their length).
     pub bytes: u64,
+}
+
+/// The bytes a file takes on disk: its allocated blocks (512 bytes each, whatever the file
+/// system's block size), as `du` counts them. An index file is sparse where its client's
+/// sequence numbers jump: its length once made a store `du` put at 40 MB say 17.4 GiB.
+/// Elsewhere than Unix, the length.
+pub(crate) fn bytes_on_disk(metadata: &std::fs::Metadata) -> u64 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        metadata.blocks().saturating_mul(512)
+    }
+    #[cfg(not(unix))]
+    {
+        metadata.len()
+    }
 }
 
 /// The last store operation that failed (a write, an open, a repair) or file found changed
@@ -282,6 +299,45 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An index file made sparse (a client's sequence numbers jumping far ahead): the
+    /// store's disk use counted its length, a gibibyte, where it takes a few blocks.
+    #[cfg(unix)]
+    #[test]
+    fn disk_use_counts_the_blocks_a_sparse_index_file_takes_not_its_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::Store::open(crate::StoreConfig {
+            retention_days: 0,
+            ..crate::StoreConfig::new(dir.path())
+        })
+        .unwrap();
+        let header = ocelot_protocol::Header {
+            domain: "app".into(),
+            message_id: "app-0a000001-498703-1".into(),
+            ..Default::default()
+        };
+        let event = ocelot_protocol::Leaf::new("E", "n", "0", 1, "x");
+        let tree =
+            ocelot_protocol::MessageTree::new(header, ocelot_protocol::Message::Event(event));
+        let id = "app-0a000001-498703-1".parse().unwrap();
+        store
+            .append(&id, ocelot_protocol::nt1::encode_to_bytes(&tree))
+            .unwrap();
+        store.flush().unwrap();
+        let sparse = dir
+            .path()
+            .join("498703")
+            .join("app")
+            .join("sparse-test.idx");
+        std::fs::File::create(&sparse)
+            .unwrap()
+            .set_len(1 << 30)
+            .unwrap();
+        let used: u64 = store.stats().disk_use.iter().map(|d| d.bytes).sum();
+        assert!(used > 0, "the data file takes blocks");
+        assert!(used < 1 << 20, "{used} bytes for a few small files");
+        store.shutdown();
+    }
 
     #[test]
     fn the_last_error_names_the_file_and_the_os_error_and_stays_small() {

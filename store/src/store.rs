@@ -803,7 +803,7 @@ fn dir_bytes(dir: &std::path::Path, files: &mut u64) -> u64 {
             *files += 1;
             match e.metadata() {
                 Ok(m) if m.is_dir() => dir_bytes(&e.path(), files),
-                Ok(m) => m.len(),
+                Ok(m) => crate::stats::bytes_on_disk(&m),
                 Err(_) => 0,
             }
         })

@@ -120,37 +120,89 @@ const SECONDS_PER_MINUTE: f64 = 60.0;
 const HOUR_RATE_HINT: &str =
     "trees received per second, averaged over the minutes of the hour the collector has run (from its first minute in the hour)";
 const MINUTE_RATE_HINT: &str = "trees received per second in the last minute that has ended";
-const DROPPED_HINT: &str = "trees lost: out of the hour window (never counted), dropped by a report worker (not counted), or not stored (counted, not findable by ID); by stage and reason under Drops";
+const DROPPED_HINT: &str = "trees lost, each once: the larger of those not in the reports and those not stored (a tree goes to both, and both may drop it); by stage and reason under Drops";
+const NOT_COUNTED_HINT: &str = "trees not counted in the reports: out of the hour window, or dropped by a report worker; the store may still hold them";
+const NOT_STORED_HINT: &str = "trees not stored, so not findable by ID: out of the hour window, or dropped by the store; the reports may still count them";
 const PROBE_HINT: &str = "port scans and health checks that connect, send a byte or two and go; nothing that could be a tree, so nothing lost";
 
 /// The collector's `HARMLESS_DECODE_REASONS` (this crate does not depend on the
 /// collector): decode errors that lose nothing, shown apart from the malformed frames, as
 /// `ocelot status` shows them apart from the drops.
-const HARMLESS_DECODE_REASONS: [&str; 1] = ["closed_in_length_prefix"];
+const HARMLESS_DECODE_REASONS: [&str; 3] = ["closed_in_length_prefix", "metric_bag", "empty"];
+
+/// What each of [`HARMLESS_DECODE_REASONS`] is, after its count.
+fn harmless_note(reason: &str) -> &'static str {
+    match reason {
+        "closed_in_length_prefix" => {
+            " connections closed before a whole length prefix (closed_in_length_prefix): "
+        }
+        "metric_bag" => " CAT 4.0 metric bags skipped (metric_bag): ",
+        _ => " header-only frames skipped (empty): ",
+    }
+}
+const NO_TREE_HINT: &str = "frames real clients send that hold no tree; nothing lost";
 const DUPLICATE_HINT: &str = "trees sent under a message ID already stored: counted in the reports, not stored; the ID finds the first tree, so none is lost";
 
-/// When the collector started in the hour, and whether a start continued it from a
-/// checkpoint lacking trees: the reports then count less than the store holds, which the
-/// boards cannot show.
+/// The last minute of an hour.
+const LAST_MINUTE: u8 = 59;
+
+/// When the collector started in the hour, and whether a start found it with a checkpoint
+/// lacking trees: the reports then count less than the store holds, which the boards
+/// cannot show. Only the starts that followed a crash are blamed: a mark sits in its
+/// start's minute (or the next, in reports written before marks took the start's), and
+/// one that matches no start came from a start after the hour.
 fn starts(view: &StateView) -> Markup {
-    let at = view
+    let list = |minutes: &[u8]| {
+        minutes
+            .iter()
+            .map(|m| format!(":{m:02}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // The hour's last minute is where a later start marks the hour: a start at :58 did
+    // not leave a mark at :59.
+    let start_of = |mark: u8| {
+        view.started_minutes
+            .iter()
+            .copied()
+            .rfind(|&s| s == mark || (s.checked_add(1) == Some(mark) && mark != LAST_MINUTE))
+    };
+    let mut after_crash: Vec<u8> = view
+        .restored_incomplete_minutes
+        .iter()
+        .filter_map(|&mark| start_of(mark))
+        .collect();
+    after_crash.dedup();
+    let after_the_hour = view
+        .restored_incomplete_minutes
+        .iter()
+        .any(|&mark| start_of(mark).is_none());
+    let other_starts: Vec<u8> = view
         .started_minutes
         .iter()
-        .map(|m| format!(":{m:02}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+        .copied()
+        .filter(|s| !after_crash.contains(s))
+        .collect();
     html! {
         @if view.restored_incomplete > 0 {
             div.folded-note role="note" {
                 p {
                     strong { "Reports incomplete. " }
-                    "A start of the collector in this hour (at " (at) ") followed a crash or kill -9 and continued the hour from its last checkpoint: "
-                    "the hour's reports lack the trees received between that checkpoint and the stop. "
+                    @if !after_crash.is_empty() {
+                        "A start of the collector in this hour (at " (list(&after_crash)) ") followed a crash or kill -9 and continued the hour from its last checkpoint. "
+                    }
+                    @if after_the_hour {
+                        "The collector stopped in this hour by a crash or kill -9 and started again only after it: it continued the hour from its last checkpoint in the next hour's first minutes, or found the hour closed and that checkpoint its reports. "
+                    }
+                    "The hour's reports lack the trees received between that checkpoint and the stop. "
                     "Those trees are in the store (their message IDs find them); the server's log says when the checkpoint was written."
                 }
             }
-        } @else if !at.is_empty() {
-            p.hint { "The collector started at " (at) " in this hour: trees sent before then were counted by an earlier run, or not at all." }
+            @if !other_starts.is_empty() {
+                p.hint { "The collector also started at " (list(&other_starts)) " in this hour, after a clean stop or for the first time." }
+            }
+        } @else if !view.started_minutes.is_empty() {
+            p.hint { "The collector started at " (list(&view.started_minutes)) " in this hour: trees sent before then were counted by an earlier run, or not at all." }
         }
     }
 }
@@ -169,10 +221,11 @@ fn render(view: &StateView, last_minute: Option<u8>) -> Markup {
     let drops_per_minute = per_minute(minutes.iter().map(|m| (m.minute, m.lost as f64)));
     let (dropped, duplicates) = (view.lost, view.duplicates);
     let mut decode_errors = totals(minutes.iter().map(|m| &m.decode_errors));
-    let probes: u64 = HARMLESS_DECODE_REASONS
+    let harmless: Vec<(&str, u64)> = HARMLESS_DECODE_REASONS
         .iter()
-        .filter_map(|reason| decode_errors.remove(reason))
-        .sum();
+        .filter_map(|&reason| decode_errors.remove(reason).map(|n| (reason, n)))
+        .collect();
+    let probes: u64 = harmless.iter().map(|(_, n)| n).sum();
     let malformed = view.decode_errors.saturating_sub(probes);
     let mut queues: BTreeMap<&str, u64> = BTreeMap::new();
     for m in minutes {
@@ -201,6 +254,10 @@ fn render(view: &StateView, last_minute: Option<u8>) -> Markup {
                 }
                 (stat("Bytes", &format_bytes(view.bytes), false))
                 (stat_with_hint("Dropped", &format_count(dropped), dropped > 0, Some(DROPPED_HINT)))
+                @if dropped > 0 {
+                    (stat_with_hint("Not in reports", &format_count(view.lost_to_reports), view.lost_to_reports > 0, Some(NOT_COUNTED_HINT)))
+                    (stat_with_hint("Not stored", &format_count(view.lost_to_store), view.lost_to_store > 0, Some(NOT_STORED_HINT)))
+                }
                 (stat("Malformed frames", &format_count(malformed), malformed > 0))
                 @if duplicates > 0 {
                     (stat_with_hint("Not stored (duplicate ID)", &format_count(duplicates), false, Some(DUPLICATE_HINT)))
@@ -239,9 +296,10 @@ fn render(view: &StateView, last_minute: Option<u8>) -> Markup {
                         } }
                     }
                 }
-                @if probes > 0 {
+                @for (reason, n) in &harmless {
                     p.muted {
-                        (format_count(probes)) " connections closed before a whole length prefix (closed_in_length_prefix): " (PROBE_HINT)
+                        (format_count(*n)) (harmless_note(reason))
+                        @if *reason == "closed_in_length_prefix" { (PROBE_HINT) } @else { (NO_TREE_HINT) }
                     }
                 }
             }
@@ -315,6 +373,10 @@ mod tests {
             html.contains("4 connections closed before a whole length prefix"),
             "{html}"
         );
+        report.record_decode_errors(minute(1), "metric_bag", 2);
+        let html = render(&report.view(&ViewQuery::default()), None).into_string();
+        assert!(html.contains("Every frame decoded."), "{html}");
+        assert!(html.contains("2 CAT 4.0 metric bags skipped"), "{html}");
         report.record_decode_errors(minute(2), "closed_mid_frame", 1);
         let html = render(&report.view(&ViewQuery::default()), None).into_string();
         assert!(!html.contains("Every frame decoded."), "{html}");
@@ -337,8 +399,80 @@ mod tests {
         let html = starts(&report.view(&ViewQuery::default())).into_string();
         assert!(html.contains("Reports incomplete"), "{html}");
         assert!(
-            html.contains("in this hour (at :05, :40) followed a crash"),
+            html.contains("in this hour (at :40) followed a crash"),
             "{html}"
         );
+        assert!(html.contains("also started at :05"), "{html}");
+    }
+
+    /// A tiny queue each for the store and the report worker: most trees dropped by both.
+    /// "Dropped" said 34,796 of 20,000 trees received, adding the stages up.
+    #[test]
+    fn a_tree_dropped_by_the_store_and_a_report_worker_is_lost_once() {
+        let minute = |m: u64| 498_703 * 3_600_000 + m * 60_000;
+        let mut report = ocelot_analyzer::StateReport::new(498_703);
+        report.record_trees(minute(1), "shop", 20_000, 2_000_000);
+        report.record_drops(minute(1), "analyzer-0", "queue_full", 7_608);
+        report.record_drops(minute(1), "analyzer-1", "queue_full", 7_424);
+        report.record_drops(minute(1), "store", "queue_full", 19_764);
+        let view = report.view(&ViewQuery::default());
+        assert_eq!(
+            (view.lost, view.lost_to_reports, view.lost_to_store),
+            (19_764, 15_032, 19_764)
+        );
+        assert!(view.lost <= view.trees);
+        assert_eq!(view.minutes[0].lost, 19_764);
+        let html = render(&view, None).into_string();
+        for stat in [
+            ("Dropped", "19,764"),
+            ("Not in reports", "15,032"),
+            ("Not stored", "19,764"),
+        ] {
+            let shown = format!(
+                r#"<span class="stat-label">{}</span><span class="stat-value">{}</span>"#,
+                stat.0, stat.1
+            );
+            assert!(html.contains(&shown), "{stat:?}: {html}");
+        }
+    }
+
+    /// A first start at :32, a start after a clean stop at :36, and one after a kill -9 at
+    /// :37: the page blamed all three on a crash.
+    #[test]
+    fn only_the_starts_that_followed_a_crash_are_said_to() {
+        let minute = |m: u64| 498_703 * 3_600_000 + m * 60_000;
+        let mut report = ocelot_analyzer::StateReport::new(498_703);
+        for m in [32, 36, 37] {
+            report.record_start(minute(m));
+        }
+        report.record_restored_incomplete(minute(37), 1);
+        let html = starts(&report.view(&ViewQuery::default())).into_string();
+        assert!(
+            html.contains("A start of the collector in this hour (at :37) followed a crash"),
+            "{html}"
+        );
+        assert!(
+            html.contains("also started at :32, :36 in this hour"),
+            "{html}"
+        );
+        assert!(!html.contains("started again only after it"), "{html}");
+    }
+
+    /// An hour continued or closed by a start in a later hour: no start of its own to
+    /// blame, and the note still says its reports are incomplete.
+    #[test]
+    fn an_hour_marked_by_a_start_after_it_says_the_collector_came_back_after_the_hour() {
+        let minute = |m: u64| 498_703 * 3_600_000 + m * 60_000;
+        let mut report = ocelot_analyzer::StateReport::new(498_703);
+        report.record_start(minute(10));
+        // The crashed run's start, a minute before the mark: not the start that marked it.
+        report.record_start(minute(58));
+        // A start at the next hour's :01 marks this hour's last minute.
+        report.record_restored_incomplete(minute(61), 1);
+        let html = starts(&report.view(&ViewQuery::default())).into_string();
+        assert!(html.contains("Reports incomplete"), "{html}");
+        assert!(html.contains("started again only after it"), "{html}");
+        assert!(!html.contains("in this hour (at"), "{html}");
+        assert!(html.contains("also started at :10, :58"), "{html}");
     }
 }

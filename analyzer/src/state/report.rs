@@ -67,9 +67,23 @@ fn split_drops(
     (lost, duplicates)
 }
 
-/// The sum of `split_drops`' lost trees.
-fn lost_total(lost: &[(DropKey<'_>, u64)]) -> u64 {
-    lost.iter().fold(0u64, |sum, (_, n)| sum.saturating_add(*n))
+/// `split_drops`' lost trees as (not in the reports, not in the store). A tree goes to the
+/// store and to one report worker, and each may drop it (a full queue each): one tree can
+/// be lost to both, or to one and kept by the other, so the stages do not add up to trees.
+/// Out-of-window trees are lost to both.
+fn lost_parts(lost: &[(DropKey<'_>, u64)]) -> (u64, u64) {
+    let (mut reports, mut store) = (0u64, 0u64);
+    for &((stage, _), n) in lost {
+        match stage {
+            "store" => store = store.saturating_add(n),
+            "collector" => {
+                reports = reports.saturating_add(n);
+                store = store.saturating_add(n);
+            }
+            _ => reports = reports.saturating_add(n),
+        }
+    }
+    (reports, store)
 }
 
 /// The collector's figures for one hour.
@@ -212,6 +226,15 @@ impl StateReport {
             .map(|(minute, _)| *minute)
     }
 
+    /// The minutes of the hour marked by [`StateReport::record_restored_incomplete`],
+    /// ascending: a start's minute, or the hour's last when the start came after the hour.
+    pub fn restored_incomplete_minutes(&self) -> impl Iterator<Item = u8> + '_ {
+        self.minutes
+            .iter()
+            .filter(|(_, m)| m.restored_incomplete > 0)
+            .map(|(minute, _)| *minute)
+    }
+
     /// The minute `now_ms` falls in, or the edge of this hour nearest to it: a tree of this
     /// hour received in the next one's first minutes (its grace) or the last minutes of the
     /// one before (from :57) is shown at the hour's last or first minute, not at the same
@@ -344,6 +367,7 @@ impl StateReport {
         }
         let trees = total.domains.values().map(|r| r.trees).sum();
         let (lost, duplicates) = split_drops(&total.drops, total.out_of_window);
+        let (lost_to_reports, lost_to_store) = lost_parts(&lost);
         StateView {
             hour: hour_label(self.hour),
             trees,
@@ -351,12 +375,15 @@ impl StateReport {
             trees_per_second: tps(trees, self.running_seconds(query.elapsed_seconds)),
             decode_errors: total.decode_errors.values().sum(),
             drops: total.drops.values().flat_map(|r| r.values()).sum(),
-            lost: lost_total(&lost),
+            lost: lost_to_reports.max(lost_to_store),
+            lost_to_reports,
+            lost_to_store,
             duplicates,
             out_of_window: total.out_of_window,
             rss_bytes: total.rss_bytes,
             started_minutes: self.started_minutes().collect(),
             restored_incomplete: total.restored_incomplete,
+            restored_incomplete_minutes: self.restored_incomplete_minutes().collect(),
             domains: total
                 .domains
                 .iter()
@@ -367,6 +394,7 @@ impl StateReport {
                 .iter()
                 .map(|(minute, m)| {
                     let (lost, duplicates) = split_drops(&m.drops, m.out_of_window);
+                    let (to_reports, to_store) = lost_parts(&lost);
                     StateMinuteView {
                         minute: *minute,
                         trees: m.domains.values().map(|r| r.trees).sum(),
@@ -378,7 +406,7 @@ impl StateReport {
                             .collect(),
                         decode_errors: m.decode_errors.clone(),
                         drops: m.drops.clone(),
-                        lost: lost_total(&lost),
+                        lost: to_reports.max(to_store),
                         duplicates,
                         queue_depths: m.queue_depths.clone(),
                         out_of_window: m.out_of_window,
@@ -427,10 +455,18 @@ pub struct StateView {
     /// Trees dropped by any report worker or the store, the store's duplicates among them
     /// (kept as it was for existing readers: `lost` and `duplicates` tell them apart).
     pub drops: u64,
-    /// Trees lost: out of the hour window, or dropped by a report worker or the store for
-    /// any reason but a duplicate ID. What the State page, `/metrics`
-    /// (`ocelot_dropped_trees_total`) and `ocelot status` call dropped.
+    /// Trees lost, each once: the larger of `lost_to_reports` and `lost_to_store`, so never
+    /// more than were received and out of the window. It once added every stage up, and a
+    /// tree dropped by both the store and its report worker counted twice (20,000 trees
+    /// received, 34,796 lost). Which of the two a tree lost is in those parts.
     pub lost: u64,
+    /// Trees not counted in the reports: out of the hour window, or dropped by a report
+    /// worker (`ocelot_dropped_trees_total` of the `worker` and `collector` stages).
+    pub lost_to_reports: u64,
+    /// Trees not stored, so not findable by their ID: out of the hour window, or dropped by
+    /// the store for any reason but a duplicate ID (`ocelot_dropped_trees_total` of the
+    /// `store` and `collector` stages). One tree may be in both parts.
+    pub lost_to_store: u64,
     /// Trees the store refused for a message ID stored before ([`DUPLICATE_DROP`]):
     /// counted in the reports and findable by the ID, only not stored again; not lost.
     pub duplicates: u64,
@@ -441,9 +477,14 @@ pub struct StateView {
     /// The minutes in which the collector started, ascending: it watched the hour from
     /// the first.
     pub started_minutes: Vec<u8>,
-    /// Open hours the collector continued at a start from checkpoints lacking trees (after
-    /// a crash or kill -9): the reports count less than was received.
+    /// Times a start found the hour's checkpoints lacking trees (after a crash or kill -9)
+    /// and continued it from them, or found it closed with them as its reports: the
+    /// reports count less than was received.
     pub restored_incomplete: u64,
+    /// The minutes [`StateView::restored_incomplete`] was recorded in, ascending: the
+    /// start's own, or one just after it (reports written before the mark took the
+    /// start's minute), or the hour's last for an hour that closed before the start.
+    pub restored_incomplete_minutes: Vec<u8>,
     /// Per domain over the hour.
     pub domains: BTreeMap<String, ReceivedView>,
     /// Minutes with any figure, ascending.
@@ -493,7 +534,8 @@ pub struct StateMinuteView {
 
 impl StateMinuteView {
     /// The trees this minute lost, by stage and reason, the out-of-window ones first (as
-    /// [`OUT_OF_WINDOW_DROP`]) and the duplicates left out: they add up to
+    /// [`OUT_OF_WINDOW_DROP`]) and the duplicates left out. A tree the store and its report
+    /// worker both dropped is under each: they add up to drops, not to
     /// [`StateMinuteView::lost`].
     pub fn lost_by_reason(&self) -> Vec<(DropKey<'_>, u64)> {
         split_drops(&self.drops, self.out_of_window).0
