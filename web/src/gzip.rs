@@ -39,7 +39,7 @@ const MIN_GZIP_BYTES: u64 = 1024;
 
 /// The middleware: gzips the answer when the request accepts it and the answer is worth it
 /// ([`compressible`]), and says `Vary: Accept-Encoding` on every answer that depends on it.
-pub(crate) async fn gzip_answers(request: Request, next: Next) -> Response {
+pub async fn gzip_answers(request: Request, next: Next) -> Response {
     let accepted = accepts_gzip(request.headers());
     let response = next.run(request).await;
     if !compressible(&response) {
@@ -81,7 +81,8 @@ fn compressible(response: &Response) -> bool {
 }
 
 /// Whether a `Content-Type` is text that gzip shrinks: pages, JSON, CSS, scripts, SVG.
-/// Images and fonts are compressed already.
+/// Images and fonts are compressed already. `/metrics` (OpenMetrics text) is 16 KB a
+/// scrape, and Prometheus always asks for gzip.
 fn is_text(content_type: &str) -> bool {
     let essence = content_type
         .split(';')
@@ -94,7 +95,10 @@ fn is_text(content_type: &str) -> bool {
         || essence.ends_with("+xml")
         || matches!(
             essence.as_str(),
-            "application/json" | "application/javascript" | "application/xml"
+            "application/json"
+                | "application/javascript"
+                | "application/xml"
+                | "application/openmetrics-text"
         )
 }
 

@@ -84,6 +84,7 @@ mod transaction_board;
 mod write_deadline;
 
 pub use day_cache::{DayCache, DayCacheStats};
+pub use gzip::gzip_answers;
 pub use health::{ServerHealth, SharedHealth};
 pub use logview::older_than_kept;
 pub use lookup::{MemoryLookup, MessageLookup, StoredTree};
