@@ -128,7 +128,7 @@ struct LogState {
     events: VecDeque<AlertEvent>,
     /// The id of `events[0]` (of the next event, when there is none): each later event's
     /// is one more. Dropping the oldest event moves it up by one.
-    first_event_id: u64,
+    first_event_id: FirstEventId,
     attempts: VecDeque<NotificationAttempt>,
     /// Events handed to the notification thread and not yet through all their attempts,
     /// oldest first: the state file keeps them, so a crash or a stop before they were sent
@@ -145,6 +145,17 @@ struct LogState {
     changes: u64,
     /// Given each attempt recorded ([`AlertLog::on_attempt`]).
     attempt_hook: Option<AttemptHook>,
+}
+
+/// Event ids start at 1, so a poller may keep 0 as the cursor of "nothing seen yet": a
+/// `since=0` then lists every event, the first included.
+#[derive(Debug, Clone, Copy)]
+struct FirstEventId(u64);
+
+impl Default for FirstEventId {
+    fn default() -> Self {
+        FirstEventId(1)
+    }
 }
 
 /// What [`AlertLog::on_attempt`] calls, shared by the clones of the log.
@@ -170,7 +181,8 @@ impl LogState {
     /// The ids of `events`, oldest first.
     fn event_ids(&self) -> Range<u64> {
         // Saturating: a state file is input, and may hold any number.
-        self.first_event_id..self.first_event_id.saturating_add(self.events.len() as u64)
+        let first = self.first_event_id.0;
+        first..first.saturating_add(self.events.len() as u64)
     }
 
     fn take_ticket(&mut self) -> u64 {
@@ -210,7 +222,7 @@ impl AlertLog {
             }
             if s.events.len() == MAX_LOGGED_EVENTS {
                 s.events.pop_front();
-                s.first_event_id = s.first_event_id.saturating_add(1);
+                s.first_event_id.0 = s.first_event_id.0.saturating_add(1);
             }
             s.events.push_back(event.clone());
             s.changes += 1;
@@ -295,7 +307,7 @@ impl AlertLog {
     pub(crate) fn history(&self) -> (u64, Vec<AlertEvent>, Vec<NotificationAttempt>) {
         self.with(|s| {
             (
-                s.first_event_id,
+                s.first_event_id.0,
                 s.events.iter().cloned().collect(),
                 s.attempts.iter().cloned().collect(),
             )
@@ -325,7 +337,8 @@ impl AlertLog {
             let dropped = all.len().saturating_sub(MAX_LOGGED_EVENTS);
             all.drain(..dropped);
             s.events = all;
-            s.first_event_id = first_event_id.saturating_add(dropped as u64);
+            // Ids start at 1: a file of a build before ids (0) or numbering from 0 too.
+            s.first_event_id = FirstEventId(first_event_id.max(1).saturating_add(dropped as u64));
             let mut all: VecDeque<NotificationAttempt> = attempts.into();
             all.extend(s.attempts.drain(..));
             all.drain(..all.len().saturating_sub(MAX_LOGGED_ATTEMPTS));
@@ -457,13 +470,14 @@ mod tests {
     #[test]
     fn event_ids_stay_with_their_events_when_the_oldest_are_dropped() {
         let log = AlertLog::new();
-        assert_eq!(log.snapshot_with_event_ids().1, 0..0);
+        // From 1: a poller's cursor of 0 (nothing seen yet) lists the first event too.
+        assert_eq!(log.snapshot_with_event_ids().1, 1..1);
         for minute in 0..MAX_LOGGED_EVENTS as u64 {
             log.record_event(&event(minute));
         }
         let full = ids(&log);
-        assert_eq!(full[0], (999, 999));
-        assert_eq!(full[999], (0, 0));
+        assert_eq!(full[0], (1_000, 999));
+        assert_eq!(full[999], (1, 0));
         for minute in 1_000..1_003 {
             log.record_event(&event(minute));
         }
@@ -473,9 +487,9 @@ mod tests {
         assert_eq!(trimmed[3..], full[..997]);
         assert_eq!(
             trimmed[..3],
-            [(1_002, 1_002), (1_001, 1_001), (1_000, 1_000)]
+            [(1_003, 1_002), (1_002, 1_001), (1_001, 1_000)]
         );
-        assert_eq!(log.snapshot_with_event_ids().1, 3..1_003);
+        assert_eq!(log.snapshot_with_event_ids().1, 4..1_004);
     }
 
     /// At a start, the saved events keep their ids and an event recorded before the

@@ -565,20 +565,21 @@ mod tests {
             before.save_state(settled(10)),
             Saved::Written { .. }
         ));
-        assert_eq!(before.log().snapshot_with_event_ids().1, 1..1_001);
+        assert_eq!(before.log().snapshot_with_event_ids().1, 2..1_002);
         let text = fs::read_to_string(&path).unwrap();
-        assert!(text.contains("\"firstEventId\": 1,"), "{text}");
+        assert!(text.contains("\"firstEventId\": 2,"), "{text}");
 
         let mut after = Alerting::new(rules(1.0));
         assert!(matches!(
             after.restore_state(&path),
             Restored::Loaded { .. }
         ));
-        assert_eq!(after.log().snapshot_with_event_ids().1, 1..1_001);
-        after.log().record_event(&fired);
         assert_eq!(after.log().snapshot_with_event_ids().1, 2..1_002);
+        assert_eq!(after.log().snapshot_with_event_ids().1, 2..1_002);
+        after.log().record_event(&fired);
+        assert_eq!(after.log().snapshot_with_event_ids().1, 3..1_003);
 
-        // A file of a build before ids numbers its events from 0.
+        // A file of a build before ids (no firstEventId) numbers its events from 1.
         let mut old: serde_json::Value = serde_json::from_str(&text).unwrap();
         old.as_object_mut().unwrap().remove("firstEventId");
         fs::write(&path, old.to_string()).unwrap();
@@ -587,7 +588,7 @@ mod tests {
             older.restore_state(&path),
             Restored::Loaded { .. }
         ));
-        assert_eq!(older.log().snapshot_with_event_ids().1, 0..1_000);
+        assert_eq!(older.log().snapshot_with_event_ids().1, 1..1_001);
     }
 
     /// A process killed before it evaluated 00:11 and 00:12: the next start, in 00:13,

@@ -130,16 +130,22 @@ async fn alerts_json(
         },
         ids,
     ) = state.alerts.snapshot_with_event_ids();
+    // Ids start at 1: a `since` of 0 (nothing seen yet) is always taken.
     if let Some(since) = since.filter(|&since| since >= ids.end) {
-        let newest = match ids.end.checked_sub(1) {
-            Some(newest) => format!("the newest is {newest}"),
-            None => "it has none yet".to_owned(),
+        let why = if ids.is_empty() {
+            format!(
+                "no event of the log has the id {since}: it has none yet; ask with since=0 \
+                 (or without since) until one fires."
+            )
+        } else {
+            format!(
+                "no event of the log has the id {since} (the newest is {}): the log was \
+                 started anew (its state file was not kept); ask without “since” and go on \
+                 from the newest event's id.",
+                ids.end - 1
+            )
         };
-        return Err(ApiError::UnknownId(format!(
-            "no event of the log has the id {since} ({newest}): the log was started anew \
-             (its state file was not kept); ask without “since” and go on from the newest \
-             event's id."
-        )));
+        return Err(ApiError::UnknownId(why));
     }
     Ok(Json(AlertsView {
         rules,
