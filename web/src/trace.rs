@@ -3,7 +3,9 @@
 //! * `GET /trace/{id}`: every tree of the trace `id` belongs to, each under the
 //!   `RemoteCall` event that led to it, its service and machine on its first row and a link
 //!   to its LogView page; bars on one time axis; the tree asked for highlighted; a linked
-//!   tree that is not stored shown as a row saying so.
+//!   tree that is not stored shown as a row saying so. The header tells the request: how it
+//!   ended, its duration and start are its root transaction's (the root tree's), apart
+//!   from the services that had failures and the span of all the trees.
 //! * `GET /api/trace?id=`: the same trees as JSON, in the page's order: `{"id","rootId",
 //!   "trees":[{"id","domain","ip","parentId","link","remoteCall","tree"}],
 //!   "missing":[{"id","parentId","link","why"}],"truncated"}`, where `tree` is what
@@ -18,9 +20,10 @@
 //! its parent IDs), then down from the root, one level of trees at a time, along the links
 //! LogView draws ([`remote_link`]). Each ID is taken once, so a cycle ends where it closes.
 //! A tree whose parent names it only in the header (no `RemoteCall` event) hangs at the end
-//! of its parent, so the tree asked for is always shown. The walk is bounded
+//! of its parent, so the tree asked for is always shown; asked from above, such a tree is
+//! not found, as the store has no index from a parent to its children. The walk is bounded
 //! ([`MAX_TRACE_TREES`], [`MAX_TRACE_DEPTH`], [`MAX_TRACE_MESSAGES`]) and says when it
-//! stopped at a bound. Lookups run on blocking threads as LogView's do
+//! stopped at a bound; a tree asked for past the trees bound takes the last tree's place. Lookups run on blocking threads as LogView's do
 //! ([`find_tree`]), a few at once ([`LOOKUPS_IN_FLIGHT`]).
 //!
 //! Non-goal: aligning clocks. Each tree's timestamps are its own machine's, drawn as they
@@ -154,6 +157,8 @@ struct Trace {
     tops: Vec<usize>,
     /// Whether the walk stopped at a bound with links left.
     truncated: bool,
+    /// The tree the tree asked for took the place of, at the trees bound.
+    replaced: Option<String>,
 }
 
 impl Trace {
@@ -318,6 +323,26 @@ impl Walk<'_> {
         }
     }
 
+    /// Takes the last node out of the walk, making room for the tree asked for at the
+    /// trees bound, and answers its ID. Nodes come after the node they hang under, so
+    /// nothing hangs under the last one; the links to it become "not followed".
+    fn drop_last(&mut self) -> Option<String> {
+        let node = self.nodes.pop()?;
+        let gone = self.nodes.len();
+        if let Ok(stored) = &node.stored {
+            self.messages = self.messages.saturating_sub(stored.tree.message_count());
+        }
+        self.tops.retain(|&t| t != gone);
+        for link in self.nodes.iter_mut().flat_map(|n| n.links.iter_mut()) {
+            if link.to == LinkTo::Node(gone) || (link.to == LinkTo::Seen && link.id == node.id) {
+                link.to = LinkTo::NotFollowed;
+            }
+        }
+        self.visited.remove(&node.id);
+        self.truncated = true;
+        Some(node.raw)
+    }
+
     /// Looks up one level's links, [`LOOKUPS_IN_FLIGHT`] at once, and adds their nodes.
     async fn look_up_level(&mut self, pending: Vec<Pending>) -> Vec<usize> {
         let mut added = Vec::with_capacity(pending.len());
@@ -415,20 +440,30 @@ async fn walk(state: &AppState, raw: &str, asked: MessageId, tree: StoredTree) -
     }
     // Not reached from the root (or no root named): from the highest tree above it not
     // shown yet, which reaches it through the chain's links unless a bound stops it.
+    // At the trees bound, only the tree asked for is still shown, in the last one's place.
     let above = missing_above.into_iter().chain(chain.into_iter().rev());
+    let mut replaced = None;
     for (raw, id) in above {
         if walk.visited.contains(&asked) {
             break;
         }
-        if !walk.visited.contains(&id) {
-            walk.walk_from(raw, id).await;
+        if walk.visited.contains(&id) {
+            continue;
         }
+        if walk.nodes.len() >= MAX_TRACE_TREES {
+            if id != asked {
+                continue;
+            }
+            replaced = walk.drop_last();
+        }
+        walk.walk_from(raw, id).await;
     }
     Trace {
         asked,
         nodes: walk.nodes,
         tops: walk.tops,
         truncated: walk.truncated,
+        replaced,
     }
 }
 
@@ -617,8 +652,22 @@ fn render_page(raw_id: &str, trace: &Trace) -> Markup {
     }
     let found = trace.trees().count();
     let missing = trace.nodes.len() - found;
-    let failed = trace.trees().any(|s| is_failure(&s.tree.root));
-    let title = match top_tree {
+    // The request is the root tree's root transaction. Without the root tree, the earliest
+    // tree found stands in for it, and the page says so.
+    let stand_in = top_tree.is_none();
+    let request = top_tree.or_else(|| trace.trees().min_by_key(|s| s.tree.root.timestamp_ms()));
+    let request_failed = request.is_some_and(|s| is_failure(&s.tree.root));
+    let mut failed_domains: Vec<&str> = Vec::new();
+    for n in trace.order() {
+        if let Ok(stored) = &trace.nodes[n].stored {
+            let domain = stored.tree.header.domain.as_str();
+            if is_failure(&stored.tree.root) && !failed_domains.contains(&domain) {
+                failed_domains.push(domain);
+            }
+        }
+    }
+    let duration_us = request.map(|s| request_duration_us(&s.tree.root));
+    let title = match request {
         Some(s) => format!(
             "Trace {} {} · {raw_id}",
             s.tree.root.type_(),
@@ -633,37 +682,75 @@ fn render_page(raw_id: &str, trace: &Trace) -> Markup {
             div.summary-title {
                 h1 {
                     span.type { "Trace" }
-                    @if let Some(s) = top_tree {
+                    @if let Some(s) = request {
                         " "
                         span.name { (s.tree.root.type_()) " " (s.tree.root.name()) }
                     }
+                    @if stand_in && request.is_some() {
+                        " " span.muted { "(the earliest tree found: the root tree is not stored)" }
+                    }
                 }
-                span.duration-big title="From the first start to the last end" {
-                    (format_duration_us(axis.span_us()))
+                @if let Some(duration_us) = duration_us {
+                    span.duration-big title=(if stand_in {
+                        "The earliest tree's root transaction's duration"
+                    } else {
+                        "The request's duration: the root transaction's"
+                    }) {
+                        (format_duration_us(duration_us))
+                    }
                 }
             }
             dl.facts {
                 div { dt { "Asked for" } dd { a href=(logview_url(raw_id)) { code { (raw_id) } } } }
                 @if let Some(top) = top {
-                    div { dt { "Root" } dd { a href=(logview_url(&top.raw)) { code { (top.raw) } } } }
+                    div { dt { "Root" } dd {
+                        a href=(logview_url(&top.raw)) { code { (top.raw) } }
+                        @if stand_in { " " span.muted { "(not stored)" } }
+                    } }
                 }
                 div { dt { "Trees" } dd {
                     (found)
                     @if missing > 0 { " " span.muted { "(" (missing) " not found)" } }
                 } }
-                div { dt { "Services" } dd { (domains.join(" → ")) } }
-                @if let Some(s) = top_tree {
-                    div { dt { "Started" } dd { (format_utc_ms(s.tree.root.timestamp_ms())) } }
+                div { dt { "Services" } dd { (domains.join(", ")) } }
+                @if let Some(s) = request {
+                    div {
+                        dt { @if stand_in { "Earliest tree started" } @else { "Started" } }
+                        dd { (format_utc_ms(s.tree.root.timestamp_ms())) }
+                    }
+                }
+                @if duration_us != Some(axis.span_us()) {
+                    div {
+                        dt { "All trees span" }
+                        dd title="From the first start to the last end, each tree by its own machine's clock" {
+                            (format_duration_us(axis.span_us()))
+                        }
+                    }
                 }
             }
             p.tree-actions {
                 a href=(api_trace_url(raw_id)) { "Raw JSON" }
-                @if failed { span.badge.fail { "This request failed" } }
+                @if stand_in {
+                    span.badge.neutral { "The root tree is not stored: how the request ended is not known" }
+                } @else if request_failed {
+                    span.badge.fail { "This request failed" }
+                } @else {
+                    span.badge.ok { "This request succeeded" }
+                }
+                @if !failed_domains.is_empty() {
+                    span.badge.warn title="Services with a tree whose root transaction failed" {
+                        (failed_domains.len()) " of " (domains.len()) " services had failures: "
+                        (failed_domains.join(", "))
+                    }
+                }
             }
         }
         p.hint {
             "Each tree is drawn by its own machine's clock: trees from other machines are "
-            "placed by their own timestamps, so a clock that is off shifts their bars."
+            "placed by their own timestamps, so a clock that is off shifts their bars. "
+            "A tree linked only by its header's parent ID (no RemoteCall event names it) is "
+            "shown when asked for by its own ID or by a tree below it: from its parent's side "
+            "nothing points to it."
         }
         section.waterfall aria-label="Trace" {
             table.tree {
@@ -707,11 +794,23 @@ fn render_page(raw_id: &str, trace: &Trace) -> Markup {
                     (MAX_TRACE_DEPTH) " levels, " (format_count(MAX_TRACE_MESSAGES as u64))
                     " messages): linked trees past it are not shown; their RemoteCall rows "
                     "link to them."
+                    @if let Some(replaced) = &trace.replaced {
+                        " The tree asked for lies past the bound: it is shown in place of "
+                        a href=(logview_url(replaced)) { code { (replaced) } }
+                        ", the last tree the walk had taken."
+                    }
                 }
             }
         }
     };
     page_with_search(&PageTitle::plain(&title), "", raw_id, body)
+}
+
+/// How long the request of a trace took: its root transaction's duration (for a root
+/// that is not a transaction, the span of its tree).
+fn request_duration_us(root: &Message) -> u64 {
+    root.as_transaction()
+        .map_or_else(|| TimeAxis::of(root).span_us(), |t| t.duration_us)
 }
 
 /// Node `n` at indentation `depth`: its head row and rows, each link under its row.

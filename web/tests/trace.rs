@@ -137,15 +137,24 @@ async fn trace_asked_by_the_middle_id_shows_all_three_services_in_order() {
         html.contains(r#"class="row transaction failed""#),
         "the payment failed"
     );
-    assert!(html.contains("This request failed"));
-    assert!(html.contains("gateway → order-service → payment-service"));
+    // The gateway answered OK; only a callee failed.
+    assert!(!html.contains("This request failed"), "{html}");
+    assert!(html.contains(r#"<span class="badge ok">This request succeeded</span>"#));
+    assert!(html.contains("1 of 3 services had failures: payment-service</span>"));
+    // The services in order of appearance, not as a chain.
+    assert!(
+        html.contains("<dd>gateway, order-service, payment-service</dd>"),
+        "{html}"
+    );
     assert!(
         html.contains("by its own machine's clock"),
         "the clock note"
     );
     assert!(!html.contains("The walk stopped"), "nothing truncated");
-    // One axis: the gateway's start to the last end (the gateway's own, 120 ms).
-    assert!(html.contains(r#"<span class="duration-big" title="From the first start to the last end">120 ms</span>"#), "{html}");
+    // The request's duration: the gateway's root transaction's, which here also spans
+    // every tree, so no separate span.
+    assert!(html.contains(r#"<span class="duration-big" title="The request's duration: the root transaction's">120 ms</span>"#), "{html}");
+    assert!(!html.contains("All trees span"), "{html}");
 }
 
 #[tokio::test]
@@ -473,4 +482,155 @@ async fn the_real_clients_caller_and_callee_make_one_trace() {
         .map(|t| t["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [CALLER_ID, CALLEE_ID], "{json}");
+}
+
+/// The root transaction failing is what makes the request fail.
+#[tokio::test]
+async fn the_request_fails_by_its_root_transaction() {
+    let mut trees = three_services();
+    if let Message::Transaction(t) = &mut trees[0].root {
+        t.status = "500".to_owned();
+    }
+    let html = ok_page(app_with(trees), &format!("/trace/{PAYMENT_ID}")).await;
+    assert!(html.contains(r#"<span class="badge fail">This request failed</span>"#));
+    assert!(html.contains("2 of 3 services had failures: gateway, payment-service</span>"));
+    assert!(!html.contains("This request succeeded"));
+}
+
+/// The headline duration and start are the root transaction's, whatever a callee's clock
+/// or a tree that outlives the request says; the span of all the trees is told apart.
+#[tokio::test]
+async fn the_headline_is_the_root_transactions_duration_and_start() {
+    let duration = |html: &str| {
+        let at = html.find(r#"<span class="duration-big""#).unwrap();
+        let span = &html[at..];
+        let span = &span[span.find('>').unwrap() + 1..span.find("</span>").unwrap()];
+        span.to_owned()
+    };
+    // A callee that runs on after the request answered (as a detached thread does).
+    let long_callee = vec![
+        tree(
+            GATEWAY_ID,
+            ("gateway", "10.0.0.1"),
+            ("URL", "/api/checkout"),
+            (START_MS, 500),
+            &[ORDER_ID],
+            ("", ""),
+        ),
+        tree(
+            ORDER_ID,
+            ("order-service", "10.0.0.2"),
+            ("Service", "Late.work"),
+            (START_MS + 5, 700),
+            &[],
+            (GATEWAY_ID, GATEWAY_ID),
+        ),
+    ];
+    let html = ok_page(app_with(long_callee), &format!("/trace/{ORDER_ID}")).await;
+    assert_eq!(duration(&html), "500 ms", "{html}");
+    assert!(html.contains("All trees span</dt>"), "{html}");
+    assert!(html.contains(">705 ms</dd>"), "{html}");
+    // A callee whose clock is 3 s behind.
+    let skewed = vec![
+        tree(
+            GATEWAY_ID,
+            ("gateway", "10.0.0.1"),
+            ("URL", "/skew"),
+            (START_MS, 200),
+            &[ORDER_ID],
+            ("", ""),
+        ),
+        tree(
+            ORDER_ID,
+            ("order-service", "10.0.0.2"),
+            ("Service", "Skewed.clock"),
+            (START_MS - 3000, 150),
+            &[],
+            (GATEWAY_ID, GATEWAY_ID),
+        ),
+    ];
+    let html = ok_page(app_with(skewed), &format!("/trace/{GATEWAY_ID}")).await;
+    assert_eq!(duration(&html), "200 ms", "{html}");
+    assert!(
+        html.contains("<dt>Started</dt><dd>2026-11-22 07:10:00.000 UTC</dd>"),
+        "the root's start, not the callee's: {html}"
+    );
+    assert!(html.contains(">3.20 s</dd>"), "{html}");
+}
+
+/// Without the root tree, the earliest tree found stands in for the request, labelled.
+#[tokio::test]
+async fn without_the_root_tree_the_earliest_tree_stands_in_labelled() {
+    let mut trees = three_services();
+    trees.remove(0);
+    let html = ok_page(app_with(trees), &format!("/trace/{PAYMENT_ID}")).await;
+    assert!(
+        html.contains("Service OrderService.create</span>"),
+        "the earliest tree's name: {html}"
+    );
+    assert!(html.contains("(the earliest tree found: the root tree is not stored)"));
+    assert!(
+        html.contains("<dt>Earliest tree started</dt><dd>2026-11-22 07:10:00.005 UTC</dd>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"title="The earliest tree's root transaction's duration">100 ms</span>"#)
+    );
+    assert!(html.contains("how the request ended is not known"));
+    assert!(!html.contains("This request succeeded"));
+    assert!(!html.contains("This request failed"));
+}
+
+/// Asked from a tree past the trees bound: still at most the bound, the tree asked for in
+/// the last one's place, and the page says which.
+#[tokio::test]
+async fn a_tree_asked_for_past_the_bound_replaces_the_last_one() {
+    let callees: Vec<String> = (1..=250)
+        .map(|seq| format!("order-service-0a000002-498703-{seq}"))
+        .collect();
+    let calls: Vec<&str> = callees.iter().map(String::as_str).collect();
+    let mut trees = vec![tree(
+        GATEWAY_ID,
+        ("gateway", "10.0.0.1"),
+        ("URL", "/fan-out"),
+        (START_MS, 300),
+        &calls,
+        ("", ""),
+    )];
+    for id in &callees {
+        trees.push(tree(
+            id,
+            ("order-service", "10.0.0.2"),
+            ("Service", "OrderService.get"),
+            (START_MS + 10, 5),
+            &[],
+            (GATEWAY_ID, GATEWAY_ID),
+        ));
+    }
+    let app = app_with(trees);
+    let asked = "order-service-0a000002-498703-250";
+    let replaced = "order-service-0a000002-498703-199";
+    let json = get_json(app.clone(), &format!("/api/trace?id={asked}"), 200).await;
+    let ids: Vec<&str> = (json["trees"].as_array().unwrap().iter())
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len() + json["missing"].as_array().unwrap().len(), 200);
+    assert!(ids.contains(&asked), "{ids:?}");
+    assert!(!ids.contains(&replaced), "{ids:?}");
+    assert_eq!(ids[0], GATEWAY_ID);
+    assert_eq!(json["truncated"], true);
+    let html = ok_page(app, &format!("/trace/{asked}")).await;
+    assert!(
+        html.contains(&format!(
+            r#"it is shown in place of <a href="/m/{replaced}"><code>{replaced}</code></a>"#
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(
+            r#"<a href="/m/{replaced}"><code>{replaced}</code></a> not followed"#
+        )),
+        "{html}"
+    );
+    assert_eq!(html.matches("asked for</span>").count(), 1);
 }
