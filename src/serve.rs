@@ -62,6 +62,17 @@ impl ServeArgs {
         if let Some(addr) = self.web_listen {
             config.web.listen = addr;
         }
+        let (collector, web) = (config.collector.listen, config.web.listen);
+        // One port for both would fail at the second bind, after --check-config said valid.
+        let overlap = collector.ip() == web.ip()
+            || collector.ip().is_unspecified()
+            || web.ip().is_unspecified();
+        if collector.port() == web.port() && collector.port() != 0 && overlap {
+            anyhow::bail!(
+                "the collector ({collector}) and the web server ({web}) cannot listen on one \
+                 port: give them different ports"
+            );
+        }
         Ok(config)
     }
 }
@@ -1700,6 +1711,31 @@ mod serve_args_tests {
         assert_eq!(dir_of(args(false, None)), PathBuf::from("/srv/ocelot"));
         assert_eq!(dir_of(args(false, Some("d"))), PathBuf::from("d"));
         assert_ne!(DEMO_DATA_DIR, Config::default().store.dir.to_str().unwrap());
+    }
+
+    /// `--check-config` said valid, and the start then failed at the second bind.
+    #[test]
+    fn the_collector_and_the_web_server_on_one_port_are_refused() {
+        let args = |collector: &str, web: &str| ServeArgs {
+            collector_listen: Some(collector.parse().unwrap()),
+            web_listen: Some(web.parse().unwrap()),
+            ..ServeArgs::default()
+        };
+        for (collector, web) in [
+            ("127.0.0.1:29944", "127.0.0.1:29944"),
+            ("0.0.0.0:29944", "127.0.0.1:29944"),
+            ("127.0.0.1:29944", "0.0.0.0:29944"),
+        ] {
+            let err = args(collector, web).config().unwrap_err().to_string();
+            assert!(err.contains("cannot listen on one port"), "{err}");
+        }
+        for (collector, web) in [
+            ("127.0.0.1:29944", "127.0.0.1:29945"),
+            ("127.0.0.1:29944", "127.0.0.2:29944"),
+            ("127.0.0.1:0", "127.0.0.1:0"),
+        ] {
+            args(collector, web).config().unwrap();
+        }
     }
 
     /// The demo logged `rules_file=none` while its four built-in rules fired.
