@@ -187,7 +187,53 @@ pub(crate) async fn why_missing(state: &AppState, id: &MessageId) -> Option<Stri
             return Some(why);
         }
     }
-    let report = state.reports.state(id.hour).await?;
+    let mut said = Vec::new();
+    if let Some(report) = state.reports.state(id.hour).await {
+        said.extend(store_drops_note(&report));
+    }
+    // A tree that came after its hour closed is dropped, and counted, in the hour it came
+    // in: the next one, mostly (one sent too early, in the hour before).
+    let mut late = 0u64;
+    for hour in [
+        id.hour.checked_sub(1),
+        Some(id.hour),
+        id.hour.checked_add(1),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Some(report) = state.reports.state(hour).await {
+            let view = report.view(&ocelot_analyzer::ViewQuery::default());
+            for minute in &view.minutes {
+                late = late.saturating_add(minute.out_of_window);
+            }
+        }
+    }
+    if late > 0 {
+        let (trees, were) = if late == 1 {
+            ("tree", "was")
+        } else {
+            ("trees", "were")
+        };
+        said.push(format!(
+            "{} {trees} of any domain came outside their hour's window (after the hour had \
+             closed, or too early) around that hour and {were} dropped (out_of_window): this \
+             tree may be one of them.",
+            format_count(late)
+        ));
+    }
+    if said.is_empty() {
+        return None;
+    }
+    said.push(
+        "It may also not have arrived yet, or have been sampled out by the client.".to_owned(),
+    );
+    Some(said.join(" "))
+}
+
+/// What the store dropped in the State report's hour without storing (reasons that lose a
+/// tree under its ID), or `None`.
+fn store_drops_note(report: &ocelot_analyzer::StateReport) -> Option<String> {
     let view = report.view(&ocelot_analyzer::ViewQuery::default());
     let mut by_reason: std::collections::BTreeMap<String, u64> = Default::default();
     for minute in &view.minutes {
@@ -213,8 +259,7 @@ pub(crate) async fn why_missing(state: &AppState, id: &MessageId) -> Option<Stri
     };
     Some(format!(
         "The collector's State report counts {} {trees} of any domain that the store dropped \
-         in that hour without storing {them} ({}): this tree may be one of them. It may also \
-         not have arrived yet, or have been sampled out by the client.",
+         in that hour without storing {them} ({}): this tree may be one of them.",
         format_count(dropped),
         reasons.join(", "),
     ))

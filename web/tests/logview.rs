@@ -547,6 +547,28 @@ async fn an_unknown_id_in_an_hour_with_store_drops_says_the_store_may_have_dropp
     assert!(error.contains(said), "{error}");
 }
 
+/// A tree sent after its hour closed is dropped as out of window and counted in the hour
+/// it came in; the 404 named only the store's drops of its own hour, or nothing.
+#[tokio::test]
+async fn an_unknown_id_says_trees_that_came_after_their_hour_were_dropped() {
+    let mut reports = reports();
+    let next_hour_ms = (HOUR + 1) * 3_600_000 + 5 * 60_000;
+    reports
+        .state_mut(HOUR + 1)
+        .record_out_of_window(next_hour_ms, 3);
+    let said = "3 trees of any domain came outside their hour's window (after the hour had \
+                closed, or too early) around that hour and were dropped (out_of_window): this \
+                tree may be one of them. It may also not have arrived yet";
+    let json = get_json(
+        app_with_reports(reports),
+        &format!("/api/message/{UNKNOWN_ID}"),
+        404,
+    )
+    .await;
+    let error = json["error"].as_str().unwrap();
+    assert!(error.contains(said), "{error}");
+}
+
 /// Without drops in its hour, the 404 gives the usual reasons; before every hour kept, it
 /// says retention deleted the hour.
 #[tokio::test]
