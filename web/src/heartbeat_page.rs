@@ -28,22 +28,28 @@
 //! when each was last heard, whether it went silent, and its latest CPU, memory, threads
 //! and GC time, silent machines first, each linking to its own charts. An on-call engineer
 //! with twenty machines asks "which one is down?" before "what did this one do?". A domain
-//! of one machine shows its charts at once, as there is nothing to pick.
+//! of one machine shows its charts at once, as there is nothing to pick. In the current
+//! hour, machines heard in the hour before but not yet in this one are listed too, silent
+//! with when they were last heard, as the alerts watch them: just after the hour, a machine
+//! that had stopped would otherwise drop off the table while its alert still fires. Picked,
+//! such a machine's page says it sent nothing in this hour and links to the hour before.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
-use ocelot_analyzer::ViewQuery;
+use ocelot_analyzer::{hour_label, HeartbeatReport, ViewQuery, OTHERS};
 use ocelot_protocol::MILLIS_PER_HOUR;
 
-use crate::board::{format_amount, Board, FormOrigin, BYTE_UNITS};
+use crate::board::{build_url, format_amount, Board, FormOrigin, BYTE_UNITS};
 use crate::chart::{grid_line_chart, Series, MINUTES};
 use crate::cpu::heavy;
 use crate::error::{PageError, PageQuery};
+use crate::hour::hour_title;
 use crate::layout::page;
 use crate::selection::ReportParams;
 use crate::state::AppState;
@@ -69,15 +75,40 @@ async fn heartbeat_page(
             state.reports.heartbeat(domain, hour)
         })
         .await;
-    let Some(report) = report else {
-        // A stored report that cannot be read is said to be, not shown as no data.
-        let unreadable = match board.has_domain() {
-            true => board.unreadable(&state, HEADING, "heartbeat").await,
-            false => None,
-        };
-        let (status, body) = unreadable.unwrap_or_else(|| board.empty(HEADING));
-        return Ok((status, page(&board.title(HEADING), PATH, body)));
+    let running = running_minute(board.hour, state.reports.now_ms());
+    // In the current hour, the hour before too: see `heard_only_before`. Without a report
+    // of this hour, only for a domain asked for (the alert banner's links name it).
+    let before = match running {
+        Some(_) if report.is_some() || params.domain().is_some() => {
+            hour_before(&state, &board).await
+        }
+        _ => None,
     };
+    let report = match report {
+        Some(report) => report,
+        None => {
+            // A stored report that cannot be read is said to be, not shown as no data.
+            let unreadable = match board.has_domain() {
+                true => board.unreadable(&state, HEADING, "heartbeat").await,
+                false => None,
+            };
+            // A domain whose every machine went silent in the hour before has no report of
+            // this hour yet: its overview is of those machines.
+            let empty = HeartbeatReport::new(board.domain.clone(), board.hour);
+            let silent_since_before =
+                (before.as_ref()).is_some_and(|b| !heard_only_before(&empty, b).is_empty());
+            match unreadable {
+                None if silent_since_before => Arc::new(empty),
+                unreadable => {
+                    let (status, body) = unreadable.unwrap_or_else(|| board.empty(HEADING));
+                    return Ok((status, page(&board.title(HEADING), PATH, body)));
+                }
+            }
+        }
+    };
+    let carried = (before.as_ref())
+        .map(|before| heard_only_before(&report, before))
+        .unwrap_or_default();
     let view = heavy(|| {
         report.view(&ViewQuery {
             ip: board.ip.as_deref(),
@@ -87,21 +118,28 @@ async fn heartbeat_page(
             keep_name: None,
         })
     });
-    // More than one machine: the picker offers them all at once, the overview.
-    let many = view.ips.len() > 1;
-    if !board.knows_machine(&view.ips) {
-        let (status, body) = board.unknown_machine(HEADING, &view.ips, many);
+    let mut machines = view.ips.clone();
+    machines.extend(carried.iter().map(|(ip, _)| ip.clone()));
+    machines.sort();
+    // More than one machine, or one silent since the hour before: the picker offers them
+    // all at once, the overview.
+    let many = machines.len() > 1 || !carried.is_empty();
+    if !board.knows_machine(&machines) {
+        let (status, body) = board.unknown_machine(HEADING, &machines, many);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
     }
-    let running = running_minute(board.hour, state.reports.now_ms());
     if many && board.ip.is_none() {
-        let rows = heavy(|| machine_rows(&report, running));
+        let rows = heavy(|| machine_rows(&report, &carried, running));
         let body = html! {
-            (board.controls(HEADING, Some(&view.ips), true))
+            (board.controls(HEADING, Some(&machines), true))
             (machines_table(&board, &rows, running))
         };
         return Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)));
     }
+    // A machine picked that was heard in the hour before only: the minute it last was.
+    let last_before = (carried.iter())
+        .find(|(ip, _)| *ip == view.ip)
+        .map(|(_, minute)| *minute);
     let series = series_of(view.minutes.iter().map(|m| (m.minute, &m.values)));
     let charts = charts_of(&series, running);
     let zero: Vec<&str> = series
@@ -112,10 +150,12 @@ async fn heartbeat_page(
     let started_ms = series.get(RUNTIME_START_TIME).and_then(|v| last_value(v));
     let malformed = report.malformed_of(&view.ip);
     let body = html! {
-        (board.controls(HEADING, Some(&view.ips), many))
+        (board.controls(HEADING, Some(&machines), many))
         @if series.is_empty() {
             section.empty-state {
-                @if malformed > 0 {
+                @if let Some(minute) = last_before {
+                    (sent_nothing_this_hour(&board, &view.ip, minute, running))
+                } @else if malformed > 0 {
                     h2 { "Heartbeats not read" }
                     p { (malformed_note(malformed)) }
                 } @else if !view.minutes.is_empty() {
@@ -190,6 +230,77 @@ fn malformed_note(count: u64) -> String {
     )
 }
 
+/// The domain's heartbeat report of the hour before the board's (sealed or still open,
+/// as the report source has it), if any.
+async fn hour_before(state: &AppState, board: &Board) -> Option<Arc<HeartbeatReport>> {
+    let hour = board.hour.checked_sub(1)?;
+    state.reports.heartbeat(board.domain.clone(), hour).await
+}
+
+/// The machines of `before` (the report of the hour before the current one) that `report`
+/// (the current hour's) has not heard yet, each with the minute of its last well-formed
+/// heartbeat. The alerting watches every machine heard in the hour or the hour before, so
+/// one that stopped sending late in an hour fires on into the next; were it left out
+/// here, just after the hour the overview would show every machine sending while the
+/// banner says one is silent. `OTHERS` (machines past the cap) is no machine to watch, and
+/// one whose every heartbeat was malformed has no minute to be silent since: the alerting
+/// leaves both out too.
+fn heard_only_before(report: &HeartbeatReport, before: &HeartbeatReport) -> Vec<(String, u8)> {
+    let heard_now: BTreeSet<&str> = report.ips().collect();
+    before
+        .ips()
+        .filter(|ip| *ip != OTHERS && !heard_now.contains(ip))
+        .filter_map(|ip| {
+            let (minute, _) = before.minutes_of(ip).last()?;
+            Some((ip.to_owned(), minute))
+        })
+        .collect()
+}
+
+/// `2026-11-22 06:29 UTC`: `minute` of `hour`, the date in full (a minute of another
+/// hour than the one shown).
+fn minute_title(hour: u64, minute: u8) -> String {
+    let title = hour_title(hour);
+    let hour_part = title.strip_suffix(":00 UTC").unwrap_or(&title);
+    format!("{hour_part}:{minute:02} UTC")
+}
+
+/// The page of this hour's heartbeats of machine `ip`, heard in the hour before (last at
+/// its `minute`) and not in this one: not an unknown machine, a silent one, with the way
+/// to its heartbeats of that hour.
+fn sent_nothing_this_hour(board: &Board, ip: &str, minute: u8, running: Option<usize>) -> Markup {
+    let Some(before) = board.hour.checked_sub(1) else {
+        return html! {};
+    };
+    let last = minute_title(before, minute);
+    html! {
+        h2 { "No heartbeats in this hour" }
+        @if let Some(silent) = silence_since_hour_before(minute, running) {
+            p.notice.unreadable.silent role="alert" {
+                "No heartbeat since " (last) " (" (silent.minutes) " minutes): the machine may be down, "
+                "or its client stopped sending. A CAT client sends one a minute."
+            }
+        }
+        p {
+            "The machine " code { (ip) } " sent no heartbeat in this hour yet. It was last heard at "
+            (last) ", in the hour before: "
+            a href=(hour_before_url(board, before, ip)) { "its heartbeats of " (hour_title(before)) } "."
+        }
+    }
+}
+
+/// The heartbeats of machine `ip` in `hour` (the hour before the board's).
+fn hour_before_url(board: &Board, hour: u64, ip: &str) -> String {
+    build_url(
+        PATH,
+        &[
+            ("domain", &board.domain),
+            ("hour", &hour_label(hour)),
+            ("ip", ip),
+        ],
+    )
+}
+
 /// A machine's series, name -> value per minute, from its minutes with a heartbeat (each
 /// with its values); minutes without a heartbeat are gaps (NaN).
 fn series_of<'a>(
@@ -222,8 +333,18 @@ struct Silence {
 /// The charts end with gaps either way; this says it in words, as "is it alive?" is the
 /// first question.
 fn silence(last_minute: Option<u8>, running: Option<usize>) -> Option<Silence> {
-    let last = last_minute?;
-    let ended_since = running?.checked_sub(usize::from(last) + 1)?;
+    silence_after(last_minute?, running?)
+}
+
+/// [`silence`] of a machine last heard at `last_minute` of the hour before the current one
+/// (`running` the minute under way in the current hour).
+fn silence_since_hour_before(last_minute: u8, running: Option<usize>) -> Option<Silence> {
+    silence_after(last_minute, running? + MINUTES)
+}
+
+/// [`silence`] with `running` counted from the start of the hour of `last`.
+fn silence_after(last: u8, running: usize) -> Option<Silence> {
+    let ended_since = running.checked_sub(usize::from(last) + 1)?;
     (ended_since >= 2).then_some(Silence {
         last_minute: last,
         minutes: ended_since,
@@ -236,6 +357,9 @@ struct MachineRow {
     ip: String,
     /// The minute of its last well-formed heartbeat; `None` if every one was malformed.
     last_minute: Option<u8>,
+    /// Whether `last_minute` is of the hour before (the machine has not been heard in this
+    /// one): see [`heard_only_before`].
+    in_hour_before: bool,
     silence: Option<Silence>,
     /// Its heartbeats that could not be read.
     malformed: u64,
@@ -287,10 +411,12 @@ const MEMORY_SERIES: [&str; 3] = [
 /// Series that give the threads figure, best first: the Java client's, our SDK's.
 const THREAD_SERIES: [&str; 2] = ["thread.count", "system.process.threads"];
 
-/// The overview's rows: every machine of `report`, silent ones first (see [`silence`]),
-/// then by IP (numerically: `10.0.0.9` before `10.0.0.10`).
+/// The overview's rows: every machine of `report`, and those of `carried` (heard in the
+/// hour before only, each with its last minute then: no figures of this hour), silent ones
+/// first (see [`silence`]), then by IP (numerically: `10.0.0.9` before `10.0.0.10`).
 fn machine_rows(
-    report: &ocelot_analyzer::HeartbeatReport,
+    report: &HeartbeatReport,
+    carried: &[(String, u8)],
     running: Option<usize>,
 ) -> Vec<MachineRow> {
     let mut rows: Vec<MachineRow> = report
@@ -301,12 +427,21 @@ fn machine_rows(
             MachineRow {
                 ip: ip.to_owned(),
                 last_minute,
+                in_hour_before: false,
                 silence: silence(last_minute, running),
                 malformed: report.malformed_of(ip),
                 figures: figures_of(&series, running),
             }
         })
         .collect();
+    rows.extend(carried.iter().map(|(ip, minute)| MachineRow {
+        ip: ip.clone(),
+        last_minute: Some(*minute),
+        in_hour_before: true,
+        silence: silence_since_hour_before(*minute, running),
+        malformed: 0,
+        figures: [None, None, None, None],
+    }));
     rows.sort_by(|a, b| {
         (b.silence.is_some().cmp(&a.silence.is_some())).then_with(|| ip_order(&a.ip, &b.ip))
     });
@@ -403,6 +538,7 @@ fn gc_time(series: &BTreeMap<&str, Vec<f64>>, running: Option<usize>) -> Option<
 /// The overview of a domain's machines: one row each, linking to its charts.
 fn machines_table(board: &Board, rows: &[MachineRow], running: Option<usize>) -> Markup {
     let silent = rows.iter().filter(|r| r.silence.is_some()).count();
+    let any_before = rows.iter().any(|r| r.in_hour_before);
     let hour = board.hour % 24;
     html! {
         section.panel {
@@ -415,6 +551,10 @@ fn machines_table(board: &Board, rows: &[MachineRow], running: Option<usize>) ->
                 @if running.is_some() {
                     "A machine is silent when two whole minutes have ended without a heartbeat from it "
                     "(a CAT client sends one a minute); silent machines come first."
+                    @if any_before {
+                        " Machines heard in the hour before but not yet in this one are listed too, "
+                        "with when they were last heard: the alerts watch them as well."
+                    }
                 } @else {
                     "Silence is told in the current hour only."
                 }
@@ -432,9 +572,14 @@ fn machines_table(board: &Board, rows: &[MachineRow], running: Option<usize>) ->
                             tr.unhealthy[row.silence.is_some()] {
                                 td.name { a href=(board.url(&[("ip", &row.ip)])) { (row.ip) } }
                                 td.last-heard {
-                                    @match row.last_minute {
-                                        Some(minute) => { (format!("{hour:02}:{minute:02}")) " UTC" }
-                                        None => { span.muted { "—" } }
+                                    @match (row.last_minute, board.hour.checked_sub(1)) {
+                                        (Some(minute), Some(before)) if row.in_hour_before => {
+                                            a href=(hour_before_url(board, before, &row.ip))
+                                                title="In the hour before: open its heartbeats of that hour"
+                                                { (minute_title(before, minute)) }
+                                        }
+                                        (Some(minute), _) => { (format!("{hour:02}:{minute:02}")) " UTC" }
+                                        (None, _) => { span.muted { "—" } }
                                     }
                                 }
                                 td.state {
@@ -767,6 +912,23 @@ mod tests {
         // A past hour, or no heartbeat at all: nothing to say here.
         assert_eq!(silence(at(&[9, 10]), None), None);
         assert_eq!(silence(at(&[]), Some(40)), None);
+    }
+
+    #[test]
+    fn silence_since_the_hour_before_counts_the_minutes_of_both_hours() {
+        // Last at :59, :01 of the next hour under way: only :00 ended without one.
+        assert_eq!(silence_since_hour_before(59, Some(1)), None);
+        assert_eq!(
+            silence_since_hour_before(59, Some(2)),
+            Some(Silence {
+                last_minute: 59,
+                minutes: 2
+            })
+        );
+        // Last at :29: :30 to :59 and :00 to :02 ended without one.
+        assert_eq!(silence_since_hour_before(29, Some(3)).unwrap().minutes, 33);
+        assert_eq!(silence_since_hour_before(29, None), None);
+        assert_eq!(minute_title(498_702, 29), "2026-11-22 06:29 UTC");
     }
 
     #[test]

@@ -19,6 +19,11 @@ fn sdk_heartbeat(minute: u64) -> MessageTree {
 
 /// [`sdk_heartbeat`] of the machine `ip`.
 fn sdk_heartbeat_of(ip: &str, minute: u64) -> MessageTree {
+    sdk_heartbeat_in(HOUR, ip, minute)
+}
+
+/// [`sdk_heartbeat_of`] at `minute` of `hour`.
+fn sdk_heartbeat_in(hour: u64, ip: &str, minute: u64) -> MessageTree {
     let details = [
         ("system.process", "cpu.time.ms", 5_000 + minute * 6_000),
         (
@@ -45,7 +50,7 @@ fn sdk_heartbeat_of(ip: &str, minute: u64) -> MessageTree {
         xml.push_str("</extension>");
     }
     xml.push_str("</status>");
-    let ts = HOUR_START_MS + minute * 60_000 + 5_000;
+    let ts = hour * 3_600_000 + minute * 60_000 + 5_000;
     MessageTree::new(
         Header {
             domain: "sdk-app".to_owned(),
@@ -500,5 +505,115 @@ async fn a_past_hour_lists_its_machines_without_calling_any_silent() {
         states,
         [("10.0.0.1", "07:59 UTC", ""), ("10.0.0.2", "07:20 UTC", "")],
         "{html}"
+    );
+}
+
+/// Two hours of a domain, 3.5 minutes into the second (07:03:30): `10.0.0.1` sends all
+/// along, `10.0.0.2` stopped at 06:29, `10.0.0.3` started at 07:00.
+fn machine_silent_since_the_hour_before() -> axum::Router {
+    let mut reports = MemoryReports::new(HOUR_START_MS + 3 * 60_000 + 30_000);
+    for (hour, ip, minutes) in [
+        (HOUR - 1, "10.0.0.1", 0..=59),
+        (HOUR - 1, "10.0.0.2", 0..=29),
+        (HOUR, "10.0.0.1", 0..=3),
+        (HOUR, "10.0.0.3", 0..=3),
+    ] {
+        for minute in minutes {
+            reports.add_tree(&sdk_heartbeat_in(hour, ip, minute));
+        }
+    }
+    router(AppState::new(Arc::new(common::lookup())).with_reports(Arc::new(reports)))
+}
+
+/// QA: a machine that stopped at 06:29 was in the overview at 06:57, silent, and gone from
+/// it at 07:03 (both others sending, its page an unknown machine), while its heartbeat
+/// alert, which watches machines heard in the hour or the hour before, still fired.
+#[tokio::test]
+async fn a_machine_heard_only_in_the_hour_before_is_listed_silent_after_the_hour() {
+    let app = machine_silent_since_the_hour_before();
+    let response = common::get(app.clone(), "/h?domain=sdk-app").await;
+    assert_eq!(response.status(), 200);
+    let html = common::text(response).await;
+    let rows = machine_rows(&html);
+    let states: Vec<(&str, &str, &str)> = (rows.iter())
+        .map(|r| (r[0].as_str(), r[1].as_str(), r[2].as_str()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("10.0.0.2", "2026-11-22 06:29 UTC", "silent"),
+            ("10.0.0.1", "07:03 UTC", "sending"),
+            ("10.0.0.3", "07:03 UTC", "sending"),
+        ],
+        "{html}"
+    );
+    // No figures of this hour: those of the hour before are behind the link.
+    assert_eq!(rows[0][3..], ["—", "—", "—", "—"]);
+    assert!(html.contains("3 machines"), "{html}");
+    assert!(html.contains("1 silent"), "{html}");
+    // 06:30 to 06:59 and 07:00 to 07:02 ended without one.
+    assert!(html.contains("No heartbeat for 33 minutes"), "{html}");
+    assert!(
+        html.contains(r#"<a href="/h?domain=sdk-app&amp;hour=2026112206&amp;ip=10.0.0.2""#),
+        "{html}"
+    );
+    assert!(html.contains(r#"<option value="10.0.0.2">10.0.0.2</option>"#));
+
+    // Picked, it is a machine that sent nothing in this hour, with the way to the last.
+    let response = common::get(app, "/h?domain=sdk-app&ip=10.0.0.2").await;
+    assert_eq!(response.status(), 200);
+    let html = common::text(response).await;
+    assert!(!html.contains("No machine 10.0.0.2"), "{html}");
+    assert!(html.contains("No heartbeats in this hour"), "{html}");
+    assert!(
+        html.contains("No heartbeat since 2026-11-22 06:29 UTC (33 minutes)"),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            r#"<a href="/h?domain=sdk-app&amp;hour=2026112206&amp;ip=10.0.0.2">its heartbeats of 2026-11-22 06:00 UTC</a>"#
+        ),
+        "{html}"
+    );
+}
+
+/// The hour before is as it was: its machines, none called silent or taken from elsewhere.
+#[tokio::test]
+async fn the_hour_before_keeps_its_own_machines_without_silent_labels() {
+    let uri = format!("/h?domain=sdk-app&hour={}", common::PAST_HOUR_LABEL);
+    let html = common::text(common::get(machine_silent_since_the_hour_before(), &uri).await).await;
+    let rows = machine_rows(&html);
+    let states: Vec<(&str, &str, &str)> = (rows.iter())
+        .map(|r| (r[0].as_str(), r[1].as_str(), r[2].as_str()))
+        .collect();
+    assert_eq!(
+        states,
+        [("10.0.0.1", "06:59 UTC", ""), ("10.0.0.2", "06:29 UTC", "")],
+        "{html}"
+    );
+    assert!(!html.contains("silent-count"), "{html}");
+}
+
+/// A domain whose every machine went silent in the hour before has no report of this hour:
+/// its overview lists them, rather than "no report".
+#[tokio::test]
+async fn a_domain_silent_since_the_hour_before_lists_its_machines() {
+    let mut reports = MemoryReports::new(common::NOW_MS);
+    for minute in 0..=50 {
+        reports.add_tree(&sdk_heartbeat_in(HOUR - 1, "10.0.0.2", minute));
+    }
+    let app = router(AppState::new(Arc::new(common::lookup())).with_reports(Arc::new(reports)));
+    let response = common::get(app, "/h?domain=sdk-app").await;
+    assert_eq!(response.status(), 200);
+    let html = common::text(response).await;
+    let rows = machine_rows(&html);
+    assert_eq!(rows.len(), 1, "{html}");
+    assert_eq!(
+        (
+            rows[0][0].as_str(),
+            rows[0][1].as_str(),
+            rows[0][2].as_str()
+        ),
+        ("10.0.0.2", "2026-11-22 06:50 UTC", "silent")
     );
 }
