@@ -38,7 +38,9 @@ const GZIP_LEVEL: u32 = 2;
 const MIN_GZIP_BYTES: u64 = 1024;
 
 /// The middleware: gzips the answer when the request accepts it and the answer is worth it
-/// ([`compressible`]), and says `Vary: Accept-Encoding` on every answer that depends on it.
+/// (of a text type, of known length and 1 KiB or more, not encoded already), and says
+/// `Vary: Accept-Encoding` on every answer that depends on it. The web app has it; the
+/// binary puts it on `/metrics` too.
 pub async fn gzip_answers(request: Request, next: Next) -> Response {
     let accepted = accepts_gzip(request.headers());
     let response = next.run(request).await;
