@@ -66,6 +66,25 @@ impl<R> DomainReports<R> {
         self.0.insert_or_merge(domain, report, merge);
     }
 
+    /// Merges `reports` read back from the store (a sealed hour opened again) into the live
+    /// ones, and takes the entries the merges added from `entries_left`, the hour's
+    /// budget: an entry both had counts once, as a restore counts it.
+    pub(crate) fn add_within_budget(
+        &mut self,
+        reports: BTreeMap<String, R>,
+        merge: impl Fn(&mut R, &R),
+        entry_count: impl Fn(&R) -> usize,
+        entries_left: &mut usize,
+    ) {
+        for (domain, report) in reports {
+            let held = |r: &Self| r.get(&domain).map_or(0, &entry_count);
+            let before = held(self);
+            self.add(&domain, report, &merge);
+            let added = held(self).saturating_sub(before);
+            *entries_left = entries_left.saturating_sub(added);
+        }
+    }
+
     /// The reports as an owned map (sealing an hour, writing a checkpoint).
     pub fn into_map(self) -> BTreeMap<String, R> {
         self.0

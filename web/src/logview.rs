@@ -693,21 +693,7 @@ pub(crate) fn render_tree(
         }
         section.waterfall aria-label="Message tree" {
             table.tree {
-                thead {
-                    tr {
-                        th.col-message { "Message" }
-                        th.col-status { "Status" }
-                        th.col-start { "Start" }
-                        th.col-duration { "Duration" }
-                        th.col-timeline {
-                            div.axis {
-                                @for (percent, label) in axis.labels() {
-                                    span style={ "left:" (percent) "%" } { (label) }
-                                }
-                            }
-                        }
-                    }
-                }
+                (waterfall_head(&axis))
                 tbody {
                     @for ((message, depth), key) in rows.iter().zip(&row_keys) {
                         @let board_url = board.as_ref().zip(key.as_ref()).and_then(|(b, k)| b.url(k));
@@ -721,6 +707,28 @@ pub(crate) fn render_tree(
                     "The first " (format_count(rows.len() as u64)) " of "
                     (format_count(message_count as u64)) " messages; "
                     a href=(api_message_url(raw_id)) { "the raw JSON" } " has every one."
+                }
+            }
+        }
+    }
+}
+
+/// The head of a waterfall table (LogView's and the trace's): the columns and the time
+/// axis' labels.
+pub(crate) fn waterfall_head(axis: &TimeAxis) -> Markup {
+    html! {
+        thead {
+            tr {
+                th.col-message { "Message" }
+                th.col-status { "Status" }
+                th.col-start { "Start" }
+                th.col-duration { "Duration" }
+                th.col-timeline {
+                    div.axis {
+                        @for (percent, label) in axis.labels() {
+                            span style={ "left:" (percent) "%" } { (label) }
+                        }
+                    }
                 }
             }
         }

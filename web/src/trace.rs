@@ -49,7 +49,8 @@ use crate::layout::{page_with_search, PageTitle};
 use crate::links::{anchor_id, api_trace_url, logview_url};
 use crate::logview::{
     find_tree, id_problem, is_failure, path_problem, remote_link, render_row, rows,
-    unknown_id_detail, why_missing, RemoteLinkKind, TimeAxis, MAX_TREE_ROWS, USUAL_REASONS,
+    unknown_id_detail, waterfall_head, why_missing, RemoteLinkKind, TimeAxis, MAX_TREE_ROWS,
+    USUAL_REASONS,
 };
 use crate::lookup::{lookup_failure, LookupFailed, StoredTree};
 use crate::state::AppState;
@@ -754,21 +755,7 @@ fn render_page(raw_id: &str, trace: &Trace) -> Markup {
         }
         section.waterfall aria-label="Trace" {
             table.tree {
-                thead {
-                    tr {
-                        th.col-message { "Message" }
-                        th.col-status { "Status" }
-                        th.col-start { "Start" }
-                        th.col-duration { "Duration" }
-                        th.col-timeline {
-                            div.axis {
-                                @for (percent, label) in axis.labels() {
-                                    span style={ "left:" (percent) "%" } { (label) }
-                                }
-                            }
-                        }
-                    }
-                }
+                (waterfall_head(&axis))
                 tbody {
                     @for (i, &top) in trace.tops.iter().enumerate() {
                         @if i > 0 {

@@ -56,15 +56,12 @@ impl EventAnalyzer {
     /// Adds reports read back from the store (a sealed hour opened again), each merged
     /// into its domain's live report; the entries they add count against the hour's budget.
     pub fn add_reports(&mut self, reports: BTreeMap<String, EventReport>) {
-        for (domain, report) in reports {
-            // What the merge added, entries both had counted once, as a restore counts them.
-            let held =
-                |r: &DomainReports<EventReport>| r.get(&domain).map_or(0, EventReport::entry_count);
-            let before = held(&self.reports);
-            self.reports.add(&domain, report, EventReport::merge);
-            let added = held(&self.reports).saturating_sub(before);
-            self.entries_left = self.entries_left.saturating_sub(added);
-        }
+        self.reports.add_within_budget(
+            reports,
+            EventReport::merge,
+            EventReport::entry_count,
+            &mut self.entries_left,
+        );
     }
 
     /// The hour this analyzer covers.

@@ -71,15 +71,12 @@ impl MatrixAnalyzer {
     /// Adds reports read back from the store (a sealed hour opened again), each merged
     /// into its domain's live report; the entries they add count against the hour's budget.
     pub fn add_reports(&mut self, reports: BTreeMap<String, MatrixReport>) {
-        for (domain, report) in reports {
-            let held = |r: &DomainReports<MatrixReport>| {
-                r.get(&domain).map_or(0, MatrixReport::entry_count)
-            };
-            let before = held(&self.reports);
-            self.reports.add(&domain, report, MatrixReport::merge);
-            let added = held(&self.reports).saturating_sub(before);
-            self.entries_left = self.entries_left.saturating_sub(added);
-        }
+        self.reports.add_within_budget(
+            reports,
+            MatrixReport::merge,
+            MatrixReport::entry_count,
+            &mut self.entries_left,
+        );
     }
 
     /// The hour this analyzer covers.
