@@ -805,9 +805,15 @@ fn say(line: &str) {
 
 /// A line of the stop: said on stdout for a person, as the start-up lines are, and logged
 /// at `level`, so a log system reading stderr (`--log-format json`) sees when and how the
-/// server stopped; it only saw the server go quiet.
+/// server stopped; it only saw the server go quiet. Not logged when both streams are a
+/// terminal: a person would read every line twice.
 fn say_and_log(level: tracing::Level, line: &str) {
     say(line);
+    // On a terminal showing both streams the log line would repeat what was just said.
+    use std::io::IsTerminal as _;
+    if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
+        return;
+    }
     match level {
         tracing::Level::ERROR => tracing::error!("{line}"),
         tracing::Level::WARN => tracing::warn!("{line}"),
