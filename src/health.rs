@@ -42,8 +42,9 @@ pub(crate) struct HealthSampler {
     /// first seen: more failures since mean the reports are not saved.
     checkpoint_seen: (u64, u64),
     /// Earlier samples reaching back [`LATELY_MS`], oldest first: when, the store's
-    /// failing drops per reason of [`STORE_FAILING_REASONS`], the other trees lost.
-    history: VecDeque<(u64, [u64; 2], u64)>,
+    /// failing drops per reason of [`STORE_FAILING_REASONS`], the other trees lost to the
+    /// reports and to the store (apart: one tree can be lost to both).
+    history: VecDeque<(u64, [u64; 2], [u64; 2])>,
 }
 
 impl HealthSampler {
@@ -79,7 +80,10 @@ impl HealthSampler {
                 .saturating_add(CHECKPOINT_SLACK_MS);
 
         let failing = STORE_FAILING_REASONS.map(|r| stats.store_drops.get(r).copied().unwrap_or(0));
-        let other_lost = stats.trees_lost().saturating_sub(failing.iter().sum());
+        let other_lost = [
+            stats.trees_lost_to_reports(),
+            (stats.trees_lost_to_store()).saturating_sub(failing.iter().sum()),
+        ];
         self.history.push_back((now_ms, failing, other_lost));
         let since = now_ms.saturating_sub(LATELY_MS);
         while self.history.get(1).is_some_and(|(at, ..)| *at <= since) {
@@ -104,7 +108,10 @@ impl HealthSampler {
             report_write_errors: write_errors,
             reports_not_saved: write_errors > self.checkpoint_seen.1 || overdue,
             store_failing,
-            trees_dropped_lately: other_lost.saturating_sub(lost_before),
+            // The larger part: a tree dropped by its report worker and the store is one
+            // tree, and the banner never says more were lost than came.
+            trees_dropped_lately: (other_lost[0].saturating_sub(lost_before[0]))
+                .max(other_lost[1].saturating_sub(lost_before[1])),
             lately_ms: LATELY_MS,
             last_store_error: stats.store_last_error.as_ref().map(ToString::to_string),
             last_store_error_ms: stats.store_last_error.as_ref().map_or(0, |e| e.at_ms),
@@ -236,5 +243,22 @@ mod tests {
             h.store_failing.is_empty() && h.trees_dropped_lately == 0,
             "{h:?}"
         );
+    }
+
+    /// A tree dropped by its report worker (queue full) and by the store (queue full) is
+    /// one tree lost: the banner added the stages and could say more were lost than came.
+    #[test]
+    fn a_tree_dropped_by_a_report_worker_and_the_store_is_one_tree_dropped() {
+        let mut sampler = HealthSampler::new(START_MS, Duration::from_secs(60));
+        let with_drops = |n: u64| {
+            let mut s = stats(0, 0);
+            s.store_drops.insert("queue_full", n);
+            s.store_dropped = n;
+            s.workers.get_mut("analyzer-0").unwrap().dropped_queue_full = n;
+            s
+        };
+        sampler.sample(START_MS, &with_drops(0), Vec::new());
+        let h = sampler.sample(START_MS + MINUTE_MS, &with_drops(40), Vec::new());
+        assert_eq!(h.trees_dropped_lately, 40);
     }
 }
