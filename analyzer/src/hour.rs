@@ -82,16 +82,17 @@ impl HourAnalyzers {
 
     /// Whether each budgeted report has spent its entries for the hour
     /// ([`AnalyzerConfig::max_entries_per_hour`]), in the order of [`Self::BUDGETED`].
-    pub fn spent_entry_budgets(&self) -> [bool; 3] {
+    pub fn spent_entry_budgets(&self) -> [bool; 4] {
         [
             self.transaction.entries_exhausted(),
             self.event.entries_exhausted(),
             self.problem.entries_exhausted(),
+            self.matrix.entries_exhausted(),
         ]
     }
 
     /// The reports an entry budget bounds, as [`Self::spent_entry_budgets`] lists them.
-    pub const BUDGETED: [&'static str; 3] = ["transaction", "event", "problem"];
+    pub const BUDGETED: [&'static str; 4] = ["transaction", "event", "problem", "matrix"];
 
     /// Counts `tree` in every report.
     ///

@@ -640,7 +640,7 @@ pub(crate) struct ShardHour {
     analyzers: HourAnalyzers,
     /// Which reports' spent entry budgets were logged and counted for this hour
     /// (`HourAnalyzers::BUDGETED`).
-    budget_noted: [bool; 3],
+    budget_noted: [bool; HourAnalyzers::BUDGETED.len()],
 }
 
 /// An analyzer thread: the Transaction, Event, Problem, Heartbeat, Metric and Matrix reports
@@ -678,7 +678,7 @@ impl Worker for ShardWorker {
             view: TreeView::default(),
             scratch: MessageTree::default(),
             analyzers: HourAnalyzers::new(hour, &self.config),
-            budget_noted: [false; 3],
+            budget_noted: [false; HourAnalyzers::BUDGETED.len()],
         }
     }
 
@@ -690,7 +690,11 @@ impl Worker for ShardWorker {
     ) -> ShardHour {
         let mut by_kind = by_kind(reports);
         // A budget spent before the checkpoint was parsed was said already.
-        let budget_noted = live.as_ref().map_or([false; 3], |live| live.budget_noted);
+        let budget_noted = live
+            .as_ref()
+            .map_or([false; HourAnalyzers::BUDGETED.len()], |live| {
+                live.budget_noted
+            });
         if let Some(live) = live {
             let live = live.analyzers;
             add_live(

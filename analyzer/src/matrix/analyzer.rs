@@ -68,6 +68,12 @@ impl MatrixAnalyzer {
         }
     }
 
+    /// Whether the hour's entry budget is spent ([`AnalyzerConfig::max_entries_per_hour`]):
+    /// new request names now fold into `OTHERS`.
+    pub fn entries_exhausted(&self) -> bool {
+        self.entries_left == 0
+    }
+
     /// Adds reports read back from the store (a sealed hour opened again), each merged
     /// into its domain's live report; the entries they add count against the hour's budget.
     pub fn add_reports(&mut self, reports: BTreeMap<String, MatrixReport>) {
