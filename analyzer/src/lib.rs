@@ -68,7 +68,10 @@ pub use event::{
 pub use heartbeat::{HeartbeatAnalyzer, HeartbeatMinuteView, HeartbeatReport, HeartbeatView};
 pub use histogram::{DurationHistogram, RELATIVE_ACCURACY};
 pub use hour::{HourAnalyzers, HourReports};
-pub use matrix::{MatrixAnalyzer, MatrixCallsView, MatrixNameView, MatrixReport, MatrixView};
+pub use matrix::{
+    MatrixAnalyzer, MatrixCallsView, MatrixDay, MatrixDayView, MatrixNameView, MatrixReport,
+    MatrixSpanView, MatrixView,
+};
 pub use metric::{MetricAnalyzer, MetricItemView, MetricMinuteView, MetricReport, MetricView};
 pub use overview::DomainOverview;
 pub use problem::{

@@ -400,11 +400,11 @@ fn view_query<'a>(params: &'a ReportParams, target: &Target) -> ViewQuery<'a> {
 
 /// A checked `domain` + day (week, month) pair that has data: the hours of the span with
 /// a report of the domain.
-struct DayTarget {
-    domain: String,
-    span: Span,
-    hours: Vec<u64>,
-    elapsed_seconds: f64,
+pub(crate) struct DayTarget {
+    pub(crate) domain: String,
+    pub(crate) span: Span,
+    pub(crate) hours: Vec<u64>,
+    pub(crate) elapsed_seconds: f64,
 }
 
 impl DayTarget {
@@ -420,11 +420,11 @@ impl DayTarget {
 }
 
 /// The day, week or month asked for (`day=`, `week=`, `month=`), or `None` for an hour.
-fn day_of(state: &AppState, params: &ReportParams) -> Result<Option<Span>, ApiError> {
+pub(crate) fn day_of(state: &AppState, params: &ReportParams) -> Result<Option<Span>, ApiError> {
     Ok(params.period(state.reports.now_ms(), false)?.span())
 }
 
-async fn day_target(
+pub(crate) async fn day_target(
     state: &AppState,
     params: &ReportParams,
     span: Span,
@@ -460,12 +460,12 @@ async fn day_target(
 /// The hours of a day, week or month view whose stored report cannot be read, left out of
 /// its figures: the answer lists them in `unreadableHours`, so a gap is not read as no
 /// traffic.
-struct UnreadableHours(Vec<String>);
+pub(crate) struct UnreadableHours(Vec<String>);
 
 /// A span's view with [`UnreadableHours`] beside its own fields (left out when there are
 /// none).
 #[derive(Serialize)]
-struct WithUnreadableHours<V> {
+pub(crate) struct WithUnreadableHours<V> {
     #[serde(flatten)]
     view: V,
     #[serde(rename = "unreadableHours", skip_serializing_if = "Vec::is_empty")]
@@ -473,7 +473,7 @@ struct WithUnreadableHours<V> {
 }
 
 impl UnreadableHours {
-    fn with<V>(self, view: V) -> WithUnreadableHours<V> {
+    pub(crate) fn with<V>(self, view: V) -> WithUnreadableHours<V> {
         WithUnreadableHours {
             view,
             unreadable_hours: self.0,
@@ -483,7 +483,7 @@ impl UnreadableHours {
 
 /// The hours `merged` left out for reports that cannot be read; a 500 saying so when they
 /// are all the span had.
-fn unreadable_hours<D: SpanHours>(
+pub(crate) fn unreadable_hours<D: SpanHours>(
     target: &DayTarget,
     kind: &str,
     merged: &Merged<D>,
@@ -519,7 +519,7 @@ fn day_query<'a>(params: &'a ReportParams, target: &DayTarget, limit: usize) -> 
 
 impl DayTarget {
     /// `in domain “shop” on day 20261122`: for messages.
-    fn place(&self) -> String {
+    pub(crate) fn place(&self) -> String {
         format!("in domain “{}” {}", self.domain, self.named())
     }
 }

@@ -348,6 +348,12 @@ impl Board {
         build_url(self.path, &params)
     }
 
+    /// The period shown as a URL parameter (`hour`, `day`, `week` or `month`, and its
+    /// label): what a link to another board of the same period carries.
+    pub(crate) fn period_param(&self) -> (&'static str, String) {
+        period_param(self.period())
+    }
+
     fn url_of(
         &self,
         domain: &str,
@@ -355,11 +361,7 @@ impl Board {
         ip: Option<&str>,
         extra: &[(&str, &str)],
     ) -> String {
-        let (key, label) = match period {
-            Period::Hour(hour) => ("hour", hour_label(hour)),
-            Period::Day(day) => ("day", day_label(day)),
-            Period::Span(span) => (span.kind(), span.label()),
-        };
+        let (key, label) = period_param(period);
         let mut params: Vec<(&str, &str)> = vec![("domain", domain), (key, &label)];
         if let Some(ip) = ip {
             params.push(("ip", ip));
@@ -1008,6 +1010,15 @@ fn period_of(span: Span) -> Period {
 }
 
 /// The span of `kind`'s kind (day, week, month) that holds `day`.
+/// `period` as a URL parameter: its key and label.
+fn period_param(period: Period) -> (&'static str, String) {
+    match period {
+        Period::Hour(hour) => ("hour", hour_label(hour)),
+        Period::Day(day) => ("day", day_label(day)),
+        Period::Span(span) => (span.kind(), span.label()),
+    }
+}
+
 fn same_kind(kind: Span, day: u64) -> Span {
     match kind {
         Span::Day(_) => Span::Day(day),

@@ -122,7 +122,8 @@ const MATRIX: CatPage = CatPage {
     board: "/matrix",
     api: "/api/matrix",
     kept: &["domain"],
-    ..HOME
+    days: true,
+    thresholds: false,
 };
 
 /// CAT's Problem page thresholds (ms) and the long-execution categories they raise.

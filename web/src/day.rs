@@ -1,8 +1,9 @@
 //! A whole UTC day, week or month of a domain (`day=`, `week=`, `month=`: CAT's "history"
-//! mode) for the transaction, event and problem boards and their JSON API: the span's hours
-//! fetched one at a time from the [`ReportSource`] (live for the open hour, stored for
-//! sealed ones) and merged into an [`ocelot_analyzer::TransactionDay`],
-//! [`ocelot_analyzer::EventDay`] or [`ocelot_analyzer::ProblemDay`] over the [`Span`].
+//! mode) for the transaction, event, problem and Matrix boards and their JSON API: the
+//! span's hours fetched one at a time from the [`ReportSource`] (live for the open hour,
+//! stored for sealed ones) and merged into an [`ocelot_analyzer::TransactionDay`],
+//! [`ocelot_analyzer::EventDay`], [`ocelot_analyzer::ProblemDay`] or
+//! [`ocelot_analyzer::MatrixDay`] over the [`Span`].
 //!
 //! Design constraints: an hour's report is dropped once it is merged, so a day costs the
 //! merged day plus one hour, never 24 hours at once (a week or month likewise, its rows
@@ -23,8 +24,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use ocelot_analyzer::{
-    hour_label, EventDay, EventReport, ProblemDay, ProblemReport, Span, TransactionDay,
-    TransactionReport, HOURS_PER_DAY,
+    hour_label, EventDay, EventReport, MatrixDay, MatrixReport, ProblemDay, ProblemReport, Span,
+    TransactionDay, TransactionReport, HOURS_PER_DAY,
 };
 
 use crate::cpu::heavy;
@@ -58,6 +59,12 @@ impl SpanHours for EventDay {
 }
 
 impl SpanHours for ProblemDay {
+    fn span_hours(&self) -> &[u64] {
+        self.hours()
+    }
+}
+
+impl SpanHours for MatrixDay {
     fn span_hours(&self) -> &[u64] {
         self.hours()
     }
@@ -142,6 +149,26 @@ pub(crate) async fn problem_day(
         add_hour: ProblemDay::add_hour,
         add_day: ProblemDay::add_day,
         hour_of: ProblemReport::hour,
+    };
+    merge.span(state, span, hours).await
+}
+
+/// The Matrix reports of `domain` over `hours` of `span`.
+pub(crate) async fn matrix_day(
+    state: &AppState,
+    domain: &str,
+    span: Span,
+    hours: &[u64],
+) -> Merged<MatrixDay> {
+    let source = state.reports.as_ref();
+    let merge = Merge {
+        domain,
+        scope: (None, None),
+        over: |span| MatrixDay::over(domain, span),
+        fetch: |hour| source.matrix(domain.to_owned(), hour),
+        add_hour: MatrixDay::add_hour,
+        add_day: MatrixDay::add_day,
+        hour_of: MatrixReport::hour,
     };
     merge.span(state, span, hours).await
 }

@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ocelot_analyzer::{EventDay, ProblemDay, TransactionDay};
+use ocelot_analyzer::{EventDay, MatrixDay, ProblemDay, TransactionDay};
 
 /// How long after a day's end it is kept: an hour, past any previous-hour grace.
 pub(crate) const FINAL_AFTER_MS: u64 = 3_600_000;
@@ -50,6 +50,7 @@ pub(crate) enum Kind {
     Transaction,
     Event,
     Problem,
+    Matrix,
 }
 
 impl Kind {
@@ -59,6 +60,7 @@ impl Kind {
             Kind::Transaction => "transaction",
             Kind::Event => "event",
             Kind::Problem => "problem",
+            Kind::Matrix => "matrix",
         }
     }
 }
@@ -69,6 +71,7 @@ pub(crate) enum Kept {
     Transaction(Arc<TransactionDay>),
     Event(Arc<EventDay>),
     Problem(Arc<ProblemDay>),
+    Matrix(Arc<MatrixDay>),
 }
 
 macro_rules! kept_day {
@@ -93,6 +96,7 @@ macro_rules! kept_day {
 kept_day!(TransactionDay, Transaction);
 kept_day!(EventDay, Event);
 kept_day!(ProblemDay, Problem);
+kept_day!(MatrixDay, Matrix);
 
 /// What a kept day is found by: its kind, domain, day index and the view's scope (one
 /// machine, one type; `None`: all).

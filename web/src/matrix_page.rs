@@ -8,25 +8,25 @@
 //!
 //! A table per root type, its rows by requests, busiest first; a name links to its row on
 //! the Transaction board. The report is the whole domain's (CAT's Matrix keeps no machine):
-//! a machine (`ip=`) is a 400, as on `/metric`. Hours only: the day, week and month views
-//! of the other boards merge each report kind on read with code of its own, which the
-//! Matrix report does not have yet.
+//! a machine (`ip=`) is a 400, as on `/metric`. A whole day, week or month (`day=`,
+//! `week=`, `month=`, as on the Transaction board) is its hours added up
+//! ([`ocelot_analyzer::MatrixDay`]).
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use maud::{html, Markup};
-use ocelot_analyzer::{
-    hour_label, MatrixCallsView, MatrixNameView, MatrixReport, MatrixView, ViewQuery,
-};
+use ocelot_analyzer::{MatrixCallsView, MatrixNameView, MatrixReport, Span, ViewQuery};
 
-use crate::api::{or_unreadable, takes_no_limit, target};
+use crate::api::{day_of, day_target, or_unreadable, takes_no_limit, target, unreadable_hours};
 use crate::board::{
     build_url, format_amount, format_count, format_ms, format_percent, message_link, rows_cut,
     Board,
 };
 use crate::cpu::heavy;
+use crate::day::matrix_day;
 use crate::error::{ApiError, ApiQuery, PageError, PageQuery};
 use crate::folded_note::{folded_note, FoldedReport, OthersRow};
 use crate::layout::page;
@@ -69,7 +69,7 @@ async fn matrix_page(
     PageQuery(params): PageQuery<ReportParams>,
 ) -> Result<(StatusCode, Markup), PageError> {
     whole_domain(&params)?;
-    let mut board = Board::resolve(&state, &params, PATH).await?;
+    let mut board = Board::resolve_with_days(&state, &params, PATH).await?;
     if !board.has_domain() {
         let (status, body) = board.empty(HEADING);
         return Ok((status, page(&board.title(HEADING), PATH, body)));
@@ -80,21 +80,52 @@ async fn matrix_page(
         async move {
             let report = reports.matrix(domain, hour).await?;
             let view = heavy(move || report.view(&ViewQuery::default()));
-            (!view.names.is_empty()).then_some(view)
+            (!view.names.is_empty()).then_some((view.names, view.folded))
         }
     };
     let asked = params.domain().is_some();
-    let view = match board.report_or_others(asked, matrix_of).await {
-        Ok(view) => view,
+    let mut unreadable = Vec::new();
+    let shown = match board.span {
+        Some(span) => {
+            let merged = matrix_day(&state, &board.domain, span, &board.period_hours).await;
+            unreadable = merged.unreadable_hours;
+            let merged = merged.day;
+            if merged.hours().is_empty() && !unreadable.is_empty() {
+                let (status, body) = board.unreadable_span(HEADING, KIND, &unreadable);
+                return Ok((status, page(&board.title(HEADING), PATH, body)));
+            }
+            let (names, folded) = heavy(|| match span {
+                Span::Day(_) => {
+                    let view = merged.view(&ViewQuery::default());
+                    (view.names, view.folded)
+                }
+                _ => {
+                    let view = merged.span_view(&ViewQuery::default());
+                    (view.names, view.folded)
+                }
+            });
+            if names.is_empty() {
+                Err(board.domains_with(matrix_of).await)
+            } else {
+                Ok((names, folded))
+            }
+        }
+        None => board.report_or_others(asked, matrix_of).await,
+    };
+    let (names, folded) = match shown {
+        Ok(shown) => shown,
         Err(others) => {
-            let report = state.reports.matrix(board.domain.clone(), board.hour).await;
-            if report.is_none() {
-                if let Some((status, body)) = board.unreadable(&state, HEADING, KIND).await {
-                    return Ok((status, page(&board.title(HEADING), PATH, body)));
+            if board.span.is_none() {
+                let report = state.reports.matrix(board.domain.clone(), board.hour).await;
+                if report.is_none() {
+                    if let Some((status, body)) = board.unreadable(&state, HEADING, KIND).await {
+                        return Ok((status, page(&board.title(HEADING), PATH, body)));
+                    }
                 }
             }
             let body = html! {
                 (board.controls(HEADING, None, false))
+                (board.unreadable_hours_note(KIND, &unreadable))
                 (board.lacks("No requests", "request", html! {
                     p {
                         "A request is a tree whose root is a " code { "URL" } ", "
@@ -107,7 +138,7 @@ async fn matrix_page(
             return Ok((StatusCode::OK, page(&board.title(HEADING), PATH, body)));
         }
     };
-    let types = by_type(&view);
+    let types = by_type(&names);
     let others: Vec<OthersRow> = (types.iter())
         .filter(|(_, names)| names.iter().any(|n| n.name == ocelot_analyzer::OTHERS))
         .map(|(type_, _)| OthersRow {
@@ -118,7 +149,8 @@ async fn matrix_page(
     let config = state.reports.analyzer_config();
     let body = html! {
         (board.controls(HEADING, None, false))
-        (folded_note(&board, config, FoldedReport::Matrix, view.folded, &others))
+        (board.unreadable_hours_note(KIND, &unreadable))
+        (folded_note(&board, config, FoldedReport::Matrix, folded, &others))
         p.hint {
             "Per request: the calls of each kind one request made inside its tree, on average, "
             "and the fewest and the most (the most links to the first request that made them). "
@@ -134,9 +166,9 @@ async fn matrix_page(
 
 /// The view's entries by root type, in type order, each type's busiest first (ties by
 /// name).
-fn by_type(view: &MatrixView) -> Vec<(&str, Vec<&MatrixNameView>)> {
+fn by_type(names: &[MatrixNameView]) -> Vec<(&str, Vec<&MatrixNameView>)> {
     let mut types: Vec<(&str, Vec<&MatrixNameView>)> = Vec::new();
-    for n in &view.names {
+    for n in names {
         match types.last_mut() {
             Some((type_, names)) if *type_ == n.type_ => names.push(n),
             _ => types.push((&n.type_, vec![n])),
@@ -157,7 +189,7 @@ fn type_table(board: &Board, type_: &str, names: &[&MatrixNameView]) -> Markup {
     let total = names.len();
     let mut names = names.to_vec();
     let left_out = rows_cut(&mut names, "names", ALL_ENTRIES_TIP);
-    let hour = hour_label(board.hour);
+    let (period, label) = board.period_param();
     let kinds = names.first().map_or(&[][..], |n| &n.calls[..]);
     html! {
         section.panel id=(table_id(type_)) {
@@ -185,7 +217,7 @@ fn type_table(board: &Board, type_: &str, names: &[&MatrixNameView]) -> Markup {
                         @for n in names {
                             tr {
                                 td.name {
-                                    a href=(build_url("/t", &[("domain", &board.domain), ("hour", &hour), ("type", type_), ("name", &n.name)])) { (n.name) }
+                                    a href=(build_url("/t", &[("domain", &board.domain), (period, &label), ("type", type_), ("name", &n.name)])) { (n.name) }
                                     @if !n.sample.is_empty() { " " (message_link(&n.sample, "sample", "sample")) }
                                 }
                                 td.num { (format_count(n.count)) }
@@ -230,41 +262,63 @@ fn calls_cells(c: &MatrixCallsView) -> Markup {
     }
 }
 
-/// `GET /api/matrix?domain=&hour=[&type=][&name=]`: [`MatrixView`], of one root type or
-/// name when asked (a 404 when there is none such).
+/// `GET /api/matrix?domain=&hour=[&type=][&name=]`: [`ocelot_analyzer::MatrixView`], of
+/// one root type or name when asked (a 404 when there is none such); with `day=`, `week=`
+/// or `month=` in place of `hour=`, [`ocelot_analyzer::MatrixDayView`] or
+/// [`ocelot_analyzer::MatrixSpanView`] (with `unreadableHours` when some hours' stored
+/// reports cannot be read).
 async fn matrix_api(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ReportParams>,
-) -> Result<Json<MatrixView>, ApiError> {
+) -> Result<Response, ApiError> {
     takes_no_limit(&params)?;
     whole_domain(&params)?;
-    let target = target(&state, &params).await?;
-    let report = (state.reports.matrix(target.domain.clone(), target.hour)).await;
-    let report = or_unreadable(&state, &target, KIND, report, || {
-        MatrixReport::new(&target.domain, target.hour)
-    })
-    .await?;
     let type_ = params.type_().filter(|t| !t.is_empty());
     let name = params.name().filter(|n| !n.is_empty());
-    let mut view = heavy(|| {
-        report.view(&ViewQuery {
-            type_,
-            ..ViewQuery::default()
+    let query = ViewQuery {
+        type_,
+        ..ViewQuery::default()
+    };
+    // Keeps the name asked for; a 404 naming what was asked when nothing is left.
+    let select = |names: &mut Vec<MatrixNameView>, place: String| {
+        if let Some(name) = name {
+            names.retain(|n| n.name == name);
+        }
+        if names.is_empty() && (type_.is_some() || name.is_some()) {
+            let asked = match (type_, name) {
+                (Some(t), Some(n)) => format!("“{t}” “{n}”"),
+                (Some(t), None) => format!("of type “{t}”"),
+                (None, n) => format!("“{}”", n.unwrap_or_default()),
+            };
+            return Err(ApiError::NotFound(format!("no request {asked} {place}")));
+        }
+        Ok(())
+    };
+    let Some(span) = day_of(&state, &params)? else {
+        let target = target(&state, &params).await?;
+        let report = (state.reports.matrix(target.domain.clone(), target.hour)).await;
+        let report = or_unreadable(&state, &target, KIND, report, || {
+            MatrixReport::new(&target.domain, target.hour)
         })
-    });
-    if let Some(name) = name {
-        view.names.retain(|n| n.name == name);
+        .await?;
+        let mut view = heavy(|| report.view(&query));
+        select(&mut view.names, target.place())?;
+        return Ok(Json(view).into_response());
+    };
+    let target = day_target(&state, &params, span).await?;
+    let merged = matrix_day(&state, &target.domain, span, &target.hours).await;
+    let lost = unreadable_hours(&target, KIND, &merged)?;
+    let merged = merged.day;
+    match span {
+        Span::Day(_) => {
+            let mut view = heavy(|| merged.view(&query));
+            select(&mut view.names, target.place())?;
+            Ok(Json(lost.with(view)).into_response())
+        }
+        _ => {
+            let mut view = heavy(|| merged.span_view(&query));
+            select(&mut view.names, target.place())?;
+            Ok(Json(lost.with(view)).into_response())
+        }
     }
-    if view.names.is_empty() && (type_.is_some() || name.is_some()) {
-        let asked = match (type_, name) {
-            (Some(t), Some(n)) => format!("“{t}” “{n}”"),
-            (Some(t), None) => format!("of type “{t}”"),
-            (None, n) => format!("“{}”", n.unwrap_or_default()),
-        };
-        return Err(ApiError::NotFound(format!(
-            "no request {asked} {}",
-            target.place()
-        )));
-    }
-    Ok(Json(view))
 }

@@ -102,6 +102,10 @@ async fn cat_history_views_become_day_week_and_month_views_where_the_board_has_t
             "/cat/r/p?op=history&domain=gateway&date=2026120600",
             "/p?domain=gateway&day=20261206",
         ),
+        (
+            "/cat/r/matrix?op=history&domain=gateway&date=2026120600&reportType=week",
+            "/matrix?domain=gateway&week=20261206",
+        ),
         // A week is the one that holds the date, a month the date's month.
         (
             "/cat/r/t?op=history&domain=gateway&date=2026113000&reportType=week",

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use axum::Router;
 use common::{get_json, ok_page};
 use ocelot_analyzer::{
-    EventReport, HeartbeatReport, MetricReport, ProblemReport, StateReport, TransactionReport,
+    EventReport, HeartbeatReport, MatrixReport, MetricReport, ProblemReport, StateReport,
+    TransactionReport,
 };
 use ocelot_protocol::{Header, Leaf, Message, MessageTree, Transaction};
 use ocelot_web::{router, AppState, BoxFuture, MemoryLookup, MemoryReports, ReportSource};
@@ -61,6 +62,10 @@ impl ReportSource for Counting {
     fn problem(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<ProblemReport>>> {
         self.count();
         self.inner.problem(domain, hour)
+    }
+    fn matrix(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<MatrixReport>>> {
+        self.count();
+        self.inner.matrix(domain, hour)
     }
     fn heartbeat(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<HeartbeatReport>>> {
         self.inner.heartbeat(domain, hour)
@@ -127,13 +132,14 @@ fn app(now_ms: u64, cache_mib: u64) -> (Router, Arc<Counting>) {
     (router(state), source)
 }
 
-const VIEWS: [&str; 6] = [
+const VIEWS: [&str; 7] = [
     "/api/transaction?domain=shop&week=20261122",
     "/api/transaction?domain=shop&week=20261122&ip=10.0.0.2",
     "/api/transaction?domain=shop&month=202611&type=URL",
     "/api/event?domain=shop&week=20261122",
     "/api/problem?domain=shop&month=202611",
     "/api/transaction?domain=shop&day=20261122",
+    "/api/matrix?domain=shop&month=202611",
 ];
 
 #[tokio::test]
@@ -185,6 +191,10 @@ async fn past_days_are_merged_once_and_answer_as_without_the_cache() {
     );
     // The pages read the same kept days.
     let page = ok_page(cached.clone(), "/t?domain=shop&week=20261122&type=URL").await;
+    assert!(page.contains("/pay"));
+    assert_eq!(source.fetched(), before + 9);
+    // The Matrix board's week reads the days its month kept.
+    let page = ok_page(cached.clone(), "/matrix?domain=shop&week=20261122").await;
     assert!(page.contains("/pay"));
     assert_eq!(source.fetched(), before + 9);
 }

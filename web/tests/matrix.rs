@@ -13,7 +13,12 @@ use ocelot_web::MemoryReports;
 /// A request of `shop`: a root `type_`/`name` of 20 ms making `sql` SQL calls of 1 ms and
 /// one cache call, with message ID sequence `seq`.
 fn request(type_: &str, name: &str, sql: usize, seq: u64) -> MessageTree {
-    let ts = HOUR * 3_600_000 + 60_000 + seq;
+    request_in(HOUR, type_, name, sql, seq)
+}
+
+/// [`request`] in `hour`.
+fn request_in(hour: u64, type_: &str, name: &str, sql: usize, seq: u64) -> MessageTree {
+    let ts = hour * 3_600_000 + 60_000 + seq;
     let mut root = Transaction::new(type_, name, ts);
     root.duration_us = 20_000;
     for _ in 0..sql {
@@ -35,7 +40,7 @@ fn request(type_: &str, name: &str, sql: usize, seq: u64) -> MessageTree {
         Header {
             domain: "shop".to_owned(),
             ip_address: "10.0.0.1".to_owned(),
-            message_id: id(seq),
+            message_id: format!("shop-0a000001-{hour}-{seq}"),
             ..Header::default()
         },
         Message::Transaction(root),
@@ -189,7 +194,7 @@ async fn the_api_answers_every_figure_of_the_report() {
 }
 
 #[tokio::test]
-async fn the_api_and_the_board_refuse_a_machine_and_a_day() {
+async fn the_api_and_the_board_refuse_a_machine() {
     let body = get_json(
         app(),
         "/api/matrix?domain=shop&hour=current&ip=10.0.0.1",
@@ -201,7 +206,6 @@ async fn the_api_and_the_board_refuse_a_machine_and_a_day() {
         "{body}"
     );
     get_json(app(), "/api/matrix?domain=shop&hour=current&ip=All", 200).await;
-    get_json(app(), "/api/matrix?domain=shop&day=20261122", 400).await;
     get_json(app(), "/api/matrix?domain=shop&hour=current&limit=5", 400).await;
     let body = get_json(app(), "/api/matrix?domain=shop&hour=current&sort=max", 400).await;
     assert_eq!(body["param"], "sort");
@@ -298,4 +302,111 @@ async fn the_nav_links_the_board_of_the_domain_and_hour_shown() {
     );
     let html = ok_page(app(), "/matrix?domain=shop&hour=current").await;
     assert!(html.contains(r#"class="active">Matrix</a>"#), "{html}");
+}
+
+/// `shop`'s `/orders` requests over two hours of 2026-11-22: one making 2 SQL calls in the
+/// hour before [`HOUR`] and two making 300 and 4 in it.
+fn two_hours() -> axum::Router {
+    let mut reports = MemoryReports::new(NOW_MS);
+    reports.add_tree(&request_in(HOUR - 1, "URL", "/orders", 2, 1));
+    reports.add_tree(&request_in(HOUR, "URL", "/orders", 300, 2));
+    reports.add_tree(&request_in(HOUR, "URL", "/orders", 4, 3));
+    app_of(reports)
+}
+
+#[tokio::test]
+async fn a_day_week_or_month_adds_up_its_hours_requests() {
+    let day = get_json(two_hours(), "/api/matrix?domain=shop&day=20261122", 200).await;
+    assert_eq!(day["day"], "20261122");
+    assert_eq!(
+        day["hours"],
+        serde_json::json!(["2026112206", "2026112207"])
+    );
+    let orders = &day["names"][0];
+    assert_eq!(
+        (orders["name"].as_str(), orders["count"].as_u64()),
+        (Some("/orders"), Some(3))
+    );
+    // The first request of the day is the sample; the fewest and the most SQL calls are
+    // over both hours, the most linking to the request that made them.
+    assert_eq!(orders["sample"], format!("shop-0a000001-{}-1", HOUR - 1));
+    let sql = &orders["calls"][1];
+    assert_eq!(
+        (sql["kind"].as_str(), sql["count"].as_u64()),
+        (Some("SQL"), Some(306))
+    );
+    assert_eq!(
+        (sql["minPerRequest"].as_u64(), sql["maxPerRequest"].as_u64()),
+        (Some(2), Some(300))
+    );
+    assert_eq!(sql["maxSample"], id(2));
+
+    let week = get_json(two_hours(), "/api/matrix?domain=shop&week=20261121", 200).await;
+    assert_eq!(
+        (week["period"].as_str(), week["label"].as_str()),
+        (Some("week"), Some("20261121"))
+    );
+    assert_eq!(week["days"], serde_json::json!(["20261122"]));
+    assert_eq!(week["names"], day["names"]);
+    let month = get_json(two_hours(), "/api/matrix?domain=shop&month=202611", 200).await;
+    assert_eq!(month["names"], day["names"]);
+
+    // A type or name asked for that the span lacks is a 404 naming the span; a day without
+    // data is a 404 too.
+    let none = get_json(
+        two_hours(),
+        "/api/matrix?domain=shop&day=20261122&type=Service",
+        404,
+    )
+    .await;
+    assert!(
+        none["error"].as_str().unwrap().contains("day 20261122"),
+        "{none}"
+    );
+    let one = get_json(
+        two_hours(),
+        "/api/matrix?domain=shop&day=20261122&name=/orders",
+        200,
+    )
+    .await;
+    assert_eq!(one["names"].as_array().unwrap().len(), 1);
+    get_json(two_hours(), "/api/matrix?domain=shop&day=20261120", 404).await;
+    get_json(
+        two_hours(),
+        "/api/matrix?domain=shop&day=20261122&hour=current",
+        400,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_day_board_shows_the_day_and_its_names_open_the_transaction_day() {
+    let html = ok_page(two_hours(), "/matrix?domain=shop&day=20261122").await;
+    assert!(html.contains("whole day"), "{html}");
+    let orders = row(&html, "/orders");
+    assert!(
+        orders
+            .contains(r#"href="/t?domain=shop&amp;day=20261122&amp;type=URL&amp;name=%2Forders""#),
+        "{orders}"
+    );
+    assert!(orders.contains(">3</td>"), "{orders}");
+    assert!(orders.contains(">102</td>"), "{orders}");
+    // The hour board has the links to the whole day, week and month.
+    let html = ok_page(two_hours(), "/matrix?domain=shop&hour=current").await;
+    assert!(
+        html.contains(r#"href="/matrix?domain=shop&amp;day=20261122""#),
+        "{html}"
+    );
+    // A week of a domain that served no request says so.
+    let mut reports = MemoryReports::new(NOW_MS);
+    let mut job = request("Job", "nightly", 3, 5);
+    job.header.domain = "batch".to_owned();
+    reports.add_tree(&job);
+    reports.add_tree(&request("URL", "/orders", 1, 6));
+    let html = ok_page(app_of(reports), "/matrix?domain=batch&week=20261121").await;
+    assert!(html.contains("No requests"), "{html}");
+    assert!(
+        html.contains(r#"<a href="/matrix?domain=shop&amp;week=20261121">shop</a>"#),
+        "{html}"
+    );
 }

@@ -25,13 +25,16 @@
 //!   there, with their counts only.
 //!
 //! No minute rows: the report is small (three call kinds per name) and merges across
-//! machines and hours by adding up.
+//! machines and hours by adding up; a day, week or month ([`MatrixDay`]) is its hours
+//! added up.
 
 mod analyzer;
+mod day;
 mod report;
 #[cfg(test)]
 mod tests;
 
 pub use analyzer::MatrixAnalyzer;
 pub(crate) use analyzer::{is_entry_type, RequestCalls};
+pub use day::{MatrixDay, MatrixDayView, MatrixSpanView};
 pub use report::{MatrixCallsView, MatrixNameView, MatrixReport, MatrixView};

@@ -168,6 +168,8 @@ impl MatrixName {
     }
 }
 
+crate::day::hourly_report!(MatrixReport);
+
 impl MatrixReport {
     /// An empty report for `domain` and `hour`.
     pub fn new(domain: impl Into<String>, hour: u64) -> Self {
@@ -199,6 +201,22 @@ impl MatrixReport {
         self.types.len() + self.types.values().map(|t| t.names.len()).sum::<usize>()
     }
 
+    /// The report as a day, week or month holds an hour of it: the same, since it keeps no
+    /// rows by minute to fold (`_row` is the hour's row of the span).
+    pub(crate) fn in_row(&self, _row: u8) -> MatrixReport {
+        self.clone()
+    }
+
+    /// The report with its machines merged: itself, as it keeps none apart.
+    pub(crate) fn machines_merged(&self) -> MatrixReport {
+        self.clone()
+    }
+
+    /// The report's machines: none (it is the whole domain's).
+    pub(crate) fn ips(&self) -> impl Iterator<Item = &str> {
+        std::iter::empty()
+    }
+
     /// Adds `other` to this report (another machine's collector, another hour, a
     /// checkpoint read back).
     pub fn merge(&mut self, other: &MatrixReport) {
@@ -217,9 +235,20 @@ impl MatrixReport {
     /// What `GET /api/matrix` returns: every entry, by type then name (`query.type_`
     /// selects one type; `ip` is ignored: the report is the whole domain's).
     pub fn view(&self, query: &ViewQuery<'_>) -> MatrixView {
+        MatrixView {
+            domain: self.domain.clone(),
+            hour: hour_label(self.hour),
+            names: self.name_views(query),
+            folded: self.folded,
+        }
+    }
+
+    /// Every entry, by type then name (`query.type_` selects one type): what every view
+    /// lists, of an hour or of a span merged.
+    pub(crate) fn name_views(&self, query: &ViewQuery<'_>) -> Vec<MatrixNameView> {
         let ms = |us: u64| us as f64 / 1000.0;
         let per = |a: f64, b: u64| if b == 0 { 0.0 } else { a / b as f64 };
-        let names = (self.types.iter())
+        (self.types.iter())
             .filter(|(type_, _)| query.type_.is_none_or(|wanted| wanted == *type_))
             .flat_map(|(type_, t)| t.names.iter().map(move |(name, n)| (type_, name, n)))
             .map(|(type_, name, n)| MatrixNameView {
@@ -247,13 +276,7 @@ impl MatrixReport {
                     })
                     .collect(),
             })
-            .collect();
-        MatrixView {
-            domain: self.domain.clone(),
-            hour: hour_label(self.hour),
-            names,
-            folded: self.folded,
-        }
+            .collect()
     }
 }
 
