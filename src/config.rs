@@ -195,6 +195,9 @@ pub(crate) struct StoreSection {
     pub(crate) compression_level: u32,
     /// Hours older than this many days are deleted.
     pub(crate) retention_days: u32,
+    /// The most the store may hold on disk, GiB; past it the oldest hours are deleted
+    /// (0: no cap).
+    pub(crate) max_disk_gib: u64,
     /// Frames waiting for the store writer before new ones are refused (counted).
     pub(crate) queue_frames: usize,
     /// Store writer threads (domains are spread over them).
@@ -211,6 +214,7 @@ impl Default for StoreSection {
             dir: PathBuf::from("ocelot-data"),
             compression_level: 1,
             retention_days: 7,
+            max_disk_gib: 0,
             queue_frames: DEFAULT_QUEUE_FRAMES,
             writer_threads: 1,
             max_domains_per_hour: ocelot_store::DEFAULT_MAX_DOMAINS_PER_HOUR,

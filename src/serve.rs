@@ -355,6 +355,7 @@ async fn serve_locked(
     let mut store_config = StoreConfig::new(&config.store.dir);
     store_config.compression_level = config.store.compression_level;
     store_config.retention_days = config.store.retention_days;
+    store_config.max_disk_bytes = config.store.max_disk_gib.saturating_mul(1 << 30);
     store_config.queue_capacity = config.store.queue_frames;
     store_config.writer_threads = config.store.writer_threads;
     store_config.max_domains_per_hour = config.store.max_domains_per_hour;

@@ -18,6 +18,11 @@ pub const DEFAULT_MAX_SEQ: u64 = 50_000_000;
 /// large: such entries fail to write, counted as I/O errors.)
 pub const MAX_SEQ_LIMIT: u64 = i64::MAX as u64 / ENTRY_BYTES - 1;
 
+/// How often, at the longest, a store with a size cap ([`StoreConfig::max_disk_bytes`])
+/// looks at its size: a busy store writes gigabytes in the ten minutes retention by age
+/// waits.
+pub const SIZE_CAP_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Block addresses are 32 bits, so a data file may grow to 4 GiB.
 pub const MAX_DATA_FILE_BYTES: u64 = 1 << 32;
 
@@ -30,6 +35,10 @@ pub struct StoreConfig {
     pub compression_level: u32,
     /// Hours older than this many days are deleted; 0 keeps everything (default 7).
     pub retention_days: u32,
+    /// The most the store may hold on disk, in bytes (allocated blocks); past it the
+    /// oldest hours are deleted, never the current hour or the one before (default 0: no
+    /// cap). Checked at open and at least every [`SIZE_CAP_INTERVAL`].
+    pub max_disk_bytes: u64,
     /// An open block is written at the latest this long after its first frame arrived, so a
     /// tree is findable within `flush_interval` plus a writer tick (default 1 s).
     pub flush_interval: Duration,
@@ -81,6 +90,7 @@ impl StoreConfig {
             dir: dir.into(),
             compression_level: 1,
             retention_days: 7,
+            max_disk_bytes: 0,
             flush_interval: Duration::from_secs(1),
             queue_capacity: 10_000,
             writer_threads: 1,

@@ -65,10 +65,11 @@ pub(crate) enum Warned {
     RetentionFailed,
     DomainCap,
     IndexFileCap,
+    SizeCapUnmet,
 }
 
 impl Warned {
-    const COUNT: usize = 8;
+    const COUNT: usize = 9;
 }
 
 impl Shared {

@@ -14,7 +14,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use ocelot_protocol::{hour_of, MessageId};
 
 use crate::block::MAX_FRAME_BYTES;
-use crate::config::StoreConfig;
+use crate::config::{StoreConfig, SIZE_CAP_INTERVAL};
 use crate::error::{AppendError, StoreError};
 use crate::frame_key::FrameKey;
 use crate::layout::{parse_hour, validate_name, REPORTS_DIR, REPORT_EXT};
@@ -136,14 +136,17 @@ impl Store {
             store_hours: Mutex::default(),
         });
         let store = Store { inner };
-        if store.inner.shared.config.retention_days > 0 {
+        let config = &store.inner.shared.config;
+        if config.retention_days > 0 || config.max_disk_bytes > 0 {
             // An hour it cannot delete is logged and counted; the store still opens.
-            if let Err(e) = store.apply_retention(current_hour()) {
-                tracing::warn!(target: "ocelot_store", "retention failed: {e}");
-            }
+            store.apply_limits(current_hour());
             let (tx, rx) = bounded(1);
             let weak = Arc::downgrade(&store.inner);
-            let interval = store.inner.shared.config.retention_interval;
+            let interval = if config.max_disk_bytes > 0 {
+                config.retention_interval.min(SIZE_CAP_INTERVAL)
+            } else {
+                config.retention_interval
+            };
             let thread = std::thread::Builder::new()
                 .name("ocelot-store-retention".to_owned())
                 .spawn(move || retention_loop(&weak, &rx, interval))
@@ -640,12 +643,97 @@ impl Store {
         // real time are taken again at the next pass instead of refused as expired until a
         // restart. (What the wrong clock deleted is gone either way.)
         shared.oldest_hour.store(oldest, Ordering::Relaxed);
+        let expired: Vec<u64> = self.hours()?.into_iter().filter(|&h| h < oldest).collect();
+        let deleted = self.sweep(&expired);
+        if !deleted.is_empty() {
+            tracing::info!(
+                target: "ocelot_store",
+                dir = %shared.layout.root().display(),
+                "retention deleted {} older than {days} days: {}",
+                plural(deleted.len(), "hour folder"),
+                bounded_list(&deleted, HOURS_NAMED_MAX)
+            );
+        }
+        Ok(deleted.len() as u64)
+    }
+
+    /// Deletes the oldest hours while the store holds more than
+    /// [`StoreConfig::max_disk_bytes`] on disk (its files' allocated blocks), and refuses
+    /// appends and lookups for them from now on; returns how many hour folders were deleted.
+    /// The hour `now_hour` and the one before are never deleted (the collector still takes
+    /// trees of the previous hour for a few minutes); when they alone hold more than the cap,
+    /// a warning says so (throttled) and the disk may fill. Nothing happens without a cap.
+    /// The retention thread calls this with the clock's hour after [`Store::apply_retention`].
+    pub fn apply_size_cap(&self, now_hour: u64) -> u64 {
+        let shared = &self.inner.shared;
+        let cap = shared.config.max_disk_bytes;
+        if cap == 0 {
+            return 0;
+        }
+        let (uses, _) = self.disk_use();
+        let mut by_hour = std::collections::BTreeMap::<u64, u64>::new();
+        for usage in &uses {
+            *by_hour.entry(usage.hour).or_default() += usage.bytes;
+        }
+        let held: u64 = by_hour.values().sum();
+        let mut left = held;
+        let keep_from = now_hour.saturating_sub(1);
+        let mut oldest_first = Vec::new();
+        for (&hour, &bytes) in &by_hour {
+            if left <= cap || hour >= keep_from {
+                break;
+            }
+            oldest_first.push(hour);
+            left -= bytes;
+        }
+        let deleted = self.sweep(&oldest_first);
+        if let Some(&newest) = oldest_first.last() {
+            shared.oldest_hour.fetch_max(newest + 1, Ordering::Relaxed);
+        }
+        if !deleted.is_empty() {
+            tracing::info!(
+                target: "ocelot_store",
+                dir = %shared.layout.root().display(),
+                "the store held {} on disk, over its cap of {} (store.max_disk_gib): deleted the \
+                 oldest {}: {}",
+                gib(held),
+                gib(cap),
+                plural(deleted.len(), "hour folder"),
+                bounded_list(&deleted, HOURS_NAMED_MAX)
+            );
+        }
+        if left > cap {
+            shared.warn_throttled(Warned::SizeCapUnmet, || {
+                format!(
+                    "the store holds {} on disk, over its cap of {} (store.max_disk_gib), in \
+                     hours it does not delete (the current hour and the one before, or folders \
+                     it could not delete): raise the cap, or the disk may fill",
+                    gib(left),
+                    gib(cap)
+                )
+            });
+        }
+        deleted.len() as u64
+    }
+
+    /// Retention by age, then the size cap, as the retention thread runs them: what fails
+    /// is logged (and an hour that cannot be deleted counted).
+    fn apply_limits(&self, now_hour: u64) {
+        if let Err(e) = self.apply_retention(now_hour) {
+            tracing::warn!(target: "ocelot_store", "retention failed: {e}");
+        }
+        self.apply_size_cap(now_hour);
+    }
+
+    /// Deletes the hour folders `hours` (what the store wrote in them) and returns those
+    /// deleted. A folder that cannot be deleted is counted as an I/O error and warned
+    /// about, and the others are deleted all the same; one that holds what the store did
+    /// not write is left, said in one warning.
+    fn sweep(&self, hours: &[u64]) -> Vec<u64> {
+        let shared = &self.inner.shared;
         let mut deleted = Vec::new();
         let mut kept = Vec::new();
-        for hour in self.hours()? {
-            if hour >= oldest {
-                continue;
-            }
+        for &hour in hours {
             let dir = shared.layout.hour_dir(hour);
             let swept = retention::sweep_hour(&dir);
             // Even when it failed: part of the folder may be gone.
@@ -666,19 +754,9 @@ impl Store {
                 }
             }
         }
-        if !deleted.is_empty() {
-            tracing::info!(
-                target: "ocelot_store",
-                dir = %shared.layout.root().display(),
-                "retention deleted {} older than {days} days: {}",
-                plural(deleted.len(), "hour folder"),
-                bounded_list(&deleted, HOURS_NAMED_MAX)
-            );
-        }
         self.warn_kept(&kept);
-        let deleted = deleted.len() as u64;
-        if deleted > 0 {
-            add(&shared.counters.hours_deleted, deleted);
+        if !deleted.is_empty() {
+            add(&shared.counters.hours_deleted, deleted.len() as u64);
             self.inner.reader.clear_caches();
             *self
                 .inner
@@ -686,7 +764,7 @@ impl Store {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()) = None;
         }
-        Ok(deleted)
+        deleted
     }
 
     /// Warns about the expired hour folders retention left because they hold what the store
@@ -772,6 +850,11 @@ impl Store {
         }
         (uses, files)
     }
+}
+
+/// `12.3 GiB`.
+fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 
 /// `1 hour folder`, `3 hour folders`.
@@ -888,10 +971,7 @@ impl Drop for Inner {
 fn retention_loop(inner: &std::sync::Weak<Inner>, stop: &Receiver<()>, interval: Duration) {
     while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = stop.recv_timeout(interval) {
         let Some(inner) = inner.upgrade() else { return };
-        let store = Store { inner };
-        if let Err(e) = store.apply_retention(current_hour()) {
-            tracing::warn!(target: "ocelot_store", "retention failed: {e}");
-        }
+        Store { inner }.apply_limits(current_hour());
     }
 }
 
