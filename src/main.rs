@@ -18,6 +18,7 @@ mod http;
 mod loadgen;
 mod logging;
 mod lookup;
+mod rebuild;
 mod reports;
 mod serve;
 mod status;
@@ -154,6 +155,27 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
     },
+    /// Count a sealed hour's reports again from the trees the store keeps, and write them
+    /// over the stored ones: for an hour a crash left incomplete, or one stored before a
+    /// report kind existed. Stop the server first (it takes the data directory).
+    RebuildReports {
+        /// The hour, YYYYMMDDHH (UTC).
+        #[arg(long)]
+        hour: String,
+        /// Only this domain's reports (repeat for more; default: every domain).
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        /// Count and print, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Configuration file the server runs with (its store, caps and PT1 zone; default:
+        /// ./ocelot.toml if present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory (overrides store.dir; default ./ocelot-data).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// Print a stored tree by its message ID, as JSON (opens the data directory read-only: safe beside a running server).
     Lookup {
         /// The message ID, e.g. gateway-0a000101-498703-42.
@@ -285,6 +307,27 @@ fn main() -> ExitCode {
                     .context(WritingStdout)?;
                 Ok(ExitCode::SUCCESS)
             }),
+        Command::RebuildReports {
+            hour,
+            domains,
+            dry_run,
+            config,
+            data,
+        } => rebuild::run(&rebuild::RebuildArgs {
+            hour,
+            domains,
+            dry_run,
+            config,
+            data,
+        })
+        .and_then(|text| {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .context(WritingStdout)?;
+            Ok(ExitCode::SUCCESS)
+        }),
         Command::Lookup {
             id,
             config,

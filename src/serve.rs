@@ -281,6 +281,34 @@ fn foreign_entries(dir: &Path) -> Vec<String> {
     foreign
 }
 
+/// The store's settings from the configuration.
+pub(crate) fn store_config(config: &Config) -> StoreConfig {
+    let mut store_config = StoreConfig::new(&config.store.dir);
+    store_config.compression_level = config.store.compression_level;
+    store_config.retention_days = config.store.retention_days;
+    store_config.max_disk_bytes = config.store.max_disk_gib.saturating_mul(1 << 30);
+    store_config.queue_capacity = config.store.queue_frames;
+    store_config.writer_threads = config.store.writer_threads;
+    store_config.max_domains_per_hour = config.store.max_domains_per_hour;
+    store_config.max_index_files_per_domain_hour = config.store.max_index_files_per_domain_hour;
+    store_config
+}
+
+/// How frames are decoded (the PT1 zone) from the configuration.
+pub(crate) fn decode_options(config: &Config) -> DecodeOptions {
+    DecodeOptions {
+        pt1_utc_offset_seconds: config.collector.pt1_utc_offset_seconds,
+    }
+}
+
+/// The analyzers' caps and thresholds from the configuration.
+pub(crate) fn analyzer_config(config: &Config) -> Arc<ocelot_analyzer::AnalyzerConfig> {
+    Arc::new(ocelot_analyzer::AnalyzerConfig {
+        max_entries_per_hour: config.collector.max_report_entries_per_hour,
+        ..ocelot_analyzer::AnalyzerConfig::default()
+    })
+}
+
 /// The data directory's lock file (see [`lock_data_dir`]).
 const LOCK_FILE: &str = ".lock";
 
@@ -352,25 +380,12 @@ async fn serve_locked(
 ) -> anyhow::Result<()> {
     let dir = &config.store.dir;
     raise_open_file_limit();
-    let mut store_config = StoreConfig::new(&config.store.dir);
-    store_config.compression_level = config.store.compression_level;
-    store_config.retention_days = config.store.retention_days;
-    store_config.max_disk_bytes = config.store.max_disk_gib.saturating_mul(1 << 30);
-    store_config.queue_capacity = config.store.queue_frames;
-    store_config.writer_threads = config.store.writer_threads;
-    store_config.max_domains_per_hour = config.store.max_domains_per_hour;
-    store_config.max_index_files_per_domain_hour = config.store.max_index_files_per_domain_hour;
-    let store = Store::open(store_config)
+    let store = Store::open(store_config(&config))
         .with_context(|| format!("opening the store in {}", config.store.dir.display()))?;
 
-    let decode = DecodeOptions {
-        pt1_utc_offset_seconds: config.collector.pt1_utc_offset_seconds,
-    };
+    let decode = decode_options(&config);
     // One configuration for the analyzers and the pages that name its caps.
-    let analyzer = Arc::new(ocelot_analyzer::AnalyzerConfig {
-        max_entries_per_hour: config.collector.max_report_entries_per_hour,
-        ..ocelot_analyzer::AnalyzerConfig::default()
-    });
+    let analyzer = analyzer_config(&config);
     let collector_config = CollectorConfig {
         max_frame_bytes: config.collector.max_frame_bytes,
         max_connections: config.collector.max_connections,
@@ -1165,7 +1180,36 @@ fn raise_open_file_limit() {
 /// The directory itself is locked too: a cleanup that deleted `.lock` let a second server
 /// lock a new file of that name and run on the first one's files.
 fn lock_data_dir(dir: &Path) -> anyhow::Result<DataDirLock> {
+    lock_data_dir_as(dir, Taker::Server)
+}
+
+/// Who takes the data directory ([`lock_data_dir_as`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Taker {
+    /// `ocelot serve`: writes its pid in the lock file (the last server on the directory,
+    /// as [`after_clean_stop`] reads it).
+    Server,
+    /// A command that writes to the store while no server runs (`ocelot rebuild-reports`):
+    /// leaves the lock file as the last server wrote it, so that server's clean stop still
+    /// counts at the next start.
+    Tool(&'static str),
+}
+
+/// [`lock_data_dir`] for `taker`.
+pub(crate) fn lock_data_dir_as(dir: &Path, taker: Taker) -> anyhow::Result<DataDirLock> {
     use std::io::{Read as _, Seek as _, Write as _};
+    let in_use = |holder: &str| {
+        match taker {
+        Taker::Server => format!(
+            "the data directory {} is in use by another ocelot serve ({holder}); give each server its own --data",
+            dir.display()
+        ),
+        Taker::Tool(why) => format!(
+            "the data directory {} is in use by a running ocelot serve ({holder}): stop it first ({why})",
+            dir.display()
+        ),
+    }
+    };
     let folder = std::fs::File::open(dir)
         .with_context(|| format!("opening the data directory {}", dir.display()))?;
     if let Err(e) = rustix::fs::flock(
@@ -1178,10 +1222,7 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<DataDirLock> {
                 "" => "its .lock file is gone or empty".to_owned(),
                 pid => format!("pid {pid}"),
             };
-            anyhow::bail!(
-                "the data directory {} is in use by another ocelot serve ({holder}); give each server its own --data",
-                dir.display()
-            );
+            anyhow::bail!(in_use(&holder));
         }
         return Err(std::io::Error::from(e))
             .with_context(|| format!("locking the data directory {}", dir.display()));
@@ -1198,11 +1239,7 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<DataDirLock> {
         if e == rustix::io::Errno::WOULDBLOCK {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
-            anyhow::bail!(
-                "the data directory {} is in use by another ocelot serve (pid {}); give each server its own --data",
-                dir.display(),
-                holder.trim()
-            );
+            anyhow::bail!(in_use(&format!("pid {}", holder.trim())));
         }
         return Err(std::io::Error::from(e)).with_context(|| format!("locking {}", path.display()));
     }
@@ -1211,6 +1248,14 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<DataDirLock> {
     let _ = file.read_to_string(&mut last);
     let last_pid = last.trim().parse().ok();
     let last_start = file.metadata().and_then(|m| m.modified()).ok();
+    if taker != Taker::Server {
+        return Ok(DataDirLock {
+            _folder: folder,
+            _file: file,
+            last_pid,
+            last_start,
+        });
+    }
     let pid = std::process::id();
     (|| {
         file.set_len(0)?;
@@ -1227,7 +1272,7 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<DataDirLock> {
 }
 
 /// The data directory taken by this process ([`lock_data_dir`]) until dropped.
-struct DataDirLock {
+pub(crate) struct DataDirLock {
     _folder: std::fs::File,
     _file: std::fs::File,
     /// The pid the lock file held before this start: the last server to take the directory.

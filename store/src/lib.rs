@@ -63,7 +63,7 @@ pub use frame_key::FrameKey;
 pub use index_entry::{IndexEntry, ENTRY_BYTES};
 pub use layout::{parse_hour as parse_hour_folder, validate_name, MAX_NAME_BYTES};
 pub use stats::{DiskUse, DropReason, LastError, StoreStats, LAST_ERROR_TEXT_MAX_BYTES};
-pub use store::Store;
+pub use store::{FramesRead, Store};
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,7 @@ use crate::block::MAX_FRAME_BYTES;
 use crate::config::{StoreConfig, SIZE_CAP_INTERVAL};
 use crate::error::{AppendError, StoreError};
 use crate::frame_key::FrameKey;
-use crate::layout::{parse_hour, validate_name, REPORTS_DIR, REPORT_EXT};
+use crate::layout::{parse_hour, validate_name, DATA_FILE, REPORTS_DIR, REPORT_EXT};
 use crate::reader::Reader;
 use crate::recovery::{read_dir, recover_all};
 use crate::report_generations::ReportGenerations;
@@ -579,6 +579,73 @@ impl Store {
         Ok(domains)
     }
 
+    /// Domains with a data file (stored trees) in `hour`, sorted: the message IDs' domains,
+    /// which the trees are filed under.
+    pub fn tree_domains(&self, hour: u64) -> Result<Vec<String>, StoreError> {
+        let layout = &self.inner.shared.layout;
+        Ok(read_dir(&layout.hour_dir(hour))?
+            .into_iter()
+            .filter(|domain| validate_name("domain", domain).is_ok())
+            .filter(|domain| layout.domain_dir(hour, domain).join(DATA_FILE).is_file())
+            .collect())
+    }
+
+    /// Calls `f` with every frame stored under `domain` (a message ID's domain) in `hour`,
+    /// whole (length prefix included, as received), in the order they were stored: what a
+    /// rebuild of an hour's reports reads. Frames still in a writer's open block are not
+    /// seen ([`Store::flush`] first). A damaged block is stepped over and counted in the
+    /// answer, and reading goes on after it; a file cut inside a block ends the reading
+    /// there, as recovery would cut it.
+    pub fn for_each_frame(
+        &self,
+        hour: u64,
+        domain: &str,
+        mut f: impl FnMut(&[u8]),
+    ) -> Result<FramesRead, StoreError> {
+        validate_name("domain", domain)?;
+        let path = self
+            .inner
+            .shared
+            .layout
+            .domain_dir(hour, domain)
+            .join(DATA_FILE);
+        let mut read = FramesRead::default();
+        let file = match fs::File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(read),
+            Err(e) => return Err(StoreError::io(&path, e)),
+        };
+        crate::data_file::check_header(&file, &path)?;
+        let len = file.metadata().map_err(|e| StoreError::io(&path, e))?.len();
+        let mut address = crate::data_file::DATA_HEADER_BYTES;
+        while address < len {
+            match crate::data_file::read_record(&file, &path, address)? {
+                crate::data_file::Record::Block(block, on_disk) => {
+                    for frame in crate::block::frames(&block) {
+                        match frame {
+                            Ok((_, range)) => {
+                                read.frames += 1;
+                                f(&block[range]);
+                            }
+                            Err(_) => read.damaged_blocks += 1,
+                        }
+                    }
+                    address += on_disk;
+                }
+                crate::data_file::Record::Truncated => break,
+                crate::data_file::Record::Corrupt(_, on_disk) => {
+                    read.damaged_blocks += 1;
+                    let from = address + on_disk.unwrap_or(1);
+                    match crate::data_file::next_record(&file, &path, from, len, len)? {
+                        Some(next) => address = next,
+                        None => break,
+                    }
+                }
+            }
+        }
+        Ok(read)
+    }
+
     /// Names of the reports stored for `domain` in `hour`, sorted.
     pub fn report_names(&self, hour: u64, domain: &str) -> Result<Vec<String>, StoreError> {
         validate_name("domain", domain)?;
@@ -850,6 +917,15 @@ impl Store {
         }
         (uses, files)
     }
+}
+
+/// What [`Store::for_each_frame`] read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FramesRead {
+    /// Frames handed to the caller.
+    pub frames: u64,
+    /// Blocks stepped over because they are damaged (their frames are not read).
+    pub damaged_blocks: u64,
 }
 
 /// `12.3 GiB`.

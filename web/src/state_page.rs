@@ -25,6 +25,7 @@ use crate::health::saving_facts;
 use crate::layout::page;
 use crate::selection::ReportParams;
 use crate::state::AppState;
+use crate::time::format_utc_ms;
 
 const PATH: &str = "/state";
 const HEADING: &str = "Collector state";
@@ -195,11 +196,18 @@ fn starts(view: &StateView) -> Markup {
                         "The collector stopped in this hour by a crash or kill -9 and started again only after it: it continued the hour from its last checkpoint in the next hour's first minutes, or found the hour closed and that checkpoint its reports. "
                     }
                     "The hour's reports lack the trees received between that checkpoint and the stop. "
-                    "Those trees are in the store (their message IDs find them); the server's log says when the checkpoint was written."
+                    "Those trees are in the store (their message IDs find them); the server's log says when the checkpoint was written. "
+                    "Once the hour is sealed, " code { "ocelot rebuild-reports --hour " (view.hour) } ", run with the server stopped, counts them into its reports."
                 }
             }
             @if !other_starts.is_empty() {
                 p.hint { "The collector also started at " (list(&other_starts)) " in this hour, after a clean stop or for the first time." }
+            }
+        } @else if view.rebuilt_ms > 0 {
+            p.hint {
+                "The hour's reports were rebuilt from the stored trees at " (format_utc_ms(view.rebuilt_ms))
+                " (" code { "ocelot rebuild-reports" } "): they count every tree the store keeps of it. "
+                "The figures on this page are the collector's own, as it received them."
             }
         } @else if !view.started_minutes.is_empty() {
             p.hint { "The collector started at " (list(&view.started_minutes)) " in this hour: trees sent before then were counted by an earlier run, or not at all." }
@@ -403,6 +411,18 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("also started at :05"), "{html}");
+        assert!(
+            html.contains("<code>ocelot rebuild-reports --hour 2026112207</code>"),
+            "{html}"
+        );
+        // Rebuilt from the store: no longer incomplete, and said when.
+        report.record_rebuilt(minute(125));
+        let html = starts(&report.view(&ViewQuery::default())).into_string();
+        assert!(!html.contains("Reports incomplete"), "{html}");
+        assert!(
+            html.contains("rebuilt from the stored trees at 2026-11-22 09:05:00.000 UTC"),
+            "{html}"
+        );
     }
 
     /// A tiny queue each for the store and the report worker: most trees dropped by both.

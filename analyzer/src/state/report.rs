@@ -92,6 +92,10 @@ fn lost_parts(lost: &[(DropKey<'_>, u64)]) -> (u64, u64) {
 pub struct StateReport {
     pub(crate) hour: u64,
     pub(crate) minutes: BTreeMap<u8, StateMinute>,
+    /// When the hour's other reports were last rebuilt from the stored trees
+    /// ([`StateReport::record_rebuilt`]), epoch ms; 0 (left out of the JSON) when never.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub(crate) rebuilt_ms: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -183,6 +187,7 @@ impl StateReport {
         StateReport {
             hour,
             minutes: BTreeMap::new(),
+            rebuilt_ms: 0,
         }
     }
 
@@ -305,6 +310,21 @@ impl StateReport {
         minute.restored_incomplete = minute.restored_incomplete.saturating_add(n);
     }
 
+    /// The hour's other reports were rebuilt from the trees the store keeps at `now_ms`
+    /// (`ocelot rebuild-reports`): they no longer lack the trees a crash left out of them,
+    /// so the hour's marks of a restart from an incomplete checkpoint are cleared.
+    pub fn record_rebuilt(&mut self, now_ms: u64) {
+        self.rebuilt_ms = now_ms;
+        for minute in self.minutes.values_mut() {
+            minute.restored_incomplete = 0;
+        }
+    }
+
+    /// When the hour's other reports were last rebuilt from the stored trees, epoch ms.
+    pub fn rebuilt_ms(&self) -> Option<u64> {
+        (self.rebuilt_ms > 0).then_some(self.rebuilt_ms)
+    }
+
     /// `n` trees fell outside the accepted hours.
     pub fn record_out_of_window(&mut self, now_ms: u64, n: u64) {
         let minute = self.minute(now_ms);
@@ -340,6 +360,7 @@ impl StateReport {
         for (minute, theirs) in &other.minutes {
             self.minutes.entry(*minute).or_default().merge(theirs);
         }
+        self.rebuilt_ms = self.rebuilt_ms.max(other.rebuilt_ms);
     }
 
     /// The seconds of the hour the collector has run, given the seconds of it that have
@@ -384,6 +405,7 @@ impl StateReport {
             started_minutes: self.started_minutes().collect(),
             restored_incomplete: total.restored_incomplete,
             restored_incomplete_minutes: self.restored_incomplete_minutes().collect(),
+            rebuilt_ms: self.rebuilt_ms,
             domains: total
                 .domains
                 .iter()
@@ -485,6 +507,10 @@ pub struct StateView {
     /// start's own, or one just after it (reports written before the mark took the
     /// start's minute), or the hour's last for an hour that closed before the start.
     pub restored_incomplete_minutes: Vec<u8>,
+    /// When the hour's other reports were last rebuilt from the stored trees
+    /// (`ocelot rebuild-reports`), epoch ms; 0 when never (left out of the JSON then).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rebuilt_ms: u64,
     /// Per domain over the hour.
     pub domains: BTreeMap<String, ReceivedView>,
     /// Minutes with any figure, ascending.

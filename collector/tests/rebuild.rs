@@ -1,0 +1,215 @@
+//! An hour's reports rebuilt from the stored trees (`rebuild_hour`): after a crash, the
+//! reports continued from the last checkpoint lack the trees received after it, which the
+//! store has; a rebuild counts them again, as the live reports would have.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ocelot_analyzer::{MatrixReport, MatrixView, ViewQuery};
+use ocelot_analyzer::{StateReport, TransactionReport};
+use ocelot_collector::{rebuild_hour, Collector, CollectorConfig, ManualClock, STATE_DOMAIN};
+use ocelot_protocol::{nt1, Header, Message, MessageTree, Transaction};
+use ocelot_store::{Store, StoreConfig};
+
+/// 2026-11-22 07:00 UTC, and a moment in it.
+const HOUR: u64 = 498_703;
+const NOW_MS: u64 = HOUR * 3_600_000 + 9 * 60_000;
+
+/// A store that keeps the fixed hour (retention goes by the real clock).
+fn open_store(dir: &std::path::Path) -> Store {
+    Store::open(StoreConfig {
+        retention_days: 0,
+        ..StoreConfig::new(dir)
+    })
+    .unwrap()
+}
+
+fn start(store: &Store, clock: Arc<ManualClock>) -> Collector {
+    let config = CollectorConfig {
+        background_ticks: false,
+        ..CollectorConfig::default()
+    };
+    Collector::start(config, Some(store.clone()), clock)
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A frame of `domain`: a root `type_` `/orders` of 10 ms making `sql` SQL calls of 1 ms,
+/// message ID sequence `seq`.
+fn request(domain: &str, type_: &str, sql: usize, seq: u64) -> bytes::Bytes {
+    request_filed(domain, type_, sql, seq, HOUR)
+}
+
+/// [`request`] with a message ID made in `id_hour` (a tree that ended in the next hour has
+/// its ID from then, and its root's time in this one).
+fn request_filed(domain: &str, type_: &str, sql: usize, seq: u64, id_hour: u64) -> bytes::Bytes {
+    let mut root = Transaction::new(type_, "/orders", NOW_MS);
+    root.duration_us = 10_000;
+    for _ in 0..sql {
+        let mut t = Transaction::new("SQL", "OrderDao.find", NOW_MS);
+        t.duration_us = 1_000;
+        root.children.push(Message::Transaction(t));
+    }
+    let header = Header {
+        domain: domain.into(),
+        ip_address: "10.0.0.1".into(),
+        message_id: format!("{domain}-0a000001-{id_hour}-{seq}"),
+        ..Header::default()
+    };
+    nt1::encode_to_bytes(&MessageTree::new(header, Message::Transaction(root)))
+}
+
+fn view(collector: &Collector, domain: &str) -> Option<MatrixView> {
+    let report = block_on(collector.matrix_report(domain, HOUR))?;
+    Some(report.view(&ViewQuery::default()))
+}
+
+/// `/orders`'s requests and its SQL calls: (requests, calls, fewest, most, the most's ID).
+fn orders(collector: &Collector) -> Option<(u64, u64, u64, u64, String)> {
+    let view = view(collector, "shop")?;
+    let orders = view.names.iter().find(|n| n.name == "/orders")?;
+    let sql = &orders.calls[1];
+    Some((
+        orders.count,
+        sql.count,
+        sql.min_per_request,
+        sql.max_per_request,
+        sql.max_sample.clone(),
+    ))
+}
+
+fn stored<R: serde::de::DeserializeOwned>(store: &Store, domain: &str, kind: &str) -> R {
+    let bytes = store.read_report(HOUR, domain, kind).unwrap();
+    serde_json::from_slice(&bytes.expect("a stored report")).unwrap()
+}
+
+/// `/orders`'s requests and SQL calls in the stored Matrix report.
+fn stored_orders(store: &Store) -> (u64, u64, u64) {
+    let report: MatrixReport = stored(store, "shop", "matrix");
+    let view = report.view(&ViewQuery::default());
+    let orders = view.names.iter().find(|n| n.name == "/orders").unwrap();
+    (
+        orders.count,
+        orders.calls[1].count,
+        orders.calls[1].max_per_request,
+    )
+}
+
+fn stored_transactions(store: &Store) -> u64 {
+    let report: TransactionReport = stored(store, "shop", "transaction");
+    let view = report.view(&ViewQuery::default());
+    view.types.iter().map(|t| t.figures.count).sum()
+}
+
+#[test]
+fn a_rebuild_counts_the_trees_a_crash_left_out_of_an_hours_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open_store(dir.path());
+        let collector = start(&store, Arc::new(ManualClock::new(NOW_MS)));
+        for (seq, sql) in [(1, 3), (2, 40), (3, 5)] {
+            collector.ingest(request("shop", "URL", sql, seq)).unwrap();
+        }
+        wait_for("three requests", || {
+            orders(&collector).is_some_and(|o| o.0 == 3)
+        });
+        collector.checkpoint_now();
+        // After the checkpoint: a request, and one that ended in the next hour (its ID is
+        // filed there, its time is this hour's). Both reach the disk; then a crash.
+        collector.ingest(request("shop", "URL", 90, 5)).unwrap();
+        collector
+            .ingest(request_filed("shop", "URL", 1, 6, HOUR + 1))
+            .unwrap();
+        wait_for("five requests", || {
+            orders(&collector).is_some_and(|o| o.0 == 5)
+        });
+        store.flush().unwrap();
+        store.crash_for_tests();
+    }
+    // Restarted, it continues from the checkpoint, and the hour is sealed without them.
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
+    let collector = start(&store, clock.clone());
+    // Its first sample marks the hour restored incomplete.
+    collector.tick();
+    collector.checkpoint_now();
+    clock.set((HOUR + 1) * 3_600_000 + 3 * 60_000 + 500);
+    collector.tick();
+    collector.checkpoint_now();
+    assert_eq!(collector.stats().hours_sealed, 1);
+    collector.shutdown();
+    assert_eq!(stored_orders(&store), (3, 48, 40));
+    assert_eq!(stored_transactions(&store), 3 + 48);
+    let state: StateReport = stored(&store, STATE_DOMAIN, "state");
+    let view = state.view(&ViewQuery::default());
+    assert!(view.restored_incomplete > 0, "marked incomplete");
+
+    // A dry run counts and writes nothing.
+    let config = CollectorConfig::default();
+    let at = (HOUR + 2) * 3_600_000;
+    let counted = rebuild_hour(&store, &config, HOUR, &[], true, at).unwrap();
+    assert_eq!(counted.trees.get("shop"), Some(&5));
+    // The State report was continued from its checkpoint too: it saw the first three.
+    assert_eq!(counted.received.get("shop"), Some(&3));
+    assert_eq!(counted.reports_written, 0);
+    assert_eq!(stored_orders(&store), (3, 48, 40));
+
+    let rebuilt = rebuild_hour(&store, &config, HOUR, &[], false, at).unwrap();
+    assert_eq!(rebuilt.total_trees(), 5);
+    assert_eq!((rebuilt.undecodable, rebuilt.damaged_blocks), (0, 0));
+    assert!(rebuilt.reports_written >= 3, "{rebuilt:?}");
+    assert_eq!(stored_orders(&store), (5, 139, 90));
+    assert_eq!(stored_transactions(&store), 5 + 139);
+    // The State report keeps what was received, and says the hour was rebuilt, no longer
+    // incomplete.
+    let state: StateReport = stored(&store, STATE_DOMAIN, "state");
+    let view = state.view(&ViewQuery::default());
+    assert_eq!(view.restored_incomplete, 0);
+    assert_eq!(view.rebuilt_ms, at);
+    assert_eq!(view.trees, 3);
+    // Rebuilt again, the same.
+    rebuild_hour(&store, &config, HOUR, &[], false, at).unwrap();
+    assert_eq!(stored_orders(&store), (5, 139, 90));
+    store.shutdown();
+}
+
+#[test]
+fn a_rebuild_of_one_domain_leaves_the_others_as_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let collector = start(&store, Arc::new(ManualClock::new(NOW_MS)));
+    collector.ingest(request("shop", "URL", 2, 1)).unwrap();
+    collector.ingest(request("cart", "URL", 2, 1)).unwrap();
+    wait_for("a request", || orders(&collector).is_some_and(|o| o.0 == 1));
+    collector.checkpoint_now();
+    collector.shutdown();
+    store.flush().unwrap();
+    // Damage `cart`'s stored report: a rebuild of `shop` alone does not touch it.
+    store.write_report(HOUR, "cart", "matrix", b"{}").unwrap();
+    let config = CollectorConfig::default();
+    let rebuilt = rebuild_hour(&store, &config, HOUR, &["shop".to_owned()], false, NOW_MS).unwrap();
+    assert_eq!(rebuilt.trees.keys().collect::<Vec<_>>(), ["shop"]);
+    assert_eq!(
+        store.read_report(HOUR, "cart", "matrix").unwrap().unwrap(),
+        b"{}"
+    );
+    assert_eq!(stored_orders(&store).0, 1);
+    // Nothing stored in an hour: nothing counted, nothing written but the State mark.
+    let empty = rebuild_hour(&store, &config, HOUR - 5, &[], false, NOW_MS).unwrap();
+    assert_eq!((empty.total_trees(), empty.reports_written), (0, 0));
+    store.shutdown();
+}

@@ -1,0 +1,181 @@
+//! `ocelot rebuild-reports --hour YYYYMMDDHH`: an hour's reports counted again from the
+//! trees the store keeps (`ocelot_collector::rebuild_hour`), with the server stopped.
+//!
+//! For an hour a crash or kill -9 left incomplete (its reports continued from a checkpoint
+//! that lacked the last minute's trees; the State page says so), for the reports of a kind a
+//! later release added, for hours stored before it, and for an hour to be counted under
+//! changed settings. Only a sealed hour: an open one is still counted by the server, which
+//! would carry its own counts over the rebuilt ones.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use ocelot_collector::{rebuild_hour, CollectorConfig, Rebuilt};
+use ocelot_protocol::MILLIS_PER_HOUR;
+use ocelot_store::Store;
+
+use crate::config::Config;
+use crate::serve::{analyzer_config, decode_options, lock_data_dir_as, store_config, Taker};
+
+/// What `rebuild-reports` was asked.
+#[derive(Debug, Clone)]
+pub(crate) struct RebuildArgs {
+    pub(crate) hour: String,
+    pub(crate) domains: Vec<String>,
+    pub(crate) dry_run: bool,
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) data: Option<PathBuf>,
+}
+
+/// Why the data directory is taken: said when a server holds it.
+const WHY_STOPPED: &str = "a running server would write its own counts over the rebuilt reports, and keep showing the ones it read before";
+
+/// Rebuilds and returns what to print.
+pub(crate) fn run(args: &RebuildArgs) -> anyhow::Result<String> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(data) = &args.data {
+        config.store.dir.clone_from(data);
+    }
+    let dir = config.store.dir.clone();
+    anyhow::ensure!(
+        dir.is_dir(),
+        "the data directory {} does not exist (give --data, or the --config the server runs with)",
+        dir.display()
+    );
+    let hour = ocelot_alert::parse_hour_label(&args.hour)
+        .with_context(|| format!("--hour {}", args.hour))?;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    // Sealed at the end of the previous-hour grace; a minute more for the seal to be written.
+    let sealed_ms =
+        (hour + 1) * MILLIS_PER_HOUR + (config.collector.previous_hour_grace_minutes + 1) * 60_000;
+    anyhow::ensure!(
+        now_ms >= sealed_ms,
+        "hour {} is still open (a server counts its trees until {} UTC and continues it from its checkpoint at a start): rebuild it once it is sealed",
+        args.hour,
+        utc_minute(sealed_ms)
+    );
+    let _lock = lock_data_dir_as(&dir, Taker::Tool(WHY_STOPPED))?;
+    let store = Store::open(store_config(&config))
+        .with_context(|| format!("opening the store in {}", dir.display()))?;
+    let collector = CollectorConfig {
+        analyzer: analyzer_config(&config),
+        decode: decode_options(&config),
+        ..CollectorConfig::default()
+    };
+    let rebuilt = rebuild_hour(
+        &store,
+        &collector,
+        hour,
+        &args.domains,
+        args.dry_run,
+        now_ms,
+    )
+    .with_context(|| format!("rebuilding the reports of hour {}", args.hour));
+    store.shutdown();
+    let rebuilt = rebuilt?;
+    Ok(summary(&args.hour, &rebuilt, args.dry_run))
+}
+
+/// `2026-12-07 14:04`.
+fn utc_minute(ms: u64) -> String {
+    let label = ocelot_analyzer::hour_label(ms / MILLIS_PER_HOUR);
+    format!(
+        "{}-{}-{} {}:{:02}",
+        &label[0..4],
+        &label[4..6],
+        &label[6..8],
+        &label[8..10],
+        ms % MILLIS_PER_HOUR / 60_000
+    )
+}
+
+/// What the command prints: the trees counted per domain beside what the State report says
+/// the domain sent, then what was written.
+fn summary(hour: &str, rebuilt: &Rebuilt, dry_run: bool) -> String {
+    let mut out = String::new();
+    let total = rebuilt.total_trees();
+    let _ = writeln!(
+        out,
+        "Hour {hour}: {total} {} counted from the store ({} frames read in it and the hours beside it).",
+        if total == 1 { "tree" } else { "trees" },
+        rebuilt.frames_read
+    );
+    let width = rebuilt.trees.keys().map(String::len).max().unwrap_or(0);
+    for (domain, trees) in &rebuilt.trees {
+        let received = match rebuilt.received.get(domain) {
+            Some(received) => format!("{received} received by the State report"),
+            None => "not in the State report".to_owned(),
+        };
+        let _ = writeln!(out, "  {domain:<width$}  {trees:>10}  ({received})");
+    }
+    if rebuilt.undecodable > 0 {
+        let _ = writeln!(
+            out,
+            "{} stored frames could not be decoded and are left out.",
+            rebuilt.undecodable
+        );
+    }
+    if rebuilt.damaged_blocks > 0 {
+        let _ = writeln!(
+            out,
+            "{} damaged blocks of the store were stepped over; their trees are left out.",
+            rebuilt.damaged_blocks
+        );
+    }
+    if dry_run {
+        out.push_str("Dry run: nothing written.\n");
+    } else if total == 0 {
+        out.push_str("No stored tree in this hour: no report rewritten.\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "Wrote {} reports; the State report marks the hour rebuilt.",
+            rebuilt.reports_written
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_names_each_domain_beside_what_it_sent() {
+        let mut rebuilt = Rebuilt {
+            frames_read: 12,
+            reports_written: 7,
+            ..Rebuilt::default()
+        };
+        rebuilt.trees.insert("gateway".into(), 10);
+        rebuilt.trees.insert("shop".into(), 1);
+        rebuilt.received.insert("gateway".into(), 8);
+        let text = summary("2026120713", &rebuilt, false);
+        assert!(
+            text.starts_with("Hour 2026120713: 11 trees counted"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gateway          10  (8 received by the State report)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("shop              1  (not in the State report)"),
+            "{text}"
+        );
+        assert!(text.ends_with("Wrote 7 reports; the State report marks the hour rebuilt.\n"));
+        assert!(summary("2026120713", &rebuilt, true).ends_with("Dry run: nothing written.\n"));
+    }
+
+    #[test]
+    fn minutes_are_written_in_utc() {
+        assert_eq!(
+            utc_minute(498_703 * MILLIS_PER_HOUR + 4 * 60_000),
+            "2026-11-22 07:04"
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! `ocelot rebuild-reports`: a sealed hour's reports counted again from the stored trees,
+//! with the server stopped (a running one holds the data directory and the command says
+//! so), leaving the lock file as the last server wrote it.
+
+use std::process::Command;
+
+use ocelot_protocol::{nt1, Header, Message, MessageTree, Transaction};
+
+/// 2026-11-22 07:00 UTC: long sealed.
+const HOUR: u64 = 498_703;
+
+fn run(args: &[&str], dir: &std::path::Path) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ocelot"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// A `URL /pay` tree of `shop`, message ID sequence `seq`.
+fn frame(seq: u64) -> bytes::Bytes {
+    let mut root = Transaction::new("URL", "/pay", HOUR * 3_600_000 + seq * 1_000);
+    root.duration_us = 2_000;
+    let header = Header {
+        domain: "shop".into(),
+        ip_address: "10.0.0.1".into(),
+        message_id: format!("shop-0a000001-{HOUR}-{seq}"),
+        ..Header::default()
+    };
+    nt1::encode_to_bytes(&MessageTree::new(header, Message::Transaction(root)))
+}
+
+#[test]
+fn a_sealed_hour_is_counted_again_from_its_stored_trees() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = ocelot_store::Store::open(ocelot_store::StoreConfig {
+        retention_days: 0,
+        ..ocelot_store::StoreConfig::new(&data)
+    })
+    .unwrap();
+    for seq in 1..=3 {
+        let id = format!("shop-0a000001-{HOUR}-{seq}").parse().unwrap();
+        store.append(&id, frame(seq)).unwrap();
+    }
+    store.shutdown();
+    drop(store);
+    // The hour is older than the default retention: the configuration keeps everything.
+    std::fs::write(
+        dir.path().join("ocelot.toml"),
+        "[store]\ndir = \"data\"\nretention_days = 0\n",
+    )
+    .unwrap();
+    std::fs::write(data.join(".lock"), "4242\n").unwrap();
+
+    let (code, out, err) = run(
+        &["rebuild-reports", "--hour", "2026112207", "--dry-run"],
+        dir.path(),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("Hour 2026112207: 3 trees counted"), "{out}");
+    assert!(out.contains("  shop  "), "{out}");
+    assert!(out.ends_with("Dry run: nothing written.\n"), "{out}");
+    assert!(!data.join(format!("{HOUR}/shop/reports")).exists());
+
+    let (code, out, err) = run(&["rebuild-reports", "--hour", "2026112207"], dir.path());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("Wrote "), "{out}");
+    let report =
+        std::fs::read(data.join(format!("{HOUR}/shop/reports/transaction.report"))).unwrap();
+    let report: ocelot_analyzer::TransactionReport = serde_json::from_slice(&report).unwrap();
+    let view = report.view(&ocelot_analyzer::ViewQuery::default());
+    assert_eq!(view.types[0].figures.count, 3);
+    // The last server's pid is still the lock file's: its clean stop counts at its start.
+    assert_eq!(
+        std::fs::read_to_string(data.join(".lock")).unwrap(),
+        "4242\n"
+    );
+
+    // A server holding the directory: refused, saying why.
+    let held = std::fs::File::open(&data).unwrap();
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+    let (code, _, err) = run(&["rebuild-reports", "--hour", "2026112207"], dir.path());
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("in use by a running ocelot serve (pid 4242): stop it first"),
+        "{err}"
+    );
+    drop(held);
+
+    // The hour still open, and a malformed one: refused before anything is opened.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let current = ocelot_analyzer::hour_label(now / 3_600_000);
+    let (code, _, err) = run(&["rebuild-reports", "--hour", &current], dir.path());
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("is still open"), "{err}");
+    let (code, _, err) = run(&["rebuild-reports", "--hour", "2026-11-22"], dir.path());
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("--hour 2026-11-22"), "{err}");
+}
