@@ -52,7 +52,9 @@ macro_rules! event {
 }
 
 /// Logs an `Error` event for `&err` (data: the error and its `source()` chain; name: its
-/// type's short name, see below) and marks the enclosing transaction failed.
+/// type's short name, see below) and marks the enclosing transaction failed with status
+/// `ERROR` (unless it already has a failure status). `TransactionGuard::fail` sets the error's
+/// name as status instead.
 ///
 /// `err` is a reference to an error, or to a pointer to one: `Box<dyn Error>` (with or
 /// without `+ Send + Sync`), `Arc<dyn Error>`, `anyhow::Error`.
@@ -345,14 +347,14 @@ where
 fn name_for<E: Debug + ?Sized>(type_name: &'static str, err: &E) -> Cow<'static, str> {
     let inner = pointee(type_name);
     if !names_no_type(inner) {
-        return Cow::Borrowed(short_type_name(inner));
+        return short_type_name(inner);
     }
     let mut debug = Bounded(String::new());
     // Cut off once it is longer than any name: the rest of the value is not needed.
     let _ = write!(debug, "{err:?}");
     match type_in_debug(&debug.0) {
-        Some(IO_ERROR) => Cow::Borrowed(short_type_name(IO_ERROR)),
-        Some(name) => Cow::Owned(short_type_name(name).to_owned()),
+        Some(IO_ERROR) => short_type_name(IO_ERROR),
+        Some(name) => Cow::Owned(short_type_name(name).into_owned()),
         None if matches!(inner, "anyhow::Error" | "eyre::Report") => Cow::Borrowed(inner),
         // Nothing to match it with, so the wrapper itself, its paths shortened alike.
         None => Cow::Owned(without_paths(type_name)),
@@ -381,13 +383,39 @@ fn pointee(mut type_name: &'static str) -> &'static str {
     }
 }
 
-/// `type_name` without its module path and generic arguments (see [`error_name`]).
-fn short_type_name(type_name: &str) -> &str {
+/// `type_name` without its module path and generic arguments (see [`error_name`]). A type
+/// that is no path (a tuple such as axum's `(StatusCode, String)`, an array, a reference)
+/// keeps its shape and has each path in it shortened: cut at its last `::`, it would be a
+/// fragment (`String)`).
+fn short_type_name(type_name: &str) -> Cow<'_, str> {
     if type_name == IO_ERROR {
-        return "io::Error";
+        return Cow::Borrowed("io::Error");
     }
     let base = type_name.split('<').next().unwrap_or(type_name);
-    base.rsplit("::").next().unwrap_or(base)
+    if base
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == ':')
+    {
+        return Cow::Borrowed(base.rsplit("::").next().unwrap_or(base));
+    }
+    Cow::Owned(without_paths(&without_generic_arguments(type_name)))
+}
+
+/// `type_name` without anything between `<` and its `>` (the `>` of a `->` is no bracket).
+fn without_generic_arguments(type_name: &str) -> String {
+    let mut out = String::with_capacity(type_name.len());
+    let mut depth = 0usize;
+    let mut previous = ' ';
+    for c in type_name.chars() {
+        match c {
+            '<' => depth += 1,
+            '>' if previous != '-' && depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+        previous = c;
+    }
+    out
 }
 
 /// `type_name` with every path cut to its last segment:
@@ -494,7 +522,7 @@ impl<T, E> ResultStatus for &StatusOf<'_, Result<T, E>> {
         self.0
             .as_ref()
             .err()
-            .map(|_| Cow::Borrowed(short_type_name(pointee(std::any::type_name::<E>()))))
+            .map(|_| short_type_name(pointee(std::any::type_name::<E>())))
     }
 }
 
@@ -561,6 +589,28 @@ mod tests {
         assert_eq!(error_name(&*boxed_generic), "Generic");
         assert_eq!(error_name(&Box::new(Generic(2u8))), "Generic");
         assert_eq!(error_name(&&concrete), "ParseIntError");
+    }
+
+    #[test]
+    fn a_type_that_is_no_path_keeps_its_shape_with_short_names() {
+        assert_eq!(
+            short_type_name("(http::status::StatusCode, alloc::string::String)"),
+            "(StatusCode, String)"
+        );
+        assert_eq!(
+            short_type_name("(u16, alloc::vec::Vec<alloc::string::String>)"),
+            "(u16, Vec)"
+        );
+        assert_eq!(short_type_name("[u8; 4]"), "[u8; 4]");
+        assert_eq!(
+            short_type_name("fn(u8) -> core::option::Option<u8>"),
+            "fn(u8) -> Option"
+        );
+        assert_eq!(
+            short_type_name("my_app::Error<alloc::string::String>"),
+            "Error"
+        );
+        assert_eq!(short_type_name("()"), "()");
     }
 
     #[test]

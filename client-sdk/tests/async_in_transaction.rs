@@ -270,3 +270,37 @@ fn a_function_returning_err_fails_its_transaction_with_the_error_type() {
     assert_eq!(load.name(), "OrderDao.load");
     assert_eq!(load.status(), "io::Error");
 }
+
+/// An HTTP handler's error as axum's examples write it: a status code and a message.
+#[derive(Debug)]
+struct StatusCode(#[allow(dead_code)] u16);
+
+#[ocelot_client::attr::transaction(type = "URL", name = "/api/cart")]
+fn cart(fail: bool) -> Result<(), (StatusCode, String)> {
+    if fail {
+        return Err((StatusCode(404), "no cart".to_owned()));
+    }
+    Ok(())
+}
+
+#[ocelot_client::attr::transaction(type = "URL", name = "/api/cart")]
+fn cart_with_generic_part(fail: bool) -> Result<(), (StatusCode, Vec<String>)> {
+    if fail {
+        return Err((StatusCode(400), vec!["qty".to_owned()]));
+    }
+    Ok(())
+}
+
+/// An error that is a tuple (axum's `(StatusCode, String)`) was named by cutting its type
+/// name at the last `::`, which gave the status `String)`.
+#[test]
+fn a_tuple_error_is_named_by_the_short_names_of_its_parts() {
+    let (client, sink) = memory_client("attr-tuple");
+    with_client(&client, || {
+        assert!(cart(true).is_err());
+        assert!(cart_with_generic_part(true).is_err());
+    });
+    let trees = sent_trees(&client, &sink);
+    let statuses: Vec<&str> = trees.iter().map(|t| t.root.status()).collect();
+    assert_eq!(statuses, ["(StatusCode, String)", "(StatusCode, Vec)"]);
+}
