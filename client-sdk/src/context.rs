@@ -48,6 +48,34 @@ pub const HEADER_PARENT_ID: &str = "X-CAT-PARENT-ID";
 pub const HEADER_CHILD_ID: &str = "X-CAT-ID";
 
 /// The three IDs that link a callee's tree to its caller's.
+///
+/// The callee may be a task of the same service: work spawned from a request
+/// (`tokio::spawn`) is a tree of its own, unlinked unless the request passes it a context.
+///
+/// ```
+/// # let (transport, sink) = ocelot_client::MemoryTransport::new();
+/// # let client = ocelot_client::Client::builder().domain("order-service")
+/// #     .heartbeat_interval(None).transport(transport).build();
+/// # let _bound = client.bind_to_current_thread();
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// use ocelot_client::{in_transaction, Context};
+///
+/// rt.block_on(in_transaction("URL", "/api/order", async {
+///     // The task's tree takes a child ID of our own domain; its parent is this tree.
+///     let ctx = Context::for_remote_call("order-service", "Task.sendMail").unwrap();
+///     tokio::spawn(async move {
+///         let _adopted = ctx.adopt(); // before the task's `in_transaction` is made
+///         in_transaction("Task", "sendMail", async { /* .. */ }).await
+///     })
+///     .await
+///     .unwrap();
+/// }));
+/// # client.flush(std::time::Duration::from_secs(5));
+/// # let trees = sink.trees();
+/// # let task = trees.iter().find(|t| t.root.name() == "sendMail").unwrap();
+/// # let request = trees.iter().find(|t| t.root.name() == "/api/order").unwrap();
+/// # assert_eq!(task.header.parent_message_id, request.header.message_id);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Context {
     /// The first tree of the whole call chain.
@@ -93,6 +121,11 @@ impl Context {
     /// root started on this thread (or by an [`crate::in_transaction`] future created on it)
     /// while the returned guard lives. Bind the guard for the request's duration:
     /// `let _adopted = ctx.adopt();`.
+    ///
+    /// In async code, make the request's `in_transaction` right after `adopt`, with no
+    /// `.await` between: the IDs wait on this thread, and while the task waits the runtime
+    /// runs other tasks there, whose next root would take them (an unrelated request then
+    /// gets the caller's IDs, and this one none).
     pub fn adopt(self) -> AdoptionGuard {
         let pending = with_state(|s| s.adopt(self)).flatten();
         AdoptionGuard { pending }
@@ -152,7 +185,8 @@ pub fn current_message_id() -> Option<String> {
 /// Returned by [`Context::adopt`]: while it lives, the next root started on this thread takes
 /// the adopted IDs; dropping it first withdraws them. It does nothing once a root has taken
 /// them, or if they went to an already open tree. It may be held across `.await` and dropped
-/// on another thread (it then withdraws nothing).
+/// on another thread (it then withdraws nothing), but the IDs are safe only until the first
+/// `.await`: see [`Context::adopt`].
 #[must_use = "dropping the guard withdraws the adopted IDs before any tree takes them; bind it: `let _adopted = ctx.adopt();`"]
 #[derive(Debug)]
 pub struct AdoptionGuard {

@@ -7,10 +7,14 @@
 //! (guards that end before the next `.await`, events, metrics, nested `in_transaction`s)
 //! lands in that tree.
 //!
-//! Polled inside another recorded transaction (for example an `in_transaction` awaited by an
-//! outer one), it opens a nested transaction in the outer tree instead. Such nested futures
-//! should be awaited one at a time: two of them polled concurrently in one tree (`join!`) end
-//! together with whichever finishes first.
+//! Polled inside another recorded transaction of the same client (for example an
+//! `in_transaction` awaited by an outer one), it opens a nested transaction in the outer tree
+//! instead; one made for another client (under `with_client`) keeps a tree of its own. Such
+//! nested futures should be awaited one at a time: the tree has one stack of open transactions, so of two
+//! polled concurrently in one tree (`join!`, `select!`), the second shows inside the first
+//! while that one waits, what either records lands in the innermost open one, and the inner
+//! one ends with the outer if that finishes first. Spawn concurrent parts as tasks of their
+//! own to see them apart (see [`crate::Context`] for linking their trees to the request's).
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -27,7 +31,9 @@ use crate::tree_builder::{with_state, AdoptedIds, OpenRef, TreeBuilder, PANIC_ST
 /// afterwards goes next to it, not inside it.
 ///
 /// The client is the one of the thread that calls `in_transaction` (bound or global), so a
-/// task spawned onto a runtime's worker threads still reports to it.
+/// task spawned onto a runtime's worker threads still reports to it. Awaited inside a tree of
+/// that client, the future is a nested transaction there; inside a tree of another client, a
+/// tree of its own, as for [`crate::with_client`].
 pub fn in_transaction<F: Future>(
     type_: impl Into<Cow<'static, str>>,
     name: impl Into<Cow<'static, str>>,
@@ -201,7 +207,13 @@ fn start(state: State) -> State {
         return state;
     };
     with_state(|s| {
-        if s.tree.depth() > 0 {
+        // A future made for another client (under `with_client`) records into a tree of its
+        // own, as `with_client` does in sync code, even when awaited inside this tree.
+        let other_client = match (&client, s.client()) {
+            (Some(ours), Some(polling)) => !ours.is(polling),
+            _ => false,
+        };
+        if s.tree.depth() > 0 && !other_client {
             return s
                 .start_transaction(type_, name)
                 .map_or(State::Off, State::Nested);

@@ -14,7 +14,10 @@ use crate::tree_builder::{with_state, OpenRef, ThreadState, PANIC_STATUS};
 /// client marks a transaction with the exception that escaped it.
 ///
 /// The guard is tied to its thread's tree (it is neither `Send` nor `Sync`) and must not be
-/// held across `.await`: use [`crate::in_transaction`] in async code. Clippy can catch a guard
+/// held across `.await`: use [`crate::in_transaction`] in async code. For a synchronous step
+/// inside an async function, end the guard in a block of its own (`{ let t = transaction!(..);
+/// t.add_data(..); }`): once the guard was borrowed, `drop(t)` before an `.await` is not enough
+/// for the compiler, and the future is not `Send`. Clippy can catch a guard
 /// held across `.await`, but only if your project lists it in `clippy.toml`
 /// (`await-holding-invalid-types = ["ocelot_client::TransactionGuard"]`; the
 /// `await_holding_invalid_type` lint is on by default); the compiler alone says nothing

@@ -191,3 +191,41 @@ fn an_outer_guard_unwound_inside_another_clients_with_client_ends_the_outer_tree
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].root.as_transaction().unwrap().status, "panic");
 }
+
+/// The async form: a future made by `in_transaction` under `with_client(&audit, ..)` and
+/// awaited inside an order tree. It was polled as a nested transaction of the order tree, so
+/// the audit client got nothing, the IDs it adopted were lost, and the order tree's
+/// `RemoteCall` named a tree that never came.
+#[test]
+fn an_in_transaction_of_another_client_awaited_in_a_tree_is_a_tree_of_its_own() {
+    let (order, order_sink) = memory_client("nested-async-order");
+    let (audit, audit_sink) = memory_client("nested-async-audit");
+    let runtime = support::runtime(2);
+    let audit_in_task = audit.clone();
+    let request = with_client(&order, || {
+        ocelot_client::in_transaction("URL", "/order", async move {
+            let ctx = Context::for_remote_call("nested-async-audit", "Audit.record").unwrap();
+            let child_id = ctx.child_id.clone();
+            let record = with_client(&audit_in_task, || {
+                let _adopted = ctx.adopt();
+                ocelot_client::in_transaction("Audit", "record", async {
+                    tokio::task::yield_now().await;
+                    event!("Audit", "inside");
+                })
+            });
+            record.await;
+            event!("Order", "after");
+            (current_message_id().unwrap(), child_id)
+        })
+    });
+    let (order_id, child_id) = runtime.block_on(runtime.spawn(request)).unwrap();
+    let orders = sent_trees(&order, &order_sink);
+    let audits = sent_trees(&audit, &audit_sink);
+    assert_eq!(orders.len(), 1);
+    assert_eq!(names(&orders[0]), ["Audit.record", "after"]);
+    assert_eq!(audits.len(), 1, "the audit client got no tree");
+    assert_eq!(audits[0].root.name(), "record");
+    assert_eq!(names(&audits[0]), ["inside"]);
+    assert_eq!(audits[0].header.message_id, child_id);
+    assert_eq!(audits[0].header.parent_message_id, order_id);
+}
