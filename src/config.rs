@@ -200,6 +200,8 @@ pub(crate) struct StoreSection {
     pub(crate) max_disk_gib: u64,
     /// Frames waiting for the store writer before new ones are refused (counted).
     pub(crate) queue_frames: usize,
+    /// MiB of frames waiting for each store writer before new ones are refused (counted).
+    pub(crate) queue_mib: u64,
     /// Store writer threads (domains are spread over them).
     pub(crate) writer_threads: usize,
     /// Domains whose trees are stored per hour (by the message ID's domain).
@@ -216,6 +218,7 @@ impl Default for StoreSection {
             retention_days: 7,
             max_disk_gib: 0,
             queue_frames: DEFAULT_QUEUE_FRAMES,
+            queue_mib: ocelot_store::DEFAULT_QUEUE_BYTES >> 20,
             writer_threads: 1,
             max_domains_per_hour: ocelot_store::DEFAULT_MAX_DOMAINS_PER_HOUR,
             max_index_files_per_domain_hour: ocelot_store::DEFAULT_MAX_INDEX_FILES_PER_DOMAIN_HOUR,

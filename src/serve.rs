@@ -288,6 +288,7 @@ pub(crate) fn store_config(config: &Config) -> StoreConfig {
     store_config.retention_days = config.store.retention_days;
     store_config.max_disk_bytes = config.store.max_disk_gib.saturating_mul(1 << 30);
     store_config.queue_capacity = config.store.queue_frames;
+    store_config.queue_bytes = config.store.queue_mib.saturating_mul(1 << 20);
     store_config.writer_threads = config.store.writer_threads;
     store_config.max_domains_per_hour = config.store.max_domains_per_hour;
     store_config.max_index_files_per_domain_hour = config.store.max_index_files_per_domain_hour;

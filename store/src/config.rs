@@ -18,6 +18,11 @@ pub const DEFAULT_MAX_SEQ: u64 = 50_000_000;
 /// large: such entries fail to write, counted as I/O errors.)
 pub const MAX_SEQ_LIMIT: u64 = i64::MAX as u64 / ENTRY_BYTES - 1;
 
+/// Default [`StoreConfig::queue_bytes`]: 256 MiB per writer, room for 150 000 frames of the
+/// 1.4 KB real clients send (the collector's default `queue_frames`) and more of the
+/// load generator's, so the byte budget binds only on large trees.
+pub const DEFAULT_QUEUE_BYTES: u64 = 256 << 20;
+
 /// How often, at the longest, a store with a size cap ([`StoreConfig::max_disk_bytes`])
 /// looks at its size: a busy store writes gigabytes in the ten minutes retention by age
 /// waits.
@@ -45,6 +50,11 @@ pub struct StoreConfig {
     /// Frames waiting for the writers before `append` refuses with `QueueFull` (default
     /// 10 000 per writer thread, CAT's queue size).
     pub queue_capacity: usize,
+    /// Bytes of frames waiting for each writer thread before `append` refuses with
+    /// `QueueFull` (default [`DEFAULT_QUEUE_BYTES`], at least [`crate::MAX_FRAME_BYTES`]):
+    /// with frames of up to 16 MiB, a count of frames alone let a sender of large trees
+    /// queue gigabytes behind a writer busy compressing them.
+    pub queue_bytes: u64,
     /// Writer threads; domains are spread over them by a hash (default 1).
     pub writer_threads: usize,
     /// Largest sequence number stored (default [`DEFAULT_MAX_SEQ`]), at most
@@ -93,6 +103,7 @@ impl StoreConfig {
             max_disk_bytes: 0,
             flush_interval: Duration::from_secs(1),
             queue_capacity: 10_000,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
             writer_threads: 1,
             max_seq: DEFAULT_MAX_SEQ,
             max_data_file_bytes: MAX_DATA_FILE_BYTES,

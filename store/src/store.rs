@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -24,7 +24,7 @@ use crate::report_generations::ReportGenerations;
 use crate::retention::{self, HourSwept};
 use crate::shared::{Shared, Warned};
 use crate::stats::{add, DiskUse, DropReason, LastError, StoreStats};
-use crate::writer::{Command, IdSource, Writer};
+use crate::writer::{Command, IdSource, Queued, Writer};
 
 /// What [`LastError::what`](crate::LastError) says of a failed report write.
 const WRITING_REPORT: &str = "writing a report to";
@@ -58,8 +58,9 @@ impl std::fmt::Debug for Store {
 /// The way to one writer thread.
 struct WriterQueue {
     sender: Sender<Command>,
-    /// Frames sent and not yet taken by the writer (bounded by `queue_capacity`).
-    queued: Arc<AtomicUsize>,
+    /// Frames and bytes sent and not yet taken by the writer (bounded by `queue_capacity`
+    /// and `queue_bytes`).
+    queued: Arc<Queued>,
 }
 
 struct Inner {
@@ -102,6 +103,7 @@ impl Store {
     pub fn open(mut config: StoreConfig) -> Result<Store, StoreError> {
         config.writer_threads = config.writer_threads.max(1);
         config.queue_capacity = config.queue_capacity.max(1);
+        config.queue_bytes = config.queue_bytes.max(MAX_FRAME_BYTES as u64);
         fs::create_dir_all(&config.dir).map_err(|e| StoreError::io(&config.dir, e))?;
         let shared = Arc::new(Shared::new(config));
         recover_all(&shared)?;
@@ -113,7 +115,7 @@ impl Store {
             // batches. A bounded channel of `queue_capacity` slots took 12 MiB of memory
             // from the start (150 000 slots, each stamped when created), queue empty or not.
             let (tx, rx) = unbounded();
-            let queued = Arc::new(AtomicUsize::new(0));
+            let queued = Arc::new(Queued::default());
             let writer = Writer::new(Arc::clone(&shared), Arc::clone(&queued));
             let thread = std::thread::Builder::new()
                 .name(format!("ocelot-store-writer-{i}"))
@@ -328,15 +330,21 @@ impl Store {
             shared.counters.drop_frames(reason, n as u64);
             Err(error)
         };
-        // Frames, not commands, count against the capacity: reserve room first.
-        let before = queue.queued.fetch_add(n, Ordering::Relaxed);
-        if before + n > shared.config.queue_capacity {
-            queue.queued.fetch_sub(n, Ordering::Relaxed);
+        // Frames and their bytes, not commands, count against the capacity: reserve room
+        // first.
+        let bytes: u64 = frames.iter().map(|(_, frame)| frame.len() as u64).sum();
+        let queued = &queue.queued;
+        let frames_before = queued.frames.fetch_add(n, Ordering::Relaxed);
+        let bytes_before = queued.bytes.fetch_add(bytes, Ordering::Relaxed);
+        if frames_before + n > shared.config.queue_capacity
+            || bytes_before + bytes > shared.config.queue_bytes
+        {
+            queued.take(n, bytes);
             return refuse(DropReason::QueueFull, AppendError::QueueFull);
         }
         // The channel is unbounded: sending fails only when the writer has stopped.
         if queue.sender.send(Command::Append(frames, source)).is_err() {
-            queue.queued.fetch_sub(n, Ordering::Relaxed);
+            queued.take(n, bytes);
             return refuse(DropReason::Closed, AppendError::Closed);
         }
         add(&shared.counters.appended, n as u64);

@@ -17,7 +17,7 @@ use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -298,6 +298,21 @@ impl hashbrown::Equivalent<(u64, String)> for HourDomain<'_> {
     }
 }
 
+/// What waits in a writer's queue: frames, and their bytes.
+#[derive(Debug, Default)]
+pub(crate) struct Queued {
+    pub(crate) frames: AtomicUsize,
+    pub(crate) bytes: AtomicU64,
+}
+
+impl Queued {
+    /// `frames` frames of `bytes` bytes left the queue (or were never let in).
+    pub(crate) fn take(&self, frames: usize, bytes: u64) {
+        self.frames.fetch_sub(frames, Ordering::Relaxed);
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
 pub(crate) struct Writer {
     shared: Arc<Shared>,
     files: DomainHours,
@@ -308,15 +323,15 @@ pub(crate) struct Writer {
     record: Vec<u8>,
     /// The next `DomainHour::serial`.
     next_serial: u64,
-    /// Frames queued for this writer (`Store::append` adds, this thread takes off).
-    queued: Arc<AtomicUsize>,
+    /// Frames and bytes queued for this writer (`Store::append` adds, this thread takes off).
+    queued: Arc<Queued>,
     /// The store's count of hours retention deleted, when this thread last looked for
     /// domain-hours it holds whose folder is gone (see [`Writer::close_deleted`]).
     deletions_seen: u64,
 }
 
 impl Writer {
-    pub(crate) fn new(shared: Arc<Shared>, queued: Arc<AtomicUsize>) -> Writer {
+    pub(crate) fn new(shared: Arc<Shared>, queued: Arc<Queued>) -> Writer {
         let level = shared.config.compression_level;
         let open = files_open(shared.config.writer_threads);
         Writer {
@@ -351,7 +366,8 @@ impl Writer {
             };
             match received {
                 Ok(Command::Append(frames, source)) => {
-                    self.queued.fetch_sub(frames.len(), Ordering::Relaxed);
+                    let bytes = frames.iter().map(|(_, frame)| frame.len() as u64).sum();
+                    self.queued.take(frames.len(), bytes);
                     self.close_deleted();
                     let now = Instant::now();
                     for (id, frame) in &frames {
@@ -1556,7 +1572,7 @@ mod tests {
 
     fn writer_in(dir: &std::path::Path) -> Writer {
         let shared = Arc::new(Shared::new(crate::StoreConfig::new(dir)));
-        Writer::new(shared, Arc::new(AtomicUsize::new(0)))
+        Writer::new(shared, Arc::new(Queued::default()))
     }
 
     fn append_id(writer: &mut Writer, id: &str, frame: &Bytes) {

@@ -435,6 +435,32 @@ fn append_many_counts_queue_capacity_in_frames() {
     assert_eq!(stats.appended, 0);
 }
 
+/// Frames of up to 16 MiB: a queue bounded in frames alone held gigabytes of large trees
+/// behind a writer busy compressing them.
+#[test]
+fn the_queue_is_bounded_in_bytes_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.queue_bytes = 1; // raised to the largest frame, 16 MiB
+    let store = Store::open(config).unwrap();
+    let burst = |first: u64, n: u64| -> Vec<_> {
+        (first..first + n)
+            .map(|seq| {
+                let i = id("shop", 1, seq);
+                let f = frame(&i, 6 << 20);
+                (i, f)
+            })
+            .collect()
+    };
+    // Three frames of 6 MiB are more than 16 MiB: refused whole, each counted.
+    assert_eq!(store.append_many(burst(1, 3)), 3);
+    assert_eq!(store.stats().dropped(DropReason::QueueFull), 3);
+    // Two fit, and are stored.
+    assert_eq!(store.append_many(burst(10, 2)), 0);
+    store.flush().unwrap();
+    assert!(store.lookup(&id("shop", 1, 11)).unwrap().is_some());
+}
+
 #[test]
 fn after_shutdown_appends_are_refused_and_lookups_still_work() {
     let dir = tempfile::tempdir().unwrap();
