@@ -36,7 +36,9 @@
 //! (rejected early, say) must not hand its caller's IDs to the next, unrelated request.
 
 use std::borrow::Cow;
+use std::future::Future;
 
+use crate::in_transaction::InTransaction;
 use crate::record::Kind;
 use crate::tree_builder::with_state;
 
@@ -63,12 +65,9 @@ pub const HEADER_CHILD_ID: &str = "X-CAT-ID";
 /// rt.block_on(in_transaction("URL", "/api/order", async {
 ///     // The task's tree takes a child ID of our own domain; its parent is this tree.
 ///     let ctx = Context::for_remote_call("order-service", "Task.sendMail").unwrap();
-///     tokio::spawn(async move {
-///         let _adopted = ctx.adopt(); // before the task's `in_transaction` is made
-///         in_transaction("Task", "sendMail", async { /* .. */ }).await
-///     })
-///     .await
-///     .unwrap();
+///     tokio::spawn(ctx.in_transaction("Task", "sendMail", async { /* .. */ }))
+///         .await
+///         .unwrap();
 /// }));
 /// # client.flush(std::time::Duration::from_secs(5));
 /// # let trees = sink.trees();
@@ -122,13 +121,56 @@ impl Context {
     /// while the returned guard lives. Bind the guard for the request's duration:
     /// `let _adopted = ctx.adopt();`.
     ///
-    /// In async code, make the request's `in_transaction` right after `adopt`, with no
-    /// `.await` between: the IDs wait on this thread, and while the task waits the runtime
-    /// runs other tasks there, whose next root would take them (an unrelated request then
-    /// gets the caller's IDs, and this one none).
+    /// In async code use [`Context::in_transaction`] instead. IDs adopted here wait on this
+    /// thread, and while a task waits the runtime runs other tasks there, whose next root
+    /// would take them (an unrelated request then gets the caller's IDs, and this one none):
+    /// with `adopt`, the request's `in_transaction` must be made right after it, with no
+    /// `.await` between.
     pub fn adopt(self) -> AdoptionGuard {
         let pending = with_state(|s| s.adopt(self)).flatten();
         AdoptionGuard { pending }
+    }
+
+    /// [`crate::in_transaction`] whose root takes these IDs: the way for async code to adopt
+    /// a caller's IDs. The IDs go with the future, not through the thread, so `.await`s
+    /// before it is made or polled (reading the body, an auth check) cannot hand them to
+    /// another task's tree, and the thread's own adopted IDs stay for its next root.
+    ///
+    /// The future is always a tree of its own, even when awaited inside a tree of the same
+    /// client: it continues the caller's request, whose `RemoteCall` names its ID.
+    ///
+    /// ```
+    /// # let (transport, sink) = ocelot_client::MemoryTransport::new();
+    /// # let client = ocelot_client::Client::builder().domain("payment-service")
+    /// #     .heartbeat_interval(None).transport(transport).build();
+    /// # let _bound = client.bind_to_current_thread();
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// use ocelot_client::Context;
+    ///
+    /// # let headers = [("X-CAT-ID", "payment-service-c0000201-490000-7"),
+    /// #     ("X-CAT-PARENT-ID", "order-service-c0000201-490000-3"),
+    /// #     ("X-CAT-ROOT-ID", "order-service-c0000201-490000-3")];
+    /// # let header = |name: &str| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+    /// // In a server's request handling (`header` reads the request's headers):
+    /// let caller = Context::from_headers(header);
+    /// rt.block_on(async {
+    ///     tokio::task::yield_now().await; // an auth check, reading the body...
+    ///     let handle = async { /* .. */ };
+    ///     match caller {
+    ///         Some(ctx) => ctx.in_transaction("URL", "/api/pay", handle).await,
+    ///         None => ocelot_client::in_transaction("URL", "/api/pay", handle).await,
+    ///     }
+    /// });
+    /// # client.flush(std::time::Duration::from_secs(5));
+    /// # assert_eq!(sink.trees()[0].header.message_id, "payment-service-c0000201-490000-7");
+    /// ```
+    pub fn in_transaction<F: Future>(
+        self,
+        type_: impl Into<Cow<'static, str>>,
+        name: impl Into<Cow<'static, str>>,
+        future: F,
+    ) -> InTransaction<F> {
+        InTransaction::new(type_.into(), name.into(), future, Some(self))
     }
 
     /// The three `(header, value)` pairs to send.
@@ -186,7 +228,7 @@ pub fn current_message_id() -> Option<String> {
 /// the adopted IDs; dropping it first withdraws them. It does nothing once a root has taken
 /// them, or if they went to an already open tree. It may be held across `.await` and dropped
 /// on another thread (it then withdraws nothing), but the IDs are safe only until the first
-/// `.await`: see [`Context::adopt`].
+/// `.await`: see [`Context::adopt`], and [`Context::in_transaction`] for async code.
 #[must_use = "dropping the guard withdraws the adopted IDs before any tree takes them; bind it: `let _adopted = ctx.adopt();`"]
 #[derive(Debug)]
 pub struct AdoptionGuard {

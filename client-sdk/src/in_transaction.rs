@@ -9,7 +9,9 @@
 //!
 //! Polled inside another recorded transaction of the same client (for example an
 //! `in_transaction` awaited by an outer one), it opens a nested transaction in the outer tree
-//! instead; one made for another client (under `with_client`) keeps a tree of its own. Such
+//! instead; one made for another client (under `with_client`), or carrying a caller's IDs
+//! (adopted before it was made, or given with [`crate::Context::in_transaction`]), keeps a
+//! tree of its own. Such
 //! nested futures should be awaited one at a time: the tree has one stack of open transactions, so of two
 //! polled concurrently in one tree (`join!`, `select!`), the second shows inside the first
 //! while that one waits, what either records lands in the innermost open one, and the inner
@@ -34,30 +36,49 @@ use crate::tree_builder::{with_state, AdoptedIds, OpenRef, TreeBuilder, PANIC_ST
 /// task spawned onto a runtime's worker threads still reports to it. Awaited inside a tree of
 /// that client, the future is a nested transaction there; inside a tree of another client, a
 /// tree of its own, as for [`crate::with_client`].
+///
+/// Made while no tree is open on this thread, the future takes the IDs adopted there for the
+/// next root ([`crate::Context::adopt`]), and is then always a tree of its own under those
+/// IDs, wherever it is awaited: it continues the caller's request, whose `RemoteCall` names
+/// that ID. In async code prefer [`crate::Context::in_transaction`], which hands the IDs to
+/// the future without going through the thread.
 pub fn in_transaction<F: Future>(
     type_: impl Into<Cow<'static, str>>,
     name: impl Into<Cow<'static, str>>,
     future: F,
 ) -> InTransaction<F> {
-    let (client, adopted) = with_state(|s| {
-        // IDs adopted for this thread's next root go with the future, which may start its
-        // root on another thread (`tokio::spawn`).
-        let adopted = if s.tree.depth() == 0 {
-            s.take_pending()
-        } else {
-            None
-        };
-        (s.client().cloned(), adopted)
-    })
-    .unwrap_or_default();
-    InTransaction {
-        future: Box::pin(future),
-        state: State::NotStarted {
-            type_: type_.into(),
-            name: name.into(),
-            client,
-            adopted,
-        },
+    InTransaction::new(type_.into(), name.into(), future, None)
+}
+
+impl<F: Future> InTransaction<F> {
+    /// [`in_transaction`], with the caller's IDs `ctx` for its root if given (see
+    /// [`crate::Context::in_transaction`]).
+    pub(crate) fn new(
+        type_: Cow<'static, str>,
+        name: Cow<'static, str>,
+        future: F,
+        ctx: Option<crate::Context>,
+    ) -> Self {
+        let (client, adopted) = with_state(|s| {
+            let adopted = match ctx {
+                Some(ctx) => Some(s.adopted_ids(ctx)),
+                // IDs adopted for this thread's next root go with the future, which may start
+                // its root on another thread (`tokio::spawn`).
+                None if s.tree.depth() == 0 => s.take_pending(),
+                None => None,
+            };
+            (s.client().cloned(), adopted)
+        })
+        .unwrap_or_default();
+        InTransaction {
+            future: Box::pin(future),
+            state: State::NotStarted {
+                type_,
+                name,
+                client,
+                adopted,
+            },
+        }
     }
 }
 
@@ -213,7 +234,10 @@ fn start(state: State) -> State {
             (Some(ours), Some(polling)) => !ours.is(polling),
             _ => false,
         };
-        if s.tree.depth() > 0 && !other_client {
+        // So does one with a caller's IDs: it continues another request, whose caller logged
+        // a `RemoteCall` naming its ID. Nested here, the IDs would be lost and that link would
+        // name no tree.
+        if s.tree.depth() > 0 && !other_client && adopted.is_none() {
             return s
                 .start_transaction(type_, name)
                 .map_or(State::Off, State::Nested);

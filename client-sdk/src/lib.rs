@@ -19,7 +19,9 @@
 //! * [`transaction!`], [`event!`], [`error!`], [`metric_count!`], [`metric_duration!`],
 //!   [`metric_sum!`] record; [`TransactionGuard`] ends a transaction when dropped.
 //! * [`in_transaction`] and [`attr::transaction`] (`#[ocelot_client::attr::transaction]`)
-//!   cover async code; [`Context`] links trees across processes.
+//!   cover async code; [`current_transaction`] sets the status and data of a transaction
+//!   the code did not open (an `in_transaction`'s own, after its handler); [`Context`]
+//!   links trees across processes ([`Context::in_transaction`] in async code).
 //! * [`Transport`]: [`TcpTransport`] in production, [`MemoryTransport`] in tests.
 //!
 //! The host is never blocked and never panics because of the SDK: a full queue or an absent
@@ -86,6 +88,7 @@ mod in_transaction;
 mod macros;
 mod message_id_factory;
 mod metric_aggregator;
+mod open_transaction;
 mod process;
 mod rate_limited_log;
 mod record;
@@ -112,6 +115,7 @@ pub use context::{
 };
 pub use heartbeat::send_heartbeat;
 pub use in_transaction::{in_transaction, InTransaction};
+pub use open_transaction::{current_transaction, OpenTransaction};
 pub use stats::{DropReason, Stats};
 #[cfg(feature = "tracing")]
 pub use tracing_layer::OcelotLayer;

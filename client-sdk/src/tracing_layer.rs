@@ -10,17 +10,35 @@
 //!
 //! Mapping: a span's target becomes the transaction type and its name the transaction name;
 //! its fields become the data (`k=v&k=v`), including those recorded later with
-//! `span.record(..)`. Entering a span opens the transaction on the entering thread's tree and
-//! exiting ends it, so a span entered once per poll of an instrumented future gives one
-//! transaction per poll (use [`crate::in_transaction`] for one transaction over the whole
-//! future). The client is the entering thread's (bound or global), as for the macros.
+//! `span.record(..)`. The client is the entering thread's (bound or global), as for the macros.
+//!
+//! A span first entered outside any tree (a request span, such as tower-http's `TraceLayer`
+//! makes for each request) is one transaction, and the root of a tree of its own, from its
+//! first entry to its close, however often it is entered in between: an instrumented future
+//! is entered once per poll, on whichever worker polls it. As [`crate::in_transaction`] does
+//! per poll, the span keeps its tree in its extensions between entries, each entry swaps it
+//! onto the entering thread and each exit swaps it back; the span's close ends it (on the
+//! closing thread) and sends it. So what happens inside the span's entries (events, nested
+//! spans, `in_transaction`s that stay open across polls) lands in that one tree, and nothing
+//! logged between the entries does. A plain `let _e = span.enter();` gives the same tree as a
+//! guard would, sent when the span is dropped rather than at the guard's exit. A span never
+//! closed (leaked) never sends its tree. A panic unwinding out of an entry fails the
+//! transaction that entry opened or swapped in (status `panic`), as for a guard.
+//!
+//! A span first entered inside a tree is a nested transaction of the entering thread's tree
+//! per entry: opened at the entry, ended at the exit (so an instrumented future nested in a
+//! tree still gives one nested transaction per poll; use [`crate::in_transaction`] or the
+//! attribute for one over the whole future).
 //!
 //! `tracing` lets one span be entered on several threads at once (tasks spawned with the
 //! parent's span: `fut.in_current_span()`, `.instrument(span.clone())`) and several times on one
-//! thread, and its guards may be dropped in any order. So the transactions an entry opened are
-//! kept per thread, in a thread-local stack of `(span ID, transaction)`, not in the span: each
-//! exit ends the transaction its own thread's latest entry of that span opened. The stack also
-//! keeps the enter/exit path off the span's shared data (a read lock on enter, nothing on exit).
+//! thread, and its guards may be dropped in any order. A span's own tree can be on one thread
+//! only: an entry made while it is on another thread (or while this thread is already in the
+//! span) records as a nested span's entry does, into the thread's current tree. So what each
+//! entry did is kept per thread, in a thread-local stack of `(span ID, entry)`, and each exit
+//! undoes what its own thread's latest entry of that span did. The stack also keeps the
+//! enter/exit path of nested spans off the span's shared data (a read lock on enter, nothing on
+//! exit).
 //!
 //! An event becomes a CAT event with type = its target and name = its callsite's name
 //! (`event src/orders.rs:42`), and data = `message=<formatted message>&k=v..`. The name is
@@ -39,13 +57,15 @@ use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Subscriber};
+use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
 use tracing_subscriber::Layer;
 
 use crate::record::Kind;
-use crate::tree_builder::{on_sdk_thread, with_state, OpenRef, ERROR_STATUS};
+use crate::tree_builder::{
+    on_sdk_thread, with_state, OpenRef, ThreadState, TreeBuilder, ERROR_STATUS, PANIC_STATUS,
+};
 
 /// The layer; see the module docs.
 #[derive(Debug, Default, Clone, Copy)]
@@ -60,19 +80,61 @@ impl OcelotLayer {
     }
 }
 
-/// Per-span state kept in the registry's extensions. The transactions its entries opened are
-/// not here but in [`ENTERED`]: they belong to the entering threads.
+/// Per-span state kept in the registry's extensions.
 #[derive(Default)]
 struct SpanData {
     data: String,
+    tree: SpanTree,
+}
+
+/// Where a span's transactions are recorded.
+#[derive(Default)]
+enum SpanTree {
+    /// Not entered yet.
+    #[default]
+    NotEntered,
+    /// First entered outside any tree: the span's own tree (whose root is `root`), kept here
+    /// between entries and ended when the span closes.
+    Idle {
+        tree: Box<TreeBuilder>,
+        root: OpenRef,
+    },
+    /// The span's own tree is on the thread whose entry swapped it in, until that entry exits.
+    Out { root: OpenRef },
+    /// First entered inside a tree (or its tree was lost): each entry opens a transaction in
+    /// the entering thread's tree, ended at its exit.
+    PerEntry,
+}
+
+/// What one entry of a span did on this thread, undone by its exit.
+enum Entry {
+    /// Opened this transaction in the thread's tree (`None`: nothing was recorded).
+    Opened(Option<OpenRef>),
+    /// Swapped the span's own tree (root `root`) onto the thread; `outer` holds the thread's
+    /// tree until the exit swaps them back.
+    SwappedIn {
+        root: OpenRef,
+        outer: Box<TreeBuilder>,
+    },
+}
+
+impl Entry {
+    /// The transaction that fields recorded during this entry go to.
+    fn transaction(&self) -> Option<OpenRef> {
+        match self {
+            Entry::Opened(open) => *open,
+            Entry::SwappedIn { root, .. } => Some(*root),
+        }
+    }
 }
 
 thread_local! {
-    /// The spans this thread has entered and not yet exited, latest last, each with the
-    /// transaction its entry opened (`None`: nothing was recorded, kept so that exits still
-    /// pair with their own entries). Usually a few entries deep, so the searches below are
-    /// short and the common exit (of the latest entry) is a `pop`.
-    static ENTERED: RefCell<Vec<(Id, Option<OpenRef>)>> = const { RefCell::new(Vec::new()) };
+    /// The spans this thread has entered and not yet exited, latest last, each with what its
+    /// entry did (kept even when nothing was recorded, so that exits still pair with their own
+    /// entries) and whether the thread was unwinding already then (a span entered in a `Drop`
+    /// during a panic is not failed by that panic). Usually a few entries deep, so the searches
+    /// below are short and the common exit (of the latest entry) is a `pop`.
+    static ENTERED: RefCell<Vec<(Id, Entry, bool)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The transaction this thread's latest entry of span `id` opened, if it is still entered.
@@ -80,10 +142,96 @@ fn entered_transaction(id: &Id) -> Option<OpenRef> {
     ENTERED
         .try_with(|entered| {
             let entered = entered.try_borrow().ok()?;
-            entered.iter().rev().find(|(span, _)| span == id)?.1
+            entered
+                .iter()
+                .rev()
+                .find(|(span, ..)| span == id)?
+                .1
+                .transaction()
         })
         .ok()
         .flatten()
+}
+
+/// Opens a transaction for one entry of the span in this thread's current tree (a root if
+/// none is open).
+fn open_in_thread_tree(meta: &'static Metadata<'static>, data: &str) -> Entry {
+    let open = with_state(|s| {
+        let open = s.start_transaction(Cow::Borrowed(meta.target()), Cow::Borrowed(meta.name()))?;
+        if !data.is_empty() {
+            s.append_data(open, format_args!("{data}"));
+        }
+        Some(open)
+    })
+    .flatten();
+    Entry::Opened(open)
+}
+
+/// Starts the span's own tree on this thread (no tree is open here): returns its root and the
+/// thread's tree, swapped out for it. `None` when nothing is recorded (no client).
+fn start_own_tree(
+    s: &mut ThreadState,
+    meta: &'static Metadata<'static>,
+    data: &str,
+) -> Option<(OpenRef, Box<TreeBuilder>)> {
+    // Pinned, as an `in_transaction` future's tree is: later entries may be on other threads.
+    let mut tree = Box::new(TreeBuilder::new());
+    tree.pinned = Some(s.client()?.clone());
+    s.swap_tree(&mut tree);
+    let Some(root) = s.start_transaction(Cow::Borrowed(meta.target()), Cow::Borrowed(meta.name()))
+    else {
+        s.swap_tree(&mut tree);
+        return None;
+    };
+    if !data.is_empty() {
+        s.append_data(root, format_args!("{data}"));
+    }
+    Some((root, tree))
+}
+
+/// One entry of a span whose first entry was not inside a tree (see [`SpanTree`]).
+fn enter_own_tree(meta: &'static Metadata<'static>, span: &mut SpanData) -> Entry {
+    match std::mem::take(&mut span.tree) {
+        SpanTree::NotEntered => match with_state(|s| s.tree.depth() > 0) {
+            Some(true) => {
+                span.tree = SpanTree::PerEntry;
+                open_in_thread_tree(meta, &span.data)
+            }
+            Some(false) => match with_state(|s| start_own_tree(s, meta, &span.data)).flatten() {
+                Some((root, outer)) => {
+                    span.tree = SpanTree::Out { root };
+                    Entry::SwappedIn { root, outer }
+                }
+                // No client yet: a later entry may have one.
+                None => Entry::Opened(None),
+            },
+            None => Entry::Opened(None),
+        },
+        SpanTree::Idle { mut tree, root } => {
+            if with_state(|s| s.swap_tree(&mut tree)).is_some() {
+                span.tree = SpanTree::Out { root };
+                Entry::SwappedIn { root, outer: tree }
+            } else {
+                span.tree = SpanTree::Idle { tree, root };
+                Entry::Opened(None)
+            }
+        }
+        // Entered on two threads at once (tasks spawned with the parent's span): the span's
+        // tree can be on one of them only, so this entry records as a nested span does.
+        tree @ (SpanTree::Out { .. } | SpanTree::PerEntry) => {
+            span.tree = tree;
+            open_in_thread_tree(meta, &span.data)
+        }
+    }
+}
+
+/// Ends a span's own tree on this thread (the span closed, or its tree came back too late).
+fn end_own_tree(mut tree: Box<TreeBuilder>) {
+    with_state(|s| {
+        s.swap_tree(&mut tree);
+        s.end_root();
+        s.swap_tree(&mut tree);
+    });
 }
 
 /// Collects fields as `k=v&k=v`, keeping `message` apart.
@@ -120,6 +268,31 @@ impl Fields {
     }
 }
 
+/// Keeps the span's own tree (`tree`, with root `root`) in the span until its next entry, or
+/// ends it now if the span has closed since this entry swapped it in. `None`: the tree was
+/// lost to this entry, and later entries record as a nested span's do.
+fn put_back<'a, R: LookupSpan<'a>>(
+    span: Option<SpanRef<'a, R>>,
+    root: OpenRef,
+    tree: Option<Box<TreeBuilder>>,
+) {
+    let mut tree = tree;
+    if let Some(span) = span {
+        let mut extensions = span.extensions_mut();
+        if let Some(data) = extensions.get_mut::<SpanData>() {
+            if matches!(data.tree, SpanTree::Out { root: out } if out == root) {
+                data.tree = match tree.take() {
+                    Some(tree) => SpanTree::Idle { tree, root },
+                    None => SpanTree::PerEntry,
+                };
+            }
+        }
+    }
+    if let Some(tree) = tree {
+        end_own_tree(tree);
+    }
+}
+
 impl<S> Layer<S> for OcelotLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -130,8 +303,10 @@ where
         attrs.record(&mut fields);
         // `replace`, not `insert`: a second `OcelotLayer` on the same registry sees the span too,
         // and `insert` asserts that the slot is empty (a panic in the host's thread).
-        span.extensions_mut()
-            .replace(SpanData { data: fields.data });
+        span.extensions_mut().replace(SpanData {
+            data: fields.data,
+            tree: SpanTree::NotEntered,
+        });
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -141,6 +316,10 @@ where
         if fields.data.is_empty() {
             return;
         }
+        // Recorded while entered on this thread: the transaction that entry opened (or the
+        // span's own root) gets it too. (Transactions open on other threads keep the data
+        // they started with.)
+        let entered = entered_transaction(id);
         let mut extensions = span.extensions_mut();
         let Some(data) = extensions.get_mut::<SpanData>() else {
             return;
@@ -149,10 +328,19 @@ where
             data.data.push('&');
         }
         data.data.push_str(&fields.data);
+        if entered.is_none() {
+            // Between two entries (a field recorded after an `.await`): the span's own root.
+            if let SpanTree::Idle { tree, root } = &mut data.tree {
+                let root = *root;
+                with_state(|s| {
+                    s.swap_tree(tree);
+                    s.append_data(root, format_args!("{}", fields.data));
+                    s.swap_tree(tree);
+                });
+            }
+        }
         drop(extensions);
-        // Recorded while entered on this thread: the transaction that entry opened gets it too.
-        // (Transactions already open on other threads keep the data they started with.)
-        if let Some(open) = entered_transaction(id) {
+        if let Some(open) = entered {
             with_state(|s| s.append_data(open, format_args!("{}", fields.data)));
         }
     }
@@ -160,43 +348,104 @@ where
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let meta = span.metadata();
-        let open = {
-            // A read lock: threads entering the span at once do not wait for each other.
+        let entry = {
+            // A read lock first: threads entering a nested span at once (the common case) do
+            // not wait for each other.
             let extensions = span.extensions();
             let Some(data) = extensions.get::<SpanData>() else {
                 return;
             };
-            with_state(|s| {
-                let open =
-                    s.start_transaction(Cow::Borrowed(meta.target()), Cow::Borrowed(meta.name()))?;
-                if !data.data.is_empty() {
-                    s.append_data(open, format_args!("{}", data.data));
-                }
-                Some(open)
-            })
-            .flatten()
+            if let SpanTree::PerEntry = data.tree {
+                open_in_thread_tree(meta, &data.data)
+            } else {
+                drop(extensions);
+                let mut extensions = span.extensions_mut();
+                let Some(data) = extensions.get_mut::<SpanData>() else {
+                    return;
+                };
+                enter_own_tree(meta, data)
+            }
         };
         let _ = ENTERED.try_with(|entered| {
             if let Ok(mut entered) = entered.try_borrow_mut() {
-                entered.push((id.clone(), open));
+                entered.push((id.clone(), entry, std::thread::panicking()));
             }
         });
     }
 
-    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         // This thread's latest entry of the span, wherever it sits: guards may be dropped out of
         // order. Ending its transaction also ends any still open inside it (entered later and
         // not yet exited); their own exits then find them ended and change nothing.
-        let open = ENTERED
+        let exited = ENTERED
             .try_with(|entered| {
                 let mut entered = entered.try_borrow_mut().ok()?;
-                let latest = entered.iter().rposition(|(span, _)| span == id)?;
-                entered.remove(latest).1
+                let latest = entered.iter().rposition(|(span, ..)| span == id)?;
+                let (_, entry, was_panicking) = entered.remove(latest);
+                // A panic unwinding out of the entry (a guard dropped by it, a poll that
+                // panicked) fails its transaction, as it fails a `TransactionGuard`'s.
+                let unwinding = std::thread::panicking() && !was_panicking;
+                // Swapping the span's own tree out ends nothing in it, so the entries made
+                // inside it and not yet exited are ended here. (Nested `in_transaction`s stay
+                // open in it, waiting for the next poll.)
+                let later: Vec<OpenRef> = match entry {
+                    Entry::SwappedIn { .. } => entered[latest..]
+                        .iter()
+                        .filter_map(|(_, e, _)| match e {
+                            Entry::Opened(open) => *open,
+                            Entry::SwappedIn { .. } => None,
+                        })
+                        .collect(),
+                    Entry::Opened(_) => Vec::new(),
+                };
+                Some((entry, later, unwinding))
             })
             .ok()
             .flatten();
-        if let Some(open) = open {
-            with_state(|s| s.end_transaction(open));
+        match exited {
+            Some((Entry::Opened(Some(open)), _, unwinding)) => {
+                with_state(|s| {
+                    if unwinding {
+                        s.fail_transaction(open, Cow::Borrowed(PANIC_STATUS));
+                    }
+                    s.end_transaction(open);
+                });
+            }
+            Some((Entry::SwappedIn { root, mut outer }, later, unwinding)) => {
+                let swapped_out = with_state(|s| {
+                    if unwinding {
+                        s.fail_transaction(root, Cow::Borrowed(PANIC_STATUS));
+                    }
+                    for open in later {
+                        s.end_transaction(open);
+                    }
+                    if s.is_open(root) {
+                        s.swap_tree(&mut outer);
+                        true
+                    } else {
+                        // The span's tree is no longer this thread's current one (a guard
+                        // moved into `with_client` and dropped there): it ends where it is.
+                        s.end_transaction(root);
+                        false
+                    }
+                });
+                let tree = (swapped_out == Some(true)).then_some(outer);
+                put_back(ctx.span(id), root, tree);
+            }
+            Some((Entry::Opened(None), ..)) | None => {}
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let mut extensions = span.extensions_mut();
+        let Some(data) = extensions.get_mut::<SpanData>() else {
+            return;
+        };
+        // `Out` (still entered somewhere, which a span guard cannot be): that exit ends it.
+        if let SpanTree::Idle { tree, .. } = std::mem::replace(&mut data.tree, SpanTree::PerEntry) {
+            drop(extensions);
+            end_own_tree(tree);
         }
     }
 

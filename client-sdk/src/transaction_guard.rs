@@ -6,7 +6,8 @@ use std::fmt::Display;
 use std::marker::PhantomData;
 use std::ops::Deref;
 
-use crate::tree_builder::{with_state, OpenRef, ThreadState, PANIC_STATUS};
+use crate::open_transaction::OpenTransaction;
+use crate::tree_builder::{with_state, OpenRef, PANIC_STATUS};
 
 /// An open transaction. Dropping the guard ends it (status success unless set); guards
 /// opened inside it end with it at the latest. A panic unwinding through the guard ends the
@@ -48,20 +49,20 @@ impl TransactionGuard {
     /// transaction has not ended with a transaction around it (whose guard was dropped
     /// first). Once it says `false`, `set_status`, `add_data` and `fail` change nothing.
     pub fn is_recording(&self) -> bool {
-        let Some(open) = self.open else { return false };
-        with_state(|s| s.is_recording(open)).unwrap_or(false)
+        self.open
+            .is_some_and(|open| OpenTransaction::new(open).is_recording())
     }
 
     /// Sets the status: `"0"` is success, anything else a failure.
     pub fn set_status(&self, status: impl Into<Cow<'static, str>>) {
         let Some(open) = self.open else { return };
-        with_state(|s| s.set_status(open, status.into()));
+        OpenTransaction::new(open).set_status(status);
     }
 
     /// Appends `key=value` to the data (pairs joined with `&`, as CAT clients do).
     pub fn add_data(&self, key: impl Display, value: impl Display) {
         let Some(open) = self.open else { return };
-        with_state(|s| s.add_data(open, &key, &value));
+        OpenTransaction::new(open).add_data(key, value);
     }
 
     /// Marks the transaction failed with the error's type name as status (its short name, as
@@ -96,20 +97,7 @@ impl TransactionGuard {
         P::Target: Error,
     {
         let Some(open) = self.open else { return };
-        let err = &*err;
-        let fail = |s: &mut ThreadState| {
-            let name = crate::macros::error_name_behind::<P>(err);
-            crate::macros::log_error_named(s, err, name.clone());
-            s.set_status(open, name);
-        };
-        with_state(|s| {
-            // The event goes to the tree that holds this transaction, which `with_client`
-            // may have set aside while the guard is used inside it. A transaction that has
-            // ended still logs its error where the thread records now.
-            if s.in_tree_of(open, fail).is_none() {
-                fail(s);
-            }
-        });
+        OpenTransaction::new(open).fail(err);
     }
 }
 

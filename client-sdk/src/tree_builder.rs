@@ -529,6 +529,15 @@ impl ThreadState {
         }
     }
 
+    /// The innermost transaction open in this thread's current tree.
+    pub(crate) fn innermost(&self) -> Option<OpenRef> {
+        let depth = self.tree.open.len().checked_sub(1)?;
+        Some(OpenRef {
+            depth,
+            serial: self.tree.open[depth].serial,
+        })
+    }
+
     /// Marks the innermost open transaction failed, unless it already has a failure status.
     pub(crate) fn fail_innermost(&mut self, status: Text) {
         let Some(&Open { index, .. }) = self.tree.open.last() else {
@@ -569,11 +578,7 @@ impl ThreadState {
     /// Takes the caller's IDs: now if a tree is open (returns `None`), else for the next root
     /// (returns the serial that [`ThreadState::withdraw_pending`] needs).
     pub(crate) fn adopt(&mut self, ctx: Context) -> Option<u64> {
-        let now_us = self.clock.now_us();
-        let adopted = AdoptedIds {
-            ctx,
-            pid: self.pid.pid(now_us),
-        };
+        let adopted = self.adopted_ids(ctx);
         if self.tree.open.is_empty() {
             let serial = self.next_serial();
             self.pending = Some((serial, adopted));
@@ -581,6 +586,15 @@ impl ThreadState {
         } else {
             self.adopt_now(adopted);
             None
+        }
+    }
+
+    /// The caller's IDs `ctx`, adopted in this process, for a root to take.
+    pub(crate) fn adopted_ids(&mut self, ctx: Context) -> AdoptedIds {
+        let now_us = self.clock.now_us();
+        AdoptedIds {
+            ctx,
+            pid: self.pid.pid(now_us),
         }
     }
 

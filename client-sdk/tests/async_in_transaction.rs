@@ -304,3 +304,72 @@ fn a_tuple_error_is_named_by_the_short_names_of_its_parts() {
     let statuses: Vec<&str> = trees.iter().map(|t| t.root.status()).collect();
     assert_eq!(statuses, ["(StatusCode, String)", "(StatusCode, Vec)"]);
 }
+
+/// A handler as `in_transaction` middleware runs it: nested work, awaits on other workers,
+/// then an HTTP status.
+async fn handler(code: u16) -> u16 {
+    in_transaction("SQL", "OrderDao.load", async {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    })
+    .await;
+    tokio::task::yield_now().await;
+    code
+}
+
+/// An `in_transaction` middleware gave no way to mark its own URL transaction failed on a
+/// 5xx (or add the status code as data): no handle, no "current transaction".
+/// `current_transaction()` is that transaction after the handler returns; a handle taken
+/// before the handler's awaits still works after them, and does nothing once it has ended.
+#[test]
+fn a_middleware_sets_the_status_and_data_of_its_own_transaction_after_the_handler() {
+    use ocelot_client::current_transaction;
+
+    let (client, sink) = memory_client("middleware");
+    let runtime = runtime(2);
+    assert_eq!(with_client(&client, current_transaction), None);
+    let requests: Vec<_> = [200, 503]
+        .into_iter()
+        .map(|code| {
+            let future = with_client(&client, || {
+                in_transaction("URL", format!("/api/order/{code}"), async move {
+                    let url = current_transaction().unwrap();
+                    let code = handler(code).await;
+                    url.add_data("status", code);
+                    if code >= 500 {
+                        current_transaction().unwrap().set_status(code.to_string());
+                    }
+                    url
+                })
+            });
+            runtime.spawn(future)
+        })
+        .collect();
+    for request in requests {
+        let url = runtime.block_on(request).unwrap();
+        // Ended with its future: the handle changes nothing now.
+        assert!(!url.is_recording());
+        url.set_status("late");
+    }
+    let trees = sent_trees(&client, &sink);
+    let mut summary: Vec<(&str, &str, &str, &str)> = trees
+        .iter()
+        .map(|t| {
+            let child = &t.root.children()[0];
+            (
+                t.root.name(),
+                t.root.status(),
+                t.root.data(),
+                child.status(),
+            )
+        })
+        .collect();
+    // The two requests ran at once: either may arrive first.
+    summary.sort_unstable();
+    assert_eq!(
+        summary,
+        [
+            ("/api/order/200", "0", "status=200", "0"),
+            ("/api/order/503", "503", "status=503", "0"),
+        ]
+    );
+}

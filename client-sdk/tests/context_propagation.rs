@@ -207,3 +207,100 @@ fn a_call_made_before_any_transaction_with_adopted_ids_names_the_tree_that_recor
     assert_eq!(onward.parent_id, tree.header.message_id);
     assert_eq!(onward.root_id, ctx.root_id);
 }
+
+/// Two requests on one worker thread (a current-thread runtime): request A has a caller and
+/// awaits (an auth check) before its transaction; request B has none and starts its root
+/// while A waits. With `adopt`, B's root took A's caller IDs (they waited on the thread) and A
+/// got a fresh ID. Handed to A's future with `Context::in_transaction`, they name A's tree.
+#[test]
+fn a_context_handed_to_in_transaction_after_an_await_names_the_requests_own_tree() {
+    let ((order, order_sink), (payment, payment_sink), ctx) = order_calls_payment();
+    let expected = ctx.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    payment.bind_to_current_thread();
+    runtime.block_on(async {
+        let a = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            ctx.in_transaction("URL", "/a-with-caller", async {
+                tokio::task::yield_now().await;
+            })
+            .await;
+        });
+        let b = tokio::spawn(async {
+            tokio::task::yield_now().await;
+            in_transaction("URL", "/b-no-caller", async {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            })
+            .await;
+        });
+        a.await.unwrap();
+        b.await.unwrap();
+    });
+    let trees = sent_trees(&payment, &payment_sink);
+    assert_eq!(trees.len(), 2);
+    let tree = |name: &str| trees.iter().find(|t| t.root.name() == name).unwrap();
+    let a = tree("/a-with-caller");
+    assert_eq!(a.header.message_id, expected.child_id);
+    assert_eq!(a.header.parent_message_id, expected.parent_id);
+    assert_eq!(a.header.root_message_id, expected.root_id);
+    let b = tree("/b-no-caller");
+    assert_ne!(b.header.message_id, expected.child_id);
+    assert_eq!(b.header.parent_message_id, "");
+    drop(sent_trees(&order, &order_sink));
+}
+
+/// An `in_transaction` made with adopted IDs but awaited inside a tree of the same client (an
+/// in-process call to the same service, a test harness) nested there, and the IDs were dropped
+/// without a word: the caller's `RemoteCall` named a tree that never came. It is a tree of its
+/// own under those IDs; so is one given its IDs with `Context::in_transaction`.
+#[test]
+fn a_future_with_a_callers_ids_awaited_inside_a_tree_of_the_same_client_is_a_tree_of_its_own() {
+    let ((order, order_sink), (payment, payment_sink), ctx) = order_calls_payment();
+    let ((_, _), (_, _), second) = order_calls_payment();
+    let (first_ids, second_ids) = (ctx.clone(), second.clone());
+    let runtime = runtime(1);
+    let request = with_client(&payment, || {
+        let adopted = {
+            let _adopted = ctx.adopt();
+            in_transaction("Service", "pay", async {
+                tokio::task::yield_now().await;
+                ocelot_client::event!("Pay", "charged");
+            })
+        };
+        in_transaction("URL", "/batch", async move {
+            adopted.await;
+            second
+                .in_transaction("Service", "refund", async {
+                    ocelot_client::event!("Pay", "refunded");
+                })
+                .await;
+            ocelot_client::event!("Batch", "after");
+        })
+    });
+    runtime.block_on(runtime.spawn(request)).unwrap();
+    let trees = sent_trees(&payment, &payment_sink);
+    let summary: Vec<(&str, Vec<&str>)> = trees
+        .iter()
+        .map(|t| {
+            let children = t.root.children().iter().map(|m| m.name()).collect();
+            (t.root.name(), children)
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("pay", vec!["charged"]),
+            ("refund", vec!["refunded"]),
+            ("/batch", vec!["after"]),
+        ]
+    );
+    for (tree, ids) in [(&trees[0], &first_ids), (&trees[1], &second_ids)] {
+        assert_eq!(tree.header.message_id, ids.child_id);
+        assert_eq!(tree.header.parent_message_id, ids.parent_id);
+    }
+    assert_eq!(trees[2].header.parent_message_id, "");
+    drop(sent_trees(&order, &order_sink));
+}

@@ -93,7 +93,9 @@ fn event_names_stay_bounded_and_fields_recorded_later_reach_the_transaction() {
 
 /// One `tracing::Span` shared by work on several threads (`.instrument(span.clone())` on
 /// spawned tasks, `span.in_scope` inside a thread pool) is entered on two threads at once.
-/// Each thread's transaction must end when that thread exits the span.
+/// The span's own tree can be on one thread at a time: the other thread's entry is a
+/// transaction of its own, ended when that thread exits the span; the span's tree is sent when
+/// the span closes.
 #[test]
 fn a_span_entered_on_two_threads_at_once_ends_the_transaction_on_each() {
     use std::sync::{Arc, Barrier};
@@ -129,6 +131,7 @@ fn a_span_entered_on_two_threads_at_once_ends_the_transaction_on_each() {
     for w in workers {
         w.join().unwrap();
     }
+    drop(span);
     let trees = sent_trees(&client, &sink);
     let batch_trees = trees.iter().filter(|t| t.root.name() == "batch").count();
     let after_trees = trees
@@ -226,7 +229,8 @@ fn tasks_spawned_in_the_parents_span_on_a_thread_pool_send_their_trees() {
 }
 
 /// A span entered again on a thread that is already in it (a recursive call, nested
-/// `in_scope`) opens a nested transaction; each exit ends its own entry's transaction.
+/// `in_scope`) opens a nested transaction; each exit ends its own entry's transaction. The
+/// span's tree is sent when the span closes, after what was logged outside it.
 #[test]
 fn a_span_entered_again_on_the_same_thread_ends_one_transaction_per_exit() {
     let (client, sink) = memory_client("reentered");
@@ -247,19 +251,20 @@ fn a_span_entered_again_on_the_same_thread_ends_one_transaction_per_exit() {
     });
     let trees = sent_trees(&client, &sink);
     assert_eq!(trees.len(), 2, "{trees:?}");
-    let root = trees[0].root.as_transaction().unwrap();
+    assert_eq!(trees[0].root.data(), "message=after the span");
+    let root = trees[1].root.as_transaction().unwrap();
     assert_eq!(root.name, "walk");
     let inner = root.children[0].as_transaction().unwrap();
     assert_eq!(inner.name, "walk");
     assert_eq!(inner.children[0].data(), "message=inner");
     assert_eq!(root.children[1].data(), "message=outer");
-    assert_eq!(trees[1].root.data(), "message=after the span");
 }
 
-/// Guards dropped out of order: exiting the outer span ends its transaction and the one
-/// still open inside it; the inner span's later exit changes nothing.
+/// Guards dropped out of order: exiting the outer span leaves its tree and ends the
+/// transaction still open inside it; the inner span's later exit changes nothing. The outer
+/// span's tree is sent when it closes.
 #[test]
-fn span_guards_dropped_out_of_order_end_the_tree_at_the_outer_exit() {
+fn span_guards_dropped_out_of_order_end_the_inner_transaction_at_the_outer_exit() {
     let (client, sink) = memory_client("out-of-order");
     let subscriber = tracing_subscriber::registry().with(OcelotLayer::new());
     tracing::subscriber::with_default(subscriber, || {
@@ -277,11 +282,14 @@ fn span_guards_dropped_out_of_order_end_the_tree_at_the_outer_exit() {
     let trees = sent_trees(&client, &sink);
     let roots: Vec<_> = trees.iter().map(|t| t.root.name().to_owned()).collect();
     assert_eq!(roots.len(), 3, "{roots:?}");
-    assert_eq!(roots[0], "outer");
-    let outer = trees[0].root.as_transaction().unwrap();
-    assert_eq!(outer.children[0].name(), "inner");
-    assert_eq!(trees[1].root.data(), "message=between the exits");
-    assert_eq!(trees[2].root.data(), "message=after both");
+    assert_eq!(trees[0].root.data(), "message=between the exits");
+    assert_eq!(trees[1].root.data(), "message=after both");
+    assert_eq!(roots[2], "outer");
+    let outer = trees[2].root.as_transaction().unwrap();
+    assert_eq!(outer.children.len(), 1);
+    let inner = outer.children[0].as_transaction().unwrap();
+    assert_eq!(inner.name, "inner");
+    assert!(inner.children.is_empty(), "{:?}", inner.children);
 }
 
 /// Two `OcelotLayer`s on one registry (one per filter, or added by two libraries) both see
@@ -366,4 +374,198 @@ fn the_sdks_warnings_go_to_the_hosts_subscriber_not_into_its_trees() {
     assert_eq!(trees.len(), 1);
     let root = trees[0].root.as_transaction().unwrap();
     assert!(root.children.is_empty(), "{:?}", root.children);
+}
+
+/// A multi-threaded runtime whose workers record into `client` through `dispatch`.
+fn traced_runtime(
+    client: &ocelot_client::Client,
+    dispatch: &tracing::Dispatch,
+    workers: usize,
+) -> tokio::runtime::Runtime {
+    let (client, dispatch) = (client.clone(), dispatch.clone());
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .on_thread_start(move || {
+            client.bind_to_current_thread();
+            // The worker keeps this subscriber until it exits.
+            std::mem::forget(tracing::dispatcher::set_default(&dispatch));
+        })
+        .build()
+        .unwrap()
+}
+
+/// What tower-http's `TraceLayer` does for every request: the handler's future instrumented
+/// with a span made outside any tree. The span is entered once per poll, and each poll used
+/// to be a tree of its own, so the Transaction report counted every poll as a request. The
+/// span is one transaction, from its first entry to its close, on whichever workers it runs.
+#[test]
+fn an_instrumented_future_outside_any_tree_is_one_transaction_over_all_its_polls() {
+    use std::time::Duration;
+    use tracing::Instrument;
+
+    const REQUESTS: usize = 8;
+    let (client, sink) = memory_client("instrumented");
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(OcelotLayer::new()));
+    let runtime = traced_runtime(&client, &dispatch, 2);
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..REQUESTS)
+            .map(|i| {
+                let span = tracing::dispatcher::with_default(&dispatch, || {
+                    tracing::info_span!("request", path = i, status = tracing::field::Empty)
+                });
+                tokio::spawn(
+                    async move {
+                        tracing::info!("start");
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        tokio::task::yield_now().await;
+                        tracing::Span::current().record("status", 200);
+                        tracing::info!("end");
+                    }
+                    .instrument(span),
+                )
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    drop(runtime);
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(
+        trees.len(),
+        REQUESTS,
+        "one tree per request, not per poll: {:?}",
+        trees
+            .iter()
+            .map(|t| (t.root.name().to_owned(), t.root.data().to_owned()))
+            .collect::<Vec<_>>()
+    );
+    let mut paths = Vec::new();
+    for tree in &trees {
+        let root = tree.root.as_transaction().unwrap();
+        assert_eq!(root.name, "request");
+        let data: Vec<(&str, &str)> = root
+            .data
+            .split('&')
+            .map(|kv| kv.split_once('=').unwrap())
+            .collect();
+        assert_eq!(data.len(), 2, "{}", root.data);
+        assert_eq!(data[1], ("status", "200"));
+        paths.push(data[0].1.parse::<usize>().unwrap());
+        let events: Vec<&str> = root.children.iter().map(|m| m.data()).collect();
+        assert_eq!(events, ["message=start", "message=end"]);
+        assert!(root.duration_us >= 2_000, "lasted {} us", root.duration_us);
+    }
+    paths.sort_unstable();
+    assert_eq!(paths, (0..REQUESTS).collect::<Vec<_>>());
+}
+
+/// The URL transaction of an `in_transaction` middleware inside tower-http's request span:
+/// it nests in the span's tree and stays open there across polls, with what it records.
+#[test]
+fn an_in_transaction_inside_an_instrumented_request_nests_in_the_spans_tree_across_polls() {
+    use std::time::Duration;
+    use tracing::Instrument;
+
+    let (client, sink) = memory_client("instrumented-nested");
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(OcelotLayer::new()));
+    let runtime = traced_runtime(&client, &dispatch, 2);
+    let span = tracing::dispatcher::with_default(&dispatch, || tracing::info_span!("request"));
+    runtime
+        .block_on(
+            runtime.spawn(
+                async {
+                    ocelot_client::in_transaction("URL", "/api/order", async {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        ocelot_client::event!("Step", "inside");
+                        tokio::task::yield_now().await;
+                    })
+                    .await;
+                    tracing::info!("after");
+                }
+                .instrument(span),
+            ),
+        )
+        .unwrap();
+    drop(runtime);
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees.len(), 1, "{trees:?}");
+    let root = trees[0].root.as_transaction().unwrap();
+    assert_eq!(root.name, "request");
+    let children: Vec<&str> = root.children.iter().map(|m| m.name()).collect();
+    assert_eq!(children.len(), 2, "{children:?}");
+    let url = root.children[0].as_transaction().unwrap();
+    assert_eq!(
+        (url.type_.as_str(), url.name.as_str()),
+        ("URL", "/api/order")
+    );
+    let inside: Vec<&str> = url.children.iter().map(|m| m.name()).collect();
+    assert_eq!(inside, ["inside"]);
+    assert_eq!(root.children[1].data(), "message=after");
+}
+
+/// A span kept and entered in turn (`span.in_scope` per step of a job) outside any tree is
+/// one transaction until it closes; a field recorded between the entries reaches it.
+#[test]
+fn a_span_entered_in_turn_outside_any_tree_is_one_transaction_until_it_closes() {
+    let (client, sink) = memory_client("in-turn");
+    let subscriber = tracing_subscriber::registry().with(OcelotLayer::new());
+    tracing::subscriber::with_default(subscriber, || {
+        with_client(&client, || {
+            let span = tracing::info_span!("job", result = tracing::field::Empty);
+            span.in_scope(|| tracing::info!("step one"));
+            tracing::info!("between the steps");
+            span.record("result", "ok");
+            span.in_scope(|| tracing::info!("step two"));
+            drop(span);
+            tracing::info!("after the job");
+        });
+    });
+    let trees = sent_trees(&client, &sink);
+    let roots: Vec<&str> = trees.iter().map(|t| t.root.data()).collect();
+    assert_eq!(
+        roots,
+        [
+            "message=between the steps",
+            "result=ok",
+            "message=after the job"
+        ]
+    );
+    let job = trees[1].root.as_transaction().unwrap();
+    assert_eq!(job.name, "job");
+    let steps: Vec<&str> = job.children.iter().map(|m| m.data()).collect();
+    assert_eq!(steps, ["message=step one", "message=step two"]);
+}
+
+/// A panic unwinding out of a span's entry (a handler that panics under tower-http's request
+/// span; tokio catches it and drops the task) fails the span's transaction, as it fails a
+/// guard's; the tree is still sent when the span closes, and the thread records normally after.
+#[test]
+fn a_panic_out_of_a_spans_entry_fails_its_transaction() {
+    let (client, sink) = memory_client("span-panic");
+    let subscriber = tracing_subscriber::registry().with(OcelotLayer::new());
+    tracing::subscriber::with_default(subscriber, || {
+        with_client(&client, || {
+            let span = tracing::info_span!("request");
+            let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                span.in_scope(|| {
+                    let _db = tracing::info_span!(target: "SQL", "query").entered();
+                    panic!("handler failed");
+                })
+            }));
+            assert!(unwound.is_err());
+            drop(span);
+            tracing::info!("next request");
+        });
+    });
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees.len(), 2, "{trees:?}");
+    let root = trees[0].root.as_transaction().unwrap();
+    assert_eq!(
+        (root.name.as_str(), root.status.as_str()),
+        ("request", "panic")
+    );
+    assert_eq!(root.children[0].status(), "panic");
+    assert_eq!(trees[1].root.data(), "message=next request");
 }

@@ -227,7 +227,10 @@ mod tests {
     fn malformed_xml_is_rejected() {
         assert_eq!(parse_status("<status><extension id=\"a\"></status>"), None);
         assert_eq!(parse_status("<status><a b=\"1></status>"), None);
-        assert_eq!(parse_status("<status><a b=\"1\" c=\"2\" b=\"3\"/></status>"), None);
+        assert_eq!(
+            parse_status("<status><a b=\"1\" c=\"2\" b=\"3\"/></status>"),
+            None
+        );
     }
 
     /// Every attribute of a very wide element is read, each once.
