@@ -43,6 +43,16 @@ pub enum BuildError {
         /// The builder method given 0.
         setting: &'static str,
     },
+    /// An environment variable [`crate::ClientBuilder::with_env`] reads holds what it cannot
+    /// use.
+    Env {
+        /// The variable.
+        variable: &'static str,
+        /// What it holds.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -65,6 +75,11 @@ impl fmt::Display for BuildError {
             BuildError::ZeroQueue { setting } => {
                 write!(f, "{setting}(0): a queue of 0 drops every tree")
             }
+            BuildError::Env {
+                variable,
+                value,
+                reason,
+            } => write!(f, "{variable}={value:?} {reason}"),
         }
     }
 }

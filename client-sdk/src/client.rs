@@ -64,6 +64,8 @@ pub struct ClientBuilder {
     mark_dir: Option<PathBuf>,
     sample_ratio: f64,
     transport: Option<Box<dyn Transport>>,
+    /// The first environment variable [`ClientBuilder::with_env`] could not read.
+    env_problem: Option<BuildError>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -160,6 +162,90 @@ impl ClientBuilder {
         self
     }
 
+    /// Takes the settings the environment gives, over those given before (give the code's
+    /// defaults first, then call this, so that a deployment can change them without a new
+    /// build):
+    ///
+    /// | variable | setting |
+    /// |---|---|
+    /// | `OCELOT_DOMAIN` | [`ClientBuilder::domain`] |
+    /// | `OCELOT_COLLECTORS` | [`ClientBuilder::collectors`]: `host:port`, separated by commas or spaces |
+    /// | `OCELOT_ROUTER` | [`ClientBuilder::router`]: `host:port` of the web server |
+    /// | `OCELOT_SAMPLE_RATIO` | [`ClientBuilder::sample_ratio`]: a number in `(0, 1]` |
+    /// | `OCELOT_HEARTBEAT_SECS` | [`ClientBuilder::heartbeat_interval`]: seconds, `0` for none |
+    ///
+    /// A variable that is not set, or set empty, changes nothing. One that cannot be read (a
+    /// ratio that is no number) is a [`BuildError::Env`] for
+    /// [`ClientBuilder::try_build`], and left out, said on stderr, by
+    /// [`ClientBuilder::build`].
+    ///
+    /// ```
+    /// use ocelot_client::Client;
+    ///
+    /// // OCELOT_DOMAIN=order-service OCELOT_COLLECTORS=10.0.0.5:2280,10.0.0.6:2280 ./app
+    /// let client = Client::builder()
+    ///     .domain("order-service")
+    ///     .collectors(["127.0.0.1:2280"])
+    ///     .with_env()
+    ///     .build();
+    /// # drop(client);
+    /// ```
+    pub fn with_env(self) -> Self {
+        self.with_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`ClientBuilder::with_env`] reading the variables through `var`.
+    pub(crate) fn with_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Self {
+        let given = |name: &str| var(name).filter(|value| !value.trim().is_empty());
+        if let Some(domain) = given("OCELOT_DOMAIN") {
+            self.domain = domain.trim().to_owned();
+        }
+        if let Some(list) = given("OCELOT_COLLECTORS") {
+            self.collectors = list
+                .split([',', ' '])
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(router) = given("OCELOT_ROUTER") {
+            self.router = Some(router.trim().to_owned());
+        }
+        let mut unreadable = |variable: &'static str, value: String, reason: &'static str| {
+            self.env_problem.get_or_insert(BuildError::Env {
+                variable,
+                value,
+                reason,
+            });
+        };
+        let mut sample_ratio = None;
+        if let Some(ratio) = given("OCELOT_SAMPLE_RATIO") {
+            match ratio.trim().parse::<f64>() {
+                Ok(r) if r > 0.0 && r <= 1.0 => sample_ratio = Some(r),
+                _ => unreadable("OCELOT_SAMPLE_RATIO", ratio, "is no number in (0, 1]"),
+            }
+        }
+        let mut heartbeat = None;
+        if let Some(secs) = given("OCELOT_HEARTBEAT_SECS") {
+            match secs.trim().parse::<u64>() {
+                Ok(0) => heartbeat = Some(None),
+                Ok(s) => heartbeat = Some(Some(Duration::from_secs(s))),
+                Err(_) => unreadable(
+                    "OCELOT_HEARTBEAT_SECS",
+                    secs,
+                    "is no whole number of seconds",
+                ),
+            }
+        }
+        if let Some(ratio) = sample_ratio {
+            self.sample_ratio = ratio;
+        }
+        if let Some(every) = heartbeat {
+            self.heartbeat_interval = every;
+        }
+        self
+    }
+
     /// Sends through `transport` instead of TCP (tests use [`crate::MemoryTransport`]).
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.transport = Some(Box::new(transport));
@@ -227,6 +313,10 @@ impl ClientBuilder {
                     "left out".to_owned()
                 }
                 BuildError::NoCollector => "trees are dropped once the queue is full".to_owned(),
+                BuildError::Env { .. } => {
+                    self.env_problem = None;
+                    "left out".to_owned()
+                }
                 BuildError::ZeroQueue { setting } => {
                     if *setting == "queue_trees" {
                         self.queue_trees = DEFAULT_QUEUE_TREES;
@@ -261,6 +351,9 @@ impl ClientBuilder {
     /// around them. An address, and the lack of one, is not checked with a custom transport,
     /// which does not use them.
     fn problem(&self) -> Option<BuildError> {
+        if let Some(error) = &self.env_problem {
+            return Some(error.clone());
+        }
         if let Err(reason) = check_domain(&self.domain) {
             return Some(BuildError::Domain {
                 domain: self.domain.clone(),
@@ -776,6 +869,7 @@ impl Client {
             mark_dir: None,
             sample_ratio: 1.0,
             transport: None,
+            env_problem: None,
         }
     }
 
@@ -1122,6 +1216,81 @@ mod tests {
     };
 
     const WAIT: Duration = Duration::from_secs(5);
+
+    /// The variables `vars` names, as `with_env` would read them.
+    fn from(vars: &[(&str, &str)]) -> ClientBuilder {
+        let vars: std::collections::HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Client::builder()
+            .domain("from-code")
+            .router("ocelot:8080")
+            .with_vars(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn the_environment_changes_the_settings_it_names_and_no_others() {
+        let builder = from(&[
+            ("OCELOT_DOMAIN", " order-service "),
+            (
+                "OCELOT_COLLECTORS",
+                "10.0.0.5:2280, 10.0.0.6:2280 10.0.0.7:2280",
+            ),
+            ("OCELOT_ROUTER", ""),
+            ("OCELOT_SAMPLE_RATIO", "0.25"),
+            ("OCELOT_HEARTBEAT_SECS", "0"),
+        ]);
+        assert_eq!(builder.domain, "order-service");
+        assert_eq!(
+            builder.collectors,
+            ["10.0.0.5:2280", "10.0.0.6:2280", "10.0.0.7:2280"]
+        );
+        assert_eq!(
+            builder.router.as_deref(),
+            Some("ocelot:8080"),
+            "empty: unchanged"
+        );
+        assert_eq!(builder.sample_ratio, 0.25);
+        assert_eq!(builder.heartbeat_interval, None);
+        assert!(builder.problem().is_none());
+        let unchanged = from(&[]);
+        assert_eq!(unchanged.domain, "from-code");
+        assert_eq!(
+            unchanged.heartbeat_interval,
+            Some(DEFAULT_HEARTBEAT_INTERVAL)
+        );
+    }
+
+    #[test]
+    fn a_variable_that_cannot_be_read_is_refused_or_left_out() {
+        let refused = from(&[("OCELOT_SAMPLE_RATIO", "half")])
+            .transport(MemoryTransport::new().0)
+            .try_build()
+            .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "OCELOT_SAMPLE_RATIO=\"half\" is no number in (0, 1]"
+        );
+        let builder = from(&[
+            ("OCELOT_HEARTBEAT_SECS", "1m"),
+            ("OCELOT_SAMPLE_RATIO", "2"),
+        ]);
+        assert!(matches!(
+            builder.problem(),
+            Some(BuildError::Env {
+                variable: "OCELOT_SAMPLE_RATIO",
+                ..
+            })
+        ));
+        assert_eq!(builder.sample_ratio, 1.0);
+        assert_eq!(builder.heartbeat_interval, Some(DEFAULT_HEARTBEAT_INTERVAL));
+        // `build` leaves it out and starts.
+        let client = builder.transport(MemoryTransport::new().0).build();
+        assert!(client
+            .last_transport_error()
+            .is_some_and(|e| e.contains("OCELOT_SAMPLE_RATIO")));
+    }
 
     thread_local! {
         /// What [`after_closing_check`] runs next on this thread.
