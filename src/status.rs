@@ -44,7 +44,7 @@ use crate::telemetry::{
     CONNECTIONS_REFUSED, CPU_SECONDS, DECODE_ERRORS, DROPPED_TREES, DUPLICATE_TREES,
     ENTRY_BUDGETS_SPENT, FRAMES_RECEIVED, HOURS_RESTORED_INCOMPLETE, HOURS_SEALED, LAST_DROP_AGE,
     OPEN_HOUR, RECEIVED_BYTES, REPORT_WRITE_ERRORS, RESIDENT_MEMORY, SEALED_HOURS_ABANDONED,
-    STORE_COMPRESSION_RATIO, STORE_DISK_BYTES, STORE_HOURS, STORE_LAST_ERROR,
+    STORE_COMPRESSION_RATIO, STORE_DISK_BYTES, STORE_DISK_CAP_BYTES, STORE_HOURS, STORE_LAST_ERROR,
     STORE_LAST_ERROR_INFO, TREES_ACCEPTED, UPTIME,
 };
 
@@ -261,6 +261,7 @@ struct Summary {
     checkpoint_interval_s: Option<f64>,
     hours_sealed: f64,
     disk_bytes: Option<f64>,
+    disk_cap_bytes: Option<f64>,
     disk_hours: Option<f64>,
     /// The store's last failure since the server started, as `/metrics` gives it: when
     /// (epoch seconds), and `what path: error`.
@@ -429,6 +430,7 @@ impl Summary {
             checkpoint_interval_s: second.value(CHECKPOINT_INTERVAL, &[]),
             hours_sealed: second.counter(HOURS_SEALED).unwrap_or(0.0),
             disk_bytes: second.value(STORE_DISK_BYTES, &[]),
+            disk_cap_bytes: second.value(STORE_DISK_CAP_BYTES, &[]),
             disk_hours: second.value(STORE_HOURS, &[]),
             store_last_error: second.value(STORE_LAST_ERROR, &[]).map(|at_s| {
                 let info = second.family(STORE_LAST_ERROR_INFO).next();
@@ -549,6 +551,9 @@ impl Summary {
             // The blocks the files take, as `du` counts them: sparse index files' lengths
             // once said 17.4 GiB where du said 40 MB.
             let _ = write!(out, "  disk         {}", bytes(disk));
+            if let Some(cap) = self.disk_cap_bytes {
+                let _ = write!(out, " of a {} cap", bytes(cap));
+            }
             if let Some(hours) = self.disk_hours {
                 let _ = write!(out, " in {}", count(hours, "hour"));
             }
@@ -1559,6 +1564,23 @@ Ocelot at http://127.0.0.1:8080
         assert!(text.starts_with(expected), "{text}");
         assert!(text.contains("decode unknown_magic"));
         assert!(text.ends_with("OK: nothing dropped between the two scrapes\n"));
+        // With a size cap, the disk line names it.
+        let capped = format!(
+            "{}\nocelot_store_disk_cap_bytes 1073741824\n",
+            healthy_second()
+        );
+        let text = Summary::new(
+            &Samples::parse(FIRST),
+            &Samples::parse(&capped),
+            Duration::from_secs(2),
+        )
+        .render("http://127.0.0.1:8080");
+        assert!(
+            text.contains(
+                "  disk         50.0 MiB of a 1.0 GiB cap in 3 hours, compression 6.2x\n"
+            ),
+            "{text}"
+        );
     }
 
     /// "in 1 hours", "1 hours sealed", "1 connections open": counts of one are singular.

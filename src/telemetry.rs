@@ -155,6 +155,7 @@ pub(crate) const STORE_RECOVERED_ENTRIES: &str = "ocelot_store_recovered_entries
 pub(crate) const STORE_HOURS_DELETED: &str = "ocelot_store_hours_deleted";
 /// Bytes the store's files take on disk, allocated blocks (gauge).
 pub(crate) const STORE_DISK_BYTES: &str = "ocelot_store_disk_bytes";
+pub(crate) const STORE_DISK_CAP_BYTES: &str = "ocelot_store_disk_cap_bytes";
 /// Hours with data on disk (gauge).
 pub(crate) const STORE_HOURS: &str = "ocelot_store_hours";
 /// When the store last failed (a write, an open, a repair, a file changed under it), epoch
@@ -681,6 +682,14 @@ fn encode_store(e: &mut DescriptorEncoder<'_>, s: &StoreStats) -> fmt::Result {
         "Bytes the store's data and index files take on disk (allocated blocks, as du counts them: sparse index files count what they use, not their length; up to a minute old in a store of 1000 files or more).",
         to_i64(s.disk_use.iter().map(|d| d.bytes).sum()),
     )?;
+    if s.disk_cap_bytes > 0 {
+        gauge(
+            e,
+            STORE_DISK_CAP_BYTES,
+            "The store's size cap (store.max_disk_gib): past it the oldest hours are deleted; absent without one.",
+            to_i64(s.disk_cap_bytes),
+        )?;
+    }
     if let Some(last) = &s.last_error {
         gauge(
             e,

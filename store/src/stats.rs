@@ -172,10 +172,12 @@ pub struct StoreStats {
     pub recovered_files: u64,
     /// Index entries rebuilt by recovery.
     pub recovered_entries: u64,
-    /// Hour folders deleted by retention.
+    /// Hour folders deleted by retention (by age or by the size cap).
     pub hours_deleted: u64,
     /// Disk use per hour and domain (walks the folders; not free).
     pub disk_use: Vec<DiskUse>,
+    /// The size cap on disk use ([`crate::StoreConfig::max_disk_bytes`]; 0: none).
+    pub disk_cap_bytes: u64,
 }
 
 impl StoreStats {
@@ -292,6 +294,7 @@ impl Counters {
             recovered_entries: get(&self.recovered_entries),
             hours_deleted: get(&self.hours_deleted),
             disk_use,
+            disk_cap_bytes: 0,
         }
     }
 }

@@ -893,7 +893,10 @@ impl Store {
             uses
         });
         drop(cached);
-        self.inner.shared.counters.snapshot(uses)
+        StoreStats {
+            disk_cap_bytes: self.inner.shared.config.max_disk_bytes,
+            ..self.inner.shared.counters.snapshot(uses)
+        }
     }
 
     /// The last failure of the store (see [`StoreStats::last_error`]), without walking the

@@ -48,6 +48,7 @@ fn past_its_cap_the_store_deletes_its_oldest_hours_but_never_the_current_or_the_
     let log = logged()[before..].to_owned();
     assert_eq!(store.hours().unwrap(), hours[2..]);
     assert_eq!(store.stats().hours_deleted, 2);
+    assert_eq!(store.stats().disk_cap_bytes, newest_three + 1);
     let old = MessageId::new("shop", 1, hours[0], 0);
     assert!(
         !matches!(store.lookup(&old), Ok(Some(_))),
