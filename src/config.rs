@@ -69,6 +69,9 @@ pub(crate) struct CollectorSection {
     pub(crate) io_threads: usize,
     /// Seconds between checkpoints of the open hour's reports.
     pub(crate) checkpoint_interval_secs: u64,
+    /// Whether an hour a crash left incomplete has its reports rebuilt from the store's
+    /// trees once sealed.
+    pub(crate) rebuild_incomplete_hours: bool,
     /// Minutes after the hour during which the previous hour still accepts trees.
     pub(crate) previous_hour_grace_minutes: u64,
     /// Minutes before the hour from which the next hour accepts trees.
@@ -93,6 +96,7 @@ impl Default for CollectorSection {
             analyzer_threads: ocelot_collector::default_analyzer_threads(),
             io_threads: default_io_threads(),
             checkpoint_interval_secs: 60,
+            rebuild_incomplete_hours: true,
             previous_hour_grace_minutes: 3,
             next_hour_early_minutes: 3,
             pt1_utc_offset_seconds: 8 * 3600,

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use ocelot_collector::{rebuild_hour, CollectorConfig, Rebuilt};
+use ocelot_collector::{rebuild_hour, CollectorConfig, RebuildOptions, Rebuilt};
 use ocelot_protocol::MILLIS_PER_HOUR;
 use ocelot_store::Store;
 
@@ -66,15 +66,13 @@ pub(crate) fn run(args: &RebuildArgs) -> anyhow::Result<String> {
         decode: decode_options(&config),
         ..CollectorConfig::default()
     };
-    let rebuilt = rebuild_hour(
-        &store,
-        &collector,
-        hour,
-        &args.domains,
-        args.dry_run,
-        now_ms,
-    )
-    .with_context(|| format!("rebuilding the reports of hour {}", args.hour));
+    let options = RebuildOptions {
+        domains: args.domains.clone(),
+        dry_run: args.dry_run,
+        keep_if_fewer: false,
+    };
+    let rebuilt = rebuild_hour(&store, &collector, hour, &options, now_ms)
+        .with_context(|| format!("rebuilding the reports of hour {}", args.hour));
     store.shutdown();
     let rebuilt = rebuilt?;
     Ok(summary(&args.hour, &rebuilt, args.dry_run))

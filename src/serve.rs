@@ -402,6 +402,7 @@ async fn serve_locked(
         decode,
         sealed_report_cache_bytes: config.web.sealed_report_cache_mib.saturating_mul(1 << 20),
         after_clean_stop,
+        rebuild_incomplete_hours: config.collector.rebuild_incomplete_hours,
         ..CollectorConfig::default()
     };
     let collector = Collector::start(collector_config, Some(store.clone()), Arc::new(SystemClock));

@@ -95,6 +95,8 @@ pub(crate) const CONNECTIONS_EVICTED: &str = "ocelot_connections_evicted";
 pub(crate) const HOURS_SEALED: &str = "ocelot_hours_sealed";
 /// Open hours this start continued from checkpoints that lack trees (counter).
 pub(crate) const HOURS_RESTORED_INCOMPLETE: &str = "ocelot_hours_restored_incomplete";
+/// Of those, the hours whose reports were rebuilt from the store once sealed (counter).
+pub(crate) const HOURS_REBUILT: &str = "ocelot_hours_rebuilt";
 pub(crate) const REPORT_QUERIES_UNANSWERED: &str = "ocelot_report_queries_unanswered";
 pub(crate) const ENTRY_BUDGETS_SPENT: &str = "ocelot_report_entry_budgets_spent";
 /// Requests for a sealed hour's report answered from the parsed ones kept (counter).
@@ -379,6 +381,12 @@ impl OcelotFigures {
             HOURS_RESTORED_INCOMPLETE,
             "Hours this start found with checkpoints lacking trees the hour took before it: open hours continued from them, or hours that closed while the collector was down, after a crash or kill -9 (the trees since the last checkpoint), or a checkpoint that could not be used (its report started from zero). Above zero: those hours' reports count less than was received; the trees are in the store.",
             c.hours_restored_incomplete,
+        )?;
+        counter(
+            e,
+            HOURS_REBUILT,
+            "Of those hours, the ones whose reports were rebuilt from the trees in the store once sealed (collector.rebuild_incomplete_hours): they no longer lack the trees taken after the checkpoint.",
+            c.hours_rebuilt,
         )?;
         counter(
             e,

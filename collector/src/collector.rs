@@ -350,6 +350,8 @@ impl Collector {
             }),
         };
         collector.restore_open_hours(now);
+        // Hours that closed while the collector was down are sealed already: rebuilt now.
+        collector.rebuild_sealed_incomplete_hours(now, None);
         // A sample at once, not `state_interval` later: the minute it starts in then has a
         // sample, marked as a start. Without it, a start at 11:59:58 left 11:59 without
         // one, and replay took 12:00 for a partial minute that the live engine evaluated.
@@ -572,6 +574,10 @@ impl Collector {
                 .map_or_else(|| "none".to_owned(), |m| format!(":{m:02}"));
             tracing::warn!(hour, %hour_utc, last_sample, "the hour closed while the collector was down after a crash or kill -9 in it: its reports are its last checkpoint and lack the trees taken after that, which are in the store");
             inner.stats.hours_restored_incomplete.fetch_add(1, Relaxed);
+            // Sealed already: rebuilt once the start is done (`Collector::start`).
+            (inner.stats.incomplete_hours.lock())
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(hour);
             // Marked in its State report now: no thread holds the hour, and its seal will
             // not come again.
             state.record_restored_incomplete(inner.started_ms, 1);
@@ -894,10 +900,82 @@ impl Collector {
         if sealing || checkpoint_due {
             ticks.last_checkpoint_ms = now;
             drop(ticks);
-            self.send_checkpoint(now, None);
+            if sealing && self.has_incomplete_hours() {
+                // Rebuilt once this checkpoint, which writes their final reports, is done.
+                let (done, finished) = std::sync::mpsc::channel();
+                let sent = self.send_checkpoint(now, Some(done));
+                self.rebuild_sealed_incomplete_hours(now, Some((finished, sent)));
+            } else {
+                self.send_checkpoint(now, None);
+            }
             if sealing {
                 inner.stats.hours_sealed.fetch_add(newly_sealed, Relaxed);
             }
+        }
+    }
+
+    /// Whether an hour found incomplete at the start waits to be rebuilt.
+    fn has_incomplete_hours(&self) -> bool {
+        let inner = &*self.inner;
+        inner.config.rebuild_incomplete_hours
+            && inner.store.is_some()
+            && !(inner.stats.incomplete_hours.lock())
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+    }
+
+    /// Rebuilds from the store's trees the reports of the hours found incomplete at the
+    /// start that are sealed at `now_ms` (past their grace period), on a thread of low
+    /// priority, once the checkpoint that wrote their final reports is done (`sealing`: its
+    /// done signals and how many workers will send one). See
+    /// [`CollectorConfig::rebuild_incomplete_hours`].
+    fn rebuild_sealed_incomplete_hours(
+        &self,
+        now_ms: u64,
+        sealing: Option<(std::sync::mpsc::Receiver<()>, usize)>,
+    ) {
+        let inner = &*self.inner;
+        let Some(store) = inner.store.clone() else {
+            return;
+        };
+        if !inner.config.rebuild_incomplete_hours {
+            return;
+        }
+        let Some(due) = last_hour_due_for_sealing(now_ms, inner.config.previous_hour_grace_minutes)
+        else {
+            return;
+        };
+        let hours: Vec<u64> = {
+            let mut incomplete =
+                (inner.stats.incomplete_hours.lock()).unwrap_or_else(|e| e.into_inner());
+            let later = incomplete.split_off(&(due + 1));
+            std::mem::replace(&mut *incomplete, later)
+                .into_iter()
+                .collect()
+        };
+        if hours.is_empty() {
+            return;
+        }
+        let config = inner.config.clone();
+        let clock = inner.clock.clone();
+        let stats = inner.stats.clone();
+        let spawned = std::thread::Builder::new()
+            .name("ocelot-rebuild".to_owned())
+            .spawn(move || {
+                lower_this_threads_priority();
+                if let Some((finished, workers)) = sealing {
+                    for _ in 0..workers {
+                        if finished.recv_timeout(REBUILD_WAIT).is_err() {
+                            break;
+                        }
+                    }
+                }
+                for hour in hours {
+                    rebuild_after_crash(&store, &config, hour, clock.now_ms(), &stats);
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "cannot start the thread that rebuilds incomplete hours");
         }
     }
 
@@ -1644,6 +1722,51 @@ impl Drop for RestoreLog {
             reports,
             "continuing the hour from its checkpoint; trees received after the checkpoint, up to the stop, are in the store but not in the hour's reports{from_zero}"
         );
+    }
+}
+
+/// How long the rebuild of an incomplete hour waits for the checkpoint that seals it.
+const REBUILD_WAIT: Duration = Duration::from_secs(120);
+
+/// Rebuilds one hour found incomplete at the start, and says what came of it.
+fn rebuild_after_crash(
+    store: &Store,
+    config: &CollectorConfig,
+    hour: u64,
+    now_ms: u64,
+    stats: &CollectorStats,
+) {
+    let hour_utc = crate::clock::utc(hour.saturating_mul(MILLIS_PER_HOUR));
+    let options = crate::rebuild::RebuildOptions {
+        keep_if_fewer: true,
+        ..Default::default()
+    };
+    match crate::rebuild::rebuild_hour(store, config, hour, &options, now_ms) {
+        Ok(rebuilt) => {
+            let trees = rebuilt.total_trees();
+            let domains = rebuilt.trees.len() - rebuilt.kept.len().min(rebuilt.trees.len());
+            if rebuilt.reports_written > 0 {
+                stats.hours_rebuilt.fetch_add(1, Relaxed);
+            }
+            tracing::info!(hour, %hour_utc, trees, domains, reports = rebuilt.reports_written, "rebuilt an hour left incomplete by a crash from the trees in the store: its reports now count the trees taken after its last checkpoint");
+            if !rebuilt.kept.is_empty() {
+                let kept = rebuilt.kept.join(", ");
+                tracing::warn!(hour, %hour_utc, %kept, "kept the checkpointed reports of some domains of a rebuilt hour: the store holds fewer of their trees than were received (it dropped some); `ocelot rebuild-reports` rebuilds them anyway");
+            }
+        }
+        Err(error) => {
+            tracing::warn!(hour, %hour_utc, %error, "cannot rebuild an hour left incomplete by a crash; its reports stay as checkpointed");
+        }
+    }
+}
+
+/// Lowers the calling thread's priority as far as it goes (Linux: niceness is per thread):
+/// a rebuild must not take the CPU the collector's own threads need.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let thread = Some(rustix::thread::gettid());
+        let _ = rustix::process::setpriority_process(thread, 19);
     }
 }
 

@@ -63,6 +63,11 @@ pub struct CollectorConfig {
     /// open hour with every tree it had taken (`ocelot serve` knows from a marker its stop
     /// leaves). Only what a restart logs of the hours it continues depends on it.
     pub after_clean_stop: bool,
+    /// Whether an hour this start found incomplete (after a crash: its checkpoint lacks the
+    /// trees taken after it) has its reports rebuilt from the store's trees once it is sealed
+    /// ([`crate::rebuild_hour`], on a thread of low priority), keeping a domain's checkpointed
+    /// reports where the store holds fewer of its trees than were received. Default on.
+    pub rebuild_incomplete_hours: bool,
 }
 
 /// Default worker queue: half a second at 300 k trees/s, so a worker that loses its core
@@ -120,6 +125,7 @@ impl Default for CollectorConfig {
             copy_reuse: CopyReuse::default(),
             sealed_report_cache_bytes: crate::DEFAULT_SEALED_REPORT_CACHE_BYTES,
             after_clean_stop: false,
+            rebuild_incomplete_hours: true,
         }
     }
 }

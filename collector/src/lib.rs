@@ -65,7 +65,7 @@ pub use config::{
     DEFAULT_WORKER_QUEUE_TREES,
 };
 pub use period::{accept_hour, OutOfWindow};
-pub use rebuild::{rebuild_hour, RebuildError, Rebuilt};
+pub use rebuild::{rebuild_hour, RebuildError, RebuildOptions, Rebuilt};
 pub use sealed_reports::{SealedReportStats, DEFAULT_SEALED_REPORT_CACHE_BYTES};
 pub use server::{run, MAX_BAD_FRAMES_IN_A_ROW};
 pub use stats::{CollectorStats, StatsSnapshot, WorkerSnapshot, HARMLESS_DECODE_REASONS};

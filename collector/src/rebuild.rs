@@ -33,6 +33,21 @@ use crate::config::CollectorConfig;
 use crate::worker::ReportKind;
 use crate::{MAX_MESSAGES_PER_TREE, STATE_DOMAIN};
 
+/// What [`rebuild_hour`] counts and writes.
+#[derive(Debug, Clone, Default)]
+pub struct RebuildOptions {
+    /// The domains whose reports are rebuilt (header domains, as the reports are filed);
+    /// all when empty.
+    pub domains: Vec<String>,
+    /// Count and write nothing.
+    pub dry_run: bool,
+    /// Keep a domain's reports when the store holds fewer of its trees than the hour's
+    /// State report says were received (the store dropped some that the reports counted:
+    /// a full queue, trees without a message ID): what an automatic rebuild does, which
+    /// must never make reports worse than the checkpoint it replaces.
+    pub keep_if_fewer: bool,
+}
+
 /// What [`rebuild_hour`] counted, and wrote unless it was a dry run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rebuilt {
@@ -42,6 +57,8 @@ pub struct Rebuilt {
     /// Trees each domain sent in the hour by its State report, where it has one: what the
     /// collector received, which the live reports counted less their drops.
     pub received: BTreeMap<String, u64>,
+    /// Domains whose reports were kept as they were ([`RebuildOptions::keep_if_fewer`]).
+    pub kept: Vec<String>,
     /// Frames read from the store in the hour and the ones around it.
     pub frames_read: u64,
     /// Frames the store holds that could not be decoded (a store written by a release that
@@ -54,18 +71,18 @@ pub struct Rebuilt {
 }
 
 /// Counts `hour`'s reports again from the trees the store keeps (see the module's docs),
-/// under `config`'s analyzer caps and thresholds and PT1 zone, for the domains in `only`
-/// (all when empty), and unless `dry_run`, writes them over the stored ones and marks the
-/// hour's State report rebuilt at `now_ms`. Reports of a domain with no tree in the store
-/// are left as they are.
+/// under `config`'s analyzer caps and thresholds and PT1 zone, and unless
+/// `options.dry_run`, writes them over the stored ones and marks the hour's State report
+/// rebuilt at `now_ms` (when no domain's reports were kept). Reports of a domain with no
+/// tree in the store are left as they are.
 pub fn rebuild_hour(
     store: &Store,
     config: &CollectorConfig,
     hour: u64,
-    only: &[String],
-    dry_run: bool,
+    options: &RebuildOptions,
     now_ms: u64,
 ) -> Result<Rebuilt, RebuildError> {
+    let only = &options.domains[..];
     let mut rebuilt = Rebuilt::default();
     let mut analyzers = HourAnalyzers::new(hour, &config.analyzer);
     let wanted = |domain: &str| only.is_empty() || only.iter().any(|d| d == domain);
@@ -107,13 +124,24 @@ pub fn rebuild_hour(
             .filter(|(domain, _)| wanted(domain))
             .collect();
     }
-    if dry_run {
+    if options.keep_if_fewer {
+        rebuilt.kept = (rebuilt.received.iter())
+            .filter(|(domain, &received)| {
+                rebuilt.trees.get(*domain).copied().unwrap_or(0) < received
+            })
+            .map(|(domain, _)| domain.clone())
+            .collect();
+    }
+    if options.dry_run {
         return Ok(rebuilt);
     }
     let mut written = 0;
+    let kept = rebuilt.kept.clone();
     let mut write = |kind: ReportKind, domain: &str, bytes: serde_json::Result<Vec<u8>>| {
         // A domain folded into `OTHERS` has its trees under their own names.
-        if !rebuilt.trees.contains_key(domain) && domain != ocelot_analyzer::OTHERS {
+        if (!rebuilt.trees.contains_key(domain) && domain != ocelot_analyzer::OTHERS)
+            || kept.iter().any(|k| k == domain)
+        {
             return Ok(());
         }
         store.write_report(hour, domain, kind.name(), &bytes?)?;
@@ -139,6 +167,10 @@ pub fn rebuild_hour(
         write(ReportKind::Matrix, domain, serde_json::to_vec(r))?;
     }
     rebuilt.reports_written = written;
+    if !rebuilt.kept.is_empty() {
+        // Still short of what was received: not said rebuilt.
+        return Ok(rebuilt);
+    }
     let mut state = state.unwrap_or_else(|| StateReport::new(hour));
     state.record_rebuilt(now_ms);
     store.write_report(

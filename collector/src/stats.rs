@@ -123,6 +123,10 @@ pub struct CollectorStats {
     /// Open hours restored incomplete whose State report is not marked yet: the next State
     /// sample marks each in its own hour's report (a restart at 15:01 continues 14:00).
     pub(crate) restored_incomplete_unmarked: std::sync::Mutex<Vec<u64>>,
+    /// Hours found incomplete at this start whose reports are to be rebuilt from the store
+    /// once sealed (`CollectorConfig::rebuild_incomplete_hours`).
+    pub(crate) incomplete_hours: std::sync::Mutex<std::collections::BTreeSet<u64>>,
+    pub(crate) hours_rebuilt: AtomicU64,
     pub(crate) report_queries_unanswered: AtomicU64,
     pub(crate) entry_budgets_spent: AtomicU64,
     /// When a State sample or a stats read last saw a tree dropped, epoch ms (0: none
@@ -141,6 +145,10 @@ impl CollectorStats {
     /// report marked by the next sample.
     pub(crate) fn restored_incomplete(&self, hour: u64) {
         self.hours_restored_incomplete.fetch_add(1, Relaxed);
+        self.incomplete_hours
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(hour);
         self.restored_incomplete_unmarked
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -174,6 +182,8 @@ impl CollectorStats {
             hours_sealed: AtomicU64::new(0),
             hours_restored_incomplete: AtomicU64::new(0),
             restored_incomplete_unmarked: std::sync::Mutex::default(),
+            incomplete_hours: std::sync::Mutex::default(),
+            hours_rebuilt: AtomicU64::new(0),
             report_queries_unanswered: AtomicU64::new(0),
             entry_budgets_spent: AtomicU64::new(0),
             last_drop_ms: AtomicU64::new(0),
@@ -224,6 +234,7 @@ impl CollectorStats {
             store_last_error: None,
             hours_sealed: self.hours_sealed.load(Relaxed),
             hours_restored_incomplete: self.hours_restored_incomplete.load(Relaxed),
+            hours_rebuilt: self.hours_rebuilt.load(Relaxed),
             // The oldest of the workers' last good checkpoints: the open hour is safe on
             // disk up to there (0 while any worker has none).
             last_checkpoint_ms: self
@@ -334,6 +345,9 @@ pub struct StatsSnapshot {
     /// last checkpoint as its reports. Those hours' reports count less than was received;
     /// the trees are in the store.
     pub hours_restored_incomplete: u64,
+    /// Hours found incomplete whose reports were rebuilt from the store's trees once sealed
+    /// (`CollectorConfig::rebuild_incomplete_hours`).
+    pub hours_rebuilt: u64,
     /// Report queries the analyzer thread holding the hour did not answer in time (busy
     /// with a checkpoint, say): readers got the last checkpoint, or nothing.
     pub report_queries_unanswered: u64,

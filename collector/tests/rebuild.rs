@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use ocelot_analyzer::{MatrixReport, MatrixView, ViewQuery};
 use ocelot_analyzer::{StateReport, TransactionReport};
-use ocelot_collector::{rebuild_hour, Collector, CollectorConfig, ManualClock, STATE_DOMAIN};
+use ocelot_collector::{
+    rebuild_hour, Collector, CollectorConfig, ManualClock, RebuildOptions, STATE_DOMAIN,
+};
 use ocelot_protocol::{nt1, Header, Message, MessageTree, Transaction};
 use ocelot_store::{Store, StoreConfig};
 
@@ -24,12 +26,41 @@ fn open_store(dir: &std::path::Path) -> Store {
     .unwrap()
 }
 
+/// A collector that leaves incomplete hours as checkpointed (the rebuild is the test's).
 fn start(store: &Store, clock: Arc<ManualClock>) -> Collector {
+    start_rebuilding(store, clock, false)
+}
+
+fn start_rebuilding(store: &Store, clock: Arc<ManualClock>, rebuild: bool) -> Collector {
     let config = CollectorConfig {
         background_ticks: false,
+        rebuild_incomplete_hours: rebuild,
         ..CollectorConfig::default()
     };
     Collector::start(config, Some(store.clone()), clock)
+}
+
+/// Requests 1-3 checkpointed, then 5 (90 SQL calls) and 6 (one that ended in the next hour:
+/// its ID is filed there, its time is this hour's) taken and on disk, then a crash.
+fn crash_after_a_checkpoint(dir: &std::path::Path) {
+    let store = open_store(dir);
+    let collector = start(&store, Arc::new(ManualClock::new(NOW_MS)));
+    for (seq, sql) in [(1, 3), (2, 40), (3, 5)] {
+        collector.ingest(request("shop", "URL", sql, seq)).unwrap();
+    }
+    wait_for("three requests", || {
+        orders(&collector).is_some_and(|o| o.0 == 3)
+    });
+    collector.checkpoint_now();
+    collector.ingest(request("shop", "URL", 90, 5)).unwrap();
+    collector
+        .ingest(request_filed("shop", "URL", 1, 6, HOUR + 1))
+        .unwrap();
+    wait_for("five requests", || {
+        orders(&collector).is_some_and(|o| o.0 == 5)
+    });
+    store.flush().unwrap();
+    store.crash_for_tests();
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -92,6 +123,24 @@ fn orders(collector: &Collector) -> Option<(u64, u64, u64, u64, String)> {
     ))
 }
 
+fn all() -> RebuildOptions {
+    RebuildOptions::default()
+}
+
+fn dry_run() -> RebuildOptions {
+    RebuildOptions {
+        dry_run: true,
+        ..RebuildOptions::default()
+    }
+}
+
+fn only_shop() -> RebuildOptions {
+    RebuildOptions {
+        domains: vec!["shop".to_owned()],
+        ..RebuildOptions::default()
+    }
+}
+
 fn stored<R: serde::de::DeserializeOwned>(store: &Store, domain: &str, kind: &str) -> R {
     let bytes = store.read_report(HOUR, domain, kind).unwrap();
     serde_json::from_slice(&bytes.expect("a stored report")).unwrap()
@@ -118,28 +167,7 @@ fn stored_transactions(store: &Store) -> u64 {
 #[test]
 fn a_rebuild_counts_the_trees_a_crash_left_out_of_an_hours_reports() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let store = open_store(dir.path());
-        let collector = start(&store, Arc::new(ManualClock::new(NOW_MS)));
-        for (seq, sql) in [(1, 3), (2, 40), (3, 5)] {
-            collector.ingest(request("shop", "URL", sql, seq)).unwrap();
-        }
-        wait_for("three requests", || {
-            orders(&collector).is_some_and(|o| o.0 == 3)
-        });
-        collector.checkpoint_now();
-        // After the checkpoint: a request, and one that ended in the next hour (its ID is
-        // filed there, its time is this hour's). Both reach the disk; then a crash.
-        collector.ingest(request("shop", "URL", 90, 5)).unwrap();
-        collector
-            .ingest(request_filed("shop", "URL", 1, 6, HOUR + 1))
-            .unwrap();
-        wait_for("five requests", || {
-            orders(&collector).is_some_and(|o| o.0 == 5)
-        });
-        store.flush().unwrap();
-        store.crash_for_tests();
-    }
+    crash_after_a_checkpoint(dir.path());
     // Restarted, it continues from the checkpoint, and the hour is sealed without them.
     let store = open_store(dir.path());
     let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
@@ -161,14 +189,14 @@ fn a_rebuild_counts_the_trees_a_crash_left_out_of_an_hours_reports() {
     // A dry run counts and writes nothing.
     let config = CollectorConfig::default();
     let at = (HOUR + 2) * 3_600_000;
-    let counted = rebuild_hour(&store, &config, HOUR, &[], true, at).unwrap();
+    let counted = rebuild_hour(&store, &config, HOUR, &dry_run(), at).unwrap();
     assert_eq!(counted.trees.get("shop"), Some(&5));
     // The State report was continued from its checkpoint too: it saw the first three.
     assert_eq!(counted.received.get("shop"), Some(&3));
     assert_eq!(counted.reports_written, 0);
     assert_eq!(stored_orders(&store), (3, 48, 40));
 
-    let rebuilt = rebuild_hour(&store, &config, HOUR, &[], false, at).unwrap();
+    let rebuilt = rebuild_hour(&store, &config, HOUR, &all(), at).unwrap();
     assert_eq!(rebuilt.total_trees(), 5);
     assert_eq!((rebuilt.undecodable, rebuilt.damaged_blocks), (0, 0));
     assert!(rebuilt.reports_written >= 3, "{rebuilt:?}");
@@ -182,7 +210,7 @@ fn a_rebuild_counts_the_trees_a_crash_left_out_of_an_hours_reports() {
     assert_eq!(view.rebuilt_ms, at);
     assert_eq!(view.trees, 3);
     // Rebuilt again, the same.
-    rebuild_hour(&store, &config, HOUR, &[], false, at).unwrap();
+    rebuild_hour(&store, &config, HOUR, &all(), at).unwrap();
     assert_eq!(stored_orders(&store), (5, 139, 90));
     store.shutdown();
 }
@@ -201,7 +229,7 @@ fn a_rebuild_of_one_domain_leaves_the_others_as_they_were() {
     // Damage `cart`'s stored report: a rebuild of `shop` alone does not touch it.
     store.write_report(HOUR, "cart", "matrix", b"{}").unwrap();
     let config = CollectorConfig::default();
-    let rebuilt = rebuild_hour(&store, &config, HOUR, &["shop".to_owned()], false, NOW_MS).unwrap();
+    let rebuilt = rebuild_hour(&store, &config, HOUR, &only_shop(), NOW_MS).unwrap();
     assert_eq!(rebuilt.trees.keys().collect::<Vec<_>>(), ["shop"]);
     assert_eq!(
         store.read_report(HOUR, "cart", "matrix").unwrap().unwrap(),
@@ -209,7 +237,101 @@ fn a_rebuild_of_one_domain_leaves_the_others_as_they_were() {
     );
     assert_eq!(stored_orders(&store).0, 1);
     // Nothing stored in an hour: nothing counted, nothing written but the State mark.
-    let empty = rebuild_hour(&store, &config, HOUR - 5, &[], false, NOW_MS).unwrap();
+    let empty = rebuild_hour(&store, &config, HOUR - 5, &all(), NOW_MS).unwrap();
     assert_eq!((empty.total_trees(), empty.reports_written), (0, 0));
+    store.shutdown();
+}
+
+/// With `rebuild_incomplete_hours`, the hour a restart continued from an incomplete
+/// checkpoint is rebuilt from the store once it is sealed, with no one asking.
+#[test]
+fn a_collector_rebuilds_an_hour_it_continued_from_an_incomplete_checkpoint_once_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    crash_after_a_checkpoint(dir.path());
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
+    let collector = start_rebuilding(&store, clock.clone(), true);
+    collector.tick();
+    collector.checkpoint_now();
+    assert_eq!(
+        orders(&collector).map(|o| o.0),
+        Some(3),
+        "continued from the checkpoint"
+    );
+    clock.set((HOUR + 1) * 3_600_000 + 3 * 60_000 + 500);
+    collector.tick();
+    wait_for("the rebuilt reports", || {
+        collector.stats().hours_rebuilt == 1
+    });
+    assert_eq!(stored_orders(&store), (5, 139, 90));
+    let state: StateReport = stored(&store, STATE_DOMAIN, "state");
+    let view = state.view(&ViewQuery::default());
+    assert_eq!(view.restored_incomplete, 0);
+    assert!(view.rebuilt_ms > 0);
+    // Served as rebuilt: the sealed report read again, not a cached parse of the old one.
+    assert_eq!(orders(&collector).map(|o| o.0), Some(5));
+    collector.shutdown();
+    store.shutdown();
+}
+
+/// An hour that closed while the collector was down after a crash is rebuilt at the start.
+#[test]
+fn a_collector_rebuilds_an_hour_that_closed_while_it_was_down() {
+    let dir = tempfile::tempdir().unwrap();
+    crash_after_a_checkpoint(dir.path());
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new((HOUR + 1) * 3_600_000 + 10 * 60_000));
+    let collector = start_rebuilding(&store, clock, true);
+    wait_for("the rebuilt reports", || {
+        collector.stats().hours_rebuilt == 1
+    });
+    assert_eq!(stored_orders(&store), (5, 139, 90));
+    collector.shutdown();
+    store.shutdown();
+}
+
+/// A rebuild that must not make reports worse keeps a domain's reports when the store holds
+/// fewer of its trees than the State report says were received, and does not call the hour
+/// rebuilt.
+#[test]
+fn a_careful_rebuild_keeps_the_reports_of_a_domain_the_store_holds_fewer_trees_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let collector = start(&store, Arc::new(ManualClock::new(NOW_MS)));
+    collector.ingest(request("shop", "URL", 2, 1)).unwrap();
+    wait_for("a request", || orders(&collector).is_some_and(|o| o.0 == 1));
+    collector.checkpoint_now();
+    collector.shutdown();
+    store.flush().unwrap();
+    // The State report says 10 were received: the store dropped 9.
+    let mut state = StateReport::new(HOUR);
+    state.record_trees(NOW_MS, "shop", 10, 10_000);
+    store
+        .write_report(
+            HOUR,
+            STATE_DOMAIN,
+            "state",
+            &serde_json::to_vec(&state).unwrap(),
+        )
+        .unwrap();
+    store.write_report(HOUR, "shop", "matrix", b"{}").unwrap();
+    let careful = RebuildOptions {
+        keep_if_fewer: true,
+        ..RebuildOptions::default()
+    };
+    let rebuilt =
+        rebuild_hour(&store, &CollectorConfig::default(), HOUR, &careful, NOW_MS).unwrap();
+    assert_eq!(rebuilt.kept, ["shop"]);
+    assert_eq!(rebuilt.reports_written, 0);
+    assert_eq!(
+        store.read_report(HOUR, "shop", "matrix").unwrap().unwrap(),
+        b"{}"
+    );
+    let state: StateReport = stored(&store, STATE_DOMAIN, "state");
+    assert_eq!(state.rebuilt_ms(), None);
+    // Asked for, it is rebuilt all the same.
+    let rebuilt = rebuild_hour(&store, &CollectorConfig::default(), HOUR, &all(), NOW_MS).unwrap();
+    assert!(rebuilt.kept.is_empty() && rebuilt.reports_written > 0);
+    assert_eq!(stored_orders(&store).0, 1);
     store.shutdown();
 }

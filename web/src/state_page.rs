@@ -197,7 +197,8 @@ fn starts(view: &StateView) -> Markup {
                     }
                     "The hour's reports lack the trees received between that checkpoint and the stop. "
                     "Those trees are in the store (their message IDs find them); the server's log says when the checkpoint was written. "
-                    "Once the hour is sealed, " code { "ocelot rebuild-reports --hour " (view.hour) } ", run with the server stopped, counts them into its reports."
+                    "Once the hour is sealed the collector counts them in from the store (" code { "collector.rebuild_incomplete_hours" } ", on by default), and this note goes; "
+                    code { "ocelot rebuild-reports --hour " (view.hour) } ", run with the server stopped, does it by hand."
                 }
             }
             @if !other_starts.is_empty() {
