@@ -352,6 +352,8 @@ async fn serve_connection(
         // still taken, each accepted or counted, and the connection closed after them:
         // left in the buffer, they were lost without a count.
         let mut closing = false;
+        // The longest frame this read finished (see `shed_grown_buffer`).
+        let mut longest = 0usize;
         loop {
             let offset = decoder.offset();
             let decoded = decoder.decode(&mut buf);
@@ -360,6 +362,7 @@ async fn serve_connection(
             let whole = decoded
                 .as_ref()
                 .map_or(0, |f| f.as_ref().map_or(0, |f| f.len()));
+            longest = longest.max(whole);
             let stepped = decoder.offset() - offset - whole as u64;
             if stepped > 0 {
                 collector.count_stepped_over(stepped);
@@ -412,6 +415,7 @@ async fn serve_connection(
                 }
             }
         }
+        shed_grown_buffer(&mut buf, longest);
         if finished {
             served.last_frame_ms.store(open.now_ms(), Relaxed);
         }
@@ -438,6 +442,22 @@ async fn serve_connection(
     // Trees taken before the connection closed still count.
     collector.dispatch(&mut batch);
     stats.connections_open.fetch_sub(1, Relaxed);
+}
+
+/// After a read that finished a frame longer than [`READ_BUFFER_BYTES`]: `buf` grew to hold
+/// that frame, and what is left in it still shares the frame's allocation, which it kept
+/// for as long as the connection lived, long after the frame was handled. A connection that
+/// sent one 16 MiB frame and then nothing held 16 MiB or more: a few hundred such idle
+/// connections held gigabytes. What is left (at most the start of the next frame) moves to
+/// a buffer of its own, so the allocation goes when the frame does. Done once per read, not
+/// per frame: each move copies the rest of the buffer.
+fn shed_grown_buffer(buf: &mut BytesMut, longest_frame_bytes: usize) {
+    if longest_frame_bytes <= READ_BUFFER_BYTES {
+        return;
+    }
+    let mut own = BytesMut::with_capacity(buf.len().max(READ_BUFFER_BYTES));
+    own.extend_from_slice(buf);
+    *buf = own;
 }
 
 /// How [`drop_partial_frame`] says that the server itself closed the connection: at a
@@ -615,6 +635,69 @@ mod tests {
         let mut out = Vec::new();
         nt1::encode(&MessageTree::new(header, root), &mut out);
         out
+    }
+
+    /// The connection's buffer kept sharing the allocation of the last large frame it held
+    /// once that frame was taken and handled: an idle connection that had sent a 16 MiB frame
+    /// held 16 MiB for as long as it stayed open. After the read, the frame owns its bytes
+    /// alone, and the start of the next frame is still there.
+    #[test]
+    fn a_large_frame_taken_leaves_no_share_of_its_allocation_to_the_connection() {
+        let large = {
+            let mut frame = (READ_BUFFER_BYTES as u32 * 4).to_be_bytes().to_vec();
+            frame.extend_from_slice(b"NT1");
+            frame.resize(LENGTH_PREFIX_BYTES + READ_BUFFER_BYTES * 4, 0xff);
+            frame
+        };
+        let good = good_frame();
+        let mut decoder = FrameDecoder::new(ocelot_protocol::DEFAULT_MAX_FRAME_BYTES);
+        let mut buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
+        // As `serve_connection` reads: the large frame arrives over several reads, then a
+        // good frame and half of the next come in the read that finishes it.
+        buf.extend_from_slice(&large[..READ_BUFFER_BYTES]);
+        assert_eq!(decoder.decode(&mut buf).unwrap(), None);
+        buf.extend_from_slice(&large[READ_BUFFER_BYTES..]);
+        buf.extend_from_slice(&good);
+        buf.extend_from_slice(&good[..good.len() / 2]);
+        let mut longest = 0;
+        let mut frames = Vec::new();
+        while let Some(frame) = decoder.decode(&mut buf).unwrap() {
+            longest = longest.max(frame.len());
+            frames.push(frame);
+        }
+        shed_grown_buffer(&mut buf, longest);
+        assert_eq!(frames.len(), 2);
+        assert_eq!(&frames[0][..], &large[..]);
+        assert_eq!(&frames[1][..], &good[..]);
+        drop(frames.pop());
+        let large_frame = frames.pop().unwrap();
+        assert!(
+            large_frame.is_unique(),
+            "the connection's buffer still shares the large frame's allocation"
+        );
+        assert_eq!(&buf[..], &good[..good.len() / 2]);
+        assert!(buf.capacity() >= READ_BUFFER_BYTES);
+        // The rest of the next frame still completes it.
+        buf.extend_from_slice(&good[good.len() / 2..]);
+        assert_eq!(
+            decoder.decode(&mut buf).unwrap().as_deref(),
+            Some(&good[..])
+        );
+    }
+
+    /// Frames no longer than the read buffer leave the buffer as it is: no copy per read.
+    #[test]
+    fn small_frames_keep_the_connections_buffer() {
+        let good = good_frame();
+        let mut decoder = FrameDecoder::new(ocelot_protocol::DEFAULT_MAX_FRAME_BYTES);
+        let mut buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
+        buf.extend_from_slice(&good);
+        buf.extend_from_slice(&good[..3]);
+        let frame = decoder.decode(&mut buf).unwrap().unwrap();
+        let before = buf.as_ptr();
+        shed_grown_buffer(&mut buf, frame.len());
+        assert_eq!(buf.as_ptr(), before);
+        assert_eq!(&buf[..], &good[..3]);
     }
 
     /// A frame framed well whose body does not decode ("truncated").
