@@ -424,6 +424,40 @@ async fn a_trace_past_the_bound_stops_and_says_so() {
     ));
 }
 
+/// A tree with more RemoteCall events than the page draws rows (10 000) listed a note for
+/// every link past the walk's bound, under rows it did not draw: one tree of 100 000 calls
+/// made a 25 MB page. The notes stop with the rows.
+#[tokio::test]
+async fn links_not_followed_are_listed_only_under_the_rows_drawn() {
+    // Each call is two rows (its `Call` transaction, then its `RemoteCall` event) after
+    // the root's: the event of call `i` is row `2 i + 2`, so calls 0..=4998 are drawn.
+    let callees: Vec<String> = (0..5500)
+        .map(|i| format!("order-service-0a000002-498703-{i}"))
+        .collect();
+    let calls: Vec<&str> = callees.iter().map(String::as_str).collect();
+    let app = app_with(vec![tree(
+        GATEWAY_ID,
+        ("gateway", "10.0.0.1"),
+        ("URL", "/fan-out"),
+        (START_MS, 300),
+        &calls,
+        ("", ""),
+    )]);
+    let html = ok_page(app, &format!("/trace/{GATEWAY_ID}")).await;
+    let note =
+        |i: usize| format!("<code>order-service-0a000002-498703-{i}</code></a> not followed");
+    assert!(
+        html.contains(&note(4998)),
+        "the last call drawn keeps its note"
+    );
+    assert!(!html.contains(&note(4999)), "a note under a row not drawn");
+    assert!(!html.contains(&note(5499)), "a note under a row not drawn");
+    assert!(
+        html.contains("The first 10,000 of"),
+        "the page says rows are left out"
+    );
+}
+
 /// A chain deeper than the walk goes, asked by its last tree: the walk down from the root
 /// stops at its depth bound, and the tree asked for is still shown.
 #[tokio::test]
