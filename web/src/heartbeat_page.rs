@@ -233,6 +233,12 @@ fn malformed_note(count: u64) -> String {
 /// The domain's heartbeat report of the hour before the board's (sealed or still open,
 /// as the report source has it), if any.
 async fn hour_before(state: &AppState, board: &Board) -> Option<Arc<HeartbeatReport>> {
+    // A domain that cannot name a report (`/h?domain=../x`) has none: not asked, as the
+    // store, asked for a sealed hour's, logs a warning and counts an unreadable report each
+    // time, which any visitor could then do at will.
+    if ocelot_protocol::names::domain_problem(&board.domain).is_some() {
+        return None;
+    }
     let hour = board.hour.checked_sub(1)?;
     state.reports.heartbeat(board.domain.clone(), hour).await
 }

@@ -5,8 +5,11 @@ mod common;
 
 use std::sync::Arc;
 
+use ocelot_analyzer::{
+    EventReport, HeartbeatReport, MetricReport, ProblemReport, StateReport, TransactionReport,
+};
 use ocelot_protocol::{Header, Leaf, Message, MessageTree};
-use ocelot_web::{router, AppState, MemoryReports};
+use ocelot_web::{router, AppState, BoxFuture, MemoryReports, ReportSource};
 
 const HOUR: u64 = common::HOUR;
 const HOUR_START_MS: u64 = HOUR * 3_600_000;
@@ -71,6 +74,79 @@ async fn heartbeat_page() -> String {
     let response = common::get(app, "/h?domain=sdk-app").await;
     assert_eq!(response.status(), 200);
     common::text(response).await
+}
+
+/// Records the heartbeat reports asked for.
+struct Recording {
+    inner: MemoryReports,
+    heartbeats: std::sync::Mutex<Vec<(String, u64)>>,
+}
+
+impl ReportSource for Recording {
+    fn now_ms(&self) -> u64 {
+        self.inner.now_ms()
+    }
+    fn hours(&self) -> BoxFuture<'_, Vec<u64>> {
+        self.inner.hours()
+    }
+    fn domains(&self, hour: u64) -> BoxFuture<'_, Vec<String>> {
+        self.inner.domains(hour)
+    }
+    fn transaction(
+        &self,
+        domain: String,
+        hour: u64,
+    ) -> BoxFuture<'_, Option<Arc<TransactionReport>>> {
+        self.inner.transaction(domain, hour)
+    }
+    fn event(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<EventReport>>> {
+        self.inner.event(domain, hour)
+    }
+    fn problem(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<ProblemReport>>> {
+        self.inner.problem(domain, hour)
+    }
+    fn heartbeat(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<HeartbeatReport>>> {
+        self.heartbeats.lock().unwrap().push((domain.clone(), hour));
+        self.inner.heartbeat(domain, hour)
+    }
+    fn metric(&self, domain: String, hour: u64) -> BoxFuture<'_, Option<Arc<MetricReport>>> {
+        self.inner.metric(domain, hour)
+    }
+    fn state(&self, hour: u64) -> BoxFuture<'_, Option<Arc<StateReport>>> {
+        self.inner.state(hour)
+    }
+}
+
+/// The page asked for the hour before's report of any domain it was given, `/h?domain=../x`
+/// too; the server's store, asked for a sealed hour's report of a name that cannot be a
+/// domain, logged a warning and counted an unreadable report each time. Such a domain has
+/// no report: the page asks for none of the hour before, and still answers its 404.
+#[tokio::test]
+async fn a_domain_that_cannot_name_a_report_asks_for_no_report_of_the_hour_before() {
+    let mut inner = MemoryReports::new(common::NOW_MS);
+    inner.add_tree(&sdk_heartbeat(1));
+    let reports = Arc::new(Recording {
+        inner,
+        heartbeats: std::sync::Mutex::default(),
+    });
+    let app = router(AppState::new(Arc::new(common::lookup())).with_reports(reports.clone()));
+    for domain in ["..%2F..%2Fetc", "%00", "a%2Fb"] {
+        let response = common::get(app.clone(), &format!("/h?domain={domain}")).await;
+        assert_eq!(response.status(), 404, "{domain}");
+    }
+    let asked = reports.heartbeats.lock().unwrap().clone();
+    assert!(
+        asked.iter().all(|(_, hour)| *hour == HOUR),
+        "asked for the hour before: {asked:?}"
+    );
+    // A domain that can have reports is still looked up in the hour before.
+    let response = common::get(app, "/h?domain=sdk-app").await;
+    assert_eq!(response.status(), 200);
+    assert!(reports
+        .heartbeats
+        .lock()
+        .unwrap()
+        .contains(&("sdk-app".to_owned(), HOUR - 1)));
 }
 
 /// The chart titles, in page order.
