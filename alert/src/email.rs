@@ -2,8 +2,8 @@
 //! lettre). The config is always parsed so that a rule file with email targets loaded by a
 //! build without the feature fails with a clear message instead of silently not mailing.
 //!
-//! Non-goals for now: TLS and SMTP authentication (no TLS backend is compiled in, and
-//! credentials must not cross the network in clear). Send to a relay that accepts mail
+//! Non-goals for now: TLS and SMTP authentication (lettre is built without a TLS backend,
+//! and credentials must not cross the network in clear). Send to a relay that accepts mail
 //! from this host (a local MTA, port 25).
 
 use serde::{Deserialize, Serialize};

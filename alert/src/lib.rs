@@ -1,7 +1,7 @@
 //! Ocelot's alerting (`ocelot-alert`): rules on per-minute report figures, compared with a
 //! static threshold or with a baseline built from the same minute of past days; alerts as
-//! state machines (pending -> firing -> resolved) with suppression; webhook notifications;
-//! and replay of rules over stored reports.
+//! state machines (pending -> firing -> resolved) with suppression; webhook notifications
+//! (http and https); and replay of rules over stored reports.
 //!
 //! Where it sits: it reads the analyzer's reports (the open hours from the collector, past
 //! hours from the store) through [`ReportHistory`], with the collector's State reports
@@ -61,6 +61,7 @@ mod rules;
 mod series;
 mod state_file;
 mod time;
+mod tls;
 mod up_minutes;
 
 pub use alert_log::{

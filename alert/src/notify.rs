@@ -3,12 +3,13 @@
 //! attempt in the [`AlertLog`].
 //!
 //! The HTTP client is a few lines over `std::net::TcpStream` (HTTP/1.1, `Connection:
-//! close`, only the status line is read), so the whole attempt, name lookup and connect
-//! included, is bounded by one deadline and no dependency is added. The system resolver
-//! has no timeout of its own, so a host name is looked up on a thread of its own that
-//! the attempt stops waiting for at the deadline. Non-goal: TLS. `https://` URLs are
-//! rejected at load; point the webhook at an HTTP relay on the same host until a `tls`
-//! feature exists.
+//! close`, only the status line is read), so the whole attempt, name lookup, connect and
+//! TLS handshake included, is bounded by one deadline: every read and write on the socket
+//! waits at most for what is left of it (`DeadlineStream`). The system resolver has no
+//! timeout of its own, so a host name is looked up on a thread of its own that the attempt
+//! stops waiting for at the deadline. `https://` URLs go through rustls over the same
+//! socket (`tls.rs`: trusted roots, handshake errors). Non-goals: redirects, proxies,
+//! reading the answer's body.
 //!
 //! Sending blocks for up to `(retries + 1) * timeout_ms` plus back-offs per target: call
 //! [`Notifier::notify`] from a thread that may block, never from an async task directly.
@@ -19,10 +20,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use serde::{Deserialize, Serialize};
 
 use crate::alert_log::{AlertLog, NotificationAttempt};
@@ -31,7 +35,7 @@ use crate::error::AlertError;
 use crate::evaluator::AlertEvent;
 use crate::rules::RuleSet;
 
-/// Default time allowed for one attempt, connect to status line.
+/// Default time allowed for one attempt, name lookup to status line.
 pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 /// Default retries after a failed attempt (3 attempts in all).
 pub const DEFAULT_RETRIES: u32 = 2;
@@ -60,8 +64,12 @@ pub(crate) const MAX_RUNNING_LOOKUPS: usize = 4;
 pub struct WebhookConfig {
     /// What rules write in `notify`.
     pub name: String,
-    /// `http://host[:port]/path`.
+    /// `http://host[:port]/path` or `https://host[:port]/path`.
     pub url: String,
+    /// `https://` only: a PEM file of CA certificates trusted for this webhook besides
+    /// Mozilla's roots (a company's own CA). Read at load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
     /// One attempt's time limit (default [`DEFAULT_TIMEOUT_MS`]).
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
@@ -93,6 +101,7 @@ impl WebhookConfig {
         WebhookConfig {
             name: name.into(),
             url: url.into(),
+            ca_file: None,
             timeout_ms: DEFAULT_TIMEOUT_MS,
             retries: DEFAULT_RETRIES,
             retry_backoff_ms: DEFAULT_RETRY_BACKOFF_MS,
@@ -104,7 +113,18 @@ impl WebhookConfig {
         if self.name.is_empty() {
             return Err(AlertError::config("webhook", "missing `name`"));
         }
-        HttpUrl::parse(&self.url).map_err(|message| AlertError::config(&section, message))?;
+        let url =
+            HttpUrl::parse(&self.url).map_err(|message| AlertError::config(&section, message))?;
+        if let Some(path) = &self.ca_file {
+            if url.server_name.is_none() {
+                return Err(AlertError::config(
+                    &section,
+                    "`ca_file` is for https:// URLs only",
+                ));
+            }
+            crate::tls::read_ca_file(path)
+                .map_err(|message| AlertError::config(&section, message))?;
+        }
         validate_delivery(
             &section,
             self.timeout_ms,
@@ -139,11 +159,16 @@ pub(crate) fn validate_delivery(
     Ok(())
 }
 
-/// A parsed `http://` URL.
+/// A parsed `http://` or `https://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct HttpUrl {
     /// `host:port`, for connecting.
     address: String,
+    /// The host as written (an IPv6 address in brackets), for errors.
+    host: String,
+    /// `https://`: the name (or IP address) the server's certificate must be valid for,
+    /// also sent as SNI. `None` for `http://`.
+    server_name: Option<ServerName<'static>>,
     /// The `Host` header.
     host_header: String,
     /// Path and query, at least `/`, percent-encoded as a request line needs them.
@@ -152,14 +177,13 @@ struct HttpUrl {
 
 impl HttpUrl {
     fn parse(url: &str) -> Result<HttpUrl, String> {
-        if url.starts_with("https://") {
-            return Err(format!(
-                "{url}: https is not supported (no TLS client); use an http:// relay"
-            ));
-        }
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("{url}: not an http:// URL"))?;
+        let (rest, tls) = if let Some(rest) = url.strip_prefix("https://") {
+            (rest, true)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (rest, false)
+        } else {
+            return Err(format!("{url}: not an http:// or https:// URL"));
+        };
         // A fragment is the client's own; it is never sent.
         let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
         let (authority, path) = match rest.find(['/', '?']) {
@@ -185,13 +209,24 @@ impl HttpUrl {
             authority
         };
         check_host(host).map_err(|why| format!("{url}: {why}"))?;
+        let server_name = if tls {
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let name = ServerName::try_from(bare).map_err(|e| {
+                format!("{url}: host {host:?} cannot be checked against a certificate: {e}")
+            })?;
+            Some(name.to_owned())
+        } else {
+            None
+        };
         let address = if has_port {
             authority.to_owned()
         } else {
-            format!("{authority}:80")
+            format!("{authority}:{}", if tls { 443 } else { 80 })
         };
         Ok(HttpUrl {
             address,
+            host: host.to_owned(),
+            server_name,
             host_header: authority.to_owned(),
             path,
         })
@@ -337,67 +372,139 @@ impl Resolver {
     }
 }
 
+/// A socket whose every read and write waits at most until `deadline`, so that a run of
+/// them (a TLS handshake's round trips, a server sending a byte at a time) cannot add up
+/// past it; past it they fail with [`io::ErrorKind::TimedOut`].
+struct DeadlineStream {
+    socket: TcpStream,
+    deadline: Instant,
+}
+
+impl DeadlineStream {
+    fn remaining(&self) -> io::Result<Duration> {
+        self.deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| io::ErrorKind::TimedOut.into())
+    }
+}
+
+impl Read for DeadlineStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.socket.set_read_timeout(Some(self.remaining()?))?;
+        self.socket.read(buf)
+    }
+}
+
+impl Write for DeadlineStream {
+    // A wrapper's `write` passes a short write on to its caller, whose `write_all` (ours,
+    // or rustls's loop over its records) writes the rest.
+    #[allow(clippy::disallowed_methods)]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.socket.set_write_timeout(Some(self.remaining()?))?;
+        self.socket.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.socket.flush()
+    }
+}
+
 /// POSTs `body` as JSON; `Ok(status)` for any HTTP answer, `Err` if none came in time.
+/// `tls` is set for an `https://` URL: the client settings, or why they could not be made.
 fn post_json(
     url: &HttpUrl,
+    tls: Option<&Result<Arc<ClientConfig>, String>>,
     body: &[u8],
     timeout: Duration,
     resolver: &Resolver,
 ) -> Result<u16, String> {
     let deadline = Instant::now() + timeout;
+    let timed_out = || format!("timed out after {} ms", timeout.as_millis());
     let remaining = || {
         deadline
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
-            .ok_or_else(|| format!("timed out after {} ms", timeout.as_millis()))
+            .ok_or_else(timed_out)
+    };
+    let io_error = |e: io::Error| match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => timed_out(),
+        // rustls's own words for this carry a link to its docs.
+        io::ErrorKind::UnexpectedEof => "connection closed before a status line".to_owned(),
+        _ => e.to_string(),
+    };
+    let tls = match (tls, &url.server_name) {
+        (Some(config), Some(name)) => Some((config.clone()?, name.clone())),
+        (None, None) => None,
+        _ => return Err("TLS settings do not match the URL's scheme".to_owned()),
     };
     let addrs = resolver.resolve(&url.address, remaining()?, timeout)?;
-    let mut stream = None;
+    let mut socket = None;
     let mut last_error = format!("{}: no address", url.address);
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, remaining()?) {
             Ok(s) => {
-                stream = Some(s);
+                socket = Some(s);
                 break;
             }
             Err(e) => last_error = format!("connecting to {addr}: {e}"),
         }
     }
-    let mut stream = stream.ok_or(last_error)?;
-    let head = format!(
+    let stream = DeadlineStream {
+        socket: socket.ok_or(last_error)?,
+        deadline,
+    };
+    let mut request = format!(
         "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: ocelot-alert\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         url.path,
         url.host_header,
         body.len()
-    );
-    let io_error = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-            format!("timed out after {} ms", timeout.as_millis())
-        }
-        _ => e.to_string(),
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    let Some((config, server_name)) = tls else {
+        return exchange(stream, &request).map_err(io_error);
     };
-    stream
-        .set_write_timeout(Some(remaining()?))
-        .map_err(io_error)?;
-    stream.write_all(head.as_bytes()).map_err(io_error)?;
-    stream.write_all(body).map_err(io_error)?;
+    let connection = ClientConnection::new(config, server_name)
+        .map_err(|e| format!("TLS handshake with {}: {e}", url.host))?;
+    let mut stream = StreamOwned::new(connection, stream);
+    // The handshake first, on its own, so that its errors name what went wrong with the
+    // certificate; a timeout reads as any other.
+    while stream.conn.is_handshaking() {
+        // Each read and write is bounded already; this bounds a round that did neither.
+        remaining()?;
+        stream
+            .conn
+            .complete_io(&mut stream.sock)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => timed_out(),
+                _ => crate::tls::handshake_error(&e, &url.host),
+            })?;
+    }
+    exchange(stream, &request).map_err(io_error)
+}
+
+/// Writes `request` and reads the answer's status line.
+fn exchange(mut stream: impl Read + Write, request: &[u8]) -> io::Result<u16> {
+    let invalid = |message: String| io::Error::new(io::ErrorKind::InvalidData, message);
+    stream.write_all(request)?;
+    // TLS sends what `write_all` left in its buffer only here.
+    stream.flush()?;
     let mut response = Vec::new();
     let mut buf = [0u8; 1024];
     loop {
-        stream
-            .set_read_timeout(Some(remaining()?))
-            .map_err(io_error)?;
-        let n = stream.read(&mut buf).map_err(io_error)?;
+        let n = stream.read(&mut buf)?;
         if n == 0 {
-            return Err("connection closed before a status line".to_owned());
+            return Err(invalid("connection closed before a status line".to_owned()));
         }
         response.extend_from_slice(&buf[..n]);
         if let Some(end) = response.windows(2).position(|w| w == b"\r\n") {
             let line = String::from_utf8_lossy(&response[..end]).into_owned();
-            return parse_status(&line).ok_or_else(|| format!("not an HTTP status line: {line:?}"));
+            return parse_status(&line)
+                .ok_or_else(|| invalid(format!("not an HTTP status line: {line:?}")));
         }
         if response.len() > MAX_STATUS_LINE_BYTES {
-            return Err("no status line in the first 8 KiB".to_owned());
+            return Err(invalid("no status line in the first 8 KiB".to_owned()));
         }
     }
 }
@@ -422,19 +529,45 @@ fn now_ms() -> u64 {
 /// their rules name.
 #[derive(Debug, Clone)]
 pub struct Notifier {
-    webhooks: HashMap<String, (WebhookConfig, HttpUrl)>,
+    webhooks: HashMap<String, Webhook>,
     emails: HashMap<String, EmailConfig>,
     log: AlertLog,
     resolver: Resolver,
 }
 
+/// A webhook ready to send to.
+#[derive(Debug, Clone)]
+struct Webhook {
+    config: WebhookConfig,
+    url: HttpUrl,
+    /// `https://` only: the client settings, or why they could not be made (a `ca_file`
+    /// gone since the rules were loaded), which each attempt then fails with.
+    tls: Option<Result<Arc<ClientConfig>, String>>,
+}
+
 impl Notifier {
     /// A notifier for `webhooks` (validated: they come from a [`crate::RuleSet`]),
-    /// recording into `log`.
+    /// recording into `log`. Reads the `ca_file` of each webhook that has one.
     pub fn new(webhooks: &[WebhookConfig], log: AlertLog) -> Self {
+        // Webhooks without a `ca_file` share one set of settings (Mozilla's roots).
+        let mut mozilla_roots = None;
         let webhooks = webhooks
             .iter()
-            .filter_map(|w| Some((w.name.clone(), (w.clone(), HttpUrl::parse(&w.url).ok()?))))
+            .filter_map(|w| {
+                let url = HttpUrl::parse(&w.url).ok()?;
+                let tls = url.server_name.is_some().then(|| match &w.ca_file {
+                    Some(path) => crate::tls::client_config(Some(path)),
+                    None => mozilla_roots
+                        .get_or_insert_with(|| crate::tls::client_config(None))
+                        .clone(),
+                });
+                let webhook = Webhook {
+                    config: w.clone(),
+                    url,
+                    tls,
+                };
+                Some((w.name.clone(), webhook))
+            })
             .collect();
         Notifier {
             webhooks,
@@ -483,7 +616,7 @@ impl Notifier {
     /// Sends `event` to `target` alone, retrying as configured, and records each attempt;
     /// whether the target accepted it (`false` for a name that is not a target).
     pub(crate) fn notify_target(&self, event: &AlertEvent, target: &str) -> bool {
-        if let Some((config, url)) = self.webhooks.get(target) {
+        if let Some(Webhook { config, url, tls }) = self.webhooks.get(target) {
             let body = serde_json::to_vec(event).expect("alert events serialize to JSON");
             let timeout = Duration::from_millis(config.timeout_ms);
             self.deliver(
@@ -492,7 +625,7 @@ impl Notifier {
                 "webhook",
                 config.retries,
                 config.retry_backoff_ms,
-                || match post_json(url, &body, timeout, &self.resolver) {
+                || match post_json(url, tls.as_ref(), &body, timeout, &self.resolver) {
                     Ok(status) if (200..300).contains(&status) => (Some(status), Ok(())),
                     // The status is kept with the error: `/api/alerts` shows both.
                     Ok(status) => (Some(status), Err(format!("HTTP {status}"))),
@@ -861,16 +994,43 @@ mod tests {
         assert_eq!(url.address, "[::1]:81");
         let url = HttpUrl::parse("http://[::1]/x").unwrap();
         assert_eq!(url.address, "[::1]:80");
+        assert_eq!(url.server_name, None);
+    }
+
+    /// `https://` was refused at load ("no TLS client"), though nearly every hosted
+    /// webhook service is https-only.
+    #[test]
+    fn https_urls_default_to_port_443_and_name_the_host_the_certificate_is_for() {
+        let url = HttpUrl::parse("https://hooks.example/x").unwrap();
+        assert_eq!(url.address, "hooks.example:443");
+        assert_eq!(url.host_header, "hooks.example");
+        assert_eq!(
+            url.server_name,
+            Some(ServerName::try_from("hooks.example").unwrap())
+        );
+        let url = HttpUrl::parse("https://127.0.0.1:8443/x").unwrap();
+        assert_eq!(url.address, "127.0.0.1:8443");
+        assert_eq!(
+            url.server_name,
+            Some(ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()))
+        );
+        let url = HttpUrl::parse("https://[::1]/x").unwrap();
+        assert_eq!(url.address, "[::1]:443");
+        assert_eq!(
+            url.server_name,
+            Some(ServerName::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()))
+        );
+        // check_host takes it, but no certificate can name it.
+        assert!(HttpUrl::parse("https://a..b/")
+            .unwrap_err()
+            .contains("cannot be checked against a certificate"));
     }
 
     #[test]
-    fn https_and_malformed_urls_are_rejected_with_the_reason() {
-        assert!(HttpUrl::parse("https://hooks.example/x")
-            .unwrap_err()
-            .contains("https is not supported"));
+    fn malformed_urls_are_rejected_with_the_reason() {
         assert!(HttpUrl::parse("ftp://x")
             .unwrap_err()
-            .contains("not an http:// URL"));
+            .contains("not an http:// or https:// URL"));
         assert!(HttpUrl::parse("http://host:99999/")
             .unwrap_err()
             .contains("bad port"));
