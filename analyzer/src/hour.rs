@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ocelot_protocol::nt1::{Keep, HEADER_DOMAIN, HEADER_IP_ADDRESS, HEADER_MESSAGE_ID};
 use ocelot_protocol::{MessageKind, MessageTree, TreeView};
 
-use crate::dependency::{edge_call, is_edge_event};
+use crate::dependency::{edge_call, is_edge_event, Parents};
 use crate::matrix::{is_entry_type, RequestCalls};
 use crate::sample_id::{ParsedId, TreeId};
 use crate::transaction_walk::{for_each_counted, Counted};
@@ -134,6 +134,7 @@ impl HourAnalyzers {
         }
         let (mut heartbeat, mut metric) = (false, false);
         let request = tree.root().is_some_and(|root| is_entry_type(root.type_));
+        let mut parents = Parents::default();
         let mut calls = RequestCalls::default();
         self.transaction.count_tree(tree, |transactions| {
             self.event.count_tree(tree, |events| {
@@ -149,7 +150,7 @@ impl HourAnalyzers {
                         }
                         Counted::Event(event, index) => {
                             let call = if is_edge_event(event) {
-                                edge_call(tree, index)
+                                edge_call(tree, index, &mut parents)
                             } else {
                                 None
                             };

@@ -13,6 +13,6 @@ mod report;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use edges::{edge_call, edge_kind, is_edge_event};
+pub(crate) use edges::{edge_call, edge_kind, is_edge_event, Parents};
 pub(crate) use report::{view_of, DependencyEdge};
 pub use report::{DependencyEdgeView, DependencyMinuteView, DependencyView};

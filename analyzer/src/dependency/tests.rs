@@ -237,3 +237,74 @@ fn aggregated_edge_events_count_as_events_but_make_no_call() {
         .unwrap();
     assert_eq!((database.count, database.fail), (9, 1));
 }
+
+/// An event's transaction is found by a short search, or, past it, from a table of every
+/// message's parent made once for the tree.
+#[test]
+fn parents_are_the_nearest_message_one_level_up_near_or_far() {
+    let ts = HOUR_START_MS + 60_000;
+    // root; a (1); a's events (2..=101); b (102); b's event (103); an event of the root (104)
+    let mut a = transaction("SQL", "a", ts, 1_000, "0");
+    for _ in 0..100 {
+        a.children
+            .push(event("SQL.Database", "jdbc:mysql://db/x", ts));
+    }
+    let mut b = transaction("Call", "b", ts, 1_000, "0");
+    b.children.push(event("Call.app", "x", ts));
+    let mut root = transaction("URL", "/", ts, 5_000, "0");
+    root.children.push(Message::Transaction(a));
+    root.children.push(Message::Transaction(b));
+    root.children.push(event("Order", "made", ts));
+    let tree = tree("order", "10.0.0.1", "order-0a000001-498703-1", root);
+    let view = ocelot_protocol::TreeView::of(&tree);
+    let mut near = Parents::default();
+    assert_eq!(
+        (near.of(&view, 0), near.of(&view, 2), near.of(&view, 103)),
+        (None, Some(1), Some(102))
+    );
+    let mut far = Parents::default();
+    assert_eq!(far.of(&view, 101), Some(1), "past the short search");
+    assert_eq!(
+        (far.of(&view, 100), far.of(&view, 103), far.of(&view, 104)),
+        (Some(1), Some(102), Some(0))
+    );
+    assert_eq!(far.of(&view, 0), None);
+}
+
+/// A transaction of many edge events counts each, through either walk.
+#[test]
+fn many_edge_events_under_one_transaction_are_each_an_edge_call() {
+    let ts = HOUR_START_MS + 60_000;
+    let mut sql = transaction("SQL", "order.select", ts, 1_000, "0");
+    for i in 0..2_000 {
+        sql.children.push(event(
+            "SQL.Database",
+            &format!("jdbc:mysql://db{}/shop", i % 2),
+            ts,
+        ));
+    }
+    let mut root = transaction("URL", "/orders", ts, 5_000, "0");
+    root.children.push(Message::Transaction(sql));
+    let tree = tree("order", "10.0.0.1", "order-0a000001-498703-1", root);
+    let mut events = analyzer(AnalyzerConfig::default());
+    events.process(&tree);
+    let mut all = crate::HourAnalyzers::new(HOUR, &Arc::new(AnalyzerConfig::default()));
+    all.process(&tree);
+    for reports in [events.reports(), all.event.reports()] {
+        let view = reports["order"].dependencies(&ViewQuery::default());
+        assert_eq!(
+            edge(&view, "Database", "jdbc:mysql://db0/shop").count,
+            1_000
+        );
+        assert_eq!(
+            edge(&view, "Database", "jdbc:mysql://db1/shop").count,
+            1_000
+        );
+    }
+    let view = ocelot_protocol::TreeView::of(&tree);
+    let mut parents = Parents::default();
+    assert_eq!(
+        edge_call(&view, 2_001, &mut parents).map(|m| m.name),
+        Some("order.select")
+    );
+}

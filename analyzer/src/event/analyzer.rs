@@ -9,7 +9,7 @@ use super::report::{EventMachine, EventReport, MAX_FAIL_MESSAGE_IDS};
 use crate::batch::parse_event_batch;
 use crate::cardinality::type_name_entry;
 use crate::config::AnalyzerConfig;
-use crate::dependency::edge_call;
+use crate::dependency::{edge_call, Parents};
 use crate::domain_reports::DomainReports;
 use crate::message_ids::push_newest;
 use crate::sample_id::TreeId;
@@ -95,9 +95,10 @@ impl EventAnalyzer {
     /// is parsed at most once, when the first of them keeps it).
     pub(crate) fn process_with_id(&mut self, tree: &TreeView<'_>, message_id: &TreeId<'_>) {
         self.count_tree(tree, |counter| {
+            let mut parents = Parents::default();
             for (i, event) in tree.messages.iter().enumerate() {
                 if event.kind == MessageKind::Event {
-                    counter.count(event, message_id, edge_call(tree, i));
+                    counter.count(event, message_id, edge_call(tree, i, &mut parents));
                 }
             }
         });
