@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -96,7 +96,7 @@ pub async fn run(
             // own task, so the accept loop goes on answering the ones behind it. The
             // connection told to close counts itself as evicted (in `serve_connection`),
             // whether or not this newcomer then gets its slot.
-            Err(_) if open.make_room() => None,
+            Err(_) if open.make_room(peer.ip()) => None,
             Err(_) => {
                 // Closed before a byte is read: the client sees the close (a reset once it
                 // has written) at once, and fails over with its trees. Counted first: a
@@ -128,6 +128,7 @@ pub async fn run(
             let served = Arc::new(Served {
                 last_frame_ms: AtomicU64::new(open.now_ms()),
                 close: Notify::new(),
+                peer: peer.ip(),
             });
             open.served
                 .lock()
@@ -186,6 +187,8 @@ struct Served {
     /// connected).
     last_frame_ms: AtomicU64,
     close: Notify,
+    /// The client's address: one holding many slots gives one up to another client.
+    peer: IpAddr,
 }
 
 /// The connections being served, to find the longest silent one when every slot is taken,
@@ -238,20 +241,41 @@ impl Open {
         self.started.map_or(0, |s| s.elapsed().as_millis() as u64)
     }
 
-    /// Tells the connection silent the longest (by its last whole frame), if silent for
-    /// [`EVICTABLE_AFTER`], to close;
-    /// whether one was. Clients that connect and send nothing (idle CAT clients of a big
-    /// fleet, port scanners, health checks) would otherwise hold every slot while a client
-    /// with trees to send waits in the listen backlog, uncounted.
-    fn make_room(&self) -> bool {
+    /// Tells a connection to close to make room for a newcomer from `newcomer`, and says
+    /// whether one was: the connection silent the longest (by its last whole frame), if
+    /// silent for [`EVICTABLE_AFTER`]; else, when one client holds more slots than the
+    /// newcomer's by two or more, that client's connection silent the longest. Clients that
+    /// connect and send nothing (idle CAT clients of a big fleet, port scanners, health
+    /// checks) would otherwise hold every slot while a client with trees to send waits in the
+    /// listen backlog, uncounted; and one host sending a tree every few seconds on every slot
+    /// (QA: 4096 connections from one address) turned every other client away.
+    fn make_room(&self, newcomer: IpAddr) -> bool {
         let now = self.now_ms();
         let served = self.served.lock().unwrap_or_else(|e| e.into_inner());
+        let silent_for = |c: &Served| now.saturating_sub(c.last_frame_ms.load(Relaxed));
         let quiet_enough = EVICTABLE_AFTER.as_millis() as u64;
         let silent = served
             .values()
-            .min_by_key(|c| c.last_frame_ms.load(Relaxed))
-            .filter(|c| now.saturating_sub(c.last_frame_ms.load(Relaxed)) >= quiet_enough);
-        match silent {
+            .max_by_key(|c| silent_for(c))
+            .filter(|c| silent_for(c) >= quiet_enough);
+        let evicted = silent.or_else(|| {
+            // Each client's slots, and its connection silent the longest.
+            let mut by_client: HashMap<IpAddr, (usize, &Arc<Served>)> = HashMap::new();
+            for c in served.values() {
+                let entry = by_client.entry(c.peer).or_insert((0, c));
+                entry.0 += 1;
+                if silent_for(c) > silent_for(entry.1) {
+                    entry.1 = c;
+                }
+            }
+            let newcomer_holds = by_client.get(&newcomer).map_or(0, |(n, _)| *n);
+            by_client
+                .into_values()
+                .max_by_key(|(n, _)| *n)
+                .filter(|(n, _)| *n >= newcomer_holds + 2)
+                .map(|(_, c)| c)
+        });
+        match evicted {
             Some(connection) => {
                 // Not picked again by the next newcomer while it closes.
                 connection.last_frame_ms.store(now, Relaxed);
@@ -303,7 +327,7 @@ async fn serve_connection(
             () = served.close.notified() => {
                 stats.connections_evicted.fetch_add(1, Relaxed);
                 EVICTED_LOG.log(|suppressed| {
-                    tracing::warn!(%peer, suppressed, "every connection slot is busy (collector.max_connections); closing the connection silent the longest to make room for a new one");
+                    tracing::warn!(%peer, suppressed, "every connection slot is busy (collector.max_connections); closing the connection silent the longest (or, with none silent, that of the client holding the most slots) to make room for a new one");
                 });
                 None
             }
@@ -546,11 +570,12 @@ mod tests {
                 let served = Arc::new(Served {
                     last_frame_ms: AtomicU64::new(0),
                     close: Notify::new(),
+                    peer: peer.ip(),
                 });
                 open.served.lock().unwrap().insert(1, served.clone());
                 let (_stop, stop) = watch::channel(false);
                 // No newcomer here takes the slot.
-                assert!(open.make_room());
+                assert!(open.make_room(peer.ip()));
                 serve_connection(stream, peer, &collector, stop, &served, &open).await;
                 drop(client);
                 peer
@@ -610,6 +635,7 @@ mod tests {
                 let served = Served {
                     last_frame_ms: AtomicU64::new(0),
                     close: Notify::new(),
+                    peer: peer.ip(),
                 };
                 let (_stop, stop) = watch::channel(false);
                 let serving = serve_connection(stream, peer, &collector, stop, &served, &open);
@@ -683,6 +709,64 @@ mod tests {
             decoder.decode(&mut buf).unwrap().as_deref(),
             Some(&good[..])
         );
+    }
+
+    /// Every slot busy and none silent: a client holding two or more slots more than the
+    /// newcomer's gives one up (its connection silent the longest); a newcomer from that
+    /// client, or among clients of one slot each, finds no room.
+    #[test]
+    fn with_every_slot_busy_the_client_holding_the_most_gives_one_up_to_another() {
+        // A minute since the server started; every client sent a frame 5 s ago or less.
+        let open = Open {
+            started: Some(
+                Instant::now()
+                    .checked_sub(Duration::from_secs(60))
+                    .expect("the machine has been up a minute"),
+            ),
+            ..Open::default()
+        };
+        let (hog, other, third): (IpAddr, IpAddr, IpAddr) = (
+            "10.0.0.1".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            "10.0.0.3".parse().unwrap(),
+        );
+        let connect = |id: u64, peer: IpAddr, last_frame_ms: u64| {
+            let served = Arc::new(Served {
+                last_frame_ms: AtomicU64::new(last_frame_ms),
+                close: Notify::new(),
+                peer,
+            });
+            open.served.lock().unwrap().insert(id, served.clone());
+            served
+        };
+        let hogs: Vec<_> = (0..4).map(|i| connect(i, hog, 55_000 + i)).collect();
+        connect(10, other, 59_000);
+        assert!(
+            !open.make_room(hog),
+            "the client holding the most gets none of its own"
+        );
+        assert!(open.make_room(third));
+        // The hog's connection silent the longest was told to close (and marked, so that the
+        // next newcomer picks another).
+        let last_frames: Vec<u64> = hogs.iter().map(|c| c.last_frame_ms.load(Relaxed)).collect();
+        assert!(last_frames[0] >= 59_000, "{last_frames:?}");
+        assert_eq!(last_frames[1..], [55_001, 55_002, 55_003]);
+        // Clients of one slot each: no one gives way.
+        let even = Open {
+            started: Some(Instant::now()),
+            ..Open::default()
+        };
+        for (id, peer) in [(1, hog), (2, other)] {
+            even.served.lock().unwrap().insert(
+                id,
+                Arc::new(Served {
+                    last_frame_ms: AtomicU64::new(even.now_ms()),
+                    close: Notify::new(),
+                    peer,
+                }),
+            );
+        }
+        assert!(!even.make_room(third));
     }
 
     /// Frames no longer than the read buffer leave the buffer as it is: no copy per read.
