@@ -299,14 +299,7 @@ fn main() -> ExitCode {
             .and_then(|data| {
                 ocelot_alert::replay_command(&rules, &data, &from, &to).map_err(anyhow::Error::from)
             })
-            .and_then(|text| {
-                use std::io::Write as _;
-                let mut out = std::io::stdout().lock();
-                out.write_all(text.as_bytes())
-                    .and_then(|()| out.flush())
-                    .context(WritingStdout)?;
-                Ok(ExitCode::SUCCESS)
-            }),
+            .and_then(|text| print_all(&text)),
         Command::RebuildReports {
             hour,
             domains,
@@ -320,14 +313,7 @@ fn main() -> ExitCode {
             config,
             data,
         })
-        .and_then(|text| {
-            use std::io::Write as _;
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|()| out.flush())
-                .context(WritingStdout)?;
-            Ok(ExitCode::SUCCESS)
-        }),
+        .and_then(|text| print_all(&text)),
         Command::Lookup {
             id,
             config,
@@ -354,6 +340,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes a command's whole answer to standard output: success, unless stdout fails.
+fn print_all(text: &str) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context(WritingStdout)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `err` and its causes, joined by ": " as `{err:#}` joins them, but without a cause that

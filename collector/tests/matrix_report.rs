@@ -2,92 +2,13 @@
 //! every checkpoint and continued from it after a crash, sealed with its hour and served
 //! from the store afterwards.
 
+mod common;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use ocelot_analyzer::{MatrixReport, MatrixView, ViewQuery};
-use ocelot_collector::{Collector, CollectorConfig, ManualClock};
-use ocelot_protocol::{nt1, Header, Message, MessageTree, Transaction};
-use ocelot_store::{Store, StoreConfig};
-
-/// 2026-11-22 07:00 UTC, and a moment in it.
-const HOUR: u64 = 498_703;
-const NOW_MS: u64 = HOUR * 3_600_000 + 9 * 60_000;
-
-/// A store that keeps the fixed hour (retention goes by the real clock).
-fn open_store(dir: &std::path::Path) -> Store {
-    Store::open(StoreConfig {
-        retention_days: 0,
-        ..StoreConfig::new(dir)
-    })
-    .unwrap()
-}
-
-fn start(store: &Store, clock: Arc<ManualClock>) -> Collector {
-    let config = CollectorConfig {
-        background_ticks: false,
-        ..CollectorConfig::default()
-    };
-    Collector::start(config, Some(store.clone()), clock)
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A frame of `domain`: a root `type_` `/orders` of 10 ms making `sql` SQL calls of 1 ms,
-/// message ID sequence `seq`.
-fn request(domain: &str, type_: &str, sql: usize, seq: u64) -> bytes::Bytes {
-    let mut root = Transaction::new(type_, "/orders", NOW_MS);
-    root.duration_us = 10_000;
-    for _ in 0..sql {
-        let mut t = Transaction::new("SQL", "OrderDao.find", NOW_MS);
-        t.duration_us = 1_000;
-        root.children.push(Message::Transaction(t));
-    }
-    let header = Header {
-        domain: domain.into(),
-        ip_address: "10.0.0.1".into(),
-        message_id: format!("{domain}-0a000001-{HOUR}-{seq}"),
-        ..Header::default()
-    };
-    nt1::encode_to_bytes(&MessageTree::new(header, Message::Transaction(root)))
-}
-
-fn view(collector: &Collector, domain: &str) -> Option<MatrixView> {
-    let report = block_on(collector.matrix_report(domain, HOUR))?;
-    Some(report.view(&ViewQuery::default()))
-}
-
-/// `/orders`'s requests and its SQL calls: (requests, calls, fewest, most, the most's ID).
-fn orders(collector: &Collector) -> Option<(u64, u64, u64, u64, String)> {
-    let view = view(collector, "shop")?;
-    let orders = view.names.iter().find(|n| n.name == "/orders")?;
-    let sql = &orders.calls[1];
-    Some((
-        orders.count,
-        sql.count,
-        sql.min_per_request,
-        sql.max_per_request,
-        sql.max_sample.clone(),
-    ))
-}
-
-fn id(seq: u64) -> String {
-    format!("shop-0a000001-{HOUR}-{seq}")
-}
+use common::*;
+use ocelot_analyzer::MatrixReport;
+use ocelot_collector::ManualClock;
 
 #[test]
 fn a_matrix_report_is_checkpointed_continued_after_a_crash_and_sealed() {

@@ -610,13 +610,7 @@ impl Store {
         domain: &str,
         mut f: impl FnMut(&[u8]),
     ) -> Result<FramesRead, StoreError> {
-        validate_name("domain", domain)?;
-        let path = self
-            .inner
-            .shared
-            .layout
-            .domain_dir(hour, domain)
-            .join(DATA_FILE);
+        let path = self.domain_file(hour, domain, DATA_FILE)?;
         let mut read = FramesRead::default();
         let file = match fs::File::open(&path) {
             Ok(file) => file,
@@ -654,15 +648,15 @@ impl Store {
         Ok(read)
     }
 
+    /// `name` in the folder of `domain` in `hour`, once the domain is checked as a name.
+    fn domain_file(&self, hour: u64, domain: &str, name: &str) -> Result<PathBuf, StoreError> {
+        validate_name("domain", domain)?;
+        Ok(self.inner.shared.layout.domain_dir(hour, domain).join(name))
+    }
+
     /// Names of the reports stored for `domain` in `hour`, sorted.
     pub fn report_names(&self, hour: u64, domain: &str) -> Result<Vec<String>, StoreError> {
-        validate_name("domain", domain)?;
-        let dir = self
-            .inner
-            .shared
-            .layout
-            .domain_dir(hour, domain)
-            .join(REPORTS_DIR);
+        let dir = self.domain_file(hour, domain, REPORTS_DIR)?;
         let suffix = format!(".{REPORT_EXT}");
         Ok(read_dir(&dir)?
             .into_iter()
