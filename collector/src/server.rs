@@ -299,7 +299,9 @@ async fn serve_connection(
     stats.connections_open.fetch_add(1, Relaxed);
     stats.connections_total.fetch_add(1, Relaxed);
     let mut decoder = FrameDecoder::new(collector.max_frame_bytes());
-    let mut buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    // Allocated when the first bytes arrive (`read_some`): a connection that sends nothing
+    // (an idle client of a big fleet, a health check) holds no buffer.
+    let mut buf = BytesMut::new();
     // The trees of one read go to the store and the workers together.
     let mut batch = IngestBatch::default();
     // This connection's share of `open`'s bytes of unfinished frames.
@@ -318,7 +320,7 @@ async fn serve_connection(
     'read: loop {
         let was_empty = buf.is_empty();
         let read = tokio::select! {
-            read = stream.read_buf(&mut buf) => Some(read),
+            read = read_some(&mut stream, &mut buf) => Some(read),
             _ = stop.changed() => None,
             // Closed to make room for a new connection (see `Open::make_room`). Counted
             // here, as it closes: counted by the newcomer, it was missed when the newcomer
@@ -466,6 +468,18 @@ async fn serve_connection(
     // Trees taken before the connection closed still count.
     collector.dispatch(&mut batch);
     stats.connections_open.fetch_sub(1, Relaxed);
+}
+
+/// Reads what `stream` has into `buf`, giving `buf` its [`READ_BUFFER_BYTES`] once there is
+/// something to read if it has no room at all (a new connection's, see `serve_connection`).
+/// Cancel-safe, as `read_buf` is: nothing is read until the last await.
+async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
+    if buf.capacity() == 0 {
+        // Waits for a byte (or the end) without taking it: readiness alone can be spurious.
+        stream.peek(&mut [0u8; 1]).await?;
+        buf.reserve(READ_BUFFER_BYTES);
+    }
+    stream.read_buf(buf).await
 }
 
 /// After a read that finished a frame longer than [`READ_BUFFER_BYTES`]: `buf` grew to hold
@@ -767,6 +781,36 @@ mod tests {
             );
         }
         assert!(!even.make_room(third));
+    }
+
+    /// A connection that has sent nothing holds no read buffer (4096 idle ones held 256 MiB);
+    /// its first bytes bring one of the usual size.
+    #[test]
+    fn a_connection_has_its_read_buffer_once_bytes_arrive() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut client = TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut buf = BytesMut::new();
+            // Nothing sent: the read waits, with no buffer.
+            let waited =
+                tokio::time::timeout(Duration::from_millis(50), read_some(&mut stream, &mut buf))
+                    .await;
+            assert!(waited.is_err(), "nothing to read yet");
+            assert_eq!(buf.capacity(), 0);
+            tokio::io::AsyncWriteExt::write_all(&mut client, b"\0\0\0\x03NT1")
+                .await
+                .unwrap();
+            let read = read_some(&mut stream, &mut buf).await.unwrap();
+            assert!(read > 0 && buf.starts_with(b"\0\0\0\x03"));
+            assert!(buf.capacity() >= READ_BUFFER_BYTES);
+        });
     }
 
     /// Frames no longer than the read buffer leave the buffer as it is: no copy per read.
