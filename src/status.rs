@@ -42,10 +42,10 @@ use crate::telemetry::{
     ALERT_NOTIFICATION_FAILURES, ALERT_NOTIFICATION_PANICS, ALERT_TARGET_NOTIFICATIONS_GIVEN_UP,
     CHECKPOINT_AGE, CHECKPOINT_INTERVAL, CONNECTIONS_EVICTED, CONNECTIONS_OPEN,
     CONNECTIONS_REFUSED, CPU_SECONDS, DECODE_ERRORS, DROPPED_TREES, DUPLICATE_TREES,
-    ENTRY_BUDGETS_SPENT, FRAMES_RECEIVED, HOURS_RESTORED_INCOMPLETE, HOURS_SEALED, LAST_DROP_AGE,
-    OPEN_HOUR, RECEIVED_BYTES, REPORT_WRITE_ERRORS, RESIDENT_MEMORY, SEALED_HOURS_ABANDONED,
-    STORE_COMPRESSION_RATIO, STORE_DISK_BYTES, STORE_DISK_CAP_BYTES, STORE_HOURS, STORE_LAST_ERROR,
-    STORE_LAST_ERROR_INFO, TREES_ACCEPTED, UPTIME,
+    ENTRY_BUDGETS_SPENT, FRAMES_RECEIVED, HOURS_REBUILT, HOURS_RESTORED_INCOMPLETE, HOURS_SEALED,
+    LAST_DROP_AGE, OPEN_HOUR, RECEIVED_BYTES, REPORT_WRITE_ERRORS, RESIDENT_MEMORY,
+    SEALED_HOURS_ABANDONED, STORE_COMPRESSION_RATIO, STORE_DISK_BYTES, STORE_DISK_CAP_BYTES,
+    STORE_HOURS, STORE_LAST_ERROR, STORE_LAST_ERROR_INFO, TREES_ACCEPTED, UPTIME,
 };
 
 /// Exit code of an unhealthy server: dropping data, turning connections away, not saving
@@ -292,6 +292,7 @@ struct Summary {
     sealed_hours_abandoned: f64,
     /// Open hours this start continued from checkpoints lacking trees (after a kill -9).
     hours_restored_incomplete: f64,
+    hours_rebuilt: f64,
     /// Reports that spent their hour's entry budget since start (new keys fold into OTHERS).
     entry_budgets_spent: f64,
     elapsed: Duration,
@@ -465,6 +466,7 @@ impl Summary {
                 .sum(),
             entry_budgets_spent: second.counter(ENTRY_BUDGETS_SPENT).unwrap_or(0.0),
             hours_restored_incomplete: second.counter(HOURS_RESTORED_INCOMPLETE).unwrap_or(0.0),
+            hours_rebuilt: second.counter(HOURS_REBUILT).unwrap_or(0.0),
             elapsed,
         }
     }
@@ -694,11 +696,22 @@ impl Summary {
         }
         if self.hours_restored_incomplete > 0.0 {
             // Past, not failing now: no effect on the exit code.
+            let rebuilt = if self.hours_rebuilt >= self.hours_restored_incomplete {
+                "; rebuilt from the trees in the store since, once sealed".to_owned()
+            } else if self.hours_rebuilt > 0.0 {
+                format!(
+                    "; {} rebuilt from the trees in the store since, once sealed",
+                    self.hours_rebuilt
+                )
+            } else {
+                "; rebuilt from the store once sealed, unless collector.rebuild_incomplete_hours is off"
+                    .to_owned()
+            };
             let _ = writeln!(
                 out,
                 "  reports      {} left by a crash or kill -9 with checkpoints lacking trees \
                  (continued from them at start, or closed while the collector was down): their \
-                 reports count less than was received; the trees are in the store",
+                 reports count less than was received; the trees are in the store{rebuilt}",
                 count(self.hours_restored_incomplete, "hour")
             );
         }
@@ -968,6 +981,24 @@ ocelot_process_cpu_seconds_total 10.0
             status.text.contains(
                 "reports      1 hour left by a crash or kill -9 with checkpoints lacking trees"
             ),
+            "{}",
+            status.text
+        );
+        assert!(
+            status
+                .text
+                .contains("rebuilt from the store once sealed, unless"),
+            "{}",
+            status.text
+        );
+        // Once rebuilt, said so.
+        let rebuilt = |body: &str| format!("{}\nocelot_hours_rebuilt_total 1\n", restored(body));
+        let url = serve(vec![Some(rebuilt(FIRST)), Some(rebuilt(&healthy_second()))]);
+        let status = check(&url, Duration::from_millis(10));
+        assert!(
+            status
+                .text
+                .contains("rebuilt from the trees in the store since, once sealed"),
             "{}",
             status.text
         );
