@@ -49,15 +49,12 @@ pub(crate) fn run(args: &RebuildArgs) -> anyhow::Result<String> {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    // Sealed at the end of the previous-hour grace; a minute more for the seal to be written.
-    let sealed_ms =
-        (hour + 1) * MILLIS_PER_HOUR + (config.collector.previous_hour_grace_minutes + 1) * 60_000;
-    anyhow::ensure!(
-        now_ms >= sealed_ms,
-        "hour {} is still open (a server counts its trees until {} UTC and continues it from its checkpoint at a start): rebuild it once it is sealed",
-        args.hour,
-        utc_minute(sealed_ms)
-    );
+    ensure_sealed(
+        &args.hour,
+        hour,
+        config.collector.previous_hour_grace_minutes,
+        now_ms,
+    )?;
     let _lock = lock_data_dir_as(&dir, Taker::Tool(WHY_STOPPED))?;
     let store = Store::open(store_config(&config))
         .with_context(|| format!("opening the store in {}", dir.display()))?;
@@ -75,7 +72,24 @@ pub(crate) fn run(args: &RebuildArgs) -> anyhow::Result<String> {
         .with_context(|| format!("rebuilding the reports of hour {}", args.hour));
     store.shutdown();
     let rebuilt = rebuilt?;
-    Ok(summary(&args.hour, &rebuilt, args.dry_run))
+    Ok(summary(&args.hour, &rebuilt, &args.domains, args.dry_run))
+}
+
+/// Refuses an hour a server may still count: one not begun, or open until its seal.
+fn ensure_sealed(label: &str, hour: u64, grace_minutes: u64, now_ms: u64) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        hour * MILLIS_PER_HOUR <= now_ms,
+        "hour {label} has not begun (it is {} UTC now): nothing can have been stored in it",
+        utc_minute(now_ms)
+    );
+    // Sealed at the end of the previous-hour grace; a minute more for the seal to be written.
+    let sealed_ms = (hour + 1) * MILLIS_PER_HOUR + (grace_minutes + 1) * 60_000;
+    anyhow::ensure!(
+        now_ms >= sealed_ms,
+        "hour {label} is still open (a server counts its trees until {} UTC and continues it from its checkpoint at a start): rebuild it once it is sealed",
+        utc_minute(sealed_ms)
+    );
+    Ok(())
 }
 
 /// `2026-12-07 14:04`.
@@ -92,8 +106,9 @@ fn utc_minute(ms: u64) -> String {
 }
 
 /// What the command prints: the trees counted per domain beside what the State report says
-/// the domain sent, then what was written.
-fn summary(hour: &str, rebuilt: &Rebuilt, dry_run: bool) -> String {
+/// the domain sent, each domain asked for that has no tree (a typo looks like an empty
+/// hour otherwise), then what was written.
+fn summary(hour: &str, rebuilt: &Rebuilt, asked: &[String], dry_run: bool) -> String {
     let mut out = String::new();
     let total = rebuilt.total_trees();
     let _ = writeln!(
@@ -109,6 +124,18 @@ fn summary(hour: &str, rebuilt: &Rebuilt, dry_run: bool) -> String {
             None => "not in the State report".to_owned(),
         };
         let _ = writeln!(out, "  {domain:<width$}  {trees:>10}  ({received})");
+    }
+    let mut missing: Vec<&str> = (asked.iter())
+        .filter(|domain| !rebuilt.trees.contains_key(*domain))
+        .map(String::as_str)
+        .collect();
+    missing.dedup();
+    if !missing.is_empty() {
+        let _ = writeln!(
+            out,
+            "No stored tree of {} in this hour: is the name right? (the boards list the domains)",
+            missing.join(", ")
+        );
     }
     if rebuilt.undecodable > 0 {
         let _ = writeln!(
@@ -128,10 +155,16 @@ fn summary(hour: &str, rebuilt: &Rebuilt, dry_run: bool) -> String {
         out.push_str("Dry run: nothing written.\n");
     } else if total == 0 {
         out.push_str("No stored tree in this hour: no report rewritten.\n");
-    } else {
+    } else if rebuilt.marked_rebuilt {
         let _ = writeln!(
             out,
             "Wrote {} reports; the State report marks the hour rebuilt.",
+            rebuilt.reports_written
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "Wrote {} reports; the hour has no State report to mark rebuilt (none is made: an empty one would say the collector was down all the hour).",
             rebuilt.reports_written
         );
     }
@@ -147,12 +180,13 @@ mod tests {
         let mut rebuilt = Rebuilt {
             frames_read: 12,
             reports_written: 7,
+            marked_rebuilt: true,
             ..Rebuilt::default()
         };
         rebuilt.trees.insert("gateway".into(), 10);
         rebuilt.trees.insert("shop".into(), 1);
         rebuilt.received.insert("gateway".into(), 8);
-        let text = summary("2026120713", &rebuilt, false);
+        let text = summary("2026120713", &rebuilt, &[], false);
         assert!(
             text.starts_with("Hour 2026120713: 11 trees counted"),
             "{text}"
@@ -166,7 +200,44 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("Wrote 7 reports; the State report marks the hour rebuilt.\n"));
-        assert!(summary("2026120713", &rebuilt, true).ends_with("Dry run: nothing written.\n"));
+        assert!(summary("2026120713", &rebuilt, &[], true).ends_with("Dry run: nothing written.\n"));
+        rebuilt.marked_rebuilt = false;
+        assert!(summary("2026120713", &rebuilt, &[], false)
+            .ends_with("Wrote 7 reports; the hour has no State report to mark rebuilt (none is made: an empty one would say the collector was down all the hour).\n"));
+    }
+
+    #[test]
+    fn the_summary_names_a_domain_asked_for_with_no_tree() {
+        let mut rebuilt = Rebuilt::default();
+        rebuilt.trees.insert("shop".into(), 3);
+        let asked = ["shop".to_owned(), "shpo".to_owned()];
+        let text = summary("2026120713", &rebuilt, &asked, true);
+        assert!(
+            text.contains("No stored tree of shpo in this hour"),
+            "{text}"
+        );
+        let text = summary("2026120713", &rebuilt, &asked[..1], true);
+        assert!(!text.contains("No stored tree of"), "{text}");
+    }
+
+    #[test]
+    fn an_hour_not_begun_is_not_called_open() {
+        let now = 498_703 * MILLIS_PER_HOUR + 2 * 60_000;
+        let later = ensure_sealed("2026112210", 498_706, 3, now).unwrap_err();
+        assert!(
+            later
+                .to_string()
+                .starts_with("hour 2026112210 has not begun"),
+            "{later}"
+        );
+        let open = ensure_sealed("2026112207", 498_703, 3, now).unwrap_err();
+        assert!(open.to_string().contains("is still open"), "{open}");
+        let just_closed = ensure_sealed("2026112206", 498_702, 3, now).unwrap_err();
+        assert!(
+            just_closed.to_string().contains("is still open"),
+            "{just_closed}"
+        );
+        ensure_sealed("2026112205", 498_701, 3, now).unwrap();
     }
 
     #[test]

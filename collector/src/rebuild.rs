@@ -68,13 +68,17 @@ pub struct Rebuilt {
     pub damaged_blocks: u64,
     /// Reports written (none in a dry run).
     pub reports_written: usize,
+    /// Whether the hour's State report was marked rebuilt (not when a domain's reports were
+    /// kept, nothing was counted, or the hour has no State report to mark).
+    pub marked_rebuilt: bool,
 }
 
 /// Counts `hour`'s reports again from the trees the store keeps (see the module's docs),
 /// under `config`'s analyzer caps and thresholds and PT1 zone, and unless
 /// `options.dry_run`, writes them over the stored ones and marks the hour's State report
-/// rebuilt at `now_ms` (when no domain's reports were kept). Reports of a domain with no
-/// tree in the store are left as they are.
+/// rebuilt at `now_ms` (when no domain's reports were kept, and the hour has one). Reports of a domain with no
+/// tree in the store are left as they are; when no tree is counted at all, nothing is
+/// written.
 pub fn rebuild_hour(
     store: &Store,
     config: &CollectorConfig,
@@ -132,7 +136,9 @@ pub fn rebuild_hour(
             .map(|(domain, _)| domain.clone())
             .collect();
     }
-    if options.dry_run {
+    // Nothing counted (an hour the store holds no tree of, or domains it has none of):
+    // nothing to write, and the State report is left unmarked, as nothing was rebuilt.
+    if options.dry_run || rebuilt.trees.is_empty() {
         return Ok(rebuilt);
     }
     let mut written = 0;
@@ -171,7 +177,12 @@ pub fn rebuild_hour(
         // Still short of what was received: not said rebuilt.
         return Ok(rebuilt);
     }
-    let mut state = state.unwrap_or_else(|| StateReport::new(hour));
+    // An hour without a State report (stored before the collector kept one, or its file
+    // lost) gets none: an empty one would say the collector was down all the hour, so alert
+    // replay would skip every minute of it and the State page would show nothing received.
+    let Some(mut state) = state else {
+        return Ok(rebuilt);
+    };
     state.record_rebuilt(now_ms);
     store.write_report(
         hour,
@@ -179,6 +190,7 @@ pub fn rebuild_hour(
         ReportKind::State.name(),
         &serde_json::to_vec(&state)?,
     )?;
+    rebuilt.marked_rebuilt = true;
     Ok(rebuilt)
 }
 

@@ -109,6 +109,7 @@ fn a_rebuild_counts_the_trees_a_crash_left_out_of_an_hours_reports() {
 
     let rebuilt = rebuild_hour(&store, &config, HOUR, &all(), at).unwrap();
     assert_eq!(rebuilt.total_trees(), 5);
+    assert!(rebuilt.marked_rebuilt);
     assert_eq!((rebuilt.undecodable, rebuilt.damaged_blocks), (0, 0));
     assert!(rebuilt.reports_written >= 3, "{rebuilt:?}");
     assert_eq!(stored_orders(&store), (5, 139, 90));
@@ -147,9 +148,80 @@ fn a_rebuild_of_one_domain_leaves_the_others_as_they_were() {
         b"{}"
     );
     assert_eq!(stored_orders(&store).0, 1);
-    // Nothing stored in an hour: nothing counted, nothing written but the State mark.
-    let empty = rebuild_hour(&store, &config, HOUR - 5, &all(), NOW_MS).unwrap();
+    store.shutdown();
+}
+
+/// An hour stored without a State report (before the collector kept one) is rebuilt
+/// without one being made: an empty one would say the collector was down all the hour,
+/// and alert replay would then skip every minute of it.
+#[test]
+fn a_rebuild_of_an_hour_without_a_state_report_makes_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let collector = start(&store, Arc::new(ManualClock::new(NOW_MS)));
+    collector.ingest(request("shop", "URL", 2, 1)).unwrap();
+    wait_for("a request", || orders(&collector).is_some_and(|o| o.0 == 1));
+    collector.checkpoint_now();
+    collector.shutdown();
+    store.flush().unwrap();
+    let state_file = dir
+        .path()
+        .join(HOUR.to_string())
+        .join(STATE_DOMAIN)
+        .join("reports")
+        .join("state.report");
+    std::fs::remove_file(&state_file).unwrap();
+    let config = CollectorConfig::default();
+    let rebuilt = rebuild_hour(&store, &config, HOUR, &all(), NOW_MS).unwrap();
+    assert_eq!(rebuilt.total_trees(), 1);
+    assert!(rebuilt.reports_written > 0, "{rebuilt:?}");
+    assert!(!rebuilt.marked_rebuilt);
+    assert_eq!(stored_orders(&store).0, 1);
+    assert!(store
+        .read_report(HOUR, STATE_DOMAIN, "state")
+        .unwrap()
+        .is_none());
+    store.shutdown();
+}
+
+/// A rebuild that counts no tree (an hour the store has nothing of, or a domain it never
+/// stored) writes nothing: no State report that says the hour was rebuilt, which would
+/// make an hour folder out of nothing, or clear the mark of an hour a crash left
+/// incomplete.
+#[test]
+fn a_rebuild_that_counts_nothing_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    crash_after_a_checkpoint(dir.path());
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
+    let collector = start(&store, clock.clone());
+    collector.tick();
+    collector.checkpoint_now();
+    clock.set((HOUR + 1) * 3_600_000 + 3 * 60_000 + 500);
+    collector.tick();
+    collector.checkpoint_now();
+    collector.shutdown();
+    let config = CollectorConfig::default();
+    let at = (HOUR + 2) * 3_600_000;
+
+    let empty = rebuild_hour(&store, &config, HOUR - 5, &all(), at).unwrap();
     assert_eq!((empty.total_trees(), empty.reports_written), (0, 0));
+    assert!(store
+        .read_report(HOUR - 5, STATE_DOMAIN, "state")
+        .unwrap()
+        .is_none());
+    assert!(!dir.path().join((HOUR - 5).to_string()).exists());
+
+    let unknown = RebuildOptions {
+        domains: vec!["nosuch".to_owned()],
+        ..RebuildOptions::default()
+    };
+    let none = rebuild_hour(&store, &config, HOUR, &unknown, at).unwrap();
+    assert_eq!((none.total_trees(), none.reports_written), (0, 0));
+    let state: StateReport = stored(&store, STATE_DOMAIN, "state");
+    let view = state.view(&ViewQuery::default());
+    assert!(view.restored_incomplete > 0, "still marked incomplete");
+    assert_eq!(view.rebuilt_ms, 0);
     store.shutdown();
 }
 
