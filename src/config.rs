@@ -283,7 +283,7 @@ impl Config {
         let s = &self.store;
         let max_threads = ocelot_collector::MAX_ANALYZER_THREADS as u64;
         let w = &self.web;
-        let ranges: [(&str, u64, u64, u64); 20] = [
+        let ranges: [(&str, u64, u64, u64); 21] = [
             // CAT's own clients send at most 256 MiB; the store keeps at most 16 MiB.
             (
                 "collector.max_frame_bytes",
@@ -374,6 +374,8 @@ impl Config {
                 u64::MAX,
             ),
             ("store.queue_frames", s.queue_frames as u64, 1, u64::MAX),
+            // The largest frame must fit.
+            ("store.queue_mib", s.queue_mib, 16, u64::MAX),
             ("store.writer_threads", s.writer_threads as u64, 1, 64),
             (
                 "store.max_domains_per_hour",
@@ -601,6 +603,10 @@ mod tests {
             (
                 "[collector]\npartial_frame_mib = 0",
                 "collector.partial_frame_mib = 0: it takes at least 1",
+            ),
+            (
+                "[store]\nqueue_mib = 8",
+                "store.queue_mib = 8: it takes at least 16",
             ),
             (
                 "[collector]\nmax_frame_bytes = 4000000000",
