@@ -183,6 +183,15 @@ pub fn rebuild_hour(
     let Some(mut state) = state else {
         return Ok(rebuilt);
     };
+    // Only some domains rebuilt (`--domain`): the others may still lack trees.
+    let every_domain = only.is_empty()
+        || state
+            .trees_by_domain()
+            .keys()
+            .all(|domain| only.iter().any(|d| d == domain));
+    if !every_domain {
+        return Ok(rebuilt);
+    }
     state.record_rebuilt(now_ms);
     store.write_report(
         hour,

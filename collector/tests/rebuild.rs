@@ -318,3 +318,28 @@ fn a_careful_rebuild_keeps_the_reports_of_a_domain_the_store_holds_fewer_trees_o
     assert_eq!(stored_orders(&store).0, 1);
     store.shutdown();
 }
+
+/// A rebuild of some domains does not call the hour rebuilt: the others may still lack
+/// trees.
+#[test]
+fn a_rebuild_of_some_domains_leaves_the_hour_unmarked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let collector = start(&store, Arc::new(ManualClock::new(NOW_MS)));
+    collector.ingest(request("shop", "URL", 2, 1)).unwrap();
+    collector.ingest(request("cart", "URL", 2, 1)).unwrap();
+    wait_for("a request", || orders(&collector).is_some_and(|o| o.0 == 1));
+    collector.tick();
+    collector.checkpoint_now();
+    collector.shutdown();
+    store.flush().unwrap();
+    let config = CollectorConfig::default();
+    let rebuilt = rebuild_hour(&store, &config, HOUR, &only_shop(), NOW_MS).unwrap();
+    assert!(
+        rebuilt.reports_written > 0 && !rebuilt.marked_rebuilt,
+        "{rebuilt:?}"
+    );
+    let rebuilt = rebuild_hour(&store, &config, HOUR, &all(), NOW_MS).unwrap();
+    assert!(rebuilt.marked_rebuilt, "{rebuilt:?}");
+    store.shutdown();
+}

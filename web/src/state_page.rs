@@ -207,8 +207,10 @@ fn starts(view: &StateView) -> Markup {
         } @else if view.rebuilt_ms > 0 {
             p.hint {
                 "The hour's reports were rebuilt from the stored trees at " (format_utc_ms(view.rebuilt_ms))
-                " (" code { "ocelot rebuild-reports" } "): they count every tree the store keeps of it. "
-                "The figures on this page are the collector's own, as it received them."
+                ", after a crash (automatically, once the hour was sealed) or by "
+                code { "ocelot rebuild-reports" } ": they count every tree the store keeps of it. "
+                "The figures on this page are the collector's own counts of what it received, as far "
+                "as its checkpoints kept them: after a crash they lack the trees received in its last minute."
             }
         } @else if !view.started_minutes.is_empty() {
             p.hint { "The collector started at " (list(&view.started_minutes)) " in this hour: trees sent before then were counted by an earlier run, or not at all." }
