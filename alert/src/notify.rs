@@ -177,9 +177,15 @@ struct HttpUrl {
 
 impl HttpUrl {
     fn parse(url: &str) -> Result<HttpUrl, String> {
-        let (rest, tls) = if let Some(rest) = url.strip_prefix("https://") {
+        // The scheme is case-insensitive (`HTTPS://` is https).
+        let scheme = |prefix: &str| {
+            url.get(..prefix.len())
+                .filter(|s| s.eq_ignore_ascii_case(prefix))
+                .map(|_| &url[prefix.len()..])
+        };
+        let (rest, tls) = if let Some(rest) = scheme("https://") {
             (rest, true)
-        } else if let Some(rest) = url.strip_prefix("http://") {
+        } else if let Some(rest) = scheme("http://") {
             (rest, false)
         } else {
             return Err(format!("{url}: not an http:// or https:// URL"));
@@ -1008,6 +1014,14 @@ mod tests {
             url.server_name,
             Some(ServerName::try_from("hooks.example").unwrap())
         );
+        // The scheme in any case.
+        let url = HttpUrl::parse("HTTPS://hooks.example/x").unwrap();
+        assert_eq!(url.address, "hooks.example:443");
+        assert!(url.server_name.is_some());
+        assert!(HttpUrl::parse("Http://hooks.example/x")
+            .unwrap()
+            .server_name
+            .is_none());
         let url = HttpUrl::parse("https://127.0.0.1:8443/x").unwrap();
         assert_eq!(url.address, "127.0.0.1:8443");
         assert_eq!(

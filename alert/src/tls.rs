@@ -81,6 +81,15 @@ pub(crate) fn handshake_error(e: &io::Error, host: &str) -> String {
             "certificate not trusted for host {host}: its issuer is neither one of Mozilla's \
              roots nor in the webhook's ca_file"
         ),
+        rustls::Error::InvalidCertificate(CertificateError::Other(other))
+            if other.to_string().contains("CaUsedAsEndEntity") =>
+        {
+            format!(
+                "certificate not trusted for host {host}: the server presents a CA certificate \
+                 (CA:TRUE, as `openssl req -x509` makes by default), which cannot name a server; \
+                 give the server a certificate that CA signed, and the CA as ca_file"
+            )
+        }
         rustls::Error::InvalidCertificate(why) => {
             format!("certificate not trusted for host {host}: {why}")
         }

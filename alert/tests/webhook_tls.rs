@@ -364,3 +364,36 @@ fn a_ca_file_that_cannot_be_used_is_rejected_at_load_naming_it() {
         Some(ca.ca_file.as_path())
     );
 }
+
+/// A server whose certificate is a CA's (`openssl req -x509` makes CA:TRUE by default),
+/// given as its own ca_file: the attempt fails saying what to do, not rustls's enum.
+#[test]
+fn a_server_presenting_a_ca_certificate_is_told_apart() {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let certificate = params.self_signed(&key).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("self.pem");
+    std::fs::write(&ca_file, certificate.pem()).unwrap();
+    let private_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![CertificateDer::clone(certificate.der())], private_key)
+        .unwrap();
+    let (port, _received) = tls_receiver(Arc::new(config));
+    let log = AlertLog::new();
+    let url = format!("https://127.0.0.1:{port}/hook");
+    let notifier = Notifier::new(&[webhook(&url, Some(&ca_file), 5_000)], log.clone());
+
+    assert_eq!(notifier.notify(&event()), 0);
+    let error = only_error(&log);
+    assert!(
+        error.contains("presents a CA certificate") && !error.contains("CaUsedAsEndEntity"),
+        "{error}"
+    );
+}
