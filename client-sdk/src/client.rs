@@ -201,12 +201,16 @@ impl ClientBuilder {
             self.domain = domain.trim().to_owned();
         }
         if let Some(list) = given("OCELOT_COLLECTORS") {
-            self.collectors = list
+            let collectors: Vec<String> = list
                 .split([',', ' '])
                 .map(str::trim)
                 .filter(|a| !a.is_empty())
                 .map(str::to_owned)
                 .collect();
+            // Only separators (`,`): as if empty, not a list of none.
+            if !collectors.is_empty() {
+                self.collectors = collectors;
+            }
         }
         if let Some(router) = given("OCELOT_ROUTER") {
             self.router = Some(router.trim().to_owned());
@@ -1254,6 +1258,14 @@ mod tests {
         assert_eq!(builder.sample_ratio, 0.25);
         assert_eq!(builder.heartbeat_interval, None);
         assert!(builder.problem().is_none());
+        let kept = Client::builder()
+            .collectors(["10.0.0.9:2280"])
+            .with_vars(|name| (name == "OCELOT_COLLECTORS").then(|| ",".to_owned()));
+        assert_eq!(
+            kept.collectors,
+            ["10.0.0.9:2280"],
+            "a list of separators changes nothing"
+        );
         let unchanged = from(&[]);
         assert_eq!(unchanged.domain, "from-code");
         assert_eq!(
