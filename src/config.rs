@@ -201,7 +201,7 @@ pub(crate) struct StoreSection {
     pub(crate) retention_days: u32,
     /// The most the store may hold on disk, GiB; past it the oldest hours are deleted
     /// (0: no cap).
-    pub(crate) max_disk_gib: u64,
+    pub(crate) max_disk_gib: f64,
     /// Frames waiting for the store writer before new ones are refused (counted).
     pub(crate) queue_frames: usize,
     /// MiB of frames waiting for each store writer before new ones are refused (counted).
@@ -220,7 +220,7 @@ impl Default for StoreSection {
             dir: PathBuf::from("ocelot-data"),
             compression_level: 1,
             retention_days: 7,
-            max_disk_gib: 0,
+            max_disk_gib: 0.0,
             queue_frames: DEFAULT_QUEUE_FRAMES,
             queue_mib: ocelot_store::DEFAULT_QUEUE_BYTES >> 20,
             writer_threads: 1,
@@ -404,6 +404,11 @@ impl Config {
                 anyhow::bail!("{name} = {value}: it takes {range}");
             }
         }
+        // A size in GiB, fractions too (0.5 for a small disk); 0 for none.
+        let cap = self.store.max_disk_gib;
+        if !(cap.is_finite() && cap >= 0.0) {
+            anyhow::bail!("store.max_disk_gib = {cap}: it takes a number of GiB, 0 for no cap");
+        }
         // 0 would make CAT's C client divide by zero, and above 1 means nothing.
         let sample = self.web.router_sample;
         if !(sample > 0.0 && sample <= 1.0) {
@@ -493,7 +498,18 @@ mod tests {
     #[test]
     fn values_that_cannot_work_are_errors_naming_the_setting_and_its_range() {
         assert!(Config::default().check().is_ok());
+        // A size cap in whole or fractional GiB.
+        for (text, cap) in [("20", 20.0), ("0.5", 0.5)] {
+            let config: Config =
+                toml::from_str(&format!("[store]\nmax_disk_gib = {text}")).unwrap();
+            assert_eq!(config.store.max_disk_gib, cap);
+            config.check().unwrap();
+        }
         for (text, named) in [
+            (
+                "[store]\nmax_disk_gib = -1.0",
+                "store.max_disk_gib = -1: it takes a number of GiB, 0 for no cap",
+            ),
             (
                 "[collector]\nworker_queue_trees = 0",
                 "collector.worker_queue_trees = 0: it takes at least 1",

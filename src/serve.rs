@@ -286,7 +286,8 @@ pub(crate) fn store_config(config: &Config) -> StoreConfig {
     let mut store_config = StoreConfig::new(&config.store.dir);
     store_config.compression_level = config.store.compression_level;
     store_config.retention_days = config.store.retention_days;
-    store_config.max_disk_bytes = config.store.max_disk_gib.saturating_mul(1 << 30);
+    // Whole bytes of a size in GiB (`as` saturates: no cap is larger than u64).
+    store_config.max_disk_bytes = (config.store.max_disk_gib * (1u64 << 30) as f64) as u64;
     store_config.queue_capacity = config.store.queue_frames;
     store_config.queue_bytes = config.store.queue_mib.saturating_mul(1 << 20);
     store_config.writer_threads = config.store.writer_threads;
