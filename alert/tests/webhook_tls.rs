@@ -50,6 +50,11 @@ fn server_config(ca: &TestCa, names: &[&str]) -> Arc<ServerConfig> {
         .unwrap()
         .signed_by(&key, &ca.issuer)
         .unwrap();
+    serving(certificate.der(), &key)
+}
+
+/// Server settings presenting `certificate`, whose key is `key`.
+fn serving(certificate: &CertificateDer<'_>, key: &KeyPair) -> Arc<ServerConfig> {
     let private_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     // ring, as the client uses; its provider is deprecated only for lacking post-quantum
     // key exchange.
@@ -59,7 +64,7 @@ fn server_config(ca: &TestCa, names: &[&str]) -> Arc<ServerConfig> {
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
-        .with_single_cert(vec![CertificateDer::clone(certificate.der())], private_key)
+        .with_single_cert(vec![certificate.clone().into_owned()], private_key)
         .unwrap();
     Arc::new(config)
 }
@@ -376,16 +381,7 @@ fn a_server_presenting_a_ca_certificate_is_told_apart() {
     let dir = tempfile::tempdir().unwrap();
     let ca_file = dir.path().join("self.pem");
     std::fs::write(&ca_file, certificate.pem()).unwrap();
-    let private_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![CertificateDer::clone(certificate.der())], private_key)
-        .unwrap();
-    let (port, _received) = tls_receiver(Arc::new(config));
+    let (port, _received) = tls_receiver(serving(certificate.der(), &key));
     let log = AlertLog::new();
     let url = format!("https://127.0.0.1:{port}/hook");
     let notifier = Notifier::new(&[webhook(&url, Some(&ca_file), 5_000)], log.clone());

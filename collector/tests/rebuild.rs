@@ -34,6 +34,24 @@ fn crash_after_a_checkpoint(dir: &std::path::Path) {
     store.crash_for_tests();
 }
 
+/// A store holding one `/orders` request (2 SQL calls) of each of `domains` (`shop` first),
+/// checkpointed by a collector that has stopped; with `sampled`, after a State sample.
+fn checkpointed(dir: &std::path::Path, domains: &[&str], sampled: bool) -> Store {
+    let store = open_store(dir);
+    let collector = start(&store, Arc::new(ManualClock::new(NOW_MS)));
+    for domain in domains {
+        collector.ingest(request(domain, "URL", 2, 1)).unwrap();
+    }
+    wait_for("a request", || orders(&collector).is_some_and(|o| o.0 == 1));
+    if sampled {
+        collector.tick();
+    }
+    collector.checkpoint_now();
+    collector.shutdown();
+    store.flush().unwrap();
+    store
+}
+
 fn all() -> RebuildOptions {
     RebuildOptions::default()
 }
@@ -130,14 +148,7 @@ fn a_rebuild_counts_the_trees_a_crash_left_out_of_an_hours_reports() {
 #[test]
 fn a_rebuild_of_one_domain_leaves_the_others_as_they_were() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open_store(dir.path());
-    let collector = start(&store, Arc::new(ManualClock::new(NOW_MS)));
-    collector.ingest(request("shop", "URL", 2, 1)).unwrap();
-    collector.ingest(request("cart", "URL", 2, 1)).unwrap();
-    wait_for("a request", || orders(&collector).is_some_and(|o| o.0 == 1));
-    collector.checkpoint_now();
-    collector.shutdown();
-    store.flush().unwrap();
+    let store = checkpointed(dir.path(), &["shop", "cart"], false);
     // Damage `cart`'s stored report: a rebuild of `shop` alone does not touch it.
     store.write_report(HOUR, "cart", "matrix", b"{}").unwrap();
     let config = CollectorConfig::default();
@@ -157,13 +168,7 @@ fn a_rebuild_of_one_domain_leaves_the_others_as_they_were() {
 #[test]
 fn a_rebuild_of_an_hour_without_a_state_report_makes_none() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open_store(dir.path());
-    let collector = start(&store, Arc::new(ManualClock::new(NOW_MS)));
-    collector.ingest(request("shop", "URL", 2, 1)).unwrap();
-    wait_for("a request", || orders(&collector).is_some_and(|o| o.0 == 1));
-    collector.checkpoint_now();
-    collector.shutdown();
-    store.flush().unwrap();
+    let store = checkpointed(dir.path(), &["shop"], false);
     let state_file = dir
         .path()
         .join(HOUR.to_string())
@@ -279,13 +284,7 @@ fn a_collector_rebuilds_an_hour_that_closed_while_it_was_down() {
 #[test]
 fn a_careful_rebuild_keeps_the_reports_of_a_domain_the_store_holds_fewer_trees_of() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open_store(dir.path());
-    let collector = start(&store, Arc::new(ManualClock::new(NOW_MS)));
-    collector.ingest(request("shop", "URL", 2, 1)).unwrap();
-    wait_for("a request", || orders(&collector).is_some_and(|o| o.0 == 1));
-    collector.checkpoint_now();
-    collector.shutdown();
-    store.flush().unwrap();
+    let store = checkpointed(dir.path(), &["shop"], false);
     // The State report says 10 were received: the store dropped 9.
     let mut state = StateReport::new(HOUR);
     state.record_trees(NOW_MS, "shop", 10, 10_000);
@@ -324,15 +323,7 @@ fn a_careful_rebuild_keeps_the_reports_of_a_domain_the_store_holds_fewer_trees_o
 #[test]
 fn a_rebuild_of_some_domains_leaves_the_hour_unmarked() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open_store(dir.path());
-    let collector = start(&store, Arc::new(ManualClock::new(NOW_MS)));
-    collector.ingest(request("shop", "URL", 2, 1)).unwrap();
-    collector.ingest(request("cart", "URL", 2, 1)).unwrap();
-    wait_for("a request", || orders(&collector).is_some_and(|o| o.0 == 1));
-    collector.tick();
-    collector.checkpoint_now();
-    collector.shutdown();
-    store.flush().unwrap();
+    let store = checkpointed(dir.path(), &["shop", "cart"], true);
     let config = CollectorConfig::default();
     let rebuilt = rebuild_hour(&store, &config, HOUR, &only_shop(), NOW_MS).unwrap();
     assert!(
