@@ -16,7 +16,10 @@ pub fn memory_client(domain: &str) -> (Client, MemorySink) {
 /// [`memory_client`]'s builder, for tests that change a setting or two before building.
 pub fn memory_builder(domain: &str) -> (ClientBuilder, MemorySink) {
     let (transport, sink) = MemoryTransport::new();
-    let dir = std::env::temp_dir().join(format!("ocelot-client-test-{}", std::process::id()));
+    // Under the build's own scratch directory (gone with `cargo clean`), not the system's:
+    // every test process left a directory of mark files in /tmp.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ocelot-client-test-{}", std::process::id()));
     let builder = Client::builder()
         .domain(domain)
         .ip(std::net::Ipv4Addr::new(192, 0, 2, 7))
