@@ -52,6 +52,24 @@ fn checkpointed(dir: &std::path::Path, domains: &[&str], sampled: bool) -> Store
     store
 }
 
+/// [`crash_after_a_checkpoint`], then a restart that continues the hour from its
+/// checkpoint (its first sample marks it restored incomplete) and seals it without the
+/// trees taken after the checkpoint (no automatic rebuild), then stops.
+fn sealed_after_a_crash(dir: &std::path::Path) -> Store {
+    crash_after_a_checkpoint(dir);
+    let store = open_store(dir);
+    let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
+    let collector = start(&store, clock.clone());
+    collector.tick();
+    collector.checkpoint_now();
+    clock.set((HOUR + 1) * 3_600_000 + 3 * 60_000 + 500);
+    collector.tick();
+    collector.checkpoint_now();
+    assert_eq!(collector.stats().hours_sealed, 1);
+    collector.shutdown();
+    store
+}
+
 fn all() -> RebuildOptions {
     RebuildOptions::default()
 }
@@ -96,19 +114,7 @@ fn stored_transactions(store: &Store) -> u64 {
 #[test]
 fn a_rebuild_counts_the_trees_a_crash_left_out_of_an_hours_reports() {
     let dir = tempfile::tempdir().unwrap();
-    crash_after_a_checkpoint(dir.path());
-    // Restarted, it continues from the checkpoint, and the hour is sealed without them.
-    let store = open_store(dir.path());
-    let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
-    let collector = start(&store, clock.clone());
-    // Its first sample marks the hour restored incomplete.
-    collector.tick();
-    collector.checkpoint_now();
-    clock.set((HOUR + 1) * 3_600_000 + 3 * 60_000 + 500);
-    collector.tick();
-    collector.checkpoint_now();
-    assert_eq!(collector.stats().hours_sealed, 1);
-    collector.shutdown();
+    let store = sealed_after_a_crash(dir.path());
     assert_eq!(stored_orders(&store), (3, 48, 40));
     assert_eq!(stored_transactions(&store), 3 + 48);
     let state: StateReport = stored(&store, STATE_DOMAIN, "state");
@@ -196,16 +202,7 @@ fn a_rebuild_of_an_hour_without_a_state_report_makes_none() {
 #[test]
 fn a_rebuild_that_counts_nothing_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    crash_after_a_checkpoint(dir.path());
-    let store = open_store(dir.path());
-    let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
-    let collector = start(&store, clock.clone());
-    collector.tick();
-    collector.checkpoint_now();
-    clock.set((HOUR + 1) * 3_600_000 + 3 * 60_000 + 500);
-    collector.tick();
-    collector.checkpoint_now();
-    collector.shutdown();
+    let store = sealed_after_a_crash(dir.path());
     let config = CollectorConfig::default();
     let at = (HOUR + 2) * 3_600_000;
 
