@@ -19,6 +19,7 @@ mod loadgen;
 mod logging;
 mod lookup;
 mod rebuild;
+mod rebuild_requests;
 mod reports;
 mod serve;
 mod status;
@@ -157,7 +158,7 @@ enum Command {
     },
     /// Count a sealed hour's reports again from the trees the store keeps, and write them
     /// over the stored ones: for an hour a crash left incomplete, or one stored before a
-    /// report kind existed. Stop the server first (it takes the data directory).
+    /// report kind existed. A server running on the data directory is asked to do it.
     RebuildReports {
         /// The hour, YYYYMMDDHH (UTC).
         #[arg(long)]

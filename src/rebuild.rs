@@ -1,5 +1,6 @@
 //! `ocelot rebuild-reports --hour YYYYMMDDHH`: an hour's reports counted again from the
-//! trees the store keeps (`ocelot_collector::rebuild_hour`), with the server stopped.
+//! trees the store keeps (`ocelot_collector::rebuild_hour`), with the server stopped, or
+//! by the running server, which the command then asks (`rebuild_requests.rs`).
 //!
 //! For an hour a crash or kill -9 left incomplete (its reports continued from a checkpoint
 //! that lacked the last minute's trees; the State page says so), for the reports of a kind a
@@ -17,7 +18,10 @@ use ocelot_protocol::MILLIS_PER_HOUR;
 use ocelot_store::Store;
 
 use crate::config::Config;
-use crate::serve::{analyzer_config, decode_options, lock_data_dir_as, store_config, Taker};
+use crate::rebuild_requests::{ask_server, Request};
+use crate::serve::{
+    analyzer_config, decode_options, lock_data_dir_as, store_config, DataDirInUse, Taker,
+};
 
 /// What `rebuild-reports` was asked.
 #[derive(Debug, Clone)]
@@ -29,8 +33,9 @@ pub(crate) struct RebuildArgs {
     pub(crate) data: Option<PathBuf>,
 }
 
-/// Why the data directory is taken: said when a server holds it.
-const WHY_STOPPED: &str = "a running server would write its own counts over the rebuilt reports, and keep showing the ones it read before";
+/// Why the data directory is taken, for the refusal a held directory gives (not printed
+/// here: the command then asks the server holding it).
+const WHY_STOPPED: &str = "a running server would write its own counts over the rebuilt reports";
 
 /// Rebuilds and returns what to print.
 pub(crate) fn run(args: &RebuildArgs) -> anyhow::Result<String> {
@@ -55,7 +60,21 @@ pub(crate) fn run(args: &RebuildArgs) -> anyhow::Result<String> {
         config.collector.previous_hour_grace_minutes,
         now_ms,
     )?;
-    let _lock = lock_data_dir_as(&dir, Taker::Tool(WHY_STOPPED))?;
+    let _lock = match lock_data_dir_as(&dir, Taker::Tool(WHY_STOPPED)) {
+        Ok(lock) => lock,
+        Err(error) => {
+            // A running server: it rebuilds when asked (`rebuild_requests.rs`).
+            let Some(in_use) = error.downcast_ref::<DataDirInUse>() else {
+                return Err(error);
+            };
+            let request = Request {
+                hour: args.hour.clone(),
+                domains: args.domains.clone(),
+                dry_run: args.dry_run,
+            };
+            return ask_server(&dir, &request, &in_use.holder);
+        }
+    };
     let store = Store::open(store_config(&config))
         .with_context(|| format!("opening the store in {}", dir.display()))?;
     let collector = CollectorConfig {
@@ -76,7 +95,12 @@ pub(crate) fn run(args: &RebuildArgs) -> anyhow::Result<String> {
 }
 
 /// Refuses an hour a server may still count: one not begun, or open until its seal.
-fn ensure_sealed(label: &str, hour: u64, grace_minutes: u64, now_ms: u64) -> anyhow::Result<()> {
+pub(crate) fn ensure_sealed(
+    label: &str,
+    hour: u64,
+    grace_minutes: u64,
+    now_ms: u64,
+) -> anyhow::Result<()> {
     anyhow::ensure!(
         hour * MILLIS_PER_HOUR <= now_ms,
         "hour {label} has not begun (it is {} UTC now): nothing can have been stored in it",
@@ -108,7 +132,7 @@ fn utc_minute(ms: u64) -> String {
 /// What the command prints: the trees counted per domain beside what the State report says
 /// the domain sent, each domain asked for that has no tree (a typo looks like an empty
 /// hour otherwise), then what was written.
-fn summary(hour: &str, rebuilt: &Rebuilt, asked: &[String], dry_run: bool) -> String {
+pub(crate) fn summary(hour: &str, rebuilt: &Rebuilt, asked: &[String], dry_run: bool) -> String {
     let mut out = String::new();
     let total = rebuilt.total_trees();
     let _ = writeln!(

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::demo;
 use crate::health;
 use crate::lookup::StoreLookup;
+use crate::rebuild_requests;
 use crate::reports::CollectorReports;
 use crate::telemetry::{self, Telemetry};
 
@@ -244,8 +245,15 @@ fn remove_unused_data_dir(dir: &Path) {
 }
 
 /// What Ocelot writes in a data directory besides the store's hour folders: the lock, the
-/// clean-stop marker, the alert state (`alerts::state_path`) and the demo's marks.
-const OWN_ENTRIES: [&str; 4] = [LOCK_FILE, CLEAN_STOP_MARKER, "alerts", "demo-marks"];
+/// clean-stop marker, the alert state (`alerts::state_path`), the demo's marks and the
+/// rebuild requests of `ocelot rebuild-reports`.
+const OWN_ENTRIES: [&str; 5] = [
+    LOCK_FILE,
+    CLEAN_STOP_MARKER,
+    "alerts",
+    "demo-marks",
+    rebuild_requests::FOLDER,
+];
 
 /// Warns when a data directory that was there before the start holds what Ocelot does not
 /// write there: `--data` (or `store.dir`, "." say) naming a folder used for something
@@ -406,6 +414,7 @@ async fn serve_locked(
         rebuild_incomplete_hours: config.collector.rebuild_incomplete_hours,
         ..CollectorConfig::default()
     };
+    let rebuild_config = collector_config.clone();
     let collector = Collector::start(collector_config, Some(store.clone()), Arc::new(SystemClock));
 
     let collector_listener = TcpListener::bind(config.collector.listen)
@@ -427,6 +436,20 @@ async fn serve_locked(
         decode,
         collector_addr,
     )?;
+
+    // `ocelot rebuild-reports` run beside this server asks it through the data directory.
+    let stop_rebuilds = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let days = state.days.clone();
+    rebuild_requests::serve_requests(
+        rebuild_requests::Server {
+            data_dir: dir.clone(),
+            store: store.clone(),
+            config: rebuild_config,
+            rebuilt: Box::new(move |hour| days.forget_hour(hour)),
+        },
+        stop_rebuilds.clone(),
+    )
+    .context("starting the thread that answers rebuild requests")?;
 
     // Before the collector serves: a start that fails here must not have read trees that
     // its clients then count as sent.
@@ -597,6 +620,7 @@ async fn serve_locked(
     );
 
     signals.stop().await;
+    stop_rebuilds.store(true, std::sync::atomic::Ordering::Relaxed);
     say_and_log(
         tracing::Level::INFO,
         "Stopping: draining queues, flushing blocks, checkpointing the open hour... (Ctrl-C again to stop at once)",
@@ -1198,6 +1222,23 @@ pub(crate) enum Taker {
     Tool(&'static str),
 }
 
+/// Why [`lock_data_dir_as`] failed when another process holds the directory (a running
+/// server, or a tool such as `ocelot rebuild-reports`), told apart from other failures.
+#[derive(Debug)]
+pub(crate) struct DataDirInUse {
+    /// Who holds it, as far as its lock file says (`pid 1234`).
+    pub(crate) holder: String,
+    message: String,
+}
+
+impl std::fmt::Display for DataDirInUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DataDirInUse {}
+
 /// [`lock_data_dir`] for `taker`.
 pub(crate) fn lock_data_dir_as(dir: &Path, taker: Taker) -> anyhow::Result<DataDirLock> {
     use std::io::{Read as _, Seek as _, Write as _};
@@ -1225,7 +1266,10 @@ pub(crate) fn lock_data_dir_as(dir: &Path, taker: Taker) -> anyhow::Result<DataD
                 "" => "its .lock file is gone or empty".to_owned(),
                 pid => format!("pid {pid}"),
             };
-            anyhow::bail!(in_use(&holder));
+            return Err(anyhow::Error::new(DataDirInUse {
+                message: in_use(&holder),
+                holder,
+            }));
         }
         return Err(std::io::Error::from(e))
             .with_context(|| format!("locking the data directory {}", dir.display()));
@@ -1242,7 +1286,11 @@ pub(crate) fn lock_data_dir_as(dir: &Path, taker: Taker) -> anyhow::Result<DataD
         if e == rustix::io::Errno::WOULDBLOCK {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
-            anyhow::bail!(in_use(&format!("pid {}", holder.trim())));
+            let holder = format!("pid {}", holder.trim());
+            return Err(anyhow::Error::new(DataDirInUse {
+                message: in_use(&holder),
+                holder,
+            }));
         }
         return Err(std::io::Error::from(e)).with_context(|| format!("locking {}", path.display()));
     }

@@ -1,8 +1,10 @@
 //! `ocelot rebuild-reports`: a sealed hour's reports counted again from the stored trees,
-//! with the server stopped (a running one holds the data directory and the command says
-//! so), leaving the lock file as the last server wrote it.
+//! with the server stopped (leaving the lock file as the last server wrote it), or by the
+//! running server, which the command asks.
 
 use std::process::Command;
+
+mod common;
 
 use ocelot_protocol::{nt1, Header, Message, MessageTree, Transaction};
 
@@ -22,6 +24,27 @@ fn run(args: &[&str], dir: &std::path::Path) -> (Option<i32>, String, String) {
     )
 }
 
+/// Three trees of `shop` stored in `HOUR` in `data`, and a configuration in `dir` that
+/// keeps them (the hour is older than the default retention) and names `data`.
+fn stored_hour(dir: &std::path::Path, data: &std::path::Path) {
+    let store = ocelot_store::Store::open(ocelot_store::StoreConfig {
+        retention_days: 0,
+        ..ocelot_store::StoreConfig::new(data)
+    })
+    .unwrap();
+    for seq in 1..=3 {
+        let id = format!("shop-0a000001-{HOUR}-{seq}").parse().unwrap();
+        store.append(&id, frame(seq)).unwrap();
+    }
+    store.shutdown();
+    drop(store);
+    std::fs::write(
+        dir.join("ocelot.toml"),
+        "[store]\ndir = \"data\"\nretention_days = 0\n",
+    )
+    .unwrap();
+}
+
 /// A `URL /pay` tree of `shop`, message ID sequence `seq`.
 fn frame(seq: u64) -> bytes::Bytes {
     let mut root = Transaction::new("URL", "/pay", HOUR * 3_600_000 + seq * 1_000);
@@ -39,23 +62,7 @@ fn frame(seq: u64) -> bytes::Bytes {
 fn a_sealed_hour_is_counted_again_from_its_stored_trees() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let store = ocelot_store::Store::open(ocelot_store::StoreConfig {
-        retention_days: 0,
-        ..ocelot_store::StoreConfig::new(&data)
-    })
-    .unwrap();
-    for seq in 1..=3 {
-        let id = format!("shop-0a000001-{HOUR}-{seq}").parse().unwrap();
-        store.append(&id, frame(seq)).unwrap();
-    }
-    store.shutdown();
-    drop(store);
-    // The hour is older than the default retention: the configuration keeps everything.
-    std::fs::write(
-        dir.path().join("ocelot.toml"),
-        "[store]\ndir = \"data\"\nretention_days = 0\n",
-    )
-    .unwrap();
+    stored_hour(dir.path(), &data);
     std::fs::write(data.join(".lock"), "4242\n").unwrap();
 
     let (code, out, err) = run(
@@ -82,17 +89,6 @@ fn a_sealed_hour_is_counted_again_from_its_stored_trees() {
         "4242\n"
     );
 
-    // A server holding the directory: refused, saying why.
-    let held = std::fs::File::open(&data).unwrap();
-    rustix::fs::flock(&held, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
-    let (code, _, err) = run(&["rebuild-reports", "--hour", "2026112207"], dir.path());
-    assert_eq!(code, Some(1), "{err}");
-    assert!(
-        err.contains("in use by a running ocelot serve (pid 4242): stop it first"),
-        "{err}"
-    );
-    drop(held);
-
     // The hour still open, and a malformed one: refused before anything is opened.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -105,4 +101,48 @@ fn a_sealed_hour_is_counted_again_from_its_stored_trees() {
     let (code, _, err) = run(&["rebuild-reports", "--hour", "2026-11-22"], dir.path());
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("--hour 2026-11-22"), "{err}");
+}
+
+#[test]
+fn a_running_server_rebuilds_when_the_command_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    stored_hour(dir.path(), &data);
+    let server = common::Server::start_with(
+        &data,
+        common::free_port(),
+        common::free_port(),
+        false,
+        "[store]\nretention_days = 0\n",
+    );
+    let path = "/api/transaction?domain=shop&hour=2026112207";
+    let before = server.get(path);
+    assert!(
+        !before.1.contains("/pay"),
+        "no report before the rebuild: {before:?}"
+    );
+
+    let (code, out, err) = run(&["rebuild-reports", "--hour", "2026112207"], dir.path());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("Hour 2026112207: 3 trees counted"), "{out}");
+    let pid = server.child.id();
+    assert!(
+        out.ends_with(&format!("(Rebuilt by the running server, pid {pid}.)\n")),
+        "{out}"
+    );
+    let answer = server.json(path).expect("the rebuilt report");
+    assert_eq!(answer["types"][0]["count"], 3, "{answer}");
+    // Nothing left behind: the answer was taken.
+    let left: Vec<_> = std::fs::read_dir(data.join("rebuild-requests"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // An hour the server still counts: refused before it is asked.
+    let now = common::now_ms();
+    let current = ocelot_analyzer::hour_label(now / 3_600_000);
+    let (code, _, err) = run(&["rebuild-reports", "--hour", &current], dir.path());
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("is still open"), "{err}");
+    server.stop();
 }

@@ -1762,7 +1762,7 @@ fn rebuild_after_crash(
 
 /// Lowers the calling thread's priority as far as it goes (Linux: niceness is per thread):
 /// a rebuild must not take the CPU the collector's own threads need.
-fn lower_this_threads_priority() {
+pub fn lower_this_threads_priority() {
     #[cfg(target_os = "linux")]
     {
         let thread = Some(rustix::thread::gettid());

@@ -56,8 +56,8 @@ mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use collector::{
-    is_client_domain, Collector, Unanswered, UnwrittenReports, MAX_ANALYZER_THREADS,
-    MAX_MESSAGES_PER_TREE, MAX_UNWRITTEN_SEALED_HOURS, STATE_DOMAIN,
+    is_client_domain, lower_this_threads_priority, Collector, Unanswered, UnwrittenReports,
+    MAX_ANALYZER_THREADS, MAX_MESSAGES_PER_TREE, MAX_UNWRITTEN_SEALED_HOURS, STATE_DOMAIN,
 };
 pub use config::{
     default_analyzer_threads, CollectorConfig, CopyReuse, DEFAULT_MAX_CONNECTIONS,

@@ -206,6 +206,23 @@ impl DayCache {
         }
     }
 
+    /// Drops every kept day that holds `hour` (an hour index), of any kind, domain and
+    /// scope: its reports were written again (`ocelot rebuild-reports` beside a running
+    /// server), and a kept day would go on showing the old ones.
+    pub fn forget_hour(&self, hour: u64) {
+        let day = hour / 24;
+        let mut inner = self.lock();
+        let mut freed = 0;
+        inner.entries.retain(|key, entry| {
+            let keep = key.day != day;
+            if !keep {
+                freed += entry.bytes;
+            }
+            keep
+        });
+        inner.bytes -= freed;
+    }
+
     /// What it did since start, and holds.
     pub fn stats(&self) -> DayCacheStats {
         let inner = self.lock();
@@ -291,6 +308,18 @@ mod tests {
         assert!(!day_is_final(20_000, end + FINAL_AFTER_MS - 1));
         assert!(day_is_final(20_000, end + FINAL_AFTER_MS));
         assert!(!day_is_final(u64::MAX, u64::MAX));
+    }
+
+    #[test]
+    fn a_rebuilt_hour_drops_the_kept_days_that_hold_it() {
+        let size = day(1, 10).approx_bytes();
+        let cache = DayCache::new(size * 4);
+        cache.put(key(1), day(1, 10));
+        cache.put(key(2), day(2, 10));
+        cache.forget_hour(2 * 24 + 23);
+        assert!(cache.get::<EventDay>(&key(2)).is_none());
+        assert!(cache.get::<EventDay>(&key(1)).is_some());
+        assert_eq!(cache.held(), (1, size));
     }
 
     #[test]
