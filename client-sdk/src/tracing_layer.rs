@@ -25,20 +25,34 @@
 //! closed (leaked) never sends its tree. A panic unwinding out of an entry fails the
 //! transaction that entry opened or swapped in (status `panic`), as for a guard.
 //!
-//! A span first entered inside a tree is a nested transaction of the entering thread's tree
-//! per entry: opened at the entry, ended at the exit (so an instrumented future nested in a
-//! tree still gives one nested transaction per poll; use [`crate::in_transaction`] or the
-//! attribute for one over the whole future).
+//! A span first entered inside a tree (a `#[tracing::instrument]` call awaited inside a
+//! request span or an `in_transaction`) is a nested transaction of that tree, kept open across
+//! polls as a nested `in_transaction` is: each exit suspends it and the next entry resumes it,
+//! on whichever thread holds the tree then. So an awaited call is one transaction over its
+//! wall time, ended by its close (an awaited future is dropped, and its span closed, right after
+//! it completes). Suspended, it ends as of its last exit as soon as anything else is recorded
+//! at its place in the tree, and its span's next entry opens another. That rule, rather than
+//! one about who exits next, keeps sync code right whatever records in between: after
+//! `span.in_scope(a); other(); span.in_scope(b)`, what `other()` logs is outside the span
+//! (entries with nothing recorded between them are one transaction, the time between them
+//! included). It also settles futures polled concurrently in one tree (`join!`), which cannot
+//! all be open in its one stack: each shows as one or more pieces side by side, never one
+//! inside another. An entry made while the thread is already in the span (a recursive call),
+//! or where no tree is open (a task spawned with the span), opens a transaction for that entry
+//! only, ended at its exit. A panic unwinding out of an entry fails the transaction, which
+//! then ends as of that exit too (the entry `tracing` makes to drop the future resumes it
+//! rather than open a second one).
 //!
 //! `tracing` lets one span be entered on several threads at once (tasks spawned with the
 //! parent's span: `fut.in_current_span()`, `.instrument(span.clone())`) and several times on one
 //! thread, and its guards may be dropped in any order. A span's own tree can be on one thread
 //! only: an entry made while it is on another thread (or while this thread is already in the
-//! span) records as a nested span's entry does, into the thread's current tree. So what each
-//! entry did is kept per thread, in a thread-local stack of `(span ID, entry)`, and each exit
-//! undoes what its own thread's latest entry of that span did. The stack also keeps the
-//! enter/exit path of nested spans off the span's shared data (a read lock on enter, nothing on
-//! exit).
+//! span) opens a transaction for that entry only, in the thread's current tree. Of a nested
+//! span's transactions open on several threads, the latest entry's is the one a later entry
+//! may resume. So what each entry did is kept per thread, in a thread-local stack of `(span ID,
+//! entry)`, and each exit undoes what its own thread's latest entry of that span did. The stack
+//! also keeps the enter/exit path of nested spans off the span's shared data (a read lock on an
+//! entry that resumes, nothing on exit).
 //!
 //! An event becomes a CAT event with type = its target and name = its callsite's name
 //! (`event src/orders.rs:42`), and data = `message=<formatted message>&k=v..`. The name is
@@ -101,15 +115,20 @@ enum SpanTree {
     },
     /// The span's own tree is on the thread whose entry swapped it in, until that entry exits.
     Out { root: OpenRef },
-    /// First entered inside a tree (or its tree was lost): each entry opens a transaction in
-    /// the entering thread's tree, ended at its exit.
-    PerEntry,
+    /// First entered inside a tree (or its own tree was lost): a transaction in the entering
+    /// thread's tree, suspended at each exit and resumed by the next entry while nothing else
+    /// has been recorded there. `open` is the one the latest entry opened.
+    Nested { open: Option<OpenRef> },
 }
 
 /// What one entry of a span did on this thread, undone by its exit.
 enum Entry {
-    /// Opened this transaction in the thread's tree (`None`: nothing was recorded).
+    /// Opened this transaction in the thread's tree for this entry only (`None`: nothing was
+    /// recorded).
     Opened(Option<OpenRef>),
+    /// Opened or resumed the transaction of a span first entered inside a tree, which the
+    /// exit suspends rather than ends.
+    Nested(OpenRef),
     /// Swapped the span's own tree (root `root`) onto the thread; `outer` holds the thread's
     /// tree until the exit swaps them back.
     SwappedIn {
@@ -123,7 +142,17 @@ impl Entry {
     fn transaction(&self) -> Option<OpenRef> {
         match self {
             Entry::Opened(open) => *open,
+            Entry::Nested(open) => Some(*open),
             Entry::SwappedIn { root, .. } => Some(*root),
+        }
+    }
+
+    /// The transaction this entry opened or resumed in the thread's current tree.
+    fn nested_transaction(&self) -> Option<OpenRef> {
+        match self {
+            Entry::Opened(open) => *open,
+            Entry::Nested(open) => Some(*open),
+            Entry::SwappedIn { .. } => None,
         }
     }
 }
@@ -151,6 +180,17 @@ fn entered_transaction(id: &Id) -> Option<OpenRef> {
         })
         .ok()
         .flatten()
+}
+
+/// Whether this thread is in span `id` already (an entry of it not yet exited).
+fn entered_here(id: &Id) -> bool {
+    ENTERED
+        .try_with(|entered| {
+            entered
+                .try_borrow()
+                .is_ok_and(|entered| entered.iter().any(|(span, ..)| span == id))
+        })
+        .unwrap_or(false)
 }
 
 /// Opens a transaction for one entry of the span in this thread's current tree (a root if
@@ -189,13 +229,46 @@ fn start_own_tree(
     Some((root, tree))
 }
 
-/// One entry of a span whose first entry was not inside a tree (see [`SpanTree`]).
+/// An entry of a span first entered inside a tree that did not resume its transaction (see
+/// [`SpanTree::Nested`]): opens a new one in this thread's tree, which the exit suspends and
+/// the span's next entries may resume. Opened where no tree is open (a task spawned with the
+/// span), it would be a root: one for this entry only, ended at the exit, or its tree would
+/// wait for the span's close to be sent.
+fn enter_nested(meta: &'static Metadata<'static>, span: &mut SpanData) -> Entry {
+    let in_tree = with_state(|s| s.tree.depth() > 0).unwrap_or(false);
+    match open_in_thread_tree(meta, &span.data) {
+        Entry::Opened(Some(open)) if in_tree => {
+            span.tree = SpanTree::Nested { open: Some(open) };
+            Entry::Nested(open)
+        }
+        entry => entry,
+    }
+}
+
+/// An entry of a span first entered inside a tree, under a read lock: resumes the span's
+/// suspended transaction if this thread's tree holds it, or opens a transaction for this
+/// entry only if the thread is in the span already (a recursive call, a future awaited inside
+/// the span it was made in: resuming there would nest the span's transaction in itself).
+/// `None`: [`enter_nested`] opens a new one, under a write lock.
+fn resume_nested(id: &Id, meta: &'static Metadata<'static>, span: &SpanData) -> Option<Entry> {
+    let SpanTree::Nested { open } = span.tree else {
+        return None;
+    };
+    if entered_here(id) {
+        return Some(open_in_thread_tree(meta, &span.data));
+    }
+    let open = open?;
+    with_state(|s| s.resume(open))?.then_some(Entry::Nested(open))
+}
+
+/// One entry of a span not entered yet or whose first entry was not inside a tree (see
+/// [`SpanTree`]).
 fn enter_own_tree(meta: &'static Metadata<'static>, span: &mut SpanData) -> Entry {
     match std::mem::take(&mut span.tree) {
         SpanTree::NotEntered => match with_state(|s| s.tree.depth() > 0) {
             Some(true) => {
-                span.tree = SpanTree::PerEntry;
-                open_in_thread_tree(meta, &span.data)
+                span.tree = SpanTree::Nested { open: None };
+                enter_nested(meta, span)
             }
             Some(false) => match with_state(|s| start_own_tree(s, meta, &span.data)).flatten() {
                 Some((root, outer)) => {
@@ -216,11 +289,17 @@ fn enter_own_tree(meta: &'static Metadata<'static>, span: &mut SpanData) -> Entr
                 Entry::Opened(None)
             }
         }
-        // Entered on two threads at once (tasks spawned with the parent's span): the span's
-        // tree can be on one of them only, so this entry records as a nested span does.
-        tree @ (SpanTree::Out { .. } | SpanTree::PerEntry) => {
+        // Entered on two threads at once (tasks spawned with the parent's span), or again on
+        // this thread: the span's tree can be on one of them only, and is in use, so this
+        // entry opens a transaction of its own.
+        tree @ SpanTree::Out { .. } => {
             span.tree = tree;
             open_in_thread_tree(meta, &span.data)
+        }
+        // First entered on another thread since this entry looked.
+        tree @ SpanTree::Nested { .. } => {
+            span.tree = tree;
+            enter_nested(meta, span)
         }
     }
 }
@@ -283,7 +362,7 @@ fn put_back<'a, R: LookupSpan<'a>>(
             if matches!(data.tree, SpanTree::Out { root: out } if out == root) {
                 data.tree = match tree.take() {
                     Some(tree) => SpanTree::Idle { tree, root },
-                    None => SpanTree::PerEntry,
+                    None => SpanTree::Nested { open: None },
                 };
             }
         }
@@ -329,14 +408,22 @@ where
         }
         data.data.push_str(&fields.data);
         if entered.is_none() {
-            // Between two entries (a field recorded after an `.await`): the span's own root.
-            if let SpanTree::Idle { tree, root } = &mut data.tree {
-                let root = *root;
-                with_state(|s| {
-                    s.swap_tree(tree);
-                    s.append_data(root, format_args!("{}", fields.data));
-                    s.swap_tree(tree);
-                });
+            // Between two entries (a field recorded after an `.await`): the span's own root, or
+            // its suspended transaction if this thread's tree holds it.
+            match &mut data.tree {
+                SpanTree::Idle { tree, root } => {
+                    let root = *root;
+                    with_state(|s| {
+                        s.swap_tree(tree);
+                        s.append_data(root, format_args!("{}", fields.data));
+                        s.swap_tree(tree);
+                    });
+                }
+                SpanTree::Nested { open: Some(open) } => {
+                    let open = *open;
+                    with_state(|s| s.append_data(open, format_args!("{}", fields.data)));
+                }
+                _ => {}
             }
         }
         drop(extensions);
@@ -355,15 +442,18 @@ where
             let Some(data) = extensions.get::<SpanData>() else {
                 return;
             };
-            if let SpanTree::PerEntry = data.tree {
-                open_in_thread_tree(meta, &data.data)
+            if let Some(entry) = resume_nested(id, meta, data) {
+                entry
             } else {
                 drop(extensions);
                 let mut extensions = span.extensions_mut();
                 let Some(data) = extensions.get_mut::<SpanData>() else {
                     return;
                 };
-                enter_own_tree(meta, data)
+                match data.tree {
+                    SpanTree::Nested { .. } => enter_nested(meta, data),
+                    _ => enter_own_tree(meta, data),
+                }
             }
         };
         let _ = ENTERED.try_with(|entered| {
@@ -385,16 +475,13 @@ where
                 // A panic unwinding out of the entry (a guard dropped by it, a poll that
                 // panicked) fails its transaction, as it fails a `TransactionGuard`'s.
                 let unwinding = std::thread::panicking() && !was_panicking;
-                // Swapping the span's own tree out ends nothing in it, so the entries made
-                // inside it and not yet exited are ended here. (Nested `in_transaction`s stay
-                // open in it, waiting for the next poll.)
+                // Swapping the span's own tree out, or suspending the span's transaction, ends
+                // nothing in it, so the entries made inside it and not yet exited are ended
+                // here. (Nested `in_transaction`s stay open in it, waiting for the next poll.)
                 let later: Vec<OpenRef> = match entry {
-                    Entry::SwappedIn { .. } => entered[latest..]
+                    Entry::SwappedIn { .. } | Entry::Nested(_) => entered[latest..]
                         .iter()
-                        .filter_map(|(_, e, _)| match e {
-                            Entry::Opened(open) => *open,
-                            Entry::SwappedIn { .. } => None,
-                        })
+                        .filter_map(|(_, e, _)| e.nested_transaction())
                         .collect(),
                     Entry::Opened(_) => Vec::new(),
                 };
@@ -409,6 +496,20 @@ where
                         s.fail_transaction(open, Cow::Borrowed(PANIC_STATUS));
                     }
                     s.end_transaction(open);
+                });
+            }
+            Some((Entry::Nested(open), later, unwinding)) => {
+                with_state(|s| {
+                    for inner in later {
+                        s.end_transaction(inner);
+                    }
+                    if unwinding {
+                        s.fail_transaction(open, Cow::Borrowed(PANIC_STATUS));
+                    }
+                    // Kept open for the span's next entry (the next poll of an instrumented
+                    // future); its close ends it, as of now. Also after a panic: the entry
+                    // `tracing` makes to drop the future resumes it rather than open another.
+                    s.suspend(open);
                 });
             }
             Some((Entry::SwappedIn { root, mut outer }, later, unwinding)) => {
@@ -442,10 +543,20 @@ where
         let Some(data) = extensions.get_mut::<SpanData>() else {
             return;
         };
-        // `Out` (still entered somewhere, which a span guard cannot be): that exit ends it.
-        if let SpanTree::Idle { tree, .. } = std::mem::replace(&mut data.tree, SpanTree::PerEntry) {
-            drop(extensions);
-            end_own_tree(tree);
+        match std::mem::replace(&mut data.tree, SpanTree::Nested { open: None }) {
+            SpanTree::Idle { tree, .. } => {
+                drop(extensions);
+                end_own_tree(tree);
+            }
+            // Ended as of the span's last exit, if this thread's tree still holds it. Elsewhere
+            // (in a tree swapped out, idle in a request span) it ends with that tree, or as
+            // soon as something else is recorded where it is.
+            SpanTree::Nested { open: Some(open) } => {
+                drop(extensions);
+                with_state(|s| s.end_transaction(open));
+            }
+            // `Out` (still entered somewhere, which a span guard cannot be): that exit ends it.
+            SpanTree::NotEntered | SpanTree::Out { .. } | SpanTree::Nested { open: None } => {}
         }
     }
 

@@ -63,6 +63,9 @@ struct Open {
     /// Index of the transaction's record.
     index: usize,
     serial: u64,
+    /// Set while the transaction is suspended: left open by the `tracing` layer for its
+    /// span's next entry (see [`ThreadState::suspend`]), as of this time.
+    suspended_at_us: Option<u64>,
 }
 
 /// One tree (or the current part of a cut tree).
@@ -280,6 +283,7 @@ impl ThreadState {
     /// Opens a transaction; returns its handle, or `None` when nothing is recorded (no client,
     /// or nested too deep).
     pub(crate) fn start_transaction(&mut self, type_: Text, name: Text) -> Option<OpenRef> {
+        self.end_suspended();
         let depth = self.tree.open.len();
         if depth == 0 {
             self.client()?;
@@ -295,7 +299,11 @@ impl ThreadState {
         self.push(record, now);
         let index = self.tree.records.len() - 1;
         let serial = self.next_serial();
-        self.tree.open.push(Open { index, serial });
+        self.tree.open.push(Open {
+            index,
+            serial,
+            suspended_at_us: None,
+        });
         Some(OpenRef { depth, serial })
     }
 
@@ -352,14 +360,81 @@ impl ThreadState {
         let depth = open.depth;
         let now = self.clock.now_us();
         let len = self.tree.records.len();
+        // When the transaction popped before (the one inside this one) ended.
+        let mut inner_end_us = 0;
         while self.tree.open.len() > depth {
-            let Open { index, .. } = self.tree.open.pop().expect("len > depth");
+            let Open {
+                index,
+                suspended_at_us,
+                ..
+            } = self.tree.open.pop().expect("len > depth");
+            // A suspended transaction ended when its span was last left, not now: the time
+            // since went to whatever the thread did outside it.
+            let end_us = suspended_at_us.map_or(now, |at| at.max(inner_end_us));
+            inner_end_us = end_us;
             let record = &mut self.tree.records[index];
-            record.duration_us = now.saturating_sub(record.timestamp_us);
+            record.duration_us = end_us.saturating_sub(record.timestamp_us);
             record.end = len;
         }
         if depth == 0 {
             self.finish_tree(now);
+        }
+    }
+
+    /// Leaves the nested transaction `open` open for its `tracing` span's next entry to
+    /// [`ThreadState::resume`] (the span was left but has not closed: an instrumented future
+    /// returned `Pending`). Until then, it ends, as of this suspension, as soon as anything else
+    /// is recorded at its place in the tree: once the thread records outside the span, the
+    /// span's work has stopped, and nothing else must land inside it. A root is never suspended (its
+    /// tree would never be sent); nothing happens if `open` has ended.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))] // Only the tracing layer suspends.
+    pub(crate) fn suspend(&mut self, open: OpenRef) {
+        if open.depth == 0 {
+            return;
+        }
+        let now = self.clock.now_us();
+        let tree = if self.tree.holds(open) {
+            &mut self.tree
+        } else {
+            match self.set_aside.iter_mut().rev().find(|(t, _)| t.holds(open)) {
+                Some((tree, _)) => tree,
+                None => return,
+            }
+        };
+        tree.open[open.depth].suspended_at_us = Some(now);
+    }
+
+    /// Takes up the suspended transaction `open` again if this thread's current tree still
+    /// holds it; returns whether it did.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))] // Only the tracing layer suspends.
+    pub(crate) fn resume(&mut self, open: OpenRef) -> bool {
+        match self.tree.open.get_mut(open.depth) {
+            Some(o) if o.serial == open.serial && o.suspended_at_us.is_some() => {
+                o.suspended_at_us = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Ends the suspended transactions at the top of the stack (each as of its suspension):
+    /// something else is about to be recorded where they are.
+    fn end_suspended(&mut self) {
+        if self
+            .tree
+            .open
+            .last()
+            .is_none_or(|o| o.suspended_at_us.is_none())
+        {
+            return;
+        }
+        // The root is never suspended, so this stops at depth 1.
+        let mut depth = self.tree.open.len();
+        while depth > 1 && self.tree.open[depth - 1].suspended_at_us.is_some() {
+            depth -= 1;
+        }
+        if let Some(&Open { serial, .. }) = self.tree.open.get(depth) {
+            self.end_transaction(OpenRef { depth, serial });
         }
     }
 
@@ -421,6 +496,7 @@ impl ThreadState {
 
     /// Logs a leaf into the open transaction, or as a tree of its own.
     pub(crate) fn log(&mut self, kind: Kind, type_: Text, name: Text, status: Text, data: String) {
+        self.end_suspended();
         if self.tree.open.is_empty() && self.client().is_none() {
             return;
         }
@@ -529,8 +605,10 @@ impl ThreadState {
         }
     }
 
-    /// The innermost transaction open in this thread's current tree.
-    pub(crate) fn innermost(&self) -> Option<OpenRef> {
+    /// The innermost transaction open in this thread's current tree (a suspended one has ended:
+    /// the caller works outside its span).
+    pub(crate) fn innermost(&mut self) -> Option<OpenRef> {
+        self.end_suspended();
         let depth = self.tree.open.len().checked_sub(1)?;
         Some(OpenRef {
             depth,
@@ -540,6 +618,7 @@ impl ThreadState {
 
     /// Marks the innermost open transaction failed, unless it already has a failure status.
     pub(crate) fn fail_innermost(&mut self, status: Text) {
+        self.end_suspended();
         let Some(&Open { index, .. }) = self.tree.open.last() else {
             return;
         };
@@ -842,6 +921,55 @@ mod tests {
             let real = s.clock.now_us();
             s.clock.offset_us = target_us as i64 - real as i64;
         });
+    }
+
+    /// A suspended transaction (a `tracing` span left between two polls) goes on if resumed
+    /// first. Once something else is recorded where it is, or its parent ends, it ends as of
+    /// its suspension, and a stale handle resumes nothing.
+    #[test]
+    fn a_suspended_transaction_ends_as_of_its_suspension_unless_resumed_first() {
+        let (transport, sink) = MemoryTransport::new();
+        let client = Client::builder()
+            .domain("suspended")
+            .heartbeat_interval(None)
+            .transport(transport)
+            .build();
+        let start = |s: &mut ThreadState, name: &'static str| {
+            s.start_transaction(Text::Borrowed("SQL"), Text::Borrowed(name))
+        };
+        with_client(&client, || {
+            let _root = transaction!("Job", "run");
+            let start_us = with_state(|s| s.clock.now_us()).unwrap();
+            let query = with_state(|s| start(s, "query")).flatten().unwrap();
+            with_state(|s| s.suspend(query));
+            shift_clock_to(start_us + 1_000_000);
+            assert_eq!(with_state(|s| s.resume(query)), Some(true));
+            event!("Step", "inside");
+            with_state(|s| s.suspend(query));
+            shift_clock_to(start_us + 5_000_000);
+            event!("Step", "outside");
+            assert_eq!(with_state(|s| s.resume(query)), Some(false));
+            let last = with_state(|s| start(s, "last")).flatten().unwrap();
+            with_state(|s| s.suspend(last));
+            shift_clock_to(start_us + 9_000_000);
+        });
+        with_state(|s| s.clock.offset_us = 0);
+        assert!(client.flush(std::time::Duration::from_secs(5)));
+        let trees = sink.trees();
+        assert_eq!(trees.len(), 1);
+        let root = trees[0].root.as_transaction().unwrap();
+        let children: Vec<&str> = root.children.iter().map(|m| m.name()).collect();
+        assert_eq!(children, ["query", "outside", "last"]);
+        let query = root.children[0].as_transaction().unwrap();
+        assert_eq!(query.children[0].name(), "inside");
+        assert!(
+            (900_000..2_000_000).contains(&query.duration_us),
+            "ends as of its suspension, about 1 s in: {} us",
+            query.duration_us
+        );
+        let last = root.children[2].as_transaction().unwrap();
+        assert!(last.duration_us < 1_000_000, "{} us", last.duration_us);
+        assert!(root.duration_us >= 9_000_000, "{} us", root.duration_us);
     }
 
     /// An event outside any transaction is a tree of its own, and its timestamp (and the hour

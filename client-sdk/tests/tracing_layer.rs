@@ -569,3 +569,258 @@ fn a_panic_out_of_a_spans_entry_fails_its_transaction() {
     assert_eq!(root.children[0].status(), "panic");
     assert_eq!(trees[1].root.data(), "message=next request");
 }
+
+/// A database call as `#[instrument]` makes one: its span is entered once per poll, and the
+/// call takes several polls.
+#[tracing::instrument(target = "SQL", skip_all, fields(table = %table))]
+async fn query_db(table: &'static str) -> usize {
+    tracing::info!(table, "sent");
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    tokio::task::yield_now().await;
+    tokio::task::yield_now().await;
+    tracing::info!(table, "rows");
+    3
+}
+
+/// Runs `request` as a task under a request span (as tower-http's `TraceLayer` does) on a
+/// traced runtime of two workers; returns how the task ended and the trees sent.
+fn traced_request(
+    domain: &str,
+    request: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (
+    Result<(), tokio::task::JoinError>,
+    Vec<ocelot_protocol::MessageTree>,
+) {
+    use tracing::Instrument;
+
+    let (client, sink) = memory_client(domain);
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(OcelotLayer::new()));
+    let runtime = traced_runtime(&client, &dispatch, 2);
+    let span = tracing::dispatcher::with_default(&dispatch, || tracing::info_span!("request"));
+    let ended = runtime.block_on(runtime.spawn(request.instrument(span)));
+    drop(runtime);
+    (ended, sent_trees(&client, &sink))
+}
+
+/// The one request tree of `trees`, and its root's children as (type, name, data).
+fn request_children(trees: &[ocelot_protocol::MessageTree]) -> Vec<(&str, &str, &str)> {
+    assert_eq!(trees.len(), 1, "{trees:?}");
+    let root = trees[0].root.as_transaction().unwrap();
+    assert_eq!(root.name, "request");
+    root.children
+        .iter()
+        .map(|m| (m.type_(), m.name(), m.data()))
+        .collect()
+}
+
+/// An instrumented future awaited inside a tree (a DB call inside a request span) was one
+/// nested transaction per poll, each as long as the poll's CPU time. It is one transaction
+/// from its first poll to its end, with everything it logged.
+#[test]
+fn an_instrumented_future_awaited_inside_a_tree_is_one_nested_transaction_over_its_polls() {
+    let (ended, trees) = traced_request("nested-instrumented", async {
+        let rows = query_db("orders").await;
+        tracing::info!(rows, "after");
+    });
+    ended.unwrap();
+    let children = request_children(&trees);
+    assert_eq!(
+        children.len(),
+        2,
+        "one query transaction and the event after it: {children:?}"
+    );
+    let root = trees[0].root.as_transaction().unwrap();
+    let query = root.children[0].as_transaction().unwrap();
+    assert_eq!(
+        (
+            query.type_.as_str(),
+            query.name.as_str(),
+            query.data.as_str()
+        ),
+        ("SQL", "query_db", "table=orders")
+    );
+    let inside: Vec<&str> = query.children.iter().map(|m| m.data()).collect();
+    assert_eq!(
+        inside,
+        ["message=sent&table=orders", "message=rows&table=orders"]
+    );
+    // The whole await (it sleeps 2 ms), not one poll's CPU time.
+    assert!(
+        query.duration_us >= 2_000,
+        "lasted {} us",
+        query.duration_us
+    );
+    assert_eq!(root.children[1].data(), "message=after&rows=3");
+}
+
+/// Two instrumented calls awaited one after the other are two sibling transactions: the first
+/// ends when its future is dropped, right after it completes.
+#[test]
+fn instrumented_futures_awaited_in_turn_are_sibling_transactions() {
+    let (ended, trees) = traced_request("nested-in-turn", async {
+        query_db("orders").await;
+        query_db("items").await;
+    });
+    ended.unwrap();
+    let children = request_children(&trees);
+    assert_eq!(
+        children,
+        [
+            ("SQL", "query_db", "table=orders"),
+            ("SQL", "query_db", "table=items")
+        ]
+    );
+    let root = trees[0].root.as_transaction().unwrap();
+    for (query, table) in root.children.iter().zip(["orders", "items"]) {
+        let inside: Vec<&str> = query.children().iter().map(|m| m.data()).collect();
+        assert_eq!(
+            inside,
+            [
+                format!("message=sent&table={table}"),
+                format!("message=rows&table={table}")
+            ]
+        );
+    }
+}
+
+/// Two instrumented calls polled concurrently in one tree (`join!`) cannot both be open in
+/// its one stack of transactions: each call's transaction ends when the other records, and
+/// its next poll opens another. So each shows as one or more pieces side by side, never one
+/// inside the other, and what each logs lands in its own piece.
+#[test]
+fn instrumented_futures_joined_inside_a_tree_do_not_nest_in_each_other() {
+    let (ended, trees) = traced_request("nested-joined", async {
+        tokio::join!(query_db("orders"), query_db("items"));
+        tracing::info!("after");
+    });
+    ended.unwrap();
+    let children = request_children(&trees);
+    let (after, queries) = children.split_last().unwrap();
+    assert_eq!(after.2, "message=after", "{children:?}");
+    let root = trees[0].root.as_transaction().unwrap();
+    let mut logged = Vec::new();
+    for query in &root.children[..queries.len()] {
+        let query = query
+            .as_transaction()
+            .expect("only query transactions before `after`");
+        assert_eq!(query.name, "query_db");
+        let table = query.data.strip_prefix("table=").unwrap();
+        for m in &query.children {
+            assert!(
+                m.as_transaction().is_none(),
+                "a query nested in another: {children:?}"
+            );
+            assert!(
+                m.data().ends_with(&format!("&table={table}")),
+                "{}",
+                m.data()
+            );
+            logged.push(m.data().to_owned());
+        }
+    }
+    logged.sort_unstable();
+    assert_eq!(
+        logged,
+        [
+            "message=rows&table=items",
+            "message=rows&table=orders",
+            "message=sent&table=items",
+            "message=sent&table=orders"
+        ]
+    );
+}
+
+/// Sync code entering a span kept inside a tree in turn: what it logs between the entries
+/// stays outside the span's transaction. Entries with nothing logged between them are one
+/// transaction, as an instrumented future's polls are.
+#[test]
+fn a_nested_span_entered_in_turn_keeps_what_is_logged_between_its_entries_outside() {
+    let (client, sink) = memory_client("nested-in-turn-sync");
+    let subscriber = tracing_subscriber::registry().with(OcelotLayer::new());
+    tracing::subscriber::with_default(subscriber, || {
+        with_client(&client, || {
+            let _request = tracing::info_span!("request").entered();
+            let query = tracing::info_span!(target: "SQL", "query");
+            query.in_scope(|| tracing::info!("first"));
+            ocelot_client::event!("Step", "between");
+            query.in_scope(|| tracing::info!("second"));
+            query.in_scope(|| tracing::info!("third"));
+            drop(query);
+            tracing::info!("after");
+        });
+    });
+    let trees = sent_trees(&client, &sink);
+    let children = request_children(&trees);
+    let names: Vec<&str> = children.iter().map(|(_, name, _)| *name).collect();
+    assert_eq!(names[1], "between", "{children:?}");
+    assert_eq!(names.len(), 4, "{children:?}");
+    let root = trees[0].root.as_transaction().unwrap();
+    let inside = |i: usize| -> Vec<&str> {
+        let query = root.children[i].as_transaction().unwrap();
+        assert_eq!(query.name, "query");
+        query.children.iter().map(|m| m.data()).collect()
+    };
+    assert_eq!(inside(0), ["message=first"]);
+    assert_eq!(inside(2), ["message=second", "message=third"]);
+    assert_eq!(root.children[3].data(), "message=after");
+}
+
+/// An instrumented call that panics on a later poll: its one transaction fails with status
+/// `panic` (the entry `tracing` makes to drop the future opens no second one).
+#[test]
+fn an_instrumented_future_panicking_on_a_later_poll_fails_its_one_transaction() {
+    #[tracing::instrument(target = "SQL", skip_all)]
+    async fn query_that_fails() {
+        tracing::info!("sent");
+        tokio::task::yield_now().await;
+        panic!("connection reset");
+    }
+
+    let (ended, trees) = traced_request("nested-panic", async {
+        query_that_fails().await;
+    });
+    assert!(ended.unwrap_err().is_panic());
+    let children = request_children(&trees);
+    assert_eq!(children.len(), 1, "{children:?}");
+    let root = trees[0].root.as_transaction().unwrap();
+    assert_eq!(root.status, "panic");
+    let query = root.children[0].as_transaction().unwrap();
+    assert_eq!(
+        (query.name.as_str(), query.status.as_str()),
+        ("query_that_fails", "panic")
+    );
+    let inside: Vec<&str> = query.children.iter().map(|m| m.data()).collect();
+    assert_eq!(inside, ["message=sent"]);
+}
+
+/// A nested span that outlives its tree (kept after the request ended) closes later, in
+/// another tree: its transaction ended with its own tree, and the close changes nothing in
+/// the tree open then.
+#[test]
+fn a_nested_span_closed_after_its_tree_ended_changes_nothing_in_the_next_tree() {
+    let (client, sink) = memory_client("nested-outlived");
+    let subscriber = tracing_subscriber::registry().with(OcelotLayer::new());
+    tracing::subscriber::with_default(subscriber, || {
+        with_client(&client, || {
+            let query = {
+                let _request = tracing::info_span!("request").entered();
+                let query = tracing::info_span!(target: "SQL", "query");
+                query.in_scope(|| tracing::info!("inside"));
+                query
+            };
+            let _job = ocelot_client::transaction!("Job", "next");
+            let _step = ocelot_client::transaction!("Step", "open");
+            drop(query);
+            tracing::info!("in the step");
+        });
+    });
+    let trees = sent_trees(&client, &sink);
+    assert_eq!(trees.len(), 2, "{trees:?}");
+    let children = request_children(&trees[..1]);
+    assert_eq!(children, [("SQL", "query", "")]);
+    let job = trees[1].root.as_transaction().unwrap();
+    let step = job.children[0].as_transaction().unwrap();
+    assert_eq!(step.name, "open");
+    let inside: Vec<&str> = step.children.iter().map(|m| m.data()).collect();
+    assert_eq!(inside, ["message=in the step"]);
+}
