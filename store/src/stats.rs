@@ -2,6 +2,7 @@
 //! and the last failure, so that a page can say what failed without the log.
 
 use std::fmt;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -247,6 +248,19 @@ impl Counters {
             at_ms,
         };
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(last);
+    }
+
+    /// Forgets the last I/O error when `is_gone` says the file it names is gone (its hour
+    /// deleted by retention or the size cap): `ocelot status` kept showing an error about a
+    /// file that no longer exists until a newer error came. The count stays.
+    pub(crate) fn forget_last_error_if(&self, is_gone: impl FnOnce(&Path) -> bool) {
+        let mut last = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
+        if last
+            .as_ref()
+            .is_some_and(|e| !e.path.is_empty() && is_gone(Path::new(&e.path)))
+        {
+            *last = None;
+        }
     }
 
     /// The last I/O error, if any.

@@ -755,10 +755,13 @@ impl Store {
             oldest_first.push(hour);
             left -= bytes;
         }
-        let deleted = self.sweep(&oldest_first);
+        // Refused before the sweep, as retention does: a writer that finds the files of an
+        // hour being deleted then takes it as expired, not as changed from outside (which
+        // it would count and keep as the last error).
         if let Some(&newest) = oldest_first.last() {
             shared.oldest_hour.fetch_max(newest + 1, Ordering::Relaxed);
         }
+        let deleted = self.sweep(&oldest_first);
         if !deleted.is_empty() {
             tracing::info!(
                 target: "ocelot_store",
@@ -802,11 +805,15 @@ impl Store {
         let shared = &self.inner.shared;
         let mut deleted = Vec::new();
         let mut kept = Vec::new();
+        let mut swept_dirs = Vec::new();
         for &hour in hours {
             let dir = shared.layout.hour_dir(hour);
             let swept = retention::sweep_hour(&dir);
             // Even when it failed: part of the folder may be gone.
             self.inner.report_generations.bump(hour);
+            if swept.is_ok() {
+                swept_dirs.push(dir.clone());
+            }
             match swept {
                 Ok(HourSwept::Deleted) => deleted.push(hour),
                 Ok(HourSwept::Gone) => {}
@@ -824,6 +831,13 @@ impl Store {
             }
         }
         self.warn_kept(&kept);
+        // The last error about a file these hours held is about nothing left: forgotten, or
+        // `ocelot status` shows it until a newer one. A kept hour's file that is still
+        // there (a foreign one) keeps it.
+        shared.counters.forget_last_error_if(|path| {
+            swept_dirs.iter().any(|dir| path.starts_with(dir))
+                && matches!(fs::symlink_metadata(path), Err(e) if e.kind() == io::ErrorKind::NotFound)
+        });
         if !deleted.is_empty() {
             add(&shared.counters.hours_deleted, deleted.len() as u64);
             self.inner.reader.clear_caches();

@@ -499,3 +499,56 @@ fn the_last_failure_is_kept_with_its_file_and_error() {
     assert!(!last.error.is_empty(), "{last:?}");
     store.shutdown();
 }
+
+/// `ocelot status` kept showing the last failure, about a file in an hour the size cap or
+/// retention had since deleted, until a newer failure came. Deleting its hour forgets it
+/// (the count stays); deleting another hour does not.
+#[test]
+fn the_last_failure_is_forgotten_when_its_hour_is_deleted() {
+    const DAYS: u64 = 3650;
+    for by_size_cap in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = Arc::new(FlakyDisk::default());
+        let mut config = common::config(dir.path());
+        config.file_layer = disk.clone();
+        // The store's own passes come long after the test (a minute, with a cap).
+        config.retention_interval = std::time::Duration::from_secs(86_400);
+        if by_size_cap {
+            config.max_disk_bytes = 1;
+        } else {
+            config.retention_days = DAYS as u32;
+        }
+        let store = Store::open(config).unwrap();
+        let (older, hour) = (common::HOUR - 10, common::HOUR);
+        for (at, seq) in [(older, 0), (hour, 0), (hour, 1)] {
+            if seq == 1 {
+                disk.full.store(true, Ordering::SeqCst);
+            }
+            let i = MessageId::new("shop", 1, at, seq);
+            store.append(&i, frame(&i, 300)).unwrap();
+            store.flush().unwrap();
+        }
+        disk.full.store(false, Ordering::SeqCst);
+        let data = dir.path().join(hour.to_string()).join("shop/messages.dat");
+        let last = store.last_error().expect("the failed write is kept");
+        assert_eq!(last.path, data.display().to_string());
+        let errors = store.stats().io_errors;
+
+        // Deleting each hour the way the clock's pass would at `now`.
+        let delete_before = |now: u64| {
+            if by_size_cap {
+                store.apply_size_cap(now)
+            } else {
+                store.apply_retention(now + DAYS * 24).unwrap()
+            }
+        };
+        assert_eq!(delete_before(older + 2), 1, "by size cap: {by_size_cap}");
+        assert_eq!(store.last_error(), Some(last), "its hour is still there");
+        assert_eq!(delete_before(hour + 2), 1);
+        assert!(!data.exists());
+        assert_eq!(store.last_error(), None, "by size cap: {by_size_cap}");
+        let stats = store.stats();
+        assert_eq!((stats.io_errors, stats.last_error), (errors, None));
+        store.shutdown();
+    }
+}
