@@ -48,7 +48,7 @@ pub enum BuildError {
     Env {
         /// The variable.
         variable: &'static str,
-        /// What it holds.
+        /// What it holds (bytes that are not UTF-8 as U+FFFD).
         value: String,
         /// What is wrong with it.
         reason: &'static str,

@@ -6,6 +6,7 @@
 //! global one; with neither, every macro is a no-op.
 
 use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::net::{Ipv4Addr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
@@ -175,7 +176,7 @@ impl ClientBuilder {
     /// | `OCELOT_HEARTBEAT_SECS` | [`ClientBuilder::heartbeat_interval`]: seconds, `0` for none |
     ///
     /// A variable that is not set, or set empty, changes nothing. One that cannot be read (a
-    /// ratio that is no number) is a [`BuildError::Env`] for
+    /// ratio that is no number, a value that is not UTF-8) is a [`BuildError::Env`] for
     /// [`ClientBuilder::try_build`], and left out, said on stderr, by
     /// [`ClientBuilder::build`].
     ///
@@ -191,16 +192,39 @@ impl ClientBuilder {
     /// # drop(client);
     /// ```
     pub fn with_env(self) -> Self {
-        self.with_vars(|name| std::env::var(name).ok())
+        self.with_vars(|name| std::env::var_os(name))
     }
 
     /// [`ClientBuilder::with_env`] reading the variables through `var`.
-    pub(crate) fn with_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Self {
-        let given = |name: &str| var(name).filter(|value| !value.trim().is_empty());
-        if let Some(domain) = given("OCELOT_DOMAIN") {
+    pub(crate) fn with_vars(mut self, var: impl Fn(&str) -> Option<OsString>) -> Self {
+        // A value that is not UTF-8 is a problem, not taken as unset: else a stray byte
+        // would quietly leave the code's defaults in place.
+        let mut not_utf8 = None;
+        let mut given = |name: &'static str| match var(name)?.into_string() {
+            Ok(value) => Some(value).filter(|value| !value.trim().is_empty()),
+            Err(raw) => {
+                not_utf8.get_or_insert((name, raw.to_string_lossy().into_owned()));
+                None
+            }
+        };
+        let (domain, collectors, router, ratio, secs) = (
+            given("OCELOT_DOMAIN"),
+            given("OCELOT_COLLECTORS"),
+            given("OCELOT_ROUTER"),
+            given("OCELOT_SAMPLE_RATIO"),
+            given("OCELOT_HEARTBEAT_SECS"),
+        );
+        if let Some((variable, value)) = not_utf8 {
+            self.env_problem.get_or_insert(BuildError::Env {
+                variable,
+                value,
+                reason: "is not valid UTF-8",
+            });
+        }
+        if let Some(domain) = domain {
             self.domain = domain.trim().to_owned();
         }
-        if let Some(list) = given("OCELOT_COLLECTORS") {
+        if let Some(list) = collectors {
             let collectors: Vec<String> = list
                 .split([',', ' '])
                 .map(str::trim)
@@ -212,7 +236,7 @@ impl ClientBuilder {
                 self.collectors = collectors;
             }
         }
-        if let Some(router) = given("OCELOT_ROUTER") {
+        if let Some(router) = router {
             self.router = Some(router.trim().to_owned());
         }
         let mut unreadable = |variable: &'static str, value: String, reason: &'static str| {
@@ -223,14 +247,14 @@ impl ClientBuilder {
             });
         };
         let mut sample_ratio = None;
-        if let Some(ratio) = given("OCELOT_SAMPLE_RATIO") {
+        if let Some(ratio) = ratio {
             match ratio.trim().parse::<f64>() {
                 Ok(r) if r > 0.0 && r <= 1.0 => sample_ratio = Some(r),
                 _ => unreadable("OCELOT_SAMPLE_RATIO", ratio, "is no number in (0, 1]"),
             }
         }
         let mut heartbeat = None;
-        if let Some(secs) = given("OCELOT_HEARTBEAT_SECS") {
+        if let Some(secs) = secs {
             match secs.trim().parse::<u64>() {
                 Ok(0) => heartbeat = Some(None),
                 Ok(s) => heartbeat = Some(Some(Duration::from_secs(s))),
@@ -1230,7 +1254,7 @@ mod tests {
         Client::builder()
             .domain("from-code")
             .router("ocelot:8080")
-            .with_vars(|name| vars.get(name).cloned())
+            .with_vars(|name| vars.get(name).map(OsString::from))
     }
 
     #[test]
@@ -1260,7 +1284,7 @@ mod tests {
         assert!(builder.problem().is_none());
         let kept = Client::builder()
             .collectors(["10.0.0.9:2280"])
-            .with_vars(|name| (name == "OCELOT_COLLECTORS").then(|| ",".to_owned()));
+            .with_vars(|name| (name == "OCELOT_COLLECTORS").then(|| ",".into()));
         assert_eq!(
             kept.collectors,
             ["10.0.0.9:2280"],
@@ -1302,6 +1326,49 @@ mod tests {
         assert!(client
             .last_transport_error()
             .is_some_and(|e| e.contains("OCELOT_SAMPLE_RATIO")));
+    }
+
+    /// A value that is not UTF-8 was read as unset: the code's defaults went on silently.
+    #[cfg(unix)]
+    #[test]
+    fn a_variable_that_is_not_utf8_is_refused_naming_it_or_left_out() {
+        use std::os::unix::ffi::OsStringExt;
+
+        for variable in [
+            "OCELOT_DOMAIN",
+            "OCELOT_COLLECTORS",
+            "OCELOT_ROUTER",
+            "OCELOT_SAMPLE_RATIO",
+            "OCELOT_HEARTBEAT_SECS",
+        ] {
+            let builder = Client::builder()
+                .domain("from-code")
+                .collectors(["10.0.0.9:2280"])
+                .with_vars(|name| {
+                    (name == variable).then(|| OsString::from_vec(b"shop\xff".to_vec()))
+                });
+            assert_eq!(
+                builder.problem(),
+                Some(BuildError::Env {
+                    variable,
+                    value: "shop\u{fffd}".to_owned(),
+                    reason: "is not valid UTF-8",
+                })
+            );
+            assert_eq!(
+                (builder.domain.as_str(), &builder.collectors[..]),
+                ("from-code", &["10.0.0.9:2280".to_owned()][..]),
+                "{variable}: left out"
+            );
+            let refused = builder
+                .transport(MemoryTransport::new().0)
+                .try_build()
+                .unwrap_err();
+            assert_eq!(
+                refused.to_string(),
+                format!("{variable}=\"shop\u{fffd}\" is not valid UTF-8")
+            );
+        }
     }
 
     thread_local! {
