@@ -256,8 +256,8 @@ const OWN_ENTRIES: [&str; 5] = [
 ];
 
 /// Warns when a data directory that was there before the start holds what Ocelot does not
-/// write there: `--data` (or `store.dir`, "." say) naming a folder used for something
-/// else. Not refused: Ocelot leaves such entries alone (retention deletes only the hour
+/// write there, beside or in the hour folders: `--data` (or `store.dir`, "." say) naming a
+/// folder used for something else, or a file copied into an hour. Not refused: Ocelot leaves such entries alone (retention deletes only the hour
 /// folders the store wrote), but the operator should know.
 fn warn_about_foreign_entries(dir: &Path) {
     let foreign = foreign_entries(dir);
@@ -273,18 +273,39 @@ fn warn_about_foreign_entries(dir: &Path) {
 }
 
 /// The entries of `dir` that are neither [`OWN_ENTRIES`] nor named like the store's hour
-/// folders, sorted.
+/// folders, and those in an hour folder that are not domain folders (all the store writes
+/// there), as `<hour>/<name>`; sorted. Domain folders are not looked into: what the store
+/// writes there is its own business, and a walk of every file would slow the start.
 fn foreign_entries(dir: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut foreign: Vec<String> = entries
-        .flatten()
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| {
-            !OWN_ENTRIES.contains(&name.as_str()) && ocelot_store::parse_hour_folder(name).is_none()
-        })
-        .collect();
+    let mut foreign = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if OWN_ENTRIES.contains(&name.as_str()) {
+            continue;
+        }
+        if ocelot_store::parse_hour_folder(&name).is_none() {
+            foreign.push(name);
+            continue;
+        }
+        // Not followed: the store does not take a symlink for an hour folder either.
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let Ok(inside) = std::fs::read_dir(entry.path()) else {
+            continue;
+        };
+        for inner in inside.flatten() {
+            let inner_name = inner.file_name().to_string_lossy().into_owned();
+            let domain_folder = inner.file_type().is_ok_and(|t| t.is_dir())
+                && ocelot_store::validate_name("domain", &inner_name).is_ok();
+            if !domain_folder {
+                foreign.push(format!("{name}/{inner_name}"));
+            }
+        }
+    }
     foreign.sort();
     foreign
 }
@@ -1655,6 +1676,31 @@ mod data_dir_tests {
         std::fs::write(path.join("readme.txt"), "").unwrap();
         std::fs::create_dir(path.join("0123")).unwrap();
         assert_eq!(foreign_entries(path), ["0123", "photos", "readme.txt"]);
+    }
+
+    /// A file in an hour folder said nothing at start, where one beside the hour folders
+    /// did: the store writes only domain folders there.
+    #[test]
+    fn what_ocelot_does_not_write_in_an_hour_folder_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        let hour = path.join("498703");
+        std::fs::create_dir_all(hour.join("shop").join("reports")).unwrap();
+        std::fs::write(hour.join("shop").join("messages.dat"), "").unwrap();
+        assert!(foreign_entries(path).is_empty());
+        std::fs::write(hour.join("notes.txt"), "").unwrap();
+        std::fs::write(hour.join("order-service"), "").unwrap(); // a domain's name, a file
+        std::fs::create_dir(hour.join(".cache")).unwrap(); // no domain's name
+        std::fs::write(path.join("readme.txt"), "").unwrap();
+        assert_eq!(
+            foreign_entries(path),
+            [
+                "498703/.cache",
+                "498703/notes.txt",
+                "498703/order-service",
+                "readme.txt"
+            ]
+        );
     }
 }
 
