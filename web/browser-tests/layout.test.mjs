@@ -93,6 +93,16 @@ test('every page fits a 420 px wide screen', async () => {
   assertNoProblems();
 });
 
+test('on a laptop screen the search sits beside the navigation, in one bar', async () => {
+  // 1360 px: the bar took two rows, the search alone on the second, 50 px off every page.
+  await open('/');
+  const nav = await page.locator('.mainnav').boundingBox();
+  const search = await page.locator('.search input').boundingBox();
+  assert.ok(Math.abs(search.y - nav.y) < nav.height, `search at y=${search.y}, navigation at y=${nav.y}`);
+  assert.ok(search.width >= 200, `the search is ${search.width} px wide`);
+  assertNoProblems();
+});
+
 /** The sizes, in px, that the text of the charts on screen is drawn at: the font size times
  * the chart's scale. */
 async function chartTextSizes() {
