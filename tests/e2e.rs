@@ -1264,7 +1264,7 @@ fn a_restart_after_a_clean_stop_says_nothing_is_missing_and_after_a_crash_it_doe
     let restarted = |name: &str| {
         let path = dir.path().join(name);
         let server = start_logging(&data, collector_port, web_port, &path, "info");
-        (server, std::fs::read_to_string(&path).unwrap())
+        (server, restore_line_logged(&path))
     };
     let (mut server, log) = restarted("stderr-after-stop");
     assert!(
@@ -1286,6 +1286,18 @@ fn a_restart_after_a_clean_stop_says_nothing_is_missing_and_after_a_crash_it_doe
     assert!(common::signal_and_wait(&mut server.child, "-TERM").success());
 }
 
+/// The log at `path` once it holds the line of the hour's restore: the analyzer threads
+/// parse the checkpoints and the line comes when the last is parsed, which may be after the
+/// start-up lines say the server runs.
+fn restore_line_logged(path: &std::path::Path) -> String {
+    common::eventually(std::time::Duration::from_secs(20), || {
+        let log = std::fs::read_to_string(path).unwrap();
+        log.contains("continuing the hour from its checkpoint")
+            .then_some(log)
+    })
+    .unwrap_or_else(|| std::fs::read_to_string(path).unwrap())
+}
+
 /// A rollback: an older build, which neither removes nor writes `.clean-stop`, ran on the
 /// data directory after a clean stop of this one (its start wrote its pid in `.lock`) and
 /// was killed. The marker it left is not the last server's: the next start said nothing
@@ -1304,7 +1316,7 @@ fn a_clean_stop_marker_left_behind_by_an_older_build_is_not_trusted() {
     std::fs::write(data.join(".lock"), "4194305\n").unwrap();
     let path = dir.path().join("stderr-after-rollback");
     let mut server = start_logging(&data, collector_port, web_port, &path, "info");
-    let log = std::fs::read_to_string(&path).unwrap();
+    let log = restore_line_logged(&path);
     assert!(
         log.contains("the marker of the last clean stop (pid ")
             && log.contains("but a server (pid 4194305) took the directory after it"),
