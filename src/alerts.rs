@@ -48,6 +48,19 @@ pub(crate) fn state_path(data_dir: &Path) -> PathBuf {
 /// to the next start, which evaluates them from what was stored.
 pub(crate) const FLUSH_WAIT_AT_STOP: Duration = Duration::from_secs(12);
 
+/// Warns when `rules` look further back than `retention_days` keeps (a start, and
+/// `serve --check-config`, which prints the start's warnings).
+pub(crate) fn warn_of_short_retention(rules: &RuleSet, retention_days: u32) {
+    let needed = rules.history_days_needed();
+    if needed > 0 && retention_days != 0 && retention_days < needed {
+        tracing::warn!(
+            retention_days,
+            needed,
+            "baseline rules look {needed} days back but store.retention_days is {retention_days}: raise it, or they cannot fire"
+        );
+    }
+}
+
 /// Starts the loop over `rules`, with the state saved in `data_dir` by the last run (first
 /// evaluating, from the store, the minutes that run left), until `shutdown`. Then it
 /// waits for `flushed` (the collector's final reports are written, at most
@@ -70,14 +83,7 @@ pub(crate) fn start(
     if let Some(url) = board_url {
         rules = rules.default_board_url(url);
     }
-    let needed = rules.history_days_needed();
-    if needed > 0 && retention_days != 0 && retention_days < needed {
-        tracing::warn!(
-            retention_days,
-            needed,
-            "baseline rules look {needed} days back but store.retention_days is {retention_days}: raise it, or they cannot fire"
-        );
-    }
+    warn_of_short_retention(&rules, retention_days);
     let history = Arc::new(StoreHistory::new(store.clone()));
     let (mut alerting, _) = start_alerting(rules, &collector, data_dir, &*history);
     let log = alerting.log();

@@ -208,7 +208,6 @@ fn frame_error_at(e: &FrameError) -> (u64, u64) {
 /// One problem of input `name` on stderr, after the trees before it are out.
 fn report(name: &str, problem: &str, out: &mut impl Write) -> anyhow::Result<()> {
     out.flush()?;
-    // Not `eprintln!`, which panics when stderr is a closed pipe.
-    let _ = writeln!(std::io::stderr(), "ocelot decode: {name}: {problem}");
+    crate::logging::problem("decode", &format!("{name}: {problem}"));
     Ok(())
 }

@@ -45,6 +45,7 @@ pub(crate) fn init(format: LogFormat) {
         _ => EnvFilter::new(DEFAULT_FILTER),
     };
     let ansi = std::io::stderr().is_terminal();
+    let _ = FORMAT.set(format);
     let _ =
         tracing::subscriber::set_global_default(subscriber(format, filter, std::io::stderr, ansi));
 }
@@ -61,6 +62,26 @@ pub(crate) fn fatal(format: LogFormat, why: &str) {
     }
     // Not `eprintln!`, which panics (exit 101) when stderr is a closed pipe.
     let _ = writeln!(std::io::stderr(), "ocelot: {why}");
+}
+
+/// The format [`init`] was given: what [`problem`] writes in.
+static FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+/// Says on stderr what kept a command from doing what it was asked (`ocelot status` found no
+/// server, `ocelot lookup` no tree, `ocelot decode` a bad frame), in the format [`init`]
+/// was given: `ocelot <command>: <why>` for a person, or an ERROR event as [`fatal`] writes
+/// one, so that a log system reading `--log-format json` gets no plain line among the JSON.
+pub(crate) fn problem(command: &str, why: &str) {
+    problem_in(*FORMAT.get().unwrap_or(&LogFormat::Text), command, why);
+}
+
+fn problem_in(format: LogFormat, command: &str, why: &str) {
+    if format == LogFormat::Json && tracing::enabled!(tracing::Level::ERROR) {
+        tracing::error!(command, "{why}");
+        return;
+    }
+    // Not `eprintln!`, which panics (exit 101) when stderr is a closed pipe.
+    let _ = writeln!(std::io::stderr(), "ocelot {command}: {why}");
 }
 
 /// The subscriber [`init`] installs, writing to `writer` (tests pass a buffer).
@@ -194,6 +215,23 @@ pub(crate) mod tests {
         assert_eq!(event["message"], why);
         // In the text format it stays the plain line for a person, not a log event.
         let out = capture(LogFormat::Text, "info", || fatal(LogFormat::Text, why));
+        assert_eq!(out, "");
+    }
+
+    #[test]
+    fn a_commands_problem_is_a_json_error_event_naming_the_command_in_the_json_format() {
+        let why = "cannot read http://127.0.0.1:9/metrics: connection refused";
+        let out = capture(LogFormat::Json, "info", || {
+            problem_in(LogFormat::Json, "status", why);
+        });
+        let event: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(event["level"], "ERROR");
+        assert_eq!(event["command"], "status");
+        assert_eq!(event["message"], why);
+        // In the text format it is the plain `ocelot status: ..` line, not a log event.
+        let out = capture(LogFormat::Text, "info", || {
+            problem_in(LogFormat::Text, "status", why);
+        });
         assert_eq!(out, "");
     }
 

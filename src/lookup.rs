@@ -34,8 +34,7 @@ pub(crate) fn run(id: &str, data: &Path, decode: DecodeOptions) -> anyhow::Resul
     let id: MessageId = match id.parse() {
         Ok(id) => id,
         Err(e) => {
-            // Not `eprintln!`, which panics when stderr is a closed pipe.
-            let _ = writeln!(std::io::stderr(), "ocelot lookup: {e}");
+            crate::logging::problem("lookup", &e.to_string());
             return Ok(ExitCode::from(2));
         }
     };
@@ -63,10 +62,9 @@ pub(crate) fn run(id: &str, data: &Path, decode: DecodeOptions) -> anyhow::Resul
     store.shutdown();
     let Some(frame) = frame else {
         let why = why.map(|why| format!(" {why}")).unwrap_or_default();
-        let _ = writeln!(
-            std::io::stderr(),
-            "ocelot lookup: no message {id} in {}.{why}",
-            data.display()
+        crate::logging::problem(
+            "lookup",
+            &format!("no message {id} in {}.{why}", data.display()),
         );
         return Ok(ExitCode::FAILURE);
     };

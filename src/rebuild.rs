@@ -185,6 +185,13 @@ pub(crate) fn summary(hour: &str, rebuilt: &Rebuilt, asked: &[String], dry_run: 
             "Wrote {} reports; the State report marks the hour rebuilt.",
             rebuilt.reports_written
         );
+    } else if rebuilt.state_found {
+        // `--domain` named some of the hour's domains: the others may still lack trees.
+        let _ = writeln!(
+            out,
+            "Wrote {} reports; the State report is not marked rebuilt: not every domain of the hour was rebuilt (leave out --domain to rebuild them all).",
+            rebuilt.reports_written
+        );
     } else {
         let _ = writeln!(
             out,
@@ -228,6 +235,29 @@ mod tests {
         rebuilt.marked_rebuilt = false;
         assert!(summary("2026120713", &rebuilt, &[], false)
             .ends_with("Wrote 7 reports; the hour has no State report to mark rebuilt (none is made: an empty one would say the collector was down all the hour).\n"));
+    }
+
+    /// Finding: `--domain app-0` on an hour with a State report said "the hour has no State
+    /// report to mark rebuilt", right below the State report's counts: the mark waits for
+    /// every domain, which is what to say.
+    #[test]
+    fn a_rebuild_of_some_domains_says_why_the_state_report_is_not_marked() {
+        let mut rebuilt = Rebuilt {
+            reports_written: 4,
+            state_found: true,
+            ..Rebuilt::default()
+        };
+        rebuilt.trees.insert("shop".into(), 3);
+        rebuilt.received.insert("shop".into(), 3);
+        let text = summary("2026120713", &rebuilt, &["shop".to_owned()], false);
+        assert!(
+            text.ends_with(
+                "Wrote 4 reports; the State report is not marked rebuilt: not every domain of \
+                 the hour was rebuilt (leave out --domain to rebuild them all).\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("no State report"), "{text}");
     }
 
     #[test]

@@ -90,6 +90,11 @@ pub(crate) fn check_config(args: ServeArgs) -> anyhow::Result<()> {
     }
     let routers = advertised_collectors(&config, config.collector.listen)?;
     let rules = active_rules(&config, args.demo)?;
+    // The start's warnings, in its order.
+    if let Some(rules) = &rules {
+        alerts::warn_of_short_retention(rules, config.store.retention_days);
+    }
+    warn_of_no_login(config.web.listen, !config.web.username.is_empty());
     for warning in router_warnings(
         &routers,
         config.collector.listen,
@@ -546,12 +551,7 @@ async fn serve_locked(
         .with_web_server(web_stats.clone()),
     );
     let has_login = state.auth.basic.is_some();
-    if !web_addr.ip().is_loopback() && !has_login {
-        tracing::warn!(
-            %web_addr,
-            "the web UI is reachable from other machines without a login: set web.username and web.password"
-        );
-    }
+    warn_of_no_login(web_addr, has_login);
     for warning in router_warnings(
         &state.cat_router.routers,
         collector_addr,
@@ -726,6 +726,17 @@ async fn serve_locked(
     };
     say_and_log(level, &stop_summary(&stats));
     Ok(())
+}
+
+/// Warns when the web UI at `web_addr` is reachable from other machines without a login
+/// (a start, and `serve --check-config`).
+fn warn_of_no_login(web_addr: std::net::SocketAddr, has_login: bool) {
+    if !web_addr.ip().is_loopback() && !has_login {
+        tracing::warn!(
+            %web_addr,
+            "the web UI is reachable from other machines without a login: set web.username and web.password"
+        );
+    }
 }
 
 /// The alert rules a start runs: the rules file's, else the demo's built-in ones with
@@ -1302,7 +1313,16 @@ pub(crate) fn lock_data_dir_as(dir: &Path, taker: Taker) -> anyhow::Result<DataD
         .read(true)
         .write(true)
         .open(&path)
-        .with_context(|| format!("the data directory {} is not writable", dir.display()))?;
+        // Named: the directory may be writable and the file not (one left by a run as
+        // another user, root say), and "the data directory is not writable" sent
+        // operators to check the directory's mode.
+        .with_context(|| {
+            format!(
+                "the data directory {} is not writable: opening {}",
+                dir.display(),
+                path.display()
+            )
+        })?;
     if let Err(e) = rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
         if e == rustix::io::Errno::WOULDBLOCK {
             let mut holder = String::new();
@@ -1334,7 +1354,13 @@ pub(crate) fn lock_data_dir_as(dir: &Path, taker: Taker) -> anyhow::Result<DataD
         file.rewind()?;
         writeln!(file, "{pid}")
     })()
-    .with_context(|| format!("the data directory {} is not writable", dir.display()))?;
+    .with_context(|| {
+        format!(
+            "the data directory {} is not writable: writing {}",
+            dir.display(),
+            path.display()
+        )
+    })?;
     Ok(DataDirLock {
         _folder: folder,
         _file: file,
@@ -1795,6 +1821,33 @@ mod router_warnings_tests {
         // Only this machine's clients ask a loopback web port: they can reach loopback.
         assert!(warnings(&["127.0.0.1:2280"], "127.0.0.1:2280", "127.0.0.1:8080").is_empty());
         assert!(warnings(&["10.0.0.5:2280"], "0.0.0.0:2280", "0.0.0.0:8080").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::{lock_data_dir, LOCK_FILE};
+
+    /// Finding: a `.lock` another user owns (left by a run as root) in a directory the
+    /// server may write was told as "the data directory is not writable", naming no file.
+    /// (Tests may run as root, who may open anything: a folder stands in for the file.)
+    #[test]
+    fn a_lock_file_that_cannot_be_opened_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(LOCK_FILE);
+        std::fs::create_dir(&lock).unwrap();
+        let Err(err) = lock_data_dir(dir.path()) else {
+            panic!("a folder for .lock was taken as the lock file");
+        };
+        let text = format!("{err:#}");
+        assert!(
+            text.starts_with(&format!(
+                "the data directory {} is not writable: opening {}: ",
+                dir.path().display(),
+                lock.display()
+            )),
+            "{text}"
+        );
     }
 }
 

@@ -72,8 +72,7 @@ pub(crate) fn run(url: &str) -> anyhow::Result<ExitCode> {
     use std::io::Write as _;
     let status = check(url, SCRAPE_GAP);
     if status.code == EXIT_UNREACHABLE {
-        // Not `eprint!`, which panics (exit 101, not 2) when stderr is a closed pipe.
-        let _ = std::io::stderr().write_all(status.text.as_bytes());
+        crate::logging::problem("status", status.text.trim_end());
     } else {
         // Not `print!`, which panics when the reader has gone (`ocelot status | head -3`).
         let mut out = std::io::stdout().lock();
@@ -112,7 +111,7 @@ fn check(url: &str, gap: Duration) -> Status {
 
 fn unreachable(url: &str, err: &anyhow::Error) -> Status {
     let mut text = format!(
-        "ocelot status: cannot read {}: {err:#}\n",
+        "cannot read {}: {err:#}\n",
         crate::http::url_of(url, "/metrics")
     );
     // The collector's port reads the request as a frame, finds a bad length and closes:

@@ -153,7 +153,7 @@ pub(crate) const STORE_CORRUPT_READS: &str = "ocelot_store_corrupt_reads";
 pub(crate) const STORE_RECOVERED_FILES: &str = "ocelot_store_recovered_files";
 /// Index entries rebuilt by recovery (counter).
 pub(crate) const STORE_RECOVERED_ENTRIES: &str = "ocelot_store_recovered_entries";
-/// Hour folders deleted by retention (counter).
+/// Hour folders deleted by retention or the size cap (counter).
 pub(crate) const STORE_HOURS_DELETED: &str = "ocelot_store_hours_deleted";
 /// Bytes the store's files take on disk, allocated blocks (gauge).
 pub(crate) const STORE_DISK_BYTES: &str = "ocelot_store_disk_bytes";
@@ -372,7 +372,7 @@ impl OcelotFigures {
         counter(
             e,
             CONNECTIONS_EVICTED,
-            "Connections silent for 10 s closed to make room for a new one when every slot was taken.",
+            "Connections closed to make room for a new one when every slot was taken: the one silent the longest (10 s at least), else one of the client holding the most slots.",
             c.connections_evicted,
         )?;
         counter(e, HOURS_SEALED, "Hours sealed since start.", c.hours_sealed)?;
@@ -681,13 +681,13 @@ fn encode_store(e: &mut DescriptorEncoder<'_>, s: &StoreStats) -> fmt::Result {
     counter(
         e,
         STORE_HOURS_DELETED,
-        "Hour folders deleted by retention.",
+        "Hour folders deleted by retention (store.retention_days) or the size cap (store.max_disk_gib).",
         s.hours_deleted,
     )?;
     gauge(
         e,
         STORE_DISK_BYTES,
-        "Bytes the store's data and index files take on disk (allocated blocks, as du counts them: sparse index files count what they use, not their length; up to a minute old in a store of 1000 files or more).",
+        "Bytes the store's hour folders take on disk: data, index and report files (allocated blocks, as du counts them: sparse index files count what they use, not their length; up to a minute old in a store of 1000 files or more).",
         to_i64(s.disk_use.iter().map(|d| d.bytes).sum()),
     )?;
     if s.disk_cap_bytes > 0 {

@@ -134,3 +134,51 @@ fn the_demo_uses_a_data_directory_of_its_own_and_names_its_rules() {
     );
     assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
 }
+
+/// Finding: the start warned of a web UI others reach without a login, and of baseline
+/// rules looking further back than retention keeps, and `--check-config`, which is to
+/// print the start's warnings, said neither.
+#[test]
+fn check_config_warns_of_no_login_and_of_retention_too_short_for_baseline_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().canonicalize().unwrap();
+    std::fs::write(
+        work.join("rules.toml"),
+        "[[rule]]\nid = \"drop\"\ndomain = \"shop\"\nreport = \"transaction\"\ntype = \"URL\"\n\
+         measure = \"count\"\nbaseline = \"below\"\nmargin_percent = 50.0\nfor_minutes = 2\n",
+    )
+    .unwrap();
+    std::fs::write(
+        work.join("ocelot.toml"),
+        "[collector]\nlisten = \"10.0.0.5:2280\"\n[web]\nlisten = \"0.0.0.0:8080\"\n\
+         [alert]\nrules = \"rules.toml\"\n",
+    )
+    .unwrap();
+    let out = check(&work, &[]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "the web UI is reachable from other machines without a login: set web.username \
+             and web.password"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("baseline rules look 29 days back but store.retention_days is 7"),
+        "{stderr}"
+    );
+    // With a login and the retention the rules need: nothing to say.
+    std::fs::write(
+        work.join("ocelot.toml"),
+        "[collector]\nlisten = \"10.0.0.5:2280\"\n[web]\nlisten = \"0.0.0.0:8080\"\n\
+         username = \"ops\"\npassword = \"secret\"\n[store]\nretention_days = 29\n\
+         [alert]\nrules = \"rules.toml\"\n",
+    )
+    .unwrap();
+    let out = check(&work, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("without a login"), "{stderr}");
+    assert!(!stderr.contains("baseline rules look"), "{stderr}");
+}

@@ -82,3 +82,55 @@ fn the_stop_is_logged_as_json_events() {
     );
     assert!(has(&events, "INFO", "Stopped cleanly."), "{stderr}");
 }
+
+/// Finding: `ocelot status`, `lookup` and `decode` said their problems as plain lines on
+/// stderr under `--log-format json` (a cron job's `status` finding no server, say): each is
+/// an ERROR event now, naming the command, with the same exit code.
+#[test]
+fn a_commands_problem_is_a_json_error_event() {
+    let run = |args: &[&str], stdin: &[u8]| {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ocelot"))
+            .args(["--log-format", "json"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Nothing listens on a port just freed.
+    let url = format!("127.0.0.1:{}", free_port());
+    let (code, stderr) = run(&["status", "--url", &url], b"");
+    assert_eq!(code, Some(2), "{stderr}");
+    let said = events(&stderr);
+    assert!(has(&said, "ERROR", "cannot read http://"), "{stderr}");
+    assert_eq!(said[0]["command"], "status", "{stderr}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let (code, stderr) = run(&["lookup", "--data", data, "shop-0a000001-498703-1"], b"");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        has(
+            &events(&stderr),
+            "ERROR",
+            "no message shop-0a000001-498703-1"
+        ),
+        "{stderr}"
+    );
+
+    // A length prefix and then nothing: a truncated frame.
+    let (code, stderr) = run(&["decode", "-"], &[0, 0, 0, 9]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        has(&events(&stderr), "ERROR", "stdin: byte offset 0"),
+        "{stderr}"
+    );
+}

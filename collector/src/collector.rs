@@ -412,9 +412,7 @@ impl Collector {
         // When the previous hour is sealed already, its State report says what it had.
         let mut hours = self.open_hours(now_ms);
         hours.sort_unstable();
-        if !inner.config.after_clean_stop {
-            self.mark_hours_closed_unsealed(store, hours[0]);
-        }
+        self.mark_hours_closed_unsealed(store, hours[0]);
         if let Some(before) = hours[0].checked_sub(1) {
             let sent = stored_trees_by_domain(store, before);
             if !sent.is_empty() {
@@ -436,7 +434,27 @@ impl Collector {
             };
             // The State report of the hour says what each domain sent so far: the restored
             // domains are placed by those loads, as a new hour is planned.
-            let sent = stored_trees_by_domain(store, hour);
+            let state = match read_stored_any(store, hour, STATE_DOMAIN, ReportKind::State) {
+                Some(AnyReport::State(state)) => Some(state),
+                _ => None,
+            };
+            let sent = state
+                .as_ref()
+                .map(StateReport::trees_by_domain)
+                .unwrap_or_default();
+            // Minutes an earlier start of this hour continued from checkpoints lacking trees
+            // (a crash, then starts since): still lacking them, whatever the last stop
+            // was. Only this process can rebuild the hour at its seal, so it takes them on.
+            let incomplete_minutes: Vec<u8> = state
+                .iter()
+                .flat_map(StateReport::restored_incomplete_minutes)
+                .collect();
+            if !incomplete_minutes.is_empty() && inner.config.after_clean_stop {
+                inner.stats.hours_restored_incomplete.fetch_add(1, Relaxed);
+                (inner.stats.incomplete_hours.lock())
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(hour);
+            }
             let client_domains: Vec<&str> = domains
                 .iter()
                 .filter(|d| is_client_domain(store, hour, d))
@@ -511,6 +529,7 @@ impl Collector {
                 reports,
                 checkpoint,
                 after_clean_stop: inner.config.after_clean_stop,
+                incomplete_minutes,
                 unusable: Mutex::new(unreadable),
                 unparsed: AtomicUsize::new(0),
                 stats: inner.stats.clone(),
@@ -538,7 +557,8 @@ impl Collector {
     /// One of them was sealed if a State report shows the collector running at or after
     /// its seal: a later hour's, or the next hour's with a sample at or past the grace
     /// (a seal always comes with a sample, see [`Collector::tick`]). A clean stop writes
-    /// every open hour at the end, so the caller skips this after one.
+    /// every open hour at the end: after one, only an hour whose State report an earlier
+    /// crash marked incomplete is taken (the run that knew it ended before the seal).
     fn mark_hours_closed_unsealed(&self, store: &Store, first_open: u64) {
         let inner = &*self.inner;
         let Ok(stored) = store.hours() else {
@@ -572,6 +592,18 @@ impl Collector {
                 .sampled_minutes()
                 .last()
                 .map_or_else(|| "none".to_owned(), |m| format!(":{m:02}"));
+            if inner.config.after_clean_stop {
+                if state.restored_incomplete_minutes().next().is_none() {
+                    continue;
+                }
+                tracing::warn!(hour, %hour_utc, last_sample, "the hour closed while the collector was down after a clean stop, but an earlier crash in it left its reports without the trees taken after a checkpoint, which are in the store");
+                inner.stats.hours_restored_incomplete.fetch_add(1, Relaxed);
+                (inner.stats.incomplete_hours.lock())
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(hour);
+                // Its State report says so already.
+                continue;
+            }
             tracing::warn!(hour, %hour_utc, last_sample, "the hour closed while the collector was down after a crash or kill -9 in it: its reports are its last checkpoint and lack the trees taken after that, which are in the store");
             inner.stats.hours_restored_incomplete.fetch_add(1, Relaxed);
             // Sealed already: rebuilt once the start is done (`Collector::start`).
@@ -1644,6 +1676,9 @@ pub(crate) struct RestoreLog {
     reports: usize,
     checkpoint: Option<SystemTime>,
     after_clean_stop: bool,
+    /// Minutes the hour's State report marks as continued from checkpoints lacking trees
+    /// (an earlier crash in the hour): a clean stop since does not bring them back.
+    incomplete_minutes: Vec<u8>,
     /// `domain/report` of each checkpoint that could not be read or parsed.
     unusable: Mutex<Vec<String>>,
     /// Of `reports`, those a worker could not parse.
@@ -1672,7 +1707,15 @@ impl Drop for RestoreLog {
         let reports = self.reports.saturating_sub(*self.unparsed.get_mut());
         let hour_utc = crate::clock::utc(hour.saturating_mul(MILLIS_PER_HOUR));
         if self.after_clean_stop && unusable.is_empty() {
-            tracing::info!(hour, %hour_utc, domains, reports, "continuing the hour from its checkpoint, written by a clean stop: nothing is missing from the hour's reports");
+            if self.incomplete_minutes.is_empty() {
+                tracing::info!(hour, %hour_utc, domains, reports, "continuing the hour from its checkpoint, written by a clean stop: nothing is missing from the hour's reports");
+            } else {
+                let minutes: Vec<String> = (self.incomplete_minutes.iter())
+                    .map(|m| format!(":{m:02}"))
+                    .collect();
+                let minutes = minutes.join(" ");
+                tracing::warn!(hour, %hour_utc, domains, reports, incomplete_minutes = %minutes, "continuing the hour from its checkpoint, written by a clean stop: the stop lost nothing, but an earlier crash in the hour left its reports without the trees taken after a checkpoint (they are in the store; rebuilt from it once the hour is sealed, unless collector.rebuild_incomplete_hours is off)");
+            }
             return;
         }
         self.stats.restored_incomplete(self.hour);

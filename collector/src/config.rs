@@ -61,7 +61,9 @@ pub struct CollectorConfig {
     pub sealed_report_cache_bytes: u64,
     /// Whether the last run on this store stopped cleanly: its final checkpoint wrote every
     /// open hour with every tree it had taken (`ocelot serve` knows from a marker its stop
-    /// leaves). Only what a restart logs of the hours it continues depends on it.
+    /// leaves). What a restart logs of the hours it continues depends on it, and which hours
+    /// it takes as incomplete: after a crash, every hour it continues; after a clean stop,
+    /// those whose State report an earlier crash marked.
     pub after_clean_stop: bool,
     /// Whether an hour this start found incomplete (after a crash: its checkpoint lacks the
     /// trees taken after it) has its reports rebuilt from the store's trees once it is sealed

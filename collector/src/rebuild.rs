@@ -68,6 +68,10 @@ pub struct Rebuilt {
     pub damaged_blocks: u64,
     /// Reports written (none in a dry run).
     pub reports_written: usize,
+    /// Whether the hour has a State report (what `received` comes from, and what is
+    /// marked rebuilt): without `marked_rebuilt`, tells "no report to mark" from "not
+    /// every domain rebuilt".
+    pub state_found: bool,
     /// Whether the hour's State report was marked rebuilt (not when a domain's reports were
     /// kept, nothing was counted, or the hour has no State report to mark).
     pub marked_rebuilt: bool,
@@ -123,6 +127,7 @@ pub fn rebuild_hour(
         }
     }
     let state = read_state(store, hour);
+    rebuilt.state_found = state.is_some();
     if let Some(state) = &state {
         rebuilt.received = (state.trees_by_domain().into_iter())
             .filter(|(domain, _)| wanted(domain))

@@ -258,6 +258,46 @@ fn a_restart_after_a_clean_stop_says_nothing_is_missing() {
     store.shutdown();
 }
 
+/// Finding: a crash, a restart, a clean stop and a start again in one hour: the last start
+/// said "nothing is missing from the hour's reports", which still lacked the trees the
+/// crash left out (its State report said so).
+#[test]
+fn a_clean_restart_after_a_crash_in_the_hour_does_not_say_nothing_is_missing() {
+    let logged = logged();
+    let hour = 498_665;
+    let now_ms = hour * 3_600_000 + 20 * 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (collector, store) = started_with_a_tree_per_domain(dir.path(), now_ms);
+        collector.checkpoint_now();
+        store.flush().unwrap();
+        store.crash_for_tests();
+    }
+    let store = open_store(dir.path());
+    let collector = Collector::start(
+        config(),
+        Some(store.clone()),
+        Arc::new(ManualClock::new(now_ms + 30_000)),
+    );
+    collector.checkpoint_now();
+    assert_eq!(collector.shutdown(), Vec::new());
+    store.shutdown();
+    let (collector, store) = restart_after_a_clean_stop(dir.path(), now_ms);
+    let lines = logged.lines("written by a clean stop", hour);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let line = &lines[0];
+    assert!(!line.contains("nothing is missing"), "{line}");
+    assert!(
+        line.contains("an earlier crash in the hour left its reports without the trees"),
+        "{line}"
+    );
+    assert!(line.contains(" WARN "), "{line}");
+    assert!(line.contains("incomplete_minutes=:20"), "{line}");
+    assert_eq!(collector.stats().hours_restored_incomplete, 1);
+    collector.shutdown();
+    store.shutdown();
+}
+
 /// Sealing an hour logged nothing: an operator could not tell from the log that an hour's
 /// final reports were written. Now one line per hour (not one per worker) says so, with
 /// its domains and reports.

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use common::*;
 use ocelot_analyzer::{MatrixReport, StateReport, TransactionReport, ViewQuery};
-use ocelot_collector::{rebuild_hour, CollectorConfig, ManualClock, RebuildOptions, STATE_DOMAIN};
+use ocelot_collector::{
+    rebuild_hour, Collector, CollectorConfig, ManualClock, RebuildOptions, STATE_DOMAIN,
+};
 use ocelot_store::Store;
 
 /// Requests 1-3 checkpointed, then 5 (90 SQL calls) and 6 (one that ended in the next hour:
@@ -160,6 +162,11 @@ fn a_rebuild_of_one_domain_leaves_the_others_as_they_were() {
     let config = CollectorConfig::default();
     let rebuilt = rebuild_hour(&store, &config, HOUR, &only_shop(), NOW_MS).unwrap();
     assert_eq!(rebuilt.trees.keys().collect::<Vec<_>>(), ["shop"]);
+    // The hour has a State report; `cart` may still lack trees, so it is not marked.
+    assert!(
+        rebuilt.state_found && !rebuilt.marked_rebuilt,
+        "{rebuilt:?}"
+    );
     assert_eq!(
         store.read_report(HOUR, "cart", "matrix").unwrap().unwrap(),
         b"{}"
@@ -186,7 +193,7 @@ fn a_rebuild_of_an_hour_without_a_state_report_makes_none() {
     let rebuilt = rebuild_hour(&store, &config, HOUR, &all(), NOW_MS).unwrap();
     assert_eq!(rebuilt.total_trees(), 1);
     assert!(rebuilt.reports_written > 0, "{rebuilt:?}");
-    assert!(!rebuilt.marked_rebuilt);
+    assert!(!rebuilt.marked_rebuilt && !rebuilt.state_found);
     assert_eq!(stored_orders(&store).0, 1);
     assert!(store
         .read_report(HOUR, STATE_DOMAIN, "state")
@@ -255,6 +262,75 @@ fn a_collector_rebuilds_an_hour_it_continued_from_an_incomplete_checkpoint_once_
     assert!(view.rebuilt_ms > 0);
     // Served as rebuilt: the sealed report read again, not a cached parse of the old one.
     assert_eq!(orders(&collector).map(|o| o.0), Some(5));
+    collector.shutdown();
+    store.shutdown();
+}
+
+/// Finding: a crash, a restart, then a clean restart in the same hour (a deploy, a changed
+/// setting): the last start, told the stop was clean, logged "nothing is missing" and did
+/// not know the hour lacked the trees of the crash, so its seal rebuilt nothing and the
+/// State report went on saying the hour was incomplete.
+#[test]
+fn an_hour_left_incomplete_is_rebuilt_at_its_seal_after_a_clean_restart_in_between() {
+    let dir = tempfile::tempdir().unwrap();
+    crash_after_a_checkpoint(dir.path());
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
+    let collector = start_rebuilding(&store, clock.clone(), true);
+    collector.tick();
+    collector.checkpoint_now();
+    collector.shutdown();
+    clock.set(NOW_MS + 120_000);
+    let config = CollectorConfig {
+        background_ticks: false,
+        after_clean_stop: true,
+        ..CollectorConfig::default()
+    };
+    let collector = Collector::start(config, Some(store.clone()), clock.clone());
+    collector.tick();
+    assert_eq!(
+        orders(&collector).map(|o| o.0),
+        Some(3),
+        "still lacking two"
+    );
+    assert_eq!(collector.stats().hours_restored_incomplete, 1);
+    clock.set((HOUR + 1) * 3_600_000 + 3 * 60_000 + 500);
+    collector.tick();
+    wait_for("the rebuilt reports", || {
+        collector.stats().hours_rebuilt == 1
+    });
+    assert_eq!(stored_orders(&store), (5, 139, 90));
+    let state: StateReport = stored(&store, STATE_DOMAIN, "state");
+    let view = state.view(&ViewQuery::default());
+    assert_eq!(view.restored_incomplete, 0);
+    assert!(view.rebuilt_ms > 0);
+    collector.shutdown();
+    store.shutdown();
+}
+
+/// The same with the hour closing while the collector was down after the clean stop: no
+/// run sealed it knowing it lacked trees, so the start rebuilds it.
+#[test]
+fn an_hour_left_incomplete_that_closed_after_a_clean_stop_is_rebuilt_at_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    crash_after_a_checkpoint(dir.path());
+    let store = open_store(dir.path());
+    let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
+    let collector = start_rebuilding(&store, clock.clone(), true);
+    collector.tick();
+    collector.checkpoint_now();
+    collector.shutdown();
+    clock.set((HOUR + 1) * 3_600_000 + 10 * 60_000);
+    let config = CollectorConfig {
+        background_ticks: false,
+        after_clean_stop: true,
+        ..CollectorConfig::default()
+    };
+    let collector = Collector::start(config, Some(store.clone()), clock);
+    wait_for("the rebuilt reports", || {
+        collector.stats().hours_rebuilt == 1
+    });
+    assert_eq!(stored_orders(&store), (5, 139, 90));
     collector.shutdown();
     store.shutdown();
 }
