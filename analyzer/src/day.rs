@@ -29,8 +29,11 @@ use crate::view_query::{
     day_label, hour_label, Rows, ViewQuery, HOURS_PER_DAY, SECONDS_PER_DAY, SECONDS_PER_MINUTE,
 };
 
-/// A report kind a [`Day`] merges: one domain's report of one hour, kept per minute.
-pub(crate) trait HourlyReport {
+/// A report kind of one domain and one hour, kept per minute: what an
+/// [`crate::Analyzer`] keeps per domain and a [`Day`] merges. Public only so that those
+/// public types can name it as a bound: this module is private, so no one outside the
+/// crate can name or implement it.
+pub trait HourlyReport {
     /// An empty report of `domain` at hour index `hour`.
     fn empty(domain: String, hour: u64) -> Self;
     /// The report's hour index.
@@ -46,17 +49,21 @@ pub(crate) trait HourlyReport {
     /// The report's domain.
     fn domain_name(&self) -> &str;
     /// The report's machines, in order.
-    fn machine_ips(&self) -> Vec<String>;
+    fn machine_ips(&self) -> impl Iterator<Item = &str>;
     /// Machines, types and names (or categories) held: what a kept day's size is
     /// estimated from.
     fn entries(&self) -> usize;
+    /// A generous estimate of the heap bytes one entry of a merged day holds
+    /// ([`Day::approx_bytes`]).
+    const DAY_ENTRY_BYTES: usize;
 }
 
-/// `impl HourlyReport` for a report with inherent `new`, `hour`, `in_row`, `merge` and
-/// `machines_merged`.
+/// `impl HourlyReport` for a report with inherent `new`, `hour`, `in_row`, `merge`,
+/// `machines_merged`, `domain`, `ips` and `entry_count`, and its `DAY_ENTRY_BYTES`.
 macro_rules! hourly_report {
-    ($report:ty) => {
+    ($report:ty, day_entry_bytes = $bytes:expr) => {
         impl $crate::day::HourlyReport for $report {
+            const DAY_ENTRY_BYTES: usize = $bytes;
             fn empty(domain: String, hour: u64) -> Self {
                 <$report>::new(domain, hour)
             }
@@ -75,8 +82,8 @@ macro_rules! hourly_report {
             fn domain_name(&self) -> &str {
                 self.domain()
             }
-            fn machine_ips(&self) -> Vec<String> {
-                self.ips().map(str::to_owned).collect()
+            fn machine_ips(&self) -> impl Iterator<Item = &str> {
+                self.ips()
             }
             fn entries(&self) -> usize {
                 self.entry_count()
@@ -87,8 +94,10 @@ macro_rules! hourly_report {
 pub(crate) use hourly_report;
 
 /// One domain's reports of kind `R` over one UTC day, week or month, merged hour by hour.
+/// Each kind names it ([`crate::TransactionDay`], [`crate::EventDay`],
+/// [`crate::ProblemDay`], [`crate::MatrixDay`]) and adds its views.
 #[derive(Debug, Clone)]
-pub(crate) struct Day<R> {
+pub struct Day<R> {
     span: Span,
     /// The hours added, ascending.
     hours: Vec<u64>,
@@ -100,9 +109,28 @@ pub(crate) struct Day<R> {
     all: R,
 }
 
+impl<R> Day<R> {
+    /// The span merged.
+    pub fn span(&self) -> Span {
+        self.span
+    }
+
+    /// The hours added, ascending.
+    pub fn hours(&self) -> &[u64] {
+        &self.hours
+    }
+}
+
 impl<R: HourlyReport> Day<R> {
-    /// No hour yet of `domain` in `span`.
-    pub(crate) fn new(domain: String, span: Span) -> Self {
+    /// No hour yet of `domain` on `day` (a day index: `hour / 24`).
+    pub fn new(domain: impl Into<String>, day: u64) -> Self {
+        Day::over(domain, Span::Day(day))
+    }
+
+    /// No hour yet of `domain` in `span`: a day, or a week or month whose rows are days
+    /// (CAT's weekly and monthly reports).
+    pub fn over(domain: impl Into<String>, span: Span) -> Self {
+        let domain = domain.into();
         let first_hour = span.hours().start;
         Day {
             span,
@@ -112,11 +140,12 @@ impl<R: HourlyReport> Day<R> {
         }
     }
 
-    /// Adds the report of one hour of the span, or returns `false` and leaves out a report
-    /// of an hour outside it. A second report of an hour adds to the first. What keeps "the
-    /// first" of something (sample message IDs) keeps the span's first when the hours come
-    /// in order, as the web's views add them; what keeps the newest, the latest.
-    pub(crate) fn add_hour(&mut self, report: &R) -> bool {
+    /// Adds the report of one hour of the span (its `hour`), or returns `false` and leaves
+    /// out a report of an hour outside it. Add each hour once, in order: a second report of
+    /// an hour (another collector's, say) adds to the first, and what keeps "the first" of
+    /// something (sample message IDs) keeps the span's first when the hours come in order,
+    /// as the web's views add them; what keeps the newest, the latest.
+    pub fn add_hour(&mut self, report: &R) -> bool {
         let hour = report.hour_index();
         let Some(row) = self.span.row_of(hour) else {
             return false;
@@ -130,14 +159,14 @@ impl<R: HourlyReport> Day<R> {
         true
     }
 
-    /// Adds `day`, one whole day of the same domain merged on its own (over
-    /// [`Span::Day`]), as that day's row of this week or month; or returns `false` and
-    /// leaves out a day outside the span, or anything when this is itself a day. The
-    /// same as adding that day's hours one by one: a row is the fold of the day's hours,
-    /// and folding the day's hourly rows sums the same figures. Add days (and any hours
-    /// added directly) in order, so what keeps the first or the newest keeps the span's.
-    /// What lets a week or month reuse days merged once (the web keeps past days).
-    pub(crate) fn add_day(&mut self, day: &Day<R>) -> bool {
+    /// Adds `day`, one whole day of the same domain merged on its own (made with
+    /// [`Day::new`] and its hours), as that day's row of this week or month; or returns
+    /// `false` and leaves out a day outside the span, or anything when this is itself a
+    /// day. The same as adding that day's hours one by one: a row is the fold of the day's
+    /// hours, and folding the day's hourly rows sums the same figures. Add days (and any
+    /// hours added directly) in order, so what keeps the first or the newest keeps the
+    /// span's. What lets a week or month reuse days merged once (the web keeps past days).
+    pub fn add_day(&mut self, day: &Day<R>) -> bool {
         let (Span::Day(_), Span::Week(_) | Span::Month(_)) = (day.span, self.span) else {
             return false;
         };
@@ -195,9 +224,15 @@ impl<R: HourlyReport> Day<R> {
         self.report.entries() + self.all.entries()
     }
 
-    /// The hours added, ascending.
-    pub(crate) fn hours(&self) -> &[u64] {
-        &self.hours
+    /// A generous estimate of the heap bytes held, from the entries kept: what a cache of
+    /// merged days budgets by.
+    pub fn approx_bytes(&self) -> usize {
+        self.entries().saturating_mul(R::DAY_ENTRY_BYTES)
+    }
+
+    /// The machines seen in any hour of the span.
+    pub fn ips(&self) -> impl Iterator<Item = &str> {
+        self.report.machine_ips()
     }
 
     /// The merged report per machine, its rows keyed by [`Span::row_of`]: its machines
@@ -212,11 +247,6 @@ impl<R: HourlyReport> Day<R> {
             Some(_) => &self.report,
             None => &self.all,
         }
-    }
-
-    /// The span merged.
-    pub(crate) fn span(&self) -> Span {
-        self.span
     }
 
     /// How the views label the rows: hours from the day's first, or days from the span's.
@@ -242,7 +272,7 @@ impl<R: HourlyReport> Day<R> {
             from: day_label(span.first_day()),
             to: day_label(span.first_day().saturating_add(span.day_count() - 1)),
             days: self.day_labels(),
-            ips: self.report.machine_ips(),
+            ips: self.ips().map(str::to_owned).collect(),
         }
     }
 
@@ -279,4 +309,43 @@ pub struct SpanHead {
     pub days: Vec<String>,
     /// Every machine seen in the span.
     pub ips: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ocelot_protocol::{Leaf, Message};
+
+    use crate::config::AnalyzerConfig;
+    use crate::span::Span;
+    use crate::test_support::{transaction, tree};
+    use crate::{EventDay, HourAnalyzers, MatrixDay, ProblemDay, TransactionDay};
+
+    #[test]
+    fn each_kind_estimates_a_days_size_at_its_own_bytes_per_entry() {
+        let hour = 498_703;
+        let mut analyzers = HourAnalyzers::new(hour, &Arc::new(AnalyzerConfig::default()));
+        let mut root = transaction("URL", "/a", hour * 3_600_000, 9_000_000, "ERROR");
+        let event = Leaf::new("Cache", "get", "0", hour * 3_600_000, "");
+        root.children.push(Message::Event(event));
+        analyzers.process(&tree("shop", "10.0.0.1", "shop-0a000001-1-1", root));
+        let day = hour / 24;
+
+        // Machine, type and name, per machine and for "All".
+        let mut transactions = TransactionDay::new("shop", day);
+        assert!(transactions.add_hour(&analyzers.transaction.reports()["shop"]));
+        assert_eq!(transactions.approx_bytes(), 6 * 2048);
+        let mut events = EventDay::new("shop", day);
+        assert!(events.add_hour(&analyzers.event.reports()["shop"]));
+        assert_eq!(events.approx_bytes(), 6 * 512);
+        // Machine, then type and name of the error and of the long URL, twice.
+        let mut problems = ProblemDay::new("shop", day);
+        assert!(problems.add_hour(&analyzers.problem.reports()["shop"]));
+        assert_eq!(problems.approx_bytes(), 10 * 2560);
+        // Type and name, twice.
+        let mut matrix = MatrixDay::over("shop", Span::Day(day));
+        assert!(matrix.add_hour(&analyzers.matrix.reports()["shop"]));
+        assert_eq!(matrix.approx_bytes(), 4 * 512);
+    }
 }

@@ -26,6 +26,7 @@
 //! assert!((view.types[0].figures.p95 - 20.0).abs() < 0.2);
 //! ```
 
+mod analyzer;
 mod batch;
 mod cardinality;
 mod config;
@@ -57,8 +58,9 @@ mod transaction_walk;
 mod tree_counter;
 mod view_query;
 
+pub use analyzer::Analyzer;
 pub use config::{AnalyzerConfig, LongThresholds, OTHERS};
-pub use day::SpanHead;
+pub use day::{Day, SpanHead};
 pub use dependency::{DependencyEdgeView, DependencyMinuteView, DependencyView};
 pub use domain_reports::DomainReports;
 pub use event::{

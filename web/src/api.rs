@@ -96,15 +96,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use ocelot_analyzer::{
-    day_label, hour_label, DependencyView, EventReport, EventTypeView, EventView, HeartbeatReport,
-    HeartbeatView, MetricReport, MetricView, ProblemEntryView, ProblemReport, ProblemView, Span,
-    StateReport, StateView, TransactionReport, TransactionTypeView, TransactionView, ViewQuery,
-    HOURS_PER_DAY,
+    day_label, hour_label, Day, DependencyView, EventReport, EventTypeView, EventView,
+    HeartbeatReport, HeartbeatView, MetricReport, MetricView, ProblemEntryView, ProblemReport,
+    ProblemView, Span, StateReport, StateView, TransactionReport, TransactionTypeView,
+    TransactionView, ViewQuery, HOURS_PER_DAY,
 };
 use serde::Serialize;
 
 use crate::cpu::heavy;
-use crate::day::{event_day, hours_of_domain, problem_day, transaction_day, Merged, SpanHours};
+use crate::day::{event_day, hours_of_domain, problem_day, transaction_day, Merged};
 use crate::error::{ApiError, ApiQuery};
 use crate::hour::{elapsed_seconds, span_elapsed_seconds};
 use crate::report_source::unreadable_message;
@@ -483,13 +483,13 @@ impl UnreadableHours {
 
 /// The hours `merged` left out for reports that cannot be read; a 500 saying so when they
 /// are all the span had.
-pub(crate) fn unreadable_hours<D: SpanHours>(
+pub(crate) fn unreadable_hours<R>(
     target: &DayTarget,
     kind: &str,
-    merged: &Merged<D>,
+    merged: &Merged<Day<R>>,
 ) -> Result<UnreadableHours, ApiError> {
     let lost = &merged.unreadable_hours;
-    if !lost.is_empty() && merged.day.span_hours().is_empty() {
+    if !lost.is_empty() && merged.day.hours().is_empty() {
         return Err(ApiError::UnreadableReport(format!(
             "The stored {kind} reports of {} {} cannot be read (damaged or missing; see the \
              server's log): hours {}.",

@@ -41,35 +41,6 @@ pub(crate) struct Merged<D> {
     pub(crate) unreadable_hours: Vec<u64>,
 }
 
-/// The hours a merged span holds, of any kind.
-pub(crate) trait SpanHours {
-    fn span_hours(&self) -> &[u64];
-}
-
-impl SpanHours for TransactionDay {
-    fn span_hours(&self) -> &[u64] {
-        self.hours()
-    }
-}
-
-impl SpanHours for EventDay {
-    fn span_hours(&self) -> &[u64] {
-        self.hours()
-    }
-}
-
-impl SpanHours for ProblemDay {
-    fn span_hours(&self) -> &[u64] {
-        self.hours()
-    }
-}
-
-impl SpanHours for MatrixDay {
-    fn span_hours(&self) -> &[u64] {
-        self.hours()
-    }
-}
-
 /// The hours of `span` in which `domain` has a report of any kind, ascending.
 pub(crate) async fn hours_of_domain(
     source: &dyn ReportSource,

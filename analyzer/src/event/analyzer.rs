@@ -1,84 +1,21 @@
 //! [`EventAnalyzer`]: counts every event of every tree into per-domain reports.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use ocelot_protocol::{MessageKind, MessageTree, MessageView, TreeView};
 
 use super::report::{EventMachine, EventReport, MAX_FAIL_MESSAGE_IDS};
+use crate::analyzer::Analyzer;
 use crate::batch::parse_event_batch;
 use crate::cardinality::type_name_entry;
-use crate::config::AnalyzerConfig;
 use crate::dependency::{edge_call, Parents};
-use crate::domain_reports::DomainReports;
 use crate::message_ids::push_newest;
 use crate::sample_id::TreeId;
 use crate::transaction_walk::counted_duration;
 use crate::tree_counter::MachineCounter;
 
 /// The event reports of one hour, one per domain.
-#[derive(Debug, Clone)]
-pub struct EventAnalyzer {
-    hour: u64,
-    config: Arc<AnalyzerConfig>,
-    reports: DomainReports<EventReport>,
-    /// What is left of [`AnalyzerConfig::max_entries_per_hour`].
-    entries_left: usize,
-}
+pub type EventAnalyzer = Analyzer<EventReport>;
 
 impl EventAnalyzer {
-    /// An analyzer for `hour` with no data.
-    pub fn new(hour: u64, config: Arc<AnalyzerConfig>) -> Self {
-        Self::from_reports(hour, config, BTreeMap::new())
-    }
-
-    /// Continues an hour from checkpointed reports.
-    pub fn from_reports(
-        hour: u64,
-        config: Arc<AnalyzerConfig>,
-        reports: BTreeMap<String, EventReport>,
-    ) -> Self {
-        let held: usize = reports.values().map(EventReport::entry_count).sum();
-        EventAnalyzer {
-            hour,
-            entries_left: config.max_entries_per_hour.saturating_sub(held),
-            config,
-            reports: reports.into(),
-        }
-    }
-
-    /// Whether the hour's entry budget is spent ([`AnalyzerConfig::max_entries_per_hour`]):
-    /// new machines, types and names now fold into `OTHERS`.
-    pub fn entries_exhausted(&self) -> bool {
-        self.entries_left == 0
-    }
-
-    /// Adds reports read back from the store (a sealed hour opened again), each merged
-    /// into its domain's live report; the entries they add count against the hour's budget.
-    pub fn add_reports(&mut self, reports: BTreeMap<String, EventReport>) {
-        self.reports.add_within_budget(
-            reports,
-            EventReport::merge,
-            EventReport::entry_count,
-            &mut self.entries_left,
-        );
-    }
-
-    /// The hour this analyzer covers.
-    pub fn hour(&self) -> u64 {
-        self.hour
-    }
-
-    /// The reports so far, by domain.
-    pub fn reports(&self) -> &DomainReports<EventReport> {
-        &self.reports
-    }
-
-    /// Takes the reports out (sealing an hour).
-    pub fn into_reports(self) -> BTreeMap<String, EventReport> {
-        self.reports.into_map()
-    }
-
     /// Counts every event of `tree` once; batch data `@count;fail` adds those counts, and
     /// batch data that does not parse is dropped and counted
     /// ([`EventReport::malformed_batches`]).

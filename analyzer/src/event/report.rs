@@ -204,7 +204,8 @@ impl EventMachine {
 }
 
 crate::tree_counter::machine_report!(EventReport, EventMachine, malformed_batches);
-crate::day::hourly_report!(EventReport);
+// A day's name keeps its counts, up to 24 rows and up to ten failure IDs.
+crate::day::hourly_report!(EventReport, day_entry_bytes = 512);
 
 impl EventReport {
     /// An empty report for `domain` and `hour`.

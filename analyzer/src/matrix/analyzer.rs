@@ -1,14 +1,10 @@
 //! [`MatrixAnalyzer`]: counts every request (a tree whose root is an entry transaction)
 //! and the calls made inside it into per-domain reports.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use ocelot_protocol::{MessageKind, MessageTree, TreeView};
 
 use super::report::{CallKind, MatrixReport, RequestCounts};
-use crate::config::AnalyzerConfig;
-use crate::domain_reports::DomainReports;
+use crate::analyzer::Analyzer;
 use crate::sample_id::TreeId;
 use crate::transaction_walk::{for_each_counted_transaction, CountedTransaction};
 use crate::tree_counter::FoldedMessages;
@@ -38,68 +34,9 @@ impl RequestCalls {
 }
 
 /// The Matrix reports of one hour, one per domain.
-#[derive(Debug, Clone)]
-pub struct MatrixAnalyzer {
-    hour: u64,
-    config: Arc<AnalyzerConfig>,
-    reports: DomainReports<MatrixReport>,
-    /// What is left of [`AnalyzerConfig::max_entries_per_hour`].
-    entries_left: usize,
-}
+pub type MatrixAnalyzer = Analyzer<MatrixReport>;
 
 impl MatrixAnalyzer {
-    /// An analyzer for `hour` with no data.
-    pub fn new(hour: u64, config: Arc<AnalyzerConfig>) -> Self {
-        Self::from_reports(hour, config, BTreeMap::new())
-    }
-
-    /// Continues an hour from checkpointed reports.
-    pub fn from_reports(
-        hour: u64,
-        config: Arc<AnalyzerConfig>,
-        reports: BTreeMap<String, MatrixReport>,
-    ) -> Self {
-        let held: usize = reports.values().map(MatrixReport::entry_count).sum();
-        MatrixAnalyzer {
-            hour,
-            entries_left: config.max_entries_per_hour.saturating_sub(held),
-            config,
-            reports: reports.into(),
-        }
-    }
-
-    /// Whether the hour's entry budget is spent ([`AnalyzerConfig::max_entries_per_hour`]):
-    /// new request names now fold into `OTHERS`.
-    pub fn entries_exhausted(&self) -> bool {
-        self.entries_left == 0
-    }
-
-    /// Adds reports read back from the store (a sealed hour opened again), each merged
-    /// into its domain's live report; the entries they add count against the hour's budget.
-    pub fn add_reports(&mut self, reports: BTreeMap<String, MatrixReport>) {
-        self.reports.add_within_budget(
-            reports,
-            MatrixReport::merge,
-            MatrixReport::entry_count,
-            &mut self.entries_left,
-        );
-    }
-
-    /// The hour this analyzer covers.
-    pub fn hour(&self) -> u64 {
-        self.hour
-    }
-
-    /// The reports so far, by domain.
-    pub fn reports(&self) -> &DomainReports<MatrixReport> {
-        &self.reports
-    }
-
-    /// Takes the reports out (sealing an hour).
-    pub fn into_reports(self) -> BTreeMap<String, MatrixReport> {
-        self.reports.into_map()
-    }
-
     /// Counts `tree` if its root is an entry transaction (`URL`, `Service`,
     /// `PigeonService`): one request, and the `Call`/`PigeonCall`, `SQL` and `Cache.*`
     /// transactions at any depth below it.

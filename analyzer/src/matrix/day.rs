@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::report::{MatrixNameView, MatrixReport};
 use crate::day::{Day, SpanHead};
-use crate::span::Span;
 use crate::view_query::ViewQuery;
 
 /// The Matrix reports of one domain over a day, week or month, merged hour by hour.
@@ -24,55 +23,16 @@ use crate::view_query::ViewQuery;
 /// let view = merged.view(&ViewQuery::default());
 /// assert_eq!((view.day.as_str(), view.hours.len()), ("20261122", 1));
 /// ```
-#[derive(Debug, Clone)]
-pub struct MatrixDay(Day<MatrixReport>);
+pub type MatrixDay = Day<MatrixReport>;
 
 impl MatrixDay {
-    /// No hour yet of `domain` in `span`.
-    pub fn over(domain: impl Into<String>, span: Span) -> Self {
-        MatrixDay(Day::new(domain.into(), span))
-    }
-
-    /// The span merged.
-    pub fn span(&self) -> Span {
-        self.0.span()
-    }
-
-    /// Adds the report of one hour of the span (its [`MatrixReport::hour`]), or returns
-    /// `false` and leaves out a report of an hour outside it. Add each hour once, in order:
-    /// a second report of an hour adds to the first, and an entry keeps the samples of the
-    /// hours added first.
-    pub fn add_hour(&mut self, report: &MatrixReport) -> bool {
-        self.0.add_hour(report)
-    }
-
-    /// Adds `day`, a whole day of the same domain merged on its own, to this week or month,
-    /// as if its hours were added one by one; or returns `false` and leaves it out when it
-    /// is not a day of this span, or this is itself a day. Add days and hours in order of
-    /// time.
-    pub fn add_day(&mut self, day: &MatrixDay) -> bool {
-        self.0.add_day(&day.0)
-    }
-
-    /// A generous estimate of the heap bytes held, from the entries kept (a name keeps
-    /// four sample IDs of 32 bytes and three call kinds, twice: a span keeps a copy for
-    /// its "All" view): what a cache of merged days budgets by.
-    pub fn approx_bytes(&self) -> usize {
-        self.0.entries().saturating_mul(512)
-    }
-
-    /// The hours added, ascending.
-    pub fn hours(&self) -> &[u64] {
-        self.0.hours()
-    }
-
     /// What `GET /api/matrix?day=` returns (`query.type_` selects a root type).
     pub fn view(&self, query: &ViewQuery<'_>) -> MatrixDayView {
-        let report = self.0.report();
+        let report = self.report();
         MatrixDayView {
             domain: report.domain().to_owned(),
-            day: self.0.label(),
-            hours: self.0.hour_labels(),
+            day: self.label(),
+            hours: self.hour_labels(),
             names: report.name_views(query),
             folded: report.folded(),
         }
@@ -81,9 +41,9 @@ impl MatrixDay {
     /// What `GET /api/matrix?week=` or `?month=` returns: the span's figures, with the
     /// days that have data in place of hours.
     pub fn span_view(&self, query: &ViewQuery<'_>) -> MatrixSpanView {
-        let report = self.0.report();
+        let report = self.report();
         MatrixSpanView {
-            head: self.0.span_head(),
+            head: self.span_head(),
             names: report.name_views(query),
             folded: report.folded(),
         }
@@ -132,6 +92,7 @@ mod tests {
     use super::*;
     use crate::config::AnalyzerConfig;
     use crate::matrix::MatrixAnalyzer;
+    use crate::span::Span;
     use crate::test_support::{transaction, tree};
 
     /// 2026-11-22.

@@ -1,17 +1,14 @@
 //! [`ProblemAnalyzer`]: finds errors and long executions in every tree.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use ocelot_protocol::{MessageKind, MessageTree, MessageView, TreeView};
 
 use super::report::{
     ProblemEntry, ProblemMachine, ProblemReport, ERROR, LONG_CACHE, LONG_CALL, LONG_SERVICE,
     LONG_SQL, LONG_URL, MAX_PROBLEM_MESSAGE_IDS,
 };
+use crate::analyzer::Analyzer;
 use crate::cardinality::type_name_entry;
 use crate::config::{AnalyzerConfig, LongThresholds};
-use crate::domain_reports::DomainReports;
 use crate::sample_id::TreeId;
 use crate::transaction_walk::{for_each_counted, Counted, CountedTransaction};
 use crate::tree_counter::MachineCounter;
@@ -20,14 +17,7 @@ use crate::tree_counter::MachineCounter;
 const ERROR_EVENT_TYPES: [&str; 3] = ["Error", "Exception", "RuntimeException"];
 
 /// The problem reports of one hour, one per domain.
-#[derive(Debug, Clone)]
-pub struct ProblemAnalyzer {
-    hour: u64,
-    config: Arc<AnalyzerConfig>,
-    reports: DomainReports<ProblemReport>,
-    /// What is left of [`AnalyzerConfig::max_entries_per_hour`].
-    entries_left: usize,
-}
+pub type ProblemAnalyzer = Analyzer<ProblemReport>;
 
 /// CAT's default long-execution buckets in ms, per category
 /// (`LongExecutionProblemHandler`).
@@ -116,58 +106,6 @@ fn long_bucket_ms(duration_ms: u64, threshold_ms: u64, buckets_ms: &[u64]) -> u6
 }
 
 impl ProblemAnalyzer {
-    /// An analyzer for `hour` with no data.
-    pub fn new(hour: u64, config: Arc<AnalyzerConfig>) -> Self {
-        Self::from_reports(hour, config, BTreeMap::new())
-    }
-
-    /// Continues an hour from checkpointed reports.
-    pub fn from_reports(
-        hour: u64,
-        config: Arc<AnalyzerConfig>,
-        reports: BTreeMap<String, ProblemReport>,
-    ) -> Self {
-        let held: usize = reports.values().map(ProblemReport::entry_count).sum();
-        ProblemAnalyzer {
-            hour,
-            entries_left: config.max_entries_per_hour.saturating_sub(held),
-            config,
-            reports: reports.into(),
-        }
-    }
-
-    /// Whether the hour's entry budget is spent ([`AnalyzerConfig::max_entries_per_hour`]):
-    /// new machines, types and names now fold into `OTHERS`.
-    pub fn entries_exhausted(&self) -> bool {
-        self.entries_left == 0
-    }
-
-    /// Adds reports read back from the store (a sealed hour opened again), each merged
-    /// into its domain's live report; the entries they add count against the hour's budget.
-    pub fn add_reports(&mut self, reports: BTreeMap<String, ProblemReport>) {
-        self.reports.add_within_budget(
-            reports,
-            ProblemReport::merge,
-            ProblemReport::entry_count,
-            &mut self.entries_left,
-        );
-    }
-
-    /// The hour this analyzer covers.
-    pub fn hour(&self) -> u64 {
-        self.hour
-    }
-
-    /// The reports so far, by domain.
-    pub fn reports(&self) -> &DomainReports<ProblemReport> {
-        &self.reports
-    }
-
-    /// Takes the reports out (sealing an hour).
-    pub fn into_reports(self) -> BTreeMap<String, ProblemReport> {
-        self.reports.into_map()
-    }
-
     /// Records the problems of `tree`: failed transactions and failed error events
     /// (`error`), and transactions at or over their type's long threshold (`long-*`).
     pub fn process(&mut self, tree: &MessageTree) {

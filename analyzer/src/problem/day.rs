@@ -12,7 +12,6 @@ use serde::Serialize;
 
 use super::report::{ProblemEntryView, ProblemReport};
 use crate::day::{Day, SpanHead};
-use crate::span::Span;
 use crate::view_query::ViewQuery;
 
 /// The problem reports of one domain over one UTC day, merged hour by hour.
@@ -27,73 +26,23 @@ use crate::view_query::ViewQuery;
 /// let view = merged.view(&ViewQuery::default());
 /// assert_eq!((view.day.as_str(), view.hours.len()), ("20261122", 1));
 /// ```
-#[derive(Debug, Clone)]
-pub struct ProblemDay(Day<ProblemReport>);
+pub type ProblemDay = Day<ProblemReport>;
 
 impl ProblemDay {
-    /// No hour yet of `domain` on `day` (a day index: `hour / 24`).
-    pub fn new(domain: impl Into<String>, day: u64) -> Self {
-        ProblemDay::over(domain, Span::Day(day))
-    }
-
-    /// No hour yet of `domain` in `span`: a day, or a week or month whose rows are days
-    /// (CAT's weekly and monthly reports).
-    pub fn over(domain: impl Into<String>, span: Span) -> Self {
-        ProblemDay(Day::new(domain.into(), span))
-    }
-
-    /// The span merged.
-    pub fn span(&self) -> Span {
-        self.0.span()
-    }
-
-    /// Adds the report of one hour of the day (its [`ProblemReport::hour`]), or returns
-    /// `false` and leaves out a report of another day. Add each hour once, in order: a
-    /// second report of an hour adds to the first, and an entry keeps the sample IDs of
-    /// the hours added first.
-    pub fn add_hour(&mut self, report: &ProblemReport) -> bool {
-        self.0.add_hour(report)
-    }
-
-    /// Adds `day`, a whole day of the same domain (made with [`ProblemDay::new`] and its
-    /// hours), as that day's row of this week or month, as if its hours were added one by
-    /// one; or returns `false` and leaves it out when it is not a day of this span, or
-    /// this is itself a day. Add days and hours in order of time.
-    pub fn add_day(&mut self, day: &ProblemDay) -> bool {
-        self.0.add_day(&day.0)
-    }
-
-    /// A generous estimate of the heap bytes held, from the entries kept (an entry keeps up to 60 sample message IDs of 32 bytes and up to 24 rows): what
-    /// a cache of merged days budgets by.
-    pub fn approx_bytes(&self) -> usize {
-        self.0.entries().saturating_mul(2560)
-    }
-
-    /// The hours added, ascending.
-    pub fn hours(&self) -> &[u64] {
-        self.0.hours()
-    }
-
-    /// The machines seen in any hour of the day.
-    pub fn ips(&self) -> impl Iterator<Item = &str> {
-        self.0.report().ips()
-    }
-
     /// What `GET /api/problem?day=` returns (`query.ip` picks a machine, `query.type_` a
     /// problem type, as in an hour's view). The view of all machines merges each hour's
     /// machines before the hours, so its samples are the day's first, not the first
     /// machine's.
     pub fn view(&self, query: &ViewQuery<'_>) -> ProblemDayView {
-        let report = self.0.report();
+        let report = self.report();
         ProblemDayView {
             domain: report.domain().to_owned(),
-            day: self.0.label(),
-            hours: self.0.hour_labels(),
+            day: self.label(),
+            hours: self.hour_labels(),
             ips: report.ips().map(str::to_owned).collect(),
             problems: self
-                .0
                 .report_of(query.machine())
-                .entry_views(query, self.0.rows()),
+                .entry_views(query, self.rows()),
             folded: report.folded(),
         }
     }
@@ -103,12 +52,11 @@ impl ProblemDay {
     /// of the span that have run, so `tps` is its average rate.
     pub fn span_view(&self, query: &ViewQuery<'_>) -> ProblemSpanView {
         ProblemSpanView {
-            head: self.0.span_head(),
+            head: self.span_head(),
             problems: self
-                .0
                 .report_of(query.machine())
-                .entry_views(query, self.0.rows()),
-            folded: self.0.report().folded(),
+                .entry_views(query, self.rows()),
+            folded: self.report().folded(),
         }
     }
 }
@@ -158,6 +106,7 @@ mod tests {
     use crate::config::AnalyzerConfig;
     use crate::problem::report::MAX_PROBLEM_MESSAGE_IDS;
     use crate::problem::ProblemAnalyzer;
+    use crate::span::Span;
     use crate::test_support::{transaction, tree};
 
     /// 2026-11-22.

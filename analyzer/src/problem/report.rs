@@ -195,7 +195,8 @@ impl ProblemMachine {
 }
 
 crate::tree_counter::machine_report!(ProblemReport, ProblemMachine);
-crate::day::hourly_report!(ProblemReport);
+// A day's entry keeps up to 60 sample message IDs of 32 bytes and up to 24 rows.
+crate::day::hourly_report!(ProblemReport, day_entry_bytes = 2560);
 
 impl ProblemReport {
     /// An empty report for `domain` and `hour`.

@@ -1,83 +1,21 @@
 //! [`TransactionAnalyzer`]: counts every transaction of every tree into per-domain reports.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use ocelot_protocol::{MessageTree, TreeView};
 
 use super::report::{TransactionMachine, TransactionName, TransactionReport, MAX_FAIL_MESSAGE_IDS};
+use crate::analyzer::Analyzer;
 use crate::batch::{parse_transaction_batch, TransactionBatch};
 use crate::cardinality::type_name_entry;
 use crate::config::AnalyzerConfig;
-use crate::domain_reports::DomainReports;
 use crate::message_ids::push_newest;
 use crate::sample_id::TreeId;
 use crate::transaction_walk::{for_each_counted_transaction, CountedTransaction};
 use crate::tree_counter::MachineCounter;
 
 /// The transaction reports of one hour, one per domain.
-#[derive(Debug, Clone)]
-pub struct TransactionAnalyzer {
-    hour: u64,
-    config: Arc<AnalyzerConfig>,
-    reports: DomainReports<TransactionReport>,
-    /// What is left of [`AnalyzerConfig::max_entries_per_hour`].
-    entries_left: usize,
-}
+pub type TransactionAnalyzer = Analyzer<TransactionReport>;
 
 impl TransactionAnalyzer {
-    /// An analyzer for `hour` (`epoch_ms / 3_600_000`) with no data.
-    pub fn new(hour: u64, config: Arc<AnalyzerConfig>) -> Self {
-        Self::from_reports(hour, config, BTreeMap::new())
-    }
-
-    /// Continues an hour from checkpointed reports.
-    pub fn from_reports(
-        hour: u64,
-        config: Arc<AnalyzerConfig>,
-        reports: BTreeMap<String, TransactionReport>,
-    ) -> Self {
-        let held: usize = reports.values().map(TransactionReport::entry_count).sum();
-        TransactionAnalyzer {
-            hour,
-            entries_left: config.max_entries_per_hour.saturating_sub(held),
-            config,
-            reports: reports.into(),
-        }
-    }
-
-    /// Whether the hour's entry budget is spent ([`AnalyzerConfig::max_entries_per_hour`]):
-    /// new machines, types and names now fold into `OTHERS`.
-    pub fn entries_exhausted(&self) -> bool {
-        self.entries_left == 0
-    }
-
-    /// Adds reports read back from the store (a sealed hour opened again), each merged
-    /// into its domain's live report; the entries they add count against the hour's budget.
-    pub fn add_reports(&mut self, reports: BTreeMap<String, TransactionReport>) {
-        self.reports.add_within_budget(
-            reports,
-            TransactionReport::merge,
-            TransactionReport::entry_count,
-            &mut self.entries_left,
-        );
-    }
-
-    /// The hour this analyzer covers.
-    pub fn hour(&self) -> u64 {
-        self.hour
-    }
-
-    /// The reports so far, by domain.
-    pub fn reports(&self) -> &DomainReports<TransactionReport> {
-        &self.reports
-    }
-
-    /// Takes the reports out (sealing an hour), leaving the analyzer empty.
-    pub fn into_reports(self) -> BTreeMap<String, TransactionReport> {
-        self.reports.into_map()
-    }
-
     /// Counts the transactions of `tree`: all of them, nested ones too, normalised as CAT
     /// does (see `transaction_walk`), batch data expanded.
     pub fn process(&mut self, tree: &MessageTree) {

@@ -12,7 +12,6 @@ use serde::Serialize;
 
 use super::report::{TransactionReport, TransactionTypeView};
 use crate::day::{Day, SpanHead};
-use crate::span::Span;
 use crate::view_query::ViewQuery;
 
 /// The transaction reports of one domain over one UTC day, merged hour by hour.
@@ -27,72 +26,23 @@ use crate::view_query::ViewQuery;
 /// let view = merged.view(&ViewQuery { elapsed_seconds: 86_400.0, ..ViewQuery::default() });
 /// assert_eq!((view.day.as_str(), view.hours.len()), ("20261122", 1));
 /// ```
-#[derive(Debug, Clone)]
-pub struct TransactionDay(Day<TransactionReport>);
+pub type TransactionDay = Day<TransactionReport>;
 
 impl TransactionDay {
-    /// No hour yet of `domain` on `day` (a day index: `hour / 24`).
-    pub fn new(domain: impl Into<String>, day: u64) -> Self {
-        TransactionDay::over(domain, Span::Day(day))
-    }
-
-    /// No hour yet of `domain` in `span`: a day, or a week or month whose rows are days
-    /// (CAT's weekly and monthly reports).
-    pub fn over(domain: impl Into<String>, span: Span) -> Self {
-        TransactionDay(Day::new(domain.into(), span))
-    }
-
-    /// The span merged.
-    pub fn span(&self) -> Span {
-        self.0.span()
-    }
-
-    /// Adds the report of one hour of the day (its [`TransactionReport::hour`]), or returns
-    /// `false` and leaves out a report of another day. Add each hour once: a second report
-    /// of an hour (another collector's, say) adds to the first.
-    pub fn add_hour(&mut self, report: &TransactionReport) -> bool {
-        self.0.add_hour(report)
-    }
-
-    /// Adds `day`, a whole day of the same domain (made with [`TransactionDay::new`] and its
-    /// hours), as that day's row of this week or month, as if its hours were added one by
-    /// one; or returns `false` and leaves it out when it is not a day of this span, or
-    /// this is itself a day. Add days and hours in order of time.
-    pub fn add_day(&mut self, day: &TransactionDay) -> bool {
-        self.0.add_day(&day.0)
-    }
-
-    /// A generous estimate of the heap bytes held, from the entries kept (a name keeps its statistics, up to 24 hourly rows with their histograms, status codes and up to ten failure IDs: about 2 KiB at most): what
-    /// a cache of merged days budgets by.
-    pub fn approx_bytes(&self) -> usize {
-        self.0.entries().saturating_mul(2048)
-    }
-
-    /// The hours added, ascending.
-    pub fn hours(&self) -> &[u64] {
-        self.0.hours()
-    }
-
-    /// The machines seen in any hour of the day.
-    pub fn ips(&self) -> impl Iterator<Item = &str> {
-        self.0.report().ips()
-    }
-
     /// What `GET /api/transaction?day=` returns. `query.elapsed_seconds` is the seconds of
     /// the day that have run (86 400 for a past day), so `tps` is the day's average rate.
     /// The view of all machines merges each hour's machines before the hours, so its
     /// newest failures are the day's, not the last machine's.
     pub fn view(&self, query: &ViewQuery<'_>) -> TransactionDayView {
-        let report = self.0.report();
+        let report = self.report();
         TransactionDayView {
             domain: report.domain().to_owned(),
-            day: self.0.label(),
-            hours: self.0.hour_labels(),
+            day: self.label(),
+            hours: self.hour_labels(),
             ips: report.ips().map(str::to_owned).collect(),
             types: self
-                .0
                 .report_of(query.machine())
-                .type_views(query, self.0.rows()),
+                .type_views(query, self.rows()),
             folded: report.folded(),
         }
     }
@@ -104,12 +54,11 @@ impl TransactionDay {
     /// the days before.
     pub fn span_view(&self, query: &ViewQuery<'_>) -> TransactionSpanView {
         TransactionSpanView {
-            head: self.0.span_head(),
+            head: self.span_head(),
             types: self
-                .0
                 .report_of(query.machine())
-                .type_views(&self.0.rate_query(query), self.0.rows()),
-            folded: self.0.report().folded(),
+                .type_views(&self.rate_query(query), self.rows()),
+            folded: self.report().folded(),
         }
     }
 }
@@ -157,6 +106,7 @@ mod tests {
 
     use super::*;
     use crate::config::AnalyzerConfig;
+    use crate::span::Span;
     use crate::test_support::{transaction, tree};
     use crate::transaction::TransactionAnalyzer;
 

@@ -653,7 +653,9 @@ impl TransactionMachine {
 }
 
 crate::tree_counter::machine_report!(TransactionReport, TransactionMachine, malformed_batches);
-crate::day::hourly_report!(TransactionReport);
+// A day's name keeps its statistics, up to 24 hourly rows with their histograms, status
+// codes and up to ten failure IDs: about 2 KiB at most.
+crate::day::hourly_report!(TransactionReport, day_entry_bytes = 2048);
 
 impl TransactionReport {
     /// An empty report for `domain` and `hour` (`epoch_ms / 3_600_000`).
