@@ -169,6 +169,11 @@ enum Command {
         /// Count and print, write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Rebuild a domain even when the store holds fewer of its trees than the State
+        /// report says were received (by default its reports are kept: rebuilt ones would
+        /// count less than the ones they replace).
+        #[arg(long)]
+        force: bool,
         /// Configuration file the server runs with (its store, caps and PT1 zone; default:
         /// ./ocelot.toml if present).
         #[arg(long)]
@@ -305,12 +310,14 @@ fn main() -> ExitCode {
             hour,
             domains,
             dry_run,
+            force,
             config,
             data,
         } => rebuild::run(&rebuild::RebuildArgs {
             hour,
             domains,
             dry_run,
+            force,
             config,
             data,
         })

@@ -29,6 +29,8 @@ pub(crate) struct RebuildArgs {
     pub(crate) hour: String,
     pub(crate) domains: Vec<String>,
     pub(crate) dry_run: bool,
+    /// Rebuild a domain even when the store holds fewer of its trees than were received.
+    pub(crate) force: bool,
     pub(crate) config: Option<PathBuf>,
     pub(crate) data: Option<PathBuf>,
 }
@@ -71,6 +73,7 @@ pub(crate) fn run(args: &RebuildArgs) -> anyhow::Result<String> {
                 hour: args.hour.clone(),
                 domains: args.domains.clone(),
                 dry_run: args.dry_run,
+                force: args.force,
             };
             return ask_server(&dir, &request, &in_use.holder);
         }
@@ -85,7 +88,7 @@ pub(crate) fn run(args: &RebuildArgs) -> anyhow::Result<String> {
     let options = RebuildOptions {
         domains: args.domains.clone(),
         dry_run: args.dry_run,
-        keep_if_fewer: false,
+        keep_if_fewer: !args.force,
     };
     let rebuilt = rebuild_hour(&store, &collector, hour, &options, now_ms)
         .with_context(|| format!("rebuilding the reports of hour {}", args.hour));
@@ -175,6 +178,14 @@ pub(crate) fn summary(hour: &str, rebuilt: &Rebuilt, asked: &[String], dry_run: 
             rebuilt.damaged_blocks
         );
     }
+    if !rebuilt.kept.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} the reports of {}: the store holds fewer of their trees than the State report says were received (it dropped some, or they had no message ID), so rebuilt ones would count less than the ones they replace; --force rebuilds them anyway.",
+            if dry_run { "Would keep" } else { "Kept" },
+            rebuilt.kept.join(", ")
+        );
+    }
     if dry_run {
         out.push_str("Dry run: nothing written.\n");
     } else if total == 0 {
@@ -183,6 +194,12 @@ pub(crate) fn summary(hour: &str, rebuilt: &Rebuilt, asked: &[String], dry_run: 
         let _ = writeln!(
             out,
             "Wrote {} reports; the State report marks the hour rebuilt.",
+            rebuilt.reports_written
+        );
+    } else if rebuilt.state_found && !rebuilt.kept.is_empty() {
+        let _ = writeln!(
+            out,
+            "Wrote {} reports; the State report is not marked rebuilt: some domains were kept.",
             rebuilt.reports_written
         );
     } else if rebuilt.state_found {

@@ -45,6 +45,9 @@ pub(crate) struct Request {
     pub(crate) hour: String,
     pub(crate) domains: Vec<String>,
     pub(crate) dry_run: bool,
+    /// Rebuild a domain even when the store holds fewer of its trees than were received.
+    #[serde(default)]
+    pub(crate) force: bool,
 }
 
 /// Asks the server holding `data_dir` (`holder`: how its lock was described) to rebuild,
@@ -249,7 +252,7 @@ fn rebuild(server: &Server, request: &Request) -> anyhow::Result<String> {
     let options = RebuildOptions {
         domains: request.domains.clone(),
         dry_run: request.dry_run,
-        keep_if_fewer: false,
+        keep_if_fewer: !request.force,
     };
     let rebuilt = rebuild_hour(&server.store, &server.config, hour, &options, now_ms)
         .with_context(|| format!("rebuilding the reports of hour {}", request.hour))?;
@@ -303,6 +306,7 @@ mod tests {
             hour: "2026112207".into(),
             domains: vec!["shop".into()],
             dry_run: false,
+            force: false,
         };
         let text = ask_server(dir.path(), &request, "pid 7").unwrap();
         assert!(
@@ -366,6 +370,7 @@ mod tests {
             hour: "2026112207".into(),
             domains: Vec::new(),
             dry_run: true,
+            force: false,
         };
         // Nobody holds the directory: the command learns within seconds that no server will answer.
         let error = ask_server(dir.path(), &request, "pid 7").unwrap_err();

@@ -89,6 +89,38 @@ fn a_sealed_hour_is_counted_again_from_its_stored_trees() {
         "4242\n"
     );
 
+    // The State report says 5 trees of shop were received, the store holds 3: its reports
+    // are kept (rebuilt ones would count less), unless forced.
+    let mut state = ocelot_analyzer::StateReport::new(HOUR);
+    state.record_trees(HOUR * 3_600_000 + 60_000, "shop", 5, 500);
+    let state_dir = data.join(format!("{HOUR}/{}/reports", ocelot_analyzer::STATE_DOMAIN));
+    std::fs::create_dir_all(&state_dir).unwrap();
+    std::fs::write(
+        state_dir.join("state.report"),
+        serde_json::to_vec(&state).unwrap(),
+    )
+    .unwrap();
+    let transaction_report = data.join(format!("{HOUR}/shop/reports/transaction.report"));
+    std::fs::remove_file(&transaction_report).unwrap();
+    let (code, out, err) = run(&["rebuild-reports", "--hour", "2026112207"], dir.path());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("shop           3  (5 received by the State report)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Kept the reports of shop: the store holds fewer"),
+        "{out}"
+    );
+    assert!(!transaction_report.exists(), "kept as it was: {out}");
+    let (code, out, err) = run(
+        &["rebuild-reports", "--hour", "2026112207", "--force"],
+        dir.path(),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!out.contains("Kept"), "{out}");
+    assert!(transaction_report.exists(), "{out}");
+
     // The hour still open, and a malformed one: refused before anything is opened.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
