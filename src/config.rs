@@ -4,6 +4,9 @@ use std::net::SocketAddr;
 
 /// The largest `collector.max_frame_bytes` taken: 256 MiB, what CAT's clients send at most.
 const MAX_FRAME_BYTES_SETTING: u64 = 256 << 20;
+/// The smallest `store.max_disk_gib` but 0 (none): 1 MiB. A smaller one is a slip (below a
+/// byte it would round to 0, no cap at all).
+const MIN_DISK_GIB: f64 = 1.0 / 1024.0;
 
 /// What follows a parse error about an address: the form an address takes (a host name
 /// such as `localhost` reads as valid and is refused with only "invalid socket address").
@@ -406,8 +409,10 @@ impl Config {
         }
         // A size in GiB, fractions too (0.5 for a small disk); 0 for none.
         let cap = self.store.max_disk_gib;
-        if !(cap.is_finite() && cap >= 0.0) {
-            anyhow::bail!("store.max_disk_gib = {cap}: it takes a number of GiB, 0 for no cap");
+        if !(cap.is_finite() && (cap == 0.0 || cap >= MIN_DISK_GIB)) {
+            anyhow::bail!(
+                "store.max_disk_gib = {cap}: it takes a number of GiB from {MIN_DISK_GIB} (1 MiB), 0 for no cap"
+            );
         }
         // 0 would make CAT's C client divide by zero, and above 1 means nothing.
         let sample = self.web.router_sample;
@@ -508,7 +513,11 @@ mod tests {
         for (text, named) in [
             (
                 "[store]\nmax_disk_gib = -1.0",
-                "store.max_disk_gib = -1: it takes a number of GiB, 0 for no cap",
+                "store.max_disk_gib = -1: it takes a number of GiB from 0.0009765625 (1 MiB), 0 for no cap",
+            ),
+            (
+                "[store]\nmax_disk_gib = 1e-12",
+                "store.max_disk_gib = 0.000000000001: it takes a number of GiB from 0.0009765625 (1 MiB), 0 for no cap",
             ),
             (
                 "[collector]\nworker_queue_trees = 0",
