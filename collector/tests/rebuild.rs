@@ -234,6 +234,34 @@ fn a_rebuild_that_counts_nothing_writes_nothing() {
     store.shutdown();
 }
 
+/// A collector on `store` started as after a clean stop, ticked by hand.
+fn start_after_a_clean_stop(store: &Store, clock: Arc<ManualClock>) -> Collector {
+    let config = CollectorConfig {
+        background_ticks: false,
+        after_clean_stop: true,
+        ..CollectorConfig::default()
+    };
+    Collector::start(config, Some(store.clone()), clock)
+}
+
+/// Waits for the collector's automatic rebuild of the crashed hour, which then counts all
+/// five orders the store holds.
+fn wait_for_rebuilt_orders(collector: &Collector, store: &Store) {
+    wait_for("the rebuilt reports", || {
+        collector.stats().hours_rebuilt == 1
+    });
+    assert_eq!(stored_orders(store), (5, 139, 90));
+}
+
+/// [`wait_for_rebuilt_orders`], and the State report says the hour was rebuilt.
+fn wait_until_rebuilt(collector: &Collector, store: &Store) {
+    wait_for_rebuilt_orders(collector, store);
+    let state: StateReport = stored(store, STATE_DOMAIN, "state");
+    let view = state.view(&ViewQuery::default());
+    assert_eq!(view.restored_incomplete, 0);
+    assert!(view.rebuilt_ms > 0);
+}
+
 /// With `rebuild_incomplete_hours`, the hour a restart continued from an incomplete
 /// checkpoint is rebuilt from the store once it is sealed, with no one asking.
 #[test]
@@ -252,14 +280,7 @@ fn a_collector_rebuilds_an_hour_it_continued_from_an_incomplete_checkpoint_once_
     );
     clock.set((HOUR + 1) * 3_600_000 + 3 * 60_000 + 500);
     collector.tick();
-    wait_for("the rebuilt reports", || {
-        collector.stats().hours_rebuilt == 1
-    });
-    assert_eq!(stored_orders(&store), (5, 139, 90));
-    let state: StateReport = stored(&store, STATE_DOMAIN, "state");
-    let view = state.view(&ViewQuery::default());
-    assert_eq!(view.restored_incomplete, 0);
-    assert!(view.rebuilt_ms > 0);
+    wait_until_rebuilt(&collector, &store);
     // Served as rebuilt: the sealed report read again, not a cached parse of the old one.
     assert_eq!(orders(&collector).map(|o| o.0), Some(5));
     collector.shutdown();
@@ -281,12 +302,7 @@ fn an_hour_left_incomplete_is_rebuilt_at_its_seal_after_a_clean_restart_in_betwe
     collector.checkpoint_now();
     collector.shutdown();
     clock.set(NOW_MS + 120_000);
-    let config = CollectorConfig {
-        background_ticks: false,
-        after_clean_stop: true,
-        ..CollectorConfig::default()
-    };
-    let collector = Collector::start(config, Some(store.clone()), clock.clone());
+    let collector = start_after_a_clean_stop(&store, clock.clone());
     collector.tick();
     assert_eq!(
         orders(&collector).map(|o| o.0),
@@ -296,14 +312,7 @@ fn an_hour_left_incomplete_is_rebuilt_at_its_seal_after_a_clean_restart_in_betwe
     assert_eq!(collector.stats().hours_restored_incomplete, 1);
     clock.set((HOUR + 1) * 3_600_000 + 3 * 60_000 + 500);
     collector.tick();
-    wait_for("the rebuilt reports", || {
-        collector.stats().hours_rebuilt == 1
-    });
-    assert_eq!(stored_orders(&store), (5, 139, 90));
-    let state: StateReport = stored(&store, STATE_DOMAIN, "state");
-    let view = state.view(&ViewQuery::default());
-    assert_eq!(view.restored_incomplete, 0);
-    assert!(view.rebuilt_ms > 0);
+    wait_until_rebuilt(&collector, &store);
     collector.shutdown();
     store.shutdown();
 }
@@ -321,16 +330,8 @@ fn an_hour_left_incomplete_that_closed_after_a_clean_stop_is_rebuilt_at_the_star
     collector.checkpoint_now();
     collector.shutdown();
     clock.set((HOUR + 1) * 3_600_000 + 10 * 60_000);
-    let config = CollectorConfig {
-        background_ticks: false,
-        after_clean_stop: true,
-        ..CollectorConfig::default()
-    };
-    let collector = Collector::start(config, Some(store.clone()), clock);
-    wait_for("the rebuilt reports", || {
-        collector.stats().hours_rebuilt == 1
-    });
-    assert_eq!(stored_orders(&store), (5, 139, 90));
+    let collector = start_after_a_clean_stop(&store, clock);
+    wait_for_rebuilt_orders(&collector, &store);
     collector.shutdown();
     store.shutdown();
 }
@@ -343,10 +344,7 @@ fn a_collector_rebuilds_an_hour_that_closed_while_it_was_down() {
     let store = open_store(dir.path());
     let clock = Arc::new(ManualClock::new((HOUR + 1) * 3_600_000 + 10 * 60_000));
     let collector = start_rebuilding(&store, clock, true);
-    wait_for("the rebuilt reports", || {
-        collector.stats().hours_rebuilt == 1
-    });
-    assert_eq!(stored_orders(&store), (5, 139, 90));
+    wait_for_rebuilt_orders(&collector, &store);
     collector.shutdown();
     store.shutdown();
 }
