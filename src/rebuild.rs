@@ -51,17 +51,7 @@ pub(crate) fn run(args: &RebuildArgs) -> anyhow::Result<String> {
         "the data directory {} does not exist (give --data, or the --config the server runs with)",
         dir.display()
     );
-    let hour = ocelot_alert::parse_hour_label(&args.hour)
-        .with_context(|| format!("--hour {}", args.hour))?;
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    ensure_sealed(
-        &args.hour,
-        hour,
-        config.collector.previous_hour_grace_minutes,
-        now_ms,
-    )?;
+    let (hour, now_ms) = sealed_hour(&args.hour, config.collector.previous_hour_grace_minutes)?;
     let _lock = match lock_data_dir_as(&dir, Taker::Tool(WHY_STOPPED)) {
         Ok(lock) => lock,
         Err(error) => {
@@ -97,13 +87,19 @@ pub(crate) fn run(args: &RebuildArgs) -> anyhow::Result<String> {
     Ok(summary(&args.hour, &rebuilt, &args.domains, args.dry_run))
 }
 
+/// The hour `label` (`YYYYMMDDHH`) names, and the time now, if it is sealed by now (see
+/// [`ensure_sealed`]; `grace_minutes`: the server's previous-hour grace).
+pub(crate) fn sealed_hour(label: &str, grace_minutes: u64) -> anyhow::Result<(u64, u64)> {
+    let hour = ocelot_alert::parse_hour_label(label).with_context(|| format!("--hour {label}"))?;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    ensure_sealed(label, hour, grace_minutes, now_ms)?;
+    Ok((hour, now_ms))
+}
+
 /// Refuses an hour a server may still count: one not begun, or open until its seal.
-pub(crate) fn ensure_sealed(
-    label: &str,
-    hour: u64,
-    grace_minutes: u64,
-    now_ms: u64,
-) -> anyhow::Result<()> {
+fn ensure_sealed(label: &str, hour: u64, grace_minutes: u64, now_ms: u64) -> anyhow::Result<()> {
     anyhow::ensure!(
         hour * MILLIS_PER_HOUR <= now_ms,
         "hour {label} has not begun (it is {} UTC now): nothing can have been stored in it",

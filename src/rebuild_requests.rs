@@ -25,7 +25,7 @@ use ocelot_collector::{rebuild_hour, CollectorConfig, RebuildOptions};
 use ocelot_store::Store;
 use serde::{Deserialize, Serialize};
 
-use crate::rebuild::{ensure_sealed, summary};
+use crate::rebuild::{sealed_hour, summary};
 use crate::serve::{lock_data_dir_as, Taker};
 
 /// The folder of requests and answers, in the data directory.
@@ -238,17 +238,7 @@ fn answer(server: &Server, folder: &Path, name: &str) {
 
 /// Rebuilds as `request` asks; the text the command prints.
 fn rebuild(server: &Server, request: &Request) -> anyhow::Result<String> {
-    let hour = ocelot_alert::parse_hour_label(&request.hour)
-        .with_context(|| format!("--hour {}", request.hour))?;
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    ensure_sealed(
-        &request.hour,
-        hour,
-        server.config.previous_hour_grace_minutes,
-        now_ms,
-    )?;
+    let (hour, now_ms) = sealed_hour(&request.hour, server.config.previous_hour_grace_minutes)?;
     let options = RebuildOptions {
         domains: request.domains.clone(),
         dry_run: request.dry_run,
