@@ -286,7 +286,7 @@ impl Config {
         let s = &self.store;
         let max_threads = ocelot_collector::MAX_ANALYZER_THREADS as u64;
         let w = &self.web;
-        let ranges: [(&str, u64, u64, u64); 21] = [
+        let ranges: [(&str, u64, u64, u64); 23] = [
             // CAT's own clients send at most 256 MiB; the store keeps at most 16 MiB.
             (
                 "collector.max_frame_bytes",
@@ -380,6 +380,14 @@ impl Config {
             // The largest frame must fit.
             ("store.queue_mib", s.queue_mib, 16, u64::MAX),
             ("store.writer_threads", s.writer_threads as u64, 1, 64),
+            // The demo's pace: 0 would be no traffic, or a heartbeat every instant.
+            (
+                "demo.requests_per_second",
+                u64::from(self.demo.requests_per_second),
+                1,
+                u64::MAX,
+            ),
+            ("demo.heartbeat_secs", self.demo.heartbeat_secs, 1, u64::MAX),
             (
                 "store.max_domains_per_hour",
                 s.max_domains_per_hour as u64,
@@ -526,6 +534,14 @@ mod tests {
             (
                 "[collector]\nanalyzer_threads = 0",
                 "collector.analyzer_threads = 0: it takes 1 to 16",
+            ),
+            (
+                "[demo]\nrequests_per_second = 0",
+                "demo.requests_per_second = 0: it takes at least 1",
+            ),
+            (
+                "[demo]\nheartbeat_secs = 0",
+                "demo.heartbeat_secs = 0: it takes at least 1",
             ),
             (
                 "[collector]\nio_threads = 0",
