@@ -204,12 +204,18 @@ fn minute_title(label: &str) -> String {
     }
 }
 
-/// The board an alert is about, at the alert's hour, on the server showing this page. The
+/// The board an alert is about, on the server showing this page, at the hour its
+/// notification links to: a fire's first bad minute (a run from 16:58 that fired at 17:00
+/// is on the 16:00 board, not the one with a minute of data), a resolution's minute. The
 /// event's own `link` is for notifications: absolute, made from `board_url` or from the
 /// address the web UI listens on (`127.0.0.1` when it listens on every address), so here it
 /// would send a user on another machine to their own computer.
 fn board_link(e: &AlertEvent) -> String {
-    scope_link(&e.scope, e.minute / MINUTES_PER_HOUR)
+    let minute = match e.kind {
+        AlertKind::Fired => e.started_minute,
+        AlertKind::Resolved => e.minute,
+    };
+    scope_link(&e.scope, minute / MINUTES_PER_HOUR)
 }
 
 /// The board of `scope` at `hour` on this server (see [`board_link`]).
@@ -229,14 +235,15 @@ fn scope_link(scope: &Scope, hour: u64) -> String {
 }
 
 /// The firing of a rule now firing: its newest `fired` event (the log lists the newest
-/// first). `None` when the log no longer holds it.
+/// first) of the same scope, as a heartbeat rule without `ip` has one row per machine
+/// under one id. `None` when the log no longer holds it.
 fn current_firing<'a>(r: &RuleStatus, events: &'a [AlertEvent]) -> Option<&'a AlertEvent> {
     if r.phase != AlertPhase::Firing {
         return None;
     }
     events
         .iter()
-        .find(|e| e.rule == r.id && e.kind == AlertKind::Fired)
+        .find(|e| e.rule == r.id && e.scope == r.scope && e.kind == AlertKind::Fired)
 }
 
 /// `2026-12-07 16:59 UTC` of a minute since the epoch.
@@ -868,6 +875,34 @@ mod tests {
         );
     }
 
+    /// A fire at 05:53 for a run from 04:58 opened the 05:00 board from the list of
+    /// alerts, while its notification and the rule's link open the 04:00 one, which shows
+    /// the run. Its resolution opens the board of its own minute.
+    #[test]
+    fn a_fired_alert_opens_the_board_of_the_hour_its_condition_began() {
+        let mut s = snapshot();
+        s.events[0].started_minute = 29_942_218;
+        let mut resolved = s.events[0].clone();
+        resolved.kind = AlertKind::Resolved;
+        resolved.minute = 29_942_274;
+        s.events.insert(0, resolved);
+        let html = render(&s).into_string();
+        let alerts = &html[html.find("Recent alerts").unwrap()..];
+        let opens: Vec<&str> = alerts
+            .split("href=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert_eq!(
+            opens,
+            [
+                "/t?domain=payment-service&amp;hour=2026120605&amp;type=Service",
+                "/t?domain=payment-service&amp;hour=2026120604&amp;type=Service",
+            ],
+            "{alerts}"
+        );
+    }
+
     /// The rules had no link to their board, and a firing rule did not say since when.
     #[test]
     fn rules_link_their_board_and_a_firing_rule_says_since_when() {
@@ -910,6 +945,61 @@ mod tests {
         assert!(
             html.contains(r#"<a href="/t?domain=payment-service&amp;type=Service" title="The board this rule watches">"#),
             "{html}"
+        );
+    }
+
+    /// A heartbeat rule without `ip` has a row per machine under one id: each row said
+    /// "since" the newest firing of any machine, and linked that one's hour.
+    #[test]
+    fn each_machine_of_a_heartbeat_rule_says_since_when_it_fires() {
+        let machine = |ip: &str| Scope {
+            domain: "shop".to_owned(),
+            report: ReportKind::Heartbeat,
+            type_: None,
+            name: None,
+            ip: Some(ip.to_owned()),
+        };
+        let fired = |ip: &str, minute: u64, time: &str| AlertEvent {
+            rule: "silent".to_owned(),
+            kind: AlertKind::Fired,
+            minute,
+            time: time.to_owned(),
+            scope: machine(ip),
+            measure: Measure::Heartbeats,
+            condition: "below 1 for 2 minutes".to_owned(),
+            value: Some(0.0),
+            baseline: None,
+            started_minute: minute - 1,
+            minutes: Vec::new(),
+            suppressed: false,
+            link: String::new(),
+            notify: Vec::new(),
+        };
+        let s = AlertSnapshot {
+            rules: vec![
+                rule("silent", machine("10.0.0.1"), Measure::Heartbeats, 0.0),
+                rule("silent", machine("10.0.0.2"), Measure::Heartbeats, 0.0),
+            ],
+            // Newest first: 10.0.0.1 fired at 06:10, 10.0.0.2 at 04:55.
+            events: vec![
+                fired("10.0.0.1", 29_942_290, "2026-12-06T06:10Z"),
+                fired("10.0.0.2", 29_942_215, "2026-12-06T04:55Z"),
+            ],
+            ..AlertSnapshot::default()
+        };
+        let html = render(&s).into_string();
+        let rules = &html[..html.find("Recent alerts").unwrap()];
+        let second = rules
+            .split("<tr")
+            .find(|row| row.contains("shop heartbeat 10.0.0.2"))
+            .unwrap();
+        assert!(
+            second.contains(r#"<div class="muted since">since 2026-12-06 04:55 UTC, its condition since 2026-12-06 04:54 UTC</div>"#),
+            "{second}"
+        );
+        assert!(
+            second.contains("hour=2026120604&amp;ip=10.0.0.2"),
+            "{second}"
         );
     }
 
