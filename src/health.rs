@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::time::Duration;
 
-use ocelot_alert::{AlertLog, AlertPhase};
+use ocelot_alert::{AlertLog, AlertPhase, RuleStatus};
 use ocelot_collector::{Collector, StatsSnapshot};
 use ocelot_web::{ServerHealth, SharedHealth};
 
@@ -136,15 +136,23 @@ pub(crate) async fn sample_until(
             () = &mut stop => return,
             _ = ticks.tick() => {}
         }
-        let firing = alerts
-            .snapshot()
-            .rules
-            .into_iter()
-            .filter(|r| r.phase == AlertPhase::Firing)
-            .map(|r| r.id)
-            .collect();
+        let firing = firing_names(alerts.snapshot().rules);
         health.set(sampler.sample(collector.now_ms(), &collector.stats(), firing));
     }
+}
+
+/// What the banner names the rules firing now by: the id, with the machine when the rule
+/// is a machine's. A heartbeat rule without `ip` fires per machine under one id, and
+/// "silent, silent" did not say which machines went quiet.
+fn firing_names(rules: Vec<RuleStatus>) -> Vec<String> {
+    rules
+        .into_iter()
+        .filter(|r| r.phase == AlertPhase::Firing)
+        .map(|r| match &r.scope.ip {
+            Some(ip) => format!("{} ({ip})", r.id),
+            None => r.id,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -260,5 +268,42 @@ mod tests {
         sampler.sample(START_MS, &with_drops(0), Vec::new());
         let h = sampler.sample(START_MS + MINUTE_MS, &with_drops(40), Vec::new());
         assert_eq!(h.trees_dropped_lately, 40);
+    }
+
+    #[test]
+    fn the_banner_names_each_machine_a_heartbeat_rule_fires_for() {
+        let status = |id: &str, ip: Option<&str>, phase: AlertPhase| RuleStatus {
+            id: id.to_owned(),
+            scope: ocelot_alert::Scope {
+                domain: "shop".to_owned(),
+                report: ocelot_alert::ReportKind::Heartbeat,
+                type_: None,
+                name: None,
+                ip: ip.map(str::to_owned),
+            },
+            measure: ocelot_alert::Measure::Heartbeats,
+            condition: "below 1".to_owned(),
+            phase,
+            last_time: "2026-12-08T01:23Z".to_owned(),
+            last_value: Some(0.0),
+            last_baseline: None,
+            uses_baseline: false,
+            for_minutes: 2,
+            pending_since: None,
+            pending_minutes: 0,
+            resolve_minutes: 1,
+            suppress_minutes: 30,
+            baseline_days_back: Vec::new(),
+        };
+        let rules = vec![
+            status("silent", Some("10.0.0.1"), AlertPhase::Firing),
+            status("silent", Some("10.0.0.2"), AlertPhase::Firing),
+            status("silent", Some("10.0.0.3"), AlertPhase::Ok),
+            status("orders", None, AlertPhase::Firing),
+        ];
+        assert_eq!(
+            firing_names(rules),
+            ["silent (10.0.0.1)", "silent (10.0.0.2)", "orders"]
+        );
     }
 }
