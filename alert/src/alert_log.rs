@@ -84,9 +84,9 @@ pub struct AlertCounters {
     /// Minutes a baseline rule was evaluated against a baseline that is not a finite
     /// number: it cannot fire on them ([`crate::Engine::baselines_not_finite`]).
     pub baselines_not_finite: u64,
-    /// The notification counters of each target (a `[[webhook]]` or `[[email]]` name) that
-    /// had an attempt or a panic: they add up to the totals above, and tell which target
-    /// is failing. Targets come from the rules file, so there are few.
+    /// The notification counters of each target (a `[[webhook]]` or `[[email]]` name), from
+    /// 0 at start: they add up to the totals above, and tell which target is failing.
+    /// Targets come from the rules file, so there are few.
     pub targets: BTreeMap<String, TargetCounters>,
 }
 
@@ -272,6 +272,23 @@ impl AlertLog {
     /// target's next delivery waits for it. Replaces an earlier hook.
     pub fn on_attempt(&self, hook: impl Fn(&NotificationAttempt) + Send + Sync + 'static) {
         self.with(|s| s.attempt_hook = Some(AttemptHook(Arc::new(hook))));
+    }
+
+    /// Lists `targets` (name and channel) in the counters, at 0 until they have an attempt.
+    /// A Prometheus series that first appears at 1 has no increase to alert on: the first
+    /// notification a target gave up would go unseen.
+    pub(crate) fn add_targets<'a>(
+        &self,
+        targets: impl IntoIterator<Item = (&'a str, &'static str)>,
+    ) {
+        self.with(|s| {
+            for (name, channel) in targets {
+                let target = s.counters.targets.entry(name.to_owned()).or_default();
+                if target.channel.is_empty() {
+                    channel.clone_into(&mut target.channel);
+                }
+            }
+        });
     }
 
     /// Counts a delivery to `target` whose sending panicked.

@@ -212,6 +212,7 @@ impl Alerting {
                 (target.to_owned(), queue)
             })
             .collect();
+        log.add_targets(notifier.target_channels());
         let engine = Engine::new(rules);
         log.set_rules(engine.statuses());
         Alerting {
@@ -722,6 +723,33 @@ mod tests {
         assert_eq!(bodies.recv_timeout(WAIT).unwrap()["rule"], "b");
         wait_for(&log, |s| s.counters.notifications_sent == 1);
         drop(release);
+    }
+
+    /// A target's counters appeared at its first attempt: on /metrics a series that first
+    /// shows at 1 has no increase, so an alert on given-up notifications missed the first.
+    #[test]
+    fn every_target_is_counted_from_0_before_its_first_attempt() {
+        let rules = RuleSet::from_toml_str(
+            "[[rule]]\nid = \"a\"\ndomain = \"shop\"\nreport = \"transaction\"\n\
+             measure = \"count\"\nbelow = 1.0\nnotify = [\"ops\"]\n\n\
+             [[webhook]]\nname = \"ops\"\nurl = \"http://127.0.0.1:9/hook\"\n\n\
+             [[webhook]]\nname = \"spare\"\nurl = \"http://127.0.0.1:9/spare\"\n",
+            None,
+        )
+        .unwrap();
+        let alerting = Alerting::new(rules);
+        let targets = alerting.log().snapshot().counters.targets;
+        let zero = |channel: &str| crate::TargetCounters {
+            channel: channel.to_owned(),
+            ..crate::TargetCounters::default()
+        };
+        assert_eq!(
+            targets.into_iter().collect::<Vec<_>>(),
+            [
+                ("ops".to_owned(), zero("webhook")),
+                ("spare".to_owned(), zero("webhook")),
+            ]
+        );
     }
 
     /// A panic on a target's notification thread (here in the log's attempt hook, which

@@ -59,10 +59,13 @@ impl EmailConfig {
     /// `(host, port)` of the relay.
     pub(crate) fn relay(&self) -> Result<(String, u16), String> {
         match self.smtp.rsplit_once(':') {
+            // Port 0 parses but no relay listens on it.
             Some((host, port)) if !host.is_empty() && !host.ends_with(':') => port
                 .parse::<u16>()
+                .ok()
+                .filter(|&port| port != 0)
                 .map(|port| (host.trim_matches(['[', ']']).to_owned(), port))
-                .map_err(|_| format!("bad port in smtp = {:?}", self.smtp)),
+                .ok_or_else(|| format!("bad port in smtp = {:?}", self.smtp)),
             Some(_) => Err(format!("bad smtp address {:?}", self.smtp)),
             None if self.smtp.is_empty() => Err("missing `smtp` (host or host:port)".to_owned()),
             None => Ok((self.smtp.clone(), DEFAULT_SMTP_PORT)),
@@ -153,6 +156,9 @@ pub(crate) fn send(
     let mut message = Message::builder()
         .from(config.from.parse().map_err(|e| format!("from: {e}"))?)
         .subject(subject(event))
+        // RFC 5322 asks for one, and some mail providers refuse mail without it; a relay
+        // that forwards as it gets it would not add one.
+        .message_id(None)
         .header(ContentType::TEXT_PLAIN);
     for to in &config.to {
         message = message.to(to.parse().map_err(|e| format!("to {to:?}: {e}"))?);
@@ -215,6 +221,7 @@ mod tests {
             ("127.0.0.1".into(), 2525)
         );
         assert!(config("host:x").relay().is_err());
+        assert!(config("127.0.0.1:0").relay().is_err());
         assert!(config("").relay().is_err());
     }
 

@@ -208,8 +208,11 @@ impl HttpUrl {
         let host = if has_port {
             let colon = authority.rfind(':').expect("has a colon");
             let port = &authority[colon + 1..];
+            // Port 0 parses but no server listens on it: every attempt would fail.
             port.parse::<u16>()
-                .map_err(|_| format!("{url}: bad port {port:?}"))?;
+                .ok()
+                .filter(|&port| port != 0)
+                .ok_or_else(|| format!("{url}: bad port {port:?}"))?;
             &authority[..colon]
         } else {
             authority
@@ -654,10 +657,13 @@ impl Notifier {
 
     /// The names of every target, webhooks and email.
     pub(crate) fn targets(&self) -> impl Iterator<Item = &str> {
-        self.webhooks
-            .keys()
-            .chain(self.emails.keys())
-            .map(String::as_str)
+        self.target_channels().map(|(name, _)| name)
+    }
+
+    /// Every target's name with its channel (`webhook` or `email`, as attempts record it).
+    pub(crate) fn target_channels(&self) -> impl Iterator<Item = (&str, &'static str)> {
+        (self.webhooks.keys().map(|name| (name.as_str(), "webhook")))
+            .chain(self.emails.keys().map(|name| (name.as_str(), "email")))
     }
 
     /// This notifier, counting its running name lookups apart from the other clones'. A
@@ -981,7 +987,9 @@ mod tests {
             "{:?}",
             log.snapshot().attempts
         );
-        assert!(received.join().unwrap().contains("shop-silent"));
+        let mail = received.join().unwrap();
+        assert!(mail.contains("shop-silent"), "{mail}");
+        assert!(mail.contains("\r\nMessage-ID: <"), "{mail}");
         assert_eq!(*asked.lock().unwrap(), vec!["relay.test:2525".to_owned()]);
     }
 
@@ -1049,6 +1057,9 @@ mod tests {
             .unwrap_err()
             .contains("bad port"));
         assert!(HttpUrl::parse("http:///x").unwrap_err().contains("no host"));
+        assert!(HttpUrl::parse("http://127.0.0.1:0/hook")
+            .unwrap_err()
+            .contains("bad port \"0\""));
     }
 
     /// `http://a b/` was accepted and looked up as `a b`; a path with a space or a

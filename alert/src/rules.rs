@@ -506,6 +506,17 @@ impl RuleSet {
                 "is empty: leave it out to link to where the web UI listens",
             ));
         }
+        // Links are the board URL with a path after it: without a scheme they are not
+        // links in a chat message or a mail, and nothing else would say so.
+        if let Some(url) = config.board_url.as_deref().filter(|url| {
+            let url = url.trim().to_ascii_lowercase();
+            !(url.starts_with("http://") || url.starts_with("https://"))
+        }) {
+            return Err(AlertError::config(
+                "board_url",
+                format!("{url:?} is not an http:// or https:// URL (e.g. \"http://{url}\")"),
+            ));
+        }
         let mut webhook_names = Vec::new();
         for webhook in &config.webhooks {
             webhook.validate()?;
@@ -1344,6 +1355,22 @@ mod tests {
             error_of(&text, None),
             "board_url: is empty: leave it out to link to where the web UI listens"
         );
+    }
+
+    /// `board_url = "ocelot.internal:8080"` was taken, and every notification linked to
+    /// `ocelot.internal:8080/t?...`, which no chat or mail client opens.
+    #[test]
+    fn a_board_url_without_a_scheme_is_rejected() {
+        let text = format!("board_url = \"ocelot.internal:8080\"\n{RULE}");
+        assert_eq!(
+            error_of(&text, None),
+            "board_url: \"ocelot.internal:8080\" is not an http:// or https:// URL \
+             (e.g. \"http://ocelot.internal:8080\")"
+        );
+        for url in ["http://ocelot.internal:8080", "HTTPS://ocelot.example/"] {
+            let text = format!("board_url = \"{url}\"\n{RULE}");
+            assert!(RuleSet::from_toml_str(&text, None).is_ok(), "{url}");
+        }
     }
 
     #[test]
