@@ -137,7 +137,7 @@ async fn metric_page(
         section.panel.metric-charts {
             h2 { "Per minute" span.count { (metrics.len()) } }
             div.charts.grid {
-                @for m in metrics { (metric_chart(m)) }
+                @for m in metrics { (metric_chart(m, board.running_minute())) }
             }
         }
     };
@@ -220,10 +220,12 @@ fn means_per_minute(minutes: &[MetricMinuteView]) -> Vec<f64> {
     values
 }
 
-fn metric_chart(m: &MetricItemView) -> Markup {
+/// A metric's chart; in the current hour `running` is the minute in progress, and the
+/// minutes after it, which have not come, have no bar (a 0 there read as "nothing logged").
+fn metric_chart(m: &MetricItemView, running: Option<usize>) -> Markup {
     let minutes = m.minutes.iter();
     // The unit follows the title: a count's title says it all.
-    let (what, unit, values) = match m.kind.as_str() {
+    let (what, unit, mut values) = match m.kind.as_str() {
         "T" => ("mean", "ms", means_per_minute(&m.minutes)),
         "C" => (
             "count",
@@ -232,9 +234,14 @@ fn metric_chart(m: &MetricItemView) -> Markup {
         ),
         _ => ("sum", "", per_minute(minutes.map(|x| (x.minute, x.sum)))),
     };
+    if let Some(running) = running {
+        for v in values.iter_mut().skip(running + 1) {
+            *v = f64::NAN;
+        }
+    }
     html! {
         figure.chart-box id=(chart_id(&m.name)) {
-            (grid_bar_chart(&format!("{}: {what} per minute", m.name), unit, &values, None))
+            (grid_bar_chart(&format!("{}: {what} per minute", m.name), unit, &values, running))
         }
     }
 }

@@ -103,3 +103,14 @@ async fn a_machine_is_a_400_on_the_metric_page_as_in_the_api() {
     // "All" machines is what the page shows.
     ok_page(app(), "/metric?domain=good-app&hour=current&ip=All").await;
 }
+
+/// In the hour under way a chart ends at the minute in progress (minute 40 here): the
+/// minutes still to come had bars of 0, which read as "nothing logged then".
+#[tokio::test]
+async fn a_chart_of_the_current_hour_has_no_bars_for_minutes_to_come() {
+    let html = ok_page(app(), "/metric?domain=good-app&hour=current").await;
+    let (_, charts) = html.split_once("metric-charts").expect("the charts' panel");
+    let bars = charts.matches("<rect class=\"chart-bar").count();
+    assert_eq!(bars, 41, "minutes 0 to 40");
+    assert!(charts.contains("(minute in progress)"), "{charts}");
+}
