@@ -71,9 +71,7 @@ pub(crate) fn ask_server(
     loop {
         std::thread::sleep(Duration::from_millis(100));
         if let Some(answer) = take_answer(&path("done"))? {
-            return Ok(format!(
-                "{answer}(Rebuilt by the running server, {holder}.)\n"
-            ));
+            return Ok(answered(&answer, holder));
         }
         if let Some(answer) = take_answer(&path("failed"))? {
             anyhow::bail!("the running server ({holder}) could not rebuild: {answer}");
@@ -93,9 +91,7 @@ pub(crate) fn ask_server(
             // The directory freed: the server stopped without answering.
             if let Ok(_lock) = lock_data_dir_as(data_dir, Taker::Tool("")) {
                 if let Some(answer) = take_answer(&path("done"))? {
-                    return Ok(format!(
-                        "{answer}(Rebuilt by the running server, {holder}.)\n"
-                    ));
+                    return Ok(answered(&answer, holder));
                 }
                 let _ = std::fs::remove_file(path("request"));
                 anyhow::bail!(
@@ -104,6 +100,11 @@ pub(crate) fn ask_server(
             }
         }
     }
+}
+
+/// What the command prints of the server's answer: it, and who counted.
+fn answered(answer: &str, holder: &str) -> String {
+    format!("{answer}(Counted by the running server, {holder}.)\n")
 }
 
 /// Writes `bytes` to `path` whole: to a temporary name first, then renamed in, so a reader
@@ -308,7 +309,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.ends_with("(Rebuilt by the running server, pid 7.)\n"),
+            text.ends_with("(Counted by the running server, pid 7.)\n"),
             "{text}"
         );
         assert!(

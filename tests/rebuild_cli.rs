@@ -163,7 +163,7 @@ fn a_running_server_rebuilds_when_the_command_asks() {
     assert!(out.starts_with("Hour 2026112207: 3 trees counted"), "{out}");
     let pid = server.child.id();
     assert!(
-        out.ends_with(&format!("(Rebuilt by the running server, pid {pid}.)\n")),
+        out.ends_with(&format!("(Counted by the running server, pid {pid}.)\n")),
         "{out}"
     );
     let answer = server.json(path).expect("the rebuilt report");
