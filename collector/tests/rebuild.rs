@@ -244,6 +244,19 @@ fn start_after_a_clean_stop(store: &Store, clock: Arc<ManualClock>) -> Collector
     Collector::start(config, Some(store.clone()), clock)
 }
 
+/// A crash after a checkpoint, then a start that continued the hour from it and a clean
+/// stop: the store, and the clock at that stop.
+fn crashed_then_stopped_cleanly(dir: &std::path::Path) -> (Store, Arc<ManualClock>) {
+    crash_after_a_checkpoint(dir);
+    let store = open_store(dir);
+    let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
+    let collector = start_rebuilding(&store, clock.clone(), true);
+    collector.tick();
+    collector.checkpoint_now();
+    collector.shutdown();
+    (store, clock)
+}
+
 /// Waits for the collector's automatic rebuild of the crashed hour, which then counts all
 /// five orders the store holds.
 fn wait_for_rebuilt_orders(collector: &Collector, store: &Store) {
@@ -294,13 +307,7 @@ fn a_collector_rebuilds_an_hour_it_continued_from_an_incomplete_checkpoint_once_
 #[test]
 fn an_hour_left_incomplete_is_rebuilt_at_its_seal_after_a_clean_restart_in_between() {
     let dir = tempfile::tempdir().unwrap();
-    crash_after_a_checkpoint(dir.path());
-    let store = open_store(dir.path());
-    let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
-    let collector = start_rebuilding(&store, clock.clone(), true);
-    collector.tick();
-    collector.checkpoint_now();
-    collector.shutdown();
+    let (store, clock) = crashed_then_stopped_cleanly(dir.path());
     clock.set(NOW_MS + 120_000);
     let collector = start_after_a_clean_stop(&store, clock.clone());
     collector.tick();
@@ -322,13 +329,7 @@ fn an_hour_left_incomplete_is_rebuilt_at_its_seal_after_a_clean_restart_in_betwe
 #[test]
 fn an_hour_left_incomplete_that_closed_after_a_clean_stop_is_rebuilt_at_the_start() {
     let dir = tempfile::tempdir().unwrap();
-    crash_after_a_checkpoint(dir.path());
-    let store = open_store(dir.path());
-    let clock = Arc::new(ManualClock::new(NOW_MS + 60_000));
-    let collector = start_rebuilding(&store, clock.clone(), true);
-    collector.tick();
-    collector.checkpoint_now();
-    collector.shutdown();
+    let (store, clock) = crashed_then_stopped_cleanly(dir.path());
     clock.set((HOUR + 1) * 3_600_000 + 10 * 60_000);
     let collector = start_after_a_clean_stop(&store, clock);
     wait_for_rebuilt_orders(&collector, &store);
