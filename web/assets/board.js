@@ -26,3 +26,13 @@ document.addEventListener('change', (event) => {
   const select = selectorOf(event.target);
   if (select && !keyed.has(select)) select.form.submit();
 });
+// A report table's box is marked .scrolled once scrolled sideways: on a phone its first column
+// stays put and the stylesheet then draws a shadow at that column's edge, where the box's own
+// left shadow is covered. Scroll events do not bubble, so they are caught on the way down.
+const markScrolled = (wrap) => wrap.classList.toggle('scrolled', wrap.scrollLeft > 0);
+document.addEventListener('scroll', (event) => {
+  if (event.target instanceof Element && event.target.classList.contains('table-wrap')) {
+    markScrolled(event.target);
+  }
+}, { capture: true, passive: true });
+document.querySelectorAll('.table-wrap').forEach(markScrolled);

@@ -1,8 +1,9 @@
 // Browser test of keyboard use and page layout: the board selectors can be browsed with the
 // arrow keys without reloading the page, every page fits a 420 px phone without scrolling
 // sideways, chart text is drawn at a readable size on a desktop and on a phone, and a table
-// that scrolls sideways shows a shadow on the side with more. Run through
-// scripts/browser-test against the browser fixture (web/examples/browser_fixture.rs).
+// that scrolls sideways keeps its first column in view and shows a shadow on the side with
+// more. Run through scripts/browser-test against the browser fixture
+// (web/examples/browser_fixture.rs).
 // Screenshots go to target/browser-screenshots/ (prefix "layout-").
 
 import { test } from 'node:test';
@@ -138,52 +139,95 @@ test('chart text is drawn 10 px or larger on a 420 px phone, wide charts in thei
   assertNoProblems();
 });
 
-/** The median brightness (0-255) of the outermost 3 px of each side of `locator`'s box, as
- * drawn: text crosses an edge in a few rows, a shadow darkens most of them. */
-async function edgeBrightness(locator) {
-  const png = (await locator.screenshot()).toString('base64');
+/** The median brightness (0-255) of each 3 px wide strip of the page whose left edges are
+ * `xs`, from `top` to `bottom` (page coordinates), as drawn: text crosses a strip in a few
+ * rows, a shadow darkens most of them. */
+async function stripBrightness(xs, top, bottom) {
+  const height = Math.round(bottom - top);
+  const clips = xs.map((x) => ({ x: Math.round(x), y: Math.round(top), width: 3, height }));
+  const pngs = [];
+  for (const clip of clips) pngs.push((await page.screenshot({ clip, fullPage: true })).toString('base64'));
   // Decoded on a blank page: the pages' Content-Security-Policy allows no data: images.
   const blank = await page.context().newPage();
   try {
-    return await blank.evaluate(async (data) => {
-      const img = new Image();
-      img.src = `data:image/png;base64,${data}`;
-      await img.decode();
-      const canvas = document.createElement('canvas');
-      canvas.width = img.width;
-      canvas.height = img.height;
-      const ctx = canvas.getContext('2d');
-      ctx.drawImage(img, 0, 0);
-      const median = (x0) => {
-        const { data: px } = ctx.getImageData(x0, 0, 3, img.height);
+    return await blank.evaluate(async (images) => {
+      const medians = [];
+      for (const data of images) {
+        const img = new Image();
+        img.src = `data:image/png;base64,${data}`;
+        await img.decode();
+        const canvas = document.createElement('canvas');
+        canvas.width = img.width;
+        canvas.height = img.height;
+        const ctx = canvas.getContext('2d');
+        ctx.drawImage(img, 0, 0);
+        const { data: px } = ctx.getImageData(0, 0, img.width, img.height);
         const values = [];
         for (let i = 0; i < px.length; i += 4) values.push((px[i] + px[i + 1] + px[i + 2]) / 3);
         values.sort((a, b) => a - b);
-        return values[values.length >> 1];
-      };
-      return { left: median(0), right: median(img.width - 3) };
-    }, png);
+        medians.push(values[values.length >> 1]);
+      }
+      return medians;
+    }, pngs);
   } finally {
     await blank.close();
   }
 }
 
-test('a table that scrolls sideways on a phone shows a shadow on the side with more', async () => {
+test('a table that scrolls sideways on a phone keeps its first column in view, with a shadow on the side with more', async () => {
   await page.setViewportSize({ width: 420, height: 900 });
   try {
-    for (const path of [`/t?domain=${DOMAIN}&type=URL`, '/alerts']) {
+    const selected = `/t?domain=${DOMAIN}&type=URL&name=${encodeURIComponent('/api/order/create/{num}')}`;
+    for (const path of [selected, '/alerts']) {
       await open(path);
       const wrap = page.locator('.table-wrap').first();
       const { scroll, client } = await wrap.evaluate((w) => ({ scroll: w.scrollWidth, client: w.clientWidth }));
       assert.ok(scroll > client + 100, `${path}: the table scrolls (${scroll} px in ${client} px)`);
-      const start = await edgeBrightness(wrap);
+      const firstColumn = wrap.locator('thead tr:first-child th:first-child, tbody td:first-child');
+      const lefts = () => firstColumn.evaluateAll((cells) => cells.map((c) => c.getBoundingClientRect().left));
+      // In page coordinates: the box, and the right edge of its first column.
+      const { left, right, top, bottom, columnRight } = await wrap.evaluate((w) => {
+        const box = w.getBoundingClientRect();
+        const corner = w.querySelector('thead th').getBoundingClientRect();
+        return {
+          left: box.left + scrollX, right: box.right + scrollX, top: box.top + scrollY, bottom: box.bottom + scrollY,
+          columnRight: corner.right + scrollX,
+        };
+      });
+      assert.ok(columnRight - left < (right - left) * 0.6,
+        `${path}: the first column (${columnRight - left} px) leaves room for the rest (${right - left} px)`);
+      // 3 px strips: inside the box's right edge, and just right of the first column.
+      const strips = () => stripBrightness([right - 3, columnRight], top, bottom);
+      const startLefts = await lefts();
+      const [startRight, startColumn] = await strips();
       await wrap.evaluate((w) => { w.scrollLeft = w.scrollWidth; });
-      const end = await edgeBrightness(wrap);
-      assert.ok(start.right < end.right - 15, `${path}: a shadow on the right before scrolling (${start.right} vs ${end.right})`);
-      assert.ok(end.left < start.left - 15, `${path}: a shadow on the left once scrolled (${end.left} vs ${start.left})`);
-      assert.ok(start.left > 240 && end.right > 240, `${path}: none where the table ends`);
+      // Two frames: board.js marks the box on the scroll event, then it is drawn.
+      await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+      const [endRight, endColumn] = await strips();
+      assert.deepEqual(await lefts(), startLefts, `${path}: the first column stays in place`);
+      assert.ok(startRight < endRight - 15, `${path}: a shadow on the right before scrolling (${startRight} vs ${endRight})`);
+      assert.ok(endColumn < startColumn - 25,
+        `${path}: a shadow right of the first column once scrolled (${endColumn} vs ${startColumn})`);
+      assert.ok(startColumn > 240 && endRight > 240, `${path}: none where the table ends`);
+      // Cells scrolled under the first column do not show through it, and a tinted row keeps
+      // its tint there: a first cell is the colour of its row's other cells drawn on white.
+      await wrap.locator('tbody tr').nth(1).hover();
+      const mismatched = await wrap.locator('tbody tr').evaluateAll((rows) => rows.flatMap((row) => {
+        const rgba = (cell) => getComputedStyle(cell).backgroundColor.match(/[\d.]+/g).map(Number);
+        const [r, g, b, a = 1] = rgba(row.cells[1]);
+        const onWhite = [r, g, b].map((c) => Math.round(c * a + 255 * (1 - a)));
+        const first = rgba(row.cells[0]);
+        const opaque = (first[3] ?? 1) === 1;
+        const same = onWhite.every((c, i) => Math.abs(c - first[i]) <= 1);
+        return opaque && same ? [] : [`${row.className || 'plain'} row: ${first} vs ${onWhite}`];
+      }));
+      assert.deepEqual(mismatched, [], `${path}: first cells opaque, in their row's tint`);
+      await shot(`${path === '/alerts' ? 'alerts' : 'transactions'}-scrolled-420`);
+      // A name longer than the screen is wide wraps rather than hide the figures.
+      await wrap.locator('tbody td:first-child a').first().evaluate((a) => { a.textContent = '/api/order'.repeat(8); });
+      const width = await wrap.locator('tbody td:first-child').first().evaluate((c) => c.getBoundingClientRect().width);
+      assert.ok(width < (right - left) * 0.6, `${path}: a long name's column is ${width} px of ${right - left} px`);
     }
-    await shot('alerts-scrolled-420');
   } finally {
     await page.setViewportSize({ width: 1360, height: 900 });
   }

@@ -4,7 +4,8 @@
 //!
 //! Design constraints: every control is a link or a GET form, so boards work without
 //! JavaScript (`board.js` only submits the selector form when a select is changed with the
-//! pointer, or Enter is pressed on it: arrow keys browse the options); a board
+//! pointer, or Enter is pressed on it: arrow keys browse the options, and marks a table
+//! scrolled sideways so a phone draws its shadow); a board
 //! of a domain or hour without data still renders its navigation, with a 404 status. A
 //! domain that sent data but none of a board's kind (no metric, no event) is not an error:
 //! that board says so with a 200 and links the domains that have some.
